@@ -153,3 +153,35 @@ async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:
     assert await store.delivered("t1", "big", "gw", 10**12)
     ended = await store.get("t1", "big")
     assert ended is not None and (ended.failing_since, ended.next_attempt) == (None, 0)
+
+
+async def test_the_encryption_status_is_kept_and_the_changing_ones_found(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0223's addendum (migration 0108): the Status, the FailureDescription and the
+    sealing key round-trip; ``settling`` finds the ENABLING and DISABLING streams of a Region."""
+    key = "arn:aws:kms:eu-fr-1:000000000001:key/k2"
+    enabling = dataclasses.replace(
+        stream("a"), sse_key_type="CUSTOMER_MANAGED_CMK", sse_key_arn=key, sse_status="ENABLING"
+    )
+    await store.create(enabling, 10)
+    await store.create(stream("b"), 10)
+    await store.create(
+        dataclasses.replace(stream("c"), region="eu-de-1", sse_status="ENABLING"), 10
+    )
+    assert [s.name for s in await store.settling("eu-fr-1", 10)] == ["a"]
+    assert await store.get("t1", "a") == enabling
+    failed = dataclasses.replace(
+        enabling,
+        sse_status="ENABLING_FAILED",
+        sse_failure=("DISABLED_KMS_KEY", "the key is disabled"),
+        sealing_key_arn="arn:aws:kms:eu-fr-1:000000000001:key/k1",
+        revision=enabling.revision + 1,
+    )
+    assert await store.replace(failed)
+    assert await store.get("t1", "a") == failed
+    assert await store.settling("eu-fr-1", 10) == []
+    disabling = dataclasses.replace(failed, sse_status="DISABLING", revision=failed.revision + 1)
+    assert await store.replace(disabling)
+    assert [s.name for s in await store.settling("eu-fr-1", 10)] == ["a"]
+    assert (await store.get("t1", "b")) == stream("b")

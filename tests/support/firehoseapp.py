@@ -1,9 +1,10 @@
 """Amazon Data Firehose's JSON 1.1 app in process (decision 0223): FirehoseApp over the
 in-memory identity store and a Firehose store (memory by default), its records sealed by the
-real key-ring sealer, its deliveries written as the stream's role into an in-memory object
-service, its metrics into a recording sink and its bytes into a memory billing; calls made
-through botocore's own model of the service (its serializer and parser, the parameters
-validated first), signed with SigV4 for service ``firehose``."""
+real key-ring sealer or under a customer-managed key of its KMS (in memory), its deliveries
+written as the stream's role into an in-memory object service, its metrics into a recording
+sink and its bytes into a memory billing; calls made through botocore's own model of the
+service (its serializer and parser, the parameters validated first), signed with SigV4 for
+service ``firehose``."""
 
 from __future__ import annotations
 
@@ -35,11 +36,15 @@ from andromede.firehoseapi.app import CONTENT_TYPE, FirehoseApp
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.wiring.firehose import FirehoseMetrics
+from andromede.wiring.firehose_keys import StreamKmsSealer
 from support.batch_world import LIMITS
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import cipher_in, key_service_in
@@ -106,6 +111,7 @@ class World(Signers):
     sink: RecordingSink
     deliverer: FirehoseDeliverer
     dropped: list[tuple[str, int, str]]
+    customer_keys: CustomerKeyService
 
     async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
         return await signed_json_post(
@@ -184,9 +190,16 @@ async def firehose_world(
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     sink = RecordingSink()
     metrics = FirehoseMetrics(sink, billing, REGION)
+    keys = key_service_in(tmp_path / "firehose-keys")
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    stream_keys = StreamKmsSealer(
+        KeyRingRecordSealer(keys), customer_keys, keys, audit, billing, cache_size=8
+    )
     firehose = FirehoseService(
         store or MemoryFirehoseStore(),
-        KeyRingRecordSealer(key_service_in(tmp_path / "firehose-keys")),
+        stream_keys,
         RoleBucketWriter(identity, objects, REGION),
         REGION,
         FirehoseLimits(
@@ -194,6 +207,7 @@ async def firehose_world(
             max_buffered_bytes=settings.firehose_max_buffered_bytes,
         ),
         metrics,
+        stream_keys,
     )
     dropped: list[tuple[str, int, str]] = []
     deliverer = FirehoseDeliverer(
@@ -220,6 +234,7 @@ async def firehose_world(
         sink=sink,
         deliverer=deliverer,
         dropped=dropped,
+        customer_keys=customer_keys,
     )
 
 

@@ -3,12 +3,16 @@ streams ACTIVE, then claims the streams whose buffer reached a hint (under a lea
 gateway at a time a stream) and writes the oldest records of each, up to the size hint, into
 one object of the stream's bucket, as the stream's role.
 
+Each pass also settles the streams whose encryption is changing (ENABLING, DISABLING).
+
 A refused write (the role may not, the bucket is gone, its key refuses) is retried every
 ``retry_interval_ms`` while the streak lasts less than ``retry_duration_ms`` (AWS retries an
 S3 destination for 24 hours); past it, the records are written under the stream's error
 output prefix (``processing-failed/…``, one JSON line a record with AWS's fields) and taken
 out of the buffer; if even that write is refused, they are dropped with a WARNING and the
-``on_dropped`` callback (the wiring audits it), never silently.
+``on_dropped`` callback (the wiring audits it), never silently. Records whose customer-managed
+key refuses to open them (disabled, pending deletion) are held and retried the same way, then
+given up as loudly; never written unsealed.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from andromede.errors import AndromedeError
+from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
@@ -82,6 +87,7 @@ class FirehoseDeliverer:
         """One pass; how many objects it wrote (error outputs included)."""
         store = self._firehose.store
         await store.activate()
+        await self._firehose.settle_encryption()
         now = int(time.time() * 1000) if now is None else now
         claimed = await store.claim(
             self.owner,
@@ -114,6 +120,12 @@ class FirehoseDeliverer:
         size = sum(r.size for r in records)
         try:
             opened = await self._firehose.sealer.open(stream, records)
+        except KmsResourceError as exc:
+            if exc.lasting:
+                self._dropped(stream, len(records), f"{exc.code}: {exc}")
+                await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
+                return 0
+            return await self._key_refused(stream, records, exc, now)
         except AndromedeError as exc:
             # The account's key no longer opens them (destroyed: crypto-shredded): they can
             # never be delivered; said, then taken out of the buffer.
@@ -133,6 +145,28 @@ class FirehoseDeliverer:
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
         return 1
+
+    async def _key_refused(
+        self, stream: DeliveryStream, records: Sequence[BufferedRecord], exc: KmsResourceError,
+        now: int,
+    ) -> int:  # fmt: skip
+        """The key that sealed the records refuses for now (disabled, pending deletion): they
+        are held and retried as a refused write is, never written unsealed; past the retry
+        window they are given up, said and audited (they cannot be opened for the error
+        output either)."""
+        store = self._firehose.store
+        since = stream.failing_since or now
+        self._observe(stream, len(records), sum(r.size for r in records), ok=False)
+        if now - since < self.policy.retry_duration_ms:
+            log.info("Firehose stream %s: its key refuses (%s), retried", stream.arn, exc.code)
+            await store.failed(
+                stream.tenant_id, stream.name, self.owner, since,
+                now + self.policy.retry_interval_ms,
+            )  # fmt: skip
+            return 0
+        self._dropped(stream, len(records), f"{exc.code}: {exc}")
+        await store.delivered(stream.tenant_id, stream.name, self.owner, records[-1].seq)
+        return 0
 
     async def _failed(
         self,

@@ -8,7 +8,9 @@ to Amazon Data Firehose's error type.
     ├── StreamInUse             the name is taken, or the stream's state refuses the call
     ├── InvalidArgument         a parameter's value is not acceptable
     ├── LimitExceeded           a quota (streams, tags, buffered bytes) is reached
-    └── ConcurrentModification  the version the caller named is no longer the stream's
+    ├── ConcurrentModification  the version the caller named is no longer the stream's
+    └── KmsResourceError        the stream's customer-managed key refuses (AWS's
+                                ``InvalidKMSResourceException`` and its ``code``)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "ConcurrentModification",
     "FirehoseError",
     "InvalidArgument",
+    "KmsResourceError",
     "LimitExceeded",
     "StreamInUse",
     "StreamNotFound",
@@ -47,3 +50,18 @@ class LimitExceeded(FirehoseError):
 
 class ConcurrentModification(FirehoseError):
     pass
+
+
+class KmsResourceError(FirehoseError):
+    """A KMS key refused: ``code`` as Firehose's ``InvalidKMSResourceException`` carries it
+    (``KMS.DisabledException``, ``KMS.InvalidStateException``, ``KMS.NotFoundException``,
+    ``KMS.AccessDeniedException``), ``failure_type`` as ``FailureDescription.Type`` names it
+    (``DISABLED_KMS_KEY``, ``INVALID_KMS_KEY``, ``KMS_KEY_NOT_FOUND``, ``KMS_ACCESS_DENIED``),
+    and whether it may pass (a key disabled or pending deletion may be enabled again; a key
+    gone is gone)."""
+
+    def __init__(self, code: str, failure_type: str, message: str, *, lasting: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.failure_type = failure_type
+        self.lasting = lasting

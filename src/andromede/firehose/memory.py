@@ -7,7 +7,13 @@ import dataclasses
 from collections.abc import Sequence
 
 from andromede.firehose.errors import LimitExceeded, StreamInUse
-from andromede.firehose.model import BufferedRecord, DeliveryStream, StreamStatus
+from andromede.firehose.model import (
+    SSE_DISABLING,
+    SSE_ENABLING,
+    BufferedRecord,
+    DeliveryStream,
+    StreamStatus,
+)
 from andromede.firehose.store import BufferTotals, SealedRecord
 
 __all__ = ["MemoryFirehoseStore"]
@@ -88,6 +94,13 @@ class MemoryFirehoseStore:
                 )
                 made += 1
         return made
+
+    async def settling(self, region: str, limit: int) -> list[DeliveryStream]:
+        return [
+            stream
+            for _, stream in sorted(self._streams.items())
+            if stream.region == region and stream.sse_status in (SSE_ENABLING, SSE_DISABLING)
+        ][:limit]
 
     async def claim(
         self, owner: str, now: int, lease_until: int, limit: int, region: str

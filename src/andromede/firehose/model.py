@@ -30,9 +30,15 @@ from andromede.firehose.errors import InvalidArgument
 
 __all__ = [
     "COMPRESSIONS",
+    "CUSTOMER_MANAGED_CMK",
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SIZE_MB",
     "MIB",
+    "SSE_DISABLED",
+    "SSE_DISABLING",
+    "SSE_ENABLED",
+    "SSE_ENABLING",
+    "SSE_ENABLING_FAILED",
     "BufferedRecord",
     "DeliveryFailed",
     "DeliveryStream",
@@ -42,6 +48,7 @@ __all__ = [
     "RecordSink",
     "S3Destination",
     "S3Writer",
+    "StreamKeyCheck",
     "StreamStatus",
     "check_prefixes",
     "error_object_key",
@@ -67,6 +74,14 @@ _TIME_LETTERS: Final = (
     ("mm", "%M"),
     ("ss", "%S"),
 )
+
+
+SSE_ENABLED: Final = "ENABLED"
+SSE_ENABLING: Final = "ENABLING"
+SSE_ENABLING_FAILED: Final = "ENABLING_FAILED"
+SSE_DISABLED: Final = "DISABLED"
+SSE_DISABLING: Final = "DISABLING"
+CUSTOMER_MANAGED_CMK: Final = "CUSTOMER_MANAGED_CMK"
 
 
 class StreamStatus(enum.Enum):
@@ -110,10 +125,17 @@ class DeliveryStream:
     updated: int  # ms
     destination: S3Destination
     tags: tuple[tuple[str, str], ...] = ()
-    # StartDeliveryStreamEncryption's key ("AWS_OWNED_CMK" / "CUSTOMER_MANAGED_CMK"), or None
-    # when stopped: the buffered records are sealed under the account's keys either way.
+    # The server-side encryption asked for (CreateDeliveryStream's or
+    # StartDeliveryStreamEncryption's "AWS_OWNED_CMK" / "CUSTOMER_MANAGED_CMK" and key), or
+    # None once stopped; its Status (ENABLING, ENABLED, ENABLING_FAILED, DISABLING, DISABLED)
+    # and the last failure's FailureDescription (Type, Details). ``sealing_key_arn`` is the
+    # customer-managed key new records are sealed under once ENABLED (None: the account's key
+    # ring); each buffered record names the key that sealed it (decision 0223's addendum).
     sse_key_type: str | None = None
     sse_key_arn: str | None = None
+    sse_status: str = SSE_DISABLED
+    sse_failure: tuple[str, str] | None = None
+    sealing_key_arn: str | None = None
     revision: int = 1  # every write's compare-and-set
     # The delivery's failing streak: since when (ms), and when the next attempt is due.
     failing_since: int | None = None
@@ -122,6 +144,13 @@ class DeliveryStream:
     @property
     def arn(self) -> str:
         return stream_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def encrypted(self) -> bool:
+        """PutRecord's ``Encrypted``: whether a record put now is under the stream's SSE
+        (not while ENABLING, as AWS; still while DISABLING, and under the key kept when a
+        change of key failed)."""
+        return self.sse_status in (SSE_ENABLED, SSE_DISABLING) or self.sealing_key_arn is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +189,29 @@ class DeliveryFailed(Exception):
 
 class RecordSealer(Protocol):
     async def seal(self, stream: DeliveryStream, records: Sequence[NewRecord]) -> list[bytes]:
-        """Each record's data sealed under the stream's account's keys, bound to the stream
-        and its record id."""
+        """Each record's data sealed under one data key of the stream's sealing key (its
+        customer-managed key once ENABLED, else the account's key ring), bound to the stream
+        and its record id; each sealed record names what sealed it."""
         ...
 
     async def open(
         self, stream: DeliveryStream, records: Sequence[BufferedRecord]
     ) -> list[bytes]: ...
+
+
+class StreamKeyCheck(Protocol):
+    """A stream's customer-managed key, as Firehose checks it (errors: ``KmsResourceError``,
+    ``InvalidArgument`` for a key Firehose does not take)."""
+
+    async def authorise(self, stream: DeliveryStream, key_arn: str, caller: object) -> None:
+        """That ``caller`` (the wire layer's KMS caller of CreateDeliveryStream or
+        StartDeliveryStreamEncryption) may ``kms:CreateGrant`` and ``kms:DescribeKey`` on the
+        key, an enabled symmetric encryption key of the stream's account's Region."""
+        ...
+
+    async def usable(self, stream: DeliveryStream, key_arn: str) -> None:
+        """That Firehose may use the key now (enabled, not pending deletion)."""
+        ...
 
 
 class S3Writer(Protocol):

@@ -19,17 +19,25 @@ from typing import Final, Protocol
 from andromede.firehose.errors import (
     ConcurrentModification,
     InvalidArgument,
+    KmsResourceError,
     LimitExceeded,
     StreamInUse,
     StreamNotFound,
 )
 from andromede.firehose.model import (
+    CUSTOMER_MANAGED_CMK,
+    SSE_DISABLED,
+    SSE_DISABLING,
+    SSE_ENABLED,
+    SSE_ENABLING,
+    SSE_ENABLING_FAILED,
     DeliveryStream,
     NewRecord,
     PutResult,
     RecordSealer,
     S3Destination,
     S3Writer,
+    StreamKeyCheck,
     StreamStatus,
     check_prefixes,
     new_record_id,
@@ -80,8 +88,10 @@ class FirehoseService:
         region: str,
         limits: FirehoseLimits | None = None,
         observer: FirehoseObserver | None = None,
+        key_check: StreamKeyCheck | None = None,
     ) -> None:
         self.store = store
+        self.key_check = key_check
         self.sealer = sealer
         self.writer = writer
         self.region = region
@@ -96,7 +106,10 @@ class FirehoseService:
         tags: Sequence[tuple[str, str]],
         sse_key_type: str | None = None,
         sse_key_arn: str | None = None,
+        caller: object = None,
     ) -> DeliveryStream:
+        """A CREATING stream; with encryption asked for, ENABLING until the deliverer's next
+        pass checks the key (decision 0223's addendum)."""
         check_prefixes(destination.prefix, destination.error_output_prefix)
         if len(tags) > self.limits.max_tags:
             raise LimitExceeded(f"A delivery stream may carry at most {self.limits.max_tags} tags.")
@@ -113,8 +126,10 @@ class FirehoseService:
             tags=tuple(dict(tags).items()),
             sse_key_type=sse_key_type,
             sse_key_arn=sse_key_arn,
+            sse_status=SSE_DISABLED if sse_key_type is None else SSE_ENABLING,
         )
         await self.writer.check(stream)
+        await self._check_key(stream, sse_key_type, sse_key_arn, caller)
         await self.store.create(stream, self.limits.max_streams)
         return stream
 
@@ -175,19 +190,90 @@ class FirehoseService:
         kept = tuple((k, v) for k, v in stream.tags if k not in keys)
         await self._replace(dataclasses.replace(stream, tags=kept))
 
-    async def set_encryption(
-        self, tenant_id: str, name: str, key_type: str | None, key_arn: str | None
+    async def _check_key(
+        self, stream: DeliveryStream, key_type: str | None, key_arn: str | None, caller: object
     ) -> None:
-        """Start (``key_type`` given) or stop the stream's server-side encryption. The records
-        it buffers are sealed under the account's keys whichever it is (decision 0223)."""
+        if key_type != CUSTOMER_MANAGED_CMK or key_arn is None:
+            return
+        if self.key_check is None:
+            raise InvalidArgument("Customer managed keys are not offered by this deployment.")
+        await self.key_check.authorise(stream, key_arn, caller)
+
+    async def set_encryption(
+        self,
+        tenant_id: str,
+        name: str,
+        key_type: str | None,
+        key_arn: str | None,
+        caller: object = None,
+    ) -> None:
+        """Start (``key_type`` given: ENABLING) or stop (DISABLING) the stream's server-side
+        encryption; the deliverer's next pass settles it (:meth:`settle_encryption`)."""
         stream = await self.get(tenant_id, name)
         if stream.status != StreamStatus.ACTIVE:
             raise StreamInUse(f"Firehose {name} is not in the ACTIVE state.")
-        await self._replace(dataclasses.replace(stream, sse_key_type=key_type, sse_key_arn=key_arn))
+        if stream.sse_status in (SSE_ENABLING, SSE_DISABLING):
+            raise StreamInUse(
+                f"Firehose {name}'s encryption is {stream.sse_status}; retry once it is settled."
+            )
+        if key_type is None:
+            changed = dataclasses.replace(stream, sse_status=SSE_DISABLING, sse_failure=None)
+        else:
+            await self._check_key(stream, key_type, key_arn, caller)
+            changed = dataclasses.replace(
+                stream,
+                sse_key_type=key_type,
+                sse_key_arn=key_arn,
+                sse_status=SSE_ENABLING,
+                sse_failure=None,
+            )
+        await self._replace(changed)
+
+    async def settle_encryption(self, limit: int = 100) -> int:
+        """The streams of this Region whose encryption is changing, settled: ENABLING becomes
+        ENABLED once Firehose may use the key (its new records sealed under it), or
+        ENABLING_FAILED with the key's FailureDescription (the key sealing before kept, as
+        AWS keeps the old key when a change fails); DISABLING becomes DISABLED (new records
+        under the account's key ring; those buffered keep the key that sealed them)."""
+        settled = 0
+        for stream in await self.store.settling(self.region, limit):
+            if stream.sse_status == SSE_DISABLING:
+                changed = dataclasses.replace(
+                    stream, sse_status=SSE_DISABLED, sse_key_type=None, sse_key_arn=None,
+                    sealing_key_arn=None,
+                )  # fmt: skip
+            elif stream.sse_key_type != CUSTOMER_MANAGED_CMK or stream.sse_key_arn is None:
+                changed = dataclasses.replace(stream, sse_status=SSE_ENABLED, sealing_key_arn=None)
+            else:
+                changed = await self._enabled(stream, stream.sse_key_arn)
+            try:
+                await self._replace(changed)
+            except ConcurrentModification:  # another gateway's pass, or a call: the next pass
+                continue
+            settled += 1
+        return settled
+
+    async def _enabled(self, stream: DeliveryStream, key_arn: str) -> DeliveryStream:
+        try:
+            if self.key_check is None:
+                raise KmsResourceError(
+                    "KMS.NotFoundException", "KMS_KEY_NOT_FOUND",
+                    "Customer managed keys are not offered by this deployment.", lasting=True,
+                )  # fmt: skip
+            await self.key_check.usable(stream, key_arn)
+        except KmsResourceError as exc:
+            return dataclasses.replace(
+                stream, sse_status=SSE_ENABLING_FAILED, sse_failure=(exc.failure_type, str(exc))
+            )
+        return dataclasses.replace(
+            stream, sse_status=SSE_ENABLED, sse_failure=None, sealing_key_arn=key_arn
+        )
 
     async def put(self, tenant_id: str, name: str, records: Sequence[bytes]) -> list[PutResult]:
         """Each record buffered, or its error (the stream's buffer full: AWS's
-        ``ServiceUnavailableException``, "Slow down.")."""
+        ``ServiceUnavailableException``, "Slow down."); ``KmsResourceError`` for all when the
+        stream's key refuses (AWS's ``InvalidKMSResourceException``): nothing is buffered
+        unsealed."""
         stream = await self.get(tenant_id, name)
         if stream.status != StreamStatus.ACTIVE:
             raise StreamNotFound(

@@ -67,6 +67,11 @@ class FirehoseStore(Protocol):
         """Every CREATING stream made ACTIVE; how many."""
         ...
 
+    async def settling(self, region: str, limit: int) -> list[DeliveryStream]:
+        """Up to ``limit`` streams of ``region`` whose encryption is changing (``sse_status``
+        ENABLING or DISABLING), for the deliverer to settle."""
+        ...
+
     async def claim(
         self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:

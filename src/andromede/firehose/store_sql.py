@@ -21,7 +21,14 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.firehose.errors import LimitExceeded, StreamInUse
-from andromede.firehose.model import BufferedRecord, DeliveryStream, S3Destination, StreamStatus
+from andromede.firehose.model import (
+    SSE_DISABLING,
+    SSE_ENABLING,
+    BufferedRecord,
+    DeliveryStream,
+    S3Destination,
+    StreamStatus,
+)
 from andromede.firehose.store import BufferTotals, SealedRecord
 
 __all__ = ["SqlFirehoseStore"]
@@ -55,6 +62,11 @@ def _destination_text(destination: S3Destination) -> str:
     )
 
 
+def _failure(text: str) -> tuple[str, str]:
+    kind, details = json.loads(text)
+    return str(kind), str(details)
+
+
 def _stream(m: Any) -> DeliveryStream:
     return DeliveryStream(
         tenant_id=m["tenant_id"],
@@ -68,6 +80,9 @@ def _stream(m: Any) -> DeliveryStream:
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         sse_key_type=m["sse_key_type"],
         sse_key_arn=m["sse_key_arn"],
+        sse_status=m["sse_status"],
+        sse_failure=None if m["sse_failure"] is None else _failure(m["sse_failure"]),
+        sealing_key_arn=m["sealing_key_arn"],
         revision=int(m["revision"]),
         failing_since=None if m["failing_since"] is None else int(m["failing_since"]),
         next_attempt=int(m["next_attempt"]),
@@ -86,6 +101,9 @@ def _described(stream: DeliveryStream) -> dict[str, Any]:
         "tags": json.dumps([list(t) for t in stream.tags]),
         "sse_key_type": stream.sse_key_type,
         "sse_key_arn": stream.sse_key_arn,
+        "sse_status": stream.sse_status,
+        "sse_failure": None if stream.sse_failure is None else json.dumps(list(stream.sse_failure)),
+        "sealing_key_arn": stream.sealing_key_arn,
         "revision": stream.revision,
         "size_bytes": stream.destination.size_bytes,
         "interval_ms": stream.destination.interval_seconds * 1000,
@@ -255,6 +273,19 @@ class SqlFirehoseStore:
         if not await self._db.read(any_creating):
             return 0
         return await self._db.write(work)
+
+    async def settling(self, region: str, limit: int) -> list[DeliveryStream]:
+        query = (
+            sa.select(_S)
+            .where(_S.c.region == region, _S.c.sse_status.in_((SSE_ENABLING, SSE_DISABLING)))
+            .order_by(_S.c.tenant_id, _S.c.stream_name)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[DeliveryStream]:
+            return [_stream(row) for row in conn.execute(query).mappings()]
+
+        return await self._db.read(work)
 
     async def claim(
         self, owner: str, now: int, lease_until: int, limit: int, region: str

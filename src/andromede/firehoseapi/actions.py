@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from andromede.firehose.model import DeliveryStream, S3Destination, stream_arn
 from andromede.firehose.store import BufferTotals
-from andromede.firehoseapi.params import FirehoseCall, invalid, refused
+from andromede.firehoseapi.params import FirehoseCall, invalid, is_kms_key_arn, refused
 
 __all__ = ["ACTIONS", "DATA_ACTIONS"]
 
@@ -90,11 +90,15 @@ def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]
         if stream.destination.file_extension is not None:
             extended["FileExtension"] = stream.destination.file_extension
         destination["ExtendedS3DestinationDescription"] = extended
-    sse: dict[str, Any] = {"Status": "DISABLED"}
+    sse: dict[str, Any] = {"Status": stream.sse_status}
     if stream.sse_key_type is not None:
-        sse = {"Status": "ENABLED", "KeyType": stream.sse_key_type}
+        sse["KeyType"] = stream.sse_key_type
         if stream.sse_key_arn is not None:
             sse["KeyARN"] = stream.sse_key_arn
+    if stream.sse_failure is not None:
+        sse["FailureDescription"] = {
+            "Type": stream.sse_failure[0], "Details": stream.sse_failure[1],
+        }  # fmt: skip
     return {
         "DeliveryStreamDescription": {
             "DeliveryStreamName": stream.name,
@@ -124,6 +128,8 @@ def _encryption_input(call: FirehoseCall) -> tuple[str | None, str | None]:
     key_arn = call.string("KeyARN", max_length=512, source=asked)
     if (key_type == "CUSTOMER_MANAGED_CMK") != (key_arn is not None):
         raise refused("KeyARN is required with CUSTOMER_MANAGED_CMK, and only with it.")
+    if key_arn is not None and not is_kms_key_arn(key_arn):
+        raise refused(f"KeyARN {key_arn[:256]!r} is not a valid KMS key ARN.")
     return key_type, key_arn
 
 
@@ -152,7 +158,9 @@ async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
     await call.authorise("firehose:CreateDeliveryStream", arn, _request_tags(tags))
     if tags:
         await call.authorise("firehose:TagDeliveryStream", arn, _request_tags(tags))
-    made = await call.firehose.create(call.tenant_id, name, destination, tags, key_type, key_arn)
+    made = await call.firehose.create(
+        call.tenant_id, name, destination, tags, key_type, key_arn, call.kms_caller
+    )
     return {"DeliveryStreamARN": made.arn}
 
 
@@ -189,7 +197,7 @@ async def put_record(call: FirehoseCall) -> dict[str, Any]:
     (result,) = await call.firehose.put(call.tenant_id, stream.name, [data])
     if result.record_id is None:
         raise call.firehose.slow_down()
-    return {"RecordId": result.record_id, "Encrypted": stream.sse_key_type is not None}
+    return {"RecordId": result.record_id, "Encrypted": stream.encrypted}
 
 
 async def put_record_batch(call: FirehoseCall) -> dict[str, Any]:
@@ -209,7 +217,7 @@ async def put_record_batch(call: FirehoseCall) -> dict[str, Any]:
     ]
     return {
         "FailedPutCount": sum(1 for r in results if r.record_id is None),
-        "Encrypted": stream.sse_key_type is not None,
+        "Encrypted": stream.encrypted,
         "RequestResponses": responses,
     }
 
@@ -275,7 +283,7 @@ async def start_delivery_stream_encryption(call: FirehoseCall) -> dict[str, Any]
     key_type, key_arn = _encryption_input(call)
     stream = await _stream(call, "StartDeliveryStreamEncryption")
     await call.firehose.set_encryption(
-        call.tenant_id, stream.name, key_type or "AWS_OWNED_CMK", key_arn
+        call.tenant_id, stream.name, key_type or "AWS_OWNED_CMK", key_arn, call.kms_caller
     )
     return {}
 

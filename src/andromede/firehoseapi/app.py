@@ -27,6 +27,7 @@ from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import Caller
 from andromede.settings import Settings
 
 __all__ = ["CONTENT_TYPE", "FirehoseApp"]
@@ -121,6 +122,15 @@ class FirehoseApp(JsonEndpoint[FirehoseCall]):
             firehose=self._firehose,
             authorise=authorise,
             max_record_size=self._settings.firehose_max_record_size,
+            kms_caller=Caller(
+                account_id=principal.tenant_id,
+                arn=principal.arn,
+                principal=principal,
+                source_ip=client[0] if client else None,
+                secure=request.scope.get("scheme") == "https",
+                via_service=f"firehose.{region}.amazonaws.com",
+                request_id=request.request_id,
+            ),
         )
         return await action(request.context)
 

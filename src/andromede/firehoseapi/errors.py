@@ -8,7 +8,7 @@ An operation this platform does not serve answers 501 ``NotImplemented``.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
@@ -53,9 +53,21 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 
 
 class FirehoseWireError(JsonWireError):
-    def __init__(self, error_type: str, message: str | None = None) -> None:
+    """``code``: the member ``InvalidKMSResourceException`` carries beside its message (the
+    KMS error behind it, ``KMS.DisabledException``…)."""
+
+    def __init__(
+        self, error_type: str, message: str | None = None, *, code: str | None = None
+    ) -> None:
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
+        self.code = code
+
+    def payload(self) -> dict[str, Any]:
+        body = super().payload()
+        if self.code is not None:
+            body["code"] = self.code
+        return body
 
 
 _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
@@ -77,6 +89,8 @@ def to_firehose_error(exc: AndromedeError) -> FirehoseWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
     if isinstance(exc, FirehoseWireError):
         return exc
+    if isinstance(exc, f.KmsResourceError):
+        return FirehoseWireError("InvalidKMSResourceException", str(exc), code=exc.code)
     for domain, error_type in _DOMAIN:
         if isinstance(exc, domain):
             return FirehoseWireError(error_type, str(exc) or None)

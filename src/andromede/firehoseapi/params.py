@@ -16,7 +16,7 @@ from andromede.firehose.model import COMPRESSIONS, S3Destination
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.errors import FirehoseWireError
 
-__all__ = ["FirehoseCall", "invalid", "refused"]
+__all__ = ["FirehoseCall", "invalid", "is_kms_key_arn", "refused"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
@@ -30,6 +30,10 @@ _NOT_OFFERED: Final = {
     "DataFormatConversionConfiguration": "record format conversion",
     "DynamicPartitioningConfiguration": "dynamic partitioning",
 }
+
+
+def is_kms_key_arn(text: str) -> bool:
+    return _KMS.fullmatch(text) is not None
 
 
 def invalid(name: str, constraint: str) -> FirehoseWireError:
@@ -56,6 +60,8 @@ class FirehoseCall:
     authorise: Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
     max_record_size: int
     resources: list[str] = field(default_factory=list)
+    # The caller as KMS judges it (``kms.customer_keys.Caller``), for a customer-managed key.
+    kms_caller: object = None
 
     def string(
         self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = 2048,
@@ -167,7 +173,8 @@ class FirehoseCall:
                           "(UNCOMPRESSED or GZIP, decision 0223).")  # fmt: skip
         encryption_given, kms_key = self._kms_key(config)
         extension = self.string("FileExtension", max_length=128, source=config)
-        if extension is not None and not _EXTENSION.fullmatch(extension):
+        # Empty is AWS's "none" (its pattern ``^$|\.[0-9a-z!\-_.*'()]+``): Terraform sends it.
+        if extension and not _EXTENSION.fullmatch(extension):
             raise invalid("FileExtension", "Member must satisfy regular expression pattern")
         prefix = self.string("Prefix", max_length=1024, source=config)
         error_prefix = self.string("ErrorOutputPrefix", max_length=1024, source=config)

@@ -40,6 +40,7 @@ from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.replication import ReplicaKeys
 from andromede.storage.service import ObjectService
+from andromede.wiring.firehose_keys import StreamKmsSealer
 
 __all__ = ["FirehoseMetrics", "billed_bytes", "firehose_api", "firehose_deliverer"]
 
@@ -90,10 +91,13 @@ def firehose_service(
     objects: ObjectService,
     kms_keys: ReplicaKeys | None = None,
     metrics: FirehoseMetrics | None = None,
+    stream_keys: StreamKmsSealer | None = None,
 ) -> FirehoseService:
+    """``stream_keys``: the streams' customer-managed keys (without: the key ring only, and
+    ``CUSTOMER_MANAGED_CMK`` refused)."""
     return FirehoseService(
         SqlFirehoseStore(db),
-        KeyRingRecordSealer(keys),
+        stream_keys or KeyRingRecordSealer(keys),
         RoleBucketWriter(identity, objects, settings.region, kms_keys),
         settings.region,
         FirehoseLimits(
@@ -101,6 +105,7 @@ def firehose_service(
             max_buffered_bytes=settings.firehose_max_buffered_bytes,
         ),
         metrics,
+        stream_keys,
     )
 
 
@@ -162,7 +167,13 @@ def firehose_api(
     firehose subscriptions, decision 0226)."""
     metrics = FirehoseMetrics(sink, billing, settings.region)
     kms_keys = ReplicaKmsKeys(customer_keys, audit, billing)  # a stream's or bucket's key
-    firehose = firehose_service(settings, db, keys, identity, objects, kms_keys, metrics)
+    stream_keys = StreamKmsSealer(
+        KeyRingRecordSealer(keys), customer_keys, keys, audit, billing,
+        cache_size=settings.queue_kms_data_key_cache_size,
+    )  # fmt: skip
+    firehose = firehose_service(
+        settings, db, keys, identity, objects, kms_keys, metrics, stream_keys
+    )
     deliverer = firehose_deliverer(settings, firehose, metrics, audit)
     if on_service is not None:
         on_service(firehose)

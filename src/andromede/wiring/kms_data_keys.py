@@ -1,7 +1,9 @@
 """Messages a service holds at rest sealed under a data key of a customer-managed KMS key, on
-behalf of the resource that holds them: SQS's queues (decision 0165) and SNS's topics
-(decision 0212). The queue or topic adapters (``queue_keys``, ``topic_keys``) say which
-service uses the key and turn the key errors into their protocol's.
+behalf of the resource that holds them: SQS's queues (decision 0165), SNS's topics
+(decision 0212) and Firehose's delivery streams (decision 0223's addendum: ``seal_many``, one
+data key a put, never reused). The adapters (``queue_keys``, ``topic_keys``,
+``firehose_keys``) say which service uses the key and turn the key errors into their
+protocol's.
 
 Each seal asks the key service whether the caller may ``kms:GenerateDataKey`` under the key
 (key policy, grants and IAM, the service's encryption context = the resource's ARN,
@@ -38,7 +40,7 @@ import os
 import struct
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -145,20 +147,36 @@ class DataKeySealer:
             held = (now + resource.reuse_period, cipher, wrapped)
             self._sealing[(resource.arn, key.arn)] = held
         _, cipher, wrapped = held
-        header = json.dumps({"k": key.arn, "q": resource.arn}, separators=(",", ":")).encode()
-        nonce = os.urandom(_NONCE)
-        sealed = cipher.encrypt(nonce, plaintext, context + b"\n" + header)
-        return b"".join(
-            (
-                KMS_FORMAT,
-                struct.pack(">H", len(header)),
-                header,
-                struct.pack(">H", len(wrapped)),
-                wrapped,
-                nonce,
-                sealed,
-            )
-        )
+        return _framed(cipher, wrapped, key.arn, resource.arn, plaintext, context)
+
+    async def seal_many(
+        self,
+        resource: SealedResource,
+        key_ref: str,
+        caller: Caller | None,
+        items: Sequence[tuple[bytes, bytes]],
+    ) -> list[bytes]:
+        """Each ``(plaintext, context)`` sealed under one data key made for them alone (never
+        cached for reuse): Firehose's one data key a PutRecord or PutRecordBatch."""
+        action = "kms:GenerateDataKey"
+        key = await self.key(resource, resource.arn, key_ref, caller, action)
+        keys = self._keys
+
+        def make() -> tuple[AESGCM, bytes]:
+            new = keys.new_data_key(key.key_ring_id)
+            new.plaintext[:] = bytes(len(new.plaintext))
+            return new.cipher, new.wrapped
+
+        try:
+            cipher, wrapped = await asyncio.to_thread(make)
+        except (KeyDestroyed, KeyNotFound, InvalidWrappedKey) as exc:
+            self._record(caller, resource, action, key.arn, type(exc).__name__)
+            raise CmkNotFound(f"Key '{key.arn}' does not exist") from None
+        self._used(caller, resource, action, key.arn)
+        return [
+            _framed(cipher, wrapped, key.arn, resource.arn, plaintext, context)
+            for plaintext, context in items
+        ]
 
     async def open(
         self, resource: SealedResource, caller: Caller | None, sealed: bytes, context: bytes
@@ -272,6 +290,27 @@ class DataKeySealer:
             outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
             details=details,
         )
+
+
+def _framed(
+    cipher: AESGCM, wrapped: bytes, key_arn: str, sealed_by: str, plaintext: bytes, context: bytes
+) -> bytes:
+    """The sealed form: format byte, the header naming the key and the resource, the wrapped
+    data key, the nonce and the ciphertext (AAD: the caller's context and the header)."""
+    header = json.dumps({"k": key_arn, "q": sealed_by}, separators=(",", ":")).encode()
+    nonce = os.urandom(_NONCE)
+    sealed = cipher.encrypt(nonce, plaintext, context + b"\n" + header)
+    return b"".join(
+        (
+            KMS_FORMAT,
+            struct.pack(">H", len(header)),
+            header,
+            struct.pack(">H", len(wrapped)),
+            wrapped,
+            nonce,
+            sealed,
+        )
+    )
 
 
 def _owner_qualified(key_ref: str, owner: str, region: str) -> str:

@@ -246,6 +246,14 @@ async def test_tags_encryption_and_deletion(world: World) -> None:
     described = (await world.client("DescribeDeliveryStream", DeliveryStreamName="clicks"))[
         "DeliveryStreamDescription"
     ]
+    # Asynchronous, as AWS: ENABLING until the deliverer's next pass.
+    assert described["DeliveryStreamEncryptionConfiguration"] == {
+        "Status": "ENABLING", "KeyType": "AWS_OWNED_CMK",
+    }  # fmt: skip
+    await world.deliverer.run_pass()
+    described = (await world.client("DescribeDeliveryStream", DeliveryStreamName="clicks"))[
+        "DeliveryStreamDescription"
+    ]
     assert described["DeliveryStreamEncryptionConfiguration"] == {
         "Status": "ENABLED", "KeyType": "AWS_OWNED_CMK",
     }  # fmt: skip
