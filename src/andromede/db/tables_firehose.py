@@ -32,12 +32,6 @@ firehose_streams = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of pairs
     sa.Column("sse_key_type", key_text(), nullable=True),
     sa.Column("sse_key_arn", sa.Text, nullable=True),
-    # Migration 0108 (decision 0223's addendum): the encryption's Status, its last
-    # FailureDescription (JSON [Type, Details]) and the customer-managed key new records are
-    # sealed under (NULL: the account's key ring).
-    sa.Column("sse_status", key_text(), nullable=False, server_default="DISABLED"),
-    sa.Column("sse_failure", sa.Text, nullable=True),
-    sa.Column("sealing_key_arn", sa.Text, nullable=True),
     sa.Column("revision", sa.Integer, nullable=False),
     # The buffering hints, as the claim compares them with the buffer's totals.
     sa.Column("size_bytes", sa.BigInteger, nullable=False),
@@ -50,6 +44,12 @@ firehose_streams = sa.Table(
     sa.Column("lease_owner", key_text(), nullable=True),
     sa.Column("lease_until", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # Migration 0108 (decision 0223's addendum; last, where the migration adds them): the
+    # encryption's Status, its last FailureDescription (JSON [Type, Details]) and the
+    # customer-managed key new records are sealed under (NULL: the account's key ring).
+    sa.Column("sse_status", key_text(), nullable=False, server_default="DISABLED"),
+    sa.Column("sse_failure", sa.Text, nullable=True),
+    sa.Column("sealing_key_arn", sa.Text, nullable=True),
     sa.Index("ix_firehose_streams_due", "status", "oldest_arrival"),
     sa.Index("ix_firehose_streams_sse", "sse_status"),
 )
