@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Final
 
+from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.events import errors as events_errors
 from andromede.events.event_keys import KeyUnusable
-from andromede.http.sigv4 import SigV4Error
-from andromede.iam import errors as iam_errors
 
 __all__ = ["CATALOGUE", "EventsWireError", "to_events_error"]
 
@@ -72,17 +71,5 @@ def to_events_error(exc: AndromedeError) -> EventsWireError | None:
     if isinstance(exc, events_errors.EventsError):
         name = _DOMAIN.get(type(exc))
         return None if name is None else EventsWireError(name, exc.message)
-    if isinstance(exc, SigV4Error):
-        if exc.code == "RequestTimeTooSkewed":
-            # botocore recognises clock skew by this wording and corrects its clock.
-            return EventsWireError("InvalidSignatureException", f"Signature expired: {exc.message}")
-        if exc.code == "SignatureDoesNotMatch":
-            return EventsWireError("InvalidSignatureException")
-        return EventsWireError("IncompleteSignatureException", exc.message)
-    if isinstance(exc, iam_errors.ExpiredToken):
-        return EventsWireError("ExpiredTokenException")
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
-        return EventsWireError("UnrecognizedClientException")
-    if isinstance(exc, iam_errors.AccessDenied):
-        return EventsWireError("AccessDeniedException", str(exc) or None)
-    return None
+    answered = auth_error(exc)
+    return None if answered is None else EventsWireError(*answered)

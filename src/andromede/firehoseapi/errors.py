@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.firehose import errors as f
 from andromede.firehose.service import ServiceUnavailable
-from andromede.http.sigv4 import SigV4Error
-from andromede.iam import errors as iam_errors
 
 __all__ = ["FirehoseWireError", "to_firehose_error"]
 
@@ -79,11 +78,6 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (f.ConcurrentModification, "ConcurrentModificationException"),
 )
 
-_FROM_SIGV4: Final[dict[str, str]] = {
-    "SignatureDoesNotMatch": "InvalidSignatureException",
-    "RequestTimeTooSkewed": "InvalidSignatureException",
-}
-
 
 def to_firehose_error(exc: AndromedeError) -> FirehoseWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
@@ -94,17 +88,5 @@ def to_firehose_error(exc: AndromedeError) -> FirehoseWireError | None:
     for domain, error_type in _DOMAIN:
         if isinstance(exc, domain):
             return FirehoseWireError(error_type, str(exc) or None)
-    if isinstance(exc, SigV4Error):
-        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
-        if exc.code == "RequestTimeTooSkewed":
-            return FirehoseWireError(error_type, f"Signature expired: {exc.message}")
-        if error_type == "InvalidSignatureException":
-            return FirehoseWireError(error_type)
-        return FirehoseWireError(error_type, exc.message)
-    if isinstance(exc, iam_errors.ExpiredToken):
-        return FirehoseWireError("ExpiredTokenException")
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
-        return FirehoseWireError("UnrecognizedClientException")
-    if isinstance(exc, iam_errors.AccessDenied):
-        return FirehoseWireError("AccessDeniedException", str(exc) or None)
-    return None
+    answered = auth_error(exc)
+    return None if answered is None else FirehoseWireError(*answered)

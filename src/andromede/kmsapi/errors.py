@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
-from andromede.http.sigv4 import SigV4Error
-from andromede.iam import errors as iam_errors
 from andromede.kms import keys_errors as k
 from andromede.kms import xks_errors as x
 from andromede.kms.errors import IntegrityError, ProviderError
@@ -139,11 +138,6 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (x.XksKeyAlreadyInUse, "XksKeyAlreadyInUseException"),
 )
 
-_FROM_SIGV4: Final[dict[str, str]] = {
-    "SignatureDoesNotMatch": "InvalidSignatureException",
-    "RequestTimeTooSkewed": "InvalidSignatureException",
-}
-
 
 def to_kms_error(exc: AndromedeError) -> KmsWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
@@ -156,18 +150,5 @@ def to_kms_error(exc: AndromedeError) -> KmsWireError | None:
         return KmsWireError("InvalidCiphertextException")
     if isinstance(exc, ProviderError):  # the HSM or keystore failed: no detail leaves
         return KmsWireError("KMSInternalException")
-    if isinstance(exc, SigV4Error):
-        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
-        if exc.code == "RequestTimeTooSkewed":
-            # botocore recognises clock skew by this wording and corrects its clock.
-            return KmsWireError(error_type, f"Signature expired: {exc.message}")
-        if error_type == "InvalidSignatureException":
-            return KmsWireError(error_type)
-        return KmsWireError(error_type, exc.message)
-    if isinstance(exc, iam_errors.ExpiredToken):
-        return KmsWireError("ExpiredTokenException")
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
-        return KmsWireError("UnrecognizedClientException")
-    if isinstance(exc, iam_errors.AccessDenied):
-        return KmsWireError("AccessDeniedException", str(exc) or None)
-    return None
+    answered = auth_error(exc)
+    return None if answered is None else KmsWireError(*answered)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
-from andromede.http.sigv4 import SigV4Error
-from andromede.iam import errors as iam_errors
 from andromede.logs.errors import (
     ExportRefused,
     InvalidOperation,
@@ -104,17 +103,5 @@ def to_logs_error(exc: AndromedeError) -> LogsWireError | None:
     for kind, name in _DOMAIN.items():
         if isinstance(exc, kind):
             return LogsWireError(name, str(exc) or None)
-    if isinstance(exc, SigV4Error):
-        if exc.code == "RequestTimeTooSkewed":
-            # botocore recognises clock skew by this wording and corrects its clock.
-            return LogsWireError("InvalidSignatureException", f"Signature expired: {exc.message}")
-        if exc.code == "SignatureDoesNotMatch":
-            return LogsWireError("InvalidSignatureException")
-        return LogsWireError("IncompleteSignatureException", exc.message)
-    if isinstance(exc, iam_errors.ExpiredToken):
-        return LogsWireError("ExpiredTokenException")
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
-        return LogsWireError("UnrecognizedClientException")
-    if isinstance(exc, iam_errors.AccessDenied):
-        return LogsWireError("AccessDeniedException", str(exc) or None)
-    return None
+    answered = auth_error(exc)
+    return None if answered is None else LogsWireError(*answered)

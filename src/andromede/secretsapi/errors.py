@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
-from andromede.http.sigv4 import SigV4Error
-from andromede.iam import errors as iam_errors
 from andromede.secrets import errors as s
 
 __all__ = ["SecretsWireError", "to_secrets_error"]
@@ -79,11 +78,6 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (s.RegionRefused, "AccessDeniedException"),
 )
 
-_FROM_SIGV4: Final[dict[str, str]] = {
-    "SignatureDoesNotMatch": "InvalidSignatureException",
-    "RequestTimeTooSkewed": "InvalidSignatureException",
-}
-
 
 def to_secrets_error(exc: AndromedeError) -> SecretsWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
@@ -92,17 +86,5 @@ def to_secrets_error(exc: AndromedeError) -> SecretsWireError | None:
     for domain, error_type in _DOMAIN:
         if isinstance(exc, domain):
             return SecretsWireError(error_type, str(exc) or None)
-    if isinstance(exc, SigV4Error):
-        error_type = _FROM_SIGV4.get(exc.code, "IncompleteSignatureException")
-        if exc.code == "RequestTimeTooSkewed":
-            return SecretsWireError(error_type, f"Signature expired: {exc.message}")
-        if error_type == "InvalidSignatureException":
-            return SecretsWireError(error_type)
-        return SecretsWireError(error_type, exc.message)
-    if isinstance(exc, iam_errors.ExpiredToken):
-        return SecretsWireError("ExpiredTokenException")
-    if isinstance(exc, iam_errors.InvalidAccessKeyId):
-        return SecretsWireError("UnrecognizedClientException")
-    if isinstance(exc, iam_errors.AccessDenied):
-        return SecretsWireError("AccessDeniedException", str(exc) or None)
-    return None
+    answered = auth_error(exc)
+    return None if answered is None else SecretsWireError(*answered)
