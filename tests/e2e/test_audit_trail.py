@@ -48,8 +48,9 @@ def verify(server: ServerProcess, trail: Path, *extra: str) -> subprocess.Comple
     return andromede("verify", str(trail), "--public-key", str(public_key), *extra)
 
 
-def wait_for_requests(server: ServerProcess, request_ids: set[str]) -> None:
-    """Until every one of these requests is in the admin tenant's log (flushed in batches)."""
+def wait_for_requests(server: ServerProcess, request_ids: set[str]) -> int:
+    """Until every one of these requests is in the admin tenant's log (flushed in batches);
+    the log's size then."""
     from botocore.credentials import Credentials
 
     auth = RequestsSigV4(Credentials(*server.credentials()))
@@ -67,7 +68,7 @@ def wait_for_requests(server: ServerProcess, request_ids: set[str]) -> None:
             ).json()
             seen |= {parse_entry(e).request_id for e in page["entries"]}
         if request_ids <= seen:
-            return
+            return int(size)
         assert time.monotonic() < deadline, request_ids - seen
         time.sleep(0.2)
 
