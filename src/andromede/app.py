@@ -33,20 +33,7 @@ from andromede.audit.store_sql import SqlAuditStore
 from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.compute.service import ComputeService
-from andromede.console.app import CONSOLE_PATH, Console, ConsoleApp
-from andromede.console.wire import KmsWire, S3Wire
-from andromede.console.wire_autoscaling import AutoScalingWire
-from andromede.console.wire_ec2 import Ec2Wire
-from andromede.console.wire_elb import ElbWire
-from andromede.console.wire_events import EventsWire
-from andromede.console.wire_firehose import FirehoseWire
-from andromede.console.wire_iam import IamWire, StsWire
-from andromede.console.wire_logs import LogsWire
-from andromede.console.wire_metrics import CloudWatchWire
-from andromede.console.wire_queues import SqsWire
-from andromede.console.wire_s3control import S3ControlWire
-from andromede.console.wire_secrets import SecretsWire
-from andromede.console.wire_topics import SnsWire
+from andromede.console.app import CONSOLE_PATH, ConsoleApp
 from andromede.db.database import Database
 from andromede.db.doorbells import NOTIFICATIONS, REPLICATION, SNS_REPLAYS
 from andromede.ec2api.app import Ec2App
@@ -116,6 +103,7 @@ from andromede.wiring.compute import (
     run_hypervisor_agent,
     start_compute,
 )
+from andromede.wiring.console import console_app
 from andromede.wiring.deployment import (
     bootstrap_accounts,
     credentials_ini,
@@ -701,34 +689,11 @@ class Application:
             billing=billing,
             buckets=objects,
         )
-        # The console calls S3, KMS, IAM, EC2 and SNS in process as its logged-in users, so that
-        # their own authorisation, audit and metering answer it (decision 0111).
-        console = ConsoleApp(
-            Console(
-                identity,
-                audit,
-                settings,
-                S3Wire(s3),
-                KmsWire(apis[KmsApp.name]),
-                iam=IamWire(apis[IAM.name]),
-                ec2=Ec2Wire(apis[Ec2App.name]),
-                buckets=objects,
-                sts=StsWire(apis[STS.name]),
-                trail=trail,
-                operator_access=operator_access,
-                billing=billing,
-                sns=SnsWire(apis["sns"]),
-                s3control=S3ControlWire(apis[S3ControlApp.name]),
-                sqs=SqsWire(apis[SqsApp.name]),
-                metrics=CloudWatchWire(apis[CloudWatchApp.name]),
-                secrets=SecretsWire(secrets),
-                logs=LogsWire(logs),
-                events=EventsWire(apis["events"]),
-                elb=ElbWire(apis["elasticloadbalancing"]),
-                autoscaling=AutoScalingWire(apis["autoscaling"]),
-                firehose=FirehoseWire(apis["firehose"]),
-            )
-        )
+        # The console calls the APIs in process as its logged-in users (decision 0111).
+        console = console_app(
+            settings, identity, audit, billing, s3, apis, objects=objects, trail=trail,
+            operator_access=operator_access, secrets=secrets, logs=logs,
+        )  # fmt: skip
         self._running = _Running(
             db=db,
             audit=audit,
