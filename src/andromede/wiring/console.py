@@ -39,6 +39,8 @@ from andromede.settings import Settings
 from andromede.sqsapi.app import SqsApp
 from andromede.storage.service import ObjectService
 
+__all__ = ["console_app"]
+
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
