@@ -15,7 +15,7 @@ it forwards there any more.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -211,27 +211,44 @@ class ListenerRulesMixin(ListenerTlsMixin):
             certificates=certificates,
             ssl_policy=ssl_policy,
         )
+        await self.insert_listener(
+            tenant_id,
+            listener,
+            f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+        )
+        await self._use(tenant_id, lb.lb_id, resolved)
+        return lb, listener
+
+    async def insert_listener(
+        self,
+        tenant_id: str,
+        listener: Listener,
+        duplicate_message: str | Callable[[], Awaitable[str]],
+    ) -> None:
+        """Store a new listener, one a port of its load balancer (``DuplicateListener`` in the
+        words given, or asked once it is a duplicate: each listener protocol says its own) and
+        ``max_listeners`` a load balancer (``TooManyListeners``)."""
         outcome = await self.store.insert(
             tenant_id,
             "listener",
             listener.listener_id,
-            f"{lb.lb_id}/{port}",
-            lb.lb_id,
+            f"{listener.lb_id}/{listener.port}",
+            listener.lb_id,
             listener_document(listener),
             limit=self.limits.max_listeners,
         )
         if outcome == "duplicate":
             raise Duplicate(
                 "DuplicateListener",
-                f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+                duplicate_message
+                if isinstance(duplicate_message, str)
+                else await duplicate_message(),
             )
         if outcome == "limit":
             raise TooMany(
                 "TooManyListeners",
                 f"A load balancer can have at most {self.limits.max_listeners} listeners",
             )
-        await self._use(tenant_id, lb.lb_id, resolved)
-        return lb, listener
 
     @staticmethod
     def _check_http_protocol(lb: LoadBalancer, protocol: str) -> None:
