@@ -38,6 +38,7 @@ from andromede.loadbalancing.errors import (
     NotPermitted,
     TooMany,
 )
+from andromede.loadbalancing.group_routing import policy_of
 from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.http_rules import (
     MAX_PRIORITY,
@@ -157,7 +158,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     f"The target group '{arn}' is already associated with another load balancer",
                 )
             resolved.append((group.tg_id, weight))
-        return Forward(tuple(resolved))
+        return Forward(tuple(resolved), action.stickiness)
 
     async def _use(self, tenant_id: str, lb_id: str, action: RuleAction) -> None:
         if isinstance(action, Forward):
@@ -566,6 +567,10 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     max_header_bytes=self.limits.http_max_header_bytes,
                     client_keep_alive=int(lb.attribute("client_keep_alive.seconds")),
                     protocol=listener.protocol,
+                    policies=tuple(
+                        (tg_id, policy_of(groups[(row.tenant_id, tg_id)]))
+                        for tg_id in sorted(targets)
+                    ),
                 ),
                 tls=TlsSettings(
                     certificates=listener.certificates,
