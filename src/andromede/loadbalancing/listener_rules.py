@@ -19,7 +19,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from andromede.loadbalancing.application import ALB_LISTENER_PROTOCOLS, HttpSettings
+from andromede.loadbalancing.application import (
+    ALB_LISTENER_PROTOCOLS,
+    GroupPolicy,
+    HttpSettings,
+)
 from andromede.loadbalancing.core import check_tags
 from andromede.loadbalancing.documents import (
     forwarded_groups,
@@ -567,9 +571,8 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     max_header_bytes=self.limits.http_max_header_bytes,
                     client_keep_alive=int(lb.attribute("client_keep_alive.seconds")),
                     protocol=listener.protocol,
-                    policies=tuple(
-                        (tg_id, policy_of(groups[(row.tenant_id, tg_id)]))
-                        for tg_id in sorted(targets)
+                    policies=_policies(
+                        ordered, [groups[(row.tenant_id, tg_id)] for tg_id in sorted(targets)]
                     ),
                 ),
                 tls=TlsSettings(
@@ -622,6 +625,29 @@ class ListenerRulesMixin(ListenerTlsMixin):
     def is_rule_arn(self, arn: str) -> bool:
         parsed = parse_arn(arn)
         return parsed is not None and parsed.kind == "rule"
+
+
+def _policies(
+    rules: Sequence[Rule], groups: Sequence[TargetGroup]
+) -> tuple[tuple[str, GroupPolicy], ...]:
+    """The forwarded groups' policies a proxy needs (decision 0231): those not AWS's default
+    (HTTP, no stickiness, round robin), each with its secret only where a cookie is sealed
+    under it — its own stickiness, or a forward's group stickiness —, so that a listener
+    using none of them is handed as before (an agent older than 0231 reads it on)."""
+    sealing = {
+        tg_id
+        for rule in rules
+        if isinstance(rule.action, Forward) and rule.action.stickiness
+        for tg_id, _ in rule.action.groups
+    }
+    found = []
+    for group in groups:
+        policy = policy_of(group)
+        if not policy.stickiness and group.tg_id not in sealing:
+            policy = replace(policy, key="")
+        if policy != GroupPolicy():
+            found.append((group.tg_id, policy))
+    return tuple(found)
 
 
 def _priority(rule: Rule) -> int:

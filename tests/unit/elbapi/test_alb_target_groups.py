@@ -65,14 +65,20 @@ async def test_https_groups_and_their_checks(tmp_path: Path) -> None:
         )  # fmt: skip
         (probe,) = await world.service.probes()
         assert (probe.protocol, probe.port) == ("HTTPS", 8443)
-        (view,) = await world.service.forwarding_views()
-        assert view.http is not None
-        ((_, policy),) = view.http.policies
-        assert (policy.protocol, policy.stickiness, policy.algorithm) == (
-            "HTTPS",
-            "",
-            "round_robin",
-        )
+        plain = (await world.target_group("plain", Protocol="HTTP", Port=80))["TargetGroupArn"]
+        await world.client.call(
+            "CreateListener", LoadBalancerArn=lb, Protocol="HTTP", Port=81,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": plain}],
+        )  # fmt: skip
+        views = {v.port: v for v in await world.service.forwarding_views()}
+        http = views[80].http
+        assert http is not None
+        ((_, policy),) = http.policies
+        shown = (policy.protocol, policy.stickiness, policy.algorithm, policy.key)
+        assert shown == ("HTTPS", "", "round_robin", "")  # no cookie is sealed under it
+        # A listener of AWS's defaults only is handed as before 0231 (an older agent reads it).
+        assert views[81].http is not None and views[81].http.policies == ()
+        assert "policies" not in encode(balanced_listener(views[81]))["http"]
         # An NLB's listener still forwards to no HTTPS group.
         nlb = (await world.load_balancer("net"))["LoadBalancerArn"]
         await refused(
