@@ -53,6 +53,7 @@ from andromede.hypervisor.http_stickiness import (
     sticky_target,
     target_cookies,
 )
+from andromede.hypervisor.target_probes import UNVERIFIED_TLS
 from andromede.loadbalancing.application import GroupPolicy
 from andromede.loadbalancing.http_rules import (
     FixedResponse,
@@ -94,19 +95,6 @@ _VALID_NAME: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 Connector = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 Headers = list[tuple[bytes, bytes]]
 _NO_POLICY: Final = GroupPolicy()
-
-
-def _target_context() -> ssl.SSLContext:
-    """Towards an HTTPS group's target: TLS 1.2 or later, its certificate and name not
-    verified, as AWS's ALBs do not verify them (decision 0231)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-_TARGET_TLS: Final = _target_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,9 +490,31 @@ class HttpListenerProxy:
         self._outstanding[target] = self._outstanding.get(target, 0) + 1
         try:
             sticky = self._sticky_headers(action, group, policy, target, now)
-            return await self._forward_to(
-                client, reader, writer, request, peer, target, policy, sticky
+            try:
+                upstream_reader, upstream_writer = await self._open(target, policy)
+            except _Failed as failed:
+                await self._discard_body(client, reader)
+                self._page(client, writer, failed.status)
+                return True
+            upstream = h11.Connection(
+                h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
             )
+            try:
+                started = time.monotonic()
+                await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
+                return await self._relay_response(
+                    client, writer, upstream, upstream_reader, started, sticky
+                )
+            except _Failed as failed:
+                if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await self._discard_body(client, reader)
+                    self._page(client, writer, failed.status)
+                    return True
+                return False  # a response was under way: the connection is cut
+            finally:
+                upstream_writer.close()
+                with contextlib.suppress(Exception):
+                    await upstream_writer.wait_closed()
         finally:
             self._outstanding[target] -= 1
             if not self._outstanding[target]:
@@ -527,7 +537,7 @@ class HttpListenerProxy:
             return upstream_reader, upstream_writer
         try:
             await asyncio.wait_for(
-                upstream_writer.start_tls(_TARGET_TLS), self.limits.connect_timeout
+                upstream_writer.start_tls(UNVERIFIED_TLS), self.limits.connect_timeout
             )
         except BaseException as exc:
             upstream_writer.close()
@@ -537,44 +547,6 @@ class HttpListenerProxy:
                 raise _Failed(502) from exc
             raise
         return upstream_reader, upstream_writer
-
-    async def _forward_to(
-        self,
-        client: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        request: h11.Request,
-        peer: tuple[str, int],
-        target: tuple[str, int],
-        policy: GroupPolicy,
-        sticky: Callable[[Headers], Headers],
-    ) -> bool:
-        try:
-            upstream_reader, upstream_writer = await self._open(target, policy)
-        except _Failed as failed:
-            await self._discard_body(client, reader)
-            self._page(client, writer, failed.status)
-            return True
-        upstream = h11.Connection(
-            h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
-        )
-        try:
-            try:
-                started = time.monotonic()
-                await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
-                return await self._relay_response(
-                    client, writer, upstream, upstream_reader, started, sticky
-                )
-            except _Failed as failed:
-                if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await self._discard_body(client, reader)
-                    self._page(client, writer, failed.status)
-                    return True
-                return False  # a response was under way: the connection is cut
-        finally:
-            upstream_writer.close()
-            with contextlib.suppress(Exception):
-                await upstream_writer.wait_closed()
 
     async def _relay_request(
         self,
