@@ -12,6 +12,7 @@ import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -119,6 +120,11 @@ async def test_lb_cookie_keeps_a_client_on_its_target_while_the_group_serves_it(
                 "/", headers={"Cookie": f"AWSALB={seal_cookie(key, 'AWSALB', 9e9, subject)}"}
             )
             assert moved.headers["x-target"] == "a" and "AWSALB" in _cookies(moved)
+            # Behind an HTTPS listener (its TLS aside here), the cookies are Secure.
+            running.update(replace(running.routing, protocol="HTTPS"))
+            secure = _cookies(await client.get("/"))
+            assert secure["AWSALB"].endswith("; Secure")
+            assert secure["AWSALBCORS"].endswith("; SameSite=None; Secure")
 
 
 async def test_app_cookie_follows_the_application_cookie() -> None:
