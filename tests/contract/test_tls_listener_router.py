@@ -400,6 +400,14 @@ try:
 except urllib.error.HTTPError as error:
     print(error.code, error.read().decode(), end="")
 """
+# Decision 0231: four requests through one cookie jar (the load balancer's AWSALB kept).
+_STICKY_CLIENT = """
+import http.cookiejar, sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+for _ in range(4):
+    with opener.open(f"http://{sys.argv[1]}{sys.argv[2]}", timeout=10) as answer:
+        print(answer.read().decode().split()[0])
+"""
 HTTP_PORT = 7200
 
 
@@ -436,8 +444,9 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
     real agent's socket to the bridged host's side, its proxy in the router's namespace on
     the node address; the HTTP health checks make both targets healthy, a rule forwards
     /api/* round robin to both (each seeing the client's address in X-Forwarded-For), the
-    default rule answers its fixed response, AWS/ApplicationELB counts the requests, and the
-    listener deleted stops its proxy."""
+    default rule answers its fixed response, AWS/ApplicationELB counts the requests, the
+    group's lb_cookie stickiness keeps a client with a cookie jar on one target (decision
+    0231), and the listener deleted stops its proxy."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -515,6 +524,15 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
                 assert sink.sums["RequestCount"] == 7
                 assert sink.sums["HTTPCode_Target_2XX_Count"] == 6
                 assert sink.sums["HTTPCode_ELB_4XX_Count"] == 1
+                # Decision 0231: lb_cookie stickiness keeps a client's requests on one target.
+                await service.modify_target_group_attributes(
+                    TENANT, service.tg_arn(group), {"stickiness.enabled": "true"}
+                )
+                await round_()
+                stuck = await asyncio.to_thread(
+                    client.run, sys.executable, "-c", _STICKY_CLIENT, NODE, "/api/s", timeout=20
+                )
+                assert len(set(stuck.stdout.split())) == 1 and len(stuck.stdout.split()) == 4
                 await service.delete_listener(TENANT, service.listener_arn(lb, listener))
                 await round_()
                 assert host.side.proxying == set()

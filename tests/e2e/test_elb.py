@@ -354,6 +354,13 @@ def test_boto3_application_load_balancer_listener_and_rules(server: ServerProces
     rules = elb.describe_rules(ListenerArn=listener)["Rules"]
     assert [(r["RuleArn"], r["Priority"]) for r in rules[:2]] == [(beta, "10"), (api, "20")]
     assert rules[2]["IsDefault"] is True
+    # Decision 0231: the group's lb_cookie stickiness, handed to the hosts with the listener.
+    sticky = elb.modify_target_group_attributes(
+        TargetGroupArn=tg_arn, Attributes=[
+            {"Key": "stickiness.enabled", "Value": "true"},
+            {"Key": "stickiness.lb_cookie.duration_seconds", "Value": "600"}],
+    )["Attributes"]  # fmt: skip
+    assert {a["Key"]: a["Value"] for a in sticky}["stickiness.type"] == "lb_cookie"
     time.sleep(1.5)  # upkeep rounds hand the listener to the (memory) hosts
     with pytest.raises(ClientError) as refused:
         elb.delete_target_group(TargetGroupArn=tg_arn)

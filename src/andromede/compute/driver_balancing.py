@@ -113,10 +113,19 @@ class BalancedHttp:
     client_keep_alive: int = field(default=3600, metadata={WIRE_OMITTED_AT_DEFAULT: True})
     # HTTPS: the listener's ``tls`` carries the certificates its proxy presents.
     protocol: str = field(default="HTTP", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Decision 0231: each forwarded group's policy (protocol, stickiness, algorithm and the
+    # secret sealing its cookies), a JSON document of the load balancing context's
+    # ``group_routing``; never in a repr (the secret).
+    policies: tuple[str, ...] = field(
+        default=(), repr=False, metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
     def __post_init__(self) -> None:
         if self.protocol not in ("HTTP", "HTTPS"):
             raise ValueError("an HTTP listener speaks HTTP or HTTPS")
+        for policy in self.policies:
+            if not isinstance(json.loads(policy), dict):
+                raise ValueError("a group's policy is a JSON object")
         if not self.rules:
             raise ValueError("an HTTP listener has at least its default rule")
         for rule in self.rules:

@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 ALB_PROTOCOLS: Final = ("HTTP", "HTTPS")
-# HTTPS target groups (re-encryption) are not served yet (decision 0216's "Not done").
-ALB_LISTENER_GROUPS: Final = {"HTTP": ("HTTP",), "HTTPS": ("HTTP",)}
+# HTTPS target groups: re-encrypted to the targets since decision 0231.
+ALB_LISTENER_GROUPS: Final = {"HTTP": ("HTTP", "HTTPS"), "HTTPS": ("HTTP", "HTTPS")}
 ACTION_KINDS: Final = ("forward", "fixed-response", "redirect")
 # ELBv2's content types of a fixed response, and a redirect's codes.
 CONTENT_TYPES: Final = (

@@ -70,7 +70,7 @@ LISTENER_GROUPS: Final = {"TCP": ("TCP", "TCP_UDP"), "UDP": ("UDP", "TCP_UDP"),
                           "TCP_UDP": ("TCP_UDP",), "TLS": ("TCP", "TLS")}  # fmt: skip
 HEALTH_CHECKS: Final = ("TCP", "HTTP", "HTTPS")
 # The target groups' protocols: an NLB's, and an ALB's HTTP (decision 0216).
-GROUP_PROTOCOLS: Final = (*PROTOCOLS, "HTTP")
+GROUP_PROTOCOLS: Final = (*PROTOCOLS, "HTTP", "HTTPS")  # HTTPS: decision 0231
 LB_TYPES: Final = ("network", "application")
 LBS_URL: Final = f"{CONSOLE_PATH}/load-balancers"
 _TGS_URL: Final = f"{CONSOLE_PATH}/target-groups"

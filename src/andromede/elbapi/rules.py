@@ -5,7 +5,8 @@ SetRulePriorities; the Query parameters of actions and conditions parsed into
 
 Served actions: ``forward`` (``TargetGroupArn`` or the weighted ``ForwardConfig``),
 ``fixed-response``, ``redirect``, one a rule; ``authenticate-*`` and ``jwt-validation`` are
-refused as not here yet, as are ``RegexValues``, transforms and group stickiness.
+refused as not here yet, as are ``RegexValues`` and transforms; a weighted forward's group
+stickiness (``TargetGroupStickinessConfig``) is served since decision 0231.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from andromede.http.xml import XmlWriter
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
 from andromede.loadbalancing.http_rules import (
+    MAX_STICKINESS,
     Condition,
     FixedResponse,
     Forward,
@@ -113,19 +115,24 @@ def _given(value: str | None, default: str) -> str:
 
 
 def _forward(call: Call, base: str) -> Forward:
-    if (call.get(f"{base}.ForwardConfig.TargetGroupStickinessConfig.Enabled") or "false") != (
-        "false"
-    ):
-        raise QueryError(
-            "InvalidConfigurationRequest",
-            "Target group stickiness is not supported here yet (decision 0216)",
+    stickiness = 0
+    config = f"{base}.ForwardConfig.TargetGroupStickinessConfig"
+    if call.boolean(f"{config}.Enabled", default=False):
+        # Decision 0231: the duration is asked when stickiness is on (ELBv2's model).
+        if call.get(f"{config}.DurationSeconds") is None:
+            raise QueryError(
+                "ValidationError",
+                "A duration must be specified when target group stickiness is enabled",
+            )
+        stickiness = call.integer(
+            f"{config}.DurationSeconds", minimum=1, maximum=MAX_STICKINESS, default=0
         )
     arns = call.members(f"{base}.ForwardConfig.TargetGroups", "TargetGroupArn")
     single = call.get(f"{base}.TargetGroupArn")
     if not arns:
         if not single:
             raise QueryError("ValidationError", "A forward action must name a target group")
-        return Forward(((single, 1),))
+        return Forward(((single, 1),), stickiness)
     if single and arns != [single]:
         raise QueryError(
             "ValidationError",
@@ -135,7 +142,7 @@ def _forward(call: Call, base: str) -> Forward:
     for index, arn in enumerate(arns, start=1):
         name = f"{base}.ForwardConfig.TargetGroups.member.{index}.Weight"
         groups.append((arn, call.integer(name, minimum=0, maximum=999, default=1)))
-    return Forward(tuple(groups))
+    return Forward(tuple(groups), stickiness)
 
 
 def parse_conditions(call: Call) -> list[Condition]:
@@ -207,7 +214,9 @@ def write_actions(xml: XmlWriter, tag: str, action: RuleAction, arns: dict[str, 
             xml.close("member")
         xml.close("TargetGroups")
         xml.open("TargetGroupStickinessConfig")
-        xml.element("Enabled", "false")
+        xml.element("Enabled", "true" if action.stickiness else "false")
+        if action.stickiness:
+            xml.element("DurationSeconds", action.stickiness)
         xml.close("TargetGroupStickinessConfig")
         xml.close("ForwardConfig")
     elif isinstance(action, FixedResponse):

@@ -48,6 +48,7 @@ from andromede.hypervisor.tls_terminators import TerminatorLimits, TlsTerminator
 from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.errors import NotFound
+from andromede.loadbalancing.group_routing import policy_from
 from andromede.loadbalancing.http_rules import rule_from
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
@@ -85,6 +86,7 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         max_header_bytes=http.max_header_bytes,
         client_keep_alive=http.client_keep_alive,
         protocol=http.protocol,
+        policies=tuple(policy_from(json.loads(policy)) for policy in http.policies),
     )
 
 

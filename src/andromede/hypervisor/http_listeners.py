@@ -47,7 +47,12 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
     if http is None:
         raise ValueError("not an HTTP listener")
     routing = HttpRouting(
-        view.listener_id, view.port, http.rules, dict(http.groups), protocol=http.protocol
+        view.listener_id,
+        view.port,
+        http.rules,
+        dict(http.groups),
+        protocol=http.protocol,
+        policies=dict(http.policies),
     )
     limits = ProxyLimits(
         max_header_bytes=http.max_header_bytes,

@@ -9,9 +9,15 @@ the chosen group, or answers the rule's fixed response or redirect.
   ``Content-Length`` body and a chunked one alike, never held whole; h11 frames what it
   sends (chunked towards an HTTP/1.1 client when the target gave no length).
 - **Forwarding**: round robin over the group's targets (the healthy ones, every one when
-  none is: the view's fail-open); a forward action of several groups picks one by weight per
-  request. The request gets AWS's ``X-Forwarded-For`` (appended, preserved or removed per
-  ``routing.http.xff_header_processing.mode``, with the client's port when
+  none is: the view's fail-open), or to the one with the fewest requests in flight through
+  this proxy for a group whose ``load_balancing.algorithm.type`` is
+  ``least_outstanding_requests``; a forward action of several groups picks one by weight per
+  request. Sticky sessions (decision 0231, :mod:`~andromede.hypervisor.http_stickiness`):
+  a request whose cookie names a target the group still serves goes there, and a weighted
+  forward with group stickiness keeps a client's group. An HTTPS group's targets are spoken
+  to over TLS (1.2 or later, no SNI), their certificates not verified — AWS's ALBs do not
+  verify them either (decision 0231). The request gets AWS's ``X-Forwarded-For`` (appended,
+  preserved or removed per ``routing.http.xff_header_processing.mode``, with the client's port when
   ``routing.http.xff_client_port.enabled``), ``X-Forwarded-Proto``, ``X-Forwarded-Port`` and
   an ``X-Amzn-Trace-Id`` (``Root=1-<time>-<24 hex>``, an incoming one kept); hop-by-hop
   headers are dropped. One connection a request towards the target (no pooling yet).
@@ -39,6 +45,16 @@ from typing import Final
 
 import h11
 
+from andromede.hypervisor.http_stickiness import (
+    GROUP_COOKIE,
+    open_cookie,
+    request_cookies,
+    sticky_cookies,
+    sticky_target,
+    target_cookies,
+)
+from andromede.hypervisor.target_probes import UNVERIFIED_TLS
+from andromede.loadbalancing.application import GroupPolicy
 from andromede.loadbalancing.http_rules import (
     FixedResponse,
     Forward,
@@ -77,6 +93,8 @@ _REASONS: Final = {
 _VALID_NAME: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 
 Connector = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+Headers = list[tuple[bytes, bytes]]
+_NO_POLICY: Final = GroupPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +107,9 @@ class HttpRouting:
     rules: tuple[Rule, ...]
     groups: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     protocol: str = "HTTP"
+    # Decision 0231: each group's protocol, stickiness and algorithm (absent: HTTP, none,
+    # round robin).
+    policies: Mapping[str, GroupPolicy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +205,8 @@ class HttpListenerProxy:
         self.limits = limits
         self._connect: Connector = connect or asyncio.open_connection
         self._turns: dict[str, Iterator[int]] = {}
+        # Requests in flight to each target through this proxy (least outstanding requests).
+        self._outstanding: dict[tuple[str, int], int] = {}
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts = RequestCounts()
@@ -361,13 +384,49 @@ class HttpListenerProxy:
         while client.their_state is h11.SEND_BODY:
             await self._next(client, reader)
 
-    def _target(self, action: Forward) -> tuple[str, int] | None:
-        group = pick_group(action)
-        targets = self.routing.groups.get(group or "", ())
-        if not targets:
-            return None
-        turn = self._turns.setdefault(group or "", itertools.count())
-        return targets[next(turn) % len(targets)]
+    def _group(self, action: Forward, cookies: Mapping[str, str], now: float) -> str | None:
+        """The forward's group for this request: the one its ``AWSALBTG`` cookie names while
+        that group is forwarded to (by a weight above 0) and has targets, else by weight."""
+        if action.stickiness:
+            value = cookies.get(GROUP_COOKIE) or cookies.get(f"{GROUP_COOKIE}CORS", "")
+            for tg_id, weight in action.groups:
+                key = self.routing.policies.get(tg_id, _NO_POLICY).key
+                if weight > 0 and self.routing.groups.get(tg_id) and value:
+                    if open_cookie(key, GROUP_COOKIE, value, now) == tg_id:
+                        return tg_id
+        return pick_group(action)
+
+    def _balanced(
+        self, group: str, targets: tuple[tuple[str, int], ...], policy: GroupPolicy
+    ) -> tuple[str, int]:
+        """A target by the group's algorithm: round robin, or the fewest requests in flight
+        (ties taken in round robin order)."""
+        turn = next(self._turns.setdefault(group, itertools.count()))
+        if policy.algorithm != "least_outstanding_requests":
+            return targets[turn % len(targets)]
+        rotated = [targets[(turn + i) % len(targets)] for i in range(len(targets))]
+        return min(rotated, key=lambda t: self._outstanding.get(t, 0))
+
+    def _sticky_headers(
+        self,
+        action: Forward,
+        group: str,
+        policy: GroupPolicy,
+        target: tuple[str, int],
+        now: float,
+    ) -> Callable[[Headers], Headers]:
+        """What an answer of ``target`` gets: its group's stickiness cookies, and the
+        forward's group cookie."""
+        secure = self.routing.protocol == "HTTPS"
+        extra: Headers = []
+        if action.stickiness and policy.key:
+            stale = now + action.stickiness
+            extra = sticky_cookies(GROUP_COOKIE, policy.key, stale, group, secure=secure)
+
+        def headers(answer: Headers) -> Headers:
+            return [*target_cookies(policy, target, answer, now, secure=secure), *extra]
+
+        return headers
 
     def _upstream_headers(
         self, request: h11.Request, peer: tuple[str, int]
@@ -416,32 +475,35 @@ class HttpListenerProxy:
         peer: tuple[str, int],
         action: Forward,
     ) -> bool:
-        target = self._target(action)
-        if target is None:
+        cookies = request_cookies(request.headers)
+        now = time.time()
+        group = self._group(action, cookies, now) or ""
+        targets = self.routing.groups.get(group, ())
+        if not targets:
             await self._discard_body(client, reader)
             self._page(client, writer, 503)
             return True
-        try:
-            upstream_reader, upstream_writer = await asyncio.wait_for(
-                self._connect(*target), self.limits.connect_timeout
-            )
-        except TimeoutError:
-            await self._discard_body(client, reader)
-            self._page(client, writer, 504)
-            return True
-        except OSError:
-            await self._discard_body(client, reader)
-            self._page(client, writer, 502)
-            return True
-        upstream = h11.Connection(
-            h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
+        policy = self.routing.policies.get(group, _NO_POLICY)
+        target = sticky_target(policy, cookies, targets, now) or self._balanced(
+            group, targets, policy
         )
+        self._outstanding[target] = self._outstanding.get(target, 0) + 1
         try:
+            sticky = self._sticky_headers(action, group, policy, target, now)
+            try:
+                upstream_reader, upstream_writer = await self._open(target, policy)
+            except _Failed as failed:
+                await self._discard_body(client, reader)
+                self._page(client, writer, failed.status)
+                return True
+            upstream = h11.Connection(
+                h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
+            )
             try:
                 started = time.monotonic()
                 await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
                 return await self._relay_response(
-                    client, writer, upstream, upstream_reader, started
+                    client, writer, upstream, upstream_reader, started, sticky
                 )
             except _Failed as failed:
                 if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
@@ -449,10 +511,42 @@ class HttpListenerProxy:
                     self._page(client, writer, failed.status)
                     return True
                 return False  # a response was under way: the connection is cut
+            finally:
+                upstream_writer.close()
+                with contextlib.suppress(Exception):
+                    await upstream_writer.wait_closed()
         finally:
+            self._outstanding[target] -= 1
+            if not self._outstanding[target]:
+                del self._outstanding[target]
+
+    async def _open(
+        self, target: tuple[str, int], policy: GroupPolicy
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to ``target``, over TLS for an HTTPS group; _Failed(504) when it did
+        not come in time, _Failed(502) when refused or its handshake failed."""
+        try:
+            upstream_reader, upstream_writer = await asyncio.wait_for(
+                self._connect(*target), self.limits.connect_timeout
+            )
+        except TimeoutError as exc:
+            raise _Failed(504) from exc
+        except OSError as exc:
+            raise _Failed(502) from exc
+        if policy.protocol != "HTTPS":
+            return upstream_reader, upstream_writer
+        try:
+            await asyncio.wait_for(
+                upstream_writer.start_tls(UNVERIFIED_TLS), self.limits.connect_timeout
+            )
+        except BaseException as exc:
             upstream_writer.close()
-            with contextlib.suppress(Exception):
-                await upstream_writer.wait_closed()
+            if isinstance(exc, TimeoutError):
+                raise _Failed(504) from exc
+            if isinstance(exc, (OSError, ssl.SSLError)):
+                raise _Failed(502) from exc
+            raise
+        return upstream_reader, upstream_writer
 
     async def _relay_request(
         self,
@@ -488,9 +582,11 @@ class HttpListenerProxy:
         upstream: h11.Connection,
         upstream_reader: asyncio.StreamReader,
         started: float,
+        sticky: Callable[[Headers], Headers],
     ) -> bool:
-        """Relay the target's answer; ``started`` when the request was sent (the target's
-        response time, TargetResponseTime, runs to its response's headers)."""
+        """Relay the target's answer, with ``sticky``'s cookies; ``started`` when the request
+        was sent (the target's response time, TargetResponseTime, runs to its response's
+        headers)."""
         while True:
             event = await self._upstream_event(upstream, upstream_reader)
             if isinstance(event, h11.Response):
@@ -503,6 +599,7 @@ class HttpListenerProxy:
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
         if not any(k == b"server" for k, _ in headers):
             headers.append((b"server", _SERVER))
+        headers += sticky(headers)
         self._send(
             client,
             writer,

@@ -32,7 +32,7 @@ from andromede.hypervisor.netns_commands import _in_netns
 from andromede.loadbalancing.model import code_matches
 from andromede.loadbalancing.target_groups import Probe
 
-__all__ = ["HealthChecker", "ProbeOutcome", "probe_target", "socket_in"]
+__all__ = ["UNVERIFIED_TLS", "HealthChecker", "ProbeOutcome", "probe_target", "socket_in"]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,9 @@ _STATUS: Final = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: |\r)")
 
 
 def _tls_context() -> ssl.SSLContext:
-    """The client side of an HTTPS check: TLS 1.2 or later, the target's certificate and
-    name not verified (ELBv2's health checks accept any certificate, decision 0198)."""
+    """The client side of a TLS connection to a target: TLS 1.2 or later, the target's
+    certificate and name not verified — ELBv2's HTTPS health checks accept any certificate
+    (decision 0198), and its ALBs do not verify their HTTPS targets (decision 0231)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
@@ -52,7 +53,7 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-_TLS: Final = _tls_context()
+UNVERIFIED_TLS: Final = _tls_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +132,9 @@ async def _http_status(
 async def _https_status(sock: socket.socket, address: str, port: int, path: str) -> int | None:
     """:func:`_http_status` over TLS on the connected ``sock`` (no SNI: ``server_hostname``
     empty); a failed handshake raises ``ssl.SSLError``, an OSError."""
-    reader, writer = await asyncio.open_connection(sock=sock, ssl=_TLS, server_hostname="")
+    reader, writer = await asyncio.open_connection(
+        sock=sock, ssl=UNVERIFIED_TLS, server_hostname=""
+    )
     try:
         writer.write(_request(address, port, path))
         await writer.drain()

@@ -8,14 +8,15 @@ Honoured by the HTTP proxy (``hypervisor.http_proxies``): ``idle_timeout.timeout
 ``routing.http.drop_invalid_header_fields.enabled``, ``deletion_protection.enabled`` (the
 service). Stored and shown as AWS's defaults, a change
 refused while its behaviour is not here: the access and connection logs, WAF's fail-open,
-zonal shift, HTTP/2 towards clients (``routing.http2.enabled``: there is no HTTPS listener
-yet, and AWS speaks HTTP/2 to clients over TLS only).
+zonal shift, HTTP/2 towards clients (``routing.http2.enabled``: AWS speaks HTTP/2 to clients
+over TLS only, and the proxy speaks HTTP/1.1). An HTTP or HTTPS target group's attributes
+are :mod:`andromede.loadbalancing.group_routing`'s (decision 0231).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
@@ -26,6 +27,7 @@ __all__ = [
     "ALB_LISTENER_PROTOCOLS",
     "ALB_TG_ATTRIBUTES",
     "ALB_TG_PROTOCOLS",
+    "GroupPolicy",
     "HttpSettings",
     "check_alb_value",
     "group_keys",
@@ -63,7 +65,10 @@ ALB_TG_ATTRIBUTES: Final[Mapping[str, str]] = {
     "stickiness.enabled": "false",
     "stickiness.type": "lb_cookie",
     "stickiness.lb_cookie.duration_seconds": "86400",
+    "stickiness.app_cookie.cookie_name": "",
+    "stickiness.app_cookie.duration_seconds": "86400",
     "load_balancing.algorithm.type": "round_robin",
+    "load_balancing.algorithm.anomaly_mitigation": "off",
     "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
     "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
     "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
@@ -75,18 +80,10 @@ _BOOLEAN: Final = ("true", "false")
 _RANGES: Final[Mapping[str, tuple[int, int]]] = {
     "idle_timeout.timeout_seconds": (1, 4000),
     "client_keep_alive.seconds": (60, 604800),
-    "stickiness.lb_cookie.duration_seconds": (1, 604800),
-    "slow_start.duration_seconds": (0, 900),
 }
 _CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
     "routing.http.desync_mitigation_mode": ("monitor", "defensive", "strictest"),
     "routing.http.xff_header_processing.mode": ("append", "preserve", "remove"),
-    "stickiness.type": ("lb_cookie", "app_cookie"),
-    "load_balancing.algorithm.type": (
-        "round_robin",
-        "least_outstanding_requests",
-        "weighted_random",
-    ),
 }
 # Values whose behaviour is not here yet: refused, not stored (decision 0216).
 _NOT_YET: Final[Mapping[str, str]] = {
@@ -95,10 +92,23 @@ _NOT_YET: Final[Mapping[str, str]] = {
     "routing.http2.enabled": "false",
     "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true",
 }
-_ONLY: Final[Mapping[str, str]] = {
-    "load_balancing.algorithm.type": "round_robin",
-    "slow_start.duration_seconds": "0",
-}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPolicy:
+    """How the proxy picks among a forwarded group's targets and speaks to them (decision
+    0231): the group's ``protocol`` (HTTPS: re-encrypted to the target), its stickiness
+    (``lb_cookie`` or ``app_cookie``, "" when off) with its ``duration`` in seconds and the
+    application's ``cookie_name``, its ``algorithm`` (``round_robin`` or
+    ``least_outstanding_requests``) and ``key``, the group's own secret (hex) sealing its
+    stickiness cookies."""
+
+    protocol: str = "HTTP"
+    stickiness: str = ""
+    duration: int = 86400
+    cookie_name: str = ""
+    algorithm: str = "round_robin"
+    key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,8 @@ class HttpSettings:
     client_keep_alive: int = 3600
     # HTTPS: the view's ``tls`` gives the certificates the proxy presents.
     protocol: str = "HTTP"
+    # Decision 0231: each forwarded group's policy (group id, policy), absent at the default.
+    policies: tuple[tuple[str, GroupPolicy], ...] = ()
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:
@@ -126,28 +138,18 @@ def group_keys(protocol: str) -> Mapping[str, str]:
 
 
 def check_alb_value(key: str, value: str) -> bool:
-    """Check a value of a key only ALBs have; False for a key the NLBs share (checked there)."""
-    alb_only = (
-        (key in ALB_ATTRIBUTES or key in ALB_TG_ATTRIBUTES)
-        and key
-        not in (
-            "deletion_protection.enabled",
-            "access_logs.s3.enabled",
-            "access_logs.s3.bucket",
-            "access_logs.s3.prefix",
-            "zonal_shift.config.enabled",
-            "deregistration_delay.timeout_seconds",
-            "load_balancing.cross_zone.enabled",
-            "stickiness.enabled",
-            "stickiness.type",
-        )
-        and not key.startswith("target_group_health.")
+    """Check a value of a key only ALBs have; False for a key the NLBs share (checked there).
+    A target group's keys are checked by ``group_routing.check_group_attributes``."""
+    alb_only = key in ALB_ATTRIBUTES and key not in (
+        "deletion_protection.enabled",
+        "access_logs.s3.enabled",
+        "access_logs.s3.bucket",
+        "access_logs.s3.prefix",
+        "zonal_shift.config.enabled",
     )
-    if key == "stickiness.type":
-        alb_only = value != "source_ip"
     if not alb_only:
         return False
-    default = ALB_ATTRIBUTES.get(key, ALB_TG_ATTRIBUTES.get(key, ""))
+    default = ALB_ATTRIBUTES[key]
     if default in _BOOLEAN and value not in _BOOLEAN:
         raise LbValidationError(f"The value of attribute '{key}' must be 'true' or 'false'")
     if key in _RANGES:
@@ -158,12 +160,8 @@ def check_alb_value(key: str, value: str) -> bool:
         raise LbValidationError(
             f"The value of attribute '{key}' must be one of [{', '.join(_CHOICES[key])}]"
         )
-    if _NOT_YET.get(key) == value or (key in _ONLY and value != _ONLY[key]):
+    if _NOT_YET.get(key) == value:
         raise InvalidConfiguration(
             f"Attribute '{key}' set to '{value[:64]}' is not supported here yet (decision 0216)"
-        )
-    if key == "stickiness.type" and value == "app_cookie":
-        raise InvalidConfiguration(
-            "Application-based stickiness is not supported here yet (decision 0216)"
         )
     return True

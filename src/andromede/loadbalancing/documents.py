@@ -118,6 +118,7 @@ def group_document(group: TargetGroup) -> dict[str, Any]:
         "tags": [list(t) for t in group.tags],
         "attributes": [list(a) for a in group.attributes],
         "lb_id": group.lb_id,
+        **({"sticky_key": group.sticky_key} if group.sticky_key else {}),
     }
 
 
@@ -148,6 +149,7 @@ def group_from(tenant_id: str, tg_id: str, name: str, doc: dict[str, Any]) -> Ta
         tags=_pairs(doc.get("tags")),
         attributes=_pairs(doc.get("attributes")),
         lb_id=doc.get("lb_id", ""),
+        sticky_key=doc.get("sticky_key", ""),
     )
 
 

@@ -90,6 +90,8 @@ CONTENT_TYPES: Final = (
 MAX_FIXED_BODY: Final = 1024
 MAX_FORWARD_GROUPS: Final = 5
 MAX_WEIGHT: Final = 999
+# TargetGroupStickinessConfig.DurationSeconds: 1 second to 7 days (decision 0231).
+MAX_STICKINESS: Final = 604800
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +115,11 @@ class Condition:
 @dataclass(frozen=True, slots=True)
 class Forward:
     """``forward``: to one group, or to several by weight (``ForwardConfig.TargetGroups``);
-    each (target group id, weight)."""
+    each (target group id, weight). ``stickiness``: the seconds a client keeps the group it
+    was sent to (``TargetGroupStickinessConfig``, decision 0231; 0 when off)."""
 
     groups: tuple[tuple[str, int], ...]
+    stickiness: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +261,11 @@ def check_action(action: RuleAction) -> None:
         for _, weight in action.groups:
             if not 0 <= weight <= MAX_WEIGHT:
                 raise LbValidationError(f"A target group weight must be between 0 and {MAX_WEIGHT}")
+        if not 0 <= action.stickiness <= MAX_STICKINESS:
+            raise LbValidationError(
+                f"The target group stickiness duration must be between 1 and {MAX_STICKINESS} "
+                "seconds"
+            )
     elif isinstance(action, FixedResponse):
         if not _STATUS.match(action.status_code):
             raise LbValidationError(
@@ -325,7 +334,10 @@ def condition_from(doc: Mapping[str, Any]) -> Condition:
 
 def action_document(action: RuleAction) -> dict[str, Any]:
     if isinstance(action, Forward):
-        return {"type": "forward", "groups": [list(g) for g in action.groups]}
+        found: dict[str, Any] = {"type": "forward", "groups": [list(g) for g in action.groups]}
+        if action.stickiness:
+            found["stickiness"] = action.stickiness
+        return found
     if isinstance(action, FixedResponse):
         return {
             "type": "fixed-response",
@@ -347,7 +359,8 @@ def action_document(action: RuleAction) -> dict[str, Any]:
 def action_from(doc: Mapping[str, Any]) -> RuleAction:
     kind = doc["type"]
     if kind == "forward":
-        return Forward(tuple((str(g), int(w)) for g, w in doc["groups"]))
+        groups = tuple((str(g), int(w)) for g, w in doc["groups"])
+        return Forward(groups, int(doc.get("stickiness", 0)))
     if kind == "fixed-response":
         return FixedResponse(
             str(doc["status"]), str(doc.get("content_type") or ""), str(doc.get("body") or "")

@@ -15,11 +15,15 @@ it forwards there any more.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from andromede.loadbalancing.application import ALB_LISTENER_PROTOCOLS, HttpSettings
+from andromede.loadbalancing.application import (
+    ALB_LISTENER_PROTOCOLS,
+    GroupPolicy,
+    HttpSettings,
+)
 from andromede.loadbalancing.core import check_tags
 from andromede.loadbalancing.documents import (
     forwarded_groups,
@@ -38,6 +42,7 @@ from andromede.loadbalancing.errors import (
     NotPermitted,
     TooMany,
 )
+from andromede.loadbalancing.group_routing import policy_of
 from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.http_rules import (
     MAX_PRIORITY,
@@ -157,7 +162,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     f"The target group '{arn}' is already associated with another load balancer",
                 )
             resolved.append((group.tg_id, weight))
-        return Forward(tuple(resolved))
+        return Forward(tuple(resolved), action.stickiness)
 
     async def _use(self, tenant_id: str, lb_id: str, action: RuleAction) -> None:
         if isinstance(action, Forward):
@@ -211,27 +216,44 @@ class ListenerRulesMixin(ListenerTlsMixin):
             certificates=certificates,
             ssl_policy=ssl_policy,
         )
+        await self.insert_listener(
+            tenant_id,
+            listener,
+            f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+        )
+        await self._use(tenant_id, lb.lb_id, resolved)
+        return lb, listener
+
+    async def insert_listener(
+        self,
+        tenant_id: str,
+        listener: Listener,
+        duplicate_message: str | Callable[[], Awaitable[str]],
+    ) -> None:
+        """Store a new listener, one a port of its load balancer (``DuplicateListener`` in the
+        words given, or asked once it is a duplicate: each listener protocol says its own) and
+        ``max_listeners`` a load balancer (``TooManyListeners``)."""
         outcome = await self.store.insert(
             tenant_id,
             "listener",
             listener.listener_id,
-            f"{lb.lb_id}/{port}",
-            lb.lb_id,
+            f"{listener.lb_id}/{listener.port}",
+            listener.lb_id,
             listener_document(listener),
             limit=self.limits.max_listeners,
         )
         if outcome == "duplicate":
             raise Duplicate(
                 "DuplicateListener",
-                f"A listener already exists on port {port} of load balancer '{lb_arn}'",
+                duplicate_message
+                if isinstance(duplicate_message, str)
+                else await duplicate_message(),
             )
         if outcome == "limit":
             raise TooMany(
                 "TooManyListeners",
                 f"A load balancer can have at most {self.limits.max_listeners} listeners",
             )
-        await self._use(tenant_id, lb.lb_id, resolved)
-        return lb, listener
 
     @staticmethod
     def _check_http_protocol(lb: LoadBalancer, protocol: str) -> None:
@@ -549,6 +571,9 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     max_header_bytes=self.limits.http_max_header_bytes,
                     client_keep_alive=int(lb.attribute("client_keep_alive.seconds")),
                     protocol=listener.protocol,
+                    policies=_policies(
+                        ordered, [groups[(row.tenant_id, tg_id)] for tg_id in sorted(targets)]
+                    ),
                 ),
                 tls=TlsSettings(
                     certificates=listener.certificates,
@@ -600,6 +625,29 @@ class ListenerRulesMixin(ListenerTlsMixin):
     def is_rule_arn(self, arn: str) -> bool:
         parsed = parse_arn(arn)
         return parsed is not None and parsed.kind == "rule"
+
+
+def _policies(
+    rules: Sequence[Rule], groups: Sequence[TargetGroup]
+) -> tuple[tuple[str, GroupPolicy], ...]:
+    """The forwarded groups' policies a proxy needs (decision 0231): those not AWS's default
+    (HTTP, no stickiness, round robin), each with its secret only where a cookie is sealed
+    under it — its own stickiness, or a forward's group stickiness —, so that a listener
+    using none of them is handed as before (an agent older than 0231 reads it on)."""
+    sealing = {
+        tg_id
+        for rule in rules
+        if isinstance(rule.action, Forward) and rule.action.stickiness
+        for tg_id, _ in rule.action.groups
+    }
+    found = []
+    for group in groups:
+        policy = policy_of(group)
+        if not policy.stickiness and group.tg_id not in sealing:
+            policy = replace(policy, key="")
+        if policy != GroupPolicy():
+            found.append((group.tg_id, policy))
+    return tuple(found)
 
 
 def _priority(rule: Rule) -> int:

@@ -188,6 +188,9 @@ class TargetGroup:
     attributes: tuple[tuple[str, str], ...] = ()
     # The load balancer whose listener forwards to it ("" when none): an NLB's group serves one.
     lb_id: str = ""
+    # Decision 0231, an HTTP or HTTPS group's: the secret (hex) sealing its stickiness
+    # cookies, made with the group or when an ALB first uses it; never shown by the API.
+    sticky_key: str = ""
 
     def attribute(self, key: str) -> str:
         return dict(self.attributes).get(key, {**TG_ATTRIBUTES, **ALB_TG_ATTRIBUTES}[key])

@@ -370,33 +370,16 @@ class LoadBalancingService(ListenerRulesMixin):
             ssl_policy=ssl_policy,
             alpn_policy=alpn_policy,
         )
-        outcome = await self.store.insert(
-            tenant_id,
-            "listener",
-            listener.listener_id,
-            f"{lb.lb_id}/{port}",
-            lb.lb_id,
-            listener_document(listener),
-            limit=self.limits.max_listeners,
-        )
-        if outcome == "duplicate":
+
+        async def duplicate_message() -> str:
             held = [o for o in await self.listeners(tenant_id, lb_id=lb.lb_id) if o.port == port]
             both = {protocol, *(o.protocol for o in held)} == {"TCP", "UDP"}
-            raise Duplicate(
-                "DuplicateListener",
-                f"A listener already exists on port {port} of load balancer '{lb_arn}'"
+            return f"A listener already exists on port {port} of load balancer '{lb_arn}'" + (
                 # Session 50: one listener a port, as ELBv2; both transports are one TCP_UDP.
-                + (
-                    "; to listen for TCP and UDP on one port, use a TCP_UDP listener"
-                    if both
-                    else ""
-                ),
+                "; to listen for TCP and UDP on one port, use a TCP_UDP listener" if both else ""
             )
-        if outcome == "limit":
-            raise TooMany(
-                "TooManyListeners",
-                f"A load balancer can have at most {self.limits.max_listeners} listeners",
-            )
+
+        await self.insert_listener(tenant_id, listener, duplicate_message)
         await self.use_group(tenant_id, group.tg_id, lb.lb_id)
         return lb, listener
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Final
 
-from andromede.loadbalancing.application import group_keys
+from andromede.loadbalancing.application import ALB_TG_PROTOCOLS
 from andromede.loadbalancing.core import LbCore, check_name, check_tags
 from andromede.loadbalancing.documents import (
     group_document,
@@ -28,6 +28,7 @@ from andromede.loadbalancing.errors import (
     ResourceInUse,
     TooMany,
 )
+from andromede.loadbalancing.group_routing import check_group_attributes, new_sticky_key
 from andromede.loadbalancing.health_counts import HealthCount, health_counts
 from andromede.loadbalancing.model import (
     NLB_PROTOCOLS,
@@ -156,10 +157,10 @@ class TargetGroupsMixin(LbCore):
 
     async def create_target_group(self, tenant_id: str, spec: TgSpec) -> TargetGroup:
         check_name(spec.name, "Target group")
-        if spec.protocol not in (*NLB_PROTOCOLS, "HTTP"):
+        if spec.protocol not in (*NLB_PROTOCOLS, *ALB_TG_PROTOCOLS):
             raise InvalidConfiguration(
                 f"Target group protocol '{spec.protocol[:16]}' is not supported here yet; TCP, "
-                "UDP, TCP_UDP, TLS and HTTP are (decisions 0191, 0216)"
+                "UDP, TCP_UDP, TLS, HTTP and HTTPS are (decisions 0191, 0216, 0231)"
             )
         if spec.target_type not in ("instance", "ip"):
             raise InvalidConfiguration(
@@ -181,6 +182,7 @@ class TargetGroupsMixin(LbCore):
             health_check=spec.health_check,
             created_at=self.clock(),
             tags=spec.tags,
+            sticky_key=new_sticky_key() if spec.protocol in ALB_TG_PROTOCOLS else "",
         )
         outcome = await self.store.insert(
             tenant_id,
@@ -277,8 +279,11 @@ class TargetGroupsMixin(LbCore):
                     "Client IP preservation cannot be disabled for target groups with the "
                     f"protocol '{group.protocol}'"
                 )
-            keys = group_keys(group.protocol) or TG_ATTRIBUTES
-            merged = check_attributes(keys, changes, group.attributes)
+            if group.protocol in ALB_TG_PROTOCOLS:  # decision 0231: their own checks
+                merged = check_group_attributes(changes, group.attributes)
+                key = group.sticky_key or new_sticky_key()  # a group made before 0231
+                return group_document(replace(group, attributes=merged, sticky_key=key))
+            merged = check_attributes(TG_ATTRIBUTES, changes, group.attributes)
             return group_document(replace(group, attributes=merged))
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
@@ -304,7 +309,11 @@ class TargetGroupsMixin(LbCore):
         """Mark the group used by ``lb_id`` ("" when no listener forwards to it any more)."""
 
         def change(stored: Stored) -> dict[str, Any]:
-            return {**stored.document, "lb_id": lb_id}
+            document = {**stored.document, "lb_id": lb_id}
+            if stored.document["protocol"] in ALB_TG_PROTOCOLS and lb_id:
+                # Decision 0231: a group made before has its stickiness secret once used.
+                document.setdefault("sticky_key", new_sticky_key())
+            return document
 
         await self.mutate(tenant_id, "targetgroup", tg_id, change)
 

@@ -44,6 +44,7 @@ from andromede.compute.driver_balancing import (
 from andromede.load_balancer_metrics import FlowCounts, FlowTally
 from andromede.loadbalancing.application import HttpSettings
 from andromede.loadbalancing.certificates import CertificateMaterial
+from andromede.loadbalancing.group_routing import policy_document
 from andromede.loadbalancing.http_rules import rule_document
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
@@ -111,6 +112,10 @@ def balanced_http(http: HttpSettings) -> BalancedHttp:
         max_header_bytes=http.max_header_bytes,
         client_keep_alive=http.client_keep_alive,
         protocol=http.protocol,
+        policies=tuple(
+            json.dumps(policy_document(tg_id, policy), sort_keys=True)
+            for tg_id, policy in http.policies
+        ),
     )
 
 

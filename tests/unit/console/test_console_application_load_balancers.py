@@ -66,6 +66,7 @@ async def test_an_alb_its_http_group_and_listeners_with_each_action(
         assert '<td class="type">application</td>' in _row(listing, "load-balancer-front")
         groups = await client.get("/target-groups")
         assert '<option value="HTTP">HTTP</option>' in groups.text.split('name="port"')[0]
+        assert '<option value="HTTPS">HTTPS</option>' in groups.text.split('name="port"')[0]
         row = _row(groups, "target-group-web")
         assert "<td>HTTP</td>" in row and "HTTP <code>/health</code> (200-299)" in row
 

@@ -273,10 +273,10 @@ async def test_rules_priorities_conditions_and_limits(tmp_path: Path) -> None:
         await world.client.call("DeleteTargetGroup", TargetGroupArn=api)  # its rules went too
 
 
-async def test_too_many_rules_is_the_setting(tmp_path: Path) -> None:
+async def test_too_many_rules_and_listeners_are_the_settings(tmp_path: Path) -> None:
     from andromede.loadbalancing.core import LbLimits
 
-    async with elb_world(tmp_path, limits=LbLimits(max_rules=2)) as world:
+    async with elb_world(tmp_path, limits=LbLimits(max_rules=2, max_listeners=1)) as world:
         arn, _ = await _alb(world)
         api = await _http_group(world, "api")
         listener = (
@@ -298,6 +298,19 @@ async def test_too_many_rules_is_the_setting(tmp_path: Path) -> None:
                 await world.client.call("CreateRule", **params)
             else:
                 await refused(world.client, "CreateRule", "TooManyRules", **params)
+        # The listeners' insert, shared with the NLBs': its duplicate in the HTTP words.
+        forward = [{"Type": "forward", "TargetGroupArn": api}]
+        duplicate = await refused(
+            world.client, "CreateListener", "DuplicateListener", LoadBalancerArn=arn,
+            Protocol="HTTP", Port=80, DefaultActions=forward,
+        )  # fmt: skip
+        assert duplicate.message == (
+            f"A listener already exists on port 80 of load balancer '{arn}'"
+        )
+        await refused(
+            world.client, "CreateListener", "TooManyListeners", LoadBalancerArn=arn,
+            Protocol="HTTP", Port=81, DefaultActions=forward,
+        )  # fmt: skip
 
 
 async def test_https_listeners_present_iam_certificates(tmp_path: Path) -> None:

@@ -43,9 +43,9 @@ async def test_udp_and_tcp_udp_target_groups_are_checked_over_tcp_or_http(
         assert error.message == (
             "Client IP preservation cannot be disabled for target groups with the protocol 'UDP'"
         )
-        # An ALB's HTTPS groups are not here yet (HTTP ones are since decision 0216).
+        # A Gateway Load Balancer's GENEVE groups are not here (HTTPS ones are: decision 0231).
         await refused(world.client, "CreateTargetGroup", "InvalidConfigurationRequest",
-                      Name="web", Protocol="HTTPS", Port=443, VpcId=world.vpc_id)  # fmt: skip
+                      Name="web", Protocol="GENEVE", Port=6081, VpcId=world.vpc_id)  # fmt: skip
 
 
 async def test_listeners_forward_to_the_groups_their_protocol_allows(tmp_path: Path) -> None:

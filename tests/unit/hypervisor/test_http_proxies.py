@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 from collections.abc import AsyncIterator
 
 import h11
@@ -18,17 +19,28 @@ from andromede.loadbalancing.http_rules import Condition, FixedResponse, Forward
 
 class Target:
     """A small HTTP/1.1 server answering its name, the request's method, path and headers,
-    and the body's length it received; ``/stream`` answers a chunked body in parts."""
+    and the body's length it received; ``/stream`` answers a chunked body in parts, ``/slow``
+    after ``slow`` seconds, ``/login`` sets the application cookie ``SESSION``; over TLS with
+    ``context`` (decision 0231's tests)."""
 
-    def __init__(self, name: str, *, behaviour: str = "ok") -> None:
+    def __init__(
+        self, name: str, *, behaviour: str = "ok", context: ssl.SSLContext | None = None
+    ) -> None:
         self.name = name
         self.behaviour = behaviour
+        self.context = context
+        self.slow = 0.0
+        self.tls_seen = 0
         self.seen: list[h11.Request] = []
         self.server: asyncio.Server | None = None
         self.port = 0
 
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
     async def start(self) -> Target:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -36,6 +48,7 @@ class Target:
         conn = h11.Connection(h11.SERVER)
         request: h11.Request | None = None
         received = 0
+        self.tls_seen += writer.get_extra_info("ssl_object") is not None
         try:
             while True:
                 event = conn.next_event()
@@ -58,6 +71,8 @@ class Target:
                     await asyncio.sleep(5)
                 return
             assert request is not None
+            if request.target == b"/slow":
+                await asyncio.sleep(self.slow)
             if request.target == b"/stream":
                 writer.write(conn.send(h11.Response(status_code=200, headers=[])))
                 for index in range(3):
@@ -71,13 +86,20 @@ class Target:
                     conn.send(
                         h11.Response(
                             status_code=200,
-                            headers=[("content-length", str(len(body))), ("x-target", self.name)],
+                            headers=[
+                                ("content-length", str(len(body))),
+                                ("x-target", self.name),
+                                *[("set-cookie", "SESSION=s1; Path=/")]
+                                * (request.target == b"/login"),
+                            ],
                         )
                     )
                 )
                 writer.write(conn.send(h11.Data(data=body.encode())))
                 writer.write(conn.send(h11.EndOfMessage()))
             await writer.drain()
+        except (ConnectionError, h11.RemoteProtocolError):
+            pass  # a client that speaks no HTTP (a TLS handshake to a plain target)
         finally:
             writer.close()
 
