@@ -319,3 +319,25 @@ async def test_data_protection_policies_and_masked_spans(store: LogStore) -> Non
     assert not await store.delete_account_policy("t1", kind, "acct")
     assert await store.list_account_policies("t1", kind) == []
     assert len(await store.list_account_policies("t2", kind)) == 1
+
+
+async def test_subscription_account_policies_keep_their_selection_criteria(
+    store: LogStore,
+) -> None:
+    """Decision 0232: a subscription filter policy's selection criteria as it was put, beside
+    the data protection policy of the same name, each type listed apart."""
+    kind = "SUBSCRIPTION_FILTER_POLICY"
+    criteria = 'LogGroupName NOT IN ["/a", "/b"]'
+    policy = AccountPolicy("t1", kind, "p", '{"DestinationArn": "x"}', "ALL", T0, criteria)
+    await store.put_account_policy(policy)
+    await store.put_account_policy(
+        AccountPolicy("t1", "DATA_PROTECTION_POLICY", "p", "{}", "ALL", T0)
+    )
+    assert await store.list_account_policies("t1", kind) == [policy]
+    [protection] = await store.list_account_policies("t1", "DATA_PROTECTION_POLICY")
+    assert protection.selection_criteria is None
+    cleared = dataclasses.replace(policy, selection_criteria=None, updated=T0 + 1)
+    await store.put_account_policy(cleared)  # replaced: the criteria removed
+    assert await store.list_account_policies("t1", kind) == [cleared]
+    assert await store.delete_account_policy("t1", kind, "p")
+    assert len(await store.list_account_policies("t1", "DATA_PROTECTION_POLICY")) == 1

@@ -610,7 +610,12 @@ class SqlLogStore:
             _A.c.policy_type == policy.policy_type,
             _A.c.policy_name == policy.name,
         )
-        values = {"document": policy.document, "scope": policy.scope, "updated": policy.updated}
+        values = {
+            "document": policy.document,
+            "scope": policy.scope,
+            "updated": policy.updated,
+            "selection_criteria": policy.selection_criteria,
+        }
 
         def work(conn: Connection) -> None:
             if conn.execute(sa.update(_A).where(*key).values(**values)).rowcount:
@@ -640,7 +645,13 @@ class SqlLogStore:
         def work(conn: Connection) -> list[AccountPolicy]:
             return [
                 AccountPolicy(
-                    r.tenant_id, r.policy_type, r.policy_name, r.document, r.scope, int(r.updated)
+                    r.tenant_id,
+                    r.policy_type,
+                    r.policy_name,
+                    r.document,
+                    r.scope,
+                    int(r.updated),
+                    r.selection_criteria,
                 )
                 for r in conn.execute(select).all()
             ]
