@@ -11,9 +11,10 @@ once finished, their results as JSON, so any gateway answers GetQueryResults) an
 running one); ``log_account_policies`` (migration 0101: each account's account-level
 policies, DATA_PROTECTION_POLICY and, since migration 0113, SUBSCRIPTION_FILTER_POLICY with
 its ``selection_criteria``). ``log_groups.log_class`` and
-``deletion_protection`` (migration 0104, decision 0222). A group's own data protection policy
-is two columns of ``log_groups``, and the spans of what it found in an event ``masks`` of
-``log_events`` (decision 0211).
+``deletion_protection`` (migration 0104, decision 0222); ``log_groups.index_policy`` and
+``index_policy_updated`` (migration 0113, decision 0232: its field index policy). A group's
+own data protection policy is two columns of ``log_groups``, and the spans of what it found
+in an event ``masks`` of ``log_events`` (decision 0211).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -57,6 +58,9 @@ log_groups = sa.Table(
     # 0104, decision 0222).
     sa.Column("log_class", key_text(), nullable=False, server_default="STANDARD"),
     sa.Column("deletion_protection", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Its field index policy document and when it was put (migration 0113, decision 0232).
+    sa.Column("index_policy", sa.Text, nullable=True),
+    sa.Column("index_policy_updated", sa.BigInteger, nullable=True),
 )
 
 log_streams = sa.Table(

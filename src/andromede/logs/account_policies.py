@@ -1,8 +1,9 @@
 """CloudWatch Logs' account-level policies (decision 0211): PutAccountPolicy's name, type and
 scope as AWS checks them. ``DATA_PROTECTION_POLICY`` (its document checked by
-``logs.data_protection``) and ``SUBSCRIPTION_FILTER_POLICY`` (decision 0232, checked by
-``logs.account_subscriptions``) are the types served; AWS's other types (field indexes,
-transformers, metric extraction) name features not served here, and are refused as such."""
+``logs.data_protection``), ``SUBSCRIPTION_FILTER_POLICY`` and ``FIELD_INDEX_POLICY``
+(decision 0232, checked by ``logs.account_subscriptions`` and ``logs.field_indexes``) are the
+types served; AWS's other types (transformers, metric extraction) name features not served
+here, and are refused as such."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from andromede.logs.errors import InvalidParameter
 
 __all__ = [
     "DATA_PROTECTION",
+    "FIELD_INDEX",
     "POLICY_TYPES",
     "SUBSCRIPTION_FILTER",
     "AccountPolicy",
@@ -21,10 +23,11 @@ __all__ = [
 
 DATA_PROTECTION: Final = "DATA_PROTECTION_POLICY"
 SUBSCRIPTION_FILTER: Final = "SUBSCRIPTION_FILTER_POLICY"
+FIELD_INDEX: Final = "FIELD_INDEX_POLICY"
 POLICY_TYPES: Final = (
     DATA_PROTECTION,
     SUBSCRIPTION_FILTER,
-    "FIELD_INDEX_POLICY",
+    FIELD_INDEX,
     "TRANSFORMER_POLICY",
     "METRIC_EXTRACTION_POLICY",
 )
@@ -60,10 +63,10 @@ def check_policy_type(policy_type: object) -> str:
             "1 validation error detected: Value at 'policyType' failed to satisfy constraint:"
             f" Member must satisfy enum value set: [{', '.join(POLICY_TYPES)}]"
         )
-    if policy_type not in (DATA_PROTECTION, SUBSCRIPTION_FILTER):
+    if policy_type not in (DATA_PROTECTION, SUBSCRIPTION_FILTER, FIELD_INDEX):
         raise InvalidParameter(
-            f"{policy_type} account policies are not served here: DATA_PROTECTION_POLICY and"
-            " SUBSCRIPTION_FILTER_POLICY only (decisions 0211, 0232)"
+            f"{policy_type} account policies are not served here: DATA_PROTECTION_POLICY,"
+            " SUBSCRIPTION_FILTER_POLICY and FIELD_INDEX_POLICY only (decisions 0211, 0232)"
         )
     return policy_type
 

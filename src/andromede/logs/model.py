@@ -95,6 +95,9 @@ class LogGroup:
     # Its class, chosen when it is made, and its deletion protection (decision 0222).
     log_class: str = "STANDARD"
     deletion_protection: bool = False
+    # Its field index policy document and when it was put (decision 0232).
+    index_policy: str | None = None
+    index_policy_updated: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

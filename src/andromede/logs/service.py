@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from andromede.logs.data_protection import Finding, encode_spans, findings_report, mask
 from andromede.logs.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
+from andromede.logs.index_policies import IndexPolicies
 from andromede.logs.log_classes import STANDARD, check_log_class, refuse_infrequent_access
 from andromede.logs.metric_filters import (
     MetricFilter,
@@ -85,6 +86,7 @@ class LogsService(EventReading):
         # Data protection policies (decision 0211): the account's cached as the filters are.
         self.protection = DataProtection(store, clock, self.limits.metric_filter_cache_ms, region)
         self.subscribers: list[GroupSubscriber] = []  # subscription filters (decision 0225)
+        self.indexes = IndexPolicies(store, clock, region)  # field index policies (0232)
 
     # Groups.
 
@@ -456,6 +458,7 @@ class LogsService(EventReading):
             for policy in policies:
                 await self.store.delete_resource_policy(tenant_id, policy.name)
         await self.protection.forget_tenant(tenant_id)
+        await self.indexes.forget_tenant(tenant_id)
         for forget in self.forgetters:
             await forget(tenant_id)
         return count

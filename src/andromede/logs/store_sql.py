@@ -48,6 +48,8 @@ def _group(m: Any) -> LogGroup:
         m["data_protection_updated"],
         m["log_class"],
         bool(m["deletion_protection"]),
+        m["index_policy"],
+        m["index_policy_updated"],
     )
 
 
@@ -597,6 +599,20 @@ class SqlLogStore:
             sa.update(_G)
             .where(_G.c.tenant_id == tenant_id, _G.c.group_name == group)
             .values(data_protection=document, data_protection_updated=updated)
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
+    async def set_index_policy(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        statement = (
+            sa.update(_G)
+            .where(_G.c.tenant_id == tenant_id, _G.c.group_name == group)
+            .values(index_policy=document, index_policy_updated=updated)
         )
 
         def work(conn: Connection) -> bool:
