@@ -545,6 +545,15 @@ def test_account_resource_policies(server: ServerProcess) -> None:
         )
     kept = logs.describe_account_policies(policyType="SUBSCRIPTION_FILTER_POLICY")
     assert kept["accountPolicies"] == []
+    # Field index policies are kept and answered (nothing indexed), as boto3 reads them.
+    logs.create_log_group(logGroupName="indexed")
+    fields = json.dumps({"Fields": ["requestId"]})
+    logs.put_index_policy(logGroupIdentifier="indexed", policyDocument=fields)
+    [own] = logs.describe_index_policies(logGroupIdentifiers=["indexed"])["indexPolicies"]
+    assert (own["source"], own["policyDocument"]) == ("LOG_GROUP", fields)
+    logs.delete_index_policy(logGroupIdentifier="indexed")
+    assert logs.describe_index_policies(logGroupIdentifiers=["indexed"])["indexPolicies"] == []
+    logs.delete_log_group(logGroupName="indexed")
 
 
 def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) -> None:
