@@ -88,9 +88,9 @@ async def put_account_policy(call: LogsCall) -> dict[str, Any]:
 async def describe_account_policies(call: LogsCall) -> dict[str, Any]:
     await call.allow("DescribeAccountPolicies", "*")
     if call.params.get("policyType") == SUBSCRIPTION_FILTER:  # AWS asks for both
-        await call.allow("DescribeSubscriptionFilters", "*")
+        await call.allow("DescribeSubscriptionFilters", call.group_arn("*"))
     if call.params.get("policyType") == FIELD_INDEX:
-        await call.allow("DescribeIndexPolicies", "*")
+        await call.allow("DescribeIndexPolicies", call.group_arn("*"))
     accounts = strings(call.params, "accountIdentifiers")
     if accounts is not None and any(a != call.tenant_id for a in accounts):
         raise InvalidParameter("accountIdentifiers: only the caller's own account is served")
