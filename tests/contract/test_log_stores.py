@@ -319,3 +319,52 @@ async def test_data_protection_policies_and_masked_spans(store: LogStore) -> Non
     assert not await store.delete_account_policy("t1", kind, "acct")
     assert await store.list_account_policies("t1", kind) == []
     assert len(await store.list_account_policies("t2", kind)) == 1
+
+
+async def test_subscription_account_policies_keep_their_selection_criteria(
+    store: LogStore,
+) -> None:
+    """Decision 0232: a subscription filter policy's selection criteria as it was put, beside
+    the data protection policy of the same name, each type listed apart."""
+    kind = "SUBSCRIPTION_FILTER_POLICY"
+    criteria = 'LogGroupName NOT IN ["/a", "/b"]'
+    policy = AccountPolicy("t1", kind, "p", '{"DestinationArn": "x"}', "ALL", T0, criteria)
+    await store.put_account_policy(policy)
+    await store.put_account_policy(
+        AccountPolicy("t1", "DATA_PROTECTION_POLICY", "p", "{}", "ALL", T0)
+    )
+    assert await store.list_account_policies("t1", kind) == [policy]
+    [protection] = await store.list_account_policies("t1", "DATA_PROTECTION_POLICY")
+    assert protection.selection_criteria is None
+    cleared = dataclasses.replace(policy, selection_criteria=None, updated=T0 + 1)
+    await store.put_account_policy(cleared)  # replaced: the criteria removed
+    assert await store.list_account_policies("t1", kind) == [cleared]
+    assert await store.delete_account_policy("t1", kind, "p")
+    assert len(await store.list_account_policies("t1", "DATA_PROTECTION_POLICY")) == 1
+
+
+async def test_a_groups_field_index_policy_is_its_own_and_goes_with_it(store: LogStore) -> None:
+    """Decision 0232: the group's field index policy kept beside it, untouched by put_group,
+    deleted with the group."""
+    group = LogGroup("t1", "g", T0)
+    await store.create_group(group, 10)
+    assert await store.set_index_policy("t1", "g", '{"Fields": ["a"]}', T0 + 1)
+    assert not await store.set_index_policy("t1", "absent", "{}", T0)
+    await store.put_group(dataclasses.replace(group, retention_days=7, index_policy=None))
+    held = await store.get_group("t1", "g")
+    assert held is not None
+    assert (held.index_policy, held.index_policy_updated, held.retention_days) == (
+        '{"Fields": ["a"]}',
+        T0 + 1,
+        7,
+    )
+    [listed] = await store.list_groups("t1", "", "", "", 10)
+    assert listed.index_policy == '{"Fields": ["a"]}'
+    assert await store.set_index_policy("t1", "g", None, None)
+    held = await store.get_group("t1", "g")
+    assert held is not None and (held.index_policy, held.index_policy_updated) == (None, None)
+    await store.set_index_policy("t1", "g", "{}", T0)
+    assert await store.delete_group("t1", "g")
+    await store.create_group(group, 10)
+    again = await store.get_group("t1", "g")
+    assert again is not None and again.index_policy is None

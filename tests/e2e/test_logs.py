@@ -531,6 +531,29 @@ def test_account_resource_policies(server: ServerProcess) -> None:
     assert logs.describe_resource_policies()["resourcePolicies"] == []
     with pytest.raises(logs.exceptions.ResourceNotFoundException):
         logs.delete_resource_policy(policyName="events-to-logs")
+    # Decision 0232: the serve's Logs takes account-level subscription filter policies into
+    # its Firehose: a stream that is not there refuses the test record, in AWS's words.
+    account = client(server, "sts").get_caller_identity()["Account"]
+    stream = f"arn:aws:firehose:{REGION}:{account}:deliverystream/absent"
+    role = f"arn:aws:iam::{account}:role/absent"
+    with pytest.raises(logs.exceptions.InvalidParameterException, match="test message"):
+        logs.put_account_policy(
+            policyName="everything",
+            policyType="SUBSCRIPTION_FILTER_POLICY",
+            policyDocument=json.dumps({"DestinationArn": stream, "RoleArn": role}),
+            selectionCriteria='LogGroupName NOT IN ["events-to-logs"]',
+        )
+    kept = logs.describe_account_policies(policyType="SUBSCRIPTION_FILTER_POLICY")
+    assert kept["accountPolicies"] == []
+    # Field index policies are kept and answered (nothing indexed), as boto3 reads them.
+    logs.create_log_group(logGroupName="indexed")
+    fields = json.dumps({"Fields": ["requestId"]})
+    logs.put_index_policy(logGroupIdentifier="indexed", policyDocument=fields)
+    [own] = logs.describe_index_policies(logGroupIdentifiers=["indexed"])["indexPolicies"]
+    assert (own["source"], own["policyDocument"]) == ("LOG_GROUP", fields)
+    logs.delete_index_policy(logGroupIdentifier="indexed")
+    assert logs.describe_index_policies(logGroupIdentifiers=["indexed"])["indexPolicies"] == []
+    logs.delete_log_group(logGroupName="indexed")
 
 
 def test_a_data_protection_policy_masks_what_boto3_reads(server: ServerProcess) -> None:

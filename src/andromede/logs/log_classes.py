@@ -39,7 +39,8 @@ INFREQUENT_ACCESS: Final = "INFREQUENT_ACCESS"
 DELIVERY: Final = "DELIVERY"
 LOG_CLASSES: Final = (STANDARD, INFREQUENT_ACCESS)
 # The Logs Insights commands an Infrequent Access group does not run (AWS's list exactly;
-# ``filterIndex`` is refused for every class here: field indexes are not served).
+# ``filterIndex`` is refused for every class here: field index policies are kept, but
+# nothing is indexed, decision 0232).
 _IA_COMMANDS: Final = ("pattern", "diff", "filterindex", "unmask")
 
 

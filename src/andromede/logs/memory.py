@@ -43,7 +43,7 @@ class MemoryLogStore:
     async def put_group(self, group: LogGroup) -> None:
         held = self._groups.get((group.tenant_id, group.name))
         if held is not None:
-            # As the SQL store: the policy is set_data_protection's alone.
+            # As the SQL store: the policies are set_data_protection's and set_index_policy's.
             self._groups[(group.tenant_id, group.name)] = dataclasses.replace(
                 group,
                 stored_bytes=held.stored_bytes,
@@ -52,6 +52,8 @@ class MemoryLogStore:
                 data_protection_updated=held.data_protection_updated,
                 log_class=held.log_class,
                 deletion_protection=held.deletion_protection,
+                index_policy=held.index_policy,
+                index_policy_updated=held.index_policy_updated,
             )
 
     async def set_deletion_protection(self, tenant_id: str, name: str, enabled: bool) -> bool:
@@ -294,6 +296,17 @@ class MemoryLogStore:
             return False
         self._groups[(tenant_id, group)] = dataclasses.replace(
             held, data_protection=document, data_protection_updated=updated
+        )
+        return True
+
+    async def set_index_policy(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        held = self._groups.get((tenant_id, group))
+        if held is None:
+            return False
+        self._groups[(tenant_id, group)] = dataclasses.replace(
+            held, index_policy=document, index_policy_updated=updated
         )
         return True
 

@@ -19,6 +19,7 @@ __all__ = [
     "InputEvent",
     "LogGroup",
     "LogStream",
+    "LogsLimits",
     "Position",
     "StoredEvent",
     "check_batch",
@@ -94,6 +95,9 @@ class LogGroup:
     # Its class, chosen when it is made, and its deletion protection (decision 0222).
     log_class: str = "STANDARD"
     deletion_protection: bool = False
+    # Its field index policy document and when it was put (decision 0232).
+    index_policy: str | None = None
+    index_policy_updated: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +224,22 @@ def parse_position_token(token: str) -> tuple[str, Position]:
     if len(parts) != 3 or parts[0] not in ("f", "b") or not all(p.isdigit() for p in parts[1:]):
         raise InvalidParameter("The specified nextToken is invalid.")
     return parts[0], Position(int(parts[1]), int(parts[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class LogsLimits:
+    """The service's bounds, each a setting (``settings/logs.py``)."""
+
+    max_groups: int = 1_000_000
+    max_events: int = 10_000
+    max_batch_bytes: int = 1_048_576
+    page: int = 50
+    events_page: int = 10_000
+    filter_scan: int = 100_000
+    max_age_ms: int = 14 * 86_400_000
+    max_ahead_ms: int = 2 * 3_600_000
+    max_response_bytes: int = 1_048_576
+    max_metric_filters: int = 100
+    metric_filter_cache_ms: int = 5_000
+    metric_tally_keys: int = 100_000
+    max_resource_policies: int = 10

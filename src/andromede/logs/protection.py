@@ -161,6 +161,8 @@ class DataProtection:
         """Make or replace the account's policy; ``dry_run``: checked, not kept (AWS's
         ``dryRun``)."""
         checked_name, checked_type, checked_scope = check_account_policy(name, policy_type, scope)
+        if checked_type != DATA_PROTECTION:  # the other types are their own services'
+            raise InvalidParameter(f"{checked_type} account policies are not data protection's")
         policy = check_document(document)
         await self._check_destination(tenant_id, policy, None)
         held = await self._store.list_account_policies(tenant_id, checked_type)

@@ -164,6 +164,12 @@ class LogStore(Protocol):
         """Put (or, with None, delete) the group's data protection policy; False: no group."""
         ...
 
+    async def set_index_policy(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        """Put (or, with None, delete) the group's field index policy; False: no group."""
+        ...
+
     async def put_account_policy(self, policy: AccountPolicy) -> None:
         """Make or replace the account's policy of that type and name."""
         ...

@@ -48,6 +48,8 @@ def _group(m: Any) -> LogGroup:
         m["data_protection_updated"],
         m["log_class"],
         bool(m["deletion_protection"]),
+        m["index_policy"],
+        m["index_policy_updated"],
     )
 
 
@@ -604,13 +606,32 @@ class SqlLogStore:
 
         return await self._db.write(work)
 
+    async def set_index_policy(
+        self, tenant_id: str, group: str, document: str | None, updated: int | None
+    ) -> bool:
+        statement = (
+            sa.update(_G)
+            .where(_G.c.tenant_id == tenant_id, _G.c.group_name == group)
+            .values(index_policy=document, index_policy_updated=updated)
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
     async def put_account_policy(self, policy: AccountPolicy) -> None:
         key = (
             _A.c.tenant_id == policy.tenant_id,
             _A.c.policy_type == policy.policy_type,
             _A.c.policy_name == policy.name,
         )
-        values = {"document": policy.document, "scope": policy.scope, "updated": policy.updated}
+        values = {
+            "document": policy.document,
+            "scope": policy.scope,
+            "updated": policy.updated,
+            "selection_criteria": policy.selection_criteria,
+        }
 
         def work(conn: Connection) -> None:
             if conn.execute(sa.update(_A).where(*key).values(**values)).rowcount:
@@ -640,7 +661,13 @@ class SqlLogStore:
         def work(conn: Connection) -> list[AccountPolicy]:
             return [
                 AccountPolicy(
-                    r.tenant_id, r.policy_type, r.policy_name, r.document, r.scope, int(r.updated)
+                    r.tenant_id,
+                    r.policy_type,
+                    r.policy_name,
+                    r.document,
+                    r.scope,
+                    int(r.updated),
+                    r.selection_criteria,
                 )
                 for r in conn.execute(select).all()
             ]

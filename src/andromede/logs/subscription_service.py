@@ -14,7 +14,17 @@ record). Matches that do not fit the outbox are given up the same way, never sil
 A record may be delivered twice (a gateway stopping between the put and the removal): AWS's
 own guarantee is at least once too.
 
-Filters are read from a cache kept ``cache_ms`` per group, as the metric filters are."""
+**The account's policy** (decision 0232): a ``SUBSCRIPTION_FILTER_POLICY`` (PutAccountPolicy;
+one an account, as AWS) is one more filter of every Standard group of the account but those
+its selection criteria leave out, besides the group's own filters (AWS counts it apart: a
+group has up to 2 filters of its own and 1 of the account's); it is kept among the account's
+policies (``LogStore``) and is not one of the group's filters (DescribeSubscriptionFilters
+does not list it, as AWS's does not). Its records name the policy in
+``subscriptionFilters``; it is put, like a filter, only once its destination took the test
+record.
+
+Filters are read from a cache kept ``cache_ms`` per group, as the metric filters are, and the
+account's policy ``cache_ms`` per account."""
 
 from __future__ import annotations
 
@@ -28,9 +38,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.logs.account_policies import (
+    SUBSCRIPTION_FILTER,
+    AccountPolicy,
+    check_account_policy,
+)
+from andromede.logs.account_subscriptions import (
+    AccountSubscription,
+    account_subscription,
+    kept_subscription,
+)
 from andromede.logs.errors import InvalidParameter, LimitExceeded, ResourceNotFound
 from andromede.logs.filter import FilterPattern, compile_pattern
-from andromede.logs.log_classes import refuse_unless_standard
+from andromede.logs.log_classes import STANDARD, refuse_unless_standard
 from andromede.logs.metric_filters import check_filter_name
 from andromede.logs.model import InputEvent, LogGroup
 from andromede.logs.sealing import LogSealer
@@ -69,6 +89,7 @@ class SubscriptionDestination(Protocol):
 @dataclass(frozen=True, slots=True)
 class SubscriptionLimits:
     max_filters: int = 2  # AWS's quota a log group
+    max_excluded: int = 50  # log groups an account policy's selection criteria leaves out
     max_outbox_bytes: int = 64 * 1024 * 1024
     cache_ms: int = 5_000
     batch: int = 100
@@ -79,6 +100,7 @@ class SubscriptionLimits:
 
 
 _Compiled = tuple[SubscriptionFilter, FilterPattern]
+_AccountCompiled = tuple[AccountSubscription, FilterPattern]
 
 
 def _now_ms() -> int:
@@ -113,6 +135,7 @@ class Subscriptions:
         # Each delivery attempt, taken or not: the wiring's AWS/Logs metrics.
         self._delivered = delivered
         self._cache: dict[tuple[str, str], tuple[int, list[_Compiled]]] = {}
+        self._accounts: dict[str, tuple[int, _AccountCompiled | None]] = {}
 
     # The API.
 
@@ -172,6 +195,82 @@ class Subscriptions:
             raise ResourceNotFound("The specified subscription filter does not exist.")
         self._cache.pop((tenant_id, group_name), None)
 
+    # The account's policy (PutAccountPolicy of SUBSCRIPTION_FILTER_POLICY).
+
+    async def put_account_policy(
+        self,
+        tenant_id: str,
+        name: object,
+        document: str,
+        scope: object,
+        selection: str | None,
+        *,
+        dry_run: bool = False,
+    ) -> AccountPolicy:
+        """Make or replace the account's policy once its destination took the test record;
+        ``dry_run``: checked, not kept and nothing delivered."""
+        checked_name, checked_type, checked_scope = check_account_policy(
+            name, SUBSCRIPTION_FILTER, scope
+        )
+        made = account_subscription(
+            tenant_id,
+            self._logs.region,
+            checked_name,
+            document,
+            selection,
+            self.limits.max_excluded,
+        )
+        if self.destination is None:
+            raise InvalidParameter(
+                "Firehose is not served by this deployment: no subscription destination"
+            )
+        held = await self._logs.store.list_account_policies(tenant_id, SUBSCRIPTION_FILTER)
+        if any(p.name != checked_name for p in held):
+            raise LimitExceeded(  # AWS: one account-level subscription filter policy a Region
+                "An account can have only one account-level subscription filter policy; "
+                f"delete {held[0].name} first."
+            )
+        policy = AccountPolicy(
+            tenant_id,
+            checked_type,
+            checked_name,
+            document,
+            checked_scope,
+            self._clock(),
+            selection,
+        )
+        if dry_run:
+            return policy
+        why = await self.destination.deliver(
+            tenant_id, made.role_arn, made.destination_arn, [control_message(self._clock())]
+        )
+        if why is not None:
+            log.info("an account subscription policy's test message was refused: %s", why)
+            raise InvalidParameter(_TEST_MESSAGE_FAILED)
+        await self._logs.store.put_account_policy(policy)
+        self._accounts.pop(tenant_id, None)
+        return policy
+
+    async def delete_account_policy(self, tenant_id: str, name: object) -> None:
+        if not isinstance(name, str) or not await self._logs.store.delete_account_policy(
+            tenant_id, SUBSCRIPTION_FILTER, name
+        ):
+            raise ResourceNotFound("Policy with the specified name does not exist.")
+        self._accounts.pop(tenant_id, None)
+
+    async def _account_policy(self, tenant_id: str) -> _AccountCompiled | None:
+        now = self._clock()
+        cached = self._accounts.get(tenant_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        held = await self._logs.store.list_account_policies(tenant_id, SUBSCRIPTION_FILTER)
+        made = kept_subscription(held[0], self._logs.region) if held else None
+        found = None if made is None else (made, compile_pattern(made.pattern))
+        if len(self._accounts) >= _CACHED_GROUPS:
+            self._accounts.clear()
+        self._accounts[tenant_id] = (now + self.limits.cache_ms, found)
+        return found
+
     # LogsService's subscriber: what PutLogEvents accepted, and a group's deletion.
 
     async def ingested(
@@ -180,6 +279,11 @@ class Subscriptions:
         """Each accepted (masked) event against the group's filters; the matches of each
         filter, one record a Firehose-sized batch, into the outbox."""
         filters = await self._filters(group.tenant_id, group.name)
+        account = await self._account_policy(group.tenant_id)
+        if account is not None and group.log_class == STANDARD:
+            policy, compiled = account
+            if policy.applies_to(group.name):
+                filters = [*filters, (policy.as_filter(group.tenant_id, group.name), compiled)]
         if not filters:
             return
         base = now * 1000 + secrets.randbelow(1000)
@@ -305,4 +409,9 @@ class Subscriptions:
                 log.exception("the subscription filters' delivery pass failed")
 
     async def forget_tenant(self, tenant_id: str) -> int:
+        for policy in await self._logs.store.list_account_policies(tenant_id, SUBSCRIPTION_FILTER):
+            await self._logs.store.delete_account_policy(
+                tenant_id, SUBSCRIPTION_FILTER, policy.name
+            )
+        self._accounts.pop(tenant_id, None)
         return await self.store.forget_tenant(tenant_id)

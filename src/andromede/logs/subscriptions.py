@@ -30,6 +30,7 @@ __all__ = [
     "OutboxEntry",
     "SubscriptionFilter",
     "SubscriptionStore",
+    "check_delivery",
     "control_message",
     "data_messages",
     "subscription_filter",
@@ -119,12 +120,37 @@ def subscription_filter(
             "filterPattern", f"Member must have length less than or equal to {MAX_PATTERN}"
         )
     compile_pattern(pattern)
-    destination = params.get("destinationArn")
+    destination, role, distribution = check_delivery(
+        tenant_id,
+        region,
+        params.get("destinationArn"),
+        params.get("roleArn"),
+        params.get("distribution"),
+        ("destinationArn", "roleArn", "distribution"),
+    )
+    if params.get("applyOnTransformedLogs") not in (None, False):
+        raise InvalidParameter("applyOnTransformedLogs: log transformers are not served here")
+    return SubscriptionFilter(
+        tenant_id, group, name, pattern, destination, role, distribution, created
+    )
+
+
+def check_delivery(
+    tenant_id: str,
+    region: str,
+    destination: object,
+    role: object,
+    distribution: object,
+    fields: tuple[str, str, str],
+) -> tuple[str, str, str]:
+    """A subscription's destination, role and distribution checked as AWS checks them (a
+    filter's parameters or an account policy's document, whose ``fields`` name them)."""
+    destination_field, role_field, distribution_field = fields
     if not isinstance(destination, str) or not 1 <= len(destination) <= 2048:
-        raise _invalid("destinationArn", "Member must have length between 1 and 2048")
+        raise _invalid(destination_field, "Member must have length between 1 and 2048")
     parts = destination.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn":
-        raise InvalidParameter(f"Invalid destinationArn {destination[:256]!r}")
+        raise InvalidParameter(f"Invalid {destination_field} {destination[:256]!r}")
     service = parts[2]
     if service in _SERVICES_NOT_SERVED:
         raise InvalidParameter(
@@ -132,26 +158,23 @@ def subscription_filter(
             "destinations: use an Amazon Data Firehose stream (decision 0225)"
         )
     if service != "firehose" or not parts[5].startswith("deliverystream/"):
-        raise InvalidParameter(f"Invalid destinationArn {destination[:256]!r}")
+        raise InvalidParameter(f"Invalid {destination_field} {destination[:256]!r}")
     if parts[3] != region or parts[4] != tenant_id:
         raise InvalidParameter(
             "A Firehose destination must be a stream of the log group's own account and "
             "Region: cross-account and cross-Region delivery is not served (decision 0225)"
         )
-    role = params.get("roleArn")
     if not isinstance(role, str) or not role.startswith("arn:aws:iam::"):
         raise InvalidParameter(
-            "A roleArn is required for a Firehose destination: the role CloudWatch Logs "
-            "assumes to put records into the stream"
+            f"A {role_field} is required for a Firehose destination: the role CloudWatch "
+            "Logs assumes to put records into the stream"
         )
-    distribution = params.get("distribution") or "ByLogStream"
+    distribution = distribution or "ByLogStream"
     if distribution not in DISTRIBUTIONS:
-        raise _invalid("distribution", "Member must satisfy enum value set: [Random, ByLogStream]")
-    if params.get("applyOnTransformedLogs") not in (None, False):
-        raise InvalidParameter("applyOnTransformedLogs: log transformers are not served here")
-    return SubscriptionFilter(
-        tenant_id, group, name, pattern, destination, role, str(distribution), created
-    )
+        raise _invalid(
+            distribution_field, "Member must satisfy enum value set: [Random, ByLogStream]"
+        )
+    return destination, role, str(distribution)
 
 
 def _gzip(message: dict[str, Any]) -> bytes:

@@ -22,6 +22,7 @@ from andromede.logs.model import (
 from andromede.logs.service import LogEvent
 from andromede.logsapi.action_call import LogsCall
 from andromede.logsapi.export_actions import EXPORT_ACTIONS
+from andromede.logsapi.index_actions import INDEX_ACTIONS
 from andromede.logsapi.live_tail import start_live_tail
 from andromede.logsapi.metric_filter_actions import FILTER_AND_POLICY_ACTIONS
 from andromede.logsapi.params import (
@@ -389,6 +390,7 @@ ACTIONS: Final[dict[str, Callable[[LogsCall], Awaitable[dict[str, Any]]]]] = {
     **EXPORT_ACTIONS,
     **PROTECTION_ACTIONS,
     **SUBSCRIPTION_ACTIONS,
+    **INDEX_ACTIONS,
     "StartLiveTail": start_live_tail,
 }
 
@@ -405,13 +407,13 @@ NOT_SERVED: Final = frozenset(
     CreateImportTask CreateLogAnomalyDetector CreateLookupTable
     CreateScheduledQuery DeleteDelivery
     DeleteDeliveryDestination DeleteDeliveryDestinationPolicy DeleteDeliverySource
-    DeleteDestination DeleteIndexPolicy DeleteIntegration DeleteLogAnomalyDetector
+    DeleteDestination DeleteIntegration DeleteLogAnomalyDetector
     DeleteLookupTable
     DeleteScheduledQuery DeleteSyslogConfiguration DeleteTransformer
     DescribeConfigurationTemplates DescribeDeliveries
     DescribeDeliveryDestinations DescribeDeliverySources DescribeDestinations
     DescribeFieldIndexes DescribeImportTaskBatches DescribeImportTasks
-    DescribeIndexPolicies DescribeLookupTables
+    DescribeLookupTables
     DisassociateSourceFromS3TableIntegration GetDelivery
     GetDeliveryDestination GetDeliveryDestinationPolicy GetDeliverySource GetIntegration
     GetLogAnomalyDetector GetLogFields GetLogObject
@@ -421,7 +423,7 @@ NOT_SERVED: Final = frozenset(
     ListScheduledQueries ListSourcesForS3TableIntegration ListSyslogConfigurations
     PutBearerTokenAuthentication
     PutDeliveryDestination PutDeliveryDestinationPolicy PutDeliverySource PutDestination
-    PutDestinationPolicy PutIndexPolicy PutIntegration
+    PutDestinationPolicy PutIntegration
     PutStorageTierPolicy
     PutSyslogConfiguration PutTransformer
     TestTransformer UpdateAnomaly UpdateDeliveryConfiguration

@@ -1,17 +1,25 @@
 """CloudWatch Logs' data protection operations (decision 0211): Put/Get/
 DeleteDataProtectionPolicy on a log group (authorised on the group's ARN), and the account's
 PutAccountPolicy, DescribeAccountPolicies and DeleteAccountPolicy (on ``*``, as AWS's model
-has them: they name no resource), shaped as AWS answers them. The reading side, ``unmask`` on
-GetLogEvents and FilterLogEvents, is in ``logsapi.actions``."""
+has them: they name no resource), shaped as AWS answers them; those of the
+``SUBSCRIPTION_FILTER_POLICY`` and ``FIELD_INDEX_POLICY`` types (decision 0232) are
+``logsapi.subscription_actions``' and ``logsapi.index_actions``'.
+The reading side, ``unmask`` on GetLogEvents and FilterLogEvents, is in ``logsapi.actions``."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from andromede.logs.account_policies import FIELD_INDEX, SUBSCRIPTION_FILTER
 from andromede.logs.errors import InvalidParameter
 from andromede.logsapi.action_call import LogsCall
+from andromede.logsapi.index_actions import delete_index_account_policy, put_index_account_policy
 from andromede.logsapi.params import boolean, optional_str, required_str, strings
+from andromede.logsapi.subscription_actions import (
+    delete_subscription_policy,
+    put_subscription_policy,
+)
 
 __all__ = ["PROTECTION_ACTIONS"]
 
@@ -58,6 +66,10 @@ async def delete_data_protection_policy(call: LogsCall) -> dict[str, Any]:
 
 async def put_account_policy(call: LogsCall) -> dict[str, Any]:
     await call.allow("PutAccountPolicy", "*")
+    if call.params.get("policyType") == SUBSCRIPTION_FILTER:
+        return {"accountPolicy": (await put_subscription_policy(call)).shape()}
+    if call.params.get("policyType") == FIELD_INDEX:
+        return {"accountPolicy": (await put_index_account_policy(call)).shape()}
     if call.params.get("selectionCriteria") is not None:
         raise InvalidParameter(
             "selectionCriteria is not allowed for a DATA_PROTECTION_POLICY account policy."
@@ -75,6 +87,10 @@ async def put_account_policy(call: LogsCall) -> dict[str, Any]:
 
 async def describe_account_policies(call: LogsCall) -> dict[str, Any]:
     await call.allow("DescribeAccountPolicies", "*")
+    if call.params.get("policyType") == SUBSCRIPTION_FILTER:  # AWS asks for both
+        await call.allow("DescribeSubscriptionFilters", call.group_arn("*"))
+    if call.params.get("policyType") == FIELD_INDEX:
+        await call.allow("DescribeIndexPolicies", call.group_arn("*"))
     accounts = strings(call.params, "accountIdentifiers")
     if accounts is not None and any(a != call.tenant_id for a in accounts):
         raise InvalidParameter("accountIdentifiers: only the caller's own account is served")
@@ -88,6 +104,12 @@ async def describe_account_policies(call: LogsCall) -> dict[str, Any]:
 
 async def delete_account_policy(call: LogsCall) -> dict[str, Any]:
     await call.allow("DeleteAccountPolicy", "*")
+    if call.params.get("policyType") == SUBSCRIPTION_FILTER:
+        await delete_subscription_policy(call)
+        return {}
+    if call.params.get("policyType") == FIELD_INDEX:
+        await delete_index_account_policy(call)
+        return {}
     await call.logs.protection.delete_account_policy(
         call.tenant_id,
         required_str(call.params, "policyName"),

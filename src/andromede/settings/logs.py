@@ -232,3 +232,10 @@ class LogsSettings(BaseModel):
         description="Seconds a subscription filter's record is retried before it is given up "
         "with a WARNING and an audit record (AWS: 24 hours) (decision 0225).",
     )
+    logs_max_account_subscription_exclusions: int = Field(
+        default=50,
+        gt=0,
+        description="Log groups an account-level subscription filter policy's selection criteria "
+        "(LogGroupName NOT IN [...]) may leave out; the criteria is at most AWS's 25 KB "
+        "(decision 0232).",
+    )

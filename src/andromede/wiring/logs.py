@@ -449,6 +449,7 @@ def subscriptions(
         firehose,
         SubscriptionLimits(
             max_filters=settings.logs_max_subscription_filters,
+            max_excluded=settings.logs_max_account_subscription_exclusions,
             max_outbox_bytes=settings.logs_subscription_outbox_size,
             cache_ms=int(settings.logs_metric_filter_cache * 1000),
             batch=settings.logs_subscription_batch,

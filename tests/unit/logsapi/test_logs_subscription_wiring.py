@@ -58,6 +58,7 @@ async def test_the_settings_limits_and_a_given_up_record_audited(
         logs_subscription_batch=7,
         logs_subscription_lease=30,
         logs_subscription_retry_duration=60,
+        logs_max_account_subscription_exclusions=3,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     audit_store = MemoryAuditStore()
@@ -69,6 +70,7 @@ async def test_the_settings_limits_and_a_given_up_record_audited(
     assert (made.limits.max_filters, made.limits.max_outbox_bytes) == (1, 12345)
     assert (made.limits.batch, made.limits.lease_ms, made.limits.poll_interval) == (7, 30_000, 0.5)
     assert (made.limits.retry_interval_ms, made.limits.retry_duration_ms) == (500, 60_000)
+    assert made.limits.max_excluded == 3  # decision 0232
     assert made in world.service.subscribers
     assert made.forget_tenant in world.service.forgetters
     await world.service.create_group("t1", "/g", None, {})
