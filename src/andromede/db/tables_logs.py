@@ -9,10 +9,10 @@ once finished, their results as JSON, so any gateway answers GetQueryResults) an
 ``log_query_definitions`` (the saved queries of PutQueryDefinition); ``log_export_tasks``
 (migration 0096: each account's export tasks to S3, their status and the lease of the gateway
 running one); ``log_account_policies`` (migration 0101: each account's account-level
-policies, DATA_PROTECTION_POLICY and, since migration 0113, SUBSCRIPTION_FILTER_POLICY with
+policies, DATA_PROTECTION_POLICY and, since migration 0109, SUBSCRIPTION_FILTER_POLICY with
 its ``selection_criteria``). ``log_groups.log_class`` and
 ``deletion_protection`` (migration 0104, decision 0222); ``log_groups.index_policy`` and
-``index_policy_updated`` (migration 0113, decision 0232: its field index policy). A group's
+``index_policy_updated`` (migration 0109, decision 0232: its field index policy). A group's
 own data protection policy is two columns of ``log_groups``, and the spans of what it found
 in an event ``masks`` of ``log_events`` (decision 0211).
 
@@ -58,7 +58,7 @@ log_groups = sa.Table(
     # 0104, decision 0222).
     sa.Column("log_class", key_text(), nullable=False, server_default="STANDARD"),
     sa.Column("deletion_protection", sa.Boolean, nullable=False, server_default=sa.false()),
-    # Its field index policy document and when it was put (migration 0113, decision 0232).
+    # Its field index policy document and when it was put (migration 0109, decision 0232).
     sa.Column("index_policy", sa.Text, nullable=True),
     sa.Column("index_policy_updated", sa.BigInteger, nullable=True),
 )
@@ -130,7 +130,7 @@ log_account_policies = sa.Table(
     sa.Column("scope", key_text(), nullable=False),
     sa.Column("updated", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
-    # A subscription filter policy's selection criteria (migration 0113, decision 0232).
+    # A subscription filter policy's selection criteria (migration 0109, decision 0232).
     sa.Column("selection_criteria", sa.Text, nullable=True),
 )
 

@@ -4,7 +4,7 @@ a policy's selection criteria (``LogGroupName NOT IN [...]``, ``LogGroupNamePref
 protection policies kept before have none, as AWS's); a group's own field index policy and
 when it was put, two nullable columns of ``log_groups``.
 
-Revision ID: 0113
+Revision ID: 0109
 Revises: 0108
 Create Date: 2026-12-06
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0113"
+revision: str = "0109"
 down_revision: str | None = "0108"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
