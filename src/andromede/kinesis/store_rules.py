@@ -1,0 +1,37 @@
+"""What both stores decide alike (decision 0228): a reshard's sequence numbers, and the
+words of their refusals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from andromede.kinesis.errors import LimitExceeded, StreamInUse
+from andromede.kinesis.model import Shard, ShardChange, Stream
+
+__all__ = ["apply_change", "in_use", "shard_limit"]
+
+
+def apply_change(stream: Stream, change: ShardChange, now: int) -> Stream:
+    """``stream`` with ``change`` applied at its counter ``n``: closing shards end at ``n``,
+    a number no record takes (above every record they hold), opening ones start at ``n + 1``,
+    the next record's."""
+    ending = stream.next_sequence
+    shards: list[Shard] = [
+        dataclasses.replace(s, ending=ending, closed_at=now) if s.index in change.closing else s
+        for s in stream.shards
+    ]
+    shards += [dataclasses.replace(s, starting=ending + 1) for s in change.opening]
+    return dataclasses.replace(
+        stream, shards=tuple(shards), layout=stream.layout + 1, next_sequence=ending + 1
+    )
+
+
+def in_use(stream: Stream) -> StreamInUse:
+    return StreamInUse(f"Stream {stream.name} under account {stream.tenant_id} already exists.")
+
+
+def shard_limit(open_shards: int, asked: int, max_shards: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"This request would exceed the shard limit for the account {open_shards + asked} "
+        f"(open shards {open_shards}, asked {asked}, limit {max_shards})."
+    )
