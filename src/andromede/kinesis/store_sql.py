@@ -313,7 +313,11 @@ class SqlKinesisStore:
             .where(
                 _S.c.tenant_id == _R.c.tenant_id,
                 _S.c.stream_name == _R.c.stream_name,
-                _R.c.arrived < now - _S.c.retention_hours * _HOUR_MS,
+                # BIGINT throughout: a year of hours in ms passes PostgreSQL's int32.
+                _R.c.arrived
+                < sa.literal(now, sa.BigInteger)
+                - sa.cast(_S.c.retention_hours, sa.BigInteger)
+                * sa.literal(_HOUR_MS, sa.BigInteger),
             )
             .exists()
         )
