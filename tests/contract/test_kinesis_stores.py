@@ -16,6 +16,7 @@ import pytest
 from andromede.kinesis.errors import LimitExceeded, StreamInUse
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import (
+    Consumer,
     Shard,
     Stream,
     StreamMode,
@@ -79,12 +80,14 @@ async def test_streams_made_listed_changed_and_deleted(store: KinesisStore) -> N
     assert [s.name for s in await store.streams("t1", None, 1)] == ["s0"]
     await store.append("t1", "s1", 1, records(0, 2), T0)
     changed = dataclasses.replace(made, tags=(), retention_hours=48, encryption_type="KMS",
-                                  key_id="alias/aws/kinesis", revision=2)  # fmt: skip
+                                  key_id="alias/aws/kinesis", revision=2,
+                                  consumers=(Consumer("app", T0),))  # fmt: skip
     assert await store.replace(changed)
     assert not await store.replace(changed)  # the revision moved on
     held = await store.get("t1", "s1")
     assert held is not None
     assert (held.tags, held.retention_hours, held.key_id) == ((), 48, "alias/aws/kinesis")
+    assert held.consumers == (Consumer("app", T0),)
     assert held.next_sequence == 2 and held.shards == made.shards  # never the caller's copy
     assert await store.delete("t1", "s1")
     assert not await store.delete("t1", "s1")

@@ -1,6 +1,7 @@
 """Amazon Kinesis Data Streams (decision 0228, migration 0109): ``kinesis_streams`` (each
 account's streams: their shards as JSON, the counter of their next sequence number, their
-layout number, the key their iterators are MACed under, tags, retention and encryption) and
+layout number, the key their iterators are MACed under, tags, retention, encryption and
+registered consumers) and
 ``kinesis_records`` (each record, sealed under the account's keys, keyed by stream, shard and
 sequence number until its retention period ends).
 
@@ -33,6 +34,7 @@ kinesis_streams = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of pairs
     sa.Column("encryption_type", key_text(), nullable=False),
     sa.Column("key_id", sa.Text, nullable=True),
+    sa.Column("consumers", sa.Text, nullable=False),  # JSON list of [name, created ms]
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("layout", sa.Integer, nullable=False),
     sa.Column("next_sequence", sa.BigInteger, nullable=False),

@@ -25,6 +25,7 @@ from andromede.kinesis.errors import InvalidArgument
 __all__ = [
     "HASH_MAX",
     "SEQUENCE_BASE",
+    "Consumer",
     "NewRecord",
     "RecordSealer",
     "Shard",
@@ -91,6 +92,18 @@ class Shard:
 
 
 @dataclass(frozen=True, slots=True)
+class Consumer:
+    """A registered stream consumer (enhanced fan-out's registry; SubscribeToShard itself is
+    not served): its ARN is the stream's with ``/consumer/<name>:<creation seconds>``."""
+
+    name: str
+    created: int  # ms
+
+    def arn(self, stream_arn: str) -> str:
+        return f"{stream_arn}/consumer/{self.name}:{self.created // 1000}"
+
+
+@dataclass(frozen=True, slots=True)
 class Stream:
     """``revision`` guards every write of the row (compare-and-set); ``layout`` counts the
     reshards, which a put compares so that no record lands in a shard closed meanwhile;
@@ -110,6 +123,7 @@ class Stream:
     tags: tuple[tuple[str, str], ...] = ()
     encryption_type: str = "NONE"
     key_id: str | None = None
+    consumers: tuple[Consumer, ...] = ()
     revision: int = 1
     layout: int = 1
     next_sequence: int = 0

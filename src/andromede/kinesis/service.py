@@ -30,6 +30,7 @@ from andromede.kinesis.iterators import (
     seal_iterator,
 )
 from andromede.kinesis.model import (
+    Consumer,
     NewRecord,
     RecordSealer,
     Shard,
@@ -69,6 +70,7 @@ class KinesisLimits:
     max_shards: int = 500
     max_on_demand_streams: int = 50
     max_tags: int = 50
+    max_consumers: int = 20
     iterator_lifetime_ms: int = 300_000
     max_read_bytes: int = 10 * 1024 * 1024
 
@@ -208,9 +210,44 @@ class KinesisService:
     async def usage(self, tenant_id: str) -> AccountUsage:
         return await self.store.usage(tenant_id)
 
-    async def delete(self, tenant_id: str, name: str) -> None:
+    async def delete(self, tenant_id: str, name: str, *, enforce_consumers: bool = False) -> None:
+        """The stream and its records; refused while consumers are registered unless
+        ``enforce_consumers`` (AWS's ``EnforceConsumerDeletion``)."""
+        stream = await self.get(tenant_id, name)
+        if stream.consumers and not enforce_consumers:
+            raise StreamInUse(
+                f"Stream {name} under account {tenant_id} has registered consumers: deregister "
+                "them or set EnforceConsumerDeletion."
+            )
         if not await self.store.delete(tenant_id, name):
             raise _not_found(tenant_id, name)
+
+    # -- consumers ------------------------------------------------------------------------
+
+    async def register_consumer(self, tenant_id: str, name: str, consumer: str) -> Consumer:
+        stream = await self.get(tenant_id, name)
+        if any(c.name == consumer for c in stream.consumers):
+            raise StreamInUse(f"Consumer {consumer} under stream {name} already exists.")
+        if len(stream.consumers) >= self.limits.max_consumers:
+            raise LimitExceeded(
+                f"Stream {name} has {len(stream.consumers)} registered consumers, the limit."
+            )
+        made = Consumer(consumer, _now())
+        await self._replace(dataclasses.replace(stream, consumers=(*stream.consumers, made)))
+        return made
+
+    async def consumer(self, tenant_id: str, name: str, consumer: str) -> Consumer:
+        stream = await self.get(tenant_id, name)
+        found = next((c for c in stream.consumers if c.name == consumer), None)
+        if found is None:
+            raise StreamNotFound(f"Consumer {consumer} under stream {name} not found.")
+        return found
+
+    async def deregister_consumer(self, tenant_id: str, name: str, consumer: str) -> None:
+        found = await self.consumer(tenant_id, name, consumer)
+        stream = await self.get(tenant_id, name)
+        kept = tuple(c for c in stream.consumers if c != found)
+        await self._replace(dataclasses.replace(stream, consumers=kept))
 
     async def _replace(self, stream: Stream) -> Stream:
         changed = dataclasses.replace(stream, revision=stream.revision + 1)

@@ -22,6 +22,7 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import (
+    Consumer,
     Shard,
     ShardChange,
     StoredRecord,
@@ -80,6 +81,7 @@ def _stream(m: Any) -> Stream:
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         encryption_type=m["encryption_type"],
         key_id=m["key_id"],
+        consumers=tuple(Consumer(str(n), int(c)) for n, c in json.loads(m["consumers"])),
         revision=int(m["revision"]),
         layout=int(m["layout"]),
         next_sequence=int(m["next_sequence"]),
@@ -94,6 +96,7 @@ def _described(stream: Stream) -> dict[str, Any]:
         "tags": json.dumps([list(t) for t in stream.tags]),
         "encryption_type": stream.encryption_type,
         "key_id": stream.key_id,
+        "consumers": json.dumps([[c.name, c.created] for c in stream.consumers]),
         "revision": stream.revision,
     }
 

@@ -10,8 +10,8 @@ GetRecords only when refused, as CloudTrail's data events are off by default) an
 access-log line. Every error leaves as ``{"__type": …, "message": …}`` with the
 ``x-amzn-RequestId`` header; an unexpected exception is logged and answered
 ``InternalFailure`` carrying nothing but the request id. An action of the API this platform
-does not serve (SubscribeToShard and its HTTP/2 event stream, consumers, enhanced
-monitoring, resource policies…) is ``UnknownOperationException``.
+does not serve (SubscribeToShard and its HTTP/2 event stream, enhanced monitoring,
+resource policies…) is ``UnknownOperationException``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from andromede.iam.policy import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
 from andromede.kinesisapi.params import Handler, KinesisCall
 from andromede.kinesisapi.records import RECORD_ACTIONS
@@ -40,7 +41,7 @@ __all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "KinesisApp"]
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 # A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
 _PUT_BODY: Final = 7 * 1024 * 1024
-ACTIONS: Final[dict[str, Handler]] = STREAM_ACTIONS | RECORD_ACTIONS
+ACTIONS: Final[dict[str, Handler]] = STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS
 DATA_ACTIONS: Final = frozenset({"PutRecord", "PutRecords", "GetShardIterator", "GetRecords"})
 
 

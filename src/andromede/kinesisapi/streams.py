@@ -118,7 +118,7 @@ async def describe_stream_summary(call: KinesisCall) -> dict[str, Any]:
     stream = await named_stream(call, "DescribeStreamSummary")
     return {
         "StreamDescriptionSummary": _common(stream)
-        | {"OpenShardCount": len(stream.open_shards), "ConsumerCount": 0}
+        | {"OpenShardCount": len(stream.open_shards), "ConsumerCount": len(stream.consumers)}
     }
 
 
@@ -160,9 +160,9 @@ async def list_streams(call: KinesisCall) -> dict[str, Any]:
 
 
 async def delete_stream(call: KinesisCall) -> dict[str, Any]:
-    call.boolean("EnforceConsumerDeletion")  # no consumers are registered here (decision 0228)
+    enforce = call.boolean("EnforceConsumerDeletion") is True
     stream = await named_stream(call, "DeleteStream")
-    await call.kinesis.delete(call.tenant_id, stream.name)
+    await call.kinesis.delete(call.tenant_id, stream.name, enforce_consumers=enforce)
     return {}
 
 
@@ -196,8 +196,8 @@ async def list_tags_for_stream(call: KinesisCall) -> dict[str, Any]:
 def _resource_name(call: KinesisCall) -> str:
     arn = call.required("ResourceARN", max_length=1011)
     if ":stream/" in arn and "/consumer/" in arn:
-        raise KinesisWireError("InvalidArgumentException", "Stream consumers are not offered by "
-                               "this platform (decision 0228).")  # fmt: skip
+        raise KinesisWireError("InvalidArgumentException", "Tags on stream consumers are not "
+                               "offered by this platform (decision 0228).")  # fmt: skip
     return call.arn_name(arn)
 
 

@@ -25,6 +25,12 @@ class KinesisSettings(BaseModel):
         description="On-demand streams an account may hold in a Region (AWS: 50); beyond, "
         "LimitExceededException (decision 0228).",
     )
+    kinesis_max_consumers: int = Field(
+        default=20,
+        ge=0,
+        description="Consumers a stream may have registered (AWS: 20); beyond, "
+        "LimitExceededException (decision 0228).",
+    )
     kinesis_max_record_size: int = Field(
         default=1_048_576,
         gt=0,

@@ -83,6 +83,7 @@ def kinesis_limits(settings: Settings) -> KinesisLimits:
     return KinesisLimits(
         max_shards=settings.kinesis_max_shards,
         max_on_demand_streams=settings.kinesis_max_on_demand_streams,
+        max_consumers=settings.kinesis_max_consumers,
         iterator_lifetime_ms=settings.kinesis_iterator_lifetime * 1000,
     )
 

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("encryption_type", key_text(), nullable=False),
         sa.Column("key_id", sa.Text(), nullable=True),
+        sa.Column("consumers", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("layout", sa.Integer(), nullable=False),
         sa.Column("next_sequence", sa.BigInteger(), nullable=False),
