@@ -163,3 +163,20 @@ async def test_records_past_retention_are_trimmed(store: KinesisStore) -> None:
     assert [r.sequence for r in await store.read("t1", "s", 0, 0, 10, 100)] == [2]
     assert len(await store.read("t1", "long", 0, 0, 10, 100)) == 1
     assert await store.trim(T0 + 25 * HOUR) == 0
+
+
+async def test_shards_closed_past_retention_are_no_longer_listed(store: KinesisStore) -> None:
+    made = stream("s")
+    await store.create(made, max_shards=10, max_on_demand=1)
+    await store.create(stream("quiet"), max_shards=10, max_on_demand=1)
+    change = merge(made, "shardId-000000000000", "shardId-000000000001")
+    await store.reshard("t1", "s", 1, change, T0, max_shards=10)
+    assert await store.expire_shards(T0 + 23 * HOUR) == 0
+    assert await store.expire_shards(T0 + 25 * HOUR) == 2
+    held = await store.get("t1", "s")
+    assert held is not None and [s.index for s in held.shards] == [2]
+    assert held.layout == 2  # routing unchanged: a put routed before still lands
+    assert await store.append("t1", "s", 2, records(2, 1), T0 + 25 * HOUR) is not None
+    quiet = await store.get("t1", "quiet")
+    assert quiet is not None and len(quiet.shards) == 2
+    assert await store.expire_shards(T0 + 26 * HOUR) == 0

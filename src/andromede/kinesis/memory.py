@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import ShardChange, StoredRecord, Stream, StreamMode
 from andromede.kinesis.store import AccountUsage, SealedRecord
-from andromede.kinesis.store_rules import apply_change, in_use, shard_limit
+from andromede.kinesis.store_rules import apply_change, in_use, shard_limit, unexpired
 
 __all__ = ["MemoryKinesisStore"]
 
@@ -124,6 +124,15 @@ class MemoryKinesisStore:
             removed += len(held) - len(kept)
             self._records[key] = kept
         return removed
+
+    async def expire_shards(self, now: int) -> int:
+        dropped = 0
+        for key, stream in list(self._streams.items()):
+            kept = unexpired(stream, now)
+            if kept is not None:
+                dropped += len(stream.shards) - len(kept)
+                self._streams[key] = dataclasses.replace(stream, shards=kept)
+        return dropped
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._streams if k[0] == tenant_id]

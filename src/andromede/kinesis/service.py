@@ -462,8 +462,12 @@ class KinesisService:
     # -- upkeep ---------------------------------------------------------------------------
 
     async def trim(self) -> int:
-        """Records past their stream's retention period removed (the upkeep's pass)."""
-        return await self.store.trim(_now())
+        """Records past their stream's retention period removed, and the shards closed longer
+        ago than it no longer listed, as AWS (the upkeep's pass); how many records."""
+        now = _now()
+        removed = await self.store.trim(now)
+        await self.store.expire_shards(now)
+        return removed
 
 
 class _ChangeFor(Protocol):

@@ -92,4 +92,9 @@ class KinesisStore(Protocol):
         """Every stream's records older than its retention period removed; how many."""
         ...
 
+    async def expire_shards(self, now: int) -> int:
+        """Every stream's shards closed longer ago than its retention period dropped from its
+        row (routing is unchanged: only closed shards go); how many."""
+        ...
+
     async def forget_tenant(self, tenant_id: str) -> int: ...

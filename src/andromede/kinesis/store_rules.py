@@ -8,7 +8,9 @@ import dataclasses
 from andromede.kinesis.errors import LimitExceeded, StreamInUse
 from andromede.kinesis.model import Shard, ShardChange, Stream
 
-__all__ = ["apply_change", "in_use", "shard_limit"]
+__all__ = ["apply_change", "in_use", "shard_limit", "unexpired"]
+
+_HOUR_MS = 3_600_000
 
 
 def apply_change(stream: Stream, change: ShardChange, now: int) -> Stream:
@@ -24,6 +26,14 @@ def apply_change(stream: Stream, change: ShardChange, now: int) -> Stream:
     return dataclasses.replace(
         stream, shards=tuple(shards), layout=stream.layout + 1, next_sequence=ending + 1
     )
+
+
+def unexpired(stream: Stream, now: int) -> tuple[Shard, ...] | None:
+    """The stream's shards without those closed longer ago than its retention period (their
+    records are gone: AWS stops listing them); None when none is to drop."""
+    cutoff = now - stream.retention_hours * _HOUR_MS
+    kept = tuple(s for s in stream.shards if s.closed_at is None or s.closed_at >= cutoff)
+    return None if len(kept) == len(stream.shards) else kept
 
 
 def in_use(stream: Stream) -> StreamInUse:

@@ -31,7 +31,7 @@ from andromede.kinesis.model import (
     StreamStatus,
 )
 from andromede.kinesis.store import AccountUsage, SealedRecord
-from andromede.kinesis.store_rules import apply_change, in_use, shard_limit
+from andromede.kinesis.store_rules import apply_change, in_use, shard_limit, unexpired
 
 __all__ = ["SqlKinesisStore"]
 
@@ -328,6 +328,53 @@ class SqlKinesisStore:
 
         def work(conn: Connection) -> int:
             return int(conn.execute(statement).rowcount or 0)
+
+        return await self._db.write(work)
+
+    async def expire_shards(self, now: int) -> int:
+        """The streams read a page at a time; only a stream with a shard to drop is written,
+        under its row's lock, its shards read again there."""
+        dropped = 0
+        after: tuple[str, str] = ("", "")
+        while True:
+            query = (
+                sa.select(_S)
+                .where(
+                    sa.or_(
+                        _S.c.tenant_id > after[0],
+                        sa.and_(_S.c.tenant_id == after[0], _S.c.stream_name > after[1]),
+                    )
+                )
+                .order_by(_S.c.tenant_id, _S.c.stream_name)
+                .limit(_PAGE)
+            )
+
+            def page(conn: Connection, query: Any = query) -> list[Stream]:
+                return [_stream(m) for m in conn.execute(query).mappings()]
+
+            streams = await self._db.read(page)
+            for stream in streams:
+                if unexpired(stream, now) is not None:
+                    dropped += await self._expire(stream.tenant_id, stream.name, now)
+            if len(streams) < _PAGE:
+                return dropped
+            after = (streams[-1].tenant_id, streams[-1].name)
+
+    async def _expire(self, tenant_id: str, name: str, now: int) -> int:
+        held = sa.select(_S).where(_one(tenant_id, name)).with_for_update()
+
+        def work(conn: Connection) -> int:
+            row = conn.execute(held).mappings().first()
+            if row is None:
+                return 0
+            stream = _stream(row)
+            kept = unexpired(stream, now)
+            if kept is None:
+                return 0
+            conn.execute(
+                sa.update(_S).where(_one(tenant_id, name)).values(shards=_shards_text(kept))
+            )
+            return len(stream.shards) - len(kept)
 
         return await self._db.write(work)
 
