@@ -81,13 +81,15 @@ async def test_streams_made_listed_changed_and_deleted(store: KinesisStore) -> N
     await store.append("t1", "s1", 1, records(0, 2), T0)
     changed = dataclasses.replace(made, tags=(), retention_hours=48, encryption_type="KMS",
                                   key_id="alias/aws/kinesis", revision=2,
-                                  consumers=(Consumer("app", T0),))  # fmt: skip
+                                  consumers=(Consumer("app", T0),),
+                                  mode=StreamMode.ON_DEMAND)  # fmt: skip
     assert await store.replace(changed)
     assert not await store.replace(changed)  # the revision moved on
     held = await store.get("t1", "s1")
     assert held is not None
     assert (held.tags, held.retention_hours, held.key_id) == ((), 48, "alias/aws/kinesis")
-    assert held.consumers == (Consumer("app", T0),)
+    assert held.consumers == (Consumer("app", T0),) and held.mode is StreamMode.ON_DEMAND
+    assert (await store.usage("t1")).on_demand_streams == 1
     assert held.next_sequence == 2 and held.shards == made.shards  # never the caller's copy
     assert await store.delete("t1", "s1")
     assert not await store.delete("t1", "s1")

@@ -290,6 +290,21 @@ class KinesisService:
             )
         await self._replace(dataclasses.replace(stream, retention_hours=hours))
 
+    async def set_mode(self, tenant_id: str, name: str, mode: StreamMode) -> None:
+        """UpdateStreamMode: the shards stay as they are; an on-demand stream counts against
+        the account's bound of them and is not resharded by hand."""
+        stream = await self.get(tenant_id, name)
+        if stream.mode is mode:
+            return
+        if mode is StreamMode.ON_DEMAND:
+            usage = await self.store.usage(tenant_id)
+            if usage.on_demand_streams >= self.limits.max_on_demand_streams:
+                raise LimitExceeded(
+                    f"This request would exceed the limit of "
+                    f"{self.limits.max_on_demand_streams} on-demand streams."
+                )
+        await self._replace(dataclasses.replace(stream, mode=mode))
+
     async def set_encryption(
         self, tenant_id: str, name: str, key_id: str | None, caller: object = None
     ) -> None:

@@ -92,6 +92,7 @@ def _described(stream: Stream) -> dict[str, Any]:
     """The columns a caller's write sets (never the shards, the layout or the counter)."""
     return {
         "status": stream.status.value,
+        "mode": stream.mode.value,
         "retention_hours": stream.retention_hours,
         "tags": json.dumps([list(t) for t in stream.tags]),
         "encryption_type": stream.encryption_type,
@@ -152,7 +153,6 @@ class SqlKinesisStore:
                     tenant_id=stream.tenant_id,
                     stream_name=stream.name,
                     region=stream.region,
-                    mode=stream.mode.value,
                     created=stream.created,
                     iterator_key=stream.iterator_key,
                     format_version=FORMAT_VERSION,

@@ -78,11 +78,7 @@ def _common(stream: Stream) -> dict[str, Any]:
 async def create_stream(call: KinesisCall) -> dict[str, Any]:
     name = call.stream_name()
     count = call.integer("ShardCount", minimum=1, maximum=100_000)
-    details = call.mapping("StreamModeDetails") or {}
-    mode_name = details.get("StreamMode", "PROVISIONED")
-    if mode_name not in ("PROVISIONED", "ON_DEMAND"):
-        raise invalid("StreamModeDetails.streamMode",
-                      "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]")  # fmt: skip
+    mode = _mode(call)
     for unoffered in ("WarmThroughputMiBps", "MaxRecordSizeInKiB", "RecordDistributionStrategy"):
         if call.params.get(unoffered) is not None:
             raise KinesisWireError("InvalidArgumentException", f"{unoffered} is not offered by "
@@ -93,7 +89,7 @@ async def create_stream(call: KinesisCall) -> dict[str, Any]:
     await call.authorise("kinesis:CreateStream", arn, request_tags(tags))
     if tags:
         await call.authorise("kinesis:AddTagsToStream", arn, request_tags(tags))
-    await call.kinesis.create(call.tenant_id, name, count, StreamMode(mode_name), tags)
+    await call.kinesis.create(call.tenant_id, name, count, mode, tags)
     return {}
 
 
@@ -260,6 +256,28 @@ async def stop_stream_encryption(call: KinesisCall) -> dict[str, Any]:
     return {}
 
 
+def _mode(call: KinesisCall) -> StreamMode:
+    details = call.mapping("StreamModeDetails")
+    mode_name = "PROVISIONED" if details is None else details.get("StreamMode", "PROVISIONED")
+    if mode_name not in ("PROVISIONED", "ON_DEMAND"):
+        raise invalid("StreamModeDetails.streamMode",
+                      "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]")  # fmt: skip
+    return StreamMode(mode_name)
+
+
+async def update_stream_mode(call: KinesisCall) -> dict[str, Any]:
+    arn = call.required("StreamARN", max_length=2048)
+    if call.mapping("StreamModeDetails") is None:
+        raise invalid("StreamModeDetails", "Member must not be null")
+    mode = _mode(call)
+    if call.params.get("WarmThroughputMiBps") is not None:
+        raise KinesisWireError("InvalidArgumentException", "WarmThroughputMiBps is not offered "
+                               "by this platform (decision 0228).")  # fmt: skip
+    stream = await named_stream(call, "UpdateStreamMode", None, call.arn_name(arn))
+    await call.kinesis.set_mode(call.tenant_id, stream.name, mode)
+    return {}
+
+
 async def describe_limits(call: KinesisCall) -> dict[str, Any]:
     await call.authorise("kinesis:DescribeLimits", "*", {})
     usage = await call.kinesis.usage(call.tenant_id)
@@ -289,4 +307,5 @@ STREAM_ACTIONS: Final[dict[str, Handler]] = {
     "StopStreamEncryption": stop_stream_encryption,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
+    "UpdateStreamMode": update_stream_mode,
 }

@@ -154,3 +154,25 @@ async def test_iam_decides_and_management_calls_are_audited(world: World) -> Non
     await user.fails("PutRecord", "AccessDeniedException", StreamName="s", Data=b"x",
                      PartitionKey="k")  # fmt: skip
     assert ("kinesis:PutRecord", "failure") in await world.audited()
+
+
+async def test_a_streams_mode_is_updated(world: World) -> None:
+    await world.client("CreateStream", StreamName="od",
+                       StreamModeDetails={"StreamMode": "ON_DEMAND"})  # fmt: skip
+    await world.client("CreateStream", StreamName="p", ShardCount=2)
+    arn = f"arn:aws:kinesis:eu-fr-1:{world.tenant_id}:stream/p"
+    on_demand = {"StreamMode": "ON_DEMAND"}
+    await world.fails("UpdateStreamMode", "LimitExceededException", StreamARN=arn,
+                      StreamModeDetails=on_demand)  # fmt: skip
+    await world.client("DeleteStream", StreamName="od")
+    await world.client("UpdateStreamMode", StreamARN=arn, StreamModeDetails=on_demand)
+    summary = (await world.client("DescribeStreamSummary", StreamARN=arn))[
+        "StreamDescriptionSummary"
+    ]
+    assert summary["StreamModeDetails"] == on_demand and summary["OpenShardCount"] == 2
+    await world.fails("UpdateShardCount", "InvalidArgumentException", StreamName="p",
+                      TargetShardCount=3, ScalingType="UNIFORM_SCALING")  # fmt: skip
+    await world.client("UpdateStreamMode", StreamARN=arn,
+                       StreamModeDetails={"StreamMode": "PROVISIONED"})  # fmt: skip
+    await world.client("UpdateShardCount", StreamName="p", TargetShardCount=3,
+                       ScalingType="UNIFORM_SCALING")  # fmt: skip
