@@ -141,17 +141,18 @@ class KinesisRecordSealer:
                 strict=True,
             ):  # fmt: skip
                 opened[i] = data
-        resource = _resource(stream)
-        for i, record in enumerate(records):
-            if opened[i] is not None:
-                continue
-            context = _context(stream, record.shard, record.partition_key)
+        sealed = [i for i, data in enumerate(opened) if data is None]
+        if sealed:
+            items = [
+                (records[i].sealed, _context(stream, records[i].shard, records[i].partition_key))
+                for i in sealed
+            ]
             try:
-                opened[i] = await self._sealer.open(
-                    resource, _caller(caller), record.sealed, context
-                )
+                under_keys = await self._sealer.open_many(_resource(stream), _caller(caller), items)
             except CustomerKeyError as exc:
                 raise _refused(exc) from None
+            for i, data in zip(sealed, under_keys, strict=True):
+                opened[i] = data
         return [data for data in opened if data is not None]
 
     def _open_in_ring(
