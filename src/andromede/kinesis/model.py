@@ -14,6 +14,7 @@ those numbers in the transaction that commits the change (:class:`ShardChange`).
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hashlib
 from collections.abc import Sequence
@@ -140,11 +141,18 @@ class Stream:
         index = shard_index(shard_ref)
         return next((s for s in self.shards if s.index == index), None)
 
-    def route(self, key: int) -> Shard:
-        for shard in self.shards:
-            if shard.is_open and shard.holds(key):
-                return shard
-        raise InvalidArgument(f"No open shard of stream {self.name} holds hash key {key}.")
+    def route(self, keys: Sequence[int]) -> list[Shard]:
+        """The open shard holding each hash key (the open shards' ranges cover the space
+        without overlap: a binary search over their starts)."""
+        ordered = sorted(self.open_shards, key=lambda s: s.start_hash)
+        starts = [s.start_hash for s in ordered]
+        routed = []
+        for key in keys:
+            at = bisect.bisect_right(starts, key) - 1
+            if at < 0 or not ordered[at].holds(key):
+                raise InvalidArgument(f"No open shard of stream {self.name} holds hash key {key}.")
+            routed.append(ordered[at])
+        return routed
 
     def children(self, shard: Shard) -> list[Shard]:
         return [s for s in self.shards if shard.index in (s.parent, s.adjacent_parent)]

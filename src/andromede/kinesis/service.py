@@ -331,7 +331,7 @@ class KinesisService:
         keys = [hash_key(e.partition_key, e.explicit_hash_key) for e in entries]
         for _ in range(_PUT_ATTEMPTS):
             stream = await self.get(tenant_id, name)
-            shards = [stream.route(key) for key in keys]
+            shards = stream.route(keys)
             admitted = [
                 self.throttle is None
                 or self.throttle.admit(tenant_id, name, shard.index, len(entry.data))
