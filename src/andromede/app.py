@@ -117,6 +117,7 @@ from andromede.wiring.deployment import (
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
 from andromede.wiring.identity import identity_service, tenant_closer
+from andromede.wiring.kinesis import kinesis_api
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.loadbalancing import (
     LbMetrics,
@@ -652,6 +653,9 @@ class Application:
             rate_limiter, billing, objects, customer_keys, metrics_sink,
             sns_firehose(pubsub, deliverer, identity, settings))  # fmt: skip
         background.append(firehose)
+        kinesis, forget_kinesis = kinesis_api(apis, settings, db, keys, identity, audit,
+            rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
+        background.append(kinesis)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -682,7 +686,7 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
-                others=[forget_streams],
+                others=[forget_streams, forget_kinesis],
             ),
             trail=trail,
             operator_access=operator_access,

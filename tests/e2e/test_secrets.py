@@ -11,7 +11,8 @@ Amazon Data Firehose (decision 0223) shares this module's server, the cheapest o
 services': boto3 makes a Direct PUT stream into a bucket, as a role trusting Firehose, puts
 records, and the deliverer (every 0.2 s here) writes the object they become; a log group's
 subscription filter (decision 0225, its outbox drained every 0.2 s here too) puts its
-matching events into a stream, a gzip DATA_MESSAGE record landing in the bucket."""
+matching events into a stream, a gzip DATA_MESSAGE record landing in the bucket. Kinesis Data
+Streams (decision 0228) too: boto3's client and waiters through a stream's life."""
 
 from __future__ import annotations
 
@@ -378,3 +379,47 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
     assert data["subscriptionFilters"] == ["errors"]
     assert [e["message"] for e in data["logEvents"]] == ["ERROR payment refused"]
     logs.delete_subscription_filter(logGroupName="/app/orders", filterName="errors")
+
+
+def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None:
+    """Kinesis Data Streams (decision 0228) with boto3's own client and waiters: a stream
+    made, records put and read back in order from their shard, a split closing its parent
+    (read to its end: ChildShards), a KMS key encrypting it, and deleted."""
+    kinesis: Any = client_for(server, "kinesis", *server.credentials())
+    kinesis.create_stream(StreamName="events", ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
+    put = kinesis.put_records(
+        StreamName="events",
+        Records=[{"Data": f"e{i}".encode(), "PartitionKey": "user-7"} for i in range(3)],
+    )
+    assert put["FailedRecordCount"] == 0
+    shard = put["Records"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName="events", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    got = kinesis.get_records(ShardIterator=iterator, Limit=10)
+    assert [r["Data"] for r in got["Records"]] == [b"e0", b"e1", b"e2"]
+    assert got["NextShardIterator"] and got["MillisBehindLatest"] == 0
+    shards = kinesis.list_shards(StreamName="events")["Shards"]
+    first = shards[0]["HashKeyRange"]
+    middle = (int(first["StartingHashKey"]) + int(first["EndingHashKey"])) // 2
+    kinesis.split_shard(StreamName="events", ShardToSplit=shards[0]["ShardId"],
+                        NewStartingHashKey=str(middle))  # fmt: skip
+    closed = kinesis.get_records(
+        ShardIterator=kinesis.get_shard_iterator(
+            StreamName="events", ShardId=shards[0]["ShardId"], ShardIteratorType="LATEST"
+        )["ShardIterator"]
+    )
+    assert "NextShardIterator" not in closed or closed["NextShardIterator"] is None
+    assert len(closed["ChildShards"]) == 2
+    kinesis.start_stream_encryption(StreamName="events", EncryptionType="KMS",
+                                    KeyId="alias/aws/kinesis")  # fmt: skip
+    summary = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]
+    assert (summary["EncryptionType"], summary["OpenShardCount"]) == ("KMS", 3)
+    assert kinesis.put_record(StreamName="events", Data=b"sealed",
+                              PartitionKey="k")["EncryptionType"] == "KMS"  # fmt: skip
+    kinesis.delete_stream(StreamName="events")
+    kinesis.get_waiter("stream_not_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
+    with pytest.raises(ClientError) as missing:
+        kinesis.describe_stream(StreamName="events")
+    assert error_code(missing) == "ResourceNotFoundException"

@@ -152,6 +152,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
     Meter("firehose.ingested", "bytes", "GiB", _GIB,
           "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),
+    # Decision 0228: Kinesis Data Streams' PUT payload units, as AWS bills them.
+    Meter("kinesis.put-units", "units", "1000000 units", 1_000_000,
+          "Kinesis records put, one unit per 25 KiB begun of each record"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -16,7 +16,8 @@ sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
-``loadbalancing`` (Network Load Balancers) and ``firehose`` (Amazon Data Firehose). What reads
+``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose) and
+``kinesis`` (Kinesis Data Streams). What reads
 fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -42,6 +43,7 @@ from andromede.settings.events import EventsSettings
 from andromede.settings.firehose import FirehoseSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
+from andromede.settings.kinesis import KinesisSettings
 from andromede.settings.kms import KmsSettings
 from andromede.settings.loadbalancing import LoadBalancingSettings
 from andromede.settings.logs import LogsSettings
@@ -71,6 +73,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    KinesisSettings,
     FirehoseSettings,
     SecretsSettings,
     LogsSettings,

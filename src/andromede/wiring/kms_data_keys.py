@@ -181,39 +181,46 @@ class DataKeySealer:
     async def open(
         self, resource: SealedResource, caller: Caller | None, sealed: bytes, context: bytes
     ) -> bytes:
-        try:
-            (size,) = struct.unpack(">H", sealed[1:3])
-            header = sealed[3 : 3 + size]
-            named = json.loads(header)
-            sealed_arn, sealed_by = str(named["k"]), str(named["q"])
-            (wrapped_size,) = struct.unpack(">H", sealed[3 + size : 5 + size])
-            start = 5 + size
-            wrapped = sealed[start : start + wrapped_size]
-            nonce = sealed[start + wrapped_size : start + wrapped_size + _NONCE]
-            body = sealed[start + wrapped_size + _NONCE :]
-        except (struct.error, ValueError, KeyError, TypeError) as exc:
-            raise CmkInvalidState("The message's sealed form is not readable.") from exc
+        return (await self.open_many(resource, caller, [(sealed, context)]))[0]
+
+    async def open_many(
+        self,
+        resource: SealedResource,
+        caller: Caller | None,
+        items: Sequence[tuple[bytes, bytes]],
+    ) -> list[bytes]:
+        """Each ``(sealed, context)`` opened, the caller's right and the key's state judged once
+        per key the call meets (a GetRecords of thousands of records under one key asks
+        once), each data key unwrapped once per reuse period as :meth:`open`."""
         action = "kms:Decrypt"
-        key = await self.key(resource, sealed_by, sealed_arn, caller, action)
-        now = self._clock()
-        held = self._opened.get((key.key_ring_id, wrapped))
-        if held is None or held[0] <= now:
+        judged: dict[tuple[str, str], SseKey] = {}
+        opened = []
+        for sealed, context in items:
+            header, sealed_arn, sealed_by, wrapped, nonce, body = _unframed(sealed)
+            key = judged.get((sealed_by, sealed_arn))
+            if key is None:
+                key = await self.key(resource, sealed_by, sealed_arn, caller, action)
+                judged[(sealed_by, sealed_arn)] = key
+            now = self._clock()
+            held = self._opened.get((key.key_ring_id, wrapped))
+            if held is None or held[0] <= now:
+                try:
+                    cipher = await asyncio.to_thread(
+                        self._keys.data_key_cipher, key.key_ring_id, wrapped
+                    )
+                except (KeyDestroyed, KeyNotFound, InvalidWrappedKey) as exc:
+                    self._record(caller, resource, action, key.arn, type(exc).__name__)
+                    raise CmkNotFound(f"Key '{key.arn}' does not exist") from None
+                self._used(caller, resource, action, key.arn)
+                if len(self._opened) >= self._cache_size:
+                    self._opened.clear()
+                held = (now + resource.reuse_period, cipher)
+                self._opened[(key.key_ring_id, wrapped)] = held
             try:
-                cipher = await asyncio.to_thread(
-                    self._keys.data_key_cipher, key.key_ring_id, wrapped
-                )
-            except (KeyDestroyed, KeyNotFound, InvalidWrappedKey) as exc:
-                self._record(caller, resource, action, key.arn, type(exc).__name__)
-                raise CmkNotFound(f"Key '{key.arn}' does not exist") from None
-            self._used(caller, resource, action, key.arn)
-            if len(self._opened) >= self._cache_size:
-                self._opened.clear()
-            held = (now + resource.reuse_period, cipher)
-            self._opened[(key.key_ring_id, wrapped)] = held
-        try:
-            return held[1].decrypt(nonce, body, context + b"\n" + header)
-        except InvalidTag:
-            raise CmkInvalidState("The message does not open under its data key.") from None
+                opened.append(held[1].decrypt(nonce, body, context + b"\n" + header))
+            except InvalidTag:
+                raise CmkInvalidState("The message does not open under its data key.") from None
+        return opened
 
     async def key(
         self,
@@ -290,6 +297,24 @@ class DataKeySealer:
             outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
             details=details,
         )
+
+
+def _unframed(sealed: bytes) -> tuple[bytes, str, str, bytes, bytes, bytes]:
+    """:func:`_framed`'s parts: the header, the key and resource it names, the wrapped data
+    key, the nonce and the ciphertext."""
+    try:
+        (size,) = struct.unpack(">H", sealed[1:3])
+        header = sealed[3 : 3 + size]
+        named = json.loads(header)
+        sealed_arn, sealed_by = str(named["k"]), str(named["q"])
+        (wrapped_size,) = struct.unpack(">H", sealed[3 + size : 5 + size])
+        start = 5 + size
+        wrapped = sealed[start : start + wrapped_size]
+        nonce = sealed[start + wrapped_size : start + wrapped_size + _NONCE]
+        body = sealed[start + wrapped_size + _NONCE :]
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise CmkInvalidState("The message's sealed form is not readable.") from exc
+    return header, sealed_arn, sealed_by, wrapped, nonce, body
 
 
 def _framed(

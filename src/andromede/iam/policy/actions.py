@@ -757,6 +757,21 @@ _FIREHOSE = (
     "UpdateDestination",
 )
 
+# Decision 0228: every Kinesis Data Streams action AWS's IAM knows, served or not, so that a
+# policy naming one is valid (those not served are answered UnknownOperationException).
+_KINESIS = (
+    "AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod", "DeleteResourcePolicy",
+    "DeleteStream", "DeregisterStreamConsumer", "DescribeAccountSettings", "DescribeLimits",
+    "DescribeStream", "DescribeStreamConsumer", "DescribeStreamSummary",
+    "DisableEnhancedMonitoring", "EnableEnhancedMonitoring", "GetRecords", "GetResourcePolicy",
+    "GetShardIterator", "IncreaseStreamRetentionPeriod", "ListShards", "ListStreamConsumers",
+    "ListStreams", "ListTagsForResource", "ListTagsForStream", "MergeShards", "PutRecord",
+    "PutRecords", "PutResourcePolicy", "RegisterStreamConsumer", "RemoveTagsFromStream",
+    "SplitShard", "StartStreamEncryption", "StopStreamEncryption", "SubscribeToShard",
+    "TagResource", "UntagResource", "UpdateAccountSettings", "UpdateMaxRecordSize",
+    "UpdateShardCount", "UpdateStreamMode", "UpdateStreamWarmThroughput",
+)  # fmt: skip
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -771,6 +786,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "logs": LOGS_ACTIONS,  # decision 0186
     "events": EVENTS_ACTIONS,  # decision 0192
     "firehose": _FIREHOSE,  # decision 0223
+    "kinesis": _KINESIS,  # decision 0228
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

@@ -1,0 +1,56 @@
+"""Amazon Kinesis Data Streams (decision 0228, migration 0109): ``kinesis_streams`` (each
+account's streams: their shards as JSON, the counter of their next sequence number, their
+layout number, the key their iterators are MACed under, tags, retention, encryption and
+registered consumers) and
+``kinesis_records`` (each record, sealed under the account's keys, keyed by stream, shard and
+sequence number until its retention period ends).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = ["kinesis_records", "kinesis_streams"]
+
+kinesis_streams = sa.Table(
+    "kinesis_streams",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("stream_name", key_text(), primary_key=True),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("mode", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("retention_hours", sa.Integer, nullable=False),
+    sa.Column("shards", sa.Text, nullable=False),  # JSON
+    sa.Column("open_shards", sa.Integer, nullable=False),
+    sa.Column("iterator_key", sa.LargeBinary, nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),  # JSON list of pairs
+    sa.Column("encryption_type", key_text(), nullable=False),
+    sa.Column("key_id", sa.Text, nullable=True),
+    sa.Column("consumers", sa.Text, nullable=False),  # JSON list of [name, created ms]
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("layout", sa.Integer, nullable=False),
+    sa.Column("next_sequence", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+kinesis_records = sa.Table(
+    "kinesis_records",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("stream_name", key_text(), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("partition_key", sa.Text, nullable=False),
+    sa.Column("arrived", sa.BigInteger, nullable=False),  # ms
+    sa.Column("size", sa.Integer, nullable=False),  # the plaintext's bytes
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Index("ix_kinesis_records_arrival", "tenant_id", "stream_name", "arrived"),
+)

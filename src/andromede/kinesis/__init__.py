@@ -1,0 +1,1 @@
+"""Amazon Kinesis Data Streams (decision 0228)."""

@@ -1,0 +1,1 @@
+"""Amazon Kinesis Data Streams' JSON 1.1 API (decision 0228)."""

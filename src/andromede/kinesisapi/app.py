@@ -1,0 +1,152 @@
+"""Amazon Kinesis Data Streams' JSON 1.1 ASGI application on the shared endpoint (decision
+0228).
+
+Per request: request id → bounded body → SigV4 over the body's hash (service ``kinesis``) →
+``X-Amz-Target`` (``Kinesis_20131202.<Action>``) → JSON parameters → the action's handler
+(authorising ``kinesis:<Action>`` on the stream by the caller's identity policies: resource
+policies are not offered) → JSON answer, then an audit event (action ``kinesis:<Action>``,
+resource the stream's ARN; the data calls PutRecord, PutRecords, GetShardIterator and
+GetRecords only when refused, as CloudTrail's data events are off by default) and an
+access-log line. Every error leaves as ``{"__type": …, "message": …}`` with the
+``x-amzn-RequestId`` header; an unexpected exception is logged and answered
+``InternalFailure`` carrying nothing but the request id. An action of the API this platform
+does not serve (SubscribeToShard and its HTTP/2 event stream, enhanced monitoring,
+resource policies…) is ``UnknownOperationException``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final
+
+from andromede.audit.service import AuditService
+from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.errors import AndromedeError
+from andromede.http.ratelimit import RateLimiter
+from andromede.iam.endpoint_origin import endpoint_refusal
+from andromede.iam.policy import ContextValue
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
+from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
+from andromede.kinesisapi.params import Handler, KinesisCall
+from andromede.kinesisapi.records import RECORD_ACTIONS
+from andromede.kinesisapi.streams import STREAM_ACTIONS
+from andromede.kms.customer_keys import Caller
+from andromede.settings import Settings
+
+__all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "KinesisApp"]
+
+CONTENT_TYPE: Final = "application/x-amz-json-1.1"
+# A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
+_PUT_BODY: Final = 7 * 1024 * 1024
+ACTIONS: Final[dict[str, Handler]] = STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS
+DATA_ACTIONS: Final = frozenset({"PutRecord", "PutRecords", "GetShardIterator", "GetRecords"})
+
+
+class KinesisApp(JsonEndpoint[KinesisCall]):
+    """Kinesis Data Streams' JSON protocol over :class:`KinesisService`."""
+
+    name = "kinesis"
+    target_prefix = "Kinesis_20131202."
+    content_type = CONTENT_TYPE
+    error_types: ClassVar[JsonErrorTypes] = JsonErrorTypes(
+        unauthenticated="MissingAuthenticationTokenException",
+        throttled="ThrottlingException",
+        body_hash_mismatch="InvalidSignatureException",
+        internal="InternalFailure",
+    )
+
+    def __init__(
+        self,
+        kinesis: KinesisService,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        super().__init__(
+            identity, audit, settings, rate_limiter,
+            body_limit=_PUT_BODY + settings.max_api_body_size,
+        )  # fmt: skip
+        self._kinesis = kinesis
+        self._identity = identity
+        self._denied: set[str] = set()
+
+    @property
+    def service(self) -> KinesisService:
+        return self._kinesis
+
+    def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
+        return KinesisWireError(error_type, message)
+
+    def to_wire_error(self, exc: AndromedeError) -> JsonWireError | None:
+        return to_kinesis_error(exc)
+
+    async def serve(self, request: JsonRequest[KinesisCall]) -> dict[str, Any]:
+        principal = request.principal
+        if principal.tenant_id is None:  # platform operators hold no streams
+            raise KinesisWireError("AccessDeniedException", "Operators do not use Kinesis")
+        action = ACTIONS.get(request.action_name)
+        if action is None:
+            named = request.action_name[:128]
+            raise KinesisWireError(
+                "UnknownOperationException",
+                f"{named} is not offered by this platform (decision 0228)"
+                if named
+                else f"Unknown operation {request.target[:128]!r}",
+            )
+        signed = None if request.authenticated is None else request.authenticated.signed
+        region = self._settings.region if signed is None else signed.region
+        client = request.scope.get("client")
+        source_ip = client[0] if client else None
+        secure = request.scope.get("scheme") == "https"
+
+        async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
+            policies = await self._identity.policies_for(principal)
+            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
+            context_keys.update(keys)
+            context = principal_context(
+                principal, action=iam_action, resource=resource, source_ip=source_ip,
+                secure=secure, region=region, keys=context_keys,
+            )  # fmt: skip
+            refusal = endpoint_refusal(context)
+            if refusal is not None or not policies_allow(context, policies):
+                self._denied.add(request.request_id)
+                raise KinesisWireError(
+                    "AccessDeniedException",
+                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
+                    f"resource: {resource} "
+                    + (refusal or f"because no identity-based policy allows the {iam_action} "
+                       "action"),
+                )  # fmt: skip
+
+        request.context = KinesisCall(
+            params=self.params(request),
+            tenant_id=principal.tenant_id,
+            region=self._kinesis.region,
+            kinesis=self._kinesis,
+            authorise=authorise,
+            max_record_size=self._settings.kinesis_max_record_size,
+            kms_caller=Caller(
+                account_id=principal.tenant_id, arn=principal.arn, principal=principal,
+                source_ip=source_ip, secure=secure,
+                via_service=f"kinesis.{region}.amazonaws.com", request_id=request.request_id,
+            ),
+        )  # fmt: skip
+        return await action(request.context)
+
+    def audited(self, request: JsonRequest[KinesisCall]) -> list[str] | None:
+        name = request.action_name
+        if request.principal.tenant_id is None or name not in ACTIONS:
+            return None
+        if name in DATA_ACTIONS and request.request_id not in self._denied:
+            return None
+        return [] if request.context is None else request.context.resources
+
+    def finish(
+        self, request: JsonRequest[KinesisCall], status: int, error_type: str | None
+    ) -> None:
+        super().finish(request, status, error_type)
+        self._denied.discard(request.request_id)

@@ -1,0 +1,63 @@
+"""Amazon Kinesis Data Streams (decision 0228): the bounds of an account's streams, of their
+records and shards, and the upkeep that trims records past their retention period.
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class KinesisSettings(BaseModel):
+    """Kinesis Data Streams' limits and upkeep."""
+
+    kinesis_max_shards: int = Field(
+        default=500,
+        gt=0,
+        description="Open shards an account may hold in a Region, all its streams together "
+        "(AWS: 500 in the largest Regions); beyond, LimitExceededException (decision 0228).",
+    )
+    kinesis_max_on_demand_streams: int = Field(
+        default=50,
+        ge=0,
+        description="On-demand streams an account may hold in a Region (AWS: 50); beyond, "
+        "LimitExceededException (decision 0228).",
+    )
+    kinesis_max_consumers: int = Field(
+        default=20,
+        ge=0,
+        description="Consumers a stream may have registered (AWS: 20); beyond, "
+        "LimitExceededException (decision 0228).",
+    )
+    kinesis_max_record_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        le=1_048_576,
+        description="Largest record's data in bytes, before base64 (AWS: 1 MiB) (decision 0228).",
+    )
+    kinesis_iterator_lifetime: int = Field(
+        default=300,
+        gt=0,
+        description="Seconds a shard iterator may be used after it was issued; then "
+        "ExpiredIteratorException (AWS: 5 minutes) (decision 0228).",
+    )
+    kinesis_shard_write_records: int = Field(
+        default=1000,
+        gt=0,
+        description="Records a shard takes a second through one gateway; beyond, "
+        "ProvisionedThroughputExceededException (AWS: 1,000) (decision 0228).",
+    )
+    kinesis_shard_write_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of data a shard takes a second through one gateway; beyond, "
+        "ProvisionedThroughputExceededException (AWS: 1 MiB) (decision 0228).",
+    )
+    kinesis_trim_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the passes that delete records past their stream's "
+        "retention period, in every gateway (decision 0228).",
+    )

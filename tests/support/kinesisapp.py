@@ -1,0 +1,153 @@
+"""Amazon Kinesis Data Streams' JSON 1.1 app in process (decision 0228): KinesisApp over the
+in-memory identity store and a Kinesis store (memory by default), its records sealed by the
+real sealer (the account's key ring, or a customer-managed key of its KMS, in memory), its
+metrics into a recording sink and its put units into a memory billing; calls made through
+botocore's own model of the service (its serializer and parser, the parameters validated
+first), signed with SigV4 for service ``kinesis``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import botocore.session
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kinesis.memory import MemoryKinesisStore
+from andromede.kinesis.service import KinesisService
+from andromede.kinesis.store import KinesisStore
+from andromede.kinesis.throughput import ShardThrottle
+from andromede.kinesisapi.app import CONTENT_TYPE, KinesisApp
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kmsapi.authorise import KmsAuthoriser
+from andromede.settings import Settings
+from andromede.wiring.kinesis import KinesisMetrics, kinesis_limits
+from andromede.wiring.kinesis_keys import KinesisRecordSealer
+from support.firehoseapp import CallFailed, RecordingSink
+from support.json_client import JsonReply, Signers, signed_json_post
+from support.keys import key_service_in
+
+REGION: Final = "eu-fr-1"
+MODEL: Final = botocore.session.get_session().get_service_model("kinesis")
+
+
+@dataclass
+class World(Signers):
+    app: KinesisApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    kinesis: KinesisService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    billing: BillingService
+    sink: RecordingSink
+    customer_keys: CustomerKeyService
+
+    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+        return await signed_json_post(
+            self.app,
+            f"Kinesis_20131202.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="kinesis",
+            region=REGION,
+        )
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it (its model validating ``params``), its answer
+        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("json").serialize_to_request(params, model)
+        reply = await self.raw(operation, request["body"])
+        parsed = create_parser("json").parse(
+            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> str:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc.message
+        raise AssertionError(f"{operation} succeeded")
+
+    def root(self) -> Caller:
+        account = self.tenant_id
+        arn = f"arn:aws:iam::{account}:root"
+        return Caller(account, arn, Principal(account, None, None, PrincipalKind.ROOT, arn))
+
+    async def audited(self) -> list[tuple[str, str]]:
+        await self.audit.flush()
+        listed = await self.audit_store.list_events(None, after_id=0, limit=1000)
+        return [(e.action, e.outcome.value) for _, e in listed]
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
+
+
+async def kinesis_world(
+    tmp_path: Path, store: KinesisStore | None = None, **overrides: Any
+) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    sink = RecordingSink()
+    keys = key_service_in(tmp_path / "kinesis-keys")
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    kinesis = KinesisService(
+        store or MemoryKinesisStore(),
+        KinesisRecordSealer(keys, customer_keys, audit, billing, cache_size=8),
+        REGION,
+        kinesis_limits(settings),
+        KinesisMetrics(sink, billing, REGION),
+        ShardThrottle(settings.kinesis_shard_write_records, settings.kinesis_shard_write_bytes),
+    )
+    yield World(
+        app=KinesisApp(kinesis, identity, audit, settings),
+        identity=identity,
+        credentials=Credentials(boot.access_key_id, boot.secret_access_key),
+        tenant_id=boot.tenant.id,
+        kinesis=kinesis,
+        audit_store=audit_store,
+        audit=audit,
+        billing=billing,
+        sink=sink,
+        customer_keys=customer_keys,
+    )
+
+
+__all__ = ["MODEL", "REGION", "World", "kinesis_world"]
