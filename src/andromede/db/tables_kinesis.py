@@ -1,4 +1,4 @@
-"""Amazon Kinesis Data Streams (decision 0228, migration 0109): ``kinesis_streams`` (each
+"""Amazon Kinesis Data Streams (decision 0228, migration 0110): ``kinesis_streams`` (each
 account's streams: their shards as JSON, the counter of their next sequence number, their
 layout number, the key their iterators are MACed under, tags, retention, encryption and
 registered consumers) and

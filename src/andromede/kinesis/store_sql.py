@@ -1,5 +1,5 @@
 """Streams and their records over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0109 (decision 0228).
+migration 0110 (decision 0228).
 
 A put reads its stream's row ``FOR UPDATE`` (PostgreSQL; SQLite has one writer), checks the
 layout it routed by, takes its numbers from the row's counter and inserts its records in that

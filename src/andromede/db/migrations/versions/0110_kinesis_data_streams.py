@@ -3,8 +3,8 @@ with their shards, sequence counter and iterator key, and ``kinesis_records``, t
 sealed, keyed by (account, stream, shard, sequence number). Nothing to backfill: Kinesis was
 not served before.
 
-Revision ID: 0109
-Revises: 0108
+Revision ID: 0110
+Revises: 0109
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0109"
-down_revision: str | None = "0108"
+revision: str = "0110"
+down_revision: str | None = "0109"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
