@@ -102,8 +102,10 @@ class EnvelopeService:
 
     name: str
     refused: Callable[[], AndromedeError]
-    seal_failed: Callable[[], AndromedeError]
-    open_failed: Callable[[str], AndromedeError]
+    # KMS's refusal (None: the sealed form itself is at fault) and why, in this platform's
+    # words ("" for the service's own wording of a KMS failure).
+    seal_failed: Callable[[KmsError], AndromedeError]
+    open_failed: Callable[[str, KmsError | None], AndromedeError]
     owner_detail: str
 
     @property
@@ -153,7 +155,7 @@ class KmsEnvelopeSealer:
             self._record(caller, owner, action, key_ref, type(exc).__name__)
             if _refused(exc, key_ref, caller):
                 raise self._service.refused() from None
-            raise self._service.seal_failed() from None
+            raise self._service.seal_failed(exc) from None
         self._record(caller, owner, action, made.key.arn, None)
         self._count(caller, made.key.arn)
         assert made.plaintext is not None  # noqa: S101 (GenerateDataKey with plaintext)
@@ -185,7 +187,7 @@ class KmsEnvelopeSealer:
         try:
             forms = envelopes(sealed)
         except (struct.error, ValueError) as exc:
-            raise failed("The value's sealed form is not readable.") from exc
+            raise failed("The value's sealed form is not readable.", None) from exc
         first: AndromedeError | None = None
         for envelope in forms:
             try:
@@ -217,7 +219,7 @@ class KmsEnvelopeSealer:
             nonce = sealed[start + wrapped_size : start + wrapped_size + _NONCE]
             body = sealed[start + wrapped_size + _NONCE :]
         except (struct.error, ValueError, KeyError, TypeError) as exc:
-            raise failed("The value's sealed form is not readable.") from exc
+            raise failed("The value's sealed form is not readable.", None) from exc
         try:
             data_key, _ = await self._kms(owner.region).decrypt(
                 self._caller(caller, owner.region), wrapped, dict(context), key_ref=named
@@ -226,13 +228,13 @@ class KmsEnvelopeSealer:
             self._record(caller, owner, action, named, type(exc).__name__)
             if _refused(exc, named, caller):
                 raise self._service.refused() from None
-            raise failed("") from None
+            raise failed("", exc) from None
         self._record(caller, owner, action, named, None)
         self._count(caller, named)
         try:
             return AESGCM(data_key).decrypt(nonce, body, binding + b"\n" + header)
         except InvalidTag:
-            raise failed("The value does not open under its key.") from None
+            raise failed("The value does not open under its key.", None) from None
 
     async def key_ref(self, owner: EnvelopeOwner) -> str:
         """The owner's key as an ARN of the owner's account (its AWS-managed key made now if

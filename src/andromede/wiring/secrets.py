@@ -55,6 +55,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.errors import KmsError
 from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.replication import ReplicationPolicy
@@ -76,7 +77,7 @@ __all__ = ["KmsSecretSealer", "envelope_key", "envelopes", "secrets_service", "s
 log = logging.getLogger(__name__)
 
 
-def _open_failed(why: str) -> DecryptionFailure:
+def _open_failed(why: str, _: KmsError | None) -> DecryptionFailure:
     return DecryptionFailure(
         why or "Secrets Manager can't decrypt the protected secret text using the provided KMS key."
     )
@@ -85,7 +86,7 @@ def _open_failed(why: str) -> DecryptionFailure:
 _SECRETS_MANAGER: Final = EnvelopeService(
     "secretsmanager",
     refused=lambda: KmsAccessDenied("Access to KMS is not allowed"),
-    seal_failed=lambda: EncryptionFailure(
+    seal_failed=lambda _: EncryptionFailure(
         "Secrets Manager can't encrypt the protected secret text using the provided KMS key. "
         "Check that the KMS key is available, enabled, and not in an invalid state."
     ),
