@@ -549,8 +549,10 @@ class Application:
         apis[secrets.name] = secrets
         background.append(purge)
         # Parameter Store (decision 0229): every value sealed, SecureString under KMS keys.
-        ssm = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter, billing)
+        ssm, expiry = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter,
+                              billing)  # fmt: skip
         apis[ssm.name] = ssm
+        background.append(expiry)
         # Connections' secrets in Secrets Manager, archives under KMS keys (decision 0204).
         eventbridge.under_customer_keys(secrets.service, keys, customer_keys, audit, billing)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.

@@ -1,8 +1,9 @@
 """Systems Manager Parameter Store (decision 0229, migration 0110): ``ssm_parameters``, one row
-per parameter (its name unique in its account's region; its newest version's number and tier,
-its tags as JSON, the revision a write checks), and ``ssm_parameter_versions``, one row per
-version, its value sealed (under the account's key ring, or a SecureString's KMS key: never in
-clear) and its labels a JSON list. Times are microseconds since the epoch.
+per parameter (its name unique in its account's region; its newest version's number, tier and
+Expiration time, its tags as JSON, the revision a write checks), and
+``ssm_parameter_versions``, one row per version, its value sealed (under the account's key
+ring, or a SecureString's KMS key: never in clear), its labels a JSON list and its parameter
+policies as written. Times are microseconds since the epoch.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table, which the stores and the migrations import from there.
@@ -25,9 +26,11 @@ ssm_parameters = sa.Table(
     sa.Column("name", key_text(), primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("tier", sa.Text, nullable=False),
+    sa.Column("expires", sa.BigInteger, nullable=True),
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_ssm_parameters_expires", "expires"),
 )
 
 ssm_parameter_versions = sa.Table(
@@ -47,5 +50,7 @@ ssm_parameter_versions = sa.Table(
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("allowed_pattern", sa.Text, nullable=True),
     sa.Column("labels", sa.Text, nullable=False),
+    sa.Column("policies", sa.Text, nullable=True),
+    sa.Column("expires", sa.BigInteger, nullable=True),
     sa.Column("format_version", sa.Integer, nullable=False),
 )

@@ -1,4 +1,5 @@
-"""Systems Manager Parameter Store (decision 0229): the limits of its parameters.
+"""Systems Manager Parameter Store (decision 0229): the limits of its parameters and the
+upkeep that deletes the parameters whose Expiration policy's time has come.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -10,7 +11,7 @@ from pydantic import BaseModel, Field
 
 
 class SsmSettings(BaseModel):
-    """Parameter Store's limits."""
+    """Parameter Store's limits and upkeep."""
 
     ssm_max_standard_parameters: int = Field(
         default=10_000,
@@ -46,4 +47,10 @@ class SsmSettings(BaseModel):
         default=50,
         gt=0,
         description="Tags a parameter may carry (AWS: 50) (decision 0229).",
+    )
+    ssm_policy_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the passes that delete the parameters whose Expiration "
+        "policy's time has come, in every gateway (decision 0229).",
     )

@@ -18,6 +18,8 @@ each to AWS Systems Manager's error type.
     ├── InvalidFilterKey / InvalidFilterOption / InvalidFilterValue  a ParameterFilter
     ├── InvalidKeyId                    the KMS key cannot seal or open (missing, disabled…)
     ├── KmsAccessDenied                 the caller may not use the KMS key
+    ├── InvalidPolicyType / InvalidPolicyAttribute / PoliciesLimitExceeded / IncompatiblePolicy
+    │                                   a parameter policy AWS or this platform refuses
     ├── TooManyTags                     a parameter would carry more tags than it may
     └── Conflict                        another writer changed the parameter meanwhile (retried)
 """
@@ -29,11 +31,14 @@ from andromede.errors import AndromedeError
 __all__ = [
     "Conflict",
     "HierarchyLevelLimitExceeded",
+    "IncompatiblePolicy",
     "InvalidAllowedPattern",
     "InvalidFilterKey",
     "InvalidFilterOption",
     "InvalidFilterValue",
     "InvalidKeyId",
+    "InvalidPolicyAttribute",
+    "InvalidPolicyType",
     "KmsAccessDenied",
     "ParameterAlreadyExists",
     "ParameterLimitExceeded",
@@ -42,6 +47,7 @@ __all__ = [
     "ParameterPatternMismatch",
     "ParameterVersionLabelLimitExceeded",
     "ParameterVersionNotFound",
+    "PoliciesLimitExceeded",
     "ReservedName",
     "SsmError",
     "TooManyTags",
@@ -114,6 +120,22 @@ class InvalidKeyId(SsmError):
 
 
 class KmsAccessDenied(SsmError):
+    pass
+
+
+class InvalidPolicyType(SsmError):
+    pass
+
+
+class InvalidPolicyAttribute(SsmError):
+    pass
+
+
+class PoliciesLimitExceeded(SsmError):
+    pass
+
+
+class IncompatiblePolicy(SsmError):
     pass
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from andromede.ssm.errors import Conflict, ParameterAlreadyExists
 from andromede.ssm.model import Parameter, ParameterVersion, Tier
@@ -83,6 +84,14 @@ class MemoryParameterStore:
         self._versions[key] = versions
         self._parameters[key] = written
         return written
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        due = sorted(
+            (p.latest.expires, key)
+            for key, p in self._parameters.items()
+            if p.latest.expires is not None and p.latest.expires <= now
+        )
+        return [key for _, key in due[:limit]]
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:
         key = (tenant_id, region, name)

@@ -11,18 +11,23 @@ is a version (1, 2, …); labels name versions, one version per label.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
 from andromede.ssm.errors import (
     HierarchyLevelLimitExceeded,
+    IncompatiblePolicy,
     InvalidFilterKey,
     InvalidFilterOption,
     InvalidFilterValue,
+    InvalidPolicyAttribute,
+    InvalidPolicyType,
+    PoliciesLimitExceeded,
     ReservedName,
     ValidationError,
 )
@@ -40,6 +45,7 @@ __all__ = [
     "invalid_label",
     "matches",
     "parameter_arn",
+    "parse_policies",
     "split_selector",
 ]
 
@@ -95,6 +101,8 @@ class ParameterVersion:
     description: str | None = None
     allowed_pattern: str | None = None
     labels: tuple[str, ...] = ()
+    policies: str | None = None  # the Policies JSON as written (decision 0229: Expiration)
+    expires: datetime | None = None  # its Expiration policy's time
 
     @property
     def arn(self) -> str:
@@ -201,6 +209,60 @@ def split_selector(name: str) -> tuple[str, int | None, str | None]:
     if selector.isdigit():
         return base, int(selector), None
     return base, None, selector
+
+
+# --- parameter policies ---------------------------------------------------------------------
+
+MAX_POLICIES: Final = 10
+EXPIRATION: Final = "Expiration"
+_NOTIFICATIONS: Final = ("ExpirationNotification", "NoChangeNotification")
+
+
+def parse_policies(text: str, now: datetime) -> tuple[str | None, datetime | None]:
+    """A PutParameter's ``Policies``: (the text kept, None for ``[]``; the Expiration time).
+    Only Expiration is offered: the notification policies need events this platform does not
+    send for parameters yet, and are refused rather than kept unheeded."""
+    try:
+        policies = json.loads(text)
+    except ValueError:
+        raise InvalidPolicyAttribute("The policies are not a JSON list of policies.") from None
+    if not isinstance(policies, list):
+        raise InvalidPolicyAttribute("The policies are not a JSON list of policies.")
+    if len(policies) > MAX_POLICIES:
+        raise PoliciesLimitExceeded(
+            "You specified more than the maximum number of allowed policies for the parameter. "
+            f"The maximum is {MAX_POLICIES}."
+        )
+    expires = None
+    for policy in policies:
+        kind = policy.get("Type") if isinstance(policy, dict) else None
+        if kind in _NOTIFICATIONS:
+            raise InvalidPolicyType(
+                f"The parameter policy type {kind} is not offered by this platform "
+                "(decision 0229): only Expiration is."
+            )
+        if kind != EXPIRATION:
+            raise InvalidPolicyType(f"The parameter policy type {str(kind)[:64]} is not valid.")
+        attributes = policy.get("Attributes")
+        stamp = attributes.get("Timestamp") if isinstance(attributes, dict) else None
+        if policy.get("Version", "1.0") != "1.0" or not isinstance(stamp, str):
+            raise InvalidPolicyAttribute(
+                "An Expiration policy needs Version 1.0 and a Timestamp attribute."
+            )
+        try:
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidPolicyAttribute(f"The Timestamp {stamp[:64]} is not valid.") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if expires is not None:
+            raise IncompatiblePolicy("A parameter can have one Expiration policy.")
+        if when <= now:
+            raise InvalidPolicyAttribute(
+                f"The Timestamp {stamp[:64]} of the Expiration policy is not in the future."
+            )
+        expires = when
+    return (text if policies else None), expires
 
 
 # --- ParameterFilters -----------------------------------------------------------------------

@@ -44,6 +44,7 @@ from andromede.ssm.model import (
     invalid_label,
     matches,
     parameter_arn,
+    parse_policies,
     split_selector,
 )
 from andromede.ssm.store import ParameterStore
@@ -99,6 +100,7 @@ class NewValue:
     data_type: str | None = None
     key_id: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    policies: str | None = None  # the Policies JSON ("[]" removes the previous version's)
 
 
 def _now() -> datetime:
@@ -177,7 +179,14 @@ class ParameterService:
             )
         data_type = new.data_type or (previous.data_type if previous is not None else TEXT)
         check_data_type(data_type, new.value)
-        tier = await self._tier(actor, new, previous)
+        now = self._clock()
+        if new.policies is not None:
+            policies, expires = parse_policies(new.policies, now)
+        elif previous is not None:
+            policies, expires = previous.policies, previous.expires
+        else:
+            policies, expires = None, None
+        tier = await self._tier(actor, new, previous, policies is not None)
         size = len(new.value.encode())
         if tier is Tier.STANDARD and size > self.limits.max_standard_value_size:
             raise ValidationError(
@@ -199,7 +208,7 @@ class ParameterService:
             version=1 if previous is None else previous.version + 1,
             type=kind,
             sealed=b"",
-            modified=self._clock(),
+            modified=now,
             modified_user=actor.user,
             tier=tier,
             data_type=data_type,
@@ -212,6 +221,8 @@ class ParameterService:
             allowed_pattern=new.allowed_pattern
             if new.allowed_pattern is not None
             else (previous.allowed_pattern if previous is not None else None),
+            policies=policies,
+            expires=expires,
         )
         drop = await self._beyond_history(held) if held is not None else []
         version = replace(
@@ -226,7 +237,9 @@ class ParameterService:
             )
         return written.latest
 
-    async def _tier(self, actor: Actor, new: NewValue, previous: ParameterVersion | None) -> Tier:
+    async def _tier(
+        self, actor: Actor, new: NewValue, previous: ParameterVersion | None, policies: bool
+    ) -> Tier:
         was_advanced = previous is not None and previous.tier is Tier.ADVANCED
         asked = new.tier
         if asked is Tier.STANDARD and was_advanced:
@@ -238,6 +251,11 @@ class ParameterService:
             )
         if asked is Tier.ADVANCED or was_advanced:
             return Tier.ADVANCED
+        if policies and asked is not Tier.INTELLIGENT:
+            raise ValidationError(
+                "Parameter policies are supported for parameters of the advanced-parameter tier "
+                "only: set Tier to Advanced or Intelligent-Tiering."
+            )
         if asked is Tier.INTELLIGENT:
             # AWS: Advanced only when the value or the account's standard quota needs it.
             big = len(new.value.encode()) > self.limits.max_standard_value_size
@@ -245,7 +263,7 @@ class ParameterService:
                 await self.store.count(actor.account, actor.region, Tier.STANDARD)
                 >= self.limits.max_standard_parameters
             )
-            return Tier.ADVANCED if big or full else Tier.STANDARD
+            return Tier.ADVANCED if big or full or policies else Tier.STANDARD
         return Tier.STANDARD
 
     async def _within_count(self, actor: Actor, tier: Tier) -> None:
@@ -301,6 +319,19 @@ class ParameterService:
             else:
                 invalid.append(reference)
         return deleted, invalid
+
+    async def expire_due(self, limit: int = 100) -> list[str]:
+        """Delete the parameters whose Expiration policy's time has come (every version, as
+        AWS deletes an expired parameter); their ARNs."""
+        gone = []
+        for tenant_id, region, name in await self.store.due(self._clock(), limit):
+            held = await self.store.get(tenant_id, region, name)
+            expires = None if held is None else held.latest.expires
+            # Read again: a version written since may carry no Expiration, or a later one.
+            if expires is not None and expires <= self._clock():
+                if await self.store.delete(tenant_id, region, name):
+                    gone.append(parameter_arn(region, tenant_id, name))
+        return gone
 
     # --- reads ----------------------------------------------------------------------------
 

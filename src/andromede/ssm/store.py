@@ -9,6 +9,7 @@ calls with Overwrite cannot both make version 2."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from andromede.ssm.model import Parameter, ParameterVersion, Tier
@@ -45,6 +46,10 @@ class ParameterStore(Protocol):
         revision is still ``expected_revision``), ``parameter.latest`` inserted as a version
         when ``add_latest``, the ``labels`` of each version given set, the versions ``drop``
         deleted. The parameter as written (its revision one more)."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """Up to ``limit`` (account, region, name) whose newest version expires by ``now``."""
         ...
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:

@@ -26,6 +26,10 @@ _V = tables.ssm_parameter_versions
 FORMAT_VERSION: Final = 1
 
 
+def _us(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1_000_000)
+
+
 def _version_row(v: ParameterVersion) -> dict[str, Any]:
     return {
         "tenant_id": v.tenant_id,
@@ -42,6 +46,8 @@ def _version_row(v: ParameterVersion) -> dict[str, Any]:
         "description": v.description,
         "allowed_pattern": v.allowed_pattern,
         "labels": json.dumps(list(v.labels)),
+        "policies": v.policies,
+        "expires": _us(v.expires),
         "format_version": FORMAT_VERSION,
     }
 
@@ -62,6 +68,10 @@ def _version(m: Any) -> ParameterVersion:
         description=m["description"],
         allowed_pattern=m["allowed_pattern"],
         labels=tuple(json.loads(m["labels"])),
+        policies=m["policies"],
+        expires=None
+        if m["expires"] is None
+        else datetime.fromtimestamp(int(m["expires"]) / 1_000_000, UTC),
     )
 
 
@@ -155,6 +165,7 @@ class SqlParameterStore:
         row = {
             "version": latest.version,
             "tier": str(latest.tier),
+            "expires": _us(latest.expires),
             "tags": json.dumps([list(t) for t in parameter.tags]),
             "revision": revision,
             "format_version": FORMAT_VERSION,
@@ -192,6 +203,19 @@ class SqlParameterStore:
             raise Conflict(f"{parameter.arn} changed meanwhile") from None
         found = await self.get(latest.tenant_id, latest.region, latest.name)
         return found if found is not None else replace(parameter, revision=revision)
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        query = (
+            sa.select(_P.c.tenant_id, _P.c.region, _P.c.name)
+            .where(_P.c.expires.is_not(None), _P.c.expires <= _us(now))
+            .order_by(_P.c.expires)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str, str]]:
+            return [(str(t), str(r), str(n)) for t, r, n in conn.execute(query).all()]
+
+        return await self._db.read(work)
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:
         def work(conn: Connection) -> bool:

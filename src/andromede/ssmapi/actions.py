@@ -6,6 +6,7 @@ Session Manager, documents, automation…) are not offered: their operations ans
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -67,7 +68,7 @@ def _metadata(version: ParameterVersion) -> dict[str, Any]:
         "LastModifiedUser": version.modified_user,
         "Version": version.version,
         "Tier": str(version.tier),
-        "Policies": [],
+        "Policies": _policies(version),
         "DataType": version.data_type,
     }
     optional = {
@@ -77,6 +78,21 @@ def _metadata(version: ParameterVersion) -> dict[str, Any]:
     }
     described.update({k: v for k, v in optional.items() if v is not None})
     return described
+
+
+def _policies(version: ParameterVersion) -> list[dict[str, str]]:
+    """The version's policies as ParameterInlinePolicy: Pending until they act (an expired
+    parameter is deleted, so none is ever shown Finished)."""
+    if not version.policies:
+        return []
+    return [
+        {
+            "PolicyText": json.dumps(policy, separators=(",", ":")),
+            "PolicyType": str(policy.get("Type")),
+            "PolicyStatus": "Pending",
+        }
+        for policy in json.loads(version.policies)
+    ]
 
 
 def _selector(reference: str) -> str | None:
@@ -100,11 +116,6 @@ async def put_parameter(call: SsmCall) -> dict[str, Any]:
     if tier is not None and tier not in tuple(Tier):
         raise invalid("Tier", "Member must satisfy enum value set: [Advanced, "
                       "Intelligent-Tiering, Standard]")  # fmt: skip
-    if call.params.get("Policies") is not None:
-        raise SsmWireError(
-            "ValidationException",
-            "Parameter policies are not offered by this platform (decision 0229).",
-        )
     name = call.name()
     call.resources.append(call.arn(name))
     written = await call.parameters.put(
@@ -120,6 +131,7 @@ async def put_parameter(call: SsmCall) -> dict[str, Any]:
             data_type=call.string("DataType", max_length=128),
             key_id=call.string("KeyId", min_length=1, max_length=256),
             tags=call.tags(),
+            policies=call.string("Policies", min_length=1, max_length=4096),
         ),
     )
     call.resources[-1] = written.arn

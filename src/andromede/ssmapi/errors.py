@@ -30,6 +30,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidFilterKey": (400, "The specified key isn't valid."),
     "InvalidFilterOption": (400, "The specified filter option isn't valid."),
     "InvalidFilterValue": (400, "The filter value isn't valid."),
+    "IncompatiblePolicyException": (400, "There is a conflict in the policies specified for "
+                                    "this parameter."),
+    "InvalidPolicyAttributeException": (400, "A policy attribute or its value is invalid."),
+    "InvalidPolicyTypeException": (400, "The policy type isn't supported."),
+    "PoliciesLimitExceededException": (400, "You specified more than the maximum number of "
+                                       "allowed policies for the parameter."),
     "InvalidKeyId": (400, "The query key ID isn't valid."),
     "InvalidNextToken": (400, "The specified token isn't valid."),
     "InvalidResourceId": (400, "The resource ID isn't valid. Verify that you entered the "
@@ -85,6 +91,10 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (s.InvalidFilterValue, "InvalidFilterValue"),
     (s.InvalidKeyId, "InvalidKeyId"),
     (s.KmsAccessDenied, "AccessDeniedException"),
+    (s.InvalidPolicyType, "InvalidPolicyTypeException"),
+    (s.InvalidPolicyAttribute, "InvalidPolicyAttributeException"),
+    (s.PoliciesLimitExceeded, "PoliciesLimitExceededException"),
+    (s.IncompatiblePolicy, "IncompatiblePolicyException"),
     (s.TooManyTags, "TooManyTagsError"),
     (s.Conflict, "TooManyUpdates"),
 )

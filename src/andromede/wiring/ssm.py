@@ -15,12 +15,21 @@ account's key ring and the customer-managed KMS keys, and its API.
   ``WithDecryption`` ``kms:Decrypt``, decided by the key's policy, grants and IAM. A disabled
   or missing key is AWS's ``InvalidKeyId``; a refusal ``AccessDeniedException``. Each KMS use
   is audited and metered (``kms.requests``) as the envelope does.
+
+**Expiration.** :func:`ssm_upkeep` deletes, every ``ssm_policy_interval`` in every gateway,
+the parameters whose Expiration policy's time has come (a parameter deleted twice at once is
+deleted once: the second finds it gone), each audited as ``ssm:DeleteParameter`` by
+``ssm.amazonaws.com``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from typing import Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
@@ -40,7 +49,9 @@ from andromede.ssmapi.authorise import KeyUser
 from andromede.wiring.kms_envelopes import EnvelopeService, KmsEnvelopeSealer
 from andromede.wiring.queues import KeySealer
 
-__all__ = ["ParameterSealer", "parameter_limits", "ssm_api", "ssm_service"]
+__all__ = ["ParameterSealer", "parameter_limits", "ssm_api", "ssm_service", "ssm_upkeep"]
+
+log = logging.getLogger(__name__)
 
 _KEY_RING: Final = b"\x01"  # a String's or StringList's value, under the account's key ring
 _KMS: Final = b"\x02"  # a SecureString's envelope
@@ -149,8 +160,33 @@ def ssm_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     billing: BillingService | None,
-) -> SsmApp:
+) -> tuple[SsmApp, asyncio.Task[None]]:
     """The Parameter Store API app of ``serve`` (its store's ``forget_tenant`` is what closing
-    a tenant forgets of it)."""
+    a tenant forgets of it) and its upkeep, started."""
     service = ssm_service(settings, db, keys, customer_keys, audit, billing)
-    return SsmApp(service, identity, audit, settings, rate_limiter)
+    app = SsmApp(service, identity, audit, settings, rate_limiter)
+    return app, asyncio.create_task(ssm_upkeep(settings, service, audit), name="ssm")
+
+
+async def ssm_upkeep(
+    settings: Settings, parameters: ParameterService, audit: AuditService | None = None
+) -> None:
+    """Every ``ssm_policy_interval``: delete the parameters whose Expiration has come."""
+    while True:
+        try:
+            for arn in await parameters.expire_due():
+                log.info("parameter %s: its Expiration policy's time came, deleted", arn)
+                if audit is not None:
+                    account = arn.split(":")[4]
+                    audit.record(
+                        request_id=uuid.uuid4().hex.upper()[:16],
+                        tenant_id=account,
+                        principal="ssm.amazonaws.com",
+                        action="ssm:DeleteParameter",
+                        resource=arn,
+                        outcome=Outcome.SUCCESS,
+                        details={"policy": "Expiration"},
+                    )
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("Parameter Store upkeep failed")
+        await asyncio.sleep(settings.ssm_policy_interval)

@@ -1,14 +1,21 @@
 """Decision 0229 through the in-process Parameter Store app, signed as boto3 signs: a
 parameter's life (versions, selectors, history, labels, deletion), the listing calls and
 their filters and pages, AWS's rules and errors for names, tiers, sizes, data types and
-patterns, the history's bound, tags, SecureString under KMS keys (the caller's kms:Decrypt,
-a disabled key), every value sealed at rest, IAM, tenant isolation and the audit trail."""
+patterns, the history's bound, tags, Expiration policies and their upkeep, SecureString under
+KMS keys (the caller's kms:Decrypt, a disabled key), every value sealed at rest, IAM, tenant
+isolation and the audit trail."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
+from andromede.ssm.service import ParameterService, ValueSealer
 from support.ssmapp import Harness
+
+
+def sealer_of(service: ParameterService) -> ValueSealer:
+    return service._sealer  # the same sealer, under another clock
 
 
 async def put(ssm: Harness, name: str, value: str = "v", **extra: object) -> dict[str, object]:
@@ -325,3 +332,54 @@ async def test_audit_and_unknown_operations(ssm: Harness) -> None:
         ("ssm:GetParameter", arn),
     ]
     assert "do-not-log-me" not in repr(records)
+
+
+def expiration(when: str) -> str:
+    return json.dumps([{"Type": "Expiration", "Version": "1.0", "Attributes": {"Timestamp": when}}])
+
+
+async def test_expiration_policies(ssm: Harness) -> None:
+    later = expiration("2099-01-01T00:00:00.000Z")
+    await ssm.fails("PutParameter", {"Name": "/e", "Value": "v", "Type": "String",
+                                     "Policies": later}, "ValidationException")  # fmt: skip
+    made = await put(ssm, "/e", Tier="Intelligent-Tiering", Policies=later)
+    assert made["Tier"] == "Advanced"  # policies need the advanced tier
+    [described] = (await ssm.ok("DescribeParameters"))["Parameters"]
+    [policy] = described["Policies"]
+    assert (policy["PolicyType"], policy["PolicyStatus"]) == ("Expiration", "Pending")
+    assert json.loads(policy["PolicyText"])["Attributes"]["Timestamp"].startswith("2099")
+    # Kept by a version that does not name policies, removed by "[]".
+    await ssm.ok("PutParameter", {"Name": "/e", "Value": "w", "Overwrite": True})
+    history = (await ssm.ok("GetParameterHistory", {"Name": "/e"}))["Parameters"]
+    assert [len(h["Policies"]) for h in history] == [1, 1]
+    await ssm.ok("PutParameter", {"Name": "/e", "Value": "x", "Overwrite": True, "Policies": "[]"})
+    [described] = (await ssm.ok("DescribeParameters"))["Parameters"]
+    assert described["Policies"] == []
+    refused = [
+        (expiration("2001-01-01T00:00:00Z"), "InvalidPolicyAttributeException"),
+        (expiration("soon"), "InvalidPolicyAttributeException"),
+        ("not json", "InvalidPolicyAttributeException"),
+        (json.dumps([{"Type": "NoChangeNotification", "Version": "1.0",
+                      "Attributes": {"After": "2", "Unit": "Days"}}]),
+         "InvalidPolicyTypeException"),
+        (json.dumps([{"Type": "Nope"}]), "InvalidPolicyTypeException"),
+        (json.dumps(json.loads(later) * 2), "IncompatiblePolicyException"),
+        (json.dumps(json.loads(later) * 11), "PoliciesLimitExceededException"),
+    ]  # fmt: skip
+    for policies, error in refused:
+        asked = {"Name": "/f", "Value": "v", "Type": "String", "Tier": "Advanced"}
+        await ssm.fails("PutParameter", {**asked, "Policies": policies}, error)
+
+
+async def test_an_expired_parameter_is_deleted_by_the_upkeep(ssm: Harness) -> None:
+    service = ssm.app.service
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    await put(ssm, "/gone", Tier="Advanced", Policies=expiration(soon.isoformat()))
+    await put(ssm, "/kept", Tier="Advanced", Policies=expiration("2099-01-01T00:00:00Z"))
+    assert await service.expire_due() == []
+    clock = datetime.now(UTC) + timedelta(seconds=5)
+    late = ParameterService(service.store, sealer_of(service), service.limits, lambda: clock)
+    arn = f"arn:aws:ssm:eu-fr-1:{ssm.tenant_id}:parameter/gone"
+    assert await late.expire_due() == [arn]
+    await ssm.fails("GetParameter", {"Name": "/gone"}, "ParameterNotFound")
+    await ssm.ok("GetParameter", {"Name": "/kept"})

@@ -29,11 +29,13 @@ def upgrade() -> None:
         sa.Column("name", key_text(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("tier", sa.Text(), nullable=False),
+        sa.Column("expires", sa.BigInteger(), nullable=True),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("revision", sa.BigInteger(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "region", "name", name="pk_ssm_parameters"),
     )
+    op.create_index("ix_ssm_parameters_expires", "ssm_parameters", ["expires"])
     op.create_table(
         "ssm_parameter_versions",
         sa.Column("tenant_id", key_text(), nullable=False),
@@ -50,6 +52,8 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("allowed_pattern", sa.Text(), nullable=True),
         sa.Column("labels", sa.Text(), nullable=False),
+        sa.Column("policies", sa.Text(), nullable=True),
+        sa.Column("expires", sa.BigInteger(), nullable=True),
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
             "tenant_id", "region", "name", "version", name="pk_ssm_parameter_versions"
@@ -59,4 +63,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("ssm_parameter_versions")
+    op.drop_index("ix_ssm_parameters_expires", table_name="ssm_parameters")
     op.drop_table("ssm_parameters")
