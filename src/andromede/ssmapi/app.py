@@ -20,9 +20,10 @@ from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
-from andromede.ssm.service import Actor, ParameterService
+from andromede.ssm.service import Actor, ParameterService, name_of
 from andromede.ssmapi.actions import ACTIONS
 from andromede.ssmapi.authorise import KeyUser, SsmAuthoriser
 from andromede.ssmapi.call import SsmCall
@@ -99,8 +100,17 @@ class SsmApp(JsonEndpoint[SsmCall]):
             request.request_id,
         )
 
+        request_keys = _request_keys(params)
+        account = principal.tenant_id
+
         async def authorise(iam_action: str, arn: str | None) -> None:
-            await self._authoriser.authorise(user, iam_action, arn, region)
+            keys = dict(request_keys)
+            if arn is not None:
+                held = await self._parameters.store.get(account, region, name_of(arn))
+                for key, value in () if held is None else held.tags:
+                    keys[f"aws:ResourceTag/{key}"] = value
+                    keys[f"ssm:resourceTag/{key}"] = value
+            await self._authoriser.authorise(user, iam_action, arn, region, keys)
 
         request.context = SsmCall(
             params=params,
@@ -113,3 +123,27 @@ class SsmApp(JsonEndpoint[SsmCall]):
         if request.principal.tenant_id is None or request.action_name not in ACTIONS:
             return None
         return [] if request.context is None else request.context.resources
+
+
+def _request_keys(params: dict[str, Any]) -> dict[str, ContextValue]:
+    """The condition keys a request brings: ``ssm:Overwrite``, ``ssm:Recursive``, and the tags
+    it asks for (``aws:RequestTag/…``, ``aws:TagKeys``)."""
+    keys: dict[str, ContextValue] = {}
+    for name in ("Overwrite", "Recursive"):
+        if isinstance(params.get(name), bool):
+            keys[f"ssm:{name}"] = str(params[name]).lower()
+    tags = params.get("Tags")
+    if isinstance(tags, list):
+        pairs = [
+            (t["Key"], t["Value"])
+            for t in tags
+            if isinstance(t, dict)
+            and isinstance(t.get("Key"), str)
+            and isinstance(t.get("Value"), str)
+        ]
+        keys.update({f"aws:RequestTag/{k}": v for k, v in pairs})
+        keys["aws:TagKeys"] = [k for k, _ in pairs]
+    removed = params.get("TagKeys")
+    if isinstance(removed, list) and all(isinstance(k, str) for k in removed):
+        keys["aws:TagKeys"] = list(removed)
+    return keys

@@ -2,14 +2,18 @@
 decide each action on the parameter's ARN (``arn:aws:ssm:<region>:<account>:parameter/<name
 without its leading slash>``), or on ``*`` for DescribeParameters, as AWS decides them
 (parameters carry no resource policy here); through a VPC endpoint its policy bounds every
-call."""
+call. The context carries AWS's keys: the parameter's tags (``aws:ResourceTag/<key>``,
+``ssm:resourceTag/<key>``), the request's (``aws:RequestTag/<key>``, ``aws:TagKeys``),
+``ssm:Overwrite`` and ``ssm:Recursive`` (``app``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.ssmapi.errors import SsmWireError
@@ -32,9 +36,16 @@ class SsmAuthoriser:
     def __init__(self, identity: IdentityService) -> None:
         self._identity = identity
 
-    async def authorise(self, user: KeyUser, action: str, arn: str | None, region: str) -> None:
+    async def authorise(
+        self,
+        user: KeyUser,
+        action: str,
+        arn: str | None,
+        region: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
         """AccessDeniedException unless ``user``'s identity policies allow ``action`` on
-        ``arn`` (None: ``*``)."""
+        ``arn`` (None: ``*``), the request context carrying ``keys`` too."""
         principal = user.principal
         resource = arn or "*"
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
@@ -47,7 +58,7 @@ class SsmAuthoriser:
             source_ip=user.source_ip,
             secure=user.secure,
             region=region,
-            keys=dict(principal_keys(policies)),
+            keys={**principal_keys(policies), **(keys or {})},
         )
         refusal = endpoint_refusal(context)
         if refusal is not None:

@@ -383,3 +383,42 @@ async def test_an_expired_parameter_is_deleted_by_the_upkeep(ssm: Harness) -> No
     assert await late.expire_due() == [arn]
     await ssm.fails("GetParameter", {"Name": "/gone"}, "ParameterNotFound")
     await ssm.ok("GetParameter", {"Name": "/kept"})
+
+
+async def test_iam_condition_keys(ssm: Harness) -> None:
+    await put(ssm, "/pay/a", "1", Tags=[{"Key": "team", "Value": "pay"}])
+    await put(ssm, "/ops/b", "2", Tags=[{"Key": "team", "Value": "ops"}])
+    user = await ssm.iam_user("writer")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "pay"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "ssm:PutParameter",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"ssm:Overwrite": "false"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParametersByPath",
+                "Resource": "*",
+                "Condition": {"Bool": {"ssm:Recursive": "false"}},
+            },
+        ],
+    }
+    await ssm.identity.put_user_policy(ssm.tenant_id, "writer", "p", json.dumps(policy))
+    await user.ok("GetParameter", {"Name": "/pay/a"})
+    await user.fails("GetParameter", {"Name": "/ops/b"}, "AccessDeniedException")
+    await user.ok("PutParameter", {"Name": "/new", "Value": "v", "Type": "String",
+                                   "Overwrite": False})  # fmt: skip
+    await user.fails("PutParameter", {"Name": "/new", "Value": "w", "Overwrite": True},
+                     "AccessDeniedException")  # fmt: skip
+    await user.ok("GetParametersByPath", {"Path": "/pay", "Recursive": False})
+    await user.fails("GetParametersByPath", {"Path": "/pay", "Recursive": True},
+                     "AccessDeniedException")  # fmt: skip
