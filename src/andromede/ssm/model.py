@@ -267,8 +267,11 @@ def parse_policies(text: str, now: datetime) -> tuple[str | None, datetime | Non
 
 # --- ParameterFilters -----------------------------------------------------------------------
 
-_KEYS: Final = ("Name", "Type", "KeyId", "Path", "Label", "Tier", "DataType")
-_BY_PATH_KEYS: Final = ("Type", "KeyId", "Label", "DataType")
+# AWS: "For DescribeParameters, all of the listed patterns are valid except Label. For
+# GetParametersByPath, the following patterns listed for Key aren't valid: tag, DataType,
+# Name, Path, and Tier."
+_KEYS: Final = ("Name", "Type", "KeyId", "Path", "Tier", "DataType")
+_BY_PATH_KEYS: Final = ("Type", "KeyId", "Label")
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +286,7 @@ class ParameterFilter:
     ) -> ParameterFilter:
         """A filter as AWS accepts it, or its InvalidFilter* / validation error."""
         allowed = _BY_PATH_KEYS if by_path else _KEYS
-        if key not in allowed and not key.startswith("tag:"):
+        if key not in allowed and (by_path or not key.startswith("tag:")):
             raise InvalidFilterKey(
                 f"The following filter key is not valid: {key[:132]}. Valid filter keys "
                 f"include: [{', '.join(allowed)}]."
@@ -332,14 +335,12 @@ class ParameterFilter:
 
 
 def matches(parameter: Parameter, filters: Sequence[ParameterFilter]) -> bool:
-    """Whether the parameter's newest version passes every filter (any value of each)."""
+    """Whether the parameter's newest version passes every filter (any value of each) but
+    Label, which selects among its versions (``ParameterService.by_path``)."""
     latest = parameter.latest
     for f in filters:
         if f.key == "Label":
-            # AWS: the filter matches a parameter any of whose versions carries the label;
-            # the newest version's labels are those a listing shows.
-            if not set(f.values) & set(latest.labels):
-                return False
+            # GetParametersByPath's: the service picks the version carrying the label.
             continue
         if f.key.startswith("tag:"):
             tag = dict(parameter.tags).get(f.key[4:])

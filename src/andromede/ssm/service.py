@@ -361,12 +361,15 @@ class ParameterService:
 
     async def by_path(
         self, actor: Actor, path: str, recursive: bool, filters: Sequence[ParameterFilter]
-    ) -> list[Parameter]:
+    ) -> list[ParameterVersion]:
+        """The parameters under ``path`` passing ``filters``: each one's newest version, or
+        with a Label filter its newest version carrying one of the labels (AWS's)."""
         prefix = check_path(path)
         await actor.authorise(
             "ssm:GetParametersByPath",
             parameter_arn(actor.region, actor.account, prefix.rstrip("/") or "/"),
         )
+        labels = {v for f in filters if f.key == "Label" for v in f.values}
         found = []
         for held in await self.store.list_all(
             actor.account, actor.region, "" if prefix == "/" else prefix
@@ -375,8 +378,15 @@ class ParameterService:
             rest = full[len(prefix) :]
             if not full.startswith(prefix) or (not recursive and "/" in rest):
                 continue
-            if matches(held, filters):
-                found.append(held)
+            if not matches(held, filters):
+                continue
+            if not labels:
+                found.append(held.latest)
+                continue
+            versions = await self.store.versions(actor.account, actor.region, held.name)
+            labelled = [v for v in versions if labels & set(v.labels)]
+            if labelled:
+                found.append(labelled[-1])
         return found
 
     async def describe(self, actor: Actor, filters: Sequence[ParameterFilter]) -> list[Parameter]:

@@ -167,7 +167,7 @@ async def get_parameters_by_path(call: SsmCall) -> dict[str, Any]:
     held = await call.parameters.by_path(call.actor, path, call.boolean("Recursive"), filters)
     chosen, token = page(held, call.offset(), size)
     return {
-        "Parameters": [await _shown(call, p.latest, decrypt) for p in chosen],
+        "Parameters": [await _shown(call, v, decrypt) for v in chosen],
         **token,
     }
 

@@ -112,14 +112,21 @@ def test_filters_match_as_aws_lists() -> None:
     assert matches(deep, [f("Name", ["/a/b"], "BeginsWith")])
     assert matches(secure, [f("KeyId", ["alias/aws/ssm"]), f("Tier", ["Advanced"])])
     assert not matches(deep, [f("KeyId", ["alias/aws/ssm"])])
-    assert matches(secure, [f("Label", ["prod", "x"])]) and not matches(deep, [f("Label", ["p"])])
+    # Label picks among versions (the service's part): no parameter is left out by it here.
+    label = ParameterFilter.checked("Label", None, ["prod"], by_path=True)
+    assert matches(deep, [label])
     assert matches(deep, [f("tag:env", ["prod"])]) and not matches(deep, [f("tag:env", ["dev"])])
     assert matches(deep, [f("DataType", ["text"])])
 
 
 def test_filters_refused_in_aws_words() -> None:
+    # AWS: Label for GetParametersByPath only; tag, DataType, Name, Path, Tier for
+    # DescribeParameters only.
+    for key in ("Name", "Path", "Tier", "DataType", "tag:env"):
+        with pytest.raises(InvalidFilterKey):
+            ParameterFilter.checked(key, None, ["x"], by_path=True)
     with pytest.raises(InvalidFilterKey):
-        ParameterFilter.checked("Name", None, ["x"], by_path=True)
+        ParameterFilter.checked("Label", None, ["x"], by_path=False)
     with pytest.raises(InvalidFilterKey):
         ParameterFilter.checked("Colour", None, ["x"], by_path=False)
     with pytest.raises(InvalidFilterOption):

@@ -126,6 +126,21 @@ async def test_listing_by_path_and_filters(ssm: Harness) -> None:
         {"Path": "/p", "ParameterFilters": [{"Key": "Name", "Values": ["x"]}]},
         "InvalidFilterKey",
     )
+    # A Label filter picks, of each parameter, its newest version carrying the label.
+    await ssm.ok("PutParameter", {"Name": "/p/a", "Value": "a2", "Overwrite": True})
+    await ssm.ok("LabelParameterVersion", {"Name": "/p/a", "ParameterVersion": 1, "Labels": ["v1"]})
+    labelled = await ssm.ok(
+        "GetParametersByPath",
+        {"Path": "/p", "ParameterFilters": [{"Key": "Label", "Values": ["v1"]}]},
+    )
+    assert [(p["Name"], p["Value"], p["Version"]) for p in labelled["Parameters"]] == [
+        ("/p/a", "/p/a", 1)
+    ]
+    await ssm.fails(
+        "DescribeParameters",
+        {"ParameterFilters": [{"Key": "Label", "Values": ["v1"]}]},
+        "InvalidFilterKey",
+    )
     await ssm.fails("GetParametersByPath", {"Path": "p"}, "ValidationException")
     # Pages of MaxResults.
     first = await ssm.ok("GetParametersByPath", {"Path": "/p", "Recursive": True, "MaxResults": 2})
