@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import uuid
 from typing import Final
+
+from cryptography.exceptions import InvalidTag
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -36,7 +39,7 @@ from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
-from andromede.kms.errors import KmsError
+from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound, KmsError
 from andromede.kms.keys_errors import CmkDisabled, CmkInvalidState, CmkNotFound
 from andromede.kms.service import KeyService
 from andromede.settings import Settings
@@ -104,9 +107,14 @@ class ParameterSealer:
             return await self._envelopes.open(
                 version, _context(version), _binding(version), sealed, _user(caller)
             )
-        if form != _KEY_RING:
-            raise InvalidKeyId("The parameter's sealed value is not readable.")
-        return await self._ring.open(version.tenant_id, sealed, _binding(version))
+        try:
+            if form != _KEY_RING:
+                raise ValueError("unknown sealed form")
+            return await self._ring.open(version.tenant_id, sealed, _binding(version))
+        except (KeyDestroyed, KeyNotFound, InvalidWrappedKey, InvalidTag, struct.error,
+                ValueError):  # fmt: skip
+            # The account's key ring destroyed (a closed tenant) or a row not its own.
+            raise InvalidKeyId("The parameter's sealed value is not readable.") from None
 
 
 def _user(caller: object) -> KeyUser:

@@ -7,6 +7,7 @@ isolation and the audit trail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -437,3 +438,16 @@ async def test_iam_condition_keys(ssm: Harness) -> None:
     await user.ok("GetParametersByPath", {"Path": "/pay", "Recursive": False})
     await user.fails("GetParametersByPath", {"Path": "/pay", "Recursive": True},
                      "AccessDeniedException")  # fmt: skip
+
+
+async def test_a_value_is_bound_to_its_parameter(ssm: Harness) -> None:
+    await put(ssm, "/one", "1")
+    await put(ssm, "/two", "2")
+    [one] = await ssm.store.versions(ssm.tenant_id, "eu-fr-1", "/one")
+    held = await ssm.store.get(ssm.tenant_id, "eu-fr-1", "/two")
+    assert held is not None
+    # /one's sealed value moved into /two's row does not open there.
+    swapped = dataclasses.replace(held.latest, version=2, sealed=one.sealed)
+    await ssm.store.write(dataclasses.replace(held, latest=swapped), held.revision)
+    await ssm.fails("GetParameter", {"Name": "/two"}, "InvalidKeyId")
+    assert (await ssm.ok("GetParameter", {"Name": "/two:1"}))["Parameter"]["Value"] == "2"
