@@ -161,6 +161,7 @@ from andromede.wiring.queues import (
     queue_service,
 )
 from andromede.wiring.secrets import secrets_api
+from andromede.wiring.ssm import ssm_api
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -548,6 +549,11 @@ class Application:
         )
         apis[secrets.name] = secrets
         background.append(purge)
+        # Parameter Store (decision 0229): every value sealed, SecureString under KMS keys.
+        ssm, expiry = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter,
+                              billing)  # fmt: skip
+        apis[ssm.name] = ssm
+        background.append(expiry)
         # Connections' secrets in Secrets Manager, archives under KMS keys (decision 0204).
         eventbridge.under_customer_keys(secrets.service, keys, customer_keys, audit, billing)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
@@ -686,7 +692,7 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
-                others=[forget_streams, forget_kinesis],
+                others=[forget_streams, forget_kinesis, ssm.service.store.forget_tenant],
             ),
             trail=trail,
             operator_access=operator_access,

@@ -179,6 +179,26 @@ def test_aws_cli_get_secret_value(server: ServerProcess, tmp_path: Path) -> None
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
 
 
+def test_ssm_parameters_with_boto3_and_the_aws_cli(server: ServerProcess, tmp_path: Path) -> None:
+    """Parameter Store (decision 0229) shares this server: boto3's ``ssm`` and the aws CLI."""
+    ssm: Any = client_for(server, "ssm", *server.credentials())
+    assert ssm.put_parameter(Name="/app/url", Value="https://a", Type="String")["Version"] == 1
+    ssm.put_parameter(Name="/app/pw", Value="hunter2", Type="SecureString")
+    ssm.put_parameter(Name="/app/url", Value="https://b", Overwrite=True)
+    got = ssm.get_parameter(Name="/app/pw", WithDecryption=True)["Parameter"]
+    assert (got["Value"], got["Type"]) == ("hunter2", "SecureString")
+    assert ssm.get_parameter(Name="/app/url:1")["Parameter"]["Value"] == "https://a"
+    pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/app", MaxResults=1)
+    assert [p["Name"] for page in pages for p in page["Parameters"]] == ["/app/pw", "/app/url"]
+    with pytest.raises(ClientError) as missing:
+        ssm.get_parameter(Name="/app/none")
+    assert error_code(missing) == "ParameterNotFound"
+    aws = aws_cli(server, tmp_path)
+    aws("ssm", "put-parameter", "--name", "/cli/p", "--value", "v1", "--type", "String")
+    shown = json.loads(aws("ssm", "get-parameter", "--name", "/cli/p").stdout)
+    assert shown["Parameter"]["Value"] == "v1"
+
+
 def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None:
     credentials = server.credentials()
     iam: Any = client_for(server, "iam", *credentials)

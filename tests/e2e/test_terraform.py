@@ -21,7 +21,8 @@ content-based deduplication and a FIFO dead-letter queue: decision 0164), and a 
 alarm (``aws_cloudwatch_metric_alarm`` with ``metric_query`` blocks: decision 0183) and a
 dashboard beside it (``aws_cloudwatch_dashboard``: decision 0185), and a database password in
 Secrets Manager (``aws_secretsmanager_secret`` under the data key and its
-``aws_secretsmanager_secret_version``: decision 0190), and an anomaly detection
+``aws_secretsmanager_secret_version``: decision 0190) and its host and password in Parameter
+Store (``aws_ssm_parameter``, a String and a SecureString: decision 0229), and an anomaly detection
 alarm (``threshold_metric_id``: decision 0189), and a log group under a
 KMS key (``aws_cloudwatch_log_group``: decision 0186) with a metric filter
 (``aws_cloudwatch_log_metric_filter``, its session 48 addendum), and an EventBridge rule
@@ -681,6 +682,21 @@ resource "aws_secretsmanager_secret_version" "db" {
 }
 output "db_secret_arn" { value = aws_secretsmanager_secret.db.arn }
 output "db_secret_version" { value = aws_secretsmanager_secret_version.db.version_id }
+# The database's host and password in Parameter Store (decision 0229), the password a
+# SecureString under the data key.
+resource "aws_ssm_parameter" "db_host" {
+  name  = "/%(bucket)s/db/host"
+  type  = "String"
+  value = "orders.db.internal"
+  tags  = { app = "orders" }
+}
+resource "aws_ssm_parameter" "db_password" {
+  name        = "/%(bucket)s/db/password"
+  description = "the orders database's password"
+  type        = "SecureString"
+  value       = "correct horse"
+  key_id      = aws_kms_key.data.arn
+}
 """
 )
 
@@ -885,6 +901,16 @@ def test_terraform_applies_converges_and_destroys(
     described = secrets.describe_secret(SecretId=f"{bucket}/db")
     assert described["KmsKeyId"].endswith(f":key/{outputs['data_key_id']}")
     assert described["Tags"] == [{"Key": "app", "Value": "orders"}]
+    # aws_ssm_parameter (decision 0229), read back with boto3.
+    ssm = client_for(server, "ssm", *server.credentials())
+    password = ssm.get_parameter(Name=f"/{bucket}/db/password", WithDecryption=True)
+    assert password["Parameter"]["Value"] == "correct horse"
+    by_path = ssm.get_parameters_by_path(Path=f"/{bucket}/db")["Parameters"]
+    assert [p["Name"] for p in by_path] == [f"/{bucket}/db/host", f"/{bucket}/db/password"]
+    host_tags = ssm.list_tags_for_resource(
+        ResourceType="Parameter", ResourceId=f"/{bucket}/db/host"
+    )
+    assert host_tags["TagList"] == [{"Key": "app", "Value": "orders"}]
 
     # aws_cloudwatch_log_group (decision 0186): its retention, key and tags as written.
     logs = client_for(server, "logs", *server.credentials())

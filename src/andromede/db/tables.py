@@ -16,7 +16,8 @@ versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs
 rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
 Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records),
 ``tables_log_subscriptions`` (Logs' subscription filters and their outbox),
-``tables_kinesis`` (Kinesis Data Streams' streams and records). This
+``tables_kinesis`` (Kinesis Data Streams' streams and records), ``tables_ssm`` (Systems
+Manager's parameters and their sealed versions). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -186,6 +187,7 @@ from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
 from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
+from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
 # isort: on
 
 __all__ = [
@@ -330,6 +332,8 @@ __all__ = [
     "secret_versions",
     "secrets",
     "session_credentials",
+    "ssm_parameter_versions",
+    "ssm_parameters",
     "tenant_quotas",
     "tenant_regions",
     "tenants",

@@ -16,8 +16,8 @@ sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
-``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose) and
-``kinesis`` (Kinesis Data Streams). What reads
+``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose),
+``kinesis`` (Kinesis Data Streams) and ``ssm`` (Systems Manager Parameter Store). What reads
 fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -53,6 +53,7 @@ from andromede.settings.notifications import NotificationSettings
 from andromede.settings.s3 import S3Settings
 from andromede.settings.secrets import SecretsSettings
 from andromede.settings.server import ServerSettings
+from andromede.settings.ssm import SsmSettings
 from andromede.settings.storage import RegionSettings, StorageSettings
 from andromede.settings.units import GIB, KIB, MIB
 
@@ -74,6 +75,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
     KinesisSettings,
+    SsmSettings,
     FirehoseSettings,
     SecretsSettings,
     LogsSettings,

@@ -31,6 +31,7 @@ from andromede.notifications.store_sql import SqlTopicStore
 from andromede.notifications.store_sql_archive import SqlArchiveStore
 from andromede.object_keys import key_service, root_key_provider
 from andromede.settings import Settings
+from andromede.ssm.store_sql import SqlParameterStore
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.wiring.audit import audit_key_name
 from andromede.wiring.billing import billing_service
@@ -78,6 +79,7 @@ async def open_tenant_closer(
             topics=topics,
             logs=logs_service(settings, db, keys, None),
             events=SqlEventsStore(db, settings.region),  # decision 0192
+            others=[SqlParameterStore(db).forget_tenant],  # decision 0229
         )
     finally:
         await asyncio.to_thread(keys.close)

@@ -21,7 +21,8 @@ from andromede.secrets.memory import MemorySecretStore
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.service import Actor, SecretService, SecretValue
 from andromede.secretsapi.authorise import KeyUser
-from andromede.wiring.secrets import KmsSecretSealer, envelope_key, envelopes
+from andromede.wiring.kms_envelopes import envelope_key, envelopes
+from andromede.wiring.secrets import KmsSecretSealer
 from support.secretsapp import REGION, Harness
 
 

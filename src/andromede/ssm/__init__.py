@@ -1,0 +1,1 @@
+"""Systems Manager Parameter Store's parameters (decision 0229)."""

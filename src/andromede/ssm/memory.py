@@ -1,0 +1,113 @@
+"""The in-memory parameter store: the SQL store's twin for tests and the contract suite."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from andromede.ssm.errors import Conflict, ParameterAlreadyExists
+from andromede.ssm.model import Parameter, ParameterVersion, Tier
+
+__all__ = ["MemoryParameterStore"]
+
+_Key = tuple[str, str, str]
+
+
+class MemoryParameterStore:
+    def __init__(self) -> None:
+        self._parameters: dict[_Key, Parameter] = {}
+        self._versions: dict[_Key, dict[int, ParameterVersion]] = {}
+
+    async def get(self, tenant_id: str, region: str, name: str) -> Parameter | None:
+        return self._fresh(self._parameters.get((tenant_id, region, name)))
+
+    def _fresh(self, parameter: Parameter | None) -> Parameter | None:
+        """The parameter with its newest version's labels as they stand."""
+        if parameter is None:
+            return None
+        key = (parameter.tenant_id, parameter.region, parameter.name)
+        latest = self._versions[key][parameter.latest.version]
+        return dataclasses.replace(parameter, latest=latest)
+
+    async def versions(self, tenant_id: str, region: str, name: str) -> list[ParameterVersion]:
+        held = self._versions.get((tenant_id, region, name), {})
+        return [held[v] for v in sorted(held)]
+
+    async def list_all(self, tenant_id: str, region: str, prefix: str = "") -> list[Parameter]:
+        found = [
+            self._fresh(p)
+            for (t, r, n), p in self._parameters.items()
+            if t == tenant_id and r == region and n.startswith(prefix)
+        ]
+        return sorted((p for p in found if p is not None), key=lambda p: p.name.encode())
+
+    async def count(self, tenant_id: str, region: str, tier: Tier) -> int:
+        return sum(
+            1
+            for (t, r, _), p in self._parameters.items()
+            if t == tenant_id and r == region and p.latest.tier == tier
+        )
+
+    async def write(
+        self,
+        parameter: Parameter,
+        expected_revision: int | None,
+        *,
+        add_latest: bool = True,
+        labels: Mapping[int, tuple[str, ...]] | None = None,
+        drop: Sequence[int] = (),
+    ) -> Parameter:
+        key = (parameter.tenant_id, parameter.region, parameter.name)
+        held = self._parameters.get(key)
+        if expected_revision is None:
+            if held is not None:
+                raise ParameterAlreadyExists(parameter.name)
+            revision = 1
+        else:
+            if held is None or held.revision != expected_revision:
+                raise Conflict(f"{parameter.arn} changed meanwhile")
+            revision = expected_revision + 1
+        versions = dict(self._versions.get(key, {}))
+        if add_latest:
+            if parameter.latest.version in versions:
+                raise Conflict(f"{parameter.arn} changed meanwhile")
+            versions[parameter.latest.version] = parameter.latest
+        for number, held_labels in (labels or {}).items():
+            if number in versions:
+                versions[number] = dataclasses.replace(versions[number], labels=held_labels)
+        for number in drop:
+            versions.pop(number, None)
+        written = dataclasses.replace(
+            parameter, latest=versions[parameter.latest.version], revision=revision
+        )
+        self._versions[key] = versions
+        self._parameters[key] = written
+        return written
+
+    async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        due = sorted(
+            (p.latest.expires, key)
+            for key, p in self._parameters.items()
+            if p.latest.expires is not None and p.latest.expires <= now
+        )
+        return [key for _, key in due[:limit]]
+
+    async def delete(self, tenant_id: str, region: str, name: str) -> bool:
+        key = (tenant_id, region, name)
+        self._versions.pop(key, None)
+        return self._parameters.pop(key, None) is not None
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        gone = [k for k in self._parameters if k[0] == tenant_id]
+        for key in gone:
+            self._parameters.pop(key)
+            self._versions.pop(key, None)
+        return len(gone)
+
+    async def held(self, tier: Tier) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        for (t, r, _), p in self._parameters.items():
+            if p.latest.tier == tier:
+                counts[(t, r)] = counts.get((t, r), 0) + 1
+        return counts

@@ -1,0 +1,1 @@
+"""Systems Manager Parameter Store's AWS JSON protocol (decision 0229)."""

@@ -1,0 +1,93 @@
+"""Decision 0229's parameter store over every implementation (memory, SQLite, PostgreSQL): a
+name once per account's region, compare-and-set writes (a stale revision changes nothing),
+versions added, relabelled and dropped in one write, listing by prefix, counts per tier, and
+a closed account's parameters forgotten."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from andromede.ssm.errors import Conflict, ParameterAlreadyExists
+from andromede.ssm.memory import MemoryParameterStore
+from andromede.ssm.model import Parameter, ParameterType, ParameterVersion, Tier
+from andromede.ssm.store import ParameterStore
+from andromede.ssm.store_sql import SqlParameterStore
+from support.store_backends import BACKENDS, backend_database
+
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ParameterStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryParameterStore() if db is None else SqlParameterStore(db)
+
+
+def version(name: str, number: int = 1, tenant: str = "t1", **extra: object) -> ParameterVersion:
+    fields: dict[str, object] = {
+        "tenant_id": tenant, "region": "eu-fr-1", "name": name, "version": number,
+        "type": ParameterType.STRING, "sealed": bytes([number]) * 40, "modified": T0,
+        "modified_user": "arn:aws:iam::t1:root", **extra,
+    }  # fmt: skip
+    return ParameterVersion(**fields)  # type: ignore[arg-type]
+
+
+async def test_parameters_written_versioned_and_listed(store: ParameterStore) -> None:
+    made = await store.write(Parameter(version("/a/b"), (("team", "pay"),)), None)
+    assert made.revision == 1 and made.tags == (("team", "pay"),)
+    assert await store.get("t1", "eu-fr-1", "/a/b") == made
+    assert await store.get("t2", "eu-fr-1", "/a/b") is None
+    with pytest.raises(ParameterAlreadyExists):
+        await store.write(Parameter(version("/a/b")), None)
+    two = version("/a/b", 2, type=ParameterType.SECURE_STRING, key_id="alias/k",
+                  description="d", allowed_pattern=".*", tier=Tier.ADVANCED)  # fmt: skip
+    written = await store.write(Parameter(two, made.tags, made.revision), made.revision)
+    assert written.latest == two and written.revision == 2
+    with pytest.raises(Conflict):  # a stale revision changes nothing
+        await store.write(Parameter(version("/a/b", 3), made.tags, 1), 1)
+    assert [v.version for v in await store.versions("t1", "eu-fr-1", "/a/b")] == [1, 2]
+    relabelled = await store.write(
+        written, written.revision, add_latest=False, labels={1: ("old",), 2: ("new", "x")}
+    )
+    assert relabelled.latest.labels == ("new", "x")
+    three = await store.write(
+        Parameter(version("/a/b", 3), relabelled.tags, relabelled.revision),
+        relabelled.revision, drop=[1],
+    )  # fmt: skip
+    assert [v.version for v in await store.versions("t1", "eu-fr-1", "/a/b")] == [2, 3]
+    assert three.latest.version == 3
+    retagged = await store.write(dataclasses.replace(three, tags=()), three.revision,
+                                 add_latest=False)  # fmt: skip
+    assert retagged.tags == () and retagged.latest.version == 3
+    await store.write(Parameter(version("/a/c")), None)
+    await store.write(Parameter(version("/ab")), None)
+    await store.write(Parameter(version("z", tenant="t2")), None)
+    assert [p.name for p in await store.list_all("t1", "eu-fr-1")] == ["/a/b", "/a/c", "/ab"]
+    assert [p.name for p in await store.list_all("t1", "eu-fr-1", "/a/")] == ["/a/b", "/a/c"]
+    assert await store.count("t1", "eu-fr-1", Tier.STANDARD) == 3
+    assert await store.held(Tier.STANDARD) == {("t1", "eu-fr-1"): 3, ("t2", "eu-fr-1"): 1}
+    assert await store.delete("t1", "eu-fr-1", "/a/c")
+    assert not await store.delete("t1", "eu-fr-1", "/a/c")
+    assert await store.forget_tenant("t1") == 2
+    assert await store.list_all("t1", "eu-fr-1") == []
+    assert await store.versions("t1", "eu-fr-1", "/a/b") == []
+    assert [p.name for p in await store.list_all("t2", "eu-fr-1")] == ["z"]
+
+
+async def test_parameters_due_to_expire(store: ParameterStore) -> None:
+    soon, later = T0 + timedelta(hours=1), T0 + timedelta(days=1)
+    await store.write(Parameter(version("/soon", expires=soon, policies="[]")), None)
+    later_one = await store.write(Parameter(version("/later", expires=later)), None)
+    await store.write(Parameter(version("/never")), None)
+    assert await store.due(T0, 10) == []
+    assert await store.due(soon, 10) == [("t1", "eu-fr-1", "/soon")]
+    assert (await store.get("t1", "eu-fr-1", "/soon")).latest.policies == "[]"  # type: ignore[union-attr]
+    # A new version without Expiration takes the parameter out of the due ones.
+    await store.write(Parameter(version("/later", 2), (), later_one.revision), later_one.revision)
+    assert await store.due(later, 10) == [("t1", "eu-fr-1", "/soon")]
+    assert await store.due(later, 0) == []
