@@ -15,7 +15,8 @@ versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
 rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
 Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records),
-``tables_log_subscriptions`` (Logs' subscription filters and their outbox). This
+``tables_log_subscriptions`` (Logs' subscription filters and their outbox), ``tables_acm``
+(Certificate Manager's imported certificates and account configurations). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -184,12 +185,15 @@ from andromede.db.tables_events import (
 from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
+from andromede.db.tables_acm import acm_certificates, acm_configurations
 # isort: on
 
 __all__ = [
     "access_keys",
     "access_points",
     "account_public_access_blocks",
+    "acm_certificates",
+    "acm_configurations",
     "audit_events",
     "audit_key_transition_checkpoints",
     "audit_key_transitions",

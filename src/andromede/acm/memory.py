@@ -1,0 +1,61 @@
+"""The in-memory twin of the certificate store (decision 0230), for tests and as the
+contract suite's reference."""
+
+from __future__ import annotations
+
+import asyncio
+
+from andromede.acm.errors import LimitExceeded
+from andromede.acm.model import Certificate
+
+__all__ = ["MemoryCertificateStore"]
+
+
+class MemoryCertificateStore:
+    def __init__(self) -> None:
+        self._certificates: dict[tuple[str, str], Certificate] = {}
+        self._days: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def create(self, certificate: Certificate, max_certificates: int) -> None:
+        async with self._lock:
+            held = sum(1 for t, _ in self._certificates if t == certificate.tenant_id)
+            if held >= max_certificates:
+                raise LimitExceeded(
+                    f"Cannot exceed quota for certificates per account: {max_certificates}"
+                )
+            self._certificates[(certificate.tenant_id, certificate.certificate_id)] = certificate
+
+    async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None:
+        return self._certificates.get((tenant_id, certificate_id))
+
+    async def list(self, tenant_id: str) -> list[Certificate]:
+        mine = [c for (t, _), c in self._certificates.items() if t == tenant_id]
+        return sorted(mine, key=lambda c: (c.created_at, c.certificate_id))
+
+    async def replace(self, certificate: Certificate) -> bool:
+        async with self._lock:
+            key = (certificate.tenant_id, certificate.certificate_id)
+            held = self._certificates.get(key)
+            if held is None or held.revision != certificate.revision - 1:
+                return False
+            self._certificates[key] = certificate
+            return True
+
+    async def delete(self, tenant_id: str, certificate_id: str) -> bool:
+        async with self._lock:
+            return self._certificates.pop((tenant_id, certificate_id), None) is not None
+
+    async def days_before_expiry(self, tenant_id: str) -> int | None:
+        return self._days.get(tenant_id)
+
+    async def put_days_before_expiry(self, tenant_id: str, days: int) -> None:
+        self._days[tenant_id] = days
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        async with self._lock:
+            mine = [k for k in self._certificates if k[0] == tenant_id]
+            for key in mine:
+                del self._certificates[key]
+            self._days.pop(tenant_id, None)
+            return len(mine)
