@@ -611,9 +611,9 @@ class Application:
         balancers = load_balancing_service(settings, db, compute, scaling)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
         # Certificate Manager (decision 0230): its certificates presented by the listeners too.
-        _, forget_certificates = acm_api(
-            apis, settings, db, identity, audit, rate_limiter, balancers
-        )
+        _, forget_certificates, acm_expiry = acm_api(apis, settings, db, identity, audit,
+            rate_limiter, balancers, eventbridge.service, metrics_sink)  # fmt: skip
+        background.append(acm_expiry)
         lb_metrics = LbMetrics.over(db, metrics, metrics_sink)  # AWS/NetworkELB
         lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling, lb_metrics)
         background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))

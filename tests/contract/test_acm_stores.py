@@ -69,7 +69,7 @@ async def test_certificates_kept_listed_changed_and_deleted(store: CertificateSt
     with pytest.raises(LimitExceeded):
         await store.create(certificate("c-third", minutes=2), max_certificates=2)
     await store.create(certificate("c-third", "222222222222"), max_certificates=2)
-    listed = await store.list("111111111111")
+    listed = await store.list_certificates("111111111111")
     assert [c.certificate_id for c in listed] == ["b-first", "a-second"]  # oldest first
     changed = dataclasses.replace(first, tags=(), sealed_key=b"new", revision=2)
     assert await store.replace(changed)
@@ -90,7 +90,29 @@ async def test_configuration_and_a_closed_tenant(store: CertificateStore) -> Non
     await store.create(certificate("two", minutes=1), max_certificates=5)
     await store.create(certificate("kept", "222222222222"), max_certificates=5)
     assert await store.forget_tenant("111111111111") == 2
-    assert await store.list("111111111111") == []
+    assert await store.list_certificates("111111111111") == []
     assert await store.days_before_expiry("111111111111") is None
-    assert [c.certificate_id for c in await store.list("222222222222")] == ["kept"]
+    assert [c.certificate_id for c in await store.list_certificates("222222222222")] == ["kept"]
     assert await store.days_before_expiry("222222222222") == 10
+
+
+async def test_each_days_expiry_check_claimed_once(store: CertificateStore) -> None:
+    await store.create(certificate("one"), max_certificates=5)
+    await store.create(certificate("two", minutes=1), max_certificates=5)
+    await store.create(certificate("far", "222222222222"), max_certificates=5)
+    elsewhere = dataclasses.replace(certificate("west"), region="eu-fr-2")
+    await store.create(elsewhere, max_certificates=5)
+    due = await store.unchecked("eu-fr-1", 20000, 10)
+    assert sorted(c.certificate_id for c in due) == ["far", "one", "two"]
+    assert len(await store.unchecked("eu-fr-1", 20000, 2)) == 2
+    assert await store.mark_checked("111111111111", "one", 20000)
+    assert not await store.mark_checked("111111111111", "one", 20000)  # another gateway's
+    assert not await store.mark_checked("111111111111", "gone", 20000)
+    due = await store.unchecked("eu-fr-1", 20000, 10)
+    assert sorted(c.certificate_id for c in due) == ["far", "two"]
+    # A write of the certificate (a re-import, a tag) leaves the day's check as it was.
+    held = await store.get("111111111111", "one")
+    assert held is not None
+    assert await store.replace(dataclasses.replace(held, tags=(), revision=2))
+    assert "one" not in {c.certificate_id for c in await store.unchecked("eu-fr-1", 20000, 10)}
+    assert "one" in {c.certificate_id for c in await store.unchecked("eu-fr-1", 20001, 10)}

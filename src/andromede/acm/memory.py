@@ -15,6 +15,7 @@ class MemoryCertificateStore:
     def __init__(self) -> None:
         self._certificates: dict[tuple[str, str], Certificate] = {}
         self._days: dict[str, int] = {}
+        self._checked: dict[tuple[str, str], int] = {}
         self._lock = asyncio.Lock()
 
     async def create(self, certificate: Certificate, max_certificates: int) -> None:
@@ -29,7 +30,7 @@ class MemoryCertificateStore:
     async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None:
         return self._certificates.get((tenant_id, certificate_id))
 
-    async def list(self, tenant_id: str) -> list[Certificate]:
+    async def list_certificates(self, tenant_id: str) -> list[Certificate]:
         mine = [c for (t, _), c in self._certificates.items() if t == tenant_id]
         return sorted(mine, key=lambda c: (c.created_at, c.certificate_id))
 
@@ -44,7 +45,23 @@ class MemoryCertificateStore:
 
     async def delete(self, tenant_id: str, certificate_id: str) -> bool:
         async with self._lock:
+            self._checked.pop((tenant_id, certificate_id), None)
             return self._certificates.pop((tenant_id, certificate_id), None) is not None
+
+    async def unchecked(self, region: str, day: int, limit: int) -> list[Certificate]:
+        return [
+            c
+            for key, c in sorted(self._certificates.items())
+            if c.region == region and self._checked.get(key, 0) < day
+        ][:limit]
+
+    async def mark_checked(self, tenant_id: str, certificate_id: str, day: int) -> bool:
+        async with self._lock:
+            key = (tenant_id, certificate_id)
+            if key not in self._certificates or self._checked.get(key, 0) >= day:
+                return False
+            self._checked[key] = day
+            return True
 
     async def days_before_expiry(self, tenant_id: str) -> int | None:
         return self._days.get(tenant_id)
@@ -57,5 +74,6 @@ class MemoryCertificateStore:
             mine = [k for k in self._certificates if k[0] == tenant_id]
             for key in mine:
                 del self._certificates[key]
+                self._checked.pop(key, None)
             self._days.pop(tenant_id, None)
             return len(mine)

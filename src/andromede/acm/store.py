@@ -23,7 +23,7 @@ class CertificateStore(Protocol):
 
     async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None: ...
 
-    async def list(self, tenant_id: str) -> list[Certificate]:
+    async def list_certificates(self, tenant_id: str) -> list[Certificate]:
         """The account's certificates, oldest first (then by id)."""
         ...
 
@@ -33,6 +33,16 @@ class CertificateStore(Protocol):
         ...
 
     async def delete(self, tenant_id: str, certificate_id: str) -> bool: ...
+
+    async def unchecked(self, region: str, day: int, limit: int) -> list[Certificate]:
+        """Up to ``limit`` certificates of ``region`` whose expiry was not checked on ``day``
+        (days since the epoch) yet."""
+        ...
+
+    async def mark_checked(self, tenant_id: str, certificate_id: str, day: int) -> bool:
+        """The certificate's expiry checked on ``day``: True for the one call that marked it
+        (another gateway's, or a second call, False)."""
+        ...
 
     async def days_before_expiry(self, tenant_id: str) -> int | None:
         """The account's ``ExpiryEvents.DaysBeforeExpiry``; None when never put."""

@@ -116,6 +116,7 @@ class SqlCertificateStore:
             tenant_id=certificate.tenant_id,
             certificate_id=certificate.certificate_id,
             **_columns(certificate),
+            expiry_checked_day=0,
         )
 
         def work(conn: Connection) -> None:
@@ -136,7 +137,7 @@ class SqlCertificateStore:
 
         return await self._db.read(work)
 
-    async def list(self, tenant_id: str) -> list[Certificate]:
+    async def list_certificates(self, tenant_id: str) -> list[Certificate]:
         query = (
             sa.select(_C)
             .where(_C.c.tenant_id == tenant_id)
@@ -165,6 +166,32 @@ class SqlCertificateStore:
 
     async def delete(self, tenant_id: str, certificate_id: str) -> bool:
         statement = sa.delete(_C).where(_one(tenant_id, certificate_id))
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def unchecked(self, region: str, day: int, limit: int) -> list[Certificate]:
+        query = (
+            sa.select(_C)
+            .where(_C.c.region == region, _C.c.expiry_checked_day < day)
+            .order_by(_C.c.tenant_id, _C.c.certificate_id)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[Certificate]:
+            return [_certificate(m) for m in conn.execute(query).mappings()]
+
+        return await self._db.read(work)
+
+    async def mark_checked(self, tenant_id: str, certificate_id: str, day: int) -> bool:
+        # One UPDATE guarded by the day: of two gateways, one changes the row.
+        statement = (
+            sa.update(_C)
+            .where(_one(tenant_id, certificate_id), _C.c.expiry_checked_day < day)
+            .values(expiry_checked_day=day)
+        )
 
         def work(conn: Connection) -> bool:
             return bool(conn.execute(statement).rowcount == 1)

@@ -171,7 +171,7 @@ async def list_certificates(call: AcmCall) -> dict[str, Any]:
     await call.authorise("acm:ListCertificates", "*", {})
     now = call.acm.now()
     chosen = []
-    for certificate in await call.acm.store.list(call.tenant_id):
+    for certificate in await call.acm.store.list_certificates(call.tenant_id):
         facts = certificate.facts
         status = certificate.status(now)
         if statuses and status not in statuses:

@@ -1,7 +1,7 @@
 """AWS Certificate Manager (decision 0230, migration 0111): ``acm_certificates`` (each
 account's imported certificates: the PEM body and chain, the private key sealed under the
-account's key ring, what ACM read of the certificate as JSON, its expiry as a column the
-expiry checks read, and its tags) and ``acm_configurations`` (each account's
+account's key ring, what ACM read of the certificate as JSON, its tags, and the day its expiry
+was last checked, which one gateway a day claims) and ``acm_configurations`` (each account's
 ``ExpiryEvents.DaysBeforeExpiry``).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
@@ -33,7 +33,9 @@ acm_certificates = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of pairs
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
-    sa.Index("ix_acm_certificates_expiry", "not_after"),
+    # The day (since the epoch, UTC) its expiry was last checked: one gateway a day takes it.
+    sa.Column("expiry_checked_day", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_acm_certificates_expiry", "region", "expiry_checked_day"),
 )
 
 acm_configurations = sa.Table(

@@ -1,4 +1,5 @@
-"""AWS Certificate Manager (decision 0230): the bound of an account's certificates.
+"""AWS Certificate Manager (decision 0230): the bound of an account's certificates and the daily
+expiry check.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -10,11 +11,19 @@ from pydantic import BaseModel, Field
 
 
 class AcmSettings(BaseModel):
-    """Certificate Manager's limits."""
+    """Certificate Manager's limits and expiry check."""
 
     acm_max_certificates: int = Field(
         default=2500,
         gt=0,
         description="Certificates an account may hold in ACM in a Region (AWS: 2,500); beyond, "
         "ImportCertificate answers LimitExceededException (decision 0230).",
+    )
+    acm_expiry_check_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Seconds between each gateway's looks for the certificates whose expiry was "
+        "not checked today (UTC): each is checked once a day, its AWS/CertificateManager "
+        "DaysToExpiry written and, within the account's DaysBeforeExpiry, an 'ACM Certificate "
+        "Approaching Expiration' event sent (decision 0230).",
     )

@@ -39,9 +39,12 @@ def upgrade() -> None:
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.Column("expiry_checked_day", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("tenant_id", "certificate_id", name="pk_acm_certificates"),
     )
-    op.create_index("ix_acm_certificates_expiry", "acm_certificates", ["not_after"])
+    op.create_index(
+        "ix_acm_certificates_expiry", "acm_certificates", ["region", "expiry_checked_day"]
+    )
     op.create_table(
         "acm_configurations",
         sa.Column("tenant_id", key_text(), nullable=False),
