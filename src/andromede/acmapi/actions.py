@@ -146,6 +146,8 @@ async def get_certificate(call: AcmCall) -> dict[str, Any]:
 
 async def list_certificates(call: AcmCall) -> dict[str, Any]:
     statuses = call.names("CertificateStatuses", STATUSES)
+    origins = call.names("CertificateKeyPairOrigins", ("AWS_MANAGED", "ACME", "CUSTOMER_PROVIDED"))
+    roots = call.names("RootHierarchyTypes", ("N2_AMAZON_MANAGED", "N2_SFG2_AMAZON_MANAGED"))
     includes = call.params.get("Includes") or {}
     if not isinstance(includes, dict):
         raise AcmWireError("SerializationException", "Includes must be a structure")
@@ -171,7 +173,9 @@ async def list_certificates(call: AcmCall) -> dict[str, Any]:
     await call.authorise("acm:ListCertificates", "*", {})
     now = call.acm.now()
     chosen = []
-    for certificate in await call.acm.store.list_certificates(call.tenant_id):
+    # Every certificate here is imported: its key pair the customer's, no Amazon root.
+    held = (origins is None or "CUSTOMER_PROVIDED" in origins) and not roots
+    for certificate in await call.acm.store.list_certificates(call.tenant_id) if held else []:
         facts = certificate.facts
         status = certificate.status(now)
         if statuses and status not in statuses:

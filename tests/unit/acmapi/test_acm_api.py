@@ -197,6 +197,10 @@ async def test_listing_filters_sorts_and_pages_as_acm(world: World) -> None:
     assert [s["CertificateArn"] for s in server["CertificateSummaryList"]] == [rsa, ec]
     none = await world.client("ListCertificates", Includes={"extendedKeyUsage": ["NONE"]})
     assert [s["CertificateArn"] for s in none["CertificateSummaryList"]] == [client_only]
+    origins = await world.client("ListCertificates", CertificateKeyPairOrigins=["AWS_MANAGED"])
+    assert origins["CertificateSummaryList"] == []
+    mine = await world.client("ListCertificates", CertificateKeyPairOrigins=["CUSTOMER_PROVIDED"])
+    assert len(mine["CertificateSummaryList"]) == 2
     expired = await world.client("ListCertificates", CertificateStatuses=["EXPIRED"])
     assert expired["CertificateSummaryList"] == []
     first = await world.client("ListCertificates", Includes=every, MaxItems=2)
