@@ -116,3 +116,19 @@ async def test_each_days_expiry_check_claimed_once(store: CertificateStore) -> N
     assert await store.replace(dataclasses.replace(held, tags=(), revision=2))
     assert "one" not in {c.certificate_id for c in await store.unchecked("eu-fr-1", 20000, 10)}
     assert "one" in {c.certificate_id for c in await store.unchecked("eu-fr-1", 20001, 10)}
+
+
+async def test_imports_of_the_last_year_bounded(store: CertificateStore) -> None:
+    year = 365 * 86_400_000
+    start = 1_800_000_000_000
+    await store.count_import("111111111111", start, start - year, 2)
+    await store.count_import("111111111111", start + 1, start + 1 - year, 2)
+    with pytest.raises(LimitExceeded, match="365 days: 2"):
+        await store.count_import("111111111111", start + 2, start + 2 - year, 2)
+    await store.count_import("222222222222", start + 2, start + 2 - year, 2)  # its own
+    # A year after the first, it no longer counts.
+    await store.count_import("111111111111", start + year + 1, start + 1, 2)
+    with pytest.raises(LimitExceeded):
+        await store.count_import("111111111111", start + year + 1, start + 1, 2)
+    await store.forget_tenant("111111111111")
+    await store.count_import("111111111111", start + year + 1, start + 1, 2)

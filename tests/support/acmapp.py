@@ -240,7 +240,10 @@ async def acm_world(
         store or MemoryCertificateStore(),
         identity.certificate_sealer,
         REGION,
-        AcmLimits(max_certificates=settings.acm_max_certificates),
+        AcmLimits(
+            max_certificates=settings.acm_max_certificates,
+            max_imports_per_year=settings.acm_max_imports_per_year,
+        ),
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)

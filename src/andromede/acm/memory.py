@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from andromede.acm.errors import LimitExceeded
-from andromede.acm.model import Certificate
+from andromede.acm.model import Certificate, imports_exceeded
 
 __all__ = ["MemoryCertificateStore"]
 
@@ -16,6 +16,7 @@ class MemoryCertificateStore:
         self._certificates: dict[tuple[str, str], Certificate] = {}
         self._days: dict[str, int] = {}
         self._checked: dict[tuple[str, str], int] = {}
+        self._imports: dict[str, list[int]] = {}
         self._lock = asyncio.Lock()
 
     async def create(self, certificate: Certificate, max_certificates: int) -> None:
@@ -26,6 +27,14 @@ class MemoryCertificateStore:
                     f"Cannot exceed quota for certificates per account: {max_certificates}"
                 )
             self._certificates[(certificate.tenant_id, certificate.certificate_id)] = certificate
+
+    async def count_import(self, tenant_id: str, now_ms: int, since_ms: int, most: int) -> None:
+        async with self._lock:
+            kept = [t for t in self._imports.get(tenant_id, []) if t >= since_ms]
+            self._imports[tenant_id] = kept
+            if len(kept) >= most:
+                raise LimitExceeded(imports_exceeded(most))
+            kept.append(now_ms)
 
     async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None:
         return self._certificates.get((tenant_id, certificate_id))
@@ -76,4 +85,5 @@ class MemoryCertificateStore:
                 del self._certificates[key]
                 self._checked.pop(key, None)
             self._days.pop(tenant_id, None)
+            self._imports.pop(tenant_id, None)
             return len(mine)

@@ -28,6 +28,7 @@ __all__ = [
     "Certificate",
     "Inspected",
     "certificate_arn",
+    "imports_exceeded",
     "inspect",
 ]
 
@@ -63,6 +64,10 @@ ARN: Final = re.compile(
     r"arn:aws:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/"
     r"(?P<id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
+
+
+def imports_exceeded(most: int) -> str:
+    return f"Cannot exceed quota for imported certificates in the last 365 days: {most}"
 
 
 def certificate_arn(region: str, tenant_id: str, certificate_id: str) -> str:

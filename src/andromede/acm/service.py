@@ -55,6 +55,7 @@ class CertificateSealer(Protocol):
 @dataclass(frozen=True, slots=True)
 class AcmLimits:
     max_certificates: int = 2500  # AWS's ACM certificates per account
+    max_imports_per_year: int = 5000  # AWS's imported certificates in the last 365 days
 
 
 def key_context(tenant_id: str, certificate_id: str) -> bytes:
@@ -130,6 +131,10 @@ class AcmService:
             raise TooManyTags(f"A certificate can have at most {MAX_TAGS} tags.")
         now = self.now()
         facts = inspect(body, private_key, chain, now)
+        now_ms = int(now.timestamp() * 1000)
+        await self.store.count_import(
+            tenant_id, now_ms, now_ms - 365 * 86_400_000, self._limits.max_imports_per_year
+        )
         certificate_id = held.certificate_id if held is not None else str(uuid.uuid4())
         sealed = await self._sealer.seal(
             tenant_id, private_key.encode(), key_context(tenant_id, certificate_id)

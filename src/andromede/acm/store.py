@@ -23,6 +23,11 @@ class CertificateStore(Protocol):
 
     async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None: ...
 
+    async def count_import(self, tenant_id: str, now_ms: int, since_ms: int, most: int) -> None:
+        """One import of the account counted at ``now_ms``; LimitExceeded when ``most`` were
+        counted since ``since_ms`` already (those before it forgotten)."""
+        ...
+
     async def list_certificates(self, tenant_id: str) -> list[Certificate]:
         """The account's certificates, oldest first (then by id)."""
         ...

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andromede.acm.errors import LimitExceeded
-from andromede.acm.model import Certificate, Inspected
+from andromede.acm.model import Certificate, Inspected, imports_exceeded
 from andromede.db import tables
 from andromede.db.database import Database
 
@@ -19,6 +19,7 @@ __all__ = ["SqlCertificateStore"]
 
 _C = tables.acm_certificates
 _A = tables.acm_configurations
+_I = tables.acm_imports
 FORMAT_VERSION: Final = 1
 
 
@@ -128,6 +129,20 @@ class SqlCertificateStore:
 
         await self._db.write(work)
 
+    async def count_import(self, tenant_id: str, now_ms: int, since_ms: int, most: int) -> None:
+        # Counted before the insert, as the certificates' bound (a quota, not a guarantee).
+        forget = sa.delete(_I).where(_I.c.tenant_id == tenant_id, _I.c.imported_at < since_ms)
+        count = sa.select(sa.func.count()).select_from(_I).where(_I.c.tenant_id == tenant_id)
+        insert = sa.insert(_I).values(tenant_id=tenant_id, imported_at=now_ms)
+
+        def work(conn: Connection) -> None:
+            conn.execute(forget)
+            if int(conn.execute(count).scalar_one()) >= most:
+                raise LimitExceeded(imports_exceeded(most))
+            conn.execute(insert)
+
+        await self._db.write(work)
+
     async def get(self, tenant_id: str, certificate_id: str) -> Certificate | None:
         query = sa.select(_C).where(_one(tenant_id, certificate_id))
 
@@ -226,9 +241,11 @@ class SqlCertificateStore:
     async def forget_tenant(self, tenant_id: str) -> int:
         certificates = sa.delete(_C).where(_C.c.tenant_id == tenant_id)
         configuration = sa.delete(_A).where(_A.c.tenant_id == tenant_id)
+        imports = sa.delete(_I).where(_I.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
             conn.execute(configuration)
+            conn.execute(imports)
             return int(conn.execute(certificates).rowcount)
 
         return await self._db.write(work)

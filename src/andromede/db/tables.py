@@ -185,7 +185,7 @@ from andromede.db.tables_events import (
 from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
-from andromede.db.tables_acm import acm_certificates, acm_configurations
+from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 # isort: on
 
 __all__ = [
@@ -194,6 +194,7 @@ __all__ = [
     "account_public_access_blocks",
     "acm_certificates",
     "acm_configurations",
+    "acm_imports",
     "audit_events",
     "audit_key_transition_checkpoints",
     "audit_key_transitions",

@@ -2,7 +2,8 @@
 account's imported certificates: the PEM body and chain, the private key sealed under the
 account's key ring, what ACM read of the certificate as JSON, its tags, and the day its expiry
 was last checked, which one gateway a day claims) and ``acm_configurations`` (each account's
-``ExpiryEvents.DaysBeforeExpiry``).
+``ExpiryEvents.DaysBeforeExpiry``) and ``acm_imports`` (each account's imports of the last
+365 days, for AWS's quota on them).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -13,9 +14,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from andromede.db.metadata import metadata
-from andromede.db.types import key_text
+from andromede.db.types import big_id, key_text
 
-__all__ = ["acm_certificates", "acm_configurations"]
+__all__ = ["acm_certificates", "acm_configurations", "acm_imports"]
 
 acm_certificates = sa.Table(
     "acm_certificates",
@@ -44,4 +45,13 @@ acm_configurations = sa.Table(
     sa.Column("tenant_id", key_text(), primary_key=True),
     sa.Column("days_before_expiry", sa.Integer, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+acm_imports = sa.Table(
+    "acm_imports",
+    metadata,
+    sa.Column("seq", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("imported_at", sa.BigInteger, nullable=False),  # ms
+    sa.Index("ix_acm_imports_tenant", "tenant_id", "imported_at"),
 )

@@ -19,6 +19,13 @@ class AcmSettings(BaseModel):
         description="Certificates an account may hold in ACM in a Region (AWS: 2,500); beyond, "
         "ImportCertificate answers LimitExceededException (decision 0230).",
     )
+    acm_max_imports_per_year: int = Field(
+        default=5000,
+        gt=0,
+        description="Imports (re-imports included) an account may make in ACM in the last 365 "
+        "days (AWS: 5,000); beyond, ImportCertificate answers LimitExceededException (decision "
+        "0230).",
+    )
     acm_expiry_check_interval: float = Field(
         default=3600.0,
         gt=0,

@@ -80,7 +80,10 @@ def acm_api(
         SqlCertificateStore(db),
         sealer,
         settings.region,
-        AcmLimits(max_certificates=settings.acm_max_certificates),
+        AcmLimits(
+            max_certificates=settings.acm_max_certificates,
+            max_imports_per_year=settings.acm_max_imports_per_year,
+        ),
     )
     if balancers is not None:
         present_on(balancers, acm, identity)

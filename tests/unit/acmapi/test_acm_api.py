@@ -332,3 +332,15 @@ async def test_bad_input_gets_acm_errors(world: World) -> None:
     body = base64.b64encode(b"x" * 9000).decode()
     reply = await world.raw("ImportCertificate", {"Certificate": body, "PrivateKey": body})
     assert reply.error_fields()["__type"] == "ValidationException"
+
+
+async def test_imports_of_the_last_year_bounded_by_the_setting(tmp_path: Path) -> None:
+    async for world in acm_world(tmp_path, acm_max_imports_per_year=2):
+        issued = issue("www.example.test")
+        arn = await world.imported(issued)
+        await world.imported(issued, CertificateArn=arn)  # a re-import counts
+        message = await world.fails(
+            "ImportCertificate", "LimitExceededException",
+            Certificate=issued.body.encode(), PrivateKey=issued.key.encode(),
+        )  # fmt: skip
+        assert "365 days: 2" in message

@@ -1,6 +1,7 @@
 """AWS Certificate Manager (decision 0230): ``acm_certificates``, each account's imported
 certificates with their private keys sealed under the account's key ring, and
-``acm_configurations``, each account's expiry-event configuration. Nothing to backfill: ACM
+``acm_configurations``, each account's expiry-event configuration, and ``acm_imports``, each
+account's imports of the last 365 days (AWS's quota on them). Nothing to backfill: ACM
 was not served before.
 
 Revision ID: 0111
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from andromede.db.types import key_text
+from andromede.db.types import big_id, key_text
 
 revision: str = "0111"
 down_revision: str | None = "0108"
@@ -52,9 +53,19 @@ def upgrade() -> None:
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_acm_configurations"),
     )
+    op.create_table(
+        "acm_imports",
+        sa.Column("seq", big_id(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("imported_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_acm_imports"),
+    )
+    op.create_index("ix_acm_imports_tenant", "acm_imports", ["tenant_id", "imported_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_acm_imports_tenant", table_name="acm_imports")
+    op.drop_table("acm_imports")
     op.drop_table("acm_configurations")
     op.drop_index("ix_acm_certificates_expiry", table_name="acm_certificates")
     op.drop_table("acm_certificates")
