@@ -68,7 +68,12 @@ async def test_certificates_kept_listed_changed_and_deleted(store: CertificateSt
     await store.create(certificate("a-second", minutes=1), max_certificates=2)
     with pytest.raises(LimitExceeded):
         await store.create(certificate("c-third", minutes=2), max_certificates=2)
-    await store.create(certificate("c-third", "222222222222"), max_certificates=2)
+    issued = dataclasses.replace(
+        certificate("c-third", "222222222222"), kind="PRIVATE",
+        authority_arn="arn:aws:acm-pca:eu-fr-1:000000000000:certificate-authority/x",
+    )  # fmt: skip
+    await store.create(issued, max_certificates=2)
+    assert await store.get("222222222222", "c-third") == issued
     listed = await store.list_certificates("111111111111")
     assert [c.certificate_id for c in listed] == ["b-first", "a-second"]  # oldest first
     changed = dataclasses.replace(first, tags=(), sealed_key=b"new", revision=2)

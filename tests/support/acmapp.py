@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from andromede.acm.memory import MemoryCertificateStore
+from andromede.acm.private_ca import PrivateAuthority
 from andromede.acm.service import AcmLimits, AcmService
 from andromede.acm.store import CertificateStore
 from andromede.acmapi.app import CONTENT_TYPE, AcmApp
@@ -40,7 +41,17 @@ from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
 
-__all__ = ["MODEL", "REGION", "CallFailed", "Issued", "World", "acm_world", "issue"]
+__all__ = [
+    "MODEL",
+    "REGION",
+    "CallFailed",
+    "Issued",
+    "World",
+    "acm_world",
+    "ca_files",
+    "issue",
+    "private_ca",
+]
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("acm")
@@ -158,6 +169,17 @@ def key_of(kind: str, password: bytes | None = None) -> str:
     return pem_key(_key(kind), password)
 
 
+def ca_files() -> tuple[bytes, bytes]:
+    """The test CA's PEM certificate and unencrypted key, as an operator's files hold them."""
+    key, _, pem = _ca()
+    return pem.encode(), pem_key(key).encode()
+
+
+def private_ca() -> PrivateAuthority:
+    """The test CA as the operator's private CA of ACM (decision 0230)."""
+    return PrivateAuthority.load(REGION, *ca_files())
+
+
 @dataclass
 class CallFailed(Exception):
     status: int
@@ -229,7 +251,10 @@ class World(Signers):
 
 
 async def acm_world(
-    tmp_path: Path, store: CertificateStore | None = None, **overrides: Any
+    tmp_path: Path,
+    store: CertificateStore | None = None,
+    authority: PrivateAuthority | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
@@ -244,6 +269,7 @@ async def acm_world(
             max_certificates=settings.acm_max_certificates,
             max_imports_per_year=settings.acm_max_imports_per_year,
         ),
+        authority=authority,
     )
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)

@@ -94,9 +94,10 @@ class Inspected:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Certificate:
-    """An imported certificate of an account; ``sealed_key`` is its private key sealed under
-    the account's key ring (never in a repr). ``revision`` counts its writes, so that two
-    re-imports or tag changes at once do not undo each other."""
+    """A certificate of an account, imported or issued by the operator's private CA;
+    ``sealed_key`` is its private key sealed under the account's key ring (never in a repr).
+    ``revision`` counts its writes, so that two re-imports or tag changes at once do not undo
+    each other."""
 
     tenant_id: str
     certificate_id: str
@@ -109,6 +110,9 @@ class Certificate:
     imported_at: datetime
     tags: tuple[tuple[str, str], ...] = ()
     revision: int = 1
+    # IMPORTED, or PRIVATE when issued by the operator's private CA (its ARN then).
+    kind: str = "IMPORTED"
+    authority_arn: str | None = None
 
     @property
     def arn(self) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
+from cryptography.hazmat.primitives import serialization
+
 from andromede.acm.errors import (
     CertificateInUse,
     CertificateNotFound,
@@ -35,6 +37,7 @@ from andromede.acm.model import (
     certificate_arn,
     inspect,
 )
+from andromede.acm.private_ca import PrivateAuthority
 from andromede.acm.store import CertificateStore
 
 __all__ = ["AcmLimits", "AcmService", "CertificateSealer", "key_context"]
@@ -82,8 +85,11 @@ class AcmService:
         region: str,
         limits: AcmLimits | None = None,
         clock: Callable[[], datetime] = _now,
+        authority: PrivateAuthority | None = None,
     ) -> None:
         self.store = store
+        # The operator's private CA, when configured: RequestCertificate issues from it.
+        self.authority = authority
         self._sealer = sealer
         self.region = region
         self._limits = limits or AcmLimits()
@@ -124,6 +130,10 @@ class AcmService:
         held = None
         if arn is not None:
             held = await self.get(tenant_id, arn)
+            if held.kind != "IMPORTED":
+                raise ValidationFailed(
+                    f"Certificate {held.arn} was not imported: it cannot be reimported."
+                )
             if tags:
                 raise InvalidParameter("Tags cannot be specified when reimporting a certificate.")
         check_tags(tags)
@@ -166,6 +176,60 @@ class AcmService:
         )
         await self.store.create(made, self._limits.max_certificates)
         return made
+
+    async def request_certificate(
+        self,
+        tenant_id: str,
+        domain: str,
+        names: Sequence[str],
+        algorithm: str,
+        authority_arn: str,
+        tags: Sequence[tuple[str, str]] = (),
+    ) -> Certificate:
+        """A PRIVATE certificate issued at once by the operator's private CA (no validation,
+        as AWS Private CA's), its key generated here and sealed as an imported one's."""
+        authority = self.authority
+        if authority is None or authority_arn != authority.arn:
+            raise InvalidArn(f"Could not find certificate authority {authority_arn[:2048]}.")
+        check_tags(tags)
+        if len(dict(tags)) > MAX_TAGS:
+            raise TooManyTags(f"A certificate can have at most {MAX_TAGS} tags.")
+        now = self.now()
+        body, key = authority.issue(domain, (domain, *names), algorithm, now)
+        facts = inspect(body, key, authority.certificate_pem, now)
+        certificate_id = str(uuid.uuid4())
+        made = Certificate(
+            tenant_id=tenant_id,
+            certificate_id=certificate_id,
+            region=self.region,
+            body=body.strip(),
+            chain=authority.certificate_pem.strip(),
+            sealed_key=await self._sealer.seal(
+                tenant_id, key.encode(), key_context(tenant_id, certificate_id)
+            ),
+            facts=facts,
+            created_at=now,
+            imported_at=now,  # its issuance
+            tags=tuple(dict(tags).items()),
+            kind="PRIVATE",
+            authority_arn=authority.arn,
+        )
+        await self.store.create(made, self._limits.max_certificates)
+        return made
+
+    async def export(self, tenant_id: str, arn: str, passphrase: bytes) -> tuple[Certificate, str]:
+        """A PRIVATE certificate and its key, encrypted under ``passphrase`` (PKCS #8)."""
+        found = await self.get(tenant_id, arn)
+        if found.kind != "PRIVATE":
+            raise ValidationFailed(f"Certificate ARN: {found.arn} is not a private certificate")
+        opened = await self.private_key(tenant_id, arn)
+        key = serialization.load_pem_private_key(opened, password=None)
+        encrypted = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+        return found, encrypted.decode()
 
     async def in_use_by(self, tenant_id: str, arn: str) -> list[str]:
         if self.certificate_users is None:

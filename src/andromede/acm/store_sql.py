@@ -79,6 +79,8 @@ def _columns(certificate: Certificate) -> dict[str, Any]:
         "imported_at": _ms(certificate.imported_at),
         "tags": json.dumps([list(t) for t in certificate.tags]),
         "revision": certificate.revision,
+        "kind": certificate.kind,
+        "authority_arn": certificate.authority_arn,
         "format_version": FORMAT_VERSION,
     }
 
@@ -96,6 +98,8 @@ def _certificate(m: Any) -> Certificate:
         imported_at=_when(int(m["imported_at"])),
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         revision=int(m["revision"]),
+        kind=str(m["kind"]),
+        authority_arn=m["authority_arn"],
     )
 
 

@@ -1,17 +1,20 @@
 """ACM's actions (decision 0230): one handler per operation, each authorising ``acm:<Action>``
 on the certificate's ARN (the request's tags as ``aws:RequestTag/…``, the certificate's as
 ``aws:ResourceTag/…``; ``*`` for the account-wide calls) before it calls the service, then
-answering in the API model's shape. What ACM would issue itself (RequestCertificate,
+answering in the API model's shape. What ACM would issue itself (a public RequestCertificate,
 renewals, validation e-mails) needs a public CA and domain validation this platform has not:
-those answer ``NotImplemented`` with the reason (:data:`NOT_SERVED`)."""
+those answer ``NotImplemented`` with the reason (:data:`NOT_SERVED`); a RequestCertificate
+naming the operator's private CA is issued at once (``acm.private_ca``)."""
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from andromede.acm.model import Certificate
+from andromede.acm.private_ca import ISSUABLE
 from andromede.acmapi.call import AcmCall, epoch, invalid
 from andromede.acmapi.errors import AcmWireError
 
@@ -59,8 +62,25 @@ async def _certificate(
     return found or await call.acm.get(call.tenant_id, arn)
 
 
+def _kind(certificate: Certificate) -> dict[str, Any]:
+    """What differs between an imported certificate and one the private CA issued."""
+    if certificate.kind == "PRIVATE":
+        return {
+            "Type": "PRIVATE",
+            "IssuedAt": epoch(certificate.imported_at),
+            "CertificateAuthorityArn": certificate.authority_arn,
+            "CertificateKeyPairOrigin": "AWS_MANAGED",
+        }
+    return {
+        "Type": "IMPORTED",
+        "ImportedAt": epoch(certificate.imported_at),
+        "CertificateKeyPairOrigin": "CUSTOMER_PROVIDED",
+    }
+
+
 def _detail(certificate: Certificate, status: str, in_use_by: list[str]) -> dict[str, Any]:
     facts = certificate.facts
+    export = "ENABLED" if certificate.kind == "PRIVATE" else "DISABLED"
     return {
         "CertificateArn": certificate.arn,
         "DomainName": facts.domain_name,
@@ -69,20 +89,17 @@ def _detail(certificate: Certificate, status: str, in_use_by: list[str]) -> dict
         "Subject": facts.subject,
         "Issuer": facts.issuer,
         "CreatedAt": epoch(certificate.created_at),
-        "ImportedAt": epoch(certificate.imported_at),
         "Status": status,
         "NotBefore": epoch(facts.not_before),
         "NotAfter": epoch(facts.not_after),
         "KeyAlgorithm": facts.key_algorithm,
         "SignatureAlgorithm": facts.signature_algorithm,
         "InUseBy": in_use_by,
-        "Type": "IMPORTED",
         "KeyUsages": [{"Name": n} for n in facts.key_usages],
         "ExtendedKeyUsages": [{"Name": n, "OID": oid} for n, oid in facts.extended_key_usages],
         "RenewalEligibility": "INELIGIBLE",
-        "Options": {"CertificateTransparencyLoggingPreference": "DISABLED", "Export": "DISABLED"},
-        "CertificateKeyPairOrigin": "CUSTOMER_PROVIDED",
-    }
+        "Options": {"CertificateTransparencyLoggingPreference": "DISABLED", "Export": export},
+    } | _kind(certificate)
 
 
 def _summary(certificate: Certificate, status: str, in_use: bool) -> dict[str, Any]:
@@ -93,19 +110,16 @@ def _summary(certificate: Certificate, status: str, in_use: bool) -> dict[str, A
         "SubjectAlternativeNameSummaries": list(facts.alternative_names[:_SUMMARY_NAMES]),
         "HasAdditionalSubjectAlternativeNames": len(facts.alternative_names) > _SUMMARY_NAMES,
         "Status": status,
-        "Type": "IMPORTED",
         "KeyAlgorithm": facts.key_algorithm,
         "KeyUsages": list(facts.key_usages),
         "ExtendedKeyUsages": [n for n, _ in facts.extended_key_usages],
-        "ExportOption": "DISABLED",
+        "ExportOption": "ENABLED" if certificate.kind == "PRIVATE" else "DISABLED",
         "InUse": in_use,
         "RenewalEligibility": "INELIGIBLE",
         "NotBefore": epoch(facts.not_before),
         "NotAfter": epoch(facts.not_after),
         "CreatedAt": epoch(certificate.created_at),
-        "ImportedAt": epoch(certificate.imported_at),
-        "CertificateKeyPairOrigin": "CUSTOMER_PROVIDED",
-    }
+    } | _kind(certificate)
 
 
 async def import_certificate(call: AcmCall) -> dict[str, Any]:
@@ -173,10 +187,13 @@ async def list_certificates(call: AcmCall) -> dict[str, Any]:
     await call.authorise("acm:ListCertificates", "*", {})
     now = call.acm.now()
     chosen = []
-    # Every certificate here is imported: its key pair the customer's, no Amazon root.
-    held = (origins is None or "CUSTOMER_PROVIDED" in origins) and not roots
-    for certificate in await call.acm.store.list_certificates(call.tenant_id) if held else []:
+    for certificate in [] if roots else await call.acm.store.list_certificates(call.tenant_id):
         facts = certificate.facts
+        # An imported key pair is the customer's; the private CA's certificates' keys are
+        # made here (AWS_MANAGED). No certificate here has an Amazon root.
+        origin = "AWS_MANAGED" if certificate.kind == "PRIVATE" else "CUSTOMER_PROVIDED"
+        if origins is not None and origin not in origins:
+            continue
         status = certificate.status(now)
         if statuses and status not in statuses:
             continue
@@ -229,13 +246,60 @@ async def list_tags_for_certificate(call: AcmCall) -> dict[str, Any]:
 
 async def export_certificate(call: AcmCall) -> dict[str, Any]:
     passphrase = call.pem("Passphrase", required=True, max_length=128)
-    del passphrase  # only a PRIVATE certificate's key is exported, and none is held here
+    assert passphrase is not None  # noqa: S101 (required)
+    if len(passphrase) < 4:
+        raise invalid("Passphrase", "Member must have length greater than or equal to 4")
     certificate = await _certificate(call, "ExportCertificate")
-    # AWS exports the keys of private-CA certificates (and of those issued exportable) only;
-    # every certificate held here is IMPORTED, whose key its owner already has.
-    raise AcmWireError(
-        "ValidationException", f"Certificate ARN: {certificate.arn} is not a private certificate"
+    # AWS exports the keys of private-CA certificates only: an imported one's owner has it.
+    exported, key = await call.acm.export(call.tenant_id, certificate.arn, passphrase.encode())
+    return {
+        "Certificate": exported.body,
+        "CertificateChain": exported.chain or "",
+        "PrivateKey": key,
+    }
+
+
+_DOMAIN: Final = re.compile(r"(\*\.)?(([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])\.)*"
+                            r"([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])")  # fmt: skip
+
+
+def _domain(call: AcmCall, name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise AcmWireError("SerializationException", f"{name} must be a string")
+    if not 1 <= len(value) <= 253 or _DOMAIN.fullmatch(value) is None:
+        raise invalid(name, "Member must satisfy regular expression pattern: "
+                      "(\\*\\.)?(((?!-)[A-Za-z0-9-]{0,62}[A-Za-z0-9])\\.)+"
+                      "((?!-)[A-Za-z0-9-]{1,62}[A-Za-z0-9])")  # fmt: skip
+    return value
+
+
+async def request_certificate(call: AcmCall) -> dict[str, Any]:
+    authority = call.string("CertificateAuthorityArn", min_length=20, max_length=2048)
+    if authority is None:
+        raise AcmWireError("NotImplemented", f"RequestCertificate {ISSUING_REFUSED}")
+    domain = _domain(call, "DomainName", call.params.get("DomainName"))
+    names = call.params.get("SubjectAlternativeNames") or []
+    if not isinstance(names, list) or len(names) > 100:
+        raise invalid("SubjectAlternativeNames", "Member must have length between 1 and 100")
+    alternatives = [_domain(call, "SubjectAlternativeNames.member", n) for n in names]
+    algorithm = call.string("KeyAlgorithm") or "RSA_2048"
+    if algorithm not in ISSUABLE:
+        raise AcmWireError(
+            "InvalidParameterException",
+            f"KeyAlgorithm {algorithm[:32]} is not offered: one of {', '.join(ISSUABLE)}.",
+        )
+    call.string("IdempotencyToken", min_length=1, max_length=32)
+    given = [(k, v or "") for k, v in call.tags()]
+    any_arn = f"arn:aws:acm:{call.acm.region}:{call.tenant_id}:certificate/*"
+    call.resources.append(any_arn)
+    await call.authorise("acm:RequestCertificate", any_arn, _request_tags(given))
+    if given:
+        await call.authorise("acm:AddTagsToCertificate", any_arn, _request_tags(given))
+    made = await call.acm.request_certificate(
+        call.tenant_id, domain, alternatives, algorithm, authority, given
     )
+    call.resources[:] = [made.arn]
+    return {"CertificateArn": made.arn}
 
 
 async def get_account_configuration(call: AcmCall) -> dict[str, Any]:
@@ -268,15 +332,20 @@ ACTIONS: Final[dict[str, Handler]] = {
     "ListTagsForCertificate": list_tags_for_certificate,
     "PutAccountConfiguration": put_account_configuration,
     "RemoveTagsFromCertificate": remove_tags_from_certificate,
+    "RequestCertificate": request_certificate,
 }
 _ISSUING: Final = (
     "is not offered by this platform: ACM issues a certificate once it has validated the "
     "domain by DNS or e-mail through a public CA, which this platform has not. Import the "
     "certificate with ImportCertificate (decision 0230)."
 )
+# A public RequestCertificate (without CertificateAuthorityArn).
+ISSUING_REFUSED: Final = _ISSUING.replace(
+    "(decision 0230)",
+    "or name the operator's private CA in CertificateAuthorityArn (decision 0230)",
+)
 # Operations of ACM's model not served, each with the reason given to the caller.
 NOT_SERVED: Final[dict[str, str]] = {
-    "RequestCertificate": _ISSUING,
     "RenewCertificate": _ISSUING,
     "ResendValidationEmail": _ISSUING,
     "RevokeCertificate": "is not offered by this platform: only ACM-issued certificates are "

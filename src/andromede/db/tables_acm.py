@@ -36,6 +36,9 @@ acm_certificates = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     # The day (since the epoch, UTC) its expiry was last checked: one gateway a day takes it.
     sa.Column("expiry_checked_day", sa.Integer, nullable=False, server_default="0"),
+    # IMPORTED or PRIVATE, and the private CA that issued it.
+    sa.Column("kind", key_text(), nullable=False, server_default="IMPORTED"),
+    sa.Column("authority_arn", sa.Text, nullable=True),
     sa.Index("ix_acm_certificates_expiry", "region", "expiry_checked_day"),
 )
 

@@ -1,11 +1,13 @@
-"""AWS Certificate Manager (decision 0230): the bound of an account's certificates and the daily
-expiry check.
+"""AWS Certificate Manager (decision 0230): the bounds of an account's certificates, the daily
+expiry check, and the operator's private certificate authority.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -33,4 +35,15 @@ class AcmSettings(BaseModel):
         "not checked today (UTC): each is checked once a day, its AWS/CertificateManager "
         "DaysToExpiry written and, within the account's DaysBeforeExpiry, an 'ACM Certificate "
         "Approaching Expiration' event sent (decision 0230).",
+    )
+    acm_private_ca_certificate: Path | None = Field(
+        default=None,
+        description="PEM certificate of the operator's private certificate authority: with "
+        "acm_private_ca_key, RequestCertificate naming its ARN in CertificateAuthorityArn "
+        "issues PRIVATE certificates at once, exportable (decision 0230).",
+    )
+    acm_private_ca_key: Path | None = Field(
+        default=None,
+        description="File of the unencrypted PEM private key of acm_private_ca_certificate "
+        "(readable by the server only; its content is never a setting) (decision 0230).",
     )

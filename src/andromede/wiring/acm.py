@@ -1,5 +1,6 @@
 """AWS Certificate Manager's wiring (decision 0230): the service over the metadata database with
-the settings' bound, its private keys sealed by IAM's server certificates' sealer (the
+the settings' bounds and the operator's private CA (``acm_private_ca_certificate`` and
+``_key``, read once at start), its private keys sealed by IAM's server certificates' sealer (the
 account's key ring, decision 0205), its API app, and its meeting with load balancing: a TLS or
 HTTPS listener takes an ACM certificate's ARN beside an IAM server certificate's (one
 :class:`~andromede.loadbalancing_adapters.AccountCertificates` dispatching by the ARN's
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from andromede.acm.expiry import ExpiryNotice, check_expiry
+from andromede.acm.private_ca import PrivateAuthority
 from andromede.acm.service import AcmLimits, AcmService
 from andromede.acm.store_sql import SqlCertificateStore
 from andromede.acmapi.app import AcmApp
@@ -43,7 +45,14 @@ from andromede.loadbalancing_adapters import (
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 
-__all__ = ["ExpiryReports", "acm_api", "acm_expiry", "load_balancer_of", "present_on"]
+__all__ = [
+    "ExpiryReports",
+    "acm_api",
+    "acm_expiry",
+    "load_balancer_of",
+    "present_on",
+    "private_authority",
+]
 
 log = logging.getLogger(__name__)
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -84,6 +93,7 @@ def acm_api(
             max_certificates=settings.acm_max_certificates,
             max_imports_per_year=settings.acm_max_imports_per_year,
         ),
+        authority=private_authority(settings),
     )
     if balancers is not None:
         present_on(balancers, acm, identity)
@@ -91,6 +101,20 @@ def acm_api(
     reports = ExpiryReports(events, sink)
     task = asyncio.create_task(acm_expiry(settings, acm, reports), name="acm-expiry")
     return acm, acm.store.forget_tenant, task
+
+
+def private_authority(settings: Settings) -> PrivateAuthority | None:
+    """The operator's private CA of the settings (both files, or neither)."""
+    certificate, key = settings.acm_private_ca_certificate, settings.acm_private_ca_key
+    if certificate is None and key is None:
+        return None
+    if certificate is None or key is None:
+        raise ConfigurationError("acm_private_ca_certificate and acm_private_ca_key go together")
+    try:
+        pems = certificate.read_bytes(), key.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"ACM's private CA cannot be read: {exc.strerror}") from None
+    return PrivateAuthority.load(settings.region, *pems)
 
 
 class ExpiryReports:

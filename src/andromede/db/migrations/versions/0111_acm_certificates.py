@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.Column("expiry_checked_day", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("kind", key_text(), nullable=False, server_default="IMPORTED"),
+        sa.Column("authority_arn", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("tenant_id", "certificate_id", name="pk_acm_certificates"),
     )
     op.create_index(
