@@ -1,8 +1,10 @@
 """Certificate Manager's daily expiry check (decision 0230): once a day (UTC) each certificate
 of the Region is checked by one gateway — the one whose conditional write marks it checked
-that day —, which tells the observer its days to expiry (``AWS/CertificateManager``'s
-``DaysToExpiry``) and whether it is within the account's ``DaysBeforeExpiry`` (the
-"ACM Certificate Approaching Expiration" event, AWS's daily reminder)."""
+that day —, which renews a private CA's certificate within :data:`RENEWAL_DAYS` of its
+expiry (ACM's managed renewal) and tells the observer its days to expiry
+(``AWS/CertificateManager``'s ``DaysToExpiry``) and whether it is within the account's
+``DaysBeforeExpiry`` (the "ACM Certificate Approaching Expiration" event, AWS's daily
+reminder)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typing import Final
 from andromede.acm.model import Certificate
 from andromede.acm.service import AcmService
 
-__all__ = ["ExpiryNotice", "check_expiry", "epoch_day"]
+__all__ = ["RENEWAL_DAYS", "ExpiryNotice", "check_expiry", "epoch_day"]
 
 log = logging.getLogger(__name__)
 _BATCH: Final = 500
+RENEWAL_DAYS: Final = 60  # ACM renews a private certificate up to 60 days before it expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,13 @@ async def check_expiry(
             if left <= timedelta(0):
                 continue
             days = -(-left // timedelta(days=1))  # a part of a day counts as a day
+            if days <= RENEWAL_DAYS and acm.renewable(certificate):
+                try:
+                    certificate = await acm.renew(certificate.tenant_id, certificate.arn)
+                except Exception:  # its reminders go on; tomorrow's check tries again
+                    log.exception("the renewal of %s failed", certificate.arn)
+                else:
+                    days = -(-(certificate.facts.not_after - now) // timedelta(days=1))
             window = await acm.days_before_expiry(certificate.tenant_id)
             try:
                 await observe(ExpiryNotice(certificate, days, days <= window))

@@ -217,6 +217,42 @@ class AcmService:
         await self.store.create(made, self._limits.max_certificates)
         return made
 
+    def renewable(self, certificate: Certificate) -> bool:
+        """Whether ACM renews it: a PRIVATE certificate of the private CA configured."""
+        authority = self.authority
+        return (
+            certificate.kind == "PRIVATE"
+            and authority is not None
+            and certificate.authority_arn == authority.arn
+        )
+
+    async def renew(self, tenant_id: str, arn: str) -> Certificate:
+        """A PRIVATE certificate issued again under its ARN — the same names and key
+        algorithm, a new key, a new validity —, as ACM's managed renewal."""
+        found = await self.get(tenant_id, arn)
+        authority = self.authority
+        if authority is None or not self.renewable(found):
+            raise ValidationFailed(f"Certificate {found.arn} is not eligible for renewal.")
+        now = self.now()
+        facts = found.facts
+        body, key = authority.issue(
+            facts.domain_name, facts.alternative_names, facts.key_algorithm, now
+        )
+        renewed = replace(
+            found,
+            body=body.strip(),
+            chain=authority.certificate_pem.strip(),
+            sealed_key=await self._sealer.seal(
+                tenant_id, key.encode(), key_context(tenant_id, found.certificate_id)
+            ),
+            facts=inspect(body, key, authority.certificate_pem, now),
+            imported_at=now,
+            revision=found.revision + 1,
+        )
+        if not await self.store.replace(renewed):
+            raise Conflict("The certificate was changed by another request; try again.")
+        return renewed
+
     async def export(self, tenant_id: str, arn: str, passphrase: bytes) -> tuple[Certificate, str]:
         """A PRIVATE certificate and its key, encrypted under ``passphrase`` (PKCS #8)."""
         found = await self.get(tenant_id, arn)

@@ -78,7 +78,9 @@ def _kind(certificate: Certificate) -> dict[str, Any]:
     }
 
 
-def _detail(certificate: Certificate, status: str, in_use_by: list[str]) -> dict[str, Any]:
+def _detail(
+    certificate: Certificate, status: str, in_use_by: list[str], eligibility: str
+) -> dict[str, Any]:
     facts = certificate.facts
     export = "ENABLED" if certificate.kind == "PRIVATE" else "DISABLED"
     return {
@@ -97,12 +99,14 @@ def _detail(certificate: Certificate, status: str, in_use_by: list[str]) -> dict
         "InUseBy": in_use_by,
         "KeyUsages": [{"Name": n} for n in facts.key_usages],
         "ExtendedKeyUsages": [{"Name": n, "OID": oid} for n, oid in facts.extended_key_usages],
-        "RenewalEligibility": "INELIGIBLE",
+        "RenewalEligibility": eligibility,
         "Options": {"CertificateTransparencyLoggingPreference": "DISABLED", "Export": export},
     } | _kind(certificate)
 
 
-def _summary(certificate: Certificate, status: str, in_use: bool) -> dict[str, Any]:
+def _summary(
+    certificate: Certificate, status: str, in_use: bool, eligibility: str
+) -> dict[str, Any]:
     facts = certificate.facts
     return {
         "CertificateArn": certificate.arn,
@@ -115,7 +119,7 @@ def _summary(certificate: Certificate, status: str, in_use: bool) -> dict[str, A
         "ExtendedKeyUsages": [n for n, _ in facts.extended_key_usages],
         "ExportOption": "ENABLED" if certificate.kind == "PRIVATE" else "DISABLED",
         "InUse": in_use,
-        "RenewalEligibility": "INELIGIBLE",
+        "RenewalEligibility": eligibility,
         "NotBefore": epoch(facts.not_before),
         "NotAfter": epoch(facts.not_after),
         "CreatedAt": epoch(certificate.created_at),
@@ -147,7 +151,8 @@ async def describe_certificate(call: AcmCall) -> dict[str, Any]:
     certificate = await _certificate(call, "DescribeCertificate")
     users = await call.acm.in_use_by(call.tenant_id, certificate.arn)
     status = certificate.status(call.acm.now())
-    return {"Certificate": _detail(certificate, status, users)}
+    eligibility = "ELIGIBLE" if call.acm.renewable(certificate) else "INELIGIBLE"
+    return {"Certificate": _detail(certificate, status, users, eligibility)}
 
 
 async def get_certificate(call: AcmCall) -> dict[str, Any]:
@@ -209,8 +214,12 @@ async def list_certificates(call: AcmCall) -> dict[str, Any]:
         chosen.reverse()
     page = chosen[offset : offset + size]
     summaries = [
-        _summary(c, s, bool(await call.acm.in_use_by(call.tenant_id, c.arn))) for c, s in page
-    ]
+        _summary(
+            c, s, bool(await call.acm.in_use_by(call.tenant_id, c.arn)),
+            "ELIGIBLE" if call.acm.renewable(c) else "INELIGIBLE",
+        )
+        for c, s in page
+    ]  # fmt: skip
     answer: dict[str, Any] = {"CertificateSummaryList": summaries}
     if offset + size < len(chosen):
         answer["NextToken"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
@@ -302,6 +311,12 @@ async def request_certificate(call: AcmCall) -> dict[str, Any]:
     return {"CertificateArn": made.arn}
 
 
+async def renew_certificate(call: AcmCall) -> dict[str, Any]:
+    certificate = await _certificate(call, "RenewCertificate")
+    await call.acm.renew(call.tenant_id, certificate.arn)
+    return {}
+
+
 async def get_account_configuration(call: AcmCall) -> dict[str, Any]:
     await call.authorise("acm:GetAccountConfiguration", "*", {})
     days = await call.acm.days_before_expiry(call.tenant_id)
@@ -332,6 +347,7 @@ ACTIONS: Final[dict[str, Handler]] = {
     "ListTagsForCertificate": list_tags_for_certificate,
     "PutAccountConfiguration": put_account_configuration,
     "RemoveTagsFromCertificate": remove_tags_from_certificate,
+    "RenewCertificate": renew_certificate,
     "RequestCertificate": request_certificate,
 }
 _ISSUING: Final = (
@@ -346,7 +362,6 @@ ISSUING_REFUSED: Final = _ISSUING.replace(
 )
 # Operations of ACM's model not served, each with the reason given to the caller.
 NOT_SERVED: Final[dict[str, str]] = {
-    "RenewCertificate": _ISSUING,
     "ResendValidationEmail": _ISSUING,
     "RevokeCertificate": "is not offered by this platform: only ACM-issued certificates are "
     "revoked, and it issues none (decision 0230).",

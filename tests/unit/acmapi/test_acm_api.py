@@ -158,6 +158,7 @@ async def test_the_key_is_sealed_under_the_account_key_ring(world: World) -> Non
         await world.identity.certificate_sealer.open(  # type: ignore[union-attr]
             world.tenant_id, held.sealed_key, key_context(world.tenant_id, "other")
         )
+    await world.fails("RenewCertificate", "ValidationException", CertificateArn=arn)
     export = await world.fails(
         "ExportCertificate", "ValidationException", CertificateArn=arn, Passphrase=b"pass1234"
     )
@@ -279,7 +280,7 @@ async def test_what_acm_issues_itself_is_refused_with_the_reason(world: World) -
     fields = reply.error_fields()
     assert fields["__type"] == "NotImplemented"
     assert "ImportCertificate" in fields["message"] and "validated" in fields["message"]
-    for name in ("RenewCertificate", "SearchCertificates", "TagResource"):
+    for name in ("ResendValidationEmail", "SearchCertificates", "TagResource"):
         assert (await world.raw(name, {})).error_fields()["__type"] == "NotImplemented"
     unknown = await world.raw("MakeItSo", {})
     assert unknown.error_fields()["__type"] == "UnknownOperationException"

@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from andromede.acm.expiry import ExpiryNotice, check_expiry
 from andromede.acm.private_ca import PrivateAuthority
 from andromede.errors import ConfigurationError
 from andromede.settings import Settings
@@ -69,6 +70,7 @@ async def test_a_private_certificate_issued_described_and_exported(world: World)
     assert (summary["CertificateArn"], summary["Type"], summary["ExportOption"]) == (
         arn, "PRIVATE", "ENABLED"
     )  # fmt: skip
+    assert summary["RenewalEligibility"] == "ELIGIBLE"
     tags = await world.client("ListTagsForCertificate", CertificateArn=arn)
     assert tags["Tags"] == [{"Key": "team", "Value": "platform"}]
     # A private certificate is not re-imported; an imported one is not exported.
@@ -78,7 +80,16 @@ async def test_a_private_certificate_issued_described_and_exported(world: World)
     imported = await world.imported(other)
     await world.fails("ExportCertificate", "ValidationException", CertificateArn=imported,
                       Passphrase=b"s3cret!")  # fmt: skip
+    # Renewed under its ARN: a new key and validity, the same names.
+    assert detail["RenewalEligibility"] == "ELIGIBLE"
+    await world.client("RenewCertificate", CertificateArn=arn)
+    renewed = await world.client("GetCertificate", CertificateArn=arn)
+    assert renewed["Certificate"] != got["Certificate"]
+    again = (await world.client("DescribeCertificate", CertificateArn=arn))["Certificate"]
+    assert again["SubjectAlternativeNames"] == detail["SubjectAlternativeNames"]
+    assert again["KeyAlgorithm"] == "EC_prime256v1" and again["Serial"] != detail["Serial"]
     actions = await world.actions()
+    assert ("acm:RenewCertificate", arn, "success") in actions
     assert ("acm:RequestCertificate", arn, "success") in actions
     assert ("acm:ExportCertificate", arn, "success") in actions
 
@@ -134,3 +145,26 @@ def test_the_operators_files_checked_at_start(tmp_path: Path) -> None:
         PrivateAuthority.load(REGION, leaf.body.encode(), leaf.key.encode())
     with pytest.raises(ConfigurationError, match="not the certificate's"):
         PrivateAuthority.load(REGION, pem, leaf.key.encode())
+
+
+async def test_the_expiry_check_renews_a_private_certificate(world: World) -> None:
+    authority = world.acm.authority
+    assert authority is not None
+    arn = (await world.client("RequestCertificate", DomainName="a.test",
+                              CertificateAuthorityArn=authority.arn))["CertificateArn"]  # fmt: skip
+    first = await world.acm.get(world.tenant_id, arn)
+    days: list[int] = []
+
+    async def observe(notice: ExpiryNotice) -> None:
+        days.append(notice.days_to_expiry)
+
+    now = datetime.now(UTC)
+    assert await check_expiry(world.acm, now + timedelta(days=300), observe) == 1
+    assert days == [95] and (await world.acm.get(world.tenant_id, arn)) == first
+    later = now + timedelta(days=340)
+    world.acm._clock = lambda: later  # the day the check runs, for the renewal too
+    assert await check_expiry(world.acm, later, observe) == 1
+    renewed = await world.acm.get(world.tenant_id, arn)
+    assert renewed.facts.not_after > first.facts.not_after
+    assert renewed.facts.serial != first.facts.serial and renewed.arn == arn
+    assert days[1] == 395  # the renewed certificate's, told the same day
