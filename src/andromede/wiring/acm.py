@@ -114,7 +114,10 @@ def private_authority(settings: Settings) -> PrivateAuthority | None:
         pems = certificate.read_bytes(), key.read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"ACM's private CA cannot be read: {exc.strerror}") from None
-    return PrivateAuthority.load(settings.region, *pems)
+    authority = PrivateAuthority.load(settings.region, *pems)
+    # What the operator tells the accounts to name in CertificateAuthorityArn.
+    log.info("ACM's private certificate authority: %s", authority.arn)
+    return authority
 
 
 class ExpiryReports:

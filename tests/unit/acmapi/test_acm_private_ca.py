@@ -7,6 +7,7 @@ re-imported; the operator's files checked at start."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,7 +126,10 @@ async def test_without_an_authority_a_request_is_refused(tmp_path: Path) -> None
         assert reply.error_fields()["__type"] == "InvalidArnException"
 
 
-def test_the_operators_files_checked_at_start(tmp_path: Path) -> None:
+def test_the_operators_files_checked_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "andromede.wiring.acm")
     pem, key = ca_files()
     (tmp_path / "ca.pem").write_bytes(pem)
     (tmp_path / "ca-key.pem").write_bytes(key)
@@ -135,6 +139,7 @@ def test_the_operators_files_checked_at_start(tmp_path: Path) -> None:
                                         acm_private_ca_key=tmp_path / "ca-key.pem"))  # fmt: skip
     assert loaded is not None and loaded.arn == private_ca().arn  # every gateway alike
     assert "PRIVATE KEY" not in repr(loaded)
+    assert loaded.arn in caplog.text and "PRIVATE KEY" not in caplog.text
     with pytest.raises(ConfigurationError, match="go together"):
         private_authority(Settings(**base, acm_private_ca_certificate=tmp_path / "ca.pem"))
     with pytest.raises(ConfigurationError, match="cannot be read"):
