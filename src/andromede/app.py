@@ -79,6 +79,7 @@ from andromede.storage.service import ObjectService
 from andromede.storage.store_sql import SqlMetadataStore
 from andromede.storage.sweeper import Sweeper
 from andromede.vpc_endpoint_front import EndpointGate
+from andromede.wiring.acm import acm_api
 from andromede.wiring.audit import (
     audit_key_files,
     audit_key_name,
@@ -616,6 +617,10 @@ class Application:
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute, scaling)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
+        # Certificate Manager (decision 0230): its certificates presented by the listeners too.
+        _, forget_certificates, acm_expiry = acm_api(apis, settings, db, identity, audit,
+            rate_limiter, balancers, eventbridge.service, metrics_sink)  # fmt: skip
+        background.append(acm_expiry)
         lb_metrics = LbMetrics.over(db, metrics, metrics_sink)  # AWS/NetworkELB
         lb_upkeep = load_balancer_upkeep(settings, balancers, compute, scaling, lb_metrics)
         background.append(asyncio.create_task(lb_upkeep, name="load-balancers"))
@@ -692,7 +697,12 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
-                others=[forget_streams, forget_kinesis, ssm.service.store.forget_tenant],
+                others=[
+                    forget_streams,
+                    forget_kinesis,
+                    ssm.service.store.forget_tenant,
+                    forget_certificates,
+                ],
             ),
             trail=trail,
             operator_access=operator_access,

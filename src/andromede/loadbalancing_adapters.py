@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from andromede.acm import errors as acm_errors
+from andromede.acm.service import AcmService
 from andromede.compute import errors as compute_errors
 from andromede.compute.model import Instance, InstanceState, SecurityGroup
 from andromede.compute.network import merge_firewall
@@ -16,7 +18,7 @@ from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
 from andromede.iam import errors as iam_errors
 from andromede.iam.service import IdentityService
-from andromede.loadbalancing.certificates import CertificateMaterial
+from andromede.loadbalancing.certificates import CertificateMaterial, Certificates
 from andromede.loadbalancing.errors import (
     InvalidConfiguration,
     InvalidSecurityGroup,
@@ -25,7 +27,7 @@ from andromede.loadbalancing.errors import (
 )
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
 
-__all__ = ["ComputeNetwork", "IdentityCertificates"]
+__all__ = ["AccountCertificates", "AcmCertificates", "ComputeNetwork", "IdentityCertificates"]
 
 
 class ComputeNetwork:
@@ -175,3 +177,50 @@ class IdentityCertificates:
         found = await self._identity.get_server_certificate(tenant_id, name)
         key = await self._identity.server_certificate_private_key(tenant_id, name)
         return CertificateMaterial(arn, found.body, found.chain or "", key)
+
+
+class AcmCertificates:
+    """:class:`~andromede.loadbalancing.certificates.Certificates` over Certificate Manager's
+    imported certificates (decision 0230): an ARN names one when it is a certificate of the
+    account in ACM; a re-imported certificate keeps its ARN, so its listeners present the new
+    one at their next refresh."""
+
+    def __init__(self, acm: AcmService) -> None:
+        self._acm = acm
+
+    async def exists(self, tenant_id: str, arn: str) -> bool:
+        try:
+            await self._acm.get(tenant_id, arn)
+        except (acm_errors.CertificateNotFound, acm_errors.InvalidArn):
+            return False
+        return True
+
+    async def material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        try:
+            found = await self._acm.get(tenant_id, arn)
+            key = await self._acm.private_key(tenant_id, arn)
+        except (acm_errors.CertificateNotFound, acm_errors.InvalidArn):
+            raise NotFound("CertificateNotFound", f"Certificate '{arn[:512]}' not found") from None
+        return CertificateMaterial(arn, found.body, found.chain or "", key)
+
+
+class AccountCertificates:
+    """The account's certificates for its listeners (decisions 0210 and 0230): an ARN of
+    service ``iam`` is a server certificate's, of ``acm`` an ACM certificate's."""
+
+    def __init__(self, iam: Certificates, acm: Certificates) -> None:
+        self._by_service = {"iam": iam, "acm": acm}
+
+    def _of(self, arn: str) -> Certificates | None:
+        parts = arn.split(":", 3)
+        return self._by_service.get(parts[2]) if len(parts) == 4 and parts[0] == "arn" else None
+
+    async def exists(self, tenant_id: str, arn: str) -> bool:
+        certificates = self._of(arn)
+        return certificates is not None and await certificates.exists(tenant_id, arn)
+
+    async def material(self, tenant_id: str, arn: str) -> CertificateMaterial:
+        certificates = self._of(arn)
+        if certificates is None:
+            raise NotFound("CertificateNotFound", f"Certificate '{arn[:512]}' not found")
+        return await certificates.material(tenant_id, arn)

@@ -545,6 +545,15 @@ resource "aws_iam_server_certificate" "web" {
 %(certificate_key)sEOT
   tags = { team = "web" }
 }
+# The same certificate imported into ACM (decision 0230), its key sealed again.
+resource "aws_acm_certificate" "web" {
+  certificate_body = <<EOT
+%(certificate)sEOT
+  private_key      = <<EOT
+%(certificate_key)sEOT
+  tags = { team = "web" }
+}
+output "acm_certificate_arn" { value = aws_acm_certificate.web.arn }
 # A service-linked role (decision 0208): Auto Scaling's, with a suffix of its own.
 resource "aws_iam_service_linked_role" "fleet" {
   aws_service_name = "autoscaling.amazonaws.com"
@@ -1011,6 +1020,13 @@ def test_terraform_applies_converges_and_destroys(
     assert web["ServerCertificateMetadata"]["Path"] == "/web/"
     assert web["CertificateBody"].strip() == certificate_body.strip()
     assert web["Tags"] == [{"Key": "team", "Value": "web"}]
+    acm = client_for(server, "acm", *server.credentials())
+    imported = acm.describe_certificate(CertificateArn=outputs["acm_certificate_arn"])
+    assert (imported["Certificate"]["Type"], imported["Certificate"]["DomainName"]) == (
+        "IMPORTED", "victim.example"
+    )  # fmt: skip
+    tags = acm.list_tags_for_certificate(CertificateArn=outputs["acm_certificate_arn"])["Tags"]
+    assert tags == [{"Key": "team", "Value": "web"}]
     fleet = iam.get_role(RoleName=f"AWSServiceRoleForAutoScaling_{bucket}")["Role"]
     assert fleet["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     assert fleet["Description"] == "the fleet's"
@@ -1054,6 +1070,9 @@ def test_terraform_applies_converges_and_destroys(
     with pytest.raises(ClientError) as unlinked:  # deleted through DeleteServiceLinkedRole
         iam.get_role(RoleName=f"AWSServiceRoleForAutoScaling_{bucket}")
     assert unlinked.value.response["Error"]["Code"] == "NoSuchEntity"
+    with pytest.raises(ClientError) as unimported:
+        acm.describe_certificate(CertificateArn=outputs["acm_certificate_arn"])
+    assert unimported.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
 BACKEND = """

@@ -17,7 +17,8 @@ rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Net
 Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records),
 ``tables_log_subscriptions`` (Logs' subscription filters and their outbox),
 ``tables_kinesis`` (Kinesis Data Streams' streams and records), ``tables_ssm`` (Systems
-Manager's parameters and their sealed versions). This
+Manager's parameters and their sealed versions),
+``tables_acm`` (Certificate Manager's imported certificates and account configurations). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -187,6 +188,7 @@ from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
 from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
+from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
 # isort: on
 
@@ -194,6 +196,9 @@ __all__ = [
     "access_keys",
     "access_points",
     "account_public_access_blocks",
+    "acm_certificates",
+    "acm_configurations",
+    "acm_imports",
     "audit_events",
     "audit_key_transition_checkpoints",
     "audit_key_transitions",

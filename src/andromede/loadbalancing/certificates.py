@@ -1,7 +1,7 @@
 """What load balancing needs of the account's certificates (decision 0210), as a
-:class:`Certificates` port: IAM's server certificates answer it through an adapter
-(``loadbalancing_adapters.IdentityCertificates``), since bounded contexts do not import each
-other."""
+:class:`Certificates` port: IAM's server certificates and Certificate Manager's (decision
+0230) answer it through adapters (``loadbalancing_adapters.AccountCertificates``, dispatching
+by the ARN's service), since bounded contexts do not import each other."""
 
 from __future__ import annotations
 

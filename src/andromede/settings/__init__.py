@@ -17,7 +17,8 @@ sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
 ``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose),
-``kinesis`` (Kinesis Data Streams) and ``ssm`` (Systems Manager Parameter Store). What reads
+``kinesis`` (Kinesis Data Streams), ``ssm`` (Systems Manager Parameter Store) and ``acm``
+(Certificate Manager). What reads
 fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -36,6 +37,7 @@ from pydantic_settings import (
 )
 
 from andromede.errors import ConfigurationError
+from andromede.settings.acm import AcmSettings
 from andromede.settings.audit import AuditSettings, AuditWitnessSettings
 from andromede.settings.billing import BillingSettings
 from andromede.settings.compute import ComputeSettings
@@ -74,6 +76,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    AcmSettings,
     KinesisSettings,
     SsmSettings,
     FirehoseSettings,

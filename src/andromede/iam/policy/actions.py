@@ -18,6 +18,7 @@ from functools import lru_cache
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
+from andromede.iam.policy.actions_streams import ACM_ACTIONS, FIREHOSE_ACTIONS, KINESIS_ACTIONS
 from andromede.iam.policy.wildcard import compile_wildcard
 
 __all__ = ["ACTIONS", "action_pattern_matches_any", "known_action", "known_service"]
@@ -741,37 +742,6 @@ _SECRETSMANAGER = (
     "ValidateResourcePolicy",
 )
 
-# Amazon Data Firehose (decision 0223): every operation of AWS's model.
-_FIREHOSE = (
-    "CreateDeliveryStream",
-    "DeleteDeliveryStream",
-    "DescribeDeliveryStream",
-    "ListDeliveryStreams",
-    "ListTagsForDeliveryStream",
-    "PutRecord",
-    "PutRecordBatch",
-    "StartDeliveryStreamEncryption",
-    "StopDeliveryStreamEncryption",
-    "TagDeliveryStream",
-    "UntagDeliveryStream",
-    "UpdateDestination",
-)
-
-# Decision 0228: every Kinesis Data Streams action AWS's IAM knows, served or not, so that a
-# policy naming one is valid (those not served are answered UnknownOperationException).
-_KINESIS = (
-    "AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod", "DeleteResourcePolicy",
-    "DeleteStream", "DeregisterStreamConsumer", "DescribeAccountSettings", "DescribeLimits",
-    "DescribeStream", "DescribeStreamConsumer", "DescribeStreamSummary",
-    "DisableEnhancedMonitoring", "EnableEnhancedMonitoring", "GetRecords", "GetResourcePolicy",
-    "GetShardIterator", "IncreaseStreamRetentionPeriod", "ListShards", "ListStreamConsumers",
-    "ListStreams", "ListTagsForResource", "ListTagsForStream", "MergeShards", "PutRecord",
-    "PutRecords", "PutResourcePolicy", "RegisterStreamConsumer", "RemoveTagsFromStream",
-    "SplitShard", "StartStreamEncryption", "StopStreamEncryption", "SubscribeToShard",
-    "TagResource", "UntagResource", "UpdateAccountSettings", "UpdateMaxRecordSize",
-    "UpdateShardCount", "UpdateStreamMode", "UpdateStreamWarmThroughput",
-)  # fmt: skip
-
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -785,8 +755,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "cloudwatch": _CLOUDWATCH,
     "logs": LOGS_ACTIONS,  # decision 0186
     "events": EVENTS_ACTIONS,  # decision 0192
-    "firehose": _FIREHOSE,  # decision 0223
-    "kinesis": _KINESIS,  # decision 0228
+    "firehose": FIREHOSE_ACTIONS,  # decision 0223
+    "kinesis": KINESIS_ACTIONS,  # decision 0228
+    "acm": ACM_ACTIONS,  # decision 0230
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

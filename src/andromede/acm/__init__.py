@@ -1,0 +1,1 @@
+"""AWS Certificate Manager: imported certificates and their sealed keys (decision 0230)."""
