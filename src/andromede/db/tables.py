@@ -15,7 +15,8 @@ versions), ``tables_anomaly`` (CloudWatch's anomaly detectors) and ``tables_logs
 (CloudWatch Logs' groups, streams and events), ``tables_events`` (EventBridge's buses,
 rules, targets, deliveries, archives and replays), ``tables_loadbalancing`` (Network Load
 Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered records),
-``tables_log_subscriptions`` (Logs' subscription filters and their outbox). This
+``tables_log_subscriptions`` (Logs' subscription filters and their outbox),
+``tables_metric_streams`` (CloudWatch's metric streams). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -184,6 +185,7 @@ from andromede.db.tables_events import (
 from andromede.db.tables_loadbalancing import lb_resources
 from andromede.db.tables_firehose import firehose_records, firehose_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
+from andromede.db.tables_metric_streams import metric_streams
 # isort: on
 
 __all__ = [
@@ -299,6 +301,7 @@ __all__ = [
     "metric_datapoints",
     "metric_runs",
     "metric_series",
+    "metric_streams",
     "mfa_devices",
     "multipart_uploads",
     "notification_events",
