@@ -125,6 +125,7 @@ from andromede.wiring.loadbalancing import (
     load_balancing_service,
 )
 from andromede.wiring.logs import flow_log_groups, logs_api, sns_observers, sns_status_logger
+from andromede.wiring.metric_streams import metric_streams
 from andromede.wiring.metrics import (
     alarm_service,
     anomaly_service,
@@ -620,6 +621,10 @@ class Application:
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )
         # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
+        streams, stream_task, forget_metric_streams = metric_streams(  # decision 0233
+            settings, db, metrics, identity, apis, metrics_sink, billing, audit, reconciler.owner
+        )
+        background.append(stream_task)
         apis[CloudWatchApp.name] = CloudWatchApp(
             metrics,
             identity,
@@ -630,6 +635,7 @@ class Application:
             alarms=alarms,
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
+            streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         background += eventbridge.background(reconciler.owner)
@@ -682,7 +688,7 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
-                others=[forget_streams],
+                others=[forget_streams, forget_metric_streams],
             ),
             trail=trail,
             operator_access=operator_access,

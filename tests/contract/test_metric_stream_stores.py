@@ -2,7 +2,8 @@
 a stream put and read back whole (filters, statistics, tags, dates to the microsecond),
 replaced in place, bounded per account for new streams only; paged by name; started and
 stopped by name (the missing names no error); every account's running streams listed; deleted;
-a closed account's streams forgotten."""
+a closed account's streams forgotten. The minutes' claims (``metric_runs``, and their memory
+twin): claimed, held under a lease, done in order, the last done told."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.stream_minutes import MemoryMinuteRuns, MinuteRuns
 from andromede.metrics.streams import (
     RUNNING,
     STOPPED,
@@ -88,3 +91,27 @@ async def test_pages_states_running_delete_forget(store: MetricStreamStore) -> N
     assert await store.forget_tenant("t1") == 3
     assert await store.page("t1", "", 10) == []
     assert [s.name for s in await store.running()] == ["z"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def runs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MinuteRuns]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryMinuteRuns() if db is None else SqlMetricRuns(db)
+
+
+async def test_minutes_claimed_under_a_lease_and_done_in_order(runs: MinuteRuns) -> None:
+    assert await runs.last_done("metric-streams") is None
+    assert await runs.claim("metric-streams", 100, "g1", now=6000, lease=300)
+    assert not await runs.claim("metric-streams", 100, "g2", now=6010, lease=300)
+    assert await runs.last_done("metric-streams") is None
+    await runs.done("metric-streams", 100, "g1")
+    assert await runs.last_done("metric-streams") == 100
+    assert not await runs.claim("metric-streams", 100, "g2", now=6020, lease=300)
+    assert await runs.claim("metric-streams", 101, "g2", now=6070, lease=300)
+    # g2 died: its minute is another's once the lease ran out, and done by it.
+    assert await runs.claim("metric-streams", 101, "g1", now=6371, lease=300)
+    await runs.done("metric-streams", 101, "g2")  # no longer g2's: not marked
+    assert await runs.last_done("metric-streams") == 100
+    await runs.done("metric-streams", 101, "g1")
+    assert await runs.last_done("metric-streams") == 101
+    assert await runs.last_done("other") is None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -149,11 +149,16 @@ def _after(token: str | None) -> str:
 
 class MetricStreamService:
     def __init__(
-        self, store: MetricStreamStore, region: str, limits: StreamLimits | None = None
+        self,
+        store: MetricStreamStore,
+        region: str,
+        limits: StreamLimits | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
         self.region = region
         self.limits = limits or StreamLimits()
+        self._clock = clock
 
     def arn(self, tenant_id: str, name: str) -> str:
         return metric_stream_arn(self.region, tenant_id, name)
@@ -206,7 +211,7 @@ class MetricStreamService:
         if params.get("IncludeLinkedAccountsMetrics"):
             raise InvalidParameterValue("Cross-account observability is not supported.")
         tags = _tags(params.get("Tags") or ())
-        now = _now()
+        now = self._clock()
         held = await self.store.get(tenant_id, name)
         stream = MetricStream(
             tenant_id=tenant_id,
@@ -255,7 +260,7 @@ class MetricStreamService:
         """StartMetricStreams / StopMetricStreams: the names that exist change; as AWS, the
         others are no error."""
         wanted = [check_name(n) for n in _required({"Names": names}, "Names")]
-        await self.store.set_state(tenant_id, wanted, state, _now())
+        await self.store.set_state(tenant_id, wanted, state, self._clock())
 
     async def retag(
         self, tenant_id: str, name: str, add: Sequence[tuple[str, str]], remove: Sequence[str]
