@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from andromede.audit.model import Outcome
+from andromede.db.database import Database
 from andromede.metric_stream_delivery import STREAMS_PRINCIPAL, RoleStreamDestination
 from andromede.metrics.service import MetricDatum, MetricsService
 from andromede.metrics.store import MemoryMetricStore
@@ -26,9 +27,15 @@ from andromede.metrics.stream_minutes import (
     StreamPolicy,
     pack,
 )
-from andromede.metrics.stream_service import MetricStreamService
+from andromede.metrics.stream_service import MetricStreamService, StreamLimits
 from andromede.metrics.streams import MemoryMetricStreamStore
-from andromede.wiring.metric_streams import METRIC_STREAM_UPDATES, StreamMetrics
+from andromede.settings import Settings
+from andromede.wiring.metric_streams import (
+    METRIC_STREAM_UPDATES,
+    StreamMetrics,
+    metric_stream_service,
+    stream_policy,
+)
 from support.batch_world import read
 from support.firehoseapp import REGION, RecordingSink, World, firehose_world
 
@@ -187,8 +194,8 @@ async def test_a_minute_lands_as_json_lines_in_awss_format(streams: Streams) -> 
     # The next minute: the late Errors datapoint, once.
     _after_minute(streams, 2)
     assert await streams.deliverer().run_once() == 1
-    later = await streams.landed()
-    assert [(x["metric_name"], x["value"]["sum"], x["timestamp"]) for x in later[2:]] == [
+    later = [x for x in await streams.landed() if x not in lines]  # the objects' order is not
+    assert [(x["metric_name"], x["value"]["sum"], x["timestamp"]) for x in later] == [
         ("Errors", 5.0, (int(MINUTE0.timestamp()) + 60) * 1000)
     ]
 
@@ -239,7 +246,8 @@ async def test_minutes_sent_once_in_order_and_caught_up(streams: Streams) -> Non
     assert await streams.deliverer("gw-b").run_once() == 0  # done: not sent again
     _after_minute(streams, 4)  # gw-a and gw-b were away for three minutes
     assert await streams.deliverer("gw-b").run_once() == 3
-    sums = [x["value"]["sum"] for x in await streams.landed()]
+    lines = await streams.landed()  # the bucket's objects in no set order: sorted by time
+    sums = [x["value"]["sum"] for x in sorted(lines, key=lambda x: x["timestamp"])]
     assert sums == [0.0, 1.0, 2.0, 3.0]
     # A stream made now does not get the minutes before it.
     streams.clock.now = MINUTE0 + timedelta(minutes=10)
@@ -256,3 +264,19 @@ def test_lines_packed_whole_into_records() -> None:
     records = pack(lines, 400)
     assert [len(r) for r in records] == [302, 302, 151, 501]
     assert b"".join(records) == b"".join(lines)
+
+
+def test_the_limits_are_the_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        metric_streams_max_per_account=7,
+        metric_streams_max_filter_names=8,
+        metric_streams_max_statistics_metrics=9,
+        metric_streams_list_page=10,
+        metric_streams_delay=11,
+        metric_streams_catch_up=12,
+        metric_streams_record_bytes=13,
+    )
+    service = metric_stream_service(settings, cast(Database, None))  # the store not used here
+    assert service.limits == StreamLimits(7, 8, 9, 10)
+    assert stream_policy(settings) == StreamPolicy(delay=11, catch_up=12, record_bytes=13)

@@ -38,7 +38,13 @@ from andromede.metrics.streams import MetricStream
 from andromede.metrics.streams_sql import SqlMetricStreamStore
 from andromede.settings import Settings
 
-__all__ = ["METRIC_STREAM_UPDATES", "StreamMetrics", "metric_streams"]
+__all__ = [
+    "METRIC_STREAM_UPDATES",
+    "StreamMetrics",
+    "metric_stream_service",
+    "metric_streams",
+    "stream_policy",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,28 @@ async def _deliver_forever(settings: Settings, deliverer: MetricStreamDeliverer)
             log.exception("the metric streams' minute was not sent")
 
 
+def metric_stream_service(settings: Settings, db: Database) -> MetricStreamService:
+    """The streams over the metadata database, bounded by the settings."""
+    return MetricStreamService(
+        SqlMetricStreamStore(db),
+        settings.region,
+        StreamLimits(
+            max_per_account=settings.metric_streams_max_per_account,
+            max_filter_names=settings.metric_streams_max_filter_names,
+            max_statistics_metrics=settings.metric_streams_max_statistics_metrics,
+            list_page=settings.metric_streams_list_page,
+        ),
+    )
+
+
+def stream_policy(settings: Settings) -> StreamPolicy:
+    return StreamPolicy(
+        delay=settings.metric_streams_delay,
+        catch_up=settings.metric_streams_catch_up,
+        record_bytes=settings.metric_streams_record_bytes,
+    )
+
+
 def metric_streams(
     settings: Settings,
     db: Database,
@@ -113,17 +141,8 @@ def metric_streams(
 ) -> tuple[MetricStreamService, asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The metric streams' service (for CloudWatch's app), its deliverer's task, started, and
     what closing a tenant deletes of it (its streams)."""
-    store = SqlMetricStreamStore(db)
-    service = MetricStreamService(
-        store,
-        settings.region,
-        StreamLimits(
-            max_per_account=settings.metric_streams_max_per_account,
-            max_filter_names=settings.metric_streams_max_filter_names,
-            max_statistics_metrics=settings.metric_streams_max_statistics_metrics,
-            list_page=settings.metric_streams_list_page,
-        ),
-    )
+    service = metric_stream_service(settings, db)
+    store = service.store
     deliverer = MetricStreamDeliverer(
         store,
         metrics.store,
@@ -131,11 +150,7 @@ def metric_streams(
         SqlMetricRuns(db),
         holder=owner,
         region=settings.region,
-        policy=StreamPolicy(
-            delay=settings.metric_streams_delay,
-            catch_up=settings.metric_streams_catch_up,
-            record_bytes=settings.metric_streams_record_bytes,
-        ),
+        policy=stream_policy(settings),
         observer=StreamMetrics(sink, billing, audit, settings.region),
     )
     task = asyncio.create_task(_deliver_forever(settings, deliverer), name="metric-streams")
