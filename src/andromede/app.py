@@ -127,6 +127,7 @@ from andromede.wiring.loadbalancing import (
     load_balancing_service,
 )
 from andromede.wiring.logs import flow_log_groups, logs_api, sns_observers, sns_status_logger
+from andromede.wiring.metric_streams import metric_streams
 from andromede.wiring.metrics import (
     alarm_service,
     anomaly_service,
@@ -632,6 +633,10 @@ class Application:
             asyncio.create_task(compute_upkeep(settings, compute), name="compute-upkeep")
         )
         # CloudWatch metrics (decision 0172): the API, the roll-up, the platform's own metrics.
+        streams, stream_task, forget_metric_streams = metric_streams(  # decision 0233
+            settings, db, metrics, identity, apis, metrics_sink, billing, audit, reconciler.owner
+        )
+        background.append(stream_task)
         apis[CloudWatchApp.name] = CloudWatchApp(
             metrics,
             identity,
@@ -642,6 +647,7 @@ class Application:
             alarms=alarms,
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
+            streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         background += eventbridge.background(reconciler.owner)
@@ -702,6 +708,7 @@ class Application:
                     forget_kinesis,
                     ssm.service.store.forget_tenant,
                     forget_certificates,
+                    forget_metric_streams,
                 ],
             ),
             trail=trail,

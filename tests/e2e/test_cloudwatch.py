@@ -14,7 +14,8 @@ Decision 0183: metric math in boto3's GetMetricData and in a math alarm. Decisio
 composite alarm over two metric alarms notifies its topic once both are in ALARM. Decision
 0185: boto3's dashboards. Decision 0187: a bucket's metrics configuration put with boto3, then its
 1-minute ``AWS/S3`` request metrics read back after a few GETs, PUTs and 404s (written every
-half second here). Decision 0189: boto3's anomaly detector and its band."""
+half second here). Decision 0189: boto3's anomaly detector and its band. Decision 0233:
+boto3's metric streams."""
 
 from __future__ import annotations
 
@@ -713,6 +714,34 @@ def test_dashboards_with_boto3(server: ServerProcess) -> None:
     assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
     cw.delete_dashboards(DashboardNames=["api", "api-west"])
     assert cw.list_dashboards(DashboardNamePrefix="api")["DashboardEntries"] == []
+
+
+def test_metric_streams_with_boto3(server: ServerProcess) -> None:
+    """Decision 0233: boto3 puts a metric stream (stored in the served database), reads,
+    stops, tags and lists it, sees an OpenTelemetry format refused, and deletes it. What a
+    stream delivers waits for a minute to end: tested in process (test_metric_stream_delivery)."""
+    cw = client(server, "cloudwatch")
+    account = client(server, "sts").get_caller_identity()["Account"]
+    params = {
+        "Name": "to-lake",
+        "FirehoseArn": f"arn:aws:firehose:{REGION}:{account}:deliverystream/lake",
+        "RoleArn": f"arn:aws:iam::{account}:role/streams",
+        "OutputFormat": "json",
+        "IncludeFilters": [{"Namespace": "AWS/SQS"}],
+    }
+    arn = cw.put_metric_stream(**params)["Arn"]
+    assert arn == f"arn:aws:cloudwatch:{REGION}:{account}:metric-stream/to-lake"
+    cw.stop_metric_streams(Names=["to-lake"])
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "data"}])
+    got = cw.get_metric_stream(Name="to-lake")
+    assert (got["State"], got["IncludeFilters"]) == ("stopped", [{"Namespace": "AWS/SQS"}])
+    assert cw.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "data"}]
+    assert [e["Name"] for e in cw.list_metric_streams()["Entries"]] == ["to-lake"]
+    with pytest.raises(ClientError) as refused:
+        cw.put_metric_stream(**{**params, "OutputFormat": "opentelemetry1.0"})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    cw.delete_metric_stream(Name="to-lake")
+    assert cw.list_metric_streams()["Entries"] == []
 
 
 def test_a_composite_alarm_notifies_only_when_both_children_alarm(server: ServerProcess) -> None:

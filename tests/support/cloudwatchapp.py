@@ -38,6 +38,8 @@ from andromede.metrics.anomaly_store import MemoryDetectorStore
 from andromede.metrics.dashboards import DashboardLimits, DashboardService, MemoryDashboardStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.store import MemoryMetricStore
+from andromede.metrics.stream_service import MetricStreamService, StreamLimits
+from andromede.metrics.streams import MemoryMetricStreamStore
 from andromede.settings import Settings
 
 __all__ = ["PROTOCOLS", "Harness", "Reply", "cloudwatch", "raw_request"]
@@ -119,6 +121,7 @@ class Harness:
     protocol: str = "smithy-rpc-v2-cbor"
     alarms: AlarmService | None = None
     anomaly: AnomalyService | None = None
+    streams: MetricStreamService | None = None
 
     async def call(self, operation: str, params: dict[str, Any]) -> Reply:
         model = _MODEL.operation_model(operation)
@@ -203,6 +206,12 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
         REGION,
         DashboardLimits(max_per_account=3, max_body_size=4096, max_widgets=3, list_page=2),
     )
+    # Small bounds, so that the tests reach them (decision 0233).
+    streams = MetricStreamService(
+        MemoryMetricStreamStore(),
+        REGION,
+        StreamLimits(max_per_account=3, max_filter_names=5, max_statistics_metrics=2, list_page=2),
+    )
     try:
         yield Harness(
             CloudWatchApp(
@@ -214,6 +223,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
                 alarms=alarms,
                 dashboards=dashboards,
                 anomaly=anomaly,
+                streams=streams,
             ),
             identity,
             metrics,
@@ -225,6 +235,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
             boot.tenant.id,
             alarms=alarms,
             anomaly=anomaly,
+            streams=streams,
         )
     finally:
         await audit.close()

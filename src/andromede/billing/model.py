@@ -107,6 +107,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("cloudwatch.requests", "requests", "1000 requests", 1000,
           "CloudWatch API requests (PutMetricData, GetMetricStatistics, GetMetricData, "
           "ListMetrics)"),
+    # Decision 0233: the datapoints metric streams put into Firehose (AWS: per 1,000 updates).
+    Meter("cloudwatch.metric-stream-updates", "updates", "1000 updates", 1000,
+          "CloudWatch metric stream updates: datapoints put into Firehose streams"),
     # Decision 0186: CloudWatch Logs' calls, and the bytes PutLogEvents ingests.
     Meter("logs.requests", "requests", "1000 requests", 1000, "CloudWatch Logs API requests"),
     Meter("logs.ingested", "bytes", "GiB", _GIB,

@@ -2,8 +2,8 @@
 protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service for the
 caller's account and answers a result document; the metric alarms' operations (decision
 0177) are ``alarm_operations``', the dashboards' (decision 0185) ``dashboards``', the
-anomaly detectors' (decision 0189) ``anomaly_operations``'. The other
-operations of CloudWatch (composite alarms, metric streams, insight rules…) are listed in
+anomaly detectors' (decision 0189) ``anomaly_operations``', the metric streams' (decision 0233)
+``metric_streams``'. The other operations of CloudWatch (insight rules…) are listed in
 :data:`NOT_SERVED`: they answer ``NotImplemented``, never a silent success.
 """
 
@@ -18,6 +18,7 @@ from andromede.cloudwatchapi.anomaly_operations import ANOMALY_ACTIONS
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_ACTIONS
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.metric_streams import STREAM_ACTIONS
 from andromede.cloudwatchapi.queries import data_query, dimensions
 from andromede.metrics.service import (
     DimensionFilter,
@@ -169,18 +170,16 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     **ALARM_ACTIONS,
     **DASHBOARD_ACTIONS,  # decision 0185
     **ANOMALY_ACTIONS,  # decision 0189
+    **STREAM_ACTIONS,  # decision 0233
 }
 
 # CloudWatch's other operations (decision 0177 served the metric alarms', 0184 composite alarms,
-# 0185 dashboards, 0189 anomaly detectors).
+# 0185 dashboards, 0189 anomaly detectors, 0233 metric streams).
 NOT_SERVED: Final = frozenset(
     {
-        "DeleteInsightRules",
-        "DeleteMetricStream", "DescribeInsightRules",
+        "DeleteInsightRules", "DescribeInsightRules",
         "DisableInsightRules", "EnableInsightRules", "GetInsightRuleReport",
-        "GetMetricStream", "GetMetricWidgetImage",
-        "ListManagedInsightRules", "ListMetricStreams",
+        "GetMetricWidgetImage", "ListManagedInsightRules",
         "PutInsightRule", "PutManagedInsightRules",
-        "PutMetricStream", "StartMetricStreams", "StopMetricStreams",
     }
 )  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.metric_streams import is_stream_arn, stream_tag_call
 from andromede.cloudwatchapi.queries import data_query
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import Alarm, alarm_arn, query_document
@@ -351,6 +352,8 @@ def _tagged(call: MetricsCall) -> tuple[AlarmService, str]:
 async def _retag(
     call: MetricsCall, add: list[tuple[str, str]], remove: list[str]
 ) -> tuple[tuple[str, str], ...]:
+    if is_stream_arn(call.params.get("ResourceARN")):  # a metric stream's (decision 0233)
+        return await stream_tag_call(call, add, remove)
     service, name = _tagged(call)
     try:
         return await service.retag(call.tenant_id, name, add, remove)

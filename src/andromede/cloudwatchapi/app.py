@@ -10,7 +10,8 @@ caller's account only → the protocol's answer, then the access-log line and th
 ``cloudwatch.requests`` meter. Metric calls are not audited — AWS's trail has them as data
 events, off by default, and a fleet's agents put every minute — but an alarm's change is
 (decision 0177: a management event), as is a dashboard's (0185), an anomaly detector's
-(0189), and so is a refusal: a failed
+(0189), a metric stream's (0233: on the stream's ARN, PutMetricStream with ``iam:PassRole`` on
+its role), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
@@ -32,6 +33,7 @@ from andromede.cloudwatchapi.anomaly_operations import ANOMALY_AUDITED
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_AUDITED, dashboard_resources
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
+from andromede.cloudwatchapi.metric_streams import STREAM_AUDITED, stream_resources
 from andromede.cloudwatchapi.protocol import (
     Wire,
     decode,
@@ -60,6 +62,7 @@ from andromede.metrics.alarms import alarm_arn
 from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
+from andromede.metrics.stream_service import MetricStreamService
 from andromede.settings import Settings
 
 __all__ = ["CloudWatchApp"]
@@ -84,9 +87,11 @@ class CloudWatchApp:
         alarms: AlarmService | None = None,
         dashboards: DashboardService | None = None,
         anomaly: AnomalyService | None = None,
+        streams: MetricStreamService | None = None,
     ) -> None:
         self._metrics = metrics
         self._anomaly = anomaly
+        self._streams = streams
         self._alarms = alarms
         self._dashboards = dashboards
         self._identity = identity
@@ -201,18 +206,34 @@ class CloudWatchApp:
             resource = alarm_arn(self._settings.region, tenant_id, params["AlarmName"])
         elif operation in ALARM_RESOURCE and isinstance(params.get("ResourceARN"), str):
             resource = params["ResourceARN"]  # the tag calls
-        # Dashboards' calls on each dashboard's ARN (decision 0185), the others on one.
-        resources = dashboard_resources(operation, tenant_id, params) or [resource]
+        # Dashboards' calls on each dashboard's ARN (decision 0185), metric streams' on each
+        # stream's (0233), the others on one.
+        resources = (
+            dashboard_resources(operation, tenant_id, params)
+            or stream_resources(operation, self._settings.region, tenant_id, params)
+            or [resource]
+        )
         for each in resources:
             await self._authorise(
                 scope, principal, f"cloudwatch:{operation}", keys, request_id, each
             )
+        if operation == "PutMetricStream" and isinstance(params.get("RoleArn"), str):
+            # As AWS: whoever makes a stream deliver as a role may pass it.
+            await self._authorise(
+                scope, principal, "iam:PassRole", {}, request_id, params["RoleArn"]
+            )
         result = await action(
             MetricsCall(
-                tenant_id, params, self._metrics, self._alarms, self._dashboards, self._anomaly
+                tenant_id,
+                params,
+                self._metrics,
+                self._alarms,
+                self._dashboards,
+                self._anomaly,
+                self._streams,
             )
         )
-        if operation in AUDITED or operation in DASHBOARD_AUDITED or operation in ANOMALY_AUDITED:
+        if operation in AUDITED | DASHBOARD_AUDITED | ANOMALY_AUDITED | STREAM_AUDITED:
             # Alarm, dashboard and detector changes are management events (CloudTrail logs them,
             # unlike metric data).
             for each in resources:

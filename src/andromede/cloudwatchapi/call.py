@@ -1,4 +1,4 @@
-"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185, 0189): the caller's
+"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185, 0189, 0233): the caller's
 account, its typed input document, and the services it acts through."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.service import MetricsService
+from andromede.metrics.stream_service import MetricStreamService
 
 __all__ = ["MetricsCall"]
 
@@ -26,3 +27,5 @@ class MetricsCall:
     dashboards: DashboardService | None = None
     # None where anomaly detectors are not wired (decision 0189).
     anomaly: AnomalyService | None = None
+    # None where metric streams are not wired (decision 0233).
+    streams: MetricStreamService | None = None

@@ -51,7 +51,7 @@ _MAPS: Final = frozenset({"ExtendedStatistics"})
 # result element, which botocore's parser looks for.
 _EMPTY_RESULTS: Final = frozenset(
     {"TagResource", "UntagResource", "DeleteDashboards", "PutAnomalyDetector",
-     "DeleteAnomalyDetector"}
+     "DeleteAnomalyDetector", "DeleteMetricStream", "StartMetricStreams", "StopMetricStreams"}
 )  # fmt: skip
 
 

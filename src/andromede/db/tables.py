@@ -18,7 +18,8 @@ Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered record
 ``tables_log_subscriptions`` (Logs' subscription filters and their outbox),
 ``tables_kinesis`` (Kinesis Data Streams' streams and records), ``tables_ssm`` (Systems
 Manager's parameters and their sealed versions),
-``tables_acm`` (Certificate Manager's imported certificates and account configurations). This
+``tables_acm`` (Certificate Manager's imported certificates and account configurations),
+``tables_metric_streams`` (CloudWatch's metric streams). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -190,6 +191,7 @@ from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
+from andromede.db.tables_metric_streams import metric_streams
 # isort: on
 
 __all__ = [
@@ -310,6 +312,7 @@ __all__ = [
     "metric_datapoints",
     "metric_runs",
     "metric_series",
+    "metric_streams",
     "mfa_devices",
     "multipart_uploads",
     "notification_events",

@@ -61,3 +61,14 @@ class SqlMetricRuns:
             )
 
         await self._db.write(work)
+
+    async def last_done(self, name: str) -> int | None:
+        """The last slot of job ``name`` done; None before its first (decision 0233: the
+        metric streams' minutes run in order from there)."""
+        query = sa.select(_R.c.done_slot).where(_R.c.name == name)
+
+        def work(conn: Connection) -> int | None:
+            row = conn.execute(query).first()
+            return None if row is None or row[0] < 0 else int(row[0])
+
+        return await self._db.read(work)

@@ -209,3 +209,53 @@ class MetricsSettings(BaseModel):
         gt=0,
         description="Anomaly models a gateway keeps in its cache (decision 0189).",
     )
+    metric_streams_max_per_account: int = Field(
+        default=1000,
+        gt=0,
+        description="CloudWatch metric streams an account may hold (AWS: 1,000 a "
+        "Region) (decision 0233).",
+    )
+    metric_streams_max_filter_names: int = Field(
+        default=1000,
+        gt=0,
+        description="Names one metric stream's IncludeFilters or ExcludeFilters may "
+        "hold, namespaces and metric names together (AWS: 1,000) (decision "
+        "0233).",
+    )
+    metric_streams_max_statistics_metrics: int = Field(
+        default=100,
+        gt=0,
+        description="Metrics one StatisticsConfigurations entry of a metric stream "
+        "may list in IncludeMetrics (AWS: 100) (decision 0233).",
+    )
+    metric_streams_list_page: int = Field(
+        default=500,
+        gt=0,
+        description="Metric streams one ListMetricStreams page answers at most, "
+        "MaxResults' bound (AWS: 500) (decision 0233).",
+    )
+    metric_streams_delay: int = Field(
+        default=120,
+        ge=0,
+        description="Seconds after a minute ends before the metric streams send its "
+        "datapoints (data put later for that minute is not streamed) (decision "
+        "0233).",
+    )
+    metric_streams_catch_up: int = Field(
+        default=60,
+        gt=0,
+        description="Minutes the metric streams catch up after every gateway was "
+        "down; older minutes are not sent (decision 0233).",
+    )
+    metric_streams_poll_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between two looks of a gateway for a due minute of the "
+        "metric streams (decision 0233).",
+    )
+    metric_streams_record_bytes: int = Field(
+        default=65536,
+        gt=0,
+        description="Largest Firehose record a metric stream writes, whole JSON lines "
+        "packed into it (decision 0233).",
+    )
