@@ -565,28 +565,12 @@ class Application:
         )  # fmt: skip
         apis[logs.name] = logs
         background.append(sweep)
-        compute = await start_compute(
-            settings,
-            db,
-            keys,
-            objects,
-            identity,
-            customer_keys=customer_keys,
-            audit=audit,
-            billing=billing,
-        )
+        compute = await start_compute(settings, db, keys, objects, identity,
+            customer_keys=customer_keys, audit=audit, billing=billing)  # fmt: skip
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         batch_jobs = BatchJobStore(db)
-        apis[S3ControlApp.name] = S3ControlApp(
-            objects,
-            identity,
-            audit,
-            settings,
-            batch_jobs,
-            rate_limiter,
-            access_points=access_points,
-            vpc_owned=compute.owns_vpc,
-        )
+        apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, batch_jobs,
+            rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc)  # fmt: skip
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(
@@ -608,13 +592,8 @@ class Application:
         # CloudWatch alarms (decision 0177): SNS and scaling policies their actions.
         alarms, tracking = alarm_service(settings, db, metrics, pubsub, scaling, identity)
         alarms.state_events = eventbridge.alarm_events()  # "CloudWatch Alarm State Change"
-        apis["autoscaling"] = QueryApp(
-            autoscaling_spec(scaling, settings.region, tracking),
-            identity,
-            audit,
-            settings,
-            rate_limiter,
-        )
+        apis["autoscaling"] = QueryApp(autoscaling_spec(scaling, settings.region, tracking),
+            identity, audit, settings, rate_limiter)  # fmt: skip
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute, scaling)
         apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
@@ -653,13 +632,8 @@ class Application:
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
         compute.spot_warning = eventbridge.spot_warnings()  # decision 0202
-        platform = PlatformMetrics(
-            metrics_sink,
-            queues=queue_store,
-            activity=queue_activity,
-            scaling=scaling,
-            owner=reconciler.owner,
-        )
+        platform = PlatformMetrics(metrics_sink, queues=queue_store, activity=queue_activity,
+            scaling=scaling, owner=reconciler.owner)  # fmt: skip
         background += metrics_tasks(
             settings, db, metrics, metrics_sink, platform, compute, alarms, objects,
             reconciler.owner,
@@ -688,6 +662,9 @@ class Application:
                     auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
                 )
             )
+        # What a closed tenant leaves in Firehose, Kinesis, Parameter Store, ACM, metric streams.
+        forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
+            forget_certificates, forget_metric_streams]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,
@@ -703,13 +680,7 @@ class Application:
                 moves=mover,
                 logs=logs.service,
                 events=eventbridge.store,
-                others=[
-                    forget_streams,
-                    forget_kinesis,
-                    ssm.service.store.forget_tenant,
-                    forget_certificates,
-                    forget_metric_streams,
-                ],
+                others=forgotten,
             ),
             trail=trail,
             operator_access=operator_access,
