@@ -224,6 +224,7 @@ async def test_a_securestring_shown_only_when_asked_and_as_kms_allows(
     assert exists.status_code == 400 and "(ParameterAlreadyExists)" in alert(exists)
     assert overwritten.status_code == 303, alert(overwritten)
     assert '<td id="parameter-version">2</td>' in after.text
+    assert f'<option value="{key_id}" selected>' in form_of(after, "put-parameter-form")
     assert shown_value(again) == f"{_VALUE}-2"
     assert ops_page.status_code == 200 and 'id="show-value"' in ops_page.text
     assert ops_read.status_code == 400 and "(AccessDeniedException)" in alert(ops_read)
