@@ -616,7 +616,8 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
     """Secrets Manager's pages as a user drives them (session 48): a secret stored from
     key/value rows, its value retrieved with the explicit button (a POST, the page answered
     ``no-store``), then scheduled for deletion with a 7-day window — each checked with
-    boto3, with no script error or CSP violation."""
+    boto3, with no script error or CSP violation; and a SecureString parameter put with boto3
+    under the same value, shown only once asked (decision 0236)."""
     tenant = new_tenant(server, "console-secrets")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     iam.create_user(UserName="keeper")
@@ -624,12 +625,15 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
         UserName="keeper",
         PolicyName="secrets",
         PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-        '"Action": ["secretsmanager:*", "kms:List*", "s3:ListAllMyBuckets"], '
+        '"Action": ["secretsmanager:*", "ssm:*", "kms:List*", "kms:Decrypt", '
+        '"s3:ListAllMyBuckets"], '
         '"Resource": "*"}]}',
     )
     iam.create_login_profile(UserName="keeper", Password=PASSWORD)
     sm = client_for(server, "secretsmanager", tenant.access_key_id, tenant.secret_access_key)
     value = uuid.uuid4().hex
+    ssm = client_for(server, "ssm", tenant.access_key_id, tenant.secret_access_key)
+    ssm.put_parameter(Name="db-password", Value=value, Type="SecureString")
     console = f"{server.api_endpoint}/console"
     context = browser.new_context(locale="en-GB")
     page = context.new_page()
@@ -668,6 +672,12 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
         page.click("#delete-secret")
         page.wait_for_url(f"{console}/secrets/prod%2Fapi")
         assert "Marked for deletion on" in page.inner_text("#secret-deleted")
+        # A SecureString (decision 0236): hidden until "Show value", decrypted as the user.
+        page.goto(f"{console}/parameters/db-password")
+        assert value not in page.content()
+        page.click("#show-value")
+        page.wait_for_selector("#parameter-value")
+        assert page.inner_text("#parameter-value") == value
         assert reported == [], reported
     finally:
         context.close()

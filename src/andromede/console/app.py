@@ -49,6 +49,7 @@ from andromede.console import (
     pages_image_sharing,
     pages_invoices,
     pages_keys,
+    pages_kinesis,
     pages_listener_rules,
     pages_load_balancers,
     pages_log_exports,
@@ -59,6 +60,7 @@ from andromede.console import (
     pages_network,
     pages_network_acls,
     pages_oidc,
+    pages_parameters,
     pages_prefix_lists,
     pages_public_access,
     pages_queue_settings,
@@ -91,8 +93,10 @@ from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
 from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_kinesis import KinesisWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
+from andromede.console.wire_parameters import ParametersWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
@@ -195,11 +199,14 @@ class Console:
         elb: ElbWire | None = None,
         autoscaling: AutoScalingWire | None = None,
         firehose: FirehoseWire | None = None,
+        kinesis: KinesisWire | None = None,
+        parameters: ParametersWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
         Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
-        ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose):
+        ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
+        (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -225,6 +232,8 @@ class Console:
         self.elb = elb
         self.autoscaling = autoscaling
         self.firehose = firehose
+        self.kinesis = kinesis
+        self.parameters = parameters
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -489,6 +498,8 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_log_exports.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_log_insights.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_firehose.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_kinesis.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_parameters.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),

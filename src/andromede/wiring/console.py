@@ -19,8 +19,10 @@ from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
 from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
+from andromede.console.wire_kinesis import KinesisWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
+from andromede.console.wire_parameters import ParametersWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
@@ -83,5 +85,7 @@ def console_app(
             elb=ElbWire(apis["elasticloadbalancing"]),
             autoscaling=AutoScalingWire(apis["autoscaling"]),
             firehose=FirehoseWire(apis["firehose"]),
+            kinesis=KinesisWire(apis["kinesis"]),
+            parameters=ParametersWire(apis["ssm"]),
         )
     )
