@@ -184,7 +184,11 @@ from andromede.db.tables_events import (
     events_targets,
 )
 from andromede.db.tables_loadbalancing import lb_resources
-from andromede.db.tables_firehose import firehose_records, firehose_streams
+from andromede.db.tables_firehose import (
+    firehose_records,
+    firehose_source_checkpoints,
+    firehose_streams,
+)
 from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
@@ -263,6 +267,7 @@ __all__ = [
     "events_rules",
     "events_targets",
     "firehose_records",
+    "firehose_source_checkpoints",
     "firehose_streams",
     "group_members",
     "iam_access_jobs",
