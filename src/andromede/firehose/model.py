@@ -42,12 +42,17 @@ __all__ = [
     "BufferedRecord",
     "DeliveryFailed",
     "DeliveryStream",
+    "KinesisSource",
     "NewRecord",
     "PutResult",
     "RecordSealer",
     "RecordSink",
     "S3Destination",
     "S3Writer",
+    "SourcePage",
+    "SourceRecord",
+    "SourceShard",
+    "SourceStreams",
     "StreamKeyCheck",
     "StreamStatus",
     "check_prefixes",
@@ -115,6 +120,17 @@ class S3Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class KinesisSource:
+    """A ``KinesisStreamAsSource`` stream's source (decision 0235): the Kinesis data stream it
+    reads as ``role_arn``, from ``delivery_start`` (ms: its creation, as AWS starts reading
+    at the stream's LATEST position then)."""
+
+    stream_arn: str
+    role_arn: str
+    delivery_start: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryStream:
     tenant_id: str
     name: str
@@ -140,10 +156,16 @@ class DeliveryStream:
     # The delivery's failing streak: since when (ms), and when the next attempt is due.
     failing_since: int | None = None
     next_attempt: int = 0
+    source: KinesisSource | None = None  # None: Direct PUT
 
     @property
     def arn(self) -> str:
         return stream_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def kind(self) -> str:
+        """DeliveryStreamType."""
+        return "DirectPut" if self.source is None else "KinesisStreamAsSource"
 
     @property
     def encrypted(self) -> bool:
@@ -327,3 +349,42 @@ def error_object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
         else f"{text}{ERROR_OUTPUT_TYPE}/{when:%Y/%m/%d/%H}/"
     )
     return f"{folders}{stream.name}-{stream.version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceShard:
+    shard_id: str
+    parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    sequence: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    records: list[SourceRecord]
+    ended: bool  # a closed shard read to its end
+
+
+class SourceStreams(Protocol):
+    """The Kinesis data streams a source stream reads, as its source's role
+    (``andromede.firehose_kinesis_source``)."""
+
+    async def check(self, stream: DeliveryStream) -> None:
+        """At creation: ``InvalidArgument`` when the role cannot be assumed or the source
+        stream is not the account's."""
+        ...
+
+    async def shards(self, stream: DeliveryStream) -> list[SourceShard]:
+        """The source's listed shards, oldest first; ``SourceUnavailable``."""
+        ...
+
+    async def read(
+        self, stream: DeliveryStream, shard_id: str, after: str | None, limit: int
+    ) -> SourcePage:
+        """Up to ``limit`` records after sequence number ``after`` (None: from the delivery
+        start); ``SourceUnavailable``."""
+        ...
