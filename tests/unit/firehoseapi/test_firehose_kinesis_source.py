@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from andromede.db.database import open_database
 from andromede.firehose.source_reader import KinesisSourceReader
+from andromede.firehose.store import FirehoseStore
+from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import StreamMode
 from andromede.kinesis.service import Entry, KinesisService
@@ -29,6 +32,7 @@ from andromede.wiring.kinesis_keys import KinesisRecordSealer
 from support.batch_world import read
 from support.firehoseapp import REGION, TRUST, CallFailed, World, firehose_world
 from support.keys import key_service_in
+from support.schema import migrated_sqlite
 
 READ_ACTIONS = ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords"]
 
@@ -92,7 +96,14 @@ class SourceWorld:
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[SourceWorld]:
-    async for fire in firehose_world(tmp_path / "firehose"):
+    async for found in source_world(tmp_path):
+        yield found
+
+
+async def source_world(
+    tmp_path: Path, store: FirehoseStore | None = None
+) -> AsyncIterator[SourceWorld]:
+    async for fire in firehose_world(tmp_path / "firehose", store):
         kinesis = KinesisService(
             MemoryKinesisStore(),
             KinesisRecordSealer(
@@ -271,3 +282,27 @@ async def test_a_role_refused_or_a_source_gone_is_retried(
     described = await fire.client("DescribeDeliveryStream", DeliveryStreamName="from-k")
     assert described["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE"
     assert await world.landed() == b"held"
+
+
+async def test_over_the_sqlite_store(tmp_path: Path) -> None:
+    """The source, the reader's lease and the checkpoints through the migrated schema."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        async for world in source_world(tmp_path, SqlFirehoseStore(db)):
+            await world.create()
+            described = await world.fire.client(
+                "DescribeDeliveryStream", DeliveryStreamName="from-k"
+            )
+            assert (
+                "KinesisStreamSourceDescription" in described["DeliveryStreamDescription"]["Source"]
+            )
+            await world.put(b"one-", b"two")
+            assert await world.reader.run_pass() == 2
+            assert await world.reader.run_pass() == 0
+            assert await world.landed() == b"one-two"
+            await world.kinesis.split(world.tenant, "src", "shardId-000000000000", str(2**127))
+            await world.put(b"-three")
+            assert await world.reader.run_pass() == 1
+            assert await world.landed() == b"one-two-three"
+    finally:
+        await db.close()
