@@ -21,10 +21,11 @@ page's records did not fit is read again at a later pass. A pass reads at most
 ``pages_a_pass`` pages a stream, so one busy stream does not starve the others.
 
 **Failures.** A source that cannot be read (the stream deleted, the role no longer trusted or
-allowed ``kinesis:GetRecords``…) is :class:`SourceUnavailable`: said at INFO, the stream and
-its checkpoints kept, read again at the next pass. Records are delivered at least once, as
-AWS's: a gateway that stops between the buffer's write and the checkpoint's leaves the page
-to be read again.
+allowed ``kinesis:GetRecords``…) is :class:`SourceUnavailable`: said at INFO when the reason
+changes (DEBUG while it lasts, so a stream refused for days does not flood the log), the
+stream and its checkpoints kept, read again at the next pass. Records are delivered at least
+once, as AWS's: a gateway that stops between the buffer's write and the checkpoint's leaves
+the page to be read again.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from andromede.firehose.store import SourceCheckpoint
 __all__ = ["KinesisSourceReader", "ReaderPolicy"]
 
 log = logging.getLogger(__name__)
+
+_REMEMBERED_REFUSALS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class KinesisSourceReader:
         self._source = source
         self.policy = policy
         self.owner = owner
+        self._refusals: dict[str, str] = {}  # a stream's ARN → why its source was last refused
 
     async def run_forever(self) -> None:
         while True:
@@ -93,11 +97,19 @@ class KinesisSourceReader:
         for stream in claimed:
             try:
                 taken += await self._read(stream, now)
+                self._refusals.pop(stream.arn, None)
             except SourceUnavailable as exc:
-                log.info("Firehose stream %s: its source cannot be read now: %s", stream.arn, exc)
+                self._refused(stream, str(exc))
             except Exception:  # one stream's fault must not stop the others' reading
                 log.exception("Firehose stream %s: reading its source failed", stream.arn)
         return taken
+
+    def _refused(self, stream: DeliveryStream, why: str) -> None:
+        level = logging.DEBUG if self._refusals.get(stream.arn) == why else logging.INFO
+        log.log(level, "Firehose stream %s: its source cannot be read now: %s", stream.arn, why)
+        if len(self._refusals) >= _REMEMBERED_REFUSALS:
+            self._refusals.clear()
+        self._refusals[stream.arn] = why
 
     async def _read(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
