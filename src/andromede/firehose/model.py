@@ -7,7 +7,9 @@ came (no separator added, as AWS), into one object of its bucket named
 ``<Prefix>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`` (UTC, the oldest
 record's arrival; ``.gz`` when GZIP). A prefix with ``!{timestamp:…}`` or
 ``!{firehose:random-string}`` expressions is evaluated instead, and gets no time folders,
-as AWS does (its "custom prefixes").
+as AWS does (its "custom prefixes"). A ``KinesisStreamAsSource`` stream (decision 0235)
+buffers what its reader reads from its :class:`KinesisSource` instead, through the
+:class:`SourceStreams` port, and refuses puts.
 
 :class:`RecordSink` is the port other services put records through (CloudWatch Logs
 subscription filters, SNS ``firehose`` subscriptions, metric streams, later): the service

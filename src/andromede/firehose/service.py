@@ -5,7 +5,9 @@ records put into them, sealed and buffered in the store until the deliverer
 A stream is made CREATING and turned ACTIVE by the deliverer's next pass (any gateway's), as
 AWS makes a stream ACTIVE once its resources are provisioned; records are taken by an ACTIVE
 stream only. The service is the :class:`~andromede.firehose.model.RecordSink` other services
-put records through, by the stream's ARN.
+put records through, by the stream's ARN. A Kinesis source's stream (decision 0235) takes
+only what its reader (``firehose.source_reader``) reads: PutRecord(Batch) and server-side
+encryption are refused as AWS refuses them.
 """
 
 from __future__ import annotations
