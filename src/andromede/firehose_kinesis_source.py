@@ -157,6 +157,7 @@ class RoleKinesisSource:
             SourceShard(
                 shard.id,
                 tuple(shard_id(p) for p in (shard.parent, shard.adjacent_parent) if p is not None),
+                found.created,
             )
             for shard in sorted(found.shards, key=lambda s: s.index)
         ]

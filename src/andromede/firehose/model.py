@@ -355,8 +355,17 @@ def error_object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SourceShard:
+    """A source shard; ``epoch`` tells apart the streams a name has had (the source stream's
+    creation): a stream deleted and made again under its name numbers its records afresh, so
+    its shards' checkpoints must not be its predecessor's."""
+
     shard_id: str
     parents: tuple[str, ...] = ()
+    epoch: int = 0
+
+    def key(self, shard_id: str | None = None) -> str:
+        """Where this shard's (or one of its parents') checkpoint is kept."""
+        return f"{shard_id or self.shard_id}@{self.epoch}"
 
 
 @dataclass(frozen=True, slots=True)

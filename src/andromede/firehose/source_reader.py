@@ -13,7 +13,9 @@ checkpoint (``AFTER_SEQUENCE_NUMBER``).
 **Resharding.** Shards are read parents first: a child is read once each of its parents
 still listed is finished (a closed shard read to its end), so one partition key's records
 stay in order across a split or a merge; a parent the source no longer lists (past its
-retention) does not hold its children back.
+retention) does not hold its children back. A source stream deleted and made again under its
+name is read afresh from the delivery start: each checkpoint is kept under its shard and the
+source stream's creation (``SourceShard.key``).
 
 **Back-pressure and memory.** One page (at most GetRecords' 10,000 records / 10 MiB) is in
 memory at a time; a stream whose buffer is at ``max_buffered_bytes`` is not read, and what a
@@ -118,14 +120,14 @@ class KinesisSourceReader:
             return 0  # back-pressure: read again once the deliverer made room
         shards = await self._source.shards(stream)
         points = await store.checkpoints(stream.tenant_id, stream.name)
-        listed = {s.shard_id for s in shards}
+        listed = {s.key() for s in shards}
         budget = [self.policy.pages_a_pass]
         taken = 0
         for shard in shards:
-            if points.get(shard.shard_id, SourceCheckpoint()).finished:
+            if points.get(shard.key(), SourceCheckpoint()).finished:
                 continue
             if any(
-                p in listed and not points.get(p, SourceCheckpoint()).finished
+                shard.key(p) in listed and not points.get(shard.key(p), SourceCheckpoint()).finished
                 for p in shard.parents
             ):
                 continue  # its parents first
@@ -146,7 +148,7 @@ class KinesisSourceReader:
         """The shard's pages while the budget lasts; what was buffered, and whether the pass
         may go on with the stream's other shards (not when the buffer is full, the budget
         spent or the lease lost)."""
-        point = points.get(shard.shard_id, SourceCheckpoint())
+        point = points.get(shard.key(), SourceCheckpoint())
         taken = 0
         while budget[0] > 0:
             budget[0] -= 1
@@ -166,10 +168,10 @@ class KinesisSourceReader:
             )
             if moved != point:
                 if not await self._firehose.store.save_checkpoint(
-                    stream.tenant_id, stream.name, self.owner, shard.shard_id, moved, now
+                    stream.tenant_id, stream.name, self.owner, shard.key(), moved, now
                 ):
                     return taken, False  # another gateway holds the stream now
-                point = points[shard.shard_id] = moved
+                point = points[shard.key()] = moved
             taken += fitted
             if full:
                 return taken, False

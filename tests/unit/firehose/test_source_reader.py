@@ -98,8 +98,8 @@ async def test_a_child_waits_for_its_parents_whatever_the_listing(reading: Readi
     assert await reader.run_pass() == 1
     assert await reading.buffered() == b"1;2;10;"
     points = await reading.fire.firehose.store.checkpoints(reading.fire.tenant_id, "from-k")
-    assert points["parent"].finished and not points["child"].finished
-    assert points["child"].sequence == "10"
+    assert points["parent@0"].finished and not points["child@0"].finished
+    assert points["child@0"].sequence == "10"
 
 
 async def test_a_pass_reads_at_most_its_page_budget(reading: Reading) -> None:
@@ -122,5 +122,5 @@ async def test_a_reader_whose_lease_was_taken_over_writes_nothing(reading: Readi
     assert await second.run_pass(now=1_200) == 1  # taken over once it ran out
     store = reading.fire.firehose.store
     tenant = reading.fire.tenant_id
-    assert (await store.checkpoints(tenant, "from-k"))["s"].sequence == "2"
+    assert (await store.checkpoints(tenant, "from-k"))["s@0"].sequence == "2"
     assert not await store.save_checkpoint(tenant, "from-k", "gw-a", "s", SourceCheckpoint(), 0)
