@@ -242,3 +242,15 @@ async def test_a_kinesis_source_its_readers_lease_and_checkpoints(store: Firehos
     assert await store.save_checkpoint("t1", "src", "gw-c", "shardId-000000000000", point, T0)
     assert await store.forget_tenant("t1") == 2
     assert await store.checkpoints("t1", "src") == {}
+
+
+async def test_source_streams_past_the_limit_are_read_in_turn(store: FirehoseStore) -> None:
+    for name in ("a", "b", "c"):
+        made = dataclasses.replace(stream(name), source=SOURCE, status=StreamStatus.ACTIVE)
+        await store.create(made, max_streams=5)
+    first = await store.claim_sources("gw", T0, T0 + 100, 2, "eu-fr-1")
+    second = await store.claim_sources("gw", T0 + 10, T0 + 110, 2, "eu-fr-1")
+    third = await store.claim_sources("gw", T0 + 20, T0 + 120, 2, "eu-fr-1")
+    assert [s.name for s in first] == ["a", "b"]
+    assert second[0].name == "c"  # never read: first
+    assert third[0].name == "b"  # the least recently read next

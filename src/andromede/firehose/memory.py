@@ -174,7 +174,11 @@ class MemoryFirehoseStore:
         self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:
         claimed: list[DeliveryStream] = []
-        for key, stream in sorted(self._streams.items()):
+        by_last_read = sorted(
+            self._streams.items(),
+            key=lambda item: (self._readers.get(item[0], ("", 0))[1], item[0]),
+        )
+        for key, stream in by_last_read:
             if len(claimed) >= limit:
                 break
             lease = self._readers.get(key)

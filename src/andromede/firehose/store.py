@@ -115,7 +115,8 @@ class FirehoseStore(Protocol):
         self, owner: str, now: int, lease_until: int, limit: int, region: str
     ) -> list[DeliveryStream]:
         """Up to ``limit`` ACTIVE streams of ``region`` with a Kinesis source whose reader's
-        lease ran out or is ``owner``'s, leased (again) to ``owner`` until ``lease_until``."""
+        lease ran out or is ``owner``'s, leased (again) to ``owner`` until ``lease_until``; the
+        least recently leased first, so that past ``limit`` streams every one is read in turn."""
         ...
 
     async def checkpoints(self, tenant_id: str, name: str) -> dict[str, SourceCheckpoint]:

@@ -456,7 +456,8 @@ class SqlFirehoseStore:
         candidates = (
             sa.select(_S.c.tenant_id, _S.c.stream_name)
             .where(free)
-            .order_by(_S.c.tenant_id, _S.c.stream_name)
+            # The least recently read first: past ``limit`` streams, each pass moves on.
+            .order_by(_S.c.reader_until, _S.c.tenant_id, _S.c.stream_name)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
