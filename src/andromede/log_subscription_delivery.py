@@ -1,12 +1,16 @@
-"""Where CloudWatch Logs' subscription filters meet Amazon Data Firehose (decision 0225): the
-``logs.subscription_service.SubscriptionDestination`` that puts a filter's records into its
-stream as the filter's role, through Firehose's ``RecordSink`` port (decision 0223).
+"""Where CloudWatch Logs' subscription filters meet Amazon Data Firehose (decision 0225) and
+Kinesis Data Streams (decision 0235): the ``logs.subscription_service.SubscriptionDestination``
+implementations that put a filter's records into its stream as the filter's role, through
+Firehose's ``RecordSink`` port (decision 0223) or ``KinesisService.put`` (decision 0228).
 
 As on AWS, Logs delivers as the role, never as itself: the role must be of the filter's
 account and trust ``logs.amazonaws.com`` (its trust policy), and its identity policies — by
 the same engine as every request — must allow ``firehose:PutRecord`` or
-``firehose:PutRecordBatch`` on the stream. Then the records go into the stream's buffer
-(sealed there under the account's keys, delivered to its bucket by Firehose's deliverer)."""
+``firehose:PutRecordBatch`` on the stream — ``kinesis:PutRecord`` on a Kinesis stream, as
+AWS's documented role policy names it. Then the records go into the stream's buffer (sealed
+there under the account's keys, delivered to its bucket by Firehose's deliverer), or into the
+Kinesis stream under the record's partition key (the platform's own put: its KMS key, if any,
+need only be usable)."""
 
 from __future__ import annotations
 
@@ -19,22 +23,26 @@ from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.kinesis.errors import KinesisError
+from andromede.kinesis.service import Entry, KinesisService
 from andromede.replication_grants import role_trusts
 
-__all__ = ["LOGS_PRINCIPAL", "RoleFirehoseDestination"]
+__all__ = ["LOGS_PRINCIPAL", "RoleFirehoseDestination", "RoleKinesisDestination"]
 
 LOGS_PRINCIPAL: Final = "logs.amazonaws.com"
-_SESSION: Final = "CWLtoFirehose"
-_ACTIONS: Final = ("firehose:PutRecordBatch", "firehose:PutRecord")
+_FIREHOSE_ACTIONS: Final = ("firehose:PutRecordBatch", "firehose:PutRecord")
+_KINESIS_ACTIONS: Final = ("kinesis:PutRecord",)
 
 
-class RoleFirehoseDestination:
-    def __init__(self, identity: IdentityService, sink: RecordSink, region: str) -> None:
+class _RoleSession:
+    """The filter's role as Logs assumes it, and what its identity policies allow."""
+
+    def __init__(self, identity: IdentityService, region: str, session_name: str) -> None:
         self._identity = identity
-        self._sink = sink
         self._region = region
+        self._session_name = session_name
 
-    async def _session(self, tenant_id: str, role_arn: str) -> Principal | None:
+    async def session(self, tenant_id: str, role_arn: str) -> Principal | None:
         try:
             role = await self._identity.get_role_by_arn(role_arn)
         except IamError:
@@ -43,22 +51,23 @@ class RoleFirehoseDestination:
             role.assume_role_policy_document, LOGS_PRINCIPAL
         ):
             return None
+        name = self._session_name
         return Principal(
             tenant_id=role.tenant_id,
             user_id=role.id,
             user_name=role.name,
             kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
+            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{name}",
+            session_name=name,
         )
 
-    async def _may_put(self, session: Principal, stream_arn: str) -> bool:
+    async def may(self, session: Principal, actions: Sequence[str], resource: str) -> bool:
         policies = await self._identity.policies_for(session)
-        for action in _ACTIONS:
+        for action in actions:
             context = principal_context(
                 session,
                 action=action,
-                resource=stream_arn,
+                resource=resource,
                 source_ip=None,
                 secure=True,
                 region=self._region,
@@ -68,14 +77,34 @@ class RoleFirehoseDestination:
                 return True
         return False
 
-    async def deliver(
-        self, tenant_id: str, role_arn: str, destination_arn: str, records: Sequence[bytes]
+    async def refusal(
+        self, tenant_id: str, role_arn: str, actions: Sequence[str], resource: str
     ) -> str | None:
-        session = await self._session(tenant_id, role_arn)
+        """Why the role may not put into ``resource`` (None: it may)."""
+        session = await self.session(tenant_id, role_arn)
         if session is None:
             return f"CloudWatch Logs cannot assume {role_arn[:256]}"
-        if not await self._may_put(session, destination_arn):
+        if not await self.may(session, actions, resource):
             return "the role may not put records into the stream"
+        return None
+
+
+class RoleFirehoseDestination:
+    def __init__(self, identity: IdentityService, sink: RecordSink, region: str) -> None:
+        self._role = _RoleSession(identity, region, "CWLtoFirehose")
+        self._sink = sink
+
+    async def deliver(
+        self,
+        tenant_id: str,
+        role_arn: str,
+        destination_arn: str,
+        records: Sequence[bytes],
+        partition_key: str = "",
+    ) -> str | None:
+        why = await self._role.refusal(tenant_id, role_arn, _FIREHOSE_ACTIONS, destination_arn)
+        if why is not None:
+            return why
         try:
             results = await self._sink.put_records(tenant_id, destination_arn, records)
         except FirehoseError as exc:
@@ -83,4 +112,40 @@ class RoleFirehoseDestination:
         failed = [r for r in results if r.error_code is not None]
         if failed:
             return f"{failed[0].error_code}: {(failed[0].error_message or '')[:256]}"
+        return None
+
+
+class RoleKinesisDestination:
+    """Into a Kinesis data stream of the filter's account, by its ARN
+    (``arn:aws:kinesis:<region>:<account>:stream/<name>``)."""
+
+    def __init__(self, identity: IdentityService, kinesis: KinesisService, region: str) -> None:
+        self._role = _RoleSession(identity, region, "CWLtoKinesis")
+        self._kinesis = kinesis
+
+    async def deliver(
+        self,
+        tenant_id: str,
+        role_arn: str,
+        destination_arn: str,
+        records: Sequence[bytes],
+        partition_key: str = "",
+    ) -> str | None:
+        parts = destination_arn.split(":", 5)
+        if len(parts) != 6 or parts[4] != tenant_id or not parts[5].startswith("stream/"):
+            return "the destination is no Kinesis stream of the account"
+        why = await self._role.refusal(tenant_id, role_arn, _KINESIS_ACTIONS, destination_arn)
+        if why is not None:
+            return why
+        key = partition_key or "CWL"
+        entries = [Entry(key, record) for record in records]
+        try:
+            _, outcomes = await self._kinesis.put(
+                tenant_id, parts[5].removeprefix("stream/"), entries
+            )
+        except KinesisError as exc:
+            return f"{type(exc).__name__}: {str(exc)[:256]}"
+        failed = [o.error for o in outcomes if o.error is not None]
+        if failed:
+            return f"{failed[0][0]}: {failed[0][1][:256]}"
         return None

@@ -3,7 +3,7 @@ name an account, the account's bound of streams, compare-and-set writes that lea
 deliverer's state alone, a buffer bounded in bytes (what does not fit refused, never
 dropped), streams claimed for delivery only once a hint is reached, by one gateway at a time
 under a lease another takes over once it ran out, and the deliverer's writes only by the
-lease's owner."""
+lease's owner; a Kinesis source's reader lease and checkpoints (decision 0235)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,14 @@ import pytest
 
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.memory import MemoryFirehoseStore
-from andromede.firehose.model import MIB, DeliveryStream, S3Destination, StreamStatus
-from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord
+from andromede.firehose.model import (
+    MIB,
+    DeliveryStream,
+    KinesisSource,
+    S3Destination,
+    StreamStatus,
+)
+from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord, SourceCheckpoint
 from andromede.firehose.store_sql import SqlFirehoseStore
 from support.store_backends import BACKENDS, backend_database
 
@@ -185,3 +191,66 @@ async def test_the_encryption_status_is_kept_and_the_changing_ones_found(
     assert await store.replace(disabling)
     assert [s.name for s in await store.settling("eu-fr-1", 10)] == ["a"]
     assert (await store.get("t1", "b")) == stream("b")
+
+
+SOURCE = KinesisSource("arn:aws:kinesis:eu-fr-1:t1:stream/k", "arn:aws:iam::t1:role/r", T0)
+
+
+async def test_a_kinesis_source_its_readers_lease_and_checkpoints(store: FirehoseStore) -> None:
+    """Decision 0235: a source stream's source kept; its reader leased to one gateway at a time
+    (renewed by its holder, taken over once run out), apart from the delivery's lease; each
+    shard's checkpoint written only by the lease's holder, gone with the stream or tenant."""
+    made = dataclasses.replace(stream("src"), source=SOURCE)
+    await store.create(made, max_streams=5)
+    await store.create(stream("direct"), max_streams=5)
+    assert await store.get("t1", "src") == made
+    assert await store.claim_sources("gw-a", T0, T0 + 100, 10, "eu-fr-1") == []  # CREATING
+    await store.activate()
+    [claimed] = await store.claim_sources("gw-a", T0, T0 + 100, 10, "eu-fr-1")
+    assert (claimed.name, claimed.source) == ("src", SOURCE)
+    assert await store.claim_sources("gw-b", T0 + 50, T0 + 150, 10, "eu-fr-1") == []
+    assert await store.claim_sources("gw-a", T0 + 10, T0 + 200, 10, "eu-fr-1") != []  # renewed
+    assert await store.claim_sources("gw-a", T0, T0 + 100, 10, "eu-other-1") == []
+    # The delivery's lease is another: a delivery claim leaves the reader's alone.
+    await store.append("t1", "src", records(1), T0, MIB)
+    assert [s.name for s in await store.claim("gw-b", T0 + 61_000, T0 + 62_000, 10, "eu-fr-1")] == [
+        "src"
+    ]
+    assert await store.checkpoints("t1", "src") == {}
+    point = SourceCheckpoint("4900", finished=False)
+    assert await store.save_checkpoint("t1", "src", "gw-a", "shardId-000000000000", point, T0)
+    assert not await store.save_checkpoint(
+        "t1", "src", "gw-b", "shardId-000000000000", SourceCheckpoint("9"), T0
+    )
+    done = SourceCheckpoint("4901", finished=True)
+    assert await store.save_checkpoint("t1", "src", "gw-a", "shardId-000000000000", done, T0)
+    assert await store.save_checkpoint("t1", "src", "gw-a", "shardId-000000000001", point, T0)
+    assert await store.checkpoints("t1", "src") == {
+        "shardId-000000000000": done,
+        "shardId-000000000001": point,
+    }
+    assert await store.checkpoints("t2", "src") == {}
+    # Past the lease, another gateway takes it over; the first one's writes no longer land.
+    [taken] = await store.claim_sources("gw-b", T0 + 201, T0 + 400, 10, "eu-fr-1")
+    assert taken.name == "src"
+    assert not await store.save_checkpoint("t1", "src", "gw-a", "shardId-000000000001", done, T0)
+    assert await store.delete("t1", "src")
+    assert await store.checkpoints("t1", "src") == {}
+    again = dataclasses.replace(stream("src"), source=SOURCE, status=StreamStatus.ACTIVE)
+    await store.create(again, max_streams=5)
+    [_] = await store.claim_sources("gw-c", T0 + 500, T0 + 600, 10, "eu-fr-1")
+    assert await store.save_checkpoint("t1", "src", "gw-c", "shardId-000000000000", point, T0)
+    assert await store.forget_tenant("t1") == 2
+    assert await store.checkpoints("t1", "src") == {}
+
+
+async def test_source_streams_past_the_limit_are_read_in_turn(store: FirehoseStore) -> None:
+    for name in ("a", "b", "c"):
+        made = dataclasses.replace(stream(name), source=SOURCE, status=StreamStatus.ACTIVE)
+        await store.create(made, max_streams=5)
+    first = await store.claim_sources("gw", T0, T0 + 100, 2, "eu-fr-1")
+    second = await store.claim_sources("gw", T0 + 10, T0 + 110, 2, "eu-fr-1")
+    third = await store.claim_sources("gw", T0 + 20, T0 + 120, 2, "eu-fr-1")
+    assert [s.name for s in first] == ["a", "b"]
+    assert second[0].name == "c"  # never read: first
+    assert third[0].name == "b"  # the least recently read next

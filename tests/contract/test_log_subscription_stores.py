@@ -113,3 +113,11 @@ async def test_a_group_and_a_tenant_take_their_records(store: SubscriptionStore)
     assert [e.entry_id for e in await store.claim("gw", T0, T0 + 1, 10)] == ["o1", "x1"]
     await store.forget_tenant("t1")
     assert [e.entry_id for e in await store.claim("gw", T0 + 2, T0 + 3, 10)] == ["x1"]
+
+
+async def test_a_kinesis_records_partition_key_is_kept(store: SubscriptionStore) -> None:
+    """Decision 0235: the partition key chosen when the record was made comes back with it."""
+    keyed = dataclasses.replace(entry("k"), partition_key="my-log-stream")
+    assert await store.enqueue([keyed, entry("f")], 1000)
+    claimed = {e.entry_id: e for e in await store.claim("gw", T0, T0 + 10, 10)}
+    assert (claimed["k"].partition_key, claimed["f"].partition_key) == ("my-log-stream", "")

@@ -401,6 +401,63 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
     logs.delete_subscription_filter(logGroupName="/app/orders", filterName="errors")
 
 
+def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None:
+    """Decision 0235 through ``serve``'s wiring: a KinesisStreamAsSource stream reads what is
+    put into its Kinesis stream after its creation and delivers the data bytes into S3."""
+    credentials = server.credentials()
+    iam: Any = client_for(server, "iam", *credentials)
+    s3: Any = client_for(server, "s3", *credentials)
+    kinesis: Any = client_for(server, "kinesis", *credentials)
+    firehose: Any = client_for(server, "firehose", *credentials)
+    s3.create_bucket(Bucket="kfh-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+    stream_arn = (
+        kinesis.create_stream(StreamName="feed", ShardCount=1)
+        and (
+            kinesis.describe_stream_summary(StreamName="feed")["StreamDescriptionSummary"][
+                "StreamARN"
+            ]
+        )
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }  # fmt: skip
+    role = iam.create_role(RoleName="kfh", AssumeRolePolicyDocument=json.dumps(trust))
+    actions = ["s3:PutObject", "kinesis:DescribeStream", "kinesis:GetShardIterator",
+               "kinesis:GetRecords", "kinesis:ListShards"]  # fmt: skip
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}  # fmt: skip
+    iam.put_role_policy(RoleName="kfh", PolicyName="p", PolicyDocument=json.dumps(policy))
+    firehose.create_delivery_stream(
+        DeliveryStreamName="from-feed",
+        DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={
+            "KinesisStreamARN": stream_arn, "RoleARN": role["Role"]["Arn"],
+        },
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role["Role"]["Arn"], "BucketARN": "arn:aws:s3:::kfh-landing",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+        },
+    )  # fmt: skip
+    kinesis.put_record(StreamName="feed", Data=b"k1;", PartitionKey="p")
+    kinesis.put_record(StreamName="feed", Data=b"k2;", PartitionKey="p")
+    deadline = time.monotonic() + 20
+    bodies: list[bytes] = []
+    while time.monotonic() < deadline and b"".join(bodies) != b"k1;k2;":
+        time.sleep(0.2)
+        objects = s3.list_objects_v2(Bucket="kfh-landing").get("Contents", [])
+        keys = [o["Key"] for o in sorted(objects, key=lambda o: o["LastModified"])]
+        bodies = [s3.get_object(Bucket="kfh-landing", Key=k)["Body"].read() for k in keys]
+    assert sorted(b"".join(bodies)) == sorted(b"k1;k2;")
+    described = firehose.describe_delivery_stream(DeliveryStreamName="from-feed")
+    source = described["DeliveryStreamDescription"]["Source"]["KinesisStreamSourceDescription"]
+    assert source["KinesisStreamARN"] == stream_arn
+    with pytest.raises(ClientError) as refused:
+        firehose.put_record(DeliveryStreamName="from-feed", Record={"Data": b"x"})
+    assert error_code(refused) == "InvalidArgumentException"
+
+
 def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None:
     """Kinesis Data Streams (decision 0228) with boto3's own client and waiters: a stream
     made, records put and read back in order from their shard, a split closing its parent

@@ -186,7 +186,11 @@ from andromede.db.tables_events import (
     events_targets,
 )
 from andromede.db.tables_loadbalancing import lb_resources
-from andromede.db.tables_firehose import firehose_records, firehose_streams
+from andromede.db.tables_firehose import (
+    firehose_records,
+    firehose_source_checkpoints,
+    firehose_streams,
+)
 from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
@@ -270,6 +274,7 @@ __all__ = [
     "events_rules",
     "events_targets",
     "firehose_records",
+    "firehose_source_checkpoints",
     "firehose_streams",
     "group_members",
     "iam_access_jobs",

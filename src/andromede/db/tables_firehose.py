@@ -3,7 +3,9 @@ delivery streams: the S3 destination as JSON, tags, the encryption asked for and
 (migration 0108), the buffer's
 totals and hints as columns the deliverer's claim reads, and the lease of the gateway
 delivering it) and ``firehose_records`` (each buffered record, sealed under the account's
-keys, until it is written into the bucket).
+keys, until it is written into the bucket); migration 0114 (decision 0235): a
+``KinesisStreamAsSource`` stream's ``source`` and its reader's lease on ``firehose_streams``,
+and ``firehose_source_checkpoints`` (where the reading of each source shard stands).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import big_id, key_text
 
-__all__ = ["firehose_records", "firehose_streams"]
+__all__ = ["firehose_records", "firehose_source_checkpoints", "firehose_streams"]
 
 firehose_streams = sa.Table(
     "firehose_streams",
@@ -50,6 +52,11 @@ firehose_streams = sa.Table(
     sa.Column("sse_status", key_text(), nullable=False, server_default="DISABLED"),
     sa.Column("sse_failure", sa.Text, nullable=True),
     sa.Column("sealing_key_arn", sa.Text, nullable=True),
+    # Migration 0114 (decision 0235): a Kinesis source (JSON; NULL: Direct PUT) and the lease
+    # of the gateway reading it, apart from the delivery's.
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Column("reader_owner", key_text(), nullable=True),
+    sa.Column("reader_until", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_firehose_streams_due", "status", "oldest_arrival"),
     sa.Index("ix_firehose_streams_sse", "sse_status"),
 )
@@ -65,4 +72,15 @@ firehose_records = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),  # the plaintext's bytes
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Index("ix_firehose_records_stream", "tenant_id", "stream_name", "seq"),
+)
+
+firehose_source_checkpoints = sa.Table(
+    "firehose_source_checkpoints",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("stream_name", key_text(), primary_key=True),
+    sa.Column("shard_id", key_text(), primary_key=True),
+    sa.Column("sequence", sa.Text, nullable=True),  # the last record taken (NULL: none yet)
+    sa.Column("finished", sa.Boolean, nullable=False),  # a closed shard read to its end
+    sa.Column("updated", sa.BigInteger, nullable=False),  # ms
 )

@@ -49,6 +49,8 @@ log_subscription_outbox = sa.Table(
     sa.Column("lease_owner", key_text(), nullable=True),
     sa.Column("lease_until", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # A Kinesis destination's partition key (decision 0235, migration 0114); NULL for Firehose.
+    sa.Column("partition_key", sa.Text, nullable=True),
     sa.Index("ix_log_subscription_outbox_due", "next_attempt"),
     sa.Index("ix_log_subscription_outbox_tenant", "tenant_id", "group_name"),
 )

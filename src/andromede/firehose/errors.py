@@ -9,8 +9,9 @@ to Amazon Data Firehose's error type.
     ├── InvalidArgument         a parameter's value is not acceptable
     ├── LimitExceeded           a quota (streams, tags, buffered bytes) is reached
     ├── ConcurrentModification  the version the caller named is no longer the stream's
-    └── KmsResourceError        the stream's customer-managed key refuses (AWS's
-                                ``InvalidKMSResourceException`` and its ``code``)
+    ├── KmsResourceError        the stream's customer-managed key refuses (AWS's
+    │                           ``InvalidKMSResourceException`` and its ``code``)
+    └── SourceUnavailable       a Kinesis source cannot be read now (its reader retries)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidArgument",
     "KmsResourceError",
     "LimitExceeded",
+    "SourceUnavailable",
     "StreamInUse",
     "StreamNotFound",
 ]
@@ -65,3 +67,7 @@ class KmsResourceError(FirehoseError):
         self.code = code
         self.failure_type = failure_type
         self.lasting = lasting
+
+
+class SourceUnavailable(FirehoseError):
+    """The source cannot be read now (no secret in the message)."""

@@ -14,7 +14,7 @@ from andromede.firehose.model import (
     DeliveryStream,
     StreamStatus,
 )
-from andromede.firehose.store import BufferTotals, SealedRecord
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
 
 __all__ = ["MemoryFirehoseStore"]
 
@@ -24,6 +24,8 @@ class MemoryFirehoseStore:
         self._streams: dict[tuple[str, str], DeliveryStream] = {}
         self._records: dict[tuple[str, str], list[BufferedRecord]] = {}
         self._leases: dict[tuple[str, str], tuple[str, int]] = {}
+        self._readers: dict[tuple[str, str], tuple[str, int]] = {}
+        self._checkpoints: dict[tuple[str, str], dict[str, SourceCheckpoint]] = {}
         self._seq = 0
 
     async def create(self, stream: DeliveryStream, max_streams: int) -> None:
@@ -58,6 +60,8 @@ class MemoryFirehoseStore:
     async def delete(self, tenant_id: str, name: str) -> bool:
         self._records.pop((tenant_id, name), None)
         self._leases.pop((tenant_id, name), None)
+        self._readers.pop((tenant_id, name), None)
+        self._checkpoints.pop((tenant_id, name), None)
         return self._streams.pop((tenant_id, name), None) is not None
 
     async def append(
@@ -164,6 +168,42 @@ class MemoryFirehoseStore:
             stream, failing_since=since, next_attempt=next_attempt
         )
         del self._leases[key]
+        return True
+
+    async def claim_sources(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        claimed: list[DeliveryStream] = []
+        by_last_read = sorted(
+            self._streams.items(),
+            key=lambda item: (self._readers.get(item[0], ("", 0))[1], item[0]),
+        )
+        for key, stream in by_last_read:
+            if len(claimed) >= limit:
+                break
+            lease = self._readers.get(key)
+            if (
+                stream.source is None
+                or stream.status != StreamStatus.ACTIVE
+                or stream.region != region
+                or (lease is not None and lease[0] != owner and lease[1] >= now)
+            ):
+                continue
+            self._readers[key] = (owner, lease_until)
+            claimed.append(stream)
+        return claimed
+
+    async def checkpoints(self, tenant_id: str, name: str) -> dict[str, SourceCheckpoint]:
+        return dict(self._checkpoints.get((tenant_id, name), {}))
+
+    async def save_checkpoint(
+        self, tenant_id: str, name: str, owner: str, shard_id: str, point: SourceCheckpoint,
+        now: int,
+    ) -> bool:  # fmt: skip
+        lease = self._readers.get((tenant_id, name))
+        if lease is None or lease[0] != owner or (tenant_id, name) not in self._streams:
+            return False
+        self._checkpoints.setdefault((tenant_id, name), {})[shard_id] = point
         return True
 
     async def forget_tenant(self, tenant_id: str) -> int:

@@ -7,7 +7,9 @@ came (no separator added, as AWS), into one object of its bucket named
 ``<Prefix>YYYY/MM/DD/HH/<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`` (UTC, the oldest
 record's arrival; ``.gz`` when GZIP). A prefix with ``!{timestamp:…}`` or
 ``!{firehose:random-string}`` expressions is evaluated instead, and gets no time folders,
-as AWS does (its "custom prefixes").
+as AWS does (its "custom prefixes"). A ``KinesisStreamAsSource`` stream (decision 0235)
+buffers what its reader reads from its :class:`KinesisSource` instead, through the
+:class:`SourceStreams` port, and refuses puts.
 
 :class:`RecordSink` is the port other services put records through (CloudWatch Logs
 subscription filters, SNS ``firehose`` subscriptions, metric streams, later): the service
@@ -42,12 +44,17 @@ __all__ = [
     "BufferedRecord",
     "DeliveryFailed",
     "DeliveryStream",
+    "KinesisSource",
     "NewRecord",
     "PutResult",
     "RecordSealer",
     "RecordSink",
     "S3Destination",
     "S3Writer",
+    "SourcePage",
+    "SourceRecord",
+    "SourceShard",
+    "SourceStreams",
     "StreamKeyCheck",
     "StreamStatus",
     "check_prefixes",
@@ -115,6 +122,17 @@ class S3Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class KinesisSource:
+    """A ``KinesisStreamAsSource`` stream's source (decision 0235): the Kinesis data stream it
+    reads as ``role_arn``, from ``delivery_start`` (ms: its creation, as AWS starts reading
+    at the stream's LATEST position then)."""
+
+    stream_arn: str
+    role_arn: str
+    delivery_start: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryStream:
     tenant_id: str
     name: str
@@ -140,10 +158,16 @@ class DeliveryStream:
     # The delivery's failing streak: since when (ms), and when the next attempt is due.
     failing_since: int | None = None
     next_attempt: int = 0
+    source: KinesisSource | None = None  # None: Direct PUT
 
     @property
     def arn(self) -> str:
         return stream_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def kind(self) -> str:
+        """DeliveryStreamType."""
+        return "DirectPut" if self.source is None else "KinesisStreamAsSource"
 
     @property
     def encrypted(self) -> bool:
@@ -327,3 +351,51 @@ def error_object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
         else f"{text}{ERROR_OUTPUT_TYPE}/{when:%Y/%m/%d/%H}/"
     )
     return f"{folders}{stream.name}-{stream.version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceShard:
+    """A source shard; ``epoch`` tells apart the streams a name has had (the source stream's
+    creation): a stream deleted and made again under its name numbers its records afresh, so
+    its shards' checkpoints must not be its predecessor's."""
+
+    shard_id: str
+    parents: tuple[str, ...] = ()
+    epoch: int = 0
+
+    def key(self, shard_id: str | None = None) -> str:
+        """Where this shard's (or one of its parents') checkpoint is kept."""
+        return f"{shard_id or self.shard_id}@{self.epoch}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    sequence: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePage:
+    records: list[SourceRecord]
+    ended: bool  # a closed shard read to its end
+
+
+class SourceStreams(Protocol):
+    """The Kinesis data streams a source stream reads, as its source's role
+    (``andromede.firehose_kinesis_source``)."""
+
+    async def check(self, stream: DeliveryStream) -> None:
+        """At creation: ``InvalidArgument`` when the role cannot be assumed or the source
+        stream is not the account's."""
+        ...
+
+    async def shards(self, stream: DeliveryStream) -> list[SourceShard]:
+        """The source's listed shards, oldest first; ``SourceUnavailable``."""
+        ...
+
+    async def read(
+        self, stream: DeliveryStream, shard_id: str, after: str | None, limit: int
+    ) -> SourcePage:
+        """Up to ``limit`` records after sequence number ``after`` (None: from the delivery
+        start); ``SourceUnavailable``."""
+        ...

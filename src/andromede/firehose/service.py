@@ -5,7 +5,9 @@ records put into them, sealed and buffered in the store until the deliverer
 A stream is made CREATING and turned ACTIVE by the deliverer's next pass (any gateway's), as
 AWS makes a stream ACTIVE once its resources are provisioned; records are taken by an ACTIVE
 stream only. The service is the :class:`~andromede.firehose.model.RecordSink` other services
-put records through, by the stream's ARN.
+put records through, by the stream's ARN. A Kinesis source's stream (decision 0235) takes
+only what its reader (``firehose.source_reader``) reads: PutRecord(Batch) and server-side
+encryption are refused as AWS refuses them.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from andromede.firehose.model import (
     SSE_ENABLING,
     SSE_ENABLING_FAILED,
     DeliveryStream,
+    KinesisSource,
     NewRecord,
     PutResult,
     RecordSealer,
     S3Destination,
     S3Writer,
+    SourceStreams,
     StreamKeyCheck,
     StreamStatus,
     check_prefixes,
@@ -47,6 +51,15 @@ from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord
 __all__ = ["FirehoseLimits", "FirehoseObserver", "FirehoseService", "ServiceUnavailable"]
 
 _SLOW_DOWN: Final = "Slow down."
+# AWS offers server-side encryption to Direct PUT streams only (a source stream's records
+# are the source's to encrypt); here they are sealed in the buffer whatever is asked.
+_SSE_DIRECT_PUT_ONLY: Final = (
+    "Server-side encryption is not supported for KinesisStreamAsSource delivery streams: "
+    "enable it on the source Kinesis data stream."
+)
+_NOT_DIRECT_PUT: Final = (
+    "This operation is not permitted on KinesisStreamAsSource delivery stream type."
+)
 
 
 class ServiceUnavailable(LimitExceeded):
@@ -65,9 +78,16 @@ class FirehoseObserver(Protocol):
         """The sizes of the records a stream took (its metrics, its account's bill)."""
         ...
 
+    def read_from_source(self, stream: DeliveryStream, sizes: Sequence[int]) -> None:
+        """The sizes of the records a stream read from its Kinesis source and buffered."""
+        ...
+
 
 class _Unobserved:
     def incoming(self, stream: DeliveryStream, sizes: Sequence[int]) -> None:
+        pass
+
+    def read_from_source(self, stream: DeliveryStream, sizes: Sequence[int]) -> None:
         pass
 
 
@@ -97,6 +117,8 @@ class FirehoseService:
         self.region = region
         self.limits = limits or FirehoseLimits()
         self.observer: FirehoseObserver = observer or _Unobserved()
+        # The Kinesis data streams sources read (decision 0235); None: not served here.
+        self.sources: SourceStreams | None = None
 
     async def create(
         self,
@@ -107,10 +129,14 @@ class FirehoseService:
         sse_key_type: str | None = None,
         sse_key_arn: str | None = None,
         caller: object = None,
+        source: KinesisSource | None = None,
     ) -> DeliveryStream:
         """A CREATING stream; with encryption asked for, ENABLING until the deliverer's next
-        pass checks the key (decision 0223's addendum)."""
+        pass checks the key (decision 0223's addendum). With a Kinesis ``source``, its reader
+        starts from the creation (decision 0235)."""
         check_prefixes(destination.prefix, destination.error_output_prefix)
+        if source is not None and sse_key_type is not None:
+            raise InvalidArgument(_SSE_DIRECT_PUT_ONLY)
         if len(tags) > self.limits.max_tags:
             raise LimitExceeded(f"A delivery stream may carry at most {self.limits.max_tags} tags.")
         now = _now()
@@ -127,8 +153,16 @@ class FirehoseService:
             sse_key_type=sse_key_type,
             sse_key_arn=sse_key_arn,
             sse_status=SSE_DISABLED if sse_key_type is None else SSE_ENABLING,
+            source=None if source is None else dataclasses.replace(source, delivery_start=now),
         )
         await self.writer.check(stream)
+        if source is not None:
+            if self.sources is None:
+                raise InvalidArgument(
+                    "Kinesis Data Streams are not served by this deployment: no "
+                    "KinesisStreamAsSource delivery stream."
+                )
+            await self.sources.check(stream)
         await self._check_key(stream, sse_key_type, sse_key_arn, caller)
         await self.store.create(stream, self.limits.max_streams)
         return stream
@@ -212,6 +246,8 @@ class FirehoseService:
         stream = await self.get(tenant_id, name)
         if stream.status != StreamStatus.ACTIVE:
             raise StreamInUse(f"Firehose {name} is not in the ACTIVE state.")
+        if stream.source is not None:
+            raise InvalidArgument(_SSE_DIRECT_PUT_ONLY)
         if stream.sse_status in (SSE_ENABLING, SSE_DISABLING):
             raise StreamInUse(
                 f"Firehose {name}'s encryption is {stream.sse_status}; retry once it is settled."
@@ -279,15 +315,10 @@ class FirehoseService:
             raise StreamNotFound(
                 f"Firehose {name} under account {tenant_id} is not ACTIVE ({stream.status.value})."
             )
+        if stream.source is not None:  # as AWS: such a stream takes only what it reads
+            raise InvalidArgument(_NOT_DIRECT_PUT)
         fresh = [NewRecord(new_record_id(), data) for data in records]
-        sealed = await self.sealer.seal(stream, fresh)
-        taken = await self.store.append(
-            tenant_id,
-            name,
-            [SealedRecord(r.record_id, len(r.data), s) for r, s in zip(fresh, sealed, strict=True)],
-            _now(),
-            self.limits.max_buffered_bytes,
-        )
+        taken = await self._buffer(stream, fresh)
         if taken:
             self.observer.incoming(stream, [len(r.data) for r in fresh[:taken]])
         return [
@@ -296,6 +327,27 @@ class FirehoseService:
             else PutResult(None, "ServiceUnavailableException", _SLOW_DOWN)
             for i, r in enumerate(fresh)
         ]
+
+    async def _buffer(self, stream: DeliveryStream, fresh: Sequence[NewRecord]) -> int:
+        """The first records that fit the stream's buffer sealed and kept; how many."""
+        sealed = await self.sealer.seal(stream, fresh)
+        return await self.store.append(
+            stream.tenant_id,
+            stream.name,
+            [SealedRecord(r.record_id, len(r.data), s) for r, s in zip(fresh, sealed, strict=True)],
+            _now(),
+            self.limits.max_buffered_bytes,
+        )
+
+    async def take_from_source(self, stream: DeliveryStream, records: Sequence[bytes]) -> int:
+        """What a Kinesis source's reader read, buffered as Direct PUT's records are (their
+        data bytes, as AWS delivers them): how many of the first fit the buffer's bound (the
+        reader's back-pressure: it reads the rest again later)."""
+        fresh = [NewRecord(new_record_id(), data) for data in records]
+        taken = await self._buffer(stream, fresh) if fresh else 0
+        if taken:
+            self.observer.read_from_source(stream, [len(r.data) for r in fresh[:taken]])
+        return taken
 
     async def put_records(
         self, tenant_id: str, stream_arn: str, records: Sequence[bytes]

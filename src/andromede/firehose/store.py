@@ -6,6 +6,11 @@ A stream's row carries its buffer's totals (records, bytes, oldest arrival) and 
 the gateway delivering it, so that one gateway at a time writes a stream's objects, and a
 stream whose gateway stopped is taken over once its lease ran out. A stream's buffered bytes
 are bounded (``append``'s ``max_bytes``): what does not fit is refused, never dropped.
+
+A ``KinesisStreamAsSource`` stream (decision 0235) also carries the lease of the gateway
+reading its source, apart from the delivery's (one gateway reads a stream at a time, and
+keeps it while it renews the lease), and where the reading of each source shard stands, which
+goes with the stream.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Protocol
 
 from andromede.firehose.model import BufferedRecord, DeliveryStream
 
-__all__ = ["BufferTotals", "FirehoseStore", "SealedRecord"]
+__all__ = ["BufferTotals", "FirehoseStore", "SealedRecord", "SourceCheckpoint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,15 @@ class BufferTotals:
     records: int = 0
     bytes: int = 0
     oldest: int | None = None  # ms
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCheckpoint:
+    """Where a source shard's reading stands: the last record buffered (its sequence number;
+    None: none yet), and whether the shard, closed, was read to its end."""
+
+    sequence: str | None = None
+    finished: bool = False
 
 
 class FirehoseStore(Protocol):
@@ -51,7 +65,8 @@ class FirehoseStore(Protocol):
         ...
 
     async def delete(self, tenant_id: str, name: str) -> bool:
-        """The stream and its buffered records removed; False when there was none."""
+        """The stream, its buffered records and its source's checkpoints removed; False when
+        there was none."""
         ...
 
     async def append(
@@ -96,4 +111,26 @@ class FirehoseStore(Protocol):
         """A failed attempt: the streak's start and the next attempt kept, the lease let go."""
         ...
 
-    async def forget_tenant(self, tenant_id: str) -> int: ...
+    async def claim_sources(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        """Up to ``limit`` ACTIVE streams of ``region`` with a Kinesis source whose reader's
+        lease ran out or is ``owner``'s, leased (again) to ``owner`` until ``lease_until``; the
+        least recently leased first, so that past ``limit`` streams every one is read in turn."""
+        ...
+
+    async def checkpoints(self, tenant_id: str, name: str) -> dict[str, SourceCheckpoint]:
+        """The stream's source shards' checkpoints, by shard id."""
+        ...
+
+    async def save_checkpoint(
+        self, tenant_id: str, name: str, owner: str, shard_id: str, point: SourceCheckpoint,
+        now: int,
+    ) -> bool:  # fmt: skip
+        """A shard's checkpoint written if ``owner`` still holds the reader's lease (False
+        otherwise, or for a stream gone: nothing changed)."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """The account's streams, their buffered records and their checkpoints deleted."""
+        ...

@@ -7,7 +7,12 @@ hints and the lease (the candidates read ``FOR UPDATE SKIP LOCKED`` on PostgreSQ
 gateways never deliver one stream at once. Every later write of the deliverer names its lease
 owner, so a takeover after the lease ran out is never overwritten. The account's bound of
 streams is counted before the insert: two gateways creating at the same instant may pass it
-by one, a quota not a guarantee (as decision 0186's export tasks)."""
+by one, a quota not a guarantee (as decision 0186's export tasks).
+
+A Kinesis source's reader (decision 0235) is leased by the same guarded ``UPDATE`` on its own
+columns (``reader_owner``, ``reader_until``), renewed by its holder at each pass; a shard's
+checkpoint is written only in a transaction that still finds the lease the writer's, so a
+gateway that stalled past its lease never moves a checkpoint another took over."""
 
 from __future__ import annotations
 
@@ -26,15 +31,17 @@ from andromede.firehose.model import (
     SSE_ENABLING,
     BufferedRecord,
     DeliveryStream,
+    KinesisSource,
     S3Destination,
     StreamStatus,
 )
-from andromede.firehose.store import BufferTotals, SealedRecord
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
 
 __all__ = ["SqlFirehoseStore"]
 
 _S = tables.firehose_streams
 _R = tables.firehose_records
+_C = tables.firehose_source_checkpoints
 FORMAT_VERSION: Final = 1
 _ACTIVE = StreamStatus.ACTIVE.value
 
@@ -57,6 +64,28 @@ def _destination_text(destination: S3Destination) -> str:
             "kms_key_arn": destination.kms_key_arn,
             "extended": destination.extended,
             "file_extension": destination.file_extension,
+        },
+        sort_keys=True,
+    )
+
+
+def _source(text: str | None) -> KinesisSource | None:
+    if text is None:
+        return None
+    fields = json.loads(text)
+    return KinesisSource(
+        str(fields["stream_arn"]), str(fields["role_arn"]), int(fields["delivery_start"])
+    )
+
+
+def _source_text(source: KinesisSource | None) -> str | None:
+    if source is None:
+        return None
+    return json.dumps(
+        {
+            "stream_arn": source.stream_arn,
+            "role_arn": source.role_arn,
+            "delivery_start": source.delivery_start,
         },
         sort_keys=True,
     )
@@ -86,6 +115,7 @@ def _stream(m: Any) -> DeliveryStream:
         revision=int(m["revision"]),
         failing_since=None if m["failing_since"] is None else int(m["failing_since"]),
         next_attempt=int(m["next_attempt"]),
+        source=_source(m["source"]),
     )
 
 
@@ -107,6 +137,7 @@ def _described(stream: DeliveryStream) -> dict[str, Any]:
         "revision": stream.revision,
         "size_bytes": stream.destination.size_bytes,
         "interval_ms": stream.destination.interval_seconds * 1000,
+        "source": _source_text(stream.source),
     }
 
 
@@ -143,6 +174,8 @@ class SqlFirehoseStore:
                     next_attempt=0,
                     lease_owner=None,
                     lease_until=0,
+                    reader_owner=None,
+                    reader_until=0,
                     format_version=FORMAT_VERSION,
                 )
             )
@@ -183,10 +216,12 @@ class SqlFirehoseStore:
 
     async def delete(self, tenant_id: str, name: str) -> bool:
         records = sa.delete(_R).where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+        points = sa.delete(_C).where(_C.c.tenant_id == tenant_id, _C.c.stream_name == name)
         stream = sa.delete(_S).where(_one(tenant_id, name))
 
         def work(conn: Connection) -> bool:
             conn.execute(records)
+            conn.execute(points)
             return bool(conn.execute(stream).rowcount == 1)
 
         return await self._db.write(work)
@@ -409,12 +444,93 @@ class SqlFirehoseStore:
 
         return await self._db.write(work)
 
+    async def claim_sources(
+        self, owner: str, now: int, lease_until: int, limit: int, region: str
+    ) -> list[DeliveryStream]:
+        free = sa.and_(
+            _S.c.source.is_not(None),
+            _S.c.status == _ACTIVE,
+            _S.c.region == region,
+            sa.or_(_S.c.reader_until < now, _S.c.reader_owner == owner),
+        )
+        candidates = (
+            sa.select(_S.c.tenant_id, _S.c.stream_name)
+            .where(free)
+            # The least recently read first: past ``limit`` streams, each pass moves on.
+            .order_by(_S.c.reader_until, _S.c.tenant_id, _S.c.stream_name)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
+        def any_free(conn: Connection) -> bool:
+            return conn.execute(sa.select(_S.c.tenant_id).where(free).limit(1)).first() is not None
+
+        def work(conn: Connection) -> list[DeliveryStream]:
+            claimed = []
+            for tenant_id, name in conn.execute(candidates).all():
+                taken = conn.execute(
+                    sa.update(_S)
+                    .where(_one(tenant_id, name), free)
+                    .values(reader_owner=owner, reader_until=lease_until)
+                )
+                if taken.rowcount != 1:
+                    continue  # taken by another gateway between the read and the write
+                row = conn.execute(sa.select(_S).where(_one(tenant_id, name))).mappings()
+                claimed.append(_stream(row.one()))
+            return claimed
+
+        if not await self._db.read(any_free):  # no source stream to read: no write lock
+            return []
+        return await self._db.write(work)
+
+    async def checkpoints(self, tenant_id: str, name: str) -> dict[str, SourceCheckpoint]:
+        query = sa.select(_C.c.shard_id, _C.c.sequence, _C.c.finished).where(
+            _C.c.tenant_id == tenant_id, _C.c.stream_name == name
+        )
+
+        def work(conn: Connection) -> dict[str, SourceCheckpoint]:
+            return {
+                str(shard): SourceCheckpoint(sequence, bool(finished))
+                for shard, sequence, finished in conn.execute(query).all()
+            }
+
+        return await self._db.read(work)
+
+    async def save_checkpoint(
+        self, tenant_id: str, name: str, owner: str, shard_id: str, point: SourceCheckpoint,
+        now: int,
+    ) -> bool:  # fmt: skip
+        held = (
+            sa.select(_S.c.revision)
+            .where(_one(tenant_id, name), _S.c.reader_owner == owner)
+            .with_for_update()
+        )
+        mine = sa.and_(
+            _C.c.tenant_id == tenant_id, _C.c.stream_name == name, _C.c.shard_id == shard_id
+        )
+        values = {"sequence": point.sequence, "finished": point.finished, "updated": now}
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(held).first() is None:
+                return False
+            if conn.execute(sa.update(_C).where(mine).values(**values)).rowcount == 0:
+                conn.execute(
+                    sa.insert(_C).values(
+                        tenant_id=tenant_id, stream_name=name, shard_id=shard_id, **values
+                    )
+                )
+            return True
+
+        return await self._db.write(work)
+
     async def forget_tenant(self, tenant_id: str) -> int:
         records = sa.delete(_R).where(_R.c.tenant_id == tenant_id)
+        points = sa.delete(_C).where(_C.c.tenant_id == tenant_id)
         streams = sa.delete(_S).where(_S.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
             conn.execute(records)
+            conn.execute(points)
             return int(conn.execute(streams).rowcount)
 
         return await self._db.write(work)

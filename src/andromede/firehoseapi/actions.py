@@ -1,17 +1,24 @@
 """Firehose's actions (decision 0223): one handler per operation, each authorising
 ``firehose:<Action>`` on the stream's ARN (the request's tags as ``aws:RequestTag/…``, the
 stream's as ``aws:ResourceTag/…``) before it calls the service, then answering in the API
-model's shape. The other sources (Kinesis, MSK, databases) and destinations are refused
-``InvalidArgumentException``, in AWS's words, never accepted silently."""
+model's shape. Direct PUT and Kinesis data streams (decision 0235) are the sources served;
+the others (MSK, databases) and destinations are refused ``InvalidArgumentException``, in
+AWS's words, never accepted silently."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.firehose.model import DeliveryStream, S3Destination, stream_arn
+from andromede.firehose.model import DeliveryStream, KinesisSource, S3Destination, stream_arn
 from andromede.firehose.store import BufferTotals
-from andromede.firehoseapi.params import FirehoseCall, invalid, is_kms_key_arn, refused
+from andromede.firehoseapi.params import (
+    FirehoseCall,
+    invalid,
+    is_kms_key_arn,
+    is_role_arn,
+    refused,
+)
 
 __all__ = ["ACTIONS", "DATA_ACTIONS"]
 
@@ -30,6 +37,8 @@ _OTHER_UPDATES: Final = tuple(
     name.replace("Configuration", "Update") for name in _OTHER_DESTINATIONS
 )
 _KEY_TYPES: Final = ("AWS_OWNED_CMK", "CUSTOMER_MANAGED_CMK")
+_TYPES: Final = ("DirectPut", "KinesisStreamAsSource")
+_KINESIS_ARN: Final = "arn:aws:kinesis:"
 
 
 def _tag_keys(stream: DeliveryStream) -> dict[str, Any]:
@@ -105,7 +114,8 @@ def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]
             "DeliveryStreamARN": stream.arn,
             "DeliveryStreamStatus": stream.status.value,
             "DeliveryStreamEncryptionConfiguration": sse,
-            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamType": stream.kind,
+            **_source_description(stream),
             "VersionId": str(stream.version),
             "CreateTimestamp": _epoch(stream.created),
             "LastUpdateTimestamp": _epoch(stream.updated),
@@ -113,6 +123,47 @@ def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]
             "HasMoreDestinations": False,
         }
     }
+
+
+def _source_description(stream: DeliveryStream) -> dict[str, Any]:
+    if stream.source is None:
+        return {}
+    return {
+        "Source": {
+            "KinesisStreamSourceDescription": {
+                "KinesisStreamARN": stream.source.stream_arn,
+                "RoleARN": stream.source.role_arn,
+                "DeliveryStartTimestamp": _epoch(stream.source.delivery_start),
+            }
+        }
+    }
+
+
+def _source_input(call: FirehoseCall, kind: str) -> KinesisSource | None:
+    """``KinesisStreamSourceConfiguration``: required with ``KinesisStreamAsSource``, refused
+    otherwise (as AWS)."""
+    config = call.mapping("KinesisStreamSourceConfiguration")
+    if kind == "DirectPut":
+        if config is not None:
+            raise refused(
+                "KinesisStreamSourceConfiguration is only allowed with DeliveryStreamType "
+                "KinesisStreamAsSource."
+            )
+        return None
+    if config is None:
+        raise refused(
+            "KinesisStreamSourceConfiguration is required for a KinesisStreamAsSource delivery "
+            "stream."
+        )
+    arn = call.string("KinesisStreamARN", required=True, min_length=1, max_length=512,
+                      source=config)  # fmt: skip
+    role = call.string("RoleARN", required=True, min_length=1, max_length=512, source=config)
+    assert arn is not None and role is not None  # noqa: S101 (required)
+    if not arn.startswith(_KINESIS_ARN):
+        raise refused(f"KinesisStreamARN {arn[:256]!r} is not a valid Kinesis stream ARN.")
+    if not is_role_arn(role):
+        raise refused(f"RoleARN {role[:256]!r} is not a valid IAM role ARN.")
+    return KinesisSource(arn, role, 0)  # the delivery start: the service's creation time
 
 
 def _encryption_input(call: FirehoseCall) -> tuple[str | None, str | None]:
@@ -135,9 +186,11 @@ def _encryption_input(call: FirehoseCall) -> tuple[str | None, str | None]:
 
 async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
     kind = call.string("DeliveryStreamType") or "DirectPut"
-    if kind != "DirectPut":
+    if kind not in _TYPES:
         raise refused(f"DeliveryStreamType {kind[:64]} is not offered by this platform: "
-                      "Direct PUT streams only (decision 0223).")  # fmt: skip
+                      "Direct PUT and Kinesis data stream sources only (decisions 0223, "
+                      "0235).")  # fmt: skip
+    source = _source_input(call, kind)
     for other in _OTHER_DESTINATIONS:
         if call.params.get(other) is not None:
             raise refused(f"{other}: only S3 destinations are offered by this platform "
@@ -159,7 +212,7 @@ async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
     if tags:
         await call.authorise("firehose:TagDeliveryStream", arn, _request_tags(tags))
     made = await call.firehose.create(
-        call.tenant_id, name, destination, tags, key_type, key_arn, call.kms_caller
+        call.tenant_id, name, destination, tags, key_type, key_arn, call.kms_caller, source
     )
     return {"DeliveryStreamARN": made.arn}
 
@@ -176,10 +229,31 @@ async def list_delivery_streams(call: FirehoseCall) -> dict[str, Any]:
     kind = call.string("DeliveryStreamType")
     after = call.string("ExclusiveStartDeliveryStreamName", max_length=64)
     await call.authorise("firehose:ListDeliveryStreams", "*", {})
-    if kind not in (None, "DirectPut"):
+    if kind is None:
+        names, more = await call.firehose.names(call.tenant_id, after, limit)
+        return {"DeliveryStreamNames": names, "HasMoreDeliveryStreams": more}
+    if kind not in _TYPES:
         return {"DeliveryStreamNames": [], "HasMoreDeliveryStreams": False}
-    names, more = await call.firehose.names(call.tenant_id, after, limit)
-    return {"DeliveryStreamNames": names, "HasMoreDeliveryStreams": more}
+    return await _names_of_kind(call, kind, after, limit)
+
+
+async def _names_of_kind(
+    call: FirehoseCall, kind: str, after: str | None, limit: int
+) -> dict[str, Any]:
+    """The account's streams of one DeliveryStreamType, read by pages of names."""
+    found: list[str] = []
+    while True:
+        names, more = await call.firehose.names(call.tenant_id, after, 100)
+        for name in names:
+            stream = await call.firehose.store.get(call.tenant_id, name)
+            if stream is None or stream.kind != kind:
+                continue
+            if len(found) == limit:
+                return {"DeliveryStreamNames": found, "HasMoreDeliveryStreams": True}
+            found.append(name)
+        if not more:
+            return {"DeliveryStreamNames": found, "HasMoreDeliveryStreams": False}
+        after = names[-1]
 
 
 async def delete_delivery_stream(call: FirehoseCall) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from andromede.firehose.model import COMPRESSIONS, S3Destination
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.errors import FirehoseWireError
 
-__all__ = ["FirehoseCall", "invalid", "is_kms_key_arn", "refused"]
+__all__ = ["FirehoseCall", "invalid", "is_kms_key_arn", "is_role_arn", "refused"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
@@ -34,6 +34,10 @@ _NOT_OFFERED: Final = {
 
 def is_kms_key_arn(text: str) -> bool:
     return _KMS.fullmatch(text) is not None
+
+
+def is_role_arn(text: str) -> bool:
+    return _ROLE.fullmatch(text) is not None
 
 
 def invalid(name: str, constraint: str) -> FirehoseWireError:

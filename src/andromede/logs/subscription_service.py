@@ -62,6 +62,8 @@ from andromede.logs.subscriptions import (
     control_message,
     data_messages,
     event_id,
+    is_kinesis,
+    partition_key,
     subscription_filter,
 )
 
@@ -75,14 +77,29 @@ _TEST_MESSAGE_FAILED = (
     "Could not deliver test message to specified Firehose stream. Check if the given Firehose "
     "stream is in ACTIVE state and the role can put records into it."
 )
+_KINESIS_TEST_MESSAGE_FAILED = (
+    "Could not deliver test message to specified Kinesis stream. Check if the given kinesis "
+    "stream is in ACTIVE state and the role can put records into it."
+)
+
+
+def _test_message_failed(destination_arn: str) -> InvalidParameter:
+    return InvalidParameter(
+        _KINESIS_TEST_MESSAGE_FAILED if is_kinesis(destination_arn) else _TEST_MESSAGE_FAILED
+    )
 
 
 class SubscriptionDestination(Protocol):
     async def deliver(
-        self, tenant_id: str, role_arn: str, destination_arn: str, records: Sequence[bytes]
+        self,
+        tenant_id: str,
+        role_arn: str,
+        destination_arn: str,
+        records: Sequence[bytes],
+        partition_key: str = "",
     ) -> str | None:
-        """The records put into the destination as the role: None, or why they were not
-        (no secret in it)."""
+        """The records put into the destination as the role (a Kinesis stream's under
+        ``partition_key``): None, or why they were not (no secret in it)."""
         ...
 
 
@@ -152,14 +169,20 @@ class Subscriptions:
         if len(held) >= self.limits.max_filters and made.name not in {f.name for f in held}:
             raise LimitExceeded("Resource limit exceeded.")  # before any test record is put
         # As AWS: a test record (the CONTROL_MESSAGE) is delivered before the filter is kept.
-        why = await self.destination.deliver(
-            tenant_id, made.role_arn, made.destination_arn, [control_message(self._clock())]
-        )
+        why = await self._test(tenant_id, made.role_arn, made.destination_arn)
         if why is not None:
             log.info("a subscription filter's test message was refused: %s", why)
-            raise InvalidParameter(_TEST_MESSAGE_FAILED)
+            raise _test_message_failed(made.destination_arn)
         await self.store.put_filter(made, self.limits.max_filters)
         self._cache.pop((tenant_id, group_name), None)
+
+    async def _test(self, tenant_id: str, role_arn: str, destination_arn: str) -> str | None:
+        """As AWS: a test record (the CONTROL_MESSAGE) delivered before a filter is kept."""
+        if self.destination is None:
+            return "no subscription destination is served"
+        record = control_message(self._clock(), destination_arn)
+        key = partition_key(destination_arn, "Random", "")
+        return await self.destination.deliver(tenant_id, role_arn, destination_arn, [record], key)
 
     async def describe(
         self,
@@ -241,12 +264,10 @@ class Subscriptions:
         )
         if dry_run:
             return policy
-        why = await self.destination.deliver(
-            tenant_id, made.role_arn, made.destination_arn, [control_message(self._clock())]
-        )
+        why = await self._test(tenant_id, made.role_arn, made.destination_arn)
         if why is not None:
             log.info("an account subscription policy's test message was refused: %s", why)
-            raise InvalidParameter(_TEST_MESSAGE_FAILED)
+            raise _test_message_failed(made.destination_arn)
         await self._logs.store.put_account_policy(policy)
         self._accounts.pop(tenant_id, None)
         return policy
@@ -311,6 +332,9 @@ class Subscriptions:
                         record,  # sealed below
                         count,
                         next_attempt=now,
+                        partition_key=partition_key(
+                            found.destination_arn, found.distribution, stream
+                        ),
                     )
                 )
         if not entries:
@@ -384,7 +408,7 @@ class Subscriptions:
         except Exception as exc:  # the account's keys destroyed: it can never be opened
             return f"the record cannot be opened ({type(exc).__name__})"
         return await self.destination.deliver(
-            entry.tenant_id, entry.role_arn, entry.destination_arn, [record]
+            entry.tenant_id, entry.role_arn, entry.destination_arn, [record], entry.partition_key
         )
 
     def _give_up(self, entry: OutboxEntry, why: str) -> None:

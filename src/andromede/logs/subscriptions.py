@@ -3,9 +3,11 @@ are checked, the records AWS delivers (its subscription payload, gzip-compressed
 entries that carry them from PutLogEvents to the destination, and the store's ``Protocol``
 with its in-memory twin. Pure but for the twin: no I/O here.
 
-A group has at most two filters (AWS's quota). Only Amazon Data Firehose streams of the
-group's own account and Region are served as destinations; Lambda functions, Kinesis
-streams, OpenSearch domains and cross-account destinations are refused in words that say so.
+A group has at most two filters (AWS's quota). Amazon Data Firehose streams and Kinesis data
+streams (decision 0235) of the group's own account and Region are served as destinations;
+Lambda functions, OpenSearch domains and cross-account destinations are refused in words that
+say so. A Kinesis record's partition key is the log stream's name (``ByLogStream``) or random
+(``Random``), chosen when the record is made and kept with it in the outbox.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -24,6 +27,7 @@ from andromede.logs.model import InputEvent, LogGroup
 
 __all__ = [
     "DISTRIBUTIONS",
+    "KINESIS",
     "MAX_RECORD",
     "GroupSubscriber",
     "MemorySubscriptionStore",
@@ -33,16 +37,20 @@ __all__ = [
     "check_delivery",
     "control_message",
     "data_messages",
+    "is_kinesis",
+    "partition_key",
     "subscription_filter",
 ]
 
 DISTRIBUTIONS: Final = ("ByLogStream", "Random")
-# Firehose's bound on one record (1,000 KiB): a payload past it is split.
+# Firehose's bound on one record (1,000 KiB), below Kinesis' (1 MiB): a payload past it is split.
 MAX_RECORD: Final = 1000 * 1024
+KINESIS: Final = "kinesis"
 CONTROL_TEXT: Final = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
+KINESIS_CONTROL_TEXT: Final = "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."
+_RESOURCES: Final = {"firehose": "deliverystream/", KINESIS: "stream/"}
 _SERVICES_NOT_SERVED: Final = {
     "lambda": "Lambda functions",
-    "kinesis": "Kinesis Data Streams",
     "es": "OpenSearch Service domains",
     "logs": "CloudWatch Logs destinations (cross-account)",
 }
@@ -92,6 +100,7 @@ class OutboxEntry:
     next_attempt: int = 0
     lease_owner: str | None = None
     lease_until: int = 0
+    partition_key: str = ""  # a Kinesis destination's (decision 0235); unused by Firehose
 
     def context(self) -> bytes:
         """The AAD of its sealed record."""
@@ -155,18 +164,21 @@ def check_delivery(
     if service in _SERVICES_NOT_SERVED:
         raise InvalidParameter(
             f"{_SERVICES_NOT_SERVED[service]} are not served here as subscription "
-            "destinations: use an Amazon Data Firehose stream (decision 0225)"
+            "destinations: use an Amazon Data Firehose stream or a Kinesis data stream "
+            "(decisions 0225, 0235)"
         )
-    if service != "firehose" or not parts[5].startswith("deliverystream/"):
+    resource = _RESOURCES.get(service)
+    if resource is None or not parts[5].startswith(resource) or parts[5] == resource:
         raise InvalidParameter(f"Invalid {destination_field} {destination[:256]!r}")
+    kind = "Kinesis" if service == KINESIS else "Firehose"
     if parts[3] != region or parts[4] != tenant_id:
         raise InvalidParameter(
-            "A Firehose destination must be a stream of the log group's own account and "
+            f"A {kind} destination must be a stream of the log group's own account and "
             "Region: cross-account and cross-Region delivery is not served (decision 0225)"
         )
     if not isinstance(role, str) or not role.startswith("arn:aws:iam::"):
         raise InvalidParameter(
-            f"A {role_field} is required for a Firehose destination: the role CloudWatch "
+            f"A {role_field} is required for a {kind} destination: the role CloudWatch "
             "Logs assumes to put records into the stream"
         )
     distribution = distribution or "ByLogStream"
@@ -181,8 +193,23 @@ def _gzip(message: dict[str, Any]) -> bytes:
     return gzip.compress(json.dumps(message, separators=(",", ":")).encode(), mtime=0)
 
 
-def control_message(now: int) -> bytes:
+def is_kinesis(destination_arn: str) -> bool:
+    return destination_arn.split(":", 3)[2:3] == [KINESIS]
+
+
+def partition_key(destination_arn: str, distribution: str, log_stream: str) -> str:
+    """A record's Kinesis partition key: its log stream's name (``ByLogStream``: a stream's
+    records in one shard, in order) or random (``Random``: spread evenly); none for
+    Firehose."""
+    if not is_kinesis(destination_arn):
+        return ""
+    # AWS's partition keys are at most 256 characters, a log stream's name 512.
+    return log_stream[:256] if distribution == "ByLogStream" else secrets.token_hex(16)
+
+
+def control_message(now: int, destination_arn: str = "") -> bytes:
     """The record AWS puts into the destination when a filter is put (a health check)."""
+    text = KINESIS_CONTROL_TEXT if is_kinesis(destination_arn) else CONTROL_TEXT
     return _gzip(
         {
             "messageType": "CONTROL_MESSAGE",
@@ -190,7 +217,7 @@ def control_message(now: int) -> bytes:
             "logGroup": "",
             "logStream": "",
             "subscriptionFilters": [],
-            "logEvents": [{"id": "", "timestamp": now, "message": CONTROL_TEXT}],
+            "logEvents": [{"id": "", "timestamp": now, "message": text}],
         }
     )
 

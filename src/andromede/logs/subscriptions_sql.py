@@ -1,6 +1,7 @@
 """CloudWatch Logs subscription filters and their outbox over the metadata database (SQLite
-or PostgreSQL), the tables of migration 0107 (decision 0225). A group's two filters are
-counted before the insert, in the same transaction; the outbox's records are claimed by a
+or PostgreSQL), the tables of migration 0107 (decision 0225; the outbox's ``partition_key``
+of a Kinesis destination, migration 0114). A group's two filters are counted before the
+insert, in the same transaction; the outbox's records are claimed by a
 guarded ``UPDATE … WHERE lease_until < now`` (candidates read ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), and every later write names the lease owner, so a gateway that stalled past
 its lease never removes or reschedules a record another took over. The account's waiting
@@ -56,6 +57,7 @@ def _entry(m: Any) -> OutboxEntry:
         int(m["next_attempt"]),
         m["lease_owner"],
         int(m["lease_until"]),
+        m["partition_key"] or "",
     )
 
 
@@ -149,6 +151,7 @@ class SqlSubscriptionStore:
                 "next_attempt": e.next_attempt,
                 "lease_owner": e.lease_owner,
                 "lease_until": e.lease_until,
+                "partition_key": e.partition_key or None,
                 "format_version": FORMAT_VERSION,
             }
             for e in entries

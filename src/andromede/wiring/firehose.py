@@ -9,7 +9,13 @@ metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes
 ``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0), through the platform's metrics
 sink. The bytes ingested are billed as AWS bills Direct PUT: each record rounded up to 5 KiB,
 into the account's ``firehose.ingested``. Records the deliverer had to drop are audited
-(``firehose:DeliveryFailed``), beside its WARNING."""
+(``firehose:DeliveryFailed``), beside its WARNING.
+
+**Kinesis sources** (decision 0235): the reader of ``KinesisStreamAsSource`` streams runs
+beside the deliverer, under the same lease length and poll interval, reading the Kinesis of
+``serve`` (found in ``apis`` when needed: it is made after Firehose). What it reads is counted
+as ``DataReadFromKinesisStream.Records`` / ``.Bytes`` and billed as ingested bytes, as AWS
+bills a Kinesis source's (each record rounded up to 5 KiB)."""
 
 from __future__ import annotations
 
@@ -27,12 +33,16 @@ from andromede.db.database import Database
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
 from andromede.firehose.model import DeliveryStream
 from andromede.firehose.service import FirehoseLimits, FirehoseService
+from andromede.firehose.source_reader import KinesisSourceReader, ReaderPolicy
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, KeyRingRecordSealer, RoleBucketWriter
+from andromede.firehose_kinesis_source import RoleKinesisSource
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.sink import MetricsSink
@@ -42,7 +52,13 @@ from andromede.storage.replication import ReplicaKeys
 from andromede.storage.service import ObjectService
 from andromede.wiring.firehose_keys import StreamKmsSealer
 
-__all__ = ["FirehoseMetrics", "billed_bytes", "firehose_api", "firehose_deliverer"]
+__all__ = [
+    "FirehoseMetrics",
+    "billed_bytes",
+    "firehose_api",
+    "firehose_deliverer",
+    "source_reader",
+]
 
 NAMESPACE: Final = "AWS/Firehose"
 INGESTED: Final = "firehose.ingested"
@@ -73,6 +89,12 @@ class FirehoseMetrics:
         self._record(stream, "IncomingRecords", float(len(sizes)), "Count")
         self._record(stream, "IncomingBytes", float(sum(sizes)), "Bytes")
         self._record(stream, "IncomingPutRequests", 1.0, "Count")
+        if self._billing is not None:
+            self._billing.count(stream.tenant_id, self._region, INGESTED, billed_bytes(sizes))
+
+    def read_from_source(self, stream: DeliveryStream, sizes: Sequence[int]) -> None:
+        self._record(stream, "DataReadFromKinesisStream.Records", float(len(sizes)), "Count")
+        self._record(stream, "DataReadFromKinesisStream.Bytes", float(sum(sizes)), "Bytes")
         if self._billing is not None:
             self._billing.count(stream.tenant_id, self._region, INGESTED, billed_bytes(sizes))
 
@@ -109,6 +131,27 @@ def firehose_service(
     )
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def source_reader(
+    settings: Settings,
+    firehose: FirehoseService,
+    identity: IdentityService,
+    kinesis: Callable[[], KinesisService | None],
+) -> KinesisSourceReader:
+    """The Kinesis sources' reader of one gateway (``firehose.sources`` set to what it reads
+    through, for CreateDeliveryStream's checks), under a lease owner name of its own."""
+    source = RoleKinesisSource(identity, kinesis, settings.region)
+    firehose.sources = source
+    policy = ReaderPolicy(
+        poll_interval=settings.firehose_delivery_poll_interval,
+        lease_ms=settings.firehose_delivery_lease * 1000,
+    )
+    return KinesisSourceReader(firehose, source, policy, _owner())
+
+
 def firehose_deliverer(
     settings: Settings,
     firehose: FirehoseService,
@@ -116,7 +159,7 @@ def firehose_deliverer(
     audit: AuditService | None = None,
 ) -> FirehoseDeliverer:
     """The deliverer of one gateway, under a lease owner name of its own."""
-    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    owner = _owner()
 
     def dropped(stream: DeliveryStream, records: int, why: str) -> None:
         if audit is None:
@@ -161,8 +204,9 @@ def firehose_api(
     on_service: Callable[[FirehoseService], None] | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Firehose API app of ``serve`` put into ``apis`` (under ``firehose``, its SigV4
-    service), its deliverer, started, and what closing a tenant deletes of it (its streams
-    and their buffered records, already unreadable once its key ring is destroyed).
+    service), its deliverer and Kinesis sources' reader, started, and what closing a tenant
+    deletes of it (its streams, their buffered records, already unreadable once its key ring
+    is destroyed, and their sources' checkpoints).
     ``on_service``: told of the service, for the contexts that put records into it (SNS's
     firehose subscriptions, decision 0226)."""
     metrics = FirehoseMetrics(sink, billing, settings.region)
@@ -175,8 +219,18 @@ def firehose_api(
         settings, db, keys, identity, objects, kms_keys, metrics, stream_keys
     )
     deliverer = firehose_deliverer(settings, firehose, metrics, audit)
+
+    def kinesis() -> KinesisService | None:
+        app = apis.get(KinesisApp.name)
+        return app.service if isinstance(app, KinesisApp) else None
+
+    reader = source_reader(settings, firehose, identity, kinesis)
     if on_service is not None:
         on_service(firehose)
     apis[FirehoseApp.name] = FirehoseApp(firehose, identity, audit, settings, rate_limiter)
-    task = asyncio.create_task(deliverer.run_forever(), name="firehose-delivery")
+
+    async def run() -> None:
+        await asyncio.gather(deliverer.run_forever(), reader.run_forever())
+
+    task = asyncio.create_task(run(), name="firehose-delivery")
     return task, firehose.store.forget_tenant

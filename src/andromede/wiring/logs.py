@@ -57,13 +57,18 @@ from andromede.flow_log_groups import FlowLogGroups
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
+from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.keys_errors import CustomerKeyError
 from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
-from andromede.log_subscription_delivery import LOGS_PRINCIPAL, RoleFirehoseDestination
+from andromede.log_subscription_delivery import (
+    LOGS_PRINCIPAL,
+    RoleFirehoseDestination,
+    RoleKinesisDestination,
+)
 from andromede.logs.errors import (
     InvalidOperation,
     InvalidParameter,
@@ -80,7 +85,7 @@ from andromede.logs.queries_sql import SqlQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
 from andromede.logs.subscription_service import SubscriptionLimits, Subscriptions
-from andromede.logs.subscriptions import OutboxEntry
+from andromede.logs.subscriptions import OutboxEntry, is_kinesis
 from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
@@ -348,7 +353,8 @@ def insights_service(
 class FirehoseOfServe:
     """The Firehose ``serve`` makes after Logs, found in its ``apis`` when first needed: the
     subscription filters' destination, as the filters' roles, and data protection's findings
-    streams (the account's own, as AWS's vended logs); none while it is not there."""
+    streams (the account's own, as AWS's vended logs); none while it is not there. A filter
+    into a Kinesis stream (decision 0235) goes to the Kinesis of ``serve`` the same way."""
 
     def __init__(self, apis: Mapping[str, ASGIApp], identity: IdentityService, region: str) -> None:
         self._apis = apis
@@ -356,8 +362,19 @@ class FirehoseOfServe:
         self._region = region
 
     async def deliver(
-        self, tenant_id: str, role_arn: str, destination_arn: str, records: Sequence[bytes]
+        self,
+        tenant_id: str,
+        role_arn: str,
+        destination_arn: str,
+        records: Sequence[bytes],
+        partition_key: str = "",
     ) -> str | None:
+        if is_kinesis(destination_arn):
+            kinesis = self._apis.get(KinesisApp.name)
+            if not isinstance(kinesis, KinesisApp):
+                return "Kinesis is not served by this deployment"
+            into = RoleKinesisDestination(self._identity, kinesis.service, self._region)
+            return await into.deliver(tenant_id, role_arn, destination_arn, records, partition_key)
         app = self._apis.get(FirehoseApp.name)
         if not isinstance(app, FirehoseApp):
             return "Firehose is not served by this deployment"
@@ -409,7 +426,7 @@ def subscriptions(
             return
         dims = [
             ("LogGroupName", entry.group),
-            ("DestinationType", "Firehose"),
+            ("DestinationType", "Kinesis" if is_kinesis(entry.destination_arn) else "Firehose"),
             ("FilterName", entry.filter_name),
         ]
         if ok:

@@ -13,7 +13,7 @@ from andromede.api_routing import api_service
 from andromede.db.database import open_database
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.settings import Settings
-from andromede.wiring.firehose import firehose_deliverer, firehose_service
+from andromede.wiring.firehose import firehose_deliverer, firehose_service, source_reader
 from support.batch_world import read
 from support.firehoseapp import firehose_world
 from support.keys import key_service_in
@@ -38,6 +38,10 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
             policy = firehose_deliverer(settings, service).policy
             assert (policy.poll_interval, policy.retry_interval_ms) == (0.5, 500)
             assert (policy.retry_duration_ms, policy.lease_ms) == (60_000, 7_000)
+            # Decision 0235: the Kinesis sources' reader under the same lease and poll.
+            reader = source_reader(settings, service, world.identity, lambda: None)
+            assert (reader.policy.poll_interval, reader.policy.lease_ms) == (0.5, 7_000)
+            assert service.sources is not None  # CreateDeliveryStream's checks go through it
     finally:
         keys.close()
         await db.close()

@@ -105,3 +105,34 @@ async def test_the_settings_limits_and_a_given_up_record_audited(
     assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)] * 2
     await world.service.forget_tenant("t1")
     assert await made.store.list_filters("t1", "/g", "", "", 10) == []
+
+
+async def test_a_kinesis_filter_through_the_wiring(
+    tmp_path: Path, db: Database, world: LogsWorld
+) -> None:
+    """Decision 0235: with no Kinesis in ``apis`` its filter is refused in Kinesis' words, and
+    a kept one's failed attempts are counted under ``DestinationType`` Kinesis, its partition
+    key kept through the SQL outbox."""
+    settings = Settings(data_dir=tmp_path, region=REGION)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    sink = RecordingSink()
+    made = subscriptions(settings, db, world.service, world.kit.keys, identity, None, {},
+                         world.clock, sink)  # fmt: skip
+    await world.service.create_group("t1", "/g", None, {})
+    await world.service.create_stream("t1", "/g", "s")
+    params = {
+        "filterName": "f",
+        "filterPattern": "",
+        "destinationArn": f"arn:aws:kinesis:{REGION}:t1:stream/k",
+        "roleArn": "arn:aws:iam::t1:role/r",
+    }
+    with pytest.raises(InvalidParameter, match="specified Kinesis stream"):
+        await made.put("t1", "/g", params)
+    await made.store.put_filter(subscription_filter("t1", REGION, "/g", params, NOW), 2)
+    await world.service.put_events("t1", "/g", "s", [InputEvent(NOW, "hello")])
+    [waiting] = await made.store.claim("peek", NOW, NOW + 1, 10)
+    assert waiting.partition_key == "s"  # ByLogStream, the default
+    world.clock.now += 2
+    assert await made.deliver_once("gw") == 0
+    dims = (("LogGroupName", "/g"), ("DestinationType", "Kinesis"), ("FilterName", "f"))
+    assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)]

@@ -195,7 +195,8 @@ async def test_two_filters_a_group_described_by_pages_and_deleted(wire: Wire) ->
     ("destination", "words"),
     [
         ("arn:aws:lambda:eu-fr-1:{account}:function:f", "Lambda functions are not served"),
-        ("arn:aws:kinesis:eu-fr-1:{account}:stream/k", "Kinesis Data Streams are not served"),
+        ("arn:aws:kinesis:eu-fr-1:999999999999:stream/k", "own account and Region"),
+        ("arn:aws:kinesis:eu-fr-1:{account}:deliverystream/k", "Invalid destinationArn"),
         ("arn:aws:es:eu-fr-1:{account}:domain/d", "OpenSearch Service domains are not served"),
         ("arn:aws:firehose:eu-fr-1:999999999999:deliverystream/x", "own account and Region"),
         ("arn:aws:firehose:eu-west-9:{account}:deliverystream/x", "own account and Region"),
