@@ -207,6 +207,26 @@ async def test_a_listener_presents_an_acm_certificate(console: ConsoleHarness) -
                   "certificate_arn": arn},
         )  # fmt: skip
         assert listener.status_code == 303, listener.text
+        # Shown by its ACM label; a second ACM certificate offered and added for SNI.
+        second = issue("sni.example.test", kind="ec256")
+        more = await client.post(
+            _LIST, data={"csrf": token, "body": second.body, "private_key": second.key}
+        )
+        sni_arn = f"arn:aws:acm:eu-fr-1:{tenant}:certificate/{certificate_id(more)}"
+        lb_page = await client.get("/load-balancers/tls")
+        assert '<dd class="certificate">tls.example.test (ACM)</dd>' in lb_page.text
+        adding = lb_page.text.split('class="inline add-certificate-form"', 1)[1].split("</form>")[0]
+        assert f'<option value="{sni_arn}">sni.example.test (ACM)</option>' in adding
+        assert arn not in adding  # the listener's own certificate is not offered again
+        listener_arn = re.findall(r'name="listener_arn" value="([^"]+)"', adding)[0]
+        added = await client.post(
+            "/load-balancers/tls/listener-certificates",
+            data={"csrf": token, "listener_arn": listener_arn, "certificate_arn": sni_arn},
+        )
+        assert added.status_code == 303, added.text
+        lb_page = await client.get("/load-balancers/tls")
+        sni = lb_page.text.split('<dd class="sni-certificates">', 1)[1].split("</dd>", 1)[0]
+        assert "sni.example.test (ACM)" in sni
         page = await client.get(f"{_LIST}/{cert_id}")
         in_use = page.text.split('id="certificate-in-use-by">', 1)[1].split("</ul>", 1)[0]
         assert ":loadbalancer/net/tls/" in in_use
