@@ -36,6 +36,7 @@ from andromede.console import (
     pages_autoscaling,
     pages_billing_profile,
     pages_bucket_settings,
+    pages_certificates,
     pages_compute,
     pages_connections,
     pages_dashboard_edit,
@@ -54,7 +55,9 @@ from andromede.console import (
     pages_load_balancers,
     pages_log_exports,
     pages_log_insights,
+    pages_log_subscription_policy,
     pages_logs,
+    pages_metric_streams,
     pages_metrics,
     pages_nat_gateways,
     pages_network,
@@ -87,6 +90,7 @@ from andromede.console.session import (
     tokens_match,
 )
 from andromede.console.wire import KmsWire, S3Wire, WireError
+from andromede.console.wire_acm import AcmWire
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
@@ -201,12 +205,14 @@ class Console:
         firehose: FirehoseWire | None = None,
         kinesis: KinesisWire | None = None,
         parameters: ParametersWire | None = None,
+        acm: AcmWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
         Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
         ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
-        (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store):
+        (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store), ``acm``
+        (Certificate Manager):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -234,6 +240,7 @@ class Console:
         self.firehose = firehose
         self.kinesis = kinesis
         self.parameters = parameters
+        self.acm = acm
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -500,6 +507,12 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_firehose.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_kinesis.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_parameters.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_certificates.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_metric_streams.ROUTES),
+        *(
+            page(path, handler, methods)
+            for path, handler, methods in pages_log_subscription_policy.ROUTES
+        ),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),

@@ -6,9 +6,10 @@ one, deletes one, shows its deletion protection and deletes it after a ticked bo
 listener is TCP, UDP, TCP_UDP or TLS forwarding to a target group; an ALB's is HTTP or HTTPS
 with a default action — forward, fixed response or redirect (``elb_forms``) — and links to
 its rules' page (``pages_listener_rules``). A TLS or HTTPS listener (decision 0210, session
-52 here) is made with its certificate chosen among the account's IAM server certificates
-(ListServerCertificates as the user), its security policy among those DescribeSSLPolicies
-lists and an ALPN policy; its further (SNI) certificates are listed, added and removed.
+52 here) is made with its certificate chosen among the account's ACM certificates (0239:
+ListCertificates as the user) and IAM server certificates (ListServerCertificates), its
+security policy among those DescribeSSLPolicies lists and an ALPN policy; its further (SNI)
+certificates are listed, added and removed.
 Target groups: list, create (TCP, UDP, TCP_UDP, TLS or HTTP and a port, VPC, target type,
 health check protocol, path, codes, interval and thresholds), delete after a ticked box; a
 target group's page lists its targets with DescribeTargetHealth's state and reason,
@@ -246,17 +247,25 @@ async def _load_balancer_page(
 async def _certificate_choices(
     console: Console, request: Request, session: Session
 ) -> list[tuple[str, str]]:
-    """The account's IAM server certificates as (ARN, name), as IAM lists them to the user:
-    the TLS forms' choices only (ELBv2 checks the certificate is the account's)."""
-    if console.iam is None:
-        return []
-    with suppress(WireError):
-        found = await list_certificates(
-            console.iam, request.scope, session.principal,
-            marker=None, page_size=_CERTIFICATES_SHOWN,
-        )  # fmt: skip
-        return [(row.arn, row.name) for row in found.rows]
-    return []
+    """The account's ACM certificates (issued ones, as ``domain (ACM)``) and IAM server
+    certificates (by name) as (ARN, label), as each service lists them to the user
+    (none of a service that is not served or refuses): the TLS forms' choices only (ELBv2
+    checks the certificate is the account's)."""
+    choices: list[tuple[str, str]] = []
+    if console.acm is not None:
+        with suppress(WireError):
+            rows, _more = await console.acm.certificates(
+                request.scope, session.principal, token=None, limit=_CERTIFICATES_SHOWN
+            )
+            choices += [(r.arn, f"{r.domain} (ACM)") for r in rows if r.status == "ISSUED"]
+    if console.iam is not None:
+        with suppress(WireError):
+            found = await list_certificates(
+                console.iam, request.scope, session.principal,
+                marker=None, page_size=_CERTIFICATES_SHOWN,
+            )  # fmt: skip
+            choices += [(row.arn, row.name) for row in found.rows]
+    return choices
 
 
 async def lb_arn(elb: ElbWire, request: Request, session: Session) -> str:

@@ -9,6 +9,7 @@ autoescape, and never read as markup.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
 __all__ = [
+    "AccountSubscriptionPolicy",
     "EventRow",
     "ExportRow",
     "FilterRow",
@@ -139,6 +141,55 @@ def event_row(item: dict[str, Any]) -> EventRow:
         _when(item.get("timestamp")),
         str(item.get("message", "")),
         str(item.get("logStreamName", "")),
+    )
+
+
+SUBSCRIPTION_FILTER_POLICY = "SUBSCRIPTION_FILTER_POLICY"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSubscriptionPolicy:
+    """The account's subscription filter policy as DescribeAccountPolicies tells it: its
+    document's fields, and the groups its selection criteria leave out."""
+
+    name: str
+    destination_arn: str
+    role_arn: str
+    pattern: str
+    distribution: str
+    selection_criteria: str
+    excluded_groups: list[str]
+    updated: str
+
+
+def _excluded(criteria: str) -> list[str]:
+    """The names of ``LogGroupName NOT IN [...]`` (the one form Logs takes); none when the
+    criteria cannot be read."""
+    _, _, listed = criteria.partition("NOT IN")
+    try:
+        names = json.loads(listed) if listed.strip() else []
+    except ValueError:
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
+def account_subscription_policy(item: dict[str, Any]) -> AccountSubscriptionPolicy:
+    try:
+        document = json.loads(str(item.get("policyDocument") or "{}"))
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    criteria = str(item.get("selectionCriteria") or "")
+    return AccountSubscriptionPolicy(
+        name=str(item.get("policyName", "")),
+        destination_arn=str(document.get("DestinationArn", "")),
+        role_arn=str(document.get("RoleArn", "")),
+        pattern=str(document.get("FilterPattern", "")),
+        distribution=str(document.get("Distribution", "")),
+        selection_criteria=criteria,
+        excluded_groups=_excluded(criteria),
+        updated=_when(item.get("lastUpdatedTime")),
     )
 
 
@@ -462,3 +513,42 @@ class LogsWire(JsonWire):
     ) -> None:
         payload = {"logGroupName": group, "filterName": name}
         await self._json(origin, principal, "DeleteSubscriptionFilter", payload)
+
+    # -- the account's subscription filter policy (decision 0232) ----------------------------------
+    async def subscription_policy(
+        self, origin: Scope, principal: Principal
+    ) -> AccountSubscriptionPolicy | None:
+        """DescribeAccountPolicies of SUBSCRIPTION_FILTER_POLICY: the account's one policy
+        (None when it has none)."""
+        payload = {"policyType": SUBSCRIPTION_FILTER_POLICY}
+        answer = await self._json(origin, principal, "DescribeAccountPolicies", payload)
+        for item in answer.get("accountPolicies", []):
+            if isinstance(item, dict):
+                return account_subscription_policy(item)
+        return None
+
+    async def put_subscription_policy(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        document: str,
+        selection_criteria: str,
+    ) -> None:
+        """PutAccountPolicy of SUBSCRIPTION_FILTER_POLICY, scope ALL; empty criteria are not
+        sent."""
+        payload = {
+            "policyName": name,
+            "policyType": SUBSCRIPTION_FILTER_POLICY,
+            "policyDocument": document,
+            "scope": "ALL",
+        }
+        if selection_criteria:
+            payload["selectionCriteria"] = selection_criteria
+        await self._json(origin, principal, "PutAccountPolicy", payload)
+
+    async def delete_subscription_policy(
+        self, origin: Scope, principal: Principal, name: str
+    ) -> None:
+        payload = {"policyName": name, "policyType": SUBSCRIPTION_FILTER_POLICY}
+        await self._json(origin, principal, "DeleteAccountPolicy", payload)

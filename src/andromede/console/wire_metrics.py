@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from andromede.console.wire import Answer, JsonWire, WireError
+from andromede.console.wire import Answer, WireError
+from andromede.console.wire_metric_streams import MetricStreamCalls
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -45,7 +46,7 @@ def _dimensions(pairs: Sequence[tuple[str, str | None]]) -> list[dict[str, str]]
     return [{"Name": n} if v is None else {"Name": n, "Value": v} for n, v in pairs]
 
 
-class CloudWatchWire(JsonWire):
+class CloudWatchWire(MetricStreamCalls):
     """The metric calls the console makes (``GraniteServiceVersion20100801`` JSON 1.0), as
     ``principal``."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
+from andromede.acmapi.app import AcmApp
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.service import AuditService
 from andromede.audit.trail import AuditTrail
@@ -13,6 +14,7 @@ from andromede.billing.service import BillingService
 from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.console.app import Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
+from andromede.console.wire_acm import AcmWire
 from andromede.console.wire_autoscaling import AutoScalingWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
@@ -87,5 +89,16 @@ def console_app(
             firehose=FirehoseWire(apis["firehose"]),
             kinesis=KinesisWire(apis["kinesis"]),
             parameters=ParametersWire(apis["ssm"]),
+            acm=_acm_wire(settings, apis),
         )
     )
+
+
+def _acm_wire(settings: Settings, apis: Mapping[str, ASGIApp]) -> AcmWire | None:
+    """ACM's wire, naming the operator's private CA when one is configured (the pages offer
+    RequestCertificate then), as ACM's app holds it; None where ACM is not served."""
+    app = apis.get(AcmApp.name)
+    if app is None:
+        return None
+    authority = app.service.authority if isinstance(app, AcmApp) else None
+    return AcmWire(app, settings.region, authority_arn=authority.arn if authority else None)
