@@ -22,10 +22,15 @@ from andromede.events.dispatcher import Deliveries
 from andromede.events.errors import ValidationError
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.service import EventsLimits, EventsService
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import StreamMode
 from andromede.kinesis.service import KinesisService
 from andromede.kinesis.throughput import ShardThrottle
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.keys_interface import Caller
+from andromede.kms.keys_store import MemoryCustomerKeyStore
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.wiring.kinesis_keys import KinesisRecordSealer
 from support.batch_world import read
 from support.firehoseapp import REGION, World, firehose_world
@@ -66,6 +71,11 @@ class Targets:
     deliveries: Deliveries
     dead: DeadLetters
     firehose_arn: str
+    second: list[float]  # the shards' throttle's clock
+    kinesis_keys: CustomerKeyService
+
+    def next_second(self) -> None:
+        self.second[0] += 1
 
     @property
     def account(self) -> str:
@@ -130,16 +140,19 @@ async def targets(tmp_path: Path) -> AsyncIterator[Targets]:
             },
         )
         await fire.deliverer.run_pass()  # CREATING → ACTIVE
+        second = [0.0]
+        keys = key_service_in(tmp_path / "kinesis-keys")
+        customer_keys = CustomerKeyService(
+            MemoryCustomerKeyStore(), keys, KmsAuthoriser(fire.identity.policies_for, REGION),
+            region=REGION,
+        )  # fmt: skip
         kinesis = KinesisService(
             MemoryKinesisStore(),
-            KinesisRecordSealer(
-                key_service_in(tmp_path / "kinesis-keys"), fire.customer_keys, fire.audit,
-                fire.billing, cache_size=8,
-            ),
+            KinesisRecordSealer(keys, customer_keys, fire.audit, fire.billing, cache_size=8),
             REGION,
-            # One record a second per shard, on a clock that stands still: the second is full.
-            throttle=ShardThrottle(1, 1 << 20, clock=lambda: 0.0),
-        )  # fmt: skip
+            # One record a second per shard, on a clock that stands still unless told.
+            throttle=ShardThrottle(1, 1 << 20, clock=lambda s=second: s[0]),
+        )
         await kinesis.create(fire.tenant_id, "events", 1, StreamMode.PROVISIONED)
         await kinesis.create(fire.tenant_id, "other", 1, StreamMode.PROVISIONED)
         dead = DeadLetters()
@@ -150,7 +163,8 @@ async def targets(tmp_path: Path) -> AsyncIterator[Targets]:
         )
         limits = EventsLimits(max_targets=10)
         service = EventsService(MemoryEventsStore(), deliveries, region=REGION, limits=limits)
-        yield Targets(fire, kinesis, service, deliveries, dead, made["DeliveryStreamARN"])
+        yield Targets(fire, kinesis, service, deliveries, dead, made["DeliveryStreamARN"], second,
+                      customer_keys)  # fmt: skip
 
 
 async def test_put_targets_checks_stream_targets_in_awss_words(targets: Targets) -> None:
@@ -288,3 +302,22 @@ async def test_a_full_shard_is_retried_then_dead_lettered(targets: Targets) -> N
     assert targets.codes() == [("THROTTLING", "2", "MaximumRetryAttempts")]
     assert "Rate exceeded for shard" in targets.dead.sent[0][2]["ERROR_MESSAGE"]
     assert len(await targets.records("events")) == 1
+
+
+async def test_a_stream_under_a_customer_key_asks_the_roles_kms_right(targets: Targets) -> None:
+    account = targets.account
+    root_arn = f"arn:aws:iam::{account}:root"
+    root = Caller(account, root_arn, Principal(account, None, None, PrincipalKind.ROOT, root_arn))
+    key = await targets.kinesis_keys.create_key(root)
+    await targets.kinesis.set_encryption(account, "other", key.arn, root)
+    stream = targets.arn("kinesis", "stream/other")
+    kinesis_only = await targets.role("kinesis-only", "kinesis:PutRecord")
+    await targets.route({"Id": "k", "Arn": stream, "RoleArn": kinesis_only})
+    assert targets.codes() == [("NO_PERMISSIONS", "0", "")]
+    assert "KMSAccessDeniedException" in targets.dead.sent[0][2]["ERROR_MESSAGE"]
+    with_key = await targets.role("with-key", "kinesis:PutRecord", "kms:GenerateDataKey")
+    targets.next_second()  # the refused put took the shard's second
+    event_id = await targets.route({"Id": "k", "Arn": stream, "RoleArn": with_key})
+    assert len(targets.dead.sent) == 1, targets.codes()
+    [(partition, data)] = await targets.records("other")
+    assert (partition, json.loads(data)["id"]) == (event_id, event_id)
