@@ -211,7 +211,7 @@ def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
     attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
     assert attributes["RULE_ARN"] == rule_arn
     assert attributes["TARGET_ARN"] == closed_arn
-    assert attributes["ERROR_CODE"] == "NoPermissions"
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
     assert receive(sqs, closed_url, wait=1) == []
     assert receive(sqs, url, wait=1) == []  # the small order matched nothing
 

@@ -346,7 +346,7 @@ class Deliveries:
         try:
             if ":api-destination/" in target.arn:
                 if self.api is None:
-                    raise DeliveryRefused("ResourceNotFound", "API destinations are not served")
+                    raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(delivery.tenant_id, target, document["message"])
             elif _is_stream(target.arn):
                 if self.streams is None:
@@ -370,7 +370,7 @@ class Deliveries:
             if isinstance(exc, DeliveryDeferred):
                 code, error = exc.code, str(exc)
             else:  # its kind only: a foreign message may carry what the DLQ must not
-                code, error = "InternalFailure", type(exc).__name__
+                code, error = "INTERNAL_ERROR", type(exc).__name__
             delay = min(self._retry_base * 2**done, 60.0)
             age = (now - delivery.created).total_seconds()
             if done >= min(target.maximum_retry_attempts, self._max_attempts):

@@ -100,14 +100,14 @@ class EventTargets:
     ) -> None:
         parts = parse_arn(arn)
         if parts is None or parts[2] != tenant_id:
-            raise DeliveryRefused("ResourceNotFound", f"{arn} is no target of the account")
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target of the account")
         service, _, account, name = parts
         if service == "sqs":
             await self._to_queue(account, name, message, rule_arn, group_id, dedup_id, attributes)
         elif service == "sns":
             await self._to_topic(tenant_id, arn, message, rule_arn, group_id, dedup_id)
         else:
-            raise DeliveryRefused("ResourceNotFound", f"{arn} is no served target")
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no served target")
 
     async def _to_queue(
         self,
@@ -122,7 +122,7 @@ class EventTargets:
         try:
             queue = await self._queues.get_queue(account, account, name)
         except QueueError as exc:
-            raise DeliveryRefused("ResourceNotFound", f"queue {name} does not exist") from exc
+            raise DeliveryRefused("NO_RESOURCE", f"queue {name} does not exist") from exc
         allowed = service_may(
             queue.attributes.get("Policy"),
             service=EVENTS_PRINCIPAL,
@@ -135,7 +135,7 @@ class EventTargets:
         )
         if not allowed:
             raise DeliveryRefused(
-                "NoPermissions", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
+                "NO_PERMISSIONS", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
             )
         fifo = is_fifo(queue)
         try:
@@ -155,7 +155,7 @@ class EventTargets:
                 dedup_id=dedup_id if fifo else None,
             )
         except QueueError as exc:  # refused whatever the try (too large, no group…)
-            raise DeliveryRefused("SQSParameterError", str(exc)) from exc
+            raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
 
     async def _to_topic(
         self,
@@ -169,7 +169,7 @@ class EventTargets:
         try:
             topic = await self._topics.get_topic(tenant_id, arn)
         except NotificationError as exc:
-            raise DeliveryRefused("ResourceNotFound", f"topic {arn} does not exist") from exc
+            raise DeliveryRefused("NO_RESOURCE", f"topic {arn} does not exist") from exc
         allowed = service_may(
             topic.attributes.get("Policy"),
             service=EVENTS_PRINCIPAL,
@@ -182,7 +182,7 @@ class EventTargets:
         )
         if not allowed:
             raise DeliveryRefused(
-                "NoPermissions", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
+                "NO_PERMISSIONS", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
             )
         try:
             await self._pubsub.publish(
@@ -196,7 +196,7 @@ class EventTargets:
                 dedup_id=dedup_id if topic.fifo else None,
             )
         except NotificationError as exc:
-            raise DeliveryRefused("SNSParameterError", str(exc)) from exc
+            raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
 
 
 class RoleInvokes:
