@@ -73,7 +73,9 @@ def check_target(
     elif "HttpParameters" in spec:
         raise ValidationError(f"HttpParameters is only for API destination targets ({target_id}).")
     if service in _STREAMS:
-        _check_stream(spec, arn, service)
+        _check_stream_role(spec.get("RoleArn"), arn)
+    if service == "kinesis":
+        _check_partition_key(spec.get("KinesisParameters"))
     elif "KinesisParameters" in spec:
         raise ValidationError(
             f"KinesisParameters is only for Kinesis stream targets ({target_id})."
@@ -123,11 +125,9 @@ def _service_of(arn: str, *, tenant_id: str, region: str, target_id: str) -> str
     return service
 
 
-def _check_stream(spec: Mapping[str, Any], arn: str, service: str) -> None:
+def _check_stream_role(role: Any, arn: str) -> None:
     """Decision 0238: EventBridge writes into a Kinesis or Firehose stream as the target's
-    role (AWS's words when it is missing), a Kinesis stream's partition key from the event at
-    ``KinesisParameters.PartitionKeyPath`` (the event's id without it)."""
-    role = spec.get("RoleArn")
+    role, which must be given (AWS's words when it is not)."""
     if not isinstance(role, str) or not role:
         raise ValidationError(f"RoleArn is required for target {arn}.")
     parts = parse_arn(role)
@@ -135,14 +135,16 @@ def _check_stream(spec: Mapping[str, Any], arn: str, service: str) -> None:
         raise ValidationError(
             f"Parameter {role[:256]} is not valid. Reason: Provided Arn is not in correct format."
         )
-    if "KinesisParameters" not in spec:
+
+
+def _check_partition_key(params: Any) -> None:
+    """A Kinesis target's ``KinesisParameters``, when given: exactly a ``PartitionKeyPath``,
+    a JSON path into the event (without it, the event's id is the partition key)."""
+    if params is None:
         return
-    params = spec["KinesisParameters"]
-    if service != "kinesis":
-        raise ValidationError(f"KinesisParameters is only for Kinesis stream targets ({arn}).")
-    path = params.get("PartitionKeyPath") if isinstance(params, dict) else None
     if not isinstance(params, dict) or set(params) != {"PartitionKeyPath"}:
         raise ValidationError("KinesisParameters must hold exactly a PartitionKeyPath.")
+    path = params["PartitionKeyPath"]
     if not isinstance(path, str) or len(path) > 256:
         raise ValidationError("PartitionKeyPath must be a JSON path of 256 characters at most.")
     check_path(path)
