@@ -14,9 +14,10 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
-target's role; their failures carry AWS's own ``ERROR_CODE`` names (``NO_RESOURCE``,
-``FAILED_TO_ASSUME_ROLE``, ``NO_PERMISSIONS`` for good; ``THROTTLING``… worth another try,
-:class:`DeliveryDeferred`).
+target's role. Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
+``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
+``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
+unnamed one once its retries are spent.
 A bus under a customer's KMS key (decision 0213) has its deliveries sealed under a data key of
 that key before they are queued; one that no longer opens (the key disabled or closed) goes,
 as the event's metadata with the reason, to the bus's dead-letter queue (the target's when the
