@@ -629,6 +629,7 @@ class Application:
             streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
+        eventbridge.stream_targets(apis)  # Kinesis and Firehose as targets (decision 0238)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
         compute.spot_warning = eventbridge.spot_warnings()  # decision 0202

@@ -19,7 +19,8 @@ again to its rule's queue with ``replay-name`` (decision 0196). A rule whose tar
 destination (decision 0200) POSTs its transformed events, with the connection's API key, to
 an HTTP server the test runs on the loopback, as an IAM role allowed
 ``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
-deleted with its connection (decision 0204). Schedules are tested in
+deleted with its connection (decision 0204); the same rule writes them into a Kinesis stream
+as that role, allowed ``kinesis:PutRecord`` (decision 0238). Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -210,7 +211,7 @@ def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
     attributes = {k: v["StringValue"] for k, v in dead["MessageAttributes"].items()}
     assert attributes["RULE_ARN"] == rule_arn
     assert attributes["TARGET_ARN"] == closed_arn
-    assert attributes["ERROR_CODE"] == "NoPermissions"
+    assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
     assert receive(sqs, closed_url, wait=1) == []
     assert receive(sqs, url, wait=1) == []  # the small order matched nothing
 
@@ -658,6 +659,17 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
             ],
         }
         role = iam.create_role(RoleName="invoke-hooks", AssumeRolePolicyDocument=json.dumps(trust))
+        # The same role writes the events into a Kinesis stream too (decision 0238).
+        kinesis = client_for(server, "kinesis", *credentials)
+        kinesis.create_stream(StreamName="orders", ShardCount=1)
+        stream = kinesis.describe_stream_summary(StreamName="orders")
+        stream_arn = stream["StreamDescriptionSummary"]["StreamARN"]
+        put = {"Effect": "Allow", "Action": "kinesis:PutRecord", "Resource": stream_arn}
+        iam.put_role_policy(
+            RoleName="invoke-hooks",
+            PolicyName="put",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [put]}),
+        )
         iam.put_role_policy(
             RoleName="invoke-hooks",
             PolicyName="invoke",
@@ -687,7 +699,13 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
                         "InputPathsMap": {"id": "$.detail.id"},
                         "InputTemplate": '{"order": <id>}',
                     },
-                }
+                },
+                {
+                    "Id": "stream",
+                    "Arn": stream_arn,
+                    "RoleArn": role["Role"]["Arn"],
+                    "KinesisParameters": {"PartitionKeyPath": "$.detail.id"},
+                },
             ],
         )
         entry = {"Source": "shop.hooks", "DetailType": "o", "Detail": json.dumps({"id": 7})}
@@ -698,6 +716,16 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
         [(path, headers, body)] = received
         assert path == "/orders/eu" and headers["x-api-key"] == "k-secret"
         assert json.loads(body) == {"order": 7}
+        iterator = kinesis.get_shard_iterator(
+            StreamName="orders", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        while not records and time.monotonic() < deadline:
+            records = kinesis.get_records(ShardIterator=iterator)["Records"]
+            time.sleep(0 if records else 0.05)
+        [record] = records
+        assert record["PartitionKey"] == "7"
+        assert json.loads(record["Data"])["detail"] == {"id": 7}
         listed = events.list_api_destinations(ConnectionArn=made["ConnectionArn"])
         assert [d["Name"] for d in listed["ApiDestinations"]] == ["orders-hook"]
         # The key lives in a real Secrets Manager secret EventBridge manages (decision 0204).

@@ -6,7 +6,9 @@ role kept); a rule's targets (an SQS queue — a FIFO one in a message group —
 session 50, an API destination with the role it is invoked as, all of the account chosen from
 lists; the event as is or a constant JSON sent instead) added and removed; "Test pattern"
 (TestEventPattern) with a sample event; session 52: a bus's KMS key and dead-letter queue
-(decision 0213) shown, chosen at its creation and changed — EventBridge's calls as the
+(decision 0213) shown, chosen at its creation and changed; session 53: the account's Firehose
+delivery streams among the targets, with the role EventBridge writes as (decision 0238) —
+EventBridge's calls as the
 signed-in principal (``wire_events.EventsWire``), so its IAM decisions and its words answer
 them.
 
@@ -24,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
+from andromede.console.pages_firehose import stream_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, BusSettings, RuleRow, TargetRow
@@ -39,6 +42,7 @@ _RULE_ACTIONS: Final = frozenset(
     {"edit", "enable", "disable", "delete", "put-target", "remove-target"}
 )
 _FIELDS: Final = 12
+_STREAM_ARNS: Final = ("arn:aws:firehose:", "arn:aws:kinesis:")  # decision 0238
 _ROLES_OFFERED: Final = 100  # an API destination target's role choices: ListRoles' first page
 # The sample event "Test pattern" starts from: an event as EventBridge delivers one.
 SAMPLE_EVENT: Final = """{
@@ -241,6 +245,9 @@ async def _choices(console: Console, request: Request, session: Session) -> list
                 origin, principal, limit=_MAX_RESULTS
             )
             choices.extend((d.arn, f"API destination: {d.name}") for d in destinations if d.arn)
+    # Decision 0238: Firehose delivery streams, as Firehose lists them to the principal.
+    streams = await stream_choices(console, request, session)
+    choices.extend((arn, f"Firehose: {name}") for arn, name in streams)
     return choices
 
 
@@ -345,9 +352,10 @@ async def change(console: Console, request: Request, session: Session, fields: F
                 fields.get("target_id", "").strip()
                 or _TARGET_ID.sub("-", arn.rsplit(":", 1)[-1])[:64]
             )
-            # A role only for an API destination (EventBridge invokes one as it), a message
-            # group only for a FIFO queue (EventBridge requires one there, refuses it elsewhere).
-            role = fields.get("role_arn", "").strip() if ":api-destination/" in arn else ""
+            # A role only for an API destination or a stream (EventBridge acts as it there), a
+            # message group only for a FIFO queue (required there, refused elsewhere).
+            acts_as_role = ":api-destination/" in arn or arn.startswith(_STREAM_ARNS)
+            role = fields.get("role_arn", "").strip() if acts_as_role else ""
             group = fields.get("message_group", "").strip() if arn.endswith(".fifo") else ""
             target = TargetRow(target_id, arn, constant, role, group)
             await wire.put_target(origin, principal, bus, name, target)

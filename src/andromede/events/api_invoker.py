@@ -5,7 +5,7 @@ it over HTTP as EventBridge does.
 - **Who may.** The target's ``RoleArn`` must be a role of the account trusting
   ``events.amazonaws.com`` whose policies allow ``events:InvokeApiDestination`` on the
   destination (``role_allows``, given by the wiring: contexts do not import IAM); otherwise
-  the delivery fails for good (``NoPermissions``), to the dead-letter queue.
+  the delivery fails for good (``NO_PERMISSIONS``), to the dead-letter queue.
 - **The request.** The destination's method to its endpoint, each ``*`` of it replaced in
   order by the target's ``PathParameterValues``; the target's headers and query string, then
   the connection's (which win, as AWS documents); the connection's body parameters merged into
@@ -98,7 +98,7 @@ class ApiDestinationInvoker:
         try:
             destination, connection = await self._connections.invocation(tenant_id, target.arn)
         except EventsError as exc:
-            raise DeliveryRefused("ResourceNotFound", str(exc)) from exc
+            raise DeliveryRefused("NO_RESOURCE", str(exc)) from exc
         role = target.spec.get("RoleArn")
         # No judge of roles (a gateway built without IAM): nobody may, rather than anybody.
         if not (
@@ -107,7 +107,7 @@ class ApiDestinationInvoker:
             and await self._role_allows(tenant_id, role, destination.arn)
         ):
             raise DeliveryRefused(
-                "NoPermissions",
+                "NO_PERMISSIONS",
                 f"the target's role may not events:InvokeApiDestination on {destination.arn}",
             )
         if connection.auth is None or connection.state == ConnectionState.DEAUTHORIZED:
@@ -281,7 +281,7 @@ def _url(endpoint: str, params: dict[str, Any], connection: Connection) -> str:
     parts = endpoint.split("*")
     if len(values) != len(parts) - 1:
         raise DeliveryRefused(
-            "InvalidParameter",
+            "INVALID_PARAMETER",
             f"the endpoint has {len(parts) - 1} path parameters, the target {len(values)}",
         )
     url = parts[0] + "".join(

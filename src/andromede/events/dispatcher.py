@@ -13,6 +13,11 @@ letting EventBridge in) is not tried again. Either way an undelivered event goes
 target's dead-letter queue, when it has one, with the attributes AWS adds (``RULE_ARN``,
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
+Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
+target's role. Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
+``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
+``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
+unnamed one once its retries are spent.
 A bus under a customer's KMS key (decision 0213) has its deliveries sealed under a data key of
 that key before they are queued; one that no longer opens (the key disabled or closed) goes,
 as the event's metadata with the reason, to the bus's dead-letter queue (the target's when the
@@ -52,9 +57,11 @@ from andromede.wakeup import Doorbell, Pacer
 __all__ = [
     "ApiSink",
     "Deliveries",
+    "DeliveryDeferred",
     "DeliveryRefused",
     "RunClaims",
     "Scheduler",
+    "StreamSink",
     "TargetSink",
 ]
 
@@ -63,6 +70,15 @@ log = logging.getLogger(__name__)
 
 class DeliveryRefused(EventsError):
     """A delivery that no retry can make succeed; ``code`` is the error AWS would report."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class DeliveryDeferred(EventsError):
+    """A failure worth another try; ``code``: the error AWS reports once the retries are
+    spent (``THROTTLING``…)."""
 
     def __init__(self, code: str, message: str) -> None:
         self.code = code
@@ -91,6 +107,21 @@ class ApiSink(Protocol):
         """Invoke the API destination ``target`` names (decision 0200); DeliveryRefused when
         no retry can succeed, any other exception for a failure worth another."""
         ...
+
+
+class StreamSink(Protocol):
+    async def send(
+        self, tenant_id: str, target: Target, message: str, event: dict[str, Any]
+    ) -> None:
+        """Put ``message`` as one record into the Kinesis or Firehose stream ``target`` names,
+        as its role (decision 0238; a Kinesis record's partition key read from ``event``);
+        DeliveryRefused when no retry can succeed, DeliveryDeferred (or any other exception)
+        for a failure worth another."""
+        ...
+
+
+def _is_stream(arn: str) -> bool:
+    return arn.startswith(("arn:aws:kinesis:", "arn:aws:firehose:"))
 
 
 class Deliveries:
@@ -131,6 +162,8 @@ class Deliveries:
         self._on_result = on_result
         # Customer KMS keys of buses (decision 0213); None where not served.
         self.keys: EventKeys | None = None
+        # Kinesis and Firehose streams as targets (decision 0238); None where not served.
+        self.streams: StreamSink | None = None
 
     async def submit(
         self,
@@ -314,8 +347,12 @@ class Deliveries:
         try:
             if ":api-destination/" in target.arn:
                 if self.api is None:
-                    raise DeliveryRefused("ResourceNotFound", "API destinations are not served")
+                    raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(delivery.tenant_id, target, document["message"])
+            elif _is_stream(target.arn):
+                if self.streams is None:
+                    raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
+                await self.streams.send(delivery.tenant_id, target, document["message"], event)
             else:
                 await self._sink.send(
                     delivery.tenant_id,
@@ -331,7 +368,10 @@ class Deliveries:
             raise
         except Exception as exc:
             log.info("delivery to %s failed (attempt %d): %r", target.arn, done + 1, exc)
-            error = type(exc).__name__
+            if isinstance(exc, DeliveryDeferred):
+                code, error = exc.code, str(exc)
+            else:  # its kind only: a foreign message may carry what the DLQ must not
+                code, error = "INTERNAL_ERROR", type(exc).__name__
             delay = min(self._retry_base * 2**done, 60.0)
             age = (now - delivery.created).total_seconds()
             if done >= min(target.maximum_retry_attempts, self._max_attempts):
@@ -341,9 +381,7 @@ class Deliveries:
             else:
                 await self.queue.retry(delivery, now + timedelta(seconds=delay), repr(exc))
                 return
-            await self._dead_letter(
-                delivery, target, event, "InternalFailure", error, done, condition
-            )
+            await self._dead_letter(delivery, target, event, code, error, done, condition)
         else:
             if self._on_result is not None:
                 self._on_result(delivery.tenant_id, True)

@@ -228,6 +228,17 @@ class Target:
         return value if isinstance(value, str) else None
 
     @property
+    def role_arn(self) -> str | None:
+        value = self.spec.get("RoleArn")
+        return value if isinstance(value, str) else None
+
+    @property
+    def partition_key_path(self) -> str | None:
+        """Decision 0238: a Kinesis target's ``KinesisParameters.PartitionKeyPath``."""
+        value = (self.spec.get("KinesisParameters") or {}).get("PartitionKeyPath")
+        return value if isinstance(value, str) else None
+
+    @property
     def dead_letter_arn(self) -> str | None:
         value = (self.spec.get("DeadLetterConfig") or {}).get("Arn")
         return value if isinstance(value, str) else None

@@ -1,9 +1,11 @@
 """PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue, an
-SNS topic or an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``)
-of the caller's account and region (the only targets served), one at most of
+SNS topic, an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``), a
+Kinesis data stream (with its ``RoleArn`` and ``KinesisParameters``) or a Firehose delivery
+stream (with its ``RoleArn``; decision 0238) of the caller's account and region (the only
+targets served), one at most of
 ``Input``, ``InputPath`` and ``InputTransformer``, a FIFO queue's ``MessageGroupId``, a
 ``RetryPolicy`` within AWS's ranges and a ``DeadLetterConfig`` naming an SQS queue. Members of
-targets not served here (``EcsParameters``, ``HttpParameters``…) are refused by name rather
+targets not served here (``EcsParameters``, ``BatchParameters``…) are refused by name rather
 than stored and ignored. Pure: no I/O.
 """
 
@@ -21,6 +23,11 @@ from andromede.events.transform import check_path, check_transformer
 __all__ = ["check_target"]
 
 _API_DESTINATION: Final = re.compile(r"api-destination/[\.\-_A-Za-z0-9]{1,64}/[\-A-Za-z0-9]+")
+# Decision 0238: the resources of a Kinesis data stream's and a Firehose stream's ARNs.
+_STREAMS: Final = {
+    "kinesis": re.compile(r"stream/[a-zA-Z0-9_.\-]{1,128}"),
+    "firehose": re.compile(r"deliverystream/[a-zA-Z0-9_.\-]{1,64}"),
+}
 
 _KNOWN: Final = frozenset(
     {
@@ -32,6 +39,7 @@ _KNOWN: Final = frozenset(
         "InputTransformer",
         "SqsParameters",
         "HttpParameters",
+        "KinesisParameters",
         "RetryPolicy",
         "DeadLetterConfig",
     }
@@ -55,7 +63,8 @@ def check_target(
     if unknown:
         raise ValidationError(
             f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
-            "queue, SNS topic and API destination targets are served (decisions 0192, 0200)."
+            "queue, SNS topic, API destination, Kinesis stream and Firehose stream targets are "
+            "served (decisions 0192, 0200, 0238)."
         )
     service = _service_of(arn, tenant_id=tenant_id, region=region, target_id=target_id)
     _check_input(spec, target_id, max_input)
@@ -63,6 +72,14 @@ def check_target(
         _check_api_destination(spec, target_id)
     elif "HttpParameters" in spec:
         raise ValidationError(f"HttpParameters is only for API destination targets ({target_id}).")
+    if service in _STREAMS:
+        _check_stream_role(spec.get("RoleArn"), arn)
+    if service == "kinesis":
+        _check_partition_key(spec.get("KinesisParameters"))
+    elif "KinesisParameters" in spec:
+        raise ValidationError(
+            f"KinesisParameters is only for Kinesis stream targets ({target_id})."
+        )
     for member in ("SqsParameters", "RetryPolicy", "DeadLetterConfig", "InputTransformer"):
         if member in spec and not isinstance(spec[member], dict):
             raise ValidationError(f"{member} of {target_id} must be an object.")
@@ -94,16 +111,43 @@ def _service_of(arn: str, *, tenant_id: str, region: str, target_id: str) -> str
         )
     service, arn_region, account, resource = parts
     destination = service == "events" and _API_DESTINATION.fullmatch(resource) is not None
-    if not destination and (service not in ("sqs", "sns") or ":" in resource or "/" in resource):
+    stream = service in _STREAMS and _STREAMS[service].fullmatch(resource) is not None
+    plain = service in ("sqs", "sns") and ":" not in resource and "/" not in resource
+    if not (destination or stream or plain):
         raise ValidationError(
-            f"Target {target_id}: only SQS queues, SNS topics and API destinations are served "
-            "as targets (decisions 0192, 0200)."
+            f"Target {target_id}: only SQS queues, SNS topics, API destinations, Kinesis "
+            "streams and Firehose streams are served as targets (decisions 0192, 0200, 0238)."
         )
     if arn_region != region or account != tenant_id:
         raise ValidationError(
-            f"Target {target_id}: the queue or topic must be of this account and region."
+            f"Target {target_id}: the queue, topic or stream must be of this account and region."
         )
     return service
+
+
+def _check_stream_role(role: Any, arn: str) -> None:
+    """Decision 0238: EventBridge writes into a Kinesis or Firehose stream as the target's
+    role, which must be given (AWS's words when it is not)."""
+    if not isinstance(role, str) or not role:
+        raise ValidationError(f"RoleArn is required for target {arn}.")
+    parts = parse_arn(role)
+    if parts is None or parts[0] != "iam" or not parts[3].startswith("role/"):
+        raise ValidationError(
+            f"Parameter {role[:256]} is not valid. Reason: Provided Arn is not in correct format."
+        )
+
+
+def _check_partition_key(params: Any) -> None:
+    """A Kinesis target's ``KinesisParameters``, when given: exactly a ``PartitionKeyPath``,
+    a JSON path into the event (without it, the event's id is the partition key)."""
+    if params is None:
+        return
+    if not isinstance(params, dict) or set(params) != {"PartitionKeyPath"}:
+        raise ValidationError("KinesisParameters must hold exactly a PartitionKeyPath.")
+    path = params["PartitionKeyPath"]
+    if not isinstance(path, str) or len(path) > 256:
+        raise ValidationError("PartitionKeyPath must be a JSON path of 256 characters at most.")
+    check_path(path)
 
 
 def _check_api_destination(spec: Mapping[str, Any], target_id: str) -> None:

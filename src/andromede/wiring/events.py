@@ -1,6 +1,7 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
 (the platform's SQS queues and SNS topics; API destinations over HTTP, decision 0200, their
-targets' roles judged by :class:`RoleInvokes`), the scheduled rules' dispatcher, the archives and
+targets' roles judged by :class:`RoleInvokes`; Kinesis and Firehose streams as their targets'
+roles, decision 0238), the scheduled rules' dispatcher, the archives and
 their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
 events into their owner's default bus.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from andromede.alarm_adapters import AlarmStateEventSender
@@ -30,6 +32,7 @@ from andromede.db.database import Database
 from andromede.db.doorbells import EVENT_DELIVERIES, EVENT_REPLAYS
 from andromede.db.notification_events import EventSealer
 from andromede.event_key_adapters import KmsEventKeys
+from andromede.event_stream_targets import EVENTS_PRINCIPAL, EventsRoles, RoleStreamTargets
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.archive_store_sql import SqlArchiveStore
 from andromede.events.archives import ArchiveLimits, ArchiveService
@@ -44,13 +47,14 @@ from andromede.events.s3_events import s3_bus_events
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
+from andromede.firehose.service import FirehoseService
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy.service_grants import service_may
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.runs_sql import SqlMetricRuns
@@ -61,7 +65,6 @@ from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
 from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
-from andromede.replication_grants import role_trusts
 from andromede.secrets.service import SecretService
 from andromede.settings import Settings
 
@@ -74,8 +77,6 @@ __all__ = [
     "instance_state_events",
     "spot_interruption_warnings",
 ]
-
-EVENTS_PRINCIPAL = "events.amazonaws.com"
 
 
 class EventTargets:
@@ -99,14 +100,14 @@ class EventTargets:
     ) -> None:
         parts = parse_arn(arn)
         if parts is None or parts[2] != tenant_id:
-            raise DeliveryRefused("ResourceNotFound", f"{arn} is no target of the account")
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target of the account")
         service, _, account, name = parts
         if service == "sqs":
             await self._to_queue(account, name, message, rule_arn, group_id, dedup_id, attributes)
         elif service == "sns":
             await self._to_topic(tenant_id, arn, message, rule_arn, group_id, dedup_id)
         else:
-            raise DeliveryRefused("ResourceNotFound", f"{arn} is no served target")
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no served target")
 
     async def _to_queue(
         self,
@@ -121,7 +122,7 @@ class EventTargets:
         try:
             queue = await self._queues.get_queue(account, account, name)
         except QueueError as exc:
-            raise DeliveryRefused("ResourceNotFound", f"queue {name} does not exist") from exc
+            raise DeliveryRefused("NO_RESOURCE", f"queue {name} does not exist") from exc
         allowed = service_may(
             queue.attributes.get("Policy"),
             service=EVENTS_PRINCIPAL,
@@ -134,7 +135,7 @@ class EventTargets:
         )
         if not allowed:
             raise DeliveryRefused(
-                "NoPermissions", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
+                "NO_PERMISSIONS", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
             )
         fifo = is_fifo(queue)
         try:
@@ -154,7 +155,7 @@ class EventTargets:
                 dedup_id=dedup_id if fifo else None,
             )
         except QueueError as exc:  # refused whatever the try (too large, no group…)
-            raise DeliveryRefused("SQSParameterError", str(exc)) from exc
+            raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
 
     async def _to_topic(
         self,
@@ -168,7 +169,7 @@ class EventTargets:
         try:
             topic = await self._topics.get_topic(tenant_id, arn)
         except NotificationError as exc:
-            raise DeliveryRefused("ResourceNotFound", f"topic {arn} does not exist") from exc
+            raise DeliveryRefused("NO_RESOURCE", f"topic {arn} does not exist") from exc
         allowed = service_may(
             topic.attributes.get("Policy"),
             service=EVENTS_PRINCIPAL,
@@ -181,7 +182,7 @@ class EventTargets:
         )
         if not allowed:
             raise DeliveryRefused(
-                "NoPermissions", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
+                "NO_PERMISSIONS", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
             )
         try:
             await self._pubsub.publish(
@@ -195,7 +196,7 @@ class EventTargets:
                 dedup_id=dedup_id if topic.fifo else None,
             )
         except NotificationError as exc:
-            raise DeliveryRefused("SNSParameterError", str(exc)) from exc
+            raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
 
 
 class RoleInvokes:
@@ -204,37 +205,13 @@ class RoleInvokes:
     ``events:InvokeApiDestination`` on the destination's ARN — what AWS requires."""
 
     def __init__(self, identity: IdentityService, region: str) -> None:
-        self._identity = identity
-        self._region = region
+        self._roles = EventsRoles(identity, region)
 
     async def __call__(self, tenant_id: str, role_arn: str, destination_arn: str) -> bool:
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return False
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, EVENTS_PRINCIPAL
-        ):
-            return False
-        session = Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/eventbridge",
-            session_name="eventbridge",
+        session = await self._roles.session(tenant_id, role_arn)
+        return session is not None and await self._roles.allows(
+            session, "events:InvokeApiDestination", destination_arn
         )
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action="events:InvokeApiDestination",
-            resource=destination_arn,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(context, policies)
 
 
 class BucketEventBus:
@@ -273,6 +250,7 @@ class EventsParts:
     ) -> None:
         self._settings = settings
         self._db = db
+        self._identity = identity
         self.store = SqlEventsStore(db, settings.region)
         # Connections and API destinations (decision 0200): credentials sealed as deliveries.
         self.connections = ConnectionService(
@@ -382,6 +360,23 @@ class EventsParts:
             archives=self.archives,
             connections=self.connections,
         )
+
+    def stream_targets(self, apis: Mapping[str, object]) -> None:
+        """Decision 0238: Kinesis and Firehose streams as targets, their services found in
+        ``apis`` when a delivery needs them (``serve`` makes them after EventBridge)."""
+        if self._identity is None:
+            return  # no judge of roles: stream targets stay refused (``NO_RESOURCE``)
+
+        def kinesis() -> KinesisService | None:
+            app = apis.get(KinesisApp.name)
+            return app.service if isinstance(app, KinesisApp) else None
+
+        def firehose() -> FirehoseService | None:
+            app = apis.get(FirehoseApp.name)
+            return app.service if isinstance(app, FirehoseApp) else None
+
+        roles = EventsRoles(self._identity, self._settings.region)
+        self.deliveries.streams = RoleStreamTargets(roles, kinesis, firehose, self._settings.region)
 
     def alarm_events(self) -> AlarmStateEventSender:
         """CloudWatch's alarm state changes into the accounts' default buses."""

@@ -1,9 +1,9 @@
 """EventBridge's edit forms in the console (decision 0111, session 50): a rule edited (pattern
 or schedule, description, state; its role kept), an API destination added as a rule's target
-with its role; an archive's description, pattern and retention updated; a connection's
-authorization updated (blank fields keep the stored ones, secrets never shown back); an API
-destination's endpoint, method and rate updated — each EventBridge's own call as the
-signed-in user, its refusals in its words."""
+with its role (session 53: a Firehose stream too, decision 0238); an archive's description,
+pattern and retention updated; a connection's authorization updated (blank fields keep the
+stored ones, secrets never shown back); an API destination's endpoint, method and rate
+updated — each EventBridge's own call as the signed-in user, its refusals in its words."""
 
 from __future__ import annotations
 
@@ -127,6 +127,28 @@ async def test_a_rule_edited_and_an_api_destination_target(console: ConsoleHarne
         assert queued["SqsParameters"] == {"MessageGroupId": "g1"} and "RoleArn" not in queued
         page = await client.get(_RULE)
         assert '<span class="message-group">Message group g1</span>' in page.text
+
+        # Decision 0238: the account's Firehose streams, with the role EventBridge writes as.
+        await client.post("/buckets", data={"csrf": token, "name": "landing", "region": "eu-fr-1"})
+        firehose_trust = _TRUST.replace("events.amazonaws.com", "firehose.amazonaws.com")
+        delivery = await console.identity.create_role(tenant, "delivery", firehose_trust)
+        firehose = running.console.console.firehose
+        assert firehose is not None
+        made = await firehose._json(_SCOPE, principal, "CreateDeliveryStream", {
+            "DeliveryStreamName": "lake", "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": delivery.arn, "BucketARN": "arn:aws:s3:::landing"},
+        })  # fmt: skip
+        stream = made["DeliveryStreamARN"]
+        page = await client.get(_RULE)
+        assert f'<option value="{stream}">Firehose: lake</option>' in page.text
+        assert "Role EventBridge acts as (API destinations, streams)" in page.text
+        lake = {**target, "target_arn": stream, "target_id": "lake", "message_group": "g1"}
+        added = await client.post("/event-rules/rule/put-target", data=lake)
+        assert added.status_code == 303
+        listed = await _events(console, client, "ListTargetsByRule", {"Rule": "uploads"})
+        [kept] = [t for t in listed["Targets"] if t["Id"] == "lake"]
+        assert (kept["Arn"], kept["RoleArn"]) == (stream, role) and "SqsParameters" not in kept
 
 
 async def test_archive_connection_and_destination_updated(console: ConsoleHarness) -> None:

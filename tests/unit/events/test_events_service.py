@@ -55,7 +55,7 @@ class Sink:
         attributes: dict[str, str] | None = None,
     ) -> None:
         if arn in self.refused:
-            raise DeliveryRefused("NoPermissions", "refused")
+            raise DeliveryRefused("NO_PERMISSIONS", "refused")
         if self.failures and arn != DLQ:
             self.failures -= 1
             raise ConnectionError("down")
@@ -273,7 +273,7 @@ async def test_retries_then_dead_letter(
     await service.put_events(ACCOUNT, [entry()])
     await deliveries.drain()
     assert [(arn, (attrs or {})["ERROR_CODE"]) for arn, _, attrs, *_ in sink.sent] == [
-        (DLQ, "NoPermissions")
+        (DLQ, "NO_PERMISSIONS")
     ]
 
 

@@ -263,6 +263,29 @@ async def test_identity_policies_audit_and_metering(events: Harness) -> None:
     ]
 
 
+async def test_a_target_with_a_role_asks_iam_pass_role(events: Harness) -> None:
+    """Decision 0238: as AWS, PutTargets naming a role (a Kinesis stream's here) asks the
+    caller's ``iam:PassRole`` on it besides ``events:PutTargets``; AWS's words for a missing
+    role come through the API."""
+    await events.ok("PutRule", {"Name": "r", "EventPattern": "{}"})
+    stream = f"arn:aws:kinesis:{REGION}:{events.tenant_id}:stream/s"
+    role = f"arn:aws:iam::{events.tenant_id}:role/to-stream"
+    missing = await events.call(
+        "PutTargets", {"Rule": "r", "Targets": [{"Id": "k", "Arn": stream}]}
+    )
+    assert missing.error_fields()["__type"] == "ValidationException"
+    assert missing.error_fields()["message"] == f"RoleArn is required for target {stream}."
+    user = await events.iam_user("dev")
+    put = {"Effect": "Allow", "Action": "events:PutTargets", "Resource": "*"}
+    document = {"Version": "2012-10-17", "Statement": [put]}
+    await events.identity.put_user_policy(events.tenant_id, "dev", "put", json.dumps(document))
+    target = {"Rule": "r", "Targets": [{"Id": "k", "Arn": stream, "RoleArn": role}]}
+    assert await user.error("PutTargets", target) == "AccessDeniedException"
+    document["Statement"].append({"Effect": "Allow", "Action": "iam:PassRole", "Resource": role})
+    await events.identity.put_user_policy(events.tenant_id, "dev", "put", json.dumps(document))
+    assert (await user.ok("PutTargets", target))["FailedEntryCount"] == 0
+
+
 def test_every_operation_is_in_the_action_catalogue() -> None:
     """A policy naming any EventBridge action, served or not yet, is accepted when written."""
     names = set(SERVED) | set(NOT_SERVED)

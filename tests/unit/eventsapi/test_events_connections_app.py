@@ -590,14 +590,14 @@ async def test_retries_dead_letters_and_roles(events: Harness, endpoint: Endpoin
         {"Id": "api", "Arn": arn, "RoleArn": weak, "DeadLetterConfig": {"Arn": dlq}}]})  # fmt: skip
     await _put(events, {"n": 4})
     assert len(endpoint.received) == 7
-    assert events.dead.sent[-1][2]["ERROR_CODE"] == "NoPermissions"
+    assert events.dead.sent[-1][2]["ERROR_CODE"] == "NO_PERMISSIONS"
     # Nor may a role EventBridge cannot assume, whatever its policies.
     elsewhere = f"arn:aws:iam::{events.tenant_id}:role/elsewhere"
     spec = {"Id": "api", "Arn": arn, "RoleArn": elsewhere, "DeadLetterConfig": {"Arn": dlq}}
     await events.ok("PutTargets", {"Rule": "r", "Targets": [spec]})
     await _put(events, {"n": 5})
     assert len(endpoint.received) == 7 and len(events.dead.sent) == 4
-    assert events.dead.sent[-1][2]["ERROR_CODE"] == "NoPermissions"
+    assert events.dead.sent[-1][2]["ERROR_CODE"] == "NO_PERMISSIONS"
 
 
 async def test_the_rate_paces_invocations(events: Harness, endpoint: Endpoint) -> None:
