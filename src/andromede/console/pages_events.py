@@ -223,8 +223,8 @@ async def post(console: Console, request: Request, session: Session, fields: For
 
 async def _choices(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
     """The targets a rule's form offers — the kinds EventBridge serves: the account's queues,
-    topics and API destinations, as SQS, SNS and EventBridge list them to the signed-in
-    principal (none where one refuses)."""
+    topics, API destinations, Firehose and Kinesis streams, as those services list them to the
+    signed-in principal (none where one refuses)."""
     choices: list[tuple[str, str]] = []
     origin, principal = request.scope, session.principal
     if console.sqs is not None:
@@ -245,9 +245,20 @@ async def _choices(console: Console, request: Request, session: Session) -> list
                 origin, principal, limit=_MAX_RESULTS
             )
             choices.extend((d.arn, f"API destination: {d.name}") for d in destinations if d.arn)
-    # Decision 0238: Firehose delivery streams, as Firehose lists them to the principal.
+    # Decision 0238: Firehose delivery streams and Kinesis data streams, as those services list
+    # them to the principal.
     streams = await stream_choices(console, request, session)
     choices.extend((arn, f"Firehose: {name}") for arn, name in streams)
+    account = session.principal.tenant_id
+    if console.kinesis is not None and account is not None:
+        with suppress(WireError):
+            names, _ = await console.kinesis.names(
+                origin, principal, after=None, limit=_MAX_RESULTS
+            )
+            region = console.settings.region
+            choices.extend(
+                (f"arn:aws:kinesis:{region}:{account}:stream/{n}", f"Kinesis: {n}") for n in names
+            )
     return choices
 
 

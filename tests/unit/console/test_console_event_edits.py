@@ -1,8 +1,8 @@
 """EventBridge's edit forms in the console (decision 0111, session 50): a rule edited (pattern
 or schedule, description, state; its role kept), an API destination added as a rule's target
-with its role (session 53: a Firehose stream too, decision 0238); an archive's description,
-pattern and retention updated; a connection's authorization updated (blank fields keep the
-stored ones, secrets never shown back); an API destination's endpoint, method and rate
+with its role (session 53: a Firehose or Kinesis stream too, decision 0238); an archive's
+description, pattern and retention updated; a connection's authorization updated (blank fields
+keep the stored ones, secrets never shown back); an API destination's endpoint, method and rate
 updated — each EventBridge's own call as the signed-in user, its refusals in its words."""
 
 from __future__ import annotations
@@ -149,6 +149,15 @@ async def test_a_rule_edited_and_an_api_destination_target(console: ConsoleHarne
         listed = await _events(console, client, "ListTargetsByRule", {"Rule": "uploads"})
         [kept] = [t for t in listed["Targets"] if t["Id"] == "lake"]
         assert (kept["Arn"], kept["RoleArn"]) == (stream, role) and "SqsParameters" not in kept
+
+        # And the account's Kinesis data streams, as Kinesis lists them to the user.
+        kinesis = running.console.console.kinesis
+        assert kinesis is not None
+        await kinesis._json(_SCOPE, principal, "CreateStream", {
+            "StreamName": "clicks", "ShardCount": 1})  # fmt: skip
+        page = await client.get(_RULE)
+        clicks = f"arn:aws:kinesis:eu-fr-1:{tenant}:stream/clicks"
+        assert f'<option value="{clicks}">Kinesis: clicks</option>' in page.text
 
 
 async def test_archive_connection_and_destination_updated(console: ConsoleHarness) -> None:
