@@ -99,6 +99,18 @@ class S3Settings(BaseModel):
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )
+    select_max_expression_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description="Longest SQL expression of a SelectObjectContent request, in UTF-8 bytes"
+        " (AWS's 256 KB; past it, ExpressionTooLong).",
+    )
+    select_max_record_size: int = Field(
+        default=MIB,
+        gt=0,
+        description="Longest record S3 Select reads or writes, in bytes (AWS's 1 MB; past it,"
+        " OverMaxRecordSize); a scan holds at most one unfinished record.",
+    )
     max_api_body_size: int = Field(
         default=256 * KIB,
         gt=0,
