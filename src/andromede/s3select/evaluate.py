@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from andromede.s3select.errors import SelectError
 from andromede.s3select.functions import call
-from andromede.s3select.sql import (
+from andromede.s3select.syntax import (
     Aggregate,
     Between,
     Binary,

@@ -30,7 +30,7 @@ from andromede.s3select.records import (
     LineSplitter,
     decode_record,
 )
-from andromede.s3select.sql import Field, Path, Query, Step, Wildcard
+from andromede.s3select.syntax import Field, Path, Query, Step, Wildcard
 from andromede.s3select.values import MISSING, CsvRow, follow
 
 __all__ = ["KEEPALIVE_SECONDS", "Counters", "SelectRequest", "run"]

@@ -1,4 +1,4 @@
-"""S3 Select's SQL: the tokens, the AST and a recursive-descent parser of
+"""S3 Select's SQL: a recursive-descent parser of
 ``SELECT * | projections FROM S3Object[…] [alias] [WHERE cond] [LIMIT n]``.
 
 The grammar is AWS's "SQL reference for Amazon S3 Select": column references by name
@@ -11,212 +11,36 @@ paths (``s.a.b``, ``s.a[0]``, ``S3Object[*].path``); literals, arithmetic, ``||`
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
 
 from andromede.s3select.errors import SelectError
-
-__all__ = [
-    "AGGREGATES",
-    "Aggregate",
-    "Between",
-    "Binary",
-    "Call",
-    "Cast",
-    "Expr",
-    "Field",
-    "In",
-    "Index",
-    "IsTest",
-    "Like",
-    "Literal",
-    "Path",
-    "Projection",
-    "Query",
-    "Unary",
-    "Wildcard",
-    "parse",
-]
-
-AGGREGATES: Final = frozenset({"COUNT", "SUM", "AVG", "MIN", "MAX"})
-CAST_TYPES: Final = {
-    "INT": "INT",
-    "INTEGER": "INT",
-    "FLOAT": "FLOAT",
-    "DECIMAL": "DECIMAL",
-    "NUMERIC": "DECIMAL",
-    "STRING": "STRING",
-    "BOOL": "BOOL",
-    "BOOLEAN": "BOOL",
-    "TIMESTAMP": "TIMESTAMP",
-}
-# Words that end an expression or a path: never taken for an alias.
-_RESERVED: Final = frozenset(
-    {
-        "SELECT", "FROM", "WHERE", "LIMIT", "AND", "OR", "NOT", "LIKE", "ESCAPE", "BETWEEN",
-        "IN", "IS", "NULL", "MISSING", "TRUE", "FALSE", "AS", "CAST", "GROUP", "ORDER", "BY",
-        "HAVING", "JOIN", "UNION",
-    }
-)  # fmt: skip
-_TOKEN: Final = re.compile(
-    r"""
-    (?P<space>\s+)
-    |(?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
-    |(?P<string>'(?:[^']|'')*')
-    |(?P<quoted>"(?:[^"]|"")*")
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<op><>|!=|<=|>=|\|\||[-+*/%=<>(),.\[\];])
-    """,
-    re.VERBOSE,
+from andromede.s3select.syntax import (
+    AGGREGATES,
+    CAST_TYPES,
+    RESERVED,
+    Aggregate,
+    Between,
+    Binary,
+    Call,
+    Cast,
+    Expr,
+    Field,
+    In,
+    Index,
+    IsTest,
+    Like,
+    Literal,
+    Path,
+    Projection,
+    Query,
+    Step,
+    Token,
+    Unary,
+    Wildcard,
+    tokenize,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    kind: str  # number, string, quoted, name, op, end
-    text: str
-    position: int
-
-    @property
-    def word(self) -> str:
-        return self.text.upper() if self.kind == "name" else ""
-
-
-def tokenize(expression: str) -> list[Token]:
-    tokens: list[Token] = []
-    position = 0
-    while position < len(expression):
-        match = _TOKEN.match(expression, position)
-        if match is None:
-            raise SelectError("ParseUnknownOperator", f"At character {position + 1}.")
-        kind = match.lastgroup or "space"
-        if kind != "space":
-            tokens.append(Token(kind, match.group(), position))
-        position = match.end()
-    tokens.append(Token("end", "", position))
-    return tokens
-
-
-# -- the AST ---------------------------------------------------------------------------------
-class Expr:
-    """Any expression node."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Literal(Expr):
-    value: object  # None (NULL), bool, int, float, Decimal, str
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """A path step by name: ``.name`` (case-insensitive) or ``."Name"`` (exact)."""
-
-    name: str
-    exact: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    """A path step into an array: ``[0]``."""
-
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class Wildcard:
-    """``[*]``: every element of an array (in FROM only)."""
-
-
-Step = Field | Index | Wildcard
-
-
-@dataclass(frozen=True, slots=True)
-class Path(Expr):
-    """A reference into the record: its steps after the alias (``s.a[0]`` → a, 0)."""
-
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Unary(Expr):
-    op: str  # NOT, -, +
-    operand: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Binary(Expr):
-    op: str  # OR AND = != < <= > >= + - * / % ||
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True, slots=True)
-class Like(Expr):
-    value: Expr
-    pattern: Expr
-    escape: Expr | None
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Between(Expr):
-    value: Expr
-    low: Expr
-    high: Expr
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class In(Expr):
-    value: Expr
-    items: tuple[Expr, ...]
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IsTest(Expr):
-    value: Expr
-    kind: str  # NULL or MISSING
-    negated: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Cast(Expr):
-    value: Expr
-    type: str  # a value of CAST_TYPES
-
-
-@dataclass(frozen=True, slots=True)
-class Call(Expr):
-    name: str  # upper case
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregate(Expr):
-    name: str  # one of AGGREGATES
-    arg: Expr | None  # None: COUNT(*)
-    slot: int  # its accumulator's place in the query
-
-
-@dataclass(frozen=True, slots=True)
-class Projection:
-    expr: Expr
-    alias: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    projections: tuple[Projection, ...] | None  # None: SELECT *
-    source: tuple[Step, ...]  # the steps after S3Object in FROM (``S3Object[*].a``)
-    alias: str | None
-    where: Expr | None
-    limit: int | None
-    aggregates: tuple[Aggregate, ...]
+__all__ = ["parse"]
 
 
 def parse(expression: str) -> Query:
@@ -341,7 +165,7 @@ class _Parser:
         alias = None
         if self._accept_word("AS"):
             alias = self._alias_name()
-        elif self._peek.kind in ("name", "quoted") and self._peek.word not in _RESERVED:
+        elif self._peek.kind in ("name", "quoted") and self._peek.word not in RESERVED:
             alias = self._alias_name()
         return steps, alias
 
@@ -349,7 +173,7 @@ class _Parser:
         token = self._next()
         if token.kind == "quoted":
             return token.text[1:-1].replace('""', '"')
-        if token.kind != "name" or token.word in _RESERVED:
+        if token.kind != "name" or token.word in RESERVED:
             raise SelectError("ParseUnexpectedToken", "Expected an alias.")
         return token.text
 
@@ -367,7 +191,7 @@ class _Parser:
             alias = None
             if self._accept_word("AS"):
                 alias = self._alias_name()
-            elif self._peek.kind in ("name", "quoted") and self._peek.word not in _RESERVED:
+            elif self._peek.kind in ("name", "quoted") and self._peek.word not in RESERVED:
                 alias = self._alias_name()
             projections.append(Projection(expr, alias))
             if not self._accept_op(","):
@@ -493,7 +317,7 @@ class _Parser:
             return Literal({"NULL": None, "TRUE": True, "FALSE": False}[word])
         if word == "MISSING":
             raise SelectError("UnsupportedSyntax", "MISSING is not a value.")
-        if word in _RESERVED and word != "CAST":
+        if word in RESERVED and word != "CAST":
             raise self._unexpected()
         if self._tokens[self._at + 1].kind == "op" and self._tokens[self._at + 1].text == "(":
             self._at += 2
@@ -586,7 +410,7 @@ class _Parser:
                     raise SelectError(
                         "ParseInvalidPathComponent", "Path wildcards are not supported."
                     )
-                if token.kind not in ("name", "quoted") or token.word in _RESERVED:
+                if token.kind not in ("name", "quoted") or token.word in RESERVED:
                     raise SelectError("ParseInvalidPathComponent")  # a keyword: quote it
                 steps.append(_step_of(token))
             elif self._accept_op("["):

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from andromede.s3select.errors import SelectError
-from andromede.s3select.sql import Field, Index, Step, Wildcard
+from andromede.s3select.syntax import Field, Index, Step, Wildcard
 
 __all__ = [
     "MISSING",

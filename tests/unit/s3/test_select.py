@@ -21,7 +21,10 @@ from botocore.eventstream import EventStreamBuffer
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.s3_request_metrics import S3RequestMetrics
+from andromede.storage.store_memory import MemoryMetadataStore
 from support.s3app import REGION, Client, Reply, in_process_client
+from unit.s3.test_request_metrics import Clock, Writer, counters
 
 _MODEL = botocore.session.get_session().get_service_model("s3")
 B = "/tables"
@@ -235,3 +238,31 @@ async def test_selects_are_billed_by_their_scanned_and_returned_bytes(tmp_path: 
         assert used["s3.select.scanned"] == len(PEOPLE)
         assert used["s3.select.returned"] == len(b'Alice\nBob\n"Smith, J"\n')
         assert used["s3.requests.class-b"] == 1  # the select; the two PUTs are class A
+
+
+async def test_selects_count_in_the_request_metrics(tmp_path: Path) -> None:
+    writer, clock = Writer(), Clock()
+    made: list[S3RequestMetrics] = []
+
+    def hook(store: MemoryMetadataStore) -> S3RequestMetrics:
+        made.append(counters(store, writer, clock))
+        return made[0]
+
+    async with in_process_client(tmp_path / "m", request_metrics=hook) as client:
+        assert (await client.request("PUT", "/shop")).status == 200
+        config = (
+            b'<MetricsConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+            b"<Id>all</Id></MetricsConfiguration>"
+        )
+        assert (await client.request("PUT", "/shop?metrics&id=all", config)).status == 200
+        assert (await client.request("PUT", "/shop/k", PEOPLE)).status == 200
+        await made[0].flush()
+        writer.points.clear()
+        body = select_body("SELECT s.name FROM S3Object s", CSV_IN, CSV_OUT)
+        reply = await client.request("POST", "/shop/k?select&select-type=2", body)
+        assert records(reply) == b'Alice\nBob\n"Smith, J"\n'
+        await made[0].flush()
+    assert writer.value("SelectRequests", "all")[0] == 1.0
+    assert writer.value("PostRequests", "all") == (0.0, 0.0)
+    assert writer.value("SelectBytesScanned", "all")[0] == len(PEOPLE)
+    assert writer.value("SelectBytesReturned", "all")[0] == len(b'Alice\nBob\n"Smith, J"\n')

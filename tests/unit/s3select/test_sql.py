@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from andromede.s3select.errors import SelectError
-from andromede.s3select.sql import (
+from andromede.s3select.sql import parse
+from andromede.s3select.syntax import (
     Aggregate,
     Between,
     Binary,
@@ -22,7 +23,6 @@ from andromede.s3select.sql import (
     Path,
     Unary,
     Wildcard,
-    parse,
 )
 
 
