@@ -52,6 +52,9 @@ MESSAGES: Final[dict[str, str]] = {
     "OverMaxRecordSize": (
         "The length of a record in the input or result is greater than maxCharsPerRecord of 1 MB."
     ),
+    "ParquetParsingError": (
+        "An error occurred while parsing the Parquet file. Check the file and try again."
+    ),
     "ParseExpectedExpression": "Did not find the expected SQL expression.",
     "ParseExpectedKeyword": "Did not find the expected keyword in the SQL expression.",
     "ParseInvalidPathComponent": "Invalid Path component, expecting either an IDENTIFIER or STAR.",

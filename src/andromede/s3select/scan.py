@@ -21,6 +21,7 @@ from typing import Final, Protocol
 from andromede.s3select import eventstream
 from andromede.s3select.errors import SelectError
 from andromede.s3select.evaluate import Accumulators, compile_expr
+from andromede.s3select.parquet import parquet_rows
 from andromede.s3select.records import (
     CsvInput,
     CsvOutput,
@@ -58,6 +59,8 @@ class SelectRequest:
     scan_start: int | None
     scan_end: int | None
     max_record_size: int
+    parquet: bool = False  # Parquet input (``csv_input`` None, ``json_type`` unused)
+    parquet_max_read: int = 128 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -104,6 +107,10 @@ async def _messages(
     counters: Counters,
     clock: Callable[[], float],
 ) -> AsyncIterator[bytes]:
+    if request.parquet:
+        async for message in _parquet_messages(request, size, read, counters, clock):
+            yield message
+        return
     first, last = scan_bounds(request, size)
     source = _Source(request, first, last)
     if first > 0 and request.csv_input is not None and request.csv_input.header_info != "NONE":
@@ -151,6 +158,61 @@ async def _messages(
                 output.take(row)
                 if output.done:
                     break
+    output.conclude()
+    for message in output.flush(counters, whole=True):
+        yield message
+    if request.progress:
+        yield eventstream.progress(counters.scanned, counters.processed, counters.returned)
+    yield eventstream.stats(counters.scanned, counters.processed, counters.returned)
+    yield eventstream.end()
+
+
+async def _parquet_messages(
+    request: SelectRequest,
+    size: int,
+    read: Reader,
+    counters: Counters,
+    clock: Callable[[], float],
+) -> AsyncIterator[bytes]:
+    """The messages of a query over a Parquet object (``parquet.py``)."""
+
+    async def fetch(start: int, end: int) -> bytes:
+        stream = read(start, end)
+        try:
+            return b"".join([chunk async for chunk in stream])
+        finally:
+            closing = getattr(stream, "aclose", None)
+            if closing is not None:
+                await closing()
+
+    def fetched(count: int) -> None:
+        counters.scanned += count
+        counters.processed += count
+
+    output = _Output(request)
+    last_sent = clock()
+    if not output.done:
+        batches = parquet_rows(size, fetch, request.parquet_max_read, fetched)
+        try:
+            async for rows in batches:
+                for value in rows:
+                    for row in _expand(value, request.query.source):
+                        output.take(row)
+                        if output.full:
+                            for message in output.flush(counters, whole=False):
+                                last_sent = clock()
+                                yield message
+                        if output.done:
+                            break
+                    if output.done:
+                        break
+                if output.done:
+                    break
+                if clock() - last_sent >= KEEPALIVE_SECONDS:
+                    last_sent = clock()
+                    yield eventstream.cont()
+        finally:
+            await batches.aclose()
     output.conclude()
     for message in output.flush(counters, whole=True):
         yield message

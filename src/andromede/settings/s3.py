@@ -111,6 +111,13 @@ class S3Settings(BaseModel):
         description="Longest record S3 Select reads or writes, in bytes (AWS's 1 MB; past it,"
         " OverMaxRecordSize); a scan holds at most one unfinished record.",
     )
+    select_parquet_max_read: int = Field(
+        default=128 * MIB,
+        gt=0,
+        description="Largest single read S3 Select makes of a Parquet object (a column chunk"
+        " of a row group, its footer), in bytes; a file that needs more is refused"
+        " (OverMaxRecordSize) rather than held in memory.",
+    )
     max_api_body_size: int = Field(
         default=256 * KIB,
         gt=0,

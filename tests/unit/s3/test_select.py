@@ -266,3 +266,43 @@ async def test_selects_count_in_the_request_metrics(tmp_path: Path) -> None:
     assert writer.value("PostRequests", "all") == (0.0, 0.0)
     assert writer.value("SelectBytesScanned", "all")[0] == len(PEOPLE)
     assert writer.value("SelectBytesReturned", "all")[0] == len(b'Alice\nBob\n"Smith, J"\n')
+
+
+def _parquet(rows: int) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    table = pa.table({"id": list(range(rows)), "city": ["Paris", "Lyon"] * (rows // 2)})
+    pq.write_table(table, sink, row_group_size=100)
+    return sink.getvalue()
+
+
+async def test_parquet_objects_are_read_through_their_ranges(tmp_path: Path) -> None:
+    async with in_process_client(tmp_path / "p") as client:
+        assert (await client.request("PUT", B)).status == 200
+        assert (await client.request("PUT", f"{B}/t.parquet", _parquet(1000))).status == 200
+        parquet: dict[str, Any] = {"Parquet": {}}
+        reply = await select(
+            client,
+            "t.parquet",
+            "SELECT COUNT(*) FROM S3Object s WHERE s.city = 'Lyon' AND s.id < 10",
+            parquet,
+        )
+        assert records(reply) == b"5\n"
+        reply = await select(
+            client, "t.parquet", "SELECT * FROM S3Object", {**parquet, "CompressionType": "GZIP"}
+        )
+        assert reply.status == 400 and reply.error_code() == "InvalidCompressionFormat"
+        reply = await select(
+            client, "t.parquet", "SELECT * FROM S3Object", parquet, ScanRange={"Start": 1}
+        )
+        assert reply.status == 400 and reply.error_code() == "UnsupportedScanRangeInput"
+    # pyarrow reads the footer's last 64 KiB at once: past select_parquet_max_read, refused.
+    async with in_process_client(tmp_path / "q", select_parquet_max_read=512) as client:
+        assert (await client.request("PUT", B)).status == 200
+        assert (await client.request("PUT", f"{B}/t.parquet", _parquet(1000))).status == 200
+        reply = await select(client, "t.parquet", "SELECT * FROM S3Object", {"Parquet": {}})
+        assert reply.status == 400 and reply.error_code() == "OverMaxRecordSize"

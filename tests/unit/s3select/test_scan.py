@@ -237,3 +237,75 @@ async def test_bad_input_has_selects_error_codes() -> None:
         with pytest.raises(SelectError) as raised:
             await messages(request("SELECT * FROM S3Object", **more), Object(data))
         assert raised.value.code == code
+
+
+def parquet_file(rows: int, row_group: int = 1000) -> bytes:
+    import io
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": list(range(rows)),
+            "name": [f"n{i}" for i in range(rows)],
+            "price": [i / 4 for i in range(rows)],
+            "at": [datetime(2024, 1, 1 + i % 28) for i in range(rows)],
+            "tags": [["a", "b"][: i % 3] for i in range(rows)],
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=row_group)
+    return sink.getvalue()
+
+
+async def test_parquet_rows_are_read_by_ranges() -> None:
+    data = parquet_file(5000)
+    source = Object(data, 4096)
+    found, counters = await messages(
+        request(
+            "SELECT s.name, s.price FROM S3Object s WHERE s.id BETWEEN 2 AND 3 "
+            "OR s.at >= TO_TIMESTAMP('2024-01-28T') AND s.id < 30",
+            csv_input=None,
+            parquet=True,
+        ),
+        source,
+    )
+    assert output(found) == b"n2,0.5\nn3,0.75\nn27,6.75\n"
+    assert counters.scanned > 0 and all(end >= start for start, end in source.ranges)
+    found, _ = await messages(
+        request(
+            "SELECT COUNT(*), SUM(s.id), MAX(s.tags[1]) FROM S3Object s",
+            csv_input=None,
+            parquet=True,
+            output=JsonOutput(),
+        ),
+        Object(data, 4096),
+    )
+    assert output(found) == b'{"_1":5000,"_2":12497500,"_3":"b"}\n'
+
+
+async def test_a_limit_stops_reading_the_row_groups() -> None:
+    data = parquet_file(20000, row_group=1000)
+    source = Object(data, 1 << 20)
+    found, counters = await messages(
+        request("SELECT s.id FROM S3Object s LIMIT 3", csv_input=None, parquet=True), source
+    )
+    assert output(found) == b"0\n1\n2\n"
+    assert counters.scanned < len(data) // 4
+
+
+async def test_a_broken_or_oversized_parquet_file_is_refused() -> None:
+    with pytest.raises(SelectError) as raised:
+        await messages(
+            request("SELECT * FROM S3Object", csv_input=None, parquet=True),
+            Object(b"PAR1 not really parquet PAR1"),
+        )
+    assert raised.value.code == "ParquetParsingError"
+    with pytest.raises(SelectError) as raised:
+        await messages(
+            request("SELECT * FROM S3Object", csv_input=None, parquet=True, parquet_max_read=1024),
+            Object(parquet_file(5000, row_group=5000)),
+        )
+    assert raised.value.code == "OverMaxRecordSize"

@@ -35,6 +35,7 @@ async def select_object_content(ctx: S3Context, svc: S3Services) -> Response:
             parse_xml(body, "SelectObjectContentRequest"),
             max_expression_size=svc.settings.select_max_expression_size,
             max_record_size=svc.settings.select_max_record_size,
+            parquet_max_read=svc.settings.select_parquet_max_read,
         )
     except SelectError as exc:
         raise S3Error(exc.code, exc.message) from exc
@@ -75,7 +76,7 @@ async def _refused_before_output(stream: AsyncIterator[bytes]) -> AsyncIterator[
 
 
 def select_request(
-    root: Element, *, max_expression_size: int, max_record_size: int
+    root: Element, *, max_expression_size: int, max_record_size: int, parquet_max_read: int
 ) -> SelectRequest:
     """The request the XML says, checked as AWS checks it."""
     expression = child_text(root, "Expression")
@@ -95,13 +96,17 @@ def select_request(
     if outputs is None:
         raise SelectError("MissingRequiredParameter", "OutputSerialization is missing.")
     csv_input, json_type = _input_format(inputs)
+    parquet = json_type == "PARQUET"
     compression = (stripped_child_text(inputs, "CompressionType") or "NONE").upper()
     if compression not in ("NONE", "GZIP", "BZIP2"):
         raise SelectError("InvalidCompressionFormat")
+    if parquet and compression != "NONE":
+        # Parquet compresses its own column chunks: AWS takes CompressionType NONE only.
+        raise SelectError("InvalidCompressionFormat", "Parquet takes CompressionType NONE.")
     progress = only_child(root, "RequestProgress")
     scan_start, scan_end = _scan_range(root)
     if scan_start is not None or scan_end is not None:
-        if compression != "NONE" or json_type == "DOCUMENT":
+        if compression != "NONE" or json_type in ("DOCUMENT", "PARQUET"):
             raise SelectError("UnsupportedScanRangeInput")
         if csv_input is not None and csv_input.allow_quoted_record_delimiter:
             raise SelectError("UnsupportedScanRangeInput")
@@ -118,10 +123,13 @@ def select_request(
         scan_start=scan_start,
         scan_end=scan_end,
         max_record_size=max_record_size,
+        parquet=parquet,
+        parquet_max_read=parquet_max_read,
     )
 
 
 def _input_format(inputs: Element) -> tuple[CsvInput | None, str]:
+    """CSV's options, or None and the JSON type (DOCUMENT, LINES) or PARQUET."""
     csv, json = only_child(inputs, "CSV"), only_child(inputs, "JSON")
     parquet = only_child(inputs, "Parquet")
     if sum(x is not None for x in (csv, json, parquet)) != 1:
@@ -131,7 +139,7 @@ def _input_format(inputs: Element) -> tuple[CsvInput | None, str]:
             else "MissingRequiredParameter"
         )
     if parquet is not None:
-        raise S3Error("NotImplemented", "Parquet input is not implemented.")
+        return None, "PARQUET"
     if json is not None:
         kind = (stripped_child_text(json, "Type") or "DOCUMENT").upper()
         if kind not in ("DOCUMENT", "LINES"):
