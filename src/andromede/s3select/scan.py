@@ -9,6 +9,7 @@ output, and the aggregates' running values. ``LIMIT`` stops the read.
 
 from __future__ import annotations
 
+import asyncio
 import bz2
 import json
 import sys
@@ -37,6 +38,7 @@ from andromede.s3select.values import MISSING, CsvRow, follow
 __all__ = ["KEEPALIVE_SECONDS", "Counters", "SelectRequest", "run"]
 
 KEEPALIVE_SECONDS: Final = 5.0
+THREAD_FROM: Final = 64 * 1024  # a chunk at least this large is evaluated in a worker thread
 _INFLATE_STEP: Final = 256 * 1024  # decompressed bytes made at a time (no bomb in memory)
 
 
@@ -116,32 +118,30 @@ async def _messages(
     if first > 0 and request.csv_input is not None and request.csv_input.header_info != "NONE":
         await _read_header(source, request, size, read)
     output = _Output(request)
-    last_sent = clock()
+    last_sent, emitted = clock(), False
     if first < size:
         begin = max(first - source.lookbehind, 0)
         stream = read(begin, size - 1)
         try:
             async for chunk in stream:
-                counters.scanned += len(chunk)
-                for piece in source.inflate(chunk):
-                    counters.processed += len(piece)
-                    for row in source.rows(piece):
-                        output.take(row)
-                        if output.full:
-                            for message in output.flush(counters, whole=False):
-                                last_sent = clock()
-                                yield message
-                        if output.done:
-                            break
-                    if output.done or source.past_range:
-                        break
-                for message in output.flush(counters, whole=False):
-                    last_sent = clock()
+                # A large chunk's rows are evaluated in a worker thread: the event loop goes
+                # on serving the gateway's other requests meanwhile.
+                made, failed = (
+                    await asyncio.to_thread(_step, source, output, counters, chunk)
+                    if len(chunk) >= THREAD_FROM
+                    else _step(source, output, counters, chunk)
+                )
+                if failed is not None and not emitted:
+                    raise failed  # nothing went yet: an HTTP 400, as AWS answers
+                for message in made:
+                    last_sent, emitted = clock(), True
                     yield message
+                if failed is not None:
+                    raise failed
                 if output.done or source.past_range:
                     break
                 if clock() - last_sent >= KEEPALIVE_SECONDS:
-                    last_sent = clock()
+                    last_sent, emitted = clock(), True
                     yield (
                         eventstream.progress(
                             counters.scanned, counters.processed, counters.returned
@@ -167,6 +167,50 @@ async def _messages(
     yield eventstream.end()
 
 
+def _take_rows(
+    output: _Output, counters: Counters, rows: list[dict[str, object]], steps: tuple[Step, ...]
+) -> tuple[list[bytes], SelectError | None]:
+    """A batch of Parquet rows through the query, as :func:`_step` takes a chunk."""
+    made: list[bytes] = []
+    try:
+        for value in rows:
+            for row in _expand(value, steps):
+                output.take(row)
+                if output.full:
+                    made.extend(output.flush(counters, whole=False))
+                if output.done:
+                    return made, None
+    except SelectError as exc:
+        made.extend(output.flush(counters, whole=True))
+        return made, exc
+    return made, None
+
+
+def _step(
+    source: _Source, output: _Output, counters: Counters, chunk: bytes
+) -> tuple[list[bytes], SelectError | None]:
+    """One chunk of the object through the query: the messages it made, and the error that
+    stopped it (the messages before it still go, as AWS sends the records before an error)."""
+    made: list[bytes] = []
+    try:
+        counters.scanned += len(chunk)
+        for piece in source.inflate(chunk):
+            counters.processed += len(piece)
+            for row in source.rows(piece):
+                output.take(row)
+                if output.full:
+                    made.extend(output.flush(counters, whole=False))
+                if output.done:
+                    break
+            if output.done or source.past_range:
+                break
+        made.extend(output.flush(counters, whole=False))
+    except SelectError as exc:
+        made.extend(output.flush(counters, whole=True))  # the records before the error
+        return made, exc
+    return made, None
+
+
 async def _parquet_messages(
     request: SelectRequest,
     size: int,
@@ -190,26 +234,23 @@ async def _parquet_messages(
         counters.processed += count
 
     output = _Output(request)
-    last_sent = clock()
+    last_sent, emitted = clock(), False
     if not output.done:
         batches = parquet_rows(size, fetch, request.parquet_max_read, fetched)
         try:
             async for rows in batches:
-                for value in rows:
-                    for row in _expand(value, request.query.source):
-                        output.take(row)
-                        if output.full:
-                            for message in output.flush(counters, whole=False):
-                                last_sent = clock()
-                                yield message
-                        if output.done:
-                            break
-                    if output.done:
-                        break
+                made, failed = _take_rows(output, counters, rows, request.query.source)
+                if failed is not None and not emitted:
+                    raise failed
+                for message in made:
+                    last_sent, emitted = clock(), True
+                    yield message
+                if failed is not None:
+                    raise failed
                 if output.done:
                     break
                 if clock() - last_sent >= KEEPALIVE_SECONDS:
-                    last_sent = clock()
+                    last_sent, emitted = clock(), True
                     yield eventstream.cont()
         finally:
             await batches.aclose()

@@ -168,7 +168,7 @@ async def test_bad_requests_are_answered_400_before_any_event(client: Client) ->
 async def test_an_error_after_output_began_is_an_error_event(tmp_path: Path) -> None:
     async with in_process_client(tmp_path / "e") as client:
         assert (await client.request("PUT", B)).status == 200
-        good = b"".join(b"%d,row\n" % n for n in range(20000))
+        good = b"".join(b"%d,row\n" % n for n in range(300000))  # read in several chunks
         assert (await client.request("PUT", f"{B}/k", good + b"x,row\n")).status == 200
         reply = await select(
             client, "k", "SELECT _2 FROM S3Object WHERE CAST(_1 AS INT) >= 0", {"CSV": {}}

@@ -212,7 +212,8 @@ async def test_a_keep_alive_goes_when_nothing_was_sent_for_a_while() -> None:
     assert "Cont" in kinds and kinds[-2:] == ["Stats", "End"]
 
 
-async def test_an_error_before_output_is_raised_after_it_an_error_event() -> None:
+@pytest.mark.parametrize("chunk", [4096, 65536])  # evaluated in the loop, in a worker thread
+async def test_an_error_before_output_is_raised_after_it_an_error_event(chunk: int) -> None:
     with pytest.raises(SelectError) as raised:
         await messages(request("SELECT CAST(s.name AS INT) FROM S3Object s"), Object(PEOPLE))
     assert raised.value.code == "CastFailed"
@@ -220,9 +221,12 @@ async def test_an_error_before_output_is_raised_after_it_an_error_event() -> Non
     data = b"name,age\n" + rows + b"b,x\n"
     found, _ = await messages(
         request("SELECT s.name FROM S3Object s WHERE CAST(s.age AS INT) >= 0"),
-        Object(data, 4096),
+        Object(data, chunk),
     )
     assert found[0][0] == "Records" and found[-1][0] == "CastFailed"
+    assert output(found) == b"".join(  # every record before the error
+        b"abcdefgh\n" for _ in range(20000)
+    )
     assert "End" not in [kind for kind, _ in found]
 
 
