@@ -125,6 +125,9 @@ class LineSplitter:
         self._skipping = skip_first
 
     def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        if self._quote is None:
+            yield from self._split(data)
+            return
         self._buffer += data
         buffer, delimiter = self._buffer, self._delimiter
         taken = 0
@@ -145,6 +148,23 @@ class LineSplitter:
             self._start += taken
             self._searched -= taken
         if len(buffer) > self._max and not self._skipping:
+            raise SelectError("OverMaxRecordSize")
+
+    def _split(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        """Without quotes to follow: one ``bytes.split`` a chunk (the common case, several
+        times faster than a search per record)."""
+        parts = (bytes(self._buffer) + data if self._buffer else data).split(self._delimiter)
+        rest = parts.pop()
+        offset, step = self._start, len(self._delimiter)
+        for record in parts:
+            if self._skipping:
+                self._skipping = False
+            else:
+                yield offset, record
+            offset += len(record) + step
+        self._buffer = bytearray(rest)
+        self._start = offset
+        if len(rest) > self._max and not self._skipping:
             raise SelectError("OverMaxRecordSize")
 
     def finish(self) -> Iterator[tuple[int, bytes]]:
