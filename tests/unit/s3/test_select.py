@@ -306,3 +306,25 @@ async def test_parquet_objects_are_read_through_their_ranges(tmp_path: Path) -> 
         assert (await client.request("PUT", f"{B}/t.parquet", _parquet(1000))).status == 200
         reply = await select(client, "t.parquet", "SELECT * FROM S3Object", {"Parquet": {}})
         assert reply.status == 400 and reply.error_code() == "OverMaxRecordSize"
+
+
+async def test_delimiters_and_quotes_as_botocore_sends_them(client: Client) -> None:
+    """``\\r\\n`` survives the XML parser's line-end normalisation; tabs, quotes, comments."""
+    table = b"id\tnote\r\n#skipped\r\n1\t'a\tb'\r\n2\tplain\r\n"
+    assert (await client.request("PUT", f"{B}/t.tsv", table)).status == 200
+    reply = await select(
+        client,
+        "t.tsv",
+        "SELECT s.id, s.note FROM S3Object s",
+        {
+            "CSV": {
+                "FileHeaderInfo": "USE",
+                "RecordDelimiter": "\r\n",
+                "FieldDelimiter": "\t",
+                "QuoteCharacter": "'",
+                "Comments": "#",
+            }
+        },
+        {"CSV": {"QuoteFields": "ALWAYS", "RecordDelimiter": "\r\n", "FieldDelimiter": ";"}},
+    )
+    assert records(reply) == b'"1";"a\tb"\r\n"2";"plain"\r\n'

@@ -10,7 +10,9 @@ met while the scan runs ends the stream with an error event, as on AWS.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from typing import Final
 from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
@@ -27,12 +29,17 @@ from andromede.s3select.sql import parse
 
 __all__ = ["select_object_content", "select_request"]
 
+_DELIMITER_ELEMENT: Final = re.compile(
+    rb"(<(RecordDelimiter|FieldDelimiter|QuoteCharacter|QuoteEscapeCharacter|Comments)>)"
+    rb"([^<]*)(</\2>)"
+)
+
 
 async def select_object_content(ctx: S3Context, svc: S3Services) -> Response:
     body = await ctx.read_xml_body()
     try:
         request = select_request(
-            parse_xml(body, "SelectObjectContentRequest"),
+            parse_xml(_keep_carriage_returns(body), "SelectObjectContentRequest"),
             max_expression_size=svc.settings.select_max_expression_size,
             max_record_size=svc.settings.select_max_record_size,
             parquet_max_read=svc.settings.select_parquet_max_read,
@@ -73,6 +80,15 @@ async def _refused_before_output(stream: AsyncIterator[bytes]) -> AsyncIterator[
         closing = getattr(stream, "aclose", None)
         if closing is not None:
             await closing()
+
+
+def _keep_carriage_returns(body: bytes) -> bytes:
+    """An XML parser reads a carriage return as a newline (line-end normalisation), which
+    would make the ``\r\n`` delimiter botocore sends a ``\n``: within the delimiter and
+    quote elements, it is written as the character reference that keeps it."""
+    return _DELIMITER_ELEMENT.sub(
+        lambda found: found[1] + found[3].replace(b"\r", b"&#13;") + found[4], body
+    )
 
 
 def select_request(
