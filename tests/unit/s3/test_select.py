@@ -328,3 +328,21 @@ async def test_delimiters_and_quotes_as_botocore_sends_them(client: Client) -> N
         {"CSV": {"QuoteFields": "ALWAYS", "RecordDelimiter": "\r\n", "FieldDelimiter": ";"}},
     )
     assert records(reply) == b'"1";"a\tb"\r\n"2";"plain"\r\n'
+
+
+async def test_a_store_failure_mid_scan_ends_the_stream_with_s3s_error() -> None:
+    from andromede.s3.handlers.select import _refused_before_output
+    from andromede.s3select import eventstream
+    from andromede.storage.errors import BlobStoreUnavailable
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield eventstream.records(b"a\n")
+        raise BlobStoreUnavailable("down")
+
+    raw = b"".join([message async for message in _refused_before_output(failing())])
+    buffer = EventStreamBuffer()
+    buffer.add_data(raw)
+    found = [dict(message.headers) for message in buffer]
+    assert found[0][":event-type"] == "Records"
+    assert found[1][":message-type"] == "error"
+    assert found[1][":error-code"] == "ServiceUnavailable"

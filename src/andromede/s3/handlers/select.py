@@ -15,13 +15,15 @@ from collections.abc import AsyncIterator
 from typing import Final
 from xml.etree.ElementTree import Element
 
+from andromede.errors import AndromedeError
 from andromede.http.response import Response
-from andromede.s3.errors import S3Error
+from andromede.s3.errors import S3Error, to_s3_error
 from andromede.s3.handlers.common import S3Services
 from andromede.s3.handlers.encryption import check_kms_read, read_customer_key
 from andromede.s3.handlers.version_reads import read_version
 from andromede.s3.request import S3Context
 from andromede.s3.xml import child_text, only_child, parse_xml, stripped_child_text
+from andromede.s3select import eventstream
 from andromede.s3select.errors import SelectError
 from andromede.s3select.records import CsvInput, CsvOutput, JsonOutput
 from andromede.s3select.scan import Counters, SelectRequest, run
@@ -76,6 +78,11 @@ async def _refused_before_output(stream: AsyncIterator[bytes]) -> AsyncIterator[
     try:
         async for message in stream:
             yield message
+    except AndromedeError as exc:
+        # The store failed mid-scan (a blob unreadable, the key service away): the status line
+        # is gone, so the error travels as the stream's last message, in S3's words.
+        wire = to_s3_error(exc) or S3Error("InternalError")
+        yield eventstream.error(wire.code, wire.message)
     finally:
         closing = getattr(stream, "aclose", None)
         if closing is not None:
