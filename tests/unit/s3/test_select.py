@@ -214,14 +214,22 @@ async def test_reading_needs_get_object_and_ssec_needs_its_key(client: Client) -
     assert records(reply) == b"Alice\n"
 
 
-async def test_a_select_is_a_read_not_an_audited_write(client: Client) -> None:
+async def test_a_select_is_a_read_audited_as_getobject_is(client: Client) -> None:
     await client.audit.flush()
     before = await client.audit_store.list_events(None, after_id=0, limit=100)
     reply = await select(client, "people.csv", "SELECT COUNT(*) FROM S3Object s")
     assert records(reply) == b"3\n"
     await client.audit.flush()
     after = await client.audit_store.list_events(None, after_id=0, limit=100)
-    assert len(after) == len(before)  # a read, as GetObject: no event unless data reads are
+    assert len(after) == len(before)  # a read: no event while data reads are not logged
+    assert client.objects is not None
+    await client.objects.set_bucket_data_reads_logged("tables", True)
+    reply = await select(client, "people.csv", "SELECT COUNT(*) FROM S3Object s")
+    assert records(reply) == b"3\n"
+    await client.audit.flush()
+    logged = [e for _, e in await client.audit_store.list_events(None, after_id=0, limit=100)]
+    assert logged[-1].action == "s3:GetObject"
+    assert logged[-1].details.get("operation") == "SelectObjectContent"
 
 
 async def test_selects_are_billed_by_their_scanned_and_returned_bytes(tmp_path: Path) -> None:
