@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -215,41 +216,52 @@ class DocumentReader:
 
     def feed(self, data: bytes, *, final: bool = False) -> Iterator[object]:
         self._pending += data
-        text = _decode_prefix(self._pending, final=final)
-        self._text += text
-        while True:
-            stripped = self._text.lstrip()
-            if not stripped:
-                self._text = ""
-                return
-            worth_a_parse = (
-                final
-                or _may_close(stripped)
-                or len(stripped) - self._tried_at >= DOCUMENT_PARSE_STEP
-                or len(stripped) > self._max
-            )
-            if not worth_a_parse:
-                self._text = stripped
-                return
-            try:
-                value, end = self._decoder.raw_decode(stripped)
-            except json.JSONDecodeError as exc:
-                if len(stripped) > self._max:
-                    raise SelectError("OverMaxRecordSize") from exc
-                if final:
-                    raise SelectError("JSONParsingError") from exc
-                self._text, self._tried_at = stripped, len(stripped)
-                return
-            if end > self._max:
-                raise SelectError("OverMaxRecordSize")
-            self._tried_at = -1
-            self._text = stripped[end:]
-            yield value
+        text = self._text + _decode_prefix(self._pending, final=final)
+        at = 0  # values are read in place: no copy of the rest after each one
+        try:
+            while True:
+                at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+                left = len(text) - at
+                if not left:
+                    return
+                worth_a_parse = (
+                    final
+                    or _may_close(text, at)
+                    or left - self._tried_at >= DOCUMENT_PARSE_STEP
+                    or left > self._max
+                )
+                if not worth_a_parse:
+                    return
+                try:
+                    value, end = self._decoder.raw_decode(text, at)
+                except json.JSONDecodeError as exc:
+                    if left > self._max:
+                        raise SelectError("OverMaxRecordSize") from exc
+                    if final:
+                        raise SelectError("JSONParsingError") from exc
+                    self._tried_at = left
+                    return
+                if end - at > self._max:
+                    raise SelectError("OverMaxRecordSize")
+                self._tried_at = -1
+                at = end
+                yield value
+        finally:
+            self._text = text[at:]
 
 
-def _may_close(text: str) -> bool:
-    """Whether a value may end in ``text``: worth a parse (else wait for more bytes)."""
-    return text.rstrip()[-1:] in ("}", "]", '"') or text[:1] not in ("{", "[")
+_SPACE: Final = re.compile(r"\s*")
+
+
+def _may_close(text: str, at: int) -> bool:
+    """Whether a value that starts at ``at`` may end in ``text``: worth a parse (else wait
+    for more bytes)."""
+    if text[at] not in "{[":
+        return True
+    tail = len(text) - 1
+    while tail > at and text[tail].isspace():
+        tail -= 1
+    return text[tail] in '}]"'
 
 
 def _decode_prefix(pending: bytearray, *, final: bool) -> str:
