@@ -245,6 +245,8 @@ def arithmetic(op: str, left: object, right: object) -> object:
             return a % b  # type: ignore[operator]
     except ZeroDivisionError:
         return _division_by_zero()
+    except ArithmeticError as exc:  # a float overflow, a decimal out of its range
+        raise SelectError("IntegerOverflow") from exc
     raise SelectError("ParseUnknownOperator")
 
 

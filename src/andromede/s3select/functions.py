@@ -31,7 +31,10 @@ def call(name: str, args: list[object]) -> object:
         raise SelectError("EvaluatorInvalidArguments", f"Function {name}.")
     if null_in_null_out and any(arg is None or arg is MISSING for arg in args):
         return None
-    return run(args)
+    try:
+        return run(args)
+    except (ArithmeticError, ValueError) as exc:  # a date out of range, an overflow
+        raise SelectError("IllegalSqlFunctionArgument", f"Function {name}.") from exc
 
 
 def _text(value: object, name: str) -> str:

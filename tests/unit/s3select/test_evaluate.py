@@ -173,6 +173,8 @@ def test_date_functions() -> None:
         ("s.name LIKE 'a!' ESCAPE '!'", "EvaluatorLikePatternInvalidEscapeSequence"),
         ("SUBSTRING('abc', 1, -1)", "IllegalSqlFunctionArgument"),
         ("EXTRACT(WEEK FROM UTCNOW())", "IllegalSqlFunctionArgument"),
+        ("DATE_ADD(day, 99999999999999999999, UTCNOW())", "IllegalSqlFunctionArgument"),
+        ("DATE_ADD(year, 1e300, UTCNOW())", "IllegalSqlFunctionArgument"),
     ],
 )
 def test_evaluation_errors(expression: str, code: str) -> None:
