@@ -10,7 +10,9 @@ The metrics and their units are AWS's: ``AllRequests``, ``GetRequests``, ``PutRe
 request), ``BytesDownloaded`` and ``BytesUploaded`` (Bytes, for requests with a body),
 ``4xxErrors`` and ``5xxErrors`` (Count, 0 or 1 per request: their Average is the error
 rate, as on AWS), ``FirstByteLatency`` and ``TotalRequestLatency`` (Milliseconds).
-``SelectRequests`` and the Select byte counts are not: SelectObjectContent is not served.
+``SelectRequests`` (Count), ``SelectBytesScanned`` and ``SelectBytesReturned`` (Bytes) for
+SelectObjectContent (decision 0234): the object bytes its scan read, and those of its
+``Records`` events.
 
 Cost: which buckets have configurations is a dictionary re-read every
 ``s3_request_metrics_refresh`` (and told at once of this gateway's own changes), so that a
@@ -61,6 +63,9 @@ UNITS: Final = {
     "5xxErrors": "Count",
     "FirstByteLatency": "Milliseconds",
     "TotalRequestLatency": "Milliseconds",
+    "SelectRequests": "Count",
+    "SelectBytesScanned": "Bytes",
+    "SelectBytesReturned": "Bytes",
 }
 _BUCKETS_PER_READ: Final = 500
 _MINUTE: Final = 60
@@ -273,6 +278,9 @@ def _measured(outcome: RequestOutcome) -> list[tuple[str, float]]:
         measured.append(("BytesDownloaded", float(outcome.sent)))
     if outcome.received:
         measured.append(("BytesUploaded", float(outcome.received)))
+    if outcome.select_scanned is not None:
+        measured.append(("SelectBytesScanned", float(outcome.select_scanned)))
+        measured.append(("SelectBytesReturned", float(outcome.select_returned)))
     measured.append(("FirstByteLatency", outcome.first_byte_ms))
     measured.append(("TotalRequestLatency", outcome.total_ms))
     return measured

@@ -145,6 +145,30 @@ def test_s3api_objects(aws: Aws, bucket: str, make_file: MakeFile, tmp_path: Pat
     assert missing.returncode != 0
     assert "404" in missing.stderr
 
+    # S3 Select (decision 0234): the CLI writes the Records events' bytes to its outfile.
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"a,b\n1,x\n2,y\n")
+    api(aws, "put-object", "--bucket", bucket, "--key", "t.csv", "--body", str(table))
+    selected = tmp_path / "selected.csv"
+    aws(
+        "s3api",
+        "select-object-content",
+        "--bucket",
+        bucket,
+        "--key",
+        "t.csv",
+        "--expression",
+        "SELECT s.b FROM S3Object s WHERE s.a = '2'",
+        "--expression-type",
+        "SQL",
+        "--input-serialization",
+        '{"CSV": {"FileHeaderInfo": "USE"}}',
+        "--output-serialization",
+        '{"CSV": {}}',
+        str(selected),
+    )
+    assert selected.read_bytes() == b"y\n"
+
 
 def test_s3api_multipart_upload(aws: Aws, bucket: str, make_file: MakeFile, tmp_path: Path) -> None:
     first = make_file("part1.bin", 5 * MIB)

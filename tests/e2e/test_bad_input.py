@@ -595,9 +595,9 @@ CASES: list[Case] = [
         lambda w: w.raw.request("GET", w.path("no-such-object"), "tagging"),
     ),
     _row(
-        "select-object-content",
-        501,
-        "NotImplemented",
+        "select-object-content-not-a-request",
+        400,
+        "MalformedXML",
         lambda w: w.raw.request("POST", w.path("ten"), "select&select-type=2", body=b"<x/>"),
     ),
     # -- bucket configuration ---------------------------------------------------------------------

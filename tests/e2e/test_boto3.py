@@ -6,13 +6,14 @@ these tests exercise the checksum path without asking for it. Every read compare
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
@@ -390,3 +391,68 @@ def test_abort_multipart_upload(s3: S3Client, bucket: str) -> None:
     assert error_code(gone) == "NoSuchUpload"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="aborted")
+
+
+def _selected(s3: S3Client, bucket: str, key: str, expression: str, **kw: Any) -> bytes:
+    """boto3's ``select_object_content``: the Records events' bytes, Stats and End seen."""
+    answer = s3.select_object_content(
+        Bucket=bucket, Key=key, Expression=expression, ExpressionType="SQL", **kw
+    )
+    found, kinds = b"", []
+    for event in answer["Payload"]:
+        kinds.extend(event)
+        if "Records" in event:
+            found += event["Records"]["Payload"]
+        if "Stats" in event:
+            assert event["Stats"]["Details"]["BytesScanned"] > 0
+    assert kinds[-2:] == ["Stats", "End"]
+    return found
+
+
+def test_select_object_content(s3: S3Client, bucket: str) -> None:
+    """S3 Select (decision 0234): CSV with a header and WHERE, JSON LINES, GZIP, an error."""
+    people = b"name,age,city\nAlice,30,Paris\nBob,25,Lyon\nEve,41,Nice\n"
+    s3.put_object(Bucket=bucket, Key="people.csv", Body=people)
+    s3.put_object(Bucket=bucket, Key="people.csv.gz", Body=gzip.compress(people))
+    lines = b'{"n":"a","v":1}\n{"n":"b","v":5}\n{"n":"c","v":9}\n'
+    s3.put_object(Bucket=bucket, Key="lines.json", Body=lines)
+    header: dict[str, Any] = {"CSV": {"FileHeaderInfo": "USE"}}
+    found = _selected(
+        s3,
+        bucket,
+        "people.csv",
+        "SELECT s.name, s.city FROM S3Object s WHERE CAST(s.age AS INT) > 26",
+        InputSerialization=header,
+        OutputSerialization={"CSV": {}},
+    )
+    assert found == b"Alice,Paris\nEve,Nice\n"
+    found = _selected(
+        s3,
+        bucket,
+        "lines.json",
+        "SELECT s.n, s.v * 2 AS twice FROM S3Object s WHERE s.v >= 5",
+        InputSerialization={"JSON": {"Type": "LINES"}},
+        OutputSerialization={"JSON": {}},
+        RequestProgress={"Enabled": True},
+    )
+    assert found == b'{"n":"b","twice":10}\n{"n":"c","twice":18}\n'
+    found = _selected(
+        s3,
+        bucket,
+        "people.csv.gz",
+        "SELECT COUNT(*), MAX(CAST(s.age AS INT)) FROM S3Object s",
+        InputSerialization={**header, "CompressionType": "GZIP"},
+        OutputSerialization={"CSV": {}},
+    )
+    assert found == b"3,41\n"
+    with pytest.raises(ClientError) as refused:
+        _selected(
+            s3,
+            bucket,
+            "people.csv",
+            "SELECT s.name FROM S3Object s WHERE",
+            InputSerialization=header,
+            OutputSerialization={"CSV": {}},
+        )
+    assert error_code(refused) == "ParseExpectedExpression"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -81,6 +81,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "S3 GET, HEAD and other reads"),
     Meter("s3.transfer.in", "bytes", "GiB", _GIB, "Bytes received by S3 (request bodies)"),
     Meter("s3.transfer.out", "bytes", "GiB", _GIB, "Bytes sent by S3 (response bodies)"),
+    # Decision 0234: S3 Select's scanned and returned bytes, priced apart as on AWS.
+    Meter("s3.select.scanned", "bytes", "GiB", _GIB, "Bytes S3 Select read from objects"),
+    Meter("s3.select.returned", "bytes", "GiB", _GIB, "Bytes S3 Select returned as records"),
     Meter("s3.storage", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "Bytes stored, noncurrent versions included, over time"),
     Meter("ec2.volume", "GiB-seconds", "GiB-month", _PER_MONTH_SECONDS,
@@ -192,6 +195,8 @@ def s3_request_meter(operation: str, method: str) -> str | None:
     aborts are free (None), as on AWS."""
     if operation.startswith(_FREE_PREFIXES):
         return None
+    if operation == "SelectObjectContent":
+        return "s3.requests.class-b"  # a read, though a POST: AWS prices it as a GET
     if method in ("PUT", "POST") or operation.startswith("List"):
         return "s3.requests.class-a"
     return "s3.requests.class-b"

@@ -25,6 +25,7 @@ from andromede.s3.handlers import (
     post,
     replication,
     request_payment,
+    select,
     tagging,
     unconfigured,
     versions,
@@ -119,6 +120,7 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.ListParts: listing.list_parts,
     _O.PutObject: objects.put_object,
     _O.GetObject: objects.get_object,
+    _O.SelectObjectContent: select.select_object_content,
     _O.HeadObject: objects.head_object,
     _O.DeleteObject: objects.delete_object,
     _O.DeleteObjects: objects.delete_objects,
@@ -129,7 +131,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.CompleteMultipartUpload: multipart.complete_multipart_upload,
     _O.AbortMultipartUpload: multipart.abort_multipart_upload,
 }
-READ_PREFIXES = ("Get", "Head", "List")
+# SelectObjectContent reads an object (s3:GetObject): audited and logged as GetObject is.
+READ_PREFIXES = ("Get", "Head", "List", "Select")
 # The reads of a bucket's data that its data-events setting audits (decision 0109): what an
 # object holds or says (content, tags, ACL, attributes, lock) and which objects, versions,
 # uploads and parts there are. Reads of the bucket's configuration are not data.
@@ -158,6 +161,7 @@ ACCESS_POINT_OPERATIONS = frozenset(
         _O.GetObject,
         _O.GetObjectAcl,
         _O.GetObjectAttributes,
+        _O.SelectObjectContent,
         _O.GetObjectLegalHold,
         _O.GetObjectRetention,
         _O.GetObjectTagging,
@@ -210,4 +214,6 @@ VERSION_ADDRESSED = frozenset(
     }
 )
 # Reads that tell a missing key apart only to a caller who may list the bucket (decision 0080).
-MISSING_KEY_NEEDS_LIST = frozenset({_O.GetObject, _O.HeadObject, _O.GetObjectAttributes})
+MISSING_KEY_NEEDS_LIST = frozenset(
+    {_O.GetObject, _O.HeadObject, _O.GetObjectAttributes, _O.SelectObjectContent}
+)

@@ -285,4 +285,4 @@ class S3Operation(enum.Enum):
     PutObjectLegalHold = ("PutObjectLegalHold", "s3:PutObjectLegalHold", Scope.OBJECT, True)
     GetObjectTorrent = ("GetObjectTorrent", "s3:GetObjectTorrent", Scope.OBJECT, False)
     RestoreObject = ("RestoreObject", "s3:RestoreObject", Scope.OBJECT, False)
-    SelectObjectContent = ("SelectObjectContent", "s3:GetObject", Scope.OBJECT, False)
+    SelectObjectContent = ("SelectObjectContent", "s3:GetObject", Scope.OBJECT, True)

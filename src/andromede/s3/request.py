@@ -22,6 +22,7 @@ from andromede.iam.model import Principal
 from andromede.s3.chunked import AwsChunkedDecoder
 from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
+from andromede.s3select.scan import Counters
 from andromede.settings import Settings
 from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
 from andromede.storage.integrity import BodyIntegrity, verify_body
@@ -87,6 +88,8 @@ class S3Context:
     requester_charged: bool = False
     # What the handler adds to the request's audit event (PutBucketReplication's regions).
     audit_details: dict[str, str] = field(default_factory=dict)
+    # SelectObjectContent's byte counts, as its scan goes (request metrics and billing).
+    select_counts: Counters | None = None
 
     @property
     def bucket(self) -> str:

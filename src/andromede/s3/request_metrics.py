@@ -5,8 +5,9 @@ hook it is handed (:class:`RequestMetricsHook`, implemented by
 
 S3's kinds: GET, PUT, DELETE, HEAD and POST requests for objects (``GetRequests`` counts no
 listing; ``DeleteRequests`` counts DeleteObjects too, as AWS says; ``HeadRequests`` and
-``PostRequests`` any HEAD or POST to the bucket), and ``ListRequests`` the requests that list
-the bucket's contents. Every request counts in ``AllRequests``.
+``PostRequests`` any HEAD or POST to the bucket), ``ListRequests`` the requests that list
+the bucket's contents, and ``SelectRequests`` SelectObjectContent (a POST counted there
+only). Every request counts in ``AllRequests``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def request_kind(operation: S3Operation, method: str) -> str | None:
     """The kind metric (``GetRequests``…) a request counts in besides ``AllRequests``."""
     if operation in _LISTS:
         return "ListRequests"
+    if operation is _O.SelectObjectContent:
+        return "SelectRequests"
     if method == "HEAD":
         return "HeadRequests"
     if method == "POST":
@@ -68,6 +71,9 @@ class RequestOutcome:
     sent: int
     first_byte_ms: float
     total_ms: float
+    # SelectObjectContent's bytes read from the object and returned in Records events.
+    select_scanned: int | None = None
+    select_returned: int = 0
 
 
 class RequestMetricsHook(Protocol):

@@ -147,6 +147,12 @@ class RequestRecords:
             billing.count(tenant_id, region, "s3.transfer.in", ctx.bytes_received)
         if sent:
             billing.count(tenant_id, region, "s3.transfer.out", sent)
+        counts = ctx.select_counts if ctx is not None else None
+        if counts is not None and counts.scanned:
+            # S3 Select is billed by the bytes it scans and returns (decision 0234).
+            billing.count(tenant_id, region, "s3.select.scanned", counts.scanned)
+            if counts.returned:
+                billing.count(tenant_id, region, "s3.select.returned", counts.returned)
 
     def measure(
         self,
@@ -164,6 +170,7 @@ class RequestRecords:
         """A request to a bucket with request metrics configurations (decision 0187).
         ``times``: when its first byte came, its last, and when its answer began to go."""
         started, read_at, answered = times
+        counts = ctx.select_counts if ctx is not None else None
         hook.record(
             RequestOutcome(
                 bucket=bucket,
@@ -176,6 +183,8 @@ class RequestRecords:
                 sent=sent,
                 first_byte_ms=max(answered - read_at, 0.0) * 1000,
                 total_ms=(time.perf_counter() - started) * 1000,
+                select_scanned=None if counts is None else counts.scanned,
+                select_returned=0 if counts is None else counts.returned,
             )
         )
 

@@ -99,6 +99,25 @@ class S3Settings(BaseModel):
     max_xml_body_size: int = Field(
         default=2 * MIB, gt=0, description="Largest XML request body (DeleteObjects, Complete…)."
     )
+    select_max_expression_size: int = Field(
+        default=256 * KIB,
+        gt=0,
+        description="Longest SQL expression of a SelectObjectContent request, in UTF-8 bytes"
+        " (AWS's 256 KB; past it, ExpressionTooLong).",
+    )
+    select_max_record_size: int = Field(
+        default=MIB,
+        gt=0,
+        description="Longest record S3 Select reads or writes, in bytes (AWS's 1 MB; past it,"
+        " OverMaxRecordSize); a scan holds at most one unfinished record.",
+    )
+    select_parquet_max_read: int = Field(
+        default=128 * MIB,
+        gt=0,
+        description="Largest single read S3 Select makes of a Parquet object (a column chunk"
+        " of a row group, its footer), in bytes; a file that needs more is refused"
+        " (OverMaxRecordSize) rather than held in memory.",
+    )
     max_api_body_size: int = Field(
         default=256 * KIB,
         gt=0,

@@ -92,6 +92,7 @@ def test_a_run_is_billed_per_second_past_the_minute() -> None:
         ("GetObject", "GET", "s3.requests.class-b"),
         ("HeadObject", "HEAD", "s3.requests.class-b"),
         ("GetBucketLocation", "GET", "s3.requests.class-b"),
+        ("SelectObjectContent", "POST", "s3.requests.class-b"),  # a read, priced as a GET
         ("DeleteObject", "DELETE", None),
         ("DeleteObjects", "POST", None),
         ("AbortMultipartUpload", "DELETE", None),

@@ -50,6 +50,12 @@ INVENTORY_XML = (
     b"</Destination><IncludedObjectVersions>All</IncludedObjectVersions>"
     b"<Schedule><Frequency>Daily</Frequency></Schedule></InventoryConfiguration>"
 )
+SELECT_XML = (
+    b'<SelectObjectContentRequest xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    b"<Expression>SELECT * FROM S3Object</Expression><ExpressionType>SQL</ExpressionType>"
+    b"<InputSerialization><CSV/></InputSerialization>"
+    b"<OutputSerialization><CSV/></OutputSerialization></SelectObjectContentRequest>"
+)
 TAGS_XML = b"<Tagging><TagSet><Tag><Key>owner</Key><Value>intruder</Value></Tag></TagSet></Tagging>"
 SSE_XML = (
     b"<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault>"
@@ -220,6 +226,8 @@ RECIPES: dict[O, Recipe] = {
     O.GetBucketMetricsConfiguration: Recipe("GET", f"{B}?metrics&id=stolen"),
     O.DeleteBucketMetricsConfiguration: Recipe("DELETE", f"{B}?metrics&id=stolen"),
     O.ListBucketMetricsConfigurations: Recipe("GET", f"{B}?metrics"),
+    # S3 Select (decision 0234): reading the object through SQL is reading it.
+    O.SelectObjectContent: Recipe("POST", f"{K}?select&select-type=2", SELECT_XML),
 }
 # Not bucket-addressed: covered by their own tests below.
 SERVICE_LEVEL = {O.ListBuckets, O.CreateBucket}
