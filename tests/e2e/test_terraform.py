@@ -33,7 +33,13 @@ retention: decision 0196), and an API destination behind an API key connection, 
 target through a role (``aws_cloudwatch_event_connection``,
 ``aws_cloudwatch_event_api_destination``, ``aws_iam_role``: decision 0200), and SNS topics
 (``aws_sns_topic`` standard and FIFO, ``aws_sns_topic_policy``, ``aws_sns_topic_subscription``
-raw into queues through a filter policy: decision 0163's session 50 addendum).
+raw into queues through a filter policy: decision 0163's session 50 addendum), and the orders
+as a Kinesis stream under the data key with a consumer and the data source, two Firehose
+streams into the data bucket (Direct PUT under the data key, and one reading the Kinesis
+stream), the log group's subscription filters into both, and a metric stream into Firehose
+(``aws_kinesis_stream``, ``aws_kinesis_stream_consumer``,
+``aws_kinesis_firehose_delivery_stream``, ``aws_cloudwatch_log_subscription_filter``,
+``aws_cloudwatch_metric_stream``: decision 0240).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -706,6 +712,184 @@ resource "aws_ssm_parameter" "db_password" {
   value       = "correct horse"
   key_id      = aws_kms_key.data.arn
 }
+# The orders as a Kinesis stream (decision 0228) under the data key, two days kept; a
+# registered consumer, and the stream read back through the data source.
+resource "aws_kinesis_stream" "orders" {
+  name             = "%(bucket)s-orders"
+  shard_count      = 1
+  retention_period = 48
+  encryption_type  = "KMS"
+  kms_key_id       = aws_kms_key.data.arn
+  stream_mode_details {
+    stream_mode = "PROVISIONED"
+  }
+  enforce_consumer_deletion = true
+  tags                      = { team = "orders" }
+}
+resource "aws_kinesis_stream_consumer" "audit" {
+  name       = "audit"
+  stream_arn = aws_kinesis_stream.orders.arn
+}
+data "aws_kinesis_stream" "orders" {
+  name       = aws_kinesis_stream.orders.name
+  depends_on = [aws_kinesis_stream_consumer.audit]
+}
+output "orders_stream_arn" { value = aws_kinesis_stream.orders.arn }
+output "orders_stream_shards" { value = data.aws_kinesis_stream.orders.open_shards }
+# Firehose into the data bucket (decision 0223): Direct PUT under the data key, and a second
+# stream reading the Kinesis stream (decision 0235), both as one role.
+resource "aws_iam_role" "firehose" {
+  name = "%(bucket)s-firehose"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "firehose.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "firehose" {
+  name = "deliver"
+  role = aws_iam_role.firehose.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["s3:PutObject", "s3:GetBucketLocation"]
+      Resource = [aws_s3_bucket.data.arn, "${aws_s3_bucket.data.arn}/*"]
+      }, {
+      Effect = "Allow"
+      Action = ["kinesis:DescribeStreamSummary", "kinesis:ListShards",
+      "kinesis:GetShardIterator", "kinesis:GetRecords"]
+      Resource = aws_kinesis_stream.orders.arn
+      }, {
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = aws_kms_key.data.arn
+    }]
+  })
+}
+resource "aws_kinesis_firehose_delivery_stream" "orders" {
+  name        = "%(bucket)s-orders"
+  destination = "extended_s3"
+  extended_s3_configuration {
+    role_arn            = aws_iam_role.firehose.arn
+    bucket_arn          = aws_s3_bucket.data.arn
+    prefix              = "firehose/"
+    error_output_prefix = "firehose-errors/"
+    buffering_interval  = 60
+    buffering_size      = 1
+    compression_format  = "GZIP"
+  }
+  server_side_encryption {
+    enabled  = true
+    key_type = "CUSTOMER_MANAGED_CMK"
+    key_arn  = aws_kms_key.data.arn
+  }
+  tags = { team = "orders" }
+}
+resource "aws_kinesis_firehose_delivery_stream" "from_stream" {
+  depends_on  = [aws_iam_role_policy.firehose]
+  name        = "%(bucket)s-from-stream"
+  destination = "extended_s3"
+  kinesis_source_configuration {
+    kinesis_stream_arn = aws_kinesis_stream.orders.arn
+    role_arn           = aws_iam_role.firehose.arn
+  }
+  extended_s3_configuration {
+    role_arn   = aws_iam_role.firehose.arn
+    bucket_arn = aws_s3_bucket.data.arn
+    prefix     = "stream/"
+  }
+}
+output "orders_firehose_arn" { value = aws_kinesis_firehose_delivery_stream.orders.arn }
+# The orders' log group subscribed (decision 0225): its errors into Firehose, everything into
+# the Kinesis stream, as a role Logs assumes.
+resource "aws_iam_role" "logs" {
+  name = "%(bucket)s-logs"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "logs.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "logs" {
+  name = "subscribe"
+  role = aws_iam_role.logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect = "Allow"
+      Action = ["firehose:PutRecord", "firehose:PutRecordBatch",
+      "kinesis:PutRecord", "kinesis:PutRecords"]
+      Resource = [aws_kinesis_firehose_delivery_stream.orders.arn, aws_kinesis_stream.orders.arn]
+    }]
+  })
+}
+resource "aws_cloudwatch_log_subscription_filter" "errors" {
+  depends_on      = [aws_iam_role_policy.logs]
+  name            = "errors-to-firehose"
+  log_group_name  = aws_cloudwatch_log_group.orders.name
+  filter_pattern  = "ERROR"
+  destination_arn = aws_kinesis_firehose_delivery_stream.orders.arn
+  role_arn        = aws_iam_role.logs.arn
+}
+resource "aws_cloudwatch_log_subscription_filter" "everything" {
+  depends_on      = [aws_iam_role_policy.logs]
+  name            = "all-to-stream"
+  log_group_name  = aws_cloudwatch_log_group.orders.name
+  filter_pattern  = ""
+  destination_arn = aws_kinesis_stream.orders.arn
+  role_arn        = aws_iam_role.logs.arn
+  distribution    = "ByLogStream"
+}
+# The orders' metrics streamed into Firehose (decision 0233), their p99 too.
+resource "aws_iam_role" "metric_stream" {
+  name = "%(bucket)s-metric-stream"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "streams.metrics.cloudwatch.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "metric_stream" {
+  name = "stream"
+  role = aws_iam_role.metric_stream.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["firehose:PutRecord", "firehose:PutRecordBatch"]
+      Resource = aws_kinesis_firehose_delivery_stream.orders.arn
+    }]
+  })
+}
+resource "aws_cloudwatch_metric_stream" "orders" {
+  depends_on    = [aws_iam_role_policy.metric_stream]
+  name          = "%(bucket)s-orders"
+  role_arn      = aws_iam_role.metric_stream.arn
+  firehose_arn  = aws_kinesis_firehose_delivery_stream.orders.arn
+  output_format = "json"
+  include_filter {
+    namespace    = "Orders"
+    metric_names = ["Errors", "Requests"]
+  }
+  statistics_configuration {
+    additional_statistics = ["p99"]
+    include_metric {
+      namespace   = "Orders"
+      metric_name = "Requests"
+    }
+  }
+  tags = { team = "orders" }
+}
 """
 )
 
@@ -941,6 +1125,55 @@ def test_terraform_applies_converges_and_destroys(
         }
     ]
     assert group["metricFilterCount"] == 1
+    # aws_cloudwatch_log_subscription_filter (decision 0225): errors into Firehose, all into
+    # the Kinesis stream.
+    subscribed = logs.describe_subscription_filters(logGroupName=group["logGroupName"])
+    assert sorted(
+        (f["filterName"], f["destinationArn"], f["distribution"])
+        for f in subscribed["subscriptionFilters"]
+    ) == [
+        ("all-to-stream", outputs["orders_stream_arn"], "ByLogStream"),
+        ("errors-to-firehose", outputs["orders_firehose_arn"], "ByLogStream"),
+    ]
+
+    # aws_kinesis_stream (decision 0228), its consumer, and the data source's shards.
+    kinesis = client_for(server, "kinesis", *server.credentials())
+    summary = kinesis.describe_stream_summary(StreamName=f"{bucket}-orders")[
+        "StreamDescriptionSummary"
+    ]
+    assert (summary["StreamStatus"], summary["RetentionPeriodHours"]) == ("ACTIVE", 48)
+    assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", outputs["data_key_arn"])
+    assert (summary["OpenShardCount"], summary["ConsumerCount"]) == (1, 1)
+    assert outputs["orders_stream_shards"] == ["shardId-000000000000"]
+    stream_tags = kinesis.list_tags_for_stream(StreamName=f"{bucket}-orders")["Tags"]
+    assert stream_tags == [{"Key": "team", "Value": "orders"}]
+    # aws_kinesis_firehose_delivery_stream (decisions 0223, 0235): under the data key, and
+    # the second reading the stream.
+    firehose = client_for(server, "firehose", *server.credentials())
+    direct = firehose.describe_delivery_stream(DeliveryStreamName=f"{bucket}-orders")[
+        "DeliveryStreamDescription"
+    ]
+    assert direct["DeliveryStreamStatus"] == "ACTIVE"
+    assert direct["DeliveryStreamEncryptionConfiguration"] == {
+        "Status": "ENABLED",
+        "KeyType": "CUSTOMER_MANAGED_CMK",
+        "KeyARN": outputs["data_key_arn"],
+    }
+    landing = direct["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert (landing["Prefix"], landing["CompressionFormat"]) == ("firehose/", "GZIP")
+    sourced = firehose.describe_delivery_stream(DeliveryStreamName=f"{bucket}-from-stream")[
+        "DeliveryStreamDescription"
+    ]
+    assert sourced["DeliveryStreamType"] == "KinesisStreamAsSource"
+    source = sourced["Source"]["KinesisStreamSourceDescription"]
+    assert source["KinesisStreamARN"] == outputs["orders_stream_arn"]
+    # aws_cloudwatch_metric_stream (decision 0233) into the Direct PUT stream.
+    metric_stream = cloudwatch.get_metric_stream(Name=f"{bucket}-orders")
+    assert (metric_stream["State"], metric_stream["FirehoseArn"]) == (
+        "running",
+        outputs["orders_firehose_arn"],
+    )
+    assert metric_stream["StatisticsConfigurations"][0]["AdditionalStatistics"] == ["p99"]
 
     # aws_cloudwatch_event_rule and _target (decision 0192): an event PutEvents puts reaches
     # the queue through the rule's input transformer.
@@ -1062,6 +1295,10 @@ def test_terraform_applies_converges_and_destroys(
     listed = secrets.list_secrets(IncludePlannedDeletion=True)["SecretList"]
     assert f"{bucket}/db" not in [s["Name"] for s in listed]
     assert logs.describe_log_groups(logGroupNamePrefix=f"/{bucket}/")["logGroups"] == []
+    assert bucket not in " ".join(kinesis.list_streams()["StreamNames"])
+    assert bucket not in " ".join(firehose.list_delivery_streams()["DeliveryStreamNames"])
+    metric_streams = cloudwatch.list_metric_streams()["Entries"]
+    assert [entry for entry in metric_streams if bucket in entry["Name"]] == []
     assert events.list_rules(NamePrefix=bucket)["Rules"] == []
     assert events.list_archives(NamePrefix=bucket)["Archives"] == []
     assert [t for t in sns.list_topics()["Topics"] if bucket in t["TopicArn"]] == []

@@ -29,6 +29,9 @@ _NOT_OFFERED: Final = {
     "ProcessingConfiguration": "Lambda data transformation",
     "DataFormatConversionConfiguration": "record format conversion",
     "DynamicPartitioningConfiguration": "dynamic partitioning",
+    # Accepted, it was shown back disabled: Terraform's cloudwatch_logging_options never
+    # converged, and the errors went to no log group (decision 0240).
+    "CloudWatchLoggingOptions": "CloudWatch error logging",
 }
 
 

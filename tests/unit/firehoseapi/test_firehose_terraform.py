@@ -118,3 +118,43 @@ async def test_the_providers_calls_and_reads(world: World) -> None:
     await world.client("DeleteDeliveryStream", DeliveryStreamName="tf", AllowForceDelete=False)
     await world.fails("DescribeDeliveryStream", "ResourceNotFoundException",
                       DeliveryStreamName="tf")  # fmt: skip
+
+
+async def test_cloudwatch_logging_options_enabled_are_refused_not_shown_disabled(
+    world: World,
+) -> None:
+    """``cloudwatch_logging_options { enabled = true }``: accepted, it was described back
+    ``{"Enabled": false}`` (the provider planned the change again at every plan, and no error
+    went to the log group). Refused now, at creation and at UpdateDestination, as the other
+    features not offered are; the provider's default (disabled, empty names) still goes in."""
+    await world.role("tf-firehose")
+    await world.bucket("tf-landing")
+    logging = {"Enabled": True, "LogGroupName": "/tf/orders", "LogStreamName": "delivery"}
+    message = await world.fails(
+        "CreateDeliveryStream",
+        "InvalidArgumentException",
+        DeliveryStreamName="tf",
+        ExtendedS3DestinationConfiguration=provider_destination(world)
+        | {"CloudWatchLoggingOptions": logging},
+    )
+    assert "CloudWatch error logging is not offered" in message
+    await world.fails("DescribeDeliveryStream", "ResourceNotFoundException",
+                      DeliveryStreamName="tf")  # fmt: skip
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="tf",
+        ExtendedS3DestinationConfiguration=provider_destination(world),
+    )
+    await world.deliverer.run_pass()
+    await world.fails(
+        "UpdateDestination",
+        "InvalidArgumentException",
+        DeliveryStreamName="tf",
+        CurrentDeliveryStreamVersionId="1",
+        DestinationId="destinationId-000000000001",
+        ExtendedS3DestinationUpdate={"CloudWatchLoggingOptions": logging},
+    )
+    description = await described(world)
+    assert description["VersionId"] == "1"
+    s3 = description["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert s3["CloudWatchLoggingOptions"] == {"Enabled": False}
