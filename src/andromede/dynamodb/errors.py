@@ -9,6 +9,7 @@ each to DynamoDB's error type.
     ├── TableInUse               the name is taken
     ├── LimitExceeded            the account's tables
     ├── ConditionFailed          a ConditionExpression was false (the item, if asked for)
+    ├── KeyUnusable              the table's key cannot be opened (the account's ring destroyed)
     └── WriteContention          one item written by many at once, past the retries
 """
 
@@ -21,6 +22,7 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ConditionFailed",
     "DynamoError",
+    "KeyUnusable",
     "LimitExceeded",
     "TableInUse",
     "TableNotFound",
@@ -56,4 +58,8 @@ class ConditionFailed(DynamoError):
 
 
 class WriteContention(DynamoError):
+    pass
+
+
+class KeyUnusable(DynamoError):
     pass

@@ -73,6 +73,8 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (d.ValidationError, "ValidationException"),
     (d.LimitExceeded, "LimitExceededException"),
     (d.WriteContention, "ThrottlingException"),
+    # What AWS answers for a table whose KMS key was disabled or deleted.
+    (d.KeyUnusable, "AccessDeniedException"),
 )
 
 

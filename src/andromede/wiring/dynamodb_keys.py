@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from andromede.dynamodb.errors import KeyUnusable
 from andromede.dynamodb.model import StoredItem, Table
-from andromede.errors import AndromedeError
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound, KeyWithdrawn
 from andromede.kms.service import KeyService
 
@@ -36,7 +36,7 @@ _NONCE: Final = 12
 _CACHE: Final = 1024  # tables whose derived keys are remembered
 
 
-class SealedItemUnreadable(AndromedeError):
+class SealedItemUnreadable(KeyUnusable):
     """The table's key cannot be opened (the account's ring destroyed) or an item is altered."""
 
 

@@ -1,0 +1,74 @@
+"""Decision 0237's wiring: the settings' limits reach the service (tables per account, item
+size), the meter carries eventually consistent halves until they make a unit, and the
+sealer's keys go with a destroyed ring (crypto-shredding) and with a closed tenant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from andromede.dynamodb.model import BillingMode, KeyElement, Table
+from andromede.settings import Settings
+from andromede.wiring.dynamodb import READ_UNITS, WRITE_UNITS, DynamoMeter, dynamodb_limits
+from support.dynamodbapp import World, dynamodb_world
+
+
+def test_the_settings_limits_reach_the_service(tmp_path: Path) -> None:
+    limits = dynamodb_limits(
+        Settings(data_dir=tmp_path, dynamodb_max_tables=7, dynamodb_max_item_size=1000)
+    )
+    assert (limits.max_tables, limits.max_item_size) == (7, 1000)
+    default = dynamodb_limits(Settings(data_dir=tmp_path))
+    assert (default.max_tables, default.max_item_size) == (2500, 400 * 1024)
+
+
+async def test_the_item_size_setting_bounds_items(tmp_path: Path) -> None:
+    async for world in dynamodb_world(tmp_path, dynamodb_max_item_size=100):
+        await world.table()
+        await world.client(
+            "PutItem", TableName="things", Item={"pk": {"S": "a"}, "v": {"S": "x" * 90}}
+        )
+        await world.fails(
+            "PutItem",
+            "ValidationException",
+            TableName="things",
+            Item={"pk": {"S": "a"}, "v": {"S": "x" * 100}},
+        )
+
+
+class _Counting:
+    def __init__(self) -> None:
+        self.counted: list[tuple[str, int]] = []
+
+    def count(self, tenant_id: str, region: str, meter: str, quantity: int = 1) -> None:
+        self.counted.append((meter, quantity))
+
+
+def test_the_meter_carries_halves() -> None:
+    billing = _Counting()
+    meter = DynamoMeter(billing, "eu-fr-1")  # type: ignore[arg-type]
+    table = Table(
+        "t",
+        "tab",
+        "eu-fr-1",
+        0,
+        KeyElement("pk", "S"),
+        None,
+        (),
+        BillingMode.PAY_PER_REQUEST,
+        0,
+        0,
+        b"k",
+    )
+    meter.consumed(table, 0.5, 0)
+    assert billing.counted == []
+    meter.consumed(table, 0.5, 2)
+    assert billing.counted == [(READ_UNITS, 1), (WRITE_UNITS, 2)]
+
+
+async def test_a_destroyed_key_ring_makes_the_items_unreadable(world: World) -> None:
+    await world.table()
+    await world.client("PutItem", TableName="things", Item={"pk": {"S": "a"}})
+    world.keys.destroy_tenant_key(world.tenant_id)
+    reply = await world.raw("GetItem", {"TableName": "things", "Key": {"pk": {"S": "a"}}})
+    assert reply.status == 400 and reply.json()["__type"].endswith("#AccessDeniedException")
+    assert "KeyDestroyed" in reply.json()["message"]
