@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from andromede.api_routing import api_service
 from andromede.dynamodb.model import BillingMode, KeyElement, Table
 from andromede.settings import Settings
 from andromede.wiring.dynamodb import READ_UNITS, WRITE_UNITS, DynamoMeter, dynamodb_limits
@@ -72,3 +73,14 @@ async def test_a_destroyed_key_ring_makes_the_items_unreadable(world: World) -> 
     reply = await world.raw("GetItem", {"TableName": "things", "Key": {"pk": {"S": "a"}}})
     assert reply.status == 400 and reply.json()["__type"].endswith("#AccessDeniedException")
     assert "KeyDestroyed" in reply.json()["message"]
+
+
+def test_dynamodb_calls_are_routed_to_dynamodb_signed_or_not() -> None:
+    signed = {
+        "type": "http", "path": "/", "query_string": b"",
+        "headers": [(b"authorization", b"AWS4-HMAC-SHA256 Credential=AK/20261206/eu-fr-1/dynamodb/"
+                     b"aws4_request, SignedHeaders=host, Signature=00")],
+    }  # fmt: skip
+    assert api_service(signed) == "dynamodb"
+    unsigned = {**signed, "headers": [(b"x-amz-target", b"DynamoDB_20120810.ListTables")]}
+    assert api_service(unsigned) == "dynamodb"  # refused in DynamoDB's words, not S3's
