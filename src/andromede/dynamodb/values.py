@@ -281,8 +281,7 @@ def _number_encoding(value: Decimal) -> bytes:
     if value.is_zero():
         return b"\x01"
     sign, digits, _ = value.normalize(decimal.Context(prec=100)).as_tuple()
-    exponent = value.adjusted() + 131  # 1..256 for AWS's range; one byte after clamping
-    exponent = min(exponent, 255)
+    exponent = value.adjusted() + 130  # 0..255 over AWS's range (1E-130 to 9.9…E+125)
     text = bytes(0x30 + d for d in digits)
     if not sign:
         return b"\x02" + bytes([exponent]) + text

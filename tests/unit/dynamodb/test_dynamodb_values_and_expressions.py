@@ -39,11 +39,24 @@ def test_numbers_follow_aws_rules() -> None:
 
 def test_the_number_encoding_sorts_as_the_numbers() -> None:
     chooser = random.Random(237)
-    values = [Decimal(0), Decimal("-0.5"), Decimal("-0.51"), Decimal("0.5"), Decimal("0.51")]
+    values = [
+        Decimal(0),
+        Decimal("-0.5"),
+        Decimal("-0.51"),
+        Decimal("0.5"),
+        Decimal("0.51"),
+        Decimal("9E+124"),
+        Decimal("1E+125"),
+        Decimal("-9E+124"),
+        Decimal("-1E+125"),
+        Decimal("1E-130"),
+        Decimal("-1E-130"),
+        Decimal("2E-130"),
+    ]
     for _ in range(500):
         digits = "".join(chooser.choice("0123456789") for _ in range(chooser.randint(1, 38)))
         sign = chooser.choice(["", "-"])
-        values.append(Decimal(f"{sign}{digits}E{chooser.randint(-120, 80)}"))
+        values.append(Decimal(f"{sign}{digits}E{chooser.randint(-130, 125 - len(digits) + 1)}"))
     encoded = sorted(values, key=lambda v: sort_encoding({"N": normalise_number(v)}))
     assert [Decimal(normalise_number(v)) for v in encoded] == sorted(
         Decimal(normalise_number(v)) for v in values
