@@ -15,7 +15,7 @@ import pytest
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
-from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange
+from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from support.store_backends import BACKENDS, backend_database
 
@@ -129,3 +129,36 @@ async def test_expiry_and_a_closed_tenant(store: DynamoStore) -> None:
     assert await store.forget_tenant("t1") == 1
     assert await store.get_table("t1", "a") is None and await store.usage("t1", "a") == (0, 0)
     assert await store.usage("t2", "b") == (1, 10)
+
+
+async def test_a_transaction_applies_all_or_none(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_table(table("b"), max_tables=10)
+    await store.put_item("t1", "a", item(b"h", b"1"), ABSENT)
+    await store.put_item("t1", "b", item(b"h", b"gone"), ABSENT)
+    moved = [
+        TransactWrite("a", b"h", b"1", 1, item(b"h", b"1", 2)),
+        TransactWrite("a", b"h", b"2", ABSENT, item(b"h", b"2")),
+        TransactWrite("b", b"h", b"gone", 1, delete=True),
+        TransactWrite("b", b"h", b"never", ABSENT),  # a check that it is absent
+    ]
+    stale = [
+        TransactWrite("a", b"h", b"3", ABSENT, item(b"h", b"3")),
+        TransactWrite("a", b"h", b"1", 2, item(b"h", b"1", 3)),  # it is at revision 1
+    ]
+    assert not await store.transact("t1", stale)
+    assert await store.get_item("t1", "a", b"h", b"3") is None  # the first write rolled back
+    assert await store.transact("t1", moved)
+    assert (await store.get_item("t1", "a", b"h", b"1")) == item(b"h", b"1", 2)
+    assert await store.get_item("t1", "a", b"h", b"2") is not None
+    assert await store.get_item("t1", "b", b"h", b"gone") is None
+    assert not await store.transact("t1", moved)  # every revision has moved on
+    assert not await store.transact(
+        "t1",
+        [
+            TransactWrite("a", b"h", b"3", ABSENT, item(b"h", b"3")),
+            TransactWrite("a", b"h", b"1", 1),
+        ],
+    )
+    assert await store.get_item("t1", "a", b"h", b"3") is None  # rolled back with the check
+    assert not await store.transact("t1", [TransactWrite("nope", b"h", b"1", ABSENT)])

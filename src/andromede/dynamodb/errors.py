@@ -10,7 +10,9 @@ each to DynamoDB's error type.
     ├── LimitExceeded            the account's tables
     ├── ConditionFailed          a ConditionExpression was false (the item, if asked for)
     ├── KeyUnusable              the table's key cannot be opened (the account's ring destroyed)
-    └── WriteContention          one item written by many at once, past the retries
+    ├── WriteContention          one item written by many at once, past the retries
+    ├── TransactionCanceled      a transaction's condition failed (the reasons, item by item)
+    └── TransactionConflict      a transaction's items changed under it, past the retries
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = [
     "LimitExceeded",
     "TableInUse",
     "TableNotFound",
+    "TransactionCanceled",
+    "TransactionConflict",
     "ValidationError",
     "WriteContention",
 ]
@@ -62,4 +66,18 @@ class WriteContention(DynamoError):
 
 
 class KeyUnusable(DynamoError):
+    pass
+
+
+class TransactionCanceled(DynamoError):
+    def __init__(self, reasons: list[dict[str, Any]]) -> None:
+        codes = ", ".join(r["Code"] for r in reasons)
+        super().__init__(
+            "Transaction cancelled, please refer cancellation reasons for specific reasons "
+            f"[{codes}]"
+        )
+        self.reasons = reasons
+
+
+class TransactionConflict(DynamoError):
     pass

@@ -3,9 +3,11 @@ contract suite's reference)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.model import StoredItem, Table
-from andromede.dynamodb.store import ABSENT, Bound, ScanRange
+from andromede.dynamodb.store import ABSENT, Bound, ScanRange, TransactWrite
 
 __all__ = ["MemoryDynamoStore", "in_use", "too_many_tables"]
 
@@ -96,6 +98,22 @@ class MemoryDynamoStore:
         if held is None or (expected is not None and held.revision != expected):
             return False
         del items[(hash_token, sort_token)]
+        return True
+
+    async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
+        for write in writes:
+            items = self._items.get((tenant_id, write.table))
+            if items is None:
+                return False
+            held = items.get((write.hash_token, write.sort_token))
+            if (ABSENT if held is None else held.revision) != write.expected:
+                return False
+        for write in writes:
+            items = self._items[(tenant_id, write.table)]
+            if write.row is not None:
+                items[(write.hash_token, write.sort_token)] = write.row
+            elif write.delete:
+                items.pop((write.hash_token, write.sort_token), None)
         return True
 
     async def query(

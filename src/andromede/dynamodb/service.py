@@ -31,7 +31,15 @@ from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table,
 from andromede.dynamodb.store import ABSENT, DynamoStore, ScanRange
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
-__all__ = ["DynamoObserver", "DynamoService", "ItemSealer", "Page", "read_units", "write_units"]
+__all__ = [
+    "DynamoObserver",
+    "DynamoService",
+    "ItemSealer",
+    "Page",
+    "read_units",
+    "updated",
+    "write_units",
+]
 
 _ATTEMPTS = 8
 _READ_UNIT = 4096
@@ -165,7 +173,7 @@ class DynamoService:
         while True:
             rows = await self.store.scan(table.tenant_id, table.name, ScanRange(), after, _BATCH)
             for row in rows:
-                item = await self._open(changed, row)
+                item = await self.open_item(changed, row)
                 expires = _expiry(changed, item)
                 if expires != row.expires:
                     moved = dataclasses.replace(row, revision=row.revision + 1, expires=expires)
@@ -181,32 +189,32 @@ class DynamoService:
         sort = table.sort_key
         return hash_token, b"" if sort is None else sort_encoding(key[sort.name])
 
-    async def _open(self, table: Table, stored: StoredItem) -> Item:
+    async def open_item(self, table: Table, stored: StoredItem) -> Item:
         opened: Item = json.loads(await self._sealer.open(table, stored))
         return opened
 
-    async def _held(self, table: Table, key: Item) -> tuple[bytes, bytes, StoredItem | None]:
+    async def held(self, table: Table, key: Item) -> tuple[bytes, bytes, StoredItem | None]:
         hash_token, sort_token = await self._tokens(table, key)
         stored = await self.store.get_item(table.tenant_id, table.name, hash_token, sort_token)
         return hash_token, sort_token, stored
 
     async def get_item(self, table: Table, key: Item, consistent: bool) -> Item | None:
-        _, _, stored = await self._held(table, check_key(table, key))
-        self._consumed(table, read_units(0 if stored is None else stored.size, consistent), 0)
-        return None if stored is None else await self._open(table, stored)
+        _, _, stored = await self.held(table, check_key(table, key))
+        self.consumed(table, read_units(0 if stored is None else stored.size, consistent), 0)
+        return None if stored is None else await self.open_item(table, stored)
 
     async def put_item(self, table: Table, item: Item, condition: Condition | None) -> Item | None:
         """``item`` written (its condition holding over the item it replaces); the item it
         replaced, if any."""
         key = key_of(table, item)
-        size = self._check_size(item)
+        size = self.check_size(item)
         for _ in range(_ATTEMPTS):
-            hash_token, sort_token, stored = await self._held(table, key)
-            old = None if stored is None else await self._open(table, stored)
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
             if await self._write(table, hash_token, sort_token, item, size, stored):
-                self._consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
                 return old
         raise _contended(table)
 
@@ -216,22 +224,14 @@ class DynamoService:
         """The item at ``key`` updated (made if absent), its condition holding: (old, new)."""
         key = check_key(table, key)
         for _ in range(_ATTEMPTS):
-            hash_token, sort_token, stored = await self._held(table, key)
-            old = None if stored is None else await self._open(table, stored)
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
-            new = dict(old or key)
-            if update is not None:
-                for action in update.actions:
-                    if action.path.elements[0] in table.key_names:
-                        raise ValidationError(
-                            "One or more parameter values were invalid: Cannot update attribute "
-                            f"{action.path.elements[0]}. This attribute is part of the key"
-                        )
-                new = apply_update(new, update)
-            size = self._check_size(new)
+            new = updated(table, key, old, update)
+            size = self.check_size(new)
             if await self._write(table, hash_token, sort_token, new, size, stored):
-                self._consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
                 return old, new
         raise _contended(table)
 
@@ -240,25 +240,46 @@ class DynamoService:
     ) -> Item | None:
         key = check_key(table, key)
         for _ in range(_ATTEMPTS):
-            hash_token, sort_token, stored = await self._held(table, key)
-            old = None if stored is None else await self._open(table, stored)
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
             if stored is None:
-                self._consumed(table, 0, 1)
+                self.consumed(table, 0, 1)
                 return None
             if await self.store.delete_item(
                 table.tenant_id, table.name, hash_token, sort_token, stored.revision
             ):
-                self._consumed(table, 0, write_units(stored.size))
+                self.consumed(table, 0, write_units(stored.size))
                 return old
         raise _contended(table)
 
-    def _check_size(self, item: Item) -> int:
+    def check_size(self, item: Item) -> int:
         size = item_size(item)
         if size > self.limits.max_item_size:
             raise ValidationError("Item size has exceeded the maximum allowed size")
         return size
+
+    async def row(
+        self,
+        table: Table,
+        hash_token: bytes,
+        sort_token: bytes,
+        item: Item,
+        size: int,
+        stored: StoredItem | None,
+    ) -> StoredItem:
+        """``item`` sealed as the row that follows ``stored`` (None: the first)."""
+        data = json.dumps(item, separators=(",", ":"), sort_keys=True).encode()
+        sealed = await self._sealer.seal(table, hash_token, sort_token, data)
+        return StoredItem(
+            hash_token,
+            sort_token,
+            sealed,
+            size,
+            revision=1 if stored is None else stored.revision + 1,
+            expires=_expiry(table, item),
+        )
 
     async def _write(
         self,
@@ -269,16 +290,7 @@ class DynamoService:
         size: int,
         stored: StoredItem | None,
     ) -> bool:
-        data = json.dumps(item, separators=(",", ":"), sort_keys=True).encode()
-        sealed = await self._sealer.seal(table, hash_token, sort_token, data)
-        row = StoredItem(
-            hash_token,
-            sort_token,
-            sealed,
-            size,
-            revision=1 if stored is None else stored.revision + 1,
-            expires=_expiry(table, item),
-        )
+        row = await self.row(table, hash_token, sort_token, item, size, stored)
         expected = ABSENT if stored is None else stored.revision
         return await self.store.put_item(table.tenant_id, table.name, row, expected)
 
@@ -358,7 +370,7 @@ class DynamoService:
             want = _BATCH if limit is None else min(_BATCH, limit - scanned)
             batch = await rows(position, want)  # type: ignore[operator]
             for row in batch:
-                item = await self._open(table, row)
+                item = await self.open_item(table, row)
                 scanned += 1
                 size += row.size
                 position = row.sort_token if query else (row.hash_token, row.sort_token)
@@ -373,15 +385,29 @@ class DynamoService:
                 continue
             break
         units = read_units(size, consistent)
-        self._consumed(table, units, 0)
+        self.consumed(table, units, 0)
         return Page(kept, scanned, last, units)
 
-    def _consumed(self, table: Table, read: float, write: float) -> None:
+    def consumed(self, table: Table, read: float, write: float) -> None:
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
     async def expire(self, limit: int = 1000) -> int:
         return await self.store.expire(int(time.time()), limit)
+
+
+def updated(table: Table, key: Item, old: Item | None, update: Update | None) -> Item:
+    """The item at ``key`` (``old``, or the key alone) with ``update`` applied."""
+    new = dict(old or key)
+    if update is None:
+        return new
+    for action in update.actions:
+        if action.path.elements[0] in table.key_names:
+            raise ValidationError(
+                "One or more parameter values were invalid: Cannot update attribute "
+                f"{action.path.elements[0]}. This attribute is part of the key"
+            )
+    return apply_update(new, update)
 
 
 def _expiry(table: Table, item: Item) -> int | None:

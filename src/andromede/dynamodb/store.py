@@ -11,12 +11,13 @@ no other write came between.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from andromede.dynamodb.model import StoredItem, Table
 
-__all__ = ["ABSENT", "Bound", "DynamoStore", "ScanRange"]
+__all__ = ["ABSENT", "Bound", "DynamoStore", "ScanRange", "TransactWrite"]
 
 # ``expected`` of a write that must find no item.
 ABSENT = 0
@@ -36,6 +37,19 @@ class ScanRange:
 
     low: int = 0
     high: int = 1 << 32
+
+
+@dataclass(frozen=True, slots=True)
+class TransactWrite:
+    """One write of a transaction: ``row`` stored (a put), or the item deleted (``delete``), or
+    only checked (neither); each only if the item's revision is still ``expected``."""
+
+    table: str
+    hash_token: bytes
+    sort_token: bytes
+    expected: int
+    row: StoredItem | None = None
+    delete: bool = False
 
 
 class DynamoStore(Protocol):
@@ -83,6 +97,11 @@ class DynamoStore(Protocol):
     ) -> bool:
         """The item removed if its revision is ``expected`` (None: whatever it is); False when
         it was not there or another write came first."""
+        ...
+
+    async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
+        """Every write applied, or none when one item's revision is no longer the one
+        expected (or its table is gone)."""
         ...
 
     async def query(

@@ -12,6 +12,7 @@ instant may pass it by one, a quota not a guarantee (as decision 0228's streams)
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.memory import in_use, too_many_tables
 from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
-from andromede.dynamodb.store import ABSENT, Bound, ScanRange
+from andromede.dynamodb.store import ABSENT, Bound, ScanRange, TransactWrite
 
 __all__ = ["SqlDynamoStore"]
 
@@ -101,6 +102,47 @@ def _key(tenant_id: str, name: str, hash_token: bytes, sort_token: bytes) -> Any
     return sa.and_(
         _items_of(tenant_id, name), _I.c.hash_token == hash_token, _I.c.sort_token == sort_token
     )
+
+
+class _Refused(Exception):
+    """A transaction's write found another revision: the whole transaction is rolled back."""
+
+
+def _apply(conn: Connection, tenant_id: str, key: Any, write: TransactWrite) -> bool:
+    if write.expected == ABSENT:
+        absent = conn.execute(sa.select(_I.c.revision).where(key)).first() is None
+        table = sa.select(_T.c.revision).where(_one(tenant_id, write.table))
+        if not absent or conn.execute(table).first() is None:
+            return False
+        if write.row is None:
+            return True
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(_I).values(
+                    tenant_id=tenant_id, table_name=write.table, hash_token=write.hash_token,
+                    sort_token=write.sort_token, **_row_values(write.row),
+                ))  # fmt: skip
+        except IntegrityError:
+            return False
+        return True
+    held = sa.and_(key, _I.c.revision == write.expected)
+    if write.row is not None:
+        statement: Any = sa.update(_I).where(held).values(**_row_values(write.row))
+    elif write.delete:
+        statement = sa.delete(_I).where(held)
+    else:
+        return conn.execute(sa.select(_I.c.revision).where(held)).first() is not None
+    return bool(conn.execute(statement).rowcount == 1)
+
+
+def _row_values(item: StoredItem) -> dict[str, Any]:
+    return {
+        "segment_point": item.segment_point,
+        "sealed": item.sealed,
+        "size": item.size,
+        "revision": item.revision,
+        "expires": item.expires,
+    }
 
 
 class SqlDynamoStore:
@@ -189,13 +231,7 @@ class SqlDynamoStore:
         self, tenant_id: str, name: str, item: StoredItem, expected: int | None
     ) -> bool:
         where = _key(tenant_id, name, item.hash_token, item.sort_token)
-        values = {
-            "segment_point": item.segment_point,
-            "sealed": item.sealed,
-            "size": item.size,
-            "revision": item.revision,
-            "expires": item.expires,
-        }
+        values = _row_values(item)
         table_exists = sa.select(_T.c.revision).where(_one(tenant_id, name))
 
         def work(conn: Connection) -> bool:
@@ -238,6 +274,19 @@ class SqlDynamoStore:
         if expected is not None:
             statement = statement.where(_I.c.revision == expected)
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
+        def work(conn: Connection) -> bool:
+            for write in writes:
+                key = _key(tenant_id, write.table, write.hash_token, write.sort_token)
+                if not _apply(conn, tenant_id, key, write):
+                    raise _Refused
+            return True
+
+        try:
+            return await self._db.write(work)
+        except _Refused:
+            return False
 
     async def query(
         self,

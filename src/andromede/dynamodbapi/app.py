@@ -9,7 +9,7 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (transactions, PartiQL, backups, global tables, streams, imports and
+platform does not serve (PartiQL, backups, global tables, streams, imports and
 exports…) is ``UnknownOperationException``.
 """
 
@@ -33,6 +33,7 @@ from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
 from andromede.dynamodbapi.tables import TABLE_ACTIONS
+from andromede.dynamodbapi.transactions import TRANSACTION_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Response, Scope
@@ -47,8 +48,12 @@ __all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "DynamoApp"]
 CONTENT_TYPE: Final = "application/x-amz-json-1.0"
 # A BatchWriteItem of 25 items of 400 KB, with its JSON around them.
 _BODY: Final = 16 * 1024 * 1024
-ACTIONS: Final[dict[str, Handler]] = TABLE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS
-DATA_ACTIONS: Final = frozenset(ITEM_ACTIONS) | frozenset(QUERY_ACTIONS)
+ACTIONS: Final[dict[str, Handler]] = (
+    TABLE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS | TRANSACTION_ACTIONS
+)
+DATA_ACTIONS: Final = (
+    frozenset(ITEM_ACTIONS) | frozenset(QUERY_ACTIONS) | frozenset(TRANSACTION_ACTIONS)
+)
 
 
 class _CheckedWire(JsonWire[DynamoCall]):

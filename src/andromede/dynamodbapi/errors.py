@@ -45,6 +45,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourceNotFoundException": (400, "Requested resource not found"),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
+    "TransactionCanceledException": (400, "Transaction cancelled"),
+    "TransactionConflictException": (400, "Transaction is ongoing for the item"),
     "UnknownOperationException": (400, "The operation is not known to this service."),
     "UnrecognizedClientException": (400, "The security token included in the request is invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the operation."),
@@ -53,17 +55,21 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 
 class DynamoWireError(JsonWireError):
     def __init__(
-        self, error_type: str, message: str | None = None, item: dict[str, Any] | None = None
-    ) -> None:
+        self, error_type: str, message: str | None = None, item: dict[str, Any] | None = None,
+        reasons: list[dict[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
         self.item = item
+        self.reasons = reasons
 
     def payload(self) -> dict[str, Any]:
         prefix = _CORAL if self.error_type == "ValidationException" else _SERVICE
         payload: dict[str, Any] = {"__type": prefix + self.error_type, "message": self.message}
         if self.item is not None:
             payload["Item"] = self.item
+        if self.reasons is not None:
+            payload["CancellationReasons"] = self.reasons
         return payload
 
 
@@ -73,6 +79,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (d.ValidationError, "ValidationException"),
     (d.LimitExceeded, "LimitExceededException"),
     (d.WriteContention, "ThrottlingException"),
+    (d.TransactionConflict, "TransactionConflictException"),
     # What AWS answers for a table whose KMS key was disabled or deleted.
     (d.KeyUnusable, "AccessDeniedException"),
 )
@@ -84,6 +91,8 @@ def to_dynamodb_error(exc: AndromedeError) -> DynamoWireError | None:
         return exc
     if isinstance(exc, d.ConditionFailed):
         return DynamoWireError("ConditionalCheckFailedException")
+    if isinstance(exc, d.TransactionCanceled):
+        return DynamoWireError("TransactionCanceledException", str(exc), reasons=exc.reasons)
     for domain, error_type in _DOMAIN:
         if isinstance(exc, domain):
             return DynamoWireError(error_type, str(exc) or None)
