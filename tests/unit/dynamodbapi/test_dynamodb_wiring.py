@@ -1,16 +1,38 @@
-"""Decision 0237's wiring: the settings' limits reach the service (tables per account, item
-size), the meter carries eventually consistent halves until they make a unit, and the
+"""Decision 0237's wiring: ``serve``'s factory (the app, the SQL store, the time-to-live
+upkeep, the closed tenant forgotten), the settings' limits reach the service (tables per
+account, item size), the meter carries eventually consistent halves until they make a unit, and the
 sealer's keys go with a destroyed ring (crypto-shredding) and with a closed tenant."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from andromede.api_routing import api_service
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.db.database import open_database
 from andromede.dynamodb.model import BillingMode, KeyElement, Table
+from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodbapi.app import DynamoApp
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
-from andromede.wiring.dynamodb import READ_UNITS, WRITE_UNITS, DynamoMeter, dynamodb_limits
+from andromede.wiring.dynamodb import (
+    READ_UNITS,
+    WRITE_UNITS,
+    DynamoMeter,
+    dynamodb_api,
+    dynamodb_limits,
+)
 from support.dynamodbapp import World, dynamodb_world
+from support.keys import key_service_in
+from support.schema import migrated_sqlite
 
 
 def test_the_settings_limits_reach_the_service(tmp_path: Path) -> None:
@@ -84,3 +106,47 @@ def test_dynamodb_calls_are_routed_to_dynamodb_signed_or_not() -> None:
     assert api_service(signed) == "dynamodb"
     unsigned = {**signed, "headers": [(b"x-amz-target", b"DynamoDB_20120810.ListTables")]}
     assert api_service(unsigned) == "dynamodb"  # refused in DynamoDB's words, not S3's
+
+
+async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
+    """The factory ``serve`` calls: the app under ``dynamodb``, the SQL store, the time-to-live
+    upkeep deleting expired items at its interval, and what closing a tenant forgets."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(data_dir=tmp_path / "data", region="eu-fr-1", dynamodb_ttl_interval=0.05)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    keys = key_service_in(tmp_path / "keys")
+    apis: dict[str, Any] = {}
+    try:
+        task, forget = dynamodb_api(apis, settings, db, keys, identity, audit, None, None)
+        app = apis["dynamodb"]
+        assert isinstance(app, DynamoApp) and isinstance(app.service.store, SqlDynamoStore)
+        dynamodb = app.service
+        table = await dynamodb.create_table(
+            "111111111111",
+            "tab",
+            KeyElement("pk", "S"),
+            None,
+            [KeyElement("pk", "S")],
+            BillingMode.PAY_PER_REQUEST,
+            0,
+            0,
+            [],
+            False,
+        )
+        table = await dynamodb.enable_ttl(table, "exp")
+        await dynamodb.put_item(table, {"pk": {"S": "old"}, "exp": {"N": "1"}}, None)
+        await dynamodb.put_item(table, {"pk": {"S": "new"}}, None)
+        for _ in range(100):  # the upkeep's next rounds
+            if await dynamodb.usage(table) == (1, 5):
+                break
+            await asyncio.sleep(0.05)
+        assert await dynamodb.usage(table) == (1, 5)  # "pk" and "new" left
+        assert await forget("111111111111") == 1
+        assert await dynamodb.table_names("111111111111", None, 10) == []
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await audit.close()
+        await db.close()
