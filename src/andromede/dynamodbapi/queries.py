@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
+from andromede.dynamodb.expressions import Path
 from andromede.dynamodb.keys import key_range
 from andromede.dynamodb.service import Page
 from andromede.dynamodb.store import ScanRange
@@ -41,6 +42,17 @@ def _common(call: DynamoCall) -> tuple[str, int | None]:
     return select, call.integer("Limit", minimum=1, maximum=2**31 - 1)
 
 
+def _top_level_names(node: object) -> set[str]:
+    """The top-level attribute names a parsed expression reads."""
+    if isinstance(node, Path):
+        return {str(node.elements[0])}
+    if isinstance(node, tuple):
+        return set().union(*(_top_level_names(n) for n in node))
+    if hasattr(node, "__dataclass_fields__"):
+        return set().union(*(_top_level_names(getattr(node, f)) for f in node.__dataclass_fields__))
+    return set()
+
+
 def _answer(page: Page, select: str, expressions: Expressions) -> dict[str, Any]:
     answer: dict[str, Any] = {"Count": len(page.items), "ScannedCount": page.scanned}
     if select != "COUNT":
@@ -65,6 +77,13 @@ async def query(call: DynamoCall) -> dict[str, Any]:
     if expressions.condition is not None or expressions.update is not None:
         raise ValidationError("Can not use ConditionExpression or UpdateExpression for Query")
     keys = key_range(table, expressions.key_condition)
+    if expressions.filter is not None:
+        named = _top_level_names(expressions.filter) & set(table.key_names)
+        if named:
+            raise ValidationError(
+                "Filter Expression can only contain non-primary key "
+                f"attributes: Primary key attribute: {sorted(named)[0]}"
+            )
     forward = call.boolean("ScanIndexForward")
     start = call.mapping("ExclusiveStartKey")
     page = await call.dynamodb.query(

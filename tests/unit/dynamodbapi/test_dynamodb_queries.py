@@ -110,6 +110,15 @@ async def test_pages_limits_filters_and_counts(world: World) -> None:
         ExpressionAttributeValues={":h": {"S": "h"}, ":t": {"BOOL": True}},
     )
     assert filtered["Count"] == 3 and filtered["ScannedCount"] == 5  # filtered after the read
+    message = await world.fails(
+        "Query",
+        "ValidationException",
+        TableName="sorted",
+        KeyConditionExpression="pk = :h",
+        FilterExpression="even = :t OR size(sk) > :h",
+        ExpressionAttributeValues={":h": {"S": "h"}, ":t": {"BOOL": True}},
+    )
+    assert "Primary key attribute: sk" in message  # as DynamoDB refuses it
     counted = await world.client(
         "Query",
         TableName="sorted",
