@@ -29,6 +29,7 @@ from andromede.awsjson.endpoint import (
 )
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
+from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
@@ -49,7 +50,7 @@ CONTENT_TYPE: Final = "application/x-amz-json-1.0"
 # A BatchWriteItem of 25 items of 400 KB, with its JSON around them.
 _BODY: Final = 16 * 1024 * 1024
 ACTIONS: Final[dict[str, Handler]] = (
-    TABLE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS | TRANSACTION_ACTIONS
+    TABLE_ACTIONS | FEATURE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS | TRANSACTION_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS) | frozenset(QUERY_ACTIONS) | frozenset(TRANSACTION_ACTIONS)

@@ -36,6 +36,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     ),
     "LimitExceededException": (400, "Too many operations for a given subscriber."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "PolicyNotFoundException": (400, "Resource-based policy not found"),
     "ProvisionedThroughputExceededException": (
         400,
         "The level of configured provisioned throughput for the table was exceeded.",
@@ -44,6 +45,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourceInUseException": (400, "The resource is in use."),
     "ResourceNotFoundException": (400, "Requested resource not found"),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "TableNotFoundException": (400, "Table not found"),
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),
     "TransactionConflictException": (400, "Transaction is ongoing for the item"),

@@ -182,3 +182,25 @@ async def test_unknown_and_unserved_operations_are_answered_as_aws(world: World)
     assert "decision 0237" in reply.json()["message"]
     broken = await world.raw("DescribeTable", b"{not json")
     assert broken.json()["__type"].endswith("SerializationException")
+
+
+async def test_features_not_served_are_reported_off(world: World) -> None:
+    await world.table("tab1")
+    backups = await world.client("DescribeContinuousBackups", TableName="tab1")
+    assert backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"] == {
+        "PointInTimeRecoveryStatus": "DISABLED"
+    }
+    await world.fails("DescribeContinuousBackups", "TableNotFoundException", TableName="nope")
+    message = await world.fails(
+        "UpdateContinuousBackups",
+        "ValidationException",
+        TableName="tab1",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+    assert "decision 0237" in message
+    streaming = await world.client("DescribeKinesisStreamingDestination", TableName="tab1")
+    assert streaming["KinesisDataStreamDestinations"] == []
+    arn = f"arn:aws:dynamodb:eu-fr-1:{world.tenant_id}:table/tab1"
+    await world.fails("GetResourcePolicy", "PolicyNotFoundException", ResourceArn=arn)
+    insights = await world.client("DescribeContributorInsights", TableName="tab1")
+    assert insights["ContributorInsightsStatus"] == "DISABLED"
