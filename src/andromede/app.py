@@ -115,6 +115,7 @@ from andromede.wiring.deployment import (
     reencrypt_legacy_objects,
     write_credentials,
 )
+from andromede.wiring.dynamodb import dynamodb_api
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
 from andromede.wiring.identity import identity_service, tenant_closer
@@ -648,6 +649,9 @@ class Application:
         kinesis, forget_kinesis = kinesis_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(kinesis)
+        dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
+            rate_limiter, billing)  # fmt: skip
+        background.append(dynamodb)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -663,9 +667,9 @@ class Application:
                     auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
                 )
             )
-        # What a closed tenant leaves in Firehose, Kinesis, Parameter Store, ACM, metric streams.
+        # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB.
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
-            forget_certificates, forget_metric_streams]  # fmt: skip
+            forget_certificates, forget_metric_streams, forget_tables]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

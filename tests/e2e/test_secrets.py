@@ -12,7 +12,8 @@ services': boto3 makes a Direct PUT stream into a bucket, as a role trusting Fir
 records, and the deliverer (every 0.2 s here) writes the object they become; a log group's
 subscription filter (decision 0225, its outbox drained every 0.2 s here too) puts its
 matching events into a stream, a gzip DATA_MESSAGE record landing in the bucket. Kinesis Data
-Streams (decision 0228) too: boto3's client and waiters through a stream's life."""
+Streams (decision 0228) too: boto3's client and waiters through a stream's life. And DynamoDB
+(decision 0237): boto3's client and resource, Terraform's state lock, a query and a scan."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
@@ -500,3 +504,51 @@ def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None
     with pytest.raises(ClientError) as missing:
         kinesis.describe_stream(StreamName="events")
     assert error_code(missing) == "ResourceNotFoundException"
+
+
+def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess) -> None:
+    """DynamoDB (decision 0237) as boto3 drives it: the client makes a table and waits for it,
+    takes and releases Terraform's state lock; the resource (``Table``, its batch writer, its
+    conditions' builders) writes, updates, queries and scans; botocore checks every answer's
+    ``x-amz-crc32``."""
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    dynamodb.create_table(
+        TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    )  # fmt: skip
+    dynamodb.get_waiter("table_exists").wait(TableName="terraform-locks",
+                                             WaiterConfig={"Delay": 1})  # fmt: skip
+    lock = {"LockID": {"S": "state/terraform.tfstate"}, "Info": {"S": "{}"}}
+    take = {"TableName": "terraform-locks", "Item": lock,
+            "ConditionExpression": "attribute_not_exists(LockID)"}  # fmt: skip
+    dynamodb.put_item(**take)
+    with pytest.raises(ClientError) as held:
+        dynamodb.put_item(**take)
+    assert error_code(held) == "ConditionalCheckFailedException"
+    dynamodb.delete_item(TableName="terraform-locks", Key={"LockID": lock["LockID"]})
+    access_key, secret = server.credentials()[:2]
+    resource: Any = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=REGION
+    ).resource("dynamodb", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    table = resource.create_table(
+        TableName="orders", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "customer", "KeyType": "HASH"},
+                   {"AttributeName": "placed", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "customer", "AttributeType": "S"},
+                              {"AttributeName": "placed", "AttributeType": "N"}],
+    )  # fmt: skip
+    table.wait_until_exists()
+    with table.batch_writer() as batch:
+        for placed in (30, 4, 200, 17):
+            batch.put_item(Item={"customer": "ada", "placed": placed, "total": placed * 2})
+    table.update_item(Key={"customer": "ada", "placed": 4}, UpdateExpression="ADD total :one",
+                      ExpressionAttributeValues={":one": 1})  # fmt: skip
+    found = table.query(KeyConditionExpression=Key("customer").eq("ada") & Key("placed").gt(5),
+                        FilterExpression=Attr("total").lt(100))  # fmt: skip
+    assert [int(i["placed"]) for i in found["Items"]] == [17, 30]
+    assert int(table.get_item(Key={"customer": "ada", "placed": 4})["Item"]["total"]) == 9
+    assert table.scan(Select="COUNT")["Count"] == 4
+    table.delete()
+    dynamodb.delete_table(TableName="terraform-locks")
+    assert dynamodb.list_tables()["TableNames"] == []

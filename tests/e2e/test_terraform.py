@@ -1381,3 +1381,93 @@ def test_the_s3_backend_locks_state_with_conditional_writes(
     for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=item["Key"])
     s3.delete_bucket(Bucket=bucket)
+
+
+BACKEND_TABLE = """
+terraform {
+  backend "s3" {
+    bucket                      = "%(bucket)s"
+    key                         = "team/data.tfstate"
+    region                      = "%(region)s"
+    shared_credentials_files    = ["%(credentials)s"]
+    profile                     = "andromede"
+    endpoints                   = { s3 = "%(endpoint)s", dynamodb = "%(endpoint)s" }
+    use_path_style              = true
+    dynamodb_table              = "%(table)s"
+    skip_credentials_validation = true
+    skip_requesting_account_id  = true
+    skip_metadata_api_check     = true
+    skip_region_validation      = true
+  }
+}
+resource "terraform_data" "marker" {
+  input = "%(marker)s"
+}
+resource "aws_dynamodb_table" "app" {
+  name         = "app-%(bucket)s"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "id"
+  range_key    = "at"
+  attribute {
+    name = "id"
+    type = "S"
+  }
+  attribute {
+    name = "at"
+    type = "N"
+  }
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+  tags = { team = "%(marker)s" }
+}
+"""
+
+
+def test_the_s3_backend_locks_state_in_a_dynamodb_table(
+    server: ServerProcess, s3: S3Client, terraform: Terraform
+) -> None:
+    """Terraform's S3 backend with ``dynamodb_table`` (decision 0237): the lock is an item put
+    with ``attribute_not_exists(LockID)``, the state's digest an item beside it; a run finding
+    the lock held stops, and runs once it is released. The configuration also holds an
+    ``aws_dynamodb_table`` (a sort key, time to live, tags): applied, changed, destroyed."""
+    bucket = unique_bucket("tfstate")
+    s3.create_bucket(Bucket=bucket)
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    table = f"locks-{bucket}"
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    )  # fmt: skip
+    values = {"region": REGION, "credentials": server.credentials_file,
+              "endpoint": server.endpoint, "bucket": bucket, "table": table,
+              "endpoints": server_endpoint(terraform.work, server.endpoint)}  # fmt: skip
+    main = terraform.work / "main.tf"
+    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v1"})
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    lock_id = f"{bucket}/team/data.tfstate"
+    held = dynamodb.scan(TableName=table)["Items"]
+    assert [i["LockID"]["S"] for i in held] == [f"{lock_id}-md5"]  # the digest; lock released
+    dynamodb.put_item(TableName=table, Item={"LockID": {"S": lock_id},
+                                             "Info": {"S": '{"ID":"another-run"}'}})  # fmt: skip
+    described = dynamodb.describe_table(TableName=f"app-{bucket}")["Table"]
+    assert [k["AttributeName"] for k in described["KeySchema"]] == ["id", "at"]
+    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2"})
+    blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
+    assert blocked.returncode != 0
+    assert "Error acquiring the state lock" in blocked.stderr, blocked.stderr[-3000:]
+    dynamodb.delete_item(TableName=table, Key={"LockID": {"S": lock_id}})
+    terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s")
+    arn = dynamodb.describe_table(TableName=f"app-{bucket}")["Table"]["TableArn"]
+    assert dynamodb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "team", "Value": "v2"}
+    ]
+    terraform("destroy", "-auto-approve", "-input=false")
+    assert f"app-{bucket}" not in dynamodb.list_tables()["TableNames"]
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    dynamodb.delete_table(TableName=table)

@@ -161,6 +161,11 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0228: Kinesis Data Streams' PUT payload units, as AWS bills them.
     Meter("kinesis.put-units", "units", "1000000 units", 1_000_000,
           "Kinesis records put, one unit per 25 KiB begun of each record"),
+    # Decision 0237: DynamoDB's on-demand request units, as AWS bills them.
+    Meter("dynamodb.read-units", "units", "1000000 units", 1_000_000,
+          "DynamoDB read request units: one per 4 KB begun of a strongly consistent read"),
+    Meter("dynamodb.write-units", "units", "1000000 units", 1_000_000,
+          "DynamoDB write request units: one per 1 KB begun of each item written"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

@@ -19,7 +19,8 @@ Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered record
 ``tables_kinesis`` (Kinesis Data Streams' streams and records), ``tables_ssm`` (Systems
 Manager's parameters and their sealed versions),
 ``tables_acm`` (Certificate Manager's imported certificates and account configurations),
-``tables_metric_streams`` (CloudWatch's metric streams). This
+``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
+tables and sealed items). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -196,6 +197,7 @@ from andromede.db.tables_log_subscriptions import log_subscription_filters, log_
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
 from andromede.db.tables_metric_streams import metric_streams
+from andromede.db.tables_dynamodb import dynamodb_items, dynamodb_tables
 # isort: on
 
 __all__ = [
@@ -263,6 +265,8 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "dynamodb_items",
+    "dynamodb_tables",
     "events_api_destinations",
     "events_archive_events",
     "events_archives",

@@ -17,8 +17,8 @@ sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit
 elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
 ``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose),
-``kinesis`` (Kinesis Data Streams), ``ssm`` (Systems Manager Parameter Store) and ``acm``
-(Certificate Manager). What reads
+``kinesis`` (Kinesis Data Streams), ``ssm`` (Systems Manager Parameter Store), ``acm``
+(Certificate Manager) and ``dynamodb`` (DynamoDB). What reads
 fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -41,6 +41,7 @@ from andromede.settings.acm import AcmSettings
 from andromede.settings.audit import AuditSettings, AuditWitnessSettings
 from andromede.settings.billing import BillingSettings
 from andromede.settings.compute import ComputeSettings
+from andromede.settings.dynamodb import DynamoSettings
 from andromede.settings.events import EventsSettings
 from andromede.settings.firehose import FirehoseSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
@@ -76,6 +77,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    DynamoSettings,
     AcmSettings,
     KinesisSettings,
     SsmSettings,

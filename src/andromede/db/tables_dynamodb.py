@@ -1,0 +1,45 @@
+"""Amazon DynamoDB (decision 0237, migration 0115): ``dynamodb_tables`` (each account's
+tables: key schema, billing, tags and time to live as JSON, the wrapped data key their items
+are sealed and their hash keys MACed under) and ``dynamodb_items`` (each item sealed, keyed by
+its hash key's MAC and its sort key's sortable encoding; its size, revision and expiry).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = ["dynamodb_items", "dynamodb_tables"]
+
+dynamodb_tables = sa.Table(
+    "dynamodb_tables",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("definition", sa.Text, nullable=False),  # JSON
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+dynamodb_items = sa.Table(
+    "dynamodb_items",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("hash_token", sa.LargeBinary, primary_key=True),
+    sa.Column("sort_token", sa.LargeBinary, primary_key=True),
+    sa.Column("segment_point", sa.BigInteger, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("expires", sa.BigInteger, nullable=True),  # s
+    sa.Index("ix_dynamodb_items_expires", "expires"),
+)

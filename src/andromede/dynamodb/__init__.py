@@ -1,0 +1,1 @@
+"""Amazon DynamoDB (decision 0237): tables, items, expressions, queries."""

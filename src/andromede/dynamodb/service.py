@@ -1,0 +1,426 @@
+"""DynamoDB's service (decision 0237), the context's one public entry: tables made, described,
+changed and deleted; items read, written, conditionally written and updated; queries and
+scans page by page. Items enter and leave in their wire form (``values.Item``); they are
+stored sealed by the :class:`ItemSealer`, their hash key MACed under the table's key.
+
+A write reads the item, decides (its condition, its update) and writes it only if its
+revision is still the one read, trying again a few times when another write came between:
+conditional writes are atomic per item, as DynamoDB's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from andromede.dynamodb.errors import (
+    ConditionFailed,
+    TableInUse,
+    TableNotFound,
+    ValidationError,
+    WriteContention,
+)
+from andromede.dynamodb.evaluate import apply_update, matches
+from andromede.dynamodb.expressions import Condition, Update
+from andromede.dynamodb.keys import KeyRange, check_key, key_of
+from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table, TableLimits
+from andromede.dynamodb.store import ABSENT, DynamoStore, ScanRange
+from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
+
+__all__ = [
+    "DynamoObserver",
+    "DynamoService",
+    "ItemSealer",
+    "Page",
+    "read_units",
+    "updated",
+    "write_units",
+]
+
+_ATTEMPTS = 8
+_READ_UNIT = 4096
+_WRITE_UNIT = 1024
+_BATCH = 100  # rows read from the store at a time while filling a page
+
+
+class ItemSealer(Protocol):
+    async def new_table_key(self, tenant_id: str) -> bytes:
+        """A data key for a new table, wrapped under the account's key ring."""
+        ...
+
+    async def hash_token(self, table: Table, canonical: bytes) -> bytes:
+        """The MAC of a hash key's canonical bytes under the table's key."""
+        ...
+
+    async def seal(
+        self, table: Table, hash_token: bytes, sort_token: bytes, data: bytes
+    ) -> bytes: ...
+
+    async def open(self, table: Table, item: StoredItem) -> bytes: ...
+
+
+class DynamoObserver(Protocol):
+    def consumed(self, table: Table, read_units: float, write_units: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A query's or scan's page: the items kept, how many were read, where to go on."""
+
+    items: list[Item]
+    scanned: int
+    last_key: Item | None
+    read_units: float
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def read_units(size: int, consistent: bool) -> float:
+    units = max(1, -(-size // _READ_UNIT))
+    return float(units) if consistent else units / 2
+
+
+def write_units(size: int) -> float:
+    return float(max(1, -(-size // _WRITE_UNIT)))
+
+
+class DynamoService:
+    def __init__(
+        self,
+        store: DynamoStore,
+        sealer: ItemSealer,
+        region: str,
+        limits: TableLimits,
+        observer: DynamoObserver | None = None,
+    ) -> None:
+        self.store = store
+        self.region = region
+        self.limits = limits
+        self._sealer = sealer
+        self._observer = observer
+
+    # --- tables -----------------------------------------------------------------------------
+
+    async def create_table(
+        self,
+        tenant_id: str,
+        name: str,
+        hash_key: KeyElement,
+        sort_key: KeyElement | None,
+        attributes: Sequence[KeyElement],
+        billing_mode: BillingMode,
+        read_capacity: int,
+        write_capacity: int,
+        tags: Sequence[tuple[str, str]],
+        sse_kms: bool,
+    ) -> Table:
+        now = _now()
+        table = Table(
+            tenant_id=tenant_id,
+            name=name,
+            region=self.region,
+            created=now,
+            hash_key=hash_key,
+            sort_key=sort_key,
+            attributes=tuple(attributes),
+            billing_mode=billing_mode,
+            read_capacity=read_capacity,
+            write_capacity=write_capacity,
+            wrapped_key=await self._sealer.new_table_key(tenant_id),
+            tags=tuple(tags),
+            sse_kms=sse_kms,
+            billing_changed=now,
+        )
+        await self.store.create_table(table, self.limits.max_tables)
+        return table
+
+    async def table(self, tenant_id: str, name: str) -> Table:
+        table = await self.store.get_table(tenant_id, name)
+        if table is None:
+            raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        return table
+
+    async def usage(self, table: Table) -> tuple[int, int]:
+        return await self.store.usage(table.tenant_id, table.name)
+
+    async def table_names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
+        return await self.store.table_names(tenant_id, after, limit)
+
+    async def delete_table(self, tenant_id: str, name: str) -> Table:
+        table = await self.table(tenant_id, name)
+        if not await self.store.delete_table(tenant_id, name):
+            raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        return table
+
+    async def change_table(self, table: Table, **changes: object) -> Table:
+        """``table`` with ``changes`` written if no other change came first (else retried by
+        the caller's next call: DynamoDB answers ResourceInUseException)."""
+        changed = dataclasses.replace(table, revision=table.revision + 1, **changes)  # type: ignore[arg-type]
+        if not await self.store.replace_table(changed):
+            raise TableInUse(f"Attempt to change a resource which is still in use: {table.name}")
+        return changed
+
+    async def enable_ttl(self, table: Table, attribute: str | None) -> Table:
+        """The table's time to live set (or disabled), and every item's expiry recomputed."""
+        changed = await self.change_table(table, ttl_attribute=attribute)
+        after: tuple[bytes, bytes] | None = None
+        while True:
+            rows = await self.store.scan(table.tenant_id, table.name, ScanRange(), after, _BATCH)
+            for row in rows:
+                item = await self.open_item(changed, row)
+                expires = _expiry(changed, item)
+                if expires != row.expires:
+                    moved = dataclasses.replace(row, revision=row.revision + 1, expires=expires)
+                    await self.store.put_item(table.tenant_id, table.name, moved, row.revision)
+            if len(rows) < _BATCH:
+                return changed
+            after = (rows[-1].hash_token, rows[-1].sort_token)
+
+    # --- items ------------------------------------------------------------------------------
+
+    async def _tokens(self, table: Table, key: Item) -> tuple[bytes, bytes]:
+        hash_token = await self._sealer.hash_token(table, canonical_key(key[table.hash_key.name]))
+        sort = table.sort_key
+        return hash_token, b"" if sort is None else sort_encoding(key[sort.name])
+
+    async def open_item(self, table: Table, stored: StoredItem) -> Item:
+        opened: Item = json.loads(await self._sealer.open(table, stored))
+        return opened
+
+    async def held(self, table: Table, key: Item) -> tuple[bytes, bytes, StoredItem | None]:
+        hash_token, sort_token = await self._tokens(table, key)
+        stored = await self.store.get_item(table.tenant_id, table.name, hash_token, sort_token)
+        return hash_token, sort_token, stored
+
+    async def get_item(self, table: Table, key: Item, consistent: bool) -> Item | None:
+        _, _, stored = await self.held(table, check_key(table, key))
+        self.consumed(table, read_units(0 if stored is None else stored.size, consistent), 0)
+        return None if stored is None else await self.open_item(table, stored)
+
+    async def put_item(self, table: Table, item: Item, condition: Condition | None) -> Item | None:
+        """``item`` written (its condition holding over the item it replaces); the item it
+        replaced, if any."""
+        key = key_of(table, item)
+        size = self.check_size(item)
+        for _ in range(_ATTEMPTS):
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
+            if condition is not None and not matches(old or {}, condition):
+                raise ConditionFailed(old)
+            if await self._write(table, hash_token, sort_token, item, size, stored):
+                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                return old
+        raise _contended(table)
+
+    async def update_item(
+        self, table: Table, key: Item, update: Update | None, condition: Condition | None
+    ) -> tuple[Item | None, Item]:
+        """The item at ``key`` updated (made if absent), its condition holding: (old, new)."""
+        key = check_key(table, key)
+        for _ in range(_ATTEMPTS):
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
+            if condition is not None and not matches(old or {}, condition):
+                raise ConditionFailed(old)
+            new = updated(table, key, old, update)
+            size = self.check_size(new)
+            if await self._write(table, hash_token, sort_token, new, size, stored):
+                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                return old, new
+        raise _contended(table)
+
+    async def delete_item(
+        self, table: Table, key: Item, condition: Condition | None
+    ) -> Item | None:
+        key = check_key(table, key)
+        for _ in range(_ATTEMPTS):
+            hash_token, sort_token, stored = await self.held(table, key)
+            old = None if stored is None else await self.open_item(table, stored)
+            if condition is not None and not matches(old or {}, condition):
+                raise ConditionFailed(old)
+            if stored is None:
+                self.consumed(table, 0, 1)
+                return None
+            if await self.store.delete_item(
+                table.tenant_id, table.name, hash_token, sort_token, stored.revision
+            ):
+                self.consumed(table, 0, write_units(stored.size))
+                return old
+        raise _contended(table)
+
+    def check_size(self, item: Item) -> int:
+        size = item_size(item)
+        if size > self.limits.max_item_size:
+            raise ValidationError("Item size has exceeded the maximum allowed size")
+        return size
+
+    async def row(
+        self,
+        table: Table,
+        hash_token: bytes,
+        sort_token: bytes,
+        item: Item,
+        size: int,
+        stored: StoredItem | None,
+    ) -> StoredItem:
+        """``item`` sealed as the row that follows ``stored`` (None: the first)."""
+        data = json.dumps(item, separators=(",", ":"), sort_keys=True).encode()
+        sealed = await self._sealer.seal(table, hash_token, sort_token, data)
+        return StoredItem(
+            hash_token,
+            sort_token,
+            sealed,
+            size,
+            revision=1 if stored is None else stored.revision + 1,
+            expires=_expiry(table, item),
+        )
+
+    async def _write(
+        self,
+        table: Table,
+        hash_token: bytes,
+        sort_token: bytes,
+        item: Item,
+        size: int,
+        stored: StoredItem | None,
+    ) -> bool:
+        row = await self.row(table, hash_token, sort_token, item, size, stored)
+        expected = ABSENT if stored is None else stored.revision
+        return await self.store.put_item(table.tenant_id, table.name, row, expected)
+
+    # --- queries and scans ------------------------------------------------------------------
+
+    async def query(
+        self,
+        table: Table,
+        keys: KeyRange,
+        forward: bool,
+        start: Item | None,
+        limit: int | None,
+        filter_: Condition | None,
+        consistent: bool,
+    ) -> Page:
+        hash_token = await self._sealer.hash_token(table, canonical_key(keys.hash_value))
+        after: bytes | None = None
+        if start is not None:
+            start_hash, after = await self._tokens(table, check_key(table, start))
+            if start_hash != hash_token:
+                raise ValidationError(
+                    "The provided starting key is invalid: The provided key "
+                    "element does not match the schema"
+                )
+
+        async def rows(position: bytes | None, count: int) -> list[StoredItem]:
+            return await self.store.query(
+                table.tenant_id,
+                table.name,
+                hash_token,
+                keys.low,
+                keys.high,
+                forward,
+                position,
+                count,
+            )
+
+        return await self._page(table, rows, after, limit, filter_, consistent, query=True)
+
+    async def scan(
+        self,
+        table: Table,
+        segment: ScanRange,
+        start: Item | None,
+        limit: int | None,
+        filter_: Condition | None,
+        consistent: bool,
+    ) -> Page:
+        after: tuple[bytes, bytes] | None = None
+        if start is not None:
+            after = await self._tokens(table, check_key(table, start))
+
+        async def rows(position: tuple[bytes, bytes] | None, count: int) -> list[StoredItem]:
+            return await self.store.scan(table.tenant_id, table.name, segment, position, count)
+
+        return await self._page(table, rows, after, limit, filter_, consistent, query=False)
+
+    async def _page(
+        self,
+        table: Table,
+        rows: object,
+        after: object,
+        limit: int | None,
+        filter_: Condition | None,
+        consistent: bool,
+        *,
+        query: bool,
+    ) -> Page:
+        """Items read in order until ``limit`` were read or a page's bytes (1 MB) were; the
+        filter applies to what was read, as DynamoDB's does."""
+        kept: list[Item] = []
+        scanned = 0
+        size = 0
+        last: Item | None = None
+        position = after
+        while True:
+            want = _BATCH if limit is None else min(_BATCH, limit - scanned)
+            batch = await rows(position, want)  # type: ignore[operator]
+            for row in batch:
+                item = await self.open_item(table, row)
+                scanned += 1
+                size += row.size
+                position = row.sort_token if query else (row.hash_token, row.sort_token)
+                if filter_ is None or matches(item, filter_):
+                    kept.append(item)
+                if (limit is not None and scanned >= limit) or size >= self.limits.page_size:
+                    last = {n: item[n] for n in table.key_names}
+                    break
+            else:
+                if len(batch) < want or not batch:
+                    break
+                continue
+            break
+        units = read_units(size, consistent)
+        self.consumed(table, units, 0)
+        return Page(kept, scanned, last, units)
+
+    def consumed(self, table: Table, read: float, write: float) -> None:
+        if self._observer is not None:
+            self._observer.consumed(table, read, write)
+
+    async def expire(self, limit: int = 1000) -> int:
+        return await self.store.expire(int(time.time()), limit)
+
+
+def updated(table: Table, key: Item, old: Item | None, update: Update | None) -> Item:
+    """The item at ``key`` (``old``, or the key alone) with ``update`` applied."""
+    new = dict(old or key)
+    if update is None:
+        return new
+    for action in update.actions:
+        if action.path.elements[0] in table.key_names:
+            raise ValidationError(
+                "One or more parameter values were invalid: Cannot update attribute "
+                f"{action.path.elements[0]}. This attribute is part of the key"
+            )
+    return apply_update(new, update)
+
+
+def _expiry(table: Table, item: Item) -> int | None:
+    if table.ttl_attribute is None:
+        return None
+    value = item.get(table.ttl_attribute)
+    if value is None or "N" not in value:
+        return None
+    try:
+        return int(float(value["N"]))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _contended(table: Table) -> WriteContention:
+    return WriteContention(f"Too many concurrent writes to one item of table {table.name}")

@@ -1,0 +1,360 @@
+"""Tables and their items over the metadata database (SQLite or PostgreSQL), the tables of
+migration 0115 (decision 0237).
+
+Keys are ``LargeBinary`` columns, compared bytewise by both databases (SQLite's BLOB
+``memcmp``, PostgreSQL's ``bytea``), so the sort token's order is DynamoDB's whatever the
+database's collation. A conditional write is one statement guarded by the revision the
+service read (an insert that the primary key refuses when the item appeared meanwhile). The
+account's table count is checked before the insert: two gateways creating at the same
+instant may pass it by one, a quota not a guarantee (as decision 0228's streams).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.dynamodb.memory import in_use, too_many_tables
+from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
+from andromede.dynamodb.store import ABSENT, Bound, ScanRange, TransactWrite
+
+__all__ = ["SqlDynamoStore"]
+
+_T = tables.dynamodb_tables
+_I = tables.dynamodb_items
+FORMAT_VERSION: Final = 1
+
+
+def _element(pair: list[str] | None) -> KeyElement | None:
+    return None if pair is None else KeyElement(pair[0], pair[1])
+
+
+def _definition(table: Table) -> str:
+    return json.dumps(
+        {
+            "hash": [table.hash_key.name, table.hash_key.type],
+            "sort": None if table.sort_key is None else [table.sort_key.name, table.sort_key.type],
+            "attributes": [[a.name, a.type] for a in table.attributes],
+            "billing": table.billing_mode.value,
+            "read": table.read_capacity,
+            "write": table.write_capacity,
+            "tags": [list(t) for t in table.tags],
+            "ttl": table.ttl_attribute,
+            "sse_kms": table.sse_kms,
+            "billing_changed": table.billing_changed,
+            "throughput_changed": table.throughput_changed,
+        }
+    )
+
+
+def _table(m: Any) -> Table:
+    d = json.loads(m["definition"])
+    hash_key = _element(d["hash"])
+    assert hash_key is not None  # noqa: S101 (every table has one)
+    return Table(
+        tenant_id=m["tenant_id"],
+        name=m["table_name"],
+        region=m["region"],
+        created=int(m["created"]),
+        hash_key=hash_key,
+        sort_key=_element(d["sort"]),
+        attributes=tuple(KeyElement(n, t) for n, t in d["attributes"]),
+        billing_mode=BillingMode(d["billing"]),
+        read_capacity=int(d["read"]),
+        write_capacity=int(d["write"]),
+        wrapped_key=bytes(m["wrapped_key"]),
+        tags=tuple((str(k), str(v)) for k, v in d["tags"]),
+        ttl_attribute=d["ttl"],
+        sse_kms=bool(d["sse_kms"]),
+        revision=int(m["revision"]),
+        billing_changed=int(d["billing_changed"]),
+        throughput_changed=int(d["throughput_changed"]),
+    )
+
+
+def _item(m: Any) -> StoredItem:
+    return StoredItem(
+        hash_token=bytes(m["hash_token"]),
+        sort_token=bytes(m["sort_token"]),
+        sealed=bytes(m["sealed"]),
+        size=int(m["size"]),
+        revision=int(m["revision"]),
+        expires=None if m["expires"] is None else int(m["expires"]),
+    )
+
+
+def _one(tenant_id: str, name: str) -> Any:
+    return sa.and_(_T.c.tenant_id == tenant_id, _T.c.table_name == name)
+
+
+def _items_of(tenant_id: str, name: str) -> Any:
+    return sa.and_(_I.c.tenant_id == tenant_id, _I.c.table_name == name)
+
+
+def _key(tenant_id: str, name: str, hash_token: bytes, sort_token: bytes) -> Any:
+    return sa.and_(
+        _items_of(tenant_id, name), _I.c.hash_token == hash_token, _I.c.sort_token == sort_token
+    )
+
+
+class _Refused(Exception):
+    """A transaction's write found another revision: the whole transaction is rolled back."""
+
+
+def _apply(conn: Connection, tenant_id: str, key: Any, write: TransactWrite) -> bool:
+    if write.expected == ABSENT:
+        absent = conn.execute(sa.select(_I.c.revision).where(key)).first() is None
+        table = sa.select(_T.c.revision).where(_one(tenant_id, write.table))
+        if not absent or conn.execute(table).first() is None:
+            return False
+        if write.row is None:
+            return True
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(_I).values(
+                    tenant_id=tenant_id, table_name=write.table, hash_token=write.hash_token,
+                    sort_token=write.sort_token, **_row_values(write.row),
+                ))  # fmt: skip
+        except IntegrityError:
+            return False
+        return True
+    held = sa.and_(key, _I.c.revision == write.expected)
+    if write.row is not None:
+        statement: Any = sa.update(_I).where(held).values(**_row_values(write.row))
+    elif write.delete:
+        statement = sa.delete(_I).where(held)
+    else:
+        return conn.execute(sa.select(_I.c.revision).where(held)).first() is not None
+    return bool(conn.execute(statement).rowcount == 1)
+
+
+def _row_values(item: StoredItem) -> dict[str, Any]:
+    return {
+        "segment_point": item.segment_point,
+        "sealed": item.sealed,
+        "size": item.size,
+        "revision": item.revision,
+        "expires": item.expires,
+    }
+
+
+class SqlDynamoStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_table(self, table: Table, max_tables: int) -> None:
+        exists = sa.select(_T.c.revision).where(_one(table.tenant_id, table.name))
+        count = sa.select(sa.func.count()).where(_T.c.tenant_id == table.tenant_id)
+
+        def work(conn: Connection) -> None:
+            if conn.execute(exists).first() is not None:
+                raise in_use(table.name)
+            if int(conn.execute(count).scalar_one()) >= max_tables:
+                raise too_many_tables(max_tables)
+            conn.execute(
+                sa.insert(_T).values(
+                    tenant_id=table.tenant_id,
+                    table_name=table.name,
+                    region=table.region,
+                    created=table.created,
+                    definition=_definition(table),
+                    wrapped_key=table.wrapped_key,
+                    revision=table.revision,
+                    format_version=FORMAT_VERSION,
+                )
+            )
+
+        await self._db.write(work)
+
+    async def get_table(self, tenant_id: str, name: str) -> Table | None:
+        query = sa.select(_T).where(_one(tenant_id, name))
+
+        def work(conn: Connection) -> Table | None:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else _table(row)
+
+        return await self._db.read(work)
+
+    async def table_names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
+        query = sa.select(_T.c.table_name).where(_T.c.tenant_id == tenant_id)
+        if after is not None:
+            query = query.where(_T.c.table_name > after)
+        query = query.order_by(_T.c.table_name).limit(limit)
+        return await self._db.read(lambda conn: [str(r[0]) for r in conn.execute(query)])
+
+    async def replace_table(self, table: Table) -> bool:
+        statement = (
+            sa.update(_T)
+            .where(_one(table.tenant_id, table.name), _T.c.revision == table.revision - 1)
+            .values(definition=_definition(table), revision=table.revision)
+        )
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    async def delete_table(self, tenant_id: str, name: str) -> bool:
+        items = sa.delete(_I).where(_items_of(tenant_id, name))
+        table = sa.delete(_T).where(_one(tenant_id, name))
+
+        def work(conn: Connection) -> bool:
+            conn.execute(items)
+            return bool(conn.execute(table).rowcount == 1)
+
+        return await self._db.write(work)
+
+    async def usage(self, tenant_id: str, name: str) -> tuple[int, int]:
+        query = sa.select(sa.func.count(), sa.func.sum(_I.c.size)).where(_items_of(tenant_id, name))
+
+        def work(conn: Connection) -> tuple[int, int]:
+            row = conn.execute(query).first()
+            return (0, 0) if row is None else (int(row[0] or 0), int(row[1] or 0))
+
+        return await self._db.read(work)
+
+    async def get_item(
+        self, tenant_id: str, name: str, hash_token: bytes, sort_token: bytes
+    ) -> StoredItem | None:
+        query = sa.select(_I).where(_key(tenant_id, name, hash_token, sort_token))
+
+        def work(conn: Connection) -> StoredItem | None:
+            row = conn.execute(query).mappings().first()
+            return None if row is None else _item(row)
+
+        return await self._db.read(work)
+
+    async def put_item(
+        self, tenant_id: str, name: str, item: StoredItem, expected: int | None
+    ) -> bool:
+        where = _key(tenant_id, name, item.hash_token, item.sort_token)
+        values = _row_values(item)
+        table_exists = sa.select(_T.c.revision).where(_one(tenant_id, name))
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(table_exists).first() is None:
+                return False
+            if expected is not None and expected != ABSENT:
+                update = sa.update(_I).where(where, _I.c.revision == expected).values(**values)
+                return bool(conn.execute(update).rowcount == 1)
+            if (
+                expected is None
+                and conn.execute(sa.update(_I).where(where).values(**values)).rowcount == 1
+            ):
+                return True
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        sa.insert(_I).values(
+                            tenant_id=tenant_id,
+                            table_name=name,
+                            hash_token=item.hash_token,
+                            sort_token=item.sort_token,
+                            **values,
+                        )
+                    )
+            except IntegrityError:
+                return False
+            return True
+
+        return await self._db.write(work)
+
+    async def delete_item(
+        self,
+        tenant_id: str,
+        name: str,
+        hash_token: bytes,
+        sort_token: bytes,
+        expected: int | None,
+    ) -> bool:
+        statement = sa.delete(_I).where(_key(tenant_id, name, hash_token, sort_token))
+        if expected is not None:
+            statement = statement.where(_I.c.revision == expected)
+        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+    async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
+        def work(conn: Connection) -> bool:
+            for write in writes:
+                key = _key(tenant_id, write.table, write.hash_token, write.sort_token)
+                if not _apply(conn, tenant_id, key, write):
+                    raise _Refused
+            return True
+
+        try:
+            return await self._db.write(work)
+        except _Refused:
+            return False
+
+    async def query(
+        self,
+        tenant_id: str,
+        name: str,
+        hash_token: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: bytes | None,
+        limit: int,
+    ) -> list[StoredItem]:
+        column = _I.c.sort_token
+        query = sa.select(_I).where(_items_of(tenant_id, name), _I.c.hash_token == hash_token)
+        if low is not None:
+            query = query.where(column >= low.token if low.inclusive else column > low.token)
+        if high is not None:
+            query = query.where(column <= high.token if high.inclusive else column < high.token)
+        if after is not None:
+            query = query.where(column > after if forward else column < after)
+        query = query.order_by(column if forward else column.desc()).limit(limit)
+        return await self._db.read(lambda conn: [_item(m) for m in conn.execute(query).mappings()])
+
+    async def scan(
+        self,
+        tenant_id: str,
+        name: str,
+        segment: ScanRange,
+        after: tuple[bytes, bytes] | None,
+        limit: int,
+    ) -> list[StoredItem]:
+        query = sa.select(_I).where(
+            _items_of(tenant_id, name),
+            _I.c.segment_point >= segment.low,
+            _I.c.segment_point < segment.high,
+        )
+        if after is not None:
+            query = query.where(
+                sa.or_(
+                    _I.c.hash_token > after[0],
+                    sa.and_(_I.c.hash_token == after[0], _I.c.sort_token > after[1]),
+                )
+            )
+        query = query.order_by(_I.c.hash_token, _I.c.sort_token).limit(limit)
+        return await self._db.read(lambda conn: [_item(m) for m in conn.execute(query).mappings()])
+
+    async def expire(self, now: int, limit: int) -> int:
+        due = (
+            sa.select(_I.c.tenant_id, _I.c.table_name, _I.c.hash_token, _I.c.sort_token)
+            .where(_I.c.expires <= now)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> int:
+            removed = 0
+            for row in conn.execute(due).all():
+                deleted = sa.delete(_I).where(_key(*row), _I.c.expires <= now)
+                removed += conn.execute(deleted).rowcount
+            return removed
+
+        return await self._db.write(work)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        items = sa.delete(_I).where(_I.c.tenant_id == tenant_id)
+        tables_of = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
+
+        def work(conn: Connection) -> int:
+            conn.execute(items)
+            return int(conn.execute(tables_of).rowcount)
+
+        return await self._db.write(work)

@@ -1,0 +1,115 @@
+"""DynamoDB's write transactions (decision 0237): up to 100 puts, updates, deletes and
+condition checks over distinct items, of one account's tables, applied all or none.
+
+Every item is read and every condition decided first; if one fails, nothing is written and
+the call is cancelled with a reason per item (``ConditionalCheckFailed``, with the item when
+asked, or ``None``). Then the writes go to the store in one database transaction, each
+guarded by the revision read: if another write came between, none applies and the whole is
+decided again, a few times, then ``TransactionConflictException``, as DynamoDB answers a
+transaction that met another.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from andromede.dynamodb.errors import TransactionCanceled, TransactionConflict, ValidationError
+from andromede.dynamodb.evaluate import matches
+from andromede.dynamodb.expressions import Condition, Update
+from andromede.dynamodb.keys import check_key, key_of
+from andromede.dynamodb.model import Table
+from andromede.dynamodb.service import DynamoService, updated, write_units
+from andromede.dynamodb.store import ABSENT, TransactWrite
+from andromede.dynamodb.values import Item
+
+__all__ = ["MAX_ACTIONS", "TransactOp", "transact_write"]
+
+MAX_ACTIONS: Final = 100
+_ATTEMPTS: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TransactOp:
+    """One action: ``Put`` (``item``), ``Update`` (``update``), ``Delete`` or
+    ``ConditionCheck``, on ``key`` of ``table``."""
+
+    kind: str
+    table: Table
+    key: Item
+    condition: Condition | None = None
+    item: Item | None = None
+    update: Update | None = None
+    old_on_failure: bool = False
+
+
+def _checked(ops: Sequence[TransactOp]) -> list[TransactOp]:
+    if not 1 <= len(ops) <= MAX_ACTIONS:
+        raise ValidationError(
+            f"Member must have length less than or equal to {MAX_ACTIONS} and greater than or "
+            "equal to 1"
+        )
+    seen: set[str] = set()
+    checked = []
+    for op in ops:
+        key = (
+            key_of(op.table, op.item)
+            if op.kind == "Put" and op.item
+            else check_key(op.table, op.key)
+        )
+        name = json.dumps([op.table.name, key], sort_keys=True)
+        if name in seen:
+            raise ValidationError(
+                "Transaction request cannot include multiple operations on one item"
+            )
+        seen.add(name)
+        checked.append(TransactOp(op.kind, op.table, key, op.condition, op.item, op.update,
+                                  op.old_on_failure))  # fmt: skip
+    return checked
+
+
+async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> None:
+    checked = _checked(ops)
+    tenant_id = checked[0].table.tenant_id
+    for _ in range(_ATTEMPTS):
+        writes: list[TransactWrite] = []
+        reasons: list[dict[str, Any]] = []
+        units: list[tuple[Table, float]] = []
+        for op in checked:
+            hash_token, sort_token, stored = await dynamodb.held(op.table, op.key)
+            old = None if stored is None else await dynamodb.open_item(op.table, stored)
+            if op.condition is not None and not matches(old or {}, op.condition):
+                reason: dict[str, Any] = {
+                    "Code": "ConditionalCheckFailed",
+                    "Message": "The conditional request failed",
+                }
+                if op.old_on_failure and old is not None:
+                    reason["Item"] = old
+                reasons.append(reason)
+                continue
+            reasons.append({"Code": "None"})
+            expected = ABSENT if stored is None else stored.revision
+            write = TransactWrite(op.table.name, hash_token, sort_token, expected)
+            if op.kind in ("Put", "Update"):
+                new = (
+                    op.item
+                    if op.kind == "Put" and op.item
+                    else updated(op.table, op.key, old, op.update)
+                )
+                size = dynamodb.check_size(new)
+                row = await dynamodb.row(op.table, hash_token, sort_token, new, size, stored)
+                write = TransactWrite(op.table.name, hash_token, sort_token, expected, row)
+                units.append((op.table, 2 * write_units(max(size, stored.size if stored else 0))))
+            elif op.kind == "Delete":
+                write = TransactWrite(op.table.name, hash_token, sort_token, expected, delete=True)
+                units.append((op.table, 2 * write_units(stored.size if stored else 0)))
+            writes.append(write)
+        if any(r["Code"] != "None" for r in reasons):
+            raise TransactionCanceled(reasons)
+        if await dynamodb.store.transact(tenant_id, writes):
+            for table, consumed in units:  # a transactional write costs two units, as AWS's
+                dynamodb.consumed(table, 0, consumed)
+            return
+    raise TransactionConflict("Transaction is ongoing for the item")

@@ -1,0 +1,1 @@
+"""Amazon DynamoDB's JSON 1.0 API on the shared endpoint (decision 0237)."""

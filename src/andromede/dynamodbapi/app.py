@@ -1,0 +1,178 @@
+"""Amazon DynamoDB's JSON 1.0 ASGI application on the shared endpoint (decision 0237).
+
+Per request: request id → bounded body → SigV4 over the body's hash (service ``dynamodb``) →
+``X-Amz-Target`` (``DynamoDB_20120810.<Action>``) → JSON parameters → the action's handler
+(authorising ``dynamodb:<Action>`` on ``arn:aws:dynamodb:<region>:<account>:table/<name>``
+by the caller's identity policies: resource policies are not offered) → JSON answer with its
+``x-amz-crc32`` header (botocore checks it on every DynamoDB answer), then an audit event
+(action ``dynamodb:<Action>``, resource the table's ARN; the item calls only when refused,
+as CloudTrail's data events are off by default) and an access-log line. Every error leaves
+as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
+``InternalServerError`` carrying nothing but the request id. An action of the API this
+platform does not serve (PartiQL, backups, global tables, streams, imports and
+exports…) is ``UnknownOperationException``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, ClassVar, Final
+
+from andromede.audit.service import AuditService
+from andromede.awsjson.endpoint import (
+    JsonEndpoint,
+    JsonErrorTypes,
+    JsonRequest,
+    JsonWire,
+    JsonWireError,
+    RequestWire,
+)
+from andromede.dynamodb.service import DynamoService
+from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
+from andromede.dynamodbapi.features import FEATURE_ACTIONS
+from andromede.dynamodbapi.items import ITEM_ACTIONS
+from andromede.dynamodbapi.params import DynamoCall, Handler
+from andromede.dynamodbapi.queries import QUERY_ACTIONS
+from andromede.dynamodbapi.tables import TABLE_ACTIONS
+from andromede.dynamodbapi.transactions import TRANSACTION_ACTIONS
+from andromede.errors import AndromedeError
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Response, Scope
+from andromede.iam.endpoint_origin import endpoint_refusal
+from andromede.iam.policy import ContextValue
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.settings import Settings
+
+__all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "DynamoApp"]
+
+CONTENT_TYPE: Final = "application/x-amz-json-1.0"
+# A BatchWriteItem of 25 items of 400 KB, with its JSON around them.
+_BODY: Final = 16 * 1024 * 1024
+ACTIONS: Final[dict[str, Handler]] = (
+    TABLE_ACTIONS | FEATURE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS | TRANSACTION_ACTIONS
+)
+DATA_ACTIONS: Final = (
+    frozenset(ITEM_ACTIONS) | frozenset(QUERY_ACTIONS) | frozenset(TRANSACTION_ACTIONS)
+)
+
+
+class _CheckedWire(JsonWire[DynamoCall]):
+    """The JSON protocol, each answer carrying the CRC32 of its body as DynamoDB's do."""
+
+    def answer(self, request: JsonRequest[DynamoCall], result: dict[str, Any]) -> Response:
+        return _with_crc(super().answer(request, result))
+
+    def error(self, request: JsonRequest[DynamoCall], wire: JsonWireError) -> Response:
+        return _with_crc(super().error(request, wire))
+
+
+def _with_crc(response: Response) -> Response:
+    response.headers.append(("x-amz-crc32", str(zlib.crc32(response.body) & 0xFFFFFFFF)))
+    return response
+
+
+class DynamoApp(JsonEndpoint[DynamoCall]):
+    """DynamoDB's JSON protocol over :class:`DynamoService`."""
+
+    name = "dynamodb"
+    target_prefix = "DynamoDB_20120810."
+    content_type = CONTENT_TYPE
+    error_types: ClassVar[JsonErrorTypes] = JsonErrorTypes(
+        unauthenticated="MissingAuthenticationTokenException",
+        throttled="ThrottlingException",
+        body_hash_mismatch="InvalidSignatureException",
+        internal="InternalServerError",
+    )
+
+    def __init__(
+        self,
+        dynamodb: DynamoService,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        rate_limiter: RateLimiter | None = None,
+    ) -> None:
+        super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
+        self._dynamodb = dynamodb
+        self._identity = identity
+        self._denied: set[str] = set()
+        self._checked = _CheckedWire(self)
+
+    @property
+    def service(self) -> DynamoService:
+        return self._dynamodb
+
+    def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[DynamoCall]:
+        return self._checked
+
+    def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
+        return DynamoWireError(error_type, message)
+
+    def to_wire_error(self, exc: AndromedeError) -> JsonWireError | None:
+        return to_dynamodb_error(exc)
+
+    async def serve(self, request: JsonRequest[DynamoCall]) -> dict[str, Any]:
+        principal = request.principal
+        if principal.tenant_id is None:  # platform operators hold no tables
+            raise DynamoWireError("AccessDeniedException", "Operators do not use DynamoDB")
+        action = ACTIONS.get(request.action_name)
+        if action is None:
+            named = request.action_name[:128]
+            raise DynamoWireError(
+                "UnknownOperationException",
+                f"{named} is not offered by this platform (decision 0237)"
+                if named
+                else f"Unknown operation {request.target[:128]!r}",
+            )
+        signed = None if request.authenticated is None else request.authenticated.signed
+        region = self._settings.region if signed is None else signed.region
+        client = request.scope.get("client")
+        source_ip = client[0] if client else None
+        secure = request.scope.get("scheme") == "https"
+
+        async def authorise(iam_action: str, resource: str) -> None:
+            policies = await self._identity.policies_for(principal)
+            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
+            context = principal_context(
+                principal,
+                action=iam_action,
+                resource=resource,
+                source_ip=source_ip,
+                secure=secure,
+                region=region,
+                keys=context_keys,
+            )
+            refusal = endpoint_refusal(context)
+            if refusal is not None or not policies_allow(context, policies):
+                self._denied.add(request.request_id)
+                raise DynamoWireError(
+                    "AccessDeniedException",
+                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
+                    f"resource: {resource} "
+                    + (
+                        refusal
+                        or f"because no identity-based policy allows the {iam_action} action"
+                    ),
+                )
+
+        request.context = DynamoCall(
+            params=self.params(request),
+            tenant_id=principal.tenant_id,
+            region=self._dynamodb.region,
+            dynamodb=self._dynamodb,
+            authorise=authorise,
+        )
+        return await action(request.context)
+
+    def audited(self, request: JsonRequest[DynamoCall]) -> list[str] | None:
+        name = request.action_name
+        if request.principal.tenant_id is None or name not in ACTIONS:
+            return None
+        if name in DATA_ACTIONS and request.request_id not in self._denied:
+            return None
+        return [] if request.context is None else request.context.resources
+
+    def finish(self, request: JsonRequest[DynamoCall], status: int, error_type: str | None) -> None:
+        super().finish(request, status, error_type)
+        self._denied.discard(request.request_id)

@@ -1,0 +1,102 @@
+"""DynamoDB's wire errors: types, HTTP statuses, and how domain errors map to them.
+
+AWS answers ``{"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException",
+"message": "…"}`` with status 400 (500 for ``InternalServerError``) and the
+``x-amzn-RequestId`` header; botocore raises ``ClientError`` whose code is the part after
+``#``. A ``ConditionalCheckFailedException`` carries the item when the call asked for it
+(``ReturnValuesOnConditionCheckFailure`` ``ALL_OLD``). An operation of the API model this
+platform does not serve is ``UnknownOperationException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.endpoint import JsonWireError
+from andromede.dynamodb import errors as d
+from andromede.errors import AndromedeError
+
+__all__ = ["DynamoWireError", "to_dynamodb_error"]
+
+_SERVICE: Final = "com.amazonaws.dynamodb.v20120810#"
+_CORAL: Final = "com.amazon.coral.validate#"
+CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "ConditionalCheckFailedException": (400, "The conditional request failed"),
+    "ExpiredTokenException": (400, "The security token included in the request is expired"),
+    "IncompleteSignatureException": (
+        400,
+        "The request signature does not conform to AWS standards.",
+    ),
+    "InternalServerError": (500, "Internal server error"),
+    "InvalidSignatureException": (
+        400,
+        "The request signature we calculated does not match the signature you provided.",
+    ),
+    "LimitExceededException": (400, "Too many operations for a given subscriber."),
+    "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "PolicyNotFoundException": (400, "Resource-based policy not found"),
+    "ProvisionedThroughputExceededException": (
+        400,
+        "The level of configured provisioned throughput for the table was exceeded.",
+    ),
+    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
+    "ResourceInUseException": (400, "The resource is in use."),
+    "ResourceNotFoundException": (400, "Requested resource not found"),
+    "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "TableNotFoundException": (400, "Table not found"),
+    "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
+    "TransactionCanceledException": (400, "Transaction cancelled"),
+    "TransactionConflictException": (400, "Transaction is ongoing for the item"),
+    "UnknownOperationException": (400, "The operation is not known to this service."),
+    "UnrecognizedClientException": (400, "The security token included in the request is invalid."),
+    "ValidationException": (400, "The input fails to satisfy the constraints of the operation."),
+}
+
+
+class DynamoWireError(JsonWireError):
+    def __init__(
+        self, error_type: str, message: str | None = None, item: dict[str, Any] | None = None,
+        reasons: list[dict[str, Any]] | None = None,
+    ) -> None:  # fmt: skip
+        status, default = CATALOGUE[error_type]
+        super().__init__(error_type, status, message if message is not None else default)
+        self.item = item
+        self.reasons = reasons
+
+    def payload(self) -> dict[str, Any]:
+        prefix = _CORAL if self.error_type == "ValidationException" else _SERVICE
+        payload: dict[str, Any] = {"__type": prefix + self.error_type, "message": self.message}
+        if self.item is not None:
+            payload["Item"] = self.item
+        if self.reasons is not None:
+            payload["CancellationReasons"] = self.reasons
+        return payload
+
+
+_DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
+    (d.TableNotFound, "ResourceNotFoundException"),
+    (d.TableInUse, "ResourceInUseException"),
+    (d.ValidationError, "ValidationException"),
+    (d.LimitExceeded, "LimitExceededException"),
+    (d.WriteContention, "ThrottlingException"),
+    (d.TransactionConflict, "TransactionConflictException"),
+    # What AWS answers for a table whose KMS key was disabled or deleted.
+    (d.KeyUnusable, "AccessDeniedException"),
+)
+
+
+def to_dynamodb_error(exc: AndromedeError) -> DynamoWireError | None:
+    """The wire error for a domain or authentication error; None for unexpected ones."""
+    if isinstance(exc, DynamoWireError):
+        return exc
+    if isinstance(exc, d.ConditionFailed):
+        return DynamoWireError("ConditionalCheckFailedException")
+    if isinstance(exc, d.TransactionCanceled):
+        return DynamoWireError("TransactionCanceledException", str(exc), reasons=exc.reasons)
+    for domain, error_type in _DOMAIN:
+        if isinstance(exc, domain):
+            return DynamoWireError(error_type, str(exc) or None)
+    answered = auth_error(exc)
+    return None if answered is None else DynamoWireError(*answered)

@@ -1,0 +1,218 @@
+"""One DynamoDB call's parameters and their checks, in AWS's wording
+(``ValidationException`` "1 validation error detected: …" for a value that breaks the API
+model's constraints), the table a call names by ``TableName`` (a name or an ARN) once the
+caller may act on it, and the call's expressions parsed against its placeholders."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.expressions import (
+    Condition,
+    Path,
+    Placeholders,
+    Update,
+    parse_condition,
+    parse_projection,
+    parse_update,
+)
+from andromede.dynamodb.model import Table, table_arn
+from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.values import Item, check_item
+from andromede.dynamodbapi.errors import DynamoWireError
+
+__all__ = ["DynamoCall", "Expressions", "Handler", "invalid"]
+
+_NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+_ARN: Final = re.compile(
+    r"arn:aws[\w-]*:dynamodb:([a-z0-9-]+):(\d{12}):table/([a-zA-Z0-9_.-]{3,255})"
+)
+
+
+def invalid(name: str, constraint: str, value: object = None) -> DynamoWireError:
+    field_name = name[:1].lower() + name[1:]
+    shown = "" if value is None else f" '{str(value)[:256]}'"
+    return DynamoWireError(
+        "ValidationException",
+        f"1 validation error detected: Value{shown} at '{field_name}' failed to satisfy "
+        f"constraint: {constraint}",
+    )
+
+
+def _serialization(name: str, kind: str) -> DynamoWireError:
+    return DynamoWireError("SerializationException", f"{name} must be {kind}")
+
+
+@dataclass(frozen=True, slots=True)
+class Expressions:
+    condition: Condition | None = None
+    projection: tuple[Path, ...] | None = None
+    update: Update | None = None
+    filter: Condition | None = None
+    key_condition: Condition | None = None
+
+
+@dataclass(slots=True)
+class DynamoCall:
+    """One action call: its parameters, the caller's account, its authorisation and the
+    service; ``resources`` collects the tables' ARNs for the audit record."""
+
+    params: Mapping[str, Any]
+    tenant_id: str
+    region: str
+    dynamodb: DynamoService
+    authorise: Callable[[str, str], Awaitable[None]]
+    resources: list[str] = field(default_factory=list)
+
+    def string(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        min_length: int = 0,
+        max_length: int = 1024 * 1024,
+        source: Mapping[str, Any] | None = None,
+    ) -> str | None:
+        value = (self.params if source is None else source).get(name)
+        if value is None:
+            if required:
+                raise invalid(name, "Member must not be null")
+            return None
+        if not isinstance(value, str):
+            raise _serialization(name, "a string")
+        if not min_length <= len(value) <= max_length:
+            raise invalid(
+                name, f"Member must have length between {min_length} and {max_length}", value
+            )
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+        value = self.string(name)
+        if value is None:
+            return default
+        if value not in choices:
+            raise invalid(
+                name, f"Member must satisfy enum value set: [{', '.join(choices)}]", value
+            )
+        return value
+
+    def integer(
+        self, name: str, *, minimum: int, maximum: int, source: Mapping[str, Any] | None = None
+    ) -> int | None:
+        value = (self.params if source is None else source).get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _serialization(name, "an integer")
+        if not minimum <= value <= maximum:
+            raise invalid(name, f"Member must have value greater than or equal to {minimum}", value)
+        return value
+
+    def boolean(self, name: str, source: Mapping[str, Any] | None = None) -> bool | None:
+        value = (self.params if source is None else source).get(name)
+        if value is not None and not isinstance(value, bool):
+            raise _serialization(name, "a boolean")
+        return value
+
+    def mapping(self, name: str, source: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        value = (self.params if source is None else source).get(name)
+        if value is not None and not isinstance(value, dict):
+            raise _serialization(name, "a structure")
+        return value
+
+    def listing(self, name: str, source: Mapping[str, Any] | None = None) -> list[Any] | None:
+        value = (self.params if source is None else source).get(name)
+        if value is not None and not isinstance(value, list):
+            raise _serialization(name, "a list")
+        return value
+
+    def item(self, name: str, source: Mapping[str, Any] | None = None) -> Item:
+        value = self.mapping(name, source)
+        if value is None:
+            raise invalid(name, "Member must not be null")
+        return check_item(value)
+
+    def table_name(self, value: str | None = None, name: str = "TableName") -> tuple[str, str]:
+        """(name, ARN) of the table ``TableName`` (or ``value``) names, of the caller's account
+        and Region."""
+        given = value if value is not None else self.string(name, required=True, max_length=1024)
+        assert given is not None  # noqa: S101 (required)
+        matched = _ARN.fullmatch(given)
+        if matched is not None:
+            region, account, table = matched.groups()
+            if account != self.tenant_id or region != self.region:
+                raise DynamoWireError(
+                    "AccessDeniedException",
+                    f"The table {given} is not of this account and Region",
+                )
+            return table, given
+        if not _NAME.fullmatch(given):
+            raise invalid(
+                name,
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and "
+                "have length between 3 and 255",
+                given,
+            )
+        return given, table_arn(self.region, self.tenant_id, given)
+
+    async def table(self, action: str, value: str | None = None) -> Table:
+        """The table named, once the caller may ``dynamodb:<action>`` on it."""
+        name, arn = self.table_name(value)
+        self.resources.append(arn)
+        await self.authorise(f"dynamodb:{action}", arn)
+        return await self.dynamodb.table(self.tenant_id, name)
+
+    def expressions(self, source: Mapping[str, Any] | None = None) -> Expressions:
+        """The call's expressions parsed, every placeholder they were given used."""
+        given = self.params if source is None else source
+        names = self.mapping("ExpressionAttributeNames", given) or {}
+        values = self.mapping("ExpressionAttributeValues", given) or {}
+        for legacy in (
+            "Expected",
+            "AttributesToGet",
+            "KeyConditions",
+            "QueryFilter",
+            "ScanFilter",
+            "AttributeUpdates",
+            "ConditionalOperator",
+        ):
+            if given.get(legacy) is not None:
+                raise ValidationError(
+                    f"The legacy parameter {legacy} is not served by this platform: use "
+                    "expressions (decision 0237)"
+                )
+        placeholders = Placeholders(names, values)
+
+        def text(name: str) -> str | None:
+            return self.string(name, source=given, min_length=1, max_length=4096)
+
+        condition = text("ConditionExpression")
+        projection = text("ProjectionExpression")
+        update = text("UpdateExpression")
+        filter_ = text("FilterExpression")
+        key_condition = text("KeyConditionExpression")
+        if (names or values) and not any((condition, projection, update, filter_, key_condition)):
+            which = "ExpressionAttributeNames" if names else "ExpressionAttributeValues"
+            raise ValidationError(f"{which} can only be specified when using expressions")
+        parsed = Expressions(
+            condition=None
+            if condition is None
+            else parse_condition(condition, "ConditionExpression", placeholders),
+            projection=None if projection is None else parse_projection(projection, placeholders),
+            update=None if update is None else parse_update(update, placeholders),
+            filter=None
+            if filter_ is None
+            else parse_condition(filter_, "FilterExpression", placeholders),
+            key_condition=None
+            if key_condition is None
+            else parse_condition(key_condition, "KeyConditionExpression", placeholders),
+        )
+        placeholders.check_all_used()
+        return parsed
+
+
+Handler = Callable[[DynamoCall], Awaitable[dict[str, Any]]]

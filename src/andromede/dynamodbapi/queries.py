@@ -1,0 +1,134 @@
+"""DynamoDB's Query and Scan (decision 0237): a key condition read into one hash key and a
+range of sort keys, items in sort-key order (``ScanIndexForward``), ``Limit`` counting the
+items read, pages of 1 MB as AWS's, ``ExclusiveStartKey`` / ``LastEvaluatedKey``, a
+``FilterExpression`` applied after the read, ``Select`` ``COUNT``, a projection; a scan's
+parallel ``Segment`` of ``TotalSegments``. Secondary indexes (``IndexName``) are not
+served: refused ``ValidationException``."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.evaluate import project
+from andromede.dynamodb.expressions import Path
+from andromede.dynamodb.keys import key_range
+from andromede.dynamodb.service import Page
+from andromede.dynamodb.store import ScanRange
+from andromede.dynamodbapi.params import DynamoCall, Expressions, Handler, invalid
+
+__all__ = ["QUERY_ACTIONS"]
+
+_SELECT: Final = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
+_SPACE: Final = 1 << 32
+
+
+def _common(call: DynamoCall) -> tuple[str, int | None]:
+    if call.params.get("IndexName") is not None:
+        raise ValidationError("Secondary indexes are not served by this platform (decision 0237)")
+    select = call.choice("Select", _SELECT, "ALL_ATTRIBUTES") or "ALL_ATTRIBUTES"
+    if select == "ALL_PROJECTED_ATTRIBUTES":
+        raise ValidationError(
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    if select == "SPECIFIC_ATTRIBUTES" and call.params.get("ProjectionExpression") is None:
+        raise ValidationError("SPECIFIC_ATTRIBUTES requires a ProjectionExpression")
+    if select not in ("SPECIFIC_ATTRIBUTES", "ALL_ATTRIBUTES") and call.params.get(
+        "ProjectionExpression"
+    ):
+        raise ValidationError(
+            f"Cannot specify the ProjectionExpression when choosing to get {select}"
+        )
+    return select, call.integer("Limit", minimum=1, maximum=2**31 - 1)
+
+
+def _top_level_names(node: object) -> set[str]:
+    """The top-level attribute names a parsed expression reads."""
+    if isinstance(node, Path):
+        return {str(node.elements[0])}
+    if isinstance(node, tuple):
+        return set().union(*(_top_level_names(n) for n in node))
+    if hasattr(node, "__dataclass_fields__"):
+        return set().union(*(_top_level_names(getattr(node, f)) for f in node.__dataclass_fields__))
+    return set()
+
+
+def _answer(page: Page, select: str, expressions: Expressions) -> dict[str, Any]:
+    answer: dict[str, Any] = {"Count": len(page.items), "ScannedCount": page.scanned}
+    if select != "COUNT":
+        projection = expressions.projection
+        answer["Items"] = (
+            page.items if projection is None else [project(i, projection) for i in page.items]
+        )
+    if page.last_key is not None:
+        answer["LastEvaluatedKey"] = page.last_key
+    return answer
+
+
+async def query(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("Query")
+    select, limit = _common(call)
+    expressions = call.expressions()
+    if expressions.key_condition is None:
+        raise ValidationError(
+            "Either the KeyConditions or KeyConditionExpression parameter must "
+            "be specified in the request."
+        )
+    if expressions.condition is not None or expressions.update is not None:
+        raise ValidationError("Can not use ConditionExpression or UpdateExpression for Query")
+    keys = key_range(table, expressions.key_condition)
+    if expressions.filter is not None:
+        named = _top_level_names(expressions.filter) & set(table.key_names)
+        if named:
+            raise ValidationError(
+                "Filter Expression can only contain non-primary key "
+                f"attributes: Primary key attribute: {sorted(named)[0]}"
+            )
+    forward = call.boolean("ScanIndexForward")
+    start = call.mapping("ExclusiveStartKey")
+    page = await call.dynamodb.query(
+        table,
+        keys,
+        forward is not False,
+        None if start is None else call.item("ExclusiveStartKey"),
+        limit,
+        expressions.filter,
+        bool(call.boolean("ConsistentRead")),
+    )
+    return _answer(page, select, expressions)
+
+
+async def scan(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("Scan")
+    select, limit = _common(call)
+    expressions = call.expressions()
+    if expressions.key_condition is not None or expressions.condition is not None:
+        raise ValidationError("Can not use KeyConditionExpression or ConditionExpression for Scan")
+    total = call.integer("TotalSegments", minimum=1, maximum=1_000_000)
+    segment = call.integer("Segment", minimum=0, maximum=999_999)
+    if (total is None) != (segment is None):
+        raise ValidationError(
+            "The TotalSegments parameter is required but was not present in the request when "
+            "Segment parameter is present"
+            if total is None
+            else "The Segment parameter is "
+            "required but was not present in the request when parameter TotalSegments is present"
+        )
+    part = ScanRange()
+    if total is not None and segment is not None:
+        if segment >= total:
+            raise invalid("Segment", f"Member must be less than TotalSegments ({total})", segment)
+        part = ScanRange(segment * _SPACE // total, (segment + 1) * _SPACE // total)
+    start = call.mapping("ExclusiveStartKey")
+    page = await call.dynamodb.scan(
+        table,
+        part,
+        None if start is None else call.item("ExclusiveStartKey"),
+        limit,
+        expressions.filter,
+        bool(call.boolean("ConsistentRead")),
+    )
+    return _answer(page, select, expressions)
+
+
+QUERY_ACTIONS: Final[dict[str, Handler]] = {"Query": query, "Scan": scan}

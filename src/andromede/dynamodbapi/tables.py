@@ -1,0 +1,324 @@
+"""DynamoDB's table calls (decision 0237): CreateTable (a table ACTIVE at once, so the
+``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
+UpdateTable (billing mode, provisioned throughput), DeleteTable, the tags
+(Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
+DescribeLimits. What a table could have and this platform does not serve (secondary indexes,
+streams, a customer-managed KMS key, deletion protection, table classes) is refused
+``ValidationException`` saying so, never ignored."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.model import BillingMode, KeyElement, Table
+from andromede.dynamodbapi.errors import DynamoWireError
+from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+
+__all__ = ["TABLE_ACTIONS", "described"]
+
+_MAX_TAGS: Final = 50
+_MAX_CAPACITY: Final = 40_000
+_MODES: Final = ("PROVISIONED", "PAY_PER_REQUEST")
+
+
+def _refused(what: str) -> ValidationError:
+    return ValidationError(f"{what} is not served by this platform (decision 0237)")
+
+
+async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> dict[str, Any]:
+    count, size = await call.dynamodb.usage(table)
+    description = table.describe(count, size)
+    description["TableStatus"] = status
+    return description
+
+
+def _throughput(call: DynamoCall, mode: BillingMode) -> tuple[int, int]:
+    given = call.mapping("ProvisionedThroughput")
+    if mode is BillingMode.PAY_PER_REQUEST:
+        if given is not None and (
+            given.get("ReadCapacityUnits") or given.get("WriteCapacityUnits")
+        ):
+            raise ValidationError(
+                "One or more parameter values were invalid: Neither "
+                "ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+                "BillingMode is PAY_PER_REQUEST"
+            )
+        return 0, 0
+    if given is None:
+        raise ValidationError(
+            "One or more parameter values were invalid: ReadCapacityUnits and "
+            "WriteCapacityUnits must both be specified when BillingMode is "
+            "PROVISIONED"
+        )
+    read = call.integer("ReadCapacityUnits", minimum=1, maximum=_MAX_CAPACITY, source=given)
+    write = call.integer("WriteCapacityUnits", minimum=1, maximum=_MAX_CAPACITY, source=given)
+    if read is None or write is None:
+        raise invalid("ProvisionedThroughput", "Member must not be null")
+    return read, write
+
+
+def _tags(call: DynamoCall, listed: list[Any] | None) -> list[tuple[str, str]]:
+    tags = []
+    for tag in listed or []:
+        if not isinstance(tag, dict):
+            raise invalid("Tags", "Member must be a structure")
+        key = call.string("Key", required=True, min_length=1, max_length=128, source=tag)
+        value = call.string("Value", required=True, max_length=256, source=tag)
+        assert key is not None and value is not None  # noqa: S101 (required)
+        tags.append((key, value))
+    return tags
+
+
+def _merged(
+    held: tuple[tuple[str, str], ...], added: list[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    merged = dict(held)
+    merged.update(added)
+    if len(merged) > _MAX_TAGS:
+        raise DynamoWireError(
+            "LimitExceededException",
+            f"The number of tags for a resource may not exceed {_MAX_TAGS}",
+        )
+    return tuple(merged.items())
+
+
+def _sse(call: DynamoCall) -> bool:
+    sse = call.mapping("SSESpecification")
+    if sse is None:
+        return False
+    if sse.get("KMSMasterKeyId") is not None:
+        raise _refused("A customer-managed KMS key for a table (SSESpecification.KMSMasterKeyId)")
+    return bool(call.boolean("Enabled", source=sse))
+
+
+async def create_table(call: DynamoCall) -> dict[str, Any]:
+    name, arn = call.table_name()
+    call.resources.append(arn)
+    await call.authorise("dynamodb:CreateTable", arn)
+    for unserved in (
+        "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
+        "ResourcePolicy",
+        "OnDemandThroughput",
+        "WarmThroughput",
+    ):
+        if call.params.get(unserved):
+            raise _refused(unserved)
+    if (call.mapping("StreamSpecification") or {}).get("StreamEnabled"):
+        raise _refused("DynamoDB Streams")
+    if call.boolean("DeletionProtectionEnabled"):
+        raise _refused("Deletion protection")
+    if (
+        call.choice("TableClass", ("STANDARD", "STANDARD_INFREQUENT_ACCESS"), "STANDARD")
+        != "STANDARD"
+    ):
+        raise _refused("The STANDARD_INFREQUENT_ACCESS table class")
+    definitions: dict[str, str] = {}
+    for definition in call.listing("AttributeDefinitions") or []:
+        attribute = call.string(
+            "AttributeName", required=True, min_length=1, max_length=255, source=definition
+        )
+        kind = call.string("AttributeType", required=True, source=definition)
+        if kind not in ("S", "N", "B"):
+            raise invalid(
+                "AttributeDefinitions.member.attributeType",
+                "Member must satisfy enum value set: [B, N, S]",
+                kind,
+            )
+        assert attribute is not None  # noqa: S101 (required)
+        definitions[attribute] = kind
+    schema = call.listing("KeySchema")
+    if not schema or len(schema) > 2:
+        raise invalid("KeySchema", "Member must have length less than or equal to 2")
+    keys: list[KeyElement] = []
+    for position, element in enumerate(schema):
+        attribute = call.string(
+            "AttributeName", required=True, min_length=1, max_length=255, source=element
+        )
+        key_type = call.string("KeyType", required=True, source=element)
+        wanted = "HASH" if position == 0 else "RANGE"
+        if key_type != wanted:
+            raise ValidationError(
+                "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
+                if position == 0
+                else "Too many hash keys specified.  "
+                "All Dynamo DB tables must have exactly one hash key"
+            )
+        assert attribute is not None  # noqa: S101 (required)
+        if attribute not in definitions:
+            raise ValidationError(
+                "One or more parameter values were invalid: Some index key "
+                "attributes are not defined in AttributeDefinitions. Keys: "
+                f"[{attribute}], AttributeDefinitions: "
+                f"[{', '.join(definitions)}]"
+            )
+        keys.append(KeyElement(attribute, definitions[attribute]))
+    if len(definitions) != len(keys):
+        raise ValidationError(
+            "One or more parameter values were invalid: Number of attributes "
+            "in KeySchema does not exactly match number of attributes defined "
+            "in AttributeDefinitions"
+        )
+    mode = BillingMode(call.choice("BillingMode", _MODES) or "PROVISIONED")
+    read, write = _throughput(call, mode)
+    table = await call.dynamodb.create_table(
+        call.tenant_id,
+        name,
+        keys[0],
+        keys[1] if len(keys) > 1 else None,
+        [KeyElement(n, t) for n, t in definitions.items()],
+        mode,
+        read,
+        write,
+        _merged((), _tags(call, call.listing("Tags"))),
+        _sse(call),
+    )
+    return {"TableDescription": await described(call, table)}
+
+
+async def describe_table(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("DescribeTable")
+    return {"Table": await described(call, table)}
+
+
+async def list_tables(call: DynamoCall) -> dict[str, Any]:
+    await call.authorise("dynamodb:ListTables", "*")
+    limit = call.integer("Limit", minimum=1, maximum=100) or 100
+    after = call.string("ExclusiveStartTableName", min_length=3, max_length=1024)
+    names = await call.dynamodb.table_names(call.tenant_id, after, limit + 1)
+    answer: dict[str, Any] = {"TableNames": names[:limit]}
+    if len(names) > limit:
+        answer["LastEvaluatedTableName"] = names[limit - 1]
+    return answer
+
+
+async def delete_table(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("DeleteTable")
+    description = await described(call, table, "DELETING")
+    await call.dynamodb.delete_table(call.tenant_id, table.name)
+    return {"TableDescription": description}
+
+
+async def update_table(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("UpdateTable")
+    for unserved in (
+        "GlobalSecondaryIndexUpdates",
+        "ReplicaUpdates",
+        "OnDemandThroughput",
+        "WarmThroughput",
+        "MultiRegionConsistency",
+    ):
+        if call.params.get(unserved):
+            raise _refused(unserved)
+    if (call.mapping("StreamSpecification") or {}).get("StreamEnabled"):
+        raise _refused("DynamoDB Streams")
+    if call.boolean("DeletionProtectionEnabled"):
+        raise _refused("Deletion protection")
+    changes: dict[str, object] = {}
+    given_mode = call.choice("BillingMode", _MODES)
+    mode = table.billing_mode if given_mode is None else BillingMode(given_mode)
+    if mode is not table.billing_mode:
+        changes["billing_mode"] = mode
+        changes["billing_changed"] = _now_ms()
+    if call.mapping("ProvisionedThroughput") is not None or mode is not table.billing_mode:
+        read, write = _throughput(call, mode)
+        if (read, write) != (table.read_capacity, table.write_capacity):
+            changes.update(read_capacity=read, write_capacity=write, throughput_changed=_now_ms())
+    if call.mapping("SSESpecification") is not None:
+        changes["sse_kms"] = _sse(call)
+    if changes:
+        table = await call.dynamodb.change_table(table, **changes)
+    return {"TableDescription": await described(call, table)}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def _tagged_table(call: DynamoCall, action: str) -> Table:
+    arn = call.string("ResourceArn", required=True, min_length=1, max_length=1283)
+    assert arn is not None  # noqa: S101 (required)
+    if not arn.startswith("arn:"):
+        raise invalid("ResourceArn", "Member must be an ARN", arn)
+    try:
+        return await call.table(action, arn)
+    except ValidationError:
+        raise DynamoWireError("ValidationException", f"Invalid TableArn: {arn[:256]}") from None
+
+
+async def tag_resource(call: DynamoCall) -> dict[str, Any]:
+    table = await _tagged_table(call, "TagResource")
+    tags = _tags(call, call.listing("Tags"))
+    await call.dynamodb.change_table(table, tags=_merged(table.tags, tags))
+    return {}
+
+
+async def untag_resource(call: DynamoCall) -> dict[str, Any]:
+    table = await _tagged_table(call, "UntagResource")
+    keys = {str(k) for k in call.listing("TagKeys") or []}
+    await call.dynamodb.change_table(table, tags=tuple(t for t in table.tags if t[0] not in keys))
+    return {}
+
+
+async def list_tags(call: DynamoCall) -> dict[str, Any]:
+    table = await _tagged_table(call, "ListTagsOfResource")
+    return {"Tags": [{"Key": k, "Value": v} for k, v in table.tags]}
+
+
+def _ttl_description(table: Table) -> dict[str, Any]:
+    if table.ttl_attribute is None:
+        return {"TimeToLiveStatus": "DISABLED"}
+    return {"TimeToLiveStatus": "ENABLED", "AttributeName": table.ttl_attribute}
+
+
+async def describe_ttl(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("DescribeTimeToLive")
+    return {"TimeToLiveDescription": _ttl_description(table)}
+
+
+async def update_ttl(call: DynamoCall) -> dict[str, Any]:
+    table = await call.table("UpdateTimeToLive")
+    spec = call.mapping("TimeToLiveSpecification")
+    if spec is None:
+        raise invalid("TimeToLiveSpecification", "Member must not be null")
+    enabled = call.boolean("Enabled", source=spec)
+    attribute = call.string(
+        "AttributeName", required=True, min_length=1, max_length=255, source=spec
+    )
+    if enabled is None:
+        raise invalid("TimeToLiveSpecification.enabled", "Member must not be null")
+    if enabled and table.ttl_attribute is not None:
+        raise ValidationError("TimeToLive is already enabled")
+    if not enabled and table.ttl_attribute is None:
+        raise ValidationError("TimeToLive is already disabled")
+    if not enabled and attribute != table.ttl_attribute:
+        raise ValidationError("The attribute name does not match the one of the enabled TimeToLive")
+    await call.dynamodb.enable_ttl(table, attribute if enabled else None)
+    return {"TimeToLiveSpecification": {"Enabled": enabled, "AttributeName": attribute}}
+
+
+async def describe_limits(call: DynamoCall) -> dict[str, Any]:
+    await call.authorise("dynamodb:DescribeLimits", "*")
+    return {
+        "AccountMaxReadCapacityUnits": 80_000,
+        "AccountMaxWriteCapacityUnits": 80_000,
+        "TableMaxReadCapacityUnits": _MAX_CAPACITY,
+        "TableMaxWriteCapacityUnits": _MAX_CAPACITY,
+    }
+
+
+TABLE_ACTIONS: Final[dict[str, Handler]] = {
+    "CreateTable": create_table,
+    "DeleteTable": delete_table,
+    "DescribeLimits": describe_limits,
+    "DescribeTable": describe_table,
+    "DescribeTimeToLive": describe_ttl,
+    "ListTables": list_tables,
+    "ListTagsOfResource": list_tags,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "UpdateTable": update_table,
+    "UpdateTimeToLive": update_ttl,
+}

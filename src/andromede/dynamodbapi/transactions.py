@@ -1,0 +1,99 @@
+"""DynamoDB's TransactWriteItems and TransactGetItems (decision 0237): each action authorised
+as the call it stands for (``dynamodb:PutItem``, ``UpdateItem``, ``DeleteItem``,
+``ConditionCheckItem``, ``GetItem``), as AWS authorises them; the writes applied all or none
+(``dynamodb.transactions``). ``ClientRequestToken`` is accepted but a retried token is not
+recognised: the transaction is decided again (its conditions then speak)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.evaluate import project
+from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
+from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+
+__all__ = ["TRANSACTION_ACTIONS"]
+
+_KINDS: Final = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def _actions(call: DynamoCall) -> list[dict[str, Any]]:
+    listed = call.listing("TransactItems")
+    if not listed or len(listed) > MAX_ACTIONS:
+        raise invalid(
+            "TransactItems",
+            f"Member must have length less than or equal to "
+            f"{MAX_ACTIONS}, Member must have length greater than or equal to 1",
+        )
+    for action in listed:
+        if not isinstance(action, dict) or len(action) != 1:
+            raise ValidationError(
+                "TransactItems can only contain one of Check, Put, Update or Delete"
+            )
+    return listed
+
+
+async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
+    ops: list[TransactOp] = []
+    for action in _actions(call):
+        kind, body = next(iter(action.items()))
+        if kind not in _KINDS or not isinstance(body, dict):
+            raise ValidationError(
+                "TransactItems can only contain one of Check, Put, Update or Delete"
+            )
+        table = await call.table(_KINDS[kind], call.string("TableName", source=body))
+        expressions = call.expressions(body)
+        if kind == "Update" and expressions.update is None:
+            raise invalid("TransactItems.update.updateExpression", "Member must not be null")
+        if kind == "ConditionCheck" and expressions.condition is None:
+            raise invalid(
+                "TransactItems.conditionCheck.conditionExpression", "Member must not be null"
+            )
+        wanted = body.get("ReturnValuesOnConditionCheckFailure")
+        if wanted not in (None, "ALL_OLD", "NONE"):
+            raise invalid(
+                "ReturnValuesOnConditionCheckFailure",
+                "Member must satisfy enum value set: [ALL_OLD, NONE]",
+                wanted,
+            )
+        item = call.item("Item", body) if kind == "Put" else None
+        ops.append(
+            TransactOp(
+                kind,
+                table,
+                item if item is not None else call.item("Key", body),
+                expressions.condition,
+                item,
+                expressions.update,
+                wanted == "ALL_OLD",
+            )
+        )
+    await transact_write(call.dynamodb, ops)
+    return {}
+
+
+async def transact_get_items(call: DynamoCall) -> dict[str, Any]:
+    responses: list[dict[str, Any]] = []
+    for action in _actions(call):
+        body = action.get("Get")
+        if not isinstance(body, dict):
+            raise ValidationError("TransactGetItems can only contain Get actions")
+        table = await call.table("GetItem", call.string("TableName", source=body))
+        expressions = call.expressions(body)
+        item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
+        if item is not None and expressions.projection is not None:
+            item = project(item, expressions.projection)
+        responses.append({} if item is None else {"Item": item})
+    return {"Responses": responses}
+
+
+TRANSACTION_ACTIONS: Final[dict[str, Handler]] = {
+    "TransactGetItems": transact_get_items,
+    "TransactWriteItems": transact_write_items,
+}

@@ -1,0 +1,104 @@
+"""Amazon DynamoDB's wiring (decision 0237): the service over the metadata database with the
+settings' limits, its items sealed under the accounts' key rings (``wiring.dynamodb_keys``),
+its API app, and the upkeep every ``serve`` runs (items past their table's time to live
+deleted).
+
+**Billing.** What each call reads and writes is counted as AWS bills on-demand tables:
+read request units (one per 4 KB begun of a strongly consistent read, half for an
+eventually consistent one, a page of a query or scan counted by its bytes) into the account's
+``dynamodb.read-units``, write request units (one per 1 KB begun of the larger of the old and
+the new item) into ``dynamodb.write-units``; halves are summed before being counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Final
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.db.database import Database
+from andromede.dynamodb.model import Table, TableLimits
+from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodbapi.app import DynamoApp
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.service import IdentityService
+from andromede.kms.service import KeyService
+from andromede.settings import Settings
+from andromede.wiring.dynamodb_keys import DynamoItemSealer
+
+__all__ = ["READ_UNITS", "WRITE_UNITS", "DynamoMeter", "dynamodb_api", "dynamodb_limits"]
+
+READ_UNITS: Final = "dynamodb.read-units"
+WRITE_UNITS: Final = "dynamodb.write-units"
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+class DynamoMeter:
+    """``DynamoObserver`` into billing: whole units counted, the halves of eventually
+    consistent reads carried per account until they make one."""
+
+    def __init__(self, billing: BillingService | None, region: str) -> None:
+        self._billing = billing
+        self._region = region
+        self._carried: defaultdict[str, float] = defaultdict(float)
+
+    def consumed(self, table: Table, read_units: float, write_units: float) -> None:
+        if self._billing is None:
+            return
+        tenant = table.tenant_id
+        self._carried[tenant] += read_units
+        whole = math.floor(self._carried[tenant])
+        if whole:
+            self._carried[tenant] -= whole
+            self._billing.count(tenant, self._region, READ_UNITS, whole)
+        if write_units:
+            self._billing.count(tenant, self._region, WRITE_UNITS, math.ceil(write_units))
+
+
+def dynamodb_limits(settings: Settings) -> TableLimits:
+    return TableLimits(
+        max_tables=settings.dynamodb_max_tables, max_item_size=settings.dynamodb_max_item_size
+    )
+
+
+async def _expire_forever(settings: Settings, dynamodb: DynamoService) -> None:
+    """Every ``dynamodb_ttl_interval``: items past their time to live deleted. Every gateway
+    may run it: deleting twice deletes nothing more."""
+    while True:
+        await asyncio.sleep(settings.dynamodb_ttl_interval)
+        try:
+            while await dynamodb.expire() >= 1000:
+                pass  # a backlog is worked through now, a thousand at a time
+        except Exception:  # a failed round must not end the loop; the next one retries
+            log.exception("DynamoDB time-to-live deletion failed")
+
+
+def dynamodb_api(
+    apis: MutableMapping[str, ASGIApp], settings: Settings, db: Database, keys: KeyService,
+    identity: IdentityService, audit: AuditService, rate_limiter: RateLimiter | None,
+    billing: BillingService | None,
+) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
+    """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
+    service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
+    tables and their items, already unreadable once its key ring is destroyed)."""
+    sealer = DynamoItemSealer(keys)
+    dynamodb = DynamoService(
+        SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings),
+        DynamoMeter(billing, settings.region),
+    )  # fmt: skip
+    apis[DynamoApp.name] = DynamoApp(dynamodb, identity, audit, settings, rate_limiter)
+    task = asyncio.create_task(_expire_forever(settings, dynamodb), name="dynamodb-ttl")
+
+    async def forget(tenant_id: str) -> int:
+        sealer.forget(tenant_id)
+        return await dynamodb.store.forget_tenant(tenant_id)
+
+    return task, forget

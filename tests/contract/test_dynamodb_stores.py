@@ -1,0 +1,164 @@
+"""Decision 0237's DynamoDB store over every implementation (memory, SQLite, PostgreSQL): one
+name an account, the account's table bound, compare-and-set table changes, items written
+only over the revision read (absent, or the one held), queries in sort-token order between
+bounds both ways and after a position, scans in key order within a segment, usage, expiry
+and a closed tenant forgotten."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.dynamodb.errors import LimitExceeded, TableInUse
+from andromede.dynamodb.memory import MemoryDynamoStore
+from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
+from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
+from andromede.dynamodb.store_sql import SqlDynamoStore
+from support.store_backends import BACKENDS, backend_database
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DynamoStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryDynamoStore() if db is None else SqlDynamoStore(db)
+
+
+def table(name: str, tenant_id: str = "t1") -> Table:
+    return Table(
+        tenant_id=tenant_id,
+        name=name,
+        region="eu-fr-1",
+        created=1_800_000_000_000,
+        hash_key=KeyElement("pk", "S"),
+        sort_key=KeyElement("sk", "B"),
+        attributes=(KeyElement("pk", "S"), KeyElement("sk", "B")),
+        billing_mode=BillingMode.PAY_PER_REQUEST,
+        read_capacity=0,
+        write_capacity=0,
+        wrapped_key=b"\x01wrapped",
+        tags=(("a", "b"),),
+    )
+
+
+def item(hash_token: bytes, sort_token: bytes, revision: int = 1, **more: object) -> StoredItem:
+    return StoredItem(hash_token, sort_token, b"sealed" + sort_token, 10, revision, **more)  # type: ignore[arg-type]
+
+
+async def test_tables_are_named_once_bounded_and_changed_by_revision(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=2)
+    with pytest.raises(TableInUse):
+        await store.create_table(table("a"), max_tables=2)
+    await store.create_table(table("b"), max_tables=2)
+    with pytest.raises(LimitExceeded):
+        await store.create_table(table("c"), max_tables=2)
+    await store.create_table(table("c", tenant_id="t2"), max_tables=2)
+    assert await store.table_names("t1", None, 10) == ["a", "b"]
+    assert await store.table_names("t1", "a", 10) == ["b"]
+    held = await store.get_table("t1", "a")
+    assert held == table("a")
+    changed = dataclasses.replace(table("a"), revision=2, ttl_attribute="exp", tags=())
+    assert await store.replace_table(changed)
+    assert not await store.replace_table(changed)  # a second write over revision 1
+    assert await store.get_table("t1", "a") == changed
+    assert await store.delete_table("t1", "a") and not await store.delete_table("t1", "a")
+    assert await store.get_table("t1", "a") is None
+
+
+async def test_items_are_written_over_the_revision_read(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    h = b"\x10" * 32
+    assert await store.put_item("t1", "a", item(h, b"x"), ABSENT)
+    assert not await store.put_item("t1", "a", item(h, b"x"), ABSENT)  # it is there now
+    assert await store.put_item("t1", "a", item(h, b"x", 2), 1)
+    assert not await store.put_item("t1", "a", item(h, b"x", 3), 1)  # another write came first
+    assert await store.put_item("t1", "a", item(h, b"x", 5), None)
+    assert (await store.get_item("t1", "a", h, b"x")) == item(h, b"x", 5)
+    assert not await store.put_item("t1", "nope", item(h, b"x"), None)
+    assert not await store.delete_item("t1", "a", h, b"x", 4)
+    assert await store.usage("t1", "a") == (1, 10)
+    assert await store.delete_item("t1", "a", h, b"x", 5)
+    assert await store.get_item("t1", "a", h, b"x") is None
+
+
+async def test_queries_and_scans_page_in_key_order(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    h1, h2 = b"\x01" * 32, b"\xf0" * 32
+    sorts = [b"", b"\x00", b"a", b"ab", b"b", b"\xff"]
+    for sort in reversed(sorts):
+        await store.put_item("t1", "a", item(h1, sort), ABSENT)
+    await store.put_item("t1", "a", item(h2, b"a"), ABSENT)
+
+    async def tokens(
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool = True,
+        after: bytes | None = None,
+        limit: int = 10,
+    ) -> list[bytes]:
+        rows = await store.query("t1", "a", h1, low, high, forward, after, limit)
+        return [r.sort_token for r in rows]
+
+    assert await tokens(None, None) == sorts
+    assert await tokens(None, None, forward=False) == sorts[::-1]
+    assert await tokens(Bound(b"a", True), Bound(b"b", False)) == [b"a", b"ab"]
+    assert await tokens(Bound(b"a", False), Bound(b"b", True)) == [b"ab", b"b"]
+    assert await tokens(None, None, after=b"a", limit=2) == [b"ab", b"b"]
+    assert await tokens(None, None, forward=False, after=b"a") == [b"\x00", b""]
+    scanned = await store.scan("t1", "a", ScanRange(), None, 100)
+    assert [(r.hash_token, r.sort_token) for r in scanned] == [(h1, s) for s in sorts] + [
+        (h2, b"a")
+    ]
+    after = await store.scan("t1", "a", ScanRange(), (h1, b"b"), 100)
+    assert [r.sort_token for r in after] == [b"\xff", b"a"]
+    low_half = await store.scan("t1", "a", ScanRange(0, 1 << 31), None, 100)
+    assert {r.hash_token for r in low_half} == {h1}
+
+
+async def test_expiry_and_a_closed_tenant(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_table(table("b", tenant_id="t2"), max_tables=10)
+    await store.put_item("t1", "a", item(b"h", b"1", expires=100), ABSENT)
+    await store.put_item("t1", "a", item(b"h", b"2", expires=300), ABSENT)
+    await store.put_item("t1", "a", item(b"h", b"3"), ABSENT)
+    await store.put_item("t2", "b", item(b"h", b"1"), ABSENT)
+    assert await store.expire(200, 100) == 1
+    assert await store.usage("t1", "a") == (2, 20)
+    assert await store.forget_tenant("t1") == 1
+    assert await store.get_table("t1", "a") is None and await store.usage("t1", "a") == (0, 0)
+    assert await store.usage("t2", "b") == (1, 10)
+
+
+async def test_a_transaction_applies_all_or_none(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_table(table("b"), max_tables=10)
+    await store.put_item("t1", "a", item(b"h", b"1"), ABSENT)
+    await store.put_item("t1", "b", item(b"h", b"gone"), ABSENT)
+    moved = [
+        TransactWrite("a", b"h", b"1", 1, item(b"h", b"1", 2)),
+        TransactWrite("a", b"h", b"2", ABSENT, item(b"h", b"2")),
+        TransactWrite("b", b"h", b"gone", 1, delete=True),
+        TransactWrite("b", b"h", b"never", ABSENT),  # a check that it is absent
+    ]
+    stale = [
+        TransactWrite("a", b"h", b"3", ABSENT, item(b"h", b"3")),
+        TransactWrite("a", b"h", b"1", 2, item(b"h", b"1", 3)),  # it is at revision 1
+    ]
+    assert not await store.transact("t1", stale)
+    assert await store.get_item("t1", "a", b"h", b"3") is None  # the first write rolled back
+    assert await store.transact("t1", moved)
+    assert (await store.get_item("t1", "a", b"h", b"1")) == item(b"h", b"1", 2)
+    assert await store.get_item("t1", "a", b"h", b"2") is not None
+    assert await store.get_item("t1", "b", b"h", b"gone") is None
+    assert not await store.transact("t1", moved)  # every revision has moved on
+    assert not await store.transact(
+        "t1",
+        [
+            TransactWrite("a", b"h", b"3", ABSENT, item(b"h", b"3")),
+            TransactWrite("a", b"h", b"1", 1),
+        ],
+    )
+    assert await store.get_item("t1", "a", b"h", b"3") is None  # rolled back with the check
+    assert not await store.transact("t1", [TransactWrite("nope", b"h", b"1", ABSENT)])

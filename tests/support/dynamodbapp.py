@@ -1,0 +1,158 @@
+"""Amazon DynamoDB's JSON 1.0 app in process (decision 0237): DynamoApp over the in-memory
+identity store and a DynamoDB store (memory by default), its items sealed by the real sealer
+(the account's key ring, in a key file), its request units into a memory billing; calls made
+through botocore's own model of the service (its serializer and parser, the parameters
+validated first, the answer's ``x-amz-crc32`` checked as botocore checks it), signed with
+SigV4 for service ``dynamodb``."""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import botocore.session
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.dynamodb.memory import MemoryDynamoStore
+from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.store import DynamoStore
+from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.service import KeyService
+from andromede.settings import Settings
+from andromede.wiring.dynamodb import DynamoMeter, dynamodb_limits
+from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from support.firehoseapp import CallFailed
+from support.json_client import JsonReply, Signers, signed_json_post
+from support.keys import key_service_in
+
+REGION: Final = "eu-fr-1"
+MODEL: Final = botocore.session.get_session().get_service_model("dynamodb")
+
+
+@dataclass
+class World(Signers):
+    app: DynamoApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    dynamodb: DynamoService
+    store: DynamoStore
+    keys: KeyService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    billing: BillingService
+
+    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+        reply = await signed_json_post(
+            self.app,
+            f"DynamoDB_20120810.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="dynamodb",
+            region=REGION,
+        )
+        assert int(reply.headers["x-amz-crc32"]) == zlib.crc32(reply.body)
+        return reply
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it (its model validating ``params``), its answer
+        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("json").serialize_to_request(params, model)
+        reply = await self.raw(operation, request["body"])
+        parsed = create_parser("json").parse(
+            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> str:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc.message
+        raise AssertionError(f"{operation} succeeded")
+
+    async def table(self, name: str = "things", sort: str | None = None, kind: str = "S") -> None:
+        """A table keyed by ``pk`` (S), with a sort key ``sort`` of type ``kind`` if named."""
+        schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
+        attributes = [{"AttributeName": "pk", "AttributeType": "S"}]
+        if sort is not None:
+            schema.append({"AttributeName": sort, "KeyType": "RANGE"})
+            attributes.append({"AttributeName": sort, "AttributeType": kind})
+        await self.client(
+            "CreateTable",
+            TableName=name,
+            KeySchema=schema,
+            AttributeDefinitions=attributes,
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    async def audited(self) -> list[tuple[str, str]]:
+        await self.audit.flush()
+        listed = await self.audit_store.list_events(None, after_id=0, limit=1000)
+        return [(e.action, e.outcome.value) for _, e in listed]
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
+
+
+async def dynamodb_world(
+    tmp_path: Path, store: DynamoStore | None = None, **overrides: Any
+) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    keys = key_service_in(tmp_path / "dynamodb-keys")
+    held = store or MemoryDynamoStore()
+    dynamodb = DynamoService(
+        held,
+        DynamoItemSealer(keys),
+        REGION,
+        dynamodb_limits(settings),
+        DynamoMeter(billing, REGION),
+    )
+    yield World(
+        app=DynamoApp(dynamodb, identity, audit, settings),
+        identity=identity,
+        credentials=Credentials(boot.access_key_id, boot.secret_access_key),
+        tenant_id=boot.tenant.id,
+        dynamodb=dynamodb,
+        store=held,
+        keys=keys,
+        audit_store=audit_store,
+        audit=audit,
+        billing=billing,
+    )
+
+
+__all__ = ["MODEL", "REGION", "World", "dynamodb_world"]
