@@ -20,12 +20,10 @@ from andromede.acmapi.actions import ACTIONS, NOT_SERVED, OTHER_OPERATIONS
 from andromede.acmapi.call import AcmCall
 from andromede.acmapi.errors import AcmWireError, to_acm_error
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
-from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.policy import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
@@ -93,30 +91,13 @@ class AcmApp(JsonEndpoint[AcmCall]):
             )
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
-        client = request.scope.get("client")
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
-            policies = await self._identity.policies_for(principal)
-            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
-            context_keys.update(keys)
-            context = principal_context(
-                principal,
-                action=iam_action,
-                resource=resource,
-                source_ip=client[0] if client else None,
-                secure=request.scope.get("scheme") == "https",
-                region=region,
-                keys=context_keys,
+            refused = await identity_refusal(
+                self._identity, principal, request, region, iam_action, resource, keys
             )
-            refusal = endpoint_refusal(context)
-            if refusal is not None or not policies_allow(context, policies):
-                raise AcmWireError(
-                    "AccessDeniedException",
-                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
-                    f"resource: {resource} "
-                    + (refusal or f"because no identity-based policy allows the {iam_action} "
-                       "action"),
-                )  # fmt: skip
+            if refused is not None:
+                raise AcmWireError("AccessDeniedException", refused)
 
         request.context = AcmCall(
             params=self.params(request),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.errors import AndromedeError
 from andromede.firehose.service import FirehoseService
@@ -23,9 +24,6 @@ from andromede.firehoseapi.actions import ACTIONS, DATA_ACTIONS
 from andromede.firehoseapi.errors import FirehoseWireError, to_firehose_error
 from andromede.firehoseapi.params import FirehoseCall
 from andromede.http.ratelimit import RateLimiter
-from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.policy import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import Caller
 from andromede.settings import Settings
@@ -93,28 +91,12 @@ class FirehoseApp(JsonEndpoint[FirehoseCall]):
         client = request.scope.get("client")
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
-            policies = await self._identity.policies_for(principal)
-            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
-            context_keys.update(keys)
-            context = principal_context(
-                principal,
-                action=iam_action,
-                resource=resource,
-                source_ip=client[0] if client else None,
-                secure=request.scope.get("scheme") == "https",
-                region=region,
-                keys=context_keys,
+            refused = await identity_refusal(
+                self._identity, principal, request, region, iam_action, resource, keys
             )
-            refusal = endpoint_refusal(context)
-            if refusal is not None or not policies_allow(context, policies):
+            if refused is not None:
                 self._denied.add(request.request_id)
-                raise FirehoseWireError(
-                    "AccessDeniedException",
-                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
-                    f"resource: {resource} "
-                    + (refusal or f"because no identity-based policy allows the {iam_action} "
-                       "action"),
-                )  # fmt: skip
+                raise FirehoseWireError("AccessDeniedException", refused)
 
         request.context = FirehoseCall(
             params=self.params(request),
