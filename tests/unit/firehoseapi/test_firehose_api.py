@@ -320,7 +320,15 @@ async def test_iam_decides_and_is_audited(world: World) -> None:
     await stream(world)
     await world.deliverer.run_pass()
     user = await world.iam_user("dev")
-    await user.fails("DescribeDeliveryStream", "AccessDeniedException", DeliveryStreamName="clicks")
+    message = await user.fails(
+        "DescribeDeliveryStream", "AccessDeniedException", DeliveryStreamName="clicks"
+    )
+    assert message == (  # AWS's words (awsjson.authorise)
+        f"User: arn:aws:iam::{world.tenant_id}:user/dev is not authorized to perform: "
+        f"firehose:DescribeDeliveryStream on resource: arn:aws:firehose:eu-fr-1:{world.tenant_id}:"
+        "deliverystream/clicks because no identity-based policy allows the "
+        "firehose:DescribeDeliveryStream action"
+    )
     await user.fails("PutRecord", "AccessDeniedException", DeliveryStreamName="clicks",
                      Record={"Data": b"x"})  # fmt: skip
     await world.identity.put_user_policy(world.tenant_id, "dev", "fh", POLICY_PUT_ONLY)
