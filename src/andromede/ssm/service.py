@@ -47,6 +47,7 @@ from andromede.ssm.model import (
     parse_policies,
     split_selector,
 )
+from andromede.ssm.public import PublicImages, is_public, public_parameters
 from andromede.ssm.store import ParameterStore
 
 __all__ = ["Actor", "NewValue", "ParameterLimits", "ParameterService", "ValueSealer"]
@@ -128,6 +129,9 @@ class ParameterService:
         self._sealer = sealer
         self.limits = limits or ParameterLimits()
         self._clock = clock
+        # The operator's public images, read through as /aws/service/… (decision 0241); set
+        # once the image library is up (None: no public parameter).
+        self.public_images: PublicImages | None = None
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -338,6 +342,8 @@ class ParameterService:
     async def get(self, actor: Actor, reference: str, action: str) -> ParameterVersion:
         """The version a name, ``name:version``, ``name:label`` or ARN selects."""
         name, number, label = split_selector(name_of(reference))
+        if is_public(name):
+            return await self._public(actor, action, name, number, label)
         await actor.authorise(action, parameter_arn(actor.region, actor.account, name))
         held = await self.store.get(actor.account, actor.region, name)
         if held is None:
@@ -354,9 +360,31 @@ class ParameterService:
             )
         raise ParameterNotFound(f"Parameter {reference[:2048]} not found.")
 
+    async def _published(self, region: str) -> dict[str, ParameterVersion]:
+        images = [] if self.public_images is None else await self.public_images()
+        return public_parameters(region, images)
+
+    async def _public(
+        self, actor: Actor, action: str, name: str, number: int | None, label: str | None
+    ) -> ParameterVersion:
+        """A public parameter, readable by every account its IAM policies let (AWS's ARN,
+        with an empty account); it has one version and no label."""
+        await actor.authorise(action, parameter_arn(actor.region, "", name))
+        found = (await self._published(actor.region)).get(name)
+        if found is None or label is not None:
+            raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
+        if number is not None and number != found.version:
+            raise ParameterVersionNotFound(
+                f"Systems Manager could not find version {number} of {name[:2048]}. Verify the "
+                "version and try again."
+            )
+        return found
+
     async def value(self, actor: Actor, version: ParameterVersion) -> str:
         """The version's value in clear (a SecureString's through its KMS key, as the
-        caller)."""
+        caller; a public parameter's, an image id, is held in clear)."""
+        if not version.tenant_id and is_public(version.name):
+            return version.sealed.decode()
         return (await self._sealer.open(version, actor.caller)).decode()
 
     async def by_path(
@@ -364,6 +392,8 @@ class ParameterService:
     ) -> list[ParameterVersion]:
         """The parameters under ``path`` passing ``filters``: each one's newest version, or
         with a Label filter its newest version carrying one of the labels (AWS's)."""
+        if is_public(path.rstrip("/") + "/"):
+            return await self._public_by_path(actor, path, recursive, filters)
         prefix = check_path(path)
         await actor.authorise(
             "ssm:GetParametersByPath",
@@ -389,6 +419,24 @@ class ParameterService:
                 found.append(labelled[-1])
         return found
 
+    async def _public_by_path(
+        self, actor: Actor, path: str, recursive: bool, filters: Sequence[ParameterFilter]
+    ) -> list[ParameterVersion]:
+        check_path("/p" + path.removeprefix("/aws"))  # AWS's path rules past the reserved root
+        prefix = path.rstrip("/") + "/"
+        await actor.authorise(
+            "ssm:GetParametersByPath", parameter_arn(actor.region, "", prefix.rstrip("/"))
+        )
+        if any(f.key == "Label" for f in filters):
+            return []  # public parameters carry no label
+        found = []
+        for name, version in (await self._published(actor.region)).items():
+            rest = name[len(prefix) :]
+            if name.startswith(prefix) and (recursive or "/" not in rest):
+                if matches(Parameter(version), filters):
+                    found.append(version)
+        return found
+
     async def describe(self, actor: Actor, filters: Sequence[ParameterFilter]) -> list[Parameter]:
         await actor.authorise("ssm:DescribeParameters", None)
         prefix = ""
@@ -400,6 +448,8 @@ class ParameterService:
 
     async def history(self, actor: Actor, reference: str) -> list[ParameterVersion]:
         name = name_of(reference)
+        if is_public(name):
+            return [await self._public(actor, "ssm:GetParameterHistory", name, None, None)]
         await actor.authorise(
             "ssm:GetParameterHistory", parameter_arn(actor.region, actor.account, name)
         )

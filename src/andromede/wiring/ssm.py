@@ -35,6 +35,8 @@ from cryptography.exceptions import InvalidTag
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
+from andromede.compute.model import ImageState
+from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
@@ -45,6 +47,7 @@ from andromede.kms.service import KeyService
 from andromede.settings import Settings
 from andromede.ssm.errors import InvalidKeyId, KmsAccessDenied
 from andromede.ssm.model import ParameterType, ParameterVersion
+from andromede.ssm.public import PublicImage, PublicImages
 from andromede.ssm.service import ParameterLimits, ParameterService
 from andromede.ssm.store_sql import SqlParameterStore
 from andromede.ssmapi.app import SsmApp
@@ -52,7 +55,14 @@ from andromede.ssmapi.authorise import KeyUser
 from andromede.wiring.kms_envelopes import EnvelopeService, KmsEnvelopeSealer
 from andromede.wiring.queues import KeySealer
 
-__all__ = ["ParameterSealer", "parameter_limits", "ssm_api", "ssm_service", "ssm_upkeep"]
+__all__ = [
+    "ParameterSealer",
+    "parameter_limits",
+    "public_images_of",
+    "ssm_api",
+    "ssm_service",
+    "ssm_upkeep",
+]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +140,20 @@ def _context(version: ParameterVersion) -> dict[str, str]:
 
 def _binding(version: ParameterVersion) -> bytes:
     return f"ssm\n{version.arn}\n{version.version}".encode()
+
+
+def public_images_of(compute: ComputeService) -> PublicImages:
+    """The operator's available public images (DescribeImages' ``Owners=amazon``), which
+    Parameter Store publishes under ``/aws/service/…`` (decision 0241)."""
+
+    async def images() -> list[PublicImage]:
+        return [
+            PublicImage(image.image_id, image.name, image.architecture, image.created_at)
+            for image in await compute.describe_images("", (), owners=("amazon",))
+            if image.public and image.state is ImageState.AVAILABLE
+        ]
+
+    return images
 
 
 def parameter_limits(settings: Settings) -> ParameterLimits:
