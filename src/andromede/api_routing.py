@@ -19,9 +19,10 @@ from andromede.sqsapi.query import is_unsigned_query_call
 def api_service(scope: Scope) -> str:
     """The API an HTTP request on the shared port is for: the credential scope's service
     picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
-    except an unsigned call naming a KMS, SQS, Secrets Manager, Firehose, Kinesis, ACM, EventBridge,
-    CloudWatch or Logs action, which that API refuses in its own words, and the unsigned calls
-    SNS and STS take. A VPC endpoint's gate makes the same choice (decision 0174)."""
+    except an unsigned call naming a KMS, SQS, Secrets Manager, Firehose, Kinesis, ACM, Systems
+    Manager, EventBridge, CloudWatch or Logs action, which that API refuses in its own words,
+    and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the same choice
+    (decision 0174)."""
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
         service = "kms"
@@ -35,6 +36,8 @@ def api_service(scope: Scope) -> str:
         service = "kinesis"  # refused in Kinesis' words (decision 0228)
     elif service is None and _has_target(scope["headers"], b"CertificateManager."):
         service = "acm"  # refused in ACM's words (decision 0230)
+    elif service is None and _has_target(scope["headers"], b"AmazonSSM."):
+        service = "ssm"  # refused in Systems Manager's words (decision 0241)
     elif service is None and _has_target(scope["headers"], b"AWSEvents."):
         service = "events"  # refused in EventBridge's words (decision 0192)
     elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):
