@@ -163,7 +163,7 @@ from andromede.wiring.queues import (
     queue_service,
 )
 from andromede.wiring.secrets import secrets_api
-from andromede.wiring.ssm import public_images_of, ssm_api
+from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -568,7 +568,6 @@ class Application:
         compute = await start_compute(settings, db, keys, objects, identity,
             customer_keys=customer_keys, audit=audit, billing=billing)  # fmt: skip
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
-        ssm.service.public_images = public_images_of(compute)  # /aws/service/… (0241)
         batch_jobs = BatchJobStore(db)
         apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, batch_jobs,
             rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc)  # fmt: skip
@@ -630,6 +629,7 @@ class Application:
             streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
+        ssm_events(ssm, compute, eventbridge.service)  # public parameters, events (0241)
         eventbridge.stream_targets(apis)  # Kinesis and Firehose as targets (decision 0238)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)

@@ -47,6 +47,7 @@ from andromede.ssm.model import (
     parse_policies,
     split_selector,
 )
+from andromede.ssm.policy_actions import PolicyAction, first_action, take_due_actions
 from andromede.ssm.public import PublicImages, is_public, public_parameters
 from andromede.ssm.store import ParameterStore
 
@@ -132,6 +133,11 @@ class ParameterService:
         # The operator's public images, read through as /aws/service/… (decision 0241); set
         # once the image library is up (None: no public parameter).
         self.public_images: PublicImages | None = None
+        # Told of each change (AWS's "Parameter Store Change" operations: Create, Update,
+        # Delete, LabelParameterVersion) once it is written (decision 0241).
+        self.on_change: Callable[[str, ParameterVersion], Awaitable[None]] | None = None
+        # Told of each policy action the upkeep takes (``wiring.ssm``).
+        self.on_policy_action: Callable[[PolicyAction], Awaitable[None]] | None = None
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -232,14 +238,24 @@ class ParameterService:
         version = replace(
             version, sealed=await self._sealer.seal(version, new.value.encode(), actor.caller)
         )
+        fresh = new.policies is not None or held is None
+        next_action = first_action(version, None if held is None else held.next_action, fresh)
         if held is None:
             await self._within_count(actor, tier)
-            written = await self.store.write(Parameter(version, new.tags), None)
+            written = await self.store.write(
+                Parameter(version, new.tags, next_action=next_action), None
+            )
         else:
             written = await self.store.write(
-                Parameter(version, held.tags, held.revision), held.revision, drop=drop
-            )
+                Parameter(version, held.tags, held.revision, next_action), held.revision,
+                drop=drop,
+            )  # fmt: skip
+        await self._changed("Create" if held is None else "Update", written.latest)
         return written.latest
+
+    async def _changed(self, operation: str, version: ParameterVersion) -> None:
+        if self.on_change is not None:
+            await self.on_change(operation, version)
 
     async def _tier(
         self, actor: Actor, new: NewValue, previous: ParameterVersion | None, policies: bool
@@ -305,9 +321,16 @@ class ParameterService:
         name = name_of(reference)
         arn = parameter_arn(actor.region, actor.account, name)
         await actor.authorise("ssm:DeleteParameter", arn)
-        if not await self.store.delete(actor.account, actor.region, name):
+        if not await self._delete(actor, name):
             raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
         return arn
+
+    async def _delete(self, actor: Actor, name: str) -> bool:
+        held = await self.store.get(actor.account, actor.region, name)
+        if held is None or not await self.store.delete(actor.account, actor.region, name):
+            return False
+        await self._changed("Delete", held.latest)
+        return True
 
     async def delete_many(
         self, actor: Actor, references: Sequence[str]
@@ -318,24 +341,21 @@ class ParameterService:
             await actor.authorise(
                 "ssm:DeleteParameters", parameter_arn(actor.region, actor.account, name)
             )
-            if await self.store.delete(actor.account, actor.region, name):
+            if await self._delete(actor, name):
                 deleted.append(reference)
             else:
                 invalid.append(reference)
         return deleted, invalid
 
+    async def policies_due(self, limit: int = 100) -> list[PolicyAction]:
+        """Take the parameter policies' actions now due (decision 0241): delete the
+        parameters whose Expiration has come (every version, as AWS), and note the
+        notifications due, each once; the actions taken, for the upkeep to tell."""
+        return await take_due_actions(self.store, self._clock(), limit)
+
     async def expire_due(self, limit: int = 100) -> list[str]:
-        """Delete the parameters whose Expiration policy's time has come (every version, as
-        AWS deletes an expired parameter); their ARNs."""
-        gone = []
-        for tenant_id, region, name in await self.store.due(self._clock(), limit):
-            held = await self.store.get(tenant_id, region, name)
-            expires = None if held is None else held.latest.expires
-            # Read again: a version written since may carry no Expiration, or a later one.
-            if expires is not None and expires <= self._clock():
-                if await self.store.delete(tenant_id, region, name):
-                    gone.append(parameter_arn(region, tenant_id, name))
-        return gone
+        """The ARNs of the parameters :meth:`policies_due` deleted."""
+        return [a.version.arn for a in await self.policies_due(limit) if a.kind == "Expiration"]
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -493,6 +513,8 @@ class ParameterService:
                 await self.store.write(held, held.revision, add_latest=False, labels=changes)
             except Conflict:
                 continue
+            if wanted:
+                await self._changed("LabelParameterVersion", replace(target, labels=added))
             return invalid, number
         raise Conflict(f"{name} is changed by others at once; try again")
 
