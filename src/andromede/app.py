@@ -655,7 +655,7 @@ class Application:
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
             balancers.count_by_tenant, secrets.service.held,
-            logs.service.store.stored_bytes_by_tenant,
+            logs.service.store.stored_bytes_by_tenant, ssm.service.advanced_held,
         )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:

@@ -353,6 +353,11 @@ class ParameterService:
         notifications due, each once; the actions taken, for the upkeep to tell."""
         return await take_due_actions(self.store, self._clock(), limit)
 
+    async def advanced_held(self) -> dict[tuple[str, str], int]:
+        """The advanced parameters each (account, region) holds, for the billing sampler
+        (decision 0241)."""
+        return await self.store.held(Tier.ADVANCED)
+
     async def expire_due(self, limit: int = 100) -> list[str]:
         """The ARNs of the parameters :meth:`policies_due` deleted."""
         return [a.version.arn for a in await self.policies_due(limit) if a.kind == "Expiration"]
