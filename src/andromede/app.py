@@ -552,10 +552,8 @@ class Application:
         apis[secrets.name] = secrets
         background.append(purge)
         # Parameter Store (decision 0229): every value sealed, SecureString under KMS keys.
-        ssm, expiry = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter,
-                              billing)  # fmt: skip
+        ssm = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter, billing)
         apis[ssm.name] = ssm
-        background.append(expiry)
         # Connections' secrets in Secrets Manager, archives under KMS keys (decision 0204).
         eventbridge.under_customer_keys(secrets.service, keys, customer_keys, audit, billing)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
@@ -629,7 +627,8 @@ class Application:
             streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
-        ssm_events(ssm, compute, eventbridge.service)  # public parameters, events (0241)
+        # Parameter Store's public parameters, events and policy upkeep (decision 0241).
+        background.append(ssm_events(settings, ssm, compute, eventbridge.service, audit))
         eventbridge.stream_targets(apis)  # Kinesis and Firehose as targets (decision 0238)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)

@@ -275,22 +275,29 @@ def ssm_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     billing: BillingService | None,
-) -> tuple[SsmApp, asyncio.Task[None]]:
+) -> SsmApp:
     """The Parameter Store API app of ``serve`` (its store's ``forget_tenant`` is what closing
-    a tenant forgets of it) and its upkeep, started (its events sent once
-    :func:`ssm_events` is called)."""
+    a tenant forgets of it); :func:`ssm_events` completes it."""
     service = ssm_service(settings, db, keys, customer_keys, audit, billing)
-    app = SsmApp(service, identity, audit, settings, rate_limiter)
-    return app, asyncio.create_task(ssm_upkeep(settings, service, audit), name="ssm")
+    return SsmApp(service, identity, audit, settings, rate_limiter)
 
 
-def ssm_events(app: SsmApp, compute: ComputeService, events: EventsService) -> None:
+def ssm_events(
+    settings: Settings,
+    app: SsmApp,
+    compute: ComputeService,
+    events: EventsService,
+    audit: AuditService | None = None,
+) -> asyncio.Task[None]:
     """What Parameter Store reads and tells once the image library and EventBridge are up:
-    the public parameters (decision 0241) and its EventBridge events."""
-    app.service.public_images = public_images_of(compute)
+    the public parameters and its EventBridge events (decision 0241); then its policy
+    upkeep, started (after: no action it takes goes untold)."""
+    service = app.service
+    service.public_images = public_images_of(compute)
     told = ParameterEvents(events)
-    app.service.on_change = told.changed
-    app.service.on_policy_action = told.policy_action
+    service.on_change = told.changed
+    service.on_policy_action = told.policy_action
+    return asyncio.create_task(ssm_upkeep(settings, service, audit), name="ssm")
 
 
 async def ssm_upkeep(
