@@ -20,8 +20,9 @@ def api_service(scope: Scope) -> str:
     """The API an HTTP request on the shared port is for: the credential scope's service
     picks it (as Ceph RGW does); unsigned requests, and services not served here, are S3's —
     except an unsigned call naming a KMS, SQS, Secrets Manager, Firehose, Kinesis, DynamoDB, ACM,
-    EventBridge, CloudWatch or Logs action, which that API refuses in its own words, and the
-    unsigned calls SNS and STS take. A VPC endpoint's gate makes the same choice (decision 0174)."""
+    Systems Manager, EventBridge, CloudWatch or Logs action, which that API refuses in its own
+    words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the same choice
+    (decision 0174)."""
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
         service = "kms"
@@ -37,6 +38,8 @@ def api_service(scope: Scope) -> str:
         service = "dynamodb"  # refused in DynamoDB's words (decision 0237)
     elif service is None and _has_target(scope["headers"], b"CertificateManager."):
         service = "acm"  # refused in ACM's words (decision 0230)
+    elif service is None and _has_target(scope["headers"], b"AmazonSSM."):
+        service = "ssm"  # refused in Systems Manager's words (decision 0241)
     elif service is None and _has_target(scope["headers"], b"AWSEvents."):
         service = "events"  # refused in EventBridge's words (decision 0192)
     elif service is None and is_cloudwatch_call(scope["path"], scope["headers"]):

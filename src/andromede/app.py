@@ -164,7 +164,7 @@ from andromede.wiring.queues import (
     queue_service,
 )
 from andromede.wiring.secrets import secrets_api
-from andromede.wiring.ssm import ssm_api
+from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -553,10 +553,8 @@ class Application:
         apis[secrets.name] = secrets
         background.append(purge)
         # Parameter Store (decision 0229): every value sealed, SecureString under KMS keys.
-        ssm, expiry = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter,
-                              billing)  # fmt: skip
+        ssm = ssm_api(settings, db, keys, customer_keys, identity, audit, rate_limiter, billing)
         apis[ssm.name] = ssm
-        background.append(expiry)
         # Connections' secrets in Secrets Manager, archives under KMS keys (decision 0204).
         eventbridge.under_customer_keys(secrets.service, keys, customer_keys, audit, billing)
         # CloudWatch Logs (decision 0186): its API, retention sweep and metric filters' writes.
@@ -630,6 +628,8 @@ class Application:
             streams=streams,
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
+        # Parameter Store's public parameters, events and policy upkeep (decision 0241).
+        background.append(ssm_events(settings, ssm, compute, eventbridge.service, audit))
         eventbridge.stream_targets(apis)  # Kinesis and Firehose as targets (decision 0238)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
@@ -658,7 +658,7 @@ class Application:
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
             balancers.count_by_tenant, secrets.service.held,
-            logs.service.store.stored_bytes_by_tenant,
+            logs.service.store.stored_bytes_by_tenant, ssm.service.advanced_held,
         )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:

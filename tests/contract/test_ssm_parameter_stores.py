@@ -81,13 +81,15 @@ async def test_parameters_written_versioned_and_listed(store: ParameterStore) ->
 
 async def test_parameters_due_to_expire(store: ParameterStore) -> None:
     soon, later = T0 + timedelta(hours=1), T0 + timedelta(days=1)
-    await store.write(Parameter(version("/soon", expires=soon, policies="[]")), None)
-    later_one = await store.write(Parameter(version("/later", expires=later)), None)
+    await store.write(Parameter(version("/soon", expires=soon, policies="[]"), next_action=soon),
+                      None)  # fmt: skip
+    later_one = await store.write(Parameter(version("/later"), next_action=later), None)
+    assert later_one.next_action == later
     await store.write(Parameter(version("/never")), None)
     assert await store.due(T0, 10) == []
     assert await store.due(soon, 10) == [("t1", "eu-fr-1", "/soon")]
     assert (await store.get("t1", "eu-fr-1", "/soon")).latest.policies == "[]"  # type: ignore[union-attr]
-    # A new version without Expiration takes the parameter out of the due ones.
+    # A new version without a policy action takes the parameter out of the due ones.
     await store.write(Parameter(version("/later", 2), (), later_one.revision), later_one.revision)
     assert await store.due(later, 10) == [("t1", "eu-fr-1", "/soon")]
     assert await store.due(later, 0) == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,8 @@ from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
-from support.server import REGION, ServerProcess, running_server
+from support.launcher import run_command
+from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -201,6 +203,19 @@ def test_ssm_parameters_with_boto3_and_the_aws_cli(server: ServerProcess, tmp_pa
     aws("ssm", "put-parameter", "--name", "/cli/p", "--value", "v1", "--type", "String")
     shown = json.loads(aws("ssm", "get-parameter", "--name", "/cli/p").stdout)
     assert shown["Parameter"]["Value"] == "v1"
+    # Decision 0241: the operator's public image, read by its public parameter's path.
+    disk = tmp_path / "debian.raw"
+    disk.write_bytes(os.urandom(64 * 1024))
+    done = run_command(
+        [str(ANDROMEDE), "admin", "image", "import", str(disk), "--name", "debian-12",
+         "--public", "--json", "--data-dir", str(server.data_dir)],
+        timeout=60, check=False, env={**os.environ, **server.extra_env},
+    )  # fmt: skip
+    assert done.returncode == 0, f"image import failed: {done.stdout}{done.stderr}"
+    public = ssm.get_parameter(Name="/aws/service/debian/release/12/latest/amd64")["Parameter"]
+    assert (public["Value"], public["DataType"]) == (
+        json.loads(done.stdout)["image_id"], "aws:ec2:image",
+    )  # fmt: skip
 
 
 def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None:

@@ -143,6 +143,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0190 (session 49): AWS's secret-month, pro rata.
     Meter("secretsmanager.secrets", "secret-seconds", "secret-month", _PER_MONTH_SECONDS,
           "Secrets held, those marked for deletion not counted, over time (pro rata)"),
+    # Decision 0241: Parameter Store's advanced parameters, AWS's parameter-month, pro rata.
+    Meter("ssm.advanced-parameters", "parameter-seconds", "parameter-month", _PER_MONTH_SECONDS,
+          "Advanced Parameter Store parameters held, over time (pro rata)"),
     # Decision 0192: EventBridge's custom events.
     Meter("events.published", "events", "1000000 events", 1_000_000,
           "EventBridge events published by PutEvents, one per 64 KiB chunk begun"),

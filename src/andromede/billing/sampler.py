@@ -4,7 +4,7 @@ Every ``interval`` it reads, through the other contexts' services, each tenant's
 (noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
 snapshot sizes, public IPv4 addresses and NAT gateways, and (decision 0175) SNS FIFO
 topics' archived bytes, and (decision 0190) the secrets held, and (decision 0224) CloudWatch
-Logs' stored bytes, and bills them as
+Logs' stored bytes, and (decision 0241) the advanced parameters held, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -28,6 +28,7 @@ from andromede.billing.service import (
     SNAPSHOT_SAMPLER,
     SNS_ARCHIVE_SAMPLER,
     SPOT_SAMPLER,
+    SSM_ADVANCED_SAMPLER,
     STORAGE_SAMPLER,
     VOLUME_SAMPLER,
     BillingService,
@@ -60,6 +61,7 @@ class UsageSampler:
         load_balancers: Amounts | None = None,
         application_load_balancers: Amounts | None = None,
         secrets: Amounts | None = None,
+        advanced_parameters: Amounts | None = None,
         spot_charges: Amounts | None = None,
         running_instances: RunningInstances | None = None,
     ) -> None:
@@ -79,6 +81,7 @@ class UsageSampler:
                 (LOAD_BALANCER_SAMPLER, load_balancers),
                 (APPLICATION_LB_SAMPLER, application_load_balancers),
                 (SECRETS_SAMPLER, secrets),
+                (SSM_ADVANCED_SAMPLER, advanced_parameters),
                 (SPOT_SAMPLER, spot_charges),
             )
             if reading is not None

@@ -70,6 +70,7 @@ SNS_ARCHIVE_SAMPLER = "sns.archive"
 # Decision 0224: CloudWatch Logs' stored bytes, byte-hours as storage.
 LOGS_STORAGE_SAMPLER = "logs.storage"
 SECRETS_SAMPLER = "secretsmanager.secrets"  # decision 0190, session 49
+SSM_ADVANCED_SAMPLER = "ssm.advanced-parameters"  # decision 0241
 # Decision 0202: the Spot Instances' Spot prices held (millionths of EUR per hour), per second.
 SPOT_SAMPLER = "ec2.spot"
 _BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER, LOGS_STORAGE_SAMPLER})
@@ -87,6 +88,7 @@ _SAMPLED_METERS = frozenset(
         LOAD_BALANCER_SAMPLER,
         APPLICATION_LB_SAMPLER,
         SECRETS_SAMPLER,
+        SSM_ADVANCED_SAMPLER,
         SPOT_SAMPLER,
     }
 )

@@ -51,6 +51,7 @@ class SsmSettings(BaseModel):
     ssm_policy_interval: float = Field(
         default=60.0,
         gt=0,
-        description="Seconds between the passes that delete the parameters whose Expiration "
-        "policy's time has come, in every gateway (decision 0229).",
+        description="Seconds between the passes that take the parameter policies' actions due, "
+        "in every gateway: an Expiration's deletion, an ExpirationNotification's or "
+        "NoChangeNotification's event (decisions 0229, 0241).",
     )

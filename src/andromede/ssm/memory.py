@@ -87,9 +87,9 @@ class MemoryParameterStore:
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
         due = sorted(
-            (p.latest.expires, key)
+            (p.next_action, key)
             for key, p in self._parameters.items()
-            if p.latest.expires is not None and p.latest.expires <= now
+            if p.next_action is not None and p.next_action <= now
         )
         return [key for _, key in due[:limit]]
 

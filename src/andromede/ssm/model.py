@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -46,6 +46,7 @@ __all__ = [
     "matches",
     "parameter_arn",
     "parse_policies",
+    "policy_actions",
     "split_selector",
 ]
 
@@ -116,11 +117,14 @@ class ParameterVersion:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """A parameter: its newest version, its tags, and the revision a write checks."""
+    """A parameter: its newest version, its tags, the revision a write checks, and when its
+    next policy action is due (decision 0241: every action of the newest version's policies
+    due at or after it is still to be taken; None, none)."""
 
     latest: ParameterVersion
     tags: tuple[tuple[str, str], ...] = ()
     revision: int = 1
+    next_action: datetime | None = None
 
     @property
     def tenant_id(self) -> str:
@@ -215,13 +219,17 @@ def split_selector(name: str) -> tuple[str, int | None, str | None]:
 
 MAX_POLICIES: Final = 10
 EXPIRATION: Final = "Expiration"
-_NOTIFICATIONS: Final = ("ExpirationNotification", "NoChangeNotification")
+EXPIRATION_NOTIFICATION: Final = "ExpirationNotification"
+NO_CHANGE_NOTIFICATION: Final = "NoChangeNotification"
+_NOTIFICATIONS: Final = {EXPIRATION_NOTIFICATION: "Before", NO_CHANGE_NOTIFICATION: "After"}
+_UNITS: Final = {"Days": timedelta(days=1), "Hours": timedelta(hours=1)}
 
 
 def parse_policies(text: str, now: datetime) -> tuple[str | None, datetime | None]:
     """A PutParameter's ``Policies``: (the text kept, None for ``[]``; the Expiration time).
-    Only Expiration is offered: the notification policies need events this platform does not
-    send for parameters yet, and are refused rather than kept unheeded."""
+    Expiration deletes the parameter; ExpirationNotification (``Before``) and
+    NoChangeNotification (``After``), in ``Days`` or ``Hours``, send their events (decision
+    0241)."""
     try:
         policies = json.loads(text)
     except ValueError:
@@ -234,35 +242,78 @@ def parse_policies(text: str, now: datetime) -> tuple[str | None, datetime | Non
             f"The maximum is {MAX_POLICIES}."
         )
     expires = None
+    seen: set[str] = set()
     for policy in policies:
         kind = policy.get("Type") if isinstance(policy, dict) else None
-        if kind in _NOTIFICATIONS:
-            raise InvalidPolicyType(
-                f"The parameter policy type {kind} is not offered by this platform "
-                "(decision 0229): only Expiration is."
-            )
-        if kind != EXPIRATION:
+        if kind not in (EXPIRATION, *_NOTIFICATIONS):
             raise InvalidPolicyType(f"The parameter policy type {str(kind)[:64]} is not valid.")
+        assert isinstance(policy, dict)  # noqa: S101 (its Type was read)
+        if kind in seen:
+            raise IncompatiblePolicy(f"A parameter can have one {kind} policy.")
+        seen.add(str(kind))
         attributes = policy.get("Attributes")
-        stamp = attributes.get("Timestamp") if isinstance(attributes, dict) else None
-        if policy.get("Version", "1.0") != "1.0" or not isinstance(stamp, str):
-            raise InvalidPolicyAttribute(
-                "An Expiration policy needs Version 1.0 and a Timestamp attribute."
-            )
-        try:
-            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidPolicyAttribute(f"The Timestamp {stamp[:64]} is not valid.") from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        if expires is not None:
-            raise IncompatiblePolicy("A parameter can have one Expiration policy.")
-        if when <= now:
-            raise InvalidPolicyAttribute(
-                f"The Timestamp {stamp[:64]} of the Expiration policy is not in the future."
-            )
-        expires = when
+        if policy.get("Version", "1.0") != "1.0" or not isinstance(attributes, dict):
+            raise InvalidPolicyAttribute(f"A {kind} policy needs Version 1.0 and Attributes.")
+        if kind == EXPIRATION:
+            expires = _expiration(attributes, now)
+        else:
+            _period(str(kind), attributes)
     return (text if policies else None), expires
+
+
+def _expiration(attributes: dict[str, object], now: datetime) -> datetime:
+    stamp = attributes.get("Timestamp")
+    if not isinstance(stamp, str):
+        raise InvalidPolicyAttribute("An Expiration policy needs a Timestamp attribute.")
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidPolicyAttribute(f"The Timestamp {stamp[:64]} is not valid.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when <= now:
+        raise InvalidPolicyAttribute(
+            f"The Timestamp {stamp[:64]} of the Expiration policy is not in the future."
+        )
+    return when
+
+
+def _period(kind: str, attributes: dict[str, object]) -> timedelta:
+    """A notification's ``Before``/``After`` and ``Unit`` as a duration."""
+    field_name = _NOTIFICATIONS[kind]
+    amount, unit = attributes.get(field_name), attributes.get("Unit")
+    if (
+        not isinstance(amount, str | int)
+        or isinstance(amount, bool)
+        or not str(amount).isdigit()
+        or int(amount) < 1
+    ):
+        raise InvalidPolicyAttribute(
+            f"The {field_name} attribute of a {kind} policy must be a positive whole number."
+        )
+    if unit not in _UNITS:
+        raise InvalidPolicyAttribute(
+            f"The Unit attribute of a {kind} policy must be one of Days, Hours."
+        )
+    return int(amount) * _UNITS[str(unit)]
+
+
+def policy_actions(version: ParameterVersion) -> list[tuple[datetime, dict[str, object]]]:
+    """When each of the version's policies acts, earliest first: its Expiration at its time,
+    an ExpirationNotification ``Before`` it (none without an Expiration), a
+    NoChangeNotification ``After`` the version was written."""
+    if not version.policies:
+        return []
+    actions = []
+    for policy in json.loads(version.policies):
+        kind = policy["Type"]
+        if kind == EXPIRATION and version.expires is not None:
+            actions.append((version.expires, policy))
+        elif kind == EXPIRATION_NOTIFICATION and version.expires is not None:
+            actions.append((version.expires - _period(kind, policy["Attributes"]), policy))
+        elif kind == NO_CHANGE_NOTIFICATION:
+            actions.append((version.modified + _period(kind, policy["Attributes"]), policy))
+    return sorted(actions, key=lambda action: (action[0], str(action[1]["Type"])))
 
 
 # --- ParameterFilters -----------------------------------------------------------------------

@@ -47,6 +47,8 @@ from andromede.ssm.model import (
     parse_policies,
     split_selector,
 )
+from andromede.ssm.policy_actions import PolicyAction, first_action, take_due_actions
+from andromede.ssm.public import PublicImages, is_public, public_parameters
 from andromede.ssm.store import ParameterStore
 
 __all__ = ["Actor", "NewValue", "ParameterLimits", "ParameterService", "ValueSealer"]
@@ -128,6 +130,14 @@ class ParameterService:
         self._sealer = sealer
         self.limits = limits or ParameterLimits()
         self._clock = clock
+        # The operator's public images, read through as /aws/service/… (decision 0241); set
+        # once the image library is up (None: no public parameter).
+        self.public_images: PublicImages | None = None
+        # Told of each change (AWS's "Parameter Store Change" operations: Create, Update,
+        # Delete, LabelParameterVersion) once it is written (decision 0241).
+        self.on_change: Callable[[str, ParameterVersion], Awaitable[None]] | None = None
+        # Told of each policy action the upkeep takes (``wiring.ssm``).
+        self.on_policy_action: Callable[[PolicyAction], Awaitable[None]] | None = None
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -228,14 +238,24 @@ class ParameterService:
         version = replace(
             version, sealed=await self._sealer.seal(version, new.value.encode(), actor.caller)
         )
+        fresh = new.policies is not None or held is None
+        next_action = first_action(version, None if held is None else held.next_action, fresh)
         if held is None:
             await self._within_count(actor, tier)
-            written = await self.store.write(Parameter(version, new.tags), None)
+            written = await self.store.write(
+                Parameter(version, new.tags, next_action=next_action), None
+            )
         else:
             written = await self.store.write(
-                Parameter(version, held.tags, held.revision), held.revision, drop=drop
-            )
+                Parameter(version, held.tags, held.revision, next_action), held.revision,
+                drop=drop,
+            )  # fmt: skip
+        await self._changed("Create" if held is None else "Update", written.latest)
         return written.latest
+
+    async def _changed(self, operation: str, version: ParameterVersion) -> None:
+        if self.on_change is not None:
+            await self.on_change(operation, version)
 
     async def _tier(
         self, actor: Actor, new: NewValue, previous: ParameterVersion | None, policies: bool
@@ -301,9 +321,16 @@ class ParameterService:
         name = name_of(reference)
         arn = parameter_arn(actor.region, actor.account, name)
         await actor.authorise("ssm:DeleteParameter", arn)
-        if not await self.store.delete(actor.account, actor.region, name):
+        if not await self._delete(actor, name):
             raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
         return arn
+
+    async def _delete(self, actor: Actor, name: str) -> bool:
+        held = await self.store.get(actor.account, actor.region, name)
+        if held is None or not await self.store.delete(actor.account, actor.region, name):
+            return False
+        await self._changed("Delete", held.latest)
+        return True
 
     async def delete_many(
         self, actor: Actor, references: Sequence[str]
@@ -314,30 +341,34 @@ class ParameterService:
             await actor.authorise(
                 "ssm:DeleteParameters", parameter_arn(actor.region, actor.account, name)
             )
-            if await self.store.delete(actor.account, actor.region, name):
+            if await self._delete(actor, name):
                 deleted.append(reference)
             else:
                 invalid.append(reference)
         return deleted, invalid
 
+    async def policies_due(self, limit: int = 100) -> list[PolicyAction]:
+        """Take the parameter policies' actions now due (decision 0241): delete the
+        parameters whose Expiration has come (every version, as AWS), and note the
+        notifications due, each once; the actions taken, for the upkeep to tell."""
+        return await take_due_actions(self.store, self._clock(), limit)
+
+    async def advanced_held(self) -> dict[tuple[str, str], int]:
+        """The advanced parameters each (account, region) holds, for the billing sampler
+        (decision 0241)."""
+        return await self.store.held(Tier.ADVANCED)
+
     async def expire_due(self, limit: int = 100) -> list[str]:
-        """Delete the parameters whose Expiration policy's time has come (every version, as
-        AWS deletes an expired parameter); their ARNs."""
-        gone = []
-        for tenant_id, region, name in await self.store.due(self._clock(), limit):
-            held = await self.store.get(tenant_id, region, name)
-            expires = None if held is None else held.latest.expires
-            # Read again: a version written since may carry no Expiration, or a later one.
-            if expires is not None and expires <= self._clock():
-                if await self.store.delete(tenant_id, region, name):
-                    gone.append(parameter_arn(region, tenant_id, name))
-        return gone
+        """The ARNs of the parameters :meth:`policies_due` deleted."""
+        return [a.version.arn for a in await self.policies_due(limit) if a.kind == "Expiration"]
 
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, actor: Actor, reference: str, action: str) -> ParameterVersion:
         """The version a name, ``name:version``, ``name:label`` or ARN selects."""
         name, number, label = split_selector(name_of(reference))
+        if is_public(name):
+            return await self._public(actor, action, name, number, label)
         await actor.authorise(action, parameter_arn(actor.region, actor.account, name))
         held = await self.store.get(actor.account, actor.region, name)
         if held is None:
@@ -354,9 +385,31 @@ class ParameterService:
             )
         raise ParameterNotFound(f"Parameter {reference[:2048]} not found.")
 
+    async def _published(self, region: str) -> dict[str, ParameterVersion]:
+        images = [] if self.public_images is None else await self.public_images()
+        return public_parameters(region, images)
+
+    async def _public(
+        self, actor: Actor, action: str, name: str, number: int | None, label: str | None
+    ) -> ParameterVersion:
+        """A public parameter, readable by every account its IAM policies let (AWS's ARN,
+        with an empty account); it has one version and no label."""
+        await actor.authorise(action, parameter_arn(actor.region, "", name))
+        found = (await self._published(actor.region)).get(name)
+        if found is None or label is not None:
+            raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
+        if number is not None and number != found.version:
+            raise ParameterVersionNotFound(
+                f"Systems Manager could not find version {number} of {name[:2048]}. Verify the "
+                "version and try again."
+            )
+        return found
+
     async def value(self, actor: Actor, version: ParameterVersion) -> str:
         """The version's value in clear (a SecureString's through its KMS key, as the
-        caller)."""
+        caller; a public parameter's, an image id, is held in clear)."""
+        if not version.tenant_id and is_public(version.name):
+            return version.sealed.decode()
         return (await self._sealer.open(version, actor.caller)).decode()
 
     async def by_path(
@@ -364,6 +417,8 @@ class ParameterService:
     ) -> list[ParameterVersion]:
         """The parameters under ``path`` passing ``filters``: each one's newest version, or
         with a Label filter its newest version carrying one of the labels (AWS's)."""
+        if is_public(path.rstrip("/") + "/"):
+            return await self._public_by_path(actor, path, recursive, filters)
         prefix = check_path(path)
         await actor.authorise(
             "ssm:GetParametersByPath",
@@ -389,6 +444,24 @@ class ParameterService:
                 found.append(labelled[-1])
         return found
 
+    async def _public_by_path(
+        self, actor: Actor, path: str, recursive: bool, filters: Sequence[ParameterFilter]
+    ) -> list[ParameterVersion]:
+        check_path("/p" + path.removeprefix("/aws"))  # AWS's path rules past the reserved root
+        prefix = path.rstrip("/") + "/"
+        await actor.authorise(
+            "ssm:GetParametersByPath", parameter_arn(actor.region, "", prefix.rstrip("/"))
+        )
+        if any(f.key == "Label" for f in filters):
+            return []  # public parameters carry no label
+        found = []
+        for name, version in (await self._published(actor.region)).items():
+            rest = name[len(prefix) :]
+            if name.startswith(prefix) and (recursive or "/" not in rest):
+                if matches(Parameter(version), filters):
+                    found.append(version)
+        return found
+
     async def describe(self, actor: Actor, filters: Sequence[ParameterFilter]) -> list[Parameter]:
         await actor.authorise("ssm:DescribeParameters", None)
         prefix = ""
@@ -400,6 +473,8 @@ class ParameterService:
 
     async def history(self, actor: Actor, reference: str) -> list[ParameterVersion]:
         name = name_of(reference)
+        if is_public(name):
+            return [await self._public(actor, "ssm:GetParameterHistory", name, None, None)]
         await actor.authorise(
             "ssm:GetParameterHistory", parameter_arn(actor.region, actor.account, name)
         )
@@ -443,6 +518,8 @@ class ParameterService:
                 await self.store.write(held, held.revision, add_latest=False, labels=changes)
             except Conflict:
                 continue
+            if wanted:
+                await self._changed("LabelParameterVersion", replace(target, labels=added))
             return invalid, number
         raise Conflict(f"{name} is changed by others at once; try again")
 

@@ -49,7 +49,8 @@ class ParameterStore(Protocol):
         ...
 
     async def due(self, now: datetime, limit: int) -> list[tuple[str, str, str]]:
-        """Up to ``limit`` (account, region, name) whose newest version expires by ``now``."""
+        """Up to ``limit`` (account, region, name) whose next policy action is due by ``now``
+        (``Parameter.next_action``), the earliest first."""
         ...
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:

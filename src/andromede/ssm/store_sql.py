@@ -77,7 +77,7 @@ def _version(m: Any) -> ParameterVersion:
 
 def _joined() -> sa.Select[Any]:
     """Each parameter's row with its newest version's."""
-    return sa.select(_V, _P.c.tags, _P.c.revision).join(
+    return sa.select(_V, _P.c.tags, _P.c.revision, _P.c.expires.label("next_action")).join(
         _P,
         sa.and_(
             _P.c.tenant_id == _V.c.tenant_id,
@@ -93,6 +93,9 @@ def _parameter(m: Any) -> Parameter:
         latest=_version(m),
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         revision=int(m["revision"]),
+        next_action=None
+        if m["next_action"] is None
+        else datetime.fromtimestamp(int(m["next_action"]) / 1_000_000, UTC),
     )
 
 
@@ -165,7 +168,8 @@ class SqlParameterStore:
         row = {
             "version": latest.version,
             "tier": str(latest.tier),
-            "expires": _us(latest.expires),
+            # The parameter's row's ``expires``: its next policy action (decision 0241).
+            "expires": _us(parameter.next_action),
             "tags": json.dumps([list(t) for t in parameter.tags]),
             "revision": revision,
             "format_version": FORMAT_VERSION,

@@ -182,6 +182,7 @@ def usage_sampler(
     load_balancers: Callable[[str], Awaitable[dict[str, int]]] | None = None,
     secrets: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
     logs_stored_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    advanced_parameters: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
     ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
@@ -189,7 +190,9 @@ def usage_sampler(
     ``application``, decision 0216); ``secrets``:
     the secrets each (tenant, region) holds, those marked for deletion not counted (decision
     0190; a secret carries its region, so no gateway's region is assumed);
-    ``logs_stored_bytes``: each tenant's CloudWatch Logs stored bytes (decision 0224)."""
+    ``logs_stored_bytes``: each tenant's CloudWatch Logs stored bytes (decision 0224);
+    ``advanced_parameters``: the advanced parameters each (tenant, region) holds (decision
+    0241)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -252,6 +255,7 @@ def usage_sampler(
         load_balancers=held_in_region(of_type("network")),
         application_load_balancers=held_in_region(of_type("application")),
         secrets=secrets,
+        advanced_parameters=advanced_parameters,
         spot_charges=in_region(compute.spot_charges_by_tenant),
         running_instances=running_instances,
     )

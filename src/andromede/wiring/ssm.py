@@ -16,26 +16,39 @@ account's key ring and the customer-managed KMS keys, and its API.
   or missing key is AWS's ``InvalidKeyId``; a refusal ``AccessDeniedException``. Each KMS use
   is audited and metered (``kms.requests``) as the envelope does.
 
-**Expiration.** :func:`ssm_upkeep` deletes, every ``ssm_policy_interval`` in every gateway,
-the parameters whose Expiration policy's time has come (a parameter deleted twice at once is
-deleted once: the second finds it gone), each audited as ``ssm:DeleteParameter`` by
-``ssm.amazonaws.com``.
+**Policies.** :func:`ssm_upkeep` takes, every ``ssm_policy_interval`` in every gateway, the
+parameter policies' actions due (``ssm.policy_actions``: each once however many gateways
+run): it deletes the parameters whose Expiration has come, each audited as
+``ssm:DeleteParameter`` by ``ssm.amazonaws.com``, and sends each action's "Parameter Store
+Policy Action" event (Expiration, ExpirationNotification, NoChangeNotification) to the
+account's default event bus (decision 0241).
+
+**Changes.** :class:`ParameterEvents` sends AWS's "Parameter Store Change" event (operation
+Create, Update, Delete or LabelParameterVersion) to the account's default bus after each
+change is written; a failure to send is logged, never the caller's error (AWS sends these
+events on a best-effort basis too).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import struct
 import uuid
-from typing import Final
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
+from andromede.compute.model import ImageState
+from andromede.compute.service import ComputeService
 from andromede.db.database import Database
+from andromede.events.model import DEFAULT_BUS, event_envelope
+from andromede.events.service import EventsService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
@@ -45,6 +58,8 @@ from andromede.kms.service import KeyService
 from andromede.settings import Settings
 from andromede.ssm.errors import InvalidKeyId, KmsAccessDenied
 from andromede.ssm.model import ParameterType, ParameterVersion
+from andromede.ssm.policy_actions import PolicyAction
+from andromede.ssm.public import PublicImage, PublicImages
 from andromede.ssm.service import ParameterLimits, ParameterService
 from andromede.ssm.store_sql import SqlParameterStore
 from andromede.ssmapi.app import SsmApp
@@ -52,7 +67,17 @@ from andromede.ssmapi.authorise import KeyUser
 from andromede.wiring.kms_envelopes import EnvelopeService, KmsEnvelopeSealer
 from andromede.wiring.queues import KeySealer
 
-__all__ = ["ParameterSealer", "parameter_limits", "ssm_api", "ssm_service", "ssm_upkeep"]
+__all__ = [
+    "ParameterEvents",
+    "ParameterSealer",
+    "parameter_limits",
+    "public_images_of",
+    "ssm_api",
+    "ssm_events",
+    "ssm_service",
+    "ssm_upkeep",
+    "take_policy_actions",
+]
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +157,20 @@ def _binding(version: ParameterVersion) -> bytes:
     return f"ssm\n{version.arn}\n{version.version}".encode()
 
 
+def public_images_of(compute: ComputeService) -> PublicImages:
+    """The operator's available public images (DescribeImages' ``Owners=amazon``), which
+    Parameter Store publishes under ``/aws/service/…`` (decision 0241)."""
+
+    async def images() -> list[PublicImage]:
+        return [
+            PublicImage(image.image_id, image.name, image.architecture, image.created_at)
+            for image in await compute.describe_images("", (), owners=("amazon",))
+            if image.public and image.state is ImageState.AVAILABLE
+        ]
+
+    return images
+
+
 def parameter_limits(settings: Settings) -> ParameterLimits:
     return ParameterLimits(
         max_standard_parameters=settings.ssm_max_standard_parameters,
@@ -159,6 +198,74 @@ def ssm_service(
     )
 
 
+class ParameterEvents:
+    """Parameter Store's EventBridge events (decision 0241), to the account's default bus:
+    "Parameter Store Change" and "Parameter Store Policy Action", as AWS shapes them."""
+
+    def __init__(self, events: EventsService) -> None:
+        self._events = events
+
+    async def _send(
+        self, version: ParameterVersion, detail_type: str, detail: dict[str, Any]
+    ) -> None:
+        event = event_envelope(
+            event_id=str(uuid.uuid4()),
+            detail_type=detail_type,
+            source="aws.ssm",
+            account=version.tenant_id,
+            moment=datetime.now(UTC),
+            region=version.region,
+            resources=[version.arn],
+            detail=detail,
+        )
+        try:
+            await self._events.route(version.tenant_id, DEFAULT_BUS, [event])
+        except Exception:  # best effort, as AWS's: the change itself is written
+            log.exception("parameter %s: its %s event was not sent", version.arn, detail_type)
+
+    async def changed(self, operation: str, version: ParameterVersion) -> None:
+        detail: dict[str, Any] = {
+            "operation": operation,
+            "name": version.name,
+            "type": str(version.type),
+        }
+        if version.description:
+            detail["description"] = version.description
+        if operation == "LabelParameterVersion":
+            detail["labels"] = list(version.labels)
+        await self._send(version, "Parameter Store Change", detail)
+
+    async def policy_action(self, action: PolicyAction) -> None:
+        version = action.version
+        await self._send(
+            version,
+            "Parameter Store Policy Action",
+            {
+                "parameter-name": version.name,
+                "parameter-type": str(version.type),
+                "policy-type": action.kind,
+                "policy-content": json.dumps(action.policy, separators=(",", ":")),
+                "action-status": "Finished",
+                "action-reason": _reason(action),
+            },
+        )
+
+
+def _reason(action: PolicyAction) -> str:
+    attributes = action.policy.get("Attributes") or {}
+    if action.kind == "Expiration":
+        return "The parameter's Expiration time came: the parameter was deleted."
+    if action.kind == "ExpirationNotification":
+        return (
+            f"The parameter expires in {attributes.get('Before')} "
+            f"{str(attributes.get('Unit')).lower()}, at {action.version.expires}."
+        )
+    return (
+        f"The parameter has not changed for {attributes.get('After')} "
+        f"{str(attributes.get('Unit')).lower()}."
+    )
+
+
 def ssm_api(
     settings: Settings,
     db: Database,
@@ -168,33 +275,62 @@ def ssm_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     billing: BillingService | None,
-) -> tuple[SsmApp, asyncio.Task[None]]:
+) -> SsmApp:
     """The Parameter Store API app of ``serve`` (its store's ``forget_tenant`` is what closing
-    a tenant forgets of it) and its upkeep, started."""
+    a tenant forgets of it); :func:`ssm_events` completes it."""
     service = ssm_service(settings, db, keys, customer_keys, audit, billing)
-    app = SsmApp(service, identity, audit, settings, rate_limiter)
-    return app, asyncio.create_task(ssm_upkeep(settings, service, audit), name="ssm")
+    return SsmApp(service, identity, audit, settings, rate_limiter)
+
+
+def ssm_events(
+    settings: Settings,
+    app: SsmApp,
+    compute: ComputeService,
+    events: EventsService,
+    audit: AuditService | None = None,
+) -> asyncio.Task[None]:
+    """What Parameter Store reads and tells once the image library and EventBridge are up:
+    the public parameters and its EventBridge events (decision 0241); then its policy
+    upkeep, started (after: no action it takes goes untold)."""
+    service = app.service
+    service.public_images = public_images_of(compute)
+    told = ParameterEvents(events)
+    service.on_change = told.changed
+    service.on_policy_action = told.policy_action
+    return asyncio.create_task(ssm_upkeep(settings, service, audit), name="ssm")
 
 
 async def ssm_upkeep(
     settings: Settings, parameters: ParameterService, audit: AuditService | None = None
 ) -> None:
-    """Every ``ssm_policy_interval``: delete the parameters whose Expiration has come."""
+    """Every ``ssm_policy_interval``: take the parameter policies' actions due."""
     while True:
         try:
-            for arn in await parameters.expire_due():
-                log.info("parameter %s: its Expiration policy's time came, deleted", arn)
-                if audit is not None:
-                    account = arn.split(":")[4]
-                    audit.record(
-                        request_id=uuid.uuid4().hex.upper()[:16],
-                        tenant_id=account,
-                        principal="ssm.amazonaws.com",
-                        action="ssm:DeleteParameter",
-                        resource=arn,
-                        outcome=Outcome.SUCCESS,
-                        details={"policy": "Expiration"},
-                    )
+            await take_policy_actions(parameters, audit)
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("Parameter Store upkeep failed")
         await asyncio.sleep(settings.ssm_policy_interval)
+
+
+async def take_policy_actions(
+    parameters: ParameterService, audit: AuditService | None = None
+) -> list[PolicyAction]:
+    """One round of the upkeep: the actions due taken, audited (a deletion) and told."""
+    taken = await parameters.policies_due()
+    for action in taken:
+        arn = action.version.arn
+        if action.kind == "Expiration":
+            log.info("parameter %s: its Expiration policy's time came, deleted", arn)
+            if audit is not None:
+                audit.record(
+                    request_id=uuid.uuid4().hex.upper()[:16],
+                    tenant_id=action.version.tenant_id,
+                    principal="ssm.amazonaws.com",
+                    action="ssm:DeleteParameter",
+                    resource=arn,
+                    outcome=Outcome.SUCCESS,
+                    details={"policy": "Expiration"},
+                )
+        if parameters.on_policy_action is not None:
+            await parameters.on_policy_action(action)
+    return taken

@@ -11,6 +11,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+from andromede.ssm.public import PublicImage
 from andromede.ssm.service import ParameterService, ValueSealer
 from support.ssmapp import Harness
 
@@ -376,8 +377,11 @@ async def test_expiration_policies(ssm: Harness) -> None:
         (expiration("soon"), "InvalidPolicyAttributeException"),
         ("not json", "InvalidPolicyAttributeException"),
         (json.dumps([{"Type": "NoChangeNotification", "Version": "1.0",
-                      "Attributes": {"After": "2", "Unit": "Days"}}]),
-         "InvalidPolicyTypeException"),
+                      "Attributes": {"After": "2", "Unit": "Weeks"}}]),
+         "InvalidPolicyAttributeException"),
+        (json.dumps([{"Type": "ExpirationNotification", "Version": "1.0",
+                      "Attributes": {"Before": "0", "Unit": "Days"}}]),
+         "InvalidPolicyAttributeException"),
         (json.dumps([{"Type": "Nope"}]), "InvalidPolicyTypeException"),
         (json.dumps(json.loads(later) * 2), "IncompatiblePolicyException"),
         (json.dumps(json.loads(later) * 11), "PoliciesLimitExceededException"),
@@ -451,3 +455,55 @@ async def test_a_value_is_bound_to_its_parameter(ssm: Harness) -> None:
     await ssm.store.write(dataclasses.replace(held, latest=swapped), held.revision)
     await ssm.fails("GetParameter", {"Name": "/two"}, "InvalidKeyId")
     assert (await ssm.ok("GetParameter", {"Name": "/two:1"}))["Parameter"]["Value"] == "2"
+
+
+async def test_public_parameters_read_through_from_the_image_library(ssm: Harness) -> None:
+    """Decision 0241: every account reads /aws/service/… (the operator's public images);
+    nobody writes there."""
+    service = ssm.app.service
+    made = datetime(2026, 3, 1, tzinfo=UTC)
+
+    async def images() -> list[PublicImage]:
+        return [PublicImage("ami-0123456789abcdef0", "debian-12", "x86_64", made)]
+
+    name = "/aws/service/debian/release/12/latest/amd64"
+    await ssm.fails("GetParameter", {"Name": name}, "ParameterNotFound")  # no library yet
+    service.public_images = images
+    got = (await ssm.ok("GetParameter", {"Name": name}))["Parameter"]
+    assert got == {
+        "Name": name, "Type": "String", "Value": "ami-0123456789abcdef0", "Version": 1,
+        "LastModifiedDate": made.timestamp(), "DataType": "aws:ec2:image",
+        "ARN": f"arn:aws:ssm:eu-fr-1::parameter{name}",
+    }  # fmt: skip
+    assert (await ssm.ok("GetParameter", {"Name": got["ARN"]}))["Parameter"]["Name"] == name
+    assert (await ssm.ok("GetParameter", {"Name": name + ":1"}))["Parameter"]["Selector"] == ":1"
+    await ssm.fails("GetParameter", {"Name": name + ":2"}, "ParameterVersionNotFound")
+    many = await ssm.ok("GetParameters", {"Names": [name, "/aws/service/debian/none"]})
+    assert [p["Value"] for p in many["Parameters"]] == ["ami-0123456789abcdef0"]
+    assert many["InvalidParameters"] == ["/aws/service/debian/none"]
+    listed = await ssm.ok("GetParametersByPath", {"Path": "/aws/service/debian", "Recursive": True})
+    assert sorted(p["Name"] for p in listed["Parameters"]) == [
+        name, "/aws/service/debian/release/bookworm/latest/amd64",
+    ]  # fmt: skip
+    shallow = await ssm.ok("GetParametersByPath", {"Path": "/aws/service/debian"})
+    assert shallow["Parameters"] == []
+    history = (await ssm.ok("GetParameterHistory", {"Name": name}))["Parameters"]
+    assert [h["Value"] for h in history] == ["ami-0123456789abcdef0"]
+    # Read-only: AWS's errors for the reserved prefix.
+    await ssm.fails("PutParameter", {"Name": name, "Value": "ami-0123456789abcdef1",
+                                     "Type": "String", "Overwrite": True},
+                    "AccessDeniedException")  # fmt: skip
+    assert (await ssm.ok("DescribeParameters"))["Parameters"] == []  # not in the account
+    # Every account reads them; IAM decides on the ARN with an empty account.
+    other = await ssm.other_tenant("other")
+    assert (await other.ok("GetParameter", {"Name": name}))["Parameter"]["Version"] == 1
+    user = await ssm.iam_user("reader")
+    await user.fails("GetParameter", {"Name": name}, "AccessDeniedException")
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ssm:GetParameter",
+        "Resource": "arn:aws:ssm:*::parameter/aws/service/debian/*",
+    }]}  # fmt: skip
+    await ssm.identity.put_user_policy(ssm.tenant_id, "reader", "p", json.dumps(policy))
+    assert (await user.ok("GetParameter", {"Name": name}))["Parameter"]["Name"] == name
+    await user.fails("GetParameter", {"Name": "/aws/service/andromede/images/debian-12"},
+                     "AccessDeniedException")  # fmt: skip
