@@ -26,10 +26,12 @@ from botocore.exceptions import EventStreamError
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.validate import validate_parameters
+from pydantic import ValidationError
 
 from andromede.kinesisapi.app import CONTENT_TYPE
 from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions
+from andromede.settings import Settings
 from support.firehoseapp import CallFailed
 from support.kinesisapp import MODEL, REGION, World, kinesis_world
 
@@ -376,3 +378,37 @@ async def test_iam_judges_the_consumers_arn(world: World) -> None:
     await ended(allowed)
     with pytest.raises(CallFailed):
         await user.client("DescribeStreamConsumer", ConsumerARN=arn)
+
+
+async def test_records_are_opened_under_the_streams_key_and_its_refusal_is_an_event(
+    world: World,
+) -> None:
+    arn = await consumer(world)
+    key = await world.customer_keys.create_key(world.root())
+    await world.client("StartStreamEncryption", StreamName="s", EncryptionType="KMS",
+                       KeyId=key.key_id)  # fmt: skip
+    await world.client("PutRecord", StreamName="s", Data=b"sealed", PartitionKey="k")
+    position = {"Type": "TRIM_HORIZON"}
+    subscribed = await subscribe(world, ConsumerARN=arn, ShardId=SHARD, StartingPosition=position)
+    await subscribed.until(2)
+    subscribed.gone.set()
+    await ended(subscribed)
+    (event,) = subscribed.parsed()
+    (record,) = event["SubscribeToShardEvent"]["Records"]
+    assert (record["Data"], record["EncryptionType"]) == (b"sealed", "KMS")
+    await world.customer_keys.disable_key(world.root(), key.arn)
+    await asyncio.sleep(1.0)
+    refused = await subscribe(world, ConsumerARN=arn, ShardId=SHARD, StartingPosition=position)
+    await ended(refused)
+    assert refused.messages()[-1].headers[":exception-type"] == "KMSDisabledException"
+    with pytest.raises(EventStreamError) as raised:
+        refused.parsed()
+    assert raised.value.response["Error"]["Code"] == "KMSDisabledException"
+
+
+def test_the_subscription_settings_keep_awss_bounds() -> None:
+    assert Settings().kinesis_subscription_lifetime == 300.0
+    with pytest.raises(ValidationError):
+        Settings(kinesis_subscription_lifetime=301)
+    with pytest.raises(ValidationError):
+        Settings(kinesis_subscription_poll_interval=0)
