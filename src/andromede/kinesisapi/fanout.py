@@ -198,12 +198,19 @@ async def _events(
     subscription: Subscription, gone: asyncio.Event, deadline: float
 ) -> AsyncIterator[bytes]:
     limits = subscription.slots.limits
-    iterator = subscription.iterator
+    kinesis = subscription.kinesis
+    iterator: str | None = subscription.iterator
     last_sent: float | None = None
+    position = subscription.shard.starting  # refined by each read
     where = f"consumer {subscription.key[1]} on shard {subscription.shard.id}"
     while not gone.is_set():
         try:
-            read = await subscription.kinesis.records(
+            if iterator is None:  # the last one expired: the same place, a fresh iterator
+                iterator = await kinesis.iterator(
+                    subscription.tenant_id, subscription.stream.name, subscription.shard.id,
+                    "AFTER_SEQUENCE_NUMBER", sequence_text(position - 1),
+                )  # fmt: skip
+            read = await kinesis.records(
                 subscription.tenant_id, iterator, _PAGE, subscription.caller,
                 "SubscribeToShardEvent",
             )  # fmt: skip
@@ -211,7 +218,11 @@ async def _events(
             code = exc.code if exc.code in _KMS_EXCEPTIONS else "InternalFailureException"
             yield json_exception(code, str(exc))
             return
-        except (StreamNotFound, InvalidArgument, ExpiredIterator):
+        except ExpiredIterator:
+            # Only when iterators live shorter than the pause between reads (the settings).
+            iterator = None
+            continue
+        except (StreamNotFound, InvalidArgument):
             # The stream deleted (its iterators refused), or another made under its name.
             yield json_exception(
                 "ResourceNotFoundException",
@@ -234,7 +245,7 @@ async def _events(
             last_sent = now
         if read.next_iterator is None or now >= deadline:
             return
-        iterator = read.next_iterator
+        iterator, position = read.next_iterator, read.position
         if read.records and read.millis_behind > 0:
             continue  # behind the tip: the next page at once
         with contextlib.suppress(TimeoutError):

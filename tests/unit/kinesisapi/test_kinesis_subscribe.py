@@ -412,3 +412,20 @@ def test_the_subscription_settings_keep_awss_bounds() -> None:
         Settings(kinesis_subscription_lifetime=301)
     with pytest.raises(ValidationError):
         Settings(kinesis_subscription_poll_interval=0)
+
+
+async def test_a_subscription_outlives_its_shard_iterators(tmp_path: Path) -> None:
+    async for short in kinesis_world(
+        tmp_path, kinesis_iterator_lifetime=1, kinesis_subscription_poll_interval=1.5
+    ):
+        arn = await consumer(short)
+        subscribed = await subscribe(
+            short, ConsumerARN=arn, ShardId=SHARD, StartingPosition={"Type": "LATEST"}
+        )
+        await subscribed.until(2)
+        await asyncio.sleep(1.2)  # the iterator the first read gave has expired
+        await short.client("PutRecord", StreamName="s", Data=b"late", PartitionKey="k")
+        await subscribed.until(3)
+        subscribed.gone.set()
+        await ended(subscribed)
+        assert _records(subscribed.parsed()) == [b"late"]
