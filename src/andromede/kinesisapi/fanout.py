@@ -158,6 +158,7 @@ def _event(read: RecordsRead) -> dict[str, Any]:
                     for i in (child.parent, child.adjacent_parent)
                     if i is not None
                 ],
+                # streams.described_shard's shape; not imported: streams -> params -> here.
                 "HashKeyRange": {
                     "StartingHashKey": str(child.start_hash),
                     "EndingHashKey": str(child.end_hash),
