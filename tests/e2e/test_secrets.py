@@ -567,3 +567,45 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     table.delete()
     dynamodb.delete_table(TableName="terraform-locks")
     assert dynamodb.list_tables()["TableNames"] == []
+
+
+def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:
+    """Enhanced fan-out (decision 0242) with boto3's own event-stream client: a consumer
+    registered, subscribed to the shard from its tip, records put by another client pushed
+    into the open subscription, a second subscription of the consumer refused."""
+    credentials = server.credentials()
+    kinesis: Any = client_for(server, "kinesis", *credentials)
+    producer: Any = client_for(server, "kinesis", *credentials)
+    kinesis.create_stream(StreamName="fanout", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="fanout", WaiterConfig={"Delay": 1})
+    stream_arn = kinesis.describe_stream_summary(StreamName="fanout")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    consumer = kinesis.register_stream_consumer(StreamARN=stream_arn, ConsumerName="reader")
+    consumer_arn = consumer["Consumer"]["ConsumerARN"]
+    shard = kinesis.list_shards(StreamName="fanout")["Shards"][0]["ShardId"]
+    subscription = kinesis.subscribe_to_shard(
+        ConsumerARN=consumer_arn, ShardId=shard, StartingPosition={"Type": "LATEST"}
+    )
+    events = subscription["EventStream"]
+    try:
+        with pytest.raises(ClientError) as in_use:
+            kinesis.subscribe_to_shard(
+                ConsumerARN=consumer_arn, ShardId=shard, StartingPosition={"Type": "LATEST"}
+            )
+        assert error_code(in_use) == "ResourceInUseException"
+        producer.put_records(StreamName="fanout", Records=[
+            {"Data": b"pushed-1", "PartitionKey": "k"},
+            {"Data": b"pushed-2", "PartitionKey": "k"}])  # fmt: skip
+        seen: list[bytes] = []
+        deadline = time.monotonic() + 30
+        for event in events:
+            shard_event = event["SubscribeToShardEvent"]
+            assert shard_event["ContinuationSequenceNumber"]
+            seen += [r["Data"] for r in shard_event["Records"]]
+            if len(seen) >= 2 or time.monotonic() > deadline:
+                break
+        assert seen == [b"pushed-1", b"pushed-2"]
+    finally:
+        events.close()
+    kinesis.delete_stream(StreamName="fanout", EnforceConsumerDeletion=True)

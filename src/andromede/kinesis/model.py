@@ -94,8 +94,8 @@ class Shard:
 
 @dataclass(frozen=True, slots=True)
 class Consumer:
-    """A registered stream consumer (enhanced fan-out's registry; SubscribeToShard itself is
-    not served): its ARN is the stream's with ``/consumer/<name>:<creation seconds>``."""
+    """A registered stream consumer (enhanced fan-out's registry, read through SubscribeToShard,
+    decision 0242): its ARN is the stream's with ``/consumer/<name>:<creation seconds>``."""
 
     name: str
     created: int  # ms
@@ -237,7 +237,8 @@ def parse_sequence(text: str) -> int:
     if not text.isdigit() or len(text) > 128:
         raise InvalidArgument(f"Invalid StartingSequenceNumber: {text[:128]}")
     counter = int(text) - SEQUENCE_BASE
-    if not 0 <= counter < _SEQUENCE_SPAN:
+    # -1: the continuation of a subscription before the stream's first record (decision 0242).
+    if not -1 <= counter < _SEQUENCE_SPAN:
         raise InvalidArgument(f"Invalid StartingSequenceNumber: {text[:128]}")
     return counter
 

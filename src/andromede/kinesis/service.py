@@ -76,16 +76,28 @@ class KinesisLimits:
 
 
 class KinesisObserver(Protocol):
+    """What the service tells of a stream's use: ``operation`` is the reading API's metric
+    prefix (``GetRecords``, or ``SubscribeToShardEvent`` for an enhanced fan-out page)."""
+
     def incoming(self, stream: Stream, sizes: Sequence[int]) -> None: ...
 
-    def read(self, stream: Stream, records: int, size: int) -> None: ...
+    def read(
+        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
+    ) -> None: ...
+
+    def rate_exceeded(self, stream: Stream, operation: str) -> None: ...
 
 
 class _Unobserved:
     def incoming(self, stream: Stream, sizes: Sequence[int]) -> None:
         pass
 
-    def read(self, stream: Stream, records: int, size: int) -> None:
+    def read(
+        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
+    ) -> None:
+        pass
+
+    def rate_exceeded(self, stream: Stream, operation: str) -> None:
         pass
 
 
@@ -115,11 +127,15 @@ class ReadRecord:
 
 @dataclass(frozen=True, slots=True)
 class RecordsRead:
+    """``position``: the counter the next read of the shard starts at (a subscription's
+    ``ContinuationSequenceNumber`` is the one before it)."""
+
     stream: Stream
     records: list[ReadRecord]
     next_iterator: str | None
     millis_behind: int
     children: list[Shard]
+    position: int = 0
 
 
 _THROTTLED: Final = "ProvisionedThroughputExceededException"
@@ -385,7 +401,10 @@ class KinesisService:
             if sequence is None:
                 raise InvalidArgument(f"StartingSequenceNumber is required for {kind}.")
             number = parse_sequence(sequence)
-            if number < shard.starting or (shard.ending is not None and number > shard.ending):
+            # A subscription's continuation before a shard's first record is the number
+            # just below it (decision 0242): read AFTER it, it starts the shard.
+            lowest = shard.starting - (kind == "AFTER_SEQUENCE_NUMBER")
+            if number < lowest or (shard.ending is not None and number > shard.ending):
                 raise InvalidArgument(
                     f"StartingSequenceNumber {sequence} used in GetShardIterator on shard "
                     f"{shard.id} in stream {name} under account {tenant_id} is invalid because "
@@ -407,7 +426,12 @@ class KinesisService:
         return seal_iterator(stream.iterator_key, tenant_id, where)
 
     async def records(
-        self, tenant_id: str, token: str, limit: int, caller: object = None
+        self,
+        tenant_id: str,
+        token: str,
+        limit: int,
+        caller: object = None,
+        operation: str = "GetRecords",
     ) -> RecordsRead:
         name = iterator_stream(token)
         stream = await self.store.get(tenant_id, name)
@@ -426,18 +450,18 @@ class KinesisService:
         opened = await self.sealer.open(stream, stored, caller) if stored else []
         after = stored[-1].sequence + 1 if stored else where.position
         more = bool(await self.store.read(tenant_id, name, shard.index, after, 1, 1))
-        self.observer.read(stream, len(stored), sum(r.size for r in stored))
         records = [
             ReadRecord(r.sequence, r.partition_key, r.arrived, data)
             for r, data in zip(stored, opened, strict=True)
         ]
-        behind = now - stored[-1].arrived if stored and more else 0
+        behind = max(now - stored[-1].arrived if stored and more else 0, 0)
+        self.observer.read(stream, len(stored), sum(r.size for r in stored), operation, behind)
         if not shard.is_open and not more:
-            return RecordsRead(stream, records, None, max(behind, 0), stream.children(shard))
+            return RecordsRead(stream, records, None, behind, stream.children(shard), after)
         nxt = seal_iterator(
             stream.iterator_key, tenant_id, IteratorPosition(name, shard.index, after, now)
         )
-        return RecordsRead(stream, records, nxt, max(behind, 0), [])
+        return RecordsRead(stream, records, nxt, behind, [], after)
 
     # -- resharding -----------------------------------------------------------------------
 

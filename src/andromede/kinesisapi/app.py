@@ -10,19 +10,29 @@ GetRecords only when refused, as CloudTrail's data events are off by default) an
 access-log line. Every error leaves as ``{"__type": …, "message": …}`` with the
 ``x-amzn-RequestId`` header; an unexpected exception is logged and answered
 ``InternalFailure`` carrying nothing but the request id. An action of the API this platform
-does not serve (SubscribeToShard and its HTTP/2 event stream, enhanced monitoring,
-resource policies…) is ``UnknownOperationException``.
+does not serve (enhanced monitoring, resource policies…) is ``UnknownOperationException``.
+SubscribeToShard answers with its subscription's event stream (decision 0242,
+:mod:`andromede.kinesisapi.fanout`), a data event as GetRecords.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
-from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
+from andromede.awsjson.endpoint import (
+    JsonEndpoint,
+    JsonErrorTypes,
+    JsonRequest,
+    JsonWire,
+    JsonWireError,
+    RequestWire,
+)
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.policy import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
@@ -30,9 +40,11 @@ from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
+from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions, subscription_answer
 from andromede.kinesisapi.params import Handler, KinesisCall
 from andromede.kinesisapi.records import RECORD_ACTIONS
 from andromede.kinesisapi.streams import STREAM_ACTIONS
+from andromede.kinesisapi.subscribe import SUBSCRIBE_ACTIONS
 from andromede.kms.customer_keys import Caller
 from andromede.settings import Settings
 
@@ -41,8 +53,24 @@ __all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "KinesisApp"]
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 # A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
 _PUT_BODY: Final = 7 * 1024 * 1024
-ACTIONS: Final[dict[str, Handler]] = STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS
-DATA_ACTIONS: Final = frozenset({"PutRecord", "PutRecords", "GetShardIterator", "GetRecords"})
+ACTIONS: Final[dict[str, Handler]] = (
+    STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS | SUBSCRIBE_ACTIONS
+)
+DATA_ACTIONS: Final = frozenset(
+    {"PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SubscribeToShard"}
+)
+# The request's ASGI ``receive``: a subscription's stream listens on it for the client going.
+_RECEIVE: ContextVar[Receive] = ContextVar("kinesis_receive")
+
+
+class KinesisWire(JsonWire[KinesisCall]):
+    """The JSON protocol, but for SubscribeToShard's answer: the subscription's stream."""
+
+    def answer(self, request: JsonRequest[KinesisCall], result: dict[str, Any]) -> Response:
+        call = request.context
+        if call is not None and call.subscription is not None:
+            return subscription_answer(call.subscription, _RECEIVE.get())
+        return super().answer(request, result)
 
 
 class KinesisApp(JsonEndpoint[KinesisCall]):
@@ -73,6 +101,21 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
         self._kinesis = kinesis
         self._identity = identity
         self._denied: set[str] = set()
+        self.subscriptions = Subscriptions(
+            SubscriptionLimits(
+                lifetime=settings.kinesis_subscription_lifetime,
+                poll_interval=settings.kinesis_subscription_poll_interval,
+            )
+        )
+        self._wire = KinesisWire(self)
+
+    def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[KinesisCall]:
+        return self._wire
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Each request runs in its own task: the variable is this request's.
+        _RECEIVE.set(receive)
+        await super().__call__(scope, receive, send)
 
     @property
     def service(self) -> KinesisService:
@@ -129,6 +172,7 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
             kinesis=self._kinesis,
             authorise=authorise,
             max_record_size=self._settings.kinesis_max_record_size,
+            subscriptions=self.subscriptions,
             kms_caller=Caller(
                 account_id=principal.tenant_id, arn=principal.arn, principal=principal,
                 source_ip=source_ip, secure=secure,

@@ -1,8 +1,8 @@
 """Kinesis' stream consumer registry (decision 0228): RegisterStreamConsumer,
 DescribeStreamConsumer, ListStreamConsumers and DeregisterStreamConsumer, each authorised as
 ``kinesis:<Action>`` on the stream's ARN (register, list) or the consumer's (describe,
-deregister), as AWS's IAM names them. Consumers are ACTIVE at once. SubscribeToShard, the
-HTTP/2 event stream they exist for, is not served (``UnknownOperationException``)."""
+deregister), as AWS's IAM names them. Consumers are ACTIVE at once; they read through
+SubscribeToShard (``subscribe.py``, decision 0242)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.params import Handler, KinesisCall, invalid
 from andromede.kinesisapi.streams import named_stream
 
-__all__ = ["CONSUMER_ACTIONS"]
+__all__ = ["CONSUMER_ACTIONS", "named_consumer"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _CONSUMER_ARN: Final = re.compile(
@@ -45,7 +45,7 @@ def _consumer_name(call: KinesisCall) -> str:
     return name
 
 
-async def _named_consumer(call: KinesisCall, action: str) -> tuple[Stream, Consumer]:
+async def named_consumer(call: KinesisCall, action: str) -> tuple[Stream, Consumer]:
     """The consumer ``ConsumerARN`` names, or ``StreamARN`` and ``ConsumerName`` together,
     once the caller may do ``action`` on it."""
     arn = call.string("ConsumerARN", min_length=1, max_length=2048)
@@ -83,12 +83,12 @@ async def register_stream_consumer(call: KinesisCall) -> dict[str, Any]:
 
 
 async def describe_stream_consumer(call: KinesisCall) -> dict[str, Any]:
-    stream, consumer = await _named_consumer(call, "DescribeStreamConsumer")
+    stream, consumer = await named_consumer(call, "DescribeStreamConsumer")
     return {"ConsumerDescription": _described(stream, consumer, with_stream=True)}
 
 
 async def deregister_stream_consumer(call: KinesisCall) -> dict[str, Any]:
-    stream, consumer = await _named_consumer(call, "DeregisterStreamConsumer")
+    stream, consumer = await named_consumer(call, "DeregisterStreamConsumer")
     await call.kinesis.deregister_consumer(call.tenant_id, stream.name, consumer.name)
     return {}
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 from andromede.kinesis.model import stream_arn
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.errors import KinesisWireError
+from andromede.kinesisapi.fanout import Subscription, Subscriptions
 
 __all__ = ["Handler", "KinesisCall", "invalid"]
 
@@ -50,6 +51,9 @@ class KinesisCall:
     resources: list[str] = field(default_factory=list)
     # The caller as KMS judges it (``kms.customer_keys.Caller``), for a stream's KMS key.
     kms_caller: object = None
+    # The gateway's enhanced fan-out register, and the subscription this call opened.
+    subscriptions: Subscriptions | None = None
+    subscription: Subscription | None = None
 
     def string(
         self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = 2048,

@@ -13,6 +13,9 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
+from andromede.awswire.eventstream import CONTENT_TYPE
+from andromede.awswire.eventstream import json_event as event
+from andromede.awswire.eventstream import json_exception as exception
 from andromede.http.response import Receive, Response
 from andromede.logs.errors import InvalidParameter
 from andromede.logs.filter import compile_pattern
@@ -20,7 +23,6 @@ from andromede.logs.live_tail import LiveTailSession, TailUpdate
 from andromede.logs.model import check_group_name, check_stream_name
 from andromede.logsapi.action_call import LogsCall
 from andromede.logsapi.errors import LogsWireError
-from andromede.logsapi.event_stream import CONTENT_TYPE, event, exception
 from andromede.logsapi.params import optional_str, strings
 
 __all__ = ["live_tail_answer", "start_live_tail"]

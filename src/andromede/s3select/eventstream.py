@@ -1,15 +1,14 @@
-"""AWS's event stream (``application/vnd.amazon.eventstream``), as SelectObjectContent's
-answer carries it: each message is its total length and its headers' length (big-endian
-32-bit), the CRC32 of those eight bytes, the headers (name length, name, type 7 — a string —,
-value length, value), the payload and the CRC32 of all that came before. botocore's
-``eventstream.py`` decodes it; a unit test checks these frames with it.
+"""SelectObjectContent's events (``Records``, ``Stats``, ``Progress``, ``Cont``, ``End``
+and the error message) over the wire layer's event-stream framing
+(:func:`andromede.awswire.eventstream.frame`); a unit test checks them with botocore's
+decoder.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Final
+
+from andromede.awswire.eventstream import frame
 
 __all__ = [
     "MAX_RECORDS_PAYLOAD",
@@ -22,19 +21,6 @@ __all__ = [
 ]
 
 MAX_RECORDS_PAYLOAD: Final = 64 * 1024  # a Records event's payload, at most (as AWS batches)
-_STRING: Final = 7
-
-
-def frame(headers: list[tuple[str, str]], payload: bytes = b"") -> bytes:
-    encoded = bytearray()
-    for name, value in headers:
-        raw_name, raw_value = name.encode(), value.encode()
-        encoded += struct.pack(">B", len(raw_name)) + raw_name
-        encoded += struct.pack(">BH", _STRING, len(raw_value)) + raw_value
-    total = 12 + len(encoded) + len(payload) + 4
-    prelude = struct.pack(">II", total, len(encoded))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + bytes(encoded) + payload
-    return message + struct.pack(">I", zlib.crc32(message))
 
 
 def _event(event_type: str, payload: bytes = b"", content_type: str | None = None) -> bytes:

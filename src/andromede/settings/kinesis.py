@@ -61,3 +61,17 @@ class KinesisSettings(BaseModel):
         description="Seconds between the passes that delete records past their stream's "
         "retention period, in every gateway (decision 0228).",
     )
+    kinesis_subscription_lifetime: float = Field(
+        default=300.0,
+        gt=0,
+        le=300.0,
+        description="Seconds a SubscribeToShard event stream lasts before it ends and the "
+        "consumer subscribes again (AWS: 5 minutes) (decision 0242).",
+    )
+    kinesis_subscription_poll_interval: float = Field(
+        default=0.2,
+        gt=0,
+        le=5.0,
+        description="Seconds a SubscribeToShard subscription waits, once it has read its shard "
+        "to the end, before it looks for new records (decision 0242).",
+    )

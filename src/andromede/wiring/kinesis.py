@@ -74,9 +74,17 @@ class KinesisMetrics:
         if self._billing is not None:
             self._billing.count(stream.tenant_id, self._region, PUT_UNITS, put_units(sizes))
 
-    def read(self, stream: Stream, records: int, size: int) -> None:
-        self._record(stream, "GetRecords.Records", float(records), "Count")
-        self._record(stream, "GetRecords.Bytes", float(size), "Bytes")
+    def read(
+        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
+    ) -> None:
+        self._record(stream, f"{operation}.Records", float(records), "Count")
+        self._record(stream, f"{operation}.Bytes", float(size), "Bytes")
+        self._record(stream, f"{operation}.MillisBehindLatest", float(millis_behind),
+                     "Milliseconds")  # fmt: skip
+
+    def rate_exceeded(self, stream: Stream, operation: str) -> None:
+        """A call refused by its per-second rate (``SubscribeToShard.RateExceeded``)."""
+        self._record(stream, f"{operation}.RateExceeded", 1.0, "Count")
 
 
 def kinesis_limits(settings: Settings) -> KinesisLimits:

@@ -3,7 +3,7 @@
 or by stream and name, listed page by page, counted in the stream's summary, deregistered;
 a name taken, the stream's bound (``kinesis_max_consumers``), a stale consumer ARN; a stream
 with consumers deleted only with ``EnforceConsumerDeletion``; IAM on the consumer's ARN;
-SubscribeToShard still ``UnknownOperationException``."""
+a deleted stream's consumer no longer subscribes (decision 0242)."""
 
 from __future__ import annotations
 
@@ -58,9 +58,10 @@ async def test_consumers_registered_described_listed_and_deregistered(world: Wor
     await world.fails("DescribeStreamConsumer", "ResourceNotFoundException", ConsumerARN=stale)
     await world.fails("DeleteStream", "ResourceInUseException", StreamName="s")
     await world.client("DeleteStream", StreamName="s", EnforceConsumerDeletion=True)
-    reply = await world.raw("SubscribeToShard", {"ConsumerARN": made["ConsumerARN"],
-                                                 "ShardId": "shardId-000000000000"})  # fmt: skip
-    assert reply.error_fields()["__type"] == "UnknownOperationException"
+    subscription = {"ConsumerARN": made["ConsumerARN"], "ShardId": "shardId-000000000000",
+                    "StartingPosition": {"Type": "LATEST"}}  # fmt: skip
+    reply = await world.raw("SubscribeToShard", subscription)
+    assert reply.error_fields()["__type"] == "ResourceNotFoundException"  # decision 0242
 
 
 async def test_iam_judges_the_consumers_arn(world: World) -> None:

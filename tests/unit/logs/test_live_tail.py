@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 
+from andromede.awswire.eventstream import json_event as event
+from andromede.awswire.eventstream import json_exception as exception
 from andromede.logs import live_tail
 from andromede.logs.errors import LimitExceeded, ResourceNotFound
 from andromede.logs.filter import compile_pattern
 from andromede.logs.live_tail import LiveTailLimits, LiveTails, LiveTailSession
 from andromede.logs.model import InputEvent
-from andromede.logsapi.event_stream import event, exception
 from support.logsapp import NOW, LogsWorld, logs_world
 
 T = "000000000001"
