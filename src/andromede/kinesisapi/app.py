@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -33,9 +34,6 @@ from andromede.awsjson.endpoint import (
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send
-from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.policy import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
@@ -147,23 +145,12 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
         secure = request.scope.get("scheme") == "https"
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
-            policies = await self._identity.policies_for(principal)
-            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
-            context_keys.update(keys)
-            context = principal_context(
-                principal, action=iam_action, resource=resource, source_ip=source_ip,
-                secure=secure, region=region, keys=context_keys,
-            )  # fmt: skip
-            refusal = endpoint_refusal(context)
-            if refusal is not None or not policies_allow(context, policies):
+            refused = await identity_refusal(
+                self._identity, principal, request, region, iam_action, resource, keys
+            )
+            if refused is not None:
                 self._denied.add(request.request_id)
-                raise KinesisWireError(
-                    "AccessDeniedException",
-                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
-                    f"resource: {resource} "
-                    + (refusal or f"because no identity-based policy allows the {iam_action} "
-                       "action"),
-                )  # fmt: skip
+                raise KinesisWireError("AccessDeniedException", refused)
 
         request.context = KinesisCall(
             params=self.params(request),
