@@ -41,6 +41,7 @@ from andromede.console import (
     pages_connections,
     pages_dashboard_edit,
     pages_dashboards,
+    pages_dynamodb,
     pages_event_archives,
     pages_events,
     pages_firehose,
@@ -92,6 +93,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_acm import AcmWire
 from andromede.console.wire_autoscaling import AutoScalingWire
+from andromede.console.wire_dynamodb import DynamoWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
@@ -206,6 +208,7 @@ class Console:
         kinesis: KinesisWire | None = None,
         parameters: ParametersWire | None = None,
         acm: AcmWire | None = None,
+        dynamodb: DynamoWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
@@ -241,6 +244,7 @@ class Console:
         self.kinesis = kinesis
         self.parameters = parameters
         self.acm = acm
+        self.dynamodb = dynamodb
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -507,6 +511,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_firehose.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_kinesis.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_parameters.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_dynamodb.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_certificates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_metric_streams.ROUTES),
         *(
