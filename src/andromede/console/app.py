@@ -41,6 +41,7 @@ from andromede.console import (
     pages_connections,
     pages_dashboard_edit,
     pages_dashboards,
+    pages_dynamodb,
     pages_event_archives,
     pages_events,
     pages_firehose,
@@ -62,6 +63,7 @@ from andromede.console import (
     pages_nat_gateways,
     pages_network,
     pages_network_acls,
+    pages_object,
     pages_oidc,
     pages_parameters,
     pages_prefix_lists,
@@ -92,6 +94,7 @@ from andromede.console.session import (
 from andromede.console.wire import KmsWire, S3Wire, WireError
 from andromede.console.wire_acm import AcmWire
 from andromede.console.wire_autoscaling import AutoScalingWire
+from andromede.console.wire_dynamodb import DynamoWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
@@ -206,6 +209,7 @@ class Console:
         kinesis: KinesisWire | None = None,
         parameters: ParametersWire | None = None,
         acm: AcmWire | None = None,
+        dynamodb: DynamoWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
@@ -241,6 +245,7 @@ class Console:
         self.kinesis = kinesis
         self.parameters = parameters
         self.acm = acm
+        self.dynamodb = dynamodb
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -499,6 +504,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_session.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_oidc.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_storage.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_object.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_keys.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_secrets.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_logs.ROUTES),
@@ -507,6 +513,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_firehose.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_kinesis.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_parameters.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_dynamodb.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_certificates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_metric_streams.ROUTES),
         *(

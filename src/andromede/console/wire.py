@@ -265,6 +265,38 @@ class S3Wire:
             raise _s3_error(answer)
         return answer
 
+    async def stream(
+        self,
+        origin: Scope,
+        principal: Principal,
+        path: str,
+        query: Mapping[str, str],
+        *,
+        body: bytes,
+        sink: Callable[[bytes], None],
+    ) -> None:
+        """One S3 POST whose answer goes to ``sink`` chunk by chunk as S3 sends it (an event
+        stream); S3's refusal raised, its error document read instead of sunk."""
+        length = [(b"content-length", str(len(body)).encode())]
+        scope = _scope(origin, principal, "POST", path, urlencode(query), length)
+        status = 0
+        refusal = bytearray()
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunk: bytes = message.get("body", b"")
+                if status >= 300:
+                    refusal.extend(chunk[: max(0, _MAX_ANSWER - len(refusal))])
+                elif chunk:
+                    sink(chunk)
+
+        await self._app(scope, _receiver(body), send)
+        if status >= 300:
+            raise _s3_error(Answer(status, {}, bytes(refusal)))
+
     async def list_buckets(self, origin: Scope, principal: Principal) -> list[BucketRow]:
         answer = await self.request(origin, principal, "GET", "/")
         root = SafeET.fromstring(answer.body)

@@ -100,6 +100,13 @@ class IdentitySettings(BaseModel):
         description="Metric lines a console dashboard page draws at most (each is one "
         "GetMetricStatistics call); the rest are counted as not drawn.",
     )
+    console_select_max_output: int = Field(
+        default=256 * KIB,
+        ge=KIB,
+        le=8 * MIB,
+        description="Bytes of an S3 Select answer's records a console object page shows at "
+        "most; past them the page says the records were cut.",
+    )
     console_upload_part_size: int = Field(
         default=8 * MIB,
         ge=5 * MIB,

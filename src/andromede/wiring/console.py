@@ -16,6 +16,7 @@ from andromede.console.app import Console, ConsoleApp
 from andromede.console.wire import KmsWire, S3Wire
 from andromede.console.wire_acm import AcmWire
 from andromede.console.wire_autoscaling import AutoScalingWire
+from andromede.console.wire_dynamodb import DynamoWire
 from andromede.console.wire_ec2 import Ec2Wire
 from andromede.console.wire_elb import ElbWire
 from andromede.console.wire_events import EventsWire
@@ -90,6 +91,7 @@ def console_app(
             kinesis=KinesisWire(apis["kinesis"]),
             parameters=ParametersWire(apis["ssm"]),
             acm=_acm_wire(settings, apis),
+            dynamodb=DynamoWire(apis["dynamodb"]) if "dynamodb" in apis else None,
         )
     )
 
