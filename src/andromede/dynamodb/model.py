@@ -105,6 +105,9 @@ class TableLimits:
     max_tables: int = 2500
     max_item_size: int = 400 * 1024
     page_size: int = 1024 * 1024
+    max_global_indexes: int = 20
+    max_local_indexes: int = 5
+    max_projected_attributes: int = 100
 
 
 @dataclass(frozen=True, slots=True)

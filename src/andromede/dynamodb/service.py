@@ -207,17 +207,31 @@ class DynamoService:
         while True:
             rows = await self.store.scan(table.tenant_id, table.name, ScanRange(), after, _BATCH)
             for row in rows:
-                item = await self.open_item(table, row)
-                moved = dataclasses.replace(
-                    row,
-                    revision=row.revision + 1,
-                    expires=_expiry(table, item),
-                    index_keys=await index_keys(table, item, self._sealer.hash_token),
-                )
-                await self.store.put_item(table.tenant_id, table.name, moved, row.revision)
+                await self._recompute(table, row)
             if len(rows) < _BATCH:
                 return
             after = (rows[-1].hash_token, rows[-1].sort_token)
+
+    async def _recompute(self, table: Table, row: StoredItem) -> None:
+        """One item's expiry and index entries rewritten; read again when another write came
+        between (that write may have read the table's definition before it changed)."""
+        held: StoredItem | None = row
+        for _ in range(_ATTEMPTS):
+            if held is None:
+                return  # deleted meanwhile
+            item = await self.open_item(table, held)
+            moved = dataclasses.replace(
+                held,
+                revision=held.revision + 1,
+                expires=_expiry(table, item),
+                index_keys=await index_keys(table, item, self._sealer.hash_token),
+            )
+            if await self.store.put_item(table.tenant_id, table.name, moved, held.revision):
+                return
+            held = await self.store.get_item(
+                table.tenant_id, table.name, row.hash_token, row.sort_token
+            )
+        raise _contended(table)
 
     # --- items ------------------------------------------------------------------------------
 

@@ -9,15 +9,18 @@ import re
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
-from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Table
+from andromede.dynamodb.model import (
+    BillingMode,
+    KeyElement,
+    SecondaryIndex,
+    Table,
+    TableLimits,
+)
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, invalid
 
-__all__ = ["MAX_GLOBAL", "MAX_LOCAL", "MAX_PROJECTED", "check_indexes", "read_index"]
+__all__ = ["check_indexes", "read_index", "updated_indexes"]
 
-MAX_GLOBAL: Final = 20
-MAX_LOCAL: Final = 5
-MAX_PROJECTED: Final = 100
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 _PROJECTIONS: Final = ("ALL", "KEYS_ONLY", "INCLUDE")
 
@@ -121,7 +124,10 @@ def read_index(
 
 
 def check_indexes(
-    table_hash: KeyElement, table_sort: KeyElement | None, indexes: list[SecondaryIndex]
+    limits: TableLimits,
+    table_hash: KeyElement,
+    table_sort: KeyElement | None,
+    indexes: list[SecondaryIndex],
 ) -> None:
     """The table's indexes together: distinct names, AWS's counts, local indexes on the
     table's hash key with a sort key."""
@@ -129,19 +135,21 @@ def check_indexes(
     for name in names:
         if names.count(name) > 1:
             raise _bad(f"Duplicate index name: {name}")
-    if sum(1 for i in indexes if not i.local) > MAX_GLOBAL:
+    if sum(1 for i in indexes if not i.local) > limits.max_global_indexes:
         raise DynamoWireError(
             "LimitExceededException",
             f"One or more parameter values were invalid: GlobalSecondaryIndex count exceeds "
-            f"the per-table limit of {MAX_GLOBAL}",
+            f"the per-table limit of {limits.max_global_indexes}",
         )
-    if sum(1 for i in indexes if i.local) > MAX_LOCAL:
-        raise _bad(f"Number of LocalSecondaryIndexes exceeds per-table limit of {MAX_LOCAL}")
+    if sum(1 for i in indexes if i.local) > limits.max_local_indexes:
+        raise _bad(
+            f"Number of LocalSecondaryIndexes exceeds per-table limit of {limits.max_local_indexes}"
+        )
     projected = {n for i in indexes for n in i.non_key}
-    if len(projected) > MAX_PROJECTED:
+    if len(projected) > limits.max_projected_attributes:
         raise _bad(
             "Number of projected attributes in all indexes exceeds limit of "
-            f"{MAX_PROJECTED}, number of projected attributes: {len(projected)}"
+            f"{limits.max_projected_attributes}, number of projected attributes: {len(projected)}"
         )
     for index in indexes:
         if not index.local:

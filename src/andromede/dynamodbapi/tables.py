@@ -161,7 +161,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         for local, field in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes"))
         for spec in call.listing(field) or []
     ]
-    check_indexes(keys[0], keys[1] if len(keys) > 1 else None, indexes)
+    check_indexes(call.dynamodb.limits, keys[0], keys[1] if len(keys) > 1 else None, indexes)
     used = {k.name for k in keys} | {k.name for i in indexes for k in (i.hash_key, i.sort_key) if k}
     if set(definitions) != used:
         raise ValidationError(
@@ -281,7 +281,9 @@ async def _update_indexes(call: DynamoCall, table: Table) -> Table:
                 "ValidationException",
                 f"One or more parameter values were invalid: Index {target.name} already exists",
             )
-        check_indexes(table.hash_key, table.sort_key, [*table.indexes, target])
+        check_indexes(
+            call.dynamodb.limits, table.hash_key, table.sort_key, [*table.indexes, target]
+        )
         used = {k.name for k in (target.hash_key, target.sort_key) if k}
         attributes = {a.name: a for a in table.attributes}
         attributes.update({n: KeyElement(n, definitions[n]) for n in used})

@@ -388,3 +388,48 @@ async def test_update_table_creates_updates_and_deletes_a_global_index(world: Wo
         KeyConditionExpression="colour = :c",
         ExpressionAttributeValues={":c": {"S": "red"}},
     )
+
+
+async def test_index_limits_are_settings(tmp_path: Path) -> None:
+    async for world in dynamodb_world(
+        tmp_path,
+        dynamodb_max_global_indexes=1,
+        dynamodb_max_local_indexes=1,
+        dynamodb_max_projected_attributes=2,
+    ):
+        base: dict[str, Any] = {
+            "TableName": "small",
+            "KeySchema": _key("pk", "sk"),
+            "AttributeDefinitions": _attrs(pk="S", sk="S", owner="S", rank="N", date="S"),
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        two = [GSI, GSI | {"IndexName": "second"}]
+        assert "limit of 1" in await world.fails(
+            "CreateTable", "LimitExceededException", **base, GlobalSecondaryIndexes=two
+        )
+        assert "limit of 1" in await world.fails(
+            "CreateTable",
+            "ValidationException",
+            **base,
+            GlobalSecondaryIndexes=[GSI],
+            LocalSecondaryIndexes=[LSI, LSI | {"IndexName": "second"}],
+        )
+        wide = GSI | {
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["a", "b", "c"]}
+        }
+        assert "limit of 2" in await world.fails(
+            "CreateTable",
+            "ValidationException",
+            **base,
+            GlobalSecondaryIndexes=[wide],
+            LocalSecondaryIndexes=[LSI],
+        )
+        await world.client(
+            "CreateTable", **base, GlobalSecondaryIndexes=[GSI], LocalSecondaryIndexes=[LSI]
+        )
+        assert "limit of 1" in await world.fails(
+            "UpdateTable",
+            "LimitExceededException",
+            TableName="small",
+            GlobalSecondaryIndexUpdates=[{"Create": GSI | {"IndexName": "second"}}],
+        )
