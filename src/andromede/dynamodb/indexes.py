@@ -46,6 +46,13 @@ def _present(index: SecondaryIndex, item: Item) -> bool:
                 f"cannot contain an empty string value. IndexName: {index.name}, IndexKey: "
                 f"{element.name}"
             )
+        limit = 2048 if element is index.hash_key else 1024
+        if len(sort_encoding(value)) > limit:
+            kind = "hashkey" if limit == 2048 else "rangekey"
+            raise ValidationError(
+                f"One or more parameter values were invalid: Size of {kind} has exceeded the "
+                f"maximum size limit of {limit} bytes (IndexName: {index.name})"
+            )
     return present
 
 

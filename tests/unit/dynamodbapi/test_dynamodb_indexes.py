@@ -252,6 +252,12 @@ async def test_every_write_keeps_the_index(world: World) -> None:
         ExpressionAttributeNames={"#d": "date"},
         ExpressionAttributeValues={":d": {"N": "1"}},
     )
+    assert "Size of hashkey has exceeded" in await world.fails(
+        "PutItem",
+        "ValidationException",
+        TableName="docs",
+        Item=_doc("z", "1", owner="o" * 2049, rank=1),
+    )
     assert await _owned(world, "cy") == [("k2", "1"), ("t", "1")]
 
 
