@@ -14,9 +14,16 @@ from collections.abc import Awaitable, Callable
 
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.model import IndexKey, SecondaryIndex, Table
-from andromede.dynamodb.values import Item, Value, canonical_key, sort_encoding, type_of
+from andromede.dynamodb.values import (
+    Item,
+    Value,
+    canonical_key,
+    item_size,
+    sort_encoding,
+    type_of,
+)
 
-__all__ = ["index_hash_input", "index_keys", "projected"]
+__all__ = ["index_hash_input", "index_keys", "index_write_units", "projected"]
 
 
 def index_hash_input(index: str, value: Value) -> bytes:
@@ -75,3 +82,21 @@ def projected(table: Table, index: SecondaryIndex, item: Item) -> Item:
     """``item`` as the index holds it: only the projected attributes."""
     names = index.projects(table.key_names)
     return item if names is None else {n: v for n, v in item.items() if n in names}
+
+
+def index_write_units(table: Table, old: Item | None, new: Item | None) -> float:
+    """The write units a write spends on the table's indexes, as AWS bills them: per index, one
+    write of the projected item (a unit per KB begun) when the item enters, leaves or changes
+    in it, two when its index key changes (a delete and a put); none when it is in neither."""
+    units = 0.0
+    for index in table.indexes:
+        names = index.key_names
+        before = old is not None and all(n in old for n in names)
+        after = new is not None and all(n in new for n in names)
+        if not before and not after:
+            continue
+        sizes = [item_size(projected(table, index, i)) for i in (old, new) if i is not None]
+        one = float(max(1, -(-max(sizes) // 1024)))
+        moved = before and after and any(old[n] != new[n] for n in names)  # type: ignore[index]
+        units += 2 * one if moved else one
+    return units

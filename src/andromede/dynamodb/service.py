@@ -26,7 +26,12 @@ from andromede.dynamodb.errors import (
 )
 from andromede.dynamodb.evaluate import apply_update, matches
 from andromede.dynamodb.expressions import Condition, Update
-from andromede.dynamodb.indexes import index_hash_input, index_keys, projected
+from andromede.dynamodb.indexes import (
+    index_hash_input,
+    index_keys,
+    index_write_units,
+    projected,
+)
 from andromede.dynamodb.keys import KeyRange, check_key, key_of
 from andromede.dynamodb.model import (
     BillingMode,
@@ -265,7 +270,8 @@ class DynamoService:
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
             if await self._write(table, hash_token, sort_token, item, size, stored):
-                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                units = write_units(max(size, stored.size if stored else 0))
+                self.consumed(table, 0, units + index_write_units(table, old, item))
                 return old
         raise _contended(table)
 
@@ -282,7 +288,8 @@ class DynamoService:
             new = updated(table, key, old, update)
             size = self.check_size(new)
             if await self._write(table, hash_token, sort_token, new, size, stored):
-                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                units = write_units(max(size, stored.size if stored else 0))
+                self.consumed(table, 0, units + index_write_units(table, old, new))
                 return old, new
         raise _contended(table)
 
@@ -301,7 +308,8 @@ class DynamoService:
             if await self.store.delete_item(
                 table.tenant_id, table.name, hash_token, sort_token, stored.revision
             ):
-                self.consumed(table, 0, write_units(stored.size))
+                units = write_units(stored.size) + index_write_units(table, old, None)
+                self.consumed(table, 0, units)
                 return old
         raise _contended(table)
 

@@ -439,3 +439,22 @@ async def test_index_limits_are_settings(tmp_path: Path) -> None:
             TableName="small",
             GlobalSecondaryIndexUpdates=[{"Create": GSI | {"IndexName": "second"}}],
         )
+
+
+async def test_index_writes_are_billed_as_aws_bills_them(world: World) -> None:
+    await _table(world)
+    await world.client("PutItem", TableName="docs", Item=_doc("a", "1", owner="ann", rank=1))
+    assert await world.usage("dynamodb.write-units") == 2  # the table, the global index
+    await world.client(
+        "UpdateItem",
+        TableName="docs",
+        Key=_doc("a", "1"),
+        UpdateExpression="SET #o = :b",
+        ExpressionAttributeNames={"#o": "owner"},
+        ExpressionAttributeValues={":b": {"S": "bob"}},
+    )
+    assert await world.usage("dynamodb.write-units") == 5  # its index key moved: two more
+    await world.client("PutItem", TableName="docs", Item=_doc("b", "1", title="not indexed"))
+    assert await world.usage("dynamodb.write-units") == 6
+    await world.client("DeleteItem", TableName="docs", Key=_doc("a", "1"))
+    assert await world.usage("dynamodb.write-units") == 8
