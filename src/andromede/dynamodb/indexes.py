@@ -87,7 +87,8 @@ def projected(table: Table, index: SecondaryIndex, item: Item) -> Item:
 def index_write_units(table: Table, old: Item | None, new: Item | None) -> float:
     """The write units a write spends on the table's indexes, as AWS bills them: per index, one
     write of the projected item (a unit per KB begun) when the item enters, leaves or changes
-    in it, two when its index key changes (a delete and a put); none when it is in neither."""
+    in it, two when its index key changes (a delete and a put); none when what the index holds
+    of it did not change."""
     units = 0.0
     for index in table.indexes:
         names = index.key_names
@@ -97,6 +98,12 @@ def index_write_units(table: Table, old: Item | None, new: Item | None) -> float
             continue
         sizes = [item_size(projected(table, index, i)) for i in (old, new) if i is not None]
         one = float(max(1, -(-max(sizes) // 1024)))
-        moved = before and after and any(old[n] != new[n] for n in names)  # type: ignore[index]
-        units += 2 * one if moved else one
+        if before and after:
+            assert old is not None and new is not None  # noqa: S101 (both in the index)
+            if any(old[n] != new[n] for n in names):
+                units += 2 * one  # moved within the index: a delete and a put
+            elif projected(table, index, old) != projected(table, index, new):
+                units += one
+            continue  # unchanged as the index holds it: no index write, as AWS's
+        units += one
     return units

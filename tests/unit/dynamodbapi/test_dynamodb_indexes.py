@@ -456,5 +456,13 @@ async def test_index_writes_are_billed_as_aws_bills_them(world: World) -> None:
     assert await world.usage("dynamodb.write-units") == 5  # its index key moved: two more
     await world.client("PutItem", TableName="docs", Item=_doc("b", "1", title="not indexed"))
     assert await world.usage("dynamodb.write-units") == 6
+    await world.client(  # not projected into the index: the table's write alone
+        "UpdateItem",
+        TableName="docs",
+        Key=_doc("a", "1"),
+        UpdateExpression="SET body = :b",
+        ExpressionAttributeValues={":b": {"S": "text"}},
+    )
+    assert await world.usage("dynamodb.write-units") == 7
     await world.client("DeleteItem", TableName="docs", Key=_doc("a", "1"))
-    assert await world.usage("dynamodb.write-units") == 8
+    assert await world.usage("dynamodb.write-units") == 9
