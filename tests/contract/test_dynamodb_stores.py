@@ -14,7 +14,7 @@ import pytest
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
-from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
+from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from support.store_backends import BACKENDS, backend_database
@@ -162,3 +162,75 @@ async def test_a_transaction_applies_all_or_none(store: DynamoStore) -> None:
     )
     assert await store.get_item("t1", "a", b"h", b"3") is None  # rolled back with the check
     assert not await store.transact("t1", [TransactWrite("nope", b"h", b"1", ABSENT)])
+
+
+def indexed(hash_token: bytes, sort_token: bytes, *keys: IndexKey, **more: object) -> StoredItem:
+    return dataclasses.replace(item(hash_token, sort_token, **more), index_keys=keys)
+
+
+async def test_index_entries_follow_their_items(store: DynamoStore) -> None:
+    """Decision 0243: an item's index entries are written, replaced and removed with it (put,
+    delete, transaction, expiry, index dropped, table deleted, tenant closed); an index reads
+    in (index sort token, item tokens) order both ways, after a position, within bounds."""
+    await store.create_table(table("a"), 10)
+    g = "g"
+    await store.put_item("t1", "a", indexed(b"h1", b"1", IndexKey(g, b"x", b"\x02")), ABSENT)
+    await store.put_item("t1", "a", indexed(b"h2", b"1", IndexKey(g, b"x", b"\x01")), ABSENT)
+    await store.put_item("t1", "a", indexed(b"h3", b"1", IndexKey(g, b"x", b"\x02")), ABSENT)
+    await store.put_item("t1", "a", indexed(b"h4", b"1", IndexKey(g, b"y", b"\x01")), ABSENT)
+    await store.put_item("t1", "a", item(b"h5", b"1"), ABSENT)  # sparse: in no index
+
+    async def owners(
+        forward: bool = True,
+        after: tuple[bytes, bytes, bytes, bytes] | None = None,
+        low: Bound | None = None,
+    ) -> list[bytes]:
+        found = await store.query_index("t1", "a", g, b"x", low, None, forward, after, 10)
+        assert all(k.index == g and k.hash_token == b"x" for k, _ in found)
+        return [i.hash_token for _, i in found]
+
+    assert await owners() == [b"h2", b"h1", b"h3"]
+    assert await owners(False) == [b"h3", b"h1", b"h2"]
+    assert await owners(after=(b"x", b"\x02", b"h1", b"1")) == [b"h3"]
+    assert await owners(False, after=(b"x", b"\x02", b"h1", b"1")) == [b"h2"]
+    assert await owners(low=Bound(b"\x02", True)) == [b"h1", b"h3"]
+    scanned = await store.scan_index("t1", "a", g, ScanRange(), None, 10)
+    assert [i.hash_token for _, i in scanned] == [b"h2", b"h1", b"h3", b"h4"]
+    after = (b"x", b"\x02", b"h3", b"1")
+    assert [
+        i.hash_token for _, i in await store.scan_index("t1", "a", g, ScanRange(), after, 10)
+    ] == [b"h4"]
+    assert await store.index_usage("t1", "a") == {g: (4, 40)}
+
+    # Rewritten elsewhere in the index, out of it, deleted: the entries follow.
+    moved = indexed(b"h1", b"1", IndexKey(g, b"y", b"\x00"), revision=2)
+    assert await store.put_item("t1", "a", moved, 1)
+    assert await owners() == [b"h2", b"h3"]
+    assert await store.put_item("t1", "a", item(b"h2", b"1", revision=2), 1)
+    assert await store.delete_item("t1", "a", b"h3", b"1", None)
+    assert await owners() == []
+    assert await store.index_usage("t1", "a") == {g: (2, 20)}
+    # A refused write changes no entry.
+    assert not await store.put_item("t1", "a", indexed(b"h4", b"1", IndexKey(g, b"x", b"")), 9)
+    assert await owners() == []
+    writes = [
+        TransactWrite("a", b"h6", b"1", ABSENT, indexed(b"h6", b"1", IndexKey(g, b"x", b"\x05"))),
+        TransactWrite("a", b"h4", b"1", 1, delete=True),
+    ]
+    assert await store.transact("t1", writes)
+    assert await owners() == [b"h6"] and await store.index_usage("t1", "a") == {g: (2, 20)}
+    await store.put_item(
+        "t1", "a", indexed(b"h7", b"1", IndexKey(g, b"x", b"\x06"), expires=100), ABSENT
+    )
+    assert await store.expire(200, 100) == 1
+    assert await owners() == [b"h6"]
+    await store.drop_index("t1", "a", g)
+    assert await owners() == [] and await store.index_usage("t1", "a") == {}
+    await store.put_item("t1", "a", indexed(b"h8", b"1", IndexKey(g, b"x", b"")), ABSENT)
+    assert await store.delete_table("t1", "a")
+    await store.create_table(table("a"), 10)
+    assert await owners() == []
+    await store.put_item("t1", "a", indexed(b"h8", b"1", IndexKey(g, b"x", b"")), ABSENT)
+    assert await store.forget_tenant("t1") == 1
+    await store.create_table(table("a"), 10)
+    assert await owners() == []

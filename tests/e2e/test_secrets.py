@@ -525,7 +525,7 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     """DynamoDB (decision 0237) as boto3 drives it: the client makes a table and waits for it,
     takes and releases Terraform's state lock; the resource (``Table``, its batch writer, its
     conditions' builders) writes, updates, queries and scans; botocore checks every answer's
-    ``x-amz-crc32``."""
+    ``x-amz-crc32``; a global secondary index answers in its own order (decision 0243)."""
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
     dynamodb.create_table(
         TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
@@ -551,12 +551,19 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
         KeySchema=[{"AttributeName": "customer", "KeyType": "HASH"},
                    {"AttributeName": "placed", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "customer", "AttributeType": "S"},
-                              {"AttributeName": "placed", "AttributeType": "N"}],
+                              {"AttributeName": "placed", "AttributeType": "N"},
+                              {"AttributeName": "status", "AttributeType": "S"},
+                              {"AttributeName": "total", "AttributeType": "N"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_status",
+                                 "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
+                                               {"AttributeName": "total", "KeyType": "RANGE"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
     )  # fmt: skip
     table.wait_until_exists()
     with table.batch_writer() as batch:
         for placed in (30, 4, 200, 17):
-            batch.put_item(Item={"customer": "ada", "placed": placed, "total": placed * 2})
+            batch.put_item(Item={"customer": "ada", "placed": placed, "total": placed * 2,
+                                 "status": "open" if placed < 100 else "paid"})  # fmt: skip
     table.update_item(Key={"customer": "ada", "placed": 4}, UpdateExpression="ADD total :one",
                       ExpressionAttributeValues={":one": 1})  # fmt: skip
     found = table.query(KeyConditionExpression=Key("customer").eq("ada") & Key("placed").gt(5),
@@ -564,6 +571,10 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     assert [int(i["placed"]) for i in found["Items"]] == [17, 30]
     assert int(table.get_item(Key={"customer": "ada", "placed": 4})["Item"]["total"]) == 9
     assert table.scan(Select="COUNT")["Count"] == 4
+    # A global secondary index (decision 0243): its order (total), its projection (the keys).
+    opened = table.query(IndexName="by_status", KeyConditionExpression=Key("status").eq("open"))
+    assert [int(i["total"]) for i in opened["Items"]] == [9, 34, 60]
+    assert set(opened["Items"][0]) == {"customer", "placed", "status", "total"}
     table.delete()
     dynamodb.delete_table(TableName="terraform-locks")
     assert dynamodb.list_tables()["TableNames"] == []

@@ -1416,6 +1416,17 @@ resource "aws_dynamodb_table" "app" {
     name = "at"
     type = "N"
   }
+  attribute {
+    name = "owner"
+    type = "S"
+  }
+  global_secondary_index {
+    name               = "by_owner"
+    hash_key           = "owner"
+    range_key          = "at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["title"]
+  }
   ttl {
     attribute_name = "expires"
     enabled        = true
@@ -1431,7 +1442,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     """Terraform's S3 backend with ``dynamodb_table`` (decision 0237): the lock is an item put
     with ``attribute_not_exists(LockID)``, the state's digest an item beside it; a run finding
     the lock held stops, and runs once it is released. The configuration also holds an
-    ``aws_dynamodb_table`` (a sort key, time to live, tags): applied, changed, destroyed."""
+    ``aws_dynamodb_table`` (a sort key, a global secondary index, time to live, tags):
+    applied, changed, destroyed."""
     bucket = unique_bucket("tfstate")
     s3.create_bucket(Bucket=bucket)
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
@@ -1455,6 +1467,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
                                              "Info": {"S": '{"ID":"another-run"}'}})  # fmt: skip
     described = dynamodb.describe_table(TableName=f"app-{bucket}")["Table"]
     assert [k["AttributeName"] for k in described["KeySchema"]] == ["id", "at"]
+    (index,) = described["GlobalSecondaryIndexes"]  # decision 0243
+    assert (index["IndexName"], index["IndexStatus"]) == ("by_owner", "ACTIVE")
     main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2"})
     blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
     assert blocked.returncode != 0

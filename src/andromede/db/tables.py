@@ -197,7 +197,11 @@ from andromede.db.tables_log_subscriptions import log_subscription_filters, log_
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
 from andromede.db.tables_metric_streams import metric_streams
-from andromede.db.tables_dynamodb import dynamodb_items, dynamodb_tables
+from andromede.db.tables_dynamodb import (
+    dynamodb_index_entries,
+    dynamodb_items,
+    dynamodb_tables,
+)
 # isort: on
 
 __all__ = [
@@ -265,6 +269,7 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "dynamodb_index_entries",
     "dynamodb_items",
     "dynamodb_tables",
     "events_api_destinations",

@@ -1,7 +1,10 @@
 """Amazon DynamoDB (decision 0237, migration 0115): ``dynamodb_tables`` (each account's
 tables: key schema, billing, tags and time to live as JSON, the wrapped data key their items
 are sealed and their hash keys MACed under) and ``dynamodb_items`` (each item sealed, keyed by
-its hash key's MAC and its sort key's sortable encoding; its size, revision and expiry).
+its hash key's MAC and its sort key's sortable encoding; its size, revision and expiry);
+``dynamodb_index_entries`` (decision 0243, migration 0116: an item's place in each secondary
+index: the index hash key's MAC, the index sort key's sortable encoding and the item's two
+tokens, nothing sealed: the item is read from ``dynamodb_items``).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -14,7 +17,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["dynamodb_items", "dynamodb_tables"]
+__all__ = ["dynamodb_index_entries", "dynamodb_items", "dynamodb_tables"]
 
 dynamodb_tables = sa.Table(
     "dynamodb_tables",
@@ -42,4 +45,24 @@ dynamodb_items = sa.Table(
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("expires", sa.BigInteger, nullable=True),  # s
     sa.Index("ix_dynamodb_items_expires", "expires"),
+)
+
+dynamodb_index_entries = sa.Table(
+    "dynamodb_index_entries",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("index_name", key_text(), primary_key=True),
+    sa.Column("hash_token", sa.LargeBinary, primary_key=True),
+    sa.Column("sort_token", sa.LargeBinary, primary_key=True),
+    sa.Column("item_hash_token", sa.LargeBinary, primary_key=True),
+    sa.Column("item_sort_token", sa.LargeBinary, primary_key=True),
+    sa.Column("segment_point", sa.BigInteger, nullable=False),
+    sa.Index(
+        "ix_dynamodb_index_entries_item",
+        "tenant_id",
+        "table_name",
+        "item_hash_token",
+        "item_sort_token",
+    ),
 )

@@ -17,7 +17,7 @@ from andromede.dynamodb.expressions import (
     Logical,
     Path,
 )
-from andromede.dynamodb.model import KeyElement, Table
+from andromede.dynamodb.model import KeyElement, SecondaryIndex, Table
 from andromede.dynamodb.store import Bound
 from andromede.dynamodb.values import Item, Value, sort_encoding, type_of
 
@@ -109,7 +109,8 @@ def _literal(operand: object, element: KeyElement) -> Value:
     return operand.value
 
 
-def key_range(table: Table, condition: Condition) -> KeyRange:
+def key_range(table: Table | SecondaryIndex, condition: Condition) -> KeyRange:
+    """The key condition read against ``table``'s key schema (or an index's, decision 0243)."""
     parts = _parts(condition)
     if len(parts) > 2:
         raise _invalid("Conditions can be of length 1 or 2 only")

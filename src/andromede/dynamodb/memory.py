@@ -3,11 +3,12 @@ contract suite's reference)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
-from andromede.dynamodb.model import StoredItem, Table
-from andromede.dynamodb.store import ABSENT, Bound, ScanRange, TransactWrite
+from andromede.dynamodb.model import IndexKey, StoredItem, Table
+from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
 
 __all__ = ["MemoryDynamoStore", "in_use", "too_many_tables"]
 
@@ -157,6 +158,76 @@ class MemoryDynamoStore:
             key=lambda i: (i.hash_token, i.sort_token),
         )
         return found[:limit]
+
+    def _entries(
+        self, tenant_id: str, name: str, index: str
+    ) -> list[tuple[IndexPosition, IndexKey, StoredItem]]:
+        items = self._items.get((tenant_id, name)) or {}
+        return [
+            ((k.hash_token, k.sort_token, i.hash_token, i.sort_token), k, i)
+            for i in items.values()
+            for k in i.index_keys
+            if k.index == index
+        ]
+
+    async def query_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        hash_token: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        found = sorted(
+            (
+                e
+                for e in self._entries(tenant_id, name, index)
+                if e[1].hash_token == hash_token and _within(e[1].sort_token, low, high)
+            ),
+            key=lambda e: e[0],
+            reverse=not forward,
+        )
+        if after is not None:
+            found = [e for e in found if (e[0] > after) == forward and e[0] != after]
+        return [(k, i) for _, k, i in found[:limit]]
+
+    async def scan_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        segment: ScanRange,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        found = sorted(
+            (
+                e
+                for e in self._entries(tenant_id, name, index)
+                if segment.low <= int.from_bytes(e[1].hash_token[:4], "big") < segment.high
+                and (after is None or e[0] > after)
+            ),
+            key=lambda e: e[0],
+        )
+        return [(k, i) for _, k, i in found[:limit]]
+
+    async def index_usage(self, tenant_id: str, name: str) -> dict[str, tuple[int, int]]:
+        usage: dict[str, tuple[int, int]] = {}
+        for item in (self._items.get((tenant_id, name)) or {}).values():
+            for key in item.index_keys:
+                count, size = usage.get(key.index, (0, 0))
+                usage[key.index] = (count + 1, size + item.size)
+        return usage
+
+    async def drop_index(self, tenant_id: str, name: str, index: str) -> None:
+        items = self._items.get((tenant_id, name)) or {}
+        for key, item in items.items():
+            kept = tuple(k for k in item.index_keys if k.index != index)
+            items[key] = dataclasses.replace(item, index_keys=kept)
 
     async def expire(self, now: int, limit: int) -> int:
         removed = 0

@@ -1,6 +1,6 @@
 """DynamoDB's tables (decision 0237): a table's key schema, attribute definitions, billing mode
-and provisioned throughput, tags, time to live and the wrapped data key its items are sealed
-under; its ARN and DescribeTable's description.
+and provisioned throughput, tags, time to live, secondary indexes (decision 0243) and the
+wrapped data key its items are sealed under; its ARN and DescribeTable's description.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any, Final
 
 __all__ = [
     "BillingMode",
+    "IndexKey",
     "KeyElement",
+    "SecondaryIndex",
     "StoredItem",
     "Table",
     "TableLimits",
@@ -38,10 +40,74 @@ class KeyElement:
 
 
 @dataclass(frozen=True, slots=True)
+class SecondaryIndex:
+    """A global (``local`` False) or local secondary index (decision 0243): its key schema,
+    its projection (``ALL``, ``KEYS_ONLY`` or ``INCLUDE`` of ``non_key``) and, for a global
+    one, its provisioned throughput (recorded, not enforced, as the table's)."""
+
+    name: str
+    local: bool
+    hash_key: KeyElement
+    sort_key: KeyElement | None
+    projection: str = "ALL"
+    non_key: tuple[str, ...] = ()
+    read_capacity: int = 0
+    write_capacity: int = 0
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return (self.hash_key.name,) + (() if self.sort_key is None else (self.sort_key.name,))
+
+    def projects(self, table_keys: tuple[str, ...]) -> frozenset[str] | None:
+        """The attributes the index holds (None: all of them)."""
+        if self.projection == "ALL":
+            return None
+        return frozenset(table_keys + self.key_names + self.non_key)
+
+    def describe(self, table: Table, item_count: int, size: int) -> dict[str, Any]:
+        schema = [{"AttributeName": self.hash_key.name, "KeyType": "HASH"}]
+        if self.sort_key is not None:
+            schema.append({"AttributeName": self.sort_key.name, "KeyType": "RANGE"})
+        projection: dict[str, Any] = {"ProjectionType": self.projection}
+        if self.non_key:
+            projection["NonKeyAttributes"] = list(self.non_key)
+        described: dict[str, Any] = {
+            "IndexName": self.name,
+            "KeySchema": schema,
+            "Projection": projection,
+            "IndexSizeBytes": size,
+            "ItemCount": item_count,
+            "IndexArn": f"{table.arn}/index/{self.name}",
+        }
+        if not self.local:
+            described["IndexStatus"] = "ACTIVE"
+            described["Backfilling"] = False
+            described["ProvisionedThroughput"] = {
+                "NumberOfDecreasesToday": 0,
+                "ReadCapacityUnits": self.read_capacity,
+                "WriteCapacityUnits": self.write_capacity,
+            }
+        return described
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """An item's place in one secondary index: the index hash key's MAC and its sort key's
+    sortable encoding (empty without one)."""
+
+    index: str
+    hash_token: bytes
+    sort_token: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class TableLimits:
     max_tables: int = 2500
     max_item_size: int = 400 * 1024
     page_size: int = 1024 * 1024
+    max_global_indexes: int = 20
+    max_local_indexes: int = 5
+    max_projected_attributes: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +129,10 @@ class Table:
     revision: int = 1
     billing_changed: int = 0  # ms, when the billing mode last changed
     throughput_changed: int = 0
+    indexes: tuple[SecondaryIndex, ...] = ()
+
+    def index(self, name: str) -> SecondaryIndex | None:
+        return next((i for i in self.indexes if i.name == name), None)
 
     @property
     def arn(self) -> str:
@@ -72,7 +142,12 @@ class Table:
     def key_names(self) -> tuple[str, ...]:
         return (self.hash_key.name,) + (() if self.sort_key is None else (self.sort_key.name,))
 
-    def describe(self, item_count: int, size: int) -> dict[str, Any]:
+    def describe(
+        self,
+        item_count: int,
+        size: int,
+        index_usage: dict[str, tuple[int, int]] | None = None,
+    ) -> dict[str, Any]:
         schema = [{"AttributeName": self.hash_key.name, "KeyType": "HASH"}]
         if self.sort_key is not None:
             schema.append({"AttributeName": self.sort_key.name, "KeyType": "RANGE"})
@@ -107,6 +182,15 @@ class Table:
             # Asked for KMS, sealed as every table is, under the account's key ring: said as
             # such, never a KMS key that does not seal it (decision 0237).
             described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "AES256"}
+        usage = index_usage or {}
+        for local, field in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):
+            listed = [
+                i.describe(self, *usage.get(i.name, (0, 0)))
+                for i in self.indexes
+                if i.local is local
+            ]
+            if listed:
+                described[field] = listed
         return described
 
 
@@ -122,6 +206,9 @@ class StoredItem:
     size: int
     revision: int = 1
     expires: int | None = None
+    # Where the item stands in each secondary index (decision 0243): written with the item,
+    # not read back (a store answers an item without them).
+    index_keys: tuple[IndexKey, ...] = ()
 
     @property
     def segment_point(self) -> int:

@@ -26,9 +26,22 @@ from andromede.dynamodb.errors import (
 )
 from andromede.dynamodb.evaluate import apply_update, matches
 from andromede.dynamodb.expressions import Condition, Update
+from andromede.dynamodb.indexes import (
+    index_hash_input,
+    index_keys,
+    index_write_units,
+    projected,
+)
 from andromede.dynamodb.keys import KeyRange, check_key, key_of
-from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table, TableLimits
-from andromede.dynamodb.store import ABSENT, DynamoStore, ScanRange
+from andromede.dynamodb.model import (
+    BillingMode,
+    KeyElement,
+    SecondaryIndex,
+    StoredItem,
+    Table,
+    TableLimits,
+)
+from andromede.dynamodb.store import ABSENT, DynamoStore, IndexPosition, ScanRange
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
 __all__ = [
@@ -119,6 +132,7 @@ class DynamoService:
         write_capacity: int,
         tags: Sequence[tuple[str, str]],
         sse_kms: bool,
+        indexes: Sequence[SecondaryIndex] = (),
     ) -> Table:
         now = _now()
         table = Table(
@@ -136,6 +150,7 @@ class DynamoService:
             tags=tuple(tags),
             sse_kms=sse_kms,
             billing_changed=now,
+            indexes=tuple(indexes),
         )
         await self.store.create_table(table, self.limits.max_tables)
         return table
@@ -148,6 +163,11 @@ class DynamoService:
 
     async def usage(self, table: Table) -> tuple[int, int]:
         return await self.store.usage(table.tenant_id, table.name)
+
+    async def index_usage(self, table: Table) -> dict[str, tuple[int, int]]:
+        if not table.indexes:
+            return {}
+        return await self.store.index_usage(table.tenant_id, table.name)
 
     async def table_names(self, tenant_id: str, after: str | None, limit: int) -> list[str]:
         return await self.store.table_names(tenant_id, after, limit)
@@ -169,18 +189,54 @@ class DynamoService:
     async def enable_ttl(self, table: Table, attribute: str | None) -> Table:
         """The table's time to live set (or disabled), and every item's expiry recomputed."""
         changed = await self.change_table(table, ttl_attribute=attribute)
+        await self._rewrite(changed)
+        return changed
+
+    async def add_index(self, table: Table, index: SecondaryIndex) -> Table:
+        """``index`` added to the table and backfilled from its items, page by page, within
+        the call (decision 0243: ACTIVE when the call answers)."""
+        changed = await self.change_table(table, indexes=(*table.indexes, index))
+        await self._rewrite(changed)
+        return changed
+
+    async def remove_index(self, table: Table, name: str) -> Table:
+        kept = tuple(i for i in table.indexes if i.name != name)
+        changed = await self.change_table(table, indexes=kept)
+        await self.store.drop_index(table.tenant_id, table.name, name)
+        return changed
+
+    async def _rewrite(self, table: Table) -> None:
+        """Every item's expiry and index entries recomputed under ``table``'s definition, 100
+        items a read; an item written meanwhile was written under it already."""
         after: tuple[bytes, bytes] | None = None
         while True:
             rows = await self.store.scan(table.tenant_id, table.name, ScanRange(), after, _BATCH)
             for row in rows:
-                item = await self.open_item(changed, row)
-                expires = _expiry(changed, item)
-                if expires != row.expires:
-                    moved = dataclasses.replace(row, revision=row.revision + 1, expires=expires)
-                    await self.store.put_item(table.tenant_id, table.name, moved, row.revision)
+                await self._recompute(table, row)
             if len(rows) < _BATCH:
-                return changed
+                return
             after = (rows[-1].hash_token, rows[-1].sort_token)
+
+    async def _recompute(self, table: Table, row: StoredItem) -> None:
+        """One item's expiry and index entries rewritten; read again when another write came
+        between (that write may have read the table's definition before it changed)."""
+        held: StoredItem | None = row
+        for _ in range(_ATTEMPTS):
+            if held is None:
+                return  # deleted meanwhile
+            item = await self.open_item(table, held)
+            moved = dataclasses.replace(
+                held,
+                revision=held.revision + 1,
+                expires=_expiry(table, item),
+                index_keys=await index_keys(table, item, self._sealer.hash_token),
+            )
+            if await self.store.put_item(table.tenant_id, table.name, moved, held.revision):
+                return
+            held = await self.store.get_item(
+                table.tenant_id, table.name, row.hash_token, row.sort_token
+            )
+        raise _contended(table)
 
     # --- items ------------------------------------------------------------------------------
 
@@ -214,7 +270,8 @@ class DynamoService:
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
             if await self._write(table, hash_token, sort_token, item, size, stored):
-                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                units = write_units(max(size, stored.size if stored else 0))
+                self.consumed(table, 0, units + index_write_units(table, old, item))
                 return old
         raise _contended(table)
 
@@ -231,7 +288,8 @@ class DynamoService:
             new = updated(table, key, old, update)
             size = self.check_size(new)
             if await self._write(table, hash_token, sort_token, new, size, stored):
-                self.consumed(table, 0, write_units(max(size, stored.size if stored else 0)))
+                units = write_units(max(size, stored.size if stored else 0))
+                self.consumed(table, 0, units + index_write_units(table, old, new))
                 return old, new
         raise _contended(table)
 
@@ -250,7 +308,8 @@ class DynamoService:
             if await self.store.delete_item(
                 table.tenant_id, table.name, hash_token, sort_token, stored.revision
             ):
-                self.consumed(table, 0, write_units(stored.size))
+                units = write_units(stored.size) + index_write_units(table, old, None)
+                self.consumed(table, 0, units)
                 return old
         raise _contended(table)
 
@@ -270,6 +329,7 @@ class DynamoService:
         stored: StoredItem | None,
     ) -> StoredItem:
         """``item`` sealed as the row that follows ``stored`` (None: the first)."""
+        placed = await index_keys(table, item, self._sealer.hash_token)
         data = json.dumps(item, separators=(",", ":"), sort_keys=True).encode()
         sealed = await self._sealer.seal(table, hash_token, sort_token, data)
         return StoredItem(
@@ -279,6 +339,7 @@ class DynamoService:
             size,
             revision=1 if stored is None else stored.revision + 1,
             expires=_expiry(table, item),
+            index_keys=placed,
         )
 
     async def _write(
@@ -316,8 +377,8 @@ class DynamoService:
                     "element does not match the schema"
                 )
 
-        async def rows(position: bytes | None, count: int) -> list[StoredItem]:
-            return await self.store.query(
+        async def rows(position: bytes | None, count: int) -> list[tuple[object, StoredItem]]:
+            found = await self.store.query(
                 table.tenant_id,
                 table.name,
                 hash_token,
@@ -327,8 +388,9 @@ class DynamoService:
                 position,
                 count,
             )
+            return [(r.sort_token, r) for r in found]
 
-        return await self._page(table, rows, after, limit, filter_, consistent, query=True)
+        return await self._page(table, rows, after, limit, filter_, consistent, table.key_names)
 
     async def scan(
         self,
@@ -343,10 +405,97 @@ class DynamoService:
         if start is not None:
             after = await self._tokens(table, check_key(table, start))
 
-        async def rows(position: tuple[bytes, bytes] | None, count: int) -> list[StoredItem]:
-            return await self.store.scan(table.tenant_id, table.name, segment, position, count)
+        async def rows(
+            position: tuple[bytes, bytes] | None, count: int
+        ) -> list[tuple[object, StoredItem]]:
+            found = await self.store.scan(table.tenant_id, table.name, segment, position, count)
+            return [((r.hash_token, r.sort_token), r) for r in found]
 
-        return await self._page(table, rows, after, limit, filter_, consistent, query=False)
+        return await self._page(table, rows, after, limit, filter_, consistent, table.key_names)
+
+    async def _index_start(self, table: Table, index: SecondaryIndex, start: Item) -> IndexPosition:
+        names = set(table.key_names) | set(index.key_names)
+        if set(start) != names:
+            raise ValidationError(
+                "The provided starting key is invalid: The provided key element does not "
+                "match the schema"
+            )
+        table_key = check_key(table, {n: start[n] for n in table.key_names})
+        item_hash, item_sort = await self._tokens(table, table_key)
+        placed = await index_keys(table, start, self._sealer.hash_token)
+        mine = [k for k in placed if k.index == index.name]
+        if not mine:
+            raise ValidationError("The provided starting key is invalid")
+        return (mine[0].hash_token, mine[0].sort_token, item_hash, item_sort)
+
+    async def query_index(
+        self,
+        table: Table,
+        index: SecondaryIndex,
+        keys: KeyRange,
+        forward: bool,
+        start: Item | None,
+        limit: int | None,
+        filter_: Condition | None,
+        whole: bool,
+    ) -> Page:
+        """A query on ``index``: its items in index sort key order (then table key), each as
+        the index projects it unless ``whole`` (a local index reads the table's item)."""
+        hash_token = await self._sealer.hash_token(
+            table, index_hash_input(index.name, keys.hash_value)
+        )
+        after: IndexPosition | None = None
+        if start is not None:
+            after = await self._index_start(table, index, start)
+            if after[0] != hash_token:
+                raise ValidationError(
+                    "The provided starting key is invalid: The provided key "
+                    "element does not match the schema"
+                )
+
+        async def rows(
+            position: IndexPosition | None, count: int
+        ) -> list[tuple[object, StoredItem]]:
+            found = await self.store.query_index(
+                table.tenant_id,
+                table.name,
+                index.name,
+                hash_token,
+                keys.low,
+                keys.high,
+                forward,
+                position,
+                count,
+            )
+            return [((k.hash_token, k.sort_token, r.hash_token, r.sort_token), r) for k, r in found]
+
+        names = table.key_names + tuple(n for n in index.key_names if n not in table.key_names)
+        shape = None if whole else index
+        return await self._page(table, rows, after, limit, filter_, False, names, shape)
+
+    async def scan_index(
+        self,
+        table: Table,
+        index: SecondaryIndex,
+        segment: ScanRange,
+        start: Item | None,
+        limit: int | None,
+        filter_: Condition | None,
+        whole: bool,
+    ) -> Page:
+        after = None if start is None else await self._index_start(table, index, start)
+
+        async def rows(
+            position: IndexPosition | None, count: int
+        ) -> list[tuple[object, StoredItem]]:
+            found = await self.store.scan_index(
+                table.tenant_id, table.name, index.name, segment, position, count
+            )
+            return [((k.hash_token, k.sort_token, r.hash_token, r.sort_token), r) for k, r in found]
+
+        names = table.key_names + tuple(n for n in index.key_names if n not in table.key_names)
+        shape = None if whole else index
+        return await self._page(table, rows, after, limit, filter_, False, names, shape)
 
     async def _page(
         self,
@@ -356,8 +505,8 @@ class DynamoService:
         limit: int | None,
         filter_: Condition | None,
         consistent: bool,
-        *,
-        query: bool,
+        key_names: tuple[str, ...],
+        shape: SecondaryIndex | None = None,
     ) -> Page:
         """Items read in order until ``limit`` were read or a page's bytes (1 MB) were; the
         filter applies to what was read, as DynamoDB's does."""
@@ -369,15 +518,17 @@ class DynamoService:
         while True:
             want = _BATCH if limit is None else min(_BATCH, limit - scanned)
             batch = await rows(position, want)  # type: ignore[operator]
-            for row in batch:
+            for at, row in batch:
+                position = at
                 item = await self.open_item(table, row)
+                if shape is not None:  # what the index holds, before the filter (decision 0243)
+                    item = projected(table, shape, item)
                 scanned += 1
                 size += row.size
-                position = row.sort_token if query else (row.hash_token, row.sort_token)
                 if filter_ is None or matches(item, filter_):
                     kept.append(item)
                 if (limit is not None and scanned >= limit) or size >= self.limits.page_size:
-                    last = {n: item[n] for n in table.key_names}
+                    last = {n: item[n] for n in key_names}
                     break
             else:
                 if len(batch) < want or not batch:

@@ -7,6 +7,12 @@ the hash key's value, the sort token its sortable encoding, so that a query read
 key's items in sort-key order and a scan pages in (hash token, sort token) order. Writes are
 compare-and-set on the item's revision: a conditional write reads, decides and writes only if
 no other write came between.
+
+Secondary indexes (decision 0243): a written item carries its ``index_keys``; the store
+replaces the item's index entries with them in the same database transaction as the item
+(and removes them with it), so an index never disagrees with its table. An index entry is
+(index, index hash token, index sort token, the item's two tokens): a query on an index reads
+entries in (index sort token, item tokens) order and the items they point to.
 """
 
 from __future__ import annotations
@@ -15,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from andromede.dynamodb.model import StoredItem, Table
+from andromede.dynamodb.model import IndexKey, StoredItem, Table
 
-__all__ = ["ABSENT", "Bound", "DynamoStore", "ScanRange", "TransactWrite"]
+__all__ = ["ABSENT", "Bound", "DynamoStore", "IndexPosition", "ScanRange", "TransactWrite"]
+
+# Where an index read stands: (index hash token, index sort token, item hash token, item sort
+# token).
+IndexPosition = tuple[bytes, bytes, bytes, bytes]
 
 # ``expected`` of a write that must find no item.
 ABSENT = 0
@@ -128,6 +138,43 @@ class DynamoStore(Protocol):
         limit: int,
     ) -> list[StoredItem]:
         """The items of the segment in (hash token, sort token) order, after ``after``."""
+        ...
+
+    async def query_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        hash_token: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        """One index hash key's entries within the sort bounds, in (index sort token, item
+        hash token, item sort token) order (reversed unless ``forward``), strictly after
+        ``after``, at most ``limit``, each with the item it points to."""
+        ...
+
+    async def scan_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        segment: ScanRange,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        """The index's entries whose hash token falls in the segment, in position order."""
+        ...
+
+    async def index_usage(self, tenant_id: str, name: str) -> dict[str, tuple[int, int]]:
+        """Per index of the table: how many items it holds and their size in bytes."""
+        ...
+
+    async def drop_index(self, tenant_id: str, name: str, index: str) -> None:
+        """Every entry of the index removed."""
         ...
 
     async def expire(self, now: int, limit: int) -> int:

@@ -22,13 +22,21 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.memory import in_use, too_many_tables
-from andromede.dynamodb.model import BillingMode, KeyElement, StoredItem, Table
-from andromede.dynamodb.store import ABSENT, Bound, ScanRange, TransactWrite
+from andromede.dynamodb.model import (
+    BillingMode,
+    IndexKey,
+    KeyElement,
+    SecondaryIndex,
+    StoredItem,
+    Table,
+)
+from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
 
 __all__ = ["SqlDynamoStore"]
 
 _T = tables.dynamodb_tables
 _I = tables.dynamodb_items
+_X = tables.dynamodb_index_entries
 FORMAT_VERSION: Final = 1
 
 
@@ -50,7 +58,35 @@ def _definition(table: Table) -> str:
             "sse_kms": table.sse_kms,
             "billing_changed": table.billing_changed,
             "throughput_changed": table.throughput_changed,
+            "indexes": [
+                {
+                    "name": i.name,
+                    "local": i.local,
+                    "hash": [i.hash_key.name, i.hash_key.type],
+                    "sort": None if i.sort_key is None else [i.sort_key.name, i.sort_key.type],
+                    "projection": i.projection,
+                    "non_key": list(i.non_key),
+                    "read": i.read_capacity,
+                    "write": i.write_capacity,
+                }
+                for i in table.indexes
+            ],
         }
+    )
+
+
+def _index(d: dict[str, Any]) -> SecondaryIndex:
+    hash_key = _element(d["hash"])
+    assert hash_key is not None  # noqa: S101 (every index has one)
+    return SecondaryIndex(
+        name=d["name"],
+        local=bool(d["local"]),
+        hash_key=hash_key,
+        sort_key=_element(d["sort"]),
+        projection=d["projection"],
+        non_key=tuple(d["non_key"]),
+        read_capacity=int(d["read"]),
+        write_capacity=int(d["write"]),
     )
 
 
@@ -76,6 +112,7 @@ def _table(m: Any) -> Table:
         revision=int(m["revision"]),
         billing_changed=int(d["billing_changed"]),
         throughput_changed=int(d["throughput_changed"]),
+        indexes=tuple(_index(i) for i in d.get("indexes", [])),
     )
 
 
@@ -104,6 +141,79 @@ def _key(tenant_id: str, name: str, hash_token: bytes, sort_token: bytes) -> Any
     )
 
 
+def _reindex(
+    conn: Connection,
+    tenant_id: str,
+    name: str,
+    hash_token: bytes,
+    sort_token: bytes,
+    keys: Sequence[IndexKey],
+) -> None:
+    """The item's index entries replaced by ``keys`` (none: removed), in the item's own
+    database transaction (decision 0243)."""
+    conn.execute(
+        sa.delete(_X).where(
+            _X.c.tenant_id == tenant_id,
+            _X.c.table_name == name,
+            _X.c.item_hash_token == hash_token,
+            _X.c.item_sort_token == sort_token,
+        )
+    )
+    if keys:
+        conn.execute(
+            sa.insert(_X),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "table_name": name,
+                    "index_name": k.index,
+                    "hash_token": k.hash_token,
+                    "sort_token": k.sort_token,
+                    "item_hash_token": hash_token,
+                    "item_sort_token": sort_token,
+                    "segment_point": int.from_bytes(k.hash_token[:4], "big"),
+                }
+                for k in keys
+            ],
+        )
+
+
+def _entries_of(tenant_id: str, name: str, index: str) -> Any:
+    """An index's entries joined to the items they point to."""
+    joined = _X.join(
+        _I,
+        sa.and_(
+            _I.c.tenant_id == _X.c.tenant_id,
+            _I.c.table_name == _X.c.table_name,
+            _I.c.hash_token == _X.c.item_hash_token,
+            _I.c.sort_token == _X.c.item_sort_token,
+        ),
+    )
+    return (
+        sa.select(
+            _I,
+            _X.c.hash_token.label("index_hash_token"),
+            _X.c.sort_token.label("index_sort_token"),
+        )
+        .select_from(joined)
+        .where(_X.c.tenant_id == tenant_id, _X.c.table_name == name, _X.c.index_name == index)
+    )
+
+
+def _after(columns: Sequence[Any], position: Sequence[bytes], forward: bool) -> Any:
+    """Rows strictly after ``position`` in the lexicographic order of ``columns``."""
+    first, rest = columns[0], columns[1:]
+    beyond = first > position[0] if forward else first < position[0]
+    if not rest:
+        return beyond
+    return sa.or_(beyond, sa.and_(first == position[0], _after(rest, position[1:], forward)))
+
+
+def _entry(index: str, m: Any) -> tuple[IndexKey, StoredItem]:
+    key = IndexKey(index, bytes(m["index_hash_token"]), bytes(m["index_sort_token"]))
+    return key, _item(m)
+
+
 class _Refused(Exception):
     """A transaction's write found another revision: the whole transaction is rolled back."""
 
@@ -124,6 +234,8 @@ def _apply(conn: Connection, tenant_id: str, key: Any, write: TransactWrite) -> 
                 ))  # fmt: skip
         except IntegrityError:
             return False
+        _reindex(conn, tenant_id, write.table, write.hash_token, write.sort_token,
+                 write.row.index_keys)  # fmt: skip
         return True
     held = sa.and_(key, _I.c.revision == write.expected)
     if write.row is not None:
@@ -132,7 +244,11 @@ def _apply(conn: Connection, tenant_id: str, key: Any, write: TransactWrite) -> 
         statement = sa.delete(_I).where(held)
     else:
         return conn.execute(sa.select(_I.c.revision).where(held)).first() is not None
-    return bool(conn.execute(statement).rowcount == 1)
+    if conn.execute(statement).rowcount != 1:
+        return False
+    keys = () if write.row is None else write.row.index_keys
+    _reindex(conn, tenant_id, write.table, write.hash_token, write.sort_token, keys)
+    return True
 
 
 def _row_values(item: StoredItem) -> dict[str, Any]:
@@ -198,10 +314,12 @@ class SqlDynamoStore:
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
     async def delete_table(self, tenant_id: str, name: str) -> bool:
+        entries = sa.delete(_X).where(_X.c.tenant_id == tenant_id, _X.c.table_name == name)
         items = sa.delete(_I).where(_items_of(tenant_id, name))
         table = sa.delete(_T).where(_one(tenant_id, name))
 
         def work(conn: Connection) -> bool:
+            conn.execute(entries)
             conn.execute(items)
             return bool(conn.execute(table).rowcount == 1)
 
@@ -234,7 +352,7 @@ class SqlDynamoStore:
         values = _row_values(item)
         table_exists = sa.select(_T.c.revision).where(_one(tenant_id, name))
 
-        def work(conn: Connection) -> bool:
+        def write(conn: Connection) -> bool:
             if conn.execute(table_exists).first() is None:
                 return False
             if expected is not None and expected != ABSENT:
@@ -260,6 +378,12 @@ class SqlDynamoStore:
                 return False
             return True
 
+        def work(conn: Connection) -> bool:
+            if not write(conn):
+                return False
+            _reindex(conn, tenant_id, name, item.hash_token, item.sort_token, item.index_keys)
+            return True
+
         return await self._db.write(work)
 
     async def delete_item(
@@ -273,7 +397,14 @@ class SqlDynamoStore:
         statement = sa.delete(_I).where(_key(tenant_id, name, hash_token, sort_token))
         if expected is not None:
             statement = statement.where(_I.c.revision == expected)
-        return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(statement).rowcount != 1:
+                return False
+            _reindex(conn, tenant_id, name, hash_token, sort_token, ())
+            return True
+
+        return await self._db.write(work)
 
     async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
         def work(conn: Connection) -> bool:
@@ -344,16 +475,93 @@ class SqlDynamoStore:
             removed = 0
             for row in conn.execute(due).all():
                 deleted = sa.delete(_I).where(_key(*row), _I.c.expires <= now)
-                removed += conn.execute(deleted).rowcount
+                if conn.execute(deleted).rowcount == 1:
+                    _reindex(conn, *row, ())
+                    removed += 1
             return removed
 
         return await self._db.write(work)
 
+    async def query_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        hash_token: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        column = _X.c.sort_token
+        query = _entries_of(tenant_id, name, index).where(_X.c.hash_token == hash_token)
+        if low is not None:
+            query = query.where(column >= low.token if low.inclusive else column > low.token)
+        if high is not None:
+            query = query.where(column <= high.token if high.inclusive else column < high.token)
+        order = [column, _X.c.item_hash_token, _X.c.item_sort_token]
+        if after is not None:
+            query = query.where(_after(order, after[1:], forward))
+        query = query.order_by(*(order if forward else [c.desc() for c in order])).limit(limit)
+        return await self._db.read(
+            lambda conn: [_entry(index, m) for m in conn.execute(query).mappings()]
+        )
+
+    async def scan_index(
+        self,
+        tenant_id: str,
+        name: str,
+        index: str,
+        segment: ScanRange,
+        after: IndexPosition | None,
+        limit: int,
+    ) -> list[tuple[IndexKey, StoredItem]]:
+        query = _entries_of(tenant_id, name, index).where(
+            _X.c.segment_point >= segment.low, _X.c.segment_point < segment.high
+        )
+        order = [_X.c.hash_token, _X.c.sort_token, _X.c.item_hash_token, _X.c.item_sort_token]
+        if after is not None:
+            query = query.where(_after(order, after, True))
+        query = query.order_by(*order).limit(limit)
+        return await self._db.read(
+            lambda conn: [_entry(index, m) for m in conn.execute(query).mappings()]
+        )
+
+    async def index_usage(self, tenant_id: str, name: str) -> dict[str, tuple[int, int]]:
+        query = (
+            sa.select(_X.c.index_name, sa.func.count(), sa.func.sum(_I.c.size))
+            .select_from(
+                _X.join(
+                    _I,
+                    sa.and_(
+                        _I.c.tenant_id == _X.c.tenant_id,
+                        _I.c.table_name == _X.c.table_name,
+                        _I.c.hash_token == _X.c.item_hash_token,
+                        _I.c.sort_token == _X.c.item_sort_token,
+                    ),
+                )
+            )
+            .where(_X.c.tenant_id == tenant_id, _X.c.table_name == name)
+            .group_by(_X.c.index_name)
+        )
+        return await self._db.read(
+            lambda conn: {str(r[0]): (int(r[1]), int(r[2] or 0)) for r in conn.execute(query)}
+        )
+
+    async def drop_index(self, tenant_id: str, name: str, index: str) -> None:
+        statement = sa.delete(_X).where(
+            _X.c.tenant_id == tenant_id, _X.c.table_name == name, _X.c.index_name == index
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
+
     async def forget_tenant(self, tenant_id: str) -> int:
+        entries = sa.delete(_X).where(_X.c.tenant_id == tenant_id)
         items = sa.delete(_I).where(_I.c.tenant_id == tenant_id)
         tables_of = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
+            conn.execute(entries)
             conn.execute(items)
             return int(conn.execute(tables_of).rowcount)
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 from andromede.dynamodb.errors import TransactionCanceled, TransactionConflict, ValidationError
 from andromede.dynamodb.evaluate import matches
 from andromede.dynamodb.expressions import Condition, Update
+from andromede.dynamodb.indexes import index_write_units
 from andromede.dynamodb.keys import check_key, key_of
 from andromede.dynamodb.model import Table
 from andromede.dynamodb.service import DynamoService, updated, write_units
@@ -101,10 +102,12 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
                 size = dynamodb.check_size(new)
                 row = await dynamodb.row(op.table, hash_token, sort_token, new, size, stored)
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected, row)
-                units.append((op.table, 2 * write_units(max(size, stored.size if stored else 0))))
+                spent = write_units(max(size, stored.size if stored else 0))
+                units.append((op.table, 2 * (spent + index_write_units(op.table, old, new))))
             elif op.kind == "Delete":
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected, delete=True)
-                units.append((op.table, 2 * write_units(stored.size if stored else 0)))
+                spent = write_units(stored.size if stored else 0)
+                units.append((op.table, 2 * (spent + index_write_units(op.table, old, None))))
             writes.append(write)
         if any(r["Code"] != "None" for r in reasons):
             raise TransactionCanceled(reasons)

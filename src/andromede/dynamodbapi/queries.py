@@ -2,8 +2,10 @@
 range of sort keys, items in sort-key order (``ScanIndexForward``), ``Limit`` counting the
 items read, pages of 1 MB as AWS's, ``ExclusiveStartKey`` / ``LastEvaluatedKey``, a
 ``FilterExpression`` applied after the read, ``Select`` ``COUNT``, a projection; a scan's
-parallel ``Segment`` of ``TotalSegments``. Secondary indexes (``IndexName``) are not
-served: refused ``ValidationException``."""
+parallel ``Segment`` of ``TotalSegments``. On a secondary index (``IndexName``, decision
+0243): the index's key schema and order, its projection (``ALL_PROJECTED_ATTRIBUTES`` by
+default; a global index refuses what it does not project and consistent reads, as AWS's), a
+``LastEvaluatedKey`` of the index's and the table's keys."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.expressions import Path
 from andromede.dynamodb.keys import key_range
+from andromede.dynamodb.model import SecondaryIndex, Table
 from andromede.dynamodb.service import Page
 from andromede.dynamodb.store import ScanRange
 from andromede.dynamodbapi.params import DynamoCall, Expressions, Handler, invalid
@@ -23,11 +26,42 @@ _SELECT: Final = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIB
 _SPACE: Final = 1 << 32
 
 
-def _common(call: DynamoCall) -> tuple[str, int | None]:
-    if call.params.get("IndexName") is not None:
-        raise ValidationError("Secondary indexes are not served by this platform (decision 0237)")
-    select = call.choice("Select", _SELECT, "ALL_ATTRIBUTES") or "ALL_ATTRIBUTES"
-    if select == "ALL_PROJECTED_ATTRIBUTES":
+def _index(
+    call: DynamoCall, table: Table, expressions: Expressions
+) -> tuple[SecondaryIndex | None, str, bool]:
+    """The index the call names (None: the table), the ``Select`` in force, and whether the
+    items are read whole (the table, or a local index reading its table's items)."""
+    name = call.string("IndexName", min_length=3, max_length=255)
+    given = call.choice("Select", _SELECT)
+    if name is None:
+        return None, given or "ALL_ATTRIBUTES", True
+    index = table.index(name)
+    if index is None:
+        raise ValidationError(f"The table does not have the specified index: {name}")
+    if not index.local and call.boolean("ConsistentRead"):
+        raise ValidationError("Consistent reads are not supported on global secondary indexes")
+    projection = expressions.projection
+    select = given or ("SPECIFIC_ATTRIBUTES" if projection else "ALL_PROJECTED_ATTRIBUTES")
+    held = index.projects(table.key_names)
+    if index.local or held is None:
+        whole = select in ("ALL_ATTRIBUTES", "SPECIFIC_ATTRIBUTES")
+        return index, select, whole
+    if select == "ALL_ATTRIBUTES":
+        raise ValidationError(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not "
+            f"supported for global secondary index {name} because its projection type is not ALL"
+        )
+    missing = sorted({str(p.elements[0]) for p in projection or ()} - held)
+    if missing:
+        raise ValidationError(
+            "One or more parameter values were invalid: Global secondary index "
+            f"{name} does not project [{', '.join(missing)}]"
+        )
+    return index, select, False
+
+
+def _common(call: DynamoCall, select: str, index: SecondaryIndex | None) -> int | None:
+    if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
         raise ValidationError(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
@@ -39,7 +73,7 @@ def _common(call: DynamoCall) -> tuple[str, int | None]:
         raise ValidationError(
             f"Cannot specify the ProjectionExpression when choosing to get {select}"
         )
-    return select, call.integer("Limit", minimum=1, maximum=2**31 - 1)
+    return call.integer("Limit", minimum=1, maximum=2**31 - 1)
 
 
 def _top_level_names(node: object) -> set[str]:
@@ -67,8 +101,9 @@ def _answer(page: Page, select: str, expressions: Expressions) -> dict[str, Any]
 
 async def query(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("Query")
-    select, limit = _common(call)
     expressions = call.expressions()
+    index, select, whole = _index(call, table, expressions)
+    limit = _common(call, select, index)
     if expressions.key_condition is None:
         raise ValidationError(
             "Either the KeyConditions or KeyConditionExpression parameter must "
@@ -76,9 +111,11 @@ async def query(call: DynamoCall) -> dict[str, Any]:
         )
     if expressions.condition is not None or expressions.update is not None:
         raise ValidationError("Can not use ConditionExpression or UpdateExpression for Query")
-    keys = key_range(table, expressions.key_condition)
+    keys = key_range(table if index is None else index, expressions.key_condition)
     if expressions.filter is not None:
-        named = _top_level_names(expressions.filter) & set(table.key_names)
+        named = _top_level_names(expressions.filter) & set(
+            table.key_names if index is None else index.key_names
+        )
         if named:
             raise ValidationError(
                 "Filter Expression can only contain non-primary key "
@@ -86,6 +123,18 @@ async def query(call: DynamoCall) -> dict[str, Any]:
             )
     forward = call.boolean("ScanIndexForward")
     start = call.mapping("ExclusiveStartKey")
+    if index is not None:
+        page = await call.dynamodb.query_index(
+            table,
+            index,
+            keys,
+            forward is not False,
+            None if start is None else call.item("ExclusiveStartKey"),
+            limit,
+            expressions.filter,
+            whole,
+        )
+        return _answer(page, select, expressions)
     page = await call.dynamodb.query(
         table,
         keys,
@@ -100,8 +149,9 @@ async def query(call: DynamoCall) -> dict[str, Any]:
 
 async def scan(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("Scan")
-    select, limit = _common(call)
     expressions = call.expressions()
+    index, select, whole = _index(call, table, expressions)
+    limit = _common(call, select, index)
     if expressions.key_condition is not None or expressions.condition is not None:
         raise ValidationError("Can not use KeyConditionExpression or ConditionExpression for Scan")
     total = call.integer("TotalSegments", minimum=1, maximum=1_000_000)
@@ -120,6 +170,17 @@ async def scan(call: DynamoCall) -> dict[str, Any]:
             raise invalid("Segment", f"Member must be less than TotalSegments ({total})", segment)
         part = ScanRange(segment * _SPACE // total, (segment + 1) * _SPACE // total)
     start = call.mapping("ExclusiveStartKey")
+    if index is not None:
+        page = await call.dynamodb.scan_index(
+            table,
+            index,
+            part,
+            None if start is None else call.item("ExclusiveStartKey"),
+            limit,
+            expressions.filter,
+            whole,
+        )
+        return _answer(page, select, expressions)
     page = await call.dynamodb.scan(
         table,
         part,

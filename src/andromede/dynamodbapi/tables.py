@@ -2,9 +2,10 @@
 ``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
 UpdateTable (billing mode, provisioned throughput), DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
-DescribeLimits. What a table could have and this platform does not serve (secondary indexes,
-streams, a customer-managed KMS key, deletion protection, table classes) is refused
-``ValidationException`` saying so, never ignored."""
+DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``). What a
+table could have and this platform does not serve (streams, a customer-managed KMS key,
+deletion protection, table classes) is refused ``ValidationException`` saying so, never
+ignored."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import time
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
-from andromede.dynamodb.model import BillingMode, KeyElement, Table
+from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Table
 from andromede.dynamodbapi.errors import DynamoWireError
+from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
 __all__ = ["TABLE_ACTIONS", "described"]
@@ -29,7 +31,7 @@ def _refused(what: str) -> ValidationError:
 
 async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> dict[str, Any]:
     count, size = await call.dynamodb.usage(table)
-    description = table.describe(count, size)
+    description = table.describe(count, size, await call.dynamodb.index_usage(table))
     description["TableStatus"] = status
     return description
 
@@ -98,8 +100,6 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     call.resources.append(arn)
     await call.authorise("dynamodb:CreateTable", arn)
     for unserved in (
-        "GlobalSecondaryIndexes",
-        "LocalSecondaryIndexes",
         "ResourcePolicy",
         "OnDemandThroughput",
         "WarmThroughput",
@@ -155,13 +155,24 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
                 f"[{', '.join(definitions)}]"
             )
         keys.append(KeyElement(attribute, definitions[attribute]))
-    if len(definitions) != len(keys):
+    mode = BillingMode(call.choice("BillingMode", _MODES) or "PROVISIONED")
+    indexes = [
+        read_index(call, spec, definitions, mode, local=local)
+        for local, field in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes"))
+        for spec in call.listing(field) or []
+    ]
+    check_indexes(call.dynamodb.limits, keys[0], keys[1] if len(keys) > 1 else None, indexes)
+    used = {k.name for k in keys} | {k.name for i in indexes for k in (i.hash_key, i.sort_key) if k}
+    if set(definitions) != used:
         raise ValidationError(
             "One or more parameter values were invalid: Number of attributes "
             "in KeySchema does not exactly match number of attributes defined "
             "in AttributeDefinitions"
+            if not indexes
+            else "One or more parameter values were invalid: Some AttributeDefinitions are "
+            f"not used. AttributeDefinitions: [{', '.join(definitions)}], keys used: "
+            f"[{', '.join(sorted(used))}]"
         )
-    mode = BillingMode(call.choice("BillingMode", _MODES) or "PROVISIONED")
     read, write = _throughput(call, mode)
     table = await call.dynamodb.create_table(
         call.tenant_id,
@@ -174,6 +185,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         write,
         _merged((), _tags(call, call.listing("Tags"))),
         _sse(call),
+        indexes,
     )
     return {"TableDescription": await described(call, table)}
 
@@ -204,7 +216,6 @@ async def delete_table(call: DynamoCall) -> dict[str, Any]:
 async def update_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("UpdateTable")
     for unserved in (
-        "GlobalSecondaryIndexUpdates",
         "ReplicaUpdates",
         "OnDemandThroughput",
         "WarmThroughput",
@@ -230,7 +241,55 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
         changes["sse_kms"] = _sse(call)
     if changes:
         table = await call.dynamodb.change_table(table, **changes)
+    if call.params.get("GlobalSecondaryIndexUpdates"):
+        table = await _update_indexes(call, table)
     return {"TableDescription": await described(call, table)}
+
+
+async def _update_indexes(call: DynamoCall, table: Table) -> Table:
+    """UpdateTable's index updates (decision 0243): a new index is backfilled within the call
+    and answered ACTIVE; a deleted one is gone at once."""
+    definitions = {a.name: a.type for a in table.attributes}
+    for definition in call.listing("AttributeDefinitions") or []:
+        name = call.string("AttributeName", required=True, min_length=1, source=definition)
+        kind = call.string("AttributeType", required=True, source=definition)
+        if name in definitions and definitions[name] != kind:
+            raise ValidationError(
+                "One or more parameter values were invalid: Cannot change the type of "
+                f"attribute {name}"
+            )
+        if kind not in ("S", "N", "B"):
+            raise invalid(
+                "AttributeDefinitions.member.attributeType",
+                "Member must satisfy enum value set: [B, N, S]",
+                kind,
+            )
+        assert name is not None  # noqa: S101 (required)
+        definitions[name] = kind
+    for action, target in updated_indexes(call, table, definitions):
+        if action == "Delete":
+            assert isinstance(target, str)  # noqa: S101 (a name)
+            table = await call.dynamodb.remove_index(table, target)
+            continue
+        assert isinstance(target, SecondaryIndex)  # noqa: S101 (an index)
+        if action == "Update":
+            kept = tuple(target if i.name == target.name else i for i in table.indexes)
+            table = await call.dynamodb.change_table(table, indexes=kept)
+            continue
+        if table.index(target.name) is not None:
+            raise DynamoWireError(
+                "ValidationException",
+                f"One or more parameter values were invalid: Index {target.name} already exists",
+            )
+        check_indexes(
+            call.dynamodb.limits, table.hash_key, table.sort_key, [*table.indexes, target]
+        )
+        used = {k.name for k in (target.hash_key, target.sort_key) if k}
+        attributes = {a.name: a for a in table.attributes}
+        attributes.update({n: KeyElement(n, definitions[n]) for n in used})
+        table = await call.dynamodb.change_table(table, attributes=tuple(attributes.values()))
+        table = await call.dynamodb.add_index(table, target)
+    return table
 
 
 def _now_ms() -> int:

@@ -26,6 +26,24 @@ class DynamoSettings(BaseModel):
         description="Largest item in bytes, its attribute names and values counted as AWS "
         "counts them (AWS: 400 KB); beyond, ValidationException (decision 0237).",
     )
+    dynamodb_max_global_indexes: int = Field(
+        default=20,
+        gt=0,
+        description="Global secondary indexes a table may have (AWS: 20); beyond, "
+        "LimitExceededException (decision 0243).",
+    )
+    dynamodb_max_local_indexes: int = Field(
+        default=5,
+        gt=0,
+        description="Local secondary indexes a table may have (AWS: 5); beyond, "
+        "ValidationException (decision 0243).",
+    )
+    dynamodb_max_projected_attributes: int = Field(
+        default=100,
+        gt=0,
+        description="Non-key attributes projected (INCLUDE) into all the indexes of a table "
+        "(AWS: 100); beyond, ValidationException (decision 0243).",
+    )
     dynamodb_ttl_interval: float = Field(
         default=60.0,
         gt=0,

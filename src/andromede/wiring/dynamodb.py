@@ -65,7 +65,11 @@ class DynamoMeter:
 
 def dynamodb_limits(settings: Settings) -> TableLimits:
     return TableLimits(
-        max_tables=settings.dynamodb_max_tables, max_item_size=settings.dynamodb_max_item_size
+        max_tables=settings.dynamodb_max_tables,
+        max_item_size=settings.dynamodb_max_item_size,
+        max_global_indexes=settings.dynamodb_max_global_indexes,
+        max_local_indexes=settings.dynamodb_max_local_indexes,
+        max_projected_attributes=settings.dynamodb_max_projected_attributes,
     )
 
 

@@ -96,9 +96,13 @@ async def test_bad_definitions_are_refused_in_aws_words(world: World) -> None:
     assert "not defined in AttributeDefinitions" in await refused(
         KeySchema=[{"AttributeName": "other", "KeyType": "HASH"}]
     )
-    assert "decision 0237" in await refused(
+    assert "not defined in AttributeDefinitions" in await refused(
         GlobalSecondaryIndexes=[
-            {"IndexName": "idx", "KeySchema": PK, "Projection": {"ProjectionType": "ALL"}}
+            {
+                "IndexName": "idx",
+                "KeySchema": [{"AttributeName": "other", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
         ]
     )
     assert "decision 0237" in await refused(
