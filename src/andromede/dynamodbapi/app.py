@@ -19,6 +19,7 @@ import zlib
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -38,9 +39,6 @@ from andromede.dynamodbapi.transactions import TRANSACTION_ACTIONS
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Response, Scope
-from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.policy import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
@@ -127,34 +125,14 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             )
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
-        client = request.scope.get("client")
-        source_ip = client[0] if client else None
-        secure = request.scope.get("scheme") == "https"
 
         async def authorise(iam_action: str, resource: str) -> None:
-            policies = await self._identity.policies_for(principal)
-            context_keys: dict[str, ContextValue] = dict(principal_keys(policies))
-            context = principal_context(
-                principal,
-                action=iam_action,
-                resource=resource,
-                source_ip=source_ip,
-                secure=secure,
-                region=region,
-                keys=context_keys,
+            refused = await identity_refusal(
+                self._identity, principal, request, region, iam_action, resource
             )
-            refusal = endpoint_refusal(context)
-            if refusal is not None or not policies_allow(context, policies):
+            if refused is not None:
                 self._denied.add(request.request_id)
-                raise DynamoWireError(
-                    "AccessDeniedException",
-                    f"User: {principal.arn} is not authorized to perform: {iam_action} on "
-                    f"resource: {resource} "
-                    + (
-                        refusal
-                        or f"because no identity-based policy allows the {iam_action} action"
-                    ),
-                )
+                raise DynamoWireError("AccessDeniedException", refused)
 
         request.context = DynamoCall(
             params=self.params(request),
