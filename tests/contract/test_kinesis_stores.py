@@ -82,6 +82,7 @@ async def test_streams_made_listed_changed_and_deleted(store: KinesisStore) -> N
     changed = dataclasses.replace(made, tags=(), retention_hours=48, encryption_type="KMS",
                                   key_id="alias/aws/kinesis", revision=2,
                                   consumers=(Consumer("app", T0),),
+                                  shard_level_metrics=("IncomingBytes", "OutgoingBytes"),
                                   mode=StreamMode.ON_DEMAND)  # fmt: skip
     assert await store.replace(changed)
     assert not await store.replace(changed)  # the revision moved on
@@ -89,6 +90,7 @@ async def test_streams_made_listed_changed_and_deleted(store: KinesisStore) -> N
     assert held is not None
     assert (held.tags, held.retention_hours, held.key_id) == ((), 48, "alias/aws/kinesis")
     assert held.consumers == (Consumer("app", T0),) and held.mode is StreamMode.ON_DEMAND
+    assert held.shard_level_metrics == ("IncomingBytes", "OutgoingBytes")  # decision 0245
     assert (await store.usage("t1")).on_demand_streams == 1
     assert held.next_sequence == 2 and held.shards == made.shards  # never the caller's copy
     assert await store.delete("t1", "s1")

@@ -480,10 +480,18 @@ def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None
 def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None:
     """Kinesis Data Streams (decision 0228) with boto3's own client and waiters: a stream
     made, records put and read back in order from their shard, a split closing its parent
-    (read to its end: ChildShards), a KMS key encrypting it, and deleted."""
+    (read to its end: ChildShards), a KMS key encrypting it, its enhanced monitoring enabled
+    (decision 0245), and deleted."""
     kinesis: Any = client_for(server, "kinesis", *server.credentials())
     kinesis.create_stream(StreamName="events", ShardCount=2)
     kinesis.get_waiter("stream_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
+    enabled = kinesis.enable_enhanced_monitoring(
+        StreamName="events", ShardLevelMetrics=["IncomingBytes"]
+    )
+    assert (enabled["CurrentShardLevelMetrics"], enabled["DesiredShardLevelMetrics"]) == (
+        [],
+        ["IncomingBytes"],
+    )
     put = kinesis.put_records(
         StreamName="events",
         Records=[{"Data": f"e{i}".encode(), "PartitionKey": "user-7"} for i in range(3)],
@@ -512,6 +520,7 @@ def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None
                                     KeyId="alias/aws/kinesis")  # fmt: skip
     summary = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]
     assert (summary["EncryptionType"], summary["OpenShardCount"]) == ("KMS", 3)
+    assert summary["EnhancedMonitoring"] == [{"ShardLevelMetrics": ["IncomingBytes"]}]
     assert kinesis.put_record(StreamName="events", Data=b"sealed",
                               PartitionKey="k")["EncryptionType"] == "KMS"  # fmt: skip
     kinesis.delete_stream(StreamName="events")

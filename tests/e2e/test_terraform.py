@@ -724,6 +724,7 @@ resource "aws_kinesis_stream" "orders" {
     stream_mode = "PROVISIONED"
   }
   enforce_consumer_deletion = true
+  shard_level_metrics       = ["IncomingBytes", "OutgoingBytes"]
   tags                      = { team = "orders" }
 }
 resource "aws_kinesis_stream_consumer" "audit" {
@@ -1144,6 +1145,8 @@ def test_terraform_applies_converges_and_destroys(
     assert (summary["StreamStatus"], summary["RetentionPeriodHours"]) == ("ACTIVE", 48)
     assert (summary["EncryptionType"], summary["KeyId"]) == ("KMS", outputs["data_key_arn"])
     assert (summary["OpenShardCount"], summary["ConsumerCount"]) == (1, 1)
+    monitored = summary["EnhancedMonitoring"][0]["ShardLevelMetrics"]  # decision 0245
+    assert sorted(monitored) == ["IncomingBytes", "OutgoingBytes"]
     assert outputs["orders_stream_shards"] == ["shardId-000000000000"]
     stream_tags = kinesis.list_tags_for_stream(StreamName=f"{bucket}-orders")["Tags"]
     assert stream_tags == [{"Key": "team", "Value": "orders"}]

@@ -1,7 +1,7 @@
 """Amazon Kinesis Data Streams (decision 0228, migration 0110): ``kinesis_streams`` (each
 account's streams: their shards as JSON, the counter of their next sequence number, their
-layout number, the key their iterators are MACed under, tags, retention, encryption and
-registered consumers) and
+layout number, the key their iterators are MACed under, tags, retention, encryption,
+registered consumers and enhanced monitoring's shard-level metrics, decision 0245) and
 ``kinesis_records`` (each record, sealed under the account's keys, keyed by stream, shard and
 sequence number until its retention period ends).
 
@@ -39,6 +39,8 @@ kinesis_streams = sa.Table(
     sa.Column("layout", sa.Integer, nullable=False),
     sa.Column("next_sequence", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # JSON list of the enhanced monitoring's metric names (decision 0245, migration 0116)
+    sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
 )
 
 kinesis_records = sa.Table(

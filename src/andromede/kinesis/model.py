@@ -26,6 +26,7 @@ from andromede.kinesis.errors import InvalidArgument
 __all__ = [
     "HASH_MAX",
     "SEQUENCE_BASE",
+    "SHARD_LEVEL_METRICS",
     "Consumer",
     "NewRecord",
     "RecordSealer",
@@ -39,6 +40,7 @@ __all__ = [
     "check_target",
     "hash_key",
     "merge",
+    "monitored",
     "parse_sequence",
     "sequence_text",
     "shard_id",
@@ -53,6 +55,16 @@ HASH_MAX: Final = 2**128 - 1
 # AWS's sequence numbers are 56-digit decimals; the counter is added to this base.
 SEQUENCE_BASE: Final = 49 * 10**54
 _SEQUENCE_SPAN: Final = 10**54
+# Enhanced monitoring's shard-level metrics, in AWS's order (``ALL`` names every one).
+SHARD_LEVEL_METRICS: Final = (
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+)
 
 
 class StreamStatus(enum.Enum):
@@ -110,7 +122,8 @@ class Stream:
     reshards, which a put compares so that no record lands in a shard closed meanwhile;
     ``next_sequence`` is the counter the next record takes (the store's, read only here);
     ``iterator_key`` MACs the stream's shard iterators (a new stream of the same name has
-    another, so its predecessor's iterators are refused)."""
+    another, so its predecessor's iterators are refused); ``shard_level_metrics``: the
+    enhanced monitoring enabled (decision 0245), in :data:`SHARD_LEVEL_METRICS`' order."""
 
     tenant_id: str
     name: str
@@ -125,6 +138,7 @@ class Stream:
     encryption_type: str = "NONE"
     key_id: str | None = None
     consumers: tuple[Consumer, ...] = ()
+    shard_level_metrics: tuple[str, ...] = ()
     revision: int = 1
     layout: int = 1
     next_sequence: int = 0
@@ -325,6 +339,19 @@ def check_target(current: int, target: int, max_target: int) -> None:
         )
     if target > max_target:
         raise InvalidArgument(f"Target shard count {target} exceeds the limit {max_target}.")
+
+
+def monitored(current: Sequence[str], named: Sequence[str], *, enable: bool) -> tuple[str, ...]:
+    """The shard-level metrics once ``named`` are enabled (or disabled) over ``current``:
+    ``ALL`` stands for every one, as AWS expands it; any other name is refused."""
+    unknown = [n for n in named if n != "ALL" and n not in SHARD_LEVEL_METRICS]
+    if unknown or not named:
+        raise InvalidArgument(
+            f"ShardLevelMetrics must name among {', '.join((*SHARD_LEVEL_METRICS, 'ALL'))}."
+        )
+    chosen = set(SHARD_LEVEL_METRICS) if "ALL" in named else set(named)
+    kept = set(current) | chosen if enable else set(current) - chosen
+    return tuple(m for m in SHARD_LEVEL_METRICS if m in kept)
 
 
 def check_names(names: Sequence[str]) -> None:

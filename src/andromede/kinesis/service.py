@@ -41,6 +41,7 @@ from andromede.kinesis.model import (
     check_target,
     hash_key,
     merge,
+    monitored,
     parse_sequence,
     split,
     uniform_scaling,
@@ -55,6 +56,7 @@ __all__ = [
     "KinesisObserver",
     "KinesisService",
     "PutOutcome",
+    "ReadCounts",
     "ReadRecord",
     "RecordsRead",
 ]
@@ -76,25 +78,39 @@ class KinesisLimits:
 
 
 class KinesisObserver(Protocol):
-    """What the service tells of a stream's use: ``operation`` is the reading API's metric
-    prefix (``GetRecords``, or ``SubscribeToShardEvent`` for an enhanced fan-out page)."""
+    """What the service tells of a stream's use, shard by shard (for the shard-level metrics
+    of decision 0245): ``written`` the (shard index, bytes) of each record taken,
+    ``throttled`` the shard index of each refused past its throughput; ``operation`` is the
+    reading API's metric prefix (``GetRecords``, or ``SubscribeToShardEvent`` for an enhanced
+    fan-out page), ``age`` the milliseconds since the last record read arrived (0 if none)."""
 
-    def incoming(self, stream: Stream, sizes: Sequence[int]) -> None: ...
-
-    def read(
-        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
+    def incoming(
+        self, stream: Stream, written: Sequence[tuple[int, int]], throttled: Sequence[int]
     ) -> None: ...
+
+    def read(self, stream: Stream, shard: int, read: ReadCounts, operation: str) -> None: ...
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReadCounts:
+    """One read of a shard: its records and their bytes, ``MillisBehindLatest`` and the
+    iterator's age (the time since its last record arrived)."""
+
+    records: int
+    size: int
+    millis_behind: int
+    age: int
+
+
 class _Unobserved:
-    def incoming(self, stream: Stream, sizes: Sequence[int]) -> None:
+    def incoming(
+        self, stream: Stream, written: Sequence[tuple[int, int]], throttled: Sequence[int]
+    ) -> None:
         pass
 
-    def read(
-        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
-    ) -> None:
+    def read(self, stream: Stream, shard: int, read: ReadCounts, operation: str) -> None:
         pass
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None:
@@ -336,6 +352,17 @@ class KinesisService:
             changed = dataclasses.replace(stream, encryption_type="KMS", key_id=key_id)
         await self._replace(changed)
 
+    async def set_monitoring(
+        self, tenant_id: str, name: str, metrics: Sequence[str], *, enable: bool
+    ) -> tuple[Stream, Stream]:
+        """EnableEnhancedMonitoring (``enable``) or DisableEnhancedMonitoring of ``metrics``
+        (``ALL`` for every one): the stream before and after."""
+        stream = await self.get(tenant_id, name)
+        chosen = monitored(stream.shard_level_metrics, metrics, enable=enable)
+        if chosen == stream.shard_level_metrics:
+            return stream, stream
+        return stream, await self._replace(dataclasses.replace(stream, shard_level_metrics=chosen))
+
     # -- records --------------------------------------------------------------------------
 
     async def put(
@@ -371,8 +398,9 @@ class KinesisService:
             )
             if numbers is None:
                 continue
-            if fresh:
-                self.observer.incoming(stream, [len(r.data) for r in fresh])
+            refused = [s.index for s, ok in zip(shards, admitted, strict=True) if not ok]
+            if fresh or refused:
+                self.observer.incoming(stream, [(r.shard, len(r.data)) for r in fresh], refused)
             taken = iter(numbers)
             return stream, [
                 PutOutcome(shard, next(taken))
@@ -455,7 +483,9 @@ class KinesisService:
             for r, data in zip(stored, opened, strict=True)
         ]
         behind = max(now - stored[-1].arrived if stored and more else 0, 0)
-        self.observer.read(stream, len(stored), sum(r.size for r in stored), operation, behind)
+        age = max(now - stored[-1].arrived, 0) if stored else 0
+        counts = ReadCounts(len(stored), sum(r.size for r in stored), behind, age)
+        self.observer.read(stream, shard.index, counts, operation)
         if not shard.is_open and not more:
             return RecordsRead(stream, records, None, behind, stream.children(shard), after)
         nxt = seal_iterator(

@@ -82,6 +82,7 @@ def _stream(m: Any) -> Stream:
         encryption_type=m["encryption_type"],
         key_id=m["key_id"],
         consumers=tuple(Consumer(str(n), int(c)) for n, c in json.loads(m["consumers"])),
+        shard_level_metrics=tuple(str(n) for n in json.loads(m["shard_level_metrics"])),
         revision=int(m["revision"]),
         layout=int(m["layout"]),
         next_sequence=int(m["next_sequence"]),
@@ -98,6 +99,7 @@ def _described(stream: Stream) -> dict[str, Any]:
         "encryption_type": stream.encryption_type,
         "key_id": stream.key_id,
         "consumers": json.dumps([[c.name, c.created] for c in stream.consumers]),
+        "shard_level_metrics": json.dumps(list(stream.shard_level_metrics)),
         "revision": stream.revision,
     }
 

@@ -10,7 +10,7 @@ GetRecords only when refused, as CloudTrail's data events are off by default) an
 access-log line. Every error leaves as ``{"__type": …, "message": …}`` with the
 ``x-amzn-RequestId`` header; an unexpected exception is logged and answered
 ``InternalFailure`` carrying nothing but the request id. An action of the API this platform
-does not serve (enhanced monitoring, resource policies…) is ``UnknownOperationException``.
+does not serve (resource policies…) is ``UnknownOperationException``.
 SubscribeToShard answers with its subscription's event stream (decision 0242,
 :mod:`andromede.kinesisapi.fanout`), a data event as GetRecords.
 """
@@ -39,6 +39,7 @@ from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
 from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions, subscription_answer
+from andromede.kinesisapi.monitoring import MONITORING_ACTIONS
 from andromede.kinesisapi.params import Handler, KinesisCall
 from andromede.kinesisapi.records import RECORD_ACTIONS
 from andromede.kinesisapi.streams import STREAM_ACTIONS
@@ -52,7 +53,7 @@ CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 # A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
 _PUT_BODY: Final = 7 * 1024 * 1024
 ACTIONS: Final[dict[str, Handler]] = (
-    STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS | SUBSCRIBE_ACTIONS
+    STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS | SUBSCRIBE_ACTIONS | MONITORING_ACTIONS
 )
 DATA_ACTIONS: Final = frozenset(
     {"PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SubscribeToShard"}

@@ -67,7 +67,7 @@ def _common(stream: Stream) -> dict[str, Any]:
         "StreamModeDetails": {"StreamMode": stream.mode.value},
         "RetentionPeriodHours": stream.retention_hours,
         "StreamCreationTimestamp": _epoch(stream.created),
-        "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+        "EnhancedMonitoring": [{"ShardLevelMetrics": list(stream.shard_level_metrics)}],
         "EncryptionType": stream.encryption_type,
     }
     if stream.key_id is not None:

@@ -6,7 +6,9 @@ streams' KMS keys (``wiring.kinesis_keys``), its API app, and the upkeep every `
 **Metrics and billing.** What a stream takes and gives is counted into its account's
 ``AWS/Kinesis`` metrics (dimension ``StreamName``): ``IncomingRecords``, ``IncomingBytes``,
 ``PutRecords.Records`` / ``PutRecord`` calls alike; ``GetRecords.Records`` and
-``GetRecords.Bytes``, through the platform's metrics sink. Records put are billed as AWS bills
+``GetRecords.Bytes``, through the platform's metrics sink; and the shard-level metrics a
+stream's enhanced monitoring enables (decision 0245), dimensions ``StreamName`` and
+``ShardId``. Records put are billed as AWS bills
 PUT payload units: one per 25 KiB begun of each record, into the account's
 ``kinesis.put-units``.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Final
 
@@ -29,8 +32,8 @@ from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
-from andromede.kinesis.model import Stream
-from andromede.kinesis.service import KinesisLimits, KinesisService
+from andromede.kinesis.model import Stream, shard_id
+from andromede.kinesis.service import KinesisLimits, KinesisService, ReadCounts
 from andromede.kinesis.store_sql import SqlKinesisStore
 from andromede.kinesis.throughput import ShardThrottle
 from andromede.kinesisapi.app import KinesisApp
@@ -68,19 +71,44 @@ class KinesisMetrics:
             dims = [("StreamName", stream.name)]
             self._sink.record(stream.tenant_id, NAMESPACE, name, dims, value, unit)
 
-    def incoming(self, stream: Stream, sizes: Sequence[int]) -> None:
-        self._record(stream, "IncomingRecords", float(len(sizes)), "Count")
-        self._record(stream, "IncomingBytes", float(sum(sizes)), "Bytes")
-        if self._billing is not None:
-            self._billing.count(stream.tenant_id, self._region, PUT_UNITS, put_units(sizes))
+    def _shard(self, stream: Stream, shard: int, name: str, value: float, unit: str) -> None:
+        """A shard-level metric, if the stream's enhanced monitoring enables it (0245)."""
+        if self._sink is not None and name in stream.shard_level_metrics:
+            dims = [("StreamName", stream.name), ("ShardId", shard_id(shard))]
+            self._sink.record(stream.tenant_id, NAMESPACE, name, dims, value, unit)
 
-    def read(
-        self, stream: Stream, records: int, size: int, operation: str, millis_behind: int
+    def incoming(
+        self, stream: Stream, written: Sequence[tuple[int, int]], throttled: Sequence[int]
     ) -> None:
-        self._record(stream, f"{operation}.Records", float(records), "Count")
-        self._record(stream, f"{operation}.Bytes", float(size), "Bytes")
-        self._record(stream, f"{operation}.MillisBehindLatest", float(millis_behind),
+        sizes = [size for _, size in written]
+        if sizes:
+            self._record(stream, "IncomingRecords", float(len(sizes)), "Count")
+            self._record(stream, "IncomingBytes", float(sum(sizes)), "Bytes")
+            if self._billing is not None:
+                self._billing.count(stream.tenant_id, self._region, PUT_UNITS, put_units(sizes))
+        if not stream.shard_level_metrics:
+            return
+        by_shard: dict[int, list[int]] = defaultdict(list)
+        for shard, size in written:
+            by_shard[shard].append(size)
+        for shard, shard_sizes in sorted(by_shard.items()):
+            self._shard(stream, shard, "IncomingRecords", float(len(shard_sizes)), "Count")
+            self._shard(stream, shard, "IncomingBytes", float(sum(shard_sizes)), "Bytes")
+        for shard, refused in sorted(Counter(throttled).items()):
+            self._shard(stream, shard, "WriteProvisionedThroughputExceeded", float(refused),
+                        "Count")  # fmt: skip
+
+    def read(self, stream: Stream, shard: int, read: ReadCounts, operation: str) -> None:
+        self._record(stream, f"{operation}.Records", float(read.records), "Count")
+        self._record(stream, f"{operation}.Bytes", float(read.size), "Bytes")
+        self._record(stream, f"{operation}.MillisBehindLatest", float(read.millis_behind),
                      "Milliseconds")  # fmt: skip
+        # AWS counts a shard's Outgoing* over GetRecords and SubscribeToShard alike; reads are
+        # not throttled here, so ReadProvisionedThroughputExceeded is always 0.
+        self._shard(stream, shard, "OutgoingRecords", float(read.records), "Count")
+        self._shard(stream, shard, "OutgoingBytes", float(read.size), "Bytes")
+        self._shard(stream, shard, "IteratorAgeMilliseconds", float(read.age), "Milliseconds")
+        self._shard(stream, shard, "ReadProvisionedThroughputExceeded", 0.0, "Count")
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None:
         """A call refused by its per-second rate (``SubscribeToShard.RateExceeded``)."""

@@ -13,6 +13,7 @@ from andromede.kinesis.errors import ExpiredIterator, InvalidArgument
 from andromede.kinesis.iterators import IteratorPosition, open_iterator, seal_iterator
 from andromede.kinesis.model import (
     HASH_MAX,
+    SHARD_LEVEL_METRICS,
     Shard,
     Stream,
     StreamMode,
@@ -20,6 +21,7 @@ from andromede.kinesis.model import (
     check_target,
     hash_key,
     merge,
+    monitored,
     parse_sequence,
     sequence_text,
     shard_index,
@@ -125,3 +127,17 @@ def test_iterators_refuse_any_change_and_expire() -> None:
         open_iterator(b"k" * 32, "t1", token, 1000 + 300_001, 300_000)
     with pytest.raises(InvalidArgument):
         open_iterator(b"k" * 32, "t1", token[:-4], 2000, 300_000)
+
+
+def test_shard_level_metrics_are_kept_in_awss_order_and_all_expands() -> None:
+    """Decision 0245: enabling adds, disabling removes, ``ALL`` stands for the seven."""
+    assert monitored((), ["OutgoingBytes", "IncomingBytes"], enable=True) == (
+        "IncomingBytes", "OutgoingBytes",
+    )  # fmt: skip
+    assert monitored(("IncomingBytes",), ["ALL"], enable=True) == SHARD_LEVEL_METRICS
+    assert monitored(SHARD_LEVEL_METRICS, ["ALL"], enable=False) == ()
+    assert monitored(("IncomingBytes",), ["OutgoingBytes"], enable=False) == ("IncomingBytes",)
+    with pytest.raises(InvalidArgument):
+        monitored((), ["IncomingBits"], enable=True)
+    with pytest.raises(InvalidArgument):
+        monitored((), [], enable=True)
