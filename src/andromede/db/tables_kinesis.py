@@ -39,7 +39,7 @@ kinesis_streams = sa.Table(
     sa.Column("layout", sa.Integer, nullable=False),
     sa.Column("next_sequence", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
-    # JSON list of the enhanced monitoring's metric names (decision 0245, migration 0116)
+    # JSON list of the enhanced monitoring's metric names (decision 0245, migration 0117)
     sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
 )
 

@@ -2,8 +2,8 @@
 (a JSON list of the shard-level metric names enabled). Every existing stream has none: the
 column's default, ``[]``, is their backfill.
 
-Revision ID: 0116
-Revises: 0115
+Revision ID: 0117
+Revises: 0116
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0116"
-down_revision: str | None = "0115"
+revision: str = "0117"
+down_revision: str | None = "0116"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0116 (Kinesis enhanced monitoring, decision 0245): ``kinesis_streams``'
+"""Migration 0117 (Kinesis enhanced monitoring, decision 0245): ``kinesis_streams``'
 ``shard_level_metrics`` comes and goes on SQLite and on a real PostgreSQL, a stream made
 before it monitored by no shard-level metric, as AWS's streams are by default."""
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from andromede.db.database import create_engine
 from support.migrations import migrate
 
-_BEFORE = "0115"
+_BEFORE = "0116"
 
 
 def _execute(url: str, statement: str) -> list[tuple[object, ...]]:
@@ -50,7 +50,7 @@ def _check(url: str) -> None:
             )
     finally:
         engine.dispose()
-    migrate(url, "0116")
+    migrate(url, "0117")
     assert _execute(url, "SELECT shard_level_metrics FROM kinesis_streams") == [("[]",)]
     migrate(url, _BEFORE, down=True)
     assert "shard_level_metrics" not in _columns(url)
