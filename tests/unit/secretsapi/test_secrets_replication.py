@@ -26,13 +26,8 @@ from andromede.secrets.memory import MemorySecretStore
 from andromede.secrets.model import Secret
 from andromede.secrets.service import Actor, SecretService
 from andromede.settings import Settings
-from andromede.wiring.secrets import (
-    KmsSecretSealer,
-    as_secrets_manager,
-    envelope_key,
-    envelopes,
-    secrets_upkeep,
-)
+from andromede.wiring.kms_envelopes import envelope_key, envelopes
+from andromede.wiring.secrets import KmsSecretSealer, as_secrets_manager, secrets_upkeep
 from support.secretsapp import REGION, Harness, harness
 
 BERLIN = "eu-de-1"
