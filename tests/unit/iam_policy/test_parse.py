@@ -496,6 +496,8 @@ def test_action_catalogue() -> None:
     assert known_action("kms", "GenerateDataKey")
     assert known_action("ec2", "RunInstances")
     assert not known_action("s3", "GetObjekt")
+    assert known_action("acm", "ImportCertificate")  # decision 0230, catalogued in session 53
+    assert not known_action("acm", "ImportCertifikate")
     assert not known_action("dynamodb", "GetItem")
     assert known_service("kms")
     assert not known_service("dynamodb")
