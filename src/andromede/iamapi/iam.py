@@ -37,6 +37,33 @@ from andromede.iamapi.protocol import Action, ServiceSpec
 
 __all__ = ["IAM"]
 
+
+def _entity_policy_actions() -> dict[str, Action]:
+    """The inline (Put/Get/List/DeletePolicy) and managed (Attach/Detach/ListAttached) policy
+    actions of users, groups and roles: the same seven verbs for each, on the entity itself."""
+    verbs = (  # (handler table, verb, action name pattern, changes state)
+        (INLINE, "Put", "Put{}Policy", True),
+        (INLINE, "Get", "Get{}Policy", False),
+        (INLINE, "List", "List{}Policies", False),
+        (INLINE, "Delete", "Delete{}Policy", True),
+        (ATTACHMENT, "Attach", "Attach{}Policy", True),
+        (ATTACHMENT, "Detach", "Detach{}Policy", True),
+        (ATTACHMENT, "ListAttached", "ListAttached{}Policies", False),
+    )
+    entities = (
+        (EntityType.USER, "User", user_resource),
+        (EntityType.GROUP, "Group", group_resource),
+        (EntityType.ROLE, "Role", role_resource),
+    )
+    return {
+        name.format(noun): Action(
+            handlers[verb, entity], changes, resource=resource, has_result=not changes
+        )
+        for entity, noun, resource in entities
+        for handlers, verb, name, changes in verbs
+    }
+
+
 ACTIONS: Final[Mapping[str, Action]] = {
     "CreateUser": Action(d.create_user, True, resource=user_resource),
     "GetUser": Action(d.get_user, False, resource=user_resource),
@@ -133,123 +160,7 @@ ACTIONS: Final[Mapping[str, Action]] = {
     "ListInstanceProfileTags": Action(
         ip.list_instance_profile_tags, False, resource=ip.instance_profile_resource
     ),
-    "PutUserPolicy": Action(
-        INLINE["Put", EntityType.USER],
-        True,
-        resource=user_resource,
-        has_result=False,
-    ),
-    "GetUserPolicy": Action(
-        INLINE["Get", EntityType.USER],
-        False,
-        resource=user_resource,
-    ),
-    "ListUserPolicies": Action(
-        INLINE["List", EntityType.USER],
-        False,
-        resource=user_resource,
-    ),
-    "DeleteUserPolicy": Action(
-        INLINE["Delete", EntityType.USER],
-        True,
-        resource=user_resource,
-        has_result=False,
-    ),
-    "AttachUserPolicy": Action(
-        ATTACHMENT["Attach", EntityType.USER],
-        True,
-        resource=user_resource,
-        has_result=False,
-    ),
-    "DetachUserPolicy": Action(
-        ATTACHMENT["Detach", EntityType.USER],
-        True,
-        resource=user_resource,
-        has_result=False,
-    ),
-    "ListAttachedUserPolicies": Action(
-        ATTACHMENT["ListAttached", EntityType.USER],
-        False,
-        resource=user_resource,
-    ),
-    "PutGroupPolicy": Action(
-        INLINE["Put", EntityType.GROUP],
-        True,
-        resource=group_resource,
-        has_result=False,
-    ),
-    "GetGroupPolicy": Action(
-        INLINE["Get", EntityType.GROUP],
-        False,
-        resource=group_resource,
-    ),
-    "ListGroupPolicies": Action(
-        INLINE["List", EntityType.GROUP],
-        False,
-        resource=group_resource,
-    ),
-    "DeleteGroupPolicy": Action(
-        INLINE["Delete", EntityType.GROUP],
-        True,
-        resource=group_resource,
-        has_result=False,
-    ),
-    "AttachGroupPolicy": Action(
-        ATTACHMENT["Attach", EntityType.GROUP],
-        True,
-        resource=group_resource,
-        has_result=False,
-    ),
-    "DetachGroupPolicy": Action(
-        ATTACHMENT["Detach", EntityType.GROUP],
-        True,
-        resource=group_resource,
-        has_result=False,
-    ),
-    "ListAttachedGroupPolicies": Action(
-        ATTACHMENT["ListAttached", EntityType.GROUP],
-        False,
-        resource=group_resource,
-    ),
-    "PutRolePolicy": Action(
-        INLINE["Put", EntityType.ROLE],
-        True,
-        resource=role_resource,
-        has_result=False,
-    ),
-    "GetRolePolicy": Action(
-        INLINE["Get", EntityType.ROLE],
-        False,
-        resource=role_resource,
-    ),
-    "ListRolePolicies": Action(
-        INLINE["List", EntityType.ROLE],
-        False,
-        resource=role_resource,
-    ),
-    "DeleteRolePolicy": Action(
-        INLINE["Delete", EntityType.ROLE],
-        True,
-        resource=role_resource,
-        has_result=False,
-    ),
-    "AttachRolePolicy": Action(
-        ATTACHMENT["Attach", EntityType.ROLE],
-        True,
-        resource=role_resource,
-        has_result=False,
-    ),
-    "DetachRolePolicy": Action(
-        ATTACHMENT["Detach", EntityType.ROLE],
-        True,
-        resource=role_resource,
-        has_result=False,
-    ),
-    "ListAttachedRolePolicies": Action(
-        ATTACHMENT["ListAttached", EntityType.ROLE],
-        False,
-        resource=role_resource,
-    ),
+    **_entity_policy_actions(),
     "CreateAccessKey": Action(c.create_access_key, True, resource=user_resource),
     "ListAccessKeys": Action(c.list_access_keys, False, resource=user_resource),
     "UpdateAccessKey": Action(
