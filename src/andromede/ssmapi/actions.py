@@ -21,6 +21,7 @@ from andromede.ssm.model import (
 from andromede.ssm.service import NewValue, name_of
 from andromede.ssmapi.call import SsmCall, epoch, invalid, page
 from andromede.ssmapi.errors import SsmWireError
+from andromede.ssmapi.resource_policies import RESOURCE_POLICY_ACTIONS
 
 __all__ = ["ACTIONS"]
 
@@ -202,8 +203,11 @@ async def describe_parameters(call: SsmCall) -> dict[str, Any]:
     size = call.integer("MaxResults", minimum=1, maximum=50) or 50
     filters = _legacy_filters(call) or call.parameter_filters(by_path=False)
     if call.boolean("Shared"):
-        return {"Parameters": []}  # no parameter is shared with another account here
-    held = await call.parameters.describe(call.actor, filters)
+        # Other accounts' parameters shared with the caller (decision 0249).
+        held = await call.parameters.describe_shared(call.actor, filters)
+        call.resources.extend(p.arn for p in held)  # each owner's trail has it too
+    else:
+        held = await call.parameters.describe(call.actor, filters)
     chosen, token = page(held, call.offset(), size)
     return {"Parameters": [_metadata(p.latest) for p in chosen], **token}
 
@@ -315,4 +319,5 @@ ACTIONS: Final[dict[str, Action]] = {
     "PutParameter": put_parameter,
     "RemoveTagsFromResource": remove_tags_from_resource,
     "UnlabelParameterVersion": unlabel_parameter_version,
+    **RESOURCE_POLICY_ACTIONS,
 }
