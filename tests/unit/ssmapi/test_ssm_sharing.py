@@ -8,8 +8,14 @@ the reader may use, listed by DescribeParameters ``Shared`` — and audited in b
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
+from andromede.settings import Settings
+from andromede.wiring.ssm import parameter_limits
 from support.ssmapp import Harness
 
 
@@ -309,3 +315,14 @@ async def test_a_shared_read_is_in_both_accounts_trails(ssm: Harness) -> None:
     puts = [e for e in records if e.action == "ssm:PutResourcePolicy"]
     assert [(e.tenant_id, e.resource) for e in puts] == [(ssm.tenant_id, arn)]
     assert "do-not-log-me" not in repr(records)
+
+
+def test_the_policy_limits_are_settings(tmp_path: Path) -> None:
+    limits = parameter_limits(
+        Settings(data_dir=tmp_path, ssm_max_resource_policy_size=300, ssm_max_resource_policies=2)
+    )
+    assert (limits.max_resource_policy_size, limits.max_resource_policies) == (300, 2)
+    defaults = parameter_limits(Settings(data_dir=tmp_path))
+    assert (defaults.max_resource_policy_size, defaults.max_resource_policies) == (1024, 10)
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, ssm_max_resource_policies=0)
