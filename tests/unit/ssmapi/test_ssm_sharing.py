@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 from pydantic import ValidationError
 
@@ -326,3 +327,22 @@ def test_the_policy_limits_are_settings(tmp_path: Path) -> None:
     assert (defaults.max_resource_policy_size, defaults.max_resource_policies) == (1024, 10)
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, ssm_max_resource_policies=0)
+
+
+async def test_no_odd_parameter_of_a_policy_call_reaches_a_500(ssm: Harness) -> None:
+    """Each member of the three calls' input shapes (botocore's model) given each odd value:
+    AWS's error or a success, never a fault."""
+    model = botocore.session.get_session().get_service_model("ssm")
+    arn = await advanced(ssm, "/odd/p")
+    base = {"ResourceArn": arn, "Policy": grant(arn, "1" * 12), "PolicyId": "x",
+            "PolicyHash": "y"}  # fmt: skip
+    odd: list[object] = [None, 0, -1, 2**70, True, "", " ", "x" * 3000, "arn:aws:ssm:::", [],
+                         ["x"], {}, {"a": 1}]  # fmt: skip
+    for operation in ("PutResourcePolicy", "GetResourcePolicies", "DeleteResourcePolicy"):
+        members = list(model.operation_model(operation).input_shape.members)
+        for member in members:
+            for value in odd:
+                payload = {k: v for k, v in base.items() if k in members}
+                payload[member] = value
+                reply = await ssm.call(operation, payload)
+                assert reply.status in (200, 400), (operation, member, value, reply.body)
