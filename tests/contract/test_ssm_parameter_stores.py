@@ -1,7 +1,9 @@
 """Decision 0229's parameter store over every implementation (memory, SQLite, PostgreSQL): a
 name once per account's region, compare-and-set writes (a stale revision changes nothing),
 versions added, relabelled and dropped in one write, listing by prefix, counts per tier, and
-a closed account's parameters forgotten."""
+a closed account's parameters forgotten; resource policies (decision 0249) added, replaced and
+deleted against the hash read, the parameters shared with an account found, and both forgotten
+with their parameter or its account."""
 
 from __future__ import annotations
 
@@ -12,9 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from andromede.ssm.errors import Conflict, ParameterAlreadyExists
+from andromede.ssm.errors import (
+    Conflict,
+    ParameterAlreadyExists,
+    ResourceNotFound,
+    ResourcePolicyConflict,
+    ResourcePolicyNotFound,
+)
 from andromede.ssm.memory import MemoryParameterStore
 from andromede.ssm.model import Parameter, ParameterType, ParameterVersion, Tier
+from andromede.ssm.sharing import ResourcePolicy
 from andromede.ssm.store import ParameterStore
 from andromede.ssm.store_sql import SqlParameterStore
 from support.store_backends import BACKENDS, backend_database
@@ -93,3 +102,61 @@ async def test_parameters_due_to_expire(store: ParameterStore) -> None:
     await store.write(Parameter(version("/later", 2), (), later_one.revision), later_one.revision)
     assert await store.due(later, 10) == [("t1", "eu-fr-1", "/soon")]
     assert await store.due(later, 0) == []
+
+
+def policy(name: str, policy_id: str, hash_: str, accounts: tuple[str, ...],
+           tenant: str = "t1", at: int = 0) -> ResourcePolicy:  # fmt: skip
+    return ResourcePolicy(
+        tenant,
+        "eu-fr-1",
+        name,
+        policy_id,
+        hash_,
+        f'{{"id": "{policy_id}"}}',
+        accounts,
+        T0 + timedelta(seconds=at),
+    )
+
+
+async def test_resource_policies_shares_and_their_end(store: ParameterStore) -> None:
+    with pytest.raises(ResourceNotFound):  # no parameter, no policy
+        await store.put_policy(policy("/s", "p1", "h1", ("222222222222",)), None)
+    await store.write(Parameter(version("/s", tier=Tier.ADVANCED)), None)
+    await store.write(Parameter(version("/t", tier=Tier.ADVANCED)), None)
+    await store.write(Parameter(version("/u", tenant="222222222222")), None)
+    await store.put_policy(policy("/s", "p1", "h1", ("222222222222", "333333333333")), None)
+    await store.put_policy(policy("/s", "p2", "h2", ("444444444444",), at=1), None)
+    await store.put_policy(policy("/t", "p3", "h3", ("222222222222",)), None)
+    held = await store.policies("t1", "eu-fr-1", "/s")
+    assert [(p.policy_id, p.policy_hash, p.accounts) for p in held] == [
+        ("p1", "h1", ("222222222222", "333333333333")),
+        ("p2", "h2", ("444444444444",)),
+    ]
+    assert held[0] == policy("/s", "p1", "h1", ("222222222222", "333333333333"))
+    assert await store.policies("t2", "eu-fr-1", "/s") == []
+    # Replaced against the hash read: a stale hash changes nothing.
+    await store.put_policy(policy("/s", "p1", "h1b", ("333333333333",)), "h1")
+    with pytest.raises(ResourcePolicyConflict):
+        await store.put_policy(policy("/s", "p1", "h1c", ("222222222222",)), "h1")
+    with pytest.raises(ResourcePolicyNotFound):
+        await store.put_policy(policy("/s", "p9", "h9", ("222222222222",)), "h1")
+    shared = await store.shared_with("222222222222", "eu-fr-1")
+    assert [(p.tenant_id, p.name) for p in shared] == [("t1", "/t")]  # not its own /u
+    assert [p.name for p in await store.shared_with("333333333333", "eu-fr-1")] == ["/s"]
+    assert await store.shared_with("333333333333", "eu-fr-2") == []
+    assert await store.shared_with("33333333333", "eu-fr-1") == []  # a whole id, not a part
+    with pytest.raises(ResourcePolicyConflict):
+        await store.delete_policy("t1", "eu-fr-1", "/s", "p2", "h1")
+    with pytest.raises(ResourcePolicyNotFound):
+        await store.delete_policy("t1", "eu-fr-1", "/s", "p9", "h2")
+    await store.delete_policy("t1", "eu-fr-1", "/s", "p2", "h2")
+    assert [p.policy_id for p in await store.policies("t1", "eu-fr-1", "/s")] == ["p1"]
+    # A deleted parameter's policies go with it: a parameter made again is not shared.
+    assert await store.delete("t1", "eu-fr-1", "/s")
+    await store.write(Parameter(version("/s", tier=Tier.ADVANCED)), None)
+    assert await store.policies("t1", "eu-fr-1", "/s") == []
+    assert await store.shared_with("333333333333", "eu-fr-1") == []
+    # Closing the account forgets its policies.
+    await store.forget_tenant("t1")
+    assert await store.policies("t1", "eu-fr-1", "/t") == []
+    assert await store.shared_with("222222222222", "eu-fr-1") == []

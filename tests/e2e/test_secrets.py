@@ -203,6 +203,23 @@ def test_ssm_parameters_with_boto3_and_the_aws_cli(server: ServerProcess, tmp_pa
     aws("ssm", "put-parameter", "--name", "/cli/p", "--value", "v1", "--type", "String")
     shown = json.loads(aws("ssm", "get-parameter", "--name", "/cli/p").stdout)
     assert shown["Parameter"]["Value"] == "v1"
+    # Decision 0249: an Advanced parameter shared with another account by its policy.
+    owner = client_for(server, "sts", *server.credentials()).get_caller_identity()["Account"]
+    ssm.put_parameter(Name="/app/shared", Value="s", Type="String", Tier="Advanced")
+    arn = f"arn:aws:ssm:{REGION}:{owner}:parameter/app/shared"
+    reader = new_tenant(server, "ssm-reader")
+    grant = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": reader.account},
+        "Action": ["ssm:GetParameter", "ssm:DescribeParameters"], "Resource": arn}]}  # fmt: skip
+    put = ssm.put_resource_policy(ResourceArn=arn, Policy=json.dumps(grant))
+    [held] = ssm.get_resource_policies(ResourceArn=arn)["Policies"]
+    assert (held["PolicyId"], held["PolicyHash"]) == (put["PolicyId"], put["PolicyHash"])
+    other: Any = client_for(server, "ssm", reader.access_key_id, reader.secret_access_key)
+    assert other.get_parameter(Name=arn)["Parameter"]["Value"] == "s"
+    assert [p["ARN"] for p in other.describe_parameters(Shared=True)["Parameters"]] == [arn]
+    with pytest.raises(ClientError) as refused:
+        other.delete_parameter(Name=arn)
+    assert error_code(refused) == "AccessDeniedException"
     # Decision 0241: the operator's public image, read by its public parameter's path.
     disk = tmp_path / "debian.raw"
     disk.write_bytes(os.urandom(64 * 1024))

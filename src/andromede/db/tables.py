@@ -195,7 +195,11 @@ from andromede.db.tables_firehose import (
 from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
-from andromede.db.tables_ssm import ssm_parameter_versions, ssm_parameters
+from andromede.db.tables_ssm import (
+    ssm_parameter_versions,
+    ssm_parameters,
+    ssm_resource_policies,
+)
 from andromede.db.tables_metric_streams import metric_streams
 from andromede.db.tables_dynamodb import (
     dynamodb_index_entries,
@@ -356,6 +360,7 @@ __all__ = [
     "session_credentials",
     "ssm_parameter_versions",
     "ssm_parameters",
+    "ssm_resource_policies",
     "tenant_quotas",
     "tenant_regions",
     "tenants",

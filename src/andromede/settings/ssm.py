@@ -1,5 +1,6 @@
-"""Systems Manager Parameter Store (decision 0229): the limits of its parameters and the
-upkeep that deletes the parameters whose Expiration policy's time has come.
+"""Systems Manager Parameter Store (decision 0229): the limits of its parameters and of their
+resource policies (decision 0249), and the upkeep that deletes the parameters whose Expiration
+policy's time has come.
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -47,6 +48,19 @@ class SsmSettings(BaseModel):
         default=50,
         gt=0,
         description="Tags a parameter may carry (AWS: 50) (decision 0229).",
+    )
+    ssm_max_resource_policy_size: int = Field(
+        default=1024,
+        gt=0,
+        description="Largest resource policy of a parameter in bytes; beyond, "
+        "PutResourcePolicy answers ResourcePolicyLimitExceededException (AWS: 1,024) "
+        "(decision 0249).",
+    )
+    ssm_max_resource_policies: int = Field(
+        default=10,
+        gt=0,
+        description="Resource policies a parameter may carry; beyond, PutResourcePolicy answers "
+        "ResourcePolicyLimitExceededException (decision 0249).",
     )
     ssm_policy_interval: float = Field(
         default=60.0,

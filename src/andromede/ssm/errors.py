@@ -21,6 +21,14 @@ each to AWS Systems Manager's error type.
     ├── InvalidPolicyType / InvalidPolicyAttribute / PoliciesLimitExceeded / IncompatiblePolicy
     │                                   a parameter policy AWS or this platform refuses
     ├── TooManyTags                     a parameter would carry more tags than it may
+    ├── NotShared                       another account's parameter, for a call only its owner makes
+    ├── ResourceNotFound                the parameter a resource policy names does not exist
+    ├── ResourcePolicyInvalidParameter  a resource-policy call's parameter AWS refuses (a
+    │                                   Standard parameter, a hash without an id…)
+    ├── MalformedResourcePolicy         a resource policy AWS or this platform refuses
+    ├── ResourcePolicyLimitExceeded     a policy too large, or one policy too many
+    ├── ResourcePolicyNotFound          no policy of that id on the parameter
+    ├── ResourcePolicyConflict          the policy's hash is not the one held (a stale read)
     └── Conflict                        another writer changed the parameter meanwhile (retried)
 """
 
@@ -40,6 +48,8 @@ __all__ = [
     "InvalidPolicyAttribute",
     "InvalidPolicyType",
     "KmsAccessDenied",
+    "MalformedResourcePolicy",
+    "NotShared",
     "ParameterAlreadyExists",
     "ParameterLimitExceeded",
     "ParameterMaxVersionLimitExceeded",
@@ -49,6 +59,11 @@ __all__ = [
     "ParameterVersionNotFound",
     "PoliciesLimitExceeded",
     "ReservedName",
+    "ResourceNotFound",
+    "ResourcePolicyConflict",
+    "ResourcePolicyInvalidParameter",
+    "ResourcePolicyLimitExceeded",
+    "ResourcePolicyNotFound",
     "SsmError",
     "TooManyTags",
     "ValidationError",
@@ -144,4 +159,42 @@ class TooManyTags(SsmError):
 
 
 class Conflict(SsmError):
+    pass
+
+
+class NotShared(SsmError):
+    pass
+
+
+class ResourceNotFound(SsmError):
+    pass
+
+
+class ResourcePolicyInvalidParameter(SsmError):
+    """Its ``parameter_names`` are the request's parameters at fault (AWS's
+    ``ParameterNames``)."""
+
+    def __init__(self, message: str, parameter_names: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.parameter_names = parameter_names
+
+
+class MalformedResourcePolicy(SsmError):
+    pass
+
+
+class ResourcePolicyLimitExceeded(SsmError):
+    """Its ``limit`` and ``limit_type`` are AWS's ``Limit`` and ``LimitType``."""
+
+    def __init__(self, message: str, limit: int, limit_type: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.limit_type = limit_type
+
+
+class ResourcePolicyNotFound(SsmError):
+    pass
+
+
+class ResourcePolicyConflict(SsmError):
     pass

@@ -6,8 +6,15 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from andromede.ssm.errors import Conflict, ParameterAlreadyExists
+from andromede.ssm.errors import (
+    Conflict,
+    ParameterAlreadyExists,
+    ResourceNotFound,
+    ResourcePolicyConflict,
+    ResourcePolicyNotFound,
+)
 from andromede.ssm.model import Parameter, ParameterVersion, Tier
+from andromede.ssm.sharing import ResourcePolicy
 
 __all__ = ["MemoryParameterStore"]
 
@@ -18,6 +25,7 @@ class MemoryParameterStore:
     def __init__(self) -> None:
         self._parameters: dict[_Key, Parameter] = {}
         self._versions: dict[_Key, dict[int, ParameterVersion]] = {}
+        self._policies: dict[_Key, dict[str, ResourcePolicy]] = {}
 
     async def get(self, tenant_id: str, region: str, name: str) -> Parameter | None:
         return self._fresh(self._parameters.get((tenant_id, region, name)))
@@ -96,6 +104,7 @@ class MemoryParameterStore:
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:
         key = (tenant_id, region, name)
         self._versions.pop(key, None)
+        self._policies.pop(key, None)
         return self._parameters.pop(key, None) is not None
 
     async def forget_tenant(self, tenant_id: str) -> int:
@@ -103,6 +112,8 @@ class MemoryParameterStore:
         for key in gone:
             self._parameters.pop(key)
             self._versions.pop(key, None)
+        for key in [k for k in self._policies if k[0] == tenant_id]:
+            self._policies.pop(key)
         return len(gone)
 
     async def held(self, tier: Tier) -> dict[tuple[str, str], int]:
@@ -111,3 +122,44 @@ class MemoryParameterStore:
             if p.latest.tier == tier:
                 counts[(t, r)] = counts.get((t, r), 0) + 1
         return counts
+
+    async def policies(self, tenant_id: str, region: str, name: str) -> list[ResourcePolicy]:
+        held = self._policies.get((tenant_id, region, name), {})
+        return sorted(held.values(), key=lambda p: (p.created, p.policy_id))
+
+    async def put_policy(self, policy: ResourcePolicy, expected_hash: str | None) -> None:
+        key = (policy.tenant_id, policy.region, policy.name)
+        if key not in self._parameters:
+            raise ResourceNotFound(policy.name)
+        held = self._policies.setdefault(key, {})
+        if expected_hash is not None:
+            self._check(held, policy.policy_id, expected_hash)
+        elif policy.policy_id in held:
+            raise ResourcePolicyConflict(policy.policy_id)
+        held[policy.policy_id] = policy
+
+    async def delete_policy(
+        self, tenant_id: str, region: str, name: str, policy_id: str, expected_hash: str
+    ) -> None:
+        held = self._policies.get((tenant_id, region, name), {})
+        self._check(held, policy_id, expected_hash)
+        del held[policy_id]
+
+    @staticmethod
+    def _check(held: dict[str, ResourcePolicy], policy_id: str, expected_hash: str) -> None:
+        found = held.get(policy_id)
+        if found is None:
+            raise ResourcePolicyNotFound(policy_id)
+        if found.policy_hash != expected_hash:
+            raise ResourcePolicyConflict(policy_id)
+
+    async def shared_with(self, account: str, region: str) -> list[Parameter]:
+        keys = sorted(
+            key
+            for key, held in self._policies.items()
+            if key[0] != account
+            and key[1] == region
+            and any(account in p.accounts for p in held.values())
+        )
+        found = [self._fresh(self._parameters.get(key)) for key in keys]
+        return [p for p in found if p is not None]

@@ -26,7 +26,7 @@ from andromede.ssm.model import (
 )
 from andromede.ssm.store import ParameterStore
 
-__all__ = ["PolicyAction", "first_action", "take_due_actions"]
+__all__ = ["PolicyAction", "finished_policies", "first_action", "take_due_actions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,18 @@ def first_action(
         or (pending_from is not None and when >= pending_from)
     ]
     return min(times, default=None)
+
+
+def finished_policies(version: ParameterVersion, next_action: datetime | None) -> frozenset[str]:
+    """The types of the newest version's policies whose action was taken (AWS's
+    ``PolicyStatus`` Finished; a parameter has one policy of each type): those due before the
+    parameter's ``next_action``, every one when none is left. A policy that never acts (an
+    ExpirationNotification without an Expiration) stays pending."""
+    return frozenset(
+        str(policy["Type"])
+        for when, policy in policy_actions(version)
+        if next_action is None or when < next_action
+    )
 
 
 async def take_due_actions(store: ParameterStore, now: datetime, limit: int) -> list[PolicyAction]:

@@ -7,6 +7,13 @@ versions, tiers and labels.
 
 A write reads the parameter's revision and writes against it; a concurrent writer's
 :class:`Conflict` makes it read and try again, a few times.
+
+**Shared parameters (decision 0249).** Another account's parameter is named by its full ARN:
+GetParameter, GetParameters and GetParameterHistory read it when the IAM engine allows — its
+resource policies (:attr:`ParameterService.resource_policies`) and the caller's own IAM
+policies, both — and DescribeParameters ``Shared`` lists those the caller may describe. Every
+other call on it is refused (``NotShared``, after the engine's own refusal): writes stay the
+owner's.
 """
 
 from __future__ import annotations
@@ -17,9 +24,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
+from andromede.errors import AndromedeError
 from andromede.ssm.errors import (
     Conflict,
     InvalidAllowedPattern,
+    NotShared,
     ParameterAlreadyExists,
     ParameterLimitExceeded,
     ParameterMaxVersionLimitExceeded,
@@ -49,6 +58,7 @@ from andromede.ssm.model import (
 )
 from andromede.ssm.policy_actions import PolicyAction, first_action, take_due_actions
 from andromede.ssm.public import PublicImages, is_public, public_parameters
+from andromede.ssm.resource_policies import ResourcePolicies, parse_parameter_arn
 from andromede.ssm.store import ParameterStore
 
 __all__ = ["Actor", "NewValue", "ParameterLimits", "ParameterService", "ValueSealer"]
@@ -73,6 +83,8 @@ class ParameterLimits:
     max_advanced_value_size: int = 8192
     max_versions: int = 100
     max_tags: int = 50
+    max_resource_policy_size: int = 1024
+    max_resource_policies: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,13 @@ class NewValue:
     policies: str | None = None  # the Policies JSON ("[]" removes the previous version's)
 
 
+def owner_of(actor: Actor, reference: str) -> str:
+    """The account a name or an ARN names: an ARN's own (empty for a public parameter), a
+    name the caller's."""
+    target = parse_parameter_arn(reference) if reference.startswith("arn:") else None
+    return actor.account if target is None else target.account
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -130,6 +149,12 @@ class ParameterService:
         self._sealer = sealer
         self.limits = limits or ParameterLimits()
         self._clock = clock
+        self.resource_policies = ResourcePolicies(
+            store,
+            self.limits.max_resource_policy_size,
+            self.limits.max_resource_policies,
+            clock,
+        )
         # The operator's public images, read through as /aws/service/… (decision 0241); set
         # once the image library is up (None: no public parameter).
         self.public_images: PublicImages | None = None
@@ -141,7 +166,22 @@ class ParameterService:
 
     # --- writes ---------------------------------------------------------------------------
 
+    async def _own(self, actor: Actor, action: str, reference: str) -> str:
+        """The name of the caller's own parameter ``reference`` names; another account's is
+        refused: the IAM engine decides first (a parameter's policy allows reads only), and
+        were it to allow, the parameter is still only its owner's to change."""
+        owner = owner_of(actor, reference)
+        name = name_of(reference)
+        if owner != actor.account and owner:
+            await actor.authorise(action, parameter_arn(actor.region, owner, name))
+            raise NotShared(
+                f"{action} on {parameter_arn(actor.region, owner, name)[:2048]} is its "
+                "owner's alone: a shared parameter is read-only."
+            )
+        return name
+
     async def put(self, actor: Actor, new: NewValue) -> ParameterVersion:
+        await self._own(actor, "ssm:PutParameter", new.name)
         check_name(new.name)
         arn = parameter_arn(actor.region, actor.account, new.name)
         await actor.authorise("ssm:PutParameter", arn)
@@ -318,7 +358,7 @@ class ParameterService:
         return [v.version for v in oldest]
 
     async def delete(self, actor: Actor, reference: str) -> str:
-        name = name_of(reference)
+        name = await self._own(actor, "ssm:DeleteParameter", reference)
         arn = parameter_arn(actor.region, actor.account, name)
         await actor.authorise("ssm:DeleteParameter", arn)
         if not await self._delete(actor, name):
@@ -337,7 +377,7 @@ class ParameterService:
     ) -> tuple[list[str], list[str]]:
         deleted, invalid = [], []
         for reference in dict.fromkeys(references):
-            name = name_of(reference)
+            name = await self._own(actor, "ssm:DeleteParameters", reference)
             await actor.authorise(
                 "ssm:DeleteParameters", parameter_arn(actor.region, actor.account, name)
             )
@@ -369,13 +409,14 @@ class ParameterService:
         name, number, label = split_selector(name_of(reference))
         if is_public(name):
             return await self._public(actor, action, name, number, label)
-        await actor.authorise(action, parameter_arn(actor.region, actor.account, name))
-        held = await self.store.get(actor.account, actor.region, name)
+        account = owner_of(actor, reference)  # another's: shared with the caller, or refused
+        await actor.authorise(action, parameter_arn(actor.region, account, name))
+        held = await self.store.get(account, actor.region, name)
         if held is None:
             raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
         if number is None and label is None:
             return held.latest
-        for version in await self.store.versions(actor.account, actor.region, name):
+        for version in await self.store.versions(account, actor.region, name):
             if version.version == number or (label is not None and label in version.labels):
                 return version
         if number is not None:
@@ -471,14 +512,29 @@ class ParameterService:
         held = await self.store.list_all(actor.account, actor.region, prefix)
         return [p for p in held if matches(p, filters)]
 
+    async def describe_shared(
+        self, actor: Actor, filters: Sequence[ParameterFilter]
+    ) -> list[Parameter]:
+        """DescribeParameters ``Shared``: the other accounts' parameters shared with the
+        caller that the IAM engine lets it describe (their policies and its own IAM)."""
+        await actor.authorise("ssm:DescribeParameters", None)
+        found = []
+        for held in await self.store.shared_with(actor.account, actor.region):
+            try:
+                await actor.authorise("ssm:DescribeParameters", held.arn)
+            except AndromedeError:  # a refusal: a parameter it may not describe is not listed
+                continue
+            if matches(held, filters):
+                found.append(held)
+        return found
+
     async def history(self, actor: Actor, reference: str) -> list[ParameterVersion]:
         name = name_of(reference)
         if is_public(name):
             return [await self._public(actor, "ssm:GetParameterHistory", name, None, None)]
-        await actor.authorise(
-            "ssm:GetParameterHistory", parameter_arn(actor.region, actor.account, name)
-        )
-        versions = await self.store.versions(actor.account, actor.region, name)
+        account = owner_of(actor, reference)  # another's: shared with the caller, or refused
+        await actor.authorise("ssm:GetParameterHistory", parameter_arn(actor.region, account, name))
+        versions = await self.store.versions(account, actor.region, name)
         if not versions:
             raise ParameterNotFound(f"Parameter {name[:2048]} not found.")
         return versions
@@ -489,7 +545,7 @@ class ParameterService:
         self, actor: Actor, reference: str, number: int | None, labels: Sequence[str]
     ) -> tuple[list[str], int]:
         """(the labels refused, the version labelled)."""
-        name = name_of(reference)
+        name = await self._own(actor, "ssm:LabelParameterVersion", reference)
         await actor.authorise(
             "ssm:LabelParameterVersion", parameter_arn(actor.region, actor.account, name)
         )
@@ -527,7 +583,7 @@ class ParameterService:
         self, actor: Actor, reference: str, number: int, labels: Sequence[str]
     ) -> tuple[list[str], list[str]]:
         """(the labels removed, those the version did not carry)."""
-        name = name_of(reference)
+        name = await self._own(actor, "ssm:UnlabelParameterVersion", reference)
         await actor.authorise(
             "ssm:UnlabelParameterVersion", parameter_arn(actor.region, actor.account, name)
         )
@@ -596,7 +652,7 @@ class ParameterService:
         raise Conflict(f"{reference} is changed by others at once; try again")
 
     async def _tagged(self, actor: Actor, action: str, reference: str) -> Parameter:
-        name = name_of(reference)
+        name = await self._own(actor, action, reference)
         await actor.authorise(action, parameter_arn(actor.region, actor.account, name))
         held = await self.store.get(actor.account, actor.region, name)
         if held is None:

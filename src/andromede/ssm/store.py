@@ -4,7 +4,12 @@ over each.
 
 A parameter's write names the revision it read: a store whose row moved on since raises
 :class:`~andromede.ssm.errors.Conflict` and changes nothing, so two concurrent PutParameter
-calls with Overwrite cannot both make version 2."""
+calls with Overwrite cannot both make version 2.
+
+A parameter's resource policies (decision 0249) are kept beside it and go with it: deleting the
+parameter, or closing its account, forgets them. A change or deletion of one names the hash it
+read: ``ResourcePolicyConflict`` if the policy moved on since, ``ResourcePolicyNotFound`` if
+there is no such policy."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from andromede.ssm.model import Parameter, ParameterVersion, Tier
+from andromede.ssm.sharing import ResourcePolicy
 
 __all__ = ["ParameterStore"]
 
@@ -54,11 +60,33 @@ class ParameterStore(Protocol):
         ...
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:
-        """Forget the parameter and its versions; False if it was gone."""
+        """Forget the parameter, its versions and its resource policies; False if it was
+        gone."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
-        """Forget every parameter of a closed account, in every region; how many."""
+        """Forget every parameter of a closed account, in every region, and their resource
+        policies; how many parameters."""
+        ...
+
+    async def policies(self, tenant_id: str, region: str, name: str) -> list[ResourcePolicy]:
+        """The parameter's resource policies, oldest first."""
+        ...
+
+    async def put_policy(self, policy: ResourcePolicy, expected_hash: str | None) -> None:
+        """Add the policy (``expected_hash`` None) or replace the one of its id whose hash is
+        still ``expected_hash``; ``ResourceNotFound`` if the parameter is gone."""
+        ...
+
+    async def delete_policy(
+        self, tenant_id: str, region: str, name: str, policy_id: str, expected_hash: str
+    ) -> None:
+        """Delete the policy whose hash is still ``expected_hash``."""
+        ...
+
+    async def shared_with(self, account: str, region: str) -> list[Parameter]:
+        """The parameters of other accounts in ``region`` one of whose policies names
+        ``account``, by owner and name."""
         ...
 
     async def held(self, tier: Tier) -> dict[tuple[str, str], int]:

@@ -1,6 +1,7 @@
 """The parameter store over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0111 (decision 0229). A write holds the parameter's row and checks its revision in
-the same transaction; a new parameter's insert fails on the taken name's primary key."""
+migration 0111 (decision 0229) and the resource policies of migration 0120 (decision 0249). A
+write holds the parameter's row and checks its revision in the same transaction; a new
+parameter's insert fails on the taken name's primary key."""
 
 from __future__ import annotations
 
@@ -16,13 +17,21 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.ssm.errors import Conflict, ParameterAlreadyExists
+from andromede.ssm.errors import (
+    Conflict,
+    ParameterAlreadyExists,
+    ResourceNotFound,
+    ResourcePolicyConflict,
+    ResourcePolicyNotFound,
+)
 from andromede.ssm.model import Parameter, ParameterType, ParameterVersion, Tier
+from andromede.ssm.sharing import ResourcePolicy
 
 __all__ = ["SqlParameterStore"]
 
 _P = tables.ssm_parameters
 _V = tables.ssm_parameter_versions
+_R = tables.ssm_resource_policies
 FORMAT_VERSION: Final = 1
 
 
@@ -228,6 +237,11 @@ class SqlParameterStore:
                     _V.c.tenant_id == tenant_id, _V.c.region == region, _V.c.name == name
                 )
             )
+            conn.execute(
+                sa.delete(_R).where(
+                    _R.c.tenant_id == tenant_id, _R.c.region == region, _R.c.name == name
+                )
+            )
             done = conn.execute(
                 sa.delete(_P).where(
                     _P.c.tenant_id == tenant_id, _P.c.region == region, _P.c.name == name
@@ -240,6 +254,7 @@ class SqlParameterStore:
     async def forget_tenant(self, tenant_id: str) -> int:
         def work(conn: Connection) -> int:
             conn.execute(sa.delete(_V).where(_V.c.tenant_id == tenant_id))
+            conn.execute(sa.delete(_R).where(_R.c.tenant_id == tenant_id))
             return int(conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id)).rowcount)
 
         return await self._db.write(work)
@@ -255,3 +270,126 @@ class SqlParameterStore:
             return {(str(t), str(r)): int(n) for t, r, n in conn.execute(query).all()}
 
         return await self._db.read(work)
+
+    async def policies(self, tenant_id: str, region: str, name: str) -> list[ResourcePolicy]:
+        query = (
+            sa.select(_R)
+            .where(_R.c.tenant_id == tenant_id, _R.c.region == region, _R.c.name == name)
+            .order_by(_R.c.created, _R.c.policy_id)
+        )
+
+        def work(conn: Connection) -> list[ResourcePolicy]:
+            return [_policy(r._mapping) for r in conn.execute(query).all()]
+
+        return await self._db.read(work)
+
+    async def put_policy(self, policy: ResourcePolicy, expected_hash: str | None) -> None:
+        row = {
+            "policy_hash": policy.policy_hash,
+            "policy": policy.policy,
+            "accounts": _accounts(policy.accounts),
+            "created": _us(policy.created),
+            "format_version": FORMAT_VERSION,
+        }
+        key = (policy.tenant_id, policy.region, policy.name)
+
+        def work(conn: Connection) -> None:
+            # The parameter's row, held: a deletion under way cannot leave the policy behind.
+            held = conn.execute(
+                sa.select(_P.c.revision)
+                .where(_P.c.tenant_id == key[0], _P.c.region == key[1], _P.c.name == key[2])
+                .with_for_update()
+            ).first()
+            if held is None:
+                raise ResourceNotFound(policy.name)
+            if expected_hash is None:
+                conn.execute(
+                    sa.insert(_R).values(
+                        tenant_id=key[0], region=key[1], name=key[2],
+                        policy_id=policy.policy_id, **row,
+                    )
+                )  # fmt: skip
+                return
+            _check(conn, key, policy.policy_id, expected_hash)
+            conn.execute(
+                sa.update(_R)
+                .where(*_policy_key(key, policy.policy_id), _R.c.policy_hash == expected_hash)
+                .values(**row)
+            )
+
+        try:
+            await self._db.write(work)
+        except IntegrityError:
+            raise ResourcePolicyConflict(policy.policy_id) from None
+
+    async def delete_policy(
+        self, tenant_id: str, region: str, name: str, policy_id: str, expected_hash: str
+    ) -> None:
+        key = (tenant_id, region, name)
+
+        def work(conn: Connection) -> None:
+            _check(conn, key, policy_id, expected_hash)
+            conn.execute(
+                sa.delete(_R).where(*_policy_key(key, policy_id), _R.c.policy_hash == expected_hash)
+            )
+
+        await self._db.write(work)
+
+    async def shared_with(self, account: str, region: str) -> list[Parameter]:
+        # An account id is twelve digits: no LIKE wildcard in the pattern.
+        owners = (
+            sa.select(_R.c.tenant_id, _R.c.name)
+            .where(
+                _R.c.region == region,
+                _R.c.tenant_id != account,
+                _R.c.accounts.like(f"%,{account},%"),
+            )
+            .distinct()
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            return sorted((str(t), str(n)) for t, n in conn.execute(owners).all())
+
+        found = []
+        for tenant_id, name in await self._db.read(work):
+            held = await self.get(tenant_id, region, name)
+            if held is not None:
+                found.append(held)
+        return found
+
+
+def _accounts(accounts: tuple[str, ...]) -> str:
+    return "," + ",".join(accounts) + ","
+
+
+def _policy_key(key: tuple[str, str, str], policy_id: str) -> tuple[Any, ...]:
+    return (
+        _R.c.tenant_id == key[0],
+        _R.c.region == key[1],
+        _R.c.name == key[2],
+        _R.c.policy_id == policy_id,
+    )
+
+
+def _check(conn: Connection, key: tuple[str, str, str], policy_id: str, expected: str) -> None:
+    """The policy's row, held, still at hash ``expected``."""
+    held = conn.execute(
+        sa.select(_R.c.policy_hash).where(*_policy_key(key, policy_id)).with_for_update()
+    ).first()
+    if held is None:
+        raise ResourcePolicyNotFound(policy_id)
+    if str(held[0]) != expected:
+        raise ResourcePolicyConflict(policy_id)
+
+
+def _policy(m: Any) -> ResourcePolicy:
+    return ResourcePolicy(
+        tenant_id=m["tenant_id"],
+        region=m["region"],
+        name=m["name"],
+        policy_id=m["policy_id"],
+        policy_hash=m["policy_hash"],
+        policy=m["policy"],
+        accounts=tuple(a for a in str(m["accounts"]).split(",") if a),
+        created=datetime.fromtimestamp(int(m["created"]) / 1_000_000, UTC),
+    )

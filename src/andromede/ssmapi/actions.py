@@ -18,9 +18,11 @@ from andromede.ssm.model import (
     Tier,
     split_selector,
 )
+from andromede.ssm.policy_actions import finished_policies
 from andromede.ssm.service import NewValue, name_of
 from andromede.ssmapi.call import SsmCall, epoch, invalid, page
 from andromede.ssmapi.errors import SsmWireError
+from andromede.ssmapi.resource_policies import RESOURCE_POLICY_ACTIONS
 
 __all__ = ["ACTIONS"]
 
@@ -59,7 +61,7 @@ async def _shown(
     return shown
 
 
-def _metadata(version: ParameterVersion) -> dict[str, Any]:
+def _metadata(version: ParameterVersion, finished: frozenset[str] = frozenset()) -> dict[str, Any]:
     described: dict[str, Any] = {
         "Name": version.name,
         "ARN": version.arn,
@@ -68,7 +70,7 @@ def _metadata(version: ParameterVersion) -> dict[str, Any]:
         "LastModifiedUser": version.modified_user,
         "Version": version.version,
         "Tier": str(version.tier),
-        "Policies": _policies(version),
+        "Policies": _policies(version, finished),
         "DataType": version.data_type,
     }
     optional = {
@@ -80,16 +82,17 @@ def _metadata(version: ParameterVersion) -> dict[str, Any]:
     return described
 
 
-def _policies(version: ParameterVersion) -> list[dict[str, str]]:
-    """The version's policies as ParameterInlinePolicy: Pending until they act (an expired
-    parameter is deleted, so none is ever shown Finished)."""
+def _policies(version: ParameterVersion, finished: frozenset[str]) -> list[dict[str, str]]:
+    """The version's policies as ParameterInlinePolicy: Pending until they act, then Finished
+    (the ``finished`` types; an expired parameter is deleted, so its Expiration is never
+    shown Finished)."""
     if not version.policies:
         return []
     return [
         {
             "PolicyText": json.dumps(policy, separators=(",", ":")),
             "PolicyType": str(policy.get("Type")),
-            "PolicyStatus": "Pending",
+            "PolicyStatus": "Finished" if policy.get("Type") in finished else "Pending",
         }
         for policy in json.loads(version.policies)
     ]
@@ -202,10 +205,18 @@ async def describe_parameters(call: SsmCall) -> dict[str, Any]:
     size = call.integer("MaxResults", minimum=1, maximum=50) or 50
     filters = _legacy_filters(call) or call.parameter_filters(by_path=False)
     if call.boolean("Shared"):
-        return {"Parameters": []}  # no parameter is shared with another account here
-    held = await call.parameters.describe(call.actor, filters)
+        # Other accounts' parameters shared with the caller (decision 0249).
+        held = await call.parameters.describe_shared(call.actor, filters)
+        call.resources.extend(p.arn for p in held)  # each owner's trail has it too
+    else:
+        held = await call.parameters.describe(call.actor, filters)
     chosen, token = page(held, call.offset(), size)
-    return {"Parameters": [_metadata(p.latest) for p in chosen], **token}
+    return {
+        "Parameters": [
+            _metadata(p.latest, finished_policies(p.latest, p.next_action)) for p in chosen
+        ],
+        **token,
+    }
 
 
 async def get_parameter_history(call: SsmCall) -> dict[str, Any]:
@@ -214,9 +225,17 @@ async def get_parameter_history(call: SsmCall) -> dict[str, Any]:
     decrypt = call.boolean("WithDecryption")
     versions = await call.parameters.history(call.actor, reference)
     chosen, token = page(versions, call.offset(), size)
+    newest = versions[-1] if versions else None
+    held = None
+    if newest is not None and newest.policies:
+        held = await call.parameters.store.get(newest.tenant_id, newest.region, newest.name)
     shown = []
     for version in chosen:
-        entry = _metadata(version)
+        # The newest version's policies are the ones that act (decision 0241).
+        finished: frozenset[str] = frozenset()
+        if held is not None and version.version == held.latest.version:
+            finished = finished_policies(version, held.next_action)
+        entry = _metadata(version, finished)
         del entry["ARN"]
         entry["Value"] = await _value(call, version, decrypt)
         entry["Labels"] = list(version.labels)
@@ -315,4 +334,5 @@ ACTIONS: Final[dict[str, Action]] = {
     "PutParameter": put_parameter,
     "RemoveTagsFromResource": remove_tags_from_resource,
     "UnlabelParameterVersion": unlabel_parameter_version,
+    **RESOURCE_POLICY_ACTIONS,
 }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.errors import AndromedeError
@@ -28,6 +29,7 @@ from andromede.ssmapi.actions import ACTIONS
 from andromede.ssmapi.authorise import KeyUser, SsmAuthoriser
 from andromede.ssmapi.call import SsmCall
 from andromede.ssmapi.errors import SsmWireError, to_ssm_error
+from andromede.ssmapi.policy_check import check_resource_policy, shared_document
 
 __all__ = ["CONTENT_TYPE", "SsmApp"]
 
@@ -69,6 +71,7 @@ class SsmApp(JsonEndpoint[SsmCall]):
         )
         self._parameters = parameters
         self._authoriser = SsmAuthoriser(identity)
+        parameters.resource_policies.checker = check_resource_policy
 
     @property
     def service(self) -> ParameterService:
@@ -105,12 +108,23 @@ class SsmApp(JsonEndpoint[SsmCall]):
 
         async def authorise(iam_action: str, arn: str | None) -> None:
             keys = dict(request_keys)
+            owner = account if arn is None else arn.split(":")[4]
+            store = self._parameters.store
+            held = None
             if arn is not None:
-                held = await self._parameters.store.get(account, region, name_of(arn))
+                held = await store.get(owner or account, region, name_of(arn))
                 for key, value in () if held is None else held.tags:
                     keys[f"aws:ResourceTag/{key}"] = value
                     keys[f"ssm:resourceTag/{key}"] = value
-            await self._authoriser.authorise(user, iam_action, arn, region, keys)
+            if not owner or owner == account:
+                await self._authoriser.authorise(user, iam_action, arn, region, keys)
+                return
+            # Another account's parameter (decision 0249): its policies are its share.
+            shared = [] if held is None else await store.policies(owner, region, held.name)
+            await self._authoriser.authorise(
+                user, iam_action, arn, region, keys,
+                resource_policy=shared_document(shared), resource_account=owner,
+            )  # fmt: skip
 
         request.context = SsmCall(
             params=params,
@@ -123,6 +137,28 @@ class SsmApp(JsonEndpoint[SsmCall]):
         if request.principal.tenant_id is None or request.action_name not in ACTIONS:
             return None
         return [] if request.context is None else request.context.resources
+
+    def finish(self, request: JsonRequest[SsmCall], status: int, error_type: str | None) -> None:
+        super().finish(request, status, error_type)
+        resources = self.audited(request) or []
+        caller = request.principal.tenant_id
+        # A shared parameter's owner sees its reads too (decision 0249), as a cross-account
+        # call is in both accounts' trails.
+        owners = {arn.split(":")[4] for arn in resources if arn.count(":") >= 5}
+        for owner in sorted(owners - {"", str(caller)}):
+            details = {"operation": request.action_name, "status": str(status)}
+            details.update(request.principal.audit_details)
+            if error_type is not None:
+                details["error"] = error_type
+            self._audit.record(
+                request_id=request.request_id,
+                tenant_id=owner,
+                principal=request.principal.arn,
+                action=f"ssm:{request.action_name}",
+                resource=",".join(a for a in dict.fromkeys(resources) if f":{owner}:" in a),
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
 
 
 def _request_keys(params: dict[str, Any]) -> dict[str, ContextValue]:

@@ -1,8 +1,9 @@
 """Authorisation of Parameter Store calls (decision 0229): the caller's identity policies
 decide each action on the parameter's ARN (``arn:aws:ssm:<region>:<account>:parameter/<name
-without its leading slash>``), or on ``*`` for DescribeParameters, as AWS decides them
-(parameters carry no resource policy here); through a VPC endpoint its policy bounds every
-call. The context carries AWS's keys: the parameter's tags (``aws:ResourceTag/<key>``,
+without its leading slash>``), or on ``*`` for DescribeParameters, as AWS decides them;
+another account's parameter (decision 0249) by its resource policies and the caller's identity
+policies, both, the policy engine's rule across accounts. Through a VPC endpoint its policy
+bounds every call. The context carries AWS's keys: the parameter's tags (``aws:ResourceTag/<key>``,
 ``ssm:resourceTag/<key>``), the request's (``aws:RequestTag/<key>``, ``aws:TagKeys``),
 ``ssm:Overwrite`` and ``ssm:Recursive`` (``app``)."""
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal
-from andromede.iam.policy import ContextValue
+from andromede.iam.policy import ContextValue, PolicyDocument
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.ssmapi.errors import SsmWireError
@@ -43,9 +44,13 @@ class SsmAuthoriser:
         arn: str | None,
         region: str,
         keys: Mapping[str, ContextValue] | None = None,
+        *,
+        resource_policy: PolicyDocument | None = None,
+        resource_account: str | None = None,
     ) -> None:
         """AccessDeniedException unless ``user``'s identity policies allow ``action`` on
-        ``arn`` (None: ``*``), the request context carrying ``keys`` too."""
+        ``arn`` (None: ``*``), the request context carrying ``keys`` too; a parameter of
+        another account (``resource_account``) needs its ``resource_policy`` to allow too."""
         principal = user.principal
         resource = arn or "*"
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
@@ -63,8 +68,18 @@ class SsmAuthoriser:
         refusal = endpoint_refusal(context)
         if refusal is not None:
             raise _denied(principal, action, resource, refusal)
-        if not policies_allow(context, policies):
-            raise _denied(principal, action, resource)
+        if not policies_allow(
+            context, policies, resource_policy=resource_policy, resource_account=resource_account
+        ):
+            raise _denied(
+                principal, action, resource, _no_resource_policy(action, resource_account)
+            )
+
+
+def _no_resource_policy(action: str, resource_account: str | None) -> str | None:
+    if resource_account is None:
+        return None
+    return f"because no resource-based policy allows the {action} action"
 
 
 def _denied(

@@ -8,7 +8,7 @@ whose code is the ``__type``. An operation of Systems Manager this platform does
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from andromede.awsjson.auth_errors import auth_error
 from andromede.awsjson.endpoint import JsonWireError
@@ -43,6 +43,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidResourceType": (400, "The resource type isn't valid."),
     "InvalidSignatureException": (400, "The request signature we calculated does not match the "
                                   "signature you provided."),
+    "MalformedResourcePolicyDocumentException": (400, "The specified policy document is "
+                                                 "malformed or invalid."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "ParameterAlreadyExists": (400, "The parameter already exists."),
     "ParameterLimitExceeded": (400, "You have exceeded the number of parameters for this "
@@ -54,6 +56,15 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ParameterVersionLabelLimitExceeded": (400, "A parameter version can have a maximum of ten "
                                            "labels."),
     "ParameterVersionNotFound": (400, "The specified parameter version wasn't found."),
+    "ResourceNotFoundException": (400, "The specified parameter to be shared could not be "
+                                  "found."),
+    "ResourcePolicyConflictException": (400, "The hash provided in the call doesn't match the "
+                                        "stored hash."),
+    "ResourcePolicyInvalidParameterException": (400, "One or more parameters specified for "
+                                                "the call aren't valid."),
+    "ResourcePolicyLimitExceededException": (400, "A resource policy limit was exceeded."),
+    "ResourcePolicyNotFoundException": (400, "No policies with the specified policy ID and "
+                                        "hash could be found."),
     "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
@@ -69,9 +80,18 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 
 
 class SsmWireError(JsonWireError):
-    def __init__(self, error_type: str, message: str | None = None) -> None:
+    """``fields``: the members an error's shape carries beside its message (AWS's
+    ``ParameterNames``, ``Limit``, ``LimitType``)."""
+
+    def __init__(
+        self, error_type: str, message: str | None = None, fields: dict[str, Any] | None = None
+    ) -> None:
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
+        self.fields = fields or {}
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), **self.fields}
 
 
 _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
@@ -97,6 +117,11 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (s.IncompatiblePolicy, "IncompatiblePolicyException"),
     (s.TooManyTags, "TooManyTagsError"),
     (s.Conflict, "TooManyUpdates"),
+    (s.NotShared, "AccessDeniedException"),
+    (s.ResourceNotFound, "ResourceNotFoundException"),
+    (s.MalformedResourcePolicy, "MalformedResourcePolicyDocumentException"),
+    (s.ResourcePolicyNotFound, "ResourcePolicyNotFoundException"),
+    (s.ResourcePolicyConflict, "ResourcePolicyConflictException"),
 )
 
 
@@ -104,6 +129,18 @@ def to_ssm_error(exc: AndromedeError) -> SsmWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
     if isinstance(exc, SsmWireError):
         return exc
+    if isinstance(exc, s.ResourcePolicyInvalidParameter):
+        return SsmWireError(
+            "ResourcePolicyInvalidParameterException",
+            str(exc),
+            {"ParameterNames": list(exc.parameter_names)},
+        )
+    if isinstance(exc, s.ResourcePolicyLimitExceeded):
+        return SsmWireError(
+            "ResourcePolicyLimitExceededException",
+            str(exc),
+            {"Limit": exc.limit, "LimitType": exc.limit_type},
+        )
     for domain, error_type in _DOMAIN:
         if isinstance(exc, domain):
             return SsmWireError(error_type, str(exc) or None)

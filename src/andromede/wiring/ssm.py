@@ -179,6 +179,8 @@ def parameter_limits(settings: Settings) -> ParameterLimits:
         max_advanced_value_size=settings.ssm_max_advanced_value_size,
         max_versions=settings.ssm_max_versions,
         max_tags=settings.ssm_max_tags,
+        max_resource_policy_size=settings.ssm_max_resource_policy_size,
+        max_resource_policies=settings.ssm_max_resource_policies,
     )
 
 

@@ -148,3 +148,38 @@ async def test_every_change_is_told(ssm: Harness) -> None:
     assert (await ssm.ok("PutParameter", {"Name": "/d", "Value": "v", "Type": "String"}))[
         "Version"
     ] == 1
+
+
+async def test_a_policy_whose_action_ran_is_shown_finished(ssm: Harness) -> None:
+    """Decision 0249's addendum to 0241: PolicyStatus Finished once a policy's action ran."""
+    bus = Bus()
+    told(ssm, bus)
+    expires = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    written = policies(
+        ("Expiration", {"Timestamp": expires}),
+        ("ExpirationNotification", {"Before": "2", "Unit": "Days"}),
+        ("NoChangeNotification", {"After": "36", "Unit": "Hours"}),
+    )
+    await ssm.ok("PutParameter", {"Name": "/f/pw", "Value": "v", "Type": "String",
+                                  "Tier": "Advanced", "Policies": written})  # fmt: skip
+
+    async def statuses() -> tuple[dict[str, str], list[dict[str, str]]]:
+        [described] = (await ssm.ok("DescribeParameters"))["Parameters"]
+        history = (await ssm.ok("GetParameterHistory", {"Name": "/f/pw"}))["Parameters"]
+        shown = [{p["PolicyType"]: p["PolicyStatus"] for p in h["Policies"]} for h in history]
+        assert shown[-1] == {p["PolicyType"]: p["PolicyStatus"] for p in described["Policies"]}
+        return shown[-1], shown[:-1]
+
+    pending = {"Expiration": "Pending", "ExpirationNotification": "Pending",
+               "NoChangeNotification": "Pending"}  # fmt: skip
+    assert await statuses() == (pending, [])
+    await take_policy_actions(later(ssm, bus, timedelta(days=2)))
+    assert await statuses() == ({**pending, "NoChangeNotification": "Finished"}, [])
+    nine_days = later(ssm, bus, timedelta(days=9))
+    await take_policy_actions(nine_days)
+    both = {**pending, "ExpirationNotification": "Finished", "NoChangeNotification": "Finished"}
+    assert await statuses() == (both, [])
+    # A new version keeping the policies counts NoChangeNotification again; the
+    # ExpirationNotification sent stays sent. The older version's policies act no more.
+    await nine_days.put(actor(ssm), NewValue("/f/pw", "w", overwrite=True))
+    assert await statuses() == ({**pending, "ExpirationNotification": "Finished"}, [pending])

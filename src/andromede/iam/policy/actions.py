@@ -18,6 +18,7 @@ from functools import lru_cache
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
+from andromede.iam.policy.actions_ssm import SSM_ACTIONS
 from andromede.iam.policy.actions_streams import ACM_ACTIONS, FIREHOSE_ACTIONS, KINESIS_ACTIONS
 from andromede.iam.policy.wildcard import compile_wildcard
 
@@ -758,6 +759,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "firehose": FIREHOSE_ACTIONS,  # decision 0223
     "kinesis": KINESIS_ACTIONS,  # decision 0228
     "acm": ACM_ACTIONS,  # decision 0230
+    "ssm": SSM_ACTIONS,  # decision 0249
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }
