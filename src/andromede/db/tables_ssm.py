@@ -3,7 +3,7 @@ per parameter (its name unique in its account's region; its newest version's num
 Expiration time, its tags as JSON, the revision a write checks), and
 ``ssm_parameter_versions``, one row per version, its value sealed (under the account's key
 ring, or a SecureString's KMS key: never in clear), its labels a JSON list and its parameter
-policies as written. ``ssm_resource_policies`` (decision 0249, migration 0120): one row per
+policies as written. ``ssm_resource_policies`` (decision 0249, migration 0118): one row per
 resource policy of a parameter, its text, its hash (the version a change names) and the
 accounts it shares the parameter with (``,<id>,<id>,``, so one ``LIKE`` finds the parameters
 shared with an account). Times are microseconds since the epoch.

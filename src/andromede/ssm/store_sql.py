@@ -1,5 +1,5 @@
 """The parameter store over the metadata database (SQLite or PostgreSQL), the tables of
-migration 0111 (decision 0229) and the resource policies of migration 0120 (decision 0249). A
+migration 0111 (decision 0229) and the resource policies of migration 0118 (decision 0249). A
 write holds the parameter's row and checks its revision in the same transaction; a new
 parameter's insert fails on the taken name's primary key."""
 

@@ -1,4 +1,4 @@
-"""Migration 0120 (Parameter Store's resource policies, decision 0249): its table comes and
+"""Migration 0118 (Parameter Store's resource policies, decision 0249): its table comes and
 goes on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
@@ -7,17 +7,17 @@ from pathlib import Path
 
 from support.migrations import has_table, migrate
 
-_BEFORE = "0117"  # a revision before 0120 (its down_revision when written)
+_BEFORE = "0117"  # a revision before 0118 (its down_revision when written)
 
 
 def _check(url: str) -> None:
     migrate(url, _BEFORE)
     assert not has_table(url, "ssm_resource_policies")
-    migrate(url, "0120")
+    migrate(url, "0118")
     assert has_table(url, "ssm_resource_policies")
     migrate(url, _BEFORE, down=True)
     assert not has_table(url, "ssm_resource_policies")
-    migrate(url, "0120")
+    migrate(url, "0118")
     assert has_table(url, "ssm_resource_policies")
 
 

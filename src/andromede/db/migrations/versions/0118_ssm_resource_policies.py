@@ -1,7 +1,7 @@
 """Parameter Store's resource policies (decision 0249): ``ssm_resource_policies``. Nothing to
 backfill: no parameter carried one before.
 
-Revision ID: 0120
+Revision ID: 0118
 Revises: 0117
 Create Date: 2026-12-06
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0120"
+revision: str = "0118"
 down_revision: str | None = "0117"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
