@@ -50,14 +50,16 @@ HTTP_ENDPOINT: Final = "HttpEndpoint"  # the ``DeliveryTo<destination>.*`` metri
 Observe = Callable[[DeliveryStream, int, int, bool, str, "int | None"], None]
 
 
-def attempts_made(elapsed_ms: int, interval_ms: int, max_backoff_ms: int) -> int:
-    """How many attempts a streak ``elapsed_ms`` old has made under the doubling backoff."""
+def attempts_made(elapsed_ms: int, interval_ms: int, max_backoff_ms: int, window_ms: int) -> int:
+    """How many attempts a streak ``elapsed_ms`` old has made under the doubling backoff,
+    the last one at the end of its ``window_ms``."""
     attempts, at = 1, 0
-    while True:
-        at += min(max(at, interval_ms), max_backoff_ms)
+    while at < window_ms:
+        at = min(at + min(max(at, interval_ms), max_backoff_ms), window_ms)
         if at > elapsed_ms:
-            return attempts
+            break
         attempts += 1
+    return attempts
 
 
 class HttpEndpointDeliverer:
@@ -177,7 +179,7 @@ class HttpEndpointDeliverer:
                 min(now + backoff, since + window),
             )  # fmt: skip
             return 0
-        attempts = attempts_made(elapsed, self._interval, self._max_backoff)
+        attempts = attempts_made(elapsed, self._interval, self._max_backoff, window)
         lines = failure_lines(stream, records, opened, exc, attempts, now)
         size = sum(r.size for r in records)
         try:
