@@ -7,7 +7,8 @@ https only unless the operator allows http (loopback tests), its host resolved o
 every address public or in the operator's networks (``firehose_http_endpoint_allow_cidrs``),
 and the connection made to a checked address (TLS still checks the certificate against the
 URL's host). No redirect is followed. Each attempt must answer within ``timeout`` seconds,
-connection included (AWS waits 3 minutes; a setting here), and at most ``max_response``
+connection included (AWS waits 3 minutes; a setting here, below the stream's delivery lease
+so that no other gateway takes the batch over meanwhile), and at most ``max_response``
 bytes of the answer are read. Failures are AWS's delivery error codes, with no URL, header
 or key in their message.
 """
@@ -33,7 +34,7 @@ _USER_AGENT: Final = "Amazon Kinesis Data Firehose Agent/1.0"
 
 @dataclass(frozen=True, slots=True)
 class SenderPolicy:
-    timeout: float = 180.0
+    timeout: float = 50.0
     max_response: int = 1024 * 1024
     allowed: Sequence[Network] = ()
     allow_http: bool = False

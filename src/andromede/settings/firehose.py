@@ -55,11 +55,12 @@ class FirehoseSettings(BaseModel):
         "over once the lease ran out (decision 0223).",
     )
     firehose_http_endpoint_timeout: float = Field(
-        default=180.0,
+        default=50.0,
         gt=0,
         le=180,
         description="Seconds an HTTP endpoint destination has to answer a delivery request, "
-        "connection included, before the attempt fails and is retried (AWS: 3 minutes) "
+        "connection included, before the attempt fails and is retried (AWS: 3 minutes; kept "
+        "below firehose_delivery_lease so that one gateway at a time sends a batch) "
         "(decision 0250).",
     )
     firehose_http_endpoint_max_response: int = Field(

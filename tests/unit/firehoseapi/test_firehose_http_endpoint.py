@@ -478,3 +478,66 @@ async def test_the_key_read_from_a_secret_as_the_role(world: World, receiver: Re
         },
     )  # fmt: skip
     assert "not a secret of the account" in message
+
+
+async def test_terraforms_configuration_is_taken(world: World, receiver: Receiver) -> None:
+    """``expandHTTPEndpointDestinationConfiguration`` of a minimal ``http_endpoint_configuration``
+    (the disabled processing and logging, empty common attributes, secrets disabled)."""
+    logging = {"Enabled": False, "LogGroupName": "", "LogStreamName": ""}
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="tf",
+        DeliveryStreamType="DirectPut",
+        HttpEndpointDestinationConfiguration={
+            "EndpointConfiguration": {"Url": receiver.url, "Name": "tf", "AccessKey": "tf-key"},
+            "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 5},
+            "CloudWatchLoggingOptions": logging,
+            "ProcessingConfiguration": {"Enabled": False, "Processors": []},
+            "RequestConfiguration": {"ContentEncoding": "NONE", "CommonAttributes": []},
+            "RetryOptions": {"DurationInSeconds": 300},
+            "RoleARN": await world.role(),
+            "S3BackupMode": "FailedDataOnly",
+            "S3Configuration": {
+                "BucketARN": await world.bucket(),
+                "RoleARN": f"arn:aws:iam::{world.tenant_id}:role/firehose",
+                "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 5},
+                "CloudWatchLoggingOptions": logging,
+                "CompressionFormat": "UNCOMPRESSED",
+                "EncryptionConfiguration": {"NoEncryptionConfig": "NoEncryption"},
+                "Prefix": "",
+                "ErrorOutputPrefix": "",
+            },
+            "SecretsManagerConfiguration": {"Enabled": False},
+        },
+    )
+    await world.deliverer.run_pass()
+    (destination,) = (await world.client("DescribeDeliveryStream", DeliveryStreamName="tf"))[
+        "DeliveryStreamDescription"
+    ]["Destinations"]
+    http = destination["HttpEndpointDestinationDescription"]
+    assert http["EndpointConfiguration"] == {"Url": receiver.url, "Name": "tf"}
+    assert http["RequestConfiguration"] == {"ContentEncoding": "NONE"}
+    assert http["ProcessingConfiguration"] == {"Enabled": False}
+    assert http["CloudWatchLoggingOptions"] == {"Enabled": False}
+    assert http["RetryOptions"] == {"DurationInSeconds": 300}
+    assert http["RoleARN"].endswith(":role/firehose")
+    assert "SecretsManagerConfiguration" not in http
+    assert http["S3DestinationDescription"]["CompressionFormat"] == "UNCOMPRESSED"
+
+
+async def test_a_longer_answer_than_allowed_fails(tmp_path: Path, receiver: Receiver) -> None:
+    async for world in firehose_world(
+        tmp_path,
+        firehose_http_endpoint_allow_http=True,
+        firehose_http_endpoint_allow_cidrs=("127.0.0.0/8",),
+        firehose_http_endpoint_max_response=64,
+    ):
+        await http_stream(world, receiver.url, RetryOptions={"DurationInSeconds": 0})
+        await put(world, b"big")
+        receiver.answers = [
+            lambda d: (200, json.dumps({"requestId": d["requestId"], "pad": "x" * 64}).encode())
+        ]
+        assert await world.deliverer.run_pass(later(61)) == 1
+        (key,) = await keys(world)
+        (line,) = (await read(world.objects, "landing", key)).splitlines()
+        assert json.loads(line)["errorCode"] == "HttpEndpoint.ResponseTooLarge"
