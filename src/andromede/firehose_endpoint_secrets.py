@@ -2,8 +2,8 @@
 :class:`~andromede.firehose.http_endpoint.EndpointSecrets` over the secrets context's
 :class:`~andromede.secrets.service.SecretService`.
 
-A stream's SecretsManagerConfiguration names a secret of the stream's account, read by
-Firehose as a role: the configuration's RoleARN, else the destination's, else its S3
+A stream's SecretsManagerConfiguration names a secret of the stream's account and Region,
+read by Firehose as a role: the configuration's RoleARN, else the destination's, else its S3
 backup's — a role of the account that trusts ``firehose.amazonaws.com``. Each read is that
 role's session's ``secretsmanager:GetSecretValue``, decided as every Secrets Manager call
 (its identity policies and the secret's resource policy), and the secret's KMS key is
@@ -55,8 +55,10 @@ class SecretsManagerEndpointSecrets:
         if arn is None:
             raise InvalidArgument("SecretARN is required when SecretsManagerConfiguration is "
                                   "enabled.")  # fmt: skip
-        if arn.split(":")[4:5] != [stream.tenant_id]:
-            raise InvalidArgument(f"The secret {arn[:256]} is not a secret of the account.")
+        if arn.split(":")[3:5] != [stream.region, stream.tenant_id]:
+            raise InvalidArgument(
+                f"The secret {arn[:256]} is not a secret of the account in the stream's Region."
+            )
         role = _reading_role(stream)
         if await role_session(self._identity, stream.tenant_id, role) is None:
             raise InvalidArgument(

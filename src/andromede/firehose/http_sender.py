@@ -42,14 +42,14 @@ class SenderPolicy:
 
 class HttpEndpointSender:
     def __init__(self, policy: SenderPolicy | None = None) -> None:
-        self._policy = policy or SenderPolicy()
+        self.policy = policy or SenderPolicy()
         # One verification context for every call, made at the first https one.
         self._tls = TlsContextOnDemand(None)
 
     async def send(self, stream: DeliveryStream, request: EndpointRequest) -> EndpointAnswer:
-        schemes = ("http", "https") if self._policy.allow_http else ("https",)
+        schemes = ("http", "https") if self.policy.allow_http else ("https",)
         try:
-            pinned = await pin(request.url, self._policy.allowed, _SETTING, schemes=schemes)
+            pinned = await pin(request.url, self.policy.allowed, _SETTING, schemes=schemes)
         except OutboundError as exc:
             raise DeliveryFailed("HttpEndpoint.ConnectionFailed", str(exc)) from None
         https = urlsplit(request.url).scheme == "https"
@@ -58,7 +58,7 @@ class HttpEndpointSender:
             "HttpEndpoint.ConnectionFailed", "The connection to the endpoint failed."
         )
         async with httpx.AsyncClient(
-            timeout=httpx.Timeout(self._policy.timeout),
+            timeout=httpx.Timeout(self.policy.timeout),
             follow_redirects=False,
             verify=self._tls.get() if https else False,
         ) as client:
@@ -71,7 +71,7 @@ class HttpEndpointSender:
                 except httpx.TimeoutException:
                     raise DeliveryFailed(
                         "HttpEndpoint.RequestTimeout",
-                        f"The endpoint did not answer within {self._policy.timeout:g} seconds.",
+                        f"The endpoint did not answer within {self.policy.timeout:g} seconds.",
                     ) from None
                 except httpx.TransportError:  # its kind only: the next address, if any
                     continue
@@ -93,10 +93,10 @@ class HttpEndpointSender:
             read = bytearray()
             async for chunk in response.aiter_bytes():
                 read += chunk
-                if len(read) > self._policy.max_response:
+                if len(read) > self.policy.max_response:
                     raise DeliveryFailed(
                         "HttpEndpoint.ResponseTooLarge",
-                        f"The endpoint's answer exceeds {self._policy.max_response} bytes.",
+                        f"The endpoint's answer exceeds {self.policy.max_response} bytes.",
                     )
             return EndpointAnswer(response.status_code, bytes(read))
         finally:

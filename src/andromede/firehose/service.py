@@ -7,7 +7,10 @@ AWS makes a stream ACTIVE once its resources are provisioned; records are taken 
 stream only. The service is the :class:`~andromede.firehose.model.RecordSink` other services
 put records through, by the stream's ARN. A Kinesis source's stream (decision 0235) takes
 only what its reader (``firehose.source_reader``) reads: PutRecord(Batch) and server-side
-encryption are refused as AWS refuses them.
+encryption are refused as AWS refuses them. A stream may send to an HTTP endpoint instead
+(decision 0250): its Url https unless the operator allows http, its AccessKey sealed under
+the account's key ring here (bound to the stream) or kept in a Secrets Manager secret of the
+account (:class:`~andromede.firehose.http_endpoint.EndpointSecrets`).
 """
 
 from __future__ import annotations
