@@ -47,7 +47,13 @@ from andromede.storage.model import Bucket, ContentHeaders
 from andromede.storage.replication import ReplicaKeys
 from andromede.storage.service import ObjectService
 
-__all__ = ["FIREHOSE_PRINCIPAL", "KeyRingRecordSealer", "RecordsUnreadable", "RoleBucketWriter"]
+__all__ = [
+    "FIREHOSE_PRINCIPAL",
+    "KeyRingRecordSealer",
+    "RecordsUnreadable",
+    "RoleBucketWriter",
+    "role_session",
+]
 
 FIREHOSE_PRINCIPAL: Final = "firehose.amazonaws.com"
 _FORMAT: Final = b"\x01"
@@ -118,6 +124,29 @@ class KeyRingRecordSealer:
                                     f"{type(exc).__name__}") from None  # fmt: skip
 
 
+async def role_session(
+    identity: IdentityService, tenant_id: str, role_arn: str
+) -> Principal | None:
+    """Firehose's session of ``role_arn``, if it is a role of ``tenant_id`` trusting
+    Firehose (None otherwise)."""
+    try:
+        role = await identity.get_role_by_arn(role_arn)
+    except IamError:
+        return None
+    if role.tenant_id != tenant_id or not role_trusts(
+        role.assume_role_policy_document, FIREHOSE_PRINCIPAL
+    ):
+        return None
+    return Principal(
+        tenant_id=role.tenant_id,
+        user_id=role.id,
+        user_name=role.name,
+        kind=PrincipalKind.ROLE_SESSION,
+        arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
+        session_name=_SESSION,
+    )
+
+
 class RoleBucketWriter:
     """``firehose.model.S3Writer``: writes into a bucket as the stream's role."""
 
@@ -134,22 +163,7 @@ class RoleBucketWriter:
         self._kms_keys = kms_keys
 
     async def _session(self, stream: DeliveryStream) -> Principal | None:
-        try:
-            role = await self._identity.get_role_by_arn(stream.destination.role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != stream.tenant_id or not role_trusts(
-            role.assume_role_policy_document, FIREHOSE_PRINCIPAL
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
-        )
+        return await role_session(self._identity, stream.tenant_id, stream.destination.role_arn)
 
     async def check(self, stream: DeliveryStream) -> None:
         if await self._session(stream) is None:

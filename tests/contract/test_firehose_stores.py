@@ -18,6 +18,7 @@ from andromede.firehose.memory import MemoryFirehoseStore
 from andromede.firehose.model import (
     MIB,
     DeliveryStream,
+    HttpEndpoint,
     KinesisSource,
     S3Destination,
     StreamStatus,
@@ -135,6 +136,42 @@ async def test_a_stream_is_claimed_at_a_hint_by_one_gateway(store: FirehoseStore
     assert await store.delivered("t1", "small", "gw-b", 10**12)
     assert await store.totals("t1", "small") == BufferTotals()
     assert await store.claim("gw-b", T0 + 300_000, T0 + 400_000, 10, "eu-fr-1") == []
+
+
+async def test_an_http_endpoint_is_kept_and_claimed_by_its_own_hints(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0250: the endpoint (its AccessKey as sealed bytes) beside its S3 backup, and
+    the buffer's hints the endpoint's, not the backup bucket's."""
+    http = HttpEndpoint(
+        url="https://collector.example/in?x=1",
+        name="collector",
+        access_key=b"\x01sealed\x00bytes",
+        secret_arn="arn:aws:secretsmanager:eu-fr-1:000000000001:secret:k-AbCdEf",
+        secret_role_arn="arn:aws:iam::000000000001:role/reader",
+        content_encoding="GZIP",
+        common_attributes=(("env", "prod"), ("team", "")),
+        size_mb=1,
+        interval_seconds=60,
+        retry_seconds=7200,
+        backup_mode="AllData",
+        role_arn="arn:aws:iam::000000000001:role/r",
+    )
+    made = dataclasses.replace(stream("web", size_mb=128, interval=900), http=http)
+    await store.create(made, max_streams=5)
+    assert await store.get("t1", "web") == made
+    await store.activate()
+    await store.append("t1", "web", records(1), T0, max_bytes=10 * MIB)
+    assert await store.claim("gw-a", T0 + 59_000, T0 + 100_000, 10, "eu-fr-1") == []
+    (claimed,) = await store.claim("gw-a", T0 + 60_000, T0 + 100_000, 10, "eu-fr-1")
+    assert claimed.http == http
+    plain = dataclasses.replace(
+        claimed, http=dataclasses.replace(http, access_key=None, secret_arn=None),
+        revision=claimed.revision + 1,
+    )  # fmt: skip
+    assert await store.replace(plain)
+    kept = await store.get("t1", "web")
+    assert kept is not None and kept.http is not None and kept.http.access_key is None
 
 
 async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:

@@ -20,8 +20,10 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_WORKERS": "1",
         "ANDROMEDE_FIREHOSE_DELIVERY_POLL_INTERVAL": "0.2",
         "ANDROMEDE_LOGS_SUBSCRIPTION_POLL_INTERVAL": "0.2",
+        # Decision 0250: the HTTP endpoint test's receiver listens on loopback, over http.
+        "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_HTTP": "true",
+        "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -435,6 +440,85 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
     assert data["subscriptionFilters"] == ["errors"]
     assert [e["message"] for e in data["logEvents"]] == ["ERROR payment refused"]
     logs.delete_subscription_filter(logGroupName="/app/orders", filterName="errors")
+
+
+def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> None:
+    """Decision 0250 through ``serve``: boto3 makes an HTTP endpoint stream whose key is in a
+    Secrets Manager secret, and the deliverer POSTs the records to a receiver on loopback."""
+    received: list[tuple[dict[str, str], dict[str, Any]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((dict(self.headers.items()), document))
+            reply = json.dumps({"requestId": document["requestId"], "timestamp": 1}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        credentials = server.credentials()
+        iam: Any = client_for(server, "iam", *credentials)
+        s3: Any = client_for(server, "s3", *credentials)
+        sm: Any = client_for(server, "secretsmanager", *credentials)
+        firehose: Any = client_for(server, "firehose", *credentials)
+        s3.create_bucket(
+            Bucket="fh-http-backup", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        secret = sm.create_secret(Name="collector", SecretString='{"api_key": "e2e-key"}')["ARN"]
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+        role = iam.create_role(RoleName="fh-http", AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(
+            RoleName="fh-http", PolicyName="both",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:PutObject",
+                 "Resource": "arn:aws:s3:::fh-http-backup/*"},
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                 "Resource": secret}]}),
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
+        firehose.create_delivery_stream(
+            DeliveryStreamName="to-http",
+            HttpEndpointDestinationConfiguration={
+                "EndpointConfiguration": {"Url": url, "Name": "e2e"},
+                "SecretsManagerConfiguration": {"Enabled": True, "SecretARN": secret},
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+                "RoleARN": role["Role"]["Arn"],
+                "S3Configuration": {"RoleARN": role["Role"]["Arn"],
+                                    "BucketARN": "arn:aws:s3:::fh-http-backup"},
+            },
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        status = "CREATING"
+        while status == "CREATING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            described = firehose.describe_delivery_stream(DeliveryStreamName="to-http")
+            status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+        assert status == "ACTIVE"
+        http = described["DeliveryStreamDescription"]["Destinations"][0][
+            "HttpEndpointDestinationDescription"
+        ]
+        assert http["EndpointConfiguration"] == {"Url": url, "Name": "e2e"}
+        firehose.put_record(DeliveryStreamName="to-http", Record={"Data": b"hello"})
+        deadline = time.monotonic() + 20
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ((headers, document),) = received
+        assert headers["X-Amz-Firehose-Access-Key"] == "e2e-key"
+        assert headers["X-Amz-Firehose-Request-Id"] == document["requestId"]
+        assert [r["data"] for r in document["records"]] == ["aGVsbG8="]
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
 
 
 def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None:

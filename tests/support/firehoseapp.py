@@ -43,7 +43,7 @@ from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
-from andromede.wiring.firehose import FirehoseMetrics
+from andromede.wiring.firehose import FirehoseMetrics, endpoint_sender
 from andromede.wiring.firehose_keys import StreamKmsSealer
 from support.batch_world import LIMITS
 from support.json_client import JsonReply, Signers, signed_json_post
@@ -205,6 +205,7 @@ async def firehose_world(
         FirehoseLimits(
             max_streams=settings.firehose_max_delivery_streams,
             max_buffered_bytes=settings.firehose_max_buffered_bytes,
+            http_endpoint_allow_http=settings.firehose_http_endpoint_allow_http,
         ),
         metrics,
         stream_keys,
@@ -215,10 +216,12 @@ async def firehose_world(
         DeliveryPolicy(
             retry_interval_ms=5_000,
             retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
+            max_backoff_ms=settings.firehose_http_endpoint_max_backoff * 1000,
         ),
         "gw-test",
         metrics,
         lambda stream, count, why: dropped.append((stream.name, count, why)),
+        endpoint_sender(settings),
     )
     app = FirehoseApp(firehose, identity, audit, settings)
     yield World(

@@ -1,7 +1,8 @@
 """Firehose's deliverer (decision 0223): every gateway runs one; each pass turns the CREATING
 streams ACTIVE, then claims the streams whose buffer reached a hint (under a lease: one
 gateway at a time a stream) and writes the oldest records of each, up to the size hint, into
-one object of the stream's bucket, as the stream's role.
+one object of the stream's bucket, as the stream's role — or, for an HTTP endpoint
+destination (decision 0250), sends them to it (``firehose.http_delivery``).
 
 Each pass also settles the streams whose encryption is changing (ENABLING, DISABLING).
 
@@ -18,9 +19,7 @@ given up as loudly; never written unsealed.
 from __future__ import annotations
 
 import asyncio
-import base64
 import gzip
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -29,11 +28,14 @@ from typing import Final, Protocol
 
 from andromede.errors import AndromedeError
 from andromede.firehose.errors import KmsResourceError
+from andromede.firehose.http_delivery import HttpEndpointDeliverer
+from andromede.firehose.http_endpoint import EndpointSender
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
     error_object_key,
+    failure_lines,
     object_key,
 )
 from andromede.firehose.service import FirehoseService
@@ -52,11 +54,22 @@ class DeliveryPolicy:
     retry_interval_ms: int = 5_000
     retry_duration_ms: int = 86_400_000
     streams_a_pass: int = 100
+    # An HTTP endpoint's retries back off, doubling, up to this (decision 0250).
+    max_backoff_ms: int = 60_000
 
 
 class DeliveryObserver(Protocol):
-    def delivered(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
-        """One attempt's outcome (``DeliveryToS3.*`` metrics)."""
+    def delivered(
+        self,
+        stream: DeliveryStream,
+        records: int,
+        size: int,
+        ok: bool,
+        destination: str = "S3",
+        freshness_ms: int | None = None,
+    ) -> None:
+        """One attempt's outcome (``DeliveryTo<destination>.*`` metrics: ``S3``,
+        ``HttpEndpoint``), and the age of the oldest record delivered, when it was."""
         ...
 
 
@@ -68,12 +81,25 @@ class FirehoseDeliverer:
         owner: str,
         observer: DeliveryObserver | None = None,
         on_dropped: Callable[[DeliveryStream, int, str], None] | None = None,
+        endpoints: EndpointSender | None = None,
     ) -> None:
+        """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
+        their attempts fail, and their batches go to the backup bucket)."""
         self._firehose = firehose
         self.policy = policy
         self.owner = owner
         self._observer = observer
         self._on_dropped = on_dropped
+        self._http = HttpEndpointDeliverer(
+            firehose,
+            endpoints,
+            owner,
+            retry_interval_ms=policy.retry_interval_ms,
+            backup_retry_ms=policy.retry_duration_ms,
+            max_backoff_ms=policy.max_backoff_ms,
+            observe=self._observed,
+            dropped=self._dropped,
+        )
 
     async def run_forever(self) -> None:
         while True:
@@ -84,7 +110,8 @@ class FirehoseDeliverer:
             await asyncio.sleep(self.policy.poll_interval)
 
     async def run_pass(self, now: int | None = None) -> int:
-        """One pass; how many objects it wrote (error outputs included)."""
+        """One pass; how many objects it wrote (error outputs included) and batches HTTP
+        endpoints acknowledged."""
         store = self._firehose.store
         await store.activate()
         await self._firehose.settle_encryption()
@@ -112,7 +139,7 @@ class FirehoseDeliverer:
     async def _deliver(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
         destination = stream.destination
-        records = await store.batch(stream.tenant_id, stream.name, destination.size_bytes)
+        records = await store.batch(stream.tenant_id, stream.name, stream.size_bytes)
         if not records:
             await store.delivered(stream.tenant_id, stream.name, self.owner, 0)
             return 0
@@ -132,6 +159,8 @@ class FirehoseDeliverer:
             self._dropped(stream, len(records), f"KMS.KeyUnusable: {exc}")
             await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
             return 0
+        if stream.http is not None:
+            return await self._http.deliver(stream, records, opened, now)
         body = b"".join(opened)
         if destination.compression == "GZIP":
             body = gzip.compress(body)
@@ -186,22 +215,7 @@ class FirehoseDeliverer:
             )  # fmt: skip
             return 0
         attempts = 1 + (now - since) // max(self.policy.retry_interval_ms, 1)
-        lines = b"".join(
-            json.dumps(
-                {
-                    "attemptsMade": attempts,
-                    "arrivalTimestamp": record.arrived,
-                    "errorCode": exc.code,
-                    "errorMessage": exc.message,
-                    "attemptEndingTimestamp": now,
-                    "rawData": base64.b64encode(data).decode(),
-                    "deliveryStreamArn": stream.arn,
-                },
-                separators=(",", ":"),
-            ).encode()
-            + b"\n"
-            for record, data in zip(records, opened, strict=True)
-        )
+        lines = failure_lines(stream, records, opened, exc, attempts, now)
         written = 0
         try:
             await self._firehose.writer.write(
@@ -223,5 +237,11 @@ class FirehoseDeliverer:
             self._on_dropped(stream, records, why)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
+        self._observed(stream, records, size, ok, "S3", None)
+
+    def _observed(
+        self, stream: DeliveryStream, records: int, size: int, ok: bool, destination: str,
+        freshness_ms: int | None,
+    ) -> None:  # fmt: skip
         if self._observer is not None:
-            self._observer.delivered(stream, records, size, ok)
+            self._observer.delivered(stream, records, size, ok, destination, freshness_ms)

@@ -123,7 +123,7 @@ class MemoryFirehoseStore:
                 or (lease is not None and lease[1] >= now)
             ):
                 continue
-            hints = stream.destination
+            hints = stream
             if (
                 totals.bytes < hints.size_bytes
                 and totals.oldest + hints.interval_seconds * 1000 > now

@@ -18,7 +18,9 @@ implements it, addressed by the stream's ARN.
 
 from __future__ import annotations
 
+import base64
 import enum
+import json
 import re
 import secrets
 import string
@@ -44,6 +46,7 @@ __all__ = [
     "BufferedRecord",
     "DeliveryFailed",
     "DeliveryStream",
+    "HttpEndpoint",
     "KinesisSource",
     "NewRecord",
     "PutResult",
@@ -59,6 +62,7 @@ __all__ = [
     "StreamStatus",
     "check_prefixes",
     "error_object_key",
+    "failure_lines",
     "new_record_id",
     "object_key",
     "stream_arn",
@@ -122,6 +126,31 @@ class S3Destination:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpEndpoint:
+    """An HttpEndpointDestinationConfiguration as the stream keeps it (decision 0250); its
+    S3Configuration (the backup bucket) is the stream's :class:`S3Destination`.
+
+    ``access_key`` is the AccessKey sealed under the account's key ring, bound to the
+    stream (``firehose.http_endpoint``), never the text itself; a Secrets Manager secret
+    (``secret_arn``, read as ``secret_role_arn`` or the destination's role) replaces it when
+    ``secret_enabled``."""
+
+    url: str
+    name: str | None = None
+    access_key: bytes | None = None
+    secret_arn: str | None = None
+    secret_role_arn: str | None = None
+    secret_enabled: bool = False
+    content_encoding: str = "NONE"
+    common_attributes: tuple[tuple[str, str], ...] = ()
+    size_mb: int = DEFAULT_SIZE_MB
+    interval_seconds: int = DEFAULT_INTERVAL_SECONDS
+    retry_seconds: int = 300  # RetryOptions.DurationInSeconds (AWS's default)
+    backup_mode: str = "FailedDataOnly"
+    role_arn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KinesisSource:
     """A ``KinesisStreamAsSource`` stream's source (decision 0235): the Kinesis data stream it
     reads as ``role_arn``, from ``delivery_start`` (ms: its creation, as AWS starts reading
@@ -159,10 +188,24 @@ class DeliveryStream:
     failing_since: int | None = None
     next_attempt: int = 0
     source: KinesisSource | None = None  # None: Direct PUT
+    # An HTTP endpoint destination (decision 0250): ``destination`` is then its S3 backup.
+    http: HttpEndpoint | None = None
 
     @property
     def arn(self) -> str:
         return stream_arn(self.region, self.tenant_id, self.name)
+
+    @property
+    def size_bytes(self) -> int:
+        """The buffer's size hint: the HTTP endpoint's, else the bucket's."""
+        return self.destination.size_bytes if self.http is None else self.http.size_mb * MIB
+
+    @property
+    def interval_seconds(self) -> int:
+        """The buffer's interval hint: the HTTP endpoint's, else the bucket's."""
+        if self.http is None:
+            return self.destination.interval_seconds
+        return self.http.interval_seconds
 
     @property
     def kind(self) -> str:
@@ -340,17 +383,48 @@ def object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
     )
 
 
-def error_object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
+def error_object_key(
+    stream: DeliveryStream, first_arrival_ms: int, error_type: str = ERROR_OUTPUT_TYPE
+) -> str:
     """Where records that could not be delivered go: the error prefix evaluated, or (no
-    expression in it) followed by ``processing-failed/YYYY/MM/DD/HH/``."""
+    expression in it) followed by ``<error_type>/YYYY/MM/DD/HH/`` (``processing-failed``;
+    ``http-endpoint-failed`` for an HTTP endpoint's, decision 0250)."""
     when = datetime.fromtimestamp(first_arrival_ms / 1000, UTC)
     text = stream.destination.error_output_prefix
     folders = (
-        _evaluate(text, when, ERROR_OUTPUT_TYPE)
+        _evaluate(text, when, error_type)
         if _EXPRESSION.search(text)
-        else f"{text}{ERROR_OUTPUT_TYPE}/{when:%Y/%m/%d/%H}/"
+        else f"{text}{error_type}/{when:%Y/%m/%d/%H}/"
     )
     return f"{folders}{stream.name}-{stream.version}-{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}"
+
+
+def failure_lines(
+    stream: DeliveryStream,
+    records: Sequence[BufferedRecord],
+    opened: Sequence[bytes],
+    failure: DeliveryFailed,
+    attempts: int,
+    now: int,
+) -> bytes:
+    """Undelivered records as AWS writes them into the bucket: one JSON line each, with
+    AWS's fields."""
+    return b"".join(
+        json.dumps(
+            {
+                "attemptsMade": attempts,
+                "arrivalTimestamp": record.arrived,
+                "errorCode": failure.code,
+                "errorMessage": failure.message,
+                "attemptEndingTimestamp": now,
+                "rawData": base64.b64encode(data).decode(),
+                "deliveryStreamArn": stream.arn,
+            },
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+        for record, data in zip(records, opened, strict=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)

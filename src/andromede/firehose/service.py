@@ -7,7 +7,10 @@ AWS makes a stream ACTIVE once its resources are provisioned; records are taken 
 stream only. The service is the :class:`~andromede.firehose.model.RecordSink` other services
 put records through, by the stream's ARN. A Kinesis source's stream (decision 0235) takes
 only what its reader (``firehose.source_reader``) reads: PutRecord(Batch) and server-side
-encryption are refused as AWS refuses them.
+encryption are refused as AWS refuses them. A stream may send to an HTTP endpoint instead
+(decision 0250): its Url https unless the operator allows http, its AccessKey sealed under
+the account's key ring here (bound to the stream) or kept in a Secrets Manager secret of the
+account (:class:`~andromede.firehose.http_endpoint.EndpointSecrets`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from andromede.firehose.errors import (
     StreamInUse,
     StreamNotFound,
 )
+from andromede.firehose.http_endpoint import EndpointSecrets
 from andromede.firehose.model import (
     CUSTOMER_MANAGED_CMK,
     SSE_DISABLED,
@@ -33,7 +37,9 @@ from andromede.firehose.model import (
     SSE_ENABLED,
     SSE_ENABLING,
     SSE_ENABLING_FAILED,
+    BufferedRecord,
     DeliveryStream,
+    HttpEndpoint,
     KinesisSource,
     NewRecord,
     PutResult,
@@ -57,6 +63,8 @@ _SSE_DIRECT_PUT_ONLY: Final = (
     "Server-side encryption is not supported for KinesisStreamAsSource delivery streams: "
     "enable it on the source Kinesis data stream."
 )
+# The record id an HTTP endpoint's AccessKey is sealed under (its AAD: the stream and this).
+_ACCESS_KEY_RECORD: Final = "http-endpoint-access-key"
 _NOT_DIRECT_PUT: Final = (
     "This operation is not permitted on KinesisStreamAsSource delivery stream type."
 )
@@ -71,6 +79,8 @@ class FirehoseLimits:
     max_streams: int = 5000
     max_buffered_bytes: int = 64 * 1024 * 1024
     max_tags: int = 50
+    # Whether an HTTP endpoint's Url may be http:// (AWS: https only; loopback tests).
+    http_endpoint_allow_http: bool = False
 
 
 class FirehoseObserver(Protocol):
@@ -119,6 +129,9 @@ class FirehoseService:
         self.observer: FirehoseObserver = observer or _Unobserved()
         # The Kinesis data streams sources read (decision 0235); None: not served here.
         self.sources: SourceStreams | None = None
+        # The secrets HTTP endpoints' access keys are read from (decision 0250); None: not
+        # served here (SecretsManagerConfiguration refused).
+        self.endpoint_secrets: EndpointSecrets | None = None
 
     async def create(
         self,
@@ -130,10 +143,13 @@ class FirehoseService:
         sse_key_arn: str | None = None,
         caller: object = None,
         source: KinesisSource | None = None,
+        http: HttpEndpoint | None = None,
+        access_key: str | None = None,
     ) -> DeliveryStream:
         """A CREATING stream; with encryption asked for, ENABLING until the deliverer's next
         pass checks the key (decision 0223's addendum). With a Kinesis ``source``, its reader
-        starts from the creation (decision 0235)."""
+        starts from the creation (decision 0235). With ``http``, an HTTP endpoint destination
+        backed up into ``destination`` (decision 0250), ``access_key`` sealed."""
         check_prefixes(destination.prefix, destination.error_output_prefix)
         if source is not None and sse_key_type is not None:
             raise InvalidArgument(_SSE_DIRECT_PUT_ONLY)
@@ -154,7 +170,9 @@ class FirehoseService:
             sse_key_arn=sse_key_arn,
             sse_status=SSE_DISABLED if sse_key_type is None else SSE_ENABLING,
             source=None if source is None else dataclasses.replace(source, delivery_start=now),
+            http=http,
         )
+        stream = await self._with_endpoint(stream, access_key)
         await self.writer.check(stream)
         if source is not None:
             if self.sources is None:
@@ -196,10 +214,63 @@ class FirehoseService:
             )
         return changed
 
-    async def update_destination(
-        self, tenant_id: str, name: str, current_version: str, destination: S3Destination
+    async def _with_endpoint(
+        self, stream: DeliveryStream, access_key: str | None
     ) -> DeliveryStream:
+        """``stream`` with its HTTP endpoint checked (https, unless the operator allows
+        http; its secret the account's) and ``access_key``, when given, sealed into it."""
+        http = stream.http
+        if http is None:
+            return stream
+        schemes = ("https://", "http://") if self.limits.http_endpoint_allow_http else ("https://",)
+        if not http.url.lower().startswith(schemes):
+            raise InvalidArgument(
+                f"The URL {http.url[:256]!r} is not valid: HTTP endpoint URLs must use https."
+            )
+        if http.secret_enabled:
+            if access_key is not None:
+                raise InvalidArgument(
+                    "AccessKey cannot be given with an enabled SecretsManagerConfiguration."
+                )
+            if self.endpoint_secrets is None:
+                raise InvalidArgument("Secrets Manager is not served by this deployment.")
+            await self.endpoint_secrets.check(stream)
+        if access_key is None:
+            return stream
+        (sealed,) = await self.sealer.seal(
+            dataclasses.replace(stream, sealing_key_arn=None),
+            [NewRecord(_ACCESS_KEY_RECORD, access_key.encode())],
+        )
+        return dataclasses.replace(stream, http=dataclasses.replace(http, access_key=sealed))
+
+    async def open_access_key(self, stream: DeliveryStream) -> str | None:
+        """The HTTP endpoint's AccessKey, opened (the account's key ring's errors)."""
+        if stream.http is None or stream.http.access_key is None:
+            return None
+        sealed = stream.http.access_key
+        (opened,) = await self.sealer.open(
+            stream, [BufferedRecord(0, _ACCESS_KEY_RECORD, 0, 0, sealed)]
+        )
+        return opened.decode()
+
+    async def update_destination(
+        self,
+        tenant_id: str,
+        name: str,
+        current_version: str,
+        destination: S3Destination,
+        http: HttpEndpoint | None = None,
+        access_key: str | None = None,
+    ) -> DeliveryStream:
+        """The destination replaced; an HTTP endpoint stream's (decision 0250) keeps being
+        one (``http`` given, its S3 backup ``destination``), ``access_key`` sealed anew
+        when given."""
         stream = await self.get(tenant_id, name)
+        if (http is None) != (stream.http is None):
+            raise InvalidArgument(
+                "Changing the destination type of a delivery stream is not supported by this "
+                "platform (decision 0250)."
+            )
         if current_version != str(stream.version):
             raise ConcurrentModification(
                 f"The delivery stream's version is {stream.version}, not {current_version}."
@@ -207,10 +278,11 @@ class FirehoseService:
         if stream.status != StreamStatus.ACTIVE:
             raise StreamInUse(f"Firehose {name} is not in the ACTIVE state.")
         check_prefixes(destination.prefix, destination.error_output_prefix)
-        await self.writer.check(dataclasses.replace(stream, destination=destination))
-        return await self._replace(
-            dataclasses.replace(stream, destination=destination, version=stream.version + 1)
+        changed = await self._with_endpoint(
+            dataclasses.replace(stream, destination=destination, http=http), access_key
         )
+        await self.writer.check(changed)
+        return await self._replace(dataclasses.replace(changed, version=stream.version + 1))
 
     async def tag(self, tenant_id: str, name: str, tags: Sequence[tuple[str, str]]) -> None:
         stream = await self.get(tenant_id, name)

@@ -16,6 +16,7 @@ gateway that stalled past its lease never moves a checkpoint another took over."
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any, Final
@@ -31,6 +32,7 @@ from andromede.firehose.model import (
     SSE_ENABLING,
     BufferedRecord,
     DeliveryStream,
+    HttpEndpoint,
     KinesisSource,
     S3Destination,
     StreamStatus,
@@ -46,14 +48,50 @@ FORMAT_VERSION: Final = 1
 _ACTIVE = StreamStatus.ACTIVE.value
 
 
-def _destination(text: str) -> S3Destination:
+def _destination(text: str) -> tuple[S3Destination, HttpEndpoint | None]:
     fields = json.loads(text)
-    return S3Destination(**fields)
+    http = fields.pop("http_endpoint", None)
+    return S3Destination(**fields), None if http is None else _http_endpoint(http)
 
 
-def _destination_text(destination: S3Destination) -> str:
+def _http_endpoint(fields: dict[str, Any]) -> HttpEndpoint:
+    sealed = fields.pop("access_key", None)
+    attributes = tuple((str(k), str(v)) for k, v in fields.pop("common_attributes", []))
+    return HttpEndpoint(
+        **fields,
+        access_key=None if sealed is None else base64.b64decode(sealed),
+        common_attributes=attributes,
+    )
+
+
+def _http_endpoint_fields(http: HttpEndpoint) -> dict[str, Any]:
+    """The endpoint's fields, its AccessKey as sealed (decision 0250): never in clear."""
+    return {
+        "url": http.url,
+        "name": http.name,
+        "access_key": None
+        if http.access_key is None
+        else base64.b64encode(http.access_key).decode(),
+        "secret_arn": http.secret_arn,
+        "secret_role_arn": http.secret_role_arn,
+        "secret_enabled": http.secret_enabled,
+        "content_encoding": http.content_encoding,
+        "common_attributes": [list(pair) for pair in http.common_attributes],
+        "size_mb": http.size_mb,
+        "interval_seconds": http.interval_seconds,
+        "retry_seconds": http.retry_seconds,
+        "backup_mode": http.backup_mode,
+        "role_arn": http.role_arn,
+    }
+
+
+def _destination_text(destination: S3Destination, http: HttpEndpoint | None = None) -> str:
+    """The S3 destination (an HTTP endpoint's backup bucket) and the HTTP endpoint, if any,
+    in the ``destination`` column: no new column for decision 0250."""
+    extra = {} if http is None else {"http_endpoint": _http_endpoint_fields(http)}
     return json.dumps(
-        {
+        extra
+        | {
             "role_arn": destination.role_arn,
             "bucket_arn": destination.bucket_arn,
             "prefix": destination.prefix,
@@ -97,6 +135,7 @@ def _failure(text: str) -> tuple[str, str]:
 
 
 def _stream(m: Any) -> DeliveryStream:
+    destination, http = _destination(m["destination"])
     return DeliveryStream(
         tenant_id=m["tenant_id"],
         name=m["stream_name"],
@@ -105,7 +144,8 @@ def _stream(m: Any) -> DeliveryStream:
         version=int(m["version"]),
         created=int(m["created"]),
         updated=int(m["updated"]),
-        destination=_destination(m["destination"]),
+        destination=destination,
+        http=http,
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         sse_key_type=m["sse_key_type"],
         sse_key_arn=m["sse_key_arn"],
@@ -127,7 +167,7 @@ def _described(stream: DeliveryStream) -> dict[str, Any]:
         "version": stream.version,
         "created": stream.created,
         "updated": stream.updated,
-        "destination": _destination_text(stream.destination),
+        "destination": _destination_text(stream.destination, stream.http),
         "tags": json.dumps([list(t) for t in stream.tags]),
         "sse_key_type": stream.sse_key_type,
         "sse_key_arn": stream.sse_key_arn,
@@ -135,8 +175,8 @@ def _described(stream: DeliveryStream) -> dict[str, Any]:
         "sse_failure": None if stream.sse_failure is None else json.dumps(list(stream.sse_failure)),
         "sealing_key_arn": stream.sealing_key_arn,
         "revision": stream.revision,
-        "size_bytes": stream.destination.size_bytes,
-        "interval_ms": stream.destination.interval_seconds * 1000,
+        "size_bytes": stream.size_bytes,
+        "interval_ms": stream.interval_seconds * 1000,
         "source": _source_text(stream.source),
     }
 

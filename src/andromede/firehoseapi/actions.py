@@ -1,23 +1,26 @@
 """Firehose's actions (decision 0223): one handler per operation, each authorising
 ``firehose:<Action>`` on the stream's ARN (the request's tags as ``aws:RequestTag/…``, the
 stream's as ``aws:ResourceTag/…``) before it calls the service, then answering in the API
-model's shape. Direct PUT and Kinesis data streams (decision 0235) are the sources served;
-the others (MSK, databases) and destinations are refused ``InvalidArgumentException``, in
-AWS's words, never accepted silently."""
+model's shape. Direct PUT and Kinesis data streams (decision 0235) are the sources served,
+S3 and HTTP endpoints (decision 0250) the destinations; the others (MSK, databases;
+Redshift, OpenSearch, Splunk…) are refused ``InvalidArgumentException``, in AWS's words,
+never accepted silently."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.firehose.model import DeliveryStream, KinesisSource, S3Destination, stream_arn
+from andromede.firehose.model import DeliveryStream, KinesisSource, stream_arn
 from andromede.firehose.store import BufferTotals
+from andromede.firehoseapi.http_endpoint import http_endpoint_description, http_endpoint_input
 from andromede.firehoseapi.params import (
     FirehoseCall,
     invalid,
     is_kms_key_arn,
     is_role_arn,
     refused,
+    s3_description,
 )
 
 __all__ = ["ACTIONS", "DATA_ACTIONS"]
@@ -30,8 +33,8 @@ _MAX_BATCH_BYTES: Final = 4 * 1024 * 1024
 _OTHER_DESTINATIONS: Final = (
     "RedshiftDestinationConfiguration", "ElasticsearchDestinationConfiguration",
     "AmazonopensearchserviceDestinationConfiguration", "SplunkDestinationConfiguration",
-    "HttpEndpointDestinationConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration",
-    "SnowflakeDestinationConfiguration", "IcebergDestinationConfiguration",
+    "AmazonOpenSearchServerlessDestinationConfiguration", "SnowflakeDestinationConfiguration",
+    "IcebergDestinationConfiguration",
 )  # fmt: skip
 _OTHER_UPDATES: Final = tuple(
     name.replace("Configuration", "Update") for name in _OTHER_DESTINATIONS
@@ -69,32 +72,17 @@ def _epoch(ms: int) -> float:
     return round(ms / 1000, 3)
 
 
-def _s3_description(destination: S3Destination) -> dict[str, Any]:
-    encryption: dict[str, Any] = (
-        {"KMSEncryptionConfig": {"AWSKMSKeyARN": destination.kms_key_arn}}
-        if destination.kms_key_arn
-        else {"NoEncryptionConfig": "NoEncryption"}
-    )
-    described: dict[str, Any] = {
-        "RoleARN": destination.role_arn,
-        "BucketARN": destination.bucket_arn,
-        "Prefix": destination.prefix,
-        "ErrorOutputPrefix": destination.error_output_prefix,
-        "BufferingHints": {
-            "SizeInMBs": destination.size_mb,
-            "IntervalInSeconds": destination.interval_seconds,
-        },
-        "CompressionFormat": destination.compression,
-        "EncryptionConfiguration": encryption,
-        "CloudWatchLoggingOptions": {"Enabled": False},
-    }
-    return described
-
-
 def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]:
-    s3 = _s3_description(stream.destination)
+    s3 = s3_description(stream.destination)
     destination: dict[str, Any] = {"DestinationId": DESTINATION_ID, "S3DestinationDescription": s3}
-    if stream.destination.extended:
+    if stream.http is not None:
+        destination = {
+            "DestinationId": DESTINATION_ID,
+            "HttpEndpointDestinationDescription": http_endpoint_description(
+                stream.http, stream.destination
+            ),
+        }
+    elif stream.destination.extended:
         extended = dict(s3) | {"S3BackupMode": "Disabled", "CustomTimeZone": "UTC"}
         if stream.destination.file_extension is not None:
             extended["FileExtension"] = stream.destination.file_extension
@@ -193,16 +181,22 @@ async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
     source = _source_input(call, kind)
     for other in _OTHER_DESTINATIONS:
         if call.params.get(other) is not None:
-            raise refused(f"{other}: only S3 destinations are offered by this platform "
-                          "(decision 0223).")  # fmt: skip
+            raise refused(f"{other}: only S3 and HTTP endpoint destinations are offered by "
+                          "this platform (decisions 0223, 0250).")  # fmt: skip
     extended = call.mapping("ExtendedS3DestinationConfiguration")
     plain = call.mapping("S3DestinationConfiguration")
-    if (extended is None) == (plain is None):
+    http_config = call.mapping("HttpEndpointDestinationConfiguration")
+    if sum(c is not None for c in (extended, plain, http_config)) != 1:
         raise refused(
             "Exactly one destination configuration must be provided: "
-            "ExtendedS3DestinationConfiguration or S3DestinationConfiguration."
+            "ExtendedS3DestinationConfiguration, S3DestinationConfiguration or "
+            "HttpEndpointDestinationConfiguration."
         )
-    destination = call.destination(extended or plain or {}, extended=extended is not None)
+    http, access_key = None, None
+    if http_config is not None:
+        http, destination, access_key = http_endpoint_input(call, http_config)
+    else:
+        destination = call.destination(extended or plain or {}, extended=extended is not None)
     tags = call.tags()
     key_type, key_arn = _encryption_input(call)
     name = call.stream_name()
@@ -212,8 +206,9 @@ async def create_delivery_stream(call: FirehoseCall) -> dict[str, Any]:
     if tags:
         await call.authorise("firehose:TagDeliveryStream", arn, _request_tags(tags))
     made = await call.firehose.create(
-        call.tenant_id, name, destination, tags, key_type, key_arn, call.kms_caller, source
-    )
+        call.tenant_id, name, destination, tags, key_type, key_arn, call.kms_caller, source,
+        http, access_key,
+    )  # fmt: skip
     return {"DeliveryStreamARN": made.arn}
 
 
@@ -302,20 +297,37 @@ async def update_destination(call: FirehoseCall) -> dict[str, Any]:
     destination_id = call.string("DestinationId", required=True, min_length=1, max_length=100)
     for other in _OTHER_UPDATES:
         if call.params.get(other) is not None:
-            raise refused(f"{other}: only S3 destinations are offered by this platform "
-                          "(decision 0223).")  # fmt: skip
+            raise refused(f"{other}: only S3 and HTTP endpoint destinations are offered by "
+                          "this platform (decisions 0223, 0250).")  # fmt: skip
     extended = call.mapping("ExtendedS3DestinationUpdate")
     plain = call.mapping("S3DestinationUpdate")
-    if (extended is None) == (plain is None):
+    http_update = call.mapping("HttpEndpointDestinationUpdate")
+    if sum(u is not None for u in (extended, plain, http_update)) != 1:
         raise refused("Exactly one destination update must be provided: "
-                      "ExtendedS3DestinationUpdate or S3DestinationUpdate.")  # fmt: skip
+                      "ExtendedS3DestinationUpdate, S3DestinationUpdate or "
+                      "HttpEndpointDestinationUpdate.")  # fmt: skip
     stream = await _stream(call, "UpdateDestination")
     if destination_id != DESTINATION_ID:
         raise refused(f"Destination {str(destination_id)[:100]} not found in {stream.name}.")
+    assert version is not None  # noqa: S101 (required)
+    if http_update is not None:
+        if stream.http is None:
+            raise refused("HttpEndpointDestinationUpdate: the delivery stream's destination is "
+                          "Amazon S3; changing the destination type is not supported by this "
+                          "platform (decision 0250).")  # fmt: skip
+        http, backup, access_key = http_endpoint_input(
+            call, http_update, (stream.http, stream.destination)
+        )
+        await call.firehose.update_destination(
+            call.tenant_id, stream.name, version, backup, http, access_key
+        )
+        return {}
+    if stream.http is not None:
+        raise refused("The delivery stream's destination is an HTTP endpoint: update it with "
+                      "HttpEndpointDestinationUpdate (decision 0250).")  # fmt: skip
     updated = call.destination(
         extended or plain or {}, extended=extended is not None, base=stream.destination
     )
-    assert version is not None  # noqa: S101 (required)
     await call.firehose.update_destination(call.tenant_id, stream.name, version, updated)
     return {}
 

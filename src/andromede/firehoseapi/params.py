@@ -16,7 +16,14 @@ from andromede.firehose.model import COMPRESSIONS, S3Destination
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.errors import FirehoseWireError
 
-__all__ = ["FirehoseCall", "invalid", "is_kms_key_arn", "is_role_arn", "refused"]
+__all__ = [
+    "FirehoseCall",
+    "invalid",
+    "is_kms_key_arn",
+    "is_role_arn",
+    "refused",
+    "s3_description",
+]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 _ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
@@ -215,3 +222,25 @@ class FirehoseCall:
         if key is None or not _KMS.fullmatch(key):
             raise refused(f"AWSKMSKeyARN {str(key)[:256]!r} is not a valid KMS key ARN.")
         return True, key
+
+
+def s3_description(destination: S3Destination) -> dict[str, Any]:
+    encryption: dict[str, Any] = (
+        {"KMSEncryptionConfig": {"AWSKMSKeyARN": destination.kms_key_arn}}
+        if destination.kms_key_arn
+        else {"NoEncryptionConfig": "NoEncryption"}
+    )
+    described: dict[str, Any] = {
+        "RoleARN": destination.role_arn,
+        "BucketARN": destination.bucket_arn,
+        "Prefix": destination.prefix,
+        "ErrorOutputPrefix": destination.error_output_prefix,
+        "BufferingHints": {
+            "SizeInMBs": destination.size_mb,
+            "IntervalInSeconds": destination.interval_seconds,
+        },
+        "CompressionFormat": destination.compression,
+        "EncryptionConfiguration": encryption,
+        "CloudWatchLoggingOptions": {"Enabled": False},
+    }
+    return described

@@ -1,5 +1,6 @@
 """Amazon Data Firehose (decision 0223): the bounds of its delivery streams and records, and
-the deliverer that writes their buffers into the buckets.
+the deliverer that writes their buffers into the buckets or sends them to HTTP endpoints
+(decision 0250).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -7,7 +8,10 @@ their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from andromede.settings.cidr import cidr_networks
+from andromede.settings.units import MIB
 
 
 class FirehoseSettings(BaseModel):
@@ -50,3 +54,42 @@ class FirehoseSettings(BaseModel):
         description="Seconds a gateway holds a delivery stream it delivers; another takes it "
         "over once the lease ran out (decision 0223).",
     )
+    firehose_http_endpoint_timeout: float = Field(
+        default=50.0,
+        gt=0,
+        le=180,
+        description="Seconds an HTTP endpoint destination has to answer a delivery request, "
+        "connection included, before the attempt fails and is retried (AWS: 3 minutes; kept "
+        "below firehose_delivery_lease so that one gateway at a time sends a batch) "
+        "(decision 0250).",
+    )
+    firehose_http_endpoint_max_response: int = Field(
+        default=MIB,
+        gt=0,
+        description="Bytes of an HTTP endpoint's answer read at most; a longer one fails the "
+        "attempt (HttpEndpoint.ResponseTooLarge) (decision 0250).",
+    )
+    firehose_http_endpoint_max_backoff: int = Field(
+        default=60,
+        gt=0,
+        description="Seconds at most between two attempts of a failing HTTP endpoint delivery "
+        "(the backoff doubles from firehose_delivery_poll_interval) (decision 0250).",
+    )
+    firehose_http_endpoint_allow_http: bool = Field(
+        default=False,
+        description="Whether an HTTP endpoint destination's Url may be http:// (AWS: https "
+        "only); for loopback tests (decision 0250).",
+    )
+    firehose_http_endpoint_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) an HTTP endpoint destination may be on beside public "
+        "unicast addresses; the host is resolved at each attempt and refused if an address "
+        "is internal and in none of these (decision 0250).",
+    )
+
+    @field_validator("firehose_http_endpoint_allow_cidrs")
+    @classmethod
+    def _http_endpoint_networks(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return cidr_networks(value, info)

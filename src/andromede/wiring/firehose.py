@@ -6,10 +6,11 @@ deliverer every ``serve`` runs.
 **Metrics and billing.** What a stream takes is counted into its account's ``AWS/Firehose``
 metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes``,
 ``IncomingPutRequests``; each delivery attempt ``DeliveryToS3.Records``,
-``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0), through the platform's metrics
-sink. The bytes ingested are billed as AWS bills Direct PUT: each record rounded up to 5 KiB,
-into the account's ``firehose.ingested``. Records the deliverer had to drop are audited
-(``firehose:DeliveryFailed``), beside its WARNING.
+``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0) — ``DeliveryToHttpEndpoint.*``
+for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` — through the
+platform's metrics sink. The bytes ingested are billed as AWS bills Direct PUT: each record
+rounded up to 5 KiB, into the account's ``firehose.ingested``. Records the deliverer had to
+drop are audited (``firehose:DeliveryFailed``), beside its WARNING.
 
 **Kinesis sources** (decision 0235): the reader of ``KinesisStreamAsSource`` streams runs
 beside the deliverer, under the same lease length and poll interval, reading the Kinesis of
@@ -31,13 +32,16 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
+from andromede.firehose.http_sender import HttpEndpointSender, SenderPolicy
 from andromede.firehose.model import DeliveryStream
 from andromede.firehose.service import FirehoseLimits, FirehoseService
 from andromede.firehose.source_reader import KinesisSourceReader, ReaderPolicy
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, KeyRingRecordSealer, RoleBucketWriter
+from andromede.firehose_endpoint_secrets import SecretsManagerEndpointSecrets
 from andromede.firehose_kinesis_source import RoleKinesisSource
 from andromede.firehoseapi.app import FirehoseApp
+from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -46,6 +50,7 @@ from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.sink import MetricsSink
+from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
 from andromede.storage.replication import ReplicaKeys
@@ -55,6 +60,7 @@ from andromede.wiring.firehose_keys import StreamKmsSealer
 __all__ = [
     "FirehoseMetrics",
     "billed_bytes",
+    "endpoint_sender",
     "firehose_api",
     "firehose_deliverer",
     "source_reader",
@@ -98,11 +104,22 @@ class FirehoseMetrics:
         if self._billing is not None:
             self._billing.count(stream.tenant_id, self._region, INGESTED, billed_bytes(sizes))
 
-    def delivered(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
-        self._record(stream, "DeliveryToS3.Success", 1.0 if ok else 0.0, "None")
+    def delivered(
+        self,
+        stream: DeliveryStream,
+        records: int,
+        size: int,
+        ok: bool,
+        destination: str = "S3",
+        freshness_ms: int | None = None,
+    ) -> None:
+        prefix = f"DeliveryTo{destination}"
+        self._record(stream, f"{prefix}.Success", 1.0 if ok else 0.0, "None")
         if ok:
-            self._record(stream, "DeliveryToS3.Records", float(records), "Count")
-            self._record(stream, "DeliveryToS3.Bytes", float(size), "Bytes")
+            self._record(stream, f"{prefix}.Records", float(records), "Count")
+            self._record(stream, f"{prefix}.Bytes", float(size), "Bytes")
+        if freshness_ms is not None:  # AWS: the oldest record's age, in seconds
+            self._record(stream, f"{prefix}.DataFreshness", freshness_ms / 1000, "Seconds")
 
 
 def firehose_service(
@@ -125,6 +142,7 @@ def firehose_service(
         FirehoseLimits(
             max_streams=settings.firehose_max_delivery_streams,
             max_buffered_bytes=settings.firehose_max_buffered_bytes,
+            http_endpoint_allow_http=settings.firehose_http_endpoint_allow_http,
         ),
         metrics,
         stream_keys,
@@ -182,10 +200,25 @@ def firehose_deliverer(
             lease_ms=settings.firehose_delivery_lease * 1000,
             retry_interval_ms=int(poll * 1000),
             retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
+            max_backoff_ms=settings.firehose_http_endpoint_max_backoff * 1000,
         ),
         owner,
         metrics,
         dropped,
+        endpoint_sender(settings),
+    )
+
+
+def endpoint_sender(settings: Settings) -> HttpEndpointSender:
+    """How HTTP endpoint destinations are called (decision 0250): the platform's egress
+    guard under Firehose's own settings."""
+    return HttpEndpointSender(
+        SenderPolicy(
+            timeout=settings.firehose_http_endpoint_timeout,
+            max_response=settings.firehose_http_endpoint_max_response,
+            allowed=networks(settings.firehose_http_endpoint_allow_cidrs),
+            allow_http=settings.firehose_http_endpoint_allow_http,
+        )
     )
 
 
@@ -225,6 +258,12 @@ def firehose_api(
         return app.service if isinstance(app, KinesisApp) else None
 
     reader = source_reader(settings, firehose, identity, kinesis)
+    # HTTP endpoints' keys in Secrets Manager (decision 0250), whose app is made before.
+    secrets_app = apis.get(SecretsApp.name)
+    if isinstance(secrets_app, SecretsApp):
+        firehose.endpoint_secrets = SecretsManagerEndpointSecrets(
+            secrets_app.service, identity, settings.region
+        )
     if on_service is not None:
         on_service(firehose)
     apis[FirehoseApp.name] = FirehoseApp(firehose, identity, audit, settings, rate_limiter)

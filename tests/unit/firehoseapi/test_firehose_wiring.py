@@ -13,7 +13,12 @@ from andromede.api_routing import api_service
 from andromede.db.database import open_database
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.settings import Settings
-from andromede.wiring.firehose import firehose_deliverer, firehose_service, source_reader
+from andromede.wiring.firehose import (
+    endpoint_sender,
+    firehose_deliverer,
+    firehose_service,
+    source_reader,
+)
 from support.batch_world import read
 from support.firehoseapp import firehose_world
 from support.keys import key_service_in
@@ -28,6 +33,11 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
         firehose_delivery_poll_interval=0.5,
         firehose_delivery_retry_duration=60,
         firehose_delivery_lease=7,
+        firehose_http_endpoint_allow_http=True,
+        firehose_http_endpoint_max_backoff=9,
+        firehose_http_endpoint_timeout=3.5,
+        firehose_http_endpoint_max_response=77,
+        firehose_http_endpoint_allow_cidrs=("10.9.0.0/16",),
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys = key_service_in(tmp_path / "keys")
@@ -38,6 +48,12 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
             policy = firehose_deliverer(settings, service).policy
             assert (policy.poll_interval, policy.retry_interval_ms) == (0.5, 500)
             assert (policy.retry_duration_ms, policy.lease_ms) == (60_000, 7_000)
+            # Decision 0250: the HTTP endpoints' rules.
+            assert service.limits.http_endpoint_allow_http
+            assert policy.max_backoff_ms == 9_000
+            sender = endpoint_sender(settings).policy
+            assert (sender.timeout, sender.max_response, sender.allow_http) == (3.5, 77, True)
+            assert [str(n) for n in sender.allowed] == ["10.9.0.0/16"]
             # Decision 0235: the Kinesis sources' reader under the same lease and poll.
             reader = source_reader(settings, service, world.identity, lambda: None)
             assert (reader.policy.poll_interval, reader.policy.lease_ms) == (0.5, 7_000)

@@ -1,0 +1,207 @@
+"""The delivery of a batch to an HTTP endpoint destination (decision 0250), for the deliverer
+(``firehose.delivery``) once it has opened the batch's records.
+
+- **Attempt.** The batch is POSTed as ``firehose.http_endpoint`` lays it out, the access key
+  opened from its sealed copy or read from its Secrets Manager secret at each attempt. An
+  acknowledged batch leaves the buffer; with S3BackupMode ``AllData`` it is then written
+  into the backup bucket as an S3 destination writes it.
+- **Retries.** A failed attempt (no 200, a wrong requestId, a timeout, no connection) is
+  retried while the failing streak is younger than RetryOptions.DurationInSeconds (0: not
+  retried), with a backoff that doubles from the deliverer's retry interval up to
+  ``max_backoff_ms`` (the streak's age is the delay: no attempt counter to keep). The lease
+  is let go between attempts: another gateway may make the next one.
+- **Backup.** Past the window, the batch is written into the backup bucket under
+  ``http-endpoint-failed/YYYY/MM/DD/HH/`` (or the S3Configuration's ErrorOutputPrefix),
+  one JSON line a record with AWS's fields, as the stream's role, and leaves the buffer. If
+  the bucket refuses too, the batch is kept and retried as an S3 destination's write is,
+  then dropped with a WARNING and audited, never silently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.firehose.http_endpoint import (
+    FAILED_TYPE,
+    EndpointSender,
+    check_answer,
+    endpoint_request,
+)
+from andromede.firehose.model import (
+    BufferedRecord,
+    DeliveryFailed,
+    DeliveryStream,
+    error_object_key,
+    failure_lines,
+    object_key,
+)
+from andromede.firehose.service import FirehoseService
+
+__all__ = ["HTTP_ENDPOINT", "HttpEndpointDeliverer", "Observe", "attempts_made"]
+
+log = logging.getLogger(__name__)
+
+HTTP_ENDPOINT: Final = "HttpEndpoint"  # the ``DeliveryTo<destination>.*`` metrics' name
+# (stream, records, bytes, ok, destination, freshness ms or None)
+Observe = Callable[[DeliveryStream, int, int, bool, str, "int | None"], None]
+
+
+def attempts_made(elapsed_ms: int, interval_ms: int, max_backoff_ms: int, window_ms: int) -> int:
+    """How many attempts a streak ``elapsed_ms`` old has made under the doubling backoff,
+    the last one at the end of its ``window_ms``."""
+    attempts, at = 1, 0
+    while at < window_ms:
+        at = min(at + min(max(at, interval_ms), max_backoff_ms), window_ms)
+        if at > elapsed_ms:
+            break
+        attempts += 1
+    return attempts
+
+
+class HttpEndpointDeliverer:
+    def __init__(
+        self,
+        firehose: FirehoseService,
+        sender: EndpointSender | None,
+        owner: str,
+        *,
+        retry_interval_ms: int,
+        backup_retry_ms: int,
+        max_backoff_ms: int,
+        observe: Observe,
+        dropped: Callable[[DeliveryStream, int, str], None],
+    ) -> None:
+        self._firehose = firehose
+        self._sender = sender
+        self._owner = owner
+        self._interval = max(retry_interval_ms, 1)
+        self._backup_retry = backup_retry_ms
+        self._max_backoff = max(max_backoff_ms, self._interval)
+        self._observe = observe
+        self._dropped = dropped
+
+    async def deliver(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+    ) -> int:
+        """One attempt at the batch; how many deliveries it made (the endpoint's, and the
+        objects written into the backup bucket)."""
+        size = sum(r.size for r in records)
+        try:
+            request = endpoint_request(stream, records, opened, await self._access_key(stream), now)
+            if self._sender is None:
+                raise DeliveryFailed(
+                    "HttpEndpoint.ConnectionFailed",
+                    "HTTP endpoints are not called by this deployment.",
+                )
+            answer = await self._sender.send(stream, request)
+            check_answer(answer, request.request_id)
+        except DeliveryFailed as exc:
+            self._observe(stream, len(records), size, False, HTTP_ENDPOINT, None)
+            return await self._failed(stream, records, opened, exc, now)
+        self._observe(
+            stream, len(records), size, True, HTTP_ENDPOINT, max(now - records[0].arrived, 0)
+        )
+        made = 1
+        if stream.http is not None and stream.http.backup_mode == "AllData":
+            made += await self._back_up(stream, records, opened)
+        await self._firehose.store.delivered(
+            stream.tenant_id, stream.name, self._owner, records[-1].seq
+        )
+        return made
+
+    async def _access_key(self, stream: DeliveryStream) -> str | None:
+        http = stream.http
+        if http is None:
+            return None
+        if http.secret_enabled:
+            secrets = self._firehose.endpoint_secrets
+            if secrets is None:
+                raise DeliveryFailed(
+                    "SecretsManager.AccessDenied",
+                    "Secrets Manager is not served by this deployment.",
+                )
+            return await secrets.access_key(stream)
+        try:
+            return await self._firehose.open_access_key(stream)
+        except AndromedeError:  # the account's key ring no longer opens it
+            raise DeliveryFailed(
+                "HttpEndpoint.AccessKeyUnreadable",
+                "The endpoint's access key can no longer be opened.",
+            ) from None
+
+    async def _back_up(
+        self, stream: DeliveryStream, records: Sequence[BufferedRecord], opened: Sequence[bytes]
+    ) -> int:
+        """``AllData``: the acknowledged batch into the backup bucket, as an S3 destination
+        writes it. A refusal is said and audited: the endpoint has the records already, so
+        sending them again to retry the copy would duplicate them there."""
+        body = b"".join(opened)
+        size = sum(r.size for r in records)
+        if stream.destination.compression == "GZIP":
+            body = gzip.compress(body)
+        try:
+            await self._firehose.writer.write(
+                stream, object_key(stream, records[0].arrived), body, "application/octet-stream"
+            )
+        except DeliveryFailed as exc:
+            self._observe(stream, len(records), size, False, "S3", None)
+            self._dropped(stream, len(records), f"AllData backup: {exc.code}")
+            return 0
+        self._observe(stream, len(records), size, True, "S3", None)
+        return 1
+
+    async def _failed(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        exc: DeliveryFailed,
+        now: int,
+    ) -> int:
+        store = self._firehose.store
+        http = stream.http
+        window = 0 if http is None else http.retry_seconds * 1000
+        since = stream.failing_since or now
+        elapsed = now - since
+        if elapsed < window:
+            backoff = min(max(elapsed, self._interval), self._max_backoff)
+            log.info("Firehose stream %s: %s, retried", stream.arn, exc.code)
+            await store.failed(
+                stream.tenant_id, stream.name, self._owner, since,
+                min(now + backoff, since + window),
+            )  # fmt: skip
+            return 0
+        attempts = attempts_made(elapsed, self._interval, self._max_backoff, window)
+        lines = failure_lines(stream, records, opened, exc, attempts, now)
+        size = sum(r.size for r in records)
+        try:
+            await self._firehose.writer.write(
+                stream, error_object_key(stream, records[0].arrived, FAILED_TYPE), lines,
+                "application/json",
+            )  # fmt: skip
+        except DeliveryFailed as backup_exc:
+            self._observe(stream, len(records), size, False, "S3", None)
+            if elapsed < window + self._backup_retry:
+                log.info("Firehose stream %s: backup %s, retried", stream.arn, backup_exc.code)
+                await store.failed(
+                    stream.tenant_id, stream.name, self._owner, since, now + self._interval
+                )
+                return 0
+            self._dropped(stream, len(records), f"{exc.code}; backup: {backup_exc.code}")
+            await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
+            return 0
+        self._observe(stream, len(records), size, True, "S3", None)
+        log.warning(
+            "Firehose stream %s: %d records past their retry window written into the backup "
+            "bucket (%s)", stream.arn, len(records), exc.code,
+        )  # fmt: skip
+        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
+        return 1
