@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from andromede.iam.policy.actions_data import DYNAMODB_ACTIONS
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
@@ -758,6 +759,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "firehose": FIREHOSE_ACTIONS,  # decision 0223
     "kinesis": KINESIS_ACTIONS,  # decision 0228
     "acm": ACM_ACTIONS,  # decision 0230
+    "dynamodb": DYNAMODB_ACTIONS,  # decision 0247
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }
