@@ -29,6 +29,7 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.dynamodb.service import DynamoService
+from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
@@ -141,7 +142,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             dynamodb=self._dynamodb,
             authorise=authorise,
         )
-        return await action(request.context)
+        return await with_capacity(request.action_name, action, request.context)
 
     def audited(self, request: JsonRequest[DynamoCall]) -> list[str] | None:
         name = request.action_name
