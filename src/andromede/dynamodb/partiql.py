@@ -10,6 +10,7 @@ them as it decides a ConditionExpression, a FilterExpression or an UpdateExpress
     UPDATE table (SET path = operand [, …] | REMOVE path [, …])… WHERE condition
         [RETURNING (ALL|MODIFIED) (OLD|NEW) *]
     DELETE FROM table WHERE condition [RETURNING ALL OLD *]
+    EXISTS(SELECT * FROM table WHERE condition)      (a write transaction's condition check)
 
 Names are bare words or ``"double quoted"``; strings ``'single quoted'`` (``''`` a quote);
 values are numbers, strings, ``TRUE``/``FALSE``, ``NULL``, lists ``[…]``, maps ``{'k': v}``,
@@ -50,7 +51,16 @@ from andromede.dynamodb.expressions import (
 )
 from andromede.dynamodb.values import Item, Value, check_value
 
-__all__ = ["Insert", "Select", "Statement", "Write", "key_equalities", "malformed", "parse"]
+__all__ = [
+    "Exists",
+    "Insert",
+    "Select",
+    "Statement",
+    "Write",
+    "key_equalities",
+    "malformed",
+    "parse",
+]
 
 _TOKEN: Final = re.compile(
     r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<quoted>\"(?:[^\"]|\"\")*\")"
@@ -73,6 +83,14 @@ class Select:
 
 
 @dataclass(frozen=True, slots=True)
+class Exists:
+    """``EXISTS(SELECT * FROM table WHERE …)``: a write transaction's condition check on the
+    item its WHERE's key names."""
+
+    select: Select
+
+
+@dataclass(frozen=True, slots=True)
 class Insert:
     table: str
     item: Item
@@ -88,7 +106,7 @@ class Write:
     returning: str | None = None  # "ALL OLD", "MODIFIED NEW"…
 
 
-Statement = Select | Insert | Write
+Statement = Select | Insert | Write | Exists
 
 
 def malformed(detail: str) -> ValidationError:
@@ -335,6 +353,15 @@ class _Parser:
     def statement(self) -> Statement:
         if self.keyword("SELECT"):
             return self.select()
+        if self.peek()[0] == "word" and self.peek()[1].upper() == "EXISTS":
+            self.index += 1
+            self.expect("(")
+            self.require("SELECT")
+            select = self.select()
+            self.expect(")")
+            if select.index is not None or select.where is None:
+                raise malformed("EXISTS checks one item of a table by its key")
+            return Exists(select)
         if self.keyword("INSERT"):
             self.require("INTO")
             table = self.identifier()

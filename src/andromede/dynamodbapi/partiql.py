@@ -9,9 +9,11 @@ condition, if one, bounding it; ``ORDER BY … DESC`` reading backwards), any ot
 the whole WHERE filters what was read, as AWS's. INSERT puts the item unless its key is
 taken (``DuplicateItemException``); UPDATE and DELETE act on the one item their WHERE's key
 equalities name, the whole WHERE its condition (``ConditionalCheckFailedException`` when it
-fails, the item not existing included). Each statement is authorised as AWS authorises
-PartiQL: ``dynamodb:PartiQLSelect`` / ``PartiQLInsert`` / ``PartiQLUpdate`` /
-``PartiQLDelete`` on the table's ARN, or the index's for a SELECT of an index.
+fails; an UPDATE of no item fails, a DELETE of none succeeds, as AWS's). A write transaction
+may check items with ``EXISTS(SELECT …)``, as TransactWriteItems' ConditionCheck. Each
+statement is authorised as AWS authorises PartiQL: ``dynamodb:PartiQLSelect`` /
+``PartiQLInsert`` / ``PartiQLUpdate`` / ``PartiQLDelete`` on the table's ARN, or the index's
+for a SELECT of an index (an ``EXISTS`` as a SELECT).
 ``NextToken`` carries the last key read, bound to the statement and its parameters.
 """
 
@@ -42,7 +44,15 @@ from andromede.dynamodb.expressions import (
 )
 from andromede.dynamodb.keys import key_range
 from andromede.dynamodb.model import SecondaryIndex, Table
-from andromede.dynamodb.partiql import Insert, Select, Statement, Write, key_equalities, parse
+from andromede.dynamodb.partiql import (
+    Exists,
+    Insert,
+    Select,
+    Statement,
+    Write,
+    key_equalities,
+    parse,
+)
 from andromede.dynamodb.service import Page
 from andromede.dynamodb.store import ScanRange
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
@@ -54,7 +64,7 @@ __all__ = ["PARTIQL_ACTIONS"]
 
 _BATCH: Final = 25
 _DUPLICATE: Final = "Duplicate primary key exists in table"
-_VERBS: Final = {Select: "Select", Insert: "Insert"}
+_VERBS: Final = {Select: "Select", Exists: "Select", Insert: "Insert"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +91,8 @@ async def _bind(call: DynamoCall, source: dict[str, Any]) -> _Bound:
     if len(parameters) > 100:
         raise invalid("Parameters", "Member must have length less than or equal to 100")
     statement = parse(text, parameters)
-    name, arn = call.table_name(statement.table, "Statement")
+    named = statement.select.table if isinstance(statement, Exists) else statement.table
+    name, arn = call.table_name(named, "Statement")
     index_name = statement.index if isinstance(statement, Select) else None
     call.resources.append(arn)
     resource = arn if index_name is None else f"{arn}/index/{index_name}"
@@ -226,7 +237,7 @@ async def _write(call: DynamoCall, bound: _Bound, old_on_failure: bool) -> list[
         assert isinstance(statement, Write)  # noqa: S101 (not a SELECT)
         key = _full_key(table, statement.where)
         if statement.update is None:
-            old = await call.dynamodb.delete_item(table, key, statement.where)
+            old = await call.dynamodb.delete_item(table, key, _deleting(table, statement.where))
             return [old] if old and statement.returning == "ALL OLD" else []
         old, new = await call.dynamodb.update_item(table, key, statement.update, statement.where)
     except ConditionFailed as exc:
@@ -242,8 +253,21 @@ async def _write(call: DynamoCall, bound: _Bound, old_on_failure: bool) -> list[
     return [chosen] if chosen else []
 
 
+def _deleting(table: Table, where: Condition) -> Condition:
+    """A DELETE's condition: its WHERE over the item, none when there is no item (AWS answers
+    success, nothing deleted)."""
+    absent = Function("attribute_not_exists", (Path((table.hash_key.name,)),))
+    return Logical("OR", absent, where)
+
+
+def _no_exists(statement: Statement) -> None:
+    if isinstance(statement, Exists):
+        raise ValidationError("EXISTS can only be used in a write transaction (ExecuteTransaction)")
+
+
 async def execute_statement(call: DynamoCall) -> dict[str, Any]:
     bound = await _bind(call, dict(call.params))
+    _no_exists(bound.statement)
     if isinstance(bound.statement, Select):
         return await _select(call, bound, bool(call.boolean("ConsistentRead")))
     return {"Items": await _write(call, bound, _failure_wanted(call, dict(call.params)))}
@@ -309,6 +333,7 @@ async def batch_execute_statement(call: DynamoCall) -> dict[str, Any]:
         try:
             bound = await _bind(call, source)
             answer["TableName"] = bound.table.name
+            _no_exists(bound.statement)
             if isinstance(bound.statement, Select):
                 consistent = bool(call.boolean("ConsistentRead", source))
                 item = await _get(call, bound, consistent)
@@ -356,10 +381,21 @@ async def execute_transaction(call: DynamoCall) -> dict[str, Any]:
             ops.append(TransactOp("Put", table, statement.item, absent, statement.item,
                                   None, wanted))  # fmt: skip
             continue
+        if isinstance(statement, Exists):
+            where = statement.select.where
+            assert where is not None  # noqa: S101 (the parser's rule)
+            ops.append(TransactOp("ConditionCheck", table, _full_key(table, where), where,
+                                  None, None, wanted))  # fmt: skip
+            continue
         assert isinstance(statement, Write)  # noqa: S101 (writes only)
         key = _full_key(table, statement.where)
-        kind = "Delete" if statement.update is None else "Update"
-        ops.append(TransactOp(kind, table, key, statement.where, None, statement.update, wanted))
+        if statement.update is None:
+            deleting = _deleting(table, statement.where)
+            ops.append(TransactOp("Delete", table, key, deleting, None, None, wanted))
+            continue
+        ops.append(
+            TransactOp("Update", table, key, statement.where, None, statement.update, wanted)
+        )
     try:
         await transact_write(call.dynamodb, ops)
     except TransactionCanceled as exc:

@@ -9,7 +9,7 @@ import pytest
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import apply_update, matches
 from andromede.dynamodb.expressions import Path
-from andromede.dynamodb.partiql import Insert, Select, Write, key_equalities, parse
+from andromede.dynamodb.partiql import Exists, Insert, Select, Write, key_equalities, parse
 
 ITEM = {
     "Artist": {"S": "Acme Band"},
@@ -166,3 +166,15 @@ def test_malformed_statements_refused_in_dynamodbs_words(text: str, detail: str)
 def test_overlapping_update_paths_refused() -> None:
     with pytest.raises(ValidationError, match="Two document paths overlap"):
         parse("UPDATE Music SET a.b = 1 REMOVE a WHERE k = 1")
+
+
+def test_exists_is_a_condition_check_on_one_item() -> None:
+    statement = parse("EXISTS(SELECT * FROM Music WHERE Artist = 'a' AND SongTitle = 'b')")
+    assert isinstance(statement, Exists) and statement.select.table == "Music"
+    assert key_equalities(statement.select.where) == {
+        "Artist": {"S": "a"},
+        "SongTitle": {"S": "b"},
+    }
+    for text in ("EXISTS(SELECT * FROM Music)", "EXISTS(SELECT * FROM Music.i WHERE a = 1)"):
+        with pytest.raises(ValidationError, match="EXISTS checks one item"):
+            parse(text)

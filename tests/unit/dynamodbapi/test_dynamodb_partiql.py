@@ -159,6 +159,13 @@ async def test_insert_update_delete(world: World) -> None:
         Parameters=[{"S": "Acme"}, {"S": "A2"}],
     )
     assert deleted["Items"][0]["Year"] == {"N": "2002"}
+    # A DELETE of no item succeeds, nothing deleted; of an item its WHERE refuses, fails.
+    gone = "DELETE FROM Music WHERE Artist = 'Acme' AND SongTitle = 'A2' RETURNING ALL OLD *"
+    assert (await world.client("ExecuteStatement", Statement=gone))["Items"] == []
+    await world.fails(
+        "ExecuteStatement", "ConditionalCheckFailedException",
+        Statement="DELETE FROM Music WHERE Artist = 'Acme' AND SongTitle = 'A3' AND Plays = 1",
+    )  # fmt: skip
     left = await _select(world, "SELECT SongTitle FROM Music WHERE Artist = 'Acme'")
     assert [i["SongTitle"]["S"] for i in left] == ["A1", "A3"]
     # Sealed at rest as any item: no title in the store's rows.
@@ -269,6 +276,31 @@ async def test_transactions_all_or_nothing(world: World) -> None:
     assert codes == ["None", "DuplicateItem", "ConditionalCheckFailed"]
     assert body["CancellationReasons"][2]["Item"]["SongTitle"] == {"S": "A3"}
     assert await _select(world, "SELECT * FROM Music WHERE Artist = 'U'") == []  # none applied
+    # EXISTS: a condition check on one item; false, it cancels the transaction.
+    check = "EXISTS(SELECT * FROM Music WHERE Artist = 'Acme' AND SongTitle = 'A1' AND Plays = ?)"
+    insert = {"Statement": "INSERT INTO Music VALUE {'Artist': 'V', 'SongTitle': 'V1'}"}
+    reply = await world.raw(
+        "ExecuteTransaction",
+        {"TransactStatements": [{"Statement": check, "Parameters": [{"N": "7"}]}, insert]},
+    )
+    codes = [r["Code"] for r in reply.json()["CancellationReasons"]]
+    assert codes == ["ConditionalCheckFailed", "None"]
+    await world.client(
+        "ExecuteTransaction",
+        TransactStatements=[{"Statement": check, "Parameters": [{"N": "1"}]}, insert],
+    )
+    assert len(await _select(world, "SELECT * FROM Music WHERE Artist = 'V'")) == 1
+    # A DELETE of no item within a transaction deletes nothing and cancels nothing.
+    await world.client(
+        "ExecuteTransaction",
+        TransactStatements=[
+            {"Statement": "DELETE FROM Music WHERE Artist = 'none' AND SongTitle = 'x'"}
+        ],
+    )
+    message = await world.fails(
+        "ExecuteStatement", "ValidationException", Statement=check, Parameters=[{"N": "1"}]
+    )
+    assert "EXISTS" in message
     await world.fails(
         "ExecuteTransaction", "ValidationException",
         TransactStatements=[
