@@ -3,13 +3,15 @@ included, is run under a capacity tally (``dynamodb.capacity``) and, when asked,
 units it consumed as AWS does — ``TOTAL`` the table's name and its units, ``INDEXES`` also
 the table's own and each index's (``Table``, ``GlobalSecondaryIndexes``,
 ``LocalSecondaryIndexes``); one object for a call on one table, a list (a table each) for
-the batches and transactions."""
+the batches and transactions. ``ReturnItemCollectionMetrics`` ``SIZE`` is answered here too,
+by ``dynamodbapi.collections``."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
 from andromede.dynamodb.capacity import Tally, Units, measuring
+from andromede.dynamodbapi.collections import COLLECTED, item_collection_metrics
 from andromede.dynamodbapi.params import DynamoCall, Handler
 
 __all__ = ["MEASURED", "with_capacity"]
@@ -59,12 +61,22 @@ def describe(tally: Tally, name: str, indexes: bool) -> dict[str, Any]:
 
 
 async def with_capacity(action: str, handler: Handler, call: DynamoCall) -> dict[str, Any]:
-    """``handler``'s answer, with its ``ConsumedCapacity`` when the call asks for it."""
+    """``handler``'s answer, with its ``ConsumedCapacity`` and ``ItemCollectionMetrics`` when
+    the call asks for them."""
     if action not in MEASURED:
         return await handler(call)
     wanted = call.choice("ReturnConsumedCapacity", ("INDEXES", "TOTAL", "NONE"), "NONE")
+    sizes = (
+        call.choice("ReturnItemCollectionMetrics", ("SIZE", "NONE"))
+        if action in COLLECTED
+        else None
+    )
     with measuring() as tally:
         answer = await handler(call)
+    if sizes == "SIZE":
+        metrics = await item_collection_metrics(action, call)
+        if metrics is not None:
+            answer["ItemCollectionMetrics"] = metrics
     if wanted == "NONE" or not tally.tables:
         return answer
     consumed = [describe(tally, name, wanted == "INDEXES") for name in tally.tables]

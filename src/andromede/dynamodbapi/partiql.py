@@ -323,7 +323,9 @@ async def batch_execute_statement(call: DynamoCall) -> dict[str, Any]:
     kinds = []
     for source in listed:  # the kinds, read first: a batch is all reads or all writes
         try:
-            kinds.append(parse(str(source.get("Statement") or ""), source.get("Parameters") or []))
+            parameters = source.get("Parameters")
+            listed_parameters = parameters if isinstance(parameters, list) else []
+            kinds.append(parse(str(source.get("Statement") or ""), listed_parameters))
         except ValidationError:
             continue
     _all_reads_or_writes(kinds)

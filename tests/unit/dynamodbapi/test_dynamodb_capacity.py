@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from support.dynamodbapp import World
 
 
@@ -213,3 +215,83 @@ async def test_an_unknown_choice_is_refused(world: World) -> None:
         {"TableName": "things", "Key": {"pk": {"S": "a"}}, "ReturnConsumedCapacity": "ALL"},
     )
     assert reply.status == 400 and b"returnConsumedCapacity" in reply.body
+
+
+async def test_item_collection_metrics_where_a_local_index_is(world: World) -> None:
+    await _indexed(world)
+    await world.table()  # no local index: no metrics
+    put = await world.client(
+        "PutItem",
+        TableName="docs",
+        Item=_doc("p", "1", date="2026", big="z" * 2000),
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert put["ItemCollectionMetrics"] == {
+        "ItemCollectionKey": {"pk": {"S": "p"}},
+        "SizeEstimateRangeGB": [0.0, 1.0],
+    }
+    plain = await world.client(
+        "PutItem", TableName="things", Item={"pk": {"S": "a"}}, ReturnItemCollectionMetrics="SIZE"
+    )
+    assert "ItemCollectionMetrics" not in plain
+    unasked = await world.client("PutItem", TableName="docs", Item=_doc("p", "2"))
+    assert "ItemCollectionMetrics" not in unasked
+    written = await world.client(
+        "BatchWriteItem",
+        RequestItems={
+            "docs": [
+                {"PutRequest": {"Item": _doc("p", "3")}},
+                {"PutRequest": {"Item": _doc("q", "1")}},
+                {"DeleteRequest": {"Key": {"pk": {"S": "p"}, "sk": {"S": "2"}}}},
+            ],
+            "things": [{"PutRequest": {"Item": {"pk": {"S": "b"}}}}],
+        },
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert written["ItemCollectionMetrics"] == {
+        "docs": [
+            {"ItemCollectionKey": {"pk": {"S": "p"}}, "SizeEstimateRangeGB": [0.0, 1.0]},
+            {"ItemCollectionKey": {"pk": {"S": "q"}}, "SizeEstimateRangeGB": [0.0, 1.0]},
+        ]
+    }
+    transacted = await world.client(
+        "TransactWriteItems",
+        TransactItems=[
+            {"Delete": {"TableName": "docs", "Key": {"pk": {"S": "q"}, "sk": {"S": "1"}}}},
+            {
+                "ConditionCheck": {
+                    "TableName": "docs",
+                    "Key": {"pk": {"S": "p"}, "sk": {"S": "1"}},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+        ],
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    assert transacted["ItemCollectionMetrics"] == {
+        "docs": [{"ItemCollectionKey": {"pk": {"S": "q"}}, "SizeEstimateRangeGB": [0.0, 1.0]}]
+    }
+    reply = await world.raw(
+        "PutItem",
+        {"TableName": "docs", "Item": _doc("p", "9"), "ReturnItemCollectionMetrics": "ALL"},
+    )
+    assert reply.status == 400 and b"returnItemCollectionMetrics" in reply.body
+
+
+async def test_item_collection_size_counts_the_partitions_items(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _indexed(world)
+    monkeypatch.setattr("andromede.dynamodbapi.collections._GB", 5000)  # a "GB" of 5,000 bytes
+    for i in range(3):
+        await world.client("PutItem", TableName="docs", Item=_doc("p", str(i), v="y" * 2400))
+    await world.client("PutItem", TableName="docs", Item=_doc("other", "0", v="y" * 9000))
+    put = await world.client(
+        "PutItem",
+        TableName="docs",
+        Item=_doc("p", "3", v="y" * 2400),
+        ReturnItemCollectionMetrics="SIZE",
+    )
+    # Four items of about 2.4 KB: one whole "GB" and part of the next; the other partition's
+    # item is not of this collection.
+    assert put["ItemCollectionMetrics"]["SizeEstimateRangeGB"] == [1.0, 2.0]
