@@ -635,7 +635,8 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     """DynamoDB (decision 0237) as boto3 drives it: the client makes a table and waits for it,
     takes and releases Terraform's state lock; the resource (``Table``, its batch writer, its
     conditions' builders) writes, updates, queries and scans; botocore checks every answer's
-    ``x-amz-crc32``; a global secondary index answers in its own order (decision 0243)."""
+    ``x-amz-crc32``; a global secondary index answers in its own order (decision 0243);
+    PartiQL's ``execute_statement`` reads and writes the same items (decision 0247)."""
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
     dynamodb.create_table(
         TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
@@ -685,6 +686,23 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     opened = table.query(IndexName="by_status", KeyConditionExpression=Key("status").eq("open"))
     assert [int(i["total"]) for i in opened["Items"]] == [9, 34, 60]
     assert set(opened["Items"][0]) == {"customer", "placed", "status", "total"}
+    # PartiQL (decision 0247) with boto3's execute_statement: a query by the partition key,
+    # an update of one item, an insert refused when its key is taken; capacity answered.
+    selected = dynamodb.execute_statement(
+        Statement='SELECT placed FROM "orders" WHERE customer = ? AND placed > ?',
+        Parameters=[{"S": "ada"}, {"N": "5"}], ReturnConsumedCapacity="TOTAL",
+    )  # fmt: skip
+    assert [i["placed"]["N"] for i in selected["Items"]] == ["17", "30", "200"]
+    assert selected["ConsumedCapacity"]["TableName"] == "orders"
+    dynamodb.execute_statement(
+        Statement="UPDATE orders SET note = 'rush' WHERE customer = 'ada' AND placed = 4"
+    )
+    assert table.get_item(Key={"customer": "ada", "placed": 4})["Item"]["note"] == "rush"
+    with pytest.raises(ClientError) as taken:
+        dynamodb.execute_statement(
+            Statement="INSERT INTO orders VALUE {'customer': 'ada', 'placed': 4}"
+        )
+    assert error_code(taken) == "DuplicateItemException"
     table.delete()
     dynamodb.delete_table(TableName="terraform-locks")
     assert dynamodb.list_tables()["TableNames"] == []

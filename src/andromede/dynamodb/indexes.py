@@ -23,7 +23,12 @@ from andromede.dynamodb.values import (
     type_of,
 )
 
-__all__ = ["index_hash_input", "index_keys", "index_write_units", "projected"]
+__all__ = [
+    "index_hash_input",
+    "index_keys",
+    "index_writes",
+    "projected",
+]
 
 
 def index_hash_input(index: str, value: Value) -> bytes:
@@ -84,12 +89,12 @@ def projected(table: Table, index: SecondaryIndex, item: Item) -> Item:
     return item if names is None else {n: v for n, v in item.items() if n in names}
 
 
-def index_write_units(table: Table, old: Item | None, new: Item | None) -> float:
-    """The write units a write spends on the table's indexes, as AWS bills them: per index, one
+def index_writes(table: Table, old: Item | None, new: Item | None) -> dict[str, float]:
+    """The write units a write spends on each of the table's indexes, as AWS bills them: one
     write of the projected item (a unit per KB begun) when the item enters, leaves or changes
-    in it, two when its index key changes (a delete and a put); none when what the index holds
-    of it did not change."""
-    units = 0.0
+    in it, two when its index key changes (a delete and a put); none (and no entry) when what
+    the index holds of it did not change."""
+    units: dict[str, float] = {}
     for index in table.indexes:
         names = index.key_names
         before = old is not None and all(n in old for n in names)
@@ -101,9 +106,9 @@ def index_write_units(table: Table, old: Item | None, new: Item | None) -> float
         if before and after:
             assert old is not None and new is not None  # noqa: S101 (both in the index)
             if any(old[n] != new[n] for n in names):
-                units += 2 * one  # moved within the index: a delete and a put
+                units[index.name] = 2 * one  # moved within the index: a delete and a put
             elif projected(table, index, old) != projected(table, index, new):
-                units += one
+                units[index.name] = one
             continue  # unchanged as the index holds it: no index write, as AWS's
-        units += one
+        units[index.name] = one
     return units

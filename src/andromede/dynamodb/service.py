@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.dynamodb import capacity
 from andromede.dynamodb.errors import (
     ConditionFailed,
     TableInUse,
@@ -29,7 +30,7 @@ from andromede.dynamodb.expressions import Condition, Update
 from andromede.dynamodb.indexes import (
     index_hash_input,
     index_keys,
-    index_write_units,
+    index_writes,
     projected,
 )
 from andromede.dynamodb.keys import KeyRange, check_key, key_of
@@ -271,7 +272,7 @@ class DynamoService:
                 raise ConditionFailed(old)
             if await self._write(table, hash_token, sort_token, item, size, stored):
                 units = write_units(max(size, stored.size if stored else 0))
-                self.consumed(table, 0, units + index_write_units(table, old, item))
+                self.consumed(table, 0, units, index_writes(table, old, item))
                 return old
         raise _contended(table)
 
@@ -289,7 +290,7 @@ class DynamoService:
             size = self.check_size(new)
             if await self._write(table, hash_token, sort_token, new, size, stored):
                 units = write_units(max(size, stored.size if stored else 0))
-                self.consumed(table, 0, units + index_write_units(table, old, new))
+                self.consumed(table, 0, units, index_writes(table, old, new))
                 return old, new
         raise _contended(table)
 
@@ -308,8 +309,7 @@ class DynamoService:
             if await self.store.delete_item(
                 table.tenant_id, table.name, hash_token, sort_token, stored.revision
             ):
-                units = write_units(stored.size) + index_write_units(table, old, None)
-                self.consumed(table, 0, units)
+                self.consumed(table, 0, write_units(stored.size), index_writes(table, old, None))
                 return old
         raise _contended(table)
 
@@ -539,7 +539,12 @@ class DynamoService:
         self.consumed(table, units, 0)
         return Page(kept, scanned, last, units)
 
-    def consumed(self, table: Table, read: float, write: float) -> None:
+    def consumed(
+        self, table: Table, read: float, write: float, by_index: Mapping[str, float] | None = None
+    ) -> None:
+        """Units billed (``write`` the table's own, ``by_index`` each index's writes) and told
+        to the call's capacity tally (decision 0247)."""
+        read, write = capacity.record(table, read, write, by_index or {})
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 

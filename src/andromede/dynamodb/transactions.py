@@ -19,7 +19,7 @@ from typing import Any, Final
 from andromede.dynamodb.errors import TransactionCanceled, TransactionConflict, ValidationError
 from andromede.dynamodb.evaluate import matches
 from andromede.dynamodb.expressions import Condition, Update
-from andromede.dynamodb.indexes import index_write_units
+from andromede.dynamodb.indexes import index_writes
 from andromede.dynamodb.keys import check_key, key_of
 from andromede.dynamodb.model import Table
 from andromede.dynamodb.service import DynamoService, updated, write_units
@@ -71,13 +71,17 @@ def _checked(ops: Sequence[TransactOp]) -> list[TransactOp]:
     return checked
 
 
+def _doubled(units: dict[str, float]) -> dict[str, float]:
+    return {name: 2 * spent for name, spent in units.items()}
+
+
 async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> None:
     checked = _checked(ops)
     tenant_id = checked[0].table.tenant_id
     for _ in range(_ATTEMPTS):
         writes: list[TransactWrite] = []
         reasons: list[dict[str, Any]] = []
-        units: list[tuple[Table, float]] = []
+        units: list[tuple[Table, float, dict[str, float]]] = []
         for op in checked:
             hash_token, sort_token, stored = await dynamodb.held(op.table, op.key)
             old = None if stored is None else await dynamodb.open_item(op.table, stored)
@@ -103,16 +107,16 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
                 row = await dynamodb.row(op.table, hash_token, sort_token, new, size, stored)
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected, row)
                 spent = write_units(max(size, stored.size if stored else 0))
-                units.append((op.table, 2 * (spent + index_write_units(op.table, old, new))))
+                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, new))))
             elif op.kind == "Delete":
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected, delete=True)
                 spent = write_units(stored.size if stored else 0)
-                units.append((op.table, 2 * (spent + index_write_units(op.table, old, None))))
+                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, None))))
             writes.append(write)
         if any(r["Code"] != "None" for r in reasons):
             raise TransactionCanceled(reasons)
         if await dynamodb.store.transact(tenant_id, writes):
-            for table, consumed in units:  # a transactional write costs two units, as AWS's
-                dynamodb.consumed(table, 0, consumed)
+            for table, consumed, by_index in units:  # a transactional write costs double
+                dynamodb.consumed(table, 0, consumed, by_index)
             return
     raise TransactionConflict("Transaction is ongoing for the item")

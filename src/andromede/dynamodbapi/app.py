@@ -9,8 +9,9 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (PartiQL, backups, global tables, streams, imports and
-exports…) is ``UnknownOperationException``.
+platform does not serve (backups, global tables, streams, imports and exports…) is
+``UnknownOperationException``. Item calls answer ``ReturnConsumedCapacity``
+(``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247).
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.dynamodb.service import DynamoService
+from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
+from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
 from andromede.dynamodbapi.tables import TABLE_ACTIONS
 from andromede.dynamodbapi.transactions import TRANSACTION_ACTIONS
@@ -48,10 +51,18 @@ CONTENT_TYPE: Final = "application/x-amz-json-1.0"
 # A BatchWriteItem of 25 items of 400 KB, with its JSON around them.
 _BODY: Final = 16 * 1024 * 1024
 ACTIONS: Final[dict[str, Handler]] = (
-    TABLE_ACTIONS | FEATURE_ACTIONS | ITEM_ACTIONS | QUERY_ACTIONS | TRANSACTION_ACTIONS
+    TABLE_ACTIONS
+    | FEATURE_ACTIONS
+    | ITEM_ACTIONS
+    | QUERY_ACTIONS
+    | TRANSACTION_ACTIONS
+    | PARTIQL_ACTIONS
 )
 DATA_ACTIONS: Final = (
-    frozenset(ITEM_ACTIONS) | frozenset(QUERY_ACTIONS) | frozenset(TRANSACTION_ACTIONS)
+    frozenset(ITEM_ACTIONS)
+    | frozenset(QUERY_ACTIONS)
+    | frozenset(TRANSACTION_ACTIONS)
+    | frozenset(PARTIQL_ACTIONS)
 )
 
 
@@ -141,7 +152,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             dynamodb=self._dynamodb,
             authorise=authorise,
         )
-        return await action(request.context)
+        return await with_capacity(request.action_name, action, request.context)
 
     def audited(self, request: JsonRequest[DynamoCall]) -> list[str] | None:
         name = request.action_name

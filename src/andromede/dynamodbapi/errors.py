@@ -24,6 +24,7 @@ _CORAL: Final = "com.amazon.coral.validate#"
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
+    "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "IncompleteSignatureException": (
         400,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.dynamodb.capacity import on_index
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.expressions import Path
@@ -124,16 +125,17 @@ async def query(call: DynamoCall) -> dict[str, Any]:
     forward = call.boolean("ScanIndexForward")
     start = call.mapping("ExclusiveStartKey")
     if index is not None:
-        page = await call.dynamodb.query_index(
-            table,
-            index,
-            keys,
-            forward is not False,
-            None if start is None else call.item("ExclusiveStartKey"),
-            limit,
-            expressions.filter,
-            whole,
-        )
+        with on_index(index):  # its reads are the index's (ReturnConsumedCapacity INDEXES)
+            page = await call.dynamodb.query_index(
+                table,
+                index,
+                keys,
+                forward is not False,
+                None if start is None else call.item("ExclusiveStartKey"),
+                limit,
+                expressions.filter,
+                whole,
+            )
         return _answer(page, select, expressions)
     page = await call.dynamodb.query(
         table,
@@ -171,15 +173,16 @@ async def scan(call: DynamoCall) -> dict[str, Any]:
         part = ScanRange(segment * _SPACE // total, (segment + 1) * _SPACE // total)
     start = call.mapping("ExclusiveStartKey")
     if index is not None:
-        page = await call.dynamodb.scan_index(
-            table,
-            index,
-            part,
-            None if start is None else call.item("ExclusiveStartKey"),
-            limit,
-            expressions.filter,
-            whole,
-        )
+        with on_index(index):
+            page = await call.dynamodb.scan_index(
+                table,
+                index,
+                part,
+                None if start is None else call.item("ExclusiveStartKey"),
+                limit,
+                expressions.filter,
+                whole,
+            )
         return _answer(page, select, expressions)
     page = await call.dynamodb.scan(
         table,

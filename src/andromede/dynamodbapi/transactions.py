@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.dynamodb.capacity import transactional
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
@@ -86,7 +87,8 @@ async def transact_get_items(call: DynamoCall) -> dict[str, Any]:
             raise ValidationError("TransactGetItems can only contain Get actions")
         table = await call.table("GetItem", call.string("TableName", source=body))
         expressions = call.expressions(body)
-        item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
+        with transactional():  # a transactional read costs double, as AWS's
+            item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
         if item is not None and expressions.projection is not None:
             item = project(item, expressions.projection)
         responses.append({} if item is None else {"Item": item})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from andromede.dynamodbapi.app import ACTIONS as DYNAMODB_ACTIONS
 from andromede.ec2api.app import ACTIONS as EC2_ACTIONS
 from andromede.iam.policy.actions import known_action
 from andromede.iam.policy.document import PolicyKind, parse_policy
@@ -50,3 +51,43 @@ def test_a_policy_granting_a_routing_action_is_accepted() -> None:
     parse_policy(document, kind=PolicyKind.IDENTITY)
     with pytest.raises(MalformedPolicy):
         parse_policy(document.replace("ReplaceRoute", "ReplaceRoot"), kind=PolicyKind.IDENTITY)
+
+
+# DynamoDB operations that are no IAM action of their own: each part of a transaction is
+# authorised as the item call it stands for, a PartiQL statement as PartiQL<Verb> (decision 0247).
+_DYNAMODB_AUTHORISED_AS_OTHERS = {
+    "TransactGetItems": ("GetItem",),
+    "TransactWriteItems": ("PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"),
+    "ExecuteStatement": ("PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"),
+    "BatchExecuteStatement": ("PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"),
+    "ExecuteTransaction": ("PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"),
+}
+
+
+def test_every_served_dynamodb_operation_is_authorised_by_a_catalogued_action() -> None:
+    assert len(DYNAMODB_ACTIONS) >= 20
+    actions = set()
+    for operation in DYNAMODB_ACTIONS:
+        actions.update(_DYNAMODB_AUTHORISED_AS_OTHERS.get(operation, (operation,)))
+    assert sorted(name for name in actions if not known_action("dynamodb", name)) == []
+
+
+def test_a_misspelt_dynamodb_action_is_refused() -> None:
+    document = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": '
+        '["dynamodb:GetItem", "dynamodb:PartiQLSelect", "dynamodb:Query*"], '
+        '"Resource": "arn:aws:dynamodb:eu-west-3:123456789012:table/Music"}]}'
+    )
+    parse_policy(document, kind=PolicyKind.IDENTITY)
+    for right, wrong in (
+        ("GetItem", "GetIteem"),
+        ("PartiQLSelect", "PartiQLSelekt"),
+        ("Query*", "Querry*"),  # a wildcard matching no action
+    ):
+        with pytest.raises(MalformedPolicy):
+            parse_policy(document.replace(right, wrong), kind=PolicyKind.IDENTITY)
+    # Not served here, but an action IAM knows: accepted, as AWS accepts it.
+    parse_policy(
+        document.replace("dynamodb:GetItem", "dynamodb:RestoreTableFromBackup"),
+        kind=PolicyKind.IDENTITY,
+    )

@@ -112,8 +112,8 @@ def test_trust_policy_has_no_resource() -> None:
 
 
 def test_unknown_service_actions_are_accepted() -> None:
-    parsed = parse_policy(doc({**GET, "Action": ["dynamodb:GetItem", "sqs:*"]}), kind=IDENTITY)
-    assert parsed.statements[0].actions == ("dynamodb:GetItem", "sqs:*")
+    parsed = parse_policy(doc({**GET, "Action": ["lambda:InvokeFunction", "sqs:*"]}), kind=IDENTITY)
+    assert parsed.statements[0].actions == ("lambda:InvokeFunction", "sqs:*")
 
 
 @pytest.mark.parametrize("action", ["s3:Get*", "s3:*", "S3:getobject", "s3:*Object", "iam:*User*"])
@@ -498,9 +498,10 @@ def test_action_catalogue() -> None:
     assert not known_action("s3", "GetObjekt")
     assert known_action("acm", "ImportCertificate")  # decision 0230, catalogued in session 53
     assert not known_action("acm", "ImportCertifikate")
-    assert not known_action("dynamodb", "GetItem")
+    assert not known_action("lambda", "InvokeFunction")
     assert known_service("kms")
-    assert not known_service("dynamodb")
+    assert known_service("dynamodb")  # decision 0247
+    assert not known_service("lambda")
 
 
 def test_every_s3_operation_action_is_catalogued() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from andromede.iam.policy.actions_data import DYNAMODB_ACTIONS
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
@@ -760,6 +761,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "kinesis": KINESIS_ACTIONS,  # decision 0228
     "acm": ACM_ACTIONS,  # decision 0230
     "ssm": SSM_ACTIONS,  # decision 0249
+    "dynamodb": DYNAMODB_ACTIONS,  # decision 0247
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }
