@@ -1,18 +1,22 @@
-"""Amazon DynamoDB (decision 0237) in the console (decisions 0111 and 0244): the tables' list
-(status, key schema, item count, size, billing mode; pages of ``console_page_size``), a
+"""Amazon DynamoDB (decision 0237) in the console (decisions 0111, 0244 and 0251): the tables'
+list (status, key schema, item count, size, billing mode; pages of ``console_page_size``), a
 table's creation (name, partition key and its type, an optional sort key, on demand or
 provisioned with capacities, tags), its page (DescribeTable's fields, its secondary indexes
-named, time to live shown and set, tags added and removed), its items explored — Scan in pages
-of ``console_page_size`` items, or Query by partition key value with an optional sort key
-condition —, an item created or replaced from DynamoDB JSON (PutItem), an item deleted after
-a ticked box, and the table deleted after a ticked box. DynamoDB's own calls as the signed-in
-principal (``wire_dynamodb.DynamoWire``), so its IAM decisions, checks, audit, metering and
-words answer them.
+with their keys, projection, status and item count, a global one created or deleted, the
+billing mode and capacities changed, deletion protection turned on or off, time to live shown
+and set, tags added and removed), its items explored — Scan in pages of ``console_page_size``
+items, or Query by partition key value with an optional sort key condition, either on the
+table or one of its indexes, with a filter and a projection —, an item created or replaced
+from DynamoDB JSON (PutItem), an item edited (UpdateItem with an update expression, or its
+DynamoDB JSON replaced), an item deleted after a ticked box, and the table deleted after a
+ticked box. DynamoDB's own calls as the signed-in principal (``wire_dynamodb.DynamoWire``), so
+its IAM decisions, checks, audit, metering and words answer them; the forms are read in
+``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
 
 A table's name is ``[a-zA-Z0-9_.-]{3,255}``: it travels as a path segment, which DynamoDB
 checks. Items are shown as DynamoDB JSON, escaped; the key a read goes on from
 (``LastEvaluatedKey``) travels in a form's hidden field, never in a URL, and so does the key
-of an item to delete.
+of an item to edit or delete.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from andromede.console import handlers
+from andromede.console.dynamodb_edits import EDITS, ITEM_EDITS, item_key
+from andromede.console.dynamodb_forms import (
+    PROJECTIONS,
+    SORT_CONDITIONS,
+    json_object,
+    key_condition,
+    key_of,
+    read_options,
+)
 from andromede.console.handlers import (
     Form,
     FormFault,
@@ -53,12 +66,11 @@ __all__ = ["KEY_TYPES", "ROUTES", "SORT_CONDITIONS"]
 _TABLES_URL: Final = f"{CONSOLE_PATH}/dynamodb"
 _CREATE: Final = "create"
 KEY_TYPES: Final = ("S", "N", "B")  # a key attribute's types: string, number, binary
-# The sort key conditions Query takes, as the form names them.
-SORT_CONDITIONS: Final = ("=", "<", "<=", ">", ">=", "begins_with", "between")
 _ACTIONS: Final = frozenset(
-    {"ttl", "tag", "untag", "scan", "query", "put-item", "delete-item", "delete"}
-)
-_SAVED: Final = {"item": "put-item", "ttl": "time-to-live", "tags": "tags"}
+    {"ttl", "tag", "untag", "scan", "query", "edit-item", "put-item", "delete-item", "delete",
+     *EDITS}
+)  # fmt: skip
+_SAVED: Final = frozenset({"item", "ttl", "tags", "indexes", "capacity"})
 
 
 def _wire(console: Console) -> DynamoWire | None:
@@ -142,14 +154,11 @@ create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE)
 
 
 def _item_rows(table: TableSummary | None, read: ItemsRead | None) -> list[tuple[str, str]]:
-    """Each item read as the page shows it, with its primary key (JSON, for its deletion)."""
+    """Each item read as the page shows it, with its primary key (JSON, for its edit and
+    deletion; "" when a projection left it out)."""
     if read is None:
         return []
-    names = [k.name for k in table.key] if table else []
-    return [
-        (item_text(item), json.dumps({n: item[n] for n in names if n in item}, sort_keys=True))
-        for item in read.items
-    ]
+    return [(item_text(item), key_of(table, item)) for item in read.items]
 
 
 async def _table_page(
@@ -160,6 +169,7 @@ async def _table_page(
     *,
     read: ItemsRead | None = None,
     read_kind: str = "",  # scan or query: the form a "Read on" posts again
+    editing: tuple[str, str] | None = None,  # an item being edited: its key, its JSON
     typed: Form | None = None,
     error: str | None = None,
     status: int = 200,
@@ -205,6 +215,9 @@ async def _table_page(
         read_kind=read_kind,
         items=_item_rows(table, read),
         sort_conditions=SORT_CONDITIONS,
+        key_types=KEY_TYPES,
+        projections=PROJECTIONS,
+        editing=editing,
         saved=saved if saved in _SAVED else "",
         form=typed or {},
         action_url=table_url(name),
@@ -217,61 +230,61 @@ async def table_page(console: Console, request: Request, session: Session) -> Re
     return await _table_page(console, request, session, request.path_params.get("name", ""))
 
 
-def _json_object(typed: str, what: str) -> Item:
-    """A JSON object typed in a form (DynamoDB checks what is inside)."""
-    try:
-        parsed = json.loads(typed) if typed.strip() else None
-    except ValueError:
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise FormFault(what)
-    return parsed
-
-
-def _key_value(kind: str, typed: str) -> dict[str, str]:
-    """A key value as DynamoDB JSON: the key's type (S, N or B — base64) and the text typed."""
-    return {kind or "S": typed}
-
-
-def key_condition(table: TableSummary, fields: Form, _: Any) -> tuple[str, dict[str, str], Item]:
-    """Query's key condition, names and values from the form: the partition key equal to the
-    value typed, and the sort key's condition when one is chosen and the table has a sort
-    key. The values are typed as the key's attribute types; DynamoDB checks them."""
-    partition, sort = table.partition_key, table.sort_key
-    if partition is None:
-        raise FormFault(_("The table's key schema could not be read."))
-    condition = "#pk = :pk"
-    names = {"#pk": partition.name}
-    values: Item = {":pk": _key_value(partition.type, fields.get("partition_value", ""))}
-    operator = fields.get("sort_condition", "")
-    if sort is not None and operator:
-        if operator not in SORT_CONDITIONS:
-            raise FormFault(_("Choose a sort key condition."))
-        names["#sk"] = sort.name
-        values[":sk"] = _key_value(sort.type, fields.get("sort_value", ""))
-        if operator == "begins_with":
-            condition += " AND begins_with(#sk, :sk)"
-        elif operator == "between":
-            values[":sk2"] = _key_value(sort.type, fields.get("sort_value_2", ""))
-            condition += " AND #sk BETWEEN :sk AND :sk2"
-        else:
-            condition += f" AND #sk {operator} :sk"
-    return condition, names, values
-
-
 def _start(fields: Form, _: Any) -> Item | None:
     """The key a read goes on from (the previous page's LastEvaluatedKey), if any."""
     typed = fields.get("start", "")
-    return (
-        _json_object(typed, _("The key to read on from is not a JSON object.")) if typed else None
+    return json_object(typed, _("The key to read on from is not a JSON object.")) if typed else None
+
+
+async def _read(
+    console: Console, request: Request, session: Session, wire: DynamoWire, name: str,
+    action: str, fields: Form,
+) -> Response:  # fmt: skip
+    """``scan`` and ``query`` (on the table or an index, with the form's filter and
+    projection) and ``edit-item`` (the item read as an edit starts from): the page (200)."""
+    _ = console.catalogue(request).gettext
+    origin, principal = request.scope, session.principal
+    if action == "edit-item":
+        key = item_key(fields, _)
+        item = await wire.get_item(origin, principal, name, key)
+        if item is None:
+            raise FormFault(_("The item is no longer in the table."), 404)
+        editing = (json.dumps(key, sort_keys=True), item_text(item))
+        return await _table_page(console, request, session, name, editing=editing)
+    table = await wire.describe(origin, principal, name)  # its indexes' keys
+    options = read_options(table, fields, _)
+    limit, start = console.settings.console_page_size, _start(fields, _)
+    if action == "scan":
+        read = await wire.scan(origin, principal, name, limit=limit, start=start, options=options)
+    else:
+        condition, names, values = key_condition(table, fields, _)
+        read = await wire.query(
+            origin, principal, name, condition=condition, names=names, values=values,
+            limit=limit, start=start, options=options,
+        )  # fmt: skip
+    return await _table_page(
+        console, request, session, name, read=read, read_kind=action, typed=fields
     )
+
+
+async def _edited(
+    wire: DynamoWire, request: Request, session: Session, name: str, fields: Form
+) -> tuple[str, str]:
+    """The item whose edit was refused, shown again: its key as posted, and its JSON as it is
+    now ("" when it cannot be read)."""
+    try:
+        key = json.loads(fields.get("key", ""))
+        item = await wire.get_item(request.scope, session.principal, name, key)
+    except (ValueError, WireError):
+        item = None
+    return fields.get("key", ""), item_text(item) if item is not None else ""
 
 
 @signed_in
 async def change(console: Console, request: Request, session: Session) -> Response:
-    """One POST of a table's page: ``scan`` and ``query`` answer the page with the items read;
-    the others change the table or its items and go back to its page (303), or show the
-    refusal there with the form as typed."""
+    """One POST of a table's page: ``scan``, ``query`` and ``edit-item`` answer the page
+    with what they read; the others change the table or its items and go back to its page
+    (303), or show the refusal there with the form as typed."""
     name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
     if action not in _ACTIONS:
         return await _table_page(console, request, session, name)
@@ -284,25 +297,13 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     _ = console.catalogue(request).gettext
     origin, principal = request.scope, session.principal
     target = table_url(name)
-    limit = console.settings.console_page_size
     try:
-        if action == "scan":
-            read = await wire.scan(origin, principal, name, limit=limit, start=_start(fields, _))
-            return await _table_page(
-                console, request, session, name, read=read, read_kind="scan", typed=fields
-            )
-        if action == "query":
-            table = await wire.describe(origin, principal, name)
-            condition, names, values = key_condition(table, fields, _)
-            read = await wire.query(
-                origin, principal, name, condition=condition, names=names, values=values,
-                limit=limit, start=_start(fields, _),
-            )  # fmt: skip
-            return await _table_page(
-                console, request, session, name, read=read, read_kind="query", typed=fields
-            )
-        if action == "put-item":
-            item = _json_object(
+        if action in ("scan", "query", "edit-item"):
+            return await _read(console, request, session, wire, name, action, fields)
+        if action in EDITS:
+            target += await EDITS[action](wire, origin, principal, name, fields, _)
+        elif action == "put-item":
+            item = json_object(
                 fields.get("item", ""), _("Give the item as a JSON object in DynamoDB JSON.")
             )
             await wire.put_item(origin, principal, name, item)
@@ -310,8 +311,7 @@ async def change(console: Console, request: Request, session: Session) -> Respon
         elif action == "delete-item":
             if fields.get("confirm") != "yes":
                 raise FormFault(_("Tick the box to confirm the deletion."))
-            key = _json_object(fields.get("key", ""), _("The item's key is not a JSON object."))
-            await wire.delete_item(origin, principal, name, key)
+            await wire.delete_item(origin, principal, name, item_key(fields, _))
             target = f"{target}?saved=item#items"
         elif action == "ttl":
             attribute = fields.get("attribute", "").strip()
@@ -334,9 +334,13 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             target = _TABLES_URL
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        return await _table_page(
-            console, request, session, name, typed=fields, error=error, status=status
+        editing = (
+            await _edited(wire, request, session, name, fields) if action in ITEM_EDITS else None
         )
+        return await _table_page(
+            console, request, session, name, editing=editing, typed=fields, error=error,
+            status=status,
+        )  # fmt: skip
     return RedirectResponse(target, status_code=303)
 
 

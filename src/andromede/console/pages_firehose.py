@@ -1,11 +1,15 @@
-"""Amazon Data Firehose (decision 0223) in the console (decisions 0111 and 0227): the delivery
-streams' list (status, destination bucket and prefix, buffering hints; pages of
+"""Amazon Data Firehose (decision 0223) in the console (decisions 0111, 0227 and 0251): the
+delivery streams' list (status, destination bucket and prefix, buffering hints; pages of
 ``console_page_size``), a Direct PUT stream's creation into a bucket of the account as one of
-the account's roles (prefix, error prefix, buffering size and interval, GZIP or not, tags), a
-stream's page (its destination, encryption, tags) and its deletion after a ticked box —
+the account's roles (prefix, error prefix, buffering size and interval, GZIP or not, a KMS key
+of the account for the objects, tags), a stream's page (its destination, encryption, tags),
+its destination changed (UpdateDestination: prefixes, buffering hints, compression, the
+objects' KMS key), tags added and removed, its own encryption started (Firehose's key or a
+customer key) and stopped, a test record put, and its deletion after a ticked box —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
-decisions, checks and words answer them. The bucket and role lists are the form's choices
-only, read as the user (S3's ListBuckets, IAM's ListRoles): Firehose decides.
+decisions, checks and words answer them. The bucket, role and key lists are the forms'
+choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
+ListKeys): Firehose decides.
 
 A stream's name is ``[a-zA-Z0-9_.-]{1,64}``: it travels as a path segment, which Firehose
 checks as it checks boto3's.
@@ -21,11 +25,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from andromede.console import handlers
-from andromede.console.handlers import Form, Typed, first_refusal, refusal, signed_in
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Typed,
+    first_refusal,
+    refusal,
+    signed_in,
+    words,
+)
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_firehose import FirehoseWire, NewStream, StreamRow
+from andromede.console.wire_firehose import DestinationUpdate, FirehoseWire, NewStream, StreamRow
 from andromede.console.wire_iam import RoleRow
 
 if TYPE_CHECKING:
@@ -40,6 +52,8 @@ _STREAMS_OFFERED: Final = 100  # one ListDeliveryStreams page: another form's ch
 # Firehose's defaults (AWS's), the form's first values.
 DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
+COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")  # the destination form's choices
+_SAVED: Final = frozenset({"destination", "tags", "encryption"})
 
 
 def _wire(console: Console) -> FirehoseWire | None:
@@ -48,6 +62,22 @@ def _wire(console: Console) -> FirehoseWire | None:
 
 def stream_url(name: str) -> str:
     return f"{_STREAMS_URL}/{quote(name, safe='')}"
+
+
+async def _key_choices(
+    console: Console, request: Request, session: Session, *, current: str = ""
+) -> list[tuple[str, str]]:
+    """The account's KMS keys and aliases by ARN, as KMS lists them to the signed-in principal
+    (none where KMS is not served or refuses), and the key in use when they leave it out (a
+    form sent unchanged keeps it): choices only, Firehose and KMS decide."""
+    choices: list[tuple[str, str]] = []
+    if console.kms is not None:
+        choices = await console.kms.key_arn_choices(
+            request.scope, session.principal, limit=console.settings.console_page_size
+        )
+    if current and all(arn != current for arn, _ in choices):
+        choices.insert(0, (current, current))
+    return choices
 
 
 async def role_choices(console: Console, request: Request, session: Session) -> list[RoleRow]:
@@ -99,6 +129,7 @@ async def _list_page(
     next_href = None
     buckets: list[str] = []
     roles: list[RoleRow] = []
+    kms_keys: list[tuple[str, str]] = []
     if wire is None:
         error, status = _("This server serves no Amazon Data Firehose."), 404
     else:
@@ -122,6 +153,7 @@ async def _list_page(
         with suppress(WireError):  # the form's choices only: Firehose decides
             buckets = [b.name for b in await console.s3.list_buckets(origin, principal)]
         roles = await role_choices(console, request, session)
+        kms_keys = await _key_choices(console, request, session)
     return console.render(
         request,
         "firehose_streams.html",
@@ -133,6 +165,7 @@ async def _list_page(
         next_href=next_href,
         buckets=buckets,
         roles=roles,
+        kms_keys=kms_keys,
         form={
             "size_mb": str(DEFAULT_SIZE_MB),
             "interval_seconds": str(DEFAULT_INTERVAL_SECONDS),
@@ -156,6 +189,7 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         size_mb=fields.get("size_mb", ""),
         interval_seconds=fields.get("interval_seconds", ""),
         gzip=fields.get("gzip") == "yes",
+        kms_key_arn=fields.get("kms_key", ""),
     )
     tags = parse_tags(fields.get("tags", ""))
     await wire.create(request.scope, session.principal, stream, tags)
@@ -180,6 +214,7 @@ async def _stream_page(
     stream: StreamRow | None = None
     tags: list[tuple[str, str]] = []
     tags_error = ""
+    kms_keys: list[tuple[str, str]] = []
     if wire is None:
         error, status = _("This server serves no Amazon Data Firehose."), 404
     else:
@@ -192,6 +227,10 @@ async def _stream_page(
                 tags = await wire.tags(request.scope, session.principal, name)
             except WireError as exc:  # the tags' section says so; the rest is shown
                 tags_error = refusal(console, request, exc)[0]
+            kms_keys = await _key_choices(console, request, session, current=stream.kms_key_arn)
+    query = request.query_params
+    saved = query.get("saved", "")
+    record = (query.get("record", "")[:512], query.get("encrypted") == "yes")
     return console.render(
         request,
         "firehose_stream.html",
@@ -202,6 +241,12 @@ async def _stream_page(
         stream=stream,
         tags=tags,
         tags_error=tags_error,
+        kms_keys=kms_keys,
+        compressions=COMPRESSIONS,
+        forms=typed or {},
+        saved=saved if saved in _SAVED else "",
+        record=record if record[0] else None,
+        action_url=stream_url(name),
         error=error,
     )
 
@@ -209,15 +254,89 @@ async def _stream_page(
 stream_page = signed_in(_stream_page)
 
 
+def _name(request: Request) -> str:
+    return str(request.path_params.get("name", ""))
+
+
+async def _update_destination(
+    wire: FirehoseWire, request: Request, session: Session, fields: Form
+) -> str:
+    update = DestinationUpdate(
+        prefix=fields.get("prefix", ""),
+        error_prefix=fields.get("error_prefix", ""),
+        size_mb=fields.get("size_mb", ""),
+        interval_seconds=fields.get("interval_seconds", ""),
+        compression=fields.get("compression", ""),
+        kms_key_arn=fields.get("kms_key", ""),
+    )
+    await wire.update_destination(
+        request.scope, session.principal, _name(request),
+        version=fields.get("version", ""), destination_id=fields.get("destination_id", ""),
+        update=update,
+    )  # fmt: skip
+    return f"{stream_url(_name(request))}?saved=destination#destination"
+
+
+async def _tag(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
+    tags = parse_tags(fields.get("tags", ""))
+    await wire.tag(request.scope, session.principal, _name(request), tags)
+    return f"{stream_url(_name(request))}?saved=tags#tags"
+
+
+async def _untag(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
+    await wire.untag(request.scope, session.principal, _name(request), fields.get("key", ""))
+    return f"{stream_url(_name(request))}?saved=tags#tags"
+
+
+async def _start_encryption(
+    wire: FirehoseWire, request: Request, session: Session, fields: Form
+) -> str:
+    customer = fields.get("key_type") == "CUSTOMER_MANAGED_CMK"
+    key = fields.get("sse_key", "") if customer else ""
+    if customer and not key:
+        _ = words(request)
+        raise FormFault(_("Choose the customer key."))
+    await wire.start_encryption(request.scope, session.principal, _name(request), key)
+    return f"{stream_url(_name(request))}?saved=encryption#encryption"
+
+
+async def _stop_encryption(
+    wire: FirehoseWire, request: Request, session: Session, fields: Form
+) -> str:
+    await wire.stop_encryption(request.scope, session.principal, _name(request))
+    return f"{stream_url(_name(request))}?saved=encryption#encryption"
+
+
+async def _put_record(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
+    """PutRecord of the text typed, as UTF-8, a newline added when asked (records are often
+    JSON lines, and Firehose adds no separator)."""
+    data = fields.get("data", "") + ("\n" if fields.get("newline") == "yes" else "")
+    record_id, encrypted = await wire.put_record(
+        request.scope, session.principal, _name(request), data.encode()
+    )
+    shown = urlencode({"record": record_id, "encrypted": "yes" if encrypted else "no"})
+    return f"{stream_url(_name(request))}?{shown}#put-record"
+
+
 async def _delete(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
-    await wire.delete(request.scope, session.principal, request.path_params.get("name", ""))
+    await wire.delete(request.scope, session.principal, _name(request))
     return _STREAMS_URL
+
+
+def _edit(change: handlers.Change[FirehoseWire], form: str = "") -> handlers.Handler:
+    return handlers.action(_stream_page, change, wire=_wire, form=form)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/firehose", streams, ["GET"]),
     ("/firehose", create, ["POST"]),
     ("/firehose/{name}", stream_page, ["GET"]),
+    ("/firehose/{name}/destination", _edit(_update_destination, "destination"), ["POST"]),
+    ("/firehose/{name}/tag", _edit(_tag, "tags"), ["POST"]),
+    ("/firehose/{name}/untag", _edit(_untag), ["POST"]),
+    ("/firehose/{name}/start-encryption", _edit(_start_encryption, "encryption"), ["POST"]),
+    ("/firehose/{name}/stop-encryption", _edit(_stop_encryption), ["POST"]),
+    ("/firehose/{name}/put-record", _edit(_put_record, "record"), ["POST"]),
     (
         "/firehose/{name}/delete",
         handlers.action(_stream_page, _delete, wire=_wire, confirmed=True),

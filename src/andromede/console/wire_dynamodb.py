@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,17 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["DynamoWire", "Item", "ItemsRead", "KeyPart", "TableSummary", "item_text"]
+__all__ = [
+    "DynamoWire",
+    "IndexSummary",
+    "Item",
+    "ItemsRead",
+    "KeyPart",
+    "NewIndex",
+    "ReadOptions",
+    "TableSummary",
+    "item_text",
+]
 
 Item = dict[str, Any]  # an item in DynamoDB JSON
 
@@ -51,6 +61,70 @@ class KeyPart:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexSummary:
+    """A secondary index as DescribeTable tells it."""
+
+    name: str
+    local: bool
+    key: list[KeyPart]
+    projection: str  # ALL, KEYS_ONLY or INCLUDE
+    non_key: list[str]  # INCLUDE's attributes
+    status: str  # a global index's IndexStatus ("" for a local one: DynamoDB gives none)
+    item_count: int
+    size_bytes: int
+    read_capacity: int
+    write_capacity: int
+
+    @property
+    def partition_key(self) -> KeyPart | None:
+        return next((k for k in self.key if k.role == "HASH"), None)
+
+    @property
+    def sort_key(self) -> KeyPart | None:
+        return next((k for k in self.key if k.role == "RANGE"), None)
+
+
+@dataclass(frozen=True, slots=True)
+class NewIndex:
+    """What the console's form makes: a global secondary index (UpdateTable's Create)."""
+
+    name: str
+    partition_key: tuple[str, str]  # (attribute, type)
+    sort_key: tuple[str, str] | None
+    projection: str
+    non_key: list[str]
+    read_capacity: str  # as typed, sent only for a provisioned table
+    write_capacity: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """What a Scan or Query adds to its table: an index, a filter, a projection, and the
+    placeholders the expressions use (values in DynamoDB JSON)."""
+
+    index: str = ""
+    filter: str = ""
+    projection: str = ""
+    names: dict[str, str] = field(default_factory=dict)
+    values: Item = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """The request's fields for these options; empty ones are not sent (DynamoDB refuses
+        an empty expression or placeholder map)."""
+        sent: dict[str, Any] = {}
+        for name, value in (
+            ("IndexName", self.index),
+            ("FilterExpression", self.filter),
+            ("ProjectionExpression", self.projection),
+            ("ExpressionAttributeNames", self.names),
+            ("ExpressionAttributeValues", self.values),
+        ):
+            if value:
+                sent[name] = value
+        return sent
+
+
+@dataclass(frozen=True, slots=True)
 class TableSummary:
     """A table as DescribeTable tells it."""
 
@@ -67,7 +141,11 @@ class TableSummary:
     table_id: str
     class_: str
     deletion_protection: bool
-    indexes: list[str]  # its secondary indexes' names, as DescribeTable lists them
+    indexes: list[IndexSummary]  # global ones first, as DescribeTable lists them
+
+    @property
+    def global_indexes(self) -> list[IndexSummary]:
+        return [i for i in self.indexes if not i.local]
 
     @property
     def partition_key(self) -> KeyPart | None:
@@ -87,31 +165,52 @@ class ItemsRead:
     last_key: str  # LastEvaluatedKey as JSON text; "" when the read is done
 
 
+def _key(schema: Any, types: dict[str, str]) -> list[KeyPart]:
+    """A key schema's attributes with their types (AttributeDefinitions')."""
+    return [
+        KeyPart(str(k.get("AttributeName", "")), str(k.get("KeyType", "")),
+                types.get(str(k.get("AttributeName", "")), ""))
+        for k in _list(schema)
+        if isinstance(k, dict)
+    ]  # fmt: skip
+
+
+def _index(index: dict[str, Any], types: dict[str, str], *, local: bool) -> IndexSummary:
+    projection = _mapping(index.get("Projection"))
+    throughput = _mapping(index.get("ProvisionedThroughput"))
+    return IndexSummary(
+        name=str(index.get("IndexName", "")),
+        local=local,
+        key=_key(index.get("KeySchema"), types),
+        projection=str(projection.get("ProjectionType", "")),
+        non_key=[str(n) for n in _list(projection.get("NonKeyAttributes"))],
+        status="" if local else str(index.get("IndexStatus", "")),
+        item_count=_number(index.get("ItemCount")),
+        size_bytes=_number(index.get("IndexSizeBytes")),
+        read_capacity=_number(throughput.get("ReadCapacityUnits")),
+        write_capacity=_number(throughput.get("WriteCapacityUnits")),
+    )
+
+
 def _summary(table: dict[str, Any]) -> TableSummary:
     types = {
         str(d.get("AttributeName", "")): str(d.get("AttributeType", ""))
         for d in _list(table.get("AttributeDefinitions"))
         if isinstance(d, dict)
     }
-    key = [
-        KeyPart(str(k.get("AttributeName", "")), str(k.get("KeyType", "")),
-                types.get(str(k.get("AttributeName", "")), ""))
-        for k in _list(table.get("KeySchema"))
-        if isinstance(k, dict)
-    ]  # fmt: skip
     throughput = _mapping(table.get("ProvisionedThroughput"))
     billing = str(_mapping(table.get("BillingModeSummary")).get("BillingMode") or "PROVISIONED")
     indexes = [
-        str(i.get("IndexName", ""))
-        for field in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes")
-        for i in _list(table.get(field))
+        _index(i, types, local=local)
+        for local, listed in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes"))
+        for i in _list(table.get(listed))
         if isinstance(i, dict)
     ]
     return TableSummary(
         name=str(table.get("TableName", "")),
         arn=str(table.get("TableArn", "")),
         status=str(table.get("TableStatus", "")),
-        key=key,
+        key=_key(table.get("KeySchema"), types),
         item_count=_number(table.get("ItemCount")),
         size_bytes=_number(table.get("TableSizeBytes")),
         billing_mode=billing,
@@ -223,9 +322,20 @@ class DynamoWire(JsonWire):
         await self._json(origin, principal, "UntagResource", payload)
 
     async def scan(
-        self, origin: Scope, principal: Principal, name: str, *, limit: int, start: Item | None
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        *,
+        limit: int,
+        start: Item | None,
+        options: ReadOptions | None = None,
     ) -> ItemsRead:
-        payload: dict[str, Any] = {"TableName": name, "Limit": limit}
+        payload: dict[str, Any] = {
+            "TableName": name,
+            "Limit": limit,
+            **(options or ReadOptions()).payload(),
+        }
         if start:
             payload["ExclusiveStartKey"] = start
         return _read(await self._json(origin, principal, "Scan", payload))
@@ -241,13 +351,17 @@ class DynamoWire(JsonWire):
         values: Item,
         limit: int,
         start: Item | None,
+        options: ReadOptions | None = None,
     ) -> ItemsRead:
-        """Query with the key condition the page wrote (its names and values as placeholders)."""
+        """Query with the key condition the page wrote (its names and values as placeholders,
+        beside the options' own)."""
+        options = options or ReadOptions()
         payload: dict[str, Any] = {
             "TableName": name,
+            **options.payload(),
             "KeyConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeNames": {**options.names, **names},
+            "ExpressionAttributeValues": {**options.values, **values},
             "Limit": limit,
         }
         if start:
@@ -256,6 +370,118 @@ class DynamoWire(JsonWire):
 
     async def put_item(self, origin: Scope, principal: Principal, name: str, item: Item) -> None:
         await self._json(origin, principal, "PutItem", {"TableName": name, "Item": item})
+
+    async def replace_item(
+        self, origin: Scope, principal: Principal, name: str, item: Item, *, key_name: str
+    ) -> None:
+        """PutItem of an item that must still be there (its partition key attribute exists):
+        an edit never brings back an item deleted meanwhile."""
+        payload = {
+            "TableName": name,
+            "Item": item,
+            "ConditionExpression": "attribute_exists(#key)",
+            "ExpressionAttributeNames": {"#key": key_name},
+        }
+        await self._json(origin, principal, "PutItem", payload)
+
+    async def get_item(
+        self, origin: Scope, principal: Principal, name: str, key: Item
+    ) -> Item | None:
+        """GetItem, read consistently (the item as an edit starts from); None when absent."""
+        answer = await self._json(
+            origin, principal, "GetItem", {"TableName": name, "Key": key, "ConsistentRead": True}
+        )
+        item = answer.get("Item")
+        return item if isinstance(item, dict) else None
+
+    async def update_item(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        key: Item,
+        *,
+        update: str,
+        condition: str,
+        names: dict[str, str],
+        values: Item,
+    ) -> None:
+        """UpdateItem with the expressions as typed; empty ones and maps are not sent."""
+        payload: dict[str, Any] = {"TableName": name, "Key": key, "UpdateExpression": update}
+        if condition:
+            payload["ConditionExpression"] = condition
+        if names:
+            payload["ExpressionAttributeNames"] = names
+        if values:
+            payload["ExpressionAttributeValues"] = values
+        await self._json(origin, principal, "UpdateItem", payload)
+
+    async def update_capacity(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        *,
+        on_demand: bool,
+        read_capacity: str,
+        write_capacity: str,
+    ) -> None:
+        """UpdateTable's billing mode, and the capacities as typed when provisioned."""
+        payload: dict[str, Any] = {
+            "TableName": name,
+            "BillingMode": "PAY_PER_REQUEST" if on_demand else "PROVISIONED",
+        }
+        if not on_demand:
+            payload["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": _typed_number(read_capacity),
+                "WriteCapacityUnits": _typed_number(write_capacity),
+            }
+        await self._json(origin, principal, "UpdateTable", payload)
+
+    async def set_deletion_protection(
+        self, origin: Scope, principal: Principal, name: str, *, enabled: bool
+    ) -> None:
+        payload = {"TableName": name, "DeletionProtectionEnabled": enabled}
+        await self._json(origin, principal, "UpdateTable", payload)
+
+    async def create_index(
+        self, origin: Scope, principal: Principal, name: str, index: NewIndex, *,
+        provisioned: bool,
+    ) -> None:  # fmt: skip
+        """UpdateTable's ``GlobalSecondaryIndexUpdates`` Create, the index's key attributes
+        defined as typed; its capacities sent for a provisioned table only."""
+        keys = [(index.partition_key, "HASH"),
+                *([(index.sort_key, "RANGE")] if index.sort_key else [])]  # fmt: skip
+        projection: dict[str, Any] = {"ProjectionType": index.projection}
+        if index.non_key:
+            projection["NonKeyAttributes"] = index.non_key
+        create: dict[str, Any] = {
+            "IndexName": index.name,
+            "KeySchema": [{"AttributeName": n, "KeyType": role} for (n, _), role in keys],
+            "Projection": projection,
+        }
+        if provisioned:
+            create["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": _typed_number(index.read_capacity),
+                "WriteCapacityUnits": _typed_number(index.write_capacity),
+            }
+        payload = {
+            "TableName": name,
+            "AttributeDefinitions": [
+                {"AttributeName": n, "AttributeType": t} for (n, t), _ in keys
+            ],
+            "GlobalSecondaryIndexUpdates": [{"Create": create}],
+        }
+        await self._json(origin, principal, "UpdateTable", payload)
+
+    async def delete_index(
+        self, origin: Scope, principal: Principal, name: str, index: str
+    ) -> None:
+        payload = {
+            "TableName": name,
+            "GlobalSecondaryIndexUpdates": [{"Delete": {"IndexName": index}}],
+        }
+        await self._json(origin, principal, "UpdateTable", payload)
 
     async def delete_item(self, origin: Scope, principal: Principal, name: str, key: Item) -> None:
         await self._json(origin, principal, "DeleteItem", {"TableName": name, "Key": key})

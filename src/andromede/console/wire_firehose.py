@@ -2,11 +2,13 @@
 process as the signed-in principal through Firehose's JSON protocol (``firehoseapi.app``):
 its authorisation (``firehose:<Action>`` on the stream's ARN), checks, audit and errors
 answer them. Each answer is read into the small rows the pages show; nothing here decides
-what Firehose allows.
+what Firehose allows. The edits (decision 0251): UpdateDestination, tags, the stream's own
+encryption started and stopped, a test record put.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +18,7 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["FirehoseWire", "NewStream", "StreamRow"]
+__all__ = ["DestinationUpdate", "FirehoseWire", "NewStream", "StreamRow"]
 
 _BUCKET_ARN: Final = "arn:aws:s3:::"
 
@@ -50,7 +52,9 @@ class StreamRow:
     kms_key_arn: str  # the objects' key ("" : the bucket's default encryption)
     sse_status: str  # the stream's own encryption setting (Start/StopDeliveryStreamEncryption)
     sse_key_type: str
-    version: str
+    sse_key_arn: str
+    version: str  # VersionId, which UpdateDestination names as the version it changes
+    destination_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,27 @@ class NewStream:
     size_mb: str  # as typed: Firehose checks the bounds and answers in its words
     interval_seconds: str
     gzip: bool
+    kms_key_arn: str = ""  # the objects' key ("" : the bucket's default encryption)
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationUpdate:
+    """What the console's destination form changes (UpdateDestination's
+    ``ExtendedS3DestinationUpdate``): every field is sent, so the form is the destination."""
+
+    prefix: str
+    error_prefix: str
+    size_mb: str  # as typed: Firehose checks the bounds and answers in its words
+    interval_seconds: str
+    compression: str  # UNCOMPRESSED or GZIP (Firehose refuses another in its words)
+    kms_key_arn: str  # "" : the bucket's default encryption (NoEncryptionConfig)
+
+
+def _encryption(kms_key_arn: str) -> dict[str, Any]:
+    """An S3 destination's ``EncryptionConfiguration`` for the objects' key ("" : none)."""
+    if kms_key_arn:
+        return {"KMSEncryptionConfig": {"AWSKMSKeyARN": kms_key_arn}}
+    return {"NoEncryptionConfig": "NoEncryption"}
 
 
 def _number(text: str) -> int | str:
@@ -99,7 +124,9 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         kms_key_arn=str(kms.get("AWSKMSKeyARN", "")),
         sse_status=str(sse.get("Status", "")),
         sse_key_type=str(sse.get("KeyType", "")),
+        sse_key_arn=str(sse.get("KeyARN", "")),
         version=str(description.get("VersionId", "")),
+        destination_id=str(first.get("DestinationId", "")),
     )
 
 
@@ -164,6 +191,8 @@ class FirehoseWire(JsonWire):
             destination["Prefix"] = stream.prefix
         if stream.error_prefix:
             destination["ErrorOutputPrefix"] = stream.error_prefix
+        if stream.kms_key_arn:
+            destination["EncryptionConfiguration"] = _encryption(stream.kms_key_arn)
         payload: dict[str, Any] = {
             "DeliveryStreamName": stream.name,
             "DeliveryStreamType": "DirectPut",
@@ -176,3 +205,72 @@ class FirehoseWire(JsonWire):
 
     async def delete(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteDeliveryStream", {"DeliveryStreamName": name})
+
+    async def update_destination(
+        self,
+        origin: Scope,
+        principal: Principal,
+        name: str,
+        *,
+        version: str,
+        destination_id: str,
+        update: DestinationUpdate,
+    ) -> None:
+        """UpdateDestination of the version the page showed (a change made meanwhile is
+        Firehose's ConcurrentModificationException); empty prefixes are sent empty, so
+        they are cleared."""
+        destination = {
+            "Prefix": update.prefix,
+            "ErrorOutputPrefix": update.error_prefix,
+            "BufferingHints": {
+                "SizeInMBs": _number(update.size_mb),
+                "IntervalInSeconds": _number(update.interval_seconds),
+            },
+            "CompressionFormat": update.compression,
+            "EncryptionConfiguration": _encryption(update.kms_key_arn),
+        }
+        payload = {
+            "DeliveryStreamName": name,
+            "CurrentDeliveryStreamVersionId": version,
+            "DestinationId": destination_id,
+            "ExtendedS3DestinationUpdate": destination,
+        }
+        await self._json(origin, principal, "UpdateDestination", payload)
+
+    async def tag(
+        self, origin: Scope, principal: Principal, name: str, tags: Sequence[tuple[str, str]]
+    ) -> None:
+        payload = {"DeliveryStreamName": name, "Tags": [{"Key": k, "Value": v} for k, v in tags]}
+        await self._json(origin, principal, "TagDeliveryStream", payload)
+
+    async def untag(self, origin: Scope, principal: Principal, name: str, key: str) -> None:
+        payload = {"DeliveryStreamName": name, "TagKeys": [key]}
+        await self._json(origin, principal, "UntagDeliveryStream", payload)
+
+    async def start_encryption(
+        self, origin: Scope, principal: Principal, name: str, key_arn: str
+    ) -> None:
+        """StartDeliveryStreamEncryption under a customer key (its ARN), or Firehose's own
+        key (``AWS_OWNED_CMK``) when ``key_arn`` is empty."""
+        configuration: dict[str, str] = (
+            {"KeyType": "CUSTOMER_MANAGED_CMK", "KeyARN": key_arn}
+            if key_arn
+            else {"KeyType": "AWS_OWNED_CMK"}
+        )
+        payload = {
+            "DeliveryStreamName": name,
+            "DeliveryStreamEncryptionConfigurationInput": configuration,
+        }
+        await self._json(origin, principal, "StartDeliveryStreamEncryption", payload)
+
+    async def stop_encryption(self, origin: Scope, principal: Principal, name: str) -> None:
+        payload = {"DeliveryStreamName": name}
+        await self._json(origin, principal, "StopDeliveryStreamEncryption", payload)
+
+    async def put_record(
+        self, origin: Scope, principal: Principal, name: str, data: bytes
+    ) -> tuple[str, bool]:
+        """PutRecord of ``data``: the record's id, and whether the stream encrypted it."""
+        payload = {"DeliveryStreamName": name, "Record": {"Data": base64.b64encode(data).decode()}}
+        answer = await self._json(origin, principal, "PutRecord", payload)
+        return str(answer.get("RecordId", "")), answer.get("Encrypted") is True
