@@ -1,7 +1,7 @@
 """Amazon DynamoDB's wiring (decision 0237): the service over the metadata database with the
 settings' limits, its items sealed under the accounts' key rings (``wiring.dynamodb_keys``),
-its API app, and the upkeep every ``serve`` runs (items past their table's time to live
-deleted).
+its API app (with DynamoDB Streams', decision 0246), and the upkeep every ``serve`` runs
+(items past their table's time to live deleted, stream records past their retention).
 
 **Billing.** What each call reads and writes is counted as AWS bills on-demand tables:
 read request units (one per 4 KB begun of a strongly consistent read, half for an
@@ -25,6 +25,7 @@ from andromede.db.database import Database
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -73,14 +74,18 @@ def dynamodb_limits(settings: Settings) -> TableLimits:
     )
 
 
-async def _expire_forever(settings: Settings, dynamodb: DynamoService) -> None:
-    """Every ``dynamodb_ttl_interval``: items past their time to live deleted. Every gateway
-    may run it: deleting twice deletes nothing more."""
+async def _expire_forever(
+    settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
+) -> None:
+    """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
+    records past the streams' retention (decision 0246). Every gateway may run it: deleting
+    twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
         try:
             while await dynamodb.expire() >= 1000:
                 pass  # a backlog is worked through now, a thousand at a time
+            await streams.prune()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
@@ -92,14 +97,18 @@ def dynamodb_api(
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
-    tables and their items, already unreadable once its key ring is destroyed)."""
+    tables, their items, streams and records, already unreadable once its key ring is
+    destroyed)."""
     sealer = DynamoItemSealer(keys)
     dynamodb = DynamoService(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings),
         DynamoMeter(billing, settings.region),
     )  # fmt: skip
-    apis[DynamoApp.name] = DynamoApp(dynamodb, identity, audit, settings, rate_limiter)
-    task = asyncio.create_task(_expire_forever(settings, dynamodb), name="dynamodb-ttl")
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter)
+    apis[DynamoApp.name] = app
+    task = asyncio.create_task(
+        _expire_forever(settings, dynamodb, app.streams), name="dynamodb-ttl"
+    )
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)
