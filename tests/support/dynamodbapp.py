@@ -29,7 +29,9 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
+from andromede.dynamodbapi.streams import stream_limits
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -155,15 +157,11 @@ async def dynamodb_world(
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     keys = key_service_in(tmp_path / "dynamodb-keys")
     held = store or MemoryDynamoStore()
-    dynamodb = DynamoService(
-        held,
-        DynamoItemSealer(keys),
-        REGION,
-        dynamodb_limits(settings),
-        DynamoMeter(billing, REGION),
-    )
+    meter = DynamoMeter(billing, REGION)
+    dynamodb = DynamoService(held, DynamoItemSealer(keys), REGION, dynamodb_limits(settings), meter)
+    streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
-        app=DynamoApp(dynamodb, identity, audit, settings),
+        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,

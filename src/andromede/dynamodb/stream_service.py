@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from andromede.dynamodb.errors import TableInUse, TableNotFound, TrimmedDataAccess, ValidationError
@@ -93,9 +94,16 @@ async def disable_stream(dynamodb: DynamoService, table: Table) -> Table:
 
 
 class DynamoStreams:
-    def __init__(self, dynamodb: DynamoService, limits: StreamLimits) -> None:
+    def __init__(
+        self,
+        dynamodb: DynamoService,
+        limits: StreamLimits,
+        on_read: Callable[[str], None] | None = None,
+    ) -> None:
         self._dynamodb = dynamodb
         self.limits = limits
+        # Told of each GetRecords answered, by account: a streams read request unit.
+        self._on_read = on_read
 
     @property
     def region(self) -> str:
@@ -212,6 +220,8 @@ class DynamoStreams:
             self.limits.page_bytes,
         )
         answered = [await self._wire(stream, r) for r in found]
+        if self._on_read is not None:
+            self._on_read(tenant_id)
         following = found[-1].sequence + 1 if found else start
         if stream.disabled and following >= stream.next_sequence:
             return stream, answered, None

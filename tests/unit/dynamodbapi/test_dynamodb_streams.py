@@ -18,6 +18,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.wiring.dynamodb import STREAM_READ_UNITS
 from support.dynamodbapp import World, dynamodb_world
 
 ARN = re.compile(
@@ -98,6 +99,7 @@ async def test_a_stream_records_each_change_with_both_images(world: World) -> No
     assert "NextShardIterator" in got  # an enabled stream's shard stays open
     again = await world.streams("GetRecords", ShardIterator=got["NextShardIterator"])
     assert again["Records"] == [] and again["NextShardIterator"]
+    assert await world.usage(STREAM_READ_UNITS) == 2  # a unit per GetRecords, as AWS bills
 
 
 async def test_each_view_type_shows_its_images(world: World) -> None:
