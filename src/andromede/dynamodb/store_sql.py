@@ -486,7 +486,7 @@ class SqlDynamoStore(SqlStreamStore):
         due = sa.select(_I).where(_I.c.expires <= now).limit(limit)
 
         def work(conn: Connection) -> int:
-            removed = 0
+            removed: dict[str, list[tuple[str, ChangeRecord]]] = {}
             for row in conn.execute(due).mappings().all():
                 where = (row["tenant_id"], row["table_name"], row["hash_token"], row["sort_token"])
                 deleted = sa.delete(_I).where(
@@ -494,9 +494,11 @@ class SqlDynamoStore(SqlStreamStore):
                 )
                 if conn.execute(deleted).rowcount == 1:
                     _reindex(conn, *where, ())
-                    append_changes(conn, where[0], [(where[1], expired(_item(row), now))])
-                    removed += 1
-            return removed
+                    removed.setdefault(where[0], []).append((where[1], expired(_item(row), now)))
+            # The streams' rows locked last, in order, as every write locks them (no deadlock).
+            for tenant_id in sorted(removed):
+                append_changes(conn, tenant_id, removed[tenant_id])
+            return sum(len(r) for r in removed.values())
 
         return await self._db.write(work)
 

@@ -12,6 +12,7 @@ the table calls are; GetShardIterator and GetRecords, like the item calls, only 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
@@ -31,8 +32,10 @@ __all__ = [
     "STREAMS_PREFIX",
     "STREAM_ACTIONS",
     "STREAM_DATA_ACTIONS",
-    "apply_stream_specification",
+    "StreamChange",
+    "apply_stream_change",
     "serve_stream_call",
+    "stream_change",
     "stream_limits",
 ]
 
@@ -49,15 +52,20 @@ def stream_limits(settings: Settings) -> StreamLimits:
     )
 
 
-async def apply_stream_specification(
-    call: DynamoCall, table: Table, creating: bool = False
-) -> Table:
-    """CreateTable's or UpdateTable's ``StreamSpecification`` applied to ``table``: a stream
-    enabled (a new one, with its label), or the enabled one disabled, in AWS's wording when
-    the table's stream is not in the state the call needs."""
+@dataclass(frozen=True, slots=True)
+class StreamChange:
+    """What ``StreamSpecification`` asks: a stream enabled with ``view``, or disabled."""
+
+    enabled: bool
+    view: StreamViewType | None
+
+
+def stream_change(call: DynamoCall, table: Table | None = None) -> StreamChange | None:
+    """CreateTable's or UpdateTable's ``StreamSpecification`` read and checked against
+    ``table``'s stream (None: a table being made), in AWS's words, before anything changes."""
     spec = call.mapping("StreamSpecification")
     if spec is None:
-        return table
+        return None
     enabled = call.boolean("StreamEnabled", source=spec)
     if enabled is None:
         raise invalid("StreamSpecification.streamEnabled", "Member must not be null")
@@ -74,13 +82,27 @@ async def apply_stream_specification(
                 "One or more parameter values were invalid: If stream is being disabled, "
                 "then UpdateViewType must not be specified"
             )
-        return table if creating else await disable_stream(call.dynamodb, table)
+        if table is not None and table.stream_view is None:
+            raise ValidationError(f"Table has no stream to disable: TableName: {table.name}")
+        return StreamChange(False, None)
     if view is None:
         raise ValidationError(
             "One or more parameter values were invalid: StreamViewType must be specified "
             "when StreamEnabled is true"
         )
-    return await enable_stream(call.dynamodb, table, StreamViewType(view))
+    if table is not None and table.stream_view is not None:
+        raise ValidationError(f"Table already has an enabled stream: TableName: {table.name}")
+    return StreamChange(True, StreamViewType(view))
+
+
+async def apply_stream_change(call: DynamoCall, table: Table, change: StreamChange | None) -> Table:
+    """``change`` applied to ``table``: a new stream enabled (its label its creation time), or
+    the enabled one disabled (readable for the retention)."""
+    if change is None or (not change.enabled and table.stream_view is None):
+        return table
+    if change.view is None:
+        return await disable_stream(call.dynamodb, table)
+    return await enable_stream(call.dynamodb, table, change.view)
 
 
 def _stream_arn(call: DynamoCall, name: str = "StreamArn") -> str:

@@ -18,7 +18,7 @@ from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Ta
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
-from andromede.dynamodbapi.streams import apply_stream_specification
+from andromede.dynamodbapi.streams import apply_stream_change, stream_change
 
 __all__ = ["TABLE_ACTIONS", "described"]
 
@@ -110,6 +110,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
             raise _refused(unserved)
     if call.boolean("DeletionProtectionEnabled"):
         raise _refused("Deletion protection")
+    streamed = stream_change(call)
     if (
         call.choice("TableClass", ("STANDARD", "STANDARD_INFREQUENT_ACCESS"), "STANDARD")
         != "STANDARD"
@@ -187,7 +188,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         _sse(call),
         indexes,
     )
-    table = await apply_stream_specification(call, table, creating=True)  # decision 0246
+    table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
 
@@ -226,6 +227,7 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
             raise _refused(unserved)
     if call.boolean("DeletionProtectionEnabled"):
         raise _refused("Deletion protection")
+    streamed = stream_change(call, table)
     changes: dict[str, object] = {}
     given_mode = call.choice("BillingMode", _MODES)
     mode = table.billing_mode if given_mode is None else BillingMode(given_mode)
@@ -242,7 +244,7 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
         table = await call.dynamodb.change_table(table, **changes)
     if call.params.get("GlobalSecondaryIndexUpdates"):
         table = await _update_indexes(call, table)
-    table = await apply_stream_specification(call, table)  # decision 0246
+    table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
 

@@ -378,3 +378,28 @@ async def test_stream_calls_are_authorised_and_audited(world: World) -> None:
     assert ("dynamodb:GetRecords", "failure") in audited
     assert ("dynamodb:GetRecords", "success") not in audited  # data events: refusals only
     assert ("dynamodb:GetShardIterator", "failure") in audited
+
+
+async def test_a_refused_specification_changes_nothing(world: World) -> None:
+    await world.fails(
+        "CreateTable",
+        "ValidationException",
+        TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True},
+    )
+    assert (await world.client("ListTables"))["TableNames"] == []
+    await _table(world, "KEYS_ONLY")
+    await world.fails(
+        "UpdateTable",
+        "ValidationException",
+        TableName="things",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    table = (await world.client("DescribeTable", TableName="things"))["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["StreamSpecification"]["StreamViewType"] == "KEYS_ONLY"
