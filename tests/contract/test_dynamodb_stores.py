@@ -8,6 +8,7 @@ count and bytes, time-to-live deletions recorded, pruned past the retention."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -360,3 +361,23 @@ async def test_records_past_the_retention_are_pruned_and_a_tenant_forgotten(
     assert await store.forget_tenant("t1") == 1
     assert await store.list_streams("t1", None, None, 10) == []
     assert await store.read_changes("t1", "a", "L2", 0, 9, 1 << 20) == []
+
+
+async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_stream(stream("L1", 10))
+
+    async def put(n: int) -> bool:
+        token = n.to_bytes(2, "big")
+        return await store.put_item(
+            "t1", "a", item(b"h", token), ABSENT, change("INSERT", token, 100 + n)
+        )
+
+    assert all(await asyncio.gather(*(put(n) for n in range(20))))
+    read = await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)
+    assert [r.sequence for r in read] == list(range(10_001, 10_021))
+    assert sorted(r.change.sort_token for r in read) == [n.to_bytes(2, "big") for n in range(20)]
+    assert await store.first_change_since("t1", "a", "L1", 110) == min(
+        r.sequence for r in read if r.change.created >= 110
+    )
+    assert await store.first_change_since("t1", "a", "L1", 200) is None

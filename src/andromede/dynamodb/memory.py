@@ -327,6 +327,12 @@ class MemoryDynamoStore:
             size += record.change.size
         return found
 
+    async def first_change_since(
+        self, tenant_id: str, table_name: str, label: str, since: int
+    ) -> int | None:
+        records = self._changes.get((tenant_id, table_name, label), [])
+        return next((r.sequence for r in records if r.change.created >= since), None)
+
     async def prune_streams(self, before: int) -> int:
         removed = 0
         for key, stream in list(self._streams.items()):

@@ -236,6 +236,22 @@ class SqlStreamStore:
 
         return await self._db.read(work)
 
+    async def first_change_since(
+        self, tenant_id: str, table_name: str, label: str, since: int
+    ) -> int | None:
+        query = sa.select(sa.func.min(_R.c.sequence)).where(
+            _R.c.tenant_id == tenant_id,
+            _R.c.table_name == table_name,
+            _R.c.label == label,
+            _R.c.created >= since,
+        )
+
+        def work(conn: Connection) -> int | None:
+            found = conn.execute(query).scalar()
+            return None if found is None else int(found)
+
+        return await self._db.read(work)
+
     async def prune_streams(self, before: int) -> int:
         trimmed = (
             sa.select(_R.c.tenant_id, _R.c.table_name, _R.c.label, sa.func.max(_R.c.sequence))

@@ -39,7 +39,13 @@ from andromede.dynamodb.values import Item, item_size
 
 __all__ = ["ITERATOR_TYPES", "DynamoStreams", "disable_stream", "enable_stream"]
 
-ITERATOR_TYPES: Final = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
+ITERATOR_TYPES: Final = (
+    "TRIM_HORIZON",
+    "LATEST",
+    "AT_SEQUENCE_NUMBER",
+    "AFTER_SEQUENCE_NUMBER",
+    "AT_TIMESTAMP",
+)
 _TRIM_HORIZON: Final = 0
 
 
@@ -158,10 +164,31 @@ class DynamoStreams:
 
     # --- iterators and records --------------------------------------------------------------
 
-    async def iterator(self, stream: Stream, shard_id: str, kind: str, sequence: str | None) -> str:
+    async def iterator(
+        self,
+        stream: Stream,
+        shard_id: str,
+        kind: str,
+        sequence: str | None,
+        timestamp: float | None = None,
+    ) -> str:
+        """An iterator of the shard at the position ``kind`` says; AT_TIMESTAMP's is the
+        first record made at ``timestamp`` (s) or later, the shard's tip when none is."""
         if shard_id != stream.shard_id:
             raise _not_found(f"Shard: {shard_id[:65]} in Stream: {stream.arn} not found")
-        if kind in ("TRIM_HORIZON", "LATEST"):
+        if kind == "AT_TIMESTAMP":
+            if timestamp is None or sequence is not None:
+                raise ValidationError(
+                    "A Timestamp, and no SequenceNumber, must be given for iterator type "
+                    "AT_TIMESTAMP"
+                )
+            found = await self._dynamodb.store.first_change_since(
+                stream.tenant_id, stream.table_name, stream.label, int(timestamp * 1000)
+            )
+            position = stream.next_sequence if found is None else found
+        elif kind in ("TRIM_HORIZON", "LATEST"):
+            if timestamp is not None:
+                raise ValidationError(f"Timestamp must not be specified for iterator type {kind}")
             if sequence is not None:
                 raise ValidationError(
                     f"Sequence number must not be specified for iterator type {kind}"

@@ -43,6 +43,12 @@ class StreamStore(Protocol):
         no more than ``max_bytes`` of them (the first always)."""
         ...
 
+    async def first_change_since(
+        self, tenant_id: str, table_name: str, label: str, since: int
+    ) -> int | None:
+        """The number of the stream's first record made at ``since`` (ms) or later."""
+        ...
+
     async def prune_streams(self, before: int) -> int:
         """Records made before ``before`` (ms) removed, each stream's ``trimmed_to`` moved past
         them, and the streams disabled before it removed; how many records."""

@@ -149,15 +149,19 @@ async def get_shard_iterator(call: DynamoCall, streams: DynamoStreams) -> dict[s
     call.resources.append(arn)
     await call.authorise("dynamodb:GetShardIterator", arn)
     shard = call.string("ShardId", required=True, min_length=28, max_length=65)
-    kind = call.choice("ShardIteratorType", (*ITERATOR_TYPES, "AT_TIMESTAMP"))
+    kind = call.choice("ShardIteratorType", ITERATOR_TYPES)
     if kind is None:
         raise invalid("ShardIteratorType", "Member must not be null")
-    if kind == "AT_TIMESTAMP":
-        raise ValidationError("The AT_TIMESTAMP iterator type is not served by this platform")
     sequence = call.string("SequenceNumber", min_length=21, max_length=40)
+    timestamp = call.params.get("Timestamp")
+    if timestamp is not None and (
+        isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
+    ):
+        raise DynamoWireError("SerializationException", "Timestamp must be a number")
     stream = await streams.stream(call.tenant_id, arn)
     assert shard is not None  # noqa: S101 (required)
-    return {"ShardIterator": await streams.iterator(stream, shard, kind, sequence)}
+    at = None if timestamp is None else float(timestamp)
+    return {"ShardIterator": await streams.iterator(stream, shard, kind, sequence, at)}
 
 
 async def get_records(call: DynamoCall, streams: DynamoStreams) -> dict[str, Any]:

@@ -403,3 +403,27 @@ async def test_a_refused_specification_changes_nothing(world: World) -> None:
     table = (await world.client("DescribeTable", TableName="things"))["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["StreamSpecification"]["StreamViewType"] == "KEYS_ONLY"
+
+
+async def test_an_at_timestamp_iterator_reads_from_that_time(world: World) -> None:
+    arn = await _table(world, "KEYS_ONLY")
+    await world.client("PutItem", TableName="things", Item={"pk": {"S": "a"}})
+    await asyncio.sleep(0.02)
+    between = time.time()
+    await asyncio.sleep(0.02)
+    await world.client("PutItem", TableName="things", Item={"pk": {"S": "b"}})
+    got = await _read_all(world, arn, "AT_TIMESTAMP", Timestamp=between)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in got["Records"]] == ["b"]
+    tip = await _read_all(world, arn, "AT_TIMESTAMP", Timestamp=time.time() + 60)
+    assert tip["Records"] == []
+    await world.client("PutItem", TableName="things", Item={"pk": {"S": "c"}})
+    later = await world.streams("GetRecords", ShardIterator=tip["NextShardIterator"])
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in later["Records"]] == ["c"]
+    shard = (await world.streams("DescribeStream", StreamArn=arn))["StreamDescription"]
+    await world.streams_fails(
+        "GetShardIterator",
+        "ValidationException",
+        StreamArn=arn,
+        ShardId=shard["Shards"][0]["ShardId"],
+        ShardIteratorType="AT_TIMESTAMP",
+    )
