@@ -109,6 +109,8 @@ def test_dynamodb_calls_are_routed_to_dynamodb_signed_or_not() -> None:
     assert api_service(signed) == "dynamodb"
     unsigned = {**signed, "headers": [(b"x-amz-target", b"DynamoDB_20120810.ListTables")]}
     assert api_service(unsigned) == "dynamodb"  # refused in DynamoDB's words, not S3's
+    streams = {**signed, "headers": [(b"x-amz-target", b"DynamoDBStreams_20120810.GetRecords")]}
+    assert api_service(streams) == "dynamodb"  # decision 0246: Streams' calls too
 
 
 async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
