@@ -3,7 +3,8 @@
 AWS's refusals, DescribeTable's stream fields, a record per change (none for a no-op) with the
 images the view type says, read back by shard iterators of every type, a disabled stream and a
 deleted table's readable and closed, iterators tamper-proof and expiring, records past the
-retention trimmed, another account's stream not found, IAM and the audit."""
+retention trimmed, another account's stream not found, IAM and the audit; the images sealed
+at rest as items are. Over the memory twin and the SQL stores (migration 0118's tables)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,28 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.wiring.dynamodb import STREAM_READ_UNITS
 from support.dynamodbapp import World, dynamodb_world
+from support.store_backends import BACKENDS, backend_database
+
+
+@pytest.fixture(params=BACKENDS)
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    async with backend_database(request, tmp_path) as db:
+        store = None if db is None else SqlDynamoStore(db)
+        async for made in dynamodb_world(tmp_path, store, dynamodb_max_tables=3):
+            yield made
+
 
 ARN = re.compile(
     r"arn:aws:dynamodb:eu-fr-1:\d{12}:table/things/stream/"
@@ -427,3 +441,27 @@ async def test_an_at_timestamp_iterator_reads_from_that_time(world: World) -> No
         ShardId=shard["Shards"][0]["ShardId"],
         ShardIteratorType="AT_TIMESTAMP",
     )
+
+
+async def test_the_images_are_sealed_as_the_items_are(world: World) -> None:
+    arn = await _table(world, "NEW_AND_OLD_IMAGES")
+    item = {"pk": {"S": "secret-partition"}, "v": {"S": "secret-value"}}
+    await world.client("PutItem", TableName="things", Item=item)
+    label = arn.rsplit("/", 1)[1]
+    (held,) = await world.store.read_changes(world.tenant_id, "things", label, 0, 9, 1 << 20)
+    assert held.change.new_sealed is not None and held.change.old_sealed is None
+    for secret in (b"secret-partition", b"secret-value"):
+        assert secret not in held.change.new_sealed and secret not in held.change.hash_token
+    world.keys.destroy_tenant_key(world.tenant_id)  # crypto-shredding reaches the stream
+    await world.streams_fails(
+        "GetRecords", "AccessDeniedException", ShardIterator=(await _iterator(world, arn))
+    )
+
+
+async def _iterator(world: World, arn: str) -> str:
+    described = await world.streams("DescribeStream", StreamArn=arn)
+    shard = described["StreamDescription"]["Shards"][0]["ShardId"]
+    got = await world.streams(
+        "GetShardIterator", StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )
+    return str(got["ShardIterator"])
