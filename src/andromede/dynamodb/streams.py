@@ -4,8 +4,9 @@ with each item change, their sequence numbers, and what a record says on the wir
 
 A change record is kept as the store keeps items: its images are the items' own sealed
 bytes (the old row's and the new row's, under the table's key, bound to the item's tokens),
-so writing a record costs no encryption and reading one opens it as an item is opened. The
-view type shapes what GetRecords answers; the record keeps the images the change had.
+so writing a record costs no encryption and reading one opens it as an item is opened. A
+record keeps the images its view type shows, or one for the keys when it shows none (a
+time-to-live deletion, made inside the store, keeps the old image whatever the view).
 """
 
 from __future__ import annotations
@@ -198,17 +199,22 @@ def change_record(
     now: int,
 ) -> ChangeRecord | None:
     """The record of an item's write from ``old_row`` to ``new_row`` (``old`` and ``new``
-    opened), when the table's stream is enabled and the item changed."""
+    opened), when the table's stream is enabled and the item changed. It keeps the images its
+    view type shows, and when it shows none of those the change has, one image still, for the
+    keys: a KEYS_ONLY record keeps one, not two."""
     event = None if table.stream_view is None else event_name(old, new)
     row = new_row or old_row
-    if event is None or row is None:
+    if event is None or row is None or table.stream_view is None:
         return None
+    view = StreamViewType(table.stream_view)
+    kept_old = old_row if view.old or new_row is None else None
+    kept_new = new_row if view.new or kept_old is None else None
     return ChangeRecord(
         event,
         row.hash_token,
         row.sort_token,
-        None if old_row is None else old_row.sealed,
-        None if new_row is None else new_row.sealed,
-        (0 if old_row is None else old_row.size) + (0 if new_row is None else new_row.size),
+        None if kept_old is None else kept_old.sealed,
+        None if kept_new is None else kept_new.sealed,
+        (0 if kept_old is None else kept_old.size) + (0 if kept_new is None else kept_new.size),
         now,
     )

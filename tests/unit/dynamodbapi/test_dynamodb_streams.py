@@ -133,6 +133,17 @@ async def test_each_view_type_shows_its_images(world: World) -> None:
             assert body["StreamViewType"] == view
         assert ("NewImage" in records[1]["dynamodb"]) is new
         assert ("OldImage" in records[1]["dynamodb"]) is old
+        # At rest, the images the view shows, or one for the keys: never an image unshown
+        # beside one shown.
+        label = arn.rsplit("/", 1)[1]
+        held = await world.store.read_changes(world.tenant_id, "things", label, 0, 9, 1 << 20)
+        for stored in held:
+            images = (stored.change.old_sealed, stored.change.new_sealed)
+            assert sum(i is not None for i in images) == 1
+        modified = held[1].change
+        assert (modified.new_sealed is not None, modified.old_sealed is not None) == (
+            (new, old) if new or old else (True, False)
+        )
         await world.client("DeleteTable", TableName="things")
 
 
