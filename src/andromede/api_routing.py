@@ -34,7 +34,10 @@ def api_service(scope: Scope) -> str:
         service = "firehose"  # refused in Firehose's words (decision 0223)
     elif service is None and _has_target(scope["headers"], b"Kinesis_20131202."):
         service = "kinesis"  # refused in Kinesis' words (decision 0228)
-    elif service is None and _has_target(scope["headers"], b"DynamoDB_20120810."):
+    elif service is None and (
+        _has_target(scope["headers"], b"DynamoDB_20120810.")
+        or _has_target(scope["headers"], b"DynamoDBStreams_20120810.")  # decision 0246
+    ):
         service = "dynamodb"  # refused in DynamoDB's words (decision 0237)
     elif service is None and _has_target(scope["headers"], b"CertificateManager."):
         service = "acm"  # refused in ACM's words (decision 0230)

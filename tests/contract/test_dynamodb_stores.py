@@ -2,10 +2,13 @@
 name an account, the account's table bound, compare-and-set table changes, items written
 only over the revision read (absent, or the one held), queries in sort-token order between
 bounds both ways and after a position, scans in key order within a segment, usage, expiry
-and a closed tenant forgotten."""
+and a closed tenant forgotten; decision 0246's streams: records appended with their writes
+(and only then) to the table's enabled stream, numbered in order, read by number within a
+count and bytes, time-to-live deletions recorded, pruned past the retention."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +20,7 @@ from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodb.streams import ChangeRecord, Stream, StreamViewType
 from support.store_backends import BACKENDS, backend_database
 
 
@@ -234,3 +238,146 @@ async def test_index_entries_follow_their_items(store: DynamoStore) -> None:
     assert await store.forget_tenant("t1") == 1
     await store.create_table(table("a"), 10)
     assert await owners() == []
+
+
+# --- streams (decision 0246) ----------------------------------------------------------------
+
+
+def stream(label: str, created: int, name: str = "a", tenant_id: str = "t1") -> Stream:
+    return Stream(
+        tenant_id=tenant_id,
+        table_name=name,
+        label=label,
+        region="eu-fr-1",
+        created=created,
+        view_type=StreamViewType.NEW_AND_OLD_IMAGES,
+        hash_key=KeyElement("pk", "S"),
+        sort_key=KeyElement("sk", "B"),
+        table_created=1_800_000_000_000,
+        wrapped_key=b"\x01wrapped",
+        iterator_key=b"k" * 32,
+        next_sequence=created * 1000 + 1,
+        trimmed_to=created * 1000 + 1,
+    )
+
+
+def change(event: str, token: bytes, created: int, size: int = 10) -> ChangeRecord:
+    old = None if event == "INSERT" else b"old" + token
+    new = None if event == "REMOVE" else b"new" + token
+    return ChangeRecord(event, b"h", token, old, new, size, created)
+
+
+async def test_writes_append_their_records_to_the_enabled_stream(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.put_item("t1", "a", item(b"h", b"0"), ABSENT, change("INSERT", b"0", 5))
+    await store.create_stream(stream("L1", 10))  # the record above had no stream: dropped
+    assert await store.put_item("t1", "a", item(b"h", b"1"), ABSENT, change("INSERT", b"1", 11))
+    assert not await store.put_item("t1", "a", item(b"h", b"1"), ABSENT, change("INSERT", b"x", 12))
+    assert await store.delete_item("t1", "a", b"h", b"1", 1, change("REMOVE", b"1", 13))
+    assert not await store.delete_item("t1", "a", b"h", b"1", 1, change("REMOVE", b"y", 14))
+    writes = [
+        TransactWrite("a", b"h", b"2", ABSENT, item(b"h", b"2"), record=change("INSERT", b"2", 15)),
+        TransactWrite("a", b"h", b"3", ABSENT, item(b"h", b"3"), record=change("INSERT", b"3", 15)),
+    ]
+    assert await store.transact("t1", writes)
+    refused = [
+        TransactWrite("a", b"h", b"2", ABSENT, item(b"h", b"2"), record=change("INSERT", b"z", 16))
+    ]
+    assert not await store.transact("t1", refused)  # the record goes with the refused write
+    read = await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)
+    assert [r.sequence for r in read] == [10_001, 10_002, 10_003, 10_004]
+    assert read[0].change == change("INSERT", b"1", 11)
+    assert read[1].change == change("REMOVE", b"1", 13)
+    assert [r.change.sort_token for r in read[2:]] == [b"2", b"3"]
+    assert [r.sequence for r in await store.read_changes("t1", "a", "L1", 10_002, 2, 1 << 20)] == [
+        10_002,
+        10_003,
+    ]
+    assert len(await store.read_changes("t1", "a", "L1", 0, 100, 15)) == 1  # the first always
+    assert len(await store.read_changes("t1", "a", "L1", 0, 100, 20)) == 2
+    held = await store.get_stream("t1", "a", "L1")
+    assert held is not None and held.next_sequence == 10_005 and held.disabled == 0
+    # A new stream ends the enabled one; records go to the new one only.
+    await store.create_stream(stream("L2", 20))
+    ended = await store.get_stream("t1", "a", "L1")
+    assert ended is not None and ended.disabled == 20
+    await store.put_item("t1", "a", item(b"h", b"4"), ABSENT, change("INSERT", b"4", 21))
+    assert len(await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)) == 4
+    assert [r.sequence for r in await store.read_changes("t1", "a", "L2", 0, 9, 1 << 20)] == [
+        20_001
+    ]
+    await store.end_stream("t1", "a", 30)
+    await store.put_item("t1", "a", item(b"h", b"5"), ABSENT, change("INSERT", b"5", 31))
+    assert len(await store.read_changes("t1", "a", "L2", 0, 9, 1 << 20)) == 1
+    assert await store.get_stream("t2", "a", "L1") is None
+
+
+async def test_streams_are_listed_and_expiry_is_recorded_by_the_service(
+    store: DynamoStore,
+) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_table(table("b"), max_tables=10)
+    await store.create_stream(stream("L1", 10, "b"))
+    await store.create_stream(stream("L1", 10, "a"))
+    await store.create_stream(stream("L0", 10, "a", tenant_id="t2"))
+    listed = await store.list_streams("t1", None, None, 10)
+    assert [(s.table_name, s.label) for s in listed] == [("a", "L1"), ("b", "L1")]
+    assert [s.table_name for s in await store.list_streams("t1", None, ("a", "L1"), 10)] == ["b"]
+    assert [s.table_name for s in await store.list_streams("t1", "b", None, 10)] == ["b"]
+    assert len(await store.list_streams("t1", None, None, 1)) == 1
+    assert await store.list_streams("t1", None, None, 10) == listed
+    assert listed[0] == stream("L1", 10, "a")
+    await store.put_item("t1", "a", item(b"h", b"1", expires=100), ABSENT)
+    await store.put_item("t1", "b", item(b"h", b"2", expires=100), ABSENT)
+    await store.end_stream("t1", "b", 50)  # b's stream disabled: its expiry goes unrecorded
+    assert await store.expire(200, 100) == 2
+    (removed,) = await store.read_changes("t1", "a", "L1", 0, 9, 1 << 20)
+    assert removed.change == ChangeRecord(
+        "REMOVE", b"h", b"1", item(b"h", b"1").sealed, None, 10, 200_000, by_service=True
+    )
+    assert await store.read_changes("t1", "b", "L1", 0, 9, 1 << 20) == []
+
+
+async def test_records_past_the_retention_are_pruned_and_a_tenant_forgotten(
+    store: DynamoStore,
+) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_stream(stream("L1", 10))
+    for n, at in enumerate((100, 200, 300)):
+        token = bytes([n])
+        await store.put_item("t1", "a", item(b"h", token), ABSENT, change("INSERT", token, at))
+    assert await store.prune_streams(250) == 2
+    held = await store.get_stream("t1", "a", "L1")
+    assert held is not None and held.trimmed_to == 10_003
+    assert [r.sequence for r in await store.read_changes("t1", "a", "L1", 0, 9, 1 << 20)] == [
+        10_003
+    ]
+    await store.end_stream("t1", "a", 400)
+    assert await store.prune_streams(300) == 0  # disabled at 400: kept until after
+    assert await store.prune_streams(401) == 1
+    assert await store.get_stream("t1", "a", "L1") is None
+    await store.create_stream(stream("L2", 500))
+    await store.put_item("t1", "a", item(b"h", b"9"), ABSENT, change("INSERT", b"9", 501))
+    assert await store.forget_tenant("t1") == 1
+    assert await store.list_streams("t1", None, None, 10) == []
+    assert await store.read_changes("t1", "a", "L2", 0, 9, 1 << 20) == []
+
+
+async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoStore) -> None:
+    await store.create_table(table("a"), max_tables=10)
+    await store.create_stream(stream("L1", 10))
+
+    async def put(n: int) -> bool:
+        token = n.to_bytes(2, "big")
+        return await store.put_item(
+            "t1", "a", item(b"h", token), ABSENT, change("INSERT", token, 100 + n)
+        )
+
+    assert all(await asyncio.gather(*(put(n) for n in range(20))))
+    read = await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)
+    assert [r.sequence for r in read] == list(range(10_001, 10_021))
+    assert sorted(r.change.sort_token for r in read) == [n.to_bytes(2, "big") for n in range(20)]
+    assert await store.first_change_since("t1", "a", "L1", 110) == min(
+        r.sequence for r in read if r.change.created >= 110
+    )
+    assert await store.first_change_since("t1", "a", "L1", 200) is None

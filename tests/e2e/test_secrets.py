@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -706,6 +707,39 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     table.delete()
     dynamodb.delete_table(TableName="terraform-locks")
     assert dynamodb.list_tables()["TableNames"] == []
+
+
+def test_a_dynamodb_stream_read_back_by_boto3(server: ServerProcess) -> None:
+    """DynamoDB Streams (decision 0246) over the real server: a table made with a stream,
+    three changes by boto3's ``dynamodb`` client, read back by its ``dynamodbstreams`` client
+    (signed for ``dynamodb``, routed by its target) from the shard's trim horizon, the
+    images read by boto3's TypeDeserializer."""
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    streams: Any = client_for(server, "dynamodbstreams", *server.credentials())
+    arn = dynamodb.create_table(
+        TableName="changes", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]  # fmt: skip
+    dynamodb.put_item(TableName="changes", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    dynamodb.update_item(TableName="changes", Key={"id": {"S": "a"}},
+                         UpdateExpression="SET n = :two",
+                         ExpressionAttributeValues={":two": {"N": "2"}})  # fmt: skip
+    dynamodb.delete_item(TableName="changes", Key={"id": {"S": "a"}})
+    assert [s["StreamArn"] for s in streams.list_streams(TableName="changes")["Streams"]] == [arn]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE"]
+    modified = records[1]["dynamodb"]
+    image = {k: TypeDeserializer().deserialize(v) for k, v in modified["NewImage"].items()}
+    assert image == {"id": "a", "n": 2} and modified["OldImage"]["n"] == {"N": "1"}
+    dynamodb.delete_table(TableName="changes")
+    described = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert described["StreamStatus"] == "DISABLED"  # readable for its 24 hours
 
 
 def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:

@@ -1434,6 +1434,8 @@ resource "aws_dynamodb_table" "app" {
     attribute_name = "expires"
     enabled        = true
   }
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
   tags = { team = "%(marker)s" }
 }
 """
@@ -1445,8 +1447,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     """Terraform's S3 backend with ``dynamodb_table`` (decision 0237): the lock is an item put
     with ``attribute_not_exists(LockID)``, the state's digest an item beside it; a run finding
     the lock held stops, and runs once it is released. The configuration also holds an
-    ``aws_dynamodb_table`` (a sort key, a global secondary index, time to live, tags):
-    applied, changed, destroyed."""
+    ``aws_dynamodb_table`` (a sort key, a global secondary index, time to live, a stream
+    (decision 0246), tags): applied, changed, destroyed."""
     bucket = unique_bucket("tfstate")
     s3.create_bucket(Bucket=bucket)
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
@@ -1472,6 +1474,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     assert [k["AttributeName"] for k in described["KeySchema"]] == ["id", "at"]
     (index,) = described["GlobalSecondaryIndexes"]  # decision 0243
     assert (index["IndexName"], index["IndexStatus"]) == ("by_owner", "ACTIVE")
+    assert described["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert "/stream/" in described["LatestStreamArn"]  # decision 0246
     main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2"})
     blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
     assert blocked.returncode != 0

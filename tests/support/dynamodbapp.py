@@ -29,7 +29,9 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
+from andromede.dynamodbapi.streams import stream_limits
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -43,6 +45,7 @@ from support.keys import key_service_in
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("dynamodb")
+STREAMS_MODEL: Final = botocore.session.get_session().get_service_model("dynamodbstreams")
 
 
 @dataclass
@@ -58,10 +61,12 @@ class World(Signers):
     audit: AuditService
     billing: BillingService
 
-    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+    async def raw(
+        self, action: str, payload: dict[str, Any] | bytes, prefix: str = "DynamoDB_20120810"
+    ) -> JsonReply:
         reply = await signed_json_post(
             self.app,
-            f"DynamoDB_20120810.{action}",
+            f"{prefix}.{action}",
             payload,
             content_type=CONTENT_TYPE,
             credentials=self.credentials,
@@ -74,10 +79,28 @@ class World(Signers):
     async def client(self, operation: str, **params: Any) -> dict[str, Any]:
         """``operation`` as boto3 sends it (its model validating ``params``), its answer
         parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
-        model = MODEL.operation_model(operation)
+        return await self._call(MODEL, "DynamoDB_20120810", operation, params)
+
+    async def streams(self, operation: str, **params: Any) -> dict[str, Any]:
+        """A DynamoDB Streams ``operation`` as ``boto3.client("dynamodbstreams")`` sends it
+        (decision 0246: signed for ``dynamodb``, its own target prefix)."""
+        return await self._call(STREAMS_MODEL, "DynamoDBStreams_20120810", operation, params)
+
+    async def streams_fails(self, operation: str, code: str, **params: Any) -> str:
+        try:
+            await self.streams(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc.message
+        raise AssertionError(f"{operation} succeeded")
+
+    async def _call(
+        self, service: Any, prefix: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        model = service.operation_model(operation)
         validate_parameters(params, model.input_shape)
         request = create_serializer("json").serialize_to_request(params, model)
-        reply = await self.raw(operation, request["body"])
+        reply = await self.raw(operation, request["body"], prefix)
         parsed = create_parser("json").parse(
             {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
             model.output_shape,
@@ -134,15 +157,11 @@ async def dynamodb_world(
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     keys = key_service_in(tmp_path / "dynamodb-keys")
     held = store or MemoryDynamoStore()
-    dynamodb = DynamoService(
-        held,
-        DynamoItemSealer(keys),
-        REGION,
-        dynamodb_limits(settings),
-        DynamoMeter(billing, REGION),
-    )
+    meter = DynamoMeter(billing, REGION)
+    dynamodb = DynamoService(held, DynamoItemSealer(keys), REGION, dynamodb_limits(settings), meter)
+    streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
-        app=DynamoApp(dynamodb, identity, audit, settings),
+        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,
@@ -155,4 +174,4 @@ async def dynamodb_world(
     )
 
 
-__all__ = ["MODEL", "REGION", "World", "dynamodb_world"]
+__all__ = ["MODEL", "REGION", "STREAMS_MODEL", "World", "dynamodb_world"]

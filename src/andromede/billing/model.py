@@ -169,6 +169,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "DynamoDB read request units: one per 4 KB begun of a strongly consistent read"),
     Meter("dynamodb.write-units", "units", "1000000 units", 1_000_000,
           "DynamoDB write request units: one per 1 KB begun of each item written"),
+    # Decision 0246: DynamoDB Streams' read request units, one per GetRecords, as AWS bills.
+    Meter("dynamodb.stream-read-units", "units", "1000000 units", 1_000_000,
+          "DynamoDB Streams read request units: one per GetRecords call (up to 1 MB)"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

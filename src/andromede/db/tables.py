@@ -204,6 +204,8 @@ from andromede.db.tables_metric_streams import metric_streams
 from andromede.db.tables_dynamodb import (
     dynamodb_index_entries,
     dynamodb_items,
+    dynamodb_stream_records,
+    dynamodb_streams,
     dynamodb_tables,
 )
 # isort: on
@@ -275,6 +277,8 @@ __all__ = [
     "console_sessions",
     "dynamodb_index_entries",
     "dynamodb_items",
+    "dynamodb_stream_records",
+    "dynamodb_streams",
     "dynamodb_tables",
     "events_api_destinations",
     "events_archive_events",

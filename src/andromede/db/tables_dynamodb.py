@@ -4,7 +4,10 @@ are sealed and their hash keys MACed under) and ``dynamodb_items`` (each item se
 its hash key's MAC and its sort key's sortable encoding; its size, revision and expiry);
 ``dynamodb_index_entries`` (decision 0243, migration 0116: an item's place in each secondary
 index: the index hash key's MAC, the index sort key's sortable encoding and the item's two
-tokens, nothing sealed: the item is read from ``dynamodb_items``).
+tokens, nothing sealed: the item is read from ``dynamodb_items``);
+``dynamodb_streams`` and ``dynamodb_stream_records`` (decision 0246, migration 0119: each
+table's streams, with a copy of the table's wrapped key and their iterator key, and their
+change records, whose images are the items' sealed bytes).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -17,7 +20,13 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["dynamodb_index_entries", "dynamodb_items", "dynamodb_tables"]
+__all__ = [
+    "dynamodb_index_entries",
+    "dynamodb_items",
+    "dynamodb_stream_records",
+    "dynamodb_streams",
+    "dynamodb_tables",
+]
 
 dynamodb_tables = sa.Table(
     "dynamodb_tables",
@@ -65,4 +74,40 @@ dynamodb_index_entries = sa.Table(
         "item_hash_token",
         "item_sort_token",
     ),
+)
+
+dynamodb_streams = sa.Table(
+    "dynamodb_streams",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("label", key_text(), primary_key=True),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: view type, key schema
+    sa.Column("table_created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("iterator_key", sa.LargeBinary, nullable=False),
+    sa.Column("disabled", sa.BigInteger, nullable=False),  # ms, 0 while enabled
+    sa.Column("next_sequence", sa.BigInteger, nullable=False),
+    sa.Column("trimmed_to", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+dynamodb_stream_records = sa.Table(
+    "dynamodb_stream_records",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("label", key_text(), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("event", key_text(), nullable=False),
+    sa.Column("hash_token", sa.LargeBinary, nullable=False),
+    sa.Column("sort_token", sa.LargeBinary, nullable=False),
+    sa.Column("old_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("new_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("by_service", sa.Boolean, nullable=False),
+    sa.Index("ix_dynamodb_stream_records_created", "created"),
 )

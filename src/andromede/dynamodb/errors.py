@@ -12,7 +12,9 @@ each to DynamoDB's error type.
     ├── KeyUnusable              the table's key cannot be opened (the account's ring destroyed)
     ├── WriteContention          one item written by many at once, past the retries
     ├── TransactionCanceled      a transaction's condition failed (the reasons, item by item)
-    └── TransactionConflict      a transaction's items changed under it, past the retries
+    ├── TransactionConflict      a transaction's items changed under it, past the retries
+    ├── ExpiredIterator          a stream's shard iterator past its lifetime (decision 0246)
+    └── TrimmedDataAccess        a stream position whose records the retention removed
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ConditionFailed",
     "DynamoError",
+    "ExpiredIterator",
     "KeyUnusable",
     "LimitExceeded",
     "TableInUse",
     "TableNotFound",
     "TransactionCanceled",
     "TransactionConflict",
+    "TrimmedDataAccess",
     "ValidationError",
     "WriteContention",
 ]
@@ -80,4 +84,12 @@ class TransactionCanceled(DynamoError):
 
 
 class TransactionConflict(DynamoError):
+    pass
+
+
+class ExpiredIterator(DynamoError):
+    pass
+
+
+class TrimmedDataAccess(DynamoError):
     pass

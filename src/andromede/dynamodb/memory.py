@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
+from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
 
-__all__ = ["MemoryDynamoStore", "in_use", "too_many_tables"]
+__all__ = ["MemoryDynamoStore", "expired", "in_use", "too_many_tables"]
 
 
 def in_use(name: str) -> TableInUse:
@@ -35,6 +36,8 @@ class MemoryDynamoStore:
     def __init__(self) -> None:
         self._tables: dict[tuple[str, str], Table] = {}
         self._items: dict[tuple[str, str], dict[tuple[bytes, bytes], StoredItem]] = {}
+        self._streams: dict[tuple[str, str, str], Stream] = {}
+        self._changes: dict[tuple[str, str, str], list[StreamRecord]] = {}
 
     async def create_table(self, table: Table, max_tables: int) -> None:
         key = (table.tenant_id, table.name)
@@ -74,7 +77,12 @@ class MemoryDynamoStore:
         return (self._items.get((tenant_id, name)) or {}).get((hash_token, sort_token))
 
     async def put_item(
-        self, tenant_id: str, name: str, item: StoredItem, expected: int | None
+        self,
+        tenant_id: str,
+        name: str,
+        item: StoredItem,
+        expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
         items = self._items.get((tenant_id, name))
         if items is None:
@@ -84,6 +92,7 @@ class MemoryDynamoStore:
         if expected is not None and revision != expected:
             return False
         items[(item.hash_token, item.sort_token)] = item
+        self._append(tenant_id, name, record)
         return True
 
     async def delete_item(
@@ -93,12 +102,14 @@ class MemoryDynamoStore:
         hash_token: bytes,
         sort_token: bytes,
         expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
         items = self._items.get((tenant_id, name)) or {}
         held = items.get((hash_token, sort_token))
         if held is None or (expected is not None and held.revision != expected):
             return False
         del items[(hash_token, sort_token)]
+        self._append(tenant_id, name, record)
         return True
 
     async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
@@ -115,6 +126,7 @@ class MemoryDynamoStore:
                 items[(write.hash_token, write.sort_token)] = write.row
             elif write.delete:
                 items.pop((write.hash_token, write.sort_token), None)
+            self._append(tenant_id, write.table, write.record)
         return True
 
     async def query(
@@ -231,15 +243,122 @@ class MemoryDynamoStore:
 
     async def expire(self, now: int, limit: int) -> int:
         removed = 0
-        for items in self._items.values():
+        for table, items in self._items.items():
             for key, item in list(items.items()):
                 if removed < limit and item.expires is not None and item.expires <= now:
                     del items[key]
                     removed += 1
+                    self._append(*table, expired(item, now))
         return removed
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._tables if k[0] == tenant_id]
         for key in keys:
             await self.delete_table(*key)
+        for held in [k for k in self._streams if k[0] == tenant_id]:
+            del self._streams[held]
+            self._changes.pop(held, None)
         return len(keys)
+
+    # --- streams (decision 0246) ------------------------------------------------------------
+
+    def _enabled(self, tenant_id: str, name: str) -> Stream | None:
+        return next(
+            (
+                s
+                for (t, n, _), s in self._streams.items()
+                if (t, n) == (tenant_id, name) and not s.disabled
+            ),
+            None,
+        )
+
+    def _append(self, tenant_id: str, name: str, record: ChangeRecord | None) -> None:
+        stream = None if record is None else self._enabled(tenant_id, name)
+        if record is None or stream is None:
+            return
+        key = (tenant_id, name, stream.label)
+        self._changes[key].append(StreamRecord(stream.next_sequence, record))
+        self._streams[key] = dataclasses.replace(stream, next_sequence=stream.next_sequence + 1)
+
+    async def create_stream(self, stream: Stream) -> None:
+        await self.end_stream(stream.tenant_id, stream.table_name, stream.created)
+        key = (stream.tenant_id, stream.table_name, stream.label)
+        self._streams[key] = stream
+        self._changes[key] = []
+
+    async def end_stream(self, tenant_id: str, table_name: str, at: int) -> None:
+        stream = self._enabled(tenant_id, table_name)
+        if stream is not None:
+            key = (tenant_id, table_name, stream.label)
+            self._streams[key] = dataclasses.replace(stream, disabled=at)
+
+    async def get_stream(self, tenant_id: str, table_name: str, label: str) -> Stream | None:
+        return self._streams.get((tenant_id, table_name, label))
+
+    async def list_streams(
+        self, tenant_id: str, table_name: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[Stream]:
+        found = sorted(
+            (k[1:], s)
+            for k, s in self._streams.items()
+            if k[0] == tenant_id
+            and (table_name is None or k[1] == table_name)
+            and (after is None or k[1:] > after)
+        )
+        return [s for _, s in found[:limit]]
+
+    async def read_changes(
+        self,
+        tenant_id: str,
+        table_name: str,
+        label: str,
+        start: int,
+        limit: int,
+        max_bytes: int,
+    ) -> list[StreamRecord]:
+        found: list[StreamRecord] = []
+        size = 0
+        for record in self._changes.get((tenant_id, table_name, label), []):
+            if record.sequence < start:
+                continue
+            if len(found) >= limit or (found and size + record.change.size > max_bytes):
+                break
+            found.append(record)
+            size += record.change.size
+        return found
+
+    async def first_change_since(
+        self, tenant_id: str, table_name: str, label: str, since: int
+    ) -> int | None:
+        records = self._changes.get((tenant_id, table_name, label), [])
+        return next((r.sequence for r in records if r.change.created >= since), None)
+
+    async def prune_streams(self, before: int) -> int:
+        removed = 0
+        for key, stream in list(self._streams.items()):
+            if stream.disabled and stream.disabled < before:
+                removed += len(self._changes.pop(key, []))
+                del self._streams[key]
+                continue
+            records = self._changes[key]
+            old = [r for r in records if r.change.created < before]
+            if old:
+                self._changes[key] = [r for r in records if r.change.created >= before]
+                trimmed = max(stream.trimmed_to, old[-1].sequence + 1)
+                self._streams[key] = dataclasses.replace(stream, trimmed_to=trimmed)
+                removed += len(old)
+        return removed
+
+
+def expired(item: StoredItem, now: int) -> ChangeRecord:
+    """The REMOVE record of a time-to-live deletion: made by DynamoDB itself."""
+    return ChangeRecord(
+        "REMOVE",
+        item.hash_token,
+        item.sort_token,
+        item.sealed,
+        None,
+        item.size,
+        now * 1000,
+        by_service=True,
+    )

@@ -130,6 +130,10 @@ class Table:
     billing_changed: int = 0  # ms, when the billing mode last changed
     throughput_changed: int = 0
     indexes: tuple[SecondaryIndex, ...] = ()
+    # Its stream (decision 0246): the view type while enabled, the latest stream's label (kept
+    # once disabled, as DescribeTable's LatestStreamArn is).
+    stream_view: str | None = None
+    stream_label: str | None = None
 
     def index(self, name: str) -> SecondaryIndex | None:
         return next((i for i in self.indexes if i.name == name), None)
@@ -182,6 +186,14 @@ class Table:
             # Asked for KMS, sealed as every table is, under the account's key ring: said as
             # such, never a KMS key that does not seal it (decision 0237).
             described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "AES256"}
+        if self.stream_label is not None:
+            described["LatestStreamLabel"] = self.stream_label
+            described["LatestStreamArn"] = f"{self.arn}/stream/{self.stream_label}"
+        if self.stream_view is not None:
+            described["StreamSpecification"] = {
+                "StreamEnabled": True,
+                "StreamViewType": self.stream_view,
+            }
         usage = index_usage or {}
         for local, field in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):
             listed = [

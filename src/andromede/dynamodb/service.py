@@ -43,6 +43,7 @@ from andromede.dynamodb.model import (
     TableLimits,
 )
 from andromede.dynamodb.store import ABSENT, DynamoStore, IndexPosition, ScanRange
+from andromede.dynamodb.streams import change_record
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
 __all__ = [
@@ -177,6 +178,7 @@ class DynamoService:
         table = await self.table(tenant_id, name)
         if not await self.store.delete_table(tenant_id, name):
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
+        await self.store.end_stream(tenant_id, name, _now())  # readable 24 h on (decision 0246)
         return table
 
     async def change_table(self, table: Table, **changes: object) -> Table:
@@ -270,7 +272,7 @@ class DynamoService:
             old = None if stored is None else await self.open_item(table, stored)
             if condition is not None and not matches(old or {}, condition):
                 raise ConditionFailed(old)
-            if await self._write(table, hash_token, sort_token, item, size, stored):
+            if await self._write(table, hash_token, sort_token, item, size, stored, old):
                 units = write_units(max(size, stored.size if stored else 0))
                 self.consumed(table, 0, units, index_writes(table, old, item))
                 return old
@@ -288,7 +290,7 @@ class DynamoService:
                 raise ConditionFailed(old)
             new = updated(table, key, old, update)
             size = self.check_size(new)
-            if await self._write(table, hash_token, sort_token, new, size, stored):
+            if await self._write(table, hash_token, sort_token, new, size, stored, old):
                 units = write_units(max(size, stored.size if stored else 0))
                 self.consumed(table, 0, units, index_writes(table, old, new))
                 return old, new
@@ -306,8 +308,9 @@ class DynamoService:
             if stored is None:
                 self.consumed(table, 0, 1)
                 return None
+            record = change_record(table, stored, None, old, None, _now())
             if await self.store.delete_item(
-                table.tenant_id, table.name, hash_token, sort_token, stored.revision
+                table.tenant_id, table.name, hash_token, sort_token, stored.revision, record
             ):
                 self.consumed(table, 0, write_units(stored.size), index_writes(table, old, None))
                 return old
@@ -350,10 +353,12 @@ class DynamoService:
         item: Item,
         size: int,
         stored: StoredItem | None,
+        old: Item | None,
     ) -> bool:
         row = await self.row(table, hash_token, sort_token, item, size, stored)
         expected = ABSENT if stored is None else stored.revision
-        return await self.store.put_item(table.tenant_id, table.name, row, expected)
+        record = change_record(table, stored, row, old, item, _now())
+        return await self.store.put_item(table.tenant_id, table.name, row, expected, record)
 
     # --- queries and scans ------------------------------------------------------------------
 

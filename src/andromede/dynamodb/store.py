@@ -13,6 +13,11 @@ replaces the item's index entries with them in the same database transaction as 
 (and removes them with it), so an index never disagrees with its table. An index entry is
 (index, index hash token, index sort token, the item's two tokens): a query on an index reads
 entries in (index sort token, item tokens) order and the items they point to.
+
+Streams (decision 0246): a write given a :class:`ChangeRecord` appends it, in the write's own
+database transaction, to the table's enabled stream (none enabled: the record is dropped),
+numbered from the stream's counter; a time-to-live deletion appends its REMOVE record the
+same way. The stream methods are :class:`~andromede.dynamodb.stream_store.StreamStore`'s.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
+from andromede.dynamodb.stream_store import StreamStore
+from andromede.dynamodb.streams import ChangeRecord
 
 __all__ = ["ABSENT", "Bound", "DynamoStore", "IndexPosition", "ScanRange", "TransactWrite"]
 
@@ -60,9 +67,10 @@ class TransactWrite:
     expected: int
     row: StoredItem | None = None
     delete: bool = False
+    record: ChangeRecord | None = None
 
 
-class DynamoStore(Protocol):
+class DynamoStore(StreamStore, Protocol):
     async def create_table(self, table: Table, max_tables: int) -> None:
         """TableInUse when the name is the account's already; LimitExceeded past
         ``max_tables``."""
@@ -91,10 +99,16 @@ class DynamoStore(Protocol):
     ) -> StoredItem | None: ...
 
     async def put_item(
-        self, tenant_id: str, name: str, item: StoredItem, expected: int | None
+        self,
+        tenant_id: str,
+        name: str,
+        item: StoredItem,
+        expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
         """``item`` stored under its key if the key's current revision is ``expected``
-        (:data:`ABSENT` for none; None: whatever it is); False otherwise."""
+        (:data:`ABSENT` for none; None: whatever it is), ``record`` with it; False
+        otherwise."""
         ...
 
     async def delete_item(
@@ -104,9 +118,10 @@ class DynamoStore(Protocol):
         hash_token: bytes,
         sort_token: bytes,
         expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
-        """The item removed if its revision is ``expected`` (None: whatever it is); False when
-        it was not there or another write came first."""
+        """The item removed if its revision is ``expected`` (None: whatever it is), ``record``
+        with it; False when it was not there or another write came first."""
         ...
 
     async def transact(self, tenant_id: str, writes: Sequence[TransactWrite]) -> bool:
@@ -178,9 +193,10 @@ class DynamoStore(Protocol):
         ...
 
     async def expire(self, now: int, limit: int) -> int:
-        """Items whose expiry (s) is ``now`` or earlier removed, at most ``limit``; how many."""
+        """Items whose expiry (s) is ``now`` or earlier removed, at most ``limit``, each with
+        its REMOVE record (by the service) when its table's stream is enabled; how many."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
-        """The account's tables and items removed; how many tables."""
+        """The account's tables, items, streams and records removed; how many tables."""
         ...

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.dynamodb.memory import in_use, too_many_tables
+from andromede.dynamodb.memory import expired, in_use, too_many_tables
 from andromede.dynamodb.model import (
     BillingMode,
     IndexKey,
@@ -31,6 +31,8 @@ from andromede.dynamodb.model import (
     Table,
 )
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
+from andromede.dynamodb.store_sql_streams import SqlStreamStore, append_changes, forget_streams
+from andromede.dynamodb.streams import ChangeRecord
 
 __all__ = ["SqlDynamoStore"]
 
@@ -58,6 +60,8 @@ def _definition(table: Table) -> str:
             "sse_kms": table.sse_kms,
             "billing_changed": table.billing_changed,
             "throughput_changed": table.throughput_changed,
+            "stream_view": table.stream_view,
+            "stream_label": table.stream_label,
             "indexes": [
                 {
                     "name": i.name,
@@ -113,6 +117,8 @@ def _table(m: Any) -> Table:
         billing_changed=int(d["billing_changed"]),
         throughput_changed=int(d["throughput_changed"]),
         indexes=tuple(_index(i) for i in d.get("indexes", [])),
+        stream_view=d.get("stream_view"),
+        stream_label=d.get("stream_label"),
     )
 
 
@@ -261,7 +267,7 @@ def _row_values(item: StoredItem) -> dict[str, Any]:
     }
 
 
-class SqlDynamoStore:
+class SqlDynamoStore(SqlStreamStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -346,7 +352,12 @@ class SqlDynamoStore:
         return await self._db.read(work)
 
     async def put_item(
-        self, tenant_id: str, name: str, item: StoredItem, expected: int | None
+        self,
+        tenant_id: str,
+        name: str,
+        item: StoredItem,
+        expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
         where = _key(tenant_id, name, item.hash_token, item.sort_token)
         values = _row_values(item)
@@ -382,6 +393,8 @@ class SqlDynamoStore:
             if not write(conn):
                 return False
             _reindex(conn, tenant_id, name, item.hash_token, item.sort_token, item.index_keys)
+            if record is not None:
+                append_changes(conn, tenant_id, [(name, record)])
             return True
 
         return await self._db.write(work)
@@ -393,6 +406,7 @@ class SqlDynamoStore:
         hash_token: bytes,
         sort_token: bytes,
         expected: int | None,
+        record: ChangeRecord | None = None,
     ) -> bool:
         statement = sa.delete(_I).where(_key(tenant_id, name, hash_token, sort_token))
         if expected is not None:
@@ -402,6 +416,8 @@ class SqlDynamoStore:
             if conn.execute(statement).rowcount != 1:
                 return False
             _reindex(conn, tenant_id, name, hash_token, sort_token, ())
+            if record is not None:
+                append_changes(conn, tenant_id, [(name, record)])
             return True
 
         return await self._db.write(work)
@@ -412,6 +428,8 @@ class SqlDynamoStore:
                 key = _key(tenant_id, write.table, write.hash_token, write.sort_token)
                 if not _apply(conn, tenant_id, key, write):
                     raise _Refused
+            changes = [(w.table, w.record) for w in writes if w.record is not None]
+            append_changes(conn, tenant_id, changes)
             return True
 
         try:
@@ -465,20 +483,22 @@ class SqlDynamoStore:
         return await self._db.read(lambda conn: [_item(m) for m in conn.execute(query).mappings()])
 
     async def expire(self, now: int, limit: int) -> int:
-        due = (
-            sa.select(_I.c.tenant_id, _I.c.table_name, _I.c.hash_token, _I.c.sort_token)
-            .where(_I.c.expires <= now)
-            .limit(limit)
-        )
+        due = sa.select(_I).where(_I.c.expires <= now).limit(limit)
 
         def work(conn: Connection) -> int:
-            removed = 0
-            for row in conn.execute(due).all():
-                deleted = sa.delete(_I).where(_key(*row), _I.c.expires <= now)
+            removed: dict[str, list[tuple[str, ChangeRecord]]] = {}
+            for row in conn.execute(due).mappings().all():
+                where = (row["tenant_id"], row["table_name"], row["hash_token"], row["sort_token"])
+                deleted = sa.delete(_I).where(
+                    _key(*where), _I.c.revision == row["revision"], _I.c.expires <= now
+                )
                 if conn.execute(deleted).rowcount == 1:
-                    _reindex(conn, *row, ())
-                    removed += 1
-            return removed
+                    _reindex(conn, *where, ())
+                    removed.setdefault(where[0], []).append((where[1], expired(_item(row), now)))
+            # The streams' rows locked last, in order, as every write locks them (no deadlock).
+            for tenant_id in sorted(removed):
+                append_changes(conn, tenant_id, removed[tenant_id])
+            return sum(len(r) for r in removed.values())
 
         return await self._db.write(work)
 
@@ -563,6 +583,7 @@ class SqlDynamoStore:
         def work(conn: Connection) -> int:
             conn.execute(entries)
             conn.execute(items)
+            forget_streams(conn, tenant_id)
             return int(conn.execute(tables_of).rowcount)
 
         return await self._db.write(work)

@@ -12,6 +12,7 @@ transaction that met another.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +25,7 @@ from andromede.dynamodb.keys import check_key, key_of
 from andromede.dynamodb.model import Table
 from andromede.dynamodb.service import DynamoService, updated, write_units
 from andromede.dynamodb.store import ABSENT, TransactWrite
+from andromede.dynamodb.streams import change_record
 from andromede.dynamodb.values import Item
 
 __all__ = ["MAX_ACTIONS", "TransactOp", "transact_write"]
@@ -82,6 +84,7 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
         writes: list[TransactWrite] = []
         reasons: list[dict[str, Any]] = []
         units: list[tuple[Table, float, dict[str, float]]] = []
+        now = int(time.time() * 1000)
         for op in checked:
             hash_token, sort_token, stored = await dynamodb.held(op.table, op.key)
             old = None if stored is None else await dynamodb.open_item(op.table, stored)
@@ -105,11 +108,15 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
                 )
                 size = dynamodb.check_size(new)
                 row = await dynamodb.row(op.table, hash_token, sort_token, new, size, stored)
-                write = TransactWrite(op.table.name, hash_token, sort_token, expected, row)
+                record = change_record(op.table, stored, row, old, new, now)
+                write = TransactWrite(op.table.name, hash_token, sort_token, expected, row,
+                                      record=record)  # fmt: skip
                 spent = write_units(max(size, stored.size if stored else 0))
                 units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, new))))
             elif op.kind == "Delete":
-                write = TransactWrite(op.table.name, hash_token, sort_token, expected, delete=True)
+                record = change_record(op.table, stored, None, old, None, now)
+                write = TransactWrite(op.table.name, hash_token, sort_token, expected,
+                                      delete=True, record=record)  # fmt: skip
                 spent = write_units(stored.size if stored else 0)
                 units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, None))))
             writes.append(write)

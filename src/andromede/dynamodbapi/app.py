@@ -9,9 +9,11 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (backups, global tables, streams, imports and exports…) is
+platform does not serve (backups, global tables, imports and exports…) is
 ``UnknownOperationException``. Item calls answer ``ReturnConsumedCapacity``
-(``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247).
+(``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247). DynamoDB
+Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive here and are told apart by
+their target's prefix (``dynamodbapi.streams``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
@@ -37,6 +40,13 @@ from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
+from andromede.dynamodbapi.streams import (
+    STREAM_ACTIONS,
+    STREAM_DATA_ACTIONS,
+    STREAMS_PREFIX,
+    serve_stream_call,
+    stream_limits,
+)
 from andromede.dynamodbapi.tables import TABLE_ACTIONS
 from andromede.dynamodbapi.transactions import TRANSACTION_ACTIONS
 from andromede.errors import AndromedeError
@@ -68,6 +78,11 @@ DATA_ACTIONS: Final = (
 
 class _CheckedWire(JsonWire[DynamoCall]):
     """The JSON protocol, each answer carrying the CRC32 of its body as DynamoDB's do."""
+
+    def action(self, request: JsonRequest[DynamoCall]) -> str:
+        if request.target.startswith(STREAMS_PREFIX):
+            return request.target.removeprefix(STREAMS_PREFIX)
+        return super().action(request)
 
     def answer(self, request: JsonRequest[DynamoCall], result: dict[str, Any]) -> Response:
         return _with_crc(super().answer(request, result))
@@ -101,9 +116,11 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        streams: DynamoStreams | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
+        self.streams = streams or DynamoStreams(dynamodb, stream_limits(settings))
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
@@ -125,8 +142,9 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         principal = request.principal
         if principal.tenant_id is None:  # platform operators hold no tables
             raise DynamoWireError("AccessDeniedException", "Operators do not use DynamoDB")
-        action = ACTIONS.get(request.action_name)
-        if action is None:
+        streams_call = request.target.startswith(STREAMS_PREFIX)
+        action = ACTIONS.get(request.action_name) if not streams_call else None
+        if action is None and not streams_call:
             named = request.action_name[:128]
             raise DynamoWireError(
                 "UnknownOperationException",
@@ -152,13 +170,20 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             dynamodb=self._dynamodb,
             authorise=authorise,
         )
+        if streams_call:
+            return await serve_stream_call(request.action_name, request.context, self.streams)
+        assert action is not None  # noqa: S101 (refused above)
         return await with_capacity(request.action_name, action, request.context)
 
     def audited(self, request: JsonRequest[DynamoCall]) -> list[str] | None:
         name = request.action_name
-        if request.principal.tenant_id is None or name not in ACTIONS:
+        if request.target.startswith(STREAMS_PREFIX):
+            known, data = name in STREAM_ACTIONS, name in STREAM_DATA_ACTIONS
+        else:
+            known, data = name in ACTIONS, name in DATA_ACTIONS
+        if request.principal.tenant_id is None or not known:
             return None
-        if name in DATA_ACTIONS and request.request_id not in self._denied:
+        if data and request.request_id not in self._denied:
             return None
         return [] if request.context is None else request.context.resources
 

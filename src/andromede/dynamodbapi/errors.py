@@ -25,6 +25,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
+    "ExpiredIteratorException": (400, "The shard iterator has expired."),
     "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "IncompleteSignatureException": (
         400,
@@ -50,6 +51,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),
     "TransactionConflictException": (400, "Transaction is ongoing for the item"),
+    "TrimmedDataAccessException": (
+        400,
+        "The operation attempted to read past the oldest stream record in a shard.",
+    ),
     "UnknownOperationException": (400, "The operation is not known to this service."),
     "UnrecognizedClientException": (400, "The security token included in the request is invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the operation."),
@@ -83,6 +88,8 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (d.LimitExceeded, "LimitExceededException"),
     (d.WriteContention, "ThrottlingException"),
     (d.TransactionConflict, "TransactionConflictException"),
+    (d.ExpiredIterator, "ExpiredIteratorException"),
+    (d.TrimmedDataAccess, "TrimmedDataAccessException"),
     # What AWS answers for a table whose KMS key was disabled or deleted.
     (d.KeyUnusable, "AccessDeniedException"),
 )

@@ -2,8 +2,9 @@
 ``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
 UpdateTable (billing mode, provisioned throughput), DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
-DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``). What a
-table could have and this platform does not serve (streams, a customer-managed KMS key,
+DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``); streams
+(decision 0246, ``dynamodbapi.streams``). What a table could have and this platform does not
+serve (a customer-managed KMS key,
 deletion protection, table classes) is refused ``ValidationException`` saying so, never
 ignored."""
 
@@ -17,6 +18,7 @@ from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Ta
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+from andromede.dynamodbapi.streams import apply_stream_change, stream_change
 
 __all__ = ["TABLE_ACTIONS", "described"]
 
@@ -106,10 +108,9 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
-    if (call.mapping("StreamSpecification") or {}).get("StreamEnabled"):
-        raise _refused("DynamoDB Streams")
     if call.boolean("DeletionProtectionEnabled"):
         raise _refused("Deletion protection")
+    streamed = stream_change(call)
     if (
         call.choice("TableClass", ("STANDARD", "STANDARD_INFREQUENT_ACCESS"), "STANDARD")
         != "STANDARD"
@@ -187,6 +188,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         _sse(call),
         indexes,
     )
+    table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
 
@@ -223,10 +225,9 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
-    if (call.mapping("StreamSpecification") or {}).get("StreamEnabled"):
-        raise _refused("DynamoDB Streams")
     if call.boolean("DeletionProtectionEnabled"):
         raise _refused("Deletion protection")
+    streamed = stream_change(call, table)
     changes: dict[str, object] = {}
     given_mode = call.choice("BillingMode", _MODES)
     mode = table.billing_mode if given_mode is None else BillingMode(given_mode)
@@ -243,6 +244,7 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
         table = await call.dynamodb.change_table(table, **changes)
     if call.params.get("GlobalSecondaryIndexUpdates"):
         table = await _update_indexes(call, table)
+    table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
 

@@ -1,5 +1,6 @@
-"""Amazon DynamoDB (decision 0237): the bounds of an account's tables and of their items, and
-the upkeep that deletes the items past their time to live.
+"""Amazon DynamoDB (decision 0237): the bounds of an account's tables and of their items, the
+upkeep that deletes the items past their time to live, and its streams' retention, iterators
+and pages (decision 0246).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -49,4 +50,23 @@ class DynamoSettings(BaseModel):
         gt=0,
         description="Seconds between the passes that delete the items past their table's time "
         "to live, in every gateway (decision 0237).",
+    )
+    dynamodb_stream_retention: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds a DynamoDB stream keeps its records, and a disabled stream (or a "
+        "deleted table's) stays readable (AWS: 24 hours); removed by the time-to-live "
+        "upkeep's passes (decision 0246).",
+    )
+    dynamodb_stream_iterator_lifetime: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds a DynamoDB Streams shard iterator stays usable (AWS: 15 "
+        "minutes); beyond, ExpiredIteratorException (decision 0246).",
+    )
+    dynamodb_stream_page_bytes: int = Field(
+        default=1_048_576,
+        gt=0,
+        description="Bytes of change records one GetRecords answers at most, the first record "
+        "always (AWS: 1 MB) (decision 0246).",
     )

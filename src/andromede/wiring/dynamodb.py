@@ -1,13 +1,15 @@
 """Amazon DynamoDB's wiring (decision 0237): the service over the metadata database with the
 settings' limits, its items sealed under the accounts' key rings (``wiring.dynamodb_keys``),
-its API app, and the upkeep every ``serve`` runs (items past their table's time to live
-deleted).
+its API app (with DynamoDB Streams', decision 0246), and the upkeep every ``serve`` runs
+(items past their table's time to live deleted, stream records past their retention).
 
 **Billing.** What each call reads and writes is counted as AWS bills on-demand tables:
 read request units (one per 4 KB begun of a strongly consistent read, half for an
 eventually consistent one, a page of a query or scan counted by its bytes) into the account's
 ``dynamodb.read-units``, write request units (one per 1 KB begun of the larger of the old and
-the new item) into ``dynamodb.write-units``; halves are summed before being counted.
+the new item) into ``dynamodb.write-units``; halves are summed before being counted. Each
+GetRecords of DynamoDB Streams answered is a streams read request unit (up to 1 MB, as AWS
+bills them) into ``dynamodb.stream-read-units`` (decision 0246).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from andromede.db.database import Database
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
+from andromede.dynamodbapi.streams import stream_limits
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -33,10 +37,18 @@ from andromede.kms.service import KeyService
 from andromede.settings import Settings
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
 
-__all__ = ["READ_UNITS", "WRITE_UNITS", "DynamoMeter", "dynamodb_api", "dynamodb_limits"]
+__all__ = [
+    "READ_UNITS",
+    "STREAM_READ_UNITS",
+    "WRITE_UNITS",
+    "DynamoMeter",
+    "dynamodb_api",
+    "dynamodb_limits",
+]
 
 READ_UNITS: Final = "dynamodb.read-units"
 WRITE_UNITS: Final = "dynamodb.write-units"
+STREAM_READ_UNITS: Final = "dynamodb.stream-read-units"
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger(__name__)
 
@@ -62,6 +74,10 @@ class DynamoMeter:
         if write_units:
             self._billing.count(tenant, self._region, WRITE_UNITS, math.ceil(write_units))
 
+    def stream_read(self, tenant_id: str) -> None:
+        if self._billing is not None:
+            self._billing.count(tenant_id, self._region, STREAM_READ_UNITS, 1)
+
 
 def dynamodb_limits(settings: Settings) -> TableLimits:
     return TableLimits(
@@ -73,14 +89,18 @@ def dynamodb_limits(settings: Settings) -> TableLimits:
     )
 
 
-async def _expire_forever(settings: Settings, dynamodb: DynamoService) -> None:
-    """Every ``dynamodb_ttl_interval``: items past their time to live deleted. Every gateway
-    may run it: deleting twice deletes nothing more."""
+async def _expire_forever(
+    settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
+) -> None:
+    """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
+    records past the streams' retention (decision 0246). Every gateway may run it: deleting
+    twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
         try:
             while await dynamodb.expire() >= 1000:
                 pass  # a backlog is worked through now, a thousand at a time
+            await streams.prune()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
@@ -92,14 +112,17 @@ def dynamodb_api(
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
-    tables and their items, already unreadable once its key ring is destroyed)."""
+    tables, their items, streams and records, already unreadable once its key ring is
+    destroyed)."""
     sealer = DynamoItemSealer(keys)
+    meter = DynamoMeter(billing, settings.region)
     dynamodb = DynamoService(
-        SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings),
-        DynamoMeter(billing, settings.region),
-    )  # fmt: skip
-    apis[DynamoApp.name] = DynamoApp(dynamodb, identity, audit, settings, rate_limiter)
-    task = asyncio.create_task(_expire_forever(settings, dynamodb), name="dynamodb-ttl")
+        SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
+    )
+    streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams)
+    apis[DynamoApp.name] = app
+    task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)

@@ -3,7 +3,7 @@ local indexes with AWS's checks and limits, DescribeTable's index descriptions a
 queries and scans on an index (its key schema, its order, its projection, sparse, pages whose
 LastEvaluatedKey carries both keys), every write path keeping the index, a mistyped index key
 refused, and UpdateTable creating (backfilled), updating and deleting a global index; over
-the memory twin and the SQL store (migration 0118's entries)."""
+the memory twin and the SQL store (migration 0116's entries)."""
 
 from __future__ import annotations
 

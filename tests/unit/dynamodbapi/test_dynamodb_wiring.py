@@ -1,7 +1,8 @@
 """Decision 0237's wiring: ``serve``'s factory (the app, the SQL store, the time-to-live
-upkeep, the closed tenant forgotten), the settings' limits reach the service (tables per
-account, item size), the meter carries eventually consistent halves until they make a unit, and the
-sealer's keys go with a destroyed ring (crypto-shredding) and with a closed tenant."""
+upkeep and its pruning of stream records (decision 0246), the closed tenant forgotten), the
+settings' limits reach the service (tables per account, item size), the meter carries
+eventually consistent halves until they make a unit, and the sealer's keys go with a
+destroyed ring (crypto-shredding) and with a closed tenant."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
 from andromede.dynamodb.model import BillingMode, KeyElement, Table
 from andromede.dynamodb.store_sql import SqlDynamoStore
+from andromede.dynamodb.stream_service import enable_stream
+from andromede.dynamodb.streams import StreamViewType
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -106,13 +109,20 @@ def test_dynamodb_calls_are_routed_to_dynamodb_signed_or_not() -> None:
     assert api_service(signed) == "dynamodb"
     unsigned = {**signed, "headers": [(b"x-amz-target", b"DynamoDB_20120810.ListTables")]}
     assert api_service(unsigned) == "dynamodb"  # refused in DynamoDB's words, not S3's
+    streams = {**signed, "headers": [(b"x-amz-target", b"DynamoDBStreams_20120810.GetRecords")]}
+    assert api_service(streams) == "dynamodb"  # decision 0246: Streams' calls too
 
 
 async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
     """The factory ``serve`` calls: the app under ``dynamodb``, the SQL store, the time-to-live
     upkeep deleting expired items at its interval, and what closing a tenant forgets."""
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
-    settings = Settings(data_dir=tmp_path / "data", region="eu-fr-1", dynamodb_ttl_interval=0.05)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        region="eu-fr-1",
+        dynamodb_ttl_interval=0.05,
+        dynamodb_stream_retention=0.2,
+    )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     audit = AuditService(MemoryAuditStore())
     keys = key_service_in(tmp_path / "keys")
@@ -135,6 +145,7 @@ async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
             False,
         )
         table = await dynamodb.enable_ttl(table, "exp")
+        table = await enable_stream(dynamodb, table, StreamViewType.KEYS_ONLY)
         await dynamodb.put_item(table, {"pk": {"S": "old"}, "exp": {"N": "1"}}, None)
         await dynamodb.put_item(table, {"pk": {"S": "new"}}, None)
         for _ in range(100):  # the upkeep's next rounds
@@ -142,8 +153,18 @@ async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         assert await dynamodb.usage(table) == (1, 5)  # "pk" and "new" left
+        label = table.stream_label
+        assert label is not None
+        changes = await dynamodb.store.read_changes("111111111111", "tab", label, 0, 9, 1 << 20)
+        for _ in range(100):  # the stream's records pruned past the retention (decision 0246)
+            if not changes:
+                break
+            await asyncio.sleep(0.05)
+            changes = await dynamodb.store.read_changes("111111111111", "tab", label, 0, 9, 1 << 20)
+        assert changes == []
         assert await forget("111111111111") == 1
         assert await dynamodb.table_names("111111111111", None, 10) == []
+        assert await dynamodb.store.list_streams("111111111111", None, None, 10) == []
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
