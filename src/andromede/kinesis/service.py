@@ -281,6 +281,19 @@ class KinesisService:
         kept = tuple(c for c in stream.consumers if c != found)
         await self._replace(dataclasses.replace(stream, consumers=kept))
 
+    async def set_policy(
+        self, tenant_id: str, name: str, consumer: str | None, policy: str | None
+    ) -> Stream:
+        """PutResourcePolicy (``policy``) or DeleteResourcePolicy (None) of the stream, or of
+        its consumer ``consumer`` (decision 0248): the text checked by the API already."""
+        stream = await self.get(tenant_id, name)
+        if consumer is None:
+            return await self._replace(dataclasses.replace(stream, policy=policy))
+        found = await self.consumer(tenant_id, name, consumer)
+        changed = dataclasses.replace(found, policy=policy)
+        kept = tuple(changed if c == found else c for c in stream.consumers)
+        return await self._replace(dataclasses.replace(stream, consumers=kept))
+
     async def _replace(self, stream: Stream) -> Stream:
         changed = dataclasses.replace(stream, revision=stream.revision + 1)
         if not await self.store.replace(changed):
@@ -461,7 +474,7 @@ class KinesisService:
         caller: object = None,
         operation: str = "GetRecords",
     ) -> RecordsRead:
-        name = iterator_stream(token)
+        _, name = iterator_stream(token)
         stream = await self.store.get(tenant_id, name)
         if stream is None:
             raise InvalidArgument("Invalid ShardIterator.")

@@ -31,6 +31,12 @@ class KinesisSettings(BaseModel):
         description="Consumers a stream may have registered (AWS: 20); beyond, "
         "LimitExceededException (decision 0228).",
     )
+    kinesis_max_policy_size: int = Field(
+        default=20_480,
+        gt=0,
+        description="Largest resource policy of a stream or consumer in bytes (AWS: 20 KB); "
+        "beyond, InvalidArgumentException (decision 0248).",
+    )
     kinesis_max_record_size: int = Field(
         default=1_048_576,
         gt=0,

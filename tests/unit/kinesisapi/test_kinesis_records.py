@@ -113,7 +113,9 @@ async def test_iterators_are_tamper_proof_and_expire(tmp_path: Path) -> None:
             await world.fails("GetRecords", "InvalidArgumentException", ShardIterator=forged)
         other = await world.other_tenant("other")
         await other.client("CreateStream", StreamName="s", ShardCount=1)
-        await other.fails("GetRecords", "InvalidArgumentException", ShardIterator=token)
+        # The iterator names its owner's stream: another account is refused, no policy
+        # sharing it (decision 0248).
+        await other.fails("GetRecords", "AccessDeniedException", ShardIterator=token)
         await world.fails("GetRecords", "InvalidArgumentException", ShardIterator="bm90IGl0")
         await world.client("DeleteStream", StreamName="s")
         await world.client("CreateStream", StreamName="s", ShardCount=1)
