@@ -70,6 +70,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.InvalidArgument, "InvalidArgumentException"),
     (k.LimitExceeded, "LimitExceededException"),
     (k.ExpiredIterator, "ExpiredIteratorException"),
+    (k.ThroughputExceeded, "ProvisionedThroughputExceededException"),
 )
 
 

@@ -181,7 +181,7 @@ async def get_records(call: KinesisCall) -> dict[str, Any]:
     if arn is not None and (call.arn_name(arn) != name or owner not in (None, call.account)):
         raise KinesisWireError("InvalidArgumentException", "Invalid ShardIterator.")
     await named_stream(call, "GetRecords", None, name)
-    read = await call.kinesis.records(call.account, token, limit, call.kms_caller)
+    read = await call.kinesis.records(call.account, token, limit, call.kms_caller, throttled=True)
     answer: dict[str, Any] = {
         "Records": [
             {

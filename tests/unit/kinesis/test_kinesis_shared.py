@@ -1,10 +1,12 @@
 """Decision 0248 in the Kinesis core: a shard iterator names its stream's owner (an iterator
-of before, naming none, is its reader's), and the service keeps a stream's and each
-consumer's resource policy, gone with the consumer."""
+of before, naming none, is its reader's); the service keeps a stream's and each consumer's
+resource policy, gone with the consumer, applied over a write that came first; a shard's
+reads bound by calls and bytes a second."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import struct
@@ -22,6 +24,7 @@ from andromede.kinesis.iterators import (
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import NewRecord, StoredRecord, Stream, StreamMode
 from andromede.kinesis.service import KinesisService
+from andromede.kinesis.throughput import ShardReadThrottle
 
 KEY = b"k" * 32
 
@@ -86,3 +89,45 @@ async def test_the_service_keeps_stream_and_consumer_policies() -> None:
     assert (await kinesis.consumer("t", "s", "b")).policy is None
     await kinesis.set_policy("t", "s", None, None)
     assert (await kinesis.get("t", "s")).policy is None
+
+
+class _Racing(MemoryKinesisStore):
+    """A store where another request writes the stream just before the first replace."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raced = False
+
+    async def replace(self, stream: Stream) -> bool:
+        if not self.raced:
+            self.raced = True
+            held = await self.get(stream.tenant_id, stream.name)
+            assert held is not None
+            other = dataclasses.replace(held, tags=(("by", "other"),), revision=held.revision + 1)
+            assert await super().replace(other)
+        return await super().replace(stream)
+
+
+async def test_a_policy_put_while_another_write_lands_is_applied_over_it() -> None:
+    store = _Racing()
+    kinesis = KinesisService(store, _Plain(), "eu-fr-1")
+    await kinesis.create("t", "s", 1, StreamMode.PROVISIONED)
+    await kinesis.set_policy("t", "s", None, "stream")
+    held = await kinesis.get("t", "s")
+    assert held.policy == "stream" and held.tags == (("by", "other"),)
+
+
+def test_reads_are_bound_by_calls_and_bytes_a_second() -> None:
+    now = [100.0]
+    throttle = ShardReadThrottle(2, 1000, clock=lambda: now[0])
+    assert throttle.admit("t", "s", 0) and throttle.admit("t", "s", 0)
+    assert not throttle.admit("t", "s", 0)  # a third call in the second
+    assert throttle.admit("t", "s", 1)  # another shard has its own
+    now[0] = 101.0
+    assert throttle.admit("t", "s", 0)
+    throttle.spend("t", "s", 0, 3000)  # three seconds' worth in one read: served
+    assert not throttle.admit("t", "s", 0)
+    now[0] = 103.0
+    assert not throttle.admit("t", "s", 0)  # still paying back: 1000 - 3000 + 2 x 1000
+    now[0] = 104.5
+    assert throttle.admit("t", "s", 0)
