@@ -69,6 +69,8 @@ async def named_consumer(
     call.resources.append(resource)
     held = await call.kinesis.store.get(call.account, stream_name)
     found = None if held is None else next((c for c in held.consumers if c.name == name), None)
+    if found is not None and created is not None and int(created) != found.created // 1000:
+        found = None  # a stale ARN: the consumer of that name now is another, its policy too
     if found is not None and call.account != call.tenant_id:
         call.shared = call.account
     # The consumer's own policy shares it (decision 0248), not its stream's.

@@ -230,3 +230,22 @@ async def test_a_shared_consumer_is_described_and_registered_across_accounts(
     assert described["ConsumerDescription"]["StreamARN"] == arn
     await other.fails("DeregisterStreamConsumer", "AccessDeniedException", ConsumerARN=consumer)
     await other.fails("ListStreamConsumers", "AccessDeniedException", StreamARN=arn)
+
+
+async def test_a_stale_consumer_arn_is_not_shared_by_its_successors_policy(
+    world: World,
+) -> None:
+    await world.client("CreateStream", StreamName="s", ShardCount=1)
+    arn = arn_of(world)
+    other = await world.other_tenant("other")
+    first = await world.client("RegisterStreamConsumer", StreamARN=arn, ConsumerName="app")
+    stale = first["Consumer"]["ConsumerARN"].rsplit(":", 1)[0] + ":1"
+    await world.client("DeregisterStreamConsumer", ConsumerARN=first["Consumer"]["ConsumerARN"])
+    made = await world.client("RegisterStreamConsumer", StreamARN=arn, ConsumerName="app")
+    consumer = made["Consumer"]["ConsumerARN"]
+    everything = f"{arn}/consumer/*"
+    await world.client("PutResourcePolicy", ResourceARN=consumer, Policy=grant(
+        f"arn:aws:iam::{other.tenant_id}:root", everything, "DescribeStreamConsumer"))  # fmt: skip
+    await other.client("DescribeStreamConsumer", ConsumerARN=consumer)
+    await other.fails("DescribeStreamConsumer", "AccessDeniedException", ConsumerARN=stale)
+    await world.fails("DescribeStreamConsumer", "ResourceNotFoundException", ConsumerARN=stale)
