@@ -38,7 +38,7 @@ from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send
 from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy import Effect, PolicyDocument, PolicyKind, load_policy
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
@@ -46,7 +46,7 @@ from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
 from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions, subscription_answer
 from andromede.kinesisapi.monitoring import MONITORING_ACTIONS
-from andromede.kinesisapi.params import Handler, KinesisCall
+from andromede.kinesisapi.params import SHARED_ACTIONS, Handler, KinesisCall
 from andromede.kinesisapi.policies import POLICY_ACTIONS
 from andromede.kinesisapi.records import RECORD_ACTIONS
 from andromede.kinesisapi.streams import STREAM_ACTIONS
@@ -72,6 +72,21 @@ DATA_ACTIONS: Final = frozenset(
 )
 # The request's ASGI ``receive``: a subscription's stream listens on it for the client going.
 _RECEIVE: ContextVar[Receive] = ContextVar("kinesis_receive")
+
+
+def _governing(policy: str | None, action: str) -> PolicyDocument | None:
+    """A stream's or consumer's policy as it bears on ``action``: whole for the calls it may
+    share, its denials only for any other (a ``kinesis:*`` in it grants no DeleteStream, but
+    a denial of it still holds), as AWS applies Kinesis resource policies."""
+    if not policy:
+        return None
+    document = load_policy(policy, kind=PolicyKind.RESOURCE)
+    if action.removeprefix("kinesis:") in SHARED_ACTIONS:
+        return document
+    denials = tuple(s for s in document.statements if s.effect is Effect.DENY)
+    if not denials:
+        return None
+    return PolicyDocument(document.version, document.id, document.kind, denials)
 
 
 class KinesisWire(JsonWire[KinesisCall]):
@@ -167,7 +182,7 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
                 secure=secure, region=region, keys={**principal_keys(policies), **keys},
             )  # fmt: skip
             refusal = endpoint_refusal(context)
-            document = None if not policy else load_policy(policy, kind=PolicyKind.RESOURCE)
+            document = _governing(policy, iam_action)
             if refusal is None and policies_allow(
                 context, policies, resource_policy=document, resource_account=owner
             ):

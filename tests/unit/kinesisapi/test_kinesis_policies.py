@@ -249,3 +249,28 @@ async def test_a_stale_consumer_arn_is_not_shared_by_its_successors_policy(
     await other.client("DescribeStreamConsumer", ConsumerARN=consumer)
     await other.fails("DescribeStreamConsumer", "AccessDeniedException", ConsumerARN=stale)
     await world.fails("DescribeStreamConsumer", "ResourceNotFoundException", ConsumerARN=stale)
+
+
+async def test_a_policy_grants_only_the_calls_it_may_share(world: World) -> None:
+    await world.client("CreateStream", StreamName="s", ShardCount=1)
+    arn = arn_of(world)
+    user = await world.iam_user("writer")
+    writer = f"arn:aws:iam::{world.tenant_id}:user/writer"
+    await world.client("PutResourcePolicy", ResourceARN=arn, Policy=grant(writer, arn, "*"))
+    await user.client("PutRecord", StreamName="s", Data=b"x", PartitionKey="k")
+    await user.client("DescribeStreamSummary", StreamName="s")
+    for operation in ("DescribeStream", "DeleteStream", "GetResourcePolicy"):
+        await user.fails(operation, "AccessDeniedException",
+                         **({"ResourceARN": arn} if "Policy" in operation
+                            else {"StreamName": "s"}))  # fmt: skip
+    # Its denials hold for every call, those it cannot share too.
+    identity = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kinesis:DescribeStream", "Resource": "*"}]}  # fmt: skip
+    await world.identity.put_user_policy(world.tenant_id, "writer", "p", json.dumps(identity))
+    await user.client("DescribeStream", StreamName="s")
+    denied = json.loads(grant(writer, arn, "*"))
+    denied["Statement"][0]["Effect"] = "Deny"
+    await world.client("PutResourcePolicy", ResourceARN=arn, Policy=json.dumps(denied))
+    await user.fails("DescribeStream", "AccessDeniedException", StreamName="s")
+    await user.fails("PutRecord", "AccessDeniedException", StreamName="s", Data=b"x",
+                     PartitionKey="k")  # fmt: skip
