@@ -3,7 +3,8 @@ name an account, the account's bounds of open shards and on-demand streams, comp
 writes that leave the shards and the counter alone, records numbered by the stream's counter
 under the layout they were routed by (a put that met a reshard refused, never numbered into a
 closed shard), reads bounded by count and bytes, arrival lookups, a reshard's sequence
-numbers, retention trimming and a closed tenant forgotten."""
+numbers, retention trimming, resource policies (decision 0248) and a closed tenant
+forgotten."""
 
 from __future__ import annotations
 
@@ -98,6 +99,32 @@ async def test_streams_made_listed_changed_and_deleted(store: KinesisStore) -> N
     assert await store.read("t1", "s1", 0, 0, 10, 1000) == []
     assert await store.forget_tenant("t2") == 1
     assert await store.get("t2", "od") is None
+
+
+async def test_resource_policies_are_kept_with_their_stream_and_consumers(
+    store: KinesisStore,
+) -> None:
+    """Decision 0248: the stream's policy and each consumer's are written by a replace, read
+    back as put, removed with them, and a closed tenant's are forgotten."""
+    made = stream("s", "t3")
+    await store.create(made, max_shards=5, max_on_demand=1)
+    assert (await store.get("t3", "s")).policy is None  # type: ignore[union-attr]
+    shared = dataclasses.replace(
+        made, policy='{"Statement": []}', revision=2,
+        consumers=(Consumer("a", T0, '{"Id": "a"}'), Consumer("b", T0 + 1)),
+    )  # fmt: skip
+    assert await store.replace(shared)
+    held = await store.get("t3", "s")
+    assert held is not None and held.policy == '{"Statement": []}'
+    assert held.consumers == (Consumer("a", T0, '{"Id": "a"}'), Consumer("b", T0 + 1))
+    cleared = dataclasses.replace(held, policy=None, consumers=(Consumer("b", T0 + 1),),
+                                  revision=3)  # fmt: skip
+    assert await store.replace(cleared)
+    held = await store.get("t3", "s")
+    assert held is not None and held.policy is None and held.consumers == (Consumer("b", T0 + 1),)
+    assert await store.replace(dataclasses.replace(held, policy="{}", revision=4))
+    assert await store.forget_tenant("t3") == 1
+    assert await store.get("t3", "s") is None
 
 
 async def test_records_numbered_read_and_bounded(store: KinesisStore) -> None:

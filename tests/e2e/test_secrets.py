@@ -582,8 +582,9 @@ def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None
 def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None:
     """Kinesis Data Streams (decision 0228) with boto3's own client and waiters: a stream
     made, records put and read back in order from their shard, a split closing its parent
-    (read to its end: ChildShards), a KMS key encrypting it, its enhanced monitoring enabled
-    (decision 0245), and deleted."""
+    (read to its end: ChildShards), another account writing through its resource policy
+    (decision 0248), a KMS key encrypting it, its enhanced monitoring enabled (decision 0245),
+    and deleted."""
     kinesis: Any = client_for(server, "kinesis", *server.credentials())
     kinesis.create_stream(StreamName="events", ShardCount=2)
     kinesis.get_waiter("stream_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
@@ -618,6 +619,21 @@ def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None
     )
     assert "NextShardIterator" not in closed or closed["NextShardIterator"] is None
     assert len(closed["ChildShards"]) == 2
+    # Another account writes by the stream's ARN once its resource policy lets it (0248).
+    partner = new_tenant(server, "kinesis-partner")
+    theirs: Any = client_for(server, "kinesis", partner.access_key_id, partner.secret_access_key)
+    arn = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    with pytest.raises(ClientError) as not_shared:
+        theirs.put_record(StreamARN=arn, Data=b"partner", PartitionKey="k")
+    assert error_code(not_shared) == "AccessDeniedException"
+    shared = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{partner.account}:root"},
+        "Action": "kinesis:PutRecord", "Resource": arn}]}  # fmt: skip
+    kinesis.put_resource_policy(ResourceARN=arn, Policy=json.dumps(shared))
+    assert json.loads(kinesis.get_resource_policy(ResourceARN=arn)["Policy"]) == shared
+    assert theirs.put_record(StreamARN=arn, Data=b"partner", PartitionKey="k")["SequenceNumber"]
     kinesis.start_stream_encryption(StreamName="events", EncryptionType="KMS",
                                     KeyId="alias/aws/kinesis")  # fmt: skip
     summary = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]

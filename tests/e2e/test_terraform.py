@@ -39,7 +39,8 @@ streams into the data bucket (Direct PUT under the data key, and one reading the
 stream), the log group's subscription filters into both, and a metric stream into Firehose
 (``aws_kinesis_stream``, ``aws_kinesis_stream_consumer``,
 ``aws_kinesis_firehose_delivery_stream``, ``aws_cloudwatch_log_subscription_filter``,
-``aws_cloudwatch_metric_stream``: decision 0240).
+``aws_cloudwatch_metric_stream``: decision 0240), the stream shared with another account for
+writing (``aws_kinesis_resource_policy``: decision 0248).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -735,6 +736,20 @@ data "aws_kinesis_stream" "orders" {
   name       = aws_kinesis_stream.orders.name
   depends_on = [aws_kinesis_stream_consumer.audit]
 }
+# The stream shared with a partner account for writing (decision 0248).
+resource "aws_kinesis_resource_policy" "orders" {
+  resource_arn = aws_kinesis_stream.orders.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "partner-writes"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::111122223333:root" }
+      Action    = ["kinesis:DescribeStreamSummary", "kinesis:PutRecord", "kinesis:PutRecords"]
+      Resource  = aws_kinesis_stream.orders.arn
+    }]
+  })
+}
 output "orders_stream_arn" { value = aws_kinesis_stream.orders.arn }
 output "orders_stream_shards" { value = data.aws_kinesis_stream.orders.open_shards }
 # Firehose into the data bucket (decision 0223): Direct PUT under the data key, and a second
@@ -1150,6 +1165,11 @@ def test_terraform_applies_converges_and_destroys(
     assert outputs["orders_stream_shards"] == ["shardId-000000000000"]
     stream_tags = kinesis.list_tags_for_stream(StreamName=f"{bucket}-orders")["Tags"]
     assert stream_tags == [{"Key": "team", "Value": "orders"}]
+    # aws_kinesis_resource_policy (decision 0248).
+    shared = json.loads(
+        kinesis.get_resource_policy(ResourceARN=outputs["orders_stream_arn"])["Policy"]
+    )
+    assert shared["Statement"][0]["Sid"] == "partner-writes"
     # aws_kinesis_firehose_delivery_stream (decisions 0223, 0235): under the data key, and
     # the second reading the stream.
     firehose = client_for(server, "firehose", *server.credentials())

@@ -32,7 +32,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.service import KinesisService
 from andromede.kinesis.store import KinesisStore
-from andromede.kinesis.throughput import ShardThrottle
+from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
 from andromede.kinesisapi.app import CONTENT_TYPE, KinesisApp
 from andromede.kms.customer_keys import Caller, CustomerKeyService
 from andromede.kms.keys_store import MemoryCustomerKeyStore
@@ -116,6 +116,9 @@ class World(Signers):
 async def kinesis_world(
     tmp_path: Path, store: KinesisStore | None = None, **overrides: Any
 ) -> AsyncIterator[World]:
+    # The tests read a shard faster than AWS's 5 GetRecords a second; the read throughput's
+    # own test (test_kinesis_records) sets its bound.
+    overrides.setdefault("kinesis_shard_read_calls", 1000)
     settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -135,6 +138,7 @@ async def kinesis_world(
         kinesis_limits(settings),
         KinesisMetrics(sink, billing, REGION),
         ShardThrottle(settings.kinesis_shard_write_records, settings.kinesis_shard_write_bytes),
+        ShardReadThrottle(settings.kinesis_shard_read_calls, settings.kinesis_shard_read_bytes),
     )
     yield World(
         app=KinesisApp(kinesis, identity, audit, settings),

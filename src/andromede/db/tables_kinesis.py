@@ -34,13 +34,16 @@ kinesis_streams = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),  # JSON list of pairs
     sa.Column("encryption_type", key_text(), nullable=False),
     sa.Column("key_id", sa.Text, nullable=True),
-    sa.Column("consumers", sa.Text, nullable=False),  # JSON list of [name, created ms]
+    # JSON list of [name, created ms] (and its resource policy's text, decision 0248)
+    sa.Column("consumers", sa.Text, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("layout", sa.Integer, nullable=False),
     sa.Column("next_sequence", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     # JSON list of the enhanced monitoring's metric names (decision 0245, migration 0117)
     sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
+    # The stream's resource policy, as put (decision 0248, migration 0119)
+    sa.Column("policy", sa.Text, nullable=True),
 )
 
 kinesis_records = sa.Table(

@@ -9,6 +9,7 @@ to Kinesis Data Streams' error type.
     ├── InvalidArgument     a parameter's value is not acceptable
     ├── LimitExceeded       a quota (shards, on-demand streams, tags) is reached
     ├── ExpiredIterator     a shard iterator older than its lifetime
+    ├── ThroughputExceeded  a shard's read throughput spent (decision 0248)
     └── KmsRefused          the stream's KMS key refuses (``KMSDisabledException``…)
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "LimitExceeded",
     "StreamInUse",
     "StreamNotFound",
+    "ThroughputExceeded",
 ]
 
 
@@ -48,6 +50,10 @@ class LimitExceeded(KinesisError):
 
 
 class ExpiredIterator(KinesisError):
+    pass
+
+
+class ThroughputExceeded(KinesisError):
     pass
 
 

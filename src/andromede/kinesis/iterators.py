@@ -1,11 +1,13 @@
 """Shard iterators (decision 0228): opaque, tamper-proof and short-lived, as AWS's are.
 
-An iterator names the stream, the shard, the first sequence number it reads and the time it
-was issued, and ends with an HMAC-SHA256 of all that and the account's id under the stream's
-own iterator key (random, made with the stream, kept in its row): a gateway checks any other
-gateway's iterators, an iterator of another account or of a deleted stream of the same name
-does not verify, and a changed byte is refused. Compared in constant time. It is refused
-``ExpiredIteratorException`` once older than its lifetime (AWS: 5 minutes).
+An iterator names the stream and its account (the stream's owner, whoever asked for it:
+another account reads a shared stream with it, decision 0248), the shard, the first sequence
+number it reads and the time it was issued, and ends with an HMAC-SHA256 of all that and the
+account's id under the stream's own iterator key (random, made with the stream, kept in its
+row): a gateway checks any other gateway's iterators, an iterator of another account or of a
+deleted stream of the same name does not verify, and a changed byte is refused. Compared in
+constant time. It is refused ``ExpiredIteratorException`` once older than its lifetime (AWS:
+5 minutes).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from andromede.kinesis.errors import ExpiredIterator, InvalidArgument
 
 __all__ = ["IteratorPosition", "iterator_stream", "open_iterator", "seal_iterator"]
 
-_VERSION: Final = b"\x01"
+# 2: the owner's account after the stream's name (decision 0248); 1 named none, its reader's.
+_VERSION: Final = b"\x02"
+_UNOWNED: Final = b"\x01"
 _FIELDS: Final = struct.Struct(">QQI")  # issued (ms), next sequence number, shard index
 _MAC: Final = hashlib.sha256().digest_size
 
@@ -44,48 +48,62 @@ def _mac(key: bytes, tenant_id: str, body: bytes) -> bytes:
 
 
 def seal_iterator(key: bytes, tenant_id: str, where: IteratorPosition) -> str:
+    """``where`` in the stream of ``tenant_id`` (its owner's account)."""
     name = where.stream.encode()
+    account = tenant_id.encode()
     body = (
         _VERSION
         + _FIELDS.pack(where.issued, where.position, where.shard)
         + bytes([len(name)])
         + name
+        + bytes([len(account)])
+        + account
     )
     return base64.b64encode(body + _mac(key, tenant_id, body)).decode("ascii")
 
 
-def _unpack(token: str) -> tuple[bytes, bytes, IteratorPosition]:
+def _unpack(token: str) -> tuple[bytes, bytes, IteratorPosition, str | None]:
     try:
         raw = base64.b64decode(token.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise _invalid() from None
     head = 1 + _FIELDS.size + 1
-    if len(raw) < head + 1 + _MAC or raw[:1] != _VERSION:
+    if len(raw) < head + 1 + _MAC or raw[:1] not in (_VERSION, _UNOWNED):
         raise _invalid()
     size = raw[head - 1]
-    body, mac = raw[: head + size], raw[head + size :]
+    end = head + size
+    account: bytes | None = None
+    if raw[:1] == _VERSION:
+        if len(raw) < end + 1:
+            raise _invalid()
+        account = raw[end + 1 : end + 1 + raw[end]]
+        end += 1 + raw[end]
+    body, mac = raw[:end], raw[end:]
     if len(mac) != _MAC:
         raise _invalid()
     issued, position, shard = _FIELDS.unpack(raw[1 : 1 + _FIELDS.size])
     try:
-        name = body[head:].decode()
+        name = body[head : head + size].decode()
+        owner = None if account is None else account.decode()
     except UnicodeDecodeError:
         raise _invalid() from None
-    return body, mac, IteratorPosition(name, shard, position, issued)
+    return body, mac, IteratorPosition(name, shard, position, issued), owner
 
 
-def iterator_stream(token: str) -> str:
-    """The stream an iterator names, unverified: the caller reads its key, then
-    :func:`open_iterator`."""
-    return _unpack(token)[2].stream
+def iterator_stream(token: str) -> tuple[str | None, str]:
+    """The account and the stream an iterator names, unverified (no account: an iterator
+    issued before decision 0248, of its reader's account): the caller reads the stream's
+    key, then :func:`open_iterator`."""
+    _, _, where, owner = _unpack(token)
+    return owner, where.stream
 
 
 def open_iterator(
     key: bytes, tenant_id: str, token: str, now: int, lifetime_ms: int
 ) -> IteratorPosition:
     """The iterator's position once its MAC verifies; ``ExpiredIterator`` past its lifetime."""
-    body, mac, where = _unpack(token)
-    if not hmac.compare_digest(mac, _mac(key, tenant_id, body)):
+    body, mac, where, owner = _unpack(token)
+    if owner not in (None, tenant_id) or not hmac.compare_digest(mac, _mac(key, tenant_id, body)):
         raise _invalid()
     if now - where.issued > lifetime_ms:
         raise ExpiredIterator(

@@ -107,10 +107,12 @@ class Shard:
 @dataclass(frozen=True, slots=True)
 class Consumer:
     """A registered stream consumer (enhanced fan-out's registry, read through SubscribeToShard,
-    decision 0242): its ARN is the stream's with ``/consumer/<name>:<creation seconds>``."""
+    decision 0242): its ARN is the stream's with ``/consumer/<name>:<creation seconds>``;
+    ``policy``: its resource policy (decision 0248), gone with it when deregistered."""
 
     name: str
     created: int  # ms
+    policy: str | None = None
 
     def arn(self, stream_arn: str) -> str:
         return f"{stream_arn}/consumer/{self.name}:{self.created // 1000}"
@@ -123,7 +125,8 @@ class Stream:
     ``next_sequence`` is the counter the next record takes (the store's, read only here);
     ``iterator_key`` MACs the stream's shard iterators (a new stream of the same name has
     another, so its predecessor's iterators are refused); ``shard_level_metrics``: the
-    enhanced monitoring enabled (decision 0245), in :data:`SHARD_LEVEL_METRICS`' order."""
+    enhanced monitoring enabled (decision 0245), in :data:`SHARD_LEVEL_METRICS`' order;
+    ``policy``: its resource policy (decision 0248), the JSON text as put."""
 
     tenant_id: str
     name: str
@@ -139,6 +142,7 @@ class Stream:
     key_id: str | None = None
     consumers: tuple[Consumer, ...] = ()
     shard_level_metrics: tuple[str, ...] = ()
+    policy: str | None = None
     revision: int = 1
     layout: int = 1
     next_sequence: int = 0

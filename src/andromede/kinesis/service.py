@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -22,6 +22,7 @@ from andromede.kinesis.errors import (
     LimitExceeded,
     StreamInUse,
     StreamNotFound,
+    ThroughputExceeded,
 )
 from andromede.kinesis.iterators import (
     IteratorPosition,
@@ -48,7 +49,7 @@ from andromede.kinesis.model import (
     uniform_shards,
 )
 from andromede.kinesis.store import AccountUsage, KinesisStore, SealedRecord
-from andromede.kinesis.throughput import ShardThrottle
+from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
 
 __all__ = [
     "Entry",
@@ -82,7 +83,8 @@ class KinesisObserver(Protocol):
     of decision 0245): ``written`` the (shard index, bytes) of each record taken,
     ``throttled`` the shard index of each refused past its throughput; ``operation`` is the
     reading API's metric prefix (``GetRecords``, or ``SubscribeToShardEvent`` for an enhanced
-    fan-out page), ``age`` the milliseconds since the last record read arrived (0 if none)."""
+    fan-out page), ``age`` the milliseconds since the last record read arrived (0 if none);
+    ``read_throttled`` a GetRecords refused past the shard's read throughput (decision 0248)."""
 
     def incoming(
         self, stream: Stream, written: Sequence[tuple[int, int]], throttled: Sequence[int]
@@ -91,6 +93,8 @@ class KinesisObserver(Protocol):
     def read(self, stream: Stream, shard: int, read: ReadCounts, operation: str) -> None: ...
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None: ...
+
+    def read_throttled(self, stream: Stream, shard: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,9 @@ class _Unobserved:
         pass
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None:
+        pass
+
+    def read_throttled(self, stream: Stream, shard: int) -> None:
         pass
 
 
@@ -181,9 +188,11 @@ class KinesisService:
         limits: KinesisLimits | None = None,
         observer: KinesisObserver | None = None,
         throttle: ShardThrottle | None = None,
+        read_throttle: ShardReadThrottle | None = None,
     ) -> None:
         self.store = store
         self.throttle = throttle
+        self.read_throttle = read_throttle
         self.sealer = sealer
         self.region = region
         self.limits = limits or KinesisLimits()
@@ -257,15 +266,18 @@ class KinesisService:
     # -- consumers ------------------------------------------------------------------------
 
     async def register_consumer(self, tenant_id: str, name: str, consumer: str) -> Consumer:
-        stream = await self.get(tenant_id, name)
-        if any(c.name == consumer for c in stream.consumers):
-            raise StreamInUse(f"Consumer {consumer} under stream {name} already exists.")
-        if len(stream.consumers) >= self.limits.max_consumers:
-            raise LimitExceeded(
-                f"Stream {name} has {len(stream.consumers)} registered consumers, the limit."
-            )
         made = Consumer(consumer, _now())
-        await self._replace(dataclasses.replace(stream, consumers=(*stream.consumers, made)))
+
+        def register(stream: Stream) -> Stream:
+            if any(c.name == consumer for c in stream.consumers):
+                raise StreamInUse(f"Consumer {consumer} under stream {name} already exists.")
+            if len(stream.consumers) >= self.limits.max_consumers:
+                raise LimitExceeded(
+                    f"Stream {name} has {len(stream.consumers)} registered consumers, the limit."
+                )
+            return dataclasses.replace(stream, consumers=(*stream.consumers, made))
+
+        await self._update(tenant_id, name, register)
         return made
 
     async def consumer(self, tenant_id: str, name: str, consumer: str) -> Consumer:
@@ -277,9 +289,40 @@ class KinesisService:
 
     async def deregister_consumer(self, tenant_id: str, name: str, consumer: str) -> None:
         found = await self.consumer(tenant_id, name, consumer)
-        stream = await self.get(tenant_id, name)
-        kept = tuple(c for c in stream.consumers if c != found)
-        await self._replace(dataclasses.replace(stream, consumers=kept))
+        await self._update(tenant_id, name, lambda stream: dataclasses.replace(
+            stream, consumers=tuple(c for c in stream.consumers if c.name != found.name)
+        ))  # fmt: skip
+
+    async def set_policy(
+        self, tenant_id: str, name: str, consumer: str | None, policy: str | None
+    ) -> Stream:
+        """PutResourcePolicy (``policy``) or DeleteResourcePolicy (None) of the stream, or of
+        its consumer ``consumer`` (decision 0248): the text checked by the API already."""
+
+        def put(stream: Stream) -> Stream:
+            if consumer is None:
+                return dataclasses.replace(stream, policy=policy)
+            if not any(c.name == consumer for c in stream.consumers):
+                raise StreamNotFound(f"Consumer {consumer} under stream {name} not found.")
+            kept = tuple(
+                dataclasses.replace(c, policy=policy) if c.name == consumer else c
+                for c in stream.consumers
+            )
+            return dataclasses.replace(stream, consumers=kept)
+
+        return await self._update(tenant_id, name, put)
+
+    async def _update(
+        self, tenant_id: str, name: str, change: Callable[[Stream], Stream]
+    ) -> Stream:
+        """``change`` applied to the stream as it is now, again on a fresh read when another
+        write came first (Terraform registers a consumer and puts a policy at once)."""
+        for _ in range(_PUT_ATTEMPTS):
+            stream = await self.get(tenant_id, name)
+            changed = dataclasses.replace(change(stream), revision=stream.revision + 1)
+            if await self.store.replace(changed):
+                return changed
+        raise StreamInUse(f"Stream {name} was changed by another request; retry.")
 
     async def _replace(self, stream: Stream) -> Stream:
         changed = dataclasses.replace(stream, revision=stream.revision + 1)
@@ -288,16 +331,18 @@ class KinesisService:
         return changed
 
     async def tag(self, tenant_id: str, name: str, tags: Sequence[tuple[str, str]]) -> None:
-        stream = await self.get(tenant_id, name)
-        merged = dict(stream.tags) | dict(tags)
-        if len(merged) > self.limits.max_tags:
-            raise LimitExceeded(f"A stream may carry at most {self.limits.max_tags} tags.")
-        await self._replace(dataclasses.replace(stream, tags=tuple(merged.items())))
+        def add(stream: Stream) -> Stream:
+            merged = dict(stream.tags) | dict(tags)
+            if len(merged) > self.limits.max_tags:
+                raise LimitExceeded(f"A stream may carry at most {self.limits.max_tags} tags.")
+            return dataclasses.replace(stream, tags=tuple(merged.items()))
+
+        await self._update(tenant_id, name, add)
 
     async def untag(self, tenant_id: str, name: str, keys: Sequence[str]) -> None:
-        stream = await self.get(tenant_id, name)
-        kept = tuple((k, v) for k, v in stream.tags if k not in keys)
-        await self._replace(dataclasses.replace(stream, tags=kept))
+        await self._update(tenant_id, name, lambda stream: dataclasses.replace(
+            stream, tags=tuple((k, v) for k, v in stream.tags if k not in keys)
+        ))  # fmt: skip
 
     async def set_retention(self, tenant_id: str, name: str, hours: int, *, increase: bool) -> None:
         stream = await self.get(tenant_id, name)
@@ -460,8 +505,13 @@ class KinesisService:
         limit: int,
         caller: object = None,
         operation: str = "GetRecords",
+        *,
+        throttled: bool = False,
     ) -> RecordsRead:
-        name = iterator_stream(token)
+        """The records at the iterator; ``throttled``: a GetRecords call, bound by the shard's
+        read throughput (``ProvisionedThroughputExceededException`` past it, decision 0248);
+        enhanced fan-out and the platform's own readers are not."""
+        _, name = iterator_stream(token)
         stream = await self.store.get(tenant_id, name)
         if stream is None:
             raise InvalidArgument("Invalid ShardIterator.")
@@ -472,9 +522,15 @@ class KinesisService:
         shard = next((s for s in stream.shards if s.index == where.shard), None)
         if shard is None:
             raise InvalidArgument("Invalid ShardIterator.")
+        bound = self.read_throttle if throttled else None
+        if bound is not None and not bound.admit(tenant_id, name, shard.index):
+            self.observer.read_throttled(stream, shard.index)
+            raise ThroughputExceeded(_throttled(stream, shard))
         stored = await self.store.read(
             tenant_id, name, shard.index, where.position, limit, self.limits.max_read_bytes
         )
+        if bound is not None:
+            bound.spend(tenant_id, name, shard.index, sum(r.size for r in stored))
         opened = await self.sealer.open(stream, stored, caller) if stored else []
         after = stored[-1].sequence + 1 if stored else where.position
         more = bool(await self.store.read(tenant_id, name, shard.index, after, 1, 1))

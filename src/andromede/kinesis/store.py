@@ -50,8 +50,8 @@ class KinesisStore(Protocol):
     async def usage(self, tenant_id: str) -> AccountUsage: ...
 
     async def replace(self, stream: Stream) -> bool:
-        """Write ``stream``'s status, mode, tags, retention, encryption, consumers and
-        shard-level metrics over its row if the row's
+        """Write ``stream``'s status, mode, tags, retention, encryption, consumers (their
+        policies with them), shard-level metrics and resource policy over its row if the row's
         revision is ``stream.revision - 1`` (never its shards, layout or counter); False when
         another write came first (or the stream is gone)."""
         ...

@@ -81,12 +81,23 @@ def _stream(m: Any) -> Stream:
         tags=tuple((str(k), str(v)) for k, v in json.loads(m["tags"])),
         encryption_type=m["encryption_type"],
         key_id=m["key_id"],
-        consumers=tuple(Consumer(str(n), int(c)) for n, c in json.loads(m["consumers"])),
+        consumers=tuple(_consumer(entry) for entry in json.loads(m["consumers"])),
         shard_level_metrics=tuple(str(n) for n in json.loads(m["shard_level_metrics"])),
+        policy=m["policy"],
         revision=int(m["revision"]),
         layout=int(m["layout"]),
         next_sequence=int(m["next_sequence"]),
     )
+
+
+def _consumer(entry: list[Any]) -> Consumer:
+    """``[name, created]``, or ``[name, created, policy]`` once a policy was put (0248)."""
+    return Consumer(str(entry[0]), int(entry[1]), None if len(entry) < 3 else str(entry[2]))
+
+
+def _consumer_entry(consumer: Consumer) -> list[Any]:
+    entry: list[Any] = [consumer.name, consumer.created]
+    return entry if consumer.policy is None else [*entry, consumer.policy]
 
 
 def _described(stream: Stream) -> dict[str, Any]:
@@ -98,8 +109,9 @@ def _described(stream: Stream) -> dict[str, Any]:
         "tags": json.dumps([list(t) for t in stream.tags]),
         "encryption_type": stream.encryption_type,
         "key_id": stream.key_id,
-        "consumers": json.dumps([[c.name, c.created] for c in stream.consumers]),
+        "consumers": json.dumps([_consumer_entry(c) for c in stream.consumers]),
         "shard_level_metrics": json.dumps(list(stream.shard_level_metrics)),
+        "policy": stream.policy,
         "revision": stream.revision,
     }
 

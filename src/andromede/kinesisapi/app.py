@@ -3,14 +3,17 @@
 
 Per request: request id → bounded body → SigV4 over the body's hash (service ``kinesis``) →
 ``X-Amz-Target`` (``Kinesis_20131202.<Action>``) → JSON parameters → the action's handler
-(authorising ``kinesis:<Action>`` on the stream by the caller's identity policies: resource
-policies are not offered) → JSON answer, then an audit event (action ``kinesis:<Action>``,
-resource the stream's ARN; the data calls PutRecord, PutRecords, GetShardIterator and
-GetRecords only when refused, as CloudTrail's data events are off by default) and an
-access-log line. Every error leaves as ``{"__type": …, "message": …}`` with the
-``x-amzn-RequestId`` header; an unexpected exception is logged and answered
-``InternalFailure`` carrying nothing but the request id. An action of the API this platform
-does not serve (resource policies…) is ``UnknownOperationException``.
+(authorising ``kinesis:<Action>`` on the stream by the caller's identity policies and the
+stream's or consumer's resource policy, decision 0248: within the owner's account either
+allows, from another account both must) → JSON answer, then an audit event (action
+``kinesis:<Action>``, resource the stream's ARN; the data calls PutRecord, PutRecords,
+GetShardIterator and GetRecords only when refused, as CloudTrail's data events are off by
+default), in the stream owner's trail too when the caller is of another account (its
+``caller_account`` detail naming the caller's), and an access-log line. Every error leaves
+as ``{"__type": …, "message": …}`` with the ``x-amzn-RequestId`` header; an unexpected
+exception is logged and answered ``InternalFailure`` carrying nothing but the request id. An
+action of the API this platform does not serve (account settings…) is
+``UnknownOperationException``.
 SubscribeToShard answers with its subscription's event stream (decision 0242,
 :mod:`andromede.kinesisapi.fanout`), a data event as GetRecords.
 """
@@ -21,8 +24,8 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, ClassVar, Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -34,13 +37,17 @@ from andromede.awsjson.endpoint import (
 from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send
+from andromede.iam.endpoint_origin import endpoint_refusal
+from andromede.iam.policy import Effect, PolicyDocument, PolicyKind, load_policy
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
 from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions, subscription_answer
 from andromede.kinesisapi.monitoring import MONITORING_ACTIONS
-from andromede.kinesisapi.params import Handler, KinesisCall
+from andromede.kinesisapi.params import SHARED_ACTIONS, Handler, KinesisCall
+from andromede.kinesisapi.policies import POLICY_ACTIONS
 from andromede.kinesisapi.records import RECORD_ACTIONS
 from andromede.kinesisapi.streams import STREAM_ACTIONS
 from andromede.kinesisapi.subscribe import SUBSCRIBE_ACTIONS
@@ -53,13 +60,33 @@ CONTENT_TYPE: Final = "application/x-amz-json-1.1"
 # A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
 _PUT_BODY: Final = 7 * 1024 * 1024
 ACTIONS: Final[dict[str, Handler]] = (
-    STREAM_ACTIONS | RECORD_ACTIONS | CONSUMER_ACTIONS | SUBSCRIBE_ACTIONS | MONITORING_ACTIONS
+    STREAM_ACTIONS
+    | RECORD_ACTIONS
+    | CONSUMER_ACTIONS
+    | SUBSCRIBE_ACTIONS
+    | MONITORING_ACTIONS
+    | POLICY_ACTIONS
 )
 DATA_ACTIONS: Final = frozenset(
     {"PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SubscribeToShard"}
 )
 # The request's ASGI ``receive``: a subscription's stream listens on it for the client going.
 _RECEIVE: ContextVar[Receive] = ContextVar("kinesis_receive")
+
+
+def _governing(policy: str | None, action: str) -> PolicyDocument | None:
+    """A stream's or consumer's policy as it bears on ``action``: whole for the calls it may
+    share, its denials only for any other (a ``kinesis:*`` in it grants no DeleteStream, but
+    a denial of it still holds), as AWS applies Kinesis resource policies."""
+    if not policy:
+        return None
+    document = load_policy(policy, kind=PolicyKind.RESOURCE)
+    if action.removeprefix("kinesis:") in SHARED_ACTIONS:
+        return document
+    denials = tuple(s for s in document.statements if s.effect is Effect.DENY)
+    if not denials:
+        return None
+    return PolicyDocument(document.version, document.id, document.kind, denials)
 
 
 class KinesisWire(JsonWire[KinesisCall]):
@@ -145,13 +172,29 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
         source_ip = client[0] if client else None
         secure = request.scope.get("scheme") == "https"
 
-        async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
-            refused = await identity_refusal(
-                self._identity, principal, request, region, iam_action, resource, keys
+        async def authorise(
+            iam_action: str, resource: str, keys: Mapping[str, Any], /,
+            policy: str | None = None, owner: str | None = None,
+        ) -> None:  # fmt: skip
+            policies = await self._identity.policies_for(principal)
+            context = principal_context(
+                principal, action=iam_action, resource=resource, source_ip=source_ip,
+                secure=secure, region=region, keys={**principal_keys(policies), **keys},
+            )  # fmt: skip
+            refusal = endpoint_refusal(context)
+            document = _governing(policy, iam_action)
+            if refusal is None and policies_allow(
+                context, policies, resource_policy=document, resource_account=owner
+            ):
+                return
+            self._denied.add(request.request_id)
+            kind = "identity" if owner in (None, principal.tenant_id) else "resource"
+            raise KinesisWireError(
+                "AccessDeniedException",
+                f"User: {principal.arn} is not authorized to perform: {iam_action} on "
+                f"resource: {resource} "
+                + (refusal or f"because no {kind}-based policy allows the {iam_action} action"),
             )
-            if refused is not None:
-                self._denied.add(request.request_id)
-                raise KinesisWireError("AccessDeniedException", refused)
 
         request.context = KinesisCall(
             params=self.params(request),
@@ -160,6 +203,8 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
             kinesis=self._kinesis,
             authorise=authorise,
             max_record_size=self._settings.kinesis_max_record_size,
+            max_policy_size=self._settings.kinesis_max_policy_size,
+            action=request.action_name, account=principal.tenant_id,
             subscriptions=self.subscriptions,
             kms_caller=Caller(
                 account_id=principal.tenant_id, arn=principal.arn, principal=principal,
@@ -181,4 +226,22 @@ class KinesisApp(JsonEndpoint[KinesisCall]):
         self, request: JsonRequest[KinesisCall], status: int, error_type: str | None
     ) -> None:
         super().finish(request, status, error_type)
+        call = request.context
+        resources = self.audited(request)
+        if call is not None and call.shared is not None and resources is not None:
+            # Another account's stream: the call is in its owner's trail too, as CloudTrail
+            # delivers a cross-account call to both accounts.
+            details = {"operation": request.action_name, "status": str(status),
+                       "caller_account": call.tenant_id}  # fmt: skip
+            if error_type is not None:
+                details["error"] = error_type
+            self._audit.record(
+                request_id=request.request_id,
+                tenant_id=call.shared,
+                principal=request.principal.arn,
+                action=f"{self.name}:{request.action_name}",
+                resource=",".join(dict.fromkeys(resources)) or "*",
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
         self._denied.discard(request.request_id)

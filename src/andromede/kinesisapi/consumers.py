@@ -16,7 +16,7 @@ from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.params import Handler, KinesisCall, invalid
 from andromede.kinesisapi.streams import named_stream
 
-__all__ = ["CONSUMER_ACTIONS", "named_consumer"]
+__all__ = ["CONSUMER_ACTIONS", "consumer_arn", "named_consumer"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _CONSUMER_ARN: Final = re.compile(
@@ -45,10 +45,17 @@ def _consumer_name(call: KinesisCall) -> str:
     return name
 
 
-async def named_consumer(call: KinesisCall, action: str) -> tuple[Stream, Consumer]:
-    """The consumer ``ConsumerARN`` names, or ``StreamARN`` and ``ConsumerName`` together,
-    once the caller may do ``action`` on it."""
-    arn = call.string("ConsumerARN", min_length=1, max_length=2048)
+def consumer_arn(arn: str) -> bool:
+    """Whether ``arn`` has the shape of a consumer's ARN."""
+    return _CONSUMER_ARN.fullmatch(arn) is not None
+
+
+async def named_consumer(
+    call: KinesisCall, action: str, arn: str | None = None
+) -> tuple[Stream, Consumer]:
+    """The consumer ``arn`` (else ``ConsumerARN``) names, or ``StreamARN`` and
+    ``ConsumerName`` together, once the caller may do ``action`` on it."""
+    arn = arn or call.string("ConsumerARN", min_length=1, max_length=2048)
     if arn is not None:
         match = _CONSUMER_ARN.fullmatch(arn)
         if match is None:
@@ -60,9 +67,17 @@ async def named_consumer(call: KinesisCall, action: str) -> tuple[Stream, Consum
         stream_name, name, created = call.arn_name(stream_arn), _consumer_name(call), None
     resource = f"{call.arn(stream_name)}/consumer/{name}:{created or '*'}"
     call.resources.append(resource)
-    await call.authorise(f"kinesis:{action}", resource, {})
-    stream = await call.kinesis.get(call.tenant_id, stream_name)
-    consumer = await call.kinesis.consumer(call.tenant_id, stream_name, name)
+    held = await call.kinesis.store.get(call.account, stream_name)
+    found = None if held is None else next((c for c in held.consumers if c.name == name), None)
+    if found is not None and created is not None and int(created) != found.created // 1000:
+        found = None  # a stale ARN: the consumer of that name now is another, its policy too
+    if found is not None and call.account != call.tenant_id:
+        call.shared = call.account
+    # The consumer's own policy shares it (decision 0248), not its stream's.
+    policy = None if found is None else found.policy
+    await call.authorise(f"kinesis:{action}", resource, {}, policy, call.account)
+    stream = await call.kinesis.get(call.account, stream_name)
+    consumer = await call.kinesis.consumer(call.account, stream_name, name)
     if created is not None and int(created) != consumer.created // 1000:
         raise KinesisWireError(
             "ResourceNotFoundException", f"Consumer {resource[:512]} not found (another consumer "
@@ -78,7 +93,7 @@ async def register_stream_consumer(call: KinesisCall) -> dict[str, Any]:
         raise KinesisWireError("InvalidArgumentException", "Tags on stream consumers are not "
                                "offered by this platform (decision 0228).")  # fmt: skip
     stream = await named_stream(call, "RegisterStreamConsumer", None, call.arn_name(stream_arn))
-    consumer = await call.kinesis.register_consumer(call.tenant_id, stream.name, name)
+    consumer = await call.kinesis.register_consumer(call.account, stream.name, name)
     return {"Consumer": _described(stream, consumer, with_stream=False)}
 
 
@@ -89,7 +104,7 @@ async def describe_stream_consumer(call: KinesisCall) -> dict[str, Any]:
 
 async def deregister_stream_consumer(call: KinesisCall) -> dict[str, Any]:
     stream, consumer = await named_consumer(call, "DeregisterStreamConsumer")
-    await call.kinesis.deregister_consumer(call.tenant_id, stream.name, consumer.name)
+    await call.kinesis.deregister_consumer(call.account, stream.name, consumer.name)
     return {}
 
 

@@ -3,8 +3,8 @@
 AWS answers ``{"__type": "ResourceNotFoundException", "message": "…"}`` with status 400 (500
 for ``InternalFailure``) and the ``x-amzn-RequestId`` header; botocore raises
 ``ClientError`` whose code is the ``__type``. An operation of the API model this platform
-does not serve (SubscribeToShard's HTTP/2 event stream, consumers, resource policies…) is
-answered ``UnknownOperationException``, as AWS answers a call it does not know.
+does not serve (account settings, warm throughput…) is answered
+``UnknownOperationException``, as AWS answers a call it does not know.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (k.InvalidArgument, "InvalidArgumentException"),
     (k.LimitExceeded, "LimitExceededException"),
     (k.ExpiredIterator, "ExpiredIteratorException"),
+    (k.ThroughputExceeded, "ProvisionedThroughputExceededException"),
 )
 
 

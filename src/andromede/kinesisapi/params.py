@@ -1,6 +1,12 @@
 """One Kinesis call's parameters and their checks, in AWS's wording (``ValidationException``
 for a value that breaks the API model's constraints, ``InvalidArgumentException`` for one
-Kinesis refuses), and the stream a call names by ``StreamName`` or ``StreamARN``."""
+Kinesis refuses), and the stream a call names by ``StreamName`` or ``StreamARN``.
+
+A ``StreamName`` is always the caller's own; a ``StreamARN`` (or ``ConsumerARN``) may name
+another account's stream for the calls AWS lets a resource policy share
+(:data:`SHARED_ACTIONS`, decision 0248): the call's :attr:`KinesisCall.account` is then the
+stream's owner, whose stream the service acts on. Any other call naming another account's
+stream is refused ``AccessDeniedException`` before anything is looked up."""
 
 from __future__ import annotations
 
@@ -9,14 +15,30 @@ import binascii
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from andromede.kinesis.model import stream_arn
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.fanout import Subscription, Subscriptions
 
-__all__ = ["Handler", "KinesisCall", "invalid"]
+__all__ = ["SHARED_ACTIONS", "Authorise", "Handler", "KinesisCall", "invalid"]
+
+# The calls another account may make on a stream (or its consumers) its resource policy
+# shares, as AWS lists them for Kinesis resource policies (decision 0248).
+SHARED_ACTIONS: Final = frozenset(
+    {
+        "DescribeStreamSummary",
+        "GetRecords",
+        "GetShardIterator",
+        "ListShards",
+        "PutRecord",
+        "PutRecords",
+        "RegisterStreamConsumer",
+        "DescribeStreamConsumer",
+        "SubscribeToShard",
+    }
+)
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _ARN: Final = re.compile(
@@ -37,17 +59,35 @@ def _serialization(name: str, kind: str) -> KinesisWireError:
     return KinesisWireError("SerializationException", f"{name} must be {kind}")
 
 
+class Authorise(Protocol):
+    """AccessDeniedException unless the caller may do ``action`` on ``resource``: its
+    identity policies, and ``policy`` (the stream's or consumer's resource policy, of
+    ``owner``'s account) as AWS combines them (decision 0248)."""
+
+    def __call__(
+        self, action: str, resource: str, keys: Mapping[str, Any], /,
+        policy: str | None = None, owner: str | None = None,
+    ) -> Awaitable[None]: ...  # fmt: skip
+
+
 @dataclass(slots=True)
 class KinesisCall:
     """One action call: its parameters, the caller's account and Region, its authorisation
-    and the service; ``resources`` collects the streams' ARNs for the audit record."""
+    and the service; ``resources`` collects the streams' ARNs for the audit record;
+    ``account`` the account of the stream the call names (the caller's unless a shared
+    call names another's by ARN); ``shared`` the stream of another account the call
+    reached (its owner's trail records the call too)."""
 
     params: Mapping[str, Any]
     tenant_id: str
     region: str
     kinesis: KinesisService
-    authorise: Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+    authorise: Authorise
     max_record_size: int
+    max_policy_size: int = 20_480
+    action: str = ""
+    account: str = ""
+    shared: str | None = None
     resources: list[str] = field(default_factory=list)
     # The caller as KMS judges it (``kms.customer_keys.Caller``), for a stream's KMS key.
     kms_caller: object = None
@@ -130,21 +170,25 @@ class KinesisCall:
         return name
 
     def arn_name(self, arn: str) -> str:
+        """The stream's name; :attr:`account` its account (another's only for a call of
+        :data:`SHARED_ACTIONS`)."""
         match = _ARN.fullmatch(arn)
         if match is None:
             raise invalid("StreamARN", "Member must satisfy regular expression pattern: "
                           "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+")  # fmt: skip
         region, account, name = match.groups()
-        if account != self.tenant_id or region != self.region:
+        foreign = account != self.tenant_id
+        if region != self.region or (foreign and self.action not in SHARED_ACTIONS):
             raise KinesisWireError(
                 "AccessDeniedException",
                 f"Stream {arn[:256]} is not one of account {self.tenant_id} in {self.region}: "
-                "streams are used by their own account only here (decision 0228).",
+                f"another account's stream is shared for data calls only (decision 0248).",
             )
+        self.account = account
         return name
 
     def arn(self, name: str) -> str:
-        return stream_arn(self.region, self.tenant_id, name)
+        return stream_arn(self.region, self.account or self.tenant_id, name)
 
     def tag_map(self, name: str = "Tags", *, required: bool = False) -> list[tuple[str, str]]:
         raw = self.params.get(name)

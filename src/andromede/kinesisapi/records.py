@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from andromede.kinesis.iterators import iterator_stream
-from andromede.kinesis.model import Shard, parse_sequence, sequence_text, shard_index
+from andromede.kinesis.model import (
+    Shard,
+    Stream,
+    parse_sequence,
+    sequence_text,
+    shard_index,
+    stream_arn,
+)
 from andromede.kinesis.service import Entry, PutOutcome
 from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.params import Handler, KinesisCall, invalid
@@ -48,7 +55,7 @@ async def put_record(call: KinesisCall) -> dict[str, Any]:
     if call.params.get("DryRun") is True:
         raise KinesisWireError("InvalidArgumentException", "DryRun is not offered by this "
                                "platform (decision 0228).")  # fmt: skip
-    _, (outcome,) = await call.kinesis.put(call.tenant_id, stream.name, [entry], call.kms_caller)
+    _, (outcome,) = await call.kinesis.put(call.account, stream.name, [entry], call.kms_caller)
     if outcome.sequence is None:
         code, message = outcome.error or ("InternalFailure", "Internal failure")
         raise KinesisWireError(code, message)
@@ -72,7 +79,7 @@ async def put_records(call: KinesisCall) -> dict[str, Any]:
             "request.",
         )
     stream = await named_stream(call, "PutRecords")
-    _, outcomes = await call.kinesis.put(call.tenant_id, stream.name, entries, call.kms_caller)
+    _, outcomes = await call.kinesis.put(call.account, stream.name, entries, call.kms_caller)
     return {
         "FailedRecordCount": sum(1 for o in outcomes if o.sequence is None),
         "Records": [_outcome(o) for o in outcomes],
@@ -87,15 +94,17 @@ def _outcome(outcome: PutOutcome) -> dict[str, str]:
     return {"ErrorCode": code, "ErrorMessage": message}
 
 
-def _shards_token(name: str, after: int, created: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps([name, after, created]).encode()).decode()
+def _shards_token(stream: Stream, after: int) -> str:
+    """The stream's account too: another account's stream pages on as its ARN (0248)."""
+    named = [stream.name, after, stream.created, stream.tenant_id]
+    return base64.urlsafe_b64encode(json.dumps(named).encode()).decode()
 
 
-def _from_token(token: str) -> tuple[str, int, int]:
+def _from_token(token: str) -> tuple[str, int, int, str | None]:
     try:
-        name, after, created = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return str(name), int(after), int(created)
-    except (binascii.Error, ValueError, TypeError, UnicodeError):
+        name, after, created, *owner = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(name), int(after), int(created), str(owner[0]) if owner else None
+    except (binascii.Error, ValueError, TypeError, UnicodeError, IndexError):
         raise KinesisWireError("InvalidArgumentException", "Invalid NextToken.") from None
 
 
@@ -131,7 +140,9 @@ async def list_shards(call: KinesisCall) -> dict[str, Any]:
                 "InvalidArgumentException",
                 "NextToken and StreamName or ExclusiveStartShardId cannot be provided together.",
             )
-        name, after, created = _from_token(token)
+        name, after, created, owner = _from_token(token)
+        if owner is not None and owner != call.tenant_id:
+            call.arn_name(stream_arn(call.region, owner, name))
         stream = await named_stream(call, "ListShards", None, name)
         if stream.created != created:
             raise KinesisWireError("ExpiredNextTokenException", "The NextToken has expired.")
@@ -142,7 +153,7 @@ async def list_shards(call: KinesisCall) -> dict[str, Any]:
         shards = _filtered(call, shards, asked)
     answer: dict[str, Any] = {"Shards": [described_shard(s) for s in shards[:limit]]}
     if len(shards) > limit:
-        answer["NextToken"] = _shards_token(stream.name, shards[limit - 1].index, stream.created)
+        answer["NextToken"] = _shards_token(stream, shards[limit - 1].index)
     return answer
 
 
@@ -155,21 +166,22 @@ async def get_shard_iterator(call: KinesisCall) -> dict[str, Any]:
     sequence = call.string("StartingSequenceNumber", max_length=128)
     timestamp = call.timestamp("Timestamp")
     stream = await named_stream(call, "GetShardIterator")
-    token = await call.kinesis.iterator(
-        call.tenant_id, stream.name, shard, kind, sequence, timestamp
-    )
+    token = await call.kinesis.iterator(call.account, stream.name, shard, kind, sequence, timestamp)
     return {"ShardIterator": token}
 
 
 async def get_records(call: KinesisCall) -> dict[str, Any]:
     token = call.required("ShardIterator", max_length=512)
     limit = call.integer("Limit", minimum=1, maximum=10000) or 10000
-    name = iterator_stream(token)
+    owner, name = iterator_stream(token)
     arn = call.string("StreamARN", max_length=2048)
-    if arn is not None and call.arn_name(arn) != name:
+    if arn is None and owner is not None:
+        # The iterator names its stream's account: another's is read as by its ARN.
+        arn = stream_arn(call.region, owner, name)
+    if arn is not None and (call.arn_name(arn) != name or owner not in (None, call.account)):
         raise KinesisWireError("InvalidArgumentException", "Invalid ShardIterator.")
     await named_stream(call, "GetRecords", None, name)
-    read = await call.kinesis.records(call.tenant_id, token, limit, call.kms_caller)
+    read = await call.kinesis.records(call.account, token, limit, call.kms_caller, throttled=True)
     answer: dict[str, Any] = {
         "Records": [
             {

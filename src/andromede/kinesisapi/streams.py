@@ -25,16 +25,21 @@ def request_tags(tags: list[tuple[str, str]]) -> dict[str, Any]:
 async def named_stream(
     call: KinesisCall, action: str, extra: dict[str, Any] | None = None, name: str | None = None
 ) -> Stream:
-    """The named stream, once the caller may do ``action`` on it (a stream that does not
-    exist is authorised on its would-be ARN first, so that no one probes names)."""
+    """The named stream, once the caller may do ``action`` on it, by its identity policies
+    and the stream's resource policy (decision 0248); a stream that does not exist is
+    authorised on its would-be ARN first, so that no one probes names (another account's is
+    then refused, no policy sharing it)."""
     name = name or call.stream_name()
     arn = call.arn(name)
     call.resources.append(arn)
-    found = await call.kinesis.store.get(call.tenant_id, name)
+    found = await call.kinesis.store.get(call.account, name)
     keys = (extra or {}) | ({} if found is None else
                             {f"aws:ResourceTag/{k}": v for k, v in found.tags})  # fmt: skip
-    await call.authorise(f"kinesis:{action}", arn, keys)
-    return found or await call.kinesis.get(call.tenant_id, name)
+    if found is not None and call.account != call.tenant_id:
+        call.shared = call.account  # its owner's trail records the call, refused or not
+    policy = None if found is None else found.policy
+    await call.authorise(f"kinesis:{action}", arn, keys, policy, call.account)
+    return found or await call.kinesis.get(call.account, name)
 
 
 def _epoch(ms: int) -> float:

@@ -44,11 +44,11 @@ async def subscribe_to_shard(call: KinesisCall) -> dict[str, Any]:
             "InvalidArgumentException", f"StartingPosition.SequenceNumber is required for {kind}."
         )
     iterator = await call.kinesis.iterator(
-        call.tenant_id, stream.name, shard_id, kind, sequence, timestamp
+        call.account, stream.name, shard_id, kind, sequence, timestamp
     )
     shard = stream.shard(shard_id)
     assert shard is not None  # noqa: S101 (the iterator found it)
-    key = (call.tenant_id, consumer.arn(stream.arn), shard.id)
+    key = (call.account, consumer.arn(stream.arn), shard.id)
     try:
         call.subscriptions.claim(key)
     except KinesisWireError as exc:
@@ -56,7 +56,7 @@ async def subscribe_to_shard(call: KinesisCall) -> dict[str, Any]:
             call.kinesis.observer.rate_exceeded(stream, "SubscribeToShard")
         raise
     call.subscription = Subscription(
-        key=key, tenant_id=call.tenant_id, stream=stream, consumer=consumer, shard=shard,
+        key=key, tenant_id=call.account, stream=stream, consumer=consumer, shard=shard,
         iterator=iterator, kinesis=call.kinesis, slots=call.subscriptions,
         caller=call.kms_caller,
     )  # fmt: skip

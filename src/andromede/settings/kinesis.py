@@ -31,6 +31,12 @@ class KinesisSettings(BaseModel):
         description="Consumers a stream may have registered (AWS: 20); beyond, "
         "LimitExceededException (decision 0228).",
     )
+    kinesis_max_policy_size: int = Field(
+        default=20_480,
+        gt=0,
+        description="Largest resource policy of a stream or consumer in bytes (AWS: 20 KB); "
+        "beyond, InvalidArgumentException (decision 0248).",
+    )
     kinesis_max_record_size: int = Field(
         default=1_048_576,
         gt=0,
@@ -54,6 +60,20 @@ class KinesisSettings(BaseModel):
         gt=0,
         description="Bytes of data a shard takes a second through one gateway; beyond, "
         "ProvisionedThroughputExceededException (AWS: 1 MiB) (decision 0228).",
+    )
+    kinesis_shard_read_calls: int = Field(
+        default=5,
+        gt=0,
+        description="GetRecords calls a shard serves a second through one gateway; beyond, "
+        "ProvisionedThroughputExceededException (AWS: 5) (decision 0248).",
+    )
+    kinesis_shard_read_bytes: int = Field(
+        default=2_097_152,
+        gt=0,
+        description="Bytes a second GetRecords reads from a shard through one gateway: a "
+        "larger read is served, then the shard's calls are refused "
+        "(ProvisionedThroughputExceededException) until it is paid back (AWS: 2 MB) "
+        "(decision 0248).",
     )
     kinesis_trim_interval: float = Field(
         default=60.0,

@@ -35,7 +35,7 @@ from andromede.iam.service import IdentityService
 from andromede.kinesis.model import Stream, shard_id
 from andromede.kinesis.service import KinesisLimits, KinesisService, ReadCounts
 from andromede.kinesis.store_sql import SqlKinesisStore
-from andromede.kinesis.throughput import ShardThrottle
+from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
 from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
@@ -103,12 +103,17 @@ class KinesisMetrics:
         self._record(stream, f"{operation}.Bytes", float(read.size), "Bytes")
         self._record(stream, f"{operation}.MillisBehindLatest", float(read.millis_behind),
                      "Milliseconds")  # fmt: skip
-        # AWS counts a shard's Outgoing* over GetRecords and SubscribeToShard alike; reads are
-        # not throttled here, so ReadProvisionedThroughputExceeded is always 0.
+        # AWS counts a shard's Outgoing* over GetRecords and SubscribeToShard alike; a read
+        # served exceeded nothing (a refused one is ``read_throttled``'s).
         self._shard(stream, shard, "OutgoingRecords", float(read.records), "Count")
         self._shard(stream, shard, "OutgoingBytes", float(read.size), "Bytes")
         self._shard(stream, shard, "IteratorAgeMilliseconds", float(read.age), "Milliseconds")
         self._shard(stream, shard, "ReadProvisionedThroughputExceeded", 0.0, "Count")
+
+    def read_throttled(self, stream: Stream, shard: int) -> None:
+        """A GetRecords refused past the shard's read throughput (decision 0248)."""
+        self._record(stream, "ReadProvisionedThroughputExceeded", 1.0, "Count")
+        self._shard(stream, shard, "ReadProvisionedThroughputExceeded", 1.0, "Count")
 
     def rate_exceeded(self, stream: Stream, operation: str) -> None:
         """A call refused by its per-second rate (``SubscribeToShard.RateExceeded``)."""
@@ -160,6 +165,7 @@ def kinesis_api(
         kinesis_limits(settings),
         KinesisMetrics(sink, billing, settings.region),
         ShardThrottle(settings.kinesis_shard_write_records, settings.kinesis_shard_write_bytes),
+        ShardReadThrottle(settings.kinesis_shard_read_calls, settings.kinesis_shard_read_bytes),
     )
     apis[KinesisApp.name] = KinesisApp(kinesis, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(_trim_forever(settings, kinesis), name="kinesis-retention")

@@ -4,7 +4,8 @@ shard as 56-digit decimals, PutRecords' per-record answers (``FailedRecordCount`
 shard's throughput) and its bounds, ListShards' pages and filters, every iterator type,
 GetRecords' ``Limit``, ``NextShardIterator``, ``MillisBehindLatest`` and arrival times;
 iterators expiring and refusing any change of a byte, another account's or a deleted
-stream's; records trimmed past the retention period; metrics and billing."""
+stream's; records trimmed past the retention period; metrics and billing; GetRecords bound
+by the shard's read throughput (decision 0248)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from andromede.kinesis.model import HASH_MAX
+from support.firehoseapp import CallFailed
 from support.kinesisapp import World, kinesis_world
 
 
@@ -113,7 +115,9 @@ async def test_iterators_are_tamper_proof_and_expire(tmp_path: Path) -> None:
             await world.fails("GetRecords", "InvalidArgumentException", ShardIterator=forged)
         other = await world.other_tenant("other")
         await other.client("CreateStream", StreamName="s", ShardCount=1)
-        await other.fails("GetRecords", "InvalidArgumentException", ShardIterator=token)
+        # The iterator names its owner's stream: another account is refused, no policy
+        # sharing it (decision 0248).
+        await other.fails("GetRecords", "AccessDeniedException", ShardIterator=token)
         await world.fails("GetRecords", "InvalidArgumentException", ShardIterator="bm90IGl0")
         await world.client("DeleteStream", StreamName="s")
         await world.client("CreateStream", StreamName="s", ShardCount=1)
@@ -205,3 +209,34 @@ async def test_a_read_is_bounded_by_bytes(tmp_path: Path, count: int) -> None:
             assert len(got["Records"]) == 1
         got = await world.client("GetRecords", ShardIterator=got["NextShardIterator"])
         assert got["Records"] == []
+
+
+async def test_getrecords_is_bound_by_the_shards_read_throughput(tmp_path: Path) -> None:
+    """Decision 0248: past ``kinesis_shard_read_calls`` calls a second, or once a read spent
+    the shard's bytes, GetRecords answers ProvisionedThroughputExceededException, counted in
+    ``ReadProvisionedThroughputExceeded`` (the shard's too when monitored)."""
+    async for world in kinesis_world(tmp_path, kinesis_shard_read_calls=3,
+                                     kinesis_shard_read_bytes=1000):  # fmt: skip
+        await world.client("CreateStream", StreamName="s", ShardCount=1)
+        await world.client("EnableEnhancedMonitoring", StreamName="s",
+                           ShardLevelMetrics=["ReadProvisionedThroughputExceeded"])  # fmt: skip
+        token = await iterator(world, "shardId-000000000000")
+        refused = 0
+        for _ in range(8):  # within two seconds at most: more than 3 a second
+            try:
+                await world.client("GetRecords", ShardIterator=token)
+            except CallFailed as exc:
+                assert exc.code == "ProvisionedThroughputExceededException", exc.code
+                assert "Rate exceeded for shard shardId-000000000000" in exc.message
+                refused += 1
+        assert refused >= 2
+        assert world.sink.total("ReadProvisionedThroughputExceeded") == 2 * refused
+        time.sleep(1.1)
+        await world.client("PutRecord", StreamName="s", Data=b"x" * 3000, PartitionKey="k")
+        read = await world.client("GetRecords", ShardIterator=token)
+        assert len(read["Records"]) == 1  # served whole: three seconds' worth
+        await world.fails("GetRecords", "ProvisionedThroughputExceededException",
+                          ShardIterator=read["NextShardIterator"])  # fmt: skip
+        # The platform's own readers (Firehose's source, enhanced fan-out) are not bound by it.
+        unbound = await world.kinesis.records(world.tenant_id, read["NextShardIterator"], 10)
+        assert unbound.records == []

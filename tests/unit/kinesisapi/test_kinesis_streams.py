@@ -49,7 +49,7 @@ async def test_a_stream_is_made_active_described_and_listed(world: World) -> Non
     other = await world.other_tenant("other")
     await other.fails("DescribeStream", "ResourceNotFoundException", StreamName="clicks")
     assert (await other.client("ListStreams"))["StreamNames"] == []
-    # Another account's ARN is refused, never looked up.
+    # Another account's ARN is refused: no resource policy shares it (decision 0248).
     await other.fails("DescribeStreamSummary", "AccessDeniedException",
                       StreamARN=described["StreamARN"])  # fmt: skip
 
@@ -123,9 +123,9 @@ async def test_errors_are_awss_and_unserved_calls_are_unknown(world: World) -> N
     assert reply.error_fields()["__type"] == "ValidationException"
     reply = await world.raw("DescribeStream", {})
     assert reply.error_fields()["__type"] == "InvalidArgumentException"
-    reply = await world.raw("PutResourcePolicy", {})
+    reply = await world.raw("UpdateAccountSettings", {})
     assert reply.error_fields()["__type"] == "UnknownOperationException"
-    assert "PutResourcePolicy" in reply.error_fields()["message"]
+    assert "UpdateAccountSettings" in reply.error_fields()["message"]
     reply = await world.raw("CreateStream", b"{not json")
     assert reply.error_fields()["__type"] == "SerializationException"
     reply = await world.anonymous().raw("ListStreams", {})

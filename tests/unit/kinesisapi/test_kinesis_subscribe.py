@@ -5,7 +5,8 @@ botocore, the answer read back by botocore's JSON parser and its ``EventStream``
 pushed without a new call; a closed shard's ``ChildShards``; every starting position; the
 continuation resumed ``AFTER_SEQUENCE_NUMBER``; one subscription per consumer and shard, and
 one a second; the stream's exception events when the consumer or the stream goes; IAM on the
-consumer's ARN; the stream's end after ``kinesis_subscription_lifetime``; the metrics."""
+consumer's ARN; the stream's end after ``kinesis_subscription_lifetime``; the metrics; another
+account subscribing through a consumer its policy shares (decision 0248)."""
 
 from __future__ import annotations
 
@@ -429,3 +430,27 @@ async def test_a_subscription_outlives_its_shard_iterators(tmp_path: Path) -> No
         subscribed.gone.set()
         await ended(subscribed)
         assert _records(subscribed.parsed()) == [b"late"]
+
+
+async def test_another_account_subscribes_through_a_shared_consumer(world: World) -> None:
+    """Decision 0248: the consumer's policy shares SubscribeToShard with another account,
+    which reads the owner's records (opened under the owner's keys) through it."""
+    arn = await consumer(world)
+    await world.client("PutRecord", StreamName="s", Data=b"shared", PartitionKey="k")
+    other = await world.other_tenant("other")
+    start = {"ConsumerARN": arn, "ShardId": SHARD, "StartingPosition": {"Type": "TRIM_HORIZON"}}
+    refused = await subscribe(other, **start)
+    assert refused.error()["__type"] == "AccessDeniedException"
+    policy = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.tenant_id}:root"},
+        "Action": "kinesis:SubscribeToShard", "Resource": arn}]}  # fmt: skip
+    await world.client("PutResourcePolicy", ResourceARN=arn, Policy=json.dumps(policy))
+    subscribed = await subscribe(other, **start)
+    assert subscribed.status == 200
+    await subscribed.until(2)
+    subscribed.gone.set()
+    await ended(subscribed)
+    assert _records(subscribed.parsed()) == [b"shared"]
+    # The slot is the owner's consumer's: its own subscription within the second is refused.
+    mine = await subscribe(world, **start)
+    assert mine.error()["__type"] == "LimitExceededException"
