@@ -42,7 +42,7 @@ kinesis_streams = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     # JSON list of the enhanced monitoring's metric names (decision 0245, migration 0117)
     sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
-    # The stream's resource policy, as put (decision 0248, migration 0119)
+    # The stream's resource policy, as put (decision 0248, migration 0120)
     sa.Column("policy", sa.Text, nullable=True),
 )
 

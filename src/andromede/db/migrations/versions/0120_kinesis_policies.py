@@ -3,8 +3,8 @@ resource policy, as put; NULL when it has none). A consumer's policy is the thir
 its entry in the ``consumers`` JSON list, which needs no change of schema: entries of two
 elements are consumers without one.
 
-Revision ID: 0119
-Revises: 0117
+Revision ID: 0120
+Revises: 0119
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0119"
-down_revision: str | None = "0117"
+revision: str = "0120"
+down_revision: str | None = "0119"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0119 (Kinesis resource policies, decision 0248): ``kinesis_streams``' ``policy``
+"""Migration 0120 (Kinesis resource policies, decision 0248): ``kinesis_streams``' ``policy``
 comes and goes on SQLite and on a real PostgreSQL, a stream made before it carrying none and
 its consumers (two-element entries) read without one."""
 
@@ -51,7 +51,7 @@ def _check(url: str) -> None:
             )
     finally:
         engine.dispose()
-    migrate(url, "0119")
+    migrate(url, "0120")
     assert _execute(url, "SELECT policy, consumers FROM kinesis_streams") == [
         (None, '[["c", 5000]]')
     ]
