@@ -12,44 +12,35 @@ from __future__ import annotations
 from typing import Final
 
 from andromede.acm import errors as a
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 
 __all__ = ["AcmWireError", "to_acm_error"]
 
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "You do not have sufficient access to perform this action."),
     "ConflictException": (400, "You are trying to update a resource or configuration that is "
                           "already being created or updated."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "InternalFailure": (500, "The request processing has failed because of an unknown error."),
     "InvalidArgsException": (400, "One or more of request parameters specified is not valid."),
     "InvalidArnException": (400, "The requested Amazon Resource Name (ARN) does not refer to "
                             "an existing resource."),
     "InvalidParameterException": (400, "An input parameter was invalid."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "InvalidTagException": (400, "One or both of the values that make up the key-value pair is "
                             "not valid."),
     "LimitExceededException": (400, "An ACM quota has been exceeded."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "NotImplemented": (501, "This operation is not offered by this platform."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "RequestInProgressException": (400, "The certificate request is in process and the "
                                    "certificate in your account has not yet been issued."),
     "ResourceInUseException": (400, "The certificate is in use by another AWS service in the "
                                "caller's account."),
     "ResourceNotFoundException": (400, "The specified certificate cannot be found in the "
                                   "caller's account or the caller's account cannot be found."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
     "TooManyTagsException": (400, "The request contains too many tags."),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "ValidationException": (400, "The supplied input failed to satisfy constraints of an AWS "
                             "service."),
 }  # fmt: skip

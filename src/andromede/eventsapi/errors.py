@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.events import errors as events_errors
@@ -19,6 +19,7 @@ __all__ = ["CATALOGUE", "EventsWireError", "to_events_error"]
 
 # type → (status, default message)
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "ResourceNotFoundException": (400, "The resource does not exist."),
     "ResourceAlreadyExistsException": (400, "The resource already exists."),
     "ValidationException": (400, "A parameter is not valid."),
@@ -26,20 +27,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "LimitExceededException": (400, "The limit was reached."),
     "ConcurrentModificationException": (400, "The resource changed under the request."),
     "IllegalStatusException": (400, "The replay is not in a state that allows this."),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
     "UnsupportedOperation": (400, "The operation is not served here."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
     "AccessDeniedException": (400, "User is not authorized to perform this action."),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "MissingAuthenticationTokenException": (403, "Request is missing Authentication Token"),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                    "invalid."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match "
-                                  "the signature you provided."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "InternalException": (500, "The request processing has failed because of an unknown "
                           "error."),
 }  # fmt: skip

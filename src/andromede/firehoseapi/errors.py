@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.firehose import errors as f
@@ -19,33 +19,24 @@ from andromede.firehose.service import ServiceUnavailable
 __all__ = ["FirehoseWireError", "to_firehose_error"]
 
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "ConcurrentModificationException": (400, "Another modification has already happened."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "InternalFailure": (500, "The request processing has failed because of an unknown error."),
     "InvalidArgumentException": (400, "The specified input parameter has a value that is not "
                                  "valid."),
     "InvalidKMSResourceException": (400, "Firehose throws this exception when an attempt to put "
                                     "records or to start or stop delivery stream encryption "
                                     "fails."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "LimitExceededException": (400, "You have already reached the limit for a requested "
                                "resource."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "NotImplemented": (501, "This operation is not offered by this platform."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "ResourceInUseException": (400, "The resource is already in use and not available for this "
                                "operation."),
     "ResourceNotFoundException": (400, "The specified resource could not be found."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ServiceUnavailableException": (503, "Slow down."),
     "ThrottlingException": (400, "Rate exceeded"),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),
 }  # fmt: skip

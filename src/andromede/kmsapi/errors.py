@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.kms import keys_errors as k
@@ -20,6 +20,7 @@ __all__ = ["KmsWireError", "to_kms_error"]
 
 # type → (status, default message)
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "AlreadyExistsException": (400, "The resource already exists."),
     "CloudHsmClusterNotFoundException": (400, "The AWS CloudHSM cluster was not found."),
@@ -33,9 +34,6 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "DryRunOperationException": (400, "The request would have succeeded, but the DryRun "
                                  "option is set."),
     "ExpiredImportTokenException": (400, "The import token is expired."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "IncorrectKeyMaterialException": (400, "The key material is not valid, or not the key "
                                       "material previously imported into this key."),
     "IncorrectKeyException": (400, "The key ID in the request does not identify the key that "
@@ -48,8 +46,6 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidGrantTokenException": (400, "The grant token is not valid."),
     "InvalidKeyUsageException": (400, "The key's usage does not allow this operation."),
     "InvalidMarkerException": (400, "The marker is not valid."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "KMSInternalException": (500, "The request failed because of an internal error."),
     "KMSInvalidMacException": (400, "The MAC verification failed."),
     "KMSInvalidSignatureException": (400, "The signature verification failed."),
@@ -58,12 +54,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MalformedPolicyDocumentException": (400, "The key policy is not valid."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "NotFoundException": (400, "The specified entity or resource could not be found."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "UnsupportedOperationException": (400, "The operation is not supported."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),

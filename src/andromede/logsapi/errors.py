@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.logs.errors import (
@@ -27,6 +27,7 @@ __all__ = ["CATALOGUE", "LogsWireError", "to_logs_error"]
 
 # type → (status, default message)
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "InvalidParameterException": (400, "A parameter is specified incorrectly."),
     "ResourceAlreadyExistsException": (400, "The specified resource already exists."),
     "ResourceNotFoundException": (400, "The specified resource does not exist."),
@@ -34,16 +35,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "You don't have sufficient permissions."),
     "TooManyTagsException": (400, "A resource can have no more than 50 tags."),
     "ValidationException": (400, "One of the parameters for the request is not valid."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                    "invalid."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match "
-                                  "the signature you provided."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "ThrottlingException": (400, "Rate exceeded"),
     "MalformedQueryException": (400, "The query string is not valid."),
     "InvalidOperationException": (400, "The operation is not valid on the specified resource."),

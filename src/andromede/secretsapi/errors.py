@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.secrets import errors as s
@@ -18,21 +18,17 @@ from andromede.secrets import errors as s
 __all__ = ["SecretsWireError", "to_secrets_error"]
 
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "DecryptionFailure": (400, "Secrets Manager can't decrypt the protected secret text using "
                           "the provided KMS key."),
     "EncryptionFailure": (400, "Secrets Manager can't encrypt the protected secret text using "
                           "the provided KMS key."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "InternalServiceError": (500, "An error occurred on the server side."),
     "InvalidNextTokenException": (400, "The NextToken value is invalid."),
     "InvalidParameterException": (400, "The parameter name or value is invalid."),
     "InvalidRequestException": (400, "A parameter value is not valid for the current state of "
                                 "the resource."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "LimitExceededException": (400, "The request failed because it would exceed one of the "
                                "Secrets Manager quotas."),
     "MalformedPolicyDocumentException": (400, "The resource policy has syntax errors."),
@@ -40,15 +36,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "NotImplemented": (501, "This operation is not offered by this platform."),
     "PublicPolicyException": (400, "The BlockPublicPolicy parameter is set to true, and the "
                               "resource policy did not prevent broad access to the secret."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "ResourceExistsException": (400, "A resource with the ID you requested already exists."),
     "ResourceNotFoundException": (400, "Secrets Manager can't find the resource that you "
                                   "asked for."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),
 }  # fmt: skip

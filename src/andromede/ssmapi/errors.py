@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.ssm import errors as s
@@ -18,12 +18,10 @@ from andromede.ssm import errors as s
 __all__ = ["SsmWireError", "to_ssm_error"]
 
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
     "HierarchyLevelLimitExceededException": (400, "Parameter name: hierarchy level exceeds "
                                              "the max allowed level of 15."),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "InternalServerError": (500, "An error occurred on the server side."),
     "InvalidAllowedPatternException": (400, "The request does not meet the regular expression "
                                        "requirement."),
@@ -41,8 +39,6 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidResourceId": (400, "The resource ID isn't valid. Verify that you entered the "
                           "correct ID and try again."),
     "InvalidResourceType": (400, "The resource type isn't valid."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "MalformedResourcePolicyDocumentException": (400, "The specified policy document is "
                                                  "malformed or invalid."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
@@ -65,15 +61,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourcePolicyLimitExceededException": (400, "A resource policy limit was exceeded."),
     "ResourcePolicyNotFoundException": (400, "No policies with the specified policy ID and "
                                         "hash could be found."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
     "TooManyTagsError": (400, "The Targets parameter includes too many tags."),
     "TooManyUpdates": (400, "There are concurrent updates for a resource that supports one "
                        "update at a time."),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),
 }  # fmt: skip
