@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from andromede.billing.service import KINESIS_SAMPLERS
 from andromede.kinesis.metering import DAY_MS, WEEK_MS
 from andromede.kinesis.store import SealedRecord
 from andromede.wiring.kinesis_billing import HELD_METERS, kinesis_holdings
@@ -76,7 +77,7 @@ async def test_the_sampler_reads_what_every_stream_holds(world: World) -> None:
         await store.append(world.tenant_id, name, layout,
                            [SealedRecord(0, "k", 10, b"s")], now - 2 * DAY_MS)  # fmt: skip
     held = await kinesis_holdings(store)()
-    assert set(held) == set(HELD_METERS)
+    assert set(held) == set(HELD_METERS) == set(KINESIS_SAMPLERS)  # billing samples each
     where = (world.tenant_id, REGION)
     assert {meter: amounts.get(where, 0) for meter, amounts in held.items()} == {
         "kinesis.shard-hours": 3,
