@@ -646,8 +646,8 @@ class Application:
             rate_limiter, billing, objects, customer_keys, metrics_sink,
             sns_firehose(pubsub, deliverer, identity, settings))  # fmt: skip
         background.append(firehose)
-        kinesis, forget_kinesis = kinesis_api(apis, settings, db, keys, identity, audit,
-            rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
+        kinesis, forget_kinesis, kinesis_held = kinesis_api(apis, settings, db, keys, identity,
+            audit, rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(kinesis)
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing)  # fmt: skip
@@ -658,7 +658,7 @@ class Application:
         sampler = usage_sampler(
             settings, billing, objects, compute, customer_keys, identity, archive.archived_bytes,
             balancers.count_by_tenant, secrets.service.held,
-            logs.service.store.stored_bytes_by_tenant, ssm.service.advanced_held,
+            logs.service.store.stored_bytes_by_tenant, ssm.service.advanced_held, kinesis_held,
         )  # fmt: skip
         background.append(asyncio.create_task(sampler.run_forever(), name="billing-sampler"))
         if settings.billing_auto_invoice_delay is not None:

@@ -211,3 +211,25 @@ async def test_shards_closed_past_retention_are_no_longer_listed(store: KinesisS
     quiet = await store.get("t1", "quiet")
     assert quiet is not None and len(quiet.shards) == 2
     assert await store.expire_shards(T0 + 26 * HOUR) == 0
+
+
+async def test_every_accounts_streams_are_paged_in_order(store: KinesisStore) -> None:
+    for tenant, name in (("t2", "a"), ("t1", "b"), ("t1", "a")):
+        await store.create(stream(name, tenant), max_shards=10, max_on_demand=1)
+    first = await store.every_stream(None, 2)
+    assert [(s.tenant_id, s.name) for s in first] == [("t1", "a"), ("t1", "b")]
+    rest = await store.every_stream(("t1", "b"), 2)
+    assert [(s.tenant_id, s.name) for s in rest] == [("t2", "a")]
+    assert rest[0].shards == stream("a", "t2").shards
+
+
+async def test_stored_bytes_count_records_by_arrival(store: KinesisStore) -> None:
+    await store.create(stream("s"), max_shards=10, max_on_demand=1)
+    await store.create(stream("s", "t2"), max_shards=10, max_on_demand=1)
+    await store.create(stream("empty"), max_shards=10, max_on_demand=1)
+    await store.append("t1", "s", 1, records(0, 2, size=100), T0)
+    await store.append("t1", "s", 1, records(1, 1, size=7), T0 + HOUR)
+    await store.append("t2", "s", 1, records(0, 1, size=5), T0 + 2 * HOUR)
+    assert await store.stored_bytes(T0) == {}
+    assert await store.stored_bytes(T0 + HOUR) == {("t1", "s"): 200}
+    assert await store.stored_bytes(T0 + 3 * HOUR) == {("t1", "s"): 207, ("t2", "s"): 5}

@@ -1,7 +1,8 @@
 """Amazon Kinesis Data Streams' JSON 1.1 app in process (decision 0228): KinesisApp over the
 in-memory identity store and a Kinesis store (memory by default), its records sealed by the
 real sealer (the account's key ring, or a customer-managed key of its KMS, in memory), its
-metrics into a recording sink and its put units into a memory billing; calls made through
+metrics into a recording sink and its meters into a memory billing, its on-demand streams'
+writes noted for their scaler (decision 0255); calls made through
 botocore's own model of the service (its serializer and parser, the parameters validated
 first), signed with SigV4 for service ``kinesis``."""
 
@@ -30,6 +31,7 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kinesis.memory import MemoryKinesisStore
+from andromede.kinesis.scaling import ShardCapacity, WriteTraffic
 from andromede.kinesis.service import KinesisService
 from andromede.kinesis.store import KinesisStore
 from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
@@ -60,6 +62,7 @@ class World(Signers):
     billing: BillingService
     sink: RecordingSink
     customer_keys: CustomerKeyService
+    traffic: WriteTraffic
 
     async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
         return await signed_json_post(
@@ -131,12 +134,15 @@ async def kinesis_world(
     customer_keys = CustomerKeyService(
         MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
     )
+    traffic = WriteTraffic(
+        ShardCapacity(settings.kinesis_shard_write_records, settings.kinesis_shard_write_bytes)
+    )
     kinesis = KinesisService(
         store or MemoryKinesisStore(),
         KinesisRecordSealer(keys, customer_keys, audit, billing, cache_size=8),
         REGION,
         kinesis_limits(settings),
-        KinesisMetrics(sink, billing, REGION),
+        KinesisMetrics(sink, billing, REGION, traffic),
         ShardThrottle(settings.kinesis_shard_write_records, settings.kinesis_shard_write_bytes),
         ShardReadThrottle(settings.kinesis_shard_read_calls, settings.kinesis_shard_read_bytes),
     )
@@ -151,6 +157,7 @@ async def kinesis_world(
         billing=billing,
         sink=sink,
         customer_keys=customer_keys,
+        traffic=traffic,
     )
 
 

@@ -4,7 +4,8 @@ Every ``interval`` it reads, through the other contexts' services, each tenant's
 (noncurrent versions included), volume sizes, customer-managed KMS keys, and (decision 0169)
 snapshot sizes, public IPv4 addresses and NAT gateways, and (decision 0175) SNS FIFO
 topics' archived bytes, and (decision 0190) the secrets held, and (decision 0224) CloudWatch
-Logs' stored bytes, and (decision 0241) the advanced parameters held, and bills them as
+Logs' stored bytes, and (decision 0241) the advanced parameters held, and (decision 0255)
+Kinesis streams' shards, consumers, metrics and retained bytes, and bills them as
 held since the last sample (the store's watermark: several gateways sampling bill each
 interval once); then it bills the running instances up to now. A failed reading skips its
 meter this round: the next sample covers the interval (the amount read then is taken as held
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from andromede.billing.service import (
     APPLICATION_LB_SAMPLER,
@@ -35,13 +36,16 @@ from andromede.billing.service import (
     RunningInstances,
 )
 
-__all__ = ["Amounts", "UsageSampler"]
+__all__ = ["Amounts", "GroupedAmounts", "UsageSampler"]
 
 log = logging.getLogger(__name__)
 
 # Per (tenant, region): bytes stored, GiB of volumes or snapshots, keys, addresses or NAT
 # gateways held.
 Amounts = Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
+# Several samplers' amounts read in one pass (Kinesis' holdings, decision 0255), by sampler
+# name: the reading names each of its samplers every time, so each watermark advances.
+GroupedAmounts = Callable[[], Awaitable[Mapping[str, Mapping[tuple[str, str], int]]]]
 
 
 class UsageSampler:
@@ -63,6 +67,7 @@ class UsageSampler:
         secrets: Amounts | None = None,
         advanced_parameters: Amounts | None = None,
         spot_charges: Amounts | None = None,
+        grouped: Sequence[GroupedAmounts] = (),
         running_instances: RunningInstances | None = None,
     ) -> None:
         self._billing = billing
@@ -86,6 +91,7 @@ class UsageSampler:
             )
             if reading is not None
         }
+        self._grouped = tuple(grouped)
         self._running_instances = running_instances
 
     async def sample(self) -> None:
@@ -94,6 +100,17 @@ class UsageSampler:
                 await self._billing.sample_amounts(name, await reading())
             except Exception:  # one meter's failure must not stop the others
                 log.exception("billing sample %s failed; the next one covers its interval", name)
+        for grouped in self._grouped:
+            try:
+                amounts = await grouped()
+            except Exception:
+                log.exception("billing sample of a group failed; the next one covers it")
+                continue
+            for name, held in amounts.items():
+                try:
+                    await self._billing.sample_amounts(name, held)
+                except Exception:
+                    log.exception("billing sample %s failed; the next one covers it", name)
         if self._running_instances is not None:
             try:
                 await self._billing.bill_instances(self._running_instances)

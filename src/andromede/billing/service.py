@@ -73,7 +73,20 @@ SECRETS_SAMPLER = "secretsmanager.secrets"  # decision 0190, session 49
 SSM_ADVANCED_SAMPLER = "ssm.advanced-parameters"  # decision 0241
 # Decision 0202: the Spot Instances' Spot prices held (millionths of EUR per hour), per second.
 SPOT_SAMPLER = "ec2.spot"
-_BYTE_HOURS = frozenset({STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER, LOGS_STORAGE_SAMPLER})
+# Decision 0255: Kinesis Data Streams' holdings, all read in one pass (``KINESIS_RETAINED``:
+# byte-hours as storage; the others unit-seconds).
+KINESIS_RETAINED = ("kinesis.on-demand.extended-retention", "kinesis.long-term-retention")
+KINESIS_SAMPLERS = (
+    "kinesis.shard-hours",
+    "kinesis.extended-retention",
+    "kinesis.on-demand.stream-hours",
+    "kinesis.fan-out.consumer-shard-hours",
+    "kinesis.shard-level-metrics",
+    *KINESIS_RETAINED,
+)
+_BYTE_HOURS = frozenset(
+    {STORAGE_SAMPLER, SNS_ARCHIVE_SAMPLER, LOGS_STORAGE_SAMPLER, *KINESIS_RETAINED}
+)
 # Each sampler's meter (its own name): storage is byte-hours, the others unit-seconds.
 _SAMPLED_METERS = frozenset(
     {
@@ -90,6 +103,7 @@ _SAMPLED_METERS = frozenset(
         SECRETS_SAMPLER,
         SSM_ADVANCED_SAMPLER,
         SPOT_SAMPLER,
+        *KINESIS_SAMPLERS,
     }
 )
 

@@ -49,6 +49,17 @@ class MemoryKinesisStore:
             sum(1 for s in mine if s.mode is StreamMode.ON_DEMAND),
         )
 
+    async def every_stream(self, after: tuple[str, str] | None, limit: int) -> list[Stream]:
+        found = sorted(self._streams.items())
+        return [s for k, s in found if after is None or k > after][:limit]
+
+    async def stored_bytes(self, before: int) -> dict[tuple[str, str], int]:
+        held = {
+            key: sum(r.size for r in records if r.arrived < before)
+            for key, records in self._records.items()
+        }
+        return {key: size for key, size in held.items() if size}
+
     async def replace(self, stream: Stream) -> bool:
         key = (stream.tenant_id, stream.name)
         held = self._streams.get(key)

@@ -48,6 +48,7 @@ from andromede.kinesis.model import (
     uniform_scaling,
     uniform_shards,
 )
+from andromede.kinesis.scaling import ON_DEMAND_SHARDS
 from andromede.kinesis.store import AccountUsage, KinesisStore, SealedRecord
 from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
 
@@ -62,7 +63,6 @@ __all__ = [
     "RecordsRead",
 ]
 
-ON_DEMAND_SHARDS: Final = 4  # the shards AWS gives a new on-demand stream
 MIN_RETENTION: Final = 24
 MAX_RETENTION: Final = 8760
 _PUT_ATTEMPTS: Final = 3  # a put that met a reshard routes again

@@ -49,6 +49,16 @@ class KinesisStore(Protocol):
 
     async def usage(self, tenant_id: str) -> AccountUsage: ...
 
+    async def every_stream(self, after: tuple[str, str] | None, limit: int) -> list[Stream]:
+        """Every account's streams by (account, name), after ``after``, at most ``limit``
+        (billing's sampler and the on-demand scaler read them a page at a time)."""
+        ...
+
+    async def stored_bytes(self, before: int) -> dict[tuple[str, str], int]:
+        """The bytes of each (account, stream)'s records that arrived before ``before`` (ms);
+        streams holding none are left out (retention billed by age, decision 0255)."""
+        ...
+
     async def replace(self, stream: Stream) -> bool:
         """Write ``stream``'s status, mode, tags, retention, encryption, consumers (their
         policies with them), shard-level metrics and resource policy over its row if the row's

@@ -197,6 +197,36 @@ class SqlKinesisStore:
 
         return await self._db.read(work)
 
+    async def every_stream(self, after: tuple[str, str] | None, limit: int) -> list[Stream]:
+        query = sa.select(_S)
+        if after is not None:
+            query = query.where(
+                sa.or_(
+                    _S.c.tenant_id > after[0],
+                    sa.and_(_S.c.tenant_id == after[0], _S.c.stream_name > after[1]),
+                )
+            )
+        query = query.order_by(_S.c.tenant_id, _S.c.stream_name).limit(limit)
+
+        def work(conn: Connection) -> list[Stream]:
+            return [_stream(m) for m in conn.execute(query).mappings()]
+
+        return await self._db.read(work)
+
+    async def stored_bytes(self, before: int) -> dict[tuple[str, str], int]:
+        # The arrival index (account, stream, arrived) serves the range.
+        query = (
+            sa.select(_R.c.tenant_id, _R.c.stream_name, sa.func.sum(_R.c.size))
+            .where(_R.c.arrived < sa.literal(before, sa.BigInteger))
+            .group_by(_R.c.tenant_id, _R.c.stream_name)
+        )
+
+        def work(conn: Connection) -> dict[tuple[str, str], int]:
+            rows = conn.execute(query).all()
+            return {(str(t), str(n)): int(size) for t, n, size in rows if size}
+
+        return await self._db.read(work)
+
     async def usage(self, tenant_id: str) -> AccountUsage:
         return await self._db.read(lambda conn: _usage(conn, tenant_id))
 

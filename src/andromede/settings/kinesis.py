@@ -1,5 +1,6 @@
 """Amazon Kinesis Data Streams (decision 0228): the bounds of an account's streams, of their
-records and shards, and the upkeep that trims records past their retention period.
+records and shards, the upkeep that trims records past their retention period, and the one
+that scales on-demand streams out (decision 0255).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -80,6 +81,20 @@ class KinesisSettings(BaseModel):
         gt=0,
         description="Seconds between the passes that delete records past their stream's "
         "retention period, in every gateway (decision 0228).",
+    )
+    kinesis_max_on_demand_shards: int = Field(
+        default=200,
+        gt=0,
+        description="Open shards an on-demand stream may scale out to (AWS: 200 MiB/s of "
+        "writes by default); the account's kinesis_max_shards bounds them too (decision 0255).",
+    )
+    kinesis_scale_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=900.0,
+        description="Seconds between the rounds that split on-demand streams' shards for double "
+        "the busiest second of writes each gateway saw since the last (AWS: within 15 "
+        "minutes) (decision 0255).",
     )
     kinesis_subscription_lifetime: float = Field(
         default=300.0,

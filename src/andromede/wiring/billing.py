@@ -12,7 +12,7 @@ from andromede.billing.invoice import Issuer
 from andromede.billing.invoices_store import SqlInvoiceStore
 from andromede.billing.model import INSTANCE_METER_PREFIX, payload_requests
 from andromede.billing.profiles_store import SqlBillingProfileStore
-from andromede.billing.sampler import UsageSampler
+from andromede.billing.sampler import GroupedAmounts, UsageSampler
 from andromede.billing.service import BillingService, RunningInstance
 from andromede.billing.store_sql import SqlBillingStore
 from andromede.compute.model import Instance, InstanceState
@@ -183,6 +183,7 @@ def usage_sampler(
     secrets: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
     logs_stored_bytes: Callable[[], Awaitable[dict[str, int]]] | None = None,
     advanced_parameters: Callable[[], Awaitable[dict[tuple[str, str], int]]] | None = None,
+    kinesis_holdings: GroupedAmounts | None = None,
 ) -> UsageSampler:
     """What tenants hold, read through each context's service, sampled for billing;
     ``sns_archive_bytes``: each tenant's archived SNS bytes (decision 0175);
@@ -192,7 +193,7 @@ def usage_sampler(
     0190; a secret carries its region, so no gateway's region is assumed);
     ``logs_stored_bytes``: each tenant's CloudWatch Logs stored bytes (decision 0224);
     ``advanced_parameters``: the advanced parameters each (tenant, region) holds (decision
-    0241)."""
+    0241); ``kinesis_holdings``: Kinesis streams' held meters in one reading (decision 0255)."""
     region = settings.region
 
     async def stored_bytes() -> dict[tuple[str, str], int]:
@@ -257,5 +258,6 @@ def usage_sampler(
         secrets=secrets,
         advanced_parameters=advanced_parameters,
         spot_charges=in_region(compute.spot_charges_by_tenant),
+        grouped=() if kinesis_holdings is None else (kinesis_holdings,),
         running_instances=running_instances,
     )

@@ -1,0 +1,99 @@
+"""Decision 0255's on-demand scaling through the service and botocore's model: a new
+on-demand stream's 4 shards; the writes its shards take noted by the service's observer; a
+round of the scaler splitting the shard near its capacity through the resharding path (the
+parent closed, children naming it, ``ChildShards`` at its end), a key's records read in
+order across it; a quiet or provisioned stream left alone; the stream's and the account's
+shard bounds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.kinesis.scaling import OnDemandScaler
+from support.kinesisapp import World, kinesis_world
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    # A shard takes 10 records a second here: a few records make it hot.
+    async for made in kinesis_world(tmp_path, kinesis_shard_write_records=10,
+                                    kinesis_max_shards=7):  # fmt: skip
+        yield made
+
+
+def scaler(world: World, max_stream_shards: int = 200, max_account: int = 7) -> OnDemandScaler:
+    return OnDemandScaler(
+        world.kinesis.store, world.traffic, max_stream_shards=max_stream_shards,
+        max_account_shards=max_account,
+    )  # fmt: skip
+
+
+async def put(world: World, name: str, count: int, tag: str) -> list[dict[str, Any]]:
+    got = await world.client("PutRecords", StreamName=name, Records=[
+        {"Data": f"{tag}{i}".encode(), "PartitionKey": "hot"} for i in range(count)
+    ])  # fmt: skip
+    assert got["FailedRecordCount"] == 0
+    return list(got["Records"])
+
+
+async def read_shard(world: World, name: str, shard: str) -> dict[str, Any]:
+    token = (await world.client("GetShardIterator", StreamName=name, ShardId=shard,
+                                ShardIteratorType="TRIM_HORIZON"))["ShardIterator"]  # fmt: skip
+    got = await world.client("GetRecords", ShardIterator=token)
+    while got.get("NextShardIterator") and not got["Records"] and "ChildShards" not in got:
+        got = await world.client("GetRecords", ShardIterator=got["NextShardIterator"])
+    return got
+
+
+async def test_a_hot_shard_is_split_and_its_keys_records_stay_in_order(world: World) -> None:
+    await world.client("CreateStream", StreamName="s",
+                       StreamModeDetails={"StreamMode": "ON_DEMAND"})  # fmt: skip
+    before = await put(world, "s", 8, "b")  # 8 of 10 records a second: doubled, past capacity
+    hot = before[0]["ShardId"]
+    scaled = await scaler(world).scale()
+    assert [len(s.open_shards) for s in scaled] == [5]
+    listed = (await world.client("ListShards", StreamName="s"))["Shards"]
+    children = [s for s in listed if s.get("ParentShardId") == hot]
+    assert len(children) == 2 and len(listed) == 6
+    parent = next(s for s in listed if s["ShardId"] == hot)
+    ending = int(parent["SequenceNumberRange"]["EndingSequenceNumber"])
+    after = await put(world, "s", 3, "a")
+    assert {r["ShardId"] for r in after} <= {c["ShardId"] for c in children}
+    assert min(int(r["SequenceNumber"]) for r in after) > ending
+    closed = await read_shard(world, "s", hot)
+    assert [r["Data"] for r in closed["Records"]] == [f"b{i}".encode() for i in range(8)]
+    if closed.get("NextShardIterator"):
+        closed = await world.client("GetRecords", ShardIterator=closed["NextShardIterator"])
+    assert [c["ShardId"] for c in closed["ChildShards"]] == [c["ShardId"] for c in children]
+    child = await read_shard(world, "s", after[0]["ShardId"])
+    assert [r["Data"] for r in child["Records"]] == [b"a0", b"a1", b"a2"]
+    assert await scaler(world).scale() == []  # nothing written since: nothing to do
+    summary = await world.client("DescribeStreamSummary", StreamName="s")
+    assert summary["StreamDescriptionSummary"]["OpenShardCount"] == 5
+
+
+async def test_quiet_and_provisioned_streams_are_left_alone(world: World) -> None:
+    await world.client("CreateStream", StreamName="s",
+                       StreamModeDetails={"StreamMode": "ON_DEMAND"})  # fmt: skip
+    await world.client("CreateStream", StreamName="p", ShardCount=1)
+    await put(world, "s", 4, "q")  # 0.4 of a shard: doubled, still within it
+    await put(world, "p", 9, "p")
+    assert await scaler(world).scale() == []
+    assert len((await world.client("ListShards", StreamName="p"))["Shards"]) == 1
+
+
+async def test_the_stream_and_account_bounds_hold(world: World) -> None:
+    await world.client("CreateStream", StreamName="s",
+                       StreamModeDetails={"StreamMode": "ON_DEMAND"})  # fmt: skip
+    hot = (await put(world, "s", 8, "b"))[0]["ShardId"]
+    assert await scaler(world, max_stream_shards=4).scale() == []
+    stream = await world.kinesis.get(world.tenant_id, "s")
+    index = int(hot.removeprefix("shardId-"))
+    world.traffic.note(stream, [], [index])  # a write refused: the shard is full
+    assert await scaler(world, max_account=4).scale() == []  # the account's 4 shards
+    world.traffic.note(stream, [], [index])
+    assert [len(s.open_shards) for s in await scaler(world).scale()] == [5]
