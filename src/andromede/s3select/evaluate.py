@@ -103,6 +103,8 @@ def compile_expr(expr: Expr) -> Compiled:
 
 def _compile_path(expr: Path) -> Compiled:
     steps = expr.steps
+    if not steps:
+        return lambda row, totals: row  # the row itself, by the FROM path's last name
     first = steps[0]
     if len(steps) == 1 and isinstance(first, Field):
         position = positional(first)
@@ -262,6 +264,11 @@ def _compare(op: str, left: object, right: object) -> bool | None:
         return _COMPARE[op](left, right)
     if isinstance(left, str) and isinstance(right, str):
         return _COMPARE[op](left, right)
+    if isinstance(left, list | dict) or isinstance(right, list | dict):
+        # A wildcard path's list, a JSON object: equal or not, never ordered.
+        if op not in ("=", "!="):
+            return None
+        return (left == right) == (op == "=")
     if isinstance(left, bool) or isinstance(right, bool):
         left, right = _logical(left), _logical(right)
         if not isinstance(left, bool) or not isinstance(right, bool):
@@ -341,6 +348,8 @@ class Accumulators:
         self._values: list[object] = [None] * len(self._aggregates)
 
     def add(self, row: object) -> None:
+        if row is MISSING:
+            return  # a wildcard's empty record: AWS's aggregates skip it
         for slot, aggregate in enumerate(self._aggregates):
             arg = self._args[slot]
             if arg is None:

@@ -385,18 +385,24 @@ class _Inflater:
 
 
 def _expand(value: object, steps: tuple[Step, ...]) -> Iterator[object]:
-    """The rows FROM's path gives from one JSON value (``[*]`` spreads an array)."""
+    """The rows FROM's path gives from one JSON value: ``[*]`` spreads an array, ``.*`` an
+    object's values. As AWS, a wildcard always emits at least one row: MISSING where the
+    path leads nowhere (written as an empty record)."""
     if not steps:
         yield value
         return
     step, rest = steps[0], steps[1:]
     if isinstance(step, Wildcard):
-        for item in value if isinstance(value, list) else [value]:
+        if step.members:
+            items = list(value.values()) if isinstance(value, dict) else [value]
+        else:
+            items = value if isinstance(value, list) else [value]
+        if not items:
+            yield MISSING
+        for item in items:
             yield from _expand(item, rest)
         return
-    found = follow(value, (step,))
-    if found is not MISSING:
-        yield from _expand(found, rest)
+    yield from _expand(follow(value, (step,)), rest)
 
 
 class _Output:

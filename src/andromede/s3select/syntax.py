@@ -124,7 +124,9 @@ class Index:
 
 @dataclass(frozen=True, slots=True)
 class Wildcard:
-    """``[*]``: every element of an array (in FROM only)."""
+    """``[*]``: every element of an array; ``.*`` (``members``): every value of an object."""
+
+    members: bool = False
 
 
 Step = Field | Index | Wildcard
@@ -213,3 +215,4 @@ class Query:
     where: Expr | None
     limit: int | None
     aggregates: tuple[Aggregate, ...]
+    wildcards: bool = False  # a ``[*]`` or ``.*`` in SELECT or WHERE (JSON only, as AWS)

@@ -113,7 +113,7 @@ class Header:
 
 def follow(value: object, steps: tuple[Step, ...]) -> object:
     """Where ``steps`` lead from ``value`` (a row, or a JSON value): MISSING off the path."""
-    for step in steps:
+    for at, step in enumerate(steps):
         if value is MISSING:
             return MISSING
         if isinstance(step, Field):
@@ -128,9 +128,25 @@ def follow(value: object, steps: tuple[Step, ...]) -> object:
                 value = value[step.position]
             else:
                 return MISSING
-        elif isinstance(step, Wildcard):
-            raise SelectError("ParseInvalidPathComponent")
+        else:
+            return _spread(value, step, steps[at + 1 :])
     return value
+
+
+def _spread(value: object, step: Wildcard, rest: tuple[Step, ...]) -> object:
+    """A wildcard in a SELECT or WHERE path: the list of what ``rest`` leads to from each
+    element (each member's value for ``.*``), the elements it leads nowhere from left out;
+    MISSING when ``value`` is no array (no object for ``.*``)."""
+    if step.members:
+        if not isinstance(value, dict):
+            return MISSING
+        items: list[object] = list(value.values())
+    elif isinstance(value, list):
+        items = value
+    else:
+        return MISSING
+    found = [follow(item, rest) for item in items]
+    return [item for item in found if item is not MISSING]
 
 
 def _key(mapping: dict[str, object], step: Field) -> object:

@@ -136,6 +136,8 @@ def select_request(
     query = parse(expression)
     if csv_input is not None and query.source:
         raise SelectError("ParseInvalidPathComponent", "A CSV object has no paths in FROM.")
+    if csv_input is not None and query.wildcards:
+        raise SelectError("ParseInvalidPathComponent", "Wildcards are for JSON objects only.")
     return SelectRequest(
         query=query,
         csv_input=csv_input,
