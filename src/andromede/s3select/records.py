@@ -9,7 +9,6 @@ which a ``ScanRange`` needs (AWS's rule: a record belongs to the range its first
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -114,11 +113,13 @@ class LineSplitter:
         *,
         offset: int = 0,
         quote: bytes | None = None,
+        escape: bytes | None = None,
         skip_first: bool = False,
     ) -> None:
         self._delimiter = delimiter
         self._max = max_record_size
         self._quote = quote
+        self._escape = escape if escape != quote else None
         self._buffer = bytearray()
         self._start = offset  # the buffer's first byte's offset in the object
         self._searched = 0  # how far the buffer holds no delimiter (outside quotes)
@@ -186,6 +187,14 @@ class LineSplitter:
         while True:
             if self._quoted:
                 closing = buffer.find(quote, position)
+                escape = self._escape
+                escaped = buffer.find(escape, position) if escape is not None else -1
+                if escaped >= 0 and (closing < 0 or escaped < closing):
+                    if escaped + 1 >= len(buffer):
+                        self._searched = escaped  # what follows it is in the next chunk
+                        return -1
+                    position = escaped + 2  # an escaped quote (or data) stays quoted
+                    continue
                 if closing < 0:
                     self._searched = len(buffer)
                     return -1
@@ -291,26 +300,68 @@ def decode_record(record: bytes) -> str:
 
 
 def csv_fields(text: str, options: CsvInput) -> list[str]:
-    """One CSV record's fields, its quotes and escapes undone."""
-    if options.quote not in text and options.quote_escape not in text:
-        return text.split(options.field_delimiter)  # the common case, without a parser
-    doubled = options.quote_escape == options.quote
-    try:
-        rows = list(
-            csv.reader(
-                [text],
-                delimiter=options.field_delimiter,
-                quotechar=options.quote,
-                strict=True,
-                doublequote=doubled,
-                escapechar=None if doubled else options.quote_escape,
+    """One CSV record's fields, its quotes and escapes undone.
+
+    AWS's rules, not Python's ``csv`` (which refuses a newline in an unquoted field): a
+    field that starts with ``QuoteCharacter`` runs to the quote that closes it, delimiters
+    and newlines within it data; ``QuoteEscapeCharacter`` before a quote inside it (the
+    quote doubled when both are the same character) is a quote; outside quotes every
+    character but the field delimiter is data."""
+    quote, escape, delimiter = options.quote, options.quote_escape, options.field_delimiter
+    if quote not in text:
+        return text.split(delimiter)  # the common case, without a parser
+    fields: list[str] = []
+    at, size = 0, len(text)
+    while True:
+        if at < size and text[at] == quote:
+            value, at = _quoted_field(text, at + 1, quote, escape, options)
+            if at < size and text[at] != delimiter:
+                raise SelectError("CSVParsingError", "A quoted field goes on after its quote.")
+        else:
+            end = text.find(delimiter, at)
+            end = size if end < 0 else end
+            value, at = text[at:end], end
+        fields.append(value)
+        if at >= size:
+            return fields
+        at += len(delimiter)  # past the field delimiter
+        if at >= size:
+            fields.append("")
+            return fields
+
+
+def _quoted_field(
+    text: str, at: int, quote: str, escape: str, options: CsvInput
+) -> tuple[str, int]:
+    """A quoted field's value from just after its opening quote, and where it ended (just
+    after its closing quote)."""
+    parts: list[str] = []
+    size = len(text)
+    while True:
+        closing = text.find(quote, at)
+        escaped = text.find(escape, at) if escape != quote else -1
+        if escaped >= 0 and (closing < 0 or escaped < closing):
+            if escaped + 1 < size and text[escaped + 1] == quote:
+                parts.append(text[at:escaped] + quote)
+                at = escaped + 2
+                continue
+            # An escape before another character is data with it (never a closing quote's
+            # escape: the splitter reads the pair so too).
+            parts.append(text[at : escaped + 2])
+            at = escaped + 2
+            continue
+        if closing < 0:
+            raise SelectError(
+                "CSVParsingError"
+                if options.allow_quoted_record_delimiter
+                else "CSVEscapingRecordDelimiter"
             )
-        )
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc) and not options.allow_quoted_record_delimiter:
-            raise SelectError("CSVEscapingRecordDelimiter") from exc
-        raise SelectError("CSVParsingError") from exc
-    return rows[0] if rows else [""]
+        if escape == quote and closing + 1 < size and text[closing + 1] == quote:
+            parts.append(text[at:closing] + quote)  # a doubled quote
+            at = closing + 2
+            continue
+        parts.append(text[at:closing])
+        return "".join(parts), closing + 1
 
 
 class CsvRecords:

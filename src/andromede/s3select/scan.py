@@ -302,14 +302,15 @@ class _Source:
             if options is None and request.json_type == "DOCUMENT"
             else None
         )
-        quote = None
+        quote = escape = None
         if options is not None and options.allow_quoted_record_delimiter:
-            quote = options.quote.encode()
+            quote, escape = options.quote.encode(), options.quote_escape.encode()
         self._lines = LineSplitter(
             self.delimiter,
             request.max_record_size,
             offset=max(first - self.lookbehind, 0),
             quote=quote,
+            escape=escape,
             skip_first=first > 0,
         )
         self._steps = request.query.source
