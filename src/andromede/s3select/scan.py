@@ -236,7 +236,10 @@ async def _parquet_messages(
     output = _Output(request)
     last_sent, emitted = clock(), False
     if not output.done:
-        batches = parquet_rows(size, fetch, request.parquet_max_read, fetched)
+        scan = None
+        if request.scan_start is not None or request.scan_end is not None:
+            scan = scan_bounds(request, size)
+        batches = parquet_rows(size, fetch, request.parquet_max_read, fetched, scan)
         try:
             async for rows in batches:
                 made, failed = _take_rows(output, counters, rows, request.query.source)
