@@ -214,16 +214,28 @@ class LineSplitter:
 
 class DocumentReader:
     """JSON DOCUMENT input: top-level values one after another (whitespace between), each
-    at most ``max_record_size`` bytes."""
+    at most ``max_record_size`` bytes. ``spread``: a top-level array is read element by
+    element (``FROM S3Object[*]``, which spreads it), each element at most
+    ``max_record_size``, so an array of any size streams in bounded memory; its elements
+    come as ``(element, True)``, other values as ``(value, False)``."""
 
-    def __init__(self, max_record_size: int) -> None:
+    def __init__(self, max_record_size: int, *, spread: bool = False) -> None:
         self._max = max_record_size
+        self._spread = spread
         self._decoder = json.JSONDecoder()
         self._text = ""
         self._tried_at = -1
         self._pending = bytearray()  # bytes of a character cut by the chunk's end
+        self._in_array = False  # inside a spread top-level array
+        self._after_element = False  # an element was read: a comma or the end comes next
+        self._elements = 0  # the open array's elements so far
 
-    def feed(self, data: bytes, *, final: bool = False) -> Iterator[object]:
+    @property
+    def held(self) -> int:
+        """The characters held for values not yet complete."""
+        return len(self._text) + len(self._pending)
+
+    def feed(self, data: bytes, *, final: bool = False) -> Iterator[tuple[object, bool]]:
         self._pending += data
         text = self._text + _decode_prefix(self._pending, final=final)
         at = 0  # values are read in place: no copy of the rest after each one
@@ -232,7 +244,20 @@ class DocumentReader:
                 at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
                 left = len(text) - at
                 if not left:
+                    if final and self._in_array:
+                        raise SelectError("JSONParsingError", "The array does not end.")
                     return
+                if self._in_array:
+                    moved = self._punctuation(text, at)
+                    if moved is not None:
+                        at, closed = moved
+                        if closed is not None:
+                            yield closed, False  # an empty array: one value, as it is
+                        continue
+                elif self._spread and text[at] == "[":
+                    self._in_array, self._after_element, self._elements = True, False, 0
+                    at += 1
+                    continue
                 worth_a_parse = (
                     final
                     or _may_close(text, at)
@@ -252,11 +277,35 @@ class DocumentReader:
                     return
                 if end - at > self._max:
                     raise SelectError("OverMaxRecordSize")
+                if self._in_array and not final and _SPACE.match(text, end).end() == len(text):  # type: ignore[union-attr]
+                    # ``12`` may be the start of ``123``: an element is whole once what
+                    # follows it is seen.
+                    self._tried_at = left
+                    return
                 self._tried_at = -1
                 at = end
-                yield value
+                if self._in_array:
+                    self._after_element = True
+                    self._elements += 1
+                yield value, self._in_array
         finally:
             self._text = text[at:]
+
+    def _punctuation(self, text: str, at: int) -> tuple[int, list[object] | None] | None:
+        """Inside a spread array: past a comma or the closing bracket (and the empty array
+        it closed, if so), or None where an element starts."""
+        char = text[at]
+        if char == "]" and (self._after_element or not self._elements):
+            self._in_array = False
+            return at + 1, ([] if not self._elements else None)
+        if self._after_element:
+            if char != ",":
+                raise SelectError("JSONParsingError", "Expected a comma between elements.")
+            self._after_element = False
+            return at + 1, None
+        if char in ",]":
+            raise SelectError("JSONParsingError", "Expected an array element.")
+        return None
 
 
 _SPACE: Final = re.compile(r"\s*")

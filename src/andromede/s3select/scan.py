@@ -300,8 +300,11 @@ class _Source:
         self.csv = CsvRecords(options or CsvInput())
         self.delimiter = (options.record_delimiter if options is not None else "\n").encode()
         self.lookbehind = len(self.delimiter) if first > 0 else 0
+        self._steps = request.query.source
+        # ``S3Object[*]`` spreads a top-level array: read element by element, streamed.
+        spread = bool(self._steps) and self._steps[0] == Wildcard()
         self._document = (
-            DocumentReader(request.max_record_size)
+            DocumentReader(request.max_record_size, spread=spread)
             if options is None and request.json_type == "DOCUMENT"
             else None
         )
@@ -316,15 +319,14 @@ class _Source:
             escape=escape,
             skip_first=first > 0,
         )
-        self._steps = request.query.source
 
     def inflate(self, chunk: bytes) -> Iterator[bytes]:
         return self._inflater(chunk)
 
     def rows(self, data: bytes) -> Iterator[object]:
         if self._document is not None:
-            for value in self._document.feed(data):
-                yield from _expand(value, self._steps)
+            for value, element in self._document.feed(data):
+                yield from _expand(value, self._steps[1:] if element else self._steps)
             return
         for offset, record in self._lines.feed(data):
             if offset > self._last:
@@ -334,8 +336,8 @@ class _Source:
 
     def finish(self) -> Iterator[object]:
         if self._document is not None:
-            for value in self._document.feed(b"", final=True):
-                yield from _expand(value, self._steps)
+            for value, element in self._document.feed(b"", final=True):
+                yield from _expand(value, self._steps[1:] if element else self._steps)
             return
         for offset, record in self._lines.finish():
             if offset <= self._last:
