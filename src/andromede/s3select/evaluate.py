@@ -29,7 +29,16 @@ from andromede.s3select.syntax import (
     Query,
     Unary,
 )
-from andromede.s3select.values import MISSING, CsvRow, as_number, cast, follow, positional, show
+from andromede.s3select.values import (
+    MISSING,
+    CsvRow,
+    as_number,
+    cast,
+    checked_int,
+    follow,
+    positional,
+    show,
+)
 
 __all__ = ["Accumulators", "compile_expr", "evaluate", "is_true"]
 
@@ -232,6 +241,8 @@ def arithmetic(op: str, left: object, right: object) -> object:
             a, b = float(a), float(b)
         else:
             a, b = Decimal(a), Decimal(b)
+    if isinstance(a, int) and isinstance(b, int) and op in "+-*":
+        return checked_int(a + b if op == "+" else a - b if op == "-" else a * b)
     try:
         if op == "+":
             return a + b  # type: ignore[operator]

@@ -39,6 +39,7 @@ from andromede.s3select.syntax import (
     Wildcard,
     tokenize,
 )
+from andromede.s3select.values import parse_timestamp
 
 __all__ = ["parse"]
 
@@ -311,6 +312,9 @@ class _Parser:
         if token.kind == "string":
             self._at += 1
             return Literal(token.text[1:-1].replace("''", "'"))
+        if token.kind == "ion":  # AWS's `2010-01-01T` timestamp literal
+            self._at += 1
+            return Literal(parse_timestamp(token.text[1:-1]))
         if self._accept_op("("):
             inner = self._expression()
             self._expect_op(")")

@@ -62,6 +62,7 @@ _TOKEN: Final = re.compile(
     |(?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
     |(?P<string>'(?:[^']|'')*')
     |(?P<quoted>"(?:[^"]|"")*")
+    |(?P<ion>`[^`]*`)
     |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<op><>|!=|<=|>=|\|\||[-+*/%=<>(),.\[\];])
     """,
@@ -71,7 +72,7 @@ _TOKEN: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # number, string, quoted, name, op, end
+    kind: str  # number, string, quoted, ion (a `timestamp` literal), name, op, end
     text: str
     position: int
 

@@ -19,6 +19,7 @@ __all__ = [
     "Missing",
     "as_number",
     "cast",
+    "checked_int",
     "follow",
     "parse_timestamp",
     "positional",
@@ -184,6 +185,17 @@ def as_number(value: object) -> int | float | Decimal | None:
     return None
 
 
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**63 - 1  # AWS's INT: an 8-byte signed integer
+
+
+def checked_int(value: int) -> int:
+    """``value`` as S3 Select's INT holds it, else IntegerOverflow (Python's are unbounded)."""
+    if not INT_MIN <= value <= INT_MAX:
+        raise SelectError("IntegerOverflow")
+    return value
+
+
 def cast(value: object, target: str) -> object:
     """``CAST(value AS target)``: CastFailed when it cannot be, as on AWS."""
     if value is None or value is MISSING:
@@ -201,13 +213,16 @@ def cast(value: object, target: str) -> object:
         elif target == "INT":
             if isinstance(value, bool):
                 return int(value)
+            made: int | None = None
             if isinstance(value, int):
-                return value
-            if isinstance(value, float | Decimal):
-                return int(value)
-            if isinstance(value, str):
+                made = value
+            elif isinstance(value, float | Decimal):
+                made = int(value)
+            elif isinstance(value, str):
                 text = value.strip()
-                return int(text) if text.lstrip("+-").isdigit() else int(Decimal(text))
+                made = int(text) if text.lstrip("+-").isdigit() else int(Decimal(text))
+            if made is not None:
+                return checked_int(made)
         elif target == "FLOAT":
             if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
                 return float(value)
