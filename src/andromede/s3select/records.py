@@ -114,12 +114,15 @@ class LineSplitter:
         offset: int = 0,
         quote: bytes | None = None,
         escape: bytes | None = None,
+        comment: bytes | None = None,
         skip_first: bool = False,
     ) -> None:
         self._delimiter = delimiter
         self._max = max_record_size
         self._quote = quote
         self._escape = escape if escape != quote else None
+        self._comment = comment  # a record starting with it is a comment: no quotes in it
+        self._in_comment = False
         self._buffer = bytearray()
         self._start = offset  # the buffer's first byte's offset in the object
         self._searched = 0  # how far the buffer holds no delimiter (outside quotes)
@@ -184,6 +187,21 @@ class LineSplitter:
             return found
         quote = self._quote
         position = start
+        comment = self._comment
+        if (
+            comment is not None
+            and not self._quoted
+            and position == taken
+            and buffer[position : position + 1] == comment
+        ):
+            self._in_comment = True
+        if self._in_comment:
+            found = buffer.find(self._delimiter, position)
+            if found < 0:
+                self._searched = max(len(buffer) - len(self._delimiter) + 1, position)
+                return -1
+            self._in_comment = False
+            return found
         while True:
             if self._quoted:
                 closing = buffer.find(quote, position)

@@ -308,15 +308,17 @@ class _Source:
             if options is None and request.json_type == "DOCUMENT"
             else None
         )
-        quote = escape = None
+        quote = escape = comment = None
         if options is not None and options.allow_quoted_record_delimiter:
             quote, escape = options.quote.encode(), options.quote_escape.encode()
+            comment = options.comments.encode() if options.comments else None
         self._lines = LineSplitter(
             self.delimiter,
             request.max_record_size,
             offset=max(first - self.lookbehind, 0),
             quote=quote,
             escape=escape,
+            comment=comment,
             skip_first=first > 0,
         )
 

@@ -67,3 +67,23 @@ async def test_a_quoted_record_delimiter_not_allowed_is_aws_error() -> None:
             request("SELECT * FROM S3Object", csv_input=CsvInput()), Object(b'1,"a\nb"\n')
         )
     assert raised.value.code == "CSVEscapingRecordDelimiter"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4096])
+async def test_a_comment_line_with_a_quote_does_not_open_one(chunk: int) -> None:
+    data = b"# it's a comment\n'a\nb',1\n'c',2\n"
+    options = CsvInput(quote="'", allow_quoted_record_delimiter=True)
+    found, _ = await messages(
+        request("SELECT s._1 FROM S3Object s", csv_input=options, output=JsonOutput()),
+        Object(data, chunk),
+    )
+    assert output(found) == b'{"_1":"a\\nb"}\n{"_1":"c"}\n'
+    found, _ = await messages(
+        request(
+            "SELECT s._2 FROM S3Object s",
+            csv_input=CsvInput(quote="'", allow_quoted_record_delimiter=True, comments="%"),
+            output=JsonOutput(),
+        ),
+        Object(b"% it's\n'x',1\n", chunk),
+    )
+    assert output(found) == b'{"_2":"1"}\n'
