@@ -115,6 +115,7 @@ class LineSplitter:
         quote: bytes | None = None,
         escape: bytes | None = None,
         comment: bytes | None = None,
+        field_delimiter: bytes | None = None,
         skip_first: bool = False,
     ) -> None:
         self._delimiter = delimiter
@@ -123,6 +124,7 @@ class LineSplitter:
         self._escape = escape if escape != quote else None
         self._comment = comment  # a record starting with it is a comment: no quotes in it
         self._in_comment = False
+        self._field_delimiter = field_delimiter
         self._buffer = bytearray()
         self._start = offset  # the buffer's first byte's offset in the object
         self._searched = 0  # how far the buffer holds no delimiter (outside quotes)
@@ -222,8 +224,19 @@ class LineSplitter:
             found = buffer.find(self._delimiter, position)
             opening = buffer.find(quote, position)
             if opening >= 0 and (found < 0 or opening < found):
-                self._quoted = True
                 position = opening + 1
+                # A quote opens a quoted field only at the field's start, as the field
+                # reader has it (inside an unquoted field it is data).
+                separator = self._field_delimiter
+                if (
+                    separator is None
+                    or opening == taken
+                    or (
+                        opening - len(separator) >= taken
+                        and buffer[opening - len(separator) : opening] == separator
+                    )
+                ):
+                    self._quoted = True
                 continue
             if found < 0:
                 self._searched = max(len(buffer) - len(self._delimiter) + 1, position)

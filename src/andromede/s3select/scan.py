@@ -308,10 +308,11 @@ class _Source:
             if options is None and request.json_type == "DOCUMENT"
             else None
         )
-        quote = escape = comment = None
+        quote = escape = comment = separator = None
         if options is not None and options.allow_quoted_record_delimiter:
             quote, escape = options.quote.encode(), options.quote_escape.encode()
             comment = options.comments.encode() if options.comments else None
+            separator = options.field_delimiter.encode()
         self._lines = LineSplitter(
             self.delimiter,
             request.max_record_size,
@@ -319,6 +320,7 @@ class _Source:
             quote=quote,
             escape=escape,
             comment=comment,
+            field_delimiter=separator,
             skip_first=first > 0,
         )
 

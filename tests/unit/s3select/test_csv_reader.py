@@ -87,3 +87,14 @@ async def test_a_comment_line_with_a_quote_does_not_open_one(chunk: int) -> None
         Object(b"% it's\n'x',1\n", chunk),
     )
     assert output(found) == b'{"_2":"1"}\n'
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4096])
+async def test_a_quote_inside_an_unquoted_field_is_data_for_the_splitter_too(chunk: int) -> None:
+    data = b"O'Brien,1\n'x\ny',2\nit's,3\n"
+    options = CsvInput(quote="'", allow_quoted_record_delimiter=True)
+    found, _ = await messages(
+        request("SELECT s._1 FROM S3Object s", csv_input=options, output=JsonOutput()),
+        Object(data, chunk),
+    )
+    assert output(found) == b'{"_1":"O\'Brien"}\n{"_1":"x\\ny"}\n{"_1":"it\'s"}\n'
