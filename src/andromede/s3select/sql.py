@@ -3,7 +3,9 @@
 
 The grammar is AWS's "SQL reference for Amazon S3 Select": column references by name
 (``s.name``, ``s."Name"``, case-insensitive unless double-quoted), by position (``_1``), JSON
-paths (``s.a.b``, ``s.a[0]``, ``S3Object[*].path``); literals, arithmetic, ``||``, comparisons,
+paths (``s.a.b``, ``s.a[0]``, ``S3Object[*].path``, ``[*]`` and ``.*`` anywhere; without an
+alias the row is the FROM path's last name, or ``_1``); literals (`` `2010T` `` timestamps
+too), arithmetic, ``||``, comparisons,
 ``AND``/``OR``/``NOT``, ``LIKE … [ESCAPE …]``, ``BETWEEN``, ``IN``, ``IS [NOT] NULL|MISSING``,
 ``CAST``, function calls (``functions.py``), ``EXTRACT(part FROM ts)`` and the aggregates
 ``COUNT``, ``SUM``, ``AVG``, ``MIN``, ``MAX``. No GROUP BY, ORDER BY or joins: AWS has none.
