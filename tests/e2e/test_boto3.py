@@ -445,6 +445,19 @@ def test_select_object_content(s3: S3Client, bucket: str) -> None:
         OutputSerialization={"CSV": {}},
     )
     assert found == b"3,41\n"
+    # Decision 0257: a top-level array spread by S3Object[*], a wildcard in the projection.
+    s3.put_object(
+        Bucket=bucket, Key="doc.json", Body=b'[{"id":1,"t":[{"k":"x"},{"k":"y"}]},{"id":2}]'
+    )
+    found = _selected(
+        s3,
+        bucket,
+        "doc.json",
+        "SELECT s.id, s.t[*].k AS keys FROM S3Object[*] s",
+        InputSerialization={"JSON": {"Type": "DOCUMENT"}},
+        OutputSerialization={"JSON": {}},
+    )
+    assert found == b'{"id":1,"keys":["x","y"]}\n{"id":2}\n'
     with pytest.raises(ClientError) as refused:
         _selected(
             s3,

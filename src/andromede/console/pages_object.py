@@ -134,13 +134,7 @@ async def query(console: Console, request: Request, session: Session, fields: Fo
     """The Select form: the records on the object's page, or S3's refusal there, the form
     as typed either way."""
     bucket, key = request.path_params.get("bucket", ""), fields.get("key", "")
-    form = SelectForm(
-        expression=fields.get("expression", ""),
-        input=fields.get("input", "CSV"),
-        csv_header=fields.get("csv_header", "USE"),
-        compression=fields.get("compression", "NONE"),
-        output=fields.get("output", "JSON"),
-    )
+    form = SelectForm.from_fields(fields)
     try:
         result = await select(
             console.s3, request.scope, session.principal, bucket, key, form,

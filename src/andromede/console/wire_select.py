@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Final
@@ -58,11 +59,45 @@ class SelectForm:
     csv_header: str = "USE"
     compression: str = "NONE"
     output: str = "JSON"
+    # CSV input's delimiters and quote, as typed ("" for S3's defaults); ``\t``, ``\n`` and
+    # ``\r`` stand for the characters a text field cannot hold.
+    field_delimiter: str = ""
+    quote: str = ""
+    record_delimiter: str = ""
+    scan_start: str = ""  # ScanRange, bytes: "" for none
+    scan_end: str = ""
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, str]) -> SelectForm:
+        """The form as posted (S3 refuses what it does not take, in its own words)."""
+        return cls(
+            expression=fields.get("expression", ""),
+            input=fields.get("input", "CSV"),
+            csv_header=fields.get("csv_header", "USE"),
+            compression=fields.get("compression", "NONE"),
+            output=fields.get("output", "JSON"),
+            field_delimiter=fields.get("field_delimiter", ""),
+            quote=fields.get("quote", ""),
+            record_delimiter=fields.get("record_delimiter", ""),
+            scan_start=fields.get("scan_start", "").strip(),
+            scan_end=fields.get("scan_end", "").strip(),
+        )
 
     def request_xml(self) -> bytes:
         """SelectObjectContent's body (a format the form does not offer is S3's to refuse)."""
         if self.input == "CSV":
-            source = f"<CSV><FileHeaderInfo>{escape(self.csv_header)}</FileHeaderInfo></CSV>"
+            options = "".join(
+                f"<{name}>{escape(_control(value), quote=False)}</{name}>"
+                for name, value in (
+                    ("FieldDelimiter", self.field_delimiter),
+                    ("QuoteCharacter", self.quote),
+                    ("RecordDelimiter", self.record_delimiter),
+                )
+                if value
+            )
+            source = (
+                f"<CSV><FileHeaderInfo>{escape(self.csv_header)}</FileHeaderInfo>{options}</CSV>"
+            )
         elif self.input == "PARQUET":
             source = "<Parquet/>"
         else:
@@ -76,8 +111,25 @@ class SelectForm:
             f"<InputSerialization><CompressionType>{escape(self.compression)}</CompressionType>"
             f"{source}</InputSerialization>"
             f"<OutputSerialization>{output}</OutputSerialization>"
+            f"{self._scan_range()}"
             "</SelectObjectContentRequest>"
         ).encode()
+
+    def _scan_range(self) -> str:
+        if not self.scan_start and not self.scan_end:
+            return ""
+        bounds = "".join(
+            f"<{name}>{escape(value)}</{name}>"
+            for name, value in (("Start", self.scan_start), ("End", self.scan_end))
+            if value
+        )
+        return f"<ScanRange>{bounds}</ScanRange>"
+
+
+def _control(typed: str) -> str:
+    """A delimiter as typed, ``\\t``, ``\\n`` and ``\\r`` made the characters (S3's
+    handler keeps a carriage return that XML would otherwise fold)."""
+    return typed.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r")
 
 
 @dataclass(slots=True)

@@ -29,7 +29,16 @@ from andromede.s3select.syntax import (
     Query,
     Unary,
 )
-from andromede.s3select.values import MISSING, CsvRow, as_number, cast, follow, positional, show
+from andromede.s3select.values import (
+    MISSING,
+    CsvRow,
+    as_number,
+    cast,
+    checked_int,
+    follow,
+    positional,
+    show,
+)
 
 __all__ = ["Accumulators", "compile_expr", "evaluate", "is_true"]
 
@@ -103,6 +112,8 @@ def compile_expr(expr: Expr) -> Compiled:
 
 def _compile_path(expr: Path) -> Compiled:
     steps = expr.steps
+    if not steps:
+        return lambda row, totals: row  # the row itself, by the FROM path's last name
     first = steps[0]
     if len(steps) == 1 and isinstance(first, Field):
         position = positional(first)
@@ -230,6 +241,8 @@ def arithmetic(op: str, left: object, right: object) -> object:
             a, b = float(a), float(b)
         else:
             a, b = Decimal(a), Decimal(b)
+    if isinstance(a, int) and isinstance(b, int) and op in "+-*":
+        return checked_int(a + b if op == "+" else a - b if op == "-" else a * b)
     try:
         if op == "+":
             return a + b  # type: ignore[operator]
@@ -262,6 +275,11 @@ def _compare(op: str, left: object, right: object) -> bool | None:
         return _COMPARE[op](left, right)
     if isinstance(left, str) and isinstance(right, str):
         return _COMPARE[op](left, right)
+    if isinstance(left, list | dict) or isinstance(right, list | dict):
+        # A wildcard path's list, a JSON object: equal or not, never ordered.
+        if op not in ("=", "!="):
+            return None
+        return (left == right) == (op == "=")
     if isinstance(left, bool) or isinstance(right, bool):
         left, right = _logical(left), _logical(right)
         if not isinstance(left, bool) or not isinstance(right, bool):
@@ -341,6 +359,8 @@ class Accumulators:
         self._values: list[object] = [None] * len(self._aggregates)
 
     def add(self, row: object) -> None:
+        if row is MISSING:
+            return  # a wildcard's empty record: AWS's aggregates skip it
         for slot, aggregate in enumerate(self._aggregates):
             arg = self._args[slot]
             if arg is None:

@@ -180,7 +180,8 @@ def _pattern_field(moment: datetime, token: str) -> str:
         sign = "-" if offset < 0 else "+"
         if width == 1:
             return f"{sign}{hours:02d}" + (f"{minutes:02d}" if minutes else "")
-        return f"{sign}{hours:02d}{':' if width >= 3 else ''}{minutes:02d}"
+        # AWS: XX and XXXX +0700, XXX and XXXXX +07:00 (x the same without Z).
+        return f"{sign}{hours:02d}{':' if width in (3, 5) else ''}{minutes:02d}"
     if letter.isalpha():
         raise SelectError("EvaluatorInvalidTimestampFormatPatternSymbol", f"Symbol {letter}.")
     return token

@@ -80,10 +80,15 @@ class _TooLarge(OSError):
 
 
 async def parquet_rows(
-    size: int, fetch: Fetch, max_read: int, fetched: Callable[[int], None]
+    size: int,
+    fetch: Fetch,
+    max_read: int,
+    fetched: Callable[[int], None],
+    scan: tuple[int, int] | None = None,
 ) -> AsyncGenerator[list[dict[str, object]]]:
     """The object's rows, ``BATCH_ROWS`` at a time, as dictionaries of Python values;
-    ``fetched`` is told the bytes each batch made pyarrow read."""
+    ``fetched`` is told the bytes each batch made pyarrow read. ``scan``: a ScanRange's
+    first and last byte — as AWS, only the row groups that start within it are read."""
     import pyarrow as pa  # imported here: importing pyarrow starts a thread
     import pyarrow.parquet as pq
 
@@ -95,6 +100,8 @@ async def parquet_rows(
         # the whole file at once (pyarrow's default reads every row group's chunks together).
         parquet = pq.ParquetFile(cast(IO[bytes], source), buffer_size=READ_STEP, pre_buffer=False)
         for group in range(parquet.num_row_groups):
+            if scan is not None and not scan[0] <= _group_start(parquet, group) <= scan[1]:
+                continue
             yield from parquet.iter_batches(
                 batch_size=BATCH_ROWS, row_groups=[group], use_threads=False
             )
@@ -117,6 +124,18 @@ async def parquet_rows(
         raise SelectError("OverMaxRecordSize") from exc
     except (pa.ArrowException, OSError, ValueError, TimeoutError) as exc:
         raise SelectError("ParquetParsingError") from exc
+
+
+def _group_start(parquet: Any, group: int) -> int:
+    """Where a row group starts in the file: its first column chunk's first page (the
+    dictionary page when it has one)."""
+    meta = parquet.metadata.row_group(group)
+    starts = []
+    for column in range(meta.num_columns):
+        chunk = meta.column(column)
+        dictionary = chunk.dictionary_page_offset if chunk.has_dictionary_page else None
+        starts.append(dictionary if dictionary is not None else chunk.data_page_offset)
+    return min(starts) if starts else 0
 
 
 def _plain(row: dict[str, object]) -> dict[str, object]:

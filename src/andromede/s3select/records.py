@@ -9,7 +9,6 @@ which a ``ScanRange`` needs (AWS's rule: a record belongs to the range its first
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -114,11 +113,18 @@ class LineSplitter:
         *,
         offset: int = 0,
         quote: bytes | None = None,
+        escape: bytes | None = None,
+        comment: bytes | None = None,
+        field_delimiter: bytes | None = None,
         skip_first: bool = False,
     ) -> None:
         self._delimiter = delimiter
         self._max = max_record_size
         self._quote = quote
+        self._escape = escape if escape != quote else None
+        self._comment = comment  # a record starting with it is a comment: no quotes in it
+        self._in_comment = False
+        self._field_delimiter = field_delimiter
         self._buffer = bytearray()
         self._start = offset  # the buffer's first byte's offset in the object
         self._searched = 0  # how far the buffer holds no delimiter (outside quotes)
@@ -183,9 +189,32 @@ class LineSplitter:
             return found
         quote = self._quote
         position = start
+        comment = self._comment
+        if (
+            comment is not None
+            and not self._quoted
+            and position == taken
+            and buffer[position : position + 1] == comment
+        ):
+            self._in_comment = True
+        if self._in_comment:
+            found = buffer.find(self._delimiter, position)
+            if found < 0:
+                self._searched = max(len(buffer) - len(self._delimiter) + 1, position)
+                return -1
+            self._in_comment = False
+            return found
         while True:
             if self._quoted:
                 closing = buffer.find(quote, position)
+                escape = self._escape
+                escaped = buffer.find(escape, position) if escape is not None else -1
+                if escaped >= 0 and (closing < 0 or escaped < closing):
+                    if escaped + 1 >= len(buffer):
+                        self._searched = escaped  # what follows it is in the next chunk
+                        return -1
+                    position = escaped + 2  # an escaped quote (or data) stays quoted
+                    continue
                 if closing < 0:
                     self._searched = len(buffer)
                     return -1
@@ -195,8 +224,19 @@ class LineSplitter:
             found = buffer.find(self._delimiter, position)
             opening = buffer.find(quote, position)
             if opening >= 0 and (found < 0 or opening < found):
-                self._quoted = True
                 position = opening + 1
+                # A quote opens a quoted field only at the field's start, as the field
+                # reader has it (inside an unquoted field it is data).
+                separator = self._field_delimiter
+                if (
+                    separator is None
+                    or opening == taken
+                    or (
+                        opening - len(separator) >= taken
+                        and buffer[opening - len(separator) : opening] == separator
+                    )
+                ):
+                    self._quoted = True
                 continue
             if found < 0:
                 self._searched = max(len(buffer) - len(self._delimiter) + 1, position)
@@ -205,16 +245,28 @@ class LineSplitter:
 
 class DocumentReader:
     """JSON DOCUMENT input: top-level values one after another (whitespace between), each
-    at most ``max_record_size`` bytes."""
+    at most ``max_record_size`` bytes. ``spread``: a top-level array is read element by
+    element (``FROM S3Object[*]``, which spreads it), each element at most
+    ``max_record_size``, so an array of any size streams in bounded memory; its elements
+    come as ``(element, True)``, other values as ``(value, False)``."""
 
-    def __init__(self, max_record_size: int) -> None:
+    def __init__(self, max_record_size: int, *, spread: bool = False) -> None:
         self._max = max_record_size
+        self._spread = spread
         self._decoder = json.JSONDecoder()
         self._text = ""
         self._tried_at = -1
         self._pending = bytearray()  # bytes of a character cut by the chunk's end
+        self._in_array = False  # inside a spread top-level array
+        self._after_element = False  # an element was read: a comma or the end comes next
+        self._elements = 0  # the open array's elements so far
 
-    def feed(self, data: bytes, *, final: bool = False) -> Iterator[object]:
+    @property
+    def held(self) -> int:
+        """The characters held for values not yet complete."""
+        return len(self._text) + len(self._pending)
+
+    def feed(self, data: bytes, *, final: bool = False) -> Iterator[tuple[object, bool]]:
         self._pending += data
         text = self._text + _decode_prefix(self._pending, final=final)
         at = 0  # values are read in place: no copy of the rest after each one
@@ -223,7 +275,20 @@ class DocumentReader:
                 at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
                 left = len(text) - at
                 if not left:
+                    if final and self._in_array:
+                        raise SelectError("JSONParsingError", "The array does not end.")
                     return
+                if self._in_array:
+                    moved = self._punctuation(text, at)
+                    if moved is not None:
+                        at, closed = moved
+                        if closed is not None:
+                            yield closed, False  # an empty array: one value, as it is
+                        continue
+                elif self._spread and text[at] == "[":
+                    self._in_array, self._after_element, self._elements = True, False, 0
+                    at += 1
+                    continue
                 worth_a_parse = (
                     final
                     or _may_close(text, at)
@@ -243,11 +308,35 @@ class DocumentReader:
                     return
                 if end - at > self._max:
                     raise SelectError("OverMaxRecordSize")
+                if self._in_array and not final and _SPACE.match(text, end).end() == len(text):  # type: ignore[union-attr]
+                    # ``12`` may be the start of ``123``: an element is whole once what
+                    # follows it is seen.
+                    self._tried_at = left
+                    return
                 self._tried_at = -1
                 at = end
-                yield value
+                if self._in_array:
+                    self._after_element = True
+                    self._elements += 1
+                yield value, self._in_array
         finally:
             self._text = text[at:]
+
+    def _punctuation(self, text: str, at: int) -> tuple[int, list[object] | None] | None:
+        """Inside a spread array: past a comma or the closing bracket (and the empty array
+        it closed, if so), or None where an element starts."""
+        char = text[at]
+        if char == "]" and (self._after_element or not self._elements):
+            self._in_array = False
+            return at + 1, ([] if not self._elements else None)
+        if self._after_element:
+            if char != ",":
+                raise SelectError("JSONParsingError", "Expected a comma between elements.")
+            self._after_element = False
+            return at + 1, None
+        if char in ",]":
+            raise SelectError("JSONParsingError", "Expected an array element.")
+        return None
 
 
 _SPACE: Final = re.compile(r"\s*")
@@ -291,26 +380,68 @@ def decode_record(record: bytes) -> str:
 
 
 def csv_fields(text: str, options: CsvInput) -> list[str]:
-    """One CSV record's fields, its quotes and escapes undone."""
-    if options.quote not in text and options.quote_escape not in text:
-        return text.split(options.field_delimiter)  # the common case, without a parser
-    doubled = options.quote_escape == options.quote
-    try:
-        rows = list(
-            csv.reader(
-                [text],
-                delimiter=options.field_delimiter,
-                quotechar=options.quote,
-                strict=True,
-                doublequote=doubled,
-                escapechar=None if doubled else options.quote_escape,
+    """One CSV record's fields, its quotes and escapes undone.
+
+    AWS's rules, not Python's ``csv`` (which refuses a newline in an unquoted field): a
+    field that starts with ``QuoteCharacter`` runs to the quote that closes it, delimiters
+    and newlines within it data; ``QuoteEscapeCharacter`` before a quote inside it (the
+    quote doubled when both are the same character) is a quote; outside quotes every
+    character but the field delimiter is data."""
+    quote, escape, delimiter = options.quote, options.quote_escape, options.field_delimiter
+    if quote not in text:
+        return text.split(delimiter)  # the common case, without a parser
+    fields: list[str] = []
+    at, size = 0, len(text)
+    while True:
+        if at < size and text[at] == quote:
+            value, at = _quoted_field(text, at + 1, quote, escape, options)
+            if at < size and text[at] != delimiter:
+                raise SelectError("CSVParsingError", "A quoted field goes on after its quote.")
+        else:
+            end = text.find(delimiter, at)
+            end = size if end < 0 else end
+            value, at = text[at:end], end
+        fields.append(value)
+        if at >= size:
+            return fields
+        at += len(delimiter)  # past the field delimiter
+        if at >= size:
+            fields.append("")
+            return fields
+
+
+def _quoted_field(
+    text: str, at: int, quote: str, escape: str, options: CsvInput
+) -> tuple[str, int]:
+    """A quoted field's value from just after its opening quote, and where it ended (just
+    after its closing quote)."""
+    parts: list[str] = []
+    size = len(text)
+    while True:
+        closing = text.find(quote, at)
+        escaped = text.find(escape, at) if escape != quote else -1
+        if escaped >= 0 and (closing < 0 or escaped < closing):
+            if escaped + 1 < size and text[escaped + 1] == quote:
+                parts.append(text[at:escaped] + quote)
+                at = escaped + 2
+                continue
+            # An escape before another character is data with it (never a closing quote's
+            # escape: the splitter reads the pair so too).
+            parts.append(text[at : escaped + 2])
+            at = escaped + 2
+            continue
+        if closing < 0:
+            raise SelectError(
+                "CSVParsingError"
+                if options.allow_quoted_record_delimiter
+                else "CSVEscapingRecordDelimiter"
             )
-        )
-    except csv.Error as exc:
-        if "unexpected end of data" in str(exc) and not options.allow_quoted_record_delimiter:
-            raise SelectError("CSVEscapingRecordDelimiter") from exc
-        raise SelectError("CSVParsingError") from exc
-    return rows[0] if rows else [""]
+        if escape == quote and closing + 1 < size and text[closing + 1] == quote:
+            parts.append(text[at:closing] + quote)  # a doubled quote
+            at = closing + 2
+            continue
+        parts.append(text[at:closing])
+        return "".join(parts), closing + 1
 
 
 class CsvRecords:

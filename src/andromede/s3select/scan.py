@@ -236,7 +236,10 @@ async def _parquet_messages(
     output = _Output(request)
     last_sent, emitted = clock(), False
     if not output.done:
-        batches = parquet_rows(size, fetch, request.parquet_max_read, fetched)
+        scan = None
+        if request.scan_start is not None or request.scan_end is not None:
+            scan = scan_bounds(request, size)
+        batches = parquet_rows(size, fetch, request.parquet_max_read, fetched, scan)
         try:
             async for rows in batches:
                 made, failed = _take_rows(output, counters, rows, request.query.source)
@@ -297,30 +300,37 @@ class _Source:
         self.csv = CsvRecords(options or CsvInput())
         self.delimiter = (options.record_delimiter if options is not None else "\n").encode()
         self.lookbehind = len(self.delimiter) if first > 0 else 0
+        self._steps = request.query.source
+        # ``S3Object[*]`` spreads a top-level array: read element by element, streamed.
+        spread = bool(self._steps) and self._steps[0] == Wildcard()
         self._document = (
-            DocumentReader(request.max_record_size)
+            DocumentReader(request.max_record_size, spread=spread)
             if options is None and request.json_type == "DOCUMENT"
             else None
         )
-        quote = None
+        quote = escape = comment = separator = None
         if options is not None and options.allow_quoted_record_delimiter:
-            quote = options.quote.encode()
+            quote, escape = options.quote.encode(), options.quote_escape.encode()
+            comment = options.comments.encode() if options.comments else None
+            separator = options.field_delimiter.encode()
         self._lines = LineSplitter(
             self.delimiter,
             request.max_record_size,
             offset=max(first - self.lookbehind, 0),
             quote=quote,
+            escape=escape,
+            comment=comment,
+            field_delimiter=separator,
             skip_first=first > 0,
         )
-        self._steps = request.query.source
 
     def inflate(self, chunk: bytes) -> Iterator[bytes]:
         return self._inflater(chunk)
 
     def rows(self, data: bytes) -> Iterator[object]:
         if self._document is not None:
-            for value in self._document.feed(data):
-                yield from _expand(value, self._steps)
+            for value, element in self._document.feed(data):
+                yield from _expand(value, self._steps[1:] if element else self._steps)
             return
         for offset, record in self._lines.feed(data):
             if offset > self._last:
@@ -330,8 +340,8 @@ class _Source:
 
     def finish(self) -> Iterator[object]:
         if self._document is not None:
-            for value in self._document.feed(b"", final=True):
-                yield from _expand(value, self._steps)
+            for value, element in self._document.feed(b"", final=True):
+                yield from _expand(value, self._steps[1:] if element else self._steps)
             return
         for offset, record in self._lines.finish():
             if offset <= self._last:
@@ -385,18 +395,24 @@ class _Inflater:
 
 
 def _expand(value: object, steps: tuple[Step, ...]) -> Iterator[object]:
-    """The rows FROM's path gives from one JSON value (``[*]`` spreads an array)."""
+    """The rows FROM's path gives from one JSON value: ``[*]`` spreads an array, ``.*`` an
+    object's values. As AWS, a wildcard always emits at least one row: MISSING where the
+    path leads nowhere (written as an empty record)."""
     if not steps:
         yield value
         return
     step, rest = steps[0], steps[1:]
     if isinstance(step, Wildcard):
-        for item in value if isinstance(value, list) else [value]:
+        if step.members:
+            items = list(value.values()) if isinstance(value, dict) else [value]
+        else:
+            items = value if isinstance(value, list) else [value]
+        if not items:
+            yield MISSING
+        for item in items:
             yield from _expand(item, rest)
         return
-    found = follow(value, (step,))
-    if found is not MISSING:
-        yield from _expand(found, rest)
+    yield from _expand(follow(value, (step,)), rest)
 
 
 class _Output:

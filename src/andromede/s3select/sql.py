@@ -3,7 +3,9 @@
 
 The grammar is AWS's "SQL reference for Amazon S3 Select": column references by name
 (``s.name``, ``s."Name"``, case-insensitive unless double-quoted), by position (``_1``), JSON
-paths (``s.a.b``, ``s.a[0]``, ``S3Object[*].path``); literals, arithmetic, ``||``, comparisons,
+paths (``s.a.b``, ``s.a[0]``, ``S3Object[*].path``, ``[*]`` and ``.*`` anywhere; without an
+alias the row is the FROM path's last name, or ``_1``); literals (`` `2010T` `` timestamps
+too), arithmetic, ``||``, comparisons,
 ``AND``/``OR``/``NOT``, ``LIKE … [ESCAPE …]``, ``BETWEEN``, ``IN``, ``IS [NOT] NULL|MISSING``,
 ``CAST``, function calls (``functions.py``), ``EXTRACT(part FROM ts)`` and the aggregates
 ``COUNT``, ``SUM``, ``AVG``, ``MIN``, ``MAX``. No GROUP BY, ORDER BY or joins: AWS has none.
@@ -39,6 +41,7 @@ from andromede.s3select.syntax import (
     Wildcard,
     tokenize,
 )
+from andromede.s3select.values import parse_timestamp
 
 __all__ = ["parse"]
 
@@ -55,6 +58,8 @@ class _Parser:
         self._aggregates: list[Aggregate] = []
         self._in_aggregate = False
         self._alias: str | None = None
+        self._row_names: tuple[str, ...] = ()  # what names the row without an alias
+        self._wildcards = False
 
     # -- token helpers --------------------------------------------------------------------------
     @property
@@ -110,6 +115,11 @@ class _Parser:
         self._skip_to_from()
         source, alias = self._from_clause()
         self._alias = alias
+        if alias is None and source:
+            # AWS: without an alias, the row is named by the FROM path's last name, or
+            # ``_1`` when the path ends in a wildcard.
+            last = source[-1]
+            self._row_names = (last.name.upper(),) if isinstance(last, Field) else ("_1",)
         where = None
         if self._accept_word("WHERE"):
             where = self._expression()
@@ -140,7 +150,7 @@ class _Parser:
                         "UnsupportedSqlStructure",
                         "Aggregate and non-aggregate projections cannot be mixed.",
                     )
-        return Query(projections, source, alias, where, limit, aggregates)
+        return Query(projections, source, alias, where, limit, aggregates, self._wildcards)
 
     def _skip_to_from(self) -> None:
         depth = 0
@@ -187,8 +197,11 @@ class _Parser:
             return None
         projections = []
         while True:
+            first = self._peek
             expr = self._expression()
             alias = None
+            if isinstance(expr, Path) and not expr.steps:
+                alias = first.text  # the row by the FROM path's last name: named after it
             if self._accept_word("AS"):
                 alias = self._alias_name()
             elif self._peek.kind in ("name", "quoted") and self._peek.word not in RESERVED:
@@ -301,6 +314,9 @@ class _Parser:
         if token.kind == "string":
             self._at += 1
             return Literal(token.text[1:-1].replace("''", "'"))
+        if token.kind == "ion":  # AWS's `2010-01-01T` timestamp literal
+            self._at += 1
+            return Literal(parse_timestamp(token.text[1:-1]))
         if self._accept_op("("):
             inner = self._expression()
             self._expect_op(")")
@@ -394,33 +410,34 @@ class _Parser:
         is_alias = alias is not None and (
             token.text == alias if token.kind == "quoted" else token.text.upper() == alias.upper()
         )
+        if not is_alias and token.kind == "name" and token.word in self._row_names:
+            is_alias = True
         if not is_alias and token.word != "S3OBJECT":
             steps.append(head)  # a bare column: ``_1``, ``name``
         steps.extend(self._steps(wildcards=False))
-        if not steps:
+        if not steps and not (token.kind == "name" and token.word in self._row_names):
             raise SelectError("ParseInvalidPathComponent", "The alias alone is not a value.")
         return Path(tuple(steps))
 
     def _steps(self, *, wildcards: bool) -> tuple[Step, ...]:
+        """A path's steps; ``wildcards``: in FROM (elsewhere a wildcard marks the query,
+        which a CSV input refuses)."""
         steps: list[Step] = []
         while True:
             if self._accept_op("."):
                 token = self._next()
                 if token.kind == "op" and token.text == "*":
-                    raise SelectError(
-                        "ParseInvalidPathComponent", "Path wildcards are not supported."
-                    )
+                    steps.append(Wildcard(members=True))
+                    self._wildcards = self._wildcards or not wildcards
+                    continue
                 if token.kind not in ("name", "quoted") or token.word in RESERVED:
                     raise SelectError("ParseInvalidPathComponent")  # a keyword: quote it
                 steps.append(_step_of(token))
             elif self._accept_op("["):
                 token = self._next()
                 if token.kind == "op" and token.text == "*":
-                    if not wildcards:
-                        raise SelectError(
-                            "ParseInvalidPathComponent", "[*] is allowed in the FROM clause only."
-                        )
                     steps.append(Wildcard())
+                    self._wildcards = self._wildcards or not wildcards
                 elif token.kind == "number" and token.text.isdigit():
                     steps.append(Index(int(token.text)))
                 elif token.kind == "string":

@@ -62,6 +62,7 @@ _TOKEN: Final = re.compile(
     |(?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)
     |(?P<string>'(?:[^']|'')*')
     |(?P<quoted>"(?:[^"]|"")*")
+    |(?P<ion>`[^`]*`)
     |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
     |(?P<op><>|!=|<=|>=|\|\||[-+*/%=<>(),.\[\];])
     """,
@@ -71,7 +72,7 @@ _TOKEN: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Token:
-    kind: str  # number, string, quoted, name, op, end
+    kind: str  # number, string, quoted, ion (a `timestamp` literal), name, op, end
     text: str
     position: int
 
@@ -124,7 +125,9 @@ class Index:
 
 @dataclass(frozen=True, slots=True)
 class Wildcard:
-    """``[*]``: every element of an array (in FROM only)."""
+    """``[*]``: every element of an array; ``.*`` (``members``): every value of an object."""
+
+    members: bool = False
 
 
 Step = Field | Index | Wildcard
@@ -213,3 +216,4 @@ class Query:
     where: Expr | None
     limit: int | None
     aggregates: tuple[Aggregate, ...]
+    wildcards: bool = False  # a ``[*]`` or ``.*`` in SELECT or WHERE (JSON only, as AWS)

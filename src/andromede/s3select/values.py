@@ -19,6 +19,7 @@ __all__ = [
     "Missing",
     "as_number",
     "cast",
+    "checked_int",
     "follow",
     "parse_timestamp",
     "positional",
@@ -113,7 +114,7 @@ class Header:
 
 def follow(value: object, steps: tuple[Step, ...]) -> object:
     """Where ``steps`` lead from ``value`` (a row, or a JSON value): MISSING off the path."""
-    for step in steps:
+    for at, step in enumerate(steps):
         if value is MISSING:
             return MISSING
         if isinstance(step, Field):
@@ -128,9 +129,25 @@ def follow(value: object, steps: tuple[Step, ...]) -> object:
                 value = value[step.position]
             else:
                 return MISSING
-        elif isinstance(step, Wildcard):
-            raise SelectError("ParseInvalidPathComponent")
+        else:
+            return _spread(value, step, steps[at + 1 :])
     return value
+
+
+def _spread(value: object, step: Wildcard, rest: tuple[Step, ...]) -> object:
+    """A wildcard in a SELECT or WHERE path: the list of what ``rest`` leads to from each
+    element (each member's value for ``.*``), the elements it leads nowhere from left out;
+    MISSING when ``value`` is no array (no object for ``.*``)."""
+    if step.members:
+        if not isinstance(value, dict):
+            return MISSING
+        items: list[object] = list(value.values())
+    elif isinstance(value, list):
+        items = value
+    else:
+        return MISSING
+    found = [follow(item, rest) for item in items]
+    return [item for item in found if item is not MISSING]
 
 
 def _key(mapping: dict[str, object], step: Field) -> object:
@@ -168,6 +185,17 @@ def as_number(value: object) -> int | float | Decimal | None:
     return None
 
 
+INT_MIN: Final = -(2**63)
+INT_MAX: Final = 2**63 - 1  # AWS's INT: an 8-byte signed integer
+
+
+def checked_int(value: int) -> int:
+    """``value`` as S3 Select's INT holds it, else IntegerOverflow (Python's are unbounded)."""
+    if not INT_MIN <= value <= INT_MAX:
+        raise SelectError("IntegerOverflow")
+    return value
+
+
 def cast(value: object, target: str) -> object:
     """``CAST(value AS target)``: CastFailed when it cannot be, as on AWS."""
     if value is None or value is MISSING:
@@ -185,13 +213,16 @@ def cast(value: object, target: str) -> object:
         elif target == "INT":
             if isinstance(value, bool):
                 return int(value)
+            made: int | None = None
             if isinstance(value, int):
-                return value
-            if isinstance(value, float | Decimal):
-                return int(value)
-            if isinstance(value, str):
+                made = value
+            elif isinstance(value, float | Decimal):
+                made = int(value)
+            elif isinstance(value, str):
                 text = value.strip()
-                return int(text) if text.lstrip("+-").isdigit() else int(Decimal(text))
+                made = int(text) if text.lstrip("+-").isdigit() else int(Decimal(text))
+            if made is not None:
+                return checked_int(made)
         elif target == "FLOAT":
             if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
                 return float(value)

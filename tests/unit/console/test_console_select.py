@@ -3,7 +3,8 @@ from HEAD, "Query with S3 Select" over CSV with its header, JSON lines and their
 CSV or JSON, the records shown escaped and bounded by ``console_select_max_output`` (the page
 says how much was cut), the Stats counts; S3's Select errors (refused before the stream, or
 met while it ran) shown in its words with the form as typed; a user S3 refuses sees its
-refusal; the event stream's framing read back as ``s3select.eventstream`` writes it."""
+refusal; CSV delimiters, quote and ScanRange from the form; the event stream's framing
+read back as ``s3select.eventstream`` writes it."""
 
 from __future__ import annotations
 
@@ -116,6 +117,47 @@ async def test_json_lines_and_the_bound_on_records_shown(tmp_path: Path) -> None
         assert len(shown.encode()) == 1024 and shown.startswith('{"n":0,')
         cut = ran.text.split('id="select-cut">', 1)[1].split(" ", 1)[0]
         assert int(cut) > 5000 and "add a LIMIT" in ran.text
+
+
+async def test_csv_delimiters_quote_and_scan_range_from_the_form(
+    console: ConsoleHarness,
+) -> None:
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        token = await csrf(client)
+        body = b"name;note|'Ann';'a;b'|Bob;two\nlines|Cy;c|"
+        await _bucket_with(client, token, "semi.csv", body)
+        asked = {"csrf": token, "key": "semi.csv", "input": "CSV", "csv_header": "USE",
+                 "compression": "NONE", "output": "JSON", "field_delimiter": ";",
+                 "quote": "'", "record_delimiter": "|",
+                 "expression": "SELECT s.name, s.note FROM s3object s"}  # fmt: skip
+        ran = await client.post("/buckets/data/select", data=asked)
+        assert records(ran) == (
+            '{"name":"Ann","note":"a;b"}\n{"name":"Bob","note":"two\\nlines"}\n'
+            '{"name":"Cy","note":"c"}\n'
+        )
+        assert 'name="record_delimiter" size="4" maxlength="4" value="|"' in ran.text
+        ranged = await client.post(
+            "/buckets/data/select",
+            data=asked | {"expression": "SELECT s.note FROM s3object s",
+                          "scan_start": str(body.index(b"Bob")), "scan_end": ""},
+        )  # fmt: skip
+        assert records(ranged) == '{"note":"two\\nlines"}\n{"note":"c"}\n'
+        start = body.index(b"Bob")
+        assert f'name="scan_start" type="number" min="0" value="{start}"' in ranged.text
+
+
+def test_the_forms_csv_options_and_scan_range_in_the_request() -> None:
+    form = SelectForm.from_fields(
+        {"expression": "SELECT 1", "field_delimiter": "\\t", "quote": "'",
+         "record_delimiter": "\\r\\n", "scan_start": " 10 ", "scan_end": "99"}
+    )  # fmt: skip
+    xml = form.request_xml().decode()
+    assert "<FieldDelimiter>\t</FieldDelimiter><QuoteCharacter>'</QuoteCharacter>" in xml
+    assert "<RecordDelimiter>\r\n</RecordDelimiter>" in xml
+    assert "<ScanRange><Start>10</Start><End>99</End></ScanRange>" in xml
+    plain = SelectForm.from_fields({"expression": "SELECT 1"}).request_xml().decode()
+    assert "ScanRange" not in plain and "Delimiter" not in plain
 
 
 async def test_a_user_s3_refuses_sees_its_refusal(console: ConsoleHarness) -> None:

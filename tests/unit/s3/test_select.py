@@ -304,10 +304,11 @@ async def test_parquet_objects_are_read_through_their_ranges(tmp_path: Path) -> 
             client, "t.parquet", "SELECT * FROM S3Object", {**parquet, "CompressionType": "GZIP"}
         )
         assert reply.status == 400 and reply.error_code() == "InvalidCompressionFormat"
+        # A range that starts after the first row group's start: the other groups only.
         reply = await select(
-            client, "t.parquet", "SELECT * FROM S3Object", parquet, ScanRange={"Start": 1}
+            client, "t.parquet", "SELECT COUNT(*) FROM S3Object", parquet, ScanRange={"Start": 5}
         )
-        assert reply.status == 400 and reply.error_code() == "UnsupportedScanRangeInput"
+        assert records(reply) == b"900\n"
     # pyarrow reads the footer's last 64 KiB at once: past select_parquet_max_read, refused.
     async with in_process_client(tmp_path / "q", select_parquet_max_read=512) as client:
         assert (await client.request("PUT", B)).status == 200

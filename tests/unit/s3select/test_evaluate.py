@@ -204,3 +204,42 @@ def test_aggregates_fold_row_by_row() -> None:
     with pytest.raises(SelectError) as raised:
         Accumulators(parse("SELECT SUM(s.n) FROM S3Object s")).add({"n": "x"})
     assert raised.value.code == "IncorrectSqlFunctionArgumentType"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [  # AWS's TO_STRING examples ("Date functions"), with its `…` timestamp literals
+        ("'MMMM d, y'", "July 20, 1969"),
+        ("'MMM d, yyyy'", "Jul 20, 1969"),
+        ("'M-d-yy'", "7-20-69"),
+        ("'MM-d-y'", "07-20-1969"),
+        ("'MMMM d, y h:m a'", "July 20, 1969 8:18 PM"),
+        ("'y-MM-dd''T''H:m:ssX'", "1969-07-20T20:18:00Z"),
+        ("'MMMMM, S SS SSSS SSSSSS n'", "J, 0 00 0000 000000 0"),
+    ],
+)
+def test_to_string_as_aws_examples(pattern: str, expected: str) -> None:
+    assert value(f"TO_STRING(`1969-07-20T20:18Z`, {pattern})") == expected
+
+
+def test_to_string_offsets_by_width() -> None:
+    stamp = "`1969-07-20T20:18+08:00`"
+    assert value(f"TO_STRING({stamp}, 'y-MM-dd''T''H:m:ssXXXX')") == "1969-07-20T20:18:00+0800"
+    assert value(f"TO_STRING({stamp}, 'y-MM-dd''T''H:m:ssXXXXX')") == "1969-07-20T20:18:00+08:00"
+    assert value(f"TO_STRING({stamp}, 'X XX XXX x xx xxx')") == "+08 +0800 +08:00 +08 +0800 +08:00"
+    utc = "`2020-01-02T03:04:05.678Z`"
+    assert value(f"TO_STRING({utc}, 'X XXXX x xxxx SSS n')") == "Z Z +00 +0000 678 678000000"
+
+
+def test_integers_are_eight_bytes_as_on_aws() -> None:
+    assert value("9223372036854775806 + 1") == 2**63 - 1
+    for expression in (
+        "9223372036854775807 + 1",
+        "-9223372036854775807 - 2",
+        "4611686018427387904 * 2",
+        "CAST('9223372036854775808' AS INT)",
+    ):
+        with pytest.raises(SelectError) as raised:
+            value(expression)
+        assert raised.value.code == "IntegerOverflow"
+    assert value("CAST(9223372036854775807 AS FLOAT)") == float(2**63 - 1)

@@ -95,8 +95,8 @@ def test_json_documents_one_after_another(size: int) -> None:
     reader = DocumentReader(1000)
     found: list[object] = []
     for at in range(0, len(data), size):
-        found.extend(reader.feed(data[at : at + size]))
-    found.extend(reader.feed(b"", final=True))
+        found.extend(value for value, _ in reader.feed(data[at : at + size]))
+    found.extend(value for value, _ in reader.feed(b"", final=True))
     assert found == [{"a": [1, {"b": "é"}]}, {"c": 2}, [3], "s"]
 
 

@@ -139,7 +139,6 @@ def test_cast_functions_and_aggregates() -> None:
         ("SELECT a FROM S3Object WHERE a = ", "ParseExpectedExpression"),
         ("SELECT s. FROM S3Object s", "ParseInvalidPathComponent"),
         ("SELECT s.a[x] FROM S3Object s", "ParseInvalidPathComponent"),
-        ("SELECT s.a[*] FROM S3Object s", "ParseInvalidPathComponent"),
         ("SELECT a FROM S3Object GROUP BY a", "UnsupportedSyntax"),
         ("SELECT a FROM S3Object ORDER BY a", "UnsupportedSyntax"),
         ("SELECT a FROM S3Object LIMIT -1", "EvaluatorNegativeLimit"),

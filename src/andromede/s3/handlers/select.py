@@ -129,13 +129,15 @@ def select_request(
     progress = only_child(root, "RequestProgress")
     scan_start, scan_end = _scan_range(root)
     if scan_start is not None or scan_end is not None:
-        if compression != "NONE" or json_type in ("DOCUMENT", "PARQUET"):
+        if compression != "NONE" or json_type == "DOCUMENT":
             raise SelectError("UnsupportedScanRangeInput")
         if csv_input is not None and csv_input.allow_quoted_record_delimiter:
             raise SelectError("UnsupportedScanRangeInput")
     query = parse(expression)
     if csv_input is not None and query.source:
         raise SelectError("ParseInvalidPathComponent", "A CSV object has no paths in FROM.")
+    if csv_input is not None and query.wildcards:
+        raise SelectError("ParseInvalidPathComponent", "Wildcards are for JSON objects only.")
     return SelectRequest(
         query=query,
         csv_input=csv_input,
