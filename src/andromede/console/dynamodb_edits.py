@@ -122,6 +122,17 @@ async def _replace_item(
     return "?saved=item#items"
 
 
+async def _stream(
+    wire: DynamoWire, origin: Scope, principal: Principal, name: str, fields: Form, _: Words
+) -> str:
+    """UpdateTable's StreamSpecification: on with the view type chosen, or off."""
+    view_type = fields.get("view_type", "") if fields.get("enabled") == "yes" else ""
+    if fields.get("enabled") == "yes" and not view_type:
+        raise FormFault(_("Choose what the stream's records show."))
+    await wire.set_stream(origin, principal, name, view_type=view_type)
+    return "?saved=stream#stream"
+
+
 EDITS: Final[dict[str, Edit]] = {
     "create-index": _create_index,
     "delete-index": _delete_index,
@@ -129,6 +140,7 @@ EDITS: Final[dict[str, Edit]] = {
     "deletion-protection": _deletion_protection,
     "update-item": _update_item,
     "replace-item": _replace_item,
+    "stream": _stream,
 }
 # The edits of one item: refused, the page shows the item's edit forms again as typed.
 ITEM_EDITS: Final = frozenset({"update-item", "replace-item"})

@@ -1,16 +1,18 @@
-"""Amazon DynamoDB (decision 0237) in the console (decisions 0111, 0244 and 0251): the tables'
-list (status, key schema, item count, size, billing mode; pages of ``console_page_size``), a
-table's creation (name, partition key and its type, an optional sort key, on demand or
-provisioned with capacities, tags), its page (DescribeTable's fields, its secondary indexes
-with their keys, projection, status and item count, a global one created or deleted, the
-billing mode and capacities changed, deletion protection turned on or off, time to live shown
-and set, tags added and removed), its items explored — Scan in pages of ``console_page_size``
-items, or Query by partition key value with an optional sort key condition, either on the
-table or one of its indexes, with a filter and a projection —, an item created or replaced
-from DynamoDB JSON (PutItem), an item edited (UpdateItem with an update expression, or its
-DynamoDB JSON replaced), an item deleted after a ticked box, and the table deleted after a
-ticked box. DynamoDB's own calls as the signed-in principal (``wire_dynamodb.DynamoWire``), so
-its IAM decisions, checks, audit, metering and words answer them; the forms are read in
+"""Amazon DynamoDB (decision 0237) in the console (decisions 0111, 0244, 0251 and 0252): the
+tables' list (status, key schema, item count, size, billing mode; pages of
+``console_page_size``), a table's creation (name, partition key and its type, an optional sort
+key, on demand or provisioned with capacities, tags), its page (DescribeTable's fields, its
+secondary indexes with their keys, projection, status and item count, a global one created or
+deleted, the billing mode and capacities changed, deletion protection turned on or off, time
+to live shown and set, its stream turned on with a view type or off and its records read
+(``dynamodb_stream_view``), tags added and removed), its items explored — Scan in pages of
+``console_page_size`` items, or Query by partition key value with an optional sort key
+condition, either on the table or one of its indexes, with a filter and a projection —, an
+item created or replaced from DynamoDB JSON (PutItem), an item edited (UpdateItem with an
+update expression, or its DynamoDB JSON replaced), an item deleted after a ticked box, and the
+table deleted after a ticked box; the PartiQL editor's routes are ``pages_dynamodb_partiql``'s.
+DynamoDB's own calls as the signed-in principal (``wire_dynamodb.DynamoWire``), so its IAM
+decisions, checks, audit, metering and words answer them; the forms are read in
 ``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
 
 A table's name is ``[a-zA-Z0-9_.-]{3,255}``: it travels as a path segment, which DynamoDB
@@ -28,7 +30,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console import handlers
+from andromede.console import handlers, pages_dynamodb_partiql
 from andromede.console.dynamodb_edits import EDITS, ITEM_EDITS, item_key
 from andromede.console.dynamodb_forms import (
     PROJECTIONS,
@@ -37,6 +39,13 @@ from andromede.console.dynamodb_forms import (
     key_condition,
     key_of,
     read_options,
+)
+from andromede.console.dynamodb_stream_view import (
+    STREAM_POSITIONS,
+    STREAM_VIEWS,
+    change_rows,
+    read_changes,
+    shards_of,
 )
 from andromede.console.handlers import (
     Form,
@@ -57,6 +66,7 @@ from andromede.console.wire_dynamodb import (
     TableSummary,
     item_text,
 )
+from andromede.console.wire_dynamodb_streams import ChangesRead, StreamShard
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -68,9 +78,10 @@ _CREATE: Final = "create"
 KEY_TYPES: Final = ("S", "N", "B")  # a key attribute's types: string, number, binary
 _ACTIONS: Final = frozenset(
     {"ttl", "tag", "untag", "scan", "query", "edit-item", "put-item", "delete-item", "delete",
-     *EDITS}
+     "read-stream", *EDITS}
 )  # fmt: skip
-_SAVED: Final = frozenset({"item", "ttl", "tags", "indexes", "capacity"})
+_READS: Final = frozenset({"scan", "query", "edit-item", "read-stream"})  # answer the page
+_SAVED: Final = frozenset({"item", "ttl", "tags", "indexes", "capacity", "stream"})
 
 
 def _wire(console: Console) -> DynamoWire | None:
@@ -170,6 +181,7 @@ async def _table_page(
     read: ItemsRead | None = None,
     read_kind: str = "",  # scan or query: the form a "Read on" posts again
     editing: tuple[str, str] | None = None,  # an item being edited: its key, its JSON
+    changes: ChangesRead | None = None,  # the stream's records read
     typed: Form | None = None,
     error: str | None = None,
     status: int = 200,
@@ -181,6 +193,8 @@ async def _table_page(
     ttl_error = ""
     tags: list[tuple[str, str]] = []
     tags_error = ""
+    shards: list[StreamShard] = []
+    stream_error = ""
     if wire is None:
         error, status = _("This server serves no Amazon DynamoDB."), 404
     else:
@@ -198,6 +212,9 @@ async def _table_page(
                 tags = await wire.tags(origin, principal, table.arn)
             except WireError as exc:
                 tags_error = refusal(console, request, exc)[0]
+            shards, refused = await shards_of(wire, origin, principal, table)
+            if refused is not None:  # the stream's section says so; the rest is shown
+                stream_error = refusal(console, request, refused)[0]
     saved = request.query_params.get("saved", "")
     return console.render(
         request,
@@ -218,6 +235,12 @@ async def _table_page(
         key_types=KEY_TYPES,
         projections=PROJECTIONS,
         editing=editing,
+        shards=shards,
+        stream_error=stream_error,
+        stream_views=STREAM_VIEWS,
+        stream_positions=STREAM_POSITIONS,
+        changes=changes,
+        change_rows=change_rows(changes),
         saved=saved if saved in _SAVED else "",
         form=typed or {},
         action_url=table_url(name),
@@ -241,9 +264,15 @@ async def _read(
     action: str, fields: Form,
 ) -> Response:  # fmt: skip
     """``scan`` and ``query`` (on the table or an index, with the form's filter and
-    projection) and ``edit-item`` (the item read as an edit starts from): the page (200)."""
+    projection), ``edit-item`` (the item read as an edit starts from) and ``read-stream`` (the
+    stream's records): the page (200)."""
     _ = console.catalogue(request).gettext
     origin, principal = request.scope, session.principal
+    limit = console.settings.console_page_size
+    if action == "read-stream":
+        table = await wire.describe(origin, principal, name)
+        changes = await read_changes(wire, origin, principal, table, fields, limit=limit, _=_)
+        return await _table_page(console, request, session, name, changes=changes, typed=fields)
     if action == "edit-item":
         key = item_key(fields, _)
         item = await wire.get_item(origin, principal, name, key)
@@ -253,7 +282,7 @@ async def _read(
         return await _table_page(console, request, session, name, editing=editing)
     table = await wire.describe(origin, principal, name)  # its indexes' keys
     options = read_options(table, fields, _)
-    limit, start = console.settings.console_page_size, _start(fields, _)
+    start = _start(fields, _)
     if action == "scan":
         read = await wire.scan(origin, principal, name, limit=limit, start=start, options=options)
     else:
@@ -298,7 +327,7 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     origin, principal = request.scope, session.principal
     target = table_url(name)
     try:
-        if action in ("scan", "query", "edit-item"):
+        if action in _READS:
             return await _read(console, request, session, wire, name, action, fields)
         if action in EDITS:
             target += await EDITS[action](wire, origin, principal, name, fields, _)
@@ -349,4 +378,5 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/dynamodb", create, ["POST"]),
     ("/dynamodb/{name}", table_page, ["GET"]),
     ("/dynamodb/{name}/{action}", change, ["POST"]),
+    *pages_dynamodb_partiql.ROUTES,
 ]

@@ -5,7 +5,10 @@ the account's roles (prefix, error prefix, buffering size and interval, GZIP or 
 of the account for the objects, tags), a stream's page (its destination, encryption, tags),
 its destination changed (UpdateDestination: prefixes, buffering hints, compression, the
 objects' KMS key), tags added and removed, its own encryption started (Firehose's key or a
-customer key) and stopped, a test record put, and its deletion after a ticked box —
+customer key) and stopped, a test record put, and its deletion after a ticked box; a stream
+into an HTTP endpoint (URL, name, an access key or a Secrets Manager secret of the account,
+GZIP or not, retry duration, backup mode, the bucket as its S3 backup) made, listed and shown
+(decision 0252; its access key never shown, Firehose never describes it) —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
 decisions, checks and words answer them. The bucket, role and key lists are the forms'
 choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
@@ -37,7 +40,14 @@ from andromede.console.handlers import (
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_firehose import DestinationUpdate, FirehoseWire, NewStream, StreamRow
+from andromede.console.wire_firehose import (
+    BACKUP_MODES,
+    DestinationUpdate,
+    FirehoseWire,
+    NewHttpEndpoint,
+    NewStream,
+    StreamRow,
+)
 from andromede.console.wire_iam import RoleRow
 
 if TYPE_CHECKING:
@@ -54,6 +64,10 @@ DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")  # the destination form's choices
 _SAVED: Final = frozenset({"destination", "tags", "encryption"})
+HTTP_ENDPOINT: Final = "http"  # the creation form's destination kind for an HTTP endpoint
+DEFAULT_RETRY_SECONDS: Final = 300  # RetryOptions' default (AWS's)
+_SECRETS_OFFERED: Final = 100  # one ListSecrets page: the form's choices
+_UNSHOWN: Final = frozenset({"access_key"})  # a secret typed: never put back into a form
 
 
 def _wire(console: Console) -> FirehoseWire | None:
@@ -113,6 +127,23 @@ async def stream_choices(
     return []
 
 
+async def _secret_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The account's secrets as (ARN, name), as Secrets Manager lists them to the signed-in
+    principal (none where it is not served or refuses): the endpoint form's choices, Firehose
+    decides (the secret must be the account's and hold ``{"api_key": …}``)."""
+    if console.secrets is None:
+        return []
+    with suppress(WireError):
+        listed = await console.secrets.list_secrets(
+            request.scope, session.principal, name="", page_size=_SECRETS_OFFERED,
+            next_token=None,
+        )  # fmt: skip
+        return [(s.arn, s.name) for s in listed.secrets if not s.deleted]
+    return []
+
+
 async def _list_page(
     console: Console,
     request: Request,
@@ -130,10 +161,12 @@ async def _list_page(
     buckets: list[str] = []
     roles: list[RoleRow] = []
     kms_keys: list[tuple[str, str]] = []
+    secrets: list[tuple[str, str]] = []
     if wire is None:
         error, status = _("This server serves no Amazon Data Firehose."), 404
     else:
         origin, principal = request.scope, session.principal
+        secrets = await _secret_choices(console, request, session)
         try:
             names, more = await wire.names(
                 origin, principal,
@@ -166,10 +199,14 @@ async def _list_page(
         buckets=buckets,
         roles=roles,
         kms_keys=kms_keys,
+        secrets=secrets,
+        backup_modes=BACKUP_MODES,
+        http_endpoint=HTTP_ENDPOINT,
         form={
             "size_mb": str(DEFAULT_SIZE_MB),
             "interval_seconds": str(DEFAULT_INTERVAL_SECONDS),
-            **(typed or {}).get(_CREATE, {}),
+            "retry_seconds": str(DEFAULT_RETRY_SECONDS),
+            **{k: v for k, v in (typed or {}).get(_CREATE, {}).items() if k not in _UNSHOWN},
         },
         error=error,
     )
@@ -178,8 +215,27 @@ async def _list_page(
 streams = signed_in(_list_page)
 
 
+def _endpoint(fields: Form) -> NewHttpEndpoint | None:
+    """The form's HTTP endpoint when that is the destination chosen (None: an S3 one)."""
+    if fields.get("destination") != HTTP_ENDPOINT:
+        return None
+    return NewHttpEndpoint(
+        url=fields.get("url", "").strip(),
+        name=fields.get("endpoint_name", "").strip(),
+        access_key=fields.get("access_key", ""),
+        secret_arn=fields.get("secret_arn", "") if fields.get("key_source") == "secret" else "",
+        gzip=fields.get("gzip") == "yes",
+        retry_seconds=fields.get("retry_seconds", ""),
+        backup_mode=fields.get("backup_mode", ""),
+    )
+
+
 async def _create(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
     name = fields.get("name", "").strip()
+    http = _endpoint(fields)
+    if http is not None and fields.get("key_source") == "secret" and not http.secret_arn:
+        _ = words(request)
+        raise FormFault(_("Choose the secret holding the endpoint's access key."))
     stream = NewStream(
         name=name,
         bucket=fields.get("bucket", "").strip(),
@@ -190,13 +246,14 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         interval_seconds=fields.get("interval_seconds", ""),
         gzip=fields.get("gzip") == "yes",
         kms_key_arn=fields.get("kms_key", ""),
+        http=http,
     )
     tags = parse_tags(fields.get("tags", ""))
     await wire.create(request.scope, session.principal, stream, tags)
     return stream_url(name)
 
 
-create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE)
+create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=24)
 
 
 async def _stream_page(

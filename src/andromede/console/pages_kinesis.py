@@ -2,7 +2,8 @@
 streams' list (status, capacity mode, open shards, retention, encryption; pages of
 ``console_page_size``), a stream's creation (provisioned with a shard count, or on demand,
 tags), its page (its shards with their hash key ranges, open or closed; retention changed;
-encryption started under a KMS key of the account or stopped; tags added and removed), a
+encryption started under a KMS key of the account or stopped; tags added and removed; its
+resource policy shown, put from JSON and deleted after a ticked box, decision 0252), a
 record put (partition key, data as typed), a shard's records read back (GetShardIterator at
 the trim horizon or the latest point, then GetRecords of at most ``console_page_size``
 records, read on with the next iterator) and the stream's deletion after a ticked box —
@@ -16,6 +17,7 @@ base64; the iterator to read on travels in a form's hidden field, never in a URL
 
 from __future__ import annotations
 
+import json
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
@@ -46,7 +48,7 @@ from andromede.console.wire_kinesis import (
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["POSITIONS", "ROUTES"]
+__all__ = ["POSITIONS", "ROUTES", "policy_text"]
 
 _STREAMS_URL: Final = f"{CONSOLE_PATH}/kinesis"
 _CREATE: Final = "create"  # the list page's form, shown again as typed when refused
@@ -54,8 +56,9 @@ _SHARDS_SHOWN: Final = 1000  # one ListShards page (AWS's default): the page's s
 # Where a read starts (GetShardIterator's types the page offers), as the form names them.
 POSITIONS: Final = ("TRIM_HORIZON", "LATEST")
 _ACTIONS: Final = frozenset(
-    {"retention", "encrypt", "stop-encryption", "tag", "untag", "put", "read", "delete"}
-)
+    {"retention", "encrypt", "stop-encryption", "tag", "untag", "put", "read", "delete",
+     "put-policy", "delete-policy"}
+)  # fmt: skip
 DEFAULT_SHARDS: Final = 1  # the form's first shard count
 
 
@@ -165,6 +168,7 @@ async def _stream_page(
     more_shards = False
     tags: list[tuple[str, str]] = []
     tags_error = ""
+    policy, policy_error = "", ""
     if wire is None:
         error, status = _("This server serves no Amazon Kinesis Data Streams."), 404
     else:
@@ -180,6 +184,10 @@ async def _stream_page(
                 tags = await wire.tags(origin, principal, name)
             except WireError as exc:  # the tags' section says so; the rest is shown
                 tags_error = refusal(console, request, exc)[0]
+            try:
+                policy = policy_text(await wire.policy(origin, principal, stream.arn))
+            except WireError as exc:  # the policy's section says so
+                policy_error = refusal(console, request, exc)[0]
     put = (
         request.query_params.get("shard", "")[:128],
         request.query_params.get("sequence", "")[:128],
@@ -196,6 +204,9 @@ async def _stream_page(
         more_shards=more_shards,
         tags=tags,
         tags_error=tags_error,
+        policy=policy,
+        policy_error=policy_error,
+        saved=request.query_params.get("saved", "") == "policy",
         kms_keys=await _key_choices(console, request, session) if stream else [],
         put=put if all(put) else None,
         read=read,
@@ -210,6 +221,14 @@ async def _stream_page(
 @signed_in
 async def stream_page(console: Console, request: Request, session: Session) -> Response:
     return await _stream_page(console, request, session, request.path_params.get("name", ""))
+
+
+def policy_text(policy: str) -> str:
+    """A policy as a page shows it: indented when it is JSON, else as the service gave it."""
+    try:
+        return json.dumps(json.loads(policy), indent=2) if policy else ""
+    except ValueError:
+        return policy
 
 
 def _hours(fields: Form, _: Any) -> int:
@@ -264,6 +283,15 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await wire.tag(origin, principal, name, parse_tags(fields.get("tags", "")))
         elif action == "untag":
             await wire.untag(origin, principal, name, fields.get("key", ""))
+        elif action in ("put-policy", "delete-policy"):
+            arn = (await wire.summary(origin, principal, name)).arn
+            if action == "put-policy":
+                await wire.put_policy(origin, principal, arn, fields.get("policy", ""))
+            else:
+                if fields.get("confirm") != "yes":
+                    raise FormFault(_("Tick the box to confirm the deletion."))
+                await wire.delete_policy(origin, principal, arn)
+            target = f"{target}?saved=policy#resource-policy"
         elif action == "put":
             shard, sequence = await wire.put(
                 origin, principal, name, fields.get("partition_key", ""),

@@ -3,7 +3,10 @@ the parameters' list (DescribeParameters under a path, one level or recursive; p
 ``console_page_size`` up to its bound of 50), a parameter's creation or overwriting (String,
 StringList or SecureString under a KMS key of the account; description, tier, tags), its page
 (type, tier, key, versions with their labels, tags), labels put on a version and taken off,
-tags added and removed, a new version written, and its deletion after a ticked box —
+tags added and removed, a new version written, an Advanced parameter's resource policies
+shown, put (an update naming the hash the page read) and deleted, the parameters shared with
+the account listed ("Shared with me", DescribeParameters ``Shared``; decision 0252), and its
+deletion after a ticked box —
 Parameter Store's calls as the signed-in principal (``wire_parameters.ParametersWire``), so
 its IAM decisions, checks, audit, metering and words answer them.
 
@@ -34,9 +37,16 @@ from andromede.console.handlers import (
     signed_in,
 )
 from andromede.console.pages_alarms import parse_tags
+from andromede.console.pages_kinesis import policy_text
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_parameters import SECURE, NewParameter, ParameterRow, ParametersWire
+from andromede.console.wire_parameters import (
+    SECURE,
+    NewParameter,
+    ParameterRow,
+    ParametersWire,
+    ResourcePolicy,
+)
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -50,7 +60,10 @@ TYPES: Final = ("String", "StringList", SECURE)
 TIERS: Final = ("Standard", "Advanced", "Intelligent-Tiering")
 _PLAIN: Final = ("String", "StringList")  # the types whose value is no secret
 _MAX_RESULTS: Final = 50  # DescribeParameters' MaxResults bound (AWS's)
-_ACTIONS: Final = frozenset({"value", "put", "label", "unlabel", "tag", "untag", "delete"})
+_ACTIONS: Final = frozenset(
+    {"value", "put", "label", "unlabel", "tag", "untag", "delete", "put-policy", "delete-policy"}
+)
+_ADVANCED: Final = "Advanced"  # the tier a resource policy may share
 
 
 def _wire(console: Console) -> ParametersWire | None:
@@ -99,6 +112,7 @@ async def _list_page(
     next_href = None
     path = request.query_params.get("path", "")[:2048]
     recursive = request.query_params.get("recursive") == "yes"
+    shared = request.query_params.get("shared") == "yes"
     if wire is None:
         error, status = _("This server serves no Parameter Store."), 404
     else:
@@ -110,6 +124,7 @@ async def _list_page(
                 recursive=recursive,
                 page_size=min(console.settings.console_page_size, _MAX_RESULTS),
                 next_token=request.query_params.get("token") or None,
+                shared=shared,
             )
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
@@ -119,6 +134,8 @@ async def _list_page(
                 query = {"token": page.next_token}
                 if path:
                     query |= {"path": path, **({"recursive": "yes"} if recursive else {})}
+                if shared:
+                    query["shared"] = "yes"
                 next_href = f"{_PARAMETERS_URL}?{urlencode(query)}"
     return console.render(
         request,
@@ -129,6 +146,7 @@ async def _list_page(
         parameters=rows,
         path=path,
         recursive=recursive,
+        shared=shared,
         next_href=next_href,
         kms_keys=await _key_choices(console, request, session) if wire else [],
         default_key=DEFAULT_KEY,
@@ -165,6 +183,22 @@ async def _create(wire: ParametersWire, request: Request, session: Session, fiel
 create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE)
 
 
+async def _versions(
+    wire: ParametersWire, request: Request, session: Session, name: str
+) -> list[ParameterRow]:
+    """The parameter's versions (GetParameterHistory); for another account's parameter (named
+    by its ARN) whose policy shares no history, its newest version alone (GetParameter)."""
+    try:
+        return await wire.history(request.scope, session.principal, name)
+    except WireError as exc:
+        if not name.startswith("arn:") or exc.code != "AccessDeniedException":
+            raise
+        try:
+            return [await wire.latest(request.scope, session.principal, name)]
+        except WireError:
+            raise exc from None
+
+
 async def _parameter_page(
     console: Console,
     request: Request,
@@ -181,11 +215,13 @@ async def _parameter_page(
     versions: list[ParameterRow] = []
     tags: list[tuple[str, str]] = []
     tags_error = ""
+    policies: list[ResourcePolicy] = []
+    policies_error = ""
     if wire is None:
         error, status = _("This server serves no Parameter Store."), 404
     else:
         try:
-            versions = await wire.history(request.scope, session.principal, name)
+            versions = await _versions(wire, request, session, name)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
         else:
@@ -194,6 +230,14 @@ async def _parameter_page(
             except WireError as exc:  # the tags' section says so; the rest is shown
                 tags_error = refusal(console, request, exc)[0]
     latest = versions[-1] if versions else None
+    shareable = wire is not None and latest is not None and latest.tier == _ADVANCED
+    if wire is not None and shareable and not name.startswith("arn:"):  # the owner's only
+        try:
+            policies = await wire.resource_policies(
+                request.scope, session.principal, own_arn(console, session, name)
+            )
+        except WireError as exc:  # the policies' section says so
+            policies_error = refusal(console, request, exc)[0]
     return console.render(
         request,
         "parameter.html",
@@ -206,6 +250,10 @@ async def _parameter_page(
         value=value,
         tags=tags,
         tags_error=tags_error,
+        shareable=shareable and not name.startswith("arn:"),
+        policies=[(p, policy_text(p.policy)) for p in policies],
+        policies_error=policies_error,
+        saved=request.query_params.get("saved", "") == "policy",
         kms_keys=await _key_choices(console, request, session) if latest else [],
         default_key=DEFAULT_KEY,
         tiers=TIERS,
@@ -221,6 +269,35 @@ async def parameter(console: Console, request: Request, session: Session) -> Res
     if not name:
         return RedirectResponse(_PARAMETERS_URL, status_code=303)
     return await _parameter_page(console, request, session, name)
+
+
+def own_arn(console: Console, session: Session, name: str) -> str:
+    """The ARN of the signed-in account's parameter ``name``, as Parameter Store writes it
+    (the name without its leading slash after ``parameter/``)."""
+    account = session.principal.tenant_id or ""
+    return f"arn:aws:ssm:{console.settings.region}:{account}:parameter/{name.removeprefix('/')}"
+
+
+async def _policy_change(
+    console: Console, request: Request, session: Session, wire: ParametersWire, name: str,
+    action: str, fields: Form, _: Any,
+) -> str:  # fmt: skip
+    """PutResourcePolicy (a new one, or an update at the hash the page read) or, once its box
+    is ticked, DeleteResourcePolicy; where the page goes next."""
+    arn = own_arn(console, session, name)
+    policy_id, policy_hash = fields.get("policy_id", ""), fields.get("policy_hash", "")
+    if action == "put-policy":
+        await wire.put_resource_policy(
+            request.scope, session.principal, arn, fields.get("policy", ""),
+            policy_id=policy_id, policy_hash=policy_hash,
+        )  # fmt: skip
+    else:
+        if fields.get("confirm") != "yes":
+            raise FormFault(_("Tick the box to confirm the deletion."))
+        await wire.delete_resource_policy(
+            request.scope, session.principal, arn, policy_id, policy_hash
+        )
+    return "?saved=policy#resource-policies"
 
 
 def _version(fields: Form, _: Any) -> int:
@@ -265,6 +342,8 @@ async def change(console: Console, request: Request, session: Session) -> Respon
         elif action == "unlabel":
             version = _version(fields, _)
             await wire.unlabel(origin, principal, name, version, fields.get("label", ""))
+        elif action in ("put-policy", "delete-policy"):
+            target += await _policy_change(console, request, session, wire, name, action, fields, _)
         elif action == "tag":
             await wire.tag(origin, principal, name, parse_tags(fields.get("tags", "")))
         elif action == "untag":

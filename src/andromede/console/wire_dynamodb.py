@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from andromede.console.wire import JsonWire
+from andromede.console.wire_dynamodb_streams import DynamoStreamsWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -26,6 +27,7 @@ __all__ = [
     "KeyPart",
     "NewIndex",
     "ReadOptions",
+    "StatementRun",
     "TableSummary",
     "item_text",
 ]
@@ -142,6 +144,9 @@ class TableSummary:
     class_: str
     deletion_protection: bool
     indexes: list[IndexSummary]  # global ones first, as DescribeTable lists them
+    stream_view: str = ""  # the enabled stream's StreamViewType ("" : no stream enabled)
+    stream_arn: str = ""  # LatestStreamArn: the enabled stream's, or the last one's once off
+    stream_label: str = ""
 
     @property
     def global_indexes(self) -> list[IndexSummary]:
@@ -163,6 +168,15 @@ class ItemsRead:
     items: list[Item]
     scanned: int
     last_key: str  # LastEvaluatedKey as JSON text; "" when the read is done
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRun:
+    """What ExecuteStatement answered: the items (a SELECT's, or a RETURNING's) and the token
+    of the next page ("" : the last)."""
+
+    items: list[Item]
+    next_token: str
 
 
 def _key(schema: Any, types: dict[str, str]) -> list[KeyPart]:
@@ -200,6 +214,7 @@ def _summary(table: dict[str, Any]) -> TableSummary:
     }
     throughput = _mapping(table.get("ProvisionedThroughput"))
     billing = str(_mapping(table.get("BillingModeSummary")).get("BillingMode") or "PROVISIONED")
+    stream = _mapping(table.get("StreamSpecification"))
     indexes = [
         _index(i, types, local=local)
         for local, listed in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes"))
@@ -221,6 +236,9 @@ def _summary(table: dict[str, Any]) -> TableSummary:
         class_=str(_mapping(table.get("TableClassSummary")).get("TableClass") or "STANDARD"),
         deletion_protection=table.get("DeletionProtectionEnabled") is True,
         indexes=indexes,
+        stream_view=str(stream.get("StreamViewType", "")) if stream.get("StreamEnabled") else "",
+        stream_arn=str(table.get("LatestStreamArn", "")),
+        stream_label=str(table.get("LatestStreamLabel", "")),
     )
 
 
@@ -485,6 +503,38 @@ class DynamoWire(JsonWire):
 
     async def delete_item(self, origin: Scope, principal: Principal, name: str, key: Item) -> None:
         await self._json(origin, principal, "DeleteItem", {"TableName": name, "Key": key})
+
+    async def set_stream(
+        self, origin: Scope, principal: Principal, name: str, *, view_type: str
+    ) -> None:
+        """UpdateTable's ``StreamSpecification``: enabled with ``view_type``, or disabled when
+        it is "" (DynamoDB refuses a view type with a disable)."""
+        specification: dict[str, Any] = {"StreamEnabled": bool(view_type)}
+        if view_type:
+            specification["StreamViewType"] = view_type
+        payload = {"TableName": name, "StreamSpecification": specification}
+        await self._json(origin, principal, "UpdateTable", payload)
+
+    def streams(self) -> DynamoStreamsWire:
+        """The Streams API the same app serves (its calls told apart by their target)."""
+        return DynamoStreamsWire(self._app)
+
+    async def execute_statement(
+        self, origin: Scope, principal: Principal, statement: str, *,
+        parameters: list[Any], next_token: str, limit: int,
+    ) -> StatementRun:  # fmt: skip
+        """ExecuteStatement (PartiQL) as typed, at most ``limit`` items a page; the parameters
+        (DynamoDB JSON values) and the token sent only when there are some."""
+        payload: dict[str, Any] = {"Statement": statement, "Limit": limit}
+        if parameters:
+            payload["Parameters"] = parameters
+        if next_token:
+            payload["NextToken"] = next_token
+        answer = await self._json(origin, principal, "ExecuteStatement", payload)
+        return StatementRun(
+            items=[i for i in _list(answer.get("Items")) if isinstance(i, dict)],
+            next_token=str(answer.get("NextToken") or ""),
+        )
 
 
 def _typed_number(typed: str) -> int | str:

@@ -3,7 +3,10 @@ process as the signed-in principal through Firehose's JSON protocol (``firehosea
 its authorisation (``firehose:<Action>`` on the stream's ARN), checks, audit and errors
 answer them. Each answer is read into the small rows the pages show; nothing here decides
 what Firehose allows. The edits (decision 0251): UpdateDestination, tags, the stream's own
-encryption started and stopped, a test record put.
+encryption started and stopped, a test record put. A stream's destination is an S3 bucket or
+an HTTP endpoint with an S3 backup (decisions 0250, 0252): both are read, and a stream is made
+with either; an endpoint's access key is sent once, at creation, and never read back (Firehose
+never describes it).
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["DestinationUpdate", "FirehoseWire", "NewStream", "StreamRow"]
+__all__ = [
+    "BACKUP_MODES",
+    "DestinationUpdate",
+    "FirehoseWire",
+    "HttpEndpointRow",
+    "NewHttpEndpoint",
+    "NewStream",
+    "StreamRow",
+]
 
 _BUCKET_ARN: Final = "arn:aws:s3:::"
+BACKUP_MODES: Final = ("FailedDataOnly", "AllData")  # an HTTP endpoint's S3BackupMode values
 
 
 def _when(value: Any) -> str:
@@ -35,8 +47,24 @@ def _mapping(value: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpEndpointRow:
+    """An HTTP endpoint destination as DescribeDeliveryStream tells it (never its access key:
+    Firehose does not describe it)."""
+
+    url: str
+    name: str
+    content_encoding: str  # NONE or GZIP
+    retry_seconds: int
+    backup_mode: str  # FailedDataOnly or AllData
+    role_arn: str
+    secret_arn: str  # the Secrets Manager secret holding the key ("" : a key of its own)
+
+
+@dataclass(frozen=True, slots=True)
 class StreamRow:
-    """A delivery stream as DescribeDeliveryStream tells it, its S3 destination flattened."""
+    """A delivery stream as DescribeDeliveryStream tells it, its S3 destination flattened —
+    for an HTTP endpoint stream, its S3 backup, the endpoint in ``http`` and the hints the
+    endpoint's."""
 
     name: str
     arn: str
@@ -55,6 +83,7 @@ class StreamRow:
     sse_key_arn: str
     version: str  # VersionId, which UpdateDestination names as the version it changes
     destination_id: str
+    http: HttpEndpointRow | None = None  # an HTTP endpoint destination (None: an S3 one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +99,21 @@ class NewStream:
     interval_seconds: str
     gzip: bool
     kms_key_arn: str = ""  # the objects' key ("" : the bucket's default encryption)
+    http: NewHttpEndpoint | None = None  # an HTTP endpoint, the bucket its backup's
+
+
+@dataclass(frozen=True, slots=True)
+class NewHttpEndpoint:
+    """An HTTP endpoint destination as the creation form gives it; the bucket, prefixes and
+    key of the stream's form are its S3 backup's."""
+
+    url: str
+    name: str
+    access_key: str  # "" : none, or the secret's
+    secret_arn: str  # "" : no Secrets Manager secret
+    gzip: bool
+    retry_seconds: str  # as typed: Firehose checks the bounds and answers in its words
+    backup_mode: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +142,33 @@ def _number(text: str) -> int | str:
     return int(stripped) if stripped.isdigit() else stripped
 
 
+def _http(described: dict[str, Any]) -> HttpEndpointRow:
+    endpoint = _mapping(described.get("EndpointConfiguration"))
+    retry = _mapping(described.get("RetryOptions")).get("DurationInSeconds")
+    secrets = _mapping(described.get("SecretsManagerConfiguration"))
+    return HttpEndpointRow(
+        url=str(endpoint.get("Url", "")),
+        name=str(endpoint.get("Name") or ""),
+        content_encoding=str(
+            _mapping(described.get("RequestConfiguration")).get("ContentEncoding") or "NONE"
+        ),
+        retry_seconds=retry if isinstance(retry, int) else 0,
+        backup_mode=str(described.get("S3BackupMode", "")),
+        role_arn=str(described.get("RoleARN") or ""),
+        secret_arn=str(secrets.get("SecretARN") or "") if secrets.get("Enabled") else "",
+    )
+
+
 def _stream(description: dict[str, Any]) -> StreamRow:
     destinations = description.get("Destinations")
     first = _mapping(destinations[0]) if isinstance(destinations, list) and destinations else {}
+    endpoint = _mapping(first.get("HttpEndpointDestinationDescription"))
     s3 = _mapping(
-        first.get("ExtendedS3DestinationDescription") or first.get("S3DestinationDescription")
+        first.get("ExtendedS3DestinationDescription")
+        or first.get("S3DestinationDescription")
+        or endpoint.get("S3DestinationDescription")  # an HTTP endpoint's backup
     )
-    hints = _mapping(s3.get("BufferingHints"))
+    hints = _mapping((endpoint or s3).get("BufferingHints"))
     kms = _mapping(_mapping(s3.get("EncryptionConfiguration")).get("KMSEncryptionConfig"))
     sse = _mapping(description.get("DeliveryStreamEncryptionConfiguration"))
     bucket = str(s3.get("BucketARN", ""))
@@ -127,7 +191,34 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         sse_key_arn=str(sse.get("KeyARN", "")),
         version=str(description.get("VersionId", "")),
         destination_id=str(first.get("DestinationId", "")),
+        http=_http(endpoint) if endpoint else None,
     )
+
+
+def _http_configuration(http: NewHttpEndpoint, backup: dict[str, Any]) -> dict[str, Any]:
+    """``HttpEndpointDestinationConfiguration``: the endpoint, the form's hints as the
+    endpoint's, the bucket's configuration as its ``S3Configuration`` (uncompressed: the
+    compression asked is the requests' content encoding)."""
+    endpoint: dict[str, Any] = {"Url": http.url}
+    if http.name:
+        endpoint["Name"] = http.name
+    if http.access_key and not http.secret_arn:
+        endpoint["AccessKey"] = http.access_key
+    hints = backup.pop("BufferingHints")
+    backup.pop("CompressionFormat")
+    configuration: dict[str, Any] = {
+        "EndpointConfiguration": endpoint,
+        "BufferingHints": hints,
+        "RequestConfiguration": {"ContentEncoding": "GZIP" if http.gzip else "NONE"},
+        "RetryOptions": {"DurationInSeconds": _number(http.retry_seconds)},
+        "S3BackupMode": http.backup_mode,
+        "RoleARN": backup["RoleARN"],
+        "S3Configuration": backup,
+    }
+    if http.secret_arn:
+        configuration["SecretsManagerConfiguration"] = {
+            "Enabled": True, "SecretARN": http.secret_arn}  # fmt: skip
+    return configuration
 
 
 class FirehoseWire(JsonWire):
@@ -176,8 +267,9 @@ class FirehoseWire(JsonWire):
         stream: NewStream,
         tags: Sequence[tuple[str, str]] = (),
     ) -> str:
-        """CreateDeliveryStream (Direct PUT, ExtendedS3DestinationConfiguration); empty
-        prefixes are not sent. The stream's ARN."""
+        """CreateDeliveryStream (Direct PUT, ExtendedS3DestinationConfiguration, or
+        HttpEndpointDestinationConfiguration with the bucket as its backup); empty prefixes are
+        not sent. The stream's ARN."""
         destination: dict[str, Any] = {
             "RoleARN": stream.role_arn,
             "BucketARN": f"{_BUCKET_ARN}{stream.bucket}",
@@ -196,8 +288,13 @@ class FirehoseWire(JsonWire):
         payload: dict[str, Any] = {
             "DeliveryStreamName": stream.name,
             "DeliveryStreamType": "DirectPut",
-            "ExtendedS3DestinationConfiguration": destination,
         }
+        if stream.http is None:
+            payload["ExtendedS3DestinationConfiguration"] = destination
+        else:
+            payload["HttpEndpointDestinationConfiguration"] = _http_configuration(
+                stream.http, destination
+            )
         if tags:
             payload["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
         answer = await self._json(origin, principal, "CreateDeliveryStream", payload)

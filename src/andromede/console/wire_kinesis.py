@@ -274,3 +274,18 @@ class KinesisWire(JsonWire):
 
     async def delete(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteStream", {"StreamName": name})
+
+    async def policy(self, origin: Scope, principal: Principal, arn: str) -> str:
+        """GetResourcePolicy of a stream's (or consumer's) ARN: its text, "" when it has none
+        (Kinesis answers ``{}`` for ``Policy``)."""
+        answer = await self._json(origin, principal, "GetResourcePolicy", {"ResourceARN": arn})
+        policy = answer.get("Policy")
+        return policy if isinstance(policy, str) and policy.strip() not in ("", "{}") else ""
+
+    async def put_policy(self, origin: Scope, principal: Principal, arn: str, policy: str) -> None:
+        """PutResourcePolicy of the text as typed (Kinesis checks it and answers in its words)."""
+        payload = {"ResourceARN": arn, "Policy": policy}
+        await self._json(origin, principal, "PutResourcePolicy", payload)
+
+    async def delete_policy(self, origin: Scope, principal: Principal, arn: str) -> None:
+        await self._json(origin, principal, "DeleteResourcePolicy", {"ResourceARN": arn})

@@ -21,11 +21,19 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["SECURE", "NewParameter", "ParameterPage", "ParameterRow", "ParametersWire"]
+__all__ = [
+    "SECURE",
+    "NewParameter",
+    "ParameterPage",
+    "ParameterRow",
+    "ParametersWire",
+    "ResourcePolicy",
+]
 
 SECURE: Final = "SecureString"
 _RESOURCE: Final = "Parameter"  # the tag calls' ResourceType
 _VERSIONS_KEPT: Final = 100  # AWS keeps a parameter's last 100 versions
+_POLICIES_READ: Final = 100  # GetResourcePolicies' pages read for one page (beyond any limit)
 
 
 def _when(value: Any) -> str:
@@ -51,10 +59,21 @@ class ParameterRow:
     data_type: str
     labels: tuple[str, ...] = ()
     value: str = ""
+    arn: str = ""  # DescribeParameters' ARN (a shared parameter is read by it)
 
     @property
     def secure(self) -> bool:
         return self.type == SECURE
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcePolicy:
+    """A parameter's resource policy as GetResourcePolicies gives it: its id, the hash of the
+    version read (an update or deletion names both), its text."""
+
+    policy_id: str
+    policy_hash: str
+    policy: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,7 @@ def _row(item: dict[str, Any], *, with_value: bool = False) -> ParameterRow:
         data_type=str(item.get("DataType") or ""),
         labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
         value=str(item.get("Value", "")) if with_value and kind != SECURE else "",
+        arn=str(item.get("ARN") or ""),
     )
 
 
@@ -111,10 +131,14 @@ class ParametersWire(JsonWire):
         recursive: bool,
         page_size: int,
         next_token: str | None,
+        shared: bool = False,
     ) -> ParameterPage:
         """One page of DescribeParameters, under ``path`` (its Path filter, recursive or one
-        level) when one is given."""
+        level) when one is given; other accounts' parameters shared with the caller when
+        ``shared``."""
         payload: dict[str, Any] = {"MaxResults": page_size}
+        if shared:
+            payload["Shared"] = True
         if path:
             option = "Recursive" if recursive else "OneLevel"
             payload["ParameterFilters"] = [{"Key": "Path", "Option": option, "Values": [path]}]
@@ -148,6 +172,14 @@ class ParametersWire(JsonWire):
             if token is None:
                 break
         return rows
+
+    async def latest(self, origin: Scope, principal: Principal, name: str) -> ParameterRow:
+        """GetParameter without decryption: the newest version (a String's value with it,
+        never a SecureString's) — what a parameter shared without its history shows."""
+        payload = {"Name": name, "WithDecryption": False}
+        answer = await self._json(origin, principal, "GetParameter", payload)
+        found = answer.get("Parameter")
+        return _row(found if isinstance(found, dict) else {}, with_value=True)
 
     async def value(self, origin: Scope, principal: Principal, name: str) -> str:
         """GetParameter WithDecryption: the value, a SecureString's decrypted as the caller
@@ -225,3 +257,46 @@ class ParametersWire(JsonWire):
 
     async def delete(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._json(origin, principal, "DeleteParameter", {"Name": name})
+
+    async def resource_policies(
+        self, origin: Scope, principal: Principal, arn: str
+    ) -> list[ResourcePolicy]:
+        """GetResourcePolicies of the parameter's ARN, every page (a parameter holds few)."""
+        policies: list[ResourcePolicy] = []
+        token: str | None = None
+        while len(policies) < _POLICIES_READ:
+            payload: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 50}
+            if token:
+                payload["NextToken"] = token
+            answer = await self._json(origin, principal, "GetResourcePolicies", payload)
+            listed = answer.get("Policies")
+            policies += [
+                ResourcePolicy(
+                    str(p.get("PolicyId", "")), str(p.get("PolicyHash", "")),
+                    str(p.get("Policy", "")),
+                )
+                for p in (listed if isinstance(listed, list) else [])
+                if isinstance(p, dict)
+            ]  # fmt: skip
+            token = str(answer.get("NextToken") or "") or None
+            if token is None:
+                break
+        return policies
+
+    async def put_resource_policy(
+        self, origin: Scope, principal: Principal, arn: str, policy: str, *,
+        policy_id: str = "", policy_hash: str = "",
+    ) -> None:  # fmt: skip
+        """PutResourcePolicy: a new policy, or the update of ``policy_id`` at the hash the
+        page read (a change made meanwhile is Parameter Store's
+        ResourcePolicyConflictException, not an overwrite)."""
+        payload = {"ResourceArn": arn, "Policy": policy}
+        if policy_id:
+            payload |= {"PolicyId": policy_id, "PolicyHash": policy_hash}
+        await self._json(origin, principal, "PutResourcePolicy", payload)
+
+    async def delete_resource_policy(
+        self, origin: Scope, principal: Principal, arn: str, policy_id: str, policy_hash: str
+    ) -> None:
+        payload = {"ResourceArn": arn, "PolicyId": policy_id, "PolicyHash": policy_hash}
+        await self._json(origin, principal, "DeleteResourcePolicy", payload)

@@ -262,8 +262,15 @@ async def test_streams_in_pages_and_one_a_user_may_list_not_describe(tmp_path: P
             row = page.text.split('id="stream-alpha"', 1)[1].split("</tr>", 1)[0]
             assert "firehose:DescribeDeliveryStream" in row and "(AccessDeniedException)" in row
             creating = form_of(page, "create-stream-form")
-            # No bucket, role nor key this user may list: only the bucket's default encryption.
-            assert creating.count("<option") == 1 and '<option value="">' in creating
+            # No bucket, role, key nor secret this user may list: only the bucket's default
+            # encryption, and no secret for an HTTP endpoint's key.
+            selects = {
+                part.split('"', 1)[0]: part.split("</select>", 1)[0]
+                for part in creating.split('<select name="')[1:]
+            }
+            assert "<option" not in selects["bucket"] + selects["role_arn"]
+            assert selects["kms_key"].count("<option") == 1 and '<option value="">' in creating
+            assert selects["secret_arn"].count("<option") == 1
 
 
 @pytest.fixture
