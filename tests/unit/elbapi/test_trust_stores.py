@@ -245,3 +245,70 @@ async def test_https_listeners_mutual_authentication(tmp_path: Path) -> None:
         )
         assert kept["Listeners"][0]["MutualAuthentication"]["Mode"] == "passthrough"
         await world.client.call("DeleteTrustStore", TrustStoreArn=store)
+
+
+def test_trust_store_settings_reach_the_service(tmp_path: Path) -> None:
+    import pydantic
+    import pytest
+
+    from andromede.settings import Settings
+    from andromede.wiring.loadbalancing import load_balancing_service
+
+    defaults = Settings(data_dir=tmp_path)
+    service = load_balancing_service(defaults, None, None)  # type: ignore[arg-type]
+    assert (
+        service.limits.max_trust_stores,
+        service.limits.trust_store_bundle_bytes,
+        service.limits.trust_store_ca_certificates,
+        service.limits.trust_store_revocation_bytes,
+        service.limits.trust_store_revoked_entries,
+    ) == (100, 1048576, 25, 10485760, 100000)
+    tuned = Settings(
+        data_dir=tmp_path,
+        elb_max_trust_stores_per_tenant=3,
+        elb_trust_store_max_bundle_bytes=4096,
+        elb_trust_store_max_ca_certificates=2,
+        elb_trust_store_max_revocation_bytes=2048,
+        elb_trust_store_max_revoked_entries=10,
+    )
+    limits = load_balancing_service(tuned, None, None).limits  # type: ignore[arg-type]
+    assert (
+        limits.max_trust_stores,
+        limits.trust_store_bundle_bytes,
+        limits.trust_store_ca_certificates,
+        limits.trust_store_revocation_bytes,
+        limits.trust_store_revoked_entries,
+    ) == (3, 4096, 2, 2048, 10)
+    for bad in (
+        {"elb_max_trust_stores_per_tenant": 0},
+        {"elb_trust_store_max_bundle_bytes": 10},
+        {"elb_trust_store_max_ca_certificates": 0},
+        {"elb_trust_store_max_revocation_bytes": 10},
+        {"elb_trust_store_max_revoked_entries": 0},
+    ):
+        with pytest.raises(pydantic.ValidationError):
+            Settings(data_dir=tmp_path, **bad)  # type: ignore[arg-type]
+
+
+async def test_bundle_and_revocation_sizes_are_bounded(tmp_path: Path) -> None:
+    limits = replace(LbLimits(), trust_store_bundle_bytes=1024, trust_store_revocation_bytes=1024)
+    async with elb_world(tmp_path, limits=limits) as world:
+        bucket = Bucket()
+        world.service.objects = bucket
+        ca = ClientCa()
+        big = "".join(ClientCa(f"CA {i}").pem for i in range(3))
+        assert len(big) > 1024 >= len(ca.pem)
+        bucket.objects[("certs", "big.pem", None)] = big.encode()
+        await refused(
+            world.client,
+            "CreateTrustStore",
+            "InvalidCaCertificatesBundle",
+            Name="x",
+            CaCertificatesBundleS3Bucket="certs",
+            CaCertificatesBundleS3Key="big.pem",
+        )
+        arn = (await _store(world, bucket, "clients", ca.pem))["TrustStoreArn"]
+        bucket.objects[("certs", "big.crl", None)] = ca.crl(*range(1, 60))
+        await refused(world.client, "AddTrustStoreRevocations", "InvalidRevocationContent",
+                      TrustStoreArn=arn, RevocationContents=[{"S3Bucket": "certs",
+                                                              "S3Key": "big.crl"}])  # fmt: skip
