@@ -10,6 +10,7 @@ or none, passes and the target gets ``X-Amzn-Mtls-Clientcert``."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -154,12 +155,30 @@ async def test_verify_mode_admits_the_trust_stores_clients_only(tmp_path: Path) 
         assert await listener.get(stranger) == "refused"
 
 
+async def _acceptable_names(port: int) -> str:
+    """What ``openssl s_client`` reads of the server's certificate request."""
+    shown = await asyncio.create_subprocess_exec(
+        "openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
+        "www.example.test", stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(shown.communicate(), 20)
+    return out.decode(errors="replace")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_verify_mode_advertises_the_ca_names_when_asked(tmp_path: Path) -> None:
     ca = ClientCa("Advertised CA")
     listener = Listener(tmp_path)
     mutual = MutualTls("verify", ca_bundle=ca.pem, advertise_ca_names=True)
     async with listener.serving(mutual):
         assert await listener.get(ca.issue("alice")) == "HTTP/1.1 200 OK"
+        assert "CN = Advertised CA" in await _acceptable_names(listener.port)
+    listener = Listener(tmp_path)
+    async with listener.serving(MutualTls("verify", ca_bundle=ca.pem)):
+        shown = await _acceptable_names(listener.port)
+        assert "No client certificate CA names sent" in shown
+        assert "CN = Advertised CA" not in shown
 
 
 async def test_passthrough_forwards_any_certificate_unverified(tmp_path: Path) -> None:
