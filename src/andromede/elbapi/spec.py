@@ -8,7 +8,8 @@ Served here: Create/Describe/DeleteLoadBalancer (network; application: decision 
 Create/Describe/DeleteListener, Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes,
 SetSecurityGroups (session 49); TLS listeners' calls in ``elbapi.listeners`` (decision 0210);
 the target groups' calls in ``elbapi.target_groups``; ALB listeners' and rules' calls in
-``elbapi.rules`` (decision 0216). A parameter of a feature not here (internet-facing, other
+``elbapi.rules`` (decision 0216); trust stores and listeners' mutual TLS in
+``elbapi.trust_stores`` (decision 0256). A parameter of a feature not here (internet-facing, other
 types and protocols, rules…) is refused, never dropped.
 """
 
