@@ -595,7 +595,8 @@ class Application:
             identity, audit, settings, rate_limiter)  # fmt: skip
         # Network Load Balancers (decision 0191).
         balancers = load_balancing_service(settings, db, compute, scaling)
-        apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit, rate_limiter)
+        apis["elasticloadbalancing"] = elb_app(settings, balancers, identity, audit,
+            rate_limiter, objects)  # fmt: skip
         # Certificate Manager (decision 0230): its certificates presented by the listeners too.
         _, forget_certificates, acm_expiry = acm_api(apis, settings, db, identity, audit,
             rate_limiter, balancers, eventbridge.service, metrics_sink)  # fmt: skip

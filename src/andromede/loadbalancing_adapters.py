@@ -16,7 +16,9 @@ from andromede.compute.model import Instance, InstanceState, SecurityGroup
 from andromede.compute.network import merge_firewall
 from andromede.compute.network_interfaces import InterfaceRequest
 from andromede.compute.service import ComputeService
+from andromede.errors import AndromedeError
 from andromede.iam import errors as iam_errors
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
 from andromede.loadbalancing.certificates import CertificateMaterial, Certificates
 from andromede.loadbalancing.errors import (
@@ -26,8 +28,17 @@ from andromede.loadbalancing.errors import (
     NotFound,
 )
 from andromede.loadbalancing.network import InstanceFacts, SubnetFacts
+from andromede.s3.authorise import S3Authoriser
+from andromede.s3.operations import S3Operation
+from andromede.storage.service import ObjectService
 
-__all__ = ["AccountCertificates", "AcmCertificates", "ComputeNetwork", "IdentityCertificates"]
+__all__ = [
+    "AccountCertificates",
+    "AcmCertificates",
+    "BucketObjects",
+    "ComputeNetwork",
+    "IdentityCertificates",
+]
 
 
 class ComputeNetwork:
@@ -224,3 +235,47 @@ class AccountCertificates:
         if certificates is None:
             raise NotFound("CertificateNotFound", f"Certificate '{arn[:512]}' not found")
         return await certificates.material(tenant_id, arn)
+
+
+class BucketObjects:
+    """Trust stores' bundles and revocation lists (decision 0256) read from the account's
+    bucket as the caller: ``s3:GetObject`` (``s3:GetObjectVersion`` for a version) through
+    the S3 authoriser — identity and bucket policies —, decrypted by the object service as
+    ImportImage's reads are; any refusal, an SSE-C object or a missing one is None."""
+
+    def __init__(self, objects: ObjectService, authoriser: S3Authoriser) -> None:
+        self._objects = objects
+        self._authoriser = authoriser
+
+    async def read(
+        self, caller: object, bucket: str, key: str, version: str | None, limit: int
+    ) -> bytes | None:
+        if not isinstance(caller, Principal):
+            return None
+        try:
+            found = await self._objects.get_bucket(bucket)
+            await self._authoriser.authorise(
+                caller,
+                S3Operation.GetObject,
+                bucket=found,
+                bucket_name=bucket,
+                key=key,
+                keys={},
+                source_ip=None,
+                secure=True,
+                action=None if version is None else "s3:GetObjectVersion",
+            )
+            record = (
+                await self._objects.head_object(bucket, key)
+                if version is None
+                else await self._objects.get_version(bucket, key, version)
+            )
+            await self._objects.check_customer_key(record, None)
+            if record.size > limit:
+                return bytes(limit + 1)  # too large: its bytes are not read
+            data = bytearray()
+            async for chunk in self._objects.read_object(record, 0, record.size - 1):
+                data += chunk
+        except AndromedeError:
+            return None
+        return bytes(data)

@@ -125,3 +125,56 @@ async def test_rules_priorities_through_every_store(store: LbStore, tmp_path: Pa
         ]  # fmt: skip
         await world.client.call("DeleteListener", ListenerArn=listener)
         assert await store.list(world.tenant_id, "rule") == []
+
+
+async def test_trust_stores_through_every_store(store: LbStore) -> None:
+    """Decision 0256: a trust store is a ``truststore`` row (its bundle in its document), each
+    revocation list a ``revocation`` row under it: made, counted, listed, removed with it, and
+    the name unique per account (DuplicateTrustStoreName) and the count bounded
+    (TooManyTrustStores) by the store's own name and limit."""
+    from andromede.loadbalancing.core import LbLimits
+    from andromede.loadbalancing.errors import Duplicate, NotFound, TooMany
+    from andromede.loadbalancing.service import LoadBalancingService
+    from andromede.loadbalancing.trust_store_service import ObjectPlace
+    from support.client_pki import ClientCa
+
+    class Objects:
+        def __init__(self) -> None:
+            self.held: dict[str, bytes] = {}
+
+        async def read(
+            self, caller: object, bucket: str, key: str, version: str | None, limit: int
+        ) -> bytes | None:
+            return self.held.get(key)
+
+    ca = ClientCa()
+    objects = Objects()
+    objects.held = {"ca.pem": ca.pem.encode(), "ca.crl": ca.crl(7, 9)}
+    service = LoadBalancingService(
+        store,
+        None,
+        "eu-fr-1",
+        LbLimits(max_trust_stores=1),  # type: ignore[arg-type]
+    )
+    service.objects = objects
+    made = await service.create_trust_store("t1", "me", "clients", ObjectPlace("b", "ca.pem"))
+    with pytest.raises(Duplicate):
+        await service.create_trust_store("t1", "me", "clients", ObjectPlace("b", "ca.pem"))
+    with pytest.raises(TooMany):
+        await service.create_trust_store("t1", "me", "other", ObjectPlace("b", "ca.pem"))
+    assert (
+        await service.create_trust_store("t2", "me", "clients", ObjectPlace("b", "ca.pem"))
+    ).name
+    added = await service.add_revocations(
+        "t1", "me", made.arn, [(ObjectPlace("b", "ca.crl"), "CRL")] * 2
+    )
+    assert [(r.revocation_id, r.entries) for r in added] == [(1, 2), (2, 2)]
+    listed = await service.trust_stores("t1")
+    assert [(s.name, s.ca_count, s.revoked_entries) for s in listed] == [("clients", 1, 4)]
+    assert listed[0].bundle == ca.pem
+    await service.remove_revocations("t1", made.arn, [1])
+    assert [r.revocation_id for r in await service.revocations("t1", made.arn)] == [2]
+    await service.delete_trust_store("t1", made.arn)
+    assert await store.list("t1", "revocation") == []
+    with pytest.raises(NotFound):
+        await service.trust_store("t1", made.arn)

@@ -544,3 +544,173 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
             await remote.close()
             stop.set()
             await serving
+
+
+# Decision 0256: an HTTPS listener's mutual TLS. The target answers the client certificate's
+# subject and serial number as the load balancer told them; the client (Python's ``ssl``,
+# verifying the listener's certificate) presents its certificate file, or none with "-".
+_MTLS_TARGET = """
+import http.server, sys
+class Answer(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        h = self.headers
+        body = (f"{h.get('X-Amzn-Mtls-Clientcert-Subject')} "
+                f"{h.get('X-Amzn-Mtls-Clientcert-Serial-Number')}").encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *args): pass
+server = http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[1])), Answer)
+print("ready", flush=True); server.serve_forever()
+"""
+_MTLS_CLIENT = """
+import socket, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[1])
+if sys.argv[4] != "-":
+    context.load_cert_chain(sys.argv[4])
+try:
+    with socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="www.example.test") as s:
+            s.sendall(b"GET /who HTTP/1.1\\r\\nHost: www\\r\\nConnection: close\\r\\n"
+                      b"X-Amzn-Mtls-Clientcert-Subject: CN=forged\\r\\n\\r\\n")
+            answer = b""
+            while chunk := s.recv(4096):
+                answer += chunk
+    print(answer.split(b"\\r\\n")[0].decode(), answer.split(b"\\r\\n\\r\\n", 1)[1].decode(), end="")
+except (OSError, IndexError):
+    print("refused", end="")
+"""
+MTLS_PORT = 7300
+
+
+class MtlsFacts(AlbFacts):
+    async def group_ingress(
+        self, tenant_id: str, group_ids: Sequence[str]
+    ) -> list[tuple[str, int, int, str]]:
+        return [("tcp", 443, 443, "10.0.0.0/16")]
+
+
+class HeldObjects:
+    """The trust stores' ``BucketObjects``: the test's bundle and CRL by key."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    async def read(
+        self, caller: object, bucket: str, key: str, version: str | None, limit: int
+    ) -> bytes | None:
+        return self.objects.get(key)
+
+
+async def test_an_alb_https_listener_verifies_client_certificates_through_the_agent(
+    networks: TenantNetworks, tmp_path: Path
+) -> None:
+    """Decision 0256 on the real kernel: an HTTPS listener in ``verify`` mode with a trust
+    store (its CA bundle and a CRL) handed through a real agent's socket with its
+    certificate; a client in the VPC with a certificate of the store's CA reaches the
+    target, which is told its subject and serial number (the client's forged header
+    dropped); a client without a certificate, with one of another CA, a revoked or an
+    expired one is refused."""
+    from andromede.loadbalancing.trust_store_service import ObjectPlace
+    from andromede.loadbalancing.trust_stores import MutualAuthentication
+    from support.client_pki import ClientCa
+
+    first = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
+        cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
+    )  # fmt: skip
+    second = replace(first, network_id="subnet-" + secrets.token_hex(4), cidr="10.0.2.0/24")
+    server_ca, clients = TestCa(), ClientCa()
+    (tmp_path / "ca.pem").write_text(server_ca.pem)
+    good, revoked = clients.issue("alice"), clients.issue("mallory")
+    expired, stranger = clients.issue("old", expired=True), ClientCa("Other").issue("eve")
+    files = {}
+    for name, made in (("good", good), ("revoked", revoked), ("expired", expired),
+                       ("stranger", stranger)):  # fmt: skip
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text(made.pem + made.key_pem)
+    certificates = HeldCertificates()
+    www = f"arn:aws:iam::{TENANT}:server-certificate/www"
+    certificates.held[www] = server_ca.issue("www.example.test")
+    objects = HeldObjects()
+    objects.objects = {"bundle.pem": clients.pem.encode(), "ca.crl": clients.crl(revoked.serial)}
+    service = LoadBalancingService(MemoryLbStore(), MtlsFacts(first), "eu-fr-1", LbLimits())
+    service.certificates, service.objects = certificates, objects
+    store = await service.create_trust_store(
+        TENANT, "caller", "clients", ObjectPlace("certs", "bundle.pem")
+    )
+    await service.add_revocations(
+        TENANT, "caller", store.arn, [(ObjectPlace("c", "ca.crl"), "CRL")]
+    )
+    lb = await service.create_load_balancer(
+        TENANT,
+        LbSpec("shop", "internal", "application", ((first.network_id, None),),
+               security_groups=("sg-0alb",)),
+    )  # fmt: skip
+    check = HealthCheck(
+        protocol="HTTP", interval=5, timeout=2, healthy_threshold=2, unhealthy_threshold=2,
+        path="/health", matcher="200",
+    )  # fmt: skip
+    group = await service.create_target_group(
+        TENANT, TgSpec("api", "HTTP", MTLS_PORT, VPC, "instance", check)
+    )
+    await service.register_targets(TENANT, service.tg_arn(group), [("i-tls-t1", None)])
+    await service.create_http_listener(
+        TENANT, service.lb_arn(lb), "HTTPS", 443, Forward(((service.tg_arn(group), 1),)),
+        tls=TlsRequest(certificates=(www,)),
+        mutual=MutualAuthentication("verify", store.store_id),
+    )  # fmt: skip
+    opened = ListenerCertificates(service.certificate_material, 100, 65536)
+
+    async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
+        await service.record_probe(probe, ok, timed_out=timed_out, code=code)
+
+    async def get(client: Guest, certificate: str) -> str:
+        done = await asyncio.to_thread(
+            client.run, sys.executable, "-c", _MTLS_CLIENT, str(tmp_path / "ca.pem"), NODE,
+            "443", certificate, timeout=20,
+        )  # fmt: skip
+        return done.stdout
+
+    host = RouterHost(networks)
+    socket_path = tmp_path / "agent" / "agent.sock"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve_agent(host, socket_path, stop))
+    assert await asyncio.to_thread(agent_ready, socket_path, 10.0)
+    remote = RemoteDriver(socket_path, host="host-tls")
+    vpc_in = InstanceFirewall(ingress=(FirewallRule("tcp", MTLS_PORT, MTLS_PORT, "10.0.0.0/16"),))
+    async with (
+        guest(networks, "i-tls-c1", NicSpec(first, "02:00:00:00:11:1a", "10.0.1.11",
+                                             public_address=False)) as client,
+        guest(networks, "i-tls-t1", NicSpec(second, "02:00:00:00:12:1a", TARGETS["i-tls-t1"],
+                                             public_address=False)) as t1,
+    ):  # fmt: skip
+        assert await networks.set_instance_firewall("i-tls-t1", vpc_in)
+        command = [sys.executable, "-c", _MTLS_TARGET, str(MTLS_PORT)]
+        try:
+            with subprocess.Popen(
+                ["ip", "netns", "exec", t1.netns, *command], stdout=subprocess.PIPE, text=True
+            ) as target:
+                try:
+                    assert target.stdout is not None
+                    assert target.stdout.readline().strip() == "ready"
+                    for _ in range(2):
+                        views, probes = await service.forwarding_views(), await service.probes()
+                        await drive_hosts([remote], views, probes, record, certificates=opened)
+                    assert len(host.side.proxying) == 1
+                    status, subject, serial = (await get(client, str(files["good"]))).rsplit(" ", 2)
+                    assert (status, subject, int(serial, 16)) == (
+                        "HTTP/1.1 200 OK",
+                        "CN=alice",
+                        good.serial,
+                    )
+                    for refused in ("-", str(files["stranger"]), str(files["revoked"]),
+                                    str(files["expired"])):  # fmt: skip
+                        assert await get(client, refused) == "refused", refused
+                finally:
+                    target.kill()
+        finally:
+            await host.side.close()
+            await remote.close()
+            stop.set()
+            await serving

@@ -77,8 +77,14 @@ class BalancedTls:
     max_connections: int = 10000
     buffer_bytes: int = 65536
     withheld: bool = field(default=False, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Decision 0256: an HTTPS listener's mutual TLS (its mode, its trust store's CA bundle
+    # and revocations), a JSON document of the load balancing context's ``trust_stores``
+    # ("" for none), withheld with the keys.
+    mutual: str = field(default="", repr=False, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
+        if self.mutual and not isinstance(json.loads(self.mutual), dict):
+            raise ValueError("a listener's mutual TLS is a JSON object")
         if self.withheld and self.certificates:
             raise ValueError("a TLS listener with its keys withheld carries no certificate")
         if not self.withheld and not self.certificates:
@@ -92,7 +98,7 @@ class BalancedTls:
 
     def without_keys(self) -> BalancedTls:
         """The same listener for a host not serving it: its settings, no certificate."""
-        return replace(self, certificates=(), withheld=True)
+        return replace(self, certificates=(), withheld=True, mutual="")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from andromede.elbapi import rules
+from andromede.elbapi import rules, trust_stores
 from andromede.elbapi.wire import page, refuse_unhandled, write_listener
 from andromede.iamapi.errors import QueryError
 from andromede.iamapi.protocol import Call
@@ -43,7 +43,9 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
     async def modify_listener(call: Call) -> None:
         if rules.is_http(call):  # decision 0216: an ALB's listener
             refuse_unhandled(
-                call, rf"ListenerArn|Protocol|Port|{rules.ACTION_PARAMETERS}|{TLS_PARAMETERS}"
+                call,
+                rf"ListenerArn|Protocol|Port|{rules.ACTION_PARAMETERS}|{TLS_PARAMETERS}"
+                rf"|{trust_stores.MUTUAL_PARAMETERS}",
             )
             port = call.get("Port")
             changed = await service.modify_http_listener(
@@ -55,6 +57,7 @@ def handlers(service: LoadBalancingService) -> dict[str, tuple[Handler, bool, st
                 if call.get("DefaultActions.member.1.Type")
                 else None,
                 tls=tls_request(call),
+                mutual=await trust_stores.mutual_request(call, service),
             )
             owner = await service.load_balancer(call.tenant_id, changed.lb_id)
             call.result.open("Listeners")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from andromede.elbapi.trust_stores import write_mutual
 from andromede.elbapi.wire import page, refuse_unhandled, tags
 from andromede.http.xml import XmlWriter
 from andromede.iamapi.errors import QueryError
@@ -306,6 +307,7 @@ async def write_http_listener(
         xml.close("Certificates")
         xml.element("SslPolicy", listener.ssl_policy)
     write_actions(xml, "DefaultActions", listener.default_action, arns)
+    await write_mutual(xml, service, listener)  # decision 0256
 
 
 async def _write_rules(call: Call, service: LoadBalancingService, rules: list[PlacedRule]) -> None:

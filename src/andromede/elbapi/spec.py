@@ -8,7 +8,8 @@ Served here: Create/Describe/DeleteLoadBalancer (network; application: decision 
 Create/Describe/DeleteListener, Add/Remove/DescribeTags, Describe/ModifyLoadBalancerAttributes,
 SetSecurityGroups (session 49); TLS listeners' calls in ``elbapi.listeners`` (decision 0210);
 the target groups' calls in ``elbapi.target_groups``; ALB listeners' and rules' calls in
-``elbapi.rules`` (decision 0216). A parameter of a feature not here (internet-facing, other
+``elbapi.rules`` (decision 0216); trust stores and listeners' mutual TLS in
+``elbapi.trust_stores`` (decision 0256). A parameter of a feature not here (internet-facing, other
 types and protocols, rules…) is refused, never dropped.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-from andromede.elbapi import listeners, rules, target_groups
+from andromede.elbapi import listeners, rules, target_groups, trust_stores
 from andromede.elbapi.wire import (
     NAMESPACE,
     attributes,
@@ -40,14 +41,17 @@ __all__ = ["ACTIONS", "elb_spec", "refuse_unhandled"]
 ACTIONS: Final = (
     "AddListenerCertificates",
     "AddTags",
+    "AddTrustStoreRevocations",
     "CreateListener",
     "CreateLoadBalancer",
     "CreateRule",
     "CreateTargetGroup",
+    "CreateTrustStore",
     "DeleteListener",
     "DeleteLoadBalancer",
     "DeleteRule",
     "DeleteTargetGroup",
+    "DeleteTrustStore",
     "DeregisterTargets",
     "DescribeListenerAttributes",
     "DescribeListenerCertificates",
@@ -60,15 +64,21 @@ ACTIONS: Final = (
     "DescribeTargetGroupAttributes",
     "DescribeTargetGroups",
     "DescribeTargetHealth",
+    "DescribeTrustStoreRevocations",
+    "DescribeTrustStores",
+    "GetTrustStoreCaCertificatesBundle",
+    "GetTrustStoreRevocationContent",
     "ModifyListener",
     "ModifyListenerAttributes",
     "ModifyLoadBalancerAttributes",
     "ModifyRule",
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
+    "ModifyTrustStore",
     "RegisterTargets",
     "RemoveListenerCertificates",
     "RemoveTags",
+    "RemoveTrustStoreRevocations",
     "SetRulePriorities",
     "SetSecurityGroups",
 )
@@ -212,7 +222,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             call,
             rf"LoadBalancerArn|Protocol|Port|{rules.ACTION_PARAMETERS}"
             r"|Tags\.member\.\d+\.(Key|Value)"
-            rf"|{listeners.TLS_PARAMETERS}",
+            rf"|{listeners.TLS_PARAMETERS}|{trust_stores.MUTUAL_PARAMETERS}",
         )
         call.required("Port")
         lb, listener = await service.create_http_listener(
@@ -223,6 +233,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
             rules.parse_action(call, "DefaultActions"),
             tags(call),
             listeners.tls_request(call),
+            await trust_stores.mutual_request(call, service),
         )
         call.result.open("Listeners")
         call.result.open("member")
@@ -328,6 +339,7 @@ def elb_spec(service: LoadBalancingService, dns_domain: str) -> ServiceSpec:
         **target_groups.handlers(service),
         **listeners.handlers(service),
         **rules.handlers(service),
+        **trust_stores.handlers(service),
     }
 
     def resource_of(parameter: str) -> Callable[[Call], Awaitable[str]]:

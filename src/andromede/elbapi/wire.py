@@ -24,6 +24,7 @@ from andromede.loadbalancing.errors import (
     LoadBalancingError,
     NotFound,
     NotPermitted,
+    Refused,
     ResourceInUse,
     TooMany,
 )
@@ -54,7 +55,7 @@ _PAGE_MARK: Final = "elb-page:"
 
 
 def wire_error(exc: LoadBalancingError) -> QueryError:
-    if isinstance(exc, NotFound | Duplicate | TooMany):
+    if isinstance(exc, NotFound | Duplicate | TooMany | Refused):
         return QueryError(exc.code, str(exc))
     for kind, code in (
         (InvalidConfiguration, "InvalidConfigurationRequest"),

@@ -53,6 +53,7 @@ from andromede.loadbalancing.http_rules import rule_from
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
 from andromede.loadbalancing.tls import TlsSettings
+from andromede.loadbalancing.trust_stores import mutual_from
 
 __all__ = ["HostBalancers", "forwarding_view", "probe_of"]
 
@@ -98,6 +99,7 @@ def tls_settings(tls: BalancedTls) -> TlsSettings:
         ssl_policy=tls.ssl_policy,
         alpn_policy=tls.alpn_policy,
         target_tls=tls.target_tls,
+        mutual=mutual_from(tls.mutual),  # decision 0256
     )
 
 

@@ -53,6 +53,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         dict(http.groups),
         protocol=http.protocol,
         policies=dict(http.policies),
+        mutual=view.tls.mutual if view.tls is not None else None,  # decision 0256
     )
     limits = ProxyLimits(
         max_header_bytes=http.max_header_bytes,

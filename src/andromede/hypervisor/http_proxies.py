@@ -21,6 +21,12 @@ the chosen group, or answers the rule's fixed response or redirect.
   ``routing.http.xff_client_port.enabled``), ``X-Forwarded-Proto``, ``X-Forwarded-Port`` and
   an ``X-Amzn-Trace-Id`` (``Root=1-<time>-<24 hex>``, an incoming one kept); hop-by-hop
   headers are dropped. One connection a request towards the target (no pooling yet).
+- **Mutual TLS** (decision 0256) of an HTTPS listener: the handshake asked for the client's
+  certificate (:mod:`~andromede.hypervisor.client_certificates`); in ``verify`` mode a
+  connection whose certificate a revocation list names is closed before any request, and
+  each request tells the target the certificate's serial number, issuer, subject, validity
+  and leaf (``X-Amzn-Mtls-Clientcert-*``); in ``passthrough`` mode the certificate, when the
+  client gave one (``X-Amzn-Mtls-Clientcert``). A client's own copies are dropped.
 - **Keep-alive** with clients: a connection serves requests one after another until the
   client closes it, asks to, is idle ``idle_timeout`` seconds, or an error cut a response.
 - **AWS's own answers**, with its ``awselb/2.0`` server name and pages: 400 for a request it
@@ -64,6 +70,12 @@ from andromede.loadbalancing.http_rules import (
     choose,
     pick_group,
     redirect_location,
+)
+from andromede.loadbalancing.trust_stores import (
+    MTLS_HEADERS,
+    MutualTls,
+    client_certificate_headers,
+    is_revoked,
 )
 
 __all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "RequestCounts", "error_page"]
@@ -110,6 +122,8 @@ class HttpRouting:
     # Decision 0231: each group's protocol, stickiness and algorithm (absent: HTTP, none,
     # round robin).
     policies: Mapping[str, GroupPolicy] = field(default_factory=dict)
+    # Decision 0256: an HTTPS listener's mutual TLS (None: off).
+    mutual: MutualTls | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,11 +268,12 @@ class HttpListenerProxy:
         peer = writer.get_extra_info("peername") or ("", 0)
         opened = time.monotonic()
         try:
-            while True:
+            certificate = self._client_certificate(writer)
+            while certificate is not None:
                 event = await self._next(client, reader)
                 if not isinstance(event, h11.Request):
                     break
-                kept = await self._answer(client, reader, writer, event, peer)
+                kept = await self._answer(client, reader, writer, event, peer, certificate)
                 if not kept or client.our_state is not h11.DONE:
                     break
                 if client.their_state is not h11.DONE:
@@ -280,6 +295,19 @@ class HttpListenerProxy:
                 await writer.wait_closed()
             if task is not None:
                 self._tasks.discard(task)
+
+    def _client_certificate(self, writer: asyncio.StreamWriter) -> Headers | None:
+        """What the targets are told of the client's certificate (decision 0256); None when
+        the connection is refused: in ``verify`` mode, a certificate a revocation list of
+        the trust store names (the handshake checked the rest)."""
+        mutual = self.routing.mutual
+        if mutual is None:
+            return []
+        tls = writer.get_extra_info("ssl_object")
+        leaf = tls.getpeercert(binary_form=True) if tls is not None else None
+        if mutual.mode == "verify" and (leaf is None or is_revoked(mutual, leaf)):
+            return None
+        return client_certificate_headers(mutual.mode, leaf)
 
     async def _next(self, conn: h11.Connection, reader: asyncio.StreamReader) -> object:
         """The next h11 event of the client, reading as needed; idle-bounded."""
@@ -331,6 +359,7 @@ class HttpListenerProxy:
         writer: asyncio.StreamWriter,
         request: h11.Request,
         peer: tuple[str, int],
+        certificate: Headers,
     ) -> bool:
         """Answer one request; whether the connection may serve another."""
         self.counts.requests += 1
@@ -378,7 +407,7 @@ class HttpListenerProxy:
                 extra=((b"location", location.encode()),),
             )
             return True
-        return await self._forward(client, reader, writer, request, peer, action)
+        return await self._forward(client, reader, writer, request, peer, action, certificate)
 
     async def _discard_body(self, client: h11.Connection, reader: asyncio.StreamReader) -> None:
         while client.their_state is h11.SEND_BODY:
@@ -429,7 +458,7 @@ class HttpListenerProxy:
         return headers
 
     def _upstream_headers(
-        self, request: h11.Request, peer: tuple[str, int]
+        self, request: h11.Request, peer: tuple[str, int], certificate: Headers
     ) -> list[tuple[bytes, bytes]]:
         kept: list[tuple[bytes, bytes]] = []
         forwarded: list[bytes] = []
@@ -450,6 +479,8 @@ class HttpListenerProxy:
             if name == b"x-amzn-trace-id":
                 trace = value
                 continue
+            if self.routing.mutual is not None and name in MTLS_HEADERS:
+                continue  # a client's own copy of what the load balancer tells (decision 0256)
             kept.append((name, value))
         client = peer[0].encode()
         if self.limits.xff_client_port:
@@ -462,6 +493,7 @@ class HttpListenerProxy:
         kept.append((b"x-forwarded-proto", self.routing.protocol.lower().encode()))
         kept.append((b"x-forwarded-port", str(self.routing.port).encode()))
         kept.append((b"x-amzn-trace-id", trace or trace_id()))
+        kept += certificate
         if chunked:
             kept.append((b"transfer-encoding", b"chunked"))
         return kept
@@ -474,6 +506,7 @@ class HttpListenerProxy:
         request: h11.Request,
         peer: tuple[str, int],
         action: Forward,
+        certificate: Headers,
     ) -> bool:
         cookies = request_cookies(request.headers)
         now = time.time()
@@ -501,7 +534,9 @@ class HttpListenerProxy:
             )
             try:
                 started = time.monotonic()
-                await self._relay_request(client, reader, upstream, upstream_writer, request, peer)
+                await self._relay_request(
+                    client, reader, upstream, upstream_writer, request, peer, certificate
+                )
                 return await self._relay_response(
                     client, writer, upstream, upstream_reader, started, sticky
                 )
@@ -556,11 +591,12 @@ class HttpListenerProxy:
         upstream_writer: asyncio.StreamWriter,
         request: h11.Request,
         peer: tuple[str, int],
+        certificate: Headers,
     ) -> None:
         outgoing = h11.Request(
             method=request.method,
             target=request.target,
-            headers=self._upstream_headers(request, peer),
+            headers=self._upstream_headers(request, peer, certificate),
         )
         try:
             upstream_writer.write(upstream.send(outgoing) or b"")

@@ -52,6 +52,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from andromede.hypervisor.client_certificates import ask_client_certificates
 from andromede.hypervisor.netns_commands import _in_netns
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
@@ -335,9 +336,12 @@ async def _pipe(
 async def sni_context(tenant_id: str, tls: TlsSettings, material: Material) -> ssl.SSLContext:
     """The server context of a listener's certificates: the default one's, switching to the
     certificate whose names match the client's SNI (an ALB's HTTPS listener's too, decision
-    0216)."""
+    0216), asking for client certificates as its mutual TLS says (decision 0256)."""
     loaded = [await material(tenant_id, arn) for arn in tls.certificates]
     contexts = [(_names(m), server_context(tls, m)) for m in loaded]
+    if tls.mutual is not None:  # decision 0256: each, since SNI may switch to any
+        for _, context in contexts:
+            ask_client_certificates(context, tls.mutual)
     default = contexts[0][1]
 
     def pick(connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:

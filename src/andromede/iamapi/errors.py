@@ -140,6 +140,21 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidLoadBalancerAction": (400, "The requested action is not valid."),
     "IncompatibleProtocols": (400, "The specified configuration is not valid with this "
                               "protocol."),
+    # Trust stores' (decision 0256).
+    "TrustStoreNotFound": (400, "The specified trust store does not exist."),
+    "DuplicateTrustStoreName": (400, "A trust store with the specified name already exists."),
+    "TooManyTrustStores": (400, "You've reached the limit on the number of trust stores."),
+    "TrustStoreInUse": (400, "Specified trust store is currently in use."),
+    "InvalidCaCertificatesBundle": (400, "The specified ca certificate bundle is in an invalid "
+                                    "format, or corrupt."),
+    "CaCertificatesBundleNotFound": (400, "The specified ca certificates bundle does not "
+                                     "exist."),
+    "InvalidRevocationContent": (400, "The provided revocation file is an invalid format, or "
+                                 "uses an incorrect algorithm."),
+    "RevocationContentNotFound": (400, "The specified revocation file does not exist."),
+    "RevocationIdNotFound": (400, "The specified revocation ID does not exist."),
+    "TooManyTrustStoreRevocationEntries": (400, "The specified trust store has too many "
+                                           "revocation entries."),
 }  # fmt: skip
 
 

@@ -31,6 +31,7 @@ NOT_FOUND: Final = {
     "targetgroup": ("TargetGroupNotFound", "One or more target groups not found"),
     "listener": ("ListenerNotFound", "One or more listeners not found"),
     "rule": ("RuleNotFound", "One or more rules not found"),
+    "truststore": ("TrustStoreNotFound", "One or more trust stores not found"),
 }
 
 
@@ -53,6 +54,13 @@ class LbLimits:
     # handed to the hosts with each HTTP listener.
     http_max_header_bytes: int = 65536
     provisioning: timedelta = timedelta(seconds=2)
+    # Decision 0256: trust stores an account holds, a CA bundle's bytes and certificates, a
+    # revocation list's bytes, and the revoked entries a trust store holds in all.
+    max_trust_stores: int = 100
+    trust_store_bundle_bytes: int = 1048576
+    trust_store_ca_certificates: int = 25
+    trust_store_revocation_bytes: int = 10485760
+    trust_store_revoked_entries: int = 100000
 
 
 def check_name(name: str, what: str) -> None:

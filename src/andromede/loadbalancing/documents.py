@@ -16,6 +16,7 @@ from andromede.loadbalancing.model import (
     Target,
     TargetGroup,
 )
+from andromede.loadbalancing.trust_stores import MutualAuthentication
 
 __all__ = [
     "forwarded_groups",
@@ -172,6 +173,13 @@ def listener_document(listener: Listener) -> dict[str, Any]:
         if listener.default_action is None
         else action_document(listener.default_action),
         "groups": forwarded_groups(listener),
+        # Decision 0256 (absent: off, a listener of before mutual TLS).
+        "mutual": {
+            "mode": listener.mutual.mode,
+            "trust_store_id": listener.mutual.trust_store_id,
+            "ignore_expiry": listener.mutual.ignore_expiry,
+            "advertise": listener.mutual.advertise_ca_names,
+        },
     }
 
 
@@ -190,6 +198,18 @@ def listener_from(tenant_id: str, listener_id: str, doc: dict[str, Any]) -> List
         ssl_policy=str(doc.get("ssl_policy") or ""),
         alpn_policy=str(doc.get("alpn_policy") or ""),
         default_action=action_from(doc["default_action"]) if doc.get("default_action") else None,
+        mutual=_mutual(doc.get("mutual")),
+    )
+
+
+def _mutual(doc: dict[str, Any] | None) -> MutualAuthentication:
+    if not doc:
+        return MutualAuthentication()
+    return MutualAuthentication(
+        str(doc["mode"]),
+        str(doc.get("trust_store_id") or ""),
+        bool(doc.get("ignore_expiry")),
+        str(doc.get("advertise") or "off"),
     )
 
 

@@ -18,6 +18,10 @@ each to AWS's code. No HTTP here.
     ├── InvalidSubnet                InvalidSubnet
     ├── ResourceInUse                ResourceInUse
     ├── NotPermitted                 OperationNotPermitted
+    ├── Refused                      decision 0256: InvalidCaCertificatesBundle,
+    │                                CaCertificatesBundleNotFound, InvalidRevocationContent,
+    │                                RevocationContentNotFound, TrustStoreInUse,
+    │                                TooManyTrustStoreRevocationEntries (by ``code``)
     └── ConcurrentChange             (retried by the service; never reaches the wire)
 """
 
@@ -37,6 +41,7 @@ __all__ = [
     "LoadBalancingError",
     "NotFound",
     "NotPermitted",
+    "Refused",
     "ResourceInUse",
     "TooMany",
 ]
@@ -102,3 +107,7 @@ class ConcurrentChange(LoadBalancingError):
 
 class NotPermitted(LoadBalancingError):
     """An operation a setting of the resource forbids (deletion protection)."""
+
+
+class Refused(_Coded):
+    """A trust store's refusals (decision 0256), each by AWS's code."""

@@ -72,6 +72,7 @@ from andromede.loadbalancing.model import (
 )
 from andromede.loadbalancing.store import Stored
 from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
+from andromede.loadbalancing.trust_stores import MutualAuthentication
 
 __all__ = ["ListenerRulesMixin", "PlacedRule"]
 
@@ -197,11 +198,15 @@ class ListenerRulesMixin(ListenerTlsMixin):
         action: RuleAction,
         tags: Tags = (),
         tls: TlsRequest = NO_TLS,
+        mutual: MutualAuthentication | None = None,
     ) -> tuple[LoadBalancer, Listener]:
         check_tags(tags, self.limits.max_tags)
         lb = await self._lb(tenant_id, await self.id_of(tenant_id, "loadbalancer", lb_arn))
         self._check_http_protocol(lb, protocol)
         certificates, ssl_policy, _ = await self.checked_tls(tenant_id, protocol, tls)
+        checked_mutual = await self.checked_mutual(
+            tenant_id, protocol, mutual, MutualAuthentication()
+        )
         resolved = await self.resolved_action(tenant_id, lb, action)
         listener = Listener(
             tenant_id=tenant_id,
@@ -215,6 +220,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
             default_action=resolved,
             certificates=certificates,
             ssl_policy=ssl_policy,
+            mutual=checked_mutual,
         )
         await self.insert_listener(
             tenant_id,
@@ -276,6 +282,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
         protocol: str | None,
         action: RuleAction | None,
         tls: TlsRequest = NO_TLS,
+        mutual: MutualAuthentication | None = None,
     ) -> Listener:
         """ModifyListener of an HTTP or HTTPS listener: its port (its row renamed), its
         protocol (HTTP↔HTTPS, the certificate given for HTTPS), its default action, its
@@ -287,6 +294,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
         protocol = protocol or held.protocol
         kept = held if held.protocol == protocol else None
         certificates, ssl_policy, _ = await self.checked_tls(tenant_id, protocol, tls, kept)
+        checked_mutual = await self.checked_mutual(tenant_id, protocol, mutual, held.mutual)
         resolved = held.default_action
         if action is not None:
             resolved = await self.resolved_action(tenant_id, lb, action)
@@ -299,6 +307,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
             protocol=protocol,
             certificates=certificates,
             ssl_policy=ssl_policy,
+            mutual=checked_mutual,
             port=port or held.port,
             tg_id=resolved.groups[0][0] if isinstance(resolved, Forward) else "",
             default_action=resolved,
@@ -578,6 +587,8 @@ class ListenerRulesMixin(ListenerTlsMixin):
                 tls=TlsSettings(
                     certificates=listener.certificates,
                     ssl_policy=listener.ssl_policy or DEFAULT_SSL_POLICY,
+                    # Decision 0256: its mutual TLS, the trust store's CAs and revocations.
+                    mutual=await self.mutual_tls(row.tenant_id, listener.mutual),
                 )
                 if listener.protocol == "HTTPS"
                 else None,

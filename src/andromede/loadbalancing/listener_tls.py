@@ -30,6 +30,7 @@ from andromede.loadbalancing.model import LISTENER_GROUPS, Listener, LoadBalance
 from andromede.loadbalancing.store import Stored
 from andromede.loadbalancing.target_groups import TargetGroupsMixin
 from andromede.loadbalancing.tls import ALPN_POLICIES, DEFAULT_SSL_POLICY, SSL_POLICIES
+from andromede.loadbalancing.trust_store_service import TrustStoresMixin
 
 __all__ = ["NO_TLS", "ListenerChange", "ListenerTlsMixin", "TlsRequest"]
 
@@ -61,7 +62,7 @@ class ListenerChange:
     tls: TlsRequest = field(default_factory=TlsRequest)
 
 
-class ListenerTlsMixin(TargetGroupsMixin):
+class ListenerTlsMixin(TargetGroupsMixin, TrustStoresMixin):
     async def checked_tls(
         self, tenant_id: str, protocol: str, request: TlsRequest, held: Listener | None = None
     ) -> tuple[tuple[str, ...], str, str]:

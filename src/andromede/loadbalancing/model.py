@@ -25,6 +25,7 @@ from andromede.loadbalancing.application import (
 from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationError
 from andromede.loadbalancing.http_rules import RuleAction
 from andromede.loadbalancing.tls import DEFAULT_SSL_POLICY, TlsSettings
+from andromede.loadbalancing.trust_stores import MutualAuthentication
 
 __all__ = [
     "LB_ATTRIBUTES",
@@ -51,6 +52,7 @@ __all__ = [
     "rule_arn",
     "target_group_arn",
     "transports",
+    "trust_store_arn",
 ]
 
 Tags = tuple[tuple[str, str], ...]
@@ -215,6 +217,8 @@ class Listener:
     # Decision 0216, an HTTP listener's default action (None: an NLB's, forward to tg_id);
     # ``tg_id`` is then its first forward group, "" for a fixed response or a redirect.
     default_action: RuleAction | None = None
+    # Decision 0256, an HTTPS listener's mutual TLS (mode off by default).
+    mutual: MutualAuthentication = field(default_factory=MutualAuthentication)
 
     def attribute(self, key: str) -> str:
         return dict(self.attributes).get(key, LISTENER_ATTRIBUTES[key])
@@ -225,6 +229,10 @@ class Listener:
 
 def load_balancer_arn(region: str, tenant_id: str, name: str, lb_id: str, kind: str = "net") -> str:
     return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:loadbalancer/{kind}/{name}/{lb_id}"
+
+
+def trust_store_arn(region: str, tenant_id: str, name: str, store_id: str) -> str:
+    return f"arn:aws:elasticloadbalancing:{region}:{tenant_id}:truststore/{name}/{store_id}"
 
 
 def target_group_arn(region: str, tenant_id: str, name: str, tg_id: str) -> str:
@@ -272,6 +280,8 @@ def parse_arn(arn: str) -> ParsedArn | None:
         return ParsedArn("listener", parts[4], path[4])
     if path[:2] == ["listener-rule", "app"] and len(path) == 6:
         return ParsedArn("rule", parts[4], path[5])
+    if path[0] == "truststore" and len(path) == 3:  # decision 0256
+        return ParsedArn("truststore", parts[4], path[2])
     return None
 
 

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 __all__ = ["LbStore", "MemoryLbStore", "Stored"]
 
-KINDS = ("loadbalancer", "targetgroup", "listener", "rule")  # rule: decision 0216
+# rule: decision 0216; truststore and revocation (a trust store's CRL): decision 0256
+KINDS = ("loadbalancer", "targetgroup", "listener", "rule", "truststore", "revocation")
 
 
 @dataclass(frozen=True, slots=True)

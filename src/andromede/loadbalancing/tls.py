@@ -1,7 +1,8 @@
 """A TLS listener's settings (decision 0210), pure: ELBv2's security policies served here —
 their names, protocols and ciphers in AWS's order, as DescribeSSLPolicies answers them, and
 what Python's ``ssl`` makes of each (:func:`ssl_settings`) —, the ALPN policies and what
-each offers, and the listener's TLS settings as the data plane receives them.
+each offers, and the listener's TLS settings as the data plane receives them (its mutual
+TLS too, decision 0256).
 
 The policies are AWS's own tables (Elastic Load Balancing, "Security policies for your
 Network Load Balancer"); OpenSSL names the TLS 1.2 and earlier ciphers exactly as AWS does,
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+
+from andromede.loadbalancing.trust_stores import MutualTls
 
 __all__ = [
     "ALPN_POLICIES",
@@ -125,3 +128,5 @@ class TlsSettings:
     ssl_policy: str = DEFAULT_SSL_POLICY
     alpn_policy: str = "None"
     target_tls: bool = False
+    # Decision 0256: an HTTPS listener's mutual TLS (None: off).
+    mutual: MutualTls | None = None

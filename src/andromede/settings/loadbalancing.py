@@ -97,6 +97,41 @@ class LoadBalancingSettings(BaseModel):
         "each direction of a connection (the gateway's setting, handed to every host with "
         "the listener; decision 0210).",
     )
+    elb_max_trust_stores_per_tenant: int = Field(
+        default=100,
+        ge=1,
+        le=10000,
+        description="Trust stores an account can hold for its listeners' mutual TLS "
+        "(TooManyTrustStores beyond; decision 0256).",
+    )
+    elb_trust_store_max_bundle_bytes: int = Field(
+        default=1048576,
+        ge=1024,
+        le=16777216,
+        description="Bytes of a trust store's CA certificates bundle read from S3 "
+        "(InvalidCaCertificatesBundle beyond; AWS's 1 MiB; decision 0256).",
+    )
+    elb_trust_store_max_ca_certificates: int = Field(
+        default=25,
+        ge=1,
+        le=1000,
+        description="CA certificates a trust store's bundle can hold "
+        "(InvalidCaCertificatesBundle beyond; decision 0256).",
+    )
+    elb_trust_store_max_revocation_bytes: int = Field(
+        default=10485760,
+        ge=1024,
+        le=52428800,
+        description="Bytes of a revocation list (CRL) read from S3 into a trust store "
+        "(InvalidRevocationContent beyond; decision 0256).",
+    )
+    elb_trust_store_max_revoked_entries: int = Field(
+        default=100000,
+        ge=1,
+        le=1000000,
+        description="Revoked certificates a trust store holds over all its revocation lists "
+        "(TooManyTrustStoreRevocationEntries beyond; decision 0256).",
+    )
     elb_max_rules_per_load_balancer: int = Field(
         default=100,
         ge=1,

@@ -48,6 +48,7 @@ from andromede.loadbalancing.group_routing import policy_document
 from andromede.loadbalancing.http_rules import rule_document
 from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.target_groups import Probe
+from andromede.loadbalancing.trust_stores import mutual_document
 
 __all__ = [
     "MATERIAL_KEPT",
@@ -196,6 +197,7 @@ class ListenerCertificates:
                 target_tls=view.tls.target_tls,
                 max_connections=self._max_connections,
                 buffer_bytes=self._buffer_bytes,
+                mutual=mutual_document(view.tls.mutual),  # decision 0256
             )
         return answer
 

@@ -27,11 +27,13 @@ from andromede.loadbalancing.errors import LoadBalancingError, NotFound
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.loadbalancing.store_sql import SqlLbStore
 from andromede.loadbalancing.target_groups import Probe
-from andromede.loadbalancing_adapters import ComputeNetwork, IdentityCertificates
+from andromede.loadbalancing_adapters import BucketObjects, ComputeNetwork, IdentityCertificates
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import MetricsSink
+from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
+from andromede.storage.service import ObjectService
 from andromede.wiring.load_balancer_hosts import (
     HostFlowTotals,
     ListenerCertificates,
@@ -73,6 +75,11 @@ def load_balancing_service(
             max_rules=settings.elb_max_rules_per_load_balancer,
             http_max_header_bytes=settings.elb_http_max_header_bytes,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
+            max_trust_stores=settings.elb_max_trust_stores_per_tenant,
+            trust_store_bundle_bytes=settings.elb_trust_store_max_bundle_bytes,
+            trust_store_ca_certificates=settings.elb_trust_store_max_ca_certificates,
+            trust_store_revocation_bytes=settings.elb_trust_store_max_revocation_bytes,
+            trust_store_revoked_entries=settings.elb_trust_store_max_revoked_entries,
         ),
     )
     if scaling is not None:
@@ -86,11 +93,17 @@ def elb_app(
     identity: IdentityService,
     audit: AuditService,
     rate_limiter: RateLimiter | None,
+    objects: ObjectService | None = None,
 ) -> QueryApp:
     """The ``elasticloadbalancing`` Query app (credential scope service of that name); its
     TLS listeners present the account's IAM server certificates, which IAM then refuses to
-    delete while one does (decision 0210)."""
+    delete while one does (decision 0210); its trust stores read their bundles and revocation
+    lists from ``objects`` as the caller (decision 0256)."""
     service.certificates = IdentityCertificates(identity)
+    if objects is not None:
+        service.objects = BucketObjects(
+            objects, S3Authoriser(identity.policies_for, settings.region)
+        )
     identity.certificate_users = service.certificate_users
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
