@@ -4,7 +4,9 @@ only over the revision read (absent, or the one held), queries in sort-token ord
 bounds both ways and after a position, scans in key order within a segment, usage, expiry
 and a closed tenant forgotten; decision 0246's streams: records appended with their writes
 (and only then) to the table's enabled stream, numbered in order, read by number within a
-count and bytes, time-to-live deletions recorded, pruned past the retention."""
+count and bytes, time-to-live deletions recorded, pruned past the retention; decision 0253's
+backups: the sealed rows of the table's revision copied at once, outliving the table, listed
+by table, time and page, deleted and forgotten with the tenant."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from andromede.dynamodb.backup_memory import MemoryBackupStore
+from andromede.dynamodb.backup_store_sql import SqlBackupStore
+from andromede.dynamodb.backups import Backup, BackupStore
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
@@ -381,3 +386,63 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
         r.sequence for r in read if r.change.created >= 110
     )
     assert await store.first_change_since("t1", "a", "L1", 200) is None
+
+
+# --- on-demand backups (decision 0253) -------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+async def with_backups(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[DynamoStore, BackupStore]]:
+    async with backend_database(request, tmp_path) as db:
+        if db is None:
+            tables = MemoryDynamoStore()
+            yield tables, MemoryBackupStore(tables)
+        else:
+            yield SqlDynamoStore(db), SqlBackupStore(db)
+
+
+async def test_a_backup_copies_the_sealed_rows_of_the_revision_read(
+    with_backups: tuple[DynamoStore, BackupStore],
+) -> None:
+    store, backups = with_backups
+    held = dataclasses.replace(table("a"), deletion_protection=True,
+                               restored_from=("arn:b", "arn:t", 5))  # fmt: skip
+    await store.create_table(held, max_tables=10)
+    assert await store.get_table("t1", "a") == held  # the new fields kept
+    for n in range(3):
+        assert await store.put_item("t1", "a", item(bytes([n]) * 32, b"s%d" % n), ABSENT)
+    await store.put_item("t1", "other", item(b"\x09" * 32, b"x"), None)
+    stale = dataclasses.replace(held, revision=0)
+    assert (
+        await backups.create_backup(Backup("t1", "0000000000001-aaaaaaaa", "n", stale, 1)) is None
+    )
+    made = await backups.create_backup(Backup("t1", "0000000000002-bbbbbbbb", "n", held, 2))
+    assert made is not None and (made.item_count, made.size) == (3, 30)
+    assert await backups.get_backup("t1", made.backup_id) == made
+    assert await backups.get_backup("t2", made.backup_id) is None
+    await store.delete_table("t1", "a")  # the backup outlives its table
+    rows = await backups.backup_items("t1", made.backup_id, None, 2)
+    assert [r.sealed for r in rows] == [b"sealeds0", b"sealeds1"]
+    after = (rows[-1].hash_token, rows[-1].sort_token)
+    assert [r.sort_token for r in await backups.backup_items("t1", made.backup_id, after, 5)] == [
+        b"s2"
+    ]
+    second = await backups.create_backup(Backup("t1", "0000000000003-cccccccc", "m", held, 3))
+    assert second is None  # its table is gone
+    await store.create_table(table("b"), max_tables=10)
+    other = await backups.create_backup(Backup("t1", "0000000000004-dddddddd", "m", table("b"), 4))
+    assert other is not None and other.item_count == 0
+    listed = await backups.list_backups("t1", None, None, None, None, 10)
+    assert [b.backup_id for b in listed] == [made.backup_id, other.backup_id]
+    assert [b.name for b in await backups.list_backups("t1", "b", None, None, None, 10)] == ["m"]
+    assert await backups.list_backups("t1", None, 3, 5, None, 10) == [other]
+    assert await backups.list_backups("t1", None, None, None, made.backup_id, 10) == [other]
+    assert await backups.list_backups("t1", None, None, None, None, 1) == [made]
+    assert await backups.backup_bytes() == {"t1": 30}
+    assert await backups.delete_backup("t1", other.backup_id)
+    assert not await backups.delete_backup("t1", other.backup_id)
+    assert await backups.forget_tenant("t2") == 0
+    assert await backups.forget_tenant("t1") == 1
+    assert await backups.backup_items("t1", made.backup_id, None, 10) == []

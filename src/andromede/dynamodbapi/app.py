@@ -9,8 +9,9 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (backups, global tables, imports and exports…) is
-``UnknownOperationException``. Item calls answer ``ReturnConsumedCapacity``
+platform does not serve (global tables, imports and exports…) is
+``UnknownOperationException``; on-demand backups are ``dynamodbapi.backups`` (decision 0253).
+Item calls answer ``ReturnConsumedCapacity``
 (``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247). DynamoDB
 Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive here and are told apart by
 their target's prefix (``dynamodbapi.streams``).
@@ -31,8 +32,10 @@ from andromede.awsjson.endpoint import (
     JsonWireError,
     RequestWire,
 )
+from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.backups import BACKUP_ACTIONS
 from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
@@ -67,6 +70,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | QUERY_ACTIONS
     | TRANSACTION_ACTIONS
     | PARTIQL_ACTIONS
+    | BACKUP_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -117,10 +121,12 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
         streams: DynamoStreams | None = None,
+        backups: DynamoBackups | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
         self.streams = streams or DynamoStreams(dynamodb, stream_limits(settings))
+        self.backups = backups
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
@@ -169,6 +175,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             region=self._dynamodb.region,
             dynamodb=self._dynamodb,
             authorise=authorise,
+            backups=self.backups,
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)

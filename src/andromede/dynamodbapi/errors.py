@@ -23,6 +23,11 @@ _SERVICE: Final = "com.amazonaws.dynamodb.v20120810#"
 _CORAL: Final = "com.amazon.coral.validate#"
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "BackupInUseException": (
+        400,
+        "There is another ongoing conflicting backup control plane operation on the table.",
+    ),
+    "BackupNotFoundException": (400, "Backup not found for the given BackupARN."),
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredIteratorException": (400, "The shard iterator has expired."),
@@ -47,6 +52,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourceInUseException": (400, "The resource is in use."),
     "ResourceNotFoundException": (400, "Requested resource not found"),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "TableAlreadyExistsException": (400, "A target table with the specified name already exists."),
     "TableNotFoundException": (400, "Table not found"),
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),

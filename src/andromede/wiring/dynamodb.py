@@ -24,6 +24,8 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.backup_store_sql import SqlBackupStore
+from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
@@ -112,7 +114,7 @@ def dynamodb_api(
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
-    tables, their items, streams and records, already unreadable once its key ring is
+    tables, their items, streams and records, its backups, already unreadable once its key ring is
     destroyed)."""
     sealer = DynamoItemSealer(keys)
     meter = DynamoMeter(billing, settings.region)
@@ -120,12 +122,14 @@ def dynamodb_api(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
-    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams)
+    backups = DynamoBackups(dynamodb, SqlBackupStore(db))  # decision 0253
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, backups)
     apis[DynamoApp.name] = app
     task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)
+        await backups.store.forget_tenant(tenant_id)
         return await dynamodb.store.forget_tenant(tenant_id)
 
     return task, forget
