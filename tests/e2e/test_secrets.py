@@ -758,6 +758,41 @@ def test_a_dynamodb_stream_read_back_by_boto3(server: ServerProcess) -> None:
     assert described["StreamStatus"] == "DISABLED"  # readable for its 24 hours
 
 
+def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess) -> None:
+    """Decision 0253 over the real server and its SQL store: a table protected against
+    deletion (DeleteTable refused in AWS's words until UpdateTable turns it off), an
+    on-demand backup that outlives its table, restored under another name by boto3."""
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    dynamodb.create_table(
+        TableName="ledger", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=True,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )  # fmt: skip
+    dynamodb.put_item(TableName="ledger", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    with pytest.raises(ClientError) as protected:
+        dynamodb.delete_table(TableName="ledger")
+    assert error_code(protected) == "ValidationException"
+    assert "protected against deletion" in str(protected.value)
+    arn = dynamodb.create_backup(TableName="ledger", BackupName="before-close")["BackupDetails"][
+        "BackupArn"
+    ]
+    dynamodb.update_table(TableName="ledger", DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName="ledger")
+    assert (
+        dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]["SourceTableDetails"][
+            "ItemCount"
+        ]
+        == 1
+    )
+    restored = dynamodb.restore_table_from_backup(TargetTableName="ledger-2", BackupArn=arn)
+    assert restored["TableDescription"]["RestoreSummary"]["SourceBackupArn"] == arn
+    item = dynamodb.get_item(TableName="ledger-2", Key={"id": {"S": "a"}})["Item"]
+    assert item == {"id": {"S": "a"}, "n": {"N": "1"}}
+    dynamodb.delete_backup(BackupArn=arn)
+    assert dynamodb.list_backups()["BackupSummaries"] == []
+    dynamodb.delete_table(TableName="ledger-2")
+
+
 def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:
     """Enhanced fan-out (decision 0242) with boto3's own event-stream client: a consumer
     registered, subscribed to the shard from its tip, records put by another client pushed
