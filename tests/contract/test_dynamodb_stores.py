@@ -446,3 +446,59 @@ async def test_a_backup_copies_the_sealed_rows_of_the_revision_read(
     assert await backups.forget_tenant("t2") == 0
     assert await backups.forget_tenant("t1") == 1
     assert await backups.backup_items("t1", made.backup_id, None, 10) == []
+
+
+def _version(h: bytes, sealed: bytes | None, at: int) -> ChangeRecord:
+    event = "MODIFY" if sealed is not None else "REMOVE"
+    return ChangeRecord(event, h, b"s", None, None, 0, at, versioned=True, version=sealed,
+                        version_size=0 if sealed is None else len(sealed))  # fmt: skip
+
+
+async def test_a_recovering_table_keeps_its_item_history(
+    with_backups: tuple[DynamoStore, BackupStore],
+) -> None:
+    """Decision 0253: only a table with point-in-time recovery on keeps versions, written
+    with its items (time-to-live deletions too); the items as they were at an instant; the
+    versions no restore can need pruned; dropped when recovery is turned off."""
+    store, backups = with_backups
+    day = 86_400_000
+    plain = table("plain")
+    await store.create_table(plain, max_tables=10)
+    recovering = dataclasses.replace(table("kept"), revision=2, pitr=(1, 10 * day))
+    await store.create_table(dataclasses.replace(recovering, revision=1, pitr=None), 10)
+    a, b, c = b"\x0a" * 32, b"\x0b" * 32, b"\x0c" * 32
+    assert await store.put_item("t1", "kept", item(a, b"s"), ABSENT)
+    assert await store.replace_table(recovering)
+    assert not await backups.start_history(dataclasses.replace(recovering, revision=1))
+    assert await backups.start_history(recovering)  # the base: a as stored, at day 10
+    await store.put_item("t1", "plain", item(a, b"s"), None, _version(a, b"p", 10 * day + 1))
+    await store.put_item("t1", "kept", item(a, b"s", 2), 1, _version(a, b"a1", 10 * day + 5))
+    await store.put_item("t1", "kept", item(b, b"s"), ABSENT, _version(b, b"b1", 10 * day + 6))
+    await store.delete_item("t1", "kept", a, b"s", 2, _version(a, None, 10 * day + 7))
+    expiry = (10 * day + 9000) // 1000  # s
+    await store.put_item("t1", "kept", item(c, b"s", expires=expiry), ABSENT,
+                         _version(c, b"c1", 10 * day + 8))  # fmt: skip
+    assert await store.expire(expiry, 10) == 1  # its removal kept too, at the expiry
+
+    async def at(instant: int) -> list[tuple[bytes, bytes]]:
+        rows = await backups.items_at("t1", "kept", recovering.created, instant, None, 10)
+        return [(r.hash_token, r.sealed) for r in rows]
+
+    assert await at(10 * day) == [(a, b"sealeds")]  # the base: the item as stored
+    assert await at(10 * day + 5) == [(a, b"a1")]
+    assert await at(10 * day + 6) == [(a, b"a1"), (b, b"b1")]
+    assert await at(10 * day + 7) == [(b, b"b1")]
+    assert await at(10 * day + 8) == [(b, b"b1"), (c, b"c1")]
+    assert await at(10 * day + 9000) == [(b, b"b1")]
+    page = await backups.items_at("t1", "kept", recovering.created, 10 * day + 8, (a, b"s"), 1)
+    assert [r.hash_token for r in page] == [b]
+    assert await at(10 * day - 1) == []
+    # A day on, what came before the period goes, but each item's last state then (a's
+    # removal goes too).
+    assert await backups.prune_history(11 * day + 8) == 3
+    assert await at(11 * day) == [(b, b"b1")]
+    assert await at(10 * day + 8) == [(b, b"b1"), (c, b"c1")]
+    assert await backups.prune_history(11 * day + 8) == 0
+    await backups.stop_history("t1", "kept", recovering.created)
+    assert await at(11 * day) == []
+    assert await backups.items_at("t1", "plain", plain.created, 11 * day, None, 10) == []

@@ -172,7 +172,11 @@ async def dynamodb_world(
             audit,
             settings,
             streams=streams,
-            backups=DynamoBackups(dynamodb, backup_store or MemoryBackupStore(held)),
+            backups=DynamoBackups(
+                dynamodb,
+                backup_store or MemoryBackupStore(held),  # type: ignore[arg-type]
+                settings.dynamodb_pitr_restore_lag,
+            ),
         ),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),

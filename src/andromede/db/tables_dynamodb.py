@@ -10,7 +10,8 @@ table's streams, with a copy of the table's wrapped key and their iterator key, 
 change records, whose images are the items' sealed bytes);
 ``dynamodb_backups`` and ``dynamodb_backup_items`` (decision 0253, migration 0121: each
 on-demand backup with its table's definition and wrapped key as they were, and the sealed rows
-copied from ``dynamodb_items``).
+copied from ``dynamodb_items``; ``dynamodb_item_versions``: the item history of the tables
+with point-in-time recovery on, each version the item's sealed row or a removal).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -21,12 +22,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from andromede.db.metadata import metadata
-from andromede.db.types import key_text
+from andromede.db.types import big_id, key_text
 
 __all__ = [
     "dynamodb_backup_items",
     "dynamodb_backups",
     "dynamodb_index_entries",
+    "dynamodb_item_versions",
     "dynamodb_items",
     "dynamodb_stream_records",
     "dynamodb_streams",
@@ -144,4 +146,28 @@ dynamodb_backup_items = sa.Table(
     sa.Column("sort_token", sa.LargeBinary, primary_key=True),
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
+)
+
+dynamodb_item_versions = sa.Table(
+    "dynamodb_item_versions",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("table_name", key_text(), nullable=False),
+    sa.Column("table_created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("hash_token", sa.LargeBinary, nullable=False),
+    sa.Column("sort_token", sa.LargeBinary, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),  # ms
+    sa.Column("sealed", sa.LargeBinary, nullable=True),  # None: removed
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Index(
+        "ix_dynamodb_item_versions_item",
+        "tenant_id",
+        "table_name",
+        "table_created",
+        "hash_token",
+        "sort_token",
+        "at",
+    ),
+    sqlite_autoincrement=True,
 )

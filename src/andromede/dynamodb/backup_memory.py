@@ -1,20 +1,21 @@
 """The in-memory twin of :class:`~andromede.dynamodb.backups.BackupStore` (decision 0253),
-copying from a :class:`~andromede.dynamodb.memory.MemoryDynamoStore` (tests, and the contract
-suite's reference)."""
+copying from a :class:`~andromede.dynamodb.memory.MemoryDynamoStore` and reading the item
+history it keeps for point-in-time recovery (tests, and the contract suite's reference)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from andromede.dynamodb.backups import Backup
-from andromede.dynamodb.model import StoredItem
-from andromede.dynamodb.store import DynamoStore, ScanRange
+from andromede.dynamodb.memory import MemoryDynamoStore
+from andromede.dynamodb.model import StoredItem, Table
+from andromede.dynamodb.store import ScanRange
 
 __all__ = ["MemoryBackupStore"]
 
 
 class MemoryBackupStore:
-    def __init__(self, tables: DynamoStore) -> None:
+    def __init__(self, tables: MemoryDynamoStore) -> None:
         self._tables = tables
         self._backups: dict[tuple[str, str], Backup] = {}
         self._items: dict[tuple[str, str], list[StoredItem]] = {}
@@ -73,7 +74,68 @@ class MemoryBackupStore:
             sizes[tenant] = sizes.get(tenant, 0) + backup.size
         return sizes
 
+    async def start_history(self, table: Table) -> bool:
+        held = await self._tables.get_table(table.tenant_id, table.name)
+        if held is None or held.revision != table.revision or table.pitr is None:
+            return False
+        rows = await self._tables.scan(table.tenant_id, table.name, ScanRange(), None, 1 << 62)
+        self._tables.versions[(table.tenant_id, table.name, table.created)] = [
+            (table.pitr[1], r.hash_token, r.sort_token, r.sealed, r.size) for r in rows
+        ]
+        return True
+
+    async def stop_history(self, tenant_id: str, name: str, created: int) -> None:
+        self._tables.versions.pop((tenant_id, name, created), None)
+
+    async def items_at(
+        self,
+        tenant_id: str,
+        name: str,
+        created: int,
+        at: int,
+        after: tuple[bytes, bytes] | None,
+        limit: int,
+    ) -> list[StoredItem]:
+        latest: dict[tuple[bytes, bytes], tuple[bytes | None, int]] = {}
+        for when, hash_token, sort_token, sealed, size in self._tables.versions.get(
+            (tenant_id, name, created), []
+        ):
+            if when <= at:  # kept in the order written: the last one wins
+                latest[(hash_token, sort_token)] = (sealed, size)
+        found = [
+            StoredItem(k[0], k[1], sealed, size)
+            for k, (sealed, size) in sorted(latest.items())
+            if sealed is not None and (after is None or k > after)
+        ]
+        return found[:limit]
+
+    async def prune_history(self, now: int) -> int:
+        removed = 0
+        for key in list(self._tables.versions):
+            tenant_id, name, created = key
+            table = await self._tables.get_table(tenant_id, name)
+            versions = self._tables.versions[key]
+            if table is None or table.pitr is None or table.created != created:
+                removed += len(versions)
+                del self._tables.versions[key]
+                continue
+            cutoff = now - table.pitr[0] * 86_400_000
+            state_then: dict[tuple[bytes, bytes], int] = {}  # each item's at the cutoff
+            for n, v in enumerate(versions):
+                if v[0] <= cutoff:
+                    state_then[(v[1], v[2])] = n
+            keep = [
+                v
+                for n, v in enumerate(versions)
+                if v[0] >= cutoff or (state_then.get((v[1], v[2])) == n and v[3] is not None)
+            ]
+            removed += len(versions) - len(keep)
+            self._tables.versions[key] = keep
+        return removed
+
     async def forget_tenant(self, tenant_id: str) -> int:
+        for history in [k for k in self._tables.versions if k[0] == tenant_id]:
+            del self._tables.versions[history]
         held = [k for k in self._backups if k[0] == tenant_id]
         for key in held:
             await self.delete_backup(*key)

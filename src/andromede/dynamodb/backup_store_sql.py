@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.backups import Backup
-from andromede.dynamodb.model import StoredItem
+from andromede.dynamodb.history_sql import copy_base, drop_history, items_at, prune_history
+from andromede.dynamodb.model import StoredItem, Table
 from andromede.dynamodb.store_sql import _definition, _table
 
 __all__ = ["SqlBackupStore"]
@@ -22,6 +23,7 @@ _T = tables.dynamodb_tables
 _I = tables.dynamodb_items
 _B = tables.dynamodb_backups
 _BI = tables.dynamodb_backup_items
+_V = tables.dynamodb_item_versions
 FORMAT_VERSION: Final = 1
 
 
@@ -188,11 +190,48 @@ class SqlBackupStore:
             lambda conn: {str(t): int(s or 0) for t, s in conn.execute(query)}
         )
 
+    # --- point-in-time recovery's history (``dynamodb.history_sql``) ---------------------------
+
+    async def start_history(self, table: Table) -> bool:
+        current = sa.select(_T.c.revision).where(
+            _T.c.tenant_id == table.tenant_id, _T.c.table_name == table.name
+        )
+
+        def work(conn: Connection) -> bool:
+            held = conn.execute(current).first()
+            if held is None or int(held[0]) != table.revision or table.pitr is None:
+                return False
+            copy_base(conn, table.tenant_id, table.name, table.created, table.pitr[1])
+            return True
+
+        return await self._db.write(work)
+
+    async def stop_history(self, tenant_id: str, name: str, created: int) -> None:
+        await self._db.write(lambda conn: drop_history(conn, tenant_id, name, created))
+
+    async def items_at(
+        self,
+        tenant_id: str,
+        name: str,
+        created: int,
+        at: int,
+        after: tuple[bytes, bytes] | None,
+        limit: int,
+    ) -> list[StoredItem]:
+        return await self._db.read(
+            lambda conn: items_at(conn, tenant_id, name, created, at, after, limit)
+        )
+
+    async def prune_history(self, now: int) -> int:
+        return await self._db.write(lambda conn: prune_history(conn, now))
+
     async def forget_tenant(self, tenant_id: str) -> int:
         rows = sa.delete(_BI).where(_BI.c.tenant_id == tenant_id)
         records = sa.delete(_B).where(_B.c.tenant_id == tenant_id)
+        versions = sa.delete(_V).where(_V.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
+            conn.execute(versions)
             conn.execute(rows)
             return int(conn.execute(records).rowcount)
 

@@ -129,7 +129,35 @@ class BackupStore(Protocol):
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:
-        """The account's backups and their rows removed; how many backups."""
+        """The account's backups and their rows removed, and its tables' histories; how many
+        backups."""
+        ...
+
+    # --- point-in-time recovery: the item history of the tables with it on -------------------
+
+    async def start_history(self, table: Table) -> bool:
+        """The history of ``table`` (recovery on, since ``table.pitr[1]``) begun with its
+        items as they are, as versions at that instant, if its row is still at
+        ``table.revision``; False otherwise."""
+        ...
+
+    async def stop_history(self, tenant_id: str, name: str, created: int) -> None: ...
+
+    async def items_at(
+        self,
+        tenant_id: str,
+        name: str,
+        created: int,
+        at: int,
+        after: tuple[bytes, bytes] | None,
+        limit: int,
+    ) -> list[StoredItem]:
+        """The table's items as they were at ``at`` (ms), in key order after ``after``."""
+        ...
+
+    async def prune_history(self, now: int) -> int:
+        """Versions older than each table's recovery period removed, but each item's latest
+        before it (unless a removal); a deleted or no longer recovering table's all."""
         ...
 
 
@@ -138,9 +166,12 @@ def _now() -> int:
 
 
 class DynamoBackups:
-    def __init__(self, dynamodb: DynamoService, store: BackupStore) -> None:
+    def __init__(
+        self, dynamodb: DynamoService, store: BackupStore, restore_lag: float = 300.0
+    ) -> None:
         self.dynamodb = dynamodb
         self.store = store
+        self.restore_lag = restore_lag  # s: how far behind the present a restore may be
         self._last = 0  # ms of the last backup made here: ids in creation order
 
     async def create(self, table: Table, name: str) -> Backup:
@@ -178,6 +209,32 @@ class DynamoBackups:
         """A new table ``target`` with the backup's definition (as overridden) and items,
         ACTIVE when the call answers; its RestoreSummary names the backup."""
         source = backup.table
+        table = await self._target(source, target, overrides, backup.arn)
+        await self.copy_items(table, source, self._backed_up(backup))
+        return table
+
+    async def restore_to(
+        self, source: Table, at: int, target: str, overrides: RestoreOverrides
+    ) -> Table:
+        """A new table ``target`` with ``source``'s definition (as overridden) and its items
+        as they were at ``at`` (ms), read from its history."""
+        table = await self._target(source, target, overrides, None, at)
+        store, tenant_id = self.store, source.tenant_id
+
+        async def rows(after: tuple[bytes, bytes] | None, limit: int) -> list[StoredItem]:
+            return await store.items_at(tenant_id, source.name, source.created, at, after, limit)
+
+        await self.copy_items(table, source, rows)
+        return table
+
+    async def _target(
+        self,
+        source: Table,
+        target: str,
+        overrides: RestoreOverrides,
+        backup_arn: str | None,
+        at: int | None = None,
+    ) -> Table:
         indexes = _indexes(source.indexes, overrides)
         mode = overrides.billing_mode or source.billing_mode
         read, write = source.read_capacity, source.write_capacity
@@ -188,7 +245,7 @@ class DynamoBackups:
         }
         try:
             table = await self.dynamodb.create_table(
-                backup.tenant_id,
+                source.tenant_id,
                 target,
                 source.hash_key,
                 source.sort_key,
@@ -202,11 +259,31 @@ class DynamoBackups:
             )
         except TableInUse:
             raise TableAlreadyExists(f"Table already exists: {target}") from None
-        table = await self.dynamodb.change_table(
-            table, restored_from=(backup.arn, source.arn, _now())
-        )
-        await self.copy_items(table, source, self._backed_up(backup))
-        return table
+        restored = (backup_arn, source.arn, _now() if at is None else at)
+        return await self.dynamodb.change_table(table, restored_from=restored)
+
+    # --- point-in-time recovery -------------------------------------------------------------
+
+    async def recover(self, table: Table, days: int | None) -> Table:
+        """Point-in-time recovery turned on for ``days`` (its history begun with the items as
+        they are; already on: only the period changed), or off (``None``: history dropped)."""
+        if days is None:
+            if table.pitr is None:
+                return table
+            changed = await self.dynamodb.change_table(table, pitr=None)
+            await self.store.stop_history(table.tenant_id, table.name, table.created)
+            return changed
+        if table.pitr is not None:
+            if table.pitr[0] == days:
+                return table
+            return await self.dynamodb.change_table(table, pitr=(days, table.pitr[1]))
+        changed = await self.dynamodb.change_table(table, pitr=(days, _now()))
+        if not await self.store.start_history(changed):  # changed meanwhile: the caller retries
+            raise TableInUse(f"Attempt to change a resource which is still in use: {table.name}")
+        return changed
+
+    async def prune(self) -> int:
+        return await self.store.prune_history(_now())
 
     def _backed_up(self, backup: Backup) -> _Rows:
         async def rows(after: tuple[bytes, bytes] | None, limit: int) -> list[StoredItem]:

@@ -138,6 +138,8 @@ class Table:
     # backup's ARN, or None from a point in time; the source table's ARN; when, ms).
     deletion_protection: bool = False
     restored_from: tuple[str | None, str, int] | None = None
+    # Point-in-time recovery while on: (RecoveryPeriodInDays, since when its history is kept, ms).
+    pitr: tuple[int, int] | None = None
 
     def index(self, name: str) -> SecondaryIndex | None:
         return next((i for i in self.indexes if i.name == name), None)

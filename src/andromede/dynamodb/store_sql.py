@@ -64,6 +64,7 @@ def _definition(table: Table) -> str:
             "stream_label": table.stream_label,
             "deletion_protection": table.deletion_protection,  # decision 0253
             "restored_from": None if table.restored_from is None else list(table.restored_from),
+            "pitr": None if table.pitr is None else list(table.pitr),
             "indexes": [
                 {
                     "name": i.name,
@@ -123,6 +124,7 @@ def _table(m: Any) -> Table:
         stream_label=d.get("stream_label"),
         deletion_protection=bool(d.get("deletion_protection", False)),
         restored_from=None if d.get("restored_from") is None else tuple(d["restored_from"]),
+        pitr=None if d.get("pitr") is None else (int(d["pitr"][0]), int(d["pitr"][1])),
     )
 
 

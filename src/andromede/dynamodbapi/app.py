@@ -10,11 +10,11 @@ as CloudTrail's data events are off by default) and an access-log line. Every er
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
 platform does not serve (global tables, imports and exports…) is
-``UnknownOperationException``; on-demand backups are ``dynamodbapi.backups`` (decision 0253).
-Item calls answer ``ReturnConsumedCapacity``
-(``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247). DynamoDB
-Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive here and are told apart by
-their target's prefix (``dynamodbapi.streams``).
+``UnknownOperationException``; on-demand backups and point-in-time recovery are
+``dynamodbapi.backups`` and ``dynamodbapi.pitr`` (decision 0253). Item calls answer
+``ReturnConsumedCapacity`` (``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql``
+(decision 0247). DynamoDB Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive
+here and are told apart by their target's prefix (``dynamodbapi.streams``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
+from andromede.dynamodbapi.pitr import PITR_ACTIONS
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
 from andromede.dynamodbapi.streams import (
     STREAM_ACTIONS,
@@ -71,6 +72,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | TRANSACTION_ACTIONS
     | PARTIQL_ACTIONS
     | BACKUP_ACTIONS
+    | PITR_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)

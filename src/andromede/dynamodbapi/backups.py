@@ -21,12 +21,20 @@ from andromede.dynamodb.backups import (
     TableAlreadyExists,
 )
 from andromede.dynamodb.errors import TableNotFound, ValidationError
-from andromede.dynamodb.model import BillingMode, SecondaryIndex
+from andromede.dynamodb.model import BillingMode, SecondaryIndex, Table
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
-__all__ = ["BACKUP_ACTIONS", "described_backup"]
+__all__ = [
+    "BACKUP_ACTIONS",
+    "answering",
+    "authorise_target",
+    "described_backup",
+    "restore_overrides",
+    "restored",
+    "service_of",
+]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 _MAX_CAPACITY: Final = 40_000
@@ -41,7 +49,7 @@ _ERRORS: Final[tuple[tuple[type[Exception], str], ...]] = (
 )
 
 
-def _answering(handler: Handler) -> Handler:
+def answering(handler: Handler) -> Handler:
     """The backup errors in their wire types (the domain's own are mapped by the app)."""
 
     @functools.wraps(handler)
@@ -55,7 +63,7 @@ def _answering(handler: Handler) -> Handler:
     return answered
 
 
-def _service(call: DynamoCall) -> DynamoBackups:
+def service_of(call: DynamoCall) -> DynamoBackups:
     if call.backups is None:  # an app made without them (some unit tests' worlds)
         raise DynamoWireError("UnknownOperationException", "Backups are not offered here")
     return call.backups
@@ -119,7 +127,7 @@ def described_backup(backup: Backup, status: str = "AVAILABLE") -> dict[str, Any
     }
 
 
-@_answering
+@answering
 async def create_backup(call: DynamoCall) -> dict[str, Any]:
     try:
         table = await call.table("CreateBackup")
@@ -130,7 +138,7 @@ async def create_backup(call: DynamoCall) -> dict[str, Any]:
     if not _NAME.fullmatch(name):
         raise invalid("BackupName", "Member must satisfy regular expression pattern: "
                       "[a-zA-Z0-9_.-]+", name)  # fmt: skip
-    backup = await _service(call).create(table, name)
+    backup = await service_of(call).create(table, name)
     call.resources.append(backup.arn)
     return {"BackupDetails": _details(backup)}
 
@@ -140,19 +148,19 @@ async def _named_backup(call: DynamoCall, action: str) -> Backup:
     assert arn is not None  # noqa: S101 (required)
     call.resources.append(arn)
     await call.authorise(f"dynamodb:{action}", arn)
-    return await _service(call).backup(call.tenant_id, call.region, arn)
+    return await service_of(call).backup(call.tenant_id, call.region, arn)
 
 
-@_answering
+@answering
 async def describe_backup(call: DynamoCall) -> dict[str, Any]:
     backup = await _named_backup(call, "DescribeBackup")
     return {"BackupDescription": described_backup(backup)}
 
 
-@_answering
+@answering
 async def delete_backup(call: DynamoCall) -> dict[str, Any]:
     backup = await _named_backup(call, "DeleteBackup")
-    await _service(call).delete(backup)
+    await service_of(call).delete(backup)
     return {"BackupDescription": described_backup(backup, "DELETED")}
 
 
@@ -165,7 +173,7 @@ def _instant(call: DynamoCall, name: str) -> int | None:
     return int(value * 1000)
 
 
-@_answering
+@answering
 async def list_backups(call: DynamoCall) -> dict[str, Any]:
     await call.authorise("dynamodb:ListBackups", "*")
     limit = call.integer("Limit", minimum=1, maximum=100) or 100
@@ -180,7 +188,7 @@ async def list_backups(call: DynamoCall) -> dict[str, Any]:
     if kind in ("SYSTEM", "AWS_BACKUP"):
         return {"BackupSummaries": []}  # only on-demand (USER) backups are made here
     low, high = _instant(call, "TimeRangeLowerBound"), _instant(call, "TimeRangeUpperBound")
-    listed = await _service(call).store.list_backups(
+    listed = await service_of(call).store.list_backups(
         call.tenant_id, table_name, low, high, after, limit + 1
     )
     summaries = []
@@ -200,8 +208,8 @@ async def list_backups(call: DynamoCall) -> dict[str, Any]:
     return answer
 
 
-def _overrides(call: DynamoCall, backup: Backup) -> RestoreOverrides:
-    source = backup.table
+def restore_overrides(call: DynamoCall, source: Table) -> RestoreOverrides:
+    """A restore's overrides of ``source``'s definition, checked as the new table's."""
     if call.params.get("OnDemandThroughputOverride"):
         raise ValidationError(
             "OnDemandThroughputOverride is not served by this platform (decision 0237)"
@@ -247,6 +255,16 @@ def _overrides(call: DynamoCall, backup: Backup) -> RestoreOverrides:
                 "KMSMasterKeyId) is not served by this platform (decision 0237)"
             )
         sse = bool(call.boolean("Enabled", source=spec))
+    global_override, local_override = chosen[False], chosen[True]
+    indexes = [
+        *(
+            global_override
+            if global_override is not None
+            else [i for i in source.indexes if not i.local]
+        ),
+        *(local_override if local_override is not None else [i for i in source.indexes if i.local]),
+    ]
+    check_indexes(call.dynamodb.limits, source.hash_key, source.sort_key, indexes)
     return RestoreOverrides(
         billing_mode=None if given_mode is None else mode,
         read_capacity=read,
@@ -258,27 +276,31 @@ def _overrides(call: DynamoCall, backup: Backup) -> RestoreOverrides:
     )
 
 
-@_answering
+@answering
 async def restore_table_from_backup(call: DynamoCall) -> dict[str, Any]:
+    call.table_name(call.string("TargetTableName", required=True, max_length=255),
+                    "TargetTableName")  # fmt: skip
+    backup = await _named_backup(call, "RestoreTableFromBackup")
+    target, _ = await authorise_target(call, "RestoreTableFromBackup")
+    table = await service_of(call).restore(backup, target, restore_overrides(call, backup.table))
+    return {"TableDescription": await restored(call, table)}
+
+
+async def authorise_target(call: DynamoCall, action: str) -> tuple[str, str]:
+    """The target table a restore names, once the caller may ``action`` on it and the item
+    calls AWS requires of a restore."""
     given = call.string("TargetTableName", required=True, max_length=255)
     target, target_arn = call.table_name(given, "TargetTableName")
-    backup = await _named_backup(call, "RestoreTableFromBackup")
     call.resources.append(target_arn)
-    await call.authorise("dynamodb:RestoreTableFromBackup", target_arn)
-    for action in RESTORE_DATA_ACTIONS:
-        await call.authorise(f"dynamodb:{action}", target_arn)
-    overrides = _overrides(call, backup)
-    source = backup.table
-    indexes = [
-        *(overrides.global_indexes if overrides.global_indexes is not None
-          else (i for i in source.indexes if not i.local)),
-        *(overrides.local_indexes if overrides.local_indexes is not None
-          else (i for i in source.indexes if i.local)),
-    ]  # fmt: skip
-    check_indexes(call.dynamodb.limits, source.hash_key, source.sort_key, indexes)
-    table = await _service(call).restore(backup, target, overrides)
+    await call.authorise(f"dynamodb:{action}", target_arn)
+    for data_action in RESTORE_DATA_ACTIONS:
+        await call.authorise(f"dynamodb:{data_action}", target_arn)
+    return target, target_arn
+
+
+async def restored(call: DynamoCall, table: Table) -> dict[str, Any]:
     count, size = await call.dynamodb.usage(table)
-    return {"TableDescription": table.describe(count, size, await call.dynamodb.index_usage(table))}
+    return table.describe(count, size, await call.dynamodb.index_usage(table))
 
 
 BACKUP_ACTIONS: Final[dict[str, Handler]] = {

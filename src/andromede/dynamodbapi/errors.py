@@ -37,12 +37,21 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "The request signature does not conform to AWS standards.",
     ),
     "InternalServerError": (500, "Internal server error"),
+    "InvalidRestoreTimeException": (
+        400,
+        "An invalid restore time was specified. RestoreDateTime must be between "
+        "EarliestRestorableDateTime and LatestRestorableDateTime.",
+    ),
     "InvalidSignatureException": (
         400,
         "The request signature we calculated does not match the signature you provided.",
     ),
     "LimitExceededException": (400, "Too many operations for a given subscriber."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "PointInTimeRecoveryUnavailableException": (
+        400,
+        "Point in time recovery has not yet been enabled for this source table.",
+    ),
     "PolicyNotFoundException": (400, "Resource-based policy not found"),
     "ProvisionedThroughputExceededException": (
         400,

@@ -92,10 +92,14 @@ def dynamodb_limits(settings: Settings) -> TableLimits:
 
 
 async def _expire_forever(
-    settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
+    settings: Settings,
+    dynamodb: DynamoService,
+    streams: DynamoStreams,
+    backups: DynamoBackups | None = None,
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
-    records past the streams' retention (decision 0246). Every gateway may run it: deleting
+    records past the streams' retention (decision 0246), item versions past the point-in-time
+    recovery periods (decision 0253). Every gateway may run it: deleting
     twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
@@ -103,6 +107,8 @@ async def _expire_forever(
             while await dynamodb.expire() >= 1000:
                 pass  # a backlog is worked through now, a thousand at a time
             await streams.prune()
+            if backups is not None:  # point-in-time recovery's history (decision 0253)
+                await backups.prune()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
@@ -122,10 +128,14 @@ def dynamodb_api(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
-    backups = DynamoBackups(dynamodb, SqlBackupStore(db))  # decision 0253
+    backups = DynamoBackups(  # decision 0253
+        dynamodb, SqlBackupStore(db), settings.dynamodb_pitr_restore_lag
+    )
     app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, backups)
     apis[DynamoApp.name] = app
-    task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
+    task = asyncio.create_task(
+        _expire_forever(settings, dynamodb, streams, backups), name="dynamodb-ttl"
+    )
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)

@@ -1,4 +1,4 @@
-"""Migration 0121 (DynamoDB on-demand backups, decision 0253): its two tables come and go on
+"""Migration 0121 (DynamoDB on-demand backups, decision 0253): its three tables come and go on
 SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 from support.migrations import has_table, migrate
 
 _BEFORE = "0120"  # its down_revision when written
-_TABLES = ("dynamodb_backups", "dynamodb_backup_items")
+_TABLES = ("dynamodb_backups", "dynamodb_backup_items", "dynamodb_item_versions")
 
 
 def _check(url: str) -> None:

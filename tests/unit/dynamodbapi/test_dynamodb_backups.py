@@ -2,15 +2,20 @@
 UpdateTable, shown, DeleteTable refused in AWS's words); on-demand backups made as a
 consistent snapshot, described and listed (by table, time range, pages), surviving their
 table, restored to a new table (its items then, its indexes, RestoreSummary; overrides),
-deleted; the rows kept sealed; IAM on the table and backup ARNs, audit, tenant isolation."""
+deleted; the rows kept sealed; IAM on the table and backup ARNs, audit, tenant isolation;
+point-in-time recovery turned on and off, a table restored as it was at an instant or at the
+latest, its history kept only while recovery is on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
-from support.dynamodbapp import World
+from andromede.dynamodb.memory import MemoryDynamoStore
+from support.dynamodbapp import World, dynamodb_world
 
 PK_SK = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 ATTRIBUTES = [
@@ -239,3 +244,108 @@ async def test_iam_audit_and_tenants(world: World) -> None:
     assert ("dynamodb:RestoreTableFromBackup", "failure") in audited
     assert ("dynamodb:RestoreTableFromBackup", "success") in audited
     assert ("dynamodb:DescribeBackup", "failure") in audited
+
+
+async def test_point_in_time_recovery_restores_the_items_as_they_were(tmp_path: Path) -> None:
+    async for world in dynamodb_world(tmp_path, dynamodb_pitr_restore_lag=0):
+        await _orders(world)
+        off = await world.client("DescribeContinuousBackups", TableName="orders")
+        assert off["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"] == {
+            "PointInTimeRecoveryStatus": "DISABLED"
+        }
+        await world.fails(
+            "RestoreTableToPointInTime",
+            "PointInTimeRecoveryUnavailableException",
+            SourceTableName="orders",
+            TargetTableName="then",
+            UseLatestRestorableTime=True,
+        )
+        on = await world.client(
+            "UpdateContinuousBackups",
+            TableName="orders",
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": 7,
+            },
+        )
+        recovery = on["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+        assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+        assert recovery["RecoveryPeriodInDays"] == 7
+        await asyncio.sleep(0.01)
+        before = time.time()
+        await asyncio.sleep(0.01)
+        late = {"pk": {"S": "p"}, "sk": {"N": "9"}, "colour": {"S": "red"}}
+        await world.client("PutItem", TableName="orders", Item=late)
+        await world.client("DeleteItem", TableName="orders",
+                           Key={"pk": {"S": "p"}, "sk": {"N": "0"}})  # fmt: skip
+        await world.client(
+            "UpdateItem",
+            TableName="orders",
+            Key={"pk": {"S": "p"}, "sk": {"N": "1"}},
+            UpdateExpression="SET colour = :c",
+            ExpressionAttributeValues={":c": {"S": "green"}},
+        )
+        then = await world.client(
+            "RestoreTableToPointInTime",
+            SourceTableName="orders",
+            TargetTableName="then",
+            RestoreDateTime=before,
+        )
+        summary = then["TableDescription"]["RestoreSummary"]
+        assert "SourceBackupArn" not in summary and summary["SourceTableArn"].endswith("/orders")
+        items = (await world.client("Scan", TableName="then"))["Items"]
+        assert sorted((i["sk"]["N"], i["colour"]["S"]) for i in items) == [
+            ("0", "red"), ("1", "blue"), ("2", "red")
+        ]  # fmt: skip
+        arn = f"arn:aws:dynamodb:eu-fr-1:{world.tenant_id}:table/orders"
+        now = await world.client(
+            "RestoreTableToPointInTime",
+            SourceTableArn=arn,
+            TargetTableName="now",
+            UseLatestRestorableTime=True,
+            GlobalSecondaryIndexOverride=[],
+        )
+        assert "GlobalSecondaryIndexes" not in now["TableDescription"]
+        items = (await world.client("Scan", TableName="now"))["Items"]
+        assert sorted((i["sk"]["N"], i["colour"]["S"]) for i in items) == [
+            ("1", "green"), ("2", "red"), ("9", "red")
+        ]  # fmt: skip
+        await world.fails(
+            "RestoreTableToPointInTime",
+            "InvalidRestoreTimeException",
+            SourceTableName="orders",
+            TargetTableName="never",
+            RestoreDateTime=before - 3600,
+        )
+        await world.fails(
+            "RestoreTableToPointInTime",
+            "TableNotFoundException",
+            SourceTableName="nope",
+            TargetTableName="never",
+            UseLatestRestorableTime=True,
+        )
+        await world.fails(
+            "UpdateContinuousBackups",
+            "ValidationException",
+            TableName="orders",
+            PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": 36,
+            },
+        )
+        # Only the tables with recovery on keep a history; turning it off drops it.
+        held = world.store
+        assert isinstance(held, MemoryDynamoStore)
+        histories = {(n, len(v)) for (_, n, _), v in held.versions.items()}
+        assert histories == {("orders", 6)}  # the base's three items, three changes
+        await world.client(
+            "UpdateContinuousBackups",
+            TableName="orders",
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+        )
+        assert held.versions == {}
+        await world.client("PutItem", TableName="now", Item=late)
+        assert held.versions == {}
+        audited = await world.audited()
+        assert ("dynamodb:UpdateContinuousBackups", "success") in audited
+        assert ("dynamodb:RestoreTableToPointInTime", "success") in audited
