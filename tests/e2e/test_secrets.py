@@ -52,6 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         # Decision 0250: the HTTP endpoint test's receiver listens on loopback, over http.
         "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_HTTP": "true",
         "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
+        # Decision 0253: a point-in-time restore at the latest, without AWS's five minutes.
+        "ANDROMEDE_DYNAMODB_PITR_RESTORE_LAG": "0",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -761,7 +763,8 @@ def test_a_dynamodb_stream_read_back_by_boto3(server: ServerProcess) -> None:
 def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess) -> None:
     """Decision 0253 over the real server and its SQL store: a table protected against
     deletion (DeleteTable refused in AWS's words until UpdateTable turns it off), an
-    on-demand backup that outlives its table, restored under another name by boto3."""
+    on-demand backup that outlives its table, restored under another name by boto3; the
+    restored table's point-in-time recovery turned on and restored at the latest instant."""
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
     dynamodb.create_table(
         TableName="ledger", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=True,
@@ -790,7 +793,20 @@ def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess)
     assert item == {"id": {"S": "a"}, "n": {"N": "1"}}
     dynamodb.delete_backup(BackupArn=arn)
     assert dynamodb.list_backups()["BackupSummaries"] == []
+    # Point-in-time recovery: the history in the SQL store, restored at the latest instant.
+    recovery = dynamodb.update_continuous_backups(
+        TableName="ledger-2", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+    time.sleep(0.01)
+    dynamodb.put_item(TableName="ledger-2", Item={"id": {"S": "b"}})
+    dynamodb.restore_table_to_point_in_time(
+        SourceTableName="ledger-2", TargetTableName="ledger-3", UseLatestRestorableTime=True
+    )
+    keys = sorted(i["id"]["S"] for i in dynamodb.scan(TableName="ledger-3")["Items"])
+    assert keys == ["a", "b"]
     dynamodb.delete_table(TableName="ledger-2")
+    dynamodb.delete_table(TableName="ledger-3")
 
 
 def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:

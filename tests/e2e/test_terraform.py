@@ -1457,6 +1457,9 @@ resource "aws_dynamodb_table" "app" {
   stream_enabled   = true
   stream_view_type = "NEW_AND_OLD_IMAGES"
   deletion_protection_enabled = %(protected)s
+  point_in_time_recovery {
+    enabled = true
+  }
   tags = { team = "%(marker)s" }
 }
 """
@@ -1469,8 +1472,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     with ``attribute_not_exists(LockID)``, the state's digest an item beside it; a run finding
     the lock held stops, and runs once it is released. The configuration also holds an
     ``aws_dynamodb_table`` (a sort key, a global secondary index, time to live, a stream
-    (decision 0246), tags, deletion protection turned on then off (decision 0253)): applied,
-    changed, destroyed."""
+    (decision 0246), tags, deletion protection turned on then off and point-in-time recovery
+    (decision 0253)): applied, changed, destroyed."""
     bucket = unique_bucket("tfstate")
     s3.create_bucket(Bucket=bucket)
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
@@ -1500,6 +1503,13 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     assert described["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert "/stream/" in described["LatestStreamArn"]  # decision 0246
     assert described["DeletionProtectionEnabled"] is True  # decision 0253
+    recovery = dynamodb.describe_continuous_backups(TableName=f"app-{bucket}")
+    assert (
+        recovery["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        == "ENABLED"
+    )
     main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2",
                                                          "protected": "false"})  # fmt: skip
     blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
