@@ -4,7 +4,9 @@ only over the revision read (absent, or the one held), queries in sort-token ord
 bounds both ways and after a position, scans in key order within a segment, usage, expiry
 and a closed tenant forgotten; decision 0246's streams: records appended with their writes
 (and only then) to the table's enabled stream, numbered in order, read by number within a
-count and bytes, time-to-live deletions recorded, pruned past the retention."""
+count and bytes, time-to-live deletions recorded, pruned past the retention; decision 0253's
+backups: the sealed rows of the table's revision copied at once, outliving the table, listed
+by table, time and page, deleted and forgotten with the tenant."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from andromede.dynamodb.backup_memory import MemoryBackupStore
+from andromede.dynamodb.backup_store_sql import SqlBackupStore
+from andromede.dynamodb.backups import Backup, BackupStore
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
@@ -381,3 +386,119 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
         r.sequence for r in read if r.change.created >= 110
     )
     assert await store.first_change_since("t1", "a", "L1", 200) is None
+
+
+# --- on-demand backups (decision 0253) -------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+async def with_backups(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[DynamoStore, BackupStore]]:
+    async with backend_database(request, tmp_path) as db:
+        if db is None:
+            tables = MemoryDynamoStore()
+            yield tables, MemoryBackupStore(tables)
+        else:
+            yield SqlDynamoStore(db), SqlBackupStore(db)
+
+
+async def test_a_backup_copies_the_sealed_rows_of_the_revision_read(
+    with_backups: tuple[DynamoStore, BackupStore],
+) -> None:
+    store, backups = with_backups
+    held = dataclasses.replace(table("a"), deletion_protection=True,
+                               restored_from=("arn:b", "arn:t", 5))  # fmt: skip
+    await store.create_table(held, max_tables=10)
+    assert await store.get_table("t1", "a") == held  # the new fields kept
+    for n in range(3):
+        assert await store.put_item("t1", "a", item(bytes([n]) * 32, b"s%d" % n), ABSENT)
+    await store.put_item("t1", "other", item(b"\x09" * 32, b"x"), None)
+    stale = dataclasses.replace(held, revision=0)
+    assert (
+        await backups.create_backup(Backup("t1", "0000000000001-aaaaaaaa", "n", stale, 1)) is None
+    )
+    made = await backups.create_backup(Backup("t1", "0000000000002-bbbbbbbb", "n", held, 2))
+    assert made is not None and (made.item_count, made.size) == (3, 30)
+    assert await backups.get_backup("t1", made.backup_id) == made
+    assert await backups.get_backup("t2", made.backup_id) is None
+    await store.delete_table("t1", "a")  # the backup outlives its table
+    rows = await backups.backup_items("t1", made.backup_id, None, 2)
+    assert [r.sealed for r in rows] == [b"sealeds0", b"sealeds1"]
+    after = (rows[-1].hash_token, rows[-1].sort_token)
+    assert [r.sort_token for r in await backups.backup_items("t1", made.backup_id, after, 5)] == [
+        b"s2"
+    ]
+    second = await backups.create_backup(Backup("t1", "0000000000003-cccccccc", "m", held, 3))
+    assert second is None  # its table is gone
+    await store.create_table(table("b"), max_tables=10)
+    other = await backups.create_backup(Backup("t1", "0000000000004-dddddddd", "m", table("b"), 4))
+    assert other is not None and other.item_count == 0
+    listed = await backups.list_backups("t1", None, None, None, None, 10)
+    assert [b.backup_id for b in listed] == [made.backup_id, other.backup_id]
+    assert [b.name for b in await backups.list_backups("t1", "b", None, None, None, 10)] == ["m"]
+    assert await backups.list_backups("t1", None, 3, 5, None, 10) == [other]
+    assert await backups.list_backups("t1", None, None, None, made.backup_id, 10) == [other]
+    assert await backups.list_backups("t1", None, None, None, None, 1) == [made]
+    assert await backups.backup_bytes() == {"t1": 30}
+    assert await backups.delete_backup("t1", other.backup_id)
+    assert not await backups.delete_backup("t1", other.backup_id)
+    assert await backups.forget_tenant("t2") == 0
+    assert await backups.forget_tenant("t1") == 1
+    assert await backups.backup_items("t1", made.backup_id, None, 10) == []
+
+
+def _version(h: bytes, sealed: bytes | None, at: int) -> ChangeRecord:
+    event = "MODIFY" if sealed is not None else "REMOVE"
+    return ChangeRecord(event, h, b"s", None, None, 0, at, versioned=True, version=sealed,
+                        version_size=0 if sealed is None else len(sealed))  # fmt: skip
+
+
+async def test_a_recovering_table_keeps_its_item_history(
+    with_backups: tuple[DynamoStore, BackupStore],
+) -> None:
+    """Decision 0253: only a table with point-in-time recovery on keeps versions, written
+    with its items (time-to-live deletions too); the items as they were at an instant; the
+    versions no restore can need pruned; dropped when recovery is turned off."""
+    store, backups = with_backups
+    day = 86_400_000
+    plain = table("plain")
+    await store.create_table(plain, max_tables=10)
+    recovering = dataclasses.replace(table("kept"), revision=2, pitr=(1, 10 * day))
+    await store.create_table(dataclasses.replace(recovering, revision=1, pitr=None), 10)
+    a, b, c = b"\x0a" * 32, b"\x0b" * 32, b"\x0c" * 32
+    assert await store.put_item("t1", "kept", item(a, b"s"), ABSENT)
+    assert await store.replace_table(recovering)
+    assert not await backups.start_history(dataclasses.replace(recovering, revision=1))
+    assert await backups.start_history(recovering)  # the base: a as stored, at day 10
+    await store.put_item("t1", "plain", item(a, b"s"), None, _version(a, b"p", 10 * day + 1))
+    await store.put_item("t1", "kept", item(a, b"s", 2), 1, _version(a, b"a1", 10 * day + 5))
+    await store.put_item("t1", "kept", item(b, b"s"), ABSENT, _version(b, b"b1", 10 * day + 6))
+    await store.delete_item("t1", "kept", a, b"s", 2, _version(a, None, 10 * day + 7))
+    expiry = (10 * day + 9000) // 1000  # s
+    await store.put_item("t1", "kept", item(c, b"s", expires=expiry), ABSENT,
+                         _version(c, b"c1", 10 * day + 8))  # fmt: skip
+    assert await store.expire(expiry, 10) == 1  # its removal kept too, at the expiry
+
+    async def at(instant: int) -> list[tuple[bytes, bytes]]:
+        rows = await backups.items_at("t1", "kept", recovering.created, instant, None, 10)
+        return [(r.hash_token, r.sealed) for r in rows]
+
+    assert await at(10 * day) == [(a, b"sealeds")]  # the base: the item as stored
+    assert await at(10 * day + 5) == [(a, b"a1")]
+    assert await at(10 * day + 6) == [(a, b"a1"), (b, b"b1")]
+    assert await at(10 * day + 7) == [(b, b"b1")]
+    assert await at(10 * day + 8) == [(b, b"b1"), (c, b"c1")]
+    assert await at(10 * day + 9000) == [(b, b"b1")]
+    page = await backups.items_at("t1", "kept", recovering.created, 10 * day + 8, (a, b"s"), 1)
+    assert [r.hash_token for r in page] == [b]
+    assert await at(10 * day - 1) == []
+    # A day on, what came before the period goes, but each item's last state then (a's
+    # removal goes too).
+    assert await backups.prune_history(11 * day + 8) == 3
+    assert await at(11 * day) == [(b, b"b1")]
+    assert await at(10 * day + 8) == [(b, b"b1"), (c, b"c1")]
+    assert await backups.prune_history(11 * day + 8) == 0
+    await backups.stop_history("t1", "kept", recovering.created)
+    assert await at(11 * day) == []
+    assert await backups.items_at("t1", "plain", plain.created, 11 * day, None, 10) == []

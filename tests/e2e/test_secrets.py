@@ -52,6 +52,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         # Decision 0250: the HTTP endpoint test's receiver listens on loopback, over http.
         "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_HTTP": "true",
         "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
+        # Decision 0253: a point-in-time restore at the latest, without AWS's five minutes.
+        "ANDROMEDE_DYNAMODB_PITR_RESTORE_LAG": "0",
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -756,6 +758,55 @@ def test_a_dynamodb_stream_read_back_by_boto3(server: ServerProcess) -> None:
     dynamodb.delete_table(TableName="changes")
     described = streams.describe_stream(StreamArn=arn)["StreamDescription"]
     assert described["StreamStatus"] == "DISABLED"  # readable for its 24 hours
+
+
+def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess) -> None:
+    """Decision 0253 over the real server and its SQL store: a table protected against
+    deletion (DeleteTable refused in AWS's words until UpdateTable turns it off), an
+    on-demand backup that outlives its table, restored under another name by boto3; the
+    restored table's point-in-time recovery turned on and restored at the latest instant."""
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    dynamodb.create_table(
+        TableName="ledger", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=True,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )  # fmt: skip
+    dynamodb.put_item(TableName="ledger", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    with pytest.raises(ClientError) as protected:
+        dynamodb.delete_table(TableName="ledger")
+    assert error_code(protected) == "ValidationException"
+    assert "protected against deletion" in str(protected.value)
+    arn = dynamodb.create_backup(TableName="ledger", BackupName="before-close")["BackupDetails"][
+        "BackupArn"
+    ]
+    dynamodb.update_table(TableName="ledger", DeletionProtectionEnabled=False)
+    dynamodb.delete_table(TableName="ledger")
+    assert (
+        dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]["SourceTableDetails"][
+            "ItemCount"
+        ]
+        == 1
+    )
+    restored = dynamodb.restore_table_from_backup(TargetTableName="ledger-2", BackupArn=arn)
+    assert restored["TableDescription"]["RestoreSummary"]["SourceBackupArn"] == arn
+    item = dynamodb.get_item(TableName="ledger-2", Key={"id": {"S": "a"}})["Item"]
+    assert item == {"id": {"S": "a"}, "n": {"N": "1"}}
+    dynamodb.delete_backup(BackupArn=arn)
+    assert dynamodb.list_backups()["BackupSummaries"] == []
+    # Point-in-time recovery: the history in the SQL store, restored at the latest instant.
+    recovery = dynamodb.update_continuous_backups(
+        TableName="ledger-2", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+    time.sleep(0.01)
+    dynamodb.put_item(TableName="ledger-2", Item={"id": {"S": "b"}})
+    dynamodb.restore_table_to_point_in_time(
+        SourceTableName="ledger-2", TargetTableName="ledger-3", UseLatestRestorableTime=True
+    )
+    keys = sorted(i["id"]["S"] for i in dynamodb.scan(TableName="ledger-3")["Items"])
+    assert keys == ["a", "b"]
+    dynamodb.delete_table(TableName="ledger-2")
+    dynamodb.delete_table(TableName="ledger-3")
 
 
 def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:

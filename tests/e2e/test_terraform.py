@@ -1456,6 +1456,10 @@ resource "aws_dynamodb_table" "app" {
   }
   stream_enabled   = true
   stream_view_type = "NEW_AND_OLD_IMAGES"
+  deletion_protection_enabled = %(protected)s
+  point_in_time_recovery {
+    enabled = true
+  }
   tags = { team = "%(marker)s" }
 }
 """
@@ -1468,7 +1472,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     with ``attribute_not_exists(LockID)``, the state's digest an item beside it; a run finding
     the lock held stops, and runs once it is released. The configuration also holds an
     ``aws_dynamodb_table`` (a sort key, a global secondary index, time to live, a stream
-    (decision 0246), tags): applied, changed, destroyed."""
+    (decision 0246), tags, deletion protection turned on then off and point-in-time recovery
+    (decision 0253)): applied, changed, destroyed."""
     bucket = unique_bucket("tfstate")
     s3.create_bucket(Bucket=bucket)
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
@@ -1482,7 +1487,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
               "endpoint": server.endpoint, "bucket": bucket, "table": table,
               "endpoints": server_endpoint(terraform.work, server.endpoint)}  # fmt: skip
     main = terraform.work / "main.tf"
-    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v1"})
+    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v1",
+                                                         "protected": "true"})  # fmt: skip
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")
     lock_id = f"{bucket}/team/data.tfstate"
@@ -1496,7 +1502,16 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
     assert (index["IndexName"], index["IndexStatus"]) == ("by_owner", "ACTIVE")
     assert described["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert "/stream/" in described["LatestStreamArn"]  # decision 0246
-    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2"})
+    assert described["DeletionProtectionEnabled"] is True  # decision 0253
+    recovery = dynamodb.describe_continuous_backups(TableName=f"app-{bucket}")
+    assert (
+        recovery["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        == "ENABLED"
+    )
+    main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v2",
+                                                         "protected": "false"})  # fmt: skip
     blocked = terraform("apply", "-auto-approve", "-input=false", "-lock-timeout=0s", check=False)
     assert blocked.returncode != 0
     assert "Error acquiring the state lock" in blocked.stderr, blocked.stderr[-3000:]

@@ -26,6 +26,8 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.dynamodb.backup_memory import MemoryBackupStore
+from andromede.dynamodb.backups import BackupStore, DynamoBackups
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
@@ -146,7 +148,10 @@ class World(Signers):
 
 
 async def dynamodb_world(
-    tmp_path: Path, store: DynamoStore | None = None, **overrides: Any
+    tmp_path: Path,
+    store: DynamoStore | None = None,
+    backup_store: BackupStore | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION, **overrides)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
@@ -161,7 +166,18 @@ async def dynamodb_world(
     dynamodb = DynamoService(held, DynamoItemSealer(keys), REGION, dynamodb_limits(settings), meter)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
-        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams),
+        app=DynamoApp(
+            dynamodb,
+            identity,
+            audit,
+            settings,
+            streams=streams,
+            backups=DynamoBackups(
+                dynamodb,
+                backup_store or MemoryBackupStore(held),  # type: ignore[arg-type]
+                settings.dynamodb_pitr_restore_lag,
+            ),
+        ),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,

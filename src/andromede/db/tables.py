@@ -202,7 +202,10 @@ from andromede.db.tables_ssm import (
 )
 from andromede.db.tables_metric_streams import metric_streams
 from andromede.db.tables_dynamodb import (
+    dynamodb_backup_items,
+    dynamodb_backups,
     dynamodb_index_entries,
+    dynamodb_item_versions,
     dynamodb_items,
     dynamodb_stream_records,
     dynamodb_streams,
@@ -275,7 +278,10 @@ __all__ = [
     "compute_vpc_peering_connections",
     "compute_vpcs",
     "console_sessions",
+    "dynamodb_backup_items",
+    "dynamodb_backups",
     "dynamodb_index_entries",
+    "dynamodb_item_versions",
     "dynamodb_items",
     "dynamodb_stream_records",
     "dynamodb_streams",

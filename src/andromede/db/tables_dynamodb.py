@@ -7,7 +7,11 @@ index: the index hash key's MAC, the index sort key's sortable encoding and the 
 tokens, nothing sealed: the item is read from ``dynamodb_items``);
 ``dynamodb_streams`` and ``dynamodb_stream_records`` (decision 0246, migration 0119: each
 table's streams, with a copy of the table's wrapped key and their iterator key, and their
-change records, whose images are the items' sealed bytes).
+change records, whose images are the items' sealed bytes);
+``dynamodb_backups`` and ``dynamodb_backup_items`` (decision 0253, migration 0121: each
+on-demand backup with its table's definition and wrapped key as they were, and the sealed rows
+copied from ``dynamodb_items``; ``dynamodb_item_versions``: the item history of the tables
+with point-in-time recovery on, each version the item's sealed row or a removal).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -18,10 +22,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from andromede.db.metadata import metadata
-from andromede.db.types import key_text
+from andromede.db.types import big_id, key_text
 
 __all__ = [
+    "dynamodb_backup_items",
+    "dynamodb_backups",
     "dynamodb_index_entries",
+    "dynamodb_item_versions",
     "dynamodb_items",
     "dynamodb_stream_records",
     "dynamodb_streams",
@@ -110,4 +117,57 @@ dynamodb_stream_records = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("by_service", sa.Boolean, nullable=False),
     sa.Index("ix_dynamodb_stream_records_created", "created"),
+)
+
+dynamodb_backups = sa.Table(
+    "dynamodb_backups",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("backup_id", key_text(), primary_key=True),
+    sa.Column("backup_name", key_text(), nullable=False),
+    sa.Column("table_name", key_text(), nullable=False),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("table_created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("definition", sa.Text, nullable=False),  # JSON, as dynamodb_tables'
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("table_revision", sa.Integer, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("item_count", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+dynamodb_backup_items = sa.Table(
+    "dynamodb_backup_items",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("backup_id", key_text(), primary_key=True),
+    sa.Column("hash_token", sa.LargeBinary, primary_key=True),
+    sa.Column("sort_token", sa.LargeBinary, primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+)
+
+dynamodb_item_versions = sa.Table(
+    "dynamodb_item_versions",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("table_name", key_text(), nullable=False),
+    sa.Column("table_created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("hash_token", sa.LargeBinary, nullable=False),
+    sa.Column("sort_token", sa.LargeBinary, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),  # ms
+    sa.Column("sealed", sa.LargeBinary, nullable=True),  # None: removed
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Index(
+        "ix_dynamodb_item_versions_item",
+        "tenant_id",
+        "table_name",
+        "table_created",
+        "hash_token",
+        "sort_token",
+        "at",
+    ),
+    sqlite_autoincrement=True,
 )

@@ -11,7 +11,9 @@ from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
 
-__all__ = ["MemoryDynamoStore", "expired", "in_use", "too_many_tables"]
+__all__ = ["MemoryDynamoStore", "Version", "expired", "in_use", "too_many_tables"]
+
+Version = tuple[int, bytes, bytes, bytes | None, int]
 
 
 def in_use(name: str) -> TableInUse:
@@ -38,6 +40,9 @@ class MemoryDynamoStore:
         self._items: dict[tuple[str, str], dict[tuple[bytes, bytes], StoredItem]] = {}
         self._streams: dict[tuple[str, str, str], Stream] = {}
         self._changes: dict[tuple[str, str, str], list[StreamRecord]] = {}
+        # Point-in-time recovery's versions (decision 0253), in the order written, per (tenant,
+        # table, its creation): (at ms, hash token, sort token, sealed or None, size).
+        self.versions: dict[tuple[str, str, int], list[Version]] = {}
 
     async def create_table(self, table: Table, max_tables: int) -> None:
         key = (table.tenant_id, table.name)
@@ -273,6 +278,13 @@ class MemoryDynamoStore:
         )
 
     def _append(self, tenant_id: str, name: str, record: ChangeRecord | None) -> None:
+        table = self._tables.get((tenant_id, name))
+        if record is not None and table is not None and table.pitr is not None:
+            # Decision 0253: the item's history, kept for point-in-time recovery.
+            self.versions.setdefault((tenant_id, name, table.created), []).append(
+                (record.created, record.hash_token, record.sort_token, record.version,
+                 record.version_size)
+            )  # fmt: skip
         stream = None if record is None else self._enabled(tenant_id, name)
         if record is None or stream is None:
             return

@@ -134,6 +134,12 @@ class Table:
     # once disabled, as DescribeTable's LatestStreamArn is).
     stream_view: str | None = None
     stream_label: str | None = None
+    # Decision 0253: DeleteTable refused while set; what the table was restored from (the
+    # backup's ARN, or None from a point in time; the source table's ARN; when, ms).
+    deletion_protection: bool = False
+    restored_from: tuple[str | None, str, int] | None = None
+    # Point-in-time recovery while on: (RecoveryPeriodInDays, since when its history is kept, ms).
+    pitr: tuple[int, int] | None = None
 
     def index(self, name: str) -> SecondaryIndex | None:
         return next((i for i in self.indexes if i.name == name), None)
@@ -179,7 +185,7 @@ class Table:
                 "BillingMode": self.billing_mode.value,
                 "LastUpdateToPayPerRequestDateTime": (self.billing_changed or self.created) / 1000,
             },
-            "DeletionProtectionEnabled": False,
+            "DeletionProtectionEnabled": self.deletion_protection,
             "TableClassSummary": {"TableClass": "STANDARD"},
         }
         if self.sse_kms:
@@ -193,6 +199,14 @@ class Table:
             described["StreamSpecification"] = {
                 "StreamEnabled": True,
                 "StreamViewType": self.stream_view,
+            }
+        if self.restored_from is not None:
+            backup, source, when = self.restored_from
+            described["RestoreSummary"] = {
+                **({} if backup is None else {"SourceBackupArn": backup}),
+                "SourceTableArn": source,
+                "RestoreDateTime": when / 1000,
+                "RestoreInProgress": False,
             }
         usage = index_usage or {}
         for local, field in ((False, "GlobalSecondaryIndexes"), (True, "LocalSecondaryIndexes")):

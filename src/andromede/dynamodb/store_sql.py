@@ -62,6 +62,9 @@ def _definition(table: Table) -> str:
             "throughput_changed": table.throughput_changed,
             "stream_view": table.stream_view,
             "stream_label": table.stream_label,
+            "deletion_protection": table.deletion_protection,  # decision 0253
+            "restored_from": None if table.restored_from is None else list(table.restored_from),
+            "pitr": None if table.pitr is None else list(table.pitr),
             "indexes": [
                 {
                     "name": i.name,
@@ -119,6 +122,9 @@ def _table(m: Any) -> Table:
         indexes=tuple(_index(i) for i in d.get("indexes", [])),
         stream_view=d.get("stream_view"),
         stream_label=d.get("stream_label"),
+        deletion_protection=bool(d.get("deletion_protection", False)),
+        restored_from=None if d.get("restored_from") is None else tuple(d["restored_from"]),
+        pitr=None if d.get("pitr") is None else (int(d["pitr"][0]), int(d["pitr"][1])),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.dynamodb.history_sql import append_versions
 from andromede.dynamodb.model import KeyElement
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord, StreamViewType
 
@@ -63,7 +64,9 @@ def _enabled(tenant_id: str, table_name: str) -> Any:
 def append_changes(
     conn: Connection, tenant_id: str, changes: Sequence[tuple[str, ChangeRecord]]
 ) -> None:
-    """Each (table, record) appended to its table's enabled stream, if it has one."""
+    """Each (table, record) appended to its table's enabled stream, if it has one, and to
+    its history when its point-in-time recovery is on (decision 0253)."""
+    append_versions(conn, tenant_id, changes)
     by_table: dict[str, list[ChangeRecord]] = {}
     for table_name, record in changes:
         by_table.setdefault(table_name, []).append(record)

@@ -167,6 +167,11 @@ class ChangeRecord:
     size: int
     created: int  # ms
     by_service: bool = False
+    # Point-in-time recovery (decision 0253): kept in the table's history too, the item's new
+    # sealed row (None: removed), whatever the stream's view.
+    versioned: bool = False
+    version: bytes | None = None
+    version_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,14 +204,16 @@ def change_record(
     now: int,
 ) -> ChangeRecord | None:
     """The record of an item's write from ``old_row`` to ``new_row`` (``old`` and ``new``
-    opened), when the table's stream is enabled and the item changed. It keeps the images its
+    opened), when the table's stream is enabled (or its point-in-time recovery, decision
+    0253) and the item changed. It keeps the images its
     view type shows, and when it shows none of those the change has, one image still, for the
     keys: a KEYS_ONLY record keeps one, not two."""
-    event = None if table.stream_view is None else event_name(old, new)
+    versioned = table.pitr is not None  # decision 0253: its history kept too
+    event = None if table.stream_view is None and not versioned else event_name(old, new)
     row = new_row or old_row
-    if event is None or row is None or table.stream_view is None:
+    if event is None or row is None:
         return None
-    view = StreamViewType(table.stream_view)
+    view = StreamViewType(table.stream_view or StreamViewType.KEYS_ONLY.value)
     kept_old = old_row if view.old or new_row is None else None
     kept_new = new_row if view.new or kept_old is None else None
     return ChangeRecord(
@@ -217,4 +224,7 @@ def change_record(
         None if kept_new is None else kept_new.sealed,
         (0 if kept_old is None else kept_old.size) + (0 if kept_new is None else kept_new.size),
         now,
+        versioned=versioned,
+        version=None if new_row is None else new_row.sealed,
+        version_size=0 if new_row is None else new_row.size,
     )

@@ -9,11 +9,12 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (backups, global tables, imports and exports…) is
-``UnknownOperationException``. Item calls answer ``ReturnConsumedCapacity``
-(``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql`` (decision 0247). DynamoDB
-Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive here and are told apart by
-their target's prefix (``dynamodbapi.streams``).
+platform does not serve (global tables, imports and exports…) is
+``UnknownOperationException``; on-demand backups and point-in-time recovery are
+``dynamodbapi.backups`` and ``dynamodbapi.pitr`` (decision 0253). Item calls answer
+``ReturnConsumedCapacity`` (``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql``
+(decision 0247). DynamoDB Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive
+here and are told apart by their target's prefix (``dynamodbapi.streams``).
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from andromede.awsjson.endpoint import (
     JsonWireError,
     RequestWire,
 )
+from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.backups import BACKUP_ACTIONS
 from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
+from andromede.dynamodbapi.pitr import PITR_ACTIONS
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
 from andromede.dynamodbapi.streams import (
     STREAM_ACTIONS,
@@ -67,6 +71,8 @@ ACTIONS: Final[dict[str, Handler]] = (
     | QUERY_ACTIONS
     | TRANSACTION_ACTIONS
     | PARTIQL_ACTIONS
+    | BACKUP_ACTIONS
+    | PITR_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -117,10 +123,12 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
         streams: DynamoStreams | None = None,
+        backups: DynamoBackups | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
         self.streams = streams or DynamoStreams(dynamodb, stream_limits(settings))
+        self.backups = backups
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
@@ -169,6 +177,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             region=self._dynamodb.region,
             dynamodb=self._dynamodb,
             authorise=authorise,
+            backups=self.backups,
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)

@@ -23,6 +23,11 @@ _SERVICE: Final = "com.amazonaws.dynamodb.v20120810#"
 _CORAL: Final = "com.amazon.coral.validate#"
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
+    "BackupInUseException": (
+        400,
+        "There is another ongoing conflicting backup control plane operation on the table.",
+    ),
+    "BackupNotFoundException": (400, "Backup not found for the given BackupARN."),
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredIteratorException": (400, "The shard iterator has expired."),
@@ -32,12 +37,21 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         "The request signature does not conform to AWS standards.",
     ),
     "InternalServerError": (500, "Internal server error"),
+    "InvalidRestoreTimeException": (
+        400,
+        "An invalid restore time was specified. RestoreDateTime must be between "
+        "EarliestRestorableDateTime and LatestRestorableDateTime.",
+    ),
     "InvalidSignatureException": (
         400,
         "The request signature we calculated does not match the signature you provided.",
     ),
     "LimitExceededException": (400, "Too many operations for a given subscriber."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
+    "PointInTimeRecoveryUnavailableException": (
+        400,
+        "Point in time recovery has not yet been enabled for this source table.",
+    ),
     "PolicyNotFoundException": (400, "Resource-based policy not found"),
     "ProvisionedThroughputExceededException": (
         400,
@@ -47,6 +61,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ResourceInUseException": (400, "The resource is in use."),
     "ResourceNotFoundException": (400, "Requested resource not found"),
     "SerializationException": (400, "The request body is not valid JSON for this operation."),
+    "TableAlreadyExistsException": (400, "A target table with the specified name already exists."),
     "TableNotFoundException": (400, "Table not found"),
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),

@@ -1,47 +1,18 @@
 """The table features this platform does not serve, reported off as DynamoDB reports a table
 without them (decision 0237), so that tools reading a table's whole state (Terraform's
-``aws_dynamodb_table`` reads them all) see it as it is: point-in-time recovery disabled
-(DescribeContinuousBackups; UpdateContinuousBackups may only keep it off), no Kinesis
-streaming destination, no resource policy, Contributor Insights disabled. Turning one on is
-refused in words, never pretended."""
+``aws_dynamodb_table`` reads them all) see it as it is: no Kinesis streaming destination, no
+resource policy, Contributor Insights disabled. Turning one on is refused in words, never
+pretended. (Point-in-time recovery is served: ``dynamodbapi.pitr``, decision 0253.)"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.dynamodb.errors import TableNotFound, ValidationError
+from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodbapi.errors import DynamoWireError
-from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+from andromede.dynamodbapi.params import DynamoCall, Handler
 
 __all__ = ["FEATURE_ACTIONS"]
-
-_OFF: Final = {
-    "ContinuousBackupsStatus": "DISABLED",
-    "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"},
-}
-
-
-async def describe_continuous_backups(call: DynamoCall) -> dict[str, Any]:
-    try:
-        await call.table("DescribeContinuousBackups")
-    except TableNotFound as exc:  # this call's own error type, as AWS's model says
-        raise DynamoWireError("TableNotFoundException", str(exc)) from None
-    return {"ContinuousBackupsDescription": _OFF}
-
-
-async def update_continuous_backups(call: DynamoCall) -> dict[str, Any]:
-    try:
-        await call.table("UpdateContinuousBackups")
-    except TableNotFound as exc:
-        raise DynamoWireError("TableNotFoundException", str(exc)) from None
-    spec = call.mapping("PointInTimeRecoverySpecification")
-    if spec is None:
-        raise invalid("PointInTimeRecoverySpecification", "Member must not be null")
-    if call.boolean("PointInTimeRecoveryEnabled", source=spec):
-        raise ValidationError(
-            "Point-in-time recovery is not served by this platform (decision 0237)"
-        )
-    return {"ContinuousBackupsDescription": _OFF}
 
 
 async def describe_kinesis_streaming_destination(call: DynamoCall) -> dict[str, Any]:
@@ -63,9 +34,7 @@ async def describe_contributor_insights(call: DynamoCall) -> dict[str, Any]:
 
 
 FEATURE_ACTIONS: Final[dict[str, Handler]] = {
-    "DescribeContinuousBackups": describe_continuous_backups,
     "DescribeContributorInsights": describe_contributor_insights,
     "DescribeKinesisStreamingDestination": describe_kinesis_streaming_destination,
     "GetResourcePolicy": get_resource_policy,
-    "UpdateContinuousBackups": update_continuous_backups,
 }

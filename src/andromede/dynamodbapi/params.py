@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.expressions import (
     Condition,
@@ -67,6 +68,7 @@ class DynamoCall:
     dynamodb: DynamoService
     authorise: Callable[[str, str], Awaitable[None]]
     resources: list[str] = field(default_factory=list)
+    backups: DynamoBackups | None = None  # decision 0253
 
     def string(
         self,

@@ -1,11 +1,12 @@
 """DynamoDB's table calls (decision 0237): CreateTable (a table ACTIVE at once, so the
 ``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
-UpdateTable (billing mode, provisioned throughput), DeleteTable, the tags
+UpdateTable (billing mode, provisioned throughput, deletion protection: decision 0253),
+DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
 DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``); streams
 (decision 0246, ``dynamodbapi.streams``). What a table could have and this platform does not
 serve (a customer-managed KMS key,
-deletion protection, table classes) is refused ``ValidationException`` saying so, never
+table classes) is refused ``ValidationException`` saying so, never
 ignored."""
 
 from __future__ import annotations
@@ -108,8 +109,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
-    if call.boolean("DeletionProtectionEnabled"):
-        raise _refused("Deletion protection")
+    protected = bool(call.boolean("DeletionProtectionEnabled"))  # decision 0253
     streamed = stream_change(call)
     if (
         call.choice("TableClass", ("STANDARD", "STANDARD_INFREQUENT_ACCESS"), "STANDARD")
@@ -188,6 +188,8 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         _sse(call),
         indexes,
     )
+    if protected:
+        table = await call.dynamodb.change_table(table, deletion_protection=True)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
@@ -210,6 +212,11 @@ async def list_tables(call: DynamoCall) -> dict[str, Any]:
 
 async def delete_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("DeleteTable")
+    if table.deletion_protection:  # decision 0253, AWS's words
+        raise ValidationError(
+            "Resource cannot be deleted as it is currently protected against deletion. "
+            "Disable deletion protection first."
+        )
     description = await described(call, table, "DELETING")
     await call.dynamodb.delete_table(call.tenant_id, table.name)
     return {"TableDescription": description}
@@ -225,10 +232,11 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
-    if call.boolean("DeletionProtectionEnabled"):
-        raise _refused("Deletion protection")
     streamed = stream_change(call, table)
     changes: dict[str, object] = {}
+    protected = call.boolean("DeletionProtectionEnabled")  # decision 0253
+    if protected is not None and protected is not table.deletion_protection:
+        changes["deletion_protection"] = protected
     given_mode = call.choice("BillingMode", _MODES)
     mode = table.billing_mode if given_mode is None else BillingMode(given_mode)
     if mode is not table.billing_mode:

@@ -70,3 +70,10 @@ class DynamoSettings(BaseModel):
         description="Bytes of change records one GetRecords answers at most, the first record "
         "always (AWS: 1 MB) (decision 0246).",
     )
+    dynamodb_pitr_restore_lag: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds behind the present DynamoDB's point-in-time recovery restores at "
+        "the latest: LatestRestorableDateTime is now minus this (AWS: 5 minutes) (decision "
+        "0253).",
+    )

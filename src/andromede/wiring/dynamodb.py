@@ -24,6 +24,8 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.backup_store_sql import SqlBackupStore
+from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
@@ -90,10 +92,14 @@ def dynamodb_limits(settings: Settings) -> TableLimits:
 
 
 async def _expire_forever(
-    settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
+    settings: Settings,
+    dynamodb: DynamoService,
+    streams: DynamoStreams,
+    backups: DynamoBackups | None = None,
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
-    records past the streams' retention (decision 0246). Every gateway may run it: deleting
+    records past the streams' retention (decision 0246), item versions past the point-in-time
+    recovery periods (decision 0253). Every gateway may run it: deleting
     twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
@@ -101,6 +107,8 @@ async def _expire_forever(
             while await dynamodb.expire() >= 1000:
                 pass  # a backlog is worked through now, a thousand at a time
             await streams.prune()
+            if backups is not None:  # point-in-time recovery's history (decision 0253)
+                await backups.prune()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
@@ -112,7 +120,7 @@ def dynamodb_api(
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
-    tables, their items, streams and records, already unreadable once its key ring is
+    tables, their items, streams and records, its backups, already unreadable once its key ring is
     destroyed)."""
     sealer = DynamoItemSealer(keys)
     meter = DynamoMeter(billing, settings.region)
@@ -120,12 +128,18 @@ def dynamodb_api(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
-    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams)
+    backups = DynamoBackups(  # decision 0253
+        dynamodb, SqlBackupStore(db), settings.dynamodb_pitr_restore_lag
+    )
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, backups)
     apis[DynamoApp.name] = app
-    task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
+    task = asyncio.create_task(
+        _expire_forever(settings, dynamodb, streams, backups), name="dynamodb-ttl"
+    )
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)
+        await backups.store.forget_tenant(tenant_id)
         return await dynamodb.store.forget_tenant(tenant_id)
 
     return task, forget

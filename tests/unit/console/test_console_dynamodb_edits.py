@@ -339,10 +339,12 @@ async def test_capacity_changed_and_deletion_protection_asked(console: ConsoleHa
         held = (await dynamodb(console, client, "DescribeTable", {"TableName": "orders"}))["Table"]
         assert held["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
-        # Deletion protection: the page asks, DynamoDB answers in its words.
+        # Deletion protection (decision 0253): set by the page, held by the table.
         protect = await client.post("/dynamodb/orders/deletion-protection",
                                     data={"csrf": token, "enabled": "yes"})  # fmt: skip
-        assert protect.status_code == 400 and "Deletion protection" in alert(protect)
+        assert protect.status_code == 303, alert(protect)
+        held = (await dynamodb(console, client, "DescribeTable", {"TableName": "orders"}))["Table"]
+        assert held["DeletionProtectionEnabled"] is True
         off = await client.post("/dynamodb/orders/deletion-protection",
                                 data={"csrf": token, "enabled": "no"})  # fmt: skip
         assert off.status_code == 303, alert(off)

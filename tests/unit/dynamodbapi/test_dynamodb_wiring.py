@@ -17,6 +17,7 @@ from andromede.api_routing import api_service
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
+from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.model import BillingMode, KeyElement, Table
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.stream_service import enable_stream
@@ -162,8 +163,13 @@ async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
             changes = await dynamodb.store.read_changes("111111111111", "tab", label, 0, 9, 1 << 20)
         assert changes == []
+        backups = app.backups  # decision 0253: over the same database, forgotten with the tenant
+        assert backups is not None and isinstance(backups.store, SqlBackupStore)
+        made = await backups.create(table, "before-close")
+        assert (made.item_count, made.size) == (1, 5)
         assert await forget("111111111111") == 1
         assert await dynamodb.table_names("111111111111", None, 10) == []
+        assert await backups.store.get_backup("111111111111", made.backup_id) is None
         assert await dynamodb.store.list_streams("111111111111", None, None, 10) == []
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
