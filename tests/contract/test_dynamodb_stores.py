@@ -17,7 +17,14 @@ import pytest
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
-from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
+from andromede.dynamodb.model import (
+    BillingMode,
+    IndexKey,
+    KeyElement,
+    SecondaryIndex,
+    StoredItem,
+    Table,
+)
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamViewType
@@ -381,3 +388,26 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
         r.sequence for r in read if r.change.created >= 110
     )
     assert await store.first_change_since("t1", "a", "L1", 200) is None
+
+
+async def test_a_tables_key_and_a_backfilling_index_are_kept(store: DynamoStore) -> None:
+    """Decision 0254: a change of KMS key replaces the wrapped data key and the sealed table
+    key with the definition; an index added stays CREATING until its backfill ends."""
+    await store.create_table(table("a"), max_tables=5)
+    index = SecondaryIndex("by", False, KeyElement("g", "S"), None, backfilling=True)
+    rekeyed = dataclasses.replace(
+        table("a"),
+        revision=2,
+        sse_kms=True,
+        kms_key_arn="arn:aws:kms:eu-fr-1:t1:key/k1",
+        wrapped_key=b"\x01rewrapped",
+        table_key=b"\x00sealed\xff",
+        indexes=(index,),
+    )
+    assert await store.replace_table(rekeyed)
+    assert await store.get_table("t1", "a") == rekeyed
+    done = dataclasses.replace(
+        rekeyed, revision=3, indexes=(dataclasses.replace(index, backfilling=False),)
+    )
+    assert await store.replace_table(done)
+    assert await store.get_table("t1", "a") == done

@@ -32,13 +32,17 @@ from andromede.dynamodb.store import DynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
 from andromede.dynamodbapi.streams import stream_limits
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from andromede.wiring.dynamodb import DynamoMeter, dynamodb_limits
-from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 from support.firehoseapp import CallFailed
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
@@ -60,6 +64,12 @@ class World(Signers):
     audit_store: MemoryAuditStore
     audit: AuditService
     billing: BillingService
+    customer_keys: CustomerKeyService
+
+    def root(self) -> Caller:
+        account = self.tenant_id
+        arn = f"arn:aws:iam::{account}:root"
+        return Caller(account, arn, Principal(account, None, None, PrincipalKind.ROOT, arn))
 
     async def raw(
         self, action: str, payload: dict[str, Any] | bytes, prefix: str = "DynamoDB_20120810"
@@ -158,10 +168,16 @@ async def dynamodb_world(
     keys = key_service_in(tmp_path / "dynamodb-keys")
     held = store or MemoryDynamoStore()
     meter = DynamoMeter(billing, REGION)
-    dynamodb = DynamoService(held, DynamoItemSealer(keys), REGION, dynamodb_limits(settings), meter)
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    sealer = DynamoKmsSealer(
+        keys, customer_keys, audit, billing, check_period=settings.dynamodb_table_key_check
+    )
+    dynamodb = DynamoService(held, sealer, REGION, dynamodb_limits(settings), meter)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
-        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams),
+        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams, table_keys=sealer),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,
@@ -171,6 +187,7 @@ async def dynamodb_world(
         audit_store=audit_store,
         audit=audit,
         billing=billing,
+        customer_keys=customer_keys,
     )
 
 

@@ -11,6 +11,7 @@ instant may pass it by one, a quota not a guarantee (as decision 0228's streams)
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any, Final
@@ -62,6 +63,8 @@ def _definition(table: Table) -> str:
             "throughput_changed": table.throughput_changed,
             "stream_view": table.stream_view,
             "stream_label": table.stream_label,
+            "kms_key": table.kms_key_arn,  # decision 0254
+            "table_key": base64.b64encode(table.table_key).decode(),
             "indexes": [
                 {
                     "name": i.name,
@@ -72,6 +75,7 @@ def _definition(table: Table) -> str:
                     "non_key": list(i.non_key),
                     "read": i.read_capacity,
                     "write": i.write_capacity,
+                    "backfilling": i.backfilling,
                 }
                 for i in table.indexes
             ],
@@ -91,6 +95,7 @@ def _index(d: dict[str, Any]) -> SecondaryIndex:
         non_key=tuple(d["non_key"]),
         read_capacity=int(d["read"]),
         write_capacity=int(d["write"]),
+        backfilling=bool(d.get("backfilling", False)),
     )
 
 
@@ -119,6 +124,8 @@ def _table(m: Any) -> Table:
         indexes=tuple(_index(i) for i in d.get("indexes", [])),
         stream_view=d.get("stream_view"),
         stream_label=d.get("stream_label"),
+        kms_key_arn=d.get("kms_key"),
+        table_key=base64.b64decode(d.get("table_key", "")),
     )
 
 
@@ -315,7 +322,11 @@ class SqlDynamoStore(SqlStreamStore):
         statement = (
             sa.update(_T)
             .where(_one(table.tenant_id, table.name), _T.c.revision == table.revision - 1)
-            .values(definition=_definition(table), revision=table.revision)
+            .values(
+                definition=_definition(table),
+                revision=table.revision,
+                wrapped_key=table.wrapped_key,  # a change of KMS key re-wraps it (decision 0254)
+            )
         )
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 

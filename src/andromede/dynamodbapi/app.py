@@ -33,7 +33,9 @@ from andromede.awsjson.endpoint import (
 )
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodbapi.capacity import with_capacity
+from andromede.dynamodbapi.encryption import kms_caller
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
@@ -117,6 +119,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
         streams: DynamoStreams | None = None,
+        table_keys: TableKeys | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
@@ -124,6 +127,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
+        self._table_keys = table_keys
 
     @property
     def service(self) -> DynamoService:
@@ -169,6 +173,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             region=self._dynamodb.region,
             dynamodb=self._dynamodb,
             authorise=authorise,
+            table_keys=self._table_keys,
+            kms_caller=kms_caller(request, region),
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)

@@ -22,6 +22,7 @@ from andromede.dynamodb.expressions import (
 )
 from andromede.dynamodb.model import Table, table_arn
 from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodb.values import Item, check_item
 from andromede.dynamodbapi.errors import DynamoWireError
 
@@ -67,6 +68,9 @@ class DynamoCall:
     dynamodb: DynamoService
     authorise: Callable[[str, str], Awaitable[None]]
     resources: list[str] = field(default_factory=list)
+    # A table's KMS key (decision 0254): the key wiring, and the caller as KMS judges it.
+    table_keys: TableKeys | None = None
+    kms_caller: object = None
 
     def string(
         self,

@@ -70,3 +70,10 @@ class DynamoSettings(BaseModel):
         description="Bytes of change records one GetRecords answers at most, the first record "
         "always (AWS: 1 MB) (decision 0246).",
     )
+    dynamodb_table_key_check: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds DynamoDB trusts a table's KMS key to be usable before asking KMS "
+        "again: a key disabled or scheduled for deletion makes the table's reads and writes "
+        "fail within this time (decision 0254).",
+    )

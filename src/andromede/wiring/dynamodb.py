@@ -33,9 +33,12 @@ from andromede.dynamodbapi.streams import stream_limits
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 
 __all__ = [
     "READ_UNITS",
@@ -108,19 +111,24 @@ async def _expire_forever(
 def dynamodb_api(
     apis: MutableMapping[str, ASGIApp], settings: Settings, db: Database, keys: KeyService,
     identity: IdentityService, audit: AuditService, rate_limiter: RateLimiter | None,
-    billing: BillingService | None,
+    billing: BillingService | None, customer_keys: CustomerKeyService | None = None,
+    metrics_sink: MetricsSink | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
     tables, their items, streams and records, already unreadable once its key ring is
     destroyed)."""
     sealer = DynamoItemSealer(keys)
+    if customer_keys is not None:  # tables under KMS keys (decision 0254)
+        check = settings.dynamodb_table_key_check
+        sealer = DynamoKmsSealer(keys, customer_keys, audit, billing, check_period=check)
     meter = DynamoMeter(billing, settings.region)
     dynamodb = DynamoService(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
-    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams)
+    table_keys = sealer if isinstance(sealer, DynamoKmsSealer) else None
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, table_keys)
     apis[DynamoApp.name] = app
     task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
 

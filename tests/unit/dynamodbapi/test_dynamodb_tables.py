@@ -105,7 +105,7 @@ async def test_bad_definitions_are_refused_in_aws_words(world: World) -> None:
             }
         ]
     )
-    assert "decision 0237" in await refused(
+    assert "NotFoundException" in await refused(
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": "alias/mine"}
     )
     assert "pattern" in await refused(TableName="a b")
