@@ -135,7 +135,7 @@ async def test_expiry_and_a_closed_tenant(store: DynamoStore) -> None:
     await store.put_item("t1", "a", item(b"h", b"2", expires=300), ABSENT)
     await store.put_item("t1", "a", item(b"h", b"3"), ABSENT)
     await store.put_item("t2", "b", item(b"h", b"1"), ABSENT)
-    assert await store.expire(200, 100) == 1
+    assert await store.expire(200, 100) == {("t1", "a"): 1}  # per table (decision 0254)
     assert await store.usage("t1", "a") == (2, 20)
     assert await store.forget_tenant("t1") == 1
     assert await store.get_table("t1", "a") is None and await store.usage("t1", "a") == (0, 0)
@@ -233,7 +233,7 @@ async def test_index_entries_follow_their_items(store: DynamoStore) -> None:
     await store.put_item(
         "t1", "a", indexed(b"h7", b"1", IndexKey(g, b"x", b"\x06"), expires=100), ABSENT
     )
-    assert await store.expire(200, 100) == 1
+    assert await store.expire(200, 100) == {("t1", "a"): 1}
     assert await owners() == [b"h6"]
     await store.drop_index("t1", "a", g)
     assert await owners() == [] and await store.index_usage("t1", "a") == {}
@@ -337,7 +337,7 @@ async def test_streams_are_listed_and_expiry_is_recorded_by_the_service(
     await store.put_item("t1", "a", item(b"h", b"1", expires=100), ABSENT)
     await store.put_item("t1", "b", item(b"h", b"2", expires=100), ABSENT)
     await store.end_stream("t1", "b", 50)  # b's stream disabled: its expiry goes unrecorded
-    assert await store.expire(200, 100) == 2
+    assert await store.expire(200, 100) == {("t1", "a"): 1, ("t1", "b"): 1}
     (removed,) = await store.read_changes("t1", "a", "L1", 0, 9, 1 << 20)
     assert removed.change == ChangeRecord(
         "REMOVE", b"h", b"1", item(b"h", b"1").sealed, None, 10, 200_000, by_service=True

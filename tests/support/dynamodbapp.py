@@ -42,10 +42,12 @@ from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from andromede.wiring.dynamodb import DynamoMeter, dynamodb_limits
+from andromede.wiring.dynamodb_metrics import DynamoMetrics
 from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 from support.firehoseapp import CallFailed
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
+from support.metric_sinks import RecordingSink
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("dynamodb")
@@ -65,6 +67,8 @@ class World(Signers):
     audit: AuditService
     billing: BillingService
     customer_keys: CustomerKeyService
+    sink: RecordingSink
+    metrics: DynamoMetrics
 
     def root(self) -> Caller:
         account = self.tenant_id
@@ -175,9 +179,19 @@ async def dynamodb_world(
         keys, customer_keys, audit, billing, check_period=settings.dynamodb_table_key_check
     )
     dynamodb = DynamoService(held, sealer, REGION, dynamodb_limits(settings), meter)
+    sink = RecordingSink()
+    metrics = DynamoMetrics(sink)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
-        app=DynamoApp(dynamodb, identity, audit, settings, streams=streams, table_keys=sealer),
+        app=DynamoApp(
+            dynamodb,
+            identity,
+            audit,
+            settings,
+            streams=streams,
+            table_keys=sealer,
+            observer=metrics,
+        ),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,
@@ -188,6 +202,8 @@ async def dynamodb_world(
         audit=audit,
         billing=billing,
         customer_keys=customer_keys,
+        sink=sink,
+        metrics=metrics,
     )
 
 

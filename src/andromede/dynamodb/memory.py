@@ -241,13 +241,15 @@ class MemoryDynamoStore:
             kept = tuple(k for k in item.index_keys if k.index != index)
             items[key] = dataclasses.replace(item, index_keys=kept)
 
-    async def expire(self, now: int, limit: int) -> int:
-        removed = 0
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
+        removed: dict[tuple[str, str], int] = {}
+        count = 0
         for table, items in self._items.items():
             for key, item in list(items.items()):
-                if removed < limit and item.expires is not None and item.expires <= now:
+                if count < limit and item.expires is not None and item.expires <= now:
                     del items[key]
-                    removed += 1
+                    count += 1
+                    removed[table] = removed.get(table, 0) + 1
                     self._append(*table, expired(item, now))
         return removed
 

@@ -553,7 +553,9 @@ class DynamoService:
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
-    async def expire(self, limit: int = 1000) -> int:
+    async def expire(self, limit: int = 1000) -> dict[tuple[str, str], int]:
+        """Items past their time to live deleted, at most ``limit``: how many of each
+        (account, table)."""
         return await self.store.expire(int(time.time()), limit)
 
 

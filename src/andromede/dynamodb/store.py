@@ -192,9 +192,10 @@ class DynamoStore(StreamStore, Protocol):
         """Every entry of the index removed."""
         ...
 
-    async def expire(self, now: int, limit: int) -> int:
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
         """Items whose expiry (s) is ``now`` or earlier removed, at most ``limit``, each with
-        its REMOVE record (by the service) when its table's stream is enabled; how many."""
+        its REMOVE record (by the service) when its table's stream is enabled; how many of
+        each (account, table) (``TimeToLiveDeletedItemCount``, decision 0254)."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:

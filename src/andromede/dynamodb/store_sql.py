@@ -493,10 +493,10 @@ class SqlDynamoStore(SqlStreamStore):
         query = query.order_by(_I.c.hash_token, _I.c.sort_token).limit(limit)
         return await self._db.read(lambda conn: [_item(m) for m in conn.execute(query).mappings()])
 
-    async def expire(self, now: int, limit: int) -> int:
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
         due = sa.select(_I).where(_I.c.expires <= now).limit(limit)
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection) -> dict[tuple[str, str], int]:
             removed: dict[str, list[tuple[str, ChangeRecord]]] = {}
             for row in conn.execute(due).mappings().all():
                 where = (row["tenant_id"], row["table_name"], row["hash_token"], row["sort_token"])
@@ -509,7 +509,11 @@ class SqlDynamoStore(SqlStreamStore):
             # The streams' rows locked last, in order, as every write locks them (no deadlock).
             for tenant_id in sorted(removed):
                 append_changes(conn, tenant_id, removed[tenant_id])
-            return sum(len(r) for r in removed.values())
+            counted: dict[tuple[str, str], int] = {}
+            for tenant_id, changes in removed.items():
+                for table_name, _ in changes:
+                    counted[(tenant_id, table_name)] = counted.get((tenant_id, table_name), 0) + 1
+            return counted
 
         return await self._db.write(work)
 

@@ -18,6 +18,7 @@ their target's prefix (``dynamodbapi.streams``).
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Any, ClassVar, Final
 
@@ -39,6 +40,7 @@ from andromede.dynamodbapi.encryption import kms_caller
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
+from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_names
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
@@ -120,6 +122,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         rate_limiter: RateLimiter | None = None,
         streams: DynamoStreams | None = None,
         table_keys: TableKeys | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
@@ -128,6 +131,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
         self._table_keys = table_keys
+        self._observer = observer
 
     @property
     def service(self) -> DynamoService:
@@ -196,3 +200,18 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
     def finish(self, request: JsonRequest[DynamoCall], status: int, error_type: str | None) -> None:
         super().finish(request, status, error_type)
         self._denied.discard(request.request_id)
+        call, tenant_id = request.context, request.principal.tenant_id
+        if self._observer is not None and tenant_id is not None and status < 500:
+            if not request.target.startswith(STREAMS_PREFIX):  # AWS/DynamoDB (decision 0254)
+                self._observer.finished(
+                    FinishedCall(
+                        tenant_id,
+                        request.action_name,
+                        () if call is None else table_names(call.resources),
+                        None if call is None else call.tally,
+                        None if call is None else call.returned,
+                        status,
+                        error_type,
+                        time.perf_counter() - request.started,
+                    )
+                )

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.dynamodb.capacity import Tally
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.expressions import (
     Condition,
@@ -71,6 +72,10 @@ class DynamoCall:
     # A table's KMS key (decision 0254): the key wiring, and the caller as KMS judges it.
     table_keys: TableKeys | None = None
     kms_caller: object = None
+    # What an item call consumed and, for a query or scan, how many items it returned: its
+    # AWS/DynamoDB metrics (decision 0254).
+    tally: Tally | None = None
+    returned: int | None = None
 
     def string(
         self,

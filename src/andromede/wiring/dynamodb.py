@@ -38,6 +38,7 @@ from andromede.kms.service import KeyService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_metrics import DynamoMetrics
 from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 
 __all__ = [
@@ -93,7 +94,10 @@ def dynamodb_limits(settings: Settings) -> TableLimits:
 
 
 async def _expire_forever(
-    settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
+    settings: Settings,
+    dynamodb: DynamoService,
+    streams: DynamoStreams,
+    metrics: DynamoMetrics | None = None,
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
     records past the streams' retention (decision 0246). Every gateway may run it: deleting
@@ -101,8 +105,12 @@ async def _expire_forever(
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
         try:
-            while await dynamodb.expire() >= 1000:
-                pass  # a backlog is worked through now, a thousand at a time
+            while True:  # a backlog is worked through now, a thousand at a time
+                deleted = await dynamodb.expire()
+                if metrics is not None:
+                    metrics.expired(deleted)  # TimeToLiveDeletedItemCount (decision 0254)
+                if sum(deleted.values()) < 1000:
+                    break
             await streams.prune()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
@@ -128,9 +136,12 @@ def dynamodb_api(
     )
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     table_keys = sealer if isinstance(sealer, DynamoKmsSealer) else None
-    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, table_keys)
+    metrics = None if metrics_sink is None else DynamoMetrics(metrics_sink)
+    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, table_keys, metrics)
     apis[DynamoApp.name] = app
-    task = asyncio.create_task(_expire_forever(settings, dynamodb, streams), name="dynamodb-ttl")
+    task = asyncio.create_task(
+        _expire_forever(settings, dynamodb, streams, metrics), name="dynamodb-ttl"
+    )
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)

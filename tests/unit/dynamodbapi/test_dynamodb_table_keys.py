@@ -61,7 +61,9 @@ async def test_the_aws_owned_and_the_aws_managed_key(world: World) -> None:
                                          "KMSMasterKeyArn": arn}  # fmt: skip
     key = await world.customer_keys.describe_key(world.root(), "alias/aws/dynamodb")
     assert key.arn == arn and arn.startswith(f"arn:aws:kms:eu-fr-1:{world.tenant_id}:key/")
-    await world.client("PutItem", TableName="managed", Item={"pk": {"S": "a"}, "v": {"S": "clear-text"}})
+    await world.client(
+        "PutItem", TableName="managed", Item={"pk": {"S": "a"}, "v": {"S": "clear-text"}}
+    )
     assert await get(world, "a", "managed") == {"pk": {"S": "a"}, "v": {"S": "clear-text"}}
     assert b"clear-text" not in b"".join(stored(world, "managed"))
     same = await create(world, "named", Enabled=True, SSEType="KMS",
