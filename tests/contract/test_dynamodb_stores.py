@@ -406,8 +406,11 @@ async def test_a_tables_key_and_a_backfilling_index_are_kept(store: DynamoStore)
     )
     assert await store.replace_table(rekeyed)
     assert await store.get_table("t1", "a") == rekeyed
+    await store.create_table(table("b", tenant_id="t2"), max_tables=5)
+    assert await store.backfilling_tables() == [("t1", "a")]  # every account's
     done = dataclasses.replace(
         rekeyed, revision=3, indexes=(dataclasses.replace(index, backfilling=False),)
     )
     assert await store.replace_table(done)
     assert await store.get_table("t1", "a") == done
+    assert await store.backfilling_tables() == []

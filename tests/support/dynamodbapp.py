@@ -26,6 +26,7 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
@@ -69,6 +70,7 @@ class World(Signers):
     customer_keys: CustomerKeyService
     sink: RecordingSink
     metrics: DynamoMetrics
+    backfill: IndexBackfill
 
     def root(self) -> Caller:
         account = self.tenant_id
@@ -204,6 +206,7 @@ async def dynamodb_world(
         customer_keys=customer_keys,
         sink=sink,
         metrics=metrics,
+        backfill=IndexBackfill(dynamodb),
     )
 
 

@@ -55,6 +55,9 @@ class MemoryDynamoStore:
         names = sorted(n for t, n in self._tables if t == tenant_id)
         return [n for n in names if after is None or n > after][:limit]
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        return sorted(k for k, t in self._tables.items() if any(i.backfilling for i in t.indexes))
+
     async def replace_table(self, table: Table) -> bool:
         key = (table.tenant_id, table.name)
         held = self._tables.get(key)

@@ -82,6 +82,11 @@ class DynamoStore(StreamStore, Protocol):
         """The account's table names in order, after ``after``, at most ``limit``."""
         ...
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        """Every (account, table) with an index still to fill (decision 0254), of every
+        account: what the backfill upkeep resumes after a restart."""
+        ...
+
     async def replace_table(self, table: Table) -> bool:
         """``table`` written over its row if the row's revision is ``table.revision - 1``."""
         ...

@@ -318,6 +318,14 @@ class SqlDynamoStore(SqlStreamStore):
         query = query.order_by(_T.c.table_name).limit(limit)
         return await self._db.read(lambda conn: [str(r[0]) for r in conn.execute(query)])
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        # The definition's JSON says so (no column of its own: no migration); the match is
+        # confirmed on the parsed definition.
+        query = sa.select(_T).where(_T.c.definition.like('%"backfilling": true%'))
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
+        found = [_table(r) for r in rows]
+        return sorted((t.tenant_id, t.name) for t in found if any(i.backfilling for i in t.indexes))
+
     async def replace_table(self, table: Table) -> bool:
         statement = (
             sa.update(_T)

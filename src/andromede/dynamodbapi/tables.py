@@ -246,8 +246,8 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
 
 
 async def _update_indexes(call: DynamoCall, table: Table) -> Table:
-    """UpdateTable's index updates (decision 0243): a new index is backfilled within the call
-    and answered ACTIVE; a deleted one is gone at once."""
+    """UpdateTable's index updates (decision 0243): a new index is answered CREATING and
+    filled afterwards (decision 0254, ``dynamodb.backfill``); a deleted one is gone at once."""
     definitions = {a.name: a.type for a in table.attributes}
     for definition in call.listing("AttributeDefinitions") or []:
         name = call.string("AttributeName", required=True, min_length=1, source=definition)
@@ -275,6 +275,12 @@ async def _update_indexes(call: DynamoCall, table: Table) -> Table:
             kept = tuple(target if i.name == target.name else i for i in table.indexes)
             table = await call.dynamodb.change_table(table, indexes=kept)
             continue
+        if any(i.backfilling for i in table.indexes):
+            raise DynamoWireError(
+                "LimitExceededException",
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+                "simultaneously per table",
+            )
         if table.index(target.name) is not None:
             raise DynamoWireError(
                 "ValidationException",

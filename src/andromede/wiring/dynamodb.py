@@ -24,6 +24,7 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
@@ -116,6 +117,20 @@ async def _expire_forever(
             log.exception("DynamoDB time-to-live deletion failed")
 
 
+async def _upkeep(
+    settings: Settings,
+    dynamodb: DynamoService,
+    streams: DynamoStreams,
+    metrics: DynamoMetrics | None,
+    backfill: IndexBackfill,
+) -> None:
+    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task."""
+    await asyncio.gather(
+        _expire_forever(settings, dynamodb, streams, metrics),
+        backfill.forever(settings.dynamodb_ttl_interval),
+    )
+
+
 def dynamodb_api(
     apis: MutableMapping[str, ASGIApp], settings: Settings, db: Database, keys: KeyService,
     identity: IdentityService, audit: AuditService, rate_limiter: RateLimiter | None,
@@ -139,8 +154,9 @@ def dynamodb_api(
     metrics = None if metrics_sink is None else DynamoMetrics(metrics_sink)
     app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, table_keys, metrics)
     apis[DynamoApp.name] = app
+    backfill = IndexBackfill(dynamodb)  # decision 0254
     task = asyncio.create_task(
-        _expire_forever(settings, dynamodb, streams, metrics), name="dynamodb-ttl"
+        _upkeep(settings, dynamodb, streams, metrics, backfill), name="dynamodb-ttl"
     )
 
     async def forget(tenant_id: str) -> int:
