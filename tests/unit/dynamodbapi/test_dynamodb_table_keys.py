@@ -206,3 +206,28 @@ async def test_the_callers_kms_rights_decide(world: World) -> None:
     # Reads and writes use DynamoDB's grant: the caller needs no kms:Decrypt of its own.
     await user.client("PutItem", TableName="tab", Item={"pk": {"S": "a"}})
     assert (await user.client("GetItem", TableName="tab", Key={"pk": {"S": "a"}}))["Item"]
+
+
+async def test_the_tables_stream_follows_its_key(world: World) -> None:
+    key = await world.customer_keys.create_key(world.root())
+    await create(world)
+    await world.client("UpdateTable", TableName="tab",
+                       StreamSpecification={"StreamEnabled": True,
+                                            "StreamViewType": "NEW_IMAGE"})  # fmt: skip
+    await world.client("PutItem", TableName="tab", Item={"pk": {"S": "before"}})
+    await world.client(
+        "UpdateTable",
+        TableName="tab",
+        SSESpecification={"Enabled": True, "KMSMasterKeyId": key.arn},
+    )
+    await world.client("PutItem", TableName="tab", Item={"pk": {"S": "after"}})
+    arn = (await describe(world))["LatestStreamArn"]
+    shard = (await world.streams("DescribeStream", StreamArn=arn))["StreamDescription"]["Shards"][
+        0
+    ]["ShardId"]
+    iterator = (await world.streams("GetShardIterator", StreamArn=arn, ShardId=shard,
+                                    ShardIteratorType="TRIM_HORIZON"))["ShardIterator"]  # fmt: skip
+    records = (await world.streams("GetRecords", ShardIterator=iterator))["Records"]
+    assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records] == ["before", "after"]
+    await world.customer_keys.disable_key(world.root(), key.arn)
+    await world.streams_fails("GetRecords", "AccessDeniedException", ShardIterator=iterator)
