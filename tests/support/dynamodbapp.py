@@ -71,6 +71,7 @@ class World(Signers):
     sink: RecordingSink
     metrics: DynamoMetrics
     backfill: IndexBackfill
+    sealer: DynamoKmsSealer
 
     def root(self) -> Caller:
         account = self.tenant_id
@@ -207,6 +208,7 @@ async def dynamodb_world(
         sink=sink,
         metrics=metrics,
         backfill=IndexBackfill(dynamodb),
+        sealer=sealer,
     )
 
 

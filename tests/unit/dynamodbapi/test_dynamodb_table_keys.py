@@ -231,3 +231,24 @@ async def test_the_tables_stream_follows_its_key(world: World) -> None:
     assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in records] == ["before", "after"]
     await world.customer_keys.disable_key(world.root(), key.arn)
     await world.streams_fails("GetRecords", "AccessDeniedException", ShardIterator=iterator)
+
+
+async def test_the_key_check_period_bounds_how_long_a_disabled_key_serves(
+    tmp_path: Path,
+) -> None:
+    now = [1000.0]
+
+    def clock() -> float:
+        return now[0]
+
+    async for world in dynamodb_world(tmp_path, dynamodb_table_key_check=60):
+        world.sealer._clock = clock
+        key = await world.customer_keys.create_key(world.root())
+        await create(world, Enabled=True, KMSMasterKeyId=key.arn)
+        await world.client("PutItem", TableName="tab", Item={"pk": {"S": "a"}})
+        await world.customer_keys.disable_key(world.root(), key.arn)
+        assert await get(world, "a") == {"pk": {"S": "a"}}  # trusted for the period
+        assert (await describe(world))["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+        now[0] += 61
+        await world.fails("GetItem", "AccessDeniedException", TableName="tab",
+                          Key={"pk": {"S": "a"}})  # fmt: skip
