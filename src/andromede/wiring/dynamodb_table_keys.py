@@ -176,7 +176,7 @@ class DynamoKmsSealer(DynamoItemSealer):
         if table.kms_key_arn is None:
             return True
         try:
-            await self._usable(table, table.kms_key_arn, fresh=True)
+            await self._usable(table, table.kms_key_arn, fresh=True, use=False)
         except SealedItemUnreadable:
             return False
         return True
@@ -236,9 +236,12 @@ class DynamoKmsSealer(DynamoItemSealer):
             return table.tenant_id
         return await self._usable(table, table.kms_key_arn)
 
-    async def _usable(self, table: Table, key_arn: str, *, fresh: bool = False) -> str:
+    async def _usable(
+        self, table: Table, key_arn: str, *, fresh: bool = False, use: bool = True
+    ) -> str:
         """The key ring of ``key_arn`` once KMS finds it usable (asked again after the check
-        period); ``SealedItemUnreadable`` with AWS's words when it is not."""
+        period); ``SealedItemUnreadable`` with AWS's words when it is not, audited as a refused
+        use unless only the table's state is asked (``use`` False: DescribeTable)."""
         ring = key_arn.rsplit("/", 1)[-1]
         now = self._clock()
         if not fresh and self._usable_until.get(key_arn, 0.0) > now:
@@ -247,7 +250,8 @@ class DynamoKmsSealer(DynamoItemSealer):
             found = await self._customer_keys.key_for_service_use(key_arn)
         except CustomerKeyError as exc:
             self._usable_until.pop(key_arn, None)
-            self._record(table, "kms:Decrypt", key_arn, type(exc).__name__)
+            if use:
+                self._record(table, "kms:Decrypt", key_arn, type(exc).__name__)
             kind = {
                 CmkDisabled: "DisabledException",
                 CmkNotFound: "NotFoundException",
