@@ -651,7 +651,7 @@ class Application:
             audit, rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(kinesis)
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
-            rate_limiter, billing)  # fmt: skip
+            rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(dynamodb)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)

@@ -22,7 +22,14 @@ from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import Backup, BackupStore
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.memory import MemoryDynamoStore
-from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
+from andromede.dynamodb.model import (
+    BillingMode,
+    IndexKey,
+    KeyElement,
+    SecondaryIndex,
+    StoredItem,
+    Table,
+)
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamViewType
@@ -133,7 +140,7 @@ async def test_expiry_and_a_closed_tenant(store: DynamoStore) -> None:
     await store.put_item("t1", "a", item(b"h", b"2", expires=300), ABSENT)
     await store.put_item("t1", "a", item(b"h", b"3"), ABSENT)
     await store.put_item("t2", "b", item(b"h", b"1"), ABSENT)
-    assert await store.expire(200, 100) == 1
+    assert await store.expire(200, 100) == {("t1", "a"): 1}  # per table (decision 0254)
     assert await store.usage("t1", "a") == (2, 20)
     assert await store.forget_tenant("t1") == 1
     assert await store.get_table("t1", "a") is None and await store.usage("t1", "a") == (0, 0)
@@ -231,7 +238,7 @@ async def test_index_entries_follow_their_items(store: DynamoStore) -> None:
     await store.put_item(
         "t1", "a", indexed(b"h7", b"1", IndexKey(g, b"x", b"\x06"), expires=100), ABSENT
     )
-    assert await store.expire(200, 100) == 1
+    assert await store.expire(200, 100) == {("t1", "a"): 1}
     assert await owners() == [b"h6"]
     await store.drop_index("t1", "a", g)
     assert await owners() == [] and await store.index_usage("t1", "a") == {}
@@ -335,7 +342,7 @@ async def test_streams_are_listed_and_expiry_is_recorded_by_the_service(
     await store.put_item("t1", "a", item(b"h", b"1", expires=100), ABSENT)
     await store.put_item("t1", "b", item(b"h", b"2", expires=100), ABSENT)
     await store.end_stream("t1", "b", 50)  # b's stream disabled: its expiry goes unrecorded
-    assert await store.expire(200, 100) == 2
+    assert await store.expire(200, 100) == {("t1", "a"): 1, ("t1", "b"): 1}
     (removed,) = await store.read_changes("t1", "a", "L1", 0, 9, 1 << 20)
     assert removed.change == ChangeRecord(
         "REMOVE", b"h", b"1", item(b"h", b"1").sealed, None, 10, 200_000, by_service=True
@@ -478,7 +485,7 @@ async def test_a_recovering_table_keeps_its_item_history(
     expiry = (10 * day + 9000) // 1000  # s
     await store.put_item("t1", "kept", item(c, b"s", expires=expiry), ABSENT,
                          _version(c, b"c1", 10 * day + 8))  # fmt: skip
-    assert await store.expire(expiry, 10) == 1  # its removal kept too, at the expiry
+    assert await store.expire(expiry, 10) == {("t1", "kept"): 1}  # its removal kept too
 
     async def at(instant: int) -> list[tuple[bytes, bytes]]:
         rows = await backups.items_at("t1", "kept", recovering.created, instant, None, 10)
@@ -502,3 +509,29 @@ async def test_a_recovering_table_keeps_its_item_history(
     await backups.stop_history("t1", "kept", recovering.created)
     assert await at(11 * day) == []
     assert await backups.items_at("t1", "plain", plain.created, 11 * day, None, 10) == []
+
+
+async def test_a_tables_key_and_a_backfilling_index_are_kept(store: DynamoStore) -> None:
+    """Decision 0254: a change of KMS key replaces the wrapped data key and the sealed table
+    key with the definition; an index added stays CREATING until its backfill ends."""
+    await store.create_table(table("a"), max_tables=5)
+    index = SecondaryIndex("by", False, KeyElement("g", "S"), None, backfilling=True)
+    rekeyed = dataclasses.replace(
+        table("a"),
+        revision=2,
+        sse_kms=True,
+        kms_key_arn="arn:aws:kms:eu-fr-1:t1:key/k1",
+        wrapped_key=b"\x01rewrapped",
+        table_key=b"\x00sealed\xff",
+        indexes=(index,),
+    )
+    assert await store.replace_table(rekeyed)
+    assert await store.get_table("t1", "a") == rekeyed
+    await store.create_table(table("b", tenant_id="t2"), max_tables=5)
+    assert await store.backfilling_tables() == [("t1", "a")]  # every account's
+    done = dataclasses.replace(
+        rekeyed, revision=3, indexes=(dataclasses.replace(index, backfilling=False),)
+    )
+    assert await store.replace_table(done)
+    assert await store.get_table("t1", "a") == done
+    assert await store.backfilling_tables() == []

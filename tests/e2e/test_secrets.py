@@ -809,6 +809,56 @@ def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess)
     dynamodb.delete_table(TableName="ledger-3")
 
 
+def test_a_dynamodb_table_under_a_customer_key_and_an_index_backfilled(
+    server: ServerProcess,
+) -> None:
+    """Decision 0254 over the real server: a table made under a customer-managed KMS key
+    (boto3's ``kms`` and ``dynamodb`` clients), described ``INACCESSIBLE_ENCRYPTION_CREDENTIALS``
+    while the key is disabled and serving again once enabled; a global index added by
+    UpdateTable answered ``CREATING``, then ``ACTIVE`` once the server's backfill filled it."""
+    credentials = server.credentials()
+    dynamodb: Any = client_for(server, "dynamodb", *credentials)
+    kms: Any = client_for(server, "kms", *credentials)
+    key = kms.create_key(Description="dynamodb tables")["KeyMetadata"]
+    made = dynamodb.create_table(
+        TableName="sealed", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["KeyId"]},
+    )["TableDescription"]  # fmt: skip
+    assert made["SSEDescription"] == {"Status": "ENABLED", "SSEType": "KMS",
+                                      "KMSMasterKeyArn": key["Arn"]}  # fmt: skip
+    dynamodb.put_item(TableName="sealed", Item={"id": {"S": "a"}, "colour": {"S": "red"}})
+    kms.disable_key(KeyId=key["KeyId"])
+    status = dynamodb.describe_table(TableName="sealed")["Table"]["TableStatus"]
+    assert status == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    kms.enable_key(KeyId=key["KeyId"])
+    assert dynamodb.describe_table(TableName="sealed")["Table"]["TableStatus"] == "ACTIVE"
+    assert dynamodb.get_item(TableName="sealed", Key={"id": {"S": "a"}})["Item"]["colour"] == {
+        "S": "red"
+    }
+    updated = dynamodb.update_table(
+        TableName="sealed",
+        AttributeDefinitions=[{"AttributeName": "colour", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by_colour", "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": "colour", "KeyType": "HASH"}]}}],
+    )["TableDescription"]  # fmt: skip
+    assert updated["GlobalSecondaryIndexes"][0]["IndexStatus"] == "CREATING"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        index = dynamodb.describe_table(TableName="sealed")["Table"]["GlobalSecondaryIndexes"][0]
+        if index["IndexStatus"] == "ACTIVE":
+            break
+        time.sleep(0.1)
+    assert (index["IndexStatus"], index["Backfilling"]) == ("ACTIVE", False)
+    found = dynamodb.query(TableName="sealed", IndexName="by_colour",
+                           KeyConditionExpression="colour = :c",
+                           ExpressionAttributeValues={":c": {"S": "red"}})  # fmt: skip
+    assert found["Count"] == 1
+    dynamodb.delete_table(TableName="sealed")
+
+
 def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None:
     """Enhanced fan-out (decision 0242) with boto3's own event-stream client: a consumer
     registered, subscribed to the shard from its tip, records put by another client pushed

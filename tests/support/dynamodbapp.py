@@ -26,6 +26,7 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.backup_memory import MemoryBackupStore
 from andromede.dynamodb.backups import BackupStore, DynamoBackups
 from andromede.dynamodb.memory import MemoryDynamoStore
@@ -34,16 +35,22 @@ from andromede.dynamodb.store import DynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
 from andromede.dynamodbapi.streams import stream_limits
+from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.customer_keys import Caller, CustomerKeyService
+from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
+from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from andromede.wiring.dynamodb import DynamoMeter, dynamodb_limits
-from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_metrics import DynamoMetrics
+from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 from support.firehoseapp import CallFailed
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
+from support.metric_sinks import RecordingSink
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("dynamodb")
@@ -62,6 +69,16 @@ class World(Signers):
     audit_store: MemoryAuditStore
     audit: AuditService
     billing: BillingService
+    customer_keys: CustomerKeyService
+    sink: RecordingSink
+    metrics: DynamoMetrics
+    backfill: IndexBackfill
+    sealer: DynamoKmsSealer
+
+    def root(self) -> Caller:
+        account = self.tenant_id
+        arn = f"arn:aws:iam::{account}:root"
+        return Caller(account, arn, Principal(account, None, None, PrincipalKind.ROOT, arn))
 
     async def raw(
         self, action: str, payload: dict[str, Any] | bytes, prefix: str = "DynamoDB_20120810"
@@ -163,7 +180,15 @@ async def dynamodb_world(
     keys = key_service_in(tmp_path / "dynamodb-keys")
     held = store or MemoryDynamoStore()
     meter = DynamoMeter(billing, REGION)
-    dynamodb = DynamoService(held, DynamoItemSealer(keys), REGION, dynamodb_limits(settings), meter)
+    customer_keys = CustomerKeyService(
+        MemoryCustomerKeyStore(), keys, KmsAuthoriser(identity.policies_for, REGION), region=REGION
+    )
+    sealer = DynamoKmsSealer(
+        keys, customer_keys, audit, billing, check_period=settings.dynamodb_table_key_check
+    )
+    dynamodb = DynamoService(held, sealer, REGION, dynamodb_limits(settings), meter)
+    sink = RecordingSink()
+    metrics = DynamoMetrics(sink)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     yield World(
         app=DynamoApp(
@@ -177,6 +202,8 @@ async def dynamodb_world(
                 backup_store or MemoryBackupStore(held),  # type: ignore[arg-type]
                 settings.dynamodb_pitr_restore_lag,
             ),
+            table_keys=sealer,
+            observer=metrics,
         ),
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
@@ -187,6 +214,11 @@ async def dynamodb_world(
         audit_store=audit_store,
         audit=audit,
         billing=billing,
+        customer_keys=customer_keys,
+        sink=sink,
+        metrics=metrics,
+        backfill=IndexBackfill(dynamodb),
+        sealer=sealer,
     )
 
 

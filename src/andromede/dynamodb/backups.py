@@ -91,7 +91,6 @@ class RestoreOverrides:
     throughput: bool = False
     global_indexes: tuple[SecondaryIndex, ...] | None = None
     local_indexes: tuple[SecondaryIndex, ...] | None = None
-    sse_kms: bool | None = None
 
 
 class BackupStore(Protocol):
@@ -254,7 +253,7 @@ class DynamoBackups:
                 read,
                 write,
                 (),  # tags, time to live and streams are set again by hand, as on AWS
-                source.sse_kms if overrides.sse_kms is None else overrides.sse_kms,
+                False,  # the AWS-owned key, as AWS restores; the API applies another
                 indexes,
             )
         except TableInUse:

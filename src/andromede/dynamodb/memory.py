@@ -60,6 +60,9 @@ class MemoryDynamoStore:
         names = sorted(n for t, n in self._tables if t == tenant_id)
         return [n for n in names if after is None or n > after][:limit]
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        return sorted(k for k, t in self._tables.items() if any(i.backfilling for i in t.indexes))
+
     async def replace_table(self, table: Table) -> bool:
         key = (table.tenant_id, table.name)
         held = self._tables.get(key)
@@ -246,13 +249,15 @@ class MemoryDynamoStore:
             kept = tuple(k for k in item.index_keys if k.index != index)
             items[key] = dataclasses.replace(item, index_keys=kept)
 
-    async def expire(self, now: int, limit: int) -> int:
-        removed = 0
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
+        removed: dict[tuple[str, str], int] = {}
+        count = 0
         for table, items in self._items.items():
             for key, item in list(items.items()):
-                if removed < limit and item.expires is not None and item.expires <= now:
+                if count < limit and item.expires is not None and item.expires <= now:
                     del items[key]
-                    removed += 1
+                    count += 1
+                    removed[table] = removed.get(table, 0) + 1
                     self._append(*table, expired(item, now))
         return removed
 

@@ -53,6 +53,8 @@ class SecondaryIndex:
     non_key: tuple[str, ...] = ()
     read_capacity: int = 0
     write_capacity: int = 0
+    # Added by UpdateTable and not yet filled from the table's items (decision 0254): CREATING.
+    backfilling: bool = False
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -80,8 +82,8 @@ class SecondaryIndex:
             "IndexArn": f"{table.arn}/index/{self.name}",
         }
         if not self.local:
-            described["IndexStatus"] = "ACTIVE"
-            described["Backfilling"] = False
+            described["IndexStatus"] = "CREATING" if self.backfilling else "ACTIVE"
+            described["Backfilling"] = self.backfilling
             described["ProvisionedThroughput"] = {
                 "NumberOfDecreasesToday": 0,
                 "ReadCapacityUnits": self.read_capacity,
@@ -140,6 +142,11 @@ class Table:
     restored_from: tuple[str | None, str, int] | None = None
     # Point-in-time recovery while on: (RecoveryPeriodInDays, since when its history is kept, ms).
     pitr: tuple[int, int] | None = None
+    # Its KMS key (decision 0254): the ARN of the AWS-managed or customer-managed key its data
+    # key is wrapped under (None: the account's key ring, AWS's "AWS owned key"), and the
+    # table key sealed under that data key (empty: the data key is the table key itself).
+    kms_key_arn: str | None = None
+    table_key: bytes = b""
 
     def index(self, name: str) -> SecondaryIndex | None:
         return next((i for i in self.indexes if i.name == name), None)
@@ -188,7 +195,13 @@ class Table:
             "DeletionProtectionEnabled": self.deletion_protection,
             "TableClassSummary": {"TableClass": "STANDARD"},
         }
-        if self.sse_kms:
+        if self.kms_key_arn is not None:
+            described["SSEDescription"] = {
+                "Status": "ENABLED",
+                "SSEType": "KMS",
+                "KMSMasterKeyArn": self.kms_key_arn,
+            }
+        elif self.sse_kms:
             # Asked for KMS, sealed as every table is, under the account's key ring: said as
             # such, never a KMS key that does not seal it (decision 0237).
             described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "AES256"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -119,6 +119,7 @@ class DynamoService:
         self.limits = limits
         self._sealer = sealer
         self._observer = observer
+        self.index_added: Callable[[], None] | None = None  # wakes the backfill (0254)
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -196,11 +197,17 @@ class DynamoService:
         return changed
 
     async def add_index(self, table: Table, index: SecondaryIndex) -> Table:
-        """``index`` added to the table and backfilled from its items, page by page, within
-        the call (decision 0243: ACTIVE when the call answers)."""
-        changed = await self.change_table(table, indexes=(*table.indexes, index))
-        await self._rewrite(changed)
+        """``index`` added to the table CREATING, written by every write from now on; its
+        backfill from the items already held is ``dynamodb.backfill``'s (decision 0254)."""
+        added = dataclasses.replace(index, backfilling=True)
+        changed = await self.change_table(table, indexes=(*table.indexes, added))
+        if self.index_added is not None:
+            self.index_added()
         return changed
+
+    async def refill(self, table: Table) -> None:
+        """Every item's index entries and expiry recomputed under ``table``'s definition."""
+        await self._rewrite(table)
 
     async def remove_index(self, table: Table, name: str) -> Table:
         kept = tuple(i for i in table.indexes if i.name != name)
@@ -553,7 +560,9 @@ class DynamoService:
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
-    async def expire(self, limit: int = 1000) -> int:
+    async def expire(self, limit: int = 1000) -> dict[tuple[str, str], int]:
+        """Items past their time to live deleted, at most ``limit``: how many of each
+        (account, table)."""
         return await self.store.expire(int(time.time()), limit)
 
 

@@ -82,6 +82,11 @@ class DynamoStore(StreamStore, Protocol):
         """The account's table names in order, after ``after``, at most ``limit``."""
         ...
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        """Every (account, table) with an index still to fill (decision 0254), of every
+        account: what the backfill upkeep resumes after a restart."""
+        ...
+
     async def replace_table(self, table: Table) -> bool:
         """``table`` written over its row if the row's revision is ``table.revision - 1``."""
         ...
@@ -192,9 +197,10 @@ class DynamoStore(StreamStore, Protocol):
         """Every entry of the index removed."""
         ...
 
-    async def expire(self, now: int, limit: int) -> int:
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
         """Items whose expiry (s) is ``now`` or earlier removed, at most ``limit``, each with
-        its REMOVE record (by the service) when its table's stream is enabled; how many."""
+        its REMOVE record (by the service) when its table's stream is enabled; how many of
+        each (account, table) (``TimeToLiveDeletedItemCount``, decision 0254)."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:

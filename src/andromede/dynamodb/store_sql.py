@@ -11,6 +11,7 @@ instant may pass it by one, a quota not a guarantee (as decision 0228's streams)
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from typing import Any, Final
@@ -65,6 +66,8 @@ def _definition(table: Table) -> str:
             "deletion_protection": table.deletion_protection,  # decision 0253
             "restored_from": None if table.restored_from is None else list(table.restored_from),
             "pitr": None if table.pitr is None else list(table.pitr),
+            "kms_key": table.kms_key_arn,  # decision 0254
+            "table_key": base64.b64encode(table.table_key).decode(),
             "indexes": [
                 {
                     "name": i.name,
@@ -75,6 +78,7 @@ def _definition(table: Table) -> str:
                     "non_key": list(i.non_key),
                     "read": i.read_capacity,
                     "write": i.write_capacity,
+                    "backfilling": i.backfilling,
                 }
                 for i in table.indexes
             ],
@@ -94,6 +98,7 @@ def _index(d: dict[str, Any]) -> SecondaryIndex:
         non_key=tuple(d["non_key"]),
         read_capacity=int(d["read"]),
         write_capacity=int(d["write"]),
+        backfilling=bool(d.get("backfilling", False)),
     )
 
 
@@ -125,6 +130,8 @@ def _table(m: Any) -> Table:
         deletion_protection=bool(d.get("deletion_protection", False)),
         restored_from=None if d.get("restored_from") is None else tuple(d["restored_from"]),
         pitr=None if d.get("pitr") is None else (int(d["pitr"][0]), int(d["pitr"][1])),
+        kms_key_arn=d.get("kms_key"),
+        table_key=base64.b64decode(d.get("table_key", "")),
     )
 
 
@@ -317,11 +324,23 @@ class SqlDynamoStore(SqlStreamStore):
         query = query.order_by(_T.c.table_name).limit(limit)
         return await self._db.read(lambda conn: [str(r[0]) for r in conn.execute(query)])
 
+    async def backfilling_tables(self) -> list[tuple[str, str]]:
+        # The definition's JSON says so (no column of its own: no migration); the match is
+        # confirmed on the parsed definition.
+        query = sa.select(_T).where(_T.c.definition.like('%"backfilling": true%'))
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
+        found = [_table(r) for r in rows]
+        return sorted((t.tenant_id, t.name) for t in found if any(i.backfilling for i in t.indexes))
+
     async def replace_table(self, table: Table) -> bool:
         statement = (
             sa.update(_T)
             .where(_one(table.tenant_id, table.name), _T.c.revision == table.revision - 1)
-            .values(definition=_definition(table), revision=table.revision)
+            .values(
+                definition=_definition(table),
+                revision=table.revision,
+                wrapped_key=table.wrapped_key,  # a change of KMS key re-wraps it (decision 0254)
+            )
         )
         return await self._db.write(lambda conn: conn.execute(statement).rowcount == 1)
 
@@ -488,10 +507,10 @@ class SqlDynamoStore(SqlStreamStore):
         query = query.order_by(_I.c.hash_token, _I.c.sort_token).limit(limit)
         return await self._db.read(lambda conn: [_item(m) for m in conn.execute(query).mappings()])
 
-    async def expire(self, now: int, limit: int) -> int:
+    async def expire(self, now: int, limit: int) -> dict[tuple[str, str], int]:
         due = sa.select(_I).where(_I.c.expires <= now).limit(limit)
 
-        def work(conn: Connection) -> int:
+        def work(conn: Connection) -> dict[tuple[str, str], int]:
             removed: dict[str, list[tuple[str, ChangeRecord]]] = {}
             for row in conn.execute(due).mappings().all():
                 where = (row["tenant_id"], row["table_name"], row["hash_token"], row["sort_token"])
@@ -504,7 +523,11 @@ class SqlDynamoStore(SqlStreamStore):
             # The streams' rows locked last, in order, as every write locks them (no deadlock).
             for tenant_id in sorted(removed):
                 append_changes(conn, tenant_id, removed[tenant_id])
-            return sum(len(r) for r in removed.values())
+            counted: dict[tuple[str, str], int] = {}
+            for tenant_id, changes in removed.items():
+                for table_name, _ in changes:
+                    counted[(tenant_id, table_name)] = counted.get((tenant_id, table_name), 0) + 1
+            return counted
 
         return await self._db.write(work)
 

@@ -246,7 +246,15 @@ class DynamoStreams:
             min(limit, self.limits.max_records),
             self.limits.page_bytes,
         )
-        answered = [await self._wire(stream, r) for r in found]
+        # The images open under the table's key as it is now (its KMS key, re-wrapped since:
+        # decision 0254); the stream's own copy once the table is deleted.
+        live = await self._dynamodb.store.get_table(tenant_id, table_name)
+        sealing = (
+            live
+            if live is not None and live.created == stream.table_created
+            else stream.sealing_table()
+        )
+        answered = [await self._wire(stream, sealing, r) for r in found]
         if self._on_read is not None:
             self._on_read(tenant_id)
         following = found[-1].sequence + 1 if found else start
@@ -256,19 +264,19 @@ class DynamoStreams:
         return stream, answered, seal_iterator(stream.iterator_key, tenant_id, onward)
 
     async def _open(
-        self, stream: Stream, record: StreamRecord, sealed: bytes | None
+        self, sealing: Table, record: StreamRecord, sealed: bytes | None
     ) -> Item | None:
         if sealed is None:
             return None
         change = record.change
         row = StoredItem(change.hash_token, change.sort_token, sealed, change.size)
-        return await self._dynamodb.open_item(stream.sealing_table(), row)
+        return await self._dynamodb.open_item(sealing, row)
 
-    async def _wire(self, stream: Stream, record: StreamRecord) -> dict[str, Any]:
+    async def _wire(self, stream: Stream, sealing: Table, record: StreamRecord) -> dict[str, Any]:
         """A record as GetRecords answers it, its images as the view type says."""
         change, view = record.change, stream.view_type
-        old = await self._open(stream, record, change.old_sealed)
-        new = await self._open(stream, record, change.new_sealed)
+        old = await self._open(sealing, record, change.old_sealed)
+        new = await self._open(sealing, record, change.new_sealed)
         whole = new if new is not None else old
         assert whole is not None  # noqa: S101 (a change has one image at least)
         keys = {n: whole[n] for n in stream.key_names}

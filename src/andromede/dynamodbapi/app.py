@@ -19,6 +19,7 @@ here and are told apart by their target's prefix (``dynamodbapi.streams``).
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Any, ClassVar, Final
 
@@ -35,11 +36,14 @@ from andromede.awsjson.endpoint import (
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodbapi.backups import BACKUP_ACTIONS
 from andromede.dynamodbapi.capacity import with_capacity
+from andromede.dynamodbapi.encryption import kms_caller
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
+from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_names
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.pitr import PITR_ACTIONS
@@ -124,6 +128,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         rate_limiter: RateLimiter | None = None,
         streams: DynamoStreams | None = None,
         backups: DynamoBackups | None = None,
+        table_keys: TableKeys | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
@@ -132,6 +138,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
+        self._table_keys = table_keys
+        self._observer = observer
 
     @property
     def service(self) -> DynamoService:
@@ -178,6 +186,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             dynamodb=self._dynamodb,
             authorise=authorise,
             backups=self.backups,
+            table_keys=self._table_keys,
+            kms_caller=kms_caller(request, region),
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)
@@ -199,3 +209,18 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
     def finish(self, request: JsonRequest[DynamoCall], status: int, error_type: str | None) -> None:
         super().finish(request, status, error_type)
         self._denied.discard(request.request_id)
+        call, tenant_id = request.context, request.principal.tenant_id
+        if self._observer is not None and tenant_id is not None and status < 500:
+            if not request.target.startswith(STREAMS_PREFIX):  # AWS/DynamoDB (decision 0254)
+                self._observer.finished(
+                    FinishedCall(
+                        tenant_id,
+                        request.action_name,
+                        () if call is None else table_names(call.resources),
+                        None if call is None else call.tally,
+                        None if call is None else call.returned,
+                        status,
+                        error_type,
+                        time.perf_counter() - request.started,
+                    )
+                )

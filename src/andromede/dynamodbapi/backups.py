@@ -22,6 +22,7 @@ from andromede.dynamodb.backups import (
 )
 from andromede.dynamodb.errors import TableNotFound, ValidationError
 from andromede.dynamodb.model import BillingMode, SecondaryIndex, Table
+from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
@@ -246,15 +247,6 @@ def restore_overrides(call: DynamoCall, source: Table) -> RestoreOverrides:
             if specs is None
             else tuple(read_index(call, s, definitions, mode, local=local) for s in specs)
         )
-    sse: bool | None = None
-    spec = call.mapping("SSESpecificationOverride")
-    if spec is not None:
-        if spec.get("KMSMasterKeyId") is not None:
-            raise ValidationError(
-                "A customer-managed KMS key for a table (SSESpecificationOverride."
-                "KMSMasterKeyId) is not served by this platform (decision 0237)"
-            )
-        sse = bool(call.boolean("Enabled", source=spec))
     global_override, local_override = chosen[False], chosen[True]
     indexes = [
         *(
@@ -272,7 +264,6 @@ def restore_overrides(call: DynamoCall, source: Table) -> RestoreOverrides:
         throughput=throughput is not None,
         global_indexes=chosen[False],
         local_indexes=chosen[True],
-        sse_kms=sse,
     )
 
 
@@ -282,8 +273,9 @@ async def restore_table_from_backup(call: DynamoCall) -> dict[str, Any]:
                     "TargetTableName")  # fmt: skip
     backup = await _named_backup(call, "RestoreTableFromBackup")
     target, _ = await authorise_target(call, "RestoreTableFromBackup")
+    key = await key_choice(call, target, field="SSESpecificationOverride")  # decision 0254
     table = await service_of(call).restore(backup, target, restore_overrides(call, backup.table))
-    return {"TableDescription": await restored(call, table)}
+    return {"TableDescription": await restored(call, await apply_key(call, table, key))}
 
 
 async def authorise_target(call: DynamoCall, action: str) -> tuple[str, str]:

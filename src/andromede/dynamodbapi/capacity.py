@@ -30,6 +30,7 @@ _LISTED: Final = frozenset(
     }
 )
 MEASURED: Final = _SINGLE | _LISTED
+_RETURNING: Final = frozenset({"Query", "Scan", "ExecuteStatement"})  # ReturnedItemCount
 
 
 def _units(units: Units) -> dict[str, float]:
@@ -72,7 +73,10 @@ async def with_capacity(action: str, handler: Handler, call: DynamoCall) -> dict
         else None
     )
     with measuring() as tally:
+        call.tally = tally  # for the call's AWS/DynamoDB metrics too (decision 0254)
         answer = await handler(call)
+    if action in _RETURNING:
+        call.returned = int(answer.get("Count", len(answer.get("Items", []))))
     if sizes == "SIZE":
         metrics = await item_collection_metrics(action, call)
         if metrics is not None:

@@ -213,6 +213,7 @@ def updated_indexes(
                         index.non_key,
                         read_,
                         write,
+                        index.backfilling,
                     ),
                 )
             )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from andromede.dynamodb.backups import DynamoBackups
+from andromede.dynamodb.capacity import Tally
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.expressions import (
     Condition,
@@ -23,6 +24,7 @@ from andromede.dynamodb.expressions import (
 )
 from andromede.dynamodb.model import Table, table_arn
 from andromede.dynamodb.service import DynamoService
+from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodb.values import Item, check_item
 from andromede.dynamodbapi.errors import DynamoWireError
 
@@ -69,6 +71,13 @@ class DynamoCall:
     authorise: Callable[[str, str], Awaitable[None]]
     resources: list[str] = field(default_factory=list)
     backups: DynamoBackups | None = None  # decision 0253
+    # A table's KMS key (decision 0254): the key wiring, and the caller as KMS judges it.
+    table_keys: TableKeys | None = None
+    kms_caller: object = None
+    # What an item call consumed and, for a query or scan, how many items it returned: its
+    # AWS/DynamoDB metrics (decision 0254).
+    tally: Tally | None = None
+    returned: int | None = None
 
     def string(
         self,

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.dynamodb.backfill import check_readable
 from andromede.dynamodb.capacity import on_index, transactional
 from andromede.dynamodb.errors import (
     ConditionFailed,
@@ -103,6 +104,7 @@ async def _bind(call: DynamoCall, source: dict[str, Any]) -> _Bound:
         index = table.index(index_name)
         if index is None:
             raise ValidationError(f"The table does not have the specified index: {index_name}")
+        check_readable(index)  # CREATING (decision 0254)
     digest = hashlib.sha256(json.dumps([text, parameters], sort_keys=True).encode()).hexdigest()
     return _Bound(statement, table, index, digest[:32])
 

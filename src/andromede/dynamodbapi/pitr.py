@@ -22,6 +22,7 @@ from andromede.dynamodbapi.backups import (
     restored,
     service_of,
 )
+from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
@@ -122,8 +123,9 @@ async def restore_table_to_point_in_time(call: DynamoCall) -> dict[str, Any]:
             f"[{earliest / 1000}, {latest / 1000}]",
         )
     overrides = restore_overrides(call, source)
+    key = await key_choice(call, target, field="SSESpecificationOverride")  # decision 0254
     table = await service_of(call).restore_to(source, at, target, overrides)
-    return {"TableDescription": await restored(call, table)}
+    return {"TableDescription": await restored(call, await apply_key(call, table, key))}
 
 
 PITR_ACTIONS: Final[dict[str, Handler]] = {

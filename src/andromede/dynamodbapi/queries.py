@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from andromede.dynamodb.backfill import check_readable
 from andromede.dynamodb.capacity import on_index
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
@@ -39,6 +40,7 @@ def _index(
     index = table.index(name)
     if index is None:
         raise ValidationError(f"The table does not have the specified index: {name}")
+    check_readable(index)  # CREATING (decision 0254)
     if not index.local and call.boolean("ConsistentRead"):
         raise ValidationError("Consistent reads are not supported on global secondary indexes")
     projection = expressions.projection

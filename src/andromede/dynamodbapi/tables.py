@@ -4,9 +4,9 @@ UpdateTable (billing mode, provisioned throughput, deletion protection: decision
 DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
 DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``); streams
-(decision 0246, ``dynamodbapi.streams``). What a table could have and this platform does not
-serve (a customer-managed KMS key,
-table classes) is refused ``ValidationException`` saying so, never
+(decision 0246, ``dynamodbapi.streams``); the table's KMS key (decision 0254,
+``dynamodbapi.encryption``). What a table could have and this platform does not
+serve (table classes) is refused ``ValidationException`` saying so, never
 ignored."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Table
+from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
@@ -35,6 +36,8 @@ def _refused(what: str) -> ValidationError:
 async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> dict[str, Any]:
     count, size = await call.dynamodb.usage(table)
     description = table.describe(count, size, await call.dynamodb.index_usage(table))
+    if status == "ACTIVE" and call.table_keys and not await call.table_keys.accessible(table):
+        status = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"  # its KMS key unusable (decision 0254)
     description["TableStatus"] = status
     return description
 
@@ -87,15 +90,6 @@ def _merged(
             f"The number of tags for a resource may not exceed {_MAX_TAGS}",
         )
     return tuple(merged.items())
-
-
-def _sse(call: DynamoCall) -> bool:
-    sse = call.mapping("SSESpecification")
-    if sse is None:
-        return False
-    if sse.get("KMSMasterKeyId") is not None:
-        raise _refused("A customer-managed KMS key for a table (SSESpecification.KMSMasterKeyId)")
-    return bool(call.boolean("Enabled", source=sse))
 
 
 async def create_table(call: DynamoCall) -> dict[str, Any]:
@@ -175,6 +169,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
             f"[{', '.join(sorted(used))}]"
         )
     read, write = _throughput(call, mode)
+    key = await key_choice(call, name)  # decision 0254: checked before the table is made
     table = await call.dynamodb.create_table(
         call.tenant_id,
         name,
@@ -185,11 +180,12 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         read,
         write,
         _merged((), _tags(call, call.listing("Tags"))),
-        _sse(call),
+        False,
         indexes,
     )
     if protected:
         table = await call.dynamodb.change_table(table, deletion_protection=True)
+    table = await apply_key(call, table, key)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
 
@@ -246,10 +242,10 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
         read, write = _throughput(call, mode)
         if (read, write) != (table.read_capacity, table.write_capacity):
             changes.update(read_capacity=read, write_capacity=write, throughput_changed=_now_ms())
-    if call.mapping("SSESpecification") is not None:
-        changes["sse_kms"] = _sse(call)
+    key = await key_choice(call, table.name, table)  # decision 0254
     if changes:
         table = await call.dynamodb.change_table(table, **changes)
+    table = await apply_key(call, table, key)
     if call.params.get("GlobalSecondaryIndexUpdates"):
         table = await _update_indexes(call, table)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
@@ -257,8 +253,8 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
 
 
 async def _update_indexes(call: DynamoCall, table: Table) -> Table:
-    """UpdateTable's index updates (decision 0243): a new index is backfilled within the call
-    and answered ACTIVE; a deleted one is gone at once."""
+    """UpdateTable's index updates (decision 0243): a new index is answered CREATING and
+    filled afterwards (decision 0254, ``dynamodb.backfill``); a deleted one is gone at once."""
     definitions = {a.name: a.type for a in table.attributes}
     for definition in call.listing("AttributeDefinitions") or []:
         name = call.string("AttributeName", required=True, min_length=1, source=definition)
@@ -286,6 +282,12 @@ async def _update_indexes(call: DynamoCall, table: Table) -> Table:
             kept = tuple(target if i.name == target.name else i for i in table.indexes)
             table = await call.dynamodb.change_table(table, indexes=kept)
             continue
+        if any(i.backfilling for i in table.indexes):
+            raise DynamoWireError(
+                "LimitExceededException",
+                "Subscriber limit exceeded: Only 1 online index can be created or deleted "
+                "simultaneously per table",
+            )
         if table.index(target.name) is not None:
             raise DynamoWireError(
                 "ValidationException",

@@ -77,3 +77,10 @@ class DynamoSettings(BaseModel):
         "the latest: LatestRestorableDateTime is now minus this (AWS: 5 minutes) (decision "
         "0253).",
     )
+    dynamodb_table_key_check: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds DynamoDB trusts a table's KMS key to be usable before asking KMS "
+        "again: a key disabled or scheduled for deletion makes the table's reads and writes "
+        "fail within this time (decision 0254).",
+    )

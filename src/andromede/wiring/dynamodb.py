@@ -24,6 +24,7 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.model import Table, TableLimits
@@ -35,9 +36,13 @@ from andromede.dynamodbapi.streams import stream_limits
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_metrics import DynamoMetrics
+from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 
 __all__ = [
     "READ_UNITS",
@@ -96,6 +101,7 @@ async def _expire_forever(
     dynamodb: DynamoService,
     streams: DynamoStreams,
     backups: DynamoBackups | None = None,
+    metrics: DynamoMetrics | None = None,
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
     records past the streams' retention (decision 0246), item versions past the point-in-time
@@ -104,8 +110,12 @@ async def _expire_forever(
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
         try:
-            while await dynamodb.expire() >= 1000:
-                pass  # a backlog is worked through now, a thousand at a time
+            while True:  # a backlog is worked through now, a thousand at a time
+                deleted = await dynamodb.expire()
+                if metrics is not None:
+                    metrics.expired(deleted)  # TimeToLiveDeletedItemCount (decision 0254)
+                if sum(deleted.values()) < 1000:
+                    break
             await streams.prune()
             if backups is not None:  # point-in-time recovery's history (decision 0253)
                 await backups.prune()
@@ -113,16 +123,35 @@ async def _expire_forever(
             log.exception("DynamoDB time-to-live deletion failed")
 
 
+async def _upkeep(
+    settings: Settings,
+    dynamodb: DynamoService,
+    streams: DynamoStreams,
+    metrics: DynamoMetrics | None,
+    backfill: IndexBackfill,
+    backups: DynamoBackups | None = None,
+) -> None:
+    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task."""
+    await asyncio.gather(
+        _expire_forever(settings, dynamodb, streams, backups, metrics),
+        backfill.forever(settings.dynamodb_ttl_interval),
+    )
+
+
 def dynamodb_api(
     apis: MutableMapping[str, ASGIApp], settings: Settings, db: Database, keys: KeyService,
     identity: IdentityService, audit: AuditService, rate_limiter: RateLimiter | None,
-    billing: BillingService | None,
+    billing: BillingService | None, customer_keys: CustomerKeyService | None = None,
+    metrics_sink: MetricsSink | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
     tables, their items, streams and records, its backups, already unreadable once its key ring is
     destroyed)."""
     sealer = DynamoItemSealer(keys)
+    if customer_keys is not None:  # tables under KMS keys (decision 0254)
+        check = settings.dynamodb_table_key_check
+        sealer = DynamoKmsSealer(keys, customer_keys, audit, billing, check_period=check)
     meter = DynamoMeter(billing, settings.region)
     dynamodb = DynamoService(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
@@ -131,10 +160,16 @@ def dynamodb_api(
     backups = DynamoBackups(  # decision 0253
         dynamodb, SqlBackupStore(db), settings.dynamodb_pitr_restore_lag
     )
-    app = DynamoApp(dynamodb, identity, audit, settings, rate_limiter, streams, backups)
+    table_keys = sealer if isinstance(sealer, DynamoKmsSealer) else None
+    metrics = None if metrics_sink is None else DynamoMetrics(metrics_sink)
+    app = DynamoApp(
+        dynamodb, identity, audit, settings, rate_limiter, streams,
+        backups=backups, table_keys=table_keys, observer=metrics,
+    )  # fmt: skip
     apis[DynamoApp.name] = app
+    backfill = IndexBackfill(dynamodb)  # decision 0254
     task = asyncio.create_task(
-        _expire_forever(settings, dynamodb, streams, backups), name="dynamodb-ttl"
+        _upkeep(settings, dynamodb, streams, metrics, backfill, backups), name="dynamodb-ttl"
     )
 
     async def forget(tenant_id: str) -> int:

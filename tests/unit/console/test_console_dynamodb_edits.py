@@ -10,6 +10,7 @@ checked against what it answers apart from the console."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from html import unescape
 from pathlib import Path
@@ -115,7 +116,13 @@ async def test_a_global_index_created_listed_queried_and_deleted(console: Consol
         made = await client.post("/dynamodb/orders/create-index", data=index)
         assert made.status_code == 303, alert(made)
         assert made.headers["location"] == "/console/dynamodb/orders?saved=indexes#indexes"
-        held = (await dynamodb(console, client, "DescribeTable", {"TableName": "orders"}))["Table"]
+        for _ in range(200):  # CREATING until its backfill, in the background (decision 0254)
+            held = (await dynamodb(console, client, "DescribeTable", {"TableName": "orders"}))[
+                "Table"
+            ]
+            if held["GlobalSecondaryIndexes"][0]["IndexStatus"] == "ACTIVE":
+                break
+            await asyncio.sleep(0.01)
         (described,) = held["GlobalSecondaryIndexes"]
         assert described["KeySchema"] == [
             {"AttributeName": "status", "KeyType": "HASH"},

@@ -334,7 +334,14 @@ async def test_update_table_creates_updates_and_deletes_a_global_index(world: Wo
         ],
     )
     (gsi,) = created["TableDescription"]["GlobalSecondaryIndexes"]
-    assert gsi["IndexStatus"] == "ACTIVE" and gsi["ItemCount"] == 130
+    assert (gsi["IndexStatus"], gsi["Backfilling"]) == ("CREATING", True)  # decision 0254
+    item = {"pk": {"S": "k130"}, "colour": {"S": "blue"}}
+    await world.client("PutItem", TableName="docs", Item=item)  # in the index at once
+    assert await world.backfill.run_once() == 1
+    (gsi,) = (await world.client("DescribeTable", TableName="docs"))["Table"][
+        "GlobalSecondaryIndexes"
+    ]
+    assert (gsi["IndexStatus"], gsi["Backfilling"], gsi["ItemCount"]) == ("ACTIVE", False, 131)
     red = await world.client(
         "Query",
         TableName="docs",
