@@ -381,3 +381,24 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
         r.sequence for r in read if r.change.created >= 110
     )
     assert await store.first_change_since("t1", "a", "L1", 200) is None
+
+
+async def test_transaction_tokens_remembered_per_account_until_they_lapse(
+    store: DynamoStore,
+) -> None:
+    """Decision 0259: a token's digest held until it lapses, per account; a second remember
+    keeps the first digest (a concurrent request's); pruned and forgotten with the account."""
+    assert await store.held_token("t1", "tok", 1_000) is None
+    assert await store.remember_token("t1", "tok", b"d1", 601_000) == b"d1"
+    assert await store.remember_token("t1", "tok", b"d2", 601_500) == b"d1"
+    assert await store.held_token("t1", "tok", 600_999) == b"d1"
+    assert await store.held_token("t1", "tok", 601_000) is None  # lapsed
+    assert await store.held_token("t2", "tok", 1_000) is None  # another account's
+    assert await store.remember_token("t2", "tok", b"other", 601_000) == b"other"
+    # Lapsed: a new request's digest replaces it.
+    assert await store.remember_token("t1", "tok", b"d3", 1_300_000) == b"d3"
+    assert await store.remember_token("t1", "old", b"d4", 5_000) == b"d4"
+    assert await store.prune_tokens(601_000) == 2  # t1/old and t2/tok
+    assert await store.held_token("t1", "tok", 700_000) == b"d3"
+    await store.forget_tenant("t1")
+    assert await store.held_token("t1", "tok", 700_000) is None

@@ -7,7 +7,9 @@ index: the index hash key's MAC, the index sort key's sortable encoding and the 
 tokens, nothing sealed: the item is read from ``dynamodb_items``);
 ``dynamodb_streams`` and ``dynamodb_stream_records`` (decision 0246, migration 0119: each
 table's streams, with a copy of the table's wrapped key and their iterator key, and their
-change records, whose images are the items' sealed bytes).
+change records, whose images are the items' sealed bytes);
+``dynamodb_transaction_tokens`` (decision 0259, migration 0125: a write transaction's
+``ClientRequestToken`` per account, the MAC of its request and when it lapses).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -26,6 +28,7 @@ __all__ = [
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",
+    "dynamodb_transaction_tokens",
 ]
 
 dynamodb_tables = sa.Table(
@@ -110,4 +113,14 @@ dynamodb_stream_records = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),
     sa.Column("by_service", sa.Boolean, nullable=False),
     sa.Index("ix_dynamodb_stream_records_created", "created"),
+)
+
+dynamodb_transaction_tokens = sa.Table(
+    "dynamodb_transaction_tokens",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("token", key_text(), primary_key=True),
+    sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("until", sa.BigInteger, nullable=False),  # ms
+    sa.Index("ix_dynamodb_transaction_tokens_until", "until"),
 )

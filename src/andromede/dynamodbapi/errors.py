@@ -51,6 +51,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),
     "TransactionConflictException": (400, "Transaction is ongoing for the item"),
+    "IdempotentParameterMismatchException": (400, "Idempotent parameter mismatch"),
     "TrimmedDataAccessException": (
         400,
         "The operation attempted to read past the oldest stream record in a shard.",

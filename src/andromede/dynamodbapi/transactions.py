@@ -1,8 +1,8 @@
 """DynamoDB's TransactWriteItems and TransactGetItems (decision 0237): each action authorised
 as the call it stands for (``dynamodb:PutItem``, ``UpdateItem``, ``DeleteItem``,
 ``ConditionCheckItem``, ``GetItem``), as AWS authorises them; the writes applied all or none
-(``dynamodb.transactions``). ``ClientRequestToken`` is accepted but a retried token is not
-recognised: the transaction is decided again (its conditions then speak)."""
+(``dynamodb.transactions``). ``ClientRequestToken`` is remembered ten minutes after the
+transaction succeeds (decision 0259, ``dynamodbapi.idempotency``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from andromede.dynamodb.capacity import transactional
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
+from andromede.dynamodbapi.idempotency import once
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
 __all__ = ["TRANSACTION_ACTIONS"]
@@ -41,6 +42,7 @@ def _actions(call: DynamoCall) -> list[dict[str, Any]]:
 
 
 async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
+    token = call.string("ClientRequestToken", min_length=1, max_length=36)
     ops: list[TransactOp] = []
     for action in _actions(call):
         kind, body = next(iter(action.items()))
@@ -75,7 +77,7 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
                 wanted == "ALL_OLD",
             )
         )
-    await transact_write(call.dynamodb, ops)
+    await once(call, token, ops[0].table, lambda: transact_write(call.dynamodb, ops))
     return {}
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Final
@@ -93,7 +94,8 @@ async def _expire_forever(
     settings: Settings, dynamodb: DynamoService, streams: DynamoStreams
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
-    records past the streams' retention (decision 0246). Every gateway may run it: deleting
+    records past the streams' retention (decision 0246), transactions' client tokens past their
+    ten minutes (decision 0259). Every gateway may run it: deleting
     twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
@@ -101,6 +103,7 @@ async def _expire_forever(
             while await dynamodb.expire() >= 1000:
                 pass  # a backlog is worked through now, a thousand at a time
             await streams.prune()
+            await dynamodb.store.prune_tokens(int(time.time() * 1000))  # decision 0259
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
