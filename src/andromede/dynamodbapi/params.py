@@ -167,13 +167,16 @@ class DynamoCall:
         await self.authorise(f"dynamodb:{action}", arn)
         return await self.dynamodb.table(self.tenant_id, name)
 
-    def expressions(self, source: Mapping[str, Any] | None = None) -> Expressions:
+    def expressions(
+        self, source: Mapping[str, Any] | None = None, legacy_served: bool = True
+    ) -> Expressions:
         """The call's expressions parsed, every placeholder they were given used; its legacy
-        parameters read in their stead (decision 0259)."""
+        parameters read in their stead (decision 0259) unless the call's shape has none
+        (``legacy_served`` False: a transaction's actions), where AWS ignores them."""
         given = self.params if source is None else source
         names = self.mapping("ExpressionAttributeNames", given) or {}
         values = self.mapping("ExpressionAttributeValues", given) or {}
-        legacy = read_legacy(given) or LegacyParts()
+        legacy = (read_legacy(given) if legacy_served else None) or LegacyParts()
         placeholders = Placeholders(names, values)
 
         def text(name: str) -> str | None:

@@ -51,7 +51,7 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
         table = await call.table(_KINDS[kind], call.string("TableName", source=body))
-        expressions = call.expressions(body)
+        expressions = call.expressions(body, legacy_served=False)
         if kind == "Update" and expressions.update is None:
             raise invalid("TransactItems.update.updateExpression", "Member must not be null")
         if kind == "ConditionCheck" and expressions.condition is None:
@@ -88,7 +88,7 @@ async def transact_get_items(call: DynamoCall) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ValidationError("TransactGetItems can only contain Get actions")
         table = await call.table("GetItem", call.string("TableName", source=body))
-        expressions = call.expressions(body)
+        expressions = call.expressions(body, legacy_served=False)
         with transactional():  # a transactional read costs double, as AWS's
             item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
         if item is not None and expressions.projection is not None:

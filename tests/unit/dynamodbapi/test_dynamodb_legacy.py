@@ -375,3 +375,16 @@ async def test_scan_filter_get_and_batch_get_with_attributes_to_get(world: World
         ScanFilter={"PostedBy": {"ComparisonOperator": "NOT_NULL"}},
     )  # fmt: skip
     assert "Member must satisfy enum value set: [AND, OR]" in refused
+
+
+async def test_a_transaction_action_ignores_legacy_members_as_aws(world: World) -> None:
+    """TransactWriteItems' ``Put`` has no ``Expected`` in AWS's shape: one sent raw is ignored,
+    not read (decision 0259)."""
+    await world.table()
+    reply = await world.raw("TransactWriteItems", {"TransactItems": [{"Put": {
+        "TableName": "things", "Item": {"pk": {"S": "raw"}},
+        "Expected": {"pk": {"Exists": True, "Value": {"S": "never"}}},
+    }}]})  # fmt: skip
+    assert reply.status == 200, reply.body
+    got = await world.client("GetItem", TableName="things", Key={"pk": {"S": "raw"}})
+    assert got["Item"] == {"pk": {"S": "raw"}}
