@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
+from andromede.dynamodb.idempotency import PENDING_MS, Claim
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import BillingMode, IndexKey, KeyElement, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
@@ -383,22 +384,25 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
     assert await store.first_change_since("t1", "a", "L1", 200) is None
 
 
-async def test_transaction_tokens_remembered_per_account_until_they_lapse(
+async def test_transaction_tokens_claimed_settled_released_per_account(
     store: DynamoStore,
 ) -> None:
-    """Decision 0259: a token's digest held until it lapses, per account; a second remember
-    keeps the first digest (a concurrent request's); pruned and forgotten with the account."""
-    assert await store.held_token("t1", "tok", 1_000) is None
-    assert await store.remember_token("t1", "tok", b"d1", 601_000) == b"d1"
-    assert await store.remember_token("t1", "tok", b"d2", 601_500) == b"d1"
-    assert await store.held_token("t1", "tok", 600_999) == b"d1"
-    assert await store.held_token("t1", "tok", 601_000) is None  # lapsed
-    assert await store.held_token("t2", "tok", 1_000) is None  # another account's
-    assert await store.remember_token("t2", "tok", b"other", 601_000) == b"other"
-    # Lapsed: a new request's digest replaces it.
-    assert await store.remember_token("t1", "tok", b"d3", 1_300_000) == b"d3"
-    assert await store.remember_token("t1", "old", b"d4", 5_000) == b"d4"
-    assert await store.prune_tokens(601_000) == 2  # t1/old and t2/tok
-    assert await store.held_token("t1", "tok", 700_000) == b"d3"
+    """Decision 0259: a token claimed once (a second claim sees the first, unsettled, until
+    its pending time lapses), settled for its window, released only while unsettled; per
+    account; pruned once lapsed and forgotten with the account."""
+    assert await store.claim_token("t1", "tok", b"d1", 1_000) is None
+    assert await store.claim_token("t1", "tok", b"d2", 2_000) == Claim(b"d1", False)
+    assert await store.claim_token("t2", "tok", b"other", 2_000) is None  # another account's
+    await store.settle_token("t1", "tok", 601_000)
+    await store.release_token("t1", "tok")  # settled: kept
+    assert await store.claim_token("t1", "tok", b"d2", 600_999) == Claim(b"d1", True)
+    assert await store.claim_token("t1", "tok", b"d3", 601_000) is None  # lapsed: a new claim
+    await store.release_token("t1", "tok")  # its transaction failed
+    assert await store.claim_token("t1", "tok", b"d4", 601_001) is None
+    # An unsettled claim lapses after PENDING_MS (its gateway died).
+    assert await store.claim_token("t1", "tok", b"d5", 601_001 + PENDING_MS) is None
+    await store.settle_token("t1", "tok", 2_000_000)
+    assert await store.prune_tokens(1_000_000) == 1  # t2's pending claim
+    assert await store.claim_token("t1", "tok", b"x", 1_000_000) == Claim(b"d5", True)
     await store.forget_tenant("t1")
-    assert await store.held_token("t1", "tok", 700_000) is None
+    assert await store.claim_token("t1", "tok", b"x", 1_000_000) is None

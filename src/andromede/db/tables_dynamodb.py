@@ -9,7 +9,8 @@ tokens, nothing sealed: the item is read from ``dynamodb_items``);
 table's streams, with a copy of the table's wrapped key and their iterator key, and their
 change records, whose images are the items' sealed bytes);
 ``dynamodb_transaction_tokens`` (decision 0259, migration 0125: a write transaction's
-``ClientRequestToken`` per account, the MAC of its request and when it lapses).
+``ClientRequestToken`` per account, the MAC of its request, whether its transaction
+succeeded and when it lapses).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -121,6 +122,7 @@ dynamodb_transaction_tokens = sa.Table(
     sa.Column("tenant_id", key_text(), primary_key=True),
     sa.Column("token", key_text(), primary_key=True),
     sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("settled", sa.Boolean, nullable=False),  # False: its transaction still runs
     sa.Column("until", sa.BigInteger, nullable=False),  # ms
     sa.Index("ix_dynamodb_transaction_tokens_until", "until"),
 )

@@ -6,10 +6,15 @@ lapsed token is a new request; the store keeps a MAC of the request, not the req
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from andromede.dynamodb.idempotency import TOKEN_WINDOW_MS
 from support.dynamodbapp import World
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
 
 
 def _add(amount: str, token: str, condition: str | None = None) -> dict[str, Any]:
@@ -46,9 +51,24 @@ async def test_a_retried_token_answers_without_writing_again(world: World) -> No
     await world.client("TransactWriteItems", **without_token)
     assert await _hits(world) == "4"  # without a token, every call runs
     # Per account: the store holds a MAC of the request, neither the request nor its values.
-    held = await world.store.held_token(world.tenant_id, "retry-1", 0)
-    assert held is not None and len(held) == 32 and b"counter" not in held
-    assert await world.store.held_token("another-account", "retry-1", 0) is None
+    held = await world.store.claim_token(world.tenant_id, "retry-1", b"probe", _now())
+    assert held is not None and held.settled and len(held.digest) == 32
+    assert b"counter" not in held.digest
+    assert await world.store.claim_token("another-account", "retry-1", b"x", _now()) is None
+
+
+async def test_a_token_whose_transaction_still_runs_is_in_progress(world: World) -> None:
+    await world.table()
+    request = _add("1", "running")
+    await world.client("TransactWriteItems", **request)
+    held = await world.store.claim_token(world.tenant_id, "running", b"", _now())
+    assert held is not None and held.settled
+    # As if another gateway's call with this request had claimed the token, still running.
+    await world.store.prune_tokens(_now() + 2 * TOKEN_WINDOW_MS)
+    assert await world.store.claim_token(world.tenant_id, "running", held.digest, _now()) is None
+    message = await world.fails("TransactWriteItems", "TransactionInProgressException", **request)
+    assert message == "The transaction with the given request token is already in progress."
+    assert await _hits(world) == "1"
 
 
 async def test_a_cancelled_transaction_is_not_remembered(world: World) -> None:

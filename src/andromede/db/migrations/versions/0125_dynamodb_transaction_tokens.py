@@ -1,5 +1,6 @@
 """DynamoDB transaction idempotency (decision 0259): ``dynamodb_transaction_tokens``, a write
-transaction's ``ClientRequestToken`` per account with its request's MAC and when it lapses.
+transaction's ``ClientRequestToken`` per account with its request's MAC, whether its
+transaction succeeded and when it lapses.
 Nothing to backfill: tokens were not remembered.
 
 Revision ID: 0125
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", key_text(), nullable=False),
         sa.Column("token", key_text(), nullable=False),
         sa.Column("digest", sa.LargeBinary(), nullable=False),
+        sa.Column("settled", sa.Boolean(), nullable=False),
         sa.Column("until", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "token", name="pk_dynamodb_transaction_tokens"),
     )
