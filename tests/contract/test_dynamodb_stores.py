@@ -21,6 +21,7 @@ from andromede.dynamodb.backup_memory import MemoryBackupStore
 from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import Backup, BackupStore
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
+from andromede.dynamodb.idempotency import PENDING_MS, Claim
 from andromede.dynamodb.memory import MemoryDynamoStore
 from andromede.dynamodb.model import (
     BillingMode,
@@ -535,3 +536,27 @@ async def test_a_tables_key_and_a_backfilling_index_are_kept(store: DynamoStore)
     assert await store.replace_table(done)
     assert await store.get_table("t1", "a") == done
     assert await store.backfilling_tables() == []
+
+
+async def test_transaction_tokens_claimed_settled_released_per_account(
+    store: DynamoStore,
+) -> None:
+    """Decision 0259: a token claimed once (a second claim sees the first, unsettled, until
+    its pending time lapses), settled for its window, released only while unsettled; per
+    account; pruned once lapsed and forgotten with the account."""
+    assert await store.claim_token("t1", "tok", b"d1", 1_000) is None
+    assert await store.claim_token("t1", "tok", b"d2", 2_000) == Claim(b"d1", False)
+    assert await store.claim_token("t2", "tok", b"other", 2_000) is None  # another account's
+    await store.settle_token("t1", "tok", 601_000)
+    await store.release_token("t1", "tok")  # settled: kept
+    assert await store.claim_token("t1", "tok", b"d2", 600_999) == Claim(b"d1", True)
+    assert await store.claim_token("t1", "tok", b"d3", 601_000) is None  # lapsed: a new claim
+    await store.release_token("t1", "tok")  # its transaction failed
+    assert await store.claim_token("t1", "tok", b"d4", 601_001) is None
+    # An unsettled claim lapses after PENDING_MS (its gateway died).
+    assert await store.claim_token("t1", "tok", b"d5", 601_001 + PENDING_MS) is None
+    await store.settle_token("t1", "tok", 2_000_000)
+    assert await store.prune_tokens(1_000_000) == 1  # t2's pending claim
+    assert await store.claim_token("t1", "tok", b"x", 1_000_000) == Claim(b"d5", True)
+    await store.forget_tenant("t1")
+    assert await store.claim_token("t1", "tok", b"x", 1_000_000) is None

@@ -655,7 +655,8 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
     takes and releases Terraform's state lock; the resource (``Table``, its batch writer, its
     conditions' builders) writes, updates, queries and scans; botocore checks every answer's
     ``x-amz-crc32``; a global secondary index answers in its own order (decision 0243);
-    PartiQL's ``execute_statement`` reads and writes the same items (decision 0247)."""
+    PartiQL's ``execute_statement`` reads and writes the same items (decision 0247); the legacy
+    parameters and a retried transaction token (decision 0259)."""
     dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
     dynamodb.create_table(
         TableName="terraform-locks", BillingMode="PAY_PER_REQUEST",
@@ -722,6 +723,27 @@ def test_a_dynamodb_table_with_the_client_and_the_resource(server: ServerProcess
             Statement="INSERT INTO orders VALUE {'customer': 'ada', 'placed': 4}"
         )
     assert error_code(taken) == "DuplicateItemException"
+    # The legacy parameters older SDKs send (decision 0259), and a transaction's token retried.
+    ada = {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "ada"}]}
+    legacy = dynamodb.query(
+        TableName="orders", AttributesToGet=["placed"],
+        KeyConditions={"customer": ada, "placed": {"ComparisonOperator": "GT",
+                                                   "AttributeValueList": [{"N": "5"}]}},
+        QueryFilter={"status": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "open"}]}},
+    )  # fmt: skip
+    assert legacy["Items"] == [{"placed": {"N": "17"}}, {"placed": {"N": "30"}}]
+    dynamodb.update_item(
+        TableName="orders", Key={"customer": {"S": "ada"}, "placed": {"N": "4"}},
+        AttributeUpdates={"total": {"Action": "ADD", "Value": {"N": "1"}}},
+        Expected={"note": {"Value": {"S": "rush"}}},
+    )  # fmt: skip
+    once = {"TransactItems": [{"Update": {
+        "TableName": "orders", "Key": {"customer": {"S": "ada"}, "placed": {"N": "4"}},
+        "UpdateExpression": "ADD total :one", "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }}], "ClientRequestToken": "e2e-retry"}  # fmt: skip
+    dynamodb.transact_write_items(**once)
+    dynamodb.transact_write_items(**once)  # a retry: remembered in the database, not re-run
+    assert int(table.get_item(Key={"customer": "ada", "placed": 4})["Item"]["total"]) == 11
     table.delete()
     dynamodb.delete_table(TableName="terraform-locks")
     assert dynamodb.list_tables()["TableNames"] == []

@@ -210,6 +210,7 @@ from andromede.db.tables_dynamodb import (
     dynamodb_stream_records,
     dynamodb_streams,
     dynamodb_tables,
+    dynamodb_transaction_tokens,
 )
 # isort: on
 
@@ -286,6 +287,7 @@ __all__ = [
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",
+    "dynamodb_transaction_tokens",
     "events_api_destinations",
     "events_archive_events",
     "events_archives",

@@ -12,6 +12,9 @@ change records, whose images are the items' sealed bytes);
 on-demand backup with its table's definition and wrapped key as they were, and the sealed rows
 copied from ``dynamodb_items``; ``dynamodb_item_versions``: the item history of the tables
 with point-in-time recovery on, each version the item's sealed row or a removal).
+``dynamodb_transaction_tokens`` (decision 0259, migration 0122: a write transaction's
+``ClientRequestToken`` per account, the MAC of its request, whether its transaction
+succeeded and when it lapses).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -33,6 +36,7 @@ __all__ = [
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",
+    "dynamodb_transaction_tokens",
 ]
 
 dynamodb_tables = sa.Table(
@@ -170,4 +174,15 @@ dynamodb_item_versions = sa.Table(
         "at",
     ),
     sqlite_autoincrement=True,
+)
+
+dynamodb_transaction_tokens = sa.Table(
+    "dynamodb_transaction_tokens",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("token", key_text(), primary_key=True),
+    sa.Column("digest", sa.LargeBinary, nullable=False),
+    sa.Column("settled", sa.Boolean, nullable=False),  # False: its transaction still runs
+    sa.Column("until", sa.BigInteger, nullable=False),  # ms
+    sa.Index("ix_dynamodb_transaction_tokens_until", "until"),
 )

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
+from andromede.dynamodb.idempotency import MemoryTokenStore
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
@@ -34,7 +35,7 @@ def _within(token: bytes, low: Bound | None, high: Bound | None) -> bool:
     )
 
 
-class MemoryDynamoStore:
+class MemoryDynamoStore(MemoryTokenStore):
     def __init__(self) -> None:
         self._tables: dict[tuple[str, str], Table] = {}
         self._items: dict[tuple[str, str], dict[tuple[bytes, bytes], StoredItem]] = {}
@@ -268,6 +269,7 @@ class MemoryDynamoStore:
         for held in [k for k in self._streams if k[0] == tenant_id]:
             del self._streams[held]
             self._changes.pop(held, None)
+        await self.forget_tokens(tenant_id)
         return len(keys)
 
     # --- streams (decision 0246) ------------------------------------------------------------

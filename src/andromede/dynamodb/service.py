@@ -255,6 +255,11 @@ class DynamoService:
         sort = table.sort_key
         return hash_token, b"" if sort is None else sort_encoding(key[sort.name])
 
+    async def request_digest(self, table: Table, canonical: bytes) -> bytes:
+        """The MAC of a transaction's request under ``table``'s key (decision 0259), apart
+        from every hash-key MAC by its prefix."""
+        return await self._sealer.hash_token(table, b"transaction-request\0" + canonical)
+
     async def open_item(self, table: Table, stored: StoredItem) -> Item:
         opened: Item = json.loads(await self._sealer.open(table, stored))
         return opened

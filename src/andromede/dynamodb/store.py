@@ -17,7 +17,9 @@ entries in (index sort token, item tokens) order and the items they point to.
 Streams (decision 0246): a write given a :class:`ChangeRecord` appends it, in the write's own
 database transaction, to the table's enabled stream (none enabled: the record is dropped),
 numbered from the stream's counter; a time-to-live deletion appends its REMOVE record the
-same way. The stream methods are :class:`~andromede.dynamodb.stream_store.StreamStore`'s.
+same way. The stream methods are :class:`~andromede.dynamodb.stream_store.StreamStore`'s; the
+methods of transactions' remembered tokens (decision 0259)
+:class:`~andromede.dynamodb.idempotency.TokenStore`'s.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.dynamodb.idempotency import TokenStore
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.stream_store import StreamStore
 from andromede.dynamodb.streams import ChangeRecord
@@ -70,7 +73,7 @@ class TransactWrite:
     record: ChangeRecord | None = None
 
 
-class DynamoStore(StreamStore, Protocol):
+class DynamoStore(StreamStore, TokenStore, Protocol):
     async def create_table(self, table: Table, max_tables: int) -> None:
         """TableInUse when the name is the account's already; LimitExceeded past
         ``max_tables``."""

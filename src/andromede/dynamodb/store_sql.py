@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.dynamodb.idempotency import SqlTokenStore
 from andromede.dynamodb.memory import expired, in_use, too_many_tables
 from andromede.dynamodb.model import (
     BillingMode,
@@ -40,6 +41,7 @@ __all__ = ["SqlDynamoStore"]
 _T = tables.dynamodb_tables
 _I = tables.dynamodb_items
 _X = tables.dynamodb_index_entries
+_K = tables.dynamodb_transaction_tokens
 FORMAT_VERSION: Final = 1
 
 
@@ -280,7 +282,7 @@ def _row_values(item: StoredItem) -> dict[str, Any]:
     }
 
 
-class SqlDynamoStore(SqlStreamStore):
+class SqlDynamoStore(SqlStreamStore, SqlTokenStore):
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -608,11 +610,13 @@ class SqlDynamoStore(SqlStreamStore):
         entries = sa.delete(_X).where(_X.c.tenant_id == tenant_id)
         items = sa.delete(_I).where(_I.c.tenant_id == tenant_id)
         tables_of = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
+        tokens = sa.delete(_K).where(_K.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
             conn.execute(entries)
             conn.execute(items)
             forget_streams(conn, tenant_id)
+            conn.execute(tokens)
             return int(conn.execute(tables_of).rowcount)
 
         return await self._db.write(work)

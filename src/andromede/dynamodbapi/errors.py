@@ -66,6 +66,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
     "TransactionCanceledException": (400, "Transaction cancelled"),
     "TransactionConflictException": (400, "Transaction is ongoing for the item"),
+    "IdempotentParameterMismatchException": (400, "Idempotent parameter mismatch"),
+    "TransactionInProgressException": (400, "Transaction is in progress"),
     "TrimmedDataAccessException": (
         400,
         "The operation attempted to read past the oldest stream record in a shard.",

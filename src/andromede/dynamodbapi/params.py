@@ -27,6 +27,7 @@ from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodb.values import Item, check_item
 from andromede.dynamodbapi.errors import DynamoWireError
+from andromede.dynamodbapi.legacy import LegacyParts, read_legacy
 
 __all__ = ["DynamoCall", "Expressions", "Handler", "invalid"]
 
@@ -177,25 +178,16 @@ class DynamoCall:
         await self.authorise(f"dynamodb:{action}", arn)
         return await self.dynamodb.table(self.tenant_id, name)
 
-    def expressions(self, source: Mapping[str, Any] | None = None) -> Expressions:
-        """The call's expressions parsed, every placeholder they were given used."""
+    def expressions(
+        self, source: Mapping[str, Any] | None = None, legacy_served: bool = True
+    ) -> Expressions:
+        """The call's expressions parsed, every placeholder they were given used; its legacy
+        parameters read in their stead (decision 0259) unless the call's shape has none
+        (``legacy_served`` False: a transaction's actions), where AWS ignores them."""
         given = self.params if source is None else source
         names = self.mapping("ExpressionAttributeNames", given) or {}
         values = self.mapping("ExpressionAttributeValues", given) or {}
-        for legacy in (
-            "Expected",
-            "AttributesToGet",
-            "KeyConditions",
-            "QueryFilter",
-            "ScanFilter",
-            "AttributeUpdates",
-            "ConditionalOperator",
-        ):
-            if given.get(legacy) is not None:
-                raise ValidationError(
-                    f"The legacy parameter {legacy} is not served by this platform: use "
-                    "expressions (decision 0237)"
-                )
+        legacy = (read_legacy(given) if legacy_served else None) or LegacyParts()
         placeholders = Placeholders(names, values)
 
         def text(name: str) -> str | None:
@@ -210,15 +202,17 @@ class DynamoCall:
             which = "ExpressionAttributeNames" if names else "ExpressionAttributeValues"
             raise ValidationError(f"{which} can only be specified when using expressions")
         parsed = Expressions(
-            condition=None
+            condition=legacy.condition
             if condition is None
             else parse_condition(condition, "ConditionExpression", placeholders),
-            projection=None if projection is None else parse_projection(projection, placeholders),
-            update=None if update is None else parse_update(update, placeholders),
-            filter=None
+            projection=legacy.projection
+            if projection is None
+            else parse_projection(projection, placeholders),
+            update=legacy.update if update is None else parse_update(update, placeholders),
+            filter=legacy.filter
             if filter_ is None
             else parse_condition(filter_, "FilterExpression", placeholders),
-            key_condition=None
+            key_condition=legacy.key_condition
             if key_condition is None
             else parse_condition(key_condition, "KeyConditionExpression", placeholders),
         )

@@ -59,6 +59,7 @@ from andromede.dynamodb.store import ScanRange
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
 from andromede.dynamodb.values import Item, type_of
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
+from andromede.dynamodbapi.idempotency import once
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
 __all__ = ["PARTIQL_ACTIONS"]
@@ -367,7 +368,6 @@ def _batch_error(exc: Exception) -> dict[str, Any]:
 async def execute_transaction(call: DynamoCall) -> dict[str, Any]:
     listed = _statements(call, "TransactStatements", MAX_ACTIONS)
     token = call.string("ClientRequestToken", min_length=1, max_length=36)
-    del token  # accepted, not remembered: a retried transaction is decided again
     bound = [await _bind(call, source) for source in listed]
     if _all_reads_or_writes([b.statement for b in bound]):
         responses: list[dict[str, Any]] = []
@@ -401,7 +401,7 @@ async def execute_transaction(call: DynamoCall) -> dict[str, Any]:
             TransactOp("Update", table, key, statement.where, None, statement.update, wanted)
         )
     try:
-        await transact_write(call.dynamodb, ops)
+        await once(call, token, ops[0].table, lambda: transact_write(call.dynamodb, ops))
     except TransactionCanceled as exc:
         reasons = [
             {"Code": "DuplicateItem", "Message": _DUPLICATE}

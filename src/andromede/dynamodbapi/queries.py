@@ -68,14 +68,14 @@ def _common(call: DynamoCall, select: str, index: SecondaryIndex | None) -> int 
         raise ValidationError(
             "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
-    if select == "SPECIFIC_ATTRIBUTES" and call.params.get("ProjectionExpression") is None:
+    # The legacy AttributesToGet stands for a ProjectionExpression (decision 0259).
+    projection = next(
+        (n for n in ("ProjectionExpression", "AttributesToGet") if call.params.get(n)), None
+    )
+    if select == "SPECIFIC_ATTRIBUTES" and projection is None:
         raise ValidationError("SPECIFIC_ATTRIBUTES requires a ProjectionExpression")
-    if select not in ("SPECIFIC_ATTRIBUTES", "ALL_ATTRIBUTES") and call.params.get(
-        "ProjectionExpression"
-    ):
-        raise ValidationError(
-            f"Cannot specify the ProjectionExpression when choosing to get {select}"
-        )
+    if select not in ("SPECIFIC_ATTRIBUTES", "ALL_ATTRIBUTES") and projection:
+        raise ValidationError(f"Cannot specify the {projection} when choosing to get {select}")
     return call.integer("Limit", minimum=1, maximum=2**31 - 1)
 
 
@@ -121,7 +121,10 @@ async def query(call: DynamoCall) -> dict[str, Any]:
         )
         if named:
             raise ValidationError(
-                "Filter Expression can only contain non-primary key "
+                "QueryFilter can only contain non-key attributes: Primary key attribute: "
+                f"{sorted(named)[0]}"
+                if call.params.get("QueryFilter") is not None
+                else "Filter Expression can only contain non-primary key "
                 f"attributes: Primary key attribute: {sorted(named)[0]}"
             )
     forward = call.boolean("ScanIndexForward")

@@ -1,8 +1,8 @@
 """DynamoDB's TransactWriteItems and TransactGetItems (decision 0237): each action authorised
 as the call it stands for (``dynamodb:PutItem``, ``UpdateItem``, ``DeleteItem``,
 ``ConditionCheckItem``, ``GetItem``), as AWS authorises them; the writes applied all or none
-(``dynamodb.transactions``). ``ClientRequestToken`` is accepted but a retried token is not
-recognised: the transaction is decided again (its conditions then speak)."""
+(``dynamodb.transactions``). ``ClientRequestToken`` is remembered ten minutes after the
+transaction succeeds (decision 0259, ``dynamodbapi.idempotency``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from andromede.dynamodb.capacity import transactional
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
+from andromede.dynamodbapi.idempotency import once
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 
 __all__ = ["TRANSACTION_ACTIONS"]
@@ -41,6 +42,7 @@ def _actions(call: DynamoCall) -> list[dict[str, Any]]:
 
 
 async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
+    token = call.string("ClientRequestToken", min_length=1, max_length=36)
     ops: list[TransactOp] = []
     for action in _actions(call):
         kind, body = next(iter(action.items()))
@@ -49,7 +51,7 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
                 "TransactItems can only contain one of Check, Put, Update or Delete"
             )
         table = await call.table(_KINDS[kind], call.string("TableName", source=body))
-        expressions = call.expressions(body)
+        expressions = call.expressions(body, legacy_served=False)
         if kind == "Update" and expressions.update is None:
             raise invalid("TransactItems.update.updateExpression", "Member must not be null")
         if kind == "ConditionCheck" and expressions.condition is None:
@@ -75,7 +77,7 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
                 wanted == "ALL_OLD",
             )
         )
-    await transact_write(call.dynamodb, ops)
+    await once(call, token, ops[0].table, lambda: transact_write(call.dynamodb, ops))
     return {}
 
 
@@ -86,7 +88,7 @@ async def transact_get_items(call: DynamoCall) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ValidationError("TransactGetItems can only contain Get actions")
         table = await call.table("GetItem", call.string("TableName", source=body))
-        expressions = call.expressions(body)
+        expressions = call.expressions(body, legacy_served=False)
         with transactional():  # a transactional read costs double, as AWS's
             item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
         if item is not None and expressions.projection is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Final
@@ -105,7 +106,8 @@ async def _expire_forever(
 ) -> None:
     """Every ``dynamodb_ttl_interval``: items past their time to live deleted, and stream
     records past the streams' retention (decision 0246), item versions past the point-in-time
-    recovery periods (decision 0253). Every gateway may run it: deleting
+    recovery periods (decision 0253), transactions' client tokens past their ten minutes
+    (decision 0259). Every gateway may run it: deleting
     twice deletes nothing more."""
     while True:
         await asyncio.sleep(settings.dynamodb_ttl_interval)
@@ -119,6 +121,7 @@ async def _expire_forever(
             await streams.prune()
             if backups is not None:  # point-in-time recovery's history (decision 0253)
                 await backups.prune()
+            await dynamodb.store.prune_tokens(int(time.time() * 1000))  # decision 0259
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("DynamoDB time-to-live deletion failed")
 
