@@ -460,7 +460,10 @@ class SqlKinesisStore:
             changed = sa.update(_A).where(mine, _A.c.revision == commitment.revision - 1)
             return bool(conn.execute(changed.values(**values)).rowcount == 1)
 
-        return await self._db.write(work)
+        try:
+            return await self._db.write(work)
+        except sa.exc.IntegrityError:  # another first write inserted the row meanwhile
+            return False
 
     async def forget_tenant(self, tenant_id: str) -> int:
         records = sa.delete(_R).where(_R.c.tenant_id == tenant_id)

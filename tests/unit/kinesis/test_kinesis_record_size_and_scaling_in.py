@@ -7,11 +7,17 @@ window here and by the stream's counter, never below 4, one pair a round)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
 
 from andromede.kinesis.accounts import COMMITMENT_MS, BillingCommitment, CommitmentStatus, commit
 from andromede.kinesis.model import Shard, Stream, StreamMode, StreamStatus, uniform_shards
 from andromede.kinesis.scaling_in import ColdShards
 from andromede.kinesis.throughput import ShardThrottle
+from andromede.settings import Settings
+from andromede.wiring.kinesis import kinesis_limits
 
 T0 = 1_800_000_000_000
 MIB = 1024 * 1024
@@ -93,3 +99,17 @@ def test_a_stream_written_through_another_gateway_is_not_merged() -> None:
     assert cold.merge(_stream(6, 300), 100.0) is None
     assert cold.merge(_stream(6, 600), 200.0) is None  # marks rolled: 300 more since 100
     assert cold.merge(_stream(6, 610), 300.0) is not None  # 10 over the last window: quiet
+
+
+def test_the_settings_bound_the_record_size_and_the_cold_load(tmp_path: Path) -> None:
+    default = Settings(data_dir=tmp_path)
+    assert kinesis_limits(default).max_record_kib == 10240
+    assert default.kinesis_scale_in_window == 86_400 and default.kinesis_scale_in_load == 0.25
+    small = Settings(data_dir=tmp_path, kinesis_max_record_size=1000)
+    assert kinesis_limits(small).max_record_kib == 1024  # never below AWS's default
+    assert kinesis_limits(Settings(data_dir=tmp_path, kinesis_max_record_size=3 * MIB)
+                          ).max_record_kib == 3072  # fmt: skip
+    for bad in ({"kinesis_scale_in_load": 0.3}, {"kinesis_scale_in_window": 0},
+                {"kinesis_max_record_size": 10 * MIB + 1}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            Settings(data_dir=tmp_path, **bad)
