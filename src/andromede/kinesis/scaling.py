@@ -187,9 +187,11 @@ class OnDemandScaler:
         if self._cold is None:
             return merged
         after: tuple[str, str] | None = None
+        seen: set[tuple[str, str]] = set()
         while True:
             page = await self._store.every_stream(after, _PAGE)
             for stream in page:
+                seen.add((stream.tenant_id, stream.name))
                 change = self._cold.merge(stream, self._clock())
                 if change is None:
                     continue
@@ -200,5 +202,6 @@ class OnDemandScaler:
                 if changed is not None:  # else a reshard came first: the next round
                     merged.append(changed)
             if len(page) < _PAGE:
+                self._cold.retain(seen)
                 return merged
             after = (page[-1].tenant_id, page[-1].name)

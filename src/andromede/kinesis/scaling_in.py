@@ -24,7 +24,7 @@ within half its capacity, which the scale-out leaves as it is."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from andromede.kinesis.model import ShardChange, Stream, StreamMode, merge
@@ -32,8 +32,7 @@ from andromede.kinesis.scaling import ON_DEMAND_SHARDS
 
 __all__ = ["ColdShards"]
 
-_REMEMBERED: Final = 100_000  # shards or streams noted at once; beyond, all start anew
-_Shard = tuple[str, str, int]
+_REMEMBERED: Final = 100_000  # streams noted at once; beyond, all start anew
 _Stream = tuple[str, str]
 
 
@@ -45,28 +44,38 @@ class ColdShards:
         self._load = load
         self._window = window
         self._records_per_second = records_per_second
-        self._warm: dict[_Shard, float] = {}  # last warm, or first seen
+        # Per stream, each open shard's last warm second, or when it was first seen.
+        self._warm: dict[_Stream, dict[int, float]] = {}
         self._marks: dict[_Stream, tuple[tuple[float, int], tuple[float, int]]] = {}
 
     def note(self, loads: Mapping[tuple[str, str], Mapping[int, float]], now: float) -> None:
         """A round's peaks (``WriteTraffic.take``): the shards at or above the load warm."""
-        for (tenant_id, name), shards in loads.items():
+        for key, shards in loads.items():
             for shard, load in shards.items():
                 if load >= self._load:
-                    self._warm[(tenant_id, name, shard)] = now
+                    self._warm.setdefault(key, {})[shard] = now
+
+    def retain(self, streams: Collection[tuple[str, str]]) -> None:
+        """Only ``streams`` remembered (a pass over every stream forgets the deleted ones)."""
+        for gone in set(self._warm).union(self._marks).difference(streams):
+            self._warm.pop(gone, None)
+            self._marks.pop(gone, None)
 
     def merge(self, stream: Stream, now: float) -> ShardChange | None:
         """The merge of the stream's first adjacent pair of cold open shards, if it has more
         than 4 and took few records all told over the window; None otherwise."""
         if stream.mode is not StreamMode.ON_DEMAND:
             return None
-        if len(self._warm) >= _REMEMBERED or len(self._marks) >= _REMEMBERED:
+        if len(self._marks) >= _REMEMBERED:
             self._warm.clear()
             self._marks.clear()
         key = (stream.tenant_id, stream.name)
         quiet = self._quiet(key, stream.next_sequence, now)
         ordered = sorted(stream.open_shards, key=lambda s: s.start_hash)
-        cold = [now - self._warm.setdefault((*key, s.index), now) >= self._window for s in ordered]
+        held = self._warm.get(key, {})
+        # Closed shards are forgotten; a shard first seen now starts its window.
+        warm = self._warm[key] = {s.index: held.get(s.index, now) for s in ordered}
+        cold = [now - warm[s.index] >= self._window for s in ordered]
         if not quiet or len(ordered) <= ON_DEMAND_SHARDS:
             return None
         for at in range(len(ordered) - 1):

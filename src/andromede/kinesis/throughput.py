@@ -37,9 +37,11 @@ class ShardThrottle:
     def admit(self, tenant_id: str, stream: str, shard: int, size: int) -> bool:
         """Whether one more record of ``size`` bytes fits the shard's current second (and,
         if so, counted). A record larger than a second's bytes (up to 10 MiB, decision 0260)
-        bursts: taken when the shard took nothing this second and owes nothing, then the
-        shard refuses every write until its bytes are paid back at the sustained rate, as AWS
-        "temporarily bursts beyond its sustained write throughput"."""
+        bursts: taken whatever the second took already, unless the shard still owes a burst,
+        then the shard refuses every write until the second's bytes and the record's are
+        paid back at the sustained rate, as AWS "temporarily bursts beyond its sustained
+        write throughput" (so a large record gets in amid steady small writes, and the
+        shard's average stays within its bound)."""
         now = self._clock()
         second = int(now)
         key = (tenant_id, stream, shard)
@@ -47,11 +49,11 @@ class ShardThrottle:
             return False
         held = self._window.get(key)
         records, taken = (0, 0) if held is None or held[0] != second else held[1:]
-        if size > self._bytes and records == 0:
+        if size > self._bytes and records < self._records:
             if len(self._paying) >= _REMEMBERED:
                 self._paying.clear()
-            self._paying[key] = now + size / self._bytes
-            self._window[key] = (second, 1, size)
+            self._paying[key] = now + (taken + size) / self._bytes
+            self._window[key] = (second, records + 1, taken + size)
             return True
         if records + 1 > self._records or taken + size > self._bytes:
             return False

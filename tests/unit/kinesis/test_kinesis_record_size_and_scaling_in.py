@@ -56,17 +56,20 @@ def test_a_commitment_holds_its_day_then_ends() -> None:
 def test_a_large_record_bursts_then_the_shard_pays_it_back() -> None:
     now = [100.0]
     throttle = ShardThrottle(1000, MIB, clock=lambda: now[0])
-    assert throttle.admit("t", "s", 0, 10)
-    assert not throttle.admit("t", "s", 0, 3 * MIB)  # the second took a record already
-    now[0] = 101.0
-    assert throttle.admit("t", "s", 0, 3 * MIB)  # bursts past a second's bytes
-    assert not throttle.admit("t", "s", 0, 10)  # owed: 3 seconds at 1 MiB
-    assert throttle.admit("t", "s", 1, 10)  # another shard is not
-    now[0] = 103.9
+    assert throttle.admit("t", "s", 0, MIB // 2)
+    assert throttle.admit("t", "s", 0, 3 * MIB)  # bursts past a second's bytes, amid others
+    assert not throttle.admit("t", "s", 0, 10)  # owed: 3.5 seconds at 1 MiB
+    assert not throttle.admit("t", "s", 0, 2 * MIB)  # no burst on a burst
+    assert throttle.admit("t", "s", 1, 10)  # another shard owes nothing
+    now[0] = 103.49
     assert not throttle.admit("t", "s", 0, 10)
-    now[0] = 104.0
+    now[0] = 103.5
     assert throttle.admit("t", "s", 0, 10)
-    assert not throttle.admit("t", "s", 0, MIB)  # within a second: the bound as before
+    assert not throttle.admit("t", "s", 0, MIB)  # small records: the second's bound as before
+    assert throttle.admit("t", "s", 0, MIB - 10)
+    few = ShardThrottle(2, MIB, clock=lambda: now[0])
+    assert few.admit("t", "s", 0, 1) and few.admit("t", "s", 0, 1)
+    assert not few.admit("t", "s", 0, 2 * MIB)  # the second's records are spent
 
 
 def _stream(count: int, next_sequence: int = 0, mode: StreamMode = StreamMode.ON_DEMAND) -> Stream:
