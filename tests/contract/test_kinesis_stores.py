@@ -3,8 +3,8 @@ name an account, the account's bounds of open shards and on-demand streams, comp
 writes that leave the shards and the counter alone, records numbered by the stream's counter
 under the layout they were routed by (a put that met a reshard refused, never numbered into a
 closed shard), reads bounded by count and bytes, arrival lookups, a reshard's sequence
-numbers, retention trimming, resource policies (decision 0248) and a closed tenant
-forgotten."""
+numbers, retention trimming, resource policies (decision 0248), a stream's record size and
+an account's billing commitment (decision 0260) and a closed tenant forgotten."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.kinesis.accounts import BillingCommitment, CommitmentStatus, commit
 from andromede.kinesis.errors import LimitExceeded, StreamInUse
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import (
@@ -233,3 +234,38 @@ async def test_stored_bytes_count_records_by_arrival(store: KinesisStore) -> Non
     assert await store.stored_bytes(T0) == {}
     assert await store.stored_bytes(T0 + HOUR) == {("t1", "s"): 200}
     assert await store.stored_bytes(T0 + 3 * HOUR) == {("t1", "s"): 207, ("t2", "s"): 5}
+
+
+async def test_a_streams_record_size_is_kept_and_written_by_replace(store: KinesisStore) -> None:
+    """Decision 0260: MaxRecordSizeInKiB made with the stream (1024 by default), changed by a
+    compare-and-set write, its shards and counter left alone."""
+    await store.create(stream("d"), max_shards=50, max_on_demand=1)
+    made = dataclasses.replace(stream("big"), max_record_kib=4096)
+    await store.create(made, max_shards=50, max_on_demand=1)
+    held = await store.get("t1", "d")
+    assert held is not None and held.max_record_kib == 1024
+    assert await store.get("t1", "big") == made
+    await store.append("t1", "big", 1, records(0, 1), T0)
+    assert await store.replace(dataclasses.replace(made, max_record_kib=10240, revision=2))
+    assert not await store.replace(dataclasses.replace(made, max_record_kib=2048, revision=2))
+    held = await store.get("t1", "big")
+    assert held is not None and held.max_record_kib == 10240 and held.next_sequence == 1
+
+
+async def test_an_accounts_billing_commitment_is_kept_by_revision(store: KinesisStore) -> None:
+    """Decision 0260: DISABLED at revision 0 until set; each write compare-and-set on the
+    revision (the first too), per account; a closed tenant's forgotten."""
+    assert await store.commitment("t1") == BillingCommitment("t1")
+    enabled = commit(BillingCommitment("t1"), True, T0)
+    first = dataclasses.replace(enabled, revision=1)
+    assert await store.put_commitment(first)
+    assert not await store.put_commitment(first)  # another came first
+    assert await store.commitment("t1") == first
+    assert await store.commitment("t2") == BillingCommitment("t2")
+    ending = dataclasses.replace(commit(first, False, T0 + HOUR), revision=2)
+    assert ending.status is CommitmentStatus.ENABLED_UNTIL_EARLIEST_ALLOWED_END
+    assert not await store.put_commitment(dataclasses.replace(ending, revision=3))
+    assert await store.put_commitment(ending)
+    assert await store.commitment("t1") == ending
+    await store.forget_tenant("t1")
+    assert await store.commitment("t1") == BillingCommitment("t1")

@@ -586,7 +586,8 @@ def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None
     made, records put and read back in order from their shard, a split closing its parent
     (read to its end: ChildShards), another account writing through its resource policy
     (decision 0248), a KMS key encrypting it, its enhanced monitoring enabled (decision 0245),
-    and deleted."""
+    a record past 1 MiB once its record size is raised and the account's settings (decision
+    0260), and deleted."""
     kinesis: Any = client_for(server, "kinesis", *server.credentials())
     kinesis.create_stream(StreamName="events", ShardCount=2)
     kinesis.get_waiter("stream_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
@@ -643,6 +644,21 @@ def test_a_kinesis_stream_takes_and_gives_records(server: ServerProcess) -> None
     assert summary["EnhancedMonitoring"] == [{"ShardLevelMetrics": ["IncomingBytes"]}]
     assert kinesis.put_record(StreamName="events", Data=b"sealed",
                               PartitionKey="k")["EncryptionType"] == "KMS"  # fmt: skip
+    # Large records (decision 0260): 1.5 MiB refused at the default 1 MiB, taken once raised.
+    large = b"L" * (3 * 1024 * 1024 // 2)
+    with pytest.raises(ClientError) as too_large:
+        kinesis.put_record(StreamName="events", Data=large, PartitionKey="big")
+    assert error_code(too_large) == "InvalidArgumentException"
+    kinesis.update_max_record_size(StreamARN=arn, MaxRecordSizeInKiB=2048)
+    summary = kinesis.describe_stream_summary(StreamName="events")["StreamDescriptionSummary"]
+    assert summary["MaxRecordSizeInKiB"] == 2048
+    big = kinesis.put_record(StreamName="events", Data=large, PartitionKey="big")
+    assert kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
+        StreamName="events", ShardId=big["ShardId"], ShardIteratorType="AT_SEQUENCE_NUMBER",
+        StartingSequenceNumber=big["SequenceNumber"])["ShardIterator"], Limit=1,
+    )["Records"][0]["Data"] == large  # fmt: skip
+    commitment = kinesis.describe_account_settings()["MinimumThroughputBillingCommitment"]
+    assert commitment == {"Status": "DISABLED"}
     kinesis.delete_stream(StreamName="events")
     kinesis.get_waiter("stream_not_exists").wait(StreamName="events", WaiterConfig={"Delay": 1})
     with pytest.raises(ClientError) as missing:

@@ -192,7 +192,11 @@ from andromede.db.tables_firehose import (
     firehose_source_checkpoints,
     firehose_streams,
 )
-from andromede.db.tables_kinesis import kinesis_records, kinesis_streams
+from andromede.db.tables_kinesis import (
+    kinesis_account_settings,
+    kinesis_records,
+    kinesis_streams,
+)
 from andromede.db.tables_log_subscriptions import log_subscription_filters, log_subscription_outbox
 from andromede.db.tables_acm import acm_certificates, acm_configurations, acm_imports
 from andromede.db.tables_ssm import (
@@ -313,6 +317,7 @@ __all__ = [
     "inline_policies",
     "instance_profile_roles",
     "instance_profiles",
+    "kinesis_account_settings",
     "kinesis_records",
     "kinesis_streams",
     "kms_aliases",

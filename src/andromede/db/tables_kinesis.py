@@ -1,7 +1,9 @@
 """Amazon Kinesis Data Streams (decision 0228, migration 0110): ``kinesis_streams`` (each
 account's streams: their shards as JSON, the counter of their next sequence number, their
 layout number, the key their iterators are MACed under, tags, retention, encryption,
-registered consumers and enhanced monitoring's shard-level metrics, decision 0245) and
+registered consumers and enhanced monitoring's shard-level metrics, decision 0245, and its
+largest record, decision 0260), ``kinesis_account_settings`` (each account's minimum throughput
+billing commitment, decision 0260) and
 ``kinesis_records`` (each record, sealed under the account's keys, keyed by stream, shard and
 sequence number until its retention period ends).
 
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["kinesis_records", "kinesis_streams"]
+__all__ = ["kinesis_account_settings", "kinesis_records", "kinesis_streams"]
 
 kinesis_streams = sa.Table(
     "kinesis_streams",
@@ -44,6 +46,8 @@ kinesis_streams = sa.Table(
     sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
     # The stream's resource policy, as put (decision 0248, migration 0120)
     sa.Column("policy", sa.Text, nullable=True),
+    # Its largest record in KiB, UpdateMaxRecordSize's (decision 0260, migration 0126)
+    sa.Column("max_record_kib", sa.Integer, nullable=False, server_default="1024"),
 )
 
 kinesis_records = sa.Table(
@@ -58,4 +62,18 @@ kinesis_records = sa.Table(
     sa.Column("size", sa.Integer, nullable=False),  # the plaintext's bytes
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Index("ix_kinesis_records_arrival", "tenant_id", "stream_name", "arrived"),
+)
+
+# Each account's Kinesis settings (decision 0260, migration 0126): the minimum throughput
+# billing commitment, its status and its times (ms; NULL when not set).
+kinesis_account_settings = sa.Table(
+    "kinesis_account_settings",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("commitment", key_text(), nullable=False),
+    sa.Column("started_at", sa.BigInteger, nullable=True),
+    sa.Column("ended_at", sa.BigInteger, nullable=True),
+    sa.Column("earliest_end", sa.BigInteger, nullable=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from andromede.kinesis.accounts import BillingCommitment
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import ShardChange, StoredRecord, Stream, StreamMode
 from andromede.kinesis.store import AccountUsage, SealedRecord
@@ -20,6 +21,7 @@ class MemoryKinesisStore:
     def __init__(self) -> None:
         self._streams: dict[tuple[str, str], Stream] = {}
         self._records: dict[tuple[str, str], list[StoredRecord]] = {}
+        self._commitments: dict[str, BillingCommitment] = {}
 
     async def create(self, stream: Stream, max_shards: int, max_on_demand: int) -> None:
         key = (stream.tenant_id, stream.name)
@@ -145,7 +147,18 @@ class MemoryKinesisStore:
                 self._streams[key] = dataclasses.replace(stream, shards=kept)
         return dropped
 
+    async def commitment(self, tenant_id: str) -> BillingCommitment:
+        return self._commitments.get(tenant_id) or BillingCommitment(tenant_id)
+
+    async def put_commitment(self, commitment: BillingCommitment) -> bool:
+        held = await self.commitment(commitment.tenant_id)
+        if held.revision != commitment.revision - 1:
+            return False
+        self._commitments[commitment.tenant_id] = commitment
+        return True
+
     async def forget_tenant(self, tenant_id: str) -> int:
+        self._commitments.pop(tenant_id, None)
         keys = [k for k in self._streams if k[0] == tenant_id]
         for key in keys:
             await self.delete(*key)

@@ -24,7 +24,10 @@ from typing import Final, Protocol
 from andromede.kinesis.errors import InvalidArgument
 
 __all__ = [
+    "DEFAULT_RECORD_KIB",
     "HASH_MAX",
+    "MAX_RECORD_KIB",
+    "MIN_RECORD_KIB",
     "SEQUENCE_BASE",
     "SHARD_LEVEL_METRICS",
     "Consumer",
@@ -52,6 +55,11 @@ __all__ = [
 ]
 
 HASH_MAX: Final = 2**128 - 1
+# A stream's largest record (data and partition key), in KiB: AWS's default, and the bounds of
+# UpdateMaxRecordSize (decision 0260).
+DEFAULT_RECORD_KIB: Final = 1024
+MIN_RECORD_KIB: Final = 1024
+MAX_RECORD_KIB: Final = 10240
 # AWS's sequence numbers are 56-digit decimals; the counter is added to this base.
 SEQUENCE_BASE: Final = 49 * 10**54
 _SEQUENCE_SPAN: Final = 10**54
@@ -126,7 +134,8 @@ class Stream:
     ``iterator_key`` MACs the stream's shard iterators (a new stream of the same name has
     another, so its predecessor's iterators are refused); ``shard_level_metrics``: the
     enhanced monitoring enabled (decision 0245), in :data:`SHARD_LEVEL_METRICS`' order;
-    ``policy``: its resource policy (decision 0248), the JSON text as put."""
+    ``policy``: its resource policy (decision 0248), the JSON text as put;
+    ``max_record_kib``: its largest record, data and partition key (decision 0260)."""
 
     tenant_id: str
     name: str
@@ -143,6 +152,7 @@ class Stream:
     consumers: tuple[Consumer, ...] = ()
     shard_level_metrics: tuple[str, ...] = ()
     policy: str | None = None
+    max_record_kib: int = DEFAULT_RECORD_KIB
     revision: int = 1
     layout: int = 1
     next_sequence: int = 0

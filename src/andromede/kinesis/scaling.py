@@ -18,8 +18,9 @@ a put routed by the old layout is refused by the store and routed again, so a ke
 stay in order (its parent's, then its child's). Another gateway's reshard of the same round
 wins the layout; the loser's round is dropped, the next one sees the new shards. Each
 gateway sees the writes it took: with several, a stream's load is split among them and it
-scales later than one gateway would have it (as the throttle's own bound). Streams are not
-scaled in (AWS merges idle on-demand shards over hours; here they stay split)."""
+scales later than one gateway would have it (as the throttle's own bound). Streams whose
+shards stay cold are merged back by :meth:`OnDemandScaler.scale_in` (``kinesis.scaling_in``,
+decision 0260)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,21 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import Shard, ShardChange, Stream, StreamMode
 from andromede.kinesis.store import KinesisStore
+
+if TYPE_CHECKING:
+    from andromede.kinesis.scaling_in import ColdShards
 
 __all__ = ["ON_DEMAND_SHARDS", "OnDemandScaler", "ShardCapacity", "WriteTraffic", "scale_out"]
 
 ON_DEMAND_SHARDS: Final = 4  # the shards AWS gives a new on-demand stream
 PEAK_FACTOR: Final = 2  # AWS: up to double the previous peak
 _REMEMBERED: Final = 100_000  # shards noted at once; beyond, the round's notes are dropped
+_PAGE: Final = 100  # streams read at once by a scale-in pass
 log = logging.getLogger(__name__)
 
 _Key = tuple[str, str, int]  # account, stream, shard
@@ -129,7 +134,8 @@ def scale_out(stream: Stream, loads: Mapping[int, float], max_shards: int) -> Sh
 
 
 class OnDemandScaler:
-    """One round of scale-outs over the streams :class:`WriteTraffic` saw written."""
+    """One round of scale-outs over the streams :class:`WriteTraffic` saw written; with
+    ``cold``, scale-ins too (decision 0260)."""
 
     def __init__(
         self,
@@ -139,17 +145,22 @@ class OnDemandScaler:
         max_stream_shards: int,
         max_account_shards: int,
         clock: Callable[[], float] = time.time,
+        cold: ColdShards | None = None,
     ) -> None:
         self._store = store
         self._traffic = traffic
         self._max_stream_shards = max_stream_shards
         self._max_account_shards = max_account_shards
         self._clock = clock
+        self._cold = cold
 
     async def scale(self) -> list[Stream]:
         """The streams scaled out this round, as they are now."""
         scaled = []
-        for (tenant_id, name), loads in sorted(self._traffic.take().items()):
+        taken = self._traffic.take()
+        if self._cold is not None:
+            self._cold.note(taken, self._clock())
+        for (tenant_id, name), loads in sorted(taken.items()):
             stream = await self._store.get(tenant_id, name)
             if stream is None or stream.mode is not StreamMode.ON_DEMAND:
                 continue
@@ -168,3 +179,29 @@ class OnDemandScaler:
             if changed is not None:  # else another reshard came first: the next round
                 scaled.append(changed)
         return scaled
+
+    async def scale_in(self) -> list[Stream]:
+        """The on-demand streams one pair of whose cold shards was merged this round, as they
+        are now (every stream read a page at a time)."""
+        merged: list[Stream] = []
+        if self._cold is None:
+            return merged
+        after: tuple[str, str] | None = None
+        seen: set[tuple[str, str]] = set()
+        while True:
+            page = await self._store.every_stream(after, _PAGE)
+            for stream in page:
+                seen.add((stream.tenant_id, stream.name))
+                change = self._cold.merge(stream, self._clock())
+                if change is None:
+                    continue
+                changed = await self._store.reshard(
+                    stream.tenant_id, stream.name, stream.layout, change,
+                    int(self._clock() * 1000), self._max_account_shards,
+                )  # fmt: skip
+                if changed is not None:  # else a reshard came first: the next round
+                    merged.append(changed)
+            if len(page) < _PAGE:
+                self._cold.retain(seen)
+                return merged
+            after = (page[-1].tenant_id, page[-1].name)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from andromede.kinesis.accounts import BillingCommitment, commit
 from andromede.kinesis.errors import (
     InvalidArgument,
     LimitExceeded,
@@ -31,6 +32,9 @@ from andromede.kinesis.iterators import (
     seal_iterator,
 )
 from andromede.kinesis.model import (
+    DEFAULT_RECORD_KIB,
+    MAX_RECORD_KIB,
+    MIN_RECORD_KIB,
     Consumer,
     NewRecord,
     RecordSealer,
@@ -76,6 +80,7 @@ class KinesisLimits:
     max_consumers: int = 20
     iterator_lifetime_ms: int = 300_000
     max_read_bytes: int = 10 * 1024 * 1024
+    max_record_kib: int = MAX_RECORD_KIB  # the largest MaxRecordSizeInKiB a stream may set
 
 
 class KinesisObserver(Protocol):
@@ -171,6 +176,20 @@ def _throttled(stream: Stream, shard: Shard) -> str:
     )
 
 
+def _check_sizes(stream: Stream, entries: Sequence[Entry]) -> None:
+    """Each record's data and partition key within the stream's MaxRecordSizeInKiB (AWS
+    counts both, decision 0260): the whole request refused otherwise, nothing stored."""
+    bound = stream.max_record_kib * 1024
+    for at, entry in enumerate(entries):
+        size = len(entry.data) + len(entry.partition_key.encode())
+        if size > bound:
+            raise InvalidArgument(
+                f"Record {at} of {size} bytes (data and partition key) exceeds the maximum "
+                f"record size of stream {stream.name}: {stream.max_record_kib} KiB "
+                "(UpdateMaxRecordSize raises it)."
+            )
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -207,6 +226,7 @@ class KinesisService:
         shard_count: int | None,
         mode: StreamMode,
         tags: Sequence[tuple[str, str]] = (),
+        max_record_kib: int = DEFAULT_RECORD_KIB,
     ) -> Stream:
         if mode is StreamMode.ON_DEMAND:
             count = ON_DEMAND_SHARDS
@@ -232,7 +252,13 @@ class KinesisService:
             shards=tuple(Shard(i, start, end, 0) for i, start, end in uniform_shards(count)),
             iterator_key=os.urandom(32),
             tags=tuple(dict(tags).items()),
+            max_record_kib=max_record_kib,
         )
+        if not MIN_RECORD_KIB <= max_record_kib <= self.limits.max_record_kib:
+            raise InvalidArgument(
+                f"MaxRecordSizeInKiB {max_record_kib} is out of range: between "
+                f"{MIN_RECORD_KIB} and {self.limits.max_record_kib} on this platform."
+            )
         await self.store.create(stream, self.limits.max_shards, self.limits.max_on_demand_streams)
         return stream
 
@@ -408,6 +434,33 @@ class KinesisService:
             return stream, stream
         return stream, await self._replace(dataclasses.replace(stream, shard_level_metrics=chosen))
 
+    async def set_max_record_size(self, tenant_id: str, name: str, kib: int) -> Stream:
+        """UpdateMaxRecordSize (decision 0260): records put from now on are bounded by it;
+        those stored stay readable whatever their size."""
+        if not MIN_RECORD_KIB <= kib <= self.limits.max_record_kib:
+            raise InvalidArgument(
+                f"MaxRecordSizeInKiB {kib} is out of range: between {MIN_RECORD_KIB} and "
+                f"{self.limits.max_record_kib} on this platform."
+            )
+        return await self._update(tenant_id, name, lambda stream: dataclasses.replace(
+            stream, max_record_kib=kib
+        ))  # fmt: skip
+
+    # -- account settings -----------------------------------------------------------------
+
+    async def commitment(self, tenant_id: str) -> BillingCommitment:
+        """The account's minimum throughput billing commitment as it stands (decision 0260)."""
+        return (await self.store.commitment(tenant_id)).as_of(_now())
+
+    async def set_commitment(self, tenant_id: str, *, enable: bool) -> BillingCommitment:
+        for _ in range(_PUT_ATTEMPTS):
+            held = await self.store.commitment(tenant_id)
+            now = _now()
+            changed = dataclasses.replace(commit(held, enable, now), revision=held.revision + 1)
+            if await self.store.put_commitment(changed):
+                return changed.as_of(now)
+        raise LimitExceeded("The account's settings were changed by another request; retry.")
+
     # -- records --------------------------------------------------------------------------
 
     async def put(
@@ -419,6 +472,7 @@ class KinesisService:
         keys = [hash_key(e.partition_key, e.explicit_hash_key) for e in entries]
         for _ in range(_PUT_ATTEMPTS):
             stream = await self.get(tenant_id, name)
+            _check_sizes(stream, entries)
             shards = stream.route(keys)
             admitted = [
                 self.throttle is None

@@ -7,7 +7,8 @@ record takes and its layout number; records are rows of their own, keyed by (acc
 stream, shard, sequence number). A put takes its numbers and a reshard closes its shards in
 one transaction each, both guarded by the layout, so no record is numbered into a shard
 after its ``EndingSequenceNumber``. Reads are bounded by count and bytes: a shard is never
-read whole.
+read whole. An account's own settings (its billing commitment, decision 0260) are a row of
+their own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from andromede.kinesis.accounts import BillingCommitment
 from andromede.kinesis.model import ShardChange, StoredRecord, Stream
 
 __all__ = ["AccountUsage", "KinesisStore", "SealedRecord"]
@@ -107,4 +109,16 @@ class KinesisStore(Protocol):
         row (routing is unchanged: only closed shards go); how many."""
         ...
 
-    async def forget_tenant(self, tenant_id: str) -> int: ...
+    async def commitment(self, tenant_id: str) -> BillingCommitment:
+        """The account's minimum throughput billing commitment as stored (decision 0260); a
+        DISABLED one of revision 0 when it never set one."""
+        ...
+
+    async def put_commitment(self, commitment: BillingCommitment) -> bool:
+        """Stored if the account's held revision is ``commitment.revision - 1``; False when
+        another write came first."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        """The account's streams, their records and its settings removed; how many streams."""
+        ...

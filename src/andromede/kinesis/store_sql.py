@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.kinesis.accounts import BillingCommitment, CommitmentStatus
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import (
     Consumer,
@@ -37,6 +38,7 @@ __all__ = ["SqlKinesisStore"]
 
 _S = tables.kinesis_streams
 _R = tables.kinesis_records
+_A = tables.kinesis_account_settings
 FORMAT_VERSION: Final = 1
 _PAGE: Final = 100  # records read per query while filling a GetRecords answer
 _HOUR_MS: Final = 3_600_000
@@ -84,6 +86,7 @@ def _stream(m: Any) -> Stream:
         consumers=tuple(_consumer(entry) for entry in json.loads(m["consumers"])),
         shard_level_metrics=tuple(str(n) for n in json.loads(m["shard_level_metrics"])),
         policy=m["policy"],
+        max_record_kib=int(m["max_record_kib"]),
         revision=int(m["revision"]),
         layout=int(m["layout"]),
         next_sequence=int(m["next_sequence"]),
@@ -112,6 +115,7 @@ def _described(stream: Stream) -> dict[str, Any]:
         "consumers": json.dumps([_consumer_entry(c) for c in stream.consumers]),
         "shard_level_metrics": json.dumps(list(stream.shard_level_metrics)),
         "policy": stream.policy,
+        "max_record_kib": stream.max_record_kib,
         "revision": stream.revision,
     }
 
@@ -422,11 +426,52 @@ class SqlKinesisStore:
 
         return await self._db.write(work)
 
+    async def commitment(self, tenant_id: str) -> BillingCommitment:
+        query = sa.select(_A).where(_A.c.tenant_id == tenant_id)
+
+        def work(conn: Connection) -> BillingCommitment:
+            m = conn.execute(query).mappings().first()
+            if m is None:
+                return BillingCommitment(tenant_id)
+            return BillingCommitment(
+                tenant_id, CommitmentStatus(m["commitment"]), m["started_at"], m["ended_at"],
+                m["earliest_end"], int(m["revision"]),
+            )  # fmt: skip
+
+        return await self._db.read(work)
+
+    async def put_commitment(self, commitment: BillingCommitment) -> bool:
+        values = {
+            "commitment": commitment.status.value,
+            "started_at": commitment.started_at,
+            "ended_at": commitment.ended_at,
+            "earliest_end": commitment.earliest_end,
+            "revision": commitment.revision,
+        }
+        mine = _A.c.tenant_id == commitment.tenant_id
+
+        def work(conn: Connection) -> bool:
+            if commitment.revision == 1:
+                if conn.execute(sa.select(_A.c.revision).where(mine)).first() is not None:
+                    return False
+                row = {"tenant_id": commitment.tenant_id, "format_version": FORMAT_VERSION}
+                conn.execute(sa.insert(_A).values(**row, **values))
+                return True
+            changed = sa.update(_A).where(mine, _A.c.revision == commitment.revision - 1)
+            return bool(conn.execute(changed.values(**values)).rowcount == 1)
+
+        try:
+            return await self._db.write(work)
+        except sa.exc.IntegrityError:  # another first write inserted the row meanwhile
+            return False
+
     async def forget_tenant(self, tenant_id: str) -> int:
         records = sa.delete(_R).where(_R.c.tenant_id == tenant_id)
         streams = sa.delete(_S).where(_S.c.tenant_id == tenant_id)
+        settings = sa.delete(_A).where(_A.c.tenant_id == tenant_id)
 
         def work(conn: Connection) -> int:
+            conn.execute(settings)
             conn.execute(records)
             return int(conn.execute(streams).rowcount or 0)
 

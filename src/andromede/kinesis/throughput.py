@@ -1,4 +1,4 @@
-"""A shard's write and read throughput.
+"""A shard's write and read throughput (large records' bursts, decision 0260).
 
 Writes (decision 0228): AWS takes at most 1,000 records and 1 MiB a second into one shard and
 answers the rest ``ProvisionedThroughputExceededException`` (each record of a PutRecords, the
@@ -32,14 +32,29 @@ class ShardThrottle:
         self._bytes = bytes_per_second
         self._clock = clock
         self._window: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+        self._paying: dict[tuple[str, str, int], float] = {}  # shard: refused until
 
     def admit(self, tenant_id: str, stream: str, shard: int, size: int) -> bool:
         """Whether one more record of ``size`` bytes fits the shard's current second (and,
-        if so, counted)."""
-        second = int(self._clock())
+        if so, counted). A record larger than a second's bytes (up to 10 MiB, decision 0260)
+        bursts: taken whatever the second took already, unless the shard still owes a burst,
+        then the shard refuses every write until the second's bytes and the record's are
+        paid back at the sustained rate, as AWS "temporarily bursts beyond its sustained
+        write throughput" (so a large record gets in amid steady small writes, and the
+        shard's average stays within its bound)."""
+        now = self._clock()
+        second = int(now)
         key = (tenant_id, stream, shard)
+        if self._paying and now < self._paying.get(key, 0.0):
+            return False
         held = self._window.get(key)
         records, taken = (0, 0) if held is None or held[0] != second else held[1:]
+        if size > self._bytes and records < self._records:
+            if len(self._paying) >= _REMEMBERED:
+                self._paying.clear()
+            self._paying[key] = now + (taken + size) / self._bytes
+            self._window[key] = (second, records + 1, taken + size)
+            return True
         if records + 1 > self._records or taken + size > self._bytes:
             return False
         if held is None and len(self._window) >= _REMEMBERED:

@@ -12,7 +12,7 @@ default), in the stream owner's trail too when the caller is of another account 
 ``caller_account`` detail naming the caller's), and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}`` with the ``x-amzn-RequestId`` header; an unexpected
 exception is logged and answered ``InternalFailure`` carrying nothing but the request id. An
-action of the API this platform does not serve (account settings…) is
+action of the API this platform does not serve (warm throughput…) is
 ``UnknownOperationException``.
 SubscribeToShard answers with its subscription's event stream (decision 0242,
 :mod:`andromede.kinesisapi.fanout`), a data event as GetRecords.
@@ -42,6 +42,7 @@ from andromede.iam.policy import Effect, PolicyDocument, PolicyKind, load_policy
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.account import ACCOUNT_ACTIONS
 from andromede.kinesisapi.consumers import CONSUMER_ACTIONS
 from andromede.kinesisapi.errors import KinesisWireError, to_kinesis_error
 from andromede.kinesisapi.fanout import SubscriptionLimits, Subscriptions, subscription_answer
@@ -57,8 +58,9 @@ from andromede.settings import Settings
 __all__ = ["ACTIONS", "CONTENT_TYPE", "DATA_ACTIONS", "KinesisApp"]
 
 CONTENT_TYPE: Final = "application/x-amz-json-1.1"
-# A PutRecords of 5 MiB, base64 (four bytes for three) within its JSON.
-_PUT_BODY: Final = 7 * 1024 * 1024
+# A PutRecords of 10 MiB (large records, decision 0260), base64 (four bytes for three) within
+# its JSON.
+_PUT_BODY: Final = 14 * 1024 * 1024
 ACTIONS: Final[dict[str, Handler]] = (
     STREAM_ACTIONS
     | RECORD_ACTIONS
@@ -66,6 +68,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | SUBSCRIBE_ACTIONS
     | MONITORING_ACTIONS
     | POLICY_ACTIONS
+    | ACCOUNT_ACTIONS
 )
 DATA_ACTIONS: Final = frozenset(
     {"PutRecord", "PutRecords", "GetShardIterator", "GetRecords", "SubscribeToShard"}

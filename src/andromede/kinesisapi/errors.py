@@ -3,7 +3,7 @@
 AWS answers ``{"__type": "ResourceNotFoundException", "message": "…"}`` with status 400 (500
 for ``InternalFailure``) and the ``x-amzn-RequestId`` header; botocore raises
 ``ClientError`` whose code is the ``__type``. An operation of the API model this platform
-does not serve (account settings, warm throughput…) is answered
+does not serve (warm throughput…) is answered
 ``UnknownOperationException``, as AWS answers a call it does not know.
 """
 

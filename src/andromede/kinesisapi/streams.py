@@ -9,7 +9,16 @@ import base64
 import binascii
 from typing import Any, Final
 
-from andromede.kinesis.model import Shard, Stream, StreamMode, sequence_text, shard_index
+from andromede.kinesis.model import (
+    DEFAULT_RECORD_KIB,
+    MAX_RECORD_KIB,
+    MIN_RECORD_KIB,
+    Shard,
+    Stream,
+    StreamMode,
+    sequence_text,
+    shard_index,
+)
 from andromede.kinesisapi.errors import KinesisWireError
 from andromede.kinesisapi.params import Handler, KinesisCall, invalid
 
@@ -84,7 +93,9 @@ async def create_stream(call: KinesisCall) -> dict[str, Any]:
     name = call.stream_name()
     count = call.integer("ShardCount", minimum=1, maximum=100_000)
     mode = _mode(call)
-    for unoffered in ("WarmThroughputMiBps", "MaxRecordSizeInKiB", "RecordDistributionStrategy"):
+    max_record_kib = call.integer("MaxRecordSizeInKiB", minimum=MIN_RECORD_KIB,
+                                  maximum=MAX_RECORD_KIB) or DEFAULT_RECORD_KIB  # fmt: skip
+    for unoffered in ("WarmThroughputMiBps", "RecordDistributionStrategy"):
         if call.params.get(unoffered) is not None:
             raise KinesisWireError("InvalidArgumentException", f"{unoffered} is not offered by "
                                    "this platform (decision 0228).")  # fmt: skip
@@ -94,7 +105,7 @@ async def create_stream(call: KinesisCall) -> dict[str, Any]:
     await call.authorise("kinesis:CreateStream", arn, request_tags(tags))
     if tags:
         await call.authorise("kinesis:AddTagsToStream", arn, request_tags(tags))
-    await call.kinesis.create(call.tenant_id, name, count, mode, tags)
+    await call.kinesis.create(call.tenant_id, name, count, mode, tags, max_record_kib)
     return {}
 
 
@@ -119,7 +130,11 @@ async def describe_stream_summary(call: KinesisCall) -> dict[str, Any]:
     stream = await named_stream(call, "DescribeStreamSummary")
     return {
         "StreamDescriptionSummary": _common(stream)
-        | {"OpenShardCount": len(stream.open_shards), "ConsumerCount": len(stream.consumers)}
+        | {
+            "OpenShardCount": len(stream.open_shards),
+            "ConsumerCount": len(stream.consumers),
+            "MaxRecordSizeInKiB": stream.max_record_kib,
+        }
     }
 
 

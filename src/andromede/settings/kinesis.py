@@ -39,10 +39,13 @@ class KinesisSettings(BaseModel):
         "beyond, InvalidArgumentException (decision 0248).",
     )
     kinesis_max_record_size: int = Field(
-        default=1_048_576,
+        default=10_485_760,
         gt=0,
-        le=1_048_576,
-        description="Largest record's data in bytes, before base64 (AWS: 1 MiB) (decision 0228).",
+        le=10_485_760,
+        description="Largest record's data in bytes any stream takes, before base64 (AWS: 10 "
+        "MiB); a stream's own MaxRecordSizeInKiB (1 MiB unless CreateStream or "
+        "UpdateMaxRecordSize set it, at most this) bounds its records below it (decisions "
+        "0228, 0260).",
     )
     kinesis_iterator_lifetime: int = Field(
         default=300,
@@ -95,6 +98,22 @@ class KinesisSettings(BaseModel):
         description="Seconds between the rounds that split on-demand streams' shards for double "
         "the busiest second of writes each gateway saw since the last (AWS: within 15 "
         "minutes) (decision 0255).",
+    )
+    kinesis_scale_in_window: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="Seconds an on-demand stream's two adjacent open shards must stay cold "
+        "(each its busiest second of writes below kinesis_scale_in_load of a shard's capacity, "
+        "through this gateway and the stream's records all told) before they are merged back, "
+        "never below 4 open shards (AWS: scales in over hours) (decision 0260).",
+    )
+    kinesis_scale_in_load: float = Field(
+        default=0.25,
+        gt=0,
+        le=0.25,
+        description="Fraction of a shard's write capacity below which an on-demand shard "
+        "counts as cold for scaling in; at most 0.25, so that a merged shard stays under half "
+        "its capacity and is not split again (decision 0260).",
     )
     kinesis_subscription_lifetime: float = Field(
         default=300.0,

@@ -2,7 +2,7 @@
 database with the settings' limits, its records sealed under the accounts' key rings or their
 streams' KMS keys (``wiring.kinesis_keys``), its API app, and the upkeep every ``serve`` runs
 (records past their retention period deleted; on-demand streams scaled out for their writes,
-decision 0255).
+decision 0255, and in once their shards stay cold, decision 0260).
 
 **Metrics and billing.** What a stream takes and gives is counted into its account's
 ``AWS/Kinesis`` metrics (dimension ``StreamName``): ``IncomingRecords``, ``IncomingBytes``,
@@ -40,8 +40,15 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
 from andromede.kinesis.metering import ingested_bytes
-from andromede.kinesis.model import Stream, StreamMode, shard_id
+from andromede.kinesis.model import (
+    MAX_RECORD_KIB,
+    MIN_RECORD_KIB,
+    Stream,
+    StreamMode,
+    shard_id,
+)
 from andromede.kinesis.scaling import OnDemandScaler, ShardCapacity, WriteTraffic
+from andromede.kinesis.scaling_in import ColdShards
 from andromede.kinesis.service import KinesisLimits, KinesisService, ReadCounts
 from andromede.kinesis.store_sql import SqlKinesisStore
 from andromede.kinesis.throughput import ShardReadThrottle, ShardThrottle
@@ -157,7 +164,11 @@ def kinesis_limits(settings: Settings) -> KinesisLimits:
         max_on_demand_streams=settings.kinesis_max_on_demand_streams,
         max_consumers=settings.kinesis_max_consumers,
         iterator_lifetime_ms=settings.kinesis_iterator_lifetime * 1000,
-    )
+        # The largest MaxRecordSizeInKiB a stream may set: the platform's record bound, within
+        # AWS's 1 to 10 MiB (decision 0260).
+        max_record_kib=min(MAX_RECORD_KIB,
+                           max(MIN_RECORD_KIB, settings.kinesis_max_record_size // 1024)),
+    )  # fmt: skip
 
 
 async def _trim_forever(settings: Settings, kinesis: KinesisService) -> None:
@@ -173,12 +184,15 @@ async def _trim_forever(settings: Settings, kinesis: KinesisService) -> None:
 
 async def _scale_forever(settings: Settings, scaler: OnDemandScaler) -> None:
     """Every ``kinesis_scale_interval``: on-demand streams scaled out for the writes this
-    gateway took (decision 0255)."""
+    gateway took (decision 0255), and in where their shards stayed cold (decision 0260)."""
     while True:
         await asyncio.sleep(settings.kinesis_scale_interval)
         try:
             for stream in await scaler.scale():
                 log.info("on-demand stream %s of %s scaled out to %d shards", stream.name,
+                         stream.tenant_id, len(stream.open_shards))  # fmt: skip
+            for stream in await scaler.scale_in():
+                log.info("on-demand stream %s of %s scaled in to %d shards", stream.name,
                          stream.tenant_id, len(stream.open_shards))  # fmt: skip
         except Exception:  # the next round scales from what it sees then
             log.exception("Kinesis on-demand scaling failed")
@@ -222,7 +236,10 @@ def kinesis_api(
     apis[KinesisApp.name] = KinesisApp(kinesis, identity, audit, settings, rate_limiter)
     scaler = OnDemandScaler(
         kinesis.store, traffic, max_stream_shards=settings.kinesis_max_on_demand_shards,
-        max_account_shards=settings.kinesis_max_shards,
+        max_account_shards=settings.kinesis_max_shards, cold=ColdShards(
+            load=settings.kinesis_scale_in_load, window=settings.kinesis_scale_in_window,
+            records_per_second=settings.kinesis_shard_write_records,
+        ),
     )  # fmt: skip
     task = asyncio.create_task(_upkeep(settings, kinesis, scaler), name="kinesis-upkeep")
     return task, kinesis.store.forget_tenant, kinesis_holdings(kinesis.store)

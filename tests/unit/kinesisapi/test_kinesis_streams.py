@@ -123,9 +123,9 @@ async def test_errors_are_awss_and_unserved_calls_are_unknown(world: World) -> N
     assert reply.error_fields()["__type"] == "ValidationException"
     reply = await world.raw("DescribeStream", {})
     assert reply.error_fields()["__type"] == "InvalidArgumentException"
-    reply = await world.raw("UpdateAccountSettings", {})
+    reply = await world.raw("UpdateStreamWarmThroughput", {})
     assert reply.error_fields()["__type"] == "UnknownOperationException"
-    assert "UpdateAccountSettings" in reply.error_fields()["message"]
+    assert "UpdateStreamWarmThroughput" in reply.error_fields()["message"]
     reply = await world.raw("CreateStream", b"{not json")
     assert reply.error_fields()["__type"] == "SerializationException"
     reply = await world.anonymous().raw("ListStreams", {})
