@@ -46,7 +46,7 @@ kinesis_streams = sa.Table(
     sa.Column("shard_level_metrics", sa.Text, nullable=False, server_default="[]"),
     # The stream's resource policy, as put (decision 0248, migration 0120)
     sa.Column("policy", sa.Text, nullable=True),
-    # Its largest record in KiB, UpdateMaxRecordSize's (decision 0260, migration 0126)
+    # Its largest record in KiB, UpdateMaxRecordSize's (decision 0260, migration 0123)
     sa.Column("max_record_kib", sa.Integer, nullable=False, server_default="1024"),
 )
 
@@ -64,7 +64,7 @@ kinesis_records = sa.Table(
     sa.Index("ix_kinesis_records_arrival", "tenant_id", "stream_name", "arrived"),
 )
 
-# Each account's Kinesis settings (decision 0260, migration 0126): the minimum throughput
+# Each account's Kinesis settings (decision 0260, migration 0123): the minimum throughput
 # billing commitment, its status and its times (ms; NULL when not set).
 kinesis_account_settings = sa.Table(
     "kinesis_account_settings",

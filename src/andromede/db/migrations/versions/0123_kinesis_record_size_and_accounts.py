@@ -3,8 +3,8 @@
 default, for the streams already there); ``kinesis_account_settings`` (each account's minimum
 throughput billing commitment, DescribeAccountSettings / UpdateAccountSettings).
 
-Revision ID: 0126
-Revises: 0120
+Revision ID: 0123
+Revises: 0122
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0126"
-down_revision: str | None = "0120"
+revision: str = "0123"
+down_revision: str | None = "0122"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0126 (Kinesis record size and account settings, decision 0260):
+"""Migration 0123 (Kinesis record size and account settings, decision 0260):
 ``kinesis_streams``' ``max_record_kib`` comes and goes on SQLite and on a real PostgreSQL, a
 stream made before it read at AWS's 1024 KiB default; ``kinesis_account_settings`` made and
 dropped."""
@@ -48,7 +48,7 @@ def _check(url: str) -> None:
         " '[]', 1, 1, 0, 1)",
         key=b"k" * 32,
     )
-    migrate(url, "0126")
+    migrate(url, "0123")
     assert _execute(url, "SELECT max_record_kib FROM kinesis_streams") == [(1024,)]
     _execute(
         url,
