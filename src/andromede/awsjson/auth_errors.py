@@ -1,6 +1,7 @@
-"""What a JSON-protocol service (KMS, Secrets Manager, CloudWatch Logs, EventBridge, Firehose)
-answers for a request it could not authenticate or authorise: SigV4's refusals, an expired
-session token, an unknown access key, an IAM denial — the same error types and words in each,
+"""What a JSON-protocol service (KMS, Secrets Manager, CloudWatch Logs, EventBridge, Firehose,
+Kinesis, DynamoDB, Parameter Store, Certificate Manager) answers for a request it could not
+authenticate or authorise: SigV4's refusals, an expired session token, an unknown access key,
+an IAM denial — the same error types and words in each,
 which botocore recognises (its clock-skew correction reads "Signature expired"). Each service
 wraps the answer in its own :class:`~andromede.awsjson.endpoint.JsonWireError` subclass, and
 starts its error catalogue from :data:`PROTOCOL_ERRORS`: the errors every JSON service answers

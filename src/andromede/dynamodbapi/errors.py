@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.dynamodb import errors as d
 from andromede.errors import AndromedeError
@@ -22,6 +22,7 @@ __all__ = ["DynamoWireError", "to_dynamodb_error"]
 _SERVICE: Final = "com.amazonaws.dynamodb.v20120810#"
 _CORAL: Final = "com.amazon.coral.validate#"
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "BackupInUseException": (
         400,
@@ -31,20 +32,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredIteratorException": (400, "The shard iterator has expired."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (
-        400,
-        "The request signature does not conform to AWS standards.",
-    ),
     "InternalServerError": (500, "Internal server error"),
     "InvalidRestoreTimeException": (
         400,
         "An invalid restore time was specified. RestoreDateTime must be between "
         "EarliestRestorableDateTime and LatestRestorableDateTime.",
-    ),
-    "InvalidSignatureException": (
-        400,
-        "The request signature we calculated does not match the signature you provided.",
     ),
     "LimitExceededException": (400, "Too many operations for a given subscriber."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
@@ -57,10 +49,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         400,
         "The level of configured provisioned throughput for the table was exceeded.",
     ),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "ResourceInUseException": (400, "The resource is in use."),
     "ResourceNotFoundException": (400, "Requested resource not found"),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "TableAlreadyExistsException": (400, "A target table with the specified name already exists."),
     "TableNotFoundException": (400, "Table not found"),
     "ThrottlingException": (400, "Rate of requests exceeds the allowed throughput."),
@@ -72,8 +62,6 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         400,
         "The operation attempted to read past the oldest stream record in a shard.",
     ),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the operation."),
 }
 

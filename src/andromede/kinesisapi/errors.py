@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from andromede.awsjson.auth_errors import auth_error
+from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.kinesis import errors as k
@@ -19,18 +19,14 @@ from andromede.kinesis import errors as k
 __all__ = ["KinesisWireError", "to_kinesis_error"]
 
 CATALOGUE: Final[dict[str, tuple[int, str]]] = {
+    **PROTOCOL_ERRORS,
     "AccessDeniedException": (400, "The caller is not authorized to perform this operation."),
     "ExpiredIteratorException": (400, "The provided iterator exceeds the maximum age allowed."),
     "ExpiredNextTokenException": (400, "The pagination token passed to the operation is "
                                   "expired."),
-    "ExpiredTokenException": (400, "The security token included in the request is expired"),
-    "IncompleteSignatureException": (400, "The request signature does not conform to AWS "
-                                     "standards."),
     "InternalFailure": (500, "The request processing has failed because of an unknown error."),
     "InvalidArgumentException": (400, "A specified parameter exceeds its restrictions, is not "
                                  "supported, or can't be used."),
-    "InvalidSignatureException": (400, "The request signature we calculated does not match the "
-                                  "signature you provided."),
     "KMSAccessDeniedException": (400, "The ciphertext references a key that doesn't exist or "
                                  "that you don't have access to."),
     "KMSDisabledException": (400, "The request was rejected because the specified customer "
@@ -45,14 +41,9 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
     "ProvisionedThroughputExceededException": (400, "The request rate for the stream is too "
                                                "high."),
-    "RequestEntityTooLarge": (413, "The request body is larger than this endpoint accepts."),
     "ResourceInUseException": (400, "The resource is not available for this operation."),
     "ResourceNotFoundException": (400, "The requested resource could not be found."),
-    "SerializationException": (400, "The request body is not valid JSON for this operation."),
     "ThrottlingException": (400, "Rate exceeded"),
-    "UnknownOperationException": (400, "The operation is not known to this service."),
-    "UnrecognizedClientException": (400, "The security token included in the request is "
-                                     "invalid."),
     "ValidationException": (400, "The input fails to satisfy the constraints of the "
                             "operation."),
 }  # fmt: skip
