@@ -1,5 +1,5 @@
 """Where EventBridge Pipes meets its sources (decision 0258): the ``pipes.runner.PipeSource``
-over the platform's SQS queues and Kinesis data streams, read as the pipe's role
+over the platform's SQS queues, Kinesis data streams and DynamoDB streams, read as the pipe's role
 (``pipe_roles``), each event in the shape AWS gives a pipe (Lambda's event source shape).
 
 - **SQS.** The role's identity policies must allow ``sqs:ReceiveMessage``,
@@ -11,6 +11,11 @@ over the platform's SQS queues and Kinesis data streams, read as the pipe's role
   ``kinesis:GetShardIterator`` and ``kinesis:GetRecords``. Each shard is read from its
   checkpoint (after the last sequence number sent), else from its ``StartingPosition``:
   TRIM_HORIZON, AT_TIMESTAMP, or LATEST — the records that arrived since the pipe was made.
+- **DynamoDB.** The role must be allowed ``dynamodb:DescribeStream``,
+  ``dynamodb:GetShardIterator`` and ``dynamodb:GetRecords`` on the stream. Its one shard is
+  read from its checkpoint, else TRIM_HORIZON or LATEST (the changes since the pipe was
+  made); each record as Lambda sees it (``eventName``, ``dynamodb.Keys``, ``NewImage``…,
+  ``eventSourceARN``). A checkpoint past the retention reads from the oldest record kept.
 - **Dead letters.** A stream batch given up is described, as AWS describes it (the shard, the
   sequence numbers and arrival times of its first and last records, the reason; no data), in
   a message sent to the ``DeadLetterConfig`` queue as the role (``sqs:SendMessage``).
@@ -27,6 +32,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from andromede.dynamodb.errors import DynamoError, TrimmedDataAccess
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.iam.model import Principal
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.model import sequence_text
@@ -44,6 +51,11 @@ __all__ = ["PipeSources", "queue_of", "sqs_event"]
 
 _SQS_RECEIVE: Final = 10  # ReceiveMessage's own ceiling
 _SQS_READ: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+_DYNAMODB_READ: Final = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
 _KINESIS_READ: Final = (
     ("kinesis:DescribeStream", "kinesis:ListShards"),
     ("kinesis:GetShardIterator",),
@@ -117,11 +129,13 @@ class PipeSources:
         queues: QueueService,
         kinesis: Callable[[], KinesisService | None],
         region: str,
+        dynamodb: Callable[[], DynamoStreams | None] = lambda: None,
     ) -> None:
         self._roles = roles
         self._queues = queues
         self._kinesis = kinesis
         self._region = region
+        self._dynamodb = dynamodb
 
     def _key_user(self, session: Principal) -> KeyUser:
         return KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16])
@@ -132,6 +146,8 @@ class PipeSources:
             return await self._read_queue(pipe, session, limit)
         if pipe.source_kind == "kinesis":
             return await self._read_kinesis(pipe, session, checkpoints, limit)
+        if pipe.source_kind == "dynamodb":
+            return await self._read_dynamodb(pipe, session, checkpoints, limit)
         raise EndpointRefused("NO_RESOURCE", f"the source {pipe.source[:512]} cannot be read")
 
     async def _read_queue(self, pipe: Pipe, session: Principal, limit: int) -> list[SourceBatch]:
@@ -240,6 +256,45 @@ class PipeSources:
             else pipe.created
         )
         return await kinesis.iterator(pipe.tenant_id, name, shard, "AT_TIMESTAMP", timestamp=stamp)
+
+    async def _read_dynamodb(
+        self, pipe: Pipe, session: Principal, checkpoints: dict[str, str], limit: int
+    ) -> list[SourceBatch]:
+        streams = self._dynamodb()
+        if streams is None:
+            raise EndpointRefused("NO_RESOURCE", "DynamoDB is not served by this deployment")
+        for action in _DYNAMODB_READ:
+            await self._roles.require(session, action, pipe.source)
+        params = pipe.source_parameters.get("DynamoDBStreamParameters", {})
+        try:
+            stream = await streams.stream(pipe.tenant_id, pipe.source)
+            shard = stream.shard_id
+            after = checkpoints.get(shard)
+            try:
+                if after is not None:
+                    token = await streams.iterator(stream, shard, "AFTER_SEQUENCE_NUMBER", after)
+                elif params.get("StartingPosition") == "TRIM_HORIZON":
+                    token = await streams.iterator(stream, shard, "TRIM_HORIZON", None)
+                else:  # LATEST: what changed since the pipe was made
+                    token = await streams.iterator(
+                        stream, shard, "AT_TIMESTAMP", None, pipe.created / 1000
+                    )
+            except TrimmedDataAccess:  # past the retention: from the oldest record kept
+                token = await streams.iterator(stream, shard, "TRIM_HORIZON", None)
+            _, records, _ = await streams.records(pipe.tenant_id, token, limit)
+        except DynamoError as exc:
+            raise EndpointRefused(
+                "NO_RESOURCE", f"{type(exc).__name__}: {str(exc)[:256]}"
+            ) from None
+        events = [
+            SourceEvent(
+                record | {"eventSourceARN": pipe.source},
+                sequence=str(record["dynamodb"]["SequenceNumber"]),
+                arrived=int(record["dynamodb"]["ApproximateCreationDateTime"]) * 1000,
+            )
+            for record in records
+        ]
+        return [SourceBatch(events, shard=shard)] if events else []
 
     def _kinesis_event(self, pipe: Pipe, shard: str, record: Any) -> SourceEvent:
         sequence = sequence_text(record.sequence)

@@ -20,6 +20,8 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.app import DynamoApp
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.connections import ConnectionService
 from andromede.events.service import EventsService
@@ -122,6 +124,10 @@ def pipes_api(
         app = apis.get(KinesisApp.name)
         return app.service if isinstance(app, KinesisApp) else None
 
+    def dynamodb() -> DynamoStreams | None:
+        app = apis.get(DynamoApp.name)
+        return app.streams if isinstance(app, DynamoApp) else None
+
     def firehose() -> FirehoseService | None:
         app = apis.get(FirehoseApp.name)
         return app.service if isinstance(app, FirehoseApp) else None
@@ -129,7 +135,7 @@ def pipes_api(
     invoker = _api_invoker(settings, connections, roles)
     runner = PipesRunner(
         service,
-        PipeSources(roles, queues, kinesis, settings.region),
+        PipeSources(roles, queues, kinesis, settings.region, dynamodb),
         PipeTargets(
             roles,
             queues,
