@@ -653,8 +653,8 @@ class Application:
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing)  # fmt: skip
         background.append(dynamodb)
-        pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter,
-            billing, queues, pubsub, eventbridge.service, eventbridge.connections)  # fmt: skip
+        pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
+            queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink)  # fmt: skip
         background.append(pipes)  # EventBridge Pipes (decision 0258)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)

@@ -46,6 +46,7 @@ from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.wiring.pipes import PipesMetering
 from andromede.wiring.queues import KeySealer
+from support.firehoseapp import RecordingSink
 from support.json_client import JsonReply, Signers
 
 REGION: Final = "eu-fr-1"
@@ -98,6 +99,7 @@ class World(Signers):
     audit_store: MemoryAuditStore
     audit: AuditService
     billing: BillingService
+    sink: RecordingSink
 
     async def raw(self, method: str, path: str, body: bytes = b"", query: str = "") -> JsonReply:
         """A signed request as botocore sends it (``path`` percent-encoded as sent)."""
@@ -206,13 +208,14 @@ async def pipes_world(tmp_path: Path, store: PipeStore | None = None) -> AsyncIt
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     pipes = PipesService(store or MemoryPipeStore(), REGION, PipesLimits(max_pipes=3))
     roles = PipeRoles(identity, REGION)
+    sink = RecordingSink()
     runner = PipesRunner(
         pipes,
         PipeSources(roles, queues, lambda: None, REGION),
         PipeTargets(roles, queues, None, None, lambda: None, lambda: None, None, REGION),
         RunnerPolicy(poll_interval=0.05, lease_ms=60_000),
         "gateway-a",
-        PipesMetering(billing, REGION),
+        PipesMetering(billing, REGION, sink),
     )
     try:
         yield World(
@@ -226,6 +229,7 @@ async def pipes_world(tmp_path: Path, store: PipeStore | None = None) -> AsyncIt
             audit_store,
             audit,
             billing,
+            sink,
         )
     finally:
         await billing.close()

@@ -97,6 +97,13 @@ class PipeObserver(Protocol):
         """Events a pass sent to the target (their payloads' sizes), for the metering."""
         ...
 
+    def executed(
+        self, pipe: Pipe, events: int, size: int, failed: bool, duration_ms: float
+    ) -> None:
+        """One batch's execution (the events past the filters, their bytes, whether the
+        target refused one, how long it took), for the pipe's metrics."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunnerPolicy:
@@ -204,6 +211,7 @@ class PipesRunner:
         done: list[SourceEvent] = []
         sizes: list[int] = []
         failure: Exception | None = None
+        started = time.monotonic()
         for one in events:
             seen = matchable(one.event)
             if passes(filters, seen):
@@ -215,8 +223,10 @@ class PipesRunner:
                     break
                 sizes.append(len(payload.encode()))
             done.append(one)
-        if sizes and self._observer is not None:
+        if self._observer is not None and (sizes or failure is not None):
             self._observer.sent(pipe, sizes)
+            elapsed = (time.monotonic() - started) * 1000
+            self._observer.executed(pipe, len(sizes), sum(sizes), failure is not None, elapsed)
         return done, len(sizes), failure
 
     async def _queue_batch(self, pipe: Pipe, batch: SourceBatch, filters: Any, now: int) -> int:

@@ -2,8 +2,11 @@
 settings' bounds, its sources and targets read and written as the pipes' roles
 (``pipe_sources``, ``pipe_targets``), its API app, and the runner every ``serve`` runs.
 
-**Billing.** Each event a pipe sends (past its filters) is counted into its account's
-``pipes.requests``, one request per 64 KiB chunk begun, as AWS bills Pipes' requests. Kinesis
+**Billing and metrics.** Each event a pipe sends (past its filters) is counted into its
+account's ``pipes.requests``, one request per 64 KiB chunk begun, as AWS bills Pipes'
+requests; each batch into its ``AWS/EventBridge/Pipes`` metrics (dimension ``PipeName``):
+``Invocations``, ``EventCount``, ``EventSize``, ``ExecutionSucceeded`` or
+``ExecutionFailed``, ``TargetStageSucceeded`` or ``TargetStageFailed``, ``Duration``. Kinesis
 and Firehose are found in ``apis`` when needed (``serve`` makes them before or after);
 EventBridge's event buses and API destinations are EventBridge's own (its connections and
 its invoker's policy, the pipe's role judged instead of a rule target's)."""
@@ -34,6 +37,7 @@ from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.pipe_roles import PipeRoles
 from andromede.pipe_sources import PipeSources
@@ -50,6 +54,7 @@ from andromede.settings import Settings
 __all__ = ["PipesMetering", "billed_requests", "pipes_api"]
 
 REQUESTS: Final = "pipes.requests"
+NAMESPACE: Final = "AWS/EventBridge/Pipes"
 _CHUNK: Final = 64 * 1024  # AWS counts each 64 KiB chunk of an event as one request
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -59,15 +64,35 @@ def billed_requests(sizes: Sequence[int]) -> int:
 
 
 class PipesMetering:
-    """``pipes.runner.PipeObserver`` over billing."""
+    """``pipes.runner.PipeObserver`` over billing and the metrics sink (``AWS/EventBridge/
+    Pipes``, dimension ``PipeName``)."""
 
-    def __init__(self, billing: BillingService | None, region: str) -> None:
+    def __init__(
+        self, billing: BillingService | None, region: str, sink: MetricsSink | None = None
+    ) -> None:
         self._billing = billing
         self._region = region
+        self._sink = sink
 
     def sent(self, pipe: Pipe, sizes: Sequence[int]) -> None:
-        if self._billing is not None:
+        if self._billing is not None and sizes:
             self._billing.count(pipe.tenant_id, self._region, REQUESTS, billed_requests(sizes))
+
+    def executed(
+        self, pipe: Pipe, events: int, size: int, failed: bool, duration_ms: float
+    ) -> None:
+        if self._sink is None:
+            return
+        dims = [("PipeName", pipe.name)]
+        for name, value, unit in (
+            ("Invocations", 1.0, "Count"),
+            ("EventCount", float(events), "Count"),
+            ("EventSize", float(size), "Bytes"),
+            ("ExecutionFailed" if failed else "ExecutionSucceeded", 1.0, "Count"),
+            ("TargetStageFailed" if failed else "TargetStageSucceeded", 1.0, "Count"),
+            ("Duration", duration_ms, "Milliseconds"),
+        ):
+            self._sink.record(pipe.tenant_id, NAMESPACE, name, dims, value, unit)
 
 
 def _api_invoker(
@@ -111,6 +136,7 @@ def pipes_api(
     pubsub: PubSubService,
     events: EventsService | None,
     connections: ConnectionService | None,
+    sink: MetricsSink | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Pipes API app of ``serve`` put into ``apis`` (under ``pipes``, its SigV4 service),
     its runner, started, and what closing a tenant deletes of it (its pipes and their
@@ -151,7 +177,7 @@ def pipes_api(
             lease_ms=int(settings.pipes_reader_lease * 1000),
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
-        PipesMetering(billing, settings.region),
+        PipesMetering(billing, settings.region, sink),
     )
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(runner.run_forever(), name="pipes")

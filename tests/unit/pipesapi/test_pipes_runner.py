@@ -39,6 +39,9 @@ async def test_filtered_events_reach_the_target_as_aws_shapes_them(world: World)
     # What the filter dropped was deleted too, as AWS deletes it.
     assert await world.bodies("in") == []
     assert await world.usage("pipes.requests") == 1
+    assert world.sink.total("EventCount") == 1 and world.sink.total("ExecutionSucceeded") == 1
+    assert {p[1] for p in world.sink.points} == {"AWS/EventBridge/Pipes"}
+    assert {p[3] for p in world.sink.points} == {(("PipeName", "p"),)}
 
 
 async def test_the_input_template_shapes_the_payload(world: World) -> None:
@@ -65,6 +68,7 @@ async def test_a_role_not_allowed_leaves_the_messages_and_says_why(world: World)
     described = await world.client("DescribePipe", Name="p")
     assert described["CurrentState"] == "RUNNING"
     assert described["StateReason"].startswith("NO_PERMISSIONS")
+    assert world.sink.total("TargetStageFailed") == 1  # the target refused the role
     assert await world.bodies("out") == []
     await world.identity.put_role_policy(world.tenant_id, "pipe", "send", allow("sqs:SendMessage"))
     in_queue = await world.queues.get_queue(world.tenant_id, world.tenant_id, "in")
