@@ -16,7 +16,8 @@ are passed without being sent, the same way. Delivery is at least once, as AWS's
 
 **Failures.** A source or target refusing the role, or gone, is :class:`EndpointRefused`: the
 pipe stays RUNNING with the reason as its ``StateReason``, said at INFO when it changes, and
-is read again at the next pass. ``MaximumBatchingWindowInSeconds`` is served by the pass'
+is read again at the next pass. Each batch's execution is logged as its ``LogConfiguration``
+asks (``pipes.execution_logs``). ``MaximumBatchingWindowInSeconds`` is served by the pass'
 interval: a pass sends what the source holds when it reads it, without waiting for more.
 """
 
@@ -26,16 +27,19 @@ import asyncio
 import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.execution_logs import execution_records, log_group_name
 from andromede.pipes.model import Pipe, compiled_filters
 from andromede.pipes.service import PipesService
 from andromede.pipes.shaping import matchable, passes, render
 
 __all__ = [
+    "PipeLogSink",
     "PipeObserver",
     "PipeSource",
     "PipeTarget",
@@ -105,6 +109,12 @@ class PipeObserver(Protocol):
         ...
 
 
+class PipeLogSink(Protocol):
+    async def write(self, pipe: Pipe, records: Sequence[dict[str, Any]]) -> None:
+        """A batch's execution log records into the pipe's log group (never raises)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunnerPolicy:
     poll_interval: float = 1.0
@@ -126,8 +136,10 @@ class PipesRunner:
         policy: RunnerPolicy,
         owner: str,
         observer: PipeObserver | None = None,
+        logs: PipeLogSink | None = None,
     ) -> None:
         self._pipes = pipes
+        self._logs = logs
         self._sources = sources
         self._targets = targets
         self.policy = policy
@@ -210,6 +222,7 @@ class PipesRunner:
         how many were sent; and that failure."""
         done: list[SourceEvent] = []
         sizes: list[int] = []
+        payloads: list[str] = []
         failure: Exception | None = None
         started = time.monotonic()
         for one in events:
@@ -222,12 +235,25 @@ class PipesRunner:
                     failure = exc
                     break
                 sizes.append(len(payload.encode()))
+                payloads.append(payload)
             done.append(one)
+        if (sizes or failure is not None) and self._logs is not None:
+            await self._log(pipe, now, failure, payloads)
         if self._observer is not None and (sizes or failure is not None):
             self._observer.sent(pipe, sizes)
             elapsed = (time.monotonic() - started) * 1000
             self._observer.executed(pipe, len(sizes), sum(sizes), failure is not None, elapsed)
         return done, len(sizes), failure
+
+    async def _log(
+        self, pipe: Pipe, now: int, failure: Exception | None, payloads: list[str]
+    ) -> None:
+        if self._logs is None or log_group_name(pipe) is None:
+            return
+        why = None if failure is None else f"{type(failure).__name__}: {failure}"
+        records = execution_records(pipe, str(uuid.uuid4()), now, why, payloads)
+        if records:
+            await self._logs.write(pipe, records)
 
     async def _queue_batch(self, pipe: Pipe, batch: SourceBatch, filters: Any, now: int) -> int:
         done, sent, failure = await self._send_all(pipe, batch.events, filters, now)

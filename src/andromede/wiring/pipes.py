@@ -6,7 +6,9 @@ settings' bounds, its sources and targets read and written as the pipes' roles
 account's ``pipes.requests``, one request per 64 KiB chunk begun, as AWS bills Pipes'
 requests; each batch into its ``AWS/EventBridge/Pipes`` metrics (dimension ``PipeName``):
 ``Invocations``, ``EventCount``, ``EventSize``, ``ExecutionSucceeded`` or
-``ExecutionFailed``, ``TargetStageSucceeded`` or ``TargetStageFailed``, ``Duration``. Kinesis
+``ExecutionFailed``, ``TargetStageSucceeded`` or ``TargetStageFailed``, ``Duration``. A
+pipe's execution log records go into its ``LogConfiguration``'s CloudWatch Logs group as its
+role (:class:`PipeLogGroups`). Kinesis
 and Firehose are found in ``apis`` when needed (``serve`` makes them before or after);
 EventBridge's event buses and API destinations are EventBridge's own (its connections and
 its invoker's policy, the pipe's role judged instead of a rule target's)."""
@@ -14,11 +16,13 @@ its invoker's policy, the pipe's role judged instead of a rule target's)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
@@ -37,21 +41,26 @@ from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
+from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
-from andromede.pipe_roles import PipeRoles
+from andromede.pipe_roles import PIPES_PRINCIPAL, PipeRoles
 from andromede.pipe_sources import PipeSources
 from andromede.pipe_targets import PipeTargets
 from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.execution_logs import log_group_name
 from andromede.pipes.model import Pipe
 from andromede.pipes.runner import PipesRunner, RunnerPolicy
 from andromede.pipes.service import PipesLimits, PipesService
 from andromede.pipes.store_sql import SqlPipeStore
 from andromede.pipesapi.app import PipesApp
 from andromede.queues.service import QueueService
+from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 
-__all__ = ["PipesMetering", "billed_requests", "pipes_api"]
+__all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "pipes_api"]
+
+log = logging.getLogger(__name__)
 
 REQUESTS: Final = "pipes.requests"
 NAMESPACE: Final = "AWS/EventBridge/Pipes"
@@ -93,6 +102,31 @@ class PipesMetering:
             ("Duration", duration_ms, "Milliseconds"),
         ):
             self._sink.record(pipe.tenant_id, NAMESPACE, name, dims, value, unit)
+
+
+class PipeLogGroups:
+    """``pipes.runner.PipeLogSink``: a pipe's execution records into its CloudWatch Logs
+    group, as its role (which must trust ``pipes.amazonaws.com`` and be allowed
+    ``logs:CreateLogStream`` and ``logs:PutLogEvents``), one stream a pipe; counted in
+    ``logs.ingested`` as vended logs. A refusal is said at INFO, never raised."""
+
+    def __init__(self, groups: RoleLogGroups) -> None:
+        self._groups = groups
+
+    async def write(self, pipe: Pipe, records: Sequence[dict[str, Any]]) -> None:
+        name = log_group_name(pipe)
+        if name is None:
+            return
+        events = [(int(r["timestamp"]), json.dumps(r, separators=(",", ":"))) for r in records]
+        try:
+            refused = await self._groups.deliver(
+                pipe.tenant_id, pipe.role_arn, name, {f"pipes/{pipe.name}": events}
+            )
+        except Exception:  # a pipe's log must not stop its events
+            log.exception("Pipe %s: its execution log could not be written", pipe.arn)
+            return
+        if refused is not None:
+            log.info("Pipe %s: its execution log was refused: %s", pipe.arn, refused)
 
 
 def _api_invoker(
@@ -137,6 +171,7 @@ def pipes_api(
     events: EventsService | None,
     connections: ConnectionService | None,
     sink: MetricsSink | None = None,
+    logs: LogsService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Pipes API app of ``serve`` put into ``apis`` (under ``pipes``, its SigV4 service),
     its runner, started, and what closing a tenant deletes of it (its pipes and their
@@ -178,6 +213,22 @@ def pipes_api(
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         PipesMetering(billing, settings.region, sink),
+        None
+        if logs is None
+        else PipeLogGroups(
+            RoleLogGroups(
+                identity,
+                logs,
+                service=PIPES_PRINCIPAL,
+                session_name="pipes",
+                audit=audit,
+                ingested=None
+                if billing is None
+                else (
+                    lambda tenant, size, meter: billing.count(tenant, settings.region, meter, size)
+                ),
+            )
+        ),
     )
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(runner.run_forever(), name="pipes")
