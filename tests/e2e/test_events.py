@@ -20,7 +20,9 @@ destination (decision 0200) POSTs its transformed events, with the connection's 
 an HTTP server the test runs on the loopback, as an IAM role allowed
 ``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
 deleted with its connection (decision 0204); the same rule writes them into a Kinesis stream
-as that role, allowed ``kinesis:PutRecord`` (decision 0238). Schedules are tested in
+as that role, allowed ``kinesis:PutRecord`` (decision 0238). An EventBridge pipe (boto3's
+``pipes``, decision 0258) moves the messages of a queue its filter passes into another, as a
+role trusting ``pipes.amazonaws.com``. Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
