@@ -17,7 +17,8 @@ over the platform's SQS queues, Kinesis data streams and DynamoDB streams, read 
   made); each record as Lambda sees it (``eventName``, ``dynamodb.Keys``, ``NewImage``…,
   ``eventSourceARN``). A checkpoint past the retention reads from the oldest record kept.
 - **Dead letters.** A stream batch given up is described, as AWS describes it (the shard, the
-  sequence numbers and arrival times of its first and last records, the reason; no data), in
+  sequence numbers and arrival times of its first and last records, the reason; no data:
+  ``KinesisBatchInfo``, a DynamoDB stream's ``DDBStreamBatchInfo``), in
   a message sent to the ``DeadLetterConfig`` queue as the role (``sqs:SendMessage``).
 
 A source the role may not read, or that is gone, is ``EndpointRefused``: the runner says it
@@ -327,6 +328,8 @@ class PipeSources:
             return
         arn = member["DeadLetterConfig"]["Arn"]
         first, last = batch.events[0], batch.events[-1]
+        info = "DDBStreamBatchInfo" if pipe.source_kind == "dynamodb" else "KinesisBatchInfo"
+        arrived = first.arrived / 1000
         body = json.dumps(
             {
                 "requestContext": {
@@ -338,12 +341,12 @@ class PipeSources:
                     "approximateInvokeCount": 1,
                 },
                 "version": "1.0",
-                "timestamp": first.event.get("approximateArrivalTimestamp"),
-                "KinesisBatchInfo": {
+                "timestamp": arrived,
+                info: {
                     "shardId": batch.shard,
                     "startSequenceNumber": first.sequence,
                     "endSequenceNumber": last.sequence,
-                    "approximateArrivalOfFirstRecord": first.arrived / 1000,
+                    "approximateArrivalOfFirstRecord": arrived,
                     "approximateArrivalOfLastRecord": last.arrived / 1000,
                     "batchSize": len(batch.events),
                     "streamArn": pipe.source,
