@@ -10,7 +10,8 @@ over the platform's SQS queues, Kinesis data streams and DynamoDB streams, read 
 - **Kinesis.** The role must be allowed ``kinesis:DescribeStream`` (or ``ListShards``),
   ``kinesis:GetShardIterator`` and ``kinesis:GetRecords``. Each shard is read from its
   checkpoint (after the last sequence number sent), else from its ``StartingPosition``:
-  TRIM_HORIZON, AT_TIMESTAMP, or LATEST — the records that arrived since the pipe was made.
+  TRIM_HORIZON, AT_TIMESTAMP, or LATEST — the records that arrived since the pipe was made;
+  parents first across a reshard (a child waits while a parent has records left).
 - **DynamoDB.** The role must be allowed ``dynamodb:DescribeStream``,
   ``dynamodb:GetShardIterator`` and ``dynamodb:GetRecords`` on the stream. Its one shard is
   read from its checkpoint, else TRIM_HORIZON or LATEST (the changes since the pipe was
@@ -215,11 +216,20 @@ class PipeSources:
         try:
             stream = await kinesis.get(pipe.tenant_id, name)
             batches = []
+            # Parents first: a child waits while a parent still listed has records left, so
+            # that one partition key's records stay in order across a reshard.
+            unfinished: set[int] = set()
             for shard in sorted(stream.shards, key=lambda s: s.index):
+                parents = {p for p in (shard.parent, shard.adjacent_parent) if p is not None}
+                if parents & unfinished:
+                    unfinished.add(shard.index)
+                    continue
                 token = await self._iterator(
                     kinesis, pipe, name, shard.id, params, checkpoints.get(shard.id)
                 )
                 read = await kinesis.records(pipe.tenant_id, token, limit)
+                if read.records or read.next_iterator is not None:
+                    unfinished.add(shard.index)
                 if read.records:
                     batches.append(
                         SourceBatch(

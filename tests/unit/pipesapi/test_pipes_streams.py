@@ -210,3 +210,36 @@ async def test_a_dynamodb_stream_source(tmp_path: Path) -> None:
         assert event["eventSourceARN"] == stream
         assert event["dynamodb"]["NewImage"] == {"id": {"S": "a"}}
         rig.keys.close()
+
+
+async def test_a_kinesis_source_reads_parents_first(tmp_path: Path) -> None:
+    async for world in kinesis_world(tmp_path):
+        await world.client("CreateStream", StreamName="clicks", ShardCount=1)
+        summary = await world.client("DescribeStreamSummary", StreamName="clicks")
+        stream = summary["StreamDescriptionSummary"]["StreamARN"]
+        await world.client("PutRecord", StreamName="clicks", PartitionKey="k", Data=b"old")
+        (shard,) = (await world.client("ListShards", StreamName="clicks"))["Shards"]
+        middle = str(int(shard["HashKeyRange"]["EndingHashKey"]) // 2)
+        await world.client(
+            "SplitShard",
+            StreamName="clicks",
+            ShardToSplit=shard["ShardId"],
+            NewStartingHashKey=middle,
+        )
+        for _ in range(50):
+            described = await world.client("DescribeStreamSummary", StreamName="clicks")
+            if described["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+                break
+        await world.client("PutRecord", StreamName="clicks", PartitionKey="k", Data=b"new")
+        rig = Rig(tmp_path, world.identity, world.tenant_id, kinesis=world.kinesis)
+        role = await rig.role(allow("kinesis:*", "sqs:SendMessage"))
+        await rig.pipes.create(world.tenant_id, "k", {
+            "Source": stream, "Target": await rig.queue("out"), "RoleArn": role,
+            "SourceParameters": {"KinesisStreamParameters": {"StartingPosition": "TRIM_HORIZON"}},
+        })  # fmt: skip
+        runner = rig.runner("gw-a")
+        assert await runner.run_pass() == 1  # the parent's record; its children wait
+        assert await runner.run_pass() == 1  # the parent read to its end: a child's record
+        datas = [base64.b64decode(str(e["data"])) for e in await rig.bodies("out")]
+        assert datas == [b"old", b"new"]
+        rig.keys.close()
