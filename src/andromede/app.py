@@ -147,6 +147,7 @@ from andromede.wiring.operator_cli import (
     record_operator_action,
     rotate_audit_signing_key,
 )
+from andromede.wiring.pipes import pipes_api
 from andromede.wiring.pubsub import (
     archive_upkeep,
     pubsub_service,
@@ -653,6 +654,10 @@ class Application:
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(dynamodb)
+        pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
+            queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
+            logs.service)  # fmt: skip
+        background.append(pipes)  # EventBridge Pipes (decision 0258)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -668,9 +673,10 @@ class Application:
                     auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
                 )
             )
-        # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB.
+        # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB,
+        # Pipes.
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
-            forget_certificates, forget_metric_streams, forget_tables]  # fmt: skip
+            forget_certificates, forget_metric_streams, forget_tables, forget_pipes]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

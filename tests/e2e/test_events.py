@@ -20,7 +20,9 @@ destination (decision 0200) POSTs its transformed events, with the connection's 
 an HTTP server the test runs on the loopback, as an IAM role allowed
 ``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
 deleted with its connection (decision 0204); the same rule writes them into a Kinesis stream
-as that role, allowed ``kinesis:PutRecord`` (decision 0238). Schedules are tested in
+as that role, allowed ``kinesis:PutRecord`` (decision 0238). An EventBridge pipe (boto3's
+``pipes``, decision 0258) moves the messages of a queue its filter passes into another, as a
+role trusting ``pipes.amazonaws.com``. Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -747,3 +749,82 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
         http.shutdown()
         http.server_close()
         thread.join()
+
+
+def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) -> None:
+    """EventBridge Pipes (decision 0258) through boto3's ``pipes`` client (restJson1 on the
+    same endpoint): an SQS source into an SQS target with a filter, as a role trusting
+    ``pipes.amazonaws.com``; tagged through the ARN in its path, stopped and deleted."""
+    credentials = server.credentials()
+    pipes = client_for(server, "pipes", *credentials)
+    sqs = client_for(server, "sqs", *credentials)
+    iam = client_for(server, "iam", *credentials)
+    source_url, source = queue(sqs, "pipe-source", None)
+    target_url, target = queue(sqs, "pipe-target", None)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pipes.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="pipe-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(
+        RoleName="pipe-role",
+        PolicyName="pipe",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Resource": "*",
+                        "Action": [
+                            "sqs:ReceiveMessage",
+                            "sqs:DeleteMessage",
+                            "sqs:GetQueueAttributes",
+                            "sqs:SendMessage",
+                        ],
+                    }
+                ],
+            }
+        ),
+    )
+    made = pipes.create_pipe(
+        Name="orders",
+        Source=source,
+        Target=target,
+        RoleArn=role["Role"]["Arn"],
+        SourceParameters={
+            "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]}
+        },
+        TargetParameters={"InputTemplate": '{"id": <$.body.id>}'},
+        Tags={"team": "shop"},
+    )
+    assert made["CurrentState"] == "CREATING"
+    deadline = time.monotonic() + 15
+    while pipes.describe_pipe(Name="orders")["CurrentState"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    sqs.send_message(QueueUrl=source_url, MessageBody=json.dumps({"kind": "order", "id": 7}))
+    sqs.send_message(QueueUrl=source_url, MessageBody=json.dumps({"kind": "refund", "id": 8}))
+    (message,) = receive(sqs, target_url)
+    assert json.loads(message["Body"]) == {"id": 7}
+    assert receive(sqs, target_url, wait=2) == []  # the refund was filtered out
+    assert [p["Name"] for p in pipes.list_pipes(NamePrefix="ord")["Pipes"]] == ["orders"]
+    pipes.tag_resource(resourceArn=made["Arn"], tags={"stage": "test"})
+    assert pipes.list_tags_for_resource(resourceArn=made["Arn"])["tags"] == {
+        "team": "shop",
+        "stage": "test",
+    }
+    with pytest.raises(ClientError) as caught:
+        pipes.describe_pipe(Name="nothing")
+    assert code(caught) == "NotFoundException"
+    assert pipes.stop_pipe(Name="orders")["CurrentState"] == "STOPPING"
+    while pipes.describe_pipe(Name="orders")["CurrentState"] != "STOPPED":
+        assert time.monotonic() < deadline + 15
+        time.sleep(0.2)
+    assert pipes.delete_pipe(Name="orders")["CurrentState"] == "DELETING"

@@ -158,6 +158,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # already money (millionths of EUR per hour, over seconds): the operator prices it 1.
     Meter("ec2.spot", "micro-EUR-per-hour-seconds", "EUR", 3600 * 1_000_000,
           "Spot Instances' running time at the Spot price of each period, in EUR (price 1)"),
+    # Decision 0258: EventBridge Pipes' requests (the events past the filters), as AWS bills.
+    Meter("pipes.requests", "requests", "1000000 requests", 1_000_000,
+          "EventBridge Pipes requests: one per 64 KiB chunk begun of each event sent"),
     # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
     Meter("firehose.ingested", "bytes", "GiB", _GIB,
           "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),

@@ -20,7 +20,8 @@ Balancers), ``tables_firehose`` (Firehose's delivery streams and buffered record
 Manager's parameters and their sealed versions),
 ``tables_acm`` (Certificate Manager's imported certificates and account configurations),
 ``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
-tables and sealed items). This
+tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
+checkpoints). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -216,6 +217,7 @@ from andromede.db.tables_dynamodb import (
     dynamodb_tables,
     dynamodb_transaction_tokens,
 )
+from andromede.db.tables_pipes import pipe_checkpoints, pipes
 # isort: on
 
 __all__ = [
@@ -362,6 +364,8 @@ __all__ = [
     "operator_access_requests",
     "operators",
     "parts",
+    "pipe_checkpoints",
+    "pipes",
     "policy_attachments",
     "policy_versions",
     "queue_deduplications",

@@ -471,11 +471,16 @@ def verify(
     key = derive_signing_key(secret_key, signed.scope_date, signed.region, signed.service)
     provided = signed.signature.encode("utf-8", "replace")
     attempts: list[tuple[str, str]] = []
-    for as_sent in (False, True):
-        if as_sent and not _differs_as_sent(raw_path, raw_query):
-            break  # the second form would be the same request: no need to sign it again
+    # A third form for the services other than S3, whose paths AWS's SDKs encode twice (a
+    # restJson1 API's ARN in the path, EventBridge Pipes' ``/tags/arn%3Aaws…``; decision 0258).
+    twice = signed.service != "s3" and "%" in raw_path
+    for as_sent, path in ((False, raw_path), (True, raw_path), (True, _twice(raw_path))):
+        if as_sent and path == raw_path and not _differs_as_sent(raw_path, raw_query):
+            continue  # the second form would be the same request: no need to sign it again
+        if as_sent and path != raw_path and not twice:
+            break
         creq = _canonical_request(
-            method, raw_path, raw_query, headers, signed.signed_headers, signed.payload_hash,
+            method, path, raw_query, headers, signed.signed_headers, signed.payload_hash,
             presigned=signed.presigned, as_sent=as_sent,
         )  # fmt: skip
         sts = string_to_sign(amz_date, scope, creq)
@@ -609,6 +614,11 @@ def _canonical_uri(raw_path: str) -> str:
     # Decode to bytes then encode everything but A-Za-z0-9-._~ and '/': S3 does not normalise
     # ('//' and '/./' are parts of a key) and does not encode twice.
     return quote(unquote_to_bytes(_raw_bytes(raw_path)), safe="/")
+
+
+def _twice(raw_path: str) -> str:
+    """The path as sent, encoded once more (what AWS's SDKs sign outside S3)."""
+    return quote(raw_path, safe="/~")
 
 
 def _canonical_query(raw_query: str, *, presigned: bool) -> str:

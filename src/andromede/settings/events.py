@@ -1,7 +1,7 @@
 """EventBridge (decision 0192): the limits of its calls (buses, rules, targets, PutEvents'
 entries and size, patterns), the retries of its deliveries, the pace of its scheduled
 rules' dispatcher, its archives and replays (decision 0196), and its connections and API
-destinations (decision 0200).
+destinations (decision 0200); and EventBridge Pipes' bounds and runner (decision 0258).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -16,7 +16,7 @@ from andromede.settings.units import KIB
 
 
 class EventsSettings(BaseModel):
-    """EventBridge's limits, deliveries and schedules."""
+    """EventBridge's limits, deliveries and schedules; Pipes' bounds and runner."""
 
     events_max_buses: int = Field(
         default=100,
@@ -221,6 +221,26 @@ class EventsSettings(BaseModel):
         description="Networks (CIDR) an API destination or OAuth endpoint may be on beside "
         "public unicast addresses; the host is resolved at each invocation and refused if an "
         "address is internal and in none of these (decision 0200).",
+    )
+
+    pipes_max_pipes: int = Field(
+        default=1000,
+        gt=0,
+        description="Pipes an account may hold in a Region (AWS: 1,000) (decision 0258).",
+    )
+    pipes_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds between the pipes runner's passes in every gateway: how often a "
+        "pipe's source is read and its transitional state settled (decision 0258).",
+    )
+    pipes_reader_lease: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway holds the pipes it reads; one stopped leaves them to "
+        "the others after it (decision 0258).",
     )
 
     @field_validator("events_api_destination_allow_cidrs")

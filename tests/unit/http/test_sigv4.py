@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from andromede.http.sigv4 import (
     SignedRequest,
@@ -418,6 +420,21 @@ def test_client_that_signs_the_path_as_sent_is_accepted() -> None:
         f"Signature={signature}"
     )
     _verify_wire("GET", path, query, headers, from_botocore=False)
+
+
+def test_a_non_s3_path_encoded_twice_is_accepted() -> None:
+    # AWS's SDKs encode a path twice outside S3 (EventBridge Pipes' /tags/<arn>; decision
+    # 0258): botocore's own signer of the ``pipes`` service, verified here.
+    path = "/tags/arn%3Aaws%3Apipes%3Aeu-west-3%3A000000000001%3Apipe%2Forders"
+    request = AWSRequest(method="GET", url=f"http://localhost:9000{path}",
+                         headers={"x-amz-content-sha256": EMPTY})  # fmt: skip
+    SigV4Auth(Credentials(AKID, SECRET), "pipes", "eu-west-3").add_auth(request)
+    headers = {k.lower(): str(v) for k, v in request.headers.items()}
+    headers["host"] = "localhost:9000"
+    _verify_wire("GET", path, "", headers, from_botocore=False)
+    # The same signature over another ARN does not verify.
+    with pytest.raises(SigV4Error):
+        _verify_wire("GET", path.replace("orders", "other"), "", headers, from_botocore=False)
 
 
 # --------------------------------------------------------------------------- error paths

@@ -19,6 +19,7 @@ from andromede.iam.policy.actions_data import DYNAMODB_ACTIONS
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
+from andromede.iam.policy.actions_pipes import PIPES_ACTIONS
 from andromede.iam.policy.actions_ssm import SSM_ACTIONS
 from andromede.iam.policy.actions_streams import ACM_ACTIONS, FIREHOSE_ACTIONS, KINESIS_ACTIONS
 from andromede.iam.policy.wildcard import compile_wildcard
@@ -762,6 +763,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "acm": ACM_ACTIONS,  # decision 0230
     "ssm": SSM_ACTIONS,  # decision 0249
     "dynamodb": DYNAMODB_ACTIONS,  # decision 0247
+    "pipes": PIPES_ACTIONS,  # decision 0258
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

@@ -1,0 +1,309 @@
+"""The pipes' runner (decision 0258): every gateway runs one; each pass settles the
+transitional pipes (``PipesService.settle``), then claims the RUNNING pipes whose reader's
+lease ran out or is its own (one gateway reads a pipe at a time, and keeps it while it renews
+the lease), reads a batch of each pipe's source (``BatchSize`` events) as the pipe's role,
+keeps the events its filters pass, and sends each, as its template makes it, to the target as
+the pipe's role.
+
+**Acknowledging.** An SQS source's messages are deleted once sent, or once filtered out (AWS
+deletes the messages a filter drops); a message whose sending failed is left in the queue, to
+come back after its visibility timeout (and to its queue's dead-letter queue under its redrive
+policy), as on AWS. A stream source's shard checkpoint moves past a batch once every event of
+it was sent; a failed batch is read again at the next pass, up to ``MaximumRetryAttempts``
+(-1: until the records expire), then sent to the ``DeadLetterConfig`` queue (a record of the
+batch as AWS's, without its data) and passed. Records older than ``MaximumRecordAgeInSeconds``
+are passed without being sent, the same way. Delivery is at least once, as AWS's.
+
+**Failures.** A source or target refusing the role, or gone, is :class:`EndpointRefused`: the
+pipe stays RUNNING with the reason as its ``StateReason``, said at INFO when it changes, and
+is read again at the next pass. Each batch's execution is logged as its ``LogConfiguration``
+asks (``pipes.execution_logs``). ``MaximumBatchingWindowInSeconds`` is served by the pass'
+interval: a pass sends what the source holds when it reads it, without waiting for more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.execution_logs import execution_records, log_group_name
+from andromede.pipes.model import Pipe, compiled_filters
+from andromede.pipes.service import PipesService
+from andromede.pipes.shaping import matchable, passes, render
+
+__all__ = [
+    "PipeLogSink",
+    "PipeObserver",
+    "PipeSource",
+    "PipeTarget",
+    "PipesRunner",
+    "RunnerPolicy",
+    "SourceBatch",
+    "SourceEvent",
+]
+
+log = logging.getLogger(__name__)
+
+_REMEMBERED: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEvent:
+    """One event as the source gives it (AWS's shape), with what acknowledges it: an SQS
+    message's receipt handle, a stream record's sequence number; and when it arrived (ms)."""
+
+    event: dict[str, Any]
+    receipt: str | None = None
+    sequence: str | None = None
+    arrived: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBatch:
+    """Events of one shard of a stream source (``shard`` None: a queue's)."""
+
+    events: list[SourceEvent]
+    shard: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class PipeSource(Protocol):
+    async def read(self, pipe: Pipe, checkpoints: dict[str, str], limit: int) -> list[SourceBatch]:
+        """Up to ``limit`` events a batch, read as the pipe's role (a stream's shards from
+        their checkpoints); EndpointRefused when the role may not, or the source is gone."""
+        ...
+
+    async def acknowledge(self, pipe: Pipe, events: Sequence[SourceEvent]) -> None:
+        """The events done with (an SQS source deletes its messages)."""
+        ...
+
+    async def dead_letter(self, pipe: Pipe, batch: SourceBatch, why: str) -> None:
+        """A stream batch given up, said to the ``DeadLetterConfig`` queue (if any)."""
+        ...
+
+
+class PipeTarget(Protocol):
+    async def send(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
+        """``payload`` sent to the pipe's target as its role; EndpointRefused when the role
+        may not or the target is gone, any other exception for a failure worth another try."""
+        ...
+
+
+class PipeObserver(Protocol):
+    def sent(self, pipe: Pipe, sizes: Sequence[int]) -> None:
+        """Events a pass sent to the target (their payloads' sizes), for the metering."""
+        ...
+
+    def executed(
+        self, pipe: Pipe, events: int, size: int, failed: bool, duration_ms: float
+    ) -> None:
+        """One batch's execution (the events past the filters, their bytes, whether the
+        target refused one, how long it took), for the pipe's metrics."""
+        ...
+
+
+class PipeLogSink(Protocol):
+    async def write(self, pipe: Pipe, records: Sequence[dict[str, Any]]) -> None:
+        """A batch's execution log records into the pipe's log group (never raises)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerPolicy:
+    poll_interval: float = 1.0
+    lease_ms: int = 60_000
+    pipes_a_pass: int = 100
+
+
+def _iso(ms: int) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class PipesRunner:
+    def __init__(
+        self,
+        pipes: PipesService,
+        sources: PipeSource,
+        targets: PipeTarget,
+        policy: RunnerPolicy,
+        owner: str,
+        observer: PipeObserver | None = None,
+        logs: PipeLogSink | None = None,
+    ) -> None:
+        self._pipes = pipes
+        self._logs = logs
+        self._sources = sources
+        self._targets = targets
+        self.policy = policy
+        self.owner = owner
+        self._observer = observer
+        self._attempts: dict[tuple[str, str], int] = {}  # a stream batch's failed tries
+        self._refusals: dict[str, str] = {}
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("Pipes pass failed")
+            await asyncio.sleep(self.policy.poll_interval)
+
+    async def run_pass(self, now: int | None = None) -> int:
+        """One pass; how many events it sent."""
+        await self._pipes.settle()
+        now = int(time.time() * 1000) if now is None else now
+        claimed = await self._pipes.store.claim(
+            self.owner,
+            now,
+            now + self.policy.lease_ms,
+            self.policy.pipes_a_pass,
+            self._pipes.region,
+        )
+        sent = 0
+        for pipe in claimed:
+            try:
+                sent += await self._run(pipe, now)
+                self._refusals.pop(pipe.arn, None)
+                if pipe.state_reason:
+                    await self._pipes.refused(pipe, "")  # it runs again
+            except EndpointRefused as exc:
+                await self._refused(pipe, f"{exc.code}: {exc}")
+            except Exception:  # one pipe's fault must not stop the others'
+                log.exception("Pipe %s: its pass failed", pipe.arn)
+        return sent
+
+    async def _refused(self, pipe: Pipe, why: str) -> None:
+        level = logging.DEBUG if self._refusals.get(pipe.arn) == why else logging.INFO
+        log.log(level, "Pipe %s cannot run now: %s", pipe.arn, why)
+        if len(self._refusals) >= _REMEMBERED:
+            self._refusals.clear()
+        self._refusals[pipe.arn] = why
+        await self._pipes.refused(pipe, why)
+
+    def _batch_size(self, pipe: Pipe) -> int:
+        for member in pipe.source_parameters.values():
+            if isinstance(member, dict) and "BatchSize" in member:
+                return int(member["BatchSize"])
+        return 10
+
+    def _stream_member(self, pipe: Pipe) -> dict[str, Any]:
+        for name in ("KinesisStreamParameters", "DynamoDBStreamParameters"):
+            if name in pipe.source_parameters:
+                member: dict[str, Any] = pipe.source_parameters[name]
+                return member
+        return {}
+
+    async def _run(self, pipe: Pipe, now: int) -> int:
+        store = self._pipes.store
+        streaming = pipe.source_kind != "sqs"
+        points = await store.checkpoints(pipe.tenant_id, pipe.name) if streaming else {}
+        batches = await self._sources.read(pipe, points, self._batch_size(pipe))
+        filters = compiled_filters(pipe.source_parameters)
+        sent = 0
+        for batch in batches:
+            if streaming:
+                sent += await self._stream_batch(pipe, batch, filters, now)
+            else:
+                sent += await self._queue_batch(pipe, batch, filters, now)
+        return sent
+
+    async def _send_all(
+        self, pipe: Pipe, events: Sequence[SourceEvent], filters: Any, now: int
+    ) -> tuple[list[SourceEvent], int, Exception | None]:
+        """The events done with (sent, or filtered out), in order, up to the first failure;
+        how many were sent; and that failure."""
+        done: list[SourceEvent] = []
+        sizes: list[int] = []
+        payloads: list[str] = []
+        failure: Exception | None = None
+        started = time.monotonic()
+        for one in events:
+            seen = matchable(one.event)
+            if passes(filters, seen):
+                payload = render(pipe, one.event, seen, _iso(one.arrived or now))
+                try:
+                    await self._targets.send(pipe, payload, seen)
+                except Exception as exc:  # said by the caller, retried later
+                    failure = exc
+                    break
+                sizes.append(len(payload.encode()))
+                payloads.append(payload)
+            done.append(one)
+        if (sizes or failure is not None) and self._logs is not None:
+            await self._log(pipe, now, failure, payloads)
+        if self._observer is not None and (sizes or failure is not None):
+            self._observer.sent(pipe, sizes)
+            elapsed = (time.monotonic() - started) * 1000
+            self._observer.executed(pipe, len(sizes), sum(sizes), failure is not None, elapsed)
+        return done, len(sizes), failure
+
+    async def _log(
+        self, pipe: Pipe, now: int, failure: Exception | None, payloads: list[str]
+    ) -> None:
+        if self._logs is None or log_group_name(pipe) is None:
+            return
+        why = None if failure is None else f"{type(failure).__name__}: {failure}"
+        records = execution_records(pipe, str(uuid.uuid4()), now, why, payloads)
+        if records:
+            await self._logs.write(pipe, records)
+
+    async def _queue_batch(self, pipe: Pipe, batch: SourceBatch, filters: Any, now: int) -> int:
+        done, sent, failure = await self._send_all(pipe, batch.events, filters, now)
+        if done:
+            await self._sources.acknowledge(pipe, done)
+        if isinstance(failure, EndpointRefused):
+            raise failure
+        if failure is not None:
+            log.info(
+                "Pipe %s: sending to its target failed (%s), left in the queue",
+                pipe.arn,
+                type(failure).__name__,
+            )
+        return sent
+
+    async def _stream_batch(self, pipe: Pipe, batch: SourceBatch, filters: Any, now: int) -> int:
+        member = self._stream_member(pipe)
+        max_age = int(member.get("MaximumRecordAgeInSeconds", -1))
+        fresh = [e for e in batch.events if max_age < 0 or now - e.arrived <= max_age * 1000]
+        if len(fresh) < len(batch.events):
+            expired = SourceBatch([e for e in batch.events if e not in fresh], batch.shard)
+            await self._sources.dead_letter(pipe, expired, "MaximumRecordAgeInSeconds")
+        _, sent, failure = await self._send_all(pipe, fresh, filters, now)
+        key = (pipe.arn, batch.shard or "")
+        if failure is None:
+            self._attempts.pop(key, None)
+            await self._checkpoint(pipe, batch)
+            return sent
+        tries = self._attempts.get(key, 0) + 1
+        retries = int(member.get("MaximumRetryAttempts", -1))
+        if retries < 0 or tries <= retries:
+            if len(self._attempts) >= _REMEMBERED:
+                self._attempts.clear()
+            self._attempts[key] = tries
+            if isinstance(failure, EndpointRefused):
+                raise failure
+            log.info(
+                "Pipe %s: sending to its target failed (%s), retried",
+                pipe.arn,
+                type(failure).__name__,
+            )
+            return 0
+        self._attempts.pop(key, None)
+        await self._sources.dead_letter(pipe, batch, "MaximumRetryAttempts")
+        await self._checkpoint(pipe, batch)
+        return sent
+
+    async def _checkpoint(self, pipe: Pipe, batch: SourceBatch) -> None:
+        last = batch.events[-1].sequence if batch.events else None
+        if batch.shard is not None and last is not None:
+            await self._pipes.store.save_checkpoint(
+                pipe.tenant_id, pipe.name, self.owner, batch.shard, last
+            )

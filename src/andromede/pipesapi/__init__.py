@@ -1,0 +1,1 @@
+"""Amazon EventBridge Pipes' restJson1 API on the shared endpoint (decision 0258)."""

@@ -1,0 +1,235 @@
+"""EventBridge Pipes' wiring (decision 0258): the service over the metadata database with the
+settings' bounds, its sources and targets read and written as the pipes' roles
+(``pipe_sources``, ``pipe_targets``), its API app, and the runner every ``serve`` runs.
+
+**Billing and metrics.** Each event a pipe sends (past its filters) is counted into its
+account's ``pipes.requests``, one request per 64 KiB chunk begun, as AWS bills Pipes'
+requests; each batch into its ``AWS/EventBridge/Pipes`` metrics (dimension ``PipeName``):
+``Invocations``, ``EventCount``, ``EventSize``, ``ExecutionSucceeded`` or
+``ExecutionFailed``, ``TargetStageSucceeded`` or ``TargetStageFailed``, ``Duration``. A
+pipe's execution log records go into its ``LogConfiguration``'s CloudWatch Logs group as its
+role (:class:`PipeLogGroups`). Kinesis
+and Firehose are found in ``apis`` when needed (``serve`` makes them before or after);
+EventBridge's event buses and API destinations are EventBridge's own (its connections and
+its invoker's policy, the pipe's role judged instead of a rule target's)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, Final
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.db.database import Database
+from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.app import DynamoApp
+from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
+from andromede.events.connections import ConnectionService
+from andromede.events.service import EventsService
+from andromede.firehose.service import FirehoseService
+from andromede.firehoseapi.app import FirehoseApp
+from andromede.http.outbound import networks
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.errors import IamError
+from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.app import KinesisApp
+from andromede.logs.service import LogsService
+from andromede.metrics.sink import MetricsSink
+from andromede.notifications.pubsub import PubSubService
+from andromede.pipe_roles import PIPES_PRINCIPAL, PipeRoles
+from andromede.pipe_sources import PipeSources
+from andromede.pipe_targets import PipeTargets
+from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.execution_logs import log_group_name
+from andromede.pipes.model import Pipe
+from andromede.pipes.runner import PipesRunner, RunnerPolicy
+from andromede.pipes.service import PipesLimits, PipesService
+from andromede.pipes.store_sql import SqlPipeStore
+from andromede.pipesapi.app import PipesApp
+from andromede.queues.service import QueueService
+from andromede.role_log_groups import RoleLogGroups
+from andromede.settings import Settings
+
+__all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "pipes_api"]
+
+log = logging.getLogger(__name__)
+
+REQUESTS: Final = "pipes.requests"
+NAMESPACE: Final = "AWS/EventBridge/Pipes"
+_CHUNK: Final = 64 * 1024  # AWS counts each 64 KiB chunk of an event as one request
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def billed_requests(sizes: Sequence[int]) -> int:
+    return sum(max(1, -(-size // _CHUNK)) for size in sizes)
+
+
+class PipesMetering:
+    """``pipes.runner.PipeObserver`` over billing and the metrics sink (``AWS/EventBridge/
+    Pipes``, dimension ``PipeName``)."""
+
+    def __init__(
+        self, billing: BillingService | None, region: str, sink: MetricsSink | None = None
+    ) -> None:
+        self._billing = billing
+        self._region = region
+        self._sink = sink
+
+    def sent(self, pipe: Pipe, sizes: Sequence[int]) -> None:
+        if self._billing is not None and sizes:
+            self._billing.count(pipe.tenant_id, self._region, REQUESTS, billed_requests(sizes))
+
+    def executed(
+        self, pipe: Pipe, events: int, size: int, failed: bool, duration_ms: float
+    ) -> None:
+        if self._sink is None:
+            return
+        dims = [("PipeName", pipe.name)]
+        for name, value, unit in (
+            ("Invocations", 1.0, "Count"),
+            ("EventCount", float(events), "Count"),
+            ("EventSize", float(size), "Bytes"),
+            ("ExecutionFailed" if failed else "ExecutionSucceeded", 1.0, "Count"),
+            ("TargetStageFailed" if failed else "TargetStageSucceeded", 1.0, "Count"),
+            ("Duration", duration_ms, "Milliseconds"),
+        ):
+            self._sink.record(pipe.tenant_id, NAMESPACE, name, dims, value, unit)
+
+
+class PipeLogGroups:
+    """``pipes.runner.PipeLogSink``: a pipe's execution records into its CloudWatch Logs
+    group, as its role (which must trust ``pipes.amazonaws.com`` and be allowed
+    ``logs:CreateLogStream`` and ``logs:PutLogEvents``), one stream a pipe; counted in
+    ``logs.ingested`` as vended logs. A refusal is said at INFO, never raised."""
+
+    def __init__(self, groups: RoleLogGroups) -> None:
+        self._groups = groups
+
+    async def write(self, pipe: Pipe, records: Sequence[dict[str, Any]]) -> None:
+        name = log_group_name(pipe)
+        if name is None:
+            return
+        events = [(int(r["timestamp"]), json.dumps(r, separators=(",", ":"))) for r in records]
+        try:
+            refused = await self._groups.deliver(
+                pipe.tenant_id, pipe.role_arn, name, {f"pipes/{pipe.name}": events}
+            )
+        except Exception:  # a pipe's log must not stop its events
+            log.exception("Pipe %s: its execution log could not be written", pipe.arn)
+            return
+        if refused is not None:
+            log.info("Pipe %s: its execution log was refused: %s", pipe.arn, refused)
+
+
+def _api_invoker(
+    settings: Settings, connections: ConnectionService | None, roles: PipeRoles
+) -> ApiDestinationInvoker | None:
+    """EventBridge's invoker of API destinations, judging a pipe's role (trusting
+    ``pipes.amazonaws.com``) instead of a rule target's."""
+    if connections is None:
+        return None
+
+    async def role_allows(tenant_id: str, role_arn: str, destination_arn: str) -> bool:
+        probe = Pipe(tenant_id, "pipe", settings.region, "", {}, destination_arn, {}, role_arn)
+        try:
+            session = await roles.session(probe)
+            await roles.require(session, "events:InvokeApiDestination", destination_arn)
+        except (EndpointRefused, IamError):
+            return False
+        return True
+
+    return ApiDestinationInvoker(
+        connections,
+        role_allows,
+        InvocationPolicy(
+            timeout=settings.events_api_destination_timeout,
+            max_response=settings.events_api_destination_max_response,
+            allowed=networks(settings.events_api_destination_allow_cidrs),
+            allow_http=settings.events_api_destination_allow_http,
+        ),
+    )
+
+
+def pipes_api(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    db: Database,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    billing: BillingService | None,
+    queues: QueueService,
+    pubsub: PubSubService,
+    events: EventsService | None,
+    connections: ConnectionService | None,
+    sink: MetricsSink | None = None,
+    logs: LogsService | None = None,
+) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
+    """The Pipes API app of ``serve`` put into ``apis`` (under ``pipes``, its SigV4 service),
+    its runner, started, and what closing a tenant deletes of it (its pipes and their
+    checkpoints)."""
+    service = PipesService(
+        SqlPipeStore(db), settings.region, PipesLimits(max_pipes=settings.pipes_max_pipes)
+    )
+    roles = PipeRoles(identity, settings.region)
+
+    def kinesis() -> KinesisService | None:
+        app = apis.get(KinesisApp.name)
+        return app.service if isinstance(app, KinesisApp) else None
+
+    def dynamodb() -> DynamoStreams | None:
+        app = apis.get(DynamoApp.name)
+        return app.streams if isinstance(app, DynamoApp) else None
+
+    def firehose() -> FirehoseService | None:
+        app = apis.get(FirehoseApp.name)
+        return app.service if isinstance(app, FirehoseApp) else None
+
+    invoker = _api_invoker(settings, connections, roles)
+    runner = PipesRunner(
+        service,
+        PipeSources(roles, queues, kinesis, settings.region, dynamodb),
+        PipeTargets(
+            roles,
+            queues,
+            pubsub,
+            events,
+            kinesis,
+            firehose,
+            None if invoker is None else invoker.send,
+            settings.region,
+        ),
+        RunnerPolicy(
+            poll_interval=settings.pipes_poll_interval,
+            lease_ms=int(settings.pipes_reader_lease * 1000),
+        ),
+        f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        PipesMetering(billing, settings.region, sink),
+        None
+        if logs is None
+        else PipeLogGroups(
+            RoleLogGroups(
+                identity,
+                logs,
+                service=PIPES_PRINCIPAL,
+                session_name="pipes",
+                audit=audit,
+                ingested=None
+                if billing is None
+                else (
+                    lambda tenant, size, meter: billing.count(tenant, settings.region, meter, size)
+                ),
+            )
+        ),
+    )
+    apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
+    task = asyncio.create_task(runner.run_forever(), name="pipes")
+    return task, service.store.forget_tenant
