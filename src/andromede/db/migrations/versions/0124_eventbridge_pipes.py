@@ -1,7 +1,7 @@
 """EventBridge Pipes (decision 0258): ``pipes`` and ``pipe_checkpoints``.
 
 Revision ID: 0124
-Revises: 0120
+Revises: 0123
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0124"
-down_revision: str | None = "0120"
+down_revision: str | None = "0123"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
