@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from andromede.alb_access_logs import AccessLogBatches, LogBucketWriter
 from andromede.audit.service import AuditService
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.service import AutoScalingService
@@ -104,6 +105,7 @@ def elb_app(
         service.objects = BucketObjects(
             objects, S3Authoriser(identity.policies_for, settings.region)
         )
+        service.log_buckets = LogBucketWriter(objects)  # decision 0264
     identity.certificate_users = service.certificate_users
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
@@ -145,6 +147,13 @@ async def load_balancer_upkeep(
 
     registered: Registered = {}
     totals = HostFlowTotals(metrics.flows) if metrics is not None else None
+    # Decision 0264: the hosts' access log lines, written once their five minutes end.
+    writer = service.log_buckets
+    logs = (
+        AccessLogBatches(service, writer, settings.region)
+        if isinstance(writer, LogBucketWriter)
+        else None
+    )
     # Decision 0210: TLS listeners reach the hosts with their certificates, opened here.
     certificates = ListenerCertificates(
         service.certificate_material,
@@ -163,7 +172,9 @@ async def load_balancer_upkeep(
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            await drive_hosts(hosts, views, probes, record, totals, certificates)
+            await drive_hosts(hosts, views, probes, record, totals, certificates, logs)
+            if logs is not None:
+                await logs.flush()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 
