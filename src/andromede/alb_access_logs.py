@@ -27,6 +27,7 @@ import secrets
 import string
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from andromede.compute.driver_balancing import BalancerReport
 from andromede.errors import AndromedeError
@@ -49,7 +50,7 @@ from andromede.storage.integrity import BodyIntegrity
 from andromede.storage.model import Bucket, ContentHeaders
 from andromede.storage.service import ObjectService
 
-__all__ = ["AccessLogBatches", "LogBucketWriter", "line_time"]
+__all__ = ["AccessLogBatches", "LogBucketWriter", "LogWriter", "line_time"]
 
 _log = logging.getLogger(__name__)
 _RANDOM_ALPHABET = string.ascii_lowercase + string.digits
@@ -69,6 +70,14 @@ def line_time(line: str) -> datetime | None:
         return datetime.strptime(line.split(" ", 2)[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except (IndexError, ValueError):
         return None
+
+
+class LogWriter(Protocol):
+    """Where the batches are written (:class:`LogBucketWriter`)."""
+
+    async def write(self, account: str, target: Destination, key: str, body: bytes) -> bool:
+        """``body`` as ``key`` into the destination's bucket; whether it was written."""
+        ...
 
 
 class LogBucketWriter:
@@ -133,7 +142,7 @@ class AccessLogBatches:
     def __init__(
         self,
         balancers: LoadBalancingService,
-        writer: LogBucketWriter,
+        writer: LogWriter,
         region: str,
         clock: Callable[[], datetime] = _utcnow,
         random: Callable[[], str] = _random_suffix,
