@@ -132,6 +132,7 @@ class BalancedHttp:
     group_arns: tuple[tuple[str, str], ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
+    access_log_max_lines: int = field(default=100000, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         if self.protocol not in ("HTTP", "HTTPS"):

@@ -91,6 +91,7 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         policies=tuple(policy_from(json.loads(policy)) for policy in http.policies),
         access_log=http.access_log,
         group_arns=http.group_arns,
+        access_log_max_lines=http.access_log_max_lines,
     )
 
 

@@ -28,9 +28,9 @@ __all__ = [
     "render",
 ]
 
-# Lines a proxy keeps between two reports (a report comes every few seconds); beyond it the
-# oldest are dropped — AWS's access logs are best effort too. A host-side bound: the hosts
-# read no platform setting.
+# Lines a proxy keeps between two reports by default (the gateway hands each listener's
+# ``elb_access_log_max_buffered_lines``); beyond it the oldest are dropped — AWS's access
+# logs are best effort too.
 MAX_BUFFERED_LINES: Final = 100_000
 
 _CURRENT: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar(
@@ -113,12 +113,17 @@ def current() -> Exchange | None:
     return _CURRENT.get()
 
 
-@dataclass
 class AccessLogBuffer:
-    """The lines a proxy answered since the host's last report, at most
-    :data:`MAX_BUFFERED_LINES` (the oldest dropped)."""
+    """The lines a proxy answered since the host's last report, at most ``limit`` (the
+    oldest dropped)."""
 
-    lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED_LINES))
+    def __init__(self, limit: int = MAX_BUFFERED_LINES) -> None:
+        self.lines: deque[str] = deque(maxlen=limit)
+
+    def bound(self, limit: int) -> None:
+        """A new bound (the listener's settings changed), the newest lines kept."""
+        if limit != self.lines.maxlen:
+            self.lines = deque(self.lines, maxlen=limit)
 
     def add(self, line: str) -> None:
         self.lines.append(line)

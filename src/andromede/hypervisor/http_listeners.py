@@ -64,6 +64,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
         client_keep_alive=float(http.client_keep_alive),
+        access_log_max_lines=http.access_log_max_lines,
     )
     return routing, limits
 

@@ -148,6 +148,7 @@ class ProxyLimits:
     xff_client_port: bool = False  # routing.http.xff_client_port.enabled
     drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
     client_keep_alive: float = 3600.0  # client_keep_alive.seconds
+    access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines (decision 0264)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def _exchange(
     """A request's access log record as it starts (decision 0264): AWS's request field
     (``METHOD scheme://host:port/path HTTP/1.1``), its user agent and trace id."""
     headers = dict(request.headers)
-    host = headers.get(b"host", b"").decode("latin-1").rsplit(":", 1)[0]
+    given = headers.get(b"host", b"").decode("latin-1")
+    host = given.rsplit(":", 1)[0] if given.rfind(":") > given.rfind("]") else given
     scheme = routing.protocol.lower()
     line = (
         f"{request.method.decode('latin-1')} {scheme}://{host}:{routing.port}"
@@ -274,12 +276,14 @@ class HttpListenerProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts = RequestCounts()
-        self.access_log = AccessLogBuffer()  # decision 0264: drained by each host report
+        # Decision 0264: drained by each host report.
+        self.access_log = AccessLogBuffer(limits.access_log_max_lines)
 
     def update(self, routing: HttpRouting, limits: ProxyLimits | None = None) -> None:
         self.routing = routing
         if limits is not None:
             self.limits = limits
+            self.access_log.bound(limits.access_log_max_lines)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host``:``port`` (0: any); the port bound."""

@@ -97,7 +97,8 @@ def _quoted(text: str, limit: int = _FIELD_BYTES) -> str:
 
 
 def _plain(text: str) -> str:
-    return text if text and " " not in text else ("-" if not text else text.replace(" ", "+"))
+    """An unquoted field: ``-`` when empty; a space cannot split it."""
+    return text.replace(" ", "+") if text else "-"
 
 
 def _time(moment: datetime) -> str:

@@ -135,6 +135,7 @@ class HttpSettings:
     # its access logs are off, and each forwarded group's (id, ARN) they give.
     access_log: str = ""
     group_arns: tuple[tuple[str, str], ...] = ()
+    access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:

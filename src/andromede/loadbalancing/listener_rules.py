@@ -592,6 +592,7 @@ class ListenerRulesMixin(ListenerTlsMixin):
                         for tg_id in sorted(targets)
                         if lb.attribute("access_logs.s3.enabled") == "true"
                     ),
+                    access_log_max_lines=self.limits.access_log_max_lines,
                 ),
                 tls=TlsSettings(
                     certificates=listener.certificates,

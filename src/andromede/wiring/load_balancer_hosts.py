@@ -120,6 +120,7 @@ def balanced_http(http: HttpSettings) -> BalancedHttp:
         ),
         access_log=http.access_log,
         group_arns=http.group_arns,
+        access_log_max_lines=http.access_log_max_lines,
     )
 
 

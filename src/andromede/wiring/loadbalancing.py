@@ -75,6 +75,7 @@ def load_balancing_service(
             max_certificates=settings.elb_max_certificates_per_listener,
             max_rules=settings.elb_max_rules_per_load_balancer,
             http_max_header_bytes=settings.elb_http_max_header_bytes,
+            access_log_max_lines=settings.elb_access_log_max_buffered_lines,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
             max_trust_stores=settings.elb_max_trust_stores_per_tenant,
             trust_store_bundle_bytes=settings.elb_trust_store_max_bundle_bytes,

@@ -92,6 +92,34 @@ def test_the_buffer_keeps_the_newest_lines() -> None:
         buffer.add(str(index))
     taken = buffer.drain()
     assert len(taken) == MAX_BUFFERED_LINES and taken[0] == "2"
+    for index in range(5):
+        buffer.add(str(index))
+    buffer.bound(3)  # the setting changed: the newest kept
+    assert buffer.drain() == ("2", "3", "4")
+
+
+def test_the_bound_is_the_setting_handed_with_the_listener() -> None:
+    import pydantic
+    import pytest
+
+    from andromede.hypervisor.balancer_host import http_settings
+    from andromede.hypervisor.http_listeners import routing_of
+    from andromede.loadbalancing.application import HttpSettings
+    from andromede.loadbalancing.model import ForwardingView
+    from andromede.settings import Settings
+    from andromede.wiring.load_balancer_hosts import balanced_http
+
+    assert Settings().elb_access_log_max_buffered_lines == 100000
+    with pytest.raises(pydantic.ValidationError):
+        Settings(elb_access_log_max_buffered_lines=10)
+    handed = balanced_http(
+        HttpSettings(rules=(default(Forward((("g", 1),))),), access_log_max_lines=2000)
+    )
+    view = ForwardingView("l1", "vpc-1", ("10.0.0.5",), 80, http=http_settings(handed))
+    _, limits = routing_of(view)
+    assert limits.access_log_max_lines == 2000
+    proxy = HttpListenerProxy(HttpRouting("l1", 80, ()), limits)
+    assert proxy.access_log.lines.maxlen == 2000
 
 
 def test_a_report_carries_the_lines_over_the_agents_wire() -> None:
