@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import logging
 import secrets
 import subprocess
@@ -29,11 +30,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from andromede.alb_access_logs import AccessLogBatches
 from andromede.compute.driver_balancing import (
     BalancedListener,
     BalancerReport,
@@ -48,6 +51,7 @@ from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.load_balancer_metrics import FlowCounts
+from andromede.loadbalancing.access_logs import Destination
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import NotFound
@@ -446,7 +450,8 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
     /api/* round robin to both (each seeing the client's address in X-Forwarded-For), the
     default rule answers its fixed response, AWS/ApplicationELB counts the requests, the
     group's lb_cookie stickiness keeps a client with a cookie jar on one target (decision
-    0231), and the listener deleted stops its proxy."""
+    0231), the access logs (decision 0264) reach the gateway through the agent's reports as
+    one object of the interval's lines, and the listener deleted stops its proxy."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -479,10 +484,19 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
 
     sink = Sink()
     flows = HostFlowTotals(FlowCounts(sink))  # type: ignore[arg-type]
+    # Decision 0264: the access logs on, into a bucket that takes them, written at 5 minutes.
+    written = HeldLogs()
+    service.log_buckets = written
+    await service.modify_load_balancer_attributes(
+        TENANT, service.lb_arn(lb),
+        {"access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs"},
+    )  # fmt: skip
+    later = [datetime.now(UTC)]
+    logs = AccessLogBatches(service, written, "eu-fr-1", clock=lambda: later[0])
 
     async def round_() -> None:
         views, probes = await service.forwarding_views(), await service.probes()
-        await drive_hosts([remote], views, probes, record, flows)
+        await drive_hosts([remote], views, probes, record, flows, logs=logs)
 
     async def get(client: Guest, path: str) -> str:
         done = await asyncio.to_thread(
@@ -524,6 +538,15 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
                 assert sink.sums["RequestCount"] == 7
                 assert sink.sums["HTTPCode_Target_2XX_Count"] == 6
                 assert sink.sums["HTTPCode_ELB_4XX_Count"] == 1
+                later[0] += timedelta(minutes=5)
+                (key,) = await logs.flush()
+                assert f"_elasticloadbalancing_eu-fr-1_app.shop.{lb.lb_id}_" in key
+                assert f"_{NODE}_" in key
+                lines = gzip.decompress(written.bodies[key]).decode().splitlines()
+                assert len(lines) == 7
+                assert sum(" 10.0.1.11:" in line for line in lines) == 7
+                assert sum('"GET http://' in line and " 200 200 " in line for line in lines) == 6
+                assert sum(" 404 - " in line and '"fixed-response"' in line for line in lines) == 1
                 # Decision 0231: lb_cookie stickiness keeps a client's requests on one target.
                 await service.modify_target_group_attributes(
                     TENANT, service.tg_arn(group), {"stickiness.enabled": "true"}
@@ -588,6 +611,20 @@ class MtlsFacts(AlbFacts):
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:
         return [("tcp", 443, 443, "10.0.0.0/16")]
+
+
+class HeldLogs:
+    """The access logs' bucket (decision 0264): takes the test object, keeps the objects."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, bytes] = {}
+
+    async def check(self, account: str, target: Destination) -> bool:
+        return True
+
+    async def write(self, account: str, target: Destination, key: str, body: bytes) -> bool:
+        self.bodies[key] = body
+        return True
 
 
 class HeldObjects:

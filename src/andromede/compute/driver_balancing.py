@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from andromede.compute.driver_network import WIRE_OMITTED_AT_DEFAULT
 
 __all__ = [
+    "AccessLogLines",
     "ActiveFlows",
     "BalancedHttp",
     "BalancedListener",
@@ -125,6 +126,13 @@ class BalancedHttp:
     policies: tuple[str, ...] = field(
         default=(), repr=False, metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
+    # Decision 0264: the load balancer (``app/NAME/ID``) its access log lines name ("": its
+    # logs are off) and each forwarded group's (id, ARN).
+    access_log: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    group_arns: tuple[tuple[str, str], ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
+    access_log_max_lines: int = field(default=100000, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         if self.protocol not in ("HTTP", "HTTPS"):
@@ -283,6 +291,17 @@ class RequestCounter:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessLogLines:
+    """The access log lines a host's HTTP proxy wrote on one HTTP listener's node address
+    since the host's previous report (decision 0264), each a line of AWS's ALB format."""
+
+    vpc_id: str
+    address: str
+    port: int
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class BalancerReport:
     """A host's answer to the listeners it was handed: the VPCs whose router is built here
     (the hosts that may probe them), and its routers' counters and tracked flows."""
@@ -292,5 +311,9 @@ class BalancerReport:
     active: tuple[ActiveFlows, ...] = ()
     # Decision 0216: the HTTP proxies' counts (omitted when none: an older gateway reads on).
     requests: tuple[RequestCounter, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
+    # Decision 0264: the HTTP proxies' access log lines (omitted when none).
+    access_logs: tuple[AccessLogLines, ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )

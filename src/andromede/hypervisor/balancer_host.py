@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from andromede.compute.driver_balancing import (
+    AccessLogLines,
     ActiveFlows,
     BalancedHttp,
     BalancedListener,
@@ -88,6 +89,9 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         client_keep_alive=http.client_keep_alive,
         protocol=http.protocol,
         policies=tuple(policy_from(json.loads(policy)) for policy in http.policies),
+        access_log=http.access_log,
+        group_arns=http.group_arns,
+        access_log_max_lines=http.access_log_max_lines,
     )
 
 
@@ -207,12 +211,14 @@ class HostBalancers:
             }
             self._reported = counters
             requests = self._requests_since()
+            logged = self._http.access_logs()
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
             counters=tuple(ListenerCounter(*key, *counts) for key, counts in sorted(since.items())),
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
             requests=requests,
+            access_logs=tuple(AccessLogLines(*key, lines) for key, lines in sorted(logged.items())),
         )
 
     def _requests_since(self) -> tuple[RequestCounter, ...]:

@@ -54,6 +54,8 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         protocol=http.protocol,
         policies=dict(http.policies),
         mutual=view.tls.mutual if view.tls is not None else None,  # decision 0256
+        access_log=http.access_log,  # decision 0264
+        group_arns=dict(http.group_arns),
     )
     limits = ProxyLimits(
         max_header_bytes=http.max_header_bytes,
@@ -62,6 +64,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         xff_client_port=http.xff_client_port,
         drop_invalid_headers=http.drop_invalid_headers,
         client_keep_alive=float(http.client_keep_alive),
+        access_log_max_lines=http.access_log_max_lines,
     )
     return routing, limits
 
@@ -179,6 +182,16 @@ class HttpListeners:
             for served in self._running.values()
             for address, proxy in served.proxies
         }
+
+    def access_logs(self) -> dict[tuple[str, str, int], tuple[str, ...]]:
+        """(VPC, node address, port) → the access log lines its proxy wrote since the last
+        call (decision 0264), taken: each line reaches one report."""
+        drained = {
+            (served.vpc_id, address, served.port): proxy.access_log.drain()
+            for served in self._running.values()
+            for address, proxy in served.proxies
+        }
+        return {key: lines for key, lines in drained.items() if lines}
 
     async def close(self) -> None:
         for served in self._running.values():

@@ -51,6 +51,13 @@ from typing import Final
 
 import h11
 
+from andromede.hypervisor.http_access_log import (
+    AccessLogBuffer,
+    Exchange,
+    connection_trace,
+    current,
+    render,
+)
 from andromede.hypervisor.http_stickiness import (
     GROUP_COOKIE,
     open_cookie,
@@ -124,6 +131,10 @@ class HttpRouting:
     policies: Mapping[str, GroupPolicy] = field(default_factory=dict)
     # Decision 0256: an HTTPS listener's mutual TLS (None: off).
     mutual: MutualTls | None = None
+    # Decision 0264: the load balancer (``app/NAME/ID``) its access log lines name, "" when
+    # its access logs are off, and each forwarded group's ARN they give.
+    access_log: str = ""
+    group_arns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +148,7 @@ class ProxyLimits:
     xff_client_port: bool = False  # routing.http.xff_client_port.enabled
     drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
     client_keep_alive: float = 3600.0  # client_keep_alive.seconds
+    access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines (decision 0264)
 
 
 @dataclass
@@ -196,6 +208,46 @@ def trace_id() -> bytes:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}".encode()
 
 
+_ACTION_NAMES: Final[Mapping[type, str]] = {
+    Forward: "forward",
+    FixedResponse: "fixed-response",
+    Redirect: "redirect",
+}
+
+
+def _exchange(
+    request: h11.Request,
+    peer: tuple[str, int],
+    routing: HttpRouting,
+    writer: asyncio.StreamWriter,
+    conn_trace: str,
+) -> Exchange:
+    """A request's access log record as it starts (decision 0264): AWS's request field
+    (``METHOD scheme://host:port/path HTTP/1.1``), its user agent and trace id."""
+    headers = dict(request.headers)
+    given = headers.get(b"host", b"").decode("latin-1")
+    host = given.rsplit(":", 1)[0] if given.rfind(":") > given.rfind("]") else given
+    scheme = routing.protocol.lower()
+    line = (
+        f"{request.method.decode('latin-1')} {scheme}://{host}:{routing.port}"
+        f"{request.target.decode('latin-1')} HTTP/{request.http_version.decode('latin-1')}"
+    )
+    tls = writer.get_extra_info("ssl_object")
+    cipher = tls.cipher() if tls is not None else None
+    incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1")
+    return Exchange(
+        kind=scheme,
+        client=(str(peer[0]), int(peer[1])),
+        request=line,
+        user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        trace_id=incoming or trace_id().decode(),
+        conn_trace_id=conn_trace,
+        received=_header_bytes(request),
+        ssl_cipher=cipher[0] if cipher else "",
+        ssl_protocol=cipher[1] if cipher else "",
+    )
+
+
 class _Failed(Exception):
     """The target failed: the status the load balancer answers instead."""
 
@@ -224,11 +276,14 @@ class HttpListenerProxy:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts = RequestCounts()
+        # Decision 0264: drained by each host report.
+        self.access_log = AccessLogBuffer(limits.access_log_max_lines)
 
     def update(self, routing: HttpRouting, limits: ProxyLimits | None = None) -> None:
         self.routing = routing
         if limits is not None:
             self.limits = limits
+            self.access_log.bound(limits.access_log_max_lines)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host``:``port`` (0: any); the port bound."""
@@ -267,13 +322,16 @@ class HttpListenerProxy:
         client = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
         peer = writer.get_extra_info("peername") or ("", 0)
         opened = time.monotonic()
+        conn_trace = connection_trace()
         try:
             certificate = self._client_certificate(writer)
             while certificate is not None:
                 event = await self._next(client, reader)
                 if not isinstance(event, h11.Request):
                     break
-                kept = await self._answer(client, reader, writer, event, peer, certificate)
+                kept = await self._logged(
+                    client, reader, writer, event, peer, certificate, conn_trace
+                )
                 if not kept or client.our_state is not h11.DONE:
                     break
                 if client.their_state is not h11.DONE:
@@ -317,11 +375,17 @@ class HttpListenerProxy:
                 return event
             data = await asyncio.wait_for(reader.read(_READ), self.limits.idle_timeout)
             conn.receive_data(data)
+            exchange = current()
+            if exchange is not None:
+                exchange.received += len(data)
 
     def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter, event: h11.Event) -> None:
         data = conn.send(event)
         if data:
             writer.write(data)
+            exchange = current()
+            if exchange is not None:
+                exchange.sent += len(data)
 
     def _page(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int) -> None:
         body = error_page(status)
@@ -346,11 +410,37 @@ class HttpListenerProxy:
             *((b"connection", b"close"),) * close,
         ]
         self.counts.answered(status, by_target=False)
+        exchange = current()
+        if exchange is not None:
+            exchange.elb_status = status
         reason = _REASONS.get(status) or _phrase(status)
         self._send(conn, writer, h11.Response(status_code=status, headers=headers, reason=reason))
         if body:
             self._send(conn, writer, h11.Data(data=body))
         self._send(conn, writer, h11.EndOfMessage())
+
+    async def _logged(
+        self,
+        client: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        peer: tuple[str, int],
+        certificate: Headers,
+        conn_trace: str,
+    ) -> bool:
+        """Answer one request, and note it in the access log when the load balancer's is on
+        (decision 0264)."""
+        elb = self.routing.access_log
+        if not elb:
+            return await self._answer(client, reader, writer, request, peer, certificate)
+        exchange = _exchange(request, peer, self.routing, writer, conn_trace)
+        token = exchange.begin()
+        try:
+            return await self._answer(client, reader, writer, request, peer, certificate)
+        finally:
+            token.var.reset(token)
+            self.access_log.add(render(exchange, elb, dict(self.routing.group_arns)))
 
     async def _answer(
         self,
@@ -383,6 +473,10 @@ class HttpListenerProxy:
             self._page(client, writer, 503)
             return True
         action = rule.action
+        exchange = current()
+        if exchange is not None:
+            exchange.rule_priority = "0" if rule.priority is None else str(rule.priority)
+            exchange.actions = (_ACTION_NAMES.get(type(action), "forward"),)
         if isinstance(action, FixedResponse):
             await self._discard_body(client, reader)
             self._respond(
@@ -398,6 +492,8 @@ class HttpListenerProxy:
             location = redirect_location(
                 action, facts, protocol=self.routing.protocol, port=self.routing.port
             )
+            if exchange is not None:
+                exchange.redirect_url = location
             self._respond(
                 client,
                 writer,
@@ -492,7 +588,9 @@ class HttpListenerProxy:
             kept.append((b"x-forwarded-for", b", ".join(forwarded)))
         kept.append((b"x-forwarded-proto", self.routing.protocol.lower().encode()))
         kept.append((b"x-forwarded-port", str(self.routing.port).encode()))
-        kept.append((b"x-amzn-trace-id", trace or trace_id()))
+        exchange = current()
+        generated = exchange.trace_id.encode() if exchange is not None else trace_id()
+        kept.append((b"x-amzn-trace-id", trace or generated))
         kept += certificate
         if chunked:
             kept.append((b"transfer-encoding", b"chunked"))
@@ -521,6 +619,9 @@ class HttpListenerProxy:
             group, targets, policy
         )
         self._outstanding[target] = self._outstanding.get(target, 0) + 1
+        exchange = current()
+        if exchange is not None:
+            exchange.group, exchange.target = group, target
         try:
             sticky = self._sticky_headers(action, group, policy, target, now)
             try:
@@ -534,6 +635,8 @@ class HttpListenerProxy:
             )
             try:
                 started = time.monotonic()
+                if exchange is not None:
+                    exchange.forwarded = started
                 await self._relay_request(
                     client, reader, upstream, upstream_writer, request, peer, certificate
                 )
@@ -630,6 +733,9 @@ class HttpListenerProxy:
             if not isinstance(event, h11.InformationalResponse):
                 raise _Failed(502)
         self.counts.answered(event.status_code, by_target=True)
+        exchange = current()
+        if exchange is not None:
+            exchange.target_status, exchange.answered = event.status_code, time.monotonic()
         self.counts.target_time += time.monotonic() - started
         self.counts.target_answers += 1
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
@@ -641,6 +747,8 @@ class HttpListenerProxy:
             writer,
             h11.Response(status_code=event.status_code, headers=headers, reason=event.reason),
         )
+        if exchange is not None:
+            exchange.relayed = time.monotonic()
         while True:
             try:
                 part = await self._upstream_event(upstream, upstream_reader)

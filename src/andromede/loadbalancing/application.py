@@ -6,8 +6,9 @@ Honoured by the HTTP proxy (``hypervisor.http_proxies``): ``idle_timeout.timeout
 ``client_keep_alive.seconds`` (a client connection serves no further request once that old),
 ``routing.http.xff_header_processing.mode``, ``routing.http.xff_client_port.enabled``,
 ``routing.http.drop_invalid_header_fields.enabled``, ``deletion_protection.enabled`` (the
-service). Stored and shown as AWS's defaults, a change
-refused while its behaviour is not here: the access and connection logs, WAF's fail-open,
+service), the ``access_logs.s3.*`` keys (decision 0264,
+:mod:`andromede.loadbalancing.access_logs`). Stored and shown as AWS's defaults, a change
+refused while its behaviour is not here: the connection logs, WAF's fail-open,
 zonal shift, HTTP/2 towards clients (``routing.http2.enabled``: AWS speaks HTTP/2 to clients
 over TLS only, and the proxy speaks HTTP/1.1). An HTTP or HTTPS target group's attributes
 are :mod:`andromede.loadbalancing.group_routing`'s (decision 0231).
@@ -130,6 +131,11 @@ class HttpSettings:
     protocol: str = "HTTP"
     # Decision 0231: each forwarded group's policy (group id, policy), absent at the default.
     policies: tuple[tuple[str, GroupPolicy], ...] = ()
+    # Decision 0264: the load balancer (``app/NAME/ID``) the access log lines name, "" when
+    # its access logs are off, and each forwarded group's (id, ARN) they give.
+    access_log: str = ""
+    group_arns: tuple[tuple[str, str], ...] = ()
+    access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:

@@ -53,6 +53,9 @@ class LbLimits:
     # The HTTP proxies' bound on a request's line and headers (elb_http_max_header_bytes),
     # handed to the hosts with each HTTP listener.
     http_max_header_bytes: int = 65536
+    # Decision 0264: the lines a proxy keeps between two reports
+    # (elb_access_log_max_buffered_lines).
+    access_log_max_lines: int = 100000
     provisioning: timedelta = timedelta(seconds=2)
     # Decision 0256: trust stores an account holds, a CA bundle's bytes and certificates, a
     # revocation list's bytes, and the revoked entries a trust store holds in all.

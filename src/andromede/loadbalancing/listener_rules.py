@@ -583,6 +583,16 @@ class ListenerRulesMixin(ListenerTlsMixin):
                     policies=_policies(
                         ordered, [groups[(row.tenant_id, tg_id)] for tg_id in sorted(targets)]
                     ),
+                    # Decision 0264: the proxies write access log lines while they are on.
+                    access_log=f"app/{lb.name}/{lb.lb_id}"
+                    if lb.attribute("access_logs.s3.enabled") == "true"
+                    else "",
+                    group_arns=tuple(
+                        (tg_id, self.tg_arn(groups[(row.tenant_id, tg_id)]))
+                        for tg_id in sorted(targets)
+                        if lb.attribute("access_logs.s3.enabled") == "true"
+                    ),
+                    access_log_max_lines=self.limits.access_log_max_lines,
                 ),
                 tls=TlsSettings(
                     certificates=listener.certificates,

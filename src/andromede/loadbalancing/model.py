@@ -326,8 +326,8 @@ TG_ATTRIBUTES: Final[Mapping[str, str]] = {
 }
 _BOOLEAN: Final = ("true", "false")
 # Values a key takes whose behaviour is not here yet (decision 0191): refused, not stored.
+# An NLB's access logs (TLS listeners' only at AWS): refused by the service (decision 0264).
 _NOT_YET: Final[Mapping[str, str]] = {
-    "access_logs.s3.enabled": "true",
     "proxy_protocol_v2.enabled": "true",
     "preserve_client_ip.enabled": "false",
     "stickiness.enabled": "true",

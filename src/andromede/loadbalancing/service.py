@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from andromede.loadbalancing.access_logs import LogBuckets, check_access_log_attributes
 from andromede.loadbalancing.application import ALB_ATTRIBUTES
 from andromede.loadbalancing.core import NOT_FOUND, LbLimits, check_name, check_tags
 from andromede.loadbalancing.documents import (
@@ -69,6 +70,10 @@ class LbSpec:
 
 class LoadBalancingService(ListenerRulesMixin):
     """Network Load Balancers of every account (decision 0191)."""
+
+    # Decision 0264: where an ALB's access logs are checked and written (None: nowhere,
+    # and they cannot be turned on).
+    log_buckets: LogBuckets | None = None
 
     def lb_arn(self, lb: LoadBalancer) -> str:
         return load_balancer_arn(self.region, lb.tenant_id, lb.name, lb.lb_id, lb.arn_kind)
@@ -244,6 +249,14 @@ class LoadBalancingService(ListenerRulesMixin):
         self, tenant_id: str, arn: str, changes: Mapping[str, str]
     ) -> LoadBalancer:
         lb_id = await self.id_of(tenant_id, "loadbalancer", arn)
+        current = await self.load_balancer(tenant_id, lb_id)
+        if current.lb_type == "application":
+            await self._check_access_logs(tenant_id, current, changes)
+        elif changes.get("access_logs.s3.enabled") == "true":
+            raise InvalidConfiguration(
+                "Attribute 'access_logs.s3.enabled' set to 'true' is not supported here yet "
+                "for Network Load Balancers (decisions 0191, 0264)"
+            )
 
         def change(stored: Stored) -> dict[str, Any]:
             lb = load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
@@ -253,6 +266,21 @@ class LoadBalancingService(ListenerRulesMixin):
 
         await self.mutate(tenant_id, "loadbalancer", lb_id, change)
         return await self.load_balancer(tenant_id, lb_id)
+
+    async def _check_access_logs(
+        self, tenant_id: str, lb: LoadBalancer, changes: Mapping[str, str]
+    ) -> None:
+        """An ALB's access log attributes as they would be, checked; a destination turned on
+        or moved must take the log delivery's test object (decision 0264), as AWS's."""
+        merged = dict(check_attributes(ALB_ATTRIBUTES, changes, lb.attributes))
+        target = check_access_log_attributes(merged)
+        before = check_access_log_attributes(dict(lb.attributes))
+        if target is None or target == before:
+            return
+        if self.log_buckets is None or not await self.log_buckets.check(tenant_id, target):
+            raise InvalidConfiguration(
+                f"Access Denied for bucket: {target.bucket[:63]}. Please check S3bucket permission"
+            )
 
     async def _check_groups(self, tenant_id: str, vpc_id: str, group_ids: Sequence[str]) -> None:
         """Security groups of the account in the load balancer's VPC, at most the limit."""

@@ -146,6 +146,13 @@ class LoadBalancingSettings(BaseModel):
         description="Bytes of an HTTP request's line and headers an Application Load "
         "Balancer's proxy reads before answering 400 (AWS's 64 KB; decision 0216).",
     )
+    elb_access_log_max_buffered_lines: int = Field(
+        default=100000,
+        ge=1000,
+        le=10000000,
+        description="Access log lines an Application Load Balancer's proxy keeps for the "
+        "host's next report, the oldest dropped beyond (decision 0264).",
+    )
     elb_dns_domain: str = Field(
         default="amazonaws.com",
         max_length=150,

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
+from andromede.alb_access_logs import AccessLogBatches
 from andromede.compute.driver import HypervisorDriver
 from andromede.compute.driver_balancing import (
     BalancedHttp,
@@ -117,6 +118,9 @@ def balanced_http(http: HttpSettings) -> BalancedHttp:
             json.dumps(policy_document(tg_id, policy), sort_keys=True)
             for tg_id, policy in http.policies
         ),
+        access_log=http.access_log,
+        group_arns=http.group_arns,
+        access_log_max_lines=http.access_log_max_lines,
     )
 
 
@@ -265,12 +269,14 @@ async def drive_hosts(
     record: Record,
     flows: HostFlowTotals | None = None,
     certificates: ListenerCertificates | None = None,
+    logs: AccessLogBatches | None = None,
 ) -> None:
     """One round: ``views`` applied on every host of ``drivers`` (at once) — a TLS
     listener's with its ``certificates`` to the hosts holding its VPC's router, with them
     withheld to the others, left out when they cannot be opened —, their counters given to
-    ``flows``, then each VPC's probes asked of its primary host, each outcome handed to
-    ``record``. A host that fails is logged and left out of the round."""
+    ``flows`` and their access log lines to ``logs`` (decision 0264), then each VPC's
+    probes asked of its primary host, each outcome handed to ``record``. A host that fails
+    is logged and left out of the round."""
     tls = {} if certificates is None else await certificates.tls_of(views)
 
     def carried(view: ForwardingView) -> BalancedListener:
@@ -296,6 +302,8 @@ async def drive_hosts(
         reports[driver.host] = answer
         if flows is not None:
             flows.record(driver.host, views, answer)
+        if logs is not None:
+            logs.record(driver.host, views, answer)
     primary = primaries(reports)
     asked = {
         driver: tuple(
@@ -372,7 +380,12 @@ def _added(first: BalancerReport, second: BalancerReport) -> BalancerReport:
             client_tls_errors=before.client_tls_errors + counter.client_tls_errors,
             target_tls_errors=before.target_tls_errors + counter.target_tls_errors,
         )  # fmt: skip
-    return BalancerReport(second.routers, tuple(counted.values()), second.active)
+    return BalancerReport(
+        second.routers,
+        tuple(counted.values()),
+        second.active,
+        access_logs=(*first.access_logs, *second.access_logs),  # decision 0264
+    )
 
 
 def _carried(copy: Callable[[_T], _U], items: Sequence[_T]) -> list[_U]:

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from andromede.alb_access_logs import AccessLogBatches, LogBucketWriter
 from andromede.audit.service import AuditService
 from andromede.autoscaling.errors import AutoScalingError
 from andromede.autoscaling.service import AutoScalingService
@@ -74,6 +75,7 @@ def load_balancing_service(
             max_certificates=settings.elb_max_certificates_per_listener,
             max_rules=settings.elb_max_rules_per_load_balancer,
             http_max_header_bytes=settings.elb_http_max_header_bytes,
+            access_log_max_lines=settings.elb_access_log_max_buffered_lines,
             provisioning=timedelta(seconds=settings.elb_provisioning_seconds),
             max_trust_stores=settings.elb_max_trust_stores_per_tenant,
             trust_store_bundle_bytes=settings.elb_trust_store_max_bundle_bytes,
@@ -104,6 +106,7 @@ def elb_app(
         service.objects = BucketObjects(
             objects, S3Authoriser(identity.policies_for, settings.region)
         )
+        service.log_buckets = LogBucketWriter(objects)  # decision 0264
     identity.certificate_users = service.certificate_users
     return QueryApp(
         elb_spec(service, settings.elb_dns_domain), identity, audit, settings, rate_limiter
@@ -145,6 +148,13 @@ async def load_balancer_upkeep(
 
     registered: Registered = {}
     totals = HostFlowTotals(metrics.flows) if metrics is not None else None
+    # Decision 0264: the hosts' access log lines, written once their five minutes end.
+    writer = service.log_buckets
+    logs = (
+        AccessLogBatches(service, writer, settings.region)
+        if isinstance(writer, LogBucketWriter)
+        else None
+    )
     # Decision 0210: TLS listeners reach the hosts with their certificates, opened here.
     certificates = ListenerCertificates(
         service.certificate_material,
@@ -163,7 +173,9 @@ async def load_balancer_upkeep(
                 continue
             views = await service.forwarding_views()
             probes = await service.probes()
-            await drive_hosts(hosts, views, probes, record, totals, certificates)
+            await drive_hosts(hosts, views, probes, record, totals, certificates, logs)
+            if logs is not None:
+                await logs.flush()
         except Exception:  # a failed round must not end the loop; the next one retries
             log.exception("load balancer upkeep failed")
 
