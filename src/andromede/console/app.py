@@ -79,6 +79,7 @@ from andromede.console import (
     pages_subscriptions,
     pages_templates,
     pages_topics,
+    pages_trust_stores,
     pages_vpc_endpoints,
     pages_vpc_peerings,
 )
@@ -545,6 +546,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_load_balancers.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_trust_stores.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_listener_rules.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_autoscaling.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_scaling.ROUTES),
