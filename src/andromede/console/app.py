@@ -66,6 +66,7 @@ from andromede.console import (
     pages_object,
     pages_oidc,
     pages_parameters,
+    pages_pipes,
     pages_prefix_lists,
     pages_public_access,
     pages_queue_settings,
@@ -79,6 +80,7 @@ from andromede.console import (
     pages_subscriptions,
     pages_templates,
     pages_topics,
+    pages_trust_stores,
     pages_vpc_endpoints,
     pages_vpc_peerings,
 )
@@ -104,6 +106,7 @@ from andromede.console.wire_kinesis import KinesisWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
+from andromede.console.wire_pipes import PipesWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
@@ -210,6 +213,7 @@ class Console:
         parameters: ParametersWire | None = None,
         acm: AcmWire | None = None,
         dynamodb: DynamoWire | None = None,
+        pipes: PipesWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
@@ -246,6 +250,7 @@ class Console:
         self.parameters = parameters
         self.acm = acm
         self.dynamodb = dynamodb
+        self.pipes = pipes  # EventBridge Pipes (decision 0263)
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -522,6 +527,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         ),
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_pipes.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),
@@ -545,6 +551,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_addresses.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_nat_gateways.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_load_balancers.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_trust_stores.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_listener_rules.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_autoscaling.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_scaling.ROUTES),

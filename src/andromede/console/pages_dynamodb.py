@@ -40,6 +40,7 @@ from andromede.console.dynamodb_forms import (
     key_of,
     read_options,
 )
+from andromede.console.dynamodb_recovery import RECOVERY_EDITS, RecoveryView, recovery_view
 from andromede.console.dynamodb_stream_view import (
     STREAM_POSITIONS,
     STREAM_VIEWS,
@@ -78,10 +79,12 @@ _CREATE: Final = "create"
 KEY_TYPES: Final = ("S", "N", "B")  # a key attribute's types: string, number, binary
 _ACTIONS: Final = frozenset(
     {"ttl", "tag", "untag", "scan", "query", "edit-item", "put-item", "delete-item", "delete",
-     "read-stream", *EDITS}
+     "read-stream", *EDITS, *RECOVERY_EDITS}
 )  # fmt: skip
 _READS: Final = frozenset({"scan", "query", "edit-item", "read-stream"})  # answer the page
-_SAVED: Final = frozenset({"item", "ttl", "tags", "indexes", "capacity", "stream"})
+_SAVED: Final = frozenset(
+    {"item", "ttl", "tags", "indexes", "capacity", "stream", "recovery", "encryption", "backups"}
+)
 
 
 def _wire(console: Console) -> DynamoWire | None:
@@ -195,6 +198,7 @@ async def _table_page(
     tags_error = ""
     shards: list[StreamShard] = []
     stream_error = ""
+    recovery = RecoveryView()
     if wire is None:
         error, status = _("This server serves no Amazon DynamoDB."), 404
     else:
@@ -215,6 +219,7 @@ async def _table_page(
             shards, refused = await shards_of(wire, origin, principal, table)
             if refused is not None:  # the stream's section says so; the rest is shown
                 stream_error = refusal(console, request, refused)[0]
+            recovery = await recovery_view(console, request, session, wire, table)
     saved = request.query_params.get("saved", "")
     return console.render(
         request,
@@ -240,6 +245,7 @@ async def _table_page(
         stream_views=STREAM_VIEWS,
         stream_positions=STREAM_POSITIONS,
         changes=changes,
+        recovery=recovery,
         change_rows=change_rows(changes),
         saved=saved if saved in _SAVED else "",
         form=typed or {},
@@ -331,6 +337,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             return await _read(console, request, session, wire, name, action, fields)
         if action in EDITS:
             target += await EDITS[action](wire, origin, principal, name, fields, _)
+        elif action in RECOVERY_EDITS:  # decision 0263: a restore answers the new table
+            target = await RECOVERY_EDITS[action](wire, request, origin, principal, name,
+                                                  fields, _)  # fmt: skip
         elif action == "put-item":
             item = json_object(
                 fields.get("item", ""), _("Give the item as a JSON object in DynamoDB JSON.")

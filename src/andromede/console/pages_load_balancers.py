@@ -54,6 +54,12 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import InstanceRow, SecurityGroupRow, SubnetRow
 from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow, TlsChoice
+from andromede.console.wire_elb_trust_stores import (
+    MUTUAL_MODES,
+    TrustStoreRow,
+    set_mutual_authentication,
+    trust_stores,
+)
 from andromede.console.wire_server_certificates import list_certificates
 from andromede.loadbalancing.tls import ALPN_POLICIES
 
@@ -183,6 +189,7 @@ async def _load_balancer_page(
     ssl_policies: list[str] = []
     sni: dict[str, list[tuple[str, bool]]] = {}
     sni_errors: dict[str, str] = {}
+    stores: list[TrustStoreRow] = []
     if console.elb is None:
         error, status = no_elb(console, request)
     else:
@@ -200,6 +207,9 @@ async def _load_balancer_page(
         certificates = await _certificate_choices(console, request, session)
         with suppress(WireError):  # the TLS listener form's choices only: ELBv2 decides
             ssl_policies = await console.elb.ssl_policies(origin, who)
+        if any(listener.protocol == "HTTPS" for listener in listeners):
+            with suppress(WireError):  # the mutual authentication form's choices only
+                stores = await trust_stores(console.elb, origin, who)
         for listener in listeners:
             if listener.protocol in ("TLS", "HTTPS"):
                 try:
@@ -228,6 +238,7 @@ async def _load_balancer_page(
         tags=tags,
         security_groups=security_groups,
         typed=(typed or {}).get("listener", {}),
+        all_typed=typed or {},
         application=application,
         protocols=ALB_PROTOCOLS if application else PROTOCOLS,
         listener_groups=ALB_LISTENER_GROUPS if application else LISTENER_GROUPS,
@@ -240,6 +251,9 @@ async def _load_balancer_page(
         alpn_policies=tuple(ALPN_POLICIES),
         sni=sni,
         sni_errors=sni_errors,
+        trust_stores=stores,
+        trust_store_names={store.arn: store.name for store in stores},
+        mutual_modes=MUTUAL_MODES,
         error=error,
     )
 
@@ -316,6 +330,23 @@ async def _delete_listener(
     elb: ElbWire, request: Request, session: Session, f: dict[str, str]
 ) -> str:
     await elb.delete_listener(request.scope, session.principal, field(f, "listener_arn"))
+    return _lb_url(request)
+
+
+def _mutual_form(f: Mapping[str, str]) -> str:
+    """A listener's own mutual authentication form (one an HTTPS listener)."""
+    return f"mutual-{f.get('listener_arn', '')}"
+
+
+async def _set_mutual_authentication(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    """ModifyListener's MutualAuthentication (decision 0263): off, passthrough, or verify
+    with a trust store of the account's."""
+    await set_mutual_authentication(
+        elb, request.scope, session.principal, field(f, "listener_arn"), field(f, "mode"),
+        field(f, "trust_store_arn"),
+    )  # fmt: skip
     return _lb_url(request)
 
 
@@ -492,6 +523,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      elb_action(_load_balancer_page, _add_certificate, form="certificate"), ["POST"]),
     ("/load-balancers/{name}/listener-certificates/remove",
      elb_action(_load_balancer_page, _remove_certificate), ["POST"]),
+    ("/load-balancers/{name}/mutual-authentication",
+     elb_action(_load_balancer_page, _set_mutual_authentication, form=_mutual_form), ["POST"]),
     ("/load-balancers/{name}/security-groups",
      elb_action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from andromede.console.wire import JsonWire
+from andromede.console.wire_dynamodb_recovery import DynamoRecoveryWire
 from andromede.console.wire_dynamodb_streams import DynamoStreamsWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
@@ -147,6 +148,8 @@ class TableSummary:
     stream_view: str = ""  # the enabled stream's StreamViewType ("" : no stream enabled)
     stream_arn: str = ""  # LatestStreamArn: the enabled stream's, or the last one's once off
     stream_label: str = ""
+    sse_type: str = ""  # SSEDescription's SSEType: KMS, or "" under the AWS-owned key
+    kms_key_arn: str = ""  # SSEDescription's KMSMasterKeyArn (a KMS key's table)
 
     @property
     def global_indexes(self) -> list[IndexSummary]:
@@ -239,6 +242,8 @@ def _summary(table: dict[str, Any]) -> TableSummary:
         stream_view=str(stream.get("StreamViewType", "")) if stream.get("StreamEnabled") else "",
         stream_arn=str(table.get("LatestStreamArn", "")),
         stream_label=str(table.get("LatestStreamLabel", "")),
+        sse_type=str(_mapping(table.get("SSEDescription")).get("SSEType", "")),
+        kms_key_arn=str(_mapping(table.get("SSEDescription")).get("KMSMasterKeyArn", "")),
     )
 
 
@@ -518,6 +523,10 @@ class DynamoWire(JsonWire):
     def streams(self) -> DynamoStreamsWire:
         """The Streams API the same app serves (its calls told apart by their target)."""
         return DynamoStreamsWire(self._app)
+
+    def recovery(self) -> DynamoRecoveryWire:
+        """Backups, point-in-time recovery and the table's key, by the same app."""
+        return DynamoRecoveryWire(self._app)
 
     async def execute_statement(
         self, origin: Scope, principal: Principal, statement: str, *,

@@ -56,6 +56,9 @@ class ListenerRow:
     alpn_policy: str = ""
     # Its default action in full (an ALB's listener: forward, fixed-response or redirect).
     default_action: ActionRow | None = None
+    # An HTTPS listener's mutual authentication (decision 0256): off, passthrough or verify.
+    mutual_mode: str = ""
+    trust_store_arn: str = ""
 
     @property
     def target_group_name(self) -> str:
@@ -239,6 +242,8 @@ class ElbWire(QueryWire):
                 ssl_policy=_text(m, "SslPolicy"),
                 alpn_policy=_text(m, "AlpnPolicy/member"),
                 default_action=None if action is None else read_action(action),
+                mutual_mode=_text(m, "MutualAuthentication/Mode"),
+                trust_store_arn=_text(m, "MutualAuthentication/TrustStoreArn"),
             )
             for r in roots
             for m in r.iterfind(".//Listeners/member")

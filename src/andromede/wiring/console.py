@@ -26,6 +26,7 @@ from andromede.console.wire_kinesis import KinesisWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
+from andromede.console.wire_pipes import PipesWire
 from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
@@ -92,6 +93,7 @@ def console_app(
             parameters=ParametersWire(apis["ssm"]),
             acm=_acm_wire(settings, apis),
             dynamodb=DynamoWire(apis["dynamodb"]) if "dynamodb" in apis else None,
+            pipes=PipesWire(apis["pipes"]) if "pipes" in apis else None,
         )
     )
 
