@@ -120,8 +120,10 @@ class DynamoCall:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise _serialization(name, "an integer")
-        if not minimum <= value <= maximum:
+        if value < minimum:
             raise invalid(name, f"Member must have value greater than or equal to {minimum}", value)
+        if value > maximum:
+            raise invalid(name, f"Member must have value less than or equal to {maximum}", value)
         return value
 
     def boolean(self, name: str, source: Mapping[str, Any] | None = None) -> bool | None:

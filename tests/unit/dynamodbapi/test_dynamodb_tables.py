@@ -74,6 +74,9 @@ async def test_tables_are_listed_page_by_page_up_to_the_account_bound(world: Wor
     assert first["TableNames"] == ["aaa", "bbb"] and first["LastEvaluatedTableName"] == "bbb"
     rest = await world.client("ListTables", ExclusiveStartTableName="bbb", Limit=2)
     assert rest == {"TableNames": ["ccc"]}
+    # Each bound named in AWS's words (botocore checks neither for this member).
+    too_many = await world.fails("ListTables", "ValidationException", Limit=101)
+    assert "Member must have value less than or equal to 100" in too_many
 
 
 async def test_bad_definitions_are_refused_in_aws_words(world: World) -> None:
