@@ -16,8 +16,9 @@ table's key, its indexes kept); a line that is no item, or an item without the t
 is counted in ``ErrorCount`` and skipped, as AWS's.
 
 Both run in the background: IN_PROGRESS, then COMPLETED or FAILED with AWS's FailureCode and
-FailureMessage. A job left IN_PROGRESS by a stopped process is marked FAILED when the next
-starts (:meth:`DynamoExports.recover`): its objects may be partial, as AWS's failed exports'.
+FailureMessage. The running gateway touches its job at least every third of ``lease``; a job
+left untouched longer (its gateway stopped) is marked FAILED by any gateway's
+:meth:`DynamoExports.recover`: its objects may be partial, as AWS's failed exports'.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class ExportJob:
     billed_bytes: int = 0
     failure_code: str | None = None
     failure_message: str | None = None
+    touched: int = 0  # ms: the running gateway's last sign of life (its lease)
 
     @property
     def arn(self) -> str:
@@ -139,6 +141,7 @@ class ImportJob:
     error_count: int = 0
     failure_code: str | None = None
     failure_message: str | None = None
+    touched: int = 0  # ms: the running gateway's last sign of life (its lease)
 
     @property
     def arn(self) -> str:
@@ -208,13 +211,16 @@ class DynamoExports:
         store: ExportStore,
         buckets: ExportBuckets,
         items_per_file: int = 100_000,
+        lease: float = 120.0,
     ) -> None:
         self.dynamodb = dynamodb
         self.history = history
         self.store = store
         self.buckets = buckets
         self.items_per_file = items_per_file
+        self.lease = lease  # s: a running job untouched this long is taken for interrupted
         self._running: set[asyncio.Task[None]] = set()
+        self._touched: dict[str, ExportJob] = {}  # running exports, as last touched
 
     def _start(self, work: Coroutine[object, object, None], name: str) -> None:
         task = asyncio.create_task(work, name=name)
@@ -227,21 +233,48 @@ class DynamoExports:
             await asyncio.gather(*list(self._running), return_exceptions=True)
 
     async def recover(self) -> int:
-        """Jobs a stopped process left IN_PROGRESS marked FAILED, as their objects or items may
-        be partial; how many."""
+        """Jobs whose gateway stopped (untouched for ``lease``) marked FAILED, as their objects
+        or items may be partial; how many."""
         exports, imports = await self.store.unfinished()
+        stale = _now() - int(self.lease * 1000)
+        failed = 0
         for export in exports:
-            await self.store.put_export(_failed(export, "Interrupted", _INTERRUPTED))
+            if export.touched < stale:
+                await self.store.put_export(_failed(export, "Interrupted", _INTERRUPTED))
+                failed += 1
         for job in imports:
-            await self.store.put_import(_failed(job, "Interrupted", _INTERRUPTED))
-        return len(exports) + len(imports)
+            if job.touched < stale:
+                await self.store.put_import(_failed(job, "Interrupted", _INTERRUPTED))
+                failed += 1
+        return failed
+
+    async def forever(self, interval: float) -> None:
+        """:meth:`recover` every ``interval`` seconds (every gateway may: a job is failed once)."""
+        while True:
+            try:
+                await self.recover()
+            except Exception:  # a failed round must not end the loop
+                log.exception("DynamoDB export and import jobs could not be recovered")
+            await asyncio.sleep(interval)
+
+    async def _alive(self, job: _Job) -> _Job:
+        """``job`` touched in the store when a third of its lease went by since it last was."""
+        now = _now()
+        if now - job.touched < self.lease * 1000 / 3:
+            return job
+        touched = dataclasses.replace(job, touched=now)
+        if isinstance(touched, ExportJob):
+            await self.store.put_export(touched)
+        else:
+            await self.store.put_import(touched)
+        return touched
 
     # --- exports ------------------------------------------------------------------------------
 
     async def export(self, job: ExportJob, table: Table, caller: object) -> ExportJob:
         """``job`` saved and run in the background (the same client token's job instead, if
         one was started)."""
-        saved = await self.store.put_export(job)
+        saved = await self.store.put_export(dataclasses.replace(job, touched=_now()))
         if saved.export_id == job.export_id:
             self._start(self._run_export(saved, table, caller), f"dynamodb-export-{job.export_id}")
         return saved
@@ -254,6 +287,7 @@ class DynamoExports:
         except Exception:  # a failed run is the job's state, never a lost task
             log.exception("DynamoDB export %s failed", job.export_id)
             job = _failed(job, "InternalError", "The export failed; retry it")
+        self._touched.pop(job.export_id, None)
         await self.store.put_export(job)
 
     async def _write_export(self, job: ExportJob, table: Table, caller: object) -> ExportJob:
@@ -319,6 +353,7 @@ class DynamoExports:
     async def page(
         self, job: ExportJob, table: Table, after: tuple[bytes, bytes] | None
     ) -> tuple[list[Item], tuple[bytes, bytes] | None, bool]:
+        self._touched[job.export_id] = await self._alive(self._touched.get(job.export_id, job))
         rows = await self.history.items_at(
             table.tenant_id, table.name, table.created, job.export_time, after, _PAGE
         )
@@ -329,7 +364,7 @@ class DynamoExports:
     # --- imports ------------------------------------------------------------------------------
 
     async def start_import(self, job: ImportJob, table: Table, caller: object) -> ImportJob:
-        saved = await self.store.put_import(job)
+        saved = await self.store.put_import(dataclasses.replace(job, touched=_now()))
         if saved.import_id == job.import_id:
             self._start(self._run_import(saved, table, caller), f"dynamodb-import-{job.import_id}")
         return saved
@@ -353,6 +388,7 @@ class DynamoExports:
         for key in keys:
             if key.endswith("/"):
                 continue
+            job = await self._alive(job)
             raw = self.buckets.read(caller, source.bucket, source.bucket_owner, key)
             await self._import_object(table, source, _counted(raw, counts), counts)
         if not keys:

@@ -89,6 +89,12 @@ class DynamoSettings(BaseModel):
         description="Objects under an ImportTable's S3KeyPrefix an import reads at most; more "
         "fails the import (decision 0261).",
     )
+    dynamodb_job_lease: float = Field(
+        default=120.0,
+        ge=1,
+        description="Seconds a DynamoDB export or import job may go without its gateway's sign "
+        "of life before any gateway marks it FAILED (its gateway stopped) (decision 0261).",
+    )
     dynamodb_table_key_check: float = Field(
         default=60.0,
         ge=0,

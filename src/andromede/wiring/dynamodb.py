@@ -141,15 +141,12 @@ async def _upkeep(
     exports: DynamoExports | None = None,
 ) -> None:
     """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task; first,
-    the export and import jobs a stopped process left running marked FAILED (decision 0261)."""
-    if exports is not None:
-        try:
-            await exports.recover()
-        except Exception:  # the upkeep runs on; the jobs stay IN_PROGRESS until the next start
-            log.exception("DynamoDB export and import jobs could not be recovered")
+    the export and import jobs whose gateway stopped marked FAILED (decision 0261)."""
+    jobs = [] if exports is None else [exports.forever(settings.dynamodb_ttl_interval)]
     await asyncio.gather(
         _expire_forever(settings, dynamodb, streams, backups, metrics),
         backfill.forever(settings.dynamodb_ttl_interval),
+        *jobs,
     )
 
 
@@ -222,4 +219,5 @@ def _exports(
         SqlExportStore(db),
         buckets,
         settings.dynamodb_export_items_per_file,
+        settings.dynamodb_job_lease,
     )

@@ -9,6 +9,7 @@ and the bucket as the caller; jobs interrupted by a restart marked FAILED; the t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import time
@@ -378,9 +379,13 @@ async def test_jobs_left_in_progress_by_a_restart_are_failed(world: World) -> No
         0, "b", "", None, "tok", 0,
     )  # fmt: skip
     await exports.store.put_export(job)
-    assert await exports.recover() == 1
+    alive = dataclasses.replace(job, export_id="1700000000000-abcdef02", client_token="live")
+    await exports.store.put_export(dataclasses.replace(alive, touched=int(time.time() * 1000)))
+    assert await exports.recover() == 1  # the one whose gateway went silent past its lease
     held = await exports.store.get_export(world.tenant_id, job.arn)
     assert held is not None and held.status is JobStatus.FAILED
+    live = await exports.store.get_export(world.tenant_id, alive.arn)
+    assert live is not None and live.status is JobStatus.IN_PROGRESS
     assert await exports.recover() == 0
 
 
