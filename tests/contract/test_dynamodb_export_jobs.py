@@ -64,6 +64,8 @@ async def test_imports_round_trip_and_the_tenant_is_forgotten(store: ExportStore
     assert await store.put_import(job) == job
     assert await store.put_import(import_job("1800000000000-0000000b", "x")) == job
     assert await store.get_import("t1", job.arn) == job
+    assert await store.import_by_token("t1", "x") == job
+    assert await store.import_by_token("t2", "x") is None
     assert await store.list_imports("t1", TABLE, None, 5) == [job]
     assert (await store.unfinished())[1] == [job]
     failed = dataclasses.replace(job, status=JobStatus.FAILED, failure_code="S3AccessDenied")

@@ -164,6 +164,10 @@ class ExportStore(Protocol):
 
     async def put_import(self, job: ImportJob) -> ImportJob: ...
 
+    async def import_by_token(self, tenant_id: str, client_token: str) -> ImportJob | None:
+        """The account's import started with ``client_token``, if any."""
+        ...
+
     async def get_import(self, tenant_id: str, arn: str) -> ImportJob | None: ...
 
     async def list_imports(

@@ -51,6 +51,16 @@ class MemoryExportStore:
         self._imports[(job.tenant_id, job.arn)] = job
         return job
 
+    async def import_by_token(self, tenant_id: str, client_token: str) -> ImportJob | None:
+        return next(
+            (
+                j
+                for j in self._imports.values()
+                if j.tenant_id == tenant_id and j.client_token == client_token
+            ),
+            None,
+        )
+
     async def get_import(self, tenant_id: str, arn: str) -> ImportJob | None:
         return self._imports.get((tenant_id, arn))
 

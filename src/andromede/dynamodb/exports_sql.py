@@ -99,6 +99,18 @@ class SqlExportStore:
 
         return await self._db.read(work)
 
+    async def import_by_token(self, tenant_id: str, client_token: str) -> ImportJob | None:
+        query = sa.select(_J.c.document).where(
+            _J.c.tenant_id == tenant_id, _J.c.kind == _IMPORT, _J.c.client_token == client_token
+        )
+
+        def work(conn: Connection) -> str | None:
+            row = conn.execute(query).first()
+            return None if row is None else str(row[0])
+
+        found = await self._db.read(work)
+        return None if found is None else _import(found)
+
     async def get_export(self, tenant_id: str, arn: str) -> ExportJob | None:
         found = await self._get(_EXPORT, tenant_id, arn)
         return None if found is None else _export(found)

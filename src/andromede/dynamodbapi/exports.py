@@ -284,7 +284,19 @@ async def import_table(call: DynamoCall) -> dict[str, Any]:
     creation = call.mapping("TableCreationParameters")
     if creation is None:
         raise invalid("TableCreationParameters", "Member must not be null")
-    token = call.string("ClientToken", max_length=36) or job_id()
+    token = call.string("ClientToken", max_length=36)
+    if token is not None:  # a retry answers the import its token started, as AWS's
+        held = await exports.store.import_by_token(call.tenant_id, token)
+        if held is not None:
+            call.resources.append(held.table_arn)
+            await call.authorise("dynamodb:ImportTable", held.table_arn)
+            if held.source != source or json.loads(held.creation) != creation:
+                raise DynamoWireError(
+                    "ImportConflictException",
+                    "The client token names an import of other parameters",
+                )
+            return {"ImportTableDescription": _import_description(held)}
+    token = token or job_id()
 
     async def as_import(action: str, resource: str) -> None:
         # AWS asks dynamodb:ImportTable of the new table, and no CreateTable

@@ -333,15 +333,18 @@ async def test_a_csv_import_and_what_is_refused(world: World) -> None:
     got = await world.client("GetItem", TableName="fromcsv", Key={"pk": {"S": "k1"}})
     assert got["Item"] == {"pk": {"S": "k1"}, "colour": {"S": "red"}}
     creation["TableName"] = "headed"
-    started = (
-        await world.client(
-            "ImportTable",
-            S3BucketSource={"S3Bucket": "exports", "S3KeyPrefix": "csv/two"},
-            InputFormat="CSV",
-            InputFormatOptions={"Csv": {"Delimiter": ";", "HeaderList": ["pk", "colour"]}},
-            TableCreationParameters=creation,
-        )
-    )["ImportTableDescription"]
+    headed: dict[str, Any] = {
+        "S3BucketSource": {"S3Bucket": "exports", "S3KeyPrefix": "csv/two"},
+        "InputFormat": "CSV",
+        "InputFormatOptions": {"Csv": {"Delimiter": ";", "HeaderList": ["pk", "colour"]}},
+        "TableCreationParameters": creation,
+        "ClientToken": "once",
+    }
+    started = (await world.client("ImportTable", **headed))["ImportTableDescription"]
+    retried = (await world.client("ImportTable", **headed))["ImportTableDescription"]
+    assert retried["ImportArn"] == started["ImportArn"]  # the same token: the same import
+    headed["InputFormatOptions"] = {"Csv": {"Delimiter": ";"}}
+    await world.fails("ImportTable", "ImportConflictException", **headed)
     await _exports(world).settle()
     got = await world.client("GetItem", TableName="headed", Key={"pk": {"S": "k4"}})
     assert got["Item"]["colour"] == {"S": "green"}
