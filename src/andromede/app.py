@@ -652,7 +652,7 @@ class Application:
             audit, rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
         background.append(kinesis)
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
-            rate_limiter, billing, customer_keys, metrics_sink)  # fmt: skip
+            rate_limiter, billing, customer_keys, metrics_sink, objects)  # fmt: skip
         background.append(dynamodb)
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,

@@ -937,3 +937,63 @@ def test_a_kinesis_consumer_subscribes_to_a_shard(server: ServerProcess) -> None
     finally:
         events.close()
     kinesis.delete_stream(StreamName="fanout", EnforceConsumerDeletion=True)
+
+
+def test_a_dynamodb_export_to_a_bucket_imported_back(server: ServerProcess) -> None:
+    """Decision 0261 over the real server, its SQL stores and its object service: a table
+    exported by boto3 at the present of its point-in-time recovery window into the account's
+    bucket, its manifest and gzip'd data read back with S3, then imported into a new table."""
+    credentials = server.credentials()
+    dynamodb: Any = client_for(server, "dynamodb", *credentials)
+    s3: Any = client_for(server, "s3", *credentials)
+    s3.create_bucket(Bucket="ddb-exports", CreateBucketConfiguration={"LocationConstraint": REGION})
+    table_arn = dynamodb.create_table(
+        TableName="portable", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )["TableDescription"]["TableArn"]  # fmt: skip
+    for n in range(3):
+        dynamodb.put_item(TableName="portable", Item={"id": {"S": f"k{n}"}, "n": {"N": str(n)}})
+    dynamodb.update_continuous_backups(
+        TableName="portable", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    export = dynamodb.export_table_to_point_in_time(
+        TableArn=table_arn, S3Bucket="ddb-exports", S3Prefix="out"
+    )["ExportDescription"]
+    deadline = time.monotonic() + 30
+    while export["ExportStatus"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        export = dynamodb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]
+    assert export["ExportStatus"] == "COMPLETED", export.get("FailureMessage")
+    assert export["ItemCount"] == 3
+    summary = json.loads(
+        s3.get_object(Bucket="ddb-exports", Key=export["ExportManifest"])["Body"].read()
+    )
+    files = s3.get_object(Bucket="ddb-exports", Key=summary["manifestFilesS3Key"])["Body"].read()
+    data_key = json.loads(files.splitlines()[0])["dataFileS3Key"]
+    lines = gzip.decompress(s3.get_object(Bucket="ddb-exports", Key=data_key)["Body"].read())
+    assert sorted(json.loads(line)["Item"]["id"]["S"] for line in lines.splitlines()) == [
+        "k0", "k1", "k2",
+    ]  # fmt: skip
+    imported = dynamodb.import_table(
+        S3BucketSource={"S3Bucket": "ddb-exports", "S3KeyPrefix": data_key.rsplit("/", 1)[0]},
+        InputFormat="DYNAMODB_JSON",
+        InputCompressionType="GZIP",
+        TableCreationParameters={
+            "TableName": "portable-copy",
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        },
+    )["ImportTableDescription"]
+    while imported["ImportStatus"] == "IN_PROGRESS" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        imported = dynamodb.describe_import(ImportArn=imported["ImportArn"])[
+            "ImportTableDescription"
+        ]
+    assert imported["ImportStatus"] == "COMPLETED", imported.get("FailureMessage")
+    assert imported["ImportedItemCount"] == 3 and imported["ErrorCount"] == 0
+    got = dynamodb.get_item(TableName="portable-copy", Key={"id": {"S": "k2"}})["Item"]
+    assert got == {"id": {"S": "k2"}, "n": {"N": "2"}}
+    dynamodb.delete_table(TableName="portable")
+    dynamodb.delete_table(TableName="portable-copy")

@@ -218,6 +218,7 @@ from andromede.db.tables_dynamodb import (
     dynamodb_transaction_tokens,
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
+from andromede.db.tables_dynamodb_exports import dynamodb_jobs
 # isort: on
 
 __all__ = [
@@ -290,6 +291,7 @@ __all__ = [
     "dynamodb_index_entries",
     "dynamodb_item_versions",
     "dynamodb_items",
+    "dynamodb_jobs",
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",

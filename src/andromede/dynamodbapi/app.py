@@ -9,9 +9,10 @@ by the caller's identity policies: resource policies are not offered) → JSON a
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
 ``InternalServerError`` carrying nothing but the request id. An action of the API this
-platform does not serve (global tables, imports and exports…) is
+platform does not serve (global tables…) is
 ``UnknownOperationException``; on-demand backups and point-in-time recovery are
-``dynamodbapi.backups`` and ``dynamodbapi.pitr`` (decision 0253). Item calls answer
+``dynamodbapi.backups`` and ``dynamodbapi.pitr`` (decision 0253), exports to S3 and imports
+from S3 ``dynamodbapi.exports`` (decision 0261). Item calls answer
 ``ReturnConsumedCapacity`` (``dynamodbapi.capacity``); PartiQL is ``dynamodbapi.partiql``
 (decision 0247). DynamoDB Streams' calls (decision 0246), signed for ``dynamodb`` too, arrive
 here and are told apart by their target's prefix (``dynamodbapi.streams``).
@@ -34,6 +35,7 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.dynamodb.backups import DynamoBackups
+from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodb.table_keys import TableKeys
@@ -41,6 +43,7 @@ from andromede.dynamodbapi.backups import BACKUP_ACTIONS
 from andromede.dynamodbapi.capacity import with_capacity
 from andromede.dynamodbapi.encryption import kms_caller
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
+from andromede.dynamodbapi.exports import EXPORT_ACTIONS
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_names
@@ -77,6 +80,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | PARTIQL_ACTIONS
     | BACKUP_ACTIONS
     | PITR_ACTIONS
+    | EXPORT_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -130,11 +134,13 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         backups: DynamoBackups | None = None,
         table_keys: TableKeys | None = None,
         observer: CallObserver | None = None,
+        exports: DynamoExports | None = None,
     ) -> None:
         super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
         self._dynamodb = dynamodb
         self.streams = streams or DynamoStreams(dynamodb, stream_limits(settings))
         self.backups = backups
+        self.exports = exports  # decision 0261
         self._identity = identity
         self._denied: set[str] = set()
         self._checked = _CheckedWire(self)
@@ -186,6 +192,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             dynamodb=self._dynamodb,
             authorise=authorise,
             backups=self.backups,
+            exports=self.exports,
             table_keys=self._table_keys,
             kms_caller=kms_caller(request, region),
         )

@@ -32,6 +32,12 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredIteratorException": (400, "The shard iterator has expired."),
+    # Exports and imports (decision 0261).
+    "ExportConflictException": (400, "There was a conflict when writing to the bucket."),
+    "ExportNotFoundException": (400, "The specified export was not found."),
+    "ImportConflictException": (400, "There was a conflict when importing from the bucket."),
+    "ImportNotFoundException": (400, "The specified import was not found."),
+    "InvalidExportTimeException": (400, "The specified ExportTime is outside of the window."),
     "InternalServerError": (500, "Internal server error"),
     "InvalidRestoreTimeException": (
         400,

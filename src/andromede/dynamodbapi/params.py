@@ -13,6 +13,7 @@ from typing import Any, Final
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.capacity import Tally
 from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.expressions import (
     Condition,
     Path,
@@ -72,6 +73,7 @@ class DynamoCall:
     authorise: Callable[[str, str], Awaitable[None]]
     resources: list[str] = field(default_factory=list)
     backups: DynamoBackups | None = None  # decision 0253
+    exports: DynamoExports | None = None  # decision 0261
     # A table's KMS key (decision 0254): the key wiring, and the caller as KMS judges it.
     table_keys: TableKeys | None = None
     kms_caller: object = None

@@ -77,6 +77,24 @@ class DynamoSettings(BaseModel):
         "the latest: LatestRestorableDateTime is now minus this (AWS: 5 minutes) (decision "
         "0253).",
     )
+    dynamodb_export_items_per_file: int = Field(
+        default=100000,
+        ge=1,
+        description="Items one data file of a DynamoDB export to S3 holds at most (gzip'd DynamoDB "
+        "JSON lines); a larger table is written as several files (decision 0261).",
+    )
+    dynamodb_import_max_objects: int = Field(
+        default=50000,
+        ge=1,
+        description="Objects under an ImportTable's S3KeyPrefix an import reads at most; more "
+        "fails the import (decision 0261).",
+    )
+    dynamodb_job_lease: float = Field(
+        default=120.0,
+        ge=1,
+        description="Seconds a DynamoDB export or import job may go without its gateway's sign "
+        "of life before any gateway marks it FAILED (its gateway stopped) (decision 0261).",
+    )
     dynamodb_table_key_check: float = Field(
         default=60.0,
         ge=0,

@@ -28,10 +28,13 @@ from andromede.db.database import Database
 from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import DynamoBackups
+from andromede.dynamodb.exports import DynamoExports
+from andromede.dynamodb.exports_sql import SqlExportStore
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodb_export_buckets import CallerBuckets
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.dynamodbapi.streams import stream_limits
 from andromede.http.ratelimit import RateLimiter
@@ -40,7 +43,9 @@ from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.sink import MetricsSink
+from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
+from andromede.storage.service import ObjectService
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
 from andromede.wiring.dynamodb_metrics import DynamoMetrics
 from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
@@ -133,11 +138,15 @@ async def _upkeep(
     metrics: DynamoMetrics | None,
     backfill: IndexBackfill,
     backups: DynamoBackups | None = None,
+    exports: DynamoExports | None = None,
 ) -> None:
-    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task."""
+    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task; first,
+    the export and import jobs whose gateway stopped marked FAILED (decision 0261)."""
+    jobs = [] if exports is None else [exports.forever(settings.dynamodb_ttl_interval)]
     await asyncio.gather(
         _expire_forever(settings, dynamodb, streams, backups, metrics),
         backfill.forever(settings.dynamodb_ttl_interval),
+        *jobs,
     )
 
 
@@ -145,7 +154,7 @@ def dynamodb_api(
     apis: MutableMapping[str, ASGIApp], settings: Settings, db: Database, keys: KeyService,
     identity: IdentityService, audit: AuditService, rate_limiter: RateLimiter | None,
     billing: BillingService | None, customer_keys: CustomerKeyService | None = None,
-    metrics_sink: MetricsSink | None = None,
+    metrics_sink: MetricsSink | None = None, objects: ObjectService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:  # fmt: skip
     """The DynamoDB API app of ``serve`` put into ``apis`` (under ``dynamodb``, its SigV4
     service), its time-to-live upkeep, started, and what closing a tenant deletes of it (its
@@ -165,19 +174,50 @@ def dynamodb_api(
     )
     table_keys = sealer if isinstance(sealer, DynamoKmsSealer) else None
     metrics = None if metrics_sink is None else DynamoMetrics(metrics_sink)
+    exports = (
+        None if objects is None else _exports(settings, db, identity, objects, dynamodb, backups)
+    )
     app = DynamoApp(
         dynamodb, identity, audit, settings, rate_limiter, streams,
-        backups=backups, table_keys=table_keys, observer=metrics,
+        backups=backups, table_keys=table_keys, observer=metrics, exports=exports,
     )  # fmt: skip
     apis[DynamoApp.name] = app
     backfill = IndexBackfill(dynamodb)  # decision 0254
     task = asyncio.create_task(
-        _upkeep(settings, dynamodb, streams, metrics, backfill, backups), name="dynamodb-ttl"
+        _upkeep(settings, dynamodb, streams, metrics, backfill, backups, exports),
+        name="dynamodb-ttl",
     )
 
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)
         await backups.store.forget_tenant(tenant_id)
+        if exports is not None:
+            await exports.forget_tenant(tenant_id)
         return await dynamodb.store.forget_tenant(tenant_id)
 
     return task, forget
+
+
+def _exports(
+    settings: Settings,
+    db: Database,
+    identity: IdentityService,
+    objects: ObjectService,
+    dynamodb: DynamoService,
+    backups: DynamoBackups,
+) -> DynamoExports:
+    """Exports to S3 and imports from S3 (decision 0261): the buckets as the caller."""
+    buckets = CallerBuckets(
+        objects,
+        S3Authoriser(identity.policies_for, settings.region),
+        settings.max_object_size,
+        settings.dynamodb_import_max_objects,
+    )
+    return DynamoExports(
+        dynamodb,
+        backups.store,
+        SqlExportStore(db),
+        buckets,
+        settings.dynamodb_export_items_per_file,
+        settings.dynamodb_job_lease,
+    )
