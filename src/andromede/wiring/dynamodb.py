@@ -28,6 +28,7 @@ from andromede.db.database import Database
 from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import DynamoBackups
+from andromede.dynamodb.kinesis_destination_service import KinesisForwarder
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
@@ -42,6 +43,7 @@ from andromede.kms.service import KeyService
 from andromede.metrics.sink import MetricsSink
 from andromede.settings import Settings
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_kinesis import kinesis_destinations
 from andromede.wiring.dynamodb_metrics import DynamoMetrics
 from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 
@@ -133,11 +135,14 @@ async def _upkeep(
     metrics: DynamoMetrics | None,
     backfill: IndexBackfill,
     backups: DynamoBackups | None = None,
+    forwarder: KinesisForwarder | None = None,
 ) -> None:
-    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task."""
+    """The time-to-live upkeep, the indexes' backfill (decision 0254) and the Kinesis
+    streaming destinations' forwarder (decision 0262), in one task."""
     await asyncio.gather(
         _expire_forever(settings, dynamodb, streams, backups, metrics),
         backfill.forever(settings.dynamodb_ttl_interval),
+        *([] if forwarder is None else [forwarder.run()]),
     )
 
 
@@ -171,8 +176,10 @@ def dynamodb_api(
     )  # fmt: skip
     apis[DynamoApp.name] = app
     backfill = IndexBackfill(dynamodb)  # decision 0254
+    forwarder = kinesis_destinations(app, apis, settings)  # decision 0262
     task = asyncio.create_task(
-        _upkeep(settings, dynamodb, streams, metrics, backfill, backups), name="dynamodb-ttl"
+        _upkeep(settings, dynamodb, streams, metrics, backfill, backups, forwarder),
+        name="dynamodb-ttl",
     )
 
     async def forget(tenant_id: str) -> int:
