@@ -20,8 +20,11 @@ from andromede.dynamodb.kinesis_destination_service import (
 )
 from andromede.kinesis.memory import MemoryKinesisStore
 from andromede.kinesis.model import StreamMode
+from andromede.kinesis.scaling import ShardCapacity, WriteTraffic
 from andromede.kinesis.service import KinesisService
-from andromede.wiring.dynamodb_kinesis import OwnerKinesisStreams
+from andromede.settings import Settings
+from andromede.wiring.dynamodb_kinesis import OwnerKinesisStreams, kinesis_destinations
+from andromede.wiring.kinesis import KinesisMetrics
 from andromede.wiring.kinesis_keys import KinesisRecordSealer
 from support.dynamodbapp import REGION, World, dynamodb_world
 
@@ -65,7 +68,9 @@ async def both(tmp_path: Path) -> AsyncIterator[Both]:
         sealer = KinesisRecordSealer(
             world.keys, world.customer_keys, world.audit, world.billing, cache_size=8
         )
-        kinesis = KinesisService(MemoryKinesisStore(), sealer, REGION)
+        traffic = WriteTraffic(ShardCapacity(1000, 1024 * 1024))
+        metrics = KinesisMetrics(world.sink, world.billing, REGION, traffic)
+        kinesis = KinesisService(MemoryKinesisStore(), sealer, REGION, observer=metrics)
         await kinesis.create(world.tenant_id, "changes", 1, StreamMode.PROVISIONED)
         streams = OwnerKinesisStreams(functools.partial(_same, kinesis))
         world.app.kinesis_destinations = KinesisDestinations(world.dynamodb, streams)
@@ -261,6 +266,7 @@ async def test_each_change_forwarded_once_in_order_in_aws_format(both: Both) -> 
     assert "NewImage" not in remove
     assert remove["OldImage"]["n"] == {"N": "2"}
     assert len({r["eventID"] for _, r in read}) == 3
+    assert await db.usage("kinesis.put-units") == 3  # the owner's puts, as any put
 
 
 async def test_microsecond_precision_and_no_stream_needed(both: Both) -> None:
@@ -346,3 +352,31 @@ async def test_time_to_live_deletions_are_forwarded_as_the_service(both: Both) -
         "type": "Service",
         "principalId": "dynamodb.amazonaws.com",
     }
+
+
+async def test_the_wiring_takes_its_settings_and_finds_kinesis_when_needed(
+    tmp_path: Path,
+) -> None:
+    async for world in dynamodb_world(tmp_path):
+        settings = Settings(
+            data_dir=tmp_path, dynamodb_kinesis_interval=0.25, dynamodb_kinesis_lease=7.5
+        )
+        apis: dict[str, object] = {}
+        forwarder = kinesis_destinations(world.app, apis, settings)
+        assert forwarder.policy.interval_s == 0.25
+        assert forwarder.policy.lease_ms == 7500
+        await world.table("things")
+        arn = f"arn:aws:kinesis:{REGION}:{world.tenant_id}:stream/changes"
+        message = await world.fails(
+            "EnableKinesisStreamingDestination",
+            "ValidationException",
+            TableName="things",
+            StreamArn=arn,
+        )
+        assert "not offered" in message  # no Kinesis app among the apis
+
+
+def test_the_settings_refuse_a_non_positive_interval_or_lease(tmp_path: Path) -> None:
+    for name in ("dynamodb_kinesis_interval", "dynamodb_kinesis_lease"):
+        with pytest.raises(ValueError, match=name):
+            Settings(data_dir=tmp_path, **{name: 0})
