@@ -109,3 +109,13 @@ async def test_one_lease_holder_at_a_time_and_the_tenant_forgotten(store: Dynamo
     await store.put_item("t1", "things", row, None, _change(b"1", None, b"new-1", True))
     await store.forget_tenant("t1")
     assert await store.queued_tables(10) == []
+
+
+async def test_a_deleted_tables_queue_goes_with_it(store: DynamoStore) -> None:
+    await store.create_table(_table(True), max_tables=5)
+    row = StoredItem(b"h", b"1", b"new-1", 3)
+    await store.put_item("t1", "things", row, None, _change(b"1", None, b"new-1", True))
+    assert await store.take_lease("t1", "things", "gw-1", now=0, until=1000)
+    assert await store.delete_table("t1", "things")
+    assert await store.queued_tables(10) == []
+    assert await store.take_lease("t1", "things", "gw-2", now=500, until=1500)

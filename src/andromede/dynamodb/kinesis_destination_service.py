@@ -239,8 +239,8 @@ class KinesisForwarder:
         if table is None:  # AWS stops streaming a deleted table's changes
             await self._queue.drop_queue(tenant_id, name)
             return 0
+        fed = [d for d in table.kinesis if d.status in _FED]  # a DISABLING one's backlog too
         table = await self._destinations.settle(table)
-        fed = [d for d in table.kinesis if d.status in _FED]
         if not fed:
             await self._queue.drop_queue(tenant_id, name)
             return 0

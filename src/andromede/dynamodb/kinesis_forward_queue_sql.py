@@ -23,7 +23,7 @@ from andromede.dynamodb.kinesis_destinations import KinesisDestination
 from andromede.dynamodb.kinesis_forward_queue import QueuedChange, queued_form
 from andromede.dynamodb.streams import ChangeRecord
 
-__all__ = ["SqlForwardQueue", "forget_forwards", "queue_forwards"]
+__all__ = ["SqlForwardQueue", "drop_forwards", "forget_forwards", "queue_forwards"]
 
 _T = tables.dynamodb_tables
 _Q = tables.dynamodb_kinesis_queue
@@ -75,6 +75,13 @@ def queue_forwards(
         )
     if rows:
         conn.execute(sa.insert(_Q), rows)
+
+
+def drop_forwards(conn: Connection, tenant_id: str, table_name: str) -> None:
+    """A deleted table's queue and lease removed with it, in its transaction: a table made
+    again under the name never receives its predecessor's changes."""
+    conn.execute(sa.delete(_Q).where(_of(tenant_id, table_name, _Q)))
+    conn.execute(sa.delete(_L).where(_of(tenant_id, table_name, _L)))
 
 
 def forget_forwards(conn: Connection, tenant_id: str) -> None:
@@ -156,8 +163,4 @@ class SqlForwardQueue:
         await self._db.write(lambda conn: conn.execute(statement))
 
     async def drop_queue(self, tenant_id: str, table_name: str) -> None:
-        def work(conn: Connection) -> None:
-            conn.execute(sa.delete(_Q).where(_of(tenant_id, table_name, _Q)))
-            conn.execute(sa.delete(_L).where(_of(tenant_id, table_name, _L)))
-
-        await self._db.write(work)
+        await self._db.write(lambda conn: drop_forwards(conn, tenant_id, table_name))

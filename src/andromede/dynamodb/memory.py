@@ -75,6 +75,7 @@ class MemoryDynamoStore(MemoryTokenStore, MemoryForwardQueue):
 
     async def delete_table(self, tenant_id: str, name: str) -> bool:
         self._items.pop((tenant_id, name), None)
+        await self.drop_queue(tenant_id, name)  # decision 0262
         return self._tables.pop((tenant_id, name), None) is not None
 
     async def usage(self, tenant_id: str, name: str) -> tuple[int, int]:

@@ -24,7 +24,11 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.idempotency import SqlTokenStore
 from andromede.dynamodb.kinesis_destinations import KinesisDestination
-from andromede.dynamodb.kinesis_forward_queue_sql import SqlForwardQueue, forget_forwards
+from andromede.dynamodb.kinesis_forward_queue_sql import (
+    SqlForwardQueue,
+    drop_forwards,
+    forget_forwards,
+)
 from andromede.dynamodb.memory import expired, in_use, too_many_tables
 from andromede.dynamodb.model import (
     BillingMode,
@@ -358,6 +362,7 @@ class SqlDynamoStore(SqlStreamStore, SqlTokenStore, SqlForwardQueue):
         def work(conn: Connection) -> bool:
             conn.execute(entries)
             conn.execute(items)
+            drop_forwards(conn, tenant_id, name)  # AWS stops streaming with the table (0262)
             return bool(conn.execute(table).rowcount == 1)
 
         return await self._db.write(work)

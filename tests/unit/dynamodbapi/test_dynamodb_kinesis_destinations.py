@@ -380,3 +380,16 @@ def test_the_settings_refuse_a_non_positive_interval_or_lease(tmp_path: Path) ->
     for name in ("dynamodb_kinesis_interval", "dynamodb_kinesis_lease"):
         with pytest.raises(ValueError, match=name):
             Settings(data_dir=tmp_path, **{name: 0})
+
+
+async def test_a_disabled_destination_gets_its_backlog_then_nothing(both: Both) -> None:
+    db = both.dynamodb
+    await _enable(both)
+    await db.client("PutItem", TableName="things", Item={"pk": {"S": "a"}})
+    await db.client("DisableKinesisStreamingDestination", TableName="things", StreamArn=both.arn())
+    await db.client("PutItem", TableName="things", Item={"pk": {"S": "b"}})  # not queued
+    assert await both.forwarder().run_once() == 1
+    [described] = await _destinations(both)
+    assert described["DestinationStatus"] == "DISABLED"
+    keys = [r["dynamodb"]["Keys"]["pk"]["S"] for _, r in await both.read()]
+    assert keys == ["a"]
