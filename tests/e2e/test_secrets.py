@@ -798,6 +798,50 @@ def test_a_dynamodb_stream_read_back_by_boto3(server: ServerProcess) -> None:
     assert described["StreamStatus"] == "DISABLED"  # readable for its 24 hours
 
 
+def test_a_dynamodb_table_streams_into_a_kinesis_stream(server: ServerProcess) -> None:
+    """Kinesis Data Streams for DynamoDB (decision 0262) over the real server: boto3 enables
+    a destination (no DynamoDB stream asked for), the serve's forwarder puts a put and a
+    delete into the Kinesis stream in AWS's record format, read back by boto3's client."""
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    kinesis: Any = client_for(server, "kinesis", *server.credentials())
+    kinesis.create_stream(StreamName="table-changes", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="table-changes",
+                                             WaiterConfig={"Delay": 1})  # fmt: skip
+    stream_arn = kinesis.describe_stream_summary(StreamName="table-changes")[
+        "StreamDescriptionSummary"]["StreamARN"]  # fmt: skip
+    dynamodb.create_table(
+        TableName="forwarded", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )  # fmt: skip
+    enabled = dynamodb.enable_kinesis_streaming_destination(
+        TableName="forwarded", StreamArn=stream_arn
+    )
+    assert enabled["DestinationStatus"] == "ENABLING"
+    dynamodb.put_item(TableName="forwarded", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    dynamodb.delete_item(TableName="forwarded", Key={"id": {"S": "a"}})
+    described = dynamodb.describe_kinesis_streaming_destination(TableName="forwarded")
+    [destination] = described["KinesisDataStreamDestinations"]
+    assert destination["DestinationStatus"] == "ACTIVE"
+    shard = kinesis.list_shards(StreamName="table-changes")["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName="table-changes", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while len(records) < 2 and time.monotonic() < deadline:
+        got = kinesis.get_records(ShardIterator=iterator, Limit=10)
+        records += [json.loads(r["Data"]) for r in got["Records"]]
+        iterator = got["NextShardIterator"]
+        time.sleep(0.3)
+    assert [r["eventName"] for r in records] == ["INSERT", "REMOVE"]
+    assert records[0]["tableName"] == "forwarded"
+    assert records[0]["eventSource"] == "aws:dynamodb"
+    assert records[0]["dynamodb"]["NewImage"] == {"id": {"S": "a"}, "n": {"N": "1"}}
+    assert records[1]["dynamodb"]["OldImage"]["n"] == {"N": "1"}
+    dynamodb.disable_kinesis_streaming_destination(TableName="forwarded", StreamArn=stream_arn)
+
+
 def test_a_dynamodb_backup_restored_and_a_protected_table(server: ServerProcess) -> None:
     """Decision 0253 over the real server and its SQL store: a table protected against
     deletion (DeleteTable refused in AWS's words until UpdateTable turns it off), an

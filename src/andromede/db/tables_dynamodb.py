@@ -5,6 +5,9 @@ its hash key's MAC and its sort key's sortable encoding; its size, revision and 
 ``dynamodb_index_entries`` (decision 0243, migration 0116: an item's place in each secondary
 index: the index hash key's MAC, the index sort key's sortable encoding and the item's two
 tokens, nothing sealed: the item is read from ``dynamodb_items``);
+``dynamodb_kinesis_queue`` and ``dynamodb_kinesis_leases`` (decision 0262, migration 0126:
+each table's item changes still to put into its Kinesis streaming destinations, sealed as its
+items, and the lease of the gateway forwarding them);
 ``dynamodb_streams`` and ``dynamodb_stream_records`` (decision 0246, migration 0119: each
 table's streams, with a copy of the table's wrapped key and their iterator key, and their
 change records, whose images are the items' sealed bytes);
@@ -185,4 +188,35 @@ dynamodb_transaction_tokens = sa.Table(
     sa.Column("settled", sa.Boolean, nullable=False),  # False: its transaction still runs
     sa.Column("until", sa.BigInteger, nullable=False),  # ms
     sa.Index("ix_dynamodb_transaction_tokens_until", "until"),
+)
+
+# Kinesis streaming destinations (decision 0262, migration 0126): each table's queue of the
+# item changes still to put into its destinations' streams, and its forwarder's lease.
+dynamodb_kinesis_queue = sa.Table(
+    "dynamodb_kinesis_queue",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("table_name", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("event", key_text(), nullable=False),
+    sa.Column("hash_token", sa.LargeBinary, nullable=False),
+    sa.Column("sort_token", sa.LargeBinary, nullable=False),
+    sa.Column("old_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("old_size", sa.Integer, nullable=False),
+    sa.Column("new_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("new_size", sa.Integer, nullable=False),
+    sa.Column("by_service", sa.Boolean, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_dynamodb_kinesis_queue_table", "tenant_id", "table_name", "id"),
+    sqlite_autoincrement=True,
+)
+
+dynamodb_kinesis_leases = sa.Table(
+    "dynamodb_kinesis_leases",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("table_name", key_text(), primary_key=True),
+    sa.Column("owner", key_text(), nullable=False),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
 )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from andromede.dynamodb.errors import LimitExceeded, TableInUse
 from andromede.dynamodb.idempotency import MemoryTokenStore
+from andromede.dynamodb.kinesis_forward_queue import MemoryForwardQueue
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
@@ -35,7 +36,7 @@ def _within(token: bytes, low: Bound | None, high: Bound | None) -> bool:
     )
 
 
-class MemoryDynamoStore(MemoryTokenStore):
+class MemoryDynamoStore(MemoryTokenStore, MemoryForwardQueue):
     def __init__(self) -> None:
         self._tables: dict[tuple[str, str], Table] = {}
         self._items: dict[tuple[str, str], dict[tuple[bytes, bytes], StoredItem]] = {}
@@ -74,6 +75,7 @@ class MemoryDynamoStore(MemoryTokenStore):
 
     async def delete_table(self, tenant_id: str, name: str) -> bool:
         self._items.pop((tenant_id, name), None)
+        await self.drop_queue(tenant_id, name)  # decision 0262
         return self._tables.pop((tenant_id, name), None) is not None
 
     async def usage(self, tenant_id: str, name: str) -> tuple[int, int]:
@@ -270,6 +272,7 @@ class MemoryDynamoStore(MemoryTokenStore):
             del self._streams[held]
             self._changes.pop(held, None)
         await self.forget_tokens(tenant_id)
+        self._forget_forwards(tenant_id)  # decision 0262
         return len(keys)
 
     # --- streams (decision 0246) ------------------------------------------------------------
@@ -292,6 +295,8 @@ class MemoryDynamoStore(MemoryTokenStore):
                 (record.created, record.hash_token, record.sort_token, record.version,
                  record.version_size)
             )  # fmt: skip
+        if record is not None and table is not None and table.forwarding:
+            self._queue_forward(tenant_id, name, record)  # decision 0262
         stream = None if record is None else self._enabled(tenant_id, name)
         if record is None or stream is None:
             return

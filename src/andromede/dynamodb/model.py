@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from andromede.dynamodb.kinesis_destinations import KinesisDestination
+
 __all__ = [
     "BillingMode",
     "IndexKey",
@@ -147,6 +149,13 @@ class Table:
     # table key sealed under that data key (empty: the data key is the table key itself).
     kms_key_arn: str | None = None
     table_key: bytes = b""
+    # Its Kinesis streaming destinations (decision 0262), whatever their status.
+    kinesis: tuple[KinesisDestination, ...] = ()
+
+    @property
+    def forwarding(self) -> bool:
+        """Whether its item changes are queued for a Kinesis streaming destination."""
+        return any(d.status.capturing for d in self.kinesis)
 
     def index(self, name: str) -> SecondaryIndex | None:
         return next((i for i in self.indexes if i.name == name), None)

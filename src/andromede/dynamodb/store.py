@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from andromede.dynamodb.idempotency import TokenStore
+from andromede.dynamodb.kinesis_forward_queue import ForwardQueue
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.stream_store import StreamStore
 from andromede.dynamodb.streams import ChangeRecord
@@ -73,7 +74,7 @@ class TransactWrite:
     record: ChangeRecord | None = None
 
 
-class DynamoStore(StreamStore, TokenStore, Protocol):
+class DynamoStore(StreamStore, TokenStore, ForwardQueue, Protocol):
     async def create_table(self, table: Table, max_tables: int) -> None:
         """TableInUse when the name is the account's already; LimitExceeded past
         ``max_tables``."""

@@ -23,6 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.idempotency import SqlTokenStore
+from andromede.dynamodb.kinesis_destinations import KinesisDestination
+from andromede.dynamodb.kinesis_forward_queue_sql import (
+    SqlForwardQueue,
+    drop_forwards,
+    forget_forwards,
+)
 from andromede.dynamodb.memory import expired, in_use, too_many_tables
 from andromede.dynamodb.model import (
     BillingMode,
@@ -69,6 +75,7 @@ def _definition(table: Table) -> str:
             "restored_from": None if table.restored_from is None else list(table.restored_from),
             "pitr": None if table.pitr is None else list(table.pitr),
             "kms_key": table.kms_key_arn,  # decision 0254
+            "kinesis": [d.stored() for d in table.kinesis],  # decision 0262
             "table_key": base64.b64encode(table.table_key).decode(),
             "indexes": [
                 {
@@ -134,6 +141,7 @@ def _table(m: Any) -> Table:
         pitr=None if d.get("pitr") is None else (int(d["pitr"][0]), int(d["pitr"][1])),
         kms_key_arn=d.get("kms_key"),
         table_key=base64.b64decode(d.get("table_key", "")),
+        kinesis=tuple(KinesisDestination.from_stored(k) for k in d.get("kinesis", ())),
     )
 
 
@@ -282,7 +290,7 @@ def _row_values(item: StoredItem) -> dict[str, Any]:
     }
 
 
-class SqlDynamoStore(SqlStreamStore, SqlTokenStore):
+class SqlDynamoStore(SqlStreamStore, SqlTokenStore, SqlForwardQueue):
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -354,6 +362,7 @@ class SqlDynamoStore(SqlStreamStore, SqlTokenStore):
         def work(conn: Connection) -> bool:
             conn.execute(entries)
             conn.execute(items)
+            drop_forwards(conn, tenant_id, name)  # AWS stops streaming with the table (0262)
             return bool(conn.execute(table).rowcount == 1)
 
         return await self._db.write(work)
@@ -616,6 +625,7 @@ class SqlDynamoStore(SqlStreamStore, SqlTokenStore):
             conn.execute(entries)
             conn.execute(items)
             forget_streams(conn, tenant_id)
+            forget_forwards(conn, tenant_id)  # decision 0262
             conn.execute(tokens)
             return int(conn.execute(tables_of).rowcount)
 

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.dynamodb.history_sql import append_versions
+from andromede.dynamodb.kinesis_forward_queue_sql import queue_forwards
 from andromede.dynamodb.model import KeyElement
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord, StreamViewType
 
@@ -64,9 +65,11 @@ def _enabled(tenant_id: str, table_name: str) -> Any:
 def append_changes(
     conn: Connection, tenant_id: str, changes: Sequence[tuple[str, ChangeRecord]]
 ) -> None:
-    """Each (table, record) appended to its table's enabled stream, if it has one, and to
-    its history when its point-in-time recovery is on (decision 0253)."""
+    """Each (table, record) appended to its table's enabled stream, if it has one, to its
+    history when its point-in-time recovery is on (decision 0253), and to its Kinesis
+    forwarding queue when it has a destination (decision 0262)."""
     append_versions(conn, tenant_id, changes)
+    queue_forwards(conn, tenant_id, changes)  # decision 0262
     by_table: dict[str, list[ChangeRecord]] = {}
     for table_name, record in changes:
         by_table.setdefault(table_name, []).append(record)

@@ -172,6 +172,11 @@ class ChangeRecord:
     versioned: bool = False
     version: bytes | None = None
     version_size: int = 0
+    # Kinesis streaming destinations (decision 0262): queued for them too, with both of the
+    # item's sealed rows (the new one is ``version``), whatever the stream's view.
+    forwarded: bool = False
+    forward_old: bytes | None = None
+    forward_old_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +214,9 @@ def change_record(
     view type shows, and when it shows none of those the change has, one image still, for the
     keys: a KEYS_ONLY record keeps one, not two."""
     versioned = table.pitr is not None  # decision 0253: its history kept too
-    event = None if table.stream_view is None and not versioned else event_name(old, new)
+    forwarded = table.forwarding  # decision 0262: queued for its Kinesis destinations
+    wanted = table.stream_view is not None or versioned or forwarded
+    event = event_name(old, new) if wanted else None
     row = new_row or old_row
     if event is None or row is None:
         return None
@@ -227,4 +234,7 @@ def change_record(
         versioned=versioned,
         version=None if new_row is None else new_row.sealed,
         version_size=0 if new_row is None else new_row.size,
+        forwarded=forwarded,
+        forward_old=None if old_row is None else old_row.sealed,
+        forward_old_size=0 if old_row is None else old_row.size,
     )

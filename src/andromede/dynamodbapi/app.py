@@ -36,6 +36,7 @@ from andromede.awsjson.endpoint import (
 )
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.exports import DynamoExports
+from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodb.table_keys import TableKeys
@@ -46,6 +47,7 @@ from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.exports import EXPORT_ACTIONS
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
+from andromede.dynamodbapi.kinesis_destinations import KINESIS_DESTINATION_ACTIONS
 from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_names
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
@@ -81,6 +83,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | BACKUP_ACTIONS
     | PITR_ACTIONS
     | EXPORT_ACTIONS
+    | KINESIS_DESTINATION_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -146,6 +149,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._checked = _CheckedWire(self)
         self._table_keys = table_keys
         self._observer = observer
+        self.kinesis_destinations: KinesisDestinations | None = None  # set by the wiring
 
     @property
     def service(self) -> DynamoService:
@@ -195,6 +199,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             exports=self.exports,
             table_keys=self._table_keys,
             kms_caller=kms_caller(request, region),
+            kinesis_destinations=self.kinesis_destinations,
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)

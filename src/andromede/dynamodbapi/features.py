@@ -1,8 +1,9 @@
 """The table features this platform does not serve, reported off as DynamoDB reports a table
 without them (decision 0237), so that tools reading a table's whole state (Terraform's
-``aws_dynamodb_table`` reads them all) see it as it is: no Kinesis streaming destination, no
-resource policy, Contributor Insights disabled. Turning one on is refused in words, never
-pretended. (Point-in-time recovery is served: ``dynamodbapi.pitr``, decision 0253.)"""
+``aws_dynamodb_table`` reads them all) see it as it is: no resource policy, Contributor
+Insights disabled. Turning one on is refused in words, never pretended. (Point-in-time
+recovery is served: ``dynamodbapi.pitr``, decision 0253; Kinesis streaming destinations:
+``dynamodbapi.kinesis_destinations``, decision 0262.)"""
 
 from __future__ import annotations
 
@@ -13,11 +14,6 @@ from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, Handler
 
 __all__ = ["FEATURE_ACTIONS"]
-
-
-async def describe_kinesis_streaming_destination(call: DynamoCall) -> dict[str, Any]:
-    table = await call.table("DescribeKinesisStreamingDestination")
-    return {"TableName": table.name, "KinesisDataStreamDestinations": []}
 
 
 async def get_resource_policy(call: DynamoCall) -> dict[str, Any]:
@@ -35,6 +31,5 @@ async def describe_contributor_insights(call: DynamoCall) -> dict[str, Any]:
 
 FEATURE_ACTIONS: Final[dict[str, Handler]] = {
     "DescribeContributorInsights": describe_contributor_insights,
-    "DescribeKinesisStreamingDestination": describe_kinesis_streaming_destination,
     "GetResourcePolicy": get_resource_policy,
 }

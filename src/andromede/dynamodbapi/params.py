@@ -23,6 +23,7 @@ from andromede.dynamodb.expressions import (
     parse_projection,
     parse_update,
 )
+from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.model import Table, table_arn
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.table_keys import TableKeys
@@ -77,6 +78,7 @@ class DynamoCall:
     # A table's KMS key (decision 0254): the key wiring, and the caller as KMS judges it.
     table_keys: TableKeys | None = None
     kms_caller: object = None
+    kinesis_destinations: KinesisDestinations | None = None  # decision 0262
     # What an item call consumed and, for a query or scan, how many items it returned: its
     # AWS/DynamoDB metrics (decision 0254).
     tally: Tally | None = None

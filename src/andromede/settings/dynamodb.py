@@ -51,6 +51,20 @@ class DynamoSettings(BaseModel):
         description="Seconds between the passes that delete the items past their table's time "
         "to live, in every gateway (decision 0237).",
     )
+    dynamodb_kinesis_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the passes of the forwarder that puts the item changes of "
+        "the tables with a Kinesis streaming destination into their Kinesis data streams, in "
+        "every gateway (decision 0262).",
+    )
+    dynamodb_kinesis_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a gateway's forwarder holds a table's Kinesis streaming lease (one "
+        "forwarder per table across gateways; another takes the table over once it ran out) "
+        "(decision 0262).",
+    )
     dynamodb_stream_retention: float = Field(
         default=86_400.0,
         gt=0,

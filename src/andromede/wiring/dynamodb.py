@@ -30,6 +30,7 @@ from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.exports_sql import SqlExportStore
+from andromede.dynamodb.kinesis_destination_service import KinesisForwarder
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
@@ -47,6 +48,7 @@ from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
+from andromede.wiring.dynamodb_kinesis import kinesis_destinations
 from andromede.wiring.dynamodb_metrics import DynamoMetrics
 from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 
@@ -139,14 +141,17 @@ async def _upkeep(
     backfill: IndexBackfill,
     backups: DynamoBackups | None = None,
     exports: DynamoExports | None = None,
+    forwarder: KinesisForwarder | None = None,
 ) -> None:
-    """The time-to-live upkeep and the indexes' backfill (decision 0254), in one task; first,
-    the export and import jobs whose gateway stopped marked FAILED (decision 0261)."""
+    """The time-to-live upkeep, the indexes' backfill (decision 0254) and the Kinesis
+    streaming destinations' forwarder (decision 0262), in one task; first, the export and
+    import jobs whose gateway stopped marked FAILED (decision 0261)."""
     jobs = [] if exports is None else [exports.forever(settings.dynamodb_ttl_interval)]
     await asyncio.gather(
         _expire_forever(settings, dynamodb, streams, backups, metrics),
         backfill.forever(settings.dynamodb_ttl_interval),
         *jobs,
+        *([] if forwarder is None else [forwarder.run()]),
     )
 
 
@@ -183,8 +188,9 @@ def dynamodb_api(
     )  # fmt: skip
     apis[DynamoApp.name] = app
     backfill = IndexBackfill(dynamodb)  # decision 0254
+    forwarder = kinesis_destinations(app, apis, settings)  # decision 0262
     task = asyncio.create_task(
-        _upkeep(settings, dynamodb, streams, metrics, backfill, backups, exports),
+        _upkeep(settings, dynamodb, streams, metrics, backfill, backups, exports, forwarder),
         name="dynamodb-ttl",
     )
 
