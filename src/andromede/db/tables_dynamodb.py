@@ -36,6 +36,8 @@ __all__ = [
     "dynamodb_index_entries",
     "dynamodb_item_versions",
     "dynamodb_items",
+    "dynamodb_kinesis_leases",
+    "dynamodb_kinesis_queue",
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",
