@@ -31,6 +31,7 @@ __all__ = [
     "Path",
     "Placeholders",
     "Size",
+    "TokenParser",
     "Update",
     "UpdateAction",
     "parse_condition",
@@ -170,7 +171,66 @@ class Placeholders:
             )
 
 
-class _Parser:
+class TokenParser:
+    """The token cursor and the boolean grammar (``OR`` over ``AND`` over ``NOT``) shared by
+    the expression parser here and PartiQL's (``partiql.py``); each says what a predicate is
+    and how a syntax error reads in its own language."""
+
+    tokens: list[tuple[str, str]]
+    index: int
+
+    def unexpected(self) -> ValidationError:
+        raise NotImplementedError
+
+    def predicate(self) -> Condition:
+        raise NotImplementedError
+
+    def peek(self, offset: int = 0) -> tuple[str, str]:
+        i = self.index + offset
+        return self.tokens[i] if i < len(self.tokens) else ("end", "")
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        self.index += 1
+        return token
+
+    def expect(self, text: str) -> None:
+        if self.peek()[1] != text:
+            raise self.unexpected()
+        self.index += 1
+
+    def keyword(self, *words: str) -> bool:
+        """Whether the next tokens are ``words`` (case-insensitive), taken if they are."""
+        for offset, word in enumerate(words):
+            kind, text = self.peek(offset)
+            if kind != "word" or text.upper() != word:
+                return False
+        self.index += len(words)
+        return True
+
+    def done(self) -> None:
+        if self.peek()[0] != "end":
+            raise self.unexpected()
+
+    def condition(self) -> Condition:
+        left = self.conjunction()
+        while self.keyword("OR"):
+            left = Logical("OR", left, self.conjunction())
+        return left
+
+    def conjunction(self) -> Condition:
+        left = self.negation()
+        while self.keyword("AND"):
+            left = Logical("AND", left, self.negation())
+        return left
+
+    def negation(self) -> Condition:
+        if self.keyword("NOT"):
+            return Not(self.negation())
+        return self.predicate()
+
+
+class _Parser(TokenParser):
     def __init__(self, text: str, kind: str, placeholders: Placeholders) -> None:
         self.kind = kind
         self.placeholders = placeholders
@@ -192,35 +252,10 @@ class _Parser:
             position = match.end()
         self.index = 0
 
-    def peek(self, offset: int = 0) -> tuple[str, str]:
-        i = self.index + offset
-        return self.tokens[i] if i < len(self.tokens) else ("end", "")
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        self.index += 1
-        return token
-
-    def syntax(self) -> ValidationError:
+    def unexpected(self) -> ValidationError:
         kind, text = self.peek()
         shown = "<EOF>" if kind == "end" else text
         return ValidationError(f'Invalid {self.kind}: Syntax error; token: "{shown}"')
-
-    def expect(self, text: str) -> None:
-        if self.peek()[1] != text:
-            raise self.syntax()
-        self.index += 1
-
-    def keyword(self, word: str) -> bool:
-        kind, text = self.peek()
-        if kind == "word" and text.upper() == word:
-            self.index += 1
-            return True
-        return False
-
-    def done(self) -> None:
-        if self.peek()[0] != "end":
-            raise self.syntax()
 
     # --- operands ---------------------------------------------------------------------------
 
@@ -238,7 +273,7 @@ class _Parser:
         if kind == "word":
             return text
         self.index -= 1
-        raise self.syntax()
+        raise self.unexpected()
 
     def path(self) -> Path:
         elements: list[str | int] = [self.name()]
@@ -251,7 +286,7 @@ class _Parser:
                 kind, text = self.take()
                 if kind != "int":
                     self.index -= 1
-                    raise self.syntax()
+                    raise self.unexpected()
                 elements.append(int(text))
                 self.expect("]")
             else:
@@ -293,28 +328,11 @@ class _Parser:
             return operand
         if kind in ("word", "name"):
             return self.path()
-        raise self.syntax()
+        raise self.unexpected()
 
     # --- conditions -------------------------------------------------------------------------
 
-    def condition(self) -> Condition:
-        left = self.conjunction()
-        while self.keyword("OR"):
-            left = Logical("OR", left, self.conjunction())
-        return left
-
-    def conjunction(self) -> Condition:
-        left = self.negation()
-        while self.keyword("AND"):
-            left = Logical("AND", left, self.negation())
-        return left
-
-    def negation(self) -> Condition:
-        if self.keyword("NOT"):
-            return Not(self.negation())
-        return self.primary()
-
-    def primary(self) -> Condition:
+    def predicate(self) -> Condition:
         kind, text = self.peek()
         if text == "(":
             self.index += 1
@@ -337,7 +355,7 @@ class _Parser:
         if self.keyword("BETWEEN"):
             low = self.operand()
             if not self.keyword("AND"):
-                raise self.syntax()
+                raise self.unexpected()
             return Between(subject, low, self.operand())
         if self.keyword("IN"):
             self.expect("(")
@@ -353,7 +371,7 @@ class _Parser:
                     f"{len(choices)}"
                 )
             return In(subject, tuple(choices))
-        raise self.syntax()
+        raise self.unexpected()
 
     def function(self, name: str, arguments: tuple[Operand, ...]) -> Function:
         wanted = 1 if name in ("attribute_exists", "attribute_not_exists") else 2
@@ -380,7 +398,7 @@ class _Parser:
             verb = text.upper()
             if kind != "word" or verb not in ("SET", "REMOVE", "ADD", "DELETE"):
                 self.index -= 1
-                raise self.syntax()
+                raise self.unexpected()
             if verb in seen:
                 raise ValidationError(
                     f'Invalid {self.kind}: The "{verb}" section can only be '
@@ -407,7 +425,7 @@ class _Parser:
                 value = Arithmetic(operator, value, self.operand(updating=True))
             return UpdateAction(verb, path, value)
         if self.peek()[0] != "value":
-            raise self.syntax()
+            raise self.unexpected()
         return UpdateAction(verb, path, self.value())
 
 

@@ -46,6 +46,7 @@ from andromede.dynamodb.expressions import (
     Operand,
     Path,
     Size,
+    TokenParser,
     Update,
     UpdateAction,
 )
@@ -113,7 +114,7 @@ def malformed(detail: str) -> ValidationError:
     return ValidationError(f"Statement wasn't well formed, can't be processed: {detail}")
 
 
-class _Parser:
+class _Parser(TokenParser):
     def __init__(self, text: str, parameters: Sequence[object]) -> None:
         self.parameters = parameters
         self.used = 0
@@ -133,41 +134,14 @@ class _Parser:
 
     # --- tokens -----------------------------------------------------------------------------
 
-    def peek(self, offset: int = 0) -> tuple[str, str]:
-        i = self.index + offset
-        return self.tokens[i] if i < len(self.tokens) else ("end", "")
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        self.index += 1
-        return token
-
     def unexpected(self) -> ValidationError:
         kind, text = self.peek()
         if kind == "end":
             return malformed("Unexpected end of statement")
         return malformed(f"Unexpected token: {text[:64]}")
 
-    def expect(self, text: str) -> None:
-        if self.peek()[1] != text:
-            raise self.unexpected()
-        self.index += 1
-
-    def keyword(self, *words: str) -> bool:
-        """Whether the next tokens are ``words`` (case-insensitive), taken if they are."""
-        for offset, word in enumerate(words):
-            kind, text = self.peek(offset)
-            if kind != "word" or text.upper() != word:
-                return False
-        self.index += len(words)
-        return True
-
     def require(self, *words: str) -> None:
         if not self.keyword(*words):
-            raise self.unexpected()
-
-    def done(self) -> None:
-        if self.peek()[0] != "end":
             raise self.unexpected()
 
     # --- names and paths --------------------------------------------------------------------
@@ -279,23 +253,6 @@ class _Parser:
         return self.path()
 
     # --- conditions -------------------------------------------------------------------------
-
-    def condition(self) -> Condition:
-        left = self.conjunction()
-        while self.keyword("OR"):
-            left = Logical("OR", left, self.conjunction())
-        return left
-
-    def conjunction(self) -> Condition:
-        left = self.negation()
-        while self.keyword("AND"):
-            left = Logical("AND", left, self.negation())
-        return left
-
-    def negation(self) -> Condition:
-        if self.keyword("NOT"):
-            return Not(self.negation())
-        return self.predicate()
 
     def predicate(self) -> Condition:
         kind, text = self.peek()
