@@ -12,7 +12,7 @@ and the API's calls.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from starlette.requests import Request
@@ -25,9 +25,11 @@ from andromede.console.wire import WireError
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["Change", "ListPage"]
+__all__ = ["Change", "Described", "ListPage", "describe_listed"]
 
 W = TypeVar("W")
+R = TypeVar("R")
+C = TypeVar("C")
 
 # A change: the API's call with the form's fields.
 Change = Callable[[W, Request, "Session", Mapping[str, str]], Awaitable[None]]
@@ -102,3 +104,44 @@ class ListPage(Generic[W]):
             return f"{CONSOLE_PATH}{self.path}"
 
         return action(self.render, redirected, wire=self.wire, form=_SENT, confirmed=confirmed)
+
+
+@dataclass(slots=True)
+class Described(Generic[R, C]):
+    """A page of names listed, each described: the rows, the names a policy lets the caller
+    list and not describe (with the refusal's words), the listing's cursor (``None`` where
+    the listing was refused) and the refusal the page shows with its status."""
+
+    error: str | None
+    status: int
+    rows: list[R] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    names: Sequence[str] = ()
+    cursor: C | None = None
+
+
+async def describe_listed(
+    console: Console,
+    request: Request,
+    listing: Awaitable[tuple[Sequence[str], C]],
+    describe: Callable[[str], Awaitable[R]],
+    *,
+    error: str | None,
+    status: int,
+) -> Described[R, C]:
+    """One page of a listing of names (streams, tables) with each name described, as the
+    DynamoDB, Kinesis, Firehose and metric-stream pages show them: a refused listing is the
+    page's refusal (after an action's own, ``first_refusal``); a refused description only
+    that row's, since a policy may allow listing what it does not allow describing."""
+    described: Described[R, C] = Described(error, status)
+    try:
+        described.names, described.cursor = await listing
+    except WireError as exc:
+        described.error, described.status = first_refusal(console, request, exc, error, status)
+        return described
+    for name in described.names:
+        try:
+            described.rows.append(await describe(name))
+        except WireError as exc:
+            described.refused.append((name, console.error_text(request, exc)))
+    return described

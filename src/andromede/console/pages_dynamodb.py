@@ -57,6 +57,7 @@ from andromede.console.handlers import (
     refusal,
     signed_in,
 )
+from andromede.console.list_pages import Described, describe_listed
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -106,41 +107,34 @@ async def _list_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = _wire(console)
-    rows: list[TableSummary] = []
-    refused: list[tuple[str, str]] = []  # a table whose description is refused: its words
-    next_href = None
+    described: Described[TableSummary, str | None] = Described(error, status)
     if wire is None:
-        error, status = _("This server serves no Amazon DynamoDB."), 404
+        described.error, described.status = _("This server serves no Amazon DynamoDB."), 404
     else:
         origin, principal = request.scope, session.principal
-        try:
-            names, last = await wire.names(
-                origin, principal,
-                after=request.query_params.get("after", "")[:255] or None,
-                limit=console.settings.console_page_size,
-            )  # fmt: skip
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            for name in names:
-                try:
-                    rows.append(await wire.describe(origin, principal, name))
-                except WireError as exc:  # a policy may list tables, not describe this one
-                    refused.append((name, console.error_text(request, exc)))
-            if last:
-                next_href = f"{_TABLES_URL}?{urlencode({'after': last})}"
+        listing = wire.names(
+            origin, principal,
+            after=request.query_params.get("after", "")[:255] or None,
+            limit=console.settings.console_page_size,
+        )  # fmt: skip
+        described = await describe_listed(
+            console, request, listing, lambda name: wire.describe(origin, principal, name),
+            error=error, status=status,
+        )  # fmt: skip
+    last = described.cursor
+    next_href = f"{_TABLES_URL}?{urlencode({'after': last})}" if last else None
     return console.render(
         request,
         "dynamodb_tables.html",
         session=session,
-        status=status,
+        status=described.status,
         title=_("DynamoDB tables"),
-        tables=rows,
-        refused=refused,
+        tables=described.rows,
+        refused=described.refused,
         next_href=next_href,
         key_types=KEY_TYPES,
         form={"read_capacity": "5", "write_capacity": "5", **(typed or {}).get(_CREATE, {})},
-        error=error,
+        error=described.error,
     )
 
 

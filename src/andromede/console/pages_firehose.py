@@ -37,6 +37,7 @@ from andromede.console.handlers import (
     signed_in,
     words,
 )
+from andromede.console.list_pages import Described, describe_listed
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -155,46 +156,42 @@ async def _list_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = _wire(console)
-    rows: list[StreamRow] = []
-    refused: list[tuple[str, str]] = []  # a stream whose description is refused: its words
-    next_href = None
+    described: Described[StreamRow, bool] = Described(error, status)
     buckets: list[str] = []
     roles: list[RoleRow] = []
     kms_keys: list[tuple[str, str]] = []
     secrets: list[tuple[str, str]] = []
     if wire is None:
-        error, status = _("This server serves no Amazon Data Firehose."), 404
+        described.error = _("This server serves no Amazon Data Firehose.")
+        described.status = 404
     else:
         origin, principal = request.scope, session.principal
         secrets = await _secret_choices(console, request, session)
-        try:
-            names, more = await wire.names(
-                origin, principal,
-                after=request.query_params.get("after", "")[:64] or None,
-                limit=console.settings.console_page_size,
-            )  # fmt: skip
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            for name in names:
-                try:
-                    rows.append(await wire.describe(origin, principal, name))
-                except WireError as exc:  # a policy may list streams, not describe this one
-                    refused.append((name, console.error_text(request, exc)))
-            if more and names:
-                next_href = f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}"
+        listing = wire.names(
+            origin, principal,
+            after=request.query_params.get("after", "")[:64] or None,
+            limit=console.settings.console_page_size,
+        )  # fmt: skip
+        described = await describe_listed(
+            console, request, listing, lambda name: wire.describe(origin, principal, name),
+            error=error, status=status,
+        )  # fmt: skip
         with suppress(WireError):  # the form's choices only: Firehose decides
             buckets = [b.name for b in await console.s3.list_buckets(origin, principal)]
         roles = await role_choices(console, request, session)
         kms_keys = await _key_choices(console, request, session)
+    names = described.names
+    next_href = (
+        f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}" if described.cursor and names else None
+    )
     return console.render(
         request,
         "firehose_streams.html",
         session=session,
-        status=status,
+        status=described.status,
         title=_("Firehose streams"),
-        streams=rows,
-        refused=refused,
+        streams=described.rows,
+        refused=described.refused,
         next_href=next_href,
         buckets=buckets,
         roles=roles,
@@ -208,7 +205,7 @@ async def _list_page(
             "retry_seconds": str(DEFAULT_RETRY_SECONDS),
             **{k: v for k, v in (typed or {}).get(_CREATE, {}).items() if k not in _UNSHOWN},
         },
-        error=error,
+        error=described.error,
     )
 
 

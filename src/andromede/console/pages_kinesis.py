@@ -35,6 +35,7 @@ from andromede.console.handlers import (
     refusal,
     signed_in,
 )
+from andromede.console.list_pages import Described, describe_listed
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
@@ -93,40 +94,36 @@ async def _list_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = _wire(console)
-    rows: list[StreamSummary] = []
-    refused: list[tuple[str, str]] = []  # a stream whose summary is refused: its words
-    next_href = None
+    described: Described[StreamSummary, bool] = Described(error, status)
     if wire is None:
-        error, status = _("This server serves no Amazon Kinesis Data Streams."), 404
+        described.error = _("This server serves no Amazon Kinesis Data Streams.")
+        described.status = 404
     else:
         origin, principal = request.scope, session.principal
-        try:
-            names, more = await wire.names(
-                origin, principal,
-                after=request.query_params.get("after", "")[:128] or None,
-                limit=console.settings.console_page_size,
-            )  # fmt: skip
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            for name in names:
-                try:
-                    rows.append(await wire.summary(origin, principal, name))
-                except WireError as exc:  # a policy may list streams, not describe this one
-                    refused.append((name, console.error_text(request, exc)))
-            if more and names:
-                next_href = f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}"
+        listing = wire.names(
+            origin, principal,
+            after=request.query_params.get("after", "")[:128] or None,
+            limit=console.settings.console_page_size,
+        )  # fmt: skip
+        described = await describe_listed(
+            console, request, listing, lambda name: wire.summary(origin, principal, name),
+            error=error, status=status,
+        )  # fmt: skip
+    names = described.names
+    next_href = (
+        f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}" if described.cursor and names else None
+    )
     return console.render(
         request,
         "kinesis_streams.html",
         session=session,
-        status=status,
+        status=described.status,
         title=_("Kinesis data streams"),
-        streams=rows,
-        refused=refused,
+        streams=described.rows,
+        refused=described.refused,
         next_href=next_href,
         form={"shard_count": str(DEFAULT_SHARDS), **(typed or {}).get(_CREATE, {})},
-        error=error,
+        error=described.error,
     )
 
 

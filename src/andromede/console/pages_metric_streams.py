@@ -21,13 +21,12 @@ from andromede.console.handlers import (
     FormFault,
     Typed,
     action,
-    first_refusal,
     signed_in,
     words,
 )
+from andromede.console.list_pages import Described, describe_listed
 from andromede.console.pages_firehose import role_choices, stream_choices
 from andromede.console.session import CONSOLE_PATH
-from andromede.console.wire import WireError
 from andromede.console.wire_metric_streams import MetricStreamRow, NamespaceFilter
 from andromede.console.wire_metrics import CloudWatchWire
 
@@ -69,44 +68,37 @@ async def _list_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = _wire(console)
-    rows: list[MetricStreamRow] = []
-    refused: list[tuple[str, str]] = []  # a stream a policy lists and does not describe
-    next_href = None
+    described: Described[MetricStreamRow, str | None] = Described(error, status)
     if wire is None:
-        error, status = _("This server serves no CloudWatch."), 404
+        described.error, described.status = _("This server serves no CloudWatch."), 404
     else:
         origin, principal = request.scope, session.principal
-        try:
-            names, token = await wire.metric_stream_names(
-                origin, principal,
-                token=request.query_params.get("token", "")[:1024] or None,
-                limit=console.settings.console_page_size,
-            )  # fmt: skip
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            for name in names:
-                try:
-                    rows.append(await wire.metric_stream(origin, principal, name))
-                except WireError as exc:
-                    refused.append((name, console.error_text(request, exc)))
-            if token:
-                next_href = f"{_URL}?{urlencode({'token': token})}"
+        listing = wire.metric_stream_names(
+            origin, principal,
+            token=request.query_params.get("token", "")[:1024] or None,
+            limit=console.settings.console_page_size,
+        )  # fmt: skip
+        described = await describe_listed(
+            console, request, listing, lambda name: wire.metric_stream(origin, principal, name),
+            error=error, status=status,
+        )  # fmt: skip
+    token = described.cursor
+    next_href = f"{_URL}?{urlencode({'token': token})}" if token else None
     form = dict((typed or {}).get(_CREATE, {}))
     return console.render(
         request,
         "metric_streams.html",
         session=session,
-        status=status,
+        status=described.status,
         title=_("Metric streams"),
-        streams=rows,
-        refused=refused,
+        streams=described.rows,
+        refused=described.refused,
         next_href=next_href,
         firehose_streams=await stream_choices(console, request, session),
         roles=await role_choices(console, request, session),
         output_formats=OUTPUT_FORMATS,
         form=form,
-        error=error,
+        error=described.error,
     )
 
 
