@@ -1,6 +1,7 @@
 """What an Application Load Balancer's HTTP listener proxy notes of each request for the access
 logs (decision 0264): the exchange a request starts (:func:`exchange_for`, AWS's request field,
-user agent, trace id and the connection's TLS), the names of the actions it took, and the
+user agent, trace id and the connection's TLS — its cipher, protocol, SNI name and
+certificate), the names of the actions it took, and the
 trace id a request without one is given.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -16,9 +18,10 @@ import h11
 
 from andromede.hypervisor.http_access_log import Exchange
 from andromede.hypervisor.http_proxies_settings import HttpRouting
+from andromede.hypervisor.tls_terminators import presented
 from andromede.loadbalancing.http_rules import FixedResponse, Forward, Redirect
 
-__all__ = ["ACTION_NAMES", "exchange_for", "header_bytes", "trace_id"]
+__all__ = ["ACTION_NAMES", "exchange_for", "handshake_choice", "header_bytes", "trace_id"]
 
 
 def header_bytes(request: h11.Request) -> int:
@@ -58,6 +61,7 @@ def exchange_for(
     )
     tls = writer.get_extra_info("ssl_object")
     cipher = tls.cipher() if tls is not None else None
+    domain, certificate = handshake_choice(tls)
     incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1")
     return Exchange(
         kind=scheme,
@@ -69,4 +73,18 @@ def exchange_for(
         received=header_bytes(request),
         ssl_cipher=cipher[0] if cipher else "",
         ssl_protocol=cipher[1] if cipher else "",
+        domain_name=domain,
+        chosen_cert_arn=certificate,
     )
+
+
+def handshake_choice(tls: ssl.SSLObject | None) -> tuple[str, str]:
+    """An HTTPS connection's ``domain_name`` and ``chosen_cert_arn`` as AWS logs them
+    (decision 0269): the client's SNI name when a certificate's names matched it ("" when
+    the default was presented for want of one), and the certificate's ARN —
+    ``session-reused`` for a resumed session, which presented none."""
+    chosen = presented(tls)
+    if tls is None or chosen is None:
+        return "", ""
+    domain = chosen.server_name if chosen.matched else ""
+    return domain, "session-reused" if tls.session_reused else chosen.certificate_arn

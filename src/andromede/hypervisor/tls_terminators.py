@@ -45,6 +45,7 @@ import socket
 import ssl
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -62,9 +63,11 @@ __all__ = [
     "IDLE_TIMEOUT",
     "RETRY_AFTER",
     "TRANSPORT",
+    "Presented",
     "TerminatorLimits",
     "TlsCounts",
     "TlsTerminators",
+    "presented",
     "server_context",
     "sni_context",
 ]
@@ -333,22 +336,50 @@ async def _pipe(
         sink.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a connection's handshake chose (the access logs' ``domain_name`` and
+    ``chosen_cert_arn``, decisions 0264 and 0269): the server name the client asked for (""
+    without SNI), whether a certificate's names matched it, and the certificate presented."""
+
+    server_name: str
+    matched: bool
+    certificate_arn: str
+
+
+# Each server connection's choice, for as long as its TLS object lives.
+_PRESENTED: Final[weakref.WeakKeyDictionary[ssl.SSLObject, Presented]] = weakref.WeakKeyDictionary()
+
+
+def presented(connection: ssl.SSLObject | None) -> Presented | None:
+    """What ``connection``'s handshake chose (None: not a connection of :func:`sni_context`'s)."""
+    if connection is None:
+        return None
+    return _PRESENTED.get(connection)
+
+
 async def sni_context(tenant_id: str, tls: TlsSettings, material: Material) -> ssl.SSLContext:
     """The server context of a listener's certificates: the default one's, switching to the
     certificate whose names match the client's SNI (an ALB's HTTPS listener's too, decision
-    0216), asking for client certificates as its mutual TLS says (decision 0256)."""
+    0216), asking for client certificates as its mutual TLS says (decision 0256). What each
+    connection was presented is :func:`presented`'s."""
     loaded = [await material(tenant_id, arn) for arn in tls.certificates]
     contexts = [(_names(m), server_context(tls, m)) for m in loaded]
+    arns = {id(context): m.arn for (_, context), m in zip(contexts, loaded, strict=True)}
     if tls.mutual is not None:  # decision 0256: each, since SNI may switch to any
         for _, context in contexts:
             ask_client_certificates(context, tls.mutual)
     default = contexts[0][1]
 
     def pick(connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
-        if name:
-            chosen = _choose(contexts, name)
-            if chosen is not None and chosen is not default:
-                connection.context = chosen
+        # OpenSSL calls this on every client hello, with or without a server name.
+        chosen = _choose(contexts, name) if name else None
+        if chosen is not None and chosen is not default:
+            connection.context = chosen
+        with contextlib.suppress(TypeError):  # not weakly referable: nothing kept
+            _PRESENTED[connection] = Presented(
+                name or "", chosen is not None, arns[id(chosen or default)]
+            )
 
     default.sni_callback = pick
     return default
