@@ -232,12 +232,17 @@ async def test_the_attributes_take_a_bucket_that_lets_the_delivery_in(
         elb.client, "ModifyLoadBalancerAttributes", denied, LoadBalancerArn=arn,
         Attributes=_logs("mine", "AWSLogs"),
     )  # fmt: skip
-    # A Network Load Balancer's access logs are not here.
+    # A Network Load Balancer's too (decision 0269), the same bucket checks.
     nlb = await elb.load_balancer("tcp")
     await refused(
         elb.client, "ModifyLoadBalancerAttributes", denied,
-        LoadBalancerArn=nlb["LoadBalancerArn"], Attributes=_logs("mine"),
+        LoadBalancerArn=nlb["LoadBalancerArn"], Attributes=_logs("missing"),
     )  # fmt: skip
+    await elb.client.call(
+        "ModifyLoadBalancerAttributes", LoadBalancerArn=nlb["LoadBalancerArn"],
+        Attributes=_logs("mine", "edge"),
+    )  # fmt: skip
+    assert await _read(objects, "mine", f"edge/AWSLogs/{tenant}/ELBAccessLogTestFile")
 
 
 async def test_the_hosts_lines_are_written_once_their_interval_ends(
