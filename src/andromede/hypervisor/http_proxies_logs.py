@@ -1,8 +1,8 @@
 """What an Application Load Balancer's HTTP listener proxy notes of each request for the access
-logs (decision 0264): the exchange a request starts (:func:`exchange_for`, AWS's request field,
-user agent, trace id and the connection's TLS — its cipher, protocol, SNI name and
-certificate), the names of the actions it took, and the
-trace id a request without one is given.
+logs (decision 0264): the exchange a request starts (:func:`exchange_for`: AWS's request field,
+user agent, trace id and desync classification, and the connection's TLS cipher, protocol,
+SNI name and certificate), the names of the actions it took, and the trace id a request
+without one is given.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import h11
 from andromede.hypervisor.http_access_log import Exchange
 from andromede.hypervisor.http_proxies_settings import HttpRouting
 from andromede.hypervisor.tls_terminators import presented
+from andromede.loadbalancing.http_classification import classify
 from andromede.loadbalancing.http_rules import FixedResponse, Forward, Redirect
 
 __all__ = ["ACTION_NAMES", "exchange_for", "handshake_choice", "header_bytes", "trace_id"]
@@ -62,6 +63,7 @@ def exchange_for(
     tls = writer.get_extra_info("ssl_object")
     cipher = tls.cipher() if tls is not None else None
     domain, certificate = handshake_choice(tls)
+    classification, reason = classify(request.method, list(request.headers))
     incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1")
     return Exchange(
         kind=scheme,
@@ -75,6 +77,8 @@ def exchange_for(
         ssl_protocol=cipher[1] if cipher else "",
         domain_name=domain,
         chosen_cert_arn=certificate,
+        classification=classification,
+        classification_reason=reason,
     )
 
 

@@ -93,6 +93,9 @@ class AccessLogEntry:
     rule_priority: str = ""  # "0" for the default rule
     redirect_url: str = ""
     error_reason: str = ""
+    # Decision 0269: desync mitigation's (Acceptable, Ambiguous, Severe) and AWS's reason.
+    classification: str = ""
+    classification_reason: str = ""
 
 
 def _quoted(text: str, limit: int = _FIELD_BYTES) -> str:
@@ -151,8 +154,8 @@ def log_line(elb: str, entry: AccessLogEntry) -> str:
             _quoted(entry.error_reason),
             _quoted(target if entry.target is not None else ""),
             _quoted(_status(entry.target_status) if entry.target_status is not None else ""),
-            '"-"',  # classification: desync mitigation's, not here (decision 0264)
-            '"-"',
+            _quoted(entry.classification),
+            _quoted(entry.classification_reason),
             _plain(entry.conn_trace_id),
         )
     )

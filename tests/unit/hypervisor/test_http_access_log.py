@@ -136,7 +136,8 @@ def test_a_report_carries_the_lines_over_the_agents_wire() -> None:
 async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented() -> None:
     """Decision 0269: ``domain_name`` is the client's SNI name when a certificate's names
     matched it (``-`` when the default was presented for want of one, or without SNI), and
-    ``chosen_cert_arn`` the ARN of the certificate presented."""
+    ``chosen_cert_arn`` the ARN of the certificate presented; a GET with a zero length is
+    classified as AWS's desync mitigation does."""
     import shlex
     import socket
     import ssl
@@ -170,7 +171,12 @@ async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented(
             reader, writer = await asyncio.open_connection(
                 "127.0.0.1", port, ssl=client, server_hostname=name
             )
-            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n\r\n")
+            length = b"Content-Length: 0\r\n" if not name else b""  # a desync's Acceptable
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n"
+                + length
+                + b"\r\n"
+            )
             await writer.drain()
             assert (await reader.read()).startswith(b"HTTP/1.1 200")
             writer.close()
@@ -182,5 +188,10 @@ async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented(
             ("-", "arn:default"),  # no SNI
         ]
         assert all(f[14] != "-" and f[15].startswith("TLSv1.") for f in fields)
+        assert [(f[27], f[28]) for f in fields] == [
+            ("-", "-"),
+            ("-", "-"),
+            ("Acceptable", "GetHeadZeroContentLength"),
+        ]
     finally:
         await running.close()
