@@ -1,5 +1,6 @@
 """Application Load Balancers' access logs delivered into the tenants' buckets (decision 0264),
-where the load balancing and storage contexts meet.
+and Network Load Balancers' TLS listeners' (decision 0269, in AWS's NLB format and object
+names), where the load balancing and storage contexts meet.
 
 The hosts' HTTP proxies write one line per request
 (:mod:`andromede.hypervisor.http_access_log`) and each host's report to the gateway's load
@@ -43,6 +44,8 @@ from andromede.loadbalancing.access_logs import (
 )
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.model import ForwardingView
+from andromede.loadbalancing.nlb_access_logs import LOG_TYPE as NLB_LOG_TYPE
+from andromede.loadbalancing.nlb_access_logs import nlb_object_key
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
@@ -65,9 +68,13 @@ def _random_suffix() -> str:
 
 
 def line_time(line: str) -> datetime | None:
-    """A line's time (its second field), None for a line that has none."""
+    """A line's time, None for a line that has none: an ALB line's second field, an NLB
+    line's third (``tls 2.0 <time>``, UTC without a zone, decision 0269)."""
+    fields = line.split(" ", 3)
     try:
-        return datetime.strptime(line.split(" ", 2)[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        if fields[0] == NLB_LOG_TYPE:
+            return datetime.strptime(fields[2], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return datetime.strptime(fields[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     except (IndexError, ValueError):
         return None
 
@@ -159,7 +166,7 @@ class AccessLogBatches:
         owners = {
             (view.vpc_id, address, view.port): (view.tenant_id, view.lb_dimension)
             for view in views
-            if view.http is not None
+            if view.http is not None or view.tls is not None  # an NLB's TLS listener's too
             for address in view.addresses
         }
         for logged in report.access_logs:
@@ -195,7 +202,7 @@ class AccessLogBatches:
         self, key: tuple[str, str, str], end: datetime, lines: list[str]
     ) -> str | None:
         tenant_id, dimension, address = key
-        _, name, lb_id = dimension.split("/")
+        kind, name, lb_id = dimension.split("/")
         try:
             lb = await self._balancers.load_balancer(tenant_id, lb_id)
         except LoadBalancingError:
@@ -203,9 +210,14 @@ class AccessLogBatches:
         target = destination(dict(lb.attributes))
         if target is None:
             return None  # turned off meanwhile
-        name = object_key(
-            target.prefix, tenant_id, self._region, name, lb_id, end, address, self._random()
-        )
+        if kind == "net":  # decision 0269: AWS's NLB objects name no node address
+            name = nlb_object_key(
+                target.prefix, tenant_id, self._region, name, lb_id, end, self._random()
+            )
+        else:
+            name = object_key(
+                target.prefix, tenant_id, self._region, name, lb_id, end, address, self._random()
+            )
         if await self._writer.write(tenant_id, target, name, log_body(lines)):
             return name
         return None

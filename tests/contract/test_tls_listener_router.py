@@ -273,10 +273,19 @@ async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
 
     sink = Sink()
     flows = HostFlowTotals(FlowCounts(sink))  # type: ignore[arg-type]
+    # Decision 0269: the NLB's access logs on — its TLS connections' lines, at 5 minutes.
+    written = HeldLogs()
+    service.log_buckets = written
+    await service.modify_load_balancer_attributes(
+        TENANT, service.lb_arn(lb),
+        {"access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs"},
+    )  # fmt: skip
+    later = [datetime.now(UTC)]
+    logs = AccessLogBatches(service, written, "eu-fr-1", clock=lambda: later[0])
 
     async def round_() -> None:
         views, probes = await service.forwarding_views(), await service.probes()
-        await drive_hosts([remote], views, probes, record, flows, certificates=opened)
+        await drive_hosts([remote], views, probes, record, flows, certificates=opened, logs=logs)
 
     host = RouterHost(networks)
     socket_path = tmp_path / "agent" / "agent.sock"
@@ -333,6 +342,19 @@ async def test_a_tls_listener_in_the_vpc_router_through_the_agent(
                 assert sink.sums["ClientTLSNegotiationErrorCount"] == 1
                 assert "NewFlowCount_TCP" not in sink.sums
                 assert "ActiveFlowCount_TCP" not in sink.sums and "ActiveFlowCount_TLS" in sink.sums
+                # Their access log lines, reported through the agent: one a connection, in
+                # AWS's NLB format, the refused one without a cipher.
+                later[0] += timedelta(minutes=5)
+                (key,) = await logs.flush()
+                assert f"_net.web.{lb.lb_id}_" in key
+                lines = gzip.decompress(written.bodies[key]).decode().splitlines()
+                assert len(lines) == 13
+                fields = [line.split(" ") for line in lines]
+                assert {f[0] for f in fields} == {"tls"} and {f[1] for f in fields} == {"2.0"}
+                assert {f[6] for f in fields} == {f"{NODE}:443"}
+                assert {f[17] for f in fields} >= {"www.example.test", "api.example.test"}
+                assert sum(f[14] == "-" for f in fields) == 1  # the refused handshake
+                assert {f[12] for f in fields if f[14] != "-"} == {www, api}
                 # A TLS group: re-encrypted to the target's own TLS server.
                 answers = {await tls_client(client, ca_file, 8443, "www.example.test")
                            for _ in range(8)}  # fmt: skip

@@ -34,7 +34,10 @@ class ClientCa:
 
     __test__ = False
 
-    def __init__(self, name: str = "Andromede Client CA", *, ca: bool = True) -> None:
+    def __init__(
+        self, name: str = "Andromede Client CA", *, ca: bool = True, parent: ClientCa | None = None
+    ) -> None:
+        """A root CA, or with ``parent`` an intermediate one it signs."""
         self.key = ec.generate_private_key(ec.SECP256R1())
         self.name = x509.Name(
             [
@@ -46,13 +49,13 @@ class ClientCa:
         self.certificate = (
             x509.CertificateBuilder()
             .subject_name(self.name)
-            .issuer_name(self.name)
+            .issuer_name(self.name if parent is None else parent.name)
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - timedelta(days=30))
             .not_valid_after(now + timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .sign(self.key, hashes.SHA256())
+            .sign(self.key if parent is None else parent.key, hashes.SHA256())
         )
         self.pem = self.certificate.public_bytes(serialization.Encoding.PEM).decode()
 

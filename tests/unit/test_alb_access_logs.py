@@ -232,12 +232,17 @@ async def test_the_attributes_take_a_bucket_that_lets_the_delivery_in(
         elb.client, "ModifyLoadBalancerAttributes", denied, LoadBalancerArn=arn,
         Attributes=_logs("mine", "AWSLogs"),
     )  # fmt: skip
-    # A Network Load Balancer's access logs are not here.
+    # A Network Load Balancer's too (decision 0269), the same bucket checks.
     nlb = await elb.load_balancer("tcp")
     await refused(
         elb.client, "ModifyLoadBalancerAttributes", denied,
-        LoadBalancerArn=nlb["LoadBalancerArn"], Attributes=_logs("mine"),
+        LoadBalancerArn=nlb["LoadBalancerArn"], Attributes=_logs("missing"),
     )  # fmt: skip
+    await elb.client.call(
+        "ModifyLoadBalancerAttributes", LoadBalancerArn=nlb["LoadBalancerArn"],
+        Attributes=_logs("mine", "edge"),
+    )  # fmt: skip
+    assert await _read(objects, "mine", f"edge/AWSLogs/{tenant}/ELBAccessLogTestFile")
 
 
 async def test_the_hosts_lines_are_written_once_their_interval_ends(
@@ -295,3 +300,40 @@ async def test_the_hosts_lines_are_written_once_their_interval_ends(
     now[0] = datetime(2026, 12, 6, 10, 31, tzinfo=UTC)
     assert await held.flush() == []
     assert line_time(first) == WHEN and line_time("garbage") is None
+
+
+def test_the_desync_classification_of_what_h11_lets_through() -> None:
+    """Decision 0269: AWS's classification and reason, the most severe found; a compliant
+    request's are ``-``."""
+    from andromede.loadbalancing.http_classification import classify
+
+    host = (b"host", b"x")
+    assert classify(b"GET", [host]) == ("", "")
+    assert classify(b"GET", [host, (b"content-length", b"0")]) == (
+        "Acceptable", "GetHeadZeroContentLength",
+    )  # fmt: skip
+    assert classify(b"HEAD", [host, (b"content-length", b"2")]) == (
+        "Ambiguous", "UndefinedContentLengthSemantics",
+    )  # fmt: skip
+    assert classify(b"GET", [host, (b"transfer-encoding", b"chunked")]) == (
+        "Ambiguous", "UndefinedTransferEncodingSemantics",
+    )  # fmt: skip
+    both = [host, (b"content-length", b"3"), (b"transfer-encoding", b"chunked")]
+    assert classify(b"POST", both) == ("Ambiguous", "BothTeClPresent")
+    assert classify(b"POST", [host, (b"transfer_encoding", b"chunked")]) == (
+        "Ambiguous", "SuspiciousHeader",
+    )  # fmt: skip
+    assert classify(b"POST", [*both[:2], (b"transfer_encoding", b"chunked")]) == (
+        "Severe", "SuspiciousTeClPresent",
+    )  # fmt: skip
+    assert classify(b"POST", [host, (b"x-empty", b" ")]) == ("Acceptable", "EmptyHeader")
+    assert classify(b"POST", [host, (b"x-a", b"\xe9t\xe9")]) == (
+        "Acceptable", "NonCompliantHeader",
+    )  # fmt: skip
+    # The most severe wins over an earlier, milder one.
+    assert classify(b"GET", [(b"x-empty", b""), (b"content-length", b"5")])[0] == "Ambiguous"
+    fields = log_line(
+        "app/a/1", _entry(classification="Acceptable", classification_reason="EmptyHeader")
+    ).split(" ")
+    assert fields[-3:-1] == ['"Acceptable"', '"EmptyHeader"']
+    assert log_line("app/a/1", _entry()).split(" ")[-3:-1] == ['"-"', '"-"']

@@ -82,6 +82,10 @@ class BalancedTls:
     # and revocations), a JSON document of the load balancing context's ``trust_stores``
     # ("" for none), withheld with the keys.
     mutual: str = field(default="", repr=False, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Decision 0269: an NLB TLS listener's load balancer (``net/NAME/ID``) its access log
+    # lines name ("": off), and the lines a terminator holds between two reports at most.
+    access_log: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    access_log_max_lines: int = field(default=100000, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         if self.mutual and not isinstance(json.loads(self.mutual), dict):
@@ -293,7 +297,8 @@ class RequestCounter:
 @dataclass(frozen=True, slots=True)
 class AccessLogLines:
     """The access log lines a host's HTTP proxy wrote on one HTTP listener's node address
-    since the host's previous report (decision 0264), each a line of AWS's ALB format."""
+    since the host's previous report (decision 0264), each a line of AWS's ALB format — or
+    its TLS terminator on an NLB TLS listener's, in AWS's NLB format (decision 0269)."""
 
     vpc_id: str
     address: str

@@ -104,6 +104,8 @@ def tls_settings(tls: BalancedTls) -> TlsSettings:
         alpn_policy=tls.alpn_policy,
         target_tls=tls.target_tls,
         mutual=mutual_from(tls.mutual),  # decision 0256
+        access_log=tls.access_log,  # decision 0269
+        access_log_max_lines=tls.access_log_max_lines,
     )
 
 
@@ -212,6 +214,7 @@ class HostBalancers:
             self._reported = counters
             requests = self._requests_since()
             logged = self._http.access_logs()
+            logged.update(self._terminators.access_logs())  # decision 0269
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),

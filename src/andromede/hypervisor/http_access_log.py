@@ -70,6 +70,10 @@ class Exchange:
     redirect_url: str = ""
     ssl_cipher: str = ""
     ssl_protocol: str = ""
+    domain_name: str = ""  # the client's SNI, when a certificate matched it (decision 0269)
+    chosen_cert_arn: str = ""
+    classification: str = ""  # desync's, "" for a compliant request (decision 0269)
+    classification_reason: str = ""
 
     def begin(self) -> contextvars.Token[Exchange | None]:
         return _CURRENT.set(self)
@@ -103,6 +107,10 @@ class Exchange:
             target_group_arn=group_arns.get(self.group, ""),
             ssl_cipher=self.ssl_cipher,
             ssl_protocol=self.ssl_protocol,
+            domain_name=self.domain_name,
+            chosen_cert_arn=self.chosen_cert_arn,
+            classification=self.classification,
+            classification_reason=self.classification_reason,
             rule_priority=self.rule_priority,
             redirect_url=self.redirect_url,
         )

@@ -32,6 +32,10 @@ the chosen group, or answers the rule's fixed response or redirect.
 - **AWS's own answers**, with its ``awselb/2.0`` server name and pages: 400 for a request it
   cannot parse, 503 when the group has no target, 502 when the target refused or cut the
   connection or answered nonsense, 504 when it did not connect or answer in time.
+
+What the proxy is told and counts is :mod:`~andromede.hypervisor.http_proxies_settings`'s, what
+it notes for the access logs :mod:`~andromede.hypervisor.http_proxies_logs`'s, what it tells
+of the client's certificate :mod:`~andromede.hypervisor.http_proxies_tls`'s.
 """
 
 from __future__ import annotations
@@ -40,24 +44,38 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import secrets
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http import HTTPStatus
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 import h11
 
 from andromede.hypervisor.http_access_log import (
     AccessLogBuffer,
-    Exchange,
     connection_trace,
     current,
     render,
 )
+from andromede.hypervisor.http_proxies_logs import (
+    ACTION_NAMES,
+    exchange_for,
+    header_bytes,
+    trace_id,
+)
+from andromede.hypervisor.http_proxies_settings import (
+    REASONS,
+    SERVER,
+    Connector,
+    Headers,
+    HttpRouting,
+    ProxyLimits,
+    RequestCounts,
+    error_page,
+    phrase,
+)
+from andromede.hypervisor.http_proxies_tls import client_certificate
 from andromede.hypervisor.http_stickiness import (
     GROUP_COOKIE,
     open_cookie,
@@ -73,25 +91,25 @@ from andromede.loadbalancing.http_rules import (
     Forward,
     Redirect,
     RequestFacts,
-    Rule,
     choose,
     pick_group,
     redirect_location,
 )
-from andromede.loadbalancing.trust_stores import (
-    MTLS_HEADERS,
-    MutualTls,
-    client_certificate_headers,
-    is_revoked,
-)
+from andromede.loadbalancing.trust_stores import MTLS_HEADERS
 
-__all__ = ["HttpListenerProxy", "HttpRouting", "ProxyLimits", "RequestCounts", "error_page"]
+__all__ = [
+    "Connector",
+    "HttpListenerProxy",
+    "HttpRouting",
+    "ProxyLimits",
+    "RequestCounts",
+    "error_page",
+]
 
 log = logging.getLogger(__name__)
 
 _READ: Final = 65536
 _HANDSHAKE_TIMEOUT: Final = 10.0
-_SERVER: Final = b"awselb/2.0"
 _HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
@@ -103,149 +121,10 @@ _HOP_BY_HOP: Final = frozenset(
         b"upgrade",
     }
 )
-_REASONS: Final = {
-    400: "Bad Request",
-    502: "Bad Gateway",
-    503: "Service Temporarily Unavailable",
-    504: "Gateway Time-out",
-}
 _VALID_NAME: Final = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-")
 
-Connector = Callable[[str, int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
-Headers = list[tuple[bytes, bytes]]
 _NO_POLICY: Final = GroupPolicy()
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRouting:
-    """What one HTTP listener does: its rules (the default last) and each forwarded group's
-    targets (address, port)."""
-
-    listener_id: str
-    port: int
-    rules: tuple[Rule, ...]
-    groups: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
-    protocol: str = "HTTP"
-    # Decision 0231: each group's protocol, stickiness and algorithm (absent: HTTP, none,
-    # round robin).
-    policies: Mapping[str, GroupPolicy] = field(default_factory=dict)
-    # Decision 0256: an HTTPS listener's mutual TLS (None: off).
-    mutual: MutualTls | None = None
-    # Decision 0264: the load balancer (``app/NAME/ID``) its access log lines name, "" when
-    # its access logs are off, and each forwarded group's ARN they give.
-    access_log: str = ""
-    group_arns: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ProxyLimits:
-    """The load balancer's attributes the proxy honours, and the gateway's header bound."""
-
-    max_header_bytes: int = 65536
-    idle_timeout: float = 60.0  # idle_timeout.timeout_seconds
-    connect_timeout: float = 10.0
-    xff_mode: str = "append"  # routing.http.xff_header_processing.mode
-    xff_client_port: bool = False  # routing.http.xff_client_port.enabled
-    drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
-    client_keep_alive: float = 3600.0  # client_keep_alive.seconds
-    access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines (decision 0264)
-
-
-@dataclass
-class RequestCounts:
-    """What one proxy answered (``AWS/ApplicationELB``, decision 0216): only grows."""
-
-    requests: int = 0
-    elb: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 2XX 3XX 4XX 5XX
-    elb_5xx: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # 500 502 503 504
-    target: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    target_time: float = 0.0  # seconds, in all
-    target_answers: int = 0
-
-    def answered(self, status: int, *, by_target: bool) -> None:
-        index = status // 100 - 2
-        if not 0 <= index <= 3:
-            return  # 1XX: no class AWS counts
-        (self.target if by_target else self.elb)[index] += 1
-        if not by_target and status in (500, 502, 503, 504):
-            self.elb_5xx[(500, 502, 503, 504).index(status)] += 1
-
-    def as_tuple(self) -> tuple[int, ...]:
-        return (
-            self.requests,
-            *self.elb,
-            *self.elb_5xx,
-            *self.target,
-            round(self.target_time * 1000),
-            self.target_answers,
-        )
-
-
-def error_page(status: int) -> bytes:
-    """AWS's own page for an error the load balancer answers."""
-    title = f"{status} {_REASONS[status]}"
-    return (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
-    ).encode()
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-def _header_bytes(request: h11.Request) -> int:
-    """The request line's and headers' size, as received (h11 bounds an incomplete one
-    only)."""
-    line = len(request.method) + len(request.target) + 11
-    return line + sum(len(k) + len(v) + 4 for k, v in request.headers)
-
-
-def trace_id() -> bytes:
-    return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}".encode()
-
-
-_ACTION_NAMES: Final[Mapping[type, str]] = {
-    Forward: "forward",
-    FixedResponse: "fixed-response",
-    Redirect: "redirect",
-}
-
-
-def _exchange(
-    request: h11.Request,
-    peer: tuple[str, int],
-    routing: HttpRouting,
-    writer: asyncio.StreamWriter,
-    conn_trace: str,
-) -> Exchange:
-    """A request's access log record as it starts (decision 0264): AWS's request field
-    (``METHOD scheme://host:port/path HTTP/1.1``), its user agent and trace id."""
-    headers = dict(request.headers)
-    given = headers.get(b"host", b"").decode("latin-1")
-    host = given.rsplit(":", 1)[0] if given.rfind(":") > given.rfind("]") else given
-    scheme = routing.protocol.lower()
-    line = (
-        f"{request.method.decode('latin-1')} {scheme}://{host}:{routing.port}"
-        f"{request.target.decode('latin-1')} HTTP/{request.http_version.decode('latin-1')}"
-    )
-    tls = writer.get_extra_info("ssl_object")
-    cipher = tls.cipher() if tls is not None else None
-    incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1")
-    return Exchange(
-        kind=scheme,
-        client=(str(peer[0]), int(peer[1])),
-        request=line,
-        user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
-        trace_id=incoming or trace_id().decode(),
-        conn_trace_id=conn_trace,
-        received=_header_bytes(request),
-        ssl_cipher=cipher[0] if cipher else "",
-        ssl_protocol=cipher[1] if cipher else "",
-    )
+_DEFAULT_LIMITS: Final = ProxyLimits()
 
 
 class _Failed(Exception):
@@ -263,7 +142,7 @@ class HttpListenerProxy:
     def __init__(
         self,
         routing: HttpRouting,
-        limits: ProxyLimits = ProxyLimits(),
+        limits: ProxyLimits = _DEFAULT_LIMITS,
         *,
         connect: Connector | None = None,
     ) -> None:
@@ -324,7 +203,7 @@ class HttpListenerProxy:
         opened = time.monotonic()
         conn_trace = connection_trace()
         try:
-            certificate = self._client_certificate(writer)
+            certificate = client_certificate(self.routing.mutual, writer)
             while certificate is not None:
                 event = await self._next(client, reader)
                 if not isinstance(event, h11.Request):
@@ -353,19 +232,6 @@ class HttpListenerProxy:
                 await writer.wait_closed()
             if task is not None:
                 self._tasks.discard(task)
-
-    def _client_certificate(self, writer: asyncio.StreamWriter) -> Headers | None:
-        """What the targets are told of the client's certificate (decision 0256); None when
-        the connection is refused: in ``verify`` mode, a certificate a revocation list of
-        the trust store names (the handshake checked the rest)."""
-        mutual = self.routing.mutual
-        if mutual is None:
-            return []
-        tls = writer.get_extra_info("ssl_object")
-        leaf = tls.getpeercert(binary_form=True) if tls is not None else None
-        if mutual.mode == "verify" and (leaf is None or is_revoked(mutual, leaf)):
-            return None
-        return client_certificate_headers(mutual.mode, leaf)
 
     async def _next(self, conn: h11.Connection, reader: asyncio.StreamReader) -> object:
         """The next h11 event of the client, reading as needed; idle-bounded."""
@@ -403,7 +269,7 @@ class HttpListenerProxy:
         close: bool = False,
     ) -> None:
         headers = [
-            (b"server", _SERVER),
+            (b"server", SERVER),
             (b"content-length", str(len(body)).encode()),
             *((b"content-type", content_type),) * bool(content_type),
             *extra,
@@ -413,7 +279,7 @@ class HttpListenerProxy:
         exchange = current()
         if exchange is not None:
             exchange.elb_status = status
-        reason = _REASONS.get(status) or _phrase(status)
+        reason = REASONS.get(status) or phrase(status)
         self._send(conn, writer, h11.Response(status_code=status, headers=headers, reason=reason))
         if body:
             self._send(conn, writer, h11.Data(data=body))
@@ -434,7 +300,7 @@ class HttpListenerProxy:
         elb = self.routing.access_log
         if not elb:
             return await self._answer(client, reader, writer, request, peer, certificate)
-        exchange = _exchange(request, peer, self.routing, writer, conn_trace)
+        exchange = exchange_for(request, peer, self.routing, writer, conn_trace)
         token = exchange.begin()
         try:
             return await self._answer(client, reader, writer, request, peer, certificate)
@@ -453,7 +319,7 @@ class HttpListenerProxy:
     ) -> bool:
         """Answer one request; whether the connection may serve another."""
         self.counts.requests += 1
-        if _header_bytes(request) > self.limits.max_header_bytes:
+        if header_bytes(request) > self.limits.max_header_bytes:
             self._page(client, writer, 400)
             return False
         target, _, query = request.target.decode("latin-1").partition("?")
@@ -476,7 +342,7 @@ class HttpListenerProxy:
         exchange = current()
         if exchange is not None:
             exchange.rule_priority = "0" if rule.priority is None else str(rule.priority)
-            exchange.actions = (_ACTION_NAMES.get(type(action), "forward"),)
+            exchange.actions = (ACTION_NAMES.get(type(action), "forward"),)
         if isinstance(action, FixedResponse):
             await self._discard_body(client, reader)
             self._respond(
@@ -740,7 +606,7 @@ class HttpListenerProxy:
         self.counts.target_answers += 1
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
         if not any(k == b"server" for k, _ in headers):
-            headers.append((b"server", _SERVER))
+            headers.append((b"server", SERVER))
         headers += sticky(headers)
         self._send(
             client,

@@ -45,26 +45,32 @@ import socket
 import ssl
 import time
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Final
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from andromede.hypervisor.client_certificates import ask_client_certificates
+from andromede.hypervisor.http_access_log import MAX_BUFFERED_LINES, AccessLogBuffer
 from andromede.hypervisor.netns_commands import _in_netns
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.model import ForwardingView
+from andromede.loadbalancing.nlb_access_logs import TlsConnectionEntry, tls_log_line
 from andromede.loadbalancing.tls import SSL_POLICIES, TlsSettings, alpn_protocols
 
 __all__ = [
     "IDLE_TIMEOUT",
     "RETRY_AFTER",
     "TRANSPORT",
+    "Presented",
     "TerminatorLimits",
     "TlsCounts",
     "TlsTerminators",
+    "presented",
     "server_context",
     "sni_context",
 ]
@@ -182,6 +188,51 @@ def _target_context() -> ssl.SSLContext:
 _TO_TARGET: Final = _target_context()
 
 
+@dataclass
+class _Tally:
+    """One connection's facts for its access log line (decision 0269)."""
+
+    created: datetime
+    opened: float  # monotonic
+    client: tuple[str, int]
+    destination: tuple[str, int]
+    handshake: float | None = None
+    received: int = 0
+    sent: int = 0
+    cipher: str = ""
+    protocol: str = ""
+    presented: Presented | None = None
+    alpn: str = ""
+
+    def shaken(self, connection: ssl.SSLObject | None, now: float) -> None:
+        """The handshake done: what it chose, read while the connection is whole."""
+        self.handshake = now - self.opened
+        if connection is None:
+            return
+        cipher = connection.cipher()
+        self.cipher, self.protocol = (cipher[0], cipher[1]) if cipher else ("", "")
+        self.presented = presented(connection)
+        self.alpn = connection.selected_alpn_protocol() or ""
+
+    def entry(self, now: float) -> TlsConnectionEntry:
+        chosen = self.presented
+        return TlsConnectionEntry(
+            created=self.created,
+            ended=datetime.now(UTC),
+            client=self.client,
+            destination=self.destination,
+            connection_time=now - self.opened,
+            handshake_time=self.handshake,
+            received_bytes=self.received,
+            sent_bytes=self.sent,
+            chosen_cert_arn=chosen.certificate_arn if chosen is not None else "",
+            tls_cipher=self.cipher,
+            tls_protocol=self.protocol,
+            domain_name=chosen.server_name if chosen is not None else "",
+            alpn_fe_protocol=self.alpn,
+        )
+
+
 @dataclass(eq=False)
 class _Listener:
     """One TLS listener's servers in one router, and its targets of the last round."""
@@ -198,6 +249,29 @@ class _Listener:
     servers: list[asyncio.Server] = field(default_factory=list)
     # The connections held, by the node address each reached.
     active: dict[asyncio.Task[None], str] = field(default_factory=dict)
+    # Decision 0269: the load balancer (``net/NAME/ID``) its access log lines name ("": off),
+    # and the lines written since the host's last report, by node address.
+    access_log: str = ""
+    log_bound: int = MAX_BUFFERED_LINES
+    logged: dict[str, AccessLogBuffer] = field(default_factory=dict)
+
+    def logging(self, elb: str, bound: int) -> None:
+        self.access_log, self.log_bound = elb, bound
+        for buffer in self.logged.values():
+            buffer.bound(bound)
+
+    def _note(self, tally: _Tally) -> None:
+        if not self.access_log:
+            return
+        address = tally.destination[0]
+        buffer = self.logged.setdefault(address, AccessLogBuffer(self.log_bound))
+        line = tls_log_line(self.access_log, self.key[1], tally.entry(time.monotonic()))
+        buffer.add(line)
+
+    def drain(self) -> dict[str, tuple[str, ...]]:
+        """Node address → the lines written since the last call, taken."""
+        drained = {address: buffer.drain() for address, buffer in self.logged.items()}
+        return {address: lines for address, lines in drained.items() if lines}
 
     async def serve(self, context: ssl.SSLContext) -> None:
         port = self.port
@@ -240,21 +314,31 @@ class _Listener:
         counted = self.counted.setdefault(address, TlsCounts())
         counted.flows += 1
         self.active[task] = address
+        peer = writer.get_extra_info("peername") or ("", 0)
+        tally = _Tally(
+            datetime.now(UTC), time.monotonic(), (str(peer[0]), int(peer[1])), (address, self.port)
+        )
         try:
             try:
                 await writer.start_tls(context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
             except (OSError, ssl.SSLError, TimeoutError):
                 counted.client_tls_errors += 1
                 raise
-            await self._forward(reader, writer, counted)
+            tally.shaken(writer.get_extra_info("ssl_object"), time.monotonic())
+            await self._forward(reader, writer, counted, tally)
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             log.debug("TLS listener %s: connection ended: %s", self.key[1], exc)
         finally:
             self.active.pop(task, None)
             writer.close()
+            self._note(tally)
 
     async def _forward(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counted: TlsCounts
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        counted: TlsCounts,
+        tally: _Tally,
     ) -> None:
         address, port = random.choice(self.targets)  # noqa: S311 - a spread, not a secret
         local = writer.get_extra_info("sockname")[0]
@@ -293,8 +377,8 @@ class _Listener:
             for side in (writer, to_writer):
                 side.transport.set_write_buffer_limits(high=self.limits.buffer_bytes)
             await asyncio.gather(
-                _pipe(reader, to_writer, self.limits, counted),
-                _pipe(to_reader, writer, self.limits, counted),
+                _pipe(reader, to_writer, self.limits, counted, tally, inbound=True),
+                _pipe(to_reader, writer, self.limits, counted, tally, inbound=False),
             )
         finally:
             to_writer.close()
@@ -315,15 +399,22 @@ async def _pipe(
     sink: asyncio.StreamWriter,
     limits: TerminatorLimits,
     counted: TlsCounts,
+    tally: _Tally,
+    *,
+    inbound: bool,
 ) -> None:
     """``source`` into ``sink`` until its end, a bounded read at a time, each sent before
     the next read; then the sink's write side closed (a half close, as TCP's), or the sink
-    closed when it is a TLS session."""
+    closed when it is a TLS session. ``inbound``: from the client."""
     while True:
         data = await asyncio.wait_for(source.read(limits.buffer_bytes), IDLE_TIMEOUT)
         if not data:
             break
         counted.processed_bytes += len(data)
+        if inbound:
+            tally.received += len(data)
+        else:
+            tally.sent += len(data)
         sink.write(data)
         await sink.drain()
     if sink.can_write_eof():
@@ -333,22 +424,50 @@ async def _pipe(
         sink.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Presented:
+    """What a connection's handshake chose (the access logs' ``domain_name`` and
+    ``chosen_cert_arn``, decisions 0264 and 0269): the server name the client asked for (""
+    without SNI), whether a certificate's names matched it, and the certificate presented."""
+
+    server_name: str
+    matched: bool
+    certificate_arn: str
+
+
+# Each server connection's choice, for as long as its TLS object lives.
+_PRESENTED: Final[weakref.WeakKeyDictionary[ssl.SSLObject, Presented]] = weakref.WeakKeyDictionary()
+
+
+def presented(connection: ssl.SSLObject | None) -> Presented | None:
+    """What ``connection``'s handshake chose (None: not a connection of :func:`sni_context`'s)."""
+    if connection is None:
+        return None
+    return _PRESENTED.get(connection)
+
+
 async def sni_context(tenant_id: str, tls: TlsSettings, material: Material) -> ssl.SSLContext:
     """The server context of a listener's certificates: the default one's, switching to the
     certificate whose names match the client's SNI (an ALB's HTTPS listener's too, decision
-    0216), asking for client certificates as its mutual TLS says (decision 0256)."""
+    0216), asking for client certificates as its mutual TLS says (decision 0256). What each
+    connection was presented is :func:`presented`'s."""
     loaded = [await material(tenant_id, arn) for arn in tls.certificates]
     contexts = [(_names(m), server_context(tls, m)) for m in loaded]
+    arns = {id(context): m.arn for (_, context), m in zip(contexts, loaded, strict=True)}
     if tls.mutual is not None:  # decision 0256: each, since SNI may switch to any
         for _, context in contexts:
             ask_client_certificates(context, tls.mutual)
     default = contexts[0][1]
 
     def pick(connection: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
-        if name:
-            chosen = _choose(contexts, name)
-            if chosen is not None and chosen is not default:
-                connection.context = chosen
+        # OpenSSL calls this on every client hello, with or without a server name.
+        chosen = _choose(contexts, name) if name else None
+        if chosen is not None and chosen is not default:
+            connection.context = chosen
+        with contextlib.suppress(TypeError):  # not weakly referable: nothing kept
+            _PRESENTED[connection] = Presented(
+                name or "", chosen is not None, arns[id(chosen or default)]
+            )
 
     default.sni_callback = pick
     return default
@@ -398,10 +517,13 @@ class TlsTerminators:
             await self._running.pop(key).close()
         for key, (view, tls, namespace) in sorted(wanted.items()):
             limits = self._limits if limits_of is None else limits_of(view)
-            signature = (view.addresses, view.port, tls, namespace, view.tenant_id, limits)
+            # Its access logs turned on or off, or their bound changed, keep its connections.
+            presenting = replace(tls, access_log="", access_log_max_lines=0)
+            signature = (view.addresses, view.port, presenting, namespace, view.tenant_id, limits)
             running = self._running.get(key)
             if running is not None and running.signature == signature:
                 running.targets = view.targets
+                running.logging(tls.access_log, tls.access_log_max_lines)
                 continue
             if running is not None:
                 await self._running.pop(key).close()
@@ -427,6 +549,7 @@ class TlsTerminators:
                 key, signature, namespace, view.targets, tls.target_tls, limits, counted,
                 view.addresses, view.port,
             )  # fmt: skip
+            started.logging(tls.access_log, tls.access_log_max_lines)
             try:
                 await started.serve(context)
             except OSError as exc:
@@ -460,6 +583,15 @@ class TlsTerminators:
             for address in running.active.values():
                 key = (vpc_id, address, running.port, TRANSPORT)
                 found[key] = found.get(key, 0) + 1
+        return found
+
+    def access_logs(self) -> dict[tuple[str, str, int], tuple[str, ...]]:
+        """(VPC, node address, port) → the access log lines the listeners served here wrote
+        since the last call (decision 0269), taken: each line reaches one report."""
+        found: dict[tuple[str, str, int], tuple[str, ...]] = {}
+        for (vpc_id, _), running in self._running.items():
+            for address, lines in running.drain().items():
+                found[(vpc_id, address, running.port)] = lines
         return found
 
     async def _context(self, tenant_id: str, tls: TlsSettings) -> ssl.SSLContext:

@@ -32,8 +32,10 @@ from andromede.loadbalancing.errors import InvalidConfiguration, LbValidationErr
 
 __all__ = [
     "BATCH_MINUTES",
+    "DELIVERY_PRINCIPALS",
     "LOG_DELIVERY_PRINCIPAL",
     "TEST_FILE",
+    "VENDED_LOG_DELIVERY_PRINCIPAL",
     "AccessLogEntry",
     "Destination",
     "LogBuckets",
@@ -50,6 +52,10 @@ __all__ = [
 
 BATCH_MINUTES: Final = 5
 LOG_DELIVERY_PRINCIPAL: Final = "logdelivery.elasticloadbalancing.amazonaws.com"
+# Decision 0269: AWS's NLB access logs are delivered by CloudWatch's vended log delivery,
+# whose principal an NLB user's bucket policy names; either is taken for either type.
+VENDED_LOG_DELIVERY_PRINCIPAL: Final = "delivery.logs.amazonaws.com"
+DELIVERY_PRINCIPALS: Final = frozenset({LOG_DELIVERY_PRINCIPAL, VENDED_LOG_DELIVERY_PRINCIPAL})
 TEST_FILE: Final = "ELBAccessLogTestFile"
 # AWS truncates the request line and the user agent it logs.
 _FIELD_BYTES: Final = 8000
@@ -87,6 +93,9 @@ class AccessLogEntry:
     rule_priority: str = ""  # "0" for the default rule
     redirect_url: str = ""
     error_reason: str = ""
+    # Decision 0269: desync mitigation's (Acceptable, Ambiguous, Severe) and AWS's reason.
+    classification: str = ""
+    classification_reason: str = ""
 
 
 def _quoted(text: str, limit: int = _FIELD_BYTES) -> str:
@@ -145,8 +154,8 @@ def log_line(elb: str, entry: AccessLogEntry) -> str:
             _quoted(entry.error_reason),
             _quoted(target if entry.target is not None else ""),
             _quoted(_status(entry.target_status) if entry.target_status is not None else ""),
-            '"-"',  # classification: desync mitigation's, not here (decision 0264)
-            '"-"',
+            _quoted(entry.classification),
+            _quoted(entry.classification_reason),
             _plain(entry.conn_trace_id),
         )
     )
@@ -260,7 +269,7 @@ def _grants(statement: Mapping[str, object], bucket: str) -> bool:
         return False
     principal = statement.get("Principal")
     services = _listed(principal.get("Service")) if isinstance(principal, dict) else []
-    if LOG_DELIVERY_PRINCIPAL not in services:
+    if not set(map(str, services)) & DELIVERY_PRINCIPALS:
         return False
     actions = {str(a).lower() for a in _listed(statement.get("Action"))}
     if not actions & {"s3:putobject", "s3:*", "*"}:
@@ -274,7 +283,8 @@ def _grants(statement: Mapping[str, object], bucket: str) -> bool:
 
 def policy_grants_delivery(policy: str | None, bucket: str) -> bool:
     """Whether a bucket policy lets ELB's log delivery put objects into ``bucket`` (an Allow
-    of ``s3:PutObject`` on some of its keys to the service principal, with no condition: a
+    of ``s3:PutObject`` on some of its keys to a delivery service principal — ELB's, or the
+    vended logs' an NLB's documented policy names —, with no condition: a
     condition the platform would have to evaluate as AWS's delivery would is not read)."""
     if not policy:
         return False

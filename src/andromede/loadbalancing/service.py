@@ -250,13 +250,8 @@ class LoadBalancingService(ListenerRulesMixin):
     ) -> LoadBalancer:
         lb_id = await self.id_of(tenant_id, "loadbalancer", arn)
         current = await self.load_balancer(tenant_id, lb_id)
-        if current.lb_type == "application":
-            await self._check_access_logs(tenant_id, current, changes)
-        elif changes.get("access_logs.s3.enabled") == "true":
-            raise InvalidConfiguration(
-                "Attribute 'access_logs.s3.enabled' set to 'true' is not supported here yet "
-                "for Network Load Balancers (decisions 0191, 0264)"
-            )
+        # Decisions 0264 and 0269: an ALB's requests, an NLB's TLS connections.
+        await self._check_access_logs(tenant_id, current, changes)
 
         def change(stored: Stored) -> dict[str, Any]:
             lb = load_balancer_from(tenant_id, lb_id, stored.name, stored.document)
@@ -270,9 +265,11 @@ class LoadBalancingService(ListenerRulesMixin):
     async def _check_access_logs(
         self, tenant_id: str, lb: LoadBalancer, changes: Mapping[str, str]
     ) -> None:
-        """An ALB's access log attributes as they would be, checked; a destination turned on
-        or moved must take the log delivery's test object (decision 0264), as AWS's."""
-        merged = dict(check_attributes(ALB_ATTRIBUTES, changes, lb.attributes))
+        """A load balancer's access log attributes as they would be, checked; a destination
+        turned on or moved must take the log delivery's test object (decisions 0264, 0269),
+        as AWS's."""
+        known = ALB_ATTRIBUTES if lb.lb_type == "application" else LB_ATTRIBUTES
+        merged = dict(check_attributes(known, changes, lb.attributes))
         target = check_access_log_attributes(merged)
         before = check_access_log_attributes(dict(lb.attributes))
         if target is None or target == before:

@@ -499,6 +499,14 @@ class TargetGroupsMixin(LbCore):
             )
             live = replace(group, targets=tuple(self._live(group.targets)))
             view = forwarding(lb, listener, live)
+            if view.tls is not None:  # decision 0269: its connections logged while on
+                logged = lb.attribute("access_logs.s3.enabled") == "true"
+                tls = replace(
+                    view.tls,
+                    access_log=f"net/{lb.name}/{lb.lb_id}" if logged else "",
+                    access_log_max_lines=self.limits.access_log_max_lines,
+                )
+                view = replace(view, tls=tls)
             if lb.security_groups:  # session 49: the groups' ingress, judged by the router
                 allowed = await self.network.group_ingress(lb.tenant_id, lb.security_groups)
                 view = replace(view, allowed=tuple(allowed))

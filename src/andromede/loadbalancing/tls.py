@@ -130,3 +130,7 @@ class TlsSettings:
     target_tls: bool = False
     # Decision 0256: an HTTPS listener's mutual TLS (None: off).
     mutual: MutualTls | None = None
+    # Decision 0269: an NLB TLS listener's load balancer (``net/NAME/ID``) its access log
+    # lines name, "" while its access logs are off; the lines a terminator holds at most.
+    access_log: str = ""
+    access_log_max_lines: int = 100000

@@ -13,7 +13,8 @@ headers a target is told of the client's certificate (:func:`client_certificate_
   hexadecimal, its issuer and subject as RFC 2253 strings, its validity as
   ``NotBefore=…;NotAfter=…`` (ISO 8601, UTC) and the leaf in URL-encoded PEM (``+=/`` kept);
   in ``passthrough`` mode ``X-Amzn-Mtls-Clientcert``, the URL-encoded PEM of what the client
-  presented. A client's own copies of these headers never reach a target.
+  presented: its leaf, then the chain it sent (decision 0269). A client's own copies of these
+  headers never reach a target.
 """
 
 from __future__ import annotations
@@ -272,13 +273,18 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def client_certificate_headers(mode: str, leaf_der: bytes | None) -> list[tuple[bytes, bytes]]:
-    """The headers a target is told of the client's certificate (none without one)."""
+def client_certificate_headers(
+    mode: str, leaf_der: bytes | None, chain_der: Sequence[bytes] = ()
+) -> list[tuple[bytes, bytes]]:
+    """The headers a target is told of the client's certificate (none without one); in
+    ``passthrough`` mode the leaf then ``chain_der``, the other certificates the client
+    presented, in its order (decision 0269)."""
     if leaf_der is None or mode == "off":
         return []
     leaf = x509.load_der_x509_certificate(leaf_der)
     if mode == "passthrough":
-        return [(b"x-amzn-mtls-clientcert", _url_pem([leaf]))]
+        chain = [x509.load_der_x509_certificate(der) for der in chain_der]
+        return [(b"x-amzn-mtls-clientcert", _url_pem([leaf, *chain]))]
     serial = f"{leaf.serial_number:X}"
     validity = (
         f"NotBefore={_iso(leaf.not_valid_before_utc)};NotAfter={_iso(leaf.not_valid_after_utc)}"

@@ -150,8 +150,9 @@ class LoadBalancingSettings(BaseModel):
         default=100000,
         ge=1000,
         le=10000000,
-        description="Access log lines an Application Load Balancer's proxy keeps for the "
-        "host's next report, the oldest dropped beyond (decision 0264).",
+        description="Access log lines an Application Load Balancer's proxy, or a Network "
+        "Load Balancer's TLS terminator, keeps for the host's next report, the oldest dropped "
+        "beyond (decisions 0264, 0269).",
     )
     elb_dns_domain: str = Field(
         default="amazonaws.com",

@@ -202,6 +202,8 @@ class ListenerCertificates:
                 max_connections=self._max_connections,
                 buffer_bytes=self._buffer_bytes,
                 mutual=mutual_document(view.tls.mutual),  # decision 0256
+                access_log=view.tls.access_log,  # decision 0269
+                access_log_max_lines=view.tls.access_log_max_lines,
             )
         return answer
 

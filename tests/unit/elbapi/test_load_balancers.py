@@ -276,8 +276,8 @@ async def test_tags_and_load_balancer_attributes(tmp_path: Path) -> None:
             world.client, "ModifyLoadBalancerAttributes", "ValidationError", LoadBalancerArn=arn,
             Attributes=[{"Key": "no.such.key", "Value": "true"}],
         )  # fmt: skip
-        await refused(
-            world.client, "ModifyLoadBalancerAttributes", "InvalidConfigurationRequest",
+        await refused(  # decision 0269: access logs on need their bucket
+            world.client, "ModifyLoadBalancerAttributes", "ValidationError",
             LoadBalancerArn=arn, Attributes=[{"Key": "access_logs.s3.enabled", "Value": "true"}],
         )  # fmt: skip
         await world.client.call(

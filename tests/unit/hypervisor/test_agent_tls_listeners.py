@@ -327,6 +327,9 @@ class Terminators:
     def active_flows(self) -> dict[Any, int]:
         return {("vpc-a", "10.0.1.200", 443, "tls"): 2} if self.counted else {}
 
+    def access_logs(self) -> dict[Any, tuple[str, ...]]:
+        return {}
+
     async def close(self) -> None:
         return None
 

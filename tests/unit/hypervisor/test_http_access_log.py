@@ -7,6 +7,7 @@ once by the host's report; a host's report round-trips them through the agents' 
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -130,3 +131,67 @@ def test_a_report_carries_the_lines_over_the_agents_wire() -> None:
     report = BalancerReport(access_logs=(AccessLogLines("vpc-1", "10.0.0.5", 80, ("a b", "c")),))
     assert decode(BalancerReport, json.loads(json.dumps(encode(report)))) == report
     assert "access_logs" not in encode(BalancerReport())  # an older gateway reads on
+
+
+async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented() -> None:
+    """Decision 0269: ``domain_name`` is the client's SNI name when a certificate's names
+    matched it (``-`` when the default was presented for want of one, or without SNI), and
+    ``chosen_cert_arn`` the ARN of the certificate presented; a GET with a zero length is
+    classified as AWS's desync mitigation does."""
+    import shlex
+    import socket
+    import ssl
+
+    from andromede.hypervisor.tls_terminators import sni_context
+    from andromede.loadbalancing.certificates import CertificateMaterial
+    from andromede.loadbalancing.tls import TlsSettings
+    from support.tls_certificates import TestCa
+
+    ca = TestCa()
+    issued = {"arn:default": ca.issue("www.example.test"), "arn:api": ca.issue("api.example.test")}
+
+    async def material(tenant_id: str, arn: str) -> CertificateMaterial:
+        return CertificateMaterial(arn, issued[arn].body, "", issued[arn].key.encode())
+
+    context = await sni_context("1", TlsSettings(("arn:default", "arn:api")), material)
+    rules = (default(FixedResponse("200", "text/plain", "ok")),)
+    routing = HttpRouting(
+        "l1", 443, rules, protocol="HTTPS", access_log="app/shop/50dc6c495c0c9188"
+    )
+    running = HttpListenerProxy(routing)
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    port = listening.getsockname()[1]
+    await running.serve_socket(listening, context)
+    try:
+        for name in ("api.example.test", "other.example.test", ""):
+            client = ssl.create_default_context(cadata=ca.pem)
+            client.check_hostname = False
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", port, ssl=client, server_hostname=name
+            )
+            length = b"Content-Length: 0\r\n" if not name else b""  # a desync's Acceptable
+            writer.write(
+                b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\nConnection: close\r\n"
+                + length
+                + b"\r\n"
+            )
+            await writer.drain()
+            assert (await reader.read()).startswith(b"HTTP/1.1 200")
+            writer.close()
+        fields = [shlex.split(line) for line in running.access_log.drain()]
+        assert [f[0] for f in fields] == ["https"] * 3
+        assert [(f[18], f[19]) for f in fields] == [
+            ("api.example.test", "arn:api"),
+            ("-", "arn:default"),  # no certificate's names matched: the default's
+            ("-", "arn:default"),  # no SNI
+        ]
+        assert all(f[14] != "-" and f[15].startswith("TLSv1.") for f in fields)
+        assert [(f[27], f[28]) for f in fields] == [
+            ("-", "-"),
+            ("-", "-"),
+            ("Acceptable", "GetHeadZeroContentLength"),
+        ]
+    finally:
+        await running.close()

@@ -98,12 +98,13 @@ class Listener:
                 await proxies.close()
                 target.close()
 
-    async def get(self, certificate: ClientCertificate | None, *extra: str) -> str:
-        """The answer's status line, or "refused" when the connection was refused."""
+    async def get(self, certificate: ClientCertificate | None, *extra: str, chain: str = "") -> str:
+        """The answer's status line, or "refused" when the connection was refused; the
+        client presents ``chain`` (PEM) after its certificate."""
         context = ssl.create_default_context(cadata=self.server_ca.pem)
         if certificate is not None:
             pem = self.tmp_path / f"client-{certificate.serial}.pem"
-            pem.write_text(certificate.pem + certificate.key_pem)
+            pem.write_text(certificate.pem + chain + certificate.key_pem)
             context.load_cert_chain(pem)
         try:
             reader, writer = await asyncio.open_connection(
@@ -192,3 +193,30 @@ async def test_passthrough_forwards_any_certificate_unverified(tmp_path: Path) -
         # Without a certificate: served, no certificate header (the forged one dropped).
         assert await listener.get(None, "X-Amzn-Mtls-Clientcert: forged") == "HTTP/1.1 200 OK"
         assert "x-amzn-mtls-clientcert" not in listener.seen[-1]
+
+
+async def test_passthrough_forwards_the_whole_chain_the_client_presented(tmp_path: Path) -> None:
+    """Decision 0269: the leaf, then each certificate the client sent after it, in its
+    order — as AWS's ``X-Amzn-Mtls-Clientcert`` (URL-encoded PEM)."""
+    root = ClientCa("Chain Root CA")
+    intermediate = ClientCa("Chain Issuing CA", parent=root)
+    leaf = intermediate.issue("carol")
+    listener = Listener(tmp_path)
+    async with listener.serving(MutualTls("passthrough")):
+        presented = intermediate.pem + root.pem
+        assert await listener.get(leaf, chain=presented) == "HTTP/1.1 200 OK"
+        forwarded = listener.seen[-1]["x-amzn-mtls-clientcert"]
+        assert "%0A" in forwarded and "-----BEGIN%20CERTIFICATE-----" in forwarded
+        assert x509.load_pem_x509_certificates(unquote(forwarded).encode()) == [
+            leaf.certificate,
+            intermediate.certificate,
+            root.certificate,
+        ]
+    # verify mode still tells the leaf alone, the chain checked up to the store's root.
+    listener = Listener(tmp_path)
+    async with listener.serving(MutualTls("verify", ca_bundle=root.pem)):
+        assert await listener.get(leaf, chain=intermediate.pem) == "HTTP/1.1 200 OK"
+        headers = listener.seen[-1]
+        told = unquote(headers["x-amzn-mtls-clientcert-leaf"]).encode()
+        assert x509.load_pem_x509_certificates(told) == [leaf.certificate]
+        assert headers["x-amzn-mtls-clientcert-issuer"] == "CN=Chain Issuing CA,O=Andromede"

@@ -215,3 +215,87 @@ async def test_a_terminator_counts_flows_bytes_failed_handshakes_and_held_connec
         await terminators.close()
         target.close()
         await target.wait_closed()
+
+
+async def test_a_terminator_writes_an_access_log_line_per_connection_while_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Decision 0269: an NLB TLS listener whose access logs are on writes one line a TLS
+    connection when it ends, in AWS's NLB format — the listener, client and node address,
+    the durations, the plaintext bytes both ways, the certificate presented, the cipher and
+    protocol, the SNI name — and one for a failed handshake with ``-`` for what it never
+    chose; turning the logs on or off keeps the listener's connections (not served anew)."""
+
+    async def in_place(namespace: str, work: Callable[[], int]) -> int:
+        return work()
+
+    monkeypatch.setattr(tls_terminators, "_in_netns", in_place)
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"echo " + await reader.read(100))
+        await writer.drain()
+        writer.close()
+
+    target = await asyncio.start_server(echo, "127.0.0.1", 0)
+    target_port = int(target.sockets[0].getsockname()[1])
+    ca = TestCa()
+    issued = ca.issue("www.example.test")
+
+    async def material(tenant_id: str, arn: str) -> CertificateMaterial:
+        return CertificateMaterial(arn, issued.body, "", issued.key.encode())
+
+    port = _free_port()
+    view = ForwardingView(
+        "0123456789abcdef", "vpc-1", ("127.0.0.1",), port, (("127.0.0.1", target_port),),
+        tenant_id="1", tls=TLS,
+    )  # fmt: skip
+    terminators = tls_terminators.TlsTerminators(lambda vpc: "in-place", material)
+    client = ssl.create_default_context(cadata=ca.pem)
+    key = ("vpc-1", "127.0.0.1", port, "tls")
+
+    async def exchange() -> None:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client, server_hostname="www.example.test"
+        )
+        writer.write(b"hello")
+        assert await reader.read(100) == b"echo hello"
+        writer.close()
+
+    try:
+        await terminators.apply([view])
+        await exchange()
+        await _settled(terminators, key, 1)
+        assert terminators.access_logs() == {}  # off: nothing written
+        running = terminators._running[("vpc-1", view.listener_id)]
+        logged = replace(view, tls=replace(TLS, access_log="net/edge/50dc6c495c0c9188"))
+        await terminators.apply([logged])
+        assert terminators._running[("vpc-1", view.listener_id)] is running  # kept
+        await exchange()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)  # no TLS
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        assert await reader.read() == b""
+        writer.close()
+        await _settled(terminators, key, 3)
+        for _ in range(50):
+            found = terminators.access_logs()
+            if found:
+                break
+            await asyncio.sleep(0.02)
+        lines = found[("vpc-1", "127.0.0.1", port)]
+        assert terminators.access_logs() == {}  # taken once
+        good, failed = (line.split(" ") for line in lines)
+        assert len(good) == 22 and good[:2] == ["tls", "2.0"]
+        assert good[3:5] == ["net/edge/50dc6c495c0c9188", "0123456789abcdef"]
+        assert good[5].startswith("127.0.0.1:") and good[6] == f"127.0.0.1:{port}"
+        assert good[7].isdigit() and good[8].isdigit()
+        assert good[9:11] == ["5", "10"]  # the plaintext, each way
+        assert good[11] == "-" and good[12] == TLS.certificates[0]
+        assert good[14] != "-" and good[15] in ("tlsv12", "tlsv13")
+        assert good[17] == "www.example.test"
+        assert good[2] >= good[21]  # ended after it was created
+        assert failed[8] == "-" and failed[12] == "-" and failed[14:16] == ["-", "-"]
+        assert failed[9:11] == ["0", "0"]
+    finally:
+        await terminators.close()
+        target.close()
+        await target.wait_closed()
