@@ -151,6 +151,12 @@ class Table:
     table_key: bytes = b""
     # Its Kinesis streaming destinations (decision 0262), whatever their status.
     kinesis: tuple[KinesisDestination, ...] = ()
+    # Decision 0267: OnDemandThroughput's maxima (-1: none), the throughput decreases of the
+    # UTC day of the last one (ms; 0: never decreased).
+    max_read_requests: int = -1
+    max_write_requests: int = -1
+    decreases_today: int = 0
+    last_decrease: int = 0
 
     @property
     def forwarding(self) -> bool:
@@ -184,6 +190,8 @@ class Table:
         }
         if self.throughput_changed:
             throughput["LastIncreaseDateTime"] = self.throughput_changed / 1000
+        if self.last_decrease:
+            throughput["LastDecreaseDateTime"] = self.last_decrease / 1000
         described: dict[str, Any] = {
             "TableName": self.name,
             "TableStatus": "ACTIVE",
@@ -204,6 +212,11 @@ class Table:
             "DeletionProtectionEnabled": self.deletion_protection,
             "TableClassSummary": {"TableClass": "STANDARD"},
         }
+        if self.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
+            described["OnDemandThroughput"] = {
+                "MaxReadRequestUnits": self.max_read_requests,
+                "MaxWriteRequestUnits": self.max_write_requests,
+            }
         if self.kms_key_arn is not None:
             described["SSEDescription"] = {
                 "Status": "ENABLED",

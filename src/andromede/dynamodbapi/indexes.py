@@ -18,6 +18,7 @@ from andromede.dynamodb.model import (
 )
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, invalid
+from andromede.dynamodbapi.throughput import UNBOUNDED, check_capacity
 
 __all__ = ["check_indexes", "read_index", "updated_indexes"]
 
@@ -92,10 +93,11 @@ def _throughput(
         return 0, 0
     if given is None:
         raise _bad(f"ProvisionedThroughput must be specified for index: {name}")
-    read = call.integer("ReadCapacityUnits", minimum=1, maximum=40_000, source=given)
-    write = call.integer("WriteCapacityUnits", minimum=1, maximum=40_000, source=given)
+    read = call.integer("ReadCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
+    write = call.integer("WriteCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
     if read is None or write is None:
         raise invalid("ProvisionedThroughput", "Member must not be null")
+    check_capacity(call, read, write)  # the settings' maximums (decision 0267)
     return read, write
 
 

@@ -317,6 +317,8 @@ _BATCH_CODES: Final = {
     "ValidationException": "ValidationError",
     "ResourceNotFoundException": "ResourceNotFound",
     "ThrottlingException": "ThrottlingError",
+    "ProvisionedThroughputExceededException": "ProvisionedThroughputExceeded",  # 0267
+    "RequestLimitExceeded": "RequestLimitExceeded",
     "TransactionConflictException": "TransactionConflict",
 }
 
