@@ -45,7 +45,7 @@ class KeyElement:
 class SecondaryIndex:
     """A global (``local`` False) or local secondary index (decision 0243): its key schema,
     its projection (``ALL``, ``KEYS_ONLY`` or ``INCLUDE`` of ``non_key``) and, for a global
-    one, its provisioned throughput (recorded, not enforced, as the table's)."""
+    one, its provisioned throughput (enforced with the table's, decision 0267)."""
 
     name: str
     local: bool

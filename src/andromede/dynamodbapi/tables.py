@@ -1,6 +1,8 @@
 """DynamoDB's table calls (decision 0237): CreateTable (a table ACTIVE at once, so the
 ``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
-UpdateTable (billing mode, provisioned throughput, deletion protection: decision 0253),
+UpdateTable (billing mode, provisioned throughput and ``OnDemandThroughput`` within the
+settings' maximums and AWS's decrease rule: ``dynamodbapi.throughput``, decision 0267;
+deletion protection: decision 0253),
 DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
 DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``); streams

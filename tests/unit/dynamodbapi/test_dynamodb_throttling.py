@@ -330,3 +330,17 @@ async def test_a_partiql_batch_answers_each_throttled_statement_its_error(
     answer = await world.client("BatchExecuteStatement", Statements=statements)
     codes = [r.get("Error", {}).get("Code") for r in answer["Responses"]]
     assert codes == [None, None, "ProvisionedThroughputExceeded"]
+
+
+async def test_a_partiql_read_transaction_is_cancelled_when_throttled(
+    world: World, clock: Clock
+) -> None:
+    await provisioned(world, read=1, write=5)
+    for pk in "ab":
+        await world.client("PutItem", TableName="things", Item=item(pk))
+    statements = [
+        {"Statement": "SELECT * FROM things WHERE pk = ?", "Parameters": [{"S": pk}]} for pk in "ab"
+    ]
+    body = await error_body(world, "ExecuteTransaction", TransactStatements=statements)
+    assert body["__type"].endswith("#TransactionCanceledException")
+    assert [r["Code"] for r in body["CancellationReasons"]] == ["None", "ThrottlingError"]
