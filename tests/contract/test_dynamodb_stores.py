@@ -94,6 +94,11 @@ async def test_a_tables_on_demand_maximums_and_decreases_are_kept(store: DynamoS
         max_write_requests=-1,
         decreases_today=3,
         last_decrease=1_800_000_123_000,
+        indexes=(
+            SecondaryIndex(
+                "by-g", False, KeyElement("g", "S"), None, max_read_requests=3, max_write_requests=4
+            ),
+        ),
     )
     assert await store.replace_table(changed)
     assert await store.get_table("t1", "a") == changed

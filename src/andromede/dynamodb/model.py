@@ -57,6 +57,9 @@ class SecondaryIndex:
     write_capacity: int = 0
     # Added by UpdateTable and not yet filled from the table's items (decision 0254): CREATING.
     backfilling: bool = False
+    # A global index's OnDemandThroughput on an on-demand table (decision 0267; -1: none).
+    max_read_requests: int = -1
+    max_write_requests: int = -1
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -91,6 +94,11 @@ class SecondaryIndex:
                 "ReadCapacityUnits": self.read_capacity,
                 "WriteCapacityUnits": self.write_capacity,
             }
+            if table.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
+                described["OnDemandThroughput"] = {
+                    "MaxReadRequestUnits": self.max_read_requests,
+                    "MaxWriteRequestUnits": self.max_write_requests,
+                }
         return described
 
 

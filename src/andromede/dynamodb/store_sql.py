@@ -90,6 +90,7 @@ def _definition(table: Table) -> str:
                     "read": i.read_capacity,
                     "write": i.write_capacity,
                     "backfilling": i.backfilling,
+                    "on_demand": [i.max_read_requests, i.max_write_requests],  # 0267
                 }
                 for i in table.indexes
             ],
@@ -110,6 +111,8 @@ def _index(d: dict[str, Any]) -> SecondaryIndex:
         read_capacity=int(d["read"]),
         write_capacity=int(d["write"]),
         backfilling=bool(d.get("backfilling", False)),
+        max_read_requests=int(d.get("on_demand", (-1, -1))[0]),
+        max_write_requests=int(d.get("on_demand", (-1, -1))[1]),
     )
 
 

@@ -106,7 +106,8 @@ def _rate(
         units = owner.write_capacity if write else owner.read_capacity
         return float(units), "ProvisionedThroughputExceeded"
     ceiling = limits.on_demand_max_write if write else limits.on_demand_max_read
-    maximum = table.max_write_requests if write else table.max_read_requests
+    holder = index if index is not None else table
+    maximum = holder.max_write_requests if write else holder.max_read_requests
     if 0 < maximum <= ceiling:
         return float(maximum), "MaxOnDemandThroughputExceeded"
     return float(ceiling), "AccountLimitExceeded"

@@ -269,7 +269,7 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
             held_read, held_write = provisioned(table)
             await check_account(call, table.name, held_read - table.read_capacity + read,
                                 held_write - table.write_capacity + write)  # fmt: skip
-    maxima = on_demand(call, mode, table)
+    maxima = on_demand(call, mode, (table.max_read_requests, table.max_write_requests))
     if maxima != (table.max_read_requests, table.max_write_requests):
         changes.update(max_read_requests=maxima[0], max_write_requests=maxima[1])
     key = await key_choice(call, table.name, table)  # decision 0254

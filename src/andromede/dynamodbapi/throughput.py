@@ -95,11 +95,15 @@ async def check_account(call: DynamoCall, table_name: str, read: int, write: int
             )
 
 
-def on_demand(call: DynamoCall, mode: BillingMode, table: Table | None = None) -> tuple[int, int]:
-    """``OnDemandThroughput``'s (read, write) maximums (-1: none; unchanged fields keep the
-    table's)."""
-    held = (-1, -1) if table is None else (table.max_read_requests, table.max_write_requests)
-    given = call.mapping("OnDemandThroughput")
+def on_demand(
+    call: DynamoCall,
+    mode: BillingMode,
+    held: tuple[int, int] = (-1, -1),
+    source: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """``OnDemandThroughput``'s (read, write) maximums, of the call or of ``source`` (an
+    index's definition or update); -1: none; a field not given keeps ``held``'s."""
+    given = call.mapping("OnDemandThroughput", source=source)
     if not given:
         return held
     if mode is not BillingMode.PAY_PER_REQUEST:

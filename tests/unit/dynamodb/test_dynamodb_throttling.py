@@ -115,6 +115,20 @@ def test_an_on_demand_maximum_is_a_throttling_exception_the_ceiling_a_request_li
     held.admit(capped, write=True)
 
 
+def test_a_global_index_of_an_on_demand_table_has_its_own_maximum() -> None:
+    clock = Clock()
+    capped = dataclasses.replace(GSI, max_read_requests=1)
+    things = table(BillingMode.PAY_PER_REQUEST, indexes=(capped,))
+    held = gate(clock, on_demand_max_read=100)
+    held.spend(things, 1, 0, {}, reading=capped)
+    with pytest.raises(ThroughputExceeded) as refused:
+        held.admit(things, write=False, reading=capped)
+    assert refused.value.reasons == [
+        ("IndexReadMaxOnDemandThroughputExceeded", f"{things.arn}/index/by-g")
+    ]
+    held.admit(things, write=False)  # the table's own reads: the ceiling
+
+
 def test_each_gateway_enforces_its_share_and_the_switch_turns_it_off() -> None:
     clock, things = Clock(), table()
     shared = gate(clock, burst_seconds=1, gateways=2)

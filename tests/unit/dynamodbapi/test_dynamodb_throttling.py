@@ -344,3 +344,52 @@ async def test_a_partiql_read_transaction_is_cancelled_when_throttled(
     body = await error_body(world, "ExecuteTransaction", TransactStatements=statements)
     assert body["__type"].endswith("#TransactionCanceledException")
     assert [r["Code"] for r in body["CancellationReasons"]] == ["None", "ThrottlingError"]
+
+
+async def test_a_global_indexs_on_demand_maximum_is_set_described_and_updated(
+    world: World, clock: Clock
+) -> None:
+    index = {
+        "IndexName": "by-g",
+        "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+        "OnDemandThroughput": {"MaxReadRequestUnits": 1},
+    }
+    made = await world.client(
+        "CreateTable",
+        TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[index],
+    )
+    (described,) = made["TableDescription"]["GlobalSecondaryIndexes"]
+    assert described["OnDemandThroughput"] == {
+        "MaxReadRequestUnits": 1,
+        "MaxWriteRequestUnits": -1,
+    }
+    query = {
+        "TableName": "things",
+        "IndexName": "by-g",
+        "KeyConditionExpression": "g = :g",
+        "ExpressionAttributeValues": {":g": {"S": "x"}},
+    }
+    await world.client("Query", **query)
+    await world.client("Query", **query)  # half a unit each: the second empties it
+    body = await error_body(world, "Query", **query)
+    assert body["__type"].endswith("#ThrottlingException")
+    assert body["ThrottlingReasons"][0]["reason"] == "IndexReadMaxOnDemandThroughputExceeded"
+    updated = await world.client(
+        "UpdateTable",
+        TableName="things",
+        GlobalSecondaryIndexUpdates=[
+            {"Update": {"IndexName": "by-g", "OnDemandThroughput": {"MaxReadRequestUnits": 50}}}
+        ],
+    )
+    (after,) = updated["TableDescription"]["GlobalSecondaryIndexes"]
+    assert after["OnDemandThroughput"]["MaxReadRequestUnits"] == 50
+    clock.now += 0.1
+    await world.client("Query", **query)
