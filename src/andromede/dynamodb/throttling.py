@@ -104,6 +104,10 @@ def _rate(
     if table.billing_mode is BillingMode.PROVISIONED:
         owner = index if index is not None else table
         units = owner.write_capacity if write else owner.read_capacity
+        if not units and index is not None:
+            # An index made on demand whose table turned provisioned without giving it a
+            # capacity: the table's, rather than nothing at all (which would stop every write).
+            units = table.write_capacity if write else table.read_capacity
         return float(units), "ProvisionedThroughputExceeded"
     ceiling = limits.on_demand_max_write if write else limits.on_demand_max_read
     holder = index if index is not None else table

@@ -14,6 +14,7 @@ ignored."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
@@ -310,6 +311,12 @@ async def _update_indexes(call: DynamoCall, table: Table) -> Table:
         assert isinstance(target, SecondaryIndex)  # noqa: S101 (an index)
         if action == "Update":
             kept = tuple(target if i.name == target.name else i for i in table.indexes)
+            (read, write), (held_read, held_write) = (
+                provisioned(replace(table, indexes=kept)),
+                provisioned(table),
+            )
+            if read > held_read or write > held_write:  # decision 0267
+                await check_account(call, table.name, read, write)
             table = await call.dynamodb.change_table(table, indexes=kept)
             continue
         if any(i.backfilling for i in table.indexes):

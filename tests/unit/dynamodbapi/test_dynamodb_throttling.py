@@ -393,3 +393,58 @@ async def test_a_global_indexs_on_demand_maximum_is_set_described_and_updated(
     assert after["OnDemandThroughput"]["MaxReadRequestUnits"] == 50
     clock.now += 0.1
     await world.client("Query", **query)
+
+
+async def test_a_global_indexs_capacity_update_is_bounded_by_the_account(
+    world: World, clock: Clock
+) -> None:
+    await provisioned(
+        world,
+        read=700,
+        attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            }
+        ],
+    )
+
+    def update(read: int) -> dict[str, Any]:
+        throughput = {"ReadCapacityUnits": read, "WriteCapacityUnits": 1}
+        return {"Update": {"IndexName": "by-g", "ProvisionedThroughput": throughput}}
+
+    await world.fails("UpdateTable", "LimitExceededException", TableName="things",
+                      GlobalSecondaryIndexUpdates=[update(801)])  # fmt: skip
+    await world.client("UpdateTable", TableName="things", GlobalSecondaryIndexUpdates=[update(800)])
+
+
+async def test_an_index_without_capacity_on_a_provisioned_table_draws_on_the_tables(
+    world: World, clock: Clock
+) -> None:
+    await world.client(
+        "CreateTable",
+        TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    await world.client(
+        "UpdateTable",
+        TableName="things",
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    await world.client("PutItem", TableName="things", Item={**item("a"), "g": {"S": "x"}})
