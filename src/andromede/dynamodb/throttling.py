@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -92,8 +92,12 @@ class ThroughputExceeded(DynamoError):
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
-    at: float
-    touched: float = field(default=0.0)
+    at: float  # when ``tokens`` was last brought up to date (monotonic s)
+    share: float = 0.0  # this gateway's rate, units a second
+    cap: float = 0.0  # the most it holds
+
+    def full_at(self, now: float) -> bool:
+        return self.share > 0 and self.tokens + (now - self.at) * self.share >= self.cap
 
 
 def _rate(
@@ -136,9 +140,9 @@ class ThroughputGate:
         if held is None:
             held = self._buckets[key] = _Bucket(share * burst, now)
         else:
-            held.tokens = min(share * burst, held.tokens + (now - held.at) * share)
+            held.tokens = min(share * burst, held.tokens + (now - held.at) * held.share)
             held.at = now
-        held.touched = now
+        held.share, held.cap = share, share * burst
         return held
 
     def _burst(self, table: Table) -> float:
@@ -201,10 +205,10 @@ class ThroughputGate:
         self._bucket(table, name, write, rate, self._burst(table)).tokens -= units
 
     def _prune(self) -> None:
-        """Buckets untouched for longer than a full refill are full: forgotten (made again
-        full when next used), so deleted tables' buckets do not stay."""
-        horizon = self._clock() - self.limits.burst_seconds - 1
-        for key in [k for k, b in self._buckets.items() if b.touched < horizon]:
+        """Buckets refilled to the full are forgotten (made again full when next used), so
+        idle and deleted tables' buckets do not stay; one in debt is kept until paid."""
+        now = self._clock()
+        for key in [k for k, b in self._buckets.items() if b.full_at(now)]:
             del self._buckets[key]
 
 

@@ -178,3 +178,19 @@ def test_four_decreases_a_day_then_one_an_hour_counted_per_utc_day() -> None:
     next_day = _ms("2026-12-07T00:00:01")
     assert decreases_today(worn, next_day) == 0
     assert decrease_refusal(worn, next_day) is None
+
+
+def test_idle_buckets_are_forgotten_but_a_debt_is_kept_until_paid() -> None:
+    clock, things = Clock(), table()
+    other = dataclasses.replace(things, name="other")
+    held = gate(clock, burst_seconds=1)
+    held.spend(things, 10_000, 0, {})  # 1,000 s of debt at 10 a second
+    held.spend(other, 0, 5, {})
+    held.spend(dataclasses.replace(things, name="gone"), 0, 5, {})  # a table since deleted
+    clock.now += 400  # beyond any burst: "other" is full again, "things" still owes
+    for _ in range(5000):  # enough calls for the pruning to run
+        held.admit(other, write=True)
+    with pytest.raises(ThroughputExceeded):
+        held.admit(things, write=False)
+    # "gone"'s forgotten, "other"'s made again since, "things"' kept.
+    assert len(held._buckets) == 2
