@@ -84,6 +84,26 @@ async def test_tables_are_named_once_bounded_and_changed_by_revision(store: Dyna
     assert await store.get_table("t1", "a") is None
 
 
+async def test_a_tables_on_demand_maximums_and_decreases_are_kept(store: DynamoStore) -> None:
+    """Decision 0267: OnDemandThroughput and the day's throughput decreases survive a read."""
+    await store.create_table(table("a"), max_tables=2)
+    changed = dataclasses.replace(
+        table("a"),
+        revision=2,
+        max_read_requests=7,
+        max_write_requests=-1,
+        decreases_today=3,
+        last_decrease=1_800_000_123_000,
+        indexes=(
+            SecondaryIndex(
+                "by-g", False, KeyElement("g", "S"), None, max_read_requests=3, max_write_requests=4
+            ),
+        ),
+    )
+    assert await store.replace_table(changed)
+    assert await store.get_table("t1", "a") == changed
+
+
 async def test_items_are_written_over_the_revision_read(store: DynamoStore) -> None:
     await store.create_table(table("a"), max_tables=10)
     h = b"\x10" * 32

@@ -21,7 +21,17 @@ from dataclasses import dataclass, field
 
 from andromede.dynamodb.model import SecondaryIndex, Table
 
-__all__ = ["Tally", "Units", "measuring", "on_index", "record", "transactional"]
+__all__ = [
+    "Tally",
+    "Units",
+    "measured",
+    "measuring",
+    "on_index",
+    "reading",
+    "record",
+    "throttled",
+    "transactional",
+]
 
 
 @dataclass(slots=True)
@@ -43,6 +53,8 @@ class Tally:
     indexes: dict[str, dict[str, tuple[bool, Units]]] = field(default_factory=dict)
     reading: SecondaryIndex | None = None
     scale: float = 1.0
+    # Throttle events (decision 0267): (table, global index or None, a write?) each refusal.
+    throttle_events: list[tuple[str, str | None, bool]] = field(default_factory=list)
 
     def table(self, name: str) -> Units:
         self.indexes.setdefault(name, {})
@@ -80,6 +92,25 @@ def on_index(index: SecondaryIndex) -> Iterator[None]:
         yield
     finally:
         tally.reading = before
+
+
+def measured() -> bool:
+    """Whether a client's call is being measured (not the platform's own work: an import,
+    the time-to-live upkeep), the calls whose capacity is enforced (decision 0267)."""
+    return _CURRENT.get() is not None
+
+
+def reading() -> SecondaryIndex | None:
+    """The index the current call reads (inside :func:`on_index`), if any."""
+    tally = _CURRENT.get()
+    return None if tally is None else tally.reading
+
+
+def throttled(table: str, index: str | None, write: bool) -> None:
+    """A refusal for want of capacity (decision 0267), told to the call's metrics."""
+    tally = _CURRENT.get()
+    if tally is not None:
+        tally.throttle_events.append((table, index, write))
 
 
 @contextmanager

@@ -14,7 +14,9 @@ each to DynamoDB's error type.
     ├── TransactionCanceled      a transaction's condition failed (the reasons, item by item)
     ├── TransactionConflict      a transaction's items changed under it, past the retries
     ├── ExpiredIterator          a stream's shard iterator past its lifetime (decision 0246)
-    └── TrimmedDataAccess        a stream position whose records the retention removed
+    ├── TrimmedDataAccess        a stream position whose records the retention removed
+    └── ThroughputExceeded       a table's or index's capacity spent (``dynamodb.throttling``,
+                                 decision 0267: the wire type and AWS's ThrottlingReasons)
 """
 
 from __future__ import annotations

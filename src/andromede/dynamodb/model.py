@@ -45,7 +45,7 @@ class KeyElement:
 class SecondaryIndex:
     """A global (``local`` False) or local secondary index (decision 0243): its key schema,
     its projection (``ALL``, ``KEYS_ONLY`` or ``INCLUDE`` of ``non_key``) and, for a global
-    one, its provisioned throughput (recorded, not enforced, as the table's)."""
+    one, its provisioned throughput (enforced with the table's, decision 0267)."""
 
     name: str
     local: bool
@@ -57,6 +57,9 @@ class SecondaryIndex:
     write_capacity: int = 0
     # Added by UpdateTable and not yet filled from the table's items (decision 0254): CREATING.
     backfilling: bool = False
+    # A global index's OnDemandThroughput on an on-demand table (decision 0267; -1: none).
+    max_read_requests: int = -1
+    max_write_requests: int = -1
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -91,6 +94,11 @@ class SecondaryIndex:
                 "ReadCapacityUnits": self.read_capacity,
                 "WriteCapacityUnits": self.write_capacity,
             }
+            if table.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
+                described["OnDemandThroughput"] = {
+                    "MaxReadRequestUnits": self.max_read_requests,
+                    "MaxWriteRequestUnits": self.max_write_requests,
+                }
         return described
 
 
@@ -151,6 +159,12 @@ class Table:
     table_key: bytes = b""
     # Its Kinesis streaming destinations (decision 0262), whatever their status.
     kinesis: tuple[KinesisDestination, ...] = ()
+    # Decision 0267: OnDemandThroughput's maxima (-1: none), the throughput decreases of the
+    # UTC day of the last one (ms; 0: never decreased).
+    max_read_requests: int = -1
+    max_write_requests: int = -1
+    decreases_today: int = 0
+    last_decrease: int = 0
 
     @property
     def forwarding(self) -> bool:
@@ -184,6 +198,8 @@ class Table:
         }
         if self.throughput_changed:
             throughput["LastIncreaseDateTime"] = self.throughput_changed / 1000
+        if self.last_decrease:
+            throughput["LastDecreaseDateTime"] = self.last_decrease / 1000
         described: dict[str, Any] = {
             "TableName": self.name,
             "TableStatus": "ACTIVE",
@@ -204,6 +220,11 @@ class Table:
             "DeletionProtectionEnabled": self.deletion_protection,
             "TableClassSummary": {"TableClass": "STANDARD"},
         }
+        if self.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
+            described["OnDemandThroughput"] = {
+                "MaxReadRequestUnits": self.max_read_requests,
+                "MaxWriteRequestUnits": self.max_write_requests,
+            }
         if self.kms_key_arn is not None:
             described["SSEDescription"] = {
                 "Status": "ENABLED",

@@ -44,6 +44,7 @@ from andromede.dynamodb.model import (
 )
 from andromede.dynamodb.store import ABSENT, DynamoStore, IndexPosition, ScanRange
 from andromede.dynamodb.streams import change_record
+from andromede.dynamodb.throttling import ThroughputGate
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
 __all__ = [
@@ -120,6 +121,7 @@ class DynamoService:
         self._sealer = sealer
         self._observer = observer
         self.index_added: Callable[[], None] | None = None  # wakes the backfill (0254)
+        self.throttle: ThroughputGate | None = None  # capacity enforced (decision 0267)
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -270,6 +272,7 @@ class DynamoService:
         return hash_token, sort_token, stored
 
     async def get_item(self, table: Table, key: Item, consistent: bool) -> Item | None:
+        self._admit(table, write=False)
         _, _, stored = await self.held(table, check_key(table, key))
         self.consumed(table, read_units(0 if stored is None else stored.size, consistent), 0)
         return None if stored is None else await self.open_item(table, stored)
@@ -279,6 +282,7 @@ class DynamoService:
         replaced, if any."""
         key = key_of(table, item)
         size = self.check_size(item)
+        self._admit(table, write=True)
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -295,6 +299,7 @@ class DynamoService:
     ) -> tuple[Item | None, Item]:
         """The item at ``key`` updated (made if absent), its condition holding: (old, new)."""
         key = check_key(table, key)
+        self._admit(table, write=True)
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -312,6 +317,7 @@ class DynamoService:
         self, table: Table, key: Item, condition: Condition | None
     ) -> Item | None:
         key = check_key(table, key)
+        self._admit(table, write=True)
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -527,6 +533,7 @@ class DynamoService:
     ) -> Page:
         """Items read in order until ``limit`` were read or a page's bytes (1 MB) were; the
         filter applies to what was read, as DynamoDB's does."""
+        self._admit(table, write=False)
         kept: list[Item] = []
         scanned = 0
         size = 0
@@ -561,9 +568,18 @@ class DynamoService:
     ) -> None:
         """Units billed (``write`` the table's own, ``by_index`` each index's writes) and told
         to the call's capacity tally (decision 0247)."""
+        own = write
         read, write = capacity.record(table, read, write, by_index or {})
+        if self.throttle is not None and capacity.measured():  # reads scaled by the tally
+            self.throttle.spend(table, read, own, by_index or {}, capacity.reading())
         if self._observer is not None:
             self._observer.consumed(table, read, write)
+
+    def _admit(self, table: Table, write: bool) -> None:
+        """Refused (``ThroughputExceeded``) while the capacity it draws on is spent (a
+        client's call: an import's writes are not, as AWS's do not consume capacity)."""
+        if self.throttle is not None and capacity.measured():
+            self.throttle.admit(table, write, capacity.reading())
 
     async def expire(self, limit: int = 1000) -> dict[tuple[str, str], int]:
         """Items past their time to live deleted, at most ``limit``: how many of each

@@ -77,6 +77,8 @@ def _definition(table: Table) -> str:
             "kms_key": table.kms_key_arn,  # decision 0254
             "kinesis": [d.stored() for d in table.kinesis],  # decision 0262
             "table_key": base64.b64encode(table.table_key).decode(),
+            "on_demand": [table.max_read_requests, table.max_write_requests],  # decision 0267
+            "decreases": [table.decreases_today, table.last_decrease],
             "indexes": [
                 {
                     "name": i.name,
@@ -88,6 +90,7 @@ def _definition(table: Table) -> str:
                     "read": i.read_capacity,
                     "write": i.write_capacity,
                     "backfilling": i.backfilling,
+                    "on_demand": [i.max_read_requests, i.max_write_requests],  # 0267
                 }
                 for i in table.indexes
             ],
@@ -108,6 +111,8 @@ def _index(d: dict[str, Any]) -> SecondaryIndex:
         read_capacity=int(d["read"]),
         write_capacity=int(d["write"]),
         backfilling=bool(d.get("backfilling", False)),
+        max_read_requests=int(d.get("on_demand", (-1, -1))[0]),
+        max_write_requests=int(d.get("on_demand", (-1, -1))[1]),
     )
 
 
@@ -142,6 +147,10 @@ def _table(m: Any) -> Table:
         kms_key_arn=d.get("kms_key"),
         table_key=base64.b64decode(d.get("table_key", "")),
         kinesis=tuple(KinesisDestination.from_stored(k) for k in d.get("kinesis", ())),
+        max_read_requests=int(d.get("on_demand", (-1, -1))[0]),
+        max_write_requests=int(d.get("on_demand", (-1, -1))[1]),
+        decreases_today=int(d.get("decreases", (0, 0))[0]),
+        last_decrease=int(d.get("decreases", (0, 0))[1]),
     )
 
 

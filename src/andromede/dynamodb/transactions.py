@@ -26,6 +26,7 @@ from andromede.dynamodb.model import Table
 from andromede.dynamodb.service import DynamoService, updated, write_units
 from andromede.dynamodb.store import ABSENT, TransactWrite
 from andromede.dynamodb.streams import change_record
+from andromede.dynamodb.throttling import cancellation_reasons
 from andromede.dynamodb.values import Item
 
 __all__ = ["MAX_ACTIONS", "TransactOp", "transact_write"]
@@ -80,6 +81,10 @@ def _doubled(units: dict[str, float]) -> dict[str, float]:
 async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> None:
     checked = _checked(ops)
     tenant_id = checked[0].table.tenant_id
+    # Decision 0267: a write transaction throttled is cancelled, ThrottlingError per action.
+    throttled = cancellation_reasons(dynamodb.throttle, [(op.table, True) for op in checked])
+    if throttled is not None:
+        raise TransactionCanceled(throttled)
     for _ in range(_ATTEMPTS):
         writes: list[TransactWrite] = []
         reasons: list[dict[str, Any]] = []

@@ -26,6 +26,7 @@ from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+from andromede.dynamodbapi.throughput import UNBOUNDED, check_capacity
 
 __all__ = [
     "BACKUP_ACTIONS",
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
-_MAX_CAPACITY: Final = 40_000
 # What AWS requires of a restore's caller on the target table, besides the restore itself.
 RESTORE_DATA_ACTIONS: Final = (
     "BatchWriteItem", "DeleteItem", "GetItem", "PutItem", "Query", "Scan", "UpdateItem",
@@ -226,12 +226,13 @@ def restore_overrides(call: DynamoCall, source: Table) -> RestoreOverrides:
                 "must be specified when BillingModeOverride is PROVISIONED"
             )
         if throughput is not None:
-            read = call.integer("ReadCapacityUnits", minimum=1, maximum=_MAX_CAPACITY,
+            read = call.integer("ReadCapacityUnits", minimum=1, maximum=UNBOUNDED,
                                 source=throughput) or 0  # fmt: skip
-            write = call.integer("WriteCapacityUnits", minimum=1, maximum=_MAX_CAPACITY,
+            write = call.integer("WriteCapacityUnits", minimum=1, maximum=UNBOUNDED,
                                  source=throughput) or 0  # fmt: skip
             if not (read and write):
                 raise invalid("ProvisionedThroughputOverride", "Member must not be null")
+            check_capacity(call, read, write)  # the settings' maximums (decision 0267)
     elif throughput is not None:
         raise ValidationError(
             "One or more parameter values were invalid: ProvisionedThroughputOverride "

@@ -15,6 +15,7 @@ from typing import Any, Final
 from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.dynamodb import errors as d
+from andromede.dynamodb.throttling import ThroughputExceeded
 from andromede.errors import AndromedeError
 
 __all__ = ["DynamoWireError", "to_dynamodb_error"]
@@ -55,6 +56,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         400,
         "The level of configured provisioned throughput for the table was exceeded.",
     ),
+    "RequestLimitExceeded": (  # decision 0267: an on-demand table past the account's quota
+        400,
+        "Throughput exceeds the current throughput limit for your account.",
+    ),
     "ResourceInUseException": (400, "The resource is in use."),
     "ResourceNotFoundException": (400, "Requested resource not found"),
     "TableAlreadyExistsException": (400, "A target table with the specified name already exists."),
@@ -76,11 +81,13 @@ class DynamoWireError(JsonWireError):
     def __init__(
         self, error_type: str, message: str | None = None, item: dict[str, Any] | None = None,
         reasons: list[dict[str, Any]] | None = None,
+        throttling: list[tuple[str, str]] | None = None,
     ) -> None:  # fmt: skip
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
         self.item = item
         self.reasons = reasons
+        self.throttling = throttling  # ThrottlingReasons: (reason, resource ARN) (0267)
 
     def payload(self) -> dict[str, Any]:
         prefix = _CORAL if self.error_type == "ValidationException" else _SERVICE
@@ -89,6 +96,10 @@ class DynamoWireError(JsonWireError):
             payload["Item"] = self.item
         if self.reasons is not None:
             payload["CancellationReasons"] = self.reasons
+        if self.throttling:
+            payload["ThrottlingReasons"] = [
+                {"reason": reason, "resource": resource} for reason, resource in self.throttling
+            ]
         return payload
 
 
@@ -112,6 +123,8 @@ def to_dynamodb_error(exc: AndromedeError) -> DynamoWireError | None:
         return exc
     if isinstance(exc, d.ConditionFailed):
         return DynamoWireError("ConditionalCheckFailedException")
+    if isinstance(exc, ThroughputExceeded):
+        return DynamoWireError(exc.error_type, str(exc), throttling=exc.reasons)
     if isinstance(exc, d.TransactionCanceled):
         return DynamoWireError("TransactionCanceledException", str(exc), reasons=exc.reasons)
     for domain, error_type in _DOMAIN:

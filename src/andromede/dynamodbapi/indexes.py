@@ -5,6 +5,7 @@ against AWS's limits and in AWS's words."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from andromede.dynamodb.model import (
 )
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, invalid
+from andromede.dynamodbapi.throughput import UNBOUNDED, check_capacity, on_demand
 
 __all__ = ["check_indexes", "read_index", "updated_indexes"]
 
@@ -92,10 +94,11 @@ def _throughput(
         return 0, 0
     if given is None:
         raise _bad(f"ProvisionedThroughput must be specified for index: {name}")
-    read = call.integer("ReadCapacityUnits", minimum=1, maximum=40_000, source=given)
-    write = call.integer("WriteCapacityUnits", minimum=1, maximum=40_000, source=given)
+    read = call.integer("ReadCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
+    write = call.integer("WriteCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
     if read is None or write is None:
         raise invalid("ProvisionedThroughput", "Member must not be null")
+    check_capacity(call, read, write)  # the settings' maximums (decision 0267)
     return read, write
 
 
@@ -120,7 +123,9 @@ def read_index(
     hash_key, sort_key = _schema(call, spec, definitions, name)
     kind, non_key = _projection(call, spec)
     read, write = (0, 0) if local else _throughput(call, spec, mode, name)
-    return SecondaryIndex(name, local, hash_key, sort_key, kind, non_key, read, write)
+    maxima = (-1, -1) if local else on_demand(call, mode, source=spec)  # decision 0267
+    return SecondaryIndex(name, local, hash_key, sort_key, kind, non_key, read, write,
+                          max_read_requests=maxima[0], max_write_requests=maxima[1])  # fmt: skip
 
 
 def check_indexes(
@@ -201,22 +206,16 @@ def updated_indexes(
             read.append(("Delete", index.name))
         elif action == "Update":
             read_, write = _throughput(call, spec, table.billing_mode, index.name)
-            read.append(
-                (
-                    "Update",
-                    SecondaryIndex(
-                        index.name,
-                        False,
-                        index.hash_key,
-                        index.sort_key,
-                        index.projection,
-                        index.non_key,
-                        read_,
-                        write,
-                        index.backfilling,
-                    ),
-                )
+            held = (index.max_read_requests, index.max_write_requests)
+            maxima = on_demand(call, table.billing_mode, held, spec)
+            changed = dataclasses.replace(
+                index,
+                read_capacity=read_,
+                write_capacity=write,
+                max_read_requests=maxima[0],
+                max_write_requests=maxima[1],
             )
+            read.append(("Update", changed))
         else:
             raise _bad(f"Unknown index update {action}")
     return read

@@ -1,7 +1,8 @@
 """DynamoDB's item calls (decision 0237): PutItem, GetItem, UpdateItem, DeleteItem with their
 expressions and ``ReturnValues``, and BatchGetItem (100 keys) and BatchWriteItem (25
-requests), every request processed (``UnprocessedKeys`` / ``UnprocessedItems`` empty: this
-platform does not throttle a batch part-way). A condition that fails is
+requests): what its tables' capacity throttles (decision 0267) is answered in
+``UnprocessedKeys`` / ``UnprocessedItems`` for the client to send again, and the whole batch is
+refused only when nothing in it could be done, as AWS does. A condition that fails is
 ``ConditionalCheckFailedException``, with the item when
 ``ReturnValuesOnConditionCheckFailure`` is ``ALL_OLD``."""
 
@@ -15,6 +16,7 @@ from andromede.dynamodb.evaluate import project
 from andromede.dynamodb.expressions import Path
 from andromede.dynamodb.keys import check_key, key_of
 from andromede.dynamodb.model import Table
+from andromede.dynamodb.throttling import ThroughputExceeded
 from andromede.dynamodb.values import Item
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
@@ -120,6 +122,9 @@ async def batch_get_item(call: DynamoCall) -> dict[str, Any]:
     if total > _BATCH_GET:
         raise ValidationError("Too many items requested for the BatchGetItem call")
     responses: dict[str, list[Item]] = {}
+    unprocessed: dict[str, dict[str, Any]] = {}
+    throttled: ThroughputExceeded | None = None
+    done = 0
     for name, request in requested.items():
         if not isinstance(request, dict):
             raise invalid("RequestItems", "Member must be a structure")
@@ -133,11 +138,20 @@ async def batch_get_item(call: DynamoCall) -> dict[str, Any]:
         if len({_key_text(table, k) for k in keys}) != len(keys):
             raise ValidationError("Provided list of item keys contains duplicates")
         found = responses.setdefault(table.name, [])
-        for key in keys:
-            item = await call.dynamodb.get_item(table, key, consistent)
+        for key, given in zip(keys, request.get("Keys") or [], strict=True):
+            try:
+                item = await call.dynamodb.get_item(table, key, consistent)
+            except ThroughputExceeded as exc:
+                throttled = exc
+                again = unprocessed.setdefault(name, {**request, "Keys": []})
+                again["Keys"].append(given)
+                continue
+            done += 1
             if item is not None:
                 found.append(item if projection is None else project(item, projection))
-    return {"Responses": responses, "UnprocessedKeys": {}}
+    if throttled is not None and not done:
+        raise throttled  # nothing could be read
+    return {"Responses": responses, "UnprocessedKeys": unprocessed}
 
 
 async def batch_write_item(call: DynamoCall) -> dict[str, Any]:
@@ -152,7 +166,7 @@ async def batch_write_item(call: DynamoCall) -> dict[str, Any]:
             "length less than or equal to 25, Member must have length greater than "
             "or equal to 1]",
         )
-    planned: list[tuple[Table, Item, bool]] = []
+    planned: list[tuple[str, Table, Item, bool, dict[str, Any]]] = []
     for name, requests in requested.items():
         if not isinstance(requests, list) or not requests:
             raise invalid("RequestItems", "Member must have length greater than or equal to 1")
@@ -169,22 +183,30 @@ async def batch_write_item(call: DynamoCall) -> dict[str, Any]:
             if isinstance(put, dict):
                 item = call.item("Item", put)
                 key = key_of(table, item)
-                planned.append((table, item, True))
+                planned.append((name, table, item, True, request))
             elif isinstance(delete, dict):
                 key = check_key(table, call.item("Key", delete))
-                planned.append((table, key, False))
+                planned.append((name, table, key, False, request))
             else:
                 raise invalid("RequestItems", "Member must be a PutRequest or a DeleteRequest")
             text = _key_text(table, key)
             if text in seen:
                 raise ValidationError("Provided list of item keys contains duplicates")
             seen.add(text)
-    for table, item, is_put in planned:
-        if is_put:
-            await call.dynamodb.put_item(table, item, None)
-        else:
-            await call.dynamodb.delete_item(table, item, None)
-    return {"UnprocessedItems": {}}
+    unprocessed: dict[str, list[dict[str, Any]]] = {}
+    throttled: ThroughputExceeded | None = None
+    for name, table, item, is_put, given in planned:
+        try:
+            if is_put:
+                await call.dynamodb.put_item(table, item, None)
+            else:
+                await call.dynamodb.delete_item(table, item, None)
+        except ThroughputExceeded as exc:
+            throttled = exc
+            unprocessed.setdefault(name, []).append(given)
+    if throttled is not None and sum(map(len, unprocessed.values())) == len(planned):
+        raise throttled  # nothing could be written
+    return {"UnprocessedItems": unprocessed}
 
 
 ITEM_ACTIONS: Final[dict[str, Handler]] = {

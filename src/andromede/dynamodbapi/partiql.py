@@ -56,6 +56,7 @@ from andromede.dynamodb.partiql import (
 )
 from andromede.dynamodb.service import Page
 from andromede.dynamodb.store import ScanRange
+from andromede.dynamodb.throttling import ThroughputExceeded
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
 from andromede.dynamodb.values import Item, type_of
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
@@ -317,6 +318,8 @@ _BATCH_CODES: Final = {
     "ValidationException": "ValidationError",
     "ResourceNotFoundException": "ResourceNotFound",
     "ThrottlingException": "ThrottlingError",
+    "ProvisionedThroughputExceededException": "ProvisionedThroughputExceeded",  # 0267
+    "RequestLimitExceeded": "RequestLimitExceeded",
     "TransactionConflictException": "TransactionConflict",
 }
 
@@ -372,8 +375,13 @@ async def execute_transaction(call: DynamoCall) -> dict[str, Any]:
     if _all_reads_or_writes([b.statement for b in bound]):
         responses: list[dict[str, Any]] = []
         with transactional():  # a transaction's reads cost double, as AWS's
-            for one in bound:
-                item = await _get(call, one, consistent=True)
+            for position, one in enumerate(bound):
+                try:
+                    item = await _get(call, one, consistent=True)
+                except ThroughputExceeded as exc:  # decision 0267: cancelled, as AWS's
+                    reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in bound]
+                    reasons[position] = {"Code": "ThrottlingError", "Message": str(exc)}
+                    raise TransactionCanceled(reasons) from None
                 responses.append({} if item is None else {"Item": item})
         return {"Responses": responses}
     ops: list[TransactOp] = []

@@ -1,6 +1,8 @@
 """DynamoDB's table calls (decision 0237): CreateTable (a table ACTIVE at once, so the
 ``table_exists`` waiter returns on its first look), DescribeTable, ListTables page by page,
-UpdateTable (billing mode, provisioned throughput, deletion protection: decision 0253),
+UpdateTable (billing mode, provisioned throughput and ``OnDemandThroughput`` within the
+settings' maximums and AWS's decrease rule: ``dynamodbapi.throughput``, decision 0267;
+deletion protection: decision 0253),
 DeleteTable, the tags
 (Tag/UntagResource, ListTagsOfResource), time to live (Describe/UpdateTimeToLive) and
 DescribeLimits; secondary indexes (decision 0243, read by ``dynamodbapi.indexes``); streams
@@ -12,6 +14,7 @@ ignored."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
@@ -21,11 +24,20 @@ from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 from andromede.dynamodbapi.streams import apply_stream_change, stream_change
+from andromede.dynamodbapi.throughput import (
+    UNBOUNDED,
+    check_account,
+    check_capacity,
+    on_demand,
+    provisioned,
+    throughput_changes,
+    with_decreases,
+)
+from andromede.dynamodbapi.throughput import describe_limits as describe_limits_of
 
 __all__ = ["TABLE_ACTIONS", "described"]
 
 _MAX_TAGS: Final = 50
-_MAX_CAPACITY: Final = 40_000
 _MODES: Final = ("PROVISIONED", "PAY_PER_REQUEST")
 
 
@@ -36,6 +48,7 @@ def _refused(what: str) -> ValidationError:
 async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> dict[str, Any]:
     count, size = await call.dynamodb.usage(table)
     description = table.describe(count, size, await call.dynamodb.index_usage(table))
+    with_decreases(table, description)  # decision 0267
     if status == "ACTIVE" and call.table_keys and not await call.table_keys.accessible(table):
         status = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"  # its KMS key unusable (decision 0254)
     description["TableStatus"] = status
@@ -60,10 +73,11 @@ def _throughput(call: DynamoCall, mode: BillingMode) -> tuple[int, int]:
             "WriteCapacityUnits must both be specified when BillingMode is "
             "PROVISIONED"
         )
-    read = call.integer("ReadCapacityUnits", minimum=1, maximum=_MAX_CAPACITY, source=given)
-    write = call.integer("WriteCapacityUnits", minimum=1, maximum=_MAX_CAPACITY, source=given)
+    read = call.integer("ReadCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
+    write = call.integer("WriteCapacityUnits", minimum=1, maximum=UNBOUNDED, source=given)
     if read is None or write is None:
         raise invalid("ProvisionedThroughput", "Member must not be null")
+    check_capacity(call, read, write)  # decision 0267
     return read, write
 
 
@@ -98,7 +112,6 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     await call.authorise("dynamodb:CreateTable", arn)
     for unserved in (
         "ResourcePolicy",
-        "OnDemandThroughput",
         "WarmThroughput",
     ):
         if call.params.get(unserved):
@@ -169,6 +182,11 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
             f"[{', '.join(sorted(used))}]"
         )
     read, write = _throughput(call, mode)
+    maxima = on_demand(call, mode)  # decision 0267
+    if mode is BillingMode.PROVISIONED:
+        globals_ = [i for i in indexes if not i.local]
+        await check_account(call, name, read + sum(i.read_capacity for i in globals_),
+                            write + sum(i.write_capacity for i in globals_))  # fmt: skip
     key = await key_choice(call, name)  # decision 0254: checked before the table is made
     table = await call.dynamodb.create_table(
         call.tenant_id,
@@ -185,6 +203,10 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     )
     if protected:
         table = await call.dynamodb.change_table(table, deletion_protection=True)
+    if maxima != (-1, -1):
+        table = await call.dynamodb.change_table(
+            table, max_read_requests=maxima[0], max_write_requests=maxima[1]
+        )
     table = await apply_key(call, table, key)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
     return {"TableDescription": await described(call, table)}
@@ -222,7 +244,6 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("UpdateTable")
     for unserved in (
         "ReplicaUpdates",
-        "OnDemandThroughput",
         "WarmThroughput",
         "MultiRegionConsistency",
     ):
@@ -240,8 +261,18 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
         changes["billing_changed"] = _now_ms()
     if call.mapping("ProvisionedThroughput") is not None or mode is not table.billing_mode:
         read, write = _throughput(call, mode)
-        if (read, write) != (table.read_capacity, table.write_capacity):
-            changes.update(read_capacity=read, write_capacity=write, throughput_changed=_now_ms())
+        changes.update(throughput_changes(table, mode, read, write))  # decision 0267
+        if mode is BillingMode.PROVISIONED and (
+            mode is not table.billing_mode
+            or read > table.read_capacity
+            or write > table.write_capacity
+        ):
+            held_read, held_write = provisioned(table)
+            await check_account(call, table.name, held_read - table.read_capacity + read,
+                                held_write - table.write_capacity + write)  # fmt: skip
+    maxima = on_demand(call, mode, (table.max_read_requests, table.max_write_requests))
+    if maxima != (table.max_read_requests, table.max_write_requests):
+        changes.update(max_read_requests=maxima[0], max_write_requests=maxima[1])
     key = await key_choice(call, table.name, table)  # decision 0254
     if changes:
         table = await call.dynamodb.change_table(table, **changes)
@@ -280,6 +311,12 @@ async def _update_indexes(call: DynamoCall, table: Table) -> Table:
         assert isinstance(target, SecondaryIndex)  # noqa: S101 (an index)
         if action == "Update":
             kept = tuple(target if i.name == target.name else i for i in table.indexes)
+            (read, write), (held_read, held_write) = (
+                provisioned(replace(table, indexes=kept)),
+                provisioned(table),
+            )
+            if read > held_read or write > held_write:  # decision 0267
+                await check_account(call, table.name, read, write)
             table = await call.dynamodb.change_table(table, indexes=kept)
             continue
         if any(i.backfilling for i in table.indexes):
@@ -372,12 +409,7 @@ async def update_ttl(call: DynamoCall) -> dict[str, Any]:
 
 async def describe_limits(call: DynamoCall) -> dict[str, Any]:
     await call.authorise("dynamodb:DescribeLimits", "*")
-    return {
-        "AccountMaxReadCapacityUnits": 80_000,
-        "AccountMaxWriteCapacityUnits": 80_000,
-        "TableMaxReadCapacityUnits": _MAX_CAPACITY,
-        "TableMaxWriteCapacityUnits": _MAX_CAPACITY,
-    }
+    return describe_limits_of(call)  # the settings' (decision 0267)
 
 
 TABLE_ACTIONS: Final[dict[str, Handler]] = {

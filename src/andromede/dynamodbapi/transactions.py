@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from andromede.dynamodb.capacity import transactional
-from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.errors import TransactionCanceled, ValidationError
 from andromede.dynamodb.evaluate import project
+from andromede.dynamodb.throttling import ThroughputExceeded, cancellation_reasons
 from andromede.dynamodb.transactions import MAX_ACTIONS, TransactOp, transact_write
 from andromede.dynamodbapi.idempotency import once
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
@@ -83,14 +84,26 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
 
 async def transact_get_items(call: DynamoCall) -> dict[str, Any]:
     responses: list[dict[str, Any]] = []
+    reads = []
     for action in _actions(call):
         body = action.get("Get")
         if not isinstance(body, dict):
             raise ValidationError("TransactGetItems can only contain Get actions")
         table = await call.table("GetItem", call.string("TableName", source=body))
-        expressions = call.expressions(body, legacy_served=False)
-        with transactional():  # a transactional read costs double, as AWS's
-            item = await call.dynamodb.get_item(table, call.item("Key", body), consistent=True)
+        reads.append((table, body, call.expressions(body, legacy_served=False)))
+    # Decision 0267: a transaction its tables' capacity throttles is cancelled, item by item.
+    throttled = cancellation_reasons(call.dynamodb.throttle, [(t, False) for t, _, _ in reads])
+    if throttled is not None:
+        raise TransactionCanceled(throttled)
+    for position, (table, body, expressions) in enumerate(reads):
+        try:
+            with transactional():  # a transactional read costs double, as AWS's
+                key = call.item("Key", body)
+                item = await call.dynamodb.get_item(table, key, consistent=True)
+        except ThroughputExceeded as exc:  # overdrawn by the transaction's earlier reads
+            reasons: list[dict[str, Any]] = [{"Code": "None"} for _ in reads]
+            reasons[position] = {"Code": "ThrottlingError", "Message": str(exc)}
+            raise TransactionCanceled(reasons) from None
         if item is not None and expressions.projection is not None:
             item = project(item, expressions.projection)
         responses.append({} if item is None else {"Item": item})

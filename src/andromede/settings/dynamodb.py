@@ -116,3 +116,65 @@ class DynamoSettings(BaseModel):
         "again: a key disabled or scheduled for deletion makes the table's reads and writes "
         "fail within this time (decision 0254).",
     )
+    # Throughput enforcement (decision 0267).
+    dynamodb_capacity_enforced: bool = Field(
+        default=True,
+        description="Whether DynamoDB throttles the item calls past a table's or global index's "
+        "provisioned capacity or on-demand maximum (ProvisionedThroughputExceededException, "
+        "ThrottlingException, RequestLimitExceeded) (decision 0267).",
+    )
+    dynamodb_burst_seconds: float = Field(
+        default=300.0,
+        ge=1,
+        description="Seconds of unused provisioned capacity a DynamoDB table or global index "
+        "keeps for bursts (AWS: 300) (decision 0267).",
+    )
+    dynamodb_capacity_gateways: int = Field(
+        default=1,
+        ge=1,
+        description="Gateways sharing DynamoDB's traffic: each enforces its share (one over "
+        "this) of a table's capacity in its own memory (1: each gateway enforces all of it) "
+        "(decision 0267).",
+    )
+    dynamodb_table_max_read_capacity: int = Field(
+        default=40_000,
+        ge=1,
+        description="ReadCapacityUnits a provisioned DynamoDB table or global index may have "
+        "(AWS: 40,000); beyond, LimitExceededException; DescribeLimits' "
+        "TableMaxReadCapacityUnits (decision 0267).",
+    )
+    dynamodb_table_max_write_capacity: int = Field(
+        default=40_000,
+        ge=1,
+        description="WriteCapacityUnits a provisioned DynamoDB table or global index may have "
+        "(AWS: 40,000); beyond, LimitExceededException; DescribeLimits' "
+        "TableMaxWriteCapacityUnits (decision 0267).",
+    )
+    dynamodb_account_max_read_capacity: int = Field(
+        default=80_000,
+        ge=1,
+        description="ReadCapacityUnits an account's provisioned DynamoDB tables and global "
+        "indexes may have together (AWS: 80,000); beyond, LimitExceededException; "
+        "DescribeLimits' AccountMaxReadCapacityUnits (decision 0267).",
+    )
+    dynamodb_account_max_write_capacity: int = Field(
+        default=80_000,
+        ge=1,
+        description="WriteCapacityUnits an account's provisioned DynamoDB tables and global "
+        "indexes may have together (AWS: 80,000); beyond, LimitExceededException; "
+        "DescribeLimits' AccountMaxWriteCapacityUnits (decision 0267).",
+    )
+    dynamodb_on_demand_max_read: int = Field(
+        default=40_000,
+        ge=1,
+        description="Read request units a second an on-demand DynamoDB table may use "
+        "(AWS's per-table quota: 40,000), and the most its MaxReadRequestUnits may be; "
+        "beyond, RequestLimitExceeded (decision 0267).",
+    )
+    dynamodb_on_demand_max_write: int = Field(
+        default=40_000,
+        ge=1,
+        description="Write request units a second an on-demand DynamoDB table may use "
+        "(AWS's per-table quota: 40,000), and the most its MaxWriteRequestUnits may be; "
+        "beyond, RequestLimitExceeded (decision 0267).",
+    )

@@ -35,6 +35,7 @@ from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodb.throttling import ThroughputGate, ThroughputLimits
 from andromede.dynamodb_export_buckets import CallerBuckets
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.dynamodbapi.streams import stream_limits
@@ -59,6 +60,7 @@ __all__ = [
     "DynamoMeter",
     "dynamodb_api",
     "dynamodb_limits",
+    "throughput_limits",
 ]
 
 READ_UNITS: Final = "dynamodb.read-units"
@@ -92,6 +94,21 @@ class DynamoMeter:
     def stream_read(self, tenant_id: str) -> None:
         if self._billing is not None:
             self._billing.count(tenant_id, self._region, STREAM_READ_UNITS, 1)
+
+
+def throughput_limits(settings: Settings) -> ThroughputLimits:
+    """Decision 0267's enforcement and UpdateTable's bounds, from the settings."""
+    return ThroughputLimits(
+        table_max_read=settings.dynamodb_table_max_read_capacity,
+        table_max_write=settings.dynamodb_table_max_write_capacity,
+        account_max_read=settings.dynamodb_account_max_read_capacity,
+        account_max_write=settings.dynamodb_account_max_write_capacity,
+        on_demand_max_read=settings.dynamodb_on_demand_max_read,
+        on_demand_max_write=settings.dynamodb_on_demand_max_write,
+        burst_seconds=settings.dynamodb_burst_seconds,
+        gateways=settings.dynamodb_capacity_gateways,
+        enforced=settings.dynamodb_capacity_enforced,
+    )
 
 
 def dynamodb_limits(settings: Settings) -> TableLimits:
@@ -173,6 +190,7 @@ def dynamodb_api(
     dynamodb = DynamoService(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
+    dynamodb.throttle = ThroughputGate(throughput_limits(settings))  # decision 0267
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     backups = DynamoBackups(  # decision 0253
         dynamodb, SqlBackupStore(db), settings.dynamodb_pitr_restore_lag

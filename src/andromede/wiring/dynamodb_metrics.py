@@ -13,8 +13,12 @@ written at its flush, so a busy table costs one row a metric a minute, not one a
 - ``UserErrors`` (no dimension: the account's, in the Region): each call answered HTTP 400
   but for a failed condition, a throttled call or a transaction conflict, which have their own
   metrics: ``ConditionalCheckFailedRequests`` (``TableName``), ``ThrottledRequests``
-  (``TableName``, ``Operation``: capacity is not enforced, so only a write contended past its
-  retries is one) and ``TransactionConflict`` (``TableName``).
+  (``TableName``, ``Operation``: a call refused for want of capacity, decision 0267, or a
+  write contended past its retries; a batch only when all of it was throttled, as on AWS) and
+  ``TransactionConflict`` (``TableName``).
+- ``ReadThrottleEvents`` / ``WriteThrottleEvents`` (``TableName``; with
+  ``GlobalSecondaryIndexName`` for a global index's capacity): each refusal for want of
+  capacity (decision 0267), a batch's item by item.
 - ``TimeToLiveDeletedItemCount`` (``TableName``): items the time-to-live upkeep deleted.
 
 As on AWS, a metric with nothing to count in a minute has no point (no zeros written).
@@ -32,7 +36,9 @@ from andromede.metrics.sink import MetricsSink
 __all__ = ["NAMESPACE", "DynamoMetrics"]
 
 NAMESPACE: Final = "AWS/DynamoDB"
-_THROTTLED: Final = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
+_THROTTLED: Final = frozenset(
+    {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"}
+)
 _CONFLICT: Final = "TransactionConflictException"
 _CONDITION: Final = "ConditionalCheckFailedException"
 
@@ -60,6 +66,12 @@ class DynamoMetrics:
                     dims = [("TableName", table), ("GlobalSecondaryIndexName", index)]
                     self._consumed(tenant, dims, used.read, used.write)
                 self._consumed(tenant, [("TableName", table)], read, write)
+            for throttled, index_name, write_event in call.tally.throttle_events:  # 0267
+                dims = [("TableName", throttled)]
+                if index_name is not None:
+                    dims.append(("GlobalSecondaryIndexName", index_name))
+                event = "WriteThrottleEvents" if write_event else "ReadThrottleEvents"
+                self._record(tenant, event, dims, 1, "Count")
         error = call.error_type
         if error is None:
             if call.action not in MEASURED:

@@ -33,6 +33,7 @@ from andromede.wiring.dynamodb import (
     DynamoMeter,
     dynamodb_api,
     dynamodb_limits,
+    throughput_limits,
 )
 from support.dynamodbapp import World, dynamodb_world
 from support.keys import key_service_in
@@ -68,6 +69,26 @@ class _Counting:
 
     def count(self, tenant_id: str, region: str, meter: str, quantity: int = 1) -> None:
         self.counted.append((meter, quantity))
+
+
+def test_the_throughput_settings_reach_the_enforcement() -> None:
+    limits = throughput_limits(
+        Settings(
+            dynamodb_burst_seconds=30,
+            dynamodb_capacity_gateways=3,
+            dynamodb_table_max_read_capacity=10,
+            dynamodb_table_max_write_capacity=11,
+            dynamodb_account_max_read_capacity=20,
+            dynamodb_account_max_write_capacity=21,
+            dynamodb_on_demand_max_read=30,
+            dynamodb_on_demand_max_write=31,
+            dynamodb_capacity_enforced=False,
+        )
+    )
+    assert (limits.burst_seconds, limits.gateways, limits.enforced) == (30, 3, False)
+    assert (limits.table_max_read, limits.table_max_write) == (10, 11)
+    assert (limits.account_max_read, limits.account_max_write) == (20, 21)
+    assert (limits.on_demand_max_read, limits.on_demand_max_write) == (30, 31)
 
 
 def test_the_meter_carries_halves() -> None:
@@ -132,6 +153,8 @@ async def test_serve_wires_dynamodb_over_the_database(tmp_path: Path) -> None:
         task, forget = dynamodb_api(apis, settings, db, keys, identity, audit, None, None)
         app = apis["dynamodb"]
         assert isinstance(app, DynamoApp) and isinstance(app.service.store, SqlDynamoStore)
+        assert app.service.throttle is not None  # decision 0267, the settings' limits
+        assert app.service.throttle.limits == throughput_limits(settings)
         dynamodb = app.service
         table = await dynamodb.create_table(
             "111111111111",
