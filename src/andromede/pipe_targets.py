@@ -47,13 +47,13 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
 
-__all__ = ["ApiInvoke", "PipeTargets"]
+__all__ = ["ApiInvoke", "PipeTargets", "dynamic_value"]
 
 ApiInvoke = Callable[[str, Target, str], Awaitable[None]]
 _SOURCES: Final = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dynamodb": "aws:dynamodb"}
 
 
-def _dynamic(value: str | None, event: dict[str, Any]) -> str | None:
+def dynamic_value(value: str | None, event: dict[str, Any]) -> str | None:
     """A parameter's value, read from the event when it is a JSON path."""
     if value is None or not value.startswith("$."):
         return value
@@ -123,9 +123,9 @@ class PipeTargets:
         await self._roles.require(session, "sqs:SendMessage", queue.arn)
         params = pipe.target_parameters.get("SqsQueueParameters", {})
         fifo = is_fifo(queue)
-        group = _dynamic(params.get("MessageGroupId"), event) if fifo else None
+        group = dynamic_value(params.get("MessageGroupId"), event) if fifo else None
         dedup = (
-            _dynamic(params.get("MessageDeduplicationId"), event) or _event_id(event)
+            dynamic_value(params.get("MessageDeduplicationId"), event) or _event_id(event)
             if fifo
             else None
         )
@@ -151,7 +151,7 @@ class PipeTargets:
         if kinesis is None:
             raise EndpointRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
         params = pipe.target_parameters.get("KinesisStreamParameters", {})
-        key = _dynamic(params.get("PartitionKey"), event) or _event_id(event)
+        key = dynamic_value(params.get("PartitionKey"), event) or _event_id(event)
         caller = Caller(
             account_id=pipe.tenant_id,
             arn=session.arn,
@@ -210,7 +210,9 @@ class PipeTargets:
             raise EndpointRefused("NO_RESOURCE", "API destinations are not served here")
         http = dict(pipe.target_parameters.get("HttpParameters", {}))
         if "PathParameterValues" in http:
-            http["PathParameterValues"] = [_dynamic(p, event) for p in http["PathParameterValues"]]
+            http["PathParameterValues"] = [
+                dynamic_value(p, event) for p in http["PathParameterValues"]
+            ]
         target = Target("pipe", pipe.target, {"RoleArn": pipe.role_arn, "HttpParameters": http})
         try:
             await self._invoke_api(pipe.tenant_id, target, payload)
