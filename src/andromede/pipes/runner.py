@@ -256,7 +256,11 @@ class PipesRunner:
         filters = compiled_filters(pipe.source_parameters)
         sent = 0
         if not streaming:
-            events = held + [e for b in batches for e in b.events]
+            # A held message received again (its visibility timeout shorter than the window)
+            # is one event, under its newest receipt.
+            merged = {str(e.event.get("messageId")): e for e in held}
+            merged |= {str(e.event.get("messageId")): e for b in batches for e in b.events}
+            events = list(merged.values())
             if self._waits(pipe, events, now):
                 if len(self._held) >= _REMEMBERED:
                     self._held.clear()
