@@ -7,17 +7,24 @@ enrichment leaves the batch's messages in the queue and is logged as AWS logs it
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
+from andromede.events.dispatcher import DeliveryRefused
+from andromede.events.model import Target
+from andromede.pipe_enrichments import EnrichmentFailed, PipeEnrichments
 from andromede.pipe_roles import PipeRoles
 from andromede.pipe_sources import PipeSources
 from andromede.pipe_targets import PipeTargets
+from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 from andromede.pipes.runner import PipesRunner, RunnerPolicy
 from andromede.pipes.shaping import batch_payload, enriched_events
-from support.pipesapp import REGION, World
+from support.pipesapp import REGION, World, allow
 
 
 class ScriptedEnricher:
@@ -201,3 +208,42 @@ async def test_a_failed_enrichment_leaves_the_batch(world: World) -> None:
     queue = await world.queues.get_queue(world.tenant_id, world.tenant_id, "in")
     shown = await world.queues.queue_attributes(queue, ["ApproximateNumberOfMessagesNotVisible"])
     assert shown["ApproximateNumberOfMessagesNotVisible"] == "1"  # left, back after its timeout
+
+
+async def test_the_enrichers_failures_are_told_apart(world: World) -> None:
+    """A destination gone or a role refused is the pipe's StateReason (EndpointRefused); an
+    answer of 4xx, 5xx or one too large fails the execution only (retried by the source)."""
+    role = await world.role(policy=allow("events:InvokeApiDestination"))
+    pipe = Pipe(
+        world.tenant_id, "p", REGION, "", {}, "", {}, role, enrichment=destination(world),
+        enrichment_parameters={"HttpParameters": {"PathParameterValues": ["$.body.id"]}},
+    )  # fmt: skip
+    calls: list[Target] = []
+
+    def answering(error: Exception | None) -> PipeEnrichments:
+        async def call(tenant_id: str, target: Target, message: str) -> bytes:
+            calls.append(target)
+            if error is not None:
+                raise error
+            return b"[1]"
+
+        return PipeEnrichments(PipeRoles(world.identity, REGION), call)
+
+    assert await answering(None).enrich(pipe, "[]", {"body": {"id": 9}}) == b"[1]"
+    assert calls[0].spec["HttpParameters"] == {"PathParameterValues": ["9"]}
+    assert calls[0].spec["RoleArn"] == role
+    for code in ("NO_RESOURCE", "ConnectionDeauthorized", "InvalidEndpoint"):
+        with pytest.raises(EndpointRefused):
+            await answering(DeliveryRefused(code, "x")).enrich(pipe, "[]", {"body": {"id": 1}})
+    for code in ("HTTP400", "ResponseTooLarge"):
+        with pytest.raises(EnrichmentFailed, match=code):
+            await answering(DeliveryRefused(code, "x")).enrich(pipe, "[]", {"body": {"id": 1}})
+    with pytest.raises(EndpointRefused, match="no value") as missing:
+        await answering(None).enrich(pipe, "[]", {"body": {}})  # its path parameter is missing
+    assert missing.value.code == "INVALID_PARAMETER"
+    weak = await world.role("weak", policy=allow("sqs:SendMessage"))
+    with pytest.raises(EndpointRefused) as refused:
+        await answering(None).enrich(
+            dataclasses.replace(pipe, role_arn=weak), "[]", {"body": {"id": 1}}
+        )
+    assert refused.value.code == "NO_PERMISSIONS"

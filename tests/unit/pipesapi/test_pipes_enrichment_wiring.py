@@ -3,7 +3,8 @@ enrichment is an API destination of EventBridge (its connection's API key) recei
 batch at a real HTTP endpoint on the loopback, with the enrichment's path, header and query
 parameters, and the events of its answer reach the target queue; the enrichment's role
 without ``events:InvokeApiDestination`` leaves the messages in the source and says why in the
-pipe's ``StateReason``."""
+pipe's ``StateReason``; EventBridge's invoker gives an endpoint's answer up to its bound, and
+refuses a longer one."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ import pytest
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
+from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
+from andromede.events.dispatcher import DeliveryRefused
+from andromede.events.model import Target
+from andromede.http.outbound import networks
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -157,4 +162,42 @@ async def test_the_enrichment_is_called_and_its_answer_sent(tmp_path: Path, endp
             await task
         await audit.close()
         keys.close()
+        await db.close()
+
+
+async def test_the_invoker_gives_the_answer_within_its_bound(
+    tmp_path: Path, endpoint: Seen
+) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(
+        data_dir=tmp_path / "data", region=REGION, events_api_destination_allow_http=True
+    )
+    try:
+        events = EventsParts(settings, db, None)  # type: ignore[arg-type]
+        connection = await events.connections.create_connection(
+            "000000000001", "c", "API_KEY",
+            {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k"}},
+        )  # fmt: skip
+        destination = await events.connections.create_destination(
+            "000000000001", "d", connection.arn, f"http://127.0.0.1:{endpoint.port}/", "POST"
+        )
+
+        async def anyone(tenant_id: str, role: str, arn: str) -> bool:
+            return True
+
+        invoker = ApiDestinationInvoker(
+            events.connections,
+            anyone,
+            InvocationPolicy(allowed=networks(("127.0.0.0/8",)), allow_http=True),
+        )
+        target = Target("t", destination.arn, {"RoleArn": "arn:aws:iam::000000000001:role/r"})
+        message = json.dumps([{"id": 1}, {"id": 2}])
+        answer = await invoker.invoke("000000000001", target, message, answer_limit=1024)
+        assert json.loads(answer) == [{"looked_up": 10}, {"looked_up": 20}]
+        with pytest.raises(DeliveryRefused) as refused:
+            await invoker.invoke("000000000001", target, message, answer_limit=10)
+        assert refused.value.code == "ResponseTooLarge"
+        await invoker.send("000000000001", target, message)  # a rule's target reads nothing
+        assert len(endpoint.requests) == 3
+    finally:
         await db.close()
