@@ -87,7 +87,12 @@ async def _until(check: Any, passes: int = 200) -> Any:
     return await check()
 
 
-async def test_the_enrichment_is_called_and_its_answer_sent(tmp_path: Path, endpoint: Seen) -> None:
+@pytest.mark.parametrize("limit", [None, 5])
+async def test_the_enrichment_is_called_and_its_answer_sent(
+    tmp_path: Path, endpoint: Seen, limit: int | None
+) -> None:
+    """With ``pipes_enrichment_max_response`` below the answer's size, the execution fails:
+    nothing reaches the target, and the pipe is not refused (no StateReason)."""
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -95,6 +100,7 @@ async def test_the_enrichment_is_called_and_its_answer_sent(tmp_path: Path, endp
         pipes_poll_interval=0.05,
         events_api_destination_allow_http=True,
         events_api_destination_allow_cidrs=("127.0.0.0/8",),
+        **({} if limit is None else {"pipes_enrichment_max_response": limit}),
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -149,6 +155,15 @@ async def test_the_enrichment_is_called_and_its_answer_sent(tmp_path: Path, endp
             got = await queues.receive(target, max_messages=10, visibility=30, wait=0)
             return [m.payload.body for m in got]
 
+        if limit is not None:
+
+            async def called() -> bool:
+                return bool(endpoint.requests)
+
+            assert await _until(called)
+            await asyncio.sleep(0.2)
+            assert await delivered() == [] and await reason() == ""
+            return
         (body,) = await _until(delivered)
         assert json.loads(body) == {"looked_up": 70}
         ((path, headers, sent),) = endpoint.requests
