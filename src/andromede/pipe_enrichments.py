@@ -2,8 +2,9 @@
 ``pipes.runner.PipeEnricher`` that sends a batch's events, one JSON array, to the pipe's API
 destination as its role (``pipe_roles``: ``events:InvokeApiDestination`` on the
 destination), through EventBridge's own invoker (its connection's authorization, the egress
-guard, the pacing) with the enrichment's ``HttpParameters`` (a path parameter may be a JSON
-path into the batch's first event, as AWS's dynamic parameters), and gives back its answer.
+guard, the pacing) with the enrichment's ``HttpParameters`` (a path, header or query string
+value may be a JSON path into the batch's first event, as AWS's dynamic parameters), and
+gives back its answer.
 
 A destination gone, deauthorized, refused by the egress guard, or refusing the role is
 ``EndpointRefused`` (the pipe's ``StateReason``); any other failure (an answer of 4xx or 5xx,
@@ -18,7 +19,7 @@ from typing import Any, Final
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
 from andromede.pipe_roles import PipeRoles
-from andromede.pipe_targets import dynamic_value
+from andromede.pipe_targets import dynamic_http
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 
@@ -46,12 +47,8 @@ class PipeEnrichments:
         await self._roles.require(session, "events:InvokeApiDestination", pipe.enrichment)
         if self._call_api is None:
             raise EndpointRefused("NO_RESOURCE", "API destinations are not served here")
-        http = dict(pipe.enrichment_parameters.get("HttpParameters") or {})
-        if "PathParameterValues" in http:
-            event = first if isinstance(first, dict) else {}
-            http["PathParameterValues"] = [
-                dynamic_value(p, event) for p in http["PathParameterValues"]
-            ]
+        event = first if isinstance(first, dict) else {}
+        http = dynamic_http(pipe.enrichment_parameters.get("HttpParameters") or {}, event)
         target = Target(
             "pipe-enrichment", pipe.enrichment, {"RoleArn": pipe.role_arn, "HttpParameters": http}
         )

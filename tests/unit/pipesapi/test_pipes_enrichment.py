@@ -216,7 +216,8 @@ async def test_the_enrichers_failures_are_told_apart(world: World) -> None:
     role = await world.role(policy=allow("events:InvokeApiDestination"))
     pipe = Pipe(
         world.tenant_id, "p", REGION, "", {}, "", {}, role, enrichment=destination(world),
-        enrichment_parameters={"HttpParameters": {"PathParameterValues": ["$.body.id"]}},
+        enrichment_parameters={"HttpParameters": {"PathParameterValues": ["$.body.id"],
+                                                  "QueryStringParameters": {"o": "$.body"}}},
     )  # fmt: skip
     calls: list[Target] = []
 
@@ -230,7 +231,10 @@ async def test_the_enrichers_failures_are_told_apart(world: World) -> None:
         return PipeEnrichments(PipeRoles(world.identity, REGION), call)
 
     assert await answering(None).enrich(pipe, "[]", {"body": {"id": 9}}) == b"[1]"
-    assert calls[0].spec["HttpParameters"] == {"PathParameterValues": ["9"]}
+    assert calls[0].spec["HttpParameters"] == {
+        "PathParameterValues": ["9"],
+        "QueryStringParameters": {"o": '{"id":9}'},  # a JSON value as its JSON
+    }
     assert calls[0].spec["RoleArn"] == role
     for code in ("NO_RESOURCE", "ConnectionDeauthorized", "InvalidEndpoint"):
         with pytest.raises(EndpointRefused):

@@ -135,7 +135,7 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
             "EnrichmentParameters": {
                 "InputTemplate": '{"id": <$.body.id>}',
                 "HttpParameters": {"PathParameterValues": ["$.body.id"],
-                                   "HeaderParameters": {"X-Team": "blue"},
+                                   "HeaderParameters": {"X-Team": "blue", "X-Order": "$.body.id"},
                                    "QueryStringParameters": {"v": "2"}},
             },
         })  # fmt: skip
@@ -169,6 +169,7 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
         ((path, headers, sent),) = endpoint.requests
         assert path == "/orders/7?v=2"
         assert headers["x-team"] == "blue" and headers["x-api-key"] == "k-123"
+        assert headers["x-order"] == "7"  # a JSON path into the batch's first event
         assert sent == [{"id": 7}]
         assert await reason() == ""  # it runs again
     finally:
