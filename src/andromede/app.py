@@ -656,7 +656,7 @@ class Application:
         background.append(dynamodb)
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
-            logs.service)  # fmt: skip
+            logs.service, objects)  # fmt: skip
         background.append(pipes)  # EventBridge Pipes (decision 0258)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)

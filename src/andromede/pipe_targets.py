@@ -15,8 +15,9 @@ that sends each event, as the pipe's template made it, to the pipe's target as i
   ``HttpParameters``.
 
 A parameter may be a JSON path into the event (``$.body.group``), as AWS's dynamic
-parameters. A target gone, or refusing the role, is ``EndpointRefused``; a failure worth
-another try (a full shard, a stream being made) is any other exception.
+parameters (an API destination's path, header and query string values too, decision 0268).
+A target gone, or refusing the role, is ``EndpointRefused``; a failure worth another try (a
+full shard, a stream being made) is any other exception.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
 
-__all__ = ["ApiInvoke", "PipeTargets"]
+__all__ = ["ApiInvoke", "PipeTargets", "dynamic_http", "dynamic_value"]
 
 ApiInvoke = Callable[[str, Target, str], Awaitable[None]]
 _SOURCES: Final = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dynamodb": "aws:dynamodb"}
 
 
-def _dynamic(value: str | None, event: dict[str, Any]) -> str | None:
+def dynamic_value(value: str | None, event: dict[str, Any]) -> str | None:
     """A parameter's value, read from the event when it is a JSON path."""
     if value is None or not value.startswith("$."):
         return value
@@ -61,6 +62,18 @@ def _dynamic(value: str | None, event: dict[str, Any]) -> str | None:
     if is_missing(found) or found is None:
         raise EndpointRefused("INVALID_PARAMETER", f"the event has no value at {value[:256]}")
     return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
+
+
+def dynamic_http(params: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """``HttpParameters`` with their path, header and query string values that are JSON paths
+    read from the event (decision 0268)."""
+    http = dict(params)
+    if "PathParameterValues" in http:
+        http["PathParameterValues"] = [dynamic_value(p, event) for p in http["PathParameterValues"]]
+    for name in ("HeaderParameters", "QueryStringParameters"):
+        if name in http:
+            http[name] = {k: dynamic_value(v, event) for k, v in http[name].items()}
+    return http
 
 
 def _event_id(event: dict[str, Any]) -> str:
@@ -123,9 +136,9 @@ class PipeTargets:
         await self._roles.require(session, "sqs:SendMessage", queue.arn)
         params = pipe.target_parameters.get("SqsQueueParameters", {})
         fifo = is_fifo(queue)
-        group = _dynamic(params.get("MessageGroupId"), event) if fifo else None
+        group = dynamic_value(params.get("MessageGroupId"), event) if fifo else None
         dedup = (
-            _dynamic(params.get("MessageDeduplicationId"), event) or _event_id(event)
+            dynamic_value(params.get("MessageDeduplicationId"), event) or _event_id(event)
             if fifo
             else None
         )
@@ -151,7 +164,7 @@ class PipeTargets:
         if kinesis is None:
             raise EndpointRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
         params = pipe.target_parameters.get("KinesisStreamParameters", {})
-        key = _dynamic(params.get("PartitionKey"), event) or _event_id(event)
+        key = dynamic_value(params.get("PartitionKey"), event) or _event_id(event)
         caller = Caller(
             account_id=pipe.tenant_id,
             arn=session.arn,
@@ -208,9 +221,7 @@ class PipeTargets:
     async def _to_api(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
         if self._invoke_api is None:
             raise EndpointRefused("NO_RESOURCE", "API destinations are not served here")
-        http = dict(pipe.target_parameters.get("HttpParameters", {}))
-        if "PathParameterValues" in http:
-            http["PathParameterValues"] = [_dynamic(p, event) for p in http["PathParameterValues"]]
+        http = dynamic_http(pipe.target_parameters.get("HttpParameters") or {}, event)
         target = Target("pipe", pipe.target, {"RoleArn": pipe.role_arn, "HttpParameters": http})
         try:
             await self._invoke_api(pipe.tenant_id, target, payload)

@@ -2,7 +2,8 @@
 an account, the account's bound of pipes, compare-and-set writes, the transitional pipes for
 the runner to settle, RUNNING pipes claimed by one gateway at a time under a lease another
 takes over once it ran out (the least recently leased first), checkpoints written only by the
-lease's owner and gone with the pipe, and a closed tenant's pipes forgotten."""
+lease's owner and gone with the pipe, and a closed tenant's pipes forgotten; a pipe's
+enrichment and log destinations (decision 0268) kept as they were given."""
 
 from __future__ import annotations
 
@@ -44,7 +45,12 @@ def pipe(name: str, tenant_id: str = "000000000001", **fields: Any) -> Pipe:
         role_arn=f"arn:aws:iam::{tenant_id}:role/r",
         description="d",
         tags=(("team", "a"),),
-        log_configuration={"Level": "ERROR"},
+        log_configuration={
+            "Level": "ERROR",
+            "S3LogDestination": {"BucketName": "logs", "BucketOwner": tenant_id},
+        },
+        enrichment=f"arn:aws:events:eu-fr-1:{tenant_id}:api-destination/lookup/0f1e",
+        enrichment_parameters={"InputTemplate": '{"id": <$.body.id>}'},
         created=T0,
         updated=T0,
     )

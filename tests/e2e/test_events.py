@@ -754,7 +754,8 @@ def test_a_rule_invokes_an_api_destination(server: ServerProcess) -> None:
 def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) -> None:
     """EventBridge Pipes (decision 0258) through boto3's ``pipes`` client (restJson1 on the
     same endpoint): an SQS source into an SQS target with a filter, as a role trusting
-    ``pipes.amazonaws.com``; tagged through the ARN in its path, stopped and deleted."""
+    ``pipes.amazonaws.com``, its execution logged into a bucket (decision 0268); tagged through
+    the ARN in its path, stopped and deleted."""
     credentials = server.credentials()
     pipes = client_for(server, "pipes", *credentials)
     sqs = client_for(server, "sqs", *credentials)
@@ -787,12 +788,16 @@ def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) ->
                             "sqs:DeleteMessage",
                             "sqs:GetQueueAttributes",
                             "sqs:SendMessage",
+                            "s3:PutObject",
                         ],
                     }
                 ],
             }
         ),
     )
+    s3 = client_for(server, "s3", *credentials)
+    s3.create_bucket(Bucket="pipe-logs")
+    account = role["Role"]["Arn"].split(":")[4]
     made = pipes.create_pipe(
         Name="orders",
         Source=source,
@@ -802,6 +807,10 @@ def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) ->
             "FilterCriteria": {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]}
         },
         TargetParameters={"InputTemplate": '{"id": <$.body.id>}'},
+        LogConfiguration={
+            "Level": "INFO",
+            "S3LogDestination": {"BucketName": "pipe-logs", "BucketOwner": account},
+        },
         Tags={"team": "shop"},
     )
     assert made["CurrentState"] == "CREATING"
@@ -814,6 +823,8 @@ def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) ->
     (message,) = receive(sqs, target_url)
     assert json.loads(message["Body"]) == {"id": 7}
     assert receive(sqs, target_url, wait=2) == []  # the refund was filtered out
+    logged = s3.list_objects_v2(Bucket="pipe-logs", Prefix=f"AWSLogs/{account}/EventBridgePipes/")
+    assert logged["KeyCount"] >= 1 and logged["Contents"][0]["Key"].endswith(".log.gz")
     assert [p["Name"] for p in pipes.list_pipes(NamePrefix="ord")["Pipes"]] == ["orders"]
     pipes.tag_resource(resourceArn=made["Arn"], tags={"stage": "test"})
     assert pipes.list_tags_for_resource(resourceArn=made["Arn"])["tags"] == {

@@ -95,6 +95,14 @@ class ApiDestinationInvoker:
         self._lock = asyncio.Lock()
 
     async def send(self, tenant_id: str, target: Target, message: str) -> None:
+        await self.invoke(tenant_id, target, message, answer_limit=0)
+
+    async def invoke(
+        self, tenant_id: str, target: Target, message: str, *, answer_limit: int
+    ) -> bytes:
+        """:meth:`send`, and the endpoint's answer (its first ``answer_limit`` bytes at most:
+        a longer one is refused, ``ResponseTooLarge``), as a pipe's enrichment reads it
+        (decision 0268)."""
         try:
             destination, connection = await self._connections.invocation(tenant_id, target.arn)
         except EventsError as exc:
@@ -135,14 +143,14 @@ class ApiDestinationInvoker:
         ) as client:
             for fresh in (False, True):
                 auth = await self._authorization(client, connection, fresh=fresh)
-                status = await self._request(
-                    client, destination.method, url, {**headers, **auth}, body
+                status, answer = await self._request(
+                    client, destination.method, url, {**headers, **auth}, body, answer_limit
                 )
                 if status == 401 and connection.auth_type == AuthType.OAUTH and not fresh:
                     continue  # the token expired early or was revoked: one more, afresh
                 break
         if 200 <= status < 300:
-            return
+            return answer
         if status in (408, 409, 429) or status >= 500:
             raise _Retryable(status)
         raise DeliveryRefused(f"HTTP{status}", f"the endpoint answered {status}")
@@ -164,7 +172,8 @@ class ApiDestinationInvoker:
         url: str,
         headers: dict[str, str],
         body: bytes | None,
-    ) -> int:
+        answer_limit: int,
+    ) -> tuple[int, bytes]:
         schemes = ("http", "https") if self._policy.allow_http else ("https",)
         try:
             pinned = await pin(url, self._policy.allowed, _SETTING, schemes=schemes)
@@ -174,17 +183,18 @@ class ApiDestinationInvoker:
         last: Exception | None = None
         for address in pinned.targets:
             try:
-                response = await client.request(
+                async with client.stream(
                     method,
                     address,
                     content=body,
                     headers={**headers, "Host": pinned.host},
                     extensions=pinned.extensions if https else {},
-                )
+                ) as response:
+                    answer = await _bounded(response, answer_limit)
             except httpx.TransportError as exc:
                 last = exc
                 continue
-            return response.status_code
+            return response.status_code, answer
         if last is None:
             raise _Retryable(0)
         # Its kind only: httpx may put the URL, the connection's query parameters with it,
@@ -269,6 +279,20 @@ class ApiDestinationInvoker:
         if not isinstance(token, str) or not token:
             raise _TokenRefused("the authorization endpoint gave no access_token")
         return token, lifetime
+
+
+async def _bounded(response: httpx.Response, limit: int) -> bytes:
+    """The answer's body, read only when asked for (``limit`` > 0), and no further."""
+    if limit <= 0 or not 200 <= response.status_code < 300:
+        return b""
+    kept = bytearray()
+    async for chunk in response.aiter_bytes():
+        kept += chunk
+        if len(kept) > limit:
+            raise DeliveryRefused(
+                "ResponseTooLarge", f"the endpoint's answer is larger than {limit} bytes"
+            )
+    return bytes(kept)
 
 
 def _pairs(connection: Connection, kind: str) -> dict[str, str]:

@@ -9,9 +9,10 @@ change (AWS's ``ConflictException``), as AWS's does.
 **Endpoints.** The sources served are an SQS queue, a Kinesis data stream and a DynamoDB
 stream of the pipe's account and Region; the targets an SQS queue, an SNS topic, a Kinesis
 data stream, a Firehose stream, an EventBridge event bus and an API destination. The others
-AWS offers (Amazon MQ, MSK, Kafka; Lambda, Step Functions, ECS, Batch…) and enrichments are
-refused by name, never accepted and ignored. Parameters are kept in AWS's own shape, as
-DescribePipe gives them back.
+AWS offers (Amazon MQ, MSK, Kafka; Lambda, Step Functions, ECS, Batch…) are refused by name,
+never accepted and ignored. The enrichment served is an API destination of the account
+(decision 0268); Lambda, Step Functions and API Gateway enrichments are refused by name.
+Parameters are kept in AWS's own shape, as DescribePipe gives them back.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ __all__ = [
     "TRANSITIONAL",
     "Pipe",
     "PipeState",
+    "check_enrichment",
+    "check_http_parameters",
+    "check_log_configuration",
     "check_name",
     "check_source",
     "check_target",
@@ -89,6 +93,8 @@ class Pipe:
     description: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     log_configuration: dict[str, Any] | None = None
+    enrichment: str = ""  # an API destination's ARN (decision 0268); "" none
+    enrichment_parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
     created: int = 0  # ms
     updated: int = 0  # ms
     revision: int = 1
@@ -348,6 +354,36 @@ def _text(params: Mapping[str, Any], name: str, low: int, high: int) -> str | No
     return value
 
 
+def check_http_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """An API destination's ``HttpParameters`` (a target's or an enrichment's)."""
+    _only(
+        params,
+        frozenset({"PathParameterValues", "HeaderParameters", "QueryStringParameters"}),
+        "HttpParameters",
+    )
+    kept: dict[str, Any] = {}
+    paths = params.get("PathParameterValues")
+    if paths is not None:
+        if (
+            not isinstance(paths, list)
+            or len(paths) > 1
+            or not all(isinstance(p, str) for p in paths)
+        ):
+            raise InvalidPipe(
+                "PathParameterValues must be a list of one string.", "PathParameterValues"
+            )
+        kept["PathParameterValues"] = list(paths)
+    for name in ("HeaderParameters", "QueryStringParameters"):
+        value = params.get(name)
+        if value is not None:
+            if not isinstance(value, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise InvalidPipe(f"{name} must be a map of strings.", name)
+            kept[name] = dict(value)
+    return kept
+
+
 def _target_member(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "sqs":
         _only(params, frozenset({"MessageGroupId", "MessageDeduplicationId"}), "SqsQueueParameters")
@@ -385,32 +421,7 @@ def _target_member(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
                 raise InvalidPipe("Resources must be a list of at most 10 ARNs.", "Resources")
             kept["Resources"] = list(resources)
         return kept
-    _only(
-        params,
-        frozenset({"PathParameterValues", "HeaderParameters", "QueryStringParameters"}),
-        "HttpParameters",
-    )
-    kept = {}
-    paths = params.get("PathParameterValues")
-    if paths is not None:
-        if (
-            not isinstance(paths, list)
-            or len(paths) > 1
-            or not all(isinstance(p, str) for p in paths)
-        ):
-            raise InvalidPipe(
-                "PathParameterValues must be a list of one string.", "PathParameterValues"
-            )
-        kept["PathParameterValues"] = list(paths)
-    for name in ("HeaderParameters", "QueryStringParameters"):
-        value = params.get(name)
-        if value is not None:
-            if not isinstance(value, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-            ):
-                raise InvalidPipe(f"{name} must be a map of strings.", name)
-            kept[name] = dict(value)
-    return kept
+    return check_http_parameters(params)
 
 
 def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[str, Any]:
@@ -453,9 +464,118 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
     return kept
 
 
+_REFUSED_ENRICHMENTS: Final = {
+    "lambda": "Lambda functions",
+    "states": "Step Functions state machines",
+    "execute-api": "API Gateway APIs",
+}
+
+
+def check_enrichment(
+    enrichment: Any, given: Any, tenant_id: str, region: str
+) -> tuple[str, dict[str, Any]]:
+    """The enrichment kept (an API destination of the pipe's account; "" none) and its
+    ``EnrichmentParameters`` (``InputTemplate``, ``HttpParameters``). Lambda, Step Functions
+    and API Gateway enrichments are refused by name: they are not served here."""
+    given = {} if given is None else given
+    if not isinstance(given, Mapping):
+        raise InvalidPipe("EnrichmentParameters must be an object.", "enrichmentParameters")
+    if enrichment is None or enrichment == "":
+        if given:
+            raise InvalidPipe(
+                "EnrichmentParameters requires an Enrichment.", "enrichmentParameters"
+            )
+        return "", {}
+    if not isinstance(enrichment, str) or len(enrichment) > 1600:
+        raise InvalidPipe("Enrichment must be an ARN.", "enrichment")
+    kind = endpoint_kind(enrichment)
+    if kind in _REFUSED_ENRICHMENTS:
+        raise InvalidPipe(
+            f"Enrichment {enrichment[:256]} is not supported by this platform: "
+            f"{_REFUSED_ENRICHMENTS[kind]} are not served here; the enrichments served are "
+            "EventBridge API destinations.",
+            "enrichment",
+        )
+    if kind != "api-destination":
+        raise InvalidPipe(
+            f"Enrichment {enrichment[:256]} is not a valid enrichment: the enrichments served "
+            "are EventBridge API destinations.",
+            "enrichment",
+        )
+    _own(enrichment, tenant_id, region, "Enrichment")
+    _only(given, frozenset({"InputTemplate", "HttpParameters"}), "EnrichmentParameters")
+    kept: dict[str, Any] = {}
+    template = given.get("InputTemplate")
+    if template is not None:
+        if not isinstance(template, str) or len(template) > _MAX_TEMPLATE:
+            raise InvalidPipe(
+                f"InputTemplate must be at most {_MAX_TEMPLATE} characters.", "InputTemplate"
+            )
+        if template:
+            kept["InputTemplate"] = template
+    http = given.get("HttpParameters")
+    if http is not None:
+        if not isinstance(http, Mapping):
+            raise InvalidPipe("HttpParameters must be an object.", "HttpParameters")
+        kept["HttpParameters"] = check_http_parameters(http)
+    return enrichment, kept
+
+
+_BUCKET: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_ACCOUNT: Final = re.compile(r"\d{12}")
+_FIREHOSE: Final = re.compile(
+    r"arn:aws[a-z\-]*:firehose:[^:]+:\d{12}:deliverystream/[a-zA-Z0-9_.\-]{1,64}"
+)
+_LOG_MEMBERS: Final = frozenset(
+    {
+        "Level",
+        "CloudwatchLogsLogDestination",
+        "S3LogDestination",
+        "FirehoseLogDestination",
+        "IncludeExecutionData",
+    }
+)
+
+
+def _s3_log_destination(given: Any, tenant_id: str) -> dict[str, Any]:
+    if not isinstance(given, Mapping):
+        raise InvalidPipe("S3LogDestination must be an object.", "S3LogDestination")
+    _only(
+        given,
+        frozenset({"BucketName", "BucketOwner", "OutputFormat", "Prefix"}),
+        "S3LogDestination",
+    )
+    bucket = given.get("BucketName")
+    if not isinstance(bucket, str) or not _BUCKET.fullmatch(bucket):
+        raise InvalidPipe("S3LogDestination.BucketName must be a bucket's name.", "BucketName")
+    owner = given.get("BucketOwner")
+    if not isinstance(owner, str) or not _ACCOUNT.fullmatch(owner):
+        raise InvalidPipe("S3LogDestination.BucketOwner must be an account id.", "BucketOwner")
+    if owner != tenant_id:
+        raise InvalidPipe(
+            f"S3LogDestination.BucketOwner {owner} is not the pipe's account: the bucket must "
+            "be of the pipe's account.",
+            "BucketOwner",
+        )
+    kept: dict[str, Any] = {"BucketName": bucket, "BucketOwner": owner}
+    fmt = given.get("OutputFormat", "json")
+    if fmt not in ("json", "plain", "w3c"):
+        raise InvalidPipe(
+            "S3LogDestination.OutputFormat must be json, plain or w3c.", "OutputFormat"
+        )
+    kept["OutputFormat"] = fmt
+    prefix = given.get("Prefix")
+    if prefix is not None:
+        if not isinstance(prefix, str) or len(prefix) > 256:
+            raise InvalidPipe("S3LogDestination.Prefix must be at most 256 characters.", "Prefix")
+        if prefix:
+            kept["Prefix"] = prefix
+    return kept
+
+
 def check_log_configuration(given: Any, tenant_id: str, region: str) -> dict[str, Any] | None:
-    """LogConfiguration: a CloudWatch Logs group of the account (S3 and Firehose log
-    destinations are refused by name)."""
+    """LogConfiguration: a CloudWatch Logs group, an S3 bucket and a Firehose stream of the
+    account, any of them (decision 0268), at one ``Level``."""
     if given is None:
         return None
     if not isinstance(given, Mapping):
@@ -465,9 +585,7 @@ def check_log_configuration(given: Any, tenant_id: str, region: str) -> dict[str
         raise InvalidPipe("LogConfiguration.Level must be OFF, ERROR, INFO or TRACE.", "Level")
     kept: dict[str, Any] = {"Level": level}
     for name in given:
-        if name in ("S3LogDestination", "FirehoseLogDestination"):
-            raise InvalidPipe(f"LogConfiguration.{name} is not supported by this platform.", name)
-        if name not in ("Level", "CloudwatchLogsLogDestination", "IncludeExecutionData"):
+        if name not in _LOG_MEMBERS:
             raise InvalidPipe(f"LogConfiguration.{name[:128]} is not valid.", name)
     logs = given.get("CloudwatchLogsLogDestination")
     if logs is not None:
@@ -478,6 +596,18 @@ def check_log_configuration(given: Any, tenant_id: str, region: str) -> dict[str
             )
         _own(arn, tenant_id, region, "LogGroupArn")
         kept["CloudwatchLogsLogDestination"] = {"LogGroupArn": arn}
+    if given.get("S3LogDestination") is not None:
+        kept["S3LogDestination"] = _s3_log_destination(given["S3LogDestination"], tenant_id)
+    firehose = given.get("FirehoseLogDestination")
+    if firehose is not None:
+        arn = firehose.get("DeliveryStreamArn") if isinstance(firehose, Mapping) else None
+        if not isinstance(arn, str) or not _FIREHOSE.fullmatch(arn):
+            raise InvalidPipe(
+                "FirehoseLogDestination.DeliveryStreamArn must be a Firehose stream's ARN.",
+                "DeliveryStreamArn",
+            )
+        _own(arn, tenant_id, region, "DeliveryStreamArn")
+        kept["FirehoseLogDestination"] = {"DeliveryStreamArn": arn}
     included = given.get("IncludeExecutionData")
     if included is not None:
         if included not in ([], ["ALL"]):

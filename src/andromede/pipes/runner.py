@@ -17,28 +17,50 @@ are passed without being sent, the same way. Delivery is at least once, as AWS's
 **Failures.** A source or target refusing the role, or gone, is :class:`EndpointRefused`: the
 pipe stays RUNNING with the reason as its ``StateReason``, said at INFO when it changes, and
 is read again at the next pass. Each batch's execution is logged as its ``LogConfiguration``
-asks (``pipes.execution_logs``). ``MaximumBatchingWindowInSeconds`` is served by the pass'
-interval: a pass sends what the source holds when it reads it, without waiting for more.
+asks (``pipes.execution_logs``).
+
+**Enrichment** (decision 0268). A pipe with an ``Enrichment`` sends each batch's events past
+its filters, as one JSON array, to its API destination (:class:`PipeEnricher`), and the events
+its answer gives (``shaping.enriched_events``) go on to the target; none when it filters them
+all out. An enrichment's failure fails the batch as a target's does: an SQS batch's messages
+are left in the queue (those filtered out are deleted), a stream batch is read again, then
+given up to its dead-letter queue, by the source's rules. With an enrichment the messages of
+an SQS batch are deleted only once the whole batch was sent (its answer's events are not the
+source's: which ones were sent cannot be told).
+
+**Batching options** (decision 0268). ``MaximumBatchingWindowInSeconds`` is a real window:
+a batch smaller than ``BatchSize`` waits until its oldest event is that old (a stream's
+records stay unread, read again at the next pass; an SQS batch's messages are held by this
+gateway, the next pass receiving more), then goes. ``ParallelizationFactor`` (streams): the
+events of one shard's batch are spread over that many lanes by partition key (a Kinesis
+record's ``partitionKey``, a DynamoDB record's ``Keys``), the lanes executed at once, each in
+order: the order of one key's events is kept. The shard's checkpoint moves once every lane
+succeeded. ``OnPartialBatchItemFailure`` ``AUTOMATIC_BISECT``: a failed stream batch is split
+in two, its first half read again alone (the rest after it), down to one record; these tries
+do not count against ``MaximumRetryAttempts``, which applies to a single record's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from andromede.pipes.errors import EndpointRefused
-from andromede.pipes.execution_logs import execution_records, log_group_name
+from andromede.pipes.execution_logs import execution_records, has_log_destination
 from andromede.pipes.model import Pipe, compiled_filters
 from andromede.pipes.service import PipesService
-from andromede.pipes.shaping import matchable, passes, render
+from andromede.pipes.shaping import batch_payload, enriched_events, matchable, passes, render
 
 __all__ = [
+    "PipeEnricher",
     "PipeLogSink",
     "PipeObserver",
     "PipeSource",
@@ -96,6 +118,15 @@ class PipeTarget(Protocol):
         ...
 
 
+class PipeEnricher(Protocol):
+    async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+        """``payload`` (a batch's events, a JSON array) sent to the pipe's enrichment as its
+        role (``first``, the batch's first event, fills its dynamic parameters); its answer.
+        EndpointRefused when the role may not or the enrichment is gone, any other exception
+        for a failure worth another try."""
+        ...
+
+
 class PipeObserver(Protocol):
     def sent(self, pipe: Pipe, sizes: Sequence[int]) -> None:
         """Events a pass sent to the target (their payloads' sizes), for the metering."""
@@ -111,7 +142,8 @@ class PipeObserver(Protocol):
 
 class PipeLogSink(Protocol):
     async def write(self, pipe: Pipe, records: Sequence[dict[str, Any]]) -> None:
-        """A batch's execution log records into the pipe's log group (never raises)."""
+        """A batch's execution log records into the pipe's log destinations (never
+        raises)."""
         ...
 
 
@@ -137,9 +169,11 @@ class PipesRunner:
         owner: str,
         observer: PipeObserver | None = None,
         logs: PipeLogSink | None = None,
+        enricher: PipeEnricher | None = None,
     ) -> None:
         self._pipes = pipes
         self._logs = logs
+        self._enricher = enricher
         self._sources = sources
         self._targets = targets
         self.policy = policy
@@ -147,6 +181,8 @@ class PipesRunner:
         self._observer = observer
         self._attempts: dict[tuple[str, str], int] = {}  # a stream batch's failed tries
         self._refusals: dict[str, str] = {}
+        self._bisected: dict[tuple[str, str], int] = {}  # a failed stream batch's half
+        self._held: dict[str, list[SourceEvent]] = {}  # an SQS batch within its window
 
     async def run_forever(self) -> None:
         while True:
@@ -188,26 +224,49 @@ class PipesRunner:
         self._refusals[pipe.arn] = why
         await self._pipes.refused(pipe, why)
 
-    def _batch_size(self, pipe: Pipe) -> int:
-        for member in pipe.source_parameters.values():
-            if isinstance(member, dict) and "BatchSize" in member:
-                return int(member["BatchSize"])
-        return 10
-
-    def _stream_member(self, pipe: Pipe) -> dict[str, Any]:
-        for name in ("KinesisStreamParameters", "DynamoDBStreamParameters"):
+    def _source_member(self, pipe: Pipe) -> dict[str, Any]:
+        for name in ("SqsQueueParameters", "KinesisStreamParameters", "DynamoDBStreamParameters"):
             if name in pipe.source_parameters:
                 member: dict[str, Any] = pipe.source_parameters[name]
                 return member
         return {}
 
+    def _batch_size(self, pipe: Pipe) -> int:
+        return int(self._source_member(pipe).get("BatchSize", 10))
+
+    def _stream_member(self, pipe: Pipe) -> dict[str, Any]:
+        return {} if pipe.source_kind == "sqs" else self._source_member(pipe)
+
+    def _waits(self, pipe: Pipe, events: Sequence[SourceEvent], now: int) -> bool:
+        """Whether a batch still waits within its ``MaximumBatchingWindowInSeconds``: smaller
+        than ``BatchSize`` and its oldest event younger than the window."""
+        window = int(self._source_member(pipe).get("MaximumBatchingWindowInSeconds", 0))
+        if window <= 0 or not events or len(events) >= self._batch_size(pipe):
+            return False
+        oldest = min(e.arrived or now for e in events)
+        return now - oldest < window * 1000
+
     async def _run(self, pipe: Pipe, now: int) -> int:
         store = self._pipes.store
         streaming = pipe.source_kind != "sqs"
         points = await store.checkpoints(pipe.tenant_id, pipe.name) if streaming else {}
-        batches = await self._sources.read(pipe, points, self._batch_size(pipe))
+        held = [] if streaming else self._held.pop(pipe.arn, [])
+        limit = self._batch_size(pipe) - len(held)
+        batches = await self._sources.read(pipe, points, limit) if limit > 0 else []
         filters = compiled_filters(pipe.source_parameters)
         sent = 0
+        if not streaming:
+            # A held message received again (its visibility timeout shorter than the window)
+            # is one event, under its newest receipt.
+            merged = {str(e.event.get("messageId")): e for e in held}
+            merged |= {str(e.event.get("messageId")): e for b in batches for e in b.events}
+            events = list(merged.values())
+            if self._waits(pipe, events, now):
+                if len(self._held) >= _REMEMBERED:
+                    self._held.clear()
+                self._held[pipe.arn] = events  # received, not yet sent: the window is open
+                return 0
+            batches = [SourceBatch(events)] if events else []
         for batch in batches:
             if streaming:
                 sent += await self._stream_batch(pipe, batch, filters, now)
@@ -215,43 +274,115 @@ class PipesRunner:
                 sent += await self._queue_batch(pipe, batch, filters, now)
         return sent
 
+    def _lanes(
+        self, pipe: Pipe, items: list[tuple[SourceEvent, dict[str, Any]]]
+    ) -> list[list[tuple[SourceEvent, dict[str, Any]]]]:
+        """The events of one shard's batch spread over its ``ParallelizationFactor`` lanes by
+        partition key (one lane for a queue, or a factor of 1)."""
+        factor = int(self._stream_member(pipe).get("ParallelizationFactor", 1))
+        if factor <= 1 or len(items) <= 1:
+            return [items] if items else []
+        lanes: list[list[tuple[SourceEvent, dict[str, Any]]]] = [[] for _ in range(factor)]
+        for item in items:
+            lanes[zlib.crc32(_partition_key(item[0].event).encode()) % factor].append(item)
+        return [lane for lane in lanes if lane]
+
     async def _send_all(
         self, pipe: Pipe, events: Sequence[SourceEvent], filters: Any, now: int
     ) -> tuple[list[SourceEvent], int, Exception | None]:
-        """The events done with (sent, or filtered out), in order, up to the first failure;
-        how many were sent; and that failure."""
+        """The events done with (sent, or filtered out); how many were sent; and the first
+        failure. The events past the filters are executed in lanes (:meth:`_lanes`)."""
         done: list[SourceEvent] = []
-        sizes: list[int] = []
-        payloads: list[str] = []
-        failure: Exception | None = None
-        started = time.monotonic()
+        passed: list[tuple[SourceEvent, dict[str, Any]]] = []
         for one in events:
             seen = matchable(one.event)
             if passes(filters, seen):
-                payload = render(pipe, one.event, seen, _iso(one.arrived or now))
-                try:
-                    await self._targets.send(pipe, payload, seen)
-                except Exception as exc:  # said by the caller, retried later
-                    failure = exc
-                    break
-                sizes.append(len(payload.encode()))
-                payloads.append(payload)
-            done.append(one)
-        if (sizes or failure is not None) and self._logs is not None:
-            await self._log(pipe, now, failure, payloads)
+                passed.append((one, seen))
+            else:
+                done.append(one)
+        outcomes = await asyncio.gather(
+            *(self._execute(pipe, lane, now) for lane in self._lanes(pipe, passed))
+        )
+        failure: Exception | None = None
+        sent = 0
+        for lane_done, lane_sent, lane_failure in outcomes:
+            done += lane_done
+            sent += lane_sent
+            failure = failure or lane_failure
+        return done, sent, failure
+
+    async def _execute(
+        self, pipe: Pipe, items: list[tuple[SourceEvent, dict[str, Any]]], now: int
+    ) -> tuple[list[SourceEvent], int, Exception | None]:
+        """One execution: the events through the enrichment (if any) to the target, in order,
+        up to the first failure; logged and measured. The source events done with, how many
+        events were sent, the failure."""
+        started = time.monotonic()
+        ingested = [_iso(one.arrived or now) for one, _ in items]
+        outputs: list[tuple[Any, Any, str]] = [
+            (one.event, seen, at) for (one, seen), at in zip(items, ingested, strict=True)
+        ]
+        failure: Exception | None = None
+        stage = "target"
+        if pipe.enrichment:
+            stage = "enrichment"
+            try:
+                outputs = await self._enrich(pipe, items, ingested)
+            except Exception as exc:  # said by the caller, retried by the source's rules
+                failure = exc
+                outputs = []
+            else:
+                stage = "target"
+        done: list[SourceEvent] = []
+        sizes: list[int] = []
+        payloads: list[str] = []
+        for index, (event, seen, at) in enumerate(outputs):
+            payload = render(pipe, event, seen, at)
+            try:
+                await self._targets.send(pipe, payload, seen if isinstance(seen, dict) else {})
+            except Exception as exc:  # said by the caller, retried later
+                failure = exc
+                break
+            sizes.append(len(payload.encode()))
+            payloads.append(payload)
+            if not pipe.enrichment:
+                done.append(items[index][0])
+        if pipe.enrichment and failure is None:
+            done = [one for one, _ in items]
+        if self._logs is not None and (items or failure is not None):
+            await self._log(pipe, now, failure, payloads, stage)
         if self._observer is not None and (sizes or failure is not None):
             self._observer.sent(pipe, sizes)
             elapsed = (time.monotonic() - started) * 1000
             self._observer.executed(pipe, len(sizes), sum(sizes), failure is not None, elapsed)
         return done, len(sizes), failure
 
+    async def _enrich(
+        self, pipe: Pipe, items: list[tuple[SourceEvent, dict[str, Any]]], ingested: list[str]
+    ) -> list[tuple[Any, Any, str]]:
+        """The events the enrichment's answer gives for a batch, each with its ingestion time
+        (the batch's first's)."""
+        if self._enricher is None:
+            raise EndpointRefused("NO_RESOURCE", "enrichments are not served by this gateway")
+        rendered = [
+            render(pipe, one.event, seen, at, stage="enrichment")
+            for (one, seen), at in zip(items, ingested, strict=True)
+        ]
+        answer = await self._enricher.enrich(pipe, batch_payload(rendered), items[0][1])
+        return [(event, event, ingested[0]) for event in enriched_events(answer)]
+
     async def _log(
-        self, pipe: Pipe, now: int, failure: Exception | None, payloads: list[str]
+        self,
+        pipe: Pipe,
+        now: int,
+        failure: Exception | None,
+        payloads: list[str],
+        stage: str = "target",
     ) -> None:
-        if self._logs is None or log_group_name(pipe) is None:
+        if self._logs is None or not has_log_destination(pipe):
             return
         why = None if failure is None else f"{type(failure).__name__}: {failure}"
-        records = execution_records(pipe, str(uuid.uuid4()), now, why, payloads)
+        records = execution_records(pipe, str(uuid.uuid4()), now, why, payloads, failed_stage=stage)
         if records:
             await self._logs.write(pipe, records)
 
@@ -271,17 +402,38 @@ class PipesRunner:
 
     async def _stream_batch(self, pipe: Pipe, batch: SourceBatch, filters: Any, now: int) -> int:
         member = self._stream_member(pipe)
+        key = (pipe.arn, batch.shard or "")
+        half = self._bisected.get(key)
+        if half is not None and half < len(batch.events):
+            batch = SourceBatch(batch.events[:half], batch.shard, batch.meta)
+        elif self._waits(pipe, batch.events, now):
+            return 0  # unread: read again at the next pass, the window still open
         max_age = int(member.get("MaximumRecordAgeInSeconds", -1))
         fresh = [e for e in batch.events if max_age < 0 or now - e.arrived <= max_age * 1000]
         if len(fresh) < len(batch.events):
             expired = SourceBatch([e for e in batch.events if e not in fresh], batch.shard)
             await self._sources.dead_letter(pipe, expired, "MaximumRecordAgeInSeconds")
         _, sent, failure = await self._send_all(pipe, fresh, filters, now)
-        key = (pipe.arn, batch.shard or "")
         if failure is None:
             self._attempts.pop(key, None)
+            self._bisected.pop(key, None)
             await self._checkpoint(pipe, batch)
             return sent
+        if (
+            member.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
+            and len(fresh) > 1
+            and not isinstance(failure, EndpointRefused)
+        ):
+            # Split, and try the first half alone: not one of MaximumRetryAttempts' tries.
+            if len(self._bisected) >= _REMEMBERED:
+                self._bisected.clear()
+            self._bisected[key] = len(batch.events) // 2
+            log.info(
+                "Pipe %s: sending to its target failed (%s), the batch bisected",
+                pipe.arn,
+                type(failure).__name__,
+            )
+            return 0
         tries = self._attempts.get(key, 0) + 1
         retries = int(member.get("MaximumRetryAttempts", -1))
         if retries < 0 or tries <= retries:
@@ -297,6 +449,7 @@ class PipesRunner:
             )
             return 0
         self._attempts.pop(key, None)
+        self._bisected.pop(key, None)
         await self._sources.dead_letter(pipe, batch, "MaximumRetryAttempts")
         await self._checkpoint(pipe, batch)
         return sent
@@ -307,3 +460,13 @@ class PipesRunner:
             await self._pipes.store.save_checkpoint(
                 pipe.tenant_id, pipe.name, self.owner, batch.shard, last
             )
+
+
+def _partition_key(event: dict[str, Any]) -> str:
+    """A stream record's partition key: a Kinesis record's ``partitionKey``, a DynamoDB
+    record's ``Keys`` (as canonical JSON)."""
+    key = event.get("partitionKey")
+    if isinstance(key, str):
+        return key
+    keys = (event.get("dynamodb") or {}).get("Keys")
+    return json.dumps(keys, sort_keys=True, separators=(",", ":")) if keys else ""

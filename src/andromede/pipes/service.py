@@ -7,7 +7,8 @@ next pass, any gateway's; UpdatePipe, StartPipe and StopPipe put it UPDATING, ST
 STOPPING the same way. A pipe in a transitional state refuses another change with a
 conflict, as AWS's does. DeletePipe removes it at once (AWS answers DELETING; the pipe is gone
 from DescribePipe as soon as AWS's is) with its checkpoints: its reader stops at its next
-pass. Enrichments are refused by name (not served), never stored and ignored.
+pass. The enrichment served is an API destination (decision 0268); the others are refused by
+name, never stored and ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from andromede.pipes.model import (
     TRANSITIONAL,
     Pipe,
     PipeState,
+    check_enrichment,
     check_log_configuration,
     check_name,
     check_role,
@@ -35,10 +37,6 @@ __all__ = ["ListFilter", "PipesLimits", "PipesService"]
 
 _MAX_TAGS: Final = 50
 _STATES: Final = ("RUNNING", "STOPPED")
-_NO_ENRICHMENT: Final = (
-    "Enrichment is not supported by this platform: a pipe sends its source's events to its "
-    "target directly."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +97,7 @@ def _description(value: Any, default: str) -> str:
     return value
 
 
-def _no_enrichment(params: Mapping[str, Any]) -> None:
-    if params.get("Enrichment") or params.get("EnrichmentParameters"):
-        raise InvalidPipe(_NO_ENRICHMENT, "enrichment")
+def _no_key(params: Mapping[str, Any]) -> None:
     if params.get("KmsKeyIdentifier"):
         raise InvalidPipe(
             "KmsKeyIdentifier is not supported by this platform: a pipe keeps no event at rest.",
@@ -131,7 +127,10 @@ class PipesService:
     async def create(self, tenant_id: str, name: str, params: Mapping[str, Any]) -> Pipe:
         """A pipe made CREATING from CreatePipe's parameters."""
         check_name(name)
-        _no_enrichment(params)
+        _no_key(params)
+        enrichment, enrichment_parameters = check_enrichment(
+            params.get("Enrichment"), params.get("EnrichmentParameters"), tenant_id, self.region
+        )
         source = params.get("Source")
         target = params.get("Target")
         now = self._clock()
@@ -148,6 +147,8 @@ class PipesService:
                 target, params.get("TargetParameters"), tenant_id, self.region
             ),
             role_arn=check_role(params.get("RoleArn")),
+            enrichment=enrichment,
+            enrichment_parameters=enrichment_parameters,
             desired_state=_desired(params.get("DesiredState"), "RUNNING"),
             description=_description(params.get("Description"), ""),
             tags=() if params.get("Tags") is None else check_tags(params["Tags"]),
@@ -177,7 +178,18 @@ class PipesService:
         """UpdatePipe: the members given replace the pipe's (the source stays; its
         parameters are merged as AWS merges them), the pipe UPDATING."""
         pipe = await self.get(tenant_id, name)
-        _no_enrichment(params)
+        _no_key(params)
+        enrichment, enrichment_parameters = pipe.enrichment, pipe.enrichment_parameters
+        if "Enrichment" in params or "EnrichmentParameters" in params:
+            # Given, they replace the pipe's ("" removes its enrichment), as AWS's UpdatePipe.
+            enrichment = params.get("Enrichment", pipe.enrichment)
+            kept = pipe.enrichment_parameters if enrichment == pipe.enrichment else {}
+            enrichment, enrichment_parameters = check_enrichment(
+                enrichment,
+                params.get("EnrichmentParameters", kept if enrichment else None),
+                tenant_id,
+                self.region,
+            )
         target = params.get("Target", pipe.target)
         target_parameters = (
             check_target(target, params.get("TargetParameters"), tenant_id, self.region)
@@ -187,6 +199,8 @@ class PipesService:
         return await self._change(
             pipe,
             role_arn=check_role(params.get("RoleArn")),
+            enrichment=enrichment,
+            enrichment_parameters=enrichment_parameters,
             description=_description(params.get("Description"), pipe.description),
             desired_state=_desired(params.get("DesiredState"), pipe.desired_state),
             source_parameters=check_source(

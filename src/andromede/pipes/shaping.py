@@ -10,6 +10,13 @@ predefined ``<aws.pipes.pipe-arn>``, ``<aws.pipes.pipe-name>``, ``<aws.pipes.sou
 ``<aws.pipes.event.json>``; they are filled as EventBridge fills its transformer's (a string
 as its text, escaped when the template is JSON; any other value as its JSON). Without a
 template the target receives the event as the source gave it, as compact JSON.
+
+**Enrichment** (decision 0268). An enrichment receives the batch's events past the filters as
+one JSON array, each shaped by the enrichment's own ``InputTemplate`` (:func:`render` with
+``stage="enrichment"``); its answer is read by :func:`enriched_events` into the events passed
+on to the target, as AWS passes an enrichment's response: a JSON array's items, any other
+JSON value as one event, none for an empty answer (``""``, ``{}``, ``[]``: the enrichment
+filtered them all out).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from andromede.events.pattern import EventPattern
 from andromede.events.transform import render_input
 from andromede.pipes.model import Pipe
 
-__all__ = ["matchable", "passes", "render"]
+__all__ = ["batch_payload", "enriched_events", "matchable", "passes", "render"]
 
 _PATH_PLACEHOLDER: Final = re.compile(r"<(\$(?:\.[^<>\s]+|\[[^<>\s]+\])*)>")
 
@@ -62,10 +69,16 @@ def passes(filters: Sequence[EventPattern], seen: dict[str, Any]) -> bool:
     return not filters or any(f.matches(seen) for f in filters)
 
 
-def render(pipe: Pipe, event: dict[str, Any], seen: dict[str, Any], ingested: str) -> str:
-    """What the target receives of ``event``."""
-    template = pipe.target_parameters.get("InputTemplate")
-    if template is None:
+def render(pipe: Pipe, event: Any, seen: Any, ingested: str, *, stage: str = "target") -> str:
+    """What the target (or with ``stage="enrichment"``, the enrichment) receives of
+    ``event``. An event that is no JSON object (an enrichment's answer may give any JSON
+    value) is given as its text when it is a string, else as its JSON; a template reads
+    object events only."""
+    parameters = pipe.target_parameters if stage == "target" else pipe.enrichment_parameters
+    template = parameters.get("InputTemplate")
+    if template is None or not isinstance(event, dict):
+        if isinstance(event, str) and stage == "target":
+            return event
         return json.dumps(event, separators=(",", ":"))
     paths: dict[str, str] = {}
 
@@ -94,3 +107,30 @@ def render(pipe: Pipe, event: dict[str, Any], seen: dict[str, Any], ingested: st
         rule_arn=pipe.arn,
         rule_name=pipe.name,
     )
+
+
+def batch_payload(rendered: Sequence[str]) -> str:
+    """The JSON array an enrichment receives of a batch's rendered events (a rendering that
+    is no JSON is given as a JSON string)."""
+    items: list[str] = []
+    for text in rendered:
+        try:
+            json.loads(text)
+        except ValueError:
+            text = json.dumps(text)
+        items.append(text)
+    return "[" + ",".join(items) + "]"
+
+
+def enriched_events(answer: bytes) -> list[Any]:
+    """The events an enrichment's answer passes on to the target."""
+    text = answer.decode("utf-8", errors="replace").strip()
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [text]  # plain text: one event, as the target receives it
+    if value in ("", {}, []):
+        return []
+    return list(value) if isinstance(value, list) else [value]

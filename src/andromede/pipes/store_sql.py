@@ -43,6 +43,8 @@ def _definition(pipe: Pipe) -> str:
             "state_reason": pipe.state_reason,
             "tags": [list(t) for t in pipe.tags],
             "log_configuration": pipe.log_configuration,
+            "enrichment": pipe.enrichment,
+            "enrichment_parameters": pipe.enrichment_parameters,
         },
         sort_keys=True,
     )
@@ -65,6 +67,9 @@ def _pipe(row: Any) -> Pipe:
         description=str(fields["description"]),
         tags=tuple((str(k), str(v)) for k, v in fields["tags"]),
         log_configuration=fields["log_configuration"],
+        # Absent from the definitions written before decision 0268: none.
+        enrichment=str(fields.get("enrichment", "")),
+        enrichment_parameters=dict(fields.get("enrichment_parameters") or {}),
         created=int(row["created"]),
         updated=int(row["updated"]),
         revision=int(row["revision"]),

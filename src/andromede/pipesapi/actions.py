@@ -121,6 +121,9 @@ async def describe_pipe(call: PipesCall) -> dict[str, Any]:
     }
     if pipe.log_configuration is not None:
         described["LogConfiguration"] = pipe.log_configuration
+    if pipe.enrichment:
+        described["Enrichment"] = pipe.enrichment
+        described["EnrichmentParameters"] = pipe.enrichment_parameters
     return described
 
 

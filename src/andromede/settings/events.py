@@ -242,6 +242,13 @@ class EventsSettings(BaseModel):
         description="Seconds a gateway holds the pipes it reads; one stopped leaves them to "
         "the others after it (decision 0258).",
     )
+    pipes_enrichment_max_response: int = Field(
+        default=6 * 1024 * 1024,
+        gt=0,
+        le=64 * 1024 * 1024,
+        description="Bytes of an enrichment's answer a pipe reads; a longer one fails the "
+        "execution (AWS: 6 MB) (decision 0268).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

@@ -8,7 +8,9 @@ requests; each batch into its ``AWS/EventBridge/Pipes`` metrics (dimension ``Pip
 ``Invocations``, ``EventCount``, ``EventSize``, ``ExecutionSucceeded`` or
 ``ExecutionFailed``, ``TargetStageSucceeded`` or ``TargetStageFailed``, ``Duration``. A
 pipe's execution log records go into its ``LogConfiguration``'s CloudWatch Logs group as its
-role (:class:`PipeLogGroups`). Kinesis
+role (:class:`PipeLogGroups`), its S3 bucket and Firehose stream too
+(``pipe_log_destinations``, decision 0268); its enrichment is an API destination invoked by
+EventBridge's invoker (``pipe_enrichments``). Kinesis
 and Firehose are found in ``apis`` when needed (``serve`` makes them before or after);
 EventBridge's event buses and API destinations are EventBridge's own (its connections and
 its invoker's policy, the pipe's role judged instead of a rule target's)."""
@@ -16,6 +18,7 @@ its invoker's policy, the pipe's role judged instead of a rule target's)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -44,6 +47,13 @@ from andromede.kinesisapi.app import KinesisApp
 from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
+from andromede.pipe_enrichments import PipeEnrichments
+from andromede.pipe_log_destinations import (
+    PipeLogBuckets,
+    PipeLogDestinations,
+    PipeLogStreams,
+    PipeLogWriter,
+)
 from andromede.pipe_roles import PIPES_PRINCIPAL, PipeRoles
 from andromede.pipe_sources import PipeSources
 from andromede.pipe_targets import PipeTargets
@@ -57,6 +67,7 @@ from andromede.pipesapi.app import PipesApp
 from andromede.queues.service import QueueService
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
+from andromede.storage.service import ObjectService
 
 __all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "pipes_api"]
 
@@ -172,6 +183,7 @@ def pipes_api(
     connections: ConnectionService | None,
     sink: MetricsSink | None = None,
     logs: LogsService | None = None,
+    objects: ObjectService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Pipes API app of ``serve`` put into ``apis`` (under ``pipes``, its SigV4 service),
     its runner, started, and what closing a tenant deletes of it (its pipes and their
@@ -194,6 +206,28 @@ def pipes_api(
         return app.service if isinstance(app, FirehoseApp) else None
 
     invoker = _api_invoker(settings, connections, roles)
+    writers: list[PipeLogWriter] = [PipeLogStreams(roles, firehose)]
+    if logs is not None:
+        writers.append(
+            PipeLogGroups(
+                RoleLogGroups(
+                    identity,
+                    logs,
+                    service=PIPES_PRINCIPAL,
+                    session_name="pipes",
+                    audit=audit,
+                    ingested=None
+                    if billing is None
+                    else (
+                        lambda tenant, size, meter: billing.count(
+                            tenant, settings.region, meter, size
+                        )
+                    ),
+                )
+            )
+        )
+    if objects is not None:
+        writers.append(PipeLogBuckets(roles, objects))
     runner = PipesRunner(
         service,
         PipeSources(roles, queues, kinesis, settings.region, dynamodb),
@@ -213,21 +247,14 @@ def pipes_api(
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         PipesMetering(billing, settings.region, sink),
-        None
-        if logs is None
-        else PipeLogGroups(
-            RoleLogGroups(
-                identity,
-                logs,
-                service=PIPES_PRINCIPAL,
-                session_name="pipes",
-                audit=audit,
-                ingested=None
-                if billing is None
-                else (
-                    lambda tenant, size, meter: billing.count(tenant, settings.region, meter, size)
-                ),
-            )
+        PipeLogDestinations(writers),
+        PipeEnrichments(
+            roles,
+            None
+            if invoker is None
+            else functools.partial(
+                invoker.invoke, answer_limit=settings.pipes_enrichment_max_response
+            ),
         ),
     )
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)

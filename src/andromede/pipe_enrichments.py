@@ -1,0 +1,60 @@
+"""Where EventBridge Pipes meets its enrichments (decision 0268): the
+``pipes.runner.PipeEnricher`` that sends a batch's events, one JSON array, to the pipe's API
+destination as its role (``pipe_roles``: ``events:InvokeApiDestination`` on the
+destination), through EventBridge's own invoker (its connection's authorization, the egress
+guard, the pacing) with the enrichment's ``HttpParameters`` (a path, header or query string
+value may be a JSON path into the batch's first event, as AWS's dynamic parameters), and
+gives back its answer.
+
+A destination gone, deauthorized, refused by the egress guard, or refusing the role is
+``EndpointRefused`` (the pipe's ``StateReason``); any other failure (an answer of 4xx or 5xx,
+one too large, the endpoint out of reach) fails the execution, retried by the source's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from andromede.events.dispatcher import DeliveryRefused
+from andromede.events.model import Target
+from andromede.pipe_roles import PipeRoles
+from andromede.pipe_targets import dynamic_http
+from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.model import Pipe
+
+__all__ = ["ApiCall", "EnrichmentFailed", "PipeEnrichments"]
+
+# (tenant, target, message) → the endpoint's answer.
+ApiCall = Callable[[str, Target, str], Awaitable[bytes]]
+_REFUSALS: Final = frozenset(
+    {"NO_PERMISSIONS", "NO_RESOURCE", "ConnectionDeauthorized", "InvalidEndpoint"}
+)
+
+
+class EnrichmentFailed(Exception):
+    """The enrichment answered a failure: the execution fails, retried by the source's
+    rules."""
+
+
+class PipeEnrichments:
+    def __init__(self, roles: PipeRoles, call_api: ApiCall | None) -> None:
+        self._roles = roles
+        self._call_api = call_api
+
+    async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+        session = await self._roles.session(pipe)
+        await self._roles.require(session, "events:InvokeApiDestination", pipe.enrichment)
+        if self._call_api is None:
+            raise EndpointRefused("NO_RESOURCE", "API destinations are not served here")
+        event = first if isinstance(first, dict) else {}
+        http = dynamic_http(pipe.enrichment_parameters.get("HttpParameters") or {}, event)
+        target = Target(
+            "pipe-enrichment", pipe.enrichment, {"RoleArn": pipe.role_arn, "HttpParameters": http}
+        )
+        try:
+            return await self._call_api(pipe.tenant_id, target, payload)
+        except DeliveryRefused as exc:
+            if exc.code in _REFUSALS:
+                raise EndpointRefused(exc.code, str(exc)[:512]) from None
+            raise EnrichmentFailed(f"{exc.code}: {str(exc)[:512]}") from None
