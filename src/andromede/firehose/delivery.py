@@ -14,6 +14,11 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 ``on_dropped`` callback (the wiring audits it), never silently. Records whose customer-managed
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
+
+A dynamically partitioned stream's batch (decision 0270) is written partition by partition
+(``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
+record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
+are enabled (decision 0270), as the destination's role, through ``error_logs``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from andromede.errors import AndromedeError
+from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
@@ -34,10 +40,12 @@ from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
+    LoggingOptions,
     error_object_key,
     failure_lines,
     object_key,
 )
+from andromede.firehose.partitioned_delivery import PartitionedDeliverer
 from andromede.firehose.service import FirehoseService
 
 __all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
@@ -56,6 +64,8 @@ class DeliveryPolicy:
     streams_a_pass: int = 100
     # An HTTP endpoint's retries back off, doubling, up to this (decision 0250).
     max_backoff_ms: int = 60_000
+    # A dynamically partitioned batch's partitions at most (AWS: 500 active a stream).
+    max_active_partitions: int = 500
 
 
 class DeliveryObserver(Protocol):
@@ -82,9 +92,13 @@ class FirehoseDeliverer:
         observer: DeliveryObserver | None = None,
         on_dropped: Callable[[DeliveryStream, int, str], None] | None = None,
         endpoints: EndpointSender | None = None,
+        error_logs: ErrorLogs | None = None,
     ) -> None:
         """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
-        their attempts fail, and their batches go to the backup bucket)."""
+        their attempts fail, and their batches go to the backup bucket); ``error_logs``:
+        where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere)."""
+        self._error_logs = error_logs
+        self._pending_logs: list[tuple[DeliveryStream, LoggingOptions, str, str]] = []
         self._firehose = firehose
         self.policy = policy
         self.owner = owner
@@ -98,6 +112,17 @@ class FirehoseDeliverer:
             backup_retry_ms=policy.retry_duration_ms,
             max_backoff_ms=policy.max_backoff_ms,
             observe=self._observed,
+            dropped=self._dropped,
+            log_error=self._log_http_error,
+            backup_log_error=self.log_s3_error,
+        )
+        self._partitioned = PartitionedDeliverer(
+            firehose,
+            owner,
+            retry_interval_ms=policy.retry_interval_ms,
+            max_partitions=policy.max_active_partitions,
+            observe=self._observed,
+            log_error=self.log_s3_error,
             dropped=self._dropped,
         )
 
@@ -134,7 +159,38 @@ class FirehoseDeliverer:
                     stream.tenant_id, stream.name, self.owner, since,
                     now + self.policy.retry_interval_ms,
                 )  # fmt: skip
+        await self._flush_error_logs(now)
         return written
+
+    def log_s3_error(self, stream: DeliveryStream, code: str, message: str) -> None:
+        """A failed write into the stream's bucket, for its error log (decision 0270)."""
+        destination = stream.destination
+        record = error_record(stream, destination.bucket_arn, code, message)
+        self._pending_logs.append((stream, destination.logging, destination.role_arn, record))
+
+    def _log_http_error(self, stream: DeliveryStream, code: str, message: str) -> None:
+        http = stream.http
+        if http is None:
+            return
+        role = http.role_arn or stream.destination.role_arn
+        self._pending_logs.append(
+            (stream, http.logging, role, error_record(stream, http.url, code, message))
+        )
+
+    async def _flush_error_logs(self, now: int) -> None:
+        """The pass's error records, written after its deliveries (a log group refusing
+        must not hold a delivery back)."""
+        pending, self._pending_logs = self._pending_logs, []
+        if self._error_logs is None:
+            return
+        for stream, options, role, record in pending:
+            if not options.enabled or not options.group or not options.stream:
+                continue
+            try:
+                await self._error_logs.write(stream, options, role, record, now)
+            except Exception:  # an error log must never break the delivery loop
+                log.exception("Firehose stream %s: its error log could not be written",
+                              stream.arn)  # fmt: skip
 
     async def _deliver(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
@@ -161,6 +217,9 @@ class FirehoseDeliverer:
             return 0
         if stream.http is not None:
             return await self._http.deliver(stream, records, opened, now)
+        partitioning = destination.partitioning
+        if partitioning is not None and partitioning.enabled:
+            return await self._partitioned.deliver(stream, records, opened, now)
         body = b"".join(opened)
         if destination.compression == "GZIP":
             body = gzip.compress(body)
@@ -170,6 +229,7 @@ class FirehoseDeliverer:
             )
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, ok=False)
+            self.log_s3_error(stream, exc.code, exc.message)
             return await self._failed(stream, records, opened, exc, now)
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
@@ -186,6 +246,7 @@ class FirehoseDeliverer:
         store = self._firehose.store
         since = stream.failing_since or now
         self._observe(stream, len(records), sum(r.size for r in records), ok=False)
+        self.log_s3_error(stream, exc.code, str(exc))
         if now - since < self.policy.retry_duration_ms:
             log.info("Firehose stream %s: its key refuses (%s), retried", stream.arn, exc.code)
             await store.failed(
@@ -227,6 +288,7 @@ class FirehoseDeliverer:
                 "error output prefix (%s)", stream.arn, len(records), exc.code,
             )  # fmt: skip
         except DeliveryFailed as error_exc:
+            self.log_s3_error(stream, error_exc.code, error_exc.message)
             self._dropped(stream, len(records), f"{exc.code}; error output: {error_exc.code}")
         await store.delivered(stream.tenant_id, stream.name, self.owner, records[-1].seq)
         return written

@@ -74,7 +74,14 @@ class HttpEndpointDeliverer:
         max_backoff_ms: int,
         observe: Observe,
         dropped: Callable[[DeliveryStream, int, str], None],
+        log_error: Callable[[DeliveryStream, str, str], None] | None = None,
+        backup_log_error: Callable[[DeliveryStream, str, str], None] | None = None,
     ) -> None:
+        """``log_error``: a failed attempt at the endpoint, for its CloudWatch error log
+        (decision 0270); ``backup_log_error``: a refused write into the backup bucket, for
+        the backup's (its S3Configuration's CloudWatchLoggingOptions)."""
+        self._log_error = log_error
+        self._backup_log_error = backup_log_error
         self._firehose = firehose
         self._sender = sender
         self._owner = owner
@@ -105,6 +112,8 @@ class HttpEndpointDeliverer:
             check_answer(answer, request.request_id)
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, False, HTTP_ENDPOINT, None)
+            if self._log_error is not None:
+                self._log_error(stream, exc.code, exc.message)
             return await self._failed(stream, records, opened, exc, now)
         self._observe(
             stream, len(records), size, True, HTTP_ENDPOINT, max(now - records[0].arrived, 0)
@@ -116,6 +125,10 @@ class HttpEndpointDeliverer:
             stream.tenant_id, stream.name, self._owner, records[-1].seq
         )
         return made
+
+    def _log_backup(self, stream: DeliveryStream, exc: DeliveryFailed) -> None:
+        if self._backup_log_error is not None:
+            self._backup_log_error(stream, exc.code, exc.message)
 
     async def _access_key(self, stream: DeliveryStream) -> str | None:
         http = stream.http
@@ -153,6 +166,7 @@ class HttpEndpointDeliverer:
             )
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, False, "S3", None)
+            self._log_backup(stream, exc)
             self._dropped(stream, len(records), f"AllData backup: {exc.code}")
             return 0
         self._observe(stream, len(records), size, True, "S3", None)
@@ -189,6 +203,7 @@ class HttpEndpointDeliverer:
             )  # fmt: skip
         except DeliveryFailed as backup_exc:
             self._observe(stream, len(records), size, False, "S3", None)
+            self._log_backup(stream, backup_exc)
             if elapsed < window + self._backup_retry:
                 log.info("Firehose stream %s: backup %s, retried", stream.arn, backup_exc.code)
                 await store.failed(

@@ -49,9 +49,9 @@ from andromede.firehose.model import (
     SourceStreams,
     StreamKeyCheck,
     StreamStatus,
-    check_prefixes,
     new_record_id,
 )
+from andromede.firehose.partitioning import check_destination
 from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord
 
 __all__ = ["FirehoseLimits", "FirehoseObserver", "FirehoseService", "ServiceUnavailable"]
@@ -150,7 +150,7 @@ class FirehoseService:
         pass checks the key (decision 0223's addendum). With a Kinesis ``source``, its reader
         starts from the creation (decision 0235). With ``http``, an HTTP endpoint destination
         backed up into ``destination`` (decision 0250), ``access_key`` sealed."""
-        check_prefixes(destination.prefix, destination.error_output_prefix)
+        check_destination(destination)
         if source is not None and sse_key_type is not None:
             raise InvalidArgument(_SSE_DIRECT_PUT_ONLY)
         if len(tags) > self.limits.max_tags:
@@ -277,7 +277,7 @@ class FirehoseService:
             )
         if stream.status != StreamStatus.ACTIVE:
             raise StreamInUse(f"Firehose {name} is not in the ACTIVE state.")
-        check_prefixes(destination.prefix, destination.error_output_prefix)
+        check_destination(destination, stream.destination)
         changed = await self._with_endpoint(
             dataclasses.replace(stream, destination=destination, http=http), access_key
         )

@@ -86,6 +86,15 @@ class FirehoseSettings(BaseModel):
         "unicast addresses; the host is resolved at each attempt and refused if an address "
         "is internal and in none of these (decision 0250).",
     )
+    firehose_max_active_partitions: int = Field(
+        default=500,
+        gt=0,
+        le=5000,
+        description="Partitions a dynamically partitioned delivery stream writes from one "
+        "batch (AWS: 500 active partitions a stream, raised up to 5,000 on request); the "
+        "records of further partitions go under the error output prefix with "
+        "DynamicPartitioning.ActivePartitionsLimitExceeded (decision 0270).",
+    )
 
     @field_validator("firehose_http_endpoint_allow_cidrs")
     @classmethod
