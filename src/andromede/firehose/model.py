@@ -34,6 +34,7 @@ from andromede.firehose.errors import InvalidArgument
 
 __all__ = [
     "COMPRESSIONS",
+    "COPY_PENDING",
     "CUSTOMER_MANAGED_CMK",
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SIZE_MB",
@@ -74,6 +75,9 @@ MIB: Final = 1024 * 1024
 DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")
+# The record ids of an acknowledged HTTP endpoint batch buffered again for its AllData copy
+# only (decision 0270): never sent to the endpoint again.
+COPY_PENDING: Final = "allDataCopy:"
 # The error output type of records this platform could not deliver (AWS's word for it).
 ERROR_OUTPUT_TYPE: Final = "processing-failed"
 _EXPRESSION: Final = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
@@ -437,9 +441,14 @@ def _folders(text: str, when: datetime, partition: Mapping[str, str] | None = No
 
 
 def object_key(
-    stream: DeliveryStream, first_arrival_ms: int, partition: Mapping[str, str] | None = None
+    stream: DeliveryStream,
+    first_arrival_ms: int,
+    partition: Mapping[str, str] | None = None,
+    unique: str | None = None,
 ) -> str:
-    """The object's key; ``partition``: its dynamic partition's keys (decision 0270)."""
+    """The object's key; ``partition``: its dynamic partition's keys (decision 0270);
+    ``unique``: the part that tells objects apart (a new UUID unless given: an HTTP endpoint
+    batch's request id makes its ``AllData`` copy's key the same at every attempt)."""
     when = datetime.fromtimestamp(first_arrival_ms / 1000, UTC)
     destination = stream.destination
     suffix = ".gz" if destination.compression == "GZIP" else ""
@@ -447,7 +456,7 @@ def object_key(
         suffix = destination.file_extension
     return (
         f"{_folders(destination.prefix, when, partition)}{stream.name}-{stream.version}-"
-        f"{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{suffix}"
+        f"{when:%Y-%m-%d-%H-%M-%S}-{unique or uuid.uuid4()}{suffix}"
     )
 
 
