@@ -133,6 +133,7 @@ class Partitioning:
     deaggregation_delimiter: bytes = b"\n"
     append_delimiter: bytes | None = None
     processors: tuple[str, ...] = ()  # the processors' types, in the order given
+    configured: bool = False  # DynamicPartitioningConfiguration given (then described back)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,7 @@ def _partitioning_fields(partitioning: Partitioning | None) -> dict[str, Any] | 
         "deaggregation_delimiter": base64.b64encode(partitioning.deaggregation_delimiter).decode(),
         "append_delimiter": None if append is None else base64.b64encode(append).decode(),
         "processors": list(partitioning.processors),
+        "configured": partitioning.configured,
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -118,10 +119,10 @@ def partitioning_input(
     if dynamic_raw is None and processing_raw is None:
         return base
     start = base or Partitioning()
-    enabled, retry = start.enabled, start.retry_seconds
+    enabled, retry, configured = start.enabled, start.retry_seconds, start.configured
     if dynamic_raw is not None:
         dynamic = _structure(dynamic_raw, "DynamicPartitioningConfiguration")
-        enabled = dynamic.get("Enabled", False) is True
+        enabled, configured = dynamic.get("Enabled", False) is True, True
         retry_options = dynamic.get("RetryOptions")
         if retry_options is not None:
             seconds = _structure(retry_options, "RetryOptions").get("DurationInSeconds", 300)
@@ -136,10 +137,11 @@ def partitioning_input(
                                         "and 7200")  # fmt: skip
             retry = seconds
     if processing_raw is None:
-        return Partitioning(enabled, retry, start.processing, start.query, start.deaggregation,
-                            start.deaggregation_delimiter, start.append_delimiter,
-                            start.processors)  # fmt: skip
-    return _processing(_structure(processing_raw, "ProcessingConfiguration"), enabled, retry)
+        return dataclasses.replace(
+            start, enabled=enabled, retry_seconds=retry, configured=configured
+        )
+    made = _processing(_structure(processing_raw, "ProcessingConfiguration"), enabled, retry)
+    return dataclasses.replace(made, configured=configured)
 
 
 def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partitioning:
@@ -198,9 +200,9 @@ def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any
     if partitioning is None:
         return {}
     described: dict[str, Any] = {}
-    if partitioning.enabled:  # a stream without it describes none (as Terraform reads it)
+    if partitioning.configured:  # a stream not given one describes none (as AWS)
         described["DynamicPartitioningConfiguration"] = {
-            "Enabled": True,
+            "Enabled": partitioning.enabled,
             "RetryOptions": {"DurationInSeconds": partitioning.retry_seconds},
         }
     processors = []

@@ -233,3 +233,31 @@ async def test_delimited_records_are_split_then_partitioned(world: World) -> Non
         "ExtendedS3DestinationDescription"
     ]
     assert extended["ProcessingConfiguration"]["Processors"][1] == deaggregation
+
+
+async def test_a_disabled_configuration_is_described_as_given(world: World) -> None:
+    """Terraform's ``dynamic_partitioning_configuration { enabled = false }`` reads back as
+    sent; a stream given none describes none."""
+    role, bucket = await world.role(), await world.bucket()
+    for name, extra in (
+        ("given", {"DynamicPartitioningConfiguration": {"Enabled": False}}),
+        ("none", {}),
+    ):
+        await world.client(
+            "CreateDeliveryStream",
+            DeliveryStreamName=name,
+            ExtendedS3DestinationConfiguration={"RoleARN": role, "BucketARN": bucket} | extra,
+        )
+    shown = await world.client("DescribeDeliveryStream", DeliveryStreamName="given")
+    extended = shown["DeliveryStreamDescription"]["Destinations"][0][
+        "ExtendedS3DestinationDescription"
+    ]
+    assert extended["DynamicPartitioningConfiguration"] == {
+        "Enabled": False, "RetryOptions": {"DurationInSeconds": 300},
+    }  # fmt: skip
+    shown = await world.client("DescribeDeliveryStream", DeliveryStreamName="none")
+    extended = shown["DeliveryStreamDescription"]["Destinations"][0][
+        "ExtendedS3DestinationDescription"
+    ]
+    assert "DynamicPartitioningConfiguration" not in extended
+    assert "ProcessingConfiguration" not in extended

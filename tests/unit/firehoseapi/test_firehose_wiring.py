@@ -38,6 +38,7 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
         firehose_http_endpoint_timeout=3.5,
         firehose_http_endpoint_max_response=77,
         firehose_http_endpoint_allow_cidrs=("10.9.0.0/16",),
+        firehose_max_active_partitions=7,
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys = key_service_in(tmp_path / "keys")
@@ -54,6 +55,8 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
             sender = endpoint_sender(settings).policy
             assert (sender.timeout, sender.max_response, sender.allow_http) == (3.5, 77, True)
             assert [str(n) for n in sender.allowed] == ["10.9.0.0/16"]
+            # Decision 0270: the active partitions a batch.
+            assert policy.max_active_partitions == 7
             # Decision 0235: the Kinesis sources' reader under the same lease and poll.
             reader = source_reader(settings, service, world.identity, lambda: None)
             assert (reader.policy.poll_interval, reader.policy.lease_ms) == (0.5, 7_000)
