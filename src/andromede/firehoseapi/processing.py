@@ -226,7 +226,10 @@ def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any
             "Type": kind,
             "Parameters": [{"ParameterName": n, "ParameterValue": v} for n, v in parameters],
         })  # fmt: skip
-    described["ProcessingConfiguration"] = {
-        "Enabled": partitioning.processing, "Processors": processors,
-    }  # fmt: skip
+    # A disabled configuration without processors (what Terraform's provider sends when the
+    # block is absent) is described as none, as before decision 0270: its plan converges.
+    if partitioning.processing or processors:
+        described["ProcessingConfiguration"] = {
+            "Enabled": partitioning.processing, "Processors": processors,
+        }  # fmt: skip
     return described

@@ -158,3 +158,24 @@ async def test_cloudwatch_logging_options_enabled_are_taken_and_shown_back(
         ExtendedS3DestinationUpdate={"CloudWatchLoggingOptions": {"Enabled": True}},
     )
     assert "LogGroupName is required" in message
+
+
+async def test_the_providers_disabled_blocks_read_back_as_before(world: World) -> None:
+    """Decision 0270: the disabled processing and logging the provider sends for absent
+    blocks are described as they were before (none, and ``{"Enabled": false}``), so a plan
+    without them converges; a dynamic_partitioning_configuration block reads back."""
+    await world.role("tf-firehose")
+    await world.bucket("tf-landing")
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="tf",
+        ExtendedS3DestinationConfiguration=provider_destination(world)
+        | {"DynamicPartitioningConfiguration": {"Enabled": False,
+                                                "RetryOptions": {"DurationInSeconds": 600}}},
+    )  # fmt: skip
+    s3 = (await described(world))["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert "ProcessingConfiguration" not in s3
+    assert s3["CloudWatchLoggingOptions"] == {"Enabled": False}
+    assert s3["DynamicPartitioningConfiguration"] == {
+        "Enabled": False, "RetryOptions": {"DurationInSeconds": 600},
+    }  # fmt: skip
