@@ -36,6 +36,7 @@ from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
+from andromede.firehose.jq_runner import SubprocessQueryRunner
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
@@ -46,6 +47,7 @@ from andromede.firehose.model import (
     object_key,
 )
 from andromede.firehose.partitioned_delivery import PartitionedDeliverer
+from andromede.firehose.partitioning import QueryRunner
 from andromede.firehose.service import FirehoseService
 
 __all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
@@ -93,11 +95,15 @@ class FirehoseDeliverer:
         on_dropped: Callable[[DeliveryStream, int, str], None] | None = None,
         endpoints: EndpointSender | None = None,
         error_logs: ErrorLogs | None = None,
+        queries: QueryRunner | None = None,
     ) -> None:
         """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
         their attempts fail, and their batches go to the backup bucket); ``error_logs``:
-        where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere)."""
+        where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere);
+        ``queries``: where dynamic partitioning's JQ queries run (default: a sandboxed
+        process with the default limits)."""
         self._error_logs = error_logs
+        self.queries = queries or SubprocessQueryRunner()
         self._pending_logs: list[tuple[DeliveryStream, LoggingOptions, str, str]] = []
         self._firehose = firehose
         self.policy = policy
@@ -121,6 +127,7 @@ class FirehoseDeliverer:
             owner,
             retry_interval_ms=policy.retry_interval_ms,
             max_partitions=policy.max_active_partitions,
+            queries=self.queries,
             observe=self._observed,
             log_error=self.log_s3_error,
             dropped=self._dropped,

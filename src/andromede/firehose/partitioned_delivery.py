@@ -27,7 +27,7 @@ from andromede.firehose.model import (
     failure_lines,
     object_key,
 )
-from andromede.firehose.partitioning import LIMIT_EXCEEDED, Piece, partition_batch
+from andromede.firehose.partitioning import LIMIT_EXCEEDED, Piece, QueryRunner, partition_batch
 from andromede.firehose.service import FirehoseService
 
 __all__ = ["LIMIT_FOLDER", "PartitionedDeliverer"]
@@ -52,6 +52,7 @@ class PartitionedDeliverer:
         *,
         retry_interval_ms: int,
         max_partitions: int,
+        queries: QueryRunner,
         observe: Observe,
         log_error: LogError,
         dropped: Dropped,
@@ -60,6 +61,7 @@ class PartitionedDeliverer:
         self._owner = owner
         self._interval = max(retry_interval_ms, 1)
         self._max_partitions = max_partitions
+        self._queries = queries
         self._observe = observe
         self._log_error = log_error
         self._dropped = dropped
@@ -74,9 +76,10 @@ class PartitionedDeliverer:
         """One attempt at the batch; how many objects it wrote."""
         partitioning = stream.destination.partitioning
         assert partitioning is not None  # noqa: S101 (the deliverer's dispatch)
-        batch = partition_batch(
-            [r.arrived for r in records], opened, partitioning, self._max_partitions
-        )
+        batch = await partition_batch(
+            [r.arrived for r in records], opened, partitioning, self._max_partitions,
+            self._queries,
+        )  # fmt: skip
         size = sum(r.size for r in records)
         written = 0
         try:

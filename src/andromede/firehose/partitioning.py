@@ -6,8 +6,9 @@ describes.
 - **De-aggregation** (``RecordDeAggregation``): ``JSON`` splits a record into the JSON
   objects it holds one after another (``{…}{…}`` or one a line); ``DELIMITED`` splits it at
   its delimiter. Each part is then a record of its own.
-- **Metadata extraction**: the query (JQ 1.6's language, run by the ``jq`` library: libjq
-  itself) is run on each record parsed as JSON and must give an object; each of its keys
+- **Metadata extraction**: the query (JQ 1.6's language, checked by the ``jq`` library:
+  libjq itself; run by a :class:`QueryRunner`, ``firehose.jq_runner``'s sandboxed process)
+  is run on each record parsed as JSON and must give an object; each of its keys
   becomes a partition key, its value (a string, a number or a boolean) written as text.
   A record that is not JSON, or whose query fails or gives no object, a key missing or null,
   fails (``DynamicPartitioning.MetadataExtractionFailed``) and goes to the error output.
@@ -23,7 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from andromede.firehose.errors import InvalidArgument
 from andromede.firehose.model import MIB, Partitioning, S3Destination, check_prefixes
@@ -36,10 +37,13 @@ except ImportError:  # pragma: no cover (a deployment installed without it)
 __all__ = [
     "EXTRACTION_FAILED",
     "LIMIT_EXCEEDED",
+    "Extracted",
     "PartitionedBatch",
     "Piece",
+    "QueryRunner",
     "check_destination",
     "compile_query",
+    "keys_of",
     "partition_batch",
     "query_keys",
 ]
@@ -49,8 +53,18 @@ LIMIT_EXCEEDED: Final = "DynamicPartitioning.ActivePartitionsLimitExceeded"
 # AWS's least buffer size with dynamic partitioning.
 MIN_PARTITIONED_SIZE_MB: Final = 64
 _MAX_KEY_VALUE: Final = 512  # a partition key's value, as AWS bounds it
-# The keys of an object construction's top level, when the query cannot run on null.
+# An object construction's keys (at its top level: ``_top_level``).
 _OBJECT_KEY: Final = re.compile(r'[{,]\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*:')
+_STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_WORD: Final = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
+# What a tenant's query may not use: the gateway's environment and files, input beyond
+# its record, the process's streams, and the unbounded generators and recursion.
+_REFUSED_WORDS: Final = frozenset({
+    "env", "$ENV", "$__loc__", "$__prog_args", "input", "inputs", "input_filename",
+    "input_line_number", "import", "include", "modulemeta", "get_search_list", "builtins",
+    "debug", "stderr", "halt", "halt_error", "def", "range", "repeat", "recurse",
+    "recurse_down", "while", "until",
+})  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +86,19 @@ class PartitionedBatch:
 
 
 def compile_query(query: str) -> Any:
-    """The JQ program (``InvalidArgument`` when it does not compile)."""
+    """The JQ program, compiled to check it (``InvalidArgument`` when it does not compile
+    or uses what a partitioning query may not: the process's environment, files, input
+    beyond its record, unbounded generators, definitions)."""
     if _jq is None:
         raise InvalidArgument(
             "MetadataExtraction: this deployment has no JQ engine (the jq package)."
         )
+    bare = _STRING.sub('""', query)
+    for word in _WORD.findall(bare):
+        if word in _REFUSED_WORDS:
+            raise InvalidArgument(
+                f"MetadataExtractionQuery: {word} is not allowed in a partitioning query."
+            )
     try:
         return _jq.compile(query)
     except ValueError as exc:
@@ -84,20 +106,41 @@ def compile_query(query: str) -> Any:
 
 
 def query_keys(query: str) -> frozenset[str]:
-    """The partition keys a query makes: AWS takes a JQ object construction
-    (``{customer_id: .customer_id, year: .event_timestamp | strftime("%Y")}``), whose keys
-    are found by running it on ``null`` input once compiled."""
-    program = compile_query(query)
-    try:
-        made = program.input_value(None).first()
-    except (ValueError, StopIteration):  # a filter refusing null (strftime…): read the keys
-        made = {k: None for k in _OBJECT_KEY.findall(query)}
-    if not isinstance(made, dict) or not made:
+    """The partition keys a query makes: AWS's queries are a JQ object construction
+    (``{customer_id: .customer_id, year: .ts | strftime("%Y")}``), whose top-level keys are
+    read from it once it compiles (it is never run here: it runs sandboxed, at delivery)."""
+    compile_query(query)
+    text = query.strip()
+    keys = frozenset(_OBJECT_KEY.findall(_top_level(text))) if text.startswith("{") else None
+    if not text.endswith("}") or not keys:
         raise InvalidArgument(
             "MetadataExtractionQuery must build a JSON object of partition keys, such as "
             "{customer_id: .customer_id}."
         )
-    return frozenset(str(k) for k in made)
+    return keys
+
+
+def _blank_string(match: re.Match[str]) -> str:
+    """A string literal emptied, unless it is a plain name (a quoted key: kept)."""
+    text = match.group(0)
+    return text if re.fullmatch(r'"[A-Za-z_][A-Za-z0-9_]*"', text) else '""'
+
+
+def _top_level(text: str) -> str:
+    """The object construction's text at its own depth: nested braces, brackets and
+    parentheses (and strings) blanked, so that only its own keys are read."""
+    bare = _STRING.sub(_blank_string, text)
+    out, depth = [], 0
+    for char in bare:
+        if char in "{[(":
+            depth += 1
+            out.append(char if depth == 1 else " ")
+        elif char in "}])":
+            out.append(char if depth == 1 else " ")
+            depth -= 1
+        else:
+            out.append(char if depth == 1 else " ")
+    return "".join(out)
 
 
 def check_destination(destination: S3Destination, before: S3Destination | None = None) -> None:
@@ -154,8 +197,25 @@ def _pieces(index: int, arrived: int, data: bytes, partitioning: Partitioning) -
     return [Piece(index, arrived, data)]
 
 
-def _keys(program: Any, data: bytes) -> tuple[tuple[str, str], ...]:
-    made = program.input_value(json.loads(data)).first()
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """What the query gave on one record (its first output), or why it gave nothing."""
+
+    value: Any = None
+    error: str | None = None
+
+
+class QueryRunner(Protocol):
+    """Where the JQ queries run (``firehose.jq_runner``: a sandboxed process, so that a
+    tenant's query can neither block a gateway nor read its environment)."""
+
+    async def run(self, query: str, documents: Sequence[bytes]) -> list[Extracted]:
+        """The query on each document (JSON text), in order."""
+        ...
+
+
+def keys_of(made: Any) -> tuple[tuple[str, str], ...]:
+    """A query's object as partition keys (``ValueError`` when it cannot be one)."""
     if not isinstance(made, dict):
         raise ValueError("the query gave no object")
     keys = []
@@ -169,39 +229,45 @@ def _keys(program: Any, data: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(keys)
 
 
-def partition_batch(
+async def partition_batch(
     arrivals: Sequence[int],
     opened: Sequence[bytes],
     partitioning: Partitioning,
     max_partitions: int,
+    runner: QueryRunner,
 ) -> PartitionedBatch:
     """The batch's records (each buffered record's arrival and bytes) processed and grouped."""
-    program = compile_query(partitioning.query) if partitioning.query else None
     batch = PartitionedBatch()
+    pieces: list[Piece] = []
     for index, (arrived, data) in enumerate(zip(arrivals, opened, strict=True)):
         try:
-            pieces = _pieces(index, arrived, data, partitioning)
+            pieces.extend(_pieces(index, arrived, data, partitioning))
         except (UnicodeDecodeError, ValueError) as exc:
             why = f"The record could not be de-aggregated: {exc}"[:512]
             batch.failed.append((Piece(index, arrived, data), EXTRACTION_FAILED, why))
+    query = partitioning.query
+    extracted = (
+        await runner.run(query, [p.data for p in pieces])
+        if query and pieces
+        else [Extracted({}) for _ in pieces]
+    )
+    for piece, result in zip(pieces, extracted, strict=True):
+        try:
+            if result.error is not None:
+                raise ValueError(result.error)
+            keys = keys_of(result.value)
+        except ValueError as exc:
+            why = f"Metadata extraction failed: {exc}"[:512]
+            batch.failed.append((piece, EXTRACTION_FAILED, why))
             continue
-        for piece in pieces:
-            try:
-                keys = () if program is None else _keys(program, piece.data)
-            except (UnicodeDecodeError, ValueError, StopIteration) as exc:
-                batch.failed.append((piece, EXTRACTION_FAILED,
-                                     f"Metadata extraction failed: {exc}"[:512]))  # fmt: skip
+        if partitioning.append_delimiter is not None:
+            piece = Piece(piece.index, piece.arrived, piece.data + partitioning.append_delimiter)
+        bucket = batch.partitions.get(keys)
+        if bucket is None:
+            if len(batch.partitions) >= max_partitions:
+                batch.failed.append((piece, LIMIT_EXCEEDED,
+                                     "The active partitions limit was exceeded."))  # fmt: skip
                 continue
-            if partitioning.append_delimiter is not None:
-                piece = Piece(
-                    piece.index, piece.arrived, piece.data + partitioning.append_delimiter
-                )
-            bucket = batch.partitions.get(keys)
-            if bucket is None:
-                if len(batch.partitions) >= max_partitions:
-                    batch.failed.append((piece, LIMIT_EXCEEDED,
-                                         "The active partitions limit was exceeded."))  # fmt: skip
-                    continue
-                bucket = batch.partitions[keys] = []
-            bucket.append(piece)
+            bucket = batch.partitions[keys] = []
+        bucket.append(piece)
     return batch

@@ -34,6 +34,7 @@ from andromede.db.database import Database
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
 from andromede.firehose.error_logs import ErrorLogs
 from andromede.firehose.http_sender import HttpEndpointSender, SenderPolicy
+from andromede.firehose.jq_runner import QueryPolicy, SubprocessQueryRunner
 from andromede.firehose.model import DeliveryStream
 from andromede.firehose.service import FirehoseLimits, FirehoseService
 from andromede.firehose.source_reader import KinesisSourceReader, ReaderPolicy
@@ -217,6 +218,11 @@ def firehose_deliverer(
         dropped,
         endpoint_sender(settings),
         error_logs,
+        SubprocessQueryRunner(
+            QueryPolicy(
+                timeout=settings.firehose_jq_timeout, max_memory=settings.firehose_jq_max_memory
+            )
+        ),
     )
 
 

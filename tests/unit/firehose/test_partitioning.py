@@ -5,10 +5,12 @@ destination's prefixes and buffer."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from andromede.firehose.errors import InvalidArgument
+from andromede.firehose.jq_runner import QueryPolicy, SubprocessQueryRunner
 from andromede.firehose.model import (
     DeliveryStream,
     Partitioning,
@@ -20,6 +22,7 @@ from andromede.firehose.model import (
 from andromede.firehose.partitioning import (
     EXTRACTION_FAILED,
     LIMIT_EXCEEDED,
+    PartitionedBatch,
     check_destination,
     partition_batch,
     query_keys,
@@ -32,6 +35,15 @@ PARTITIONED = Partitioning(
     query="{customer: .customer_id}",
     processors=("MetadataExtraction",),
 )
+
+
+RUNNER = SubprocessQueryRunner()
+
+
+async def grouped(
+    arrivals: list[int], opened: list[bytes], partitioning: Partitioning, max_partitions: int
+) -> PartitionedBatch:
+    return await partition_batch(arrivals, opened, partitioning, max_partitions, RUNNER)
 
 
 def destination(**changes: object) -> S3Destination:
@@ -51,14 +63,25 @@ def test_the_query_names_the_keys() -> None:
     assert query_keys("{customer: .customer_id, region: .geo.region}") == {"customer", "region"}
     # A filter that refuses null input: the keys are read from the construction.
     assert query_keys(QUERY) == {"customer", "year"}
+    assert query_keys('{"customer": .a, nested: {inner: .b}, t: (.x | {no: 1})}') == {
+        "customer", "nested", "t",
+    }  # fmt: skip
     with pytest.raises(InvalidArgument, match="not a valid JQ query"):
         query_keys("{customer: .customer_id")
     with pytest.raises(InvalidArgument, match="must build a JSON object"):
         query_keys(".customer_id")
+    # What a tenant's query may not name: the gateway's environment and files, more input,
+    # unbounded generators, definitions.
+    for query in ("{k: env.HOME}", "{k: $ENV.PATH}", 'import "x" as $x; {k: $x}',
+                  "{k: input}", "{k: [range(1e9)] | length}", "def f: f; {k: f}",
+                  "{k: [repeat(1)] | length}"):  # fmt: skip
+        with pytest.raises(InvalidArgument, match="not allowed in a partitioning query"):
+            query_keys(query)
+    assert query_keys('{k: "env range input"}') == {"k"}  # words in strings are text
 
 
-def test_records_are_grouped_by_their_keys() -> None:
-    batch = partition_batch(
+async def test_records_are_grouped_by_their_keys() -> None:
+    batch = await grouped(
         [1, 2, 3, 4],
         [b'{"customer_id": "a"}', b'{"customer_id": 7}', b'{"customer_id": "a"}', b"not json"],
         PARTITIONED,
@@ -73,17 +96,17 @@ def test_records_are_grouped_by_their_keys() -> None:
     assert "Metadata extraction failed" in message
 
 
-def test_a_missing_key_or_an_object_value_fails_the_record() -> None:
-    batch = partition_batch(
+async def test_a_missing_key_or_an_object_value_fails_the_record() -> None:
+    batch = await grouped(
         [1, 2], [b'{"other": 1}', b'{"customer_id": {"x": 1}}'], PARTITIONED, max_partitions=10
     )
     assert batch.partitions == {}
     assert [code for _, code, _ in batch.failed] == [EXTRACTION_FAILED, EXTRACTION_FAILED]
 
 
-def test_records_past_the_active_partitions_limit_fail() -> None:
+async def test_records_past_the_active_partitions_limit_fail() -> None:
     opened = [f'{{"customer_id": "c{i}"}}'.encode() for i in range(5)] + [b'{"customer_id": "c0"}']
-    batch = partition_batch(list(range(6)), opened, PARTITIONED, max_partitions=2)
+    batch = await grouped(list(range(6)), opened, PARTITIONED, max_partitions=2)
     assert len(batch.partitions) == 2
     assert [p.index for p in batch.partitions[(("customer", "c0"),)]] == [0, 5]
     assert [(p.index, code) for p, code, _ in batch.failed] == [
@@ -91,9 +114,9 @@ def test_records_past_the_active_partitions_limit_fail() -> None:
     ]  # fmt: skip
 
 
-def test_json_and_delimited_de_aggregation_and_the_appended_delimiter() -> None:
+async def test_json_and_delimited_de_aggregation_and_the_appended_delimiter() -> None:
     json_parts = dataclasses.replace(PARTITIONED, deaggregation="JSON", append_delimiter=b"\n")
-    batch = partition_batch(
+    batch = await grouped(
         [1], [b'{"customer_id":"a"} {"customer_id":"b"}\n{"customer_id":"a","n":2}'], json_parts, 10
     )
     assert {k: b"".join(p.data for p in v) for k, v in batch.partitions.items()} == {
@@ -104,9 +127,9 @@ def test_json_and_delimited_de_aggregation_and_the_appended_delimiter() -> None:
         PARTITIONED, query=None, processors=(), deaggregation="DELIMITED",
         deaggregation_delimiter=b"##", append_delimiter=b"|",
     )  # fmt: skip
-    batch = partition_batch([1], [b"x##y##"], delimited, 10)
+    batch = await grouped([1], [b"x##y##"], delimited, 10)
     assert [p.data for p in batch.partitions[()]] == [b"x|", b"y|"]
-    broken = partition_batch([1], [b'{"customer_id":"a"} {oops'], json_parts, 10)
+    broken = await grouped([1], [b'{"customer_id":"a"} {oops'], json_parts, 10)
     assert broken.partitions == {} and broken.failed[0][1] == EXTRACTION_FAILED
 
 
@@ -149,3 +172,25 @@ def test_aws_checks_a_partitioned_destination() -> None:
     with pytest.raises(InvalidArgument, match="only be enabled when the delivery stream"):
         check_destination(destination(prefix="p/", partitioning=None), destination())
     check_destination(destination(prefix="c/!{partitionKeyFromQuery:customer}/"), destination())
+
+
+async def test_a_query_past_its_time_is_killed_and_fails_its_records() -> None:
+    """The sandbox: a query that runs too long (here a quadratic one over a large record)
+    is killed at the timeout; its records fail, the gateway goes on."""
+    runner = SubprocessQueryRunner(QueryPolicy(timeout=0.5))
+    heavy = dataclasses.replace(
+        PARTITIONED, query="{k: ([.a[] as $x | .a[] as $y | $x * $y] | length)}"
+    )
+    record = ('{"a": [' + ",".join(["1"] * 20000) + "]}").encode()
+    batch = await partition_batch([1], [record], heavy, 10, runner)
+    ((_, code, message),) = batch.failed
+    assert code == EXTRACTION_FAILED and "ran past 0.5 s" in message
+
+
+async def test_the_sandbox_has_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a query the checks would refuse finds no environment in the process it runs in."""
+    monkeypatch.setenv("ANDROMEDE_SECRET_PROBE", "s3cr3t")
+    (result,) = await RUNNER.run("{k: env}", [b"{}"])
+    # (Python's own locale coercion, PEP 538, is all the child sets.)
+    assert set(result.value["k"]) <= {"LC_CTYPE"}
+    assert "s3cr3t" not in json.dumps(result.value)
