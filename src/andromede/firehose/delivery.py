@@ -126,6 +126,7 @@ class FirehoseDeliverer:
             firehose,
             owner,
             retry_interval_ms=policy.retry_interval_ms,
+            retry_duration_ms=policy.retry_duration_ms,
             max_partitions=policy.max_active_partitions,
             queries=self.queries,
             observe=self._observed,
@@ -225,7 +226,8 @@ class FirehoseDeliverer:
         if stream.http is not None:
             return await self._http.deliver(stream, records, opened, now)
         partitioning = destination.partitioning
-        if partitioning is not None and partitioning.enabled:
+        if partitioning is not None and (partitioning.enabled or partitioning.processing):
+            # Partitioned, or processed (de-aggregated, delimited) into one object.
             return await self._partitioned.deliver(stream, records, opened, now)
         body = b"".join(opened)
         if destination.compression == "GZIP":

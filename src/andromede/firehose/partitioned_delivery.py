@@ -1,5 +1,7 @@
 """The delivery of a dynamically partitioned stream's batch (decision 0270), for the deliverer
-(``firehose.delivery``) once it has opened the batch's records.
+(``firehose.delivery``) once it has opened the batch's records; also of a stream whose
+records are only processed (``RecordDeAggregation``, ``AppendDelimiterToRecord`` without
+dynamic partitioning): its batch is then one partition, one object under the prefix.
 
 The batch is processed and grouped by ``firehose.partitioning``; each partition is written as
 one object under the prefix evaluated with its keys (``!{partitionKeyFromQuery:k}``), and the
@@ -51,6 +53,7 @@ class PartitionedDeliverer:
         owner: str,
         *,
         retry_interval_ms: int,
+        retry_duration_ms: int,
         max_partitions: int,
         queries: QueryRunner,
         observe: Observe,
@@ -60,6 +63,7 @@ class PartitionedDeliverer:
         self._firehose = firehose
         self._owner = owner
         self._interval = max(retry_interval_ms, 1)
+        self._s3_retry = retry_duration_ms
         self._max_partitions = max_partitions
         self._queries = queries
         self._observe = observe
@@ -139,7 +143,9 @@ class PartitionedDeliverer:
     ) -> int:
         store = self._firehose.store
         partitioning = stream.destination.partitioning
-        window = 0 if partitioning is None else partitioning.retry_seconds * 1000
+        window = self._s3_retry  # a stream processed without partitioning: an S3 delivery's
+        if partitioning is not None and partitioning.enabled:
+            window = partitioning.retry_seconds * 1000
         since = stream.failing_since or now
         if now - since < window:
             log.info("Firehose stream %s: %s, retried", stream.arn, exc.code)

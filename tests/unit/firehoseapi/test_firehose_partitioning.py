@@ -261,3 +261,42 @@ async def test_a_disabled_configuration_is_described_as_given(world: World) -> N
     ]
     assert "DynamicPartitioningConfiguration" not in extended
     assert "ProcessingConfiguration" not in extended
+
+
+async def test_records_processed_without_partitioning_land_in_one_object(world: World) -> None:
+    """AppendDelimiterToRecord without dynamic partitioning: a batch is one object under
+    the plain prefix and its time folders, each record followed by the delimiter."""
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="lines",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": await world.role(),
+            "BucketARN": await world.bucket(),
+            "Prefix": "raw/",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "ProcessingConfiguration": {
+                "Enabled": True,
+                "Processors": [{"Type": "AppendDelimiterToRecord", "Parameters": [
+                    {"ParameterName": "Delimiter",
+                     "ParameterValue": base64.b64encode(b"\r\n").decode()},
+                ]}],
+            },
+        },
+    )  # fmt: skip
+    await world.deliverer.run_pass()
+    await world.client(
+        "PutRecordBatch", DeliveryStreamName="lines", Records=[{"Data": b"a"}, {"Data": b"b"}]
+    )
+    assert await world.deliverer.run_pass(later(61)) == 1
+    (key,) = await keys(world)
+    assert key.startswith("raw/") and "/lines-1-" in key
+    assert await read(world.objects, "landing", key) == b"a\r\nb\r\n"
+    shown = await world.client("DescribeDeliveryStream", DeliveryStreamName="lines")
+    extended = shown["DeliveryStreamDescription"]["Destinations"][0][
+        "ExtendedS3DestinationDescription"
+    ]
+    assert "DynamicPartitioningConfiguration" not in extended
+    assert extended["ProcessingConfiguration"]["Processors"] == [
+        {"Type": "AppendDelimiterToRecord",
+         "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "DQo="}]},
+    ]  # fmt: skip
