@@ -84,6 +84,13 @@ class DeliveryObserver(Protocol):
         ``HttpEndpoint``), and the age of the oldest record delivered, when it was."""
         ...
 
+    def partitioned(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        """A dynamically partitioned batch (decision 0270): its partitions, whether the
+        active partitions limit was passed, the objects written into the bucket."""
+        ...
+
 
 class FirehoseDeliverer:
     def __init__(
@@ -132,6 +139,7 @@ class FirehoseDeliverer:
             observe=self._observed,
             log_error=self.log_s3_error,
             dropped=self._dropped,
+            partitioned=self._partitioned_batch,
         )
 
     async def run_forever(self) -> None:
@@ -306,6 +314,12 @@ class FirehoseDeliverer:
         log.warning("Firehose stream %s: %d records dropped (%s)", stream.arn, records, why)
         if self._on_dropped is not None:
             self._on_dropped(stream, records, why)
+
+    def _partitioned_batch(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        if self._observer is not None:
+            self._observer.partitioned(stream, partitions, exceeded, objects)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

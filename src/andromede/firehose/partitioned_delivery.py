@@ -59,7 +59,11 @@ class PartitionedDeliverer:
         observe: Observe,
         log_error: LogError,
         dropped: Dropped,
+        partitioned: Callable[[DeliveryStream, int, bool, int], None] | None = None,
     ) -> None:
+        """``partitioned``: told of each batch written (its partitions, whether the limit
+        was passed, the objects written), for the stream's metrics."""
+        self._partitioned = partitioned
         self._firehose = firehose
         self._owner = owner
         self._interval = max(retry_interval_ms, 1)
@@ -100,6 +104,9 @@ class PartitionedDeliverer:
             self._log_error(stream, exc.code, exc.message)
             return written + await self._retry(stream, records, opened, exc, now)
         self._observe(stream, len(records), size, True, "S3", None)
+        if self._partitioned is not None and partitioning.enabled:
+            exceeded = any(code == LIMIT_EXCEEDED for _, code, _ in batch.failed)
+            self._partitioned(stream, len(batch.partitions), exceeded, written)
         await self._firehose.store.delivered(
             stream.tenant_id, stream.name, self._owner, records[-1].seq
         )

@@ -129,6 +129,14 @@ class FirehoseMetrics:
         if freshness_ms is not None:  # AWS: the oldest record's age, in seconds
             self._record(stream, f"{prefix}.DataFreshness", freshness_ms / 1000, "Seconds")
 
+    def partitioned(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        """Dynamic partitioning's metrics (decision 0270), as AWS names them."""
+        self._record(stream, "PartitionCount", float(partitions), "Count")
+        self._record(stream, "PartitionCountExceeded", 1.0 if exceeded else 0.0, "None")
+        self._record(stream, "DeliveryToS3.ObjectCount", float(objects), "Count")
+
 
 def firehose_service(
     settings: Settings,

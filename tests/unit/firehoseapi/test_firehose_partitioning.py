@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
+from andromede.wiring.firehose import FirehoseMetrics
 from support.batch_world import read
 from support.firehoseapp import World
 
@@ -103,10 +104,18 @@ async def test_records_land_one_object_a_partition(world: World) -> None:
     assert error["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed"
     assert base64.b64decode(error["rawData"]) == b"plain text"
     assert await world.deliverer.run_pass(later(200)) == 0  # the buffer is empty
+    assert world.sink.total("PartitionCount") == 2
+    assert world.sink.total("PartitionCountExceeded") == 0
+    assert world.sink.total("DeliveryToS3.ObjectCount") == 3
 
 
 async def test_partitions_past_the_limit_go_to_the_error_prefix(world: World) -> None:
-    gateway = FirehoseDeliverer(world.firehose, DeliveryPolicy(max_active_partitions=2), "gw-limit")
+    gateway = FirehoseDeliverer(
+        world.firehose,
+        DeliveryPolicy(max_active_partitions=2),
+        "gw-limit",
+        FirehoseMetrics(world.sink, None, "eu-fr-1"),
+    )
     await world.client(
         "CreateDeliveryStream",
         DeliveryStreamName="orders",
@@ -125,6 +134,7 @@ async def test_partitions_past_the_limit_go_to_the_error_prefix(world: World) ->
     error = json.loads(await read(world.objects, "landing", found[2]))
     assert error["errorCode"] == "DynamicPartitioning.ActivePartitionsLimitExceeded"
     assert base64.b64decode(error["rawData"]) == b'{"customer_id":"c2"}\n'
+    assert world.sink.total("PartitionCountExceeded") == 1
 
 
 async def test_aws_refusals(world: World) -> None:
