@@ -20,6 +20,8 @@ from andromede.firehose.model import (
     DeliveryStream,
     HttpEndpoint,
     KinesisSource,
+    LoggingOptions,
+    Partitioning,
     S3Destination,
     StreamStatus,
 )
@@ -172,6 +174,31 @@ async def test_an_http_endpoint_is_kept_and_claimed_by_its_own_hints(
     assert await store.replace(plain)
     kept = await store.get("t1", "web")
     assert kept is not None and kept.http is not None and kept.http.access_key is None
+
+
+async def test_error_logging_and_partitioning_are_kept(store: FirehoseStore) -> None:
+    """Decision 0270: the destinations' CloudWatchLoggingOptions (the endpoint's and its
+    backup's) and dynamic partitioning with its processors, delimiters as bytes."""
+    logging = LoggingOptions(enabled=True, group="/aws/kinesisfirehose/x", stream="S3Delivery")
+    partitioning = Partitioning(
+        enabled=True, retry_seconds=120, processing=True, query="{c: .customer}",
+        deaggregation="DELIMITED", deaggregation_delimiter=b"##\x00",
+        append_delimiter=b"\n", processors=("RecordDeAggregation", "MetadataExtraction"),
+    )  # fmt: skip
+    made = stream("parts")
+    made = dataclasses.replace(
+        made,
+        destination=dataclasses.replace(
+            made.destination, logging=logging, partitioning=partitioning
+        ),
+    )
+    await store.create(made, max_streams=5)
+    assert await store.get("t1", "parts") == made
+    http = HttpEndpoint(url="https://collector.example/in", logging=LoggingOptions(enabled=False,
+                        group="g"))  # fmt: skip
+    web = dataclasses.replace(stream("web"), http=http)
+    await store.create(web, max_streams=5)
+    assert await store.get("t1", "web") == web
 
 
 async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:

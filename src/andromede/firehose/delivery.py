@@ -14,6 +14,11 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 ``on_dropped`` callback (the wiring audits it), never silently. Records whose customer-managed
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
+
+A dynamically partitioned stream's batch (decision 0270) is written partition by partition
+(``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
+record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
+are enabled (decision 0270), as the destination's role, through ``error_logs``.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from andromede.errors import AndromedeError
+from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
+from andromede.firehose.jq_runner import SubprocessQueryRunner
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
+    LoggingOptions,
     error_object_key,
     failure_lines,
     object_key,
 )
+from andromede.firehose.partitioned_delivery import PartitionedDeliverer
+from andromede.firehose.partitioning import QueryRunner
 from andromede.firehose.service import FirehoseService
 
 __all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
@@ -56,6 +66,8 @@ class DeliveryPolicy:
     streams_a_pass: int = 100
     # An HTTP endpoint's retries back off, doubling, up to this (decision 0250).
     max_backoff_ms: int = 60_000
+    # A dynamically partitioned batch's partitions at most (AWS: 500 active a stream).
+    max_active_partitions: int = 500
 
 
 class DeliveryObserver(Protocol):
@@ -72,6 +84,13 @@ class DeliveryObserver(Protocol):
         ``HttpEndpoint``), and the age of the oldest record delivered, when it was."""
         ...
 
+    def partitioned(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        """A dynamically partitioned batch (decision 0270): its partitions, whether the
+        active partitions limit was passed, the objects written into the bucket."""
+        ...
+
 
 class FirehoseDeliverer:
     def __init__(
@@ -82,9 +101,17 @@ class FirehoseDeliverer:
         observer: DeliveryObserver | None = None,
         on_dropped: Callable[[DeliveryStream, int, str], None] | None = None,
         endpoints: EndpointSender | None = None,
+        error_logs: ErrorLogs | None = None,
+        queries: QueryRunner | None = None,
     ) -> None:
         """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
-        their attempts fail, and their batches go to the backup bucket)."""
+        their attempts fail, and their batches go to the backup bucket); ``error_logs``:
+        where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere);
+        ``queries``: where dynamic partitioning's JQ queries run (default: a sandboxed
+        process with the default limits)."""
+        self._error_logs = error_logs
+        self.queries = queries or SubprocessQueryRunner()
+        self._pending_logs: list[tuple[DeliveryStream, LoggingOptions, str, str]] = []
         self._firehose = firehose
         self.policy = policy
         self.owner = owner
@@ -99,6 +126,20 @@ class FirehoseDeliverer:
             max_backoff_ms=policy.max_backoff_ms,
             observe=self._observed,
             dropped=self._dropped,
+            log_error=self._log_http_error,
+            backup_log_error=self.log_s3_error,
+        )
+        self._partitioned = PartitionedDeliverer(
+            firehose,
+            owner,
+            retry_interval_ms=policy.retry_interval_ms,
+            retry_duration_ms=policy.retry_duration_ms,
+            max_partitions=policy.max_active_partitions,
+            queries=self.queries,
+            observe=self._observed,
+            log_error=self.log_s3_error,
+            dropped=self._dropped,
+            partitioned=self._partitioned_batch,
         )
 
     async def run_forever(self) -> None:
@@ -134,7 +175,38 @@ class FirehoseDeliverer:
                     stream.tenant_id, stream.name, self.owner, since,
                     now + self.policy.retry_interval_ms,
                 )  # fmt: skip
+        await self._flush_error_logs(now)
         return written
+
+    def log_s3_error(self, stream: DeliveryStream, code: str, message: str) -> None:
+        """A failed write into the stream's bucket, for its error log (decision 0270)."""
+        destination = stream.destination
+        record = error_record(stream, destination.bucket_arn, code, message)
+        self._pending_logs.append((stream, destination.logging, destination.role_arn, record))
+
+    def _log_http_error(self, stream: DeliveryStream, code: str, message: str) -> None:
+        http = stream.http
+        if http is None:
+            return
+        role = http.role_arn or stream.destination.role_arn
+        self._pending_logs.append(
+            (stream, http.logging, role, error_record(stream, http.url, code, message))
+        )
+
+    async def _flush_error_logs(self, now: int) -> None:
+        """The pass's error records, written after its deliveries (a log group refusing
+        must not hold a delivery back)."""
+        pending, self._pending_logs = self._pending_logs, []
+        if self._error_logs is None:
+            return
+        for stream, options, role, record in pending:
+            if not options.enabled or not options.group or not options.stream:
+                continue
+            try:
+                await self._error_logs.write(stream, options, role, record, now)
+            except Exception:  # an error log must never break the delivery loop
+                log.exception("Firehose stream %s: its error log could not be written",
+                              stream.arn)  # fmt: skip
 
     async def _deliver(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
@@ -161,6 +233,10 @@ class FirehoseDeliverer:
             return 0
         if stream.http is not None:
             return await self._http.deliver(stream, records, opened, now)
+        partitioning = destination.partitioning
+        if partitioning is not None and (partitioning.enabled or partitioning.processing):
+            # Partitioned, or processed (de-aggregated, delimited) into one object.
+            return await self._partitioned.deliver(stream, records, opened, now)
         body = b"".join(opened)
         if destination.compression == "GZIP":
             body = gzip.compress(body)
@@ -170,6 +246,7 @@ class FirehoseDeliverer:
             )
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, ok=False)
+            self.log_s3_error(stream, exc.code, exc.message)
             return await self._failed(stream, records, opened, exc, now)
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
@@ -186,6 +263,7 @@ class FirehoseDeliverer:
         store = self._firehose.store
         since = stream.failing_since or now
         self._observe(stream, len(records), sum(r.size for r in records), ok=False)
+        self.log_s3_error(stream, exc.code, str(exc))
         if now - since < self.policy.retry_duration_ms:
             log.info("Firehose stream %s: its key refuses (%s), retried", stream.arn, exc.code)
             await store.failed(
@@ -227,6 +305,7 @@ class FirehoseDeliverer:
                 "error output prefix (%s)", stream.arn, len(records), exc.code,
             )  # fmt: skip
         except DeliveryFailed as error_exc:
+            self.log_s3_error(stream, error_exc.code, error_exc.message)
             self._dropped(stream, len(records), f"{exc.code}; error output: {error_exc.code}")
         await store.delivered(stream.tenant_id, stream.name, self.owner, records[-1].seq)
         return written
@@ -235,6 +314,12 @@ class FirehoseDeliverer:
         log.warning("Firehose stream %s: %d records dropped (%s)", stream.arn, records, why)
         if self._on_dropped is not None:
             self._on_dropped(stream, records, why)
+
+    def _partitioned_batch(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        if self._observer is not None:
+            self._observer.partitioned(stream, partitions, exceeded, objects)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

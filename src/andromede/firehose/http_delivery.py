@@ -4,7 +4,9 @@
 - **Attempt.** The batch is POSTed as ``firehose.http_endpoint`` lays it out, the access key
   opened from its sealed copy or read from its Secrets Manager secret at each attempt. An
   acknowledged batch leaves the buffer; with S3BackupMode ``AllData`` it is then written
-  into the backup bucket as an S3 destination writes it.
+  into the backup bucket as an S3 destination writes it, under a key made of its request id;
+  a refused copy is buffered again to be copied only, never sent to the endpoint again
+  (decision 0270).
 - **Retries.** A failed attempt (no 200, a wrong requestId, a timeout, no connection) is
   retried while the failing streak is younger than RetryOptions.DurationInSeconds (0: not
   retried), with a backoff that doubles from the deliverer's retry interval up to
@@ -32,6 +34,7 @@ from andromede.firehose.http_endpoint import (
     endpoint_request,
 )
 from andromede.firehose.model import (
+    COPY_PENDING,
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
@@ -74,7 +77,14 @@ class HttpEndpointDeliverer:
         max_backoff_ms: int,
         observe: Observe,
         dropped: Callable[[DeliveryStream, int, str], None],
+        log_error: Callable[[DeliveryStream, str, str], None] | None = None,
+        backup_log_error: Callable[[DeliveryStream, str, str], None] | None = None,
     ) -> None:
+        """``log_error``: a failed attempt at the endpoint, for its CloudWatch error log
+        (decision 0270); ``backup_log_error``: a refused write into the backup bucket, for
+        the backup's (its S3Configuration's CloudWatchLoggingOptions)."""
+        self._log_error = log_error
+        self._backup_log_error = backup_log_error
         self._firehose = firehose
         self._sender = sender
         self._owner = owner
@@ -93,6 +103,14 @@ class HttpEndpointDeliverer:
     ) -> int:
         """One attempt at the batch; how many deliveries it made (the endpoint's, and the
         objects written into the backup bucket)."""
+        if records[0].record_id.startswith(COPY_PENDING):
+            return await self._copy_again(stream, records, opened, now)
+        # An acknowledged batch's copy buffered again is never sent to the endpoint.
+        cut = next(
+            (i for i, r in enumerate(records) if r.record_id.startswith(COPY_PENDING)),
+            len(records),
+        )
+        records, opened = records[:cut], opened[:cut]
         size = sum(r.size for r in records)
         try:
             request = endpoint_request(stream, records, opened, await self._access_key(stream), now)
@@ -105,17 +123,23 @@ class HttpEndpointDeliverer:
             check_answer(answer, request.request_id)
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, False, HTTP_ENDPOINT, None)
+            if self._log_error is not None:
+                self._log_error(stream, exc.code, exc.message)
             return await self._failed(stream, records, opened, exc, now)
         self._observe(
             stream, len(records), size, True, HTTP_ENDPOINT, max(now - records[0].arrived, 0)
         )
         made = 1
         if stream.http is not None and stream.http.backup_mode == "AllData":
-            made += await self._back_up(stream, records, opened)
+            made += await self._back_up(stream, records, opened, request.request_id)
         await self._firehose.store.delivered(
             stream.tenant_id, stream.name, self._owner, records[-1].seq
         )
         return made
+
+    def _log_backup(self, stream: DeliveryStream, exc: DeliveryFailed) -> None:
+        if self._backup_log_error is not None:
+            self._backup_log_error(stream, exc.code, exc.message)
 
     async def _access_key(self, stream: DeliveryStream) -> str | None:
         http = stream.http
@@ -138,25 +162,82 @@ class HttpEndpointDeliverer:
             ) from None
 
     async def _back_up(
-        self, stream: DeliveryStream, records: Sequence[BufferedRecord], opened: Sequence[bytes]
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        request_id: str,
     ) -> int:
         """``AllData``: the acknowledged batch into the backup bucket, as an S3 destination
-        writes it. A refusal is said and audited: the endpoint has the records already, so
-        sending them again to retry the copy would duplicate them there."""
+        writes it, under a key made of the batch's request id (the same at every attempt,
+        so a copy written twice is one object). A refused copy is buffered again, to be
+        copied only (decision 0270: sending the batch to the endpoint again would duplicate
+        it there); what does not fit the buffer is said and audited."""
+        try:
+            return await self._copy(stream, records[0].arrived, records, opened, request_id)
+        except DeliveryFailed as exc:
+            log.info("Firehose stream %s: AllData copy %s, retried", stream.arn, exc.code)
+            try:
+                taken = await self._firehose.requeue_copy(
+                    stream, request_id, records[0].arrived, opened
+                )
+            except AndromedeError:  # the stream's key refuses to seal it again
+                taken = 0
+            if taken < len(records):
+                self._dropped(stream, len(records) - taken, f"AllData backup: {exc.code}")
+            return 0
+
+    async def _copy(
+        self,
+        stream: DeliveryStream,
+        first_arrival: int,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        request_id: str,
+    ) -> int:
         body = b"".join(opened)
         size = sum(r.size for r in records)
         if stream.destination.compression == "GZIP":
             body = gzip.compress(body)
+        key = object_key(stream, first_arrival, unique=request_id)
         try:
-            await self._firehose.writer.write(
-                stream, object_key(stream, records[0].arrived), body, "application/octet-stream"
-            )
+            await self._firehose.writer.write(stream, key, body, "application/octet-stream")
         except DeliveryFailed as exc:
             self._observe(stream, len(records), size, False, "S3", None)
-            self._dropped(stream, len(records), f"AllData backup: {exc.code}")
-            return 0
+            self._log_backup(stream, exc)
+            raise
         self._observe(stream, len(records), size, True, "S3", None)
         return 1
+
+    async def _copy_again(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+    ) -> int:
+        """The copy of one acknowledged batch buffered again (its records lead the batch),
+        written under the same key; retried as a refused backup is, then given up, said and
+        audited."""
+        _, request_id, first, _ = records[0].record_id.split(":", 3)
+        mark = f"{COPY_PENDING}{request_id}:"
+        run = next((i for i, r in enumerate(records) if not r.record_id.startswith(mark)),
+                   len(records))  # fmt: skip
+        records, opened = records[:run], opened[:run]
+        store = self._firehose.store
+        try:
+            made = await self._copy(stream, int(first), records, opened, request_id)
+        except DeliveryFailed as exc:
+            since = stream.failing_since or now
+            if now - since < self._backup_retry:
+                await store.failed(
+                    stream.tenant_id, stream.name, self._owner, since, now + self._interval
+                )
+                return 0
+            self._dropped(stream, len(records), f"AllData backup: {exc.code}")
+            made = 0
+        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
+        return made
 
     async def _failed(
         self,
@@ -189,6 +270,7 @@ class HttpEndpointDeliverer:
             )  # fmt: skip
         except DeliveryFailed as backup_exc:
             self._observe(stream, len(records), size, False, "S3", None)
+            self._log_backup(stream, backup_exc)
             if elapsed < window + self._backup_retry:
                 log.info("Firehose stream %s: backup %s, retried", stream.arn, backup_exc.code)
                 await store.failed(

@@ -25,7 +25,7 @@ import re
 import secrets
 import string
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -34,6 +34,7 @@ from andromede.firehose.errors import InvalidArgument
 
 __all__ = [
     "COMPRESSIONS",
+    "COPY_PENDING",
     "CUSTOMER_MANAGED_CMK",
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SIZE_MB",
@@ -48,7 +49,9 @@ __all__ = [
     "DeliveryStream",
     "HttpEndpoint",
     "KinesisSource",
+    "LoggingOptions",
     "NewRecord",
+    "Partitioning",
     "PutResult",
     "RecordSealer",
     "RecordSink",
@@ -72,6 +75,9 @@ MIB: Final = 1024 * 1024
 DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")
+# The record ids of an acknowledged HTTP endpoint batch buffered again for its AllData copy
+# only (decision 0270): never sent to the endpoint again.
+COPY_PENDING: Final = "allDataCopy:"
 # The error output type of records this platform could not deliver (AWS's word for it).
 ERROR_OUTPUT_TYPE: Final = "processing-failed"
 _EXPRESSION: Final = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
@@ -102,6 +108,35 @@ class StreamStatus(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingOptions:
+    """``CloudWatchLoggingOptions`` (decision 0270): where a destination's delivery errors are
+    written, as its role, when ``enabled``."""
+
+    enabled: bool = False
+    group: str | None = None
+    stream: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partitioning:
+    """Extended S3's dynamic partitioning and its record processors (decision 0270):
+    ``DynamicPartitioningConfiguration`` (``enabled``, ``retry_seconds``) and the
+    ``ProcessingConfiguration`` processors ``MetadataExtraction`` (``query``, a JQ
+    expression), ``RecordDeAggregation`` (``deaggregation`` JSON or DELIMITED, its
+    ``deaggregation_delimiter``) and ``AppendDelimiterToRecord`` (``append_delimiter``)."""
+
+    enabled: bool = False
+    retry_seconds: int = 300
+    processing: bool = False  # ProcessingConfiguration.Enabled
+    query: str | None = None
+    deaggregation: str | None = None
+    deaggregation_delimiter: bytes = b"\n"
+    append_delimiter: bytes | None = None
+    processors: tuple[str, ...] = ()  # the processors' types, in the order given
+    configured: bool = False  # DynamicPartitioningConfiguration given (then described back)
+
+
+@dataclass(frozen=True, slots=True)
 class S3Destination:
     """An (Extended)S3DestinationConfiguration as the stream keeps it."""
 
@@ -115,6 +150,8 @@ class S3Destination:
     kms_key_arn: str | None = None  # EncryptionConfiguration.KMSEncryptionConfig
     extended: bool = True
     file_extension: str | None = None  # Extended S3's FileExtension, instead of ``.gz``
+    logging: LoggingOptions = LoggingOptions()  # decision 0270
+    partitioning: Partitioning | None = None  # Extended S3 only (decision 0270)
 
     @property
     def bucket(self) -> str:
@@ -148,6 +185,7 @@ class HttpEndpoint:
     retry_seconds: int = 300  # RetryOptions.DurationInSeconds (AWS's default)
     backup_mode: str = "FailedDataOnly"
     role_arn: str | None = None
+    logging: LoggingOptions = LoggingOptions()  # decision 0270
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,9 +347,14 @@ def new_record_id() -> str:
     return secrets.token_hex(28)
 
 
-def check_prefixes(prefix: str, error_prefix: str) -> None:
+def check_prefixes(
+    prefix: str, error_prefix: str, partition_keys: frozenset[str] | None = None
+) -> None:
     """AWS's rules on custom prefixes: known expressions only, ``error-output-type`` only in
-    the error prefix, and an error prefix whenever the prefix has expressions."""
+    the error prefix, and an error prefix whenever the prefix has expressions. With dynamic
+    partitioning (``partition_keys``: the keys its query makes, decision 0270), the prefix
+    takes ``!{partitionKeyFromQuery:k}`` of those keys, and must use one at least."""
+    used: set[str] = set()
     for text, is_error in ((prefix, False), (error_prefix, True)):
         for namespace, argument in _EXPRESSION.findall(text):
             if namespace == "timestamp":
@@ -320,6 +363,20 @@ def check_prefixes(prefix: str, error_prefix: str) -> None:
                 pass
             elif namespace == "firehose" and argument == "error-output-type" and is_error:
                 pass
+            elif (
+                namespace == "partitionKeyFromQuery" and partition_keys is not None and not is_error
+            ):
+                if argument not in partition_keys:
+                    raise InvalidArgument(
+                        f"The partition key {argument!r} of Prefix is not produced by the "
+                        "MetadataExtractionQuery."
+                    )
+                used.add(argument)
+            elif namespace == "partitionKeyFromLambda":
+                raise InvalidArgument(
+                    "partitionKeyFromLambda: Lambda data transformation is not offered by this "
+                    "platform (decision 0270)."
+                )
             else:
                 raise InvalidArgument(
                     f"The expression !{{{namespace}:{argument}}} is not supported in "
@@ -328,6 +385,15 @@ def check_prefixes(prefix: str, error_prefix: str) -> None:
     if _EXPRESSION.search(prefix) and not error_prefix:
         raise InvalidArgument(
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions."
+        )
+    if partition_keys is not None and not used:
+        raise InvalidArgument(
+            "When dynamic partitioning is enabled, Prefix must contain at least one "
+            "!{partitionKeyFromQuery:…} expression."
+        )
+    if partition_keys is not None and not error_prefix:
+        raise InvalidArgument(
+            "ErrorOutputPrefix cannot be null or empty when dynamic partitioning is enabled."
         )
 
 
@@ -352,11 +418,15 @@ def _strftime(pattern: str) -> str:
     return "".join(out)
 
 
-def _evaluate(text: str, when: datetime, error_type: str) -> str:
+def _evaluate(
+    text: str, when: datetime, error_type: str, partition: Mapping[str, str] | None = None
+) -> str:
     def expand(match: re.Match[str]) -> str:
         namespace, argument = match.group(1), match.group(2)
         if namespace == "timestamp":
             return when.strftime(_strftime(argument))
+        if namespace == "partitionKeyFromQuery":
+            return "" if partition is None else partition.get(argument, "")
         if argument == "random-string":
             return secrets.token_hex(6)[:11]
         return error_type
@@ -364,22 +434,30 @@ def _evaluate(text: str, when: datetime, error_type: str) -> str:
     return _EXPRESSION.sub(expand, text)
 
 
-def _folders(text: str, when: datetime) -> str:
+def _folders(text: str, when: datetime, partition: Mapping[str, str] | None = None) -> str:
     """A prefix with its expressions evaluated; without any, followed by AWS's time folders."""
     if _EXPRESSION.search(text):
-        return _evaluate(text, when, ERROR_OUTPUT_TYPE)
+        return _evaluate(text, when, ERROR_OUTPUT_TYPE, partition)
     return f"{text}{when:%Y/%m/%d/%H}/"
 
 
-def object_key(stream: DeliveryStream, first_arrival_ms: int) -> str:
+def object_key(
+    stream: DeliveryStream,
+    first_arrival_ms: int,
+    partition: Mapping[str, str] | None = None,
+    unique: str | None = None,
+) -> str:
+    """The object's key; ``partition``: its dynamic partition's keys (decision 0270);
+    ``unique``: the part that tells objects apart (a new UUID unless given: an HTTP endpoint
+    batch's request id makes its ``AllData`` copy's key the same at every attempt)."""
     when = datetime.fromtimestamp(first_arrival_ms / 1000, UTC)
     destination = stream.destination
     suffix = ".gz" if destination.compression == "GZIP" else ""
     if destination.file_extension is not None:
         suffix = destination.file_extension
     return (
-        f"{_folders(destination.prefix, when)}{stream.name}-{stream.version}-"
-        f"{when:%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{suffix}"
+        f"{_folders(destination.prefix, when, partition)}{stream.name}-{stream.version}-"
+        f"{when:%Y-%m-%d-%H-%M-%S}-{unique or uuid.uuid4()}{suffix}"
     )
 
 

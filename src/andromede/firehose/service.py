@@ -31,6 +31,7 @@ from andromede.firehose.errors import (
 )
 from andromede.firehose.http_endpoint import EndpointSecrets
 from andromede.firehose.model import (
+    COPY_PENDING,
     CUSTOMER_MANAGED_CMK,
     SSE_DISABLED,
     SSE_DISABLING,
@@ -49,9 +50,9 @@ from andromede.firehose.model import (
     SourceStreams,
     StreamKeyCheck,
     StreamStatus,
-    check_prefixes,
     new_record_id,
 )
+from andromede.firehose.partitioning import check_destination
 from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord
 
 __all__ = ["FirehoseLimits", "FirehoseObserver", "FirehoseService", "ServiceUnavailable"]
@@ -150,7 +151,7 @@ class FirehoseService:
         pass checks the key (decision 0223's addendum). With a Kinesis ``source``, its reader
         starts from the creation (decision 0235). With ``http``, an HTTP endpoint destination
         backed up into ``destination`` (decision 0250), ``access_key`` sealed."""
-        check_prefixes(destination.prefix, destination.error_output_prefix)
+        check_destination(destination)
         if source is not None and sse_key_type is not None:
             raise InvalidArgument(_SSE_DIRECT_PUT_ONLY)
         if len(tags) > self.limits.max_tags:
@@ -277,7 +278,7 @@ class FirehoseService:
             )
         if stream.status != StreamStatus.ACTIVE:
             raise StreamInUse(f"Firehose {name} is not in the ACTIVE state.")
-        check_prefixes(destination.prefix, destination.error_output_prefix)
+        check_destination(destination, stream.destination)
         changed = await self._with_endpoint(
             dataclasses.replace(stream, destination=destination, http=http), access_key
         )
@@ -410,6 +411,19 @@ class FirehoseService:
             _now(),
             self.limits.max_buffered_bytes,
         )
+
+    async def requeue_copy(
+        self, stream: DeliveryStream, request_id: str, first_arrival: int, data: Sequence[bytes]
+    ) -> int:
+        """An HTTP endpoint batch the endpoint acknowledged but whose ``AllData`` copy the
+        backup bucket refused, buffered again to be copied only (decision 0270): each record
+        named ``allDataCopy:<request id>:<first arrival>:<n>`` (``http_delivery``); how many
+        fit the buffer."""
+        fresh = [
+            NewRecord(f"{COPY_PENDING}{request_id}:{first_arrival}:{n}", each)
+            for n, each in enumerate(data)
+        ]
+        return await self._buffer(stream, fresh) if fresh else 0
 
     async def take_from_source(self, stream: DeliveryStream, records: Sequence[bytes]) -> int:
         """What a Kinesis source's reader read, buffered as Direct PUT's records are (their

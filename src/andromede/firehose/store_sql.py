@@ -34,6 +34,8 @@ from andromede.firehose.model import (
     DeliveryStream,
     HttpEndpoint,
     KinesisSource,
+    LoggingOptions,
+    Partitioning,
     S3Destination,
     StreamStatus,
 )
@@ -51,16 +53,64 @@ _ACTIVE = StreamStatus.ACTIVE.value
 def _destination(text: str) -> tuple[S3Destination, HttpEndpoint | None]:
     fields = json.loads(text)
     http = fields.pop("http_endpoint", None)
-    return S3Destination(**fields), None if http is None else _http_endpoint(http)
+    logging = _logging(fields.pop("logging", None))
+    partitioning = _partitioning(fields.pop("partitioning", None))
+    return (
+        S3Destination(**fields, logging=logging, partitioning=partitioning),
+        None if http is None else _http_endpoint(http),
+    )
+
+
+def _logging(fields: dict[str, Any] | None) -> LoggingOptions:
+    """CloudWatchLoggingOptions (decision 0270; rows written before: disabled)."""
+    return LoggingOptions() if fields is None else LoggingOptions(**fields)
+
+
+def _logging_fields(options: LoggingOptions) -> dict[str, Any]:
+    return {"enabled": options.enabled, "group": options.group, "stream": options.stream}
+
+
+def _partitioning(fields: dict[str, Any] | None) -> Partitioning | None:
+    if fields is None:
+        return None
+    append = fields.pop("append_delimiter")
+    return Partitioning(
+        **fields
+        | {
+            "deaggregation_delimiter": base64.b64decode(fields["deaggregation_delimiter"]),
+            "append_delimiter": None if append is None else base64.b64decode(append),
+            "processors": tuple(fields["processors"]),
+        }
+    )
+
+
+def _partitioning_fields(partitioning: Partitioning | None) -> dict[str, Any] | None:
+    """Dynamic partitioning and its processors (decision 0270), the delimiters in base64."""
+    if partitioning is None:
+        return None
+    append = partitioning.append_delimiter
+    return {
+        "enabled": partitioning.enabled,
+        "retry_seconds": partitioning.retry_seconds,
+        "processing": partitioning.processing,
+        "query": partitioning.query,
+        "deaggregation": partitioning.deaggregation,
+        "deaggregation_delimiter": base64.b64encode(partitioning.deaggregation_delimiter).decode(),
+        "append_delimiter": None if append is None else base64.b64encode(append).decode(),
+        "processors": list(partitioning.processors),
+        "configured": partitioning.configured,
+    }
 
 
 def _http_endpoint(fields: dict[str, Any]) -> HttpEndpoint:
     sealed = fields.pop("access_key", None)
     attributes = tuple((str(k), str(v)) for k, v in fields.pop("common_attributes", []))
+    logging = _logging(fields.pop("logging", None))
     return HttpEndpoint(
         **fields,
         access_key=None if sealed is None else base64.b64decode(sealed),
         common_attributes=attributes,
+        logging=logging,
     )
 
 
@@ -82,6 +132,7 @@ def _http_endpoint_fields(http: HttpEndpoint) -> dict[str, Any]:
         "retry_seconds": http.retry_seconds,
         "backup_mode": http.backup_mode,
         "role_arn": http.role_arn,
+        "logging": _logging_fields(http.logging),
     }
 
 
@@ -102,6 +153,8 @@ def _destination_text(destination: S3Destination, http: HttpEndpoint | None = No
             "kms_key_arn": destination.kms_key_arn,
             "extended": destination.extended,
             "file_extension": destination.file_extension,
+            "logging": _logging_fields(destination.logging),
+            "partitioning": _partitioning_fields(destination.partitioning),
         },
         sort_keys=True,
     )

@@ -16,6 +16,7 @@ from andromede.firehose.store import BufferTotals
 from andromede.firehoseapi.http_endpoint import http_endpoint_description, http_endpoint_input
 from andromede.firehoseapi.params import (
     FirehoseCall,
+    extended_description,
     invalid,
     is_kms_key_arn,
     is_role_arn,
@@ -83,7 +84,11 @@ def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]
             ),
         }
     elif stream.destination.extended:
-        extended = dict(s3) | {"S3BackupMode": "Disabled", "CustomTimeZone": "UTC"}
+        extended = (
+            dict(s3)
+            | {"S3BackupMode": "Disabled", "CustomTimeZone": "UTC"}
+            | extended_description(stream.destination)
+        )
         if stream.destination.file_extension is not None:
             extended["FileExtension"] = stream.destination.file_extension
         destination["ExtendedS3DestinationDescription"] = extended

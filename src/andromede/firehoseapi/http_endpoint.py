@@ -20,6 +20,7 @@ from andromede.firehoseapi.params import (
     refused,
     s3_description,
 )
+from andromede.firehoseapi.processing import logging_description, logging_input
 
 __all__ = ["HttpEndpointInput", "http_endpoint_description", "http_endpoint_input"]
 
@@ -28,7 +29,6 @@ _MAX_ATTRIBUTES: Final = 50
 # Fields of the destination whose features this platform does not offer, when enabled.
 _NOT_OFFERED: Final = {
     "ProcessingConfiguration": "Lambda data transformation",
-    "CloudWatchLoggingOptions": "CloudWatch error logging",
 }
 
 HttpEndpointInput = tuple[HttpEndpoint, S3Destination, str | None]
@@ -85,6 +85,8 @@ def http_endpoint_input(
         if not is_role_arn(role):
             raise refused(f"RoleARN {role[:256]!r} is not a valid IAM role ARN.")
         changed["role_arn"] = role
+    if config.get("CloudWatchLoggingOptions") is not None:  # decision 0270
+        changed["logging"] = logging_input(config["CloudWatchLoggingOptions"], start.logging)
     secrets = call.mapping("SecretsManagerConfiguration", config)
     if secrets is not None:
         changed |= _secrets_configuration(call, secrets)
@@ -163,7 +165,7 @@ def http_endpoint_description(http: HttpEndpoint, backup: S3Destination) -> dict
     described: dict[str, Any] = {
         "EndpointConfiguration": endpoint,
         "BufferingHints": {"SizeInMBs": http.size_mb, "IntervalInSeconds": http.interval_seconds},
-        "CloudWatchLoggingOptions": {"Enabled": False},
+        "CloudWatchLoggingOptions": logging_description(http.logging),
         "RequestConfiguration": request,
         "ProcessingConfiguration": {"Enabled": False},
         "RetryOptions": {"DurationInSeconds": http.retry_seconds},

@@ -15,9 +15,16 @@ from typing import Any, Final
 from andromede.firehose.model import COMPRESSIONS, S3Destination
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.errors import FirehoseWireError
+from andromede.firehoseapi.processing import (
+    logging_description,
+    logging_input,
+    partitioning_description,
+    partitioning_input,
+)
 
 __all__ = [
     "FirehoseCall",
+    "extended_description",
     "invalid",
     "is_kms_key_arn",
     "is_role_arn",
@@ -32,13 +39,10 @@ _KMS: Final = re.compile(r"arn:aws:kms:[a-z0-9-]+:\d{12}:(key|alias)/.{1,256}")
 _EXTENSION: Final = re.compile(r"\.[0-9a-z!\-_.*'()]{1,127}")
 # Features of an S3 destination this platform does not offer (decision 0223), by the field
 # that asks for them; a field present but disabled is accepted, as AWS accepts it.
+# CloudWatchLoggingOptions, dynamic partitioning and its processors are served since
+# decision 0270 (``firehoseapi.processing``).
 _NOT_OFFERED: Final = {
-    "ProcessingConfiguration": "Lambda data transformation",
     "DataFormatConversionConfiguration": "record format conversion",
-    "DynamicPartitioningConfiguration": "dynamic partitioning",
-    # Accepted, it was shown back disabled: Terraform's cloudwatch_logging_options never
-    # converged, and the errors went to no log group (decision 0240).
-    "CloudWatchLoggingOptions": "CloudWatch error logging",
 }
 
 
@@ -193,6 +197,14 @@ class FirehoseCall:
         prefix = self.string("Prefix", max_length=1024, source=config)
         error_prefix = self.string("ErrorOutputPrefix", max_length=1024, source=config)
         start = base or S3Destination(role_arn="", bucket_arn="", extended=extended)
+        logging = logging_input(config.get("CloudWatchLoggingOptions"), start.logging)
+        partitioning = start.partitioning
+        if extended:
+            partitioning = partitioning_input(
+                config.get("DynamicPartitioningConfiguration"),
+                config.get("ProcessingConfiguration"),
+                start.partitioning,
+            )
         return S3Destination(
             role_arn=role or start.role_arn,
             bucket_arn=bucket or start.bucket_arn,
@@ -204,6 +216,8 @@ class FirehoseCall:
             kms_key_arn=kms_key if encryption_given else start.kms_key_arn,
             extended=extended or start.extended,
             file_extension=start.file_extension if extension is None else extension or None,
+            logging=logging,
+            partitioning=partitioning,
         )
 
     def _kms_key(self, config: Mapping[str, Any]) -> tuple[bool, str | None]:
@@ -241,6 +255,12 @@ def s3_description(destination: S3Destination) -> dict[str, Any]:
         },
         "CompressionFormat": destination.compression,
         "EncryptionConfiguration": encryption,
-        "CloudWatchLoggingOptions": {"Enabled": False},
+        "CloudWatchLoggingOptions": logging_description(destination.logging),
     }
     return described
+
+
+def extended_description(destination: S3Destination) -> dict[str, Any]:
+    """What ExtendedS3DestinationDescription adds: its processing and dynamic partitioning
+    (decision 0270)."""
+    return partitioning_description(destination.partitioning)

@@ -86,6 +86,28 @@ class FirehoseSettings(BaseModel):
         "unicast addresses; the host is resolved at each attempt and refused if an address "
         "is internal and in none of these (decision 0250).",
     )
+    firehose_max_active_partitions: int = Field(
+        default=500,
+        gt=0,
+        le=5000,
+        description="Partitions a dynamically partitioned delivery stream writes from one "
+        "batch (AWS: 500 active partitions a stream, raised up to 5,000 on request); the "
+        "records of further partitions go under the error output prefix with "
+        "DynamicPartitioning.ActivePartitionsLimitExceeded (decision 0270).",
+    )
+    firehose_jq_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a dynamically partitioned batch's JQ queries may run, in a "
+        "separate process killed past them; the batch's records then go under the error "
+        "output prefix (DynamicPartitioning.MetadataExtractionFailed) (decision 0270).",
+    )
+    firehose_jq_max_memory: int = Field(
+        default=512 * MIB,
+        gt=0,
+        description="Bytes of address space the process running a batch's JQ queries may "
+        "take (decision 0270).",
+    )
 
     @field_validator("firehose_http_endpoint_allow_cidrs")
     @classmethod

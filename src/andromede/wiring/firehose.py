@@ -32,13 +32,17 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
+from andromede.firehose.error_logs import ErrorLogs
 from andromede.firehose.http_sender import HttpEndpointSender, SenderPolicy
+from andromede.firehose.jq_runner import QueryPolicy, SubprocessQueryRunner
 from andromede.firehose.model import DeliveryStream
 from andromede.firehose.service import FirehoseLimits, FirehoseService
 from andromede.firehose.source_reader import KinesisSourceReader, ReaderPolicy
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, KeyRingRecordSealer, RoleBucketWriter
 from andromede.firehose_endpoint_secrets import SecretsManagerEndpointSecrets
+from andromede.firehose_error_logs import SESSION_NAME as ERROR_LOG_SESSION
+from andromede.firehose_error_logs import RoleErrorLogs
 from andromede.firehose_kinesis_source import RoleKinesisSource
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.http.outbound import networks
@@ -49,7 +53,10 @@ from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.logs.service import LogsService
+from andromede.logsapi.app import LogsApp
 from andromede.metrics.sink import MetricsSink
+from andromede.role_log_groups import RoleLogGroups
 from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.sse_kms_keys import ReplicaKmsKeys
@@ -63,6 +70,7 @@ __all__ = [
     "endpoint_sender",
     "firehose_api",
     "firehose_deliverer",
+    "role_error_logs",
     "source_reader",
 ]
 
@@ -121,6 +129,14 @@ class FirehoseMetrics:
         if freshness_ms is not None:  # AWS: the oldest record's age, in seconds
             self._record(stream, f"{prefix}.DataFreshness", freshness_ms / 1000, "Seconds")
 
+    def partitioned(
+        self, stream: DeliveryStream, partitions: int, exceeded: bool, objects: int
+    ) -> None:
+        """Dynamic partitioning's metrics (decision 0270), as AWS names them."""
+        self._record(stream, "PartitionCount", float(partitions), "Count")
+        self._record(stream, "PartitionCountExceeded", 1.0 if exceeded else 0.0, "None")
+        self._record(stream, "DeliveryToS3.ObjectCount", float(objects), "Count")
+
 
 def firehose_service(
     settings: Settings,
@@ -175,8 +191,10 @@ def firehose_deliverer(
     firehose: FirehoseService,
     metrics: FirehoseMetrics | None = None,
     audit: AuditService | None = None,
+    error_logs: ErrorLogs | None = None,
 ) -> FirehoseDeliverer:
-    """The deliverer of one gateway, under a lease owner name of its own."""
+    """The deliverer of one gateway, under a lease owner name of its own; ``error_logs``:
+    where CloudWatchLoggingOptions' records go (decision 0270)."""
     owner = _owner()
 
     def dropped(stream: DeliveryStream, records: int, why: str) -> None:
@@ -201,11 +219,41 @@ def firehose_deliverer(
             retry_interval_ms=int(poll * 1000),
             retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
             max_backoff_ms=settings.firehose_http_endpoint_max_backoff * 1000,
+            max_active_partitions=settings.firehose_max_active_partitions,
         ),
         owner,
         metrics,
         dropped,
         endpoint_sender(settings),
+        error_logs,
+        SubprocessQueryRunner(
+            QueryPolicy(
+                timeout=settings.firehose_jq_timeout, max_memory=settings.firehose_jq_max_memory
+            )
+        ),
+    )
+
+
+def role_error_logs(
+    logs: LogsService,
+    identity: IdentityService,
+    audit: AuditService | None,
+    billing: BillingService | None,
+    region: str,
+) -> RoleErrorLogs:
+    """Firehose's error logs written as the destinations' roles (decision 0270), metered as
+    vended logs."""
+    return RoleErrorLogs(
+        RoleLogGroups(
+            identity,
+            logs,
+            service=FIREHOSE_PRINCIPAL,
+            session_name=ERROR_LOG_SESSION,
+            audit=audit,
+            ingested=None
+            if billing is None
+            else (lambda tenant, size, meter: billing.count(tenant, region, meter, size)),
+        )
     )
 
 
@@ -251,7 +299,13 @@ def firehose_api(
     firehose = firehose_service(
         settings, db, keys, identity, objects, kms_keys, metrics, stream_keys
     )
-    deliverer = firehose_deliverer(settings, firehose, metrics, audit)
+    logs_app = apis.get(LogsApp.name)  # made before Firehose's
+    error_logs = (
+        role_error_logs(logs_app.service, identity, audit, billing, settings.region)
+        if isinstance(logs_app, LogsApp)
+        else None
+    )
+    deliverer = firehose_deliverer(settings, firehose, metrics, audit, error_logs)
 
     def kinesis() -> KinesisService | None:
         app = apis.get(KinesisApp.name)

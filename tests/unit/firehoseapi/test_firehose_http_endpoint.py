@@ -26,9 +26,13 @@ from andromede.iam.model import Principal, PrincipalKind
 from andromede.secrets.memory import MemorySecretStore
 from andromede.secrets.service import Actor, SecretService, SecretValue
 from andromede.secretsapi.authorise import KeyUser
+from andromede.settings import Settings
+from andromede.wiring.firehose import endpoint_sender
 from andromede.wiring.secrets import KmsSecretSealer
 from support.batch_world import read
 from support.firehoseapp import REGION, World, firehose_world, put_policy
+from support.logsapp import logs_world
+from unit.firehoseapi.test_firehose_error_logs import GROUP, deliverer, logged, role_policy
 
 # An answer: (status, body) from the request's JSON document, or a delay then that.
 Answer = Callable[[dict[str, Any]], tuple[int, bytes]]
@@ -541,3 +545,76 @@ async def test_a_longer_answer_than_allowed_fails(tmp_path: Path, receiver: Rece
         (key,) = await keys(world)
         (line,) = (await read(world.objects, "landing", key)).splitlines()
         assert json.loads(line)["errorCode"] == "HttpEndpoint.ResponseTooLarge"
+
+
+async def test_a_refused_all_data_copy_is_retried_never_resent(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0270: the endpoint acknowledged the batch, the backup bucket refused its copy:
+    the copy is buffered again and written at a later pass under the same key (the batch's
+    request id), and the batch is never sent to the endpoint again."""
+    await http_stream(world, receiver.url, S3BackupMode="AllData")
+    await world.identity.put_role_policy(
+        world.tenant_id, "firehose", "put", put_policy("arn:aws:s3:::elsewhere/*")
+    )
+    await put(world, b"one", b"two")
+    assert await world.deliverer.run_pass(later(61)) == 1  # the endpoint only
+    assert await keys(world) == []
+    assert world.dropped == []  # kept, not given up
+    await put(world, b"three")
+    assert await world.deliverer.run_pass(later(122)) == 0  # the copy refused again
+    await world.identity.put_role_policy(world.tenant_id, "firehose", "put", put_policy())
+    assert await world.deliverer.run_pass(later(183)) == 1  # the copy alone
+    (first,) = receiver.documents()
+    (key,) = await keys(world)
+    assert key.startswith("copy/") and key.endswith(first["requestId"])
+    assert await read(world.objects, "landing", key) == b"onetwo"
+    assert await world.deliverer.run_pass(later(244)) == 2  # "three", and its copy
+    documents = receiver.documents()
+    assert [[base64.b64decode(r["data"]) for r in d["records"]] for d in documents] == [
+        [b"one", b"two"], [b"three"],
+    ]  # fmt: skip
+    assert len(await keys(world)) == 2
+    assert await world.deliverer.run_pass(later(400)) == 0  # nothing left
+
+
+async def test_a_refused_attempt_is_logged_as_aws_writes_it(
+    world: World, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Decision 0270: the endpoint's CloudWatchLoggingOptions get each failed attempt's error
+    record, its destination the endpoint's URL."""
+    for logs in logs_world(tmp_path / "logs"):
+        logs.clock.now = int(time.time() * 1000)
+        await logs.service.create_group(world.tenant_id, GROUP, None, {})
+        await logs.service.create_stream(world.tenant_id, GROUP, "HttpEndpointDelivery")
+        await http_stream(
+            world, receiver.url,
+            CloudWatchLoggingOptions={
+                "Enabled": True, "LogGroupName": GROUP, "LogStreamName": "HttpEndpointDelivery",
+            },
+        )  # fmt: skip
+        await world.identity.put_role_policy(
+            world.tenant_id, "firehose", "put", role_policy("logs:PutLogEvents")
+        )
+        shown = await world.client("DescribeDeliveryStream", DeliveryStreamName="to-web")
+        http = shown["DeliveryStreamDescription"]["Destinations"][0][
+            "HttpEndpointDestinationDescription"
+        ]
+        assert http["CloudWatchLoggingOptions"]["LogStreamName"] == "HttpEndpointDelivery"
+        sender = endpoint_sender(
+            Settings(
+                data_dir=tmp_path,
+                region=REGION,
+                firehose_http_endpoint_allow_http=True,
+                firehose_http_endpoint_allow_cidrs=("127.0.0.0/8",),
+                firehose_http_endpoint_timeout=1.0,
+            )
+        )
+        gateway = deliverer(world, logs.service, sender)
+        await put(world, b"r1")
+        receiver.answers = [lambda d: (500, b'{"errorMessage":"down"}')]
+        assert await gateway.run_pass(later(61)) == 0
+        (record,) = await logged(logs.service, world.tenant_id, "HttpEndpointDelivery")
+        assert record["errorCode"] == "HttpEndpoint.DestinationException"
+        assert record["destination"] == receiver.url
+        assert record["deliveryStreamVersionId"] == 1

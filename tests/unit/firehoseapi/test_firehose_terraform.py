@@ -120,41 +120,62 @@ async def test_the_providers_calls_and_reads(world: World) -> None:
                       DeliveryStreamName="tf")  # fmt: skip
 
 
-async def test_cloudwatch_logging_options_enabled_are_refused_not_shown_disabled(
+async def test_cloudwatch_logging_options_enabled_are_taken_and_shown_back(
     world: World,
 ) -> None:
-    """``cloudwatch_logging_options { enabled = true }``: accepted, it was described back
-    ``{"Enabled": false}`` (the provider planned the change again at every plan, and no error
-    went to the log group). Refused now, at creation and at UpdateDestination, as the other
-    features not offered are; the provider's default (disabled, empty names) still goes in."""
+    """``cloudwatch_logging_options { enabled = true }``: refused by decision 0240 while no
+    error went to a log group; taken since decision 0270, at creation and at
+    UpdateDestination, and described back as given (the provider's plan converges); the
+    provider's default (disabled, empty names) is described ``{"Enabled": false}``."""
     await world.role("tf-firehose")
     await world.bucket("tf-landing")
-    logging = {"Enabled": True, "LogGroupName": "/tf/orders", "LogStreamName": "delivery"}
-    message = await world.fails(
-        "CreateDeliveryStream",
-        "InvalidArgumentException",
-        DeliveryStreamName="tf",
-        ExtendedS3DestinationConfiguration=provider_destination(world)
-        | {"CloudWatchLoggingOptions": logging},
-    )
-    assert "CloudWatch error logging is not offered" in message
-    await world.fails("DescribeDeliveryStream", "ResourceNotFoundException",
-                      DeliveryStreamName="tf")  # fmt: skip
     await world.client(
         "CreateDeliveryStream",
         DeliveryStreamName="tf",
         ExtendedS3DestinationConfiguration=provider_destination(world),
     )
     await world.deliverer.run_pass()
-    await world.fails(
+    s3 = (await described(world))["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert s3["CloudWatchLoggingOptions"] == {"Enabled": False}
+    logging = {"Enabled": True, "LogGroupName": "/tf/orders", "LogStreamName": "delivery"}
+    await world.client(
         "UpdateDestination",
-        "InvalidArgumentException",
         DeliveryStreamName="tf",
         CurrentDeliveryStreamVersionId="1",
         DestinationId="destinationId-000000000001",
         ExtendedS3DestinationUpdate={"CloudWatchLoggingOptions": logging},
     )
     description = await described(world)
-    assert description["VersionId"] == "1"
+    assert description["VersionId"] == "2"
     s3 = description["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert s3["CloudWatchLoggingOptions"] == logging
+    message = await world.fails(
+        "UpdateDestination",
+        "InvalidArgumentException",
+        DeliveryStreamName="tf",
+        CurrentDeliveryStreamVersionId="2",
+        DestinationId="destinationId-000000000001",
+        ExtendedS3DestinationUpdate={"CloudWatchLoggingOptions": {"Enabled": True}},
+    )
+    assert "LogGroupName is required" in message
+
+
+async def test_the_providers_disabled_blocks_read_back_as_before(world: World) -> None:
+    """Decision 0270: the disabled processing and logging the provider sends for absent
+    blocks are described as they were before (none, and ``{"Enabled": false}``), so a plan
+    without them converges; a dynamic_partitioning_configuration block reads back."""
+    await world.role("tf-firehose")
+    await world.bucket("tf-landing")
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="tf",
+        ExtendedS3DestinationConfiguration=provider_destination(world)
+        | {"DynamicPartitioningConfiguration": {"Enabled": False,
+                                                "RetryOptions": {"DurationInSeconds": 600}}},
+    )  # fmt: skip
+    s3 = (await described(world))["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert "ProcessingConfiguration" not in s3
     assert s3["CloudWatchLoggingOptions"] == {"Enabled": False}
+    assert s3["DynamicPartitioningConfiguration"] == {
+        "Enabled": False, "RetryOptions": {"DurationInSeconds": 600},
+    }  # fmt: skip

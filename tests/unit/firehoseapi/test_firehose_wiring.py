@@ -11,6 +11,7 @@ from pathlib import Path
 
 from andromede.api_routing import api_service
 from andromede.db.database import open_database
+from andromede.firehose.jq_runner import QueryPolicy, SubprocessQueryRunner
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.settings import Settings
 from andromede.wiring.firehose import (
@@ -38,6 +39,9 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
         firehose_http_endpoint_timeout=3.5,
         firehose_http_endpoint_max_response=77,
         firehose_http_endpoint_allow_cidrs=("10.9.0.0/16",),
+        firehose_max_active_partitions=7,
+        firehose_jq_timeout=2.5,
+        firehose_jq_max_memory=64 * 1024 * 1024,
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys = key_service_in(tmp_path / "keys")
@@ -45,7 +49,8 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
         async for world in firehose_world(tmp_path / "w"):
             service = firehose_service(settings, db, keys, world.identity, world.objects)
             assert (service.limits.max_streams, service.limits.max_buffered_bytes) == (3, 1234)
-            policy = firehose_deliverer(settings, service).policy
+            deliverer = firehose_deliverer(settings, service)
+            policy = deliverer.policy
             assert (policy.poll_interval, policy.retry_interval_ms) == (0.5, 500)
             assert (policy.retry_duration_ms, policy.lease_ms) == (60_000, 7_000)
             # Decision 0250: the HTTP endpoints' rules.
@@ -54,6 +59,10 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
             sender = endpoint_sender(settings).policy
             assert (sender.timeout, sender.max_response, sender.allow_http) == (3.5, 77, True)
             assert [str(n) for n in sender.allowed] == ["10.9.0.0/16"]
+            # Decision 0270: the active partitions a batch.
+            assert policy.max_active_partitions == 7
+            assert isinstance(deliverer.queries, SubprocessQueryRunner)
+            assert deliverer.queries.policy == QueryPolicy(2.5, 64 * 1024 * 1024)
             # Decision 0235: the Kinesis sources' reader under the same lease and poll.
             reader = source_reader(settings, service, world.identity, lambda: None)
             assert (reader.policy.poll_interval, reader.policy.lease_ms) == (0.5, 7_000)

@@ -1,0 +1,235 @@
+"""A destination's error logging and record processing on the wire (decision 0270):
+``CloudWatchLoggingOptions``, Extended S3's ``DynamicPartitioningConfiguration`` and
+``ProcessingConfiguration`` (the processors ``MetadataExtraction``, ``RecordDeAggregation``,
+``AppendDelimiterToRecord``; ``Lambda`` and the others refused by name), read into the model
+and described back in AWS's shapes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Final
+
+from andromede.firehose.model import LoggingOptions, Partitioning
+from andromede.firehoseapi.errors import FirehoseWireError
+
+__all__ = [
+    "logging_description",
+    "logging_input",
+    "partitioning_description",
+    "partitioning_input",
+]
+
+_ENGINE: Final = "JQ-1.6"
+_SUB_RECORD_TYPES: Final = ("JSON", "DELIMITED")
+# The processor types botocore's model lists that this platform does not run, and why.
+_REFUSED_PROCESSORS: Final = {
+    "Lambda": "Lambda data transformation is not offered by this platform",
+    "Decompression": "the Decompression processor is not offered by this platform",
+    "CloudWatchLogProcessing": "the CloudWatchLogProcessing processor is not offered by this "
+    "platform",
+    "DataMessageExtraction": "the DataMessageExtraction processor is not offered by this platform",
+}
+_PARAMETERS: Final = {
+    "MetadataExtraction": ("MetadataExtractionQuery", "JsonParsingEngine"),
+    "RecordDeAggregation": ("SubRecordType", "Delimiter"),
+    "AppendDelimiterToRecord": ("Delimiter",),
+}
+
+
+def _refused(message: str) -> FirehoseWireError:
+    return FirehoseWireError("InvalidArgumentException", message)
+
+
+def _structure(value: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise FirehoseWireError("SerializationException", f"{name} must be a structure")
+    return value
+
+
+def logging_input(raw: object, base: LoggingOptions) -> LoggingOptions:
+    """``CloudWatchLoggingOptions`` (None: ``base`` kept)."""
+    if raw is None:
+        return base
+    options = _structure(raw, "CloudWatchLoggingOptions")
+    enabled = options.get("Enabled", False)
+    group = options.get("LogGroupName")
+    stream = options.get("LogStreamName")
+    if not isinstance(enabled, bool):
+        raise FirehoseWireError("SerializationException", "Enabled must be a boolean")
+    for name, value in (("LogGroupName", group), ("LogStreamName", stream)):
+        if value is not None and (not isinstance(value, str) or len(value) > 512):
+            raise FirehoseWireError(
+                "ValidationException",
+                "1 validation error detected: Value at 'cloudWatchLoggingOptions."
+                f"{name[:1].lower()}{name[1:]}' failed to satisfy constraint: Member must "
+                "have length less than or equal to 512",
+            )
+        if enabled and not value:
+            raise _refused(f"CloudWatchLoggingOptions: {name} is required when logging is "
+                           "enabled.")  # fmt: skip
+    return LoggingOptions(enabled=enabled, group=group or None, stream=stream or None)
+
+
+def logging_description(options: LoggingOptions) -> dict[str, Any]:
+    described: dict[str, Any] = {"Enabled": options.enabled}
+    if options.group:
+        described["LogGroupName"] = options.group
+    if options.stream:
+        described["LogStreamName"] = options.stream
+    return described
+
+
+def _delimiter(value: str, processor: str) -> bytes:
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        decoded = b""
+    if not decoded:
+        raise _refused(f"{processor}: Delimiter must be a base64-encoded, non-empty string.")
+    return decoded
+
+
+def _processor_parameters(processor: Mapping[str, Any], kind: str) -> dict[str, str]:
+    raw = processor.get("Parameters") or []
+    if not isinstance(raw, list):
+        raise FirehoseWireError("SerializationException", "Parameters must be a list")
+    found: dict[str, str] = {}
+    for each in raw:
+        parameter = _structure(each, "ProcessorParameter")
+        name, value = parameter.get("ParameterName"), parameter.get("ParameterValue")
+        if not isinstance(name, str) or not isinstance(value, str) or not value:
+            raise FirehoseWireError("ValidationException", "1 validation error detected: "
+                                    "ProcessorParameter needs a ParameterName and a "
+                                    "ParameterValue")  # fmt: skip
+        if name not in _PARAMETERS[kind]:
+            raise _refused(f"Parameter {name[:64]} is not supported by the {kind} processor.")
+        if name in found:
+            raise _refused(f"Parameter {name} is given twice to the {kind} processor.")
+        found[name] = value
+    return found
+
+
+def partitioning_input(
+    dynamic_raw: object, processing_raw: object, base: Partitioning | None
+) -> Partitioning | None:
+    """The destination's partitioning and processing (None given: ``base`` kept)."""
+    if dynamic_raw is None and processing_raw is None:
+        return base
+    start = base or Partitioning()
+    enabled, retry, configured = start.enabled, start.retry_seconds, start.configured
+    if dynamic_raw is not None:
+        dynamic = _structure(dynamic_raw, "DynamicPartitioningConfiguration")
+        enabled, configured = dynamic.get("Enabled", False) is True, True
+        retry_options = dynamic.get("RetryOptions")
+        if retry_options is not None:
+            seconds = _structure(retry_options, "RetryOptions").get("DurationInSeconds", 300)
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int)
+                or not 0 <= seconds <= 7200
+            ):
+                raise FirehoseWireError("ValidationException", "1 validation error detected: "
+                                        "Value at 'retryOptions.durationInSeconds' failed to "
+                                        "satisfy constraint: Member must have value between 0 "
+                                        "and 7200")  # fmt: skip
+            retry = seconds
+    if processing_raw is None:
+        return dataclasses.replace(
+            start, enabled=enabled, retry_seconds=retry, configured=configured
+        )
+    made = _processing(_structure(processing_raw, "ProcessingConfiguration"), enabled, retry)
+    return dataclasses.replace(made, configured=configured)
+
+
+def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partitioning:
+    processing = config.get("Enabled", False) is True
+    raw = config.get("Processors") or []
+    if not isinstance(raw, list):
+        raise FirehoseWireError("SerializationException", "Processors must be a list")
+    made: dict[str, Any] = {}
+    kinds: list[str] = []
+    for each in raw:
+        processor = _structure(each, "Processor")
+        kind = processor.get("Type")
+        if not isinstance(kind, str):
+            raise FirehoseWireError("ValidationException", "1 validation error detected: "
+                                    "Processor.Type must not be null")  # fmt: skip
+        if kind in _REFUSED_PROCESSORS:
+            if processing:
+                raise _refused(f"Processor {kind}: {_REFUSED_PROCESSORS[kind]} (decision 0270).")
+            continue  # a disabled configuration is kept as AWS keeps it: unused
+        if kind not in _PARAMETERS:
+            raise _refused(f"Processor type {kind[:64]} is not supported.")
+        if kind in kinds:
+            raise _refused(f"Processor {kind} is given twice.")
+        kinds.append(kind)
+        parameters = _processor_parameters(processor, kind)
+        if kind == "MetadataExtraction":
+            query = parameters.get("MetadataExtractionQuery")
+            if not query:
+                raise _refused("MetadataExtraction needs a MetadataExtractionQuery.")
+            if parameters.get("JsonParsingEngine", _ENGINE) != _ENGINE:
+                raise _refused(f"JsonParsingEngine must be {_ENGINE}.")
+            made["query"] = query
+        elif kind == "RecordDeAggregation":
+            sub = parameters.get("SubRecordType", "JSON")
+            if sub not in _SUB_RECORD_TYPES:
+                raise _refused(f"SubRecordType {sub[:32]} is not supported (JSON, DELIMITED).")
+            made["deaggregation"] = sub
+            if sub == "DELIMITED":
+                if "Delimiter" not in parameters:
+                    raise _refused("RecordDeAggregation DELIMITED needs a Delimiter.")
+                made["deaggregation_delimiter"] = _delimiter(parameters["Delimiter"], kind)
+        else:
+            made["append_delimiter"] = (
+                _delimiter(parameters["Delimiter"], kind) if "Delimiter" in parameters else b"\n"
+            )
+    if processing and not kinds:
+        raise _refused("ProcessingConfiguration is enabled but has no processor.")
+    if not processing:
+        made = {}
+    return Partitioning(enabled=enabled, retry_seconds=retry, processing=processing,
+                        processors=tuple(kinds) if processing else (), **made)  # fmt: skip
+
+
+def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any]:
+    """``DynamicPartitioningConfiguration`` and ``ProcessingConfiguration`` described."""
+    if partitioning is None:
+        return {}
+    described: dict[str, Any] = {}
+    if partitioning.configured:  # a stream not given one describes none (as AWS)
+        described["DynamicPartitioningConfiguration"] = {
+            "Enabled": partitioning.enabled,
+            "RetryOptions": {"DurationInSeconds": partitioning.retry_seconds},
+        }
+    processors = []
+    for kind in partitioning.processors:
+        parameters: list[tuple[str, str]] = []
+        if kind == "MetadataExtraction" and partitioning.query:
+            parameters = [("MetadataExtractionQuery", partitioning.query),
+                          ("JsonParsingEngine", _ENGINE)]  # fmt: skip
+        elif kind == "RecordDeAggregation" and partitioning.deaggregation:
+            parameters = [("SubRecordType", partitioning.deaggregation)]
+            if partitioning.deaggregation == "DELIMITED":
+                delimiter = base64.b64encode(partitioning.deaggregation_delimiter).decode()
+                parameters.append(("Delimiter", delimiter))
+        elif kind == "AppendDelimiterToRecord" and partitioning.append_delimiter not in (
+            None,
+            b"\n",
+        ):  # the default newline is not described back (it need not be given)
+            assert partitioning.append_delimiter is not None  # noqa: S101 (just checked)
+            parameters = [("Delimiter", base64.b64encode(partitioning.append_delimiter).decode())]
+        processors.append({
+            "Type": kind,
+            "Parameters": [{"ParameterName": n, "ParameterValue": v} for n, v in parameters],
+        })  # fmt: skip
+    # A disabled configuration without processors (what Terraform's provider sends when the
+    # block is absent) is described as none, as before decision 0270: its plan converges.
+    if partitioning.processing or processors:
+        described["ProcessingConfiguration"] = {
+            "Enabled": partitioning.processing, "Processors": processors,
+        }  # fmt: skip
+    return described
