@@ -116,3 +116,9 @@ class DynamoSettings(BaseModel):
         "again: a key disabled or scheduled for deletion makes the table's reads and writes "
         "fail within this time (decision 0254).",
     )
+    dynamodb_max_resource_policy_size: int = Field(
+        default=20_480,
+        gt=0,
+        description="Largest DynamoDB resource policy in bytes, whitespace counted (AWS: 20 KB); "
+        "beyond, ValidationException (decision 0266).",
+    )
