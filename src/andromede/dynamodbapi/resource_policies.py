@@ -30,11 +30,13 @@ from andromede.dynamodb.resource_policies import DynamoResourcePolicies, PolicyN
 from andromede.dynamodb.streams import parse_stream_arn
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, Handler
+from andromede.dynamodbapi.sharing import SHARED_STREAM_ACTIONS
 from andromede.iam.policy import MalformedPolicy, PolicyKind, parse_policy
 
 __all__ = [
     "RESOURCE_POLICY_ACTIONS",
     "attach_created_policy",
+    "authorise_stream",
     "check_create_policy",
     "check_policy",
 ]
@@ -228,6 +230,31 @@ async def attach_created_policy(call: DynamoCall, table: Table, text: str | None
     if text is not None:
         arn = table_arn(call.region, table.tenant_id, table.name)
         await _policies(call).put(table.tenant_id, arn, table.name, table.created, text)
+
+
+async def authorise_stream(call: DynamoCall, action: str, arn: str) -> str:
+    """The account whose stream ``arn`` names, once the caller may ``dynamodb:<action>`` on
+    it by its identity policies and the stream's policy: another account's only for the
+    calls a stream's policy may share (else the caller's own, where it is not found)."""
+    parsed = parse_stream_arn(arn)
+    owner = call.tenant_id
+    if parsed is None or call.resource_policies is None:
+        await call.authorise(f"dynamodb:{action}", arn)
+        return owner
+    region, account, name, label = parsed
+    if account != owner and region == call.region and action in SHARED_STREAM_ACTIONS:
+        owner = account
+    text = None
+    if account == owner and region == call.region:
+        held = await call.dynamodb.store.get_stream(owner, name, label)
+        if held is not None:
+            if owner != call.tenant_id:
+                call.shared = owner  # reached, refused or not: the owner's trail gets the call
+            canonical = f"{table_arn(call.region, owner, name)}/stream/{label}"
+            found = await call.resource_policies.policy(owner, canonical, held.created)
+            text = None if found is None else found.text
+    await call.authorise(f"dynamodb:{action}", arn, text, owner)
+    return owner
 
 
 RESOURCE_POLICY_ACTIONS: Final[dict[str, Handler]] = {

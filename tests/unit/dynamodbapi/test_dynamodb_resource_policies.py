@@ -273,3 +273,41 @@ async def test_a_streams_policy(world: World) -> None:
     await world.fails("GetResourcePolicy", "PolicyNotFoundException", ResourceArn=arn)
     await world.fails("GetResourcePolicy", "ResourceNotFoundException",
                       ResourceArn=f"{arn}/stream/2020-01-01T00:00:00.000")  # fmt: skip
+
+
+async def test_another_account_reads_a_shared_stream(world: World) -> None:
+    await world.client(
+        "CreateTable",
+        TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    await world.client("PutItem", TableName="things", Item=ITEM)
+    stream = (await world.client("DescribeTable", TableName="things"))["Table"]["LatestStreamArn"]
+    other = await world.other_tenant("other")
+    message = await other.streams_fails("DescribeStream", "AccessDeniedException",
+                                        StreamArn=stream)  # fmt: skip
+    assert "resource-based policy" in message
+    root = f"arn:aws:iam::{other.tenant_id}:root"
+    text = policy(root, stream, "DescribeStream", "GetShardIterator", "GetRecords")
+    await world.client("PutResourcePolicy", ResourceArn=stream, Policy=text)
+    described = await other.streams("DescribeStream", StreamArn=stream)
+    shard = described["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = (await other.streams("GetShardIterator", StreamArn=stream, ShardId=shard,
+                                    ShardIteratorType="TRIM_HORIZON"))["ShardIterator"]  # fmt: skip
+    read = await other.streams("GetRecords", ShardIterator=iterator)
+    assert [r["dynamodb"]["NewImage"] for r in read["Records"]] == [ITEM]
+    # The table's policy does not reach its stream, nor the stream's its table.
+    await other.fails("GetItem", "AccessDeniedException", TableName=arn_of(world),
+                      Key={"pk": {"S": "a"}})  # fmt: skip
+    # The iterator names the owner's stream: a forged owner does not verify.
+    await world.client("DeleteResourcePolicy", ResourceArn=stream)
+    await other.streams_fails("GetRecords", "AccessDeniedException", ShardIterator=iterator)
+    await other.streams_fails("GetShardIterator", "AccessDeniedException", StreamArn=stream,
+                              ShardId=shard, ShardIteratorType="TRIM_HORIZON")  # fmt: skip
+    owner_events = await trail(world, world.tenant_id)
+    assert ("dynamodb:DescribeStream", "success", other.tenant_id) in [
+        (a, o, d.get("caller_account")) for a, o, d in owner_events
+    ]
