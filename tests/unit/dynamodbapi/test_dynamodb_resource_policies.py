@@ -11,9 +11,10 @@ policies."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from support.dynamodbapp import World
+from support.dynamodbapp import World, dynamodb_world
 
 ITEM = {"pk": {"S": "a"}, "v": {"N": "1"}}
 
@@ -311,3 +312,15 @@ async def test_another_account_reads_a_shared_stream(world: World) -> None:
     assert ("dynamodb:DescribeStream", "success", other.tenant_id) in [
         (a, o, d.get("caller_account")) for a, o, d in owner_events
     ]
+
+
+async def test_the_size_limit_is_the_setting(tmp_path: Path) -> None:
+    async for world in dynamodb_world(tmp_path, dynamodb_max_resource_policy_size=300):
+        await world.table()
+        arn = arn_of(world)
+        text = policy("111122223333", arn, "GetItem")
+        assert 150 < len(text) <= 300
+        await world.client("PutResourcePolicy", ResourceArn=arn, Policy=text)
+        message = await world.fails("PutResourcePolicy", "ValidationException", ResourceArn=arn,
+                                    Policy=text + " " * (301 - len(text)))  # fmt: skip
+        assert "301 bytes exceeds the maximum allowed size of 300 bytes" in message
