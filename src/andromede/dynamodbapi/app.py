@@ -260,7 +260,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             if not request.target.startswith(STREAMS_PREFIX):  # AWS/DynamoDB (decision 0254)
                 self._observer.finished(
                     FinishedCall(
-                        tenant_id,
+                        # another account's table: its metrics are the owner's (decision 0266)
+                        tenant_id if call is None or call.shared is None else call.shared,
                         request.action_name,
                         () if call is None else table_names(call.resources),
                         None if call is None else call.tally,

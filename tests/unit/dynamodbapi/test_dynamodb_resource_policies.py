@@ -150,7 +150,10 @@ async def test_another_account_uses_a_shared_table_by_its_arn(world: World) -> N
     shared = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem",
               "Query", "Scan", "DescribeTable", "ConditionCheckItem")  # fmt: skip
     await world.client("PutResourcePolicy", ResourceArn=arn, Policy=policy(root, arn, *shared))
+    world.sink.points.clear()
     await other.client("PutItem", TableName=arn, Item=ITEM)
+    # The table's AWS/DynamoDB metrics are its owner's, whoever called.
+    assert world.sink.points and {p[0] for p in world.sink.points} == {world.tenant_id}
     assert (await other.client("GetItem", **get))["Item"] == ITEM
     await other.client("UpdateItem", TableName=arn, Key={"pk": {"S": "a"}},
                        UpdateExpression="SET v = :v",
