@@ -30,6 +30,8 @@ from andromede.dynamodb.backfill import IndexBackfill
 from andromede.dynamodb.backup_memory import MemoryBackupStore
 from andromede.dynamodb.backups import BackupStore, DynamoBackups
 from andromede.dynamodb.memory import MemoryDynamoStore
+from andromede.dynamodb.resource_policies import DynamoResourcePolicies
+from andromede.dynamodb.resource_policies_memory import MemoryResourcePolicyStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
@@ -190,21 +192,25 @@ async def dynamodb_world(
     sink = RecordingSink()
     metrics = DynamoMetrics(sink)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
-    yield World(
-        app=DynamoApp(
+    app = DynamoApp(
+        dynamodb,
+        identity,
+        audit,
+        settings,
+        streams=streams,
+        backups=DynamoBackups(
             dynamodb,
-            identity,
-            audit,
-            settings,
-            streams=streams,
-            backups=DynamoBackups(
-                dynamodb,
-                backup_store or MemoryBackupStore(held),  # type: ignore[arg-type]
-                settings.dynamodb_pitr_restore_lag,
-            ),
-            table_keys=sealer,
-            observer=metrics,
+            backup_store or MemoryBackupStore(held),  # type: ignore[arg-type]
+            settings.dynamodb_pitr_restore_lag,
         ),
+        table_keys=sealer,
+        observer=metrics,
+    )
+    app.resource_policies = DynamoResourcePolicies(  # decision 0266
+        MemoryResourcePolicyStore(), settings.dynamodb_max_resource_policy_size
+    )
+    yield World(
+        app=app,
         identity=identity,
         credentials=Credentials(boot.access_key_id, boot.secret_access_key),
         tenant_id=boot.tenant.id,

@@ -221,6 +221,7 @@ from andromede.db.tables_dynamodb import (
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
 from andromede.db.tables_dynamodb_exports import dynamodb_jobs
+from andromede.db.tables_dynamodb_policies import dynamodb_resource_policies
 # isort: on
 
 __all__ = [
@@ -296,6 +297,7 @@ __all__ = [
     "dynamodb_jobs",
     "dynamodb_kinesis_leases",
     "dynamodb_kinesis_queue",
+    "dynamodb_resource_policies",
     "dynamodb_stream_records",
     "dynamodb_streams",
     "dynamodb_tables",

@@ -7,6 +7,11 @@ all that and the account's id under the stream's own iterator key (random, made 
 stream, kept in its row): any gateway checks it, one of another account or of another stream
 does not verify, a changed byte is refused (compared in constant time). Past its lifetime
 (AWS: 15 minutes) it is ``ExpiredIteratorException``.
+
+Format 2 (decision 0266) names the stream's account too, after the label, so that another
+account's reader allowed by the stream's resource policy reaches the owner's stream from the
+iterator alone; the MAC covers it as the rest. Format 1 iterators (alive 15 minutes at most
+after an upgrade) still open, as their reader's own stream's.
 """
 
 from __future__ import annotations
@@ -21,9 +26,16 @@ from typing import Final
 
 from andromede.dynamodb.errors import ExpiredIterator, ValidationError
 
-__all__ = ["StreamPosition", "iterator_stream", "open_iterator", "seal_iterator"]
+__all__ = [
+    "StreamPosition",
+    "iterator_owner",
+    "iterator_stream",
+    "open_iterator",
+    "seal_iterator",
+]
 
-_VERSION: Final = b"\x01"
+_VERSION: Final = b"\x02"
+_FORMER: Final = b"\x01"  # without the owner's account
 _FIELDS: Final = struct.Struct(">QQ")  # issued (ms), next sequence number
 _MAC: Final = hashlib.sha256().digest_size
 
@@ -34,6 +46,7 @@ class StreamPosition:
     label: str
     position: int
     issued: int  # ms
+    owner: str | None = None  # the stream's account (format 2)
 
 
 def _invalid() -> ValidationError:
@@ -46,6 +59,7 @@ def _mac(key: bytes, tenant_id: str, body: bytes) -> bytes:
 
 def seal_iterator(key: bytes, tenant_id: str, where: StreamPosition) -> str:
     name, label = where.table_name.encode(), where.label.encode()
+    owner = (where.owner or tenant_id).encode()
     body = (
         _VERSION
         + _FIELDS.pack(where.issued, where.position)
@@ -53,6 +67,8 @@ def seal_iterator(key: bytes, tenant_id: str, where: StreamPosition) -> str:
         + name
         + bytes([len(label)])
         + label
+        + bytes([len(owner)])
+        + owner
     )
     return base64.b64encode(body + _mac(key, tenant_id, body)).decode("ascii")
 
@@ -63,11 +79,11 @@ def _unpack(token: str) -> tuple[bytes, bytes, StreamPosition]:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise _invalid() from None
     at = 1 + _FIELDS.size
-    if len(raw) < at + 2 + _MAC or raw[:1] != _VERSION:
+    if len(raw) < at + 2 + _MAC or raw[:1] not in (_VERSION, _FORMER):
         raise _invalid()
     issued, position = _FIELDS.unpack(raw[1:at])
     fields: list[str] = []
-    for _ in range(2):
+    for _ in range(3 if raw[:1] == _VERSION else 2):
         if at >= len(raw):
             raise _invalid()
         size = raw[at]
@@ -79,7 +95,8 @@ def _unpack(token: str) -> tuple[bytes, bytes, StreamPosition]:
     body, mac = raw[:at], raw[at:]
     if len(mac) != _MAC:
         raise _invalid()
-    return body, mac, StreamPosition(fields[0], fields[1], position, issued)
+    owner = fields[2] if len(fields) > 2 else None
+    return body, mac, StreamPosition(fields[0], fields[1], position, issued, owner)
 
 
 def iterator_stream(token: str) -> tuple[str, str]:
@@ -87,6 +104,12 @@ def iterator_stream(token: str) -> tuple[str, str]:
     :func:`open_iterator`."""
     where = _unpack(token)[2]
     return where.table_name, where.label
+
+
+def iterator_owner(token: str) -> str | None:
+    """The account an iterator's stream is of (None for format 1), unverified: the MAC is
+    checked under that account's stream's key by :func:`open_iterator`."""
+    return _unpack(token)[2].owner
 
 
 def open_iterator(

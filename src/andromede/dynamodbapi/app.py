@@ -3,8 +3,10 @@
 Per request: request id → bounded body → SigV4 over the body's hash (service ``dynamodb``) →
 ``X-Amz-Target`` (``DynamoDB_20120810.<Action>``) → JSON parameters → the action's handler
 (authorising ``dynamodb:<Action>`` on ``arn:aws:dynamodb:<region>:<account>:table/<name>``
-by the caller's identity policies: resource policies are not offered) → JSON answer with its
-``x-amz-crc32`` header (botocore checks it on every DynamoDB answer), then an audit event
+by the caller's identity policies and the table's or stream's resource policy, decision
+0266: another account's caller reaches a table by its ARN, audited in the owner's trail too)
+→ JSON answer with its ``x-amz-crc32`` header (botocore checks it on every DynamoDB answer),
+then an audit event
 (action ``dynamodb:<Action>``, resource the table's ARN; the item calls only when refused,
 as CloudTrail's data events are off by default) and an access-log line. Every error leaves
 as ``{"__type": …, "message": …}``; an unexpected exception is logged and answered
@@ -24,8 +26,8 @@ import time
 import zlib
 from typing import Any, ClassVar, Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.awsjson.authorise import identity_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -37,6 +39,7 @@ from andromede.awsjson.endpoint import (
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
+from andromede.dynamodb.resource_policies import DynamoResourcePolicies
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodb.table_keys import TableKeys
@@ -52,7 +55,9 @@ from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_nam
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.pitr import PITR_ACTIONS
+from andromede.dynamodbapi.policy_authorise import policy_refusal
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
+from andromede.dynamodbapi.resource_policies import RESOURCE_POLICY_ACTIONS
 from andromede.dynamodbapi.streams import (
     STREAM_ACTIONS,
     STREAM_DATA_ACTIONS,
@@ -84,6 +89,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | PITR_ACTIONS
     | EXPORT_ACTIONS
     | KINESIS_DESTINATION_ACTIONS
+    | RESOURCE_POLICY_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -150,6 +156,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._table_keys = table_keys
         self._observer = observer
         self.kinesis_destinations: KinesisDestinations | None = None  # set by the wiring
+        self.resource_policies: DynamoResourcePolicies | None = None  # decision 0266, likewise
 
     @property
     def service(self) -> DynamoService:
@@ -181,10 +188,17 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
 
-        async def authorise(iam_action: str, resource: str) -> None:
-            refused = await identity_refusal(
-                self._identity, principal, request, region, iam_action, resource
+        async def judge(
+            iam_action: str, resource: str, /, policy: str | None = None, owner: str | None = None
+        ) -> str | None:
+            return await policy_refusal(
+                self._identity, principal, request, region, iam_action, resource, policy, owner
             )
+
+        async def authorise(
+            iam_action: str, resource: str, /, policy: str | None = None, owner: str | None = None
+        ) -> None:
+            refused = await judge(iam_action, resource, policy, owner)
             if refused is not None:
                 self._denied.add(request.request_id)
                 raise DynamoWireError("AccessDeniedException", refused)
@@ -200,6 +214,9 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             table_keys=self._table_keys,
             kms_caller=kms_caller(request, region),
             kinesis_destinations=self.kinesis_destinations,
+            resource_policies=self.resource_policies,
+            judge=judge,
+            root=principal.is_root,
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, self.streams)
@@ -220,13 +237,31 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
 
     def finish(self, request: JsonRequest[DynamoCall], status: int, error_type: str | None) -> None:
         super().finish(request, status, error_type)
-        self._denied.discard(request.request_id)
         call, tenant_id = request.context, request.principal.tenant_id
+        resources = self.audited(request)
+        if call is not None and call.shared is not None and resources is not None:
+            # Another account's table or stream: the call is in its owner's trail too, as
+            # CloudTrail delivers a cross-account call to both accounts (decision 0266).
+            details = {"operation": request.action_name, "status": str(status),
+                       "caller_account": call.tenant_id}  # fmt: skip
+            if error_type is not None:
+                details["error"] = error_type
+            self._audit.record(
+                request_id=request.request_id,
+                tenant_id=call.shared,
+                principal=request.principal.arn,
+                action=f"{self.name}:{request.action_name}",
+                resource=",".join(dict.fromkeys(resources)) or "*",
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
+        self._denied.discard(request.request_id)
         if self._observer is not None and tenant_id is not None and status < 500:
             if not request.target.startswith(STREAMS_PREFIX):  # AWS/DynamoDB (decision 0254)
                 self._observer.finished(
                     FinishedCall(
-                        tenant_id,
+                        # another account's table: its metrics are the owner's (decision 0266)
+                        tenant_id if call is None or call.shared is None else call.shared,
                         request.action_name,
                         () if call is None else table_names(call.resources),
                         None if call is None else call.tally,

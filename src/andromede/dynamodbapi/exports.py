@@ -298,9 +298,13 @@ async def import_table(call: DynamoCall) -> dict[str, Any]:
             return {"ImportTableDescription": _import_description(held)}
     token = token or job_id()
 
-    async def as_import(action: str, resource: str) -> None:
+    async def as_import(
+        action: str, resource: str, /, policy: str | None = None, owner: str | None = None
+    ) -> None:
         # AWS asks dynamodb:ImportTable of the new table, and no CreateTable
-        await call.authorise(action.replace(":CreateTable", ":ImportTable"), resource)
+        await call.authorise(
+            action.replace(":CreateTable", ":ImportTable"), resource, policy, owner
+        )
 
     made = dataclasses.replace(call, params=creation, authorise=as_import)
     created = await create_table(made)

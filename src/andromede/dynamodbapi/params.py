@@ -1,7 +1,8 @@
 """One DynamoDB call's parameters and their checks, in AWS's wording
 (``ValidationException`` "1 validation error detected: …" for a value that breaks the API
-model's constraints), the table a call names by ``TableName`` (a name or an ARN) once the
-caller may act on it, and the call's expressions parsed against its placeholders."""
+model's constraints), the table a call names by ``TableName`` (a name or an ARN; another
+account's ARN for the calls a resource policy may share, decision 0266) once the caller may
+act on it, and the call's expressions parsed against its placeholders."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from andromede.dynamodb.expressions import (
 )
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.model import Table, table_arn
+from andromede.dynamodb.resource_policies import DynamoResourcePolicies
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.table_keys import TableKeys
 from andromede.dynamodb.values import Item, check_item
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.legacy import LegacyParts, read_legacy
+from andromede.dynamodbapi.sharing import SHARED_TABLE_ACTIONS, Authorise, Judge
 
 __all__ = ["DynamoCall", "Expressions", "Handler", "invalid"]
 
@@ -71,7 +74,7 @@ class DynamoCall:
     tenant_id: str
     region: str
     dynamodb: DynamoService
-    authorise: Callable[[str, str], Awaitable[None]]
+    authorise: Authorise
     resources: list[str] = field(default_factory=list)
     backups: DynamoBackups | None = None  # decision 0253
     exports: DynamoExports | None = None  # decision 0261
@@ -83,6 +86,12 @@ class DynamoCall:
     # AWS/DynamoDB metrics (decision 0254).
     tally: Tally | None = None
     returned: int | None = None
+    # Decision 0266: the tables' and streams' policies, and the account whose resource the
+    # call reached when not the caller's (its trail gets the call too).
+    resource_policies: DynamoResourcePolicies | None = None
+    shared: str | None = None
+    judge: Judge | None = None
+    root: bool = False  # the caller is its account's root user
 
     def string(
         self,
@@ -177,12 +186,46 @@ class DynamoCall:
             )
         return given, table_arn(self.region, self.tenant_id, given)
 
+    def table_ref(self, value: str | None, action: str) -> tuple[str, str, str]:
+        """(owner's account, name, ARN) of the table ``TableName`` (or ``value``) names:
+        another account's only by its ARN and for a call its policy may share."""
+        given = value if value is not None else self.string("TableName", required=True,
+                                                            max_length=1024)  # fmt: skip
+        assert given is not None  # noqa: S101 (required)
+        matched = _ARN.fullmatch(given)
+        if matched is not None and matched.group(2) != self.tenant_id:
+            region, account, name = matched.groups()
+            if (
+                region != self.region
+                or self.resource_policies is None
+                or action not in SHARED_TABLE_ACTIONS
+            ):
+                raise DynamoWireError(
+                    "AccessDeniedException",
+                    f"The table {given} is not of this account and Region",
+                )
+            return account, name, table_arn(self.region, account, name)
+        name, arn = self.table_name(given)
+        return self.tenant_id, name, arn
+
     async def table(self, action: str, value: str | None = None) -> Table:
-        """The table named, once the caller may ``dynamodb:<action>`` on it."""
-        name, arn = self.table_name(value)
+        """The table named, once the caller may ``dynamodb:<action>`` on it: by its identity
+        policies and the table's resource policy (decision 0266). Another account's missing
+        table is judged without a policy, hence refused: names are not probed across
+        accounts."""
+        owner, name, arn = self.table_ref(value, action)
         self.resources.append(arn)
-        await self.authorise(f"dynamodb:{action}", arn)
-        return await self.dynamodb.table(self.tenant_id, name)
+        held = None
+        policy = None
+        if self.resource_policies is not None:
+            held = await self.dynamodb.store.get_table(owner, name)
+            if held is not None:
+                found = await self.resource_policies.policy(owner, arn, held.created)
+                policy = None if found is None else found.text
+        if owner != self.tenant_id and held is not None:
+            self.shared = owner  # reached, refused or not: the owner's trail gets the call
+        await self.authorise(f"dynamodb:{action}", arn, policy, owner)
+        return held if held is not None else await self.dynamodb.table(owner, name)
 
     def expressions(
         self, source: Mapping[str, Any] | None = None, legacy_served: bool = True

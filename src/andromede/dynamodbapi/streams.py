@@ -5,8 +5,10 @@ prefix; and CreateTable's and UpdateTable's ``StreamSpecification``.
 
 Each call authorises ``dynamodb:<Action>`` on the stream's ARN
 (``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>``; ListStreams on
-``*``); another account's stream is not found. ListStreams and DescribeStream are audited as
-the table calls are; GetShardIterator and GetRecords, like the item calls, only when refused.
+``*``) by the caller's identity policies and the stream's resource policy; another
+account's stream is reached through its policy only (decision 0266), else not found.
+ListStreams and DescribeStream are audited as the table calls are; GetShardIterator and
+GetRecords, like the item calls, only when refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.model import Table
+from andromede.dynamodb.stream_iterators import iterator_owner
 from andromede.dynamodb.stream_service import (
     ITERATOR_TYPES,
     DynamoStreams,
@@ -26,6 +29,7 @@ from andromede.dynamodb.stream_service import (
 from andromede.dynamodb.streams import StreamLimits, StreamViewType
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, invalid
+from andromede.dynamodbapi.resource_policies import authorise_stream
 from andromede.settings import Settings
 
 __all__ = [
@@ -128,10 +132,10 @@ async def list_streams(call: DynamoCall, streams: DynamoStreams) -> dict[str, An
 async def describe_stream(call: DynamoCall, streams: DynamoStreams) -> dict[str, Any]:
     arn = _stream_arn(call)
     call.resources.append(arn)
-    await call.authorise("dynamodb:DescribeStream", arn)
+    owner = await authorise_stream(call, "DescribeStream", arn)  # decision 0266
     limit = call.integer("Limit", minimum=1, maximum=100) or 100
     after = call.string("ExclusiveStartShardId", min_length=28, max_length=65)
-    stream = await streams.stream(call.tenant_id, arn)
+    stream = await streams.stream(owner, arn)
     description = streams.describe(stream, after, limit)
     shard_filter = call.mapping("ShardFilter")
     if shard_filter is not None:
@@ -147,7 +151,7 @@ async def describe_stream(call: DynamoCall, streams: DynamoStreams) -> dict[str,
 async def get_shard_iterator(call: DynamoCall, streams: DynamoStreams) -> dict[str, Any]:
     arn = _stream_arn(call)
     call.resources.append(arn)
-    await call.authorise("dynamodb:GetShardIterator", arn)
+    owner = await authorise_stream(call, "GetShardIterator", arn)
     shard = call.string("ShardId", required=True, min_length=28, max_length=65)
     kind = call.choice("ShardIteratorType", ITERATOR_TYPES)
     if kind is None:
@@ -158,7 +162,7 @@ async def get_shard_iterator(call: DynamoCall, streams: DynamoStreams) -> dict[s
         isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
     ):
         raise DynamoWireError("SerializationException", "Timestamp must be a number")
-    stream = await streams.stream(call.tenant_id, arn)
+    stream = await streams.stream(owner, arn)
     assert shard is not None  # noqa: S101 (required)
     at = None if timestamp is None else float(timestamp)
     return {"ShardIterator": await streams.iterator(stream, shard, kind, sequence, at)}
@@ -168,12 +172,10 @@ async def get_records(call: DynamoCall, streams: DynamoStreams) -> dict[str, Any
     token = call.string("ShardIterator", required=True, min_length=1, max_length=2048)
     assert token is not None  # noqa: S101 (required)
     limit = call.integer("Limit", minimum=1, maximum=streams.limits.max_records)
-    arn = streams.iterator_arn(call.tenant_id, token)
+    arn = streams.iterator_arn(iterator_owner(token) or call.tenant_id, token)
     call.resources.append(arn)
-    await call.authorise("dynamodb:GetRecords", arn)
-    _, records, onward = await streams.records(
-        call.tenant_id, token, limit or streams.limits.max_records
-    )
+    owner = await authorise_stream(call, "GetRecords", arn)
+    _, records, onward = await streams.records(owner, token, limit or streams.limits.max_records)
     answer: dict[str, Any] = {"Records": records}
     if onward is not None:
         answer["NextShardIterator"] = onward

@@ -23,6 +23,7 @@ from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
+from andromede.dynamodbapi.resource_policies import attach_created_policy, check_create_policy
 from andromede.dynamodbapi.streams import apply_stream_change, stream_change
 from andromede.dynamodbapi.throughput import (
     UNBOUNDED,
@@ -111,11 +112,11 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     call.resources.append(arn)
     await call.authorise("dynamodb:CreateTable", arn)
     for unserved in (
-        "ResourcePolicy",
         "WarmThroughput",
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
+    policy = await check_create_policy(call, arn)  # decision 0266
     protected = bool(call.boolean("DeletionProtectionEnabled"))  # decision 0253
     streamed = stream_change(call)
     if (
@@ -209,6 +210,7 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
         )
     table = await apply_key(call, table, key)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
+    await attach_created_policy(call, table, policy)
     return {"TableDescription": await described(call, table)}
 
 
@@ -236,7 +238,9 @@ async def delete_table(call: DynamoCall) -> dict[str, Any]:
             "Disable deletion protection first."
         )
     description = await described(call, table, "DELETING")
-    await call.dynamodb.delete_table(call.tenant_id, table.name)
+    await call.dynamodb.delete_table(table.tenant_id, table.name)
+    if call.resource_policies is not None:  # decision 0266: its policies and its streams'
+        await call.resource_policies.drop_table(table.tenant_id, table.name)
     return {"TableDescription": description}
 
 

@@ -78,6 +78,11 @@ async def transact_write_items(call: DynamoCall) -> dict[str, Any]:
                 wanted == "ALL_OLD",
             )
         )
+    if len({op.table.tenant_id for op in ops}) > 1:  # decision 0266: one account's store
+        raise ValidationError(
+            "TransactWriteItems across tables of more than one account is not served by this "
+            "platform (decision 0266)"
+        )
     await once(call, token, ops[0].table, lambda: transact_write(call.dynamodb, ops))
     return {}
 

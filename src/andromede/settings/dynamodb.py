@@ -178,3 +178,9 @@ class DynamoSettings(BaseModel):
         "(AWS's per-table quota: 40,000), and the most its MaxWriteRequestUnits may be; "
         "beyond, RequestLimitExceeded (decision 0267).",
     )
+    dynamodb_max_resource_policy_size: int = Field(
+        default=20_480,
+        gt=0,
+        description="Largest DynamoDB resource policy in bytes, whitespace counted (AWS: 20 KB); "
+        "beyond, ValidationException (decision 0266).",
+    )

@@ -32,6 +32,8 @@ from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.exports_sql import SqlExportStore
 from andromede.dynamodb.kinesis_destination_service import KinesisForwarder
 from andromede.dynamodb.model import Table, TableLimits
+from andromede.dynamodb.resource_policies import DynamoResourcePolicies
+from andromede.dynamodb.resource_policies_sql import SqlResourcePolicyStore
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
@@ -205,6 +207,9 @@ def dynamodb_api(
         backups=backups, table_keys=table_keys, observer=metrics, exports=exports,
     )  # fmt: skip
     apis[DynamoApp.name] = app
+    app.resource_policies = DynamoResourcePolicies(  # decision 0266
+        SqlResourcePolicyStore(db), settings.dynamodb_max_resource_policy_size
+    )
     backfill = IndexBackfill(dynamodb)  # decision 0254
     forwarder = kinesis_destinations(app, apis, settings)  # decision 0262
     task = asyncio.create_task(
@@ -215,6 +220,8 @@ def dynamodb_api(
     async def forget(tenant_id: str) -> int:
         sealer.forget(tenant_id)
         await backups.store.forget_tenant(tenant_id)
+        if app.resource_policies is not None:
+            await app.resource_policies.store.forget_tenant(tenant_id)
         if exports is not None:
             await exports.forget_tenant(tenant_id)
         return await dynamodb.store.forget_tenant(tenant_id)

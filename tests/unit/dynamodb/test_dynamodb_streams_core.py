@@ -6,6 +6,10 @@ verify only under their stream's key and account, unaltered and in their lifetim
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
+import hmac
+import struct
 
 import pytest
 
@@ -13,6 +17,7 @@ from andromede.dynamodb.errors import ExpiredIterator, ValidationError
 from andromede.dynamodb.model import KeyElement
 from andromede.dynamodb.stream_iterators import (
     StreamPosition,
+    iterator_owner,
     iterator_stream,
     open_iterator,
     seal_iterator,
@@ -70,7 +75,17 @@ def test_iterators_verify_under_their_key_account_and_lifetime() -> None:
     where = StreamPosition("orders", "2026-12-06T16:00:00.123", 42, 1_000)
     token = seal_iterator(key, "111122223333", where)
     assert iterator_stream(token) == ("orders", "2026-12-06T16:00:00.123")
-    assert open_iterator(key, "111122223333", token, 1_500, 900_000) == where
+    opened = open_iterator(key, "111122223333", token, 1_500, 900_000)
+    assert opened == dataclasses.replace(where, owner="111122223333")  # format 2 (0266)
+    assert iterator_owner(token) == "111122223333"
+    # A format 1 iterator (no owner) issued before the upgrade still opens, as its reader's.
+    name, label = b"orders", b"2026-12-06T16:00:00.123"
+    body = b"\x01" + struct.pack(">QQ", 1_000, 42) + bytes([len(name)]) + name
+    body += bytes([len(label)]) + label
+    mac = hmac.new(key, b"111122223333\n" + body, hashlib.sha256).digest()
+    former = base64.b64encode(body + mac).decode()
+    assert iterator_owner(former) is None
+    assert open_iterator(key, "111122223333", former, 1_500, 900_000) == where
     with pytest.raises(ValidationError):
         open_iterator(b"j" * 32, "111122223333", token, 1_500, 900_000)  # another stream
     with pytest.raises(ValidationError):

@@ -310,7 +310,9 @@ async def test_a_tampered_iterator_is_refused(world: World) -> None:
     await world.streams_fails("GetRecords", "ValidationException", ShardIterator=tampered)
     await world.streams_fails("GetRecords", "ValidationException", ShardIterator="not!base64")
     other = await world.other_tenant("other")
-    await other.streams_fails("GetRecords", "ResourceNotFoundException", ShardIterator=token)
+    # The iterator names its owner's stream (decision 0266): another account holding it is
+    # judged as by the stream's ARN, refused without the stream's policy.
+    await other.streams_fails("GetRecords", "AccessDeniedException", ShardIterator=token)
 
 
 async def test_an_iterator_expires_after_the_setting(tmp_path: Path) -> None:
@@ -365,10 +367,11 @@ async def test_a_page_holds_the_setting_s_bytes(tmp_path: Path) -> None:
         assert rest["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] == "b"
 
 
-async def test_another_accounts_stream_is_not_found(world: World) -> None:
+async def test_another_accounts_stream_is_refused_without_its_policy(world: World) -> None:
     arn = await _table(world)
     other = await world.other_tenant("other")
-    await other.streams_fails("DescribeStream", "ResourceNotFoundException", StreamArn=arn)
+    # Decision 0266: reached through its resource policy only, so refused without one.
+    await other.streams_fails("DescribeStream", "AccessDeniedException", StreamArn=arn)
     assert (await other.streams("ListStreams"))["Streams"] == []
     await world.streams_fails(
         "DescribeStream", "ResourceNotFoundException", StreamArn=arn.replace("things", "nope")
