@@ -111,11 +111,8 @@ async def create_table(call: DynamoCall) -> dict[str, Any]:
     name, arn = call.table_name()
     call.resources.append(arn)
     await call.authorise("dynamodb:CreateTable", arn)
-    for unserved in (
-        "WarmThroughput",
-    ):
-        if call.params.get(unserved):
-            raise _refused(unserved)
+    if call.params.get("WarmThroughput"):
+        raise _refused("WarmThroughput")
     policy = await check_create_policy(call, arn)  # decision 0266
     protected = bool(call.boolean("DeletionProtectionEnabled"))  # decision 0253
     streamed = stream_change(call)
