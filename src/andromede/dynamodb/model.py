@@ -151,6 +151,8 @@ class Table:
     table_key: bytes = b""
     # Its Kinesis streaming destinations (decision 0262), whatever their status.
     kinesis: tuple[KinesisDestination, ...] = ()
+    # A global table's other replicas (decision 0265): (region, ReplicaStatus) of each.
+    replicas: tuple[tuple[str, str], ...] = ()
 
     @property
     def forwarding(self) -> bool:

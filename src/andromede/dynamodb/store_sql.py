@@ -76,6 +76,7 @@ def _definition(table: Table) -> str:
             "pitr": None if table.pitr is None else list(table.pitr),
             "kms_key": table.kms_key_arn,  # decision 0254
             "kinesis": [d.stored() for d in table.kinesis],  # decision 0262
+            "replicas": [list(r) for r in table.replicas],  # decision 0265
             "table_key": base64.b64encode(table.table_key).decode(),
             "indexes": [
                 {
@@ -142,6 +143,7 @@ def _table(m: Any) -> Table:
         kms_key_arn=d.get("kms_key"),
         table_key=base64.b64decode(d.get("table_key", "")),
         kinesis=tuple(KinesisDestination.from_stored(k) for k in d.get("kinesis", ())),
+        replicas=tuple((str(r), str(s)) for r, s in d.get("replicas", ())),
     )
 
 
