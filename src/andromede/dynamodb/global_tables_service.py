@@ -263,10 +263,10 @@ class GlobalTables:
         read = {r: await self._local_writes(tables[r], *members[r]) for r in members}
         for region, records in read.items():
             label, position = members[region]
-            for record, is_local in records:
-                if is_local and not await self._forward(tables, region, record):
+            for record, clock in records:
+                if clock is not None and not await self._forward(tables, region, record, clock):
                     break  # waits for the target's own write to be read
-                if not is_local:
+                if clock is None:
                     await self.store.take_applied(
                         tenant_id, name, region, change_digest(record.change)
                     )
@@ -275,25 +275,32 @@ class GlobalTables:
 
     async def _local_writes(
         self, table: Table, label: str, position: int
-    ) -> list[tuple[StreamRecord, bool]]:
-        """The region's records from ``position``, each marked local or replicated; each
-        local write's clock set in its region."""
+    ) -> list[tuple[StreamRecord, ItemClock | None]]:
+        """The region's records from ``position``, each with its clock (None: the
+        replicator's own write); each local write's clock set in its region. A local write
+        supersedes what its region held, so its clock beats the one there (a tie in the same
+        millisecond, or another region's clock ahead, moves it one past)."""
         service = self._services[table.region]
         records = await service.store.read_changes(
             table.tenant_id, table.name, label, position, _RECORDS, 1 << 40
         )
-        read: list[tuple[StreamRecord, bool]] = []
+        read: list[tuple[StreamRecord, ItemClock | None]] = []
         for record in records:
             change = record.change
             digest = change_digest(change)
             if await self.store.is_applied(table.tenant_id, table.name, table.region, digest):
-                read.append((record, False))
+                read.append((record, None))
                 continue
-            clock = ItemClock(change.created, table.region, row_digest(change.new_sealed))
+            row = row_digest(change.new_sealed)
+            clock = ItemClock(change.created, table.region, row)
             held = await self.store.clock(
                 table.tenant_id, table.name, table.region, change.hash_token, change.sort_token
             )
-            if held is None or clock.beats(held):
+            if held is not None and held.origin == table.region and held.row == row:
+                clock = held  # read before (a pass that waited)
+            elif held is not None and not clock.beats(held):
+                clock = ItemClock(held.time + 1, table.region, row)
+            if clock != held:
                 await self.store.set_clock(
                     table.tenant_id,
                     table.name,
@@ -302,10 +309,12 @@ class GlobalTables:
                     change.sort_token,
                     clock,
                 )
-            read.append((record, True))
+            read.append((record, clock))
         return read
 
-    async def _forward(self, tables: dict[str, Table], region: str, record: StreamRecord) -> bool:
+    async def _forward(
+        self, tables: dict[str, Table], region: str, record: StreamRecord, clock: ItemClock
+    ) -> bool:
         """A local write of ``region`` applied to every other region; False if one must
         wait."""
         table, change = tables[region], record.change
@@ -322,7 +331,6 @@ class GlobalTables:
         if image is None:
             return True
         key = {n: image[n] for n in table.key_names}
-        clock = ItemClock(change.created, region, b"")
         for other, replica in tables.items():
             if other != region and not await self._apply(replica, key, new, clock):
                 return False

@@ -9,6 +9,7 @@ restarted replicator resuming at its stored positions and its lease."""
 from __future__ import annotations
 
 import asyncio
+import json
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from botocore.validate import validate_parameters
 
+from andromede.dynamodb import service as service_module
 from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.global_tables_store import MemoryReplicationStore
 from andromede.settings import Settings
@@ -333,3 +335,58 @@ async def test_restarted_replicator_resumes_under_its_lease(two: Two) -> None:
     assert await two.item(BERLIN, "b") == {"pk": {"S": "b"}, "colour": {"S": "blue"}}
     assert await two.item(BERLIN, "a") == {"pk": {"S": "a"}, "colour": {"S": "red"}}
     assert written == [(BERLIN, 1.0), (BERLIN, 1.0)]  # "a" not written twice
+
+
+async def test_replica_calls_authorised_as_aws(two: Two) -> None:
+    await two.world.table()
+    user = await two.world.iam_user("admin")
+    table = f"arn:aws:dynamodb:{REGION}:{two.world.tenant_id}:table/things"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "dynamodb:CreateTableReplica", "Resource": table},
+        ],
+    }
+    await two.world.identity.put_user_policy(two.world.tenant_id, "admin", "p", json.dumps(policy))
+    as_user = Two(user, two.replicas, two.replication, two.settings)
+    message = await as_user.fails(
+        REGION, "UpdateTable", "AccessDeniedException", TableName="things",
+        ReplicaUpdates=[{"Create": {"RegionName": BERLIN}}],
+    )  # fmt: skip
+    assert "dynamodb:CreateTableReplica" in message
+    await two.fails(BERLIN, "DescribeTable", "ResourceNotFoundException", TableName="things")
+    policy["Statement"][1]["Action"] = "dynamodb:DeleteTable"  # type: ignore[index]
+    policy["Statement"][1]["Resource"] = table.replace(REGION, BERLIN)  # type: ignore[index]
+    await two.world.identity.put_user_policy(two.world.tenant_id, "admin", "p", json.dumps(policy))
+    await as_user.add_berlin()
+    message = await as_user.fails(
+        REGION, "UpdateTable", "AccessDeniedException", TableName="things",
+        ReplicaUpdates=[{"Delete": {"RegionName": BERLIN}}],
+    )  # fmt: skip
+    assert "dynamodb:DeleteTable" in message
+    assert (await two.call(BERLIN, "DescribeTable", TableName="things"))["Table"]["Replicas"]
+    audited = await two.world.audited()
+    assert ("dynamodb:UpdateTable", "failure") in audited
+
+
+async def test_writes_of_one_millisecond_converge(
+    two: Two, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write in the same millisecond: a local write still supersedes what its region
+    held (its clock one past), so nothing waits forever and both regions agree."""
+    await two.world.table()
+    await two.add_berlin()
+    monkeypatch.setattr(service_module, "_now", lambda: 1_800_000_000_000)
+    await two.put(REGION, "b", "green")
+    await two.replicate()
+    await two.put(BERLIN, "b", "yellow")
+    await two.replicate()
+    assert await two.item(REGION, "b") == {"pk": {"S": "b"}, "colour": {"S": "yellow"}}
+    await two.call(REGION, "DeleteItem", TableName="things", Key={"pk": {"S": "b"}})
+    await two.put(BERLIN, "b", "red")  # the same millisecond again: Paris' name wins the tie
+    await two.replicate(passes=3)
+    assert await two.item(REGION, "b") == await two.item(BERLIN, "b")
+    members = await two.replication.members(two.world.tenant_id, "things")
+    await two.replicate()
+    assert await two.replication.members(two.world.tenant_id, "things") == members
