@@ -78,6 +78,19 @@ def check_update(table: Table, update: ReplicaUpdate, declared: frozenset[str]) 
                 f"TableClassOverride {update.table_class} is not served by this platform "
                 "(decision 0265): every table is STANDARD"
             )
+        if update.kms_key is not None or table.kms_key_arn is not None:
+            raise ValidationError(
+                "KMSMasterKeyId is not served for replicas by this platform (decision 0265): a "
+                "replica is sealed under the account's key ring, so a table under a customer "
+                "managed key cannot be replicated"
+            )
+        names = {i.name for i in table.indexes if not i.local}
+        for index, _ in update.index_read_capacity:
+            if index not in names:
+                raise ValidationError(
+                    "One or more parameter values were invalid: Requested resource not found: "
+                    f"Index: {index} not found in table: {table.name}"
+                )
         if table.stream_view not in (None, REQUIRED_VIEW):
             raise ValidationError(
                 "One or more parameter values were invalid: Table must have DynamoDB Streams "

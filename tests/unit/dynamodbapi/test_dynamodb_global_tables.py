@@ -263,6 +263,19 @@ async def test_refusals_in_aws_words(two: Two) -> None:
     assert "STANDARD" in await refused(
         {"Create": {"RegionName": BERLIN, "TableClassOverride": "STANDARD_INFREQUENT_ACCESS"}}
     )
+    assert "customer managed key" in await refused(
+        {"Create": {"RegionName": BERLIN, "KMSMasterKeyId": "alias/berlin"}}
+    )
+    assert "Index: nope not found" in await refused(
+        {
+            "Create": {
+                "RegionName": BERLIN,
+                "GlobalSecondaryIndexes": [
+                    {"IndexName": "nope", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 5}}
+                ],
+            }
+        }
+    )
     await two.call(
         REGION, "UpdateTable", TableName="things",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
@@ -390,3 +403,47 @@ async def test_writes_of_one_millisecond_converge(
     members = await two.replication.members(two.world.tenant_id, "things")
     await two.replicate()
     assert await two.replication.members(two.world.tenant_id, "things") == members
+
+
+async def test_replica_keeps_the_indexes(two: Two) -> None:
+    await two.call(
+        REGION, "CreateTable", TableName="things",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "colour", "AttributeType": "S"},
+        ],
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        GlobalSecondaryIndexes=[{
+            "IndexName": "by-colour",
+            "KeySchema": [{"AttributeName": "colour", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        }],
+    )  # fmt: skip
+    await two.put(REGION, "a", "red")
+    await two.call(
+        REGION, "UpdateTable", TableName="things",
+        ReplicaUpdates=[{"Create": {
+            "RegionName": BERLIN,
+            "ProvisionedThroughputOverride": {"ReadCapacityUnits": 9},
+            "GlobalSecondaryIndexes": [{
+                "IndexName": "by-colour", "ProvisionedThroughputOverride": {"ReadCapacityUnits": 7}
+            }],
+        }}],
+    )  # fmt: skip
+    await two.put(REGION, "b", "red")
+    await two.replicate()
+    found = await two.call(
+        BERLIN, "Query", TableName="things", IndexName="by-colour",
+        KeyConditionExpression="colour = :c", ExpressionAttributeValues={":c": {"S": "red"}},
+    )  # fmt: skip
+    assert sorted(i["pk"]["S"] for i in found["Items"]) == ["a", "b"]  # copied and replicated
+    berlin = (await two.call(BERLIN, "DescribeTable", TableName="things"))["Table"]
+    assert berlin["ProvisionedThroughput"]["ReadCapacityUnits"] == 9
+    index = berlin["GlobalSecondaryIndexes"][0]
+    assert (
+        index["IndexStatus"] == "ACTIVE"
+        and index["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
+    )
