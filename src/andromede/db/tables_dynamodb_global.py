@@ -32,6 +32,7 @@ dynamodb_global_members = sa.Table(
     sa.Column("region", key_text(), primary_key=True),
     sa.Column("label", key_text(), nullable=False),  # the region's stream
     sa.Column("sequence", sa.BigInteger, nullable=False),  # the next record to replicate
+    sa.Column("format_version", sa.Integer, nullable=False),
 )
 
 dynamodb_global_leases = sa.Table(
@@ -54,6 +55,7 @@ dynamodb_global_clocks = sa.Table(
     sa.Column("time", sa.BigInteger, nullable=False),  # ms
     sa.Column("origin", key_text(), nullable=False),
     sa.Column("row_digest", sa.LargeBinary, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
 )
 
 dynamodb_global_applied = sa.Table(

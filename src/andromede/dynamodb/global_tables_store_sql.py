@@ -6,7 +6,7 @@ written twice is written once)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,6 +21,7 @@ _M = tables.dynamodb_global_members
 _L = tables.dynamodb_global_leases
 _C = tables.dynamodb_global_clocks
 _A = tables.dynamodb_global_applied
+FORMAT_VERSION: Final = 1  # of a member's position and of an item clock
 
 
 def _of(table: sa.Table, tenant_id: str, name: str) -> Any:
@@ -42,7 +43,8 @@ class SqlReplicationStore:
     async def join(self, tenant_id: str, name: str, region: str, label: str, at: int) -> None:
         key = {"tenant_id": tenant_id, "table_name": name, "region": region}
         where = sa.and_(_of(_M, tenant_id, name), _M.c.region == region)
-        await self._db.write(lambda conn: _upsert(conn, _M, where, key, label=label, sequence=at))
+        values = {"label": label, "sequence": at, "format_version": FORMAT_VERSION}
+        await self._db.write(lambda conn: _upsert(conn, _M, where, key, **values))
 
     async def leave(self, tenant_id: str, name: str, region: str) -> None:
         def work(conn: Connection) -> None:
@@ -140,7 +142,12 @@ class SqlReplicationStore:
             "sort_token": sort_token,
         }
         where = self._item(tenant_id, name, region, hash_token, sort_token)
-        values = {"time": clock.time, "origin": clock.origin, "row_digest": clock.row}
+        values = {
+            "time": clock.time,
+            "origin": clock.origin,
+            "row_digest": clock.row,
+            "format_version": FORMAT_VERSION,
+        }
         await self._db.write(lambda conn: _upsert(conn, _C, where, key, **values))
 
     async def mark_applied(

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("region", key_text(), nullable=False),
         sa.Column("label", key_text(), nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
             "tenant_id", "table_name", "region", name="pk_dynamodb_global_members"
         ),
@@ -52,6 +53,7 @@ def upgrade() -> None:
         sa.Column("time", sa.BigInteger(), nullable=False),
         sa.Column("origin", key_text(), nullable=False),
         sa.Column("row_digest", sa.LargeBinary(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
             "tenant_id",
             "table_name",
