@@ -78,6 +78,9 @@ async def test_a_new_table_does_not_inherit_and_deletion_removes(
     await policies.put("t1", TABLE, "things", CREATED, '{"old": 1}')
     await policies.put("t1", STREAM, "things", CREATED, '{"stream": 1}')
     await policies.put("t1", TABLE + "x", "thingsx", CREATED, "{}")
+    # A global table's replica of the same name in another region (decision 0265).
+    replica = TABLE.replace(":eu-fr-1:", ":eu-de-1:")
+    await policies.put("t1", replica, "things", CREATED, "{}")
     # The table made again under the name: the old policy is none of it, and is replaced.
     assert await policies.policy("t1", TABLE, CREATED + 1) is None
     with pytest.raises(PolicyNotFound):
@@ -85,9 +88,10 @@ async def test_a_new_table_does_not_inherit_and_deletion_removes(
     await policies.put("t1", TABLE, "things", CREATED + 1, '{"new": 1}', NO_POLICY)
     held = await policies.policy("t1", TABLE, CREATED + 1)
     assert held is not None and held.text == '{"new": 1}'
-    assert await policies.drop_table("t1", "things") == 2
+    assert await policies.drop_table("t1", TABLE) == 2
     assert await store.get_policy("t1", STREAM) is None
     assert await store.get_policy("t1", TABLE + "x") is not None
+    assert await store.get_policy("t1", replica) is not None
     await policies.put("t2", TABLE, "things", CREATED, "{}")
-    assert await store.forget_tenant("t1") == 1
+    assert await store.forget_tenant("t1") == 2
     assert await store.get_policy("t2", TABLE) is not None

@@ -201,6 +201,10 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0246: DynamoDB Streams' read request units, one per GetRecords, as AWS bills.
     Meter("dynamodb.stream-read-units", "units", "1000000 units", 1_000_000,
           "DynamoDB Streams read request units: one per GetRecords call (up to 1 MB)"),
+    # Decision 0265: global tables' replicated write request units, in the replica's region.
+    Meter("dynamodb.replicated-write-units", "units", "1000000 units", 1_000_000,
+          "DynamoDB replicated write request units: one per 1 KB begun of each item a global "
+          "table's replica receives from another region"),
     # Decision 0175: SNS FIFO topics' archived messages.
     Meter("sns.archive", "byte-hours", "GiB-month", _GIB * HOURS_PER_MONTH,
           "SNS FIFO topics' archived messages, over time"),

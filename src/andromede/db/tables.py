@@ -222,6 +222,12 @@ from andromede.db.tables_dynamodb import (
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
 from andromede.db.tables_dynamodb_exports import dynamodb_jobs
 from andromede.db.tables_dynamodb_policies import dynamodb_resource_policies
+from andromede.db.tables_dynamodb_global import (
+    dynamodb_global_applied,
+    dynamodb_global_clocks,
+    dynamodb_global_leases,
+    dynamodb_global_members,
+)
 # isort: on
 
 __all__ = [
@@ -291,6 +297,10 @@ __all__ = [
     "console_sessions",
     "dynamodb_backup_items",
     "dynamodb_backups",
+    "dynamodb_global_applied",
+    "dynamodb_global_clocks",
+    "dynamodb_global_leases",
+    "dynamodb_global_members",
     "dynamodb_index_entries",
     "dynamodb_item_versions",
     "dynamodb_items",

@@ -165,6 +165,8 @@ class Table:
     max_write_requests: int = -1
     decreases_today: int = 0
     last_decrease: int = 0
+    # A global table's other replicas (decision 0265): (region, ReplicaStatus) of each.
+    replicas: tuple[tuple[str, str], ...] = ()
 
     @property
     def forwarding(self) -> bool:

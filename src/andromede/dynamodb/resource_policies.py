@@ -56,7 +56,10 @@ class ResourcePolicyStore(Protocol):
 
     async def delete_policy(self, tenant_id: str, resource_arn: str, expected: str) -> bool: ...
 
-    async def drop_table_policies(self, tenant_id: str, table_name: str) -> int: ...
+    async def drop_table_policies(self, tenant_id: str, table_arn: str) -> int:
+        """The policies of the table ``table_arn`` and of its streams removed: by ARN, so a
+        global table's replica of the same name in another region keeps its own (0265)."""
+        ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
@@ -129,9 +132,9 @@ class DynamoResourcePolicies:
                 return None if current is None else current.revision_id
         raise TableInUse(f"Attempt to change a resource which is still in use: {resource_arn}")
 
-    async def drop_table(self, tenant_id: str, table_name: str) -> int:
+    async def drop_table(self, tenant_id: str, table_arn: str) -> int:
         """A deleted table's policies and its streams' removed."""
-        return await self.store.drop_table_policies(tenant_id, table_name)
+        return await self.store.drop_table_policies(tenant_id, table_arn)
 
 
 def _check_expected(current: ResourcePolicy | None, expected: str | None, arn: str) -> None:

@@ -33,8 +33,13 @@ class MemoryResourcePolicyStore:
         del self._policies[(tenant_id, resource_arn)]
         return True
 
-    async def drop_table_policies(self, tenant_id: str, table_name: str) -> int:
-        return self._drop(lambda p: p.tenant_id == tenant_id and p.table_name == table_name)
+    async def drop_table_policies(self, tenant_id: str, table_arn: str) -> int:
+        return self._drop(
+            lambda p: (
+                p.tenant_id == tenant_id
+                and (p.resource_arn == table_arn or p.resource_arn.startswith(f"{table_arn}/"))
+            )
+        )
 
     async def forget_tenant(self, tenant_id: str) -> int:
         return self._drop(lambda p: p.tenant_id == tenant_id)

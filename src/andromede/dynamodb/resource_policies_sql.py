@@ -81,8 +81,14 @@ class SqlResourcePolicyStore:
         statement = sa.delete(_P).where(_of(tenant_id, resource_arn), _P.c.revision_id == expected)
         return await self._db.write(lambda conn: bool(conn.execute(statement).rowcount == 1))
 
-    async def drop_table_policies(self, tenant_id: str, table_name: str) -> int:
-        statement = sa.delete(_P).where(_P.c.tenant_id == tenant_id, _P.c.table_name == table_name)
+    async def drop_table_policies(self, tenant_id: str, table_arn: str) -> int:
+        statement = sa.delete(_P).where(
+            _P.c.tenant_id == tenant_id,
+            sa.or_(
+                _P.c.resource_arn == table_arn,
+                _P.c.resource_arn.startswith(f"{table_arn}/", autoescape=True),
+            ),
+        )
         return await self._db.write(lambda conn: int(conn.execute(statement).rowcount))
 
     async def forget_tenant(self, tenant_id: str) -> int:

@@ -38,6 +38,7 @@ from andromede.awsjson.endpoint import (
 )
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.exports import DynamoExports
+from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.resource_policies import DynamoResourcePolicies
 from andromede.dynamodb.service import DynamoService
@@ -49,6 +50,7 @@ from andromede.dynamodbapi.encryption import kms_caller
 from andromede.dynamodbapi.errors import DynamoWireError, to_dynamodb_error
 from andromede.dynamodbapi.exports import EXPORT_ACTIONS
 from andromede.dynamodbapi.features import FEATURE_ACTIONS
+from andromede.dynamodbapi.global_tables import LEGACY_GLOBAL_ACTIONS
 from andromede.dynamodbapi.items import ITEM_ACTIONS
 from andromede.dynamodbapi.kinesis_destinations import KINESIS_DESTINATION_ACTIONS
 from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_names
@@ -90,6 +92,7 @@ ACTIONS: Final[dict[str, Handler]] = (
     | EXPORT_ACTIONS
     | KINESIS_DESTINATION_ACTIONS
     | RESOURCE_POLICY_ACTIONS
+    | LEGACY_GLOBAL_ACTIONS
 )
 DATA_ACTIONS: Final = (
     frozenset(ITEM_ACTIONS)
@@ -145,7 +148,10 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         observer: CallObserver | None = None,
         exports: DynamoExports | None = None,
     ) -> None:
-        super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
+        super().__init__(
+            identity, audit, settings, rate_limiter, body_limit=_BODY,
+            also_accepted_regions=settings.served_region_names,  # decision 0265
+        )  # fmt: skip
         self._dynamodb = dynamodb
         self.streams = streams or DynamoStreams(dynamodb, stream_limits(settings))
         self.backups = backups
@@ -157,6 +163,10 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         self._observer = observer
         self.kinesis_destinations: KinesisDestinations | None = None  # set by the wiring
         self.resource_policies: DynamoResourcePolicies | None = None  # decision 0266, likewise
+        # Decision 0265, set by the wiring: each served region's service and streams (a call
+        # is its SigV4 scope's region's; another region is the home one's), the replicas.
+        self.regions: dict[str, tuple[DynamoService, DynamoStreams]] = {}
+        self.global_tables: GlobalTables | None = None
 
     @property
     def service(self) -> DynamoService:
@@ -187,6 +197,8 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             )
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
+        dynamodb, streams = self.regions.get(region, (self._dynamodb, self.streams))
+        home = dynamodb is self._dynamodb  # backups, exports, Kinesis: the home region's
 
         async def judge(
             iam_action: str, resource: str, /, policy: str | None = None, owner: str | None = None
@@ -206,20 +218,21 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         request.context = DynamoCall(
             params=self.params(request),
             tenant_id=principal.tenant_id,
-            region=self._dynamodb.region,
-            dynamodb=self._dynamodb,
+            region=dynamodb.region,
+            dynamodb=dynamodb,
             authorise=authorise,
-            backups=self.backups,
-            exports=self.exports,
+            backups=self.backups if home else None,
+            exports=self.exports if home else None,
             table_keys=self._table_keys,
             kms_caller=kms_caller(request, region),
-            kinesis_destinations=self.kinesis_destinations,
             resource_policies=self.resource_policies,
             judge=judge,
             root=principal.is_root,
+            kinesis_destinations=self.kinesis_destinations if home else None,
+            global_tables=self.global_tables,
         )
         if streams_call:
-            return await serve_stream_call(request.action_name, request.context, self.streams)
+            return await serve_stream_call(request.action_name, request.context, streams)
         assert action is not None  # noqa: S101 (refused above)
         return await with_capacity(request.action_name, action, request.context)
 

@@ -33,6 +33,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "ConditionalCheckFailedException": (400, "The conditional request failed"),
     "DuplicateItemException": (400, "Duplicate primary key exists in table"),
     "ExpiredIteratorException": (400, "The shard iterator has expired."),
+    "GlobalTableNotFoundException": (400, "The specified global table does not exist."),
     # Exports and imports (decision 0261).
     "ExportConflictException": (400, "There was a conflict when writing to the bucket."),
     "ExportNotFoundException": (400, "The specified export was not found."),

@@ -24,6 +24,7 @@ from andromede.dynamodb.expressions import (
     parse_projection,
     parse_update,
 )
+from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.model import Table, table_arn
 from andromede.dynamodb.resource_policies import DynamoResourcePolicies
@@ -82,6 +83,7 @@ class DynamoCall:
     table_keys: TableKeys | None = None
     kms_caller: object = None
     kinesis_destinations: KinesisDestinations | None = None  # decision 0262
+    global_tables: GlobalTables | None = None  # decision 0265
     # What an item call consumed and, for a query or scan, how many items it returned: its
     # AWS/DynamoDB metrics (decision 0254).
     tally: Tally | None = None

@@ -18,9 +18,15 @@ from dataclasses import replace
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.global_tables import global_description
 from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Table
 from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
+from andromede.dynamodbapi.global_tables import (
+    apply_replica_updates,
+    check_stream_kept,
+    table_deleted,
+)
 from andromede.dynamodbapi.indexes import check_indexes, read_index, updated_indexes
 from andromede.dynamodbapi.params import DynamoCall, Handler, invalid
 from andromede.dynamodbapi.resource_policies import attach_created_policy, check_create_policy
@@ -53,6 +59,7 @@ async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> d
     if status == "ACTIVE" and call.table_keys and not await call.table_keys.accessible(table):
         status = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"  # its KMS key unusable (decision 0254)
     description["TableStatus"] = status
+    description.update(global_description(table))  # decision 0265
     return description
 
 
@@ -237,19 +244,20 @@ async def delete_table(call: DynamoCall) -> dict[str, Any]:
     description = await described(call, table, "DELETING")
     await call.dynamodb.delete_table(table.tenant_id, table.name)
     if call.resource_policies is not None:  # decision 0266: its policies and its streams'
-        await call.resource_policies.drop_table(table.tenant_id, table.name)
+        await call.resource_policies.drop_table(table.tenant_id, table.arn)
+    await table_deleted(call, table)  # decision 0265: the other replicas carry on
     return {"TableDescription": description}
 
 
 async def update_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("UpdateTable")
     for unserved in (
-        "ReplicaUpdates",
         "WarmThroughput",
         "MultiRegionConsistency",
     ):
         if call.params.get(unserved):
             raise _refused(unserved)
+    check_stream_kept(call, table)  # decision 0265
     streamed = stream_change(call, table)
     changes: dict[str, object] = {}
     protected = call.boolean("DeletionProtectionEnabled")  # decision 0253
@@ -281,6 +289,7 @@ async def update_table(call: DynamoCall) -> dict[str, Any]:
     if call.params.get("GlobalSecondaryIndexUpdates"):
         table = await _update_indexes(call, table)
     table = await apply_stream_change(call, table, streamed)  # decision 0246
+    table = await apply_replica_updates(call, table)  # decision 0265
     return {"TableDescription": await described(call, table)}
 
 

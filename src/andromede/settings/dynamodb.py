@@ -65,6 +65,20 @@ class DynamoSettings(BaseModel):
         "forwarder per table across gateways; another takes the table over once it ran out) "
         "(decision 0262).",
     )
+    dynamodb_replication_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the passes of the replicator that carries each item write "
+        "of a global table's replica to its other regions, in every gateway serving all of "
+        "them (decision 0265).",
+    )
+    dynamodb_replication_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a gateway's replicator holds a global table's lease (one "
+        "replicator per global table across gateways; another takes it over once it ran out) "
+        "(decision 0265).",
+    )
     dynamodb_stream_retention: float = Field(
         default=86_400.0,
         gt=0,

@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Final
 
 from andromede.audit.service import AuditService
@@ -30,6 +30,8 @@ from andromede.dynamodb.backup_store_sql import SqlBackupStore
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.exports_sql import SqlExportStore
+from andromede.dynamodb.global_tables_service import GlobalTables
+from andromede.dynamodb.global_tables_store_sql import SqlReplicationStore
 from andromede.dynamodb.kinesis_destination_service import KinesisForwarder
 from andromede.dynamodb.model import Table, TableLimits
 from andromede.dynamodb.resource_policies import DynamoResourcePolicies
@@ -50,6 +52,7 @@ from andromede.metrics.sink import MetricsSink
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
+from andromede.wiring.dynamodb_global import global_tables
 from andromede.wiring.dynamodb_keys import DynamoItemSealer
 from andromede.wiring.dynamodb_kinesis import kinesis_destinations
 from andromede.wiring.dynamodb_metrics import DynamoMetrics
@@ -161,17 +164,38 @@ async def _upkeep(
     backups: DynamoBackups | None = None,
     exports: DynamoExports | None = None,
     forwarder: KinesisForwarder | None = None,
+    replicas: GlobalTables | None = None,
+    regional_backfills: Sequence[IndexBackfill] = (),
 ) -> None:
-    """The time-to-live upkeep, the indexes' backfill (decision 0254) and the Kinesis
-    streaming destinations' forwarder (decision 0262), in one task; first, the export and
-    import jobs whose gateway stopped marked FAILED (decision 0261)."""
+    """The time-to-live upkeep, the indexes' backfill (decision 0254), the Kinesis
+    streaming destinations' forwarder (decision 0262) and the global tables' replicator
+    (decision 0265), in one task; first, the export and import jobs whose gateway stopped
+    marked FAILED (decision 0261)."""
     jobs = [] if exports is None else [exports.forever(settings.dynamodb_ttl_interval)]
+    replication = [] if replicas is None else [_replicate_forever(settings, replicas)]
     await asyncio.gather(
         _expire_forever(settings, dynamodb, streams, backups, metrics),
         backfill.forever(settings.dynamodb_ttl_interval),
+        *(b.forever(settings.dynamodb_ttl_interval) for b in regional_backfills),
         *jobs,
         *([] if forwarder is None else [forwarder.run()]),
+        *replication,
     )
+
+
+async def _replicate_forever(settings: Settings, replicas: GlobalTables) -> None:
+    """Every ``dynamodb_replication_interval``, a replication pass (decision 0265); every
+    ``dynamodb_ttl_interval``, the replicator's marks past the streams' retention forgotten."""
+    pruned = time.monotonic()
+    while True:
+        await asyncio.sleep(settings.dynamodb_replication_interval)
+        try:
+            await replicas.replicate_all()
+            if time.monotonic() - pruned >= settings.dynamodb_ttl_interval:
+                pruned = time.monotonic()
+                await replicas.prune(int(settings.dynamodb_stream_retention * 1000))
+        except Exception:  # a failed pass must not end the loop; the next one retries
+            log.exception("DynamoDB global tables' replication failed")
 
 
 def dynamodb_api(
@@ -212,8 +236,19 @@ def dynamodb_api(
     )
     backfill = IndexBackfill(dynamodb)  # decision 0254
     forwarder = kinesis_destinations(app, apis, settings)  # decision 0262
+    replication = SqlReplicationStore(db)  # decision 0265: each served region, the replicas
+    replicas = global_tables(
+        app, settings, replication, sealer, dynamodb_limits(settings), billing,
+        lambda region: DynamoMeter(billing, region),
+        lambda region: DynamoMeter(billing, region).stream_read,
+    )  # fmt: skip
+    regional = [IndexBackfill(s) for s, _ in app.regions.values() if s is not dynamodb]
+    upkeep = _upkeep(
+        settings, dynamodb, streams, metrics, backfill, backups, exports, forwarder, replicas,
+        regional,
+    )  # fmt: skip
     task = asyncio.create_task(
-        _upkeep(settings, dynamodb, streams, metrics, backfill, backups, exports, forwarder),
+        upkeep,
         name="dynamodb-ttl",
     )
 
@@ -222,6 +257,7 @@ def dynamodb_api(
         await backups.store.forget_tenant(tenant_id)
         if app.resource_policies is not None:
             await app.resource_policies.store.forget_tenant(tenant_id)
+        await replication.forget_tenant(tenant_id)
         if exports is not None:
             await exports.forget_tenant(tenant_id)
         return await dynamodb.store.forget_tenant(tenant_id)

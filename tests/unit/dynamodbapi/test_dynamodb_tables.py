@@ -183,7 +183,7 @@ async def test_iam_decides_and_management_calls_are_audited(world: World) -> Non
 
 
 async def test_unknown_and_unserved_operations_are_answered_as_aws(world: World) -> None:
-    reply = await world.raw("CreateGlobalTable", {"GlobalTableName": "tab1"})
+    reply = await world.raw("RestoreTableFromAwsBackup", {"TableName": "tab1"})
     assert reply.status == 400
     assert reply.json()["__type"].endswith("#UnknownOperationException")
     assert "decision 0237" in reply.json()["message"]

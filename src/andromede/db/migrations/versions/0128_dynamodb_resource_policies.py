@@ -1,7 +1,7 @@
 """DynamoDB resource policies (decision 0266): ``dynamodb_resource_policies``.
 
 Revision ID: 0128
-Revises: 0126
+Revises: 0127
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0128"
-down_revision: str | None = "0126"
+down_revision: str | None = "0127"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
