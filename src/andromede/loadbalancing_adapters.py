@@ -125,6 +125,9 @@ class ComputeNetwork:
         held = await self._compute.store.list(SecurityGroup, tenant_id)
         return {g.group_id: g.vpc_id or "" for g in held if g.group_id in group_ids}
 
+    async def default_security_group(self, tenant_id: str, vpc_id: str) -> str:
+        return (await self._compute.default_group_of(tenant_id, vpc_id)).group_id
+
     async def group_ingress(
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:

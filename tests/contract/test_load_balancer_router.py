@@ -224,6 +224,9 @@ class VpcFacts:
     async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
         return {g: VPC for g in group_ids if g == "sg-nlb"}
 
+    async def default_security_group(self, tenant_id: str, vpc_id: str) -> str:
+        return "sg-nlb"
+
     async def group_ingress(
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:

@@ -196,6 +196,9 @@ class VpcFacts:
     async def security_groups(self, tenant_id: str, group_ids: Sequence[str]) -> dict[str, str]:
         return {}
 
+    async def default_security_group(self, tenant_id: str, vpc_id: str) -> str:
+        return "sg-nlb"
+
     async def group_ingress(
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:

@@ -40,7 +40,11 @@ stream), the log group's subscription filters into both, and a metric stream int
 (``aws_kinesis_stream``, ``aws_kinesis_stream_consumer``,
 ``aws_kinesis_firehose_delivery_stream``, ``aws_cloudwatch_log_subscription_filter``,
 ``aws_cloudwatch_metric_stream``: decision 0240), the stream shared with another account for
-writing (``aws_kinesis_resource_policy``: decision 0248).
+writing (``aws_kinesis_resource_policy``: decision 0248), and the orders as a DynamoDB table
+under the data key with an item, its stream piped into a queue, and an internal Application
+Load Balancer in the default VPC with a target group and a fixed-response listener
+(``aws_dynamodb_table``, ``aws_dynamodb_table_item``, ``aws_pipes_pipe``, ``aws_lb``,
+``aws_lb_target_group``, ``aws_lb_listener``: decision 0274).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -906,6 +910,151 @@ resource "aws_cloudwatch_metric_stream" "orders" {
   }
   tags = { team = "orders" }
 }
+# The orders as a DynamoDB table under the data key (decision 0274): a sort key, a global
+# index, time to live, point-in-time recovery, a stream of both images, tags; an item in it.
+resource "aws_dynamodb_table" "orders" {
+  name         = "%(bucket)s-orders"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "customer"
+  range_key    = "placed"
+  attribute {
+    name = "customer"
+    type = "S"
+  }
+  attribute {
+    name = "placed"
+    type = "N"
+  }
+  attribute {
+    name = "status"
+    type = "S"
+  }
+  global_secondary_index {
+    name            = "by_status"
+    hash_key        = "status"
+    range_key       = "placed"
+    projection_type = "KEYS_ONLY"
+  }
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+  point_in_time_recovery {
+    enabled = true
+  }
+  stream_enabled   = true
+  stream_view_type = "NEW_AND_OLD_IMAGES"
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+  deletion_protection_enabled = false
+  tags                        = { team = "orders" }
+}
+resource "aws_dynamodb_table_item" "first" {
+  table_name = aws_dynamodb_table.orders.name
+  hash_key   = aws_dynamodb_table.orders.hash_key
+  range_key  = aws_dynamodb_table.orders.range_key
+  item = jsonencode({
+    customer = { S = "c-1" }
+    placed   = { N = "1700000000" }
+    status   = { S = "new" }
+    total    = { N = "42.5" }
+  })
+}
+# The table's changes piped into a queue (EventBridge Pipes, decision 0258), as a role
+# allowed to read the stream (under the data key) and send to the queue.
+resource "aws_sqs_queue" "changes" {
+  name = "%(bucket)s-changes"
+}
+resource "aws_iam_role" "pipe" {
+  name = "%(bucket)s-pipe"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "pipes.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "pipe" {
+  name = "changes"
+  role = aws_iam_role.pipe.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect = "Allow"
+      Action = ["dynamodb:DescribeStream", "dynamodb:GetShardIterator",
+      "dynamodb:GetRecords", "dynamodb:ListStreams"]
+      Resource = aws_dynamodb_table.orders.stream_arn
+      }, {
+      Effect   = "Allow"
+      Action   = "sqs:SendMessage"
+      Resource = aws_sqs_queue.changes.arn
+      }, {
+      Effect   = "Allow"
+      Action   = "kms:Decrypt"
+      Resource = aws_kms_key.data.arn
+    }]
+  })
+}
+resource "aws_pipes_pipe" "changes" {
+  depends_on = [aws_iam_role_policy.pipe]
+  name       = "%(bucket)s-changes"
+  role_arn   = aws_iam_role.pipe.arn
+  source     = aws_dynamodb_table.orders.stream_arn
+  target     = aws_sqs_queue.changes.arn
+  source_parameters {
+    dynamodb_stream_parameters {
+      starting_position = "TRIM_HORIZON"
+      batch_size        = 10
+    }
+  }
+  tags = { team = "orders" }
+}
+output "changes_url" { value = aws_sqs_queue.changes.url }
+# An internal Application Load Balancer in the account's default VPC, in its default group
+# (none named), answering 503 until the shop has instances (decision 0274).
+data "aws_vpc" "default" {
+  default = true
+}
+data "aws_subnet" "default" {
+  vpc_id         = data.aws_vpc.default.id
+  default_for_az = true
+}
+resource "aws_lb" "shop" {
+  name               = "%(bucket)s"
+  load_balancer_type = "application"
+  internal           = true
+  subnets            = [data.aws_subnet.default.id]
+  tags               = { team = "web" }
+}
+resource "aws_lb_target_group" "shop" {
+  name     = "%(bucket)s-web"
+  port     = 8080
+  protocol = "HTTP"
+  vpc_id   = data.aws_vpc.default.id
+  health_check {
+    path    = "/healthz"
+    matcher = "200"
+  }
+}
+resource "aws_lb_listener" "shop" {
+  load_balancer_arn = aws_lb.shop.arn
+  port              = 80
+  protocol          = "HTTP"
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "closed"
+      status_code  = "503"
+    }
+  }
+}
+output "shop_arn" { value = aws_lb.shop.arn }
+output "default_vpc" { value = data.aws_vpc.default.id }
 """
 )
 
@@ -1287,6 +1436,49 @@ def test_terraform_applies_converges_and_destroys(
     assert fleet["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     assert fleet["Description"] == "the fleet's"
 
+    # aws_dynamodb_table and _table_item (decision 0274): under the data key, its index, time
+    # to live, recovery, stream and tags as written; the item's insert piped into the queue.
+    dynamodb: Any = client_for(server, "dynamodb", *server.credentials())
+    table = dynamodb.describe_table(TableName=f"{bucket}-orders")["Table"]
+    assert table["SSEDescription"]["KMSMasterKeyArn"] == outputs["data_key_arn"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["by_status"]
+    assert table["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert table["DeletionProtectionEnabled"] is False
+    time_to_live = dynamodb.describe_time_to_live(TableName=f"{bucket}-orders")
+    assert time_to_live["TimeToLiveDescription"]["AttributeName"] == "expires"
+    recovery = dynamodb.describe_continuous_backups(TableName=f"{bucket}-orders")
+    assert (
+        recovery["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        == "ENABLED"
+    )
+    item = dynamodb.get_item(
+        TableName=f"{bucket}-orders", Key={"customer": {"S": "c-1"}, "placed": {"N": "1700000000"}}
+    )["Item"]
+    assert item["total"] == {"N": "42.5"}
+    pipes = client_for(server, "pipes", *server.credentials())
+    assert pipes.describe_pipe(Name=f"{bucket}-changes")["CurrentState"] == "RUNNING"
+    changes: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not changes and time.monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=outputs["changes_url"], WaitTimeSeconds=5)
+        changes += [json.loads(m["Body"]) for m in got.get("Messages", [])]
+    assert [(c["eventName"], c["dynamodb"]["NewImage"]["status"]) for c in changes] == [
+        ("INSERT", {"S": "new"})
+    ]
+    # aws_lb, _target_group and _listener (decision 0274): in the VPC's default group.
+    elb = client_for(server, "elbv2", *server.credentials())
+    [shop] = elb.describe_load_balancers(LoadBalancerArns=[outputs["shop_arn"]])["LoadBalancers"]
+    ec2 = client_for(server, "ec2", *server.credentials())
+    [default_group] = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [outputs["default_vpc"]]},
+                 {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]  # fmt: skip
+    assert (shop["Type"], shop["SecurityGroups"]) == ("application", [default_group["GroupId"]])
+    [listener] = elb.describe_listeners(LoadBalancerArn=outputs["shop_arn"])["Listeners"]
+    assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "503"
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -1333,6 +1525,11 @@ def test_terraform_applies_converges_and_destroys(
     with pytest.raises(ClientError) as unimported:
         acm.describe_certificate(CertificateArn=outputs["acm_certificate_arn"])
     assert unimported.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert f"{bucket}-orders" not in dynamodb.list_tables()["TableNames"]
+    assert pipes.list_pipes(NamePrefix=bucket)["Pipes"] == []
+    with pytest.raises(ClientError) as unbalanced:
+        elb.describe_load_balancers(LoadBalancerArns=[outputs["shop_arn"]])
+    assert unbalanced.value.response["Error"]["Code"] == "LoadBalancerNotFound"
 
 
 BACKEND = """

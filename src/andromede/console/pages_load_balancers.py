@@ -1,19 +1,19 @@
 """Network and Application Load Balancers and their target groups (decisions 0191 and 0216
 served, 0111 shown): list the account's load balancers (name, type, DNS name, state, scheme,
 VPC, subnets) and create an internal one of either type in subnets of one VPC, with tags and
-security groups (an ALB requires them); a load balancer's page lists its listeners, creates
-one, deletes one, shows its deletion protection and deletes it after a ticked box. An NLB's
-listener is TCP, UDP, TCP_UDP or TLS forwarding to a target group; an ALB's is HTTP or HTTPS
-with a default action — forward, fixed response or redirect (``elb_forms``) — and links to
-its rules' page (``pages_listener_rules``). A TLS or HTTPS listener (decision 0210, session
-52 here) is made with its certificate chosen among the account's ACM certificates (0239:
-ListCertificates as the user) and IAM server certificates (ListServerCertificates), its
-security policy among those DescribeSSLPolicies lists and an ALPN policy; its further (SNI)
-certificates are listed, added and removed.
-Target groups: list, create (TCP, UDP, TCP_UDP, TLS or HTTP and a port, VPC, target type,
-health check protocol, path, codes, interval and thresholds), delete after a ticked box; a
-target group's page lists its targets with DescribeTargetHealth's state and reason,
-registers an instance of its VPC on a port, and deregisters one.
+security groups (an ALB made without is in its VPC's default one); a load balancer's page
+lists its listeners, creates one, deletes one, shows its deletion protection and deletes it
+after a ticked box. An NLB's listener is TCP, UDP, TCP_UDP or TLS forwarding to a target
+group; an ALB's is HTTP or HTTPS with a default action — forward, fixed response or redirect
+(``elb_forms``) — and links to its rules' page (``pages_listener_rules``). A TLS or HTTPS
+listener (decision 0210, session 52 here) is made with its certificate chosen among the
+account's ACM certificates (0239: ListCertificates as the user) and IAM server certificates
+(ListServerCertificates), its security policy among those DescribeSSLPolicies lists and an
+ALPN policy; its further (SNI) certificates are listed, added and removed. Target groups:
+list, create (TCP, UDP, TCP_UDP, TLS or HTTP and a port, VPC, target type, health check
+protocol, path, codes, interval and thresholds), delete after a ticked box; a target group's
+page lists its targets with DescribeTargetHealth's state and reason, registers an instance
+of its VPC on a port, and deregisters one.
 
 Every read and change is ELBv2's own call, made as the signed-in principal (``wire_elb``),
 so ELBv2's policies, checks and errors decide — subnets of two VPCs, a duplicate name, a port

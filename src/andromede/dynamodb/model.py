@@ -35,6 +35,18 @@ def table_arn(region: str, tenant_id: str, name: str) -> str:
     return f"arn:aws:dynamodb:{region}:{tenant_id}:table/{name}"
 
 
+def on_demand_throughput(max_read: int, max_write: int) -> dict[str, Any]:
+    """DescribeTable's ``OnDemandThroughput`` of a table or index on demand (decision 0267):
+    absent without a maximum (-1 both), as AWS describes it; Terraform's
+    ``on_demand_throughput``, not computed, took the -1s for a block the configuration lacks
+    (decision 0274)."""
+    if max_read == -1 and max_write == -1:
+        return {}
+    return {
+        "OnDemandThroughput": {"MaxReadRequestUnits": max_read, "MaxWriteRequestUnits": max_write}
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class KeyElement:
     name: str
@@ -95,10 +107,9 @@ class SecondaryIndex:
                 "WriteCapacityUnits": self.write_capacity,
             }
             if table.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
-                described["OnDemandThroughput"] = {
-                    "MaxReadRequestUnits": self.max_read_requests,
-                    "MaxWriteRequestUnits": self.max_write_requests,
-                }
+                described.update(
+                    on_demand_throughput(self.max_read_requests, self.max_write_requests)
+                )
         return described
 
 
@@ -223,10 +234,7 @@ class Table:
             "TableClassSummary": {"TableClass": "STANDARD"},
         }
         if self.billing_mode is BillingMode.PAY_PER_REQUEST:  # decision 0267
-            described["OnDemandThroughput"] = {
-                "MaxReadRequestUnits": self.max_read_requests,
-                "MaxWriteRequestUnits": self.max_write_requests,
-            }
+            described.update(on_demand_throughput(self.max_read_requests, self.max_write_requests))
         if self.kms_key_arn is not None:
             described["SSEDescription"] = {
                 "Status": "ENABLED",

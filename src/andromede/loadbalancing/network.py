@@ -65,6 +65,11 @@ class Network(Protocol):
         """The account's security groups among ``group_ids``: id → its VPC (session 49)."""
         ...
 
+    async def default_security_group(self, tenant_id: str, vpc_id: str) -> str:
+        """The id of the VPC's ``default`` security group: an Application Load Balancer made
+        without groups is in it, as AWS's is (decision 0274)."""
+        ...
+
     async def group_ingress(
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:

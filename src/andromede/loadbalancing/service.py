@@ -119,6 +119,9 @@ class LoadBalancingService(ListenerRulesMixin):
             )
         if spec.lb_type == "application":
             _check_application(spec, zones, self.limits.region_zones)
+            if not spec.security_groups:  # AWS's choice: the VPC's default group
+                default = await self.network.default_security_group(tenant_id, subnets[0].vpc_id)
+                spec = replace(spec, security_groups=(default,))
         for subnet, (_, address) in zip(subnets, spec.mappings, strict=True):
             if address is not None and not _within(address, subnet.cidr):
                 raise InvalidConfiguration(
@@ -497,7 +500,7 @@ class LoadBalancingService(ListenerRulesMixin):
 
 
 def _check_application(spec: LbSpec, zones: Sequence[str], region_zones: int) -> None:
-    """ELBv2's rules of an ALB's subnets and groups (decision 0216). AWS wants subnets in two
+    """ELBv2's rules of an ALB's subnets and addresses (decision 0216). AWS wants subnets in two
     zones at least; a Region of one zone here (decision 0021) cannot give two, so it is as
     many zones as the Region has, up to two."""
     if len(set(zones)) < min(2, region_zones):
@@ -507,12 +510,6 @@ def _check_application(spec: LbSpec, zones: Sequence[str], region_zones: int) ->
     if any(address is not None for _, address in spec.mappings):
         raise InvalidConfiguration(
             "Private IPv4 addresses cannot be specified for an Application Load Balancer"
-        )
-    if not spec.security_groups:
-        # AWS takes the VPC's default group; this platform asks for it to be named.
-        raise InvalidConfiguration(
-            "An Application Load Balancer needs SecurityGroups here: the VPC's default group is "
-            "not chosen for you yet (decision 0216)"
         )
 
 

@@ -199,9 +199,13 @@ def _stream_parameters(
             given, "MaximumBatchingWindowInSeconds", 0, 300, 0
         ),
         "MaximumRecordAgeInSeconds": _integer(given, "MaximumRecordAgeInSeconds", -1, 604_800, -1),
-        "MaximumRetryAttempts": _integer(given, "MaximumRetryAttempts", -1, 10_000, -1),
         "ParallelizationFactor": _integer(given, "ParallelizationFactor", 1, 10, 1),
     }
+    # Kept only when given, as AWS describes it: no retry limit is said by its absence (the
+    # runner reads none as -1), and Terraform, whose attribute is not computed, saw a -1 it
+    # never wrote as drift.
+    if "MaximumRetryAttempts" in given:
+        checked["MaximumRetryAttempts"] = _integer(given, "MaximumRetryAttempts", -1, 10_000, -1)
     if 0 <= checked["MaximumRecordAgeInSeconds"] < 60:
         raise InvalidPipe(
             "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800.",
@@ -230,7 +234,9 @@ def _stream_parameters(
             )
         checked["OnPartialBatchItemFailure"] = partial
     dead = given.get("DeadLetterConfig")
-    if dead is not None:
+    # An empty DeadLetterConfig is none (how an UpdatePipe removes it; Terraform sends one on
+    # every update of a pipe without a dead-letter queue).
+    if dead is not None and not (isinstance(dead, Mapping) and dead.get("Arn") in (None, "")):
         arn = dead.get("Arn") if isinstance(dead, Mapping) else None
         if not isinstance(arn, str) or endpoint_kind(arn) != "sqs":
             raise InvalidPipe("DeadLetterConfig.Arn must be an SQS queue's ARN.", "Arn")
@@ -302,6 +308,10 @@ def check_source(
     kept: dict[str, Any] = dict(previous or {})
     if "FilterCriteria" in given:
         kept["FilterCriteria"] = _filters(given["FilterCriteria"])
+        if not kept["FilterCriteria"].get("Filters"):
+            # No filter is no FilterCriteria, as AWS describes it (an UpdatePipe's empty one
+            # removes them; Terraform sends one on every update of a pipe without filters).
+            del kept["FilterCriteria"]
     if kind == "sqs":
         if member in given or previous is None:
             params = given.get(member) or {}

@@ -51,14 +51,12 @@ async def test_an_alb_its_http_group_and_listeners_with_each_action(
         create = _form(page, "create-load-balancer-form")
         assert '<option value="application">application</option>' in create
         token = csrf_of(page)
-        # An ALB without a security group: ELBv2's refusal, the type kept as chosen.
+        # An ALB without a subnet: ELBv2's refusal, the type kept as chosen.
         bare = await client.post(
-            "/load-balancers",
-            data={"csrf": token, "name": "bare", "type": "application",
-                  f"subnet_{default.subnet.subnet_id}": "yes"},
-        )  # fmt: skip
+            "/load-balancers", data={"csrf": token, "name": "bare", "type": "application"}
+        )
         assert bare.status_code == 400, bare.text
-        assert "An Application Load Balancer needs SecurityGroups here" in bare.text
+        assert "At least one subnet must be specified" in bare.text
         assert '<option value="application" selected>' in bare.text
 
         await _alb(client, console, tenant)

@@ -258,7 +258,8 @@ async def test_on_demand_maximums_are_set_described_and_enforced(
     updated = await world.client(
         "UpdateTable", TableName="things", OnDemandThroughput={"MaxWriteRequestUnits": -1}
     )
-    assert updated["TableDescription"]["OnDemandThroughput"]["MaxWriteRequestUnits"] == -1
+    # No maximum left: no OnDemandThroughput, as AWS describes it (decision 0274).
+    assert "OnDemandThroughput" not in updated["TableDescription"]
     clock.now += 0.1  # the ceiling, 100 a second, from now on
     await world.client("PutItem", TableName="things", Item=item("c"))
     await world.fails("UpdateTable", "LimitExceededException", TableName="things",

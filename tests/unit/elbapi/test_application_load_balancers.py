@@ -38,7 +38,6 @@ async def test_application_load_balancer_groups_and_attributes(tmp_path: Path) -
         invalid = "InvalidConfigurationRequest"
         for params in (
             {"Scheme": "internet-facing", "SecurityGroups": [group_id]},
-            {},  # no security group named
             {"Subnets": world.subnets, "SecurityGroups": [group_id]},  # two of one zone
         ):
             await refused(
