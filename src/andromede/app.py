@@ -629,7 +629,7 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
             streams=streams,
-            insights=insight_rules(settings, db, keys, logs.service, billing, background),  # 0272
+            insights=insight_rules(settings, db, keys, logs.service, metrics, billing, background),
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         # Parameter Store's public parameters, events and policy upkeep (decision 0241).

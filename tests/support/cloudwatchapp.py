@@ -227,6 +227,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
         InsightLimits(max_per_account=3, max_contributors=5, list_page=2, report_max_datapoints=60),
     )
     meter_matched_events(insights, billing, REGION)
+    metrics.insights = insights  # INSIGHT_RULE_METRIC (decision 0272)
     try:
         yield Harness(
             CloudWatchApp(

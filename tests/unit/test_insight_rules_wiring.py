@@ -24,6 +24,8 @@ from andromede.db.database import Database, open_database
 from andromede.logs.model import InputEvent
 from andromede.metrics.insight_rules import DISABLED
 from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import MemoryMetricStore
 from andromede.settings import Settings
 from andromede.wiring.insight_rules import bill_rule_hours, insight_rules
 from support.insight_rules import definition
@@ -58,7 +60,10 @@ async def test_log_events_reach_the_rules_sealed_billed_and_forgotten(
     settings = Settings(data_dir=tmp_path, region=REGION)
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     background: list[asyncio.Task[None]] = []
-    service = insight_rules(settings, db, world.kit.keys, world.service, billing, background)
+    metrics = MetricsService(MemoryMetricStore())
+    service = insight_rules(
+        settings, db, world.kit.keys, world.service, metrics, billing, background
+    )
     try:
         errors = definition(
             LogGroupNames=["api-*"],

@@ -353,15 +353,41 @@ class InsightRuleService:
         if order_by not in _ORDER_BY:
             raise InvalidParameterValue("The parameter OrderBy must be Sum or Maximum.")
         rule = await self.get(tenant_id, name)
+        whole = await self._minutes(tenant_id, name, first, last)
+        keep = self.limits.max_contributors
+        return rule, report(whole, first, last, step, metrics, count, order_by, keep)
+
+    async def rule_metric(
+        self, tenant_id: str, rule: str, metric: str, low: int, high: int, period: int
+    ) -> dict[int, float]:
+        """``INSIGHT_RULE_METRIC(rule, metric)`` of metric math: the rule's metric in each
+        period of [low, high) (seconds) that has data (metric names in any case)."""
+        names = {m.upper(): m for m in METRICS}
+        if metric.upper() not in names:
+            raise InvalidParameterValue(
+                f"INSIGHT_RULE_METRIC's metric must be one of {', '.join(METRICS)}."
+            )
+        if period % 60:
+            raise InvalidParameterValue("INSIGHT_RULE_METRIC needs a period of whole minutes.")
+        if await self.store.get(tenant_id, rule) is None:
+            raise InvalidParameterValue(f"INSIGHT_RULE_METRIC: the rule {rule[:128]} does not "
+                                        "exist.")  # fmt: skip
+        name = names[metric.upper()]
+        whole = await self._minutes(tenant_id, rule, low // 60, -(-high // 60))
+        found = report(whole, low // 60, -(-high // 60), period // 60, [name], 1, "Sum",
+                       self.limits.max_contributors)  # fmt: skip
+        return {at // 1000: values[name] for at, values in found.datapoints}
+
+    async def _minutes(self, tenant_id: str, rule: str, first: int, last: int) -> dict[int, Minute]:
+        """The rule's minutes [first, last), this gateway's tally written first."""
         await self.flush()
-        stored = await self.store.minutes(tenant_id, name, first, last)
+        stored = await self.store.minutes(tenant_id, rule, first, last)
         opened = await self._sealer.open(tenant_id, [(p.sealed, p.context()) for p in stored])
         parts: dict[int, list[Minute]] = {}
         for part, raw in zip(stored, opened, strict=True):
             parts.setdefault(part.minute, []).append(Minute.decode(raw))
         keep = self.limits.max_contributors
-        whole = {number: merge(held, keep) for number, held in parts.items()}
-        return rule, report(whole, first, last, step, metrics, count, order_by, keep)
+        return {number: merge(held, keep) for number, held in parts.items()}
 
     async def forget_tenant(self, tenant_id: str) -> int:
         self._index.pop(tenant_id, None)

@@ -28,6 +28,7 @@ from andromede.logs.service import LogsService
 from andromede.metrics.insight_service import InsightLimits, InsightRuleService
 from andromede.metrics.insight_store_sql import SqlInsightRuleStore
 from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.service import MetricsService
 from andromede.settings import Settings
 from andromede.wiring.logs import LogKeySealer
 
@@ -150,12 +151,15 @@ def insight_rules(
     db: Database,
     keys: KeyService,
     logs: LogsService,
+    metrics: MetricsService,
     billing: BillingService | None,
     background: list[asyncio.Task[None]],
 ) -> InsightRuleService:
-    """The service for CloudWatch's app, fed by ``logs``, its upkeep started into
-    ``background``, a closed account's rules forgotten with its log groups."""
+    """The service for CloudWatch's app, fed by ``logs``, read by ``metrics``' metric math
+    (``INSIGHT_RULE_METRIC``), its upkeep started into ``background``, a closed account's
+    rules forgotten with its log groups."""
     service = insight_rule_service(settings, db, keys)
+    metrics.insights = service
     if billing is not None:
         meter_matched_events(service, billing, settings.region)
     logs.subscribers.append(InsightRuleFeed(service))

@@ -228,3 +228,34 @@ async def test_iam_on_the_rules_arn(cloudwatch: Harness) -> None:
     refused = [e for e in await cloudwatch.audited() if e.outcome is Outcome.FAILURE]
     assert {e.action for e in refused} >= {"cloudwatch:PutInsightRule",
                                            "cloudwatch:DeleteInsightRules"}  # fmt: skip
+
+
+async def test_insight_rule_metric_in_metric_math(cloudwatch: Harness) -> None:
+    await cloudwatch.ok("PutInsightRule", {"RuleName": "Errors", "RuleDefinition": SUM_RULE})
+    assert cloudwatch.insights is not None
+    early, late = start_of_minute(3), start_of_minute(2)
+    await cloudwatch.insights.observe(cloudwatch.tenant_id, "api-1", [
+        event(early, "a", "/", 10), event(early, "b", "/", 5), event(late, "a", "/", 1),
+    ])  # fmt: skip
+
+    def query(qid: str, expression: str) -> dict[str, Any]:
+        return {"Id": qid, "Expression": expression, "Period": 60}
+
+    found = await cloudwatch.ok("GetMetricData", {
+        "MetricDataQueries": [
+            query("sum", "INSIGHT_RULE_METRIC(Errors, Sum)"),
+            query("unique", "INSIGHT_RULE_METRIC('Errors', 'UniqueContributors') * 10"),
+        ],
+        "StartTime": early, "EndTime": late + timedelta(minutes=1),
+    })  # fmt: skip
+    results = {r["Id"]: r for r in found["MetricDataResults"]}
+    assert results["sum"]["Timestamps"] == [late, early]  # newest first, GetMetricData's default
+    assert results["sum"]["Values"] == [1.0, 15.0]
+    assert results["unique"]["Values"] == [10.0, 20.0]
+    for expression in ("INSIGHT_RULE_METRIC(Nope, Sum)", "INSIGHT_RULE_METRIC(Errors, p99)",
+                       "INSIGHT_RULE_METRIC(Errors)"):  # fmt: skip
+        reply = await cloudwatch.call("GetMetricData", {
+            "MetricDataQueries": [query("e", expression)],
+            "StartTime": early, "EndTime": late + timedelta(minutes=1),
+        })  # fmt: skip
+        assert (reply.status, reply.code) == (400, "InvalidParameterValue"), expression
