@@ -22,12 +22,20 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.db import tables
 from andromede.db.database import Database, open_database
 from andromede.logs.model import InputEvent
-from andromede.metrics.insight_rules import DISABLED
+from andromede.metrics.insight_rules import DISABLED, InsightRule
+from andromede.metrics.insight_service import InsightRuleService
+from andromede.metrics.insight_store import MemoryInsightRuleStore
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
 from andromede.metrics.store import MemoryMetricStore
 from andromede.settings import Settings
-from andromede.wiring.insight_rules import bill_rule_hours, insight_rules
+from andromede.wiring.insight_rules import (
+    AccountRingSealer,
+    InsightRuleFeed,
+    bill_rule_hours,
+    insight_rules,
+)
+from andromede.wiring.logs import LogKeySealer
 from support.insight_rules import definition
 from support.kmskit import REGION
 from support.logsapp import NOW, LogsWorld, logs_world
@@ -111,3 +119,19 @@ async def test_log_events_reach_the_rules_sealed_billed_and_forgotten(
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
         await billing.close()
+
+
+class BrokenStore(MemoryInsightRuleStore):
+    async def enabled(self, tenant_id: str) -> list[InsightRule]:
+        raise OSError("the database is gone")
+
+
+async def test_a_failing_rule_store_never_fails_the_put(world: LogsWorld) -> None:
+    sealer = AccountRingSealer(LogKeySealer(world.kit.keys, None))
+    service = InsightRuleService(BrokenStore(), sealer, REGION)
+    world.service.subscribers.append(InsightRuleFeed(service))
+    await world.service.create_group(TENANT, "api-eu", None, {})
+    await world.service.create_stream(TENANT, "api-eu", "s")
+    batch = await world.service.put_events(TENANT, "api-eu", "s", [request("1.1.1.1", 500)])
+    assert len(batch.accepted) == 1
+    assert service.tally.drain() == ({}, {})

@@ -73,9 +73,14 @@ class InsightRuleFeed:
     async def ingested(
         self, group: LogGroup, stream: str, events: Sequence[InputEvent], now: int
     ) -> None:
-        await self._service.observe(
-            group.tenant_id, group.name, [(e.timestamp, e.message) for e in events]
-        )
+        try:
+            await self._service.observe(
+                group.tenant_id, group.name, [(e.timestamp, e.message) for e in events]
+            )
+        except Exception:  # the events are stored: the rules' miss must not fail the put
+            log.warning(
+                "log events of %s not fed to its insight rules", group.tenant_id, exc_info=True
+            )
 
     async def group_deleted(self, tenant_id: str, group_name: str) -> None:
         return None  # a rule names groups, not ones that exist: it stays as it was put

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from andromede.audit.model import Outcome
+from andromede.metrics.alarm_reading import read_periods
 from support.cloudwatchapp import PROTOCOLS, REGION, Harness
 from support.insight_rules import definition
 
@@ -259,3 +260,20 @@ async def test_insight_rule_metric_in_metric_math(cloudwatch: Harness) -> None:
             "StartTime": early, "EndTime": late + timedelta(minutes=1),
         })  # fmt: skip
         assert (reply.status, reply.code) == (400, "InvalidParameterValue"), expression
+
+
+async def test_a_metric_math_alarm_reads_a_rules_metric(cloudwatch: Harness) -> None:
+    await cloudwatch.ok("PutInsightRule", {"RuleName": "errors", "RuleDefinition": SUM_RULE})
+    assert cloudwatch.insights is not None and cloudwatch.alarms is not None
+    at = start_of_minute(2)
+    await cloudwatch.insights.observe(cloudwatch.tenant_id, "api-1", [event(at, "a", "/", 7)])
+    expression = {"Id": "e1", "Expression": "INSIGHT_RULE_METRIC(errors, MaxContributorValue)",
+                  "Period": 60, "ReturnData": True}  # fmt: skip
+    await cloudwatch.ok("PutMetricAlarm", {
+        "AlarmName": "noisy", "Metrics": [expression], "EvaluationPeriods": 1, "Threshold": 5.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    })  # fmt: skip
+    alarm = await cloudwatch.alarms.store.get(cloudwatch.tenant_id, "noisy")
+    assert alarm is not None
+    start = int(at.timestamp()) - 60
+    assert await read_periods(cloudwatch.metrics, alarm, start, 3) == [None, 7.0, None]
