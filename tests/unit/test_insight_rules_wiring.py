@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,9 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.db import tables
 from andromede.db.database import Database, open_database
 from andromede.logs.model import InputEvent
+from andromede.metrics.errors import InvalidParameterValue, LimitExceeded
 from andromede.metrics.insight_rules import DISABLED, InsightRule
-from andromede.metrics.insight_service import InsightRuleService
+from andromede.metrics.insight_service import InsightLimits, InsightRuleService
 from andromede.metrics.insight_store import MemoryInsightRuleStore
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.service import MetricsService
@@ -33,6 +34,7 @@ from andromede.wiring.insight_rules import (
     AccountRingSealer,
     InsightRuleFeed,
     bill_rule_hours,
+    insight_rule_service,
     insight_rules,
 )
 from andromede.wiring.logs import LogKeySealer
@@ -135,3 +137,37 @@ async def test_a_failing_rule_store_never_fails_the_put(world: LogsWorld) -> Non
     batch = await world.service.put_events(TENANT, "api-eu", "s", [request("1.1.1.1", 500)])
     assert len(batch.accepted) == 1
     assert service.tally.drain() == ({}, {})
+
+
+async def test_the_settings_are_the_services_limits(
+    world: LogsWorld, db: Database, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        region=REGION,
+        insight_rules_max_per_account=1,
+        insight_rules_max_contributors=2,
+        insight_rules_list_page=3,
+        insight_rules_cache=0.25,
+        insight_rules_report_max_datapoints=4,
+        insight_rules_retention_days=5,
+    )
+    service = insight_rule_service(settings, db, world.kit.keys)
+    assert service.limits == InsightLimits(
+        max_per_account=1,
+        max_contributors=2,
+        list_page=3,
+        cache_ms=250,
+        report_max_datapoints=4,
+        retention_days=5,
+    )
+    await service.put(TENANT, "one", None, definition(), None, None)
+    with pytest.raises(LimitExceeded):
+        await service.put(TENANT, "two", None, definition(), None, None)
+    start = datetime.fromtimestamp(0, UTC)
+    params = {"RuleName": "one", "StartTime": start, "Period": 60}
+    with pytest.raises(InvalidParameterValue, match="more than 4"):
+        await service.report(TENANT, {**params, "EndTime": start + timedelta(minutes=5)})
+    await service.report(TENANT, {**params, "EndTime": start + timedelta(minutes=4)})
+    with pytest.raises(InvalidParameterValue, match="between 1 and 3"):
+        await service.describe(TENANT, 4, None)

@@ -55,6 +55,19 @@ INSIGHT_AUDITED: Final = frozenset(
     {"PutInsightRule", "DeleteInsightRules", "EnableInsightRules", "DisableInsightRules"}
 )
 _MARK: Final = ":insight-rule/"
+_TAG_CALLS: Final = frozenset({"TagResource", "UntagResource", "ListTagsForResource"})
+
+
+def _own_rule(arn: str, region: str, tenant_id: str) -> str | None:
+    """The rule's name when ``arn`` is a rule of the caller's account. An ARN with no account
+    (``arn:aws:cloudwatch:<region>::insight-rule/<name>``) is read as the caller's: Terraform's
+    provider builds the rule's ARN itself and leaves the account out when it was told not to
+    ask for it (``skip_requesting_account_id``), as providers pointed at other endpoints are."""
+    for account in (tenant_id, ""):
+        prefix = insight_rule_arn(region, account, "")
+        if arn.startswith(prefix) and len(arn) > len(prefix):
+            return arn[len(prefix) :]
+    return None
 
 
 def insight_resources(
@@ -62,6 +75,10 @@ def insight_resources(
 ) -> list[str] | None:
     """The ARNs the call is authorised on; None for a call on ``*`` (DescribeInsightRules,
     or one not about insight rules)."""
+    arn = params.get("ResourceARN")
+    if operation in _TAG_CALLS and isinstance(arn, str) and is_insight_rule_arn(arn):
+        owned = _own_rule(arn, region, tenant_id)
+        return [arn if owned is None else insight_rule_arn(region, tenant_id, owned)]
     if operation in ("PutInsightRule", "GetInsightRuleReport"):
         name = params.get("RuleName")
         return [insight_rule_arn(region, tenant_id, name)] if isinstance(name, str) else None
@@ -185,13 +202,13 @@ async def insight_tag_call(
     caller's account."""
     service = _service(call)
     arn = call.params["ResourceARN"]
-    prefix = service.arn(call.tenant_id, "")
-    if not arn.startswith(prefix) or len(arn) == len(prefix):
+    name = _own_rule(arn, service.region, call.tenant_id)
+    if name is None:
         raise CloudWatchError(
             "ResourceNotFoundException", f"{arn[:512]} is not an insight rule of this account."
         )
     try:
-        return await service.retag(call.tenant_id, arn[len(prefix) :], add, remove)
+        return await service.retag(call.tenant_id, name, add, remove)
     except ResourceNotFound as exc:
         raise CloudWatchError("ResourceNotFoundException", exc.message) from exc
 

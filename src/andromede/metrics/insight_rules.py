@@ -38,9 +38,11 @@ __all__ = [
     "ENABLED",
     "SCHEMA",
     "CompiledRule",
+    "Criterion",
     "InsightRule",
     "check_rule_name",
     "compile_definition",
+    "group_index",
     "insight_rule_arn",
 ]
 
@@ -137,7 +139,15 @@ class CompiledRule:
 
     def contribution(self, message: str) -> tuple[tuple[str, ...], float] | None:
         """The (key values, value) the event contributes, or None when it does not match."""
-        document = _parse_json(message) if self.log_format == "JSON" else _parse_clf(message)
+        return self.read(self.parse(message))
+
+    def parse(self, message: str) -> Any:
+        """The event read in the rule's format (None when it is not): what :meth:`read`
+        takes, the same for every rule of that format."""
+        return _parse_json(message) if self.log_format == "JSON" else _parse_clf(message)
+
+    def read(self, document: Any) -> tuple[tuple[str, ...], float] | None:
+        """:meth:`contribution` of an event already parsed."""
         if document is None:
             return None
         for criterion in self.filters:

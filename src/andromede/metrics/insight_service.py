@@ -270,12 +270,17 @@ class InsightRuleService:
         for prefix, rule in prefixes:
             if group.startswith(prefix):
                 rules.setdefault(rule.name, rule)
-        for rule in rules.values():
-            compiled = rule.rule()
-            for timestamp, message in events:
-                found = compiled.contribution(message)
+        if not rules:
+            return
+        compiled = [(name, rule.rule()) for name, rule in rules.items()]
+        for timestamp, message in events:
+            documents: dict[str, Any] = {}  # each event parsed once per format, not per rule
+            for name, one in compiled:
+                if one.log_format not in documents:
+                    documents[one.log_format] = one.parse(message)
+                found = one.read(documents[one.log_format])
                 if found is not None:
-                    self.tally.add(tenant_id, rule.name, timestamp, *found)
+                    self.tally.add(tenant_id, name, timestamp, *found)
 
     async def flush(self) -> int:
         """Store the tallied minutes, each sealed; how many parts were written."""
