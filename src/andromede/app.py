@@ -119,6 +119,7 @@ from andromede.wiring.dynamodb import dynamodb_api
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
 from andromede.wiring.identity import identity_service, tenant_closer
+from andromede.wiring.insight_rules import insight_rules
 from andromede.wiring.kinesis import kinesis_api
 from andromede.wiring.kms import customer_key_service, xks_auditor
 from andromede.wiring.loadbalancing import (
@@ -628,6 +629,7 @@ class Application:
             dashboards=dashboard_service(settings, db),
             anomaly=anomaly_service(settings, db, metrics),
             streams=streams,
+            insights=insight_rules(settings, db, keys, logs.service, metrics, billing, background),
         )
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         # Parameter Store's public parameters, events and policy upkeep (decision 0241).

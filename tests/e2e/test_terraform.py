@@ -665,6 +665,20 @@ resource "aws_cloudwatch_log_metric_filter" "orders_5xx" {
     unit          = "Count"
   }
 }
+# The clients behind the orders' 5xx lines (decision 0272): a Contributor Insights rule.
+resource "aws_cloudwatch_contributor_insight_rule" "orders" {
+  rule_name  = "%(bucket)s-5xx-clients"
+  rule_state = "ENABLED"
+  rule_definition = jsonencode({
+    Schema        = { Name = "CloudWatchLogRule", Version = 1 }
+    LogGroupNames = [aws_cloudwatch_log_group.orders.name]
+    LogFormat     = "CLF"
+    Fields        = { "1" = "ip", "6" = "status" }
+    Contribution  = { Keys = ["ip"], Filters = [{ Match = "status", StartsWith = ["5"] }] }
+    AggregateOn   = "Count"
+  })
+  tags = { team = "orders" }
+}
 # A dashboard beside the alarm (decision 0185): a metric widget and an alarm widget.
 resource "aws_cloudwatch_dashboard" "orders" {
   dashboard_name = "%(bucket)s-orders"
@@ -1339,6 +1353,20 @@ def test_terraform_applies_converges_and_destroys(
     assert sourced["DeliveryStreamType"] == "KinesisStreamAsSource"
     source = sourced["Source"]["KinesisStreamSourceDescription"]
     assert source["KinesisStreamARN"] == outputs["orders_stream_arn"]
+    # aws_cloudwatch_contributor_insight_rule (decision 0272): its definition as written, its
+    # tags on the rule's ARN.
+    [insight_rule] = [
+        r
+        for r in cloudwatch.describe_insight_rules()["InsightRules"]
+        if r["Name"] == f"{bucket}-5xx-clients"
+    ]
+    assert insight_rule["State"] == "ENABLED"
+    assert json.loads(insight_rule["Definition"])["Fields"] == {"1": "ip", "6": "status"}
+    account = outputs["data_key_arn"].split(":")[4]
+    rule_arn = f"arn:aws:cloudwatch:{REGION}:{account}:insight-rule/{bucket}-5xx-clients"
+    assert cloudwatch.list_tags_for_resource(ResourceARN=rule_arn)["Tags"] == [
+        {"Key": "team", "Value": "orders"}
+    ]
     # aws_cloudwatch_metric_stream (decision 0233) into the Direct PUT stream.
     metric_stream = cloudwatch.get_metric_stream(Name=f"{bucket}-orders")
     assert (metric_stream["State"], metric_stream["FirehoseArn"]) == (

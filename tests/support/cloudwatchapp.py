@@ -31,16 +31,22 @@ from andromede.cloudwatchapi.app import CloudWatchApp
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.anomaly import AnomalyLimits, AnomalyService
 from andromede.metrics.anomaly_store import MemoryDetectorStore
 from andromede.metrics.dashboards import DashboardLimits, DashboardService, MemoryDashboardStore
+from andromede.metrics.insight_service import InsightLimits, InsightRuleService
+from andromede.metrics.insight_store import MemoryInsightRuleStore
 from andromede.metrics.service import MetricLimits, MetricsService
 from andromede.metrics.store import MemoryMetricStore
 from andromede.metrics.stream_service import MetricStreamService, StreamLimits
 from andromede.metrics.streams import MemoryMetricStreamStore
 from andromede.settings import Settings
+from andromede.wiring.insight_rules import AccountRingSealer, meter_matched_events
+from andromede.wiring.logs import LogKeySealer
 
 __all__ = ["PROTOCOLS", "Harness", "Reply", "cloudwatch", "raw_request"]
 
@@ -122,6 +128,7 @@ class Harness:
     alarms: AlarmService | None = None
     anomaly: AnomalyService | None = None
     streams: MetricStreamService | None = None
+    insights: InsightRuleService | None = None
 
     async def call(self, operation: str, params: dict[str, Any]) -> Reply:
         model = _MODEL.operation_model(operation)
@@ -212,6 +219,15 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
         REGION,
         StreamLimits(max_per_account=3, max_filter_names=5, max_statistics_metrics=2, list_page=2),
     )
+    # Small bounds, so that the tests reach them (decision 0272); minutes sealed for real.
+    insights = InsightRuleService(
+        MemoryInsightRuleStore(),
+        AccountRingSealer(LogKeySealer(KeyService(LocalKeyFileProvider(tmp_path / "keys")), None)),
+        REGION,
+        InsightLimits(max_per_account=3, max_contributors=5, list_page=2, report_max_datapoints=60),
+    )
+    meter_matched_events(insights, billing, REGION)
+    metrics.insights = insights  # INSIGHT_RULE_METRIC (decision 0272)
     try:
         yield Harness(
             CloudWatchApp(
@@ -224,6 +240,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
                 dashboards=dashboards,
                 anomaly=anomaly,
                 streams=streams,
+                insights=insights,
             ),
             identity,
             metrics,
@@ -236,6 +253,7 @@ async def cloudwatch(tmp_path: Path) -> AsyncIterator[Harness]:
             alarms=alarms,
             anomaly=anomaly,
             streams=streams,
+            insights=insights,
         )
     finally:
         await audit.close()

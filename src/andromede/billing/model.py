@@ -113,6 +113,11 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0233: the datapoints metric streams put into Firehose (AWS: per 1,000 updates).
     Meter("cloudwatch.metric-stream-updates", "updates", "1000 updates", 1000,
           "CloudWatch metric stream updates: datapoints put into Firehose streams"),
+    # Decision 0272: Contributor Insights, as AWS bills it (rules per month, matched events).
+    Meter("cloudwatch.insight-rules", "rule-hours", "rule-month", HOURS_PER_MONTH,
+          "CloudWatch Contributor Insights rules enabled, over time (pro rata)"),
+    Meter("cloudwatch.insight-rule-events", "events", "1000000 events", 1_000_000,
+          "Log events matched by CloudWatch Contributor Insights rules"),
     # Decision 0186: CloudWatch Logs' calls, and the bytes PutLogEvents ingests.
     Meter("logs.requests", "requests", "1000 requests", 1000, "CloudWatch Logs API requests"),
     Meter("logs.ingested", "bytes", "GiB", _GIB,

@@ -3,7 +3,8 @@ protocol's, :mod:`andromede.cloudwatchapi.shapes`), calls the metrics service fo
 caller's account and answers a result document; the metric alarms' operations (decision
 0177) are ``alarm_operations``', the dashboards' (decision 0185) ``dashboards``', the
 anomaly detectors' (decision 0189) ``anomaly_operations``', the metric streams' (decision 0233)
-``metric_streams``'. The other operations of CloudWatch (insight rules…) are listed in
+``metric_streams``', the Contributor Insights rules' (decision 0272) ``insight_operations``'.
+The other operations of CloudWatch (managed insight rules, widget images) are listed in
 :data:`NOT_SERVED`: they answer ``NotImplemented``, never a silent success.
 """
 
@@ -18,6 +19,7 @@ from andromede.cloudwatchapi.anomaly_operations import ANOMALY_ACTIONS
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_ACTIONS
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.insight_operations import INSIGHT_ACTIONS
 from andromede.cloudwatchapi.metric_streams import STREAM_ACTIONS
 from andromede.cloudwatchapi.queries import data_query, dimensions
 from andromede.metrics.service import (
@@ -171,15 +173,12 @@ ACTIONS: Final[dict[str, Callable[[MetricsCall], Awaitable[dict[str, Any]]]]] = 
     **DASHBOARD_ACTIONS,  # decision 0185
     **ANOMALY_ACTIONS,  # decision 0189
     **STREAM_ACTIONS,  # decision 0233
+    **INSIGHT_ACTIONS,  # decision 0272
 }
 
 # CloudWatch's other operations (decision 0177 served the metric alarms', 0184 composite alarms,
-# 0185 dashboards, 0189 anomaly detectors, 0233 metric streams).
+# 0185 dashboards, 0189 anomaly detectors, 0233 metric streams, 0272 insight rules; the
+# managed rules, made by AWS services for their resources, have no such resources here).
 NOT_SERVED: Final = frozenset(
-    {
-        "DeleteInsightRules", "DescribeInsightRules",
-        "DisableInsightRules", "EnableInsightRules", "GetInsightRuleReport",
-        "GetMetricWidgetImage", "ListManagedInsightRules",
-        "PutInsightRule", "PutManagedInsightRules",
-    }
-)  # fmt: skip
+    {"GetMetricWidgetImage", "ListManagedInsightRules", "PutManagedInsightRules"}
+)

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.insight_operations import insight_tag_call, is_insight_rule_arn
 from andromede.cloudwatchapi.metric_streams import is_stream_arn, stream_tag_call
 from andromede.cloudwatchapi.queries import data_query
 from andromede.metrics.alarm_service import AlarmService
@@ -354,6 +355,8 @@ async def _retag(
 ) -> tuple[tuple[str, str], ...]:
     if is_stream_arn(call.params.get("ResourceARN")):  # a metric stream's (decision 0233)
         return await stream_tag_call(call, add, remove)
+    if is_insight_rule_arn(call.params.get("ResourceARN")):  # a rule's (decision 0272)
+        return await insight_tag_call(call, add, remove)
     service, name = _tagged(call)
     try:
         return await service.retag(call.tenant_id, name, add, remove)

@@ -11,7 +11,7 @@ caller's account only → the protocol's answer, then the access-log line and th
 events, off by default, and a fleet's agents put every minute — but an alarm's change is
 (decision 0177: a management event), as is a dashboard's (0185), an anomaly detector's
 (0189), a metric stream's (0233: on the stream's ARN, PutMetricStream with ``iam:PassRole`` on
-its role), and so is a refusal: a failed
+its role), an insight rule's (0272: on the rule's ARN), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
 the request id.
@@ -33,6 +33,7 @@ from andromede.cloudwatchapi.anomaly_operations import ANOMALY_AUDITED
 from andromede.cloudwatchapi.call import MetricsCall
 from andromede.cloudwatchapi.dashboards import DASHBOARD_AUDITED, dashboard_resources
 from andromede.cloudwatchapi.errors import CloudWatchError, to_cloudwatch_error
+from andromede.cloudwatchapi.insight_operations import INSIGHT_AUDITED, insight_resources
 from andromede.cloudwatchapi.metric_streams import STREAM_AUDITED, stream_resources
 from andromede.cloudwatchapi.protocol import (
     Wire,
@@ -61,6 +62,7 @@ from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarms import alarm_arn
 from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
+from andromede.metrics.insight_service import InsightRuleService
 from andromede.metrics.service import MetricsService
 from andromede.metrics.stream_service import MetricStreamService
 from andromede.settings import Settings
@@ -88,10 +90,12 @@ class CloudWatchApp:
         dashboards: DashboardService | None = None,
         anomaly: AnomalyService | None = None,
         streams: MetricStreamService | None = None,
+        insights: InsightRuleService | None = None,
     ) -> None:
         self._metrics = metrics
         self._anomaly = anomaly
         self._streams = streams
+        self._insights = insights
         self._alarms = alarms
         self._dashboards = dashboards
         self._identity = identity
@@ -211,6 +215,7 @@ class CloudWatchApp:
         resources = (
             dashboard_resources(operation, tenant_id, params)
             or stream_resources(operation, self._settings.region, tenant_id, params)
+            or insight_resources(operation, self._settings.region, tenant_id, params)
             or [resource]
         )
         for each in resources:
@@ -231,9 +236,12 @@ class CloudWatchApp:
                 self._dashboards,
                 self._anomaly,
                 self._streams,
+                self._insights,
             )
         )
-        if operation in AUDITED | DASHBOARD_AUDITED | ANOMALY_AUDITED | STREAM_AUDITED:
+        if operation in (
+            AUDITED | DASHBOARD_AUDITED | ANOMALY_AUDITED | STREAM_AUDITED | INSIGHT_AUDITED
+        ):
             # Alarm, dashboard and detector changes are management events (CloudTrail logs them,
             # unlike metric data).
             for each in resources:

@@ -1,5 +1,5 @@
-"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185, 0189, 0233): the caller's
-account, its typed input document, and the services it acts through."""
+"""What each CloudWatch operation is handed (decisions 0172, 0177, 0185, 0189, 0233, 0272):
+the caller's account, its typed input document, and the services it acts through."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
+from andromede.metrics.insight_service import InsightRuleService
 from andromede.metrics.service import MetricsService
 from andromede.metrics.stream_service import MetricStreamService
 
@@ -29,3 +30,5 @@ class MetricsCall:
     anomaly: AnomalyService | None = None
     # None where metric streams are not wired (decision 0233).
     streams: MetricStreamService | None = None
+    # None where Contributor Insights is not wired (decision 0272).
+    insights: InsightRuleService | None = None

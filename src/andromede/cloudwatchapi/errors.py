@@ -34,6 +34,8 @@ CATALOGUE: Final[dict[str, tuple[int, str, str]]] = {
     "ResourceNotFoundException": (404, "ResourceNotFoundException",
                                   "The named resource does not exist."),
     "LimitExceeded": (400, "LimitExceededFault", "The quota for alarms has been reached."),
+    "LimitExceededException": (400, "LimitExceededException",
+                               "The operation exceeded one or more limits."),
     "InvalidParameterInput": (400, "DashboardInvalidInputError",
                               "Some part of the dashboard data is invalid."),
     "InvalidAction": (400, "InvalidAction", "The action is not valid for this endpoint."),

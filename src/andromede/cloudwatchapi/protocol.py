@@ -51,7 +51,8 @@ _MAPS: Final = frozenset({"ExtendedStatistics"})
 # result element, which botocore's parser looks for.
 _EMPTY_RESULTS: Final = frozenset(
     {"TagResource", "UntagResource", "DeleteDashboards", "PutAnomalyDetector",
-     "DeleteAnomalyDetector", "DeleteMetricStream", "StartMetricStreams", "StopMetricStreams"}
+     "DeleteAnomalyDetector", "DeleteMetricStream", "StartMetricStreams", "StopMetricStreams",
+     "PutInsightRule"}
 )  # fmt: skip
 
 

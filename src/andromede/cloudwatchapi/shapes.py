@@ -22,6 +22,7 @@ from andromede.cloudwatchapi.alarm_shapes import ALARM_INPUTS
 from andromede.cloudwatchapi.anomaly_operations import ANOMALY_INPUTS
 from andromede.cloudwatchapi.dashboards import DASHBOARD_INPUTS
 from andromede.cloudwatchapi.errors import CloudWatchError
+from andromede.cloudwatchapi.insight_operations import INSIGHT_INPUTS
 from andromede.cloudwatchapi.metric_streams import STREAM_INPUTS
 
 __all__ = ["INPUTS", "coerce", "from_query"]
@@ -98,6 +99,7 @@ INPUTS: Final[dict[str, dict[str, Any]]] = {
     **DASHBOARD_INPUTS,  # decision 0185
     **ANOMALY_INPUTS,  # decision 0189
     **STREAM_INPUTS,  # decision 0233
+    **INSIGHT_INPUTS,  # decision 0272
 }
 _LARGEST_INT: Final = 2**31 - 1
 

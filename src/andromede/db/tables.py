@@ -21,7 +21,8 @@ Manager's parameters and their sealed versions),
 ``tables_acm`` (Certificate Manager's imported certificates and account configurations),
 ``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
-checkpoints). This
+checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
+sealed minutes). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -206,6 +207,7 @@ from andromede.db.tables_ssm import (
     ssm_resource_policies,
 )
 from andromede.db.tables_metric_streams import metric_streams
+from andromede.db.tables_insight_rules import insight_rule_minutes, insight_rules
 from andromede.db.tables_dynamodb import (
     dynamodb_backup_items,
     dynamodb_backups,
@@ -335,6 +337,8 @@ __all__ = [
     "iam_saml_providers",
     "iam_server_certificates",
     "inline_policies",
+    "insight_rule_minutes",
+    "insight_rules",
     "instance_profile_roles",
     "instance_profiles",
     "kinesis_account_settings",

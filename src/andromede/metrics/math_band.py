@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from andromede.metrics.math_eval import SeriesArray
     from andromede.metrics.service import DataQuery
 
-__all__ = ["BAND", "BandSource", "band_calls"]
+__all__ = ["BAND", "BandSource", "band_calls", "calls_named"]
 
 BAND: Final = "ANOMALY_DETECTION_BAND"
 _WIDEST: Final = 100.0
@@ -43,12 +43,17 @@ class BandSource(Protocol):
 def band_calls(node: Node) -> list[tuple[Call, str, float]]:
     """The ``ANOMALY_DETECTION_BAND`` calls of an expression: each call, the Id of the query
     it models and its width in standard deviations (2 when not given, as AWS's default)."""
-    found: list[tuple[Call, str, float]] = []
+    return [(call, *_arguments(call)) for call in calls_named(node, BAND)]
+
+
+def calls_named(node: Node, name: str) -> list[Call]:
+    """The calls of function ``name`` in an expression (not those nested in one)."""
+    found: list[Call] = []
 
     def walk(one: Node) -> None:
         if isinstance(one, Call):
-            if one.name == BAND:
-                found.append((one, *_arguments(one)))
+            if one.name == name:
+                found.append(one)
                 return
             for arg in one.args:
                 walk(arg)

@@ -47,12 +47,12 @@ ARITHMETIC_ERROR: Final = (
     "One or more data-points have been dropped due to non-numeric values (NaN, -Infinite, "
     "+Infinite)"
 )
-# Functions AWS has that need what this platform does not keep (Contributor Insights rules,
-# quotas, Lambda).
-_REFUSED: Final = frozenset({"INSIGHT_RULE_METRIC", "SERVICE_QUOTA", "LAMBDA"})
+# Functions AWS has that need what this platform does not keep (quotas, Lambda).
+_REFUSED: Final = frozenset({"SERVICE_QUOTA", "LAMBDA"})
 # The functions whose series the service reads before evaluating (``searched``): SEARCH's
-# (decision 0183), ANOMALY_DETECTION_BAND's lower and upper edges (decision 0189).
-_READ_BEFORE: Final = frozenset({"SEARCH", "ANOMALY_DETECTION_BAND"})
+# (decision 0183), ANOMALY_DETECTION_BAND's lower and upper edges (decision 0189), an
+# INSIGHT_RULE_METRIC's one series (decision 0272).
+_READ_BEFORE: Final = frozenset({"SEARCH", "ANOMALY_DETECTION_BAND", "INSIGHT_RULE_METRIC"})
 
 
 @dataclass(slots=True)
@@ -288,6 +288,8 @@ class _Evaluator:
                 if node.name == "SEARCH":
                     raise self._fail("SEARCH is not supported in an alarm (decision 0183).")
                 raise self._fail(f"{node.name} is not served here (decision 0189).")
+            if node.name == "INSIGHT_RULE_METRIC":
+                return found.items[0]  # one series, not an array
             return found
         handler = _FUNCTIONS.get(node.name)
         if handler is None:

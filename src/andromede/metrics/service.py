@@ -30,6 +30,7 @@ from andromede.metrics.errors import (
 )
 from andromede.metrics.math_band import BAND, BandSource, band_calls
 from andromede.metrics.math_eval import MathContext, SeriesArray, TimeSeries, as_series
+from andromede.metrics.math_insight import INSIGHT, InsightSource, insight_calls
 from andromede.metrics.math_parse import Call, Node, parse
 from andromede.metrics.math_search import Search, search_series, searches_in
 from andromede.metrics.model import (
@@ -204,6 +205,8 @@ class MetricsService:
         self._clock = clock
         # ANOMALY_DETECTION_BAND's models (decision 0189): the anomaly detectors' service.
         self.bands: BandSource | None = None
+        # INSIGHT_RULE_METRIC's rules (decision 0272): the Contributor Insights service.
+        self.insights: InsightSource | None = None
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -636,6 +639,13 @@ class MetricsService:
                     searched[call] = await self.bands.band(
                         tenant_id, ref, width, queries, low, high, period
                     )
+            for call, rule, name in insight_calls(*trees[query.id]):  # decision 0272
+                if self.insights is None:
+                    raise InvalidParameterValue(f"{INSIGHT} is not served here (decision 0272).")
+                period = query.period or next(iter(s.period for s in series.values()), 60)
+                low, high = self._range(start, end, period)
+                found = await self.insights.rule_metric(tenant_id, rule, name, low, high, period)
+                searched[call] = SeriesArray([TimeSeries(f"{rule} {name}", period, found)])
         computed: list[QueryResult] = []
         for query in queries:
             if not query.return_data:

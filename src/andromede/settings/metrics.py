@@ -259,3 +259,45 @@ class MetricsSettings(BaseModel):
         description="Largest Firehose record a metric stream writes, whole JSON lines "
         "packed into it (decision 0233).",
     )
+    insight_rules_max_per_account: int = Field(
+        default=100,
+        gt=0,
+        description="Contributor Insights rules an account may hold (AWS: 100 a Region) "
+        "(decision 0272).",
+    )
+    insight_rules_max_contributors: int = Field(
+        default=500,
+        gt=0,
+        description="Contributors a Contributor Insights rule keeps per minute, the greatest "
+        "(the others counted in its unique contributors only) (decision 0272).",
+    )
+    insight_rules_list_page: int = Field(
+        default=500,
+        gt=0,
+        description="Rules one DescribeInsightRules page answers at most, MaxResults' bound "
+        "(AWS: 500) (decision 0272).",
+    )
+    insight_rules_cache: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a gateway keeps an account's enabled Contributor Insights rules "
+        "before reading them again: a rule put through another gateway applies to log events "
+        "within this time (decision 0272).",
+    )
+    insight_rules_flush_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between two writes of a gateway's tallied Contributor Insights "
+        "minutes into the database (decision 0272).",
+    )
+    insight_rules_retention_days: int = Field(
+        default=15,
+        gt=0,
+        description="Days a Contributor Insights rule's minutes are kept for its reports "
+        "(decision 0272).",
+    )
+    insight_rules_report_max_datapoints: int = Field(
+        default=1440,
+        gt=0,
+        description="Periods one GetInsightRuleReport may span (decision 0272).",
+    )

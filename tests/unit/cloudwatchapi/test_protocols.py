@@ -172,7 +172,7 @@ async def test_errors_have_the_same_codes_in_every_protocol(
         ("PutMetricAlarm", {"AlarmName": "a", "EvaluationPeriods": 1,
                             "ComparisonOperator": "GreaterThanThreshold"}, "MissingParameter"),
         ("PutDashboard", {"DashboardName": "d", "DashboardBody": "{}"}, "InvalidParameterInput"),
-        ("DescribeInsightRules", {}, "NotImplemented"),
+        ("ListManagedInsightRules", {"ResourceARN": "arn:aws:x"}, "NotImplemented"),
     ]  # fmt: skip
     for operation, params, code in cases:
         reply = await cw.call(operation, params)

@@ -212,7 +212,8 @@ def test_time_functions_and_constants() -> None:
     ("text", "why"),
     [
         ("SEARCH('{AWS/EC2} CPU', 'Average', 300)", "not supported in an alarm"),
-        ("INSIGHT_RULE_METRIC(r, 'Sum')", "not supported here"),
+        ("INSIGHT_RULE_METRIC(r, 'Sum')", "not served here"),  # not read before: no service
+        ("SERVICE_QUOTA(m1)", "not supported here"),
         ("NOPE(m1)", "Unknown function NOPE at position 1"),
         ("ABS(m1, m1)", "takes 1 arguments"),
         ("zz + 1", "unknown Id zz"),
