@@ -1,4 +1,4 @@
-"""CloudWatch Contributor Insights (decision 0272, migration 0132): ``insight_rules``, one row
+"""CloudWatch Contributor Insights (decision 0272, migration 0129): ``insight_rules``, one row
 per rule of an account — its state, its definition as the client gave it, whether it applies
 on transformed logs, its tags (JSON) and creation time (microseconds since the epoch) — and
 ``insight_rule_minutes``, the parts of each rule's minutes, sealed under the account's keys

@@ -1,5 +1,5 @@
 """The Contributor Insights store over the metadata database (SQLite or PostgreSQL), the
-tables of migration 0132 (decision 0272). A put counts the account's rules and writes the row
+tables of migration 0129 (decision 0272). A put counts the account's rules and writes the row
 in one transaction (the account's rows read ``FOR UPDATE`` on PostgreSQL, so two puts of new
 rules cannot both pass the bound); a rule's deletion takes its minutes with it."""
 

@@ -2,8 +2,8 @@
 and ``insight_rule_minutes``, their minutes' sealed parts. Nothing to backfill: insight rules
 were not served.
 
-Revision ID: 0132
-Revises: 0126
+Revision ID: 0129
+Revises: 0128
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0132"
-down_revision: str | None = "0126"
+revision: str = "0129"
+down_revision: str | None = "0128"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
