@@ -143,6 +143,7 @@ async def _pipe_page(
     _ = console.catalogue(request).gettext
     name = request.path_params.get("name", "")
     wire = _wire(console)
+    saved = request.query_params.get("saved", "")
     pipe: PipeRow | None = None
     tags: list[tuple[str, str]] = []
     tags_error = ""
@@ -175,7 +176,7 @@ async def _pipe_page(
         log_formats=LOG_FORMATS,
         values=edit_values(pipe, (typed or {}).get("update")) if pipe is not None else {},
         tag_typed=(typed or {}).get("tag", {}),
-        saved=request.query_params.get("saved", "") in ("pipe", "tags"),
+        saved=saved if saved in ("pipe", "tags") else "",
         action_url=pipe_url(name),
         error=error,
     )
@@ -199,7 +200,7 @@ async def _update(wire: PipesWire, request: Request, session: Session, f: Form) 
     pipe = await wire.describe(request.scope, session.principal, name)
     update = update_of(f, pipe, session.principal.tenant_id or "")
     await wire.update(request.scope, session.principal, name, update)
-    return f"{pipe_url(name)}?saved=pipe"
+    return f"{pipe_url(name)}?saved=pipe#edit"
 
 
 async def _tag(wire: PipesWire, request: Request, session: Session, f: Form) -> str:

@@ -234,3 +234,8 @@ async def test_the_account_limits_on_the_tables_list(console: ConsoleHarness) ->
             ("limit-table-write", "TableMaxWriteCapacityUnits"),
         ):
             assert f'id="{shown}">{limits[name]}<' in page.text
+        assert "Account limits" in page.text
+        await client.get("/language/fr", params={"next": "/console/dynamodb"})
+        french = await client.get("/dynamodb")
+        assert "Limites du compte" in french.text
+        assert f'id="limit-table-read">{limits["TableMaxReadCapacityUnits"]}<' in french.text

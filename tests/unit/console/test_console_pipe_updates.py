@@ -143,7 +143,7 @@ async def test_a_pipe_created_with_enrichment_and_logs_then_updated_and_tagged(
 
         saved = await client.post("/pipes/clicks/update", data=update | {"batch_size": "50"})
         assert saved.status_code == 303, alert(saved)
-        assert saved.headers["location"] == "/console/pipes/clicks?saved=pipe"
+        assert saved.headers["location"] == "/console/pipes/clicks?saved=pipe#edit"
         described = await _described(console, client)
         assert described["Description"] == "clicks to the queue"
         assert described["DesiredState"] == "STOPPED"
