@@ -75,6 +75,12 @@ async def _arn(
     return table.arn
 
 
+def _saved(fields: Form) -> str:
+    """The page's notice and anchor: the section of the resource changed."""
+    section = f"policy-{STREAM if fields.get('resource') == STREAM else TABLE}"
+    return f"?saved={section}#{section}"
+
+
 async def _put_policy(
     wire: DynamoWire, origin: Scope, principal: Principal, name: str, fields: Form, _: Words
 ) -> str:
@@ -87,7 +93,7 @@ async def _put_policy(
         expected_revision=fields.get("revision", "").strip(),
         confirm_self_lockout=fields.get("confirm_self_lockout") == "yes",
     )  # fmt: skip
-    return f"?saved=policy#policy-{fields.get('resource') or TABLE}"
+    return _saved(fields)
 
 
 async def _delete_policy(
@@ -99,7 +105,7 @@ async def _delete_policy(
     await wire.policies().delete_policy(
         origin, principal, arn, expected_revision=fields.get("revision", "").strip()
     )
-    return f"?saved=policy#policy-{fields.get('resource') or TABLE}"
+    return _saved(fields)
 
 
 POLICY_EDITS: Final[dict[str, PolicyEdit]] = {

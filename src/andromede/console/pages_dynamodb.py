@@ -92,7 +92,7 @@ _MAX_FIELDS: Final = 100  # the capacity form: four units for each of 20 global 
 _READS: Final = frozenset({"scan", "query", "edit-item", "read-stream"})  # answer the page
 _SAVED: Final = frozenset(
     {"item", "ttl", "tags", "indexes", "capacity", "stream", "recovery", "encryption", "backups",
-     "policy"}
+     "policy-table", "policy-stream"}
 )  # fmt: skip
 
 

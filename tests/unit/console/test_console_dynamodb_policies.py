@@ -70,7 +70,11 @@ async def test_table_and_stream_policies_written_shown_and_deleted(
             data={"csrf": token, "resource": "table", "revision": "", "policy": allow},
         )
         assert made.status_code == 303, alert(made)
-        assert made.headers["location"] == "/console/dynamodb/orders?saved=policy#policy-table"
+        assert made.headers["location"] == (
+            "/console/dynamodb/orders?saved=policy-table#policy-table"
+        )
+        noticed = await client.get(made.headers["location"].removeprefix("/console"))
+        assert 'id="saved-policy-table"' in noticed.text
         assert await _held(console, client, arn) == allow
         page = await client.get("/dynamodb/orders")
         revision = unescape(page.text.split('id="policy-table-revision">', 1)[1].split("<")[0])
@@ -134,7 +138,7 @@ async def test_table_and_stream_policies_written_shown_and_deleted(
             data={"csrf": token, "resource": "stream", "revision": "", "policy": stream_policy},
         )
         assert streamed.status_code == 303, alert(streamed)
-        assert streamed.headers["location"].endswith("#policy-stream")
+        assert streamed.headers["location"].endswith("?saved=policy-stream#policy-stream")
         assert await _held(console, client, stream_arn) == stream_policy
         assert await _held(console, client, arn) is None  # the table's is apart
         page = await client.get("/dynamodb/orders")
