@@ -1,6 +1,7 @@
 """The changes a DynamoDB table page makes beyond its items' reads (decision 0251): a global
 secondary index created or deleted (UpdateTable's ``GlobalSecondaryIndexUpdates``), the
-billing mode and capacities changed, deletion protection turned on or off (UpdateTable), an
+billing mode and the table's and its global indexes' capacities or on-demand maximums
+changed (decision 0276), deletion protection turned on or off (UpdateTable), an
 item updated with an update expression (UpdateItem) or its DynamoDB JSON replaced (PutItem on
 the condition that it is still there). Each is DynamoDB's own call as the signed-in principal
 (``wire_dynamodb.DynamoWire``); each answers the page's anchor to go back to, with its notice.
@@ -24,6 +25,7 @@ from andromede.console.dynamodb_forms import (
 )
 from andromede.console.handlers import Form, FormFault
 from andromede.console.wire_dynamodb import DynamoWire, Item
+from andromede.console.wire_dynamodb_capacity import CapacityChange
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -61,15 +63,41 @@ async def _delete_index(
     return "?saved=indexes#indexes"
 
 
+def _typed(fields: Form, name: str) -> str:
+    return fields.get(name, "").strip()
+
+
 async def _capacity(
     wire: DynamoWire, origin: Scope, principal: Principal, name: str, fields: Form, _: Words
 ) -> str:
-    await wire.update_capacity(
-        origin, principal, name,
-        on_demand=fields.get("billing") != "PROVISIONED",
-        read_capacity=fields.get("read_capacity", ""),
-        write_capacity=fields.get("write_capacity", ""),
-    )  # fmt: skip
+    """UpdateTable's billing mode with the table's and its global indexes' units: provisioned
+    capacity, or on-demand maximums (decision 0267). An index's units are sent when typed
+    otherwise than DynamoDB describes them, or with a change of billing mode (which needs
+    them all when it turns provisioned)."""
+    table = await wire.describe(origin, principal, name)
+    on_demand = fields.get("billing") != "PROVISIONED"
+    switched = on_demand != (table.billing_mode != "PROVISIONED")
+    kinds = ("max_read", "max_write") if on_demand else ("read", "write")
+    indexes: dict[str, tuple[str, str]] = {}
+    for index in table.global_indexes:
+        typed = (
+            _typed(fields, f"index_{kinds[0]}:{index.name}"),
+            _typed(fields, f"index_{kinds[1]}:{index.name}"),
+        )
+        held = (
+            (str(index.max_read_requests), str(index.max_write_requests))
+            if on_demand
+            else (str(index.read_capacity), str(index.write_capacity))
+        )
+        if typed != held and (any(typed) or switched):
+            indexes[index.name] = typed
+    units = (
+        (_typed(fields, "max_read"), _typed(fields, "max_write"))
+        if on_demand
+        else (_typed(fields, "read_capacity"), _typed(fields, "write_capacity"))
+    )
+    change = CapacityChange(on_demand=on_demand, table=units, indexes=indexes)
+    await wire.capacity().update(origin, principal, name, change)
     return "?saved=capacity#capacity"
 
 

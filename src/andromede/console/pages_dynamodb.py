@@ -1,19 +1,22 @@
-"""Amazon DynamoDB (decision 0237) in the console (decisions 0111, 0244, 0251 and 0252): the
+"""Amazon DynamoDB (decision 0237) in the console (decisions 0111, 0244, 0251, 0252 and 0276): the
 tables' list (status, key schema, item count, size, billing mode; pages of
-``console_page_size``), a table's creation (name, partition key and its type, an optional sort
-key, on demand or provisioned with capacities, tags), its page (DescribeTable's fields, its
-secondary indexes with their keys, projection, status and item count, a global one created or
-deleted, the billing mode and capacities changed, deletion protection turned on or off, time
-to live shown and set, its stream turned on with a view type or off and its records read
-(``dynamodb_stream_view``), tags added and removed), its items explored — Scan in pages of
-``console_page_size`` items, or Query by partition key value with an optional sort key
-condition, either on the table or one of its indexes, with a filter and a projection —, an
-item created or replaced from DynamoDB JSON (PutItem), an item edited (UpdateItem with an
-update expression, or its DynamoDB JSON replaced), an item deleted after a ticked box, and the
-table deleted after a ticked box; the PartiQL editor's routes are ``pages_dynamodb_partiql``'s.
-DynamoDB's own calls as the signed-in principal (``wire_dynamodb.DynamoWire``), so its IAM
-decisions, checks, audit, metering and words answer them; the forms are read in
-``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
+``console_page_size``; the account's limits, DescribeLimits), a table's creation (name,
+partition key and its type, an optional sort key, on demand or provisioned with capacities,
+tags), its page (DescribeTable's fields, its secondary indexes with their keys, projection,
+status and item count, a global one created or deleted, the billing mode and capacities changed
+— the table's and its global indexes' provisioned units or on-demand maximums, with the dates
+of the last increase and decrease and the decreases of the day (decision 0276) —, deletion
+protection turned on or off, its and its stream's resource policies shown, written and removed
+(``dynamodb_policies``), time to live shown and set, its stream turned on with a view type or
+off and its records read (``dynamodb_stream_view``), tags added and removed), its items
+explored — Scan in pages of ``console_page_size`` items, or Query by partition key value with
+an optional sort key condition, either on the table or one of its indexes, with a filter and a
+projection —, an item created or replaced from DynamoDB JSON (PutItem), an item edited
+(UpdateItem with an update expression, or its DynamoDB JSON replaced), an item deleted after a
+ticked box, and the table deleted after a ticked box; the PartiQL editor's routes are
+``pages_dynamodb_partiql``'s. DynamoDB's own calls as the signed-in principal
+(``wire_dynamodb.DynamoWire``), so its IAM decisions, checks, audit, metering and words answer
+them; the forms are read in ``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
 
 A table's name is ``[a-zA-Z0-9_.-]{3,255}``: it travels as a path segment, which DynamoDB
 checks. Items are shown as DynamoDB JSON, escaped; the key a read goes on from
@@ -40,6 +43,7 @@ from andromede.console.dynamodb_forms import (
     key_of,
     read_options,
 )
+from andromede.console.dynamodb_policies import POLICY_EDITS, PolicyView, policy_views
 from andromede.console.dynamodb_recovery import RECOVERY_EDITS, RecoveryView, recovery_view
 from andromede.console.dynamodb_stream_view import (
     STREAM_POSITIONS,
@@ -68,6 +72,7 @@ from andromede.console.wire_dynamodb import (
     TableSummary,
     item_text,
 )
+from andromede.console.wire_dynamodb_capacity import AccountLimits
 from andromede.console.wire_dynamodb_streams import ChangesRead, StreamShard
 
 if TYPE_CHECKING:
@@ -80,12 +85,15 @@ _CREATE: Final = "create"
 KEY_TYPES: Final = ("S", "N", "B")  # a key attribute's types: string, number, binary
 _ACTIONS: Final = frozenset(
     {"ttl", "tag", "untag", "scan", "query", "edit-item", "put-item", "delete-item", "delete",
-     "read-stream", *EDITS, *RECOVERY_EDITS}
+     "read-stream", *EDITS, *RECOVERY_EDITS, *POLICY_EDITS}
 )  # fmt: skip
+_TABLE_EDITS: Final = {**EDITS, **POLICY_EDITS}  # each answers the table page's anchor
+_MAX_FIELDS: Final = 100  # the capacity form: four units for each of 20 global indexes
 _READS: Final = frozenset({"scan", "query", "edit-item", "read-stream"})  # answer the page
 _SAVED: Final = frozenset(
-    {"item", "ttl", "tags", "indexes", "capacity", "stream", "recovery", "encryption", "backups"}
-)
+    {"item", "ttl", "tags", "indexes", "capacity", "stream", "recovery", "encryption", "backups",
+     "policy-table", "policy-stream"}
+)  # fmt: skip
 
 
 def _wire(console: Console) -> DynamoWire | None:
@@ -108,6 +116,8 @@ async def _list_page(
     _ = console.catalogue(request).gettext
     wire = _wire(console)
     described: Described[TableSummary, str | None] = Described(error, status)
+    limits: AccountLimits | None = None
+    limits_error = ""
     if wire is None:
         described.error, described.status = _("This server serves no Amazon DynamoDB."), 404
     else:
@@ -121,6 +131,10 @@ async def _list_page(
             console, request, listing, lambda name: wire.describe(origin, principal, name),
             error=error, status=status,
         )  # fmt: skip
+        try:
+            limits = await wire.capacity().limits(origin, principal)
+        except WireError as exc:  # its section says so; the tables are shown
+            limits_error = refusal(console, request, exc)[0]
     last = described.cursor
     next_href = f"{_TABLES_URL}?{urlencode({'after': last})}" if last else None
     return console.render(
@@ -132,6 +146,8 @@ async def _list_page(
         tables=described.rows,
         refused=described.refused,
         next_href=next_href,
+        limits=limits,
+        limits_error=limits_error,
         key_types=KEY_TYPES,
         form={"read_capacity": "5", "write_capacity": "5", **(typed or {}).get(_CREATE, {})},
         error=described.error,
@@ -193,6 +209,7 @@ async def _table_page(
     shards: list[StreamShard] = []
     stream_error = ""
     recovery = RecoveryView()
+    policies: list[PolicyView] = []
     if wire is None:
         error, status = _("This server serves no Amazon DynamoDB."), 404
     else:
@@ -214,6 +231,7 @@ async def _table_page(
             if refused is not None:  # the stream's section says so; the rest is shown
                 stream_error = refusal(console, request, refused)[0]
             recovery = await recovery_view(console, request, session, wire, table)
+            policies = await policy_views(console, request, session, wire, table)
     saved = request.query_params.get("saved", "")
     return console.render(
         request,
@@ -240,6 +258,7 @@ async def _table_page(
         stream_positions=STREAM_POSITIONS,
         changes=changes,
         recovery=recovery,
+        policies=policies,
         change_rows=change_rows(changes),
         saved=saved if saved in _SAVED else "",
         form=typed or {},
@@ -317,7 +336,7 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
     if action not in _ACTIONS:
         return await _table_page(console, request, session, name)
-    fields = await console.form(request, session)
+    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
     if fields is None:
         return console.refused_form(request, session)
     wire = _wire(console)
@@ -329,8 +348,8 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     try:
         if action in _READS:
             return await _read(console, request, session, wire, name, action, fields)
-        if action in EDITS:
-            target += await EDITS[action](wire, origin, principal, name, fields, _)
+        if action in _TABLE_EDITS:
+            target += await _TABLE_EDITS[action](wire, origin, principal, name, fields, _)
         elif action in RECOVERY_EDITS:  # decision 0263: a restore answers the new table
             target = await RECOVERY_EDITS[action](wire, request, origin, principal, name,
                                                   fields, _)  # fmt: skip

@@ -8,7 +8,11 @@ objects' KMS key), tags added and removed, its own encryption started (Firehose'
 customer key) and stopped, a test record put, and its deletion after a ticked box; a stream
 into an HTTP endpoint (URL, name, an access key or a Secrets Manager secret of the account,
 GZIP or not, retry duration, backup mode, the bucket as its S3 backup) made, listed and shown
-(decision 0252; its access key never shown, Firehose never describes it) —
+(decision 0252; its access key never shown, Firehose never describes it); decision 0276: a
+stream's CloudWatch error logging shown and changed (on with one of the account's log groups
+and a stream name, or off), its dynamic partitioning shown (on or off, the JQ query, the keys
+its prefix uses, the error prefix), and a Direct PUT stream into S3 made with dynamic
+partitioning (a JQ query, a prefix with ``!{partitionKeyFromQuery:k}``) and error logging —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
 decisions, checks and words answer them. The bucket, role and key lists are the forms'
 choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
@@ -45,7 +49,9 @@ from andromede.console.wire_firehose import (
     BACKUP_MODES,
     DestinationUpdate,
     FirehoseWire,
+    LoggingRow,
     NewHttpEndpoint,
+    NewPartitioning,
     NewStream,
     StreamRow,
 )
@@ -64,7 +70,8 @@ _STREAMS_OFFERED: Final = 100  # one ListDeliveryStreams page: another form's ch
 DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")  # the destination form's choices
-_SAVED: Final = frozenset({"destination", "tags", "encryption"})
+_SAVED: Final = frozenset({"destination", "tags", "encryption", "logging"})
+DEFAULT_LOG_STREAM: Final = "DestinationDelivery"  # the AWS console's name for S3 delivery
 HTTP_ENDPOINT: Final = "http"  # the creation form's destination kind for an HTTP endpoint
 DEFAULT_RETRY_SECONDS: Final = 300  # RetryOptions' default (AWS's)
 _SECRETS_OFFERED: Final = 100  # one ListSecrets page: the form's choices
@@ -128,6 +135,25 @@ async def stream_choices(
     return []
 
 
+async def _log_groups(console: Console, request: Request, session: Session) -> list[str]:
+    """The account's log groups, the error logging form's choices (Firehose decides)."""
+    if console.logs is None:
+        return []
+    with suppress(WireError):
+        return await console.logs.group_names(request.scope, session.principal)
+    return []
+
+
+def _logging(fields: Form) -> LoggingRow:
+    """The error logging typed: on with a group and a stream, or off."""
+    enabled = fields.get("log_enabled") == "yes"
+    return LoggingRow(
+        enabled=enabled,
+        group=fields.get("log_group", "").strip() if enabled else "",
+        stream=fields.get("log_stream", "").strip() if enabled else "",
+    )
+
+
 async def _secret_choices(
     console: Console, request: Request, session: Session
 ) -> list[tuple[str, str]]:
@@ -161,6 +187,7 @@ async def _list_page(
     roles: list[RoleRow] = []
     kms_keys: list[tuple[str, str]] = []
     secrets: list[tuple[str, str]] = []
+    log_groups: list[str] = []
     if wire is None:
         described.error = _("This server serves no Amazon Data Firehose.")
         described.status = 404
@@ -180,6 +207,7 @@ async def _list_page(
             buckets = [b.name for b in await console.s3.list_buckets(origin, principal)]
         roles = await role_choices(console, request, session)
         kms_keys = await _key_choices(console, request, session)
+        log_groups = await _log_groups(console, request, session)
     names = described.names
     next_href = (
         f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}" if described.cursor and names else None
@@ -197,9 +225,11 @@ async def _list_page(
         roles=roles,
         kms_keys=kms_keys,
         secrets=secrets,
+        log_groups=log_groups,
         backup_modes=BACKUP_MODES,
         http_endpoint=HTTP_ENDPOINT,
         form={
+            "log_stream": DEFAULT_LOG_STREAM,
             "size_mb": str(DEFAULT_SIZE_MB),
             "interval_seconds": str(DEFAULT_INTERVAL_SECONDS),
             "retry_seconds": str(DEFAULT_RETRY_SECONDS),
@@ -244,13 +274,20 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         gzip=fields.get("gzip") == "yes",
         kms_key_arn=fields.get("kms_key", ""),
         http=http,
+        logging=_logging(fields) if fields.get("log_enabled") == "yes" else None,
+        partitioning=NewPartitioning(
+            query=fields.get("partition_query", "").strip(),
+            append_newline=fields.get("append_newline") == "yes",
+        )
+        if fields.get("partition") == "yes"
+        else None,
     )
     tags = parse_tags(fields.get("tags", ""))
     await wire.create(request.scope, session.principal, stream, tags)
     return stream_url(name)
 
 
-create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=24)
+create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=32)
 
 
 async def _stream_page(
@@ -269,6 +306,7 @@ async def _stream_page(
     tags: list[tuple[str, str]] = []
     tags_error = ""
     kms_keys: list[tuple[str, str]] = []
+    log_groups: list[str] = []
     if wire is None:
         error, status = _("This server serves no Amazon Data Firehose."), 404
     else:
@@ -282,6 +320,7 @@ async def _stream_page(
             except WireError as exc:  # the tags' section says so; the rest is shown
                 tags_error = refusal(console, request, exc)[0]
             kms_keys = await _key_choices(console, request, session, current=stream.kms_key_arn)
+            log_groups = await _log_groups(console, request, session)
     query = request.query_params
     saved = query.get("saved", "")
     record = (query.get("record", "")[:512], query.get("encrypted") == "yes")
@@ -296,6 +335,8 @@ async def _stream_page(
         tags=tags,
         tags_error=tags_error,
         kms_keys=kms_keys,
+        log_groups=log_groups,
+        default_log_stream=DEFAULT_LOG_STREAM,
         compressions=COMPRESSIONS,
         forms=typed or {},
         saved=saved if saved in _SAVED else "",
@@ -329,6 +370,16 @@ async def _update_destination(
         update=update,
     )  # fmt: skip
     return f"{stream_url(_name(request))}?saved=destination#destination"
+
+
+async def _set_logging(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
+    """The destination's CloudWatch error logging (decision 0270), at the version shown."""
+    await wire.set_logging(
+        request.scope, session.principal, _name(request),
+        version=fields.get("version", ""), destination_id=fields.get("destination_id", ""),
+        logging=_logging(fields), http=fields.get("http") == "yes",
+    )  # fmt: skip
+    return f"{stream_url(_name(request))}?saved=logging#logging"
 
 
 async def _tag(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
@@ -386,6 +437,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/firehose", create, ["POST"]),
     ("/firehose/{name}", stream_page, ["GET"]),
     ("/firehose/{name}/destination", _edit(_update_destination, "destination"), ["POST"]),
+    ("/firehose/{name}/logging", _edit(_set_logging, "logging"), ["POST"]),
     ("/firehose/{name}/tag", _edit(_tag, "tags"), ["POST"]),
     ("/firehose/{name}/untag", _edit(_untag), ["POST"]),
     ("/firehose/{name}/start-encryption", _edit(_start_encryption, "encryption"), ["POST"]),

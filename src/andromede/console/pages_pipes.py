@@ -1,30 +1,44 @@
-"""Amazon EventBridge Pipes (decision 0258) in the console (decision 0263): the account's
-pipes listed in pages of ``console_page_size`` (name, current and desired state, source,
-target), one created — a name, a source among the account's SQS queues, Kinesis streams and
-DynamoDB tables' streams, a target among its SQS queues, SNS topics, Kinesis and Firehose
-streams and event buses, one of its roles, an optional filter pattern (JSON) and input
-template, running or stopped —; a pipe's page (DescribePipe's fields, its StateReason, its
-source and target parameters as JSON), started, stopped, deleted after a ticked box.
+"""Amazon EventBridge Pipes (decisions 0258, 0268) in the console (decisions 0263, 0276): the
+account's pipes listed in pages of ``console_page_size`` (name, current and desired state,
+source, target), one created — a name, a source among the account's SQS queues, Kinesis
+streams and DynamoDB tables' streams (a stream's starting position), a target among its SQS
+queues, SNS topics, Kinesis and Firehose streams and event buses, one of its roles, an
+optional filter pattern (JSON) and input template, an API destination as its enrichment with
+its input template, its logs (level, a log group, a bucket with a prefix and format, a
+Firehose stream, the execution data), running or stopped —; a pipe's page (DescribePipe's
+fields, its StateReason, enrichment, logs, source and target parameters as JSON), changed by
+UpdatePipe (description, desired state, role, filters, input template, batch size and window,
+a stream source's dead-letter queue, the enrichment, the logs), tagged and untagged, started,
+stopped, deleted after a ticked box.
 
 Pipes' own calls as the signed-in principal (``wire_pipes.PipesWire``): it checks the role,
 the source and the target, and its refusals are shown in its words with the form as typed.
-The choices are what each service lists to the principal (none where one refuses); Pipes
-decides.
+The choices (``pipe_forms``) are what each service lists to the principal (none where one
+refuses); Pipes decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Form, action, first_refusal, signed_in
+from andromede.console.handlers import Form, action, first_refusal, refusal, signed_in
+from andromede.console.pages_alarms import parse_tags
 from andromede.console.pages_ec2 import field
-from andromede.console.pages_firehose import stream_choices
+from andromede.console.pipe_forms import (
+    LEVELS,
+    LOG_FORMATS,
+    STARTING_POSITIONS,
+    PipeChoices,
+    edit_values,
+    log_of,
+    pipe_choices,
+    update_of,
+)
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_pipes import NewPipe, PipeRow, PipeSummary, PipesWire
@@ -35,7 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["ROUTES"]
 
 _URL: Final = f"{CONSOLE_PATH}/pipes"
-_OFFERED: Final = 100  # the choices a form offers of each kind
+_FIELDS: Final = 32  # the create and edit forms' fields, with room
 
 
 def _wire(console: Console) -> PipesWire | None:
@@ -51,83 +65,6 @@ def _no_pipes(console: Console, request: Request) -> tuple[str, int]:
     return _("This server serves no EventBridge Pipes."), 404
 
 
-async def _kinesis(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
-    account = session.principal.tenant_id
-    if console.kinesis is None or account is None:
-        return []
-    with suppress(WireError):
-        names, _more = await console.kinesis.names(
-            request.scope, session.principal, after=None, limit=_OFFERED
-        )
-        region = console.settings.region
-        return [(f"arn:aws:kinesis:{region}:{account}:stream/{n}", f"Kinesis: {n}") for n in names]
-    return []
-
-
-async def _queues(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
-    if console.sqs is None:
-        return []
-    with suppress(WireError):
-        queues = await console.sqs.list_queues(request.scope, session.principal)
-        return [(q.arn, f"SQS: {q.name}") for q in queues if q.arn]
-    return []
-
-
-async def _table_streams(
-    console: Console, request: Request, session: Session
-) -> list[tuple[str, str]]:
-    """The enabled streams of the account's first tables (as DynamoDB describes them)."""
-    wire = console.dynamodb
-    if wire is None:
-        return []
-    choices: list[tuple[str, str]] = []
-    with suppress(WireError):
-        names, _last = await wire.names(
-            request.scope, session.principal, after=None, limit=console.settings.console_page_size
-        )
-        for name in names:
-            with suppress(WireError):  # a table the user may list, not describe
-                table = await wire.describe(request.scope, session.principal, name)
-                if table.stream_view and table.stream_arn:
-                    choices.append((table.stream_arn, f"DynamoDB: {name}"))
-    return choices
-
-
-async def _sources(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
-    return [
-        *await _queues(console, request, session),
-        *await _kinesis(console, request, session),
-        *await _table_streams(console, request, session),
-    ]
-
-
-async def _targets(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
-    choices = [*await _queues(console, request, session)]
-    if console.sns is not None:
-        with suppress(WireError):
-            topics = await console.sns.topic_arns(request.scope, session.principal)
-            choices += [(arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn]
-    choices += await _kinesis(console, request, session)
-    streams = await stream_choices(console, request, session)
-    choices += [(arn, f"Firehose: {name}") for arn, name in streams]
-    if console.events is not None:
-        with suppress(WireError):
-            buses = await console.events.buses(request.scope, session.principal, limit=_OFFERED)
-            choices += [(bus.arn, f"EventBridge: {bus.name}") for bus in buses if bus.arn]
-    return choices
-
-
-async def _roles(console: Console, request: Request, session: Session) -> list[str]:
-    if console.iam is None:
-        return []
-    with suppress(WireError):
-        listed = await console.iam.list_roles(
-            request.scope, session.principal, marker=None, page_size=_OFFERED
-        )
-        return [role.arn for role in listed.rows]
-    return []
-
-
 async def _list_page(
     console: Console,
     request: Request,
@@ -141,9 +78,7 @@ async def _list_page(
     wire = _wire(console)
     rows: list[PipeSummary] = []
     next_href = None
-    sources: list[tuple[str, str]] = []
-    targets: list[tuple[str, str]] = []
-    roles: list[str] = []
+    choices = PipeChoices()
     if wire is None:
         error, status = _no_pipes(console, request)
     else:
@@ -158,9 +93,7 @@ async def _list_page(
         else:
             if token:
                 next_href = f"{_URL}?{urlencode({'next': token})}"
-        sources = await _sources(console, request, session)
-        targets = await _targets(console, request, session)
-        roles = await _roles(console, request, session)
+        choices = await pipe_choices(console, request, session, creating=True)
     return console.render(
         request,
         "pipes.html",
@@ -169,9 +102,10 @@ async def _list_page(
         title=_("EventBridge Pipes"),
         pipes=rows,
         next_href=next_href,
-        sources=sources,
-        targets=targets,
-        roles=roles,
+        choices=choices,
+        levels=LEVELS,
+        log_formats=LOG_FORMATS,
+        starting_positions=STARTING_POSITIONS,
         typed=(typed or {}).get("create", {}),
         error=error,
     )
@@ -188,6 +122,10 @@ async def _create(wire: PipesWire, request: Request, session: Session, f: Form) 
         filter_pattern=field(f, "filter_pattern"),
         input_template=f.get("input_template", ""),
         running=f.get("state", "RUNNING") != "STOPPED",
+        starting_position=field(f, "starting_position"),
+        enrichment=field(f, "enrichment"),
+        enrichment_template=f.get("enrichment_template", ""),
+        log=log_of(f, session.principal.tenant_id or ""),
     )
     await wire.create(request.scope, session.principal, pipe)
     return pipe_url(name)
@@ -205,7 +143,11 @@ async def _pipe_page(
     _ = console.catalogue(request).gettext
     name = request.path_params.get("name", "")
     wire = _wire(console)
+    saved = request.query_params.get("saved", "")
     pipe: PipeRow | None = None
+    tags: list[tuple[str, str]] = []
+    tags_error = ""
+    choices = PipeChoices()
     if wire is None:
         error, status = _no_pipes(console, request)
     else:
@@ -213,6 +155,12 @@ async def _pipe_page(
             pipe = await wire.describe(request.scope, session.principal, name)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+        else:
+            try:
+                tags = await wire.tags(request.scope, session.principal, pipe.arn)
+            except WireError as exc:  # its section says so; the rest is shown
+                tags_error = refusal(console, request, exc)[0]
+            choices = await pipe_choices(console, request, session, creating=False)
     return console.render(
         request,
         "pipe.html",
@@ -221,6 +169,14 @@ async def _pipe_page(
         title=f"{_('Pipe')} {name}",
         name=name,
         pipe=pipe,
+        tags=tags,
+        tags_error=tags_error,
+        choices=choices,
+        levels=LEVELS,
+        log_formats=LOG_FORMATS,
+        values=edit_values(pipe, (typed or {}).get("update")) if pipe is not None else {},
+        tag_typed=(typed or {}).get("tag", {}),
+        saved=saved if saved in ("pipe", "tags") else "",
         action_url=pipe_url(name),
         error=error,
     )
@@ -238,6 +194,29 @@ async def _stop(wire: PipesWire, request: Request, session: Session, f: Form) ->
     return pipe_url(name)
 
 
+async def _update(wire: PipesWire, request: Request, session: Session, f: Form) -> str:
+    """UpdatePipe from the pipe's edit form, over the pipe as Pipes describes it now."""
+    name = request.path_params.get("name", "")
+    pipe = await wire.describe(request.scope, session.principal, name)
+    update = update_of(f, pipe, session.principal.tenant_id or "")
+    await wire.update(request.scope, session.principal, name, update)
+    return f"{pipe_url(name)}?saved=pipe#edit"
+
+
+async def _tag(wire: PipesWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params.get("name", "")
+    arn = (await wire.describe(request.scope, session.principal, name)).arn
+    await wire.tag(request.scope, session.principal, arn, parse_tags(f.get("tags", "")))
+    return f"{pipe_url(name)}?saved=tags#tags"
+
+
+async def _untag(wire: PipesWire, request: Request, session: Session, f: Form) -> str:
+    name = request.path_params.get("name", "")
+    arn = (await wire.describe(request.scope, session.principal, name)).arn
+    await wire.untag(request.scope, session.principal, arn, f.get("key", ""))
+    return f"{pipe_url(name)}?saved=tags#tags"
+
+
 async def _delete(wire: PipesWire, request: Request, session: Session, f: Form) -> str:
     await wire.delete(request.scope, session.principal, request.path_params.get("name", ""))
     return _URL
@@ -245,9 +224,20 @@ async def _delete(wire: PipesWire, request: Request, session: Session, f: Form) 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/pipes", signed_in(_list_page), ["GET"]),
-    ("/pipes", action(_list_page, _create, wire=_wire, form="create"), ["POST"]),
+    (
+        "/pipes",
+        action(_list_page, _create, wire=_wire, form="create", max_fields=_FIELDS),
+        ["POST"],
+    ),
     ("/pipes/{name}", signed_in(_pipe_page), ["GET"]),
     ("/pipes/{name}/start", action(_pipe_page, _start, wire=_wire), ["POST"]),
     ("/pipes/{name}/stop", action(_pipe_page, _stop, wire=_wire), ["POST"]),
+    (
+        "/pipes/{name}/update",
+        action(_pipe_page, _update, wire=_wire, form="update", max_fields=_FIELDS),
+        ["POST"],
+    ),
+    ("/pipes/{name}/tag", action(_pipe_page, _tag, wire=_wire, form="tag"), ["POST"]),
+    ("/pipes/{name}/untag", action(_pipe_page, _untag, wire=_wire), ["POST"]),
     ("/pipes/{name}/delete", action(_pipe_page, _delete, wire=_wire, confirmed=True), ["POST"]),
 ]

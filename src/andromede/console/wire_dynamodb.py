@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from andromede.console.wire import JsonWire
+from andromede.console.wire_dynamodb_capacity import DynamoCapacityWire
+from andromede.console.wire_dynamodb_policies import DynamoPoliciesWire
 from andromede.console.wire_dynamodb_recovery import DynamoRecoveryWire
 from andromede.console.wire_dynamodb_streams import DynamoStreamsWire
 from andromede.http.response import Scope
@@ -44,8 +46,8 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _number(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _number(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _when(value: Any) -> str:
@@ -77,6 +79,9 @@ class IndexSummary:
     size_bytes: int
     read_capacity: int
     write_capacity: int
+    # A global index's OnDemandThroughput on an on-demand table (decision 0267; -1: none).
+    max_read_requests: int = -1
+    max_write_requests: int = -1
 
     @property
     def partition_key(self) -> KeyPart | None:
@@ -150,6 +155,13 @@ class TableSummary:
     stream_label: str = ""
     sse_type: str = ""  # SSEDescription's SSEType: KMS, or "" under the AWS-owned key
     kms_key_arn: str = ""  # SSEDescription's KMSMasterKeyArn (a KMS key's table)
+    # Decision 0267: OnDemandThroughput's maximums (-1: none) and ProvisionedThroughput's
+    # dates (UTC, "" never) and decreases of the day.
+    max_read_requests: int = -1
+    max_write_requests: int = -1
+    last_increase: str = ""
+    last_decrease: str = ""
+    decreases_today: int = 0
 
     @property
     def global_indexes(self) -> list[IndexSummary]:
@@ -195,6 +207,7 @@ def _key(schema: Any, types: dict[str, str]) -> list[KeyPart]:
 def _index(index: dict[str, Any], types: dict[str, str], *, local: bool) -> IndexSummary:
     projection = _mapping(index.get("Projection"))
     throughput = _mapping(index.get("ProvisionedThroughput"))
+    maxima = _mapping(index.get("OnDemandThroughput"))
     return IndexSummary(
         name=str(index.get("IndexName", "")),
         local=local,
@@ -206,6 +219,8 @@ def _index(index: dict[str, Any], types: dict[str, str], *, local: bool) -> Inde
         size_bytes=_number(index.get("IndexSizeBytes")),
         read_capacity=_number(throughput.get("ReadCapacityUnits")),
         write_capacity=_number(throughput.get("WriteCapacityUnits")),
+        max_read_requests=_number(maxima.get("MaxReadRequestUnits"), -1),
+        max_write_requests=_number(maxima.get("MaxWriteRequestUnits"), -1),
     )
 
 
@@ -216,6 +231,7 @@ def _summary(table: dict[str, Any]) -> TableSummary:
         if isinstance(d, dict)
     }
     throughput = _mapping(table.get("ProvisionedThroughput"))
+    maxima = _mapping(table.get("OnDemandThroughput"))
     billing = str(_mapping(table.get("BillingModeSummary")).get("BillingMode") or "PROVISIONED")
     stream = _mapping(table.get("StreamSpecification"))
     indexes = [
@@ -244,6 +260,11 @@ def _summary(table: dict[str, Any]) -> TableSummary:
         stream_label=str(table.get("LatestStreamLabel", "")),
         sse_type=str(_mapping(table.get("SSEDescription")).get("SSEType", "")),
         kms_key_arn=str(_mapping(table.get("SSEDescription")).get("KMSMasterKeyArn", "")),
+        max_read_requests=_number(maxima.get("MaxReadRequestUnits"), -1),
+        max_write_requests=_number(maxima.get("MaxWriteRequestUnits"), -1),
+        last_increase=_when(throughput.get("LastIncreaseDateTime")),
+        last_decrease=_when(throughput.get("LastDecreaseDateTime")),
+        decreases_today=_number(throughput.get("NumberOfDecreasesToday")),
     )
 
 
@@ -439,28 +460,6 @@ class DynamoWire(JsonWire):
             payload["ExpressionAttributeValues"] = values
         await self._json(origin, principal, "UpdateItem", payload)
 
-    async def update_capacity(
-        self,
-        origin: Scope,
-        principal: Principal,
-        name: str,
-        *,
-        on_demand: bool,
-        read_capacity: str,
-        write_capacity: str,
-    ) -> None:
-        """UpdateTable's billing mode, and the capacities as typed when provisioned."""
-        payload: dict[str, Any] = {
-            "TableName": name,
-            "BillingMode": "PAY_PER_REQUEST" if on_demand else "PROVISIONED",
-        }
-        if not on_demand:
-            payload["ProvisionedThroughput"] = {
-                "ReadCapacityUnits": _typed_number(read_capacity),
-                "WriteCapacityUnits": _typed_number(write_capacity),
-            }
-        await self._json(origin, principal, "UpdateTable", payload)
-
     async def set_deletion_protection(
         self, origin: Scope, principal: Principal, name: str, *, enabled: bool
     ) -> None:
@@ -527,6 +526,14 @@ class DynamoWire(JsonWire):
     def recovery(self) -> DynamoRecoveryWire:
         """Backups, point-in-time recovery and the table's key, by the same app."""
         return DynamoRecoveryWire(self._app)
+
+    def policies(self) -> DynamoPoliciesWire:
+        """The table's and its stream's resource policies (decision 0266), by the same app."""
+        return DynamoPoliciesWire(self._app)
+
+    def capacity(self) -> DynamoCapacityWire:
+        """Capacity changes and the account's limits (decision 0267), by the same app."""
+        return DynamoCapacityWire(self._app)
 
     async def execute_statement(
         self, origin: Scope, principal: Principal, statement: str, *,

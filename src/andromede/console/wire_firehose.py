@@ -6,14 +6,17 @@ what Firehose allows. The edits (decision 0251): UpdateDestination, tags, the st
 encryption started and stopped, a test record put. A stream's destination is an S3 bucket or
 an HTTP endpoint with an S3 backup (decisions 0250, 0252): both are read, and a stream is made
 with either; an endpoint's access key is sent once, at creation, and never read back (Firehose
-never describes it).
+never describes it). Decision 0276: a destination's CloudWatch error logging read and changed
+(UpdateDestination's ``CloudWatchLoggingOptions`` alone), an Extended S3 destination's dynamic
+partitioning read (its JQ query, the keys its prefix uses) and asked at creation.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,8 +29,11 @@ __all__ = [
     "DestinationUpdate",
     "FirehoseWire",
     "HttpEndpointRow",
+    "LoggingRow",
     "NewHttpEndpoint",
+    "NewPartitioning",
     "NewStream",
+    "PartitioningRow",
     "StreamRow",
 ]
 
@@ -61,6 +67,43 @@ class HttpEndpointRow:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingRow:
+    """CloudWatchLoggingOptions (decision 0270): whether delivery errors are logged, where."""
+
+    enabled: bool = False
+    group: str = ""
+    stream: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        sent: dict[str, Any] = {"Enabled": self.enabled}
+        if self.group:
+            sent["LogGroupName"] = self.group
+        if self.stream:
+            sent["LogStreamName"] = self.stream
+        return sent
+
+
+@dataclass(frozen=True, slots=True)
+class PartitioningRow:
+    """An Extended S3 destination's dynamic partitioning (decision 0270): whether on, its
+    retry window, its JQ query and the partition keys its prefix uses."""
+
+    enabled: bool
+    retry_seconds: int
+    query: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewPartitioning:
+    """What the creation form asks of dynamic partitioning: the JQ query (its keys are the
+    prefix's ``!{partitionKeyFromQuery:k}``), and a newline after each record."""
+
+    query: str
+    append_newline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StreamRow:
     """A delivery stream as DescribeDeliveryStream tells it, its S3 destination flattened —
     for an HTTP endpoint stream, its S3 backup, the endpoint in ``http`` and the hints the
@@ -84,6 +127,9 @@ class StreamRow:
     version: str  # VersionId, which UpdateDestination names as the version it changes
     destination_id: str
     http: HttpEndpointRow | None = None  # an HTTP endpoint destination (None: an S3 one)
+    # Decision 0270: the destination's error logging (an HTTP endpoint's own), partitioning.
+    logging: LoggingRow = field(default_factory=LoggingRow)
+    partitioning: PartitioningRow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +146,8 @@ class NewStream:
     gzip: bool
     kms_key_arn: str = ""  # the objects' key ("" : the bucket's default encryption)
     http: NewHttpEndpoint | None = None  # an HTTP endpoint, the bucket its backup's
+    logging: LoggingRow | None = None  # error logging (None: not sent, off)
+    partitioning: NewPartitioning | None = None  # an S3 stream's dynamic partitioning
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +188,56 @@ def _number(text: str) -> int | str:
     """A typed number as a number, else as typed (Firehose refuses it in its words)."""
     stripped = text.strip()
     return int(stripped) if stripped.isdigit() else stripped
+
+
+_KEY_IN_PREFIX: Final = re.compile(r"!\{partitionKeyFromQuery:([^}]*)\}")
+
+
+def _logging(described: Any) -> LoggingRow:
+    options = _mapping(described)
+    return LoggingRow(
+        enabled=options.get("Enabled") is True,
+        group=str(options.get("LogGroupName") or ""),
+        stream=str(options.get("LogStreamName") or ""),
+    )
+
+
+def _partitioning(s3: dict[str, Any]) -> PartitioningRow | None:
+    dynamic = _mapping(s3.get("DynamicPartitioningConfiguration"))
+    if not dynamic:
+        return None
+    query = ""
+    processors = _mapping(s3.get("ProcessingConfiguration")).get("Processors")
+    for processor in processors if isinstance(processors, list) else []:
+        for parameter in _mapping(processor).get("Parameters") or []:
+            if _mapping(parameter).get("ParameterName") == "MetadataExtractionQuery":
+                query = str(_mapping(parameter).get("ParameterValue", ""))
+    retry = _mapping(dynamic.get("RetryOptions")).get("DurationInSeconds")
+    keys = dict.fromkeys(_KEY_IN_PREFIX.findall(str(s3.get("Prefix") or "")))
+    return PartitioningRow(
+        enabled=dynamic.get("Enabled") is True,
+        retry_seconds=retry if isinstance(retry, int) else 0,
+        query=query,
+        keys=tuple(keys),
+    )
+
+
+def _partitioning_configuration(partitioning: NewPartitioning) -> dict[str, Any]:
+    """DynamicPartitioningConfiguration and its ProcessingConfiguration: the JQ query
+    (MetadataExtraction, JQ-1.6), a newline appended when asked."""
+    processors: list[dict[str, Any]] = [{
+        "Type": "MetadataExtraction",
+        "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": partitioning.query},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+        ],
+    }]  # fmt: skip
+    if partitioning.append_newline:
+        processors.append({"Type": "AppendDelimiterToRecord", "Parameters": []})
+    return {
+        "DynamicPartitioningConfiguration": {"Enabled": True},
+        "ProcessingConfiguration": {"Enabled": True, "Processors": processors},
+    }
 
 
 def _http(described: dict[str, Any]) -> HttpEndpointRow:
@@ -192,6 +290,8 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         version=str(description.get("VersionId", "")),
         destination_id=str(first.get("DestinationId", "")),
         http=_http(endpoint) if endpoint else None,
+        logging=_logging((endpoint or s3).get("CloudWatchLoggingOptions")),
+        partitioning=_partitioning(s3) if not endpoint else None,
     )
 
 
@@ -285,6 +385,8 @@ class FirehoseWire(JsonWire):
             destination["ErrorOutputPrefix"] = stream.error_prefix
         if stream.kms_key_arn:
             destination["EncryptionConfiguration"] = _encryption(stream.kms_key_arn)
+        if stream.partitioning is not None and stream.http is None:
+            destination.update(_partitioning_configuration(stream.partitioning))
         payload: dict[str, Any] = {
             "DeliveryStreamName": stream.name,
             "DeliveryStreamType": "DirectPut",
@@ -295,6 +397,9 @@ class FirehoseWire(JsonWire):
             payload["HttpEndpointDestinationConfiguration"] = _http_configuration(
                 stream.http, destination
             )
+        if stream.logging is not None:  # the destination's: the endpoint's, or the bucket's
+            member = next(k for k in payload if k.endswith("DestinationConfiguration"))
+            payload[member]["CloudWatchLoggingOptions"] = stream.logging.payload()
         if tags:
             payload["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
         answer = await self._json(origin, principal, "CreateDeliveryStream", payload)
@@ -331,6 +436,21 @@ class FirehoseWire(JsonWire):
             "CurrentDeliveryStreamVersionId": version,
             "DestinationId": destination_id,
             "ExtendedS3DestinationUpdate": destination,
+        }
+        await self._json(origin, principal, "UpdateDestination", payload)
+
+    async def set_logging(
+        self, origin: Scope, principal: Principal, name: str, *, version: str,
+        destination_id: str, logging: LoggingRow, http: bool,
+    ) -> None:  # fmt: skip
+        """UpdateDestination of the version the page showed, its error logging only (the
+        rest of the destination kept): an HTTP endpoint's, or the S3 destination's."""
+        member = "HttpEndpointDestinationUpdate" if http else "ExtendedS3DestinationUpdate"
+        payload = {
+            "DeliveryStreamName": name,
+            "CurrentDeliveryStreamVersionId": version,
+            "DestinationId": destination_id,
+            member: {"CloudWatchLoggingOptions": logging.payload()},
         }
         await self._json(origin, principal, "UpdateDestination", payload)
 

@@ -1,7 +1,8 @@
-"""Amazon EventBridge Pipes' calls (decision 0258) the console's pipe pages make (decision
-0263), in process as the signed-in principal through Pipes' restJson1 protocol
-(``pipesapi.app``: ``GET /v1/pipes``, ``POST``/``GET``/``DELETE /v1/pipes/<Name>``,
-``POST /v1/pipes/<Name>/start`` and ``/stop``): its authorisation (``pipes:<Action>``), checks
+"""Amazon EventBridge Pipes' calls (decisions 0258, 0268) the console's pipe pages make
+(decisions 0263, 0276), in process as the signed-in principal through Pipes' restJson1 protocol
+(``pipesapi.app``: ``GET /v1/pipes``, ``POST``/``GET``/``PUT``/``DELETE /v1/pipes/<Name>``,
+``POST /v1/pipes/<Name>/start`` and ``/stop``, ``GET``/``POST``/``DELETE /tags/<ARN>``): its
+authorisation (``pipes:<Action>``), checks
 (the role, the source and target as the role may reach them), audit and errors answer them.
 A refusal's code is the ``x-amzn-ErrorType`` header's, its words the body's ``message``.
 Nothing here decides what Pipes allows.
@@ -10,7 +11,8 @@ Nothing here decides what Pipes allows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
@@ -19,9 +21,10 @@ from andromede.console.wire import AsgiApp, WireError, _call, _scope
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["NewPipe", "PipeRow", "PipeSummary", "PipesWire"]
+__all__ = ["NewPipe", "PipeLog", "PipeRow", "PipeSummary", "PipeUpdate", "PipesWire"]
 
 _PIPES: Final = "/v1/pipes"
+_TAGS: Final = "/tags/"
 
 
 def _when(value: Any) -> str:
@@ -43,6 +46,62 @@ class PipeSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PipeLog:
+    """A pipe's LogConfiguration (decision 0268): its level and each destination ("" none)."""
+
+    level: str = ""  # OFF, ERROR, INFO or TRACE; "" : no configuration
+    log_group_arn: str = ""
+    bucket: str = ""
+    bucket_owner: str = ""
+    prefix: str = ""
+    output_format: str = "json"
+    firehose_arn: str = ""
+    include_execution_data: bool = False
+
+    def payload(self) -> dict[str, Any] | None:
+        """LogConfiguration as Pipes takes it; None (JSON null: removed) without a level."""
+        if not self.level:
+            return None
+        sent: dict[str, Any] = {
+            "Level": self.level,
+            "IncludeExecutionData": ["ALL"] if self.include_execution_data else [],
+        }
+        if self.log_group_arn:
+            sent["CloudwatchLogsLogDestination"] = {"LogGroupArn": self.log_group_arn}
+        if self.bucket:
+            s3: dict[str, Any] = {
+                "BucketName": self.bucket,
+                "BucketOwner": self.bucket_owner,
+                "OutputFormat": self.output_format,
+            }
+            if self.prefix:
+                s3["Prefix"] = self.prefix
+            sent["S3LogDestination"] = s3
+        if self.firehose_arn:
+            sent["FirehoseLogDestination"] = {"DeliveryStreamArn": self.firehose_arn}
+        return sent
+
+
+def _log(value: Any) -> PipeLog:
+    given = _mapping(value)
+    s3 = _mapping(given.get("S3LogDestination"))
+    return PipeLog(
+        level=str(given.get("Level", "")),
+        log_group_arn=str(
+            _mapping(given.get("CloudwatchLogsLogDestination")).get("LogGroupArn", "")
+        ),
+        bucket=str(s3.get("BucketName", "")),
+        bucket_owner=str(s3.get("BucketOwner", "")),
+        prefix=str(s3.get("Prefix", "")),
+        output_format=str(s3.get("OutputFormat", "json")),
+        firehose_arn=str(
+            _mapping(given.get("FirehoseLogDestination")).get("DeliveryStreamArn", "")
+        ),
+        include_execution_data=given.get("IncludeExecutionData") == ["ALL"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PipeRow:
     """A pipe as DescribePipe tells it; its parameters as indented JSON."""
 
@@ -61,6 +120,24 @@ class PipeRow:
     modified: str
     filter_patterns: tuple[str, ...] = ()  # SourceParameters' FilterCriteria, as written
     input_template: str = ""  # TargetParameters' InputTemplate
+    # Decision 0268: the enrichment (an API destination's ARN, "" none) and its template, the
+    # log configuration; the parameters as Pipes describes them, for UpdatePipe's merges.
+    enrichment: str = ""
+    enrichment_template: str = ""
+    log: PipeLog = field(default_factory=PipeLog)
+    source_raw: Mapping[str, Any] = field(default_factory=dict)
+    target_raw: Mapping[str, Any] = field(default_factory=dict)
+    enrichment_raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_member(self) -> str:
+        """The source's parameters' member (SqsQueueParameters…); "" for another source."""
+        return source_member(self.source)
+
+    @property
+    def stream_parameters(self) -> Mapping[str, Any]:
+        """The source's own parameters (batch size, window, dead-letter, start…)."""
+        return _mapping(self.source_raw.get(self.source_member))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +153,55 @@ class NewPipe:
     filter_pattern: str = ""
     input_template: str = ""
     running: bool = True
+    # Decision 0276: a stream source's starting position (required for one), the enrichment
+    # and its template, the log configuration.
+    starting_position: str = ""
+    enrichment: str = ""
+    enrichment_template: str = ""
+    log: PipeLog = field(default_factory=PipeLog)
+
+
+@dataclass(frozen=True, slots=True)
+class PipeUpdate:
+    """What the pipe page's form sends by UpdatePipe: its members as Pipes takes them (the
+    source's and target's parameters merged with those described by ``pages_pipes``)."""
+
+    role_arn: str
+    description: str
+    desired_state: str
+    source_parameters: Mapping[str, Any]
+    target_parameters: Mapping[str, Any] | None  # None: unchanged, not sent
+    enrichment: str
+    enrichment_parameters: Mapping[str, Any]
+    log: PipeLog
+
+    def payload(self) -> dict[str, Any]:
+        sent: dict[str, Any] = {
+            "RoleArn": self.role_arn,
+            "Description": self.description,
+            "DesiredState": self.desired_state,
+            "SourceParameters": dict(self.source_parameters),
+            "Enrichment": self.enrichment,
+            "LogConfiguration": self.log.payload(),
+        }
+        if self.enrichment:
+            sent["EnrichmentParameters"] = dict(self.enrichment_parameters)
+        if self.target_parameters is not None:
+            sent["TargetParameters"] = dict(self.target_parameters)
+        return sent
+
+
+_SOURCE_MEMBERS: Final = {
+    "sqs": "SqsQueueParameters",
+    "kinesis": "KinesisStreamParameters",
+    "dynamodb": "DynamoDBStreamParameters",
+}
+
+
+def source_member(source: str) -> str:
+    """The SourceParameters member of a source's ARN ("" for a kind not served)."""
+    parts = source.split(":", 3)
+    return _SOURCE_MEMBERS.get(parts[2], "") if len(parts) > 2 else ""
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -170,6 +296,14 @@ class PipesWire:
             modified=_when(p.get("LastModifiedTime")),
             filter_patterns=_patterns(p.get("SourceParameters")),
             input_template=str(_mapping(p.get("TargetParameters")).get("InputTemplate", "")),
+            enrichment=str(p.get("Enrichment") or ""),
+            enrichment_template=str(
+                _mapping(p.get("EnrichmentParameters")).get("InputTemplate", "")
+            ),
+            log=_log(p.get("LogConfiguration")),
+            source_raw=_mapping(p.get("SourceParameters")),
+            target_raw=_mapping(p.get("TargetParameters")),
+            enrichment_raw=_mapping(p.get("EnrichmentParameters")),
         )
 
     async def create(self, origin: Scope, principal: Principal, pipe: NewPipe) -> None:
@@ -182,13 +316,42 @@ class PipesWire:
         }
         if pipe.description:
             payload["Description"] = pipe.description
+        source: dict[str, Any] = {}
         if pipe.filter_pattern:
-            payload["SourceParameters"] = {
-                "FilterCriteria": {"Filters": [{"Pattern": pipe.filter_pattern}]}
-            }
+            source["FilterCriteria"] = {"Filters": [{"Pattern": pipe.filter_pattern}]}
+        member = source_member(pipe.source)
+        if pipe.starting_position and member and member != "SqsQueueParameters":
+            source[member] = {"StartingPosition": pipe.starting_position}
+        if source:
+            payload["SourceParameters"] = source
         if pipe.input_template:
             payload["TargetParameters"] = {"InputTemplate": pipe.input_template}
+        if pipe.enrichment:
+            payload["Enrichment"] = pipe.enrichment
+            if pipe.enrichment_template:
+                payload["EnrichmentParameters"] = {"InputTemplate": pipe.enrichment_template}
+        if (log := pipe.log.payload()) is not None:
+            payload["LogConfiguration"] = log
         await self._rest(origin, principal, "POST", self._path(pipe.name), payload)
+
+    async def update(
+        self, origin: Scope, principal: Principal, name: str, update: PipeUpdate
+    ) -> None:
+        """UpdatePipe (``PUT``): Pipes checks every member and merges the source's."""
+        await self._rest(origin, principal, "PUT", self._path(name), update.payload())
+
+    async def tags(self, origin: Scope, principal: Principal, arn: str) -> list[tuple[str, str]]:
+        """ListTagsForResource, sorted by key."""
+        answer = await self._rest(origin, principal, "GET", _TAGS + arn)
+        return sorted((str(k), str(v)) for k, v in _mapping(answer.get("tags")).items())
+
+    async def tag(
+        self, origin: Scope, principal: Principal, arn: str, tags: Sequence[tuple[str, str]]
+    ) -> None:
+        await self._rest(origin, principal, "POST", _TAGS + arn, {"tags": dict(tags)})
+
+    async def untag(self, origin: Scope, principal: Principal, arn: str, key: str) -> None:
+        await self._rest(origin, principal, "DELETE", _TAGS + arn, query={"tagKeys": key})
 
     async def start(self, origin: Scope, principal: Principal, name: str) -> None:
         await self._rest(origin, principal, "POST", self._path(name, "start"), {})
