@@ -33,6 +33,7 @@ from andromede.firehose.model import StreamStatus
 from andromede.firehose.service import FirehoseService
 from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy import PolicyKind, load_policy
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis import errors as kinesis_errors
@@ -77,7 +78,18 @@ class EventsRoles:
             session_name=_SESSION,
         )
 
-    async def allows(self, session: Principal, action: str, resource: str) -> bool:
+    async def allows(
+        self,
+        session: Principal,
+        action: str,
+        resource: str,
+        *,
+        resource_policy: str | None = None,
+        resource_account: str | None = None,
+    ) -> bool:
+        """Whether the session may ``action`` on ``resource``: its identity policies, and
+        ``resource_policy`` (of ``resource_account``) as the engine weighs it — another
+        account's resource needs both (decision 0273's buses)."""
         policies = await self._identity.policies_for(session)
         context = principal_context(
             session,
@@ -88,7 +100,14 @@ class EventsRoles:
             region=self._region,
             keys=principal_keys(policies),
         )
-        return policies_allow(context, policies)
+        loaded = (
+            None
+            if resource_policy is None
+            else load_policy(resource_policy, kind=PolicyKind.RESOURCE)
+        )
+        return policies_allow(
+            context, policies, resource_policy=loaded, resource_account=resource_account
+        )
 
 
 def partition_key(event: dict[str, Any], path: str | None) -> str:

@@ -14,7 +14,8 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
-target's role. Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
+target's role; event buses (decision 0273) receive the event itself through :class:`BusSink`.
+Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
 ``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
 ``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
 unnamed one once its retries are spent.
@@ -47,7 +48,15 @@ from andromede.events.delivery_queue import (
 )
 from andromede.events.errors import EventsError, ValidationError
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
-from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target, event_envelope, rule_arn
+from andromede.events.model import (
+    DEFAULT_BUS,
+    EventBus,
+    Rule,
+    Target,
+    bus_of_target,
+    event_envelope,
+    rule_arn,
+)
 from andromede.events.rule_seals import RuleSeals
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.events.store import EventsStore
@@ -56,6 +65,7 @@ from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
     "ApiSink",
+    "BusSink",
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
@@ -120,6 +130,14 @@ class StreamSink(Protocol):
         ...
 
 
+class BusSink(Protocol):
+    async def send(self, tenant_id: str, target: Target, event: dict[str, Any]) -> None:
+        """Put ``event``, as it is, onto the event bus ``target`` names (decision 0273), as
+        the target's role when it has one; DeliveryRefused when no retry can succeed,
+        DeliveryDeferred (or any other exception) for a failure worth another."""
+        ...
+
+
 def _is_stream(arn: str) -> bool:
     return arn.startswith(("arn:aws:kinesis:", "arn:aws:firehose:"))
 
@@ -164,6 +182,8 @@ class Deliveries:
         self.keys: EventKeys | None = None
         # Kinesis and Firehose streams as targets (decision 0238); None where not served.
         self.streams: StreamSink | None = None
+        # Event buses as targets (decision 0273); None where not served.
+        self.buses: BusSink | None = None
 
     async def submit(
         self,
@@ -349,6 +369,10 @@ class Deliveries:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(delivery.tenant_id, target, document["message"])
+            elif bus_of_target(target.arn) is not None:
+                if self.buses is None:
+                    raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")
+                await self.buses.send(delivery.tenant_id, target, event)
             elif _is_stream(target.arn):
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")

@@ -1,7 +1,8 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
 (the platform's SQS queues and SNS topics; API destinations over HTTP, decision 0200, their
 targets' roles judged by :class:`RoleInvokes`; Kinesis and Firehose streams as their targets'
-roles, decision 0238), the scheduled rules' dispatcher, the archives and
+roles, decision 0238; event buses of the account or another, decision 0273), the scheduled
+rules' dispatcher, the archives and
 their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
 events into their owner's default bus.
 
@@ -31,6 +32,7 @@ from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.doorbells import EVENT_DELIVERIES, EVENT_REPLAYS
 from andromede.db.notification_events import EventSealer
+from andromede.event_bus_targets import RoleBusTargets
 from andromede.event_key_adapters import KmsEventKeys
 from andromede.event_stream_targets import EVENTS_PRINCIPAL, EventsRoles, RoleStreamTargets
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
@@ -319,6 +321,12 @@ class EventsParts:
             ),
         )
         self.service.archiver = self.archives
+        # Decision 0273: event buses (the account's and others') as targets, as their roles.
+        self.bus_targets: RoleBusTargets | None = None
+        if identity is not None:
+            roles = EventsRoles(identity, settings.region)
+            self.bus_targets = RoleBusTargets(self.service, roles)
+            self.deliveries.buses = self.bus_targets
 
     def under_customer_keys(
         self,
@@ -350,6 +358,8 @@ class EventsParts:
         rate_limiter: RateLimiter | None,
         billing: BillingService | None,
     ) -> EventsApp:
+        if self.bus_targets is not None:
+            self.bus_targets.billing = billing  # events sent bus to bus, as AWS bills them
         return EventsApp(
             self.service,
             identity,
