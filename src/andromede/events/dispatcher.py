@@ -55,6 +55,7 @@ from andromede.events.model import (
     Target,
     bus_of_target,
     event_envelope,
+    parse_arn,
     rule_arn,
 )
 from andromede.events.rule_seals import RuleSeals
@@ -106,9 +107,12 @@ class TargetSink(Protocol):
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         """Send ``message`` to the queue or topic ``arn``; DeliveryRefused when it can never
-        be, any other exception for a failure worth another try."""
+        be, any other exception for a failure worth another try. ``role_arn``: the target's
+        execution role, as which a queue or topic of another account is written (decision
+        0273)."""
         ...
 
 
@@ -377,6 +381,17 @@ class Deliveries:
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
                 await self.streams.send(delivery.tenant_id, target, document["message"], event)
+            elif (parse_arn(target.arn) or ("", "", "", ""))[2] != delivery.tenant_id:
+                # Decision 0273: another account's queue or topic, as the target's role.
+                await self._sink.send(
+                    delivery.tenant_id,
+                    target.arn,
+                    document["message"],
+                    rule_arn=delivery.rule_arn,
+                    group_id=target.message_group_id,
+                    dedup_id=str(event.get("id", uuid.uuid4())),
+                    role_arn=target.role_arn,
+                )
             else:
                 await self._sink.send(
                     delivery.tenant_id,

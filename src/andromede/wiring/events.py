@@ -20,6 +20,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from andromede.alarm_adapters import AlarmStateEventSender
@@ -82,12 +83,18 @@ __all__ = [
 
 
 class EventTargets:
-    """The platform's queues and topics as EventBridge's targets."""
+    """The platform's queues and topics as EventBridge's targets: the account's own written
+    by ``events.amazonaws.com`` (their policy must let it in with the rule as
+    ``aws:SourceArn``), another account's as the target's execution role (decision 0273:
+    the role's policies and the queue's or topic's policy must both allow it, as AWS's
+    "Sending events to an AWS service in another account" says)."""
 
     def __init__(self, queues: QueueService, topics: TopicService, pubsub: PubSubService) -> None:
         self._queues = queues
         self._topics = topics
         self._pubsub = pubsub
+        # The targets' roles (decision 0273); None: another account's targets are refused.
+        self.roles: EventsRoles | None = None
 
     async def send(
         self,
@@ -99,24 +106,62 @@ class EventTargets:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         parts = parse_arn(arn)
-        if parts is None or parts[2] != tenant_id:
-            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target of the account")
+        if parts is None:
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target")
         service, _, account, name = parts
+        sender = Sender(tenant_id, rule_arn, role_arn)
         if service == "sqs":
-            await self._to_queue(account, name, message, rule_arn, group_id, dedup_id, attributes)
+            await self._to_queue(sender, account, name, message, group_id, dedup_id, attributes)
         elif service == "sns":
-            await self._to_topic(tenant_id, arn, message, rule_arn, group_id, dedup_id)
+            await self._to_topic(sender, account, arn, message, group_id, dedup_id)
         else:
             raise DeliveryRefused("NO_RESOURCE", f"{arn} is no served target")
 
+    async def _check(
+        self, sender: Sender, action: str, resource: str, owner: str, policy: str | None
+    ) -> None:
+        """DeliveryRefused unless ``sender`` may ``action`` on the queue or topic."""
+        if owner == sender.tenant_id:
+            if not service_may(
+                policy,
+                service=EVENTS_PRINCIPAL,
+                action=action,
+                resource=resource,
+                resource_account=owner,
+                source_arn=sender.rule_arn,
+                source_account=owner,
+                region=(parse_arn(resource) or ("", "", "", ""))[1],
+            ):
+                raise DeliveryRefused(
+                    "NO_PERMISSIONS", f"the policy of {resource} does not let {EVENTS_PRINCIPAL} in"
+                )
+            return
+        roles, session = self.roles, None
+        if roles is not None and sender.role_arn is not None:
+            session = await roles.session(sender.tenant_id, sender.role_arn)
+        if roles is None or session is None:
+            raise DeliveryRefused(
+                "FAILED_TO_ASSUME_ROLE",
+                f"{EVENTS_PRINCIPAL} may not assume the role {sender.role_arn}",
+            )
+        if not await roles.allows(
+            session, action, resource, resource_policy=policy, resource_account=owner
+        ):
+            raise DeliveryRefused(
+                "NO_PERMISSIONS",
+                f"the target's role may not {action} on {resource} (the role's policies and "
+                "the target's policy must both allow it)",
+            )
+
     async def _to_queue(
         self,
+        sender: Sender,
         account: str,
         name: str,
         message: str,
-        rule_arn: str,
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None,
@@ -125,20 +170,9 @@ class EventTargets:
             queue = await self._queues.get_queue(account, account, name)
         except QueueError as exc:
             raise DeliveryRefused("NO_RESOURCE", f"queue {name} does not exist") from exc
-        allowed = service_may(
-            queue.attributes.get("Policy"),
-            service=EVENTS_PRINCIPAL,
-            action="sqs:SendMessage",
-            resource=queue.arn,
-            resource_account=queue.tenant_id,
-            source_arn=rule_arn,
-            source_account=account,
-            region=queue.region,
+        await self._check(
+            sender, "sqs:SendMessage", queue.arn, queue.tenant_id, queue.attributes.get("Policy")
         )
-        if not allowed:
-            raise DeliveryRefused(
-                "NO_PERMISSIONS", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
-            )
         fifo = is_fifo(queue)
         try:
             await self._queues.send_message(
@@ -161,34 +195,23 @@ class EventTargets:
 
     async def _to_topic(
         self,
-        tenant_id: str,
+        sender: Sender,
+        account: str,
         arn: str,
         message: str,
-        rule_arn: str,
         group_id: str | None,
         dedup_id: str,
     ) -> None:
         try:
-            topic = await self._topics.get_topic(tenant_id, arn)
+            topic = await self._topics.get_topic(account, arn)
         except NotificationError as exc:
             raise DeliveryRefused("NO_RESOURCE", f"topic {arn} does not exist") from exc
-        allowed = service_may(
-            topic.attributes.get("Policy"),
-            service=EVENTS_PRINCIPAL,
-            action="sns:Publish",
-            resource=topic.arn,
-            resource_account=topic.tenant_id,
-            source_arn=rule_arn,
-            source_account=tenant_id,
-            region=topic.region,
+        await self._check(
+            sender, "sns:Publish", topic.arn, topic.tenant_id, topic.attributes.get("Policy")
         )
-        if not allowed:
-            raise DeliveryRefused(
-                "NO_PERMISSIONS", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
-            )
         try:
             await self._pubsub.publish(
-                tenant_id,
+                account,
                 arn,
                 message,
                 None,
@@ -199,6 +222,15 @@ class EventTargets:
             )
         except NotificationError as exc:
             raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends a delivery: the rule's account, the rule, the target's execution role."""
+
+    tenant_id: str
+    rule_arn: str
+    role_arn: str | None
 
 
 class RoleInvokes:
@@ -327,6 +359,7 @@ class EventsParts:
             roles = EventsRoles(identity, settings.region)
             self.bus_targets = RoleBusTargets(self.service, roles)
             self.deliveries.buses = self.bus_targets
+            targets.roles = roles  # another account's queues and topics
 
     def under_customer_keys(
         self,

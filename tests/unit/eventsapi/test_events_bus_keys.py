@@ -68,6 +68,7 @@ class RecordingSink:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         self.sent.append(Sent(arn, message, rule_arn, attributes))
 

@@ -61,6 +61,7 @@ class Queues:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         self.sent.setdefault(arn, []).append((json.loads(message), attributes or {}))
 
