@@ -510,7 +510,7 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
     """Decision 0273: a rule of the first account sends, as its role (refused at PutTargets
     without one), to a bus of a second account whose policy lets the first in — the bus's
     own rule then hands the event, its id and account those of origin, to a queue — and to a
-    queue of the second account whose policy lets the role in."""
+    queue and a topic of the second account whose policies let the role in."""
     events, _ = clients(server)
     iam = client_for(server, "iam", *server.credentials())
     other = new_tenant(server, "xacct")
@@ -529,7 +529,11 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
     role_arn = iam.create_role(RoleName="eb-xacct", AssumeRolePolicyDocument=json.dumps(trust))[
         "Role"
     ]["Arn"]
-    send = {"Effect": "Allow", "Action": ["events:PutEvents", "sqs:SendMessage"], "Resource": "*"}
+    send = {
+        "Effect": "Allow",
+        "Action": ["events:PutEvents", "sqs:SendMessage", "sns:Publish"],
+        "Resource": "*",
+    }
     iam.put_role_policy(
         RoleName="eb-xacct",
         PolicyName="send",
@@ -556,6 +560,22 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
         Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [allow_role]})},
     )
 
+    their_sns = client_for(server, "sns", other.access_key_id, other.secret_access_key)
+    topic = their_sns.create_topic(Name="xacct-topic")["TopicArn"]
+    publish = {**allow_role, "Action": "sns:Publish", "Resource": topic}
+    their_sns.set_topic_attributes(
+        TopicArn=topic,
+        AttributeName="Policy",
+        AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [publish]}),
+    )
+    fanned_url, fanned_arn = queue(their_sqs, "xacct-fanned", None)
+    their_sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=fanned_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
     events.put_rule(Name="to-xacct", EventPattern=pattern)
     with pytest.raises(ClientError) as caught:
         events.put_targets(Rule="to-xacct", Targets=[{"Id": "bus", "Arn": inbox}])
@@ -566,11 +586,12 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
         Targets=[
             {"Id": "bus", "Arn": inbox, "RoleArn": role_arn},
             {"Id": "q", "Arn": direct_arn, "RoleArn": role_arn},
+            {"Id": "t", "Arn": topic, "RoleArn": role_arn},
         ],
     )
     answer = events.put_events(Entries=[{"Source": "xacct", "DetailType": "d", "Detail": "{}"}])
     event_id = answer["Entries"][0]["EventId"]
-    for url in (in_url, direct_url):
+    for url in (in_url, direct_url, fanned_url):
         (message,) = receive(their_sqs, url)
         event = json.loads(message["Body"])
         assert (event["id"], event["account"], event["source"]) == (event_id, account, "xacct")
