@@ -70,6 +70,7 @@ __all__ = [
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
+    "RuleMetric",
     "RunClaims",
     "Scheduler",
     "StreamSink",
@@ -94,6 +95,12 @@ class DeliveryDeferred(EventsError):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+# Decision 0273: (tenant, rule ARN, metric name) of each delivery's outcome — AWS/Events'
+# ``Invocations``, ``FailedInvocations``, ``InvocationsSentToDlq``,
+# ``InvocationsFailedToBeSentToDlq`` — for the platform's metrics.
+RuleMetric = Callable[[str, str, str], None]
 
 
 class TargetSink(Protocol):
@@ -188,6 +195,13 @@ class Deliveries:
         self.streams: StreamSink | None = None
         # Event buses as targets (decision 0273); None where not served.
         self.buses: BusSink | None = None
+        # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
+        self.metrics: RuleMetric | None = None
+
+    def _count(self, tenant_id: str, rule: str, *names: str) -> None:
+        if self.metrics is not None:
+            for name in names:
+                self.metrics(tenant_id, rule, name)
 
     async def submit(
         self,
@@ -424,6 +438,7 @@ class Deliveries:
         else:
             if self._on_result is not None:
                 self._on_result(delivery.tenant_id, True)
+            self._count(delivery.tenant_id, delivery.rule_arn, "Invocations")
         await self.queue.complete(delivery)
 
     async def _opened(
@@ -447,6 +462,7 @@ class Deliveries:
                 error = exc
         if self._on_result is not None:
             self._on_result(delivery.tenant_id, False)
+        self._count(delivery.tenant_id, delivery.rule_arn, "Invocations", "FailedInvocations")
         metadata = document.get("metadata") or {}
         target = document["target"]
         dlq, source = document.get("bus_dead_letter"), bus
@@ -480,6 +496,9 @@ class Deliveries:
             )
         except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
             log.info("dead letter of %s to %s dropped: %r", metadata.get("id"), dlq, exc)
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsFailedToBeSentToDlq")
+        else:
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsSentToDlq")
         return None
 
     async def _dead_letter(
@@ -494,6 +513,7 @@ class Deliveries:
     ) -> None:
         if self._on_result is not None:
             self._on_result(delivery.tenant_id, False)
+        self._count(delivery.tenant_id, delivery.rule_arn, "Invocations", "FailedInvocations")
         dlq = target.dead_letter_arn
         if dlq is None:
             log.info("event %s to %s dropped: %s", event.get("id"), target.arn, code)
@@ -519,6 +539,9 @@ class Deliveries:
             )
         except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
             log.info("dead letter of %s to %s dropped: %r", event.get("id"), dlq, exc)
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsFailedToBeSentToDlq")
+        else:
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsSentToDlq")
 
 
 def _of_bus(bus: EventBus, arn: str) -> bool:

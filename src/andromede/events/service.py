@@ -133,6 +133,9 @@ class EventsService:
         self.seals = RuleSeals(cache_size=self._limits.opened_rule_cache)
         # The re-seal of a bus's data after a change of its key; None: not served.
         self.resealer: BusResealing | None = None
+        # Decision 0273: (tenant, rule ARN, metric) of AWS/Events' ``TriggeredRules`` and
+        # ``DeadLetterInvocations`` (a forwarded event not sent on); None: not counted.
+        self.metrics: Callable[[str, str, str], None] | None = None
 
     @property
     def keys(self) -> EventKeys | None:
@@ -653,8 +656,14 @@ class EventsService:
                     continue  # a pattern stored before a stricter check: matches nothing
                 if matched:
                     handed += [(rule, target, event) for target in targets[rule.name]]
+                    self._count(tenant_id, rule.arn, "TriggeredRules")
         if forwarded:
-            onward = [match for match in handed if bus_of_target(match[1].arn) is None]
+            onward = []
+            for match in handed:
+                if bus_of_target(match[1].arn) is None:
+                    onward.append(match)
+                else:  # AWS counts it among the invocations a loop would make
+                    self._count(tenant_id, match[0].arn, "DeadLetterInvocations")
             if len(onward) < len(handed):
                 log.info("%d forwarded deliveries to buses of %s dropped: one hop only",
                          len(handed) - len(onward), bus)  # fmt: skip
@@ -670,6 +679,10 @@ class EventsService:
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
         return len(handed)
+
+    def _count(self, tenant_id: str, rule: str, name: str) -> None:
+        if self.metrics is not None:
+            self.metrics(tenant_id, rule, name)
 
     async def receive(self, owner: str, bus: str, event: dict[str, Any]) -> int:
         """Decision 0273: ``event``, as another bus's rule sent it, onto ``owner``'s bus — its

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.audit.service import AuditService
@@ -61,6 +62,7 @@ from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
@@ -268,6 +270,27 @@ class BucketEventBus:
         return True
 
 
+class RuleMetrics:
+    """AWS/Events' per-rule metrics (decision 0273) into the platform's metrics sink: each a
+    count of 1, dimension ``RuleName`` for a rule of the default bus, ``EventBusName`` and
+    ``RuleName`` for a custom bus's, as AWS publishes them."""
+
+    NAMESPACE: Final = "AWS/Events"
+
+    def __init__(self, sink: MetricsSink) -> None:
+        self._sink = sink
+
+    def __call__(self, tenant_id: str, rule: str, name: str) -> None:
+        parts = parse_arn(rule)
+        if parts is None or not parts[3].startswith("rule/"):
+            return
+        path = parts[3].removeprefix("rule/").split("/")
+        dims = [("RuleName", path[-1])]
+        if len(path) > 1:
+            dims = [("EventBusName", "/".join(path[:-1])), *dims]
+        self._sink.record(tenant_id, self.NAMESPACE, name, dims, 1.0, "Count")
+
+
 class EventsParts:
     """EventBridge as ``serve`` runs it: the service over the SQL store and its durable
     deliveries (sealed by ``sealer``, the notification events' sealer), then the API
@@ -281,7 +304,9 @@ class EventsParts:
         targets: EventTargets,
         sealer: EventSealer | None = None,
         identity: IdentityService | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        """``metrics``: the platform's sink of AWS/Events' rule metrics (decision 0273)."""
         self._settings = settings
         self._db = db
         self._identity = identity
@@ -353,6 +378,8 @@ class EventsParts:
             ),
         )
         self.service.archiver = self.archives
+        if metrics is not None:
+            self.service.metrics = self.deliveries.metrics = RuleMetrics(metrics)
         # Decision 0273: event buses (the account's and others') as targets, as their roles.
         self.bus_targets: RoleBusTargets | None = None
         if identity is not None:
@@ -484,8 +511,10 @@ def events_parts(
     pubsub: PubSubService,
     sealer: EventSealer | None = None,
     identity: IdentityService | None = None,
+    metrics: MetricsSink | None = None,
 ) -> EventsParts:
-    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer, identity)
+    targets = EventTargets(queues, topics, pubsub)
+    return EventsParts(settings, db, targets, sealer, identity, metrics)
 
 
 def instance_state_events(

@@ -33,6 +33,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
 from andromede.wiring.events import EventsParts
 from support.json_client import signed_json_post
+from support.metric_sinks import RecordingSink
 from support.schema import migrated_sqlite
 
 REGION = "eu-fr-1"
@@ -127,6 +128,7 @@ class World:
     queues: Queues
     billing: BillingService
     db: Database
+    metrics: RecordingSink
 
     async def drain(self) -> None:
         await self.parts.deliveries.drain()
@@ -150,7 +152,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     queues = Queues()
-    parts = EventsParts(settings, db, queues, identity=identity)  # type: ignore[arg-type]
+    metrics = RecordingSink()
+    sink: Any = queues  # the queue-and-topic sink EventTargets would be
+    parts = EventsParts(settings, db, sink, identity=identity, metrics=metrics)
     app = parts.api(identity, audit, None, billing)
     sender = Account(
         app, identity, Credentials(boot.access_key_id, boot.secret_access_key), boot.tenant.id
@@ -162,7 +166,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         other.tenant.id,
     )
     try:
-        yield World(sender, receiver, parts, queues, billing, db)
+        yield World(sender, receiver, parts, queues, billing, db, metrics)
     finally:
         await billing.close()
         await audit.close()
@@ -268,6 +272,20 @@ async def test_another_accounts_bus_receives_once_its_policy_lets_the_role_in(
     assert world.received(inbox_queue) == []
     assert [a["ERROR_CODE"] for a in world.dead_letters()] == ["NO_PERMISSIONS"]
 
+    # AWS/Events, as AWS publishes them: the default bus's rule by RuleName alone, a custom
+    # bus's by EventBusName and RuleName.
+    assert world.metrics.counts("AWS/Events", [("RuleName", "fwd")]) == {
+        "TriggeredRules": 3,
+        "Invocations": 3,
+        "FailedInvocations": 2,
+        "InvocationsSentToDlq": 2,
+    }
+    inbox_rule = [("EventBusName", "inbox"), ("RuleName", "in")]
+    assert world.metrics.counts("AWS/Events", inbox_rule) == {
+        "TriggeredRules": 1,
+        "Invocations": 1,
+    }
+
 
 async def test_roles_that_cannot_be_assumed_and_missing_buses_are_dead_lettered(
     world: World,
@@ -314,6 +332,9 @@ async def test_the_accounts_own_bus_and_one_hop_only(world: World) -> None:
     await world.drain()
     assert [event["id"] for event in world.received(orders_queue)] == [event_id]
     assert world.received(third_queue) == []
+    # AWS counts the invocation a loop would have made as a dead-letter invocation.
+    on_rule = [("EventBusName", "orders"), ("RuleName", "on")]
+    assert world.metrics.counts("AWS/Events", on_rule)["DeadLetterInvocations"] == 1
 
     direct = await sender.put("orders")
     await world.drain()
