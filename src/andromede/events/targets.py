@@ -28,6 +28,7 @@ __all__ = ["check_target"]
 _API_DESTINATION: Final = re.compile(r"api-destination/[\.\-_A-Za-z0-9]{1,64}/[\-A-Za-z0-9]+")
 # Decision 0273: the targets AWS sends to in another account (of those served here).
 _CROSS_ACCOUNT: Final = frozenset({"sqs", "sns", "kinesis"})
+_ACCOUNT: Final = re.compile(r"\d{12}")
 # Decision 0273: an event bus of any account (a partner bus's "/" never a target here).
 _EVENT_BUS: Final = re.compile(r"event-bus/[\.\-_A-Za-z0-9]{1,256}")
 # Decision 0238: the resources of a Kinesis data stream's and a Firehose stream's ARNs.
@@ -131,6 +132,10 @@ def _service_of(
             f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
         )
     service, arn_region, account, resource = parts
+    if account != tenant_id and _ACCOUNT.fullmatch(account) is None:
+        raise ValidationError(
+            f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
+        )
     if service == "events" and _EVENT_BUS.fullmatch(resource) is not None:
         if arn_region != region:
             # EventBridge is served in one Region of the deployment (decision 0273): a bus
@@ -151,8 +156,7 @@ def _service_of(
         )
     if arn_region != region:
         raise ValidationError(
-            f"Target {target_id}: the queue, topic or stream must be of this Region: EventBridge "
-            "sends to cross-account targets in the same Region only."
+            f"Target {target_id}: the queue, topic or stream must be of this Region."
         )
     if account != tenant_id and not (other_accounts and service in _CROSS_ACCOUNT):
         raise ValidationError(

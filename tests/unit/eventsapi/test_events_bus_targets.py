@@ -209,6 +209,11 @@ async def test_put_targets_checks_bus_targets(world: World) -> None:
         put({"Id": "t", "Arn": theirs, "RoleArn": role, "HttpParameters": {}}),
     )
     assert code == "ValidationException"
+    nobody = theirs.replace(receiver.id, "nobody")
+    code, message = await sender.refused(
+        "PutTargets", put({"Id": "t", "Arn": nobody, "RoleArn": role})
+    )
+    assert "Provided Arn is not in correct format" in message
 
     mine = sender.bus("mine")
     taken = [
