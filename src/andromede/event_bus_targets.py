@@ -13,7 +13,10 @@ buses in the same account and Region"):
   role of the rule's account trusting ``events.amazonaws.com`` (else
   ``FAILED_TO_ASSUME_ROLE``), whose identity policies allow ``events:PutEvents`` on the
   receiving bus and whom that bus's resource policy (PutPermission, or ``Policy``) lets in —
-  both, as the engine judges any cross-account request (else ``NO_PERMISSIONS``);
+  both, as the engine judges any cross-account request (else ``NO_PERMISSIONS``) — with the
+  condition keys AWS documents for it: the sending rule as ``aws:SourceArn`` (its account
+  ``aws:SourceAccount``), the event's ``events:source`` and ``events:detail-type``, and
+  ``events:eventBusInvocation`` true;
 - the account's own bus is written as the role when the target has one (its identity
   policies or the bus's policy must allow it), else for the account;
 - a bus that does not exist is ``NO_RESOURCE``; a receiving bus whose customer key refuses
@@ -35,6 +38,7 @@ from andromede.events.errors import ResourceNotFound, ValidationError
 from andromede.events.event_keys import KeyUnusable
 from andromede.events.model import Target, bus_of_target
 from andromede.events.service import EventsService
+from andromede.iam.policy.context import ContextValue
 
 __all__ = ["RoleBusTargets"]
 
@@ -50,12 +54,14 @@ class RoleBusTargets:
         # The published events' meter; None where nothing is billed.
         self.billing = billing
 
-    async def send(self, tenant_id: str, target: Target, event: dict[str, Any]) -> None:
+    async def send(
+        self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
+    ) -> None:
         found = bus_of_target(target.arn)
         if found is None or found[0] != self._service.region:
             raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no event bus of the Region")
         _, owner, name = found
-        await self._check_sender(tenant_id, target, owner, name)
+        await self._check_sender(tenant_id, target, owner, name, _keys(event, rule_arn))
         try:
             await self._service.receive(owner, name, event)
         except (ResourceNotFound, ValidationError):
@@ -67,7 +73,9 @@ class RoleBusTargets:
         if self.billing is not None:
             self.billing.count(tenant_id, self._service.region, "events.published")
 
-    async def _check_sender(self, tenant_id: str, target: Target, owner: str, name: str) -> None:
+    async def _check_sender(
+        self, tenant_id: str, target: Target, owner: str, name: str, keys: dict[str, ContextValue]
+    ) -> None:
         """DeliveryRefused unless the rule's account may put events onto the bus."""
         if target.role_arn is None:
             if owner == tenant_id:
@@ -89,9 +97,25 @@ class RoleBusTargets:
             target.arn,
             resource_policy=policy,
             resource_account=owner,
+            keys=keys,
         ):
             raise DeliveryRefused(
                 "NO_PERMISSIONS",
                 f"the target's role may not events:PutEvents on {target.arn}"
                 + ("" if owner == tenant_id else " (the role and the bus's policy must allow it)"),
             )
+
+
+def _keys(event: dict[str, Any], rule_arn: str) -> dict[str, ContextValue]:
+    """The condition keys AWS gives a bus's policy for a forwarded event: the sending rule
+    (``aws:SourceArn``, ``aws:SourceAccount``), the event's ``events:source`` and
+    ``events:detail-type``, and ``events:eventBusInvocation`` true."""
+    keys: dict[str, ContextValue] = {
+        "aws:SourceArn": rule_arn,
+        "aws:SourceAccount": rule_arn.split(":")[4] if rule_arn.count(":") >= 5 else "",
+        "events:eventBusInvocation": True,
+    }
+    for member, key in (("source", "events:source"), ("detail-type", "events:detail-type")):
+        if isinstance(event.get(member), str):
+            keys[key] = event[member]
+    return keys

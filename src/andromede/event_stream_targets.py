@@ -23,7 +23,7 @@ services are found when needed (``serve`` makes them after EventBridge): none is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from andromede.events.dispatcher import DeliveryDeferred, DeliveryRefused
@@ -35,6 +35,7 @@ from andromede.firehose.service import FirehoseService
 from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy.context import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis import errors as kinesis_errors
@@ -87,10 +88,12 @@ class EventsRoles:
         *,
         resource_policy: str | None = None,
         resource_account: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> bool:
         """Whether the session may ``action`` on ``resource``: its identity policies, and
         ``resource_policy`` (of ``resource_account``) as the engine weighs it — another
-        account's resource needs both (decision 0273's buses)."""
+        account's resource needs both (decision 0273's buses); ``keys``: the request's own
+        condition keys."""
         policies = await self._identity.policies_for(session)
         context = principal_context(
             session,
@@ -99,7 +102,7 @@ class EventsRoles:
             source_ip=None,
             secure=True,
             region=self._region,
-            keys=principal_keys(policies),
+            keys={**principal_keys(policies), **(keys or {})},
         )
         loaded = (
             None

@@ -359,3 +359,74 @@ async def test_the_accounts_own_bus_and_one_hop_only(world: World) -> None:
     event_id = await sender.put()
     await world.drain()
     assert [event["id"] for event in world.received(orders_queue)] == [event_id]
+
+
+async def test_the_receiving_bus_policy_sees_the_sending_rule_and_the_event(
+    world: World,
+) -> None:
+    """The receiver's policy names the one rule it takes events from (``aws:SourceArn``), for
+    forwarded events only (``events:eventBusInvocation``) of one source (``events:source``):
+    the sender's other rule is refused (``NO_PERMISSIONS``), and so is the sender's own
+    PutEvents naming the bus, which no rule sends."""
+    sender, receiver = world.sender, world.receiver
+    await receiver.ok("CreateEventBus", {"Name": "inbox"})
+    inbox_queue = receiver.arn("sqs", "inbox")
+    await receiver.rule("in", "inbox", {"Id": "q", "Arn": inbox_queue})
+    statement = {
+        "Sid": "from-fwd",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{sender.id}:root"},
+        "Action": "events:PutEvents",
+        "Resource": receiver.bus("inbox"),
+        "Condition": {
+            "ArnEquals": {"aws:SourceArn": sender.arn("events", "rule/fwd")},
+            "Bool": {"events:eventBusInvocation": "true"},
+            "StringEquals": {"events:source": "my.app"},
+        },
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    await receiver.ok("PutPermission", {"EventBusName": "inbox", "Policy": policy})
+    role = await sender.role("send", "events:PutEvents")
+    dlq = {"DeadLetterConfig": {"Arn": sender.arn("sqs", "dlq")}}
+    target = {"Id": "theirs", "Arn": receiver.bus("inbox"), "RoleArn": role, **dlq}
+    await sender.rule("fwd", "default", target)
+    await sender.rule("other", "default", target)
+
+    event_id = await sender.put()
+    await world.drain()
+    assert [event["id"] for event in world.received(inbox_queue)] == [event_id]
+    (refused,) = world.dead_letters()
+    assert refused["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert refused["RULE_ARN"] == sender.arn("events", "rule/other")
+
+    code, _ = await sender.refused(
+        "PutEvents", {"Entries": [{**ENTRY, "EventBusName": receiver.bus("inbox")}]}
+    )
+    assert code == "AccessDeniedException"
+
+
+async def test_put_events_judged_with_its_entries_source_and_detail_type(world: World) -> None:
+    """PutEvents gives the bus's policy ``events:source``, ``events:detail-type`` and
+    ``events:eventBusInvocation`` false, as AWS does: a grant for one source lets only its
+    entries in, one refused source refusing the call."""
+    sender, receiver = world.sender, world.receiver
+    await receiver.ok("CreateEventBus", {"Name": "inbox"})
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": sender.id},
+        "Action": "events:PutEvents",
+        "Resource": receiver.bus("inbox"),
+        "Condition": {
+            "StringEquals": {"events:source": "my.app", "events:detail-type": "order"},
+            "Bool": {"events:eventBusInvocation": "false"},
+        },
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    await receiver.ok("PutPermission", {"EventBusName": "inbox", "Policy": policy})
+    entry = {**ENTRY, "EventBusName": receiver.bus("inbox")}
+    answer = await sender.ok("PutEvents", {"Entries": [entry, entry]})
+    assert answer["FailedEntryCount"] == 0
+    for other in ({"Source": "other.app"}, {"DetailType": "refund"}):
+        code, message = await sender.refused("PutEvents", {"Entries": [entry, {**entry, **other}]})
+        assert code == "AccessDeniedException"
+        assert "no resource-based policy allows the events:PutEvents action" in message
