@@ -67,8 +67,10 @@ class RoleBusTargets:
         except (ResourceNotFound, ValidationError):
             raise DeliveryRefused("NO_RESOURCE", f"event bus {target.arn} does not exist") from None
         except KeyUnusable as exc:
+            # Another account's key is its owner's business: its state is not told.
+            reason = f": {exc.message}" if owner == tenant_id else ""
             raise DeliveryRefused(
-                "NO_PERMISSIONS", f"the key of event bus {target.arn} refuses: {exc.message}"
+                "NO_PERMISSIONS", f"the key of event bus {target.arn} refuses{reason}"
             ) from None
         if self.billing is not None:
             self.billing.count(tenant_id, self._service.region, "events.published")

@@ -178,14 +178,15 @@ class RoleStreamTargets:
             await self._to_firehose(tenant_id, resource.removeprefix("deliverystream/"), data)
 
     async def _stream_policy(self, owner: str, resource: str) -> str | None:
-        """The resource policy of ``owner``'s Kinesis stream; NO_RESOURCE when it is gone."""
+        """The resource policy of another account's Kinesis stream; None when it is gone (then
+        no policy lets the role in: the rule learns nothing of what another account holds)."""
         kinesis = self._kinesis()
         if kinesis is None:
             raise DeliveryRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
         try:
             stream = await kinesis.get(owner, resource.removeprefix("stream/"))
-        except kinesis_errors.StreamNotFound as exc:
-            raise DeliveryRefused("NO_RESOURCE", str(exc)) from None
+        except kinesis_errors.StreamNotFound:
+            return None
         return stream.policy
 
     async def _to_kinesis(

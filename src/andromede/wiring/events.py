@@ -171,7 +171,7 @@ class EventTargets:
         try:
             queue = await self._queues.get_queue(account, account, name)
         except QueueError as exc:
-            raise DeliveryRefused("NO_RESOURCE", f"queue {name} does not exist") from exc
+            raise _missing(sender, account, f"queue {name}") from exc
         await self._check(
             sender, "sqs:SendMessage", queue.arn, queue.tenant_id, queue.attributes.get("Policy")
         )
@@ -207,7 +207,7 @@ class EventTargets:
         try:
             topic = await self._topics.get_topic(account, arn)
         except NotificationError as exc:
-            raise DeliveryRefused("NO_RESOURCE", f"topic {arn} does not exist") from exc
+            raise _missing(sender, account, f"topic {arn}") from exc
         await self._check(
             sender, "sns:Publish", topic.arn, topic.tenant_id, topic.attributes.get("Policy")
         )
@@ -224,6 +224,15 @@ class EventTargets:
             )
         except NotificationError as exc:
             raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
+
+
+def _missing(sender: Sender, owner: str, what: str) -> DeliveryRefused:
+    """A target that is not there: ``NO_RESOURCE`` for the account's own; for another
+    account's, what a target whose policy lets no one in answers (``NO_PERMISSIONS``), so that
+    a rule cannot probe which queues and topics another account holds."""
+    if owner == sender.tenant_id:
+        return DeliveryRefused("NO_RESOURCE", f"{what} does not exist")
+    return DeliveryRefused("NO_PERMISSIONS", f"{what} does not let the target's role in")
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,12 @@ async def test_another_accounts_queue_written_as_the_role(world: World) -> None:
     await world.put()
     assert await world.bodies(closed) == []
     assert await world.codes(dlq) == ["NO_PERMISSIONS"]
+    # A queue another account does not hold answers as one that lets no one in: a rule
+    # cannot probe what another account holds.
+    missing = closed.arn.replace(":closed", ":missing")
+    await world.service.put_targets(sender, "r", "default", [target(RoleArn=role, Arn=missing)])
+    await world.put()
+    assert await world.codes(dlq) == ["NO_PERMISSIONS"]
     # A role that is gone cannot be assumed.
     await world.identity.delete_role_policy(sender, "send", "put")
     await world.identity.delete_role(sender, "send")
