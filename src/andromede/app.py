@@ -480,8 +480,8 @@ class Application:
             settings, archive, topics, pubsub, doorbell=db.doorbells.of(SNS_REPLAYS)
         )
         background.append(asyncio.create_task(upkeep.run_forever(), name="sns-archive"))
-        eventbridge = events_parts(  # decisions 0192, 0200
-            settings, db, queues, topics, pubsub, event_sealer, identity
+        eventbridge = events_parts(  # decisions 0192, 0200, 0273
+            settings, db, queues, topics, pubsub, event_sealer, identity, metrics_sink
         )
         deliverer = Deliverer(
             events,

@@ -4,7 +4,8 @@ event, as its target's input made it, as one record into the target's stream.
 
 As on AWS, EventBridge writes as the target's ``RoleArn``, never as itself: the role must be
 of the rule's account and trust ``events.amazonaws.com`` (else ``FAILED_TO_ASSUME_ROLE``), and
-its identity policies — within its permissions boundary, by the same engine as every request —
+its identity policies (and, for a Kinesis stream of another account, the stream's resource
+policy too: decision 0273) — within its permissions boundary, by the same engine as every request —
 must allow ``kinesis:PutRecord`` (``firehose:PutRecord``) on the stream at each delivery (else
 ``NO_PERMISSIONS``); a Kinesis stream under a customer key also asks the role's right to
 ``kms:GenerateDataKey`` through ``kinesis.<region>.amazonaws.com``, as a PutRecord of its own
@@ -22,7 +23,7 @@ services are found when needed (``serve`` makes them after EventBridge): none is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from andromede.events.dispatcher import DeliveryDeferred, DeliveryRefused
@@ -33,6 +34,8 @@ from andromede.firehose.model import StreamStatus
 from andromede.firehose.service import FirehoseService
 from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy.context import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.kinesis import errors as kinesis_errors
@@ -77,7 +80,20 @@ class EventsRoles:
             session_name=_SESSION,
         )
 
-    async def allows(self, session: Principal, action: str, resource: str) -> bool:
+    async def allows(
+        self,
+        session: Principal,
+        action: str,
+        resource: str,
+        *,
+        resource_policy: str | None = None,
+        resource_account: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> bool:
+        """Whether the session may ``action`` on ``resource``: its identity policies, and
+        ``resource_policy`` (of ``resource_account``) as the engine weighs it — another
+        account's resource needs both (decision 0273's buses); ``keys``: the request's own
+        condition keys."""
         policies = await self._identity.policies_for(session)
         context = principal_context(
             session,
@@ -86,9 +102,16 @@ class EventsRoles:
             source_ip=None,
             secure=True,
             region=self._region,
-            keys=principal_keys(policies),
+            keys={**principal_keys(policies), **(keys or {})},
         )
-        return policies_allow(context, policies)
+        loaded = (
+            None
+            if resource_policy is None
+            else load_policy(resource_policy, kind=PolicyKind.RESOURCE)
+        )
+        return policies_allow(
+            context, policies, resource_policy=loaded, resource_account=resource_account
+        )
 
 
 def partition_key(event: dict[str, Any], path: str | None) -> str:
@@ -126,9 +149,11 @@ class RoleStreamTargets:
         self, tenant_id: str, target: Target, message: str, event: dict[str, Any]
     ) -> None:
         parts = parse_arn(target.arn)
-        if parts is None or parts[1] != self._region or parts[2] != tenant_id:
+        if parts is None or parts[1] != self._region:
+            raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no stream of the Region")
+        service, _, owner, resource = parts
+        if owner != tenant_id and service != "kinesis":  # AWS's cross-account targets
             raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no stream of the account")
-        service, _, _, resource = parts
         session = await self._roles.session(tenant_id, target.role_arn)
         if session is None:
             raise DeliveryRefused(
@@ -136,32 +161,51 @@ class RoleStreamTargets:
                 f"{EVENTS_PRINCIPAL} may not assume the role {target.role_arn}",
             )
         action = f"{service}:PutRecord"
-        if not await self._roles.allows(session, action, target.arn):
+        # Decision 0273: another account's stream lets the role in by its resource policy
+        # (decision 0248), beside the role's own policies.
+        policy = None if owner == tenant_id else await self._stream_policy(owner, resource)
+        if not await self._roles.allows(
+            session, action, target.arn, resource_policy=policy, resource_account=owner
+        ):
             raise DeliveryRefused(
                 "NO_PERMISSIONS", f"the target's role may not {action} on {target.arn}"
             )
         data = message.encode()
         if service == "kinesis":
             key = partition_key(event, target.partition_key_path)
-            await self._to_kinesis(tenant_id, resource.removeprefix("stream/"), key, data, session)
+            await self._to_kinesis(owner, resource.removeprefix("stream/"), key, data, session)
         else:
             await self._to_firehose(tenant_id, resource.removeprefix("deliverystream/"), data)
 
+    async def _stream_policy(self, owner: str, resource: str) -> str | None:
+        """The resource policy of another account's Kinesis stream; None when it is gone (then
+        no policy lets the role in: the rule learns nothing of what another account holds)."""
+        kinesis = self._kinesis()
+        if kinesis is None:
+            raise DeliveryRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
+        try:
+            stream = await kinesis.get(owner, resource.removeprefix("stream/"))
+        except kinesis_errors.StreamNotFound:
+            return None
+        return stream.policy
+
     async def _to_kinesis(
-        self, tenant_id: str, name: str, key: str, data: bytes, session: Principal
+        self, owner: str, name: str, key: str, data: bytes, session: Principal
     ) -> None:
+        """One record into ``owner``'s stream, as the role ``session`` (of the rule's account:
+        the KMS key's policy sees it)."""
         kinesis = self._kinesis()
         if kinesis is None:
             raise DeliveryRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
         caller = Caller(
-            account_id=tenant_id,
+            account_id=session.tenant_id or owner,
             arn=session.arn,
             principal=session,
             secure=True,
             via_service=f"kinesis.{self._region}.amazonaws.com",
         )
         try:
-            _, (outcome,) = await kinesis.put(tenant_id, name, [Entry(key, data)], caller)
+            _, (outcome,) = await kinesis.put(owner, name, [Entry(key, data)], caller)
         except kinesis_errors.StreamNotFound as exc:
             raise DeliveryRefused("NO_RESOURCE", str(exc)) from None
         except kinesis_errors.KmsRefused as exc:

@@ -14,7 +14,8 @@ events through a rule. S3's events still reach their rule while the default bus'
 key is disabled and the customer's own PutEvents fail (decision 0213, session 51). A second
 account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
-(session 48). A custom bus's archive takes its events, and a replay of a window sends them
+(session 48); a rule of the first account sends, as its role, to a bus and a queue of the
+second (decision 0273). A custom bus's archive takes its events, and a replay of a window sends them
 again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
 destination (decision 0200) POSTs its transformed events, with the connection's API key, to
 an HTTP server the test runs on the loopback, as an IAM role allowed
@@ -503,6 +504,97 @@ def test_put_permission_lets_another_account_put_events(server: ServerProcess) -
     with pytest.raises(ClientError) as caught:
         sender.put_events(Entries=[entry])
     assert code(caught) == "AccessDeniedException"
+
+
+def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -> None:
+    """Decision 0273: a rule of the first account sends, as its role (refused at PutTargets
+    without one), to a bus of a second account whose policy lets the first in — the bus's
+    own rule then hands the event, its id and account those of origin, to a queue — and to a
+    queue and a topic of the second account whose policies let the role in."""
+    events, _ = clients(server)
+    iam = client_for(server, "iam", *server.credentials())
+    other = new_tenant(server, "xacct")
+    their_events = client_for(server, "events", other.access_key_id, other.secret_access_key)
+    their_sqs = client_for(server, "sqs", other.access_key_id, other.secret_access_key)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role_arn = iam.create_role(RoleName="eb-xacct", AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    send = {
+        "Effect": "Allow",
+        "Action": ["events:PutEvents", "sqs:SendMessage", "sns:Publish"],
+        "Resource": "*",
+    }
+    iam.put_role_policy(
+        RoleName="eb-xacct",
+        PolicyName="send",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
+    )
+    account = role_arn.split(":")[4]
+    inbox = their_events.create_event_bus(Name="inbox")["EventBusArn"]
+    their_events.put_permission(
+        EventBusName="inbox", Action="events:PutEvents", Principal=account, StatementId="s"
+    )
+    pattern = json.dumps({"source": ["xacct"]})
+    rule_in = their_events.put_rule(Name="in", EventBusName="inbox", EventPattern=pattern)
+    in_url, in_arn = queue(their_sqs, "xacct-in", rule_in["RuleArn"])
+    their_events.put_targets(Rule="in", EventBusName="inbox", Targets=[{"Id": "q", "Arn": in_arn}])
+    direct_url, direct_arn = queue(their_sqs, "xacct-direct", None)
+    allow_role = {
+        "Effect": "Allow",
+        "Principal": {"AWS": role_arn},
+        "Action": "sqs:SendMessage",
+        "Resource": direct_arn,
+    }
+    their_sqs.set_queue_attributes(
+        QueueUrl=direct_url,
+        Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [allow_role]})},
+    )
+
+    their_sns = client_for(server, "sns", other.access_key_id, other.secret_access_key)
+    topic = their_sns.create_topic(Name="xacct-topic")["TopicArn"]
+    publish = {**allow_role, "Action": "sns:Publish", "Resource": topic}
+    their_sns.set_topic_attributes(
+        TopicArn=topic,
+        AttributeName="Policy",
+        AttributeValue=json.dumps({"Version": "2012-10-17", "Statement": [publish]}),
+    )
+    fanned_url, fanned_arn = queue(their_sqs, "xacct-fanned", None)
+    their_sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=fanned_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+
+    events.put_rule(Name="to-xacct", EventPattern=pattern)
+    with pytest.raises(ClientError) as caught:
+        events.put_targets(Rule="to-xacct", Targets=[{"Id": "bus", "Arn": inbox}])
+    assert code(caught) == "ValidationException"
+    assert f"RoleArn is required for target {inbox}" in str(caught.value)
+    events.put_targets(
+        Rule="to-xacct",
+        Targets=[
+            {"Id": "bus", "Arn": inbox, "RoleArn": role_arn},
+            {"Id": "q", "Arn": direct_arn, "RoleArn": role_arn},
+            {"Id": "t", "Arn": topic, "RoleArn": role_arn},
+        ],
+    )
+    answer = events.put_events(Entries=[{"Source": "xacct", "DetailType": "d", "Detail": "{}"}])
+    event_id = answer["Entries"][0]["EventId"]
+    for url in (in_url, direct_url, fanned_url):
+        (message,) = receive(their_sqs, url)
+        event = json.loads(message["Body"])
+        assert (event["id"], event["account"], event["source"]) == (event_id, account, "xacct")
 
 
 def test_an_archive_replayed_onto_its_bus(server: ServerProcess) -> None:

@@ -29,7 +29,8 @@ KMS key (``aws_cloudwatch_log_group``: decision 0186) with a metric filter
 sending to a queue through an input transformer (``aws_cloudwatch_event_rule``,
 ``aws_cloudwatch_event_target``, ``aws_sqs_queue_policy``: decision 0192), an archive of a
 custom bus (``aws_cloudwatch_event_bus``, ``aws_cloudwatch_event_archive`` with a pattern and a
-retention: decision 0196), and an API destination behind an API key connection, a rule's
+retention: decision 0196) which the rule also feeds as a bus target (decision 0273), and an API
+destination behind an API key connection, a rule's
 target through a role (``aws_cloudwatch_event_connection``,
 ``aws_cloudwatch_event_api_destination``, ``aws_iam_role``: decision 0200), and SNS topics
 (``aws_sns_topic`` standard and FIFO, ``aws_sns_topic_policy``, ``aws_sns_topic_subscription``
@@ -501,6 +502,13 @@ resource "aws_cloudwatch_event_archive" "big_orders" {
     source = ["shop.orders"]
     detail = { amount = [{ numeric = [">", 100] }] }
   })
+}
+# The big orders rule also forwards them onto the orders bus, the account's own: no role
+# (decision 0273); the bus's archive keeps them.
+resource "aws_cloudwatch_event_target" "big_orders_bus" {
+  rule      = aws_cloudwatch_event_rule.big_orders.name
+  target_id = "orders-bus"
+  arn       = aws_cloudwatch_event_bus.orders.arn
 }
 # An API destination behind an API key connection (decision 0200), a rule's target through a
 # role EventBridge assumes.
@@ -1430,6 +1438,12 @@ def test_terraform_applies_converges_and_destroys(
     # aws_cloudwatch_event_archive (decision 0196) on the orders bus, its pattern as written.
     archive = events.describe_archive(ArchiveName=f"{bucket}-big-orders")
     assert (archive["State"], archive["RetentionDays"]) == ("ENABLED", 30)
+    # The big order forwarded onto the orders bus by the rule's bus target (decision 0273).
+    deadline = time.monotonic() + 15
+    while archive["EventCount"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        archive = events.describe_archive(ArchiveName=f"{bucket}-big-orders")
+    assert archive["EventCount"] == 1
     assert archive["EventSourceArn"].endswith(f":event-bus/{bucket}-orders")
     assert json.loads(archive["EventPattern"])["source"] == ["shop.orders"]
     # aws_cloudwatch_event_connection and _api_destination (decision 0200): authorized at

@@ -14,7 +14,8 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
-target's role. Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
+target's role; event buses (decision 0273) receive the event itself through :class:`BusSink`.
+Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
 ``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
 ``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
 unnamed one once its retries are spent.
@@ -47,7 +48,16 @@ from andromede.events.delivery_queue import (
 )
 from andromede.events.errors import EventsError, ValidationError
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
-from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target, event_envelope, rule_arn
+from andromede.events.model import (
+    DEFAULT_BUS,
+    EventBus,
+    Rule,
+    Target,
+    bus_of_target,
+    event_envelope,
+    parse_arn,
+    rule_arn,
+)
 from andromede.events.rule_seals import RuleSeals
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.events.store import EventsStore
@@ -56,9 +66,11 @@ from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
     "ApiSink",
+    "BusSink",
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
+    "RuleMetric",
     "RunClaims",
     "Scheduler",
     "StreamSink",
@@ -85,6 +97,12 @@ class DeliveryDeferred(EventsError):
         super().__init__(message)
 
 
+# Decision 0273: (tenant, rule ARN, metric name) of each delivery's outcome — AWS/Events'
+# ``Invocations``, ``FailedInvocations``, ``InvocationsSentToDlq``,
+# ``InvocationsFailedToBeSentToDlq`` — for the platform's metrics.
+RuleMetric = Callable[[str, str, str], None]
+
+
 class TargetSink(Protocol):
     async def send(
         self,
@@ -96,9 +114,12 @@ class TargetSink(Protocol):
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         """Send ``message`` to the queue or topic ``arn``; DeliveryRefused when it can never
-        be, any other exception for a failure worth another try."""
+        be, any other exception for a failure worth another try. ``role_arn``: the target's
+        execution role, as which a queue or topic of another account is written (decision
+        0273)."""
         ...
 
 
@@ -117,6 +138,17 @@ class StreamSink(Protocol):
         as its role (decision 0238; a Kinesis record's partition key read from ``event``);
         DeliveryRefused when no retry can succeed, DeliveryDeferred (or any other exception)
         for a failure worth another."""
+        ...
+
+
+class BusSink(Protocol):
+    async def send(
+        self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
+    ) -> None:
+        """Put ``event``, as it is, onto the event bus ``target`` names (decision 0273), as
+        the target's role when it has one, for the rule ``rule_arn`` (the receiving bus's
+        ``aws:SourceArn``); DeliveryRefused when no retry can succeed, DeliveryDeferred (or
+        any other exception) for a failure worth another."""
         ...
 
 
@@ -164,6 +196,15 @@ class Deliveries:
         self.keys: EventKeys | None = None
         # Kinesis and Firehose streams as targets (decision 0238); None where not served.
         self.streams: StreamSink | None = None
+        # Event buses as targets (decision 0273); None where not served.
+        self.buses: BusSink | None = None
+        # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
+        self.metrics: RuleMetric | None = None
+
+    def _count(self, tenant_id: str, rule: str, *names: str) -> None:
+        if self.metrics is not None:
+            for name in names:
+                self.metrics(tenant_id, rule, name)
 
     async def submit(
         self,
@@ -349,10 +390,25 @@ class Deliveries:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(delivery.tenant_id, target, document["message"])
+            elif bus_of_target(target.arn) is not None:
+                if self.buses is None:
+                    raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")
+                await self.buses.send(delivery.tenant_id, target, event, rule_arn=delivery.rule_arn)
             elif _is_stream(target.arn):
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
                 await self.streams.send(delivery.tenant_id, target, document["message"], event)
+            elif (parse_arn(target.arn) or ("", "", "", ""))[2] != delivery.tenant_id:
+                # Decision 0273: another account's queue or topic, as the target's role.
+                await self._sink.send(
+                    delivery.tenant_id,
+                    target.arn,
+                    document["message"],
+                    rule_arn=delivery.rule_arn,
+                    group_id=target.message_group_id,
+                    dedup_id=str(event.get("id", uuid.uuid4())),
+                    role_arn=target.role_arn,
+                )
             else:
                 await self._sink.send(
                     delivery.tenant_id,
@@ -385,6 +441,7 @@ class Deliveries:
         else:
             if self._on_result is not None:
                 self._on_result(delivery.tenant_id, True)
+            self._count(delivery.tenant_id, delivery.rule_arn, "Invocations")
         await self.queue.complete(delivery)
 
     async def _opened(
@@ -408,6 +465,7 @@ class Deliveries:
                 error = exc
         if self._on_result is not None:
             self._on_result(delivery.tenant_id, False)
+        self._count(delivery.tenant_id, delivery.rule_arn, "Invocations", "FailedInvocations")
         metadata = document.get("metadata") or {}
         target = document["target"]
         dlq, source = document.get("bus_dead_letter"), bus
@@ -441,6 +499,9 @@ class Deliveries:
             )
         except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
             log.info("dead letter of %s to %s dropped: %r", metadata.get("id"), dlq, exc)
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsFailedToBeSentToDlq")
+        else:
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsSentToDlq")
         return None
 
     async def _dead_letter(
@@ -455,6 +516,7 @@ class Deliveries:
     ) -> None:
         if self._on_result is not None:
             self._on_result(delivery.tenant_id, False)
+        self._count(delivery.tenant_id, delivery.rule_arn, "Invocations", "FailedInvocations")
         dlq = target.dead_letter_arn
         if dlq is None:
             log.info("event %s to %s dropped: %s", event.get("id"), target.arn, code)
@@ -480,6 +542,9 @@ class Deliveries:
             )
         except Exception as exc:  # the dead-letter queue is gone or refuses: nothing left
             log.info("dead letter of %s to %s dropped: %r", event.get("id"), dlq, exc)
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsFailedToBeSentToDlq")
+        else:
+            self._count(delivery.tenant_id, delivery.rule_arn, "InvocationsSentToDlq")
 
 
 def _of_bus(bus: EventBus, arn: str) -> bool:

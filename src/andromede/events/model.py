@@ -23,6 +23,7 @@ __all__ = [
     "RuleState",
     "Target",
     "bus_arn",
+    "bus_of_target",
     "check_bus_name",
     "check_rule_name",
     "check_target_id",
@@ -58,6 +59,15 @@ def parse_arn(arn: str) -> tuple[str, str, str, str] | None:
     """(service, region, account, resource) of an ARN, or None."""
     found = _ARN.fullmatch(arn)
     return None if found is None else (found[1], found[2], found[3], found[4])
+
+
+def bus_of_target(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, bus name) of a target's ARN when it names an event bus (decision
+    0273), else None (an API destination's ``events`` ARN included)."""
+    parts = parse_arn(arn)
+    if parts is None or parts[0] != "events" or not parts[3].startswith("event-bus/"):
+        return None
+    return parts[1], parts[2], parts[3].removeprefix("event-bus/")
 
 
 def check_bus_name(name: str, *, custom: bool = False) -> str:

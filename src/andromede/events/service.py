@@ -29,6 +29,7 @@ from andromede.events.model import (
     Rule,
     RuleState,
     Target,
+    bus_of_target,
     check_bus_name,
     check_rule_name,
     event_envelope,
@@ -132,6 +133,9 @@ class EventsService:
         self.seals = RuleSeals(cache_size=self._limits.opened_rule_cache)
         # The re-seal of a bus's data after a change of its key; None: not served.
         self.resealer: BusResealing | None = None
+        # Decision 0273: (tenant, rule ARN, metric) of AWS/Events' ``TriggeredRules`` and
+        # ``DeadLetterInvocations`` (a forwarded event not sent on); None: not counted.
+        self.metrics: Callable[[str, str, str], None] | None = None
 
     @property
     def keys(self) -> EventKeys | None:
@@ -608,9 +612,13 @@ class EventsService:
         events: Sequence[dict[str, Any]],
         *,
         rule_arns: frozenset[str] | None = None,
+        forwarded: bool = False,
     ) -> int:
         """Hand each event to the targets of the bus's enabled rules it matches (of
         ``rule_arns`` only when given: a replay's FilterArns); how many deliveries that made.
+        ``forwarded``: the events came from another bus (decision 0273); as AWS, "EventBridge
+        can't route events received from a sender event bus to a third event bus": the rules'
+        bus targets do not receive them (their other targets do).
         The platform's own events come in here too, and replays' (decision 0196); each is
         archived after its deliveries are queued, as its bus's archives say.
 
@@ -648,6 +656,18 @@ class EventsService:
                     continue  # a pattern stored before a stricter check: matches nothing
                 if matched:
                     handed += [(rule, target, event) for target in targets[rule.name]]
+                    self._count(tenant_id, rule.arn, "TriggeredRules")
+        if forwarded:
+            onward = []
+            for match in handed:
+                if bus_of_target(match[1].arn) is None:
+                    onward.append(match)
+                else:  # AWS counts it among the invocations a loop would make
+                    self._count(tenant_id, match[0].arn, "DeadLetterInvocations")
+            if len(onward) < len(handed):
+                log.info("%d forwarded deliveries to buses of %s dropped: one hop only",
+                         len(handed) - len(onward), bus)  # fmt: skip
+            handed = onward
         # Queued before the caller answers: an accepted event's deliveries are not lost. A
         # bus's key refusing stops here, before the archives keep what the bus refused.
         sealed = [match for match in handed if sealing and customers(match[2])]
@@ -659,6 +679,18 @@ class EventsService:
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
         return len(handed)
+
+    def _count(self, tenant_id: str, rule: str, name: str) -> None:
+        if self.metrics is not None:
+            self.metrics(tenant_id, rule, name)
+
+    async def receive(self, owner: str, bus: str, event: dict[str, Any]) -> int:
+        """Decision 0273: ``event``, as another bus's rule sent it, onto ``owner``'s bus — its
+        ``id``, ``account`` and ``region`` those of its origin, as AWS keeps them — routed to
+        the bus's rules and archived as any of its events, never sent on to a third bus.
+        ResourceNotFound when the bus does not exist; KeyUnusable when its key refuses."""
+        await self._existing_bus(owner, check_bus_name(bus))
+        return await self.route(owner, bus, [event], forwarded=True)
 
     async def _opened(
         self, bus: EventBus, rules: list[Rule], targets: dict[str, list[Target]], *, refuse: bool

@@ -1,8 +1,11 @@
 """PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue, an
 SNS topic, an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``), a
 Kinesis data stream (with its ``RoleArn`` and ``KinesisParameters``) or a Firehose delivery
-stream (with its ``RoleArn``; decision 0238) of the caller's account and region (the only
-targets served), one at most of
+stream (with its ``RoleArn``; decision 0238) of the caller's account and region, or an event
+bus of the region, the caller's or another account's (decision 0273: ``RoleArn`` required for
+another account's, no input settings: the bus receives the event itself); a queue, topic or
+Kinesis stream of another account of the region with an execution ``RoleArn`` of the
+caller's account (decision 0273); one at most of
 ``Input``, ``InputPath`` and ``InputTransformer``, a FIFO queue's ``MessageGroupId``, a
 ``RetryPolicy`` within AWS's ranges and a ``DeadLetterConfig`` naming an SQS queue. Members of
 targets not served here (``EcsParameters``, ``BatchParameters``…) are refused by name rather
@@ -23,6 +26,11 @@ from andromede.events.transform import check_path, check_transformer
 __all__ = ["check_target"]
 
 _API_DESTINATION: Final = re.compile(r"api-destination/[\.\-_A-Za-z0-9]{1,64}/[\-A-Za-z0-9]+")
+# Decision 0273: the targets AWS sends to in another account (of those served here).
+_CROSS_ACCOUNT: Final = frozenset({"sqs", "sns", "kinesis"})
+_ACCOUNT: Final = re.compile(r"\d{12}")
+# Decision 0273: an event bus of any account (a partner bus's "/" never a target here).
+_EVENT_BUS: Final = re.compile(r"event-bus/[\.\-_A-Za-z0-9]{1,256}")
 # Decision 0238: the resources of a Kinesis data stream's and a Firehose stream's ARNs.
 _STREAMS: Final = {
     "kinesis": re.compile(r"stream/[a-zA-Z0-9_.\-]{1,128}"),
@@ -63,11 +71,20 @@ def check_target(
     if unknown:
         raise ValidationError(
             f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
-            "queue, SNS topic, API destination, Kinesis stream and Firehose stream targets are "
-            "served (decisions 0192, 0200, 0238)."
+            "queue, SNS topic, API destination, Kinesis stream, Firehose stream and event bus "
+            "targets are served (decisions 0192, 0200, 0238, 0273)."
         )
-    service = _service_of(arn, tenant_id=tenant_id, region=region, target_id=target_id)
+    service = _service_of(
+        arn, tenant_id=tenant_id, region=region, target_id=target_id, other_accounts=True
+    )
+    owner = (parse_arn(arn) or ("", "", "", ""))[2]
+    if owner != tenant_id and service != "event-bus":
+        # AWS's "Sending events to an AWS service in another account": as an execution role
+        # of the rule's account, which the target's resource policy must let in.
+        _check_own_role(spec.get("RoleArn"), arn, target_id, tenant_id)
     _check_input(spec, target_id, max_input)
+    if service == "event-bus":
+        _check_bus_target(spec, arn, target_id, tenant_id=tenant_id)
     if service == "events":
         _check_api_destination(spec, target_id)
     elif "HttpParameters" in spec:
@@ -103,26 +120,79 @@ def check_target(
     return Target(target_id, arn, json.loads(json.dumps(dict(spec))))
 
 
-def _service_of(arn: str, *, tenant_id: str, region: str, target_id: str) -> str:
+def _service_of(
+    arn: str, *, tenant_id: str, region: str, target_id: str, other_accounts: bool = False
+) -> str:
+    """The target's kind (its ARN's service, ``event-bus`` for a bus); ``other_accounts``:
+    whether a target of another account is acceptable (a rule's target, not a dead-letter
+    queue)."""
     parts = parse_arn(arn)
     if parts is None:
         raise ValidationError(
             f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
         )
     service, arn_region, account, resource = parts
+    if account != tenant_id and _ACCOUNT.fullmatch(account) is None:
+        raise ValidationError(
+            f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
+        )
+    if service == "events" and _EVENT_BUS.fullmatch(resource) is not None:
+        if arn_region != region:
+            # EventBridge is served in one Region of the deployment (decision 0273): a bus
+            # of another could never receive, so it is refused now rather than at delivery.
+            raise ValidationError(
+                f"Target {target_id}: event buses of Region {arn_region[:64]} are not served: "
+                f"this deployment's EventBridge serves Region {region} only."
+            )
+        return "event-bus"
     destination = service == "events" and _API_DESTINATION.fullmatch(resource) is not None
     stream = service in _STREAMS and _STREAMS[service].fullmatch(resource) is not None
     plain = service in ("sqs", "sns") and ":" not in resource and "/" not in resource
     if not (destination or stream or plain):
         raise ValidationError(
             f"Target {target_id}: only SQS queues, SNS topics, API destinations, Kinesis "
-            "streams and Firehose streams are served as targets (decisions 0192, 0200, 0238)."
+            "streams, Firehose streams and event buses are served as targets (decisions 0192, "
+            "0200, 0238, 0273)."
         )
-    if arn_region != region or account != tenant_id:
+    if arn_region != region:
         raise ValidationError(
-            f"Target {target_id}: the queue, topic or stream must be of this account and region."
+            f"Target {target_id}: the queue, topic or stream must be of this Region."
+        )
+    if account != tenant_id and not (other_accounts and service in _CROSS_ACCOUNT):
+        raise ValidationError(
+            f"Target {target_id}: the target must be of this account: of another account, "
+            "SQS queues, SNS topics, Kinesis streams and event buses are served (decision 0273)."
         )
     return service
+
+
+def _check_bus_target(spec: Mapping[str, Any], arn: str, target_id: str, *, tenant_id: str) -> None:
+    """Decision 0273: an event bus receives the matched event itself, so no input setting
+    applies (AWS takes none for a bus target); another account's bus is written as the
+    target's role, which must be given, as AWS requires of new cross-account bus targets
+    since 2023. The role is the rule's account's (AWS: "in the same account as the event
+    bus")."""
+    given = [name for name in ("Input", "InputPath", "InputTransformer") if name in spec]
+    if given:
+        raise ValidationError(
+            f"{given[0]} is not supported for target {target_id}: an event bus receives the "
+            "event as it is."
+        )
+    role = spec.get("RoleArn")
+    owner = (parse_arn(arn) or ("", "", "", ""))[2]
+    if role is None and owner == tenant_id:
+        return  # the account's own bus: EventBridge writes it for the account
+    _check_own_role(role, arn, target_id, tenant_id)
+
+
+def _check_own_role(role: Any, arn: str, target_id: str, tenant_id: str) -> None:
+    """An execution role, required, of the rule's account (AWS: "This execution role must be
+    in the same account as the event bus")."""
+    _check_stream_role(role, arn)
+    if (parse_arn(str(role)) or ("", "", "", ""))[2] != tenant_id:
+        raise ValidationError(
+            f"RoleArn of {target_id} must be a role of the rule's account {tenant_id}."
+        )
 
 
 def _check_stream_role(role: Any, arn: str) -> None:

@@ -20,6 +20,7 @@ from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
 from andromede.events.service import EventsService
 from andromede.eventsapi.errors import EventsWireError
+from andromede.iam.policy.context import ContextValue
 
 __all__ = [
     "ACTIONS",
@@ -36,10 +37,17 @@ __all__ = [
 
 class Authorise(Protocol):
     async def __call__(
-        self, action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+        self,
+        action: str,
+        resource: str,
+        *,
+        policy: str | None = None,
+        owner: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
         """AccessDeniedException unless the caller may do ``action`` on ``resource``, its
-        identity policies or ``policy`` (the resource policy of ``owner``'s bus) allowing."""
+        identity policies or ``policy`` (the resource policy of ``owner``'s bus) allowing;
+        ``keys``: the request's own condition keys (PutEvents' ``events:source``…)."""
         ...
 
 
@@ -250,17 +258,25 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
     entries = call.params.get("Entries")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise EventsWireError("ValidationException", "Entries must be a list of entries.")
-    buses: dict[tuple[str, str], None] = {}
+    buses: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for entry in entries:
         try:
-            buses[call.events.bus_owner(call.tenant_id, entry.get("EventBusName") or None)] = None
+            place = call.events.bus_owner(call.tenant_id, entry.get("EventBusName") or None)
         except EventsError:
             continue  # the entry's own failure, answered in its place
-    for owner, bus in buses:
+        kinds = buses.setdefault(place, set())
+        source, detail_type = entry.get("Source"), entry.get("DetailType")
+        if isinstance(source, str) and isinstance(detail_type, str):
+            kinds.add((source, detail_type))
+    for (owner, bus), kinds in buses.items():
         # Another account's bus (named by ARN) opens only by its policy; the caller's own
-        # bus may be opened by its policy too, as on AWS.
+        # bus may be opened by its policy too, as on AWS. Judged once for each source and
+        # detail type of its entries, the condition keys AWS gives PutEvents (decision 0273).
         policy = await call.events.bus_policy(owner, bus)
-        await call.allow("PutEvents", call.bus_arn(bus, owner), policy=policy, owner=owner)
+        arn = call.bus_arn(bus, owner)
+        call.resources.append(arn)
+        for keys in _put_events_keys(kinds):
+            await call.authorise("events:PutEvents", arn, policy=policy, owner=owner, keys=keys)
     results = await call.events.put_events(call.tenant_id, entries, other_accounts=True)
     shaped: list[dict[str, str]] = []
     for result in results:
@@ -278,6 +294,18 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
     )
     failed = sum(1 for result in results if result.event_id is None)
     return {"FailedEntryCount": failed, "Entries": shaped}
+
+
+def _put_events_keys(kinds: set[tuple[str, str]]) -> list[dict[str, ContextValue]]:
+    """The condition keys of each (source, detail type) PutEvents puts on one bus; a bus
+    whose entries all lack them (refused one by one) is judged on the rest."""
+    direct: dict[str, ContextValue] = {"events:eventBusInvocation": False}
+    if not kinds:
+        return [direct]
+    return [
+        {**direct, "events:source": source, "events:detail-type": detail_type}
+        for source, detail_type in sorted(kinds)
+    ]
 
 
 def _entry_bytes(entry: Mapping[str, Any]) -> int:

@@ -13,6 +13,7 @@ metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
@@ -32,6 +33,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal
 from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy.context import ContextValue
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
@@ -99,7 +101,12 @@ class EventsApp(JsonEndpoint[EventsCall]):
         client = scope.get("client")
 
         async def authorise(
-            action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+            action: str,
+            resource: str,
+            *,
+            policy: str | None = None,
+            owner: str | None = None,
+            keys: Mapping[str, ContextValue] | None = None,
         ) -> None:
             await self._authorise(
                 principal,
@@ -109,6 +116,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 secure=scope.get("scheme") == "https",
                 policy=policy,
                 owner=owner,
+                keys=keys,
             )
 
         request.context = EventsCall(
@@ -139,6 +147,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         secure: bool,
         policy: str | None = None,
         owner: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
         """AccessDeniedException unless the caller's identity policies or ``policy``, the
         resource policy of ``owner``'s bus, allow ``action`` on ``resource``, as the engine
@@ -152,7 +161,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             source_ip=source_ip,
             secure=secure,
             region=self._settings.region,
-            keys=principal_keys(policies),
+            keys={**principal_keys(policies), **(keys or {})},
         )
         resource_policy = None if policy is None else load_policy(policy, kind=PolicyKind.RESOURCE)
         if endpoint_refusal(context) is None and policies_allow(

@@ -1,7 +1,8 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
 (the platform's SQS queues and SNS topics; API destinations over HTTP, decision 0200, their
 targets' roles judged by :class:`RoleInvokes`; Kinesis and Firehose streams as their targets'
-roles, decision 0238), the scheduled rules' dispatcher, the archives and
+roles, decision 0238; event buses of the account or another, decision 0273), the scheduled
+rules' dispatcher, the archives and
 their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
 events into their owner's default bus.
 
@@ -19,7 +20,9 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 from andromede.alarm_adapters import AlarmStateEventSender
 from andromede.audit.service import AuditService
@@ -31,6 +34,7 @@ from andromede.connection_secret_adapters import SecretsManagerConnectionSecrets
 from andromede.db.database import Database
 from andromede.db.doorbells import EVENT_DELIVERIES, EVENT_REPLAYS
 from andromede.db.notification_events import EventSealer
+from andromede.event_bus_targets import RoleBusTargets
 from andromede.event_key_adapters import KmsEventKeys
 from andromede.event_stream_targets import EVENTS_PRINCIPAL, EventsRoles, RoleStreamTargets
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
@@ -58,6 +62,7 @@ from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.metrics.runs_sql import SqlMetricRuns
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
@@ -80,12 +85,18 @@ __all__ = [
 
 
 class EventTargets:
-    """The platform's queues and topics as EventBridge's targets."""
+    """The platform's queues and topics as EventBridge's targets: the account's own written
+    by ``events.amazonaws.com`` (their policy must let it in with the rule as
+    ``aws:SourceArn``), another account's as the target's execution role (decision 0273:
+    the role's policies and the queue's or topic's policy must both allow it, as AWS's
+    "Sending events to an AWS service in another account" says)."""
 
     def __init__(self, queues: QueueService, topics: TopicService, pubsub: PubSubService) -> None:
         self._queues = queues
         self._topics = topics
         self._pubsub = pubsub
+        # The targets' roles (decision 0273); None: another account's targets are refused.
+        self.roles: EventsRoles | None = None
 
     async def send(
         self,
@@ -97,24 +108,62 @@ class EventTargets:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         parts = parse_arn(arn)
-        if parts is None or parts[2] != tenant_id:
-            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target of the account")
+        if parts is None:
+            raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target")
         service, _, account, name = parts
+        sender = Sender(tenant_id, rule_arn, role_arn)
         if service == "sqs":
-            await self._to_queue(account, name, message, rule_arn, group_id, dedup_id, attributes)
+            await self._to_queue(sender, account, name, message, group_id, dedup_id, attributes)
         elif service == "sns":
-            await self._to_topic(tenant_id, arn, message, rule_arn, group_id, dedup_id)
+            await self._to_topic(sender, account, arn, message, group_id, dedup_id)
         else:
             raise DeliveryRefused("NO_RESOURCE", f"{arn} is no served target")
 
+    async def _check(
+        self, sender: Sender, action: str, resource: str, owner: str, policy: str | None
+    ) -> None:
+        """DeliveryRefused unless ``sender`` may ``action`` on the queue or topic."""
+        if owner == sender.tenant_id:
+            if not service_may(
+                policy,
+                service=EVENTS_PRINCIPAL,
+                action=action,
+                resource=resource,
+                resource_account=owner,
+                source_arn=sender.rule_arn,
+                source_account=owner,
+                region=(parse_arn(resource) or ("", "", "", ""))[1],
+            ):
+                raise DeliveryRefused(
+                    "NO_PERMISSIONS", f"the policy of {resource} does not let {EVENTS_PRINCIPAL} in"
+                )
+            return
+        roles, session = self.roles, None
+        if roles is not None and sender.role_arn is not None:
+            session = await roles.session(sender.tenant_id, sender.role_arn)
+        if roles is None or session is None:
+            raise DeliveryRefused(
+                "FAILED_TO_ASSUME_ROLE",
+                f"{EVENTS_PRINCIPAL} may not assume the role {sender.role_arn}",
+            )
+        if not await roles.allows(
+            session, action, resource, resource_policy=policy, resource_account=owner
+        ):
+            raise DeliveryRefused(
+                "NO_PERMISSIONS",
+                f"the target's role may not {action} on {resource} (the role's policies and "
+                "the target's policy must both allow it)",
+            )
+
     async def _to_queue(
         self,
+        sender: Sender,
         account: str,
         name: str,
         message: str,
-        rule_arn: str,
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None,
@@ -122,21 +171,10 @@ class EventTargets:
         try:
             queue = await self._queues.get_queue(account, account, name)
         except QueueError as exc:
-            raise DeliveryRefused("NO_RESOURCE", f"queue {name} does not exist") from exc
-        allowed = service_may(
-            queue.attributes.get("Policy"),
-            service=EVENTS_PRINCIPAL,
-            action="sqs:SendMessage",
-            resource=queue.arn,
-            resource_account=queue.tenant_id,
-            source_arn=rule_arn,
-            source_account=account,
-            region=queue.region,
+            raise _missing(sender, account, f"queue {name}") from exc
+        await self._check(
+            sender, "sqs:SendMessage", queue.arn, queue.tenant_id, queue.attributes.get("Policy")
         )
-        if not allowed:
-            raise DeliveryRefused(
-                "NO_PERMISSIONS", f"the policy of {queue.arn} does not let {EVENTS_PRINCIPAL} in"
-            )
         fifo = is_fifo(queue)
         try:
             await self._queues.send_message(
@@ -159,34 +197,23 @@ class EventTargets:
 
     async def _to_topic(
         self,
-        tenant_id: str,
+        sender: Sender,
+        account: str,
         arn: str,
         message: str,
-        rule_arn: str,
         group_id: str | None,
         dedup_id: str,
     ) -> None:
         try:
-            topic = await self._topics.get_topic(tenant_id, arn)
+            topic = await self._topics.get_topic(account, arn)
         except NotificationError as exc:
-            raise DeliveryRefused("NO_RESOURCE", f"topic {arn} does not exist") from exc
-        allowed = service_may(
-            topic.attributes.get("Policy"),
-            service=EVENTS_PRINCIPAL,
-            action="sns:Publish",
-            resource=topic.arn,
-            resource_account=topic.tenant_id,
-            source_arn=rule_arn,
-            source_account=tenant_id,
-            region=topic.region,
+            raise _missing(sender, account, f"topic {arn}") from exc
+        await self._check(
+            sender, "sns:Publish", topic.arn, topic.tenant_id, topic.attributes.get("Policy")
         )
-        if not allowed:
-            raise DeliveryRefused(
-                "NO_PERMISSIONS", f"the policy of {topic.arn} does not let {EVENTS_PRINCIPAL} in"
-            )
         try:
             await self._pubsub.publish(
-                tenant_id,
+                account,
                 arn,
                 message,
                 None,
@@ -197,6 +224,24 @@ class EventTargets:
             )
         except NotificationError as exc:
             raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
+
+
+def _missing(sender: Sender, owner: str, what: str) -> DeliveryRefused:
+    """A target that is not there: ``NO_RESOURCE`` for the account's own; for another
+    account's, what a target whose policy lets no one in answers (``NO_PERMISSIONS``), so that
+    a rule cannot probe which queues and topics another account holds."""
+    if owner == sender.tenant_id:
+        return DeliveryRefused("NO_RESOURCE", f"{what} does not exist")
+    return DeliveryRefused("NO_PERMISSIONS", f"{what} does not let the target's role in")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sends a delivery: the rule's account, the rule, the target's execution role."""
+
+    tenant_id: str
+    rule_arn: str
+    role_arn: str | None
 
 
 class RoleInvokes:
@@ -234,6 +279,27 @@ class BucketEventBus:
         return True
 
 
+class RuleMetrics:
+    """AWS/Events' per-rule metrics (decision 0273) into the platform's metrics sink: each a
+    count of 1, dimension ``RuleName`` for a rule of the default bus, ``EventBusName`` and
+    ``RuleName`` for a custom bus's, as AWS publishes them."""
+
+    NAMESPACE: Final = "AWS/Events"
+
+    def __init__(self, sink: MetricsSink) -> None:
+        self._sink = sink
+
+    def __call__(self, tenant_id: str, rule: str, name: str) -> None:
+        parts = parse_arn(rule)
+        if parts is None or not parts[3].startswith("rule/"):
+            return
+        path = parts[3].removeprefix("rule/").split("/")
+        dims = [("RuleName", path[-1])]
+        if len(path) > 1:
+            dims = [("EventBusName", "/".join(path[:-1])), *dims]
+        self._sink.record(tenant_id, self.NAMESPACE, name, dims, 1.0, "Count")
+
+
 class EventsParts:
     """EventBridge as ``serve`` runs it: the service over the SQL store and its durable
     deliveries (sealed by ``sealer``, the notification events' sealer), then the API
@@ -247,7 +313,9 @@ class EventsParts:
         targets: EventTargets,
         sealer: EventSealer | None = None,
         identity: IdentityService | None = None,
+        metrics: MetricsSink | None = None,
     ) -> None:
+        """``metrics``: the platform's sink of AWS/Events' rule metrics (decision 0273)."""
         self._settings = settings
         self._db = db
         self._identity = identity
@@ -319,6 +387,15 @@ class EventsParts:
             ),
         )
         self.service.archiver = self.archives
+        if metrics is not None:
+            self.service.metrics = self.deliveries.metrics = RuleMetrics(metrics)
+        # Decision 0273: event buses (the account's and others') as targets, as their roles.
+        self.bus_targets: RoleBusTargets | None = None
+        if identity is not None:
+            roles = EventsRoles(identity, settings.region)
+            self.bus_targets = RoleBusTargets(self.service, roles)
+            self.deliveries.buses = self.bus_targets
+            targets.roles = roles  # another account's queues and topics
 
     def under_customer_keys(
         self,
@@ -350,6 +427,8 @@ class EventsParts:
         rate_limiter: RateLimiter | None,
         billing: BillingService | None,
     ) -> EventsApp:
+        if self.bus_targets is not None:
+            self.bus_targets.billing = billing  # events sent bus to bus, as AWS bills them
         return EventsApp(
             self.service,
             identity,
@@ -441,8 +520,10 @@ def events_parts(
     pubsub: PubSubService,
     sealer: EventSealer | None = None,
     identity: IdentityService | None = None,
+    metrics: MetricsSink | None = None,
 ) -> EventsParts:
-    return EventsParts(settings, db, EventTargets(queues, topics, pubsub), sealer, identity)
+    targets = EventTargets(queues, topics, pubsub)
+    return EventsParts(settings, db, targets, sealer, identity, metrics)
 
 
 def instance_state_events(

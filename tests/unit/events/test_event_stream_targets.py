@@ -59,6 +59,7 @@ class DeadLetters:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         self.sent.append((arn, json.loads(message), attributes or {}))
 
@@ -184,7 +185,8 @@ async def test_put_targets_checks_stream_targets_in_awss_words(targets: Targets)
     await refused({"Arn": stream, "RoleArn": "events"}, "Provided Arn is not in correct format")
     await refused({"Arn": stream, "RoleArn": stream}, "Provided Arn is not in correct format")
     for bad in (
-        stream.replace(account, "999999999999"),
+        # Decision 0273: another account's Kinesis stream is a target, its Firehose not.
+        targets.firehose_arn.replace(account, "999999999999"),
         stream.replace(REGION, "eu-fr-2"),
         targets.arn("kinesis", "stream/"),
         targets.arn("kinesis", "events"),
@@ -321,3 +323,31 @@ async def test_a_stream_under_a_customer_key_asks_the_roles_kms_right(targets: T
     assert len(targets.dead.sent) == 1, targets.codes()
     [(partition, data)] = await targets.records("other")
     assert (partition, json.loads(data)["id"]) == (event_id, event_id)
+
+
+async def test_a_kinesis_stream_of_another_account_by_its_policy(targets: Targets) -> None:
+    """Decision 0273: another account's stream is written as the rule's account's role when
+    the role's policies and the stream's resource policy (decision 0248) both allow it."""
+    other = (await targets.fire.identity.create_tenant("stream-owner")).tenant.id
+    await targets.kinesis.create(other, "shared", 1, StreamMode.PROVISIONED)
+    theirs = f"arn:aws:kinesis:{REGION}:{other}:stream/shared"
+    role = await targets.role("to-theirs", "kinesis:PutRecord")
+    with pytest.raises(ValidationError, match=f"RoleArn is required for target {theirs}"):
+        await targets.service.put_rule(targets.account, "r", "default", event_pattern="{}")
+        await targets.service.put_targets(
+            targets.account, "r", "default", [{"Id": "k", "Arn": theirs}]
+        )
+    await targets.route({"Id": "k", "Arn": theirs, "RoleArn": role})
+    assert [code for code, _, _ in targets.codes()] == ["NO_PERMISSIONS"]  # no policy yet
+
+    statement = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": "kinesis:PutRecord",
+                 "Resource": theirs}  # fmt: skip
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    await targets.kinesis.set_policy(other, "shared", None, policy)
+    targets.dead.sent.clear()
+    event_id = await targets.route({"Id": "k", "Arn": theirs, "RoleArn": role})
+    assert targets.dead.sent == []
+    token = await targets.kinesis.iterator(other, "shared", "shardId-000000000000",
+                                           "TRIM_HORIZON")  # fmt: skip
+    read = await targets.kinesis.records(other, token, 100)
+    assert [json.loads(r.data)["id"] for r in read.records] == [event_id]

@@ -53,6 +53,7 @@ class Sink:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         if arn in self.refused:
             raise DeliveryRefused("NO_PERMISSIONS", "refused")

@@ -68,6 +68,7 @@ class RecordingSink:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         self.sent.append(Sent(arn, message, rule_arn, attributes))
 
@@ -308,3 +309,57 @@ async def test_a_refusing_key_keeps_nothing_and_fails_replays(buses: Bus) -> Non
     replay = await events.ok("DescribeReplay", {"ReplayName": "dark"})
     assert replay["State"] == "FAILED" and key in replay["StateReason"], replay
     assert buses.sink.sent == [] and await events.parts.deliveries.queue.waiting() == 0
+
+
+async def test_a_forwarded_event_onto_a_bus_whose_key_refuses(buses: Bus) -> None:
+    """Decision 0273: a rule's bus target whose bus is under a key takes the forwarded event
+    sealed as its own; once the key is disabled the delivery fails ``NO_PERMISSIONS`` at once,
+    its reason (the key's state) told to the bus's own account only, never to another's."""
+    events = buses.events
+    key = await events.key(bus=buses.arn("orders"))
+    await events.ok("CreateEventBus", {"Name": "orders", "KmsKeyIdentifier": key})
+    await buses.rule("orders")
+    pattern = '{"source":["shop"]}'
+    await events.ok("PutRule", {"Name": "fwd", "EventPattern": pattern})
+    forward = {"Id": "b", "Arn": buses.arn("orders"),
+               "DeadLetterConfig": {"Arn": buses.queue("dlq")}}  # fmt: skip
+    await events.ok("PutTargets", {"Rule": "fwd", "Targets": [forward]})
+    await buses.put("default", "4111-secret")
+    await events.parts.deliveries.drain()
+    [sent] = buses.sink.sent
+    assert json.loads(sent.message) == {"paid-with": "4111-secret"}
+
+    # Another account, let in by the bus's policy, forwards as its role.
+    other = await events.identity.create_tenant("sender")
+    them = replace(
+        events,
+        credentials=Credentials(other.access_key_id, other.secret_access_key),
+        tenant_id=other.tenant.id,
+    )
+    trusted = {"Service": "events.amazonaws.com"}
+    assume = {"Effect": "Allow", "Principal": trusted, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [assume]}
+    role = await events.identity.create_role(them.tenant_id, "send", json.dumps(trust))
+    allow = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}
+    await events.identity.put_role_policy(
+        them.tenant_id, "send", "p", json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    )
+    grant = {"EventBusName": "orders", "Action": "events:PutEvents",
+             "Principal": them.tenant_id, "StatementId": "sender"}  # fmt: skip
+    assert (await events.call("PutPermission", grant)).status == 200
+    await them.ok("PutRule", {"Name": "fwd", "EventPattern": pattern})
+    their_dlq = f"arn:aws:sqs:{REGION}:{them.tenant_id}:dlq"
+    theirs = {**forward, "RoleArn": role.arn, "DeadLetterConfig": {"Arn": their_dlq}}
+    await them.ok("PutTargets", {"Rule": "fwd", "Targets": [theirs]})
+
+    await events.keys.disable_key(events.root(), key)
+    buses.sink.sent.clear()
+    await buses.put("default", "5500-secret")
+    await replace(buses, events=them).put("default", "6011-secret")
+    await events.parts.deliveries.drain()
+    letters = {s.arn: s.attributes or {} for s in buses.sink.sent}
+    assert set(letters) == {buses.queue("dlq"), their_dlq}
+    own, foreign = letters[buses.queue("dlq")], letters[their_dlq]
+    assert own["ERROR_CODE"] == foreign["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert key in own["ERROR_MESSAGE"]
+    assert key not in foreign["ERROR_MESSAGE"] and "disabled" not in foreign["ERROR_MESSAGE"]

@@ -156,6 +156,7 @@ class DeadLetters:
         group_id: str | None,
         dedup_id: str,
         attributes: dict[str, str] | None = None,
+        role_arn: str | None = None,
     ) -> None:
         self.sent.append((arn, message, dict(attributes or {})))
 
