@@ -14,7 +14,8 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
-target's role. Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
+target's role, CloudWatch Logs groups (decision 0277) by :class:`LogSink` as EventBridge.
+Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
 ``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
 ``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
 unnamed one once its retries are spent.
@@ -59,6 +60,7 @@ __all__ = [
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
+    "LogSink",
     "RunClaims",
     "Scheduler",
     "StreamSink",
@@ -120,6 +122,15 @@ class StreamSink(Protocol):
         ...
 
 
+class LogSink(Protocol):
+    async def send(
+        self, tenant_id: str, target: Target, message: str, event: dict[str, Any], rule_arn: str
+    ) -> None:
+        """Write ``message`` as one log event into the log group ``target`` names, as
+        EventBridge by the group's resource policy (decision 0277); errors as StreamSink's."""
+        ...
+
+
 def _is_stream(arn: str) -> bool:
     return arn.startswith(("arn:aws:kinesis:", "arn:aws:firehose:"))
 
@@ -164,6 +175,8 @@ class Deliveries:
         self.keys: EventKeys | None = None
         # Kinesis and Firehose streams as targets (decision 0238); None where not served.
         self.streams: StreamSink | None = None
+        # CloudWatch Logs groups as targets (decision 0277); None where not served.
+        self.log_groups: LogSink | None = None
 
     async def submit(
         self,
@@ -353,6 +366,12 @@ class Deliveries:
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
                 await self.streams.send(delivery.tenant_id, target, document["message"], event)
+            elif target.arn.startswith("arn:aws:logs:"):
+                if self.log_groups is None:
+                    raise DeliveryRefused("NO_RESOURCE", "log group targets are not served")
+                await self.log_groups.send(
+                    delivery.tenant_id, target, document["message"], event, delivery.rule_arn
+                )
             else:
                 await self._sink.send(
                     delivery.tenant_id,
