@@ -634,7 +634,7 @@ class Application:
         apis["events"] = eventbridge.api(identity, audit, rate_limiter, billing)
         # Parameter Store's public parameters, events and policy upkeep (decision 0241).
         background.append(ssm_events(settings, ssm, compute, eventbridge.service, audit))
-        eventbridge.stream_targets(apis)  # Kinesis and Firehose as targets (decision 0238)
+        eventbridge.stream_targets(apis, billing)  # streams, log groups as targets (0238, 0277)
         background += eventbridge.background(reconciler.owner)
         compute.on_transition = eventbridge.instance_events(compute.on_transition)
         compute.spot_warning = eventbridge.spot_warnings()  # decision 0202

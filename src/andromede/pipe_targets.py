@@ -12,7 +12,11 @@ that sends each event, as the pipe's template made it, to the pipe's target as i
   ``Pipe <name>`` and ``Event from <source>``);
 - an API destination: ``events:InvokeApiDestination``, invoked by EventBridge's own invoker
   (its connection's authorization, the egress guard, the pacing) with the pipe's
-  ``HttpParameters``.
+  ``HttpParameters``;
+- a CloudWatch Logs log group (decision 0277): ``logs:CreateLogStream`` and
+  ``logs:PutLogEvents`` on the stream (``CloudWatchLogsParameters.LogStreamName``, else the
+  pipe's name), each event one log event through the Logs service's put path
+  (``log_group_targets``).
 
 A parameter may be a JSON path into the event (``$.body.group``), as AWS's dynamic
 parameters (an API destination's path, header and query string values too, decision 0268).
@@ -23,6 +27,7 @@ full shard, a stream being made) is any other exception.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -37,6 +42,8 @@ from andromede.iam.model import Principal
 from andromede.kinesis import errors as kinesis_errors
 from andromede.kinesis.service import Entry, KinesisService
 from andromede.kms.keys_interface import Caller
+from andromede.log_group_targets import LogTargetWriter, log_group_name, pipe_log_event
+from andromede.logs.model import stream_arn
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.pipe_roles import PipeRoles
@@ -76,6 +83,10 @@ def dynamic_http(params: dict[str, Any], event: dict[str, Any]) -> dict[str, Any
     return http
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _event_id(event: dict[str, Any]) -> str:
     return str(event.get("messageId") or event.get("eventID") or uuid.uuid4())
 
@@ -91,6 +102,7 @@ class PipeTargets:
         firehose: Callable[[], FirehoseService | None],
         invoke_api: ApiInvoke | None,
         region: str,
+        logs: LogTargetWriter | None = None,
     ) -> None:
         self._roles = roles
         self._queues = queues
@@ -100,6 +112,7 @@ class PipeTargets:
         self._firehose = firehose
         self._invoke_api = invoke_api
         self._region = region
+        self._logs = logs
 
     async def send(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
         session = await self._roles.session(pipe)
@@ -126,6 +139,8 @@ class PipeTargets:
         elif kind == "api-destination":
             await self._roles.require(session, "events:InvokeApiDestination", pipe.target)
             await self._to_api(pipe, payload, event)
+        elif kind == "logs":
+            await self._to_log_group(pipe, session, payload, event)
         else:
             raise EndpointRefused("NO_RESOURCE", f"the target {pipe.target[:512]} is not served")
 
@@ -217,6 +232,30 @@ class PipeTargets:
         (result,) = await self._events.put_events(pipe.tenant_id, [entry])
         if result.error_code is not None:
             raise EndpointRefused(result.error_code, result.error_message or "")
+
+    async def _to_log_group(
+        self, pipe: Pipe, session: Principal, payload: str, event: dict[str, Any]
+    ) -> None:
+        name = log_group_name(pipe.target, pipe.tenant_id, self._region)
+        if self._logs is None or name is None:
+            raise EndpointRefused("NO_RESOURCE", "CloudWatch Logs is not served by this deployment")
+        params = pipe.target_parameters.get("CloudWatchLogsParameters", {})
+        stream = params.get("LogStreamName") or pipe.name
+        resource = stream_arn(self._region, pipe.tenant_id, name, stream)
+        await self._roles.require(session, "logs:CreateLogStream", resource)
+        await self._roles.require(session, "logs:PutLogEvents", resource)
+        try:  # the Timestamp path reads the payload when it is a JSON object, else the event
+            document = json.loads(payload)
+        except ValueError:
+            document = None
+        try:
+            log_event = pipe_log_event(
+                params, payload, document if isinstance(document, dict) else event, _now_ms()
+            )
+            await self._logs.require_group(pipe.tenant_id, name)
+            await self._logs.write(pipe.tenant_id, name, stream, log_event)
+        except DeliveryRefused as exc:
+            raise EndpointRefused(exc.code, str(exc)[:512]) from None
 
     async def _to_api(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
         if self._invoke_api is None:

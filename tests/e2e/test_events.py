@@ -16,7 +16,9 @@ account's PutEvents onto the first's bus (named by ARN) is
 refused until the bus's owner grants it with PutPermission, then reaches the owner's rule
 (session 48); a rule of the first account sends, as its role, to a bus and a queue of the
 second (decision 0273). A custom bus's archive takes its events, and a replay of a window sends them
-again to its rule's queue with ``replay-name`` (decision 0196). A rule whose target is an API
+again to its rule's queue with ``replay-name`` (decision 0196). The first rule also writes
+its event into a log group that the account's Logs resource policy opens to EventBridge, in a
+stream named after the event's id (decision 0277). A rule whose target is an API
 destination (decision 0200) POSTs its transformed events, with the connection's API key, to
 an HTTP server the test runs on the loopback, as an IAM role allowed
 ``events:InvokeApiDestination``; the key is in a Secrets Manager secret EventBridge manages,
@@ -143,6 +145,26 @@ def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
         ),
     )
     fanned_url, fanned_arn = queue(sqs, "from-topic", None)
+    # A log group target (decision 0277), let in by the account's Logs resource policy.
+    logs = client_for(server, "logs", *server.credentials())
+    logs.create_log_group(logGroupName="/aws/events/big-orders")
+    log_arn = f"arn:aws:logs:{REGION}:{account}:log-group:/aws/events/big-orders"
+    logs.put_resource_policy(
+        policyName="TrustEventsToStoreLogEvent",
+        policyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["events.amazonaws.com"]},
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": f"arn:aws:logs:{REGION}:{account}:log-group:/aws/events/*:*",
+                    }
+                ],
+            }
+        ),
+    )
     sns.subscribe(
         TopicArn=topic_arn,
         Protocol="sqs",
@@ -169,6 +191,7 @@ def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
                 "RetryPolicy": {"MaximumRetryAttempts": 0},
             },
             {"Id": "topic", "Arn": topic_arn, "Input": '{"note": "constant"}'},
+            {"Id": "log", "Arn": log_arn},
         ],
     )
     assert answer["FailedEntryCount"] == 0
@@ -217,16 +240,27 @@ def test_rule_to_queues_topic_and_dead_letters(server: ServerProcess) -> None:
     assert attributes["ERROR_CODE"] == "NO_PERMISSIONS"
     assert receive(sqs, closed_url, wait=1) == []
     assert receive(sqs, url, wait=1) == []  # the small order matched nothing
+    logged: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while not logged and time.monotonic() < deadline:
+        try:
+            logged = logs.get_log_events(
+                logGroupName="/aws/events/big-orders", logStreamName=event_id
+            )["events"]
+        except ClientError:  # the stream is not made yet
+            time.sleep(0.2)
+    [log_event] = logged  # one stream an event, named after its id
+    assert json.loads(log_event["message"])["id"] == event_id
 
     # Listing and names by target; deletion refused while targets remain.
     listed = events.list_targets_by_rule(Rule="big-orders")["Targets"]
-    assert [t["Id"] for t in listed] == ["closed", "shaped", "topic", "whole"]
-    assert listed[1]["SqsParameters"] == {"MessageGroupId": "orders"}
+    assert [t["Id"] for t in listed] == ["closed", "log", "shaped", "topic", "whole"]
+    assert listed[2]["SqsParameters"] == {"MessageGroupId": "orders"}
     assert events.list_rule_names_by_target(TargetArn=arn)["RuleNames"] == ["big-orders"]
     with pytest.raises(ClientError) as refused:
         events.delete_rule(Name="big-orders")
     assert code(refused) == "ValidationException"
-    events.remove_targets(Rule="big-orders", Ids=["whole", "shaped", "closed", "topic"])
+    events.remove_targets(Rule="big-orders", Ids=["whole", "shaped", "closed", "topic", "log"])
     events.delete_rule(Name="big-orders")
     with pytest.raises(ClientError) as missing:
         events.describe_rule(Name="big-orders")

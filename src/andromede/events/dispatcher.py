@@ -14,7 +14,8 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``TARGET_ARN``, ``ERROR_CODE``, ``ERROR_MESSAGE``, ``EXHAUSTED_RETRY_CONDITION``,
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
-target's role; event buses (decision 0273) receive the event itself through :class:`BusSink`.
+target's role, event buses (decision 0273) receive the event itself through :class:`BusSink`,
+CloudWatch Logs groups (decision 0277) by :class:`LogSink` as EventBridge.
 Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
 ``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
 ``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
@@ -70,6 +71,7 @@ __all__ = [
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
+    "LogSink",
     "RuleMetric",
     "RunClaims",
     "Scheduler",
@@ -152,6 +154,15 @@ class BusSink(Protocol):
         ...
 
 
+class LogSink(Protocol):
+    async def send(
+        self, tenant_id: str, target: Target, message: str, event: dict[str, Any], rule_arn: str
+    ) -> None:
+        """Write ``message`` as one log event into the log group ``target`` names, as
+        EventBridge by the group's resource policy (decision 0277); errors as StreamSink's."""
+        ...
+
+
 def _is_stream(arn: str) -> bool:
     return arn.startswith(("arn:aws:kinesis:", "arn:aws:firehose:"))
 
@@ -200,6 +211,8 @@ class Deliveries:
         self.buses: BusSink | None = None
         # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
         self.metrics: RuleMetric | None = None
+        # CloudWatch Logs groups as targets (decision 0277); None where not served.
+        self.log_groups: LogSink | None = None
 
     def _count(self, tenant_id: str, rule: str, *names: str) -> None:
         if self.metrics is not None:
@@ -398,6 +411,12 @@ class Deliveries:
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
                 await self.streams.send(delivery.tenant_id, target, document["message"], event)
+            elif target.arn.startswith("arn:aws:logs:"):
+                if self.log_groups is None:
+                    raise DeliveryRefused("NO_RESOURCE", "log group targets are not served")
+                await self.log_groups.send(
+                    delivery.tenant_id, target, document["message"], event, delivery.rule_arn
+                )
             elif (parse_arn(target.arn) or ("", "", "", ""))[2] != delivery.tenant_id:
                 # Decision 0273: another account's queue or topic, as the target's role.
                 await self._sink.send(

@@ -1,11 +1,13 @@
 """PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue, an
 SNS topic, an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``), a
 Kinesis data stream (with its ``RoleArn`` and ``KinesisParameters``) or a Firehose delivery
-stream (with its ``RoleArn``; decision 0238) of the caller's account and region, or an event
-bus of the region, the caller's or another account's (decision 0273: ``RoleArn`` required for
-another account's, no input settings: the bus receives the event itself); a queue, topic or
-Kinesis stream of another account of the region with an execution ``RoleArn`` of the
-caller's account (decision 0273); one at most of
+stream (with its ``RoleArn``; decision 0238) or a CloudWatch Logs log group (decision 0277:
+no role, as AWS writes by the group's resource policy; no ``Input`` nor ``InputPath``, and an
+``InputTransformer`` only of AWS's ``{"timestamp": <…>, "message": <…>}`` shape) of the
+caller's account and region, or an event bus of the region, the caller's or another
+account's (decision 0273: ``RoleArn`` required for another account's, no input settings: the
+bus receives the event itself); a queue, topic or Kinesis stream of another account of the
+region with an execution ``RoleArn`` of the caller's account (decision 0273); one at most of
 ``Input``, ``InputPath`` and ``InputTransformer``, a FIFO queue's ``MessageGroupId``, a
 ``RetryPolicy`` within AWS's ranges and a ``DeadLetterConfig`` naming an SQS queue. Members of
 targets not served here (``EcsParameters``, ``BatchParameters``…) are refused by name rather
@@ -23,8 +25,9 @@ from andromede.events.errors import ValidationError
 from andromede.events.model import Target, check_target_id, parse_arn
 from andromede.events.transform import check_path, check_transformer
 
-__all__ = ["check_target"]
+__all__ = ["check_log_group_input", "check_target"]
 
+_PLACEHOLDER: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|<[A-Za-z0-9_.\-]+>')
 _API_DESTINATION: Final = re.compile(r"api-destination/[\.\-_A-Za-z0-9]{1,64}/[\-A-Za-z0-9]+")
 # Decision 0273: the targets AWS sends to in another account (of those served here).
 _CROSS_ACCOUNT: Final = frozenset({"sqs", "sns", "kinesis"})
@@ -36,6 +39,8 @@ _STREAMS: Final = {
     "kinesis": re.compile(r"stream/[a-zA-Z0-9_.\-]{1,128}"),
     "firehose": re.compile(r"deliverystream/[a-zA-Z0-9_.\-]{1,64}"),
 }
+# Decision 0277: a log group's ARN, with or without the ":*" DescribeLogGroups answers.
+_LOG_GROUP: Final = re.compile(r"log-group:[.\-_/#A-Za-z0-9]{1,512}(:\*)?")
 
 _KNOWN: Final = frozenset(
     {
@@ -71,8 +76,8 @@ def check_target(
     if unknown:
         raise ValidationError(
             f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
-            "queue, SNS topic, API destination, Kinesis stream, Firehose stream and event bus "
-            "targets are served (decisions 0192, 0200, 0238, 0273)."
+            "queue, SNS topic, API destination, Kinesis stream, Firehose stream, event bus and "
+            "log group targets are served (decisions 0192, 0200, 0238, 0273, 0277)."
         )
     service = _service_of(
         arn, tenant_id=tenant_id, region=region, target_id=target_id, other_accounts=True
@@ -91,6 +96,8 @@ def check_target(
         raise ValidationError(f"HttpParameters is only for API destination targets ({target_id}).")
     if service in _STREAMS:
         _check_stream_role(spec.get("RoleArn"), arn)
+    if service == "logs":
+        check_log_group_input(spec, target_id)
     if service == "kinesis":
         _check_partition_key(spec.get("KinesisParameters"))
     elif "KinesisParameters" in spec:
@@ -148,15 +155,16 @@ def _service_of(
     destination = service == "events" and _API_DESTINATION.fullmatch(resource) is not None
     stream = service in _STREAMS and _STREAMS[service].fullmatch(resource) is not None
     plain = service in ("sqs", "sns") and ":" not in resource and "/" not in resource
-    if not (destination or stream or plain):
+    log_group = service == "logs" and _LOG_GROUP.fullmatch(resource) is not None
+    if not (destination or stream or plain or log_group):
         raise ValidationError(
             f"Target {target_id}: only SQS queues, SNS topics, API destinations, Kinesis "
-            "streams, Firehose streams and event buses are served as targets (decisions 0192, "
-            "0200, 0238, 0273)."
+            "streams, Firehose streams, event buses and log groups are served as targets "
+            "(decisions 0192, 0200, 0238, 0273, 0277)."
         )
     if arn_region != region:
         raise ValidationError(
-            f"Target {target_id}: the queue, topic or stream must be of this Region."
+            f"Target {target_id}: the queue, topic, stream or log group must be of this Region."
         )
     if account != tenant_id and not (other_accounts and service in _CROSS_ACCOUNT):
         raise ValidationError(
@@ -204,6 +212,37 @@ def _check_stream_role(role: Any, arn: str) -> None:
     if parts is None or parts[0] != "iam" or not parts[3].startswith("role/"):
         raise ValidationError(
             f"Parameter {role[:256]} is not valid. Reason: Provided Arn is not in correct format."
+        )
+
+
+def check_log_group_input(spec: Mapping[str, Any], target_id: str) -> None:
+    """Decision 0277: what a log group target takes of the event — the whole event, or an
+    ``InputTransformer`` whose template is AWS's ``{"timestamp": <…>, "message": <…>}`` for
+    a log target (its placeholders as they stand, outside string literals or within)."""
+    for member in ("Input", "InputPath"):
+        if member in spec:
+            raise ValidationError(
+                f"{member} is not supported for target {target_id}: a CloudWatch Logs log group "
+                'takes the event, or an InputTransformer of {"timestamp": <timestamp>, '
+                '"message": <message>}.'
+            )
+    transformer = spec.get("InputTransformer")
+    if not isinstance(transformer, dict):
+        return
+    template = transformer.get("InputTemplate")
+    shape: Any = None
+    if isinstance(template, str):
+        try:
+            # A string literal stays; a placeholder outside one stands for a value.
+            shape = json.loads(
+                _PLACEHOLDER.sub(lambda m: m[0] if m[0][0] == '"' else '"p"', template)
+            )
+        except ValueError:
+            shape = None
+    if not isinstance(shape, dict) or set(shape) != {"timestamp", "message"}:
+        raise ValidationError(
+            f"InputTemplate for target {target_id} contains invalid format: a CloudWatch Logs "
+            'target\'s template must be {"timestamp": <timestamp>, "message": <message>}.'
         )
 
 

@@ -5,8 +5,10 @@ its ``InputPathsMap``.
 Paths are the JSONPath subset EventBridge documents: ``$``, then ``.name``, ``['name']`` or
 ``[index]`` steps. The template's ``<name>`` placeholders are filled as EventBridge fills
 them: a string value is written as its text (escaped for JSON when the template is JSON, so
-the result stays valid JSON), any other value as its JSON; a path the event does not have
-gives nothing in a text template and ``null`` in a JSON one. ``<aws.events.rule-arn>``,
+the result stays valid JSON; within a JSON template but outside its string literals, as
+``{"state": <state>}``, as a JSON string, quotes and all, as AWS's examples show), any other
+value as its JSON; a path the event does not have gives nothing in a text template and
+``null`` in a JSON one. ``<aws.events.rule-arn>``,
 ``<aws.events.rule-name>``, ``<aws.events.event.ingestion-time>``, ``<aws.events.event>`` and
 ``<aws.events.event.json>`` are predefined.
 """
@@ -93,6 +95,28 @@ def check_transformer(
         check_path(path)
 
 
+def _quoted_spans(template: str) -> list[tuple[int, int]]:
+    """The (opening, closing) offsets of a JSON template's string literals."""
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    index = 0
+    while index < len(template):
+        char = template[index]
+        if start is not None and char == "\\":
+            index += 2
+            continue
+        if char == '"':
+            if start is None:
+                start = index
+            else:
+                spans.append((start, index))
+                start = None
+        index += 1
+    if start is not None:
+        spans.append((start, len(template)))
+    return spans
+
+
 def render_input(
     event: dict[str, Any],
     *,
@@ -122,6 +146,8 @@ def render_input(
     values["aws.events.event"] = event
     values["aws.events.event.json"] = event
 
+    quoted = _quoted_spans(template) if as_json else []
+
     def fill(found: re.Match[str]) -> str:
         name = found[1]
         if name not in values:
@@ -130,8 +156,12 @@ def render_input(
         if is_missing(value):
             return "null" if as_json else ""
         if isinstance(value, str):
-            # Within a JSON template a string goes between the template's own quotes.
-            return json.dumps(value)[1:-1] if as_json else value
+            if not as_json:
+                return value
+            # Within a JSON string literal a string goes between the template's own quotes;
+            # outside, it is a JSON string of its own.
+            inside = any(start < found.start() < end for start, end in quoted)
+            return json.dumps(value)[1:-1] if inside else json.dumps(value)
         return json.dumps(value, separators=(",", ":"))
 
     return _PLACEHOLDER.sub(fill, template)

@@ -2,7 +2,8 @@
 the documents an account writes to let AWS services (``events.amazonaws.com``,
 ``route53.amazonaws.com``, …) deliver into its log groups. Pure rules here: a name, a JSON
 policy document of at most 5,120 characters, the ``ACCOUNT`` scope. They are kept and
-answered as AWS does; no delivering service here reads them yet (see the decision)."""
+answered as AWS does; EventBridge's log group targets are let in by them (decision 0277,
+``log_group_targets``)."""
 
 from __future__ import annotations
 

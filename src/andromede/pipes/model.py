@@ -352,7 +352,10 @@ _TARGET_MEMBERS: Final = {
     "api-destination": "HttpParameters",
     "sns": None,
     "firehose": None,
+    "logs": "CloudWatchLogsParameters",  # decision 0277
 }
+_LOG_GROUP: Final = re.compile(r"log-group:[.\-_/#A-Za-z0-9]{1,512}(:\*)?")
+_JSON_PATH: Final = re.compile(r"\$(\.[\w/_-]+(\[(\d+|\*)\])*)*")
 
 
 def _text(params: Mapping[str, Any], name: str, low: int, high: int) -> str | None:
@@ -408,6 +411,17 @@ def _target_member(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if key is None:
             raise InvalidPipe("KinesisStreamParameters.PartitionKey is required.", "PartitionKey")
         return {"PartitionKey": key}
+    if kind == "logs":
+        _only(params, frozenset({"LogStreamName", "Timestamp"}), "CloudWatchLogsParameters")
+        logs = {k: v for k in ("LogStreamName", "Timestamp") if (v := _text(params, k, 1, 256))}
+        stream = logs.get("LogStreamName", "")
+        if ":" in stream or "*" in stream:
+            raise InvalidPipe("LogStreamName may not hold ':' or '*'.", "LogStreamName")
+        if "Timestamp" in logs and not _JSON_PATH.fullmatch(logs["Timestamp"]):
+            raise InvalidPipe(
+                "Timestamp must be a JSON path to the time in the payload ($.time).", "Timestamp"
+            )
+        return logs
     if kind == "event-bus":
         _only(
             params,
@@ -443,10 +457,12 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
         raise InvalidPipe(
             f"Target {target[:256]} is not supported by this platform: the targets served are "
             "SQS queues, SNS topics, Kinesis data streams, Firehose streams, EventBridge event "
-            "buses and API destinations.",
+            "buses, API destinations and CloudWatch Logs log groups.",
             "target",
         )
     _own(target, tenant_id, region, "Target")
+    if kind == "logs" and not _LOG_GROUP.fullmatch(target.split(":", 5)[5]):
+        raise InvalidPipe(f"Target {target[:256]} is not a log group's ARN.", "target")
     given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise InvalidPipe("TargetParameters must be an object.", "targetParameters")

@@ -1,8 +1,9 @@
 """EventBridge (decision 0192): its service over the SQL store, the deliveries to its targets
 (the platform's SQS queues and SNS topics; API destinations over HTTP, decision 0200, their
 targets' roles judged by :class:`RoleInvokes`; Kinesis and Firehose streams as their targets'
-roles, decision 0238; event buses of the account or another, decision 0273), the scheduled
-rules' dispatcher, the archives and
+roles, decision 0238; event buses of the account or another, decision 0273; CloudWatch Logs
+groups by their resource policies, decision 0277), the scheduled rules' dispatcher, the
+archives and
 their replays' runner (decision 0196), the API, and the instances' state changes as EC2's
 events into their owner's default bus.
 
@@ -61,6 +62,9 @@ from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
+from andromede.log_group_targets import EventLogTargets, LogTargetWriter
+from andromede.logs.service import LogsService
+from andromede.logsapi.app import LogsApp
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.errors import NotificationError
@@ -440,9 +444,24 @@ class EventsParts:
             connections=self.connections,
         )
 
-    def stream_targets(self, apis: Mapping[str, object]) -> None:
+    def stream_targets(
+        self, apis: Mapping[str, object], billing: BillingService | None = None
+    ) -> None:
         """Decision 0238: Kinesis and Firehose streams as targets, their services found in
-        ``apis`` when a delivery needs them (``serve`` makes them after EventBridge)."""
+        ``apis`` when a delivery needs them (``serve`` makes them after EventBridge); decision
+        0277: CloudWatch Logs groups, what they ingest metered through ``billing``."""
+
+        def logs() -> LogsService | None:
+            app = apis.get(LogsApp.name)
+            return app.service if isinstance(app, LogsApp) else None
+
+        region = self._settings.region
+
+        def ingested(tenant_id: str, size: int, meter: str) -> None:
+            if billing is not None:
+                billing.count(tenant_id, region, meter, size)
+
+        self.deliveries.log_groups = EventLogTargets(LogTargetWriter(logs, ingested), region)
         if self._identity is None:
             return  # no judge of roles: stream targets stay refused (``NO_RESOURCE``)
 

@@ -44,6 +44,7 @@ from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
+from andromede.log_group_targets import LogTargetWriter
 from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
@@ -207,6 +208,12 @@ def pipes_api(
 
     invoker = _api_invoker(settings, connections, roles)
     writers: list[PipeLogWriter] = [PipeLogStreams(roles, firehose)]
+
+    def ingested(tenant_id: str, size: int, meter: str) -> None:
+        if billing is not None:
+            billing.count(tenant_id, settings.region, meter, size)
+
+    log_targets = None if logs is None else LogTargetWriter(lambda: logs, ingested)  # 0277
     if logs is not None:
         writers.append(
             PipeLogGroups(
@@ -240,6 +247,7 @@ def pipes_api(
             firehose,
             None if invoker is None else invoker.send,
             settings.region,
+            log_targets,
         ),
         RunnerPolicy(
             poll_interval=settings.pipes_poll_interval,

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -109,7 +110,9 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
     audit = AuditService(MemoryAuditStore())
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=REGION)
-    events = EventsParts(settings, db, None, identity=identity)  # type: ignore[arg-type]
+    # No queue or topic is a target here; with an identity the parts give the targets roles.
+    no_targets = SimpleNamespace(roles=None)
+    events = EventsParts(settings, db, no_targets, identity=identity)  # type: ignore[arg-type]
     connection = await events.connections.create_connection(
         tenant, "c", "API_KEY",
         {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-123"}},
