@@ -45,6 +45,9 @@ __all__ = [
 # numbers its records above its earlier one's, and every number has 21 digits, as AWS's.
 SEQUENCE_BASE: Final = 1_000_000
 _DIGITS: Final = 21
+# The most partitions a stream's layout derives from its table's throughput (decision 0275;
+# ``dynamodb_stream_shards`` has the same bound).
+MAX_PARTITIONS: Final = 100
 # AWS rolls a stream's shards about every four hours (decision 0275).
 SHARD_LIFETIME_MS: Final = 4 * 3600 * 1000
 
@@ -87,7 +90,9 @@ class ShardLayout:
             return self.partitions
         by_writes = -(-table.write_capacity // 1000)
         by_reads = -(-table.read_capacity // 3000)
-        return max(self.partitions, by_writes, by_reads)
+        # Bounded as the setting is: a deployment raising the table capacity limits far
+        # beyond AWS's 40,000 units must not list thousands of shards a generation.
+        return max(self.partitions, min(MAX_PARTITIONS, max(by_writes, by_reads)))
 
 
 def next_sequence(counter: int, created: int) -> int:

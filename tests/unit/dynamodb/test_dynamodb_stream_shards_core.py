@@ -115,5 +115,7 @@ def test_a_tables_partitions() -> None:
     assert ShardLayout().partitions_for(table) == 3  # 3,000 read units a partition
     assert ShardLayout(partitions=4).partitions_for(table) == 4
     assert ShardLayout().partitions_for(dataclasses.replace(table, write_capacity=1_001)) == 3
+    huge = dataclasses.replace(table, write_capacity=10**6)
+    assert ShardLayout().partitions_for(huge) == 100  # bounded as the setting
     on_demand = dataclasses.replace(table, billing_mode=BillingMode.PAY_PER_REQUEST)
     assert ShardLayout(partitions=2).partitions_for(on_demand) == 2
