@@ -13,9 +13,10 @@ over the platform's SQS queues, Kinesis data streams and DynamoDB streams, read 
   TRIM_HORIZON, AT_TIMESTAMP, or LATEST — the records that arrived since the pipe was made;
   parents first across a reshard (a child waits while a parent has records left).
 - **DynamoDB.** The role must be allowed ``dynamodb:DescribeStream``,
-  ``dynamodb:GetShardIterator`` and ``dynamodb:GetRecords`` on the stream. Its one shard is
-  read from its checkpoint, else TRIM_HORIZON or LATEST (the changes since the pipe was
-  made); each record as Lambda sees it (``eventName``, ``dynamodb.Keys``, ``NewImage``…,
+  ``dynamodb:GetShardIterator`` and ``dynamodb:GetRecords`` on the stream. Its shards are
+  read parents first (decision 0275), each from its checkpoint, else TRIM_HORIZON or
+  LATEST (the changes since the pipe was made); each record as Lambda sees it
+  (``eventName``, ``dynamodb.Keys``, ``NewImage``…,
   ``eventSourceARN``). A checkpoint past the retention reads from the oldest record kept.
 - **Dead letters.** A stream batch given up is described, as AWS describes it (the shard, the
   sequence numbers and arrival times of its first and last records, the reason; no data:
@@ -36,6 +37,7 @@ from typing import Any, Final
 
 from andromede.dynamodb.errors import DynamoError, TrimmedDataAccess
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodb.streams import Stream
 from andromede.iam.model import Principal
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.model import sequence_text
@@ -279,33 +281,55 @@ class PipeSources:
         params = pipe.source_parameters.get("DynamoDBStreamParameters", {})
         try:
             stream = await streams.stream(pipe.tenant_id, pipe.source)
-            shard = stream.shard_id
-            after = checkpoints.get(shard)
-            try:
-                if after is not None:
-                    token = await streams.iterator(stream, shard, "AFTER_SEQUENCE_NUMBER", after)
-                elif params.get("StartingPosition") == "TRIM_HORIZON":
-                    token = await streams.iterator(stream, shard, "TRIM_HORIZON", None)
-                else:  # LATEST: what changed since the pipe was made
-                    token = await streams.iterator(
-                        stream, shard, "AT_TIMESTAMP", None, pipe.created / 1000
+            batches = []
+            # Parents first (decision 0275): a child waits while its parent has records
+            # left, so that one item's changes stay in order across a shard rollover.
+            unfinished: set[str] = set()
+            for shard in streams.shards(stream):
+                parent = shard.parent
+                if parent is not None and parent.shard_id in unfinished:
+                    unfinished.add(shard.shard_id)
+                    continue
+                token = await self._dynamodb_iterator(
+                    streams, stream, shard.shard_id, params, checkpoints.get(shard.shard_id), pipe
+                )
+                _, records, onward = await streams.records(pipe.tenant_id, token, limit)
+                if records or onward is not None:
+                    unfinished.add(shard.shard_id)
+                events = [
+                    SourceEvent(
+                        record | {"eventSourceARN": pipe.source},
+                        sequence=str(record["dynamodb"]["SequenceNumber"]),
+                        arrived=int(record["dynamodb"]["ApproximateCreationDateTime"]) * 1000,
                     )
-            except TrimmedDataAccess:  # past the retention: from the oldest record kept
-                token = await streams.iterator(stream, shard, "TRIM_HORIZON", None)
-            _, records, _ = await streams.records(pipe.tenant_id, token, limit)
+                    for record in records
+                ]
+                if events:
+                    batches.append(SourceBatch(events, shard=shard.shard_id))
         except DynamoError as exc:
             raise EndpointRefused(
                 "NO_RESOURCE", f"{type(exc).__name__}: {str(exc)[:256]}"
             ) from None
-        events = [
-            SourceEvent(
-                record | {"eventSourceARN": pipe.source},
-                sequence=str(record["dynamodb"]["SequenceNumber"]),
-                arrived=int(record["dynamodb"]["ApproximateCreationDateTime"]) * 1000,
-            )
-            for record in records
-        ]
-        return [SourceBatch(events, shard=shard)] if events else []
+        return batches
+
+    async def _dynamodb_iterator(
+        self,
+        streams: DynamoStreams,
+        stream: Stream,
+        shard: str,
+        params: dict[str, Any],
+        after: str | None,
+        pipe: Pipe,
+    ) -> str:
+        try:
+            if after is not None:
+                return await streams.iterator(stream, shard, "AFTER_SEQUENCE_NUMBER", after)
+            if params.get("StartingPosition") == "TRIM_HORIZON":
+                return await streams.iterator(stream, shard, "TRIM_HORIZON", None)
+            # LATEST: what changed since the pipe was made
+            return await streams.iterator(stream, shard, "AT_TIMESTAMP", None, pipe.created / 1000)
+        except TrimmedDataAccess:  # past the retention: from the oldest record kept
+            return await streams.iterator(stream, shard, "TRIM_HORIZON", None)
 
     def _kinesis_event(self, pipe: Pipe, shard: str, record: Any) -> SourceEvent:
         sequence = sequence_text(record.sequence)

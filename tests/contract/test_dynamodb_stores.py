@@ -33,7 +33,7 @@ from andromede.dynamodb.model import (
 )
 from andromede.dynamodb.store import ABSENT, Bound, DynamoStore, ScanRange, TransactWrite
 from andromede.dynamodb.store_sql import SqlDynamoStore
-from andromede.dynamodb.streams import ChangeRecord, Stream, StreamViewType
+from andromede.dynamodb.streams import SEQUENCE_BASE, ChangeRecord, Stream, StreamViewType
 from support.store_backends import BACKENDS, backend_database
 
 
@@ -289,9 +289,14 @@ def stream(label: str, created: int, name: str = "a", tenant_id: str = "t1") -> 
         table_created=1_800_000_000_000,
         wrapped_key=b"\x01wrapped",
         iterator_key=b"k" * 32,
-        next_sequence=created * 1000 + 1,
-        trimmed_to=created * 1000 + 1,
+        next_sequence=at(created),
+        trimmed_to=at(created),
     )
+
+
+def at(ms: int) -> int:
+    """The first number a record made at ``ms`` can take (decision 0275: numbers carry time)."""
+    return ms * SEQUENCE_BASE + 1
 
 
 def change(event: str, token: bytes, created: int, size: int = 10) -> ChangeRecord:
@@ -318,18 +323,18 @@ async def test_writes_append_their_records_to_the_enabled_stream(store: DynamoSt
     ]
     assert not await store.transact("t1", refused)  # the record goes with the refused write
     read = await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)
-    assert [r.sequence for r in read] == [10_001, 10_002, 10_003, 10_004]
+    assert [r.sequence for r in read] == [at(11), at(13), at(15), at(15) + 1]
     assert read[0].change == change("INSERT", b"1", 11)
     assert read[1].change == change("REMOVE", b"1", 13)
     assert [r.change.sort_token for r in read[2:]] == [b"2", b"3"]
-    assert [r.sequence for r in await store.read_changes("t1", "a", "L1", 10_002, 2, 1 << 20)] == [
-        10_002,
-        10_003,
+    assert [r.sequence for r in await store.read_changes("t1", "a", "L1", at(13), 2, 1 << 20)] == [
+        at(13),
+        at(15),
     ]
     assert len(await store.read_changes("t1", "a", "L1", 0, 100, 15)) == 1  # the first always
     assert len(await store.read_changes("t1", "a", "L1", 0, 100, 20)) == 2
     held = await store.get_stream("t1", "a", "L1")
-    assert held is not None and held.next_sequence == 10_005 and held.disabled == 0
+    assert held is not None and held.next_sequence == at(15) + 2 and held.disabled == 0
     # A new stream ends the enabled one; records go to the new one only.
     await store.create_stream(stream("L2", 20))
     ended = await store.get_stream("t1", "a", "L1")
@@ -337,7 +342,7 @@ async def test_writes_append_their_records_to_the_enabled_stream(store: DynamoSt
     await store.put_item("t1", "a", item(b"h", b"4"), ABSENT, change("INSERT", b"4", 21))
     assert len(await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)) == 4
     assert [r.sequence for r in await store.read_changes("t1", "a", "L2", 0, 9, 1 << 20)] == [
-        20_001
+        at(21)
     ]
     await store.end_stream("t1", "a", 30)
     await store.put_item("t1", "a", item(b"h", b"5"), ABSENT, change("INSERT", b"5", 31))
@@ -376,14 +381,14 @@ async def test_records_past_the_retention_are_pruned_and_a_tenant_forgotten(
 ) -> None:
     await store.create_table(table("a"), max_tables=10)
     await store.create_stream(stream("L1", 10))
-    for n, at in enumerate((100, 200, 300)):
+    for n, when in enumerate((100, 200, 300)):
         token = bytes([n])
-        await store.put_item("t1", "a", item(b"h", token), ABSENT, change("INSERT", token, at))
+        await store.put_item("t1", "a", item(b"h", token), ABSENT, change("INSERT", token, when))
     assert await store.prune_streams(250) == 2
     held = await store.get_stream("t1", "a", "L1")
-    assert held is not None and held.trimmed_to == 10_003
+    assert held is not None and held.trimmed_to == at(200) + 1
     assert [r.sequence for r in await store.read_changes("t1", "a", "L1", 0, 9, 1 << 20)] == [
-        10_003
+        at(300)
     ]
     await store.end_stream("t1", "a", 400)
     assert await store.prune_streams(300) == 0  # disabled at 400: kept until after
@@ -408,7 +413,9 @@ async def test_concurrent_writes_take_distinct_numbers_in_order(store: DynamoSto
 
     assert all(await asyncio.gather(*(put(n) for n in range(20))))
     read = await store.read_changes("t1", "a", "L1", 0, 100, 1 << 20)
-    assert [r.sequence for r in read] == list(range(10_001, 10_021))
+    numbers = [r.sequence for r in read]
+    assert len(read) == 20 and numbers == sorted(set(numbers))  # distinct, in commit order
+    assert all(r.sequence >= at(r.change.created) for r in read)  # never below its time
     assert sorted(r.change.sort_token for r in read) == [n.to_bytes(2, "big") for n in range(20)]
     assert await store.first_change_since("t1", "a", "L1", 110) == min(
         r.sequence for r in read if r.change.created >= 110

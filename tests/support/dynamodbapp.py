@@ -36,7 +36,7 @@ from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.store import DynamoStore
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import CONTENT_TYPE, DynamoApp
-from andromede.dynamodbapi.streams import stream_limits
+from andromede.dynamodbapi.streams import shard_layout, stream_limits
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -189,6 +189,7 @@ async def dynamodb_world(
         keys, customer_keys, audit, billing, check_period=settings.dynamodb_table_key_check
     )
     dynamodb = DynamoService(held, sealer, REGION, dynamodb_limits(settings), meter)
+    dynamodb.stream_shards = shard_layout(settings)  # decision 0275
     sink = RecordingSink()
     metrics = DynamoMetrics(sink)
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)

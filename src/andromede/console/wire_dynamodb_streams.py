@@ -9,13 +9,17 @@ and images left in DynamoDB JSON; nothing here decides what DynamoDB allows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
 __all__ = ["ChangeRecord", "ChangesRead", "DynamoStreamsWire", "StreamShard"]
+
+# DescribeStream pages of 100 shards the page reads at most: a stream lists a day of
+# generations (six or seven) times its partitions.
+_SHARD_PAGES: Final = 10
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -80,19 +84,25 @@ class DynamoStreamsWire(JsonWire):
     internal_error = "InternalServerError"
 
     async def shards(self, origin: Scope, principal: Principal, arn: str) -> list[StreamShard]:
-        """DescribeStream's shards (its first page: this platform keeps one a stream)."""
-        answer = await self._json(origin, principal, "DescribeStream", {"StreamArn": arn})
-        described = _mapping(answer.get("StreamDescription"))
-        shards = []
-        for shard in _list(described.get("Shards")):
-            numbers = _mapping(_mapping(shard).get("SequenceNumberRange"))
-            shards.append(
-                StreamShard(
-                    shard_id=str(_mapping(shard).get("ShardId", "")),
-                    starting=str(numbers.get("StartingSequenceNumber", "")),
-                    ending=str(numbers.get("EndingSequenceNumber", "")),
+        """DescribeStream's shards, every page (decision 0275: several a stream, rolled)."""
+        shards: list[StreamShard] = []
+        payload: dict[str, Any] = {"StreamArn": arn}
+        for _ in range(_SHARD_PAGES):
+            answer = await self._json(origin, principal, "DescribeStream", payload)
+            described = _mapping(answer.get("StreamDescription"))
+            for shard in _list(described.get("Shards")):
+                numbers = _mapping(_mapping(shard).get("SequenceNumberRange"))
+                shards.append(
+                    StreamShard(
+                        shard_id=str(_mapping(shard).get("ShardId", "")),
+                        starting=str(numbers.get("StartingSequenceNumber", "")),
+                        ending=str(numbers.get("EndingSequenceNumber", "")),
+                    )
                 )
-            )
+            last = described.get("LastEvaluatedShardId")
+            if not isinstance(last, str) or not last:
+                break
+            payload = {"StreamArn": arn, "ExclusiveStartShardId": last}
         return shards
 
     async def iterator(

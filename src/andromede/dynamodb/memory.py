@@ -11,7 +11,8 @@ from andromede.dynamodb.idempotency import MemoryTokenStore
 from andromede.dynamodb.kinesis_forward_queue import MemoryForwardQueue
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import ABSENT, Bound, IndexPosition, ScanRange, TransactWrite
-from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
+from andromede.dynamodb.stream_shards import ShardScan
+from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord, next_sequence
 
 __all__ = ["MemoryDynamoStore", "Version", "expired", "in_use", "too_many_tables"]
 
@@ -301,8 +302,9 @@ class MemoryDynamoStore(MemoryTokenStore, MemoryForwardQueue):
         if record is None or stream is None:
             return
         key = (tenant_id, name, stream.label)
-        self._changes[key].append(StreamRecord(stream.next_sequence, record))
-        self._streams[key] = dataclasses.replace(stream, next_sequence=stream.next_sequence + 1)
+        sequence = next_sequence(stream.next_sequence, record.created)  # decision 0275
+        self._changes[key].append(StreamRecord(sequence, record))
+        self._streams[key] = dataclasses.replace(stream, next_sequence=sequence + 1)
 
     async def create_stream(self, stream: Stream) -> None:
         await self.end_stream(stream.tenant_id, stream.table_name, stream.created)
@@ -350,6 +352,14 @@ class MemoryDynamoStore(MemoryTokenStore, MemoryForwardQueue):
             found.append(record)
             size += record.change.size
         return found
+
+    async def read_shard(
+        self, tenant_id: str, table_name: str, label: str, start: int, scan: ShardScan
+    ) -> None:
+        for record in self._changes.get((tenant_id, table_name, label), []):
+            if record.sequence >= start and not scan.offer(record):
+                return
+        scan.exhausted = True
 
     async def first_change_since(
         self, tenant_id: str, table_name: str, label: str, since: int

@@ -21,6 +21,7 @@ from andromede.dynamodb.idempotency import Claim
 from andromede.dynamodb.kinesis_forward_queue import QueuedChange
 from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import Bound, DynamoStore, IndexPosition, ScanRange, TransactWrite
+from andromede.dynamodb.stream_shards import ShardScan
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
 
 __all__ = ["RegionalStore", "stored_name"]
@@ -212,6 +213,11 @@ class RegionalStore:
         return await self.inner.read_changes(
             tenant_id, self._in(table_name), label, start, limit, max_bytes
         )
+
+    async def read_shard(
+        self, tenant_id: str, table_name: str, label: str, start: int, scan: ShardScan
+    ) -> None:  # decision 0275
+        await self.inner.read_shard(tenant_id, self._in(table_name), label, start, scan)
 
     async def first_change_since(
         self, tenant_id: str, table_name: str, label: str, since: int

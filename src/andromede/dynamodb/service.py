@@ -43,7 +43,7 @@ from andromede.dynamodb.model import (
     TableLimits,
 )
 from andromede.dynamodb.store import ABSENT, DynamoStore, IndexPosition, ScanRange
-from andromede.dynamodb.streams import change_record
+from andromede.dynamodb.streams import ShardLayout, change_record
 from andromede.dynamodb.throttling import ThroughputGate
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
@@ -122,6 +122,7 @@ class DynamoService:
         self._observer = observer
         self.index_added: Callable[[], None] | None = None  # wakes the backfill (0254)
         self.throttle: ThroughputGate | None = None  # capacity enforced (decision 0267)
+        self.stream_shards = ShardLayout()  # how its new streams are split (decision 0275)
 
     # --- tables -----------------------------------------------------------------------------
 

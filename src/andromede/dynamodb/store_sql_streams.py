@@ -4,7 +4,8 @@
 database transaction.
 
 Appending reads the table's enabled stream's row ``FOR UPDATE`` (PostgreSQL; SQLite has one
-writer), takes the next numbers from its counter and inserts the records: the row's lock is
+writer), takes the next numbers from its counter (never below a record's time, decision 0275)
+and inserts the records: the row's lock is
 held to the commit, so records are numbered in the order their writes commit, and a reader
 never sees a number appear below one it has read. A transaction over several tables locks
 their streams in name order, after its items, so two of them cannot wait on each other.
@@ -24,7 +25,15 @@ from andromede.db.database import Database
 from andromede.dynamodb.history_sql import append_versions
 from andromede.dynamodb.kinesis_forward_queue_sql import queue_forwards
 from andromede.dynamodb.model import KeyElement
-from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord, StreamViewType
+from andromede.dynamodb.stream_shards import ShardScan
+from andromede.dynamodb.streams import (
+    SHARD_LIFETIME_MS,
+    ChangeRecord,
+    Stream,
+    StreamRecord,
+    StreamViewType,
+    next_sequence,
+)
 
 __all__ = ["SqlStreamStore", "append_changes"]
 
@@ -51,6 +60,9 @@ def _stream(m: Any) -> Stream:
         disabled=int(m["disabled"]),
         next_sequence=int(m["next_sequence"]),
         trimmed_to=int(m["trimmed_to"]),
+        # Decision 0275: absent from the streams made before it (one shard, rolled as AWS's).
+        partitions=int(d.get("partitions", 1)),
+        shard_lifetime_ms=int(d.get("shard_lifetime_ms", SHARD_LIFETIME_MS)),
     )
 
 
@@ -82,11 +94,15 @@ def append_changes(
         ).first()
         if held is None:
             continue
-        label, first = str(held[0]), int(held[1])
+        label, counter = str(held[0]), int(held[1])
+        numbers: list[int] = []
+        for r in records:
+            numbers.append(next_sequence(counter, r.created))  # decision 0275
+            counter = numbers[-1] + 1
         conn.execute(
             sa.update(_S)
             .where(_of_table(tenant_id, table_name), _S.c.label == label)
-            .values(next_sequence=first + len(records))
+            .values(next_sequence=counter)
         )
         conn.execute(
             sa.insert(_R),
@@ -95,7 +111,7 @@ def append_changes(
                     "tenant_id": tenant_id,
                     "table_name": table_name,
                     "label": label,
-                    "sequence": first + n,
+                    "sequence": numbers[n],
                     "created": r.created,
                     "event": r.event,
                     "hash_token": r.hash_token,
@@ -142,6 +158,8 @@ class SqlStreamStore:
                 "sort": None
                 if stream.sort_key is None
                 else [stream.sort_key.name, stream.sort_key.type],
+                "partitions": stream.partitions,
+                "shard_lifetime_ms": stream.shard_lifetime_ms,
             }
         )
 
@@ -241,6 +259,38 @@ class SqlStreamStore:
             return found
 
         return await self._db.read(work)
+
+    async def read_shard(
+        self, tenant_id: str, table_name: str, label: str, start: int, scan: ShardScan
+    ) -> None:
+        def page(at: int) -> Any:
+            return (
+                sa.select(_R)
+                .where(
+                    _R.c.tenant_id == tenant_id,
+                    _R.c.table_name == table_name,
+                    _R.c.label == label,
+                    _R.c.sequence >= at,
+                    _R.c.sequence < scan.end,
+                )
+                .order_by(_R.c.sequence)
+                .limit(_PAGE)
+            )
+
+        def work(conn: Connection) -> None:
+            at = start
+            while True:
+                rows = conn.execute(page(at)).mappings().all()
+                for row in rows:
+                    record = _change(row)
+                    if not scan.offer(record):
+                        return
+                    at = record.sequence + 1
+                if len(rows) < _PAGE:
+                    scan.exhausted = True
+                    return
+
+        await self._db.read(work)
 
     async def first_change_since(
         self, tenant_id: str, table_name: str, label: str, since: int

@@ -12,6 +12,10 @@ Format 2 (decision 0266) names the stream's account too, after the label, so tha
 account's reader allowed by the stream's resource policy reaches the owner's stream from the
 iterator alone; the MAC covers it as the rest. Format 1 iterators (alive 15 minutes at most
 after an upgrade) still open, as their reader's own stream's.
+
+Format 3 (decision 0275) names the shard too: its generation and partition, after the
+position. Formats 1 and 2 name none (a stream had one shard): their shard is the first
+partition of the generation their position falls in.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ __all__ = [
     "seal_iterator",
 ]
 
-_VERSION: Final = b"\x02"
-_FORMER: Final = b"\x01"  # without the owner's account
+_VERSION: Final = b"\x03"
+_OWNED: Final = b"\x02"  # without the shard
+_FORMER: Final = b"\x01"  # without the owner's account either
 _FIELDS: Final = struct.Struct(">QQ")  # issued (ms), next sequence number
+_SHARD: Final = struct.Struct(">IH")  # generation, partition
 _MAC: Final = hashlib.sha256().digest_size
 
 
@@ -47,6 +53,8 @@ class StreamPosition:
     position: int
     issued: int  # ms
     owner: str | None = None  # the stream's account (format 2)
+    generation: int | None = None  # the shard (format 3); None: the position's generation
+    partition: int = 0
 
 
 def _invalid() -> ValidationError:
@@ -63,6 +71,7 @@ def seal_iterator(key: bytes, tenant_id: str, where: StreamPosition) -> str:
     body = (
         _VERSION
         + _FIELDS.pack(where.issued, where.position)
+        + _SHARD.pack(where.generation or 0, where.partition)
         + bytes([len(name)])
         + name
         + bytes([len(label)])
@@ -79,11 +88,19 @@ def _unpack(token: str) -> tuple[bytes, bytes, StreamPosition]:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise _invalid() from None
     at = 1 + _FIELDS.size
-    if len(raw) < at + 2 + _MAC or raw[:1] not in (_VERSION, _FORMER):
+    version = raw[:1]
+    if len(raw) < at + 2 + _MAC or version not in (_VERSION, _OWNED, _FORMER):
         raise _invalid()
     issued, position = _FIELDS.unpack(raw[1:at])
+    generation: int | None = None
+    partition = 0
+    if version == _VERSION:
+        if len(raw) < at + _SHARD.size + 2 + _MAC:
+            raise _invalid()
+        generation, partition = _SHARD.unpack(raw[at : at + _SHARD.size])
+        at += _SHARD.size
     fields: list[str] = []
-    for _ in range(3 if raw[:1] == _VERSION else 2):
+    for _ in range(2 if version == _FORMER else 3):
         if at >= len(raw):
             raise _invalid()
         size = raw[at]
@@ -96,7 +113,8 @@ def _unpack(token: str) -> tuple[bytes, bytes, StreamPosition]:
     if len(mac) != _MAC:
         raise _invalid()
     owner = fields[2] if len(fields) > 2 else None
-    return body, mac, StreamPosition(fields[0], fields[1], position, issued, owner)
+    where = StreamPosition(fields[0], fields[1], position, issued, owner, generation, partition)
+    return body, mac, where
 
 
 def iterator_stream(token: str) -> tuple[str, str]:

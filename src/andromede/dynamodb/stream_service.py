@@ -2,10 +2,9 @@
 listed and described, shard iterators issued, records read and opened, and the upkeep that
 removes what is past the retention.
 
-A stream has one shard for its whole life (AWS rolls a stream's shards about every four
-hours; a reader that follows ``NextShardIterator`` to the shard's end and then lists the
-shards again sees the same, one shard, closed once the stream is disabled). Records are read
-by sequence number; an iterator's position 0 is TRIM_HORIZON's, the oldest record kept.
+A stream is split into AWS's shards (decision 0275, :mod:`~andromede.dynamodb.stream_shards`):
+partitions of the items' partition keys, rolled into child shards every shard lifetime. An
+iterator reads one shard; its position 0 is TRIM_HORIZON's, the shard's oldest record kept.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from andromede.dynamodb.stream_iterators import (
     open_iterator,
     seal_iterator,
 )
+from andromede.dynamodb.stream_shards import Shard, ShardScan, generation_of, listed_shards
 from andromede.dynamodb.streams import (
     SEQUENCE_BASE,
     Stream,
@@ -66,6 +66,7 @@ async def enable_stream(dynamodb: DynamoService, table: Table, view: StreamViewT
     while table.stream_label is not None and label <= table.stream_label:
         now += 1  # a new stream's label must differ from the last one's
         label = stream_label(now)
+    layout = dynamodb.stream_shards
     stream = Stream(
         tenant_id=table.tenant_id,
         table_name=table.name,
@@ -80,6 +81,8 @@ async def enable_stream(dynamodb: DynamoService, table: Table, view: StreamViewT
         iterator_key=os.urandom(32),
         next_sequence=now * SEQUENCE_BASE + 1,
         trimmed_to=now * SEQUENCE_BASE + 1,
+        partitions=layout.partitions_for(table),
+        shard_lifetime_ms=layout.lifetime_ms,
     )
     store = dynamodb.store
     await store.create_stream(stream)
@@ -143,15 +146,28 @@ class DynamoStreams:
         last = found[limit - 1].arn if len(found) > limit else None
         return found[:limit], last
 
-    def describe(self, stream: Stream, after_shard: str | None, limit: int) -> dict[str, Any]:
-        start = max(stream.first_sequence, stream.trimmed_to)
-        numbers: dict[str, str] = {"StartingSequenceNumber": format_sequence(start)}
-        if stream.disabled:
-            numbers["EndingSequenceNumber"] = format_sequence(max(stream.next_sequence - 1, start))
-        shards = [{"ShardId": stream.shard_id, "SequenceNumberRange": numbers}]
-        if after_shard is not None and after_shard >= stream.shard_id:
-            shards = []
-        return {
+    def shards(self, stream: Stream) -> list[Shard]:
+        """The stream's shards a reader sees now, in ``ShardId`` order (decision 0275)."""
+        return listed_shards(stream, _now(), self.limits.retention_ms)
+
+    def shard(self, stream: Stream, shard_id: str) -> Shard:
+        found = next((s for s in self.shards(stream) if s.shard_id == shard_id), None)
+        if found is None:
+            raise _not_found(f"Shard: {shard_id[:65]} in Stream: {stream.arn} not found")
+        return found
+
+    def describe(
+        self, stream: Stream, after_shard: str | None, limit: int, children_of: str | None = None
+    ) -> dict[str, Any]:
+        """DescribeStream's description: the shards after ``after_shard`` (at most ``limit``,
+        ``LastEvaluatedShardId`` when more follow), or the children of ``children_of``."""
+        now = _now()
+        shards = self.shards(stream)
+        if children_of is not None:
+            shards = [s for s in shards if s.generation and s.parent_id == children_of]
+        if after_shard is not None:
+            shards = [s for s in shards if s.shard_id > after_shard]
+        description: dict[str, Any] = {
             "StreamArn": stream.arn,
             "StreamLabel": stream.label,
             "StreamStatus": "DISABLED" if stream.disabled else "ENABLED",
@@ -159,8 +175,11 @@ class DynamoStreams:
             "CreationRequestDateTime": stream.created / 1000,
             "TableName": stream.table_name,
             "KeySchema": stream.key_schema,
-            "Shards": shards[:limit],
+            "Shards": [s.describe(now) for s in shards[:limit]],
         }
+        if len(shards) > limit:
+            description["LastEvaluatedShardId"] = shards[limit - 1].shard_id
+        return description
 
     # --- iterators and records --------------------------------------------------------------
 
@@ -174,8 +193,8 @@ class DynamoStreams:
     ) -> str:
         """An iterator of the shard at the position ``kind`` says; AT_TIMESTAMP's is the
         first record made at ``timestamp`` (s) or later, the shard's tip when none is."""
-        if shard_id != stream.shard_id:
-            raise _not_found(f"Shard: {shard_id[:65]} in Stream: {stream.arn} not found")
+        shard = self.shard(stream, shard_id)
+        tip = min(max(stream.next_sequence, shard.first_sequence), shard.bound)
         if kind == "AT_TIMESTAMP":
             if timestamp is None or sequence is not None:
                 raise ValidationError(
@@ -185,7 +204,7 @@ class DynamoStreams:
             found = await self._dynamodb.store.first_change_since(
                 stream.tenant_id, stream.table_name, stream.label, int(timestamp * 1000)
             )
-            position = stream.next_sequence if found is None else found
+            position = tip if found is None else min(max(found, shard.first_sequence), tip)
         elif kind in ("TRIM_HORIZON", "LATEST"):
             if timestamp is not None:
                 raise ValidationError(f"Timestamp must not be specified for iterator type {kind}")
@@ -193,24 +212,31 @@ class DynamoStreams:
                 raise ValidationError(
                     f"Sequence number must not be specified for iterator type {kind}"
                 )
-            position = _TRIM_HORIZON if kind == "TRIM_HORIZON" else stream.next_sequence
+            position = _TRIM_HORIZON if kind == "TRIM_HORIZON" else tip
         else:
             if sequence is None or not sequence.isdigit() or not 21 <= len(sequence) <= 40:
                 raise ValidationError(
                     f"Invalid SequenceNumber for iterator type {kind}: {str(sequence)[:40]}"
                 )
             number = int(sequence)
-            if not stream.first_sequence <= number < stream.next_sequence:
+            if not shard.first_sequence <= number < tip:
                 raise ValidationError(
                     f"Invalid SequenceNumber {sequence}: not a sequence number of shard "
-                    f"{stream.shard_id}"
+                    f"{shard.shard_id}"
                 )
             if number < stream.trimmed_to:
                 raise TrimmedDataAccess(
                     "The operation attempted to read past the oldest stream record in a shard."
                 )
             position = number if kind == "AT_SEQUENCE_NUMBER" else number + 1
-        where = StreamPosition(stream.table_name, stream.label, position, _now())
+        where = StreamPosition(
+            stream.table_name,
+            stream.label,
+            position,
+            _now(),
+            generation=shard.generation,
+            partition=shard.partition,
+        )
         return seal_iterator(stream.iterator_key, stream.tenant_id, where)
 
     def iterator_arn(self, tenant_id: str, token: str) -> str:
@@ -221,8 +247,8 @@ class DynamoStreams:
     async def records(
         self, tenant_id: str, token: str, limit: int
     ) -> tuple[Stream, list[dict[str, Any]], str | None]:
-        """The records an iterator reads (at most ``limit``, and one page of bytes) and the
-        iterator that goes on (None once a disabled stream's shard is read to its end)."""
+        """The records of its shard an iterator reads (at most ``limit``, and one page of
+        bytes) and the iterator that goes on (None once a closed shard is read to its end)."""
         table_name, label = iterator_stream(token)
         stream = await self._dynamodb.store.get_stream(tenant_id, table_name, label)
         if stream is None:
@@ -231,21 +257,34 @@ class DynamoStreams:
         where = open_iterator(
             stream.iterator_key, tenant_id, token, now, self.limits.iterator_lifetime_ms
         )
-        start = max(stream.first_sequence, stream.trimmed_to)
+        generation = where.generation
+        if generation is None:  # formats 1 and 2: the stream's one shard of decision 0246
+            generation = (
+                0 if where.position == _TRIM_HORIZON else (generation_of(stream, where.position))
+            )
+        if where.partition >= stream.partitions:
+            raise ValidationError("Invalid ShardIterator")
+        shard = Shard(stream, generation, where.partition)
+        start = max(shard.first_sequence, stream.trimmed_to)
         if where.position != _TRIM_HORIZON:
             if where.position < stream.trimmed_to:
                 raise TrimmedDataAccess(
                     "The operation attempted to read past the oldest stream record in a shard."
                 )
             start = where.position
-        found = await self._dynamodb.store.read_changes(
-            tenant_id,
-            table_name,
-            label,
-            start,
-            min(limit, self.limits.max_records),
-            self.limits.page_bytes,
+        count = min(limit, self.limits.max_records)
+        scan = ShardScan(
+            partition=shard.partition,
+            partitions=stream.partitions,
+            end=shard.bound,
+            limit=count,
+            max_bytes=self.limits.page_bytes,
+            # Other partitions' records are passed over: a call examines at most a full page
+            # of each partition's, so an empty answer short of the tip stays rare.
+            budget=self.limits.max_records * stream.partitions,
+            following=start,
         )
+        await self._dynamodb.store.read_shard(tenant_id, table_name, label, start, scan)
         # The images open under the table's key as it is now (its KMS key, re-wrapped since:
         # decision 0254); the stream's own copy once the table is deleted.
         live = await self._dynamodb.store.get_table(tenant_id, table_name)
@@ -254,13 +293,17 @@ class DynamoStreams:
             if live is not None and live.created == stream.table_created
             else stream.sealing_table()
         )
-        answered = [await self._wire(stream, sealing, r) for r in found]
+        answered = [await self._wire(stream, sealing, r) for r in scan.records]
         if self._on_read is not None:
             self._on_read(tenant_id)
-        following = found[-1].sequence + 1 if found else start
-        if stream.disabled and following >= stream.next_sequence:
+        following = scan.following
+        if scan.exhausted:  # every number below the counter read then is committed
+            following = max(following, min(shard.bound, stream.next_sequence))
+        if shard.closed(now) and following >= shard.end:
             return stream, answered, None
-        onward = StreamPosition(table_name, label, following, now)
+        onward = StreamPosition(
+            table_name, label, following, now, where.owner, shard.generation, shard.partition
+        )
         return stream, answered, seal_iterator(stream.iterator_key, tenant_id, onward)
 
     async def _open(

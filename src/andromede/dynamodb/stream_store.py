@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from andromede.dynamodb.stream_shards import ShardScan
 from andromede.dynamodb.streams import Stream, StreamRecord
 
 __all__ = ["StreamStore"]
@@ -41,6 +42,13 @@ class StreamStore(Protocol):
     ) -> list[StreamRecord]:
         """The stream's records numbered ``start`` or more, in order, at most ``limit``, and
         no more than ``max_bytes`` of them (the first always)."""
+        ...
+
+    async def read_shard(
+        self, tenant_id: str, table_name: str, label: str, start: int, scan: ShardScan
+    ) -> None:
+        """The stream's records numbered ``start`` or more offered to ``scan`` in order until
+        it stops; ``scan.exhausted`` set when the log ran out (decision 0275)."""
         ...
 
     async def first_change_since(

@@ -1,6 +1,11 @@
 """DynamoDB Streams' core (decision 0246): a table's stream (its label, view type, key schema,
-one shard, the table's wrapped key its images stay sealed under), the change records written
-with each item change, their sequence numbers, and what a record says on the wire.
+its shard layout (decision 0275: partitions and shard lifetime), the table's wrapped key its
+images stay sealed under), the change records written with each item change, their sequence
+numbers, and what a record says on the wire.
+
+Sequence numbers carry their record's time (decision 0275): a record's number is at least its
+creation (ms) times :data:`SEQUENCE_BASE`, plus one, and above every earlier number of its
+stream, so a number tells the shard generation its record belongs to.
 
 A change record is kept as the store keeps items: its images are the items' own sealed
 bytes (the old row's and the new row's, under the table's key, bound to the item's tokens),
@@ -22,6 +27,7 @@ from andromede.dynamodb.values import Item, values_equal
 
 __all__ = [
     "ChangeRecord",
+    "ShardLayout",
     "Stream",
     "StreamLimits",
     "StreamRecord",
@@ -30,6 +36,7 @@ __all__ = [
     "event_id",
     "event_name",
     "format_sequence",
+    "next_sequence",
     "parse_stream_arn",
     "stream_label",
 ]
@@ -38,6 +45,11 @@ __all__ = [
 # numbers its records above its earlier one's, and every number has 21 digits, as AWS's.
 SEQUENCE_BASE: Final = 1_000_000
 _DIGITS: Final = 21
+# The most partitions a stream's layout derives from its table's throughput (decision 0275;
+# ``dynamodb_stream_shards`` has the same bound).
+MAX_PARTITIONS: Final = 100
+# AWS rolls a stream's shards about every four hours (decision 0275).
+SHARD_LIFETIME_MS: Final = 4 * 3600 * 1000
 
 
 class StreamViewType(StrEnum):
@@ -61,6 +73,32 @@ class StreamLimits:
     iterator_lifetime_ms: int = 15 * 60 * 1000
     max_records: int = 1000
     page_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ShardLayout:
+    """How a new stream is split (decision 0275): at least ``partitions`` shards open at once
+    (more when the table's provisioned throughput needs AWS's partitions), each closed and
+    followed by a child after ``lifetime_ms`` (AWS: about four hours)."""
+
+    partitions: int = 1
+    lifetime_ms: int = SHARD_LIFETIME_MS
+
+    def partitions_for(self, table: Table) -> int:
+        """AWS's partitions of a provisioned table: 1,000 write or 3,000 read units each."""
+        if table.billing_mode is not BillingMode.PROVISIONED:
+            return self.partitions
+        by_writes = -(-table.write_capacity // 1000)
+        by_reads = -(-table.read_capacity // 3000)
+        # Bounded as the setting is: a deployment raising the table capacity limits far
+        # beyond AWS's 40,000 units must not list thousands of shards a generation.
+        return max(self.partitions, min(MAX_PARTITIONS, max(by_writes, by_reads)))
+
+
+def next_sequence(counter: int, created: int) -> int:
+    """The number a record made at ``created`` (ms) gets when its stream's counter is at
+    ``counter``: numbers grow, and never fall below the record's time (decision 0275)."""
+    return max(counter, created * SEQUENCE_BASE + 1)
 
 
 def stream_label(ms: int) -> str:
@@ -105,6 +143,9 @@ class Stream:
     disabled: int = 0
     next_sequence: int = 0
     trimmed_to: int = 0
+    # Decision 0275: fixed for the stream's life, so an item's shard lineage never changes.
+    partitions: int = 1
+    shard_lifetime_ms: int = SHARD_LIFETIME_MS
 
     @property
     def arn(self) -> str:
@@ -114,12 +155,6 @@ class Stream:
     @property
     def first_sequence(self) -> int:
         return self.created * SEQUENCE_BASE + 1
-
-    @property
-    def shard_id(self) -> str:
-        """One shard per stream (decision 0246), named as AWS names shards."""
-        digest = hashlib.sha256(self.arn.encode()).hexdigest()[:8]
-        return f"shardId-{self.created:020d}-{digest}"
 
     @property
     def key_schema(self) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
 """DynamoDB Streams on DynamoDB's endpoint (decision 0246): the ``DynamoDBStreams_20120810``
-API (ListStreams, DescribeStream, GetShardIterator, GetRecords), which botocore signs for
+API (ListStreams, DescribeStream — shards paged, or a shard's children, decision 0275 —,
+GetShardIterator, GetRecords), which botocore signs for
 service ``dynamodb`` so that it reaches DynamoDB's app, told apart by its ``X-Amz-Target``
 prefix; and CreateTable's and UpdateTable's ``StreamSpecification``.
 
@@ -26,7 +27,7 @@ from andromede.dynamodb.stream_service import (
     disable_stream,
     enable_stream,
 )
-from andromede.dynamodb.streams import StreamLimits, StreamViewType
+from andromede.dynamodb.streams import ShardLayout, StreamLimits, StreamViewType
 from andromede.dynamodbapi.errors import DynamoWireError
 from andromede.dynamodbapi.params import DynamoCall, invalid
 from andromede.dynamodbapi.resource_policies import authorise_stream
@@ -39,6 +40,7 @@ __all__ = [
     "StreamChange",
     "apply_stream_change",
     "serve_stream_call",
+    "shard_layout",
     "stream_change",
     "stream_limits",
 ]
@@ -46,6 +48,14 @@ __all__ = [
 STREAMS_PREFIX: Final = "DynamoDBStreams_20120810."
 _VIEWS: Final = tuple(v.value for v in StreamViewType)
 StreamHandler = Callable[[DynamoCall, DynamoStreams], Awaitable[dict[str, Any]]]
+
+
+def shard_layout(settings: Settings) -> ShardLayout:
+    """How the new streams are split into shards (decision 0275)."""
+    return ShardLayout(
+        partitions=settings.dynamodb_stream_shards,
+        lifetime_ms=int(settings.dynamodb_stream_shard_lifetime * 1000),
+    )
 
 
 def stream_limits(settings: Settings) -> StreamLimits:
@@ -135,8 +145,7 @@ async def describe_stream(call: DynamoCall, streams: DynamoStreams) -> dict[str,
     owner = await authorise_stream(call, "DescribeStream", arn)  # decision 0266
     limit = call.integer("Limit", minimum=1, maximum=100) or 100
     after = call.string("ExclusiveStartShardId", min_length=28, max_length=65)
-    stream = await streams.stream(owner, arn)
-    description = streams.describe(stream, after, limit)
+    parent = None
     shard_filter = call.mapping("ShardFilter")
     if shard_filter is not None:
         kind = call.string("Type", required=True, source=shard_filter)
@@ -144,8 +153,11 @@ async def describe_stream(call: DynamoCall, streams: DynamoStreams) -> dict[str,
             raise invalid(
                 "ShardFilter.type", "Member must satisfy enum value set: [CHILD_SHARDS]", kind
             )
-        description["Shards"] = []  # one shard per stream: no shard has a child
-    return {"StreamDescription": description}
+        parent = call.string("ShardId", min_length=28, max_length=65, source=shard_filter)
+        if parent is None:
+            raise ValidationError("ShardFilter.ShardId must be specified for CHILD_SHARDS")
+    stream = await streams.stream(owner, arn)
+    return {"StreamDescription": streams.describe(stream, after, limit, parent)}
 
 
 async def get_shard_iterator(call: DynamoCall, streams: DynamoStreams) -> dict[str, Any]:

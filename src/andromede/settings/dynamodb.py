@@ -92,6 +92,21 @@ class DynamoSettings(BaseModel):
         description="Seconds a DynamoDB Streams shard iterator stays usable (AWS: 15 "
         "minutes); beyond, ExpiredIteratorException (decision 0246).",
     )
+    dynamodb_stream_shards: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Shards a new DynamoDB stream has open at once, at least: each item's "
+        "records go to one of them by its partition key's hash; a provisioned table gets "
+        "more, one per 1,000 write or 3,000 read units, as AWS's partitions (decision 0275).",
+    )
+    dynamodb_stream_shard_lifetime: float = Field(
+        default=14_400.0,
+        ge=60,
+        description="Seconds a DynamoDB stream's shard stays open before it closes and a "
+        "child shard (ParentShardId) takes its items' records (AWS: about 4 hours); fixed "
+        "for a stream when it is enabled (decision 0275).",
+    )
     dynamodb_stream_page_bytes: int = Field(
         default=1_048_576,
         gt=0,

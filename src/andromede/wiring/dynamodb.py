@@ -42,7 +42,7 @@ from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodb.throttling import ThroughputGate, ThroughputLimits
 from andromede.dynamodb_export_buckets import CallerBuckets
 from andromede.dynamodbapi.app import DynamoApp
-from andromede.dynamodbapi.streams import stream_limits
+from andromede.dynamodbapi.streams import shard_layout, stream_limits
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -217,6 +217,7 @@ def dynamodb_api(
         SqlDynamoStore(db), sealer, settings.region, dynamodb_limits(settings), meter
     )
     dynamodb.throttle = ThroughputGate(throughput_limits(settings))  # decision 0267
+    dynamodb.stream_shards = shard_layout(settings)  # decision 0275
     streams = DynamoStreams(dynamodb, stream_limits(settings), meter.stream_read)
     backups = DynamoBackups(  # decision 0253
         dynamodb, SqlBackupStore(db), settings.dynamodb_pitr_restore_lag

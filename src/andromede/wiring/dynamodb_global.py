@@ -59,6 +59,7 @@ def global_tables(
         regional = DynamoService(
             RegionalStore(shared, region, home.region), sealer, region, limits, meter(region)
         )
+        regional.stream_shards = home.stream_shards  # decision 0275
         services[region] = regional
         streams = DynamoStreams(regional, stream_limits(settings), stream_read(region))
         app.regions[region] = (regional, streams)

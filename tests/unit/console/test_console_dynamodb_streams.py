@@ -4,7 +4,8 @@ and its parameters run by ExecuteStatement, its items shown escaped, "Next page"
 table's stream turned on with a view type and off (UpdateTable's ``StreamSpecification``), its
 state, view type and ARN shown, its records read from the trim horizon or the latest point
 (event names, keys, images, sequence numbers) and read on. Each the service's own call as the
-signed-in user, checked against what it answers apart from the console."""
+signed-in user, checked against what it answers apart from the console. A stream's shards,
+every page of them (decision 0275)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import json
 from html import unescape
 from pathlib import Path
 
+import pytest
+
+from andromede.dynamodb import stream_service
 from support.console import ConsoleHarness, console_harness, csrf, log_in, sign_in_root
 from unit.console.test_console_dynamodb_edits import (
     alert,
@@ -219,3 +223,28 @@ async def test_a_user_refused_the_stream_sees_the_action(console: ConsoleHarness
             "/dynamodb-partiql", data={"csrf": token, "statement": 'SELECT * FROM "orders"'}
         )
         assert ran.status_code == 400 and "dynamodb:PartiQLSelect" in alert(ran)
+
+
+async def test_every_page_of_a_streams_shards_is_offered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0275: a stream of 60 partitions rolled once has 120 shards, two pages of
+    DescribeStream; the page offers them all, the closed ones marked."""
+    clock = [1_796_572_800_000]
+    monkeypatch.setattr(stream_service, "_now", lambda: clock[0])
+    async with (
+        console_harness(tmp_path, dynamodb_stream_shards=60) as console,
+        console.client() as client,
+    ):
+        await sign_in_root(console, client)
+        token = await orders_table(console, client)
+        on = await client.post(
+            "/dynamodb/orders/stream",
+            data={"csrf": token, "enabled": "yes", "view_type": "KEYS_ONLY"},
+        )
+        assert on.status_code == 303, alert(on)
+        clock[0] += 4 * 3_600_000 + 60_000  # the first generation closed, a second open
+        page = await client.get("/dynamodb/orders")
+        options = page.text.split('<select name="shard">', 1)[1].split("</select>", 1)[0]
+        assert options.count("<option ") == 120
+        assert options.count("(closed)") == 60

@@ -22,6 +22,7 @@ from andromede.dynamodb.stream_iterators import (
     open_iterator,
     seal_iterator,
 )
+from andromede.dynamodb.stream_shards import Shard
 from andromede.dynamodb.streams import (
     Stream,
     StreamViewType,
@@ -50,7 +51,8 @@ def test_labels_arns_and_numbers() -> None:
     assert len(first) == 21 and first.isdigit()
     later = Stream(**{**_fields(stream), "created": stream.created + 1})
     assert format_sequence(later.first_sequence) > format_sequence(stream.first_sequence + 10**5)
-    assert stream.shard_id.startswith("shardId-") and 28 <= len(stream.shard_id) <= 65
+    first_shard = Shard(stream, 0, 0).shard_id  # decision 0275: the first shard, as 0246's
+    assert first_shard.startswith("shardId-") and 28 <= len(first_shard) <= 65
     assert stream.key_schema == [{"AttributeName": "pk", "KeyType": "HASH"}]
 
 
@@ -76,7 +78,8 @@ def test_iterators_verify_under_their_key_account_and_lifetime() -> None:
     token = seal_iterator(key, "111122223333", where)
     assert iterator_stream(token) == ("orders", "2026-12-06T16:00:00.123")
     opened = open_iterator(key, "111122223333", token, 1_500, 900_000)
-    assert opened == dataclasses.replace(where, owner="111122223333")  # format 2 (0266)
+    # Format 3 (0275): the owner (0266) and the shard (generation 0, partition 0 here).
+    assert opened == dataclasses.replace(where, owner="111122223333", generation=0)
     assert iterator_owner(token) == "111122223333"
     # A format 1 iterator (no owner) issued before the upgrade still opens, as its reader's.
     name, label = b"orders", b"2026-12-06T16:00:00.123"

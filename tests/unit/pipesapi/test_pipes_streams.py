@@ -2,7 +2,8 @@
 role from their StartingPosition, each record in AWS's shape (a Kinesis record's ``data``
 matched as JSON by the filter), their checkpoints kept so that another gateway's runner
 resumes where the first stopped; a batch the target refuses past MaximumRetryAttempts sent to
-the DeadLetterConfig queue, and passed."""
+the DeadLetterConfig queue, and passed; a DynamoDB stream's shards read parents first
+(decision 0275)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
+from andromede.dynamodb import service as dynamodb_service
+from andromede.dynamodb import stream_service
 from support.dynamodbapp import dynamodb_world
 from support.kinesisapp import kinesis_world
 from support.pipes_streams import Rig
@@ -184,4 +189,42 @@ async def test_a_kinesis_source_reads_parents_first(tmp_path: Path) -> None:
         assert await runner.run_pass() == 1  # the parent read to its end: a child's record
         datas = [base64.b64decode(str(e["data"])) for e in await rig.bodies("out")]
         assert datas == [b"old", b"new"]
+        rig.keys.close()
+
+
+async def test_a_dynamodb_stream_source_reads_parents_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 0275: an item's change in a rolled shard waits for its parent's."""
+    clock = [1_796_572_800_000]
+    monkeypatch.setattr(dynamodb_service, "_now", lambda: clock[0])
+    monkeypatch.setattr(stream_service, "_now", lambda: clock[0])
+    lifetime = 3_600_000
+    async for world in dynamodb_world(
+        tmp_path, dynamodb_stream_shards=2, dynamodb_stream_shard_lifetime=lifetime / 1000
+    ):
+        table = await world.client(
+            "CreateTable",
+            TableName="things",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        stream = table["TableDescription"]["LatestStreamArn"]
+        item = {"id": {"S": "a"}, "v": {"N": "1"}}
+        await world.client("PutItem", TableName="things", Item=item)
+        clock[0] += lifetime + 1  # the next generation: the item's child shard
+        await world.client("PutItem", TableName="things", Item=item | {"v": {"N": "2"}})
+        rig = Rig(tmp_path, world.identity, world.tenant_id, dynamodb=world.app.streams)
+        role = await rig.role(allow("dynamodb:*", "sqs:SendMessage"))
+        await rig.pipes.create(world.tenant_id, "d", {
+            "Source": stream, "Target": await rig.queue("out"), "RoleArn": role,
+            "SourceParameters": {"DynamoDBStreamParameters": {"StartingPosition": "TRIM_HORIZON"}},
+        })  # fmt: skip
+        runner = rig.runner("gw-a")
+        assert await runner.run_pass() == 1  # the parent's record; its child waits
+        assert await runner.run_pass() == 1  # the parent read to its end: the child's
+        events = await rig.bodies("out")
+        assert [e["dynamodb"]["NewImage"]["v"]["N"] for e in events] == ["1", "2"]
         rig.keys.close()
