@@ -1,7 +1,8 @@
 """CloudWatch Contributor Insights (decision 0272) in the console (decision 0279): the account's
 rules listed (name, state, schema, log groups, managed or not; pages of
 ``console_page_size``), one made or replaced from a form (``insight_forms``: the account's
-log groups ticked, JSON or CLF, keys, the value summed, filters, Count or Sum, its state), and
+log groups ticked or names and prefixes typed, JSON or CLF, keys, the value summed, filters,
+Count or Sum, its state; a rule's edit is the form holding its definition), and
 a rule's page — its definition, enabled, disabled, deleted after a ticked box, and its report
 over the last hour, 3 hours or 24 hours (GetInsightRuleReport: the top contributors with their
 values, the approximate unique count, each period's figures), its top contributors drawn as
@@ -32,6 +33,7 @@ from andromede.console.insight_forms import (
     LOG_FORMATS,
     STATES,
     definition_of,
+    fields_of,
 )
 from andromede.console.metric_chart import draw_series
 from andromede.console.pages_metrics import number_text
@@ -52,9 +54,9 @@ _CREATE: Final = "create"
 REPORT_RANGES: Final = {"1h": (3600, 60), "3h": (3 * 3600, 300), "24h": (86400, 900)}
 _TOP: Final = 10  # the contributors a report shows, as AWS's console's
 # The form's fields besides its ticked groups: name, state, format, fields, keys, value,
-# filters, aggregation, csrf; a rule covers MAX_LOG_GROUPS at most (more is CloudWatch's
-# refusal, so a few more are read).
-_MAX_FIELDS: Final = 12 + 2 * MAX_LOG_GROUPS
+# filters, aggregation, other groups, csrf; a rule covers MAX_LOG_GROUPS at most (more is
+# CloudWatch's refusal, so a few more are read).
+_MAX_FIELDS: Final = 13 + 2 * MAX_LOG_GROUPS
 
 
 def _wire(console: Console) -> CloudWatchWire | None:
@@ -98,7 +100,17 @@ async def _list_page(
             )  # fmt: skip
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
+    groups = await _group_names(console, request, session)
     form = dict((typed or {}).get(_CREATE, {}))
+    editing = request.query_params.get("edit", "")[:128]
+    if editing and wire is not None and not form:
+        try:  # the rule's edit: the form holds its definition
+            rule = await wire.insight_rule(request.scope, session.principal, editing)
+        except WireError as exc:
+            error, status = first_refusal(console, request, exc, error, status)
+        else:
+            form = {"name": rule.name, "state": rule.state,
+                    **fields_of(rule.definition, frozenset(groups))}  # fmt: skip
     return console.render(
         request,
         "insight_rules.html",
@@ -107,7 +119,8 @@ async def _list_page(
         title=_("Contributor Insights"),
         rules=[(row, rule_url(row.name)) for row in rows],
         next_href=f"{_URL}?{urlencode({'token': following})}" if following else None,
-        log_groups=await _group_names(console, request, session),
+        log_groups=groups,
+        editing=bool(editing) and "name" in form,
         group_field=GROUP_FIELD,
         log_formats=LOG_FORMATS,
         aggregations=AGGREGATIONS,
@@ -200,6 +213,7 @@ async def _rule_page(
         period=period,
         start_text=_when(start),
         end_text=_when(end),
+        edit_url=f"{_URL}?{urlencode({'edit': name})}#create-insight-rule-form",
         enable_url=rule_url(name, "/enable"),
         disable_url=rule_url(name, "/disable"),
         delete_url=rule_url(name, "/delete"),

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from andromede.console.handlers import FormFault
-from andromede.console.insight_forms import definition_of
-from support.console import ConsoleHarness, csrf_of, sign_in_root
+from andromede.console.insight_forms import definition_of, fields_of
+from support.console import ConsoleHarness, csrf_of, log_in, logged_events, sign_in_root
 from unit.console.test_console_firehose_edits import alert, call, form_of
 
 _LIST = "/insight-rules"
@@ -47,7 +47,23 @@ def test_the_form_is_read_into_a_rule_definition() -> None:
     ))  # fmt: skip
     assert summed["Contribution"] == {"Keys": ["$.ip"], "ValueOf": "$.bytes"}
     assert "Fields" not in summed and summed["LogFormat"] == "JSON"
-    for refused in ({"keys": "$.ip"}, {"log_group:a": "yes", "filters": '{"Match": 1}'},
+    # A definition read back into the form (the account's groups ticked, the others typed)
+    # makes the same definition again.
+    clf = definition_of(fields, _words)
+    again = fields_of(clf, {"/app/web", "/app/db"})
+    assert again["log_group:/app/web"] == "yes" and "log_group:/app/db" not in again
+    assert json.loads(definition_of(again, _words)) == json.loads(clf)
+    typed = fields_of(summed_text := definition_of({"log_group:b-*": "yes", "keys": "$.a"},
+                                                   _words), set())  # fmt: skip
+    assert typed["more_groups"] == "b-*" and json.loads(definition_of(typed, _words)) == (
+        json.loads(summed_text)
+    )
+    assert fields_of("not json", set()) == {} and fields_of("[1]", set()) == {}
+    # Other names and prefixes typed, one a line, after the ticked ones (once each).
+    more = json.loads(definition_of({"log_group:a": "yes", "more_groups": "api-*\n a \n"}, _words))
+    assert more["LogGroupNames"] == ["a", "api-*"]
+    for refused in ({"keys": "$.ip", "more_groups": " \n"},
+                    {"log_group:a": "yes", "filters": '{"Match": 1}'},
                     {"log_group:a": "yes", "filters": "[nope"}):  # fmt: skip
         try:
             definition_of(refused, _words)
@@ -75,7 +91,7 @@ async def test_a_rule_made_listed_reported_disabled_enabled_and_deleted(
     console: ConsoleHarness,
 ) -> None:
     async with console.client() as client:
-        await sign_in_root(console, client)
+        tenant = await sign_in_root(console, client)
         for group in ("/app/web", "/app/db"):
             await call(console, client, "logs", "CreateLogGroup", {"logGroupName": group})
         await call(console, client, "logs", "CreateLogStream",
@@ -102,7 +118,7 @@ async def test_a_rule_made_listed_reported_disabled_enabled_and_deleted(
         assert '"Above": 1}]</textarea>' in unescape(again) and 'value="errors/by-ip"' in again
         none = await client.post(_LIST, data={k: v for k, v in fields.items()
                                               if not k.startswith("log_group:")})  # fmt: skip
-        assert none.status_code == 400 and "Tick at least one log group." in alert(none)
+        assert none.status_code == 400 and "Tick or name at least one log group." in alert(none)
         # Past twice AWS's 20 groups the form is not read: 400, nothing sent.
         flood = fields | {f"log_group:/g{n}": "yes" for n in range(60)}
         flooded = await client.post(_LIST, data=flood)
@@ -143,6 +159,27 @@ async def test_a_rule_made_listed_reported_disabled_enabled_and_deleted(
         day = await client.get(_RULE + "&range=24h")
         assert "<strong>24 hours</strong>" in day.text and "Period 15 min" in day.text
 
+        # Its edit: the form holds its definition; saved under its name, it is replaced.
+        edit = await client.get(f"{_LIST}?edit=errors%2Fby-ip")
+        editing = form_of(edit, "create-insight-rule-form")
+        assert 'name="log_group:/app/web" value="yes" checked' in editing
+        assert 'name="log_group:/app/db" value="yes">' in editing
+        assert 'value="errors/by-ip"' in editing and ">$.ip</textarea>" in editing
+        assert '"GreaterThan": 499}]</textarea>' in unescape(editing)
+        assert "Edit the rule errors/by-ip" in edit.text
+        replaced = await client.post(
+            _LIST, data=fields | {"more_groups": "/app/api-*", "aggregate_on": "Sum",
+                                  "value_of": "$.bytes"},
+        )  # fmt: skip
+        assert replaced.status_code == 303, alert(replaced)
+        held = _rules(await call(console, client, "metrics", "DescribeInsightRules", {}))
+        definition = json.loads(held["errors/by-ip"]["Definition"])
+        assert definition["LogGroupNames"] == ["/app/web", "/app/api-*"]
+        assert definition["AggregateOn"] == "Sum"
+        edit = await client.get(f"{_LIST}?edit=errors%2Fby-ip")
+        assert "/app/api-*</textarea>" in form_of(edit, "create-insight-rule-form")
+        assert (await client.post(_LIST, data=fields)).status_code == 303  # Count again
+
         disabled = await client.post(_RULE.replace("/rule?", "/rule/disable?"),
                                      data={"csrf": token})  # fmt: skip
         assert disabled.status_code == 303
@@ -171,3 +208,21 @@ async def test_a_rule_made_listed_reported_disabled_enabled_and_deleted(
         assert gone.status_code == 404 and "(ResourceNotFoundException)" in alert(gone)
         again = await client.post(_RULE.replace("/rule?", "/rule/enable?"), data={"csrf": token})
         assert again.status_code == 400 and "does not exist" in alert(again)
+        actions = {e.action for e in await logged_events(console, tenant)}
+        assert {"cloudwatch:PutInsightRule", "cloudwatch:DisableInsightRules",
+                "cloudwatch:EnableInsightRules",
+                "cloudwatch:DeleteInsightRules"} <= actions  # fmt: skip
+
+
+async def test_a_user_cloudwatch_refuses_sees_its_refusal(console: ConsoleHarness) -> None:
+    await console.user_with_password(console.admin_tenant_id, "reader")
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "reader")).status_code == 303
+        page = await client.get(_LIST)
+        assert page.status_code == 403 and "(AccessDenied)" in alert(page)
+        assert 'id="create-insight-rule-form"' in page.text
+        rule = await client.get(_RULE, headers={"accept-language": "fr"})
+        assert rule.status_code == 403 and "(AccessDenied)" in alert(rule)
+        made = await client.post(_LIST, data={"csrf": csrf_of(page), "name": "x",
+                                              "more_groups": "a", "keys": "$.ip"})  # fmt: skip
+        assert made.status_code == 403 and "(AccessDenied)" in alert(made)
