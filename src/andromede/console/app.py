@@ -49,6 +49,7 @@ from andromede.console import (
     pages_iam,
     pages_iam_oidc,
     pages_image_sharing,
+    pages_insight_rules,
     pages_invoices,
     pages_keys,
     pages_kinesis,
@@ -521,6 +522,7 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_dynamodb.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_certificates.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_metric_streams.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_insight_rules.ROUTES),
         *(
             page(path, handler, methods)
             for path, handler, methods in pages_log_subscription_policy.ROUTES

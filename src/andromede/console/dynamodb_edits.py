@@ -1,9 +1,10 @@
 """The changes a DynamoDB table page makes beyond its items' reads (decision 0251): a global
 secondary index created or deleted (UpdateTable's ``GlobalSecondaryIndexUpdates``), the
 billing mode and the table's and its global indexes' capacities or on-demand maximums
-changed (decision 0276), deletion protection turned on or off (UpdateTable), an
-item updated with an update expression (UpdateItem) or its DynamoDB JSON replaced (PutItem on
-the condition that it is still there). Each is DynamoDB's own call as the signed-in principal
+changed (decision 0276), deletion protection turned on or off (UpdateTable), a replica added
+in another region or deleted (UpdateTable's ``ReplicaUpdates``, decision 0279), an item
+updated with an update expression (UpdateItem) or its DynamoDB JSON replaced (PutItem on the
+condition that it is still there). Each is DynamoDB's own call as the signed-in principal
 (``wire_dynamodb.DynamoWire``); each answers the page's anchor to go back to, with its notice.
 
 An item's key travels in a form's hidden field, never a URL; a replacement must keep it (a
@@ -161,6 +162,27 @@ async def _stream(
     return "?saved=stream#stream"
 
 
+async def _add_replica(
+    wire: DynamoWire, origin: Scope, principal: Principal, name: str, fields: Form, _: Words
+) -> str:
+    """ReplicaUpdates' Create in the region chosen (decision 0265): DynamoDB copies the
+    table there and keeps both in step."""
+    region = fields.get("region", "").strip()
+    if not region:
+        raise FormFault(_("Choose a region."))
+    await wire.update_replica(origin, principal, name, region=region, create=True)
+    return "?saved=replicas#replicas"
+
+
+async def _delete_replica(
+    wire: DynamoWire, origin: Scope, principal: Principal, name: str, fields: Form, _: Words
+) -> str:
+    _confirmed(fields, _)
+    region = fields.get("region", "").strip()
+    await wire.update_replica(origin, principal, name, region=region, create=False)
+    return "?saved=replicas#replicas"
+
+
 EDITS: Final[dict[str, Edit]] = {
     "create-index": _create_index,
     "delete-index": _delete_index,
@@ -169,6 +191,8 @@ EDITS: Final[dict[str, Edit]] = {
     "update-item": _update_item,
     "replace-item": _replace_item,
     "stream": _stream,
+    "add-replica": _add_replica,
+    "delete-replica": _delete_replica,
 }
 # The edits of one item: refused, the page shows the item's edit forms again as typed.
 ITEM_EDITS: Final = frozenset({"update-item", "replace-item"})

@@ -4,19 +4,21 @@ tables' list (status, key schema, item count, size, billing mode; pages of
 partition key and its type, an optional sort key, on demand or provisioned with capacities,
 tags), its page (DescribeTable's fields, its secondary indexes with their keys, projection,
 status and item count, a global one created or deleted, the billing mode and capacities changed
-— the table's and its global indexes' provisioned units or on-demand maximums, with the dates
-of the last increase and decrease and the decreases of the day (decision 0276) —, deletion
+— the table's and its global indexes' provisioned units or on-demand maximums, with the dates of
+the last increase and decrease and the decreases of the day (decision 0276) —, deletion
 protection turned on or off, its and its stream's resource policies shown, written and removed
-(``dynamodb_policies``), time to live shown and set, its stream turned on with a view type or
-off and its records read (``dynamodb_stream_view``), tags added and removed), its items
-explored — Scan in pages of ``console_page_size`` items, or Query by partition key value with
-an optional sort key condition, either on the table or one of its indexes, with a filter and a
-projection —, an item created or replaced from DynamoDB JSON (PutItem), an item edited
-(UpdateItem with an update expression, or its DynamoDB JSON replaced), an item deleted after a
-ticked box, and the table deleted after a ticked box; the PartiQL editor's routes are
-``pages_dynamodb_partiql``'s. DynamoDB's own calls as the signed-in principal
-(``wire_dynamodb.DynamoWire``), so its IAM decisions, checks, audit, metering and words answer
-them; the forms are read in ``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
+(``dynamodb_policies``), its replicas in the deployment's other regions listed with their
+status, one added or deleted (UpdateTable's ``ReplicaUpdates``, decision 0279), time to live
+shown and set, its stream turned on with a view type or off and its records read
+(``dynamodb_stream_view``), tags added and removed), its items explored — Scan in pages of
+``console_page_size`` items, or Query by partition key value with an optional sort key
+condition, either on the table or one of its indexes, with a filter and a projection —, an item
+created or replaced from DynamoDB JSON (PutItem), an item edited (UpdateItem with an update
+expression, or its DynamoDB JSON replaced), an item deleted after a ticked box, and the table
+deleted after a ticked box; the PartiQL editor's routes are ``pages_dynamodb_partiql``'s.
+DynamoDB's own calls as the signed-in principal (``wire_dynamodb.DynamoWire``), so its IAM
+decisions, checks, audit, metering and words answer them; the forms are read in
+``dynamodb_forms``, the table's edits made in ``dynamodb_edits``.
 
 A table's name is ``[a-zA-Z0-9_.-]{3,255}``: it travels as a path segment, which DynamoDB
 checks. Items are shown as DynamoDB JSON, escaped; the key a read goes on from
@@ -92,7 +94,7 @@ _MAX_FIELDS: Final = 100  # the capacity form: four units for each of 20 global 
 _READS: Final = frozenset({"scan", "query", "edit-item", "read-stream"})  # answer the page
 _SAVED: Final = frozenset(
     {"item", "ttl", "tags", "indexes", "capacity", "stream", "recovery", "encryption", "backups",
-     "policy-table", "policy-stream"}
+     "policy-table", "policy-stream", "replicas"}
 )  # fmt: skip
 
 
@@ -259,12 +261,23 @@ async def _table_page(
         changes=changes,
         recovery=recovery,
         policies=policies,
+        replica_regions=_replica_regions(console, table),
         change_rows=change_rows(changes),
         saved=saved if saved in _SAVED else "",
         form=typed or {},
         action_url=table_url(name),
         error=error,
     )
+
+
+def _replica_regions(console: Console, table: TableSummary | None) -> list[str]:
+    """The regions a replica may be added in: those the deployment serves but the table's
+    own (the console's calls are the home region's) and those it has a replica in."""
+    if table is None:
+        return []
+    held = {region for region, _status in table.replicas}
+    served = console.settings.served_region_names - {console.settings.region} - held
+    return sorted(served)
 
 
 @signed_in

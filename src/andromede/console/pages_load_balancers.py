@@ -3,7 +3,9 @@ served, 0111 shown): list the account's load balancers (name, type, DNS name, st
 VPC, subnets) and create an internal one of either type in subnets of one VPC, with tags and
 security groups (an ALB made without is in its VPC's default one); a load balancer's page
 lists its listeners, creates one, deletes one, shows its deletion protection and deletes it
-after a ticked box. An NLB's listener is TCP, UDP, TCP_UDP or TLS forwarding to a target
+after a ticked box, shows its access logs and turns them on into a bucket of the account
+with a prefix, or off (``access_logs.s3.*``; an NLB logs its TLS listeners: decisions 0264,
+0269 and 0279). An NLB's listener is TCP, UDP, TCP_UDP or TLS forwarding to a target
 group; an ALB's is HTTP or HTTPS with a default action — forward, fixed response or redirect
 (``elb_forms``) — and links to its rules' page (``pages_listener_rules``). A TLS or HTTPS
 listener (decision 0210, session 52 here) is made with its certificate chosen among the
@@ -53,7 +55,15 @@ from andromede.console.pages_ec2 import field
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_ec2 import InstanceRow, SecurityGroupRow, SubnetRow
-from andromede.console.wire_elb import DELETION_PROTECTION, ElbWire, TargetGroupRow, TlsChoice
+from andromede.console.wire_elb import (
+    ACCESS_LOGS_BUCKET,
+    ACCESS_LOGS_ENABLED,
+    ACCESS_LOGS_PREFIX,
+    DELETION_PROTECTION,
+    ElbWire,
+    TargetGroupRow,
+    TlsChoice,
+)
 from andromede.console.wire_elb_trust_stores import (
     MUTUAL_MODES,
     TrustStoreRow,
@@ -190,6 +200,8 @@ async def _load_balancer_page(
     sni: dict[str, list[tuple[str, bool]]] = {}
     sni_errors: dict[str, str] = {}
     stores: list[TrustStoreRow] = []
+    attributes: dict[str, str] = {}
+    buckets: list[str] = []
     if console.elb is None:
         error, status = no_elb(console, request)
     else:
@@ -218,6 +230,8 @@ async def _load_balancer_page(
                     )
                 except WireError as exc:  # that listener's row says so
                     sni_errors[listener.arn] = console.error_text(request, exc)
+        with suppress(WireError):  # the access logs form's choices only: ELBv2 decides
+            buckets = [b.name for b in await console.s3.list_buckets(origin, who)]
         if lb is not None and console.ec2 is not None:
             with suppress(WireError):  # the security groups form's choices only
                 security_groups = await console.ec2.describe_security_groups(
@@ -254,6 +268,12 @@ async def _load_balancer_page(
         trust_stores=stores,
         trust_store_names={store.arn: store.name for store in stores},
         mutual_modes=MUTUAL_MODES,
+        access_logs=(
+            attributes.get(ACCESS_LOGS_ENABLED) == "true",
+            attributes.get(ACCESS_LOGS_BUCKET, ""),
+            attributes.get(ACCESS_LOGS_PREFIX, ""),
+        ),
+        buckets=buckets,
         error=error,
     )
 
@@ -348,6 +368,24 @@ async def _set_mutual_authentication(
         field(f, "trust_store_arn"),
     )  # fmt: skip
     return _lb_url(request)
+
+
+async def _set_access_logs(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    """ModifyLoadBalancerAttributes' ``access_logs.s3.*`` (decisions 0264 and 0269): on with
+    the bucket and prefix chosen — ELBv2 checks the bucket's policy lets it write —, or off
+    (the bucket and prefix kept, as ELBv2 keeps them)."""
+    arn = await lb_arn(elb, request, session)
+    changed = {ACCESS_LOGS_ENABLED: "false"}
+    if field(f, "enabled") == "yes":
+        changed = {
+            ACCESS_LOGS_ENABLED: "true",
+            ACCESS_LOGS_BUCKET: field(f, "bucket"),
+            ACCESS_LOGS_PREFIX: field(f, "prefix"),
+        }
+    await elb.modify_attributes(request.scope, session.principal, arn, changed)
+    return _lb_url(request) + "#access-logs"
 
 
 async def _set_security_groups(
@@ -525,6 +563,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      elb_action(_load_balancer_page, _remove_certificate), ["POST"]),
     ("/load-balancers/{name}/mutual-authentication",
      elb_action(_load_balancer_page, _set_mutual_authentication, form=_mutual_form), ["POST"]),
+    ("/load-balancers/{name}/access-logs",
+     elb_action(_load_balancer_page, _set_access_logs, form="access-logs"), ["POST"]),
     ("/load-balancers/{name}/security-groups",
      elb_action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",

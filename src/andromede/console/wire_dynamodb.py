@@ -162,6 +162,10 @@ class TableSummary:
     last_increase: str = ""
     last_decrease: str = ""
     decreases_today: int = 0
+    # Decision 0265 (shown by decision 0279): the replicas in the other regions (region,
+    # ReplicaStatus) and GlobalTableVersion ("" : not a global table).
+    replicas: tuple[tuple[str, str], ...] = ()
+    global_version: str = ""
 
     @property
     def global_indexes(self) -> list[IndexSummary]:
@@ -265,6 +269,12 @@ def _summary(table: dict[str, Any]) -> TableSummary:
         last_increase=_when(throughput.get("LastIncreaseDateTime")),
         last_decrease=_when(throughput.get("LastDecreaseDateTime")),
         decreases_today=_number(throughput.get("NumberOfDecreasesToday")),
+        replicas=tuple(
+            (str(r.get("RegionName", "")), str(r.get("ReplicaStatus", "")))
+            for r in _list(table.get("Replicas"))
+            if isinstance(r, dict)
+        ),
+        global_version=str(table.get("GlobalTableVersion", "")),
     )
 
 
@@ -517,6 +527,15 @@ class DynamoWire(JsonWire):
         if view_type:
             specification["StreamViewType"] = view_type
         payload = {"TableName": name, "StreamSpecification": specification}
+        await self._json(origin, principal, "UpdateTable", payload)
+
+    async def update_replica(
+        self, origin: Scope, principal: Principal, name: str, *, region: str, create: bool
+    ) -> None:
+        """UpdateTable's ``ReplicaUpdates``: one replica of the table created in ``region``,
+        or deleted (decision 0265; DynamoDB checks the region and the table)."""
+        update = {"Create" if create else "Delete": {"RegionName": region}}
+        payload = {"TableName": name, "ReplicaUpdates": [update]}
         await self._json(origin, principal, "UpdateTable", payload)
 
     def streams(self) -> DynamoStreamsWire:

@@ -18,6 +18,9 @@ from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
 __all__ = [
+    "ACCESS_LOGS_BUCKET",
+    "ACCESS_LOGS_ENABLED",
+    "ACCESS_LOGS_PREFIX",
     "DELETION_PROTECTION",
     "ElbWire",
     "ListenerRow",
@@ -28,6 +31,10 @@ __all__ = [
 ]
 
 DELETION_PROTECTION: Final = "deletion_protection.enabled"
+# A load balancer's access logs' attributes (decisions 0264 and 0269; the console's, 0279).
+ACCESS_LOGS_ENABLED: Final = "access_logs.s3.enabled"
+ACCESS_LOGS_BUCKET: Final = "access_logs.s3.bucket"
+ACCESS_LOGS_PREFIX: Final = "access_logs.s3.prefix"
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +222,16 @@ class ElbWire(QueryWire):
             origin, who, "DescribeLoadBalancerAttributes", {"LoadBalancerArn": arn}
         )
         return {_text(m, "Key"): _text(m, "Value") for m in root.iterfind(".//Attributes/member")}
+
+    async def modify_attributes(
+        self, origin: Scope, who: Principal, arn: str, attributes: Mapping[str, str]
+    ) -> None:
+        """ModifyLoadBalancerAttributes of the attributes given (the others kept)."""
+        params = {"LoadBalancerArn": arn}
+        for n, (key, value) in enumerate(attributes.items(), start=1):
+            params[f"Attributes.member.{n}.Key"] = key
+            params[f"Attributes.member.{n}.Value"] = value
+        await self.call(origin, who, "ModifyLoadBalancerAttributes", params)
 
     async def set_security_groups(
         self, origin: Scope, who: Principal, arn: str, group_ids: Sequence[str]

@@ -2,8 +2,9 @@
 signed-in principal through CloudWatch's AWS JSON 1.0 protocol (``cloudwatchapi.app``, one
 of the three it serves, the simplest to build here): its authorisation
 (``cloudwatch:<Operation>`` by identity policies), checks and errors answer them, for the
-caller's account only. Each answer is read into the small values the pages show; nothing
-here decides what CloudWatch allows.
+caller's account only; the metric streams' calls (``wire_metric_streams``) and Contributor
+Insights' (``wire_insight_rules``, decision 0279) are inherited. Each answer is read into
+the small values the pages show; nothing here decides what CloudWatch allows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from andromede.console.wire import Answer, WireError
+from andromede.console.wire_insight_rules import InsightRuleCalls
 from andromede.console.wire_metric_streams import MetricStreamCalls
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
@@ -46,7 +48,7 @@ def _dimensions(pairs: Sequence[tuple[str, str | None]]) -> list[dict[str, str]]
     return [{"Name": n} if v is None else {"Name": n, "Value": v} for n, v in pairs]
 
 
-class CloudWatchWire(MetricStreamCalls):
+class CloudWatchWire(MetricStreamCalls, InsightRuleCalls):
     """The metric calls the console makes (``GraniteServiceVersion20100801`` JSON 1.0), as
     ``principal``."""
 
