@@ -615,6 +615,13 @@ class DynamoService:
         if watch is not None:
             await watch.accessed(table, index, [key_text(k) for k in keys], False)
 
+    async def tell_insights(self, table: Table, key: Item, throttled: bool) -> None:
+        """An item of a write transaction told to Contributor Insights as a single write's
+        (decision 0278): the transaction is admitted as a whole, not by :meth:`_enter`."""
+        if self.insights is not None and capacity.measured():
+            values = [key_text(k) for k in _key_values(table, key)]
+            await self.insights.accessed(table, None, values, throttled)
+
     def _admit(self, table: Table, write: bool) -> None:
         """Refused (``ThroughputExceeded``) while the capacity it draws on is spent (a
         client's call: an import's writes are not, as AWS's do not consume capacity)."""

@@ -93,21 +93,24 @@ async def test_turned_on_the_item_calls_keys_are_counted_into_its_rules(
     await world.client("DeleteItem", TableName="music", Key=item("a", "2"))
     await world.client("Query", TableName="music", KeyConditionExpression="pk = :p",
                        ExpressionAttributeValues={":p": {"S": "a"}})  # fmt: skip
-    # A batch's items are counted each as its own call; a statement read as a query, its
-    # partition key alone, as a Query's.
+    # A batch's and a transaction's items are counted each as its own call; a statement
+    # read as a query, its partition key alone, as a Query's.
     await world.client("BatchWriteItem", RequestItems={"music": [
         {"PutRequest": {"Item": item("c", "1")}}]})  # fmt: skip
     await world.client("BatchGetItem", RequestItems={"music": {"Keys": [item("c", "1")]}})
+    await world.client("TransactWriteItems", TransactItems=[
+        {"Put": {"TableName": "music", "Item": item("d", "1")}}])  # fmt: skip
     await world.client("ExecuteStatement",
                        Statement="SELECT * FROM music WHERE pk = 'c' AND sk = 1")  # fmt: skip
     tenant = world.tenant_id
     assert await report(rules, tenant, named(listed, "PKC")) == [
-        (("a",), 5.0), (("c",), 3.0), (("b",), 2.0)]  # fmt: skip
+        (("a",), 5.0), (("c",), 3.0), (("b",), 2.0), (("d",), 1.0)]  # fmt: skip
     assert await report(rules, tenant, named(listed, "SKC")) == [
-        (("a", "1"), 2.0), (("a", "2"), 2.0), (("b", "1"), 2.0), (("c", "1"), 2.0)]  # fmt: skip
+        (("a", "1"), 2.0), (("a", "2"), 2.0), (("b", "1"), 2.0), (("c", "1"), 2.0),
+        (("d", "1"), 1.0)]  # fmt: skip
     assert await report(rules, tenant, named(listed, "PKT")) == []  # nothing throttled
     # Each matched event is billed to the account, as AWS bills a rule's events.
-    assert await world.usage(INSIGHT_RULE_EVENTS) == 18
+    assert await world.usage(INSIGHT_RULE_EVENTS) == 20
     # The contributors are sealed: the stored minutes hold no key in the clear.
     stored = await rules.store.minutes(tenant, named(listed, "PKC"), 0, 2**40)
     assert stored and all(b'"a"' not in part.sealed for part in stored)
