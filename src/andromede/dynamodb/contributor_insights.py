@@ -21,6 +21,7 @@ in memory (``ManagedRules.contribute``): no log event, no database write per cal
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ __all__ = [
     "key_text",
     "rule_names",
 ]
+
+log = logging.getLogger(__name__)
 
 ACCESSED_AND_THROTTLED: Final = "ACCESSED_AND_THROTTLED_KEYS"
 THROTTLED: Final = "THROTTLED_KEYS"
@@ -200,16 +203,22 @@ class ContributorInsights:
         return [_status(name, index, found[name, index]) for name, index in ordered]
 
     async def forget(self, table: Table, index: str | None = None) -> None:
-        """A deleted table's rules (its indexes' too), or a deleted index's, removed."""
+        """A deleted table's rules (its indexes' too), or a deleted index's, removed. The
+        table is gone already: a failure here is logged, not the deletion's (the rules stay
+        listed, their resource gone, until the account disables them or is closed)."""
         arn = resource_arn(table, index)
-        gone = [
-            r.name
-            for r in await self._rules.rules(table.tenant_id)
-            if r.resource == arn or (index is None and r.resource.startswith(f"{arn}/index/"))
-        ]
-        if gone:
-            await self._rules.remove(table.tenant_id, gone)
         self._watched.pop(table.tenant_id, None)
+        try:
+            gone = [
+                r.name
+                for r in await self._rules.rules(table.tenant_id)
+                if r.resource == arn or (index is None and r.resource.startswith(f"{arn}/index/"))
+            ]
+            if gone:
+                await self._rules.remove(table.tenant_id, gone)
+        except Exception:  # logged: the table's deletion stands
+            log.warning("the Contributor Insights rules of %s were not removed", arn,
+                        exc_info=True)  # fmt: skip
 
     async def _watching(self, tenant_id: str) -> _Watched:
         now = self._clock()

@@ -2,7 +2,7 @@
 characters whatever the table's name; the hot path reading an account's rules once per cache
 period (a table without Contributor Insights costs a lookup), a rule made through another
 gateway counted here once the cache expires; the accessed and throttled keys routed to their
-kinds of rule; a table's and an index's rules forgotten."""
+kinds of rule; a table's and an index's rules forgotten, a failure to do so logged."""
 
 from __future__ import annotations
 
@@ -99,3 +99,11 @@ async def test_a_table_forgotten_takes_its_indexes_rules() -> None:
     await insights.enable(table(), "by-x", THROTTLED)
     await insights.forget(table())
     assert [s.table for s in await insights.statuses("111122223333", None)] == ["musicals"]
+
+
+async def test_a_failure_to_forget_leaves_the_deletion_standing() -> None:
+    class Broken(Rules):
+        async def rules(self, tenant_id: str) -> list[ManagedRule]:
+            raise OSError("the metadata database is away")
+
+    await ContributorInsights(Broken(), cache_ms=0).forget(table())  # logged, not raised
