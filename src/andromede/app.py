@@ -116,6 +116,7 @@ from andromede.wiring.deployment import (
     write_credentials,
 )
 from andromede.wiring.dynamodb import dynamodb_api
+from andromede.wiring.dynamodb_insights import dynamodb_insights
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
 from andromede.wiring.identity import identity_service, tenant_closer
@@ -656,6 +657,7 @@ class Application:
         dynamodb, forget_tables = dynamodb_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing, customer_keys, metrics_sink, objects)  # fmt: skip
         background.append(dynamodb)
+        dynamodb_insights(apis, metrics, settings)  # Contributor Insights (decision 0278)
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service, objects)  # fmt: skip

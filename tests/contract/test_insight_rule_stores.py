@@ -3,7 +3,7 @@ PostgreSQL): a rule put, replaced and read back whole (its definition byte for b
 to the microsecond, its tags in order); bounded per account at creation; paged by name;
 enabled and disabled, retagged; the enabled ones listed and counted per account; a rule's
 minutes stored as sealed parts, read by range, expired by age, deleted with their rule; and a
-closed account forgotten, another's kept."""
+closed account forgotten, another's kept; a managed rule's resource kept (decision 0278)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,14 @@ async def test_a_closed_account_is_forgotten(store: InsightRuleStore) -> None:
     assert await store.minutes("t1", "a", 0, 10) == []
     assert len(await store.minutes("t2", "a", 0, 10)) == 1
     assert await store.get("t2", "a") is not None
+
+
+async def test_a_managed_rule_keeps_its_resource(store: InsightRuleStore) -> None:
+    # Decision 0278: a DynamoDB table's rule, made on the account's behalf, read back as such.
+    arn = "arn:aws:dynamodb:eu-fr-1:t1:table/music/index/by-artist"
+    managed = replace(rule("DynamoDBContributorInsights-PKC-music-1"), managed_by=arn)
+    assert await store.put(managed, max_rules=10)
+    await store.put(rule("mine"), max_rules=10)
+    assert await store.get("t1", managed.name) == managed
+    assert {r.name: r.managed_by for r in await store.enabled("t1")} == {
+        managed.name: arn, "mine": ""}  # fmt: skip

@@ -135,7 +135,7 @@ async def describe_insight_rules(call: MetricsCall) -> dict[str, Any]:
                 "State": rule.state,
                 "Schema": SCHEMA,
                 "Definition": rule.definition,
-                "ManagedRule": False,
+                "ManagedRule": bool(rule.managed_by),  # decision 0278
                 "ApplyOnTransformedLogs": rule.apply_on_transformed_logs,
             }
             for rule in found

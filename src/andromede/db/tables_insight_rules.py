@@ -1,6 +1,7 @@
 """CloudWatch Contributor Insights (decision 0272, migration 0129): ``insight_rules``, one row
 per rule of an account — its state, its definition as the client gave it, whether it applies
-on transformed logs, its tags (JSON) and creation time (microseconds since the epoch) — and
+on transformed logs, its tags (JSON), creation time (microseconds since the epoch) and, for
+a managed rule, the resource that manages it (decision 0278, migration 0130) — and
 ``insight_rule_minutes``, the parts of each rule's minutes, sealed under the account's keys
 (their contributors are log content), one per gateway's flush of a minute. The index on
 ``minute`` serves the retention sweep.
@@ -29,6 +30,8 @@ insight_rules = sa.Table(
     sa.Column("tags", sa.Text, nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    # Decision 0278 (migration 0130): the resource whose service made the rule, or "".
+    sa.Column("managed_by", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_insight_rules_state", "state"),
 )
 

@@ -15,9 +15,10 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from andromede.dynamodb import capacity
+from andromede.dynamodb.contributor_insights import key_text
 from andromede.dynamodb.errors import (
     ConditionFailed,
     TableInUse,
@@ -44,7 +45,7 @@ from andromede.dynamodb.model import (
 )
 from andromede.dynamodb.store import ABSENT, DynamoStore, IndexPosition, ScanRange
 from andromede.dynamodb.streams import ShardLayout, change_record
-from andromede.dynamodb.throttling import ThroughputGate
+from andromede.dynamodb.throttling import ThroughputExceeded, ThroughputGate
 from andromede.dynamodb.values import Item, canonical_key, item_size, sort_encoding
 
 __all__ = [
@@ -77,6 +78,18 @@ class ItemSealer(Protocol):
     ) -> bytes: ...
 
     async def open(self, table: Table, item: StoredItem) -> bytes: ...
+
+
+class KeyWatch(Protocol):
+    """Told the keys of the client's item calls (Contributor Insights, decision 0278)."""
+
+    async def accessed(
+        self, table: Table, index: str | None, keys: Sequence[str], throttled: bool
+    ) -> None: ...
+
+    async def forget(self, table: Table, index: str | None = None) -> None:
+        """A table (or one of its indexes) deleted: what watched it goes."""
+        ...
 
 
 class DynamoObserver(Protocol):
@@ -123,6 +136,7 @@ class DynamoService:
         self.index_added: Callable[[], None] | None = None  # wakes the backfill (0254)
         self.throttle: ThroughputGate | None = None  # capacity enforced (decision 0267)
         self.stream_shards = ShardLayout()  # how its new streams are split (decision 0275)
+        self.insights: KeyWatch | None = None  # Contributor Insights (decision 0278)
 
     # --- tables -----------------------------------------------------------------------------
 
@@ -183,6 +197,8 @@ class DynamoService:
         if not await self.store.delete_table(tenant_id, name):
             raise TableNotFound(f"Requested resource not found: Table: {name} not found")
         await self.store.end_stream(tenant_id, name, _now())  # readable 24 h on (decision 0246)
+        if self.insights is not None:  # its Contributor Insights rules go with it (0278)
+            await self.insights.forget(table)
         return table
 
     async def change_table(self, table: Table, **changes: object) -> Table:
@@ -216,6 +232,8 @@ class DynamoService:
         kept = tuple(i for i in table.indexes if i.name != name)
         changed = await self.change_table(table, indexes=kept)
         await self.store.drop_index(table.tenant_id, table.name, name)
+        if self.insights is not None:
+            await self.insights.forget(table, name)
         return changed
 
     async def _rewrite(self, table: Table) -> None:
@@ -273,8 +291,9 @@ class DynamoService:
         return hash_token, sort_token, stored
 
     async def get_item(self, table: Table, key: Item, consistent: bool) -> Item | None:
-        self._admit(table, write=False)
-        _, _, stored = await self.held(table, check_key(table, key))
+        key = check_key(table, key)
+        await self._enter(table, False, _key_values(table, key))
+        _, _, stored = await self.held(table, key)
         self.consumed(table, read_units(0 if stored is None else stored.size, consistent), 0)
         return None if stored is None else await self.open_item(table, stored)
 
@@ -283,7 +302,7 @@ class DynamoService:
         replaced, if any."""
         key = key_of(table, item)
         size = self.check_size(item)
-        self._admit(table, write=True)
+        await self._enter(table, True, _key_values(table, key))
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -300,7 +319,7 @@ class DynamoService:
     ) -> tuple[Item | None, Item]:
         """The item at ``key`` updated (made if absent), its condition holding: (old, new)."""
         key = check_key(table, key)
-        self._admit(table, write=True)
+        await self._enter(table, True, _key_values(table, key))
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -318,7 +337,7 @@ class DynamoService:
         self, table: Table, key: Item, condition: Condition | None
     ) -> Item | None:
         key = check_key(table, key)
-        self._admit(table, write=True)
+        await self._enter(table, True, _key_values(table, key))
         for _ in range(_ATTEMPTS):
             hash_token, sort_token, stored = await self.held(table, key)
             old = None if stored is None else await self.open_item(table, stored)
@@ -391,6 +410,7 @@ class DynamoService:
         filter_: Condition | None,
         consistent: bool,
     ) -> Page:
+        await self._enter(table, False, (keys.hash_value,))
         hash_token = await self._sealer.hash_token(table, canonical_key(keys.hash_value))
         after: bytes | None = None
         if start is not None:
@@ -465,6 +485,7 @@ class DynamoService:
     ) -> Page:
         """A query on ``index``: its items in index sort key order (then table key), each as
         the index projects it unless ``whole`` (a local index reads the table's item)."""
+        await self._enter(table, False, (keys.hash_value,), index.name)
         hash_token = await self._sealer.hash_token(
             table, index_hash_input(index.name, keys.hash_value)
         )
@@ -576,6 +597,32 @@ class DynamoService:
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
+    async def _enter(
+        self,
+        table: Table,
+        write: bool,
+        keys: Sequence[Mapping[str, Any]],
+        index: str | None = None,
+    ) -> None:
+        """:meth:`_admit`, the call's key told to Contributor Insights whether it is let in
+        or throttled (decision 0278; a client's call only, as capacity is)."""
+        watch = self.insights if capacity.measured() else None
+        try:
+            self._admit(table, write)
+        except ThroughputExceeded:
+            if watch is not None:
+                await watch.accessed(table, index, [key_text(k) for k in keys], True)
+            raise
+        if watch is not None:
+            await watch.accessed(table, index, [key_text(k) for k in keys], False)
+
+    async def tell_insights(self, table: Table, key: Item, throttled: bool) -> None:
+        """An item of a write transaction told to Contributor Insights as a single write's
+        (decision 0278): the transaction is admitted as a whole, not by :meth:`_enter`."""
+        if self.insights is not None and capacity.measured():
+            values = [key_text(k) for k in _key_values(table, key)]
+            await self.insights.accessed(table, None, values, throttled)
+
     def _admit(self, table: Table, write: bool) -> None:
         """Refused (``ThroughputExceeded``) while the capacity it draws on is spent (a
         client's call: an import's writes are not, as AWS's do not consume capacity)."""
@@ -612,6 +659,14 @@ def _expiry(table: Table, item: Item) -> int | None:
         return int(float(value["N"]))
     except (ValueError, OverflowError):
         return None
+
+
+def _key_values(table: Table, key: Item) -> tuple[Mapping[str, Any], ...]:
+    """The key's partition value, then its sort value if the table has a sort key."""
+    sort = table.sort_key
+    return (
+        (key[table.hash_key.name],) if sort is None else (key[table.hash_key.name], key[sort.name])
+    )
 
 
 def _contended(table: Table) -> WriteContention:

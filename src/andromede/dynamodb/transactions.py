@@ -83,6 +83,8 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
     tenant_id = checked[0].table.tenant_id
     # Decision 0267: a write transaction throttled is cancelled, ThrottlingError per action.
     throttled = cancellation_reasons(dynamodb.throttle, [(op.table, True) for op in checked])
+    for op in checked:  # Contributor Insights (decision 0278), each item as a write's
+        await dynamodb.tell_insights(op.table, op.key, throttled is not None)
     if throttled is not None:
         raise TransactionCanceled(throttled)
     for _ in range(_ATTEMPTS):

@@ -37,6 +37,7 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.dynamodb.backups import DynamoBackups
+from andromede.dynamodb.contributor_insights import ContributorInsights
 from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
@@ -167,6 +168,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         # is its SigV4 scope's region's; another region is the home one's), the replicas.
         self.regions: dict[str, tuple[DynamoService, DynamoStreams]] = {}
         self.global_tables: GlobalTables | None = None
+        self.contributor_insights: ContributorInsights | None = None  # decision 0278, likewise
 
     @property
     def service(self) -> DynamoService:
@@ -230,6 +232,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
             root=principal.is_root,
             kinesis_destinations=self.kinesis_destinations if home else None,
             global_tables=self.global_tables,
+            contributor_insights=self.contributor_insights if home else None,
         )
         if streams_call:
             return await serve_stream_call(request.action_name, request.context, streams)

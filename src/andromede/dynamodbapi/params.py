@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from andromede.dynamodb.backups import DynamoBackups
 from andromede.dynamodb.capacity import Tally
+from andromede.dynamodb.contributor_insights import ContributorInsights
 from andromede.dynamodb.errors import ValidationError
 from andromede.dynamodb.exports import DynamoExports
 from andromede.dynamodb.expressions import (
@@ -94,6 +95,7 @@ class DynamoCall:
     shared: str | None = None
     judge: Judge | None = None
     root: bool = False  # the caller is its account's root user
+    contributor_insights: ContributorInsights | None = None  # decision 0278
 
     def string(
         self,

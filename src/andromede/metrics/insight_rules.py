@@ -180,6 +180,10 @@ class InsightRule:
     apply_on_transformed_logs: bool
     created: datetime
     tags: tuple[tuple[str, str], ...] = ()
+    # A managed rule's resource (decision 0278): the ARN of the DynamoDB table or index
+    # whose Contributor Insights made it, fed by that service, not by log events; "" for
+    # the account's own rules.
+    managed_by: str = ""
     compiled: CompiledRule | None = field(default=None, compare=False)
 
     def rule(self) -> CompiledRule:

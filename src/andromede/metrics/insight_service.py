@@ -131,6 +131,16 @@ def _not_found(name: str) -> Failure:
     )
 
 
+def _managed(rule: InsightRule) -> Failure:
+    return Failure(
+        rule.name,
+        "AccessDeniedException",
+        "AccessDenied",
+        f"Rule {rule.name} is managed by {rule.managed_by}: turn its Contributor Insights "
+        "off there.",
+    )
+
+
 class InsightRuleService:
     """The Contributor Insights rules of each account, and what they saw."""
 
@@ -173,6 +183,10 @@ class InsightRuleService:
                                         "DISABLED.")  # fmt: skip
         compile_definition(definition, tenant_id)
         held = await self.store.get(tenant_id, name)
+        if held is not None and held.managed_by:
+            raise InvalidParameterValue(
+                f"The rule {name} is managed by {held.managed_by} and cannot be changed."
+            )
         rule = InsightRule(
             tenant_id=tenant_id,
             name=name,
@@ -212,7 +226,10 @@ class InsightRuleService:
     async def delete(self, tenant_id: str, names: Any) -> list[Failure]:
         failures = []
         for name in _names(names):
-            if not await self.store.delete(tenant_id, name):
+            held = await self.store.get(tenant_id, name)
+            if held is not None and held.managed_by:
+                failures.append(_managed(held))  # its service's to remove (decision 0278)
+            elif held is None or not await self.store.delete(tenant_id, name):
                 failures.append(_not_found(name))
         self._index.pop(tenant_id, None)
         return failures
@@ -220,7 +237,10 @@ class InsightRuleService:
     async def set_state(self, tenant_id: str, names: Any, state: str) -> list[Failure]:
         failures = []
         for name in _names(names):
-            if not await self.store.set_state(tenant_id, name, state):
+            held = await self.store.get(tenant_id, name)
+            if held is not None and held.managed_by:
+                failures.append(_managed(held))
+            elif held is None or not await self.store.set_state(tenant_id, name, state):
                 failures.append(_not_found(name))
         self._index.pop(tenant_id, None)
         return failures
@@ -251,6 +271,8 @@ class InsightRuleService:
             return cached[1]
         rules = []
         for rule in await self.store.enabled(tenant_id):
+            if rule.managed_by:
+                continue  # fed by its service (:meth:`contribute`), never by log events
             try:
                 compiled = compile_definition(rule.definition, tenant_id)
             except (InvalidParameterValue, MissingParameter):
@@ -320,6 +342,47 @@ class InsightRuleService:
         """Forget the minutes older than the retention."""
         before = self._clock() // 60_000 - self.limits.retention_days * 1440
         return await self.store.expire(before)
+
+    # Managed rules (decision 0278): made, fed and removed by another service.
+
+    async def put_managed(
+        self, tenant_id: str, managed_by: str, rules: Sequence[tuple[str, str]]
+    ) -> bool:
+        """The (name, definition) rules made, enabled, for the resource ``managed_by``; False,
+        none kept, when they would pass the account's quota (managed rules count in it, as
+        AWS's)."""
+        made: list[str] = []
+        for name, definition in rules:
+            rule = InsightRule(
+                tenant_id=tenant_id,
+                name=check_rule_name(name),
+                state=ENABLED,
+                definition=definition,
+                apply_on_transformed_logs=False,
+                created=datetime.now(UTC),
+                managed_by=managed_by,
+            )
+            if not await self.store.put(rule, self.limits.max_per_account):
+                for done in made:
+                    await self.store.delete(tenant_id, done)
+                return False
+            made.append(rule.name)
+        return True
+
+    async def managed(self, tenant_id: str) -> list[InsightRule]:
+        """The account's managed rules."""
+        return [r for r in await self.store.enabled(tenant_id) if r.managed_by]
+
+    async def delete_managed(self, tenant_id: str, names: Sequence[str]) -> None:
+        for name in names:
+            held = await self.store.get(tenant_id, name)
+            if held is not None and held.managed_by:
+                await self.store.delete(tenant_id, name)
+
+    def contribute(self, tenant_id: str, rule: str, at_ms: int, keys: tuple[str, ...]) -> None:
+        """One event of a managed rule, counted into this gateway's tally (the rule's
+        service read it from its own calls: no log event is written)."""
+        self.tally.add(tenant_id, rule, at_ms, keys, 1.0)
 
     # Reports.
 

@@ -34,6 +34,7 @@ def _rule(m: Any) -> InsightRule:
         apply_on_transformed_logs=bool(m["transformed_logs"]),
         created=datetime.fromtimestamp(int(m["created"]) / 1_000_000, UTC),
         tags=tuple((k, v) for k, v in json.loads(m["tags"])),
+        managed_by=m["managed_by"],
     )
 
 
@@ -54,6 +55,7 @@ class SqlInsightRuleStore:
             "tags": _tags(rule.tags),
             "created": int(rule.created.timestamp() * 1_000_000),
             "format_version": FORMAT_VERSION,
+            "managed_by": rule.managed_by,
         }
 
         def work(conn: Connection) -> bool:
