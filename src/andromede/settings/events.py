@@ -243,6 +243,19 @@ class EventsSettings(BaseModel):
         "the others after it (decision 0258).",
     )
 
+    stepfunctions_max_state_machines: int = Field(
+        default=10_000,
+        gt=0,
+        description="State machines an account may hold in a Region (AWS: 10,000) (decision 0271).",
+    )
+    stepfunctions_max_definition_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        le=1_048_576,
+        description="Characters a state machine's definition may have (AWS: 1,048,576) "
+        "(decision 0271).",
+    )
+
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod
     def _api_destination_networks(

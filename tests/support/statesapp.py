@@ -1,0 +1,146 @@
+"""AWS Step Functions' JSON 1.0 app in process (decision 0271): StatesApp over the in-memory
+identity store and a state machine store (memory by default); calls made through botocore's
+own model of the service (its serializer and parser, the parameters validated first), signed
+with SigV4 for service ``states``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import botocore.session
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.settings import Settings
+from andromede.stepfunctions.memory import MemoryStateMachineStore
+from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
+from andromede.stepfunctions.store import StateMachineStore
+from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
+from andromede.wiring.stepfunctions import trusting_roles
+from support.json_client import JsonReply, Signers, signed_json_post
+
+__all__ = ["MODEL", "REGION", "TRUST", "CallFailed", "World", "states_world"]
+
+REGION: Final = "eu-fr-1"
+MODEL: Final = botocore.session.get_session().get_service_model("stepfunctions")
+TRUST: Final = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+@dataclass
+class CallFailed(Exception):
+    status: int
+    code: str
+    message: str
+    body: dict[str, Any]
+
+
+@dataclass
+class World(Signers):
+    app: StatesApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    machines: StateMachinesService
+    audit_store: MemoryAuditStore
+    audit: AuditService
+
+    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+        return await signed_json_post(
+            self.app,
+            f"AWSStepFunctions.{action}",
+            payload,
+            content_type=CONTENT_TYPE,
+            credentials=self.credentials,
+            service="states",
+            region=REGION,
+        )
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it, its answer parsed by botocore's JSON parser; a
+        failure raises :class:`CallFailed`."""
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("json").serialize_to_request(params, model)
+        reply = await self.raw(operation, request["body"])
+        parsed = create_parser("json").parse(
+            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(
+                reply.status,
+                parsed["Error"]["Code"],
+                parsed["Error"]["Message"],
+                json.loads(reply.body or b"{}"),
+            )
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> CallFailed:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc
+        raise AssertionError(f"{operation} succeeded")
+
+    async def role(self, name: str = "machine", trust: str = TRUST) -> str:
+        role = await self.identity.create_role(self.tenant_id, name, trust)
+        return role.arn
+
+    async def audited(self) -> list[tuple[str, str, str]]:
+        await self.audit.flush()
+        listed = await self.audit_store.list_events(None, after_id=0, limit=1000)
+        return [(e.action, e.resource, e.outcome.value) for _, e in listed]
+
+
+async def states_world(
+    tmp_path: Path, store: StateMachineStore | None = None, max_state_machines: int = 5
+) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region=REGION)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    machines = StateMachinesService(
+        store or MemoryStateMachineStore(),
+        REGION,
+        trusting_roles(identity),
+        StateMachineLimits(max_state_machines=max_state_machines),
+    )
+    try:
+        yield World(
+            StatesApp(machines, identity, audit, settings),
+            identity,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+            machines,
+            audit_store,
+            audit,
+        )
+    finally:
+        await audit.close()
