@@ -658,8 +658,9 @@ class Application:
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service)  # fmt: skip
-        background.append(pipes)  # EventBridge Pipes (decision 0258)
-        forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter)
+        states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
+            billing)  # fmt: skip
+        background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

@@ -1,5 +1,6 @@
 """AWS Step Functions' JSON 1.0 app in process (decision 0271): StatesApp over the in-memory
-identity store and a state machine store (memory by default); calls made through botocore's
+identity store, a state machine store and an execution store (memory by default), its runner
+stepped by the tests (``run``) with no real sleeping; calls made through botocore's
 own model of the service (its serializer and parser, the parameters validated first), signed
 with SigV4 for service ``states``."""
 
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,18 +23,25 @@ from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
+from andromede.stepfunctions.execution_memory import MemoryExecutionStore
+from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
+from andromede.stepfunctions.execution_store import ExecutionStore
 from andromede.stepfunctions.memory import MemoryStateMachineStore
+from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
 from andromede.stepfunctions.store import StateMachineStore
 from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
-from andromede.wiring.stepfunctions import trusting_roles
+from andromede.wiring.stepfunctions import TransitionBilling, trusting_roles
 from support.json_client import JsonReply, Signers, signed_json_post
 
-__all__ = ["MODEL", "REGION", "TRUST", "CallFailed", "World", "states_world"]
+__all__ = ["MODEL", "REGION", "TRUST", "CallFailed", "Clock", "World", "states_world"]
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("stepfunctions")
@@ -47,6 +57,21 @@ TRUST: Final = json.dumps(
         ],
     }
 )
+
+
+class Clock:
+    """The runner's time: real by default, moved on by the tests (a Wait, a retry's sleep)."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.slept: list[float] = []
+
+    def now(self) -> int:
+        return int(time.time() * 1000) + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.offset += int(seconds * 1000)
 
 
 @dataclass
@@ -66,6 +91,21 @@ class World(Signers):
     machines: StateMachinesService
     audit_store: MemoryAuditStore
     audit: AuditService
+    executions: ExecutionsService
+    runner: ExecutionsRunner
+    clock: Clock
+    billing: BillingService
+
+    async def run(self) -> int:
+        """One pass of the runner, waited for: the executions due stepped until they wait or
+        end."""
+        return await self.runner.run_pass(wait=True)
+
+    async def usage(self, meter: str) -> int:
+        await self.billing.flush()
+        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
+        report = await self.billing.usage_report(self.tenant_id, month)
+        return sum(line.quantity for line in report.lines if line.meter == meter)
 
     async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
         return await signed_json_post(
@@ -118,7 +158,11 @@ class World(Signers):
 
 
 async def states_world(
-    tmp_path: Path, store: StateMachineStore | None = None, max_state_machines: int = 5
+    tmp_path: Path,
+    store: StateMachineStore | None = None,
+    max_state_machines: int = 5,
+    execution_store: ExecutionStore | None = None,
+    max_history_events: int = 100,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
@@ -132,15 +176,36 @@ async def states_world(
         trusting_roles(identity),
         StateMachineLimits(max_state_machines=max_state_machines),
     )
+    clock = Clock()
+    executions = ExecutionsService(
+        execution_store or MemoryExecutionStore(),
+        machines,
+        ExecutionLimits(max_payload_size=1024, max_history_events=max_history_events),
+        clock=clock.now,
+    )
+    billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    runner = ExecutionsRunner(
+        executions,
+        RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
+        "gateway-a",
+        meter=TransitionBilling(billing, REGION),
+        clock=clock.now,
+        sleep=clock.sleep,
+    )
     try:
         yield World(
-            StatesApp(machines, identity, audit, settings),
+            StatesApp(machines, identity, audit, settings, executions=executions),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
             machines,
             audit_store,
             audit,
+            executions,
+            runner,
+            clock,
+            billing,
         )
     finally:
+        await billing.close()
         await audit.close()

@@ -21,7 +21,8 @@ Manager's parameters and their sealed versions),
 ``tables_acm`` (Certificate Manager's imported certificates and account configurations),
 ``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
-checkpoints), ``tables_stepfunctions`` (Step Functions' state machines). This
+checkpoints), ``tables_stepfunctions`` (Step Functions' state machines, executions and
+histories). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -220,7 +221,11 @@ from andromede.db.tables_dynamodb import (
     dynamodb_transaction_tokens,
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
-from andromede.db.tables_stepfunctions import stepfunctions_state_machines
+from andromede.db.tables_stepfunctions import (
+    stepfunctions_executions,
+    stepfunctions_history,
+    stepfunctions_state_machines,
+)
 from andromede.db.tables_dynamodb_exports import dynamodb_jobs
 # isort: on
 
@@ -389,6 +394,8 @@ __all__ = [
     "ssm_parameter_versions",
     "ssm_parameters",
     "ssm_resource_policies",
+    "stepfunctions_executions",
+    "stepfunctions_history",
     "stepfunctions_state_machines",
     "tenant_quotas",
     "tenant_regions",

@@ -1,6 +1,9 @@
 """AWS Step Functions (decision 0271, migration 0131): ``stepfunctions_state_machines`` (each
 account's state machines in a Region: their definitions sealed under the account's key ring,
-their role, type, configurations and tags).
+their role, type, configurations and tags), ``stepfunctions_executions`` (their executions:
+status, when each is next due, the lease of the gateway driving it, and its data — definition,
+input, output, position — sealed) and ``stepfunctions_history`` (each step's history events,
+sealed).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -13,7 +16,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["stepfunctions_state_machines"]
+__all__ = ["stepfunctions_executions", "stepfunctions_history", "stepfunctions_state_machines"]
 
 stepfunctions_state_machines = sa.Table(
     "stepfunctions_state_machines",
@@ -29,4 +32,38 @@ stepfunctions_state_machines = sa.Table(
     sa.Column("updated", sa.BigInteger, nullable=False),  # ms
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+stepfunctions_executions = sa.Table(
+    "stepfunctions_executions",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("execution_name", key_text(), primary_key=True),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms
+    sa.Column("stopped", sa.BigInteger, nullable=True),  # ms
+    sa.Column("wake_at", sa.BigInteger, nullable=False),  # ms
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("revision_id", key_text(), nullable=False),
+    sa.Column("transitions", sa.Integer, nullable=False),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("document_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("lease_owner", key_text(), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_stepfunctions_executions_due", "region", "status", "wake_at"),
+)
+
+stepfunctions_history = sa.Table(
+    "stepfunctions_history",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("execution_name", key_text(), primary_key=True),
+    sa.Column("first_event", sa.Integer, primary_key=True),
+    sa.Column("events_sealed", sa.LargeBinary, nullable=False),  # one step's events, JSON
 )

@@ -255,6 +255,33 @@ class EventsSettings(BaseModel):
         description="Characters a state machine's definition may have (AWS: 1,048,576) "
         "(decision 0271).",
     )
+    stepfunctions_max_payload_size: int = Field(
+        default=262_144,
+        gt=0,
+        le=262_144,
+        description="Bytes an execution's input may have (AWS: 256 KiB) (decision 0271).",
+    )
+    stepfunctions_max_history_events: int = Field(
+        default=25_000,
+        ge=10,
+        description="History events an execution may leave; one that would leave more fails "
+        "States.Runtime (AWS: 25,000) (decision 0271).",
+    )
+    stepfunctions_pass_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds between the Step Functions runner's passes in every gateway: how "
+        "soon an execution due (started, or at a Wait's end) is taken up when no start woke "
+        "it (decision 0271).",
+    )
+    stepfunctions_execution_lease: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway holds the executions it drives, renewed at each "
+        "transition; one stopped leaves them to the others after it (decision 0271).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

@@ -16,6 +16,10 @@ maps each to Step Functions' error type (its name is the wire type, as AWS's are
     ├── StateMachineAlreadyExists   the name is the account's with another definition
     ├── StateMachineDoesNotExist    no such state machine for the account
     ├── StateMachineLimitExceeded   the account's state machines are at their bound
+    ├── ExecutionDoesNotExist       no such execution for the account
+    ├── ExecutionAlreadyExists      the name is the machine's execution's with another input,
+    │                               or that execution ended
+    ├── InvalidExecutionInput       an execution's input is no JSON, or too large
     ├── ResourceNotFound            no such resource to tag
     ├── TooManyTags                 a resource would carry more than 50 tags
     └── ValidationException         a parameter's value is not acceptable
@@ -26,9 +30,12 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "ExecutionAlreadyExists",
+    "ExecutionDoesNotExist",
     "InvalidArn",
     "InvalidDefinition",
     "InvalidEncryptionConfiguration",
+    "InvalidExecutionInput",
     "InvalidLoggingConfiguration",
     "InvalidName",
     "InvalidToken",
@@ -105,4 +112,16 @@ class TooManyTags(StepFunctionsError):
 
 
 class ValidationException(StepFunctionsError):
+    pass
+
+
+class ExecutionDoesNotExist(StepFunctionsError):
+    pass
+
+
+class ExecutionAlreadyExists(StepFunctionsError):
+    pass
+
+
+class InvalidExecutionInput(StepFunctionsError):
     pass

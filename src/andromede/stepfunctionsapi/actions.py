@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from andromede.stepfunctions.errors import StateMachineDoesNotExist
+from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctionsapi.errors import StatesWireError
@@ -27,6 +28,7 @@ class StatesCall:
     tenant_id: str
     machines: StateMachinesService
     authorise: Authorise
+    executions: ExecutionsService | None = None
     resources: list[str] = field(default_factory=list)
 
 

@@ -7,7 +7,7 @@ has no resource policies) → JSON answer, then an audit event (action ``states:
 resource the machine's ARN; never a definition) and an access-log line. Every error leaves as
 ``{"__type": …, "message": …}`` with the ``x-amzn-RequestId`` header; an unexpected exception
 is logged and answered ``InternalServerError`` carrying nothing but the request id. An
-operation of Step Functions not served yet (executions, activities) answers
+operation of Step Functions not served yet (activities, versions, aliases…) answers
 ``UnknownOperationException`` naming it. The request skeleton is the JSON services' one
 (:mod:`andromede.awsjson.endpoint`).
 """
@@ -24,9 +24,11 @@ from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
+from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.service import StateMachinesService
-from andromede.stepfunctionsapi.actions import ACTIONS, StatesCall
+from andromede.stepfunctionsapi.actions import ACTIONS, Handler, StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError, to_states_error
+from andromede.stepfunctionsapi.execution_actions import EXECUTION_ACTIONS
 
 __all__ = ["CONTENT_TYPE", "StatesApp"]
 
@@ -55,6 +57,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        executions: ExecutionsService | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -65,11 +68,19 @@ class StatesApp(JsonEndpoint[StatesCall]):
             + settings.max_api_body_size,
         )
         self._machines = machines
+        self._executions = executions
         self._identity = identity
+        self._actions: dict[str, Handler] = dict(ACTIONS)
+        if executions is not None:
+            self._actions |= EXECUTION_ACTIONS
 
     @property
     def service(self) -> StateMachinesService:
         return self._machines
+
+    @property
+    def executions(self) -> ExecutionsService | None:
+        return self._executions
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return StatesWireError(error_type, message)
@@ -81,7 +92,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         principal = request.principal
         if principal.tenant_id is None:  # platform operators hold no state machines
             raise StatesWireError("AccessDeniedException", "Operators do not use Step Functions")
-        action = ACTIONS.get(request.action_name)
+        action = self._actions.get(request.action_name)
         if action is None:
             raise StatesWireError(
                 "UnknownOperationException",
@@ -102,10 +113,11 @@ class StatesApp(JsonEndpoint[StatesCall]):
             tenant_id=principal.tenant_id,
             machines=self._machines,
             authorise=authorise,
+            executions=self._executions,
         )
         return await action(request.context)
 
     def audited(self, request: JsonRequest[StatesCall]) -> list[str] | None:
-        if request.principal.tenant_id is None or request.action_name not in ACTIONS:
+        if request.principal.tenant_id is None or request.action_name not in self._actions:
             return None
         return [] if request.context is None else request.context.resources

@@ -18,6 +18,9 @@ from andromede.stepfunctions import errors as e
 __all__ = ["StatesWireError", "to_states_error"]
 
 _DOMAIN: Final = (
+    e.ExecutionAlreadyExists,
+    e.ExecutionDoesNotExist,
+    e.InvalidExecutionInput,
     e.InvalidArn,
     e.InvalidDefinition,
     e.InvalidEncryptionConfiguration,

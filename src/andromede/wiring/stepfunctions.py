@@ -1,15 +1,22 @@
-"""AWS Step Functions' wiring (decision 0271): the state machines' service over the metadata
-database, their definitions sealed under each account's key ring (``wiring.queues.KeySealer``,
-the sealer SQS's messages use), a machine's role judged by the identity service (it must be
-the account's and trust ``states.amazonaws.com``), and the API app under ``states``, its SigV4
-service."""
+"""AWS Step Functions' wiring (decision 0271): the state machines' and executions' services
+over the metadata database, their definitions, inputs, outputs and histories sealed under
+each account's key ring (``wiring.queues.KeySealer``, the sealer SQS's messages use), a
+machine's role judged by the identity service (it must be the account's and trust
+``states.amazonaws.com``), the API app under ``states``, its SigV4 service, and the runner
+every ``serve`` runs, each state an execution enters counted into its account's
+``stepfunctions.state-transitions``."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.errors import IamError
@@ -17,6 +24,10 @@ from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
 from andromede.replication_grants import role_trusts
 from andromede.settings import Settings
+from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
+from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
+from andromede.stepfunctions.executions import Execution
+from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
     RoleCheck,
@@ -27,7 +38,9 @@ from andromede.stepfunctions.store_sql import SqlStateMachineStore
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.wiring.queues import KeySealer
 
-__all__ = ["states_api", "states_limits", "trusting_roles"]
+__all__ = ["TransitionBilling", "execution_limits", "states_api", "states_limits", "trusting_roles"]
+
+TRANSITIONS: Final = "stepfunctions.state-transitions"
 
 
 def states_limits(settings: Settings) -> StateMachineLimits:
@@ -35,6 +48,24 @@ def states_limits(settings: Settings) -> StateMachineLimits:
         max_state_machines=settings.stepfunctions_max_state_machines,
         max_definition_size=settings.stepfunctions_max_definition_size,
     )
+
+
+def execution_limits(settings: Settings) -> ExecutionLimits:
+    return ExecutionLimits(
+        max_payload_size=settings.stepfunctions_max_payload_size,
+        max_history_events=settings.stepfunctions_max_history_events,
+    )
+
+
+class TransitionBilling:
+    """``stepfunctions.runner.TransitionMeter`` over billing."""
+
+    def __init__(self, billing: BillingService, region: str) -> None:
+        self._billing = billing
+        self._region = region
+
+    def transitions(self, execution: Execution, count: int) -> None:
+        self._billing.count(execution.tenant_id, self._region, TRANSITIONS, count)
 
 
 def trusting_roles(identity: IdentityService) -> RoleCheck:
@@ -61,14 +92,37 @@ def states_api(
     identity: IdentityService,
     audit: AuditService,
     rate_limiter: RateLimiter | None,
-) -> Callable[[str], Awaitable[int]]:
-    """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), and what
-    closing a tenant deletes of it (its state machines)."""
-    service = StateMachinesService(
-        SqlStateMachineStore(db, KeySealer(keys)),
+    billing: BillingService | None = None,
+) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
+    """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), its runner,
+    started, and what closing a tenant deletes of it (its state machines and executions)."""
+    sealer = KeySealer(keys)
+    machines = StateMachinesService(
+        SqlStateMachineStore(db, sealer),
         settings.region,
         trusting_roles(identity),
         states_limits(settings),
     )
-    apis[StatesApp.name] = StatesApp(service, identity, audit, settings, rate_limiter)
-    return service.store.forget_tenant
+    executions = ExecutionsService(
+        SqlExecutionStore(db, sealer), machines, execution_limits(settings)
+    )
+    runner = ExecutionsRunner(
+        executions,
+        RunnerPolicy(
+            pass_interval=settings.stepfunctions_pass_interval,
+            lease_ms=int(settings.stepfunctions_execution_lease * 1000),
+        ),
+        f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        meter=None if billing is None else TransitionBilling(billing, settings.region),
+    )
+    executions.on_start = runner.wake
+    apis[StatesApp.name] = StatesApp(
+        machines, identity, audit, settings, rate_limiter, executions=executions
+    )
+
+    async def forget(tenant_id: str) -> int:
+        await executions.store.forget_tenant(tenant_id)
+        return await machines.store.forget_tenant(tenant_id)
+
+    task = asyncio.create_task(runner.run_forever(), name="stepfunctions")
+    return task, forget

@@ -1,10 +1,13 @@
 """Decision 0271's wiring: ``serve``'s factory puts the app under ``states`` over the SQL store
-(definitions sealed under the account's key ring) with the settings' bounds, a request whose
-credential scope names ``states`` is routed to it, and a closed tenant's machines are
+(definitions sealed under the account's key ring) with the settings' bounds, its runner in
+the background runs an execution once woken by its start, a request whose credential scope
+names ``states`` is routed to it, and a closed tenant's machines and executions are
 forgotten."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -22,7 +25,12 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.settings import Settings
-from andromede.stepfunctions.errors import StateMachineLimitExceeded, ValidationException
+from andromede.stepfunctions.errors import (
+    ExecutionDoesNotExist,
+    InvalidExecutionInput,
+    StateMachineLimitExceeded,
+    ValidationException,
+)
 from andromede.stepfunctions.store_sql import SqlStateMachineStore
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.wiring.stepfunctions import states_api
@@ -48,6 +56,9 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
         region="eu-fr-1",
         stepfunctions_max_state_machines=1,
         stepfunctions_max_definition_size=len(DEFINITION),
+        stepfunctions_max_payload_size=100,
+        stepfunctions_max_history_events=50,
+        stepfunctions_pass_interval=0.05,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -57,7 +68,7 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
     audit = AuditService(MemoryAuditStore())
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     apis: dict[str, Any] = {}
-    forget = states_api(apis, settings, db, keys, identity, audit, None)
+    task, forget = states_api(apis, settings, db, keys, identity, audit, None)
     try:
         app = apis["states"]
         assert isinstance(app, StatesApp) and isinstance(app.service.store, SqlStateMachineStore)
@@ -71,9 +82,29 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
         with pytest.raises(StateMachineLimitExceeded):
             await service.create(tenant, {"name": "n", "definition": DEFINITION,
                                           "roleArn": role.arn})  # fmt: skip
+        executions = app.executions
+        assert executions is not None
+        assert (executions.limits.max_payload_size, executions.limits.max_history_events) == (
+            100,
+            50,
+        )
+        with pytest.raises(InvalidExecutionInput):
+            await executions.start(tenant, {"stateMachineArn": made.arn, "input": "[" * 101})
+        started = await executions.start(tenant, {"stateMachineArn": made.arn, "input": "{}"})
+        for _ in range(100):  # the runner in the background, woken by the start
+            current = await executions.get(tenant, started.arn)
+            if current.status.value != "RUNNING":
+                break
+            await asyncio.sleep(0.05)
+        assert current.status.value == "SUCCEEDED" and current.output == "{}"
         assert await forget(tenant) == 1
+        with pytest.raises(ExecutionDoesNotExist):
+            await executions.get(tenant, started.arn)
         assert (await service.list(tenant, None, None))[0] == []
     finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await audit.close()
         await db.close()
         keys.close()

@@ -1,4 +1,5 @@
-"""AWS Step Functions (decision 0271): ``stepfunctions_state_machines``.
+"""AWS Step Functions (decision 0271): ``stepfunctions_state_machines``,
+``stepfunctions_executions``, ``stepfunctions_history``.
 
 Revision ID: 0131
 Revises: 0126
@@ -38,7 +39,52 @@ def upgrade() -> None:
             "tenant_id", "region", "machine_name", name="pk_stepfunctions_state_machines"
         ),
     )
+    op.create_table(
+        "stepfunctions_executions",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("region", key_text(), nullable=False),
+        sa.Column("machine_name", key_text(), nullable=False),
+        sa.Column("execution_name", key_text(), nullable=False),
+        sa.Column("status", key_text(), nullable=False),
+        sa.Column("started", sa.BigInteger(), nullable=False),
+        sa.Column("stopped", sa.BigInteger(), nullable=True),
+        sa.Column("wake_at", sa.BigInteger(), nullable=False),
+        sa.Column("role_arn", sa.Text(), nullable=False),
+        sa.Column("revision_id", key_text(), nullable=False),
+        sa.Column("transitions", sa.Integer(), nullable=False),
+        sa.Column("event_count", sa.Integer(), nullable=False),
+        sa.Column("document_sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("lease_owner", key_text(), nullable=True),
+        sa.Column("lease_until", sa.BigInteger(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "region", "machine_name", "execution_name",
+            name="pk_stepfunctions_executions",
+        ),
+    )  # fmt: skip
+    op.create_index(
+        "ix_stepfunctions_executions_due",
+        "stepfunctions_executions",
+        ["region", "status", "wake_at"],
+    )
+    op.create_table(
+        "stepfunctions_history",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("region", key_text(), nullable=False),
+        sa.Column("machine_name", key_text(), nullable=False),
+        sa.Column("execution_name", key_text(), nullable=False),
+        sa.Column("first_event", sa.Integer(), nullable=False),
+        sa.Column("events_sealed", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "region", "machine_name", "execution_name", "first_event",
+            name="pk_stepfunctions_history",
+        ),
+    )  # fmt: skip
 
 
 def downgrade() -> None:
+    op.drop_table("stepfunctions_history")
+    op.drop_index("ix_stepfunctions_executions_due", table_name="stepfunctions_executions")
+    op.drop_table("stepfunctions_executions")
     op.drop_table("stepfunctions_state_machines")

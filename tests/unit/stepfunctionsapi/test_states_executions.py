@@ -1,0 +1,208 @@
+"""Decision 0271's executions through botocore's own JSON model: started (idempotently, as
+AWS), run by the runner in the background, described, listed by status in pages, stopped;
+their histories in AWS's event types and details (pages, reverse order, without data); a Wait
+outlives the runner (the execution only waits, and goes on at its end); Retry and Catch;
+the machine's TimeoutSeconds; the history's bound; the execution's definition kept when its
+machine changes; state transitions metered; accounts isolated; IAM deciding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from support.statesapp import World
+
+CHOICE = {
+    "StartAt": "Shape",
+    "States": {
+        "Shape": {"Type": "Pass", "Parameters": {"amount.$": "$.order.amount",
+                                                  "id.$": "$$.Execution.Name"},
+                  "ResultPath": "$.shaped", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Default": "Small",
+                 "Choices": [{"Variable": "$.shaped.amount", "NumericGreaterThan": 100,
+                              "Next": "Big"}]},
+        "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "End": True},
+        "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "amount at most 100"},
+    },
+}  # fmt: skip
+
+
+async def machine(world: World, definition: dict[str, Any], name: str = "orders") -> str:
+    role = await world.role(f"{name}-role")
+    made = await world.client(
+        "CreateStateMachine", name=name, definition=json.dumps(definition), roleArn=role
+    )
+    return str(made["stateMachineArn"])
+
+
+async def test_an_execution_runs_and_leaves_aws_history(world: World) -> None:
+    arn = await machine(world, CHOICE)
+    started = await world.client(
+        "StartExecution", stateMachineArn=arn, name="e1", input='{"order": {"amount": 250}}'
+    )
+    execution = started["executionArn"]
+    assert execution == f"arn:aws:states:eu-fr-1:{world.tenant_id}:execution:orders:e1"
+    running = await world.client("DescribeExecution", executionArn=execution)
+    assert running["status"] == "RUNNING" and "stopDate" not in running
+    assert await world.run() == 1
+    done = await world.client("DescribeExecution", executionArn=execution)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {
+        "order": {"amount": 250},
+        "shaped": {"amount": 250, "id": "e1"},
+        "size": "big",
+    }
+    assert done["stopDate"] >= done["startDate"]
+    history = (await world.client("GetExecutionHistory", executionArn=execution))["events"]
+    assert [e["type"] for e in history] == [
+        "ExecutionStarted", "PassStateEntered", "PassStateExited", "ChoiceStateEntered",
+        "ChoiceStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded",
+    ]  # fmt: skip
+    assert [(e["id"], e["previousEventId"]) for e in history[:3]] == [(1, 0), (2, 1), (3, 2)]
+    assert history[0]["executionStartedEventDetails"]["roleArn"].endswith(":role/orders-role")
+    assert history[1]["stateEnteredEventDetails"]["name"] == "Shape"
+    assert json.loads(history[-1]["executionSucceededEventDetails"]["output"])["size"] == "big"
+    assert await world.usage("stepfunctions.state-transitions") == 3
+    page = await world.client("GetExecutionHistory", executionArn=execution, maxResults=3,
+                              reverseOrder=True, includeExecutionData=False)  # fmt: skip
+    assert page["events"][0]["type"] == "ExecutionSucceeded"
+    assert "output" not in page["events"][0]["executionSucceededEventDetails"]
+    rest = await world.client("GetExecutionHistory", executionArn=execution,
+                              nextToken=page["nextToken"], reverseOrder=True)  # fmt: skip
+    assert len(rest["events"]) == 5 and rest["events"][-1]["type"] == "ExecutionStarted"
+    for_execution = await world.client("DescribeStateMachineForExecution", executionArn=execution)
+    assert json.loads(for_execution["definition"]) == CHOICE
+
+
+async def test_a_failure_its_error_and_the_names_idempotence(world: World) -> None:
+    arn = await machine(world, CHOICE)
+    small = '{"order": {"amount": 5}}'
+    first = await world.client("StartExecution", stateMachineArn=arn, name="s", input=small)
+    again = await world.client("StartExecution", stateMachineArn=arn, name="s", input=small)
+    assert again == first  # same name and input while it runs: the same execution
+    await world.fails("StartExecution", "ExecutionAlreadyExists", stateMachineArn=arn,
+                      name="s", input='{"order": {"amount": 6}}')  # fmt: skip
+    await world.run()
+    failed = await world.client("DescribeExecution", executionArn=first["executionArn"])
+    assert (failed["status"], failed["error"], failed["cause"]) == (
+        "FAILED",
+        "TooSmall",
+        "amount at most 100",
+    )
+    history = (await world.client("GetExecutionHistory",
+                                  executionArn=first["executionArn"]))["events"]  # fmt: skip
+    assert history[-2]["type"] == "FailStateEntered"
+    assert history[-1]["executionFailedEventDetails"] == {
+        "error": "TooSmall",
+        "cause": "amount at most 100",
+    }
+    failure = await world.fails("StartExecution", "ExecutionAlreadyExists", stateMachineArn=arn,
+                                name="s", input=small)  # fmt: skip
+    assert failure.message == f"Execution Already Exists: '{first['executionArn']}'"
+    bad = await world.fails("StartExecution", "InvalidExecutionInput", stateMachineArn=arn,
+                            input="{nope")  # fmt: skip
+    assert bad.message.startswith("Invalid State Machine Execution Input")
+    await world.fails("StartExecution", "InvalidExecutionInput", stateMachineArn=arn,
+                      input=json.dumps({"big": "x" * 2000}))  # fmt: skip
+    await world.fails("StartExecution", "StateMachineDoesNotExist", stateMachineArn=arn + "x")
+
+
+async def test_a_wait_outlives_the_runner_and_stop_aborts(world: World) -> None:
+    waits = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3600, "Next": "Done"},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    arn = await machine(world, waits)
+    one = (await world.client("StartExecution", stateMachineArn=arn, name="one"))["executionArn"]
+    two = (await world.client("StartExecution", stateMachineArn=arn, name="two"))["executionArn"]
+    assert await world.run() == 2
+    assert await world.run() == 0  # both wait: nothing due
+    stopped = await world.client("StopExecution", executionArn=two, error="Manual",
+                                 cause="no longer needed")  # fmt: skip
+    assert stopped["stopDate"].year >= 2026
+    aborted = await world.client("DescribeExecution", executionArn=two)
+    assert (aborted["status"], aborted["error"]) == ("ABORTED", "Manual")
+    world.clock.offset += 3_600_000  # an hour on, whichever gateway runs
+    assert await world.run() == 1
+    done = await world.client("DescribeExecution", executionArn=one)
+    assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {}
+    kinds = [e["type"] for e in (await world.client("GetExecutionHistory",
+                                                     executionArn=one))["events"]]  # fmt: skip
+    assert kinds == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited",
+                     "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]  # fmt: skip
+    listed = await world.client("ListExecutions", stateMachineArn=arn)
+    assert {e["name"]: e["status"] for e in listed["executions"]} == {
+        "one": "SUCCEEDED",
+        "two": "ABORTED",
+    }
+    only = await world.client("ListExecutions", stateMachineArn=arn, statusFilter="ABORTED")
+    assert [e["name"] for e in only["executions"]] == ["two"]
+    first = await world.client("ListExecutions", stateMachineArn=arn, maxResults=1)
+    second = await world.client("ListExecutions", stateMachineArn=arn, maxResults=1,
+                                nextToken=first["nextToken"])  # fmt: skip
+    assert {first["executions"][0]["name"], second["executions"][0]["name"]} == {"one", "two"}
+    assert "nextToken" not in second
+
+
+async def test_retry_catch_timeout_and_the_history_bound(world: World) -> None:
+    retried = {"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "F", "States": {
+                  "F": {"Type": "Fail", "Error": "Flaky"}}}],
+              "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 5, "MaxAttempts": 2}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Ok"}],
+              "End": True},
+        "Ok": {"Type": "Pass", "End": True}}}  # fmt: skip
+    arn = await machine(world, retried, "retried")
+    run = await world.client("StartExecution", stateMachineArn=arn, input='{"a": 1}')
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"a": 1, "err": {"Error": "Flaky", "Cause": ""}}
+    assert world.clock.slept == [5.0, 10.0]
+    timed = {"TimeoutSeconds": 60, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 600, "End": True}}}  # fmt: skip
+    arn = await machine(world, timed, "timed")
+    run = await world.client("StartExecution", stateMachineArn=arn)
+    await world.run()
+    world.clock.offset += 60_000
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert (done["status"], done["error"]) == ("TIMED_OUT", "States.Timeout")
+    looping = {"StartAt": "A", "States": {
+        "A": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": True,
+                                             "Next": "End"}], "Default": "B"},
+        "B": {"Type": "Pass", "Next": "A"},
+        "End": {"Type": "Succeed"}}}  # fmt: skip
+    arn = await machine(world, looping, "looping")
+    run = await world.client("StartExecution", stateMachineArn=arn)
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+    history = await world.client("GetExecutionHistory", executionArn=run["executionArn"],
+                                 maxResults=1000)  # fmt: skip
+    assert len(history["events"]) == 100  # the world's bound
+
+
+async def test_the_execution_keeps_its_definition_and_accounts_are_isolated(
+    world: World,
+) -> None:
+    arn = await machine(world, {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 10, "Next": "P"},
+        "P": {"Type": "Pass", "Result": "old", "End": True}}})  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=arn)
+    await world.run()
+    new = {"StartAt": "N", "States": {"N": {"Type": "Pass", "Result": "new", "End": True}}}
+    await world.client("UpdateStateMachine", stateMachineArn=arn, definition=json.dumps(new))
+    world.clock.offset += 10_000
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert json.loads(done["output"]) == "old"
+    other = await world.other_tenant("other")
+    await other.fails("DescribeExecution", "ExecutionDoesNotExist",
+                      executionArn=run["executionArn"])  # fmt: skip
+    await other.fails("StartExecution", "StateMachineDoesNotExist", stateMachineArn=arn)
+    user = await world.iam_user("dev")
+    denied = await user.fails("StartExecution", "AccessDeniedException", stateMachineArn=arn)
+    assert "states:StartExecution" in denied.message
+    await world.fails("DescribeExecution", "InvalidArn", executionArn=arn)
+    events = await world.audited()
+    assert ("states:StartExecution", f"{arn},{run['executionArn']}", "success") in events
