@@ -29,7 +29,10 @@ from andromede.billing.store import MemoryBillingStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.queues.memory import MemoryQueueStore
+from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
+from andromede.state_tasks import StateTasks
 from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store import ExecutionStore
@@ -38,8 +41,10 @@ from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
 from andromede.stepfunctions.store import StateMachineStore
 from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
+from andromede.wiring.queues import KeySealer
 from andromede.wiring.stepfunctions import TransitionBilling, trusting_roles
 from support.json_client import JsonReply, Signers, signed_json_post
+from support.keys import key_service_in
 
 __all__ = ["MODEL", "REGION", "TRUST", "CallFailed", "Clock", "World", "states_world"]
 
@@ -95,6 +100,7 @@ class World(Signers):
     runner: ExecutionsRunner
     clock: Clock
     billing: BillingService
+    queues: QueueService
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -147,9 +153,23 @@ class World(Signers):
             return exc
         raise AssertionError(f"{operation} succeeded")
 
-    async def role(self, name: str = "machine", trust: str = TRUST) -> str:
+    async def role(
+        self, name: str = "machine", trust: str = TRUST, policy: str | None = None
+    ) -> str:
         role = await self.identity.create_role(self.tenant_id, name, trust)
+        if policy is not None:
+            await self.identity.put_role_policy(self.tenant_id, name, "tasks", policy)
         return role.arn
+
+    async def queue(self, name: str) -> str:
+        """The queue's URL, as a state machine's sqs:sendMessage names it."""
+        await self.queues.create_queue(self.tenant_id, name, {}, {})
+        return f"http://127.0.0.1:9000/{self.tenant_id}/{name}"
+
+    async def bodies(self, name: str) -> list[str]:
+        queue = await self.queues.get_queue(self.tenant_id, self.tenant_id, name)
+        got = await self.queues.receive(queue, max_messages=10, visibility=30, wait=0)
+        return [m.payload.body for m in got]
 
     async def audited(self) -> list[tuple[str, str, str]]:
         await self.audit.flush()
@@ -184,10 +204,20 @@ async def states_world(
         clock=clock.now,
     )
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    keys = key_service_in(tmp_path / "keys")
+    queues = QueueService(
+        MemoryQueueStore(), KeySealer(keys), region=REGION, limits=QueueLimits(poll_interval=0.05)
+    )
+
+    async def start_child(tenant_id: str, params: dict[str, Any]) -> tuple[str, int]:
+        child = await executions.start(tenant_id, params)
+        return child.arn, child.started
+
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
         "gateway-a",
+        tasks=StateTasks(identity, audit, REGION, queues, start_execution=start_child),
         meter=TransitionBilling(billing, REGION),
         clock=clock.now,
         sleep=clock.sleep,
@@ -205,7 +235,9 @@ async def states_world(
             runner,
             clock,
             billing,
+            queues,
         )
     finally:
+        keys.close()
         await billing.close()
         await audit.close()

@@ -329,22 +329,42 @@ class Interpreter:
             if kind == "Parallel":
                 result = await self._parallel(state, data, events)
             else:
-                result = await self._task(state, data, context)
+                result = await self._task(state, data, context, events)
         return self._output(state, self._result(state, raw, result, context), context)
 
-    async def _task(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+    async def _task(
+        self, state: dict[str, Any], data: Any, context: dict[str, Any], events: list[Event]
+    ) -> Any:
+        resource = str(state["Resource"])
         if self._tasks is None:
-            raise StatesError("States.Runtime", f"{_NO_TASKS}: {state['Resource']}")
+            raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
+        kind, _, action = resource.removeprefix("arn:aws:states:::").rpartition(":")
+        named = {"resourceType": kind or "activity", "resource": action}
+        scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
+        events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
+        events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
         timeout = state.get("TimeoutSeconds")
         if "TimeoutSecondsPath" in state:
             timeout = self._read(state["TimeoutSecondsPath"], data, context)
-        call = self._tasks.run(str(state["Resource"]), data, context)
-        if timeout is None:
-            return await call
+        call = self._tasks.run(resource, data, context)
         try:
-            return await asyncio.wait_for(call, float(timeout))
+            result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
         except TimeoutError:
-            raise StatesError("States.Timeout", f"The task timed out after {timeout} s") from None
+            cause = f"The task timed out after {timeout} s"
+            events.append(Event("TaskTimedOut", "taskTimedOutEventDetails",
+                                {**named, "error": "States.Timeout", "cause": cause}))  # fmt: skip
+            raise StatesError("States.Timeout", cause) from None
+        except StatesError as err:
+            events.append(Event("TaskFailed", "taskFailedEventDetails",
+                                {**named, "error": err.error, "cause": err.cause}))  # fmt: skip
+            raise
+        events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
+                            {**named, "output": _dumps(result)}))  # fmt: skip
+        return result
+
+    def _region(self) -> str:
+        parts = str(self._context.get("Execution", {}).get("Id", "")).split(":")
+        return parts[3] if len(parts) > 3 else ""
 
     async def _branch(self, machine: dict[str, Any], data: Any, events: list[Event]) -> Any:
         states = machine["States"]

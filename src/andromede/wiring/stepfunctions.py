@@ -3,7 +3,8 @@ over the metadata database, their definitions, inputs, outputs and histories sea
 each account's key ring (``wiring.queues.KeySealer``, the sealer SQS's messages use), a
 machine's role judged by the identity service (it must be the account's and trust
 ``states.amazonaws.com``), the API app under ``states``, its SigV4 service, and the runner
-every ``serve`` runs, each state an execution enters counted into its account's
+every ``serve`` runs, its Task states calling SQS, SNS, EventBridge and Step Functions as the
+machine's role (``state_tasks``), each state an execution enters counted into its account's
 ``stepfunctions.state-transitions``."""
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from typing import Any, Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.events.service import EventsService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
+from andromede.notifications.pubsub import PubSubService
+from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.settings import Settings
+from andromede.state_tasks import StateTasks
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution
@@ -93,6 +98,9 @@ def states_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     billing: BillingService | None = None,
+    queues: QueueService | None = None,
+    pubsub: PubSubService | None = None,
+    events: EventsService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), its runner,
     started, and what closing a tenant deletes of it (its state machines and executions)."""
@@ -106,6 +114,12 @@ def states_api(
     executions = ExecutionsService(
         SqlExecutionStore(db, sealer), machines, execution_limits(settings)
     )
+
+    async def start_child(tenant_id: str, params: dict[str, Any]) -> tuple[str, int]:
+        child = await executions.start(tenant_id, params)
+        return child.arn, child.started
+
+    tasks = StateTasks(identity, audit, settings.region, queues, pubsub, events, start_child)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(
@@ -113,6 +127,7 @@ def states_api(
             lease_ms=int(settings.stepfunctions_execution_lease * 1000),
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        tasks=tasks,
         meter=None if billing is None else TransitionBilling(billing, settings.region),
     )
     executions.on_start = runner.wake

@@ -257,7 +257,10 @@ async def test_tasks_results_timeouts_and_terminal_errors() -> None:
     step, kinds = await run(definition, {"m": "hi"}, tasks)
     assert step.output == {"m": "hi", "sent": {"id": "m-1"}}
     assert tasks.calls == [("arn:aws:states:::sns:publish", {"Message": "hi"})] * 2
-    assert kinds == ["TaskStateEntered", "TaskStateExited"]
+    assert kinds == [
+        "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskFailed",
+        "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited",
+    ]  # fmt: skip
     # No runner: States.Runtime, which States.ALL does not catch.
     step, _ = await run(definition, {"m": "hi"})
     assert step.error is not None and step.error.error == "States.Runtime"

@@ -206,3 +206,78 @@ async def test_the_execution_keeps_its_definition_and_accounts_are_isolated(
     await world.fails("DescribeExecution", "InvalidArn", executionArn=arn)
     events = await world.audited()
     assert ("states:StartExecution", f"{arn},{run['executionArn']}", "success") in events
+
+
+def allow(*actions: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": list(actions), "Resource": "*"}]})  # fmt: skip
+
+
+async def test_tasks_call_integrations_as_the_role(world: World) -> None:
+    url = await world.queue("work")
+    definition = {"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody": {"order.$": "$.id"}},
+                 "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.sent",
+                 "Next": "Child"},
+        "Child": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                  "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "Name": "child",
+                                 "Input": {"id": "child", "last": True}},
+                  "ResultPath": "$.child", "Next": "Last?"},
+        "Last?": {"Type": "Choice", "Choices": [{"Variable": "$.last", "IsPresent": True,
+                                                 "Next": "Done"}], "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    role = await world.role("worker", policy=allow("sqs:SendMessage", "states:StartExecution"))
+    made = await world.client("CreateStateMachine", name="tasks",
+                              definition=json.dumps(definition), roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                             name="parent", input='{"id": "o-1"}')  # fmt: skip
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["child"]["ExecutionArn"].endswith(":execution:tasks:child")
+    assert sorted(await world.bodies("work")) == ['{"order":"o-1"}']
+    await world.run()  # the child, started by the parent as its role
+    child = await world.client("DescribeExecution", executionArn=output["child"]["ExecutionArn"])
+    # Its own StartExecution of "child" (same name and input, running): itself, as on AWS.
+    assert child["status"] == "SUCCEEDED"
+    assert await world.bodies("work") == ['{"order":"child"}']
+    history = (await world.client("GetExecutionHistory",
+                                  executionArn=run["executionArn"]))["events"]  # fmt: skip
+    kinds = [e["type"] for e in history]
+    assert kinds[1:6] == ["TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded",
+                          "TaskStateExited"]  # fmt: skip
+    assert history[2]["taskScheduledEventDetails"]["resourceType"] == "sqs"
+    events = await world.audited()
+    assert any(a == "sqs:SendMessage" and o == "success" for a, _, o in events)
+
+
+async def test_a_refused_task_is_the_integrations_error(world: World) -> None:
+    url = await world.queue("work")
+    definition = {"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody": "x"},
+                 "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Caught"}],
+                 "End": True},
+        "Caught": {"Type": "Pass", "End": True}}}  # fmt: skip
+    role = await world.role("weak", policy=allow("sns:Publish"))
+    made = await world.client("CreateStateMachine", name="weak",
+                              definition=json.dumps(definition), roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"])["Error"] == "SQS.AccessDeniedException"
+    assert await world.bodies("work") == []
+    activity = {"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": f"arn:aws:states:eu-fr-1:{world.tenant_id}:activity:a",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}], "End": True},
+        "B": {"Type": "Succeed"}}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="act",
+                              definition=json.dumps(activity), roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+    assert "not served by this platform yet" in done["cause"]
