@@ -131,3 +131,19 @@ async def test_executions_are_sealed_at_rest(sql_db: Database, tmp_path: Path) -
         assert (await store.history("000000000001", "eu-fr-1", "m", "a")) == [event(1)]
     finally:
         keys.close()
+
+
+async def test_an_activity_task_is_given_once(store: ExecutionStore) -> None:
+    parked = execution("p", waiting_activity="review", wake_at=2**62)
+    await store.create(parked, [])
+    await store.create(execution("q", T0 + 1, waiting_activity="review"), [])
+    await store.create(execution("r", waiting_activity="other"), [])
+    first = await store.take("000000000001", "eu-fr-1", "review")
+    assert first is not None and first.name == "p" and first.activity_taken
+    assert first.revision == parked.revision + 1
+    second = await store.take("000000000001", "eu-fr-1", "review")
+    assert second is not None and second.name == "q"
+    assert await store.take("000000000001", "eu-fr-1", "review") is None
+    assert await store.take("000000000002", "eu-fr-1", "other") is None
+    assert not await store.advance(parked.changed(), [], None, 0)  # taken moved it on
+    assert await store.get("000000000001", "eu-fr-1", "m", "p") == first

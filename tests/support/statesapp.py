@@ -33,6 +33,8 @@ from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.state_tasks import StateTasks
+from andromede.stepfunctions.activity_service import ActivitiesService, ActivityLimits
+from andromede.stepfunctions.activity_store import MemoryActivityStore
 from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store import ExecutionStore
@@ -101,11 +103,17 @@ class World(Signers):
     clock: Clock
     billing: BillingService
     queues: QueueService
+    activities: ActivitiesService
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
         end."""
         return await self.runner.run_pass(wait=True)
+
+    async def kinds(self, execution_arn: str) -> list[str]:
+        """The types of the execution's history events, in order."""
+        history = await self.client("GetExecutionHistory", executionArn=execution_arn)
+        return [e["type"] for e in history["events"]]
 
     async def usage(self, meter: str) -> int:
         await self.billing.flush()
@@ -222,9 +230,16 @@ async def states_world(
         clock=clock.now,
         sleep=clock.sleep,
     )
+    activities = ActivitiesService(
+        MemoryActivityStore(),
+        executions,
+        ActivityLimits(max_activities=3, poll_timeout=0.2, poll_interval=0.05),
+    )
     try:
         yield World(
-            StatesApp(machines, identity, audit, settings, executions=executions),
+            StatesApp(
+                machines, identity, audit, settings, executions=executions, activities=activities
+            ),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
@@ -236,6 +251,7 @@ async def states_world(
             clock,
             billing,
             queues,
+            activities,
         )
     finally:
         keys.close()

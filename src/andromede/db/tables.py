@@ -222,6 +222,7 @@ from andromede.db.tables_dynamodb import (
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
 from andromede.db.tables_stepfunctions import (
+    stepfunctions_activities,
     stepfunctions_executions,
     stepfunctions_history,
     stepfunctions_state_machines,
@@ -394,6 +395,7 @@ __all__ = [
     "ssm_parameter_versions",
     "ssm_parameters",
     "ssm_resource_policies",
+    "stepfunctions_activities",
     "stepfunctions_executions",
     "stepfunctions_history",
     "stepfunctions_state_machines",

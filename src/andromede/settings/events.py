@@ -282,6 +282,18 @@ class EventsSettings(BaseModel):
         description="Seconds a gateway holds the executions it drives, renewed at each "
         "transition; one stopped leaves them to the others after it (decision 0271).",
     )
+    stepfunctions_max_activities: int = Field(
+        default=10_000,
+        gt=0,
+        description="Activities an account may hold in a Region (AWS: 10,000) (decision 0271).",
+    )
+    stepfunctions_activity_poll_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        le=300,
+        description="Seconds GetActivityTask waits for a task before answering none (AWS: 60) "
+        "(decision 0271).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

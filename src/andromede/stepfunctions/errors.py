@@ -20,6 +20,11 @@ maps each to Step Functions' error type (its name is the wire type, as AWS's are
     ├── ExecutionAlreadyExists      the name is the machine's execution's with another input,
     │                               or that execution ended
     ├── InvalidExecutionInput       an execution's input is no JSON, or too large
+    ├── InvalidOutput               a task's output is no JSON, or too large
+    ├── TaskDoesNotExist            a token's task cannot be answered now
+    ├── TaskTimedOut                a token's task was answered, timed out, or is gone
+    ├── ActivityDoesNotExist        no such activity for the account
+    ├── ActivityLimitExceeded       the account's activities are at their bound
     ├── ResourceNotFound            no such resource to tag
     ├── TooManyTags                 a resource would carry more than 50 tags
     └── ValidationException         a parameter's value is not acceptable
@@ -30,6 +35,8 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "ActivityDoesNotExist",
+    "ActivityLimitExceeded",
     "ExecutionAlreadyExists",
     "ExecutionDoesNotExist",
     "InvalidArn",
@@ -38,6 +45,7 @@ __all__ = [
     "InvalidExecutionInput",
     "InvalidLoggingConfiguration",
     "InvalidName",
+    "InvalidOutput",
     "InvalidToken",
     "InvalidTracingConfiguration",
     "ResourceNotFound",
@@ -46,6 +54,8 @@ __all__ = [
     "StateMachineDoesNotExist",
     "StateMachineLimitExceeded",
     "StepFunctionsError",
+    "TaskDoesNotExist",
+    "TaskTimedOut",
     "TooManyTags",
     "ValidationException",
 ]
@@ -124,4 +134,24 @@ class ExecutionAlreadyExists(StepFunctionsError):
 
 
 class InvalidExecutionInput(StepFunctionsError):
+    pass
+
+
+class InvalidOutput(StepFunctionsError):
+    pass
+
+
+class TaskDoesNotExist(StepFunctionsError):
+    pass
+
+
+class TaskTimedOut(StepFunctionsError):
+    pass
+
+
+class ActivityDoesNotExist(StepFunctionsError):
+    pass
+
+
+class ActivityLimitExceeded(StepFunctionsError):
     pass

@@ -87,6 +87,22 @@ class MemoryExecutionStore:
                 claimed.append(execution)
         return claimed
 
+    async def take(self, tenant_id: str, region: str, activity: str) -> Execution | None:
+        waiting = [
+            e
+            for (t, r, _, _), e in self._executions.items()
+            if (t, r) == (tenant_id, region)
+            and e.status is ExecutionStatus.RUNNING
+            and e.waiting_activity == activity
+            and not e.activity_taken
+        ]
+        if not waiting:
+            return None
+        oldest = min(waiting, key=lambda e: (e.started, e.name))
+        taken = oldest.changed(activity_taken=True)
+        self._executions[_key(taken)] = taken
+        return taken
+
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [key for key in self._executions if key[0] == tenant_id]
         for key in keys:

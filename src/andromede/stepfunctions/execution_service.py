@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +23,10 @@ from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
     InvalidExecutionInput,
+    InvalidOutput,
     InvalidToken,
+    TaskDoesNotExist,
+    TaskTimedOut,
     ValidationException,
 )
 from andromede.stepfunctions.execution_store import ExecutionStore
@@ -34,6 +38,7 @@ from andromede.stepfunctions.executions import (
     split_execution_arn,
 )
 from andromede.stepfunctions.service import StateMachinesService
+from andromede.stepfunctions.task_tokens import token_target, verify_token
 
 __all__ = ["ExecutionLimits", "ExecutionsService", "started_event"]
 
@@ -138,6 +143,7 @@ class ExecutionsService:
             wake_at=now,
             events=1,
             revision_id=machine.revision_id,
+            token_key=secrets.token_hex(32),
         )
         found = await self.store.create(execution, [started_event(execution)])
         if found is None:
@@ -202,6 +208,7 @@ class ExecutionsService:
                 status=ExecutionStatus.ABORTED,
                 stopped=now,
                 cursor=None,
+                waiting_activity=None,
                 error=details.get("error"),
                 cause=details.get("cause"),
                 events=execution.events + 1,
@@ -228,3 +235,60 @@ class ExecutionsService:
         page = events[start : start + size]
         more = start + size < len(events)
         return page, _encode(f"hi1:{start + size}") if more else None
+
+    async def task_of(self, tenant_id: str, token: Any) -> tuple[Execution, dict[str, Any]]:
+        """The running execution and the parked task a token answers; InvalidToken for no
+        token of the account's, TaskTimedOut for a task answered, timed out or gone."""
+        if not isinstance(token, str) or not 1 <= len(token) <= 2048:
+            raise InvalidToken("Invalid Token: 'Invalid token'")
+        target = token_target(token)
+        found = (
+            None
+            if target.tenant_id != tenant_id or target.region != self.region
+            else await self.store.get(tenant_id, self.region, target.machine, target.name)
+        )
+        if found is None or not verify_token(token, found):
+            raise InvalidToken("Invalid Token: 'Invalid token'")
+        task = (found.cursor or {}).get("task")
+        if (
+            found.status is not ExecutionStatus.RUNNING
+            or not isinstance(task, dict)
+            or task.get("token") != token
+            or "output" in task
+            or "error" in task
+        ):
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        return found, task
+
+    async def answer(self, tenant_id: str, token: Any, answer: dict[str, Any]) -> None:
+        """SendTaskSuccess (``output``), SendTaskFailure (``error``, ``cause``) or
+        SendTaskHeartbeat (``{}``): written into the parked task, the execution due now (a
+        heartbeat only moves the task's heartbeat deadline)."""
+        if "output" in answer:
+            output = answer["output"]
+            if not isinstance(output, str) or len(output.encode()) > self.limits.max_payload_size:
+                raise InvalidOutput("Invalid Output: 'the output must be JSON of at most "
+                                    f"{self.limits.max_payload_size} bytes'")  # fmt: skip
+            try:
+                answer = {"output": json.loads(output)}
+            except ValueError as exc:
+                raise InvalidOutput(f"Invalid Output: '{str(exc)[:256]}'") from exc
+        for _ in range(_STOPS):
+            execution, task = await self.task_of(tenant_id, token)
+            now = self._clock()
+            if answer:
+                changed_task = {**task, **answer}
+                wake = now
+            else:
+                if task.get("heartbeat") is None:
+                    return
+                changed_task = {**task, "beat_at": now + int(task["heartbeat"])}
+                times = [t for t in (task.get("deadline"), changed_task["beat_at"]) if t]
+                wake = min(times)
+            cursor = {**(execution.cursor or {}), "task": changed_task, "wait_until": wake}
+            if await self.store.advance(execution.changed(cursor=cursor, wake_at=wake), [],
+                                        None, 0):  # fmt: skip
+                if answer:
+                    self.on_start()
+                return
+        raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")

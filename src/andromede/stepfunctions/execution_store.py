@@ -62,6 +62,11 @@ class ExecutionStore(Protocol):
         ran out or is ``owner``'s, leased to ``owner`` until ``lease_until``."""
         ...
 
+    async def take(self, tenant_id: str, region: str, activity: str) -> Execution | None:
+        """The oldest running execution parked on ``activity``'s task not given yet, marked
+        given (its revision moved on); None when there is none."""
+        ...
+
     async def forget_tenant(self, tenant_id: str) -> int:
         """The account's executions and histories deleted; how many executions."""
         ...

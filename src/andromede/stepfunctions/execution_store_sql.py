@@ -70,6 +70,8 @@ class SqlExecutionStore:
             "transitions": execution.transitions,
             "event_count": execution.events,
             "document_sealed": sealed,
+            "waiting_activity": execution.waiting_activity,
+            "activity_taken": execution.activity_taken,
             "revision": execution.revision,
         }
 
@@ -97,6 +99,8 @@ class SqlExecutionStore:
             transitions=int(row["transitions"]),
             events=int(row["event_count"]),
             revision_id=row["revision_id"],
+            waiting_activity=row["waiting_activity"],
+            activity_taken=bool(row["activity_taken"]),
             revision=int(row["revision"]),
         )
         opened = await self._sealer.open(
@@ -104,7 +108,9 @@ class SqlExecutionStore:
             bytes(row["document_sealed"]),
             f"states-execution\n{shell.arn}".encode(),
         )
-        return dataclasses.replace(shell, **json.loads(opened))
+        document = json.loads(opened)
+        document.setdefault("token_key", "")
+        return dataclasses.replace(shell, **document)
 
     async def create(self, execution: Execution, events: list[HistoryEvent]) -> Execution | None:
         where = _one(execution.tenant_id, execution.region, execution.machine_name, execution.name)
@@ -259,6 +265,44 @@ class SqlExecutionStore:
         if not await self._db.read(any_free):  # nothing due: no write lock
             return []
         return [await self._execution(row) for row in await self._db.write(work)]
+
+    async def take(self, tenant_id: str, region: str, activity: str) -> Execution | None:
+        waiting = sa.and_(
+            _E.c.tenant_id == tenant_id,
+            _E.c.region == region,
+            _E.c.waiting_activity == activity,
+            _E.c.activity_taken.is_(False),
+            _E.c.status == ExecutionStatus.RUNNING.value,
+        )
+        oldest = (
+            sa.select(_E.c.machine_name, _E.c.execution_name)
+            .where(waiting)
+            .order_by(_E.c.started, _E.c.execution_name)
+            .limit(5)
+            .with_for_update(skip_locked=True)
+        )
+
+        def any_waiting(conn: Connection) -> bool:
+            return (
+                conn.execute(sa.select(_E.c.tenant_id).where(waiting).limit(1)).first() is not None
+            )
+
+        def work(conn: Connection) -> Any:
+            for machine, name in conn.execute(oldest).all():
+                one = _one(tenant_id, region, machine, name)
+                taken = conn.execute(
+                    sa.update(_E)
+                    .where(one, waiting)
+                    .values(activity_taken=True, revision=_E.c.revision + 1)
+                )
+                if taken.rowcount == 1:  # not given to another worker in between
+                    return conn.execute(sa.select(_E).where(one)).mappings().one()
+            return None
+
+        if not await self._db.read(any_waiting):
+            return None
+        row = await self._db.write(work)
+        return None if row is None else await self._execution(row)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         history = sa.delete(_H).where(_H.c.tenant_id == tenant_id)

@@ -90,6 +90,9 @@ class Execution:
     transitions: int = 0
     events: int = 0
     revision_id: str = ""
+    token_key: str = ""  # hex: the MAC key of its task tokens
+    waiting_activity: str | None = None  # the activity (name) whose task it is parked on
+    activity_taken: bool = False  # that task given to a worker already
     revision: int = 1
 
     @property
@@ -112,6 +115,7 @@ class Execution:
             "error": self.error,
             "cause": self.cause,
             "cursor": self.cursor,
+            "token_key": self.token_key,
         }
 
 

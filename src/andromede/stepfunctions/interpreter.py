@@ -26,7 +26,18 @@ from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timesta
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.jsonpath import PathMissing, read_path, write_path
 
-__all__ = ["Cursor", "Event", "Interpreter", "StatesError", "Step", "TaskRunner"]
+__all__ = [
+    "FOREVER",
+    "Cursor",
+    "Event",
+    "Interpreter",
+    "StatesError",
+    "Step",
+    "TaskRunner",
+    "is_parked",
+]
+
+FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
 
 _TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _NO_TASKS: Final = "Task resources are not served by this platform yet"
@@ -57,18 +68,24 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where a running execution stands: the state it is in and that state's input; a Wait's
-    end (ms) once it began."""
+    end (ms) once it began, or when a task waiting for its token times out; that task
+    (``task``: its token, deadlines, activity, input, and the answer once given) and its
+    retries so far."""
 
     state: str
     data: Any
     wait_until: int | None = None
+    task: dict[str, Any] | None = None
+    retries: dict[str, int] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"state": self.state, "data": self.data, "wait_until": self.wait_until}
+        return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
+                "task": self.task, "retries": self.retries}  # fmt: skip
 
     @classmethod
     def of_json(cls, value: dict[str, Any]) -> Cursor:
-        return cls(str(value["state"]), value["data"], value.get("wait_until"))
+        return cls(str(value["state"]), value["data"], value.get("wait_until"),
+                   value.get("task"), value.get("retries"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +130,18 @@ class Interpreter:
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
 
-    async def step(self, cursor: Cursor) -> Step:
-        """Run the state ``cursor`` names (a Wait that has not ended: only its start)."""
+    async def step(self, cursor: Cursor, token: str = "") -> Step:
+        """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
+        answered by its token — ``token``, the one a task scheduled now gets: only its
+        scheduling, then its answer)."""
         events: list[Event] = []
         states = self._definition["States"]
         name = cursor.state
         state = states[name]
         context = self._state_context(name)
         try:
+            if state["Type"] == "Task" and is_parked(str(state["Resource"])):
+                return await self._parked(name, state, cursor, token)
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
                     events.append(_entered(state, name, cursor.data))
@@ -151,6 +172,104 @@ class Interpreter:
             "State": {"Name": name, "EnteredTime": _iso(self._clock()), "RetryCount": 0},
             **extra,
         }
+
+    async def _parked(self, name: str, state: dict[str, Any], cursor: Cursor, token: str) -> Step:
+        """A Task answered by its token, at the execution's top level: scheduled (the
+        integration called with ``$$.Task.Token``, or the activity's task queued by the
+        runner), then parked until its answer, its deadline or its heartbeat's."""
+        now = self._clock()
+        raw = cursor.data
+        task = cursor.task
+        resource = str(state["Resource"])
+        activity = ":activity:" in resource
+        kind = "activity" if activity else resource.removeprefix("arn:aws:states:::").split(":")[0]
+        named = {"resourceType": kind, "resource": resource.rsplit(":", 1)[-1]}
+        events: list[Event] = []
+        if task is None:
+            if cursor.wait_until is not None and cursor.wait_until > now:
+                return Step(cursor, events, waiting=True)  # a retry's interval
+            context = self._state_context(name, Task={"Token": token})
+            if not cursor.retries:
+                events.append(_entered(state, name, raw))
+            data = self._input(state, raw, context)
+            if "Parameters" in state:
+                data = self._template(state["Parameters"], data, context)
+            timeout = state.get("TimeoutSeconds")
+            if "TimeoutSecondsPath" in state:
+                timeout = self._read(state["TimeoutSecondsPath"], data, context)
+            beat = state.get("HeartbeatSeconds")
+            if "HeartbeatSecondsPath" in state:
+                beat = self._read(state["HeartbeatSecondsPath"], data, context)
+            scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
+            if activity:
+                events.append(Event("ActivityScheduled", "activityScheduledEventDetails",
+                                    {"resource": resource, "input": _dumps(data)}))  # fmt: skip
+            else:
+                events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
+                events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
+            task = {
+                "token": token, "activity": resource if activity else None, "input": data,
+                "deadline": None if timeout is None else now + int(timeout) * 1000,
+                "heartbeat": None if beat is None else int(beat) * 1000,
+                "beat_at": None if beat is None else now + int(beat) * 1000,
+            }  # fmt: skip
+            if not activity:
+                if self._tasks is None:
+                    return self._task_failed(name, state, cursor, events, named,
+                                             StatesError("States.Runtime", _NO_TASKS))  # fmt: skip
+                try:
+                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data, context)
+                except StatesError as err:
+                    return self._task_failed(name, state, cursor, events, named, err)
+            return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
+        if "error" in task:
+            answered = StatesError(str(task["error"]), str(task.get("cause") or ""))
+            return self._task_failed(name, state, cursor, events, named, answered)
+        if "output" in task:
+            context = self._state_context(name)
+            result = task["output"]
+            details = {"output": _dumps(result)}
+            if activity:
+                events.append(Event("ActivitySucceeded", "activitySucceededEventDetails", details))
+            else:
+                events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
+                                    {**named, **details}))  # fmt: skip
+            output = self._output(state, self._result(state, raw, result, context), context)
+            events.append(_exited(state, name, output))
+            return self._after(state, output, events)
+        if task.get("deadline") is not None and now >= task["deadline"]:
+            late = StatesError("States.Timeout", "The task timed out waiting for its token")
+            return self._task_failed(name, state, cursor, events, named, late, timed_out=True)
+        if task.get("beat_at") is not None and now >= task["beat_at"]:
+            silent = StatesError("States.HeartbeatTimeout", "No heartbeat came in time")
+            return self._task_failed(name, state, cursor, events, named, silent, timed_out=True)
+        return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
+
+    def _task_failed(
+        self, name: str, state: dict[str, Any], cursor: Cursor, events: list[Event],
+        named: dict[str, str], err: StatesError, timed_out: bool = False,
+    ) -> Step:  # fmt: skip
+        details = {"error": err.error, "cause": err.cause}
+        if named["resourceType"] == "activity":
+            kind = "ActivityTimedOut" if timed_out else "ActivityFailed"
+            events.append(Event(kind, f"activity{kind[8:]}EventDetails", details))
+        else:
+            kind = "TaskTimedOut" if timed_out else "TaskFailed"
+            events.append(Event(kind, f"task{kind[4:]}EventDetails", {**named, **details}))
+        retries = dict(cursor.retries or {})
+        index, retrier = _matching(state.get("Retry", []), err.error)
+        if retrier is not None and retries.get(str(index), 0) < retrier.get("MaxAttempts", 3):
+            made = retries.get(str(index), 0)
+            retries[str(index)] = made + 1
+            until = self._clock() + int(_delay(retrier, made) * 1000)
+            return Step(Cursor(name, cursor.data, until, None, retries), events, waiting=True)
+        _, catcher = _matching(state.get("Catch", []), err.error)
+        if catcher is None:
+            return Step(None, events, error=err)
+        caught = {"Error": err.error, "Cause": err.cause}
+        output = self._placed(catcher.get("ResultPath", "$"), cursor.data, caught)
+        events.append(_exited(state, name, output))
+        return Step(Cursor(str(catcher["Next"]), output), events)
 
     # Paths and templates -------------------------------------------------------------------
 
@@ -336,6 +455,12 @@ class Interpreter:
         self, state: dict[str, Any], data: Any, context: dict[str, Any], events: list[Event]
     ) -> Any:
         resource = str(state["Resource"])
+        if is_parked(resource):
+            raise StatesError(
+                "States.Runtime",
+                f"{resource[:256]}: activities and task tokens are not served within a "
+                "Parallel branch or a Map iteration yet",
+            )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
         kind, _, action = resource.removeprefix("arn:aws:states:::").rpartition(":")
@@ -436,10 +561,22 @@ class Interpreter:
         return list(results)
 
 
+def is_parked(resource: str) -> bool:
+    """Whether a Task waits for an answer by its token: an activity's, or a
+    ``.waitForTaskToken`` integration's."""
+    return resource.endswith(".waitForTaskToken") or ":activity:" in resource
+
+
 @dataclass(frozen=True, slots=True)
 class _Caught:
     next: str
     output: Any
+
+
+def _due(task: dict[str, Any]) -> int:
+    """When a parked task must be looked at again: its deadline or its heartbeat's."""
+    times = [t for t in (task.get("deadline"), task.get("beat_at")) if t is not None]
+    return min(times) if times else FOREVER
 
 
 def _entered(state: dict[str, Any], name: str, data: Any) -> Event:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
+from andromede.stepfunctions.task_tokens import make_token
 
 __all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
 
@@ -139,7 +140,8 @@ class ExecutionsRunner:
             if deadline is not None and self._clock() >= deadline:
                 step = None
             else:
-                step = await machine.step(Cursor.of_json(current.cursor))
+                token = make_token(current, current.events + 1)
+                step = await machine.step(Cursor.of_json(current.cursor), token)
             changed, events = self._after(current, step, deadline)
             lease_until = self._clock() + self._policy.lease_ms
             if not await self._executions.store.advance(changed, events, self._owner, lease_until):
@@ -192,15 +194,22 @@ class ExecutionsRunner:
             wake = step.cursor.wait_until if step.waiting else now
             if wake is not None and deadline is not None:
                 wake = min(wake, deadline)
+            task = step.cursor.task or {}
+            parked = task.get("activity") if "output" not in task and "error" not in task else None
+            before = (current.cursor or {}).get("task") or {}
+            same_task = parked is not None and before.get("token") == task.get("token")
             return current.changed(
                 cursor=step.cursor.as_json(),
                 wake_at=wake or now,
+                waiting_activity=None if parked is None else str(parked).rsplit(":", 1)[-1],
+                activity_taken=same_task and current.activity_taken,
                 transitions=current.transitions + _entered(events),
                 events=current.events + len(events),
             ), events
         return current.changed(
             cursor=None,
             stopped=now,
+            waiting_activity=None,
             transitions=current.transitions + _entered(events),
             events=current.events + len(events),
             **fields,

@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.errors import StateMachineDoesNotExist
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctionsapi.errors import StatesWireError
 
-__all__ = ["ACTIONS", "StatesCall"]
+__all__ = ["ACTIONS", "StatesCall", "request_tags"]
 
 Authorise = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 Handler = Callable[["StatesCall"], Awaitable[dict[str, Any]]]
@@ -29,6 +30,7 @@ class StatesCall:
     machines: StateMachinesService
     authorise: Authorise
     executions: ExecutionsService | None = None
+    activities: ActivitiesService | None = None
     resources: list[str] = field(default_factory=list)
 
 
@@ -40,7 +42,7 @@ def _resource_tags(machine: StateMachine | None) -> dict[str, Any]:
     return {} if machine is None else {f"aws:ResourceTag/{k}": v for k, v in machine.tags}
 
 
-def _request_tags(tags: Any) -> dict[str, Any]:
+def request_tags(tags: Any) -> dict[str, Any]:
     if not isinstance(tags, list):
         return {}
     pairs = [
@@ -79,7 +81,7 @@ async def create_state_machine(call: StatesCall) -> dict[str, Any]:
     name = check_name(call.params.get("name"))
     arn = machine_arn(call.machines.region, call.tenant_id, name)
     call.resources.append(arn)
-    await call.authorise("states:CreateStateMachine", arn, _request_tags(call.params.get("tags")))
+    await call.authorise("states:CreateStateMachine", arn, request_tags(call.params.get("tags")))
     await _pass_role(call)
     machine = await call.machines.create(call.tenant_id, call.params)
     return {"stateMachineArn": machine.arn, "creationDate": _epoch(machine.created)}
@@ -166,7 +168,7 @@ async def _tagged(call: StatesCall, action: str, **extra: Any) -> StateMachine:
 
 async def tag_resource(call: StatesCall) -> dict[str, Any]:
     tags = call.params.get("tags")
-    machine = await _tagged(call, "TagResource", **_request_tags(tags))
+    machine = await _tagged(call, "TagResource", **request_tags(tags))
     await call.machines.tag(machine, tags)
     return {}
 

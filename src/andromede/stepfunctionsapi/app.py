@@ -7,7 +7,7 @@ has no resource policies) → JSON answer, then an audit event (action ``states:
 resource the machine's ARN; never a definition) and an access-log line. Every error leaves as
 ``{"__type": …, "message": …}`` with the ``x-amzn-RequestId`` header; an unexpected exception
 is logged and answered ``InternalServerError`` carrying nothing but the request id. An
-operation of Step Functions not served yet (activities, versions, aliases…) answers
+operation of Step Functions not served yet (versions, aliases, Map runs…) answers
 ``UnknownOperationException`` naming it. The request skeleton is the JSON services' one
 (:mod:`andromede.awsjson.endpoint`).
 """
@@ -24,9 +24,11 @@ from andromede.errors import AndromedeError
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
+from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctionsapi.actions import ACTIONS, Handler, StatesCall
+from andromede.stepfunctionsapi.activity_actions import ACTIVITY_ACTIONS
 from andromede.stepfunctionsapi.errors import StatesWireError, to_states_error
 from andromede.stepfunctionsapi.execution_actions import EXECUTION_ACTIONS
 
@@ -58,6 +60,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
         executions: ExecutionsService | None = None,
+        activities: ActivitiesService | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -71,8 +74,11 @@ class StatesApp(JsonEndpoint[StatesCall]):
         self._executions = executions
         self._identity = identity
         self._actions: dict[str, Handler] = dict(ACTIONS)
+        self._activities = activities
         if executions is not None:
             self._actions |= EXECUTION_ACTIONS
+        if activities is not None:
+            self._actions |= ACTIVITY_ACTIONS
 
     @property
     def service(self) -> StateMachinesService:
@@ -114,6 +120,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
             machines=self._machines,
             authorise=authorise,
             executions=self._executions,
+            activities=self._activities,
         )
         return await action(request.context)
 

@@ -18,6 +18,11 @@ from andromede.stepfunctions import errors as e
 __all__ = ["StatesWireError", "to_states_error"]
 
 _DOMAIN: Final = (
+    e.ActivityDoesNotExist,
+    e.ActivityLimitExceeded,
+    e.InvalidOutput,
+    e.TaskDoesNotExist,
+    e.TaskTimedOut,
     e.ExecutionAlreadyExists,
     e.ExecutionDoesNotExist,
     e.InvalidExecutionInput,

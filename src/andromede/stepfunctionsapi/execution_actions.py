@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.stepfunctions.errors import ExecutionDoesNotExist
+from andromede.stepfunctions.errors import ExecutionDoesNotExist, InvalidToken, TaskTimedOut
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.executions import Execution
 from andromede.stepfunctionsapi.actions import StatesCall
@@ -164,7 +164,42 @@ async def describe_state_machine_for_execution(call: StatesCall) -> dict[str, An
     }
 
 
+async def _answer(call: StatesCall, action: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """A task's answer by its token, once the caller may ``action`` on the task's activity
+    (``*`` for a ``.waitForTaskToken`` integration's task, as AWS's policies name it)."""
+    service = _service(call)
+    token = call.params.get("taskToken")
+    try:
+        execution, task = await service.task_of(call.tenant_id, token)
+        resource = str(task.get("activity") or "*")
+        call.resources.append(execution.arn)
+    except (InvalidToken, TaskTimedOut):
+        resource = "*"
+    await call.authorise(f"states:{action}", resource, {})
+    await service.answer(call.tenant_id, token, answer)
+    return {}
+
+
+async def send_task_success(call: StatesCall) -> dict[str, Any]:
+    return await _answer(call, "SendTaskSuccess", {"output": call.params.get("output")})
+
+
+async def send_task_failure(call: StatesCall) -> dict[str, Any]:
+    answer = {
+        "error": str(call.params.get("error") or ""),
+        "cause": str(call.params.get("cause") or ""),
+    }
+    return await _answer(call, "SendTaskFailure", answer)
+
+
+async def send_task_heartbeat(call: StatesCall) -> dict[str, Any]:
+    return await _answer(call, "SendTaskHeartbeat", {})
+
+
 EXECUTION_ACTIONS: Final[dict[str, Handler]] = {
+    "SendTaskSuccess": send_task_success,
+    "SendTaskFailure": send_task_failure,
+    "SendTaskHeartbeat": send_task_heartbeat,
     "StartExecution": start_execution,
     "DescribeExecution": describe_execution,
     "StopExecution": stop_execution,

@@ -29,6 +29,8 @@ from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.settings import Settings
 from andromede.state_tasks import StateTasks
+from andromede.stepfunctions.activity_service import ActivitiesService, ActivityLimits
+from andromede.stepfunctions.activity_store_sql import SqlActivityStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution
@@ -131,12 +133,21 @@ def states_api(
         meter=None if billing is None else TransitionBilling(billing, settings.region),
     )
     executions.on_start = runner.wake
-    apis[StatesApp.name] = StatesApp(
-        machines, identity, audit, settings, rate_limiter, executions=executions
+    activities = ActivitiesService(
+        SqlActivityStore(db),
+        executions,
+        ActivityLimits(
+            max_activities=settings.stepfunctions_max_activities,
+            poll_timeout=settings.stepfunctions_activity_poll_timeout,
+            poll_interval=min(1.0, settings.stepfunctions_pass_interval),
+        ),
     )
+    apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
+                                     executions=executions, activities=activities)  # fmt: skip
 
     async def forget(tenant_id: str) -> int:
         await executions.store.forget_tenant(tenant_id)
+        await activities.store.forget_tenant(tenant_id)
         return await machines.store.forget_tenant(tenant_id)
 
     task = asyncio.create_task(runner.run_forever(), name="stepfunctions")

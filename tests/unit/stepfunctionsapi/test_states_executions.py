@@ -176,7 +176,7 @@ async def test_retry_catch_timeout_and_the_history_bound(world: World) -> None:
     run = await world.client("StartExecution", stateMachineArn=arn)
     await world.run()
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
-    assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+    assert (done["status"], done.get("error")) == ("FAILED", "States.Runtime"), done
     history = await world.client("GetExecutionHistory", executionArn=run["executionArn"],
                                  maxResults=1000)  # fmt: skip
     assert len(history["events"]) == 100  # the world's bound
@@ -271,7 +271,7 @@ async def test_a_refused_task_is_the_integrations_error(world: World) -> None:
     assert json.loads(done["output"])["Error"] == "SQS.AccessDeniedException"
     assert await world.bodies("work") == []
     activity = {"StartAt": "A", "States": {"A": {
-        "Type": "Task", "Resource": f"arn:aws:states:eu-fr-1:{world.tenant_id}:activity:a",
+        "Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
         "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}], "End": True},
         "B": {"Type": "Succeed"}}}  # fmt: skip
     made = await world.client("CreateStateMachine", name="act",
@@ -279,5 +279,5 @@ async def test_a_refused_task_is_the_integrations_error(world: World) -> None:
     run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
     await world.run()
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
-    assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+    assert (done["status"], done.get("error")) == ("FAILED", "States.Runtime"), done
     assert "not served by this platform yet" in done["cause"]

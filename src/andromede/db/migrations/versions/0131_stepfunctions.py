@@ -1,5 +1,5 @@
 """AWS Step Functions (decision 0271): ``stepfunctions_state_machines``,
-``stepfunctions_executions``, ``stepfunctions_history``.
+``stepfunctions_executions``, ``stepfunctions_history``, ``stepfunctions_activities``.
 
 Revision ID: 0131
 Revises: 0126
@@ -56,6 +56,8 @@ def upgrade() -> None:
         sa.Column("document_sealed", sa.LargeBinary(), nullable=False),
         sa.Column("lease_owner", key_text(), nullable=True),
         sa.Column("lease_until", sa.BigInteger(), nullable=False),
+        sa.Column("waiting_activity", key_text(), nullable=True),
+        sa.Column("activity_taken", sa.Boolean(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
@@ -67,6 +69,22 @@ def upgrade() -> None:
         "ix_stepfunctions_executions_due",
         "stepfunctions_executions",
         ["region", "status", "wake_at"],
+    )
+    op.create_index(
+        "ix_stepfunctions_executions_activity",
+        "stepfunctions_executions",
+        ["tenant_id", "region", "waiting_activity"],
+    )
+    op.create_table(
+        "stepfunctions_activities",
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("region", key_text(), nullable=False),
+        sa.Column("activity_name", key_text(), nullable=False),
+        sa.Column("created", sa.BigInteger(), nullable=False),
+        sa.Column("tags", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "region", "activity_name", name="pk_stepfunctions_activities"
+        ),
     )
     op.create_table(
         "stepfunctions_history",
@@ -84,6 +102,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("stepfunctions_activities")
+    op.drop_index("ix_stepfunctions_executions_activity", table_name="stepfunctions_executions")
     op.drop_table("stepfunctions_history")
     op.drop_index("ix_stepfunctions_executions_due", table_name="stepfunctions_executions")
     op.drop_table("stepfunctions_executions")
