@@ -14,12 +14,16 @@ identity policies allow the call, each call audited as the role's session (``inv
   (``Entries``: ``Source``, ``DetailType``, ``Detail`` — an object is sent as its text —,
   ``EventBusName``, ``Resources``); answers ``Entries`` and ``FailedEntryCount``;
 - ``arn:aws:states:::states:startExecution``: ``states:StartExecution`` on the machine
-  (``StateMachineArn``, ``Input``, ``Name``); answers ``ExecutionArn`` and ``StartDate``.
+  (``StateMachineArn``, ``Input``, ``Name``); answers ``ExecutionArn`` and ``StartDate``;
+- ``arn:aws:states:::dynamodb:putItem|getItem|updateItem|deleteItem``: the DynamoDB API
+  itself, called in process as the role's session (the principal in place of a signature,
+  as the console calls the APIs), so DynamoDB decides, seals, meters and audits as for any
+  caller; the parameters and the answer are its API's (``TableName``, ``Item``, ``Key``,
+  expressions…), its error ``DynamoDB.<type>`` (``DynamoDB.ConditionalCheckFailedException``).
 
 A refusal is the integration's error (``SQS.AccessDeniedException``,
 ``SNS.NotFoundException``…), which ``States.TaskFailed`` and ``States.ALL`` catch; a resource
-not served yet (activities, DynamoDB, the ``.sync`` and ``.waitForTaskToken`` patterns) is
-``States.Runtime``, saying so.
+not served yet (the ``.sync`` patterns) is ``States.Runtime``, saying so.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from typing import Any, Final
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.events.service import EventsService
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
+from andromede.http.response import Message, Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
@@ -46,11 +52,18 @@ from andromede.sqsapi.authorise import KeyUser
 from andromede.stepfunctions.errors import StepFunctionsError
 from andromede.stepfunctions.interpreter import StatesError
 
-__all__ = ["STATES_PRINCIPAL", "StateTasks"]
+__all__ = ["STATES_PRINCIPAL", "StateTasks", "call_in_process"]
 
 STATES_PRINCIPAL: Final = "states.amazonaws.com"
 _PREFIX: Final = "arn:aws:states:::"
 StartExecution = Callable[[str, dict[str, Any]], Awaitable[tuple[str, int]]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+_DYNAMODB: Final = {
+    "dynamodb:putItem": "PutItem",
+    "dynamodb:getItem": "GetItem",
+    "dynamodb:updateItem": "UpdateItem",
+    "dynamodb:deleteItem": "DeleteItem",
+}
 
 
 def _text(value: Any) -> str:
@@ -67,6 +80,7 @@ class StateTasks:
         pubsub: PubSubService | None = None,
         events: EventsService | None = None,
         start_execution: StartExecution | None = None,
+        dynamodb: Callable[[], AsgiApp | None] = lambda: None,
     ) -> None:
         self._identity = identity
         self._audit = audit
@@ -75,6 +89,7 @@ class StateTasks:
         self._pubsub = pubsub
         self._events = events
         self._start_execution = start_execution
+        self._dynamodb = dynamodb
 
     async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
         integration = resource.removeprefix(_PREFIX) if resource.startswith(_PREFIX) else ""
@@ -88,6 +103,9 @@ class StateTasks:
             return await self._put_events(self._events, session, params)
         if integration == "states:startExecution" and self._start_execution is not None:
             return await self._start(self._start_execution, session, params)
+        dynamodb = self._dynamodb()
+        if integration in _DYNAMODB and dynamodb is not None:
+            return await self._dynamodb_call(dynamodb, _DYNAMODB[integration], session, params)
         raise StatesError(
             "States.Runtime",
             f"The resource {resource[:256]} is not served by this platform yet",
@@ -247,3 +265,60 @@ class StateTasks:
             raise StatesError(f"StepFunctions.{type(exc).__name__}", str(exc)[:512]) from None
         stamp = datetime.fromtimestamp(started / 1000, UTC).isoformat(timespec="milliseconds")
         return {"ExecutionArn": arn, "StartDate": stamp}
+
+    async def _dynamodb_call(
+        self, app: AsgiApp, action: str, session: Principal, params: Mapping[str, Any]
+    ) -> Any:
+        status, parsed = await call_in_process(
+            app, f"DynamoDB_20120810.{action}", "application/x-amz-json-1.0", session, params
+        )
+        if status >= 300:
+            kind = str(parsed.get("__type", "InternalServerError")).rsplit("#", 1)[-1]
+            raise StatesError(f"DynamoDB.{kind}", str(parsed.get("message", ""))[:512])
+        return parsed
+
+
+async def call_in_process(
+    app: AsgiApp, target: str, content_type: str, principal: Principal, params: Mapping[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """An AWS JSON-protocol call to ``app`` as ``principal`` (in place of a signature, as the
+    console calls the APIs): its status and its parsed answer."""
+    body = json.dumps(params).encode()
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"localhost"),
+            (b"content-type", content_type.encode()),
+            (b"x-amz-target", target.encode()),
+        ],
+        "client": None,
+        TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
+    }
+    sent: list[Message] = []
+    given = False
+
+    async def receive() -> Message:
+        nonlocal given
+        if given:
+            return {"type": "http.disconnect"}
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), 500)
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    try:
+        parsed = json.loads(answer or b"{}")
+    except ValueError:
+        parsed = {}
+    return int(status), parsed if isinstance(parsed, dict) else {}

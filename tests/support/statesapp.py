@@ -104,6 +104,7 @@ class World(Signers):
     billing: BillingService
     queues: QueueService
     activities: ActivitiesService
+    dynamodb: list[Any]  # the DynamoDB app the Task states call, once a test put one
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -212,6 +213,7 @@ async def states_world(
         clock=clock.now,
     )
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
+    dynamodb: list[Any] = []
     keys = key_service_in(tmp_path / "keys")
     queues = QueueService(
         MemoryQueueStore(), KeySealer(keys), region=REGION, limits=QueueLimits(poll_interval=0.05)
@@ -225,7 +227,14 @@ async def states_world(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
         "gateway-a",
-        tasks=StateTasks(identity, audit, REGION, queues, start_execution=start_child),
+        tasks=StateTasks(
+            identity,
+            audit,
+            REGION,
+            queues,
+            start_execution=start_child,
+            dynamodb=lambda: dynamodb[0] if dynamodb else None,
+        ),
         meter=TransitionBilling(billing, REGION),
         clock=clock.now,
         sleep=clock.sleep,
@@ -252,6 +261,7 @@ async def states_world(
             billing,
             queues,
             activities,
+            dynamodb,
         )
     finally:
         keys.close()

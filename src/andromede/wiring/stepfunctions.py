@@ -121,7 +121,12 @@ def states_api(
         child = await executions.start(tenant_id, params)
         return child.arn, child.started
 
-    tasks = StateTasks(identity, audit, settings.region, queues, pubsub, events, start_child)
+    def dynamodb() -> Any:
+        return apis.get("dynamodb")  # made before or after this (``serve``'s order)
+
+    tasks = StateTasks(
+        identity, audit, settings.region, queues, pubsub, events, start_child, dynamodb
+    )
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(
