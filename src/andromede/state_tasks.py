@@ -23,7 +23,9 @@ identity policies allow the call, each call audited as the role's session (``inv
 
 A refusal is the integration's error (``SQS.AccessDeniedException``,
 ``SNS.NotFoundException``…), which ``States.TaskFailed`` and ``States.ALL`` catch; a resource
-not served yet (the ``.sync`` patterns) is ``States.Runtime``, saying so.
+not served is ``States.Runtime``, saying so. ``states:startExecution.sync`` (and ``.sync:2``)
+starts the child with the parent's task token: the parent stays parked until the child ends,
+its DescribeExecution the task's output (or ``States.TaskFailed``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,11 @@ __all__ = ["STATES_PRINCIPAL", "StateTasks", "call_in_process"]
 
 STATES_PRINCIPAL: Final = "states.amazonaws.com"
 _PREFIX: Final = "arn:aws:states:::"
-StartExecution = Callable[[str, dict[str, Any]], Awaitable[tuple[str, int]]]
+StartExecution = Callable[[str, dict[str, Any], dict[str, Any] | None], Awaitable[tuple[str, int]]]
+_SYNC: Final = {
+    "states:startExecution.sync": "sync",
+    "states:startExecution.sync:2": "sync:2",
+}
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _DYNAMODB: Final = {
     "dynamodb:putItem": "PutItem",
@@ -102,7 +108,11 @@ class StateTasks:
         if integration == "events:putEvents" and self._events is not None:
             return await self._put_events(self._events, session, params)
         if integration == "states:startExecution" and self._start_execution is not None:
-            return await self._start(self._start_execution, session, params)
+            return await self._start(self._start_execution, session, params, None)
+        if integration in _SYNC and self._start_execution is not None:
+            token = str(context.get("Task", {}).get("Token", ""))
+            parent = {"token": token, "mode": _SYNC[integration]}
+            return await self._start(self._start_execution, session, params, parent)
         dynamodb = self._dynamodb()
         if integration in _DYNAMODB and dynamodb is not None:
             return await self._dynamodb_call(dynamodb, _DYNAMODB[integration], session, params)
@@ -250,7 +260,11 @@ class StateTasks:
         }
 
     async def _start(
-        self, start: StartExecution, session: Principal, params: Mapping[str, Any]
+        self,
+        start: StartExecution,
+        session: Principal,
+        params: Mapping[str, Any],
+        parent: dict[str, Any] | None,
     ) -> Any:
         machine = str(params.get("StateMachineArn", ""))
         await self._require(session, "StepFunctions", "states:StartExecution", machine)
@@ -260,7 +274,7 @@ class StateTasks:
         if "Name" in params:
             wanted["name"] = params["Name"]
         try:
-            arn, started = await start(session.tenant_id or "", wanted)
+            arn, started = await start(session.tenant_id or "", wanted, parent)
         except StepFunctionsError as exc:
             raise StatesError(f"StepFunctions.{type(exc).__name__}", str(exc)[:512]) from None
         stamp = datetime.fromtimestamp(started / 1000, UTC).isoformat(timespec="milliseconds")

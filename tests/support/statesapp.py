@@ -219,8 +219,10 @@ async def states_world(
         MemoryQueueStore(), KeySealer(keys), region=REGION, limits=QueueLimits(poll_interval=0.05)
     )
 
-    async def start_child(tenant_id: str, params: dict[str, Any]) -> tuple[str, int]:
-        child = await executions.start(tenant_id, params)
+    async def start_child(
+        tenant_id: str, params: dict[str, Any], parent: dict[str, Any] | None
+    ) -> tuple[str, int]:
+        child = await executions.start(tenant_id, params, parent)
         return child.arn, child.started
 
     runner = ExecutionsRunner(

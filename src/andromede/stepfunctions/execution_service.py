@@ -9,9 +9,11 @@ it is stepping it, finds its next write refused and lets it be)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -42,9 +44,13 @@ from andromede.stepfunctions.task_tokens import token_target, verify_token
 
 __all__ = ["ExecutionLimits", "ExecutionsService", "started_event"]
 
+log = logging.getLogger(__name__)
+
 _DEFAULT_PAGE: Final = 100
 _MAX_PAGE: Final = 1000
 _STOPS: Final = 5  # compare-and-set attempts against a runner writing at the same time
+_PARENT_TRIES: Final = 20
+_PARENT_PAUSE: Final = 0.1  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +130,11 @@ class ExecutionsService:
             ) from exc
         return text
 
-    async def start(self, tenant_id: str, params: dict[str, Any]) -> Execution:
+    async def start(
+        self, tenant_id: str, params: dict[str, Any], parent: dict[str, Any] | None = None
+    ) -> Execution:
+        """StartExecution; ``parent``: the task of a ``.sync`` parent (its token and pattern),
+        answered when this execution ends."""
         machine = await self.machines.get(tenant_id, params.get("stateMachineArn"))
         name = check_execution_name(params.get("name") or str(uuid.uuid4()))
         data = self._input(params.get("input"))
@@ -144,6 +154,7 @@ class ExecutionsService:
             events=1,
             revision_id=machine.revision_id,
             token_key=secrets.token_hex(32),
+            parent=parent,
         )
         found = await self.store.create(execution, [started_event(execution)])
         if found is None:
@@ -214,6 +225,7 @@ class ExecutionsService:
                 events=execution.events + 1,
             )
             if await self.store.advance(stopped, [event], None, 0):
+                await self.ended(stopped)
                 return stopped
         raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
 
@@ -292,3 +304,45 @@ class ExecutionsService:
                     self.on_start()
                 return
         raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")
+
+    async def ended(self, execution: Execution) -> None:
+        """Answer a ``.sync`` parent's task now that ``execution`` ended: its DescribeExecution
+        as the task's output when it succeeded (``Output`` parsed for ``.sync:2``), else
+        ``States.TaskFailed`` with that description as the cause. A parent gone or answered
+        already is no error."""
+        if execution.parent is None or execution.status is ExecutionStatus.RUNNING:
+            return
+        described: dict[str, Any] = {
+            "ExecutionArn": execution.arn,
+            "StateMachineArn": execution.machine_arn,
+            "Name": execution.name,
+            "Status": execution.status.value,
+            "StartDate": execution.started,
+            "StopDate": execution.stopped,
+            "Input": execution.input,
+            "InputDetails": {"Included": True},
+        }
+        if execution.output is not None:
+            parsed = execution.parent.get("mode") == "sync:2"
+            described["Output"] = json.loads(execution.output) if parsed else execution.output
+            described["OutputDetails"] = {"Included": True}
+        if execution.error is not None:
+            described["Error"] = execution.error
+        if execution.cause is not None:
+            described["Cause"] = execution.cause
+        if execution.status is ExecutionStatus.SUCCEEDED:
+            answer: dict[str, Any] = {"output": json.dumps(described)}
+        else:
+            answer = {"error": "States.TaskFailed", "cause": json.dumps(described)}
+        # The parent parks once the child started: a child that ended at once may come
+        # before that write, so a parent still at that state is tried again, briefly.
+        for _ in range(_PARENT_TRIES):
+            try:
+                await self.answer(execution.tenant_id, execution.parent.get("token"), answer)
+                return
+            except TaskTimedOut:
+                await asyncio.sleep(_PARENT_PAUSE)
+            except (InvalidToken, TaskDoesNotExist):
+                return  # the parent is gone
+        log.warning("Step Functions execution %s: its .sync parent did not take its end",
+                    execution.arn)  # fmt: skip

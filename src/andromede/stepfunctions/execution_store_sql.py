@@ -110,6 +110,7 @@ class SqlExecutionStore:
         )
         document = json.loads(opened)
         document.setdefault("token_key", "")
+        document.setdefault("parent", None)
         return dataclasses.replace(shell, **document)
 
     async def create(self, execution: Execution, events: list[HistoryEvent]) -> Execution | None:

@@ -91,6 +91,7 @@ class Execution:
     events: int = 0
     revision_id: str = ""
     token_key: str = ""  # hex: the MAC key of its task tokens
+    parent: dict[str, Any] | None = None  # a .sync parent's task: its token and pattern
     waiting_activity: str | None = None  # the activity (name) whose task it is parked on
     activity_taken: bool = False  # that task given to a worker already
     revision: int = 1
@@ -116,6 +117,7 @@ class Execution:
             "cause": self.cause,
             "cursor": self.cursor,
             "token_key": self.token_key,
+            "parent": self.parent,
         }
 
 

@@ -218,7 +218,8 @@ class Interpreter:
                     return self._task_failed(name, state, cursor, events, named,
                                              StatesError("States.Runtime", _NO_TASKS))  # fmt: skip
                 try:
-                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data, context)
+                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data,
+                                          context)  # fmt: skip
                 except StatesError as err:
                     return self._task_failed(name, state, cursor, events, named, err)
             return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
@@ -562,9 +563,11 @@ class Interpreter:
 
 
 def is_parked(resource: str) -> bool:
-    """Whether a Task waits for an answer by its token: an activity's, or a
-    ``.waitForTaskToken`` integration's."""
-    return resource.endswith(".waitForTaskToken") or ":activity:" in resource
+    """Whether a Task waits for an answer by its token: an activity's, a
+    ``.waitForTaskToken`` integration's, or a ``.sync`` one's (answered when its job ends)."""
+    return resource.endswith((".waitForTaskToken", ".sync", ".sync:2")) or (
+        ":activity:" in resource
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,8 @@ class ExecutionsRunner:
             entered = _entered(events)
             if self._meter is not None and entered:
                 self._meter.transitions(changed, entered)
+            if changed.status is not ExecutionStatus.RUNNING:
+                await self._executions.ended(changed)
             current = changed
             if step is not None and step.waiting:
                 return

@@ -117,8 +117,10 @@ def states_api(
         SqlExecutionStore(db, sealer), machines, execution_limits(settings)
     )
 
-    async def start_child(tenant_id: str, params: dict[str, Any]) -> tuple[str, int]:
-        child = await executions.start(tenant_id, params)
+    async def start_child(
+        tenant_id: str, params: dict[str, Any], parent: dict[str, Any] | None
+    ) -> tuple[str, int]:
+        child = await executions.start(tenant_id, params, parent)
         return child.arn, child.started
 
     def dynamodb() -> Any:

@@ -281,3 +281,50 @@ async def test_a_refused_task_is_the_integrations_error(world: World) -> None:
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert (done["status"], done.get("error")) == ("FAILED", "States.Runtime"), done
     assert "not served by this platform yet" in done["cause"]
+
+
+async def test_start_execution_sync_waits_for_the_child(world: World) -> None:
+    child = {
+        "StartAt": "Double",
+        "States": {
+            "Double": {
+                "Type": "Pass",
+                "Parameters": {"twice.$": "States.MathAdd($.n, $.n)"},
+                "End": True,
+            }
+        },
+    }
+    role = await world.role("parent", policy=allow("states:StartExecution"))
+    child_arn = (
+        await world.client(
+            "CreateStateMachine", name="child", definition=json.dumps(child), roleArn=role
+        )
+    )["stateMachineArn"]
+    failing = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Nope"}}}
+    failing_arn = (
+        await world.client(
+            "CreateStateMachine", name="failing", definition=json.dumps(failing), roleArn=role
+        )
+    )["stateMachineArn"]
+    parent = {"StartAt": "Run", "States": {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                "Parameters": {"StateMachineArn": child_arn, "Input": {"n.$": "$.n"}},
+                "ResultSelector": {"twice.$": "$.Output.twice", "status.$": "$.Status"},
+                "ResultPath": "$.child", "Next": "Fails"},
+        "Fails": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                  "Parameters": {"StateMachineArn": failing_arn},
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed",
+                             "Next": "Done"}], "End": True},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="parent",
+                              definition=json.dumps(parent), roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                             input='{"n": 21}')  # fmt: skip
+    for _ in range(6):  # the parent parks, the child runs and answers, the parent goes on
+        await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["child"] == {"twice": 42, "status": "SUCCEEDED"}
+    assert output["failed"]["Error"] == "States.TaskFailed"
+    assert json.loads(output["failed"]["Cause"])["Error"] == "Nope"
