@@ -38,6 +38,7 @@ from andromede.stepfunctions.activity_store import MemoryActivityStore
 from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store import ExecutionStore
+from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.memory import MemoryStateMachineStore
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
@@ -225,18 +226,19 @@ async def states_world(
         child = await executions.start(tenant_id, params, parent)
         return child.arn, child.started
 
+    tasks = StateTasks(
+        identity,
+        audit,
+        REGION,
+        queues,
+        start_execution=start_child,
+        dynamodb=lambda: dynamodb[0] if dynamodb else None,
+    )
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
         "gateway-a",
-        tasks=StateTasks(
-            identity,
-            audit,
-            REGION,
-            queues,
-            start_execution=start_child,
-            dynamodb=lambda: dynamodb[0] if dynamodb else None,
-        ),
+        tasks=tasks,
         meter=TransitionBilling(billing, REGION),
         clock=clock.now,
         sleep=clock.sleep,
@@ -249,7 +251,13 @@ async def states_world(
     try:
         yield World(
             StatesApp(
-                machines, identity, audit, settings, executions=executions, activities=activities
+                machines,
+                identity,
+                audit,
+                settings,
+                executions=executions,
+                activities=activities,
+                sync=SyncExecutions(machines, tasks, 1024, max_seconds=2.0),
             ),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),

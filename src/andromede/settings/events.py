@@ -294,6 +294,13 @@ class EventsSettings(BaseModel):
         description="Seconds GetActivityTask waits for a task before answering none (AWS: 60) "
         "(decision 0271).",
     )
+    stepfunctions_express_max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=300,
+        description="Seconds a StartSyncExecution may run before it ends TIMED_OUT (AWS: 5 "
+        "minutes) (decision 0271).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

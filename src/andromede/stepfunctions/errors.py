@@ -25,6 +25,7 @@ maps each to Step Functions' error type (its name is the wire type, as AWS's are
     ├── TaskTimedOut                a token's task was answered, timed out, or is gone
     ├── ActivityDoesNotExist        no such activity for the account
     ├── ActivityLimitExceeded       the account's activities are at their bound
+    ├── StateMachineTypeNotSupported  the call is not one of the machine's type
     ├── ResourceNotFound            no such resource to tag
     ├── TooManyTags                 a resource would carry more than 50 tags
     └── ValidationException         a parameter's value is not acceptable
@@ -53,6 +54,7 @@ __all__ = [
     "StateMachineAlreadyExists",
     "StateMachineDoesNotExist",
     "StateMachineLimitExceeded",
+    "StateMachineTypeNotSupported",
     "StepFunctionsError",
     "TaskDoesNotExist",
     "TaskTimedOut",
@@ -154,4 +156,8 @@ class ActivityDoesNotExist(StepFunctionsError):
 
 
 class ActivityLimitExceeded(StepFunctionsError):
+    pass
+
+
+class StateMachineTypeNotSupported(StepFunctionsError):
     pass

@@ -130,6 +130,10 @@ class Interpreter:
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
 
+    def state_named(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._definition["States"][name]
+        return found
+
     async def step(self, cursor: Cursor, token: str = "") -> Step:
         """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
         answered by its token — ``token``, the one a task scheduled now gets: only its

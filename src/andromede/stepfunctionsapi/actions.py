@@ -13,6 +13,7 @@ from typing import Any, Final
 from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.errors import StateMachineDoesNotExist
 from andromede.stepfunctions.execution_service import ExecutionsService
+from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctionsapi.errors import StatesWireError
@@ -31,6 +32,7 @@ class StatesCall:
     authorise: Authorise
     executions: ExecutionsService | None = None
     activities: ActivitiesService | None = None
+    sync: SyncExecutions | None = None
     resources: list[str] = field(default_factory=list)
 
 

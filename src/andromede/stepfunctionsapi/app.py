@@ -26,6 +26,7 @@ from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.execution_service import ExecutionsService
+from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctionsapi.actions import ACTIONS, Handler, StatesCall
 from andromede.stepfunctionsapi.activity_actions import ACTIVITY_ACTIONS
@@ -61,6 +62,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         rate_limiter: RateLimiter | None = None,
         executions: ExecutionsService | None = None,
         activities: ActivitiesService | None = None,
+        sync: SyncExecutions | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -75,6 +77,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         self._identity = identity
         self._actions: dict[str, Handler] = dict(ACTIONS)
         self._activities = activities
+        self._sync = sync
         if executions is not None:
             self._actions |= EXECUTION_ACTIONS
         if activities is not None:
@@ -87,6 +90,14 @@ class StatesApp(JsonEndpoint[StatesCall]):
     @property
     def executions(self) -> ExecutionsService | None:
         return self._executions
+
+    @property
+    def activities(self) -> ActivitiesService | None:
+        return self._activities
+
+    @property
+    def sync(self) -> SyncExecutions | None:
+        return self._sync
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return StatesWireError(error_type, message)
@@ -121,6 +132,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
             authorise=authorise,
             executions=self._executions,
             activities=self._activities,
+            sync=self._sync,
         )
         return await action(request.context)
 

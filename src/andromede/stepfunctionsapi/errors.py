@@ -20,6 +20,7 @@ __all__ = ["StatesWireError", "to_states_error"]
 _DOMAIN: Final = (
     e.ActivityDoesNotExist,
     e.ActivityLimitExceeded,
+    e.StateMachineTypeNotSupported,
     e.InvalidOutput,
     e.TaskDoesNotExist,
     e.TaskTimedOut,

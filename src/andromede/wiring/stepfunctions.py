@@ -34,6 +34,7 @@ from andromede.stepfunctions.activity_store_sql import SqlActivityStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution
+from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
@@ -149,8 +150,15 @@ def states_api(
             poll_interval=min(1.0, settings.stepfunctions_pass_interval),
         ),
     )
+    sync = SyncExecutions(
+        machines,
+        tasks,
+        settings.stepfunctions_max_payload_size,
+        max_seconds=settings.stepfunctions_express_max_seconds,
+    )
     apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
-                                     executions=executions, activities=activities)  # fmt: skip
+                                     executions=executions, activities=activities,
+                                     sync=sync)  # fmt: skip
 
     async def forget(tenant_id: str) -> int:
         await executions.store.forget_tenant(tenant_id)

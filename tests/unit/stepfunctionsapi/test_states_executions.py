@@ -328,3 +328,32 @@ async def test_start_execution_sync_waits_for_the_child(world: World) -> None:
     assert output["child"] == {"twice": 42, "status": "SUCCEEDED"}
     assert output["failed"]["Error"] == "States.TaskFailed"
     assert json.loads(output["failed"]["Cause"])["Error"] == "Nope"
+
+
+async def test_start_sync_execution_runs_an_express_machine(world: World) -> None:
+    role = await world.role()
+    express = await world.client("CreateStateMachine", name="fast", type="EXPRESS",
+                                 definition=json.dumps(CHOICE), roleArn=role)  # fmt: skip
+    ran = await world.client("StartSyncExecution", stateMachineArn=express["stateMachineArn"],
+                             name="s1", input='{"order": {"amount": 500}}')  # fmt: skip
+    assert ran["status"] == "SUCCEEDED"
+    assert ran["executionArn"].startswith(
+        f"arn:aws:states:eu-fr-1:{world.tenant_id}:express:fast:s1:"
+    )
+    assert json.loads(ran["output"])["size"] == "big"
+    assert ran["billingDetails"]["billedDurationInMilliseconds"] >= 100
+    failed = await world.client("StartSyncExecution", stateMachineArn=express["stateMachineArn"],
+                                input='{"order": {"amount": 1}}')  # fmt: skip
+    assert (failed["status"], failed["error"], failed["cause"]) == (
+        "FAILED",
+        "TooSmall",
+        "amount at most 100",
+    )
+    slow = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    timed = await world.client("CreateStateMachine", name="slow", type="EXPRESS",
+                               definition=json.dumps(slow), roleArn=role)  # fmt: skip
+    out = await world.client("StartSyncExecution", stateMachineArn=timed["stateMachineArn"])
+    assert (out["status"], out["error"]) == ("TIMED_OUT", "States.Timeout")  # the world's 2 s
+    standard = await machine(world, CHOICE, "standard")
+    await world.fails("StartSyncExecution", "StateMachineTypeNotSupported",
+                      stateMachineArn=standard)  # fmt: skip

@@ -26,6 +26,7 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.settings import Settings
 from andromede.stepfunctions.errors import (
+    ActivityLimitExceeded,
     ExecutionDoesNotExist,
     InvalidExecutionInput,
     StateMachineLimitExceeded,
@@ -38,6 +39,7 @@ from support.schema import migrated_sqlite
 from support.statesapp import TRUST
 
 DEFINITION = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+WAITS = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
 
 
 def test_step_functions_calls_are_routed_by_their_credential_scope() -> None:
@@ -54,11 +56,14 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
     settings = Settings(
         data_dir=tmp_path / "data",
         region="eu-fr-1",
-        stepfunctions_max_state_machines=1,
-        stepfunctions_max_definition_size=len(DEFINITION),
+        stepfunctions_max_state_machines=2,
+        stepfunctions_max_definition_size=len(WAITS),
         stepfunctions_max_payload_size=100,
         stepfunctions_max_history_events=50,
         stepfunctions_pass_interval=0.05,
+        stepfunctions_express_max_seconds=1.0,
+        stepfunctions_activity_poll_timeout=0.0,
+        stepfunctions_max_activities=1,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -74,14 +79,11 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
         assert isinstance(app, StatesApp) and isinstance(app.service.store, SqlStateMachineStore)
         service = app.service
         with pytest.raises(ValidationException):
-            await service.create(tenant, {"name": "big", "definition": DEFINITION + " ",
+            await service.create(tenant, {"name": "big", "definition": WAITS + " ",
                                           "roleArn": role.arn})  # fmt: skip
         made = await service.create(tenant, {"name": "m", "definition": DEFINITION,
                                              "roleArn": role.arn})  # fmt: skip
         assert (await service.get(tenant, made.arn)).definition == DEFINITION
-        with pytest.raises(StateMachineLimitExceeded):
-            await service.create(tenant, {"name": "n", "definition": DEFINITION,
-                                          "roleArn": role.arn})  # fmt: skip
         executions = app.executions
         assert executions is not None
         assert (executions.limits.max_payload_size, executions.limits.max_history_events) == (
@@ -97,7 +99,22 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
                 break
             await asyncio.sleep(0.05)
         assert current.status.value == "SUCCEEDED" and current.output == "{}"
-        assert await forget(tenant) == 1
+        express = await service.create(tenant, {"name": "x", "type": "EXPRESS", "roleArn":
+                                                role.arn, "definition": WAITS})  # fmt: skip
+        with pytest.raises(StateMachineLimitExceeded):
+            await service.create(tenant, {"name": "n", "definition": DEFINITION,
+                                          "roleArn": role.arn})  # fmt: skip
+        sync = app.sync
+        assert sync is not None
+        ran = await sync.run(tenant, {"stateMachineArn": express.arn})
+        assert ran.status == "TIMED_OUT"  # past the setting's 1 s
+        activities = app.activities
+        assert activities is not None
+        made = await activities.create(tenant, {"name": "a"})
+        assert await activities.take_task(tenant, made.arn, "w") is None  # no wait: 0 s
+        with pytest.raises(ActivityLimitExceeded):
+            await activities.create(tenant, {"name": "b"})
+        assert await forget(tenant) == 2  # its two state machines
         with pytest.raises(ExecutionDoesNotExist):
             await executions.get(tenant, started.arn)
         assert (await service.list(tenant, None, None))[0] == []
