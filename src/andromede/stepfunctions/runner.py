@@ -2,7 +2,8 @@
 executions due in its Region (a lease: one gateway drives an execution at a time) and steps
 each, one state at a time, writing its position and history after every transition — so a
 gateway that stops leaves the execution to another once its lease ran out, resumed where it
-stood, and a Wait outlives a restart (the execution is due again at its end, whoever runs).
+stood, and a Wait outlives a restart (the execution is due again at its end, whoever runs:
+the lease is given back when it only waits).
 
 An execution past its definition's ``TimeoutSeconds`` ends TIMED_OUT; one whose history
 would pass ``max_history_events`` ends FAILED (``States.Runtime``), as AWS ends it. Each
@@ -143,7 +144,10 @@ class ExecutionsRunner:
                 token = make_token(current, current.events + 1)
                 step = await machine.step(Cursor.of_json(current.cursor), token)
             changed, events = self._after(current, step, deadline)
-            lease_until = self._clock() + self._policy.lease_ms
+            # An execution that only waits (a Wait, a token) or ended is driven by no one: its
+            # lease is given back, so whichever gateway runs when it is due takes it.
+            idle = step is None or step.waiting or changed.status is not ExecutionStatus.RUNNING
+            lease_until = self._clock() + (0 if idle else self._policy.lease_ms)
             if not await self._executions.store.advance(changed, events, self._owner, lease_until):
                 return  # stopped, or taken by another gateway: theirs now
             entered = _entered(events)

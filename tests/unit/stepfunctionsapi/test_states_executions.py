@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from support.statesapp import World
 
 CHOICE = {
@@ -357,3 +358,21 @@ async def test_start_sync_execution_runs_an_express_machine(world: World) -> Non
     standard = await machine(world, CHOICE, "standard")
     await world.fails("StartSyncExecution", "StateMachineTypeNotSupported",
                       stateMachineArn=standard)  # fmt: skip
+
+
+async def test_another_gateway_takes_an_execution_up_after_its_wait(world: World) -> None:
+    waits = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 30, "Next": "Done"},
+        "Done": {"Type": "Pass", "Result": "other gateway", "End": True}}}  # fmt: skip
+    arn = await machine(world, waits)
+    run = await world.client("StartExecution", stateMachineArn=arn)
+    assert await world.run() == 1  # gateway-a starts it, then it waits: a's lease given back
+    other = ExecutionsRunner(
+        world.executions, RunnerPolicy(lease_ms=60_000), "gateway-b",
+        clock=world.clock.now, sleep=world.clock.sleep,
+    )  # fmt: skip
+    assert await other.run_pass(wait=True) == 0  # not due yet
+    world.clock.offset += 30_000  # gateway-a gone: b takes it when due, not at a's lease's end
+    assert await other.run_pass(wait=True) == 1
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", "other gateway")
