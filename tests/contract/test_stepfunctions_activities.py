@@ -35,6 +35,10 @@ async def test_activities_kept(store: ActivityStore) -> None:
     assert await store.get("000000000001", "eu-fr-1", "b") == made
     assert [a.name for a in await store.activities("000000000001", "eu-fr-1", None, 1)] == ["a"]
     assert [a.name for a in await store.activities("000000000001", "eu-fr-1", "a", 5)] == ["b"]
+    assert await store.set_tags("000000000001", "eu-fr-1", "b", (("x", "y"),))
+    changed = await store.get("000000000001", "eu-fr-1", "b")
+    assert changed is not None and changed.tags == (("x", "y"),)
+    assert not await store.set_tags("000000000001", "eu-fr-1", "zzz", ())
     assert await store.delete("000000000001", "eu-fr-1", "a")
     assert not await store.delete("000000000001", "eu-fr-1", "a")
     assert await store.forget_tenant("000000000001") == 2

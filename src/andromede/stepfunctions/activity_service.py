@@ -25,11 +25,13 @@ from andromede.stepfunctions.activity_store import ActivityStore
 from andromede.stepfunctions.errors import (
     ActivityDoesNotExist,
     InvalidToken,
+    ResourceNotFound,
+    TooManyTags,
     ValidationException,
 )
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.executions import HistoryEvent
-from andromede.stepfunctions.model import check_tags
+from andromede.stepfunctions.model import MAX_TAGS, check_tags
 
 __all__ = ["ActivitiesService", "ActivityLimits"]
 
@@ -102,6 +104,21 @@ class ActivitiesService:
         if len(found) <= size:
             return page, None
         return page, base64.urlsafe_b64encode(f"ac1:{page[-1].name}".encode()).decode()
+
+    async def tag(self, activity: Activity, tags: Any) -> None:
+        merged = dict(activity.tags) | dict(check_tags(tags, activity.arn))
+        if len(merged) > MAX_TAGS:
+            raise TooManyTags(f"Too many tags: a resource may have at most {MAX_TAGS}.",
+                              activity.arn)  # fmt: skip
+        await self._retag(activity, tuple(sorted(merged.items())))
+
+    async def untag(self, activity: Activity, keys: list[str]) -> None:
+        removed = set(keys)
+        await self._retag(activity, tuple((k, v) for k, v in activity.tags if k not in removed))
+
+    async def _retag(self, activity: Activity, tags: tuple[tuple[str, str], ...]) -> None:
+        if not await self.store.set_tags(activity.tenant_id, self.region, activity.name, tags):
+            raise ResourceNotFound(f"Resource not found: '{activity.arn}'", activity.arn)
 
     async def take_task(self, tenant_id: str, arn: Any, worker: Any) -> tuple[str, str] | None:
         """(task token, input) of the oldest task waiting on the activity, given to this

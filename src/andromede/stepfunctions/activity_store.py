@@ -4,6 +4,7 @@ suite for both. Their tasks are the executions parked on them (``ExecutionStore.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 from andromede.stepfunctions.activities import Activity
@@ -25,6 +26,12 @@ class ActivityStore(Protocol):
     ) -> list[Activity]: ...
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool: ...
+
+    async def set_tags(
+        self, tenant_id: str, region: str, name: str, tags: tuple[tuple[str, str], ...]
+    ) -> bool:
+        """False when the activity is gone."""
+        ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
@@ -59,6 +66,15 @@ class MemoryActivityStore:
 
     async def delete(self, tenant_id: str, region: str, name: str) -> bool:
         return self._activities.pop((tenant_id, region, name), None) is not None
+
+    async def set_tags(
+        self, tenant_id: str, region: str, name: str, tags: tuple[tuple[str, str], ...]
+    ) -> bool:
+        found = self._activities.get((tenant_id, region, name))
+        if found is None:
+            return False
+        self._activities[(tenant_id, region, name)] = dataclasses.replace(found, tags=tags)
+        return True
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._activities if k[0] == tenant_id]

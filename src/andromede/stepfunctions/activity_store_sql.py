@@ -102,6 +102,20 @@ class SqlActivityStore:
 
         return await self._db.write(work)
 
+    async def set_tags(
+        self, tenant_id: str, region: str, name: str, tags: tuple[tuple[str, str], ...]
+    ) -> bool:
+        statement = (
+            sa.update(_A)
+            .where(_one(tenant_id, region, name))
+            .values(tags=json.dumps([list(t) for t in tags]))
+        )
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount == 1)
+
+        return await self._db.write(work)
+
     async def forget_tenant(self, tenant_id: str) -> int:
         statement = sa.delete(_A).where(_A.c.tenant_id == tenant_id)
 

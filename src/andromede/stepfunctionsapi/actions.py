@@ -10,8 +10,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.stepfunctions.activities import Activity
 from andromede.stepfunctions.activity_service import ActivitiesService
-from andromede.stepfunctions.errors import StateMachineDoesNotExist
+from andromede.stepfunctions.errors import (
+    ActivityDoesNotExist,
+    ResourceNotFound,
+    StateMachineDoesNotExist,
+)
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
@@ -168,8 +173,34 @@ async def _tagged(call: StatesCall, action: str, **extra: Any) -> StateMachine:
     return found or await call.machines.tagged(call.tenant_id, arn)
 
 
+async def _activity(call: StatesCall, action: str, **extra: Any) -> Activity:
+    """The activity a tagging call names, once the caller may ``action`` on it."""
+    arn = str(call.params.get("resourceArn"))[:256]
+    call.resources.append(arn)
+    activities = call.activities
+    found = None
+    if activities is not None:
+        try:
+            found = await activities.get(call.tenant_id, arn)
+        except ActivityDoesNotExist:
+            found = None
+    keys = {} if found is None else {f"aws:ResourceTag/{k}": v for k, v in found.tags}
+    await call.authorise(f"states:{action}", arn, extra | keys)
+    if found is None:
+        raise ResourceNotFound(f"Resource not found: '{arn}'", arn)
+    return found
+
+
+def _is_activity(call: StatesCall) -> bool:
+    return ":activity:" in str(call.params.get("resourceArn"))
+
+
 async def tag_resource(call: StatesCall) -> dict[str, Any]:
     tags = call.params.get("tags")
+    if _is_activity(call) and call.activities is not None:
+        activity = await _activity(call, "TagResource", **request_tags(tags))
+        await call.activities.tag(activity, tags)
+        return {}
     machine = await _tagged(call, "TagResource", **request_tags(tags))
     await call.machines.tag(machine, tags)
     return {}
@@ -179,14 +210,21 @@ async def untag_resource(call: StatesCall) -> dict[str, Any]:
     keys = call.params.get("tagKeys")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise StatesWireError("ValidationException", "tagKeys must be a list of strings.")
+    if _is_activity(call) and call.activities is not None:
+        activity = await _activity(call, "UntagResource", **{"aws:TagKeys": keys})
+        await call.activities.untag(activity, keys)
+        return {}
     machine = await _tagged(call, "UntagResource", **{"aws:TagKeys": keys})
     await call.machines.untag(machine, keys)
     return {}
 
 
 async def list_tags_for_resource(call: StatesCall) -> dict[str, Any]:
-    machine = await _tagged(call, "ListTagsForResource")
-    return {"tags": [{"key": k, "value": v} for k, v in machine.tags]}
+    if _is_activity(call) and call.activities is not None:
+        tags = (await _activity(call, "ListTagsForResource")).tags
+    else:
+        tags = (await _tagged(call, "ListTagsForResource")).tags
+    return {"tags": [{"key": k, "value": v} for k, v in tags]}
 
 
 ACTIONS: Final[dict[str, Handler]] = {

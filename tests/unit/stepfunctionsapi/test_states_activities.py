@@ -25,7 +25,15 @@ async def test_activities_are_made_listed_and_deleted(world: World) -> None:
     assert [a["name"] for a in first["activities"]] == ["approve", "review"]
     rest = await world.client("ListActivities", nextToken=first["nextToken"])
     assert [a["name"] for a in rest["activities"]] == ["ship"]
+    tags = await world.client("ListTagsForResource", resourceArn=arn)
+    assert tags["tags"] == [{"key": "t", "value": "1"}]
+    await world.client("TagResource", resourceArn=arn, tags=[{"key": "u", "value": "2"}])
+    await world.client("UntagResource", resourceArn=arn, tagKeys=["t"])
+    assert (await world.client("ListTagsForResource", resourceArn=arn))["tags"] == [
+        {"key": "u", "value": "2"}
+    ]
     await world.client("DeleteActivity", activityArn=arn)
+    await world.fails("ListTagsForResource", "ResourceNotFound", resourceArn=arn)
     await world.fails("DescribeActivity", "ActivityDoesNotExist", activityArn=arn)
     await world.fails("DescribeActivity", "InvalidArn", activityArn="arn:aws:states:x")
     other = await world.other_tenant("other")
