@@ -161,6 +161,11 @@ class Interpreter:
             following, output = await self._run(name, state, cursor.data, events)
         except StatesError as err:
             return Step(None, events, error=err)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            # A value of the wrong kind where the definition reads one (a TimeoutSecondsPath
+            # selecting text…): the execution fails as AWS's does, it does not stay running.
+            cause = f"{type(exc).__name__} in state {name}: {str(exc)[:256]}"
+            return Step(None, events, error=StatesError("States.Runtime", cause))
         if following is None:
             return Step(None, events, output=output)
         return Step(Cursor(following, output), events)
@@ -476,6 +481,10 @@ class Interpreter:
         timeout = state.get("TimeoutSeconds")
         if "TimeoutSecondsPath" in state:
             timeout = self._read(state["TimeoutSecondsPath"], data, context)
+        if timeout is not None and (
+            not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+        ):
+            raise StatesError("States.Runtime", "The task's timeout must be a positive number")
         call = self._tasks.run(resource, data, context)
         try:
             result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))

@@ -272,3 +272,20 @@ async def test_fail_error_and_cause_paths() -> None:
         "CausePath": "States.Format('code {}', $.c)"}}}  # fmt: skip
     step, _ = await run(definition, {"e": "Bad", "c": 42})
     assert step.error is not None and (step.error.error, step.error.cause) == ("Bad", "code 42")
+
+
+async def test_a_value_of_the_wrong_kind_fails_the_execution() -> None:
+    definition = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "TimeoutSecondsPath": "$.timeout", "End": True}}}  # fmt: skip
+    step, _ = await run(definition, {"timeout": "soon"}, Tasks({"MessageId": "m"}))
+    assert step.error is not None and step.error.error == "States.Runtime"
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "TimestampPath": "$.at",
+                                              "End": True}}}  # fmt: skip
+    step, _ = await run(waits, {"at": ["not", "a", "time"]})
+    assert step.error is not None and step.error.error == "States.Runtime"
+    beats = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "HeartbeatSecondsPath": "$.beat", "End": True}}}  # fmt: skip
+    step, _ = await run(beats, {"beat": "often"}, Tasks({}))
+    assert step.error is not None and "ValueError in state T" in step.error.cause
