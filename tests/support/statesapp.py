@@ -46,6 +46,7 @@ from andromede.stepfunctions.store import StateMachineStore
 from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
 from andromede.wiring.queues import KeySealer
 from andromede.wiring.stepfunctions import TransitionBilling, trusting_roles
+from support.firehoseapp import RecordingSink
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
 
@@ -106,6 +107,7 @@ class World(Signers):
     queues: QueueService
     activities: ActivitiesService
     dynamodb: list[Any]  # the DynamoDB app the Task states call, once a test put one
+    sink: RecordingSink
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -234,12 +236,15 @@ async def states_world(
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
     )
+    sink = RecordingSink()
+    observer = TransitionBilling(billing, REGION, sink)
+    executions.observe_start = observer.started
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
         "gateway-a",
         tasks=tasks,
-        meter=TransitionBilling(billing, REGION),
+        meter=observer,
         clock=clock.now,
         sleep=clock.sleep,
     )
@@ -272,6 +277,7 @@ async def states_world(
             queues,
             activities,
             dynamodb,
+            sink,
         )
     finally:
         keys.close()

@@ -114,6 +114,8 @@ class ExecutionsService:
         self.region = machines.region
         self._clock = clock
         self.on_start: Callable[[], None] = lambda: None
+        # Told of each execution started (``AWS/States`` metrics), after it is written.
+        self.observe_start: Callable[[Execution], None] = lambda _execution: None
 
     def _input(self, value: Any) -> str:
         text = "{}" if value is None else value
@@ -158,6 +160,7 @@ class ExecutionsService:
         )
         found = await self.store.create(execution, [started_event(execution)])
         if found is None:
+            self.observe_start(execution)
             self.on_start()
             return execution
         same = found.status is ExecutionStatus.RUNNING and json.loads(found.input) == json.loads(

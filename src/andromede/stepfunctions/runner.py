@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 class TransitionMeter(Protocol):
     def transitions(self, execution: Execution, count: int) -> None: ...
 
+    def ended(self, execution: Execution) -> None:
+        """The execution ended (its status, its start and stop times)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunnerPolicy:
@@ -154,6 +158,8 @@ class ExecutionsRunner:
             if self._meter is not None and entered:
                 self._meter.transitions(changed, entered)
             if changed.status is not ExecutionStatus.RUNNING:
+                if self._meter is not None:
+                    self._meter.ended(changed)
                 await self._executions.ended(changed)
             current = changed
             if step is not None and step.waiting:

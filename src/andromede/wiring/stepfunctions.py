@@ -24,6 +24,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
@@ -49,6 +50,13 @@ from andromede.wiring.queues import KeySealer
 __all__ = ["TransitionBilling", "execution_limits", "states_api", "states_limits", "trusting_roles"]
 
 TRANSITIONS: Final = "stepfunctions.state-transitions"
+NAMESPACE: Final = "AWS/States"
+_ENDED: Final = {
+    "SUCCEEDED": "ExecutionsSucceeded",
+    "FAILED": "ExecutionsFailed",
+    "ABORTED": "ExecutionsAborted",
+    "TIMED_OUT": "ExecutionsTimedOut",
+}
 
 
 def states_limits(settings: Settings) -> StateMachineLimits:
@@ -66,14 +74,38 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
 
 
 class TransitionBilling:
-    """``stepfunctions.runner.TransitionMeter`` over billing."""
+    """``stepfunctions.runner.TransitionMeter`` over billing and the metrics sink: each state
+    entered into ``stepfunctions.state-transitions``; AWS's ``AWS/States`` metrics per state
+    machine (dimension ``StateMachineArn``): ``ExecutionsStarted``, ``ExecutionsSucceeded``,
+    ``ExecutionsFailed``, ``ExecutionsAborted``, ``ExecutionsTimedOut``, ``ExecutionTime``
+    (milliseconds)."""
 
-    def __init__(self, billing: BillingService, region: str) -> None:
+    def __init__(
+        self, billing: BillingService | None, region: str, sink: MetricsSink | None = None
+    ) -> None:
         self._billing = billing
         self._region = region
+        self._sink = sink
 
     def transitions(self, execution: Execution, count: int) -> None:
-        self._billing.count(execution.tenant_id, self._region, TRANSITIONS, count)
+        if self._billing is not None:
+            self._billing.count(execution.tenant_id, self._region, TRANSITIONS, count)
+
+    def started(self, execution: Execution) -> None:
+        self._record(execution, "ExecutionsStarted", 1.0, "Count")
+
+    def ended(self, execution: Execution) -> None:
+        name = _ENDED.get(execution.status.value)
+        if name is not None:
+            self._record(execution, name, 1.0, "Count")
+        if execution.stopped is not None:
+            elapsed = float(execution.stopped - execution.started)
+            self._record(execution, "ExecutionTime", elapsed, "Milliseconds")
+
+    def _record(self, execution: Execution, name: str, value: float, unit: str) -> None:
+        if self._sink is not None:
+            dims = [("StateMachineArn", execution.machine_arn)]
+            self._sink.record(execution.tenant_id, NAMESPACE, name, dims, value, unit)
 
 
 def trusting_roles(identity: IdentityService) -> RoleCheck:
@@ -104,6 +136,7 @@ def states_api(
     queues: QueueService | None = None,
     pubsub: PubSubService | None = None,
     events: EventsService | None = None,
+    sink: MetricsSink | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), its runner,
     started, and what closing a tenant deletes of it (its state machines and executions)."""
@@ -130,6 +163,7 @@ def states_api(
     tasks = StateTasks(
         identity, audit, settings.region, queues, pubsub, events, start_child, dynamodb
     )
+    observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(
@@ -138,9 +172,10 @@ def states_api(
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
-        meter=None if billing is None else TransitionBilling(billing, settings.region),
+        meter=observer,
     )
     executions.on_start = runner.wake
+    executions.observe_start = observer.started
     activities = ActivitiesService(
         SqlActivityStore(db),
         executions,

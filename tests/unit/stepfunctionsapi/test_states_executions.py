@@ -64,6 +64,11 @@ async def test_an_execution_runs_and_leaves_aws_history(world: World) -> None:
     assert history[1]["stateEnteredEventDetails"]["name"] == "Shape"
     assert json.loads(history[-1]["executionSucceededEventDetails"]["output"])["size"] == "big"
     assert await world.usage("stepfunctions.state-transitions") == 3
+    dims = (("StateMachineArn", arn),)
+    recorded = {(p[1], p[2], p[3]): p[4] for p in world.sink.points}
+    assert recorded[("AWS/States", "ExecutionsStarted", dims)] == 1
+    assert recorded[("AWS/States", "ExecutionsSucceeded", dims)] == 1
+    assert ("AWS/States", "ExecutionTime", dims) in recorded
     page = await world.client("GetExecutionHistory", executionArn=execution, maxResults=3,
                               reverseOrder=True, includeExecutionData=False)  # fmt: skip
     assert page["events"][0]["type"] == "ExecutionSucceeded"
