@@ -659,7 +659,7 @@ class Application:
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service)  # fmt: skip
         states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
-            billing, queues, pubsub, eventbridge.service, metrics_sink)  # fmt: skip
+            billing, queues, pubsub, eventbridge.service, metrics_sink, logs.service)  # fmt: skip
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from andromede.stepfunctions.execution_service import ExecutionsService
+from andromede.stepfunctions.execution_service import ExecutionsService, started_event
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
@@ -28,6 +28,15 @@ from andromede.stepfunctions.task_tokens import make_token
 __all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
 
 log = logging.getLogger(__name__)
+
+
+class ExecutionLogs(Protocol):
+    async def write(
+        self, execution: Execution, logging: dict[str, Any], events: list[HistoryEvent]
+    ) -> None:
+        """The events the machine's ``loggingConfiguration`` asks for, into its log group
+        (never raises: a log must not stop an execution)."""
+        ...
 
 
 class TransitionMeter(Protocol):
@@ -66,6 +75,7 @@ class ExecutionsRunner:
         tasks: TaskRunner | None = None,
         meter: TransitionMeter | None = None,
         clock: Callable[[], int] = _now,
+        logs: ExecutionLogs | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._executions = executions
@@ -73,6 +83,7 @@ class ExecutionsRunner:
         self._owner = owner
         self._tasks = tasks
         self._meter = meter
+        self._logs = logs
         self._clock = clock
         self._sleep = sleep
         self._driving: dict[str, asyncio.Task[None]] = {}
@@ -138,6 +149,7 @@ class ExecutionsRunner:
             "StateMachine": {"Id": execution.machine_arn, "Name": execution.machine_name},
         }
         machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep)
+        logging_config = await self._logging(execution)
         timeout = definition.get("TimeoutSeconds")
         deadline = None if timeout is None else execution.started + int(timeout) * 1000
         current = execution
@@ -154,6 +166,10 @@ class ExecutionsRunner:
             lease_until = self._clock() + (0 if idle else self._policy.lease_ms)
             if not await self._executions.store.advance(changed, events, self._owner, lease_until):
                 return  # stopped, or taken by another gateway: theirs now
+            if logging_config is not None and events and self._logs is not None:
+                # ExecutionStarted was written by StartExecution: logged with the first step.
+                first = [started_event(current)] if current.events == 1 else []
+                await self._logs.write(changed, logging_config, first + events)
             entered = _entered(events)
             if self._meter is not None and entered:
                 self._meter.transitions(changed, entered)
@@ -164,6 +180,17 @@ class ExecutionsRunner:
             current = changed
             if step is not None and step.waiting:
                 return
+
+    async def _logging(self, execution: Execution) -> dict[str, Any] | None:
+        """The machine's logging configuration when it logs (its level not OFF)."""
+        if self._logs is None:
+            return None
+        machine = await self._executions.machines.store.get(
+            execution.tenant_id, execution.region, execution.machine_name
+        )
+        if machine is None or machine.logging.get("level", "OFF") == "OFF":
+            return None
+        return machine.logging
 
     def _after(
         self, current: Execution, step: Step | None, deadline: int | None

@@ -10,6 +10,7 @@ machine's role (``state_tasks``), each state an execution enters counted into it
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -24,17 +25,20 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
+from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
+from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.state_tasks import StateTasks
 from andromede.stepfunctions.activity_service import ActivitiesService, ActivityLimits
 from andromede.stepfunctions.activity_store_sql import SqlActivityStore
+from andromede.stepfunctions.execution_logs import log_group_name, log_records
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
-from andromede.stepfunctions.executions import Execution
+from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
@@ -47,7 +51,16 @@ from andromede.stepfunctions.store_sql import SqlStateMachineStore
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.wiring.queues import KeySealer
 
-__all__ = ["TransitionBilling", "execution_limits", "states_api", "states_limits", "trusting_roles"]
+__all__ = [
+    "MachineLogGroups",
+    "TransitionBilling",
+    "execution_limits",
+    "states_api",
+    "states_limits",
+    "trusting_roles",
+]
+
+log = logging.getLogger(__name__)
 
 TRANSITIONS: Final = "stepfunctions.state-transitions"
 NAMESPACE: Final = "AWS/States"
@@ -108,6 +121,35 @@ class TransitionBilling:
             self._sink.record(execution.tenant_id, NAMESPACE, name, dims, value, unit)
 
 
+class MachineLogGroups:
+    """``stepfunctions.runner.ExecutionLogs``: an execution's records into its machine's
+    CloudWatch Logs group as the machine's role (which must trust ``states.amazonaws.com`` and
+    be allowed ``logs:CreateLogStream`` and ``logs:PutLogEvents``), one stream an execution
+    (``states/<machine>/<execution>``); metered ``logs.ingested`` as vended logs. A refusal is
+    said at INFO, never raised."""
+
+    def __init__(self, groups: RoleLogGroups) -> None:
+        self._groups = groups
+
+    async def write(
+        self, execution: Execution, logging: dict[str, Any], events: list[HistoryEvent]
+    ) -> None:
+        name = log_group_name(logging)
+        records = log_records(execution, logging, events)
+        if name is None or not records:
+            return
+        stream = f"states/{execution.machine_name}/{execution.name}"[:512]
+        try:
+            refused = await self._groups.deliver(
+                execution.tenant_id, execution.role_arn, name, {stream: records}
+            )
+        except Exception:  # an execution's log must not stop it
+            log.exception("Execution %s: its log could not be written", execution.arn)
+            return
+        if refused is not None:
+            log.info("Execution %s: its log was refused: %s", execution.arn, refused)
+
+
 def trusting_roles(identity: IdentityService) -> RoleCheck:
     """Whether a role is the account's and trusts Step Functions, as the identity service
     knows it."""
@@ -137,6 +179,7 @@ def states_api(
     pubsub: PubSubService | None = None,
     events: EventsService | None = None,
     sink: MetricsSink | None = None,
+    logs: LogsService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), its runner,
     started, and what closing a tenant deletes of it (its state machines and executions)."""
@@ -173,6 +216,22 @@ def states_api(
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
         meter=observer,
+        logs=None
+        if logs is None
+        else MachineLogGroups(
+            RoleLogGroups(
+                identity,
+                logs,
+                service=STATES_PRINCIPAL,
+                session_name="states",
+                audit=audit,
+                ingested=None
+                if billing is None
+                else (
+                    lambda tenant, size, meter: billing.count(tenant, settings.region, meter, size)
+                ),
+            )
+        ),
     )
     executions.on_start = runner.wake
     executions.observe_start = observer.started
