@@ -147,3 +147,19 @@ async def test_an_activity_task_is_given_once(store: ExecutionStore) -> None:
     assert await store.take("000000000002", "eu-fr-1", "other") is None
     assert not await store.advance(parked.changed(), [], None, 0)  # taken moved it on
     assert await store.get("000000000001", "eu-fr-1", "m", "p") == first
+
+
+async def test_ended_executions_are_purged_after_their_retention(store: ExecutionStore) -> None:
+    old = execution("old", status=ExecutionStatus.SUCCEEDED, stopped=T0 + 5, cursor=None)
+    await store.create(old, [event(1)])
+    await store.create(execution("newer", status=ExecutionStatus.FAILED, stopped=T0 + 50), [])
+    await store.create(execution("running"), [])
+    await store.create(execution("elsewhere", region="eu-fr-2", status=ExecutionStatus.ABORTED,
+                                 stopped=T0), [])  # fmt: skip
+    assert await store.purge("eu-fr-1", T0 + 10, 10) == 1
+    assert await store.get("000000000001", "eu-fr-1", "m", "old") is None
+    assert await store.history("000000000001", "eu-fr-1", "m", "old") == []
+    assert await store.purge("eu-fr-1", T0 + 10, 10) == 0
+    assert await store.purge("eu-fr-1", T0 + 10**9, 10) == 1  # newer; never the running one
+    assert await store.get("000000000001", "eu-fr-1", "m", "running") is not None
+    assert await store.create(execution("old"), []) is None  # the name is free again

@@ -301,6 +301,13 @@ class EventsSettings(BaseModel):
         description="Seconds a StartSyncExecution may run before it ends TIMED_OUT (AWS: 5 "
         "minutes) (decision 0271).",
     )
+    stepfunctions_execution_retention_days: int = Field(
+        default=90,
+        gt=0,
+        le=3650,
+        description="Days an ended execution and its history are kept, then deleted and its "
+        "name free again (AWS: 90) (decision 0271).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

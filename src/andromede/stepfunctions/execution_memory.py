@@ -103,6 +103,18 @@ class MemoryExecutionStore:
         self._executions[_key(taken)] = taken
         return taken
 
+    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+        old = [
+            key
+            for key, e in self._executions.items()
+            if e.region == region and e.stopped is not None and e.stopped < stopped_before
+        ][:limit]
+        for key in old:
+            del self._executions[key]
+            self._history.pop(key, None)
+            self._leases.pop(key, None)
+        return len(old)
+
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [key for key in self._executions if key[0] == tenant_id]
         for key in keys:

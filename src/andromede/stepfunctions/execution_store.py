@@ -67,6 +67,11 @@ class ExecutionStore(Protocol):
         given (its revision moved on); None when there is none."""
         ...
 
+    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+        """Up to ``limit`` executions of ``region`` that ended before ``stopped_before``
+        deleted with their histories; how many."""
+        ...
+
     async def forget_tenant(self, tenant_id: str) -> int:
         """The account's executions and histories deleted; how many executions."""
         ...

@@ -305,6 +305,41 @@ class SqlExecutionStore:
         row = await self._db.write(work)
         return None if row is None else await self._execution(row)
 
+    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+        closed = [s.value for s in ExecutionStatus if s is not ExecutionStatus.RUNNING]
+        old = (
+            sa.select(_E.c.tenant_id, _E.c.machine_name, _E.c.execution_name)
+            .where(
+                _E.c.region == region,
+                _E.c.status.in_(closed),
+                _E.c.stopped < stopped_before,
+            )
+            .limit(limit)
+        )
+
+        def any_old(conn: Connection) -> bool:
+            return conn.execute(old.limit(1)).first() is not None
+
+        def work(conn: Connection) -> int:
+            gone = 0
+            for tenant_id, machine, name in conn.execute(old).all():
+                conn.execute(
+                    sa.delete(_H).where(
+                        _H.c.tenant_id == tenant_id,
+                        _H.c.region == region,
+                        _H.c.machine_name == machine,
+                        _H.c.execution_name == name,
+                    )
+                )
+                gone += conn.execute(
+                    sa.delete(_E).where(_one(tenant_id, region, machine, name))
+                ).rowcount
+            return gone
+
+        if not await self._db.read(any_old):  # nothing to purge: no write lock
+            return 0
+        return int(await self._db.write(work))
+
     async def forget_tenant(self, tenant_id: str) -> int:
         history = sa.delete(_H).where(_H.c.tenant_id == tenant_id)
         executions = sa.delete(_E).where(_E.c.tenant_id == tenant_id)

@@ -52,6 +52,7 @@ class RunnerPolicy:
     pass_interval: float = 1.0
     lease_ms: int = 60_000
     batch: int = 100
+    retention_ms: int = 90 * 86_400_000  # closed executions kept (AWS: 90 days)
 
 
 def _now() -> int:
@@ -113,6 +114,10 @@ class ExecutionsRunner:
             started.append(task)
         if wait and started:
             await asyncio.gather(*started)
+        # Closed executions past their retention go, a batch a pass (AWS: after 90 days).
+        await self._executions.store.purge(
+            self._executions.region, now - self._policy.retention_ms, self._policy.batch
+        )
         return len(claimed)
 
     def _forget(self, task: asyncio.Task[None]) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "MachineLogGroups",
     "TransitionBilling",
     "execution_limits",
+    "runner_policy",
     "states_api",
     "states_limits",
     "trusting_roles",
@@ -76,6 +77,14 @@ def states_limits(settings: Settings) -> StateMachineLimits:
     return StateMachineLimits(
         max_state_machines=settings.stepfunctions_max_state_machines,
         max_definition_size=settings.stepfunctions_max_definition_size,
+    )
+
+
+def runner_policy(settings: Settings) -> RunnerPolicy:
+    return RunnerPolicy(
+        pass_interval=settings.stepfunctions_pass_interval,
+        lease_ms=int(settings.stepfunctions_execution_lease * 1000),
+        retention_ms=settings.stepfunctions_execution_retention_days * 86_400_000,
     )
 
 
@@ -209,10 +218,7 @@ def states_api(
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(
         executions,
-        RunnerPolicy(
-            pass_interval=settings.stepfunctions_pass_interval,
-            lease_ms=int(settings.stepfunctions_execution_lease * 1000),
-        ),
+        runner_policy(settings),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
         meter=observer,

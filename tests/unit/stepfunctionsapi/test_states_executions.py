@@ -381,3 +381,22 @@ async def test_another_gateway_takes_an_execution_up_after_its_wait(world: World
     assert await other.run_pass(wait=True) == 1
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", "other gateway")
+
+
+async def test_ended_executions_go_after_the_retention(world: World) -> None:
+    arn = await machine(world, {"StartAt": "P", "States": {"P": {"Type": "Succeed"}}})
+    run = await world.client("StartExecution", stateMachineArn=arn, name="once")
+    keeper = ExecutionsRunner(
+        world.executions, RunnerPolicy(retention_ms=86_400_000), "gateway-c",
+        clock=world.clock.now, sleep=world.clock.sleep,
+    )  # fmt: skip
+    await keeper.run_pass(wait=True)
+    assert (await world.client("DescribeExecution", executionArn=run["executionArn"]))[
+        "status"
+    ] == "SUCCEEDED"
+    world.clock.offset += 86_400_000 + 1
+    await keeper.run_pass(wait=True)
+    await world.fails("DescribeExecution", "ExecutionDoesNotExist",
+                      executionArn=run["executionArn"])  # fmt: skip
+    again = await world.client("StartExecution", stateMachineArn=arn, name="once")
+    assert again["executionArn"] == run["executionArn"]  # its name free again

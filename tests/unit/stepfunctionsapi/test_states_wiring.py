@@ -32,14 +32,27 @@ from andromede.stepfunctions.errors import (
     StateMachineLimitExceeded,
     ValidationException,
 )
+from andromede.stepfunctions.runner import RunnerPolicy
 from andromede.stepfunctions.store_sql import SqlStateMachineStore
 from andromede.stepfunctionsapi.app import StatesApp
-from andromede.wiring.stepfunctions import states_api
+from andromede.wiring.stepfunctions import runner_policy, states_api
 from support.schema import migrated_sqlite
 from support.statesapp import TRUST
 
 DEFINITION = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
 WAITS = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}})
+
+
+def test_the_runner_follows_its_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        stepfunctions_pass_interval=0.5,
+        stepfunctions_execution_lease=30.0,
+        stepfunctions_execution_retention_days=7,
+    )
+    assert runner_policy(settings) == RunnerPolicy(
+        pass_interval=0.5, lease_ms=30_000, retention_ms=7 * 86_400_000
+    )
 
 
 def test_step_functions_calls_are_routed_by_their_credential_scope() -> None:
