@@ -344,6 +344,12 @@ class ExecutionsService:
                 await self.answer(execution.tenant_id, execution.parent.get("token"), answer)
                 return
             except TaskTimedOut:
+                target = token_target(execution.parent.get("token"))
+                parent = await self.store.get(
+                    target.tenant_id, target.region, target.machine, target.name
+                )
+                if parent is None or parent.status is not ExecutionStatus.RUNNING:
+                    return  # the parent ended (stopped, timed out): nothing waits
                 await asyncio.sleep(_PARENT_PAUSE)
             except (InvalidToken, TaskDoesNotExist):
                 return  # the parent is gone

@@ -8,6 +8,7 @@ machine changes; state transitions metered; accounts isolated; IAM deciding."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
@@ -400,3 +401,27 @@ async def test_ended_executions_go_after_the_retention(world: World) -> None:
                       executionArn=run["executionArn"])  # fmt: skip
     again = await world.client("StartExecution", stateMachineArn=arn, name="once")
     assert again["executionArn"] == run["executionArn"]  # its name free again
+
+
+async def test_a_child_outliving_its_stopped_parent_ends_alone(world: World) -> None:
+    role = await world.role("p", policy=allow("states:StartExecution"))
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "End": True}}}
+    child = (await world.client("CreateStateMachine", name="c", definition=json.dumps(waits),
+                                roleArn=role))["stateMachineArn"]  # fmt: skip
+    parent = {"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+        "Parameters": {"StateMachineArn": child, "Name": "kid"}, "End": True}}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="par", definition=json.dumps(parent),
+                              roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    await world.run()  # the child starts and waits
+    await world.client("StopExecution", executionArn=run["executionArn"])
+    world.clock.offset += 10_000
+    started = time.monotonic()
+    await world.run()
+    assert time.monotonic() - started < 1.0  # no retrying a parent that ended
+    kid = child.replace(":stateMachine:", ":execution:") + ":kid"
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "SUCCEEDED"
+    stopped = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert stopped["status"] == "ABORTED"
