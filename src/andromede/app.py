@@ -168,6 +168,7 @@ from andromede.wiring.queues import (
 )
 from andromede.wiring.secrets import secrets_api
 from andromede.wiring.ssm import ssm_api, ssm_events
+from andromede.wiring.stepfunctions import states_api
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
     batch_runner,
@@ -661,7 +662,9 @@ class Application:
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service, objects)  # fmt: skip
-        background.append(pipes)  # EventBridge Pipes (decision 0258)
+        states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
+            billing, queues, pubsub, eventbridge.service, metrics_sink, logs.service)  # fmt: skip
+        background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -678,8 +681,8 @@ class Application:
                 )
             )
         # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB,
-        # Pipes.
-        forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
+        # Pipes, Step Functions.
+        forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
             forget_certificates, forget_metric_streams, forget_tables, forget_pipes]  # fmt: skip
         management = ManagementApi(
             identity,

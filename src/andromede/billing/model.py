@@ -166,6 +166,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0258: EventBridge Pipes' requests (the events past the filters), as AWS bills.
     Meter("pipes.requests", "requests", "1000000 requests", 1_000_000,
           "EventBridge Pipes requests: one per 64 KiB chunk begun of each event sent"),
+    # Decision 0271: Step Functions' standard workflows, billed per state transition as AWS's.
+    Meter("stepfunctions.state-transitions", "transitions", "1000 transitions", 1000,
+          "Step Functions state transitions: each state an execution entered"),
     # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
     Meter("firehose.ingested", "bytes", "GiB", _GIB,
           "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),

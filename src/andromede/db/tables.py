@@ -22,7 +22,8 @@ Manager's parameters and their sealed versions),
 ``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
 checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
-sealed minutes). This
+sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, executions and
+histories). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -222,6 +223,12 @@ from andromede.db.tables_dynamodb import (
     dynamodb_transaction_tokens,
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
+from andromede.db.tables_stepfunctions import (
+    stepfunctions_activities,
+    stepfunctions_executions,
+    stepfunctions_history,
+    stepfunctions_state_machines,
+)
 from andromede.db.tables_dynamodb_exports import dynamodb_jobs
 from andromede.db.tables_dynamodb_policies import dynamodb_resource_policies
 from andromede.db.tables_dynamodb_global import (
@@ -404,6 +411,10 @@ __all__ = [
     "ssm_parameter_versions",
     "ssm_parameters",
     "ssm_resource_policies",
+    "stepfunctions_activities",
+    "stepfunctions_executions",
+    "stepfunctions_history",
+    "stepfunctions_state_machines",
     "tenant_quotas",
     "tenant_regions",
     "tenants",

@@ -250,6 +250,72 @@ class EventsSettings(BaseModel):
         "execution (AWS: 6 MB) (decision 0268).",
     )
 
+    stepfunctions_max_state_machines: int = Field(
+        default=10_000,
+        gt=0,
+        description="State machines an account may hold in a Region (AWS: 10,000) (decision 0271).",
+    )
+    stepfunctions_max_definition_size: int = Field(
+        default=1_048_576,
+        gt=0,
+        le=1_048_576,
+        description="Characters a state machine's definition may have (AWS: 1,048,576) "
+        "(decision 0271).",
+    )
+    stepfunctions_max_payload_size: int = Field(
+        default=262_144,
+        gt=0,
+        le=262_144,
+        description="Bytes an execution's input may have (AWS: 256 KiB) (decision 0271).",
+    )
+    stepfunctions_max_history_events: int = Field(
+        default=25_000,
+        ge=10,
+        description="History events an execution may leave; one that would leave more fails "
+        "States.Runtime (AWS: 25,000) (decision 0271).",
+    )
+    stepfunctions_pass_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=300,
+        description="Seconds between the Step Functions runner's passes in every gateway: how "
+        "soon an execution due (started, or at a Wait's end) is taken up when no start woke "
+        "it (decision 0271).",
+    )
+    stepfunctions_execution_lease: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a gateway holds the executions it drives, renewed at each "
+        "transition; one stopped leaves them to the others after it (decision 0271).",
+    )
+    stepfunctions_max_activities: int = Field(
+        default=10_000,
+        gt=0,
+        description="Activities an account may hold in a Region (AWS: 10,000) (decision 0271).",
+    )
+    stepfunctions_activity_poll_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        le=300,
+        description="Seconds GetActivityTask waits for a task before answering none (AWS: 60) "
+        "(decision 0271).",
+    )
+    stepfunctions_express_max_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=300,
+        description="Seconds a StartSyncExecution may run before it ends TIMED_OUT (AWS: 5 "
+        "minutes) (decision 0271).",
+    )
+    stepfunctions_execution_retention_days: int = Field(
+        default=90,
+        gt=0,
+        le=3650,
+        description="Days an ended execution and its history are kept, then deleted and its "
+        "name free again (AWS: 90) (decision 0271).",
+    )
+
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod
     def _api_destination_networks(

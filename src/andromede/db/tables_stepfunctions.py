@@ -1,0 +1,88 @@
+"""AWS Step Functions (decision 0271, migration 0131): ``stepfunctions_state_machines`` (each
+account's state machines in a Region: their definitions sealed under the account's key ring,
+their role, type, configurations and tags), ``stepfunctions_executions`` (their executions:
+status, when each is next due, the lease of the gateway driving it, and its data — definition,
+input, output, position — sealed) and ``stepfunctions_history`` (each step's history events,
+sealed) and ``stepfunctions_activities`` (their activities; an activity's tasks are the
+executions parked on it, ``waiting_activity``).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = [
+    "stepfunctions_activities",
+    "stepfunctions_executions",
+    "stepfunctions_history",
+    "stepfunctions_state_machines",
+]
+
+stepfunctions_state_machines = sa.Table(
+    "stepfunctions_state_machines",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("machine_type", key_text(), nullable=False),
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("definition_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("settings", sa.Text, nullable=False),  # JSON: logging, tracing, tags, revision id
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("updated", sa.BigInteger, nullable=False),  # ms
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+stepfunctions_executions = sa.Table(
+    "stepfunctions_executions",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("execution_name", key_text(), primary_key=True),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms
+    sa.Column("stopped", sa.BigInteger, nullable=True),  # ms
+    sa.Column("wake_at", sa.BigInteger, nullable=False),  # ms
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("revision_id", key_text(), nullable=False),
+    sa.Column("transitions", sa.Integer, nullable=False),
+    sa.Column("event_count", sa.Integer, nullable=False),
+    sa.Column("document_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("lease_owner", key_text(), nullable=True),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),
+    sa.Column("waiting_activity", key_text(), nullable=True),  # the activity's name
+    sa.Column("activity_taken", sa.Boolean, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_stepfunctions_executions_due", "region", "status", "wake_at"),
+    sa.Index("ix_stepfunctions_executions_activity", "tenant_id", "region", "waiting_activity"),
+)
+
+stepfunctions_history = sa.Table(
+    "stepfunctions_history",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("execution_name", key_text(), primary_key=True),
+    sa.Column("first_event", sa.Integer, primary_key=True),
+    sa.Column("events_sealed", sa.LargeBinary, nullable=False),  # one step's events, JSON
+)
+
+stepfunctions_activities = sa.Table(
+    "stepfunctions_activities",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("activity_name", key_text(), primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("tags", sa.Text, nullable=False),  # JSON pairs
+)

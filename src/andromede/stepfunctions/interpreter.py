@@ -1,0 +1,633 @@
+"""The Amazon States Language run (decision 0271): one state of an execution at a time
+(:meth:`Interpreter.step`), so that its runner keeps the execution's position in the database
+after every transition and a Wait survives a restart; the branches of a Parallel and the
+iterations of a Map run within their state (a restart runs that state again).
+
+Each state's input and output go through ``InputPath``, ``Parameters`` (``.$`` keys a path,
+a ``$$`` context path or an intrinsic function), ``ResultSelector``, ``ResultPath`` and
+``OutputPath`` as AWS's; errors are :class:`StatesError` of AWS's names (``States.Runtime``,
+``States.Timeout``, ``States.TaskFailed``, ``States.NoChoiceMatched``,
+``States.IntrinsicFailure``, ``States.BranchFailed``…), retried and caught by ``Retry`` and
+``Catch`` (``ErrorEquals``, ``IntervalSeconds``, ``MaxAttempts``, ``BackoffRate``,
+``MaxDelaySeconds``, ``JitterStrategy``). Each state leaves AWS's history events
+(``PassStateEntered``, ``MapIterationStarted``…) in the step's ``events``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
+from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
+from andromede.stepfunctions.jsonpath import PathMissing, read_path, write_path
+
+__all__ = [
+    "FOREVER",
+    "Cursor",
+    "Event",
+    "Interpreter",
+    "StatesError",
+    "Step",
+    "TaskRunner",
+    "is_parked",
+]
+
+FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
+
+_TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
+_NO_TASKS: Final = "Task resources are not served by this platform yet"
+
+
+class StatesError(Exception):
+    def __init__(self, error: str, cause: str = "") -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+class TaskRunner(Protocol):
+    async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
+        """The task's result; StatesError when it fails."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One history event: its type and its details (``details_name`` the API's member)."""
+
+    type: str
+    details_name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a running execution stands: the state it is in and that state's input; a Wait's
+    end (ms) once it began, or when a task waiting for its token times out; that task
+    (``task``: its token, deadlines, activity, input, and the answer once given) and its
+    retries so far."""
+
+    state: str
+    data: Any
+    wait_until: int | None = None
+    task: dict[str, Any] | None = None
+    retries: dict[str, int] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
+                "task": self.task, "retries": self.retries}  # fmt: skip
+
+    @classmethod
+    def of_json(cls, value: dict[str, Any]) -> Cursor:
+        return cls(str(value["state"]), value["data"], value.get("wait_until"),
+                   value.get("task"), value.get("retries"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one step did: the cursor to go on from (None once the execution ended), its
+    output or error when it ended, its history events, and whether it only waits."""
+
+    cursor: Cursor | None
+    events: list[Event]
+    output: Any = None
+    error: StatesError | None = None
+    waiting: bool = False
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class Interpreter:
+    def __init__(
+        self,
+        definition: dict[str, Any],
+        context: dict[str, Any],
+        tasks: TaskRunner | None = None,
+        clock: Callable[[], int] = _now_ms,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._definition = definition
+        self._context = context
+        self._tasks = tasks
+        self._clock = clock
+        self._sleep = sleep
+
+    def start(self, data: Any) -> Cursor:
+        return Cursor(str(self._definition["StartAt"]), data)
+
+    def state_named(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._definition["States"][name]
+        return found
+
+    async def step(self, cursor: Cursor, token: str = "") -> Step:
+        """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
+        answered by its token — ``token``, the one a task scheduled now gets: only its
+        scheduling, then its answer)."""
+        events: list[Event] = []
+        states = self._definition["States"]
+        name = cursor.state
+        state = states[name]
+        context = self._state_context(name)
+        try:
+            if state["Type"] == "Task" and is_parked(str(state["Resource"])):
+                return await self._parked(name, state, cursor, token)
+            if state["Type"] == "Wait":
+                if cursor.wait_until is None:
+                    events.append(_entered(state, name, cursor.data))
+                    until = self._wait_until(state, cursor.data, context)
+                    cursor = Cursor(name, cursor.data, until)
+                    if until > self._clock():
+                        return Step(cursor, events, waiting=True)
+                elif cursor.wait_until > self._clock():
+                    return Step(cursor, events, waiting=True)
+                output = self._output(state, self._input(state, cursor.data, context), context)
+                events.append(_exited(state, name, output))
+                return self._after(state, output, events)
+            following, output = await self._run(name, state, cursor.data, events)
+        except StatesError as err:
+            return Step(None, events, error=err)
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+            # A value of the wrong kind where the definition reads one (a TimeoutSecondsPath
+            # selecting text…): the execution fails as AWS's does, it does not stay running.
+            cause = f"{type(exc).__name__} in state {name}: {str(exc)[:256]}"
+            return Step(None, events, error=StatesError("States.Runtime", cause))
+        if following is None:
+            return Step(None, events, output=output)
+        return Step(Cursor(following, output), events)
+
+    def _after(self, state: dict[str, Any], output: Any, events: list[Event]) -> Step:
+        if state.get("End"):
+            return Step(None, events, output=output)
+        return Step(Cursor(str(state["Next"]), output), events)
+
+    def _state_context(self, name: str, **extra: Any) -> dict[str, Any]:
+        return {
+            **self._context,
+            "State": {"Name": name, "EnteredTime": _iso(self._clock()), "RetryCount": 0},
+            **extra,
+        }
+
+    async def _parked(self, name: str, state: dict[str, Any], cursor: Cursor, token: str) -> Step:
+        """A Task answered by its token, at the execution's top level: scheduled (the
+        integration called with ``$$.Task.Token``, or the activity's task queued by the
+        runner), then parked until its answer, its deadline or its heartbeat's."""
+        now = self._clock()
+        raw = cursor.data
+        task = cursor.task
+        resource = str(state["Resource"])
+        activity = ":activity:" in resource
+        kind = "activity" if activity else resource.removeprefix("arn:aws:states:::").split(":")[0]
+        named = {"resourceType": kind, "resource": resource.rsplit(":", 1)[-1]}
+        events: list[Event] = []
+        if task is None:
+            if cursor.wait_until is not None and cursor.wait_until > now:
+                return Step(cursor, events, waiting=True)  # a retry's interval
+            context = self._state_context(name, Task={"Token": token})
+            if not cursor.retries:
+                events.append(_entered(state, name, raw))
+            data = self._input(state, raw, context)
+            if "Parameters" in state:
+                data = self._template(state["Parameters"], data, context)
+            timeout = state.get("TimeoutSeconds")
+            if "TimeoutSecondsPath" in state:
+                timeout = self._read(state["TimeoutSecondsPath"], data, context)
+            beat = state.get("HeartbeatSeconds")
+            if "HeartbeatSecondsPath" in state:
+                beat = self._read(state["HeartbeatSecondsPath"], data, context)
+            scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
+            if activity:
+                events.append(Event("ActivityScheduled", "activityScheduledEventDetails",
+                                    {"resource": resource, "input": _dumps(data)}))  # fmt: skip
+            else:
+                events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
+                events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
+            task = {
+                "token": token, "activity": resource if activity else None, "input": data,
+                "deadline": None if timeout is None else now + int(timeout) * 1000,
+                "heartbeat": None if beat is None else int(beat) * 1000,
+                "beat_at": None if beat is None else now + int(beat) * 1000,
+            }  # fmt: skip
+            if not activity:
+                if self._tasks is None:
+                    return self._task_failed(name, state, cursor, events, named,
+                                             StatesError("States.Runtime", _NO_TASKS))  # fmt: skip
+                try:
+                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data,
+                                          context)  # fmt: skip
+                except StatesError as err:
+                    return self._task_failed(name, state, cursor, events, named, err)
+            return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
+        if "error" in task:
+            answered = StatesError(str(task["error"]), str(task.get("cause") or ""))
+            return self._task_failed(name, state, cursor, events, named, answered)
+        if "output" in task:
+            context = self._state_context(name)
+            result = task["output"]
+            details = {"output": _dumps(result)}
+            if activity:
+                events.append(Event("ActivitySucceeded", "activitySucceededEventDetails", details))
+            else:
+                events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
+                                    {**named, **details}))  # fmt: skip
+            output = self._output(state, self._result(state, raw, result, context), context)
+            events.append(_exited(state, name, output))
+            return self._after(state, output, events)
+        if task.get("deadline") is not None and now >= task["deadline"]:
+            late = StatesError("States.Timeout", "The task timed out waiting for its token")
+            return self._task_failed(name, state, cursor, events, named, late, timed_out=True)
+        if task.get("beat_at") is not None and now >= task["beat_at"]:
+            silent = StatesError("States.HeartbeatTimeout", "No heartbeat came in time")
+            return self._task_failed(name, state, cursor, events, named, silent, timed_out=True)
+        return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
+
+    def _task_failed(
+        self, name: str, state: dict[str, Any], cursor: Cursor, events: list[Event],
+        named: dict[str, str], err: StatesError, timed_out: bool = False,
+    ) -> Step:  # fmt: skip
+        details = {"error": err.error, "cause": err.cause}
+        if named["resourceType"] == "activity":
+            kind = "ActivityTimedOut" if timed_out else "ActivityFailed"
+            events.append(Event(kind, f"activity{kind[8:]}EventDetails", details))
+        else:
+            kind = "TaskTimedOut" if timed_out else "TaskFailed"
+            events.append(Event(kind, f"task{kind[4:]}EventDetails", {**named, **details}))
+        retries = dict(cursor.retries or {})
+        index, retrier = _matching(state.get("Retry", []), err.error)
+        if retrier is not None and retries.get(str(index), 0) < retrier.get("MaxAttempts", 3):
+            made = retries.get(str(index), 0)
+            retries[str(index)] = made + 1
+            until = self._clock() + int(_delay(retrier, made) * 1000)
+            return Step(Cursor(name, cursor.data, until, None, retries), events, waiting=True)
+        _, catcher = _matching(state.get("Catch", []), err.error)
+        if catcher is None:
+            return Step(None, events, error=err)
+        caught = {"Error": err.error, "Cause": err.cause}
+        output = self._placed(catcher.get("ResultPath", "$"), cursor.data, caught)
+        events.append(_exited(state, name, output))
+        return Step(Cursor(str(catcher["Next"]), output), events)
+
+    # Paths and templates -------------------------------------------------------------------
+
+    def _read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
+        try:
+            return read_path(context, path[1:]) if path.startswith("$$") else read_path(data, path)
+        except PathMissing as exc:
+            raise StatesError("States.Runtime", str(exc)) from exc
+
+    def _template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
+        if isinstance(template, dict):
+            out: dict[str, Any] = {}
+            for key, value in template.items():
+                if key.endswith(".$") and isinstance(value, str):
+                    if is_intrinsic(value):
+                        try:
+                            out[key[:-2]] = evaluate_intrinsic(value, data, context)
+                        except IntrinsicFailure as exc:
+                            raise StatesError("States.IntrinsicFailure", str(exc)) from exc
+                    else:
+                        out[key[:-2]] = self._read(value, data, context)
+                else:
+                    out[key] = self._template(value, data, context)
+            return out
+        if isinstance(template, list):
+            return [self._template(v, data, context) for v in template]
+        return template
+
+    def _input(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        if "InputPath" not in state:
+            return data
+        path = state["InputPath"]
+        return {} if path is None else self._read(path, data, context)
+
+    def _output(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        if "OutputPath" not in state:
+            return data
+        path = state["OutputPath"]
+        return {} if path is None else self._read(path, data, context)
+
+    def _result(self, state: dict[str, Any], raw: Any, result: Any, context: dict[str, Any]) -> Any:
+        if "ResultSelector" in state:
+            result = self._template(state["ResultSelector"], result, context)
+        return self._placed(state.get("ResultPath", "$"), raw, result)
+
+    def _placed(self, path: str | None, raw: Any, result: Any) -> Any:
+        if path is None:
+            return raw
+        try:
+            return write_path(raw, path, result)
+        except PathMissing as exc:
+            raise StatesError("States.Runtime", str(exc)) from exc
+
+    # States --------------------------------------------------------------------------------
+
+    async def _run(
+        self, name: str, state: dict[str, Any], raw: Any, events: list[Event]
+    ) -> tuple[str | None, Any]:
+        """The next state's name (None at an end) and this state's output."""
+        kind = state["Type"]
+        context = self._state_context(name)
+        events.append(_entered(state, name, raw))
+        if kind == "Fail":
+            data = self._input(state, raw, context)
+            error = self._fail_field(state, "Error", data, context)
+            cause = self._fail_field(state, "Cause", data, context)
+            raise StatesError(error, cause)
+        if kind == "Choice":
+            data = self._input(state, raw, context)
+            following = self._choose(state, data, context)
+            output = self._output(state, data, context)
+            events.append(_exited(state, name, output))
+            return following, output
+        if kind == "Succeed":
+            output = self._output(state, self._input(state, raw, context), context)
+            events.append(_exited(state, name, output))
+            return None, output
+        if kind == "Wait":  # within a branch or an iteration: slept in place
+            data = self._input(state, raw, context)
+            until = self._wait_until(state, raw, context)
+            await self._sleep(max(0.0, (until - self._clock()) / 1000))
+            output = self._output(state, data, context)
+        else:
+            output = await self._guarded(name, state, raw, context, events)
+            if isinstance(output, _Caught):
+                events.append(_exited(state, name, output.output))
+                return output.next, output.output
+        events.append(_exited(state, name, output))
+        return (None if state.get("End") else str(state["Next"])), output
+
+    def _fail_field(self, state: dict[str, Any], name: str, data: Any, context: Any) -> str:
+        if f"{name}Path" in state:
+            path = state[f"{name}Path"]
+            try:
+                value = (
+                    evaluate_intrinsic(path, data, context)
+                    if is_intrinsic(path)
+                    else (self._read(path, data, context))
+                )
+            except IntrinsicFailure as exc:
+                raise StatesError("States.IntrinsicFailure", str(exc)) from exc
+            if not isinstance(value, str):
+                raise StatesError("States.Runtime", f"The {name}Path must select a string")
+            return value
+        return str(state.get(name, ""))
+
+    def _choose(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
+        try:
+            for rule in state["Choices"]:
+                if matches(rule, data, context):
+                    return str(rule["Next"])
+        except ChoiceFailure as exc:
+            raise StatesError("States.Runtime", str(exc)) from exc
+        if "Default" in state:
+            return str(state["Default"])
+        raise StatesError("States.NoChoiceMatched", "No Choice Rules matched and no Default")
+
+    def _wait_until(self, state: dict[str, Any], raw: Any, context: dict[str, Any]) -> int:
+        data = self._input(state, raw, context)
+        now = self._clock()
+        if "Seconds" in state:
+            return now + int(state["Seconds"]) * 1000
+        if "SecondsPath" in state:
+            seconds = self._read(state["SecondsPath"], data, context)
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+                raise StatesError("States.Runtime", "The SecondsPath must select a natural number")
+            return now + seconds * 1000
+        stamp = state.get("Timestamp")
+        if "TimestampPath" in state:
+            stamp = self._read(state["TimestampPath"], data, context)
+        parsed = parse_timestamp(stamp)
+        if parsed is None:
+            raise StatesError("States.Runtime", "The timestamp is no RFC 3339 timestamp")
+        return int(parsed.timestamp() * 1000)
+
+    async def _guarded(
+        self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
+        events: list[Event],
+    ) -> Any:  # fmt: skip
+        """A Task, Pass, Parallel or Map state's output, under its Retry and Catch."""
+        attempts: dict[int, int] = {}
+        while True:
+            try:
+                return await self._body(name, state, raw, context, events)
+            except StatesError as err:
+                index, retrier = _matching(state.get("Retry", []), err.error)
+                if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
+                    made = attempts.get(index, 0)
+                    attempts[index] = made + 1
+                    await self._sleep(_delay(retrier, made))
+                    context = {**context, "State": {**context["State"], "RetryCount": made + 1}}
+                    continue
+                _, catcher = _matching(state.get("Catch", []), err.error)
+                if catcher is None:
+                    raise
+                caught = {"Error": err.error, "Cause": err.cause}
+                return _Caught(
+                    str(catcher["Next"]), self._placed(catcher.get("ResultPath", "$"), raw, caught)
+                )
+
+    async def _body(
+        self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
+        events: list[Event],
+    ) -> Any:  # fmt: skip
+        kind = state["Type"]
+        data = self._input(state, raw, context)
+        if kind == "Map":
+            result = await self._map(name, state, data, context, events)
+        else:
+            if "Parameters" in state:
+                data = self._template(state["Parameters"], data, context)
+            if kind == "Pass":
+                result = state.get("Result", data)
+                return self._output(state, self._placed(state.get("ResultPath", "$"), raw, result),
+                                    context)  # fmt: skip
+            if kind == "Parallel":
+                result = await self._parallel(state, data, events)
+            else:
+                result = await self._task(state, data, context, events)
+        return self._output(state, self._result(state, raw, result, context), context)
+
+    async def _task(
+        self, state: dict[str, Any], data: Any, context: dict[str, Any], events: list[Event]
+    ) -> Any:
+        resource = str(state["Resource"])
+        if is_parked(resource):
+            raise StatesError(
+                "States.Runtime",
+                f"{resource[:256]}: activities and task tokens are not served within a "
+                "Parallel branch or a Map iteration yet",
+            )
+        if self._tasks is None:
+            raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
+        kind, _, action = resource.removeprefix("arn:aws:states:::").rpartition(":")
+        named = {"resourceType": kind or "activity", "resource": action}
+        scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
+        events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
+        events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
+        timeout = state.get("TimeoutSeconds")
+        if "TimeoutSecondsPath" in state:
+            timeout = self._read(state["TimeoutSecondsPath"], data, context)
+        if timeout is not None and (
+            not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
+        ):
+            raise StatesError("States.Runtime", "The task's timeout must be a positive number")
+        call = self._tasks.run(resource, data, context)
+        try:
+            result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
+        except TimeoutError:
+            cause = f"The task timed out after {timeout} s"
+            events.append(Event("TaskTimedOut", "taskTimedOutEventDetails",
+                                {**named, "error": "States.Timeout", "cause": cause}))  # fmt: skip
+            raise StatesError("States.Timeout", cause) from None
+        except StatesError as err:
+            events.append(Event("TaskFailed", "taskFailedEventDetails",
+                                {**named, "error": err.error, "cause": err.cause}))  # fmt: skip
+            raise
+        events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
+                            {**named, "output": _dumps(result)}))  # fmt: skip
+        return result
+
+    def _region(self) -> str:
+        parts = str(self._context.get("Execution", {}).get("Id", "")).split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+    async def _branch(self, machine: dict[str, Any], data: Any, events: list[Event]) -> Any:
+        states = machine["States"]
+        name: str | None = str(machine["StartAt"])
+        while name is not None:
+            name, data = await self._run(name, states[name], data, events)
+        return data
+
+    async def _parallel(self, state: dict[str, Any], data: Any, events: list[Event]) -> Any:
+        events.append(Event("ParallelStateStarted"))
+        logs: list[list[Event]] = [[] for _ in state["Branches"]]
+        try:
+            results = await asyncio.gather(
+                *(
+                    self._branch(b, data, log)
+                    for b, log in zip(state["Branches"], logs, strict=True)
+                )
+            )
+        except StatesError:
+            events += [e for log in logs for e in log]
+            events.append(Event("ParallelStateFailed"))
+            raise
+        events += [e for log in logs for e in log]
+        events.append(Event("ParallelStateSucceeded"))
+        return list(results)
+
+    async def _map(
+        self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any],
+        events: list[Event],
+    ) -> list[Any]:  # fmt: skip
+        items = self._read(state.get("ItemsPath", "$"), data, context)
+        if not isinstance(items, list):
+            raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        selector = state.get("ItemSelector", state.get("Parameters"))
+        most = state.get("MaxConcurrency", 0) or len(items) or 1
+        gate = asyncio.Semaphore(most)
+        events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
+                            {"length": len(items)}))  # fmt: skip
+        logs: list[list[Event]] = [[] for _ in items]
+
+        async def iterate(index: int, item: Any) -> Any:
+            async with gate:
+                log = logs[index]
+                log.append(Event("MapIterationStarted", "mapIterationStartedEventDetails",
+                                 {"name": name, "index": index}))  # fmt: skip
+                value = item
+                if selector is not None:
+                    item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+                    value = self._template(selector, data, item_context)
+                try:
+                    out = await self._branch(processor, value, log)
+                except StatesError:
+                    log.append(Event("MapIterationFailed", "mapIterationFailedEventDetails",
+                                     {"name": name, "index": index}))  # fmt: skip
+                    raise
+                log.append(Event("MapIterationSucceeded", "mapIterationSucceededEventDetails",
+                                 {"name": name, "index": index}))  # fmt: skip
+                return out
+
+        try:
+            results = await asyncio.gather(*(iterate(i, item) for i, item in enumerate(items)))
+        except StatesError:
+            events += [e for log in logs for e in log]
+            events.append(Event("MapStateFailed"))
+            raise
+        events += [e for log in logs for e in log]
+        events.append(Event("MapStateSucceeded"))
+        return list(results)
+
+
+def is_parked(resource: str) -> bool:
+    """Whether a Task waits for an answer by its token: an activity's, a
+    ``.waitForTaskToken`` integration's, or a ``.sync`` one's (answered when its job ends)."""
+    return resource.endswith((".waitForTaskToken", ".sync", ".sync:2")) or (
+        ":activity:" in resource
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Caught:
+    next: str
+    output: Any
+
+
+def _due(task: dict[str, Any]) -> int:
+    """When a parked task must be looked at again: its deadline or its heartbeat's."""
+    times = [t for t in (task.get("deadline"), task.get("beat_at")) if t is not None]
+    return min(times) if times else FOREVER
+
+
+def _entered(state: dict[str, Any], name: str, data: Any) -> Event:
+    return Event(f"{state['Type']}StateEntered", "stateEnteredEventDetails",
+                 {"name": name, "input": _dumps(data)})  # fmt: skip
+
+
+def _exited(state: dict[str, Any], name: str, data: Any) -> Event:
+    return Event(f"{state['Type']}StateExited", "stateExitedEventDetails",
+                 {"name": name, "output": _dumps(data)})  # fmt: skip
+
+
+def _matches_error(names: list[str], error: str) -> bool:
+    if error in names:
+        return True
+    if error in _TERMINAL_ERRORS:
+        return False
+    if "States.ALL" in names:
+        return True
+    return "States.TaskFailed" in names and error != "States.Timeout"
+
+
+def _matching(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, Any] | None]:
+    for index, rule in enumerate(rules):
+        if _matches_error(rule.get("ErrorEquals", []), error):
+            return index, rule
+    return -1, None
+
+
+def _delay(retrier: dict[str, Any], made: int) -> float:
+    delay = (
+        float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** made
+    )
+    if "MaxDelaySeconds" in retrier:
+        delay = min(delay, float(retrier["MaxDelaySeconds"]))
+    if retrier.get("JitterStrategy") == "FULL":
+        delay = random.uniform(0, delay)  # noqa: S311 - spreading retries, not a secret
+    return delay

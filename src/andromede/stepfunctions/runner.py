@@ -1,0 +1,264 @@
+"""The executions' runner (decision 0271), in every gateway: each pass it claims the
+executions due in its Region (a lease: one gateway drives an execution at a time) and steps
+each, one state at a time, writing its position and history after every transition — so a
+gateway that stops leaves the execution to another once its lease ran out, resumed where it
+stood, and a Wait outlives a restart (the execution is due again at its end, whoever runs:
+the lease is given back when it only waits).
+
+An execution past its definition's ``TimeoutSeconds`` ends TIMED_OUT; one whose history
+would pass ``max_history_events`` ends FAILED (``States.Runtime``), as AWS ends it. Each
+state entered is a state transition, counted by the :class:`TransitionMeter`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from andromede.stepfunctions.execution_service import ExecutionsService, started_event
+from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
+from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
+from andromede.stepfunctions.task_tokens import make_token
+
+__all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionLogs(Protocol):
+    async def write(
+        self, execution: Execution, logging: dict[str, Any], events: list[HistoryEvent]
+    ) -> None:
+        """The events the machine's ``loggingConfiguration`` asks for, into its log group
+        (never raises: a log must not stop an execution)."""
+        ...
+
+
+class TransitionMeter(Protocol):
+    def transitions(self, execution: Execution, count: int) -> None: ...
+
+    def ended(self, execution: Execution) -> None:
+        """The execution ended (its status, its start and stop times)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerPolicy:
+    pass_interval: float = 1.0
+    lease_ms: int = 60_000
+    batch: int = 100
+    retention_ms: int = 90 * 86_400_000  # closed executions kept (AWS: 90 days)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class ExecutionsRunner:
+    def __init__(
+        self,
+        executions: ExecutionsService,
+        policy: RunnerPolicy,
+        owner: str,
+        tasks: TaskRunner | None = None,
+        meter: TransitionMeter | None = None,
+        clock: Callable[[], int] = _now,
+        logs: ExecutionLogs | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._executions = executions
+        self._policy = policy
+        self._owner = owner
+        self._tasks = tasks
+        self._meter = meter
+        self._logs = logs
+        self._clock = clock
+        self._sleep = sleep
+        self._driving: dict[str, asyncio.Task[None]] = {}
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+    async def run_pass(self, wait: bool = False) -> int:
+        """Claim the executions due and drive each not driven already; how many were
+        claimed. ``wait``: until they waited, ended or were taken."""
+        now = self._clock()
+        claimed = await self._executions.store.claim(
+            self._executions.region,
+            self._owner,
+            now,
+            now + self._policy.lease_ms,
+            self._policy.batch,
+        )
+        started = []
+        for execution in claimed:
+            if execution.arn in self._driving:
+                continue
+            task = asyncio.create_task(self._drive(execution), name=f"sfn {execution.name}")
+            self._driving[execution.arn] = task
+            task.add_done_callback(self._forget)
+            started.append(task)
+        if wait and started:
+            await asyncio.gather(*started)
+        # Closed executions past their retention go, a batch a pass (AWS: after 90 days).
+        await self._executions.store.purge(
+            self._executions.region, now - self._policy.retention_ms, self._policy.batch
+        )
+        return len(claimed)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for arn, driven in list(self._driving.items()):
+            if driven is task:
+                del self._driving[arn]
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:  # one failed pass must not stop the executions
+                log.exception("Step Functions runner pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self._policy.pass_interval)
+            self._woken.clear()
+
+    async def _drive(self, execution: Execution) -> None:
+        try:
+            await self._steps(execution)
+        except Exception:
+            log.exception("Step Functions execution %s: its step failed", execution.arn)
+
+    async def _steps(self, execution: Execution) -> None:
+        definition = json.loads(execution.definition)
+        context = {
+            "Execution": {
+                "Id": execution.arn,
+                "Name": execution.name,
+                "StartTime": _iso(execution.started),
+                "Input": json.loads(execution.input),
+                "RoleArn": execution.role_arn,
+            },
+            "StateMachine": {"Id": execution.machine_arn, "Name": execution.machine_name},
+        }
+        machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep)
+        logging_config = await self._logging(execution)
+        timeout = definition.get("TimeoutSeconds")
+        deadline = None if timeout is None else execution.started + int(timeout) * 1000
+        current = execution
+        while current.status is ExecutionStatus.RUNNING and current.cursor is not None:
+            if deadline is not None and self._clock() >= deadline:
+                step = None
+            else:
+                token = make_token(current, current.events + 1)
+                step = await machine.step(Cursor.of_json(current.cursor), token)
+            changed, events = self._after(current, step, deadline)
+            # An execution that only waits (a Wait, a token) or ended is driven by no one: its
+            # lease is given back, so whichever gateway runs when it is due takes it.
+            idle = step is None or step.waiting or changed.status is not ExecutionStatus.RUNNING
+            lease_until = self._clock() + (0 if idle else self._policy.lease_ms)
+            if not await self._executions.store.advance(changed, events, self._owner, lease_until):
+                return  # stopped, or taken by another gateway: theirs now
+            if logging_config is not None and events and self._logs is not None:
+                # ExecutionStarted was written by StartExecution: logged with the first step.
+                first = [started_event(current)] if current.events == 1 else []
+                await self._logs.write(changed, logging_config, first + events)
+            entered = _entered(events)
+            if self._meter is not None and entered:
+                self._meter.transitions(changed, entered)
+            if changed.status is not ExecutionStatus.RUNNING:
+                if self._meter is not None:
+                    self._meter.ended(changed)
+                await self._executions.ended(changed)
+            current = changed
+            if step is not None and step.waiting:
+                return
+
+    async def _logging(self, execution: Execution) -> dict[str, Any] | None:
+        """The machine's logging configuration when it logs (its level not OFF)."""
+        if self._logs is None:
+            return None
+        machine = await self._executions.machines.store.get(
+            execution.tenant_id, execution.region, execution.machine_name
+        )
+        if machine is None or machine.logging.get("level", "OFF") == "OFF":
+            return None
+        return machine.logging
+
+    def _after(
+        self, current: Execution, step: Step | None, deadline: int | None
+    ) -> tuple[Execution, list[HistoryEvent]]:
+        now = self._clock()
+        found = [] if step is None else step.events
+        events = [
+            HistoryEvent(current.events + i + 1, current.events + i, now, e.type, e.details_name,
+                         e.details)
+            for i, e in enumerate(found)
+        ]  # fmt: skip
+
+        def ending(kind: str, name: str | None, details: dict[str, Any]) -> HistoryEvent:
+            number = current.events + len(events) + 1
+            return HistoryEvent(number, number - 1, now, kind, name, details)
+
+        limit = self._executions.limits.max_history_events
+        if step is None:
+            cause = "The execution ran past its state machine's TimeoutSeconds."
+            events.append(ending("ExecutionTimedOut", "executionTimedOutEventDetails",
+                                 {"error": "States.Timeout", "cause": cause}))  # fmt: skip
+            fields: dict[str, Any] = {"status": ExecutionStatus.TIMED_OUT, "error":
+                                      "States.Timeout", "cause": cause}  # fmt: skip
+        elif current.events + len(events) + 1 > limit:
+            cause = f"The execution's history reached its limit of {limit} events."
+            events = events[: max(0, limit - current.events - 1)]
+            events.append(ending("ExecutionFailed", "executionFailedEventDetails",
+                                 {"error": "States.Runtime", "cause": cause}))  # fmt: skip
+            fields = {"status": ExecutionStatus.FAILED, "error": "States.Runtime", "cause": cause}
+        elif step.error is not None:
+            failure = {"error": step.error.error, "cause": step.error.cause}
+            events.append(ending("ExecutionFailed", "executionFailedEventDetails", failure))
+            fields = {"status": ExecutionStatus.FAILED, **failure}
+        elif step.cursor is None:
+            output = _dumps(step.output)
+            succeeded = {"output": output, "outputDetails": {"truncated": False}}
+            events.append(ending("ExecutionSucceeded", "executionSucceededEventDetails", succeeded))
+            fields = {"status": ExecutionStatus.SUCCEEDED, "output": output}
+        else:
+            wake = step.cursor.wait_until if step.waiting else now
+            if wake is not None and deadline is not None:
+                wake = min(wake, deadline)
+            task = step.cursor.task or {}
+            parked = task.get("activity") if "output" not in task and "error" not in task else None
+            before = (current.cursor or {}).get("task") or {}
+            same_task = parked is not None and before.get("token") == task.get("token")
+            return current.changed(
+                cursor=step.cursor.as_json(),
+                wake_at=wake or now,
+                waiting_activity=None if parked is None else str(parked).rsplit(":", 1)[-1],
+                activity_taken=same_task and current.activity_taken,
+                transitions=current.transitions + _entered(events),
+                events=current.events + len(events),
+            ), events
+        return current.changed(
+            cursor=None,
+            stopped=now,
+            waiting_activity=None,
+            transitions=current.transitions + _entered(events),
+            events=current.events + len(events),
+            **fields,
+        ), events
+
+
+def _entered(events: list[HistoryEvent]) -> int:
+    return sum(1 for e in events if e.type.endswith("StateEntered"))

@@ -1,0 +1,1 @@
+"""AWS Step Functions' JSON 1.0 API on the shared endpoint (decision 0271)."""
