@@ -22,7 +22,7 @@ Manager's parameters and their sealed versions),
 ``tables_metric_streams`` (CloudWatch's metric streams), ``tables_dynamodb`` (DynamoDB's
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
 checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
-sealed minutes). This
+sealed minutes), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -230,6 +230,7 @@ from andromede.db.tables_dynamodb_global import (
     dynamodb_global_leases,
     dynamodb_global_members,
 )
+from andromede.db.tables_route53 import route53_changes, route53_zone_vpcs, route53_zones
 # isort: on
 
 __all__ = [
@@ -397,6 +398,9 @@ __all__ = [
     "queues",
     "replication_statuses",
     "replication_tasks",
+    "route53_changes",
+    "route53_zone_vpcs",
+    "route53_zones",
     "secret_replicas",
     "secret_versions",
     "secrets",

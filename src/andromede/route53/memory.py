@@ -16,7 +16,10 @@ class MemoryZoneStore:
 
     async def create(self, zone: HostedZone) -> None:
         key = (zone.tenant_id, zone.zone_id)
-        if key in self._zones:
+        if key in self._zones or any(
+            z.tenant_id == zone.tenant_id and z.caller_reference == zone.caller_reference
+            for z in self._zones.values()
+        ):
             raise ZoneChanged(zone.zone_id)
         self._zones[key] = zone
 
