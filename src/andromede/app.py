@@ -165,6 +165,7 @@ from andromede.wiring.queues import (
     message_mover,
     queue_service,
 )
+from andromede.wiring.route53 import route53_api
 from andromede.wiring.secrets import secrets_api
 from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.storage import (
@@ -660,6 +661,7 @@ class Application:
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service, objects)  # fmt: skip
         background.append(pipes)  # EventBridge Pipes (decision 0258)
+        forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -676,9 +678,10 @@ class Application:
                 )
             )
         # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB,
-        # Pipes.
+        # Pipes, Route 53.
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
-            forget_certificates, forget_metric_streams, forget_tables, forget_pipes]  # fmt: skip
+            forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
+            forget_zones]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,
