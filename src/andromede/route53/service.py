@@ -36,12 +36,15 @@ from andromede.route53.model import (
     made_records,
     normalise_name,
     record_order,
+    resolver_view,
 )
 from andromede.route53.store import ZoneStore
 
-__all__ = ["Route53Limits", "Route53Service", "VpcExists"]
+__all__ = ["Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
 
 VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
+# Told the VPCs whose private zones changed, so that their resolvers are told again.
+VpcsChanged = Callable[[Sequence[str]], Awaitable[None]]
 _ID_ALPHABET: Final = string.ascii_uppercase + string.digits
 _RETRIES: Final = 8
 
@@ -71,11 +74,24 @@ class Route53Service:
         limits: Route53Limits,
         vpc_exists: VpcExists,
         clock: Callable[[], float] = time.time,
+        vpcs_changed: VpcsChanged | None = None,
     ) -> None:
         self.store = store
+        self.vpcs_changed = vpcs_changed
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
+
+    async def _changed(self, *zones: HostedZone) -> None:
+        vpcs = sorted({vpc_id for z in zones if z.private for _, vpc_id in z.vpcs})
+        if vpcs and self.vpcs_changed is not None:
+            await self.vpcs_changed(vpcs)
+
+    async def vpc_zones(
+        self, vpc_id: str
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+        """What the VPC's resolver answers of its private zones (``model.resolver_view``)."""
+        return resolver_view(await self.store.with_vpc(vpc_id))
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -141,6 +157,7 @@ class Route53Service:
             records=made_records(zone_name, servers),
         )
         await self.store.create(zone)
+        await self._changed(zone)
         return zone, await self._submit(tenant_id)
 
     async def _check_vpc(
@@ -192,6 +209,7 @@ class Route53Service:
                 "cannot be deleted."
             )
         await self.store.delete(tenant_id, zone_id, zone.version)
+        await self._changed(zone)
         return await self._submit(tenant_id)
 
     async def update_comment(self, tenant_id: str, zone_id: str, comment: str) -> HostedZone:
@@ -228,7 +246,7 @@ class Route53Service:
                 )
             return zone.replaced(records=records)
 
-        await self._update(tenant_id, zone_id, apply)
+        await self._changed(await self._update(tenant_id, zone_id, apply))
         return await self._submit(tenant_id)
 
     async def list_records(
@@ -274,11 +292,12 @@ class Route53Service:
         if not zone.private:
             raise PublicZoneVPCAssociation("Public hosted zone cannot be associated with a VPC.")
         await self._check_vpc(tenant_id, zone.name, vpc, zone_id)
-        await self._update(
+        updated = await self._update(
             tenant_id,
             zone_id,
             lambda z: z if vpc in z.vpcs else z.replaced(vpcs=(*z.vpcs, vpc)),
         )
+        await self._changed(updated)
         return await self._submit(tenant_id)
 
     async def disassociate(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> Submitted:
@@ -296,6 +315,8 @@ class Route53Service:
             return zone.replaced(vpcs=tuple(v for v in zone.vpcs if v != vpc))
 
         await self._update(tenant_id, zone_id, without)
+        if self.vpcs_changed is not None:
+            await self.vpcs_changed([vpc[1]])
         return await self._submit(tenant_id)
 
 

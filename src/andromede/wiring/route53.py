@@ -50,6 +50,14 @@ def route53_api(
         return await compute.owns_vpc(tenant_id, vpc_id)
 
     store = SqlZoneStore(db)
-    service = Route53Service(store, route53_limits(settings), vpc_exists)
+    service = Route53Service(
+        store,
+        route53_limits(settings),
+        vpc_exists,
+        vpcs_changed=None if compute is None else compute.push_vpc_dns,
+    )
+    if compute is not None:
+        # The VPC resolvers answer the private zones associated with their VPC (0280).
+        compute.private_zones = service.vpc_zones
     apis[Route53App.name] = Route53App(service, identity, audit, settings, rate_limiter)
     return store.forget_tenant
