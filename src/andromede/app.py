@@ -661,7 +661,8 @@ class Application:
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service, objects)  # fmt: skip
         background.append(pipes)  # EventBridge Pipes (decision 0258)
-        forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute)
+        forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
+            billing, background)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -677,8 +678,7 @@ class Application:
                     auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
                 )
             )
-        # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB,
-        # Pipes, Route 53.
+        # What a closed tenant leaves in the services wired above (Firehose to Route 53).
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant,
             forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
             forget_zones]  # fmt: skip

@@ -77,3 +77,14 @@ async def test_private_zones_by_vpc_changes_and_forgetting(store: ZoneStore) -> 
     assert await store.with_vpc("vpc-2") == []
     assert await store.change("000000000001", "C1") is None
     assert [z.zone_id for z in await store.zones("000000000002")] == ["Z3"]
+
+
+async def test_each_zone_is_claimed_for_billing_once_a_month(store: ZoneStore) -> None:
+    await store.create(zone("Z1"))
+    await store.create(zone("Z2", tenant_id="000000000002"))
+    assert await store.claim_billing(202612) == [("000000000001", "Z1"), ("000000000002", "Z2")]
+    assert await store.claim_billing(202612) == []
+    await store.create(zone("Z3"))
+    assert await store.claim_billing(202612) == [("000000000001", "Z3")]
+    await store.delete("000000000001", "Z1", 1)
+    assert await store.claim_billing(202701) == [("000000000001", "Z3"), ("000000000002", "Z2")]

@@ -28,6 +28,7 @@ route53_zones = sa.Table(
     sa.Column("definition", sa.Text, nullable=False),  # JSON: comment, tags, VPCs, records
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("billed_month", sa.Integer, nullable=False),  # YYYYMM the zone was last billed for
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.UniqueConstraint("tenant_id", "caller_reference"),
 )

@@ -13,6 +13,7 @@ class MemoryZoneStore:
     def __init__(self) -> None:
         self._zones: dict[tuple[str, str], HostedZone] = {}
         self._changes: dict[tuple[str, str], int] = {}
+        self._billed: dict[tuple[str, str], int] = {}
 
     async def create(self, zone: HostedZone) -> None:
         key = (zone.tenant_id, zone.zone_id)
@@ -60,6 +61,12 @@ class MemoryZoneStore:
 
     async def change(self, tenant_id: str, change_id: str) -> int | None:
         return self._changes.get((tenant_id, change_id))
+
+    async def claim_billing(self, month: int) -> list[tuple[str, str]]:
+        claimed = sorted(k for k in self._zones if self._billed.get(k, 0) < month)
+        for key in claimed:
+            self._billed[key] = month
+        return claimed
 
     async def forget_tenant(self, tenant_id: str) -> int:
         gone = [k for k in self._zones if k[0] == tenant_id]

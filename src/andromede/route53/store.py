@@ -39,4 +39,8 @@ class ZoneStore(Protocol):
     async def change(self, tenant_id: str, change_id: str) -> int | None:
         """When the change was submitted (ms), None if unknown."""
 
+    async def claim_billing(self, month: int) -> list[tuple[str, str]]:
+        """(tenant, zone id) of the zones not yet billed for ``month`` (YYYYMM), now marked
+        billed for it: of two gateways claiming at once, each zone goes to one."""
+
     async def forget_tenant(self, tenant_id: str) -> int: ...

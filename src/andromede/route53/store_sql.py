@@ -85,6 +85,7 @@ class SqlZoneStore:
                     definition=_definition(zone),
                     created=zone.created,
                     version=zone.version,
+                    billed_month=0,
                     format_version=FORMAT_VERSION,
                 )
             )
@@ -165,6 +166,25 @@ class SqlZoneStore:
             return None if found is None else int(found)
 
         return await self._db.read(work)
+
+    async def claim_billing(self, month: int) -> list[tuple[str, str]]:
+        due = sa.select(_Z.c.tenant_id, _Z.c.zone_id, _Z.c.billed_month).where(
+            _Z.c.billed_month < month
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            claimed = []
+            for tenant_id, zone_id, billed in conn.execute(due).all():
+                update = (
+                    sa.update(_Z)
+                    .where(_Z.c.zone_id == zone_id, _Z.c.billed_month == billed)
+                    .values(billed_month=month)
+                )
+                if conn.execute(update).rowcount == 1:
+                    claimed.append((str(tenant_id), str(zone_id)))
+            return sorted(claimed)
+
+        return await self._db.write(work)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         zone_ids = sa.select(_Z.c.zone_id).where(_Z.c.tenant_id == tenant_id)

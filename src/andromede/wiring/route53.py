@@ -5,21 +5,31 @@ service's VPCs of the account (in this gateway's Region), and its REST-XML app p
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Final
 
 from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
 from andromede.route53.service import Route53Limits, Route53Service
+from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
 
-__all__ = ["route53_api", "route53_limits"]
+__all__ = ["HOSTED_ZONES", "bill_hosted_zones", "route53_api", "route53_limits"]
 
+log = logging.getLogger(__name__)
+
+HOSTED_ZONES: Final = "route53.hosted-zones"
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -32,6 +42,31 @@ def route53_limits(settings: Settings) -> Route53Limits:
     )
 
 
+async def bill_hosted_zones(
+    store: ZoneStore, billing: BillingService, region: str, now: float
+) -> int:
+    """Count a zone-month in ``route53.hosted-zones`` for each zone not yet billed for the
+    month of ``now`` (UTC), as AWS bills a hosted zone: once for the month it is made in, then
+    once each month it is still held, not pro rata. The store's claim makes each zone billed
+    once a month whichever gateways sweep."""
+    month = int(datetime.fromtimestamp(now, UTC).strftime("%Y%m"))
+    claimed = await store.claim_billing(month)
+    for tenant_id, _ in claimed:
+        billing.count(tenant_id, region, HOSTED_ZONES, 1)
+    return len(claimed)
+
+
+async def _billing_sweeps(
+    store: ZoneStore, billing: BillingService, region: str, interval: float
+) -> None:
+    while True:
+        try:
+            await bill_hosted_zones(store, billing, region, time.time())
+        except Exception:  # a failed sweep is tried again at the next one
+            log.exception("Route 53: the hosted zones could not be billed")
+        await asyncio.sleep(interval)
+
+
 def route53_api(
     apis: MutableMapping[str, ASGIApp],
     settings: Settings,
@@ -40,9 +75,12 @@ def route53_api(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     compute: ComputeService | None,
+    billing: BillingService | None = None,
+    background: list[asyncio.Task[None]] | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
-    (its zones and changes)."""
+    (its zones and changes); with ``billing``, the hosted zones' monthly sweep (every
+    ``billing_sample_interval``) started into ``background``."""
 
     async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
         if compute is None or region != settings.region:
@@ -60,4 +98,7 @@ def route53_api(
         # The VPC resolvers answer the private zones associated with their VPC (0280).
         compute.private_zones = service.vpc_zones
     apis[Route53App.name] = Route53App(service, identity, audit, settings, rate_limiter)
+    if billing is not None and background is not None:
+        sweeps = _billing_sweeps(store, billing, settings.region, settings.billing_sample_interval)
+        background.append(asyncio.create_task(sweeps, name="route53-billing"))
     return store.forget_tenant

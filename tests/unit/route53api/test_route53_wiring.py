@@ -6,6 +6,7 @@ forgotten."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ import pytest
 from andromede.api_routing import api_service
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
 from andromede.db.database import open_database
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -23,7 +27,7 @@ from andromede.route53.model import Change, RecordSet
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
-from andromede.wiring.route53 import route53_api
+from andromede.wiring.route53 import bill_hosted_zones, route53_api
 from support.schema import migrated_sqlite
 
 
@@ -69,5 +73,33 @@ async def test_serve_wires_route53_over_the_database(tmp_path: Path) -> None:
         assert await forget("111111111111") == 1
         assert await app.service.store.zones("111111111111") == []
     finally:
+        await audit.close()
+        await db.close()
+
+
+async def test_hosted_zones_are_billed_a_zone_month_each_month(tmp_path: Path) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(data_dir=tmp_path / "data", region="eu-fr-1")
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    billing = BillingService(MemoryBillingStore(), region="eu-fr-1", instance_types=[])
+    apis: dict[str, Any] = {}
+    route53_api(apis, settings, db, identity, audit, None, None)
+    try:
+        app = apis["route53"]
+        for name in ("a.example", "b.example"):
+            await app.service.create_zone("111111111111", name, name, "", False, None)
+        store = app.service.store
+        december, january = 1_796_083_200.0, 1_798_761_600.0  # 2026-12-01, 2027-01-01 UTC
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", december) == 2
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", december + 86400) == 0
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", january) == 2
+        await billing.flush()
+        month = parse_month(time.strftime("%Y-%m", time.gmtime()))
+        report = await billing.usage_report("111111111111", month)
+        billed = sum(line.quantity for line in report.lines if line.meter == "route53.hosted-zones")
+        assert billed == 4  # counted in the hour of the sweep
+    finally:
+        await billing.close()
         await audit.close()
         await db.close()

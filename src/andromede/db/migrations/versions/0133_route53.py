@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("definition", sa.Text(), nullable=False),
         sa.Column("created", sa.BigInteger(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("billed_month", sa.Integer(), nullable=False),
         sa.Column("format_version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("zone_id", name="pk_route53_zones"),
         sa.UniqueConstraint(
