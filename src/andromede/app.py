@@ -166,6 +166,7 @@ from andromede.wiring.queues import (
     message_mover,
     queue_service,
 )
+from andromede.wiring.route53 import route53_api
 from andromede.wiring.secrets import secrets_api
 from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.stepfunctions import states_api
@@ -665,6 +666,8 @@ class Application:
         states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
             billing, queues, pubsub, eventbridge.service, metrics_sink, logs.service)  # fmt: skip
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
+        forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
+            billing, background)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -680,10 +683,10 @@ class Application:
                     auto_invoicing(settings, identity, billing, audit), name="auto-invoicing"
                 )
             )
-        # What a closed tenant leaves in Firehose, Kinesis, SSM, ACM, metric streams, DynamoDB,
-        # Pipes, Step Functions.
+        # What a closed tenant leaves in the services wired above (Firehose to Route 53).
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
-            forget_certificates, forget_metric_streams, forget_tables, forget_pipes]  # fmt: skip
+            forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
+            forget_zones]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

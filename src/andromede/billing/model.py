@@ -164,6 +164,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     Meter("ec2.spot", "micro-EUR-per-hour-seconds", "EUR", 3600 * 1_000_000,
           "Spot Instances' running time at the Spot price of each period, in EUR (price 1)"),
     # Decision 0258: EventBridge Pipes' requests (the events past the filters), as AWS bills.
+    # Decision 0280: Route 53's hosted zones, as AWS bills them (a zone-month, not pro rata).
+    Meter("route53.hosted-zones", "zone-months", "zone-month", 1,
+          "Route 53 hosted zones: each billed once for each month it is held in"),
     Meter("pipes.requests", "requests", "1000000 requests", 1_000_000,
           "EventBridge Pipes requests: one per 64 KiB chunk begun of each event sent"),
     # Decision 0271: Step Functions' standard workflows, billed per state transition as AWS's.

@@ -25,6 +25,7 @@ from andromede.compute.traffic import TrafficCount
 
 __all__ = [
     "WIRE_OMITTED_AT_DEFAULT",
+    "ZONE_RECORD_TYPES",
     "AclEntry",
     "EndpointRoute",
     "FirewallRule",
@@ -50,6 +51,13 @@ WIRE_OMITTED_AT_DEFAULT = "andromede.wire.omitted_at_default"
 # A public DNS name (decision 0151): labels of letters, digits and hyphens.
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PUBLIC_NAME = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
+# A private hosted zone's names (decision 0280): labels of letters, digits, hyphens and
+# underscores (SRV's ``_sip._tcp``), a leading ``*`` label for a wildcard.
+_ZONE_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_ZONE_NAME = re.compile(rf"(?:\*\.)?(?:{_ZONE_LABEL}\.)*{_ZONE_LABEL}")
+# The record types a VPC's resolver answers of a private zone, and what a value of each may
+# hold: it goes into one dnsmasq argument, so never a line break nor a NUL.
+ZONE_RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "CAA"})
 
 
 def _check_icmp(icmp_type: int, icmp_code: int) -> None:
@@ -153,6 +161,12 @@ class VpcDns:
     public_names: tuple[tuple[str, str], ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
+    # The private hosted zones associated with the VPC (decision 0280), by name without the
+    # final dot, and their records as (name, type, value), one value each.
+    private_zones: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    zone_records: tuple[tuple[str, str, str], ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
 
     def __post_init__(self) -> None:
         for block in self.peer_blocks:
@@ -162,6 +176,14 @@ class VpcDns:
             ipaddress.IPv4Address(address)
             if not _PUBLIC_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is no DNS name")
+        for zone in self.private_zones:
+            if not _ZONE_NAME.fullmatch(zone) or zone.startswith("*"):
+                raise ValueError(f"{zone!r} is no zone name")
+        for name, record_type, value in self.zone_records:
+            if not _ZONE_NAME.fullmatch(name) or record_type not in ZONE_RECORD_TYPES:
+                raise ValueError(f"{name!r} {record_type!r} is no record of a private zone")
+            if any(c in value for c in "\n\r\0") or not value:
+                raise ValueError(f"a {record_type} value of {name!r} holds a line break")
 
 
 @dataclass(frozen=True, slots=True)

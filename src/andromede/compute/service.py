@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from andromede.compute.driver import (
     HypervisorDriver,
     RuntimeState,
 )
+from andromede.compute.driver_network import VpcDns
 from andromede.compute.elastic_ip import ElasticAddress
 from andromede.compute.errors import (
     ComputeError,
@@ -55,11 +56,23 @@ from andromede.compute.model import (
     next_state,
 )
 from andromede.compute.nat_gateway import NatGateway
+from andromede.compute.network import Vpc
 from andromede.compute.scheduler import free_room, place
 from andromede.compute.spot import SpotInstanceRequest
 from andromede.compute.spot_requests import SpotRequestsMixin
 
-__all__ = ["ROOT_DEVICE", "ComputeService", "LaunchVolume", "RunRequest", "StateChange"]
+__all__ = [
+    "ROOT_DEVICE",
+    "ComputeService",
+    "LaunchVolume",
+    "PrivateZones",
+    "RunRequest",
+    "StateChange",
+]
+
+# A VPC's private hosted zones (decision 0280): their names and their records (name, type,
+# value), Route 53's, given to the compute service by the wiring.
+PrivateZones = Callable[[str], Awaitable[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]]]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +87,25 @@ class StateChange:
 class ComputeService(SpotRequestsMixin):
     """Instances and their lifecycle; volumes, snapshots, images, key pairs, security groups and
     tags through the mixins over :class:`~andromede.compute.service_core.ServiceCore`."""
+
+    # Route 53's private zones of a VPC (decision 0280), None when Route 53 is not wired.
+    private_zones: PrivateZones | None = None
+
+    async def vpc_dns(self, vpc: Vpc) -> VpcDns:
+        """The VPC's DNS with the Route 53 private hosted zones associated with it, which its
+        resolver answers (decision 0280)."""
+        dns = await super().vpc_dns(vpc)
+        if self.private_zones is None:
+            return dns
+        zones, records = await self.private_zones(vpc.vpc_id)
+        if not zones:
+            return dns
+        return replace(dns, private_zones=zones, zone_records=records)
+
+    async def push_vpc_dns(self, vpc_ids: Sequence[str]) -> None:
+        """Tell the VPCs' hosts their DNS again (a private zone of theirs changed)."""
+        for vpc_id in sorted(set(vpc_ids)):
+            await self._push_vpc_dns_of(vpc_id)
 
     # -- the tenant's lifecycle calls ------------------------------------------------------
 

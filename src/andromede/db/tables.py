@@ -23,7 +23,7 @@ Manager's parameters and their sealed versions),
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
 checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
 sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, executions and
-histories). This
+histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -237,6 +237,7 @@ from andromede.db.tables_dynamodb_global import (
     dynamodb_global_leases,
     dynamodb_global_members,
 )
+from andromede.db.tables_route53 import route53_changes, route53_zone_vpcs, route53_zones
 # isort: on
 
 __all__ = [
@@ -404,6 +405,9 @@ __all__ = [
     "queues",
     "replication_statuses",
     "replication_tasks",
+    "route53_changes",
+    "route53_zone_vpcs",
+    "route53_zones",
     "secret_replicas",
     "secret_versions",
     "secrets",

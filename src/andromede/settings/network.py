@@ -363,6 +363,30 @@ class NetworkSettings(BaseModel):
         description="Seconds a gateway accepts an agent's VPC endpoint origin attestation for"
         " (the clocks' skew between the hosts and the gateways included).",
     )
+    route53_name_servers: tuple[str, ...] = Field(
+        default=("ns1.route53.andromede.invalid", "ns2.route53.andromede.invalid"),
+        min_length=1,
+        max_length=13,
+        description="Name servers a public Route 53 hosted zone is delegated to: its NS record"
+        " and the DelegationSet GetHostedZone answers; the first is its SOA's (decision 0280).",
+    )
+    route53_max_hosted_zones: int = Field(
+        default=500,
+        gt=0,
+        description="Hosted zones an account may hold in Route 53 (AWS: 500) (decision 0280).",
+    )
+    route53_max_changes: int = Field(
+        default=1000,
+        gt=0,
+        le=1000,
+        description="Changes one ChangeResourceRecordSets batch may hold (AWS: 1,000)"
+        " (decision 0280).",
+    )
+    route53_max_record_sets: int = Field(
+        default=10000,
+        gt=0,
+        description="Record sets a Route 53 hosted zone may hold (AWS: 10,000) (decision 0280).",
+    )
 
     @field_validator("vpc_endpoint_s3_addresses")
     @classmethod

@@ -20,6 +20,7 @@ from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
 from andromede.iam.policy.actions_pipes import PIPES_ACTIONS
+from andromede.iam.policy.actions_route53 import ROUTE53_ACTIONS
 from andromede.iam.policy.actions_ssm import SSM_ACTIONS
 from andromede.iam.policy.actions_states import STATES_ACTIONS
 from andromede.iam.policy.actions_streams import ACM_ACTIONS, FIREHOSE_ACTIONS, KINESIS_ACTIONS
@@ -765,6 +766,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "ssm": SSM_ACTIONS,  # decision 0249
     "dynamodb": DYNAMODB_ACTIONS,  # decision 0247
     "pipes": PIPES_ACTIONS,  # decision 0258
+    "route53": ROUTE53_ACTIONS,  # decision 0280
     "states": STATES_ACTIONS,  # decision 0271
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,

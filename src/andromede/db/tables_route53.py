@@ -1,0 +1,51 @@
+"""Amazon Route 53 (decision 0280, migration 0132): ``route53_zones`` (each account's hosted
+zones: name, caller reference, and the rest — comment, tags, record sets — as one JSON
+``definition`` written whole by compare-and-set on ``version``), ``route53_zone_vpcs`` (the
+VPCs each private zone is associated with, found by VPC for the resolvers) and
+``route53_changes`` (the changes GetChange answers).
+
+Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
+every table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = ["route53_changes", "route53_zone_vpcs", "route53_zones"]
+
+route53_zones = sa.Table(
+    "route53_zones",
+    metadata,
+    sa.Column("zone_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("name", key_text(), nullable=False),
+    sa.Column("caller_reference", key_text(), nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: comment, tags, VPCs, records
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("billed_month", sa.Integer, nullable=False),  # YYYYMM the zone was last billed for
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "caller_reference"),
+)
+
+route53_zone_vpcs = sa.Table(
+    "route53_zone_vpcs",
+    metadata,
+    sa.Column("zone_id", key_text(), primary_key=True),
+    sa.Column("vpc_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Index("ix_route53_zone_vpcs_vpc_id", "vpc_id"),
+)
+
+route53_changes = sa.Table(
+    "route53_changes",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("change_id", key_text(), primary_key=True),
+    sa.Column("submitted", sa.BigInteger, nullable=False),  # ms
+)

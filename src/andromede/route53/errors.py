@@ -1,0 +1,105 @@
+"""Route 53's domain errors (decision 0280), one per AWS error code, no HTTP in them;
+``route53api.errors`` gives each its status.
+
+    Route53Error
+    ├── NoSuchHostedZone
+    ├── NoSuchChange
+    ├── HostedZoneAlreadyExists
+    ├── HostedZoneNotEmpty
+    ├── InvalidChangeBatch        (``messages``: every refusal of the batch)
+    ├── InvalidInput
+    ├── InvalidDomainName
+    ├── InvalidVPCId
+    ├── ConflictingDomainExists
+    ├── TooManyHostedZones
+    ├── PublicZoneVPCAssociation
+    ├── LastVPCAssociation
+    ├── VPCAssociationNotFound
+    └── ZoneChanged               (a concurrent change won: the caller tries again)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from andromede.errors import AndromedeError
+
+__all__ = [
+    "ConflictingDomainExists",
+    "HostedZoneAlreadyExists",
+    "HostedZoneNotEmpty",
+    "InvalidChangeBatch",
+    "InvalidDomainName",
+    "InvalidInput",
+    "InvalidVPCId",
+    "LastVPCAssociation",
+    "NoSuchChange",
+    "NoSuchHostedZone",
+    "PublicZoneVPCAssociation",
+    "Route53Error",
+    "TooManyHostedZones",
+    "VPCAssociationNotFound",
+    "ZoneChanged",
+]
+
+
+class Route53Error(AndromedeError):
+    """A refusal of Route 53's, its message AWS's wording."""
+
+
+class NoSuchHostedZone(Route53Error):
+    pass
+
+
+class NoSuchChange(Route53Error):
+    pass
+
+
+class HostedZoneAlreadyExists(Route53Error):
+    pass
+
+
+class HostedZoneNotEmpty(Route53Error):
+    pass
+
+
+class InvalidChangeBatch(Route53Error):
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__("[" + ", ".join(messages) + "]")
+        self.messages = tuple(messages)
+
+
+class InvalidInput(Route53Error):
+    pass
+
+
+class InvalidDomainName(Route53Error):
+    pass
+
+
+class InvalidVPCId(Route53Error):
+    pass
+
+
+class ConflictingDomainExists(Route53Error):
+    pass
+
+
+class TooManyHostedZones(Route53Error):
+    pass
+
+
+class PublicZoneVPCAssociation(Route53Error):
+    pass
+
+
+class LastVPCAssociation(Route53Error):
+    pass
+
+
+class VPCAssociationNotFound(Route53Error):
+    pass
+
+
+class ZoneChanged(Route53Error):
+    pass

@@ -1,0 +1,318 @@
+"""Route 53's pure rules (decision 0280): DNS names as Route 53 writes them, hosted zones and
+their record sets, the SOA and NS records a zone is made with, AWS's order of record sets
+(labels reversed, then type), and a change batch applied all or nothing with AWS's
+``InvalidChangeBatch`` wording. No I/O."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from andromede.route53.errors import InvalidChangeBatch, InvalidDomainName, InvalidInput
+
+__all__ = [
+    "RECORD_TYPES",
+    "Change",
+    "HostedZone",
+    "RecordSet",
+    "apply_changes",
+    "display_name",
+    "made_records",
+    "normalise_name",
+    "record_order",
+    "resolver_view",
+    "within",
+]
+
+RECORD_TYPES: Final = frozenset(
+    {"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "SOA", "CAA"}
+)
+# Types AWS knows that are not served yet: refused by name, not as unknown.
+NOT_YET_TYPES: Final = frozenset({"SPF", "NAPTR", "DS", "HTTPS", "SVCB", "TLSA", "SSHFP"})
+_LABEL: Final = re.compile(r"^[a-z0-9_\-*]{1,63}$")
+_OCTAL: Final = re.compile(r"\\([0-7]{3})")
+SOA_TTL: Final = 900
+NS_TTL: Final = 172800
+
+
+def normalise_name(name: str) -> str:
+    """A DNS name as Route 53 keeps it: lower case, ``\\ddd`` escapes read, one final dot."""
+    text = _OCTAL.sub(lambda m: chr(int(m[1], 8)), name.strip()).lower()
+    if text.endswith("."):
+        text = text[:-1]
+    if not text or len(text) > 253:
+        raise InvalidDomainName(f"{name[:300]} is not a valid domain name")
+    for label in text.split("."):
+        if not _LABEL.match(label):
+            raise InvalidDomainName(f"{name[:300]} is not a valid domain name")
+    return text + "."
+
+
+def display_name(name: str) -> str:
+    """A name as Route 53 answers it: ``*`` written ``\\052``."""
+    return name.replace("*", "\\052")
+
+
+def within(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone)
+
+
+def record_order(name: str, record_type: str) -> tuple[tuple[str, ...], str]:
+    """AWS's order of ListResourceRecordSets: the labels reversed, then the type."""
+    return tuple(reversed(name.rstrip(".").split("."))), record_type
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+
+    def key(self) -> tuple[str, str]:
+        return self.name, self.type
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # CREATE, DELETE or UPSERT
+    record: RecordSet
+
+
+@dataclass(frozen=True)
+class HostedZone:
+    tenant_id: str
+    zone_id: str
+    name: str
+    caller_reference: str
+    comment: str
+    private: bool
+    created: int  # ms
+    vpcs: tuple[tuple[str, str], ...] = ()  # (region, vpc id)
+    tags: tuple[tuple[str, str], ...] = ()
+    records: tuple[RecordSet, ...] = ()
+    version: int = 1
+
+    def sorted_records(self) -> list[RecordSet]:
+        return sorted(self.records, key=lambda r: record_order(r.name, r.type))
+
+    def replaced(self, **fields: object) -> HostedZone:
+        return dataclasses.replace(self, version=self.version + 1, **fields)  # type: ignore[arg-type]
+
+
+def made_records(zone_name: str, name_servers: Sequence[str]) -> tuple[RecordSet, ...]:
+    """The SOA and NS records a zone is made with, as AWS makes them (its first name server
+    as the SOA's primary, ``awsdns-hostmaster.amazon.com.`` its mailbox, AWS's timers)."""
+    servers = tuple(s if s.endswith(".") else s + "." for s in name_servers)
+    soa = f"{servers[0]} awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400"
+    return (
+        RecordSet(zone_name, "NS", NS_TTL, servers),
+        RecordSet(zone_name, "SOA", SOA_TTL, (soa,)),
+    )
+
+
+def _ipv4(value: str) -> bool:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _ipv6(value: str) -> bool:
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _matches(pattern: str) -> Callable[[str], bool]:
+    compiled = re.compile(pattern)
+    return lambda value: compiled.match(value) is not None
+
+
+# Each type's check of one value, and AWS's code and words for a value that fails it.
+_VALUE_RULES: Final[dict[str, tuple[Callable[[str], bool], str, str]]] = {
+    "A": (_ipv4, "ARRDATAIllegalIPv4Address", "Value is not a valid IPv4 address"),
+    "AAAA": (_ipv6, "AAAARRDATAIllegalIPv6Address", "Value is not a valid IPv6 address"),
+    "MX": (_matches(r"^\d{1,5} \S+$"), "MXRRDATANotTwoFields", "Value should contain two fields"),
+    "SRV": (
+        _matches(r"^\d{1,5} \d{1,5} \d{1,5} \S+$"),
+        "SRVRRDATANotFourFields",
+        "Value should contain four fields",
+    ),
+    "CAA": (
+        _matches(r'^\d{1,3} [a-zA-Z0-9]+ ".*"$'),
+        "CAARRDATANotThreeFields",
+        "Value should contain three fields",
+    ),
+    "TXT": (
+        _matches(r'^("([^"\\]|\\.){0,255}"\s*)+$'),
+        "TXTRDATANotQuoted",
+        "Value should be one or more quoted strings of 255 characters at most",
+    ),
+    "SOA": (
+        lambda value: len(value.split()) == 7,
+        "SOARRDATANotSevenFields",
+        "Value should contain seven fields",
+    ),
+    "CNAME": (_matches(r"^\S+$"), "DomainLabelEmpty", "Domain label is empty"),
+    "NS": (_matches(r"^\S+$"), "DomainLabelEmpty", "Domain label is empty"),
+    "PTR": (_matches(r"^\S+$"), "DomainLabelEmpty", "Domain label is empty"),
+}
+
+
+def _value_problem(record: RecordSet) -> str | None:
+    """AWS's complaint about one value of ``record``, else None."""
+    check, code, words = _VALUE_RULES[record.type]
+    for value in record.values:
+        if not check(value):
+            return f"{code} ({words}) encountered with '{value[:64]}'"
+    return None
+
+
+def check_record(record: RecordSet) -> None:
+    """A record set's own shape, before any batch rule: refused with ``InvalidInput`` for a
+    type AWS serves that is not served here, else ``InvalidChangeBatch``."""
+    if record.type in NOT_YET_TYPES:
+        raise InvalidInput(f"Record type {record.type} is not supported yet")
+    if record.type not in RECORD_TYPES:
+        raise InvalidInput(
+            f"Invalid XML ; cvc-enumeration-valid: Value '{record.type[:16]}' is not facet-valid"
+        )
+    if not record.values:
+        raise InvalidInput(
+            "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and "
+            "ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with "
+            "[Action=CREATE, Name=" + record.name + f", Type={record.type}, SetIdentifier=null]"
+        )
+    if not 0 <= record.ttl <= 2147483647:
+        raise InvalidInput(f"Invalid TTL {record.ttl}")
+
+
+def apply_changes(zone: HostedZone, changes: Sequence[Change], limit: int) -> tuple[RecordSet, ...]:
+    """The zone's record sets after ``changes``, all applied or none: every refusal is gathered
+    into one ``InvalidChangeBatch``, worded as AWS words it."""
+    if len(changes) > limit:
+        raise InvalidChangeBatch([f"Number of records limit of {limit} exceeded."])
+    current: dict[tuple[str, str], RecordSet] = {r.key(): r for r in zone.records}
+    problems: list[str] = []
+    for change in changes:
+        record = change.record
+        label = f"[name='{display_name(record.name)}', type='{record.type}']"
+        if not within(record.name, zone.name):
+            problems.append(
+                f"RRSet with DNS name {display_name(record.name)} is not permitted in zone "
+                f"{zone.name}"
+            )
+            continue
+        problem = _value_problem(record)
+        if problem is not None:
+            problems.append(f"Invalid Resource Record: 'FATAL problem: {problem}'")
+            continue
+        existing = current.get(record.key())
+        if change.action == "CREATE":
+            if existing is not None:
+                problems.append(
+                    f"Tried to create resource record set {label} but it already exists"
+                )
+                continue
+            current[record.key()] = record
+        elif change.action == "UPSERT":
+            current[record.key()] = record
+        else:  # DELETE: the values given must be the set's, exactly
+            if existing is None:
+                problems.append(f"Tried to delete resource record set {label} but it was not found")
+                continue
+            if existing.ttl != record.ttl or sorted(existing.values) != sorted(record.values):
+                problems.append(
+                    f"Tried to delete resource record set {label} but the values provided do "
+                    "not match the current values"
+                )
+                continue
+            del current[record.key()]
+    problems.extend(_zone_problems(zone.name, current.values(), changes))
+    if problems:
+        raise InvalidChangeBatch(problems)
+    return tuple(current.values())
+
+
+def _zone_problems(
+    zone_name: str, records: Iterable[RecordSet], changes: Sequence[Change]
+) -> list[str]:
+    """The rules over the whole zone after the batch: CNAMEs alone at their name and never at
+    the apex, one SOA and the NS set at the apex always there, SOA only at the apex."""
+    problems: list[str] = []
+    by_name: dict[str, list[RecordSet]] = {}
+    for record in records:
+        by_name.setdefault(record.name, []).append(record)
+    touched = {c.record.name for c in changes}
+    for name, sets in sorted(by_name.items()):
+        if name not in touched:
+            continue
+        types = {r.type for r in sets}
+        if "CNAME" in types:
+            if name == zone_name:
+                problems.append(
+                    f"RRSet of type CNAME with DNS name {display_name(name)} is not permitted "
+                    f"at apex in zone {zone_name}"
+                )
+            elif len(types) > 1:
+                problems.append(
+                    f"RRSet of type CNAME with DNS name {display_name(name)} is not permitted "
+                    "as it conflicts with other records with the same DNS name in zone "
+                    f"{zone_name}"
+                )
+            elif any(len(r.values) > 1 for r in sets if r.type == "CNAME"):
+                problems.append(
+                    f"RRSet of type CNAME with DNS name {display_name(name)} has more than one "
+                    "value"
+                )
+        if "SOA" in types and name != zone_name:
+            problems.append(
+                f"RRSet of type SOA with DNS name {display_name(name)} is not permitted because "
+                "a conflicting RRSet of type SOA with the same DNS name already exists in zone "
+                f"{zone_name}"
+            )
+    apex = {r.type for r in by_name.get(zone_name, [])}
+    if "SOA" not in apex:
+        problems.append("A HostedZone must contain exactly one SOA record.")
+    if "NS" not in apex:
+        problems.append("A HostedZone must contain at least one NS record for the zone itself.")
+    return problems
+
+
+@dataclass(frozen=True)
+class ZonePage:
+    zones: list[HostedZone] = field(default_factory=list)
+    next_marker: str | None = None
+
+
+# What a VPC's resolver answers of a private zone (decision 0280); SOA and NS are the zone's
+# own, a wildcard is not answered yet.
+_RESOLVED_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "CAA"})
+
+
+def resolver_view(
+    zones: Sequence[HostedZone],
+) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+    """The zones a VPC's resolver answers (names without the final dot) and their records,
+    one (name, type, value) a value. AWS's rule for overlapping zones: a name is answered by
+    the most specific zone holding it, never by a zone above (no fallthrough)."""
+    names = sorted({z.name for z in zones})
+    records: set[tuple[str, str, str]] = set()
+    for zone in zones:
+        for record in zone.records:
+            if record.type not in _RESOLVED_TYPES or "*" in record.name:
+                continue
+            owner = max((n for n in names if within(record.name, n)), key=len)
+            if owner != zone.name:
+                continue
+            for value in record.values:
+                records.add((record.name.rstrip("."), record.type, value))
+    return tuple(n.rstrip(".") for n in names), tuple(sorted(records))

@@ -1,0 +1,330 @@
+"""Route 53's hosted zones and record sets for the API (decision 0280): a zone made with its
+SOA and NS records, idempotent by caller reference as AWS's CreateHostedZone is, private zones
+associated with the account's VPCs, change batches applied all or nothing (a batch that
+loses a race with another is read again and retried), pages in AWS's orders. Changes are
+``INSYNC`` at once: the zone's one copy is the one every resolver reads."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from andromede.route53.errors import (
+    ConflictingDomainExists,
+    HostedZoneAlreadyExists,
+    HostedZoneNotEmpty,
+    InvalidInput,
+    InvalidVPCId,
+    LastVPCAssociation,
+    NoSuchChange,
+    NoSuchHostedZone,
+    PublicZoneVPCAssociation,
+    TooManyHostedZones,
+    VPCAssociationNotFound,
+    ZoneChanged,
+)
+from andromede.route53.model import (
+    Change,
+    HostedZone,
+    RecordSet,
+    apply_changes,
+    check_record,
+    made_records,
+    normalise_name,
+    record_order,
+    resolver_view,
+)
+from andromede.route53.store import ZoneStore
+
+__all__ = ["Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
+
+VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
+# Told the VPCs whose private zones changed, so that their resolvers are told again.
+VpcsChanged = Callable[[Sequence[str]], Awaitable[None]]
+_ID_ALPHABET: Final = string.ascii_uppercase + string.digits
+_RETRIES: Final = 8
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+
+
+@dataclass(frozen=True)
+class Route53Limits:
+    name_servers: tuple[str, ...]
+    max_hosted_zones: int = 500
+    max_changes: int = 1000
+    max_records: int = 10000
+
+
+@dataclass(frozen=True)
+class Submitted:
+    change_id: str
+    submitted: int  # ms
+
+
+class Route53Service:
+    def __init__(
+        self,
+        store: ZoneStore,
+        limits: Route53Limits,
+        vpc_exists: VpcExists,
+        clock: Callable[[], float] = time.time,
+        vpcs_changed: VpcsChanged | None = None,
+    ) -> None:
+        self.store = store
+        self.vpcs_changed = vpcs_changed
+        self._limits = limits
+        self._vpc_exists = vpc_exists
+        self._clock = clock
+
+    async def _changed(self, *zones: HostedZone) -> None:
+        vpcs = sorted({vpc_id for z in zones if z.private for _, vpc_id in z.vpcs})
+        if vpcs and self.vpcs_changed is not None:
+            await self.vpcs_changed(vpcs)
+
+    async def vpc_zones(
+        self, vpc_id: str
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
+        """What the VPC's resolver answers of its private zones (``model.resolver_view``)."""
+        return resolver_view(await self.store.with_vpc(vpc_id))
+
+    def _now(self) -> int:
+        return int(self._clock() * 1000)
+
+    async def _submit(self, tenant_id: str) -> Submitted:
+        submitted = Submitted(new_id("C"), self._now())
+        await self.store.add_change(tenant_id, submitted.change_id, submitted.submitted)
+        return submitted
+
+    async def zone(self, tenant_id: str, zone_id: str) -> HostedZone:
+        zone = await self.store.get(tenant_id, zone_id)
+        if zone is None:
+            raise NoSuchHostedZone(f"No hosted zone found with ID: {zone_id[:64]}")
+        return zone
+
+    async def create_zone(
+        self,
+        tenant_id: str,
+        name: str,
+        caller_reference: str,
+        comment: str,
+        private: bool,
+        vpc: tuple[str, str] | None,
+    ) -> tuple[HostedZone, Submitted]:
+        """A new zone, or the one this caller reference made with the same parameters."""
+        zone_name = normalise_name(name)
+        if private and vpc is None:
+            raise InvalidInput(
+                "When you're creating a private hosted zone, you must specify a VPC."
+            )
+        if vpc is not None:
+            private = True
+        before = await self.store.by_reference(tenant_id, caller_reference)
+        if before is not None:
+            if (before.name, before.private, before.vpcs[:1]) == (
+                zone_name,
+                private,
+                () if vpc is None else (vpc,),
+            ):
+                return before, await self._submit(tenant_id)
+            raise HostedZoneAlreadyExists(
+                "A hosted zone has already been created with the specified caller reference."
+            )
+        if vpc is not None:
+            await self._check_vpc(tenant_id, zone_name, vpc, None)
+        zones = await self.store.zones(tenant_id)
+        if len(zones) >= self._limits.max_hosted_zones:
+            raise TooManyHostedZones(
+                f"Limits Exceeded: MAX_HOSTED_ZONES_BY_OWNER - Cannot create more than "
+                f"{self._limits.max_hosted_zones} hosted zones."
+            )
+        zone_id = new_id("Z")
+        servers = self._limits.name_servers if not private else _private_servers()
+        zone = HostedZone(
+            tenant_id=tenant_id,
+            zone_id=zone_id,
+            name=zone_name,
+            caller_reference=caller_reference,
+            comment=comment,
+            private=private,
+            created=self._now(),
+            vpcs=() if vpc is None else (vpc,),
+            records=made_records(zone_name, servers),
+        )
+        await self.store.create(zone)
+        await self._changed(zone)
+        return zone, await self._submit(tenant_id)
+
+    async def _check_vpc(
+        self, tenant_id: str, zone_name: str, vpc: tuple[str, str], zone_id: str | None
+    ) -> None:
+        region, vpc_id = vpc
+        if not await self._vpc_exists(tenant_id, region, vpc_id):
+            raise InvalidVPCId(f"The VPC ID '{vpc_id[:64]}' is not valid for region {region[:32]}")
+        for other in await self.store.with_vpc(vpc_id):
+            if other.name == zone_name and other.zone_id != zone_id:
+                raise ConflictingDomainExists(
+                    f"The VPC {vpc_id} in {region} region has already been associated with "
+                    f"the hosted zone {other.zone_id} with the same domain name."
+                )
+
+    async def list_zones(
+        self, tenant_id: str, marker: str | None, max_items: int
+    ) -> tuple[list[HostedZone], str | None]:
+        zones = sorted(await self.store.zones(tenant_id), key=lambda z: z.zone_id)
+        if marker:
+            zones = [z for z in zones if z.zone_id >= marker]
+        page = zones[:max_items]
+        return page, zones[max_items].zone_id if len(zones) > max_items else None
+
+    async def list_by_name(
+        self, tenant_id: str, dns_name: str | None, zone_id: str | None, max_items: int
+    ) -> tuple[list[HostedZone], tuple[str, str] | None]:
+        """Zones in AWS's order (the name's labels reversed, then the id), from ``dns_name``
+        (and ``zone_id`` among zones of that name); the next name and id, if more."""
+
+        def key(zone: HostedZone) -> tuple[tuple[str, ...], str]:
+            return record_order(zone.name, "")[0], zone.zone_id
+
+        zones = sorted(await self.store.zones(tenant_id), key=key)
+        if dns_name:
+            start = (record_order(normalise_name(dns_name), "")[0], zone_id or "")
+            zones = [z for z in zones if key(z) >= start]
+        elif zone_id:
+            raise InvalidInput("The input is not valid: HostedZoneId requires DNSName")
+        page = zones[:max_items]
+        more = zones[max_items] if len(zones) > max_items else None
+        return page, None if more is None else (more.name, more.zone_id)
+
+    async def delete_zone(self, tenant_id: str, zone_id: str) -> Submitted:
+        zone = await self.zone(tenant_id, zone_id)
+        if any(r.type not in {"SOA", "NS"} or r.name != zone.name for r in zone.records):
+            raise HostedZoneNotEmpty(
+                "The specified hosted zone contains non-required resource record sets and so "
+                "cannot be deleted."
+            )
+        await self.store.delete(tenant_id, zone_id, zone.version)
+        await self._changed(zone)
+        return await self._submit(tenant_id)
+
+    async def update_comment(self, tenant_id: str, zone_id: str, comment: str) -> HostedZone:
+        return await self._update(tenant_id, zone_id, lambda z: z.replaced(comment=comment))
+
+    async def _update(
+        self, tenant_id: str, zone_id: str, change: Callable[[HostedZone], HostedZone]
+    ) -> HostedZone:
+        for _ in range(_RETRIES):
+            zone = await self.zone(tenant_id, zone_id)
+            updated = change(zone)
+            if updated is zone:
+                return zone
+            try:
+                await self.store.replace(updated)
+            except ZoneChanged:
+                continue
+            return updated
+        raise ZoneChanged("PriorRequestNotComplete")
+
+    async def change_records(
+        self, tenant_id: str, zone_id: str, changes: Sequence[Change]
+    ) -> Submitted:
+        for change in changes:
+            check_record(change.record)
+        limit = self._limits.max_changes
+
+        def apply(zone: HostedZone) -> HostedZone:
+            records = apply_changes(zone, changes, limit)
+            if len(records) > self._limits.max_records:
+                raise InvalidInput(
+                    f"Limits Exceeded: MAX_RRSETS_BY_ZONE - Cannot create more than "
+                    f"{self._limits.max_records} record sets in a hosted zone."
+                )
+            return zone.replaced(records=records)
+
+        await self._changed(await self._update(tenant_id, zone_id, apply))
+        return await self._submit(tenant_id)
+
+    async def list_records(
+        self,
+        tenant_id: str,
+        zone_id: str,
+        start_name: str | None,
+        start_type: str | None,
+        max_items: int,
+    ) -> tuple[list[RecordSet], RecordSet | None]:
+        zone = await self.zone(tenant_id, zone_id)
+        records = zone.sorted_records()
+        if start_type and not start_name:
+            raise InvalidInput("The input is not valid: StartRecordType requires StartRecordName")
+        if start_name:
+            start = record_order(normalise_name(start_name), start_type or "")
+            records = [r for r in records if record_order(r.name, r.type) >= start]
+        more = records[max_items] if len(records) > max_items else None
+        return records[:max_items], more
+
+    async def change_submitted(self, tenant_id: str, change_id: str) -> int:
+        submitted = await self.store.change(tenant_id, change_id)
+        if submitted is None:
+            raise NoSuchChange(f"Could not find resource with ID: {change_id[:64]}")
+        return submitted
+
+    async def change_tags(
+        self, tenant_id: str, zone_id: str, add: Sequence[tuple[str, str]], remove: Sequence[str]
+    ) -> None:
+        def tagged(zone: HostedZone) -> HostedZone:
+            tags = dict(zone.tags)
+            for key in remove:
+                tags.pop(key, None)
+            tags.update(add)
+            if len(tags) > 50:
+                raise InvalidInput("The number of tags exceeds the limit of 50")
+            return zone.replaced(tags=tuple(sorted(tags.items())))
+
+        await self._update(tenant_id, zone_id, tagged)
+
+    async def associate(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> Submitted:
+        zone = await self.zone(tenant_id, zone_id)
+        if not zone.private:
+            raise PublicZoneVPCAssociation("Public hosted zone cannot be associated with a VPC.")
+        await self._check_vpc(tenant_id, zone.name, vpc, zone_id)
+        updated = await self._update(
+            tenant_id,
+            zone_id,
+            lambda z: z if vpc in z.vpcs else z.replaced(vpcs=(*z.vpcs, vpc)),
+        )
+        await self._changed(updated)
+        return await self._submit(tenant_id)
+
+    async def disassociate(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> Submitted:
+        def without(zone: HostedZone) -> HostedZone:
+            if vpc not in zone.vpcs:
+                raise VPCAssociationNotFound(
+                    f"The specified VPC {vpc[1][:64]} is not associated with the specified "
+                    f"hosted zone {zone_id[:64]}."
+                )
+            if len(zone.vpcs) == 1:
+                raise LastVPCAssociation(
+                    "The VPC that you're trying to disassociate from the private hosted zone "
+                    "is the last VPC that is associated with the hosted zone."
+                )
+            return zone.replaced(vpcs=tuple(v for v in zone.vpcs if v != vpc))
+
+        await self._update(tenant_id, zone_id, without)
+        if self.vpcs_changed is not None:
+            await self.vpcs_changed([vpc[1]])
+        return await self._submit(tenant_id)
+
+
+def _private_servers() -> tuple[str, ...]:
+    # AWS's private zones carry its generic servers (no delegation set is given back).
+    return (
+        "ns-0.awsdns-00.com.",
+        "ns-512.awsdns-00.net.",
+        "ns-1024.awsdns-00.org.",
+        "ns-1536.awsdns-00.co.uk.",
+    )

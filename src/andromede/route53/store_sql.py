@@ -1,0 +1,197 @@
+"""Route 53's zones over the metadata database (SQLite or PostgreSQL), the tables of migration
+0132 (decision 0280).
+
+A zone's comment, tags, VPCs and record sets are one JSON ``definition``; its name, caller
+reference and ``version`` are columns. A change batch is one guarded ``UPDATE … WHERE
+version = <read>``: two gateways applying batches at once cannot both win, the loser reads
+again. The caller reference is unique per account in the database, so two creations racing
+with one reference make one zone. A private zone's VPCs are also rows of
+``route53_zone_vpcs``, written in the same transaction, so that a VPC's resolver finds its
+zones by index."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.route53.errors import ZoneChanged
+from andromede.route53.model import HostedZone, RecordSet
+
+__all__ = ["SqlZoneStore"]
+
+_Z = tables.route53_zones
+_V = tables.route53_zone_vpcs
+_C = tables.route53_changes
+FORMAT_VERSION: Final = 1
+
+
+def _definition(zone: HostedZone) -> str:
+    return json.dumps(
+        {
+            "comment": zone.comment,
+            "vpcs": [list(v) for v in zone.vpcs],
+            "tags": [list(t) for t in zone.tags],
+            "records": [[r.name, r.type, r.ttl, list(r.values)] for r in zone.records],
+        },
+        sort_keys=True,
+    )
+
+
+def _zone(row: Any) -> HostedZone:
+    fields = json.loads(row["definition"])
+    return HostedZone(
+        tenant_id=row["tenant_id"],
+        zone_id=row["zone_id"],
+        name=row["name"],
+        caller_reference=row["caller_reference"],
+        comment=str(fields["comment"]),
+        private=bool(row["private"]),
+        created=int(row["created"]),
+        vpcs=tuple((str(r), str(v)) for r, v in fields["vpcs"]),
+        tags=tuple((str(k), str(v)) for k, v in fields["tags"]),
+        records=tuple(
+            RecordSet(str(n), str(t), int(ttl), tuple(str(v) for v in values))
+            for n, t, ttl, values in fields["records"]
+        ),
+        version=int(row["version"]),
+    )
+
+
+def _write_vpcs(conn: Connection, zone: HostedZone) -> None:
+    conn.execute(sa.delete(_V).where(_V.c.zone_id == zone.zone_id))
+    for region, vpc_id in zone.vpcs:
+        conn.execute(sa.insert(_V).values(zone_id=zone.zone_id, vpc_id=vpc_id, region=region))
+
+
+class SqlZoneStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, zone: HostedZone) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(
+                sa.insert(_Z).values(
+                    zone_id=zone.zone_id,
+                    tenant_id=zone.tenant_id,
+                    name=zone.name,
+                    caller_reference=zone.caller_reference,
+                    private=zone.private,
+                    definition=_definition(zone),
+                    created=zone.created,
+                    version=zone.version,
+                    billed_month=0,
+                    format_version=FORMAT_VERSION,
+                )
+            )
+            _write_vpcs(conn, zone)
+
+        try:
+            await self._db.write(work)
+        except IntegrityError as exc:
+            raise ZoneChanged(zone.zone_id) from exc
+
+    async def _select(self, where: Any) -> list[HostedZone]:
+        query = sa.select(_Z).where(where)
+
+        def work(conn: Connection) -> list[HostedZone]:
+            return [_zone(row) for row in conn.execute(query).mappings()]
+
+        return await self._db.read(work)
+
+    async def get(self, tenant_id: str, zone_id: str) -> HostedZone | None:
+        found = await self._select(sa.and_(_Z.c.tenant_id == tenant_id, _Z.c.zone_id == zone_id))
+        return found[0] if found else None
+
+    async def by_reference(self, tenant_id: str, caller_reference: str) -> HostedZone | None:
+        found = await self._select(
+            sa.and_(_Z.c.tenant_id == tenant_id, _Z.c.caller_reference == caller_reference)
+        )
+        return found[0] if found else None
+
+    async def zones(self, tenant_id: str) -> list[HostedZone]:
+        return await self._select(_Z.c.tenant_id == tenant_id)
+
+    async def with_vpc(self, vpc_id: str) -> list[HostedZone]:
+        return await self._select(
+            _Z.c.zone_id.in_(sa.select(_V.c.zone_id).where(_V.c.vpc_id == vpc_id))
+        )
+
+    async def replace(self, zone: HostedZone) -> None:
+        update = (
+            sa.update(_Z)
+            .where(
+                _Z.c.tenant_id == zone.tenant_id,
+                _Z.c.zone_id == zone.zone_id,
+                _Z.c.version == zone.version - 1,
+            )
+            .values(definition=_definition(zone), version=zone.version)
+        )
+
+        def work(conn: Connection) -> None:
+            if conn.execute(update).rowcount != 1:
+                raise ZoneChanged(zone.zone_id)
+            _write_vpcs(conn, zone)
+
+        await self._db.write(work)
+
+    async def delete(self, tenant_id: str, zone_id: str, version: int) -> None:
+        delete = sa.delete(_Z).where(
+            _Z.c.tenant_id == tenant_id, _Z.c.zone_id == zone_id, _Z.c.version == version
+        )
+
+        def work(conn: Connection) -> None:
+            if conn.execute(delete).rowcount != 1:
+                raise ZoneChanged(zone_id)
+            conn.execute(sa.delete(_V).where(_V.c.zone_id == zone_id))
+
+        await self._db.write(work)
+
+    async def add_change(self, tenant_id: str, change_id: str, submitted: int) -> None:
+        insert = sa.insert(_C).values(tenant_id=tenant_id, change_id=change_id, submitted=submitted)
+        await self._db.write_statement(lambda conn: conn.execute(insert))
+
+    async def change(self, tenant_id: str, change_id: str) -> int | None:
+        query = sa.select(_C.c.submitted).where(
+            _C.c.tenant_id == tenant_id, _C.c.change_id == change_id
+        )
+
+        def work(conn: Connection) -> int | None:
+            found = conn.execute(query).scalar_one_or_none()
+            return None if found is None else int(found)
+
+        return await self._db.read(work)
+
+    async def claim_billing(self, month: int) -> list[tuple[str, str]]:
+        due = sa.select(_Z.c.tenant_id, _Z.c.zone_id, _Z.c.billed_month).where(
+            _Z.c.billed_month < month
+        )
+
+        def work(conn: Connection) -> list[tuple[str, str]]:
+            claimed = []
+            for tenant_id, zone_id, billed in conn.execute(due).all():
+                update = (
+                    sa.update(_Z)
+                    .where(_Z.c.zone_id == zone_id, _Z.c.billed_month == billed)
+                    .values(billed_month=month)
+                )
+                if conn.execute(update).rowcount == 1:
+                    claimed.append((str(tenant_id), str(zone_id)))
+            return sorted(claimed)
+
+        return await self._db.write(work)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        zone_ids = sa.select(_Z.c.zone_id).where(_Z.c.tenant_id == tenant_id)
+
+        def work(conn: Connection) -> int:
+            conn.execute(sa.delete(_V).where(_V.c.zone_id.in_(zone_ids)))
+            conn.execute(sa.delete(_C).where(_C.c.tenant_id == tenant_id))
+            return int(conn.execute(sa.delete(_Z).where(_Z.c.tenant_id == tenant_id)).rowcount)
+
+        return await self._db.write(work)

@@ -1,0 +1,88 @@
+"""Route 53's wire errors (decision 0280): each domain error's status, and the one XML shape
+``<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>`` in
+Route 53's namespace, which botocore's REST-XML parser reads. Authentication errors are named
+as Route 53 names them; anything unmapped is ``InternalFailure`` carrying only the request id."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.http.response import Response
+from andromede.http.sigv4 import SigV4Error
+from andromede.http.xml import XmlWriter
+from andromede.route53 import errors as r
+
+__all__ = ["NAMESPACE", "Route53WireError", "error_response", "to_wire_error"]
+
+NAMESPACE: Final = "https://route53.amazonaws.com/doc/2013-04-01/"
+
+_STATUS: Final[dict[str, int]] = {
+    "AccessDenied": 403,
+    "ConflictingDomainExists": 400,
+    "HostedZoneAlreadyExists": 409,
+    "HostedZoneNotEmpty": 400,
+    "IncompleteSignature": 403,
+    "InternalFailure": 500,
+    "InvalidChangeBatch": 400,
+    "InvalidClientTokenId": 403,
+    "InvalidDomainName": 400,
+    "InvalidInput": 400,
+    "InvalidPaginationToken": 400,
+    "InvalidVPCId": 400,
+    "LastVPCAssociation": 400,
+    "MissingAuthenticationToken": 403,
+    "NoSuchChange": 404,
+    "NoSuchHostedZone": 404,
+    "PriorRequestNotComplete": 400,
+    "PublicZoneVPCAssociation": 400,
+    "SignatureDoesNotMatch": 403,
+    "Throttling": 400,
+    "TooManyHostedZones": 400,
+    "UnknownOperation": 404,
+    "VPCAssociationNotFound": 404,
+    "RequestEntityTooLarge": 413,
+    "ExpiredToken": 403,
+    "RequestExpired": 403,
+}
+
+
+class Route53WireError(AndromedeError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.status = _STATUS[code]
+        self.message = message
+
+
+def to_wire_error(exc: Exception) -> Route53WireError | None:
+    if isinstance(exc, Route53WireError):
+        return exc
+    if isinstance(exc, r.ZoneChanged):
+        return Route53WireError(
+            "PriorRequestNotComplete",
+            "The request was rejected because Route 53 was still processing a prior request.",
+        )
+    if isinstance(exc, r.Route53Error):
+        return Route53WireError(type(exc).__name__, str(exc))
+    if isinstance(exc, SigV4Error):
+        code = exc.code if exc.code in _STATUS else "SignatureDoesNotMatch"
+        return Route53WireError(code, exc.message)
+    if isinstance(exc, AndromedeError):
+        name = type(exc).__name__
+        if name in _STATUS:
+            return Route53WireError(name, "The security token included in the request is invalid.")
+    return None
+
+
+def error_response(error: Route53WireError, request_id: str) -> Response:
+    xml = XmlWriter("ErrorResponse", namespace=NAMESPACE)
+    xml.open("Error")
+    xml.element("Type", "Receiver" if error.status >= 500 else "Sender")
+    xml.element("Code", error.code)
+    xml.element("Message", error.message)
+    xml.close("Error")
+    xml.element("RequestId", request_id)
+    return Response(
+        status=error.status, headers=[("Content-Type", "text/xml")], body=xml.document()
+    )

@@ -1,0 +1,270 @@
+"""Route 53's handlers (decision 0280): each operation's request read, the service called,
+the answer written in botocore's ``route53`` shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final
+
+from andromede.http.response import Response
+from andromede.route53.model import display_name
+from andromede.route53.service import Route53Service, Submitted
+from andromede.route53api import wire
+from andromede.route53api.errors import Route53WireError
+from andromede.route53api.operations import Route
+
+__all__ = ["HANDLERS"]
+
+Handler = Callable[[Route53Service, str, Route, Mapping[str, str], bytes], Awaitable[Response]]
+_MAX_ITEMS: Final = 100
+_MAX_RECORDS: Final = 300
+
+
+def _max_items(query: Mapping[str, str], ceiling: int) -> int:
+    raw = query.get("maxitems")
+    if raw is None:
+        return ceiling
+    try:
+        wanted = int(raw)
+    except ValueError as exc:
+        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
+    if wanted < 1:
+        raise Route53WireError("InvalidInput", "MaxItems must be at least 1")
+    return min(wanted, ceiling)
+
+
+async def create_hosted_zone(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "CreateHostedZoneRequest")
+    if wire.text(root, "DelegationSetId"):
+        raise Route53WireError("InvalidInput", "Reusable delegation sets are not supported yet")
+    config = wire.child(root, "HostedZoneConfig")
+    private = (wire.text(config, "PrivateZone") or "false").lower() == "true"
+    zone, submitted = await service.create_zone(
+        tenant,
+        wire.text(root, "Name", required=True) or "",
+        wire.text(root, "CallerReference", required=True) or "",
+        wire.text(config, "Comment") or "",
+        private,
+        wire.vpc_of(root),
+    )
+    xml = wire.writer("CreateHostedZoneResponse")
+    wire.write_zone(xml, zone)
+    wire.change_info(xml, submitted)
+    if zone.private:
+        region, vpc_id = zone.vpcs[0]
+        xml.open("VPC")
+        xml.element("VPCRegion", region)
+        xml.element("VPCId", vpc_id)
+        xml.close("VPC")
+    else:
+        wire.write_delegation(xml, zone)
+    return wire.answer(xml, 201, f"/2013-04-01/hostedzone/{zone.zone_id}")
+
+
+async def get_hosted_zone(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    zone = await service.zone(tenant, op.zone_id)
+    xml = wire.writer("GetHostedZoneResponse")
+    wire.write_zone(xml, zone)
+    if zone.private:
+        wire.write_vpcs(xml, zone.vpcs)
+    else:
+        wire.write_delegation(xml, zone)
+    return wire.answer(xml)
+
+
+async def list_hosted_zones(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    if query.get("delegationsetid"):
+        raise Route53WireError("InvalidInput", "Reusable delegation sets are not supported yet")
+    limit = _max_items(query, _MAX_ITEMS)
+    zones, next_marker = await service.list_zones(tenant, query.get("marker"), limit)
+    wanted = query.get("hostedzonetype")
+    if wanted == "PrivateHostedZone":
+        zones = [z for z in zones if z.private]
+    xml = wire.writer("ListHostedZonesResponse")
+    xml.open("HostedZones")
+    for zone in zones:
+        wire.write_zone(xml, zone)
+    xml.close("HostedZones")
+    xml.element("Marker", query.get("marker", ""))
+    xml.element("IsTruncated", next_marker is not None)
+    xml.element("NextMarker", next_marker)
+    xml.element("MaxItems", limit)
+    return wire.answer(xml)
+
+
+async def list_hosted_zones_by_name(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    limit = _max_items(query, _MAX_ITEMS)
+    zones, more = await service.list_by_name(
+        tenant, query.get("dnsname"), query.get("hostedzoneid"), limit
+    )
+    xml = wire.writer("ListHostedZonesByNameResponse")
+    xml.open("HostedZones")
+    for zone in zones:
+        wire.write_zone(xml, zone)
+    xml.close("HostedZones")
+    xml.element("DNSName", query.get("dnsname"))
+    xml.element("HostedZoneId", query.get("hostedzoneid"))
+    xml.element("IsTruncated", more is not None)
+    if more is not None:
+        xml.element("NextDNSName", more[0])
+        xml.element("NextHostedZoneId", more[1])
+    xml.element("MaxItems", limit)
+    return wire.answer(xml)
+
+
+async def get_hosted_zone_count(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    xml = wire.writer("GetHostedZoneCountResponse")
+    xml.element("HostedZoneCount", len(await service.store.zones(tenant)))
+    return wire.answer(xml)
+
+
+async def delete_hosted_zone(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    submitted = await service.delete_zone(tenant, op.zone_id)
+    xml = wire.writer("DeleteHostedZoneResponse")
+    wire.change_info(xml, submitted)
+    return wire.answer(xml)
+
+
+async def update_hosted_zone_comment(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "UpdateHostedZoneCommentRequest")
+    zone = await service.update_comment(tenant, op.zone_id, wire.text(root, "Comment") or "")
+    xml = wire.writer("UpdateHostedZoneCommentResponse")
+    wire.write_zone(xml, zone)
+    return wire.answer(xml)
+
+
+async def change_resource_record_sets(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "ChangeResourceRecordSetsRequest")
+    changes = wire.parse_changes(root)
+    submitted = await service.change_records(tenant, op.zone_id, changes)
+    batch = wire.child(root, "ChangeBatch")
+    xml = wire.writer("ChangeResourceRecordSetsResponse")
+    wire.change_info(xml, submitted, wire.text(batch, "Comment"))
+    return wire.answer(xml)
+
+
+async def list_resource_record_sets(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    if query.get("identifier"):
+        raise Route53WireError(
+            "InvalidInput", "Routing policies other than simple are not supported yet"
+        )
+    limit = _max_items(query, _MAX_RECORDS)
+    records, more = await service.list_records(
+        tenant, op.zone_id, query.get("name"), query.get("type"), limit
+    )
+    xml = wire.writer("ListResourceRecordSetsResponse")
+    xml.open("ResourceRecordSets")
+    for record in records:
+        wire.write_record(xml, record)
+    xml.close("ResourceRecordSets")
+    xml.element("IsTruncated", more is not None)
+    if more is not None:
+        xml.element("NextRecordName", display_name(more.name))
+        xml.element("NextRecordType", more.type)
+    xml.element("MaxItems", limit)
+    return wire.answer(xml)
+
+
+async def get_change(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    submitted = await service.change_submitted(tenant, op.change_id)
+    xml = wire.writer("GetChangeResponse")
+    wire.change_info(xml, Submitted(op.change_id, submitted))
+    return wire.answer(xml)
+
+
+async def change_tags(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "ChangeTagsForResourceRequest")
+    add = [
+        (wire.text(t, "Key", required=True) or "", wire.text(t, "Value") or "")
+        for t in wire.children(wire.child(root, "AddTags"), "Tag")
+    ]
+    remove = [
+        (k.text or "").strip() for k in wire.children(wire.child(root, "RemoveTagKeys"), "Key")
+    ]
+    await service.change_tags(tenant, op.zone_id, add, remove)
+    return wire.answer(wire.writer("ChangeTagsForResourceResponse"))
+
+
+async def list_tags(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    zone = await service.zone(tenant, op.zone_id)
+    xml = wire.writer("ListTagsForResourceResponse")
+    xml.open("ResourceTagSet")
+    xml.element("ResourceType", "hostedzone")
+    xml.element("ResourceId", zone.zone_id)
+    xml.open("Tags")
+    for key, value in zone.tags:
+        xml.open("Tag")
+        xml.element("Key", key)
+        xml.element("Value", value)
+        xml.close("Tag")
+    xml.close("Tags")
+    xml.close("ResourceTagSet")
+    return wire.answer(xml)
+
+
+async def associate_vpc(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "AssociateVPCWithHostedZoneRequest")
+    vpc = wire.vpc_of(root)
+    if vpc is None:
+        raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
+    submitted = await service.associate(tenant, op.zone_id, vpc)
+    xml = wire.writer("AssociateVPCWithHostedZoneResponse")
+    wire.change_info(xml, submitted, wire.text(root, "Comment"))
+    return wire.answer(xml)
+
+
+async def disassociate_vpc(
+    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
+) -> Response:
+    root = wire.document(body, "DisassociateVPCFromHostedZoneRequest")
+    vpc = wire.vpc_of(root)
+    if vpc is None:
+        raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
+    submitted = await service.disassociate(tenant, op.zone_id, vpc)
+    xml = wire.writer("DisassociateVPCFromHostedZoneResponse")
+    wire.change_info(xml, submitted, wire.text(root, "Comment"))
+    return wire.answer(xml)
+
+
+HANDLERS: Final[dict[str, Handler]] = {
+    "CreateHostedZone": create_hosted_zone,
+    "GetHostedZone": get_hosted_zone,
+    "ListHostedZones": list_hosted_zones,
+    "ListHostedZonesByName": list_hosted_zones_by_name,
+    "GetHostedZoneCount": get_hosted_zone_count,
+    "DeleteHostedZone": delete_hosted_zone,
+    "UpdateHostedZoneComment": update_hosted_zone_comment,
+    "ChangeResourceRecordSets": change_resource_record_sets,
+    "ListResourceRecordSets": list_resource_record_sets,
+    "GetChange": get_change,
+    "ChangeTagsForResource": change_tags,
+    "ListTagsForResource": list_tags,
+    "AssociateVPCWithHostedZone": associate_vpc,
+    "DisassociateVPCFromHostedZone": disassociate_vpc,
+}

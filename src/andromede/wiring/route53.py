@@ -1,0 +1,104 @@
+"""Amazon Route 53's wiring (decision 0280): the service over the metadata database with the
+settings' bounds and name servers, a private zone's VPC checked against the compute
+service's VPCs of the account (in this gateway's Region), and its REST-XML app put into
+``apis`` under ``route53``, the SigV4 service its calls are signed for."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import UTC, datetime
+from typing import Final
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.compute.service import ComputeService
+from andromede.db.database import Database
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.service import IdentityService
+from andromede.route53.service import Route53Limits, Route53Service
+from andromede.route53.store import ZoneStore
+from andromede.route53.store_sql import SqlZoneStore
+from andromede.route53api.app import Route53App
+from andromede.settings import Settings
+
+__all__ = ["HOSTED_ZONES", "bill_hosted_zones", "route53_api", "route53_limits"]
+
+log = logging.getLogger(__name__)
+
+HOSTED_ZONES: Final = "route53.hosted-zones"
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def route53_limits(settings: Settings) -> Route53Limits:
+    return Route53Limits(
+        name_servers=settings.route53_name_servers,
+        max_hosted_zones=settings.route53_max_hosted_zones,
+        max_changes=settings.route53_max_changes,
+        max_records=settings.route53_max_record_sets,
+    )
+
+
+async def bill_hosted_zones(
+    store: ZoneStore, billing: BillingService, region: str, now: float
+) -> int:
+    """Count a zone-month in ``route53.hosted-zones`` for each zone not yet billed for the
+    month of ``now`` (UTC), as AWS bills a hosted zone: once for the month it is made in, then
+    once each month it is still held, not pro rata. The store's claim makes each zone billed
+    once a month whichever gateways sweep."""
+    month = int(datetime.fromtimestamp(now, UTC).strftime("%Y%m"))
+    claimed = await store.claim_billing(month)
+    for tenant_id, _ in claimed:
+        billing.count(tenant_id, region, HOSTED_ZONES, 1)
+    return len(claimed)
+
+
+async def _billing_sweeps(
+    store: ZoneStore, billing: BillingService, region: str, interval: float
+) -> None:
+    while True:
+        try:
+            await bill_hosted_zones(store, billing, region, time.time())
+        except Exception:  # a failed sweep is tried again at the next one
+            log.exception("Route 53: the hosted zones could not be billed")
+        await asyncio.sleep(interval)
+
+
+def route53_api(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    db: Database,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    compute: ComputeService | None,
+    billing: BillingService | None = None,
+    background: list[asyncio.Task[None]] | None = None,
+) -> Callable[[str], Awaitable[int]]:
+    """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
+    (its zones and changes); with ``billing``, the hosted zones' monthly sweep (every
+    ``billing_sample_interval``) started into ``background``."""
+
+    async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
+        if compute is None or region != settings.region:
+            return False
+        return await compute.owns_vpc(tenant_id, vpc_id)
+
+    store = SqlZoneStore(db)
+    service = Route53Service(
+        store,
+        route53_limits(settings),
+        vpc_exists,
+        vpcs_changed=None if compute is None else compute.push_vpc_dns,
+    )
+    if compute is not None:
+        # The VPC resolvers answer the private zones associated with their VPC (0280).
+        compute.private_zones = service.vpc_zones
+    apis[Route53App.name] = Route53App(service, identity, audit, settings, rate_limiter)
+    if billing is not None and background is not None:
+        sweeps = _billing_sweeps(store, billing, settings.region, settings.billing_sample_interval)
+        background.append(asyncio.create_task(sweeps, name="route53-billing"))
+    return store.forget_tenant

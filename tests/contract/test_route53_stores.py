@@ -1,0 +1,90 @@
+"""Decision 0280's zone store over every implementation (memory, SQLite, PostgreSQL): a zone
+kept with its record sets, tags and VPCs as written; one caller reference an account;
+compare-and-set writes and deletes (a stale version refused); private zones found by VPC;
+changes kept by id; a closed tenant's zones forgotten."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.route53.errors import ZoneChanged
+from andromede.route53.memory import MemoryZoneStore
+from andromede.route53.model import HostedZone, RecordSet, made_records
+from andromede.route53.store import ZoneStore
+from andromede.route53.store_sql import SqlZoneStore
+from support.store_backends import BACKENDS, backend_database
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ZoneStore]:
+    async with backend_database(request, tmp_path) as db:
+        yield MemoryZoneStore() if db is None else SqlZoneStore(db)
+
+
+def zone(zone_id: str, tenant_id: str = "000000000001", **fields: object) -> HostedZone:
+    made = HostedZone(
+        tenant_id=tenant_id,
+        zone_id=zone_id,
+        name="example.com.",
+        caller_reference=f"ref-{zone_id}",
+        comment="shop",
+        private=False,
+        created=1_800_000_000_000,
+        tags=(("team", "web"),),
+        records=made_records("example.com.", ("ns1.example.net",)),
+    )
+    return dataclasses.replace(made, **fields)  # type: ignore[arg-type]
+
+
+async def test_kept_as_written_and_replaced_by_version(store: ZoneStore) -> None:
+    first = zone("Z1")
+    await store.create(first)
+    assert await store.get("000000000001", "Z1") == first
+    assert await store.get("000000000002", "Z1") is None
+    assert await store.by_reference("000000000001", "ref-Z1") == first
+    with pytest.raises(ZoneChanged):
+        await store.create(zone("Z9", caller_reference="ref-Z1"))
+    www = RecordSet("www.example.com.", "A", 60, ("192.0.2.1", "192.0.2.2"))
+    second = first.replaced(records=(*first.records, www), comment="new")
+    await store.replace(second)
+    assert await store.get("000000000001", "Z1") == second
+    with pytest.raises(ZoneChanged):
+        await store.replace(first.replaced(comment="stale"))
+    with pytest.raises(ZoneChanged):
+        await store.delete("000000000001", "Z1", first.version)
+    await store.delete("000000000001", "Z1", second.version)
+    assert await store.get("000000000001", "Z1") is None
+
+
+async def test_private_zones_by_vpc_changes_and_forgetting(store: ZoneStore) -> None:
+    private = zone("Z2", private=True, vpcs=(("eu-fr-1", "vpc-1"),))
+    await store.create(private)
+    await store.create(zone("Z3", tenant_id="000000000002"))
+    assert [z.zone_id for z in await store.with_vpc("vpc-1")] == ["Z2"]
+    await store.replace(private.replaced(vpcs=(("eu-fr-1", "vpc-2"),)))
+    assert await store.with_vpc("vpc-1") == []
+    assert [z.zone_id for z in await store.with_vpc("vpc-2")] == ["Z2"]
+    await store.add_change("000000000001", "C1", 42)
+    assert await store.change("000000000001", "C1") == 42
+    assert await store.change("000000000002", "C1") is None
+    assert [z.zone_id for z in await store.zones("000000000001")] == ["Z2"]
+    assert await store.forget_tenant("000000000001") == 1
+    assert await store.zones("000000000001") == []
+    assert await store.with_vpc("vpc-2") == []
+    assert await store.change("000000000001", "C1") is None
+    assert [z.zone_id for z in await store.zones("000000000002")] == ["Z3"]
+
+
+async def test_each_zone_is_claimed_for_billing_once_a_month(store: ZoneStore) -> None:
+    await store.create(zone("Z1"))
+    await store.create(zone("Z2", tenant_id="000000000002"))
+    assert await store.claim_billing(202612) == [("000000000001", "Z1"), ("000000000002", "Z2")]
+    assert await store.claim_billing(202612) == []
+    await store.create(zone("Z3"))
+    assert await store.claim_billing(202612) == [("000000000001", "Z3")]
+    await store.delete("000000000001", "Z1", 1)
+    assert await store.claim_billing(202701) == [("000000000001", "Z3"), ("000000000002", "Z2")]

@@ -1,0 +1,82 @@
+"""Route 53 end to end (decision 0280), on the session's ``andromede serve`` (no server of its
+own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` prefixes taken off,
+its signing) makes a zone, writes and lists its records, waits for its change with botocore's
+``resource_record_sets_changed`` waiter, and deletes it; the aws CLI lists and reads it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+
+def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) -> None:
+    tenant = new_tenant(server, "route53-e2e")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    made = route53.create_hosted_zone(Name="e2e.example.", CallerReference="e2e-1")
+    zone_id = made["HostedZone"]["Id"]
+    assert zone_id.startswith("/hostedzone/Z")
+    changed = route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "www.e2e.example",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.10"}],
+                    },
+                }
+            ]
+        },
+    )
+    waiter = route53.get_waiter("resource_record_sets_changed")
+    waiter.wait(Id=changed["ChangeInfo"]["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+    records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert [(r["Name"], r["Type"]) for r in records] == [
+        ("e2e.example.", "NS"), ("e2e.example.", "SOA"), ("www.e2e.example.", "A")
+    ]  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        route53.delete_hosted_zone(Id=zone_id)
+    assert refused.value.response["Error"]["Code"] == "HostedZoneNotEmpty"
+
+    # The admin's CLI sees only its own zones; the tenant's zone is not its.
+    aws = aws_cli(server, tmp_path)
+    listed = json.loads(aws("route53", "list-hosted-zones").stdout)["HostedZones"]
+    assert zone_id not in [z["Id"] for z in listed]
+    own = json.loads(
+        aws("route53", "create-hosted-zone", "--name", "cli.example", "--caller-reference",
+            "cli-1").stdout
+    )["HostedZone"]["Id"]  # fmt: skip
+    shown = json.loads(aws("route53", "get-hosted-zone", "--id", own).stdout)
+    assert shown["HostedZone"]["Name"] == "cli.example."
+    aws("route53", "delete-hosted-zone", "--id", own)
+
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "DELETE",
+                    "ResourceRecordSet": {
+                        "Name": "www.e2e.example.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.10"}],
+                    },
+                }
+            ]
+        },
+    )
+    route53.delete_hosted_zone(Id=zone_id)

@@ -1,0 +1,189 @@
+"""Route 53's REST-XML app in process (decision 0280): Route53App over the in-memory identity
+store and a zone store (memory by default), calls made through botocore's own ``route53``
+model (its rest-xml serializer and parser, the parameters validated first, the
+``/hostedzone/`` prefixes taken off ids as botocore's handler does), signed with SigV4 for
+service ``route53`` in ``us-east-1``. The account's VPCs are a set the test fills."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import unquote, urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HeadersDict
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.route53.memory import MemoryZoneStore
+from andromede.route53.service import Route53Limits, Route53Service
+from andromede.route53.store import ZoneStore
+from andromede.route53api.app import Route53App
+from andromede.settings import Settings
+from support.json_client import Signers
+
+MODEL: Final = botocore.session.get_session().get_service_model("route53")
+NAME_SERVERS: Final = ("ns1.dns.example.net", "ns2.dns.example.net")
+_ID_PARAMS: Final = ("Id", "HostedZoneId", "ResourceId")
+
+
+@dataclass
+class CallFailed(Exception):
+    status: int
+    code: str
+    message: str
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class World(Signers):
+    app: Route53App
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    service: Route53Service
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    vpcs: set[tuple[str, str, str]] = field(default_factory=set)  # tenant, region, VPC id
+
+    async def raw(self, method: str, path: str, body: bytes = b"", query: str = "") -> Reply:
+        url = f"https://route53.amazonaws.com{path}" + (f"?{query}" if query else "")
+        request = AWSRequest(method=method, url=url, data=body)
+        if self.credentials is not None:
+            SigV4Auth(self.credentials, "route53", "us-east-1").add_auth(request)
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": unquote(path),
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "scheme": "https",
+            "client": ("127.0.0.1", 50000),
+            "headers": [(b"host", b"route53.amazonaws.com")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in request.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        assert headers["x-amzn-requestid"]
+        return Reply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it, parsed by botocore's rest-xml parser; a failure
+        raises :class:`CallFailed`."""
+        for name in _ID_PARAMS:
+            if isinstance(params.get(name), str):
+                params[name] = params[name].rsplit("/", 1)[-1]
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("rest-xml").serialize_to_request(params, model)
+        query = urlencode(request["query_string"], doseq=True)
+        body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
+        reply = await self.raw(request["method"], request["url_path"], body, query)
+        parsed = create_parser("rest-xml").parse(
+            {
+                "status_code": reply.status,
+                "headers": HeadersDict(reply.headers),
+                "body": reply.body,
+            },
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> CallFailed:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc
+        raise AssertionError(f"{operation} did not fail")
+
+    async def zone(self, name: str = "example.com", **params: Any) -> str:
+        made = await self.client(
+            "CreateHostedZone", Name=name, CallerReference=f"ref-{name}-{len(params)}", **params
+        )
+        return str(made["HostedZone"]["Id"])
+
+    async def change(self, zone_id: str, *changes: tuple[str, str, str, int, list[str]]) -> Any:
+        return await self.client(
+            "ChangeResourceRecordSets",
+            HostedZoneId=zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": action,
+                        "ResourceRecordSet": {
+                            "Name": name,
+                            "Type": kind,
+                            "TTL": ttl,
+                            "ResourceRecords": [{"Value": v} for v in values],
+                        },
+                    }
+                    for action, name, kind, ttl, values in changes
+                ]
+            },
+        )
+
+
+async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region="eu-fr-1")
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    vpcs: set[tuple[str, str, str]] = set()
+
+    async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
+        return (tenant_id, region, vpc_id) in vpcs
+
+    service = Route53Service(
+        store or MemoryZoneStore(),
+        Route53Limits(name_servers=NAME_SERVERS, max_hosted_zones=5, max_changes=10),
+        vpc_exists,
+    )
+    try:
+        yield World(
+            Route53App(service, identity, audit, settings),
+            identity,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+            service,
+            audit_store,
+            audit,
+            vpcs,
+        )
+    finally:
+        await audit.close()

@@ -1,0 +1,105 @@
+"""Decision 0280's wiring: Route 53's calls routed by their credential scope (service
+``route53``, signed for ``us-east-1``), the app over the database with the settings' bounds
+and name servers, no VPC without the compute service, and a closed tenant's zones
+forgotten."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.api_routing import api_service
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.billing.model import parse_month
+from andromede.billing.service import BillingService
+from andromede.billing.store import MemoryBillingStore
+from andromede.db.database import open_database
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.route53.errors import InvalidChangeBatch, InvalidVPCId, TooManyHostedZones
+from andromede.route53.model import Change, RecordSet
+from andromede.route53.store_sql import SqlZoneStore
+from andromede.route53api.app import Route53App
+from andromede.settings import Settings
+from andromede.wiring.route53 import bill_hosted_zones, route53_api
+from support.schema import migrated_sqlite
+
+
+def test_route53_calls_are_routed_by_their_credential_scope() -> None:
+    signed = {
+        "type": "http", "path": "/2013-04-01/hostedzone", "query_string": b"",
+        "headers": [(b"authorization", b"AWS4-HMAC-SHA256 Credential=AK/20261206/us-east-1/"
+                     b"route53/aws4_request, SignedHeaders=host, Signature=00")],
+    }  # fmt: skip
+    assert api_service(signed) == "route53"
+
+
+async def test_serve_wires_route53_over_the_database(tmp_path: Path) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        region="eu-fr-1",
+        route53_name_servers=("a.ns.example",),
+        route53_max_hosted_zones=1,
+        route53_max_changes=2,
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    apis: dict[str, Any] = {}
+    forget = route53_api(apis, settings, db, identity, audit, None, None)
+    try:
+        app = apis["route53"]
+        assert isinstance(app, Route53App) and isinstance(app.service.store, SqlZoneStore)
+        zone, _ = await app.service.create_zone("111111111111", "a.example", "r", "", False, None)
+        ns = next(r for r in zone.records if r.type == "NS")
+        assert ns.values == ("a.ns.example.",)
+        with pytest.raises(TooManyHostedZones):
+            await app.service.create_zone("111111111111", "b.example", "s", "", False, None)
+        with pytest.raises(InvalidVPCId):
+            await app.service.create_zone(
+                "222222222222", "c.example", "t", "", True, ("eu-fr-1", "vpc-1")
+            )
+        record = RecordSet("w.a.example.", "A", 60, ("192.0.2.1",))
+        with pytest.raises(InvalidChangeBatch, match="limit of 2 exceeded"):
+            await app.service.change_records(
+                "111111111111", zone.zone_id, [Change("UPSERT", record)] * 3
+            )
+        assert await forget("111111111111") == 1
+        assert await app.service.store.zones("111111111111") == []
+    finally:
+        await audit.close()
+        await db.close()
+
+
+async def test_hosted_zones_are_billed_a_zone_month_each_month(tmp_path: Path) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(data_dir=tmp_path / "data", region="eu-fr-1")
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    billing = BillingService(MemoryBillingStore(), region="eu-fr-1", instance_types=[])
+    apis: dict[str, Any] = {}
+    route53_api(apis, settings, db, identity, audit, None, None)
+    try:
+        app = apis["route53"]
+        for name in ("a.example", "b.example"):
+            await app.service.create_zone("111111111111", name, name, "", False, None)
+        store = app.service.store
+        december, january = 1_796_083_200.0, 1_798_761_600.0  # 2026-12-01, 2027-01-01 UTC
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", december) == 2
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", december + 86400) == 0
+        assert await bill_hosted_zones(store, billing, "eu-fr-1", january) == 2
+        await billing.flush()
+        month = parse_month(time.strftime("%Y-%m", time.gmtime()))
+        report = await billing.usage_report("111111111111", month)
+        billed = sum(line.quantity for line in report.lines if line.meter == "route53.hosted-zones")
+        assert billed == 4  # counted in the hour of the sweep
+    finally:
+        await billing.close()
+        await audit.close()
+        await db.close()
