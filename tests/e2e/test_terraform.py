@@ -1077,6 +1077,84 @@ resource "aws_lb_listener" "shop" {
 }
 output "shop_arn" { value = aws_lb.shop.arn }
 output "default_vpc" { value = data.aws_vpc.default.id }
+# A public Route 53 zone with an A record of two addresses and a TXT record (decision 0280).
+resource "aws_route53_zone" "shop" {
+  name    = "%(bucket)s.example.org"
+  comment = "The shop's public names"
+  tags    = { team = "web" }
+}
+resource "aws_route53_record" "www" {
+  zone_id = aws_route53_zone.shop.zone_id
+  name    = "www.%(bucket)s.example.org"
+  type    = "A"
+  ttl     = 300
+  records = ["192.0.2.10", "192.0.2.11"]
+}
+resource "aws_route53_record" "verification" {
+  zone_id = aws_route53_zone.shop.zone_id
+  name    = "%(bucket)s.example.org"
+  type    = "TXT"
+  ttl     = 60
+  records = ["v=spf1 -all"]
+}
+output "zone_id" { value = aws_route53_zone.shop.zone_id }
+# Step Functions (decision 0271): an activity, and a state machine that passes an order on
+# to a queue as a role trusting states.amazonaws.com.
+resource "aws_sfn_activity" "review" {
+  name = "%(bucket)s-review"
+  tags = { team = "orders" }
+}
+resource "aws_iam_role" "states" {
+  name = "%(bucket)s-states"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "states.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_iam_role_policy" "states" {
+  name = "send"
+  role = aws_iam_role.states.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "sqs:SendMessage"
+      Resource = aws_sqs_queue.big_orders.arn
+    }]
+  })
+}
+resource "aws_sfn_state_machine" "orders" {
+  depends_on = [aws_iam_role_policy.states]
+  name       = "%(bucket)s-orders"
+  role_arn   = aws_iam_role.states.arn
+  definition = jsonencode({
+    StartAt = "Stamp"
+    States = {
+      Stamp = {
+        Type       = "Pass"
+        Result     = { source = "terraform" }
+        ResultPath = "$.stamp"
+        Next       = "Send"
+      }
+      Send = {
+        Type     = "Task"
+        Resource = "arn:aws:states:::sqs:sendMessage"
+        Parameters = {
+          QueueUrl        = aws_sqs_queue.big_orders.url
+          "MessageBody.$" = "$"
+        }
+        End = true
+      }
+    }
+  })
+  tags = { team = "orders" }
+}
+output "activity_arn" { value = aws_sfn_activity.review.id }
+output "state_machine_arn" { value = aws_sfn_state_machine.orders.arn }
 """
 )
 
@@ -1521,6 +1599,40 @@ def test_terraform_applies_converges_and_destroys(
     [listener] = elb.describe_listeners(LoadBalancerArn=outputs["shop_arn"])["Listeners"]
     assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "503"
 
+    # aws_route53_zone and _record (decision 0280): public, commented, tagged; the A record's
+    # two addresses and the TXT record quoted as DNS carries it.
+    route53 = client_for(server, "route53", *server.credentials())
+    zone = route53.get_hosted_zone(Id=outputs["zone_id"])["HostedZone"]
+    assert (zone["Name"], zone["Config"]) == (
+        f"{bucket}.example.org.",
+        {"Comment": "The shop's public names", "PrivateZone": False},
+    )
+    zone_tags = route53.list_tags_for_resource(
+        ResourceType="hostedzone", ResourceId=outputs["zone_id"]
+    )
+    assert zone_tags["ResourceTagSet"]["Tags"] == [{"Key": "team", "Value": "web"}]
+    record_sets = route53.list_resource_record_sets(HostedZoneId=outputs["zone_id"])
+    records = {
+        (r["Name"], r["Type"]): sorted(v["Value"] for v in r["ResourceRecords"])
+        for r in record_sets["ResourceRecordSets"]
+        if r["Type"] in ("A", "TXT")
+    }
+    assert records == {
+        (f"www.{bucket}.example.org.", "A"): ["192.0.2.10", "192.0.2.11"],
+        (f"{bucket}.example.org.", "TXT"): ['"v=spf1 -all"'],
+    }
+    # aws_sfn_activity and _state_machine (decision 0271): the definition as written, run to
+    # the queue.
+    states = client_for(server, "stepfunctions", *server.credentials())
+    activity = states.describe_activity(activityArn=outputs["activity_arn"])
+    assert activity["name"] == f"{bucket}-review"
+    machine = states.describe_state_machine(stateMachineArn=outputs["state_machine_arn"])
+    assert (machine["type"], machine["status"]) == ("STANDARD", "ACTIVE")
+    assert json.loads(machine["definition"])["States"]["Send"]["Resource"] == (
+        "arn:aws:states:::sqs:sendMessage"
+    )
+    assert machine["roleArn"].endswith(f":role/{bucket}-states")
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -1572,6 +1684,13 @@ def test_terraform_applies_converges_and_destroys(
     with pytest.raises(ClientError) as unbalanced:
         elb.describe_load_balancers(LoadBalancerArns=[outputs["shop_arn"]])
     assert unbalanced.value.response["Error"]["Code"] == "LoadBalancerNotFound"
+    with pytest.raises(ClientError) as unzoned:
+        route53.get_hosted_zone(Id=outputs["zone_id"])
+    assert unzoned.value.response["Error"]["Code"] == "NoSuchHostedZone"
+    activities = states.list_activities()["activities"]
+    assert [a for a in activities if bucket in a["name"]] == []
+    machines = states.list_state_machines()["stateMachines"]
+    assert [m for m in machines if bucket in m["name"]] == []
 
 
 BACKEND = """

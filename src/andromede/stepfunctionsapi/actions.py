@@ -152,6 +152,15 @@ async def list_state_machines(call: StatesCall) -> dict[str, Any]:
     return listed
 
 
+async def list_state_machine_versions(call: StatesCall) -> dict[str, Any]:
+    """A machine's published versions: none, since publishing is refused (decision 0271) —
+    but the call is answered, as Terraform's provider lists them on every read of a machine."""
+    found = await _machine(call, "ListStateMachineVersions")
+    if found is None:
+        await call.machines.get(call.tenant_id, call.params.get("stateMachineArn"))
+    return {"stateMachineVersions": []}
+
+
 async def validate_state_machine_definition(call: StatesCall) -> dict[str, Any]:
     call.resources.append("*")
     await call.authorise("states:ValidateStateMachineDefinition", "*", {})
@@ -233,6 +242,7 @@ ACTIONS: Final[dict[str, Handler]] = {
     "UpdateStateMachine": update_state_machine,
     "DeleteStateMachine": delete_state_machine,
     "ListStateMachines": list_state_machines,
+    "ListStateMachineVersions": list_state_machine_versions,
     "ValidateStateMachineDefinition": validate_state_machine_definition,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,

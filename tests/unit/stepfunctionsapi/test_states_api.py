@@ -252,3 +252,14 @@ async def test_iam_decides_and_calls_are_audited(world: World) -> None:
     assert ("states:CreateStateMachine", arn, "success") in events
     assert ("states:DescribeStateMachine", arn, "failure") in events
     assert not any(HELLO in resource for _, resource, _ in events)
+
+
+async def test_a_machines_versions_are_listed_and_there_are_none(world: World) -> None:
+    # Terraform's aws_sfn_state_machine lists them on every read; publishing is refused.
+    arn = (await make(world))["stateMachineArn"]
+    listed = await world.client("ListStateMachineVersions", stateMachineArn=arn)
+    assert listed["stateMachineVersions"] == []
+    await world.fails("CreateStateMachine", "ValidationException", name="v", definition=HELLO,
+                      roleArn=await world.role("v-role"), publish=True)  # fmt: skip
+    await world.client("DeleteStateMachine", stateMachineArn=arn)
+    await world.fails("ListStateMachineVersions", "StateMachineDoesNotExist", stateMachineArn=arn)
