@@ -160,6 +160,11 @@ async def test_a_stream_created_listed_changed_and_deleted(console: ConsoleHarne
         assert tagged.status_code == untagged.status_code == 303
         tags = await kinesis(console, client, "ListTagsForStream", {"StreamName": "clicks"})
         assert tags["Tags"] == [{"Key": "env", "Value": "prod"}]
+        shown = (await client.get("/kinesis/clicks")).text  # forms.html's tag_editor
+        listed = shown.split('<ul id="stream-tags">', 1)[1].split("</ul>", 1)[0]
+        assert "<code>env=prod</code>" in listed
+        assert 'action="/console/kinesis/clicks/untag"' in listed
+        assert 'id="tag-form"' in shown and 'action="/console/kinesis/clicks/tag"' in shown
 
         # In French, the same page.
         french = await client.get("/kinesis/clicks", headers={"accept-language": "fr"})
