@@ -240,3 +240,40 @@ async def test_no_route53_served_and_a_user_without_permission(console: ConsoleH
         assert (await log_in(client, "admin", "reader")).status_code == 303
         page = await client.get("/hosted-zones")
         assert page.status_code == 403 and "(AccessDenied)" in alert(page)
+
+
+async def test_zones_and_record_sets_in_pages(tmp_path: Path) -> None:
+    """Pages of two: the zones' next page by ListHostedZones' marker, the records' by
+    ListResourceRecordSets' next name and type."""
+    async with (
+        console_harness(tmp_path, console_page_size=2) as console,
+        console.client() as client,
+    ):
+        await sign_in_root(console, client)
+        token = csrf_of(await client.get("/hosted-zones"))
+        zones = []
+        for name in ("a.example", "b.example", "c.example"):
+            made = await client.post(
+                "/hosted-zones", data={"csrf": token, "name": name, "visibility": "public"}
+            )
+            zones.append(_zone_id(made))
+        first = await client.get("/hosted-zones")
+        listed = re.findall(r'<tr class="hosted-zone" id="zone-([^"]+)">', first.text)
+        link = re.search(r'href="([^"]+)" rel="next" id="zones-next"', first.text)
+        assert len(listed) == 2 and link is not None
+        rest = await client.get(unescape(link.group(1)).removeprefix("/console"))
+        listed += re.findall(r'<tr class="hosted-zone" id="zone-([^"]+)">', rest.text)
+        assert sorted(listed) == sorted(zones) and 'id="zones-next"' not in rest.text
+        record = {"csrf": token, "name": "www", "type": "A", "ttl": "300",
+                  "values": "192.0.2.1", "change": "CREATE"}  # fmt: skip
+        made = await client.post(f"/hosted-zones/{zones[0]}/record", data=record)
+        assert made.status_code == 303, alert(made)
+        page = await client.get(f"/hosted-zones/{zones[0]}")
+        shown = re.findall(r'<tr class="record" id="record-([^"]+)">', page.text)
+        link = re.search(r'href="([^"]+)" rel="next" id="records-next"', page.text)
+        assert len(shown) == 2 and link is not None
+        rest = await client.get(unescape(link.group(1)).removeprefix("/console"))
+        shown += re.findall(r'<tr class="record" id="record-([^"]+)">', rest.text)
+        assert sorted(shown) == [
+            "a.example.-NS", "a.example.-SOA", "www.a.example.-A",
+        ]  # fmt: skip
