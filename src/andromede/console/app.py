@@ -228,7 +228,8 @@ class Console:
         Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
         ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
         (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store), ``acm``
-        (Certificate Manager):
+        (Certificate Manager), ``dynamodb``, ``pipes`` (EventBridge Pipes), ``states`` (Step
+        Functions), ``route53`` (Route 53 hosted zones):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):

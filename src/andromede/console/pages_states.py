@@ -221,11 +221,8 @@ async def _machine_page(
             else:
                 executions = listed.rows
                 if listed.next_token:
-                    query = (
-                        {"status": wanted, "token": listed.next_token}
-                        if wanted
-                        else {"token": listed.next_token}
-                    )
+                    query = {"status": wanted} if wanted else {}
+                    query["token"] = listed.next_token
                     next_href = f"{machine_url(name)}?{urlencode(query)}#executions"
             try:
                 tags = await wire.tags(origin, principal, machine.arn)

@@ -236,6 +236,11 @@ async def test_no_route53_served_and_a_user_without_permission(console: ConsoleH
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
         finally:
             wires.route53 = kept
+    async with console.client(**{"accept-language": "fr"}) as client:
+        assert (await log_in(client, "admin", "root")).status_code == 303
+        french = await client.get("/hosted-zones")
+        assert "<h1>Zones hébergées Route 53</h1>" in french.text
+        assert "Créer une zone hébergée" in french.text
     async with console.client() as client:
         assert (await log_in(client, "admin", "reader")).status_code == 303
         page = await client.get("/hosted-zones")

@@ -246,6 +246,11 @@ async def test_a_server_without_step_functions_says_so_and_a_stranger_is_refused
             assert "serves no AWS Step Functions" in alert(page)
         finally:
             wires.states = kept
+    async with console.client(**{"accept-language": "fr"}) as client:
+        assert (await log_in(client, "admin", "root")).status_code == 303
+        french = await client.get("/state-machines")
+        assert "<h1>Machines à états Step Functions</h1>" in french.text
+        assert "Créer une machine à états" in french.text
     async with console.client() as client:
         assert (await log_in(client, "admin", "reader")).status_code == 303
         page = await client.get("/state-machines")
