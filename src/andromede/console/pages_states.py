@@ -2,8 +2,9 @@
 list (name, type, created; pages of ``console_page_size``), a machine's creation (name,
 STANDARD or EXPRESS, its definition as JSON, a role among the account's, tags), and a machine's
 page (its definition, role, logging and tags; its executions filtered by status, in pages; an
-execution started with a name and a JSON input; the definition or role updated; the machine
-deleted after a ticked box) — Step Functions' own calls as the signed-in principal
+execution started with a name and a JSON input; the definition or role updated; its logging
+level, execution data and log group among the account's changed; the machine deleted after a
+ticked box) — Step Functions' own calls as the signed-in principal
 (``wire_states.StatesWire``), so its IAM decisions (``states:<Action>``, ``iam:PassRole``),
 checks, audit and words answer them.
 
@@ -46,13 +47,22 @@ from andromede.console.wire_states import (
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["EXECUTION_STATUSES", "MACHINE_TYPES", "ROUTES", "machine_arn", "machine_url"]
+__all__ = [
+    "EXECUTION_STATUSES",
+    "LOG_LEVELS",
+    "MACHINE_TYPES",
+    "ROUTES",
+    "machine_arn",
+    "machine_url",
+]
 
 MACHINES_URL: Final = f"{CONSOLE_PATH}/state-machines"
 MACHINE_TYPES: Final = ("STANDARD", "EXPRESS")
 # ListExecutions' statusFilter values, the filter the machine's page offers.
 EXECUTION_STATUSES: Final = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-_ACTIONS: Final = frozenset({"start", "update", "tag", "untag", "delete"})
+_ACTIONS: Final = frozenset({"start", "update", "logging", "tag", "untag", "delete"})
+# The logging levels UpdateStateMachine takes, the logging form's choice.
+LOG_LEVELS: Final = ("OFF", "ALL", "ERROR", "FATAL")
 _TOKEN_LENGTH: Final = 1024  # a page token carried in a URL
 _ROLES_OFFERED: Final = 100
 # The creation form's first definition: the smallest machine that runs.
@@ -93,6 +103,21 @@ async def role_choices(console: Console, request: Request, session: Session) -> 
             request.scope, session.principal, marker=None, page_size=_ROLES_OFFERED
         )
         return [role.arn for role in listed.rows]
+    return []
+
+
+async def log_group_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The account's log groups as Logs lists them to the signed-in principal, each as
+    (the ARN Step Functions takes, ending in ``:*``; its name); none where Logs refuses."""
+    account = session.principal.tenant_id
+    if console.logs is None or account is None:
+        return []
+    with suppress(WireError):
+        names = await console.logs.group_names(request.scope, session.principal)
+        region = console.settings.region
+        return [(f"arn:aws:logs:{region}:{account}:log-group:{n}:*", n) for n in names]
     return []
 
 
@@ -245,6 +270,8 @@ async def _machine_page(
         tags=tags,
         tags_error=tags_error,
         roles=await role_choices(console, request, session) if machine else [],
+        log_levels=LOG_LEVELS,
+        log_groups=await log_group_choices(console, request, session) if machine else [],
         typed_form=typed_form,
         form=form,
         diagnostics=diagnostics or [],
@@ -288,6 +315,13 @@ async def change(console: Console, request: Request, session: Session) -> Respon
                 origin, principal, arn, definition=fields.get("definition", ""),
                 role_arn=fields.get("role_arn", ""),
             )  # fmt: skip
+        elif action == "logging":
+            await wire.set_logging(
+                origin, principal, arn, level=fields.get("level", ""),
+                include_execution_data=fields.get("include_execution_data") == "yes",
+                log_group_arn=fields.get("log_group_arn", ""),
+            )  # fmt: skip
+            target = f"{target}#logging"
         elif action == "tag":
             await wire.tag(origin, principal, arn, parse_tags(fields.get("tags", "")))
         elif action == "untag":

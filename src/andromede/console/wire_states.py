@@ -259,6 +259,27 @@ class StatesWire(JsonWire):
             payload["roleArn"] = role_arn
         await self._json(origin, principal, "UpdateStateMachine", payload)
 
+    async def set_logging(
+        self,
+        origin: Scope,
+        principal: Principal,
+        arn: str,
+        *,
+        level: str,
+        include_execution_data: bool,
+        log_group_arn: str,
+    ) -> None:
+        """UpdateStateMachine of the logging configuration alone: a level, whether execution
+        data is logged, the log group (``…:*``; none sent when empty)."""
+        logging: dict[str, Any] = {
+            "level": level,
+            "includeExecutionData": include_execution_data,
+        }
+        if log_group_arn:
+            logging["destinations"] = [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group_arn}}]
+        payload = {"stateMachineArn": arn, "loggingConfiguration": logging}
+        await self._json(origin, principal, "UpdateStateMachine", payload)
+
     async def delete(self, origin: Scope, principal: Principal, arn: str) -> None:
         await self._json(origin, principal, "DeleteStateMachine", {"stateMachineArn": arn})
 

@@ -144,6 +144,25 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
         described = await wires.states.machine(_SCOPE, principal, described.arn)
         assert json.loads(described.definition) == json.loads(_WAITS)
 
+        await wires.logs.create_group(_SCOPE, principal, "/sfn/hello", kms_key_id="", tags=())
+        group = f"arn:aws:logs:eu-fr-1:{tenant}:log-group:/sfn/hello:*"
+        page = await client.get("/state-machines/hello")
+        assert f'<option value="{group}">/sfn/hello</option>' in form_of(page, "logging-form")
+        logging = {"csrf": token, "level": "ERROR", "include_execution_data": "yes"}
+        refused = await client.post("/state-machines/hello/logging", data=logging)
+        assert refused.status_code == 400 and "(InvalidLoggingConfiguration)" in alert(refused)
+        assert '<option value="ERROR" selected>' in form_of(refused, "logging-form")
+        logged = await client.post(
+            "/state-machines/hello/logging", data={**logging, "log_group_arn": group}
+        )
+        assert logged.status_code == 303, alert(logged)
+        described = await wires.states.machine(_SCOPE, principal, described.arn)
+        assert (described.logging_level, described.include_execution_data) == ("ERROR", True)
+        assert described.log_groups == [group]
+        page = await client.get("/state-machines/hello")
+        assert f"ERROR · execution data included · <code>{group}</code>" in page.text
+        assert f'<option value="{group}" selected>' in form_of(page, "logging-form")
+
         tags = {"csrf": token, "tags": "env=test"}
         tagged = await client.post("/state-machines/hello/tag", data=tags)
         assert tagged.status_code == 303, alert(tagged)
