@@ -2,7 +2,8 @@
 list (name, public or private, record count, comment; pages of ``console_page_size``), a
 zone's creation (name, comment, public or private with a VPC of the account), and a zone's
 page: its record sets as a table (name, type, TTL, values; in pages), a record set created or
-upserted from a form (its name relative to the zone, type, TTL, values one a line), one
+upserted from a form (its name relative to the zone, type, TTL, values one a line; a row's
+"Edit" fills the form with that record set, to be upserted), one
 deleted after a ticked box (a DELETE with the exact TTL and values shown, which Route 53
 requires), a private zone's VPCs associated and disassociated, its comment and tags changed,
 and the zone deleted after a ticked box — Route 53's own calls as the signed-in principal
@@ -41,7 +42,7 @@ from andromede.console.wire_route53 import RecordPage, Route53Wire, ZoneDetail, 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["RECORD_TYPES", "ROUTES", "record_name", "zone_url"]
+__all__ = ["RECORD_TYPES", "ROUTES", "record_name", "relative_name", "zone_url"]
 
 ZONES_URL: Final = f"{CONSOLE_PATH}/hosted-zones"
 # The record types Route 53 serves here (decision 0280), the form's choice.
@@ -74,6 +75,40 @@ def record_name(typed: str, zone: str) -> str:
     if typed.endswith("."):
         return typed
     return f"{typed}.{zone}"
+
+
+def relative_name(name: str, zone: str) -> str:
+    """A record's name as the form takes it: relative to ``zone`` ("" the apex), or whole
+    (with its final dot) when it is not under the zone."""
+    if name == zone:
+        return ""
+    return name.removesuffix(f".{zone}") if name.endswith(f".{zone}") else name
+
+
+async def _edited(
+    wire: Route53Wire, request: Request, session: Session, zone: ZoneDetail
+) -> Form | None:
+    """The record form filled with the record set a row's "Edit" names (``?edit=<name>&
+    edit_type=<type>``), to be upserted; None when none is named or it is not there."""
+    name = request.query_params.get("edit", "")[:_NAME_LENGTH]
+    record_type = request.query_params.get("edit_type", "")[:8]
+    if not name or not record_type:
+        return None
+    with suppress(WireError):
+        page = await wire.records(
+            request.scope, session.principal, zone.zone.zone_id, start=(name, record_type),
+            limit=1,
+        )  # fmt: skip
+        found = next(iter(page.records), None)
+        if found is not None and (found.name, found.record_type) == (name, record_type):
+            return {
+                "name": relative_name(found.name, zone.zone.name),
+                "type": found.record_type,
+                "ttl": str(found.ttl),
+                "values": "\n".join(found.values),
+                "change": "UPSERT",
+            }
+    return None
 
 
 async def _vpc_choices(
@@ -199,6 +234,10 @@ async def _zone_page(
                         {"name": records.next_start[0], "type": records.next_start[1]}
                     )
                     next_href = f"{zone_url(zone_id)}?{query}#records"
+            if not typed_form:
+                edited = await _edited(wire, request, session, zone)
+                if edited is not None:
+                    typed, typed_form = edited, "record"
             try:
                 tags = await wire.tags(origin, principal, zone_id)
             except WireError as exc:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from andromede.console.pages_route53 import record_name
+from andromede.console.pages_route53 import record_name, relative_name
 from support.console import (
     ConsoleHarness,
     console_harness,
@@ -65,6 +65,9 @@ def test_a_record_name_is_typed_relative_to_the_zone() -> None:
     assert record_name(" @ ", "example.com.") == "example.com."
     assert record_name("www", "example.com.") == "www.example.com."
     assert record_name("mail.other.org.", "example.com.") == "mail.other.org."
+    assert relative_name("example.com.", "example.com.") == ""
+    assert relative_name("www.example.com.", "example.com.") == "www"
+    assert relative_name("www.notexample.com.", "example.com.") == "www.notexample.com."
 
 
 async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
@@ -121,6 +124,15 @@ async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
         assert (await client.post(f"/hosted-zones/{zone}/record", data=apex)).status_code == 303
         records = await _records(console, client, zone)
         assert records[("www.example.com.", "A")] == (60, ("192.0.2.9",))
+        page = await client.get(f"/hosted-zones/{zone}")
+        row = page.text.split('id="record-www.example.com.-A">', 1)[1].split("</tr>", 1)[0]
+        edit = re.search(r'class="edit-record" href="([^"]+)"', row)
+        assert edit is not None
+        editing = await client.get(unescape(edit.group(1)).removeprefix("/console"))
+        filled = form_of(editing, "record-form")
+        assert 'name="name" maxlength="1024" value="www"' in filled
+        assert '<option value="A" selected>' in filled and 'value="60"' in filled
+        assert "192.0.2.9</textarea>" in filled and '<option value="UPSERT" selected>' in filled
         assert records[("example.com.", "TXT")] == (300, ('"v=spf1 -all"',))
 
         not_empty = await client.post(
