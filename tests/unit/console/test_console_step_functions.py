@@ -77,10 +77,12 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
 ) -> None:
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
+        assert 'id="no-roles"' in (await client.get("/state-machines")).text
         role = (await console.identity.create_role(tenant, "sfn-role", _TRUST)).arn
         wires, principal = await _wires(console, client)
         page = await client.get("/state-machines")
         assert page.status_code == 200 and 'id="no-machines"' in page.text
+        assert 'id="no-roles"' not in page.text
         assert 'id="menu-state-machines"' in page.text
         token = csrf_of(page)
         create = form_of(page, "create-machine-form")
