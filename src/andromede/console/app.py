@@ -72,11 +72,14 @@ from andromede.console import (
     pages_public_access,
     pages_queue_settings,
     pages_queues,
+    pages_route53,
     pages_routing,
     pages_scaling,
     pages_secrets,
     pages_server_certificates,
     pages_session,
+    pages_state_executions,
+    pages_states,
     pages_storage,
     pages_subscriptions,
     pages_templates,
@@ -109,8 +112,10 @@ from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
 from andromede.console.wire_pipes import PipesWire
 from andromede.console.wire_queues import SqsWire
+from andromede.console.wire_route53 import Route53Wire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
+from andromede.console.wire_states import StatesWire
 from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
 from andromede.http.asgi import new_request_id
@@ -215,13 +220,16 @@ class Console:
         acm: AcmWire | None = None,
         dynamodb: DynamoWire | None = None,
         pipes: PipesWire | None = None,
+        states: StatesWire | None = None,
+        route53: Route53Wire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
         Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge), ``elb`` (ELBv2),
         ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
         (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store), ``acm``
-        (Certificate Manager):
+        (Certificate Manager), ``dynamodb``, ``pipes`` (EventBridge Pipes), ``states`` (Step
+        Functions), ``route53`` (Route 53 hosted zones):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -252,6 +260,8 @@ class Console:
         self.acm = acm
         self.dynamodb = dynamodb
         self.pipes = pipes  # EventBridge Pipes (decision 0263)
+        self.states = states  # Step Functions (decisions 0271, 0288)
+        self.route53 = route53  # Route 53 (decisions 0280, 0288)
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -530,6 +540,9 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_events.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_event_archives.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_pipes.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_states.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_state_executions.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_route53.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_topics.ROUTES),

@@ -28,8 +28,10 @@ from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
 from andromede.console.wire_pipes import PipesWire
 from andromede.console.wire_queues import SqsWire
+from andromede.console.wire_route53 import Route53Wire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
+from andromede.console.wire_states import StatesWire
 from andromede.console.wire_topics import SnsWire
 from andromede.ec2api.app import Ec2App
 from andromede.http.response import Receive, Scope, Send
@@ -94,6 +96,8 @@ def console_app(
             acm=_acm_wire(settings, apis),
             dynamodb=DynamoWire(apis["dynamodb"]) if "dynamodb" in apis else None,
             pipes=PipesWire(apis["pipes"]) if "pipes" in apis else None,
+            states=StatesWire(apis["states"]) if "states" in apis else None,
+            route53=Route53Wire(apis["route53"]) if "route53" in apis else None,
         )
     )
 
