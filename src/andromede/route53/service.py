@@ -28,6 +28,7 @@ from andromede.route53.errors import (
     ZoneChanged,
 )
 from andromede.route53.model import (
+    AliasTarget,
     Change,
     HostedZone,
     RecordSet,
@@ -38,11 +39,15 @@ from andromede.route53.model import (
     record_order,
     resolver_view,
 )
+from andromede.route53.routing import alias_problem
 from andromede.route53.store import ZoneStore
 
-__all__ = ["Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
+__all__ = ["AliasTargets", "Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
 
 VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
+# The addresses an alias target outside the zone stands for (a load balancer of the account,
+# decision 0284), None when there is no such target: tenant, target, record type.
+AliasTargets = Callable[[str, AliasTarget, str], Awaitable[tuple[str, ...] | None]]
 # Told the VPCs whose private zones changed, so that their resolvers are told again.
 VpcsChanged = Callable[[Sequence[str]], Awaitable[None]]
 _ID_ALPHABET: Final = string.ascii_uppercase + string.digits
@@ -75,9 +80,11 @@ class Route53Service:
         vpc_exists: VpcExists,
         clock: Callable[[], float] = time.time,
         vpcs_changed: VpcsChanged | None = None,
+        alias_targets: AliasTargets | None = None,
     ) -> None:
         self.store = store
         self.vpcs_changed = vpcs_changed
+        self.alias_targets = alias_targets
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -234,11 +241,12 @@ class Route53Service:
         self, tenant_id: str, zone_id: str, changes: Sequence[Change]
     ) -> Submitted:
         for change in changes:
-            check_record(change.record)
+            check_record(change.record, change.action)
         limit = self._limits.max_changes
+        elsewhere = await self._foreign_alias_problems(tenant_id, zone_id, changes)
 
         def apply(zone: HostedZone) -> HostedZone:
-            records = apply_changes(zone, changes, limit)
+            records = apply_changes(zone, changes, limit, elsewhere)
             if len(records) > self._limits.max_records:
                 raise InvalidInput(
                     f"Limits Exceeded: MAX_RRSETS_BY_ZONE - Cannot create more than "
@@ -249,6 +257,30 @@ class Route53Service:
         await self._changed(await self._update(tenant_id, zone_id, apply))
         return await self._submit(tenant_id)
 
+    async def _foreign_alias_problems(
+        self, tenant_id: str, zone_id: str, changes: Sequence[Change]
+    ) -> list[str]:
+        """AWS's refusals of the aliases written by ``changes`` whose target is outside the
+        zone and is no load balancer of the account (both of AWS's messages, as it gives
+        them for a load balancer it does not find)."""
+        problems: list[str] = []
+        for change in changes:
+            record, alias = change.record, change.record.alias
+            if change.action == "DELETE" or alias is None or alias.hosted_zone_id == zone_id:
+                continue
+            found = None
+            if self.alias_targets is not None:
+                found = await self.alias_targets(tenant_id, alias, record.type)
+            if found is None:
+                problems += [
+                    alias_problem(alias.dns_name, record.type, alias.hosted_zone_id, why)
+                    for why in (
+                        "the alias target name does not lie within the target zone",
+                        "that target was not found",
+                    )
+                ]
+        return problems
+
     async def list_records(
         self,
         tenant_id: str,
@@ -256,14 +288,20 @@ class Route53Service:
         start_name: str | None,
         start_type: str | None,
         max_items: int,
+        start_identifier: str | None = None,
     ) -> tuple[list[RecordSet], RecordSet | None]:
         zone = await self.zone(tenant_id, zone_id)
         records = zone.sorted_records()
         if start_type and not start_name:
             raise InvalidInput("The input is not valid: StartRecordType requires StartRecordName")
+        if start_identifier and not start_type:
+            raise InvalidInput(
+                "The input is not valid: StartRecordIdentifier requires StartRecordType"
+            )
         if start_name:
-            start = record_order(normalise_name(start_name), start_type or "")
-            records = [r for r in records if record_order(r.name, r.type) >= start]
+            start = (*record_order(normalise_name(start_name), start_type or ""),
+                     start_identifier or "")  # fmt: skip
+            records = [r for r in records if (*record_order(r.name, r.type), r.key()[2]) >= start]
         more = records[max_items] if len(records) > max_items else None
         return records[:max_items], more
 
