@@ -26,7 +26,6 @@ __all__ = [
     "made_records",
     "normalise_name",
     "record_order",
-    "resolver_view",
     "within",
 ]
 
@@ -369,28 +368,3 @@ def _zone_problems(
 class ZonePage:
     zones: list[HostedZone] = field(default_factory=list)
     next_marker: str | None = None
-
-
-# What a VPC's resolver answers of a private zone (decision 0280); SOA and NS are the zone's
-# own, a wildcard is not answered yet.
-_RESOLVED_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "CAA"})
-
-
-def resolver_view(
-    zones: Sequence[HostedZone],
-) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
-    """The zones a VPC's resolver answers (names without the final dot) and their records,
-    one (name, type, value) a value. AWS's rule for overlapping zones: a name is answered by
-    the most specific zone holding it, never by a zone above (no fallthrough)."""
-    names = sorted({z.name for z in zones})
-    records: set[tuple[str, str, str]] = set()
-    for zone in zones:
-        for record in zone.records:
-            if record.type not in _RESOLVED_TYPES or "*" in record.name:
-                continue
-            owner = max((n for n in names if within(record.name, n)), key=len)
-            if owner != zone.name:
-                continue
-            for value in record.values:
-                records.add((record.name.rstrip("."), record.type, value))
-    return tuple(n.rstrip(".") for n in names), tuple(sorted(records))

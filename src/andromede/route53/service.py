@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,8 +37,9 @@ from andromede.route53.model import (
     made_records,
     normalise_name,
     record_order,
-    resolver_view,
 )
+from andromede.route53.record_health import EveryCheckHealthy, HealthLookup
+from andromede.route53.responder_data import responder_document
 from andromede.route53.routing import alias_problem
 from andromede.route53.store import ZoneStore
 
@@ -64,6 +65,7 @@ class Route53Limits:
     max_hosted_zones: int = 500
     max_changes: int = 1000
     max_records: int = 10000
+    region: str = ""  # the gateway's: the latency sets the VPC responders answer
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class Route53Service:
         self.store = store
         self.vpcs_changed = vpcs_changed
         self.alias_targets = alias_targets
+        # The health checks' status (decision 0285 plugs its own in).
+        self.health: HealthLookup = EveryCheckHealthy()
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -94,11 +98,40 @@ class Route53Service:
         if vpcs and self.vpcs_changed is not None:
             await self.vpcs_changed(vpcs)
 
-    async def vpc_zones(
-        self, vpc_id: str
-    ) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
-        """What the VPC's resolver answers of its private zones (``model.resolver_view``)."""
-        return resolver_view(await self.store.with_vpc(vpc_id))
+    async def vpc_zones(self, vpc_id: str) -> tuple[tuple[str, ...], str]:
+        """The private zones of the VPC (names without the final dot) and the document its
+        zone responder answers (``responder_data``), with the health checks' status and the
+        load balancers' addresses of now."""
+        zones = await self.store.with_vpc(vpc_id)
+        if not zones:
+            return (), ""
+        healthy: dict[str, bool] = {}
+        foreign: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        for zone in zones:
+            checks = {r.health_check_id for r in zone.records if r.health_check_id}
+            if checks:
+                healthy.update(await self.health.healthy(zone.tenant_id, checks))
+            for record in zone.records:
+                alias = record.alias
+                if alias is None or alias.hosted_zone_id == zone.zone_id:
+                    continue
+                found = None
+                if self.alias_targets is not None:
+                    found = await self.alias_targets(zone.tenant_id, alias, record.type)
+                foreign[(alias.hosted_zone_id, alias.dns_name, record.type)] = found or ()
+        names = tuple(sorted(z.name.rstrip(".") for z in zones))
+        return names, responder_document(zones, healthy, foreign, self._limits.region)
+
+    async def health_changed(self, tenant_id: str, health_check_ids: Collection[str]) -> None:
+        """Health checks of the account changed status (decision 0285 calls it): the VPCs of
+        the private zones whose sets name them are told their zones again."""
+        wanted = set(health_check_ids)
+        zones = [
+            z
+            for z in await self.store.zones(tenant_id)
+            if z.private and any(r.health_check_id in wanted for r in z.records)
+        ]
+        await self._changed(*zones)
 
     def _now(self) -> int:
         return int(self._clock() * 1000)

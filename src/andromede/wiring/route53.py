@@ -49,6 +49,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
         max_hosted_zones=settings.route53_max_hosted_zones,
         max_changes=settings.route53_max_changes,
         max_records=settings.route53_max_record_sets,
+        region=settings.region,
     )
 
 
