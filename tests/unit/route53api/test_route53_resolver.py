@@ -6,6 +6,7 @@ VPCs change."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import dns.message
@@ -16,7 +17,7 @@ from andromede.compute.driver_network import VpcDns
 from andromede.hypervisor.vpc_dns import resolver_command
 from andromede.hypervisor.zone_answers import ZoneAnswers
 from andromede.route53.memory import MemoryZoneStore
-from andromede.route53.model import Change, HostedZone, RecordSet, made_records
+from andromede.route53.model import AliasTarget, Change, HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
 from andromede.route53.service import Route53Limits, Route53Service
 from support.ec2app import World, ec2_world
@@ -111,5 +112,71 @@ async def _told(world: World) -> None:
         [Change("DELETE", RecordSet("db.corp.internal.", "A", 60, ("10.9.4.20",)))],
     )
     assert "db.corp.internal" not in world.driver.vpc_dns[vpc_id].zone_document
+    await _health_and_load_balancers(world, service, zone.zone_id, vpc_id)
     await service.delete_zone(world.tenant_id, zone.zone_id)
     assert world.driver.vpc_dns[vpc_id].private_zones == ()
+
+
+class Statuses:
+    """A ``HealthLookup`` the test flips, as decision 0285's checks would."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, bool] = {}
+        self.asked: list[tuple[str, set[str]]] = []
+
+    async def healthy(self, tenant_id: str, ids: Collection[str]) -> Mapping[str, bool]:
+        self.asked.append((tenant_id, set(ids)))
+        return {i: self.status[i] for i in ids if i in self.status}
+
+
+async def _health_and_load_balancers(
+    world: World, service: Route53Service, zone_id: str, vpc_id: str
+) -> None:
+    """Decision 0284: the VPC's document carries each set's health as the lookup says it, and
+    a status flip told with ``health_changed`` reaches the VPC's hosts; an alias to a load
+    balancer is its addresses, TTL 60."""
+    statuses = Statuses()
+    service.health = statuses
+
+    async def balancers(tenant: str, target: AliasTarget, kind: str) -> tuple[str, ...] | None:
+        return ("10.9.4.50",) if target.hosted_zone_id == "ZELB" else None
+
+    service.alias_targets = balancers
+    lb = AliasTarget("ZELB", "web-1.elb.eu-fr-1.example.test.", False)
+    await service.change_records(
+        world.tenant_id,
+        zone_id,
+        [
+            Change("CREATE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.21",),
+                   set_identifier="main", failover="PRIMARY", health_check_id="hc-1")),
+            Change("CREATE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.22",),
+                   set_identifier="spare", failover="SECONDARY")),
+            Change("CREATE", RecordSet("lb.corp.internal.", "A", 0, (), alias=lb)),
+        ],
+    )  # fmt: skip
+
+    def answered(name: str) -> list[tuple[int, list[str]]]:
+        document = world.driver.vpc_dns[vpc_id].zone_document
+        found = ZoneAnswers(document).answer(name, "A").answer
+        return [(r.ttl, [d.to_text() for d in r]) for r in found]
+
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]
+    assert answered("lb.corp.internal.") == [(60, ["10.9.4.50"])]
+    assert (world.tenant_id, {"hc-1"}) in statuses.asked
+    statuses.status["hc-1"] = False
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]  # not told yet
+    await service.health_changed(world.tenant_id, ["hc-other"])
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]  # no zone names it
+    await service.health_changed(world.tenant_id, ["hc-1"])
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.22"])]
+    await service.change_records(
+        world.tenant_id,
+        zone_id,
+        [
+            Change("DELETE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.21",),
+                   set_identifier="main", failover="PRIMARY", health_check_id="hc-1")),
+            Change("DELETE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.22",),
+                   set_identifier="spare", failover="SECONDARY")),
+            Change("DELETE", RecordSet("lb.corp.internal.", "A", 0, (), alias=lb)),
+        ],
+    )  # fmt: skip
