@@ -193,3 +193,30 @@ async def test_the_daemon_reads_its_document_again_on_sighup(tmp_path: Path) -> 
     finally:
         await stop_pidfile(pidfile)
     assert not pidfile.exists()
+
+
+def test_latency_geolocation_and_ip_based_sets_answer_as_simple_ones() -> None:
+    """One location per VPC: the latency set of the gateway's Region, else the first; the
+    first healthy geolocation or IP-based set by identifier."""
+    sets = (
+        routed("lat.corp.internal.", "10.4.0.1", "a", region="us-east-1"),
+        routed("lat.corp.internal.", "10.4.0.2", "b", region="eu-fr-1"),
+        routed("geo.corp.internal.", "10.5.0.1", "a-fr", geo_location=(("CountryCode", "FR"),),
+               health_check_id="hc-geo"),
+        routed("geo.corp.internal.", "10.5.0.2", "b-eu", geo_location=(("ContinentCode", "EU"),)),
+        routed("ip.corp.internal.", "10.6.0.1", "office", cidr_routing=("c", "paris")),
+    )  # fmt: skip
+    zone = HostedZone(
+        "t", "Z3", ZONE, "r", "", True, 0, records=(*made_records(ZONE, ("ns.example",)), *sets)
+    )
+
+    def first(answers: ZoneAnswers, name: str) -> str:
+        return next(iter(answers.answer(name, "A").answer[0])).to_text()
+
+    here = ZoneAnswers(responder_document([zone], {"hc-geo": False}, {}, "eu-fr-1"))
+    assert first(here, "lat.corp.internal.") == "10.4.0.2"
+    assert first(here, "geo.corp.internal.") == "10.5.0.2"
+    assert first(here, "ip.corp.internal.") == "10.6.0.1"
+    elsewhere = ZoneAnswers(responder_document([zone], {}, {}, "ap-x-1"))
+    assert first(elsewhere, "lat.corp.internal.") == "10.4.0.1"
+    assert first(elsewhere, "geo.corp.internal.") == "10.5.0.1"
