@@ -1,19 +1,25 @@
-"""Decision 0280 on the real kernel: a VPC router's resolver (decision 0143) answers the
-Route 53 private zones it is told (``VpcDns.private_zones`` and ``zone_records``) — A, CNAME,
-TXT and MX records —, answers "no such name" for a name of a zone that has no record rather
-than asking the upstream resolver (AWS's resolver does not fall through), still forwards
-other names, and forgets a zone once not told it. As test_vpc_dns.py: a guest namespace asks
-with busybox's ``nslookup``; needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox``."""
+"""Decisions 0280 and 0284 on the real kernel: a VPC router's resolver (decision 0143)
+forwards the Route 53 private zones it is told (``VpcDns.private_zones``) to the router's zone
+responder, which answers them (``zone_document``) — A, CNAME, TXT and MX records, each set's
+own TTL, a wildcard, a weighted set —, answers "no such name" for a name of a zone that has
+no record rather than asking the upstream resolver (AWS's resolver does not fall through),
+still forwards other names, and forgets a zone once not told it. As test_vpc_dns.py: a guest
+namespace asks with busybox's ``nslookup`` (and dnspython, for TTLs); needs root and ``ip``,
+``nft``, ``dnsmasq``, ``busybox``."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from andromede.compute.driver_network import NetworkSpec, NicSpec, VpcDns
 from andromede.hypervisor.tenant_network import TenantNetworks
+from andromede.route53.model import HostedZone, RecordSet, made_records
+from andromede.route53.responder_data import responder_document
 from support.tenant_networks import (
     Guest,
     guest,
@@ -26,6 +32,37 @@ __all__ = ["needs_root_and_tools"]  # the fixture this module takes from support
 
 DOMAIN = "eu-fr-1.compute.internal"
 DNS = VpcDns(support=True, hostnames=True, domain=DOMAIN, domain_name=DOMAIN)
+
+
+ZONE = HostedZone(
+    "111111111111", "Z1", "corp.internal.", "r", "", True, 0,
+    records=(*made_records("corp.internal.", ("ns.example",)),
+        RecordSet("api.corp.internal.", "CNAME", 60, ("db.corp.internal.",)),
+        RecordSet("corp.internal.", "MX", 60, ("10 mail.corp.internal.",)),
+        RecordSet("corp.internal.", "TXT", 60, ('"v=spf1 -all"',)),
+        RecordSet("db.corp.internal.", "A", 42, ("10.7.1.20",)),
+        RecordSet("*.corp.internal.", "A", 7, ("10.7.1.99",)),
+        RecordSet("team.corp.internal.", "TXT", 60, ('"team"',)),
+        RecordSet("www.corp.internal.", "A", 30, ("10.7.1.31",), set_identifier="a", weight=5),
+        RecordSet("www.corp.internal.", "A", 30, ("10.7.1.32",), set_identifier="b", weight=0),
+    ),
+)  # fmt: skip
+_DIG = """
+import json, sys
+import dns.message, dns.query
+answers = []
+for name in sys.argv[1:]:
+    got = dns.query.udp(dns.message.make_query(name, "A"), "10.7.0.2", timeout=4)
+    answers.append([(r.ttl, d.to_text()) for r in got.answer for d in r])
+print(json.dumps(answers))
+"""
+
+
+def _dig(client: Guest, *names: str) -> list[list[tuple[int, str]]]:
+    """Each name's A answer as (TTL, address), asked with dnspython from the guest."""
+    done = client.run(sys.executable, "-c", _DIG, *names, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return [[(ttl, address) for ttl, address in answer] for answer in json.loads(done.stdout)]
 
 
 def _lookup(client: Guest, name: str, server: str, kind: str = "") -> str:
@@ -47,14 +84,7 @@ async def test_a_private_zone_is_answered_without_fallthrough(tmp_path: Path) ->
             tmp_path / "net", replace(random_layout("r"), dns_upstream=(upstream,))
         )
         zoned = replace(
-            DNS,
-            private_zones=("corp.internal",),
-            zone_records=(
-                ("api.corp.internal", "CNAME", "db.corp.internal."),
-                ("corp.internal", "MX", "10 mail.corp.internal."),
-                ("corp.internal", "TXT", '"v=spf1 -all"'),
-                ("db.corp.internal", "A", "10.7.1.20"),
-            ),
+            DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
         )
         vpc = "vpc-" + secrets.token_hex(4)
         subnet = NetworkSpec(
@@ -74,8 +104,19 @@ async def test_a_private_zone_is_answered_without_fallthrough(tmp_path: Path) ->
                 assert "db.corp.internal" in cname and "10.7.1.20" in cname
                 assert "v=spf1 -all" in _lookup(a, "corp.internal", "10.7.0.2", "txt")
                 assert "mail.corp.internal" in _lookup(a, "corp.internal", "10.7.0.2", "mx")
-                missing = _lookup(a, "nothere.corp.internal", "10.7.0.2")
+                missing = _lookup(a, "nothere.team.corp.internal", "10.7.0.2")
                 assert "NXDOMAIN" in missing and "192.0.2.97" not in missing
+                # Decision 0284: the set's own TTL, a wildcard at any depth, a weighted set
+                # (the one of weight 0 never answered while the other weighs).
+                asked = _dig(a, "db.corp.internal", "x.y.corp.internal", *["www.corp.internal"] * 5)
+                # (dnsmasq caches them: the TTL it gives counts down from the set's.)
+                [(ttl, address)] = asked[0]
+                assert address == "10.7.1.20" and 30 < ttl <= 42
+                [(ttl, address)] = asked[1]
+                assert address == "10.7.1.99" and 0 < ttl <= 7
+                assert all(
+                    [address for _, address in answer] == ["10.7.1.31"] for answer in asked[2:]
+                )
                 assert "Address: 192.0.2.99" in _lookup(a, "www.example.test", "10.7.0.2")
                 await manager.set_vpc_dns(vpc, DNS)
                 assert "Address: 192.0.2.97" in _lookup(a, "db.corp.internal", "10.7.0.2")

@@ -13,7 +13,7 @@ import pytest
 
 from andromede.route53.errors import ZoneChanged
 from andromede.route53.memory import MemoryZoneStore
-from andromede.route53.model import HostedZone, RecordSet, made_records
+from andromede.route53.model import AliasTarget, HostedZone, RecordSet, made_records
 from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
 from support.store_backends import BACKENDS, backend_database
@@ -88,3 +88,33 @@ async def test_each_zone_is_claimed_for_billing_once_a_month(store: ZoneStore) -
     assert await store.claim_billing(202612) == [("000000000001", "Z3")]
     await store.delete("000000000001", "Z1", 1)
     assert await store.claim_billing(202701) == [("000000000001", "Z3"), ("000000000002", "Z2")]
+
+
+async def test_routing_policies_and_aliases_are_kept(store: ZoneStore) -> None:
+    """Decision 0284: a set's routing policy, health check and alias target round-trip."""
+    routed = (
+        RecordSet("www.example.com.", "A", 60, ("192.0.2.1",), set_identifier="b", weight=0),
+        RecordSet(
+            "app.example.com.", "A", 30, ("192.0.2.2",), set_identifier="p",
+            failover="PRIMARY", health_check_id="hc-1",
+        ),
+        RecordSet(
+            "geo.example.com.", "A", 30, ("192.0.2.3",), set_identifier="fr",
+            geo_location=(("CountryCode", "FR"), ("SubdivisionCode", "75")),
+        ),
+        RecordSet("mv.example.com.", "A", 5, ("192.0.2.4",), set_identifier="1", multivalue=True),
+        RecordSet(
+            "c.example.com.", "A", 5, ("192.0.2.5",), set_identifier="o",
+            cidr_routing=("coll", "paris"),
+        ),
+        RecordSet("l.example.com.", "AAAA", 5, ("::1",), set_identifier="l", region="eu-fr-1"),
+        RecordSet(
+            "example.com.", "A", 0, (),
+            alias=AliasTarget("Z1", "www.example.com.", evaluate_target_health=True),
+        ),
+    )  # fmt: skip
+    first = zone("Z3")
+    await store.create(first)
+    second = first.replaced(records=(*first.records, *routed))
+    await store.replace(second)
+    assert await store.get("000000000001", "Z3") == second

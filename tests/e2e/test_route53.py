@@ -1,7 +1,8 @@
-"""Route 53 end to end (decision 0280), on the session's ``andromede serve`` (no server of its
-own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` prefixes taken off,
+"""Route 53 end to end (decisions 0280, 0284), on the session's ``andromede serve`` (no server
+of its own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` prefixes taken off,
 its signing) makes a zone, writes and lists its records, waits for its change with botocore's
-``resource_record_sets_changed`` waiter, and deletes it; the aws CLI lists and reads it."""
+``resource_record_sets_changed`` waiter, writes weighted sets and an alias, and deletes it;
+the aws CLI lists and reads it."""
 
 from __future__ import annotations
 
@@ -50,6 +51,41 @@ def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) 
     with pytest.raises(ClientError) as refused:
         route53.delete_hosted_zone(Id=zone_id)
     assert refused.value.response["Error"]["Code"] == "HostedZoneNotEmpty"
+
+    # Decision 0284: weighted sets and an alias to one of the zone's names, as boto3 writes
+    # them; an alias to nothing refused with AWS's words.
+    routed = [
+        {"Name": "api.e2e.example", "Type": "A", "SetIdentifier": name, "Weight": weight,
+         "TTL": 30, "ResourceRecords": [{"Value": value}]}
+        for name, weight, value in (("blue", 3, "192.0.2.11"), ("green", 1, "192.0.2.12"))
+    ] + [
+        {"Name": "e2e.example", "Type": "A", "AliasTarget": {
+            "HostedZoneId": zone_id.split("/")[-1], "DNSName": "api.e2e.example",
+            "EvaluateTargetHealth": False}},
+    ]  # fmt: skip
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": r} for r in routed]},
+    )
+    listed_sets = route53.list_resource_record_sets(
+        HostedZoneId=zone_id, StartRecordName="api.e2e.example", StartRecordType="A",
+        StartRecordIdentifier="green", MaxItems="1",
+    )  # fmt: skip
+    assert listed_sets["ResourceRecordSets"][0]["Weight"] == 1
+    assert listed_sets["NextRecordName"] == "www.e2e.example."
+    with pytest.raises(ClientError) as dangling:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+                "Name": "x.e2e.example", "Type": "A", "AliasTarget": {
+                    "HostedZoneId": zone_id.split("/")[-1], "DNSName": "nope.e2e.example",
+                    "EvaluateTargetHealth": False}}}]},
+        )  # fmt: skip
+    assert "but that target was not found" in dangling.value.response["Error"]["Message"]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": r} for r in routed]},
+    )
 
     # The admin's CLI sees only its own zones; the tenant's zone is not its.
     aws = aws_cli(server, tmp_path)

@@ -1097,6 +1097,29 @@ resource "aws_route53_record" "verification" {
   ttl     = 60
   records = ["v=spf1 -all"]
 }
+# Decision 0284: an alias to the shop's load balancer, and two weighted sets.
+resource "aws_route53_record" "shop" {
+  zone_id = aws_route53_zone.shop.zone_id
+  name    = "shop.%(bucket)s.example.org"
+  type    = "A"
+  alias {
+    name                   = aws_lb.shop.dns_name
+    zone_id                = aws_lb.shop.zone_id
+    evaluate_target_health = true
+  }
+}
+resource "aws_route53_record" "api" {
+  for_each       = { blue = "192.0.2.20", green = "192.0.2.21" }
+  zone_id        = aws_route53_zone.shop.zone_id
+  name           = "api.%(bucket)s.example.org"
+  type           = "A"
+  ttl            = 60
+  set_identifier = each.key
+  records        = [each.value]
+  weighted_routing_policy {
+    weight = each.key == "blue" ? 3 : 1
+  }
+}
 output "zone_id" { value = aws_route53_zone.shop.zone_id }
 # Step Functions (decision 0271): an activity, and a state machine that passes an order on
 # to a queue as a role trusting states.amazonaws.com.
@@ -1613,14 +1636,31 @@ def test_terraform_applies_converges_and_destroys(
     assert zone_tags["ResourceTagSet"]["Tags"] == [{"Key": "team", "Value": "web"}]
     record_sets = route53.list_resource_record_sets(HostedZoneId=outputs["zone_id"])
     records = {
-        (r["Name"], r["Type"]): sorted(v["Value"] for v in r["ResourceRecords"])
+        (r["Name"], r["Type"], r.get("SetIdentifier"), r.get("Weight")): sorted(
+            v["Value"] for v in r.get("ResourceRecords", [])
+        )
         for r in record_sets["ResourceRecordSets"]
         if r["Type"] in ("A", "TXT")
     }
     assert records == {
-        (f"www.{bucket}.example.org.", "A"): ["192.0.2.10", "192.0.2.11"],
-        (f"{bucket}.example.org.", "TXT"): ['"v=spf1 -all"'],
+        (f"www.{bucket}.example.org.", "A", None, None): ["192.0.2.10", "192.0.2.11"],
+        (f"{bucket}.example.org.", "TXT", None, None): ['"v=spf1 -all"'],
+        (f"api.{bucket}.example.org.", "A", "blue", 3): ["192.0.2.20"],
+        (f"api.{bucket}.example.org.", "A", "green", 1): ["192.0.2.21"],
+        (f"shop.{bucket}.example.org.", "A", None, None): [],
     }
+    # The alias (decision 0284) names the load balancer as DescribeLoadBalancers gives it.
+    shop_alias = next(
+        r["AliasTarget"] for r in record_sets["ResourceRecordSets"] if "AliasTarget" in r
+    )
+    shop_lb = client_for(server, "elbv2", *server.credentials()).describe_load_balancers(
+        LoadBalancerArns=[outputs["shop_arn"]]
+    )["LoadBalancers"][0]
+    assert (
+        shop_alias["HostedZoneId"],
+        shop_alias["DNSName"],
+        shop_alias["EvaluateTargetHealth"],
+    ) == (shop_lb["CanonicalHostedZoneId"], shop_lb["DNSName"].lower() + ".", True)
     # aws_sfn_activity and _state_machine (decision 0271): the definition as written, run to
     # the queue.
     states = client_for(server, "stepfunctions", *server.credentials())

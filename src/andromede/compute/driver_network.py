@@ -25,7 +25,6 @@ from andromede.compute.traffic import TrafficCount
 
 __all__ = [
     "WIRE_OMITTED_AT_DEFAULT",
-    "ZONE_RECORD_TYPES",
     "AclEntry",
     "EndpointRoute",
     "FirewallRule",
@@ -55,9 +54,6 @@ _PUBLIC_NAME = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
 # underscores (SRV's ``_sip._tcp``), a leading ``*`` label for a wildcard.
 _ZONE_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 _ZONE_NAME = re.compile(rf"(?:\*\.)?(?:{_ZONE_LABEL}\.)*{_ZONE_LABEL}")
-# The record types a VPC's resolver answers of a private zone, and what a value of each may
-# hold: it goes into one dnsmasq argument, so never a line break nor a NUL.
-ZONE_RECORD_TYPES = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "CAA"})
 
 
 def _check_icmp(icmp_type: int, icmp_code: int) -> None:
@@ -162,11 +158,10 @@ class VpcDns:
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
     # The private hosted zones associated with the VPC (decision 0280), by name without the
-    # final dot, and their records as (name, type, value), one value each.
+    # final dot, and what the VPC's zone responder answers of them (decision 0284): the JSON
+    # document of ``route53.responder_data``.
     private_zones: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
-    zone_records: tuple[tuple[str, str, str], ...] = field(
-        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
-    )
+    zone_document: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         for block in self.peer_blocks:
@@ -179,11 +174,6 @@ class VpcDns:
         for zone in self.private_zones:
             if not _ZONE_NAME.fullmatch(zone) or zone.startswith("*"):
                 raise ValueError(f"{zone!r} is no zone name")
-        for name, record_type, value in self.zone_records:
-            if not _ZONE_NAME.fullmatch(name) or record_type not in ZONE_RECORD_TYPES:
-                raise ValueError(f"{name!r} {record_type!r} is no record of a private zone")
-            if any(c in value for c in "\n\r\0") or not value:
-                raise ValueError(f"a {record_type} value of {name!r} holds a line break")
 
 
 @dataclass(frozen=True, slots=True)

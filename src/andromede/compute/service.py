@@ -70,9 +70,9 @@ __all__ = [
     "StateChange",
 ]
 
-# A VPC's private hosted zones (decision 0280): their names and their records (name, type,
-# value), Route 53's, given to the compute service by the wiring.
-PrivateZones = Callable[[str], Awaitable[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]]]
+# A VPC's private hosted zones (decision 0280): their names and the document its zone
+# responder answers (decision 0284), Route 53's, given to the compute service by the wiring.
+PrivateZones = Callable[[str], Awaitable[tuple[tuple[str, ...], str]]]
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,10 @@ class ComputeService(SpotRequestsMixin):
         dns = await super().vpc_dns(vpc)
         if self.private_zones is None:
             return dns
-        zones, records = await self.private_zones(vpc.vpc_id)
+        zones, document = await self.private_zones(vpc.vpc_id)
         if not zones:
             return dns
-        return replace(dns, private_zones=zones, zone_records=records)
+        return replace(dns, private_zones=zones, zone_document=document)
 
     async def push_vpc_dns(self, vpc_ids: Sequence[str]) -> None:
         """Tell the VPCs' hosts their DNS again (a private zone of theirs changed)."""

@@ -375,6 +375,7 @@ class BuildMixin(DnsmasqMixin):
         for record in members:
             await self._stop_dhcp(record.network_id)
         await stop_pidfile(self._resolver_pidfile(router))
+        await self._stop_zone_responder(router)
         await _run("ip", "link", "del", self._host_link(members[0].index), check=False)
         await _run("ip", "netns", "del", self.netns(router), check=False)
         if not self._state.networks:

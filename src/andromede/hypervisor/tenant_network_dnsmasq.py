@@ -11,6 +11,7 @@ A layer of :class:`~andromede.hypervisor.tenant_network.TenantNetworks` (see
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 from andromede.compute.driver_network import (
@@ -20,7 +21,12 @@ from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
 from andromede.hypervisor.netns_commands import _all, _namespace_exists, _run
 from andromede.hypervisor.network_state import NetworkRecord
 from andromede.hypervisor.tenant_network_rules import RulesMixin
-from andromede.hypervisor.vpc_dns import dhcp_option_args, resolver_command
+from andromede.hypervisor.vpc_dns import (
+    RESPONDER_PORT,
+    ZONE_RESPONDER_ADDRESS,
+    dhcp_option_args,
+    resolver_command,
+)
 
 __all__ = ["DnsmasqMixin"]
 
@@ -39,16 +45,43 @@ class DnsmasqMixin(RulesMixin):
     def _resolver_pidfile(self, router: str) -> Path:
         return self._dir / f"resolver-{router}.pid"
 
+    def _responder_files(self, router: str) -> tuple[Path, Path]:
+        """The zone responder's pid file and document."""
+        return self._dir / f"zones-{router}.pid", self._dir / f"zones-{router}.json"
+
+    async def _stop_zone_responder(self, router: str) -> None:
+        pidfile, document = self._responder_files(router)
+        await stop_pidfile(pidfile)
+        document.unlink(missing_ok=True)
+
+    async def _start_zone_responder(self, router: str, dns: VpcDns) -> None:
+        """(Re)start the router's zone responder (decision 0284) on the namespace's loopback,
+        answering the VPC's private zones; none while it has none or DNS support is off."""
+        await self._stop_zone_responder(router)
+        if not dns.support or not dns.private_zones:
+            return
+        pidfile, document = self._responder_files(router)
+        document.write_text(dns.zone_document)
+        await _run(
+            "ip", "netns", "exec", self.netns(router), sys.executable, "-m",
+            "andromede.hypervisor.zone_responder", "--daemon", f"--document={document}",
+            f"--pid-file={pidfile}", f"--listen={ZONE_RESPONDER_ADDRESS}",
+            f"--port={RESPONDER_PORT}",
+        )  # fmt: skip
+
     async def _start_resolver(self, router: str, *, restart: bool = True) -> None:
-        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`); without
-        ``restart``, only when it is not running. Stopped while the VPC's DNS support is off."""
+        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`) and its zone
+        responder; without ``restart``, only when it is not running. Stopped while the VPC's
+        DNS support is off."""
         pidfile = self._resolver_pidfile(router)
         if not restart and ours_running(pidfile):
             return
         await stop_pidfile(pidfile)
         subnets = self._members(router)
         if not subnets:
+            await self._stop_zone_responder(router)
             return
+        await self._start_zone_responder(router, self._dns(router))
         command = resolver_command(
             pidfile=pidfile,
             vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,

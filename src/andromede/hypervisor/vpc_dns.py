@@ -28,16 +28,16 @@ too, whatever this VPC's own ``enableDnsHostnames`` (the control plane only list
 block while both VPCs have hostnames and support on). And the public DNS names of the VPC's
 instances (``VpcDns.public_names``, decision 0151), each answered with the instance's private
 address, as EC2's resolver answers them inside the VPC. And the private hosted zones of Route
-53 associated with the VPC (``VpcDns.private_zones``, decision 0280): each zone is ``--local``
-(a name of it that has no record is "no such name", never forwarded: AWS's resolver does not
-fall through), the most specific zone winning as dnsmasq's longest match does; its records
-are dnsmasq's own records (:func:`zone_record_args`).
+53 associated with the VPC (``VpcDns.private_zones``, decision 0280): each zone is forwarded to
+the router's zone responder (:mod:`~andromede.hypervisor.zone_responder`, decision 0284) and
+to nothing else (a name of it that has no record is "no such name", never asked upstream:
+AWS's resolver does not fall through), the most specific zone winning as dnsmasq's longest
+match does.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -49,14 +49,17 @@ from andromede.compute.driver_network import (
 __all__ = [
     "AMAZON_PROVIDED_DNS",
     "LINK_LOCAL_RESOLVER",
+    "ZONE_RESPONDER_ADDRESS",
     "dhcp_option_args",
     "resolver_address",
     "resolver_addresses",
     "resolver_command",
-    "zone_record_args",
 ]
 
 AMAZON_PROVIDED_DNS: Final = "AmazonProvidedDNS"
+# Where the router's zone responder listens, on the namespace's loopback (decision 0284).
+ZONE_RESPONDER_ADDRESS: Final = "127.0.0.1"
+RESPONDER_PORT: Final = 5300
 # EC2's other address of the resolver, the same in every VPC (link-local, never routed).
 LINK_LOCAL_RESOLVER: Final = "169.254.169.253"
 
@@ -104,48 +107,13 @@ def resolver_command(
     # the private address's reverse stays its ip- name, as on EC2); other public names go to
     # the upstream resolvers, which answer them with the public address.
     command += [f"--address=/{name}/{address}" for name, address in dns.public_names]
-    command += [f"--local=/{zone}/" for zone in dns.private_zones]
-    command += zone_record_args(dns.zone_records)
+    # Each private zone is the zone responder's (decision 0284): only it is asked of the
+    # zone's names, so a name it does not hold is "no such name", never forwarded further.
+    command += [
+        f"--server=/{zone}/{ZONE_RESPONDER_ADDRESS}#{RESPONDER_PORT}" for zone in dns.private_zones
+    ]
     command += [f"--server={server}" for server in upstream]
     return command
-
-
-_QUOTED: Final = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
-def _name(value: str) -> str:
-    return value.rstrip(".")
-
-
-def zone_record_args(records: Sequence[tuple[str, str, str]]) -> list[str]:
-    """dnsmasq's arguments answering a private zone's records (decision 0280): A and AAAA
-    as ``--host-record`` (several values, several addresses), CNAME ``--cname``, MX
-    ``--mx-host``, SRV ``--srv-host``, PTR ``--ptr-record``, TXT ``--txt-record`` (Route
-    53's quoted strings, each a string of the record), CAA ``--caa-record``. A value that
-    does not have its type's fields is left out (the API refused such values already)."""
-    args: list[str] = []
-    for name, record_type, value in records:
-        fields = value.split()
-        if record_type in {"A", "AAAA"}:
-            args.append(f"--host-record={name},{value}")
-        elif record_type == "CNAME":
-            args.append(f"--cname={name},{_name(value)}")
-        elif record_type == "PTR":
-            args.append(f"--ptr-record={name},{_name(value)}")
-        elif record_type == "MX" and len(fields) == 2:
-            args.append(f"--mx-host={name},{_name(fields[1])},{fields[0]}")
-        elif record_type == "SRV" and len(fields) == 4:
-            priority, weight, port, target = fields
-            args.append(f"--srv-host={name},{_name(target)},{port},{priority},{weight}")
-        elif record_type == "TXT":
-            strings = ",".join(f'"{text}"' for text in _QUOTED.findall(value))
-            if strings:
-                args.append(f"--txt-record={name},{strings}")
-        elif record_type == "CAA" and len(fields) >= 3:
-            flags, tag = fields[0], fields[1]
-            quoted = value.split(None, 2)[2].strip().strip('"')
-            args.append(f"--caa-record={name},{flags},{tag},{quoted}")
-    return args
 
 
 def dhcp_option_args(vpc_cidr: str, dns: VpcDns) -> list[str]:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from andromede.route53.errors import InvalidChangeBatch, InvalidDomainName, InvalidInput
+from andromede.route53.routing import check_routing, routing_problems
 
 __all__ = [
     "RECORD_TYPES",
+    "AliasTarget",
     "Change",
     "HostedZone",
     "RecordSet",
@@ -24,7 +26,6 @@ __all__ = [
     "made_records",
     "normalise_name",
     "record_order",
-    "resolver_view",
     "within",
 ]
 
@@ -67,14 +68,60 @@ def record_order(name: str, record_type: str) -> tuple[tuple[str, ...], str]:
 
 
 @dataclass(frozen=True)
+class AliasTarget:
+    """Where an alias record points (decision 0284): a record set of a zone (this one) or a
+    load balancer (its ``CanonicalHostedZoneId`` and DNS name)."""
+
+    hosted_zone_id: str
+    dns_name: str  # normalised: lower case, final dot
+    evaluate_target_health: bool
+
+
+@dataclass(frozen=True)
 class RecordSet:
+    """A resource record set: its name, type and values (or alias target), and its routing
+    policy (decision 0284) when it has a ``set_identifier``."""
+
     name: str
     type: str
     ttl: int
     values: tuple[str, ...]
+    set_identifier: str | None = None
+    weight: int | None = None
+    region: str | None = None  # latency
+    geo_location: tuple[tuple[str, str], ...] = ()  # (ContinentCode|CountryCode|…, code)
+    failover: str | None = None  # PRIMARY or SECONDARY
+    multivalue: bool | None = None
+    health_check_id: str | None = None
+    cidr_routing: tuple[str, str] | None = None  # (CollectionId, LocationName)
+    alias: AliasTarget | None = None
 
-    def key(self) -> tuple[str, str]:
-        return self.name, self.type
+    def key(self) -> tuple[str, str, str]:
+        return self.name, self.type, self.set_identifier or ""
+
+    @property
+    def policy(self) -> str:
+        """The routing policy's name as AWS's messages write it."""
+        if self.weight is not None:
+            return "weighted"
+        if self.region is not None:
+            return "latency"
+        if self.geo_location:
+            return "geo"
+        if self.failover is not None:
+            return "failover"
+        if self.multivalue is not None:
+            return "multivalue"
+        if self.cidr_routing is not None:
+            return "cidr"
+        return "simple"
+
+    def label(self) -> str:
+        """How AWS's ``InvalidChangeBatch`` messages name the set."""
+        identifier = (
+            "" if self.set_identifier is None else f", set-identifier='{self.set_identifier}'"
+        )
+        return f"[name='{display_name(self.name)}', type='{self.type}'{identifier}]"
 
 
 @dataclass(frozen=True)
@@ -98,7 +145,7 @@ class HostedZone:
     version: int = 1
 
     def sorted_records(self) -> list[RecordSet]:
-        return sorted(self.records, key=lambda r: record_order(r.name, r.type))
+        return sorted(self.records, key=lambda r: (*record_order(r.name, r.type), r.key()[2]))
 
     def replaced(self, **fields: object) -> HostedZone:
         return dataclasses.replace(self, version=self.version + 1, **fields)  # type: ignore[arg-type]
@@ -169,6 +216,8 @@ _VALUE_RULES: Final[dict[str, tuple[Callable[[str], bool], str, str]]] = {
 
 def _value_problem(record: RecordSet) -> str | None:
     """AWS's complaint about one value of ``record``, else None."""
+    if record.alias is not None:
+        return None
     check, code, words = _VALUE_RULES[record.type]
     for value in record.values:
         if not check(value):
@@ -176,7 +225,16 @@ def _value_problem(record: RecordSet) -> str | None:
     return None
 
 
-def check_record(record: RecordSet) -> None:
+def change_words(action: str, record: RecordSet) -> str:
+    """How AWS's ``InvalidInput`` messages name a change."""
+    identifier = record.set_identifier if record.set_identifier is not None else "null"
+    return (
+        f"Change with [Action={action}, Name={display_name(record.name)}, Type={record.type}, "
+        f"SetIdentifier={identifier}]"
+    )
+
+
+def check_record(record: RecordSet, action: str = "CREATE") -> None:
     """A record set's own shape, before any batch rule: refused with ``InvalidInput`` for a
     type AWS serves that is not served here, else ``InvalidChangeBatch``."""
     if record.type in NOT_YET_TYPES:
@@ -185,26 +243,39 @@ def check_record(record: RecordSet) -> None:
         raise InvalidInput(
             f"Invalid XML ; cvc-enumeration-valid: Value '{record.type[:16]}' is not facet-valid"
         )
-    if not record.values:
+    if record.alias is not None and record.values:
         raise InvalidInput(
             "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and "
-            "ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with "
-            "[Action=CREATE, Name=" + record.name + f", Type={record.type}, SetIdentifier=null]"
+            "ResourceRecords], or TrafficPolicyInstanceId], but found more than one in "
+            + change_words(action, record)
         )
-    if not 0 <= record.ttl <= 2147483647:
+    if record.alias is None and not record.values:
+        raise InvalidInput(
+            "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and "
+            "ResourceRecords], or TrafficPolicyInstanceId], but found none in "
+            + change_words(action, record)
+        )
+    if record.alias is None and not 0 <= record.ttl <= 2147483647:
         raise InvalidInput(f"Invalid TTL {record.ttl}")
+    check_routing(record, change_words(action, record))
 
 
-def apply_changes(zone: HostedZone, changes: Sequence[Change], limit: int) -> tuple[RecordSet, ...]:
+def apply_changes(
+    zone: HostedZone,
+    changes: Sequence[Change],
+    limit: int,
+    more_problems: Sequence[str] = (),
+) -> tuple[RecordSet, ...]:
     """The zone's record sets after ``changes``, all applied or none: every refusal is gathered
-    into one ``InvalidChangeBatch``, worded as AWS words it."""
+    into one ``InvalidChangeBatch``, worded as AWS words it (with ``more_problems``, the
+    refusals found outside the zone: alias targets elsewhere)."""
     if len(changes) > limit:
         raise InvalidChangeBatch([f"Number of records limit of {limit} exceeded."])
-    current: dict[tuple[str, str], RecordSet] = {r.key(): r for r in zone.records}
+    current: dict[tuple[str, str, str], RecordSet] = {r.key(): r for r in zone.records}
     problems: list[str] = []
     for change in changes:
         record = change.record
-        label = f"[name='{display_name(record.name)}', type='{record.type}']"
+        label = record.label()
         if not within(record.name, zone.name):
             problems.append(
                 f"RRSet with DNS name {display_name(record.name)} is not permitted in zone "
@@ -229,7 +300,7 @@ def apply_changes(zone: HostedZone, changes: Sequence[Change], limit: int) -> tu
             if existing is None:
                 problems.append(f"Tried to delete resource record set {label} but it was not found")
                 continue
-            if existing.ttl != record.ttl or sorted(existing.values) != sorted(record.values):
+            if _comparable(existing) != _comparable(record):
                 problems.append(
                     f"Tried to delete resource record set {label} but the values provided do "
                     "not match the current values"
@@ -237,9 +308,15 @@ def apply_changes(zone: HostedZone, changes: Sequence[Change], limit: int) -> tu
                 continue
             del current[record.key()]
     problems.extend(_zone_problems(zone.name, current.values(), changes))
+    problems.extend(routing_problems(zone, tuple(current.values()), changes))
+    problems.extend(more_problems)
     if problems:
         raise InvalidChangeBatch(problems)
     return tuple(current.values())
+
+
+def _comparable(record: RecordSet) -> RecordSet:
+    return dataclasses.replace(record, values=tuple(sorted(record.values)))
 
 
 def _zone_problems(
@@ -291,28 +368,3 @@ def _zone_problems(
 class ZonePage:
     zones: list[HostedZone] = field(default_factory=list)
     next_marker: str | None = None
-
-
-# What a VPC's resolver answers of a private zone (decision 0280); SOA and NS are the zone's
-# own, a wildcard is not answered yet.
-_RESOLVED_TYPES: Final = frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "CAA"})
-
-
-def resolver_view(
-    zones: Sequence[HostedZone],
-) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
-    """The zones a VPC's resolver answers (names without the final dot) and their records,
-    one (name, type, value) a value. AWS's rule for overlapping zones: a name is answered by
-    the most specific zone holding it, never by a zone above (no fallthrough)."""
-    names = sorted({z.name for z in zones})
-    records: set[tuple[str, str, str]] = set()
-    for zone in zones:
-        for record in zone.records:
-            if record.type not in _RESOLVED_TYPES or "*" in record.name:
-                continue
-            owner = max((n for n in names if within(record.name, n)), key=len)
-            if owner != zone.name:
-                continue
-            for value in record.values:
-                records.add((record.name.rstrip("."), record.type, value))
-    return tuple(n.rstrip(".") for n in names), tuple(sorted(records))

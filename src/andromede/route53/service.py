@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +28,7 @@ from andromede.route53.errors import (
     ZoneChanged,
 )
 from andromede.route53.model import (
+    AliasTarget,
     Change,
     HostedZone,
     RecordSet,
@@ -36,13 +37,18 @@ from andromede.route53.model import (
     made_records,
     normalise_name,
     record_order,
-    resolver_view,
 )
+from andromede.route53.record_health import EveryCheckHealthy, HealthLookup
+from andromede.route53.responder_data import responder_document
+from andromede.route53.routing import alias_problem
 from andromede.route53.store import ZoneStore
 
-__all__ = ["Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
+__all__ = ["AliasTargets", "Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
 
 VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
+# The addresses an alias target outside the zone stands for (a load balancer of the account,
+# decision 0284), None when there is no such target: tenant, target, record type.
+AliasTargets = Callable[[str, AliasTarget, str], Awaitable[tuple[str, ...] | None]]
 # Told the VPCs whose private zones changed, so that their resolvers are told again.
 VpcsChanged = Callable[[Sequence[str]], Awaitable[None]]
 _ID_ALPHABET: Final = string.ascii_uppercase + string.digits
@@ -59,6 +65,7 @@ class Route53Limits:
     max_hosted_zones: int = 500
     max_changes: int = 1000
     max_records: int = 10000
+    region: str = ""  # the gateway's: the latency sets the VPC responders answer
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,13 @@ class Route53Service:
         vpc_exists: VpcExists,
         clock: Callable[[], float] = time.time,
         vpcs_changed: VpcsChanged | None = None,
+        alias_targets: AliasTargets | None = None,
     ) -> None:
         self.store = store
         self.vpcs_changed = vpcs_changed
+        self.alias_targets = alias_targets
+        # The health checks' status (decision 0285 plugs its own in).
+        self.health: HealthLookup = EveryCheckHealthy()
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -87,11 +98,40 @@ class Route53Service:
         if vpcs and self.vpcs_changed is not None:
             await self.vpcs_changed(vpcs)
 
-    async def vpc_zones(
-        self, vpc_id: str
-    ) -> tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]]:
-        """What the VPC's resolver answers of its private zones (``model.resolver_view``)."""
-        return resolver_view(await self.store.with_vpc(vpc_id))
+    async def vpc_zones(self, vpc_id: str) -> tuple[tuple[str, ...], str]:
+        """The private zones of the VPC (names without the final dot) and the document its
+        zone responder answers (``responder_data``), with the health checks' status and the
+        load balancers' addresses of now."""
+        zones = await self.store.with_vpc(vpc_id)
+        if not zones:
+            return (), ""
+        healthy: dict[str, bool] = {}
+        foreign: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        for zone in zones:
+            checks = {r.health_check_id for r in zone.records if r.health_check_id}
+            if checks:
+                healthy.update(await self.health.healthy(zone.tenant_id, checks))
+            for record in zone.records:
+                alias = record.alias
+                if alias is None or alias.hosted_zone_id == zone.zone_id:
+                    continue
+                found = None
+                if self.alias_targets is not None:
+                    found = await self.alias_targets(zone.tenant_id, alias, record.type)
+                foreign[(alias.hosted_zone_id, alias.dns_name, record.type)] = found or ()
+        names = tuple(sorted(z.name.rstrip(".") for z in zones))
+        return names, responder_document(zones, healthy, foreign, self._limits.region)
+
+    async def health_changed(self, tenant_id: str, health_check_ids: Collection[str]) -> None:
+        """Health checks of the account changed status (decision 0285 calls it): the VPCs of
+        the private zones whose sets name them are told their zones again."""
+        wanted = set(health_check_ids)
+        zones = [
+            z
+            for z in await self.store.zones(tenant_id)
+            if z.private and any(r.health_check_id in wanted for r in z.records)
+        ]
+        await self._changed(*zones)
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -234,11 +274,12 @@ class Route53Service:
         self, tenant_id: str, zone_id: str, changes: Sequence[Change]
     ) -> Submitted:
         for change in changes:
-            check_record(change.record)
+            check_record(change.record, change.action)
         limit = self._limits.max_changes
+        elsewhere = await self._foreign_alias_problems(tenant_id, zone_id, changes)
 
         def apply(zone: HostedZone) -> HostedZone:
-            records = apply_changes(zone, changes, limit)
+            records = apply_changes(zone, changes, limit, elsewhere)
             if len(records) > self._limits.max_records:
                 raise InvalidInput(
                     f"Limits Exceeded: MAX_RRSETS_BY_ZONE - Cannot create more than "
@@ -249,6 +290,30 @@ class Route53Service:
         await self._changed(await self._update(tenant_id, zone_id, apply))
         return await self._submit(tenant_id)
 
+    async def _foreign_alias_problems(
+        self, tenant_id: str, zone_id: str, changes: Sequence[Change]
+    ) -> list[str]:
+        """AWS's refusals of the aliases written by ``changes`` whose target is outside the
+        zone and is no load balancer of the account (both of AWS's messages, as it gives
+        them for a load balancer it does not find)."""
+        problems: list[str] = []
+        for change in changes:
+            record, alias = change.record, change.record.alias
+            if change.action == "DELETE" or alias is None or alias.hosted_zone_id == zone_id:
+                continue
+            found = None
+            if self.alias_targets is not None:
+                found = await self.alias_targets(tenant_id, alias, record.type)
+            if found is None:
+                problems += [
+                    alias_problem(alias.dns_name, record.type, alias.hosted_zone_id, why)
+                    for why in (
+                        "the alias target name does not lie within the target zone",
+                        "that target was not found",
+                    )
+                ]
+        return problems
+
     async def list_records(
         self,
         tenant_id: str,
@@ -256,14 +321,20 @@ class Route53Service:
         start_name: str | None,
         start_type: str | None,
         max_items: int,
+        start_identifier: str | None = None,
     ) -> tuple[list[RecordSet], RecordSet | None]:
         zone = await self.zone(tenant_id, zone_id)
         records = zone.sorted_records()
         if start_type and not start_name:
             raise InvalidInput("The input is not valid: StartRecordType requires StartRecordName")
+        if start_identifier and not start_type:
+            raise InvalidInput(
+                "The input is not valid: StartRecordIdentifier requires StartRecordType"
+            )
         if start_name:
-            start = record_order(normalise_name(start_name), start_type or "")
-            records = [r for r in records if record_order(r.name, r.type) >= start]
+            start = (*record_order(normalise_name(start_name), start_type or ""),
+                     start_identifier or "")  # fmt: skip
+            records = [r for r in records if (*record_order(r.name, r.type), r.key()[2]) >= start]
         more = records[max_items] if len(records) > max_items else None
         return records[:max_items], more
 

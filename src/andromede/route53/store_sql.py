@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.route53.errors import ZoneChanged
-from andromede.route53.model import HostedZone, RecordSet
+from andromede.route53.model import AliasTarget, HostedZone, RecordSet
 
 __all__ = ["SqlZoneStore"]
 
@@ -37,9 +37,57 @@ def _definition(zone: HostedZone) -> str:
             "comment": zone.comment,
             "vpcs": [list(v) for v in zone.vpcs],
             "tags": [list(t) for t in zone.tags],
-            "records": [[r.name, r.type, r.ttl, list(r.values)] for r in zone.records],
+            "records": [record_json(r) for r in zone.records],
         },
         sort_keys=True,
+    )
+
+
+def record_json(record: RecordSet) -> list[Any]:
+    """A record set as the definition keeps it: (name, type, TTL, values), then its routing
+    policy and alias target (decision 0284) only when it has any, so that a simple set is
+    written as before."""
+    head: list[Any] = [record.name, record.type, record.ttl, list(record.values)]
+    routing = {
+        "set": record.set_identifier,
+        "weight": record.weight,
+        "region": record.region,
+        "geo": [list(g) for g in record.geo_location] or None,
+        "failover": record.failover,
+        "multivalue": record.multivalue,
+        "health": record.health_check_id,
+        "cidr": None if record.cidr_routing is None else list(record.cidr_routing),
+        "alias": None
+        if record.alias is None
+        else [
+            record.alias.hosted_zone_id,
+            record.alias.dns_name,
+            record.alias.evaluate_target_health,
+        ],
+    }
+    kept = {k: v for k, v in routing.items() if v is not None}
+    return [*head, kept] if kept else head
+
+
+def record_from_json(fields: list[Any]) -> RecordSet:
+    name, record_type, ttl, values = fields[:4]
+    routing: dict[str, Any] = fields[4] if len(fields) > 4 else {}
+    alias = routing.get("alias")
+    cidr = routing.get("cidr")
+    return RecordSet(
+        str(name),
+        str(record_type),
+        int(ttl),
+        tuple(str(v) for v in values),
+        set_identifier=routing.get("set"),
+        weight=routing.get("weight"),
+        region=routing.get("region"),
+        geo_location=tuple((str(f), str(c)) for f, c in routing.get("geo") or ()),
+        failover=routing.get("failover"),
+        multivalue=routing.get("multivalue"),
+        health_check_id=routing.get("health"),
+        cidr_routing=None if cidr is None else (str(cidr[0]), str(cidr[1])),
+        alias=None if alias is None else AliasTarget(str(alias[0]), str(alias[1]), bool(alias[2])),
     )
 
 
@@ -55,10 +103,7 @@ def _zone(row: Any) -> HostedZone:
         created=int(row["created"]),
         vpcs=tuple((str(r), str(v)) for r, v in fields["vpcs"]),
         tags=tuple((str(k), str(v)) for k, v in fields["tags"]),
-        records=tuple(
-            RecordSet(str(n), str(t), int(ttl), tuple(str(v) for v in values))
-            for n, t, ttl, values in fields["records"]
-        ),
+        records=tuple(record_from_json(r) for r in fields["records"]),
         version=int(row["version"]),
     )
 

@@ -162,13 +162,9 @@ async def change_resource_record_sets(
 async def list_resource_record_sets(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    if query.get("identifier"):
-        raise Route53WireError(
-            "InvalidInput", "Routing policies other than simple are not supported yet"
-        )
     limit = _max_items(query, _MAX_RECORDS)
     records, more = await service.list_records(
-        tenant, op.zone_id, query.get("name"), query.get("type"), limit
+        tenant, op.zone_id, query.get("name"), query.get("type"), limit, query.get("identifier")
     )
     xml = wire.writer("ListResourceRecordSetsResponse")
     xml.open("ResourceRecordSets")
@@ -179,6 +175,7 @@ async def list_resource_record_sets(
     if more is not None:
         xml.element("NextRecordName", display_name(more.name))
         xml.element("NextRecordType", more.type)
+        xml.element("NextRecordIdentifier", more.set_identifier)
     xml.element("MaxItems", limit)
     return wire.answer(xml)
 

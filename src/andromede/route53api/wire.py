@@ -1,6 +1,7 @@
 """Route 53's REST-XML shapes (decision 0280): request documents read into the service's
 values (``defusedxml``, any namespace), answers written as botocore's ``route53`` model
-names them. Alias targets, routing policies and health checks are refused by name."""
+names them: record sets with their routing policy and alias target (decision 0284); traffic
+policies and geoproximity are refused by name."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from defusedxml.common import DefusedXmlException
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
-from andromede.route53.model import Change, HostedZone, RecordSet, display_name, normalise_name
+from andromede.route53.model import (
+    AliasTarget,
+    Change,
+    HostedZone,
+    RecordSet,
+    display_name,
+    normalise_name,
+)
 from andromede.route53.service import Submitted
 from andromede.route53api.errors import NAMESPACE, Route53WireError
 
@@ -29,18 +37,10 @@ __all__ = [
 ]
 
 _NOT_YET: tuple[tuple[str, str], ...] = (
-    ("AliasTarget", "Alias records"),
-    ("HealthCheckId", "Health checks"),
     ("TrafficPolicyInstanceId", "Traffic policies"),
-    ("SetIdentifier", "Routing policies other than simple"),
-    ("Weight", "Weighted routing"),
-    ("Region", "Latency routing"),
-    ("GeoLocation", "Geolocation routing"),
     ("GeoProximityLocation", "Geoproximity routing"),
-    ("Failover", "Failover routing"),
-    ("MultiValueAnswer", "Multivalue answer routing"),
-    ("CidrRoutingConfig", "IP-based routing"),
 )
+_GEO_FIELDS: tuple[str, ...] = ("ContinentCode", "CountryCode", "SubdivisionCode")
 
 
 def _local(tag: str) -> str:
@@ -104,30 +104,90 @@ def parse_changes(root: Element) -> list[Change]:
             raise Route53WireError(
                 "InvalidInput", "Invalid request: Missing field 'ResourceRecordSet'"
             )
-        for element, feature in _NOT_YET:
-            if child(node, element) is not None:
-                raise Route53WireError(
-                    "InvalidInput", f"{feature} ({element}) are not supported yet"
-                )
-        name = normalise_name(text(node, "Name", required=True) or "")
-        ttl_text = text(node, "TTL")
-        try:
-            ttl = int(ttl_text) if ttl_text is not None else -1
-        except ValueError as exc:
-            raise Route53WireError("InvalidInput", f"Invalid TTL {(ttl_text or '')[:16]}") from exc
-        values = tuple(
-            (text(r, "Value", required=True) or "")
-            for r in children(child(node, "ResourceRecords"), "ResourceRecord")
-        )
-        record_type = text(node, "Type", required=True) or ""
-        if ttl < 0 and values:
-            raise Route53WireError(
-                "InvalidInput",
-                f"Invalid request: Missing field 'TTL' in Change with [Action={action}, "
-                f"Name={display_name(name)}, Type={record_type}, SetIdentifier=null]",
-            )
-        changes.append(Change(action, RecordSet(name, record_type, max(ttl, 0), values)))
+        changes.append(Change(action, _record_set(node, action)))
     return changes
+
+
+def _integer(node: Element, name: str) -> int | None:
+    raw = text(node, name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise Route53WireError("InvalidInput", f"Invalid {name} {raw[:16]}") from exc
+
+
+def _record_set(node: Element, action: str) -> RecordSet:
+    for element, feature in _NOT_YET:
+        if child(node, element) is not None:
+            raise Route53WireError("InvalidInput", f"{feature} ({element}) are not supported yet")
+    name = normalise_name(text(node, "Name", required=True) or "")
+    record_type = text(node, "Type", required=True) or ""
+    identifier = text(node, "SetIdentifier")
+    words = (
+        f"Change with [Action={action}, Name={display_name(name)}, Type={record_type}, "
+        f"SetIdentifier={identifier if identifier is not None else 'null'}]"
+    )
+    ttl = _integer(node, "TTL")
+    values = tuple(
+        (text(r, "Value", required=True) or "")
+        for r in children(child(node, "ResourceRecords"), "ResourceRecord")
+    )
+    alias = _alias(child(node, "AliasTarget"))
+    if alias is not None and (ttl is not None or values):
+        raise Route53WireError(
+            "InvalidInput",
+            "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and "
+            f"ResourceRecords], or TrafficPolicyInstanceId], but found more than one in {words}",
+        )
+    if alias is None and ttl is None and values:
+        raise Route53WireError("InvalidInput", f"Invalid request: Missing field 'TTL' in {words}")
+    geo = child(node, "GeoLocation")
+    cidr = child(node, "CidrRoutingConfig")
+    multivalue = text(node, "MultiValueAnswer")
+    return RecordSet(
+        name,
+        record_type,
+        max(ttl or 0, 0) if alias is None else 0,
+        values,
+        set_identifier=identifier,
+        weight=_integer(node, "Weight"),
+        region=text(node, "Region"),
+        geo_location=tuple(
+            (field, value) for field in _GEO_FIELDS if (value := text(geo, field)) is not None
+        )
+        if geo is not None
+        else (),
+        failover=text(node, "Failover"),
+        multivalue=None if multivalue is None else multivalue.lower() == "true",
+        health_check_id=text(node, "HealthCheckId"),
+        cidr_routing=None
+        if cidr is None
+        else (
+            text(cidr, "CollectionId", required=True) or "",
+            text(cidr, "LocationName", required=True) or "",
+        ),
+        alias=alias,
+    )
+
+
+def _alias(node: Element | None) -> AliasTarget | None:
+    if node is None:
+        return None
+    zone_id = text(node, "HostedZoneId", required=True) or ""
+    dns_name = text(node, "DNSName", required=True) or ""
+    evaluate = text(node, "EvaluateTargetHealth")
+    if evaluate is None:
+        raise Route53WireError(
+            "InvalidInput",
+            "Invalid XML ; cvc-complex-type.2.4.b: The content of element 'AliasTarget' is not "
+            'complete. One of \'{"https://route53.amazonaws.com/doc/2013-04-01/":'
+            "EvaluateTargetHealth}' is expected.",
+        )
+    return AliasTarget(
+        zone_id.rsplit("/", 1)[-1], normalise_name(dns_name), evaluate.lower() == "true"
+    )
 
 
 def timestamp(ms: int) -> str:
@@ -179,13 +239,36 @@ def write_record(xml: XmlWriter, record: RecordSet) -> None:
     xml.open("ResourceRecordSet")
     xml.element("Name", display_name(record.name))
     xml.element("Type", record.type)
-    xml.element("TTL", record.ttl)
-    xml.open("ResourceRecords")
-    for value in record.values:
-        xml.open("ResourceRecord")
-        xml.element("Value", value)
-        xml.close("ResourceRecord")
-    xml.close("ResourceRecords")
+    xml.element("SetIdentifier", record.set_identifier)
+    xml.element("Weight", record.weight)
+    xml.element("Region", record.region)
+    if record.geo_location:
+        xml.open("GeoLocation")
+        for field, value in record.geo_location:
+            xml.element(field, value)
+        xml.close("GeoLocation")
+    xml.element("Failover", record.failover)
+    xml.element("MultiValueAnswer", record.multivalue)
+    if record.alias is None:
+        xml.element("TTL", record.ttl)
+        xml.open("ResourceRecords")
+        for value in record.values:
+            xml.open("ResourceRecord")
+            xml.element("Value", value)
+            xml.close("ResourceRecord")
+        xml.close("ResourceRecords")
+    else:
+        xml.open("AliasTarget")
+        xml.element("HostedZoneId", record.alias.hosted_zone_id)
+        xml.element("DNSName", display_name(record.alias.dns_name))
+        xml.element("EvaluateTargetHealth", record.alias.evaluate_target_health)
+        xml.close("AliasTarget")
+    xml.element("HealthCheckId", record.health_check_id)
+    if record.cidr_routing is not None:
+        xml.open("CidrRoutingConfig")
+        xml.element("CollectionId", record.cidr_routing[0])
+        xml.element("LocationName", record.cidr_routing[1])
+        xml.close("CidrRoutingConfig")
     xml.close("ResourceRecordSet")
 
 

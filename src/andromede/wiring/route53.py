@@ -16,16 +16,26 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
+from andromede.elbapi.wire import hosted_zone
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
-from andromede.route53.service import Route53Limits, Route53Service
+from andromede.loadbalancing.errors import LoadBalancingError
+from andromede.loadbalancing.service import LoadBalancingService
+from andromede.route53.model import AliasTarget
+from andromede.route53.service import AliasTargets, Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
 
-__all__ = ["HOSTED_ZONES", "bill_hosted_zones", "route53_api", "route53_limits"]
+__all__ = [
+    "HOSTED_ZONES",
+    "bill_hosted_zones",
+    "load_balancer_aliases",
+    "route53_api",
+    "route53_limits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +49,36 @@ def route53_limits(settings: Settings) -> Route53Limits:
         max_hosted_zones=settings.route53_max_hosted_zones,
         max_changes=settings.route53_max_changes,
         max_records=settings.route53_max_record_sets,
+        region=settings.region,
     )
+
+
+def load_balancer_aliases(balancers: LoadBalancingService, settings: Settings) -> AliasTargets:
+    """Alias targets that are the account's load balancers (decision 0284): the
+    ``CanonicalHostedZoneId`` and DNS name DescribeLoadBalancers gives
+    (``<name>-<id>.elb.<region>.<elb_dns_domain>``, ``dualstack.`` before it as AWS's
+    consoles write it), standing for the load balancer's node addresses (A; an AAAA alias
+    has none, the nodes being IPv4)."""
+    suffix = f".elb.{settings.region}.{settings.elb_dns_domain}".lower()
+
+    async def target(
+        tenant_id: str, alias: AliasTarget, record_type: str
+    ) -> tuple[str, ...] | None:
+        name = alias.dns_name.rstrip(".").removeprefix("dualstack.")
+        if alias.hosted_zone_id != hosted_zone(settings.region) or not name.endswith(suffix):
+            return None
+        if record_type not in {"A", "AAAA"}:
+            return None
+        lb_name, _, lb_id = name[: -len(suffix)].rpartition("-")
+        try:
+            balancer = await balancers.load_balancer(tenant_id, lb_id)
+        except LoadBalancingError:
+            return None
+        if balancer.name.lower() != lb_name:
+            return None
+        return tuple(n.address for n in balancer.nodes) if record_type == "A" else ()
+
+    return target
 
 
 async def bill_hosted_zones(
@@ -77,6 +116,7 @@ def route53_api(
     compute: ComputeService | None,
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
+    balancers: LoadBalancingService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its zones and changes); with ``billing``, the hosted zones' monthly sweep (every
@@ -93,6 +133,7 @@ def route53_api(
         route53_limits(settings),
         vpc_exists,
         vpcs_changed=None if compute is None else compute.push_vpc_dns,
+        alias_targets=None if balancers is None else load_balancer_aliases(balancers, settings),
     )
     if compute is not None:
         # The VPC resolvers answer the private zones associated with their VPC (0280).

@@ -1,18 +1,24 @@
-"""Decision 0280's part 2: a private hosted zone associated with a VPC is answered by that
-VPC's resolver. What the resolver answers of overlapping zones (the most specific wins, no
-fallthrough), dnsmasq's arguments for each served type, and the control plane telling the
-VPC's hosts again (the memory hypervisor) when a zone's records or VPCs change."""
+"""Decisions 0280 and 0284: a private hosted zone associated with a VPC is answered by that
+VPC's zone responder, to which its resolver forwards the zone. What the responder answers of
+overlapping zones (the most specific wins, no fallthrough), the resolver's arguments, and the
+control plane telling the VPC's hosts again (the memory hypervisor) when a zone's records or
+VPCs change."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
+import dns.message
+import dns.rcode
 import pytest
 
 from andromede.compute.driver_network import VpcDns
-from andromede.hypervisor.vpc_dns import resolver_command, zone_record_args
+from andromede.hypervisor.vpc_dns import resolver_command
+from andromede.hypervisor.zone_answers import ZoneAnswers
 from andromede.route53.memory import MemoryZoneStore
-from andromede.route53.model import Change, HostedZone, RecordSet, made_records, resolver_view
+from andromede.route53.model import AliasTarget, Change, HostedZone, RecordSet, made_records
+from andromede.route53.responder_data import responder_document
 from andromede.route53.service import Route53Limits, Route53Service
 from support.ec2app import World, ec2_world
 
@@ -22,7 +28,7 @@ def test_the_most_specific_zone_answers_its_names() -> None:
         RecordSet("db.team.corp.internal.", "A", 60, ("10.0.0.9",)),
         RecordSet("www.corp.internal.", "A", 60, ("10.0.0.5",)),
     )
-    child = (RecordSet("api.team.corp.internal.", "CNAME", 60, ("www.corp.internal",)),)
+    child = (RecordSet("api.team.corp.internal.", "CNAME", 30, ("www.corp.internal",)),)
     service_zones = [
         HostedZone(
             "t", zone_id, name, zone_id, "", True, 0,
@@ -33,53 +39,33 @@ def test_the_most_specific_zone_answers_its_names() -> None:
             ("Z2", "team.corp.internal.", child),
         )
     ]  # fmt: skip
-    zones, records = resolver_view(service_zones)
-    assert zones == ("corp.internal", "team.corp.internal")
+    answers = ZoneAnswers(responder_document(service_zones, {}, {}))
+    assert answers.zones == ("team.corp.internal.", "corp.internal.")
     # db.team.corp.internal is under the more specific zone, which does not hold it: not
-    # answered (no fallthrough to corp.internal); SOA and NS are the zones' own.
-    assert records == (
-        ("api.team.corp.internal", "CNAME", "www.corp.internal"),
-        ("www.corp.internal", "A", "10.0.0.5"),
-    )
-
-
-def test_dnsmasq_answers_each_served_type() -> None:
-    args = zone_record_args(
-        [
-            ("www.corp.internal", "A", "10.0.0.5"),
-            ("www.corp.internal", "AAAA", "fd00::5"),
-            ("api.corp.internal", "CNAME", "www.corp.internal."),
-            ("corp.internal", "MX", "10 mail.corp.internal."),
-            ("_sip._tcp.corp.internal", "SRV", "1 10 5060 sip.corp.internal."),
-            ("5.0.0.10.in-addr.arpa", "PTR", "www.corp.internal."),
-            ("corp.internal", "TXT", '"v=spf1 -all" "a, b"'),
-            ("corp.internal", "CAA", '0 issue "letsencrypt.org"'),
-        ]
-    )
-    assert args == [
-        "--host-record=www.corp.internal,10.0.0.5",
-        "--host-record=www.corp.internal,fd00::5",
-        "--cname=api.corp.internal,www.corp.internal",
-        "--mx-host=corp.internal,mail.corp.internal,10",
-        "--srv-host=_sip._tcp.corp.internal,sip.corp.internal,5060,1,10",
-        "--ptr-record=5.0.0.10.in-addr.arpa,www.corp.internal",
-        '--txt-record=corp.internal,"v=spf1 -all","a, b"',
-        "--caa-record=corp.internal,0,issue,letsencrypt.org",
+    # answered (no fallthrough to corp.internal).
+    missing = answers.respond(dns.message.make_query("db.team.corp.internal", "A"))
+    assert missing.rcode() == dns.rcode.NXDOMAIN and not missing.answer
+    assert missing.authority[0].name.to_text() == "team.corp.internal."
+    chained = answers.respond(dns.message.make_query("api.team.corp.internal", "A"))
+    assert [(r.name.to_text(), r.ttl, [d.to_text() for d in r]) for r in chained.answer] == [
+        ("api.team.corp.internal.", 30, ["www.corp.internal."]),
+        ("www.corp.internal.", 60, ["10.0.0.5"]),
     ]
-    dns = VpcDns(
-        private_zones=("corp.internal",),
-        zone_records=(("www.corp.internal", "A", "10.0.0.5"),),
-    )
+
+
+def test_the_resolver_forwards_each_private_zone_to_the_responder_only() -> None:
+    dns_settings = VpcDns(private_zones=("corp.internal", "team.corp.internal"), zone_document="{}")
     command = resolver_command(
-        pidfile=Path("/run/x.pid"), vpc_cidr="10.0.0.0/16", dns=dns, upstream=["192.0.2.53"]
-    )
+        pidfile=Path("/run/x.pid"), vpc_cidr="10.0.0.0/16", dns=dns_settings,
+        upstream=["192.0.2.53"],
+    )  # fmt: skip
     assert command is not None
-    assert "--local=/corp.internal/" in command
-    assert "--host-record=www.corp.internal,10.0.0.5" in command
-    with pytest.raises(ValueError, match="line break"):
-        VpcDns(private_zones=("a.b",), zone_records=(("x.a.b", "TXT", '"a"\n--server=1.1.1.1'),))
-    with pytest.raises(ValueError, match="no record"):
-        VpcDns(private_zones=("a.b",), zone_records=(("x,y.a.b", "A", "10.0.0.1"),))
+    assert "--server=/corp.internal/127.0.0.1#5300" in command
+    assert "--server=/team.corp.internal/127.0.0.1#5300" in command
+    assert not any(arg.startswith("--local=/corp") for arg in command)
+    assert command[-1] == "--server=192.0.2.53"
+    with pytest.raises(ValueError, match="no zone name"):
+        VpcDns(private_zones=("a,b",))
 
 
 async def test_a_zones_change_is_told_to_its_vpcs_hosts(tmp_path: Path) -> None:
@@ -118,12 +104,79 @@ async def _told(world: World) -> None:
     )
     told = world.driver.vpc_dns[vpc_id]
     assert told.private_zones == ("corp.internal",)
-    assert told.zone_records == (("db.corp.internal", "A", "10.9.4.20"),)
+    db = ZoneAnswers(told.zone_document).answer("db.corp.internal.", "A").answer
+    assert [(r.ttl, [d.to_text() for d in r]) for r in db] == [(60, ["10.9.4.20"])]
     await service.change_records(
         world.tenant_id,
         zone.zone_id,
         [Change("DELETE", RecordSet("db.corp.internal.", "A", 60, ("10.9.4.20",)))],
     )
-    assert world.driver.vpc_dns[vpc_id].zone_records == ()
+    assert "db.corp.internal" not in world.driver.vpc_dns[vpc_id].zone_document
+    await _health_and_load_balancers(world, service, zone.zone_id, vpc_id)
     await service.delete_zone(world.tenant_id, zone.zone_id)
     assert world.driver.vpc_dns[vpc_id].private_zones == ()
+
+
+class Statuses:
+    """A ``HealthLookup`` the test flips, as decision 0285's checks would."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, bool] = {}
+        self.asked: list[tuple[str, set[str]]] = []
+
+    async def healthy(self, tenant_id: str, ids: Collection[str]) -> Mapping[str, bool]:
+        self.asked.append((tenant_id, set(ids)))
+        return {i: self.status[i] for i in ids if i in self.status}
+
+
+async def _health_and_load_balancers(
+    world: World, service: Route53Service, zone_id: str, vpc_id: str
+) -> None:
+    """Decision 0284: the VPC's document carries each set's health as the lookup says it, and
+    a status flip told with ``health_changed`` reaches the VPC's hosts; an alias to a load
+    balancer is its addresses, TTL 60."""
+    statuses = Statuses()
+    service.health = statuses
+
+    async def balancers(tenant: str, target: AliasTarget, kind: str) -> tuple[str, ...] | None:
+        return ("10.9.4.50",) if target.hosted_zone_id == "ZELB" else None
+
+    service.alias_targets = balancers
+    lb = AliasTarget("ZELB", "web-1.elb.eu-fr-1.example.test.", False)
+    await service.change_records(
+        world.tenant_id,
+        zone_id,
+        [
+            Change("CREATE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.21",),
+                   set_identifier="main", failover="PRIMARY", health_check_id="hc-1")),
+            Change("CREATE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.22",),
+                   set_identifier="spare", failover="SECONDARY")),
+            Change("CREATE", RecordSet("lb.corp.internal.", "A", 0, (), alias=lb)),
+        ],
+    )  # fmt: skip
+
+    def answered(name: str) -> list[tuple[int, list[str]]]:
+        document = world.driver.vpc_dns[vpc_id].zone_document
+        found = ZoneAnswers(document).answer(name, "A").answer
+        return [(r.ttl, [d.to_text() for d in r]) for r in found]
+
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]
+    assert answered("lb.corp.internal.") == [(60, ["10.9.4.50"])]
+    assert (world.tenant_id, {"hc-1"}) in statuses.asked
+    statuses.status["hc-1"] = False
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]  # not told yet
+    await service.health_changed(world.tenant_id, ["hc-other"])
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.21"])]  # no zone names it
+    await service.health_changed(world.tenant_id, ["hc-1"])
+    assert answered("app.corp.internal.") == [(20, ["10.9.4.22"])]
+    await service.change_records(
+        world.tenant_id,
+        zone_id,
+        [
+            Change("DELETE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.21",),
+                   set_identifier="main", failover="PRIMARY", health_check_id="hc-1")),
+            Change("DELETE", RecordSet("app.corp.internal.", "A", 20, ("10.9.4.22",),
+                   set_identifier="spare", failover="SECONDARY")),
+            Change("DELETE", RecordSet("lb.corp.internal.", "A", 0, (), alias=lb)),
+        ],
+    )  # fmt: skip

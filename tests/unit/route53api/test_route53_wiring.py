@@ -23,11 +23,13 @@ from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.route53.errors import InvalidChangeBatch, InvalidVPCId, TooManyHostedZones
-from andromede.route53.model import Change, RecordSet
+from andromede.route53.model import AliasTarget, Change, RecordSet, normalise_name
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
-from andromede.wiring.route53 import bill_hosted_zones, route53_api
+from andromede.wiring.route53 import bill_hosted_zones, load_balancer_aliases, route53_api
+from support.apiclient import REGION
+from support.elbapp import elb_world
 from support.schema import migrated_sqlite
 
 
@@ -103,3 +105,30 @@ async def test_hosted_zones_are_billed_a_zone_month_each_month(tmp_path: Path) -
         await billing.close()
         await audit.close()
         await db.close()
+
+
+async def test_an_alias_to_a_load_balancer_is_its_node_addresses(tmp_path: Path) -> None:
+    """Decision 0284: the DNS name and CanonicalHostedZoneId DescribeLoadBalancers gives name
+    the account's load balancer, standing for its nodes' addresses; anything else is no
+    target (another account's, another zone id, a name that is no balancer's)."""
+    async with elb_world(tmp_path) as world:
+        made = await world.load_balancer("web-front")
+        settings = Settings(data_dir=tmp_path, region=REGION, elb_dns_domain="example.test")
+        targets = load_balancer_aliases(world.service, settings)
+        dns_name = normalise_name(made["DNSName"])
+        nodes = tuple(
+            a["LoadBalancerAddresses"][0]["PrivateIPv4Address"] for a in made["AvailabilityZones"]
+        )
+        zone_id = made["CanonicalHostedZoneId"]
+        assert (
+            nodes
+            and await targets(world.tenant_id, AliasTarget(zone_id, dns_name, False), "A") == nodes
+        )
+        dualstack = AliasTarget(zone_id, "dualstack." + dns_name, True)
+        assert await targets(world.tenant_id, dualstack, "A") == nodes
+        assert await targets(world.tenant_id, dualstack, "AAAA") == ()
+        assert await targets(world.tenant_id, dualstack, "TXT") is None
+        assert await targets("000000000999", dualstack, "A") is None
+        assert await targets(world.tenant_id, AliasTarget("ZOTHER", dns_name, False), "A") is None
+        wrong = dns_name.replace("web-front-", "web-back-")
+        assert await targets(world.tenant_id, AliasTarget(zone_id, wrong, False), "A") is None

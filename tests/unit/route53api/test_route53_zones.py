@@ -219,7 +219,7 @@ async def test_what_is_not_served_is_refused_by_name(world: World) -> None:
     )
     assert "Health checks" in failed.message
     zone = await world.zone()
-    alias = await world.fails(
+    proximity = await world.fails(
         "ChangeResourceRecordSets",
         "InvalidInput",
         HostedZoneId=zone,
@@ -230,17 +230,16 @@ async def test_what_is_not_served_is_refused_by_name(world: World) -> None:
                     "ResourceRecordSet": {
                         "Name": "a.example.com",
                         "Type": "A",
-                        "AliasTarget": {
-                            "HostedZoneId": "Z1",
-                            "DNSName": "lb.example.net",
-                            "EvaluateTargetHealth": False,
-                        },
+                        "SetIdentifier": "near",
+                        "GeoProximityLocation": {"AWSRegion": "eu-fr-1"},
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
                     },
                 }
             ]
         },
     )
-    assert "Alias" in alias.message
+    assert "Geoproximity" in proximity.message
     dnssec = await world.fails("GetDNSSEC", "InvalidInput", HostedZoneId=zone)
     assert "dnssec" in dnssec.message.lower()
     reply = await world.raw("GET", "/2013-04-01/nothing")

@@ -1,0 +1,278 @@
+"""The answers of a VPC's zone responder (decision 0284): Route 53's private hosted zones,
+from the document :mod:`~andromede.route53.responder_data` builds, answered with AWS's
+semantics. Pure but for the random choice it is given.
+
+- The zone is the most specific one holding the name; a name of it that has no record is
+  NXDOMAIN (no fallthrough), a name that exists without the type asked (or only below it)
+  NOERROR with no answer, the zone's SOA in the authority section.
+- A wildcard ``*.<parent>`` answers the names below ``<parent>`` that do not exist, at any
+  depth, as Route 53 matches them (RFC 4592: from the closest existing ancestor).
+- Each set answers with its own TTL; a CNAME is followed within the zones (eight at most).
+- An alias to a set of the zone answers the target's current answer under the alias's name;
+  with ``EvaluateTargetHealth`` it is healthy while the target has a healthy set.
+- Weighted sets: one chosen per query by weight among the healthy ones (all of them when none
+  is healthy; equally when every weight is 0); failover: the primary while healthy, else the
+  secondary; multivalue: up to eight healthy sets chosen at random (up to eight of all when
+  none is healthy). Latency sets answer the one of the responder's Region (else the first),
+  geolocation and IP-based sets the first healthy one in identifier order — as simple sets,
+  the VPC having one location."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+__all__ = ["MAX_CHAIN", "MAX_MULTIVALUE", "ZoneAnswers", "ZoneSet"]
+
+MAX_CHAIN: Final = 8  # CNAMEs and aliases followed for one answer
+MAX_MULTIVALUE: Final = 8
+
+
+@dataclass(frozen=True)
+class ZoneSet:
+    name: str
+    type: str
+    ttl: int
+    values: tuple[str, ...]
+    policy: str
+    identifier: str | None
+    weight: int | None
+    failover: str | None
+    region: str | None
+    healthy: bool
+    alias: tuple[str, bool] | None  # (target name, evaluate target health)
+
+
+def _zone_set(raw: dict[str, Any]) -> ZoneSet:
+    alias = raw.get("alias")
+    return ZoneSet(
+        name=str(raw["name"]).lower(),
+        type=str(raw["type"]),
+        ttl=int(raw["ttl"]),
+        values=tuple(str(v) for v in raw["values"]),
+        policy=str(raw["policy"]),
+        identifier=raw.get("id"),
+        weight=raw.get("weight"),
+        failover=raw.get("failover"),
+        region=raw.get("region"),
+        healthy=bool(raw.get("healthy", True)),
+        alias=None if alias is None else (str(alias["name"]).lower(), bool(alias["evaluate"])),
+    )
+
+
+@dataclass
+class _Answer:
+    rcode: dns.rcode.Rcode
+    answer: list[dns.rrset.RRset]
+    zone: str | None
+
+
+class ZoneAnswers:
+    """The answers of one document's zones."""
+
+    def __init__(
+        self,
+        document: str,
+        choose: Callable[[], float] = random.random,
+    ) -> None:
+        parsed = json.loads(document) if document else {"zones": [], "sets": []}
+        self.zones: tuple[str, ...] = tuple(
+            sorted((str(z).lower() for z in parsed["zones"]), key=len, reverse=True)
+        )
+        self._sets: dict[tuple[str, str], list[ZoneSet]] = {}
+        self._names: set[str] = set()
+        for raw in parsed["sets"]:
+            zone_set = _zone_set(raw)
+            self._sets.setdefault((zone_set.name, zone_set.type), []).append(zone_set)
+            self._names.add(zone_set.name)
+        for sets in self._sets.values():
+            sets.sort(key=lambda s: s.identifier or "")
+        # Empty non-terminals exist (RFC 4592): every ancestor of a name, within its zone.
+        for name in list(self._names):
+            zone = self.zone_of(name)
+            labels = name.split(".")
+            for start in range(1, len(labels)):
+                parent = ".".join(labels[start:])
+                if zone is None or len(parent) < len(zone):
+                    break
+                self._names.add(parent)
+        self._region = str(parsed.get("region", ""))
+        self._random = choose
+
+    def zone_of(self, name: str) -> str | None:
+        return next((z for z in self.zones if name == z or name.endswith("." + z)), None)
+
+    # -- the protocol ---------------------------------------------------------------------
+
+    def respond(self, query: dns.message.Message) -> dns.message.Message:
+        """The response to ``query``: authoritative for the zones, REFUSED outside them."""
+        response = dns.message.make_response(query)
+        response.flags &= ~dns.flags.RA
+        if query.opcode() != 0 or len(query.question) != 1:
+            response.set_rcode(dns.rcode.NOTIMP if query.opcode() != 0 else dns.rcode.FORMERR)
+            return response
+        question = query.question[0]
+        name = question.name.to_text().lower()
+        if question.rdclass != dns.rdataclass.IN or self.zone_of(name) is None:
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        response.flags |= dns.flags.AA
+        found = self.answer(name, dns.rdatatype.to_text(question.rdtype))
+        response.set_rcode(found.rcode)
+        response.answer.extend(found.answer)
+        if not any(r.rdtype == question.rdtype for r in found.answer) and found.zone:
+            soa = self._soa(found.zone)
+            if soa is not None:
+                response.authority.append(soa)
+        return response
+
+    def _soa(self, zone: str) -> dns.rrset.RRset | None:
+        sets = self._sets.get((zone, "SOA"))
+        if not sets:
+            return None
+        soa = sets[0]
+        minimum = int(soa.values[0].split()[-1]) if soa.values else soa.ttl
+        return _rrset(zone, "SOA", min(soa.ttl, minimum), soa.values)
+
+    # -- the answer -----------------------------------------------------------------------
+
+    def answer(self, name: str, record_type: str) -> _Answer:
+        """The answer section for ``name`` and ``record_type``, and the rcode."""
+        answer: list[dns.rrset.RRset] = []
+        rcode: dns.rcode.Rcode = dns.rcode.NOERROR
+        current = name
+        for _ in range(MAX_CHAIN):
+            zone = self.zone_of(current)
+            if zone is None:
+                break  # a CNAME out of the zones: the client's resolver follows it
+            owner = self._owner(current, zone)
+            if owner is None:
+                if not answer:
+                    rcode = dns.rcode.NXDOMAIN
+                break
+            values = self._values(owner, record_type, 0)
+            if values is not None:
+                if values[1]:  # an alias whose target has nothing now answers nothing
+                    answer.append(_rrset(current, record_type, *values))
+                break
+            cname = self._values(owner, "CNAME", 0)
+            if cname is None or record_type == "CNAME":
+                break
+            answer.append(_rrset(current, "CNAME", *cname))
+            current = cname[1][0].lower()
+            if not current.endswith("."):
+                current += "."
+        return _Answer(rcode, answer, self.zone_of(name))
+
+    def _owner(self, name: str, zone: str) -> str | None:
+        """The name whose sets answer ``name``: itself when it exists, else the wildcard of
+        its closest existing ancestor; None when neither (NXDOMAIN)."""
+        if name in self._names:
+            return name
+        labels = name.split(".")
+        for start in range(1, len(labels)):
+            parent = ".".join(labels[start:])
+            if len(parent) < len(zone):
+                return None
+            if parent in self._names:
+                wildcard = "*." + parent
+                return wildcard if wildcard in self._names else None
+        return None
+
+    def _values(
+        self, owner: str, record_type: str, depth: int
+    ) -> tuple[int, tuple[str, ...]] | None:
+        """The TTL and values the sets of ``owner`` and ``record_type`` answer now, after
+        their routing policy; None when there is no such set."""
+        sets = self._sets.get((owner, record_type))
+        if not sets:
+            return None
+        chosen = self._route(sets, depth)
+        values: list[str] = []
+        ttl: int | None = None
+        for zone_set in chosen:
+            got = self._set_values(zone_set, depth)
+            if got is None:
+                continue
+            ttl = got[0] if ttl is None else min(ttl, got[0])
+            values += [v for v in got[1] if v not in values]
+        if ttl is None:
+            return (chosen[0].ttl if chosen else 0), ()
+        return ttl, tuple(values)
+
+    def _set_values(self, zone_set: ZoneSet, depth: int) -> tuple[int, tuple[str, ...]] | None:
+        if zone_set.alias is None:
+            return zone_set.ttl, zone_set.values
+        if depth >= MAX_CHAIN:
+            return None
+        target = zone_set.alias[0]
+        zone = self.zone_of(target)
+        owner = None if zone is None else self._owner(target, zone)
+        return None if owner is None else self._values(owner, zone_set.type, depth + 1)
+
+    def _healthy(self, zone_set: ZoneSet, depth: int) -> bool:
+        if not zone_set.healthy:
+            return False
+        if zone_set.alias is None or not zone_set.alias[1] or depth >= MAX_CHAIN:
+            return True
+        target = zone_set.alias[0]
+        targets = self._sets.get((target, zone_set.type), [])
+        return any(self._healthy(t, depth + 1) for t in targets)
+
+    def _route(self, sets: Sequence[ZoneSet], depth: int) -> list[ZoneSet]:
+        """The sets answering now, by their (shared) routing policy."""
+        policy = sets[0].policy
+        healthy = [s for s in sets if self._healthy(s, depth)]
+        if policy == "simple":
+            return list(sets[:1])
+        if policy == "weighted":
+            pool = healthy or list(sets)
+            weighted = [s for s in pool if (s.weight or 0) > 0]
+            if not weighted:
+                return [pool[int(self._random() * len(pool)) % len(pool)]]
+            point = self._random() * sum(s.weight or 0 for s in weighted)
+            for zone_set in weighted:
+                point -= zone_set.weight or 0
+                if point < 0:
+                    return [zone_set]
+            return [weighted[-1]]
+        if policy == "failover":
+            primary = [s for s in sets if s.failover == "PRIMARY"]
+            secondary = [s for s in sets if s.failover == "SECONDARY"]
+            if primary and primary[0] in healthy:
+                return primary
+            if secondary and secondary[0] in healthy:
+                return secondary
+            return primary or secondary
+        if policy == "multivalue":
+            pool = list(healthy or sets)
+            picked: list[ZoneSet] = []
+            while pool and len(picked) < MAX_MULTIVALUE:
+                picked.append(pool.pop(int(self._random() * len(pool)) % len(pool)))
+            return picked
+        if policy == "latency":
+            local = [s for s in healthy or sets if s.region == self._region]
+            return local[:1] or list((healthy or sets)[:1])
+        return list((healthy or sets)[:1])
+
+
+def _rrset(name: str, record_type: str, ttl: int, values: Sequence[str]) -> dns.rrset.RRset:
+    rdtype = dns.rdatatype.from_text(record_type)
+    rdatas = [
+        # Route 53 reads the names in a value as absolute: the root is their origin.
+        dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, dns.name.root, relativize=False)
+        for value in values
+    ]
+    return dns.rrset.from_rdata_list(dns.name.from_text(name), ttl, rdatas)
