@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 # tenant, the alarm's Region, its name → its state ("OK", "ALARM", "INSUFFICIENT_DATA"),
 # None when it does not exist (or is in a Region this gateway does not hold).
 AlarmState = Callable[[str, str, str], Awaitable[str | None]]
+# Told the checks of an account whose answered status flipped (decision 0284's
+# ``health_changed``: the zones naming them are answered again).
+Flipped = Callable[[str, Collection[str]], Awaitable[None]]
 NAMESPACE = "AWS/Route53"
 _SUCCESS = "Success"
 
@@ -94,6 +97,7 @@ class HealthCheckers:
         self._alarm_state = alarm_state
         self._batch = batch
         self._clock = clock
+        self.flipped: Flipped | None = None
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -108,20 +112,37 @@ class HealthCheckers:
                 mine.append(check)
         # Endpoints first, all at once; then the checks that read other checks' statuses.
         firsts = [c for c in mine if c.config.type != CALCULATED]
-        await asyncio.gather(*(self._run(c) for c in firsts))
+        ran = await asyncio.gather(*(self._run(c) for c in firsts))
+        flips = [check for check, flipped in zip(firsts, ran, strict=True) if flipped]
         for check in mine:
-            if check.config.type == CALCULATED:
-                await self._run(check)
+            if check.config.type == CALCULATED and await self._run(check):
+                flips.append(check)
+        await self._tell(flips)
         return len(mine)
 
-    async def _run(self, check: HealthCheck) -> None:
+    async def _tell(self, flips: list[HealthCheck]) -> None:
+        if not flips or self.flipped is None:
+            return
+        by_tenant: dict[str, list[str]] = {}
+        for check in flips:
+            by_tenant.setdefault(check.tenant_id, []).append(check.health_check_id)
+        for tenant_id, ids in sorted(by_tenant.items()):
+            try:
+                await self.flipped(tenant_id, ids)
+            except Exception:  # the zones are pushed again at their next change or resync
+                log.exception("Route 53: a health check's flip could not be told")
+
+    async def _run(self, check: HealthCheck) -> bool:
+        """Run the check; whether the status DNS answers with flipped."""
         try:
             status, children = await self._evaluate(check)
         except Exception:  # one check's failure must not stop the others' round
             log.exception("Route 53: health check %s could not be run", check.health_check_id)
-            return
+            return False
         await self._store.set_status(check.health_check_id, status)
-        self._publish(check.replaced(status=status), children)
+        after = check.replaced(status=status)
+        self._publish(after, children)
+        return after.answered_healthy() != check.answered_healthy()
 
     async def _evaluate(self, check: HealthCheck) -> tuple[HealthStatus, int | None]:
         """The check's new status, and how many of its children are healthy (CALCULATED)."""

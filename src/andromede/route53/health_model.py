@@ -141,6 +141,13 @@ class HealthCheck:
             return True
         return self.status.healthy != bool(self.config.inverted)
 
+    def answered_healthy(self) -> bool:
+        """What DNS answers use (decision 0284's lookup): :meth:`reported_healthy` once the
+        check has a status (or is disabled), healthy before its first result."""
+        if self.status.checked or self.config.disabled:
+            return self.reported_healthy()
+        return True
+
     def replaced(self, **changes: object) -> HealthCheck:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from andromede.route53.health_checker import Flipped
 from andromede.route53.health_errors import (
     HealthCheckAlreadyExists,
     HealthCheckChanged,
@@ -59,6 +60,13 @@ class HealthCheckService:
         self.store = store
         self.limits = limits or HealthLimits()
         self._clock = clock
+        # Told when an update or a deletion changes what DNS answers (decision 0284).
+        self.flipped: Flipped | None = None
+
+    async def _tell(self, before: HealthCheck, after: HealthCheck | None) -> None:
+        healthy = True if after is None else after.answered_healthy()
+        if self.flipped is not None and before.answered_healthy() != healthy:
+            await self.flipped(before.tenant_id, [before.health_check_id])
 
     def _now(self) -> int:
         return int(self._clock() * 1000)
@@ -171,7 +179,9 @@ class HealthCheckService:
                 version=check.version + 1,
             )
 
-        return await self._write(tenant_id, health_check_id, change)
+        written = await self._write(tenant_id, health_check_id, change)
+        await self._tell(current, written)
+        return written
 
     async def delete(self, tenant_id: str, health_check_id: str) -> None:
         check = await self.get(tenant_id, health_check_id)
@@ -185,6 +195,8 @@ class HealthCheckService:
             await self.store.delete(tenant_id, health_check_id, check.revision)
         except HealthCheckChanged:
             await self.delete(tenant_id, health_check_id)
+            return
+        await self._tell(check, None)
 
     async def change_tags(
         self,
@@ -209,4 +221,4 @@ class HealthCheckService:
         True for a check unknown or deleted (AWS: a record whose check is gone is answered
         as healthy) or never checked yet."""
         check = await self.store.find(health_check_id)
-        return True if check is None else check.reported_healthy()
+        return True if check is None else check.answered_healthy()

@@ -4,8 +4,9 @@ metadata database, given to Route 53's app (``apis["route53"]``, made by
 started into ``background``, their metrics into the platform's sink, a CLOUDWATCH_METRIC
 check reading its alarm from CloudWatch's alarms of this gateway's Region.
 
-The DNS answers' lookup (decision 0284: a health check id → healthy?) is the service's
-``healthy``, reachable as ``apis["route53"].health``."""
+Where Route 53's record sets take health checks (decision 0284: ``Route53Service.health``,
+``health_changed``), their DNS answers read the checks' statuses through ``HealthStatuses``
+and are told when one flips (by a round, an update or a deletion)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from andromede.http.outbound import networks
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.sink import MetricsSink
 from andromede.route53.health_checker import CheckerIdentity, HealthCheckers
+from andromede.route53.health_lookup import HealthStatuses, RecordSide
 from andromede.route53.health_probe import Prober
 from andromede.route53.health_service import HealthCheckService, HealthLimits
 from andromede.route53.health_store_sql import SqlHealthCheckStore
@@ -64,7 +66,12 @@ def route53_health(
         raise TypeError("Route 53's app must be wired before its health checks")
     store = SqlHealthCheckStore(db)
     limits = health_limits(settings)
-    app.health = HealthCheckService(store, limits)
+    service = HealthCheckService(store, limits)
+    app.health = service
+    zones = app.service
+    if isinstance(zones, RecordSide):  # decision 0284's record sets naming checks
+        zones.health = HealthStatuses(store)
+        service.flipped = zones.health_changed
 
     async def alarm_state(tenant_id: str, region: str, name: str) -> str | None:
         if alarms is None or region != settings.region:
@@ -83,5 +90,7 @@ def route53_health(
             batch=settings.route53_health_check_batch,
         )
         rounds = _rounds(checkers, prober, settings.route53_health_check_round)
+        if isinstance(zones, RecordSide):
+            checkers.flipped = zones.health_changed
         background.append(asyncio.create_task(rounds, name="route53-health-checks"))
     return store.forget_tenant

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from andromede.route53.health_checker import CheckerIdentity, HealthCheckers
+from andromede.route53.health_lookup import HealthStatuses
 from andromede.route53.health_memory import MemoryHealthCheckStore
 from andromede.route53.health_model import AlarmIdentifier, HealthCheckConfig
 from andromede.route53.health_probe import SEARCH_BYTES, Prober
@@ -300,3 +301,47 @@ async def test_status_read_back_through_botocore(tmp_path: Path, endpoint: Endpo
         assert failure["HealthCheckObservations"][0]["StatusReport"] == seen["StatusReport"]
         assert world.app.health is not None
         assert await world.app.health.healthy(check_id) is False
+
+
+async def test_the_record_sides_lookup_and_flips(endpoint: Endpoint) -> None:
+    store = MemoryHealthCheckStore()
+    clock = Clock()
+    service = HealthCheckService(store, HealthLimits(allowed=LOOPBACK), clock=clock)
+    tenant = "111111111111"
+    check = await service.create(tenant, "f", http(endpoint.port, failure_threshold=1))
+    other = await service.create("222222222222", "o", http(endpoint.port, failure_threshold=1))
+    statuses = HealthStatuses(store)
+    told: list[tuple[str, list[str]]] = []
+
+    async def flipped(tenant_id: str, ids: Collection[str]) -> None:
+        told.append((tenant_id, sorted(ids)))
+
+    prober = Prober(LOOPBACK, timeout=1.0)
+    checkers = HealthCheckers(store, prober, CheckerIdentity("eu-fr-1", "10.0.0.1"), clock=clock)
+    checkers.flipped = service.flipped = flipped
+    ids = [check.health_check_id, other.health_check_id, "unknown"]
+    try:
+        assert await statuses.healthy(tenant, ids) == {}  # not checked yet: left out
+        await checkers.run_round()
+        assert await statuses.healthy(tenant, ids) == {check.health_check_id: True}
+        assert told == []  # healthy before its first result, healthy after it
+        endpoint.status = 500
+        clock.now += 30
+        await checkers.run_round()
+        assert await statuses.healthy(tenant, ids) == {check.health_check_id: False}
+        assert told == [
+            (tenant, [check.health_check_id]),
+            ("222222222222", [other.health_check_id]),
+        ]
+        told.clear()
+        await service.update(tenant, check.health_check_id, None, {"inverted": True}, [])
+        assert told == [(tenant, [check.health_check_id])]
+        told.clear()
+        await service.update(tenant, check.health_check_id, None, {"inverted": False}, [])
+        assert told == [(tenant, [check.health_check_id])]
+        told.clear()
+        await service.delete(tenant, check.health_check_id)  # gone: healthy again
+        assert told == [(tenant, [check.health_check_id])]
+        assert await statuses.healthy(tenant, ids) == {}
+    finally:
+        await prober.close()
