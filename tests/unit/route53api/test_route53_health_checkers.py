@@ -8,6 +8,7 @@ read back through botocore (GetHealthCheckStatus, GetHealthCheckLastFailureReaso
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -19,10 +20,11 @@ import pytest
 from andromede.route53.health_checker import CheckerIdentity, HealthCheckers
 from andromede.route53.health_lookup import HealthStatuses
 from andromede.route53.health_memory import MemoryHealthCheckStore
-from andromede.route53.health_model import AlarmIdentifier, HealthCheckConfig
+from andromede.route53.health_model import AlarmIdentifier, HealthCheckConfig, completed
 from andromede.route53.health_probe import SEARCH_BYTES, Prober
 from andromede.route53.health_service import HealthCheckService, HealthLimits
 from support.route53app import route53_world
+from support.smtp_sink import self_signed
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
@@ -343,5 +345,31 @@ async def test_the_record_sides_lookup_and_flips(endpoint: Endpoint) -> None:
         await service.delete(tenant, check.health_check_id)  # gone: healthy again
         assert told == [(tenant, [check.health_check_id])]
         assert await statuses.healthy(tenant, ids) == {}
+    finally:
+        await prober.close()
+
+
+async def test_https_sends_sni_when_asked_and_does_not_check_the_certificate() -> None:
+    context, _ = self_signed()  # a certificate for 127.0.0.1 no client trusts
+    names: list[str | None] = []
+    context.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[assignment]
+    served = Endpoint(body=b"secure ok")
+    server = await asyncio.start_server(served.handle, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    prober = Prober(LOOPBACK, timeout=2.0)
+    try:
+        async with server:
+            config = completed(
+                HealthCheckConfig(type="HTTPS_STR_MATCH", ip_address="127.0.0.1", port=port,
+                                  fqdn="www.example.com", search_string="secure")
+            )  # fmt: skip
+            assert config.enable_sni is True
+            result = await prober.probe(config)
+            assert result.healthy, result.report
+            assert names == ["www.example.com"]
+            assert b"host: www.example.com:" in served.heads[-1].lower()
+            await prober.probe(dataclasses.replace(config, enable_sni=False))
+            assert names[-1] is None
+            server.close()
     finally:
         await prober.close()
