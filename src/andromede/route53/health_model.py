@@ -264,7 +264,8 @@ def completed(config: HealthCheckConfig) -> HealthCheckConfig:
             failure_threshold=config.failure_threshold or 3,
             measure_latency=bool(config.measure_latency),
             enable_sni=config.https if config.enable_sni is None else config.enable_sni,
-            regions=config.regions or CHECKER_REGIONS,
+            # Not given: every checker Region, which AWS answers by leaving Regions out.
+            regions=config.regions or None,
         )
     if config.type == CALCULATED:
         return dataclasses.replace(
@@ -297,7 +298,7 @@ def updated(
     new = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
     resets: dict[str, object] = {
         "FullyQualifiedDomainName": {"fqdn": None},
-        "Regions": {"regions": CHECKER_REGIONS if config.is_endpoint else None},
+        "Regions": {"regions": None},
         "ResourcePath": {"resource_path": None},
         "ChildHealthChecks": {"children": () if config.type == CALCULATED else None},
     }

@@ -9,7 +9,6 @@ import pytest
 
 from andromede.route53.errors import InvalidInput
 from andromede.route53.health_model import (
-    CHECKER_REGIONS,
     KEPT_OBSERVATIONS,
     HealthCheck,
     HealthCheckConfig,
@@ -74,7 +73,7 @@ def test_reset_elements() -> None:
                           regions=("us-east-1", "us-west-1", "eu-west-1")),
     )  # fmt: skip
     reset = updated(config, {"port": 81}, ["ResourcePath", "Regions"])
-    assert (reset.port, reset.resource_path, reset.regions) == (81, None, CHECKER_REGIONS)
+    assert (reset.port, reset.resource_path, reset.regions) == (81, None, None)
     assert reset.fqdn == "a.example"
     with pytest.raises(InvalidInput, match="enumeration"):
         updated(config, {}, ["Port"])
