@@ -373,3 +373,19 @@ async def test_https_sends_sni_when_asked_and_does_not_check_the_certificate() -
             server.close()
     finally:
         await prober.close()
+
+
+async def test_a_round_claims_at_most_its_batch() -> None:
+    store = MemoryHealthCheckStore()
+    clock = Clock()
+    service = HealthCheckService(store, HealthLimits(allowed=LOOPBACK), clock=clock)
+    for n in range(3):  # disabled: counted and claimed, never probed
+        await service.create("111111111111", f"b{n}", http(closed_port(), disabled=True))
+    prober = Prober(LOOPBACK, timeout=0.5)
+    checkers = HealthCheckers(
+        store, prober, CheckerIdentity("eu-fr-1", "10.0.0.1"), batch=2, clock=clock
+    )
+    try:
+        assert [await checkers.run_round() for _ in range(3)] == [2, 1, 0]
+    finally:
+        await prober.close()
