@@ -16,7 +16,9 @@ it); each result is an observation of this gateway, kept for GetHealthCheckStatu
 failure for GetHealthCheckLastFailureReason). Each round puts ``AWS/Route53``
 ``HealthCheckStatus`` (1 healthy, 0 not, as DNS answers it), ``HealthCheckPercentageHealthy``
 (of the kept observations) and, for a CALCULATED check, ``ChildHealthCheckHealthyCount``
-into CloudWatch, dimension ``HealthCheckId``, so that an alarm can watch them."""
+into CloudWatch, dimension ``HealthCheckId``, so that an alarm can watch them; with
+``MeasureLatency``, ``ConnectionTime``, ``SSLHandshakeTime`` and ``TimeToFirstByte`` by
+``HealthCheckId`` and ``Region``."""
 
 from __future__ import annotations
 
@@ -135,21 +137,26 @@ class HealthCheckers:
     async def _run(self, check: HealthCheck) -> bool:
         """Run the check; whether the status DNS answers with flipped."""
         try:
-            status, children = await self._evaluate(check)
+            status, children, result = await self._evaluate(check)
         except Exception:  # one check's failure must not stop the others' round
             log.exception("Route 53: health check %s could not be run", check.health_check_id)
             return False
         await self._store.set_status(check.health_check_id, status)
         after = check.replaced(status=status)
         self._publish(after, children)
+        if result is not None and check.config.measure_latency:
+            self._publish_latency(check, result)
         return after.answered_healthy() != check.answered_healthy()
 
-    async def _evaluate(self, check: HealthCheck) -> tuple[HealthStatus, int | None]:
-        """The check's new status, and how many of its children are healthy (CALCULATED)."""
+    async def _evaluate(
+        self, check: HealthCheck
+    ) -> tuple[HealthStatus, int | None, ProbeResult | None]:
+        """The check's new status, how many of its children are healthy (CALCULATED), and
+        the result that made it (None: no new result)."""
         config = check.config
         status = check.status
         if config.disabled:
-            return status, None
+            return status, None, None
         now = self._now()
         threshold = 1
         count: int | None = None
@@ -158,7 +165,7 @@ class HealthCheckers:
             children = {}
             for child in config.children or ():
                 found = await self._store.get(check.tenant_id, child)
-                children[child] = found is not None and found.reported_healthy()
+                children[child] = found is not None and found.answered_healthy()
             healthy = calculated_healthy(config, children)
             count = sum(children.values())
             result = ProbeResult(
@@ -169,12 +176,12 @@ class HealthCheckers:
         elif config.type == CLOUDWATCH_METRIC:
             result = await self._alarm(check)
             if result is None:  # LastKnownStatus: nothing changes
-                return status, None
+                return status, None, None
         else:
             threshold = config.failure_threshold or 3
             result = await self._prober.probe(config)
         observation = Observation(self._identity.region, self._identity.address, result.report, now)
-        return observed(status, result.healthy, observation, threshold), count
+        return observed(status, result.healthy, observation, threshold), count, result
 
     async def _alarm(self, check: HealthCheck) -> ProbeResult | None:
         alarm = check.config.alarm
@@ -190,6 +197,16 @@ class HealthCheckers:
             return None
         why = "has insufficient data" if state is not None else "does not exist"
         return ProbeResult(fallback == "Healthy", f"{fallback}: The CloudWatch alarm {why}.")
+
+    def _publish_latency(self, check: HealthCheck, result: ProbeResult) -> None:
+        """``MeasureLatency``: the probe's times, by check and checker Region, as AWS's."""
+        if self._metrics is None:
+            return
+        dimensions = [("HealthCheckId", check.health_check_id), ("Region", self._identity.region)]
+        for name, milliseconds in result.latency:
+            self._metrics.record(
+                check.tenant_id, NAMESPACE, name, dimensions, milliseconds, "Milliseconds"
+            )
 
     def _publish(self, check: HealthCheck, children: int | None) -> None:
         if self._metrics is None:

@@ -22,6 +22,7 @@ import asyncio
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -44,6 +45,37 @@ _TIMED_OUT: Final = (
 class ProbeResult:
     healthy: bool
     report: str
+    # ``MeasureLatency``'s metrics of this probe, milliseconds: ConnectionTime,
+    # SSLHandshakeTime (HTTPS), TimeToFirstByte (HTTP and HTTPS).
+    latency: tuple[tuple[str, float], ...] = ()
+
+
+class _Timings:
+    """httpx's trace events of one request, timed."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def __call__(self, event: str, info: dict[str, object]) -> None:
+        self.at[event] = time.perf_counter()
+
+    def _span(self, start: str, end: str) -> float | None:
+        if start in self.at and end in self.at:
+            return round((self.at[end] - self.at[start]) * 1000, 3)
+        return None
+
+    def latency(self) -> tuple[tuple[str, float], ...]:
+        spans = (
+            ("ConnectionTime", "connection.connect_tcp.started", "connection.connect_tcp.complete"),
+            ("SSLHandshakeTime", "connection.start_tls.started", "connection.start_tls.complete"),
+            (
+                "TimeToFirstByte",
+                "http11.send_request_headers.started",
+                "http11.receive_response_headers.complete",
+            ),
+        )
+        found = ((name, self._span(start, end)) for name, start, end in spans)
+        return tuple((name, span) for name, span in found if span is not None)
 
 
 class _Refused(Exception):
@@ -69,6 +101,9 @@ class Prober:
         self._client = httpx.AsyncClient(
             verify=context,
             follow_redirects=False,
+            # A new connection each probe, as a checker's: never one kept from another check
+            # (its SNI, its server) nor a connection time of zero.
+            limits=httpx.Limits(max_keepalive_connections=0),
             timeout=httpx.Timeout(timeout, read=timeout / 2, connect=timeout),
             trust_env=False,
         )
@@ -112,6 +147,7 @@ class Prober:
         return await self._http(config, address, port)
 
     async def _tcp(self, address: str, port: int) -> ProbeResult:
+        started = time.perf_counter()
         try:
             _, writer = await asyncio.wait_for(
                 asyncio.open_connection(address, port), self._timeout
@@ -127,7 +163,10 @@ class Prober:
             await writer.wait_closed()
         except OSError:
             pass
-        return ProbeResult(True, "Success: TCP connection established.")
+        connected = round((time.perf_counter() - started) * 1000, 3)
+        return ProbeResult(
+            True, "Success: TCP connection established.", (("ConnectionTime", connected),)
+        )
 
     async def _http(self, config: HealthCheckConfig, address: str, port: int) -> ProbeResult:
         host = config.fqdn or address
@@ -141,11 +180,10 @@ class Prober:
             "Host": host if port == default_port else f"{host}:{port}",
             "User-Agent": "Amazon-Route53-Health-Check-Service (andromede)",
         }
-        extensions = (
-            {"sni_hostname": config.fqdn}
-            if config.https and config.enable_sni and config.fqdn
-            else {}
-        )
+        timings = _Timings()
+        extensions: dict[str, object] = {"trace": timings}
+        if config.https and config.enable_sni and config.fqdn:
+            extensions["sni_hostname"] = config.fqdn
         request = self._client.build_request(
             "GET", f"{scheme}://{literal}:{port}{path}", headers=headers, extensions=extensions
         )
@@ -178,7 +216,8 @@ class Prober:
                         f"Failure: {described}. The response body did not contain the search "
                         f"string. Resolved IP: {address}",
                     )
-                return ProbeResult(True, f"Success: {described}. Search string found.")
-            return ProbeResult(True, f"Success: {described}")
+                found = f"Success: {described}. Search string found."
+                return ProbeResult(True, found, timings.latency())
+            return ProbeResult(True, f"Success: {described}", timings.latency())
         finally:
             await response.aclose()

@@ -366,6 +366,10 @@ async def test_https_sends_sni_when_asked_and_does_not_check_the_certificate() -
             assert config.enable_sni is True
             result = await prober.probe(config)
             assert result.healthy, result.report
+            assert [name for name, _ in result.latency] == [
+                "ConnectionTime", "SSLHandshakeTime", "TimeToFirstByte"
+            ]  # fmt: skip
+            assert all(ms >= 0 for _, ms in result.latency)
             assert names == ["www.example.com"]
             assert b"host: www.example.com:" in served.heads[-1].lower()
             await prober.probe(dataclasses.replace(config, enable_sni=False))
@@ -389,3 +393,25 @@ async def test_a_round_claims_at_most_its_batch() -> None:
         assert [await checkers.run_round() for _ in range(3)] == [2, 1, 0]
     finally:
         await prober.close()
+
+
+async def test_measure_latency_puts_the_probes_times(endpoint: Endpoint) -> None:
+    store = MemoryHealthCheckStore()
+    service = HealthCheckService(store, HealthLimits(allowed=LOOPBACK))
+    timed = await service.create("111111111111", "t", http(endpoint.port, measure_latency=True))
+    untimed = await service.create("111111111111", "u", http(endpoint.port))
+    sink = Sink()
+    prober = Prober(LOOPBACK, timeout=1.0)
+    checkers = HealthCheckers(store, prober, CheckerIdentity("eu-fr-1", "10.0.0.1"), metrics=sink)
+    try:
+        assert await checkers.run_round() == 2
+    finally:
+        await prober.close()
+    latency = [
+        (p[2], p[3][0][1]) for p in sink.points if p[3] == (("HealthCheckId", p[3][0][1]),
+                                                             ("Region", "eu-fr-1"))
+    ]  # fmt: skip
+    assert sorted(latency) == [
+        ("ConnectionTime", timed.health_check_id), ("TimeToFirstByte", timed.health_check_id)
+    ]  # fmt: skip
+    assert untimed.health_check_id not in {check for _, check in latency}
