@@ -44,7 +44,7 @@ class Endpoint:
         try:
             self.heads.append(await reader.readuntil(b"\r\n\r\n"))
             if self.hang:
-                await asyncio.sleep(5)
+                await asyncio.sleep(1)
             writer.write(
                 f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(self.body)}\r\n"
                 "Connection: close\r\n\r\n".encode()
