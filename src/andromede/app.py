@@ -167,6 +167,7 @@ from andromede.wiring.queues import (
     queue_service,
 )
 from andromede.wiring.route53 import route53_api
+from andromede.wiring.route53_health import route53_health
 from andromede.wiring.secrets import secrets_api
 from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.stepfunctions import states_api
@@ -668,6 +669,7 @@ class Application:
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
             billing, background, balancers)  # fmt: skip
+        forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -686,7 +688,7 @@ class Application:
         # What a closed tenant leaves in the services wired above (Firehose to Route 53).
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
             forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
-            forget_zones]  # fmt: skip
+            forget_zones, forget_checks]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

@@ -7,6 +7,7 @@ the aws CLI lists and reads it."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,35 @@ def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) 
         },
     )
     route53.delete_hosted_zone(Id=zone_id)
+
+
+def test_boto3_makes_a_health_check_the_gateway_runs(server: ServerProcess) -> None:
+    """Decision 0285 on the real serve: a CLOUDWATCH_METRIC check on an alarm that does not
+    exist (no network probe) is run by the gateway's rounds, its observation read back."""
+    tenant = new_tenant(server, "route53-health-e2e")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    made = route53.create_health_check(
+        CallerReference="e2e-h1",
+        HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC",
+            "AlarmIdentifier": {"Region": "us-east-1", "Name": "no-such-alarm"},
+            "InsufficientDataHealthStatus": "Unhealthy",
+        },
+    )
+    check_id = made["HealthCheck"]["Id"]
+    assert route53.get_health_check_count()["HealthCheckCount"] == 1
+    route53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=check_id, AddTags=[{"Key": "k", "Value": "v"}]
+    )
+    tags = route53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id)
+    assert tags["ResourceTagSet"]["Tags"] == [{"Key": "k", "Value": "v"}]
+    deadline = time.monotonic() + 20
+    observations: list[Any] = []
+    while not observations and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = route53.get_health_check_status(HealthCheckId=check_id)
+        observations = status["HealthCheckObservations"]
+    assert observations, "no round of the gateway ran the check"
+    assert observations[0]["StatusReport"]["Status"].startswith("Unhealthy: The CloudWatch alarm")
+    route53.delete_health_check(HealthCheckId=check_id)
+    assert route53.list_health_checks()["HealthChecks"] == []

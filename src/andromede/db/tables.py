@@ -237,7 +237,12 @@ from andromede.db.tables_dynamodb_global import (
     dynamodb_global_leases,
     dynamodb_global_members,
 )
-from andromede.db.tables_route53 import route53_changes, route53_zone_vpcs, route53_zones
+from andromede.db.tables_route53 import (
+    route53_changes,
+    route53_health_checks,
+    route53_zone_vpcs,
+    route53_zones,
+)
 # isort: on
 
 __all__ = [
@@ -406,6 +411,7 @@ __all__ = [
     "replication_statuses",
     "replication_tasks",
     "route53_changes",
+    "route53_health_checks",
     "route53_zone_vpcs",
     "route53_zones",
     "secret_replicas",

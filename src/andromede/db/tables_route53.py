@@ -2,7 +2,8 @@
 zones: name, caller reference, and the rest — comment, tags, record sets — as one JSON
 ``definition`` written whole by compare-and-set on ``version``), ``route53_zone_vpcs`` (the
 VPCs each private zone is associated with, found by VPC for the resolvers) and
-``route53_changes`` (the changes GetChange answers).
+``route53_changes`` (the changes GetChange answers); ``route53_health_checks`` (decision
+0285).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -15,7 +16,12 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["route53_changes", "route53_zone_vpcs", "route53_zones"]
+__all__ = [
+    "route53_changes",
+    "route53_health_checks",
+    "route53_zone_vpcs",
+    "route53_zones",
+]
 
 route53_zones = sa.Table(
     "route53_zones",
@@ -48,4 +54,26 @@ route53_changes = sa.Table(
     sa.Column("tenant_id", key_text(), primary_key=True),
     sa.Column("change_id", key_text(), primary_key=True),
     sa.Column("submitted", sa.BigInteger, nullable=False),  # ms
+)
+
+# Health checks (decision 0285, migration 0133): the definition (configuration, tags) as JSON
+# written by compare-and-set on ``revision``, the status the checkers keep as JSON beside it,
+# the rounds claimed by ``claim`` (one gateway a round), a deleted check kept as a tombstone
+# so that its caller reference stays used.
+route53_health_checks = sa.Table(
+    "route53_health_checks",
+    metadata,
+    sa.Column("health_check_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("caller_reference", key_text(), nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: config, tags, version
+    sa.Column("status", sa.Text, nullable=False),  # JSON: the checkers' last results
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("next_check", sa.BigInteger, nullable=False),  # ms
+    sa.Column("claim", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "caller_reference"),
+    sa.Index("ix_route53_health_checks_next_check", "next_check"),
 )

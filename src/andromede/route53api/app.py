@@ -31,6 +31,7 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.route53.health_service import HealthCheckService
 from andromede.route53.service import Route53Service
 from andromede.route53api.errors import (
     Route53WireError,
@@ -38,6 +39,7 @@ from andromede.route53api.errors import (
     to_wire_error,
 )
 from andromede.route53api.handlers import HANDLERS
+from andromede.route53api.health_handlers import health_handler
 from andromede.route53api.operations import Route, route
 from andromede.settings import Settings
 
@@ -62,6 +64,7 @@ class Route53App:
         rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.service = service
+        self.health: HealthCheckService | None = None  # health checks (decision 0285)
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -142,6 +145,12 @@ class Route53App:
             )
         await self._authorise(principal, operation, scope)
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        checks = health_handler(operation)
+        if checks is not None:
+            if self.health is None:
+                raise Route53WireError("InvalidInput", "Health checks are not served here")
+            tenant = principal.tenant_id
+            return await checks(self.service, self.health, tenant, operation, query, body)
         handler = HANDLERS[operation.name]
         return await handler(self.service, principal.tenant_id, operation, query, body)
 

@@ -12,6 +12,7 @@ from andromede.http.response import Response
 from andromede.http.sigv4 import SigV4Error
 from andromede.http.xml import XmlWriter
 from andromede.route53 import errors as r
+from andromede.route53.health_errors import HealthCheckChanged
 
 __all__ = ["NAMESPACE", "Route53WireError", "error_response", "to_wire_error"]
 
@@ -20,6 +21,9 @@ NAMESPACE: Final = "https://route53.amazonaws.com/doc/2013-04-01/"
 _STATUS: Final[dict[str, int]] = {
     "AccessDenied": 403,
     "ConflictingDomainExists": 400,
+    "HealthCheckAlreadyExists": 409,  # health checks: decision 0285
+    "HealthCheckInUse": 400,
+    "HealthCheckVersionMismatch": 409,
     "HostedZoneAlreadyExists": 409,
     "HostedZoneNotEmpty": 400,
     "IncompleteSignature": 403,
@@ -33,11 +37,13 @@ _STATUS: Final[dict[str, int]] = {
     "LastVPCAssociation": 400,
     "MissingAuthenticationToken": 403,
     "NoSuchChange": 404,
+    "NoSuchHealthCheck": 404,
     "NoSuchHostedZone": 404,
     "PriorRequestNotComplete": 400,
     "PublicZoneVPCAssociation": 400,
     "SignatureDoesNotMatch": 403,
     "Throttling": 400,
+    "TooManyHealthChecks": 400,
     "TooManyHostedZones": 400,
     "UnknownOperation": 404,
     "VPCAssociationNotFound": 404,
@@ -58,7 +64,7 @@ class Route53WireError(AndromedeError):
 def to_wire_error(exc: Exception) -> Route53WireError | None:
     if isinstance(exc, Route53WireError):
         return exc
-    if isinstance(exc, r.ZoneChanged):
+    if isinstance(exc, (r.ZoneChanged, HealthCheckChanged)):
         return Route53WireError(
             "PriorRequestNotComplete",
             "The request was rejected because Route 53 was still processing a prior request.",

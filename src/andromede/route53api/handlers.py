@@ -12,6 +12,7 @@ from andromede.route53.service import Route53Service, Submitted
 from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
 from andromede.route53api.operations import Route
+from andromede.route53api.zones_by_vpc import list_hosted_zones_by_vpc
 
 __all__ = ["HANDLERS"]
 
@@ -264,4 +265,5 @@ HANDLERS: Final[dict[str, Handler]] = {
     "ListTagsForResource": list_tags,
     "AssociateVPCWithHostedZone": associate_vpc,
     "DisassociateVPCFromHostedZone": disassociate_vpc,
+    "ListHostedZonesByVPC": list_hosted_zones_by_vpc,  # decision 0285
 }

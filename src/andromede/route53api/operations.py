@@ -1,7 +1,7 @@
 """Route 53's operations (decision 0280): which one a method and path under ``/2013-04-01/``
-name, the IAM action each needs and the resource it acts on; the families not served yet
-(health checks, traffic policies, DNSSEC, query logging, reusable delegation sets) are known
-by name, to be refused in Route 53's words."""
+name, the IAM action each needs and the resource it acts on (health checks: decision 0285);
+the families not served yet (traffic policies, DNSSEC, query logging, reusable delegation
+sets) are known by name, to be refused in Route 53's words."""
 
 from __future__ import annotations
 
@@ -28,12 +28,23 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", r"change/(?P<change>[^/]+)", "GetChange"),
     ("POST", r"tags/hostedzone/(?P<zone>[^/]+)", "ChangeTagsForResource"),
     ("GET", r"tags/hostedzone/(?P<zone>[^/]+)", "ListTagsForResource"),
+    # Health checks (decision 0285).
+    ("POST", r"healthcheck", "CreateHealthCheck"),
+    ("GET", r"healthcheck", "ListHealthChecks"),
+    ("GET", r"healthcheckcount", "GetHealthCheckCount"),
+    ("GET", r"healthcheck/(?P<check>[^/]+)", "GetHealthCheck"),
+    ("POST", r"healthcheck/(?P<check>[^/]+)", "UpdateHealthCheck"),
+    ("DELETE", r"healthcheck/(?P<check>[^/]+)", "DeleteHealthCheck"),
+    ("GET", r"healthcheck/(?P<check>[^/]+)/status", "GetHealthCheckStatus"),
+    ("GET", r"healthcheck/(?P<check>[^/]+)/lastfailurereason", "GetHealthCheckLastFailureReason"),
+    ("POST", r"tags/healthcheck/(?P<check>[^/]+)", "ChangeTagsForResource"),
+    ("GET", r"tags/healthcheck/(?P<check>[^/]+)", "ListTagsForResource"),
+    ("POST", r"tags/(?P<kind>healthcheck|hostedzone)", "ListTagsForResources"),
+    ("GET", r"hostedzonesbyvpc", "ListHostedZonesByVPC"),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
 NOT_YET: Final[dict[str, str]] = {
-    "healthcheck": "Health checks",
-    "healthcheckcount": "Health checks",
     "trafficpolicy": "Traffic policies",
     "trafficpolicies": "Traffic policies",
     "trafficpolicyinstance": "Traffic policies",
@@ -54,6 +65,8 @@ class Route:
     name: str  # the operation, "" when none matches
     zone_id: str = ""
     change_id: str = ""
+    health_check_id: str = ""  # decision 0285
+    resource_type: str = ""  # ListTagsForResources' ``healthcheck`` or ``hostedzone``
 
     @property
     def action(self) -> str:
@@ -64,6 +77,8 @@ class Route:
             return f"arn:aws:route53:::hostedzone/{self.zone_id}"
         if self.change_id:
             return f"arn:aws:route53:::change/{self.change_id}"
+        if self.health_check_id:
+            return f"arn:aws:route53:::healthcheck/{self.health_check_id}"
         return "*"
 
 
@@ -75,7 +90,13 @@ def route(method: str, path: str) -> Route:
         match = pattern.match(rest)
         if match is not None and wanted == method:
             found = match.groupdict()
-            return Route(name, found.get("zone") or "", found.get("change") or "")
+            return Route(
+                name,
+                found.get("zone") or "",
+                found.get("change") or "",
+                found.get("check") or "",
+                found.get("kind") or "",
+            )
     # DNSSEC of a zone and the VPC authorisations are also not served yet.
     if re.match(
         r"hostedzone/[^/]+/(dnssec|enable-dnssec|disable-dnssec|authorizevpcassociation|deauthorizevpcassociation|listvpcassociationauthorizations)",
@@ -83,6 +104,6 @@ def route(method: str, path: str) -> Route:
     ):
         return Route("NotYet:DNSSEC and VPC association authorisations")
     first = rest.split("/", 1)[0]
-    if first in NOT_YET or first.startswith("hostedzonelimit") or first == "hostedzonesbyvpc":
-        return Route("NotYet:" + NOT_YET.get(first, "Hosted zone limits and lookups by VPC"))
+    if first in NOT_YET or first.startswith("hostedzonelimit"):
+        return Route("NotYet:" + NOT_YET.get(first, "Hosted zone limits"))
     return Route("")

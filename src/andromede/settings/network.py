@@ -17,8 +17,11 @@ from typing import Literal
 from pydantic import (
     BaseModel,
     Field,
+    ValidationInfo,
     field_validator,
 )
+
+from andromede.settings.cidr import cidr_networks
 
 # A DNS domain of letters, digits and hyphens, labels of 1 to 63 characters (RFC 1035 §2.3.1).
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -387,6 +390,45 @@ class NetworkSettings(BaseModel):
         gt=0,
         description="Record sets a Route 53 hosted zone may hold (AWS: 10,000) (decision 0280).",
     )
+    route53_max_health_checks: int = Field(
+        default=200,
+        gt=0,
+        description="Route 53 health checks an account may hold (AWS: 200) (decision 0285).",
+    )
+    route53_health_check_allow_cidrs: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) Route 53 health checks may probe beside public unicast"
+        " addresses; an IPAddress, or the address a domain name resolves to at each check,"
+        " that is internal (loopback, private, link-local) and in none of these is refused"
+        " (decision 0285).",
+    )
+    route53_health_check_round: float = Field(
+        default=5.0,
+        gt=0,
+        le=10,
+        description="Seconds between a gateway's rounds of the Route 53 health checks due;"
+        " each check runs every RequestInterval (10 or 30 s), claimed by one gateway"
+        " (decision 0285).",
+    )
+    route53_health_check_batch: int = Field(
+        default=100,
+        gt=0,
+        description="Route 53 health checks a gateway claims in one round (decision 0285).",
+    )
+    route53_health_check_timeout: float = Field(
+        default=4.0,
+        gt=0,
+        le=30,
+        description="Seconds a Route 53 health check waits for its endpoint's connection,"
+        " then half as long for an HTTP status (AWS: 4 and 2) (decision 0285).",
+    )
+
+    @field_validator("route53_health_check_allow_cidrs")
+    @classmethod
+    def _health_check_networks(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return cidr_networks(value, info)
 
     @field_validator("vpc_endpoint_s3_addresses")
     @classmethod
