@@ -35,7 +35,8 @@ the chosen group, or answers the rule's fixed response or redirect.
   connection closed after the response, or refused with 400.
 - **AWS's own answers**, with its ``awselb/2.0`` server name and pages: 400 for a request it
   cannot parse, 503 when the group has no target, 502 when the target refused or cut the
-  connection or answered nonsense, 504 when it did not connect or answer in time.
+  connection or answered nonsense, 504 when it did not connect or answer in time; 460 (logged,
+  nothing sent) when the client closed before the answer came (decision 0287).
 
 What the proxy is told and counts is :mod:`~andromede.hypervisor.http_proxies_settings`'s, what
 it notes for the access logs :mod:`~andromede.hypervisor.http_proxies_logs`'s, what it tells
@@ -593,9 +594,11 @@ class HttpListenerProxy:
                     client, reader, upstream, upstream_writer, request, peer, certificate
                 )
                 return await self._relay_response(
-                    client, writer, upstream, upstream_reader, started, sticky
+                    client, reader, writer, upstream, upstream_reader, started, sticky
                 )
             except _Failed as failed:
+                if reader.at_eof():
+                    return self._client_left()
                 if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     await self._discard_body(client, reader)
                     self._page(client, writer, failed.status)
@@ -666,9 +669,19 @@ class HttpListenerProxy:
         except (ConnectionError, h11.LocalProtocolError) as exc:
             raise _Failed(502) from exc
 
+    def _client_left(self) -> bool:
+        """AWS's 460: the client closed its connection before the load balancer could
+        answer; nothing is sent, the connection ends."""
+        self.counts.answered(460, by_target=False)
+        exchange = current()
+        if exchange is not None:
+            exchange.elb_status = 460
+        return False
+
     async def _relay_response(
         self,
         client: h11.Connection,
+        client_reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         upstream: h11.Connection,
         upstream_reader: asyncio.StreamReader,
@@ -690,6 +703,11 @@ class HttpListenerProxy:
             exchange.target_status, exchange.answered = event.status_code, time.monotonic()
         self.counts.target_time += time.monotonic() - started
         self.counts.target_answers += 1
+        # The client's end of file, seen without a read (its stream took it while the
+        # target worked): it closed before the answer (a half-closed client, rare in HTTP/1.1,
+        # is taken as gone, as AWS's 460 takes it).
+        if client_reader.at_eof():
+            return self._client_left()
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
         if not any(k == b"server" for k, _ in headers):
             headers.append((b"server", SERVER))
