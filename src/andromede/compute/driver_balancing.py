@@ -298,6 +298,11 @@ class RequestCounter:
     target: tuple[int, int, int, int] = (0, 0, 0, 0)
     target_time_ms: int = 0
     target_answers: int = 0
+    # Decision 0287: HTTPS handshakes that failed (``ClientTLSNegotiationErrorCount``, a
+    # refused client certificate included) and requests not compliant with RFC 7230
+    # (``DesyncMitigationMode_NonCompliant_Request_Count``); omitted at 0.
+    client_tls_errors: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    non_compliant: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

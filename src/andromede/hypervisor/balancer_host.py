@@ -248,6 +248,8 @@ class HostBalancers:
                     target=(delta[9], delta[10], delta[11], delta[12]),
                     target_time_ms=delta[13],
                     target_answers=delta[14],
+                    client_tls_errors=delta[15],  # decision 0287
+                    non_compliant=delta[16],
                 )
             )
         self._requests_reported = counted

@@ -217,6 +217,7 @@ class HttpListenerProxy:
         try:
             reader, writer = await handshake(conn, context, _HANDSHAKE_TIMEOUT)
         except (OSError, ssl.SSLError) as exc:
+            self.counts.tls_errors += 1
             if self.routing.connection_log:
                 self.connection_log.add(failed_line(peer, self.routing.port, exc, conn_trace))
             return
@@ -259,6 +260,7 @@ class HttpListenerProxy:
         conn_trace = conn_trace or connection_trace()
         try:
             certificate = client_certificate(self.routing.mutual, writer)
+            self.counts.tls_errors += certificate is None
             if handshake_latency is not None and self.routing.connection_log:
                 line = established_line(
                     writer, peer, self.routing.port, handshake_latency, conn_trace,
@@ -360,6 +362,7 @@ class HttpListenerProxy:
         (decision 0264)."""
         elb = self.routing.access_log
         classified = classify(request.method, request.headers)
+        self.counts.non_compliant += bool(classified[0])
         if not elb:
             return await self._mitigated(
                 client, reader, writer, request, peer, certificate, classified[0]

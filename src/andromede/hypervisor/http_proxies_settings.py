@@ -89,6 +89,8 @@ class RequestCounts:
     target: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     target_time: float = 0.0  # seconds, in all
     target_answers: int = 0
+    tls_errors: int = 0  # handshakes failed or certificates refused (decision 0287)
+    non_compliant: int = 0  # requests desync mitigation classified (decision 0287)
 
     def answered(self, status: int, *, by_target: bool) -> None:
         index = status // 100 - 2
@@ -106,6 +108,8 @@ class RequestCounts:
             *self.target,
             round(self.target_time * 1000),
             self.target_answers,
+            self.tls_errors,
+            self.non_compliant,
         )
 
 

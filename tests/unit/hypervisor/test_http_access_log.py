@@ -188,6 +188,7 @@ async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented(
             ("-", "arn:default"),  # no SNI
         ]
         assert all(f[14] != "-" and f[15].startswith("TLSv1.") for f in fields)
+        assert running.counts.non_compliant == 1  # decision 0287's metric
         assert [(f[27], f[28]) for f in fields] == [
             ("-", "-"),
             ("-", "-"),

@@ -256,6 +256,7 @@ async def test_connection_logs_name_each_handshake_as_aws_words_it(tmp_path: Pat
         key = ("vpc-1", "127.0.0.1", listener.port)
         connections = listener.proxies.connection_logs()[key]
         accessed = listener.proxies.access_logs()[key]
+        tls_errors = listener.proxies.counters()[key][15]
         assert listener.proxies.connection_logs() == {}  # taken once
     lines = [shlex.split(line) for line in connections]
     assert len(lines) == 6 and all(len(line) == 12 for line in lines)
@@ -276,5 +277,6 @@ async def test_connection_logs_name_each_handshake_as_aws_words_it(tmp_path: Pat
         "Failed:UnmappedConnectionError",  # no TLS
     ]
     assert all(line[6] == "-" for line in lines[1:])
+    assert tls_errors == 5  # ClientTLSNegotiationErrorCount's
     assert lines[4][7] == "CN=mallory"  # revoked after its handshake: its certificate known
     assert all(line[4:10] == ["-"] * 6 for line in (lines[1], lines[2], lines[3], lines[5]))
