@@ -1,6 +1,7 @@
 """Application Load Balancers' access logs delivered into the tenants' buckets (decision 0264),
-and Network Load Balancers' TLS listeners' (decision 0269, in AWS's NLB format and object
-names), where the load balancing and storage contexts meet.
+Network Load Balancers' TLS listeners' (decision 0269, in AWS's NLB format and object
+names) and ALBs' connection logs (decision 0287, into their own destination, in AWS's
+``conn_log`` objects), where the load balancing and storage contexts meet.
 
 The hosts' HTTP proxies write one line per request
 (:mod:`andromede.hypervisor.http_access_log`) and each host's report to the gateway's load
@@ -41,6 +42,11 @@ from andromede.loadbalancing.access_logs import (
     policy_grants_delivery,
     probe_object_key,
     window_end,
+)
+from andromede.loadbalancing.connection_logs import (
+    connection_destination,
+    connection_line_time,
+    connection_object_key,
 )
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.model import ForwardingView
@@ -139,8 +145,9 @@ class LogBucketWriter:
         return True
 
 
-# (tenant, load balancer ``app/NAME/ID``, node address) → [(time, line)].
-_Held = dict[tuple[str, str, str], list[tuple[datetime, str]]]
+# (tenant, load balancer ``app/NAME/ID``, node address, ``access`` or ``connection``) →
+# [(time, line)].
+_Held = dict[tuple[str, str, str, str], list[tuple[datetime, str]]]
 
 
 class AccessLogBatches:
@@ -169,15 +176,20 @@ class AccessLogBatches:
             if view.http is not None or view.tls is not None  # an NLB's TLS listener's too
             for address in view.addresses
         }
-        for logged in report.access_logs:
-            owner = owners.get((logged.vpc_id, logged.address, logged.port))
-            if owner is None:
-                continue  # the listener went since the host was told
-            held = self._held.setdefault((*owner, logged.address), [])
-            for line in logged.lines:
-                moment = line_time(line)
-                if moment is not None:
-                    held.append((moment, line))
+        kinds = (
+            ("access", report.access_logs, line_time),
+            ("connection", report.connection_logs, connection_line_time),  # decision 0287
+        )
+        for kind, reported, timed in kinds:
+            for logged in reported:
+                owner = owners.get((logged.vpc_id, logged.address, logged.port))
+                if owner is None:
+                    continue  # the listener went since the host was told
+                held = self._held.setdefault((*owner, logged.address, kind), [])
+                for line in logged.lines:
+                    moment = timed(line)
+                    if moment is not None:
+                        held.append((moment, line))
 
     async def flush(self) -> list[str]:
         """Every interval that has ended written, one object per load balancer and node
@@ -199,18 +211,23 @@ class AccessLogBatches:
         return written
 
     async def _deliver(
-        self, key: tuple[str, str, str], end: datetime, lines: list[str]
+        self, key: tuple[str, str, str, str], end: datetime, lines: list[str]
     ) -> str | None:
-        tenant_id, dimension, address = key
+        tenant_id, dimension, address, logs = key
         kind, name, lb_id = dimension.split("/")
         try:
             lb = await self._balancers.load_balancer(tenant_id, lb_id)
         except LoadBalancingError:
             return None  # deleted meanwhile: its lines go with it
-        target = destination(dict(lb.attributes))
+        pick = connection_destination if logs == "connection" else destination
+        target = pick(dict(lb.attributes))
         if target is None:
             return None  # turned off meanwhile
-        if kind == "net":  # decision 0269: AWS's NLB objects name no node address
+        if logs == "connection":  # decision 0287: AWS's conn_log objects
+            name = connection_object_key(
+                target.prefix, tenant_id, self._region, name, lb_id, end, address, self._random()
+            )
+        elif kind == "net":  # decision 0269: AWS's NLB objects name no node address
             name = nlb_object_key(
                 target.prefix, tenant_id, self._region, name, lb_id, end, self._random()
             )

@@ -28,7 +28,9 @@ balancing and metrics contexts, which do not import each other.
   ``504_Count``, ``HTTPCode_Target_2XX_Count`` … ``5XX`` (Count, given when not 0, AWS's
   reporting criterion) and ``TargetResponseTime`` (Seconds, the report's mean: its Average
   is the mean of the hosts' reports' means, not of every request's), per ``LoadBalancer``
-  and per ``AvailabilityZone`` and ``LoadBalancer``.
+  and per ``AvailabilityZone`` and ``LoadBalancer``; decision 0287:
+  ``ClientTLSNegotiationErrorCount`` (an HTTPS listener's failed handshakes and refused
+  client certificates) and ``DesyncMitigationMode_NonCompliant_Request_Count``.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ def request_values(
             ),
             None,
         )
-        if view is None or not counter.requests:
+        if view is None or not (counter.requests or counter.client_tls_errors):
             continue
         values: list[tuple[str, str, float]] = [("RequestCount", "Count", counter.requests)]
         for label, count in zip(("3XX", "4XX", "5XX"), counter.elb[1:], strict=True):
@@ -241,6 +243,10 @@ def request_values(
             values.append((f"HTTPCode_ELB_{code}_Count", "Count", count))
         for label, count in zip(("2XX", "3XX", "4XX", "5XX"), counter.target, strict=True):
             values.append((f"HTTPCode_Target_{label}_Count", "Count", count))
+        values.append(("ClientTLSNegotiationErrorCount", "Count", counter.client_tls_errors))
+        values.append(
+            ("DesyncMitigationMode_NonCompliant_Request_Count", "Count", counter.non_compliant)
+        )
         if counter.target_answers:
             mean = counter.target_time_ms / 1000 / counter.target_answers
             values.append(("TargetResponseTime", "Seconds", mean))

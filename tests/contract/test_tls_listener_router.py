@@ -723,6 +723,15 @@ async def test_an_alb_https_listener_verifies_client_certificates_through_the_ag
         mutual=MutualAuthentication("verify", store.store_id),
     )  # fmt: skip
     opened = ListenerCertificates(service.certificate_material, 100, 65536)
+    # Decision 0287: its connection logs on, each handshake's outcome written at 5 minutes.
+    written = HeldLogs()
+    service.log_buckets = written
+    await service.modify_load_balancer_attributes(
+        TENANT, service.lb_arn(lb),
+        {"connection_logs.s3.enabled": "true", "connection_logs.s3.bucket": "logs"},
+    )  # fmt: skip
+    later = [datetime.now(UTC)]
+    logs = AccessLogBatches(service, written, "eu-fr-1", clock=lambda: later[0])
 
     async def record(probe: Probe, ok: bool, timed_out: bool, code: int | None) -> None:
         await service.record_probe(probe, ok, timed_out=timed_out, code=code)
@@ -769,6 +778,19 @@ async def test_an_alb_https_listener_verifies_client_certificates_through_the_ag
                     for refused in ("-", str(files["stranger"]), str(files["revoked"]),
                                     str(files["expired"])):  # fmt: skip
                         assert await get(client, refused) == "refused", refused
+                    views, probes = await service.forwarding_views(), await service.probes()
+                    await drive_hosts(
+                        [remote], views, probes, record, certificates=opened, logs=logs
+                    )
+                    later[0] += timedelta(minutes=5)
+                    (key,) = await logs.flush()
+                    assert "/conn_log." in key and f"_app.shop.{lb.lb_id}_" in key
+                    lines = gzip.decompress(written.bodies[key]).decode().splitlines()
+                    assert [line.split(" ")[-2] for line in lines] == [
+                        "Success", "Failed:ClientCertUntrusted", "Failed:ClientCertUntrusted",
+                        "Failed:ClientCertCrlHit", "Failed:ClientCertExpired",
+                    ]  # fmt: skip
+                    assert all(line.split(" ")[1] == "10.0.1.11" for line in lines)
                 finally:
                     target.kill()
         finally:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from andromede.alb_access_logs import AccessLogBatches, LogBucketWriter, line_time
 from andromede.app import storage_limits
@@ -337,3 +338,172 @@ def test_the_desync_classification_of_what_h11_lets_through() -> None:
     ).split(" ")
     assert fields[-3:-1] == ['"Acceptable"', '"EmptyHeader"']
     assert log_line("app/a/1", _entry()).split(" ")[-3:-1] == ['"-"', '"-"']
+
+
+def test_the_desync_mitigation_table_and_its_hand_over() -> None:
+    """Decision 0287: AWS's table (forwarded, closed after the response, refused), and the
+    mode handed with the listener over the agents' wire, omitted at its default."""
+    from andromede.compute.driver_balancing import BalancedHttp
+    from andromede.hypervisor.balancer_host import http_settings
+    from andromede.hypervisor.http_listeners import routing_of
+    from andromede.hypervisor.wire import decode, encode
+    from andromede.loadbalancing.application import HttpSettings
+    from andromede.loadbalancing.http_classification import mitigation
+    from andromede.loadbalancing.http_rules import FixedResponse, Rule
+    from andromede.loadbalancing.model import ForwardingView
+    from andromede.wiring.load_balancer_hosts import balanced_http
+
+    table = {
+        mode: [mitigation(mode, c) for c in ("", "Acceptable", "Ambiguous", "Severe")]
+        for mode in ("monitor", "defensive", "strictest")
+    }
+    assert table == {
+        "monitor": ["forward", "forward", "forward", "forward"],
+        "defensive": ["forward", "forward", "close", "refuse"],
+        "strictest": ["forward", "refuse", "refuse", "refuse"],
+    }
+    rules = (Rule("d", None, (), FixedResponse("200", "text/plain", "ok")),)
+    handed = balanced_http(
+        HttpSettings(rules=rules, desync_mode="strictest", connection_log="app/shop/50dc")
+    )
+    carried = decode(BalancedHttp, json.loads(json.dumps(encode(handed))))
+    view = ForwardingView("l1", "vpc-1", ("10.0.0.5",), 443, http=http_settings(carried))
+    routing, limits = routing_of(view)
+    assert (limits.desync_mode, routing.connection_log) == ("strictest", "app/shop/50dc")
+    plain = encode(balanced_http(HttpSettings(rules=rules)))
+    assert "desync_mode" not in plain and "connection_log" not in plain  # older hosts read on
+    with pytest.raises(ValueError, match="desync"):
+        dataclasses.replace(handed, desync_mode="lenient")
+
+
+def test_a_connection_log_line_is_awss_format_field_for_field() -> None:
+    """Decision 0287: AWS's twelve fields, the subject quoted and escaped, ``-`` for what a
+    failed handshake never chose; the verify results as AWS's reasons; the objects' names."""
+    from andromede.loadbalancing.connection_logs import (
+        ConnectionLogEntry,
+        check_connection_log_attributes,
+        connection_line_time,
+        connection_log_line,
+        connection_object_key,
+        failed_status,
+        leaf_fields,
+    )
+    from support.client_pki import ClientCa
+
+    entry = ConnectionLogEntry(
+        time=WHEN, client=("203.0.113.1", 6789), listener_port=443, verify_status="Success",
+        conn_trace_id="TID_1234abcd", tls_protocol="TLSv1.2",
+        tls_cipher="ECDHE-RSA-AES128-GCM-SHA256", handshake_latency=0.0042,
+        cert_subject='CN=Jane "J" Doe', cert_validity="NotBefore=2026-01-01T00:00:00Z;"
+        "NotAfter=2027-01-01T00:00:00Z", cert_serial="0A1B",
+    )  # fmt: skip
+    assert connection_log_line(entry) == (
+        "2026-12-06T10:23:00.186641Z 203.0.113.1 6789 443 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 "
+        '0.004 "CN=Jane \\x22J\\x22 Doe" NotBefore=2026-01-01T00:00:00Z;'
+        "NotAfter=2027-01-01T00:00:00Z 0A1B Success TID_1234abcd"
+    )
+    failed = ConnectionLogEntry(WHEN, ("203.0.113.1", 6789), 443, failed_status(10), "TID_9")
+    assert connection_log_line(failed).split(" ")[4:] == [
+        "-", "-", "-", '"-"', "-", "-", "Failed:ClientCertExpired", "TID_9",
+    ]  # fmt: skip
+    assert connection_line_time(connection_log_line(failed)) == WHEN
+    assert connection_line_time("garbage") is None
+    assert [failed_status(code) for code in (None, 9, 20, 23, 22, 26, 65)] == [
+        "Failed:UnmappedConnectionError",
+        "Failed:ClientCertNotYetValid",
+        "Failed:ClientCertUntrusted",
+        "Failed:ClientCertCrlHit",
+        "Failed:ClientCertMaxChainDepthExceeded",
+        "Failed:ClientCertPurposeInvalid",
+        "Failed:ClientCertInvalid",
+    ]
+    alice = ClientCa().issue("alice")
+    subject, validity, serial = leaf_fields(alice.certificate.public_bytes(Encoding.DER))
+    assert subject == "CN=alice" and validity.startswith("NotBefore=") and len(serial) % 2 == 0
+    assert int(serial, 16) == alice.serial
+    assert leaf_fields(b"not a certificate") == ("", "", "")
+    assert connection_object_key(
+        "conn", ACCOUNT, "eu-west-1", "my-lb", "50dc6c", window_end(WHEN), "10.0.1.9", "r4nd"
+    ) == (
+        f"conn/AWSLogs/{ACCOUNT}/elasticloadbalancing/eu-west-1/2026/12/06/conn_log.{ACCOUNT}_"
+        "elasticloadbalancing_eu-west-1_app.my-lb.50dc6c_20261206T1025Z_10.0.1.9_r4nd.log.gz"
+    )
+    on = {"connection_logs.s3.enabled": "true", "connection_logs.s3.bucket": "b"}
+    assert check_connection_log_attributes(on) is not None
+    assert check_connection_log_attributes(on | {"connection_logs.s3.enabled": "false"}) is None
+    with pytest.raises(LbValidationError, match=r"connection_logs\.s3\.bucket"):
+        check_connection_log_attributes({"connection_logs.s3.enabled": "true"})
+    with pytest.raises(InvalidConfiguration, match="connection logs"):
+        check_connection_log_attributes(on | {"connection_logs.s3.prefix": "AWSLogs"})
+
+
+def _connection_logs(bucket: str, prefix: str = "") -> list[dict[str, str]]:
+    return [
+        {"Key": "connection_logs.s3.enabled", "Value": "true"},
+        {"Key": "connection_logs.s3.bucket", "Value": bucket},
+        {"Key": "connection_logs.s3.prefix", "Value": prefix},
+    ]
+
+
+async def test_connection_logs_through_the_elb_api_and_their_objects(
+    world: tuple[ElbWorld, ObjectService],
+) -> None:
+    """Decision 0287: ``connection_logs.s3.*`` checked as the access logs' (AWS's ``Access
+    Denied for bucket``, the test object), handed to the proxies while on, and the hosts'
+    lines written into their own destination in AWS's ``conn_log`` objects, sealed."""
+    from andromede.loadbalancing.connection_logs import ConnectionLogEntry, connection_log_line
+
+    elb, objects = world
+    tenant = elb.ec2.tenant_id
+    arn = await _alb(elb)
+    denied = "InvalidConfigurationRequest"
+    error = await refused(
+        elb.client, "ModifyLoadBalancerAttributes", denied, LoadBalancerArn=arn,
+        Attributes=_connection_logs("missing"),
+    )  # fmt: skip
+    assert "Access Denied for bucket: missing" in str(error)
+    await objects.create_bucket("mine", tenant_id=tenant, owner_id=tenant, region=REGION)
+    await refused(
+        elb.client, "ModifyLoadBalancerAttributes", denied, LoadBalancerArn=arn,
+        Attributes=_connection_logs("mine", "x/AWSLogs"),
+    )  # fmt: skip
+    group = await elb.target_group("api", Protocol="HTTP", Port=8080)
+    await elb.client.call(
+        "CreateListener", LoadBalancerArn=arn, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+    )  # fmt: skip
+    (view,) = [v for v in await elb.service.forwarding_views() if v.http is not None]
+    assert view.http is not None and view.http.connection_log == ""
+    assert view.http.desync_mode == "defensive"
+    await elb.client.call(
+        "ModifyLoadBalancerAttributes", LoadBalancerArn=arn,
+        Attributes=[*_connection_logs("mine", "conn"),
+                    {"Key": "routing.http.desync_mitigation_mode", "Value": "strictest"}],
+    )  # fmt: skip
+    assert await _read(objects, "mine", f"conn/AWSLogs/{tenant}/ELBAccessLogTestFile")
+    (view,) = [v for v in await elb.service.forwarding_views() if v.http is not None]
+    assert view.http is not None and view.http.connection_log.startswith("app/shop/")
+    assert (view.http.access_log, view.http.desync_mode) == ("", "strictest")
+    now = [datetime(2026, 12, 6, 10, 24, tzinfo=UTC)]
+    writer = elb.service.log_buckets
+    assert isinstance(writer, LogBucketWriter)
+    held = AccessLogBatches(
+        elb.service, writer, REGION, clock=lambda: now[0], random=lambda: "r4nd"
+    )
+    address = view.addresses[0]
+    line = connection_log_line(
+        ConnectionLogEntry(WHEN, ("203.0.113.1", 6789), 80, "Success", "TID_1")
+    )
+    held.record(
+        "host-a", [view],
+        BalancerReport(connection_logs=(AccessLogLines(view.vpc_id, address, 80, (line,)),)),
+    )  # fmt: skip
+    now[0] = datetime(2026, 12, 6, 10, 25, tzinfo=UTC)
+    (key,) = await held.flush()
+    lb_id = arn.rsplit("/", 1)[1]
+    assert key == (
+        f"conn/AWSLogs/{tenant}/elasticloadbalancing/{REGION}/2026/12/06/conn_log.{tenant}_"
+        f"elasticloadbalancing_{REGION}_app.shop.{lb_id}_20261206T1025Z_{address}_r4nd.log.gz"
+    )
+    assert gzip.decompress(await _read(objects, "mine", key)).decode() == f"{line}\n"
+    assert (await objects.head_object("mine", key)).encryption is not None

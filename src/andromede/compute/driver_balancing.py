@@ -137,10 +137,16 @@ class BalancedHttp:
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )
     access_log_max_lines: int = field(default=100000, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    # Decision 0287: the desync mitigation mode, and the load balancer (``app/NAME/ID``) its
+    # connection log lines name ("": off).
+    desync_mode: str = field(default="defensive", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    connection_log: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
     def __post_init__(self) -> None:
         if self.protocol not in ("HTTP", "HTTPS"):
             raise ValueError("an HTTP listener speaks HTTP or HTTPS")
+        if self.desync_mode not in ("monitor", "defensive", "strictest"):
+            raise ValueError("unknown desync mitigation mode")
         for policy in self.policies:
             if not isinstance(json.loads(policy), dict):
                 raise ValueError("a group's policy is a JSON object")
@@ -292,6 +298,11 @@ class RequestCounter:
     target: tuple[int, int, int, int] = (0, 0, 0, 0)
     target_time_ms: int = 0
     target_answers: int = 0
+    # Decision 0287: HTTPS handshakes that failed (``ClientTLSNegotiationErrorCount``, a
+    # refused client certificate included) and requests not compliant with RFC 7230
+    # (``DesyncMitigationMode_NonCompliant_Request_Count``); omitted at 0.
+    client_tls_errors: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    non_compliant: int = field(default=0, metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,5 +331,10 @@ class BalancerReport:
     )
     # Decision 0264: the HTTP proxies' access log lines (omitted when none).
     access_logs: tuple[AccessLogLines, ...] = field(
+        default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
+    )
+    # Decision 0287: their connection log lines, one per client connection (omitted when
+    # none).
+    connection_logs: tuple[AccessLogLines, ...] = field(
         default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True}
     )

@@ -4,7 +4,8 @@ VPC, subnets) and create an internal one of either type in subnets of one VPC, w
 security groups (an ALB made without is in its VPC's default one); a load balancer's page
 lists its listeners, creates one, deletes one, shows its deletion protection and deletes it
 after a ticked box, shows its access logs and turns them on into a bucket of the account
-with a prefix, or off (``access_logs.s3.*``; an NLB logs its TLS listeners: decisions 0264,
+with a prefix, or off (``access_logs.s3.*``, an ALB's ``connection_logs.s3.*`` too: decision
+0287; an NLB logs its TLS listeners: decisions 0264,
 0269 and 0279). An NLB's listener is TCP, UDP, TCP_UDP or TLS forwarding to a target
 group; an ALB's is HTTP or HTTPS with a default action — forward, fixed response or redirect
 (``elb_forms``) — and links to its rules' page (``pages_listener_rules``). A TLS or HTTPS
@@ -59,6 +60,9 @@ from andromede.console.wire_elb import (
     ACCESS_LOGS_BUCKET,
     ACCESS_LOGS_ENABLED,
     ACCESS_LOGS_PREFIX,
+    CONNECTION_LOGS_BUCKET,
+    CONNECTION_LOGS_ENABLED,
+    CONNECTION_LOGS_PREFIX,
     DELETION_PROTECTION,
     ElbWire,
     TargetGroupRow,
@@ -273,6 +277,11 @@ async def _load_balancer_page(
             attributes.get(ACCESS_LOGS_BUCKET, ""),
             attributes.get(ACCESS_LOGS_PREFIX, ""),
         ),
+        connection_logs=(  # decision 0287: an ALB's
+            attributes.get(CONNECTION_LOGS_ENABLED) == "true",
+            attributes.get(CONNECTION_LOGS_BUCKET, ""),
+            attributes.get(CONNECTION_LOGS_PREFIX, ""),
+        ),
         buckets=buckets,
         error=error,
     )
@@ -376,16 +385,33 @@ async def _set_access_logs(
     """ModifyLoadBalancerAttributes' ``access_logs.s3.*`` (decisions 0264 and 0269): on with
     the bucket and prefix chosen — ELBv2 checks the bucket's policy lets it write —, or off
     (the bucket and prefix kept, as ELBv2 keeps them)."""
-    arn = await lb_arn(elb, request, session)
-    changed = {ACCESS_LOGS_ENABLED: "false"}
-    if field(f, "enabled") == "yes":
-        changed = {
-            ACCESS_LOGS_ENABLED: "true",
-            ACCESS_LOGS_BUCKET: field(f, "bucket"),
-            ACCESS_LOGS_PREFIX: field(f, "prefix"),
-        }
-    await elb.modify_attributes(request.scope, session.principal, arn, changed)
+    keys = (ACCESS_LOGS_ENABLED, ACCESS_LOGS_BUCKET, ACCESS_LOGS_PREFIX)
+    await _set_log_destination(elb, request, session, f, keys)
     return _lb_url(request) + "#access-logs"
+
+
+async def _set_connection_logs(
+    elb: ElbWire, request: Request, session: Session, f: dict[str, str]
+) -> str:
+    """An ALB's ``connection_logs.s3.*`` (decision 0287), as its access logs'."""
+    keys = (CONNECTION_LOGS_ENABLED, CONNECTION_LOGS_BUCKET, CONNECTION_LOGS_PREFIX)
+    await _set_log_destination(elb, request, session, f, keys)
+    return _lb_url(request) + "#connection-logs"
+
+
+async def _set_log_destination(
+    elb: ElbWire,
+    request: Request,
+    session: Session,
+    f: dict[str, str],
+    keys: tuple[str, str, str],
+) -> None:
+    arn = await lb_arn(elb, request, session)
+    enabled, bucket, prefix = keys
+    changed = {enabled: "false"}
+    if field(f, "enabled") == "yes":
+        changed = {enabled: "true", bucket: field(f, "bucket"), prefix: field(f, "prefix")}
+    await elb.modify_attributes(request.scope, session.principal, arn, changed)
 
 
 async def _set_security_groups(
@@ -565,6 +591,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
      elb_action(_load_balancer_page, _set_mutual_authentication, form=_mutual_form), ["POST"]),
     ("/load-balancers/{name}/access-logs",
      elb_action(_load_balancer_page, _set_access_logs, form="access-logs"), ["POST"]),
+    ("/load-balancers/{name}/connection-logs",
+     elb_action(_load_balancer_page, _set_connection_logs, form="connection-logs"), ["POST"]),
     ("/load-balancers/{name}/security-groups",
      elb_action(_load_balancer_page, _set_security_groups), ["POST"]),
     ("/load-balancers/{name}/delete",

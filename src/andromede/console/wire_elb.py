@@ -21,6 +21,9 @@ __all__ = [
     "ACCESS_LOGS_BUCKET",
     "ACCESS_LOGS_ENABLED",
     "ACCESS_LOGS_PREFIX",
+    "CONNECTION_LOGS_BUCKET",
+    "CONNECTION_LOGS_ENABLED",
+    "CONNECTION_LOGS_PREFIX",
     "DELETION_PROTECTION",
     "ElbWire",
     "ListenerRow",
@@ -35,6 +38,9 @@ DELETION_PROTECTION: Final = "deletion_protection.enabled"
 ACCESS_LOGS_ENABLED: Final = "access_logs.s3.enabled"
 ACCESS_LOGS_BUCKET: Final = "access_logs.s3.bucket"
 ACCESS_LOGS_PREFIX: Final = "access_logs.s3.prefix"
+CONNECTION_LOGS_ENABLED: Final = "connection_logs.s3.enabled"  # decision 0287
+CONNECTION_LOGS_BUCKET: Final = "connection_logs.s3.bucket"
+CONNECTION_LOGS_PREFIX: Final = "connection_logs.s3.prefix"
 
 
 @dataclass(frozen=True, slots=True)

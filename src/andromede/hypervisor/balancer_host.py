@@ -92,6 +92,8 @@ def http_settings(http: BalancedHttp) -> HttpSettings:
         access_log=http.access_log,
         group_arns=http.group_arns,
         access_log_max_lines=http.access_log_max_lines,
+        desync_mode=http.desync_mode,  # decision 0287
+        connection_log=http.connection_log,
     )
 
 
@@ -215,6 +217,7 @@ class HostBalancers:
             requests = self._requests_since()
             logged = self._http.access_logs()
             logged.update(self._terminators.access_logs())  # decision 0269
+            connected = self._http.connection_logs()  # decision 0287
         vpcs = {listener.vpc_id for listener in listeners}
         return BalancerReport(
             routers=tuple(sorted(v for v in vpcs if self._routers.namespace_of(v) is not None)),
@@ -222,6 +225,9 @@ class HostBalancers:
             active=tuple(ActiveFlows(*key, count) for key, count in sorted(active.items())),
             requests=requests,
             access_logs=tuple(AccessLogLines(*key, lines) for key, lines in sorted(logged.items())),
+            connection_logs=tuple(
+                AccessLogLines(*key, lines) for key, lines in sorted(connected.items())
+            ),
         )
 
     def _requests_since(self) -> tuple[RequestCounter, ...]:
@@ -242,6 +248,8 @@ class HostBalancers:
                     target=(delta[9], delta[10], delta[11], delta[12]),
                     target_time_ms=delta[13],
                     target_answers=delta[14],
+                    client_tls_errors=delta[15],  # decision 0287
+                    non_compliant=delta[16],
                 )
             )
         self._requests_reported = counted

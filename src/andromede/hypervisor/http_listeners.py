@@ -56,6 +56,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         mutual=view.tls.mutual if view.tls is not None else None,  # decision 0256
         access_log=http.access_log,  # decision 0264
         group_arns=dict(http.group_arns),
+        connection_log=http.connection_log,  # decision 0287
     )
     limits = ProxyLimits(
         max_header_bytes=http.max_header_bytes,
@@ -65,6 +66,7 @@ def routing_of(view: ForwardingView) -> tuple[HttpRouting, ProxyLimits]:
         drop_invalid_headers=http.drop_invalid_headers,
         client_keep_alive=float(http.client_keep_alive),
         access_log_max_lines=http.access_log_max_lines,
+        desync_mode=http.desync_mode,  # decision 0287
     )
     return routing, limits
 
@@ -188,6 +190,16 @@ class HttpListeners:
         call (decision 0264), taken: each line reaches one report."""
         drained = {
             (served.vpc_id, address, served.port): proxy.access_log.drain()
+            for served in self._running.values()
+            for address, proxy in served.proxies
+        }
+        return {key: lines for key, lines in drained.items() if lines}
+
+    def connection_logs(self) -> dict[tuple[str, str, int], tuple[str, ...]]:
+        """(VPC, node address, port) → the connection log lines its HTTPS proxy wrote since
+        the last call (decision 0287), taken."""
+        drained = {
+            (served.vpc_id, address, served.port): proxy.connection_log.drain()
             for served in self._running.values()
             for address, proxy in served.proxies
         }

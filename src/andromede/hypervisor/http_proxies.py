@@ -29,9 +29,14 @@ the chosen group, or answers the rule's fixed response or redirect.
   client gave one (``X-Amzn-Mtls-Clientcert``). A client's own copies are dropped.
 - **Keep-alive** with clients: a connection serves requests one after another until the
   client closes it, asks to, is idle ``idle_timeout`` seconds, or an error cut a response.
+- **Desync mitigation** (decision 0287): each request is classified
+  (:mod:`~andromede.loadbalancing.http_classification`) and handled as the load balancer's
+  ``routing.http.desync_mitigation_mode`` says of its class — forwarded, forwarded with the
+  connection closed after the response, or refused with 400.
 - **AWS's own answers**, with its ``awselb/2.0`` server name and pages: 400 for a request it
   cannot parse, 503 when the group has no target, 502 when the target refused or cut the
-  connection or answered nonsense, 504 when it did not connect or answer in time.
+  connection or answered nonsense, 504 when it did not connect or answer in time; 460 (logged,
+  nothing sent) when the client closed before the answer came (decision 0287).
 
 What the proxy is told and counts is :mod:`~andromede.hypervisor.http_proxies_settings`'s, what
 it notes for the access logs :mod:`~andromede.hypervisor.http_proxies_logs`'s, what it tells
@@ -58,6 +63,7 @@ from andromede.hypervisor.http_access_log import (
     current,
     render,
 )
+from andromede.hypervisor.http_connection_log import established_line, failed_line, handshake
 from andromede.hypervisor.http_proxies_logs import (
     ACTION_NAMES,
     exchange_for,
@@ -86,6 +92,7 @@ from andromede.hypervisor.http_stickiness import (
 )
 from andromede.hypervisor.target_probes import UNVERIFIED_TLS
 from andromede.loadbalancing.application import GroupPolicy
+from andromede.loadbalancing.http_classification import classify, mitigation
 from andromede.loadbalancing.http_rules import (
     FixedResponse,
     Forward,
@@ -153,16 +160,21 @@ class HttpListenerProxy:
         # Requests in flight to each target through this proxy (least outstanding requests).
         self._outstanding: dict[tuple[str, int], int] = {}
         self._server: asyncio.Server | None = None
+        # An HTTPS listener's socket and the task accepting on it (decision 0287).
+        self._listening: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.counts = RequestCounts()
-        # Decision 0264: drained by each host report.
+        # Decisions 0264 and 0287: drained by each host report.
         self.access_log = AccessLogBuffer(limits.access_log_max_lines)
+        self.connection_log = AccessLogBuffer(limits.access_log_max_lines)
 
     def update(self, routing: HttpRouting, limits: ProxyLimits | None = None) -> None:
         self.routing = routing
         if limits is not None:
             self.limits = limits
             self.access_log.bound(limits.access_log_max_lines)
+            self.connection_log.bound(limits.access_log_max_lines)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host``:``port`` (0: any); the port bound."""
@@ -173,17 +185,53 @@ class HttpListenerProxy:
         self, sock: socket.socket, context: ssl.SSLContext | None = None
     ) -> None:
         """Serve an already bound socket (made in a router's namespace); over TLS with
-        ``context`` (an HTTPS listener's)."""
-        self._server = await asyncio.start_server(
-            self._serve,
-            sock=sock,
-            ssl=context,
-            ssl_handshake_timeout=_HANDSHAKE_TIMEOUT if context is not None else None,
-        )
+        ``context`` (an HTTPS listener's), each handshake the proxy's own: its outcome is
+        the connection log's (decision 0287)."""
+        if context is None:
+            self._server = await asyncio.start_server(self._serve, sock=sock)
+            return
+        sock.setblocking(False)  # as asyncio's servers set theirs
+        self._listening = sock
+        self._acceptor = asyncio.create_task(self._accept(sock, context))
+
+    async def _accept(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(sock)
+            except OSError as exc:  # out of descriptors, a connection reset while queued
+                log.debug("HTTPS listener %s: accept failed: %s", self.routing.listener_id, exc)
+                await asyncio.sleep(0.05)
+                continue
+            task = asyncio.create_task(self._handshake(conn, peer, context))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handshake(
+        self, conn: socket.socket, peer: tuple[str, int], context: ssl.SSLContext
+    ) -> None:
+        """One accepted HTTPS connection: its handshake, its connection log line when the
+        load balancer's are on, then its requests."""
+        conn_trace = connection_trace()
+        started = time.monotonic()
+        try:
+            reader, writer = await handshake(conn, context, _HANDSHAKE_TIMEOUT)
+        except (OSError, ssl.SSLError) as exc:
+            self.counts.tls_errors += 1
+            if self.routing.connection_log:
+                self.connection_log.add(failed_line(peer, self.routing.port, exc, conn_trace))
+            return
+        await self._serve(reader, writer, conn_trace, time.monotonic() - started)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._acceptor
+        if self._listening is not None:
+            self._listening.close()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -194,16 +242,31 @@ class HttpListenerProxy:
 
     # -- one client connection --------------------------------------------------------------------
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        conn_trace: str = "",
+        handshake_latency: float | None = None,
+    ) -> None:
+        """One client connection's requests; an HTTPS one's ``conn_trace`` and handshake
+        time are its connection log line's (decision 0287)."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         client = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
         peer = writer.get_extra_info("peername") or ("", 0)
         opened = time.monotonic()
-        conn_trace = connection_trace()
+        conn_trace = conn_trace or connection_trace()
         try:
             certificate = client_certificate(self.routing.mutual, writer)
+            self.counts.tls_errors += certificate is None
+            if handshake_latency is not None and self.routing.connection_log:
+                line = established_line(
+                    writer, peer, self.routing.port, handshake_latency, conn_trace,
+                    revoked=certificate is None,
+                )  # fmt: skip
+                self.connection_log.add(line)
             while certificate is not None:
                 event = await self._next(client, reader)
                 if not isinstance(event, h11.Request):
@@ -298,15 +361,42 @@ class HttpListenerProxy:
         """Answer one request, and note it in the access log when the load balancer's is on
         (decision 0264)."""
         elb = self.routing.access_log
+        classified = classify(request.method, request.headers)
+        self.counts.non_compliant += bool(classified[0])
         if not elb:
-            return await self._answer(client, reader, writer, request, peer, certificate)
-        exchange = exchange_for(request, peer, self.routing, writer, conn_trace)
+            return await self._mitigated(
+                client, reader, writer, request, peer, certificate, classified[0]
+            )
+        exchange = exchange_for(request, peer, self.routing, writer, conn_trace, classified)
         token = exchange.begin()
         try:
-            return await self._answer(client, reader, writer, request, peer, certificate)
+            return await self._mitigated(
+                client, reader, writer, request, peer, certificate, classified[0]
+            )
         finally:
             token.var.reset(token)
             self.access_log.add(render(exchange, elb, dict(self.routing.group_arns)))
+
+    async def _mitigated(
+        self,
+        client: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        peer: tuple[str, int],
+        certificate: Headers,
+        classification: str,
+    ) -> bool:
+        """Answer one request as the desync mitigation mode says of its classification
+        (decision 0287): refused with 400 (the connection closed), or answered — and the
+        connection closed after the response when the mode says so."""
+        done = mitigation(self.limits.desync_mode, classification)
+        if done == "refuse":
+            self.counts.requests += 1
+            self._page(client, writer, 400)
+            return False
+        kept = await self._answer(client, reader, writer, request, peer, certificate)
+        return kept and done == "forward"
 
     async def _answer(
         self,
@@ -507,9 +597,11 @@ class HttpListenerProxy:
                     client, reader, upstream, upstream_writer, request, peer, certificate
                 )
                 return await self._relay_response(
-                    client, writer, upstream, upstream_reader, started, sticky
+                    client, reader, writer, upstream, upstream_reader, started, sticky
                 )
             except _Failed as failed:
+                if reader.at_eof():
+                    return self._client_left()
                 if client.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     await self._discard_body(client, reader)
                     self._page(client, writer, failed.status)
@@ -580,9 +672,19 @@ class HttpListenerProxy:
         except (ConnectionError, h11.LocalProtocolError) as exc:
             raise _Failed(502) from exc
 
+    def _client_left(self) -> bool:
+        """AWS's 460: the client closed its connection before the load balancer could
+        answer; nothing is sent, the connection ends."""
+        self.counts.answered(460, by_target=False)
+        exchange = current()
+        if exchange is not None:
+            exchange.elb_status = 460
+        return False
+
     async def _relay_response(
         self,
         client: h11.Connection,
+        client_reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         upstream: h11.Connection,
         upstream_reader: asyncio.StreamReader,
@@ -604,6 +706,11 @@ class HttpListenerProxy:
             exchange.target_status, exchange.answered = event.status_code, time.monotonic()
         self.counts.target_time += time.monotonic() - started
         self.counts.target_answers += 1
+        # The client's end of file, seen without a read (its stream took it while the
+        # target worked): it closed before the answer (a half-closed client, rare in HTTP/1.1,
+        # is taken as gone, as AWS's 460 takes it).
+        if client_reader.at_eof():
+            return self._client_left()
         headers = [(k, v) for k, v in event.headers if k not in _HOP_BY_HOP]
         if not any(k == b"server" for k, _ in headers):
             headers.append((b"server", SERVER))

@@ -19,7 +19,6 @@ import h11
 from andromede.hypervisor.http_access_log import Exchange
 from andromede.hypervisor.http_proxies_settings import HttpRouting
 from andromede.hypervisor.tls_terminators import presented
-from andromede.loadbalancing.http_classification import classify
 from andromede.loadbalancing.http_rules import FixedResponse, Forward, Redirect
 
 __all__ = ["ACTION_NAMES", "exchange_for", "handshake_choice", "header_bytes", "trace_id"]
@@ -49,9 +48,11 @@ def exchange_for(
     routing: HttpRouting,
     writer: asyncio.StreamWriter,
     conn_trace: str,
+    classified: tuple[str, str] = ("", ""),
 ) -> Exchange:
     """A request's access log record as it starts (decision 0264): AWS's request field
-    (``METHOD scheme://host:port/path HTTP/1.1``), its user agent and trace id."""
+    (``METHOD scheme://host:port/path HTTP/1.1``), its user agent and trace id, and the
+    desync classification and reason the proxy ``classified`` it with."""
     headers = dict(request.headers)
     given = headers.get(b"host", b"").decode("latin-1")
     host = given.rsplit(":", 1)[0] if given.rfind(":") > given.rfind("]") else given
@@ -63,7 +64,7 @@ def exchange_for(
     tls = writer.get_extra_info("ssl_object")
     cipher = tls.cipher() if tls is not None else None
     domain, certificate = handshake_choice(tls)
-    classification, reason = classify(request.method, list(request.headers))
+    classification, reason = classified
     incoming = headers.get(b"x-amzn-trace-id", b"").decode("latin-1")
     return Exchange(
         kind=scheme,

@@ -60,6 +60,8 @@ class HttpRouting:
     # its access logs are off, and each forwarded group's ARN they give.
     access_log: str = ""
     group_arns: Mapping[str, str] = field(default_factory=dict)
+    # Decision 0287: the load balancer its connection log lines name, "" when they are off.
+    connection_log: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class ProxyLimits:
     drop_invalid_headers: bool = False  # routing.http.drop_invalid_header_fields.enabled
     client_keep_alive: float = 3600.0  # client_keep_alive.seconds
     access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines (decision 0264)
+    desync_mode: str = "defensive"  # routing.http.desync_mitigation_mode (decision 0287)
 
 
 @dataclass
@@ -86,6 +89,8 @@ class RequestCounts:
     target: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     target_time: float = 0.0  # seconds, in all
     target_answers: int = 0
+    tls_errors: int = 0  # handshakes failed or certificates refused (decision 0287)
+    non_compliant: int = 0  # requests desync mitigation classified (decision 0287)
 
     def answered(self, status: int, *, by_target: bool) -> None:
         index = status // 100 - 2
@@ -103,6 +108,8 @@ class RequestCounts:
             *self.target,
             round(self.target_time * 1000),
             self.target_answers,
+            self.tls_errors,
+            self.non_compliant,
         )
 
 

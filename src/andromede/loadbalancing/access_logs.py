@@ -41,12 +41,14 @@ __all__ = [
     "LogBuckets",
     "batches",
     "check_access_log_attributes",
+    "checked_destination",
     "destination",
     "log_body",
     "log_line",
     "object_key",
     "policy_grants_delivery",
     "probe_object_key",
+    "quoted_field",
     "window_end",
 ]
 
@@ -98,7 +100,9 @@ class AccessLogEntry:
     classification_reason: str = ""
 
 
-def _quoted(text: str, limit: int = _FIELD_BYTES) -> str:
+def quoted_field(text: str, limit: int = _FIELD_BYTES) -> str:
+    """A quoted field: ``"-"`` when empty; ``"``, ``\\`` and bytes outside printable ASCII
+    written ``\\xHH``, cut at ``limit`` bytes."""
     if not text:
         return '"-"'
     raw = text.encode("utf-8", "replace")[:limit]
@@ -139,23 +143,23 @@ def log_line(elb: str, entry: AccessLogEntry) -> str:
             _status(entry.target_status),
             str(entry.received_bytes),
             str(entry.sent_bytes),
-            _quoted(entry.request),
-            _quoted(entry.user_agent),
+            quoted_field(entry.request),
+            quoted_field(entry.user_agent),
             _plain(entry.ssl_cipher),
             _plain(entry.ssl_protocol),
             _plain(entry.target_group_arn),
-            _quoted(entry.trace_id),
-            _quoted(entry.domain_name),
-            _quoted(entry.chosen_cert_arn),
+            quoted_field(entry.trace_id),
+            quoted_field(entry.domain_name),
+            quoted_field(entry.chosen_cert_arn),
             _plain(entry.rule_priority),
             _time(entry.created),
-            _quoted(",".join(entry.actions)),
-            _quoted(entry.redirect_url),
-            _quoted(entry.error_reason),
-            _quoted(target if entry.target is not None else ""),
-            _quoted(_status(entry.target_status) if entry.target_status is not None else ""),
-            _quoted(entry.classification),
-            _quoted(entry.classification_reason),
+            quoted_field(",".join(entry.actions)),
+            quoted_field(entry.redirect_url),
+            quoted_field(entry.error_reason),
+            quoted_field(target if entry.target is not None else ""),
+            quoted_field(_status(entry.target_status) if entry.target_status is not None else ""),
+            quoted_field(entry.classification),
+            quoted_field(entry.classification_reason),
             _plain(entry.conn_trace_id),
         )
     )
@@ -247,16 +251,27 @@ def destination(attributes: Mapping[str, str]) -> Destination | None:
 
 def check_access_log_attributes(attributes: Mapping[str, str]) -> Destination | None:
     """The merged attributes' destination, checked as ELBv2 checks it."""
-    prefix = attributes.get("access_logs.s3.prefix", "")
+    return checked_destination(
+        attributes.get("access_logs.s3.prefix", ""),
+        destination(attributes),
+        "access_logs",
+        "access logs",
+    )
+
+
+def checked_destination(
+    prefix: str, found: Destination | None, key: str, noun: str
+) -> Destination | None:
+    """A log destination's prefix (even while off) and bucket checked as ELBv2 checks them;
+    ``key`` the attributes' (``access_logs``…), ``noun`` the logs' name in the errors."""
     if "AWSLogs" in prefix:
-        raise InvalidConfiguration("The prefix for the access logs cannot contain 'AWSLogs'")
+        raise InvalidConfiguration(f"The prefix for the {noun} cannot contain 'AWSLogs'")
     if prefix.startswith("/") or prefix.endswith("/"):
-        raise LbValidationError("The prefix for the access logs cannot start or end with '/'")
+        raise LbValidationError(f"The prefix for the {noun} cannot start or end with '/'")
     if len(prefix) > 1024:
-        raise LbValidationError("The prefix for the access logs is longer than 1024 characters")
-    found = destination(attributes)
+        raise LbValidationError(f"The prefix for the {noun} is longer than 1024 characters")
     if found is not None and not found.bucket:
-        raise LbValidationError("The value of 'access_logs.s3.bucket' cannot be empty")
+        raise LbValidationError(f"The value of '{key}.s3.bucket' cannot be empty")
     return found
 
 

@@ -7,8 +7,9 @@ Honoured by the HTTP proxy (``hypervisor.http_proxies``): ``idle_timeout.timeout
 ``routing.http.xff_header_processing.mode``, ``routing.http.xff_client_port.enabled``,
 ``routing.http.drop_invalid_header_fields.enabled``, ``deletion_protection.enabled`` (the
 service), the ``access_logs.s3.*`` keys (decision 0264,
-:mod:`andromede.loadbalancing.access_logs`). Stored and shown as AWS's defaults, a change
-refused while its behaviour is not here: the connection logs, WAF's fail-open,
+:mod:`andromede.loadbalancing.access_logs`), the ``connection_logs.s3.*`` keys and
+``routing.http.desync_mitigation_mode`` (decision 0287). Stored and shown as AWS's defaults,
+a change refused while its behaviour is not here: WAF's fail-open,
 zonal shift, HTTP/2 towards clients (``routing.http2.enabled``: AWS speaks HTTP/2 to clients
 over TLS only, and the proxy speaks HTTP/1.1). An HTTP or HTTPS target group's attributes
 are :mod:`andromede.loadbalancing.group_routing`'s (decision 0231).
@@ -88,7 +89,6 @@ _CHOICES: Final[Mapping[str, tuple[str, ...]]] = {
 }
 # Values whose behaviour is not here yet: refused, not stored (decision 0216).
 _NOT_YET: Final[Mapping[str, str]] = {
-    "connection_logs.s3.enabled": "true",
     "waf.fail_open.enabled": "true",
     "routing.http2.enabled": "false",
     "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true",
@@ -136,6 +136,10 @@ class HttpSettings:
     access_log: str = ""
     group_arns: tuple[tuple[str, str], ...] = ()
     access_log_max_lines: int = 100000  # elb_access_log_max_buffered_lines
+    # Decision 0287: routing.http.desync_mitigation_mode, and the load balancer
+    # (``app/NAME/ID``) the connection log lines name, "" when its connection logs are off.
+    desync_mode: str = "defensive"
+    connection_log: str = ""
 
 
 def group_keys(protocol: str) -> Mapping[str, str]:

@@ -9,6 +9,9 @@ line, method or version, conflicting ``Content-Length`` headers, several
 AWS's ``Severe`` reasons — before any of this runs, and keeps one of several equal
 ``Content-Length`` headers (``DuplicateContentLength`` is not seen). The most severe reason
 found is the one given.
+
+What the load balancer does with a classified request is its desync mitigation mode's
+(``routing.http.desync_mitigation_mode``, decision 0287), AWS's table: :func:`mitigation`.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["classify"]
+__all__ = ["DESYNC_MODES", "classify", "mitigation"]
 
 _SEVERITY: Final = {"Acceptable": 1, "Ambiguous": 2, "Severe": 3}
 _FRAMING: Final = {b"transfer-encoding", b"content-length"}
 _PRINTABLE: Final = frozenset(range(0x20, 0x7F)) | {0x09}
+
+DESYNC_MODES: Final = ("monitor", "defensive", "strictest")
+# AWS's table, by mode: the least severe classification refused with 400, and the least
+# severe one forwarded but whose connections are closed after the response ("" for none).
+_REFUSED_FROM: Final = {"monitor": "", "defensive": "Severe", "strictest": "Acceptable"}
+_CLOSED_FROM: Final = {"monitor": "", "defensive": "Ambiguous", "strictest": ""}
 
 
 def _normalised(name: bytes) -> bytes:
@@ -59,3 +68,22 @@ def classify(method: bytes, headers: Sequence[tuple[bytes, bytes]]) -> tuple[str
     if not found:
         return "", ""
     return max(found, key=lambda pair: _SEVERITY[pair[0]])
+
+
+def mitigation(mode: str, classification: str) -> str:
+    """What a load balancer in desync mitigation ``mode`` does with a request of
+    ``classification`` ("" for a compliant one), as AWS's table says: ``forward``;
+    ``close`` (forwarded, the client's connection closed after the response: ``defensive``
+    with an Ambiguous request); ``refuse`` (answered 400: Severe unless ``monitor``,
+    Acceptable and Ambiguous in ``strictest``). An unknown mode is taken as the default,
+    ``defensive``."""
+    if not classification:
+        return "forward"
+    severity = _SEVERITY[classification]
+    refused = _REFUSED_FROM.get(mode, "Severe")
+    if refused and severity >= _SEVERITY[refused]:
+        return "refuse"
+    closed = _CLOSED_FROM.get(mode, "Ambiguous")
+    if closed and severity >= _SEVERITY[closed]:
+        return "close"
+    return "forward"

@@ -593,6 +593,11 @@ class ListenerRulesMixin(ListenerTlsMixin):
                         if lb.attribute("access_logs.s3.enabled") == "true"
                     ),
                     access_log_max_lines=self.limits.access_log_max_lines,
+                    # Decision 0287: desync mitigation, and the connection logs while on.
+                    desync_mode=lb.attribute("routing.http.desync_mitigation_mode"),
+                    connection_log=f"app/{lb.name}/{lb.lb_id}"
+                    if lb.attribute("connection_logs.s3.enabled") == "true"
+                    else "",
                 ),
                 tls=TlsSettings(
                     certificates=listener.certificates,

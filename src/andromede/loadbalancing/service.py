@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from andromede.loadbalancing.access_logs import LogBuckets, check_access_log_attributes
 from andromede.loadbalancing.application import ALB_ATTRIBUTES
+from andromede.loadbalancing.connection_logs import check_connection_log_attributes
 from andromede.loadbalancing.core import NOT_FOUND, LbLimits, check_name, check_tags
 from andromede.loadbalancing.documents import (
     forwarded_groups,
@@ -268,19 +269,23 @@ class LoadBalancingService(ListenerRulesMixin):
     async def _check_access_logs(
         self, tenant_id: str, lb: LoadBalancer, changes: Mapping[str, str]
     ) -> None:
-        """A load balancer's access log attributes as they would be, checked; a destination
-        turned on or moved must take the log delivery's test object (decisions 0264, 0269),
-        as AWS's."""
+        """A load balancer's access log attributes as they would be, checked, and an ALB's
+        connection log attributes; a destination turned on or moved must take the log
+        delivery's test object (decisions 0264, 0269, 0287), as AWS's."""
         known = ALB_ATTRIBUTES if lb.lb_type == "application" else LB_ATTRIBUTES
         merged = dict(check_attributes(known, changes, lb.attributes))
-        target = check_access_log_attributes(merged)
-        before = check_access_log_attributes(dict(lb.attributes))
-        if target is None or target == before:
-            return
-        if self.log_buckets is None or not await self.log_buckets.check(tenant_id, target):
-            raise InvalidConfiguration(
-                f"Access Denied for bucket: {target.bucket[:63]}. Please check S3bucket permission"
-            )
+        checks = [check_access_log_attributes]
+        if lb.lb_type == "application":  # decision 0287: an ALB's connection logs too
+            checks.append(check_connection_log_attributes)
+        for checked in checks:
+            target = checked(merged)
+            if target is None or target == checked(dict(lb.attributes)):
+                continue
+            if self.log_buckets is None or not await self.log_buckets.check(tenant_id, target):
+                raise InvalidConfiguration(
+                    f"Access Denied for bucket: {target.bucket[:63]}. "
+                    "Please check S3bucket permission"
+                )
 
     async def _check_groups(self, tenant_id: str, vpc_id: str, group_ids: Sequence[str]) -> None:
         """Security groups of the account in the load balancer's VPC, at most the limit."""

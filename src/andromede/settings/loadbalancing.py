@@ -152,7 +152,7 @@ class LoadBalancingSettings(BaseModel):
         le=10000000,
         description="Access log lines an Application Load Balancer's proxy, or a Network "
         "Load Balancer's TLS terminator, keeps for the host's next report, the oldest dropped "
-        "beyond (decisions 0264, 0269).",
+        "beyond; as many connection log lines an ALB's proxy (decisions 0264, 0269, 0287).",
     )
     elb_dns_domain: str = Field(
         default="amazonaws.com",

@@ -121,6 +121,8 @@ def balanced_http(http: HttpSettings) -> BalancedHttp:
         access_log=http.access_log,
         group_arns=http.group_arns,
         access_log_max_lines=http.access_log_max_lines,
+        desync_mode=http.desync_mode,  # decision 0287
+        connection_log=http.connection_log,
     )
 
 
@@ -387,6 +389,7 @@ def _added(first: BalancerReport, second: BalancerReport) -> BalancerReport:
         tuple(counted.values()),
         second.active,
         access_logs=(*first.access_logs, *second.access_logs),  # decision 0264
+        connection_logs=(*first.connection_logs, *second.connection_logs),  # decision 0287
     )
 
 

@@ -2,7 +2,8 @@
 Application Load Balancer alike: off at first, the account's buckets offered; a prefix ELBv2
 refuses in its words with the form as typed; turned on into a bucket with a prefix
 (ModifyLoadBalancerAttributes' ``access_logs.s3.*``) and shown; turned off, the bucket kept
-as ELBv2 keeps it. Each checked against what ELBv2 answers apart from the console."""
+as ELBv2 keeps it; an ALB's connection logs (decision 0287) the same way, in their own form.
+Each checked against what ELBv2 answers apart from the console."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ async def test_access_logs_shown_turned_on_and_off(console: ConsoleHarness, lb_t
         assert made.status_code == 303, alert(made)
         page = await client.get("/load-balancers/edge")
         assert '<dd class="access-logs-status">disabled</dd>' in page.text
-        assert ('id="nlb-access-logs-note"' in page.text) == (lb_type == "network")
+        assert ('id="access-logs-note"' in page.text) == (lb_type == "network")
+        # Decision 0287: an ALB's connection logs, its own form; none for an NLB.
+        assert ('id="connection-logs-form"' in page.text) == (lb_type == "application")
         logs_form = form_of(page, "access-logs-form")
         assert '<option value="edge-logs">edge-logs</option>' in logs_form
 
@@ -77,3 +80,44 @@ async def test_access_logs_shown_turned_on_and_off(console: ConsoleHarness, lb_t
         page = await client.get("/load-balancers/edge")
         assert '<dd class="access-logs-status">disabled</dd>' in page.text
         assert 'name="enabled" value="yes">' in form_of(page, "access-logs-form")
+
+
+async def test_an_albs_connection_logs_turned_on_and_off(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        default = await running_compute(console).default_network(tenant)
+        assert default.subnet is not None
+        token = csrf_of(await client.get("/load-balancers"))
+        bucket = await client.post("/buckets", data={"csrf": token, "name": "conn-logs",
+                                                    "region": "eu-fr-1"})  # fmt: skip
+        assert bucket.status_code == 303
+        made = await client.post(
+            "/load-balancers",
+            data={"csrf": token, "name": "shop", "type": "application",
+                  f"subnet_{default.subnet.subnet_id}": "yes"},
+        )  # fmt: skip
+        assert made.status_code == 303, alert(made)
+        page = await client.get("/load-balancers/shop")
+        assert '<dd class="connection-logs-status">disabled</dd>' in page.text
+        fields = {"csrf": token, "enabled": "yes", "bucket": "conn-logs", "prefix": "/x"}
+        refused = await client.post("/load-balancers/shop/connection-logs", data=fields)
+        assert refused.status_code == 400 and "connection logs" in alert(refused)
+        assert 'value="/x"' in form_of(refused, "connection-logs-form")
+        on = await client.post(
+            "/load-balancers/shop/connection-logs", data=fields | {"prefix": "tls"}
+        )
+        assert on.status_code == 303, alert(on)
+        assert on.headers["location"] == "/console/load-balancers/shop#connection-logs"
+        held = await _attributes(console, client, "shop")
+        assert (held["connection_logs.s3.enabled"], held["connection_logs.s3.bucket"]) == (
+            "true", "conn-logs",
+        )  # fmt: skip
+        assert held["access_logs.s3.enabled"] == "false"  # the other destination untouched
+        page = await client.get("/load-balancers/shop")
+        assert '<dd class="connection-logs-status">enabled</dd>' in page.text
+        assert '<dd class="connection-logs-prefix"><code>tls</code></dd>' in page.text
+        off = await client.post("/load-balancers/shop/connection-logs", data={"csrf": token})
+        assert off.status_code == 303
+        held = await _attributes(console, client, "shop")
+        assert held["connection_logs.s3.enabled"] == "false"
+        assert held["connection_logs.s3.bucket"] == "conn-logs"

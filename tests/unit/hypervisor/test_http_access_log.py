@@ -188,6 +188,7 @@ async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented(
             ("-", "arn:default"),  # no SNI
         ]
         assert all(f[14] != "-" and f[15].startswith("TLSv1.") for f in fields)
+        assert running.counts.non_compliant == 1  # decision 0287's metric
         assert [(f[27], f[28]) for f in fields] == [
             ("-", "-"),
             ("-", "-"),
@@ -195,3 +196,33 @@ async def test_an_https_line_names_the_sni_domain_and_the_certificate_presented(
         ]
     finally:
         await running.close()
+
+
+async def test_a_client_that_left_before_the_answer_is_logged_460() -> None:
+    """Decision 0287: AWS's 460 — the client closed its connection while the target worked;
+    nothing is relayed, the line says 460 (an ELB 4XX)."""
+    target = await Target("t").start()
+    target.slow = 0.5
+    routing = HttpRouting(
+        "l1", 80, (default(Forward((("web", 1),))),), {"web": (target.address,)},
+        access_log="app/shop/50dc6c495c0c9188",
+    )  # fmt: skip
+    running = HttpListenerProxy(routing)
+    port = await running.start("127.0.0.1", 0)
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.close()  # gone before the answer
+        for _ in range(50):
+            await asyncio.sleep(0.05)
+            if running.access_log.lines:
+                break
+        (line,) = running.access_log.drain()
+        fields = line.split(" ")
+        assert (fields[8], fields[9]) == ("460", "200")  # the target did answer, too late
+        assert running.counts.elb[2] == 1
+    finally:
+        await running.close()
+        await target.close()

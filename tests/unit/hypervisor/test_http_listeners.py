@@ -142,6 +142,15 @@ async def test_an_http_listener_reaches_the_host_and_its_proxy_applies_the_rules
         assert values[("HTTPCode_ELB_4XX_Count", lb_dimension)] == 2
         assert values[("HTTPCode_Target_2XX_Count", lb_dimension)] == 1
         assert ("HTTPCode_ELB_5XX_Count", lb_dimension) not in values  # 0: not reported
+        assert counted[15:] == (0, 0)  # no TLS here, every request compliant
+        # Decision 0287: failed handshakes (a report without requests too) and desync's count.
+        failing = replace(reported, requests=0, client_tls_errors=2, non_compliant=1)
+        values = {
+            (v.name, v.dimensions): v.value for v in request_values([view_on_loopback], [failing])
+        }
+        assert values[("ClientTLSNegotiationErrorCount", lb_dimension)] == 2
+        assert values[("DesyncMitigationMode_NonCompliant_Request_Count", lb_dimension)] == 1
+        assert ("RequestCount", lb_dimension) not in values
         assert 0 <= values[("TargetResponseTime", lb_dimension)] < 5
         await proxies.apply([])
         assert proxies.listening == set()

@@ -293,3 +293,40 @@ async def test_client_keep_alive_ends_an_old_connection() -> None:
             writer.close()
     finally:
         await target.close()
+
+
+async def test_desync_mitigation_modes_as_awss_table() -> None:
+    """routing.http.desync_mitigation_mode (decision 0287): each request of a class followed
+    on its connection by a compliant one — both answered when forwarded, the first only when
+    its connection is closed after the response, a 400 alone when refused."""
+    follow = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    requests = {
+        "Compliant": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "Acceptable": b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        "Ambiguous": b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok",
+        "Severe": (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+            b"Transfer_Encoding: chunked\r\n\r\nok"
+        ),
+    }
+    expected = {
+        "monitor": {"Compliant": "2", "Acceptable": "2", "Ambiguous": "2", "Severe": "2"},
+        "defensive": {"Compliant": "2", "Acceptable": "2", "Ambiguous": "1", "Severe": "400"},
+        "strictest": {"Compliant": "2", "Acceptable": "400", "Ambiguous": "400", "Severe": "400"},
+    }
+    for mode, outcomes in expected.items():
+        async with proxy(
+            (default(FixedResponse("200", "text/plain", "hi")),), {}, desync_mode=mode
+        ) as url:
+            host, port = url.removeprefix("http://").split(":")
+            for kind, request in requests.items():
+                reader, writer = await asyncio.open_connection(host, int(port))
+                writer.write(request + follow)
+                await writer.drain()
+                answered = await asyncio.wait_for(reader.read(), 5)  # closed by the proxy
+                writer.close()
+                if answered.startswith(b"HTTP/1.1 400"):
+                    seen = "400"
+                else:
+                    seen = str(answered.count(b"HTTP/1.1 200"))
+                assert seen == outcomes[kind], (mode, kind, answered[:40])

@@ -49,6 +49,7 @@ class Listener:
         self.server_ca = TestCa()
         self.seen: list[dict[str, str]] = []
         self.port = _free_port()
+        self.proxies: http_listeners.HttpListeners | None = None
 
     async def answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
@@ -63,7 +64,8 @@ class Listener:
         writer.close()
 
     @asynccontextmanager
-    async def serving(self, mutual: MutualTls) -> AsyncIterator[None]:
+    async def serving(self, mutual: MutualTls, logs: str = "") -> AsyncIterator[None]:
+        """Served with its access and connection logs on for ``logs`` (``app/NAME/ID``)."""
         issued = self.server_ca.issue("www.example.test")
 
         async def material(tenant_id: str, arn: str) -> CertificateMaterial:
@@ -80,6 +82,7 @@ class Listener:
             http=HttpSettings(
                 rules=(Rule("d", None, (), Forward((("g", 1),))),),
                 groups=(("g", (("127.0.0.1", target_port),)),), protocol="HTTPS",
+                access_log=logs, connection_log=logs,
             ),
         )  # fmt: skip
 
@@ -90,6 +93,7 @@ class Listener:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(http_listeners, "_in_netns", in_place)
             proxies = http_listeners.HttpListeners(lambda vpc: "in-place", context_of)
+            self.proxies = proxies
             try:
                 await proxies.apply([view])
                 assert proxies.listening == {("vpc-1", "l-mtls")}
@@ -220,3 +224,59 @@ async def test_passthrough_forwards_the_whole_chain_the_client_presented(tmp_pat
         told = unquote(headers["x-amzn-mtls-clientcert-leaf"]).encode()
         assert x509.load_pem_x509_certificates(told) == [leaf.certificate]
         assert headers["x-amzn-mtls-clientcert-issuer"] == "CN=Chain Issuing CA,O=Andromede"
+
+
+async def test_connection_logs_name_each_handshake_as_aws_words_it(tmp_path: Path) -> None:
+    """Decision 0287: one connection log line per HTTPS connection — the established one's
+    protocol, cipher, latency and leaf certificate, ``Success``, and the ``conn_trace_id``
+    its request's access log line carries; a certificate of no CA of the store, an expired
+    one, none, a revoked one and a client speaking no TLS, each with AWS's
+    ``Failed:<reason>`` and no latency."""
+    import shlex
+
+    ca = ClientCa()
+    good, revoked, expired = ca.issue("alice"), ca.issue("mallory"), ca.issue("old", expired=True)
+    stranger = ClientCa("Another CA").issue("eve")
+    crl = checked_crl(ca.crl(revoked.serial), [ca.certificate], 100)
+    mutual = MutualTls(
+        "verify", ca_bundle=ca.pem, revoked=frozenset((crl.issuer, s) for s in crl.serials)
+    )
+    listener = Listener(tmp_path)
+    async with listener.serving(mutual, logs="app/shop/50dc6c495c0c9188"):
+        assert await listener.get(good) == "HTTP/1.1 200 OK"
+        for refused in (stranger, expired, None, revoked):
+            assert await listener.get(refused) == "refused"
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # plain HTTP to HTTPS
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        await asyncio.sleep(0.1)
+        assert listener.proxies is not None
+        key = ("vpc-1", "127.0.0.1", listener.port)
+        connections = listener.proxies.connection_logs()[key]
+        accessed = listener.proxies.access_logs()[key]
+        tls_errors = listener.proxies.counters()[key][15]
+        assert listener.proxies.connection_logs() == {}  # taken once
+    lines = [shlex.split(line) for line in connections]
+    assert len(lines) == 6 and all(len(line) == 12 for line in lines)
+    first = lines[0]
+    assert first[1] == "127.0.0.1" and int(first[2]) > 0 and first[3] == str(listener.port)
+    assert first[4].startswith("TLSv1.") and first[5] != "-"
+    assert float(first[6]) >= 0 and len(first[6].split(".")[1]) == 3
+    assert first[7] == "CN=alice"
+    assert first[8].startswith("NotBefore=20") and ";NotAfter=20" in first[8]
+    assert int(first[9], 16) == good.serial
+    assert first[10] == "Success" and first[11].startswith("TID_")
+    assert accessed[0].split(" ")[-1] == first[11]  # the same connection's trace id
+    assert [line[10] for line in lines[1:]] == [
+        "Failed:ClientCertUntrusted",
+        "Failed:ClientCertExpired",
+        "Failed:ClientCertUntrusted",  # no certificate at all
+        "Failed:ClientCertCrlHit",
+        "Failed:UnmappedConnectionError",  # no TLS
+    ]
+    assert all(line[6] == "-" for line in lines[1:])
+    assert tls_errors == 5  # ClientTLSNegotiationErrorCount's
+    assert lines[4][7] == "CN=mallory"  # revoked after its handshake: its certificate known
+    assert all(line[4:10] == ["-"] * 6 for line in (lines[1], lines[2], lines[3], lines[5]))
