@@ -63,7 +63,9 @@ class SyncExecutions:
         self._clock = clock
 
     async def run(self, tenant_id: str, params: dict[str, Any]) -> ExpressResult:
-        machine = await self._machines.get(tenant_id, params.get("stateMachineArn"))
+        # A version's or an alias's ARN runs that version (decision 0283).
+        target = await self._machines.resolve(tenant_id, params.get("stateMachineArn"))
+        machine = target.machine
         if machine.machine_type is not MachineType.EXPRESS:
             raise StateMachineTypeNotSupported(
                 "This operation is not supported by this type of state machine"
@@ -84,12 +86,12 @@ class SyncExecutions:
             f"{uuid.uuid4()}"
         )
         context = {
-            "Execution": {"Id": arn, "Name": name, "Input": data, "RoleArn": machine.role_arn,
+            "Execution": {"Id": arn, "Name": name, "Input": data, "RoleArn": target.role_arn,
                           "StartTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                      time.gmtime(started / 1000))},
             "StateMachine": {"Id": machine.arn, "Name": machine.name},
         }  # fmt: skip
-        definition = json.loads(machine.definition)
+        definition = json.loads(target.definition)
         interpreter = Interpreter(definition, context, self._tasks, self._clock)
         result = ExpressResult(arn, machine.arn, name, started, started, "RUNNING", text)
         limit = min(self._max_seconds, float(definition.get("TimeoutSeconds", self._max_seconds)))

@@ -44,10 +44,14 @@ _NO_TASKS: Final = "Task resources are not served by this platform yet"
 
 
 class StatesError(Exception):
+    """``done``: the outputs of the branches (Parallel) or iterations (Map) of the state it
+    failed that had succeeded, by index — what a redrive does not run again."""
+
     def __init__(self, error: str, cause: str = "") -> None:
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
+        self.done: dict[str, Any] | None = None
 
 
 class TaskRunner(Protocol):
@@ -70,22 +74,24 @@ class Cursor:
     """Where a running execution stands: the state it is in and that state's input; a Wait's
     end (ms) once it began, or when a task waiting for its token times out; that task
     (``task``: its token, deadlines, activity, input, and the answer once given) and its
-    retries so far."""
+    retries so far; after a redrive, the branches or iterations of its Parallel or Map that
+    had succeeded (``done``: their outputs by index, not run again)."""
 
     state: str
     data: Any
     wait_until: int | None = None
     task: dict[str, Any] | None = None
     retries: dict[str, int] | None = None
+    done: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
-                "task": self.task, "retries": self.retries}  # fmt: skip
+                "task": self.task, "retries": self.retries, "done": self.done}  # fmt: skip
 
     @classmethod
     def of_json(cls, value: dict[str, Any]) -> Cursor:
         return cls(str(value["state"]), value["data"], value.get("wait_until"),
-                   value.get("task"), value.get("retries"))  # fmt: skip
+                   value.get("task"), value.get("retries"), value.get("done"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +164,7 @@ class Interpreter:
                 output = self._output(state, self._input(state, cursor.data, context), context)
                 events.append(_exited(state, name, output))
                 return self._after(state, output, events)
-            following, output = await self._run(name, state, cursor.data, events)
+            following, output = await self._run(name, state, cursor.data, events, cursor.done)
         except StatesError as err:
             return Step(None, events, error=err)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
@@ -336,8 +342,9 @@ class Interpreter:
     # States --------------------------------------------------------------------------------
 
     async def _run(
-        self, name: str, state: dict[str, Any], raw: Any, events: list[Event]
-    ) -> tuple[str | None, Any]:
+        self, name: str, state: dict[str, Any], raw: Any, events: list[Event],
+        done: dict[str, Any] | None = None,
+    ) -> tuple[str | None, Any]:  # fmt: skip
         """The next state's name (None at an end) and this state's output."""
         kind = state["Type"]
         context = self._state_context(name)
@@ -363,7 +370,7 @@ class Interpreter:
             await self._sleep(max(0.0, (until - self._clock()) / 1000))
             output = self._output(state, data, context)
         else:
-            output = await self._guarded(name, state, raw, context, events)
+            output = await self._guarded(name, state, raw, context, events, done)
             if isinstance(output, _Caught):
                 events.append(_exited(state, name, output.output))
                 return output.next, output.output
@@ -417,14 +424,16 @@ class Interpreter:
 
     async def _guarded(
         self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any] | None = None,
     ) -> Any:  # fmt: skip
-        """A Task, Pass, Parallel or Map state's output, under its Retry and Catch."""
+        """A Task, Pass, Parallel or Map state's output, under its Retry and Catch (``done``:
+        a redrive's branches or iterations that succeeded, for the first attempt only)."""
         attempts: dict[int, int] = {}
         while True:
             try:
-                return await self._body(name, state, raw, context, events)
+                return await self._body(name, state, raw, context, events, done)
             except StatesError as err:
+                done = None
                 index, retrier = _matching(state.get("Retry", []), err.error)
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
                     made = attempts.get(index, 0)
@@ -442,12 +451,12 @@ class Interpreter:
 
     async def _body(
         self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any] | None = None,
     ) -> Any:  # fmt: skip
         kind = state["Type"]
         data = self._input(state, raw, context)
         if kind == "Map":
-            result = await self._map(name, state, data, context, events)
+            result = await self._map(name, state, data, context, events, done or {})
         else:
             if "Parameters" in state:
                 data = self._template(state["Parameters"], data, context)
@@ -456,7 +465,7 @@ class Interpreter:
                 return self._output(state, self._placed(state.get("ResultPath", "$"), raw, result),
                                     context)  # fmt: skip
             if kind == "Parallel":
-                result = await self._parallel(state, data, events)
+                result = await self._parallel(state, data, events, done or {})
             else:
                 result = await self._task(state, data, context, events)
         return self._output(state, self._result(state, raw, result, context), context)
@@ -512,17 +521,24 @@ class Interpreter:
             name, data = await self._run(name, states[name], data, events)
         return data
 
-    async def _parallel(self, state: dict[str, Any], data: Any, events: list[Event]) -> Any:
+    async def _parallel(
+        self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]
+    ) -> Any:
+        """The branches' outputs; those of ``done`` (a redrive's) not run again."""
         events.append(Event("ParallelStateStarted"))
         logs: list[list[Event]] = [[] for _ in state["Branches"]]
+        outputs = dict(done)
+
+        async def branch(index: int, machine: dict[str, Any]) -> Any:
+            if str(index) in outputs:
+                return outputs[str(index)]
+            outputs[str(index)] = await self._branch(machine, data, logs[index])
+            return outputs[str(index)]
+
         try:
-            results = await asyncio.gather(
-                *(
-                    self._branch(b, data, log)
-                    for b, log in zip(state["Branches"], logs, strict=True)
-                )
-            )
-        except StatesError:
+            results = await asyncio.gather(*(branch(i, b) for i, b in enumerate(state["Branches"])))
+        except StatesError as err:
+            err.done = outputs
             events += [e for log in logs for e in log]
             events.append(Event("ParallelStateFailed"))
             raise
@@ -532,8 +548,9 @@ class Interpreter:
 
     async def _map(
         self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any],
     ) -> list[Any]:  # fmt: skip
+        """The iterations' outputs; those of ``done`` (a redrive's) not run again."""
         items = self._read(state.get("ItemsPath", "$"), data, context)
         if not isinstance(items, list):
             raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
@@ -544,8 +561,11 @@ class Interpreter:
         events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
                             {"length": len(items)}))  # fmt: skip
         logs: list[list[Event]] = [[] for _ in items]
+        outputs = dict(done)
 
         async def iterate(index: int, item: Any) -> Any:
+            if str(index) in outputs:
+                return outputs[str(index)]
             async with gate:
                 log = logs[index]
                 log.append(Event("MapIterationStarted", "mapIterationStartedEventDetails",
@@ -562,11 +582,13 @@ class Interpreter:
                     raise
                 log.append(Event("MapIterationSucceeded", "mapIterationSucceededEventDetails",
                                  {"name": name, "index": index}))  # fmt: skip
+                outputs[str(index)] = out
                 return out
 
         try:
             results = await asyncio.gather(*(iterate(i, item) for i, item in enumerate(items)))
-        except StatesError:
+        except StatesError as err:
+            err.done = outputs
             events += [e for log in logs for e in log]
             events.append(Event("MapStateFailed"))
             raise

@@ -156,7 +156,9 @@ class ExecutionsRunner:
         machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep)
         logging_config = await self._logging(execution)
         timeout = definition.get("TimeoutSeconds")
-        deadline = None if timeout is None else execution.started + int(timeout) * 1000
+        # A redriven execution has its TimeoutSeconds again from its redrive (decision 0283).
+        began = execution.redriven or execution.started
+        deadline = None if timeout is None else began + int(timeout) * 1000
         current = execution
         while current.status is ExecutionStatus.RUNNING and current.cursor is not None:
             if deadline is not None and self._clock() >= deadline:
@@ -218,17 +220,22 @@ class ExecutionsRunner:
             events.append(ending("ExecutionTimedOut", "executionTimedOutEventDetails",
                                  {"error": "States.Timeout", "cause": cause}))  # fmt: skip
             fields: dict[str, Any] = {"status": ExecutionStatus.TIMED_OUT, "error":
-                                      "States.Timeout", "cause": cause}  # fmt: skip
+                                      "States.Timeout", "cause": cause,
+                                      "resume": current.cursor}  # fmt: skip
         elif current.events + len(events) + 1 > limit:
             cause = f"The execution's history reached its limit of {limit} events."
             events = events[: max(0, limit - current.events - 1)]
             events.append(ending("ExecutionFailed", "executionFailedEventDetails",
                                  {"error": "States.Runtime", "cause": cause}))  # fmt: skip
-            fields = {"status": ExecutionStatus.FAILED, "error": "States.Runtime", "cause": cause}
+            fields = {"status": ExecutionStatus.FAILED, "error": "States.Runtime", "cause": cause,
+                      "resume": current.cursor}  # fmt: skip
         elif step.error is not None:
             failure = {"error": step.error.error, "cause": step.error.cause}
             events.append(ending("ExecutionFailed", "executionFailedEventDetails", failure))
-            fields = {"status": ExecutionStatus.FAILED, **failure}
+            # A redrive resumes at the state that failed, its Parallel's or Map's branches or
+            # iterations that succeeded kept (decision 0283).
+            resume = {**(current.cursor or {}), "done": step.error.done}
+            fields = {"status": ExecutionStatus.FAILED, "resume": resume, **failure}
         elif step.cursor is None:
             output = _dumps(step.output)
             succeeded = {"output": output, "outputDetails": {"truncated": False}}
