@@ -18,7 +18,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -524,19 +524,27 @@ class Interpreter:
     async def _parallel(
         self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]
     ) -> Any:
-        """The branches' outputs; those of ``done`` (a redrive's) not run again."""
+        """The branches' outputs; those of ``done`` (a redrive's) not run again. A branch's
+        failure fails the state once the branches running have ended, so that what succeeded
+        is known (and kept for a redrive), never half done."""
         events.append(Event("ParallelStateStarted"))
         logs: list[list[Event]] = [[] for _ in state["Branches"]]
         outputs = dict(done)
+        failures: list[StatesError] = []
 
         async def branch(index: int, machine: dict[str, Any]) -> Any:
             if str(index) in outputs:
                 return outputs[str(index)]
-            outputs[str(index)] = await self._branch(machine, data, logs[index])
+            try:
+                outputs[str(index)] = await self._branch(machine, data, logs[index])
+            except StatesError as err:
+                failures.append(err)
+                raise
             return outputs[str(index)]
 
         try:
-            results = await asyncio.gather(*(branch(i, b) for i, b in enumerate(state["Branches"])))
+            runs = [branch(i, b) for i, b in enumerate(state["Branches"])]
+            results = await _settled(runs, failures)
         except StatesError as err:
             err.done = outputs
             events += [e for log in logs for e in log]
@@ -562,11 +570,15 @@ class Interpreter:
                             {"length": len(items)}))  # fmt: skip
         logs: list[list[Event]] = [[] for _ in items]
         outputs = dict(done)
+        failures: list[StatesError] = []
 
         async def iterate(index: int, item: Any) -> Any:
             if str(index) in outputs:
                 return outputs[str(index)]
             async with gate:
+                if failures:
+                    return None  # an iteration failed: no other begins
+
                 log = logs[index]
                 log.append(Event("MapIterationStarted", "mapIterationStartedEventDetails",
                                  {"name": name, "index": index}))  # fmt: skip
@@ -576,7 +588,8 @@ class Interpreter:
                     value = self._template(selector, data, item_context)
                 try:
                     out = await self._branch(processor, value, log)
-                except StatesError:
+                except StatesError as err:
+                    failures.append(err)
                     log.append(Event("MapIterationFailed", "mapIterationFailedEventDetails",
                                      {"name": name, "index": index}))  # fmt: skip
                     raise
@@ -586,7 +599,7 @@ class Interpreter:
                 return out
 
         try:
-            results = await asyncio.gather(*(iterate(i, item) for i, item in enumerate(items)))
+            results = await _settled([iterate(i, item) for i, item in enumerate(items)], failures)
         except StatesError as err:
             err.done = outputs
             events += [e for log in logs for e in log]
@@ -595,6 +608,17 @@ class Interpreter:
         events += [e for log in logs for e in log]
         events.append(Event("MapStateSucceeded"))
         return list(results)
+
+
+async def _settled(runs: Sequence[Awaitable[Any]], failures: list[StatesError]) -> list[Any]:
+    """The runs' results once every one ended; the first failure (in time) raised then."""
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    if failures:
+        raise failures[0]
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def is_parked(resource: str) -> bool:
