@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.stepfunctions.branch_steps import find_task, with_task
 from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
@@ -329,7 +330,7 @@ class ExecutionsService:
         )
         if found is None or not verify_token(token, found):
             raise InvalidToken("Invalid Token: 'Invalid token'")
-        task = (found.cursor or {}).get("task")
+        task = find_task(found.cursor, token)  # at the top level or in a branch (0283)
         if (
             found.status is not ExecutionStatus.RUNNING
             or not isinstance(task, dict)
@@ -365,7 +366,7 @@ class ExecutionsService:
                 changed_task = {**task, "beat_at": now + int(task["heartbeat"])}
                 times = [t for t in (task.get("deadline"), changed_task["beat_at"]) if t]
                 wake = min(times)
-            cursor = {**(execution.cursor or {}), "task": changed_task, "wait_until": wake}
+            cursor = with_task(execution.cursor or {}, token, changed_task, wake)
             if await self.store.advance(execution.changed(cursor=cursor, wake_at=wake), [],
                                         None, 0):  # fmt: skip
                 if answer:

@@ -34,7 +34,11 @@ __all__ = [
     "StatesError",
     "Step",
     "TaskRunner",
+    "delay_of",
+    "entered_event",
+    "exited_event",
     "is_parked",
+    "matching_rule",
 ]
 
 FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
@@ -132,6 +136,38 @@ class Interpreter:
         self._tasks = tasks
         self._clock = clock
         self._sleep = sleep
+        self.in_branch = False  # a Parallel's branch or a Map's iteration, stepped durably
+
+    def nested(self, definition: dict[str, Any]) -> Interpreter:
+        """The interpreter of a branch's or an iteration's states (decision 0283)."""
+        made = Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
+        made.in_branch = True
+        return made
+
+    # What ``branch_steps`` steps a Parallel's or a Map's runs with.
+    def clock(self) -> int:
+        return self._clock()
+
+    def state_context(self, name: str) -> dict[str, Any]:
+        return self._state_context(name)
+
+    def input_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        return self._input(state, data, context)
+
+    def output_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        return self._output(state, data, context)
+
+    def result_of(self, state: dict[str, Any], raw: Any, result: Any, context: Any) -> Any:
+        return self._result(state, raw, result, context)
+
+    def template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
+        return self._template(template, data, context)
+
+    def read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
+        return self._read(path, data, context)
+
+    def placed(self, path: str | None, raw: Any, result: Any) -> Any:
+        return self._placed(path, raw, result)
 
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
@@ -140,10 +176,13 @@ class Interpreter:
         found: dict[str, Any] = self._definition["States"][name]
         return found
 
-    async def step(self, cursor: Cursor, token: str = "") -> Step:
+    async def step(
+        self, cursor: Cursor, token: str = "", tokens: Callable[[], str] | None = None
+    ) -> Step:
         """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
         answered by its token — ``token``, the one a task scheduled now gets: only its
-        scheduling, then its answer)."""
+        scheduling, then its answer). ``tokens`` makes the tokens of the tasks a Parallel's
+        branches or a Map's iterations schedule: given, those are stepped durably."""
         events: list[Event] = []
         states = self._definition["States"]
         name = cursor.state
@@ -152,6 +191,11 @@ class Interpreter:
         try:
             if state["Type"] == "Task" and is_parked(str(state["Resource"])):
                 return await self._parked(name, state, cursor, token)
+            if tokens is not None and state["Type"] in ("Parallel", "Map"):
+                from andromede.stepfunctions import branch_steps  # it steps with this module
+
+                if branch_steps.parks_within(state):
+                    return await branch_steps.step_branches(self, name, state, cursor, tokens)
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
                     events.append(_entered(state, name, cursor.data))
@@ -200,6 +244,10 @@ class Interpreter:
         kind = "activity" if activity else resource.removeprefix("arn:aws:states:::").split(":")[0]
         named = {"resourceType": kind, "resource": resource.rsplit(":", 1)[-1]}
         events: list[Event] = []
+        if activity and self.in_branch:
+            return Step(None, events, error=StatesError("States.Runtime", (
+                f"{resource[:256]}: activities are not served within a Parallel branch or a "
+                "Map iteration yet")))  # fmt: skip
         if task is None:
             if cursor.wait_until is not None and cursor.wait_until > now:
                 return Step(cursor, events, waiting=True)  # a retry's interval
@@ -633,6 +681,22 @@ def is_parked(resource: str) -> bool:
 class _Caught:
     next: str
     output: Any
+
+
+def delay_of(retrier: dict[str, Any], made: int) -> float:
+    return _delay(retrier, made)
+
+
+def entered_event(state: dict[str, Any], name: str, data: Any) -> Event:
+    return _entered(state, name, data)
+
+
+def exited_event(state: dict[str, Any], name: str, data: Any) -> Event:
+    return _exited(state, name, data)
+
+
+def matching_rule(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, Any] | None]:
+    return _matching(rules, error)
 
 
 def _due(task: dict[str, Any]) -> int:

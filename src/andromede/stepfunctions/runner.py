@@ -165,7 +165,8 @@ class ExecutionsRunner:
                 step = None
             else:
                 token = make_token(current, current.events + 1)
-                step = await machine.step(Cursor.of_json(current.cursor), token)
+                step = await machine.step(Cursor.of_json(current.cursor), token,
+                                          _nested_tokens(current))  # fmt: skip
             changed, events = self._after(current, step, deadline)
             # An execution that only waits (a Wait, a token) or ended is driven by no one: its
             # lease is given back, so whichever gateway runs when it is due takes it.
@@ -265,6 +266,20 @@ class ExecutionsRunner:
             events=current.events + len(events),
             **fields,
         ), events
+
+
+def _nested_tokens(execution: Execution) -> Callable[[], str]:
+    """The tokens of the tasks a step's Parallel branches or Map iterations schedule: each its
+    own, apart from the top level's (decision 0283)."""
+    made = 0
+    base = (execution.events + 1) * 100_000
+
+    def token() -> str:
+        nonlocal made
+        made += 1
+        return make_token(execution, base + made)
+
+    return token
 
 
 def _entered(events: list[HistoryEvent]) -> int:
