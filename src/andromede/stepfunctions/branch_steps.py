@@ -34,7 +34,14 @@ from andromede.stepfunctions.interpreter import (
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Interpreter
 
-__all__ = ["find_task", "parks_within", "step_branches", "with_task"]
+__all__ = [
+    "activity_name",
+    "find_task",
+    "parks_within",
+    "step_branches",
+    "waiting_activities",
+    "with_task",
+]
 
 Tokens = Callable[[], str]
 
@@ -70,22 +77,49 @@ def find_task(cursor: dict[str, Any] | None, token: str) -> dict[str, Any] | Non
 
 
 def with_task(
-    cursor: dict[str, Any], token: str, changed: dict[str, Any], due: int
+    cursor: dict[str, Any], token: str, changed: dict[str, Any], due: int | None
 ) -> dict[str, Any]:
-    """``cursor`` with the task ``token`` names replaced by ``changed``, that task's cursors
-    due at ``due``."""
+    """``cursor`` with the task ``token`` names replaced by ``changed``, the cursors that hold
+    it due at ``due`` (None: as they were)."""
     task = cursor.get("task")
     if not isinstance(task, dict):
         return cursor
+    timing = {} if due is None else {"wait_until": due}
     if task.get("token") == token:
-        return {**cursor, "task": changed, "wait_until": due}
+        return {**cursor, "task": changed, **timing}
     runs = [
         {**run, "cursor": with_task(run["cursor"], token, changed, due)}
         if isinstance(run.get("cursor"), dict)
         else run
         for run in task.get("runs") or []
     ]
-    return {**cursor, "task": {**task, "runs": runs}, "wait_until": due}
+    return {**cursor, "task": {**task, "runs": runs}, **timing}
+
+
+def waiting_activities(cursor: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The activities' tasks parked within the runs of ``cursor``'s Parallel or Map (at any
+    depth), not answered yet, in order; ``taken`` once a worker got one."""
+    task = (cursor or {}).get("task")
+    found: list[dict[str, Any]] = []
+    if not isinstance(task, dict):
+        return found
+    for run in task.get("runs") or []:
+        inner = run.get("cursor")
+        if not isinstance(inner, dict):
+            continue
+        parked = inner.get("task")
+        if (
+            isinstance(parked, dict)
+            and parked.get("activity")
+            and not ("output" in parked or "error" in parked)
+        ):
+            found.append(parked)
+        found += waiting_activities(inner)
+    return found
+
+
+def activity_name(task: dict[str, Any]) -> str:
+    return str(task.get("activity")).rsplit(":", 1)[-1]
 
 
 async def step_branches(

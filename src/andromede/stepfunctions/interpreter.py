@@ -136,13 +136,10 @@ class Interpreter:
         self._tasks = tasks
         self._clock = clock
         self._sleep = sleep
-        self.in_branch = False  # a Parallel's branch or a Map's iteration, stepped durably
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
-        made = Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
-        made.in_branch = True
-        return made
+        return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
 
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.
     def clock(self) -> int:
@@ -244,10 +241,6 @@ class Interpreter:
         kind = "activity" if activity else resource.removeprefix("arn:aws:states:::").split(":")[0]
         named = {"resourceType": kind, "resource": resource.rsplit(":", 1)[-1]}
         events: list[Event] = []
-        if activity and self.in_branch:
-            return Step(None, events, error=StatesError("States.Runtime", (
-                f"{resource[:256]}: activities are not served within a Parallel branch or a "
-                "Map iteration yet")))  # fmt: skip
         if task is None:
             if cursor.wait_until is not None and cursor.wait_until > now:
                 return Step(cursor, events, waiting=True)  # a retry's interval

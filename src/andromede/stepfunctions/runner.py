@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
@@ -250,10 +251,15 @@ class ExecutionsRunner:
             parked = task.get("activity") if "output" not in task and "error" not in task else None
             before = (current.cursor or {}).get("task") or {}
             same_task = parked is not None and before.get("token") == task.get("token")
+            waiting = None if parked is None else str(parked).rsplit(":", 1)[-1]
+            cursor = step.cursor.as_json()
+            if parked is None:  # an activity's task within a branch or an iteration (0283)
+                pending = [t for t in waiting_activities(cursor) if not t.get("taken")]
+                waiting = activity_name(pending[0]) if pending else None
             return current.changed(
-                cursor=step.cursor.as_json(),
+                cursor=cursor,
                 wake_at=wake or now,
-                waiting_activity=None if parked is None else str(parked).rsplit(":", 1)[-1],
+                waiting_activity=waiting,
                 activity_taken=same_task and current.activity_taken,
                 transitions=current.transitions + _entered(events),
                 events=current.events + len(events),

@@ -3,8 +3,8 @@ botocore's own JSON model: a ``.waitForTaskToken`` task in a branch or an iterat
 execution durably (nothing is driven while it waits; the runner is a new one, as after a
 restart), each task its own token, answered by SendTaskSuccess or SendTaskFailure wherever it
 is parked; the state ends once every run has; a failure fails the state (its Catch applies);
-``MaxConcurrency`` counts parked iterations; an activity within a branch is refused, as is
-said."""
+``MaxConcurrency`` counts parked iterations; activities' tasks within an iteration given to
+one worker each."""
 
 from __future__ import annotations
 
@@ -146,16 +146,27 @@ async def test_a_failed_map_is_redriven_from_its_failed_iteration(world: World) 
     assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", ["P", "Q"])
 
 
-async def test_an_activity_within_a_branch_is_refused(world: World) -> None:
-    made = await world.client("CreateActivity", name="work")
-    definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True,
-        "Branches": [{"StartAt": "W", "States": {"W": {
-            "Type": "Task", "Resource": made["activityArn"], "End": True}}}]}}}  # fmt: skip
-    url = await world.queue("unused")
-    definition["States"]["Both"]["Branches"].append(
-        {"StartAt": "A", "States": {"A": {**ask(url, "$"), "End": True}}}
+async def test_activities_within_a_map_are_taken_one_worker_a_task(world: World) -> None:
+    activity = (await world.client("CreateActivity", name="review"))["activityArn"]
+    definition = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "Review", "States": {"Review": {
+            "Type": "Task", "Resource": activity, "End": True}}}}}}  # fmt: skip
+    arn = await start(world, definition, {"items": [{"n": 1}, {"n": 2}]})
+    first = await world.client("GetActivityTask", activityArn=activity, workerName="w1")
+    second = await world.client("GetActivityTask", activityArn=activity, workerName="w2")
+    assert {json.loads(first["input"])["n"], json.loads(second["input"])["n"]} == {1, 2}
+    assert first["taskToken"] != second["taskToken"]
+    assert await world.client("GetActivityTask", activityArn=activity) == {}  # none left
+    await world.client("SendTaskSuccess", taskToken=second["taskToken"], output='"two"')
+    await world.client("SendTaskSuccess", taskToken=first["taskToken"], output='"one"')
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=arn)
+    assert done["status"] == "SUCCEEDED", done
+    by_input = (
+        {1: "one", 2: "two"} if json.loads(first["input"])["n"] == 1 else {1: "two", 2: "one"}
     )
-    arn = await start(world, definition, {})
-    failed = await world.client("DescribeExecution", executionArn=arn)
-    assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime")
-    assert "activities are not served within a Parallel branch" in failed["cause"]
+    assert json.loads(done["output"]) == [by_input[1], by_input[2]]
+    kinds = await world.kinds(arn)
+    assert kinds.count("ActivityScheduled") == 2 and kinds.count("ActivityStarted") == 2
+    assert kinds.count("ActivitySucceeded") == 2
