@@ -222,8 +222,8 @@ class StateMachinesService:
 
     async def resolve(self, tenant_id: str, arn: Any) -> ExecutionTarget:
         """What an execution started by ``arn`` runs: the machine's current revision, a
-        version, or the version an alias draws by its weights; StateMachineDoesNotExist
-        (ResourceNotFound for an alias) when there is none."""
+        version, or the version an alias draws by its weights; StateMachineDoesNotExist when
+        there is none."""
         parts = split_qualified_arn(arn, self.region)
         if parts.version is None and parts.alias is None:
             machine = await self.get(tenant_id, arn)
@@ -240,7 +240,7 @@ class StateMachinesService:
         else:
             alias = await self.versions.alias(tenant_id, self.region, parts.machine, parts.alias)
             if alias is None:
-                raise ResourceNotFound(f"Resource not found: '{arn}'", str(arn)[:256])
+                raise missing  # StartExecution's model has no ResourceNotFound
             number = pick_version(alias)
         version = await self.versions.version(tenant_id, self.region, parts.machine, number)
         if version is None:

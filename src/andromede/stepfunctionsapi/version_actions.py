@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.stepfunctions.errors import ResourceNotFound, StateMachineDoesNotExist
+from andromede.stepfunctions.errors import InvalidArn, ResourceNotFound, StateMachineDoesNotExist
 from andromede.stepfunctions.model import machine_arn
 from andromede.stepfunctions.version_service import VersionsService
 from andromede.stepfunctions.versions import MachineAlias, MachineVersion, split_qualified_arn
@@ -119,7 +119,7 @@ def _alias_arn(call: StatesCall) -> str:
     version = first.get("stateMachineVersionArn") if isinstance(first, dict) else None
     try:
         parts = split_qualified_arn(version, _service(call).region)
-    except Exception:  # a malformed routing: the service's validation answers it
+    except InvalidArn:  # a malformed routing: the service's validation answers it
         return "*"
     made = machine_arn(_service(call).region, parts.account, parts.machine)
     return f"{made}:{str(call.params.get('name'))[:80]}"

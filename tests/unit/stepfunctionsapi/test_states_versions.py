@@ -212,7 +212,7 @@ async def test_executions_run_the_version_an_arn_or_alias_names(world: World) ->
     assert [e["stateMachineAliasArn"] for e in listed["executions"]] == [alias]
     assert len((await world.client("ListExecutions", stateMachineArn=arn))["executions"]) == 3
     await world.fails("StartExecution", "StateMachineDoesNotExist", stateMachineArn=f"{arn}:7")
-    await world.fails("StartExecution", "ResourceNotFound", stateMachineArn=f"{arn}:nope")
+    await world.fails("StartExecution", "StateMachineDoesNotExist", stateMachineArn=f"{arn}:nope")
 
 
 async def test_an_express_version_runs_synchronously(world: World) -> None:
