@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from andromede.stepfunctions.branch_steps import parks_within
 from andromede.stepfunctions.errors import InvalidExecutionInput, StateMachineTypeNotSupported
 from andromede.stepfunctions.executions import check_execution_name
 from andromede.stepfunctions.interpreter import (
@@ -122,7 +123,10 @@ class SyncExecutions:
 
 
 def _parks(interpreter: Interpreter, cursor: Cursor) -> bool:
+    """Whether the state waits for a token, itself or within its branches or iterations."""
     state = interpreter.state_named(cursor.state)
+    if state.get("Type") in ("Parallel", "Map"):
+        return parks_within(state)
     return state.get("Type") == "Task" and is_parked(str(state.get("Resource", "")))
 
 

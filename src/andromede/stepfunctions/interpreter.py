@@ -516,10 +516,11 @@ class Interpreter:
     ) -> Any:
         resource = str(state["Resource"])
         if is_parked(resource):
+            # Reached only where no task tokens are made: an Express execution's branches
+            # (a standard execution's are stepped durably, ``branch_steps``).
             raise StatesError(
                 "States.Runtime",
-                f"{resource[:256]}: activities and task tokens are not served within a "
-                "Parallel branch or a Map iteration yet",
+                f"{resource[:256]}: Express workflows do not wait for tokens",
             )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")

@@ -170,3 +170,16 @@ async def test_activities_within_a_map_are_taken_one_worker_a_task(world: World)
     kinds = await world.kinds(arn)
     assert kinds.count("ActivityScheduled") == 2 and kinds.count("ActivityStarted") == 2
     assert kinds.count("ActivitySucceeded") == 2
+
+
+async def test_an_express_branch_does_not_wait_for_a_token(world: World) -> None:
+    url = await world.queue("express")
+    branch = {"StartAt": "A", "States": {"A": {**ask(url, "$"), "End": True}}}
+    both = {"Type": "Parallel", "End": True, "Branches": [branch]}
+    definition = {"StartAt": "Both", "States": {"Both": both}}
+    role = await world.role("express-role", policy=allow("sqs:SendMessage"))
+    made = await world.client("CreateStateMachine", name="fast", type="EXPRESS",
+                              definition=json.dumps(definition), roleArn=role)  # fmt: skip
+    ran = await world.client("StartSyncExecution", stateMachineArn=made["stateMachineArn"])
+    assert (ran["status"], ran["error"]) == ("FAILED", "States.Runtime")
+    assert "Express workflows do not wait for tokens" in ran["cause"]
