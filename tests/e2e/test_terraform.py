@@ -1174,10 +1174,20 @@ resource "aws_sfn_state_machine" "orders" {
       }
     }
   })
-  tags = { team = "orders" }
+  tags    = { team = "orders" }
+  publish = true
+}
+resource "aws_sfn_alias" "live" {
+  name        = "live"
+  description = "what runs in production"
+  routing_configuration {
+    state_machine_version_arn = aws_sfn_state_machine.orders.state_machine_version_arn
+    weight                    = 100
+  }
 }
 output "activity_arn" { value = aws_sfn_activity.review.id }
 output "state_machine_arn" { value = aws_sfn_state_machine.orders.arn }
+output "alias_arn" { value = aws_sfn_alias.live.arn }
 """
 )
 
@@ -1672,6 +1682,11 @@ def test_terraform_applies_converges_and_destroys(
         "arn:aws:states:::sqs:sendMessage"
     )
     assert machine["roleArn"].endswith(f":role/{bucket}-states")
+    # aws_sfn_alias (decision 0283): routing all to the version published with the machine.
+    alias = states.describe_state_machine_alias(stateMachineAliasArn=outputs["alias_arn"])
+    assert alias["routingConfiguration"] == [
+        {"stateMachineVersionArn": f"{outputs['state_machine_arn']}:1", "weight": 100}
+    ]
 
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)

@@ -43,6 +43,8 @@ from andromede.stepfunctions.memory import MemoryStateMachineStore
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
 from andromede.stepfunctions.store import StateMachineStore
+from andromede.stepfunctions.version_service import VersionLimits, VersionsService
+from andromede.stepfunctions.version_store import MemoryVersionStore, VersionStore
 from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
 from andromede.wiring.queues import KeySealer
 from andromede.wiring.stepfunctions import TransitionBilling, trusting_roles
@@ -108,6 +110,7 @@ class World(Signers):
     activities: ActivitiesService
     dynamodb: list[Any]  # the DynamoDB app the Task states call, once a test put one
     sink: RecordingSink
+    versions: VersionsService
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -195,6 +198,8 @@ async def states_world(
     max_state_machines: int = 5,
     execution_store: ExecutionStore | None = None,
     max_history_events: int = 100,
+    version_store: VersionStore | None = None,
+    version_limits: VersionLimits | None = None,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
@@ -208,6 +213,10 @@ async def states_world(
         trusting_roles(identity),
         StateMachineLimits(max_state_machines=max_state_machines),
     )
+    versions = VersionsService(
+        machines, version_store or MemoryVersionStore(), version_limits or VersionLimits()
+    )
+    machines.versions = versions.store
     clock = Clock()
     executions = ExecutionsService(
         execution_store or MemoryExecutionStore(),
@@ -263,6 +272,7 @@ async def states_world(
                 executions=executions,
                 activities=activities,
                 sync=SyncExecutions(machines, tasks, 1024, max_seconds=2.0),
+                versions=versions,
             ),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
@@ -278,6 +288,7 @@ async def states_world(
             activities,
             dynamodb,
             sink,
+            versions,
         )
     finally:
         keys.close()

@@ -225,9 +225,11 @@ from andromede.db.tables_dynamodb import (
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
 from andromede.db.tables_stepfunctions import (
     stepfunctions_activities,
+    stepfunctions_aliases,
     stepfunctions_executions,
     stepfunctions_history,
     stepfunctions_state_machines,
+    stepfunctions_versions,
 )
 from andromede.db.tables_dynamodb_exports import dynamodb_jobs
 from andromede.db.tables_dynamodb_policies import dynamodb_resource_policies
@@ -422,9 +424,11 @@ __all__ = [
     "ssm_parameters",
     "ssm_resource_policies",
     "stepfunctions_activities",
+    "stepfunctions_aliases",
     "stepfunctions_executions",
     "stepfunctions_history",
     "stepfunctions_state_machines",
+    "stepfunctions_versions",
     "tenant_quotas",
     "tenant_regions",
     "tenants",

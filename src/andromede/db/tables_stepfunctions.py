@@ -4,7 +4,10 @@ their role, type, configurations and tags), ``stepfunctions_executions`` (their 
 status, when each is next due, the lease of the gateway driving it, and its data — definition,
 input, output, position — sealed) and ``stepfunctions_history`` (each step's history events,
 sealed) and ``stepfunctions_activities`` (their activities; an activity's tasks are the
-executions parked on it, ``waiting_activity``).
+executions parked on it, ``waiting_activity``); migration 0134 (decision 0283):
+``stepfunctions_versions`` (each machine's published versions, their definitions sealed),
+``stepfunctions_aliases`` (their aliases and routing) and the executions' version, alias and
+redrive columns.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -19,9 +22,11 @@ from andromede.db.types import key_text
 
 __all__ = [
     "stepfunctions_activities",
+    "stepfunctions_aliases",
     "stepfunctions_executions",
     "stepfunctions_history",
     "stepfunctions_state_machines",
+    "stepfunctions_versions",
 ]
 
 stepfunctions_state_machines = sa.Table(
@@ -62,6 +67,10 @@ stepfunctions_executions = sa.Table(
     sa.Column("activity_taken", sa.Boolean, nullable=False),
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("version_number", sa.Integer, nullable=True),  # started by a version (0283)
+    sa.Column("alias_name", key_text(), nullable=True),  # through an alias (0283)
+    sa.Column("redrive_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("redriven", sa.BigInteger, nullable=True),  # ms: its last redrive
     sa.Index("ix_stepfunctions_executions_due", "region", "status", "wake_at"),
     sa.Index("ix_stepfunctions_executions_activity", "tenant_id", "region", "waiting_activity"),
 )
@@ -85,4 +94,34 @@ stepfunctions_activities = sa.Table(
     sa.Column("activity_name", key_text(), primary_key=True),
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.Column("tags", sa.Text, nullable=False),  # JSON pairs
+)
+
+stepfunctions_versions = sa.Table(
+    "stepfunctions_versions",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("version_number", sa.Integer, primary_key=True),
+    sa.Column("machine_type", key_text(), nullable=False),
+    sa.Column("role_arn", sa.Text, nullable=False),
+    sa.Column("revision_id", key_text(), nullable=False),
+    sa.Column("definition_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("settings", sa.Text, nullable=False),  # JSON: description, logging, tracing
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+stepfunctions_aliases = sa.Table(
+    "stepfunctions_aliases",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("machine_name", key_text(), primary_key=True),
+    sa.Column("alias_name", key_text(), primary_key=True),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("routing", sa.Text, nullable=False),  # JSON: [[version number, weight]]
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("updated", sa.BigInteger, nullable=False),  # ms
+    sa.Column("revision", sa.Integer, nullable=False),
 )

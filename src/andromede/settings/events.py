@@ -315,6 +315,24 @@ class EventsSettings(BaseModel):
         description="Days an ended execution and its history are kept, then deleted and its "
         "name free again (AWS: 90) (decision 0271).",
     )
+    stepfunctions_max_versions: int = Field(
+        default=1000,
+        gt=0,
+        description="Versions a state machine may have published and not deleted (AWS: 1,000) "
+        "(decision 0283).",
+    )
+    stepfunctions_max_aliases: int = Field(
+        default=100,
+        gt=0,
+        description="Aliases a state machine may have (AWS: 100) (decision 0283).",
+    )
+    stepfunctions_redrive_days: int = Field(
+        default=14,
+        gt=0,
+        le=3650,
+        description="Days after its end a failed, aborted or timed-out execution may be "
+        "redriven (AWS: 14) (decision 0283).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

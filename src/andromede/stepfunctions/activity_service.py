@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from andromede.stepfunctions.activities import (
     split_activity_arn,
 )
 from andromede.stepfunctions.activity_store import ActivityStore
+from andromede.stepfunctions.branch_steps import activity_name, waiting_activities, with_task
 from andromede.stepfunctions.errors import (
     ActivityDoesNotExist,
     InvalidToken,
@@ -30,7 +32,7 @@ from andromede.stepfunctions.errors import (
     ValidationException,
 )
 from andromede.stepfunctions.execution_service import ExecutionsService
-from andromede.stepfunctions.executions import HistoryEvent
+from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.model import MAX_TAGS, check_tags
 
 __all__ = ["ActivitiesService", "ActivityLimits"]
@@ -129,19 +131,37 @@ class ActivitiesService:
             taken = await self.executions.store.take(tenant_id, self.region, activity.name)
             if taken is not None:
                 task = (taken.cursor or {}).get("task") or {}
-                await self._started(taken, worker)
+                if not task.get("activity"):  # one parked within a branch (decision 0283)
+                    pending = [
+                        t
+                        for t in waiting_activities(taken.cursor)
+                        if not t.get("taken") and activity_name(t) == activity.name
+                    ]
+                    task = pending[0] if pending else {}  # fmt: skip
+                await self._started(taken, worker, task)
                 return str(task.get("token", "")), json.dumps(task.get("input"))
             if waited >= self.limits.poll_timeout:
                 return None
             await asyncio.sleep(self.limits.poll_interval)
             waited += self.limits.poll_interval
 
-    async def _started(self, execution: Any, worker: Any) -> None:
+    async def _started(self, execution: Execution, worker: Any, task: dict[str, Any]) -> None:
         """ActivityStarted in the execution's history (best effort: the task is the
-        worker's already)."""
+        worker's already). A task within a branch is marked taken in the execution's cursor,
+        and the next one waiting there, if any, offered to the workers."""
         details = {"workerName": str(worker)[:80]} if isinstance(worker, str) else {}
         event = HistoryEvent(execution.events + 1, execution.events, self._clock(),
                              "ActivityStarted", "activityStartedEventDetails", details)  # fmt: skip
-        await self.executions.store.advance(
-            execution.changed(events=execution.events + 1), [event], None, 0
-        )
+        changed = execution.changed(events=execution.events + 1)
+        if execution.cursor is not None and not (execution.cursor.get("task") or {}).get(
+            "activity"
+        ) and task.get("token"):  # fmt: skip
+            cursor = with_task(execution.cursor, str(task["token"]), {**task, "taken": True}, None)
+            pending = [t for t in waiting_activities(cursor) if not t.get("taken")]
+            changed = dataclasses.replace(
+                changed,
+                cursor=cursor,
+                waiting_activity=activity_name(pending[0]) if pending else None,
+                activity_taken=not pending,
+            )
+        await self.executions.store.advance(changed, [event], None, 0)

@@ -26,7 +26,10 @@ maps each to Step Functions' error type (its name is the wire type, as AWS's are
     ├── ActivityDoesNotExist        no such activity for the account
     ├── ActivityLimitExceeded       the account's activities are at their bound
     ├── StateMachineTypeNotSupported  the call is not one of the machine's type
-    ├── ResourceNotFound            no such resource to tag
+    ├── ConflictException           a revision changed, or a version an alias routes to
+    ├── ServiceQuotaExceededException  a machine's versions or aliases at their bound
+    ├── ExecutionNotRedrivable      the execution may not be redriven (AWS's reasons)
+    ├── ResourceNotFound            no such resource to tag (or alias)
     ├── TooManyTags                 a resource would carry more than 50 tags
     └── ValidationException         a parameter's value is not acceptable
 """
@@ -38,8 +41,10 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ActivityDoesNotExist",
     "ActivityLimitExceeded",
+    "ConflictException",
     "ExecutionAlreadyExists",
     "ExecutionDoesNotExist",
+    "ExecutionNotRedrivable",
     "InvalidArn",
     "InvalidDefinition",
     "InvalidEncryptionConfiguration",
@@ -51,6 +56,7 @@ __all__ = [
     "InvalidTracingConfiguration",
     "ResourceNotFound",
     "RoleRefused",
+    "ServiceQuotaExceededException",
     "StateMachineAlreadyExists",
     "StateMachineDoesNotExist",
     "StateMachineLimitExceeded",
@@ -160,4 +166,16 @@ class ActivityLimitExceeded(StepFunctionsError):
 
 
 class StateMachineTypeNotSupported(StepFunctionsError):
+    pass
+
+
+class ConflictException(StepFunctionsError):
+    pass
+
+
+class ServiceQuotaExceededException(StepFunctionsError):
+    pass
+
+
+class ExecutionNotRedrivable(StepFunctionsError):
     pass

@@ -39,11 +39,18 @@ class MemoryExecutionStore:
         status: ExecutionStatus | None,
         after: tuple[int, str] | None,
         limit: int,
+        version: int | None = None,
+        alias: str | None = None,
+        redriven: bool | None = None,
     ) -> list[Execution]:
         found = [
             e
             for (t, r, m, _), e in self._executions.items()
-            if (t, r, m) == (tenant_id, region, machine) and (status is None or e.status is status)
+            if (t, r, m) == (tenant_id, region, machine)
+            and (status is None or e.status is status)
+            and (version is None or e.version == version)
+            and (alias is None or e.alias == alias)
+            and (redriven is None or (e.redrive_count > 0) == redriven)
         ]
         found.sort(key=lambda e: (-e.started, e.name))
         if after is not None:

@@ -21,9 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.stepfunctions.branch_steps import find_task, with_task
 from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
+    ExecutionNotRedrivable,
     InvalidExecutionInput,
     InvalidOutput,
     InvalidToken,
@@ -39,8 +41,10 @@ from andromede.stepfunctions.executions import (
     check_execution_name,
     split_execution_arn,
 )
+from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS, not_redrivable
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.task_tokens import token_target, verify_token
+from andromede.stepfunctions.versions import split_qualified_arn
 
 __all__ = ["ExecutionLimits", "ExecutionsService", "started_event"]
 
@@ -57,6 +61,7 @@ _PARENT_PAUSE: Final = 0.1  # seconds
 class ExecutionLimits:
     max_payload_size: int = 262_144
     max_history_events: int = 25_000
+    redrive_window_ms: int = REDRIVE_WINDOW_MS
 
 
 def _now() -> int:
@@ -85,18 +90,26 @@ def _decode(token: Any, prefix: str) -> str:
     return decoded[len(prefix) :]
 
 
+def _redriven(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if value not in ("REDRIVEN", "NOT_REDRIVEN"):
+        raise ValidationException(f"Invalid redriveFilter: {str(value)[:32]}")
+    return bool(value == "REDRIVEN")
+
+
 def started_event(execution: Execution) -> HistoryEvent:
+    details: dict[str, Any] = {
+        "input": execution.input,
+        "inputDetails": {"truncated": False},
+        "roleArn": execution.role_arn,
+    }
+    if execution.version_arn is not None:
+        details["stateMachineVersionArn"] = execution.version_arn
+    if execution.alias_arn is not None:
+        details["stateMachineAliasArn"] = execution.alias_arn
     return HistoryEvent(
-        1,
-        0,
-        execution.started,
-        "ExecutionStarted",
-        "executionStartedEventDetails",
-        {
-            "input": execution.input,
-            "inputDetails": {"truncated": False},
-            "roleArn": execution.role_arn,
-        },
+        1, 0, execution.started, "ExecutionStarted", "executionStartedEventDetails", details
     )
 
 
@@ -137,26 +150,29 @@ class ExecutionsService:
     ) -> Execution:
         """StartExecution; ``parent``: the task of a ``.sync`` parent (its token and pattern),
         answered when this execution ends."""
-        machine = await self.machines.get(tenant_id, params.get("stateMachineArn"))
+        target = await self.machines.resolve(tenant_id, params.get("stateMachineArn"))
+        machine = target.machine
         name = check_execution_name(params.get("name") or str(uuid.uuid4()))
         data = self._input(params.get("input"))
-        definition = json.loads(machine.definition)
+        definition = json.loads(target.definition)
         now = self._clock()
         execution = Execution(
             tenant_id=tenant_id,
             region=machine.region,
             machine_name=machine.name,
             name=name,
-            definition=machine.definition,
-            role_arn=machine.role_arn,
+            definition=target.definition,
+            role_arn=target.role_arn,
             input=data,
             started=now,
             cursor={"state": definition["StartAt"], "data": json.loads(data), "wait_until": None},
             wake_at=now,
             events=1,
-            revision_id=machine.revision_id,
+            revision_id=target.revision_id,
             token_key=secrets.token_hex(32),
             parent=parent,
+            version=target.version,
+            alias=target.alias,
         )
         found = await self.store.create(execution, [started_event(execution)])
         if found is None:
@@ -182,9 +198,12 @@ class ExecutionsService:
         return found
 
     async def page(
-        self, tenant_id: str, machine_arn: Any, status: Any, token: Any, max_results: Any
-    ) -> tuple[list[Execution], str | None]:
-        machine = await self.machines.get(tenant_id, machine_arn)
+        self, tenant_id: str, machine_arn: Any, status: Any, token: Any, max_results: Any,
+        redrive_filter: Any = None,
+    ) -> tuple[list[Execution], str | None]:  # fmt: skip
+        parts = split_qualified_arn(machine_arn, self.region)
+        unqualified = f"arn:aws:states:{self.region}:{parts.account}:stateMachine:{parts.machine}"
+        machine = await self.machines.get(tenant_id, unqualified)
         try:
             wanted = None if status is None else ExecutionStatus(status)
         except ValueError:
@@ -197,8 +216,9 @@ class ExecutionsService:
             after = (int(started), name)
         size = _page_size(max_results)
         found = await self.store.executions(
-            tenant_id, self.region, machine.name, wanted, after, size + 1
-        )
+            tenant_id, self.region, machine.name, wanted, after, size + 1,
+            version=parts.version, alias=parts.alias, redriven=_redriven(redrive_filter),
+        )  # fmt: skip
         page = found[:size]
         more = len(found) > size
         return page, _encode(f"ex1:{page[-1].started}:{page[-1].name}") if more else None
@@ -222,6 +242,7 @@ class ExecutionsService:
                 status=ExecutionStatus.ABORTED,
                 stopped=now,
                 cursor=None,
+                resume=execution.cursor,
                 waiting_activity=None,
                 error=details.get("error"),
                 cause=details.get("cause"),
@@ -230,6 +251,51 @@ class ExecutionsService:
             if await self.store.advance(stopped, [event], None, 0):
                 await self.ended(stopped)
                 return stopped
+        raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
+
+    def redrive_status(self, execution: Execution) -> str | None:
+        """AWS's reason ``execution`` cannot be redriven now; None when it can."""
+        return not_redrivable(execution, self._clock(), self.limits.max_history_events,
+                              self.limits.redrive_window_ms)  # fmt: skip
+
+    async def redrive(self, tenant_id: str, arn: Any, client_token: Any) -> Execution:
+        """RedriveExecution: the execution RUNNING again from the state it ended at (a
+        Parallel's or a Map's succeeded branches or iterations kept), its input and ARN the
+        same, ``ExecutionRedriven`` in its history; the same ``clientToken`` again answers
+        the same redrive."""
+        if client_token is not None and (
+            not isinstance(client_token, str) or not 1 <= len(client_token) <= 64
+        ):
+            raise ValidationException(
+                "1 validation error detected: Value at 'clientToken' failed to satisfy "
+                "constraint: Member must have length between 1 and 64"
+            )
+        for _ in range(_STOPS):
+            execution = await self.get(tenant_id, arn)
+            if client_token is not None and execution.redrive_token == client_token:
+                return execution
+            reason = self.redrive_status(execution)
+            if reason is not None:
+                raise ExecutionNotRedrivable(
+                    f"Execution with arn {execution.arn} cannot be redriven: {reason}"
+                )
+            now = self._clock()
+            count = execution.redrive_count + 1
+            event = HistoryEvent(execution.events + 1, execution.events, now,
+                                 "ExecutionRedriven", "executionRedrivenEventDetails",
+                                 {"redriveCount": count})  # fmt: skip
+            resume = dict(execution.resume or {})
+            cursor = {"state": resume.get("state"), "data": resume.get("data"),
+                      "wait_until": None, "done": resume.get("done")}  # fmt: skip
+            redriven = execution.changed(
+                status=ExecutionStatus.RUNNING, stopped=None, output=None, error=None,
+                cause=None, cursor=cursor, resume=None, wake_at=now, waiting_activity=None,
+                activity_taken=False, redrive_count=count, redriven=now,
+                redrive_token=client_token, events=execution.events + 1,
+            )  # fmt: skip
+            if await self.store.advance(redriven, [event], None, 0):
+                self.on_start()
+                return redriven
         raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
 
     async def history(
@@ -264,7 +330,7 @@ class ExecutionsService:
         )
         if found is None or not verify_token(token, found):
             raise InvalidToken("Invalid Token: 'Invalid token'")
-        task = (found.cursor or {}).get("task")
+        task = find_task(found.cursor, token)  # at the top level or in a branch (0283)
         if (
             found.status is not ExecutionStatus.RUNNING
             or not isinstance(task, dict)
@@ -300,7 +366,7 @@ class ExecutionsService:
                 changed_task = {**task, "beat_at": now + int(task["heartbeat"])}
                 times = [t for t in (task.get("deadline"), changed_task["beat_at"]) if t]
                 wake = min(times)
-            cursor = {**(execution.cursor or {}), "task": changed_task, "wait_until": wake}
+            cursor = with_task(execution.cursor or {}, token, changed_task, wake)
             if await self.store.advance(execution.changed(cursor=cursor, wake_at=wake), [],
                                         None, 0):  # fmt: skip
                 if answer:

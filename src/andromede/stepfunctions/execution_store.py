@@ -34,9 +34,13 @@ class ExecutionStore(Protocol):
         status: ExecutionStatus | None,
         after: tuple[int, str] | None,
         limit: int,
+        version: int | None = None,
+        alias: str | None = None,
+        redriven: bool | None = None,
     ) -> list[Execution]:
         """Up to ``limit`` of the machine's executions, the newest first (by start, then
-        name), after the ``(started, name)`` given."""
+        name), after the ``(started, name)`` given; those started by ``version`` or through
+        ``alias`` only when given, redriven or not (``redriven``) when given."""
         ...
 
     async def advance(

@@ -72,6 +72,10 @@ class SqlExecutionStore:
             "document_sealed": sealed,
             "waiting_activity": execution.waiting_activity,
             "activity_taken": execution.activity_taken,
+            "version_number": execution.version,
+            "alias_name": execution.alias,
+            "redrive_count": execution.redrive_count,
+            "redriven": execution.redriven,
             "revision": execution.revision,
         }
 
@@ -101,6 +105,10 @@ class SqlExecutionStore:
             revision_id=row["revision_id"],
             waiting_activity=row["waiting_activity"],
             activity_taken=bool(row["activity_taken"]),
+            version=None if row["version_number"] is None else int(row["version_number"]),
+            alias=row["alias_name"],
+            redrive_count=int(row["redrive_count"]),
+            redriven=None if row["redriven"] is None else int(row["redriven"]),
             revision=int(row["revision"]),
         )
         opened = await self._sealer.open(
@@ -111,6 +119,8 @@ class SqlExecutionStore:
         document = json.loads(opened)
         document.setdefault("token_key", "")
         document.setdefault("parent", None)
+        document.setdefault("resume", None)
+        document.setdefault("redrive_token", None)
         return dataclasses.replace(shell, **document)
 
     async def create(self, execution: Execution, events: list[HistoryEvent]) -> Execution | None:
@@ -160,12 +170,21 @@ class SqlExecutionStore:
         status: ExecutionStatus | None,
         after: tuple[int, str] | None,
         limit: int,
+        version: int | None = None,
+        alias: str | None = None,
+        redriven: bool | None = None,
     ) -> list[Execution]:
         query = sa.select(_E).where(
             _E.c.tenant_id == tenant_id, _E.c.region == region, _E.c.machine_name == machine
         )
         if status is not None:
             query = query.where(_E.c.status == status.value)
+        if version is not None:
+            query = query.where(_E.c.version_number == version)
+        if alias is not None:
+            query = query.where(_E.c.alias_name == alias)
+        if redriven is not None:
+            query = query.where((_E.c.redrive_count > 0) if redriven else (_E.c.redrive_count == 0))
         if after is not None:
             started, name = after
             query = query.where(

@@ -94,6 +94,12 @@ class Execution:
     parent: dict[str, Any] | None = None  # a .sync parent's task: its token and pattern
     waiting_activity: str | None = None  # the activity (name) whose task it is parked on
     activity_taken: bool = False  # that task given to a worker already
+    version: int | None = None  # the version it was started by (decision 0283)
+    alias: str | None = None  # the alias it was started through
+    redrive_count: int = 0
+    redriven: int | None = None  # ms: its last redrive
+    resume: dict[str, Any] | None = None  # where a redrive resumes: the cursor it ended at
+    redrive_token: str | None = None  # the clientToken of its last redrive
     revision: int = 1
 
     @property
@@ -103,6 +109,14 @@ class Execution:
     @property
     def machine_arn(self) -> str:
         return f"arn:aws:states:{self.region}:{self.tenant_id}:stateMachine:{self.machine_name}"
+
+    @property
+    def version_arn(self) -> str | None:
+        return None if self.version is None else f"{self.machine_arn}:{self.version}"
+
+    @property
+    def alias_arn(self) -> str | None:
+        return None if self.alias is None else f"{self.machine_arn}:{self.alias}"
 
     def changed(self, **fields: Any) -> Execution:
         return dataclasses.replace(self, revision=self.revision + 1, **fields)
@@ -118,6 +132,8 @@ class Execution:
             "cursor": self.cursor,
             "token_key": self.token_key,
             "parent": self.parent,
+            "resume": self.resume,
+            "redrive_token": self.redrive_token,
         }
 
 

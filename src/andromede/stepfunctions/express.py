@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from andromede.stepfunctions.branch_steps import parks_within
 from andromede.stepfunctions.errors import InvalidExecutionInput, StateMachineTypeNotSupported
 from andromede.stepfunctions.executions import check_execution_name
 from andromede.stepfunctions.interpreter import (
@@ -63,7 +64,9 @@ class SyncExecutions:
         self._clock = clock
 
     async def run(self, tenant_id: str, params: dict[str, Any]) -> ExpressResult:
-        machine = await self._machines.get(tenant_id, params.get("stateMachineArn"))
+        # A version's or an alias's ARN runs that version (decision 0283).
+        target = await self._machines.resolve(tenant_id, params.get("stateMachineArn"))
+        machine = target.machine
         if machine.machine_type is not MachineType.EXPRESS:
             raise StateMachineTypeNotSupported(
                 "This operation is not supported by this type of state machine"
@@ -84,12 +87,12 @@ class SyncExecutions:
             f"{uuid.uuid4()}"
         )
         context = {
-            "Execution": {"Id": arn, "Name": name, "Input": data, "RoleArn": machine.role_arn,
+            "Execution": {"Id": arn, "Name": name, "Input": data, "RoleArn": target.role_arn,
                           "StartTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                      time.gmtime(started / 1000))},
             "StateMachine": {"Id": machine.arn, "Name": machine.name},
         }  # fmt: skip
-        definition = json.loads(machine.definition)
+        definition = json.loads(target.definition)
         interpreter = Interpreter(definition, context, self._tasks, self._clock)
         result = ExpressResult(arn, machine.arn, name, started, started, "RUNNING", text)
         limit = min(self._max_seconds, float(definition.get("TimeoutSeconds", self._max_seconds)))
@@ -120,7 +123,10 @@ class SyncExecutions:
 
 
 def _parks(interpreter: Interpreter, cursor: Cursor) -> bool:
+    """Whether the state waits for a token, itself or within its branches or iterations."""
     state = interpreter.state_named(cursor.state)
+    if state.get("Type") in ("Parallel", "Map"):
+        return parks_within(state)
     return state.get("Type") == "Task" and is_parked(str(state.get("Resource", "")))
 
 

@@ -18,7 +18,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -34,7 +34,11 @@ __all__ = [
     "StatesError",
     "Step",
     "TaskRunner",
+    "delay_of",
+    "entered_event",
+    "exited_event",
     "is_parked",
+    "matching_rule",
 ]
 
 FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
@@ -44,10 +48,14 @@ _NO_TASKS: Final = "Task resources are not served by this platform yet"
 
 
 class StatesError(Exception):
+    """``done``: the outputs of the branches (Parallel) or iterations (Map) of the state it
+    failed that had succeeded, by index — what a redrive does not run again."""
+
     def __init__(self, error: str, cause: str = "") -> None:
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
+        self.done: dict[str, Any] | None = None
 
 
 class TaskRunner(Protocol):
@@ -70,22 +78,24 @@ class Cursor:
     """Where a running execution stands: the state it is in and that state's input; a Wait's
     end (ms) once it began, or when a task waiting for its token times out; that task
     (``task``: its token, deadlines, activity, input, and the answer once given) and its
-    retries so far."""
+    retries so far; after a redrive, the branches or iterations of its Parallel or Map that
+    had succeeded (``done``: their outputs by index, not run again)."""
 
     state: str
     data: Any
     wait_until: int | None = None
     task: dict[str, Any] | None = None
     retries: dict[str, int] | None = None
+    done: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
-                "task": self.task, "retries": self.retries}  # fmt: skip
+                "task": self.task, "retries": self.retries, "done": self.done}  # fmt: skip
 
     @classmethod
     def of_json(cls, value: dict[str, Any]) -> Cursor:
         return cls(str(value["state"]), value["data"], value.get("wait_until"),
-                   value.get("task"), value.get("retries"))  # fmt: skip
+                   value.get("task"), value.get("retries"), value.get("done"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,35 @@ class Interpreter:
         self._clock = clock
         self._sleep = sleep
 
+    def nested(self, definition: dict[str, Any]) -> Interpreter:
+        """The interpreter of a branch's or an iteration's states (decision 0283)."""
+        return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
+
+    # What ``branch_steps`` steps a Parallel's or a Map's runs with.
+    def clock(self) -> int:
+        return self._clock()
+
+    def state_context(self, name: str) -> dict[str, Any]:
+        return self._state_context(name)
+
+    def input_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        return self._input(state, data, context)
+
+    def output_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        return self._output(state, data, context)
+
+    def result_of(self, state: dict[str, Any], raw: Any, result: Any, context: Any) -> Any:
+        return self._result(state, raw, result, context)
+
+    def template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
+        return self._template(template, data, context)
+
+    def read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
+        return self._read(path, data, context)
+
+    def placed(self, path: str | None, raw: Any, result: Any) -> Any:
+        return self._placed(path, raw, result)
+
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
 
@@ -134,10 +173,13 @@ class Interpreter:
         found: dict[str, Any] = self._definition["States"][name]
         return found
 
-    async def step(self, cursor: Cursor, token: str = "") -> Step:
+    async def step(
+        self, cursor: Cursor, token: str = "", tokens: Callable[[], str] | None = None
+    ) -> Step:
         """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
         answered by its token — ``token``, the one a task scheduled now gets: only its
-        scheduling, then its answer)."""
+        scheduling, then its answer). ``tokens`` makes the tokens of the tasks a Parallel's
+        branches or a Map's iterations schedule: given, those are stepped durably."""
         events: list[Event] = []
         states = self._definition["States"]
         name = cursor.state
@@ -146,6 +188,11 @@ class Interpreter:
         try:
             if state["Type"] == "Task" and is_parked(str(state["Resource"])):
                 return await self._parked(name, state, cursor, token)
+            if tokens is not None and state["Type"] in ("Parallel", "Map"):
+                from andromede.stepfunctions import branch_steps  # it steps with this module
+
+                if branch_steps.parks_within(state):
+                    return await branch_steps.step_branches(self, name, state, cursor, tokens)
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
                     events.append(_entered(state, name, cursor.data))
@@ -158,7 +205,7 @@ class Interpreter:
                 output = self._output(state, self._input(state, cursor.data, context), context)
                 events.append(_exited(state, name, output))
                 return self._after(state, output, events)
-            following, output = await self._run(name, state, cursor.data, events)
+            following, output = await self._run(name, state, cursor.data, events, cursor.done)
         except StatesError as err:
             return Step(None, events, error=err)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
@@ -336,8 +383,9 @@ class Interpreter:
     # States --------------------------------------------------------------------------------
 
     async def _run(
-        self, name: str, state: dict[str, Any], raw: Any, events: list[Event]
-    ) -> tuple[str | None, Any]:
+        self, name: str, state: dict[str, Any], raw: Any, events: list[Event],
+        done: dict[str, Any] | None = None,
+    ) -> tuple[str | None, Any]:  # fmt: skip
         """The next state's name (None at an end) and this state's output."""
         kind = state["Type"]
         context = self._state_context(name)
@@ -363,7 +411,7 @@ class Interpreter:
             await self._sleep(max(0.0, (until - self._clock()) / 1000))
             output = self._output(state, data, context)
         else:
-            output = await self._guarded(name, state, raw, context, events)
+            output = await self._guarded(name, state, raw, context, events, done)
             if isinstance(output, _Caught):
                 events.append(_exited(state, name, output.output))
                 return output.next, output.output
@@ -417,14 +465,16 @@ class Interpreter:
 
     async def _guarded(
         self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any] | None = None,
     ) -> Any:  # fmt: skip
-        """A Task, Pass, Parallel or Map state's output, under its Retry and Catch."""
+        """A Task, Pass, Parallel or Map state's output, under its Retry and Catch (``done``:
+        a redrive's branches or iterations that succeeded, for the first attempt only)."""
         attempts: dict[int, int] = {}
         while True:
             try:
-                return await self._body(name, state, raw, context, events)
+                return await self._body(name, state, raw, context, events, done)
             except StatesError as err:
+                done = None
                 index, retrier = _matching(state.get("Retry", []), err.error)
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
                     made = attempts.get(index, 0)
@@ -442,12 +492,12 @@ class Interpreter:
 
     async def _body(
         self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any] | None = None,
     ) -> Any:  # fmt: skip
         kind = state["Type"]
         data = self._input(state, raw, context)
         if kind == "Map":
-            result = await self._map(name, state, data, context, events)
+            result = await self._map(name, state, data, context, events, done or {})
         else:
             if "Parameters" in state:
                 data = self._template(state["Parameters"], data, context)
@@ -456,7 +506,7 @@ class Interpreter:
                 return self._output(state, self._placed(state.get("ResultPath", "$"), raw, result),
                                     context)  # fmt: skip
             if kind == "Parallel":
-                result = await self._parallel(state, data, events)
+                result = await self._parallel(state, data, events, done or {})
             else:
                 result = await self._task(state, data, context, events)
         return self._output(state, self._result(state, raw, result, context), context)
@@ -466,10 +516,11 @@ class Interpreter:
     ) -> Any:
         resource = str(state["Resource"])
         if is_parked(resource):
+            # Reached only where no task tokens are made: an Express execution's branches
+            # (a standard execution's are stepped durably, ``branch_steps``).
             raise StatesError(
                 "States.Runtime",
-                f"{resource[:256]}: activities and task tokens are not served within a "
-                "Parallel branch or a Map iteration yet",
+                f"{resource[:256]}: Express workflows do not wait for tokens",
             )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
@@ -512,17 +563,32 @@ class Interpreter:
             name, data = await self._run(name, states[name], data, events)
         return data
 
-    async def _parallel(self, state: dict[str, Any], data: Any, events: list[Event]) -> Any:
+    async def _parallel(
+        self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]
+    ) -> Any:
+        """The branches' outputs; those of ``done`` (a redrive's) not run again. A branch's
+        failure fails the state once the branches running have ended, so that what succeeded
+        is known (and kept for a redrive), never half done."""
         events.append(Event("ParallelStateStarted"))
         logs: list[list[Event]] = [[] for _ in state["Branches"]]
+        outputs = dict(done)
+        failures: list[StatesError] = []
+
+        async def branch(index: int, machine: dict[str, Any]) -> Any:
+            if str(index) in outputs:
+                return outputs[str(index)]
+            try:
+                outputs[str(index)] = await self._branch(machine, data, logs[index])
+            except StatesError as err:
+                failures.append(err)
+                raise
+            return outputs[str(index)]
+
         try:
-            results = await asyncio.gather(
-                *(
-                    self._branch(b, data, log)
-                    for b, log in zip(state["Branches"], logs, strict=True)
-                )
-            )
-        except StatesError:
+            runs = [branch(i, b) for i, b in enumerate(state["Branches"])]
+            results = await _settled(runs, failures)
+        except StatesError as err:
+            err.done = outputs
             events += [e for log in logs for e in log]
             events.append(Event("ParallelStateFailed"))
             raise
@@ -532,8 +598,9 @@ class Interpreter:
 
     async def _map(
         self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any],
-        events: list[Event],
+        events: list[Event], done: dict[str, Any],
     ) -> list[Any]:  # fmt: skip
+        """The iterations' outputs; those of ``done`` (a redrive's) not run again."""
         items = self._read(state.get("ItemsPath", "$"), data, context)
         if not isinstance(items, list):
             raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
@@ -544,9 +611,16 @@ class Interpreter:
         events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
                             {"length": len(items)}))  # fmt: skip
         logs: list[list[Event]] = [[] for _ in items]
+        outputs = dict(done)
+        failures: list[StatesError] = []
 
         async def iterate(index: int, item: Any) -> Any:
+            if str(index) in outputs:
+                return outputs[str(index)]
             async with gate:
+                if failures:
+                    return None  # an iteration failed: no other begins
+
                 log = logs[index]
                 log.append(Event("MapIterationStarted", "mapIterationStartedEventDetails",
                                  {"name": name, "index": index}))  # fmt: skip
@@ -556,23 +630,37 @@ class Interpreter:
                     value = self._template(selector, data, item_context)
                 try:
                     out = await self._branch(processor, value, log)
-                except StatesError:
+                except StatesError as err:
+                    failures.append(err)
                     log.append(Event("MapIterationFailed", "mapIterationFailedEventDetails",
                                      {"name": name, "index": index}))  # fmt: skip
                     raise
                 log.append(Event("MapIterationSucceeded", "mapIterationSucceededEventDetails",
                                  {"name": name, "index": index}))  # fmt: skip
+                outputs[str(index)] = out
                 return out
 
         try:
-            results = await asyncio.gather(*(iterate(i, item) for i, item in enumerate(items)))
-        except StatesError:
+            results = await _settled([iterate(i, item) for i, item in enumerate(items)], failures)
+        except StatesError as err:
+            err.done = outputs
             events += [e for log in logs for e in log]
             events.append(Event("MapStateFailed"))
             raise
         events += [e for log in logs for e in log]
         events.append(Event("MapStateSucceeded"))
         return list(results)
+
+
+async def _settled(runs: Sequence[Awaitable[Any]], failures: list[StatesError]) -> list[Any]:
+    """The runs' results once every one ended; the first failure (in time) raised then."""
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    if failures:
+        raise failures[0]
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return list(results)
 
 
 def is_parked(resource: str) -> bool:
@@ -587,6 +675,22 @@ def is_parked(resource: str) -> bool:
 class _Caught:
     next: str
     output: Any
+
+
+def delay_of(retrier: dict[str, Any], made: int) -> float:
+    return _delay(retrier, made)
+
+
+def entered_event(state: dict[str, Any], name: str, data: Any) -> Event:
+    return _entered(state, name, data)
+
+
+def exited_event(state: dict[str, Any], name: str, data: Any) -> Event:
+    return _exited(state, name, data)
+
+
+def matching_rule(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, Any] | None]:
+    return _matching(rules, error)
 
 
 def _due(task: dict[str, Any]) -> int:

@@ -69,6 +69,7 @@ class StateMachine:
     created: int = 0  # ms
     updated: int = 0  # ms
     revision: int = 1
+    versions_published: int = 0  # the last version number given (decision 0283)
 
     @property
     def arn(self) -> str:

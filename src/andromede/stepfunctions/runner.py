@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
@@ -156,14 +157,17 @@ class ExecutionsRunner:
         machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep)
         logging_config = await self._logging(execution)
         timeout = definition.get("TimeoutSeconds")
-        deadline = None if timeout is None else execution.started + int(timeout) * 1000
+        # A redriven execution has its TimeoutSeconds again from its redrive (decision 0283).
+        began = execution.redriven or execution.started
+        deadline = None if timeout is None else began + int(timeout) * 1000
         current = execution
         while current.status is ExecutionStatus.RUNNING and current.cursor is not None:
             if deadline is not None and self._clock() >= deadline:
                 step = None
             else:
                 token = make_token(current, current.events + 1)
-                step = await machine.step(Cursor.of_json(current.cursor), token)
+                step = await machine.step(Cursor.of_json(current.cursor), token,
+                                          _nested_tokens(current))  # fmt: skip
             changed, events = self._after(current, step, deadline)
             # An execution that only waits (a Wait, a token) or ended is driven by no one: its
             # lease is given back, so whichever gateway runs when it is due takes it.
@@ -218,17 +222,22 @@ class ExecutionsRunner:
             events.append(ending("ExecutionTimedOut", "executionTimedOutEventDetails",
                                  {"error": "States.Timeout", "cause": cause}))  # fmt: skip
             fields: dict[str, Any] = {"status": ExecutionStatus.TIMED_OUT, "error":
-                                      "States.Timeout", "cause": cause}  # fmt: skip
+                                      "States.Timeout", "cause": cause,
+                                      "resume": current.cursor}  # fmt: skip
         elif current.events + len(events) + 1 > limit:
             cause = f"The execution's history reached its limit of {limit} events."
             events = events[: max(0, limit - current.events - 1)]
             events.append(ending("ExecutionFailed", "executionFailedEventDetails",
                                  {"error": "States.Runtime", "cause": cause}))  # fmt: skip
-            fields = {"status": ExecutionStatus.FAILED, "error": "States.Runtime", "cause": cause}
+            fields = {"status": ExecutionStatus.FAILED, "error": "States.Runtime", "cause": cause,
+                      "resume": current.cursor}  # fmt: skip
         elif step.error is not None:
             failure = {"error": step.error.error, "cause": step.error.cause}
             events.append(ending("ExecutionFailed", "executionFailedEventDetails", failure))
-            fields = {"status": ExecutionStatus.FAILED, **failure}
+            # A redrive resumes at the state that failed, its Parallel's or Map's branches or
+            # iterations that succeeded kept (decision 0283).
+            resume = {**(current.cursor or {}), "done": step.error.done}
+            fields = {"status": ExecutionStatus.FAILED, "resume": resume, **failure}
         elif step.cursor is None:
             output = _dumps(step.output)
             succeeded = {"output": output, "outputDetails": {"truncated": False}}
@@ -242,10 +251,15 @@ class ExecutionsRunner:
             parked = task.get("activity") if "output" not in task and "error" not in task else None
             before = (current.cursor or {}).get("task") or {}
             same_task = parked is not None and before.get("token") == task.get("token")
+            waiting = None if parked is None else str(parked).rsplit(":", 1)[-1]
+            cursor = step.cursor.as_json()
+            if parked is None:  # an activity's task within a branch or an iteration (0283)
+                pending = [t for t in waiting_activities(cursor) if not t.get("taken")]
+                waiting = activity_name(pending[0]) if pending else None
             return current.changed(
-                cursor=step.cursor.as_json(),
+                cursor=cursor,
                 wake_at=wake or now,
-                waiting_activity=None if parked is None else str(parked).rsplit(":", 1)[-1],
+                waiting_activity=waiting,
                 activity_taken=same_task and current.activity_taken,
                 transitions=current.transitions + _entered(events),
                 events=current.events + len(events),
@@ -258,6 +272,20 @@ class ExecutionsRunner:
             events=current.events + len(events),
             **fields,
         ), events
+
+
+def _nested_tokens(execution: Execution) -> Callable[[], str]:
+    """The tokens of the tasks a step's Parallel branches or Map iterations schedule: each its
+    own, apart from the top level's (decision 0283)."""
+    made = 0
+    base = (execution.events + 1) * 100_000
+
+    def token() -> str:
+        nonlocal made
+        made += 1
+        return make_token(execution, base + made)
+
+    return token
 
 
 def _entered(events: list[HistoryEvent]) -> int:

@@ -44,6 +44,8 @@ from andromede.stepfunctions.model import (
     split_machine_arn,
 )
 from andromede.stepfunctions.store import StateMachineStore
+from andromede.stepfunctions.version_store import VersionStore
+from andromede.stepfunctions.versions import ExecutionTarget, pick_version, split_qualified_arn
 
 __all__ = ["RoleCheck", "StateMachineLimits", "StateMachinesService", "Validation"]
 
@@ -105,6 +107,8 @@ class StateMachinesService:
         self.limits = limits or StateMachineLimits()
         self._roles = roles
         self._clock = clock
+        # The machines' versions and aliases (decision 0283), deleted with their machine.
+        self.versions: VersionStore | None = None
 
     def _definition(self, text: Any) -> str:
         if isinstance(text, str) and len(text) > self.limits.max_definition_size:
@@ -128,8 +132,7 @@ class StateMachinesService:
     async def create(self, tenant_id: str, params: Mapping[str, Any]) -> StateMachine:
         name = check_name(params.get("name"))
         arn = machine_arn(self.region, tenant_id, name)
-        if params.get("publish") or params.get("versionDescription"):
-            raise ValidationException("Versions are not served by this platform: publish.")
+        _check_publish(params)
         check_encryption(params.get("encryptionConfiguration"))
         now = self._clock()
         machine = StateMachine(
@@ -175,8 +178,7 @@ class StateMachinesService:
                 "MissingRequiredParameter: at least one of definition, roleArn, "
                 "loggingConfiguration or tracingConfiguration is required."
             )
-        if params.get("publish") or params.get("versionDescription"):
-            raise ValidationException("Versions are not served by this platform: publish.")
+        _check_publish(params)
         check_encryption(params.get("encryptionConfiguration"))
         machine = await self.get(tenant_id, arn)
         definition = (
@@ -215,6 +217,36 @@ class StateMachinesService:
         account, name = split_machine_arn(arn, self.region)
         if account == tenant_id:
             await self.store.delete(tenant_id, self.region, name)
+            if self.versions is not None:
+                await self.versions.forget_machine(tenant_id, self.region, name)
+
+    async def resolve(self, tenant_id: str, arn: Any) -> ExecutionTarget:
+        """What an execution started by ``arn`` runs: the machine's current revision, a
+        version, or the version an alias draws by its weights; StateMachineDoesNotExist when
+        there is none."""
+        parts = split_qualified_arn(arn, self.region)
+        if parts.version is None and parts.alias is None:
+            machine = await self.get(tenant_id, arn)
+            return ExecutionTarget(machine, machine.definition, machine.role_arn,
+                                   machine.revision_id)  # fmt: skip
+        missing = StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
+        if parts.account != tenant_id or self.versions is None:
+            raise missing
+        machine_found = await self.store.get(tenant_id, self.region, parts.machine)
+        if machine_found is None:
+            raise missing
+        if parts.alias is None:
+            number = parts.version or 0
+        else:
+            alias = await self.versions.alias(tenant_id, self.region, parts.machine, parts.alias)
+            if alias is None:
+                raise missing  # StartExecution's model has no ResourceNotFound
+            number = pick_version(alias)
+        version = await self.versions.version(tenant_id, self.region, parts.machine, number)
+        if version is None:
+            raise missing
+        return ExecutionTarget(machine_found, version.definition, version.role_arn,
+                               version.revision_id, number, parts.alias)  # fmt: skip
 
     async def list(
         self, tenant_id: str, token: Any, max_results: Any
@@ -260,6 +292,20 @@ class StateMachinesService:
             raise ValidationException(
                 f"State machine {machine.arn} was changed by another request: try again."
             )
+
+
+def _check_publish(params: Mapping[str, Any]) -> None:
+    publish = params.get("publish")
+    if publish is not None and not isinstance(publish, bool):
+        raise ValidationException("publish must be a boolean.")
+    description = params.get("versionDescription")
+    if description is not None and not publish:
+        raise ValidationException("Version description can only be set when publish is true")
+    if description is not None and (not isinstance(description, str) or len(description) > 256):
+        raise ValidationException(
+            "1 validation error detected: Value at 'versionDescription' failed to satisfy "
+            "constraint: Member must have length less than or equal to 256"
+        )
 
 
 def _page_size(value: Any) -> int:

@@ -41,6 +41,7 @@ def _settings(machine: StateMachine) -> str:
             "tracing": machine.tracing,
             "tags": [list(t) for t in machine.tags],
             "revision_id": machine.revision_id,
+            "versions_published": machine.versions_published,
         },
         sort_keys=True,
     )
@@ -86,6 +87,7 @@ class SqlStateMachineStore:
             created=int(row["created"]),
             updated=int(row["updated"]),
             revision=int(row["revision"]),
+            versions_published=int(fields.get("versions_published", 0)),
         )
         opened = await self._sealer.open(
             shell.tenant_id, bytes(row["definition_sealed"]), _context(shell)

@@ -21,9 +21,10 @@ from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
+from andromede.stepfunctions.version_service import VersionsService
 from andromede.stepfunctionsapi.errors import StatesWireError
 
-__all__ = ["ACTIONS", "StatesCall", "request_tags"]
+__all__ = ["ACTIONS", "StatesCall", "machine_authorised", "request_tags"]
 
 Authorise = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 Handler = Callable[["StatesCall"], Awaitable[dict[str, Any]]]
@@ -38,6 +39,7 @@ class StatesCall:
     executions: ExecutionsService | None = None
     activities: ActivitiesService | None = None
     sync: SyncExecutions | None = None
+    versions: VersionsService | None = None
     resources: list[str] = field(default_factory=list)
 
 
@@ -76,6 +78,9 @@ async def _machine(
         found = None
     await call.authorise(f"states:{action}", str(arn)[:256], extra | _resource_tags(found))
     return found
+
+
+machine_authorised = _machine
 
 
 async def _pass_role(call: StatesCall) -> None:
@@ -150,15 +155,6 @@ async def list_state_machines(call: StatesCall) -> dict[str, Any]:
     if token is not None:
         listed["nextToken"] = token
     return listed
-
-
-async def list_state_machine_versions(call: StatesCall) -> dict[str, Any]:
-    """A machine's published versions: none, since publishing is refused (decision 0271) —
-    but the call is answered, as Terraform's provider lists them on every read of a machine."""
-    found = await _machine(call, "ListStateMachineVersions")
-    if found is None:
-        await call.machines.get(call.tenant_id, call.params.get("stateMachineArn"))
-    return {"stateMachineVersions": []}
 
 
 async def validate_state_machine_definition(call: StatesCall) -> dict[str, Any]:
@@ -242,7 +238,6 @@ ACTIONS: Final[dict[str, Handler]] = {
     "UpdateStateMachine": update_state_machine,
     "DeleteStateMachine": delete_state_machine,
     "ListStateMachines": list_state_machines,
-    "ListStateMachineVersions": list_state_machine_versions,
     "ValidateStateMachineDefinition": validate_state_machine_definition,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,

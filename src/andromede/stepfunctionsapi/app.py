@@ -7,7 +7,7 @@ has no resource policies) → JSON answer, then an audit event (action ``states:
 resource the machine's ARN; never a definition) and an access-log line. Every error leaves as
 ``{"__type": …, "message": …}`` with the ``x-amzn-RequestId`` header; an unexpected exception
 is logged and answered ``InternalServerError`` carrying nothing but the request id. An
-operation of Step Functions not served yet (versions, aliases, Map runs…) answers
+operation of Step Functions not served yet (Map runs, TestState…) answers
 ``UnknownOperationException`` naming it. The request skeleton is the JSON services' one
 (:mod:`andromede.awsjson.endpoint`).
 """
@@ -28,10 +28,12 @@ from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.service import StateMachinesService
+from andromede.stepfunctions.version_service import VersionsService
 from andromede.stepfunctionsapi.actions import ACTIONS, Handler, StatesCall
 from andromede.stepfunctionsapi.activity_actions import ACTIVITY_ACTIONS
 from andromede.stepfunctionsapi.errors import StatesWireError, to_states_error
 from andromede.stepfunctionsapi.execution_actions import EXECUTION_ACTIONS
+from andromede.stepfunctionsapi.version_actions import VERSION_ACTIONS
 
 __all__ = ["CONTENT_TYPE", "StatesApp"]
 
@@ -63,6 +65,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         executions: ExecutionsService | None = None,
         activities: ActivitiesService | None = None,
         sync: SyncExecutions | None = None,
+        versions: VersionsService | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -82,6 +85,9 @@ class StatesApp(JsonEndpoint[StatesCall]):
             self._actions |= EXECUTION_ACTIONS
         if activities is not None:
             self._actions |= ACTIVITY_ACTIONS
+        self._versions = versions
+        if versions is not None:
+            self._actions |= VERSION_ACTIONS
 
     @property
     def service(self) -> StateMachinesService:
@@ -98,6 +104,10 @@ class StatesApp(JsonEndpoint[StatesCall]):
     @property
     def sync(self) -> SyncExecutions | None:
         return self._sync
+
+    @property
+    def versions(self) -> VersionsService | None:
+        return self._versions
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return StatesWireError(error_type, message)
@@ -133,6 +143,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
             executions=self._executions,
             activities=self._activities,
             sync=self._sync,
+            versions=self._versions,
         )
         return await action(request.context)
 

@@ -18,6 +18,9 @@ from andromede.stepfunctions import errors as e
 __all__ = ["StatesWireError", "to_states_error"]
 
 _DOMAIN: Final = (
+    e.ConflictException,
+    e.ServiceQuotaExceededException,
+    e.ExecutionNotRedrivable,
     e.ActivityDoesNotExist,
     e.ActivityLimitExceeded,
     e.StateMachineTypeNotSupported,

@@ -53,7 +53,7 @@ async def start_execution(call: StatesCall) -> dict[str, Any]:
     return {"executionArn": execution.arn, "startDate": _epoch(execution.started)}
 
 
-def _described(execution: Execution) -> dict[str, Any]:
+def _described(execution: Execution, service: ExecutionsService) -> dict[str, Any]:
     described: dict[str, Any] = {
         "executionArn": execution.arn,
         "stateMachineArn": execution.machine_arn,
@@ -72,11 +72,41 @@ def _described(execution: Execution) -> dict[str, Any]:
         value = getattr(execution, name)
         if value is not None:
             described[name] = value
-    return described
+    return described | _qualified(execution) | redrive_fields(execution, service)
+
+
+def redrive_fields(execution: Execution, service: ExecutionsService) -> dict[str, Any]:
+    """DescribeExecution's redrive members (decision 0283)."""
+    shown: dict[str, Any] = {"redriveCount": execution.redrive_count}
+    if execution.redriven is not None:
+        shown["redriveDate"] = _epoch(execution.redriven)
+    reason = service.redrive_status(execution)
+    shown["redriveStatus"] = "REDRIVABLE" if reason is None else "NOT_REDRIVABLE"
+    if reason is not None:
+        shown["redriveStatusReason"] = reason
+    return shown
+
+
+def _qualified(execution: Execution) -> dict[str, Any]:
+    """The version and alias an execution was started by (decision 0283)."""
+    shown: dict[str, Any] = {}
+    if execution.version_arn is not None:
+        shown["stateMachineVersionArn"] = execution.version_arn
+    if execution.alias_arn is not None:
+        shown["stateMachineAliasArn"] = execution.alias_arn
+    return shown
 
 
 async def describe_execution(call: StatesCall) -> dict[str, Any]:
-    return _described(await _execution(call, "DescribeExecution"))
+    return _described(await _execution(call, "DescribeExecution"), _service(call))
+
+
+async def redrive_execution(call: StatesCall) -> dict[str, Any]:
+    execution = await _execution(call, "RedriveExecution")
+    redriven = await _service(call).redrive(
+        call.tenant_id, execution.arn, call.params.get("clientToken")
+    )
+    return {"redriveDate": _epoch(redriven.redriven or redriven.started)}
 
 
 async def stop_execution(call: StatesCall) -> dict[str, Any]:
@@ -97,6 +127,7 @@ async def list_executions(call: StatesCall) -> dict[str, Any]:
         call.params.get("statusFilter"),
         call.params.get("nextToken"),
         call.params.get("maxResults"),
+        call.params.get("redriveFilter"),
     )
     listed: dict[str, Any] = {
         "executions": [
@@ -107,6 +138,9 @@ async def list_executions(call: StatesCall) -> dict[str, Any]:
                 "status": e.status.value,
                 "startDate": _epoch(e.started),
                 **({} if e.stopped is None else {"stopDate": _epoch(e.stopped)}),
+                **_qualified(e),
+                "redriveCount": e.redrive_count,
+                **({} if e.redriven is None else {"redriveDate": _epoch(e.redriven)}),
             }
             for e in page
         ]
@@ -234,6 +268,7 @@ EXECUTION_ACTIONS: Final[dict[str, Handler]] = {
     "StartExecution": start_execution,
     "DescribeExecution": describe_execution,
     "StopExecution": stop_execution,
+    "RedriveExecution": redrive_execution,
     "ListExecutions": list_executions,
     "GetExecutionHistory": get_execution_history,
     "DescribeStateMachineForExecution": describe_state_machine_for_execution,

@@ -48,6 +48,8 @@ from andromede.stepfunctions.service import (
     StateMachinesService,
 )
 from andromede.stepfunctions.store_sql import SqlStateMachineStore
+from andromede.stepfunctions.version_service import VersionLimits, VersionsService
+from andromede.stepfunctions.version_store_sql import SqlVersionStore
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.wiring.queues import KeySealer
 
@@ -92,6 +94,7 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
     return ExecutionLimits(
         max_payload_size=settings.stepfunctions_max_payload_size,
         max_history_events=settings.stepfunctions_max_history_events,
+        redrive_window_ms=settings.stepfunctions_redrive_days * 86_400_000,
     )
 
 
@@ -199,6 +202,15 @@ def states_api(
         trusting_roles(identity),
         states_limits(settings),
     )
+    versions = VersionsService(
+        machines,
+        SqlVersionStore(db, sealer),
+        VersionLimits(
+            max_versions=settings.stepfunctions_max_versions,
+            max_aliases=settings.stepfunctions_max_aliases,
+        ),
+    )
+    machines.versions = versions.store
     executions = ExecutionsService(
         SqlExecutionStore(db, sealer), machines, execution_limits(settings)
     )
@@ -258,11 +270,12 @@ def states_api(
     )
     apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
                                      executions=executions, activities=activities,
-                                     sync=sync)  # fmt: skip
+                                     sync=sync, versions=versions)  # fmt: skip
 
     async def forget(tenant_id: str) -> int:
         await executions.store.forget_tenant(tenant_id)
         await activities.store.forget_tenant(tenant_id)
+        await versions.store.forget_tenant(tenant_id)
         return await machines.store.forget_tenant(tenant_id)
 
     task = asyncio.create_task(runner.run_forever(), name="stepfunctions")

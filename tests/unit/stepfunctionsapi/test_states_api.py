@@ -244,7 +244,7 @@ async def test_iam_decides_and_calls_are_audited(world: World) -> None:
         "CreateStateMachine", "AccessDeniedException", name="x", definition=HELLO, roleArn=role
     )
     assert "iam:PassRole" in failed.message
-    unknown = await world.raw("CreateStateMachineAlias", {"name": "live"})
+    unknown = await world.raw("ListMapRuns", {"executionArn": arn})
     assert unknown.status == 400 and unknown.json()["__type"] == "UnknownOperationException"
     nobody = await world.anonymous().raw("ListStateMachines", {})
     assert nobody.json()["__type"] == "MissingAuthenticationTokenException"
@@ -255,11 +255,11 @@ async def test_iam_decides_and_calls_are_audited(world: World) -> None:
 
 
 async def test_a_machines_versions_are_listed_and_there_are_none(world: World) -> None:
-    # Terraform's aws_sfn_state_machine lists them on every read; publishing is refused.
+    # Terraform's aws_sfn_state_machine lists them on every read (decision 0283 publishes).
     arn = (await make(world))["stateMachineArn"]
     listed = await world.client("ListStateMachineVersions", stateMachineArn=arn)
     assert listed["stateMachineVersions"] == []
     await world.fails("CreateStateMachine", "ValidationException", name="v", definition=HELLO,
-                      roleArn=await world.role("v-role"), publish=True)  # fmt: skip
+                      roleArn=await world.role("v-role"), versionDescription="first")  # fmt: skip
     await world.client("DeleteStateMachine", stateMachineArn=arn)
     await world.fails("ListStateMachineVersions", "StateMachineDoesNotExist", stateMachineArn=arn)
