@@ -1,0 +1,88 @@
+"""Decision 0286's wiring: Lambda's calls routed by their credential scope (service
+``lambda``), the app over the database with the settings' bounds, the runtimes this host
+has an interpreter of, and a closed tenant's functions forgotten."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.api_routing import api_service
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.db.database import open_database
+from andromede.functions.errors import InvalidParameterValue, RequestTooLarge
+from andromede.functions.store_sql import SqlFunctionStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
+from andromede.lambdaapi.app import LambdaApp
+from andromede.settings import Settings
+from andromede.wiring.functions import host_runtimes, lambda_api
+from support.lambdaapp import TRUST, handler_zip
+from support.schema import migrated_sqlite
+
+
+def test_lambda_calls_are_routed_by_their_credential_scope() -> None:
+    signed = {
+        "type": "http", "path": "/2015-03-31/functions", "query_string": b"",
+        "headers": [(b"authorization", b"AWS4-HMAC-SHA256 Credential=AK/20261206/eu-fr-1/"
+                     b"lambda/aws4_request, SignedHeaders=host, Signature=00")],
+    }  # fmt: skip
+    assert api_service(signed) == "lambda"
+
+
+def test_the_runtimes_are_the_hosts_interpreters() -> None:
+    found = host_runtimes()
+    assert found and all(shutil.which(r) for r in found)
+    assert all(r.startswith("python3.") for r in found)
+
+
+async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        region="eu-fr-1",
+        lambda_max_zip_bytes=len(handler_zip()),
+        lambda_max_environment_bytes=20,
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    tenant = boot.tenant.id
+    role = (await identity.create_role(tenant, "fn", TRUST)).arn
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    audit = AuditService(MemoryAuditStore())
+    apis: dict[str, Any] = {}
+    forget = lambda_api(apis, settings, db, keys, identity, audit, None, None)
+    try:
+        app = apis["lambda"]
+        assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)
+        service = app.service
+        params: dict[str, Any] = {
+            "FunctionName": "fn", "Runtime": host_runtimes()[0], "Role": role,
+            "Handler": "app.handler", "Code": {"ZipFile": handler_zip()},
+        }  # fmt: skip
+        with pytest.raises(InvalidParameterValue, match="exceeded the 0KB limit"):
+            await service.create(
+                None, tenant, params | {"Environment": {"Variables": {"AB": "x" * 30}}}
+            )
+        with pytest.raises(RequestTooLarge):
+            await service.create(
+                None, tenant, params | {"Code": {"ZipFile": handler_zip("#" * 99)}}
+            )
+        with pytest.raises(InvalidParameterValue, match="not offered"):
+            await service.create(None, tenant, params | {"Code": {"S3Bucket": "b", "S3Key": "k"}})
+        await service.create(None, tenant, params)
+        assert await forget(tenant) == 1
+        assert await service.store.records(tenant) == []
+    finally:
+        await audit.close()
+        keys.close()
+        await db.close()
