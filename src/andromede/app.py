@@ -669,7 +669,8 @@ class Application:
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
             billing, background)  # fmt: skip
-        forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects)
+        forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
+            logs.service, billing, background)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import botocore.session
 from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, HeadersDict
 from botocore.credentials import Credentials
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
@@ -27,7 +27,10 @@ from botocore.validate import validate_parameters
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.functions.code import CodeLimits
+from andromede.functions.event_queue import EventWorker, MemoryEventQueue
+from andromede.functions.invoker import Invoker
 from andromede.functions.memory import MemoryFunctionStore
+from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import FunctionLimits, FunctionsService
 from andromede.functions.store import FunctionStore
 from andromede.iam.secrets import SecretSealer
@@ -36,6 +39,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
+from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.settings import Settings
 from andromede.wiring.functions import trusting_roles
 from andromede.wiring.queues import KeySealer
@@ -66,6 +70,27 @@ def handler_zip(source: str = HANDLER_SOURCE, module: str = "app") -> bytes:
 
 
 @dataclass
+class RecordingLogs:
+    """``functions.invoker.FunctionLogs`` keeping what was written."""
+
+    written: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    async def write(
+        self, tenant_id: str, group: str, stream: str, events: list[tuple[int, str]]
+    ) -> None:
+        self.written += [(tenant_id, group, stream, message) for _, message in events]
+
+
+@dataclass
+class RecordingMeters:
+    counted: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, tenant_id: str, meter: str, quantity: int) -> None:
+        key = (tenant_id, meter)
+        self.counted[key] = self.counted.get(key, 0) + quantity
+
+
+@dataclass
 class CallFailed(Exception):
     status: int
     code: str
@@ -84,6 +109,11 @@ class World(Signers):
     store: FunctionStore
     audit_store: MemoryAuditStore
     audit: AuditService
+    pool: SandboxPool
+    logs: RecordingLogs
+    meters: RecordingMeters
+    worker: EventWorker
+    queue: MemoryEventQueue
     roles: dict[str, str] = field(default_factory=dict)
 
     async def raw(
@@ -140,7 +170,11 @@ class World(Signers):
         path = quote(request["url_path"], safe="/:$%")
         reply = await self.raw(request["method"], path, body, query, dict(request["headers"]))
         parsed = create_parser("rest-json").parse(
-            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            {
+                "status_code": reply.status,
+                "headers": HeadersDict(reply.headers),
+                "body": reply.body,
+            },
             model.output_shape,
         )
         if reply.status >= 300:
@@ -152,8 +186,11 @@ class World(Signers):
                 reply.headers,
             )
         # DeleteFunction answers 204 where the model says 200, as AWS does.
-        assert reply.status in (model.http.get("responseCode", 200), 204), reply.status
+        # Invoke answers 202 for Event and 204 for DryRun invocations.
+        assert reply.status in (model.http.get("responseCode", 200), 202, 204), reply.status
         parsed.pop("ResponseMetadata", None)
+        if operation == "Invoke":  # the raw body, a StreamingBody in boto3
+            parsed["Payload"] = io.BytesIO(reply.body)
         return dict(parsed)
 
     async def fails(self, operation: str, code: str, **params: Any) -> CallFailed:
@@ -204,9 +241,14 @@ async def lambda_world(
         trusting_roles(identity),
         limits or FunctionLimits(runtimes=("python3.11",), code=CodeLimits()),
     )
+    pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
+    logs, meters = RecordingLogs(), RecordingMeters()
+    queue = MemoryEventQueue()
+    invoker = Invoker(functions, pool, None, logs, meters, queue)
+    invoke = invoke_actions(invoker, 6 * 1024 * 1024, 1024 * 1024)
     try:
         yield World(
-            LambdaApp(functions, identity, audit, settings),
+            LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
@@ -214,7 +256,13 @@ async def lambda_world(
             kept,
             audit_store,
             audit,
+            pool,
+            logs,
+            meters,
+            EventWorker(queue, invoker.run_queued, "gateway-a", poll_interval=0.05),
+            queue,
         )
     finally:
+        await pool.close()
         await audit.close()
         keys.close()

@@ -239,7 +239,12 @@ from andromede.db.tables_dynamodb_global import (
     dynamodb_global_members,
 )
 from andromede.db.tables_route53 import route53_changes, route53_zone_vpcs, route53_zones
-from andromede.db.tables_functions import lambda_code, lambda_functions, lambda_versions
+from andromede.db.tables_functions import (
+    lambda_code,
+    lambda_event_invocations,
+    lambda_functions,
+    lambda_versions,
+)
 # isort: on
 
 __all__ = [
@@ -360,6 +365,7 @@ __all__ = [
     "kms_key_rotations",
     "kms_keys",
     "lambda_code",
+    "lambda_event_invocations",
     "lambda_functions",
     "lambda_versions",
     "lb_resources",

@@ -9,6 +9,7 @@
     ├── PolicyLengthExceeded      (PolicyLengthExceededException)
     ├── CodeStorageExceeded       (CodeStorageExceededException)
     ├── RequestTooLarge           (RequestTooLargeException)
+    ├── TooManyRequests           (TooManyRequestsException: ``reason`` AWS's Reason)
     └── FunctionChanged           (a concurrent write won: the caller reads again)
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "RequestTooLarge",
     "ResourceConflict",
     "ResourceNotFound",
+    "TooManyRequests",
 ]
 
 
@@ -59,6 +61,12 @@ class CodeStorageExceeded(FunctionsError):
 
 class RequestTooLarge(FunctionsError):
     pass
+
+
+class TooManyRequests(FunctionsError):
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class FunctionChanged(FunctionsError):

@@ -205,6 +205,13 @@ class FunctionsService:
             _code_context(version.tenant_id, version.name, version.code_sha256),
         )
 
+    async def seal(self, tenant_id: str, data: bytes, context: bytes) -> bytes:
+        """Customer data of the account (a queued event's payload) sealed under its keys."""
+        return await self._sealer.seal(tenant_id, data, context)
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes:
+        return await self._sealer.open(tenant_id, sealed, context)
+
     async def list_latest(
         self, tenant_id: str, marker: object, max_items: object
     ) -> tuple[list[FunctionVersion], str | None]:

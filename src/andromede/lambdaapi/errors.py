@@ -51,12 +51,16 @@ _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
 
 
 class LambdaWireError(JsonWireError):
-    def __init__(self, error_type: str, message: str | None = None) -> None:
+    """``members``: the error's members beside its message (a throttle's ``Reason``)."""
+
+    def __init__(self, error_type: str, message: str | None = None, **members: Any) -> None:
         status, default = CATALOGUE[error_type]
         super().__init__(error_type, status, message if message is not None else default)
+        self.members = members
 
     def payload(self) -> dict[str, Any]:
-        return {"Type": "Service" if self.status >= 500 else "User", "message": self.message}
+        kind = "Service" if self.status >= 500 else "User"
+        return {"Type": kind, "message": self.message, **self.members}
 
     def headers(self) -> list[tuple[str, str]]:
         return [("x-amzn-ErrorType", self.error_type)]
@@ -66,6 +70,8 @@ def to_lambda_error(exc: AndromedeError) -> LambdaWireError | None:
     """The wire error for a domain or authentication error; None for unexpected ones."""
     if isinstance(exc, LambdaWireError):
         return exc
+    if isinstance(exc, f.TooManyRequests):
+        return LambdaWireError("TooManyRequestsException", str(exc), Reason=exc.reason)
     for kind, error_type in _DOMAIN.items():
         if isinstance(exc, kind):
             return LambdaWireError(error_type, str(exc))

@@ -1,5 +1,7 @@
 """AWS Lambda (decision 0286): the bounds of an account's functions — their code zips, the
-account's code storage, environments, resource policies and concurrency.
+account's code storage, environments, resource policies and concurrency —, of invocations'
+payloads, and the sandboxes that run them (how long one stays warm, its processes and files,
+how often the workers look for queued Event invocations).
 
 One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
 their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
@@ -48,4 +50,40 @@ class FunctionsSettings(BaseModel):
         ge=100,
         description="Concurrent executions of an account's Lambda functions (AWS: 1,000); "
         "reserved concurrency must leave 100 unreserved (decision 0286).",
+    )
+    lambda_max_payload_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        gt=0,
+        description="Largest payload of a synchronous Lambda invocation, and of its answer, in "
+        "bytes (AWS: 6 MB); beyond, RequestTooLargeException (decision 0286).",
+    )
+    lambda_max_event_payload_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest payload of an Event (asynchronous) Lambda invocation in bytes "
+        "(AWS: 1 MB) (decision 0286).",
+    )
+    lambda_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a Lambda sandbox stays warm for its version after an invocation, "
+        "then stopped (decision 0286).",
+    )
+    lambda_sandbox_processes: int = Field(
+        default=1024,
+        gt=0,
+        description="Processes a Lambda sandbox may run (RLIMIT_NPROC; AWS: 1,024) "
+        "(decision 0286).",
+    )
+    lambda_sandbox_files: int = Field(
+        default=1024,
+        gt=0,
+        description="Files a Lambda sandbox may hold open (RLIMIT_NOFILE; AWS: 1,024) "
+        "(decision 0286).",
+    )
+    lambda_event_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the passes of each gateway's worker over the queued Event "
+        "invocations (one is also woken by each Event invocation it queues) (decision 0286).",
     )

@@ -4,6 +4,7 @@ has an interpreter of, and a closed tenant's functions forgotten."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from pathlib import Path
@@ -24,7 +25,7 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.settings import Settings
-from andromede.wiring.functions import host_runtimes, lambda_api
+from andromede.wiring.functions import host_runtimes, lambda_api, role_sessions, sandbox_limits
 from support.lambdaapp import TRUST, handler_zip
 from support.schema import migrated_sqlite
 
@@ -60,7 +61,11 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     audit = AuditService(MemoryAuditStore())
     apis: dict[str, Any] = {}
-    forget = lambda_api(apis, settings, db, keys, identity, audit, None, None)
+    background: list[asyncio.Task[None]] = []
+    forget = lambda_api(
+        apis, settings, db, keys, identity, audit, None, None, None, None, background
+    )
+    assert [t.get_name() for t in background] == ["lambda-events"]
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)
@@ -83,6 +88,38 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
         assert await forget(tenant) == 1
         assert await service.store.records(tenant) == []
     finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await audit.close()
         keys.close()
         await db.close()
+
+
+async def test_the_execution_roles_session(tmp_path: Path) -> None:
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    tenant = boot.tenant.id
+    role = (await identity.create_role(tenant, "fn", TRUST)).arn
+    sessions = role_sessions(identity)
+    given = await sessions(tenant, role, "my-function")
+    _, principal = await identity.resolve_access_key(
+        given["AWS_ACCESS_KEY_ID"], given["AWS_SESSION_TOKEN"]
+    )
+    assert principal.arn == f"arn:aws:sts::{tenant}:assumed-role/fn/my-function"
+    untrusting = TRUST.replace("lambda.amazonaws.com", "ec2.amazonaws.com")
+    other = (await identity.create_role(tenant, "ec2", untrusting)).arn
+    assert await sessions(tenant, other, "my-function") == {}
+    assert await sessions("000000000009", role, "my-function") == {}
+
+
+def test_the_sandboxes_bounds_are_the_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        lambda_idle_seconds=7.5,
+        lambda_sandbox_processes=64,
+        lambda_sandbox_files=128,
+    )
+    limits = sandbox_limits(settings)
+    assert (limits.idle_seconds, limits.max_processes, limits.max_files) == (7.5, 64, 128)

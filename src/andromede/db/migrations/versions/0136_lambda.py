@@ -1,6 +1,7 @@
 """AWS Lambda (decision 0286): ``lambda_functions``, each account's functions,
 ``lambda_versions``, their versions' configurations (environments sealed), and
-``lambda_code``, their sealed code zips. Nothing to backfill: Lambda was not served.
+``lambda_code``, their sealed code zips, and ``lambda_event_invocations``, the queued Event
+invocations. Nothing to backfill: Lambda was not served.
 
 Revision ID: 0136
 Revises: 0132
@@ -54,9 +55,28 @@ def upgrade() -> None:
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "name", "code_sha256", name="pk_lambda_code"),
     )
+    op.create_table(
+        "lambda_event_invocations",
+        sa.Column("id", key_text(), nullable=False),
+        sa.Column("tenant_id", key_text(), nullable=False),
+        sa.Column("name", key_text(), nullable=False),
+        sa.Column("version", key_text(), nullable=False),
+        sa.Column("arn", sa.Text(), nullable=False),
+        sa.Column("sealed_payload", sa.LargeBinary(), nullable=False),
+        sa.Column("created", sa.BigInteger(), nullable=False),
+        sa.Column("due", sa.BigInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", key_text(), nullable=False),
+        sa.Column("lease_until", sa.BigInteger(), nullable=False),
+        sa.Column("format_version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_lambda_event_invocations"),
+    )
+    op.create_index("ix_lambda_event_invocations_due", "lambda_event_invocations", ["due"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_lambda_event_invocations_due", table_name="lambda_event_invocations")
+    op.drop_table("lambda_event_invocations")
     op.drop_table("lambda_code")
     op.drop_table("lambda_versions")
     op.drop_table("lambda_functions")
