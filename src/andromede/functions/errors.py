@@ -10,6 +10,7 @@
     ├── CodeStorageExceeded       (CodeStorageExceededException)
     ├── RequestTooLarge           (RequestTooLargeException)
     ├── TooManyRequests           (TooManyRequestsException: ``reason`` AWS's Reason)
+    ├── ExecutorUnavailable       (ServiceException: no sandbox can be made on this host)
     └── FunctionChanged           (a concurrent write won: the caller reads again)
 """
 
@@ -19,6 +20,7 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "CodeStorageExceeded",
+    "ExecutorUnavailable",
     "FunctionChanged",
     "FunctionsError",
     "InvalidParameterValue",
@@ -67,6 +69,10 @@ class TooManyRequests(FunctionsError):
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class ExecutorUnavailable(FunctionsError):
+    pass
 
 
 class FunctionChanged(FunctionsError):

@@ -21,7 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from andromede.functions.errors import InvalidParameterValue, TooManyRequests
+from andromede.functions.errors import (
+    ExecutorUnavailable,
+    InvalidParameterValue,
+    TooManyRequests,
+)
 from andromede.functions.event_queue import EventInvocation, EventQueue
 from andromede.functions.model import FunctionRecord, FunctionVersion
 from andromede.functions.sandbox import InvocationResult, SandboxPool, SandboxSpec
@@ -172,24 +176,29 @@ class Invoker:
         group = f"/aws/lambda/{version.name}"
         key = (version.tenant_id, version.name, version.version, version.revision_id)
         stream = self._streams.setdefault(key, _stream_name(version))
-        environment = await self._environment(version, group, stream)
         spec = SandboxSpec(
             key=key,
             runtime=version.runtime,
             handler=version.handler,
             memory_mb=version.memory_size,
             timeout=version.timeout,
-            environment=environment,
             ephemeral_mb=version.ephemeral_storage,
         )
         started = int(time.time() * 1000)
 
-        async def code() -> bytes:
-            return await self._functions.code(version)
+        async def prepare() -> tuple[bytes, dict[str, str]]:
+            # A new sandbox only: its code, and a role session for its environment.
+            code = await self._functions.code(version)
+            return code, await self._environment(version, group, stream)
 
-        result = await self._pool.invoke(
-            spec, code, {"id": request_id, "event": event.decode(), "arn": arn}
-        )
+        if not self._pool.available():
+            raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
+        try:
+            result = await self._pool.invoke(
+                spec, prepare, {"id": request_id, "event": event.decode(), "arn": arn}
+            )
+        except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
+            raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc
         lines = _log_lines(version, request_id, result)
         await self._write_log(version, group, stream, started, lines)
         self._meter(version, result)

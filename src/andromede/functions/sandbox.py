@@ -48,6 +48,8 @@ _MIB: Final = 1024 * 1024
 class SandboxLimits:
     bwrap: str = "bwrap"
     idle_seconds: float = 300.0
+    # A sandbox is not reused past this age: its role session (an hour) must not expire in it.
+    max_age_seconds: float = 3000.0
     tmp_bytes: int = 512 * _MIB
     max_processes: int = 1024
     max_files: int = 1024
@@ -64,7 +66,6 @@ class SandboxSpec:
     handler: str
     memory_mb: int
     timeout: int
-    environment: Mapping[str, str]
     ephemeral_mb: int = 512
 
 
@@ -101,18 +102,20 @@ class SandboxPool:
     async def invoke(
         self,
         spec: SandboxSpec,
-        code: Callable[[], Awaitable[bytes]],
+        prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
         request: Mapping[str, Any],
     ) -> InvocationResult:
         """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a warm
-        sandbox of ``spec`` or a new one (``code`` gives the zip)."""
+        sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment, asked
+        only for a new sandbox)."""
         self._expire()
         warm = self._idle.get(spec.key) or []
         sandbox = warm.pop() if warm else None
         init_ms: float | None = None
         if sandbox is None:
             began = time.monotonic()
-            sandbox = await self._start(spec, await code())
+            zipped, environment = await prepare()
+            sandbox = await self._start(spec, zipped, environment)
             init_ms = (time.monotonic() - began) * 1000
         began = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
@@ -181,8 +184,14 @@ class SandboxPool:
 
     def _expire(self) -> None:
         now = time.monotonic()
+        limits = self.limits
         for key, sandboxes in list(self._idle.items()):
-            for sandbox in [s for s in sandboxes if now - s.idle_since > self.limits.idle_seconds]:
+            for sandbox in [
+                s
+                for s in sandboxes
+                if now - s.idle_since > limits.idle_seconds
+                or now - s.started > limits.max_age_seconds
+            ]:
                 sandboxes.remove(sandbox)
                 task = asyncio.ensure_future(self._stop(sandbox))
                 task.add_done_callback(lambda t: t.exception())
@@ -218,7 +227,9 @@ class SandboxPool:
             raise ValueError("the bootstrap answered no object")
         return found, logged.getvalue()
 
-    async def _start(self, spec: SandboxSpec, zipped: bytes) -> _Sandbox:
+    async def _start(
+        self, spec: SandboxSpec, zipped: bytes, environment: Mapping[str, str]
+    ) -> _Sandbox:
         folder = Path(tempfile.mkdtemp(prefix="andromede-lambda-", dir=self.limits.work_dir))
         task = folder / "task"
         task.mkdir()
@@ -226,7 +237,7 @@ class SandboxPool:
         interpreter = shutil.which(spec.runtime, path="/usr/bin:/usr/local/bin")
         if interpreter is None or not interpreter.startswith("/usr/"):
             raise FileNotFoundError(f"no {spec.runtime} interpreter under /usr")
-        command = self._command(spec, task, interpreter)
+        command = self._command(spec, task, interpreter, environment)
         limits = self.limits
         memory = spec.memory_mb * _MIB
 
@@ -249,7 +260,9 @@ class SandboxPool:
         )
         return _Sandbox(spec, process, folder, time.monotonic())
 
-    def _command(self, spec: SandboxSpec, task: Path, interpreter: str) -> list[str]:
+    def _command(
+        self, spec: SandboxSpec, task: Path, interpreter: str, environment: Mapping[str, str]
+    ) -> list[str]:
         command = [
             self.limits.bwrap,
             "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -276,7 +289,7 @@ class SandboxPool:
             "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": spec.handler,
-            **spec.environment,
+            **environment,
         }
         for name, value in variables.items():
             command += ["--setenv", name, value]

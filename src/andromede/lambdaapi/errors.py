@@ -47,6 +47,7 @@ _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
     f.PolicyLengthExceeded: "PolicyLengthExceededException",
     f.CodeStorageExceeded: "CodeStorageExceededException",
     f.RequestTooLarge: "RequestEntityTooLargeException",
+    f.ExecutorUnavailable: "ServiceException",
 }
 
 

@@ -88,16 +88,16 @@ def spec(handler: str, *, timeout: int = 10, memory: int = 128) -> SandboxSpec:
         handler=f"app.{handler}",
         memory_mb=memory,
         timeout=timeout,
-        environment={"AWS_REGION": "eu-fr-1", "AWS_LAMBDA_FUNCTION_NAME": "fn", "SECRET": "x1"},
     )
 
 
 async def invoke(pool: SandboxPool, handler: str, event: object = None, **kw: int) -> object:
-    async def code() -> bytes:
-        return zipped()
+    async def prepare() -> tuple[bytes, dict[str, str]]:
+        environment = {"AWS_REGION": "eu-fr-1", "AWS_LAMBDA_FUNCTION_NAME": "fn", "SECRET": "x1"}
+        return zipped(), environment
 
     return await pool.invoke(
-        spec(handler, **kw), code, {"id": "req-1", "event": json.dumps(event), "arn": "arn:fn"}
+        spec(handler, **kw), prepare, {"id": "req-1", "event": json.dumps(event), "arn": "arn:fn"}
     )
 
 
@@ -113,11 +113,19 @@ async def test_an_answer_with_lambdas_context(pool: SandboxPool) -> None:
     assert result.init_ms is not None and result.max_memory_mb > 0
 
 
-async def test_a_warm_sandbox_is_reused(pool: SandboxPool) -> None:
+async def test_a_warm_sandbox_is_reused(pool: SandboxPool, tmp_path: Path) -> None:
     first = await invoke(pool, "counter")
     second = await invoke(pool, "counter")
     assert (json.loads(first.payload), json.loads(second.payload)) == (1, 2)
     assert second.init_ms is None
+    (tmp_path / "aged").mkdir()
+    aged = SandboxPool(SandboxLimits(work_dir=tmp_path / "aged", max_age_seconds=0.0))
+    try:
+        await invoke(aged, "counter")
+        assert json.loads((await invoke(aged, "counter")).payload) == 1  # a new one
+    finally:
+        await aged.close()
+    assert list((tmp_path / "aged").iterdir()) == []  # the stopped sandboxes' code removed
 
 
 async def test_an_exception_in_aws_shape(pool: SandboxPool) -> None:

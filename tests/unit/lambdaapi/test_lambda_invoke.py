@@ -6,6 +6,7 @@ reserved concurrency 0, the log's START/END/REPORT lines and the meters."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import shutil
 
@@ -100,3 +101,10 @@ async def test_event_invocations_queued_sealed_and_retried(world: World) -> None
     too_big = b'{"x": "' + b"a" * (1024 * 1024) + b'"}'
     await world.fails("Invoke", "RequestTooLargeException", FunctionName="later",
         InvocationType="Event", Payload=too_big)  # fmt: skip
+
+
+async def test_no_executor_on_the_host(world: World) -> None:
+    await world.function("nowhere", Code={"ZipFile": handler_zip(SOURCE)})
+    world.pool.limits = dataclasses.replace(world.pool.limits, bwrap="/nonexistent/bwrap")
+    refused = await world.fails("Invoke", "ServiceException", FunctionName="nowhere")
+    assert refused.status == 500 and "bubblewrap" in refused.message
