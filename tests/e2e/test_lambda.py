@@ -2,7 +2,8 @@
 own): boto3's ``lambda`` client creates a function from a zip with a role trusting Lambda,
 invokes it (the handler run in the server's bubblewrap sandbox, its log tail returned and
 written to CloudWatch Logs ``/aws/lambda/<name>``), sees a handler's error as AWS answers
-it, and deletes it; the aws CLI lists it."""
+it, downloads its zip from GetFunction's ``Code.Location``, and deletes it; the aws CLI
+lists it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
@@ -66,6 +68,9 @@ def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: P
         Code={"ZipFile": _zip()},
     )
     assert made["State"] == "Active"
+    location = functions.get_function(FunctionName="adder")["Code"]["Location"]
+    downloaded = requests.get(location, timeout=30)
+    assert downloaded.status_code == 200 and downloaded.content == _zip()
     done = functions.invoke(FunctionName="adder", Payload=b'{"a": 2, "b": 3}', LogType="Tail")
     assert json.loads(done["Payload"].read()) == {"sum": 5}
     assert "invoked adder" in base64.b64decode(done["LogResult"]).decode()

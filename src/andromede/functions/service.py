@@ -196,14 +196,14 @@ class FunctionsService:
         return decoded(opened)
 
     async def code(self, version: FunctionVersion) -> bytes:
-        sealed = await self.store.code(version.tenant_id, version.name, version.code_sha256)
+        return await self.code_by_sha(version.tenant_id, version.name, version.code_sha256)
+
+    async def code_by_sha(self, tenant_id: str, name: str, sha: str) -> bytes:
+        """The zip kept for the function under ``sha`` (while a version uses it)."""
+        sealed = await self.store.code(tenant_id, name, sha)
         if sealed is None:
-            raise ResourceNotFound(f"The code of {self.arn(version.tenant_id, version.name)}")
-        return await self._sealer.open(
-            version.tenant_id,
-            sealed,
-            _code_context(version.tenant_id, version.name, version.code_sha256),
-        )
+            raise ResourceNotFound(f"The code of {self.arn(tenant_id, name)}")
+        return await self._sealer.open(tenant_id, sealed, _code_context(tenant_id, name, sha))
 
     async def seal(self, tenant_id: str, data: bytes, context: bytes) -> bytes:
         """Customer data of the account (a queued event's payload) sealed under its keys."""

@@ -20,6 +20,7 @@ from andromede.functions.model import (
 )
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.service import FunctionsService, after_token, page_size, page_token
+from andromede.lambdaapi.code_location import code_location
 from andromede.lambdaapi.errors import LambdaWireError
 from andromede.lambdaapi.shapes import configuration
 from andromede.lambdaapi.wire import Answer
@@ -29,7 +30,6 @@ __all__ = ["FUNCTION_ACTIONS", "Authorise", "LambdaCall", "found_function"]
 # (IAM action, resource, context keys, the function's policy, its owner)
 Authorise = Callable[[str, str, Mapping[str, Any], str | None, str], Awaitable[None]]
 Handler = Callable[["LambdaCall"], Awaitable[dict[str, Any]]]
-_CODE_LOCATION: Final = "RepositoryType"
 
 
 @dataclass
@@ -40,6 +40,7 @@ class LambdaCall:
     functions: FunctionsService
     records: FunctionRecords
     authorise: Authorise
+    base_url: str = ""  # the endpoint as the caller reached it, for Code.Location
     resources: list[str] = field(default_factory=list)
     answer: Answer = field(default_factory=Answer)
 
@@ -127,10 +128,13 @@ async def create_function(call: LambdaCall) -> dict[str, Any]:
 
 async def get_function(call: LambdaCall) -> dict[str, Any]:
     owner, named, record = await found_function(call, "GetFunction")
+    _, version = await call.functions.resolve(owner, named.name, named.qualifier)
+    location = await code_location(
+        call.functions, call.base_url, owner, named.name, version.code_sha256
+    )
     shape: dict[str, Any] = {
         "Configuration": await _configuration(call, owner, named.name, named.qualifier),
-        # Where the zip may be downloaded from is not given yet (decision 0286).
-        "Code": {_CODE_LOCATION: "S3"},
+        "Code": {"RepositoryType": "S3", "Location": location},
     }
     if record.tags:
         shape["Tags"] = dict(record.tags)

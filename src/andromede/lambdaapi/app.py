@@ -12,6 +12,8 @@ answered ``ServiceException`` carrying nothing but the request id.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
@@ -26,11 +28,14 @@ from andromede.awsjson.endpoint import (
 from andromede.errors import AndromedeError
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.service import FunctionsService
+from andromede.http.access import log_access
+from andromede.http.asgi import new_request_id
 from andromede.http.ratelimit import RateLimiter
-from andromede.http.response import Scope
+from andromede.http.response import Receive, Scope, Send, send_response
 from andromede.iam.service import IdentityService
 from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
 from andromede.lambdaapi.actions import FUNCTION_ACTIONS, Handler, LambdaCall
+from andromede.lambdaapi.code_location import is_code_download, serve_download
 from andromede.lambdaapi.errors import LambdaWireError, to_lambda_error
 from andromede.lambdaapi.policy import function_refusal
 from andromede.lambdaapi.wire import CONTENT_TYPE, RestJsonWire
@@ -87,6 +92,24 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
     def service(self) -> FunctionsService:
         return self._functions
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_code_download(scope):
+            # A Code.Location URL: unsigned, its sealed token is its authority.
+            started = time.perf_counter()
+            request_id = new_request_id()
+            response = await serve_download(self._functions, scope)
+            if self._settings.access_log:
+                log_access(
+                    logging.INFO,
+                    "%s - lambda:CodeLocation GET %d %.1fms",
+                    request_id,
+                    response.status,
+                    (time.perf_counter() - started) * 1000,
+                )
+            await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
+            return
+        await super().__call__(scope, receive, send)
+
     def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[LambdaCall]:
         return self._wire
 
@@ -123,6 +146,7 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
             if refused is not None:
                 raise LambdaWireError("AccessDeniedException", refused)
 
+        host = request.headers.get("host", "localhost")
         request.context = LambdaCall(
             params=self.params(request),
             tenant_id=principal.tenant_id,
@@ -130,6 +154,7 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
             functions=self._functions,
             records=self._records,
             authorise=authorise,
+            base_url=f"{request.scope.get('scheme', 'http')}://{host}",
         )
         return await action(request.context)
 

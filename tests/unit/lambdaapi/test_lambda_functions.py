@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
+from unittest import mock
+from urllib.parse import urlsplit
 
+from andromede.api_routing import api_service
 from andromede.functions.model import LATEST
 from support.lambdaapp import CallFailed, World, handler_zip
 
@@ -180,3 +184,28 @@ async def test_unsigned_and_unknown(world: World) -> None:
         raise AssertionError("unsigned call answered")
     not_yet = await world.fails("ListLayers", "UnsupportedOperationException")
     assert not_yet.status == 400
+
+
+async def test_code_location_serves_the_zip(world: World) -> None:
+    await world.function("dl")
+    await world.function("other")
+    location = urlsplit((await world.client("GetFunction", FunctionName="dl"))["Code"]["Location"])
+    assert location.path == f"/2015-03-31/functions/{world.tenant_id}:function:dl/code"
+    unsigned = world.anonymous()
+    got = await unsigned.raw("GET", location.path, query=location.query)
+    assert (got.status, got.headers["content-type"]) == (200, "application/zip")
+    assert got.body == handler_zip()
+    elsewhere = location.path.replace(":function:dl/", ":function:other/")
+    moved = await unsigned.raw("GET", elsewhere, query=location.query)
+    assert moved.status == 403 and moved.headers["x-amzn-errortype"] == "AccessDeniedException"
+    forged = await unsigned.raw("GET", location.path, query=location.query[:-6] + "AAAAAA")
+    assert forged.status == 403
+    with_clock = "andromede.lambdaapi.code_location.time.time"
+    with mock.patch(with_clock, return_value=time.time() + 601):
+        expired = await unsigned.raw("GET", location.path, query=location.query)
+    assert expired.status == 403
+    routed = {
+        "type": "http", "method": "GET", "path": location.path,
+        "query_string": location.query.encode(), "headers": [],
+    }  # fmt: skip
+    assert api_service(routed) == "lambda"
