@@ -25,7 +25,10 @@ from support.server import ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap"),
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None,
+        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+    ),
 ]
 
 SOURCE = """

@@ -26,7 +26,6 @@ from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
 from andromede.functions.invoker import Invoker
 from andromede.functions.memory import MemoryFunctionStore
@@ -41,7 +40,7 @@ from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.settings import Settings
-from andromede.wiring.functions import trusting_roles
+from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers
 
@@ -224,9 +223,12 @@ class World(Signers):
 
 
 async def lambda_world(
-    tmp_path: Path, store: FunctionStore | None = None, limits: FunctionLimits | None = None
+    tmp_path: Path,
+    store: FunctionStore | None = None,
+    limits: FunctionLimits | None = None,
+    **settings_given: Any,
 ) -> AsyncIterator[World]:
-    settings = Settings(data_dir=tmp_path, region=REGION)
+    settings = Settings(data_dir=tmp_path, region=REGION, **settings_given)
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
     assert boot is not None
@@ -239,13 +241,15 @@ async def lambda_world(
         REGION,
         KeySealer(keys),
         trusting_roles(identity),
-        limits or FunctionLimits(runtimes=("python3.11",), code=CodeLimits()),
+        limits or function_limits(settings, ("python3.11",)),
     )
     pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
     logs, meters = RecordingLogs(), RecordingMeters()
     queue = MemoryEventQueue()
     invoker = Invoker(functions, pool, None, logs, meters, queue)
-    invoke = invoke_actions(invoker, 6 * 1024 * 1024, 1024 * 1024)
+    invoke = invoke_actions(
+        invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),

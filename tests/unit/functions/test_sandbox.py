@@ -15,7 +15,10 @@ import pytest
 
 from andromede.functions.sandbox import SandboxLimits, SandboxPool, SandboxSpec
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+)
 
 HANDLERS = """
 import json, os, socket, time

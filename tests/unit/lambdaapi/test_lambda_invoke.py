@@ -14,7 +14,10 @@ import pytest
 
 from support.lambdaapp import World, handler_zip
 
-pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+)
 
 SOURCE = """
 import os, time

@@ -26,7 +26,7 @@ from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.settings import Settings
 from andromede.wiring.functions import host_runtimes, lambda_api, role_sessions, sandbox_limits
-from support.lambdaapp import TRUST, handler_zip
+from support.lambdaapp import HANDLER_SOURCE, TRUST, handler_zip, lambda_world
 from support.schema import migrated_sqlite
 
 
@@ -123,3 +123,33 @@ def test_the_sandboxes_bounds_are_the_settings(tmp_path: Path) -> None:
     )
     limits = sandbox_limits(settings)
     assert (limits.idle_seconds, limits.max_processes, limits.max_files) == (7.5, 64, 128)
+
+
+async def test_the_limits_are_the_settings(tmp_path: Path) -> None:
+    async for world in lambda_world(
+        tmp_path,
+        lambda_max_payload_bytes=64,
+        lambda_max_event_payload_bytes=32,
+        lambda_code_storage_bytes=len(handler_zip()) * 2,
+        lambda_max_unzipped_bytes=200,
+        lambda_max_policy_bytes=400,
+        lambda_concurrency_limit=150,
+    ):
+        await world.function("a")
+        await world.function("b")
+        storage = await world.fails("UpdateFunctionCode", "CodeStorageExceededException",
+            FunctionName="b", ZipFile=handler_zip("# bigger\n" + HANDLER_SOURCE))  # fmt: skip
+        assert storage.message == "Code storage limit exceeded."
+        await world.fails("UpdateFunctionCode", "InvalidParameterValueException",
+            FunctionName="b", ZipFile=handler_zip("#" * 300))  # fmt: skip
+        big = b'{"x": "' + b"a" * 64 + b'"}'
+        await world.fails("Invoke", "RequestTooLargeException", FunctionName="a", Payload=big)
+        await world.fails("Invoke", "RequestTooLargeException", FunctionName="a",
+            InvocationType="Event", Payload=b'{"x": "' + b"a" * 32 + b'"}')  # fmt: skip
+        await world.fails("PutFunctionConcurrency", "InvalidParameterValueException",
+            FunctionName="a", ReservedConcurrentExecutions=51)  # fmt: skip
+        await world.client("AddPermission", FunctionName="a", StatementId="one",
+            Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")  # fmt: skip
+        await world.fails("AddPermission", "PolicyLengthExceededException", FunctionName="a",
+            StatementId="two", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+            SourceArn="arn:aws:s3:::" + "b" * 200)  # fmt: skip
