@@ -3,9 +3,10 @@
 in this increment —, ``/usr`` (the runtime) read-only, the function's unpacked code at
 ``/var/task`` read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
 ``/tmp``, nothing else of the host: not the data folder, the keys, the database or the
-platform's sockets. Resource limits are set on the sandbox's processes: address space from
-``MemorySize``, processes, open files, file size; an invocation past its timeout kills the
-sandbox.
+platform's sockets; a seccomp filter (``functions.seccomp``) refuses the system calls that
+reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
+address space from ``MemorySize``, processes, open files, file size; an invocation past its
+timeout kills the sandbox.
 
 A sandbox serves one invocation at a time and is kept warm for its version (the key names
 the version's code and configuration) for ``idle_seconds``, then stopped; its unpacked code
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from andromede.functions.bootstrap import MARKER
+from andromede.functions.seccomp import sandbox_filter
 
 __all__ = ["InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
 
@@ -54,6 +56,7 @@ class SandboxLimits:
     max_processes: int = 1024
     max_files: int = 1024
     work_dir: Path | None = None  # where code is unpacked; the system's temporary folder
+    seccomp: bool = True  # the filter of ``functions.seccomp``
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,12 @@ class SandboxPool:
         interpreter = shutil.which(spec.runtime, path="/usr/bin:/usr/local/bin")
         if interpreter is None or not interpreter.startswith("/usr/"):
             raise FileNotFoundError(f"no {spec.runtime} interpreter under /usr")
-        command = self._command(spec, task, interpreter, environment)
+        program_fd = None
+        if self.limits.seccomp:
+            program_fd, writer = os.pipe()
+            os.write(writer, sandbox_filter())  # a few hundred bytes: within a pipe's buffer
+            os.close(writer)
+        command = self._command(spec, task, interpreter, environment, program_fd)
         limits = self.limits
         memory = spec.memory_mb * _MIB
 
@@ -248,20 +256,30 @@ class SandboxPool:
             resource.setrlimit(resource.RLIMIT_FSIZE, (spec.ephemeral_mb * _MIB,) * 2)
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            preexec_fn=constrain,
-            start_new_session=True,
-            limit=_LINE_LIMIT,
-            env={},
-        )
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=constrain,
+                start_new_session=True,
+                limit=_LINE_LIMIT,
+                env={},
+                pass_fds=() if program_fd is None else (program_fd,),
+            )
+        finally:
+            if program_fd is not None:
+                os.close(program_fd)
         return _Sandbox(spec, process, folder, time.monotonic())
 
     def _command(
-        self, spec: SandboxSpec, task: Path, interpreter: str, environment: Mapping[str, str]
+        self,
+        spec: SandboxSpec,
+        task: Path,
+        interpreter: str,
+        environment: Mapping[str, str],
+        program_fd: int | None,
     ) -> list[str]:
         command = [
             self.limits.bwrap,
@@ -282,6 +300,8 @@ class SandboxPool:
             "--clearenv",
             "--chdir", "/var/task",
         ]  # fmt: skip
+        if program_fd is not None:
+            command += ["--seccomp", str(program_fd)]
         variables = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "en_US.UTF-8",

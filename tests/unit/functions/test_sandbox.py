@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from andromede.functions.sandbox import SandboxLimits, SandboxPool, SandboxSpec
+from andromede.functions.seccomp import DENIED_SYSCALLS, sandbox_filter
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bwrap") is None,
@@ -169,3 +170,41 @@ async def test_the_hosts_files_are_not_there(pool: SandboxPool, tmp_path: Path) 
     found = json.loads(result.payload)
     assert found.pop("/var/task/app.py") == "read"
     assert set(found.values()) == {"FileNotFoundError"}, found
+
+
+SYSCALLS = """
+import ctypes, os, threading, subprocess
+
+def handler(event, context):
+    libc = ctypes.CDLL(None, use_errno=True)
+    found = {}
+    for name, number, args in (("unshare", 272, (0x10000000,)), ("ptrace", 101, (0, 1, 0, 0)),
+                               ("keyctl", 250, (0, 0)), ("mount", 165, (0, 0, 0, 0, 0)),
+                               ("bpf", 321, (0, 0, 0))):
+        result = libc.syscall(number, *args)
+        found[name] = os.strerror(ctypes.get_errno()) if result == -1 else "allowed"
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    found["thread"] = "ran"
+    found["child"] = subprocess.run(["/usr/bin/true"]).returncode
+    return found
+"""
+
+
+async def test_the_seccomp_filter(pool: SandboxPool) -> None:
+    async def prepare() -> tuple[bytes, dict[str, str]]:
+        return zipped(SYSCALLS), {}
+
+    result = await pool.invoke(
+        spec("handler"), prepare, {"id": "req-2", "event": "{}", "arn": "arn:fn"}
+    )
+    assert result.ok, result
+    found = json.loads(result.payload)
+    assert found.pop("thread") == "ran" and found.pop("child") == 0
+    assert set(found.values()) == {"Operation not permitted"}, found
+
+
+def test_the_filter_program() -> None:
+    program = sandbox_filter()
+    assert len(program) % 8 == 0 and len(program) // 8 == 8 + 2 * len(DENIED_SYSCALLS) + 5
