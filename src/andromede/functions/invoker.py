@@ -100,17 +100,23 @@ class Invoker:
         return record, version
 
     async def invoke(
-        self, record: FunctionRecord, version: FunctionVersion, event: bytes, arn: str
+        self,
+        record: FunctionRecord,
+        version: FunctionVersion,
+        event: bytes,
+        arn: str,
+        client_context: object = None,
     ) -> Invocation:
-        """Run ``version`` with ``event`` (JSON text) now; TooManyRequests beyond the
-        function's or the account's concurrency."""
+        """Run ``version`` with ``event`` (JSON text) now — ``client_context`` the caller's
+        ``ClientContext``, decoded — ; TooManyRequests beyond the function's or the
+        account's concurrency."""
         key = (record.tenant_id, record.name)
         self._admit(record)
         self._running[key] += 1
         if record.reserved_concurrency is None:
             self._unreserved[record.tenant_id] += 1
         try:
-            return await self._run(version, event, arn)
+            return await self._run(version, event, arn, client_context)
         finally:
             self._running[key] -= 1
             if record.reserved_concurrency is None:
@@ -167,7 +173,9 @@ class Invoker:
         done = await self.invoke(record, version, event, item.arn)
         return done.ok
 
-    async def _run(self, version: FunctionVersion, event: bytes, arn: str) -> Invocation:
+    async def _run(
+        self, version: FunctionVersion, event: bytes, arn: str, client_context: object
+    ) -> Invocation:
         try:
             event.decode()
         except UnicodeDecodeError as exc:
@@ -195,7 +203,14 @@ class Invoker:
             raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
         try:
             result = await self._pool.invoke(
-                spec, prepare, {"id": request_id, "event": event.decode(), "arn": arn}
+                spec,
+                prepare,
+                {
+                    "id": request_id,
+                    "event": event.decode(),
+                    "arn": arn,
+                    "client_context": client_context,
+                },
             )
         except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
             raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc

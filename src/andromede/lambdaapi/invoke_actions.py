@@ -59,7 +59,8 @@ def invoke_actions(
             call.answer = Answer(status=202)
             return {}
         await invoker.refresh_reserves(owner)
-        done = await invoker.invoke(record, version, payload, arn)
+        context = _client_context(call.params.get("ClientContext"))
+        done = await invoker.invoke(record, version, payload, arn, context)
         headers = [("X-Amz-Executed-Version", done.version)]
         body = done.payload
         failed = not done.ok
@@ -81,3 +82,19 @@ def invoke_actions(
         return {}
 
     return {"Invoke": invoke}
+
+
+def _client_context(given: object) -> object:
+    """``X-Amz-Client-Context``: base64 of a JSON object of at most 3,583 bytes, as AWS."""
+    if given is None:
+        return None
+    try:
+        decoded = base64.b64decode(str(given), validate=True)
+        if len(decoded) > 3583:
+            raise ValueError("too long")
+        return json.loads(decoded)
+    except ValueError as exc:
+        raise LambdaWireError(
+            "InvalidRequestContentException",
+            "Client context must be a valid Base64-encoded JSON object of at most 3583 bytes",
+        ) from exc

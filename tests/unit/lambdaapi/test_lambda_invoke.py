@@ -111,3 +111,36 @@ async def test_no_executor_on_the_host(world: World) -> None:
     world.pool.limits = dataclasses.replace(world.pool.limits, bwrap="/nonexistent/bwrap")
     refused = await world.fails("Invoke", "ServiceException", FunctionName="nowhere")
     assert refused.status == 500 and "bubblewrap" in refused.message
+
+
+CONTEXT_SOURCE = """
+def handler(event, context):
+    return {"context": context.client_context, "arn": context.invoked_function_arn}
+"""
+
+
+async def test_another_account_invokes_by_permission_and_client_context(world: World) -> None:
+    made = await world.function("shared-run", Code={"ZipFile": handler_zip(CONTEXT_SOURCE)})
+    other = await world.other_tenant("caller")
+    await other.fails("Invoke", "AccessDeniedException", FunctionName=made["FunctionArn"])
+    await world.client("AddPermission", FunctionName="shared-run", StatementId="caller",
+        Action="lambda:InvokeFunction", Principal=other.tenant_id)  # fmt: skip
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    done = await other.client(
+        "Invoke", FunctionName=made["FunctionArn"], Payload=b"{}", ClientContext=context
+    )
+    answer = json.loads(done["Payload"].read())
+    assert answer == {"context": {"custom": {"k": "v"}}, "arn": made["FunctionArn"]}
+    await other.fails("GetFunction", "AccessDeniedException", FunctionName=made["FunctionArn"])
+    await world.fails("Invoke", "InvalidRequestContentException", FunctionName="shared-run",
+        ClientContext="not base64!")  # fmt: skip
+
+
+async def test_an_alias_routes_by_its_weights(world: World) -> None:
+    await world.function("canary", Code={"ZipFile": handler_zip(SOURCE)}, Publish=True)
+    await world.client("UpdateFunctionConfiguration", FunctionName="canary", Timeout=4)
+    await world.client("PublishVersion", FunctionName="canary")
+    await world.client("CreateAlias", FunctionName="canary", Name="live", FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 1.0}})  # fmt: skip
+    done = await world.client("Invoke", FunctionName="canary", Qualifier="live", Payload=b"{}")
+    assert done["ExecutedVersion"] == "2"
