@@ -50,6 +50,9 @@
 #                    downloaded)
 #   valgrind         callgrind, which counts the instructions of a small request in
 #                    `python -m bench.instructions` (bench/tests/test_instructions.py)
+#   bubblewrap       `bwrap`, the sandbox Lambda functions run in on the gateway host: new user,
+#                    PID, IPC, UTS, cgroup and network namespaces, the code read-only
+#                    (andromede/functions/sandbox.py, decision 0286)
 #   libfaketime      tests/unit/test_clock_ahead.py runs the clock-sensitive store contracts again
 #                    with the wall clock a year ahead (LD_PRELOAD), to find fixed-date time bombs
 # The aws CLI (awscli v1) and s3cmd come from PyPI into .venv (the `dev` extra), not from apt.
@@ -91,6 +94,7 @@ command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
 package_installed qemu-block-extra || missing+=(qemu-block-extra)
 PATH="$PATH:/usr/sbin:/sbin" command -v cryptsetup >/dev/null 2>&1 || missing+=(cryptsetup-bin)
 command -v syslinux >/dev/null 2>&1 || missing+=(syslinux)
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 [ -f /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || missing+=(syslinux-common)
 command -v mcopy >/dev/null 2>&1 || missing+=(mtools)
 PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)

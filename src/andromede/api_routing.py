@@ -10,6 +10,7 @@ from andromede.cloudwatchapi.protocol import is_cloudwatch_call
 from andromede.http.response import Scope
 from andromede.http.sigv4 import credential_service
 from andromede.iamapi.sns_certificate import SnsCertificateApp, is_certificate_request
+from andromede.lambdaapi.code_location import is_code_download
 from andromede.logsapi.app import LogsApp, is_logs_call
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.sqsapi.app import SqsApp
@@ -53,6 +54,8 @@ def api_service(scope: Scope) -> str:
         service = SqsApp.name  # refused in SQS's Query words (decision 0173)
     elif service is None and is_certificate_request(scope):
         service = SnsCertificateApp.name
+    elif service is None and is_code_download(scope):
+        service = "lambda"  # GetFunction's Code.Location (decision 0286)
     elif service is None and _unsigned_sns(scope):
         service = "sns"  # SubscribeURL / UnsubscribeURL (decision 0163)
     elif service is None and _unsigned_sts(scope):

@@ -119,6 +119,7 @@ from andromede.wiring.dynamodb import dynamodb_api
 from andromede.wiring.dynamodb_insights import dynamodb_insights
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
+from andromede.wiring.functions import lambda_api
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.insight_rules import insight_rules
 from andromede.wiring.kinesis import kinesis_api
@@ -670,6 +671,8 @@ class Application:
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
             billing, background, balancers)  # fmt: skip
         forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
+        forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
+            logs.service, billing, background)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))
@@ -688,7 +691,7 @@ class Application:
         # What a closed tenant leaves in the services wired above (Firehose to Route 53).
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
             forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
-            forget_zones, forget_checks]  # fmt: skip
+            forget_zones, forget_checks, forget_fns]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

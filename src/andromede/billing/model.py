@@ -172,6 +172,11 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0271: Step Functions' standard workflows, billed per state transition as AWS's.
     Meter("stepfunctions.state-transitions", "transitions", "1000 transitions", 1000,
           "Step Functions state transitions: each state an execution entered"),
+    # Decision 0286: Lambda's requests and compute, as AWS bills them.
+    Meter("lambda.requests", "requests", "1000000 requests", 1_000_000,
+          "Lambda invocations run: each Invoke, synchronous or queued"),
+    Meter("lambda.gb-seconds", "MB-milliseconds", "GB-second", 1_024_000,
+          "Lambda compute: each invocation's memory size times its billed milliseconds"),
     # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
     Meter("firehose.ingested", "bytes", "GiB", _GIB,
           "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),

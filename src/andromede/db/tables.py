@@ -23,7 +23,8 @@ Manager's parameters and their sealed versions),
 tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
 checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
 sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, executions and
-histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes). This
+histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes),
+``tables_functions`` (Lambda's functions, versions and sealed code). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -245,6 +246,12 @@ from andromede.db.tables_route53 import (
     route53_zone_vpcs,
     route53_zones,
 )
+from andromede.db.tables_functions import (
+    lambda_code,
+    lambda_event_invocations,
+    lambda_functions,
+    lambda_versions,
+)
 # isort: on
 
 __all__ = [
@@ -364,6 +371,10 @@ __all__ = [
     "kms_grants",
     "kms_key_rotations",
     "kms_keys",
+    "lambda_code",
+    "lambda_event_invocations",
+    "lambda_functions",
+    "lambda_versions",
     "lb_resources",
     "log_account_policies",
     "log_events",

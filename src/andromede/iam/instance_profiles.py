@@ -201,13 +201,35 @@ class InstanceProfilesMixin(CredentialsMixin):
         )
         return InstanceCredentials(profile, role, issued)
 
+    # -- credentials for a service acting as a role (Lambda's execution role, decision 0286) --
+    async def issue_service_role_credentials(
+        self, role: Role, service: str, session_name: str
+    ) -> IssuedCredentials:
+        """A session of ``role`` for ``service`` (its principal, e.g.
+        ``lambda.amazonaws.com``) named ``session_name``, lasting ROLE_SESSION_DEFAULT (never
+        past the role's MaxSessionDuration); AccessDenied unless the role's trust policy
+        allows the service ``sts:AssumeRole`` — the engine decides, as for any AssumeRole."""
+        tenant_id = role.tenant_id
+        if not await self._tenant_active(tenant_id):
+            raise AccessDenied("the account is not active")
+        _check_service_trust(role, service)
+        check_session_name(session_name)
+        return await self._issue(
+            tenant_id,
+            SessionSource.ASSUME_ROLE,
+            min(ROLE_SESSION_DEFAULT, role.max_session_duration),
+            False,
+            role=role,
+            role_session_name=session_name,
+        )
 
-def _check_service_trust(role: Role) -> None:
+
+def _check_service_trust(role: Role, service: str = EC2_SERVICE_PRINCIPAL) -> None:
     context = policy_engine.RequestContext(
         action="sts:AssumeRole",
         resource=role.arn,
         principal_type=policy_engine.PrincipalType.SERVICE,
-        principal_arn=EC2_SERVICE_PRINCIPAL,
+        principal_arn=service,
     )
     trust = policy_engine.load_policy(
         role.assume_role_policy_document, kind=policy_engine.PolicyKind.TRUST
@@ -217,7 +239,7 @@ def _check_service_trust(role: Role) -> None:
     )
     if not decision.allowed:
         raise AccessDenied(
-            f"Service: {EC2_SERVICE_PRINCIPAL} is not authorized to perform: sts:AssumeRole on "
+            f"Service: {service} is not authorized to perform: sts:AssumeRole on "
             f"resource: {role.arn}"
         )
 

@@ -18,7 +18,7 @@ elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), `
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
 ``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose),
 ``kinesis`` (Kinesis Data Streams), ``ssm`` (Systems Manager Parameter Store), ``acm``
-(Certificate Manager) and ``dynamodb`` (DynamoDB). What reads
+(Certificate Manager), ``dynamodb`` (DynamoDB) and ``functions`` (Lambda). What reads
 fields of two groups, the sources and ``load_settings`` stay here.
 """
 
@@ -44,6 +44,7 @@ from andromede.settings.compute import ComputeSettings
 from andromede.settings.dynamodb import DynamoSettings
 from andromede.settings.events import EventsSettings
 from andromede.settings.firehose import FirehoseSettings
+from andromede.settings.functions import FunctionsSettings
 from andromede.settings.hosts import HostSettings, HypervisorHostSettings
 from andromede.settings.identity import IdentitySettings
 from andromede.settings.kinesis import KinesisSettings
@@ -77,6 +78,7 @@ _CONFIG_ENV = "ANDROMEDE_CONFIG"
 # pydantic lists the fields of the last base first: the groups are named last to first so that
 # ``Settings.model_fields`` starts with the server's, as docs/configuration.md does.
 class Settings(
+    FunctionsSettings,
     DynamoSettings,
     AcmSettings,
     KinesisSettings,

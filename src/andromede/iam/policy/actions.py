@@ -19,6 +19,7 @@ from andromede.iam.policy.actions_compute import EC2_ACTIONS, KMS_ACTIONS
 from andromede.iam.policy.actions_data import DYNAMODB_ACTIONS
 from andromede.iam.policy.actions_elb import ELASTICLOADBALANCING
 from andromede.iam.policy.actions_events import EVENTS_ACTIONS
+from andromede.iam.policy.actions_lambda import LAMBDA_ACTIONS
 from andromede.iam.policy.actions_logs import LOGS_ACTIONS
 from andromede.iam.policy.actions_pipes import PIPES_ACTIONS
 from andromede.iam.policy.actions_route53 import ROUTE53_ACTIONS
@@ -547,6 +548,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "pipes": PIPES_ACTIONS,  # decision 0258
     "route53": ROUTE53_ACTIONS,  # decision 0280
     "states": STATES_ACTIONS,  # decision 0271
+    "lambda": LAMBDA_ACTIONS,  # decision 0286
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

@@ -1,0 +1,130 @@
+"""The runtime bootstrap a Lambda sandbox runs (decision 0286): Lambda's Python handler
+contract inside the sandbox, standalone (the standard library only: it is run by the
+function's ``python3.x`` with ``-I``, never imported by the platform's process).
+
+It imports the handler (``_HANDLER``, ``module.function``, from ``/var/task``) once, then
+serves invocations one at a time: a JSON line on stdin (``id``, ``event``, ``deadline`` in
+epoch ms, ``arn``), the handler called with the event and a context as AWS's
+(``function_name``, ``function_version``, ``invoked_function_arn``, ``memory_limit_in_mb``,
+``aws_request_id``, ``log_group_name``, ``log_stream_name``,
+``get_remaining_time_in_millis()``), and the answer one JSON line on the stdout the
+bootstrap kept for itself: the result, or AWS's ``errorMessage``, ``errorType``,
+``stackTrace``. The handler's own output (``print``, ``logging``, even ``os.write(1, …)``)
+goes to stderr, the log the host reads; a marker line there ends each invocation's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+MARKER = "\x00andromede-invocation-end "
+
+
+class LambdaContext:
+    def __init__(self, request: dict[str, Any]) -> None:
+        environ = os.environ
+        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.invoked_function_arn = str(request.get("arn", ""))
+        self.aws_request_id = str(request["id"])
+        self.identity = None
+        self.client_context = request.get("client_context")
+        self._deadline = int(request["deadline"])
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline - int(time.time() * 1000))
+
+
+def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return {
+        "errorMessage": str(exc),
+        "errorType": error_type or type(exc).__name__,
+        "stackTrace": traceback.format_list(frames[1:] if len(frames) > 1 else frames),
+    }
+
+
+def _load_handler() -> tuple[Any, dict[str, Any] | None]:
+    name = os.environ.get("_HANDLER", "")
+    module_name, _, function_name = name.rpartition(".")
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except Exception as exc:
+        return None, {
+            "errorMessage": f"Unable to import module '{module_name}': {exc}",
+            "errorType": "Runtime.ImportModuleError",
+            "stackTrace": [],
+        }
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        return None, {
+            "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+            "errorType": "Runtime.HandlerNotFound",
+            "stackTrace": [],
+        }
+    return handler, None
+
+
+def _answer(out: Any, request_id: str, answer: dict[str, Any]) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(MARKER + request_id + "\n")
+    sys.stderr.flush()
+    answer["maxRss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out.write(json.dumps(answer) + "\n")
+    out.flush()
+
+
+def main() -> None:
+    # The answers' channel is the stdout the bootstrap was given; fd 1 becomes the log.
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", closefd=False)
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    handler, broken = _load_handler()
+    for line in sys.stdin:
+        request = json.loads(line)
+        request_id = str(request["id"])
+        if broken is not None:
+            print(f"[ERROR] {broken['errorType']}: {broken['errorMessage']}", file=sys.stderr)
+            _answer(out, request_id, {"ok": False, "error": broken})
+            continue
+        try:
+            event = json.loads(request["event"])
+            result = handler(event, LambdaContext(request))
+            payload = json.dumps(result)
+        except MemoryError as exc:
+            error = _error(exc, "Runtime.OutOfMemory")
+            error["errorMessage"] = f"RequestId: {request_id} Error: Runtime exited: out of memory"
+            _answer(out, request_id, {"ok": False, "error": error, "exit": True})
+            os._exit(1)
+        except Exception as exc:
+            error = _error(exc)
+            if "is not JSON serializable" in str(exc):
+                error = {
+                    "errorMessage": f"Unable to marshal response: {exc}",
+                    "errorType": "Runtime.MarshalError",
+                    "stackTrace": [],
+                }
+            print(
+                f"[ERROR] {error['errorType']}: {error['errorMessage']}\nTraceback (most recent "
+                "call last):\n" + "".join(error["stackTrace"]),
+                file=sys.stderr,
+            )
+            _answer(out, request_id, {"ok": False, "error": error})
+        else:
+            _answer(out, request_id, {"ok": True, "payload": payload})
+
+
+if __name__ == "__main__":
+    main()

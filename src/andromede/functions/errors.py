@@ -1,0 +1,79 @@
+"""Lambda's domain errors (decision 0286), one per AWS error code, no HTTP in them;
+``lambdaapi.errors`` gives each its status and wire shape.
+
+    FunctionsError
+    ├── ResourceNotFound          (ResourceNotFoundException)
+    ├── ResourceConflict          (ResourceConflictException)
+    ├── InvalidParameterValue     (InvalidParameterValueException)
+    ├── PreconditionFailed        (PreconditionFailedException: a stale RevisionId)
+    ├── PolicyLengthExceeded      (PolicyLengthExceededException)
+    ├── CodeStorageExceeded       (CodeStorageExceededException)
+    ├── RequestTooLarge           (RequestTooLargeException)
+    ├── TooManyRequests           (TooManyRequestsException: ``reason`` AWS's Reason)
+    ├── ExecutorUnavailable       (ServiceException: no sandbox can be made on this host)
+    └── FunctionChanged           (a concurrent write won: the caller reads again)
+"""
+
+from __future__ import annotations
+
+from andromede.errors import AndromedeError
+
+__all__ = [
+    "CodeStorageExceeded",
+    "ExecutorUnavailable",
+    "FunctionChanged",
+    "FunctionsError",
+    "InvalidParameterValue",
+    "PolicyLengthExceeded",
+    "PreconditionFailed",
+    "RequestTooLarge",
+    "ResourceConflict",
+    "ResourceNotFound",
+    "TooManyRequests",
+]
+
+
+class FunctionsError(AndromedeError):
+    """A Lambda request refused for a reason its caller can act on."""
+
+
+class ResourceNotFound(FunctionsError):
+    pass
+
+
+class ResourceConflict(FunctionsError):
+    pass
+
+
+class InvalidParameterValue(FunctionsError):
+    pass
+
+
+class PreconditionFailed(FunctionsError):
+    pass
+
+
+class PolicyLengthExceeded(FunctionsError):
+    pass
+
+
+class CodeStorageExceeded(FunctionsError):
+    pass
+
+
+class RequestTooLarge(FunctionsError):
+    pass
+
+
+class TooManyRequests(FunctionsError):
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ExecutorUnavailable(FunctionsError):
+    pass
+
+
+class FunctionChanged(FunctionsError):
+    """Another write changed the function first; the service reads it again."""

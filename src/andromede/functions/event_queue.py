@@ -1,0 +1,156 @@
+"""Lambda's queue of asynchronous (``Event``) invocations (decision 0286): the
+``EventQueue`` interface, its in-memory twin, and the worker every ``serve`` runs over it.
+
+An Event invocation is written (its payload sealed under the account's keys) before Invoke
+answers 202, so a gateway's restart loses none. Each gateway's worker claims due
+invocations under a lease (a conditional write: of two gateways one wins each), runs them,
+and deletes them; a failed run (a handler's error, a timeout, a throttle) is tried again
+twice, a minute then two minutes later, as AWS retries, then dropped with a log line; one
+older than ``max_age`` (AWS: 6 hours) is dropped unrun."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
+
+__all__ = ["EventInvocation", "EventQueue", "EventWorker", "MemoryEventQueue"]
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS_MS: Final = (60_000, 120_000)  # AWS: two retries, a minute then two apart
+
+
+@dataclass(frozen=True, slots=True)
+class EventInvocation:
+    id: str
+    tenant_id: str
+    name: str
+    version: str
+    arn: str
+    sealed_payload: bytes
+    created: int  # ms
+    due: int  # ms
+    attempts: int = 0
+    lease_owner: str = ""
+    lease_until: int = 0
+
+
+class EventQueue(Protocol):
+    async def add(self, invocation: EventInvocation) -> None: ...
+
+    async def claim(self, owner: str, now: int, lease_ms: int, limit: int) -> list[EventInvocation]:
+        """Up to ``limit`` due invocations not under another lease, now leased to ``owner``
+        until ``now + lease_ms``: of two gateways claiming at once, each goes to one."""
+
+    async def retry(self, invocation: EventInvocation, due: int) -> None:
+        """Count an attempt and make the invocation due again at ``due`` (lease released)."""
+
+    async def done(self, invocation_id: str) -> None: ...
+
+    async def forget_tenant(self, tenant_id: str) -> int: ...
+
+
+class MemoryEventQueue:
+    def __init__(self) -> None:
+        self._items: dict[str, EventInvocation] = {}
+
+    async def add(self, invocation: EventInvocation) -> None:
+        self._items[invocation.id] = invocation
+
+    async def claim(self, owner: str, now: int, lease_ms: int, limit: int) -> list[EventInvocation]:
+        due = sorted(
+            (i for i in self._items.values() if i.due <= now and i.lease_until <= now),
+            key=lambda i: (i.due, i.id),
+        )[:limit]
+        claimed = [replace(i, lease_owner=owner, lease_until=now + lease_ms) for i in due]
+        for item in claimed:
+            self._items[item.id] = item
+        return claimed
+
+    async def retry(self, invocation: EventInvocation, due: int) -> None:
+        if invocation.id in self._items:
+            self._items[invocation.id] = replace(
+                invocation, attempts=invocation.attempts + 1, due=due, lease_owner="", lease_until=0
+            )
+
+    async def done(self, invocation_id: str) -> None:
+        self._items.pop(invocation_id, None)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        gone = [k for k, v in self._items.items() if v.tenant_id == tenant_id]
+        for key in gone:
+            del self._items[key]
+        return len(gone)
+
+
+# Runs one queued invocation: True when it succeeded (the handler returned).
+Runner = Callable[[EventInvocation], Awaitable[bool]]
+
+
+class EventWorker:
+    def __init__(
+        self,
+        queue: EventQueue,
+        run: Runner,
+        owner: str,
+        *,
+        poll_interval: float = 1.0,
+        lease_ms: int = 960_000,
+        max_age_ms: int = 6 * 3600 * 1000,
+        batch: int = 10,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._queue = queue
+        self._run = run
+        self._owner = owner
+        self._poll = poll_interval
+        self._lease_ms = lease_ms
+        self._max_age_ms = max_age_ms
+        self._batch = batch
+        self._clock = clock
+        self.wake = asyncio.Event()
+
+    async def pass_once(self) -> int:
+        """Run the due invocations this gateway claims; how many it ran."""
+        now = self._clock()
+        claimed = await self._queue.claim(self._owner, now, self._lease_ms, self._batch)
+        await asyncio.gather(*(self._one(item) for item in claimed))
+        return len(claimed)
+
+    async def _one(self, item: EventInvocation) -> None:
+        if self._clock() - item.created > self._max_age_ms:
+            log.warning("Lambda: event invocation %s of %s too old, dropped", item.id, item.arn)
+            await self._queue.done(item.id)
+            return
+        try:
+            succeeded = await self._run(item)
+        except Exception:  # a refusal (throttle, the function gone): retried as a failure
+            log.exception("Lambda: event invocation %s of %s failed to run", item.id, item.arn)
+            succeeded = False
+        if succeeded or item.attempts >= len(RETRY_DELAYS_MS):
+            if not succeeded:
+                log.warning(
+                    "Lambda: event invocation %s of %s failed %d times, dropped",
+                    item.id,
+                    item.arn,
+                    item.attempts + 1,
+                )
+            await self._queue.done(item.id)
+            return
+        await self._queue.retry(item, self._clock() + RETRY_DELAYS_MS[item.attempts])
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.pass_once()
+            except Exception:  # the next pass tries again
+                log.exception("Lambda: the event invocations could not be claimed")
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass

@@ -1,0 +1,295 @@
+"""Lambda's invocations (decision 0286): the version a qualifier names (an alias routes by
+its weights), the function's concurrency (its reserve, else the account's unreserved
+executions — counted on this gateway), the sandbox (``functions.sandbox``) given the
+version's code, handler, limits and the environment variables AWS sets with the function's
+own and the execution role's temporary credentials; then the function's log written to
+CloudWatch Logs ``/aws/lambda/<name>`` with AWS's START, END and REPORT lines, and the
+requests and GB-seconds metered.
+
+The collaborators outside the context are small interfaces the wiring fills: the role's
+credentials (:class:`RoleCredentials`), the log (:class:`FunctionLogs`) and the meters
+(:class:`Metering`)."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from andromede.functions.errors import (
+    ExecutorUnavailable,
+    InvalidParameterValue,
+    TooManyRequests,
+)
+from andromede.functions.event_queue import EventInvocation, EventQueue
+from andromede.functions.model import FunctionRecord, FunctionVersion
+from andromede.functions.sandbox import InvocationResult, SandboxPool, SandboxSpec
+from andromede.functions.service import FunctionsService
+
+__all__ = ["FunctionLogs", "Invocation", "Invoker", "Metering", "RoleCredentials"]
+
+REQUESTS: Final = "lambda.requests"
+GB_SECONDS: Final = "lambda.gb-seconds"
+_TAIL: Final = 4096
+
+
+class RoleCredentials(Protocol):
+    async def __call__(self, tenant_id: str, role_arn: str, session: str) -> Mapping[str, str]:
+        """``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` of a
+        session of the role; empty when none can be given."""
+        ...
+
+
+class FunctionLogs(Protocol):
+    async def write(
+        self, tenant_id: str, group: str, stream: str, events: list[tuple[int, str]]
+    ) -> None: ...
+
+
+class Metering(Protocol):
+    def count(self, tenant_id: str, meter: str, quantity: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    version: str  # X-Amz-Executed-Version
+    ok: bool
+    payload: bytes
+    log: str  # the invocation's log lines, START to REPORT
+    error_type: str | None = None
+
+
+class Invoker:
+    def __init__(
+        self,
+        functions: FunctionsService,
+        pool: SandboxPool,
+        credentials: RoleCredentials | None = None,
+        logs: FunctionLogs | None = None,
+        metering: Metering | None = None,
+        queue: EventQueue | None = None,
+    ) -> None:
+        self._functions = functions
+        self._pool = pool
+        self._credentials = credentials
+        self._logs = logs
+        self._metering = metering
+        self.queue = queue
+        self._running: Counter[tuple[str, str]] = Counter()
+        self._unreserved: Counter[str] = Counter()
+        self._reserved: dict[str, int] = {}
+        # One log stream a version on this gateway, as AWS names one per execution environment.
+        self._streams: dict[tuple[str, ...], str] = {}
+
+    async def target(
+        self, tenant_id: str, name: str, qualifier: str | None
+    ) -> tuple[FunctionRecord, FunctionVersion]:
+        """The function and the version an invocation of ``qualifier`` runs: an alias's
+        additional version by its weight, as AWS routes."""
+        record, version = await self._functions.resolve(tenant_id, name, qualifier)
+        alias = record.alias(qualifier) if qualifier else None
+        if alias is not None and alias.weights:
+            other, weight = alias.weights[0]
+            if random.random() < weight:  # noqa: S311 — routing, not a secret
+                _, version = await self._functions.resolve(tenant_id, name, other)
+        return record, version
+
+    async def invoke(
+        self,
+        record: FunctionRecord,
+        version: FunctionVersion,
+        event: bytes,
+        arn: str,
+        client_context: object = None,
+    ) -> Invocation:
+        """Run ``version`` with ``event`` (JSON text) now — ``client_context`` the caller's
+        ``ClientContext``, decoded — ; TooManyRequests beyond the function's or the
+        account's concurrency."""
+        key = (record.tenant_id, record.name)
+        self._admit(record)
+        self._running[key] += 1
+        if record.reserved_concurrency is None:
+            self._unreserved[record.tenant_id] += 1
+        try:
+            return await self._run(version, event, arn, client_context)
+        finally:
+            self._running[key] -= 1
+            if record.reserved_concurrency is None:
+                self._unreserved[record.tenant_id] -= 1
+
+    def _admit(self, record: FunctionRecord) -> None:
+        reserved = record.reserved_concurrency
+        if reserved is not None:
+            if self._running[(record.tenant_id, record.name)] >= reserved:
+                raise TooManyRequests(
+                    "Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded"
+                )
+            return
+        limit = self._functions.limits.concurrency_limit - self._reserved.get(record.tenant_id, 0)
+        if self._unreserved[record.tenant_id] >= limit:
+            raise TooManyRequests("Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded")
+
+    async def refresh_reserves(self, tenant_id: str) -> None:
+        """The account's reserves, read before it is admitted (the unreserved pool's size)."""
+        records = await self._functions.store.records(tenant_id)
+        self._reserved[tenant_id] = sum(r.reserved_concurrency or 0 for r in records)
+
+    async def enqueue(
+        self, record: FunctionRecord, version: FunctionVersion, event: bytes, arn: str
+    ) -> None:
+        """Keep an Event invocation durably (its payload sealed) for the workers."""
+        if self.queue is None:
+            raise InvalidParameterValue("Event invocations are not served by this deployment")
+        now = int(time.time() * 1000)
+        invocation_id = str(uuid.uuid4())
+        sealed = await self._functions.seal(
+            record.tenant_id, event, _event_context(record.tenant_id, invocation_id)
+        )
+        await self.queue.add(
+            EventInvocation(
+                id=invocation_id,
+                tenant_id=record.tenant_id,
+                name=record.name,
+                version=version.version,
+                arn=arn,
+                sealed_payload=sealed,
+                created=now,
+                due=now,
+            )
+        )
+
+    async def run_queued(self, item: EventInvocation) -> bool:
+        """Run a queued Event invocation; whether the handler succeeded."""
+        record, version = await self._functions.resolve(item.tenant_id, item.name, item.version)
+        event = await self._functions.open(
+            item.tenant_id, item.sealed_payload, _event_context(item.tenant_id, item.id)
+        )
+        await self.refresh_reserves(item.tenant_id)
+        done = await self.invoke(record, version, event, item.arn)
+        return done.ok
+
+    async def _run(
+        self, version: FunctionVersion, event: bytes, arn: str, client_context: object
+    ) -> Invocation:
+        try:
+            event.decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidParameterValue("The payload is not UTF-8 JSON") from exc
+        request_id = str(uuid.uuid4())
+        group = f"/aws/lambda/{version.name}"
+        key = (version.tenant_id, version.name, version.version, version.revision_id)
+        stream = self._streams.setdefault(key, _stream_name(version))
+        spec = SandboxSpec(
+            key=key,
+            runtime=version.runtime,
+            handler=version.handler,
+            memory_mb=version.memory_size,
+            timeout=version.timeout,
+            ephemeral_mb=version.ephemeral_storage,
+        )
+        started = int(time.time() * 1000)
+
+        async def prepare() -> tuple[bytes, dict[str, str]]:
+            # A new sandbox only: its code, and a role session for its environment.
+            code = await self._functions.code(version)
+            return code, await self._environment(version, group, stream)
+
+        if not self._pool.available():
+            raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
+        try:
+            result = await self._pool.invoke(
+                spec,
+                prepare,
+                {
+                    "id": request_id,
+                    "event": event.decode(),
+                    "arn": arn,
+                    "client_context": client_context,
+                },
+            )
+        except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
+            raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc
+        lines = _log_lines(version, request_id, result)
+        await self._write_log(version, group, stream, started, lines)
+        self._meter(version, result)
+        return Invocation(
+            version=version.version,
+            ok=result.ok,
+            payload=result.payload,
+            log="".join(lines),
+            error_type=result.error_type,
+        )
+
+    async def _environment(
+        self, version: FunctionVersion, group: str, stream: str
+    ) -> dict[str, str]:
+        region = self._functions.region
+        found = {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{version.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": version.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": version.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_size),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_LOG_GROUP_NAME": group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        }
+        found |= await self._functions.environment(version)
+        if self._credentials is not None:
+            found |= await self._credentials(version.tenant_id, version.role, version.name)
+        return found
+
+    async def _write_log(
+        self, version: FunctionVersion, group: str, stream: str, started: int, lines: list[str]
+    ) -> None:
+        if self._logs is None:
+            return
+        events = [(started, line.rstrip("\n")) for line in lines if line.strip()]
+        await self._logs.write(version.tenant_id, group, stream, events)
+
+    def _meter(self, version: FunctionVersion, result: InvocationResult) -> None:
+        if self._metering is None:
+            return
+        billed = math.ceil(result.duration_ms + (result.init_ms or 0.0))
+        self._metering.count(version.tenant_id, REQUESTS, 1)
+        self._metering.count(version.tenant_id, GB_SECONDS, version.memory_size * max(1, billed))
+
+
+def _event_context(tenant_id: str, invocation_id: str) -> bytes:
+    return f"lambda:{tenant_id}:event:{invocation_id}".encode()
+
+
+def _stream_name(version: FunctionVersion) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    return f"{day}/[{version.version}]{uuid.uuid4().hex}"
+
+
+def _log_lines(version: FunctionVersion, request_id: str, result: InvocationResult) -> list[str]:
+    billed = math.ceil(result.duration_ms)
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {result.duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {version.memory_size} MB\t"
+        f"Max Memory Used: {result.max_memory_mb} MB"
+    )
+    if result.init_ms is not None:
+        report += f"\tInit Duration: {result.init_ms:.2f} ms"
+    body = result.log if result.log.endswith("\n") or not result.log else result.log + "\n"
+    return [
+        f"START RequestId: {request_id} Version: {version.version}\n",
+        body,
+        f"END RequestId: {request_id}\n",
+        report + "\t\n",
+    ]
+
+
+def log_tail(text: str) -> str:
+    """The last 4 KB of an invocation's log, as ``X-Amz-Log-Result`` carries it (base64 by
+    the caller)."""
+    data = text.encode()
+    return data[-_TAIL:].decode("utf-8", "ignore")

@@ -1,0 +1,345 @@
+"""The sandboxes Lambda functions run in on the gateway host (decision 0286): bubblewrap
+(``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network at all
+in this increment —, ``/usr`` (the runtime) read-only, the function's unpacked code at
+``/var/task`` read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
+``/tmp``, nothing else of the host: not the data folder, the keys, the database or the
+platform's sockets; a seccomp filter (``functions.seccomp``) refuses the system calls that
+reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
+address space from ``MemorySize``, processes, open files, file size; an invocation past its
+timeout kills the sandbox.
+
+A sandbox serves one invocation at a time and is kept warm for its version (the key names
+the version's code and configuration) for ``idle_seconds``, then stopped; its unpacked code
+is removed with it. The bootstrap (``functions.bootstrap``) speaks JSON lines: requests on
+its stdin, answers on its stdout, the function's log on its stderr up to a marker line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import tempfile
+import time
+import zipfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from andromede.functions.bootstrap import MARKER
+from andromede.functions.seccomp import sandbox_filter
+
+__all__ = ["InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP: Final = Path(__file__).with_name("bootstrap.py")
+SANDBOX_UID: Final = 993  # AWS's sbx_user1051 is not root either
+_LINE_LIMIT: Final = 8 * 1024 * 1024  # an answer line: a 6 MB payload, JSON-escaped
+_LOG_KEEP: Final = 256 * 1024  # the log an invocation keeps for its caller and Logs
+_MIB: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxLimits:
+    bwrap: str = "bwrap"
+    idle_seconds: float = 300.0
+    # A sandbox is not reused past this age: its role session (an hour) must not expire in it.
+    max_age_seconds: float = 3000.0
+    tmp_bytes: int = 512 * _MIB
+    max_processes: int = 1024
+    max_files: int = 1024
+    work_dir: Path | None = None  # where code is unpacked; the system's temporary folder
+    seccomp: bool = True  # the filter of ``functions.seccomp``
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSpec:
+    """What a sandbox runs: ``key`` names the version's code and configuration, so a warm
+    sandbox is reused only for the same."""
+
+    key: tuple[str, ...]
+    runtime: str
+    handler: str
+    memory_mb: int
+    timeout: int
+    ephemeral_mb: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationResult:
+    ok: bool
+    payload: bytes  # the result's JSON, or the error's
+    log: str
+    duration_ms: float
+    init_ms: float | None  # the cold start, None for a warm sandbox
+    max_memory_mb: int
+    error_type: str | None = None
+    timed_out: bool = False
+
+
+@dataclass
+class _Sandbox:
+    spec: SandboxSpec
+    process: asyncio.subprocess.Process
+    folder: Path
+    started: float
+    idle_since: float = field(default_factory=time.monotonic)
+    used: bool = False
+
+
+class SandboxPool:
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self.limits = limits or SandboxLimits()
+        self._idle: dict[tuple[str, ...], list[_Sandbox]] = {}
+
+    def available(self) -> bool:
+        return shutil.which(self.limits.bwrap) is not None
+
+    async def invoke(
+        self,
+        spec: SandboxSpec,
+        prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
+        request: Mapping[str, Any],
+    ) -> InvocationResult:
+        """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a warm
+        sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment, asked
+        only for a new sandbox)."""
+        self._expire()
+        warm = self._idle.get(spec.key) or []
+        sandbox = warm.pop() if warm else None
+        init_ms: float | None = None
+        if sandbox is None:
+            began = time.monotonic()
+            zipped, environment = await prepare()
+            sandbox = await self._start(spec, zipped, environment)
+            init_ms = (time.monotonic() - began) * 1000
+        began = time.monotonic()
+        deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
+        line = json.dumps({**request, "deadline": deadline_ms}) + "\n"
+        try:
+            answer, logged = await asyncio.wait_for(
+                self._exchange(sandbox, line, str(request["id"])), timeout=spec.timeout
+            )
+        except TimeoutError:
+            await self._stop(sandbox)
+            seconds = f"{spec.timeout:.2f}"
+            message = f"RequestId: {request['id']} Error: Task timed out after {seconds} seconds"
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+            return InvocationResult(
+                ok=False,
+                payload=json.dumps(
+                    {"errorMessage": message, "errorType": "Sandbox.Timedout"}
+                ).encode(),
+                log=f"{stamp}.000Z {request['id']} Task timed out after {seconds} seconds\n",
+                duration_ms=spec.timeout * 1000.0,
+                init_ms=init_ms,
+                max_memory_mb=spec.memory_mb,
+                error_type="Sandbox.Timedout",
+                timed_out=True,
+            )
+        except (ConnectionError, EOFError, ValueError, OSError) as exc:
+            await self._stop(sandbox)
+            message = f"RequestId: {request['id']} Error: Runtime exited with error: {exc}"
+            return InvocationResult(
+                ok=False,
+                payload=json.dumps(
+                    {"errorMessage": message, "errorType": "Runtime.ExitError"}
+                ).encode(),
+                log=f"{message}\n",
+                duration_ms=(time.monotonic() - began) * 1000,
+                init_ms=init_ms,
+                max_memory_mb=spec.memory_mb,
+                error_type="Runtime.ExitError",
+            )
+        duration = (time.monotonic() - began) * 1000
+        memory = max(1, int(answer.get("maxRss", 0)) // 1024)
+        if answer.get("exit"):
+            await self._stop(sandbox)
+        else:
+            sandbox.idle_since = time.monotonic()
+            self._idle.setdefault(spec.key, []).append(sandbox)
+        if answer.get("ok"):
+            payload = str(answer.get("payload", "null")).encode()
+            return InvocationResult(True, payload, logged, duration, init_ms, memory)
+        error = dict(answer.get("error") or {})
+        return InvocationResult(
+            False,
+            json.dumps(error).encode(),
+            logged,
+            duration,
+            init_ms,
+            memory,
+            error_type=str(error.get("errorType", "Unhandled")),
+        )
+
+    async def close(self) -> None:
+        for sandboxes in self._idle.values():
+            for sandbox in sandboxes:
+                await self._stop(sandbox)
+        self._idle.clear()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        limits = self.limits
+        for key, sandboxes in list(self._idle.items()):
+            for sandbox in [
+                s
+                for s in sandboxes
+                if now - s.idle_since > limits.idle_seconds
+                or now - s.started > limits.max_age_seconds
+            ]:
+                sandboxes.remove(sandbox)
+                task = asyncio.ensure_future(self._stop(sandbox))
+                task.add_done_callback(lambda t: t.exception())
+            if not sandboxes:
+                del self._idle[key]
+
+    async def _exchange(
+        self, sandbox: _Sandbox, line: str, request_id: str
+    ) -> tuple[dict[str, Any], str]:
+        process = sandbox.process
+        if process.stdin is None or process.stdout is None or process.stderr is None:
+            raise EOFError("the sandbox has no pipes")
+        process.stdin.write(line.encode())
+        await process.stdin.drain()
+        logged = io.StringIO()
+        kept = 0
+        marker = (MARKER + request_id + "\n").encode()
+        while True:
+            got = await process.stderr.readline()
+            if not got:
+                raise EOFError(f"exit status {await process.wait()}")
+            if got == marker:
+                break
+            if kept < _LOG_KEEP:
+                text = got.decode("utf-8", "replace")
+                logged.write(text)
+                kept += len(text)
+        answer = await process.stdout.readline()
+        if not answer:
+            raise EOFError(f"exit status {await process.wait()}")
+        found = json.loads(answer)
+        if not isinstance(found, dict):
+            raise ValueError("the bootstrap answered no object")
+        return found, logged.getvalue()
+
+    async def _start(
+        self, spec: SandboxSpec, zipped: bytes, environment: Mapping[str, str]
+    ) -> _Sandbox:
+        folder = Path(tempfile.mkdtemp(prefix="andromede-lambda-", dir=self.limits.work_dir))
+        task = folder / "task"
+        task.mkdir()
+        _unpack(zipped, task)
+        interpreter = shutil.which(spec.runtime, path="/usr/bin:/usr/local/bin")
+        if interpreter is None or not interpreter.startswith("/usr/"):
+            raise FileNotFoundError(f"no {spec.runtime} interpreter under /usr")
+        program_fd = None
+        if self.limits.seccomp:
+            program_fd, writer = os.pipe()
+            os.write(writer, sandbox_filter())  # a few hundred bytes: within a pipe's buffer
+            os.close(writer)
+        command = self._command(spec, task, interpreter, environment, program_fd)
+        limits = self.limits
+        memory = spec.memory_mb * _MIB
+
+        def constrain() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes,) * 2)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_files,) * 2)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (spec.ephemeral_mb * _MIB,) * 2)
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                preexec_fn=constrain,
+                start_new_session=True,
+                limit=_LINE_LIMIT,
+                env={},
+                pass_fds=() if program_fd is None else (program_fd,),
+            )
+        finally:
+            if program_fd is not None:
+                os.close(program_fd)
+        return _Sandbox(spec, process, folder, time.monotonic())
+
+    def _command(
+        self,
+        spec: SandboxSpec,
+        task: Path,
+        interpreter: str,
+        environment: Mapping[str, str],
+        program_fd: int | None,
+    ) -> list[str]:
+        command = [
+            self.limits.bwrap,
+            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup", "--unshare-net",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--hostname", "sandbox",
+            "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin",
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--size", str(spec.ephemeral_mb * _MIB), "--tmpfs", "/tmp",  # noqa: S108 — the sandbox's own tmpfs
+            "--ro-bind", str(task), "/var/task",
+            "--ro-bind", str(BOOTSTRAP), "/var/runtime/bootstrap.py",
+            "--clearenv",
+            "--chdir", "/var/task",
+        ]  # fmt: skip
+        if program_fd is not None:
+            command += ["--seccomp", str(program_fd)]
+        variables = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "_HANDLER": spec.handler,
+            **environment,
+        }
+        for name, value in variables.items():
+            command += ["--setenv", name, value]
+        return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]
+
+    async def _stop(self, sandbox: _Sandbox) -> None:
+        process = sandbox.process
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+
+def _unpack(zipped: bytes, task: Path) -> None:
+    """The zip into ``task``, readable by the sandbox's user (its files' executable bits
+    kept); zipfile refuses absolute paths and ``..``, and makes no links."""
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        archive.extractall(task)
+        executable = {
+            info.filename for info in archive.infolist() if (info.external_attr >> 16) & 0o111
+        }
+    # Readable by the sandbox's user, which the host maps to no one: the folder itself stays
+    # the host's private temporary one (0700), only ``task`` is bound into the sandbox.
+    os.chmod(task, 0o755)  # noqa: S103
+    for root, dirs, files in os.walk(task):
+        for name in dirs:
+            os.chmod(Path(root, name), 0o755)  # noqa: S103
+        for name in files:
+            path = Path(root, name)
+            relative = path.relative_to(task).as_posix()
+            mode = 0o755 if relative in executable else 0o644
+            os.chmod(path, mode)

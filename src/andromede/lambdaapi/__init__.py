@@ -1,0 +1,1 @@
+"""AWS Lambda's REST-JSON API on the shared endpoint (decision 0286)."""

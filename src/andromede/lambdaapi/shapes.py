@@ -1,0 +1,63 @@
+"""How AWS Lambda's answers are written (decision 0286): a version's
+``FunctionConfiguration``, an ``AliasConfiguration``, the dates in Lambda's own format
+(``2026-12-06T20:00:00.000+0000``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from andromede.functions.model import Alias, FunctionVersion
+
+__all__ = ["alias_shape", "configuration", "lambda_date"]
+
+
+def lambda_date(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+def configuration(
+    arn: str, version: FunctionVersion, environment: dict[str, str] | None
+) -> dict[str, Any]:
+    """``FunctionConfiguration`` of ``version`` (its ARN qualified for a published one);
+    ``environment`` None when the caller may not read it."""
+    shape: dict[str, Any] = {
+        "FunctionName": version.name,
+        "FunctionArn": arn,
+        "Runtime": version.runtime,
+        "Role": version.role,
+        "Handler": version.handler,
+        "CodeSize": version.code_size,
+        "Description": version.description,
+        "Timeout": version.timeout,
+        "MemorySize": version.memory_size,
+        "LastModified": lambda_date(version.last_modified),
+        "CodeSha256": version.code_sha256,
+        "Version": version.version,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "RevisionId": version.revision_id,
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "PackageType": "Zip",
+        "Architectures": list(version.architectures),
+        "EphemeralStorage": {"Size": version.ephemeral_storage},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{version.name}"},
+    }
+    if environment:
+        shape["Environment"] = {"Variables": environment}
+    return shape
+
+
+def alias_shape(arn: str, alias: Alias) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "AliasArn": arn,
+        "Name": alias.name,
+        "FunctionVersion": alias.version,
+        "Description": alias.description,
+        "RevisionId": alias.revision_id,
+    }
+    if alias.weights:
+        shape["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+    return shape

@@ -1,0 +1,154 @@
+"""The REST-JSON protocol AWS Lambda speaks (decision 0286), as a
+:class:`~andromede.awsjson.endpoint.RequestWire`: the operation is the method and path under
+the API's dated prefixes (``POST /2015-03-31/functions`` creates, ``GET
+/2015-03-31/functions/<FunctionName>`` describes…), its parameters the path's, the query
+string's and the JSON body's members — but Invoke's body, which is the event as sent; an
+answer is JSON with the operation's status (201, 204…), or an invocation's raw payload with
+its headers; an error its status, ``x-amzn-ErrorType`` and ``{"Type", "message"}``.
+Admission, audit and the access log stay the JSON skeleton's."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+from andromede.awsjson.endpoint import JsonRequest, JsonWireError
+from andromede.http.response import Response
+from andromede.lambdaapi.errors import LambdaWireError
+
+__all__ = ["CONTENT_TYPE", "Answer", "RestJsonWire", "route"]
+
+CONTENT_TYPE: Final = "application/json"
+_FN: Final = r"(?P<FunctionName>[^/]+)"
+_ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
+    ("POST", r"/2015-03-31/functions/?", "CreateFunction"),
+    ("GET", r"/2015-03-31/functions/?", "ListFunctions"),
+    ("GET", rf"/2015-03-31/functions/{_FN}", "GetFunction"),
+    ("DELETE", rf"/2015-03-31/functions/{_FN}", "DeleteFunction"),
+    ("GET", rf"/2015-03-31/functions/{_FN}/configuration", "GetFunctionConfiguration"),
+    ("PUT", rf"/2015-03-31/functions/{_FN}/configuration", "UpdateFunctionConfiguration"),
+    ("PUT", rf"/2015-03-31/functions/{_FN}/code", "UpdateFunctionCode"),
+    ("POST", rf"/2015-03-31/functions/{_FN}/versions", "PublishVersion"),
+    ("GET", rf"/2015-03-31/functions/{_FN}/versions", "ListVersionsByFunction"),
+    ("POST", rf"/2015-03-31/functions/{_FN}/aliases", "CreateAlias"),
+    ("GET", rf"/2015-03-31/functions/{_FN}/aliases", "ListAliases"),
+    ("GET", rf"/2015-03-31/functions/{_FN}/aliases/(?P<Name>[^/]+)", "GetAlias"),
+    ("PUT", rf"/2015-03-31/functions/{_FN}/aliases/(?P<Name>[^/]+)", "UpdateAlias"),
+    ("DELETE", rf"/2015-03-31/functions/{_FN}/aliases/(?P<Name>[^/]+)", "DeleteAlias"),
+    ("POST", rf"/2015-03-31/functions/{_FN}/policy", "AddPermission"),
+    ("GET", rf"/2015-03-31/functions/{_FN}/policy", "GetPolicy"),
+    (
+        "DELETE",
+        rf"/2015-03-31/functions/{_FN}/policy/(?P<StatementId>[^/]+)",
+        "RemovePermission",
+    ),
+    ("POST", rf"/2015-03-31/functions/{_FN}/invocations", "Invoke"),
+    ("PUT", rf"/2017-10-31/functions/{_FN}/concurrency", "PutFunctionConcurrency"),
+    ("DELETE", rf"/2017-10-31/functions/{_FN}/concurrency", "DeleteFunctionConcurrency"),
+    ("GET", rf"/2019-09-30/functions/{_FN}/concurrency", "GetFunctionConcurrency"),
+    ("POST", r"/2017-03-31/tags/(?P<Resource>.+)", "TagResource"),
+    ("GET", r"/2017-03-31/tags/(?P<Resource>.+)", "ListTags"),
+    ("DELETE", r"/2017-03-31/tags/(?P<Resource>.+)", "UntagResource"),
+    ("GET", r"/2016-08-19/account-settings/?", "GetAccountSettings"),
+)
+_COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES)
+# The query string's members, by the name the API model gives them.
+_QUERY: Final = {
+    "Qualifier",
+    "Marker",
+    "MaxItems",
+    "FunctionVersion",
+    "MasterRegion",
+    "RevisionId",
+}
+_INVOKE_HEADERS: Final = {
+    "x-amz-invocation-type": "InvocationType",
+    "x-amz-log-type": "LogType",
+    "x-amz-client-context": "ClientContext",
+}
+
+
+def route(method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The operation a method and (decoded) path name, and the path's members ("" when
+    none). An operation of the API model not served yet is named ``NotYet:<prefix>``."""
+    for wanted, pattern, name in _COMPILED:
+        found = pattern.fullmatch(path)
+        if found is not None and wanted == method:
+            return name, found.groupdict()
+    if re.match(r"/20\d\d-\d\d-\d\d/", path):
+        return "NotYet", {}
+    return "", {}
+
+
+@dataclass(slots=True)
+class Answer:
+    """How a call that succeeded is answered: its status, and for Invoke its raw payload
+    and headers instead of a JSON document."""
+
+    status: int = 200
+    raw: bytes | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class RestJsonWire:
+    def action(self, request: JsonRequest[Any]) -> str:
+        return route(request.scope["method"], request.scope["path"])[0]
+
+    def params(self, request: JsonRequest[Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        action = self.action(request)
+        if action == "Invoke":
+            params["Payload"] = request.body
+            for header, name in _INVOKE_HEADERS.items():
+                if header in request.headers:
+                    params[name] = request.headers[header]
+        elif request.body:
+            try:
+                body = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise LambdaWireError(
+                    "InvalidRequestContentException", "Could not parse request body into json"
+                ) from exc
+            if not isinstance(body, dict):
+                raise LambdaWireError(
+                    "InvalidRequestContentException", "The request body must be a JSON object"
+                )
+            params.update(body)
+        query = parse_qs(request.scope.get("query_string", b"").decode("utf-8", "replace"))
+        for name, values in query.items():
+            if name == "tagKeys":
+                params["TagKeys"] = values
+            elif name in _QUERY:
+                params[name] = values[-1]
+        params.update(route(request.scope["method"], request.scope["path"])[1])
+        return params
+
+    def answer(self, request: JsonRequest[Any], result: dict[str, Any]) -> Response:
+        answer = getattr(request.context, "answer", None) or Answer()
+        if answer.raw is not None:
+            response = Response(
+                status=answer.status,
+                headers=[("Content-Type", CONTENT_TYPE)],
+                body=answer.raw,
+            )
+        elif answer.status == 204:
+            response = Response(status=204, headers=[], body=b"")
+        else:
+            response = _response(answer.status, result)
+        response.headers.extend(answer.headers)
+        return response
+
+    def error(self, request: JsonRequest[Any], wire: JsonWireError) -> Response:
+        response = _response(wire.status, wire.payload())
+        response.headers.extend(wire.headers())
+        if not isinstance(wire, LambdaWireError):
+            response.headers.append(("x-amzn-ErrorType", wire.error_type))
+        return response
+
+
+def _response(status: int, payload: dict[str, Any]) -> Response:
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return Response(status=status, headers=[("Content-Type", CONTENT_TYPE)], body=body)

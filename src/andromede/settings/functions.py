@@ -1,0 +1,89 @@
+"""AWS Lambda (decision 0286): the bounds of an account's functions — their code zips, the
+account's code storage, environments, resource policies and concurrency —, of invocations'
+payloads, and the sandboxes that run them (how long one stays warm, its processes and files,
+how often the workers look for queued Event invocations).
+
+One group of ``andromede.settings.Settings``, which is composed of them all; the fields keep
+their ``ANDROMEDE_<NAME>`` environment variables and TOML keys.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FunctionsSettings(BaseModel):
+    """Lambda's limits."""
+
+    lambda_max_zip_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        gt=0,
+        description="Largest code zip a Lambda function may be given, directly or from S3, in "
+        "bytes (AWS: 50 MB); beyond, RequestEntityTooLargeException (decision 0286).",
+    )
+    lambda_max_unzipped_bytes: int = Field(
+        default=250 * 1024 * 1024,
+        gt=0,
+        description="Largest unzipped size of a Lambda function's code in bytes (AWS: 250 MB); "
+        "beyond, InvalidParameterValueException (decision 0286).",
+    )
+    lambda_code_storage_bytes: int = Field(
+        default=75 * 1024**3,
+        gt=0,
+        description="Code an account's Lambda function versions may hold in all, in bytes "
+        "(AWS: 75 GB); beyond, CodeStorageExceededException (decision 0286).",
+    )
+    lambda_max_environment_bytes: int = Field(
+        default=4096,
+        gt=0,
+        description="Largest set of environment variables of a Lambda function, as JSON, in "
+        "bytes (AWS: 4 KB); beyond, InvalidParameterValueException (decision 0286).",
+    )
+    lambda_max_policy_bytes: int = Field(
+        default=20_480,
+        gt=0,
+        description="Largest resource-based policy of a Lambda function in bytes (AWS: 20 KB); "
+        "beyond, PolicyLengthExceededException (decision 0286).",
+    )
+    lambda_concurrency_limit: int = Field(
+        default=1000,
+        ge=100,
+        description="Concurrent executions of an account's Lambda functions (AWS: 1,000); "
+        "reserved concurrency must leave 100 unreserved (decision 0286).",
+    )
+    lambda_max_payload_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        gt=0,
+        description="Largest payload of a synchronous Lambda invocation, and of its answer, in "
+        "bytes (AWS: 6 MB); beyond, RequestTooLargeException (decision 0286).",
+    )
+    lambda_max_event_payload_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest payload of an Event (asynchronous) Lambda invocation in bytes "
+        "(AWS: 1 MB) (decision 0286).",
+    )
+    lambda_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a Lambda sandbox stays warm for its version after an invocation, "
+        "then stopped (decision 0286).",
+    )
+    lambda_sandbox_processes: int = Field(
+        default=1024,
+        gt=0,
+        description="Processes a Lambda sandbox may run (RLIMIT_NPROC; AWS: 1,024) "
+        "(decision 0286).",
+    )
+    lambda_sandbox_files: int = Field(
+        default=1024,
+        gt=0,
+        description="Files a Lambda sandbox may hold open (RLIMIT_NOFILE; AWS: 1,024) "
+        "(decision 0286).",
+    )
+    lambda_event_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the passes of each gateway's worker over the queued Event "
+        "invocations (one is also woken by each Event invocation it queues) (decision 0286).",
+    )

@@ -1,0 +1,204 @@
+"""AWS Lambda's wiring (decision 0286): the functions service over the metadata database,
+its code and environments sealed under the account's key ring (the queues' sealer), the
+runtimes this host can run (the ``python3.x`` interpreters on its ``PATH``), a role checked
+against the identity service (the account's, trusting ``lambda.amazonaws.com``), code read
+from the account's buckets as the caller, and its REST-JSON app put into ``apis`` under
+``lambda``, the SigV4 service its calls are signed for. Invocations run in this host's
+bubblewrap sandboxes (when ``bwrap`` is installed) with the execution role's session, log
+to CloudWatch Logs, are metered, and the queued Event invocations are run by a worker
+started into ``background``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Final
+
+from andromede.audit.service import AuditService
+from andromede.billing.service import BillingService
+from andromede.db.database import Database
+from andromede.function_code_buckets import BucketCode
+from andromede.function_log_groups import FunctionLogGroups
+from andromede.functions.code import CodeLimits
+from andromede.functions.event_queue import EventWorker
+from andromede.functions.event_queue_sql import SqlEventQueue
+from andromede.functions.invoker import Invoker, RoleCredentials
+from andromede.functions.sandbox import SandboxLimits, SandboxPool
+from andromede.functions.service import (
+    LAMBDA_PRINCIPAL,
+    FunctionLimits,
+    FunctionsService,
+    RoleCheck,
+)
+from andromede.functions.store_sql import SqlFunctionStore
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Scope, Send
+from andromede.iam.errors import IamError
+from andromede.iam.service import IdentityService
+from andromede.kms.service import KeyService
+from andromede.lambdaapi.app import LambdaApp
+from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.logs.service import LogsService
+from andromede.replication_grants import role_trusts
+from andromede.s3.authorise import S3Authoriser
+from andromede.settings import Settings
+from andromede.storage.service import ObjectService
+from andromede.wiring.queues import KeySealer
+
+__all__ = [
+    "function_limits",
+    "host_runtimes",
+    "lambda_api",
+    "role_sessions",
+    "sandbox_limits",
+    "trusting_roles",
+]
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The Python runtimes AWS offers, newest first; a host serves those it has an interpreter of.
+PYTHON_RUNTIMES: Final = ("python3.13", "python3.12", "python3.11", "python3.10", "python3.9")
+
+
+def host_runtimes() -> tuple[str, ...]:
+    """The ``python3.x`` runtimes whose interpreter this host has."""
+    return tuple(r for r in PYTHON_RUNTIMES if shutil.which(r) is not None)
+
+
+def function_limits(settings: Settings, runtimes: tuple[str, ...]) -> FunctionLimits:
+    return FunctionLimits(
+        runtimes=runtimes,
+        code=CodeLimits(
+            max_zip_bytes=settings.lambda_max_zip_bytes,
+            max_unzipped_bytes=settings.lambda_max_unzipped_bytes,
+        ),
+        max_code_storage=settings.lambda_code_storage_bytes,
+        max_environment_bytes=settings.lambda_max_environment_bytes,
+        max_policy_bytes=settings.lambda_max_policy_bytes,
+        concurrency_limit=settings.lambda_concurrency_limit,
+    )
+
+
+def trusting_roles(identity: IdentityService) -> RoleCheck:
+    """Whether a role is the account's and trusts Lambda, as the identity service knows it."""
+
+    async def trusted(tenant_id: str, role_arn: str) -> bool:
+        try:
+            role = await identity.get_role_by_arn(role_arn)
+        except IamError:
+            return False
+        return role.tenant_id == tenant_id and role_trusts(
+            role.assume_role_policy_document, LAMBDA_PRINCIPAL
+        )
+
+    return trusted
+
+
+def sandbox_limits(settings: Settings) -> SandboxLimits:
+    return SandboxLimits(
+        idle_seconds=settings.lambda_idle_seconds,
+        max_processes=settings.lambda_sandbox_processes,
+        max_files=settings.lambda_sandbox_files,
+    )
+
+
+def role_sessions(identity: IdentityService) -> RoleCredentials:
+    """The execution role's temporary credentials, as Lambda assumes the role for each
+    execution environment; none when the role no longer trusts Lambda (the function then
+    runs without credentials, as AWS's would fail to)."""
+
+    async def credentials(tenant_id: str, role_arn: str, session: str) -> Mapping[str, str]:
+        try:
+            role = await identity.get_role_by_arn(role_arn)
+            if role.tenant_id != tenant_id:
+                return {}
+            issued = await identity.issue_service_role_credentials(role, LAMBDA_PRINCIPAL, session)
+        except IamError:
+            return {}
+        return {
+            "AWS_ACCESS_KEY_ID": issued.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": issued.secret_access_key,
+            "AWS_SESSION_TOKEN": issued.session_token,
+        }
+
+    return credentials
+
+
+class _Metering:
+    def __init__(self, billing: BillingService, region: str) -> None:
+        self._billing = billing
+        self._region = region
+
+    def count(self, tenant_id: str, meter: str, quantity: int) -> None:
+        self._billing.count(tenant_id, self._region, meter, quantity)
+
+
+def lambda_api(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    db: Database,
+    keys: KeyService,
+    identity: IdentityService,
+    audit: AuditService,
+    rate_limiter: RateLimiter | None,
+    objects: ObjectService | None,
+    logs: LogsService | None = None,
+    billing: BillingService | None = None,
+    background: list[asyncio.Task[None]] | None = None,
+) -> Callable[[str], Awaitable[int]]:
+    """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
+    (its functions, versions, code and queued invocations); with ``background``, the worker
+    of the queued Event invocations started into it."""
+    store = SqlFunctionStore(db)
+    service = FunctionsService(
+        store,
+        settings.region,
+        KeySealer(keys),
+        trusting_roles(identity),
+        function_limits(settings, host_runtimes()),
+        None
+        if objects is None
+        else BucketCode(
+            objects,
+            S3Authoriser(identity.policies_for, settings.region),
+            settings.lambda_max_zip_bytes,
+        ),
+    )
+    queue = SqlEventQueue(db)
+    ingested = None if billing is None else _ingested(billing, settings.region)
+    invoker = Invoker(
+        service,
+        SandboxPool(sandbox_limits(settings)),
+        role_sessions(identity),
+        None if logs is None else FunctionLogGroups(logs, ingested=ingested),
+        None if billing is None else _Metering(billing, settings.region),
+        queue,
+    )
+    actions = invoke_actions(
+        invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
+    apis[LambdaApp.name] = LambdaApp(
+        service, identity, audit, settings, rate_limiter, extra_actions=actions
+    )
+    if background is not None:
+        owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        worker = EventWorker(
+            queue, invoker.run_queued, owner, poll_interval=settings.lambda_event_poll_interval
+        )
+        background.append(asyncio.create_task(worker.run_forever(), name="lambda-events"))
+
+    async def forget(tenant_id: str) -> int:
+        await queue.forget_tenant(tenant_id)
+        return await store.forget_tenant(tenant_id)
+
+    return forget
+
+
+def _ingested(billing: BillingService, region: str) -> Callable[[str, int, str], None]:
+    def ingested(tenant_id: str, size: int, meter: str) -> None:
+        billing.count(tenant_id, region, meter, size)
+
+    return ingested

@@ -1,0 +1,95 @@
+"""Lambda end to end (decision 0286), on the session's ``andromede serve`` (no server of its
+own): boto3's ``lambda`` client creates a function from a zip with a role trusting Lambda,
+invokes it (the handler run in the server's bubblewrap sandbox, its log tail returned and
+written to CloudWatch Logs ``/aws/lambda/<name>``), sees a handler's error as AWS answers
+it, downloads its zip from GetFunction's ``Code.Location``, and deletes it; the aws CLI
+lists it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from e2e.clients import aws_cli
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None,
+        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+    ),
+]
+
+SOURCE = """
+def handler(event, context):
+    print("invoked", context.function_name)
+    if event.get("fail"):
+        raise KeyError("missing")
+    return {"sum": event["a"] + event["b"]}
+"""
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", SOURCE)
+    return buffer.getvalue()
+
+
+def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: Path) -> None:
+    tenant = new_tenant(server, "lambda-e2e")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    functions: Any = client_for(server, "lambda", *keys)
+    made = functions.create_function(
+        FunctionName="adder",
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": _zip()},
+    )
+    assert made["State"] == "Active"
+    location = functions.get_function(FunctionName="adder")["Code"]["Location"]
+    downloaded = requests.get(location, timeout=30)
+    assert downloaded.status_code == 200 and downloaded.content == _zip()
+    done = functions.invoke(FunctionName="adder", Payload=b'{"a": 2, "b": 3}', LogType="Tail")
+    assert json.loads(done["Payload"].read()) == {"sum": 5}
+    assert "invoked adder" in base64.b64decode(done["LogResult"]).decode()
+    failed = functions.invoke(FunctionName="adder", Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read())["errorType"] == "KeyError"
+    logs: Any = client_for(server, "logs", *keys)
+    for _ in range(20):
+        found = logs.filter_log_events(logGroupName="/aws/lambda/adder")["events"]
+        if any(e["message"].startswith("REPORT RequestId: ") for e in found):
+            break
+        time.sleep(0.2)
+    assert any("invoked adder" in e["message"] for e in found)
+
+    aws = aws_cli(server, tmp_path)
+    listed = json.loads(aws("lambda", "list-functions").stdout)["Functions"]
+    assert "adder" not in [f["FunctionName"] for f in listed]  # the admin's, not the tenant's
+    functions.delete_function(FunctionName="adder")
+    assert functions.list_functions()["Functions"] == []

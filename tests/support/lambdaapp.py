@@ -1,0 +1,272 @@
+"""AWS Lambda's REST-JSON app in process (decision 0286): LambdaApp over the in-memory
+identity store and a function store (memory by default), code and environments sealed under
+a local key file; calls made through botocore's own ``lambda`` model (its rest-json
+serializer and parser, the parameters validated first, blobs base64-encoded as boto3 sends
+them), signed with SigV4 for service ``lambda``."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, unquote, urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest, HeadersDict
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.functions.event_queue import EventWorker, MemoryEventQueue
+from andromede.functions.invoker import Invoker
+from andromede.functions.memory import MemoryFunctionStore
+from andromede.functions.sandbox import SandboxLimits, SandboxPool
+from andromede.functions.service import FunctionLimits, FunctionsService
+from andromede.functions.store import FunctionStore
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.kms.keyfile import LocalKeyFileProvider
+from andromede.kms.service import KeyService
+from andromede.lambdaapi.app import LambdaApp
+from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.settings import Settings
+from andromede.wiring.functions import function_limits, trusting_roles
+from andromede.wiring.queues import KeySealer
+from support.json_client import JsonReply, Signers
+
+REGION: Final = "eu-fr-1"
+MODEL: Final = botocore.session.get_session().get_service_model("lambda")
+TRUST: Final = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+HANDLER_SOURCE: Final = "def handler(event, context):\n    return {'echo': event}\n"
+
+
+def handler_zip(source: str = HANDLER_SOURCE, module: str = "app") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{module}.py", source)
+    return buffer.getvalue()
+
+
+@dataclass
+class RecordingLogs:
+    """``functions.invoker.FunctionLogs`` keeping what was written."""
+
+    written: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+    async def write(
+        self, tenant_id: str, group: str, stream: str, events: list[tuple[int, str]]
+    ) -> None:
+        self.written += [(tenant_id, group, stream, message) for _, message in events]
+
+
+@dataclass
+class RecordingMeters:
+    counted: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def count(self, tenant_id: str, meter: str, quantity: int) -> None:
+        key = (tenant_id, meter)
+        self.counted[key] = self.counted.get(key, 0) + quantity
+
+
+@dataclass
+class CallFailed(Exception):
+    status: int
+    code: str
+    message: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class World(Signers):
+    app: LambdaApp
+    identity: IdentityService
+    credentials: Credentials | None
+    tenant_id: str
+    functions: FunctionsService
+    store: FunctionStore
+    audit_store: MemoryAuditStore
+    audit: AuditService
+    pool: SandboxPool
+    logs: RecordingLogs
+    meters: RecordingMeters
+    worker: EventWorker
+    queue: MemoryEventQueue
+    roles: dict[str, str] = field(default_factory=dict)
+
+    async def raw(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        query: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> JsonReply:
+        """A signed request as botocore sends it (``path`` percent-encoded as sent)."""
+        url = f"http://127.0.0.1:9000{path}" + (f"?{query}" if query else "")
+        request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+        if self.credentials is not None:
+            SigV4Auth(self.credentials, "lambda", REGION).add_auth(request)
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": unquote(path),
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "scheme": "http",
+            "client": ("127.0.0.1", 50000),
+            "headers": [(b"host", b"127.0.0.1:9000")]
+            + [
+                (k.lower().encode(), str(v).encode())
+                for k, v in request.headers.items()
+                if k.lower() != "host"
+            ],
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        got = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        assert got["x-amzn-requestid"]
+        return JsonReply(sent[0]["status"], got, b"".join(m.get("body", b"") for m in sent[1:]))
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it, its answer parsed by botocore's rest-json parser;
+        a failure raises :class:`CallFailed`."""
+        model = MODEL.operation_model(operation)
+        validate_parameters(params, model.input_shape)
+        request = create_serializer("rest-json").serialize_to_request(params, model)
+        query = urlencode(request["query_string"], doseq=True)
+        body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
+        # botocore quotes the path's members itself; keep them as it sent them.
+        path = quote(request["url_path"], safe="/:$%")
+        reply = await self.raw(request["method"], path, body, query, dict(request["headers"]))
+        parsed = create_parser("rest-json").parse(
+            {
+                "status_code": reply.status,
+                "headers": HeadersDict(reply.headers),
+                "body": reply.body,
+            },
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(
+                reply.status,
+                parsed["Error"]["Code"],
+                parsed["Error"]["Message"],
+                json.loads(reply.body or b"{}"),
+                reply.headers,
+            )
+        # DeleteFunction answers 204 where the model says 200, as AWS does.
+        # Invoke answers 202 for Event and 204 for DryRun invocations.
+        assert reply.status in (model.http.get("responseCode", 200), 202, 204), reply.status
+        parsed.pop("ResponseMetadata", None)
+        if operation == "Invoke":  # the raw body, a StreamingBody in boto3
+            parsed["Payload"] = io.BytesIO(reply.body)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> CallFailed:
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc
+        raise AssertionError(f"{operation} succeeded")
+
+    async def role(self, name: str = "fn", trust: str = TRUST) -> str:
+        role = await self.identity.create_role(self.tenant_id, name, trust)
+        return role.arn
+
+    async def function(self, name: str = "echo", **params: Any) -> dict[str, Any]:
+        role = params.pop("Role", None) or await self._role_once()
+        return await self.client(
+            "CreateFunction",
+            FunctionName=name,
+            Runtime=params.pop("Runtime", "python3.11"),
+            Role=role,
+            Handler=params.pop("Handler", "app.handler"),
+            Code=params.pop("Code", {"ZipFile": handler_zip()}),
+            **params,
+        )
+
+    async def _role_once(self) -> str:
+        if self.tenant_id not in self.roles:
+            self.roles[self.tenant_id] = await self.role()
+        return self.roles[self.tenant_id]
+
+
+async def lambda_world(
+    tmp_path: Path,
+    store: FunctionStore | None = None,
+    limits: FunctionLimits | None = None,
+    **settings_given: Any,
+) -> AsyncIterator[World]:
+    settings = Settings(data_dir=tmp_path, region=REGION, **settings_given)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
+    audit_store = MemoryAuditStore()
+    audit = AuditService(audit_store)
+    kept = store or MemoryFunctionStore()
+    functions = FunctionsService(
+        kept,
+        REGION,
+        KeySealer(keys),
+        trusting_roles(identity),
+        limits or function_limits(settings, ("python3.11",)),
+    )
+    pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
+    logs, meters = RecordingLogs(), RecordingMeters()
+    queue = MemoryEventQueue()
+    invoker = Invoker(functions, pool, None, logs, meters, queue)
+    invoke = invoke_actions(
+        invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
+    try:
+        yield World(
+            LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
+            identity,
+            Credentials(boot.access_key_id, boot.secret_access_key),
+            boot.tenant.id,
+            functions,
+            kept,
+            audit_store,
+            audit,
+            pool,
+            logs,
+            meters,
+            EventWorker(queue, invoker.run_queued, "gateway-a", poll_interval=0.05),
+            queue,
+        )
+    finally:
+        await pool.close()
+        await audit.close()
+        keys.close()
