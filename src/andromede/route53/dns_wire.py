@@ -7,8 +7,9 @@ ZoneAnswers`: shared by a VPC's zone responder (decision 0284) and the public na
   a response: no loop between two servers).
 - An EDNS version other than 0 is answered BADVERS (RFC 6891 §6.1.3).
 - Over UDP the response fits the client's EDNS payload (512 bytes without EDNS, RFC 1035),
-  never more than ``max_udp``; a larger one is sent empty with TC set, for the client to ask
-  again over TCP. Over TCP it is whole (up to 65,535 bytes)."""
+  never more than ``max_udp`` (4,096 unless told; the payload the response offers); a larger
+  one is sent empty with TC set, for the client to ask again over TCP. Over TCP it is whole
+  (up to 65,535 bytes)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ import dns.rcode
 
 from andromede.route53.answers import ZoneAnswers
 
-__all__ = ["MAX_TCP_MESSAGE", "UDP_PAYLOAD", "formerr", "wire_reply"]
+__all__ = ["EDNS_PAYLOAD", "MAX_TCP_MESSAGE", "UDP_PAYLOAD", "formerr", "wire_reply"]
 
 log = logging.getLogger(__name__)
 
 UDP_PAYLOAD: Final = 512  # without EDNS, as RFC 1035 bounds a UDP answer
 MAX_TCP_MESSAGE: Final = 65535
+# The largest UDP response unless the server says otherwise: RFC 6891 §6.2.5's suggestion.
+EDNS_PAYLOAD: Final = 4096
 _HEADER: Final = struct.Struct("!HHHHHH")
 
 
@@ -45,7 +48,7 @@ def formerr(wire: bytes) -> bytes | None:
 
 
 def wire_reply(
-    answers: ZoneAnswers, wire: bytes, udp: bool, max_udp: int = MAX_TCP_MESSAGE
+    answers: ZoneAnswers, wire: bytes, udp: bool, max_udp: int = EDNS_PAYLOAD
 ) -> tuple[bytes | None, dns.message.Message | None]:
     """The response's wire form to one query's (None: nothing to send) and the query read
     (None when it could not be)."""
@@ -66,7 +69,7 @@ def wire_reply(
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
     if query.edns >= 0:  # the payload offered is what this server sends at most
-        response.use_edns(0, response.ednsflags, min(max_udp, MAX_TCP_MESSAGE))
+        response.use_edns(0, response.ednsflags, max_udp)
     if not udp:
         return response.to_wire(max_size=MAX_TCP_MESSAGE), query
     limit = max(UDP_PAYLOAD, query.payload if query.edns >= 0 else UDP_PAYLOAD)
@@ -76,7 +79,7 @@ def wire_reply(
     except dns.exception.TooBig:
         truncated = dns.message.make_response(query)
         if query.edns >= 0:
-            truncated.use_edns(0, payload=min(max_udp, MAX_TCP_MESSAGE))
+            truncated.use_edns(0, payload=max_udp)
         truncated.set_rcode(response.rcode())
         truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
         return truncated.to_wire(max_size=limit), query

@@ -198,6 +198,8 @@ class PublicNameServer:
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._connections >= self._limits.max_tcp_connections:
             writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
             return
         self._connections += 1
         try:

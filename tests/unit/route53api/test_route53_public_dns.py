@@ -59,7 +59,7 @@ class World:
     clock: list[float] = field(default_factory=lambda: [1000.0])
 
 
-async def make_world(rate: int = 0, max_age: float = 60.0) -> World:
+async def make_world(rate: int = 0, max_age: float = 60.0, tcp: int = 256) -> World:
     now = [1_800_000_000.0]
 
     def wall() -> float:
@@ -75,7 +75,8 @@ async def make_world(rate: int = 0, max_age: float = 60.0) -> World:
     service.public_changed = zones.invalidate
     counted: list[str] = []
     server = PublicNameServer(
-        zones, DnsLimits(rate_limit=rate, max_udp_size=1232), counted.append,
+        zones, DnsLimits(rate_limit=rate, max_udp_size=1232, max_tcp_connections=tcp),
+        counted.append,
         clock=lambda: clock[0],
     )  # fmt: skip
     (_, port), *_ = await server.start(("127.0.0.1:0",))
@@ -342,3 +343,21 @@ def test_the_rate_limit_is_per_source_and_off_at_zero() -> None:
 def test_listen_addresses() -> None:
     assert listen_address("127.0.0.1:5353") == ("127.0.0.1", 5353)
     assert listen_address("[::1]:53") == ("::1", 53)
+
+
+async def test_tcp_connections_beyond_the_bound_are_closed() -> None:
+    made = await make_world(tcp=1)
+    try:
+        await zone(made, A1, "example.com", RecordSet("www.example.com.", "A", 60, ("192.0.2.1",)))
+        held_reader, held = await asyncio.open_connection("127.0.0.1", made.port)
+        await asyncio.sleep(0.05)
+        reader, writer = await asyncio.open_connection("127.0.0.1", made.port)
+        assert await asyncio.wait_for(reader.read(2), 3) == b""  # closed at once
+        writer.close()
+        held.close()
+        await held.wait_closed()
+        await asyncio.sleep(0.05)
+        assert (await ask(made, "www.example.com", tcp=True)).answer
+        assert held_reader is not None
+    finally:
+        made.server.close()
