@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support.logs import logging_restored
 from support.passwords import CHEAP_HASHER
 from support.scheduling import DEFAULT_SLOW_SECONDS, file_seconds, order_for_worksteal
-from support.server import ServerProcess, running_server, server_logs
+from support.server import ServerProcess, free_port, running_server, server_logs
 from support.timeline import TimelinePlugin
 
 # postgres_cluster, postgres_url, postgres_empty_url: a private PostgreSQL (tests/support);
@@ -161,8 +161,10 @@ def _cheap_password_hashes() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One real ``andromede serve`` for the session (per xdist worker)."""
-    with running_server(tmp_path_factory.mktemp("andromede") / "data") as process:
+    """One real ``andromede serve`` for the session (per xdist worker), its public Route 53
+    name servers on a port of their own (decision 0289)."""
+    dns = {"ANDROMEDE_ROUTE53_DNS_LISTEN": f'["127.0.0.1:{free_port()}"]'}
+    with running_server(tmp_path_factory.mktemp("andromede") / "data", extra_env=dns) as process:
         yield process
 
 

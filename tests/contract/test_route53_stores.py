@@ -72,11 +72,14 @@ async def test_private_zones_by_vpc_changes_and_forgetting(store: ZoneStore) -> 
     assert await store.change("000000000001", "C1") == 42
     assert await store.change("000000000002", "C1") is None
     assert [z.zone_id for z in await store.zones("000000000001")] == ["Z2"]
+    await store.create(zone("Z4", tenant_id="000000000003"))
+    assert sorted(z.zone_id for z in await store.public_zones()) == ["Z3", "Z4"]
     assert await store.forget_tenant("000000000001") == 1
     assert await store.zones("000000000001") == []
     assert await store.with_vpc("vpc-2") == []
     assert await store.change("000000000001", "C1") is None
     assert [z.zone_id for z in await store.zones("000000000002")] == ["Z3"]
+    assert sorted(z.zone_id for z in await store.public_zones()) == ["Z3", "Z4"]
 
 
 async def test_each_zone_is_claimed_for_billing_once_a_month(store: ZoneStore) -> None:

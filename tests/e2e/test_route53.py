@@ -1,7 +1,8 @@
 """Route 53 end to end (decisions 0280, 0284), on the session's ``andromede serve`` (no server
 of its own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` prefixes taken off,
 its signing) makes a zone, writes and lists its records, waits for its change with botocore's
-``resource_record_sets_changed`` waiter, writes weighted sets and an alias, and deletes it;
+``resource_record_sets_changed`` waiter, asks the public name servers and TestDNSAnswer for a
+name (decision 0289), writes weighted sets and an alias, and deletes it;
 the aws CLI lists and reads it."""
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dns.flags
+import dns.message
+import dns.query
 import pytest
 from botocore.exceptions import ClientError
 
@@ -45,6 +49,17 @@ def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) 
     )
     waiter = route53.get_waiter("resource_record_sets_changed")
     waiter.wait(Id=changed["ChangeInfo"]["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+    # Decision 0289: the public name servers answer it at once, as TestDNSAnswer says.
+    (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
+    host, port = listen.rsplit(":", 1)
+    query = dns.message.make_query("www.e2e.example", "A")
+    answered = dns.query.udp(query, host, timeout=5, port=int(port))
+    assert answered.flags & dns.flags.AA
+    assert [d.to_text() for d in answered.answer[0]] == ["192.0.2.10"]
+    tested = route53.test_dns_answer(
+        HostedZoneId=zone_id, RecordName="www.e2e.example", RecordType="A"
+    )
+    assert (tested["RecordData"], tested["ResponseCode"]) == (["192.0.2.10"], "NOERROR")
     records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert [(r["Name"], r["Type"]) for r in records] == [
         ("e2e.example.", "NS"), ("e2e.example.", "SOA"), ("www.e2e.example.", "A")

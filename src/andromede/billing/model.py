@@ -167,6 +167,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
     # Decision 0280: Route 53's hosted zones, as AWS bills them (a zone-month, not pro rata).
     Meter("route53.hosted-zones", "zone-months", "zone-month", 1,
           "Route 53 hosted zones: each billed once for each month it is held in"),
+    # Decision 0289: the queries the public name servers answered, as AWS bills them.
+    Meter("route53.dns-queries", "queries", "1000000 queries", 1_000_000,
+          "Route 53 DNS queries a public hosted zone answered"),
     Meter("pipes.requests", "requests", "1000000 requests", 1_000_000,
           "EventBridge Pipes requests: one per 64 KiB chunk begun of each event sent"),
     # Decision 0271: Step Functions' standard workflows, billed per state transition as AWS's.

@@ -1,5 +1,5 @@
 """A VPC's zone responder (decision 0284): a small authoritative DNS server answering the
-Route 53 private zones associated with the VPC (:class:`~andromede.hypervisor.zone_answers.
+Route 53 private zones associated with the VPC (:class:`~andromede.route53.answers.
 ZoneAnswers`), over UDP and TCP on one address and port, run in the VPC router's namespace
 beside the resolver. The resolver (dnsmasq) forwards each private zone to it
 (``--server=/<zone>/<address>#<port>``), so the most specific zone still wins and a name of
@@ -23,19 +23,13 @@ import sys
 from pathlib import Path
 from typing import Final, cast
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.rcode
-
-from andromede.hypervisor.zone_answers import ZoneAnswers
+from andromede.route53.answers import ZoneAnswers
+from andromede.route53.dns_wire import wire_reply
 
 __all__ = ["ZoneResponder", "main"]
 
 log = logging.getLogger(__name__)
 
-UDP_PAYLOAD: Final = 512  # without EDNS, as RFC 1035 bounds a UDP answer
-MAX_TCP_MESSAGE: Final = 65535
 TCP_IDLE: Final = 10.0  # seconds a TCP client may keep the connection without a query
 
 
@@ -46,29 +40,8 @@ class ZoneResponder:
         self.answers = answers
 
     def reply(self, wire: bytes, udp: bool) -> bytes | None:
-        """The response's wire form to one query's, None when it is no DNS message."""
-        try:
-            query = dns.message.from_wire(wire)
-        except dns.exception.DNSException:
-            return None
-        if query.flags & dns.flags.QR:
-            return None
-        try:
-            response = self.answers.respond(query)
-        except Exception:  # a bad set answers SERVFAIL, never silence
-            log.exception("zone responder: the answer failed")
-            response = dns.message.make_response(query)
-            response.set_rcode(dns.rcode.SERVFAIL)
-        if not udp:
-            return response.to_wire(max_size=MAX_TCP_MESSAGE)
-        limit = max(UDP_PAYLOAD, query.payload if query.edns >= 0 else UDP_PAYLOAD)
-        try:
-            return response.to_wire(max_size=limit)
-        except dns.exception.TooBig:
-            truncated = dns.message.make_response(query)
-            truncated.set_rcode(response.rcode())
-            truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
-            return truncated.to_wire(max_size=limit)
+        """The response's wire form to one query's (``dns_wire``), None: nothing to send."""
+        return wire_reply(self.answers, wire, udp)[0]
 
     async def serve(self, host: str, port: int) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
         """Listen on ``host``:``port`` over UDP and TCP."""

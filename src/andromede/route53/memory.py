@@ -43,6 +43,9 @@ class MemoryZoneStore:
     async def with_vpc(self, vpc_id: str) -> list[HostedZone]:
         return [z for z in self._zones.values() if any(v == vpc_id for _, v in z.vpcs)]
 
+    async def public_zones(self) -> list[HostedZone]:
+        return [z for z in self._zones.values() if not z.private]
+
     async def replace(self, zone: HostedZone) -> None:
         key = (zone.tenant_id, zone.zone_id)
         stored = self._zones.get(key)

@@ -1,6 +1,6 @@
 """What a VPC's zone responder answers (decision 0284), built from the private zones
 associated with the VPC: a JSON document carried to the VPC's router in ``VpcDns``'s
-``zone_document``, which :mod:`~andromede.hypervisor.zone_answers` reads. Pure.
+``zone_document``, which :mod:`~andromede.route53.answers` reads. Pure.
 
 The document (``version`` 1)::
 

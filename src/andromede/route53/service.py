@@ -89,11 +89,16 @@ class Route53Service:
         self.alias_targets = alias_targets
         # The health checks' status (decision 0285 plugs its own in).
         self.health: HealthLookup = EveryCheckHealthy()
+        # Told that a public zone (or a health check one may name) changed: the public name
+        # servers read the zones again at their next query (decision 0289).
+        self.public_changed: Callable[[], None] | None = None
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
 
     async def _changed(self, *zones: HostedZone) -> None:
+        if self.public_changed is not None and any(not z.private for z in zones):
+            self.public_changed()
         vpcs = sorted({vpc_id for z in zones if z.private for _, vpc_id in z.vpcs})
         if vpcs and self.vpcs_changed is not None:
             await self.vpcs_changed(vpcs)
@@ -105,6 +110,12 @@ class Route53Service:
         zones = await self.store.with_vpc(vpc_id)
         if not zones:
             return (), ""
+        names = tuple(sorted(z.name.rstrip(".") for z in zones))
+        return names, await self.document(zones)
+
+    async def document(self, zones: Sequence[HostedZone]) -> str:
+        """The document answering ``zones`` (``responder_data``): the health checks' status
+        and the load balancers' addresses of now."""
         healthy: dict[str, bool] = {}
         foreign: dict[tuple[str, str, str], tuple[str, ...]] = {}
         for zone in zones:
@@ -119,17 +130,17 @@ class Route53Service:
                 if self.alias_targets is not None:
                     found = await self.alias_targets(zone.tenant_id, alias, record.type)
                 foreign[(alias.hosted_zone_id, alias.dns_name, record.type)] = found or ()
-        names = tuple(sorted(z.name.rstrip(".") for z in zones))
-        return names, responder_document(zones, healthy, foreign, self._limits.region)
+        return responder_document(zones, healthy, foreign, self._limits.region)
 
     async def health_changed(self, tenant_id: str, health_check_ids: Collection[str]) -> None:
         """Health checks of the account changed status (decision 0285 calls it): the VPCs of
-        the private zones whose sets name them are told their zones again."""
+        the private zones whose sets name them are told their zones again, the public name
+        servers read theirs again (decision 0289)."""
         wanted = set(health_check_ids)
         zones = [
             z
             for z in await self.store.zones(tenant_id)
-            if z.private and any(r.health_check_id in wanted for r in z.records)
+            if any(r.health_check_id in wanted for r in z.records)
         ]
         await self._changed(*zones)
 

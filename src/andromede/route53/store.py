@@ -27,6 +27,10 @@ class ZoneStore(Protocol):
     async def with_vpc(self, vpc_id: str) -> list[HostedZone]:
         """The private zones associated with a VPC, any account's."""
 
+    async def public_zones(self) -> list[HostedZone]:
+        """Every account's public zones (decision 0289: the public name servers answer them),
+        in no particular order."""
+
     async def replace(self, zone: HostedZone) -> None:
         """Write ``zone`` over the stored one whose version is ``zone.version - 1``;
         ``ZoneChanged`` if another write came first."""

@@ -167,6 +167,9 @@ class SqlZoneStore:
             _Z.c.zone_id.in_(sa.select(_V.c.zone_id).where(_V.c.vpc_id == vpc_id))
         )
 
+    async def public_zones(self) -> list[HostedZone]:
+        return await self._select(_Z.c.private == sa.false())
+
     async def replace(self, zone: HostedZone) -> None:
         update = (
             sa.update(_Z)

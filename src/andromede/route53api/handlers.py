@@ -10,6 +10,7 @@ from andromede.http.response import Response
 from andromede.route53.model import display_name
 from andromede.route53.service import Route53Service, Submitted
 from andromede.route53api import wire
+from andromede.route53api.dns_answer import answer_dns_test
 from andromede.route53api.errors import Route53WireError
 from andromede.route53api.operations import Route
 from andromede.route53api.zones_by_vpc import list_hosted_zones_by_vpc
@@ -266,4 +267,5 @@ HANDLERS: Final[dict[str, Handler]] = {
     "AssociateVPCWithHostedZone": associate_vpc,
     "DisassociateVPCFromHostedZone": disassociate_vpc,
     "ListHostedZonesByVPC": list_hosted_zones_by_vpc,  # decision 0285
+    "TestDNSAnswer": answer_dns_test,  # decision 0289
 }

@@ -422,6 +422,51 @@ class NetworkSettings(BaseModel):
         description="Seconds a Route 53 health check waits for its endpoint's connection,"
         " then half as long for an HTTP status (AWS: 4 and 2) (decision 0285).",
     )
+    route53_dns_listen: tuple[str, ...] = Field(
+        default=(),
+        max_length=16,
+        description="Addresses (host:port, [v6]:port) the public Route 53 name servers listen"
+        " on, UDP and TCP, answering every account's public hosted zones; none = off"
+        " (decision 0289).",
+    )
+    route53_dns_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="Seconds the public name servers answer from the public zones read, at"
+        " most: a change made through this gateway is answered at the next query, one made"
+        " through another within this (decision 0289).",
+    )
+    route53_dns_rate_limit: int = Field(
+        default=50,
+        ge=0,
+        description="UDP queries per second (and as many in a burst) the public name servers"
+        " answer one source address; beyond it they drop, every second one answered empty with"
+        " TC for the client to ask again over TCP (response rate limiting, as BIND's RRL);"
+        " 0 = no limit (decision 0289).",
+    )
+    route53_dns_max_udp_size: int = Field(
+        default=1232,
+        ge=512,
+        le=4096,
+        description="Largest UDP response of the public name servers, whatever the client's"
+        " EDNS payload; a larger one is sent truncated (TC) (decision 0289).",
+    )
+    route53_dns_max_tcp_connections: int = Field(
+        default=256,
+        gt=0,
+        description="TCP connections the public name servers hold at once; one more is"
+        " closed at once (decision 0289).",
+    )
+
+    @field_validator("route53_dns_listen")
+    @classmethod
+    def _dns_listen(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"not a host:port to listen on: {address!r}")
+        return value
 
     @field_validator("route53_health_check_allow_cidrs")
     @classmethod

@@ -23,16 +23,20 @@ from andromede.iam.service import IdentityService
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.route53.model import AliasTarget
+from andromede.route53.public_zones import PublicZones
 from andromede.route53.service import AliasTargets, Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
+from andromede.route53api.public_dns import DnsLimits, PublicNameServer
 from andromede.settings import Settings
 
 __all__ = [
+    "DNS_QUERIES",
     "HOSTED_ZONES",
     "bill_hosted_zones",
     "load_balancer_aliases",
+    "public_name_server",
     "route53_api",
     "route53_limits",
 ]
@@ -40,6 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HOSTED_ZONES: Final = "route53.hosted-zones"
+DNS_QUERIES: Final = "route53.dns-queries"
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -106,6 +111,40 @@ async def _billing_sweeps(
         await asyncio.sleep(interval)
 
 
+def public_name_server(
+    service: Route53Service, settings: Settings, billing: BillingService | None
+) -> PublicNameServer:
+    """The public name servers of decision 0289 over ``service``'s public zones: read again
+    at the next query when one changes here, each answered query counted in
+    ``route53.dns-queries`` for the zone's account."""
+    zones = PublicZones(service, settings.route53_name_servers, settings.route53_dns_cache_seconds)
+    service.public_changed = zones.invalidate
+    limits = DnsLimits(
+        rate_limit=settings.route53_dns_rate_limit,
+        max_udp_size=settings.route53_dns_max_udp_size,
+        max_tcp_connections=settings.route53_dns_max_tcp_connections,
+    )
+
+    def count(tenant_id: str) -> None:
+        if billing is not None:
+            billing.count(tenant_id, settings.region, DNS_QUERIES, 1)
+
+    return PublicNameServer(zones, limits, count)
+
+
+async def _serve_public_dns(server: PublicNameServer, listen: tuple[str, ...]) -> None:
+    try:
+        bound = await server.start(listen)
+    except OSError:
+        log.exception("Route 53: the public name servers could not listen on %s", listen)
+        raise
+    log.info("Route 53: public name servers answering on %s", bound)
+    try:
+        await asyncio.Event().wait()  # until serve stops (the task cancelled)
+    finally:
+        server.close()
+
+
 def route53_api(
     apis: MutableMapping[str, ASGIApp],
     settings: Settings,
@@ -139,6 +178,11 @@ def route53_api(
         # The VPC resolvers answer the private zones associated with their VPC (0280).
         compute.private_zones = service.vpc_zones
     apis[Route53App.name] = Route53App(service, identity, audit, settings, rate_limiter)
+    if settings.route53_dns_listen and background is not None:
+        serving = _serve_public_dns(
+            public_name_server(service, settings, billing), settings.route53_dns_listen
+        )
+        background.append(asyncio.create_task(serving, name="route53-public-dns"))
     if billing is not None and background is not None:
         sweeps = _billing_sweeps(store, billing, settings.region, settings.billing_sample_interval)
         background.append(asyncio.create_task(sweeps, name="route53-billing"))

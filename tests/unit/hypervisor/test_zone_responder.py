@@ -24,8 +24,8 @@ import dns.rrset
 import pytest
 
 from andromede.hypervisor.dnsmasq_process import stop_pidfile
-from andromede.hypervisor.zone_answers import ZoneAnswers
 from andromede.hypervisor.zone_responder import ZoneResponder
+from andromede.route53.answers import ZoneAnswers
 from andromede.route53.model import AliasTarget, HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
 

@@ -15,7 +15,7 @@ import pytest
 
 from andromede.compute.driver_network import VpcDns
 from andromede.hypervisor.vpc_dns import resolver_command
-from andromede.hypervisor.zone_answers import ZoneAnswers
+from andromede.route53.answers import ZoneAnswers
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.model import AliasTarget, Change, HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document

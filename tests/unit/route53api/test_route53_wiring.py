@@ -5,11 +5,18 @@ forgotten."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
 import pytest
 
 from andromede.api_routing import api_service
@@ -132,3 +139,64 @@ async def test_an_alias_to_a_load_balancer_is_its_node_addresses(tmp_path: Path)
         assert await targets(world.tenant_id, AliasTarget("ZOTHER", dns_name, False), "A") is None
         wrong = dns_name.replace("web-front-", "web-back-")
         assert await targets(world.tenant_id, AliasTarget(zone_id, wrong, False), "A") is None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        port: int = udp.getsockname()[1]
+    return port
+
+
+async def test_serve_answers_public_zones_on_the_listen_setting(tmp_path: Path) -> None:
+    """Decision 0289: with ``route53_dns_listen`` serve's public name servers answer the
+    public zones (a change at the next query) and count each query for the zone's account
+    in ``route53.dns-queries``; without it, nothing listens."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    port = _free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data", region="eu-fr-1", route53_dns_listen=(f"127.0.0.1:{port}",)
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    billing = BillingService(MemoryBillingStore(), region="eu-fr-1", instance_types=[])
+    apis: dict[str, Any] = {}
+    background: list[asyncio.Task[None]] = []
+    route53_api(apis, settings, db, identity, audit, None, None, billing, background)
+    try:
+        service = apis["route53"].service
+        zone, _ = await service.create_zone("111111111111", "a.example", "r", "", False, None)
+        www = RecordSet("www.a.example.", "A", 60, ("192.0.2.1",))
+        await service.change_records("111111111111", zone.zone_id, [Change("CREATE", www)])
+        query = dns.message.make_query("www.a.example", "A")
+        for _ in range(50):  # the task binds as soon as serve's loop runs it
+            await asyncio.sleep(0.02)
+            with contextlib.suppress(dns.exception.Timeout, ConnectionRefusedError):
+                answer = await dns.asyncquery.udp(query, "127.0.0.1", timeout=0.2, port=port)
+                break
+        assert [d.to_text() for d in answer.answer[0]] == ["192.0.2.1"]
+        assert answer.flags & dns.flags.AA
+        await service.change_records(
+            "111111111111", zone.zone_id,
+            [Change("UPSERT", RecordSet("www.a.example.", "A", 60, ("192.0.2.2",)))],
+        )  # fmt: skip
+        answer = await dns.asyncquery.tcp(query, "127.0.0.1", timeout=2, port=port)
+        assert [d.to_text() for d in answer.answer[0]] == ["192.0.2.2"]
+        await billing.flush()
+        month = parse_month(time.strftime("%Y-%m", time.gmtime()))
+        report = await billing.usage_report("111111111111", month)
+        assert sum(line.quantity for line in report.lines
+                   if line.meter == "route53.dns-queries") == 2  # fmt: skip
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await billing.close()
+        await audit.close()
+        await db.close()
+
+
+@pytest.mark.parametrize("listen", ["5353", "127.0.0.1:", "127.0.0.1:70000", ":53"])
+def test_the_dns_listen_setting_wants_host_and_port(listen: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a host:port"):
+        Settings(data_dir=tmp_path, route53_dns_listen=(listen,))

@@ -1,6 +1,7 @@
-"""The answers of a VPC's zone responder (decision 0284): Route 53's private hosted zones,
-from the document :mod:`~andromede.route53.responder_data` builds, answered with AWS's
-semantics. Pure but for the random choice it is given.
+"""The answers of Route 53's hosted zones, from the document :mod:`~andromede.route53.
+responder_data` builds, answered with AWS's semantics: a VPC's zone responder answers its
+private zones with them (decision 0284), the public name servers every public zone (decision
+0289, with ``referrals``). Pure but for the random choice it is given.
 
 - The zone is the most specific one holding the name; a name of it that has no record is
   NXDOMAIN (no fallthrough), a name that exists without the type asked (or only below it)
@@ -15,7 +16,14 @@ semantics. Pure but for the random choice it is given.
   secondary; multivalue: up to eight healthy sets chosen at random (up to eight of all when
   none is healthy). Latency sets answer the one of the responder's Region (else the first),
   geolocation and IP-based sets the first healthy one in identifier order — as simple sets,
-  the VPC having one location."""
+  the VPC having one location.
+- AXFR and IXFR are refused (no zone transfer); ANY is answered with one set of the name
+  (RFC 8482).
+- With ``referrals`` (public zones, decision 0289), an NS set below a zone's apex is a
+  delegation (RFC 1034 §4.3.2): a name at or below it is answered with a referral — no AA,
+  the NS set in the authority section, the addresses of the name servers within the cut in the
+  additional section — except the DS of the cut, which the parent answers. Route 53's private
+  zones do not delegate: there such NS sets are answered as any set."""
 
 from __future__ import annotations
 
@@ -38,6 +46,7 @@ __all__ = ["MAX_CHAIN", "MAX_MULTIVALUE", "ZoneAnswers", "ZoneSet"]
 
 MAX_CHAIN: Final = 8  # CNAMEs and aliases followed for one answer
 MAX_MULTIVALUE: Final = 8
+_TRANSFERS: Final = frozenset({dns.rdatatype.AXFR, dns.rdatatype.IXFR})
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,8 @@ class _Answer:
     rcode: dns.rcode.Rcode
     answer: list[dns.rrset.RRset]
     zone: str | None
+    referral: dns.rrset.RRset | None = None
+    glue: tuple[dns.rrset.RRset, ...] = ()
 
 
 class ZoneAnswers:
@@ -86,6 +97,7 @@ class ZoneAnswers:
         self,
         document: str,
         choose: Callable[[], float] = random.random,
+        referrals: bool = False,
     ) -> None:
         parsed = json.loads(document) if document else {"zones": [], "sets": []}
         self.zones: tuple[str, ...] = tuple(
@@ -110,6 +122,7 @@ class ZoneAnswers:
                 self._names.add(parent)
         self._region = str(parsed.get("region", ""))
         self._random = choose
+        self._referrals = referrals
 
     def zone_of(self, name: str) -> str | None:
         return next((z for z in self.zones if name == z or name.endswith("." + z)), None)
@@ -125,18 +138,39 @@ class ZoneAnswers:
             return response
         question = query.question[0]
         name = question.name.to_text().lower()
-        if question.rdclass != dns.rdataclass.IN or self.zone_of(name) is None:
+        if (
+            question.rdclass != dns.rdataclass.IN
+            or question.rdtype in _TRANSFERS
+            or self.zone_of(name) is None
+        ):
             response.set_rcode(dns.rcode.REFUSED)
             return response
-        response.flags |= dns.flags.AA
-        found = self.answer(name, dns.rdatatype.to_text(question.rdtype))
+        record_type = dns.rdatatype.to_text(question.rdtype)
+        if question.rdtype == dns.rdatatype.ANY:
+            record_type = self._any_type(name) or record_type
+        found = self.answer(name, record_type)
         response.set_rcode(found.rcode)
         response.answer.extend(found.answer)
-        if not any(r.rdtype == question.rdtype for r in found.answer) and found.zone:
+        if found.referral is not None and not found.answer:
+            response.authority.append(found.referral)
+            response.additional.extend(found.glue)
+            return response  # not authoritative: the child zone's servers are
+        response.flags |= dns.flags.AA
+        wanted = dns.rdatatype.from_text(record_type)
+        if not any(r.rdtype == wanted for r in found.answer) and found.zone:
             soa = self._soa(found.zone)
             if soa is not None:
                 response.authority.append(soa)
         return response
+
+    def _any_type(self, name: str) -> str | None:
+        """The one type an ANY query of ``name`` is answered with (RFC 8482): its first set
+        in type order, None when the name has none."""
+        zone = self.zone_of(name)
+        owner = None if zone is None else self._owner(name, zone)
+        if owner is None:
+            return None
+        return min((t for n, t in self._sets if n == owner), default=None)
 
     def _soa(self, zone: str) -> dns.rrset.RRset | None:
         sets = self._sets.get((zone, "SOA"))
@@ -157,6 +191,13 @@ class ZoneAnswers:
             zone = self.zone_of(current)
             if zone is None:
                 break  # a CNAME out of the zones: the client's resolver follows it
+            cut = self._cut(current, zone, record_type)
+            if cut is not None:  # delegated: the client's resolver asks the child's servers
+                if answer:
+                    break
+                ns = self._sets[(cut, "NS")][0]
+                referral = _rrset(cut, "NS", ns.ttl, ns.values)
+                return _Answer(rcode, answer, zone, referral, self._glue(cut, ns.values))
             owner = self._owner(current, zone)
             if owner is None:
                 if not answer:
@@ -175,6 +216,35 @@ class ZoneAnswers:
             if not current.endswith("."):
                 current += "."
         return _Answer(rcode, answer, self.zone_of(name))
+
+    def _cut(self, name: str, zone: str, record_type: str) -> str | None:
+        """The delegation point at or above ``name`` below its zone's apex, the highest one
+        (RFC 1034 §4.3.2), None when none or without ``referrals``."""
+        if not self._referrals:
+            return None
+        labels = name.split(".")
+        for start in range(len(labels) - 1, -1, -1):
+            candidate = ".".join(labels[start:])
+            if len(candidate) <= len(zone):
+                continue
+            if (candidate, "NS") in self._sets:
+                # The DS set of a cut is the parent's (RFC 4035 §3.1.4.1).
+                return None if candidate == name and record_type == "DS" else candidate
+        return None
+
+    def _glue(self, cut: str, servers: Sequence[str]) -> tuple[dns.rrset.RRset, ...]:
+        """The addresses of the name servers of the cut that are below it: without them the
+        child's servers could not be reached."""
+        glue: list[dns.rrset.RRset] = []
+        for server in servers:
+            host = server.lower() if server.endswith(".") else server.lower() + "."
+            if host != cut and not host.endswith("." + cut):
+                continue
+            for record_type in ("A", "AAAA"):
+                sets = self._sets.get((host, record_type))
+                if sets:
+                    glue.append(_rrset(host, record_type, sets[0].ttl, sets[0].values))
+        return tuple(glue)
 
     def _owner(self, name: str, zone: str) -> str | None:
         """The name whose sets answer ``name``: itself when it exists, else the wildcard of
