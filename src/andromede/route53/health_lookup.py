@@ -1,20 +1,17 @@
 """The health checks' side of decision 0284's ``HealthLookup`` (decision 0285): each health
 check's status as DNS answers use it — ``Disabled`` healthy, ``Inverted`` reversed — read from
 the status the checkers keep; a check unknown to the account, deleted or not checked yet is
-left out of the answer (healthy, as Route 53 treats it).
-
-``RecordSide`` is what the record sets' service offers for it (decision 0284: a ``health``
-lookup to set, ``health_changed`` to be told of flips); the wiring plugs this lookup in
-where the service has them."""
+left out of the answer (healthy, as Route 53 treats it). The wiring sets it as the record
+sets' service's ``health`` (decision 0284), whose ``health_changed`` the checkers call on a
+flip."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any, Protocol, runtime_checkable
 
 from andromede.route53.health_store import HealthCheckStore
 
-__all__ = ["HealthStatuses", "RecordSide"]
+__all__ = ["HealthStatuses"]
 
 
 class HealthStatuses:
@@ -30,11 +27,3 @@ class HealthStatuses:
             if check is not None and (check.status.checked or check.config.disabled):
                 answer[health_check_id] = check.answered_healthy()
         return answer
-
-
-@runtime_checkable
-class RecordSide(Protocol):
-    health: Any  # decision 0284's HealthLookup
-
-    async def health_changed(self, tenant_id: str, health_check_ids: Collection[str]) -> None:
-        """Answer again the zones whose records name these checks."""

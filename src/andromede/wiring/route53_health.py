@@ -20,7 +20,7 @@ from andromede.http.outbound import networks
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.sink import MetricsSink
 from andromede.route53.health_checker import CheckerIdentity, HealthCheckers
-from andromede.route53.health_lookup import HealthStatuses, RecordSide
+from andromede.route53.health_lookup import HealthStatuses
 from andromede.route53.health_probe import Prober
 from andromede.route53.health_service import HealthCheckService, HealthLimits
 from andromede.route53.health_store_sql import SqlHealthCheckStore
@@ -69,9 +69,8 @@ def route53_health(
     service = HealthCheckService(store, limits)
     app.health = service
     zones = app.service
-    if isinstance(zones, RecordSide):  # decision 0284's record sets naming checks
-        zones.health = HealthStatuses(store)
-        service.flipped = zones.health_changed
+    zones.health = HealthStatuses(store)  # decision 0284's record sets naming checks
+    service.flipped = zones.health_changed
 
     async def alarm_state(tenant_id: str, region: str, name: str) -> str | None:
         if alarms is None or region != settings.region:
@@ -90,7 +89,6 @@ def route53_health(
             batch=settings.route53_health_check_batch,
         )
         rounds = _rounds(checkers, prober, settings.route53_health_check_round)
-        if isinstance(zones, RecordSide):
-            checkers.flipped = zones.health_changed
+        checkers.flipped = zones.health_changed
         background.append(asyncio.create_task(rounds, name="route53-health-checks"))
     return store.forget_tenant

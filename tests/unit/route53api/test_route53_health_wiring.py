@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.route53.errors import InvalidInput
 from andromede.route53.health_errors import TooManyHealthChecks
-from andromede.route53.health_lookup import HealthStatuses, RecordSide
+from andromede.route53.health_lookup import HealthStatuses
 from andromede.route53.health_model import HealthCheckConfig
 from andromede.route53.health_store_sql import SqlHealthCheckStore
 from andromede.route53api.app import Route53App
@@ -76,28 +75,19 @@ async def test_serve_wires_health_checks_over_the_database(tmp_path: Path) -> No
         await db.close()
 
 
-async def test_the_record_side_gets_the_lookup_where_it_takes_one(tmp_path: Path) -> None:
+async def test_the_record_sets_read_the_checks_statuses(tmp_path: Path) -> None:
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     settings = Settings(data_dir=tmp_path / "data", region="eu-fr-1")
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     audit = AuditService(MemoryAuditStore())
-    told: list[str] = []
-
-    async def health_changed(tenant_id: str, ids: Collection[str]) -> None:
-        told.extend(ids)
-
     try:
-        for offers in (False, True):
-            apis: dict[str, Any] = {}
-            route53_api(apis, settings, db, identity, audit, None, None)
-            zones = apis["route53"].service
-            if offers:  # decision 0284's Route53Service: a lookup to set, flips to be told
-                vars(zones).update(health=None, health_changed=health_changed)
-            route53_health(apis, settings, db, None, None, None)
-            assert isinstance(zones, RecordSide) is offers
-            if offers:
-                assert isinstance(zones.health, HealthStatuses)
-                assert apis["route53"].health.flipped is health_changed
+        apis: dict[str, Any] = {}
+        route53_api(apis, settings, db, identity, audit, None, None)
+        zones = apis["route53"].service
+        assert not isinstance(zones.health, HealthStatuses)  # every check healthy, until wired
+        route53_health(apis, settings, db, None, None, None)
+        assert isinstance(zones.health, HealthStatuses)
+        assert apis["route53"].health.flipped == zones.health_changed
     finally:
         await audit.close()
         await db.close()
