@@ -232,3 +232,39 @@ async def test_aliases_to_a_record_of_the_zone_and_to_a_load_balancer(
         )
         assert deleted.status_code == 303, alert(deleted)
         assert ("shop.example.org.", "A", "") not in await _sets(wires, principal, zone)
+
+
+async def test_weighted_sets_in_pages_follow_the_next_identifier(tmp_path: Path) -> None:
+    """Pages of two: three weighted sets of one name and type, the next page's link naming
+    ListResourceRecordSets' next identifier."""
+    async with (
+        console_harness(tmp_path, console_page_size=2) as console,
+        console.client() as client,
+    ):
+        await sign_in_root(console, client)
+        token = csrf_of(await client.get("/hosted-zones"))
+        made = await client.post(
+            "/hosted-zones", data={"csrf": token, "name": "a.example", "visibility": "public"}
+        )
+        zone = made.headers["location"].rsplit("/", 1)[-1]
+        for n, identifier in enumerate(("one", "two", "three")):
+            weighted = {"csrf": token, "name": "www", "type": "A", "ttl": "60",
+                        "values": f"192.0.2.{n + 1}", "change": "CREATE", "target": "values",
+                        "policy": "weighted", "identifier": identifier, "weight": "1"}  # fmt: skip
+            made = await client.post(f"/hosted-zones/{zone}/record", data=weighted)
+            assert made.status_code == 303, alert(made)
+        shown: list[str] = []
+        href = f"/hosted-zones/{zone}"
+        for _ in range(5):
+            page = await client.get(href)
+            shown += re.findall(r'<tr class="record" id="record-([^"]+)">', page.text)
+            link = re.search(r'href="([^"]+)" rel="next" id="records-next"', page.text)
+            if link is None:
+                break
+            href = unescape(link.group(1)).removeprefix("/console")
+            if "www" in href:
+                assert "identifier=" in href
+        assert sorted(shown) == sorted([
+            "a.example.-NS", "a.example.-SOA", "www.a.example.-A-one", "www.a.example.-A-three",
+            "www.a.example.-A-two",
+        ])  # fmt: skip
