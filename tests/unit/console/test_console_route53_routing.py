@@ -18,6 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
+from andromede.console.route53_record_forms import (
+    alias_of,
+    record_form,
+    routing_of,
+    set_json,
+    shown_set,
+)
+from andromede.console.wire_route53 import AliasRow, RecordRow, Routing
 from andromede.console.wire_route53_health import HealthCheckCalls
 from support.console import (
     ConsoleHarness,
@@ -60,6 +68,35 @@ def _row(page: httpx.Response, row_id: str) -> str:
 def _deletion(row: str) -> dict[str, str]:
     fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', row))
     return {k: unescape(v) for k, v in fields.items()}
+
+
+def test_the_form_s_routing_policy_and_alias() -> None:
+    typed = {"policy": "geolocation", "identifier": " fr ", "weight": "5", "country": "FR",
+             "subdivision": "", "continent": "", "health_check": "hc-1"}  # fmt: skip
+    assert routing_of(typed) == Routing(
+        set_identifier="fr", geo=(("CountryCode", "FR"),), health_check_id="hc-1"
+    )
+    assert routing_of({**typed, "policy": "simple"}) == Routing(health_check_id="hc-1")
+    assert routing_of({**typed, "policy": "latency", "region": "eu-fr-1"}).region == "eu-fr-1"
+    assert routing_of({**typed, "policy": "multivalue"}).policy == "multivalue"
+    assert routing_of({**typed, "policy": "failover", "failover": "SECONDARY"}).failover == (
+        "SECONDARY"
+    )
+    assert alias_of({"target": "values", "alias_target": "Z1 www.example.com."}) is None
+    assert alias_of({"target": "alias", "alias_target": "Z1 www.example.com."}) == AliasRow(
+        "Z1", "www.example.com.", False
+    )
+    record = RecordRow(
+        "www.example.com.", "A", 0, (),
+        Routing(set_identifier="b", weight="7", health_check_id="hc-1"),
+        AliasRow("Z1", "lb.example.com.", True),
+    )  # fmt: skip
+    assert shown_set(set_json(record), "fault") == (record.routing, record.alias)
+    assert shown_set("", "fault") == (Routing(), None)
+    filled = record_form(record, "www")
+    assert (filled["policy"], filled["weight"], filled["target"]) == ("weighted", "7", "alias")
+    assert (filled["alias_target"], filled["evaluate"]) == ("Z1 lb.example.com.", "yes")
+    assert routing_of(filled) == record.routing and alias_of(filled) == record.alias
 
 
 async def test_weighted_and_failover_sets_with_a_health_check(console: ConsoleHarness) -> None:
@@ -113,6 +150,21 @@ async def test_weighted_and_failover_sets_with_a_health_check(console: ConsoleHa
             assert made.status_code == 303, alert(made)
         sets = await _sets(wires, principal, zone)
         assert sets[("api.example.com.", "A", "main")].routing.failover == "PRIMARY"
+        others = {**weighted, "health_check": "", "weight": ""}
+        for name, fields in (
+            ("geo", {"policy": "geolocation", "identifier": "fr", "country": "FR"}),
+            ("geo", {"policy": "geolocation", "identifier": "rest", "country": "*"}),
+            ("near", {"policy": "latency", "identifier": "here", "region": "eu-fr-1"}),
+            ("many", {"policy": "multivalue", "identifier": "m1"}),
+        ):
+            made = await client.post(
+                f"/hosted-zones/{zone}/record", data={**others, "name": name, **fields}
+            )
+            assert made.status_code == 303, alert(made)
+        sets = await _sets(wires, principal, zone)
+        assert sets[("geo.example.com.", "A", "fr")].routing.geo == (("CountryCode", "FR"),)
+        assert sets[("near.example.com.", "A", "here")].routing.region == "eu-fr-1"
+        assert sets[("many.example.com.", "A", "m1")].routing.multivalue
         assert sets[("api.example.com.", "A", "backup")].routing.failover == "SECONDARY"
 
         page = await client.get(f"/hosted-zones/{zone}")
@@ -123,6 +175,12 @@ async def test_weighted_and_failover_sets_with_a_health_check(console: ConsoleHa
         assert '<td class="policy">Failover SECONDARY</td>' in _row(
             page, "record-api.example.com.-A-backup"
         )
+        for row_id, policy in (
+            ("record-geo.example.com.-A-rest", "Geolocation CountryCode=*"),
+            ("record-near.example.com.-A-here", "Latency eu-fr-1"),
+            ("record-many.example.com.-A-m1", "Multivalue answer"),
+        ):
+            assert f'<td class="policy">{policy}</td>' in _row(page, row_id)
         edit = re.search(r'class="edit-record" href="([^"]+)"', row)
         assert edit is not None and "edit_id=blue" in unescape(edit.group(1))
         editing = await client.get(unescape(edit.group(1)).removeprefix("/console"))
