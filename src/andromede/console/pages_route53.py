@@ -259,9 +259,13 @@ async def _zone_page(
                 tags = await wire.tags(origin, principal, zone_id)
             except WireError as exc:
                 tags_error = refusal(console, request, exc)[0]
-            typed_target = (typed or {}).get("alias_target", "") if typed_form == "record" else ""
-            targets = await alias_choices(console, request, session, wire, zone_id, typed_target)
-            checks = await health_check_choices(wire, request, session)
+            shown = (typed or {}) if typed_form == "record" else {}
+            targets = await alias_choices(
+                console, request, session, wire, zone_id, shown.get("alias_target", "")
+            )
+            checks = await health_check_choices(
+                wire, request, session, shown.get("health_check", "")
+            )
     return console.render(
         request,
         "route53_zone.html",

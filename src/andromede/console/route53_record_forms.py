@@ -175,12 +175,18 @@ async def alias_choices(
 
 
 async def health_check_choices(
-    wire: Route53Wire, request: Request, session: Session
+    wire: Route53Wire, request: Request, session: Session, typed: str
 ) -> list[tuple[str, str]]:
-    """The account's health checks ((id, label); none where Route 53 refuses)."""
+    """The account's health checks ((id, label); none where Route 53 refuses), the check
+    ``typed`` kept when it is not among them (so an edit does not drop it unseen)."""
+    choices: list[tuple[str, str]] = []
     with suppress(WireError):
         checks, _ = await HealthCheckCalls(wire).page(
             request.scope, session.principal, marker="", limit=_CHOICES
         )
-        return [(c.health_check_id, f"{c.health_check_id} · {c.type} {c.endpoint}") for c in checks]
-    return []
+        choices = [
+            (c.health_check_id, f"{c.health_check_id} · {c.type} {c.endpoint}") for c in checks
+        ]
+    if typed.strip() and typed.strip() not in {value for value, _ in choices}:
+        choices.append((typed.strip(), typed.strip()))
+    return choices

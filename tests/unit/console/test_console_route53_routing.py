@@ -133,13 +133,14 @@ async def test_weighted_and_failover_sets_with_a_health_check(console: ConsoleHa
         refused = await client.post(f"/hosted-zones/{zone}/record", data=simple)
         assert refused.status_code == 400 and "(InvalidChangeBatch)" in alert(refused)
         assert "other RRsets exist with the same name and type" in unescape(alert(refused))
-        heavy = {**weighted, "identifier": "red", "weight": "300"}
+        heavy = {**weighted, "identifier": "red", "weight": "300", "health_check": "hc-gone"}
         refused = await client.post(f"/hosted-zones/{zone}/record", data=heavy)
         assert refused.status_code == 400 and "(InvalidInput)" in alert(refused)
         typed = form_of(refused, "record-form")
         assert '<option value="weighted" selected>' in typed
         assert 'name="identifier" maxlength="128" value="red"' in typed
         assert 'name="weight" size="4" value="300"' in typed
+        assert '<option value="hc-gone" selected>' in typed  # kept, though not listed
 
         primary = {**weighted, "name": "api", "policy": "failover", "identifier": "main",
                    "failover": "PRIMARY", "values": "192.0.2.10"}  # fmt: skip
