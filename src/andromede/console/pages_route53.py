@@ -11,8 +11,11 @@ and the zone deleted after a ticked box — Route 53's own calls as the signed-i
 (``InvalidChangeBatch``, ``HostedZoneNotEmpty``, ``LastVPCAssociation``…).
 
 A record's name is typed relative to the zone (empty or ``@``: the apex); a name ending in a
-dot is taken as typed, and Route 53 refuses one outside the zone. Alias records, routing
-policies (decision 0284) and health checks (0285) are left to later pages.
+dot is taken as typed, and Route 53 refuses one outside the zone.
+
+Decision 0290: the table shows each set's routing policy, set identifier, health check and
+alias target; the form sends a routing policy and an alias (``route53_record_forms``), a
+row's "Edit" names the set by its identifier too, and a deletion carries the whole set.
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ from andromede.console.handlers import (
     signed_in,
 )
 from andromede.console.pages_alarms import parse_tags
+from andromede.console.route53_record_forms import (
+    POLICIES,
+    alias_choices,
+    alias_of,
+    health_check_choices,
+    record_form,
+    routing_of,
+    set_json,
+    shown_set,
+)
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_route53 import RecordPage, Route53Wire, ZoneDetail, ZoneRow
@@ -52,6 +65,8 @@ _ACTIONS: Final = frozenset(
 )
 _MARKER_LENGTH: Final = 64
 _NAME_LENGTH: Final = 1024
+_IDENTIFIER_LENGTH: Final = 128
+_MAX_FIELDS: Final = 32  # the record form's, its routing policy and alias included
 
 
 def _wire(console: Console) -> Route53Wire | None:
@@ -89,25 +104,22 @@ async def _edited(
     wire: Route53Wire, request: Request, session: Session, zone: ZoneDetail
 ) -> Form | None:
     """The record form filled with the record set a row's "Edit" names (``?edit=<name>&
-    edit_type=<type>``), to be upserted; None when none is named or it is not there."""
+    edit_type=<type>``, and ``edit_id=<set identifier>`` for a set with a routing policy), to
+    be upserted; None when none is named or it is not there."""
     name = request.query_params.get("edit", "")[:_NAME_LENGTH]
     record_type = request.query_params.get("edit_type", "")[:8]
+    identifier = request.query_params.get("edit_id", "")[:_IDENTIFIER_LENGTH]
     if not name or not record_type:
         return None
     with suppress(WireError):
         page = await wire.records(
-            request.scope, session.principal, zone.zone.zone_id, start=(name, record_type),
-            limit=1,
+            request.scope, session.principal, zone.zone.zone_id,
+            start=(name, record_type, identifier), limit=1,
         )  # fmt: skip
         found = next(iter(page.records), None)
         if found is not None and (found.name, found.record_type) == (name, record_type):
-            return {
-                "name": relative_name(found.name, zone.zone.name),
-                "type": found.record_type,
-                "ttl": str(found.ttl),
-                "values": "\n".join(found.values),
-                "change": "UPSERT",
-            }
+            if found.routing.set_identifier == identifier:
+                return record_form(found, relative_name(found.name, zone.zone.name))
     return None
 
 
@@ -207,6 +219,8 @@ async def _zone_page(
     records = RecordPage([])
     records_error, tags_error = "", ""
     tags: list[tuple[str, str]] = []
+    targets: list[tuple[str, str]] = []
+    checks: list[tuple[str, str]] = []
     next_href = None
     if wire is None:
         error, status = _not_served(console, request), 404
@@ -220,6 +234,7 @@ async def _zone_page(
             start = (
                 request.query_params.get("name", "")[:_NAME_LENGTH],
                 request.query_params.get("type", "")[:8],
+                request.query_params.get("identifier", "")[:_IDENTIFIER_LENGTH],
             )
             try:
                 records = await wire.records(
@@ -230,8 +245,10 @@ async def _zone_page(
                 records_error = refusal(console, request, exc)[0]
             else:
                 if records.next_start[0]:
+                    name, record_type, identifier = records.next_start
                     query = urlencode(
-                        {"name": records.next_start[0], "type": records.next_start[1]}
+                        {"name": name, "type": record_type}
+                        | ({"identifier": identifier} if identifier else {})
                     )
                     next_href = f"{zone_url(zone_id)}?{query}#records"
             if not typed_form:
@@ -242,6 +259,13 @@ async def _zone_page(
                 tags = await wire.tags(origin, principal, zone_id)
             except WireError as exc:
                 tags_error = refusal(console, request, exc)[0]
+            shown = (typed or {}) if typed_form == "record" else {}
+            targets = await alias_choices(
+                console, request, session, wire, zone_id, shown.get("alias_target", "")
+            )
+            checks = await health_check_choices(
+                wire, request, session, shown.get("health_check", "")
+            )
     return console.render(
         request,
         "route53_zone.html",
@@ -254,6 +278,10 @@ async def _zone_page(
         records_error=records_error,
         next_href=next_href,
         record_types=RECORD_TYPES,
+        policies=POLICIES,
+        alias_targets=targets,
+        health_checks=checks,
+        set_json=set_json,
         tags=tags,
         tags_error=tags_error,
         vpcs=await _vpc_choices(console, request, session) if zone and zone.zone.private else [],
@@ -296,14 +324,19 @@ async def _record_change(
             origin, principal, zone_id, action=change,
             name=record_name(fields.get("name", ""), zone.zone.name),
             record_type=fields.get("type", ""), ttl=fields.get("ttl", "").strip(), values=values,
+            routing=routing_of(fields), alias=alias_of(fields),
         )  # fmt: skip
         return
     if fields.get("confirm") != "yes":
         raise FormFault(_("Tick the box to confirm the deletion."))
     values = _shown_values(fields, _)
+    routing, alias = shown_set(
+        fields.get("set", ""), _("The record's values could not be read: reload the page.")
+    )
     await wire.change(
         origin, principal, zone_id, action="DELETE", name=fields.get("name", ""),
         record_type=fields.get("type", ""), ttl=fields.get("ttl", ""), values=values,
+        routing=routing, alias=alias,
     )  # fmt: skip
 
 
@@ -315,7 +348,7 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     zone_id, action = request.path_params.get("zone", ""), request.path_params.get("action", "")
     if action not in _ACTIONS:
         return await _zone_page(console, request, session, zone_id)
-    fields = await console.form(request, session)
+    fields = await console.form(request, session, max_fields=_MAX_FIELDS)
     if fields is None:
         return console.refused_form(request, session)
     wire = _wire(console)

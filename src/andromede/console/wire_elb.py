@@ -55,6 +55,7 @@ class LoadBalancerRow:
     created: str
     security_groups: tuple[str, ...] = ()  # session 49 (decision 0191 addendum)
     lb_type: str = "network"  # or "application" (decision 0216)
+    canonical_zone_id: str = ""  # an alias record's target zone (decision 0290)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,7 @@ def _load_balancer(item: Element) -> LoadBalancerRow:
         created=_text(item, "CreatedTime").replace("T", " ")[:19],
         security_groups=tuple(m.text or "" for m in item.iterfind("SecurityGroups/member")),
         lb_type=_text(item, "Type") or "network",
+        canonical_zone_id=_text(item, "CanonicalHostedZoneId"),
     )
 
 

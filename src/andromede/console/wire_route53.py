@@ -4,6 +4,8 @@
 (``route53:<Operation>`` on the zone's ARN), checks, audit and errors answer them. A refusal's
 code and words are those of its ``ErrorResponse/Error`` (in Route 53's namespace). Each answer
 is read into the small rows the pages show; nothing here decides what Route 53 allows.
+Decision 0290: a record set's routing policy, set identifier, health check and alias target
+(decision 0284), read and sent; tags of a health check as of a zone.
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ from andromede.console.wire import Answer, AsgiApp, WireError, _call, _scope
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["RecordPage", "RecordRow", "Route53Wire", "ZoneDetail", "ZoneRow"]
+__all__ = [
+    "GEO_FIELDS",
+    "AliasRow",
+    "RecordPage",
+    "RecordRow",
+    "Route53Wire",
+    "Routing",
+    "ZoneDetail",
+    "ZoneRow",
+]
 
 _PREFIX: Final = "/2013-04-01"
 _NAMESPACE: Final = "https://route53.amazonaws.com/doc/2013-04-01/"
+# A GeoLocation's elements, in botocore's order.
+GEO_FIELDS: Final = ("ContinentCode", "CountryCode", "SubdivisionCode")
 
 
 def _local(tag: str) -> str:
@@ -81,21 +94,66 @@ class ZoneDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class Routing:
+    """A record set's routing policy (decision 0284) as Route 53 lists it, or as the form
+    typed it (the weight as its text: Route 53 refuses one that is no number): the set
+    identifier with one of weight, failover kind, Region, geolocation or multivalue; and the
+    health check any set may name. All empty: a simple set."""
+
+    set_identifier: str = ""
+    weight: str = ""
+    failover: str = ""
+    region: str = ""
+    geo: tuple[tuple[str, str], ...] = ()
+    multivalue: bool = False
+    health_check_id: str = ""
+
+    @property
+    def policy(self) -> str:
+        """The policy's name: simple, weighted, failover, latency, geolocation, multivalue
+        (a set identifier alone: "" — Route 53 refuses it)."""
+        if self.weight:
+            return "weighted"
+        if self.failover:
+            return "failover"
+        if self.region:
+            return "latency"
+        if self.geo:
+            return "geolocation"
+        if self.multivalue:
+            return "multivalue"
+        return "" if self.set_identifier else "simple"
+
+
+@dataclass(frozen=True, slots=True)
+class AliasRow:
+    """An alias record's target: a record of a zone, or a load balancer (its
+    ``CanonicalHostedZoneId`` and DNS name)."""
+
+    hosted_zone_id: str
+    dns_name: str
+    evaluate_target_health: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordRow:
-    """One of ListResourceRecordSets' record sets."""
+    """One of ListResourceRecordSets' record sets (an alias's TTL 0 and values empty)."""
 
     name: str
     record_type: str
     ttl: int
     values: tuple[str, ...]
+    routing: Routing = Routing()
+    alias: AliasRow | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RecordPage:
-    """A page of record sets, and where the next starts (("", "") at the end)."""
+    """A page of record sets, and where the next starts (name, type, set identifier;
+    ("", "", "") at the end)."""
 
     records: list[RecordRow]
-    next_start: tuple[str, str] = ("", "")
+    next_start: tuple[str, str, str] = ("", "", "")
 
 
 def _zone(node: Any) -> ZoneRow:
@@ -112,6 +170,8 @@ def _zone(node: Any) -> ZoneRow:
 
 def _record(node: Any) -> RecordRow:
     ttl = _text(node, "TTL")
+    geo = _child(node, "GeoLocation")
+    alias = _child(node, "AliasTarget")
     return RecordRow(
         name=_text(node, "Name"),
         record_type=_text(node, "Type"),
@@ -119,7 +179,68 @@ def _record(node: Any) -> RecordRow:
         values=tuple(
             _text(r, "Value") for r in _children(_child(node, "ResourceRecords"), "ResourceRecord")
         ),
+        routing=Routing(
+            set_identifier=_text(node, "SetIdentifier"),
+            weight=_text(node, "Weight"),
+            failover=_text(node, "Failover"),
+            region=_text(node, "Region"),
+            geo=tuple((f, _text(geo, f)) for f in GEO_FIELDS if _child(geo, f) is not None),
+            multivalue=_text(node, "MultiValueAnswer") == "true",
+            health_check_id=_text(node, "HealthCheckId"),
+        ),
+        alias=None
+        if alias is None
+        else AliasRow(
+            _text(alias, "HostedZoneId").rsplit("/", 1)[-1],
+            _text(alias, "DNSName"),
+            _text(alias, "EvaluateTargetHealth") == "true",
+        ),
     )
+
+
+def _write_record(
+    parent: Element,
+    name: str,
+    record_type: str,
+    ttl: str,
+    values: Sequence[str],
+    routing: Routing,
+    alias: AliasRow | None,
+) -> None:
+    """A ``ResourceRecordSet`` in botocore's order of elements: an alias without TTL nor
+    values, a routing policy's elements only where given."""
+    record = SubElement(parent, "ResourceRecordSet")
+    SubElement(record, "Name").text = name
+    SubElement(record, "Type").text = record_type
+    optional = (
+        ("SetIdentifier", routing.set_identifier),
+        ("Weight", routing.weight),
+        ("Region", routing.region),
+    )
+    for element, text in optional:
+        if text:
+            SubElement(record, element).text = text
+    if routing.geo:
+        geo = SubElement(record, "GeoLocation")
+        for element, text in routing.geo:
+            SubElement(geo, element).text = text
+    if routing.failover:
+        SubElement(record, "Failover").text = routing.failover
+    if routing.multivalue:
+        SubElement(record, "MultiValueAnswer").text = "true"
+    if alias is None:
+        SubElement(record, "TTL").text = ttl
+        listed = SubElement(record, "ResourceRecords")
+        for value in values:
+            SubElement(SubElement(listed, "ResourceRecord"), "Value").text = value
+    else:
+        target = SubElement(record, "AliasTarget")
+        SubElement(target, "HostedZoneId").text = alias.hosted_zone_id
+        SubElement(target, "DNSName").text = alias.dns_name
+        evaluate = "true" if alias.evaluate_target_health else "false"
+        SubElement(target, "EvaluateTargetHealth").text = evaluate
+    if routing.health_check_id:
+        SubElement(record, "HealthCheckId").text = routing.health_check_id
 
 
 def _document(root: str) -> Element:
@@ -138,7 +259,7 @@ class Route53Wire:
     def __init__(self, app: AsgiApp) -> None:
         self._app = app
 
-    async def _request(
+    async def request(
         self,
         origin: Scope,
         principal: Principal,
@@ -173,13 +294,13 @@ class Route53Wire:
         query = {"maxitems": str(limit)}
         if marker:
             query["marker"] = marker
-        root = await self._request(origin, principal, "GET", "/hostedzone", query=query)
+        root = await self.request(origin, principal, "GET", "/hostedzone", query=query)
         zones = [_zone(z) for z in _children(_child(root, "HostedZones"), "HostedZone")]
         more = _text(root, "IsTruncated") == "true"
         return zones, _text(root, "NextMarker") if more else ""
 
     async def zone(self, origin: Scope, principal: Principal, zone_id: str) -> ZoneDetail:
-        root = await self._request(origin, principal, "GET", self._zone_path(zone_id))
+        root = await self.request(origin, principal, "GET", self._zone_path(zone_id))
         servers = _children(_child(_child(root, "DelegationSet"), "NameServers"), "NameServer")
         vpcs = _children(_child(root, "VPCs"), "VPC")
         return ZoneDetail(
@@ -208,18 +329,18 @@ class Route53Wire:
         if comment:
             SubElement(config, "Comment").text = comment
         SubElement(config, "PrivateZone").text = "true" if vpc is not None else "false"
-        answer = await self._request(origin, principal, "POST", "/hostedzone", body=root)
+        answer = await self.request(origin, principal, "POST", "/hostedzone", body=root)
         return _zone(_child(answer, "HostedZone")).zone_id
 
     async def delete_zone(self, origin: Scope, principal: Principal, zone_id: str) -> None:
-        await self._request(origin, principal, "DELETE", self._zone_path(zone_id))
+        await self.request(origin, principal, "DELETE", self._zone_path(zone_id))
 
     async def update_comment(
         self, origin: Scope, principal: Principal, zone_id: str, comment: str
     ) -> None:
         root = _document("UpdateHostedZoneCommentRequest")
         SubElement(root, "Comment").text = comment
-        await self._request(origin, principal, "POST", self._zone_path(zone_id), body=root)
+        await self.request(origin, principal, "POST", self._zone_path(zone_id), body=root)
 
     async def associate(
         self, origin: Scope, principal: Principal, zone_id: str, vpc: tuple[str, str]
@@ -227,7 +348,7 @@ class Route53Wire:
         root = _document("AssociateVPCWithHostedZoneRequest")
         _vpc(root, *vpc)
         path = f"{self._zone_path(zone_id)}/associatevpc"
-        await self._request(origin, principal, "POST", path, body=root)
+        await self.request(origin, principal, "POST", path, body=root)
 
     async def disassociate(
         self, origin: Scope, principal: Principal, zone_id: str, vpc: tuple[str, str]
@@ -235,7 +356,7 @@ class Route53Wire:
         root = _document("DisassociateVPCFromHostedZoneRequest")
         _vpc(root, *vpc)
         path = f"{self._zone_path(zone_id)}/disassociatevpc"
-        await self._request(origin, principal, "POST", path, body=root)
+        await self.request(origin, principal, "POST", path, body=root)
 
     # -- record sets ----------------------------------------------------------------------
     async def records(
@@ -244,24 +365,34 @@ class Route53Wire:
         principal: Principal,
         zone_id: str,
         *,
-        start: tuple[str, str],
+        start: tuple[str, ...],
         limit: int,
     ) -> RecordPage:
-        """One page of ListResourceRecordSets from ``start`` (name, type; ("", "") the
-        first)."""
+        """One page of ListResourceRecordSets from ``start`` (name, type and set identifier;
+        empty: the first)."""
+        name, record_type, identifier = (*start, "", "", "")[:3]
         query = {"maxitems": str(limit)}
-        if start[0]:
-            query["name"] = start[0]
-            if start[1]:
-                query["type"] = start[1]
+        if name:
+            query["name"] = name
+            if record_type:
+                query["type"] = record_type
+                if identifier:
+                    query["identifier"] = identifier
         path = f"{self._zone_path(zone_id)}/rrset"
-        root = await self._request(origin, principal, "GET", path, query=query)
+        root = await self.request(origin, principal, "GET", path, query=query)
         records = [
             _record(r) for r in _children(_child(root, "ResourceRecordSets"), "ResourceRecordSet")
         ]
         if _text(root, "IsTruncated") != "true":
             return RecordPage(records)
-        return RecordPage(records, (_text(root, "NextRecordName"), _text(root, "NextRecordType")))
+        return RecordPage(
+            records,
+            (
+                _text(root, "NextRecordName"),
+                _text(root, "NextRecordType"),
+                _text(root, "NextRecordIdentifier"),
+            ),
+        )
 
     async def change(
         self,
@@ -274,28 +405,26 @@ class Route53Wire:
         record_type: str,
         ttl: str,
         values: Sequence[str],
+        routing: Routing = Routing(),
+        alias: AliasRow | None = None,
     ) -> None:
         """One ChangeResourceRecordSets change (CREATE, UPSERT or DELETE), as typed: Route 53
-        refuses a TTL that is no number, a value not of its type, a DELETE not exact."""
+        refuses a TTL that is no number, a value not of its type, a routing policy or an alias
+        target it does not take, a DELETE not exact."""
         root = _document("ChangeResourceRecordSetsRequest")
         change = SubElement(SubElement(SubElement(root, "ChangeBatch"), "Changes"), "Change")
         SubElement(change, "Action").text = action
-        record = SubElement(change, "ResourceRecordSet")
-        SubElement(record, "Name").text = name
-        SubElement(record, "Type").text = record_type
-        SubElement(record, "TTL").text = ttl
-        listed = SubElement(record, "ResourceRecords")
-        for value in values:
-            SubElement(SubElement(listed, "ResourceRecord"), "Value").text = value
+        _write_record(change, name, record_type, ttl, values, routing, alias)
         path = f"{self._zone_path(zone_id)}/rrset"
-        await self._request(origin, principal, "POST", path, body=root)
+        await self.request(origin, principal, "POST", path, body=root)
 
     # -- tags -----------------------------------------------------------------------------
     async def tags(
-        self, origin: Scope, principal: Principal, zone_id: str
+        self, origin: Scope, principal: Principal, zone_id: str, kind: str = "hostedzone"
     ) -> list[tuple[str, str]]:
-        path = f"/tags/hostedzone/{quote(zone_id, safe='')}"
-        root = await self._request(origin, principal, "GET", path)
+        """A zone's tags, or a health check's (``kind`` ``healthcheck``)."""
+        path = f"/tags/{kind}/{quote(zone_id, safe='')}"
+        root = await self.request(origin, principal, "GET", path)
         listed = _child(_child(root, "ResourceTagSet"), "Tags")
         return [(_text(t, "Key"), _text(t, "Value")) for t in _children(listed, "Tag")]
 
@@ -307,6 +436,7 @@ class Route53Wire:
         *,
         add: Sequence[tuple[str, str]] = (),
         remove: Sequence[str] = (),
+        kind: str = "hostedzone",
     ) -> None:
         root = _document("ChangeTagsForResourceRequest")
         if add:
@@ -319,5 +449,5 @@ class Route53Wire:
             removed = SubElement(root, "RemoveTagKeys")
             for key in remove:
                 SubElement(removed, "Key").text = key
-        path = f"/tags/hostedzone/{quote(zone_id, safe='')}"
-        await self._request(origin, principal, "POST", path, body=root)
+        path = f"/tags/{kind}/{quote(zone_id, safe='')}"
+        await self.request(origin, principal, "POST", path, body=root)

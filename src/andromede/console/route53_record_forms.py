@@ -1,0 +1,192 @@
+"""A zone page's record form beyond simple sets (decision 0290, over decision 0284): the
+routing policy chosen (simple, weighted, failover, multivalue answer, latency, geolocation)
+with its fields, the health check named, and an alias's target — a record of the zone or one
+of the account's load balancers, chosen from a list made of ListResourceRecordSets and
+DescribeLoadBalancers' ``DNSName``/``CanonicalHostedZoneId`` as the signed-in principal —;
+a listed set written back into the form (its "Edit") and into its deletion's hidden field
+(the exact set, which a DELETE must name). Route 53 checks everything sent.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from typing import TYPE_CHECKING, Final
+
+from starlette.requests import Request
+
+from andromede.console.handlers import Form, FormFault
+from andromede.console.wire import WireError
+from andromede.console.wire_route53 import AliasRow, RecordRow, Route53Wire, Routing
+from andromede.console.wire_route53_health import HealthCheckCalls
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = [
+    "POLICIES",
+    "alias_choices",
+    "alias_of",
+    "health_check_choices",
+    "record_form",
+    "routing_of",
+    "set_json",
+    "shown_set",
+]
+
+POLICIES: Final = ("simple", "weighted", "failover", "multivalue", "latency", "geolocation")
+_CHOICES: Final = 100  # the records and health checks offered: ListResourceRecordSets' page
+
+
+def routing_of(fields: Form) -> Routing:
+    """The routing policy typed (a simple set sends no set identifier)."""
+    policy = fields.get("policy", "simple")
+    health = fields.get("health_check", "").strip()
+    if policy not in POLICIES or policy == "simple":
+        return Routing(health_check_id=health)
+    geo = tuple(
+        (element, fields.get(name, "").strip())
+        for element, name in (
+            ("ContinentCode", "continent"),
+            ("CountryCode", "country"),
+            ("SubdivisionCode", "subdivision"),
+        )
+        if fields.get(name, "").strip()
+    )
+    return Routing(
+        set_identifier=fields.get("identifier", "").strip(),
+        weight=fields.get("weight", "").strip() if policy == "weighted" else "",
+        failover=fields.get("failover", "") if policy == "failover" else "",
+        region=fields.get("region", "").strip() if policy == "latency" else "",
+        geo=geo if policy == "geolocation" else (),
+        multivalue=policy == "multivalue",
+        health_check_id=health,
+    )
+
+
+def alias_of(fields: Form) -> AliasRow | None:
+    """The alias target chosen ("<hosted zone id> <DNS name>"), when the form's target is an
+    alias; None for values."""
+    if fields.get("target") != "alias":
+        return None
+    zone_id, _, dns_name = fields.get("alias_target", "").strip().partition(" ")
+    return AliasRow(zone_id, dns_name, fields.get("evaluate") == "yes")
+
+
+def record_form(record: RecordRow, relative: str) -> Form:
+    """The form filled with a listed set, to be upserted."""
+    routing, alias = record.routing, record.alias
+    geo = dict(routing.geo)
+    form = {
+        "name": relative,
+        "type": record.record_type,
+        "ttl": str(record.ttl) if alias is None else "300",
+        "values": "\n".join(record.values),
+        "change": "UPSERT",
+        "policy": routing.policy or "simple",
+        "identifier": routing.set_identifier,
+        "weight": routing.weight,
+        "failover": routing.failover,
+        "region": routing.region,
+        "continent": geo.get("ContinentCode", ""),
+        "country": geo.get("CountryCode", ""),
+        "subdivision": geo.get("SubdivisionCode", ""),
+        "health_check": routing.health_check_id,
+        "target": "values" if alias is None else "alias",
+    }
+    if alias is not None:
+        form["alias_target"] = f"{alias.hosted_zone_id} {alias.dns_name}"
+        form["evaluate"] = "yes" if alias.evaluate_target_health else ""
+    return form
+
+
+def set_json(record: RecordRow) -> str:
+    """A listed set's routing and alias, the deletion's hidden field."""
+    routing, alias = record.routing, record.alias
+    return json.dumps(
+        {
+            "identifier": routing.set_identifier,
+            "weight": routing.weight,
+            "failover": routing.failover,
+            "region": routing.region,
+            "geo": [list(pair) for pair in routing.geo],
+            "multivalue": routing.multivalue,
+            "health_check": routing.health_check_id,
+            "alias": None
+            if alias is None
+            else [alias.hosted_zone_id, alias.dns_name, alias.evaluate_target_health],
+        }
+    )
+
+
+def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
+    """A deletion's set as the page showed it (``set_json``); ``fault`` when it cannot be
+    read. A deletion without the field is of a simple set (a page before decision 0290)."""
+    if not typed:
+        return Routing(), None
+    try:
+        shown = json.loads(typed)
+        geo = tuple((str(k), str(v)) for k, v in shown["geo"])
+        alias = shown["alias"]
+        routing = Routing(
+            set_identifier=str(shown["identifier"]),
+            weight=str(shown["weight"]),
+            failover=str(shown["failover"]),
+            region=str(shown["region"]),
+            geo=geo,
+            multivalue=shown["multivalue"] is True,
+            health_check_id=str(shown["health_check"]),
+        )
+        target = None if alias is None else AliasRow(str(alias[0]), str(alias[1]), alias[2] is True)
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise FormFault(fault) from exc
+    return routing, target
+
+
+async def alias_choices(
+    console: Console,
+    request: Request,
+    session: Session,
+    wire: Route53Wire,
+    zone_id: str,
+    typed: str,
+) -> list[tuple[str, str]]:
+    """The targets offered ((value, label)): the zone's record names, then the account's load
+    balancers as ELB describes them to the signed-in principal (none where a service
+    refuses); the target ``typed`` kept when it is not among them."""
+    choices: list[tuple[str, str]] = []
+    with suppress(WireError):
+        page = await wire.records(
+            request.scope, session.principal, zone_id, start=(), limit=_CHOICES
+        )
+        names = dict.fromkeys(r.name for r in page.records if r.record_type not in ("SOA", "NS"))
+        choices += [(f"{zone_id} {name}", name) for name in names]
+    if console.elb is not None:
+        with suppress(WireError):
+            balancers = await console.elb.load_balancers(request.scope, session.principal)
+            choices += [
+                (f"{b.canonical_zone_id} {b.dns_name}", f"{b.name} · {b.dns_name}")
+                for b in balancers
+                if b.canonical_zone_id and b.dns_name
+            ]
+    if typed.strip() and typed.strip() not in {value for value, _ in choices}:
+        choices.append((typed.strip(), typed.strip()))
+    return choices
+
+
+async def health_check_choices(
+    wire: Route53Wire, request: Request, session: Session, typed: str
+) -> list[tuple[str, str]]:
+    """The account's health checks ((id, label); none where Route 53 refuses), the check
+    ``typed`` kept when it is not among them (so an edit does not drop it unseen)."""
+    choices: list[tuple[str, str]] = []
+    with suppress(WireError):
+        checks, _ = await HealthCheckCalls(wire).page(
+            request.scope, session.principal, marker="", limit=_CHOICES
+        )
+        choices = [
+            (c.health_check_id, f"{c.health_check_id} · {c.type} {c.endpoint}") for c in checks
+        ]
+    if typed.strip() and typed.strip() not in {value for value, _ in choices}:
+        choices.append((typed.strip(), typed.strip()))
+    return choices
