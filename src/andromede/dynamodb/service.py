@@ -594,6 +594,9 @@ class DynamoService:
         read, write = capacity.record(table, read, write, by_index or {})
         if self.throttle is not None and capacity.measured():  # reads scaled by the tally
             self.throttle.spend(table, read, own, by_index or {}, capacity.reading())
+            partition = capacity.paid()  # its hot-partition share (decision 0291)
+            if partition is not None:
+                self.throttle.spend_key(table, partition[0], partition[1], read, own)
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
@@ -609,6 +612,8 @@ class DynamoService:
         watch = self.insights if capacity.measured() else None
         try:
             self._admit(table, write)
+            if keys and self.throttle is not None:
+                self._admit_key(table, write, key_text(keys[0]), index)
         except ThroughputExceeded:
             if watch is not None:
                 await watch.accessed(table, index, [key_text(k) for k in keys], True)
@@ -628,6 +633,12 @@ class DynamoService:
         client's call: an import's writes are not, as AWS's do not consume capacity)."""
         if self.throttle is not None and capacity.measured():
             self.throttle.admit(table, write, capacity.reading())
+
+    def _admit_key(self, table: Table, write: bool, key: str, index: str | None) -> None:
+        """Refused while the partition key value's own throughput is spent (decision 0291)."""
+        if self.throttle is not None and capacity.measured():
+            self.throttle.admit_key(table, write, index, key)
+            capacity.entered(index, key)
 
     async def expire(self, limit: int = 1000) -> dict[tuple[str, str], int]:
         """Items past their time to live deleted, at most ``limit``: how many of each

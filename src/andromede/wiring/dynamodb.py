@@ -111,6 +111,8 @@ def throughput_limits(settings: Settings) -> ThroughputLimits:
         on_demand_max_read=settings.dynamodb_on_demand_max_read,
         on_demand_max_write=settings.dynamodb_on_demand_max_write,
         burst_seconds=settings.dynamodb_burst_seconds,
+        partition_max_read=settings.dynamodb_partition_max_read,  # decision 0291
+        partition_max_write=settings.dynamodb_partition_max_write,
         gateways=settings.dynamodb_capacity_gateways,
         enforced=settings.dynamodb_capacity_enforced,
     )
