@@ -25,6 +25,7 @@ from andromede.dynamodb.expressions import (
     parse_projection,
     parse_update,
 )
+from andromede.dynamodb.global_tables import replica_table_status
 from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.model import Table, table_arn
@@ -39,6 +40,7 @@ from andromede.dynamodbapi.sharing import SHARED_TABLE_ACTIONS, Authorise, Judge
 __all__ = ["DynamoCall", "Expressions", "Handler", "invalid"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+_ITEM_ACTIONS: Final = SHARED_TABLE_ACTIONS - {"DescribeTable", "DescribeTimeToLive"}
 _ARN: Final = re.compile(
     r"arn:aws[\w-]*:dynamodb:([a-z0-9-]+):(\d{12}):table/([a-zA-Z0-9_.-]{3,255})"
 )
@@ -225,7 +227,14 @@ class DynamoCall:
             self.shared = owner  # reached, refused or not: the owner's trail gets the call
         resource = arn if index is None else f"{arn}/index/{index}"
         await self.authorise(f"dynamodb:{action}", resource, policy, owner)
-        return held if held is not None else await self.dynamodb.table(owner, name)
+        table = held if held is not None else await self.dynamodb.table(owner, name)
+        if action in _ITEM_ACTIONS and replica_table_status(table) == "CREATING":
+            # A replica whose initial copy runs is not written yet (decision 0291).
+            raise DynamoWireError(
+                "ResourceNotFoundException",
+                f"Requested resource not found: Table: {name} is being created",
+            )
+        return table
 
     async def held_policy(self, owner: str, name: str, arn: str) -> tuple[Table | None, str | None]:
         """The table (if policies are wired and it exists) and its resource policy's text."""

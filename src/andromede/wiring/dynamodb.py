@@ -190,7 +190,7 @@ async def _replicate_forever(settings: Settings, replicas: GlobalTables) -> None
     ``dynamodb_ttl_interval``, the replicator's marks past the streams' retention forgotten."""
     pruned = time.monotonic()
     while True:
-        await asyncio.sleep(settings.dynamodb_replication_interval)
+        await replicas.wait(settings.dynamodb_replication_interval)  # or a replica begun (0291)
         try:
             await replicas.replicate_all()
             if time.monotonic() - pruned >= settings.dynamodb_ttl_interval:
