@@ -53,6 +53,7 @@ __all__ = [
     "DynamoService",
     "ItemSealer",
     "Page",
+    "partition_text",
     "read_units",
     "updated",
     "write_units",
@@ -678,6 +679,11 @@ def _key_values(table: Table, key: Item) -> tuple[Mapping[str, Any], ...]:
     return (
         (key[table.hash_key.name],) if sort is None else (key[table.hash_key.name], key[sort.name])
     )
+
+
+def partition_text(table: Table, key: Item) -> str:
+    """The partition key value of ``key`` as the hot-partition buckets know it (0291)."""
+    return key_text(key[table.hash_key.name])
 
 
 def _contended(table: Table) -> WriteContention:

@@ -282,16 +282,21 @@ class ThroughputGate:
 
 
 def cancellation_reasons(
-    gate: ThroughputGate | None, actions: Sequence[tuple[Table, bool]]
+    gate: ThroughputGate | None,
+    actions: Sequence[tuple[Table, bool]],
+    keys: Sequence[str] | None = None,
 ) -> list[dict[str, str]] | None:
     """A transaction's ``CancellationReasons`` when one of its actions (its table, a write?)
-    would be throttled (``ThrottlingError``, the others ``None``); None when all may go."""
+    would be throttled (``ThrottlingError``, the others ``None``) — its table's capacity, or
+    its partition key's (``keys``, decision 0291); None when all may go."""
     if gate is None or not capacity.measured():
         return None
     reasons: list[dict[str, str]] = []
-    for table, write in actions:
+    for position, (table, write) in enumerate(actions):
         try:
             gate.admit(table, write)
+            if keys is not None:
+                gate.admit_key(table, write, None, keys[position])
         except ThroughputExceeded as exc:
             reasons.append({"Code": "ThrottlingError", "Message": str(exc)})
         else:

@@ -164,3 +164,18 @@ def test_the_partition_limits_are_settings_with_awss_defaults(tmp_path: Path) ->
         Settings(data_dir=tmp_path, dynamodb_partition_max_read=7, dynamodb_partition_max_write=5)
     )
     assert (chosen.partition_max_read, chosen.partition_max_write) == (7, 5)
+
+
+async def test_a_write_transaction_on_a_hot_key_is_cancelled(world: World, clock: Clock) -> None:
+    await world.table()
+    # A transactional write costs double: two units, the hot key's second of burst.
+    await world.client("TransactWriteItems", TransactItems=[
+        {"Put": {"TableName": "things", "Item": item("hot")}}])  # fmt: skip
+    await world.fails("PutItem", "ThrottlingException", TableName="things", Item=item("hot"))
+    body = await error_body(world, "TransactWriteItems", TransactItems=[
+        {"Put": {"TableName": "things", "Item": item("cold")}},
+        {"Put": {"TableName": "things", "Item": item("hot", v="x")}},
+    ])  # fmt: skip
+    assert body["__type"].endswith("#TransactionCanceledException")
+    assert [r["Code"] for r in body["CancellationReasons"]] == ["None", "ThrottlingError"]
+    assert "Item" not in await world.client("GetItem", TableName="things", Key=item("cold"))
