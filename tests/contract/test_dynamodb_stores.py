@@ -104,6 +104,22 @@ async def test_a_tables_on_demand_maximums_and_decreases_are_kept(store: DynamoS
     assert await store.get_table("t1", "a") == changed
 
 
+async def test_a_replicas_creation_progress_is_kept(store: DynamoStore) -> None:
+    """Decision 0291: a replica being made (its status, its copy's progress) survives a read."""
+    await store.create_table(table("a"), max_tables=2)
+    changed = dataclasses.replace(
+        table("a"),
+        revision=2,
+        replicas=(("eu-de-1", "CREATING"), ("eu-es-1", "ACTIVE")),
+        replica_progress=(("eu-de-1", 40),),
+    )
+    assert await store.replace_table(changed)
+    assert await store.get_table("t1", "a") == changed
+    settled = dataclasses.replace(changed, revision=3, replica_progress=())
+    assert await store.replace_table(settled)
+    assert await store.get_table("t1", "a") == settled
+
+
 async def test_items_are_written_over_the_revision_read(store: DynamoStore) -> None:
     await store.create_table(table("a"), max_tables=10)
     h = b"\x10" * 32

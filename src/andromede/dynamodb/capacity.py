@@ -24,9 +24,11 @@ from andromede.dynamodb.model import SecondaryIndex, Table
 __all__ = [
     "Tally",
     "Units",
+    "entered",
     "measured",
     "measuring",
     "on_index",
+    "paid",
     "reading",
     "record",
     "throttled",
@@ -55,6 +57,10 @@ class Tally:
     scale: float = 1.0
     # Throttle events (decision 0267): (table, global index or None, a write?) each refusal.
     throttle_events: list[tuple[str, str | None, bool]] = field(default_factory=list)
+    # Those refused for a hot partition key (decision 0291), among the above too.
+    key_range_events: list[tuple[str, str | None, bool]] = field(default_factory=list)
+    # The partition key value (index or None, key) the call was let in on, until paid.
+    partition: tuple[str | None, str] | None = None
 
     def table(self, name: str) -> Units:
         self.indexes.setdefault(name, {})
@@ -106,11 +112,31 @@ def reading() -> SecondaryIndex | None:
     return None if tally is None else tally.reading
 
 
-def throttled(table: str, index: str | None, write: bool) -> None:
-    """A refusal for want of capacity (decision 0267), told to the call's metrics."""
+def throttled(table: str, index: str | None, write: bool, key_range: bool = False) -> None:
+    """A refusal for want of capacity (decision 0267), or of a partition key's (``key_range``,
+    decision 0291), told to the call's metrics."""
     tally = _CURRENT.get()
     if tally is not None:
         tally.throttle_events.append((table, index, write))
+        if key_range:
+            tally.key_range_events.append((table, index, write))
+
+
+def entered(index: str | None, key: str) -> None:
+    """The partition key value the current call was let in on (decision 0291)."""
+    tally = _CURRENT.get()
+    if tally is not None:
+        tally.partition = (index, key)
+
+
+def paid() -> tuple[str | None, str] | None:
+    """The partition key value the current call was let in on, now paid for (forgotten, so a
+    later read without one is not charged to it)."""
+    tally = _CURRENT.get()
+    if tally is None:
+        return None
+    held, tally.partition = tally.partition, None
+    return held
 
 
 @contextmanager

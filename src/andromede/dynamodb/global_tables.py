@@ -3,8 +3,9 @@ in several regions of the deployment, each a replica of the others, managed by U
 ``ReplicaUpdates`` and shown by DescribeTable's ``Replicas`` and ``GlobalTableVersion``.
 
 This module holds what does not depend on storage: the replica statuses, one replica
-update as read from the call, AWS's refusals in its words, DescribeTable's fields and the
-digests the replicator recognises rows by. ``dynamodb.global_tables_service`` makes and
+update as read from the call, AWS's refusals in its words, DescribeTable's fields (a
+replica being made ``CREATING`` with its progress, its table ``UPDATING``: decision 0291) and
+the digests the replicator recognises rows by. ``dynamodb.global_tables_service`` makes and
 removes replicas and replicates their writes.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from andromede.dynamodb.errors import ValidationError
+from andromede.dynamodb.errors import TableInUse, ValidationError
 from andromede.dynamodb.model import Table
 from andromede.dynamodb.streams import ChangeRecord
 
@@ -24,7 +25,9 @@ __all__ = [
     "ReplicaStatus",
     "ReplicaUpdate",
     "change_digest",
+    "check_not_in_progress",
     "global_description",
+    "replica_table_status",
     "row_digest",
 ]
 
@@ -111,20 +114,46 @@ def check_update(table: Table, update: ReplicaUpdate, declared: frozenset[str]) 
 
 def global_description(table: Table) -> dict[str, Any]:
     """DescribeTable's fields of a global table (none for a table alone): the version and
-    the other regions' replicas, as AWS lists them from any one region."""
+    the other regions' replicas, as AWS lists them from any one region; a replica whose
+    initial copy runs ``CREATING`` with its ``ReplicaStatusPercentProgress`` (decision
+    0291)."""
     if not table.replicas:
         return {}
-    return {
-        "GlobalTableVersion": GLOBAL_TABLE_VERSION,
-        "Replicas": [
-            {
-                "RegionName": region,
-                "ReplicaStatus": status,
-                "ReplicaTableClassSummary": {"TableClass": "STANDARD"},
-            }
-            for region, status in table.replicas
-        ],
-    }
+    progress = dict(table.replica_progress)
+    replicas: list[dict[str, Any]] = []
+    for region, status in table.replicas:
+        replica: dict[str, Any] = {"RegionName": region, "ReplicaStatus": status}
+        if status == ReplicaStatus.CREATING and region in progress:
+            replica["ReplicaStatusDescription"] = (
+                f"Replica is being created: its initial copy of the table's items from "
+                f"{table.region} is {progress[region]}% done"
+            )
+            replica["ReplicaStatusPercentProgress"] = str(progress[region])
+        replica["ReplicaTableClassSummary"] = {"TableClass": "STANDARD"}
+        replicas.append(replica)
+    return {"GlobalTableVersion": GLOBAL_TABLE_VERSION, "Replicas": replicas}
+
+
+def replica_table_status(table: Table) -> str | None:
+    """The ``TableStatus`` a replica's creation gives (decision 0291): ``CREATING`` for the
+    new replica until its copy is done, ``UPDATING`` for the table it is made from; None
+    when none is being made."""
+    regions = {region for region, _ in table.replica_progress}
+    if table.region in regions:
+        return "CREATING"
+    return "UPDATING" if regions else None
+
+
+def check_not_in_progress(table: Table) -> None:
+    """AWS's ``ResourceInUseException`` for a change of a table whose replica is being
+    made (the source ``UPDATING``, the new replica ``CREATING``)."""
+    status = replica_table_status(table)
+    if status is not None:
+        being = "created" if status == "CREATING" else "updated"
+        raise TableInUse(
+            f"Attempt to change a resource which is still in use: Table is being {being}: "
+            f"{table.name}"
+        )
 
 
 def row_digest(sealed: bytes | None) -> bytes:

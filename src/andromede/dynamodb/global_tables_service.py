@@ -4,10 +4,13 @@ item write of one replica carried to the others.
 **A replica** is the table of the same name in another region of the deployment: the same
 keys, attributes, billing and indexes, its own data key (its items sealed again under it:
 each region's table is sealed under a key of its own), its stream ``NEW_AND_OLD_IMAGES``. It
-is made in the UpdateTable call that asks for it, by a gateway serving both regions: the
+is begun in the UpdateTable call that asks for it, by a gateway serving both regions: the
 source's stream is turned on if it was off (AWS turns it on), the source's position taken at
-its stream's tip, the table made, every item copied, then the replica's own stream enabled
-(the copy leaves no record, so it is never replicated back).
+its stream's tip, the table made (``CREATING``, the source ``UPDATING`` with the replica
+``CREATING``: decision 0291); then in the background, under the table's lease, every item
+copied (the progress told in DescribeTable's ``ReplicaStatusPercentProgress``), the
+replica's own stream enabled (the copy leaves no record, so it is never replicated back) and
+both tables ``ACTIVE``. A copy cut short by a restart is done again by the next pass.
 
 **Replication** (:meth:`GlobalTables.replicate_all`, every ``dynamodb_replication_interval``
 in the DynamoDB upkeep): per global table, under its lease, each region's stream is read
@@ -24,6 +27,7 @@ clock does not beat itself).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -77,6 +81,11 @@ class GlobalTables:
         self._owner = owner
         self._lease_ms = lease_ms
         self._metered = metered
+        # Decision 0291: the creations begun here (for the tests' ``settled``), the ones
+        # being copied, and the replication loop's wake-up.
+        self._started: list[tuple[str, str, str, str]] = []
+        self._finishing: set[tuple[str, str, str]] = set()
+        self._wake = asyncio.Event()
 
     def service(self, region: str) -> DynamoService:
         served = self._services.get(region)
@@ -103,6 +112,10 @@ class GlobalTables:
         return table
 
     async def create_replica(self, table: Table, update: ReplicaUpdate) -> Table:
+        """The replica of ``update.region`` begun (decision 0291): the source's stream on and
+        its position taken, the replica's table made empty and ``CREATING``, the source
+        ``UPDATING`` with the replica ``CREATING``; its items are copied in the background
+        (:meth:`finish`). ``table`` as it is now."""
         source = self.service(table.region)
         target = self.service(update.region)
         tenant, name = table.tenant_id, table.name
@@ -140,18 +153,107 @@ class GlobalTables:
             table.sse_kms,
             indexes,
         )
-        await self._copy(table, replica)
-        replica = await enable_stream(target, replica, StreamViewType(REQUIRED_VIEW))
-        assert replica.stream_label is not None  # noqa: S101 (enabled just now)
-        stream = await target.store.get_stream(tenant, name, replica.stream_label)
-        first = 0 if stream is None else stream.first_sequence
-        await self.store.join(tenant, name, update.region, replica.stream_label, first)
-        return await self._share_members(table)
+        await target.change_table(
+            replica,
+            replicas=((table.region, ReplicaStatus.ACTIVE.value),),
+            replica_progress=((update.region, 0),),
+        )
+        table = await source.change_table(
+            table,
+            replicas=(*table.replicas, (update.region, ReplicaStatus.CREATING.value)),
+            replica_progress=(*table.replica_progress, (update.region, 0)),
+        )
+        self._finish_soon(tenant, name, table.region, update.region)
+        return table
+
+    def _finish_soon(self, tenant_id: str, name: str, source: str, region: str) -> None:
+        """The replication loop woken: its pass finishes the creation (:meth:`resume`), as
+        it would after a restart."""
+        self._started.append((tenant_id, name, source, region))
+        self._wake.set()
+
+    async def wait(self, interval: float) -> None:
+        """Until a replica creation is begun, or ``interval`` seconds (the upkeep's pause)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), interval)
+        self._wake.clear()
+
+    async def settled(self) -> None:
+        """Every replica creation this gateway began, finished now (the tests' upkeep)."""
+        while self._started:
+            await self.finish(*self._started.pop(0))
+
+    async def finish(self, tenant_id: str, name: str, source_region: str, region: str) -> None:
+        """A replica's initial copy, under the global table's lease: every item of the
+        source written into it (its progress told), then its stream on, the replica a member
+        and both tables ``ACTIVE``. Copying again after a restart rewrites the same items."""
+        key = (tenant_id, name, region)
+        if key in self._finishing:
+            return
+        self._finishing.add(key)
+        try:
+            now = _now()
+            if not await self.store.take_lease(
+                tenant_id, name, self._owner, now, now + self._lease_ms
+            ):
+                return  # another gateway is at it; the next pass looks again
+            source = self.service(source_region)
+            target = self.service(region)
+            table = await source.store.get_table(tenant_id, name)
+            replica = await target.store.get_table(tenant_id, name)
+            pending = table is not None and region in dict(table.replica_progress)
+            if table is None or replica is None or not pending:
+                await self._abandon(tenant_id, name, source_region, region)
+                return
+            await self._copy(table, replica)
+            replica = await enable_stream(target, replica, StreamViewType(REQUIRED_VIEW))
+            assert replica.stream_label is not None  # noqa: S101 (enabled just now)
+            stream = await target.store.get_stream(tenant_id, name, replica.stream_label)
+            first = 0 if stream is None else stream.first_sequence
+            await self.store.join(tenant_id, name, region, replica.stream_label, first)
+            await target.change_table(replica, replica_progress=())
+            table = await source.table(tenant_id, name)
+            await source.change_table(table, replica_progress=_without(table, region))
+            await self._share_members(await source.table(tenant_id, name))
+            # The lease let go: the replication passes of any gateway take it from here.
+            done = _now()
+            await self.store.take_lease(tenant_id, name, self._owner, done, done)
+        except Exception:  # the next pass of the upkeep tries again
+            log.exception("DynamoDB replica creation failed")
+        finally:
+            self._finishing.discard(key)
+
+    async def _abandon(self, tenant_id: str, name: str, source_region: str, region: str) -> None:
+        """A creation whose source or replica went away: what is left of it removed."""
+        source, target = self._services[source_region], self._services[region]
+        held = await source.store.get_table(tenant_id, name)
+        if held is not None and region in dict(held.replica_progress):
+            held = await source.change_table(
+                held,
+                replica_progress=_without(held, region),
+                replicas=tuple(r for r in held.replicas if r[0] != region),
+            )
+            await self._share_members(held)  # alone again: no longer a global table
+        replica = await target.store.get_table(tenant_id, name)
+        if replica is not None and region in dict(replica.replica_progress):
+            await target.delete_table(tenant_id, name)
+
+    async def resume(self, tenant_id: str, name: str) -> None:
+        """The creations of the global table's served members' replicas left unfinished
+        (a gateway stopped during the copy)."""
+        for region, service in self._services.items():
+            held = await service.store.get_table(tenant_id, name)
+            for other, _ in () if held is None else held.replica_progress:
+                if other != region and other in self._services:
+                    await self.finish(tenant_id, name, region, other)
 
     async def _copy(self, table: Table, replica: Table) -> None:
         """Every item of ``table`` written into ``replica`` (which has no stream yet), each
-        clock set in both regions at time 0: any replicated write beats the copy."""
+        clock set in both regions at time 0: any replicated write beats the copy. The
+        source's ``replica_progress`` told after each batch."""
         source, target = self.service(table.region), self.service(replica.region)
+        total, _ = await source.usage(table)
+        done = 0
         after: tuple[bytes, bytes] | None = None
         while True:
             rows = await source.store.scan(table.tenant_id, table.name, ScanRange(), after, _BATCH)
@@ -166,9 +268,14 @@ class GlobalTables:
                 await self._set_clock(replica, hash_token, sort_token, 0, table.region, copied)
                 await self._set_clock(table, row.hash_token, row.sort_token, 0, table.region, row)
                 self._meter(replica, size)
+            done += len(rows)
             if len(rows) < _BATCH:
                 return
             after = (rows[-1].hash_token, rows[-1].sort_token)
+            percent = min(99, done * 100 // max(total, 1))
+            held_table = await source.table(table.tenant_id, table.name)
+            progress = (*_without(held_table, replica.region), (replica.region, percent))
+            await source.change_table(held_table, replica_progress=progress)
 
     async def _set_clock(
         self, table: Table, hash_token: bytes, sort_token: bytes, at: int, origin: str,
@@ -211,7 +318,7 @@ class GlobalTables:
         """Each served member's table told the other members (``Replicas``); a member left
         alone is no longer a global table. ``table`` as it is now."""
         members = sorted(await self.store.members(table.tenant_id, table.name))
-        if len(members) == 1:
+        if len(members) == 1 and not table.replica_progress:  # none being made either
             await self.store.leave(table.tenant_id, table.name, members[0])
             members = []
         mine = table
@@ -225,6 +332,8 @@ class GlobalTables:
             if service is None or held is None:
                 continue
             replicas = tuple((r, ReplicaStatus.ACTIVE.value) for r in members if r != region)
+            creating = [r for r, _ in held.replica_progress if r != region and r not in members]
+            replicas += tuple((r, ReplicaStatus.CREATING.value) for r in creating)
             if held.replicas != replicas:
                 held = await service.change_table(held, replicas=replicas)
             if region == table.region:
@@ -236,6 +345,7 @@ class GlobalTables:
     async def replicate_all(self, limit: int = 1000) -> None:
         for tenant_id, name in await self.store.global_tables(limit):
             try:
+                await self.resume(tenant_id, name)
                 await self.replicate(tenant_id, name)
             except Exception:  # one table's failure must not stop the others
                 log.exception("DynamoDB global table replication failed")
@@ -392,3 +502,7 @@ class GlobalTables:
         while True:
             await asyncio.sleep(interval)
             await self.replicate_all()
+
+
+def _without(table: Table, region: str) -> tuple[tuple[str, int], ...]:
+    return tuple(p for p in table.replica_progress if p[0] != region)

@@ -178,6 +178,9 @@ class Table:
     last_decrease: int = 0
     # A global table's other replicas (decision 0265): (region, ReplicaStatus) of each.
     replicas: tuple[tuple[str, str], ...] = ()
+    # Decision 0291: the regions whose replica's initial copy runs, with its percent done —
+    # on the source table each replica being made, on the new replica its own region.
+    replica_progress: tuple[tuple[str, int], ...] = ()
 
     @property
     def forwarding(self) -> bool:

@@ -53,6 +53,7 @@ __all__ = [
     "DynamoService",
     "ItemSealer",
     "Page",
+    "partition_text",
     "read_units",
     "updated",
     "write_units",
@@ -594,6 +595,9 @@ class DynamoService:
         read, write = capacity.record(table, read, write, by_index or {})
         if self.throttle is not None and capacity.measured():  # reads scaled by the tally
             self.throttle.spend(table, read, own, by_index or {}, capacity.reading())
+            partition = capacity.paid()  # its hot-partition share (decision 0291)
+            if partition is not None:
+                self.throttle.spend_key(table, partition[0], partition[1], read, own)
         if self._observer is not None:
             self._observer.consumed(table, read, write)
 
@@ -609,6 +613,8 @@ class DynamoService:
         watch = self.insights if capacity.measured() else None
         try:
             self._admit(table, write)
+            if keys and self.throttle is not None:
+                self._admit_key(table, write, key_text(keys[0]), index)
         except ThroughputExceeded:
             if watch is not None:
                 await watch.accessed(table, index, [key_text(k) for k in keys], True)
@@ -628,6 +634,12 @@ class DynamoService:
         client's call: an import's writes are not, as AWS's do not consume capacity)."""
         if self.throttle is not None and capacity.measured():
             self.throttle.admit(table, write, capacity.reading())
+
+    def _admit_key(self, table: Table, write: bool, key: str, index: str | None) -> None:
+        """Refused while the partition key value's own throughput is spent (decision 0291)."""
+        if self.throttle is not None and capacity.measured():
+            self.throttle.admit_key(table, write, index, key)
+            capacity.entered(index, key)
 
     async def expire(self, limit: int = 1000) -> dict[tuple[str, str], int]:
         """Items past their time to live deleted, at most ``limit``: how many of each
@@ -667,6 +679,11 @@ def _key_values(table: Table, key: Item) -> tuple[Mapping[str, Any], ...]:
     return (
         (key[table.hash_key.name],) if sort is None else (key[table.hash_key.name], key[sort.name])
     )
+
+
+def partition_text(table: Table, key: Item) -> str:
+    """The partition key value of ``key`` as the hot-partition buckets know it (0291)."""
+    return key_text(key[table.hash_key.name])
 
 
 def _contended(table: Table) -> WriteContention:

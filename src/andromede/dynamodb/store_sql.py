@@ -77,6 +77,7 @@ def _definition(table: Table) -> str:
             "kms_key": table.kms_key_arn,  # decision 0254
             "kinesis": [d.stored() for d in table.kinesis],  # decision 0262
             "replicas": [list(r) for r in table.replicas],  # decision 0265
+            "replica_progress": [list(r) for r in table.replica_progress],  # decision 0291
             "table_key": base64.b64encode(table.table_key).decode(),
             "on_demand": [table.max_read_requests, table.max_write_requests],  # decision 0267
             "decreases": [table.decreases_today, table.last_decrease],
@@ -153,6 +154,7 @@ def _table(m: Any) -> Table:
         decreases_today=int(d.get("decreases", (0, 0))[0]),
         last_decrease=int(d.get("decreases", (0, 0))[1]),
         replicas=tuple((str(r), str(s)) for r, s in d.get("replicas", ())),
+        replica_progress=tuple((str(r), int(p)) for r, p in d.get("replica_progress", ())),
     )
 
 

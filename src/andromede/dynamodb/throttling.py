@@ -17,6 +17,12 @@ account quota, 40,000 request units a second), with one second of burst. Several
 each hold their own buckets and each enforce ``1 / gateways`` of the rate (as Kinesis's shard
 throughput is per gateway, decisions 0248 and 0255): no database round trip per call.
 
+Hot partitions (decision 0291): one partition key value of a table (or of the global index
+a query reads) has its own read and write buckets, AWS's partition limits
+(``partition_max_read`` 3,000 and ``partition_max_write`` 1,000 units a second, one second of
+burst), whatever the table's capacity or mode; a call on a spent key is refused with the
+reason ``…KeyRangeThroughputExceeded``. A scan reads across partitions and draws on none.
+
 Refused: :class:`ThroughputExceeded`, carrying AWS's ``ThrottlingReasons``
 (``TableReadProvisionedThroughputExceeded``, ``IndexWriteMaxOnDemandThroughputExceeded``…).
 
@@ -58,6 +64,13 @@ _MAXIMUM_MESSAGE: Final = (
     "Throughput exceeds the maximum OnDemandThroughput configured on table or index"
 )
 _QUOTA_MESSAGE: Final = "Throughput exceeds the current throughput limit for your account."
+_HOT_KEY_MESSAGE: Final = (
+    "Throughput exceeds the current capacity of your table or index. DynamoDB is automatically "
+    "scaling your table or index so please try again shortly. If exceptions persist, check if "
+    "you have a hot key: "
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"
+)
+_KEY_RANGE: Final = "KeyRangeThroughputExceeded"
 _FREE_DECREASES: Final = 4
 _DECREASE_SPACING_MS: Final = 3600 * 1000
 _DAY_MS: Final = 86_400 * 1000
@@ -75,6 +88,8 @@ class ThroughputLimits:
     on_demand_max_read: int = 40_000
     on_demand_max_write: int = 40_000
     burst_seconds: float = 300.0
+    partition_max_read: int = 3_000  # decision 0291
+    partition_max_write: int = 1_000
     gateways: int = 1
     enforced: bool = True
 
@@ -130,7 +145,59 @@ class ThroughputGate:
         self.limits = limits
         self._clock = clock
         self._buckets: dict[tuple[str, str, int, str, bool], _Bucket] = {}
+        # A partition key value's, keyed (account, table, created, index or "", key, write).
+        self._partitions: dict[tuple[str, str, int, str, str, bool], _Bucket] = {}
         self._calls = 0
+
+    def _partition(self, table: Table, index: str | None, key: str, write: bool) -> _Bucket:
+        name = "" if index is None else index
+        held_key = (table.tenant_id, table.name, table.created, name, key, write)
+        now = self._clock()
+        limit = self.limits.partition_max_write if write else self.limits.partition_max_read
+        share = limit / self.limits.gateways
+        held = self._partitions.get(held_key)
+        if held is None:
+            held = self._partitions[held_key] = _Bucket(share, now, share, share)
+        else:
+            held.tokens = min(share, held.tokens + (now - held.at) * share)
+            held.at, held.share, held.cap = now, share, share
+        return held
+
+    def admit_key(self, table: Table, write: bool, index: str | None, key: str) -> None:
+        """Refuses (:class:`ThroughputExceeded`, ``KeyRangeThroughputExceeded``) a call on a
+        partition key value whose partition bucket is spent (decision 0291): a table's key, or
+        the key of the global index a query reads."""
+        if not self.limits.enforced:
+            return
+        reading = None if index is None else table.index(index)
+        if reading is not None and reading.local:
+            index = None  # a local index lives in its table's partitions
+        if self._partition(table, index, key, write).tokens > 0:
+            return
+        capacity.throttled(table.name, index, write, key_range=True)
+        operation = "Write" if write else "Read"
+        arn = table.arn if index is None else f"{table.arn}/index/{index}"
+        reason = f"{'Table' if index is None else 'Index'}{operation}{_KEY_RANGE}"
+        if table.billing_mode is BillingMode.PROVISIONED:
+            message = _TABLE_MESSAGE if index is None else _INDEX_MESSAGE
+            raise ThroughputExceeded(
+                "ProvisionedThroughputExceededException", message, [(reason, arn)]
+            )
+        raise ThroughputExceeded("ThrottlingException", _HOT_KEY_MESSAGE, [(reason, arn)])
+
+    def spend_key(
+        self, table: Table, index: str | None, key: str, read: float, write: float
+    ) -> None:
+        """What a call on one partition key value consumed, taken from its partition."""
+        if not self.limits.enforced:
+            return
+        reading = None if index is None else table.index(index)
+        if reading is not None and reading.local:
+            index = None
+        if read:
+            self._partition(table, index, key, False).tokens -= read
+        if write:
+            self._partition(table, None, key, True).tokens -= write
 
     def _bucket(self, table: Table, index: str, write: bool, rate: float, burst: float) -> _Bucket:
         key = (table.tenant_id, table.name, table.created, index, write)
@@ -210,19 +277,26 @@ class ThroughputGate:
         now = self._clock()
         for key in [k for k, b in self._buckets.items() if b.full_at(now)]:
             del self._buckets[key]
+        for held in [k for k, b in self._partitions.items() if b.full_at(now)]:
+            del self._partitions[held]
 
 
 def cancellation_reasons(
-    gate: ThroughputGate | None, actions: Sequence[tuple[Table, bool]]
+    gate: ThroughputGate | None,
+    actions: Sequence[tuple[Table, bool]],
+    keys: Sequence[str] | None = None,
 ) -> list[dict[str, str]] | None:
     """A transaction's ``CancellationReasons`` when one of its actions (its table, a write?)
-    would be throttled (``ThrottlingError``, the others ``None``); None when all may go."""
+    would be throttled (``ThrottlingError``, the others ``None``) — its table's capacity, or
+    its partition key's (``keys``, decision 0291); None when all may go."""
     if gate is None or not capacity.measured():
         return None
     reasons: list[dict[str, str]] = []
-    for table, write in actions:
+    for position, (table, write) in enumerate(actions):
         try:
             gate.admit(table, write)
+            if keys is not None:
+                gate.admit_key(table, write, None, keys[position])
         except ThroughputExceeded as exc:
             reasons.append({"Code": "ThrottlingError", "Message": str(exc)})
         else:

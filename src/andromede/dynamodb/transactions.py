@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.dynamodb import capacity
 from andromede.dynamodb.errors import TransactionCanceled, TransactionConflict, ValidationError
 from andromede.dynamodb.evaluate import matches
 from andromede.dynamodb.expressions import Condition, Update
 from andromede.dynamodb.indexes import index_writes
 from andromede.dynamodb.keys import check_key, key_of
 from andromede.dynamodb.model import Table
-from andromede.dynamodb.service import DynamoService, updated, write_units
+from andromede.dynamodb.service import DynamoService, partition_text, updated, write_units
 from andromede.dynamodb.store import ABSENT, TransactWrite
 from andromede.dynamodb.streams import change_record
 from andromede.dynamodb.throttling import cancellation_reasons
@@ -82,7 +83,11 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
     checked = _checked(ops)
     tenant_id = checked[0].table.tenant_id
     # Decision 0267: a write transaction throttled is cancelled, ThrottlingError per action.
-    throttled = cancellation_reasons(dynamodb.throttle, [(op.table, True) for op in checked])
+    # Decision 0291: each item's partition key too.
+    partitions = [partition_text(op.table, op.key) for op in checked]
+    throttled = cancellation_reasons(
+        dynamodb.throttle, [(op.table, True) for op in checked], partitions
+    )
     for op in checked:  # Contributor Insights (decision 0278), each item as a write's
         await dynamodb.tell_insights(op.table, op.key, throttled is not None)
     if throttled is not None:
@@ -90,7 +95,7 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
     for _ in range(_ATTEMPTS):
         writes: list[TransactWrite] = []
         reasons: list[dict[str, Any]] = []
-        units: list[tuple[Table, float, dict[str, float]]] = []
+        units: list[tuple[Table, float, dict[str, float], str]] = []
         now = int(time.time() * 1000)
         for op in checked:
             hash_token, sort_token, stored = await dynamodb.held(op.table, op.key)
@@ -119,18 +124,21 @@ async def transact_write(dynamodb: DynamoService, ops: Sequence[TransactOp]) -> 
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected, row,
                                       record=record)  # fmt: skip
                 spent = write_units(max(size, stored.size if stored else 0))
-                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, new))))
+                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, new)),
+                              partition_text(op.table, op.key)))  # fmt: skip
             elif op.kind == "Delete":
                 record = change_record(op.table, stored, None, old, None, now)
                 write = TransactWrite(op.table.name, hash_token, sort_token, expected,
                                       delete=True, record=record)  # fmt: skip
                 spent = write_units(stored.size if stored else 0)
-                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, None))))
+                units.append((op.table, 2 * spent, _doubled(index_writes(op.table, old, None)),
+                              partition_text(op.table, op.key)))  # fmt: skip
             writes.append(write)
         if any(r["Code"] != "None" for r in reasons):
             raise TransactionCanceled(reasons)
         if await dynamodb.store.transact(tenant_id, writes):
-            for table, consumed, by_index in units:  # a transactional write costs double
+            for table, consumed, by_index, partition in units:  # a write costs double
+                capacity.entered(None, partition)  # paid by its partition key too (0291)
                 dynamodb.consumed(table, 0, consumed, by_index)
             return
     raise TransactionConflict("Transaction is ongoing for the item")

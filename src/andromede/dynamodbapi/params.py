@@ -25,6 +25,7 @@ from andromede.dynamodb.expressions import (
     parse_projection,
     parse_update,
 )
+from andromede.dynamodb.global_tables import replica_table_status
 from andromede.dynamodb.global_tables_service import GlobalTables
 from andromede.dynamodb.kinesis_destination_service import KinesisDestinations
 from andromede.dynamodb.model import Table, table_arn
@@ -39,6 +40,7 @@ from andromede.dynamodbapi.sharing import SHARED_TABLE_ACTIONS, Authorise, Judge
 __all__ = ["DynamoCall", "Expressions", "Handler", "invalid"]
 
 _NAME: Final = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
+_ITEM_ACTIONS: Final = SHARED_TABLE_ACTIONS - {"DescribeTable", "DescribeTimeToLive"}
 _ARN: Final = re.compile(
     r"arn:aws[\w-]*:dynamodb:([a-z0-9-]+):(\d{12}):table/([a-zA-Z0-9_.-]{3,255})"
 )
@@ -212,24 +214,37 @@ class DynamoCall:
         name, arn = self.table_name(given)
         return self.tenant_id, name, arn
 
-    async def table(self, action: str, value: str | None = None) -> Table:
-        """The table named, once the caller may ``dynamodb:<action>`` on it: by its identity
-        policies and the table's resource policy (decision 0266). Another account's missing
-        table is judged without a policy, hence refused: names are not probed across
-        accounts."""
+    async def table(self, action: str, value: str | None = None, index: str | None = None) -> Table:
+        """The table named, once the caller may ``dynamodb:<action>`` on it (on its
+        ``index``'s ARN, ``<table ARN>/index/<name>``, for a Query or Scan of an index, as
+        AWS authorises them: decision 0291): by its identity policies and the table's
+        resource policy (decision 0266). Another account's missing table is judged without a
+        policy, hence refused: names are not probed across accounts."""
         owner, name, arn = self.table_ref(value, action)
         self.resources.append(arn)
-        held = None
-        policy = None
-        if self.resource_policies is not None:
-            held = await self.dynamodb.store.get_table(owner, name)
-            if held is not None:
-                found = await self.resource_policies.policy(owner, arn, held.created)
-                policy = None if found is None else found.text
+        held, policy = await self.held_policy(owner, name, arn)
         if owner != self.tenant_id and held is not None:
             self.shared = owner  # reached, refused or not: the owner's trail gets the call
-        await self.authorise(f"dynamodb:{action}", arn, policy, owner)
-        return held if held is not None else await self.dynamodb.table(owner, name)
+        resource = arn if index is None else f"{arn}/index/{index}"
+        await self.authorise(f"dynamodb:{action}", resource, policy, owner)
+        table = held if held is not None else await self.dynamodb.table(owner, name)
+        if action in _ITEM_ACTIONS and replica_table_status(table) == "CREATING":
+            # A replica whose initial copy runs is not written yet (decision 0291).
+            raise DynamoWireError(
+                "ResourceNotFoundException",
+                f"Requested resource not found: Table: {name} is being created",
+            )
+        return table
+
+    async def held_policy(self, owner: str, name: str, arn: str) -> tuple[Table | None, str | None]:
+        """The table (if policies are wired and it exists) and its resource policy's text."""
+        if self.resource_policies is None:
+            return None, None
+        held = await self.dynamodb.store.get_table(owner, name)
+        if held is None:
+            return None, None
+        found = await self.resource_policies.policy(owner, arn, held.created)
+        return held, None if found is None else found.text
 
     def expressions(
         self, source: Mapping[str, Any] | None = None, legacy_served: bool = True

@@ -99,7 +99,8 @@ async def _bind(call: DynamoCall, source: dict[str, Any]) -> _Bound:
     index_name = statement.index if isinstance(statement, Select) else None
     call.resources.append(arn)
     resource = arn if index_name is None else f"{arn}/index/{index_name}"
-    await call.authorise(f"dynamodb:PartiQL{_verb(statement)}", resource)
+    _, policy = await call.held_policy(call.tenant_id, name, arn)  # the table's (0291)
+    await call.authorise(f"dynamodb:PartiQL{_verb(statement)}", resource, policy, call.tenant_id)
     table = await call.dynamodb.table(call.tenant_id, name)
     index = None
     if index_name is not None:

@@ -5,7 +5,8 @@ items read, pages of 1 MB as AWS's, ``ExclusiveStartKey`` / ``LastEvaluatedKey``
 parallel ``Segment`` of ``TotalSegments``. On a secondary index (``IndexName``, decision
 0243): the index's key schema and order, its projection (``ALL_PROJECTED_ATTRIBUTES`` by
 default; a global index refuses what it does not project and consistent reads, as AWS's), a
-``LastEvaluatedKey`` of the index's and the table's keys."""
+``LastEvaluatedKey`` of the index's and the table's keys; a call on an index is authorised on
+the index's ARN (``<table ARN>/index/<name>``), as AWS does (decision 0291)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ __all__ = ["QUERY_ACTIONS"]
 
 _SELECT: Final = ("ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES", "SPECIFIC_ATTRIBUTES", "COUNT")
 _SPACE: Final = 1 << 32
+
+
+def _index_name(call: DynamoCall) -> str | None:
+    """``IndexName``, checked before the call is authorised on the index's ARN."""
+    return call.string("IndexName", min_length=3, max_length=255)
 
 
 def _index(
@@ -103,7 +109,7 @@ def _answer(page: Page, select: str, expressions: Expressions) -> dict[str, Any]
 
 
 async def query(call: DynamoCall) -> dict[str, Any]:
-    table = await call.table("Query")
+    table = await call.table("Query", index=_index_name(call))
     expressions = call.expressions()
     index, select, whole = _index(call, table, expressions)
     limit = _common(call, select, index)
@@ -155,7 +161,7 @@ async def query(call: DynamoCall) -> dict[str, Any]:
 
 
 async def scan(call: DynamoCall) -> dict[str, Any]:
-    table = await call.table("Scan")
+    table = await call.table("Scan", index=_index_name(call))
     expressions = call.expressions()
     index, select, whole = _index(call, table, expressions)
     limit = _common(call, select, index)

@@ -18,7 +18,11 @@ from dataclasses import replace
 from typing import Any, Final
 
 from andromede.dynamodb.errors import ValidationError
-from andromede.dynamodb.global_tables import global_description
+from andromede.dynamodb.global_tables import (
+    check_not_in_progress,
+    global_description,
+    replica_table_status,
+)
 from andromede.dynamodb.model import BillingMode, KeyElement, SecondaryIndex, Table
 from andromede.dynamodbapi.encryption import apply_key, key_choice
 from andromede.dynamodbapi.errors import DynamoWireError
@@ -56,6 +60,8 @@ async def described(call: DynamoCall, table: Table, status: str = "ACTIVE") -> d
     count, size = await call.dynamodb.usage(table)
     description = table.describe(count, size, await call.dynamodb.index_usage(table))
     with_decreases(table, description)  # decision 0267
+    if status == "ACTIVE":  # a replica being made (decision 0291)
+        status = replica_table_status(table) or status
     if status == "ACTIVE" and call.table_keys and not await call.table_keys.accessible(table):
         status = "INACCESSIBLE_ENCRYPTION_CREDENTIALS"  # its KMS key unusable (decision 0254)
     description["TableStatus"] = status
@@ -236,6 +242,7 @@ async def list_tables(call: DynamoCall) -> dict[str, Any]:
 
 async def delete_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("DeleteTable")
+    check_not_in_progress(table)  # AWS refuses a table CREATING or UPDATING (decision 0291)
     if table.deletion_protection:  # decision 0253, AWS's words
         raise ValidationError(
             "Resource cannot be deleted as it is currently protected against deletion. "
@@ -251,6 +258,7 @@ async def delete_table(call: DynamoCall) -> dict[str, Any]:
 
 async def update_table(call: DynamoCall) -> dict[str, Any]:
     table = await call.table("UpdateTable")
+    check_not_in_progress(table)  # decision 0291
     for unserved in (
         "WarmThroughput",
         "MultiRegionConsistency",

@@ -207,6 +207,20 @@ class DynamoSettings(BaseModel):
         "(AWS's per-table quota: 40,000), and the most its MaxWriteRequestUnits may be; "
         "beyond, RequestLimitExceeded (decision 0267).",
     )
+    dynamodb_partition_max_read: int = Field(
+        default=3_000,
+        ge=1,
+        description="Read units a second one partition key value of a DynamoDB table or "
+        "global index may use (AWS's partition limit: 3,000), whatever the table's capacity; "
+        "beyond, KeyRangeThroughputExceeded (decision 0291).",
+    )
+    dynamodb_partition_max_write: int = Field(
+        default=1_000,
+        ge=1,
+        description="Write units a second one partition key value of a DynamoDB table may use "
+        "(AWS's partition limit: 1,000), whatever the table's capacity; beyond, "
+        "KeyRangeThroughputExceeded (decision 0291).",
+    )
     dynamodb_max_resource_policy_size: int = Field(
         default=20_480,
         gt=0,

@@ -111,6 +111,8 @@ def throughput_limits(settings: Settings) -> ThroughputLimits:
         on_demand_max_read=settings.dynamodb_on_demand_max_read,
         on_demand_max_write=settings.dynamodb_on_demand_max_write,
         burst_seconds=settings.dynamodb_burst_seconds,
+        partition_max_read=settings.dynamodb_partition_max_read,  # decision 0291
+        partition_max_write=settings.dynamodb_partition_max_write,
         gateways=settings.dynamodb_capacity_gateways,
         enforced=settings.dynamodb_capacity_enforced,
     )
@@ -188,7 +190,7 @@ async def _replicate_forever(settings: Settings, replicas: GlobalTables) -> None
     ``dynamodb_ttl_interval``, the replicator's marks past the streams' retention forgotten."""
     pruned = time.monotonic()
     while True:
-        await asyncio.sleep(settings.dynamodb_replication_interval)
+        await replicas.wait(settings.dynamodb_replication_interval)  # or a replica begun (0291)
         try:
             await replicas.replicate_all()
             if time.monotonic() - pruned >= settings.dynamodb_ttl_interval:

@@ -72,6 +72,12 @@ class DynamoMetrics:
                     dims.append(("GlobalSecondaryIndexName", index_name))
                 event = "WriteThrottleEvents" if write_event else "ReadThrottleEvents"
                 self._record(tenant, event, dims, 1, "Count")
+            for throttled, index_name, write_event in call.tally.key_range_events:  # 0291
+                dims = [("TableName", throttled)]
+                if index_name is not None:
+                    dims.append(("GlobalSecondaryIndexName", index_name))
+                event = f"{'Write' if write_event else 'Read'}KeyRangeThroughputThrottleEvents"
+                self._record(tenant, event, dims, 1, "Count")
         error = call.error_type
         if error is None:
             if call.action not in MEASURED:

@@ -7,6 +7,7 @@ Each checked against what DynamoDB answers apart from the console."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ async def test_a_replica_added_listed_and_deleted(regions: ConsoleHarness) -> No
         assert added.status_code == 303, alert(added)
         assert added.headers["location"] == "/console/dynamodb/orders?saved=replicas#replicas"
         held = await _replicas(console, client)
+        for _ in range(100):  # CREATING while the upkeep copies it (decision 0291)
+            if held[0]["ReplicaStatus"] == "ACTIVE":
+                break
+            await asyncio.sleep(0.05)
+            held = await _replicas(console, client)
         assert [(r["RegionName"], r["ReplicaStatus"]) for r in held] == [("eu-de-1", "ACTIVE")]
         page = await client.get("/dynamodb/orders?saved=replicas")
         assert "Replicas changed." in page.text

@@ -92,6 +92,7 @@ class Two:
             TableName="things",
             ReplicaUpdates=[{"Create": {"RegionName": BERLIN}}],
         )
+        await self.replicas.settled()  # its initial copy, in the background (decision 0291)
         return dict(answer["TableDescription"])
 
 
@@ -161,7 +162,12 @@ async def test_replica_made_with_the_items_and_described(two: Two) -> None:
     await two.world.table()
     for pk, colour in (("a", "red"), ("b", "blue"), ("c", "green")):
         await two.put(REGION, pk, colour)
-    described = await two.add_berlin()
+    answered = await two.add_berlin()
+    # UpdateTable answers the replica CREATING and its table UPDATING (decision 0291).
+    assert answered["TableStatus"] == "UPDATING"
+    assert answered["Replicas"][0]["ReplicaStatus"] == "CREATING"
+    described = (await two.call(REGION, "DescribeTable", TableName="things"))["Table"]
+    assert described["TableStatus"] == "ACTIVE"
     assert described["GlobalTableVersion"] == "2019.11.21"
     assert described["Replicas"] == [
         {
@@ -433,6 +439,7 @@ async def test_replica_keeps_the_indexes(two: Two) -> None:
             }],
         }}],
     )  # fmt: skip
+    await two.replicas.settled()
     await two.put(REGION, "b", "red")
     await two.replicate()
     found = await two.call(
