@@ -11,8 +11,14 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 lint_log=$(mktemp)
+lint_pid=""
+# The lint in a process group of its own: an interrupted suite takes make, mypy and ruff with it
+# (a non-interactive shell's background jobs ignore the terminal's SIGINT).
+stop_lint() { [ -z "$lint_pid" ] || kill -- "-$lint_pid" 2>/dev/null; }
 trap 'rm -f "$lint_log"' EXIT
-nice -n 10 make -C "$here" --no-print-directory lint >"$lint_log" 2>&1 &
+trap 'stop_lint; exit 130' INT
+trap 'stop_lint; exit 143' TERM
+setsid nice -n 10 make -C "$here" --no-print-directory lint >"$lint_log" 2>&1 &
 lint_pid=$!
 "$@"
 status=$?
