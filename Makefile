@@ -43,10 +43,12 @@ lint: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist worksteal tests/unit tests/contract
 
-## test: everything — lint, unit, contract, e2e with real clients, probes
-test: system-deps $(STAMP) lint
+## test: everything — lint, unit, contract, e2e with real clients, probes (the lint beside the
+## suite, niced, its output after the suite's: scripts/run-beside-lint.sh, decision 0282)
+test: system-deps $(STAMP)
 	@bash scripts/venv-link-rados.sh $(VENV)  # python3-rados may have come with system-deps
-	bash scripts/run-tests.sh -n $(PYTEST_WORKERS) --dist worksteal --durations=25 tests bench/tests
+	bash scripts/run-beside-lint.sh \
+	  bash scripts/run-tests.sh -n $(PYTEST_WORKERS) --dist worksteal --durations=25 tests bench/tests
 
 ## bench: andromede against its peers, side by side (see bench/README.md)
 bench: system-deps $(STAMP)

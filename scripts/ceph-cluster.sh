@@ -137,6 +137,13 @@ mon_data_avail_crit = 0
 mon_osd_full_ratio = 0.97
 mon_osd_backfillfull_ratio = 0.95
 mon_osd_nearfull_ratio = 0.93
+# A client that dies without closing an RBD image (a QEMU killed, a host lost) keeps its watch,
+# and with it the image's exclusive lock, until the OSD times the watch out: Ceph's 30 s held
+# every such test that long before the volume could be removed or opened by another host
+# (decision 0282). 10 s here, the clients pinging their watches every second (Ceph's 5 s tick
+# would leave one late ping's margin). Production clusters keep Ceph's defaults.
+osd_client_watch_timeout = 10
+objecter_tick_interval = 1
 
 [mon]
 mon_cluster_log_file = $dir/log/cluster.log
