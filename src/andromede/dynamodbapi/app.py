@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import resource_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -58,7 +59,6 @@ from andromede.dynamodbapi.observed import CallObserver, FinishedCall, table_nam
 from andromede.dynamodbapi.params import DynamoCall, Handler
 from andromede.dynamodbapi.partiql import PARTIQL_ACTIONS
 from andromede.dynamodbapi.pitr import PITR_ACTIONS
-from andromede.dynamodbapi.policy_authorise import policy_refusal
 from andromede.dynamodbapi.queries import QUERY_ACTIONS
 from andromede.dynamodbapi.resource_policies import RESOURCE_POLICY_ACTIONS
 from andromede.dynamodbapi.streams import (
@@ -205,7 +205,7 @@ class DynamoApp(JsonEndpoint[DynamoCall]):
         async def judge(
             iam_action: str, resource: str, /, policy: str | None = None, owner: str | None = None
         ) -> str | None:
-            return await policy_refusal(
+            return await resource_refusal(
                 self._identity, principal, request, region, iam_action, resource, policy, owner
             )
 

@@ -2,7 +2,7 @@
 its parameters, as AWS writes it (``Principal`` a service or an account's root, ``Condition``
 on ``AWS:SourceArn``, ``AWS:SourceAccount``, ``aws:PrincipalOrgID``), and the policy
 document that gains or loses it. The IAM engine evaluates the document with the caller's
-identity policies (``lambdaapi.policy``)."""
+identity policies (``awsjson.authorise.resource_refusal``)."""
 
 from __future__ import annotations
 

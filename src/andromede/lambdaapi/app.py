@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
+from andromede.awsjson.authorise import resource_refusal
 from andromede.awsjson.endpoint import (
     JsonEndpoint,
     JsonErrorTypes,
@@ -37,7 +38,6 @@ from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
 from andromede.lambdaapi.actions import FUNCTION_ACTIONS, Handler, LambdaCall
 from andromede.lambdaapi.code_location import is_code_download, serve_download
 from andromede.lambdaapi.errors import LambdaWireError, to_lambda_error
-from andromede.lambdaapi.policy import function_refusal
 from andromede.lambdaapi.wire import CONTENT_TYPE, RestJsonWire
 from andromede.settings import Settings
 
@@ -139,9 +139,9 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
         async def authorise(
             iam_action: str, resource: str, keys: Mapping[str, Any], policy: str | None, owner: str
         ) -> None:
-            refused = await function_refusal(
-                self._identity, principal, request, region, iam_action, resource, dict(keys),
-                policy, owner,
+            refused = await resource_refusal(
+                self._identity, principal, request, region, iam_action, resource, policy, owner,
+                dict(keys),
             )  # fmt: skip
             if refused is not None:
                 raise LambdaWireError("AccessDeniedException", refused)
