@@ -106,11 +106,14 @@ def serving6(netns: str, *ports: int) -> Iterator[None]:
 
 def _take_ipv6(member: Guest, address: str, router: str) -> None:
     """What the guest's DHCPv6 client and the off-link advertisement make of it: a /128,
-    the router the way to everything."""
+    the router the way to everything. The namespace accepts router advertisements, so the
+    default route the subnet's dnsmasq advertises (through the router's link-local address)
+    may already be there, or come later: replaced, not added (which fails on it), and the
+    router either way."""
     for command in (
         ["ip", "-6", "addr", "add", f"{address}/128", "dev", "eth0", "nodad"],
         ["ip", "-6", "route", "add", f"{router}/128", "dev", "eth0"],
-        ["ip", "-6", "route", "add", "default", "via", router, "dev", "eth0"],
+        ["ip", "-6", "route", "replace", "default", "via", router, "dev", "eth0"],
     ):
         done = member.run(*command)
         assert done.returncode == 0, done.stderr

@@ -38,10 +38,12 @@ All run the synchronous store function through ``AsyncConnection.run_sync``: SQL
 greenlet bridge lets the same function drive asyncpg without blocking the event loop.
 
 A database that cannot be reached (refused, restarting, timed out, connection lost) surfaces as
-:class:`~andromede.db.errors.DatabaseUnavailable`. A connection found dead invalidates the pool
-(SQLAlchemy then replaces every connection opened before) and every idle kept connection, and the
-work is tried once more on a fresh connection, so a restarted server is picked up without a
-gateway restart and without a failed request.
+:class:`~andromede.db.errors.DatabaseUnavailable`. A new connection that timed out while opening
+is opened again first, a few times at most: none of the work was sent, so any may go on, and a
+server slow to accept on a loaded machine delays a request instead of failing it. A connection
+found dead invalidates the pool (SQLAlchemy then replaces every connection opened before) and every
+idle kept connection, and the work is tried once more on a fresh connection, so a restarted server
+is picked up without a gateway restart and without a failed request.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ _RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_de
 # (a standby answering while a failover completes).
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300", "25006"})
 _MAX_WRITE_ATTEMPTS = 5
+# Tries to open one connection whose every try timed out before DatabaseUnavailable: a server
+# slow to accept (forking and authenticating a backend on a loaded machine) costs a request
+# time, not a failure; a silent one costs this many timeouts.
+_CONNECT_ATTEMPTS = 3
 
 _Mode = Literal["AUTOCOMMIT", "READ COMMITTED"]
 _READ: _Mode = "AUTOCOMMIT"
@@ -134,6 +140,16 @@ def _is_unavailable(exc: BaseException) -> bool:
         return True
     code = _sqlstate(exc)  # an asyncpg error that reached us unwrapped (on connect)
     return code is not None and (code.startswith("08") or code in _UNAVAILABLE)
+
+
+def _is_connect_timeout(exc: BaseException) -> bool:
+    """Whether opening a connection gave up waiting (asyncpg's connect timeout, raised as it is
+    or wrapped by SQLAlchemy), as opposed to being refused or turned away."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return isinstance(exc.orig, TimeoutError) or isinstance(
+            exc.orig.__cause__ if exc.orig is not None else None, TimeoutError
+        )
+    return isinstance(exc, TimeoutError)
 
 
 def _is_closed(connection: AsyncConnection) -> bool:
@@ -227,7 +243,7 @@ class PostgresDatabase:
         try:
             connection, current = self._take_idle(mode)
             if connection is None:
-                connection = await self.engine.connect()
+                connection = await self._open()
         except BaseException:
             self._permits.release()
             raise
@@ -242,6 +258,20 @@ class PostgresDatabase:
                 await self._check_in_failed(connection, exc)
                 raise
         return connection
+
+    async def _open(self) -> AsyncConnection:
+        """A new connection. One that timed out while opening is opened again: none of the work
+        was sent on it, so a read or a write alike goes on (a refused one is not: the server is
+        not there, and the caller hears it at once)."""
+        attempt = 1
+        while True:
+            try:
+                return await self.engine.connect()
+            except Exception as exc:
+                if attempt >= _CONNECT_ATTEMPTS or not _is_connect_timeout(exc):
+                    raise
+                log.info("opening a database connection timed out; trying again (%d)", attempt)
+                attempt += 1
 
     def _check_in(self, connection: AsyncConnection, mode: _Mode) -> None:
         """A connection whose work went well: kept for the next use in ``mode``."""
