@@ -162,9 +162,13 @@ def _cheap_password_hashes() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real ``andromede serve`` for the session (per xdist worker), its public Route 53
-    name servers on a port of their own (decision 0289)."""
-    dns = {"ANDROMEDE_ROUTE53_DNS_LISTEN": f'["127.0.0.1:{free_port()}"]'}
-    with running_server(tmp_path_factory.mktemp("andromede") / "data", extra_env=dns) as process:
+    name servers on a port of their own (decision 0289), its Route 53 health checks allowed to
+    probe loopback (Terraform's TCP check of the server's own port: decision 0297)."""
+    env = {
+        "ANDROMEDE_ROUTE53_DNS_LISTEN": f'["127.0.0.1:{free_port()}"]',
+        "ANDROMEDE_ROUTE53_HEALTH_CHECK_ALLOW_CIDRS": '["127.0.0.1/32"]',
+    }
+    with running_server(tmp_path_factory.mktemp("andromede") / "data", extra_env=env) as process:
         yield process
 
 

@@ -45,7 +45,11 @@ writing (``aws_kinesis_resource_policy``: decision 0248), and the orders as a Dy
 under the data key with an item, its stream piped into a queue, and an internal Application
 Load Balancer in the default VPC with a target group and a fixed-response listener
 (``aws_dynamodb_table``, ``aws_dynamodb_table_item``, ``aws_pipes_pipe``, ``aws_lb``,
-``aws_lb_target_group``, ``aws_lb_listener``: decision 0274).
+``aws_lb_target_group``, ``aws_lb_listener``: decision 0274), and a Lambda function from a zip
+the test makes, its alias and a permission on it, a Route 53 TCP health check of the server's
+own port and a private zone on the default VPC (``aws_lambda_function``, ``aws_lambda_alias``,
+``aws_lambda_permission``, ``aws_route53_health_check``, ``aws_route53_zone`` with ``vpc``:
+decision 0297).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -57,6 +61,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +86,13 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
 
 MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
+# aws_lambda_function's code, zipped by the test (decision 0297).
+STAMP_HANDLER = """import os
+
+
+def handler(event, context):
+    return {"stamp": os.environ["STAMP"], "order": event.get("order")}
+"""
 
 
 CONFIGURATION = (
@@ -1188,6 +1200,72 @@ resource "aws_sfn_alias" "live" {
 output "activity_arn" { value = aws_sfn_activity.review.id }
 output "state_machine_arn" { value = aws_sfn_state_machine.orders.arn }
 output "alias_arn" { value = aws_sfn_alias.live.arn }
+# Lambda (decision 0286) through Terraform (decision 0297): a Python handler zipped by the
+# test, as a role trusting lambda.amazonaws.com, published, an alias on its version, and
+# EventBridge's rule allowed to invoke the alias.
+resource "aws_iam_role" "lambda" {
+  name = "%(bucket)s-lambda"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+resource "aws_lambda_function" "stamp" {
+  function_name    = "%(bucket)s-stamp"
+  role             = aws_iam_role.lambda.arn
+  runtime          = "python3.11"
+  handler          = "stamp.handler"
+  filename         = "%(stamp_zip)s"
+  source_code_hash = filebase64sha256("%(stamp_zip)s")
+  timeout          = 10
+  memory_size      = 256
+  publish          = true
+  environment {
+    variables = { STAMP = "terraform" }
+  }
+  tags = { team = "orders" }
+}
+resource "aws_lambda_alias" "stamp" {
+  name             = "live"
+  description      = "what runs in production"
+  function_name    = aws_lambda_function.stamp.function_name
+  function_version = aws_lambda_function.stamp.version
+}
+resource "aws_lambda_permission" "rule" {
+  statement_id  = "big-orders-rule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.stamp.function_name
+  qualifier     = aws_lambda_alias.stamp.name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.big_orders.arn
+}
+output "function_arn" { value = aws_lambda_function.stamp.arn }
+output "function_version" { value = aws_lambda_function.stamp.version }
+output "function_alias_arn" { value = aws_lambda_alias.stamp.arn }
+# A Route 53 TCP health check of the server's own port (allowed to the session's checkers by
+# route53_health_check_allow_cidrs: decision 0285), and a private zone on the default VPC.
+resource "aws_route53_health_check" "shop" {
+  type              = "TCP"
+  ip_address        = "127.0.0.1"
+  port              = %(health_port)d
+  request_interval  = 30
+  failure_threshold = 3
+  tags              = { team = "web" }
+}
+resource "aws_route53_zone" "internal" {
+  name    = "%(bucket)s.internal"
+  comment = "The shop's private names"
+  vpc {
+    vpc_id = data.aws_vpc.default.id
+  }
+  tags = { team = "web" }
+}
+output "health_check_id" { value = aws_route53_health_check.shop.id }
+output "private_zone_id" { value = aws_route53_zone.internal.zone_id }
 """
 )
 
@@ -1210,8 +1288,13 @@ def test_terraform_applies_converges_and_destroys(
             "valid_to": valid_to.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "certificate": certificate_body,
             "certificate_key": certificate_key,
+            "health_port": server.port,
+            # Absolute: the provider runs attached, in a folder of its own.
+            "stamp_zip": terraform.work / "stamp.zip",
         }
     )
+    with zipfile.ZipFile(terraform.work / "stamp.zip", "w") as archive:
+        archive.writestr("stamp.py", STAMP_HANDLER)
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")
     outputs: dict[str, Any] = {
@@ -1688,6 +1771,62 @@ def test_terraform_applies_converges_and_destroys(
         {"stateMachineVersionArn": f"{outputs['state_machine_arn']}:1", "weight": 100}
     ]
 
+    # aws_lambda_function, _alias and _permission (decision 0297): the zip the test made, run
+    # through the alias on the version published with the function; the rule allowed on it.
+    functions = client_for(server, "lambda", *server.credentials())
+    stamp = functions.get_function(FunctionName=outputs["function_arn"])
+    config = stamp["Configuration"]
+    assert (config["Runtime"], config["Handler"], config["MemorySize"], config["Timeout"]) == (
+        "python3.11",
+        "stamp.handler",
+        256,
+        10,
+    )
+    assert config["Environment"]["Variables"] == {"STAMP": "terraform"}
+    assert config["Role"].endswith(f":role/{bucket}-lambda")
+    assert stamp["Tags"] == {"team": "orders"}
+    alias_config = functions.get_alias(FunctionName=outputs["function_arn"], Name="live")
+    assert (alias_config["AliasArn"], alias_config["FunctionVersion"]) == (
+        outputs["function_alias_arn"],
+        outputs["function_version"],
+    )
+    assert outputs["function_version"] == "1"
+    invoked = functions.invoke(FunctionName=outputs["function_alias_arn"], Payload=b'{"order": 7}')
+    assert json.loads(invoked["Payload"].read()) == {"stamp": "terraform", "order": 7}
+    policy = functions.get_policy(FunctionName=outputs["function_arn"], Qualifier="live")
+    [permission] = json.loads(policy["Policy"])["Statement"]
+    assert (permission["Sid"], permission["Principal"]) == (
+        "big-orders-rule",
+        {"Service": "events.amazonaws.com"},
+    )
+    assert permission["Resource"] == outputs["function_alias_arn"]
+    # aws_route53_health_check (decision 0285): the TCP check of the server's own port, which
+    # the gateway's rounds find healthy; and the private zone on the default VPC.
+    health = route53.get_health_check(HealthCheckId=outputs["health_check_id"])["HealthCheck"]
+    checked = health["HealthCheckConfig"]
+    assert (checked["Type"], checked["IPAddress"], checked["Port"]) == (
+        "TCP",
+        "127.0.0.1",
+        server.port,
+    )
+    health_tags = route53.list_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=outputs["health_check_id"]
+    )
+    assert health_tags["ResourceTagSet"]["Tags"] == [{"Key": "team", "Value": "web"}]
+    deadline = time.monotonic() + 20
+    observations: list[Any] = []
+    while not observations and time.monotonic() < deadline:
+        observations = route53.get_health_check_status(HealthCheckId=outputs["health_check_id"])[
+            "HealthCheckObservations"
+        ]
+        time.sleep(0 if observations else 1)
+    assert observations[0]["StatusReport"]["Status"].startswith("Success")
+    private = route53.get_hosted_zone(Id=outputs["private_zone_id"])
+    assert private["HostedZone"]["Config"]["PrivateZone"] is True
+    assert [v["VPCId"] for v in private["VPCs"]] == [outputs["default_vpc"]]
+    by_vpc = route53.list_hosted_zones_by_vpc(VPCId=outputs["default_vpc"], VPCRegion=REGION)
+    assert outputs["private_zone_id"] in [z["HostedZoneId"] for z in by_vpc["HostedZoneSummaries"]]
+
     # Converged: a second plan finds nothing to change (-detailed-exitcode: 0 none, 2 some).
     plan = terraform("plan", "-detailed-exitcode", "-input=false", check=False)
     assert plan.returncode == 0, plan.stdout[-6000:] + plan.stderr[-3000:]
@@ -1744,6 +1883,15 @@ def test_terraform_applies_converges_and_destroys(
     assert unzoned.value.response["Error"]["Code"] == "NoSuchHostedZone"
     activities = states.list_activities()["activities"]
     assert [a for a in activities if bucket in a["name"]] == []
+    with pytest.raises(ClientError) as unfunctioned:
+        functions.get_function(FunctionName=outputs["function_arn"])
+    assert unfunctioned.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as unchecked:
+        route53.get_health_check(HealthCheckId=outputs["health_check_id"])
+    assert unchecked.value.response["Error"]["Code"] == "NoSuchHealthCheck"
+    with pytest.raises(ClientError) as unprivate:
+        route53.get_hosted_zone(Id=outputs["private_zone_id"])
+    assert unprivate.value.response["Error"]["Code"] == "NoSuchHostedZone"
     machines = states.list_state_machines()["stateMachines"]
     assert [m for m in machines if bucket in m["name"]] == []
 

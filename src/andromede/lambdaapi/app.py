@@ -38,6 +38,7 @@ from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
 from andromede.lambdaapi.actions import FUNCTION_ACTIONS, Handler, LambdaCall
 from andromede.lambdaapi.code_location import is_code_download, serve_download
 from andromede.lambdaapi.errors import LambdaWireError, to_lambda_error
+from andromede.lambdaapi.provider_reads import PROVIDER_READS
 from andromede.lambdaapi.wire import CONTENT_TYPE, RestJsonWire
 from andromede.settings import Settings
 
@@ -85,6 +86,7 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
         self._actions: dict[str, Handler] = {
             **FUNCTION_ACTIONS,
             **ACCESS_ACTIONS,
+            **PROVIDER_READS,
             **(extra_actions or {}),
         }
 

@@ -54,7 +54,19 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("DELETE", r"/2017-03-31/tags/(?P<Resource>.+)", "UntagResource"),
     ("GET", r"/2016-08-19/account-settings/?", "GetAccountSettings"),
 )
-_COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES)
+# What a function without them answers (decision 0297: lambdaapi.provider_reads).
+_PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
+    ("GET", rf"/2020-06-30/functions/{_FN}/code-signing-config", "GetFunctionCodeSigningConfig"),
+    (
+        "GET",
+        rf"/2021-07-20/functions/{_FN}/runtime-management-config",
+        "GetRuntimeManagementConfig",
+    ),
+    ("GET", rf"/2024-08-31/functions/{_FN}/recursion-config", "GetFunctionRecursionConfig"),
+    ("GET", rf"/2021-10-31/functions/{_FN}/url", "GetFunctionUrlConfig"),
+    ("GET", rf"/2021-10-31/functions/{_FN}/urls", "ListFunctionUrlConfigs"),
+)
+_COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES + _PROVIDER_READS)
 # The query string's members, by the name the API model gives them.
 _QUERY: Final = {
     "Qualifier",
