@@ -270,7 +270,8 @@ class JsonEndpoint(ABC, Generic[C]):
                 # The rest of the body was left unread: it must not become the next request.
                 response.headers.append(("Connection", "close"))
         else:
-            self.finish(request, 200, None)
+            # The status answered (a REST-JSON API's 201 or 204, Lambda's), not always 200.
+            self.finish(request, response.status, None)
         await send_response(send, response, [(b"x-amzn-requestid", request.request_id.encode())])
 
     def params(self, request: JsonRequest[C]) -> dict[str, Any]:

@@ -173,6 +173,8 @@ async def test_tenants_are_isolated_and_calls_audited(world: World) -> None:
     listed = await world.audit_store.list_events(None, after_id=0, limit=500)
     events = [e for _, e in listed if e.action == "lambda:CreateFunction"]
     assert events and events[-1].resource == made["FunctionArn"]
+    # The status Lambda answered (CreateFunction's 201), as the access log says it too.
+    assert events[-1].details.get("status") == "201"
 
 
 async def test_unsigned_and_unknown(world: World) -> None:
