@@ -417,6 +417,14 @@ def _task(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
                        "and functions' ARNs.",
                        f"{where}/Resource")
         )  # fmt: skip
+    params = state.get("Parameters")
+    if (
+        resource.removesuffix(".waitForTaskToken") == "arn:aws:states:::lambda:invoke"
+        and isinstance(params, Mapping)
+        and not {"FunctionName", "FunctionName.$"} & params.keys()
+    ):
+        found.append(_schema('The field "FunctionName" is required but was missing',
+                             f"{where}/Parameters"))  # fmt: skip
     for name in ("TimeoutSeconds", "HeartbeatSeconds"):
         if name in state and not _positive_int(state[name]):
             found.append(_schema(f"The field '{name}' must be a positive integer",

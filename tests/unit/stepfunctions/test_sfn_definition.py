@@ -276,3 +276,14 @@ def test_text_that_is_no_definition() -> None:
     assert said({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}, "Extra": 1}) == [
         "SCHEMA_VALIDATION_FAILED: Field 'Extra' is not supported at /"
     ]
+
+
+def test_lambda_invoke_needs_a_function_name() -> None:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+            "Parameters": {"Payload.$": "$"}}  # fmt: skip
+    assert said(machine(A=task)) == [
+        'SCHEMA_VALIDATION_FAILED: The field "FunctionName" is required but was missing at '
+        "/States/A/Parameters"
+    ]
+    task["Parameters"] = {"FunctionName.$": "$.fn"}
+    assert said(machine(A=task)) == []

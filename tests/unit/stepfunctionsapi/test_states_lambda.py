@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from andromede.functions.record_service import FunctionRecords
 from support.lambdaapp import Functions, functions_over
 from support.statesapp import World
 
@@ -162,3 +163,27 @@ async def test_event_invocations_and_task_tokens(world: World, functions: Functi
     await world.run()
     done = await world.client("DescribeExecution", executionArn=parked["executionArn"])
     assert done["status"] == "SUCCEEDED" and json.loads(done["output"]) == {"approved": True}
+
+
+async def test_a_throttle_is_retried_by_its_name(world: World, functions: Functions) -> None:
+    await functions.create(world.tenant_id, "busy", SOURCE)
+    await FunctionRecords(functions.service).put_concurrency(world.tenant_id, "busy", 0)
+    role = await world.role("throttled", policy=allow("lambda:InvokeFunction"))
+    states = {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "busy"},
+                 "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"],
+                            "IntervalSeconds": 1, "MaxAttempts": 2}],
+                 "Catch": [{"ErrorEquals": ["States.TaskFailed"], "Next": "Gave up"}],
+                 "End": True},
+        "Gave up": {"Type": "Pass", "End": True}}  # fmt: skip
+    done = await execute(world, "throttled", states, role, {})
+    for _ in range(3):  # the retries' sleeps are the test clock's
+        await world.run()
+    done = await world.client("DescribeExecution", executionArn=done["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert world.clock.slept == [1.0, 2.0]  # retried twice, then caught
+    history = await world.client("GetExecutionHistory", executionArn=done["executionArn"])
+    failed = [e["taskFailedEventDetails"]["error"] for e in history["events"]
+              if e["type"] == "TaskFailed"]  # fmt: skip
+    assert failed == ["Lambda.TooManyRequestsException"] * 3
