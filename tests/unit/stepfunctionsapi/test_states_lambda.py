@@ -187,3 +187,22 @@ async def test_a_throttle_is_retried_by_its_name(world: World, functions: Functi
     failed = [e["taskFailedEventDetails"]["error"] for e in history["events"]
               if e["type"] == "TaskFailed"]  # fmt: skip
     assert failed == ["Lambda.TooManyRequestsException"] * 3
+
+
+async def test_another_accounts_function_needs_both_policies(
+    world: World, functions: Functions
+) -> None:
+    other = await world.other_tenant("owner")
+    arn = await functions.create(other.tenant_id, "shared", SOURCE)
+    role = await world.role("crosser", policy=allow("lambda:InvokeFunction"))
+    task = {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": arn, "Payload": {"x": 1}},
+                     "OutputPath": "$.Payload.seen", "End": True}}  # fmt: skip
+    refused = await execute(world, "cross-refused", task, role, {})
+    assert refused["error"] == "Lambda.AWSLambdaException"
+    assert "no resource-based policy allows" in refused["cause"]
+    await functions.permit(other.tenant_id, "shared", StatementId="partner",
+                           Principal=world.tenant_id, Action="lambda:InvokeFunction")  # fmt: skip
+    allowed = await execute(world, "cross-allowed", task, role, {})
+    assert allowed["status"] == "SUCCEEDED", allowed
+    assert json.loads(allowed["output"]) == {"x": 1}
