@@ -135,9 +135,16 @@ async def test_a_functions_arn_as_the_resource(world: World, functions: Function
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == {
         "inner": [1, 2], "result": {"seen": [1, 2], "version": "$LATEST"}}  # fmt: skip
+    kinds = await world.kinds(done["executionArn"])
+    assert kinds[2:6] == ["LambdaFunctionScheduled", "LambdaFunctionStarted",
+                          "LambdaFunctionSucceeded", "TaskStateExited"]  # fmt: skip
+    history = await world.client("GetExecutionHistory", executionArn=done["executionArn"])
+    scheduled = history["events"][2]["lambdaFunctionScheduledEventDetails"]
+    assert (scheduled["resource"], json.loads(scheduled["input"])) == (arn, [1, 2])
     failed = await execute(world, "legacy-fails", {
         "Call": {"Type": "Task", "Resource": arn, "End": True}}, role, {"fail": "x"})  # fmt: skip
     assert (failed["status"], failed["error"]) == ("FAILED", "ValueError")
+    assert "LambdaFunctionFailed" in await world.kinds(failed["executionArn"])
 
 
 async def test_event_invocations_and_task_tokens(world: World, functions: Functions) -> None:
