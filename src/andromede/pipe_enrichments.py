@@ -1,4 +1,5 @@
-"""Where EventBridge Pipes meets its enrichments (decision 0268): the
+"""Where EventBridge Pipes meets its enrichments (decision 0268): a Lambda function's are
+invoked by ``pipe_functions`` (decision 0294); for an API destination, the
 ``pipes.runner.PipeEnricher`` that sends a batch's events, one JSON array, to the pipe's API
 destination as its role (``pipe_roles``: ``events:InvokeApiDestination`` on the
 destination), through EventBridge's own invoker (its connection's authorization, the egress
@@ -18,6 +19,7 @@ from typing import Any, Final
 
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
+from andromede.pipe_functions import PipeFunctions
 from andromede.pipe_roles import PipeRoles
 from andromede.pipe_targets import dynamic_http
 from andromede.pipes.errors import EndpointRefused
@@ -38,11 +40,21 @@ class EnrichmentFailed(Exception):
 
 
 class PipeEnrichments:
-    def __init__(self, roles: PipeRoles, call_api: ApiCall | None) -> None:
+    def __init__(
+        self,
+        roles: PipeRoles,
+        call_api: ApiCall | None,
+        functions: PipeFunctions | None = None,
+    ) -> None:
         self._roles = roles
         self._call_api = call_api
+        self._functions = functions
 
     async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+        if pipe.enrichment.startswith("arn:aws:lambda:"):
+            if self._functions is None:
+                raise EndpointRefused("NO_RESOURCE", "Lambda is not served by this deployment")
+            return await self._functions.enrich(pipe, payload)
         session = await self._roles.session(pipe)
         await self._roles.require(session, "events:InvokeApiDestination", pipe.enrichment)
         if self._call_api is None:

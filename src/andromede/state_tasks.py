@@ -19,7 +19,9 @@ identity policies allow the call, each call audited as the role's session (``inv
   itself, called in process as the role's session (the principal in place of a signature,
   as the console calls the APIs), so DynamoDB decides, seals, meters and audits as for any
   caller; the parameters and the answer are its API's (``TableName``, ``Item``, ``Key``,
-  expressions…), its error ``DynamoDB.<type>`` (``DynamoDB.ConditionalCheckFailedException``).
+  expressions…), its error ``DynamoDB.<type>`` (``DynamoDB.ConditionalCheckFailedException``);
+- ``arn:aws:states:::lambda:invoke`` and a function's ARN as the resource: Lambda's Invoke
+  called in process as the role's session (decision 0294, ``state_lambda``).
 
 A refusal is the integration's error (``SQS.AccessDeniedException``,
 ``SNS.NotFoundException``…), which ``States.TaskFailed`` and ``States.ALL`` catch; a resource
@@ -51,6 +53,7 @@ from andromede.queues.errors import QueueError
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.sqsapi.authorise import KeyUser
+from andromede.state_lambda import FUNCTION_ARN, invoke_as_task, invoke_legacy
 from andromede.stepfunctions.errors import StepFunctionsError
 from andromede.stepfunctions.interpreter import StatesError
 
@@ -87,6 +90,7 @@ class StateTasks:
         events: EventsService | None = None,
         start_execution: StartExecution | None = None,
         dynamodb: Callable[[], AsgiApp | None] = lambda: None,
+        lambdas: Callable[[], AsgiApp | None] = lambda: None,
     ) -> None:
         self._identity = identity
         self._audit = audit
@@ -96,6 +100,7 @@ class StateTasks:
         self._events = events
         self._start_execution = start_execution
         self._dynamodb = dynamodb
+        self._lambda = lambdas
 
     async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
         integration = resource.removeprefix(_PREFIX) if resource.startswith(_PREFIX) else ""
@@ -116,6 +121,11 @@ class StateTasks:
         dynamodb = self._dynamodb()
         if integration in _DYNAMODB and dynamodb is not None:
             return await self._dynamodb_call(dynamodb, _DYNAMODB[integration], session, params)
+        functions = self._lambda()
+        if functions is not None and integration == "lambda:invoke":
+            return await invoke_as_task(functions, session, params)
+        if functions is not None and FUNCTION_ARN.fullmatch(resource):
+            return await invoke_legacy(functions, session, resource, parameters)
         raise StatesError(
             "States.Runtime",
             f"The resource {resource[:256]} is not served by this platform yet",

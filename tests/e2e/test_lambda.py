@@ -1,7 +1,8 @@
 """Lambda end to end (decision 0286), on the session's ``andromede serve`` (no server of its
 own): boto3's ``lambda`` client creates a function from a zip with a role trusting Lambda,
 invokes it (the handler run in the server's bubblewrap sandbox, its log tail returned and
-written to CloudWatch Logs ``/aws/lambda/<name>``), sees a handler's error as AWS answers
+written to CloudWatch Logs ``/aws/lambda/<name>``), has a state machine invoke it as its role
+(``lambda:invoke``, decision 0294), sees a handler's error as AWS answers
 it, downloads its zip from GetFunction's ``Code.Location``, and deletes it; the aws CLI
 lists it."""
 
@@ -53,7 +54,8 @@ TRUST = {
 def _zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SOURCE)
+        # A fixed time: two zips made a second apart must be the same bytes.
+        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0)), SOURCE)
     return buffer.getvalue()
 
 
@@ -87,6 +89,31 @@ def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: P
             break
         time.sleep(0.2)
     assert any("invoked adder" in e["message"] for e in found)
+
+    # Step Functions invokes it as the machine's role (decision 0294).
+    states_trust = json.dumps(TRUST).replace("lambda.amazonaws.com", "states.amazonaws.com")
+    machine_role = iam.create_role(RoleName="machine",
+                                   AssumeRolePolicyDocument=states_trust)  # fmt: skip
+    iam.put_role_policy(RoleName="machine", PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": "lambda:InvokeFunction", "Resource": made["FunctionArn"]}]}))  # fmt: skip
+    states: Any = client_for(server, "stepfunctions", *keys)
+    machine = states.create_state_machine(name="adds", roleArn=machine_role["Role"]["Arn"],
+        definition=json.dumps({"StartAt": "Add", "States": {"Add": {
+            "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "adder", "Payload.$": "$"},
+            "OutputPath": "$.Payload", "End": True}}}))  # fmt: skip
+    run = states.start_execution(
+        stateMachineArn=machine["stateMachineArn"], input='{"a": 4, "b": 5}'
+    )
+    for _ in range(100):
+        described = states.describe_execution(executionArn=run["executionArn"])
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"sum": 9}
+    states.delete_state_machine(stateMachineArn=machine["stateMachineArn"])
 
     aws = aws_cli(server, tmp_path)
     listed = json.loads(aws("lambda", "list-functions").stdout)["Functions"]

@@ -29,6 +29,7 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
 from andromede.functions.invoker import Invoker
 from andromede.functions.memory import MemoryFunctionStore
+from andromede.functions.record_service import FunctionRecords
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import FunctionLimits, FunctionsService
 from andromede.functions.store import FunctionStore
@@ -269,4 +270,76 @@ async def lambda_world(
     finally:
         await pool.close()
         await audit.close()
+        keys.close()
+
+
+@dataclass
+class Functions:
+    """Lambda's app over another world's identity service (decision 0294: the services that
+    invoke functions as their roles), its functions made through the service itself."""
+
+    app: LambdaApp
+    service: FunctionsService
+    identity: IdentityService
+    queue: MemoryEventQueue
+    invoker: Invoker
+    meters: RecordingMeters
+    logs: RecordingLogs
+
+    async def create(
+        self, tenant_id: str, name: str, source: str = HANDLER_SOURCE, **params: Any
+    ) -> str:
+        """The function's ARN, made with a role of the account trusting Lambda."""
+        try:
+            role = (await self.identity.create_role(tenant_id, f"fn-{name}", TRUST)).arn
+        except Exception:  # one role a name; a test making the name again reuses it
+            role = f"arn:aws:iam::{tenant_id}:role/fn-{name}"
+        wanted = {
+            "FunctionName": name,
+            "Runtime": "python3.11",
+            "Role": role,
+            "Handler": "app.handler",
+            "Code": {"ZipFile": handler_zip(source)},
+            **params,
+        }
+        await self.service.create(None, tenant_id, wanted)
+        return self.service.arn(tenant_id, name)
+
+    async def permit(self, tenant_id: str, name: str, **statement: Any) -> None:
+        """AddPermission's statement on the function."""
+        await FunctionRecords(self.service).add_permission(tenant_id, name, None, statement)
+
+
+async def functions_over(
+    identity: IdentityService, audit: AuditService, tmp_path: Path
+) -> AsyncIterator[Functions]:
+    """:class:`Functions` whose sandboxes run under ``tmp_path``."""
+    settings = Settings(data_dir=tmp_path, region=REGION)
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "function-keys"))
+    service = FunctionsService(
+        MemoryFunctionStore(),
+        REGION,
+        KeySealer(keys),
+        trusting_roles(identity),
+        function_limits(settings, ("python3.11",)),
+    )
+    pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
+    meters, logs = RecordingMeters(), RecordingLogs()
+    queue = MemoryEventQueue()
+    invoker = Invoker(service, pool, None, logs, meters, queue)
+    invoke = invoke_actions(
+        invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
+    try:
+        yield Functions(
+            LambdaApp(service, identity, audit, settings, extra_actions=invoke),
+            service,
+            identity,
+            queue,
+            invoker,
+            meters,
+            logs,
+        )
+    finally:
+        await pool.close()
         keys.close()

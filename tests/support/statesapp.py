@@ -109,6 +109,7 @@ class World(Signers):
     queues: QueueService
     activities: ActivitiesService
     dynamodb: list[Any]  # the DynamoDB app the Task states call, once a test put one
+    lambdas: list[Any]  # the Lambda app the Task states call, once a test put one
     sink: RecordingSink
     versions: VersionsService
 
@@ -226,6 +227,7 @@ async def states_world(
     )
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     dynamodb: list[Any] = []
+    lambdas: list[Any] = []
     keys = key_service_in(tmp_path / "keys")
     queues = QueueService(
         MemoryQueueStore(), KeySealer(keys), region=REGION, limits=QueueLimits(poll_interval=0.05)
@@ -244,6 +246,7 @@ async def states_world(
         queues,
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
+        lambdas=lambda: lambdas[0] if lambdas else None,
     )
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)
@@ -287,6 +290,7 @@ async def states_world(
             queues,
             activities,
             dynamodb,
+            lambdas,
             sink,
             versions,
         )

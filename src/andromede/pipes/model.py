@@ -8,10 +8,11 @@ change (AWS's ``ConflictException``), as AWS's does.
 
 **Endpoints.** The sources served are an SQS queue, a Kinesis data stream and a DynamoDB
 stream of the pipe's account and Region; the targets an SQS queue, an SNS topic, a Kinesis
-data stream, a Firehose stream, an EventBridge event bus and an API destination. The others
-AWS offers (Amazon MQ, MSK, Kafka; Lambda, Step Functions, ECS, Batch…) are refused by name,
-never accepted and ignored. The enrichment served is an API destination of the account
-(decision 0268); Lambda, Step Functions and API Gateway enrichments are refused by name.
+data stream, a Firehose stream, an EventBridge event bus, an API destination and a Lambda
+function (decision 0294). The others AWS offers (Amazon MQ, MSK, Kafka; Step Functions, ECS,
+Batch…) are refused by name, never accepted and ignored. The enrichments served are an API
+destination (decision 0268) and a Lambda function (decision 0294) of the account; Step
+Functions and API Gateway enrichments are refused by name.
 Parameters are kept in AWS's own shape, as DescribePipe gives them back.
 """
 
@@ -353,7 +354,9 @@ _TARGET_MEMBERS: Final = {
     "sns": None,
     "firehose": None,
     "logs": "CloudWatchLogsParameters",  # decision 0277
+    "lambda": "LambdaFunctionParameters",  # decision 0294
 }
+_FUNCTION: Final = re.compile(r"function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?")
 _LOG_GROUP: Final = re.compile(r"log-group:[.\-_/#A-Za-z0-9]{1,512}(:\*)?")
 _JSON_PATH: Final = re.compile(r"\$(\.[\w/_-]+(\[(\d+|\*)\])*)*")
 
@@ -398,6 +401,16 @@ def check_http_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _target_member(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "lambda":
+        _only(params, frozenset({"InvocationType"}), "LambdaFunctionParameters")
+        invocation = params.get("InvocationType")
+        if invocation is None:
+            return {}
+        if invocation not in ("REQUEST_RESPONSE", "FIRE_AND_FORGET"):
+            raise InvalidPipe(
+                "InvocationType must be REQUEST_RESPONSE or FIRE_AND_FORGET.", "InvocationType"
+            )
+        return {"InvocationType": invocation}
     if kind == "sqs":
         _only(params, frozenset({"MessageGroupId", "MessageDeduplicationId"}), "SqsQueueParameters")
         return {
@@ -457,12 +470,14 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
         raise InvalidPipe(
             f"Target {target[:256]} is not supported by this platform: the targets served are "
             "SQS queues, SNS topics, Kinesis data streams, Firehose streams, EventBridge event "
-            "buses, API destinations and CloudWatch Logs log groups.",
+            "buses, API destinations, CloudWatch Logs log groups and Lambda functions.",
             "target",
         )
     _own(target, tenant_id, region, "Target")
     if kind == "logs" and not _LOG_GROUP.fullmatch(target.split(":", 5)[5]):
         raise InvalidPipe(f"Target {target[:256]} is not a log group's ARN.", "target")
+    if kind == "lambda" and not _FUNCTION.fullmatch(target.split(":", 5)[5]):
+        raise InvalidPipe(f"Target {target[:256]} is not a function's ARN.", "target")
     given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise InvalidPipe("TargetParameters must be an object.", "targetParameters")
@@ -491,7 +506,6 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
 
 
 _REFUSED_ENRICHMENTS: Final = {
-    "lambda": "Lambda functions",
     "states": "Step Functions state machines",
     "execute-api": "API Gateway APIs",
 }
@@ -500,9 +514,10 @@ _REFUSED_ENRICHMENTS: Final = {
 def check_enrichment(
     enrichment: Any, given: Any, tenant_id: str, region: str
 ) -> tuple[str, dict[str, Any]]:
-    """The enrichment kept (an API destination of the pipe's account; "" none) and its
-    ``EnrichmentParameters`` (``InputTemplate``, ``HttpParameters``). Lambda, Step Functions
-    and API Gateway enrichments are refused by name: they are not served here."""
+    """The enrichment kept (an API destination or a Lambda function of the pipe's account;
+    "" none) and its ``EnrichmentParameters`` (``InputTemplate``; ``HttpParameters`` for an
+    API destination). Step Functions and API Gateway enrichments are refused by name: they
+    are not served here."""
     given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise InvalidPipe("EnrichmentParameters must be an object.", "enrichmentParameters")
@@ -519,17 +534,20 @@ def check_enrichment(
         raise InvalidPipe(
             f"Enrichment {enrichment[:256]} is not supported by this platform: "
             f"{_REFUSED_ENRICHMENTS[kind]} are not served here; the enrichments served are "
-            "EventBridge API destinations.",
+            "EventBridge API destinations and Lambda functions.",
             "enrichment",
         )
-    if kind != "api-destination":
+    if kind not in ("api-destination", "lambda") or (
+        kind == "lambda" and not _FUNCTION.fullmatch(enrichment.split(":", 5)[5])
+    ):
         raise InvalidPipe(
             f"Enrichment {enrichment[:256]} is not a valid enrichment: the enrichments served "
-            "are EventBridge API destinations.",
+            "are EventBridge API destinations and Lambda functions.",
             "enrichment",
         )
     _own(enrichment, tenant_id, region, "Enrichment")
-    _only(given, frozenset({"InputTemplate", "HttpParameters"}), "EnrichmentParameters")
+    members = {"InputTemplate", "HttpParameters"} if kind == "api-destination" else set()
+    _only(given, frozenset({"InputTemplate", *members}), "EnrichmentParameters")
     kept: dict[str, Any] = {}
     template = given.get("InputTemplate")
     if template is not None:

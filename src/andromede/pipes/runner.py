@@ -38,6 +38,15 @@ order: the order of one key's events is kept. The shard's checkpoint moves once 
 succeeded. ``OnPartialBatchItemFailure`` ``AUTOMATIC_BISECT``: a failed stream batch is split
 in two, its first half read again alone (the rest after it), down to one record; these tries
 do not count against ``MaximumRetryAttempts``, which applies to a single record's.
+
+**Batch targets** (decision 0294). A target that takes a batch whole (a Lambda function,
+:class:`PipeBatchTarget`) receives the events of an execution, each shaped by the template, as
+one JSON array, even a batch of one, as AWS sends it. It may report some of them failed (its
+``batchItemFailures``, by the source's identifiers: an SQS message's ``messageId``, a stream
+record's ``eventID``; with an enrichment, the events it answered must carry them): an SQS
+batch's other messages are deleted, the failed ones left in the queue; a stream's checkpoint
+moves past the records before the first failed one, and the rest is tried again as a failed
+batch is (its tries counted, then its dead-letter queue).
 """
 
 from __future__ import annotations
@@ -60,6 +69,8 @@ from andromede.pipes.service import PipesService
 from andromede.pipes.shaping import batch_payload, enriched_events, matchable, passes, render
 
 __all__ = [
+    "PartialBatchFailure",
+    "PipeBatchTarget",
     "PipeEnricher",
     "PipeLogSink",
     "PipeObserver",
@@ -118,6 +129,23 @@ class PipeTarget(Protocol):
         ...
 
 
+class PipeBatchTarget(Protocol):
+    def takes(self, pipe: Pipe) -> bool:
+        """Whether the pipe's target takes its batch whole (a Lambda function)."""
+        ...
+
+    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
+        """``payload`` (the batch's events, a JSON array) sent to the target as the pipe's
+        role; the identifiers of the events it reported failed (none: all done).
+        EndpointRefused when the role may not or the target is gone, any other exception for
+        a failure worth another try."""
+        ...
+
+
+class PartialBatchFailure(Exception):
+    """A batch target reported some of the batch's events failed."""
+
+
 class PipeEnricher(Protocol):
     async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
         """``payload`` (a batch's events, a JSON array) sent to the pipe's enrichment as its
@@ -170,8 +198,10 @@ class PipesRunner:
         observer: PipeObserver | None = None,
         logs: PipeLogSink | None = None,
         enricher: PipeEnricher | None = None,
+        batches: PipeBatchTarget | None = None,
     ) -> None:
         self._pipes = pipes
+        self._batches = batches
         self._logs = logs
         self._enricher = enricher
         self._sources = sources
@@ -336,6 +366,13 @@ class PipesRunner:
         done: list[SourceEvent] = []
         sizes: list[int] = []
         payloads: list[str] = []
+        if self._batches is not None and self._batches.takes(pipe):
+            if failure is None:
+                done, payloads, failure = await self._send_batch(
+                    self._batches, pipe, items, outputs
+                )
+                sizes = [len(p.encode()) for p in payloads]
+            outputs = []  # sent whole, above
         for index, (event, seen, at) in enumerate(outputs):
             payload = render(pipe, event, seen, at)
             try:
@@ -347,7 +384,7 @@ class PipesRunner:
             payloads.append(payload)
             if not pipe.enrichment:
                 done.append(items[index][0])
-        if pipe.enrichment and failure is None:
+        if pipe.enrichment and failure is None and not done:
             done = [one for one, _ in items]
         if self._logs is not None and (items or failure is not None):
             await self._log(pipe, now, failure, payloads, stage)
@@ -356,6 +393,33 @@ class PipesRunner:
             elapsed = (time.monotonic() - started) * 1000
             self._observer.executed(pipe, len(sizes), sum(sizes), failure is not None, elapsed)
         return done, len(sizes), failure
+
+    async def _send_batch(
+        self,
+        target: PipeBatchTarget,
+        pipe: Pipe,
+        items: list[tuple[SourceEvent, dict[str, Any]]],
+        outputs: list[tuple[Any, Any, str]],
+    ) -> tuple[list[SourceEvent], list[str], Exception | None]:
+        """An execution's events sent whole to a batch target: the source events done with,
+        the payloads sent, the failure (:class:`PartialBatchFailure` when the target reported
+        some of them failed)."""
+        rendered = [render(pipe, event, seen, at) for event, seen, at in outputs]
+        if not rendered:  # the enrichment filtered them all out
+            return [one for one, _ in items], [], None
+        try:
+            failed = set(await target.send_batch(pipe, batch_payload(rendered)))
+        except Exception as exc:  # said by the caller, retried by the source's rules
+            return [], [], exc
+        if not failed:
+            return [one for one, _ in items], rendered, None
+        known = {_item_identifier(one.event) for one, _ in items}
+        if not failed <= known:
+            # An identifier of no event of the batch: the batch failed whole, as AWS reads it.
+            return [], [], PartialBatchFailure("batchItemFailures named an unknown event")
+        done = [one for one, _ in items if _item_identifier(one.event) not in failed]
+        why = f"the target reported {len(failed)} of {len(items)} events failed"
+        return done, rendered, PartialBatchFailure(why)
 
     async def _enrich(
         self, pipe: Pipe, items: list[tuple[SourceEvent, dict[str, Any]]], ingested: list[str]
@@ -413,7 +477,9 @@ class PipesRunner:
         if len(fresh) < len(batch.events):
             expired = SourceBatch([e for e in batch.events if e not in fresh], batch.shard)
             await self._sources.dead_letter(pipe, expired, "MaximumRecordAgeInSeconds")
-        _, sent, failure = await self._send_all(pipe, fresh, filters, now)
+        done, sent, failure = await self._send_all(pipe, fresh, filters, now)
+        if isinstance(failure, PartialBatchFailure):
+            batch = await self._past_done(pipe, batch, fresh, done)
         if failure is None:
             self._attempts.pop(key, None)
             self._bisected.pop(key, None)
@@ -422,7 +488,7 @@ class PipesRunner:
         if (
             member.get("OnPartialBatchItemFailure") == "AUTOMATIC_BISECT"
             and len(fresh) > 1
-            and not isinstance(failure, EndpointRefused)
+            and not isinstance(failure, EndpointRefused | PartialBatchFailure)
         ):
             # Split, and try the first half alone: not one of MaximumRetryAttempts' tries.
             if len(self._bisected) >= _REMEMBERED:
@@ -454,12 +520,37 @@ class PipesRunner:
         await self._checkpoint(pipe, batch)
         return sent
 
+    async def _past_done(
+        self,
+        pipe: Pipe,
+        batch: SourceBatch,
+        fresh: list[SourceEvent],
+        done: list[SourceEvent],
+    ) -> SourceBatch:
+        """A stream batch partly failed: the checkpoint moved past the records before the
+        first failed one (an expired record given up counts as done); the rest of the batch,
+        tried again."""
+        finished = {id(e) for e in done} | {id(e) for e in batch.events if e not in fresh}
+        count = 0
+        while count < len(batch.events) and id(batch.events[count]) in finished:
+            count += 1
+        if count:
+            await self._checkpoint(pipe, SourceBatch(batch.events[:count], batch.shard))
+        return SourceBatch(batch.events[count:], batch.shard, batch.meta)
+
     async def _checkpoint(self, pipe: Pipe, batch: SourceBatch) -> None:
         last = batch.events[-1].sequence if batch.events else None
         if batch.shard is not None and last is not None:
             await self._pipes.store.save_checkpoint(
                 pipe.tenant_id, pipe.name, self.owner, batch.shard, last
             )
+
+
+def _item_identifier(event: dict[str, Any]) -> str | None:
+    """How a target's ``batchItemFailures`` names an event: an SQS message's ``messageId``,
+    a Kinesis or DynamoDB stream record's ``eventID``."""
+    found = event.get("messageId") or event.get("eventID")
+    return found if isinstance(found, str) else None
 
 
 def _partition_key(event: dict[str, Any]) -> str:

@@ -7,8 +7,8 @@ next pass, any gateway's; UpdatePipe, StartPipe and StopPipe put it UPDATING, ST
 STOPPING the same way. A pipe in a transitional state refuses another change with a
 conflict, as AWS's does. DeletePipe removes it at once (AWS answers DELETING; the pipe is gone
 from DescribePipe as soon as AWS's is) with its checkpoints: its reader stops at its next
-pass. The enrichment served is an API destination (decision 0268); the others are refused by
-name, never stored and ignored.
+pass. The enrichments served are an API destination (decision 0268) and a Lambda function
+(decision 0294); the others are refused by name, never stored and ignored.
 """
 
 from __future__ import annotations

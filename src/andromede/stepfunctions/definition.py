@@ -9,8 +9,9 @@ Each problem is a :class:`Diagnostic` of AWS's codes and words, located where AW
   the state's type does not take (``Field '<name>' is not supported``), a value of the wrong
   kind, both or neither of ``Next``/``End``, a Choice rule with no or two comparisons, a
   ``.$`` parameter that is no path nor intrinsic function;
-- ``INVALID_RESOURCE``: a Task's resource not served here (Lambda and the other integrations
-  are refused by name);
+- ``INVALID_RESOURCE``: a Task's resource not served here (the integrations not served are
+  refused by name; Lambda's ``lambda:invoke`` and a function's ARN are served, decision
+  0294);
 - ``MISSING_TRANSITION_TARGET``: a ``Next``/``Default``/``StartAt`` naming no state of its
   scope (AWS says ``Missing 'Next' target: <name>`` for each), or a state nothing reaches
   (``State "<name>" is not reachable.``);
@@ -84,8 +85,14 @@ _INTEGRATIONS: Final = frozenset(
      "dynamodb:updateItem", "dynamodb:deleteItem", "events:putEvents",
      "events:putEvents.waitForTaskToken", "states:startExecution",
      "states:startExecution.sync", "states:startExecution.sync:2",
-     "states:startExecution.waitForTaskToken"}
+     "states:startExecution.waitForTaskToken", "lambda:invoke",
+     "lambda:invoke.waitForTaskToken"}
 )  # fmt: skip
+# A function's ARN as a Task's resource: the legacy Lambda form (decision 0294).
+_FUNCTION: Final = re.compile(
+    r"arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}"
+    r"(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"
+)
 _ACTIVITY: Final = re.compile(r"arn:aws:states:[a-z0-9-]+:\d{12}:activity:[^\s:]{1,80}")
 _TIMESTAMP: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 _MAX_STATE_NAME: Final = 80
@@ -406,9 +413,18 @@ def _task(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
             Diagnostic("INVALID_RESOURCE", f"The resource provided {resource[:256]} is not "
                        "recognized or not served by this platform. Served: activities, "
                        "sqs:sendMessage, sns:publish, dynamodb:putItem|getItem|updateItem|"
-                       "deleteItem, events:putEvents, states:startExecution.",
+                       "deleteItem, events:putEvents, states:startExecution, lambda:invoke "
+                       "and functions' ARNs.",
                        f"{where}/Resource")
         )  # fmt: skip
+    params = state.get("Parameters")
+    if (
+        resource.removesuffix(".waitForTaskToken") == "arn:aws:states:::lambda:invoke"
+        and isinstance(params, Mapping)
+        and not {"FunctionName", "FunctionName.$"} & params.keys()
+    ):
+        found.append(_schema('The field "FunctionName" is required but was missing',
+                             f"{where}/Parameters"))  # fmt: skip
     for name in ("TimeoutSeconds", "HeartbeatSeconds"):
         if name in state and not _positive_int(state[name]):
             found.append(_schema(f"The field '{name}' must be a positive integer",
@@ -424,7 +440,7 @@ def _task(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
 
 
 def _served_resource(resource: str) -> bool:
-    if _ACTIVITY.fullmatch(resource):
+    if _ACTIVITY.fullmatch(resource) or _FUNCTION.fullmatch(resource):
         return True
     prefix = "arn:aws:states:::"
     if not resource.startswith(prefix):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
 
 _TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _NO_TASKS: Final = "Task resources are not served by this platform yet"
+_LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
 
 
 class StatesError(Exception):
@@ -524,11 +526,6 @@ class Interpreter:
             )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
-        kind, _, action = resource.removeprefix("arn:aws:states:::").rpartition(":")
-        named = {"resourceType": kind or "activity", "resource": action}
-        scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
-        events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
-        events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
         timeout = state.get("TimeoutSeconds")
         if "TimeoutSecondsPath" in state:
             timeout = self._read(state["TimeoutSecondsPath"], data, context)
@@ -536,6 +533,13 @@ class Interpreter:
             not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
         ):
             raise StatesError("States.Runtime", "The task's timeout must be a positive number")
+        if _LEGACY_FUNCTION.match(resource):
+            return await self._function_task(self._tasks, resource, data, context, events, timeout)
+        kind, _, action = resource.removeprefix("arn:aws:states:::").rpartition(":")
+        named = {"resourceType": kind or "activity", "resource": action}
+        scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
+        events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
+        events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
         call = self._tasks.run(resource, data, context)
         try:
             result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
@@ -550,6 +554,39 @@ class Interpreter:
             raise
         events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
                             {**named, "output": _dumps(result)}))  # fmt: skip
+        return result
+
+    async def _function_task(
+        self,
+        tasks: TaskRunner,
+        resource: str,
+        data: Any,
+        context: dict[str, Any],
+        events: list[Event],
+        timeout: Any,
+    ) -> Any:
+        """A function's ARN as the resource (decision 0294): AWS's ``LambdaFunction…``
+        history events rather than ``Task…`` ones."""
+        scheduled: dict[str, Any] = {"resource": resource, "input": _dumps(data)}
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = int(timeout)
+        events.append(Event("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails",
+                            scheduled))  # fmt: skip
+        events.append(Event("LambdaFunctionStarted"))
+        call = tasks.run(resource, data, context)
+        try:
+            result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
+        except TimeoutError:
+            cause = f"The task timed out after {timeout} s"
+            events.append(Event("LambdaFunctionTimedOut", "lambdaFunctionTimedOutEventDetails",
+                                {"error": "States.Timeout", "cause": cause}))  # fmt: skip
+            raise StatesError("States.Timeout", cause) from None
+        except StatesError as err:
+            events.append(Event("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails",
+                                {"error": err.error, "cause": err.cause}))  # fmt: skip
+            raise
+        events.append(Event("LambdaFunctionSucceeded", "lambdaFunctionSucceededEventDetails",
+                            {"output": _dumps(result)}))  # fmt: skip
         return result
 
     def _region(self) -> str:

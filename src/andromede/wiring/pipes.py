@@ -49,6 +49,7 @@ from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.pipe_enrichments import PipeEnrichments
+from andromede.pipe_functions import PipeFunctions
 from andromede.pipe_log_destinations import (
     PipeLogBuckets,
     PipeLogDestinations,
@@ -207,6 +208,7 @@ def pipes_api(
         return app.service if isinstance(app, FirehoseApp) else None
 
     invoker = _api_invoker(settings, connections, roles)
+    functions = PipeFunctions(roles, lambda: apis.get("lambda"))  # decision 0294
     writers: list[PipeLogWriter] = [PipeLogStreams(roles, firehose)]
 
     def ingested(tenant_id: str, size: int, meter: str) -> None:
@@ -263,7 +265,9 @@ def pipes_api(
             else functools.partial(
                 invoker.invoke, answer_limit=settings.pipes_enrichment_max_response
             ),
+            functions,
         ),
+        functions,
     )
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(runner.run_forever(), name="pipes")

@@ -224,8 +224,11 @@ def states_api(
     def dynamodb() -> Any:
         return apis.get("dynamodb")  # made before or after this (``serve``'s order)
 
+    def lambdas() -> Any:
+        return apis.get("lambda")  # Lambda's app, called as the role (decision 0294)
+
     tasks = StateTasks(
-        identity, audit, settings.region, queues, pubsub, events, start_child, dynamodb
+        identity, audit, settings.region, queues, pubsub, events, start_child, dynamodb, lambdas
     )
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(

@@ -115,7 +115,6 @@ async def test_other_enrichments_are_refused_by_name(world: World) -> None:
     role = await world.role()
     base = {"Name": "p", "Source": source, "Target": source, "RoleArn": role}
     for arn, named in (
-        (f"arn:aws:lambda:{REGION}:{world.tenant_id}:function:f", "Lambda functions"),
         (f"arn:aws:states:{REGION}:{world.tenant_id}:stateMachine:m", "Step Functions"),
         (f"arn:aws:execute-api:{REGION}:{world.tenant_id}:a1/prod/GET/x", "API Gateway"),
     ):

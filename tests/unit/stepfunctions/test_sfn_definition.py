@@ -209,8 +209,8 @@ def test_schema_problems_are_said_where_they_are(state: dict[str, Any], expected
 @pytest.mark.parametrize(
     "resource",
     [
-        "arn:aws:states:::lambda:invoke",
-        "arn:aws:lambda:eu-fr-1:123456789012:function:f",
+        "arn:aws:states:::lambda:invoke.sync",
+        "arn:aws:lambda:eu-fr-1:123456789012:function:f:a:b",
         "arn:aws:states:::ecs:runTask.sync",
         "arn:aws:states:::sns:publish.sync",
     ],
@@ -230,6 +230,10 @@ def test_resources_not_served_are_refused_by_name(resource: str) -> None:
         "arn:aws:states:::dynamodb:updateItem",
         "arn:aws:states:::events:putEvents",
         "arn:aws:states:::states:startExecution.sync:2",
+        "arn:aws:states:::lambda:invoke",
+        "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "arn:aws:lambda:eu-fr-1:123456789012:function:f",
+        "arn:aws:lambda:eu-fr-1:123456789012:function:f:live",
     ],
 )
 def test_served_resources_pass(resource: str) -> None:
@@ -272,3 +276,14 @@ def test_text_that_is_no_definition() -> None:
     assert said({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}, "Extra": 1}) == [
         "SCHEMA_VALIDATION_FAILED: Field 'Extra' is not supported at /"
     ]
+
+
+def test_lambda_invoke_needs_a_function_name() -> None:
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True,
+            "Parameters": {"Payload.$": "$"}}  # fmt: skip
+    assert said(machine(A=task)) == [
+        'SCHEMA_VALIDATION_FAILED: The field "FunctionName" is required but was missing at '
+        "/States/A/Parameters"
+    ]
+    task["Parameters"] = {"FunctionName.$": "$.fn"}
+    assert said(machine(A=task)) == []

@@ -85,20 +85,20 @@ async def test_invalid_definitions_are_refused_in_aws_words(world: World) -> Non
         'pass3 at /States/pass1/Next, MISSING_TRANSITION_TARGET: State "pass2" is not '
         "reachable. at /States/pass2'"
     )
-    lambda_task = json.dumps(
+    ecs_task = json.dumps(
         {
             "StartAt": "T",
             "States": {
                 "T": {
                     "Type": "Task",
-                    "Resource": "arn:aws:lambda:eu-fr-1:123456789012:function:f",
+                    "Resource": "arn:aws:states:::ecs:runTask.sync",
                     "End": True,
                 }
             },
         }
     )
     failed = await world.fails(
-        "CreateStateMachine", "InvalidDefinition", name="bad", definition=lambda_task,
+        "CreateStateMachine", "InvalidDefinition", name="bad", definition=ecs_task,
         roleArn=role,
     )  # fmt: skip
     assert "INVALID_RESOURCE" in failed.message and "at /States/T/Resource" in failed.message
