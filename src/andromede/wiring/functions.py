@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
@@ -34,10 +35,12 @@ from andromede.functions.service import (
     FunctionsService,
     RoleCheck,
 )
+from andromede.functions.service_invoke import INVOKE_ACTION, ServiceAudit, ServiceInvocations
 from andromede.functions.store_sql import SqlFunctionStore
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
+from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
@@ -55,6 +58,7 @@ __all__ = [
     "lambda_api",
     "role_sessions",
     "sandbox_limits",
+    "service_audit",
     "trusting_roles",
 ]
 
@@ -127,6 +131,30 @@ def role_sessions(identity: IdentityService) -> RoleCredentials:
     return credentials
 
 
+def service_audit(audit: AuditService) -> ServiceAudit:
+    """A service's invocation of a function (decision 0293) in the function's account's
+    trail: the service its principal, ``lambda:InvokeFunction`` on the function's ARN, the
+    rule, topic or bucket it was for."""
+
+    def record(
+        tenant_id: str, service: str, function_arn: str, source_arn: str, error: str | None
+    ) -> None:
+        details = {"invoked_by": service, "source_arn": source_arn[:2048]}
+        if error is not None:
+            details["error"] = error
+        audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=tenant_id,
+            principal=service,
+            action=INVOKE_ACTION,
+            resource=function_arn[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    return record
+
+
 class _Metering:
     def __init__(self, billing: BillingService, region: str) -> None:
         self._billing = billing
@@ -180,9 +208,9 @@ def lambda_api(
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
-    apis[LambdaApp.name] = LambdaApp(
-        service, identity, audit, settings, rate_limiter, extra_actions=actions
-    )
+    app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
+    app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
+    apis[LambdaApp.name] = app
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         worker = EventWorker(
