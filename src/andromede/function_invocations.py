@@ -1,7 +1,10 @@
 """The services that invoke Lambda functions as their service principals (decision 0293),
-where the functions context meets EventBridge's: :class:`EventFunctionTargets`, the
-``events.dispatcher.FunctionSink`` that invokes a rule's function target as
-``events.amazonaws.com``, and :func:`lambda_invocations`, how a delivery finds Lambda's
+where the functions context meets EventBridge's and the notification worker's:
+:class:`EventFunctionTargets`, the ``events.dispatcher.FunctionSink`` that invokes a rule's
+function target as ``events.amazonaws.com``; :class:`NotifiedFunctions`, the
+``notifications.functions.Functions`` port through which SNS's ``lambda`` subscriptions and
+S3's ``CloudFunctionConfiguration`` notifications invoke theirs; and
+:func:`lambda_invocations`, how a delivery finds Lambda's
 ``functions.service_invoke.ServiceInvocations`` in the APIs of ``serve`` (made after
 EventBridge, SNS and S3; none: Lambda is not served).
 
@@ -23,8 +26,15 @@ from andromede.events.model import Target
 from andromede.functions.errors import FunctionsError, ResourceNotFound
 from andromede.functions.service_invoke import ServiceDenied, ServiceInvocations
 from andromede.lambdaapi.app import LambdaApp
+from andromede.notifications.functions import FunctionDeferred, FunctionRefused
 
-__all__ = ["EVENTS_PRINCIPAL", "EventFunctionTargets", "json_payload", "lambda_invocations"]
+__all__ = [
+    "EVENTS_PRINCIPAL",
+    "EventFunctionTargets",
+    "NotifiedFunctions",
+    "json_payload",
+    "lambda_invocations",
+]
 
 EVENTS_PRINCIPAL: Final = "events.amazonaws.com"
 
@@ -79,3 +89,40 @@ class EventFunctionTargets:
             ) from None
         except FunctionsError as exc:  # the Event queue not served here
             raise DeliveryRefused("NO_RESOURCE", str(exc)[:256]) from None
+
+
+class NotifiedFunctions:
+    """SNS's and S3's invocations: a function gone or not permitting them is
+    FunctionRefused (given up, as AWS gives up a client-side error)."""
+
+    def __init__(self, invocations: Invocations) -> None:
+        self._invocations = invocations
+
+    async def invoke(
+        self, service: str, function_arn: str, event: bytes, *, source_arn: str, source_account: str
+    ) -> None:
+        invocations = self._invocations()
+        if invocations is None:
+            raise FunctionDeferred("AWS Lambda is not served by this deployment")
+        try:
+            await invocations.invoke(
+                service, function_arn, event, source_arn=source_arn, source_account=source_account
+            )
+        except (ResourceNotFound, ServiceDenied) as exc:
+            raise FunctionRefused(f"{type(exc).__name__}: {exc}") from None
+
+    async def accepts(
+        self, service: str, function_arn: str, *, source_arn: str, source_account: str
+    ) -> bool:
+        """Whether ``service`` may invoke the function for ``source_arn`` (S3's validation
+        of a ``CloudFunctionConfiguration``)."""
+        invocations = self._invocations()
+        if invocations is None:
+            return False
+        try:
+            await invocations.check(
+                service, function_arn, source_arn=source_arn, source_account=source_account
+            )
+        except FunctionsError:
+            return False
+        return True

@@ -23,6 +23,7 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.function_code_buckets import BucketCode
+from andromede.function_invocations import NotifiedFunctions, lambda_invocations
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
@@ -46,6 +47,7 @@ from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.logs.service import LogsService
+from andromede.notifications.delivery import Deliverer
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
@@ -176,6 +178,7 @@ def lambda_api(
     logs: LogsService | None = None,
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
+    notifications: Deliverer | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -211,6 +214,8 @@ def lambda_api(
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
     apis[LambdaApp.name] = app
+    if notifications is not None:  # SNS's lambda subscriptions, S3's functions (0293)
+        notifications.functions = NotifiedFunctions(lambda_invocations(apis))
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         worker = EventWorker(
