@@ -95,13 +95,14 @@ class NotifiedFunctions:
     """SNS's and S3's invocations: a function gone or not permitting them is
     FunctionRefused (given up, as AWS gives up a client-side error)."""
 
-    def __init__(self, invocations: Invocations) -> None:
-        self._invocations = invocations
+    def __init__(self, invocations: Invocations | None = None) -> None:
+        # Bound by Lambda's wiring, which ``serve`` runs after SNS's and S3's.
+        self.find: Invocations = invocations or (lambda: None)
 
     async def invoke(
         self, service: str, function_arn: str, event: bytes, *, source_arn: str, source_account: str
     ) -> None:
-        invocations = self._invocations()
+        invocations = self.find()
         if invocations is None:
             raise FunctionDeferred("AWS Lambda is not served by this deployment")
         try:
@@ -116,7 +117,7 @@ class NotifiedFunctions:
     ) -> bool:
         """Whether ``service`` may invoke the function for ``source_arn`` (S3's validation
         of a ``CloudFunctionConfiguration``)."""
-        invocations = self._invocations()
+        invocations = self.find()
         if invocations is None:
             return False
         try:

@@ -58,6 +58,7 @@ __all__ = [
     "function_limits",
     "host_runtimes",
     "lambda_api",
+    "notified_functions",
     "role_sessions",
     "sandbox_limits",
     "service_audit",
@@ -166,6 +167,15 @@ class _Metering:
         self._billing.count(tenant_id, self._region, meter, quantity)
 
 
+def notified_functions(deliverer: Deliverer) -> NotifiedFunctions:
+    """The Lambda functions SNS's ``lambda`` subscriptions and S3's ``CloudFunction``
+    notifications invoke through the notification worker (decision 0293), bound to Lambda
+    by :func:`lambda_api`."""
+    found = NotifiedFunctions()
+    deliverer.functions = found
+    return found
+
+
 def lambda_api(
     apis: MutableMapping[str, ASGIApp],
     settings: Settings,
@@ -178,7 +188,7 @@ def lambda_api(
     logs: LogsService | None = None,
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
-    notifications: Deliverer | None = None,
+    notified: NotifiedFunctions | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -214,8 +224,8 @@ def lambda_api(
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
     apis[LambdaApp.name] = app
-    if notifications is not None:  # SNS's lambda subscriptions, S3's functions (0293)
-        notifications.functions = NotifiedFunctions(lambda_invocations(apis))
+    if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
+        notified.find = lambda_invocations(apis)
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         worker = EventWorker(
