@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore import parsers, serialize
 
 from andromede.function_invocations import NotifiedFunctions
 from andromede.functions.service_invoke import ServiceInvocations
@@ -30,6 +32,7 @@ from support.lambdaapp import World as LambdaWorld
 from support.s3app import Client, in_process_client
 
 B = "/watched"
+MODEL = botocore.session.get_session().get_service_model("s3")
 PRINT_EVENT = "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n"
 
 
@@ -159,3 +162,32 @@ async def test_the_buckets_events_reach_the_function(world: World) -> None:
     assert record["s3"]["configurationId"] == "fn"
     assert record["s3"]["bucket"]["arn"] == "arn:aws:s3:::watched"
     assert record["s3"]["object"]["key"] == "cat.jpg" and record["s3"]["object"]["size"] == 4
+
+
+async def test_boto3s_lambda_function_configurations_round_trip(world: World) -> None:
+    """The XML botocore's own model writes for ``LambdaFunctionConfigurations``, and the
+    answer its parser reads back."""
+    arn = await world.function()
+    wanted = {
+        "Id": "thumbs",
+        "LambdaFunctionArn": arn,
+        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "Prefix", "Value": "images/"}]}},
+    }
+    operation = MODEL.operation_model("PutBucketNotificationConfiguration")
+    request = serialize.create_serializer("rest-xml").serialize_to_request(
+        {
+            "Bucket": "watched",
+            "NotificationConfiguration": {"LambdaFunctionConfigurations": [wanted]},
+        },
+        operation,
+    )
+    body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
+    assert (await world.put(body)).status == 200
+    reply = await world.s3.request("GET", f"{B}?notification")
+    shown = parsers.create_parser("rest-xml").parse(
+        {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+        MODEL.operation_model("GetBucketNotificationConfiguration").output_shape,
+    )
+    assert shown["LambdaFunctionConfigurations"] == [wanted]
+    assert "TopicConfigurations" not in shown and "QueueConfigurations" not in shown
