@@ -119,7 +119,7 @@ from andromede.wiring.dynamodb import dynamodb_api
 from andromede.wiring.dynamodb_insights import dynamodb_insights
 from andromede.wiring.events import events_parts
 from andromede.wiring.firehose import firehose_api
-from andromede.wiring.functions import lambda_api
+from andromede.wiring.functions import lambda_api, notified_functions
 from andromede.wiring.identity import identity_service, tenant_closer
 from andromede.wiring.insight_rules import insight_rules
 from andromede.wiring.kinesis import kinesis_api
@@ -506,6 +506,7 @@ class Application:
         access_points = SqlAccessPointStore(db)  # S3 access points (decision 0157)
         s3_metrics = request_metrics(settings, store, metrics)  # AWS/S3 requests (0187)
         background.append(asyncio.create_task(s3_metrics.run_forever(), name="s3-req-metrics"))
+        notified = notified_functions(deliverer)  # SNS's and S3's Lambda functions (0293)
         s3 = S3App(
             s3_services(
                 settings,
@@ -526,6 +527,7 @@ class Application:
                 topics=topics,
                 access_points=access_points,
                 queues=event_queues,
+                functions=notified,
                 request_metrics=s3_metrics,
             ),
             identity,
@@ -672,7 +674,7 @@ class Application:
             billing, background, balancers)  # fmt: skip
         forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
         forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
-            logs.service, billing, background)  # fmt: skip
+            logs.service, billing, background, notified)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

@@ -115,6 +115,7 @@ class World(Signers):
     worker: EventWorker
     queue: MemoryEventQueue
     roles: dict[str, str] = field(default_factory=dict)
+    invoker: Invoker | None = None
 
     async def raw(
         self,
@@ -266,6 +267,7 @@ async def lambda_world(
             meters,
             EventWorker(queue, invoker.run_queued, "gateway-a", poll_interval=0.05),
             queue,
+            invoker=invoker,
         )
     finally:
         await pool.close()

@@ -34,6 +34,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.notifications.memory import MemoryEventQueue, MemoryTopicStore
 from andromede.notifications.service import TopicService
 from andromede.s3.app import S3App
+from andromede.s3.handlers.common import NotificationFunctions
 from andromede.s3.request_metrics import RequestMetricsHook
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
@@ -202,6 +203,7 @@ async def in_process_client(
     billing: BillingService | None = None,
     access_points: AccessPointStore | None = None,
     request_metrics: Callable[[MemoryMetadataStore], RequestMetricsHook] | None = None,
+    functions: NotificationFunctions | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Client]:
     """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
@@ -246,6 +248,7 @@ async def in_process_client(
             topics=topics,
             access_points=access_points,
             request_metrics=None if request_metrics is None else request_metrics(store),
+            functions=functions,
         ),
         identity,
         audit,

@@ -15,7 +15,8 @@ target's dead-letter queue, when it has one, with the attributes AWS adds (``RUL
 ``RETRY_ATTEMPTS``). A gateway that stops leaves its claims to the others after their lease.
 Kinesis and Firehose streams (decision 0238) are written by :class:`StreamSink` as the
 target's role, event buses (decision 0273) receive the event itself through :class:`BusSink`,
-CloudWatch Logs groups (decision 0277) by :class:`LogSink` as EventBridge.
+CloudWatch Logs groups (decision 0277) by :class:`LogSink` as EventBridge, Lambda functions
+(decision 0293) by :class:`FunctionSink` as ``events.amazonaws.com``.
 Failures carry AWS's ``ERROR_CODE`` names (decision 0238): ``NO_RESOURCE``,
 ``NO_PERMISSIONS``, ``FAILED_TO_ASSUME_ROLE``, ``INVALID_PARAMETER`` for good;
 ``THROTTLING``… worth another try (:class:`DeliveryDeferred`); ``INTERNAL_ERROR`` for an
@@ -71,6 +72,7 @@ __all__ = [
     "Deliveries",
     "DeliveryDeferred",
     "DeliveryRefused",
+    "FunctionSink",
     "LogSink",
     "RuleMetric",
     "RunClaims",
@@ -163,6 +165,14 @@ class LogSink(Protocol):
         ...
 
 
+class FunctionSink(Protocol):
+    async def send(self, tenant_id: str, target: Target, message: str, rule_arn: str) -> None:
+        """Invoke the function ``target`` names with ``message`` asynchronously, as
+        EventBridge by the function's resource-based policy (decision 0293); errors as
+        StreamSink's."""
+        ...
+
+
 def _is_stream(arn: str) -> bool:
     return arn.startswith(("arn:aws:kinesis:", "arn:aws:firehose:"))
 
@@ -213,6 +223,8 @@ class Deliveries:
         self.metrics: RuleMetric | None = None
         # CloudWatch Logs groups as targets (decision 0277); None where not served.
         self.log_groups: LogSink | None = None
+        # Lambda functions as targets (decision 0293); None where not served.
+        self.functions: FunctionSink | None = None
 
     def _count(self, tenant_id: str, rule: str, *names: str) -> None:
         if self.metrics is not None:
@@ -416,6 +428,12 @@ class Deliveries:
                     raise DeliveryRefused("NO_RESOURCE", "log group targets are not served")
                 await self.log_groups.send(
                     delivery.tenant_id, target, document["message"], event, delivery.rule_arn
+                )
+            elif target.arn.startswith("arn:aws:lambda:"):
+                if self.functions is None:
+                    raise DeliveryRefused("NO_RESOURCE", "Lambda function targets are not served")
+                await self.functions.send(
+                    delivery.tenant_id, target, document["message"], delivery.rule_arn
                 )
             elif (parse_arn(target.arn) or ("", "", "", ""))[2] != delivery.tenant_id:
                 # Decision 0273: another account's queue or topic, as the target's role.

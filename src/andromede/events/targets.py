@@ -1,7 +1,9 @@
 """PutTargets' checks of one target (decision 0192): its id, an ARN of an SQS queue, an
 SNS topic, an API destination (decision 0200, with its ``RoleArn`` and ``HttpParameters``), a
 Kinesis data stream (with its ``RoleArn`` and ``KinesisParameters``) or a Firehose delivery
-stream (with its ``RoleArn``; decision 0238) or a CloudWatch Logs log group (decision 0277:
+stream (with its ``RoleArn``; decision 0238), a Lambda function (decision 0293: its ARN,
+unqualified or with a version or alias; no role, as AWS invokes it by the function's
+resource-based policy) or a CloudWatch Logs log group (decision 0277:
 no role, as AWS writes by the group's resource policy; no ``Input`` nor ``InputPath``, and an
 ``InputTransformer`` only of AWS's ``{"timestamp": <…>, "message": <…>}`` shape) of the
 caller's account and region, or an event bus of the region, the caller's or another
@@ -41,6 +43,8 @@ _STREAMS: Final = {
 }
 # Decision 0277: a log group's ARN, with or without the ":*" DescribeLogGroups answers.
 _LOG_GROUP: Final = re.compile(r"log-group:[.\-_/#A-Za-z0-9]{1,512}(:\*)?")
+# Decision 0293: a function's ARN, unqualified or with its version or alias.
+_FUNCTION: Final = re.compile(r"function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?")
 
 _KNOWN: Final = frozenset(
     {
@@ -76,8 +80,9 @@ def check_target(
     if unknown:
         raise ValidationError(
             f"Parameter {unknown[0][:64]} is not supported for target {target_id}: only SQS "
-            "queue, SNS topic, API destination, Kinesis stream, Firehose stream, event bus and "
-            "log group targets are served (decisions 0192, 0200, 0238, 0273, 0277)."
+            "queue, SNS topic, API destination, Kinesis stream, Firehose stream, event bus, "
+            "log group and Lambda function targets are served (decisions 0192, 0200, 0238, "
+            "0273, 0277, 0293)."
         )
     service = _service_of(
         arn, tenant_id=tenant_id, region=region, target_id=target_id, other_accounts=True
@@ -156,15 +161,17 @@ def _service_of(
     stream = service in _STREAMS and _STREAMS[service].fullmatch(resource) is not None
     plain = service in ("sqs", "sns") and ":" not in resource and "/" not in resource
     log_group = service == "logs" and _LOG_GROUP.fullmatch(resource) is not None
-    if not (destination or stream or plain or log_group):
+    function = service == "lambda" and _FUNCTION.fullmatch(resource) is not None
+    if not (destination or stream or plain or log_group or function):
         raise ValidationError(
             f"Target {target_id}: only SQS queues, SNS topics, API destinations, Kinesis "
-            "streams, Firehose streams, event buses and log groups are served as targets "
-            "(decisions 0192, 0200, 0238, 0273, 0277)."
+            "streams, Firehose streams, event buses, Lambda functions and log groups are "
+            "served as targets (decisions 0192, 0200, 0238, 0273, 0277, 0293)."
         )
     if arn_region != region:
         raise ValidationError(
-            f"Target {target_id}: the queue, topic, stream or log group must be of this Region."
+            f"Target {target_id}: the queue, topic, stream, log group or function must be of "
+            "this Region."
         )
     if account != tenant_id and not (other_accounts and service in _CROSS_ACCOUNT):
         raise ValidationError(

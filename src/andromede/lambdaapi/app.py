@@ -29,6 +29,7 @@ from andromede.awsjson.endpoint import (
 from andromede.errors import AndromedeError
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.service import FunctionsService
+from andromede.functions.service_invoke import ServiceInvocations
 from andromede.http.access import log_access
 from andromede.http.asgi import new_request_id
 from andromede.http.ratelimit import RateLimiter
@@ -89,6 +90,9 @@ class LambdaApp(JsonEndpoint[LambdaCall]):
             **PROVIDER_READS,
             **(extra_actions or {}),
         }
+        # The services' Event invocations (decision 0293), set by the wiring; EventBridge,
+        # SNS and S3 find them here when a delivery needs them.
+        self.invocations: ServiceInvocations | None = None
 
     @property
     def service(self) -> FunctionsService:

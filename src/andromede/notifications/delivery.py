@@ -49,6 +49,11 @@ S3's event JSON, to its topic's push endpoint.
   into its delivery stream through ``streams`` (set by the wiring), as its
   ``SubscriptionRoleArn``; a refusal (the role may not, the stream gone or full) is tried
   again on the platform's schedule, then given up (the dead-letter queue), as a push is.
+- **Lambda** (decision 0293). A ``lambda`` subscription's message is SNS's Lambda event, and
+  an S3 event for a ``CloudFunctionConfiguration`` the event itself, invoked asynchronously
+  through ``functions`` (set by the wiring) as ``sns.amazonaws.com`` (``s3.amazonaws.com``)
+  by the function's policy; a function gone or not permitting is given up at once (the
+  dead-letter queue), anything else tried again, as a push is.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -74,6 +79,14 @@ from andromede.http.outbound import Network, OutboundError, pin
 from andromede.notifications.delivery_status import DeliveryOutcome
 from andromede.notifications.deliverypolicy import EffectivePolicy
 from andromede.notifications.errors import TopicKeyError
+from andromede.notifications.functions import (
+    S3_PRINCIPAL,
+    SNS_PRINCIPAL,
+    FunctionDeferred,
+    FunctionRefused,
+    Functions,
+    sns_event,
+)
 from andromede.notifications.mails import EMAIL_PROTOCOLS, MailRefused, build_mail
 from andromede.notifications.model import Topic
 from andromede.notifications.pubsub import Delivery
@@ -119,6 +132,7 @@ class QueueSink(Protocol):
 
 
 _QUEUE_ARN = "arn:aws:sqs:"
+_FUNCTION_ARN = "arn:aws:lambda:"
 
 
 class Subscribers(Protocol):
@@ -189,6 +203,8 @@ class Deliverer:
         self.topic_metrics: TopicMetrics | None = None
         # Amazon Data Firehose, for firehose subscriptions (decision 0226), set by the wiring.
         self.streams: SubscriberStreams | None = None
+        # AWS Lambda, for lambda subscriptions and buckets' functions (0293), by the wiring.
+        self.functions: Functions | None = None
         self._next_sweep = 0.0
 
     async def sweep(self) -> int:
@@ -267,6 +283,9 @@ class Deliverer:
             return
         if event.topic_arn == EVENTBRIDGE_DESTINATION:
             await self._deliver_to_queue(event, self._bus)
+            return
+        if event.topic_arn.startswith(_FUNCTION_ARN):
+            await self._deliver_to_function(event)
             return
         if is_subscription_arn(event.topic_arn):
             await self._deliver_to_subscriber(client, event)
@@ -375,6 +394,19 @@ class Deliverer:
         if delivery.subscription.protocol == "firehose":
             await self._deliver_to_stream(event, delivery, exchange)
             return
+        if delivery.subscription.protocol == "lambda":
+            subscription = delivery.subscription
+            invoked = self._invoke(
+                SNS_PRINCIPAL,
+                subscription.endpoint,
+                sns_event(delivery.body, subscription.arn),
+                subscription.topic_arn,
+                subscription.tenant_id,
+                exchange,
+            )
+            await self._settle(event, "lambda", self._counted(delivery, invoked),
+                self._dead_letter(delivery), status=self._reporter(delivery, exchange))  # fmt: skip
+            return
         endpoint = delivery.subscription.endpoint
         policy = delivery.policy
         headers = {
@@ -419,6 +451,31 @@ class Deliverer:
             self._dead_letter(delivery),
             status=self._reporter(delivery, exchange),
         )
+
+    async def _deliver_to_function(self, event: QueuedEvent) -> None:
+        """A bucket's event for its ``CloudFunctionConfiguration`` (decision 0293)."""
+        bucket = _bucket_of(event.message) or ""
+        invoked = self._invoke(S3_PRINCIPAL, event.topic_arn, event.message.encode(),
+            f"arn:aws:s3:::{bucket}", event.tenant_id, _Exchange())  # fmt: skip
+        await self._settle(event, "lambda", invoked)
+
+    async def _invoke(
+        self,
+        service: str,
+        function_arn: str,
+        payload: bytes,
+        source_arn: str,
+        source_account: str,
+        exchange: _Exchange,
+    ) -> None:
+        if self.functions is None:  # Lambda not wired: tried again, then given up
+            raise FunctionDeferred("AWS Lambda is not served")
+        try:
+            await self.functions.invoke(service, function_arn, payload,
+                source_arn=source_arn, source_account=source_account)  # fmt: skip
+        except FunctionRefused as exc:
+            raise _Undeliverable(str(exc)) from exc
+        exchange.status = 202
 
     async def _wait_turn(self, event: QueuedEvent, wait: float) -> bool:
         """Sleep ``wait`` seconds for the message's turn under a rate; False when its turn is

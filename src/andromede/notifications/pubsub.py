@@ -40,6 +40,7 @@ queues and HTTP(S) endpoints.
   first allowed to use the key; a delivery carries its topic's delivery status logging
   attributes and its queueing time, for the worker's status logs.
 - **Firehose** (decision 0226): ``firehose`` subscriptions (``notifications.streams``).
+  **Lambda** (decision 0293): ``lambda`` ones (``notifications.functions``).
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class PubSubService:
             )
         window = await self._replay_window(topic, kept)
         await self._check_dead_letter(tenant_id, kept, fifo=_fifo_endpoint(protocol, endpoint))
-        token: str | None = secrets.token_hex(64)
+        token = None if protocol == "lambda" else secrets.token_hex(64)  # 0293: at once, as SNS
         if protocol == "sqs":
             token = await self._queue_token(tenant_id, topic, endpoint)
         elif protocol == "firehose":  # confirmed at once, as an own queue (decision 0226)

@@ -6,9 +6,10 @@ A subscription's ARN is its topic's followed by a random UUID, as SNS's. Protoco
 through the SubscriptionConfirmation handshake: until then the subscription holds its token
 and receives nothing), ``email`` and ``email-json`` (one bare address, confirmed through the
 SubscribeURL of the mail it is sent, decision 0180), ``firehose`` (a delivery stream's ARN,
-with the ``SubscriptionRoleArn`` SNS puts its records as, required: decision 0226).
+with the ``SubscriptionRoleArn`` SNS puts its records as, required: decision 0226),
+``lambda`` (a function's ARN, confirmed at once: decision 0293).
 Attributes taken: ``RawMessageDelivery``
-(not ``true`` for email), ``FilterPolicy``, ``FilterPolicyScope``, ``RedrivePolicy`` (a
+(not ``true`` for email nor lambda), ``FilterPolicy``, ``FilterPolicyScope``, ``RedrivePolicy`` (a
 dead-letter queue of the subscriber's account), ``DeliveryPolicy`` (http and https only,
 decision 0168), ``ReplayPolicy`` (a FIFO topic's archive replayed, decision 0175: checked
 here as JSON, its window and topic by the service; ``{}`` removes it); the others SNS has
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 from andromede.notifications.deliverypolicy import check_subscription_policy
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.filterpolicy import check_filter_policy
+from andromede.notifications.functions import FUNCTION_ARN
 from andromede.notifications.mails import EMAIL_PROTOCOLS, check_address
 
 __all__ = [
@@ -42,7 +44,7 @@ __all__ = [
     "is_subscription_arn",
 ]
 
-PROTOCOLS: Final = ("sqs", "http", "https", *EMAIL_PROTOCOLS, "firehose")
+PROTOCOLS: Final = ("sqs", "http", "https", *EMAIL_PROTOCOLS, "firehose", "lambda")
 RAW: Final = "RawMessageDelivery"
 FILTER_POLICY: Final = "FilterPolicy"
 FILTER_SCOPE: Final = "FilterPolicyScope"
@@ -71,7 +73,7 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
     if protocol not in PROTOCOLS:
         raise InvalidTopic(
             f"Invalid parameter: Protocol {protocol[:32]} is not supported "
-            "(sqs, http, https, email, email-json, firehose)"
+            "(sqs, http, https, email, email-json, firehose, lambda)"
         )
     if protocol in EMAIL_PROTOCOLS:
         return check_address(endpoint)
@@ -79,6 +81,10 @@ def check_endpoint(protocol: str, endpoint: str) -> str:
         parts = endpoint.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not all(parts[3:]):
             raise InvalidTopic("Invalid parameter: SQS endpoint ARN")
+        return endpoint
+    if protocol == "lambda":  # decision 0293
+        if FUNCTION_ARN.fullmatch(endpoint) is None:
+            raise InvalidTopic("Invalid parameter: Lambda endpoint ARN")
         return endpoint
     if protocol == "firehose":
         if _STREAM.fullmatch(endpoint) is None:
@@ -129,8 +135,9 @@ def check_subscription_attributes(
         elif name == RAW:
             if value.lower() not in ("true", "false"):
                 raise InvalidTopic("Invalid parameter: RawMessageDelivery must be true or false")
-            if protocol in EMAIL_PROTOCOLS and value.lower() == "true":
-                # SNS's: a mail is always the message with its footer, or its JSON.
+            if protocol in (*EMAIL_PROTOCOLS, "lambda") and value.lower() == "true":
+                # SNS's: a mail is always the message with its footer, or its JSON; a
+                # function always gets SNS's Lambda event.
                 raise InvalidTopic(
                     f"Invalid parameter: Attributes Reason: Delivery protocol [{protocol}] "
                     "does not support raw message delivery"

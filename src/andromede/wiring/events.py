@@ -54,6 +54,7 @@ from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
+from andromede.function_invocations import EventFunctionTargets, lambda_invocations
 from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.policy.service_grants import service_may
@@ -462,6 +463,7 @@ class EventsParts:
                 billing.count(tenant_id, region, meter, size)
 
         self.deliveries.log_groups = EventLogTargets(LogTargetWriter(logs, ingested), region)
+        self.deliveries.functions = EventFunctionTargets(lambda_invocations(apis))  # 0293
         if self._identity is None:
             return  # no judge of roles: stream targets stay refused (``NO_RESOURCE``)
 

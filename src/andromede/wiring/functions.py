@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.function_code_buckets import BucketCode
+from andromede.function_invocations import NotifiedFunctions, lambda_invocations
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
@@ -34,15 +36,18 @@ from andromede.functions.service import (
     FunctionsService,
     RoleCheck,
 )
+from andromede.functions.service_invoke import INVOKE_ACTION, ServiceAudit, ServiceInvocations
 from andromede.functions.store_sql import SqlFunctionStore
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
+from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.logs.service import LogsService
+from andromede.notifications.delivery import Deliverer
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
@@ -53,8 +58,10 @@ __all__ = [
     "function_limits",
     "host_runtimes",
     "lambda_api",
+    "notified_functions",
     "role_sessions",
     "sandbox_limits",
+    "service_audit",
     "trusting_roles",
 ]
 
@@ -127,6 +134,30 @@ def role_sessions(identity: IdentityService) -> RoleCredentials:
     return credentials
 
 
+def service_audit(audit: AuditService) -> ServiceAudit:
+    """A service's invocation of a function (decision 0293) in the function's account's
+    trail: the service its principal, ``lambda:InvokeFunction`` on the function's ARN, the
+    rule, topic or bucket it was for."""
+
+    def record(
+        tenant_id: str, service: str, function_arn: str, source_arn: str, error: str | None
+    ) -> None:
+        details = {"invoked_by": service, "source_arn": source_arn[:2048]}
+        if error is not None:
+            details["error"] = error
+        audit.record(
+            request_id=uuid.uuid4().hex.upper()[:16],
+            tenant_id=tenant_id,
+            principal=service,
+            action=INVOKE_ACTION,
+            resource=function_arn[:2048],
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    return record
+
+
 class _Metering:
     def __init__(self, billing: BillingService, region: str) -> None:
         self._billing = billing
@@ -134,6 +165,15 @@ class _Metering:
 
     def count(self, tenant_id: str, meter: str, quantity: int) -> None:
         self._billing.count(tenant_id, self._region, meter, quantity)
+
+
+def notified_functions(deliverer: Deliverer) -> NotifiedFunctions:
+    """The Lambda functions SNS's ``lambda`` subscriptions and S3's ``CloudFunction``
+    notifications invoke through the notification worker (decision 0293), bound to Lambda
+    by :func:`lambda_api`."""
+    found = NotifiedFunctions()
+    deliverer.functions = found
+    return found
 
 
 def lambda_api(
@@ -148,6 +188,7 @@ def lambda_api(
     logs: LogsService | None = None,
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
+    notified: NotifiedFunctions | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -180,9 +221,11 @@ def lambda_api(
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
-    apis[LambdaApp.name] = LambdaApp(
-        service, identity, audit, settings, rate_limiter, extra_actions=actions
-    )
+    app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
+    app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
+    apis[LambdaApp.name] = app
+    if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
+        notified.find = lambda_invocations(apis)
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         worker = EventWorker(

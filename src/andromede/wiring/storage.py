@@ -22,7 +22,7 @@ from andromede.notifications.service import TopicService
 from andromede.notifications.store import EventQueue, TopicStore
 from andromede.replication_grants import S3ReplicationGrants
 from andromede.s3.authorise import OperatorAccessCheck, S3Authoriser
-from andromede.s3.handlers.common import NotificationQueues, S3Services
+from andromede.s3.handlers.common import NotificationFunctions, NotificationQueues, S3Services
 from andromede.s3.handlers.encryption import KmsKeyResolver
 from andromede.s3.request_metrics import RequestMetricsHook
 from andromede.s3_request_metrics import PlatformWriter, S3RequestMetrics
@@ -136,6 +136,7 @@ def s3_services(
     access_points: AccessPointStore | None = None,
     queues: NotificationQueues | None = None,
     request_metrics: RequestMetricsHook | None = None,
+    functions: NotificationFunctions | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -157,6 +158,7 @@ def s3_services(
         access_points=access_points,
         queues=queues,
         request_metrics=request_metrics,
+        functions=functions,
     )
 
 

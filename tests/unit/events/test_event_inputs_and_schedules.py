@@ -136,7 +136,7 @@ def test_target_checks() -> None:
     "spec",
     [
         {"Id": "bad id!", "Arn": QUEUE},
-        {"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f"},
+        {"Id": "t", "Arn": "arn:aws:lambda:us-east-1:123456789012:layer:f"},  # decision 0293
         {"Id": "t", "Arn": "arn:aws:sqs:eu-west-1:123456789012:q"},
         {"Id": "t", "Arn": "arn:aws:sqs:us-east-1:999999999999:q"},
         {"Id": "t", "Arn": "not-an-arn"},

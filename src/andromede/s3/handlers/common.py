@@ -93,6 +93,17 @@ class NotificationQueues(Protocol):
         events of ``bucket``."""
 
 
+class NotificationFunctions(Protocol):
+    """The Lambda functions a ``CloudFunctionConfiguration`` may name (decision 0293)."""
+
+    async def accepts(
+        self, service: str, function_arn: str, *, source_arn: str, source_account: str
+    ) -> bool:
+        """Whether the function exists and its policy lets ``service`` invoke it for
+        ``source_arn`` of ``source_account``."""
+        ...
+
+
 def event_source(ctx: S3Context, event_name: str) -> EventSource:
     """The request as its event notifications tell of it (decision 0132)."""
     principal = ctx.principal
@@ -141,6 +152,8 @@ class S3Services:
     # CloudWatch request metrics (decision 0187), told at once of each configuration change
     # (None: apps built without them, whose configurations are kept but count nothing).
     request_metrics: RequestMetricsHook | None = None
+    # The functions a CloudFunctionConfiguration may name (decision 0293; None: refused).
+    functions: NotificationFunctions | None = None
 
 
 Handler = Callable[[S3Context, S3Services], Awaitable[Response]]

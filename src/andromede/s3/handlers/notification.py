@@ -22,7 +22,13 @@ name twice in a filter (RGW keeps the first), a rule with them naming removal ev
 object's attributes are not known when a removal is queued: decision 0132) are
 ``InvalidArgument``; a rule ``Type`` other than ``IN`` (RGW's newer negative filters):
 ``NotImplemented``. RGW's ``regex`` key rule is refused as S3 refuses any other name.
-``CloudFunctionConfiguration`` (Lambda) is ``NotImplemented``, never kept silently.
+
+``CloudFunctionConfiguration`` (decision 0293; boto3's ``LambdaFunctionConfigurations``) names
+a Lambda function by its ARN in ``CloudFunction``: accepted when the function exists and its
+resource-based policy lets ``s3.amazonaws.com`` ``lambda:InvokeFunction`` with the bucket as
+``aws:SourceArn`` (and its owner as ``aws:SourceAccount``), else "Unable to validate the
+following destination configurations", as S3 checks it; its rules are kept and checked with
+the others', and no test event is sent to a function, as S3 sends none.
 
 ``EventBridgeConfiguration`` (decision 0192's session 48 addendum), an empty element, once at
 most (else ``MalformedXML``): every event of the bucket also goes to its owner's default event
@@ -59,11 +65,19 @@ from andromede.storage.notification import (
 
 __all__ = ["get_bucket_notification_configuration", "put_bucket_notification_configuration"]
 
-_NOT_IMPLEMENTED = frozenset({"CloudFunctionConfiguration"})
 _EVENTBRIDGE = "EventBridgeConfiguration"
 _QUEUE_ARN = "arn:aws:sqs:"
+_FUNCTION_ARN = "arn:aws:lambda:"
+_S3_PRINCIPAL = "s3.amazonaws.com"
 # Configuration element → its destination element.
-_DESTINATIONS = {"TopicConfiguration": "Topic", "QueueConfiguration": "Queue"}
+_DESTINATIONS = {
+    "TopicConfiguration": "Topic",
+    "QueueConfiguration": "Queue",
+    "CloudFunctionConfiguration": "CloudFunction",
+}
+_ELEMENTS = {destination: element for element, destination in _DESTINATIONS.items()}
+# S3's order of the configurations in GetBucketNotificationConfiguration's answer.
+_ORDER = ("Topic", "Queue", "CloudFunction")
 _MAX_RULES = 100
 _MAX_FILTER_VALUE = 1024
 _AMBIGUOUS = (
@@ -79,13 +93,13 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     rules = () if config is None else config.rules
     to_bus = any(rule.topic_arn == EVENTBRIDGE_DESTINATION for rule in rules)
     rules = tuple(rule for rule in rules if rule.topic_arn != EVENTBRIDGE_DESTINATION)
-    # S3's order: the topics' configurations, then the queues', then EventBridge's.
-    for rule in sorted(rules, key=lambda r: r.topic_arn.startswith(_QUEUE_ARN)):
-        queue = rule.topic_arn.startswith(_QUEUE_ARN)
-        element = "QueueConfiguration" if queue else "TopicConfiguration"
+    # S3's order: the topics' configurations, the queues', the functions', then EventBridge's.
+    for rule in sorted(rules, key=lambda r: _ORDER.index(_destination_of(r.topic_arn))):
+        destination = _destination_of(rule.topic_arn)
+        element = _ELEMENTS[destination]
         xml.open(element)
         xml.element("Id", rule.id)
-        xml.element("Queue" if queue else "Topic", rule.topic_arn)
+        xml.element(destination, rule.topic_arn)
         for event in rule.events:
             xml.element("Event", event)
         key_rules = [
@@ -111,6 +125,12 @@ async def get_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     return xml_response(xml)
 
 
+def _destination_of(arn: str) -> str:
+    if arn.startswith(_QUEUE_ARN):
+        return "Queue"
+    return "CloudFunction" if arn.startswith(_FUNCTION_ARN) else "Topic"
+
+
 def _write_filter_rules(xml: XmlWriter, container: str, pairs: list[tuple[str, str]]) -> None:
     xml.open(container)
     for name, value in pairs:
@@ -124,14 +144,6 @@ def _write_filter_rules(xml: XmlWriter, container: str, pairs: list[tuple[str, s
 async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services) -> Response:
     root = parse_xml(await ctx.read_xml_body(), "NotificationConfiguration")
     names = {local_name(child) for child in root}
-    refused = sorted(names & _NOT_IMPLEMENTED)
-    if refused:
-        raise S3Error(
-            "NotImplemented",
-            "Only TopicConfiguration (SNS-style topics with an HTTP push endpoint), "
-            "QueueConfiguration (SQS-style queues) and EventBridgeConfiguration are "
-            "implemented: " + ", ".join(refused),
-        )
     if names - {*_DESTINATIONS, _EVENTBRIDGE}:
         raise S3Error("MalformedXML")
     buses = [element for element in root if local_name(element) == _EVENTBRIDGE]
@@ -148,6 +160,11 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         raise S3Error(
             "NotImplemented", "QueueConfiguration: queues are not served by this endpoint"
         )
+    if svc.functions is None and any(d == "CloudFunction" for _, d in configured):
+        raise S3Error(
+            "NotImplemented",
+            "CloudFunctionConfiguration: Lambda functions are not served by this endpoint",
+        )
     if len(configured) > _MAX_RULES:
         raise S3Error("InvalidArgument", f"At most {_MAX_RULES} configurations are allowed")
     rules = [_rule(element, destination) for element, destination in configured]
@@ -155,7 +172,8 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         raise S3Error("InvalidArgument", "Configuration IDs must be unique", ArgumentName="Id")
     if overlapping(rules):
         raise S3Error("InvalidArgument", _AMBIGUOUS)
-    tested = [rule.topic_arn for rule in rules]
+    # S3 sends no test event to a function.
+    tested = [rule.topic_arn for rule in rules if not rule.topic_arn.startswith(_FUNCTION_ARN)]
     if buses:  # beside the others, outside their overlap check, as S3 keeps it
         rules.append(eventbridge_rule())
     bucket = await addressed_bucket(ctx, svc) if rules else None
@@ -163,6 +181,9 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
         for rule in rules:
             if rule.topic_arn == EVENTBRIDGE_DESTINATION:
                 continue  # the owner's own default bus: always there
+            if rule.topic_arn.startswith(_FUNCTION_ARN):
+                await _check_function(svc, rule.topic_arn, bucket.name, bucket.tenant_id)
+                continue
             if rule.topic_arn.startswith(_QUEUE_ARN):
                 if svc.queues is None or not await svc.queues.accepts_bucket_events(
                     bucket.tenant_id, rule.topic_arn, bucket.name
@@ -195,14 +216,27 @@ async def put_bucket_notification_configuration(ctx: S3Context, svc: S3Services)
     return Response()
 
 
+async def _check_function(svc: S3Services, arn: str, bucket: str, owner: str) -> None:
+    """As S3 validates a function: there, and its policy lets S3 invoke it for the bucket."""
+    if svc.functions is None or not await svc.functions.accepts(
+        _S3_PRINCIPAL, arn, source_arn=f"arn:aws:s3:::{bucket}", source_account=owner
+    ):
+        raise S3Error(
+            "InvalidArgument",
+            _UNVALIDATED,
+            ArgumentName=arn[:256],
+            ArgumentValue=f"Not authorized to invoke function [{arn[:256]}]",
+        )
+
+
 def _rule(element: Element, destination: str) -> TopicRule:
     rule_id = _text(element, "Id") or secrets.token_hex(16)
     topic = _text(element, destination)
     events = [(e.text or "").strip() for e in children(element, "Event")]
     if not topic or not events:
         raise S3Error("MalformedXML")
-    if topic.startswith(_QUEUE_ARN) != (destination == "Queue"):
-        # A topic's rule naming a queue, or the reverse: no such destination of that kind.
+    if _destination_of(topic) != destination:
+        # A topic's rule naming a queue, or the like: no such destination of that kind.
         raise S3Error("InvalidArgument", _UNVALIDATED, ArgumentName=topic[:256])
     for event in events:
         if event not in SUPPORTED_EVENTS:

@@ -1,0 +1,129 @@
+"""The services that invoke Lambda functions as their service principals (decision 0293),
+where the functions context meets EventBridge's and the notification worker's:
+:class:`EventFunctionTargets`, the ``events.dispatcher.FunctionSink`` that invokes a rule's
+function target as ``events.amazonaws.com``; :class:`NotifiedFunctions`, the
+``notifications.functions.Functions`` port through which SNS's ``lambda`` subscriptions and
+S3's ``CloudFunctionConfiguration`` notifications invoke theirs; and
+:func:`lambda_invocations`, how a delivery finds Lambda's
+``functions.service_invoke.ServiceInvocations`` in the APIs of ``serve`` (made after
+EventBridge, SNS and S3; none: Lambda is not served).
+
+As on AWS, EventBridge invokes the function asynchronously with the target's input (the
+matched event, or what ``Input``, ``InputPath`` or ``InputTransformer`` made of it), allowed
+by the function's resource-based policy alone (``AddPermission`` with ``Principal``
+``events.amazonaws.com``, ``SourceArn`` the rule's ARN): a function that is not there is
+``NO_RESOURCE``, one whose policy does not let the rule in ``NO_PERMISSIONS``, neither tried
+again (the dead-letter queue at once, ``FailedInvocations`` counted) as AWS does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from andromede.events.dispatcher import DeliveryRefused
+from andromede.events.model import Target
+from andromede.functions.errors import FunctionsError, ResourceNotFound
+from andromede.functions.service_invoke import ServiceDenied, ServiceInvocations
+from andromede.lambdaapi.app import LambdaApp
+from andromede.notifications.functions import FunctionDeferred, FunctionRefused
+
+__all__ = [
+    "EVENTS_PRINCIPAL",
+    "EventFunctionTargets",
+    "NotifiedFunctions",
+    "json_payload",
+    "lambda_invocations",
+]
+
+EVENTS_PRINCIPAL: Final = "events.amazonaws.com"
+
+Invocations = Callable[[], ServiceInvocations | None]
+
+
+def lambda_invocations(apis: Mapping[str, object]) -> Invocations:
+    """Lambda's service invocations, found in ``apis`` when a delivery needs them."""
+
+    def found() -> ServiceInvocations | None:
+        app = apis.get(LambdaApp.name)
+        return app.invocations if isinstance(app, LambdaApp) else None
+
+    return found
+
+
+def json_payload(message: str) -> bytes:
+    """A delivery's text as a function's event: JSON as it is, other text (what an
+    ``InputTransformer`` may render) as a JSON string."""
+    try:
+        json.loads(message)
+    except ValueError:
+        return json.dumps(message).encode()
+    return message.encode()
+
+
+class EventFunctionTargets:
+    def __init__(self, invocations: Invocations) -> None:
+        self._invocations = invocations
+
+    async def send(self, tenant_id: str, target: Target, message: str, rule_arn: str) -> None:
+        invocations = self._invocations()
+        if invocations is None:
+            raise DeliveryRefused("NO_RESOURCE", "AWS Lambda is not served by this deployment")
+        try:
+            await invocations.invoke(
+                EVENTS_PRINCIPAL,
+                target.arn,
+                json_payload(message),
+                source_arn=rule_arn,
+                source_account=tenant_id,
+            )
+        except ResourceNotFound:
+            raise DeliveryRefused(
+                "NO_RESOURCE", f"Function {target.arn[:256]} does not exist"
+            ) from None
+        except ServiceDenied:
+            raise DeliveryRefused(
+                "NO_PERMISSIONS",
+                f"The resource-based policy of {target.arn[:256]} does not allow "
+                f"{EVENTS_PRINCIPAL} to invoke it for {rule_arn[:256]}",
+            ) from None
+        except FunctionsError as exc:  # the Event queue not served here
+            raise DeliveryRefused("NO_RESOURCE", str(exc)[:256]) from None
+
+
+class NotifiedFunctions:
+    """SNS's and S3's invocations: a function gone or not permitting them is
+    FunctionRefused (given up, as AWS gives up a client-side error)."""
+
+    def __init__(self, invocations: Invocations | None = None) -> None:
+        # Bound by Lambda's wiring, which ``serve`` runs after SNS's and S3's.
+        self.find: Invocations = invocations or (lambda: None)
+
+    async def invoke(
+        self, service: str, function_arn: str, event: bytes, *, source_arn: str, source_account: str
+    ) -> None:
+        invocations = self.find()
+        if invocations is None:
+            raise FunctionDeferred("AWS Lambda is not served by this deployment")
+        try:
+            await invocations.invoke(
+                service, function_arn, event, source_arn=source_arn, source_account=source_account
+            )
+        except (ResourceNotFound, ServiceDenied) as exc:
+            raise FunctionRefused(f"{type(exc).__name__}: {exc}") from None
+
+    async def accepts(
+        self, service: str, function_arn: str, *, source_arn: str, source_account: str
+    ) -> bool:
+        """Whether ``service`` may invoke the function for ``source_arn`` (S3's validation
+        of a ``CloudFunctionConfiguration``)."""
+        invocations = self.find()
+        if invocations is None:
+            return False
+        try:
+            await invocations.check(
+                service, function_arn, source_arn=source_arn, source_account=source_account
+            )
+        except FunctionsError:
+            return False
+        return True

@@ -1,0 +1,119 @@
+"""Lambda invoked by the services end to end (decision 0293), on the session's ``andromede
+serve`` (no server of its own): with boto3, a function permitted by AddPermission for
+``events.amazonaws.com`` (a rule), ``sns.amazonaws.com`` (a topic) and ``s3.amazonaws.com``
+(a bucket) receives a rule's event, a topic's ``lambda`` subscription's message and the
+bucket's S3 event, run by the server's bubblewrap sandbox and seen in its CloudWatch Logs
+group; S3 refuses the function until its policy lets S3 in."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+
+SOURCE = "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", SOURCE)
+    return buffer.getvalue()
+
+
+def _sources(events: list[dict[str, Any]]) -> set[str]:
+    """Which service each printed event came from."""
+    seen = set()
+    for event in events:
+        if "EVENT " not in event["message"]:
+            continue
+        body = json.loads(event["message"].split("EVENT ", 1)[1])
+        record = (body.get("Records") or [{}])[0]
+        if "detail" in body:
+            seen.add("events")
+        elif record.get("EventSource") == "aws:sns":
+            seen.add("sns")
+        elif record.get("eventSource") == "aws:s3":
+            seen.add("s3")
+    return seen
+
+
+def test_rules_topics_and_buckets_invoke_a_permitted_function(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "lambda-svc")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    functions: Any = client_for(server, "lambda", *keys)
+    arn = functions.create_function(FunctionName="f", Runtime="python3.11",
+        Role=role["Role"]["Arn"], Handler="app.handler", Code={"ZipFile": _zip()},
+    )["FunctionArn"]  # fmt: skip
+    account = arn.split(":")[4]
+
+    def permit(sid: str, principal: str, source: str) -> None:
+        functions.add_permission(FunctionName="f", StatementId=sid, Principal=principal,
+            Action="lambda:InvokeFunction", SourceArn=source, SourceAccount=account)  # fmt: skip
+
+    events: Any = client_for(server, "events", *keys)
+    rule = events.put_rule(Name="r", EventPattern=json.dumps({"source": ["my.app"]}))["RuleArn"]
+    permit("events", "events.amazonaws.com", rule)
+    events.put_targets(Rule="r", Targets=[{"Id": "fn", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "my.app", "DetailType": "t", "Detail": "{}"}])
+
+    sns: Any = client_for(server, "sns", *keys)
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    permit("sns", "sns.amazonaws.com", topic)
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    sns.publish(TopicArn=topic, Message="hello")
+
+    s3: Any = client_for(server, "s3", *keys)
+    bucket = f"fn-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    configuration = {
+        "LambdaFunctionConfigurations": [
+            {"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}
+        ]
+    }
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration=configuration
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidArgument"
+    permit("s3", "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
+    s3.put_object(Bucket=bucket, Key="k.txt", Body=b"x")
+
+    logs: Any = client_for(server, "logs", *keys)
+    seen: set[str] = set()
+    deadline = time.monotonic() + 60
+    while seen != {"events", "sns", "s3"} and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            seen = _sources(logs.filter_log_events(logGroupName="/aws/lambda/f")["events"])
+        except ClientError:  # the group is made by the first invocation
+            continue
+    assert seen == {"events", "sns", "s3"}
