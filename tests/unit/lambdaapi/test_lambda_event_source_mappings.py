@@ -212,3 +212,39 @@ async def test_a_disabled_mapping_reads_nothing(world: MappingWorld) -> None:
 
 async def _after_visibility() -> None:
     await asyncio.sleep(1.1)
+
+
+@needs_bwrap
+async def test_a_batch_waits_within_its_window(world: MappingWorld) -> None:
+    await _function(world)
+    queue = await world.queue("jobs")
+    await world.lam.client(
+        "CreateEventSourceMapping", EventSourceArn=queue, FunctionName="consumer",
+        BatchSize=20, MaximumBatchingWindowInSeconds=1,
+    )  # fmt: skip
+    await world.send("jobs", "a")
+    assert await world.poller.run_pass() == 0  # held: smaller than BatchSize, younger than 1 s
+    await world.send("jobs", "b")
+    await asyncio.sleep(1.1)
+    assert await world.poller.run_pass() == 2  # one batch of both
+    logged = [m for _, _, _, m in world.lam.logs.written if m.startswith("got ")]
+    assert len(logged) == 1
+
+
+@needs_bwrap
+async def test_an_unknown_item_identifier_fails_the_batch(world: MappingWorld) -> None:
+    source = (
+        "def handler(event, context):\n"
+        "    return {'batchItemFailures': [{'itemIdentifier': 'not-in-the-batch'}]}\n"
+    )
+    role = await world.reader_role()
+    await world.lam.function("odd", Role=role, Code={"ZipFile": handler_zip(source)})
+    queue = await world.queue("jobs", {"VisibilityTimeout": "1"})
+    await world.lam.client(
+        "CreateEventSourceMapping", EventSourceArn=queue, FunctionName="odd",
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )  # fmt: skip
+    await world.send("jobs", "a")
+    assert await world.poller.run_pass() == 1
+    await _after_visibility()
+    assert await world.visible("jobs") == ["a"]
