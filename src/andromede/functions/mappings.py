@@ -221,6 +221,8 @@ def check_mapping_parameters(
         )
     if given.get("FilterCriteria") is not None:
         kept["FilterCriteria"] = _filters(given["FilterCriteria"])
+        if not kept["FilterCriteria"]["Filters"]:  # an empty one removes them, as AWS
+            del kept["FilterCriteria"]
     if given.get("FunctionResponseTypes") is not None:
         types = given["FunctionResponseTypes"]
         if not isinstance(types, list) or any(t != "ReportBatchItemFailures" for t in types):

@@ -189,7 +189,10 @@ async def test_a_failed_batch_stays_and_filters_drop_messages(world: MappingWorl
     assert len(json.loads(logged[0].removeprefix("got ").strip())["Records"]) == 1
     await _after_visibility()
     assert await world.visible("jobs") == []  # the match done, the noise deleted unseen
-    await world.lam.client("UpdateEventSourceMapping", UUID=made["UUID"], FilterCriteria={})
+    cleared = await world.lam.client(
+        "UpdateEventSourceMapping", UUID=made["UUID"], FilterCriteria={}
+    )
+    assert "FilterCriteria" not in cleared
     await world.send("jobs", "boom")
     await world.poller.run_pass()
     got = await world.lam.client("GetEventSourceMapping", UUID=made["UUID"])
