@@ -4,7 +4,10 @@ tags, aliases, resource policies, reserved concurrency and version counter as on
 version's configuration, ``$LATEST`` replaced by compare-and-set on ``revision_id``, its
 environment sealed under the account's keys) and ``lambda_code`` (the code zips, sealed
 under the account's keys, by SHA-256) and ``lambda_event_invocations`` (the queued Event
-invocations, their payloads sealed, claimed by the workers under a lease).
+invocations, their payloads sealed, claimed by the workers under a lease); and (decision
+0295, migration 0136) ``lambda_event_source_mappings``: each mapping's parameters, state and
+last processing result as one JSON ``definition`` written by compare-and-set on ``version``,
+leased to the gateway polling its source.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -17,7 +20,13 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["lambda_code", "lambda_event_invocations", "lambda_functions", "lambda_versions"]
+__all__ = [
+    "lambda_code",
+    "lambda_event_invocations",
+    "lambda_event_source_mappings",
+    "lambda_functions",
+    "lambda_versions",
+]
 
 lambda_functions = sa.Table(
     "lambda_functions",
@@ -69,4 +78,18 @@ lambda_event_invocations = sa.Table(
     sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_lambda_event_invocations_due", "due"),
+)
+
+lambda_event_source_mappings = sa.Table(
+    "lambda_event_source_mappings",
+    metadata,
+    sa.Column("uuid", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("source_arn", sa.Text, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: function, parameters, state…
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("lease_owner", key_text(), nullable=False),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_lambda_event_source_mappings_tenant", "tenant_id"),
 )

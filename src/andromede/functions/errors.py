@@ -4,6 +4,7 @@
     FunctionsError
     ├── ResourceNotFound          (ResourceNotFoundException)
     ├── ResourceConflict          (ResourceConflictException)
+    ├── ResourceInUse             (ResourceInUseException: a mapping being deleted)
     ├── InvalidParameterValue     (InvalidParameterValueException)
     ├── PreconditionFailed        (PreconditionFailedException: a stale RevisionId)
     ├── PolicyLengthExceeded      (PolicyLengthExceededException)
@@ -28,6 +29,7 @@ __all__ = [
     "PreconditionFailed",
     "RequestTooLarge",
     "ResourceConflict",
+    "ResourceInUse",
     "ResourceNotFound",
     "TooManyRequests",
 ]
@@ -42,6 +44,10 @@ class ResourceNotFound(FunctionsError):
 
 
 class ResourceConflict(FunctionsError):
+    pass
+
+
+class ResourceInUse(FunctionsError):
     pass
 
 

@@ -31,6 +31,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         409,
         "The resource already exists, or another operation is in progress.",
     ),
+    "ResourceInUseException": (400, "The resource is in use by another operation."),
     "ResourceNotFoundException": (404, "The resource specified in the request does not exist."),
     "ServiceException": (500, "The Lambda service encountered an internal error."),
     "TooManyRequestsException": (429, "Rate exceeded"),
@@ -41,6 +42,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
     f.ResourceNotFound: "ResourceNotFoundException",
     f.ResourceConflict: "ResourceConflictException",
+    f.ResourceInUse: "ResourceInUseException",
     f.FunctionChanged: "ResourceConflictException",
     f.InvalidParameterValue: "InvalidParameterValueException",
     f.PreconditionFailed: "PreconditionFailedException",

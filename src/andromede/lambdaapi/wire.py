@@ -23,6 +23,7 @@ __all__ = ["CONTENT_TYPE", "Answer", "RestJsonWire", "route"]
 
 CONTENT_TYPE: Final = "application/json"
 _FN: Final = r"(?P<FunctionName>[^/]+)"
+_UUID: Final = r"(?P<UUID>[^/]+)"
 _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("POST", r"/2015-03-31/functions/?", "CreateFunction"),
     ("GET", r"/2015-03-31/functions/?", "ListFunctions"),
@@ -53,6 +54,11 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", r"/2017-03-31/tags/(?P<Resource>.+)", "ListTags"),
     ("DELETE", r"/2017-03-31/tags/(?P<Resource>.+)", "UntagResource"),
     ("GET", r"/2016-08-19/account-settings/?", "GetAccountSettings"),
+    ("POST", r"/2015-03-31/event-source-mappings/?", "CreateEventSourceMapping"),
+    ("GET", r"/2015-03-31/event-source-mappings/?", "ListEventSourceMappings"),
+    ("GET", rf"/2015-03-31/event-source-mappings/{_UUID}", "GetEventSourceMapping"),
+    ("PUT", rf"/2015-03-31/event-source-mappings/{_UUID}", "UpdateEventSourceMapping"),
+    ("DELETE", rf"/2015-03-31/event-source-mappings/{_UUID}", "DeleteEventSourceMapping"),
 )
 # What a function without them answers (decision 0297: lambdaapi.provider_reads).
 _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
@@ -75,6 +81,8 @@ _QUERY: Final = {
     "FunctionVersion",
     "MasterRegion",
     "RevisionId",
+    "EventSourceArn",  # ListEventSourceMappings'
+    "FunctionName",
 }
 _INVOKE_HEADERS: Final = {
     "x-amz-invocation-type": "InvocationType",

@@ -87,3 +87,17 @@ class FunctionsSettings(BaseModel):
         description="Seconds between the passes of each gateway's worker over the queued Event "
         "invocations (one is also woken by each Event invocation it queues) (decision 0286).",
     )
+    lambda_mapping_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between the passes of each gateway's poller over the Lambda event "
+        "source mappings it holds (each pass reads one batch of each mapping's queue) "
+        "(decision 0295).",
+    )
+    lambda_mapping_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="Seconds a gateway holds the lease of the event source mappings it polls; "
+        "another gateway takes a mapping over once its lease runs out (decision 0295).",
+    )

@@ -6,7 +6,8 @@ from the account's buckets as the caller, and its REST-JSON app put into ``apis`
 ``lambda``, the SigV4 service its calls are signed for. Invocations run in this host's
 bubblewrap sandboxes (when ``bwrap`` is installed) with the execution role's session, log
 to CloudWatch Logs, are metered, and the queued Event invocations are run by a worker
-started into ``background``."""
+started into ``background``; with the queues, the event source mappings (decision 0295) are
+served and polled by a poller started into ``background`` too."""
 
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ from andromede.db.database import Database
 from andromede.function_code_buckets import BucketCode
 from andromede.function_invocations import NotifiedFunctions, lambda_invocations
 from andromede.function_log_groups import FunctionLogGroups
+from andromede.function_sources import FunctionRoles, MappingPoller, source_access
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.event_queue_sql import SqlEventQueue
 from andromede.functions.invoker import Invoker, RoleCredentials
+from andromede.functions.mapping_service import EventSourceMappings
+from andromede.functions.mappings_sql import SqlMappingStore
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import (
     LAMBDA_PRINCIPAL,
@@ -46,8 +50,10 @@ from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
+from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
@@ -58,6 +64,7 @@ __all__ = [
     "function_limits",
     "host_runtimes",
     "lambda_api",
+    "mapping_poll_policy",
     "notified_functions",
     "role_sessions",
     "sandbox_limits",
@@ -189,6 +196,7 @@ def lambda_api(
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
     notified: NotifiedFunctions | None = None,
+    queues: QueueService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -221,6 +229,16 @@ def lambda_api(
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    mapping_store = SqlMappingStore(db)
+    poller = None
+    if queues is not None:
+        roles = FunctionRoles(identity, settings.region)
+        mappings = EventSourceMappings(mapping_store, service, source_access(roles, queues))
+        actions |= mapping_actions(mappings)
+        interval, lease_ms = mapping_poll_policy(settings)
+        poller = MappingPoller(
+            mappings, roles, queues, invoker, "", poll_interval=interval, lease_ms=lease_ms
+        )
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
     apis[LambdaApp.name] = app
@@ -232,12 +250,21 @@ def lambda_api(
             queue, invoker.run_queued, owner, poll_interval=settings.lambda_event_poll_interval
         )
         background.append(asyncio.create_task(worker.run_forever(), name="lambda-events"))
+        if poller is not None:
+            poller.owner = owner
+            background.append(asyncio.create_task(poller.run_forever(), name="lambda-mappings"))
 
     async def forget(tenant_id: str) -> int:
         await queue.forget_tenant(tenant_id)
+        await mapping_store.forget_tenant(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget
+
+
+def mapping_poll_policy(settings: Settings) -> tuple[float, int]:
+    """(seconds between the mapping poller's passes, its lease in ms)."""
+    return settings.lambda_mapping_poll_interval, settings.lambda_mapping_lease_seconds * 1000
 
 
 def _ingested(billing: BillingService, region: str) -> Callable[[str, int, str], None]:

@@ -1,0 +1,287 @@
+"""Where Lambda's event source mappings meet their sources (decision 0295): the function's
+execution role checked at creation, and the poller every ``serve`` runs.
+
+- **The role.** A mapping reads its source as the function's execution role, a session of it
+  for ``lambda.amazonaws.com`` (the role must be the account's and trust Lambda), judged by
+  the same engine as every request. CreateEventSourceMapping refuses a role that may not
+  ``sqs:ReceiveMessage``, ``sqs:DeleteMessage`` and ``sqs:GetQueueAttributes`` on the queue
+  with AWS's ``InvalidParameterValueException`` ("The function execution role does not have
+  permissions to call ReceiveMessage on SQS").
+- **The poller.** Each pass claims the mappings whose lease ran out (one gateway reads a
+  mapping at a time, and keeps it while it renews its lease, as Pipes' runner does), settles
+  their transitional states (``Creating`` → ``Enabled``…, ``Deleting`` → gone), and for each
+  enabled SQS mapping receives up to ``BatchSize`` messages as the role (a queue under a KMS
+  key opened as the role), held while the batch is smaller and younger than
+  ``MaximumBatchingWindowInSeconds``; messages not matching ``FilterCriteria`` are deleted
+  unseen, as AWS does; the others go to the function in one synchronous invocation, AWS's
+  SQS event (``Records[]``, the shape Pipes gives, ``pipe_sources.sqs_event``). On success the
+  messages are deleted — all but the ``batchItemFailures`` the function names when the
+  mapping reports them (an answer naming no message of the batch fails it whole, as AWS);
+  on failure, a throttle included, none is: they become visible again after the queue's
+  visibility timeout, and its redrive policy applies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from andromede.functions.errors import FunctionsError, InvalidParameterValue
+from andromede.functions.invoker import Invoker
+from andromede.functions.mapping_service import EventSourceMappings, SourceCheck
+from andromede.functions.mappings import EventSourceMapping
+from andromede.functions.service import LAMBDA_PRINCIPAL
+from andromede.iam.errors import IamError
+from andromede.iam.model import Principal, PrincipalKind
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.pipe_sources import sqs_event
+from andromede.pipes.model import compiled_filters
+from andromede.pipes.shaping import matchable, passes
+from andromede.queues.errors import QueueError
+from andromede.queues.model import Queue
+from andromede.queues.service import Delivered, QueueService
+from andromede.replication_grants import role_trusts
+from andromede.sqsapi.authorise import KeyUser
+
+__all__ = ["FunctionRoles", "MappingPoller", "source_access"]
+
+log = logging.getLogger(__name__)
+
+_SQS_READ: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+_SQS_RECEIVE: Final = 10  # ReceiveMessage's own ceiling
+
+
+class FunctionRoles:
+    """Sessions of functions' execution roles, and what their policies allow."""
+
+    def __init__(self, identity: IdentityService, region: str) -> None:
+        self._identity = identity
+        self._region = region
+
+    async def session(self, tenant_id: str, role_arn: str, name: str) -> Principal | None:
+        """A session of the role for Lambda; None when the role is not the account's, is
+        gone, or does not trust Lambda."""
+        try:
+            role = await self._identity.get_role_by_arn(role_arn)
+        except IamError:
+            return None
+        if role.tenant_id != tenant_id or not role_trusts(
+            role.assume_role_policy_document, LAMBDA_PRINCIPAL
+        ):
+            return None
+        return Principal(
+            tenant_id=role.tenant_id,
+            user_id=role.id,
+            user_name=role.name,
+            kind=PrincipalKind.ROLE_SESSION,
+            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{name[:64]}",
+            session_name=name[:64],
+        )
+
+    async def allowed(self, session: Principal, action: str, resource: str) -> bool:
+        policies = await self._identity.policies_for(session)
+        context = principal_context(
+            session,
+            action=action,
+            resource=resource,
+            source_ip=None,
+            secure=True,
+            region=self._region,
+            keys=principal_keys(policies),
+        )
+        return policies_allow(context, policies)
+
+
+async def _queue(queues: QueueService, arn: str) -> Queue | None:
+    parts = arn.split(":", 5)
+    try:
+        return await queues.get_queue(parts[4], parts[4], parts[5])
+    except QueueError:
+        return None
+
+
+async def _refusal(
+    roles: FunctionRoles, queues: QueueService, tenant_id: str, role_arn: str, source: str
+) -> str | None:
+    """Why the role cannot read the queue, in AWS's words; None when it can."""
+    session = await roles.session(tenant_id, role_arn, "EventSourceMapping")
+    if session is None:
+        return "The role defined for the function cannot be assumed by Lambda."
+    for action in _SQS_READ:
+        if not await roles.allowed(session, action, source):
+            operation = action.split(":", 1)[1]
+            return (
+                f"The function execution role does not have permissions to call {operation} on SQS"
+            )
+    if await _queue(queues, source) is None:
+        return (
+            "Error occurred while ReceiveMessage. SQS Error Code: "
+            "AWS.SimpleQueueService.NonExistentQueue. SQS Error Message: The specified queue "
+            "does not exist or you do not have access to it."
+        )
+    return None
+
+
+def source_access(roles: FunctionRoles, queues: QueueService) -> SourceCheck:
+    """CreateEventSourceMapping's check of the function's role against the queue."""
+
+    async def check(tenant_id: str, role_arn: str, source: str) -> None:
+        refused = await _refusal(roles, queues, tenant_id, role_arn, source)
+        if refused is not None:
+            raise InvalidParameterValue(refused)
+
+    return check
+
+
+class MappingPoller:
+    def __init__(
+        self,
+        mappings: EventSourceMappings,
+        roles: FunctionRoles,
+        queues: QueueService,
+        invoker: Invoker,
+        owner: str,
+        *,
+        poll_interval: float = 1.0,
+        lease_ms: int = 60_000,
+        mappings_a_pass: int = 100,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._mappings = mappings
+        self._roles = roles
+        self._queues = queues
+        self._invoker = invoker
+        self.owner = owner
+        self._poll = poll_interval
+        self._lease_ms = lease_ms
+        self._a_pass = mappings_a_pass
+        self._clock = clock
+        self._held: dict[str, list[Delivered]] = {}  # a batch within its window
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:  # a failed pass must not end the loop; the next one retries
+                log.exception("Lambda event source mappings: a pass failed")
+            await asyncio.sleep(self._poll)
+
+    async def run_pass(self) -> int:
+        """One pass; how many messages the functions were given."""
+        now = self._clock()
+        claimed = await self._mappings.store.claim(
+            self.owner, now, now + self._lease_ms, self._a_pass
+        )
+        # The mappings side by side: one slow function must not hold up the others'.
+        return sum(await asyncio.gather(*(self._one(m) for m in claimed)))
+
+    async def _one(self, mapping: EventSourceMapping) -> int:
+        try:
+            settled = await self._mappings.settle(mapping)
+            if settled is None or settled.state != "Enabled":
+                self._held.pop(mapping.uuid, None)
+                return 0
+            return await self._poll_queue(settled)
+        except Exception:  # one mapping's fault must not stop the others'
+            log.exception("Lambda event source mapping %s: its pass failed", mapping.uuid)
+            return 0
+
+    async def _poll_queue(self, mapping: EventSourceMapping) -> int:
+        tenant = mapping.tenant_id
+        try:
+            record, version = await self._invoker.target(
+                tenant, mapping.function_name, mapping.qualifier
+            )
+        except FunctionsError:
+            await self._mappings.processed(mapping, "PROBLEM: Function not found.")
+            return 0
+        session = await self._roles.session(tenant, version.role, mapping.uuid)
+        source = mapping.source_arn
+        refused = await _refusal(self._roles, self._queues, tenant, version.role, source)
+        queue = await _queue(self._queues, mapping.source_arn)
+        if refused is not None or session is None or queue is None:
+            await self._mappings.processed(mapping, f"PROBLEM: {refused}")
+            return 0
+        held = self._held.pop(mapping.uuid, [])
+        received = await self._receive(queue, session, mapping.batch_size - len(held))
+        # A held message received again (its visibility timeout shorter than the window) is
+        # one message, under its newest receipt.
+        fresh = {m.message_id for m in received}
+        batch = [m for m in held if m.message_id not in fresh] + received
+        if not batch:
+            return 0
+        now = self._clock()
+        oldest = min(int(m.first_received_at.timestamp() * 1000) for m in batch)
+        if len(batch) < mapping.batch_size and now - oldest < mapping.window_seconds * 1000:
+            self._held[mapping.uuid] = batch
+            return 0
+        filters = compiled_filters(mapping.parameters)
+        records = [sqs_event(m, queue) for m in batch]
+        chosen = [r for r in records if passes(filters, matchable(r))]
+        unseen = [r for r in records if r not in chosen]
+        await self._delete(queue, unseen)
+        if not chosen:
+            return 0
+        payload = json.dumps({"Records": chosen}).encode()
+        try:
+            await self._invoker.refresh_reserves(tenant)
+            done = await self._invoker.invoke(record, version, payload, mapping.function_arn)
+        except FunctionsError as exc:  # a throttle: the messages come back
+            await self._mappings.processed(mapping, f"PROBLEM: {str(exc)[:200]}")
+            return 0
+        if not done.ok:
+            await self._mappings.processed(mapping, "PROBLEM: Function call failed")
+            return len(chosen)
+        failed = self._failures(mapping, done.payload, chosen)
+        await self._delete(queue, [r for r in chosen if r["messageId"] not in failed])
+        await self._mappings.processed(mapping, "OK")
+        return len(chosen)
+
+    def _failures(
+        self, mapping: EventSourceMapping, answer: bytes, batch: Sequence[dict[str, Any]]
+    ) -> set[str]:
+        """The messages the function reported failed (every one when its answer names an
+        identifier not in the batch, or none, as AWS reads ``batchItemFailures``)."""
+        if not mapping.reports_failures:
+            return set()
+        every = {r["messageId"] for r in batch}
+        try:
+            document = json.loads(answer)
+        except ValueError:
+            return set()
+        items = document.get("batchItemFailures") if isinstance(document, dict) else None
+        if not items:
+            return set()
+        named = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in items}
+        if not named <= every:
+            return every
+        return {str(n) for n in named}
+
+    async def _receive(self, queue: Queue, session: Principal, limit: int) -> list[Delivered]:
+        got: list[Delivered] = []
+        caller = KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16])
+        while len(got) < limit:
+            received = await self._queues.receive(
+                queue,
+                max_messages=min(_SQS_RECEIVE, limit - len(got)),
+                visibility=None,
+                wait=0,
+                caller=caller,
+            )
+            got += received
+            if len(received) < _SQS_RECEIVE:
+                break
+        return got
+
+    async def _delete(self, queue: Queue, records: Sequence[dict[str, Any]]) -> None:
+        for one in records:
+            try:
+                await self._queues.delete_message(queue, one["receiptHandle"])
+            except QueueError:  # its receipt expired: the message comes back, as on AWS
+                continue

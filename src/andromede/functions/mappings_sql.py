@@ -1,0 +1,106 @@
+"""Lambda's event source mappings over the metadata database (SQLite or PostgreSQL), the
+``lambda_event_source_mappings`` table of migration 0136 (decision 0295). A change is an
+``UPDATE … WHERE version = <read>``; a claim takes each mapping whose lease ran out (or is the
+claimer's) by an ``UPDATE … WHERE lease_until = <read> AND lease_owner = <read>``, so of two
+gateways claiming at once each mapping goes to one."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.functions.mappings import EventSourceMapping
+
+__all__ = ["SqlMappingStore"]
+
+_M = tables.lambda_event_source_mappings
+FORMAT_VERSION: Final = 1
+
+
+def _mapping(row: Any) -> EventSourceMapping:
+    return EventSourceMapping.from_definition(
+        row["uuid"],
+        row["tenant_id"],
+        row["source_arn"],
+        row["definition"],
+        int(row["version"]),
+        row["lease_owner"],
+        int(row["lease_until"]),
+    )
+
+
+class SqlMappingStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def add(self, mapping: EventSourceMapping) -> None:
+        insert = sa.insert(_M).values(
+            uuid=mapping.uuid,
+            tenant_id=mapping.tenant_id,
+            source_arn=mapping.source_arn,
+            definition=mapping.definition(),
+            version=mapping.version,
+            lease_owner=mapping.lease_owner,
+            lease_until=mapping.lease_until,
+            format_version=FORMAT_VERSION,
+        )
+        await self._db.write_statement(lambda conn: conn.execute(insert))
+
+    async def get(self, tenant_id: str, uuid: str) -> EventSourceMapping | None:
+        query = sa.select(_M).where(_M.c.tenant_id == tenant_id, _M.c.uuid == uuid)
+        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        return None if row is None else _mapping(row)
+
+    async def mappings(self, tenant_id: str) -> list[EventSourceMapping]:
+        query = sa.select(_M).where(_M.c.tenant_id == tenant_id).order_by(_M.c.uuid)
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
+        return [_mapping(r) for r in rows]
+
+    async def replace(self, mapping: EventSourceMapping) -> bool:
+        update = (
+            sa.update(_M)
+            .where(_M.c.uuid == mapping.uuid, _M.c.version == mapping.version - 1)
+            .values(definition=mapping.definition(), version=mapping.version)
+        )
+        return bool(await self._db.write(lambda conn: conn.execute(update).rowcount == 1))
+
+    async def delete(self, tenant_id: str, uuid: str) -> bool:
+        delete = sa.delete(_M).where(_M.c.tenant_id == tenant_id, _M.c.uuid == uuid)
+        return bool(await self._db.write(lambda conn: conn.execute(delete).rowcount == 1))
+
+    async def claim(
+        self, owner: str, now: int, lease_until: int, limit: int
+    ) -> list[EventSourceMapping]:
+        free = (
+            sa.select(_M)
+            .where(sa.or_(_M.c.lease_until <= now, _M.c.lease_owner == owner))
+            .order_by(_M.c.uuid)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> list[EventSourceMapping]:
+            claimed = []
+            for row in conn.execute(free).mappings().all():
+                update = (
+                    sa.update(_M)
+                    .where(
+                        _M.c.uuid == row["uuid"],
+                        _M.c.lease_until == row["lease_until"],
+                        _M.c.lease_owner == row["lease_owner"],
+                    )
+                    .values(lease_owner=owner, lease_until=lease_until)
+                )
+                if conn.execute(update).rowcount == 1:
+                    taken = dict(row) | {"lease_owner": owner, "lease_until": lease_until}
+                    claimed.append(_mapping(taken))
+            return claimed
+
+        return await self._db.write(work)
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        delete = sa.delete(_M).where(_M.c.tenant_id == tenant_id)
+        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
