@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENVIRONMENT_ROWS",
     "ROUTES",
+    "closing",
     "environment_of",
     "function_url",
     "lambda_roles",
@@ -54,6 +55,13 @@ LAMBDA_PRINCIPAL: Final = "lambda.amazonaws.com"
 
 def function_url(name: str) -> str:
     return f"{FUNCTIONS_URL}/{quote(name, safe='')}"
+
+
+def closing(response: Response) -> Response:
+    """An answer that may come before the upload's body was read whole: the rest must not be
+    taken for a next request on the connection."""
+    response.headers["connection"] = "close"
+    return response
 
 
 def not_served(console: Console, request: Request) -> str:
@@ -195,7 +203,7 @@ async def create(console: Console, request: Request, session: Session) -> Respon
     try:
         read = await read_upload(console, request, session)
         if isinstance(read, Response):
-            return read
+            return closing(read)
         fields, code = read
         if not code:
             raise FormFault(console.catalogue(request).gettext("Choose the code's .zip file."))
@@ -217,7 +225,8 @@ async def create(console: Console, request: Request, session: Session) -> Respon
         await wire.create(request.scope, session.principal, settings, code)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        return await _list_page(console, request, session, typed=fields, error=error, status=status)
+        page = await _list_page(console, request, session, typed=fields, error=error, status=status)
+        return closing(page)
     return RedirectResponse(function_url(name), status_code=303)
 
 

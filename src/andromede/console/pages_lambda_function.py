@@ -11,6 +11,7 @@ shown. Each is Lambda's own call as the signed-in principal (``wire_lambda.Lambd
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -22,11 +23,13 @@ from andromede.console.handlers import (
     first_refusal,
     refusal,
     signed_in,
+    words,
 )
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.pages_lambda import (
     ENVIRONMENT_ROWS,
     FUNCTIONS_URL,
+    closing,
     environment_of,
     function_url,
     lambda_roles,
@@ -60,12 +63,12 @@ _FIELDS: Final = 64  # the configuration form's key/value rows
 _STARTER_EVENT: Final = '{\n  "key": "value"\n}'
 
 
-def _weight(text: str) -> float | None:
+def _weight(text: str, words: Callable[[str], str]) -> float | None:
     """A second version's share typed as a percentage, as Lambda's weight (0.0 to 1.0)."""
     try:
         return float(text.strip()) / 100 if text.strip() else None
     except ValueError as exc:
-        raise FormFault("weight") from exc
+        raise FormFault(words("The weight is a percentage, from 0 to 100.")) from exc
 
 
 async def _function_page(
@@ -150,15 +153,16 @@ async def upload_code(console: Console, request: Request, session: Session) -> R
     try:
         read = await read_upload(console, request, session)
         if isinstance(read, Response):
-            return read
+            return closing(read)
         if not read[1]:
             raise FormFault(console.catalogue(request).gettext("Choose the code's .zip file."))
         await wire.update_code(request.scope, session.principal, name, read[1])
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        return await _function_page(
+        page = await _function_page(
             console, request, session, name, typed_form="code", error=error, status=status
         )
+        return closing(page)
     return RedirectResponse(f"{function_url(name)}#code", status_code=303)
 
 
@@ -171,7 +175,7 @@ async def _change(
     fields: dict[str, str],
 ) -> str:
     """The change ``action`` makes with the form's ``fields``; where the browser goes next."""
-    _ = request.scope  # the page's words are the console's; the call's are Lambda's
+    _ = words(request)
     origin, principal = request.scope, session.principal
     target = function_url(name)
     if action == "configuration":
@@ -190,7 +194,9 @@ async def _change(
         await wire.publish(origin, principal, name, fields.get("description", "").strip())
         return f"{target}#versions"
     if action == "alias":
-        routing = alias_routing(fields.get("second_version", ""), _weight(fields.get("weight", "")))
+        routing = alias_routing(
+            fields.get("second_version", ""), _weight(fields.get("weight", ""), _)
+        )
         await wire.put_alias(
             origin, principal, name, fields.get("alias", "").strip(),
             version=fields.get("version", ""), description=fields.get("description", "").strip(),
@@ -217,7 +223,7 @@ async def _change(
         typed = fields.get("reserved", "").strip()
         reserved = whole_number(typed) if typed else None
         if isinstance(reserved, str):
-            raise FormFault("reserved")
+            raise FormFault(_("The reserved concurrency is a whole number."))
         await wire.set_concurrency(origin, principal, name, reserved)
         return f"{target}#concurrency"
     function = await wire.function(origin, principal, name)
@@ -257,14 +263,7 @@ async def change(console: Console, request: Request, session: Session) -> Respon
                 raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete(origin, principal, name)
             return RedirectResponse(FUNCTIONS_URL, status_code=303)
-        try:
-            target = await _change(wire, request, session, name, action, fields)
-        except FormFault as fault:  # a number or weight typed that is none
-            words = {
-                "weight": _("The weight is a percentage, from 0 to 100."),
-                "reserved": _("The reserved concurrency is a whole number."),
-            }
-            raise FormFault(words.get(fault.message, fault.message)) from fault
+        target = await _change(wire, request, session, name, action, fields)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
         return await _function_page(

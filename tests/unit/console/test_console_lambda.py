@@ -245,6 +245,7 @@ async def test_the_list_in_pages_and_a_code_file_past_the_limit(tmp_path: Path) 
                 files={"code": ("big.zip", b"x" * 4096, "application/zip")},
             )
             assert big.status_code == 413 and "(2048 bytes)" in alert(big)
+            assert big.headers["connection"] == "close"  # the rest of the body was not read
 
 
 @pytest.mark.skipif(
