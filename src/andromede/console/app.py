@@ -53,6 +53,8 @@ from andromede.console import (
     pages_invoices,
     pages_keys,
     pages_kinesis,
+    pages_lambda,
+    pages_lambda_function,
     pages_listener_rules,
     pages_load_balancers,
     pages_log_exports,
@@ -80,6 +82,7 @@ from andromede.console import (
     pages_server_certificates,
     pages_session,
     pages_state_executions,
+    pages_state_versions,
     pages_states,
     pages_storage,
     pages_subscriptions,
@@ -108,6 +111,7 @@ from andromede.console.wire_events import EventsWire
 from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_kinesis import KinesisWire
+from andromede.console.wire_lambda import LambdaWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
@@ -223,6 +227,7 @@ class Console:
         pipes: PipesWire | None = None,
         states: StatesWire | None = None,
         route53: Route53Wire | None = None,
+        functions: LambdaWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
@@ -230,7 +235,7 @@ class Console:
         ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
         (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store), ``acm``
         (Certificate Manager), ``dynamodb``, ``pipes`` (EventBridge Pipes), ``states`` (Step
-        Functions), ``route53`` (Route 53 hosted zones):
+        Functions), ``route53`` (Route 53 hosted zones), ``functions`` (Lambda):
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -263,6 +268,7 @@ class Console:
         self.pipes = pipes  # EventBridge Pipes (decision 0263)
         self.states = states  # Step Functions (decisions 0271, 0288)
         self.route53 = route53  # Route 53 (decisions 0280, 0288)
+        self.functions = functions  # Lambda (decisions 0286, 0296)
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -543,7 +549,10 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_pipes.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_states.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_state_executions.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_state_versions.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_route53.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_lambda.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_lambda_function.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_route53_health.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_connections.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_bucket_settings.ROUTES),

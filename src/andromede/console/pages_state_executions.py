@@ -2,7 +2,8 @@
 status, input, output or error and cause, start and stop dates; its history as a table (each
 event's id, type, the state it names, its time and its other details) in pages of
 ``console_page_size``, as GetExecutionHistory gives them; and StopExecution (with an error
-and a cause) while it is RUNNING — Step Functions' own calls as the signed-in principal, so
+and a cause) while it is RUNNING; RedriveExecution of one FAILED, ABORTED or TIMED_OUT
+(decisions 0283, 0296) — Step Functions' own calls as the signed-in principal, so
 its IAM decisions, audit and words answer them.
 
 The page is ``/console/state-machines/<machine>/executions/<name>``: the execution's ARN is
@@ -116,7 +117,26 @@ async def stop(console: Console, request: Request, session: Session, fields: For
     return RedirectResponse(execution_url(machine, name), status_code=303)
 
 
+@posted()
+async def redrive(console: Console, request: Request, session: Session, fields: Form) -> Response:
+    """RedriveExecution: the execution runs again from its failed state, as Step Functions
+    decides (its refusal, e.g. ``ExecutionNotRedrivable``, shown on the execution's page)."""
+    machine = request.path_params.get("name", "")
+    name = request.path_params.get("execution", "")
+    wire = console.states
+    if wire is None:
+        return await _execution_page(console, request, session)
+    arn = execution_arn(machine_arn(console, session, machine), name)
+    try:
+        await wire.redrive(request.scope, session.principal, arn)
+    except WireError as exc:
+        error, status = refusal(console, request, exc)
+        return await _execution_page(console, request, session, error=error, status=status)
+    return RedirectResponse(execution_url(machine, name), status_code=303)
+
+
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/state-machines/{name}/executions/{execution}", execution_page, ["GET"]),
+    ("/state-machines/{name}/executions/{execution}/redrive", redrive, ["POST"]),
     ("/state-machines/{name}/executions/{execution}/stop", stop, ["POST"]),
 ]

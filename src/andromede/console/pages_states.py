@@ -12,7 +12,9 @@ A definition Step Functions refuses (``InvalidDefinition``) is shown with
 ValidateStateMachineDefinition's diagnostics (code, location, message), the form as typed.
 A machine's name is ``[A-Za-z0-9_-]{1,80}``: it travels as a path segment, the page making its
 ARN in the signed-in account and the console's Region, which Step Functions checks.
-Versions and aliases (decision 0283) are left to a later page.
+Decision 0296: the machine's page also lists its versions and aliases (changed by
+``pages_state_versions``) and starts an execution on a version or an alias, its ARN made from the
+machine's and the qualifier chosen.
 """
 
 from __future__ import annotations
@@ -37,11 +39,13 @@ from andromede.console.pages_alarms import parse_tags
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_states import (
+    AliasRow,
     Diagnostic,
     ExecutionRow,
     MachineDetail,
     MachineRow,
     StatesWire,
+    VersionRow,
 )
 
 if TYPE_CHECKING:
@@ -223,6 +227,9 @@ async def _machine_page(
     executions: list[ExecutionRow] = []
     executions_error, tags_error = "", ""
     tags: list[tuple[str, str]] = []
+    versions: list[VersionRow] = []
+    aliases: list[AliasRow] = []
+    versions_error = ""
     next_href = None
     wanted = request.query_params.get("status", "")
     wanted = wanted if wanted in EXECUTION_STATUSES else ""
@@ -253,6 +260,11 @@ async def _machine_page(
                 tags = await wire.tags(origin, principal, machine.arn)
             except WireError as exc:
                 tags_error = refusal(console, request, exc)[0]
+            try:
+                versions = await wire.versions(origin, principal, machine.arn)
+                aliases = await wire.aliases(origin, principal, machine.arn)
+            except WireError as exc:  # the versions' section says so
+                versions_error = refusal(console, request, exc)[0]
     form = dict(typed or {}) if typed_form else {}
     return console.render(
         request,
@@ -269,6 +281,9 @@ async def _machine_page(
         next_href=next_href,
         tags=tags,
         tags_error=tags_error,
+        versions=versions,
+        aliases=aliases,
+        versions_error=versions_error,
         roles=await role_choices(console, request, session) if machine else [],
         log_levels=LOG_LEVELS,
         log_groups=await log_group_choices(console, request, session) if machine else [],
@@ -305,9 +320,11 @@ async def change(console: Console, request: Request, session: Session) -> Respon
     target = machine_url(name)
     try:
         if action == "start":
+            # A version's number or an alias's name: its ARN is the machine's and it.
+            qualifier = fields.get("qualifier", "").strip()
             started = await wire.start(
-                origin, principal, arn, name=fields.get("execution_name", "").strip(),
-                input=fields.get("input", ""),
+                origin, principal, f"{arn}:{qualifier}" if qualifier else arn,
+                name=fields.get("execution_name", "").strip(), input=fields.get("input", ""),
             )  # fmt: skip
             target = f"{target}/executions/{quote(started.rsplit(':', 1)[-1], safe='')}"
         elif action == "update":

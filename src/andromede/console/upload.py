@@ -58,7 +58,7 @@ class StreamedForm:
     once, then the file's bytes. The fields are in ``fields`` as soon as they end; a field
     after the file, a second file, too many or too large fields are ``FormError``."""
 
-    def __init__(self, content_type: str) -> None:
+    def __init__(self, content_type: str, *, max_fields: int = _MAX_FIELDS) -> None:
         kind, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if kind != b"multipart/form-data" or not boundary:
@@ -70,6 +70,7 @@ class StreamedForm:
             self._charset = "latin-1"
         self.fields: dict[str, str] = {}
         self._field_count = 0
+        self._max_fields = max_fields
         self._events: list[FileStart | bytes] = []
         self._header_name = b""
         self._header_value = b""
@@ -144,7 +145,7 @@ class StreamedForm:
             self._events.append(FileStart(filename, content_type))
             return
         self._field_count += 1
-        if self._field_count > _MAX_FIELDS:
+        if self._field_count > self._max_fields:
             raise FormError("too many fields")
         self._field = options[b"name"].decode(self._charset, "replace")
 

@@ -3,7 +3,8 @@
 (``stepfunctionsapi.app``, ``AWSStepFunctions.<Action>``): its authorisation (``states:<Action>``
 on the machine's or execution's ARN, ``iam:PassRole`` on the role), its checks of a definition,
 audit, metering and errors answer them. Each answer is read into the small rows the pages show;
-nothing here decides what Step Functions allows.
+nothing here decides what Step Functions allows. Decision 0296: versions (each described for
+its description), aliases (each described for its routing) and RedriveExecution.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
 __all__ = [
+    "AliasRow",
     "Diagnostic",
     "ExecutionDetail",
     "ExecutionRow",
@@ -26,8 +28,12 @@ __all__ = [
     "MachineDetail",
     "MachineRow",
     "StatesWire",
+    "VersionRow",
     "execution_arn",
 ]
+
+
+_SHOWN: Final = 50  # versions and aliases a machine's page lists (AWS keeps 1,000 versions)
 
 
 def _when(value: Any) -> str:
@@ -137,6 +143,26 @@ class Diagnostic:
     code: str
     message: str
     location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """A published version: its number (the ARN's last part), ARN, description, date."""
+
+    number: str
+    arn: str
+    description: str
+    created: str
+
+
+@dataclass(frozen=True, slots=True)
+class AliasRow:
+    """An alias: its name, ARN, and the versions it routes to with their weights (%)."""
+
+    name: str
+    arn: str
+    routing: list[tuple[str, int]]
+    description: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,3 +409,99 @@ class StatesWire(JsonWire):
     async def untag(self, origin: Scope, principal: Principal, arn: str, key: str) -> None:
         payload = {"resourceArn": arn, "tagKeys": [key]}
         await self._json(origin, principal, "UntagResource", payload)
+
+    # -- versions, aliases and redrive (decisions 0283, 0296) ------------------------------
+    async def versions(
+        self, origin: Scope, principal: Principal, machine_arn: str
+    ) -> list[VersionRow]:
+        """The machine's versions, newest first, each described for its description."""
+        payload = {"stateMachineArn": machine_arn, "maxResults": _SHOWN}
+        answer = await self._json(origin, principal, "ListStateMachineVersions", payload)
+        rows = []
+        for item in _items(answer.get("stateMachineVersions")):
+            arn = str(item.get("stateMachineVersionArn", ""))
+            described = await self._json(
+                origin, principal, "DescribeStateMachine", {"stateMachineArn": arn}
+            )
+            rows.append(
+                VersionRow(
+                    number=arn.rsplit(":", 1)[-1],
+                    arn=arn,
+                    description=str(described.get("description", "")),
+                    created=_when(item.get("creationDate")),
+                )
+            )
+        return rows
+
+    async def aliases(
+        self, origin: Scope, principal: Principal, machine_arn: str
+    ) -> list[AliasRow]:
+        """The machine's aliases, each described for its routing."""
+        payload = {"stateMachineArn": machine_arn, "maxResults": _SHOWN}
+        answer = await self._json(origin, principal, "ListStateMachineAliases", payload)
+        rows = []
+        for item in _items(answer.get("stateMachineAliases")):
+            arn = str(item.get("stateMachineAliasArn", ""))
+            described = await self._json(
+                origin, principal, "DescribeStateMachineAlias", {"stateMachineAliasArn": arn}
+            )
+            routing = [
+                (
+                    str(r.get("stateMachineVersionArn", "")).rsplit(":", 1)[-1],
+                    int(r.get("weight", 0)),
+                )
+                for r in _items(described.get("routingConfiguration"))
+            ]
+            rows.append(
+                AliasRow(
+                    name=arn.rsplit(":", 1)[-1],
+                    arn=arn,
+                    routing=routing,
+                    description=str(described.get("description", "")),
+                )
+            )
+        return rows
+
+    async def publish_version(
+        self, origin: Scope, principal: Principal, machine_arn: str, description: str
+    ) -> str:
+        """The new version's ARN."""
+        payload: dict[str, Any] = {"stateMachineArn": machine_arn}
+        if description:
+            payload["description"] = description
+        answer = await self._json(origin, principal, "PublishStateMachineVersion", payload)
+        return str(answer.get("stateMachineVersionArn", ""))
+
+    async def delete_version(self, origin: Scope, principal: Principal, version_arn: str) -> None:
+        payload = {"stateMachineVersionArn": version_arn}
+        await self._json(origin, principal, "DeleteStateMachineVersion", payload)
+
+    async def put_alias(
+        self,
+        origin: Scope,
+        principal: Principal,
+        alias_arn: str,
+        *,
+        routing: Sequence[tuple[str, Any]],
+        description: str,
+        create: bool,
+    ) -> None:
+        """CreateStateMachineAlias (``create``, its name the ARN's last part) or
+        UpdateStateMachineAlias, routing to each (version ARN, weight) as typed."""
+        configuration = [{"stateMachineVersionArn": v, "weight": w} for v, w in routing]
+        payload: dict[str, Any] = {"routingConfiguration": configuration}
+        if description or create:
+            payload["description"] = description
+        if create:
+            payload["name"] = alias_arn.rsplit(":", 1)[-1]
+            await self._json(origin, principal, "CreateStateMachineAlias", payload)
+        else:
+            payload["stateMachineAliasArn"] = alias_arn
+            await self._json(origin, principal, "UpdateStateMachineAlias", payload)
+
+    async def delete_alias(self, origin: Scope, principal: Principal, alias_arn: str) -> None:
+        payload = {"stateMachineAliasArn": alias_arn}
+        await self._json(origin, principal, "DeleteStateMachineAlias", payload)
+
+    async def redrive(self, origin: Scope, principal: Principal, execution_arn: str) -> None:
+        await self._json(origin, principal, "RedriveExecution", {"executionArn": execution_arn})

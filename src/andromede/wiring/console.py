@@ -23,6 +23,7 @@ from andromede.console.wire_events import EventsWire
 from andromede.console.wire_firehose import FirehoseWire
 from andromede.console.wire_iam import IamWire, StsWire
 from andromede.console.wire_kinesis import KinesisWire
+from andromede.console.wire_lambda import LambdaWire
 from andromede.console.wire_logs import LogsWire
 from andromede.console.wire_metrics import CloudWatchWire
 from andromede.console.wire_parameters import ParametersWire
@@ -39,6 +40,7 @@ from andromede.iam.service import IdentityService
 from andromede.iamapi.iam import IAM
 from andromede.iamapi.sts import STS
 from andromede.kmsapi.app import KmsApp
+from andromede.lambdaapi.app import LambdaApp
 from andromede.logsapi.app import LogsApp
 from andromede.s3.app import S3App
 from andromede.s3control.app import S3ControlApp
@@ -98,6 +100,7 @@ def console_app(
             pipes=PipesWire(apis["pipes"]) if "pipes" in apis else None,
             states=StatesWire(apis["states"]) if "states" in apis else None,
             route53=Route53Wire(apis["route53"]) if "route53" in apis else None,
+            functions=_lambda_wire(apis),
         )
     )
 
@@ -110,3 +113,13 @@ def _acm_wire(settings: Settings, apis: Mapping[str, ASGIApp]) -> AcmWire | None
         return None
     authority = app.service.authority if isinstance(app, AcmApp) else None
     return AcmWire(app, settings.region, authority_arn=authority.arn if authority else None)
+
+
+def _lambda_wire(apis: Mapping[str, ASGIApp]) -> LambdaWire | None:
+    """Lambda's wire, offering the runtimes this deployment's Lambda accepts (as its app's
+    service holds them); None where Lambda is not served."""
+    app = apis.get(LambdaApp.name)
+    if app is None:
+        return None
+    runtimes = app.service.limits.runtimes if isinstance(app, LambdaApp) else ()
+    return LambdaWire(app, runtimes)
