@@ -54,7 +54,7 @@ async def test_serve_polls_the_mappings(tmp_path: Path) -> None:
     apis: dict[str, Any] = {}
     background: list[asyncio.Task[None]] = []
     forget = lambda_api(apis, settings, db, keys, identity, audit, None, None, None, None,
-        background, queues)  # fmt: skip
+        background, queues=queues)  # fmt: skip
     assert [t.get_name() for t in background] == ["lambda-events", "lambda-mappings"]
     try:
         tenant = boot.tenant.id
