@@ -245,7 +245,19 @@ class SandboxPool:
             program_fd, writer = os.pipe()
             os.write(writer, sandbox_filter())  # a few hundred bytes: within a pipe's buffer
             os.close(writer)
-        command = self._command(spec, task, interpreter, environment, program_fd)
+        command = self._command(spec, task, interpreter, program_fd)
+        # The function's environment (its own variables, the role's session credentials) is
+        # bwrap's environment, which it hands to the handler: only the sandbox's owner can read
+        # it, where a command line's ``--setenv`` values would be anyone's to read.
+        variables = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "_HANDLER": spec.handler,
+            **environment,
+        }
         limits = self.limits
         memory = spec.memory_mb * _MIB
 
@@ -265,7 +277,7 @@ class SandboxPool:
                 preexec_fn=constrain,
                 start_new_session=True,
                 limit=_LINE_LIMIT,
-                env={},
+                env=variables,
                 pass_fds=() if program_fd is None else (program_fd,),
             )
         finally:
@@ -278,9 +290,10 @@ class SandboxPool:
         spec: SandboxSpec,
         task: Path,
         interpreter: str,
-        environment: Mapping[str, str],
         program_fd: int | None,
     ) -> list[str]:
+        """bwrap's command line: no environment value in it, since any local user may read a
+        process's arguments (``/proc/<pid>/cmdline``) but only its owner its environment."""
         command = [
             self.limits.bwrap,
             "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -297,22 +310,10 @@ class SandboxPool:
             "--size", str(spec.ephemeral_mb * _MIB), "--tmpfs", "/tmp",  # noqa: S108 — the sandbox's own tmpfs
             "--ro-bind", str(task), "/var/task",
             "--ro-bind", str(BOOTSTRAP), "/var/runtime/bootstrap.py",
-            "--clearenv",
             "--chdir", "/var/task",
         ]  # fmt: skip
         if program_fd is not None:
             command += ["--seccomp", str(program_fd)]
-        variables = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "LAMBDA_TASK_ROOT": "/var/task",
-            "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "_HANDLER": spec.handler,
-            **environment,
-        }
-        for name, value in variables.items():
-            command += ["--setenv", name, value]
         return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]
 
     async def _stop(self, sandbox: _Sandbox) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import AsyncIterator
@@ -208,3 +209,25 @@ async def test_the_seccomp_filter(pool: SandboxPool) -> None:
 def test_the_filter_program() -> None:
     program = sandbox_filter()
     assert len(program) % 8 == 0 and len(program) // 8 == 8 + 2 * len(DENIED_SYSCALLS) + 5
+
+
+async def test_the_environment_is_never_on_a_command_line(pool: SandboxPool) -> None:
+    """Any local user reads every process's arguments: the function's variables (and the
+    role's session credentials among them) must reach the handler another way."""
+    canary = os.urandom(12).hex()
+
+    async def prepare() -> tuple[bytes, dict[str, str]]:
+        return zipped(), {"AWS_REGION": "eu-fr-1", "SECRET": canary}
+
+    result = await pool.invoke(spec("echo"), prepare, {"id": "r", "event": "{}", "arn": "arn"})
+    assert json.loads(result.payload)["secret"] == canary  # the handler has it
+    seen = []  # the warm sandbox (bwrap and the interpreter) still runs
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if canary.encode() in arguments:
+                seen.append(entry.name)
+    assert seen == []
