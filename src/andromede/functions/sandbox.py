@@ -55,7 +55,10 @@ class SandboxLimits:
     tmp_bytes: int = 512 * _MIB
     max_processes: int = 1024
     max_files: int = 1024
-    work_dir: Path | None = None  # where code is unpacked; the system's temporary folder
+    # Where code is unpacked. None: memory (``/dev/shm``) where the host has it, so a customer's
+    # code is never written to a disk in clear, not even left there by a gateway that crashed
+    # (encryption at rest); else the system's temporary folder.
+    work_dir: Path | None = None
     seccomp: bool = True  # the filter of ``functions.seccomp``
 
 
@@ -230,10 +233,18 @@ class SandboxPool:
             raise ValueError("the bootstrap answered no object")
         return found, logged.getvalue()
 
+    @property
+    def work_dir(self) -> Path | None:
+        """Where this pool unpacks code: the limits' folder, else memory where there is one."""
+        if self.limits.work_dir is not None:
+            return self.limits.work_dir
+        memory = Path("/dev/shm")  # noqa: S108 — mkdtemp makes a private (0700) folder in it
+        return memory if memory.is_dir() and os.access(memory, os.W_OK | os.X_OK) else None
+
     async def _start(
         self, spec: SandboxSpec, zipped: bytes, environment: Mapping[str, str]
     ) -> _Sandbox:
-        folder = Path(tempfile.mkdtemp(prefix="andromede-lambda-", dir=self.limits.work_dir))
+        folder = Path(tempfile.mkdtemp(prefix="andromede-lambda-", dir=self.work_dir))
         task = folder / "task"
         task.mkdir()
         _unpack(zipped, task)

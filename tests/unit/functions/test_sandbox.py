@@ -231,3 +231,13 @@ async def test_the_environment_is_never_on_a_command_line(pool: SandboxPool) -> 
             if canary.encode() in arguments:
                 seen.append(entry.name)
     assert seen == []
+
+
+def test_code_is_unpacked_in_memory_by_default(tmp_path: Path) -> None:
+    """A customer's code in clear never on a disk: ``/dev/shm`` unless a folder is given."""
+    assert SandboxPool(SandboxLimits(work_dir=tmp_path)).work_dir == tmp_path
+    default = SandboxPool(SandboxLimits()).work_dir
+    if Path("/dev/shm").is_dir():
+        assert default == Path("/dev/shm")
+    else:
+        assert default is None
