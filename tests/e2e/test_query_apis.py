@@ -104,11 +104,11 @@ def test_a_body_over_the_limit_is_refused_without_reading_it_all(server: ServerP
 
 
 def test_a_signature_for_one_service_does_not_pass_for_s3(server: ServerProcess) -> None:
-    """A request signed for a service this endpoint does not serve (Lambda; SQS is served
-    since decision 0158, DynamoDB since decision 0237) falls to S3, which refuses a credential
-    scope naming another service."""
+    """A request signed for a service this endpoint does not serve (RDS; SQS is served since
+    decision 0158, DynamoDB since decision 0237, Lambda since decision 0286) falls to S3, which
+    refuses a credential scope naming another service."""
     status, body = signed_post(
-        server, "lambda", b"", method="GET", extra_headers={"x-amz-content-sha256": EMPTY_SHA256}
+        server, "rds", b"", method="GET", extra_headers={"x-amz-content-sha256": EMPTY_SHA256}
     )
     assert status == 400
     assert b"AuthorizationHeaderMalformed" in body

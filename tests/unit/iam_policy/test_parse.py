@@ -498,10 +498,11 @@ def test_action_catalogue() -> None:
     assert not known_action("s3", "GetObjekt")
     assert known_action("acm", "ImportCertificate")  # decision 0230, catalogued in session 53
     assert not known_action("acm", "ImportCertifikate")
-    assert not known_action("lambda", "InvokeFunction")
+    assert known_action("lambda", "InvokeFunction")  # decision 0286, served in session 56
+    assert not known_action("rds", "CreateDBInstance")  # a service the catalogue does not name
     assert known_service("kms")
     assert known_service("dynamodb")  # decision 0247
-    assert not known_service("lambda")
+    assert not known_service("rds")
 
 
 def test_every_s3_operation_action_is_catalogued() -> None:
