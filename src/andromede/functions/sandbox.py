@@ -10,8 +10,12 @@ timeout kills the sandbox.
 
 A sandbox serves one invocation at a time and is kept warm for its version (the key names
 the version's code and configuration) for ``idle_seconds``, then stopped; its unpacked code
-is removed with it. The bootstrap (``functions.bootstrap``) speaks JSON lines: requests on
-its stdin, answers on its stdout, the function's log on its stderr up to a marker line."""
+is removed with it, and every warm one's when the pool closes (``serve`` stopping). A folder
+is named after the process that made it (``andromede-lambda-<pid>-…``), so the first sandbox a
+pool starts sweeps away those a gateway that was killed left behind: customer code in clear
+does not outlive its gateway, even in memory. The bootstrap (``functions.bootstrap``) speaks
+JSON lines: requests on its stdin, answers on its stdout, the function's log on its stderr up
+to a marker line."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import tempfile
 import time
 import zipfile
@@ -35,7 +40,7 @@ from typing import Any, Final
 from andromede.functions.bootstrap import MARKER
 from andromede.functions.seccomp import sandbox_filter
 
-__all__ = ["InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
+__all__ = ["RUNTIME_PATH", "InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,10 @@ SANDBOX_UID: Final = 993  # AWS's sbx_user1051 is not root either
 _LINE_LIMIT: Final = 8 * 1024 * 1024  # an answer line: a 6 MB payload, JSON-escaped
 _LOG_KEEP: Final = 256 * 1024  # the log an invocation keeps for its caller and Logs
 _MIB: Final = 1024 * 1024
+_FOLDER_PREFIX: Final = "andromede-lambda-"
+# Where a runtime's interpreter is looked for: the system's, bound read-only into the sandbox
+# (``/usr``) — not a user's pyenv or virtualenv, which the sandbox cannot see.
+RUNTIME_PATH: Final = "/usr/bin:/usr/local/bin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +110,7 @@ class SandboxPool:
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self.limits = limits or SandboxLimits()
         self._idle: dict[tuple[str, ...], list[_Sandbox]] = {}
+        self._swept = False
 
     def available(self) -> bool:
         return shutil.which(self.limits.bwrap) is not None
@@ -244,11 +254,14 @@ class SandboxPool:
     async def _start(
         self, spec: SandboxSpec, zipped: bytes, environment: Mapping[str, str]
     ) -> _Sandbox:
-        folder = Path(tempfile.mkdtemp(prefix="andromede-lambda-", dir=self.work_dir))
+        if not self._swept:
+            self._swept = True
+            await asyncio.to_thread(sweep_orphans, Path(self.work_dir or tempfile.gettempdir()))
+        folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-", dir=self.work_dir))
         task = folder / "task"
         task.mkdir()
         _unpack(zipped, task)
-        interpreter = shutil.which(spec.runtime, path="/usr/bin:/usr/local/bin")
+        interpreter = shutil.which(spec.runtime, path=RUNTIME_PATH)
         if interpreter is None or not interpreter.startswith("/usr/"):
             raise FileNotFoundError(f"no {spec.runtime} interpreter under /usr")
         program_fd = None
@@ -334,6 +347,37 @@ class SandboxPool:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+
+def sweep_orphans(work_dir: Path) -> int:
+    """Remove the sandbox folders under ``work_dir`` whose making process is gone (this
+    user's only): what a gateway killed before it could stop its sandboxes left there.
+    How many were removed."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for folder in work_dir.glob(f"{_FOLDER_PREFIX}*-*"):
+            owner = folder.name[len(_FOLDER_PREFIX) :].split("-", 1)[0]
+            if not owner.isdigit() or _alive(int(owner)):
+                continue
+            with contextlib.suppress(OSError):
+                found = folder.lstat()
+                if found.st_uid != os.getuid() or not stat.S_ISDIR(found.st_mode):
+                    continue
+                shutil.rmtree(folder)
+                removed += 1
+    if removed:
+        log.info("removed %d sandbox folders of gateways no longer running", removed)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to judge
+        return True
+    return True
 
 
 def _unpack(zipped: bytes, task: Path) -> None:

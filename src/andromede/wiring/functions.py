@@ -33,7 +33,7 @@ from andromede.functions.event_queue_sql import SqlEventQueue
 from andromede.functions.invoker import Invoker, RoleCredentials
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings_sql import SqlMappingStore
-from andromede.functions.sandbox import SandboxLimits, SandboxPool
+from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool
 from andromede.functions.service import (
     LAMBDA_PRINCIPAL,
     FunctionLimits,
@@ -78,8 +78,8 @@ PYTHON_RUNTIMES: Final = ("python3.13", "python3.12", "python3.11", "python3.10"
 
 
 def host_runtimes() -> tuple[str, ...]:
-    """The ``python3.x`` runtimes whose interpreter this host has."""
-    return tuple(r for r in PYTHON_RUNTIMES if shutil.which(r) is not None)
+    """The ``python3.x`` runtimes whose interpreter this host has where the sandbox finds it."""
+    return tuple(r for r in PYTHON_RUNTIMES if shutil.which(r, path=RUNTIME_PATH) is not None)
 
 
 def function_limits(settings: Settings, runtimes: tuple[str, ...]) -> FunctionLimits:
@@ -218,9 +218,10 @@ def lambda_api(
     )
     queue = SqlEventQueue(db)
     ingested = None if billing is None else _ingested(billing, settings.region)
+    pool = SandboxPool(sandbox_limits(settings))
     invoker = Invoker(
         service,
-        SandboxPool(sandbox_limits(settings)),
+        pool,
         role_sessions(identity),
         None if logs is None else FunctionLogGroups(logs, ingested=ingested),
         None if billing is None else _Metering(billing, settings.region),
@@ -250,6 +251,7 @@ def lambda_api(
             queue, invoker.run_queued, owner, poll_interval=settings.lambda_event_poll_interval
         )
         background.append(asyncio.create_task(worker.run_forever(), name="lambda-events"))
+        background.append(asyncio.create_task(_close_on_stop(pool), name="lambda-sandboxes"))
         if poller is not None:
             poller.owner = owner
             background.append(asyncio.create_task(poller.run_forever(), name="lambda-mappings"))
@@ -272,3 +274,12 @@ def _ingested(billing: BillingService, region: str) -> Callable[[str, int, str],
         billing.count(tenant_id, region, meter, size)
 
     return ingested
+
+
+async def _close_on_stop(pool: SandboxPool) -> None:
+    """Wait until ``serve`` stops (this task cancelled with the other background ones), then
+    stop the warm sandboxes and remove their unpacked code."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await pool.close()

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -241,3 +242,33 @@ def test_code_is_unpacked_in_memory_by_default(tmp_path: Path) -> None:
         assert default == Path("/dev/shm")
     else:
         assert default is None
+
+
+async def test_a_killed_gateways_sandbox_folders_are_swept_and_live_ones_kept(
+    tmp_path: Path,
+) -> None:
+    """A gateway killed with warm sandboxes leaves their unpacked code behind; the next pool to
+    start a sandbox in that folder removes what a process no longer running made, and nothing
+    of a process still running (another gateway's warm sandboxes)."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = tmp_path / f"andromede-lambda-{gone.pid}-abc"
+    (orphan / "task").mkdir(parents=True)
+    (orphan / "task" / "app.py").write_text("secret = 1\n")
+    live = tmp_path / f"andromede-lambda-{os.getppid()}-def"
+    live.mkdir()
+    foreign = tmp_path / "andromede-lambda-notapid"
+    foreign.mkdir()
+    made = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
+    try:
+        assert json.loads((await invoke(made, "counter")).payload) == 1
+        assert not orphan.exists() and live.is_dir() and foreign.is_dir()
+        ours = [
+            p for p in tmp_path.iterdir() if p.name.startswith(f"andromede-lambda-{os.getpid()}-")
+        ]
+        assert len(ours) == 1  # the warm sandbox's folder, named after this process
+    finally:
+        await made.close()
+    assert not any(
+        p.name.startswith(f"andromede-lambda-{os.getpid()}-") for p in tmp_path.iterdir()
+    )

@@ -17,6 +17,7 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
 from andromede.functions.errors import InvalidParameterValue, RequestTooLarge
+from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool, SandboxSpec
 from andromede.functions.store_sql import SqlFunctionStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
@@ -25,7 +26,13 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.settings import Settings
-from andromede.wiring.functions import host_runtimes, lambda_api, role_sessions, sandbox_limits
+from andromede.wiring.functions import (
+    _close_on_stop,
+    host_runtimes,
+    lambda_api,
+    role_sessions,
+    sandbox_limits,
+)
 from support.lambdaapp import HANDLER_SOURCE, TRUST, handler_zip, lambda_world
 from support.schema import migrated_sqlite
 
@@ -41,7 +48,7 @@ def test_lambda_calls_are_routed_by_their_credential_scope() -> None:
 
 def test_the_runtimes_are_the_hosts_interpreters() -> None:
     found = host_runtimes()
-    assert found and all(shutil.which(r) for r in found)
+    assert found and all(shutil.which(r, path=RUNTIME_PATH) for r in found)
     assert all(r.startswith("python3.") for r in found)
 
 
@@ -65,7 +72,7 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
     forget = lambda_api(
         apis, settings, db, keys, identity, audit, None, None, None, None, background
     )
-    assert [t.get_name() for t in background] == ["lambda-events"]
+    assert [t.get_name() for t in background] == ["lambda-events", "lambda-sandboxes"]
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)
@@ -112,6 +119,27 @@ async def test_the_execution_roles_session(tmp_path: Path) -> None:
     other = (await identity.create_role(tenant, "ec2", untrusting)).arn
     assert await sessions(tenant, other, "my-function") == {}
     assert await sessions("000000000009", role, "my-function") == {}
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+async def test_serve_stopping_stops_the_warm_sandboxes_and_removes_their_code(
+    tmp_path: Path,
+) -> None:
+    """The task ``lambda_api`` adds to the background ones: cancelled when ``serve`` stops, it
+    closes the pool, so no warm sandbox's unpacked code outlives the gateway."""
+    pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
+    keeper = asyncio.create_task(_close_on_stop(pool))
+
+    async def prepare() -> tuple[bytes, dict[str, str]]:
+        return handler_zip(), {}
+
+    spec = SandboxSpec(("t", "fn"), host_runtimes()[0], "app.handler", 128, 10)
+    result = await pool.invoke(spec, prepare, {"id": "r", "event": "1", "arn": "arn:fn"})
+    assert result.ok, result
+    assert len(list(tmp_path.iterdir())) == 1  # warm, its code unpacked
+    keeper.cancel()
+    await asyncio.gather(keeper, return_exceptions=True)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_sandboxes_bounds_are_the_settings(tmp_path: Path) -> None:
