@@ -17,9 +17,6 @@ from typing import Any, Final
 
 import botocore.session
 from botocore.credentials import Credentials
-from botocore.parsers import create_parser
-from botocore.serialize import create_serializer
-from botocore.validate import validate_parameters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -38,7 +35,7 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
 from andromede.wiring.queues import KeySealer
-from support.json_client import JsonReply, Signers, signed_json_post
+from support.json_client import CallFailed, ModelledCalls
 from support.keys import key_service_in
 
 __all__ = [
@@ -181,14 +178,12 @@ def private_ca() -> PrivateAuthority:
 
 
 @dataclass
-class CallFailed(Exception):
-    status: int
-    code: str
-    message: str
+class World(ModelledCalls):
+    target_prefix = "CertificateManager"
+    service = "acm"
+    model = MODEL
+    content_type = CONTENT_TYPE
 
-
-@dataclass
-class World(Signers):
     app: AcmApp
     identity: IdentityService
     credentials: Credentials | None
@@ -196,42 +191,6 @@ class World(Signers):
     acm: AcmService
     audit_store: MemoryAuditStore
     audit: AuditService
-
-    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
-        return await signed_json_post(
-            self.app,
-            f"CertificateManager.{action}",
-            payload,
-            content_type=CONTENT_TYPE,
-            credentials=self.credentials,
-            service="acm",
-            region=REGION,
-        )
-
-    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
-        """``operation`` as boto3 sends it (its model validating ``params``), its answer
-        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
-        model = MODEL.operation_model(operation)
-        if model.input_shape is not None:  # GetAccountConfiguration takes nothing
-            validate_parameters(params, model.input_shape)
-        request = create_serializer("json").serialize_to_request(params, model)
-        reply = await self.raw(operation, request["body"])
-        parsed = create_parser("json").parse(
-            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
-            model.output_shape,
-        )
-        if reply.status >= 300:
-            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
-        parsed.pop("ResponseMetadata", None)
-        return dict(parsed)
-
-    async def fails(self, operation: str, code: str, **params: Any) -> str:
-        try:
-            await self.client(operation, **params)
-        except CallFailed as exc:
-            assert exc.code == code, (exc.code, exc.message)
-            return exc.message
-        raise AssertionError(f"{operation} succeeded")
 
     async def imported(self, issued: Issued, *, chain: bool = True, **params: Any) -> str:
         answer = await self.client(

@@ -18,9 +18,6 @@ from typing import Any, Final
 
 import botocore.session
 from botocore.credentials import Credentials
-from botocore.parsers import create_parser
-from botocore.serialize import create_serializer
-from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
@@ -46,7 +43,7 @@ from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.wiring.firehose import FirehoseMetrics, endpoint_sender
 from andromede.wiring.firehose_keys import StreamKmsSealer
 from support.batch_world import LIMITS
-from support.json_client import JsonReply, Signers, signed_json_post
+from support.json_client import CallFailed, ModelledCalls
 from support.keys import cipher_in, key_service_in
 
 REGION: Final = "eu-fr-1"
@@ -98,7 +95,12 @@ class RecordingSink:
 
 
 @dataclass
-class World(Signers):
+class World(ModelledCalls):
+    target_prefix = "Firehose_20150804"
+    service = "firehose"
+    model = MODEL
+    content_type = CONTENT_TYPE
+
     app: FirehoseApp
     identity: IdentityService
     credentials: Credentials | None
@@ -112,41 +114,6 @@ class World(Signers):
     deliverer: FirehoseDeliverer
     dropped: list[tuple[str, int, str]]
     customer_keys: CustomerKeyService
-
-    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
-        return await signed_json_post(
-            self.app,
-            f"Firehose_20150804.{action}",
-            payload,
-            content_type=CONTENT_TYPE,
-            credentials=self.credentials,
-            service="firehose",
-            region=REGION,
-        )
-
-    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
-        """``operation`` as boto3 sends it (its model validating ``params``), its answer
-        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
-        model = MODEL.operation_model(operation)
-        validate_parameters(params, model.input_shape)
-        request = create_serializer("json").serialize_to_request(params, model)
-        reply = await self.raw(operation, request["body"])
-        parsed = create_parser("json").parse(
-            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
-            model.output_shape,
-        )
-        if reply.status >= 300:
-            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
-        parsed.pop("ResponseMetadata", None)
-        return dict(parsed)
-
-    async def fails(self, operation: str, code: str, **params: Any) -> str:
-        try:
-            await self.client(operation, **params)
-        except CallFailed as exc:
-            assert exc.code == code, (exc.code, exc.message)
-            return exc.message
-        raise AssertionError(f"{operation} succeeded")
 
     async def role(
         self, name: str = "firehose", trust: str = TRUST, policy: str | None = None
@@ -166,13 +133,6 @@ class World(Signers):
         month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
         report = await self.billing.usage_report(self.tenant_id, month)
         return sum(line.quantity for line in report.lines if line.meter == meter)
-
-
-@dataclass
-class CallFailed(Exception):
-    status: int
-    code: str
-    message: str
 
 
 async def firehose_world(

@@ -1,6 +1,7 @@
 """A signed in-process client of an AWS JSON-protocol app (KMS, SQS): the request botocore
-sends (``X-Amz-Target``, JSON body, SigV4), driven straight into the app, its reply, and the
-harnesses' switches of signer (another tenant, an IAM user, nobody)."""
+sends (``X-Amz-Target``, JSON body, SigV4), driven straight into the app, its reply, the
+harnesses' switches of signer (another tenant, an IAM user, nobody), and their calls as boto3
+makes them (:class:`ModelledCalls`: botocore's model validating, serialising and parsing)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from typing import Any, ClassVar, Self
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.model import ServiceModel
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+from botocore.validate import validate_parameters
 
 from andromede.iam.service import IdentityService
 from support.asgi import AsgiApp, post
 
-__all__ = ["JsonReply", "Signers", "signed_json_post"]
+__all__ = ["CallFailed", "JsonReply", "ModelledCalls", "Signers", "signed_json_post"]
 
 
 @dataclass
@@ -92,3 +97,60 @@ class Signers:
 
     def anonymous(self) -> Self:
         return dataclasses.replace(self, credentials=None)
+
+
+@dataclass
+class CallFailed(Exception):
+    status: int
+    code: str
+    message: str
+
+
+class ModelledCalls(Signers):
+    """For a harness of a JSON-protocol app whose class names the API (``target_prefix``, as
+    in ``X-Amz-Target``; ``service`` and its botocore ``model``; the app's ``content_type``):
+    raw calls, calls as boto3 makes them, and expected refusals."""
+
+    app: AsgiApp
+    target_prefix: ClassVar[str]
+    service: ClassVar[str]
+    model: ClassVar[ServiceModel]
+    content_type: ClassVar[str]
+    region: ClassVar[str] = "eu-fr-1"
+
+    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
+        return await signed_json_post(
+            self.app,
+            f"{self.target_prefix}.{action}",
+            payload,
+            content_type=self.content_type,
+            credentials=self.credentials,
+            service=self.service,
+            region=self.region,
+        )
+
+    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
+        """``operation`` as boto3 sends it (its model validating ``params``), its answer
+        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
+        model = self.model.operation_model(operation)
+        if model.input_shape is not None:  # ACM's GetAccountConfiguration takes nothing
+            validate_parameters(params, model.input_shape)
+        request = create_serializer("json").serialize_to_request(params, model)
+        reply = await self.raw(operation, request["body"])
+        parsed = create_parser("json").parse(
+            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
+            model.output_shape,
+        )
+        if reply.status >= 300:
+            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
+        parsed.pop("ResponseMetadata", None)
+        return dict(parsed)
+
+    async def fails(self, operation: str, code: str, **params: Any) -> str:
+        """The message of ``operation``'s refusal, which must be ``code``."""
+        try:
+            await self.client(operation, **params)
+        except CallFailed as exc:
+            assert exc.code == code, (exc.code, exc.message)
+            return exc.message
+        raise AssertionError(f"{operation} succeeded")

@@ -17,9 +17,6 @@ from typing import Any, Final
 
 import botocore.session
 from botocore.credentials import Credentials
-from botocore.parsers import create_parser
-from botocore.serialize import create_serializer
-from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
@@ -42,8 +39,8 @@ from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.settings import Settings
 from andromede.wiring.kinesis import KinesisMetrics, kinesis_limits
 from andromede.wiring.kinesis_keys import KinesisRecordSealer
-from support.firehoseapp import CallFailed, RecordingSink
-from support.json_client import JsonReply, Signers, signed_json_post
+from support.firehoseapp import RecordingSink
+from support.json_client import ModelledCalls
 from support.keys import key_service_in
 
 REGION: Final = "eu-fr-1"
@@ -51,7 +48,12 @@ MODEL: Final = botocore.session.get_session().get_service_model("kinesis")
 
 
 @dataclass
-class World(Signers):
+class World(ModelledCalls):
+    target_prefix = "Kinesis_20131202"
+    service = "kinesis"
+    model = MODEL
+    content_type = CONTENT_TYPE
+
     app: KinesisApp
     identity: IdentityService
     credentials: Credentials | None
@@ -63,41 +65,6 @@ class World(Signers):
     sink: RecordingSink
     customer_keys: CustomerKeyService
     traffic: WriteTraffic
-
-    async def raw(self, action: str, payload: dict[str, Any] | bytes) -> JsonReply:
-        return await signed_json_post(
-            self.app,
-            f"Kinesis_20131202.{action}",
-            payload,
-            content_type=CONTENT_TYPE,
-            credentials=self.credentials,
-            service="kinesis",
-            region=REGION,
-        )
-
-    async def client(self, operation: str, **params: Any) -> dict[str, Any]:
-        """``operation`` as boto3 sends it (its model validating ``params``), its answer
-        parsed by botocore's JSON parser; a failure raises :class:`CallFailed`."""
-        model = MODEL.operation_model(operation)
-        validate_parameters(params, model.input_shape)
-        request = create_serializer("json").serialize_to_request(params, model)
-        reply = await self.raw(operation, request["body"])
-        parsed = create_parser("json").parse(
-            {"status_code": reply.status, "headers": reply.headers, "body": reply.body},
-            model.output_shape,
-        )
-        if reply.status >= 300:
-            raise CallFailed(reply.status, parsed["Error"]["Code"], parsed["Error"]["Message"])
-        parsed.pop("ResponseMetadata", None)
-        return dict(parsed)
-
-    async def fails(self, operation: str, code: str, **params: Any) -> str:
-        try:
-            await self.client(operation, **params)
-        except CallFailed as exc:
-            assert exc.code == code, (exc.code, exc.message)
-            return exc.message
-        raise AssertionError(f"{operation} succeeded")
 
     def root(self) -> Caller:
         account = self.tenant_id
