@@ -9,6 +9,7 @@ EventBridge not served are :data:`NOT_SERVED`, answered ``UnsupportedOperation``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -70,10 +71,22 @@ class EventsCall:
     published: int = 0
 
     async def allow(
-        self, action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+        self,
+        action: str,
+        resource: str,
+        *,
+        policy: str | None = None,
+        owner: str | None = None,
+        keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
-        self.resources.append(resource)
-        await self.authorise(f"events:{action}", resource, policy=policy, owner=owner)
+        """``action`` on ``resource`` for the caller; a rule's calls carry AWS's
+        ``events:creatorAccount`` (the account that made the rule: rules are made on the
+        caller's own buses only, so it is the caller's) besides ``keys``."""
+        if resource not in self.resources:
+            self.resources.append(resource)
+        if ":rule/" in resource:
+            keys = {"events:creatorAccount": self.tenant_id, **(keys or {})}
+        await self.authorise(f"events:{action}", resource, policy=policy, owner=owner, keys=keys)
 
     def bus_arn(self, bus: str, owner: str | None = None) -> str:
         return bus_arn(self.events.region, owner or self.tenant_id, bus)
@@ -315,12 +328,13 @@ def _entry_bytes(entry: Mapping[str, Any]) -> int:
 async def put_rule(call: EventsCall) -> dict[str, Any]:
     name = call.text("Name", required=True, limit=64) or ""
     bus = call.bus()
-    await call.allow("PutRule", call.rule_arn(bus, name))
+    pattern = call.text("EventPattern", limit=1 << 20)
+    await call.allow("PutRule", call.rule_arn(bus, name), keys=_pattern_keys(pattern))
     rule = await call.events.put_rule(
         call.tenant_id,
         name,
         bus,
-        event_pattern=call.text("EventPattern", limit=1 << 20),
+        event_pattern=pattern,
         schedule=call.text("ScheduleExpression", limit=256),
         state=call.text("State", limit=64),
         description=call.text("Description", limit=512),
@@ -328,6 +342,29 @@ async def put_rule(call: EventsCall) -> dict[str, Any]:
         tags=tags_of(call.params.get("Tags")),
     )
     return {"RuleArn": rule.arn}
+
+
+def _pattern_keys(pattern: str | None) -> dict[str, ContextValue]:
+    """PutRule's ``events:source`` and ``events:detail-type``: the values the event pattern
+    matches, so a policy may let a user make rules of some sources only (AWS's
+    ``ForAllValues:StringEquals`` examples). A value that is a filter rather than a string
+    (``{"prefix": "aws."}``) is given as its JSON text, which no list of sources equals: a
+    prefix cannot widen what the policy grants. A pattern that is not JSON gives none (the
+    put refuses it)."""
+    try:
+        parsed = json.loads(pattern) if pattern else None
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    keys: dict[str, ContextValue] = {}
+    for member, key in (("source", "events:source"), ("detail-type", "events:detail-type")):
+        values = parsed.get(member)
+        if isinstance(values, list) and values:
+            keys[key] = [
+                v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values
+            ]
+    return keys
 
 
 async def describe_rule(call: EventsCall) -> dict[str, Any]:
@@ -372,10 +409,17 @@ def _state_setter(action: str, state: str) -> Callable[[EventsCall], Awaitable[d
 async def put_targets(call: EventsCall) -> dict[str, Any]:
     name = call.text("Rule", required=True, limit=64) or ""
     bus = call.bus()
-    await call.allow("PutTargets", call.rule_arn(bus, name))
     targets = call.params.get("Targets")
     if not isinstance(targets, list):
         raise EventsWireError("ValidationException", "Targets must be a list of targets.")
+    # Judged once for each target's ARN (AWS's ``events:TargetArn``), so a user allowed some
+    # targets only cannot slip another one in beside them.
+    arns = sorted(
+        {t["Arn"] for t in targets if isinstance(t, dict) and isinstance(t.get("Arn"), str)}
+    )
+    for arn in arns or [None]:
+        keys = None if arn is None else {"events:TargetArn": arn[:1600]}
+        await call.allow("PutTargets", call.rule_arn(bus, name), keys=keys)
     # As AWS: whoever makes EventBridge act as a role (an API destination's, a stream's:
     # decisions 0200, 0238) may pass it.
     roles = {t["RoleArn"] for t in targets if isinstance(t, dict) and "RoleArn" in t}

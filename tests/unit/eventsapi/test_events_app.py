@@ -507,3 +507,70 @@ async def test_update_event_bus_and_bus_tags(events: Harness) -> None:
         await events.error("ListTagsForResource", {"ResourceARN": arn})
         == "ResourceNotFoundException"
     )
+
+
+async def test_rule_calls_carry_eventbridges_condition_keys(events: Harness) -> None:
+    """AWS's ``events:source`` and ``events:detail-type`` of PutRule's pattern (a filter in
+    place of a source never equals a granted one), ``events:TargetArn`` of each target
+    PutTargets puts (one target not granted refuses the call), and ``events:creatorAccount``
+    on every call naming a rule."""
+    user = await events.iam_user("dev")
+    allowed_queue = f"arn:aws:sqs:{REGION}:{events.tenant_id}:allowed-1"
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": "events:PutRule",
+            "Resource": "*",
+            "Condition": {
+                "ForAllValues:StringEquals": {"events:source": ["my.app", "my.other"]},
+                "Null": {"events:source": "false"},
+            },
+        },
+        {
+            "Effect": "Allow",
+            "Action": "events:PutTargets",
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"events:TargetArn": f"arn:aws:sqs:*:{events.tenant_id}:allowed-*"}
+            },
+        },
+        {
+            "Effect": "Allow",
+            "Action": "events:DescribeRule",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"events:creatorAccount": events.tenant_id}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": "events:DeleteRule",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"events:creatorAccount": "000000000009"}},
+        },
+    ]
+    document = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    await events.identity.put_user_policy(events.tenant_id, "dev", "rules", document)
+
+    def rule(name: str, pattern: object) -> dict[str, str]:
+        return {"Name": name, "EventPattern": json.dumps(pattern)}
+
+    await user.ok("PutRule", rule("mine", {"source": ["my.app"], "detail-type": ["x"]}))
+    await user.ok("PutRule", rule("both", {"source": ["my.app", "my.other"]}))
+    for refused in (
+        {"source": ["my.app", "aws.ec2"]},
+        {"source": [{"prefix": "my."}]},
+        {"detail-type": ["x"]},  # no source at all: the Null condition refuses it
+    ):
+        assert await user.error("PutRule", rule("other", refused)) == "AccessDeniedException"
+
+    one = {"Id": "a", "Arn": allowed_queue}
+    other = {"Id": "b", "Arn": f"arn:aws:sqs:{REGION}:{events.tenant_id}:private"}
+    assert (await user.ok("PutTargets", {"Rule": "mine", "Targets": [one]}))[
+        "FailedEntryCount"
+    ] == 0
+    assert (
+        await user.error("PutTargets", {"Rule": "mine", "Targets": [one, other]})
+        == "AccessDeniedException"
+    )
+
+    assert (await user.ok("DescribeRule", {"Name": "mine"}))["Name"] == "mine"
+    assert await user.error("DeleteRule", {"Name": "both"}) == "AccessDeniedException"
