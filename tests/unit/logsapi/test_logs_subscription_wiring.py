@@ -136,3 +136,33 @@ async def test_a_kinesis_filter_through_the_wiring(
     assert await made.deliver_once("gw") == 0
     dims = (("LogGroupName", "/g"), ("DestinationType", "Kinesis"), ("FilterName", "f"))
     assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)]
+
+
+async def test_a_lambda_filter_through_the_wiring(
+    tmp_path: Path, db: Database, world: LogsWorld
+) -> None:
+    """Decision 0304: with no Lambda in ``apis`` a function's filter is refused in AWS's
+    words, and a kept one's failed attempts are counted under ``DestinationType`` Lambda, its
+    empty role kept through the SQL outbox."""
+    settings = Settings(data_dir=tmp_path, region=REGION)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    sink = RecordingSink()
+    made = subscriptions(settings, db, world.service, world.kit.keys, identity, None, {},
+                         world.clock, sink)  # fmt: skip
+    await world.service.create_group("t1", "/g", None, {})
+    await world.service.create_stream("t1", "/g", "s")
+    params = {
+        "filterName": "f",
+        "filterPattern": "",
+        "destinationArn": f"arn:aws:lambda:{REGION}:t1:function:ship",
+    }
+    with pytest.raises(InvalidParameter, match="Could not execute the lambda function"):
+        await made.put("t1", "/g", params)
+    await made.store.put_filter(subscription_filter("t1", REGION, "/g", params, NOW), 2)
+    await world.service.put_events("t1", "/g", "s", [InputEvent(NOW, "hello")])
+    [waiting] = await made.store.claim("peek", NOW, NOW + 1, 10)
+    assert (waiting.role_arn, waiting.partition_key) == ("", "")
+    world.clock.now += 2
+    assert await made.deliver_once("gw") == 0
+    dims = (("LogGroupName", "/g"), ("DestinationType", "Lambda"), ("FilterName", "f"))
+    assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)]
