@@ -226,7 +226,9 @@ def _lambda_delivery(
             "A Lambda destination must be a function of the log group's own account and "
             "Region: cross-account and cross-Region delivery is not served (decision 0304)"
         )
-    if role is not None and (not isinstance(role, str) or not role.startswith("arn:aws:iam::")):
+    if role not in (None, "") and (
+        not isinstance(role, str) or not role.startswith("arn:aws:iam::")
+    ):
         raise InvalidParameter(f"Invalid {role_field} {str(role)[:256]!r}")
     distribution = distribution or "ByLogStream"
     if distribution not in DISTRIBUTIONS:

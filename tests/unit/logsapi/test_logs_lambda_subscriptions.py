@@ -235,7 +235,8 @@ async def test_a_permission_removed_is_retried_then_given_up(lam: LambdaWire) ->
 
 async def test_the_accounts_policy_into_a_function(lam: LambdaWire) -> None:
     wire = lam.wire
-    document = json.dumps({"DestinationArn": lam.arn, "FilterPattern": "ERROR"})
+    # An empty RoleArn (the console's document) is no role, as none at all.
+    document = json.dumps({"DestinationArn": lam.arn, "RoleArn": "", "FilterPattern": "ERROR"})
     policy = {"policyName": "all", "policyType": "SUBSCRIPTION_FILTER_POLICY",
               "policyDocument": document, "scope": "ALL"}  # fmt: skip
     message = await wire.fails("PutAccountPolicy", "InvalidParameterException", **policy)
