@@ -45,6 +45,7 @@ __all__ = [
     "RoleFirehoseDestination",
     "RoleKinesisDestination",
     "awslogs_event",
+    "awslogs_record_bound",
 ]
 
 LOGS_PRINCIPAL: Final = "logs.amazonaws.com"
@@ -178,6 +179,11 @@ def awslogs_event(record: bytes) -> bytes:
     return json.dumps(
         {"awslogs": {"data": base64.b64encode(record).decode("ascii")}}, separators=(",", ":")
     ).encode()
+
+
+def awslogs_record_bound(max_event_payload: int) -> int:
+    """The largest record whose :func:`awslogs_event` fits ``max_event_payload`` bytes."""
+    return max(1, (max_event_payload - len(awslogs_event(b""))) // 4 * 3)
 
 
 class LambdaFunctionDestination:

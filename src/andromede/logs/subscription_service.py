@@ -142,6 +142,9 @@ class SubscriptionLimits:
     retry_interval_ms: int = 5_000
     retry_duration_ms: int = 86_400_000  # AWS retries for 24 hours
     poll_interval: float = 1.0
+    # A record into a Lambda function (decision 0304): its base64 envelope must fit an Event
+    # invocation's 1 MB (the wiring derives it from lambda_max_event_payload_bytes).
+    max_lambda_record: int = 786_414
 
 
 _Compiled = tuple[SubscriptionFilter, FilterPattern]
@@ -359,7 +362,7 @@ class Subscriptions:
                 stream,
                 found.name,
                 matched,
-                max_record(found.destination_arn),
+                max_record(found.destination_arn, self.limits.max_lambda_record),
             )
             for record, count in messages:
                 entries.append(

@@ -11,7 +11,8 @@ key is the log stream's name (``ByLogStream``) or random (``Random``), chosen wh
 is made and kept with it in the outbox. A Lambda function is invoked by CloudWatch Logs as
 itself, allowed by the function's resource-based policy: no role is needed (one given is kept
 as given, never used), and its records are split smaller, so that each fits, base64-encoded,
-an Event invocation's payload (AWS's 1 MB).
+an Event invocation's payload (the deployment's ``lambda_max_event_payload_bytes``, AWS's 1 MB;
+``max_lambda_record`` of the service's limits).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ __all__ = [
     "DISTRIBUTIONS",
     "KINESIS",
     "LAMBDA",
-    "MAX_LAMBDA_RECORD",
     "MAX_RECORD",
     "GroupSubscriber",
     "MemorySubscriptionStore",
@@ -54,8 +54,6 @@ __all__ = [
 DISTRIBUTIONS: Final = ("ByLogStream", "Random")
 # Firehose's bound on one record (1,000 KiB), below Kinesis' (1 MiB): a payload past it is split.
 MAX_RECORD: Final = 1000 * 1024
-# A Lambda record's bound: base64 makes it 4/3 as long, and the Event payload is 1 MB on AWS.
-MAX_LAMBDA_RECORD: Final = 700 * 1024
 KINESIS: Final = "kinesis"
 LAMBDA: Final = "lambda"
 CONTROL_TEXT: Final = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
@@ -250,10 +248,10 @@ def is_lambda(destination_arn: str) -> bool:
     return destination_arn.split(":", 3)[2:3] == [LAMBDA]
 
 
-def max_record(destination_arn: str) -> int:
-    """The bound of one record for the destination: a Firehose record's, or less for a
-    Lambda function (its base64 form must fit an Event invocation)."""
-    return MAX_LAMBDA_RECORD if is_lambda(destination_arn) else MAX_RECORD
+def max_record(destination_arn: str, lambda_bound: int) -> int:
+    """The bound of one record for the destination: a Firehose record's, or ``lambda_bound``
+    for a Lambda function when less (its base64 form must fit an Event invocation)."""
+    return min(lambda_bound, MAX_RECORD) if is_lambda(destination_arn) else MAX_RECORD
 
 
 def partition_key(destination_arn: str, distribution: str, log_stream: str) -> str:

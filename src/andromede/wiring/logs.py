@@ -71,6 +71,7 @@ from andromede.log_subscription_delivery import (
     LambdaFunctionDestination,
     RoleFirehoseDestination,
     RoleKinesisDestination,
+    awslogs_record_bound,
 )
 from andromede.logs.errors import (
     InvalidOperation,
@@ -492,6 +493,7 @@ def subscriptions(
             retry_interval_ms=int(poll * 1000),
             retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
             poll_interval=poll,
+            max_lambda_record=awslogs_record_bound(settings.lambda_max_event_payload_bytes),
         ),
         **({} if clock is None else {"clock": clock}),
         dropped=dropped,

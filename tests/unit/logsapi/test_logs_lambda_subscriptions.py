@@ -26,10 +26,14 @@ from andromede.audit.model import Outcome
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.service_invoke import ServiceInvocations
 from andromede.iam.policy.service_grants import service_may
-from andromede.log_subscription_delivery import LambdaFunctionDestination, awslogs_event
+from andromede.log_subscription_delivery import (
+    LambdaFunctionDestination,
+    awslogs_event,
+    awslogs_record_bound,
+)
 from andromede.logs.errors import InvalidParameter
+from andromede.logs.subscription_service import SubscriptionLimits
 from andromede.logs.subscriptions import (
-    MAX_LAMBDA_RECORD,
     MAX_RECORD,
     data_messages,
     is_lambda,
@@ -104,10 +108,12 @@ def test_the_payload_is_awslogs_data_base64_of_the_gzip_data_message() -> None:
 
 
 def test_a_functions_records_are_split_to_fit_an_event_invocation() -> None:
-    assert is_lambda(FUNCTION) and max_record(FUNCTION) == MAX_LAMBDA_RECORD
-    assert max_record(f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/k") == MAX_RECORD
-    # Its largest record, base64-encoded in its envelope, fits AWS's 1 MB Event payload.
-    assert len(awslogs_event(b"x" * MAX_LAMBDA_RECORD)) <= 1024 * 1024
+    bound = awslogs_record_bound(1024 * 1024)  # AWS's 1 MB Event payload, the default
+    assert SubscriptionLimits().max_lambda_record == bound
+    assert len(awslogs_event(b"x" * bound)) <= 1024 * 1024 < len(awslogs_event(b"x" * (bound + 3)))
+    assert is_lambda(FUNCTION) and max_record(FUNCTION, bound) == bound
+    assert max_record(FUNCTION, 10 * 1024 * 1024) == MAX_RECORD  # never past Firehose's
+    assert max_record(f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/k", bound) == MAX_RECORD
     # Barely compressible events (~20 KB of gzip each): split in halves until each fits.
     events = [(str(i), NOW, base64.b64encode(os.urandom(20 * 1024)).decode()) for i in range(8)]
     assert len(data_messages(ACCOUNT, "/g", "s", "f", events)) == 1
