@@ -3,7 +3,10 @@ serve`` (no server of its own): with boto3, a function permitted by AddPermissio
 ``events.amazonaws.com`` (a rule), ``sns.amazonaws.com`` (a topic) and ``s3.amazonaws.com``
 (a bucket) receives a rule's event, a topic's ``lambda`` subscription's message and the
 bucket's S3 event, run by the server's bubblewrap sandbox and seen in its CloudWatch Logs
-group; S3 refuses the function until its policy lets S3 in."""
+group; S3 refuses the function until its policy lets S3 in. Decision 0304: permitted for
+``logs.amazonaws.com`` and a log group, it is a subscription filter's destination (refused
+before, in AWS's words) and receives, as AWS's ``awslogs`` payload it decodes, the events
+PutLogEvents put into the group."""
 
 from __future__ import annotations
 
@@ -26,7 +29,13 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
 ]
 
-SOURCE = "import json\ndef handler(event, context):\n    print('EVENT', json.dumps(event))\n"
+SOURCE = (
+    "import base64, gzip, json\n"
+    "def handler(event, context):\n"
+    "    if 'awslogs' in event:  # a subscription filter's: gzip JSON, base64-encoded\n"
+    "        event = json.loads(gzip.decompress(base64.b64decode(event['awslogs']['data'])))\n"
+    "    print('EVENT', json.dumps(event))\n"
+)
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -56,6 +65,9 @@ def _sources(events: list[dict[str, Any]]) -> set[str]:
         record = (body.get("Records") or [{}])[0]
         if "detail" in body:
             seen.add("events")
+        elif body.get("messageType") == "DATA_MESSAGE" and body["logGroup"] == "/app/orders":
+            assert [e["message"] for e in body["logEvents"]] == ["ERROR order 42"]
+            seen.add("logs")
         elif record.get("EventSource") == "aws:sns":
             seen.add("sns")
         elif record.get("eventSource") == "aws:s3":
@@ -108,12 +120,27 @@ def test_rules_topics_and_buckets_invoke_a_permitted_function(server: ServerProc
     s3.put_object(Bucket=bucket, Key="k.txt", Body=b"x")
 
     logs: Any = client_for(server, "logs", *keys)
+    logs.create_log_group(logGroupName="/app/orders")
+    logs.create_log_stream(logGroupName="/app/orders", logStreamName="web")
+    subscribe = {"logGroupName": "/app/orders", "filterName": "errors",
+                 "filterPattern": "ERROR", "destinationArn": arn}  # fmt: skip
+    with pytest.raises(ClientError) as unpermitted:
+        logs.put_subscription_filter(**subscribe)
+    assert "Could not execute the lambda function" in str(unpermitted.value)
+    region = arn.split(":")[3]
+    permit("logs", "logs.amazonaws.com", f"arn:aws:logs:{region}:{account}:log-group:/app/orders:*")
+    logs.put_subscription_filter(**subscribe)
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName="/app/orders", logStreamName="web", logEvents=[
+        {"timestamp": now, "message": "ERROR order 42"}, {"timestamp": now, "message": "ok"},
+    ])  # fmt: skip
+
     seen: set[str] = set()
     deadline = time.monotonic() + 60
-    while seen != {"events", "sns", "s3"} and time.monotonic() < deadline:
+    while seen != {"events", "sns", "s3", "logs"} and time.monotonic() < deadline:
         time.sleep(0.5)
         try:
             seen = _sources(logs.filter_log_events(logGroupName="/aws/lambda/f")["events"])
         except ClientError:  # the group is made by the first invocation
             continue
-    assert seen == {"events", "sns", "s3"}
+    assert seen == {"events", "sns", "s3", "logs"}

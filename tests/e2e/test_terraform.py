@@ -49,7 +49,8 @@ Load Balancer in the default VPC with a target group and a fixed-response listen
 the test makes, its alias and a permission on it, a Route 53 TCP health check of the server's
 own port and a private zone on the default VPC (``aws_lambda_function``, ``aws_lambda_alias``,
 ``aws_lambda_permission``, ``aws_route53_health_check``, ``aws_route53_zone`` with ``vpc``:
-decision 0297).
+decision 0297), and a log group's subscription filter into the function, permitted for
+``logs.amazonaws.com`` (decision 0304).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -1243,6 +1244,26 @@ resource "aws_lambda_permission" "rule" {
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.big_orders.arn
 }
+# A log group whose errors the function receives (decision 0304): Logs allowed by the
+# function's own policy, for this group only (AWS's ":*" form of the group's ARN).
+resource "aws_cloudwatch_log_group" "shipped" {
+  name              = "/%(bucket)s-shipped"
+  retention_in_days = 1
+}
+resource "aws_lambda_permission" "logs" {
+  statement_id  = "shipped-logs"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.stamp.function_name
+  principal     = "logs.amazonaws.com"
+  source_arn    = "${aws_cloudwatch_log_group.shipped.arn}:*"
+}
+resource "aws_cloudwatch_log_subscription_filter" "to_function" {
+  depends_on      = [aws_lambda_permission.logs]
+  name            = "errors-to-function"
+  log_group_name  = aws_cloudwatch_log_group.shipped.name
+  filter_pattern  = "ERROR"
+  destination_arn = aws_lambda_function.stamp.arn
+}
 output "function_arn" { value = aws_lambda_function.stamp.arn }
 output "function_version" { value = aws_lambda_function.stamp.version }
 output "function_alias_arn" { value = aws_lambda_alias.stamp.arn }
@@ -1800,6 +1821,15 @@ def test_terraform_applies_converges_and_destroys(
         {"Service": "events.amazonaws.com"},
     )
     assert permission["Resource"] == outputs["function_alias_arn"]
+    # aws_cloudwatch_log_subscription_filter into the function (decision 0304), no role.
+    [shipped] = logs.describe_subscription_filters(logGroupName=f"/{bucket}-shipped")[
+        "subscriptionFilters"
+    ]
+    assert (shipped["filterName"], shipped["destinationArn"]) == (
+        "errors-to-function",
+        outputs["function_arn"],
+    )
+    assert "roleArn" not in shipped
     # aws_route53_health_check (decision 0285): the TCP check of the server's own port, which
     # the gateway's rounds find healthy; and the private zone on the default VPC.
     health = route53.get_health_check(HealthCheckId=outputs["health_check_id"])["HealthCheck"]

@@ -1,7 +1,8 @@
 """The account-level subscription filter policy of CloudWatch Logs (decision 0232) in the
 console (decision 0239), on the log groups' area: the account's one SUBSCRIPTION_FILTER_POLICY
 shown (its Firehose stream, role, pattern and the groups it leaves out), put (a stream and a
-role of the account, a pattern, excluded groups one a line) and deleted after a ticked box —
+role of the account, or a Lambda function — decision 0304 — and no role, a pattern, excluded
+groups one a line) and deleted after a ticked box —
 Logs' own calls as the signed-in principal (``wire_logs.LogsWire``). Logs decides everything:
 the document, the criteria's grammar and bounds, the role's trust and permissions, and the
 test record it delivers before it keeps the policy; a refusal shows the page again with
@@ -20,6 +21,7 @@ from starlette.responses import Response
 
 from andromede.console.handlers import Form, Typed, action, first_refusal, signed_in
 from andromede.console.pages_firehose import role_choices, stream_choices
+from andromede.console.pages_log_subscriptions import function_choices
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_logs import AccountSubscriptionPolicy, LogsWire
@@ -97,6 +99,7 @@ async def _page(
         policy=policy,
         streams=await stream_choices(console, request, session),
         roles=await role_choices(console, request, session),
+        functions=await function_choices(console, request, session),
         distributions=DISTRIBUTIONS,
         form=dict((typed or {}).get(_PUT) or _form_of(policy)),
         error=error,

@@ -1,16 +1,19 @@
 """A log group's subscription filters (decision 0225) on its page (``pages_logs``; decision
 0227): the filters listed (name, pattern, destination stream, role), one put (name, pattern,
-a delivery stream of the account, a role of the account) and one deleted after a ticked box —
+a delivery stream or a Lambda function of the account — decision 0304 —, a role of the
+account, none for a function) and one deleted after a ticked box —
 Logs' own calls as the signed-in principal (``wire_logs.LogsWire``). Logs decides everything:
 the two filters' quota, the role's trust and permissions, the stream's state, and the test
 record it delivers before it accepts a filter; a refusal shows the group's page again with
 Logs' words and the form as typed. The streams and roles offered are the form's choices
-only, read as the user (Firehose's ListDeliveryStreams, IAM's ListRoles).
+only, read as the user (Firehose's ListDeliveryStreams, Lambda's ListFunctions, IAM's
+ListRoles).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -23,10 +26,29 @@ from andromede.console.wire_logs import LogsWire, SubscriptionRow
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ACTIONS", "PUT", "delete", "put", "section"]
+__all__ = ["ACTIONS", "PUT", "delete", "function_choices", "put", "section"]
 
 PUT: Final = "put-subscription"
 _INFREQUENT: Final = "INFREQUENT_ACCESS"
+_FUNCTIONS_OFFERED: Final = 50  # one ListFunctions page: the form's choices
+
+
+async def function_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
+    """The account's Lambda functions as (ARN, name), as Lambda lists them to the signed-in
+    principal (none where it is not served or refuses); Logs decides whether one may be a
+    destination. The ARN is Lambda's own unqualified form."""
+    wire, account = console.functions, session.principal.tenant_id
+    if wire is None or account is None:
+        return []
+    with suppress(WireError):
+        page = await wire.functions(
+            request.scope, session.principal, marker="", limit=_FUNCTIONS_OFFERED
+        )
+        region = console.settings.region
+        return [(f"arn:aws:lambda:{region}:{account}:function:{f.name}", f.name) for f in page.rows]
+    return []
 
 
 async def section(
@@ -46,6 +68,7 @@ async def section(
         "subscriptions_error": "",
         "subscription_streams": [],
         "subscription_roles": [],
+        "subscription_functions": [],
         "subscription_form": dict(typed or {}),
     }
     wire = console.logs
@@ -59,6 +82,7 @@ async def section(
         values["subscriptions_error"] = console.error_text(request, exc)
     values["subscription_streams"] = await stream_choices(console, request, session)
     values["subscription_roles"] = await role_choices(console, request, session)
+    values["subscription_functions"] = await function_choices(console, request, session)
     return values
 
 

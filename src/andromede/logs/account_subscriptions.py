@@ -2,8 +2,9 @@
 ``SUBSCRIPTION_FILTER_POLICY`` is, its document and selection criteria checked as AWS checks
 them. Pure: no I/O here; ``logs.subscription_service`` keeps and applies them.
 
-The document is a JSON object of ``DestinationArn`` (a Firehose stream of the account and
-Region: the destinations subscription filters reach, decision 0225), ``RoleArn``,
+The document is a JSON object of ``DestinationArn`` (a Firehose stream, a Kinesis stream or a
+Lambda function of the account and Region: the destinations subscription filters reach,
+decisions 0225, 0235, 0304), ``RoleArn`` (none for a function),
 ``FilterPattern`` (the filters' language) and ``Distribution``. The selection criteria is
 AWS's one grammar for this type, ``LogGroupName NOT IN ["a", "b"]``: the groups it names are
 left out; at most 25 KB of UTF-8 (AWS's bound) and ``max_excluded`` names."""

@@ -23,6 +23,13 @@ does not list it, as AWS's does not). Its records name the policy in
 ``subscriptionFilters``; it is put, like a filter, only once its destination took the test
 record.
 
+**Into a Lambda function** (decision 0304): each record is an Event invocation by
+``logs.amazonaws.com`` for the group (``aws:SourceArn`` the group's ARN with AWS's ``:*``,
+``aws:SourceAccount`` its account), allowed by the function's resource-based policy alone,
+checked at each delivery (a permission removed: retried, then given up as a refused role's
+records are). AWS delivers no test record to a function: it checks that Logs may invoke it
+(a dry run) before it keeps the filter or the account's policy, and refuses in its own words.
+
 Filters are read from a cache kept ``cache_ms`` per group, as the metric filters are, and the
 account's policy ``cache_ms`` per account."""
 
@@ -63,11 +70,13 @@ from andromede.logs.subscriptions import (
     data_messages,
     event_id,
     is_kinesis,
+    is_lambda,
+    max_record,
     partition_key,
     subscription_filter,
 )
 
-__all__ = ["SubscriptionDestination", "SubscriptionLimits", "Subscriptions"]
+__all__ = ["SubscriptionDestination", "SubscriptionLimits", "Subscriptions", "group_source_arn"]
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +92,25 @@ _KINESIS_TEST_MESSAGE_FAILED = (
 )
 
 
+_LAMBDA_NOT_PERMITTED = (
+    "Could not execute the lambda function. Make sure you have given CloudWatch Logs "
+    "permission to execute your function."
+)
+
+
 def _test_message_failed(destination_arn: str) -> InvalidParameter:
+    if is_lambda(destination_arn):
+        return InvalidParameter(_LAMBDA_NOT_PERMITTED)
     return InvalidParameter(
         _KINESIS_TEST_MESSAGE_FAILED if is_kinesis(destination_arn) else _TEST_MESSAGE_FAILED
     )
+
+
+def group_source_arn(region: str, tenant_id: str, group: str) -> str:
+    """What a delivery into a Lambda function is for (its ``aws:SourceArn``): the group's ARN
+    as AWS presents it, ending in ``:*``; ``*`` for every group (an account's policy)."""
+    suffix = "*" if group == "*" else f"{group}:*"
+    return f"arn:aws:logs:{region}:{tenant_id}:log-group:{suffix}"
 
 
 class SubscriptionDestination(Protocol):
@@ -97,9 +121,13 @@ class SubscriptionDestination(Protocol):
         destination_arn: str,
         records: Sequence[bytes],
         partition_key: str = "",
+        *,
+        source_arn: str = "",
     ) -> str | None:
         """The records put into the destination as the role (a Kinesis stream's under
-        ``partition_key``): None, or why they were not (no secret in it)."""
+        ``partition_key``), or a Lambda function invoked with each for ``source_arn``: None,
+        or why they were not (no secret in it). No records: only whether the function would
+        be invoked (AWS's dry run; the streams are tested with a CONTROL_MESSAGE)."""
         ...
 
 
@@ -114,6 +142,9 @@ class SubscriptionLimits:
     retry_interval_ms: int = 5_000
     retry_duration_ms: int = 86_400_000  # AWS retries for 24 hours
     poll_interval: float = 1.0
+    # A record into a Lambda function (decision 0304): its base64 envelope must fit an Event
+    # invocation's 1 MB (the wiring derives it from lambda_max_event_payload_bytes).
+    max_lambda_record: int = 786_414
 
 
 _Compiled = tuple[SubscriptionFilter, FilterPattern]
@@ -169,17 +200,25 @@ class Subscriptions:
         if len(held) >= self.limits.max_filters and made.name not in {f.name for f in held}:
             raise LimitExceeded("Resource limit exceeded.")  # before any test record is put
         # As AWS: a test record (the CONTROL_MESSAGE) is delivered before the filter is kept.
-        why = await self._test(tenant_id, made.role_arn, made.destination_arn)
+        why = await self._test(tenant_id, made.role_arn, made.destination_arn, group_name)
         if why is not None:
             log.info("a subscription filter's test message was refused: %s", why)
             raise _test_message_failed(made.destination_arn)
         await self.store.put_filter(made, self.limits.max_filters)
         self._cache.pop((tenant_id, group_name), None)
 
-    async def _test(self, tenant_id: str, role_arn: str, destination_arn: str) -> str | None:
-        """As AWS: a test record (the CONTROL_MESSAGE) delivered before a filter is kept."""
+    async def _test(
+        self, tenant_id: str, role_arn: str, destination_arn: str, group: str
+    ) -> str | None:
+        """As AWS: a test record (the CONTROL_MESSAGE) delivered before a filter is kept; a
+        Lambda function's permission checked instead (``group`` ``*``: the account's)."""
         if self.destination is None:
             return "no subscription destination is served"
+        if is_lambda(destination_arn):
+            source = group_source_arn(self._logs.region, tenant_id, group)
+            return await self.destination.deliver(
+                tenant_id, role_arn, destination_arn, [], source_arn=source
+            )
         record = control_message(self._clock(), destination_arn)
         key = partition_key(destination_arn, "Random", "")
         return await self.destination.deliver(tenant_id, role_arn, destination_arn, [record], key)
@@ -264,7 +303,7 @@ class Subscriptions:
         )
         if dry_run:
             return policy
-        why = await self._test(tenant_id, made.role_arn, made.destination_arn)
+        why = await self._test(tenant_id, made.role_arn, made.destination_arn, "*")
         if why is not None:
             log.info("an account subscription policy's test message was refused: %s", why)
             raise _test_message_failed(made.destination_arn)
@@ -317,7 +356,14 @@ class Subscriptions:
             ]
             if not matched:
                 continue
-            messages = data_messages(group.tenant_id, group.name, stream, found.name, matched)
+            messages = data_messages(
+                group.tenant_id,
+                group.name,
+                stream,
+                found.name,
+                matched,
+                max_record(found.destination_arn, self.limits.max_lambda_record),
+            )
             for record, count in messages:
                 entries.append(
                     OutboxEntry(
@@ -408,7 +454,12 @@ class Subscriptions:
         except Exception as exc:  # the account's keys destroyed: it can never be opened
             return f"the record cannot be opened ({type(exc).__name__})"
         return await self.destination.deliver(
-            entry.tenant_id, entry.role_arn, entry.destination_arn, [record], entry.partition_key
+            entry.tenant_id,
+            entry.role_arn,
+            entry.destination_arn,
+            [record],
+            entry.partition_key,
+            source_arn=group_source_arn(self._logs.region, entry.tenant_id, entry.group),
         )
 
     def _give_up(self, entry: OutboxEntry, why: str) -> None:

@@ -3,11 +3,16 @@ are checked, the records AWS delivers (its subscription payload, gzip-compressed
 entries that carry them from PutLogEvents to the destination, and the store's ``Protocol``
 with its in-memory twin. Pure but for the twin: no I/O here.
 
-A group has at most two filters (AWS's quota). Amazon Data Firehose streams and Kinesis data
-streams (decision 0235) of the group's own account and Region are served as destinations;
-Lambda functions, OpenSearch domains and cross-account destinations are refused in words that
-say so. A Kinesis record's partition key is the log stream's name (``ByLogStream``) or random
-(``Random``), chosen when the record is made and kept with it in the outbox.
+A group has at most two filters (AWS's quota). Amazon Data Firehose streams, Kinesis data
+streams (decision 0235) and Lambda functions (decision 0304: unqualified, or a version or an
+alias) of the group's own account and Region are served as destinations; OpenSearch domains
+and cross-account destinations are refused in words that say so. A Kinesis record's partition
+key is the log stream's name (``ByLogStream``) or random (``Random``), chosen when the record
+is made and kept with it in the outbox. A Lambda function is invoked by CloudWatch Logs as
+itself, allowed by the function's resource-based policy: no role is needed (one given is kept
+as given, never used), and its records are split smaller, so that each fits, base64-encoded,
+an Event invocation's payload (the deployment's ``lambda_max_event_payload_bytes``, AWS's 1 MB;
+``max_lambda_record`` of the service's limits).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ from andromede.logs.model import InputEvent, LogGroup
 __all__ = [
     "DISTRIBUTIONS",
     "KINESIS",
+    "LAMBDA",
     "MAX_RECORD",
     "GroupSubscriber",
     "MemorySubscriptionStore",
@@ -38,6 +45,8 @@ __all__ = [
     "control_message",
     "data_messages",
     "is_kinesis",
+    "is_lambda",
+    "max_record",
     "partition_key",
     "subscription_filter",
 ]
@@ -46,11 +55,13 @@ DISTRIBUTIONS: Final = ("ByLogStream", "Random")
 # Firehose's bound on one record (1,000 KiB), below Kinesis' (1 MiB): a payload past it is split.
 MAX_RECORD: Final = 1000 * 1024
 KINESIS: Final = "kinesis"
+LAMBDA: Final = "lambda"
 CONTROL_TEXT: Final = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
 KINESIS_CONTROL_TEXT: Final = "CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."
 _RESOURCES: Final = {"firehose": "deliverystream/", KINESIS: "stream/"}
+# A function's ARN, unqualified or qualified by a version or an alias (Lambda's own pattern).
+_FUNCTION: Final = re.compile(r"function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?")
 _SERVICES_NOT_SERVED: Final = {
-    "lambda": "Lambda functions",
     "es": "OpenSearch Service domains",
     "logs": "CloudWatch Logs destinations (cross-account)",
 }
@@ -68,17 +79,20 @@ class SubscriptionFilter:
     created: int
 
     def shape(self) -> dict[str, Any]:
-        """As DescribeSubscriptionFilters answers it."""
-        return {
+        """As DescribeSubscriptionFilters answers it (no ``roleArn`` when none was given: a
+        Lambda function's)."""
+        shaped: dict[str, Any] = {
             "filterName": self.name,
             "logGroupName": self.group,
             "filterPattern": self.pattern,
             "destinationArn": self.destination_arn,
-            "roleArn": self.role_arn,
             "distribution": self.distribution,
             "applyOnTransformedLogs": False,
             "creationTime": self.created,
         }
+        if self.role_arn:
+            shaped["roleArn"] = self.role_arn
+        return shaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +178,11 @@ def check_delivery(
     if service in _SERVICES_NOT_SERVED:
         raise InvalidParameter(
             f"{_SERVICES_NOT_SERVED[service]} are not served here as subscription "
-            "destinations: use an Amazon Data Firehose stream or a Kinesis data stream "
-            "(decisions 0225, 0235)"
+            "destinations: use an Amazon Data Firehose stream, a Kinesis data stream or a Lambda "
+            "function (decisions 0225, 0235, 0304)"
         )
+    if service == LAMBDA:
+        return _lambda_delivery(tenant_id, region, destination, parts, role, distribution, fields)
     resource = _RESOURCES.get(service)
     if resource is None or not parts[5].startswith(resource) or parts[5] == resource:
         raise InvalidParameter(f"Invalid {destination_field} {destination[:256]!r}")
@@ -189,12 +205,53 @@ def check_delivery(
     return destination, role, str(distribution)
 
 
+def _lambda_delivery(
+    tenant_id: str,
+    region: str,
+    destination: str,
+    parts: list[str],
+    role: object,
+    distribution: object,
+    fields: tuple[str, str, str],
+) -> tuple[str, str, str]:
+    """A Lambda function of the group's account and Region; a role is not asked (Logs invokes
+    the function as itself), one given must still be a role's ARN."""
+    destination_field, role_field, distribution_field = fields
+    if _FUNCTION.fullmatch(parts[5]) is None:
+        raise InvalidParameter(f"Invalid {destination_field} {destination[:256]!r}")
+    if parts[3] != region or parts[4] != tenant_id:
+        raise InvalidParameter(
+            "A Lambda destination must be a function of the log group's own account and "
+            "Region: cross-account and cross-Region delivery is not served (decision 0304)"
+        )
+    if role not in (None, "") and (
+        not isinstance(role, str) or not role.startswith("arn:aws:iam::")
+    ):
+        raise InvalidParameter(f"Invalid {role_field} {str(role)[:256]!r}")
+    distribution = distribution or "ByLogStream"
+    if distribution not in DISTRIBUTIONS:
+        raise _invalid(
+            distribution_field, "Member must satisfy enum value set: [Random, ByLogStream]"
+        )
+    return destination, role or "", str(distribution)
+
+
 def _gzip(message: dict[str, Any]) -> bytes:
     return gzip.compress(json.dumps(message, separators=(",", ":")).encode(), mtime=0)
 
 
 def is_kinesis(destination_arn: str) -> bool:
     return destination_arn.split(":", 3)[2:3] == [KINESIS]
+
+
+def is_lambda(destination_arn: str) -> bool:
+    return destination_arn.split(":", 3)[2:3] == [LAMBDA]
+
+
+def max_record(destination_arn: str, lambda_bound: int) -> int:
+    """The bound of one record for the destination: a Firehose record's, or ``lambda_bound``
+    for a Lambda function when less (its base64 form must fit an Event invocation)."""
+    return min(lambda_bound, MAX_RECORD) if is_lambda(destination_arn) else MAX_RECORD
 
 
 def partition_key(destination_arn: str, distribution: str, log_stream: str) -> str:
@@ -233,9 +290,11 @@ def data_messages(
     stream: str,
     filter_name: str,
     events: Sequence[tuple[str, int, str]],
+    limit: int = MAX_RECORD,
 ) -> list[tuple[bytes, int]]:
     """The ``(id, timestamp, message)`` events of one stream as AWS's DATA_MESSAGE records,
-    gzip-compressed, split until each fits a Firehose record; each with its events' count."""
+    gzip-compressed, split until each fits ``limit`` bytes (a Firehose record; less for a
+    Lambda function's: :func:`max_record`); each with its events' count."""
     message = {
         "messageType": "DATA_MESSAGE",
         "owner": owner,
@@ -245,11 +304,11 @@ def data_messages(
         "logEvents": [{"id": i, "timestamp": t, "message": m} for i, t, m in events],
     }
     record = _gzip(message)
-    if len(record) <= MAX_RECORD or len(events) == 1:
+    if len(record) <= limit or len(events) == 1:
         return [(record, len(events))]  # a single event is at most 256 KiB: it always fits
     half = len(events) // 2
-    return data_messages(owner, group, stream, filter_name, events[:half]) + data_messages(
-        owner, group, stream, filter_name, events[half:]
+    return data_messages(owner, group, stream, filter_name, events[:half], limit) + (
+        data_messages(owner, group, stream, filter_name, events[half:], limit)
     )
 
 

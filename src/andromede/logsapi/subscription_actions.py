@@ -1,10 +1,11 @@
 """CloudWatch Logs' subscription filter operations (decision 0225): PutSubscriptionFilter,
 DescribeSubscriptionFilters and DeleteSubscriptionFilter, shaped as AWS answers them. Each
 authorises ``logs:<Op>`` on the group's ARN; PutSubscriptionFilter also ``iam:PassRole`` on
-its role, as AWS asks of every destination but a Lambda function. The account-level
-``SUBSCRIPTION_FILTER_POLICY`` (decision 0232) of PutAccountPolicy and DeleteAccountPolicy
-(``logsapi.protection_actions`` authorises ``logs:<Op>AccountPolicy``) also asks, as AWS,
-``logs:PutSubscriptionFilter`` (with ``iam:PassRole`` on the document's role) or
+its role, as AWS asks of every destination but a Lambda function (decision 0304: Logs invokes
+a function as itself, its policy decides). The account-level ``SUBSCRIPTION_FILTER_POLICY``
+(decision 0232) of PutAccountPolicy and DeleteAccountPolicy (``logsapi.protection_actions``
+authorises ``logs:<Op>AccountPolicy``) also asks, as AWS, ``logs:PutSubscriptionFilter``
+(with ``iam:PassRole`` on the document's role, but a function's) or
 ``logs:DeleteSubscriptionFilter``, on every group of the account (``log-group:*``)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from andromede.logs.account_policies import AccountPolicy
 from andromede.logs.errors import InvalidParameter
 from andromede.logs.model import check_group_name
 from andromede.logs.subscription_service import Subscriptions
+from andromede.logs.subscriptions import is_lambda
 from andromede.logsapi.action_call import LogsCall
 from andromede.logsapi.params import boolean, integer, optional_str, required_str
 
@@ -29,7 +31,11 @@ def _served(call: LogsCall) -> Subscriptions:
     return call.subscriptions
 
 
-async def _pass_role(call: LogsCall, role: object) -> None:
+async def _pass_role(call: LogsCall, role: object, destination: object) -> None:
+    """``iam:PassRole`` on the role given, unless the destination is a Lambda function (no
+    role is passed to it: AWS asks none)."""
+    if isinstance(destination, str) and is_lambda(destination):
+        return
     if isinstance(role, str):
         call.resources.append(role)
         try:
@@ -46,7 +52,7 @@ async def put_subscription_filter(call: LogsCall) -> dict[str, Any]:
         required_str(call.params, name)
     if call.params.get("filterPattern") is None:
         required_str(call.params, "filterPattern")
-    await _pass_role(call, optional_str(call.params, "roleArn"))
+    await _pass_role(call, optional_str(call.params, "roleArn"), call.params.get("destinationArn"))
     await _served(call).put(call.tenant_id, group, call.params)
     return {}
 
@@ -80,10 +86,11 @@ async def put_subscription_policy(call: LogsCall) -> AccountPolicy:
     document = required_str(call.params, "policyDocument")
     await call.allow("PutSubscriptionFilter", call.group_arn("*"))
     try:
-        role = json.loads(document).get("RoleArn")
+        parsed = json.loads(document)
+        role, destination = parsed.get("RoleArn"), parsed.get("DestinationArn")
     except (ValueError, AttributeError):
-        role = None  # the service says what is wrong with the document
-    await _pass_role(call, role)
+        role = destination = None  # the service says what is wrong with the document
+    await _pass_role(call, role, destination)
     return await _served(call).put_account_policy(
         call.tenant_id,
         name,

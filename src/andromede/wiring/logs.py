@@ -23,8 +23,9 @@ upkeep task of :func:`logs_api`.
 
 **Subscription filters** (decision 0225): the Logs API's PutSubscriptionFilter and the
 outbox's deliverer in the upkeep task, into the Firehose of ``serve`` (made after Logs, found
-in ``apis`` when first needed) as the filters' roles (``log_subscription_delivery``); a record
-given up is audited (``logs:SubscriptionDeliveryFailed``) beside its WARNING.
+in ``apis`` when first needed) as the filters' roles (``log_subscription_delivery``), or into
+the Lambda of ``serve`` as ``logs.amazonaws.com`` (decision 0304); a record given up is
+audited (``logs:SubscriptionDeliveryFailed``) beside its WARNING.
 
 **Export tasks** (session 49): every ``serve`` runs the export tasks' runner beside them,
 claiming the tasks any gateway was asked for and writing them into their buckets through
@@ -54,6 +55,7 @@ from andromede.firehose.errors import FirehoseError
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
+from andromede.function_invocations import lambda_invocations
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -66,8 +68,10 @@ from andromede.kms.service import KeyService
 from andromede.log_export_delivery import BucketExportDestination, FindingsBucketDestination
 from andromede.log_subscription_delivery import (
     LOGS_PRINCIPAL,
+    LambdaFunctionDestination,
     RoleFirehoseDestination,
     RoleKinesisDestination,
+    awslogs_record_bound,
 )
 from andromede.logs.errors import (
     InvalidOperation,
@@ -85,7 +89,7 @@ from andromede.logs.queries_sql import SqlQueryStore
 from andromede.logs.service import LogsLimits, LogsService
 from andromede.logs.store_sql import SqlLogStore
 from andromede.logs.subscription_service import SubscriptionLimits, Subscriptions
-from andromede.logs.subscriptions import OutboxEntry, is_kinesis
+from andromede.logs.subscriptions import OutboxEntry, is_kinesis, is_lambda
 from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.logsapi.app import LogsApp
 from andromede.metrics.errors import MetricsError
@@ -354,7 +358,8 @@ class FirehoseOfServe:
     """The Firehose ``serve`` makes after Logs, found in its ``apis`` when first needed: the
     subscription filters' destination, as the filters' roles, and data protection's findings
     streams (the account's own, as AWS's vended logs); none while it is not there. A filter
-    into a Kinesis stream (decision 0235) goes to the Kinesis of ``serve`` the same way."""
+    into a Kinesis stream (decision 0235) goes to the Kinesis of ``serve`` the same way, one
+    into a Lambda function (decision 0304) to its Lambda."""
 
     def __init__(self, apis: Mapping[str, ASGIApp], identity: IdentityService, region: str) -> None:
         self._apis = apis
@@ -368,7 +373,14 @@ class FirehoseOfServe:
         destination_arn: str,
         records: Sequence[bytes],
         partition_key: str = "",
+        *,
+        source_arn: str = "",
     ) -> str | None:
+        if is_lambda(destination_arn):
+            function = LambdaFunctionDestination(lambda_invocations(self._apis), self._region)
+            return await function.deliver(
+                tenant_id, role_arn, destination_arn, records, source_arn=source_arn
+            )
         if is_kinesis(destination_arn):
             kinesis = self._apis.get(KinesisApp.name)
             if not isinstance(kinesis, KinesisApp):
@@ -403,6 +415,13 @@ class FirehoseOfServe:
             raise InvalidOperation(f"{len(failed)} findings records refused: {code}")
 
 
+def _destination_type(destination_arn: str) -> str:
+    """The ``DestinationType`` dimension of AWS/Logs' forwarding metrics."""
+    if is_lambda(destination_arn):
+        return "Lambda"
+    return "Kinesis" if is_kinesis(destination_arn) else "Firehose"
+
+
 def subscriptions(
     settings: Settings,
     db: Database,
@@ -426,7 +445,7 @@ def subscriptions(
             return
         dims = [
             ("LogGroupName", entry.group),
-            ("DestinationType", "Kinesis" if is_kinesis(entry.destination_arn) else "Firehose"),
+            ("DestinationType", _destination_type(entry.destination_arn)),
             ("FilterName", entry.filter_name),
         ]
         if ok:
@@ -474,6 +493,7 @@ def subscriptions(
             retry_interval_ms=int(poll * 1000),
             retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
             poll_interval=poll,
+            max_lambda_record=awslogs_record_bound(settings.lambda_max_event_payload_bytes),
         ),
         **({} if clock is None else {"clock": clock}),
         dropped=dropped,

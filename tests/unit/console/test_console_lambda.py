@@ -284,3 +284,40 @@ async def test_the_test_form_invokes_and_shows_payload_error_and_log(
         assert "{no</textarea>" in form_of(refused, "test-function-form")
         forged = await client.post("/functions/echo/test", data={"csrf": "x", "event": "{}"})
         assert forged.status_code == 403
+
+
+async def test_a_log_groups_subscription_filter_into_a_function(console: ConsoleHarness) -> None:
+    """Decision 0304: the group's subscription form offers the account's functions; one is
+    refused in Logs' words until its policy lets ``logs.amazonaws.com`` in for the group,
+    then put without a role and listed with a link to the function."""
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        role = (await console.identity.create_role(tenant, "fn-role", _TRUST_LAMBDA)).arn
+        page = await client.get("/functions")
+        token = csrf_of(page)
+        assert (await _created(client, token, role, "shipper")).status_code == 303
+        made = await client.post("/log-groups", data={"csrf": token, "name": "/app/web"})
+        assert made.status_code == 303, made.text
+        group = await client.get("/log-groups/group", params={"name": "/app/web"})
+        arn = f"arn:aws:lambda:eu-fr-1:{tenant}:function:shipper"
+        putting = form_of(group, "put-subscription-form")
+        assert f'<option value="{arn}">shipper</option>' in putting
+        assert '<select name="role_arn">\n      <option value="">-</option>' in putting
+
+        fields = {"csrf": token, "name": "/app/web", "subscription_name": "ship",
+                  "subscription_pattern": "", "destination_arn": arn, "role_arn": ""}  # fmt: skip
+        refused = await client.post("/log-groups/group/put-subscription", data=fields)
+        assert refused.status_code == 400
+        assert "Could not execute the lambda function" in alert(refused)
+        assert f'<option value="{arn}" selected>' in form_of(refused, "put-subscription-form")
+        permission = {"csrf": token, "sid": "logs", "principal": "logs.amazonaws.com",
+            "permission_action": "lambda:InvokeFunction",
+            "source_arn": f"arn:aws:logs:eu-fr-1:{tenant}:log-group:/app/web:*"}  # fmt: skip
+        added = await client.post("/functions/shipper/permission", data=permission)
+        assert added.status_code == 303, alert(added)
+        put = await client.post("/log-groups/group/put-subscription", data=fields)
+        assert put.status_code == 303, alert(put)
+        listed = await client.get("/log-groups/group", params={"name": "/app/web"})
+        row = listed.text.split('id="subscription-filter-1"', 1)[1].split("</tr>", 1)[0]
+        assert '<a href="/console/functions/shipper">shipper</a>' in row
+        assert '<td class="role"><code></code></td>' in row

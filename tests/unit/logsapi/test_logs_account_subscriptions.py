@@ -181,8 +181,8 @@ async def test_one_policy_an_account_replaced_by_name_then_deleted(wire: Wire) -
         ({"document": {"Distribution": "Even"}}, "'Distribution' failed to satisfy"),
         ({"document": {"FilterPattern": '{ $.x = "'}}, ""),
         (
-            {"document": {"DestinationArn": "arn:aws:lambda:eu-fr-1:{account}:function:f"}},
-            "Lambda functions are not served",
+            {"document": {"DestinationArn": "arn:aws:lambda:eu-fr-1:999:function:f"}},
+            "own account and Region",
         ),
         (
             {"document": {"DestinationArn": "arn:aws:firehose:eu-fr-1:999:deliverystream/x"}},

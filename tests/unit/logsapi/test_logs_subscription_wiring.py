@@ -7,6 +7,7 @@ counted in ``AWS/Logs`` ``DeliveryErrors``; with no Firehose in
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from andromede.db.database import Database, open_database
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.log_subscription_delivery import awslogs_record_bound
 from andromede.logs.errors import InvalidParameter
 from andromede.logs.model import InputEvent
 from andromede.logs.subscriptions import subscription_filter
@@ -136,3 +138,36 @@ async def test_a_kinesis_filter_through_the_wiring(
     assert await made.deliver_once("gw") == 0
     dims = (("LogGroupName", "/g"), ("DestinationType", "Kinesis"), ("FilterName", "f"))
     assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)]
+
+
+async def test_a_lambda_filter_through_the_wiring(
+    tmp_path: Path, db: Database, world: LogsWorld
+) -> None:
+    """Decision 0304: with no Lambda in ``apis`` a function's filter is refused in AWS's
+    words, and a kept one's failed attempts are counted under ``DestinationType`` Lambda, its
+    empty role kept through the SQL outbox; its records split to fit, in AWS's envelope, the
+    deployment's Event payload."""
+    settings = Settings(data_dir=tmp_path, region=REGION, lambda_max_event_payload_bytes=4096)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    sink = RecordingSink()
+    made = subscriptions(settings, db, world.service, world.kit.keys, identity, None, {},
+                         world.clock, sink)  # fmt: skip
+    await world.service.create_group("t1", "/g", None, {})
+    await world.service.create_stream("t1", "/g", "s")
+    params = {
+        "filterName": "f",
+        "filterPattern": "",
+        "destinationArn": f"arn:aws:lambda:{REGION}:t1:function:ship",
+    }
+    with pytest.raises(InvalidParameter, match="Could not execute the lambda function"):
+        await made.put("t1", "/g", params)
+    assert made.limits.max_lambda_record == awslogs_record_bound(4096) < 4096
+    await made.store.put_filter(subscription_filter("t1", REGION, "/g", params, NOW), 2)
+    noise = [InputEvent(NOW, base64.b64encode(os.urandom(1900)).decode()) for _ in range(2)]
+    await world.service.put_events("t1", "/g", "s", noise)  # ~5 KB of gzip: two records
+    waiting = await made.store.claim("peek", NOW, NOW + 1, 10)
+    assert [(w.role_arn, w.partition_key, w.events) for w in waiting] == [("", "", 1)] * 2
+    world.clock.now += 2
+    assert await made.deliver_once("gw") == 0
+    dims = (("LogGroupName", "/g"), ("DestinationType", "Lambda"), ("FilterName", "f"))
+    assert sink.points == [("t1", "AWS/Logs", "DeliveryErrors", dims, 1.0)] * 2

@@ -194,7 +194,9 @@ async def test_two_filters_a_group_described_by_pages_and_deleted(wire: Wire) ->
 @pytest.mark.parametrize(
     ("destination", "words"),
     [
-        ("arn:aws:lambda:eu-fr-1:{account}:function:f", "Lambda functions are not served"),
+        # A function of the account is served (decision 0304); this one does not exist.
+        ("arn:aws:lambda:eu-fr-1:{account}:function:f", "Could not execute the lambda function"),
+        ("arn:aws:lambda:eu-fr-1:999999999999:function:f", "own account and Region"),
         ("arn:aws:kinesis:eu-fr-1:999999999999:stream/k", "own account and Region"),
         ("arn:aws:kinesis:eu-fr-1:{account}:deliverystream/k", "Invalid destinationArn"),
         ("arn:aws:es:eu-fr-1:{account}:domain/d", "OpenSearch Service domains are not served"),
