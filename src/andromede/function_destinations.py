@@ -256,6 +256,7 @@ async def _form_call(app: AsgiApp, principal: Principal, body: bytes) -> tuple[i
         "headers": [
             (b"host", b"localhost"),
             (b"content-type", b"application/x-www-form-urlencoded; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
         ],
         "client": None,
         TRUSTED_PRINCIPAL_SCOPE_KEY: principal,

@@ -1,10 +1,11 @@
-"""Decision 0300's destinations as the function's execution role, through the real SQS API
-and Lambda's own app in process (SNS and EventBridge through recording apps, their calls'
-shape checked): a record sent to a queue only when the role may ``sqs:SendMessage`` (a
-refusal logged and audited, never raised), a dead letter with AWS's message attributes, a
-function destination invoked as an Event invocation, a topic published to and a bus's
-event of AWS's detail type; and the check PutFunctionEventInvokeConfig and
-``DeadLetterConfig`` make of the role's permissions, in AWS's words."""
+"""Decision 0300's destinations as the function's execution role, through the real SQS API,
+SNS's real API and Lambda's own app in process (SNS and EventBridge also through recording
+apps, their calls' shape checked): a record sent to a queue only when the role may
+``sqs:SendMessage`` (a refusal logged and audited, never raised), a dead letter with AWS's
+message attributes, a function destination invoked as an Event invocation, a topic
+published to only when the role may ``sns:Publish``, a bus's event of AWS's detail type;
+and the check PutFunctionEventInvokeConfig and ``DeadLetterConfig`` make of the role's
+permissions, in AWS's words."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
 from andromede.settings import Settings
 from andromede.sqsapi.app import SqsApp
 from support.lambda_mappings import MappingWorld, mapping_world
-from support.lambdaapp import REGION
+from support.lambdaapp import REGION, TRUST
+from support.snsworld import sns_world, topic
 
 SEND = "sqs:SendMessage"
 RECORD: dict[str, Any] = {
@@ -154,3 +156,35 @@ async def test_the_roles_permissions_checked_in_aws_words(dest: Destinations) ->
         )
     with pytest.raises(InvalidParameterValue, match="cannot be assumed by Lambda"):
         await check(tenant, f"arn:aws:iam::{tenant}:role/none", f"arn:aws:sqs:{REGION}:{tenant}:q")
+
+
+async def test_the_real_sns_api_takes_the_roles_publish(tmp_path: Path) -> None:
+    async with sns_world(tmp_path) as sns:
+        world = sns.world
+        arn = await topic(sns.root, "letters")
+        sender = FunctionDestinations(
+            FunctionRoles(world.identity, REGION), world.apps, world.audit, REGION
+        )
+        versions = []
+        for name, actions in (("publisher", ["sns:Publish"]), ("mute", [])):
+            role = await world.identity.create_role(world.tenant_id, name, TRUST)
+            if actions:
+                await world.identity.put_role_policy(world.tenant_id, name, "p", json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+                }))  # fmt: skip
+            versions.append(FunctionVersion(
+                tenant_id=world.tenant_id, name=f"fn-{name}", version="$LATEST",
+                runtime="python3.11", role=role.arn, handler="app.handler", code_sha256="",
+                code_size=0, revision_id="r", last_modified=0,
+            ))  # fmt: skip
+        for version in versions:
+            await sender.dead_letter(version, arn, b'{"n": 1}', {"RequestID": "r-1"})
+        await world.audit.flush()
+        listed = await world.audit_store.list_events(None, after_id=0, limit=500)
+        refused = [
+            e.principal for _, e in listed
+            if e.action == "sns:Publish" and e.outcome.value == "failure"
+            and (e.details or {}).get("invoked_by") == "lambda.amazonaws.com"
+        ]  # fmt: skip
+        assert refused == [versions[1].role]  # the publisher's went through
