@@ -49,8 +49,9 @@ Load Balancer in the default VPC with a target group and a fixed-response listen
 the test makes, its alias and a permission on it, a Route 53 TCP health check of the server's
 own port and a private zone on the default VPC (``aws_lambda_function``, ``aws_lambda_alias``,
 ``aws_lambda_permission``, ``aws_route53_health_check``, ``aws_route53_zone`` with ``vpc``:
-decision 0297), and a log group's subscription filter into the function, permitted for
-``logs.amazonaws.com`` (decision 0304).
+decision 0297), a log group's subscription filter into the function, permitted for
+``logs.amazonaws.com`` (decision 0304), ``aws_lambda_function_event_invoke_config`` and the
+function's ``dead_letter_config`` (decision 0300).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -1228,8 +1229,41 @@ resource "aws_lambda_function" "stamp" {
   environment {
     variables = { STAMP = "terraform" }
   }
-  tags = { team = "orders" }
+  dead_letter_config {
+    target_arn = aws_sqs_queue.stamp_failures.arn
+  }
+  tags       = { team = "orders" }
+  depends_on = [aws_iam_role_policy.lambda_send]
 }
+# Its asynchronous invocations (decision 0300): failed events to a dead-letter queue, and
+# the alias's own retries, event age and OnFailure destination; the role may send to both.
+resource "aws_sqs_queue" "stamp_failures" {
+  name = "%(bucket)s-stamp-failures"
+}
+resource "aws_iam_role_policy" "lambda_send" {
+  name = "send-failures"
+  role = aws_iam_role.lambda.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "sqs:SendMessage"
+      Resource = aws_sqs_queue.stamp_failures.arn
+    }]
+  })
+}
+resource "aws_lambda_function_event_invoke_config" "stamp" {
+  function_name                = aws_lambda_function.stamp.function_name
+  qualifier                    = aws_lambda_alias.stamp.name
+  maximum_retry_attempts       = 1
+  maximum_event_age_in_seconds = 600
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.stamp_failures.arn
+    }
+  }
+}
+output "stamp_failures_arn" { value = aws_sqs_queue.stamp_failures.arn }
 resource "aws_lambda_alias" "stamp" {
   name             = "live"
   description      = "what runs in production"
@@ -1830,6 +1864,19 @@ def test_terraform_applies_converges_and_destroys(
         outputs["function_arn"],
     )
     assert "roleArn" not in shipped
+    # aws_lambda_function's dead_letter_config and aws_lambda_function_event_invoke_config
+    # (decision 0300), the alias's own.
+    assert config["DeadLetterConfig"] == {"TargetArn": outputs["stamp_failures_arn"]}
+    invoke_config = functions.get_function_event_invoke_config(
+        FunctionName=outputs["function_arn"], Qualifier="live"
+    )
+    assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (
+        1,
+        600,
+    )
+    assert invoke_config["DestinationConfig"]["OnFailure"] == {
+        "Destination": outputs["stamp_failures_arn"]
+    }
     # aws_route53_health_check (decision 0285): the TCP check of the server's own port, which
     # the gateway's rounds find healthy; and the private zone on the default VPC.
     health = route53.get_health_check(HealthCheckId=outputs["health_check_id"])["HealthCheck"]

@@ -26,9 +26,13 @@ from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
+from andromede.functions.async_invocations import AsyncInvocations
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
+from andromede.functions.invoke_config_service import EventInvokeConfigs
+from andromede.functions.invoke_configs import MemoryInvokeConfigStore
 from andromede.functions.invoker import Invoker
 from andromede.functions.memory import MemoryFunctionStore
+from andromede.functions.model import FunctionVersion
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import FunctionLimits, FunctionsService
@@ -38,8 +42,11 @@ from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
+from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
+from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.settings import Settings
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
@@ -91,6 +98,26 @@ class RecordingMeters:
 
 
 @dataclass
+class RecordingDestinations:
+    """``functions.async_invocations.Destinations`` keeping what was sent (decision 0300):
+    (destination, the role it was sent as, the record) and (target, role, event,
+    attributes)."""
+
+    delivered: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    dead_letters: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    async def deliver(
+        self, version: FunctionVersion, destination: str, record: dict[str, Any]
+    ) -> None:
+        self.delivered.append((destination, version.role, record))
+
+    async def dead_letter(
+        self, version: FunctionVersion, target: str, event: bytes, attributes: Any
+    ) -> None:
+        self.dead_letters.append((target, version.role, event, dict(attributes)))
+
+
+@dataclass
 class CallFailed(Exception):
     status: int
     code: str
@@ -116,6 +143,9 @@ class World(Signers):
     queue: MemoryEventQueue
     roles: dict[str, str] = field(default_factory=dict)
     invoker: Invoker | None = None
+    configs: MemoryInvokeConfigStore = field(default_factory=MemoryInvokeConfigStore)
+    destinations: RecordingDestinations = field(default_factory=RecordingDestinations)
+    runner: AsyncInvocations | None = None
 
     async def raw(
         self,
@@ -252,6 +282,11 @@ async def lambda_world(
     invoke = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    configs, destinations = MemoryInvokeConfigStore(), RecordingDestinations()
+    invoke |= invoke_config_actions(
+        EventInvokeConfigs(configs, functions), {**FUNCTION_ACTIONS, **ACCESS_ACTIONS}
+    )
+    runner = AsyncInvocations(functions, invoker, configs, destinations)
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -265,9 +300,12 @@ async def lambda_world(
             pool,
             logs,
             meters,
-            EventWorker(queue, invoker.run_queued, "gateway-a", poll_interval=0.05),
+            EventWorker(queue, runner, "gateway-a", poll_interval=0.05),
             queue,
             invoker=invoker,
+            configs=configs,
+            destinations=destinations,
+            runner=runner,
         )
     finally:
         await pool.close()

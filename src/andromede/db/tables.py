@@ -249,6 +249,7 @@ from andromede.db.tables_route53 import (
 from andromede.db.tables_functions import (
     lambda_code,
     lambda_event_invocations,
+    lambda_event_invoke_configs,
     lambda_event_source_mappings,
     lambda_functions,
     lambda_versions,
@@ -374,6 +375,7 @@ __all__ = [
     "kms_keys",
     "lambda_code",
     "lambda_event_invocations",
+    "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
     "lambda_functions",
     "lambda_versions",

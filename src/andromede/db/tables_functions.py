@@ -7,7 +7,9 @@ under the account's keys, by SHA-256) and ``lambda_event_invocations`` (the queu
 invocations, their payloads sealed, claimed by the workers under a lease); and (decision
 0295, migration 0136) ``lambda_event_source_mappings``: each mapping's parameters, state and
 last processing result as one JSON ``definition`` written by compare-and-set on ``version``,
-leased to the gateway polling its source.
+leased to the gateway polling its source; and (decision 0300, migration 0137)
+``lambda_event_invoke_configs``: each function's and qualifier's asynchronous invocation
+configuration (retries, event age, destinations) as one JSON ``definition``.
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -23,6 +25,7 @@ from andromede.db.types import key_text
 __all__ = [
     "lambda_code",
     "lambda_event_invocations",
+    "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
     "lambda_functions",
     "lambda_versions",
@@ -92,4 +95,14 @@ lambda_event_source_mappings = sa.Table(
     sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_lambda_event_source_mappings_tenant", "tenant_id"),
+)
+
+lambda_event_invoke_configs = sa.Table(
+    "lambda_event_invoke_configs",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("qualifier", key_text(), primary_key=True),  # "$LATEST", a version or alias
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: retries, age, destinations
+    sa.Column("format_version", sa.Integer, nullable=False),
 )

@@ -3,10 +3,12 @@
 
 An Event invocation is written (its payload sealed under the account's keys) before Invoke
 answers 202, so a gateway's restart loses none. Each gateway's worker claims due
-invocations under a lease (a conditional write: of two gateways one wins each), runs them,
-and deletes them; a failed run (a handler's error, a timeout, a throttle) is tried again
-twice, a minute then two minutes later, as AWS retries, then dropped with a log line; one
-older than ``max_age`` (AWS: 6 hours) is dropped unrun."""
+invocations under a lease (a conditional write: of two gateways one wins each) and hands
+each to its runner, which says whether and when to try it again
+(``functions.async_invocations``, decision 0300: the function's retries, its events' maximum
+age, its destinations and dead-letter queue); the worker then deletes it or makes it due
+again, the attempt counted or not (a throttle is not counted against the retries, as AWS).
+"""
 
 from __future__ import annotations
 
@@ -17,11 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
-__all__ = ["EventInvocation", "EventQueue", "EventWorker", "MemoryEventQueue"]
+__all__ = ["EventInvocation", "EventQueue", "EventWorker", "MemoryEventQueue", "TryAgain"]
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS_MS: Final = (60_000, 120_000)  # AWS: two retries, a minute then two apart
+# A runner's own failure (not the function's): tried again this much later, uncounted; the
+# runner's maximum event age ends it.
+_FAULT_DELAY_MS: Final = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +50,9 @@ class EventQueue(Protocol):
         """Up to ``limit`` due invocations not under another lease, now leased to ``owner``
         until ``now + lease_ms``: of two gateways claiming at once, each goes to one."""
 
-    async def retry(self, invocation: EventInvocation, due: int) -> None:
-        """Count an attempt and make the invocation due again at ``due`` (lease released)."""
+    async def retry(self, invocation: EventInvocation, due: int, *, counted: bool = True) -> None:
+        """Make the invocation due again at ``due`` (lease released), an attempt counted
+        unless ``counted`` is False (a throttle)."""
 
     async def done(self, invocation_id: str) -> None: ...
 
@@ -71,10 +76,14 @@ class MemoryEventQueue:
             self._items[item.id] = item
         return claimed
 
-    async def retry(self, invocation: EventInvocation, due: int) -> None:
+    async def retry(self, invocation: EventInvocation, due: int, *, counted: bool = True) -> None:
         if invocation.id in self._items:
             self._items[invocation.id] = replace(
-                invocation, attempts=invocation.attempts + 1, due=due, lease_owner="", lease_until=0
+                invocation,
+                attempts=invocation.attempts + (1 if counted else 0),
+                due=due,
+                lease_owner="",
+                lease_until=0,
             )
 
     async def done(self, invocation_id: str) -> None:
@@ -87,8 +96,16 @@ class MemoryEventQueue:
         return len(gone)
 
 
-# Runs one queued invocation: True when it succeeded (the handler returned).
-Runner = Callable[[EventInvocation], Awaitable[bool]]
+@dataclass(frozen=True, slots=True)
+class TryAgain:
+    """A runner's answer for an invocation to run again at ``due`` (ms)."""
+
+    due: int
+    counted: bool = True  # an attempt of the function's (its error), not a throttle
+
+
+# Runs one queued invocation: None when it is finished with (succeeded, or given up).
+Runner = Callable[[EventInvocation], Awaitable[TryAgain | None]]
 
 
 class EventWorker:
@@ -100,7 +117,6 @@ class EventWorker:
         *,
         poll_interval: float = 1.0,
         lease_ms: int = 960_000,
-        max_age_ms: int = 6 * 3600 * 1000,
         batch: int = 10,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -109,7 +125,6 @@ class EventWorker:
         self._owner = owner
         self._poll = poll_interval
         self._lease_ms = lease_ms
-        self._max_age_ms = max_age_ms
         self._batch = batch
         self._clock = clock
         self.wake = asyncio.Event()
@@ -122,26 +137,15 @@ class EventWorker:
         return len(claimed)
 
     async def _one(self, item: EventInvocation) -> None:
-        if self._clock() - item.created > self._max_age_ms:
-            log.warning("Lambda: event invocation %s of %s too old, dropped", item.id, item.arn)
-            await self._queue.done(item.id)
-            return
         try:
-            succeeded = await self._run(item)
-        except Exception:  # a refusal (throttle, the function gone): retried as a failure
+            again = await self._run(item)
+        except Exception:  # the runner's own fault: tried again, its age bounds it
             log.exception("Lambda: event invocation %s of %s failed to run", item.id, item.arn)
-            succeeded = False
-        if succeeded or item.attempts >= len(RETRY_DELAYS_MS):
-            if not succeeded:
-                log.warning(
-                    "Lambda: event invocation %s of %s failed %d times, dropped",
-                    item.id,
-                    item.arn,
-                    item.attempts + 1,
-                )
+            again = TryAgain(self._clock() + _FAULT_DELAY_MS, counted=False)
+        if again is None:
             await self._queue.done(item.id)
-            return
-        await self._queue.retry(item, self._clock() + RETRY_DELAYS_MS[item.attempts])
+        else:
+            await self._queue.retry(item, again.due, counted=again.counted)
 
     async def run_forever(self) -> None:
         while True:

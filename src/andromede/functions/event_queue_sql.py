@@ -81,11 +81,12 @@ class SqlEventQueue:
 
         return await self._db.write(work)
 
-    async def retry(self, invocation: EventInvocation, due: int) -> None:
+    async def retry(self, invocation: EventInvocation, due: int, *, counted: bool = True) -> None:
+        attempts = invocation.attempts + (1 if counted else 0)
         update = (
             sa.update(_E)
             .where(_E.c.id == invocation.id)
-            .values(attempts=invocation.attempts + 1, due=due, lease_owner="", lease_until=0)
+            .values(attempts=attempts, due=due, lease_owner="", lease_until=0)
         )
         await self._db.write_statement(lambda conn: conn.execute(update))
 

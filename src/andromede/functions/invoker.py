@@ -163,15 +163,11 @@ class Invoker:
             )
         )
 
-    async def run_queued(self, item: EventInvocation) -> bool:
-        """Run a queued Event invocation; whether the handler succeeded."""
-        record, version = await self._functions.resolve(item.tenant_id, item.name, item.version)
-        event = await self._functions.open(
+    async def queued_event(self, item: EventInvocation) -> bytes:
+        """A queued Event invocation's payload, opened."""
+        return await self._functions.open(
             item.tenant_id, item.sealed_payload, _event_context(item.tenant_id, item.id)
         )
-        await self.refresh_reserves(item.tenant_id)
-        done = await self.invoke(record, version, event, item.arn)
-        return done.ok
 
     async def _run(
         self, version: FunctionVersion, event: bytes, arn: str, client_context: object

@@ -168,6 +168,7 @@ class FunctionVersion:
     architectures: tuple[str, ...] = ("x86_64",)
     sealed_environment: bytes = b""
     ephemeral_storage: int = 512
+    dead_letter_target: str = ""  # DeadLetterConfig's TargetArn (decision 0300)
 
     def replaced(self, **fields: object) -> FunctionVersion:
         return replace(self, **fields)  # type: ignore[arg-type]
@@ -188,6 +189,7 @@ class FunctionVersion:
             self.architectures,
             self.sealed_environment,
             self.ephemeral_storage,
+            self.dead_letter_target,
         )
 
 

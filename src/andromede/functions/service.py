@@ -29,6 +29,7 @@ from andromede.functions.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from andromede.functions.invoke_configs import DestinationCheck, checked_dead_letter
 from andromede.functions.model import (
     LATEST,
     FunctionRecord,
@@ -55,7 +56,6 @@ _ROLE: Final = re.compile(r"arn:aws[a-zA-Z-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@
 _NOT_SERVED: Final = (
     "Layers",
     "VpcConfig",
-    "DeadLetterConfig",
     "KMSKeyArn",
     "TracingConfig",
     "FileSystemConfigs",
@@ -153,6 +153,7 @@ class FunctionsService:
         limits: FunctionLimits | None = None,
         code_source: CodeSource | None = None,
         clock: Callable[[], int] = _now,
+        dead_letter_check: DestinationCheck | None = None,
     ) -> None:
         self.store = store
         self.region = region
@@ -161,6 +162,8 @@ class FunctionsService:
         self._roles = roles
         self._code_source = code_source
         self._clock = clock
+        # The execution role's right to send to a DeadLetterConfig's target (decision 0300).
+        self._dead_letter_check = dead_letter_check
 
     def arn(self, tenant_id: str, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.region, tenant_id, name, qualifier)
@@ -266,6 +269,7 @@ class FunctionsService:
             memory_size=check_memory(params.get("MemorySize", 128)),
             architectures=_architectures(params.get("Architectures")),
             ephemeral_storage=_ephemeral(params.get("EphemeralStorage")),
+            dead_letter_target=await self._dead_letter(tenant_id, role, params),
         )
         latest = latest.replaced(sealed_environment=await self._seal_environment(latest, variables))
         record = FunctionRecord(
@@ -330,6 +334,13 @@ class FunctionsService:
             changes["memory_size"] = check_memory(params["MemorySize"])
         if params.get("EphemeralStorage") is not None:
             changes["ephemeral_storage"] = _ephemeral(params["EphemeralStorage"])
+        if params.get("DeadLetterConfig") is not None or "role" in changes:
+            changes["dead_letter_target"] = await self._dead_letter(
+                tenant_id,
+                changes.get("role", current.role),
+                params if params.get("DeadLetterConfig") is not None
+                else {"DeadLetterConfig": {"TargetArn": current.dead_letter_target}},
+            )  # fmt: skip
         changed = current.replaced(
             **changes, revision_id=str(uuid.uuid4()), last_modified=self._clock()
         )
@@ -452,6 +463,12 @@ class FunctionsService:
             )
             return checked_zip(data, self.limits.code, operation)
         raise InvalidParameterValue("Please provide a source for function code.")
+
+    async def _dead_letter(self, tenant_id: str, role: str, params: dict[str, Any]) -> str:
+        target = checked_dead_letter(params.get("DeadLetterConfig"), tenant_id, self.region)
+        if target and self._dead_letter_check is not None:
+            await self._dead_letter_check(tenant_id, role, target)
+        return target
 
     async def _room_for(self, tenant_id: str, more: int) -> None:
         if (

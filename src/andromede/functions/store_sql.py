@@ -76,6 +76,7 @@ def _configuration(version: FunctionVersion) -> str:
             "architectures": list(version.architectures),
             "last_modified": version.last_modified,
             "ephemeral_storage": version.ephemeral_storage,
+            "dead_letter_target": version.dead_letter_target,
         },
         sort_keys=True,
     )
@@ -111,6 +112,7 @@ def _version(row: Any) -> FunctionVersion:
         architectures=tuple(str(a) for a in fields["architectures"]),
         sealed_environment=bytes(row["sealed_environment"]),
         ephemeral_storage=int(fields["ephemeral_storage"]),
+        dead_letter_target=str(fields.get("dead_letter_target", "")),
     )
 
 

@@ -47,6 +47,8 @@ def configuration(
     }
     if environment:
         shape["Environment"] = {"Variables": environment}
+    if version.dead_letter_target:
+        shape["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target}
     return shape
 
 

@@ -24,6 +24,7 @@ __all__ = ["CONTENT_TYPE", "Answer", "RestJsonWire", "route"]
 CONTENT_TYPE: Final = "application/json"
 _FN: Final = r"(?P<FunctionName>[^/]+)"
 _UUID: Final = r"(?P<UUID>[^/]+)"
+_EIC: Final = rf"/2019-09-25/functions/{_FN}/event-invoke-config"  # decision 0300
 _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("POST", r"/2015-03-31/functions/?", "CreateFunction"),
     ("GET", r"/2015-03-31/functions/?", "ListFunctions"),
@@ -59,6 +60,11 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", rf"/2015-03-31/event-source-mappings/{_UUID}", "GetEventSourceMapping"),
     ("PUT", rf"/2015-03-31/event-source-mappings/{_UUID}", "UpdateEventSourceMapping"),
     ("DELETE", rf"/2015-03-31/event-source-mappings/{_UUID}", "DeleteEventSourceMapping"),
+    ("PUT", rf"{_EIC}", "PutFunctionEventInvokeConfig"),
+    ("POST", rf"{_EIC}", "UpdateFunctionEventInvokeConfig"),
+    ("GET", rf"{_EIC}", "GetFunctionEventInvokeConfig"),
+    ("DELETE", rf"{_EIC}", "DeleteFunctionEventInvokeConfig"),
+    ("GET", rf"{_EIC}/list", "ListFunctionEventInvokeConfigs"),
 )
 # What a function without them answers (decision 0297: lambdaapi.provider_reads).
 _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (

@@ -87,6 +87,23 @@ class FunctionsSettings(BaseModel):
         description="Seconds between the passes of each gateway's worker over the queued Event "
         "invocations (one is also woken by each Event invocation it queues) (decision 0286).",
     )
+    lambda_event_retry_delay_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Seconds before the first retry of an Event invocation whose function returned "
+        "an error, doubled for each further retry (AWS: one minute, then two) (decision "
+        "0300).",
+    )
+    lambda_event_throttle_max_delay_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="Longest wait before an Event invocation that was throttled (or found no "
+        "sandbox) is tried again, not counted against its retries; the wait grows with "
+        "the event's age up to this, within the event's maximum age (AWS: up to five "
+        "minutes) (decision 0300).",
+    )
     lambda_mapping_poll_interval: float = Field(
         default=1.0,
         gt=0,

@@ -7,7 +7,10 @@ from the account's buckets as the caller, and its REST-JSON app put into ``apis`
 bubblewrap sandboxes (when ``bwrap`` is installed) with the execution role's session, log
 to CloudWatch Logs, are metered, and the queued Event invocations are run by a worker
 started into ``background``; with the queues, the event source mappings (decision 0295) are
-served and polled by a poller started into ``background`` too."""
+served and polled by a poller started into ``background`` too. The asynchronous invocation
+configurations (decision 0300) are served, and the Event worker applies them: retries, the
+events' maximum age, the destinations and dead-letter queues, sent as the function's
+execution role through the APIs in ``apis``."""
 
 from __future__ import annotations
 
@@ -24,12 +27,16 @@ from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.function_code_buckets import BucketCode
+from andromede.function_destinations import FunctionDestinations, destination_access
 from andromede.function_invocations import NotifiedFunctions, lambda_invocations
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.function_sources import FunctionRoles, MappingPoller, source_access
+from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.event_queue_sql import SqlEventQueue
+from andromede.functions.invoke_config_service import EventInvokeConfigs
+from andromede.functions.invoke_configs_sql import SqlInvokeConfigStore
 from andromede.functions.invoker import Invoker, RoleCredentials
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings_sql import SqlMappingStore
@@ -48,8 +55,11 @@ from andromede.iam.errors import IamError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
+from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
+from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
@@ -66,6 +76,7 @@ __all__ = [
     "lambda_api",
     "mapping_poll_policy",
     "notified_functions",
+    "retry_policy",
     "role_sessions",
     "sandbox_limits",
     "service_audit",
@@ -202,6 +213,7 @@ def lambda_api(
     (its functions, versions, code and queued invocations); with ``background``, the worker
     of the queued Event invocations started into it."""
     store = SqlFunctionStore(db)
+    roles = FunctionRoles(identity, settings.region)
     service = FunctionsService(
         store,
         settings.region,
@@ -215,6 +227,7 @@ def lambda_api(
             S3Authoriser(identity.policies_for, settings.region),
             settings.lambda_max_zip_bytes,
         ),
+        dead_letter_check=destination_access(roles),
     )
     queue = SqlEventQueue(db)
     ingested = None if billing is None else _ingested(billing, settings.region)
@@ -230,10 +243,12 @@ def lambda_api(
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    config_store = SqlInvokeConfigStore(db)
+    configs = EventInvokeConfigs(config_store, service, destination_access(roles))
+    actions |= invoke_config_actions(configs, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS})
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
-        roles = FunctionRoles(identity, settings.region)
         mappings = EventSourceMappings(mapping_store, service, source_access(roles, queues))
         actions |= mapping_actions(mappings)
         interval, lease_ms = mapping_poll_policy(settings)
@@ -247,8 +262,15 @@ def lambda_api(
         notified.find = lambda_invocations(apis)
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        runner = AsyncInvocations(
+            service,
+            invoker,
+            config_store,
+            FunctionDestinations(roles, apis, audit, settings.region),
+            retry_policy(settings),
+        )
         worker = EventWorker(
-            queue, invoker.run_queued, owner, poll_interval=settings.lambda_event_poll_interval
+            queue, runner, owner, poll_interval=settings.lambda_event_poll_interval
         )
         background.append(asyncio.create_task(worker.run_forever(), name="lambda-events"))
         background.append(asyncio.create_task(_close_on_stop(pool), name="lambda-sandboxes"))
@@ -259,9 +281,18 @@ def lambda_api(
     async def forget(tenant_id: str) -> int:
         await queue.forget_tenant(tenant_id)
         await mapping_store.forget_tenant(tenant_id)
+        await config_store.forget_tenant(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    """How the Event worker spaces its retries (decision 0300)."""
+    return RetryPolicy(
+        first_delay_ms=settings.lambda_event_retry_delay_seconds * 1000,
+        throttle_max_delay_ms=settings.lambda_event_throttle_max_delay_seconds * 1000,
+    )
 
 
 def mapping_poll_policy(settings: Settings) -> tuple[float, int]:

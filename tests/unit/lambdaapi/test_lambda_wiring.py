@@ -17,6 +17,8 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
 from andromede.functions.errors import InvalidParameterValue, RequestTooLarge
+from andromede.functions.invoke_configs import EventInvokeConfig
+from andromede.functions.invoke_configs_sql import SqlInvokeConfigStore
 from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool, SandboxSpec
 from andromede.functions.store_sql import SqlFunctionStore
 from andromede.iam.secrets import SecretSealer
@@ -30,6 +32,7 @@ from andromede.wiring.functions import (
     _close_on_stop,
     host_runtimes,
     lambda_api,
+    retry_policy,
     role_sessions,
     sandbox_limits,
 )
@@ -92,8 +95,11 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
         with pytest.raises(InvalidParameterValue, match="not offered"):
             await service.create(None, tenant, params | {"Code": {"S3Bucket": "b", "S3Key": "k"}})
         await service.create(None, tenant, params)
+        configs = SqlInvokeConfigStore(db)  # decision 0300: a closed tenant's go too
+        await configs.put(EventInvokeConfig(tenant, "fn", "$LATEST", maximum_retry_attempts=0))
         assert await forget(tenant) == 1
         assert await service.store.records(tenant) == []
+        assert await configs.configs(tenant, "fn") == []
     finally:
         for task in background:
             task.cancel()
@@ -140,6 +146,22 @@ async def test_serve_stopping_stops_the_warm_sandboxes_and_removes_their_code(
     keeper.cancel()
     await asyncio.gather(keeper, return_exceptions=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_event_retries_spacing_is_the_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        lambda_event_retry_delay_seconds=5,
+        lambda_event_throttle_max_delay_seconds=30,
+    )
+    policy = retry_policy(settings)
+    assert (policy.first_delay_ms, policy.throttle_max_delay_ms) == (5_000, 30_000)
+    default = retry_policy(Settings(data_dir=tmp_path))
+    assert (default.first_delay_ms, default.throttle_max_delay_ms) == (60_000, 300_000)
+    for wrong in ({"lambda_event_retry_delay_seconds": 0},
+                  {"lambda_event_throttle_max_delay_seconds": 3601}):  # fmt: skip
+        with pytest.raises(ValueError, match="lambda_event_"):
+            Settings(data_dir=tmp_path, **wrong)
 
 
 def test_the_sandboxes_bounds_are_the_settings(tmp_path: Path) -> None:

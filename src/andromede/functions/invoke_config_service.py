@@ -1,0 +1,114 @@
+"""Lambda's asynchronous invocation configuration operations (decision 0300): Put, Update,
+Get, Delete and List of a function's ``FunctionEventInvokeConfig`` over an
+:class:`~andromede.functions.invoke_configs.InvokeConfigStore`. The function and the
+qualifier named must exist (``$LATEST`` when none is named); the destinations are checked
+as AWS checks them, and — with a :class:`DestinationCheck` — against the function's
+execution role, which must be allowed to send to each, as AWS checks at this call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from andromede.functions.errors import InvalidParameterValue, ResourceNotFound
+from andromede.functions.invoke_configs import (
+    DestinationCheck,
+    EventInvokeConfig,
+    InvokeConfigStore,
+    checked_config,
+)
+from andromede.functions.model import LATEST
+from andromede.functions.service import FunctionsService
+
+__all__ = ["EventInvokeConfigs"]
+
+_MAX_PAGE: Final = 50
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class EventInvokeConfigs:
+    def __init__(
+        self,
+        store: InvokeConfigStore,
+        functions: FunctionsService,
+        check: DestinationCheck | None = None,
+        clock: Callable[[], int] = _now,
+    ) -> None:
+        self.store = store
+        self._functions = functions
+        self._check = check
+        self._clock = clock
+
+    def arn(self, config: EventInvokeConfig) -> str:
+        return self._functions.arn(config.tenant_id, config.name, config.qualifier)
+
+    async def put(
+        self, tenant_id: str, name: str, qualifier: str | None, params: dict[str, Any], *,
+        merge: bool,
+    ) -> EventInvokeConfig:  # fmt: skip
+        """PutFunctionEventInvokeConfig (``merge`` False) or UpdateFunctionEventInvokeConfig
+        (``merge`` True: a configuration must exist)."""
+        wanted = qualifier or LATEST
+        _, version = await self._functions.resolve(tenant_id, name, wanted)
+        current = await self.store.get(tenant_id, name, wanted)
+        if current is None:
+            if merge:
+                raise self._missing(tenant_id, name, wanted)
+            current = EventInvokeConfig(tenant_id, name, wanted)
+        changed = checked_config(params, current, self._functions.region, merge=merge)
+        if self._check is not None:
+            for destination in {changed.on_success, changed.on_failure} - {""}:
+                await self._check(tenant_id, version.role, destination)
+        changed = changed.replaced(last_modified=self._clock())
+        await self.store.put(changed)
+        return changed
+
+    async def get(self, tenant_id: str, name: str, qualifier: str | None) -> EventInvokeConfig:
+        wanted = qualifier or LATEST
+        await self._functions.record(tenant_id, name)
+        found = await self.store.get(tenant_id, name, wanted)
+        if found is None:
+            raise self._missing(tenant_id, name, wanted)
+        return found
+
+    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> None:
+        await self.get(tenant_id, name, qualifier)
+        await self.store.delete(tenant_id, name, qualifier or LATEST)
+
+    async def list(
+        self, tenant_id: str, name: str, marker: object, max_items: object
+    ) -> tuple[list[EventInvokeConfig], str | None]:
+        await self._functions.record(tenant_id, name)
+        size = _page_size(max_items)
+        found = await self.store.configs(tenant_id, name)
+        after = None if marker in (None, "") else str(marker)
+        if after is not None:
+            if after not in {c.qualifier for c in found}:
+                raise InvalidParameterValue("Invalid Marker")
+            found = [c for c in found if c.qualifier > after]
+        page = found[:size]
+        return page, page[-1].qualifier if len(found) > size else None
+
+    async def forget(self, tenant_id: str, name: str, qualifier: str | None) -> None:
+        """What a deleted function (None), version or alias leaves of its configurations."""
+        await self.store.delete(tenant_id, name, qualifier)
+
+    def _missing(self, tenant_id: str, name: str, qualifier: str) -> ResourceNotFound:
+        arn = self._functions.arn(tenant_id, name, qualifier)
+        return ResourceNotFound(f"The function {arn} doesn't have an EventInvokeConfig")
+
+
+def _page_size(value: object) -> int:
+    if value is None:
+        return _MAX_PAGE
+    try:
+        size = int(str(value))
+    except ValueError:
+        size = 0
+    if not 1 <= size <= _MAX_PAGE:
+        raise InvalidParameterValue(f"MaxItems must be between 1 and {_MAX_PAGE}")
+    return size

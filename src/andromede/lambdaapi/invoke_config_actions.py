@@ -1,0 +1,116 @@
+"""AWS Lambda's asynchronous invocation configuration operations (decision 0300): Put,
+Update, Get and Delete ``FunctionEventInvokeConfig`` authorised as ``lambda:<Action>`` on the
+function's ARN (qualified when the call names a version or alias), List on the unqualified
+one, each with the function's resource-based policy as its neighbours; answered in the API
+model's shape. Only the function's account changes its configurations.
+
+DeleteFunction and DeleteAlias are wrapped here so that a function's, a version's or an
+alias's configurations go with it, as on AWS; a closed tenant's go with the tenant
+(``wiring.functions``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from andromede.functions.invoke_config_service import EventInvokeConfigs
+from andromede.functions.invoke_configs import EventInvokeConfig
+from andromede.functions.model import parse_function_name
+from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
+from andromede.lambdaapi.errors import LambdaWireError
+from andromede.lambdaapi.wire import Answer
+
+__all__ = ["invoke_config_actions", "invoke_config_shape"]
+
+
+def invoke_config_shape(configs: EventInvokeConfigs, config: EventInvokeConfig) -> dict[str, Any]:
+    destinations: dict[str, Any] = {"OnSuccess": {}, "OnFailure": {}}
+    if config.on_success:
+        destinations["OnSuccess"] = {"Destination": config.on_success}
+    if config.on_failure:
+        destinations["OnFailure"] = {"Destination": config.on_failure}
+    shape: dict[str, Any] = {
+        "LastModified": config.last_modified / 1000,
+        "FunctionArn": configs.arn(config),
+        "DestinationConfig": destinations,
+    }
+    if config.maximum_retry_attempts is not None:
+        shape["MaximumRetryAttempts"] = config.maximum_retry_attempts
+    if config.maximum_event_age is not None:
+        shape["MaximumEventAgeInSeconds"] = config.maximum_event_age
+    return shape
+
+
+def _own(call: LambdaCall, owner: str) -> None:
+    if owner != call.tenant_id:
+        raise LambdaWireError("AccessDeniedException", "Only the function's account may change it")
+
+
+def invoke_config_actions(
+    configs: EventInvokeConfigs, function_actions: Mapping[str, Handler]
+) -> dict[str, Handler]:
+    """The handlers of the five operations over ``configs``, and DeleteFunction and
+    DeleteAlias (``function_actions``' own) forgetting what they delete."""
+
+    async def put(call: LambdaCall, action: str, *, merge: bool) -> dict[str, Any]:
+        owner, named, _ = await found_function(call, action)
+        _own(call, owner)
+        made = await configs.put(owner, named.name, named.qualifier, call.params, merge=merge)
+        return invoke_config_shape(configs, made)
+
+    async def put_config(call: LambdaCall) -> dict[str, Any]:
+        return await put(call, "PutFunctionEventInvokeConfig", merge=False)
+
+    async def update_config(call: LambdaCall) -> dict[str, Any]:
+        return await put(call, "UpdateFunctionEventInvokeConfig", merge=True)
+
+    async def get_config(call: LambdaCall) -> dict[str, Any]:
+        owner, named, _ = await found_function(call, "GetFunctionEventInvokeConfig")
+        found = await configs.get(owner, named.name, named.qualifier)
+        return invoke_config_shape(configs, found)
+
+    async def delete_config(call: LambdaCall) -> dict[str, Any]:
+        owner, named, _ = await found_function(call, "DeleteFunctionEventInvokeConfig")
+        _own(call, owner)
+        await configs.delete(owner, named.name, named.qualifier)
+        call.answer = Answer(status=204)
+        return {}
+
+    async def list_configs(call: LambdaCall) -> dict[str, Any]:
+        owner, named, _ = await found_function(
+            call, "ListFunctionEventInvokeConfigs", qualified=False
+        )
+        page, marker = await configs.list(
+            owner, named.name, call.params.get("Marker"), call.params.get("MaxItems")
+        )
+        answer: dict[str, Any] = {
+            "FunctionEventInvokeConfigs": [invoke_config_shape(configs, c) for c in page]
+        }
+        if marker is not None:
+            answer["NextMarker"] = marker
+        return answer
+
+    delete_function = function_actions["DeleteFunction"]
+    delete_alias = function_actions["DeleteAlias"]
+
+    async def deleting_function(call: LambdaCall) -> dict[str, Any]:
+        answer = await delete_function(call)
+        named = call.named()
+        await configs.forget(call.tenant_id, named.name, named.qualifier or None)
+        return answer
+
+    async def deleting_alias(call: LambdaCall) -> dict[str, Any]:
+        answer = await delete_alias(call)
+        named = parse_function_name(call.params.get("FunctionName"))
+        await configs.forget(call.tenant_id, named.name, str(call.params.get("Name", "")))
+        return answer
+
+    return {
+        "PutFunctionEventInvokeConfig": put_config,
+        "UpdateFunctionEventInvokeConfig": update_config,
+        "GetFunctionEventInvokeConfig": get_config,
+        "DeleteFunctionEventInvokeConfig": delete_config,
+        "ListFunctionEventInvokeConfigs": list_configs,
+        "DeleteFunction": deleting_function,
+        "DeleteAlias": deleting_alias,
+    }

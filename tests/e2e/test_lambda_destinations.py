@@ -1,0 +1,117 @@
+"""Lambda's asynchronous invocation destinations end to end (decision 0300), on the
+session's ``andromede serve`` (no server of its own): boto3 configures a function's
+``OnSuccess`` and ``OnFailure`` SQS destinations (``MaximumRetryAttempts`` 0) and a dead-letter
+queue; an Event invocation that succeeds lands AWS's record in the success queue, one that
+fails in the failure queue and its event in the dead-letter queue — each sent as the
+function's execution role, read back with boto3's SQS client."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from typing import Any
+
+import pytest
+
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None,
+        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+    ),
+]
+
+SOURCE = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("refused " + str(event["n"]))
+    return {"twice": event["n"] * 2}
+"""
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0)), SOURCE)
+    return buffer.getvalue()
+
+
+def _one_message(sqs: Any, url: str) -> dict[str, Any]:
+    for _ in range(80):
+        got = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if got:
+            return dict(got[0])
+    raise AssertionError(f"nothing arrived in {url}")
+
+
+def test_event_invocations_reach_their_destinations(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "lambda-destinations")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    sqs: Any = client_for(server, "sqs", *keys)
+    urls, arns = {}, {}
+    for name in ("succeeded", "failed", "dead"):
+        urls[name] = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arns[name] = sqs.get_queue_attributes(QueueUrl=urls[name], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="sender", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="sender", PolicyName="send", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
+    }))  # fmt: skip
+    functions: Any = client_for(server, "lambda", *keys)
+    made = functions.create_function(
+        FunctionName="doubler", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": _zip()},
+        DeadLetterConfig={"TargetArn": arns["dead"]},
+    )  # fmt: skip
+    assert made["DeadLetterConfig"]["TargetArn"] == arns["dead"]
+    config = functions.put_function_event_invoke_config(
+        FunctionName="doubler", MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": arns["succeeded"]},
+                           "OnFailure": {"Destination": arns["failed"]}},
+    )  # fmt: skip
+    assert config["FunctionArn"].endswith(":function:doubler:$LATEST")
+    listed = functions.list_function_event_invoke_configs(FunctionName="doubler")
+    assert len(listed["FunctionEventInvokeConfigs"]) == 1
+    functions.invoke(FunctionName="doubler", InvocationType="Event", Payload=b'{"n": 21}')
+    record = json.loads(_one_message(sqs, urls["succeeded"])["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestPayload"] == {"n": 21} and record["responsePayload"] == {"twice": 42}
+    started = time.monotonic()
+    functions.invoke(
+        FunctionName="doubler", InvocationType="Event", Payload=b'{"n": 5, "fail": true}'
+    )
+    failed = json.loads(_one_message(sqs, urls["failed"])["Body"])
+    assert failed["requestContext"]["condition"] == "RetriesExhausted"
+    assert failed["requestContext"]["approximateInvokeCount"] == 1
+    assert failed["responseContext"]["functionError"] == "Unhandled"
+    assert failed["responsePayload"]["errorMessage"] == "refused 5"
+    letter = _one_message(sqs, urls["dead"])
+    assert json.loads(letter["Body"]) == {"n": 5, "fail": True}
+    attributes = {k: v["StringValue"] for k, v in letter["MessageAttributes"].items()}
+    assert attributes["ErrorMessage"] == "refused 5" and attributes["ErrorCode"] == "200"
+    assert attributes["RequestID"] == failed["requestContext"]["requestId"]
+    assert time.monotonic() - started < 60  # no retry waited for: MaximumRetryAttempts 0
+    functions.delete_function_event_invoke_config(FunctionName="doubler")
+    with pytest.raises(functions.exceptions.ResourceNotFoundException):
+        functions.get_function_event_invoke_config(FunctionName="doubler")
