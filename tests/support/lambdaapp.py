@@ -28,6 +28,8 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
 from andromede.functions.invoker import Invoker
+from andromede.functions.layer_service import LayersService
+from andromede.functions.layer_store import LayerStore, MemoryLayerStore
 from andromede.functions.memory import MemoryFunctionStore
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
@@ -40,6 +42,7 @@ from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.settings import Settings
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
@@ -116,6 +119,7 @@ class World(Signers):
     queue: MemoryEventQueue
     roles: dict[str, str] = field(default_factory=dict)
     invoker: Invoker | None = None
+    layers: LayersService | None = None
 
     async def raw(
         self,
@@ -167,8 +171,11 @@ class World(Signers):
         request = create_serializer("rest-json").serialize_to_request(params, model)
         query = urlencode(request["query_string"], doseq=True)
         body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
-        # botocore quotes the path's members itself; keep them as it sent them.
-        path = quote(request["url_path"], safe="/:$%")
+        # botocore quotes the path's members itself; keep them as it sent them. A model's URI
+        # may carry a fixed query (GetLayerVersionByArn's ``?find=LayerVersion``).
+        url_path, _, fixed = request["url_path"].partition("?")
+        query = "&".join(q for q in (fixed, query) if q)
+        path = quote(url_path, safe="/:$%")
         reply = await self.raw(request["method"], path, body, query, dict(request["headers"]))
         parsed = create_parser("rest-json").parse(
             {
@@ -228,6 +235,7 @@ async def lambda_world(
     tmp_path: Path,
     store: FunctionStore | None = None,
     limits: FunctionLimits | None = None,
+    layer_store: LayerStore | None = None,
     **settings_given: Any,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION, **settings_given)
@@ -245,6 +253,10 @@ async def lambda_world(
         trusting_roles(identity),
         limits or function_limits(settings, ("python3.11",)),
     )
+    layers = LayersService(
+        layer_store or MemoryLayerStore(), functions, settings.lambda_max_function_layers
+    )
+    functions.layers = layers
     pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
     logs, meters = RecordingLogs(), RecordingMeters()
     queue = MemoryEventQueue()
@@ -252,6 +264,7 @@ async def lambda_world(
     invoke = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    invoke |= layer_actions(layers)
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -268,6 +281,7 @@ async def lambda_world(
             EventWorker(queue, invoker.run_queued, "gateway-a", poll_interval=0.05),
             queue,
             invoker=invoker,
+            layers=layers,
         )
     finally:
         await pool.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.layer_model import FunctionLayer
 
 __all__ = [
     "LATEST",
@@ -168,6 +169,7 @@ class FunctionVersion:
     architectures: tuple[str, ...] = ("x86_64",)
     sealed_environment: bytes = b""
     ephemeral_storage: int = 512
+    layers: tuple[FunctionLayer, ...] = ()  # decision 0302, in the order they merge
 
     def replaced(self, **fields: object) -> FunctionVersion:
         return replace(self, **fields)  # type: ignore[arg-type]
@@ -188,6 +190,7 @@ class FunctionVersion:
             self.architectures,
             self.sealed_environment,
             self.ephemeral_storage,
+            tuple(layer.arn for layer in self.layers),
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.functions.errors import FunctionChanged
+from andromede.functions.layer_model import FunctionLayer
 from andromede.functions.memory import version_order
 from andromede.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
 
@@ -76,6 +77,8 @@ def _configuration(version: FunctionVersion) -> str:
             "architectures": list(version.architectures),
             "last_modified": version.last_modified,
             "ephemeral_storage": version.ephemeral_storage,
+            # decision 0302; absent from a version written before layers: none
+            "layers": [[x.arn, x.code_size, x.unzipped_size] for x in version.layers],
         },
         sort_keys=True,
     )
@@ -111,6 +114,10 @@ def _version(row: Any) -> FunctionVersion:
         architectures=tuple(str(a) for a in fields["architectures"]),
         sealed_environment=bytes(row["sealed_environment"]),
         ephemeral_storage=int(fields["ephemeral_storage"]),
+        layers=tuple(
+            FunctionLayer(str(arn), int(size), int(unzipped))
+            for arn, size, unzipped in fields.get("layers", [])
+        ),
     )
 
 

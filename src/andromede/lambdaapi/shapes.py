@@ -47,6 +47,8 @@ def configuration(
     }
     if environment:
         shape["Environment"] = {"Variables": environment}
+    if version.layers:  # decision 0302
+        shape["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in version.layers]
     return shape
 
 

@@ -7,7 +7,8 @@ from the account's buckets as the caller, and its REST-JSON app put into ``apis`
 bubblewrap sandboxes (when ``bwrap`` is installed) with the execution role's session, log
 to CloudWatch Logs, are metered, and the queued Event invocations are run by a worker
 started into ``background``; with the queues, the event source mappings (decision 0295) are
-served and polled by a poller started into ``background`` too."""
+served and polled by a poller started into ``background`` too. Layers (decision 0302) are
+kept beside the functions, their content sealed as the functions' code."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.event_queue_sql import SqlEventQueue
 from andromede.functions.invoker import Invoker, RoleCredentials
+from andromede.functions.layer_service import LayersService
+from andromede.functions.layer_store_sql import SqlLayerStore
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings_sql import SqlMappingStore
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
@@ -50,6 +53,7 @@ from andromede.iam.service import IdentityService
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
+from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
@@ -216,6 +220,9 @@ def lambda_api(
             settings.lambda_max_zip_bytes,
         ),
     )
+    layer_store = SqlLayerStore(db)
+    layers = LayersService(layer_store, service, settings.lambda_max_function_layers)
+    service.layers = layers
     queue = SqlEventQueue(db)
     ingested = None if billing is None else _ingested(billing, settings.region)
     invoker = Invoker(
@@ -229,6 +236,7 @@ def lambda_api(
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    actions |= layer_actions(layers)
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -257,6 +265,7 @@ def lambda_api(
     async def forget(tenant_id: str) -> int:
         await queue.forget_tenant(tenant_id)
         await mapping_store.forget_tenant(tenant_id)
+        await layer_store.forget_tenant(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget
