@@ -193,6 +193,15 @@ async def test_layer_policy_shares_a_version_with_another_account(world: World) 
     # The function made while it was shared keeps it, as AWS's do.
     kept = await other.client("GetFunctionConfiguration", FunctionName="consumer")
     assert kept["Layers"][0]["Arn"] == arn
+    # Shared with an organisation: no principal of this platform belongs to one yet.
+    org = await world.client(
+        "AddLayerVersionPermission", LayerName="libs", VersionNumber=1, StatementId="org",
+        Action="lambda:GetLayerVersion", Principal="*", OrganizationId="o-abc123",
+    )  # fmt: skip
+    assert json.loads(org["Statement"])["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-abc123"}
+    }
+    await other.fails("GetLayerVersionByArn", "AccessDeniedException", Arn=arn)
     # Principal "*" shares with every account.
     await world.client(
         "AddLayerVersionPermission", LayerName="libs", VersionNumber=1, StatementId="all",
@@ -237,6 +246,11 @@ async def test_functions_layers_bound_sizes_and_versions(tmp_path: Path) -> None
         await world.fails("UpdateFunctionConfiguration", "InvalidParameterValueException",
             FunctionName="fn",
             Layers=[arn.replace("eu-fr-1", "eu-de-1")])  # fmt: skip
+        # Within the bound alone, beyond it with the layer (32 + 4060 + 10 > 4096).
+        grown = layer_zip({"app.py": "def handler(e, c):\n    return 1\n" + "#" * 4060})
+        error = await world.fails("UpdateFunctionCode", "InvalidParameterValueException",
+            FunctionName="fn", ZipFile=grown)  # fmt: skip
+        assert "Function code combined with layers" in error.message
         published = await world.client("PublishVersion", FunctionName="fn")
         assert published["Layers"][0]["Arn"] == arn
         cleared = await world.client("UpdateFunctionConfiguration", FunctionName="fn", Layers=[])
