@@ -254,6 +254,7 @@ async def get_account_settings(call: LambdaCall) -> dict[str, Any]:
     limits = call.functions.limits
     records = await call.functions.store.records(call.tenant_id)
     reserved = sum(r.reserved_concurrency or 0 for r in records)
+    layers = call.functions.layers
     return {
         "AccountLimit": {
             "TotalCodeSize": limits.max_code_storage,
@@ -263,7 +264,9 @@ async def get_account_settings(call: LambdaCall) -> dict[str, Any]:
             "UnreservedConcurrentExecutions": limits.concurrency_limit - reserved,
         },
         "AccountUsage": {
-            "TotalCodeSize": await call.functions.store.code_bytes(call.tenant_id),
+            # Deployment packages and layer archives, as AWS counts them (decision 0302).
+            "TotalCodeSize": await call.functions.store.code_bytes(call.tenant_id)
+            + (0 if layers is None else await layers.stored_bytes(call.tenant_id)),
             "FunctionCount": len(records),
         },
     }

@@ -103,6 +103,9 @@ async def test_numbers_are_never_reused_and_delete_is_idempotent(world: World) -
     assert (await publish(world))["Version"] == 3
     listed = await world.client("ListLayerVersions", LayerName="libs")
     assert [v["Version"] for v in listed["LayerVersions"]] == [3, 1]
+    # The live versions' archives count in the account's code storage, as AWS's.
+    usage = (await world.client("GetAccountSettings"))["AccountUsage"]
+    assert usage["TotalCodeSize"] == 2 * len(layer_zip())
 
 
 async def test_lists_filter_and_page(world: World) -> None:
@@ -240,7 +243,7 @@ async def test_functions_layers_bound_sizes_and_versions(tmp_path: Path) -> None
             FunctionName="fn", Layers=[arn, str(big["LayerVersionArn"])])  # fmt: skip
         assert "exceeds the maximum allowed size of 4096 bytes" in error.message
         await world.fails("UpdateFunctionConfiguration", "InvalidParameterValueException",
-            FunctionName="fn", Layers=[arn.replace(":1", ":7")])  # fmt: skip
+            FunctionName="fn", Layers=[arn.rsplit(":", 1)[0] + ":7"])  # fmt: skip
         await world.fails("UpdateFunctionConfiguration", "InvalidParameterValueException",
             FunctionName="fn", Layers=[arn, arn])  # fmt: skip
         await world.fails("UpdateFunctionConfiguration", "InvalidParameterValueException",
@@ -336,3 +339,14 @@ async def test_a_function_runs_with_its_layers_merged_at_opt(world: World) -> No
     # The layers' files are removed with the sandbox, as the function's code.
     await world.pool.close()
     assert not [p for p in world.pool.work_dir.iterdir() if p.name.startswith("andromede-lambda-")]
+
+
+async def test_layers_count_in_the_accounts_code_storage(tmp_path: Path) -> None:
+    size = len(layer_zip())
+    async for world in lambda_world(tmp_path, lambda_code_storage_bytes=2 * size + 1):
+        await publish(world)
+        await publish(world)
+        await world.fails("PublishLayerVersion", "CodeStorageExceededException",
+            LayerName="libs", Content={"ZipFile": layer_zip()})  # fmt: skip
+        await world.client("DeleteLayerVersion", LayerName="libs", VersionNumber=2)
+        assert (await publish(world))["Version"] == 3
