@@ -26,9 +26,11 @@ __all__ = [
     "LayerVersionArn",
     "check_layer_name",
     "check_list",
+    "check_region",
     "layer_arn",
     "parse_layer_name",
     "parse_layer_version_arn",
+    "version_number",
 ]
 
 MAX_FUNCTION_LAYERS: Final = 5  # AWS's bound on a function's layers
@@ -75,13 +77,31 @@ def check_layer_name(value: object) -> str:
     return value
 
 
-def parse_layer_name(value: object) -> tuple[str | None, str]:
-    """A ``LayerName`` (a name or the layer's ARN): (the ARN's account or None, the name)."""
+def parse_layer_name(value: object, region: str) -> tuple[str | None, str]:
+    """A ``LayerName`` (a name or the layer's ARN, of ``region``): (the ARN's account or
+    None, the name)."""
     if isinstance(value, str):
         found = _LAYER_ARN.fullmatch(value)
         if found is not None:
+            check_region(found["region"], region)
             return found["account"], found["name"]
     return None, check_layer_name(value)
+
+
+def check_region(named: str, region: str) -> None:
+    if named != region:
+        raise InvalidParameterValue(f"The layer ARN names Region {named}, not {region}")
+
+
+def version_number(value: object) -> int:
+    """A ``VersionNumber``: a layer's versions are numbered from 1."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 2**31:
+        raise InvalidParameterValue("VersionNumber must be a version of the layer, from 1")
+    return number
 
 
 def parse_layer_version_arn(value: object) -> LayerVersionArn:

@@ -42,6 +42,7 @@ from andromede.functions.layer_model import (
     check_list,
     layer_arn,
     parse_layer_version_arn,
+    version_number,
 )
 from andromede.functions.layer_store import LayerStore
 from andromede.functions.permissions import Permission, with_statement, without_statement
@@ -175,7 +176,7 @@ class LayersService:
 
     async def version(self, tenant_id: str, name: str, number: object) -> LayerVersion:
         """A live version; ResourceNotFound (AWS's words) for none or a deleted one."""
-        wanted = _number(number)
+        wanted = version_number(number)
         found = await self.store.get(tenant_id, name, wanted)
         if found is None or found.deleted:
             raise ResourceNotFound(
@@ -235,7 +236,7 @@ class LayersService:
     async def delete(self, tenant_id: str, name: str, number: object) -> None:
         """Idempotent, as AWS's: the version becomes a tombstone, its content kept for the
         functions that use it."""
-        await self.store.mark_deleted(tenant_id, name, _number(number))
+        await self.store.mark_deleted(tenant_id, name, version_number(number))
 
     # -- the layer version's policy ---------------------------------------------------------
 
@@ -327,6 +328,8 @@ class LayersService:
         """(the version's ARN, its account, the live version or None) for authorising
         ``lambda:GetLayerVersion`` on it with its policy."""
         parsed = parse_layer_version_arn(arn)
+        if parsed.region != self.region:  # attach words AWS's refusal
+            return str(arn), parsed.account, None
         found = await self.store.get(parsed.account, parsed.name, parsed.version)
         canonical = self.arn(parsed.account, parsed.name, parsed.version)
         return canonical, parsed.account, None if found is None or found.deleted else found
@@ -379,16 +382,6 @@ class LayersService:
         used = await self.functions.store.code_bytes(tenant_id) + await self.stored_bytes(tenant_id)
         if used + more > self.functions.limits.max_code_storage:
             raise CodeStorageExceeded("Code storage limit exceeded.")
-
-
-def _number(value: object) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 2**31:
-        raise InvalidParameterValue("VersionNumber must be a version of the layer, from 1")
-    return number
 
 
 def _check_revision(version: LayerVersion, revision: object) -> None:

@@ -16,7 +16,13 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from andromede.functions.layer_model import LayerVersion, parse_layer_name, parse_layer_version_arn
+from andromede.functions.layer_model import (
+    LayerVersion,
+    check_region,
+    parse_layer_name,
+    parse_layer_version_arn,
+    version_number,
+)
 from andromede.functions.layer_service import LayersService, policy_document
 from andromede.iam.policy.document import PolicyKind, load_policy
 from andromede.iam.policy.errors import MalformedPolicy
@@ -74,16 +80,16 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
     ) -> LayerVersion:
         """The live version once the caller may ``action`` on it: authorised on its
         would-be ARN first, so that no one probes names."""
-        stored = await layers.store.get(account, name, _number(number))
+        stored = await layers.store.get(account, name, version_number(number))
         live = None if stored is None or stored.deleted else stored
-        arn = layers.arn(account, name, _number(number))
+        arn = layers.arn(account, name, version_number(number))
         call.resources.append(arn)
         policy = None if live is None else live.policy
         await call.authorise(f"lambda:{action}", arn, {}, policy, account)
         return await layers.version(account, name, number)
 
     async def publish_layer_version(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         arn = layers.arn(call.tenant_id, name)
         call.resources.append(arn)
         await call.authorise("lambda:PublishLayerVersion", arn, {}, None, call.tenant_id)
@@ -94,7 +100,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         return await full_shape(call, version)
 
     async def get_layer_version(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         owner = account or call.tenant_id
         number = call.params.get("VersionNumber")
         version = await found_version(call, "GetLayerVersion", owner, name, number)
@@ -102,6 +108,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
 
     async def get_layer_version_by_arn(call: LambdaCall) -> dict[str, Any]:
         parsed = parse_layer_version_arn(call.params.get("Arn"))
+        check_region(parsed.region, layers.region)
         version = await found_version(
             call, "GetLayerVersion", parsed.account, parsed.name, parsed.version
         )
@@ -125,7 +132,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         return answer
 
     async def list_layer_versions(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         await call.authorise("lambda:ListLayerVersions", "*", {}, None, call.tenant_id)
         own(call, account)
         page, marker = await layers.list_versions(call.tenant_id, name, call.params)
@@ -137,8 +144,8 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         return answer
 
     async def delete_layer_version(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
-        number = _number(call.params.get("VersionNumber"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
+        number = version_number(call.params.get("VersionNumber"))
         arn = layers.arn(call.tenant_id, name, number)
         call.resources.append(arn)
         await call.authorise("lambda:DeleteLayerVersion", arn, {}, None, call.tenant_id)
@@ -148,7 +155,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         return {}
 
     async def add_layer_version_permission(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         own(call, account)
         number = call.params.get("VersionNumber")
         await found_version(call, "AddLayerVersionPermission", call.tenant_id, name, number)
@@ -165,7 +172,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         }
 
     async def remove_layer_version_permission(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         own(call, account)
         number = call.params.get("VersionNumber")
         await found_version(call, "RemoveLayerVersionPermission", call.tenant_id, name, number)
@@ -180,7 +187,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         return {}
 
     async def get_layer_version_policy(call: LambdaCall) -> dict[str, Any]:
-        account, name = parse_layer_name(call.params.get("LayerName"))
+        account, name = parse_layer_name(call.params.get("LayerName"), layers.region)
         own(call, account)
         number = call.params.get("VersionNumber")
         version = await found_version(call, "GetLayerVersionPolicy", call.tenant_id, name, number)
@@ -197,18 +204,6 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
         "RemoveLayerVersionPermission": remove_layer_version_permission,
         "GetLayerVersionPolicy": get_layer_version_policy,
     }
-
-
-def _number(value: object) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if not 1 <= number <= 2**31:
-        raise LambdaWireError(
-            "InvalidParameterValueException", "VersionNumber must be a version of the layer"
-        )
-    return number
 
 
 def _statements(policy: str | None) -> list[dict[str, Any]]:

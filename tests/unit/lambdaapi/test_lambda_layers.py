@@ -350,3 +350,13 @@ async def test_layers_count_in_the_accounts_code_storage(tmp_path: Path) -> None
             LayerName="libs", Content={"ZipFile": layer_zip()})  # fmt: skip
         await world.client("DeleteLayerVersion", LayerName="libs", VersionNumber=2)
         assert (await publish(world))["Version"] == 3
+
+
+async def test_a_layer_of_another_region_is_refused(world: World) -> None:
+    made = await publish(world)
+    elsewhere = str(made["LayerVersionArn"]).replace(":eu-fr-1:", ":eu-de-1:")
+    await world.fails("GetLayerVersionByArn", "InvalidParameterValueException", Arn=elsewhere)
+    await world.fails("GetLayerVersion", "InvalidParameterValueException",
+        LayerName=elsewhere.rsplit(":", 1)[0], VersionNumber=1)  # fmt: skip
+    await world.fails("GetLayerVersion", "InvalidParameterValueException",
+        LayerName="libs", VersionNumber=0)  # fmt: skip
