@@ -120,3 +120,84 @@ def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: P
     assert "adder" not in [f["FunctionName"] for f in listed]  # the admin's, not the tenant's
     functions.delete_function(FunctionName="adder")
     assert functions.list_functions()["Functions"] == []
+
+
+def _layer_zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), text)
+    return buffer.getvalue()
+
+
+LAYER_USER = """
+import greeting
+
+def handler(event, context):
+    return {"greeting": greeting.hello(event["name"])}
+"""
+
+
+def test_functions_use_layers_their_own_and_shared(server: ServerProcess) -> None:
+    """Decision 0302: a layer with a Python module published by boto3, its content downloaded
+    from ``Content.Location``; a function importing it runs; another account's function uses
+    it while it is shared, and is refused it once the permission is removed."""
+    owner = new_tenant(server, "layers-owner")
+    keys = (owner.access_key_id, owner.secret_access_key)
+    lam: Any = client_for(server, "lambda", *keys)
+    content = _layer_zip({"python/greeting.py": "def hello(name):\n    return 'bonjour ' + name\n"})
+    layer = lam.publish_layer_version(
+        LayerName="greetings", Content={"ZipFile": content}, CompatibleRuntimes=["python3.11"]
+    )
+    assert layer["Version"] == 1 and layer["Content"]["CodeSize"] == len(content)
+    downloaded = requests.get(layer["Content"]["Location"], timeout=30)
+    assert downloaded.status_code == 200 and downloaded.content == content
+    listed = lam.list_layers(CompatibleRuntime="python3.11")["Layers"]
+    assert [x["LayerName"] for x in listed] == ["greetings"]
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    code = _layer_zip({"app.py": LAYER_USER})
+    made = lam.create_function(
+        FunctionName="greeter", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": code}, Layers=[layer["LayerVersionArn"]],
+    )  # fmt: skip
+    assert made["Layers"] == [{"Arn": layer["LayerVersionArn"], "CodeSize": len(content)}]
+    done = lam.invoke(FunctionName="greeter", Payload=b'{"name": "Ada"}')
+    assert json.loads(done["Payload"].read()) == {"greeting": "bonjour Ada"}
+
+    partner = new_tenant(server, "layers-partner")
+    pkeys = (partner.access_key_id, partner.secret_access_key)
+    plam: Any = client_for(server, "lambda", *pkeys)
+    prole = client_for(server, "iam", *pkeys).create_role(
+        RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST)
+    )["Role"]["Arn"]
+    wanted = {
+        "Runtime": "python3.11", "Role": prole, "Handler": "app.handler",
+        "Code": {"ZipFile": code}, "Layers": [layer["LayerVersionArn"]],
+    }  # fmt: skip
+    with pytest.raises(plam.exceptions.ClientError) as refused:
+        plam.create_function(FunctionName="borrower", **wanted)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    lam.add_layer_version_permission(
+        LayerName="greetings", VersionNumber=1, StatementId="partner",
+        Action="lambda:GetLayerVersion", Principal=partner.account,
+    )  # fmt: skip
+    plam.create_function(FunctionName="borrower", **wanted)
+    done = plam.invoke(FunctionName="borrower", Payload=b'{"name": "Grace"}')
+    assert json.loads(done["Payload"].read()) == {"greeting": "bonjour Grace"}
+    lam.remove_layer_version_permission(
+        LayerName="greetings", VersionNumber=1, StatementId="partner"
+    )
+    with pytest.raises(plam.exceptions.ClientError) as refused:
+        plam.create_function(FunctionName="late", **wanted)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Deleted, the version still serves the functions using it, as AWS keeps it for them.
+    lam.delete_layer_version(LayerName="greetings", VersionNumber=1)
+    # A new configuration: a new sandbox, the deleted version's content read again.
+    lam.update_function_configuration(FunctionName="greeter", Timeout=5)
+    done = lam.invoke(FunctionName="greeter", Payload=b'{"name": "Alan"}')
+    assert json.loads(done["Payload"].read()) == {"greeting": "bonjour Alan"}
+    assert (
+        lam.publish_layer_version(LayerName="greetings", Content={"ZipFile": content})["Version"]
+        == 2
+    )

@@ -51,7 +51,8 @@ own port and a private zone on the default VPC (``aws_lambda_function``, ``aws_l
 ``aws_lambda_permission``, ``aws_route53_health_check``, ``aws_route53_zone`` with ``vpc``:
 decision 0297), a log group's subscription filter into the function, permitted for
 ``logs.amazonaws.com`` (decision 0304), ``aws_lambda_function_event_invoke_config`` and the
-function's ``dead_letter_config`` (decision 0300).
+function's ``dead_letter_config`` (decision 0300), the function running with a layer
+(``aws_lambda_layer_version``: decision 0302).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -91,10 +92,14 @@ MATERIAL = base64.b64encode(b"thirty-two bytes of our own key!").decode()
 # aws_lambda_function's code, zipped by the test (decision 0297).
 STAMP_HANDLER = """import os
 
+import stamp_kit
+
 
 def handler(event, context):
-    return {"stamp": os.environ["STAMP"], "order": event.get("order")}
+    return {"stamp": os.environ["STAMP"], "order": event.get("order"), "kit": stamp_kit.NAME}
 """
+# aws_lambda_layer_version's content (decision 0302): a module the handler imports.
+STAMP_LAYER = "NAME = 'from the layer'\n"
 
 
 CONFIGURATION = (
@@ -1216,8 +1221,16 @@ resource "aws_iam_role" "lambda" {
     }]
   })
 }
+resource "aws_lambda_layer_version" "kit" {
+  layer_name          = "%(bucket)s-kit"
+  filename            = "%(kit_zip)s"
+  source_code_hash    = filebase64sha256("%(kit_zip)s")
+  compatible_runtimes = ["python3.11"]
+  description         = "the stamp's kit"
+}
 resource "aws_lambda_function" "stamp" {
   function_name    = "%(bucket)s-stamp"
+  layers           = [aws_lambda_layer_version.kit.arn]
   role             = aws_iam_role.lambda.arn
   runtime          = "python3.11"
   handler          = "stamp.handler"
@@ -1301,6 +1314,7 @@ resource "aws_cloudwatch_log_subscription_filter" "to_function" {
 output "function_arn" { value = aws_lambda_function.stamp.arn }
 output "function_version" { value = aws_lambda_function.stamp.version }
 output "function_alias_arn" { value = aws_lambda_alias.stamp.arn }
+output "layer_version_arn" { value = aws_lambda_layer_version.kit.arn }
 # A Route 53 TCP health check of the server's own port (allowed to the session's checkers by
 # route53_health_check_allow_cidrs: decision 0285), and a private zone on the default VPC.
 resource "aws_route53_health_check" "shop" {
@@ -1346,10 +1360,13 @@ def test_terraform_applies_converges_and_destroys(
             "health_port": server.port,
             # Absolute: the provider runs attached, in a folder of its own.
             "stamp_zip": terraform.work / "stamp.zip",
+            "kit_zip": terraform.work / "kit.zip",
         }
     )
     with zipfile.ZipFile(terraform.work / "stamp.zip", "w") as archive:
         archive.writestr("stamp.py", STAMP_HANDLER)
+    with zipfile.ZipFile(terraform.work / "kit.zip", "w") as archive:
+        archive.writestr("python/stamp_kit.py", STAMP_LAYER)
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")
     outputs: dict[str, Any] = {
@@ -1847,7 +1864,14 @@ def test_terraform_applies_converges_and_destroys(
     )
     assert outputs["function_version"] == "1"
     invoked = functions.invoke(FunctionName=outputs["function_alias_arn"], Payload=b'{"order": 7}')
-    assert json.loads(invoked["Payload"].read()) == {"stamp": "terraform", "order": 7}
+    assert json.loads(invoked["Payload"].read()) == {
+        "stamp": "terraform",
+        "order": 7,
+        "kit": "from the layer",
+    }
+    # aws_lambda_layer_version (decision 0302): the function runs with the layer it names.
+    assert [layer["Arn"] for layer in config["Layers"]] == [outputs["layer_version_arn"]]
+    assert outputs["layer_version_arn"].endswith(f":layer:{bucket}-kit:1")
     policy = functions.get_policy(FunctionName=outputs["function_arn"], Qualifier="live")
     [permission] = json.loads(policy["Policy"])["Statement"]
     assert (permission["Sid"], permission["Principal"]) == (

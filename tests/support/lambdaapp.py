@@ -31,6 +31,8 @@ from andromede.functions.event_queue import EventWorker, MemoryEventQueue
 from andromede.functions.invoke_config_service import EventInvokeConfigs
 from andromede.functions.invoke_configs import MemoryInvokeConfigStore
 from andromede.functions.invoker import Invoker
+from andromede.functions.layer_service import LayersService
+from andromede.functions.layer_store import LayerStore, MemoryLayerStore
 from andromede.functions.memory import MemoryFunctionStore
 from andromede.functions.model import FunctionVersion
 from andromede.functions.record_service import FunctionRecords
@@ -47,6 +49,7 @@ from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
+from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.settings import Settings
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
@@ -146,6 +149,7 @@ class World(Signers):
     configs: MemoryInvokeConfigStore = field(default_factory=MemoryInvokeConfigStore)
     destinations: RecordingDestinations = field(default_factory=RecordingDestinations)
     runner: AsyncInvocations | None = None
+    layers: LayersService | None = None
 
     async def raw(
         self,
@@ -197,8 +201,11 @@ class World(Signers):
         request = create_serializer("rest-json").serialize_to_request(params, model)
         query = urlencode(request["query_string"], doseq=True)
         body = request["body"] if isinstance(request["body"], bytes) else request["body"].encode()
-        # botocore quotes the path's members itself; keep them as it sent them.
-        path = quote(request["url_path"], safe="/:$%")
+        # botocore quotes the path's members itself; keep them as it sent them. A model's URI
+        # may carry a fixed query (GetLayerVersionByArn's ``?find=LayerVersion``).
+        url_path, _, fixed = request["url_path"].partition("?")
+        query = "&".join(q for q in (fixed, query) if q)
+        path = quote(url_path, safe="/:$%")
         reply = await self.raw(request["method"], path, body, query, dict(request["headers"]))
         parsed = create_parser("rest-json").parse(
             {
@@ -258,6 +265,7 @@ async def lambda_world(
     tmp_path: Path,
     store: FunctionStore | None = None,
     limits: FunctionLimits | None = None,
+    layer_store: LayerStore | None = None,
     **settings_given: Any,
 ) -> AsyncIterator[World]:
     settings = Settings(data_dir=tmp_path, region=REGION, **settings_given)
@@ -275,6 +283,10 @@ async def lambda_world(
         trusting_roles(identity),
         limits or function_limits(settings, ("python3.11",)),
     )
+    layers = LayersService(
+        layer_store or MemoryLayerStore(), functions, settings.lambda_max_function_layers
+    )
+    functions.layers = layers
     pool = SandboxPool(SandboxLimits(work_dir=tmp_path, idle_seconds=60))
     logs, meters = RecordingLogs(), RecordingMeters()
     queue = MemoryEventQueue()
@@ -287,6 +299,7 @@ async def lambda_world(
         EventInvokeConfigs(configs, functions), {**FUNCTION_ACTIONS, **ACCESS_ACTIONS}
     )
     runner = AsyncInvocations(functions, invoker, configs, destinations)
+    invoke |= layer_actions(layers)
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -306,6 +319,7 @@ async def lambda_world(
             configs=configs,
             destinations=destinations,
             runner=runner,
+            layers=layers,
         )
     finally:
         await pool.close()

@@ -24,7 +24,8 @@ tables and sealed items), ``tables_pipes`` (EventBridge Pipes' pipes and
 checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules and their
 sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, executions and
 histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes),
-``tables_functions`` (Lambda's functions, versions and sealed code). This
+``tables_functions`` (Lambda's functions, versions and sealed code),
+``tables_lambda_layers`` (Lambda's layer versions and their sealed content). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -254,6 +255,7 @@ from andromede.db.tables_functions import (
     lambda_functions,
     lambda_versions,
 )
+from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
 # isort: on
 
 __all__ = [
@@ -378,6 +380,8 @@ __all__ = [
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
     "lambda_functions",
+    "lambda_layer_content",
+    "lambda_layer_versions",
     "lambda_versions",
     "lb_resources",
     "log_account_policies",

@@ -89,6 +89,11 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", closefd=False)
+    # ``-I`` ignores PYTHONPATH: its folders (the layers' ``/opt/python…``, decision 0302)
+    # are put on the path here, after the function's own code, as AWS's runtime orders them.
+    for folder in reversed(os.environ.get("PYTHONPATH", "").split(":")):
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     handler, broken = _load_handler()

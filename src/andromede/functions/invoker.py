@@ -195,6 +195,12 @@ class Invoker:
             code = await self._functions.code(version)
             return code, await self._environment(version, group, stream)
 
+        async def layers() -> list[bytes]:  # decision 0302: merged in order at /opt
+            found = self._functions.layers
+            return (
+                [] if found is None or not version.layers else await found.contents(version.layers)
+            )
+
         if not self._pool.available():
             raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
         try:
@@ -207,6 +213,7 @@ class Invoker:
                     "arn": arn,
                     "client_context": client_context,
                 },
+                layers,
             )
         except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
             raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.layer_model import FunctionLayer
 
 __all__ = [
     "LATEST",
@@ -169,6 +170,7 @@ class FunctionVersion:
     sealed_environment: bytes = b""
     ephemeral_storage: int = 512
     dead_letter_target: str = ""  # DeadLetterConfig's TargetArn (decision 0300)
+    layers: tuple[FunctionLayer, ...] = ()  # decision 0302, in the order they merge
 
     def replaced(self, **fields: object) -> FunctionVersion:
         return replace(self, **fields)  # type: ignore[arg-type]
@@ -190,6 +192,7 @@ class FunctionVersion:
             self.sealed_environment,
             self.ephemeral_storage,
             self.dead_letter_target,
+            tuple(layer.arn for layer in self.layers),
         )
 
 

@@ -1,7 +1,8 @@
 """The sandboxes Lambda functions run in on the gateway host (decision 0286): bubblewrap
 (``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network at all
 in this increment —, ``/usr`` (the runtime) read-only, the function's unpacked code at
-``/var/task`` read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
+``/var/task`` read-only, its layers (decision 0302) merged in order at ``/opt`` read-only,
+the bootstrap at ``/var/runtime``, a private bounded tmpfs
 ``/tmp``, nothing else of the host: not the data folder, the keys, the database or the
 platform's sockets; a seccomp filter (``functions.seccomp``) refuses the system calls that
 reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
@@ -10,12 +11,12 @@ timeout kills the sandbox.
 
 A sandbox serves one invocation at a time and is kept warm for its version (the key names
 the version's code and configuration) for ``idle_seconds``, then stopped; its unpacked code
-is removed with it, and every warm one's when the pool closes (``serve`` stopping). A folder
-is named after the process that made it (``andromede-lambda-<pid>-…``), so the first sandbox a
-pool starts sweeps away those a gateway that was killed left behind: customer code in clear
-does not outlive its gateway, even in memory. The bootstrap (``functions.bootstrap``) speaks
-JSON lines: requests on its stdin, answers on its stdout, the function's log on its stderr up
-to a marker line."""
+and layers are removed with it, and every warm one's when the pool closes (``serve``
+stopping). A folder is named after the process that made it (``andromede-lambda-<pid>-…``),
+so the first sandbox a pool starts sweeps away those a gateway that was killed left behind:
+customer code in clear does not outlive its gateway, even in memory. The bootstrap
+(``functions.bootstrap``) speaks JSON lines: requests on its stdin, answers on its stdout, the
+function's log on its stderr up to a marker line."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import stat
 import tempfile
 import time
 import zipfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -120,10 +121,11 @@ class SandboxPool:
         spec: SandboxSpec,
         prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
         request: Mapping[str, Any],
+        layers: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
     ) -> InvocationResult:
         """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a warm
-        sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment, asked
-        only for a new sandbox)."""
+        sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment,
+        ``layers`` its layers' zips in order, asked only for a new sandbox)."""
         self._expire()
         warm = self._idle.get(spec.key) or []
         sandbox = warm.pop() if warm else None
@@ -131,7 +133,8 @@ class SandboxPool:
         if sandbox is None:
             began = time.monotonic()
             zipped, environment = await prepare()
-            sandbox = await self._start(spec, zipped, environment)
+            layer_zips = () if layers is None else await layers()
+            sandbox = await self._start(spec, zipped, environment, layer_zips)
             init_ms = (time.monotonic() - began) * 1000
         began = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
@@ -252,7 +255,11 @@ class SandboxPool:
         return memory if memory.is_dir() and os.access(memory, os.W_OK | os.X_OK) else None
 
     async def _start(
-        self, spec: SandboxSpec, zipped: bytes, environment: Mapping[str, str]
+        self,
+        spec: SandboxSpec,
+        zipped: bytes,
+        environment: Mapping[str, str],
+        layer_zips: Sequence[bytes] = (),
     ) -> _Sandbox:
         if not self._swept:
             self._swept = True
@@ -260,7 +267,11 @@ class SandboxPool:
         folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-", dir=self.work_dir))
         task = folder / "task"
         task.mkdir()
-        _unpack(zipped, task)
+        _unpack([zipped], task)
+        # AWS extracts the layers in order into /opt, a later one's files over an earlier's.
+        opt = folder / "opt"
+        opt.mkdir()
+        _unpack(layer_zips, opt)
         interpreter = shutil.which(spec.runtime, path=RUNTIME_PATH)
         if interpreter is None or not interpreter.startswith("/usr/"):
             raise FileNotFoundError(f"no {spec.runtime} interpreter under /usr")
@@ -269,7 +280,7 @@ class SandboxPool:
             program_fd, writer = os.pipe()
             os.write(writer, sandbox_filter())  # a few hundred bytes: within a pipe's buffer
             os.close(writer)
-        command = self._command(spec, task, interpreter, program_fd)
+        command = self._command(spec, task, interpreter, program_fd, opt)
         # The function's environment (its own variables, the role's session credentials) is
         # bwrap's environment, which it hands to the handler: only the sandbox's owner can read
         # it, where a command line's ``--setenv`` values would be anyone's to read.
@@ -280,6 +291,8 @@ class SandboxPool:
             "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": spec.handler,
+            # AWS's Python runtime: the layers' packages importable (decision 0302).
+            "PYTHONPATH": f"/opt/python/lib/{spec.runtime}/site-packages:/opt/python",
             **environment,
         }
         limits = self.limits
@@ -315,6 +328,7 @@ class SandboxPool:
         task: Path,
         interpreter: str,
         program_fd: int | None,
+        opt: Path | None = None,
     ) -> list[str]:
         """bwrap's command line: no environment value in it, since any local user may read a
         process's arguments (``/proc/<pid>/cmdline``) but only its owner its environment."""
@@ -333,6 +347,7 @@ class SandboxPool:
             "--dev", "/dev",
             "--size", str(spec.ephemeral_mb * _MIB), "--tmpfs", "/tmp",  # noqa: S108 — the sandbox's own tmpfs
             "--ro-bind", str(task), "/var/task",
+            *(() if opt is None else ("--ro-bind", str(opt), "/opt")),
             "--ro-bind", str(BOOTSTRAP), "/var/runtime/bootstrap.py",
             "--chdir", "/var/task",
         ]  # fmt: skip
@@ -380,14 +395,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _unpack(zipped: bytes, task: Path) -> None:
-    """The zip into ``task``, readable by the sandbox's user (its files' executable bits
-    kept); zipfile refuses absolute paths and ``..``, and makes no links."""
-    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
-        archive.extractall(task)
-        executable = {
-            info.filename for info in archive.infolist() if (info.external_attr >> 16) & 0o111
-        }
+def _unpack(zips: Sequence[bytes], task: Path) -> None:
+    """The zips, in order, into ``task`` (a later one's files over an earlier's), readable by
+    the sandbox's user (its files' executable bits kept); zipfile refuses absolute paths and
+    ``..``, and makes no links."""
+    executable: set[str] = set()
+    for zipped in zips:
+        with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+            archive.extractall(task)
+            for info in archive.infolist():
+                if (info.external_attr >> 16) & 0o111:
+                    executable.add(info.filename)
+                else:
+                    executable.discard(info.filename)
     # Readable by the sandbox's user, which the host maps to no one: the folder itself stays
     # the host's private temporary one (0700), only ``task`` is bound into the sandbox.
     os.chmod(task, 0o755)  # noqa: S103

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import re
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -30,6 +32,7 @@ from andromede.functions.errors import (
     ResourceNotFound,
 )
 from andromede.functions.invoke_configs import DestinationCheck, checked_dead_letter
+from andromede.functions.layer_model import FunctionLayer, FunctionLayers
 from andromede.functions.model import (
     LATEST,
     FunctionRecord,
@@ -164,6 +167,9 @@ class FunctionsService:
         self._clock = clock
         # The execution role's right to send to a DeadLetterConfig's target (decision 0300).
         self._dead_letter_check = dead_letter_check
+        # The account's layers (decision 0302), set by the wiring; without them a function's
+        # ``Layers`` are refused.
+        self.layers: FunctionLayers | None = None
 
     def arn(self, tenant_id: str, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.region, tenant_id, name, qualifier)
@@ -237,7 +243,7 @@ class FunctionsService:
         if named.qualifier is not None or (named.account not in (None, tenant_id)):
             raise InvalidParameterValue("FunctionName must name a function of your account")
         name = named.name
-        _refuse_not_served(params)
+        _refuse_not_served(params, self.layers is not None)
         if params.get("PackageType", "Zip") != "Zip":
             raise InvalidParameterValue("Only Zip packages are supported by this Lambda yet")
         runtime = self._runtime(params.get("Runtime"))
@@ -247,6 +253,7 @@ class FunctionsService:
         if not isinstance(code, dict):
             raise InvalidParameterValue("Code must give ZipFile or S3Bucket and S3Key")
         data = await self._zip(caller, tenant_id, code, "CreateFunction")
+        layers = await self._layers(tenant_id, params.get("Layers"), data)
         if await self.store.get(tenant_id, name) is not None:
             raise ResourceConflict(f"Function already exist: {name}")
         await self._room_for(tenant_id, len(data))
@@ -270,6 +277,7 @@ class FunctionsService:
             architectures=_architectures(params.get("Architectures")),
             ephemeral_storage=_ephemeral(params.get("EphemeralStorage")),
             dead_letter_target=await self._dead_letter(tenant_id, role, params),
+            layers=layers,
         )
         latest = latest.replaced(sealed_environment=await self._seal_environment(latest, variables))
         record = FunctionRecord(
@@ -296,6 +304,7 @@ class FunctionsService:
         data = await self._zip(caller, tenant_id, params, "UpdateFunctionCode")
         sha = code_sha256(data)
         current = await self._latest(tenant_id, name, params.get("RevisionId"))
+        _check_unzipped(data, current.layers, self.limits.code.max_unzipped_bytes)
         if params.get("DryRun") is True:
             return current.replaced(code_sha256=sha, code_size=len(data))
         await self._room_for(tenant_id, len(data) - current.code_size)
@@ -317,9 +326,13 @@ class FunctionsService:
     async def update_configuration(
         self, tenant_id: str, name: str, params: dict[str, Any]
     ) -> FunctionVersion:
-        _refuse_not_served(params)
+        _refuse_not_served(params, self.layers is not None)
         current = await self._latest(tenant_id, name, params.get("RevisionId"))
         changes: dict[str, Any] = {}
+        if params.get("Layers") is not None and self.layers is not None:
+            changes["layers"] = await self._layers(
+                tenant_id, params["Layers"], await self.code(current)
+            )
         if params.get("Runtime") is not None:
             changes["runtime"] = self._runtime(params["Runtime"])
         if params.get("Role") is not None:
@@ -417,7 +430,23 @@ class FunctionsService:
             raise InvalidParameterValue(f"A function may have at most {self.limits.max_tags} tags")
         return tuple(sorted(tags.items()))
 
+    async def code_zip(
+        self, caller: object, tenant_id: str, code: dict[str, Any], operation: str
+    ) -> bytes:
+        """A zip given as ``ZipFile`` or ``S3Bucket``/``S3Key``/``S3ObjectVersion`` (read as
+        ``caller``), checked as function code is: a layer's content (decision 0302)."""
+        return await self._zip(caller, tenant_id, code, operation)
+
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _layers(self, tenant_id: str, arns: object, code: bytes) -> tuple[FunctionLayer, ...]:
+        """The layer versions ``arns`` names, the function's code and theirs unzipped within
+        AWS's bound (decision 0302)."""
+        if arns is None or arns == [] or self.layers is None:
+            return ()
+        layers = await self.layers.attach(tenant_id, arns)
+        _check_unzipped(code, layers, self.limits.code.max_unzipped_bytes)
+        return layers
 
     def _runtime(self, runtime: object) -> str:
         if not isinstance(runtime, str) or runtime not in self.limits.runtimes:
@@ -473,7 +502,10 @@ class FunctionsService:
     async def _room_for(self, tenant_id: str, more: int) -> None:
         if (
             more > 0
-            and await self.store.code_bytes(tenant_id) + more > self.limits.max_code_storage
+            and await self.store.code_bytes(tenant_id)
+            + (0 if self.layers is None else await self.layers.stored_bytes(tenant_id))
+            + more
+            > self.limits.max_code_storage
         ):
             raise CodeStorageExceeded("Code storage limit exceeded.")
 
@@ -515,8 +547,23 @@ def _code_context(tenant_id: str, name: str, sha: str) -> bytes:
     return f"lambda:{tenant_id}:{name}:code:{sha}".encode()
 
 
-def _refuse_not_served(params: dict[str, Any]) -> None:
+def _check_unzipped(code: bytes, layers: tuple[FunctionLayer, ...], limit: int) -> None:
+    if not layers:
+        return
+    with zipfile.ZipFile(io.BytesIO(code)) as archive:
+        unzipped = sum(member.file_size for member in archive.infolist())
+    if unzipped + sum(layer.unzipped_size for layer in layers) > limit:
+        raise InvalidParameterValue(
+            f"Function code combined with layers exceeds the maximum allowed size of {limit} "
+            "bytes. The actual size is "
+            f"{unzipped + sum(layer.unzipped_size for layer in layers)} bytes."
+        )
+
+
+def _refuse_not_served(params: dict[str, Any], layers_served: bool) -> None:
     for name in _NOT_SERVED:
+        if name == "Layers" and layers_served:
+            continue
         value = params.get(name)
         if value not in (None, [], {}, "") and not (
             name == "VpcConfig" and isinstance(value, dict) and not any(value.values())

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.functions.errors import FunctionChanged
+from andromede.functions.layer_model import FunctionLayer
 from andromede.functions.memory import version_order
 from andromede.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
 
@@ -77,6 +78,8 @@ def _configuration(version: FunctionVersion) -> str:
             "last_modified": version.last_modified,
             "ephemeral_storage": version.ephemeral_storage,
             "dead_letter_target": version.dead_letter_target,
+            # decision 0302; absent from a version written before layers: none
+            "layers": [[x.arn, x.code_size, x.unzipped_size] for x in version.layers],
         },
         sort_keys=True,
     )
@@ -113,6 +116,10 @@ def _version(row: Any) -> FunctionVersion:
         sealed_environment=bytes(row["sealed_environment"]),
         ephemeral_storage=int(fields["ephemeral_storage"]),
         dead_letter_target=str(fields.get("dead_letter_target", "")),
+        layers=tuple(
+            FunctionLayer(str(arn), int(size), int(unzipped))
+            for arn, size, unzipped in fields.get("layers", [])
+        ),
     )
 
 

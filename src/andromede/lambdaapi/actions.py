@@ -108,6 +108,18 @@ async def _pass_role(call: LambdaCall, role: object) -> None:
         await call.authorise("iam:PassRole", role[:1600], {}, None, call.tenant_id)
 
 
+async def _may_use_layers(call: LambdaCall, arns: object) -> None:
+    """``lambda:GetLayerVersion`` on each layer version a function is given, judged with
+    the version's policy (another account's layer is used only as it shares it)."""
+    layers = call.functions.layers
+    if layers is None or not isinstance(arns, list):
+        return
+    for arn in arns[:10]:  # more are refused by the service's bound
+        canonical, owner, found = await layers.grants(arn)
+        policy = None if found is None else found.policy
+        await call.authorise("lambda:GetLayerVersion", canonical, {}, policy, owner)
+
+
 async def create_function(call: LambdaCall) -> dict[str, Any]:
     named = call.named()
     arn = call.functions.arn(call.tenant_id, named.name)
@@ -116,6 +128,7 @@ async def create_function(call: LambdaCall) -> dict[str, Any]:
         "lambda:CreateFunction", arn, _request_tags(call.params.get("Tags")), None, call.tenant_id
     )
     await _pass_role(call, call.params.get("Role"))
+    await _may_use_layers(call, call.params.get("Layers"))
     _, version = await call.functions.create(call.caller, call.tenant_id, call.params)
     call.answer = Answer(status=201)
     published = None if version.version == LATEST else version.version
@@ -187,6 +200,7 @@ async def update_function_configuration(call: LambdaCall) -> dict[str, Any]:
     _own(call, owner)
     if call.params.get("Role") is not None:
         await _pass_role(call, call.params["Role"])
+    await _may_use_layers(call, call.params.get("Layers"))
     version = await call.functions.update_configuration(owner, named.name, call.params)
     return configuration(
         call.functions.arn(owner, named.name), version, await call.functions.environment(version)
@@ -240,6 +254,7 @@ async def get_account_settings(call: LambdaCall) -> dict[str, Any]:
     limits = call.functions.limits
     records = await call.functions.store.records(call.tenant_id)
     reserved = sum(r.reserved_concurrency or 0 for r in records)
+    layers = call.functions.layers
     return {
         "AccountLimit": {
             "TotalCodeSize": limits.max_code_storage,
@@ -249,7 +264,9 @@ async def get_account_settings(call: LambdaCall) -> dict[str, Any]:
             "UnreservedConcurrentExecutions": limits.concurrency_limit - reserved,
         },
         "AccountUsage": {
-            "TotalCodeSize": await call.functions.store.code_bytes(call.tenant_id),
+            # Deployment packages and layer archives, as AWS counts them (decision 0302).
+            "TotalCodeSize": await call.functions.store.code_bytes(call.tenant_id)
+            + (0 if layers is None else await layers.stored_bytes(call.tenant_id)),
             "FunctionCount": len(records),
         },
     }

@@ -7,7 +7,8 @@ account and function bound as associated data): it cannot be forged, moved to an
 function or extended, and any gateway opens it (no secret of its own). Like a presigned
 URL, whoever holds it may download the zip until it expires; the GetFunction that made it
 is audited. The shared endpoint routes an unsigned GET of that shape here
-(``api_routing``)."""
+(``api_routing``), and of a layer version's ``Content.Location`` too
+(``lambdaapi.layer_location``, decision 0302)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, quote
 from andromede.errors import AndromedeError
 from andromede.functions.service import FunctionsService
 from andromede.http.response import Response, Scope
+from andromede.lambdaapi.layer_location import LAYER_PATH, serve_layer_download
 
 __all__ = ["LIFETIME_MS", "code_location", "is_code_download", "serve_download"]
 
@@ -47,10 +49,11 @@ async def code_location(
 
 
 def is_code_download(scope: Scope) -> bool:
-    """An unsigned GET of a ``Code.Location`` URL."""
+    """An unsigned GET of a ``Code.Location`` (or a layer's ``Content.Location``) URL."""
+    path = str(scope.get("path", ""))
     return (
         scope.get("method") == "GET"
-        and _PATH.fullmatch(str(scope.get("path", ""))) is not None
+        and (_PATH.fullmatch(path) is not None or LAYER_PATH.fullmatch(path) is not None)
         and b"location=" in scope.get("query_string", b"")
     )
 
@@ -66,6 +69,8 @@ def _refused(status: int, error_type: str, message: str) -> Response:
 
 async def serve_download(functions: FunctionsService, scope: Scope) -> Response:
     """The zip a valid, unexpired location names; AccessDenied for any other."""
+    if LAYER_PATH.fullmatch(str(scope.get("path", ""))) is not None:
+        return await serve_layer_download(functions, functions.layers, scope)
     found = _PATH.fullmatch(str(scope.get("path", "")))
     query = parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"))
     denied = _refused(403, "AccessDeniedException", "The code location is invalid or expired")

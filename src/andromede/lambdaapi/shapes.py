@@ -49,6 +49,8 @@ def configuration(
         shape["Environment"] = {"Variables": environment}
     if version.dead_letter_target:
         shape["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target}
+    if version.layers:  # decision 0302
+        shape["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in version.layers]
     return shape
 
 

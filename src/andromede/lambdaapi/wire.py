@@ -25,6 +25,8 @@ CONTENT_TYPE: Final = "application/json"
 _FN: Final = r"(?P<FunctionName>[^/]+)"
 _UUID: Final = r"(?P<UUID>[^/]+)"
 _EIC: Final = rf"/2019-09-25/functions/{_FN}/event-invoke-config"  # decision 0300
+_LAYER: Final = r"/2018-10-31/layers/(?P<LayerName>[^/]+)/versions"
+_LAYER_VERSION: Final = _LAYER + r"/(?P<VersionNumber>[^/]+)"
 _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("POST", r"/2015-03-31/functions/?", "CreateFunction"),
     ("GET", r"/2015-03-31/functions/?", "ListFunctions"),
@@ -65,6 +67,19 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", rf"{_EIC}", "GetFunctionEventInvokeConfig"),
     ("DELETE", rf"{_EIC}", "DeleteFunctionEventInvokeConfig"),
     ("GET", rf"{_EIC}/list", "ListFunctionEventInvokeConfigs"),
+    # Layers (decision 0302); GetLayerVersionByArn is ListLayers' path with ?find=LayerVersion.
+    ("GET", r"/2018-10-31/layers/?", "ListLayers"),
+    ("POST", rf"{_LAYER}/?", "PublishLayerVersion"),
+    ("GET", rf"{_LAYER}/?", "ListLayerVersions"),
+    ("GET", _LAYER_VERSION, "GetLayerVersion"),
+    ("DELETE", _LAYER_VERSION, "DeleteLayerVersion"),
+    ("POST", rf"{_LAYER_VERSION}/policy", "AddLayerVersionPermission"),
+    ("GET", rf"{_LAYER_VERSION}/policy", "GetLayerVersionPolicy"),
+    (
+        "DELETE",
+        rf"{_LAYER_VERSION}/policy/(?P<StatementId>[^/]+)",
+        "RemoveLayerVersionPermission",
+    ),
 )
 # What a function without them answers (decision 0297: lambdaapi.provider_reads).
 _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
@@ -89,6 +104,9 @@ _QUERY: Final = {
     "RevisionId",
     "EventSourceArn",  # ListEventSourceMappings'
     "FunctionName",
+    "CompatibleRuntime",  # ListLayers' and ListLayerVersions'
+    "CompatibleArchitecture",
+    "Arn",  # GetLayerVersionByArn's
 }
 _INVOKE_HEADERS: Final = {
     "x-amz-invocation-type": "InvocationType",
@@ -121,7 +139,12 @@ class Answer:
 
 class RestJsonWire:
     def action(self, request: JsonRequest[Any]) -> str:
-        return route(request.scope["method"], request.scope["path"])[0]
+        name = route(request.scope["method"], request.scope["path"])[0]
+        if name == "ListLayers" and "LayerVersion" in parse_qs(
+            request.scope.get("query_string", b"").decode("utf-8", "replace")
+        ).get("find", ()):
+            return "GetLayerVersionByArn"
+        return name
 
     def params(self, request: JsonRequest[Any]) -> dict[str, Any]:
         params: dict[str, Any] = {}

@@ -24,8 +24,8 @@ class FunctionsSettings(BaseModel):
     lambda_max_unzipped_bytes: int = Field(
         default=250 * 1024 * 1024,
         gt=0,
-        description="Largest unzipped size of a Lambda function's code in bytes (AWS: 250 MB); "
-        "beyond, InvalidParameterValueException (decision 0286).",
+        description="Largest unzipped size of a Lambda function's code with its layers' in "
+        "bytes (AWS: 250 MB); beyond, InvalidParameterValueException (decisions 0286, 0302).",
     )
     lambda_code_storage_bytes: int = Field(
         default=75 * 1024**3,
@@ -44,6 +44,12 @@ class FunctionsSettings(BaseModel):
         gt=0,
         description="Largest resource-based policy of a Lambda function in bytes (AWS: 20 KB); "
         "beyond, PolicyLengthExceededException (decision 0286).",
+    )
+    lambda_max_function_layers: int = Field(
+        default=5,
+        ge=1,
+        description="Layers a Lambda function may use (AWS: 5); beyond, "
+        "InvalidParameterValueException (decision 0302).",
     )
     lambda_concurrency_limit: int = Field(
         default=1000,

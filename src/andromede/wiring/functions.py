@@ -10,7 +10,8 @@ started into ``background``; with the queues, the event source mappings (decisio
 served and polled by a poller started into ``background`` too. The asynchronous invocation
 configurations (decision 0300) are served, and the Event worker applies them: retries, the
 events' maximum age, the destinations and dead-letter queues, sent as the function's
-execution role through the APIs in ``apis``."""
+execution role through the APIs in ``apis``. Layers (decision 0302) are kept beside the
+functions, their content sealed as the functions' code."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from andromede.functions.event_queue_sql import SqlEventQueue
 from andromede.functions.invoke_config_service import EventInvokeConfigs
 from andromede.functions.invoke_configs_sql import SqlInvokeConfigStore
 from andromede.functions.invoker import Invoker, RoleCredentials
+from andromede.functions.layer_service import LayersService
+from andromede.functions.layer_store_sql import SqlLayerStore
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings_sql import SqlMappingStore
 from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool
@@ -60,6 +63,7 @@ from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
+from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
@@ -229,6 +233,9 @@ def lambda_api(
         ),
         dead_letter_check=destination_access(roles),
     )
+    layer_store = SqlLayerStore(db)
+    layers = LayersService(layer_store, service, settings.lambda_max_function_layers)
+    service.layers = layers
     queue = SqlEventQueue(db)
     ingested = None if billing is None else _ingested(billing, settings.region)
     pool = SandboxPool(sandbox_limits(settings))
@@ -246,6 +253,7 @@ def lambda_api(
     config_store = SqlInvokeConfigStore(db)
     configs = EventInvokeConfigs(config_store, service, destination_access(roles))
     actions |= invoke_config_actions(configs, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS})
+    actions |= layer_actions(layers)
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -282,6 +290,7 @@ def lambda_api(
         await queue.forget_tenant(tenant_id)
         await mapping_store.forget_tenant(tenant_id)
         await config_store.forget_tenant(tenant_id)
+        await layer_store.forget_tenant(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget

@@ -184,7 +184,7 @@ async def test_unsigned_and_unknown(world: World) -> None:
         assert exc.code == "MissingAuthenticationTokenException"
     else:
         raise AssertionError("unsigned call answered")
-    not_yet = await world.fails("ListLayers", "UnsupportedOperationException")
+    not_yet = await world.fails("ListCodeSigningConfigs", "UnsupportedOperationException")
     assert not_yet.status == 400
 
 
