@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
 from andromede.functions.seccomp import sandbox_filter
 
@@ -60,6 +61,11 @@ class SandboxLimits:
     # (encryption at rest); else the system's temporary folder.
     work_dir: Path | None = None
     seccomp: bool = True  # the filter of ``functions.seccomp``
+    # The gateway's API relay (``functions.api_relay``, decision 0303), bound in at
+    # /var/runtime/api.sock; None: the sandbox reaches nothing.
+    api_socket: Path | None = None
+    # The AWS SDK a runtime carries (host folder or file, its name under /var/runtime).
+    runtime_modules: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +273,7 @@ class SandboxPool:
             "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime",
             "_HANDLER": spec.handler,
+            **({"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT} if self.limits.api_socket else {}),
             **environment,
         }
         limits = self.limits
@@ -323,6 +330,10 @@ class SandboxPool:
             "--ro-bind", str(BOOTSTRAP), "/var/runtime/bootstrap.py",
             "--chdir", "/var/task",
         ]  # fmt: skip
+        if self.limits.api_socket is not None:
+            command += ["--ro-bind", str(self.limits.api_socket), SANDBOX_SOCKET]
+        for host_path, name in self.limits.runtime_modules:
+            command += ["--ro-bind", host_path, f"/var/runtime/{name}"]
         if program_fd is not None:
             command += ["--seccomp", str(program_fd)]
         return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]

@@ -55,7 +55,11 @@ async def test_serve_polls_the_mappings(tmp_path: Path) -> None:
     background: list[asyncio.Task[None]] = []
     forget = lambda_api(apis, settings, db, keys, identity, audit, None, None, None, None,
         background, queues=queues)  # fmt: skip
-    assert [t.get_name() for t in background] == ["lambda-events", "lambda-mappings"]
+    assert [t.get_name() for t in background] == [
+        "lambda-api-relay",
+        "lambda-events",
+        "lambda-mappings",
+    ]
     try:
         tenant = boot.tenant.id
         store = SqlMappingStore(db)

@@ -65,7 +65,7 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
     forget = lambda_api(
         apis, settings, db, keys, identity, audit, None, None, None, None, background
     )
-    assert [t.get_name() for t in background] == ["lambda-events"]
+    assert [t.get_name() for t in background] == ["lambda-api-relay", "lambda-events"]
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)
