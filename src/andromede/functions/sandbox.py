@@ -1,10 +1,11 @@
 """The sandboxes Lambda functions run in on the gateway host (decision 0286): bubblewrap
-(``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network at all
-in this increment —, ``/usr`` (the runtime) read-only, the function's unpacked code at
-``/var/task`` read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
+(``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network but the
+platform's own AWS API, reached through the gateway's relay socket bound in (decision 0303) —,
+``/usr`` (the runtime) read-only, the AWS SDK at ``/var/runtime``, the function's unpacked code
+at ``/var/task`` read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
 ``/tmp``, nothing else of the host: not the data folder, the keys, the database or the
-platform's sockets; a seccomp filter (``functions.seccomp``) refuses the system calls that
-reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
+platform's other sockets; a seccomp filter (``functions.seccomp``) refuses the system calls
+that reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
 address space from ``MemorySize``, processes, open files, file size; an invocation past its
 timeout kills the sandbox.
 
