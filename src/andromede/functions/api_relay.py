@@ -63,22 +63,27 @@ class ApiRelay:
         except OSError as exc:
             log.warning("the API relay could not reach the gateway: %s", exc.strerror)
             writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
             return
-        await asyncio.gather(
-            _pump(reader, upstream_writer), _pump(upstream_reader, writer), return_exceptions=True
-        )
+        try:
+            await asyncio.gather(
+                _pump(reader, upstream_writer),
+                _pump(upstream_reader, writer),
+                return_exceptions=True,
+            )
+        finally:
+            for opened in (upstream_writer, writer):
+                opened.close()
+                with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
+                    await opened.wait_closed()
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
+    """One direction's bytes until its end, which is passed on (a half close)."""
+    with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(_CHUNK):
             writer.write(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(ConnectionError, OSError):
-            if not writer.can_write_eof():
-                writer.close()
