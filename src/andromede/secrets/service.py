@@ -628,6 +628,7 @@ class SecretService:
             )
         if force:
             await self._store.delete(secret.arn)
+            await self.rotation.store.delete(secret.arn)  # its rotation goes with it (0303)
             return secret, self._clock()
         when = self._clock() + timedelta(days=days)
         secret = await self._change(
@@ -783,6 +784,8 @@ class SecretService:
         purged: list[str] = []
         while found := await self._store.purge_due(self._clock(), batch):
             purged += found
+            for arn in found:  # their rotations go with them (decision 0303)
+                await self.rotation.store.delete(arn)
             if len(found) < batch:
                 break
         return purged

@@ -231,3 +231,11 @@ async def test_the_lease_keeps_a_rotation_to_one_gateway_and_a_closed_window_wai
     await store.save(replace(state, next_rotation=NOW - timedelta(minutes=5)))
     assert await service.rotation.run_due() == 1
     assert len(double.steps) == 4
+
+
+async def test_a_secret_deleted_takes_its_rotation_with_it() -> None:
+    service, _, secret = await _made()
+    await _rotate(service, immediately=False)
+    assert await service.rotation.state(secret) is not None
+    await service.delete(ACTOR, "db", window_days=None, force=True)
+    assert await service.rotation.state(secret) is None
