@@ -17,7 +17,10 @@ window tries it again with the same token (the functions are written to be re-ru
 customer takes ``AWSPENDING`` off.
 
 The function is reached through :class:`RotationFunctions`, the port the wiring fills with
-Lambda's service invocations (the functions context is not imported here)."""
+Lambda's service invocations (the functions context is not imported here). Each rotation run
+is audited in the secret's account as CloudTrail logs it — ``RotationStarted``, then
+``RotationSucceeded`` or ``RotationFailed`` with the step's error — through
+:class:`RotationAudit`."""
 
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from andromede.secrets.rotation_model import STEPS, RotationRules, RotationState
 from andromede.secrets.rotation_store import RotationStore
 from andromede.secrets.store import SecretStore
 
-__all__ = ["RotationDenied", "RotationFunctions", "SecretRotation"]
+__all__ = ["RotationAudit", "RotationDenied", "RotationFunctions", "SecretRotation"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,13 @@ class RotationFunctions(Protocol):
 Authorised = Callable[[object, str, str], Awaitable[Secret]]
 
 
+class RotationAudit(Protocol):
+    def __call__(self, tenant_id: str, event: str, secret_arn: str, error: str | None) -> None:
+        """Record ``event`` (``RotationStarted``, ``RotationSucceeded``, ``RotationFailed``,
+        as CloudTrail logs them) of the secret in its account, Secrets Manager acting."""
+        ...
+
+
 class SecretRotation:
     def __init__(
         self,
@@ -83,6 +93,7 @@ class SecretRotation:
         self.lease_seconds = lease_seconds
         # Lambda's, bound by its wiring (made after Secrets Manager's); None: not served.
         self.functions: RotationFunctions | None = None
+        self.audit: RotationAudit | None = None
         self.owner = f"rotation-{uuid.uuid4().hex[:12]}"
         self._running: set[asyncio.Task[bool]] = set()
 
@@ -198,11 +209,13 @@ class SecretRotation:
             await self.store.settle(state, self.owner)  # the lease released, nothing run
             return False
         token = state.token or str(uuid.uuid4())
+        self._audited(secret, "RotationStarted", None)
         try:
             await self._add_pending(secret, token)
             failure = await self._steps(state.function_arn, secret, token)
         except SecretsError as exc:
             failure = f"{type(exc).__name__}: {exc}"
+        self._audited(secret, "RotationFailed" if failure else "RotationSucceeded", failure)
         done = self._clock()
         following = None if state.rules is None else state.rules.next_after(done)
         if failure is None:
@@ -214,6 +227,10 @@ class SecretRotation:
             settled = replace(state, token=token, failure=failure[:2048], next_rotation=following)
         await self.store.settle(settled, self.owner)
         return True
+
+    def _audited(self, secret: Secret, event: str, error: str | None) -> None:
+        if self.audit is not None:
+            self.audit(secret.tenant_id, event, secret.arn, None if error is None else error[:512])
 
     async def _steps(self, function_arn: str, secret: Secret, token: str) -> str | None:
         functions = self.functions

@@ -48,6 +48,7 @@ import logging
 import os
 from typing import Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
@@ -59,6 +60,7 @@ from andromede.kms.errors import KmsError
 from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.replication import ReplicationPolicy
+from andromede.secrets.rotation import RotationAudit
 from andromede.secrets.rotation_sql import SqlRotationStore
 from andromede.secrets.service import SecretLimits, SecretService
 from andromede.secrets.store_sql import SqlSecretStore
@@ -75,6 +77,8 @@ from andromede.wiring.kms_envelopes import (
 __all__ = ["KmsSecretSealer", "secrets_service", "secrets_upkeep"]
 
 log = logging.getLogger(__name__)
+
+SECRETS_MANAGER: Final = "secretsmanager.amazonaws.com"
 
 
 def _open_failed(why: str, _: KmsError | None) -> DecryptionFailure:
@@ -195,7 +199,31 @@ def secrets_service(
         rotations=SqlRotationStore(db),
     )
     service.rotation.lease_seconds = settings.secrets_rotation_lease_seconds
+    if audit is not None:
+        service.rotation.audit = rotation_audit(audit)
     return service
+
+
+def rotation_audit(audit: AuditService) -> RotationAudit:
+    """A rotation's run in the secret's account's trail (decision 0303): Secrets Manager its
+    principal, ``secretsmanager:RotationStarted`` / ``RotationSucceeded`` / ``RotationFailed``
+    on the secret's ARN, the failed step's error in the details."""
+
+    def record(tenant_id: str, event: str, secret_arn: str, error: str | None) -> None:
+        details = {"invoked_by": SECRETS_MANAGER}
+        if error is not None:
+            details["error"] = error
+        audit.record(
+            request_id=os.urandom(8).hex().upper(),
+            tenant_id=tenant_id,
+            principal=SECRETS_MANAGER,
+            action=f"secretsmanager:{event}",
+            resource=secret_arn,
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    return record
 
 
 def secrets_api(

@@ -3,7 +3,7 @@ over the real KMS service and sealer; the rotation function a double behind the
 ``RotationFunctions`` port (the e2e test runs a real one): the parameters' checks in AWS's
 words, the caller's ``lambda:InvokeFunction`` on the function, the function's policy,
 DescribeSecret's and ListSecrets' rotation fields, a pending version the rotation leaves, and
-the audit records."""
+the audit records (the calls', and the rotation's run as Secrets Manager)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from andromede.secrets.model import Secret
 from andromede.secrets.rotation import RotationDenied
+from andromede.wiring.secrets import rotation_audit
 from support.secretsapp import Harness
 
 FUNCTION = "arn:aws:lambda:eu-fr-1:{account}:function:rotator"
@@ -40,6 +41,7 @@ async def test_rotate_secret_checks_and_answers(sm: Harness) -> None:
     function = FUNCTION.format(account=sm.tenant_id)
     double = Refusing()
     sm.secrets.rotation.functions = double
+    sm.secrets.rotation.audit = rotation_audit(sm.audit)
     arn = (await sm.ok("CreateSecret", {"Name": "db", "SecretString": "v1"}))["ARN"]
     for rules, error in [
         ({"AutomaticallyAfterDays": 0}, "InvalidParameterException"),
@@ -106,6 +108,12 @@ async def test_rotate_secret_checks_and_answers(sm: Harness) -> None:
     assert [e.outcome.value for e in rotations][-3:] == ["success", "success", "failure"]
     assert rotations[-2].resource == arn
     assert any(e.action == "secretsmanager:CancelRotateSecret" for e in records)
+    ran = [e for e in records if e.principal == "secretsmanager.amazonaws.com"]
+    assert [(e.action, e.outcome.value, e.resource) for e in ran] == [
+        ("secretsmanager:RotationStarted", "success", arn),
+        ("secretsmanager:RotationFailed", "failure", arn),
+    ]
+    assert ran[1].details["error"] == "setSecret: Runtime.ExitError: gone"
 
 
 async def test_the_caller_needs_lambda_invoke_function(sm: Harness) -> None:
