@@ -27,16 +27,26 @@ from andromede.functions.errors import FunctionsError, ResourceNotFound
 from andromede.functions.service_invoke import ServiceDenied, ServiceInvocations
 from andromede.lambdaapi.app import LambdaApp
 from andromede.notifications.functions import FunctionDeferred, FunctionRefused
+from andromede.secrets.model import Secret
+from andromede.secrets.rotation import RotationDenied
 
 __all__ = [
     "EVENTS_PRINCIPAL",
+    "SECRETS_PRINCIPAL",
     "EventFunctionTargets",
     "NotifiedFunctions",
+    "RotationFunctionInvoker",
     "json_payload",
     "lambda_invocations",
 ]
 
 EVENTS_PRINCIPAL: Final = "events.amazonaws.com"
+SECRETS_PRINCIPAL: Final = "secretsmanager.amazonaws.com"
+# AWS's refusal when a rotation function is not there or does not let Secrets Manager in.
+_CANNOT_INVOKE: Final = (
+    "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function "
+    "policy grants access to the principal secretsmanager.amazonaws.com."
+)
 
 Invocations = Callable[[], ServiceInvocations | None]
 
@@ -127,3 +137,53 @@ class NotifiedFunctions:
         except FunctionsError:
             return False
         return True
+
+
+class RotationFunctionInvoker:
+    """Secrets Manager's rotation functions (decision 0303), the
+    ``secrets.rotation.RotationFunctions`` port: each step a synchronous invocation as
+    ``secretsmanager.amazonaws.com``, the secret's ARN the source and its account the source
+    account, allowed by the function's resource-based policy alone; audited in the
+    function's account by the shared piece."""
+
+    def __init__(self, invocations: Invocations) -> None:
+        self._invocations = invocations
+
+    async def check(self, function_arn: str, secret: Secret) -> None:
+        invocations = self._invocations()
+        if invocations is None:
+            raise RotationDenied(_CANNOT_INVOKE)
+        try:
+            await invocations.check(
+                SECRETS_PRINCIPAL,
+                function_arn,
+                source_arn=secret.arn,
+                source_account=secret.tenant_id,
+            )
+        except FunctionsError:
+            raise RotationDenied(_CANNOT_INVOKE) from None
+
+    async def invoke(self, function_arn: str, secret: Secret, event: bytes) -> str | None:
+        invocations = self._invocations()
+        if invocations is None:
+            return "AWS Lambda is not served by this deployment"
+        try:
+            done = await invocations.call(
+                SECRETS_PRINCIPAL,
+                function_arn,
+                event,
+                source_arn=secret.arn,
+                source_account=secret.tenant_id,
+            )
+        except FunctionsError as exc:
+            return f"{type(exc).__name__}: {str(exc)[:512]}"
+        if done.ok:
+            return None
+        try:
+            error = json.loads(done.payload)
+        except ValueError:
+            error = {}
+        if not isinstance(error, dict):
+            error = {}
+        kind = str(error.get("errorType") or done.error_type or "Unhandled")
+        return f"{kind}: {str(error.get('errorMessage', ''))[:512]}"

@@ -1311,6 +1311,23 @@ resource "aws_cloudwatch_log_subscription_filter" "to_function" {
   filter_pattern  = "ERROR"
   destination_arn = aws_lambda_function.stamp.arn
 }
+# Secrets Manager may invoke the function to rotate the database password (decision 0303):
+# its schedule recorded, no rotation started (the stamp function is no rotation function).
+resource "aws_lambda_permission" "rotation" {
+  statement_id  = "secrets-rotation"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.stamp.function_name
+  principal     = "secretsmanager.amazonaws.com"
+}
+resource "aws_secretsmanager_secret_rotation" "db" {
+  secret_id           = aws_secretsmanager_secret.db.id
+  rotation_lambda_arn = aws_lambda_function.stamp.arn
+  rotate_immediately  = false
+  rotation_rules {
+    automatically_after_days = 30
+  }
+  depends_on = [aws_lambda_permission.rotation]
+}
 output "function_arn" { value = aws_lambda_function.stamp.arn }
 output "function_version" { value = aws_lambda_function.stamp.version }
 output "function_alias_arn" { value = aws_lambda_alias.stamp.arn }
@@ -1547,6 +1564,11 @@ def test_terraform_applies_converges_and_destroys(
     described = secrets.describe_secret(SecretId=f"{bucket}/db")
     assert described["KmsKeyId"].endswith(f":key/{outputs['data_key_id']}")
     assert described["Tags"] == [{"Key": "app", "Value": "orders"}]
+    # aws_secretsmanager_secret_rotation (decision 0303): the schedule, no rotation run yet.
+    assert described["RotationEnabled"] is True
+    assert described["RotationLambdaARN"] == outputs["function_arn"]
+    assert described["RotationRules"] == {"AutomaticallyAfterDays": 30}
+    assert "NextRotationDate" in described and "LastRotatedDate" not in described
     # aws_ssm_parameter (decision 0229), read back with boto3.
     ssm = client_for(server, "ssm", *server.credentials())
     password = ssm.get_parameter(Name=f"/{bucket}/db/password", WithDecryption=True)

@@ -166,7 +166,7 @@ from andromede.db.tables_queues import (
 from andromede.db.tables_metrics import metric_datapoints, metric_runs, metric_series
 from andromede.db.tables_alarms import metric_alarm_history, metric_alarms
 from andromede.db.tables_dashboards import metric_dashboards
-from andromede.db.tables_secrets import secret_replicas, secret_versions, secrets
+from andromede.db.tables_secrets import secret_replicas, secret_rotations, secret_versions, secrets
 from andromede.db.tables_anomaly import metric_anomaly_detectors
 from andromede.db.tables_logs import (
     log_account_policies,
@@ -436,6 +436,7 @@ __all__ = [
     "route53_zone_vpcs",
     "route53_zones",
     "secret_replicas",
+    "secret_rotations",
     "secret_versions",
     "secrets",
     "session_credentials",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from andromede.db.metadata import metadata
 from andromede.db.types import key_text
 
-__all__ = ["secret_replicas", "secret_versions", "secrets"]
+__all__ = ["secret_replicas", "secret_rotations", "secret_versions", "secrets"]
 
 secrets = sa.Table(
     "secrets",
@@ -67,4 +67,26 @@ secret_replicas = sa.Table(
     sa.Column("overwrite", sa.Boolean, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_secret_replicas_due", "region", "due"),
+)
+
+# Migration 0139 (decision 0303): a secret's rotation — its function, its rules (JSON), the
+# last and next rotation, the AWSPENDING version of a rotation in progress or failed, and the
+# lease of the gateway running it (epoch milliseconds).
+secret_rotations = sa.Table(
+    "secret_rotations",
+    metadata,
+    sa.Column("secret_arn", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("region", key_text(), nullable=False),
+    sa.Column("function_arn", sa.Text, nullable=True),
+    sa.Column("rules", sa.Text, nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("last_rotated", sa.BigInteger, nullable=True),
+    sa.Column("next_rotation", sa.BigInteger, nullable=True),
+    sa.Column("token", sa.Text, nullable=True),
+    sa.Column("failure", sa.Text, nullable=True),
+    sa.Column("lease_owner", key_text(), nullable=False),
+    sa.Column("lease_until", sa.BigInteger, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_secret_rotations_due", "enabled", "next_rotation"),
 )

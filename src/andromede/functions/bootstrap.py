@@ -19,7 +19,9 @@ import importlib
 import json
 import os
 import resource
+import socket
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -75,6 +77,42 @@ def _load_handler() -> tuple[Any, dict[str, Any] | None]:
     return handler, None
 
 
+API_SOCKET = "/var/runtime/api.sock"
+API_PORT = 9001
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+def _carry(client: socket.socket) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(API_SOCKET)
+    except OSError:
+        client.close()
+        return
+    back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+    back.start()
+    _pipe(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
+
+
+def _serve_api(listener: socket.socket) -> None:
+    """The platform's API on the sandbox's loopback (decision 0303): each connection to
+    127.0.0.1:9001 carried to the gateway's socket bound in, the only way out."""
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=_carry, args=(client,), daemon=True).start()
+
+
 def _answer(out: Any, request_id: str, answer: dict[str, Any]) -> None:
     sys.stdout.flush()
     sys.stderr.write(MARKER + request_id + "\n")
@@ -95,6 +133,13 @@ def main() -> None:
         if folder and folder not in sys.path:
             sys.path.insert(0, folder)
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
+    # The AWS SDK the runtime carries, after the function's own modules, as AWS's.
+    sys.path.append("/var/runtime")
+    if os.path.exists(API_SOCKET):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", API_PORT))  # bound before the handler may connect
+        listener.listen(16)
+        threading.Thread(target=_serve_api, args=(listener,), daemon=True).start()
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     handler, broken = _load_handler()
     for line in sys.stdin:

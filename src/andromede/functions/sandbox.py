@@ -1,11 +1,12 @@
 """The sandboxes Lambda functions run in on the gateway host (decision 0286): bubblewrap
-(``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network at all
-in this increment —, ``/usr`` (the runtime) read-only, the function's unpacked code at
-``/var/task`` read-only, its layers (decision 0302) merged in order at ``/opt`` read-only,
-the bootstrap at ``/var/runtime``, a private bounded tmpfs
+(``bwrap``) with new user, PID, IPC, UTS, cgroup and network namespaces — no network but the
+platform's own AWS API, reached through the gateway's relay socket bound in (decision 0303) —,
+``/usr`` (the runtime) read-only, the AWS SDK at ``/var/runtime``, the function's unpacked code
+at ``/var/task`` read-only, its layers (decision 0302) merged in order at ``/opt``
+read-only, the bootstrap at ``/var/runtime``, a private bounded tmpfs
 ``/tmp``, nothing else of the host: not the data folder, the keys, the database or the
-platform's sockets; a seccomp filter (``functions.seccomp``) refuses the system calls that
-reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
+platform's other sockets; a seccomp filter (``functions.seccomp``) refuses the system calls
+that reach the kernel's riskier parts. Resource limits are set on the sandbox's processes:
 address space from ``MemorySize``, processes, open files, file size; an invocation past its
 timeout kills the sandbox.
 
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
 from andromede.functions.seccomp import sandbox_filter
 
@@ -70,6 +72,11 @@ class SandboxLimits:
     # (encryption at rest); else the system's temporary folder.
     work_dir: Path | None = None
     seccomp: bool = True  # the filter of ``functions.seccomp``
+    # The gateway's API relay (``functions.api_relay``, decision 0303), bound in at
+    # /var/runtime/api.sock; None: the sandbox reaches nothing.
+    api_socket: Path | None = None
+    # The AWS SDK a runtime carries (host folder or file, its name under /var/runtime).
+    runtime_modules: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +300,7 @@ class SandboxPool:
             "_HANDLER": spec.handler,
             # AWS's Python runtime: the layers' packages importable (decision 0302).
             "PYTHONPATH": f"/opt/python/lib/{spec.runtime}/site-packages:/opt/python",
+            **({"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT} if self.limits.api_socket else {}),
             **environment,
         }
         limits = self.limits
@@ -351,6 +359,10 @@ class SandboxPool:
             "--ro-bind", str(BOOTSTRAP), "/var/runtime/bootstrap.py",
             "--chdir", "/var/task",
         ]  # fmt: skip
+        if self.limits.api_socket is not None:
+            command += ["--ro-bind", str(self.limits.api_socket), SANDBOX_SOCKET]
+        for host_path, name in self.limits.runtime_modules:
+            command += ["--ro-bind", host_path, f"/var/runtime/{name}"]
         if program_fd is not None:
             command += ["--seccomp", str(program_fd)]
         return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]

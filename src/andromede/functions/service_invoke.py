@@ -1,7 +1,8 @@
 """A service principal's asynchronous invocation of a function (decision 0293): EventBridge's
 rules (``events.amazonaws.com``), SNS's subscriptions (``sns.amazonaws.com``) and S3's event
 notifications (``s3.amazonaws.com``) invoke a function as AWS's services do — an ``Event``
-invocation of its ARN (unqualified, or qualified by a version or an alias), allowed only by
+invocation (Secrets Manager's rotation, ``secretsmanager.amazonaws.com``, a synchronous one,
+decision 0303) of its ARN (unqualified, or qualified by a version or an alias), allowed only by
 the function's resource-based policy (the one of the qualifier named, as AddPermission wrote
 it), evaluated by the IAM engine for the service with ``aws:SourceArn`` (the rule, topic or
 bucket) and ``aws:SourceAccount``. The service has no identity policies: without a statement
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from andromede.functions.errors import FunctionsError, ResourceNotFound
-from andromede.functions.invoker import Invoker
+from andromede.functions.invoker import Invocation, Invoker
 from andromede.functions.model import FunctionRecord, FunctionVersion
 from andromede.functions.service import FunctionsService
 
@@ -147,6 +148,32 @@ class ServiceInvocations:
             self._audited(account, service, function_arn, source_arn, type(exc).__name__)
             raise
         self._audited(account, service, function_arn, source_arn, None)
+
+    async def call(
+        self,
+        service: str,
+        function_arn: str,
+        event: bytes,
+        *,
+        source_arn: str,
+        source_account: str,
+    ) -> Invocation:
+        """Invoke ``function_arn`` synchronously (``RequestResponse``) as ``service`` for
+        ``source_arn`` — Secrets Manager's rotation steps (decision 0303) —, allowed as
+        :meth:`check` allows; the handler's failure is the answer's, not an exception."""
+        account = (function_of_arn(function_arn) or FunctionArn("", "", "", None)).account
+        try:
+            record, version = await self.check(
+                service, function_arn, source_arn=source_arn, source_account=source_account
+            )
+            await self._invoker.refresh_reserves(record.tenant_id)
+            done = await self._invoker.invoke(record, version, event, function_arn)
+        except FunctionsError as exc:
+            self._audited(account, service, function_arn, source_arn, type(exc).__name__)
+            raise
+        failed = None if done.ok else (done.error_type or "Unhandled")
+        self._audited(account, service, function_arn, source_arn, failed)
+        return done
 
     def _audited(
         self, account: str, service: str, arn: str, source_arn: str, error: str | None

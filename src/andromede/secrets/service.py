@@ -52,6 +52,8 @@ from andromede.secrets.model import (
     parse_arn,
 )
 from andromede.secrets.replication import ReplicaSync, ReplicationPolicy
+from andromede.secrets.rotation import SecretRotation
+from andromede.secrets.rotation_store import MemoryRotationStore, RotationStore
 from andromede.secrets.store import SecretStore
 
 __all__ = ["Actor", "SecretLimits", "SecretSealer", "SecretService", "SecretValue"]
@@ -132,12 +134,16 @@ class SecretService:
         limits: SecretLimits | None = None,
         clock: Callable[[], datetime] = _now,
         replication: ReplicationPolicy | None = None,
+        rotations: RotationStore | None = None,
     ) -> None:
         self._store = store
         self._sealer = sealer
         self.limits = limits or SecretLimits()
         self._clock = clock
         self.replication = ReplicaSync(store, sealer, replication or ReplicationPolicy(), clock)
+        self.rotation = SecretRotation(
+            store, rotations or MemoryRotationStore(), clock, self._rotated
+        )
 
     # --- resolving ---------------------------------------------------------------------
 
@@ -164,6 +170,12 @@ class SecretService:
         secret = await self.resolve(actor, secret_id)
         await actor.authorise(action, secret)
         return secret
+
+    async def _rotated(self, actor: object, action: str, secret_id: str) -> Secret:
+        """The live secret of ``actor``'s own that rotation's ``action`` may change."""
+        if not isinstance(actor, Actor):
+            raise TypeError("rotation is asked for by a caller")
+        return self._own(actor, self._live(await self._authorised(actor, action, secret_id)))
 
     @staticmethod
     def _own(actor: Actor, secret: Secret) -> Secret:
@@ -316,7 +328,7 @@ class SecretService:
             ),
             None,
         )
-        if found is None:
+        if found is None or not found.sealed:  # a rotation's AWSPENDING awaiting its value
             raise SecretNotFound(
                 "Secrets Manager can't find the specified secret value for "
                 + (f"VersionId: {version_id}" if version_id else f"staging label: {wanted}")
@@ -346,27 +358,39 @@ class SecretService:
         for _ in range(_TRIES):
             secret = self._own(actor, self._live(await self._authorised(actor, action, secret_id)))
             versions = await self._store.versions(secret.arn)
-            for version in versions:
-                if version.version_id == version_id:
-                    if await self._same_value(actor, secret, version, value):
-                        return secret, version_id, version.stages
-                    raise SecretExists(
-                        "You can't modify an existing version, you can only create a new version."
-                    )
+            # A rotation's AWSPENDING version awaiting its value (decision 0303): the put fills it.
+            pending = next((v for v in versions if v.version_id == version_id), None)
+            if pending is not None and pending.sealed:
+                if await self._same_value(actor, secret, pending, value):
+                    return secret, version_id, pending.stages
+                raise SecretExists(
+                    "You can't modify an existing version, you can only create a new version."
+                )
+            if pending is not None and pending.binary != value.binary:
+                raise InvalidParameter(
+                    "The rotation's pending version takes a value of the secret's own type "
+                    "(SecretString or SecretBinary)."
+                )
             held = {v.version_id: v.stages for v in versions}
-            relabelled: dict[str, tuple[str, ...]] = {**held, version_id: ()}
+            relabelled: dict[str, tuple[str, ...]] = {**held, version_id: held.get(version_id, ())}
             for label in labels:
                 relabelled = move_stage(relabelled, label, version_id)
-            drop = self._overflow(versions, relabelled, adding=1)  # refused before any KMS use
+            adding = 0 if pending is not None else 1
+            drop = self._overflow(versions, relabelled, adding=adding)  # before any KMS use
             new = await self._version(actor, secret, version_id, value, relabelled[version_id])
-            changes = {v: s for v, s in relabelled.items() if v != version_id and s != held[v]}
+            changes = {
+                v: s for v, s in relabelled.items() if s != held.get(v) and v != new.version_id
+            }
+            if pending is not None:
+                changes[version_id] = relabelled[version_id]
             try:
                 written = await self._store.write_versions(
                     replace(secret, last_changed=self._clock()),
                     secret.revision,
-                    new,
+                    None if pending is not None else new,
                     changes,
                     drop,
+                    resealed=None if pending is None else {version_id: new.sealed},
                 )
             except Conflict:
                 continue
@@ -469,7 +493,9 @@ class SecretService:
         opened or sealed as the caller (a disabled old key, no Decrypt or no Encrypt right):
         AWS then keeps the versions under their old key and changes the key all the same."""
         versions = [
-            v for v in await self._store.versions(before.arn) if _RESEALED.intersection(v.stages)
+            v
+            for v in await self._store.versions(before.arn)
+            if _RESEALED.intersection(v.stages) and v.sealed  # a pending one has no value yet
         ]
         try:
             opened = [(v, await self._sealer.open(before, v, actor.caller)) for v in versions]
@@ -602,6 +628,7 @@ class SecretService:
             )
         if force:
             await self._store.delete(secret.arn)
+            await self.rotation.store.delete(secret.arn)  # its rotation goes with it (0303)
             return secret, self._clock()
         when = self._clock() + timedelta(days=days)
         secret = await self._change(
@@ -757,6 +784,8 @@ class SecretService:
         purged: list[str] = []
         while found := await self._store.purge_due(self._clock(), batch):
             purged += found
+            for arn in found:  # their rotations go with them (decision 0303)
+                await self.rotation.store.delete(arn)
             if len(found) < batch:
                 break
         return purged

@@ -1,6 +1,6 @@
 """The Secrets Manager actions served (decision 0190): each parses its parameters, calls the
-secrets service and writes AWS's answer. Rotation needs AWS Lambda, which this platform does
-not offer: RotateSecret and CancelRotateSecret are refused in AWS's words. Replication to
+secrets service and writes AWS's answer. Rotation through a Lambda function (decision 0303)
+is ``secretsapi.rotation_actions``'s. Replication to
 the deployment's other regions (decision 0207): CreateSecret's ``AddReplicaRegions``,
 ReplicateSecretToRegions, RemoveRegionsFromReplication, StopReplicationToReplica, and
 DescribeSecret's ``PrimaryRegion`` and ``ReplicationStatus``."""
@@ -19,6 +19,11 @@ from andromede.secrets.model import Replica, Secret, SecretVersion, owning_servi
 from andromede.secretsapi.authorise import check_policy, validation_errors
 from andromede.secretsapi.call import SecretsCall, epoch, invalid, next_token
 from andromede.secretsapi.errors import SecretsWireError, to_secrets_error
+from andromede.secretsapi.rotation_actions import (
+    cancel_rotate_secret,
+    rotate_secret,
+    rotation_fields,
+)
 
 __all__ = ["ACTIONS", "NOT_SERVED", "REFUSED"]
 
@@ -39,7 +44,6 @@ def _stages(versions: list[SecretVersion]) -> dict[str, list[str]]:
 def _described(secret: Secret, versions: list[SecretVersion]) -> dict[str, Any]:
     answer: dict[str, Any] = {
         **_named(secret),
-        "RotationEnabled": False,
         "LastChangedDate": epoch(secret.last_changed),
         "CreatedDate": epoch(secret.created),
     }
@@ -199,6 +203,7 @@ async def describe_secret(call: SecretsCall) -> dict[str, Any]:
     secret, versions = await call.secrets.describe(call.actor, call.secret_id())
     call.resources.append(secret.arn)
     answer = _described(secret, versions)
+    answer.update(rotation_fields(await call.secrets.rotation.state(secret)))
     await _with_replication(call, secret, answer)
     return answer
 
@@ -218,6 +223,7 @@ async def list_secrets(call: SecretsCall) -> dict[str, Any]:
     entries = []
     for secret, versions in page:
         entry = _described(secret, versions)
+        entry.update(rotation_fields(await call.secrets.rotation.state(secret)))
         entry["SecretVersionsToStages"] = entry.pop("VersionIdsToStages", {})
         if secret.primary_region is not None:
             entry["PrimaryRegion"] = secret.primary_region
@@ -394,22 +400,9 @@ async def stop_replication_to_replica(call: SecretsCall) -> dict[str, Any]:
     return {"ARN": secret.arn}
 
 
-def _refuse_rotation(action: str) -> Action:
-    async def refuse(call: SecretsCall) -> dict[str, Any]:
-        secret = await call.secrets.resolve(call.actor, call.secret_id())
-        await call.actor.authorise(f"secretsmanager:{action}", secret)
-        call.resources.append(secret.arn)
-        raise SecretsWireError(
-            "InvalidRequestException",
-            "No Lambda rotation function ARN is associated with this secret: rotation needs "
-            "AWS Lambda, which this platform does not offer (decision 0190).",
-        )
-
-    return refuse
-
-
 ACTIONS: Final[dict[str, Action]] = {
     "BatchGetSecretValue": batch_get_secret_value,
+    "CancelRotateSecret": cancel_rotate_secret,
     "CreateSecret": create_secret,
     "DeleteResourcePolicy": delete_resource_policy,
     "DeleteSecret": delete_secret,
@@ -424,6 +417,7 @@ ACTIONS: Final[dict[str, Action]] = {
     "RemoveRegionsFromReplication": remove_regions_from_replication,
     "ReplicateSecretToRegions": replicate_secret_to_regions,
     "RestoreSecret": restore_secret,
+    "RotateSecret": rotate_secret,
     "StopReplicationToReplica": stop_replication_to_replica,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
@@ -431,10 +425,7 @@ ACTIONS: Final[dict[str, Action]] = {
     "UpdateSecretVersionStage": update_secret_version_stage,
     "ValidateResourcePolicy": validate_resource_policy,
 }
-# Refused with AWS's error (rotation runs a Lambda function, and there is none here).
-REFUSED: Final[dict[str, Action]] = {
-    "RotateSecret": _refuse_rotation("RotateSecret"),
-    "CancelRotateSecret": _refuse_rotation("CancelRotateSecret"),
-}
+# Refused with AWS's error: none since rotation is served (decision 0303).
+REFUSED: Final[dict[str, Action]] = {}
 # Served elsewhere than here: nothing (the 501 stays for an operation to come).
 NOT_SERVED: Final[frozenset[str]] = frozenset()

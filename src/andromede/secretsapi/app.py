@@ -115,11 +115,17 @@ class SecretsApp(JsonEndpoint[SecretsCall]):
         async def authorise(iam_action: str, secret: Secret | None) -> None:
             await self._authoriser.authorise(user, iam_action, secret, request_keys, region)
 
+        async def authorise_other(iam_action: str, resource: str) -> None:
+            await self._authoriser.authorise(
+                user, iam_action, None, request_keys, region, other_resource=resource
+            )
+
         request.context = SecretsCall(
             params=params,
             actor=Actor(principal.tenant_id, region, authorise, user),
             secrets=self._secrets,
             max_policy_size=self._settings.secrets_max_policy_size,
+            authorise_other=authorise_other,
         )
         return await action(request.context)
 

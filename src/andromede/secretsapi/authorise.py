@@ -97,11 +97,15 @@ class SecretsAuthoriser:
         secret: Secret | None,
         request_keys: Mapping[str, ContextValue] | None = None,
         region: str | None = None,
+        *,
+        other_resource: str | None = None,
     ) -> None:
         """AccessDeniedException unless ``user`` may do ``action`` on ``secret`` (None:
-        ``*``), its identity policies or the secret's policy allowing."""
+        ``*``), its identity policies or the secret's policy allowing; ``other_resource``:
+        an action on another service's resource the call needs (RotateSecret's
+        ``lambda:InvokeFunction`` on its function, decision 0303), by identity policies."""
         principal = user.principal
-        resource = "*" if secret is None else secret.arn
+        resource = other_resource or ("*" if secret is None else secret.arn)
         if principal.is_anonymous or principal.is_operator or principal.tenant_id is None:
             raise _denied(principal, action, resource)
         policies = await self._identity.policies_for(principal)

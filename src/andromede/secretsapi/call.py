@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -49,6 +49,9 @@ class SecretsCall:
     secrets: SecretService
     max_policy_size: int
     resources: list[str] = field(default_factory=list)
+    # An action on another service's resource the call needs (RotateSecret's
+    # ``lambda:InvokeFunction``, decision 0303): (action, resource ARN).
+    authorise_other: Callable[[str, str], Awaitable[None]] | None = None
 
     def string(
         self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = MAX_ID

@@ -14,6 +14,7 @@ from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.secrets import errors as s
+from andromede.secrets.rotation import RotationDenied
 
 __all__ = ["SecretsWireError", "to_secrets_error"]
 
@@ -67,6 +68,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (s.DecryptionFailure, "DecryptionFailure"),
     (s.KmsAccessDenied, "AccessDeniedException"),
     (s.RegionRefused, "AccessDeniedException"),
+    (RotationDenied, "AccessDeniedException"),
 )
 
 

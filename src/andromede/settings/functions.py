@@ -124,3 +124,10 @@ class FunctionsSettings(BaseModel):
         description="Seconds a gateway holds the lease of the event source mappings it polls; "
         "another gateway takes a mapping over once its lease runs out (decision 0295).",
     )
+    lambda_api_relay: bool = Field(
+        default=True,
+        description="Whether a function reaches the platform's AWS API from its sandbox "
+        "(127.0.0.1:9001 there, AWS_ENDPOINT_URL, carried to the gateway through a Unix socket; "
+        "nothing else of the network), as a rotation function calls Secrets Manager back "
+        "(decision 0303).",
+    )

@@ -73,3 +73,17 @@ class SecretsSettings(BaseModel):
         description="Longest wait in seconds before a failed replica sync is tried again "
         "(decision 0207).",
     )
+    secrets_rotation_poll_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between the passes of each gateway's worker over the secrets whose "
+        "rotation window is open (decision 0303).",
+    )
+    secrets_rotation_lease_seconds: int = Field(
+        default=3900,
+        ge=60,
+        le=86400,
+        description="Seconds a gateway holds the lease of a rotation it runs (four steps of at "
+        "most 900 s each, and a margin); another gateway may take it over once it runs out "
+        "(decision 0303).",
+    )

@@ -16,11 +16,13 @@ functions, their content sealed as the functions' code."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Final
 
 from andromede.audit.model import Outcome
@@ -29,9 +31,14 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.function_code_buckets import BucketCode
 from andromede.function_destinations import FunctionDestinations, destination_access
-from andromede.function_invocations import NotifiedFunctions, lambda_invocations
+from andromede.function_invocations import (
+    NotifiedFunctions,
+    RotationFunctionInvoker,
+    lambda_invocations,
+)
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.function_sources import FunctionRoles, MappingPoller, source_access
+from andromede.functions.api_relay import ApiRelay
 from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
@@ -70,11 +77,13 @@ from andromede.notifications.delivery import Deliverer
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
+from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
+    "api_relay",
     "function_limits",
     "host_runtimes",
     "lambda_api",
@@ -82,6 +91,7 @@ __all__ = [
     "notified_functions",
     "retry_policy",
     "role_sessions",
+    "runtime_sdk",
     "sandbox_limits",
     "service_audit",
     "trusting_roles",
@@ -90,6 +100,8 @@ __all__ = [
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The Python runtimes AWS offers, newest first; a host serves those it has an interpreter of.
 PYTHON_RUNTIMES: Final = ("python3.13", "python3.12", "python3.11", "python3.10", "python3.9")
+# boto3 and what it imports, as AWS's Python runtimes carry them (decision 0303).
+RUNTIME_SDK: Final = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
 def host_runtimes() -> tuple[str, ...]:
@@ -126,12 +138,41 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     return trusted
 
 
-def sandbox_limits(settings: Settings) -> SandboxLimits:
+def sandbox_limits(settings: Settings, relay: ApiRelay | None = None) -> SandboxLimits:
     return SandboxLimits(
         idle_seconds=settings.lambda_idle_seconds,
         max_processes=settings.lambda_sandbox_processes,
         max_files=settings.lambda_sandbox_files,
+        api_socket=None if relay is None else relay.path,
+        runtime_modules=runtime_sdk(),
     )
+
+
+def runtime_sdk() -> tuple[tuple[str, str], ...]:
+    """The AWS SDK for Python a runtime carries, as AWS's Python runtimes carry boto3 in
+    ``/var/runtime`` (decision 0303): the host's own packages (pure Python), bound read-only
+    into each sandbox; those the host lacks are left out."""
+    found: list[tuple[str, str]] = []
+    for name in RUNTIME_SDK:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        if spec.submodule_search_locations:
+            found.append((str(origin.parent), name))
+        else:
+            found.append((str(origin), origin.name))
+    return tuple(found)
+
+
+def api_relay(settings: Settings, background: list[asyncio.Task[None]]) -> ApiRelay | None:
+    """The gateway's API as the sandboxes reach it (decision 0303), served into
+    ``background``; None when the operator turned it off (``lambda_api_relay``)."""
+    if not settings.lambda_api_relay:
+        return None
+    relay = ApiRelay(settings.s3_host, settings.s3_port, tls=settings.tls_cert is not None)
+    background.append(asyncio.create_task(relay.serve(), name="lambda-api-relay"))
+    return relay
 
 
 def role_sessions(identity: IdentityService) -> RoleCredentials:
@@ -238,7 +279,8 @@ def lambda_api(
     service.layers = layers
     queue = SqlEventQueue(db)
     ingested = None if billing is None else _ingested(billing, settings.region)
-    pool = SandboxPool(sandbox_limits(settings))
+    relay = None if background is None else api_relay(settings, background)
+    pool = SandboxPool(sandbox_limits(settings, relay))
     invoker = Invoker(
         service,
         pool,
@@ -268,6 +310,9 @@ def lambda_api(
     apis[LambdaApp.name] = app
     if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
         notified.find = lambda_invocations(apis)
+    secrets = apis.get(SecretsApp.name)
+    if isinstance(secrets, SecretsApp):  # Secrets Manager's rotation functions (0303)
+        secrets.service.rotation.functions = RotationFunctionInvoker(lambda_invocations(apis))
     if background is not None:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         runner = AsyncInvocations(

@@ -48,6 +48,7 @@ import logging
 import os
 from typing import Final
 
+from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
@@ -59,6 +60,8 @@ from andromede.kms.errors import KmsError
 from andromede.secrets.errors import DecryptionFailure, EncryptionFailure, KmsAccessDenied
 from andromede.secrets.model import Secret, SecretVersion
 from andromede.secrets.replication import ReplicationPolicy
+from andromede.secrets.rotation import RotationAudit
+from andromede.secrets.rotation_sql import SqlRotationStore
 from andromede.secrets.service import SecretLimits, SecretService
 from andromede.secrets.store_sql import SqlSecretStore
 from andromede.secretsapi.app import SecretsApp
@@ -74,6 +77,8 @@ from andromede.wiring.kms_envelopes import (
 __all__ = ["KmsSecretSealer", "secrets_service", "secrets_upkeep"]
 
 log = logging.getLogger(__name__)
+
+SECRETS_MANAGER: Final = "secretsmanager.amazonaws.com"
 
 
 def _open_failed(why: str, _: KmsError | None) -> DecryptionFailure:
@@ -179,7 +184,7 @@ def secrets_service(
     """The secrets service of ``serve``, over the metadata database, its KMS calls metered
     when ``billing`` is given, its replicas kept to the account's allowed regions when
     ``identity`` is given."""
-    return SecretService(
+    service = SecretService(
         SqlSecretStore(db),
         KmsSecretSealer(customer_keys, settings.region, audit, billing),
         SecretLimits(
@@ -191,7 +196,34 @@ def secrets_service(
             max_versions_held=settings.secrets_max_versions_held,
         ),
         replication=replication_policy(settings, identity),
+        rotations=SqlRotationStore(db),
     )
+    service.rotation.lease_seconds = settings.secrets_rotation_lease_seconds
+    if audit is not None:
+        service.rotation.audit = rotation_audit(audit)
+    return service
+
+
+def rotation_audit(audit: AuditService) -> RotationAudit:
+    """A rotation's run in the secret's account's trail (decision 0303): Secrets Manager its
+    principal, ``secretsmanager:RotationStarted`` / ``RotationSucceeded`` / ``RotationFailed``
+    on the secret's ARN, the failed step's error in the details."""
+
+    def record(tenant_id: str, event: str, secret_arn: str, error: str | None) -> None:
+        details = {"invoked_by": SECRETS_MANAGER}
+        if error is not None:
+            details["error"] = error
+        audit.record(
+            request_id=os.urandom(8).hex().upper(),
+            tenant_id=tenant_id,
+            principal=SECRETS_MANAGER,
+            action=f"secretsmanager:{event}",
+            resource=secret_arn,
+            outcome=Outcome.FAILURE if error is not None else Outcome.SUCCESS,
+            details=details,
+        )
+
+    return record
 
 
 def secrets_api(
@@ -215,8 +247,27 @@ async def secrets_upkeep(settings: Settings, secrets: SecretService) -> None:
     remove the versions beyond the kept number whose grace is over. Every gateway runs it; the
     store's purge skips the rows another one holds, a version removal is a revision-checked
     write (two gateways at once: one writes, the other skips). Beside it, the replication's
-    durable task (decision 0207)."""
-    await asyncio.gather(_sweep(settings, secrets), secrets_replication(settings, secrets))
+    durable task (decision 0207) and the scheduled rotations (decision 0303)."""
+    await asyncio.gather(
+        _sweep(settings, secrets),
+        secrets_replication(settings, secrets),
+        secrets_rotations(settings, secrets),
+    )
+
+
+async def secrets_rotations(settings: Settings, secrets: SecretService) -> None:
+    """Every ``secrets_rotation_poll_interval``: run the rotations whose window is open, each
+    under its lease (one gateway runs a rotation; the others skip it)."""
+    try:
+        while True:
+            try:
+                if ran := await secrets.rotation.run_due():
+                    log.info("secrets: %d scheduled rotations run", ran)
+            except Exception:  # a failed round must not end the loop; the next one retries
+                log.exception("Secrets Manager rotation failed")
+            await asyncio.sleep(settings.secrets_rotation_poll_interval)
+    finally:
+        await secrets.rotation.stop()
 
 
 async def secrets_replication(settings: Settings, secrets: SecretService) -> None:

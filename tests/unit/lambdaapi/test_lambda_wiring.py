@@ -75,7 +75,8 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
     forget = lambda_api(
         apis, settings, db, keys, identity, audit, None, None, None, None, background
     )
-    assert [t.get_name() for t in background] == ["lambda-events", "lambda-sandboxes"]
+    names = [t.get_name() for t in background]
+    assert names == ["lambda-api-relay", "lambda-events", "lambda-sandboxes"]
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)

@@ -1,0 +1,89 @@
+"""The platform's API as a function reaches it from its sandbox (decision 0303): the sandbox
+has no network, so a rotation function (or any handler) could not call Secrets Manager back
+with its role's credentials. The gateway listens on a Unix socket in a private folder
+(0700) which each sandbox gets bound read-only at ``/var/runtime/api.sock``; the bootstrap
+listens on the sandbox's own loopback (``127.0.0.1:9001``, inside its network namespace)
+and carries each connection to that socket, and ``AWS_ENDPOINT_URL`` points the AWS SDKs
+there. This side carries each connection on to the gateway's own AWS endpoint — TLS when the
+gateway serves TLS, so the sandbox speaks plain HTTP on its loopback and needs no CA —,
+where SigV4 authenticates the role's session as for any caller. Nothing else is reachable:
+not the host's network, the management API, nor another service's listener."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import ssl
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Final
+
+__all__ = ["SANDBOX_ENDPOINT", "SANDBOX_SOCKET", "ApiRelay"]
+
+log = logging.getLogger(__name__)
+
+SANDBOX_SOCKET: Final = "/var/runtime/api.sock"
+SANDBOX_ENDPOINT: Final = "http://127.0.0.1:9001"
+_CHUNK: Final = 65536
+
+
+class ApiRelay:
+    def __init__(self, host: str, port: int, *, tls: bool, folder: Path | None = None) -> None:
+        # A gateway listening on every address is reached on its loopback.
+        self._host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+        self._port = port
+        self._tls = tls
+        self._folder = Path(tempfile.mkdtemp(prefix="andromede-api-", dir=folder))
+        # The socket is made by serve(), which runs before any invocation reaches a sandbox;
+        # the folder goes with the relay even if it never served.
+        self.path = self._folder / "api.sock"
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, True)
+
+    async def serve(self) -> None:
+        try:
+            server = await asyncio.start_unix_server(self._relay, path=str(self.path))
+            async with server:
+                await server.serve_forever()
+        finally:
+            self._cleanup()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        context = None
+        if self._tls:  # our own listener on the loopback: its certificate is the operator's
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self._host, self._port, ssl=context
+            )
+        except OSError as exc:
+            log.warning("the API relay could not reach the gateway: %s", exc.strerror)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+            return
+        try:
+            await asyncio.gather(
+                _pump(reader, upstream_writer),
+                _pump(upstream_reader, writer),
+                return_exceptions=True,
+            )
+        finally:
+            for opened in (upstream_writer, writer):
+                opened.close()
+                with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
+                    await opened.wait_closed()
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One direction's bytes until its end, which is passed on (a half close)."""
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(_CHUNK):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
