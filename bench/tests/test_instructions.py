@@ -5,7 +5,10 @@ and only the encrypted server's GETs run AES-GCM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from andromede.settings import Settings
 from bench.instructions import (
     Counts,
+    _started_together,
     callgrind_servers,
     function_costs,
     measure,
@@ -108,6 +112,36 @@ def test_a_table_charging_a_threads_entry_frames_twice_is_not_taken() -> None:
     assert table_agrees(Counts(64, {"Ir": 80_194_336}, {"Ir": {"a": 81_348_648}}))
 
 
+def test_servers_start_side_by_side_and_a_failed_start_stops_the_others() -> None:
+    # Each start waits until every other one has begun: one after the other, it would wait
+    # in vain (the barrier breaks after its timeout).
+    barrier = threading.Barrier(3, timeout=10)
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def server(name: str, fails: bool = False) -> Iterator[str]:
+        barrier.wait()
+        if fails:
+            raise RuntimeError(f"{name} did not start")
+        events.append(f"{name} up")
+        try:
+            yield name
+        finally:
+            events.append(f"{name} stopped")
+
+    with contextlib.ExitStack() as stack:
+        started = _started_together(stack, [server("a"), server("b"), server("c")])
+        assert started == ["a", "b", "c"]
+        assert sorted(events) == ["a up", "b up", "c up"]
+    assert sorted(events[3:]) == ["a stopped", "b stopped", "c stopped"]
+
+    events.clear()
+    barrier.reset()
+    with pytest.raises(RuntimeError, match="b did not start"), contextlib.ExitStack() as stack:
+        _started_together(stack, [server("a"), server("b", fails=True), server("c")])
+    assert sorted(events) == ["a stopped", "a up", "c stopped", "c up"]
+
+
 _OBJECTS = 8
 _READS = 2
 
@@ -117,9 +151,10 @@ _READS = 2
 def test_two_servers_are_counted_and_only_the_encrypted_one_runs_aes_gcm(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Few objects: starting the two servers under valgrind is most of the test's CPU (about 27 s
-    # each), and each counted request about 0.1 s more; eight objects read twice still give
-    # every assertion below a margin of twice or more (32 objects took 21 s more CPU: 83 s).
+    # Few objects: starting the two servers under valgrind is most of the test's CPU (about 32 s
+    # each, side by side: decision 0299), and each counted request about 0.1 s more; eight
+    # objects read twice still give every assertion below a margin of twice or more (32 objects
+    # took 21 s more CPU: 83 s).
     with callgrind_servers(tmp_path, None, cache_sim=False) as servers:
         results = asyncio.run(measure(servers, objects=_OBJECTS, reads=_READS, size=4096))
     gets = _OBJECTS * _READS
