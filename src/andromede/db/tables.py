@@ -251,6 +251,7 @@ from andromede.db.tables_functions import (
     lambda_event_invocations,
     lambda_event_source_mappings,
     lambda_functions,
+    lambda_mapping_checkpoints,
     lambda_versions,
 )
 # isort: on
@@ -376,6 +377,7 @@ __all__ = [
     "lambda_event_invocations",
     "lambda_event_source_mappings",
     "lambda_functions",
+    "lambda_mapping_checkpoints",
     "lambda_versions",
     "lb_resources",
     "log_account_policies",

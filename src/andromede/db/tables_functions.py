@@ -25,6 +25,7 @@ __all__ = [
     "lambda_event_invocations",
     "lambda_event_source_mappings",
     "lambda_functions",
+    "lambda_mapping_checkpoints",
     "lambda_versions",
 ]
 
@@ -92,4 +93,16 @@ lambda_event_source_mappings = sa.Table(
     sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_lambda_event_source_mappings_tenant", "tenant_id"),
+)
+
+# A stream mapping's place in each shard (decision 0301, migration 0138): the last sequence
+# number done with, moved only by the gateway holding the mapping's lease.
+lambda_mapping_checkpoints = sa.Table(
+    "lambda_mapping_checkpoints",
+    metadata,
+    sa.Column("uuid", key_text(), primary_key=True),
+    sa.Column("shard", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("sequence", key_text(), nullable=False),
+    sa.Index("ix_lambda_mapping_checkpoints_tenant", "tenant_id"),
 )

@@ -7,7 +7,9 @@ from the account's buckets as the caller, and its REST-JSON app put into ``apis`
 bubblewrap sandboxes (when ``bwrap`` is installed) with the execution role's session, log
 to CloudWatch Logs, are metered, and the queued Event invocations are run by a worker
 started into ``background``; with the queues, the event source mappings (decision 0295) are
-served and polled by a poller started into ``background`` too."""
+served and polled by a poller started into ``background`` too, Kinesis and DynamoDB streams
+among their sources (decision 0301: the streams found among ``apis``, OnFailure records to
+SQS, or SNS through ``pubsub``)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,19 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.app import DynamoApp
 from andromede.function_code_buckets import BucketCode
 from andromede.function_invocations import NotifiedFunctions, lambda_invocations
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.function_sources import FunctionRoles, MappingPoller, source_access
+from andromede.function_streams import (
+    FailureDestinations,
+    InvokerFunctions,
+    StreamAccess,
+    StreamPoller,
+    destination_access,
+)
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.event_queue_sql import SqlEventQueue
@@ -47,17 +58,21 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
+from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
+from andromede.stream_reading import StreamReader
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
@@ -197,6 +212,7 @@ def lambda_api(
     background: list[asyncio.Task[None]] | None = None,
     notified: NotifiedFunctions | None = None,
     queues: QueueService | None = None,
+    pubsub: PubSubService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -233,11 +249,24 @@ def lambda_api(
     poller = None
     if queues is not None:
         roles = FunctionRoles(identity, settings.region)
-        mappings = EventSourceMappings(mapping_store, service, source_access(roles, queues))
+        streams = _stream_mappings(apis, settings, roles, queues, pubsub, mapping_store, invoker)
+        mappings = EventSourceMappings(
+            mapping_store,
+            service,
+            source_access(roles, queues, streams.access.refusal),
+            destination_check=destination_access(streams.access),
+        )
         actions |= mapping_actions(mappings)
         interval, lease_ms = mapping_poll_policy(settings)
         poller = MappingPoller(
-            mappings, roles, queues, invoker, "", poll_interval=interval, lease_ms=lease_ms
+            mappings,
+            roles,
+            queues,
+            invoker,
+            "",
+            poll_interval=interval,
+            lease_ms=lease_ms,
+            streams=streams,
         )
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
@@ -260,6 +289,36 @@ def lambda_api(
         return await store.forget_tenant(tenant_id)
 
     return forget
+
+
+def _stream_mappings(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    roles: FunctionRoles,
+    queues: QueueService,
+    pubsub: PubSubService | None,
+    store: SqlMappingStore,
+    invoker: Invoker,
+) -> StreamPoller:
+    """The poller's part for Kinesis and DynamoDB stream mappings (decision 0301): the
+    streams found among ``apis`` when read (made after Lambda's app or not served)."""
+
+    def kinesis() -> KinesisService | None:
+        app = apis.get(KinesisApp.name)
+        return app.service if isinstance(app, KinesisApp) else None
+
+    def dynamodb() -> DynamoStreams | None:
+        app = apis.get(DynamoApp.name)
+        return app.streams if isinstance(app, DynamoApp) else None
+
+    access = StreamAccess(roles, kinesis, dynamodb)
+    return StreamPoller(
+        store,
+        access,
+        StreamReader(kinesis, dynamodb, settings.region),
+        InvokerFunctions(invoker),
+        FailureDestinations(roles, access, queues, pubsub),
+    )
 
 
 def mapping_poll_policy(settings: Settings) -> tuple[float, int]:
