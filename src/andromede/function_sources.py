@@ -19,6 +19,8 @@ execution role checked at creation, and the poller every ``serve`` runs.
   mapping reports them (an answer naming no message of the batch fails it whole, as AWS);
   on failure, a throttle included, none is: they become visible again after the queue's
   visibility timeout, and its redrive policy applies.
+- **Streams** (decision 0301). A Kinesis or DynamoDB stream mapping is checked and polled by
+  ``function_streams`` (given here as ``StreamRefusal`` and ``StreamMappingPoller``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ written by compare-and-set on ``version``, with a lease (``lease_owner``, ``leas
 of the gateways polling, one at a time reads a mapping's source. Its ``state`` moves as
 AWS's does: ``Creating`` → ``Enabled`` (or ``Disabled``), ``Enabling``, ``Disabling`` →
 ``Disabled``, ``Updating``, ``Deleting`` → gone; the gateway holding the lease settles it.
+A Kinesis or DynamoDB stream source (decision 0301) has its stream-only parameters checked by
+``mapping_streams`` and its checkpoints, by shard, in the store beside it.
 """
 
 from __future__ import annotations
