@@ -122,7 +122,9 @@ def check_stream_parameters(
 ) -> dict[str, Any]:
     """``kept`` (the mapping's parameters being made) with the stream-only ones of ``given``
     checked and set, their defaults for a new mapping."""
-    if given.get("ScalingConfig") is not None:
+    scaling = given.get("ScalingConfig")
+    if isinstance(scaling, Mapping) and scaling.get("MaximumConcurrency") is not None:
+        # An empty one (what a client may send when unset) sets nothing: accepted.
         raise InvalidParameterValue("Unsupported ScalingConfig parameter for given event source")
     position = given.get("StartingPosition")
     stamp = given.get("StartingPositionTimestamp")
