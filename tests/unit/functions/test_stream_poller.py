@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import time
 import zlib
@@ -40,6 +41,7 @@ from support.dynamodbapp import dynamodb_world
 from support.kinesisapp import kinesis_world
 from support.lambdaapp import REGION, TRUST
 from support.pipesapp import allow
+from support.snsworld import sns_world
 
 KINESIS_ROLE = allow("kinesis:*", "sqs:SendMessage")
 POSITIVE = '{"data": {"n": [{"numeric": [">", 0]}]}}'
@@ -79,29 +81,36 @@ class Rig:
     clock: list[int]
 
     async def mapping(self, source: str, kind: str, **parameters: Any) -> EventSourceMapping:
-        made = EventSourceMapping(
-            uuid="00000000-0000-0000-0000-000000000001",
-            tenant_id=self.tenant_id,
-            function_name="consumer",
-            qualifier=None,
-            function_arn=f"arn:aws:lambda:{REGION}:{self.tenant_id}:function:consumer",
-            source_arn=source,
-            source_kind=kind,
-            state="Enabled",
-            last_modified=0,
-            parameters={"BatchSize": 100, "StartingPosition": "TRIM_HORIZON"}
-            | STREAM_DEFAULTS
-            | parameters,
-            created=0,
-        )
-        await self.store.add(made)
-        (claimed,) = await self.store.claim("gw-a", 0, 2**62, 10)
-        return claimed
+        return await _mapping(self.store, self.tenant_id, source, kind, **parameters)
 
     async def failures(self) -> list[dict[str, Any]]:
         queue = await self.queues.get_queue(self.tenant_id, self.tenant_id, "failed")
         got = await self.queues.receive(queue, max_messages=10, visibility=30, wait=0)
         return [json.loads(m.payload.body) for m in got]
+
+
+async def _mapping(
+    store: MemoryMappingStore, tenant_id: str, source: str, kind: str, **parameters: Any
+) -> EventSourceMapping:
+    """A mapping of ``source`` to the function ``consumer``, leased to ``gw-a``."""
+    made = EventSourceMapping(
+        uuid="00000000-0000-0000-0000-000000000001",
+        tenant_id=tenant_id,
+        function_name="consumer",
+        qualifier=None,
+        function_arn=f"arn:aws:lambda:{REGION}:{tenant_id}:function:consumer",
+        source_arn=source,
+        source_kind=kind,
+        state="Enabled",
+        last_modified=0,
+        parameters={"BatchSize": 100, "StartingPosition": "TRIM_HORIZON"}
+        | STREAM_DEFAULTS
+        | parameters,
+        created=0,
+    )
+    await store.add(made)
+    (claimed,) = await store.claim("gw-a", 0, 2**62, 10)
+    return claimed
 
 
 async def _rig(
@@ -405,3 +414,40 @@ def test_kinesis_record_nested_as_lambda_gives_it() -> None:
     }  # fmt: skip
     ddb = {"eventSource": "aws:dynamodb", "dynamodb": {"Keys": {}}}
     assert lambda_record(ddb) is ddb
+
+
+async def test_a_batch_given_up_published_to_an_sns_topic(tmp_path: Path) -> None:
+    async for world in kinesis_world(tmp_path):
+        async with sns_world(tmp_path / "sns") as sns:
+            tenant = world.tenant_id
+            topic = await sns.topics.create_topic(tenant, "alerts", {})
+            inbox = await sns.queue(tenant, "inbox")
+            await sns.pubsub.subscribe(
+                tenant, topic.arn, "sqs", inbox.arn, {"RawMessageDelivery": "true"}
+            )
+            roles = FunctionRoles(world.identity, REGION)
+            role = await world.identity.create_role(tenant, "consumer", TRUST)
+            await world.identity.put_role_policy(tenant, "consumer", "read",
+                allow("kinesis:*", "sns:Publish"))  # fmt: skip
+            kinesis = functools.partial(lambda k: k, world.kinesis)
+            access = StreamAccess(roles, kinesis, lambda: None)
+            store = MemoryMappingStore()
+
+            def fail(records: list[dict[str, Any]]) -> Any:
+                raise RuntimeError("no")
+
+            poller = StreamPoller(
+                store,
+                access,
+                StreamReader(kinesis, lambda: None, REGION),
+                Handler(role.arn, fail),
+                FailureDestinations(roles, access, None, sns.pubsub),
+            )
+            arn = await _stream(world.kinesis, tenant, ("k", b"1"))
+            mapping = await _mapping(store, tenant, arn, "kinesis", MaximumRetryAttempts=0,
+                DestinationConfig={"OnFailure": {"Destination": topic.arn}})  # fmt: skip
+            assert await poller.poll(mapping, "gw-a") == (1, "PROBLEM: Function call failed")
+            (body,) = await sns.received(inbox)
+            record = json.loads(body)
+            assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+            assert record["KinesisBatchInfo"]["streamArn"] == arn
