@@ -19,6 +19,8 @@ execution role checked at creation, and the poller every ``serve`` runs.
   mapping reports them (an answer naming no message of the batch fails it whole, as AWS);
   on failure, a throttle included, none is: they become visible again after the queue's
   visibility timeout, and its redrive policy applies.
+- **Streams** (decision 0301). A Kinesis or DynamoDB stream mapping is checked and polled by
+  ``function_streams`` (given here as ``StreamRefusal`` and ``StreamMappingPoller``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, Protocol
 
 from andromede.functions.errors import FunctionsError, InvalidParameterValue
 from andromede.functions.invoker import Invoker
@@ -49,7 +51,7 @@ from andromede.queues.service import Delivered, QueueService
 from andromede.replication_grants import role_trusts
 from andromede.sqsapi.authorise import KeyUser
 
-__all__ = ["FunctionRoles", "MappingPoller", "source_access"]
+__all__ = ["FunctionRoles", "MappingPoller", "StreamMappingPoller", "source_access"]
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +130,32 @@ async def _refusal(
     return None
 
 
-def source_access(roles: FunctionRoles, queues: QueueService) -> SourceCheck:
-    """CreateEventSourceMapping's check of the function's role against the queue."""
+# Why a role cannot read a stream (tenant, role, stream ARN), in AWS's words; None: it can
+# (``function_streams.StreamAccess.refusal``, decision 0301).
+StreamRefusal = Callable[[str, str, str], Awaitable[str | None]]
+
+
+class StreamMappingPoller(Protocol):
+    async def poll(self, mapping: EventSourceMapping, owner: str) -> tuple[int, str | None]:
+        """A pass over a stream mapping (``function_streams.StreamPoller``): the records
+        given to the function, its ``LastProcessingResult`` (None: unchanged)."""
+        ...
+
+
+def source_access(
+    roles: FunctionRoles, queues: QueueService, streams: StreamRefusal | None = None
+) -> SourceCheck:
+    """CreateEventSourceMapping's check of the function's role against the queue, or the
+    stream (with ``streams``)."""
 
     async def check(tenant_id: str, role_arn: str, source: str) -> None:
+        if not source.startswith("arn:aws:sqs:"):
+            if streams is None:
+                raise InvalidParameterValue("Stream event sources are not served here")
+            stream_refused = await streams(tenant_id, role_arn, source)
+            if stream_refused is not None:
+                raise InvalidParameterValue(stream_refused)
+            return
         refused = await _refusal(roles, queues, tenant_id, role_arn, source)
         if refused is not None:
             raise InvalidParameterValue(refused)
@@ -152,7 +176,9 @@ class MappingPoller:
         lease_ms: int = 60_000,
         mappings_a_pass: int = 100,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        streams: StreamMappingPoller | None = None,
     ) -> None:
+        self._streams = streams
         self._mappings = mappings
         self._roles = roles
         self._queues = queues
@@ -187,10 +213,21 @@ class MappingPoller:
             if settled is None or settled.state != "Enabled":
                 self._held.pop(mapping.uuid, None)
                 return 0
+            if settled.source_kind != "sqs":
+                return await self._poll_stream(settled)
             return await self._poll_queue(settled)
         except Exception:  # one mapping's fault must not stop the others'
             log.exception("Lambda event source mapping %s: its pass failed", mapping.uuid)
             return 0
+
+    async def _poll_stream(self, mapping: EventSourceMapping) -> int:
+        if self._streams is None:
+            await self._mappings.processed(mapping, "PROBLEM: Stream sources are not served here")
+            return 0
+        sent, result = await self._streams.poll(mapping, self.owner)
+        if result is not None:
+            await self._mappings.processed(mapping, result)
+        return sent
 
     async def _poll_queue(self, mapping: EventSourceMapping) -> int:
         tenant = mapping.tenant_id

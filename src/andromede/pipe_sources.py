@@ -7,6 +7,10 @@ over the platform's SQS queues, Kinesis data streams and DynamoDB streams, read 
   role). A batch is received (10 messages a call, up to ``BatchSize``) under the queue's own
   visibility timeout, its messages deleted once done with; a queue under a KMS key is opened
   as the role (``kms:Decrypt`` judged by the key's policy, as a ReceiveMessage of its own).
+
+The streams are read by ``stream_reading.StreamReader`` (shared with Lambda's event source
+mappings, decision 0301) once the role is judged here:
+
 - **Kinesis.** The role must be allowed ``kinesis:DescribeStream`` (or ``ListShards``),
   ``kinesis:GetShardIterator`` and ``kinesis:GetRecords``. Each shard is read from its
   checkpoint (after the last sequence number sent), else from its ``StartingPosition``:
@@ -35,12 +39,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from andromede.dynamodb.errors import DynamoError, TrimmedDataAccess
 from andromede.dynamodb.stream_service import DynamoStreams
-from andromede.dynamodb.streams import Stream
 from andromede.iam.model import Principal
-from andromede.kinesis.errors import KinesisError
-from andromede.kinesis.model import sequence_text
 from andromede.kinesis.service import KinesisService
 from andromede.pipe_roles import PipeRoles
 from andromede.pipes.errors import EndpointRefused
@@ -50,6 +50,7 @@ from andromede.queues.errors import QueueError
 from andromede.queues.model import Queue
 from andromede.queues.service import Delivered, QueueService
 from andromede.sqsapi.authorise import KeyUser
+from andromede.stream_reading import StreamCursor, StreamReader, batch_info
 
 __all__ = ["PipeSources", "queue_of", "sqs_event"]
 
@@ -140,6 +141,7 @@ class PipeSources:
         self._kinesis = kinesis
         self._region = region
         self._dynamodb = dynamodb
+        self._streams = StreamReader(kinesis, dynamodb, region)
 
     def _key_user(self, session: Principal) -> KeyUser:
         return KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16])
@@ -193,16 +195,24 @@ class PipeSources:
                 except QueueError:  # its receipt expired: the message comes back, as on AWS
                     continue
 
-    def _kinesis_service(self) -> KinesisService:
-        kinesis = self._kinesis()
-        if kinesis is None:
-            raise EndpointRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
-        return kinesis
+    def _cursor(self, pipe: Pipe, member: str) -> StreamCursor:
+        params = pipe.source_parameters.get(member, {})
+        stamp = params.get("StartingPositionTimestamp")
+        return StreamCursor(
+            tenant_id=pipe.tenant_id,
+            arn=pipe.source,
+            kind=pipe.source_kind,
+            starting_position=str(params.get("StartingPosition", "LATEST")),
+            since=pipe.created,  # LATEST: what arrived since the pipe was made
+            identity_arn=pipe.role_arn,
+            timestamp=None if stamp is None else float(stamp),
+        )
 
     async def _read_kinesis(
         self, pipe: Pipe, session: Principal, checkpoints: dict[str, str], limit: int
     ) -> list[SourceBatch]:
-        kinesis = self._kinesis_service()
+        if self._kinesis() is None:
+            raise EndpointRefused("NO_RESOURCE", "Kinesis is not served by this deployment")
         for group in _KINESIS_READ:
             refusals = 0
             for action in group:
@@ -212,142 +222,18 @@ class PipeSources:
                     refusals += 1
             if refusals == len(group):
                 await self._roles.require(session, group[0], pipe.source)
-        _, resource = _resource(pipe.source)
-        name = resource.removeprefix("stream/")
-        params = pipe.source_parameters.get("KinesisStreamParameters", {})
-        try:
-            stream = await kinesis.get(pipe.tenant_id, name)
-            batches = []
-            # Parents first: a child waits while a parent still listed has records left, so
-            # that one partition key's records stay in order across a reshard.
-            unfinished: set[int] = set()
-            for shard in sorted(stream.shards, key=lambda s: s.index):
-                parents = {p for p in (shard.parent, shard.adjacent_parent) if p is not None}
-                if parents & unfinished:
-                    unfinished.add(shard.index)
-                    continue
-                token = await self._iterator(
-                    kinesis, pipe, name, shard.id, params, checkpoints.get(shard.id)
-                )
-                read = await kinesis.records(pipe.tenant_id, token, limit)
-                if read.records or read.next_iterator is not None:
-                    unfinished.add(shard.index)
-                if read.records:
-                    batches.append(
-                        SourceBatch(
-                            [self._kinesis_event(pipe, shard.id, r) for r in read.records],
-                            shard=shard.id,
-                        )
-                    )
-        except KinesisError as exc:
-            raise EndpointRefused(
-                "NO_RESOURCE", f"{type(exc).__name__}: {str(exc)[:256]}"
-            ) from None
-        return batches
-
-    async def _iterator(
-        self,
-        kinesis: KinesisService,
-        pipe: Pipe,
-        name: str,
-        shard: str,
-        params: dict[str, Any],
-        after: str | None,
-    ) -> str:
-        if after is not None:
-            return await kinesis.iterator(
-                pipe.tenant_id, name, shard, "AFTER_SEQUENCE_NUMBER", sequence=after
-            )
-        position = params.get("StartingPosition", "LATEST")
-        if position == "TRIM_HORIZON":
-            return await kinesis.iterator(pipe.tenant_id, name, shard, "TRIM_HORIZON")
-        # LATEST: what arrived since the pipe was made (a pass must not skip what arrived
-        # between two reads of a shard not read yet).
-        stamp = (
-            int(float(params["StartingPositionTimestamp"]) * 1000)
-            if position == "AT_TIMESTAMP"
-            else pipe.created
-        )
-        return await kinesis.iterator(pipe.tenant_id, name, shard, "AT_TIMESTAMP", timestamp=stamp)
+        cursor = self._cursor(pipe, "KinesisStreamParameters")
+        return await self._streams.read(cursor, checkpoints, limit)
 
     async def _read_dynamodb(
         self, pipe: Pipe, session: Principal, checkpoints: dict[str, str], limit: int
     ) -> list[SourceBatch]:
-        streams = self._dynamodb()
-        if streams is None:
+        if self._dynamodb() is None:
             raise EndpointRefused("NO_RESOURCE", "DynamoDB is not served by this deployment")
         for action in _DYNAMODB_READ:
             await self._roles.require(session, action, pipe.source)
-        params = pipe.source_parameters.get("DynamoDBStreamParameters", {})
-        try:
-            stream = await streams.stream(pipe.tenant_id, pipe.source)
-            batches = []
-            # Parents first (decision 0275): a child waits while its parent has records
-            # left, so that one item's changes stay in order across a shard rollover.
-            unfinished: set[str] = set()
-            for shard in streams.shards(stream):
-                parent = shard.parent
-                if parent is not None and parent.shard_id in unfinished:
-                    unfinished.add(shard.shard_id)
-                    continue
-                token = await self._dynamodb_iterator(
-                    streams, stream, shard.shard_id, params, checkpoints.get(shard.shard_id), pipe
-                )
-                _, records, onward = await streams.records(pipe.tenant_id, token, limit)
-                if records or onward is not None:
-                    unfinished.add(shard.shard_id)
-                events = [
-                    SourceEvent(
-                        record | {"eventSourceARN": pipe.source},
-                        sequence=str(record["dynamodb"]["SequenceNumber"]),
-                        arrived=int(record["dynamodb"]["ApproximateCreationDateTime"]) * 1000,
-                    )
-                    for record in records
-                ]
-                if events:
-                    batches.append(SourceBatch(events, shard=shard.shard_id))
-        except DynamoError as exc:
-            raise EndpointRefused(
-                "NO_RESOURCE", f"{type(exc).__name__}: {str(exc)[:256]}"
-            ) from None
-        return batches
-
-    async def _dynamodb_iterator(
-        self,
-        streams: DynamoStreams,
-        stream: Stream,
-        shard: str,
-        params: dict[str, Any],
-        after: str | None,
-        pipe: Pipe,
-    ) -> str:
-        try:
-            if after is not None:
-                return await streams.iterator(stream, shard, "AFTER_SEQUENCE_NUMBER", after)
-            if params.get("StartingPosition") == "TRIM_HORIZON":
-                return await streams.iterator(stream, shard, "TRIM_HORIZON", None)
-            # LATEST: what changed since the pipe was made
-            return await streams.iterator(stream, shard, "AT_TIMESTAMP", None, pipe.created / 1000)
-        except TrimmedDataAccess:  # past the retention: from the oldest record kept
-            return await streams.iterator(stream, shard, "TRIM_HORIZON", None)
-
-    def _kinesis_event(self, pipe: Pipe, shard: str, record: Any) -> SourceEvent:
-        sequence = sequence_text(record.sequence)
-        event = {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record.partition_key,
-            "sequenceNumber": sequence,
-            "data": base64.b64encode(record.data).decode(),
-            "approximateArrivalTimestamp": record.arrived / 1000,
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard}:{sequence}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": pipe.role_arn,
-            "awsRegion": self._region,
-            "eventSourceARN": pipe.source,
-        }
-        return SourceEvent(event, sequence=sequence, arrived=record.arrived)
+        cursor = self._cursor(pipe, "DynamoDBStreamParameters")
+        return await self._streams.read(cursor, checkpoints, limit)
 
     async def dead_letter(self, pipe: Pipe, batch: SourceBatch, why: str) -> None:
         member = next(
@@ -361,9 +247,7 @@ class PipeSources:
         if member is None or not batch.events:
             return
         arn = member["DeadLetterConfig"]["Arn"]
-        first, last = batch.events[0], batch.events[-1]
-        info = "DDBStreamBatchInfo" if pipe.source_kind == "dynamodb" else "KinesisBatchInfo"
-        arrived = first.arrived / 1000
+        arrived = batch.events[0].arrived / 1000
         body = json.dumps(
             {
                 "requestContext": {
@@ -376,16 +260,8 @@ class PipeSources:
                 },
                 "version": "1.0",
                 "timestamp": arrived,
-                info: {
-                    "shardId": batch.shard,
-                    "startSequenceNumber": first.sequence,
-                    "endSequenceNumber": last.sequence,
-                    "approximateArrivalOfFirstRecord": arrived,
-                    "approximateArrivalOfLastRecord": last.arrived / 1000,
-                    "batchSize": len(batch.events),
-                    "streamArn": pipe.source,
-                },
             }
+            | batch_info(pipe.source_kind, batch, pipe.source)
         )
         session = await self._roles.session(pipe)
         queue = await queue_of(self._queues, arn)

@@ -86,3 +86,26 @@ async def test_deleted_and_forgotten(store: MappingStore) -> None:
     assert await store.forget_tenant(ONE) == 1
     assert await store.mappings(ONE) == []
     assert [m.uuid for m in await store.mappings("000000000002")] == ["c"]
+
+
+async def test_stream_checkpoints_moved_only_by_the_lease_holder(store: MappingStore) -> None:
+    """Decision 0301: a stream mapping's checkpoints, by shard, written only by the gateway
+    holding its lease; gone with the mapping and with a closed tenant."""
+    await store.add(mapping("a"))
+    await store.add(mapping("b", "000000000002"))
+    assert await store.checkpoints("a") == {}
+    assert not await store.save_checkpoint("a", "gw-1", "shardId-000000000000", "5")  # no lease
+    await store.claim("gw-1", 0, 60_000, 10)
+    assert await store.save_checkpoint("a", "gw-1", "shardId-000000000000", "5")
+    assert await store.save_checkpoint("a", "gw-1", "shardId-000000000000", "9")
+    assert await store.save_checkpoint("a", "gw-1", "shardId-000000000001", "3")
+    assert await store.save_checkpoint("b", "gw-1", "shardId-000000000000", "7")
+    assert not await store.save_checkpoint("a", "gw-2", "shardId-000000000000", "11")
+    assert await store.checkpoints("a") == {
+        "shardId-000000000000": "9", "shardId-000000000001": "3"}  # fmt: skip
+    stored = await store.get(ONE, "a")
+    assert stored is not None and stored.created == 0  # a definition without it reads 0
+    assert await store.delete(ONE, "a")
+    assert await store.checkpoints("a") == {}
+    assert await store.forget_tenant("000000000002") == 1
+    assert await store.checkpoints("b") == {}

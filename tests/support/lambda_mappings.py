@@ -12,10 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.function_sources import FunctionRoles, MappingPoller, source_access
+from andromede.function_streams import (
+    FailureDestinations,
+    InvokerFunctions,
+    StreamAccess,
+    StreamPoller,
+    destination_access,
+)
 from andromede.functions.invoker import Invoker
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings import MappingStore, MemoryMappingStore
+from andromede.kinesis.service import KinesisService
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.app import LambdaApp
@@ -24,6 +33,7 @@ from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
+from andromede.stream_reading import StreamReader
 from andromede.wiring.queues import KeySealer
 from support.lambdaapp import REGION, World, lambda_world
 
@@ -69,8 +79,13 @@ class MappingWorld:
 
 
 async def mapping_world(
-    tmp_path: Path, store: MappingStore | None = None
+    tmp_path: Path,
+    store: MappingStore | None = None,
+    kinesis: KinesisService | None = None,
+    dynamodb: DynamoStreams | None = None,
 ) -> AsyncIterator[MappingWorld]:
+    """The world; with ``kinesis`` or ``dynamodb``, their streams as sources too (decision
+    0301)."""
     async for lam in lambda_world(tmp_path):
         settings = Settings(data_dir=tmp_path, region=REGION)
         keys = KeyService(LocalKeyFileProvider(tmp_path / "queue-keys"))
@@ -81,10 +96,22 @@ async def mapping_world(
             limits=QueueLimits(poll_interval=0.05),
         )
         roles = FunctionRoles(lam.identity, REGION)
-        mappings = EventSourceMappings(
-            store or MemoryMappingStore(), lam.functions, source_access(roles, queues)
-        )
+        held = store or MemoryMappingStore()
         invoker = Invoker(lam.functions, lam.pool, None, lam.logs, lam.meters, lam.queue)
+        access = StreamAccess(roles, lambda: kinesis, lambda: dynamodb)
+        streams = StreamPoller(
+            held,
+            access,
+            StreamReader(lambda: kinesis, lambda: dynamodb, REGION),
+            InvokerFunctions(invoker),
+            FailureDestinations(roles, access, queues, None),
+        )
+        mappings = EventSourceMappings(
+            held,
+            lam.functions,
+            source_access(roles, queues, access.refusal),
+            destination_check=destination_access(access),
+        )
         actions = invoke_actions(
             invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
         )
@@ -95,7 +122,9 @@ async def mapping_world(
             settings,
             extra_actions=actions | mapping_actions(mappings),
         )
-        poller = MappingPoller(mappings, roles, queues, invoker, "gateway-a", poll_interval=0.05)
+        poller = MappingPoller(
+            mappings, roles, queues, invoker, "gateway-a", poll_interval=0.05, streams=streams
+        )
         try:
             yield MappingWorld(dataclasses.replace(lam, app=app), queues, mappings, poller)
         finally:

@@ -253,6 +253,7 @@ from andromede.db.tables_functions import (
     lambda_event_invoke_configs,
     lambda_event_source_mappings,
     lambda_functions,
+    lambda_mapping_checkpoints,
     lambda_versions,
 )
 from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
@@ -382,6 +383,7 @@ __all__ = [
     "lambda_functions",
     "lambda_layer_content",
     "lambda_layer_versions",
+    "lambda_mapping_checkpoints",
     "lambda_versions",
     "lb_resources",
     "log_account_policies",

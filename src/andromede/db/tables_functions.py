@@ -28,6 +28,7 @@ __all__ = [
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
     "lambda_functions",
+    "lambda_mapping_checkpoints",
     "lambda_versions",
 ]
 
@@ -105,4 +106,16 @@ lambda_event_invoke_configs = sa.Table(
     sa.Column("qualifier", key_text(), primary_key=True),  # "$LATEST", a version or alias
     sa.Column("definition", sa.Text, nullable=False),  # JSON: retries, age, destinations
     sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+# A stream mapping's place in each shard (decision 0301, migration 0140): the last sequence
+# number done with, moved only by the gateway holding the mapping's lease.
+lambda_mapping_checkpoints = sa.Table(
+    "lambda_mapping_checkpoints",
+    metadata,
+    sa.Column("uuid", key_text(), primary_key=True),
+    sa.Column("shard", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("sequence", key_text(), nullable=False),
+    sa.Index("ix_lambda_mapping_checkpoints_tenant", "tenant_id"),
 )

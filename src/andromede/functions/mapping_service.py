@@ -23,6 +23,7 @@ from andromede.functions.errors import (
     ResourceInUse,
     ResourceNotFound,
 )
+from andromede.functions.mapping_streams import on_failure_destination
 from andromede.functions.mappings import (
     SETTLED,
     EventSourceMapping,
@@ -48,11 +49,21 @@ class EventSourceMappings:
         functions: FunctionsService,
         source_check: SourceCheck,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        destination_check: SourceCheck | None = None,
     ) -> None:
         self.store = store
         self._functions = functions
         self._check = source_check
         self._clock = clock
+        # A stream mapping's OnFailure destination, judged as the source is (decision 0301).
+        self._destination_check = destination_check
+
+    async def _check_destination(
+        self, tenant_id: str, role: str, parameters: Mapping[str, Any]
+    ) -> None:
+        destination = on_failure_destination(parameters)
+        if destination is not None and self._destination_check is not None:
+            await self._destination_check(tenant_id, role, destination)
 
     @property
     def region(self) -> str:
@@ -75,21 +86,24 @@ class EventSourceMappings:
     async def create(self, tenant_id: str, params: Mapping[str, Any]) -> EventSourceMapping:
         source = str(params.get("EventSourceArn") or "")
         kind = source_kind(source, self.region, tenant_id)
-        parameters = check_mapping_parameters(params, kind)
+        parameters = check_mapping_parameters(params, kind, region=self.region, tenant_id=tenant_id)
         name, qualifier, function_arn, role = await self._function(
             tenant_id, params.get("FunctionName")
         )
         for existing in await self.store.mappings(tenant_id):
             if existing.source_arn == source and existing.function_arn == function_arn:
+                named = "SQS arn" if kind == "sqs" else "event source arn"
                 raise ResourceConflict(
-                    f'An event source mapping with SQS arn (" {source} ") and function '
+                    f'An event source mapping with {named} (" {source} ") and function '
                     f'(" {name} ") already exists. Please update or delete the existing '
                     f"mapping with UUID {existing.uuid}"
                 )
         await self._check(tenant_id, role, source)
+        await self._check_destination(tenant_id, role, parameters)
         enabled = params.get("Enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise InvalidParameterValue("Enabled must be true or false")
+        now = self._clock()
         mapping = EventSourceMapping(
             uuid=str(uuids.uuid4()),
             tenant_id=tenant_id,
@@ -99,9 +113,10 @@ class EventSourceMappings:
             source_arn=source,
             source_kind=kind,
             state="Creating",
-            last_modified=self._clock(),
+            last_modified=now,
             parameters=parameters,
             enabled=enabled is not False,
+            created=now,
         )
         await self.store.add(mapping)
         return mapping
@@ -153,18 +168,28 @@ class EventSourceMappings:
                 raise ResourceInUse(
                     "Cannot update the event source mapping because it is in use (Deleting)"
                 )
-            parameters = check_mapping_parameters(params, mapping.source_kind, mapping.parameters)
+            parameters = check_mapping_parameters(
+                params,
+                mapping.source_kind,
+                mapping.parameters,
+                region=self.region,
+                tenant_id=tenant_id,
+            )
             changes: dict[str, Any] = {"parameters": parameters}
             if params.get("FunctionName") is not None:
                 name, qualifier, function_arn, role = await self._function(
                     tenant_id, params["FunctionName"]
                 )
                 await self._check(tenant_id, role, mapping.source_arn)
+                await self._check_destination(tenant_id, role, parameters)
                 changes |= {
                     "function_name": name,
                     "qualifier": qualifier,
                     "function_arn": function_arn,
                 }
+            elif params.get("DestinationConfig") is not None:
+                _, _, _, role = await self._function(tenant_id, mapping.function_arn)
+                await self._check_destination(tenant_id, role, parameters)
             enabled = params.get("Enabled")
             if enabled is not None and not isinstance(enabled, bool):
                 raise InvalidParameterValue("Enabled must be true or false")

@@ -7,6 +7,8 @@ written by compare-and-set on ``version``, with a lease (``lease_owner``, ``leas
 of the gateways polling, one at a time reads a mapping's source. Its ``state`` moves as
 AWS's does: ``Creating`` → ``Enabled`` (or ``Disabled``), ``Enabling``, ``Disabling`` →
 ``Disabled``, ``Updating``, ``Deleting`` → gone; the gateway holding the lease settles it.
+A Kinesis or DynamoDB stream source (decision 0301) has its stream-only parameters checked by
+``mapping_streams`` and its checkpoints, by shard, in the store beside it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Final, Protocol
 from andromede.events.errors import EventsError
 from andromede.events.pattern import compile_pattern
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.mapping_streams import check_stream_parameters, stream_source_kind
 
 __all__ = [
     "SETTLED",
@@ -56,7 +59,6 @@ _NOT_SERVED: Final = (
     "SelfManagedKafkaEventSourceConfig",
     "DocumentDBEventSourceConfig",
     "ProvisionedPollerConfig",
-    "TumblingWindowInSeconds",
 )
 # The stream-only options, refused on a queue as AWS refuses them.
 _STREAM_ONLY: Final = (
@@ -67,7 +69,9 @@ _STREAM_ONLY: Final = (
     "MaximumRetryAttempts",
     "MaximumRecordAgeInSeconds",
     "DestinationConfig",
+    "TumblingWindowInSeconds",
 )
+_STREAM_DEFAULT_BATCH: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,7 @@ class EventSourceMapping:
     qualifier: str | None
     function_arn: str  # as AWS answers it: qualified when the mapping names a qualifier
     source_arn: str
-    source_kind: str  # "sqs"
+    source_kind: str  # "sqs", "kinesis" or "dynamodb"
     state: str
     last_modified: int  # ms
     parameters: dict[str, Any] = field(default_factory=dict)  # BatchSize, FilterCriteria…
@@ -88,13 +92,15 @@ class EventSourceMapping:
     version: int = 1
     lease_owner: str = ""
     lease_until: int = 0
+    created: int = 0  # ms; a stream mapping's LATEST reads what arrived since
 
     def replaced(self, **fields: object) -> EventSourceMapping:
         return replace(self, version=self.version + 1, **fields)  # type: ignore[arg-type]
 
     @property
     def batch_size(self) -> int:
-        return int(self.parameters.get("BatchSize", _SQS_DEFAULT_BATCH))
+        default = _SQS_DEFAULT_BATCH if self.source_kind == "sqs" else _STREAM_DEFAULT_BATCH
+        return int(self.parameters.get("BatchSize", default))
 
     @property
     def window_seconds(self) -> int:
@@ -117,6 +123,7 @@ class EventSourceMapping:
                 "enabled": self.enabled,
                 "state_reason": self.state_reason,
                 "last_result": self.last_result,
+                "created": self.created,
             },
             separators=(",", ":"),
         )
@@ -155,10 +162,9 @@ def source_kind(arn: object, region: str, tenant_id: str) -> str:
                 "The event source must be a queue of the function's account and Region"
             )
         return "sqs"
-    if arn.startswith(("arn:aws:kinesis:", "arn:aws:dynamodb:")):
-        raise InvalidParameterValue(
-            "Kinesis and DynamoDB stream event sources are not supported by this Lambda yet"
-        )
+    stream = stream_source_kind(arn, region, tenant_id)
+    if stream is not None:
+        return stream
     raise InvalidParameterValue(f"Unrecognized event source: {arn[:256]}")
 
 
@@ -191,10 +197,16 @@ def _filters(given: object) -> dict[str, Any]:
 
 
 def check_mapping_parameters(
-    given: Mapping[str, Any], kind: str, previous: Mapping[str, Any] | None = None
+    given: Mapping[str, Any],
+    kind: str,
+    previous: Mapping[str, Any] | None = None,
+    *,
+    region: str = "",
+    tenant_id: str = "",
 ) -> dict[str, Any]:
     """The mapping's parameters once checked as AWS checks them for a source of ``kind``
-    (``previous``: the mapping's, which an update changes)."""
+    (``previous``: the mapping's, which an update changes; ``region`` and ``tenant_id``:
+    the mapping's, which a stream's on-failure destination must be of)."""
     for name in _NOT_SERVED:
         if given.get(name) is not None:
             raise InvalidParameterValue(f"{name} is not supported by this Lambda yet")
@@ -205,7 +217,7 @@ def check_mapping_parameters(
     kept = dict(previous or {})
     if given.get("BatchSize") is not None:
         kept["BatchSize"] = _whole("batchSize", given["BatchSize"], 1, _SQS_MAX_BATCH)
-    kept.setdefault("BatchSize", _SQS_DEFAULT_BATCH)
+    kept.setdefault("BatchSize", _SQS_DEFAULT_BATCH if kind == "sqs" else _STREAM_DEFAULT_BATCH)
     if given.get("MaximumBatchingWindowInSeconds") is not None:
         kept["MaximumBatchingWindowInSeconds"] = _whole(
             "maximumBatchingWindowInSeconds",
@@ -214,7 +226,11 @@ def check_mapping_parameters(
             _MAX_WINDOW,
         )
     kept.setdefault("MaximumBatchingWindowInSeconds", 0)
-    if kept["BatchSize"] > _SQS_DEFAULT_BATCH and kept["MaximumBatchingWindowInSeconds"] < 1:
+    if (
+        kind == "sqs"
+        and kept["BatchSize"] > _SQS_DEFAULT_BATCH
+        and kept["MaximumBatchingWindowInSeconds"] < 1
+    ):
         raise InvalidParameterValue(
             "Maximum batch window in seconds must be greater than 0 if maximum batch size "
             "is greater than 10"
@@ -230,6 +246,15 @@ def check_mapping_parameters(
                 "FunctionResponseTypes may only hold ReportBatchItemFailures"
             )
         kept["FunctionResponseTypes"] = sorted(set(types))
+    if kind != "sqs":
+        return check_stream_parameters(
+            given,
+            kind,
+            kept,
+            creating=previous is None,
+            region=region,
+            tenant_id=tenant_id,
+        )
     if given.get("ScalingConfig") is not None:
         scaling = given["ScalingConfig"]
         if not isinstance(scaling, Mapping):
@@ -265,10 +290,28 @@ class MappingStore(Protocol):
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
+    async def checkpoints(self, uuid: str) -> dict[str, str]:
+        """A stream mapping's checkpoints: the last sequence number done with, by shard."""
+
+    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
+        """Move a shard's checkpoint, only while ``owner`` holds the mapping's lease (a
+        gateway that stalled past its lease never moves one another took over)."""
+
 
 class MemoryMappingStore:
     def __init__(self) -> None:
         self._items: dict[str, EventSourceMapping] = {}
+        self._points: dict[str, dict[str, str]] = {}
+
+    async def checkpoints(self, uuid: str) -> dict[str, str]:
+        return dict(self._points.get(uuid, {}))
+
+    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
+        held = self._items.get(uuid)
+        if held is None or held.lease_owner != owner:
+            return False
+        self._points.setdefault(uuid, {})[shard] = sequence
+        return True
 
     async def add(self, mapping: EventSourceMapping) -> None:
         self._items[mapping.uuid] = mapping
@@ -295,6 +338,7 @@ class MemoryMappingStore:
         if await self.get(tenant_id, uuid) is None:
             return False
         del self._items[uuid]
+        self._points.pop(uuid, None)
         return True
 
     async def claim(
@@ -313,4 +357,5 @@ class MemoryMappingStore:
         gone = [k for k, v in self._items.items() if v.tenant_id == tenant_id]
         for key in gone:
             del self._items[key]
+            self._points.pop(key, None)
         return len(gone)

@@ -2,7 +2,9 @@
 ``lambda_event_source_mappings`` table of migration 0136 (decision 0295). A change is an
 ``UPDATE … WHERE version = <read>``; a claim takes each mapping whose lease ran out (or is the
 claimer's) by an ``UPDATE … WHERE lease_until = <read> AND lease_owner = <read>``, so of two
-gateways claiming at once each mapping goes to one."""
+gateways claiming at once each mapping goes to one. A stream mapping's checkpoints
+(``lambda_mapping_checkpoints``, migration 0140, decision 0301) are written only in a
+transaction that still finds the mapping's lease the writer's."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from andromede.functions.mappings import EventSourceMapping
 __all__ = ["SqlMappingStore"]
 
 _M = tables.lambda_event_source_mappings
+_C = tables.lambda_mapping_checkpoints
 FORMAT_VERSION: Final = 1
 
 
@@ -70,7 +73,41 @@ class SqlMappingStore:
 
     async def delete(self, tenant_id: str, uuid: str) -> bool:
         delete = sa.delete(_M).where(_M.c.tenant_id == tenant_id, _M.c.uuid == uuid)
-        return bool(await self._db.write(lambda conn: conn.execute(delete).rowcount == 1))
+        points = sa.delete(_C).where(_C.c.tenant_id == tenant_id, _C.c.uuid == uuid)
+
+        def work(conn: Connection) -> bool:
+            conn.execute(points)
+            return bool(conn.execute(delete).rowcount == 1)
+
+        return bool(await self._db.write(work))
+
+    async def checkpoints(self, uuid: str) -> dict[str, str]:
+        query = sa.select(_C.c.shard, _C.c.sequence).where(_C.c.uuid == uuid)
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        return {str(shard): str(sequence) for shard, sequence in rows}
+
+    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
+        held = (
+            sa.select(_M.c.tenant_id)
+            .where(_M.c.uuid == uuid, _M.c.lease_owner == owner)
+            .with_for_update()
+        )
+        where = sa.and_(_C.c.uuid == uuid, _C.c.shard == shard)
+
+        def work(conn: Connection) -> bool:
+            tenant = conn.execute(held).scalar()
+            if tenant is None:
+                return False
+            moved = conn.execute(sa.update(_C).where(where).values(sequence=sequence))
+            if moved.rowcount == 0:
+                conn.execute(
+                    sa.insert(_C).values(
+                        uuid=uuid, shard=shard, tenant_id=tenant, sequence=sequence
+                    )
+                )
+            return True
+
+        return bool(await self._db.write(work))
 
     async def claim(
         self, owner: str, now: int, lease_until: int, limit: int
@@ -103,4 +140,10 @@ class SqlMappingStore:
 
     async def forget_tenant(self, tenant_id: str) -> int:
         delete = sa.delete(_M).where(_M.c.tenant_id == tenant_id)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
+        points = sa.delete(_C).where(_C.c.tenant_id == tenant_id)
+
+        def work(conn: Connection) -> int:
+            conn.execute(points)
+            return int(conn.execute(delete).rowcount)
+
+        return int(await self._db.write(work))

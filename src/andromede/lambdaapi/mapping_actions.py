@@ -7,7 +7,7 @@ reference gives them; answered in the API model's ``EventSourceMappingConfigurat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings import EventSourceMapping
@@ -16,6 +16,20 @@ from andromede.lambdaapi.actions import Handler, LambdaCall
 from andromede.lambdaapi.wire import Answer
 
 __all__ = ["mapping_actions", "mapping_shape"]
+
+# Answered as kept: the stream mappings' (decision 0301) every one, their defaults included.
+_KEPT_MEMBERS: Final = (
+    "FilterCriteria",
+    "ScalingConfig",
+    "StartingPosition",
+    "StartingPositionTimestamp",
+    "ParallelizationFactor",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+    "BisectBatchOnFunctionError",
+    "TumblingWindowInSeconds",
+    "DestinationConfig",
+)
 
 
 def mapping_shape(mappings: EventSourceMappings, mapping: EventSourceMapping) -> dict[str, Any]:
@@ -32,7 +46,7 @@ def mapping_shape(mappings: EventSourceMappings, mapping: EventSourceMapping) ->
         "FunctionResponseTypes": list(mapping.parameters.get("FunctionResponseTypes", [])),
         "LastProcessingResult": mapping.last_result,
     }
-    for member in ("FilterCriteria", "ScalingConfig"):
+    for member in _KEPT_MEMBERS:
         if member in mapping.parameters:
             shape[member] = mapping.parameters[member]
     return shape

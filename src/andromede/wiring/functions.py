@@ -11,7 +11,9 @@ served and polled by a poller started into ``background`` too. The asynchronous 
 configurations (decision 0300) are served, and the Event worker applies them: retries, the
 events' maximum age, the destinations and dead-letter queues, sent as the function's
 execution role through the APIs in ``apis``. Layers (decision 0302) are kept beside the
-functions, their content sealed as the functions' code."""
+functions, their content sealed as the functions' code. Kinesis and DynamoDB streams are
+among the mappings' sources (decision 0301: the streams found among ``apis``, OnFailure
+records to SQS, or SNS through ``pubsub``)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.dynamodbapi.app import DynamoApp
 from andromede.function_code_buckets import BucketCode
 from andromede.function_destinations import FunctionDestinations, destination_access
 from andromede.function_invocations import (
@@ -38,6 +42,15 @@ from andromede.function_invocations import (
 )
 from andromede.function_log_groups import FunctionLogGroups
 from andromede.function_sources import FunctionRoles, MappingPoller, source_access
+from andromede.function_streams import (
+    FailureDestinations,
+    InvokerFunctions,
+    StreamAccess,
+    StreamPoller,
+)
+from andromede.function_streams import (
+    destination_access as stream_destination_access,
+)
 from andromede.functions.api_relay import ApiRelay
 from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
 from andromede.functions.code import CodeLimits
@@ -64,6 +77,8 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
+from andromede.kinesis.service import KinesisService
+from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.service import KeyService
 from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
 from andromede.lambdaapi.actions import FUNCTION_ACTIONS
@@ -74,12 +89,14 @@ from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
+from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
 from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
+from andromede.stream_reading import StreamReader
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
@@ -253,6 +270,7 @@ def lambda_api(
     background: list[asyncio.Task[None]] | None = None,
     notified: NotifiedFunctions | None = None,
     queues: QueueService | None = None,
+    pubsub: PubSubService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
@@ -299,11 +317,24 @@ def lambda_api(
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
-        mappings = EventSourceMappings(mapping_store, service, source_access(roles, queues))
+        streams = _stream_mappings(apis, settings, roles, queues, pubsub, mapping_store, invoker)
+        mappings = EventSourceMappings(
+            mapping_store,
+            service,
+            source_access(roles, queues, streams.access.refusal),
+            destination_check=stream_destination_access(streams.access),
+        )
         actions |= mapping_actions(mappings)
         interval, lease_ms = mapping_poll_policy(settings)
         poller = MappingPoller(
-            mappings, roles, queues, invoker, "", poll_interval=interval, lease_ms=lease_ms
+            mappings,
+            roles,
+            queues,
+            invoker,
+            "",
+            poll_interval=interval,
+            lease_ms=lease_ms,
+            streams=streams,
         )
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
@@ -346,6 +377,36 @@ def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         first_delay_ms=settings.lambda_event_retry_delay_seconds * 1000,
         throttle_max_delay_ms=settings.lambda_event_throttle_max_delay_seconds * 1000,
+    )
+
+
+def _stream_mappings(
+    apis: MutableMapping[str, ASGIApp],
+    settings: Settings,
+    roles: FunctionRoles,
+    queues: QueueService,
+    pubsub: PubSubService | None,
+    store: SqlMappingStore,
+    invoker: Invoker,
+) -> StreamPoller:
+    """The poller's part for Kinesis and DynamoDB stream mappings (decision 0301): the
+    streams found among ``apis`` when read (made after Lambda's app or not served)."""
+
+    def kinesis() -> KinesisService | None:
+        app = apis.get(KinesisApp.name)
+        return app.service if isinstance(app, KinesisApp) else None
+
+    def dynamodb() -> DynamoStreams | None:
+        app = apis.get(DynamoApp.name)
+        return app.streams if isinstance(app, DynamoApp) else None
+
+    access = StreamAccess(roles, kinesis, dynamodb)
+    return StreamPoller(
+        store,
+        access,
+        StreamReader(kinesis, dynamodb, settings.region),
+        InvokerFunctions(invoker),
+        FailureDestinations(roles, access, queues, pubsub),
     )
 
 

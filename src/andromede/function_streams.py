@@ -1,0 +1,503 @@
+"""Where Lambda's event source mappings meet Kinesis data streams and DynamoDB streams
+(decision 0301): the execution role's check, the poller's work on a stream mapping, and the
+records of the batches given up sent to its ``OnFailure`` destination.
+
+- **The role.** CreateEventSourceMapping refuses a role that may not do what AWS's
+  ``AWSLambdaKinesisExecutionRole`` (``kinesis:GetRecords``, ``GetShardIterator``,
+  ``DescribeStream``, ``ListShards``, ``ListStreams``) or ``AWSLambdaDynamoDBExecutionRole``
+  (``dynamodb:GetRecords``, ``GetShardIterator``, ``DescribeStream``, ``ListStreams``) grant
+  on the stream, in AWS's words ("Cannot access stream … Please ensure the role can perform
+  …"); an ``OnFailure`` destination needs ``sqs:SendMessage`` or ``sns:Publish`` ("The
+  provided execution role does not have permissions to call SendMessage on SQS").
+- **Reading.** Each shard is read by ``stream_reading.StreamReader`` (Pipes' reader) from
+  the mapping's checkpoint (``MappingStore.checkpoints``, moved only by the gateway holding
+  the mapping's lease), else its ``StartingPosition`` (LATEST: since the mapping was made).
+  Shards are worked side by side, each in order; a batch smaller than ``BatchSize`` waits
+  while its oldest record is younger than ``MaximumBatchingWindowInSeconds``.
+- **Invoking.** Records older than ``MaximumRecordAgeInSeconds`` are given up; those
+  ``FilterCriteria`` drop are passed unseen; the rest go to the function synchronously as
+  ``{"Records": […]}`` in Lambda's shapes (a Kinesis record's own members under
+  ``kinesis``), spread over ``ParallelizationFactor`` lanes by partition key (a DynamoDB
+  record's ``Keys``), each lane one invocation, one key's records in order.
+- **Outcomes.** Success moves the shard's checkpoint past the batch. With
+  ``ReportBatchItemFailures`` the function's ``batchItemFailures`` (sequence numbers) move it
+  to just before the first one named, the rest tried again (an identifier not in the batch, or
+  an empty one, fails the batch whole, as AWS). A function error splits the batch when
+  ``BisectBatchOnFunctionError`` (the first half tried alone, these tries not counted), else
+  counts a try; past ``MaximumRetryAttempts`` (-1: until the records expire) the batch is
+  given up. A throttle is not a try. A batch given up is described to the ``OnFailure``
+  destination (AWS's invocation record: ``requestContext``, ``responseContext``,
+  ``KinesisBatchInfo`` / ``DDBStreamBatchInfo``, no data), sent as the role, and passed.
+  Delivery is at least once, as AWS's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from andromede.dynamodb.errors import DynamoError
+from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.function_sources import FunctionRoles
+from andromede.functions.errors import FunctionsError, InvalidParameterValue
+from andromede.functions.invoker import Invocation, Invoker
+from andromede.functions.mapping_service import SourceCheck
+from andromede.functions.mapping_streams import on_failure_destination
+from andromede.functions.mappings import EventSourceMapping, MappingStore
+from andromede.kinesis.errors import KinesisError
+from andromede.kinesis.service import KinesisService
+from andromede.notifications.errors import NotificationError
+from andromede.notifications.pubsub import PubSubService
+from andromede.pipes.errors import EndpointRefused
+from andromede.pipes.model import compiled_filters
+from andromede.pipes.runner import SourceBatch, SourceEvent
+from andromede.pipes.shaping import matchable, passes
+from andromede.queues.errors import QueueError
+from andromede.queues.service import QueueService
+from andromede.sqsapi.authorise import KeyUser
+from andromede.stream_reading import StreamCursor, StreamReader, batch_info, stream_kind
+
+__all__ = [
+    "FailureDestinations",
+    "InvokerFunctions",
+    "StreamAccess",
+    "StreamFunctions",
+    "StreamPoller",
+    "destination_access",
+    "lambda_record",
+]
+
+log = logging.getLogger(__name__)
+
+_KINESIS_READ: Final = (
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:DescribeStream",
+    "kinesis:ListShards",
+    "kinesis:ListStreams",
+)
+_DYNAMODB_READ: Final = (
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
+)
+_KINESIS_OWN: Final = (
+    "kinesisSchemaVersion",
+    "partitionKey",
+    "sequenceNumber",
+    "data",
+    "approximateArrivalTimestamp",
+)
+_REMEMBERED: Final = 10_000
+
+
+def _iso(ms: float) -> str:
+    moment = dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def lambda_record(event: dict[str, Any]) -> dict[str, Any]:
+    """A stream record as Lambda gives it: a Kinesis record's own members under
+    ``kinesis`` (Pipes gives them flat); a DynamoDB record as it is."""
+    if event.get("eventSource") != "aws:kinesis":
+        return event
+    shaped = {k: v for k, v in event.items() if k not in _KINESIS_OWN}
+    return {"kinesis": {k: event[k] for k in _KINESIS_OWN if k in event}} | shaped
+
+
+class StreamAccess:
+    """What the execution role may do with a stream and an OnFailure destination."""
+
+    def __init__(
+        self,
+        roles: FunctionRoles,
+        kinesis: Callable[[], KinesisService | None],
+        dynamodb: Callable[[], DynamoStreams | None],
+    ) -> None:
+        self._roles = roles
+        self._kinesis = kinesis
+        self._dynamodb = dynamodb
+
+    async def refusal(self, tenant_id: str, role_arn: str, source: str) -> str | None:
+        """Why the role cannot read the stream, in AWS's words; None when it can."""
+        session = await self._roles.session(tenant_id, role_arn, "EventSourceMapping")
+        if session is None:
+            return "The role defined for the function cannot be assumed by Lambda."
+        kind = stream_kind(source)
+        actions = _KINESIS_READ if kind == "kinesis" else _DYNAMODB_READ
+        for action in actions:
+            if not await self._roles.allowed(session, action, source):
+                names = [a.split(":", 1)[1] for a in actions]
+                listed = ", ".join(names[:-1]) + f", and {names[-1]}"
+                return (
+                    f"Cannot access stream {source}. Please ensure the role can perform the "
+                    f"{listed} Actions on your stream in IAM."
+                )
+        if not await self._exists(tenant_id, kind, source):
+            return f"Stream not found: {source}"
+        return None
+
+    async def _exists(self, tenant_id: str, kind: str | None, source: str) -> bool:
+        if kind == "kinesis":
+            kinesis = self._kinesis()
+            if kinesis is None:
+                return False
+            try:
+                await kinesis.get(tenant_id, source.split(":", 5)[5].removeprefix("stream/"))
+            except KinesisError:
+                return False
+            return True
+        streams = self._dynamodb()
+        if streams is None:
+            return False
+        try:
+            await streams.stream(tenant_id, source)
+        except DynamoError:
+            return False
+        return True
+
+    async def destination_refusal(self, tenant_id: str, role_arn: str, arn: str) -> str | None:
+        """Why the role cannot send to the OnFailure destination; None when it can."""
+        session = await self._roles.session(tenant_id, role_arn, "EventSourceMapping")
+        if session is None:
+            return "The role defined for the function cannot be assumed by Lambda."
+        service = arn.split(":", 3)[2]
+        action, operation = (
+            ("sqs:SendMessage", "SendMessage on SQS")
+            if service == "sqs"
+            else ("sns:Publish", "Publish on SNS")
+        )
+        if not await self._roles.allowed(session, action, arn):
+            return f"The provided execution role does not have permissions to call {operation}"
+        return None
+
+
+class FailureDestinations:
+    """The records of the batches given up, sent to a mapping's OnFailure destination as the
+    function's role (an SQS queue, a KMS one opened as the role; an SNS topic)."""
+
+    def __init__(
+        self,
+        roles: FunctionRoles,
+        access: StreamAccess,
+        queues: QueueService | None,
+        pubsub: PubSubService | None,
+    ) -> None:
+        self._roles = roles
+        self._access = access
+        self._queues = queues
+        self._pubsub = pubsub
+
+    async def send(self, mapping: EventSourceMapping, role_arn: str, record: str) -> bool:
+        """Whether ``record`` reached the destination (a refusal is said at INFO: AWS
+        drops such a record too)."""
+        arn = on_failure_destination(mapping.parameters)
+        if arn is None:
+            return False
+        tenant = mapping.tenant_id
+        refused = await self._access.destination_refusal(tenant, role_arn, arn)
+        session = await self._roles.session(tenant, role_arn, mapping.uuid)
+        if refused is not None or session is None:
+            log.info("Event source mapping %s: its OnFailure record not sent: %s", mapping.uuid,
+                refused)  # fmt: skip
+            return False
+        try:
+            if arn.startswith("arn:aws:sqs:") and self._queues is not None:
+                parts = arn.split(":", 5)
+                queue = await self._queues.get_queue(parts[4], parts[4], parts[5])
+                caller = KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16])
+                sender = f"{session.user_id}:{session.session_name}"
+                await self._queues.send_message(queue, record, {}, {}, None, sender, caller=caller)
+                return True
+            if arn.startswith("arn:aws:sns:") and self._pubsub is not None:
+                await self._pubsub.publish(tenant, arn, record, None, {}, None)
+                return True
+        except (QueueError, NotificationError) as exc:
+            log.info("Event source mapping %s: its OnFailure record not sent: %s", mapping.uuid,
+                type(exc).__name__)  # fmt: skip
+            return False
+        log.info("Event source mapping %s: its OnFailure destination is not served", mapping.uuid)
+        return False
+
+
+class StreamFunctions(Protocol):
+    async def role(self, mapping: EventSourceMapping) -> str:
+        """The execution role of the mapping's function; FunctionsError when it is gone."""
+        ...
+
+    async def run(self, mapping: EventSourceMapping, payload: bytes) -> Invocation:
+        """The mapping's function run synchronously with ``payload``; FunctionsError when it
+        is throttled or gone."""
+        ...
+
+
+class InvokerFunctions:
+    """:class:`StreamFunctions` over Lambda's invoker (its sandbox, logs, meters and
+    concurrency, decision 0286)."""
+
+    def __init__(self, invoker: Invoker) -> None:
+        self._invoker = invoker
+
+    async def role(self, mapping: EventSourceMapping) -> str:
+        _, version = await self._invoker.target(
+            mapping.tenant_id, mapping.function_name, mapping.qualifier
+        )
+        return version.role
+
+    async def run(self, mapping: EventSourceMapping, payload: bytes) -> Invocation:
+        record, version = await self._invoker.target(
+            mapping.tenant_id, mapping.function_name, mapping.qualifier
+        )
+        await self._invoker.refresh_reserves(mapping.tenant_id)
+        return await self._invoker.invoke(record, version, payload, mapping.function_arn)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tried:
+    """One shard batch's invocations: ``failed`` the sequence numbers reported failed (None:
+    the batch failed whole), ``throttled`` when the function could not be run."""
+
+    sent: int
+    failed: set[str] | None
+    throttled: bool = False
+    executed: str = "$LATEST"
+
+
+class StreamPoller:
+    def __init__(
+        self,
+        store: MappingStore,
+        access: StreamAccess,
+        reader: StreamReader,
+        functions: StreamFunctions,
+        failures: FailureDestinations,
+        clock: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self._store = store
+        self.access = access
+        self._reader = reader
+        self._functions = functions
+        self._failures = failures
+        self._clock = clock
+        self._attempts: dict[tuple[str, str], int] = {}  # a shard batch's failed tries
+        self._bisected: dict[tuple[str, str], int] = {}  # a failed shard batch's half
+
+    async def poll(self, mapping: EventSourceMapping, owner: str) -> tuple[int, str | None]:
+        """One pass over an enabled stream mapping ``owner`` holds the lease of: the records
+        given to the function, and its ``LastProcessingResult`` (None: nothing to say)."""
+        try:
+            role = await self._functions.role(mapping)
+        except FunctionsError:
+            return 0, "PROBLEM: Function not found."
+        refused = await self.access.refusal(mapping.tenant_id, role, mapping.source_arn)
+        if refused is not None:
+            return 0, f"PROBLEM: {refused}"
+        parameters = mapping.parameters
+        stamp = parameters.get("StartingPositionTimestamp")
+        cursor = StreamCursor(
+            tenant_id=mapping.tenant_id,
+            arn=mapping.source_arn,
+            kind=mapping.source_kind,
+            starting_position=str(parameters.get("StartingPosition", "LATEST")),
+            since=mapping.created,
+            identity_arn=role,
+            timestamp=None if stamp is None else float(stamp),
+        )
+        points = await self._store.checkpoints(mapping.uuid)
+        try:
+            batches = await self._reader.read(cursor, points, mapping.batch_size)
+        except EndpointRefused as exc:
+            return 0, f"PROBLEM: {str(exc)[:200]}"
+        outcomes = await asyncio.gather(
+            *(self._shard(mapping, role, owner, batch) for batch in batches)
+        )
+        sent = sum(n for n, _ in outcomes)
+        results = [r for _, r in outcomes if r is not None]
+        problem = next((r for r in results if r != "OK"), None)
+        return sent, problem or (results[0] if results else None)
+
+    def _waits(self, mapping: EventSourceMapping, events: Sequence[SourceEvent]) -> bool:
+        window = mapping.window_seconds
+        if window <= 0 or len(events) >= mapping.batch_size:
+            return False
+        return self._clock() - min(e.arrived for e in events) < window * 1000
+
+    async def _shard(
+        self, mapping: EventSourceMapping, role: str, owner: str, batch: SourceBatch
+    ) -> tuple[int, str | None]:
+        key = (mapping.uuid, batch.shard or "")
+        half = self._bisected.get(key)
+        if half is not None and half < len(batch.events):
+            batch = SourceBatch(batch.events[:half], batch.shard)
+        elif self._waits(mapping, batch.events):
+            return 0, None  # unread: the window is still open
+        max_age = int(mapping.parameters.get("MaximumRecordAgeInSeconds", -1))
+        now = self._clock()
+        expired = [e for e in batch.events if max_age >= 0 and now - e.arrived > max_age * 1000]
+        if expired:
+            await self._give_up(
+                mapping, role, SourceBatch(expired, batch.shard), "RecordAgeExceeded", 0, None
+            )
+        fresh = [e for e in batch.events if e not in expired]
+        filters = compiled_filters(mapping.parameters)
+        chosen = [e for e in fresh if passes(filters, matchable(e.event))]
+        tried = await self._invoke(mapping, chosen)
+        if tried.failed is not None and not tried.failed:
+            self._attempts.pop(key, None)
+            self._bisected.pop(key, None)
+            await self._checkpoint(mapping, owner, batch)
+            return tried.sent, "OK" if tried.sent else None
+        if tried.throttled:
+            return 0, "PROBLEM: Function call throttled"
+        if tried.failed:  # some reported failed: past those before the first one
+            first = next(i for i, e in enumerate(batch.events) if e.sequence in tried.failed)
+            if first:
+                await self._checkpoint(
+                    mapping, owner, SourceBatch(batch.events[:first], batch.shard)
+                )
+            batch = SourceBatch(batch.events[first:], batch.shard)
+        elif mapping.parameters.get("BisectBatchOnFunctionError") and len(batch.events) > 1:
+            if len(self._bisected) >= _REMEMBERED:
+                self._bisected.clear()
+            self._bisected[key] = len(batch.events) // 2  # not one of the retries
+            return tried.sent, "PROBLEM: Function call failed"
+        tries = self._attempts.get(key, 0) + 1
+        retries = int(mapping.parameters.get("MaximumRetryAttempts", -1))
+        if retries < 0 or tries <= retries:
+            if len(self._attempts) >= _REMEMBERED:
+                self._attempts.clear()
+            self._attempts[key] = tries
+            return tried.sent, "PROBLEM: Function call failed"
+        self._attempts.pop(key, None)
+        self._bisected.pop(key, None)
+        await self._give_up(mapping, role, batch, "RetryAttemptsExhausted", tries, tried.executed)
+        await self._checkpoint(mapping, owner, batch)
+        return tried.sent, "PROBLEM: Function call failed"
+
+    def _lanes(
+        self, mapping: EventSourceMapping, events: list[SourceEvent]
+    ) -> list[list[SourceEvent]]:
+        factor = int(mapping.parameters.get("ParallelizationFactor", 1))
+        if factor <= 1 or len(events) <= 1:
+            return [events] if events else []
+        lanes: list[list[SourceEvent]] = [[] for _ in range(factor)]
+        for one in events:
+            lanes[zlib.crc32(_partition_key(one.event).encode()) % factor].append(one)
+        return [lane for lane in lanes if lane]
+
+    async def _invoke(self, mapping: EventSourceMapping, events: list[SourceEvent]) -> _Tried:
+        """The events to the function, a lane an invocation, the lanes at once."""
+        lanes = self._lanes(mapping, events)
+        tried = await asyncio.gather(*(self._lane(mapping, lane) for lane in lanes))
+        failed: set[str] | None = set()
+        throttled = False
+        executed = "$LATEST"
+        for one in tried:
+            throttled = throttled or one.throttled
+            executed = one.executed
+            if one.failed is None or failed is None:
+                failed = None
+            else:
+                failed |= one.failed
+        return _Tried(sum(t.sent for t in tried), failed, throttled, executed)
+
+    async def _lane(self, mapping: EventSourceMapping, lane: list[SourceEvent]) -> _Tried:
+        payload = json.dumps({"Records": [lambda_record(e.event) for e in lane]}).encode()
+        try:
+            done = await self._functions.run(mapping, payload)
+        except FunctionsError:
+            return _Tried(0, None, throttled=True)
+        if not done.ok:
+            return _Tried(len(lane), None, executed=done.version)
+        return _Tried(len(lane), self._reported(mapping, done.payload, lane), executed=done.version)
+
+    def _reported(
+        self, mapping: EventSourceMapping, answer: bytes, lane: list[SourceEvent]
+    ) -> set[str] | None:
+        """The sequence numbers the function reported failed (None: the lane failed whole,
+        an identifier empty or not of the lane), as AWS reads ``batchItemFailures``."""
+        if not mapping.reports_failures:
+            return set()
+        try:
+            document = json.loads(answer)
+        except ValueError:
+            return set()
+        items = document.get("batchItemFailures") if isinstance(document, dict) else None
+        if not items or not isinstance(items, list):
+            return set()
+        named = {item.get("itemIdentifier") if isinstance(item, dict) else None for item in items}
+        if not named <= {e.sequence for e in lane}:
+            return None
+        return {str(n) for n in named}
+
+    async def _give_up(
+        self,
+        mapping: EventSourceMapping,
+        role: str,
+        batch: SourceBatch,
+        condition: str,
+        tries: int,
+        executed: str | None,
+    ) -> None:
+        """A batch passed: described to the mapping's OnFailure destination, if any."""
+        log.info("Event source mapping %s: %d records of %s given up (%s)", mapping.uuid,
+            len(batch.events), batch.shard, condition)  # fmt: skip
+        if on_failure_destination(mapping.parameters) is None or not batch.events:
+            return
+        info = batch_info(mapping.source_kind, batch, mapping.source_arn)
+        for member in info.values():
+            for name in ("approximateArrivalOfFirstRecord", "approximateArrivalOfLastRecord"):
+                member[name] = _iso(member[name] * 1000)
+        record: dict[str, Any] = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": mapping.function_arn,
+                "condition": condition,
+                "approximateInvokeCount": tries,
+            },
+            "version": "1.0",
+            "timestamp": _iso(self._clock()),
+        }
+        if executed is not None:
+            record["responseContext"] = {
+                "statusCode": 200,
+                "executedVersion": executed,
+                "functionError": "Unhandled",
+            }
+        await self._failures.send(mapping, role, json.dumps(record | info))
+
+    async def _checkpoint(
+        self, mapping: EventSourceMapping, owner: str, batch: SourceBatch
+    ) -> None:
+        last = batch.events[-1].sequence if batch.events else None
+        if batch.shard is not None and last is not None:
+            await self._store.save_checkpoint(mapping.uuid, owner, batch.shard, last)
+
+
+def _partition_key(event: dict[str, Any]) -> str:
+    key = event.get("partitionKey")
+    if isinstance(key, str):
+        return key
+    keys = (event.get("dynamodb") or {}).get("Keys")
+    return json.dumps(keys, sort_keys=True, separators=(",", ":")) if keys else ""
+
+
+def destination_access(access: StreamAccess) -> SourceCheck:
+    """CreateEventSourceMapping's check of the function's role against a stream mapping's
+    OnFailure destination."""
+
+    async def check(tenant_id: str, role_arn: str, destination: str) -> None:
+        refused = await access.destination_refusal(tenant_id, role_arn, destination)
+        if refused is not None:
+            raise InvalidParameterValue(refused)
+
+    return check

@@ -1,0 +1,147 @@
+"""Lambda's stream event source mappings end to end (decision 0301), on the session's
+``andromede serve`` (the fixture of ``test_lambda_sqs_mappings``, no server of its own):
+boto3 connects a Kinesis stream and a DynamoDB table's stream to a function whose role may
+read them; the records put reach the handler in its bubblewrap sandbox in Lambda's shapes,
+read back from the function's CloudWatch Logs group."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from typing import Any
+
+import pytest
+
+from e2e.iam_helpers import client_for, new_tenant
+from support.server import ServerProcess
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        shutil.which("bwrap") is None,
+        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+    ),
+]
+
+SOURCE = """
+import base64
+
+def handler(event, context):
+    for record in event["Records"]:
+        if record["eventSource"] == "aws:kinesis":
+            print("kinesis", base64.b64decode(record["kinesis"]["data"]).decode())
+        else:
+            image = record["dynamodb"].get("NewImage", {})
+            print("dynamodb", record["eventName"], image.get("id", {}).get("S"))
+    return {}
+"""
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+# What AWSLambdaKinesisExecutionRole and AWSLambdaDynamoDBExecutionRole grant.
+READ = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetRecords",
+                "kinesis:GetShardIterator",
+                "kinesis:ListShards",
+                "kinesis:ListStreams",
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", SOURCE)
+    return buffer.getvalue()
+
+
+def _printed(logs: Any, wanted: set[str]) -> set[str]:
+    """The lines ``wanted`` the function printed, once all are (or after ~20 s)."""
+    found: set[str] = set()
+    for _ in range(80):
+        events: list[dict[str, Any]] = []
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(
+                logGroupName="/aws/lambda/streamer"
+            ):
+                events += page["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        lines = {line.strip() for e in events for line in e["message"].splitlines()}
+        found = lines & wanted
+        if found == wanted:
+            break
+        time.sleep(0.25)
+    return found
+
+
+def test_kinesis_and_dynamodb_streams_trigger_a_function(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "lambda-streams-e2e")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="streamer", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="streamer", PolicyName="read", PolicyDocument=json.dumps(READ))
+    functions: Any = client_for(server, "lambda", *keys)
+    functions.create_function(
+        FunctionName="streamer", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": _zip()},
+    )  # fmt: skip
+    kinesis: Any = client_for(server, "kinesis", *keys)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName="clicks", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    kinesis.put_record(StreamName="clicks", PartitionKey="k", Data=b"early")
+    dynamodb: Any = client_for(server, "dynamodb", *keys)
+    table = dynamodb.create_table(
+        TableName="things", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )  # fmt: skip
+    changes = table["TableDescription"]["LatestStreamArn"]
+    from_kinesis = functions.create_event_source_mapping(
+        EventSourceArn=stream, FunctionName="streamer", StartingPosition="TRIM_HORIZON",
+        BatchSize=10, MaximumRetryAttempts=2,
+    )  # fmt: skip
+    assert from_kinesis["State"] == "Creating"
+    assert from_kinesis["StartingPosition"] == "TRIM_HORIZON"
+    from_dynamodb = functions.create_event_source_mapping(
+        EventSourceArn=changes, FunctionName="streamer", StartingPosition="LATEST"
+    )
+    kinesis.put_record(StreamName="clicks", PartitionKey="k", Data=b"later")
+    dynamodb.put_item(TableName="things", Item={"id": {"S": "item-1"}})
+    wanted = {"kinesis early", "kinesis later", "dynamodb INSERT item-1"}
+    printed = _printed(client_for(server, "logs", *keys), wanted)
+    got = functions.get_event_source_mapping(UUID=from_kinesis["UUID"])
+    assert printed == wanted, (got["State"], got["LastProcessingResult"])
+    assert got["State"] == "Enabled" and got["LastProcessingResult"] == "OK"
+    for made in (from_kinesis, from_dynamodb):
+        functions.delete_event_source_mapping(UUID=made["UUID"])
