@@ -159,7 +159,7 @@ class PublicNameServer:
                 owner[1],
                 question.name.to_text(),
                 dns.rdatatype.to_text(question.rdtype),
-                dns.rcode.to_text(dns.rcode.Rcode(rcode)),
+                dns.rcode.to_text(dns.rcode.Rcode.make(rcode)),
                 "UDP" if udp else "TCP",
                 source,
                 _client_subnet(query),
