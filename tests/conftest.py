@@ -163,9 +163,11 @@ def _cheap_password_hashes() -> Iterator[None]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One real ``andromede serve`` for the session (per xdist worker), its public Route 53
     name servers on a port of their own (decision 0289), its Route 53 health checks allowed to
-    probe loopback (Terraform's TCP check of the server's own port: decision 0297)."""
+    probe loopback (Terraform's TCP check of the server's own port: decision 0297), its DNS
+    query logs flushed every half second (decision 0305)."""
     env = {
         "ANDROMEDE_ROUTE53_DNS_LISTEN": f'["127.0.0.1:{free_port()}"]',
+        "ANDROMEDE_ROUTE53_QUERY_LOG_FLUSH_SECONDS": "0.5",
         "ANDROMEDE_ROUTE53_HEALTH_CHECK_ALLOW_CIDRS": '["127.0.0.1/32"]',
     }
     with running_server(tmp_path_factory.mktemp("andromede") / "data", extra_env=env) as process:

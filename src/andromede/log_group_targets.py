@@ -55,9 +55,11 @@ __all__ = [
     "LOG_TARGET_PRINCIPALS",
     "EventLogTargets",
     "LogTargetWriter",
+    "account_policies",
     "event_log_event",
     "log_group_name",
     "pipe_log_event",
+    "services_allowed",
 ]
 
 LOG_TARGET_PRINCIPALS: Final = ("events.amazonaws.com", "delivery.logs.amazonaws.com")
@@ -223,14 +225,18 @@ class EventLogTargets:
         await self._writer.write(tenant_id, name, stream, log_event)
 
     async def _policies(self, tenant_id: str) -> list[ResourcePolicy]:
-        logs = self._writer.service()
-        found: list[ResourcePolicy] = []
-        token: str | None = None
-        while True:
-            page, token = await logs.describe_resource_policies(tenant_id, 50, token)
-            found += page
-            if token is None:
-                return found
+        return await account_policies(self._writer.service(), tenant_id)
+
+
+async def account_policies(logs: LogsService, tenant_id: str) -> list[ResourcePolicy]:
+    """Every CloudWatch Logs resource policy of the account."""
+    found: list[ResourcePolicy] = []
+    token: str | None = None
+    while True:
+        page, token = await logs.describe_resource_policies(tenant_id, 50, token)
+        found += page
+        if token is None:
+            return found
 
 
 def _allowed(
@@ -241,16 +247,36 @@ def _allowed(
     rule_arn: str,
     region: str,
 ) -> bool:
-    """Whether the account's policies, as one, let EventBridge (or Logs' delivery) in: their
-    statements merged, so that a ``Deny`` of any, for either principal, wins; a policy that
-    does not parse as a policy counts for nothing (not even a denial), as
-    ``iam.policy.service_grants`` treats one alone."""
+    return services_allowed(
+        policies, action, resource, tenant_id, rule_arn, region, LOG_TARGET_PRINCIPALS
+    )
+
+
+def services_allowed(
+    policies: list[ResourcePolicy],
+    action: str,
+    resource: str,
+    tenant_id: str,
+    source_arn: str,
+    region: str,
+    principals: tuple[str, ...],
+) -> bool:
+    """Whether the account's policies, as one, let the service in (EventBridge or Logs'
+    delivery; Route 53's query logs, decision 0305): their statements merged, so that a
+    ``Deny`` of any, for any of ``principals``, wins; a policy that does not parse as a
+    policy counts for nothing (not even a denial), as ``iam.policy.service_grants`` treats
+    one alone."""
     statements: list[Any] = []
     for policy in policies:
         if not _parses(policy.document):
             continue
         given = json.loads(policy.document).get("Statement")
-        statements += given if isinstance(given, list) else [given]
+        # Two policies may each have a statement of one Sid (AWS's console writes the same
+        # one): merged, the Sids would clash, and they decide nothing.
+        statements += [
+            {k: v for k, v in s.items() if k != "Sid"} if isinstance(s, dict) else s
+            for s in (given if isinstance(given, list) else [given])
+        ]
     if not statements:
         return False
     merged = load_policy(
@@ -265,12 +291,12 @@ def _allowed(
                 principal_arn=principal,
                 secure_transport=True,
                 requested_region=region,
-                keys={"aws:SourceArn": rule_arn, "aws:SourceAccount": tenant_id},
+                keys={"aws:SourceArn": source_arn, "aws:SourceAccount": tenant_id},
             ),
             resource_policy=merged,
             resource_account=tenant_id,
         ).outcome
-        for principal in LOG_TARGET_PRINCIPALS
+        for principal in principals
     }
     return Outcome.ALLOW in outcomes and Outcome.EXPLICIT_DENY not in outcomes
 

@@ -2,8 +2,8 @@
 of its own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` prefixes taken off,
 its signing) makes a zone, writes and lists its records, waits for its change with botocore's
 ``resource_record_sets_changed`` waiter, asks the public name servers and TestDNSAnswer for a
-name (decision 0289), writes weighted sets and an alias, and deletes it;
-the aws CLI lists and reads it."""
+name (decision 0289) — the query written into the zone's query log group (decision 0305) —,
+writes weighted sets and an alias, and deletes it; the aws CLI lists and reads it."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
-from e2e.iam_helpers import client_for, new_tenant
+from e2e.iam_helpers import REGION, client_for, new_tenant
 from support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +49,22 @@ def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) 
     )
     waiter = route53.get_waiter("resource_record_sets_changed")
     waiter.wait(Id=changed["ChangeInfo"]["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 3})
+    # Decision 0305: the zone's queries logged into a group Route 53 is let into.
+    logs: Any = client_for(server, "logs", tenant.access_key_id, tenant.secret_access_key)
+    group = "/aws/route53/e2e.example"
+    logs.create_log_group(logGroupName=group)
+    allowed = {
+        "Effect": "Allow",
+        "Principal": {"Service": "route53.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:aws:logs:{REGION}:{tenant.account}:log-group:/aws/route53/*",
+    }
+    document = json.dumps({"Version": "2012-10-17", "Statement": [allowed]})
+    logs.put_resource_policy(policyName="route53", policyDocument=document)
+    logging = route53.create_query_logging_config(
+        HostedZoneId=zone_id,
+        CloudWatchLogsLogGroupArn=f"arn:aws:logs:{REGION}:{tenant.account}:log-group:{group}",
+    )["QueryLoggingConfig"]
     # Decision 0289: the public name servers answer it at once, as TestDNSAnswer says.
     (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
     host, port = listen.rsplit(":", 1)
@@ -60,6 +76,19 @@ def test_boto3_and_the_cli_manage_a_zone(server: ServerProcess, tmp_path: Path) 
         HostedZoneId=zone_id, RecordName="www.e2e.example", RecordType="A"
     )
     assert (tested["RecordData"], tested["ResponseCode"]) == (["192.0.2.10"], "NOERROR")
+    stream = f"{zone_id.split('/')[-1]}/{REGION}"
+    for _ in range(40):  # flushed every half second
+        found = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        if found:
+            break
+        time.sleep(0.25)
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+    assert [e["message"].split(" ")[2:8] for e in events] == [
+        [zone_id.split("/")[-1], "www.e2e.example", "A", "NOERROR", "UDP", REGION]
+    ]
+    assert route53.list_query_logging_configs(HostedZoneId=zone_id)["QueryLoggingConfigs"] == [
+        logging
+    ]
     records = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert [(r["Name"], r["Type"]) for r in records] == [
         ("e2e.example.", "NS"), ("e2e.example.", "SOA"), ("www.e2e.example.", "A")

@@ -1140,6 +1140,29 @@ resource "aws_route53_record" "api" {
   }
 }
 output "zone_id" { value = aws_route53_zone.shop.zone_id }
+# Decision 0305: the shop zone's DNS queries logged into a group Route 53 may write.
+resource "aws_cloudwatch_log_group" "dns" {
+  name              = "/aws/route53/%(bucket)s.example.org"
+  retention_in_days = 7
+}
+resource "aws_cloudwatch_log_resource_policy" "route53" {
+  policy_name = "route53-query-logs-%(bucket)s"
+  policy_document = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "route53.amazonaws.com" }
+      Action    = ["logs:CreateLogStream", "logs:PutLogEvents"]
+      Resource  = "arn:aws:logs:%(region)s:*:log-group:/aws/route53/*"
+    }]
+  })
+}
+resource "aws_route53_query_log" "shop" {
+  depends_on               = [aws_cloudwatch_log_resource_policy.route53]
+  cloudwatch_log_group_arn = aws_cloudwatch_log_group.dns.arn
+  zone_id                  = aws_route53_zone.shop.zone_id
+}
+output "query_log_id" { value = aws_route53_query_log.shop.id }
 # Step Functions (decision 0271): an activity, and a state machine that passes an order on
 # to a queue as a role trusting states.amazonaws.com.
 resource "aws_sfn_activity" "review" {
@@ -1821,6 +1844,12 @@ def test_terraform_applies_converges_and_destroys(
         ResourceType="hostedzone", ResourceId=outputs["zone_id"]
     )
     assert zone_tags["ResourceTagSet"]["Tags"] == [{"Key": "team", "Value": "web"}]
+    # aws_route53_query_log (decision 0305): the zone's queries into the group.
+    query_log = route53.get_query_logging_config(Id=outputs["query_log_id"])["QueryLoggingConfig"]
+    assert query_log["HostedZoneId"] == outputs["zone_id"]
+    assert query_log["CloudWatchLogsLogGroupArn"].endswith(
+        f":log-group:/aws/route53/{bucket}.example.org"
+    )
     record_sets = route53.list_resource_record_sets(HostedZoneId=outputs["zone_id"])
     records = {
         (r["Name"], r["Type"], r.get("SetIdentifier"), r.get("Weight")): sorted(
@@ -2004,6 +2033,9 @@ def test_terraform_applies_converges_and_destroys(
     with pytest.raises(ClientError) as unzoned:
         route53.get_hosted_zone(Id=outputs["zone_id"])
     assert unzoned.value.response["Error"]["Code"] == "NoSuchHostedZone"
+    with pytest.raises(ClientError) as unlogged:
+        route53.get_query_logging_config(Id=outputs["query_log_id"])
+    assert unlogged.value.response["Error"]["Code"] == "NoSuchQueryLoggingConfig"
     activities = states.list_activities()["activities"]
     assert [a for a in activities if bucket in a["name"]] == []
     with pytest.raises(ClientError) as unfunctioned:

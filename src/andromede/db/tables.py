@@ -244,6 +244,7 @@ from andromede.db.tables_dynamodb_global import (
 from andromede.db.tables_route53 import (
     route53_changes,
     route53_health_checks,
+    route53_query_logging_configs,
     route53_zone_vpcs,
     route53_zones,
 )
@@ -435,6 +436,7 @@ __all__ = [
     "replication_tasks",
     "route53_changes",
     "route53_health_checks",
+    "route53_query_logging_configs",
     "route53_zone_vpcs",
     "route53_zones",
     "secret_replicas",

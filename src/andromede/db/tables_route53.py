@@ -3,7 +3,7 @@ zones: name, caller reference, and the rest — comment, tags, record sets — a
 ``definition`` written whole by compare-and-set on ``version``), ``route53_zone_vpcs`` (the
 VPCs each private zone is associated with, found by VPC for the resolvers) and
 ``route53_changes`` (the changes GetChange answers); ``route53_health_checks`` (decision
-0285).
+0285); ``route53_query_logging_configs`` (decision 0305).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -19,6 +19,7 @@ from andromede.db.types import key_text
 __all__ = [
     "route53_changes",
     "route53_health_checks",
+    "route53_query_logging_configs",
     "route53_zone_vpcs",
     "route53_zones",
 ]
@@ -76,4 +77,17 @@ route53_health_checks = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.UniqueConstraint("tenant_id", "caller_reference"),
     sa.Index("ix_route53_health_checks_next_check", "next_check"),
+)
+
+# Query logging (decision 0305, migration 0142): one configuration a hosted zone.
+route53_query_logging_configs = sa.Table(
+    "route53_query_logging_configs",
+    metadata,
+    sa.Column("config_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("zone_id", key_text(), nullable=False),
+    sa.Column("group_arn", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.UniqueConstraint("zone_id"),
+    sa.Index("ix_route53_query_logging_configs_tenant_id", "tenant_id"),
 )

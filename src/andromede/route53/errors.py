@@ -15,6 +15,8 @@
     ├── PublicZoneVPCAssociation
     ├── LastVPCAssociation
     ├── VPCAssociationNotFound
+    ├── NoSuchQueryLoggingConfig, QueryLoggingConfigAlreadyExists,
+    │   NoSuchCloudWatchLogsLogGroup, InsufficientCloudWatchLogsResourcePolicy  (decision 0305)
     └── ZoneChanged               (a concurrent change won: the caller tries again)
 """
 
@@ -28,14 +30,18 @@ __all__ = [
     "ConflictingDomainExists",
     "HostedZoneAlreadyExists",
     "HostedZoneNotEmpty",
+    "InsufficientCloudWatchLogsResourcePolicy",
     "InvalidChangeBatch",
     "InvalidDomainName",
     "InvalidInput",
     "InvalidVPCId",
     "LastVPCAssociation",
     "NoSuchChange",
+    "NoSuchCloudWatchLogsLogGroup",
     "NoSuchHostedZone",
+    "NoSuchQueryLoggingConfig",
     "PublicZoneVPCAssociation",
+    "QueryLoggingConfigAlreadyExists",
     "Route53Error",
     "TooManyHostedZones",
     "VPCAssociationNotFound",
@@ -102,4 +108,20 @@ class VPCAssociationNotFound(Route53Error):
 
 
 class ZoneChanged(Route53Error):
+    pass
+
+
+class NoSuchQueryLoggingConfig(Route53Error):
+    pass
+
+
+class QueryLoggingConfigAlreadyExists(Route53Error):
+    pass
+
+
+class NoSuchCloudWatchLogsLogGroup(Route53Error):
+    pass
+
+
+class InsufficientCloudWatchLogsResourcePolicy(Route53Error):
     pass

@@ -92,6 +92,8 @@ class Route53Service:
         # Told that a public zone (or a health check one may name) changed: the public name
         # servers read the zones again at their next query (decision 0289).
         self.public_changed: Callable[[], None] | None = None
+        # Told (tenant, zone id) when a zone is deleted: its query logging goes (decision 0305).
+        self.zone_deleted: Callable[[str, str], Awaitable[None]] | None = None
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -260,6 +262,8 @@ class Route53Service:
                 "cannot be deleted."
             )
         await self.store.delete(tenant_id, zone_id, zone.version)
+        if self.zone_deleted is not None:
+            await self.zone_deleted(tenant_id, zone_id)
         await self._changed(zone)
         return await self._submit(tenant_id)
 

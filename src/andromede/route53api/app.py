@@ -3,7 +3,8 @@
 Per request: request id → operation (method + path under ``/2013-04-01/``) → bounded body →
 SigV4 (service ``route53``; Route 53 is global, signed for ``us-east-1`` as AWS's clients do,
 the served Regions accepted too) → the caller's identity policies must allow the operation's
-``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``) or change → handler →
+``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``), change or query
+logging configuration (decision 0305) → handler →
 XML answer in Route 53's namespace, then an audit event and an access-log line. Errors leave
 as ``ErrorResponse`` with ``x-amzn-RequestId``; an unexpected one is ``InternalFailure``
 carrying only the request id."""
@@ -32,6 +33,7 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
 from andromede.route53.health_service import HealthCheckService
+from andromede.route53.query_logging import QueryLoggingService
 from andromede.route53.service import Route53Service
 from andromede.route53api.errors import (
     Route53WireError,
@@ -41,6 +43,7 @@ from andromede.route53api.errors import (
 from andromede.route53api.handlers import HANDLERS
 from andromede.route53api.health_handlers import health_handler
 from andromede.route53api.operations import Route, route
+from andromede.route53api.query_logging_handlers import QUERY_LOGGING_HANDLERS, with_zone_of_body
 from andromede.settings import Settings
 
 __all__ = ["Route53App"]
@@ -65,6 +68,7 @@ class Route53App:
     ) -> None:
         self.service = service
         self.health: HealthCheckService | None = None  # health checks (decision 0285)
+        self.query_logging: QueryLoggingService | None = None  # decision 0305
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -143,8 +147,16 @@ class Route53App:
             raise Route53WireError(
                 "InvalidInput", f"{operation.name[7:]} is not supported by this Route 53 yet"
             )
+        logging_handler = QUERY_LOGGING_HANDLERS.get(operation.name)
+        if logging_handler is not None:
+            operation = with_zone_of_body(operation, body)
         await self._authorise(principal, operation, scope)
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        if logging_handler is not None:
+            if self.query_logging is None:
+                raise Route53WireError("InvalidInput", "Query logging is not served here")
+            return await logging_handler(self.query_logging, principal.tenant_id, operation,
+                                         query, body)  # fmt: skip
         checks = health_handler(operation)
         if checks is not None:
             if self.health is None:

@@ -1,7 +1,8 @@
 """Route 53's operations (decision 0280): which one a method and path under ``/2013-04-01/``
-name, the IAM action each needs and the resource it acts on (health checks: decision 0285);
-the families not served yet (traffic policies, DNSSEC, query logging, reusable delegation
-sets) are known by name, to be refused in Route 53's words."""
+name, the IAM action each needs and the resource it acts on (health checks: decision 0285;
+query logging configurations: decision 0305); the families not served yet (traffic
+policies, DNSSEC, reusable delegation sets) are known by name, to be refused in Route 53's
+words."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("POST", r"tags/(?P<kind>healthcheck|hostedzone)", "ListTagsForResources"),
     ("GET", r"hostedzonesbyvpc", "ListHostedZonesByVPC"),
     ("GET", r"testdnsanswer", "TestDNSAnswer"),  # decision 0289
+    # Query logging (decision 0305).
+    ("POST", r"queryloggingconfig", "CreateQueryLoggingConfig"),
+    ("GET", r"queryloggingconfig", "ListQueryLoggingConfigs"),
+    ("GET", r"queryloggingconfig/(?P<qlc>[^/]+)", "GetQueryLoggingConfig"),
+    ("DELETE", r"queryloggingconfig/(?P<qlc>[^/]+)", "DeleteQueryLoggingConfig"),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
@@ -52,7 +58,6 @@ NOT_YET: Final[dict[str, str]] = {
     "trafficpolicyinstances": "Traffic policies",
     "trafficpolicyinstancecount": "Traffic policies",
     "keysigningkey": "DNSSEC signing",
-    "queryloggingconfig": "Query logging",
     "delegationset": "Reusable delegation sets",
     "cidrcollection": "CIDR collections",
     "checkeripranges": "Health checks",
@@ -67,6 +72,7 @@ class Route:
     change_id: str = ""
     health_check_id: str = ""  # decision 0285
     resource_type: str = ""  # ListTagsForResources' ``healthcheck`` or ``hostedzone``
+    query_logging_id: str = ""  # decision 0305
 
     @property
     def action(self) -> str:
@@ -79,6 +85,8 @@ class Route:
             return f"arn:aws:route53:::change/{self.change_id}"
         if self.health_check_id:
             return f"arn:aws:route53:::healthcheck/{self.health_check_id}"
+        if self.query_logging_id:
+            return f"arn:aws:route53:::queryloggingconfig/{self.query_logging_id}"
         return "*"
 
 
@@ -96,6 +104,7 @@ def route(method: str, path: str) -> Route:
                 found.get("change") or "",
                 found.get("check") or "",
                 found.get("kind") or "",
+                found.get("qlc") or "",
             )
     # DNSSEC of a zone and the VPC authorisations are also not served yet.
     if re.match(

@@ -14,9 +14,11 @@ Bounded, not to be an amplifier nor a target:
 - A UDP response fits ``route53_dns_max_udp_size`` whatever the client's EDNS payload; TCP
   connections are ``route53_dns_max_tcp_connections`` at most, each closed after
   ``TCP_IDLE`` seconds without a query; queries in flight are bounded too.
-- Queries are kept only as counts: one ``route53.dns-queries`` for the zone's account for
-  each query a zone answered (REFUSED ones are nobody's), as AWS bills queries. Nothing of a
-  query is logged."""
+- Queries are counted: one ``route53.dns-queries`` for the zone's account for each query a
+  zone answered (REFUSED ones are nobody's), as AWS bills queries. A zone with a query
+  logging configuration (decision 0305) has each such query kept as a line in
+  ``query_logs``, a bounded buffer written into its log group later, never on the answer's
+  path. Nothing of a query goes into the gateway's own log."""
 
 from __future__ import annotations
 
@@ -30,13 +32,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rdatatype
 
 from andromede.route53.dns_wire import wire_reply
 from andromede.route53.public_zones import PublicZones
+from andromede.route53.query_log_lines import QueryLogBuffer
 
 __all__ = ["DnsLimits", "PublicNameServer", "SourceRateLimit", "Verdict", "listen_address"]
 
@@ -46,6 +51,7 @@ TCP_IDLE: Final = 10.0  # seconds a TCP client may keep its connection without a
 MAX_SOURCES: Final = 65536  # source addresses the rate limit remembers (the most recent)
 MAX_IN_FLIGHT: Final = 1024  # UDP queries being answered at once; more are dropped
 _SLIP: Final = 2  # every second limited query is answered TC, as BIND's default slip
+_PORT_TRIES: Final = 8  # ports tried for one free for both UDP and TCP when asked any
 
 
 def listen_address(text: str) -> tuple[str, int]:
@@ -92,6 +98,14 @@ class SourceRateLimit:
         return verdict
 
 
+def _client_subnet(query: dns.message.Message) -> str | None:
+    """The EDNS client subnet a resolver sent (RFC 7871), as ``address/prefix``."""
+    for option in query.options:
+        if isinstance(option, dns.edns.ECSOption):
+            return f"{option.address}/{option.srclen}"
+    return None
+
+
 def _slipped(wire: bytes) -> bytes | None:
     try:
         query = dns.message.from_wire(wire)
@@ -112,25 +126,44 @@ class PublicNameServer:
         limits: DnsLimits,
         count_query: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        query_logs: QueryLogBuffer | None = None,
     ) -> None:
         self._zones = zones
         self._limits = limits
         self._count = count_query
+        self._query_logs = query_logs
         self._rate = SourceRateLimit(limits.rate_limit, clock)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._connections = 0
         self._closing: list[asyncio.BaseTransport | asyncio.Server] = []
 
-    async def answer(self, wire: bytes, udp: bool) -> bytes | None:
-        """The response to one query's wire form, None: nothing to send."""
+    async def answer(self, wire: bytes, udp: bool, source: str = "-") -> bytes | None:
+        """The response to one query's wire form (``source`` the client's address), None:
+        nothing to send."""
         view = await self._zones.view()
         reply, query = wire_reply(view.answers, wire, udp, self._limits.max_udp_size)
-        if reply is not None and query is not None and self._count is not None:
-            if reply[3] & 0x0F != dns.rcode.REFUSED and query.question:
-                zone = view.answers.zone_of(query.question[0].name.to_text().lower())
-                owner = None if zone is None else view.owners.get(zone)
-                if owner is not None:
-                    self._count(owner[0])
+        if reply is None or query is None or not query.question:
+            return reply
+        rcode = reply[3] & 0x0F
+        if rcode == dns.rcode.REFUSED:
+            return reply
+        question = query.question[0]
+        zone = view.answers.zone_of(question.name.to_text().lower())
+        owner = None if zone is None else view.owners.get(zone)
+        if owner is None:
+            return reply
+        if self._count is not None:
+            self._count(owner[0])
+        if self._query_logs is not None and self._query_logs.logs(owner[1]):
+            self._query_logs.record(
+                owner[1],
+                question.name.to_text(),
+                dns.rdatatype.to_text(question.rdtype),
+                dns.rcode.to_text(dns.rcode.Rcode.make(rcode)),
+                "UDP" if udp else "TCP",
+                source,
+                _client_subnet(query),
+            )
         return reply
 
     async def start(self, addresses: tuple[str, ...]) -> list[tuple[str, int]]:
@@ -162,12 +195,20 @@ class PublicNameServer:
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
                 server._datagram(self.transport, data, addr)
 
-        transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
-        self._closing.append(transport)
-        port = transport.get_extra_info("sockname")[1]
-        tcp = await asyncio.start_server(self._stream, host, port)
-        self._closing.append(tcp)
-        return host, port
+        # Port 0: the port UDP was given may be taken for TCP; another is chosen then.
+        for attempt in range(1 if port else _PORT_TRIES):
+            transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
+            bound = transport.get_extra_info("sockname")[1]
+            try:
+                tcp = await asyncio.start_server(self._stream, host, bound)
+            except OSError:
+                transport.close()
+                if port or attempt == _PORT_TRIES - 1:
+                    raise
+                continue
+            self._closing += [transport, tcp]
+            return host, bound
+        raise OSError(f"no port free for UDP and TCP on {host}")
 
     def _datagram(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
@@ -188,7 +229,7 @@ class PublicNameServer:
         self, transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
     ) -> None:
         try:
-            answer = await self.answer(data, udp=True)
+            answer = await self.answer(data, udp=True, source=addr[0])
         except Exception:  # the zones could not be read: no answer, the client asks again
             log.exception("Route 53 public DNS: the zones could not be read")
             return
@@ -202,10 +243,13 @@ class PublicNameServer:
                 await writer.wait_closed()
             return
         self._connections += 1
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) and peer else "-"
         try:
             while True:
                 size = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), TCP_IDLE))
-                answer = await self.answer(await reader.readexactly(size[0]), udp=False)
+                wire = await reader.readexactly(size[0])
+                answer = await self.answer(wire, udp=False, source=source)
                 if answer is None:
                     break
                 writer.write(struct.pack("!H", len(answer)) + answer)

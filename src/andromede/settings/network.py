@@ -458,6 +458,22 @@ class NetworkSettings(BaseModel):
         description="TCP connections the public name servers hold at once; one more is"
         " closed at once (decision 0289).",
     )
+    route53_query_log_buffer: int = Field(
+        default=10000,
+        ge=1,
+        le=1_000_000,
+        description="DNS query log lines the public name servers hold in memory for the"
+        " hosted zones' query logging configurations, at most, between two flushes into"
+        " CloudWatch Logs; one more is dropped, counted and warned of (decision 0305).",
+    )
+    route53_query_log_flush_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds between two writes of the buffered DNS query log lines into"
+        " their log groups, and between two reads of the query logging configurations made"
+        " through other gateways (decision 0305).",
+    )
 
     @field_validator("route53_dns_listen")
     @classmethod

@@ -1,7 +1,10 @@
 """Amazon Route 53's wiring (decision 0280): the service over the metadata database with the
 settings' bounds and name servers, a private zone's VPC checked against the compute
 service's VPCs of the account (in this gateway's Region), and its REST-XML app put into
-``apis`` under ``route53``, the SigV4 service its calls are signed for."""
+``apis`` under ``route53``, the SigV4 service its calls are signed for. Query logging
+(decision 0305): the configurations over the database, their log groups checked and written
+through the Logs service ``serve`` put into ``apis``, the public name servers' lines flushed
+every ``route53_query_log_flush_seconds``."""
 
 from __future__ import annotations
 
@@ -22,11 +25,17 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.service import LoadBalancingService
+from andromede.logs.service import LogsService
+from andromede.logsapi.app import LogsApp
 from andromede.route53.model import AliasTarget
 from andromede.route53.public_zones import PublicZones
+from andromede.route53.query_log_lines import QueryLogBuffer, QueryLogTarget, Writer
+from andromede.route53.query_log_store_sql import SqlQueryLogStore
+from andromede.route53.query_logging import QueryLoggingService, QueryLogStore
 from andromede.route53.service import AliasTargets, Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
+from andromede.route53_query_logs import LogsQueryLogGroups, LogsQueryLogWriter
 from andromede.route53api.app import Route53App
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
 from andromede.settings import Settings
@@ -37,6 +46,7 @@ __all__ = [
     "bill_hosted_zones",
     "load_balancer_aliases",
     "public_name_server",
+    "query_log_targets",
     "route53_api",
     "route53_limits",
 ]
@@ -111,12 +121,36 @@ async def _billing_sweeps(
         await asyncio.sleep(interval)
 
 
+async def query_log_targets(store: QueryLogStore, buffer: QueryLogBuffer) -> None:
+    """The buffer told which zones log their queries, and where (decision 0305)."""
+    targets = {}
+    for config in await store.every():
+        targets[config.zone_id] = QueryLogTarget(config.tenant_id, config.group_name)
+    buffer.set_targets(targets)
+
+
+async def _query_log_flushes(
+    store: QueryLogStore, buffer: QueryLogBuffer, write: Writer, interval: float
+) -> None:
+    while True:
+        try:
+            await query_log_targets(store, buffer)
+        except Exception:  # the previous targets stay; read again at the next flush
+            log.exception("Route 53: the query logging configurations could not be read")
+        await buffer.flush(write)
+        await asyncio.sleep(interval)
+
+
 def public_name_server(
-    service: Route53Service, settings: Settings, billing: BillingService | None
+    service: Route53Service,
+    settings: Settings,
+    billing: BillingService | None,
+    query_logs: QueryLogBuffer | None = None,
 ) -> PublicNameServer:
     """The public name servers of decision 0289 over ``service``'s public zones: read again
     at the next query when one changes here, each answered query counted in
-    ``route53.dns-queries`` for the zone's account."""
+    ``route53.dns-queries`` for the zone's account (and kept in ``query_logs`` when its zone
+    logs its queries, decision 0305)."""
     zones = PublicZones(service, settings.route53_name_servers, settings.route53_dns_cache_seconds)
     service.public_changed = zones.invalidate
     limits = DnsLimits(
@@ -129,7 +163,7 @@ def public_name_server(
         if billing is not None:
             billing.count(tenant_id, settings.region, DNS_QUERIES, 1)
 
-    return PublicNameServer(zones, limits, count)
+    return PublicNameServer(zones, limits, count, query_logs=query_logs)
 
 
 async def _serve_public_dns(server: PublicNameServer, listen: tuple[str, ...]) -> None:
@@ -158,8 +192,8 @@ def route53_api(
     balancers: LoadBalancingService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
-    (its zones and changes); with ``billing``, the hosted zones' monthly sweep (every
-    ``billing_sample_interval``) started into ``background``."""
+    (its zones, changes and query logging configurations); with ``billing``, the hosted
+    zones' monthly sweep (every ``billing_sample_interval``) started into ``background``."""
 
     async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
         if compute is None or region != settings.region:
@@ -177,13 +211,42 @@ def route53_api(
     if compute is not None:
         # The VPC resolvers answer the private zones associated with their VPC (0280).
         compute.private_zones = service.vpc_zones
-    apis[Route53App.name] = Route53App(service, identity, audit, settings, rate_limiter)
+    app = Route53App(service, identity, audit, settings, rate_limiter)
+    apis[Route53App.name] = app
+
+    def logs() -> LogsService | None:
+        found = apis.get(LogsApp.name)
+        return found.service if isinstance(found, LogsApp) else None
+
+    def ingested(tenant_id: str, size: int, meter: str) -> None:
+        if billing is not None:
+            billing.count(tenant_id, settings.region, meter, size)
+
+    edge = settings.region  # this gateway is one edge location, named after its Region
+    groups = LogsQueryLogGroups(logs, settings.region, edge)
+    query_store = SqlQueryLogStore(db)
+    app.query_logging = QueryLoggingService(service, query_store, groups, settings.region)
+    service.zone_deleted = app.query_logging.zone_deleted
     if settings.route53_dns_listen and background is not None:
+        buffer = QueryLogBuffer(settings.route53_query_log_buffer, edge)
+
+        async def configs_changed() -> None:
+            await query_log_targets(query_store, buffer)
+
+        app.query_logging.changed = configs_changed
         serving = _serve_public_dns(
-            public_name_server(service, settings, billing), settings.route53_dns_listen
+            public_name_server(service, settings, billing, buffer), settings.route53_dns_listen
         )
         background.append(asyncio.create_task(serving, name="route53-public-dns"))
+        flushes = _query_log_flushes(query_store, buffer, LogsQueryLogWriter(groups, logs,
+            ingested), settings.route53_query_log_flush_seconds)  # fmt: skip
+        background.append(asyncio.create_task(flushes, name="route53-query-logs"))
     if billing is not None and background is not None:
         sweeps = _billing_sweeps(store, billing, settings.region, settings.billing_sample_interval)
         background.append(asyncio.create_task(sweeps, name="route53-billing"))
-    return store.forget_tenant
+
+    async def forget_tenant(tenant_id: str) -> int:
+        await query_store.forget_tenant(tenant_id)
+        return await store.forget_tenant(tenant_id)
+
+    return forget_tenant

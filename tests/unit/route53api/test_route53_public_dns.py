@@ -5,15 +5,19 @@ transfers, referrals for a delegation with its glue, ANY answered with one set, 
 truncation past the UDP size, TCP framing, the first-created zone of a name answering, a
 zone inside another's answered only when delegated to these servers, changes and health
 flips answered at the next query, the rate limit's drops and slips, queries counted per
-account, FORMERR for a malformed query."""
+account, FORMERR for a malformed query; a zone's queries written as lines of AWS's query log
+into its CloudWatch Logs group (decision 0305)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
-from collections.abc import AsyncIterator, Collection, Mapping
+import time
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dns.asyncquery
 import dns.edns
@@ -28,7 +32,10 @@ import pytest
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.model import Change, HostedZone, RecordSet
 from andromede.route53.public_zones import PublicZones, reachable_zones
+from andromede.route53.query_log_lines import QueryLogBuffer
+from andromede.route53.query_logging import MemoryQueryLogStore, QueryLoggingService
 from andromede.route53.service import Route53Limits, Route53Service
+from andromede.route53_query_logs import LogsQueryLogGroups, LogsQueryLogWriter
 from andromede.route53api.public_dns import (
     DnsLimits,
     PublicNameServer,
@@ -36,6 +43,9 @@ from andromede.route53api.public_dns import (
     Verdict,
     listen_address,
 )
+from andromede.wiring.route53 import query_log_targets
+from support.kmskit import REGION
+from support.logsapp import LogsWorld, logs_world
 
 SERVERS = ("ns1.dns.example.net", "ns2.dns.example.net")
 A1, A2 = "111111111111", "222222222222"
@@ -59,7 +69,9 @@ class World:
     clock: list[float] = field(default_factory=lambda: [1000.0])
 
 
-async def make_world(rate: int = 0, max_age: float = 60.0, tcp: int = 256) -> World:
+async def make_world(
+    rate: int = 0, max_age: float = 60.0, tcp: int = 256, query_logs: QueryLogBuffer | None = None
+) -> World:
     now = [1_800_000_000.0]
 
     def wall() -> float:
@@ -78,6 +90,7 @@ async def make_world(rate: int = 0, max_age: float = 60.0, tcp: int = 256) -> Wo
         zones, DnsLimits(rate_limit=rate, max_udp_size=1232, max_tcp_connections=tcp),
         counted.append,
         clock=lambda: clock[0],
+        query_logs=query_logs,
     )  # fmt: skip
     (_, port), *_ = await server.start(("127.0.0.1:0",))
     return World(service, server, port, health, counted, clock)
@@ -361,3 +374,68 @@ async def test_tcp_connections_beyond_the_bound_are_closed() -> None:
         assert held_reader is not None
     finally:
         made.server.close()
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Iterator[LogsWorld]:
+    yield from logs_world(tmp_path / "logs")
+
+
+async def test_a_zones_queries_land_as_query_log_lines_in_its_group(logs: LogsWorld) -> None:
+    buffer = QueryLogBuffer(100, REGION)
+    world = await make_world(query_logs=buffer)
+    logs.clock.now = int(time.time() * 1000)
+    www = RecordSet("www.example.com.", "A", 60, ("192.0.2.1",))
+    made = await zone(world, A1, "example.com", www)
+    await zone(world, A2, "example.org", RecordSet("www.example.org.", "A", 60, ("192.0.2.2",)))
+    group = "/aws/route53/example.com"
+    await logs.service.create_group(A1, group, None, {})
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "route53.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:aws:logs:{REGION}:{A1}:log-group:/aws/route53/*",
+    }
+    document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await logs.service.put_resource_policy(A1, "r53", document)
+    groups = LogsQueryLogGroups(lambda: logs.service, REGION, REGION)
+    store = MemoryQueryLogStore()
+    configs = QueryLoggingService(world.service, store, groups, REGION)
+    world.service.zone_deleted = configs.zone_deleted
+
+    async def changed() -> None:
+        await query_log_targets(store, buffer)
+
+    configs.changed = changed
+    metered: list[tuple[str, int, str]] = []
+    writer = LogsQueryLogWriter(groups, lambda: logs.service,
+                                lambda t, n, m: metered.append((t, n, m)))  # fmt: skip
+    try:
+        await ask(world, "www.example.com")  # before the configuration: not logged
+        await configs.create(A1, made.zone_id, f"arn:aws:logs:{REGION}:{A1}:log-group:{group}")
+        subnet = dns.edns.ECSOption("203.0.113.0", 24)
+        assert (await ask(world, "WWW.example.com", use_edns=0, options=[subnet])).answer
+        await ask(world, "nope.example.com", "AAAA", tcp=True)
+        await ask(world, "www.example.org")  # another account's zone, not logging
+        await ask(world, "elsewhere.test")  # REFUSED: no zone's
+        assert await buffer.flush(writer) == 2
+        events, _, _ = await logs.service.get_events(
+            A1, group, f"{made.zone_id}/{REGION}", start=None, end=None,
+            start_from_head=True, limit=None, token=None,
+        )  # fmt: skip
+        fields = [e.message.split(" ") for e in events]
+        assert [f[0] for f in fields] == ["1.0", "1.0"]
+        assert [f[2:] for f in fields] == [
+            [made.zone_id, "WWW.example.com", "A", "NOERROR", "UDP", REGION, "127.0.0.1",
+             "203.0.113.0/24"],
+            [made.zone_id, "nope.example.com", "AAAA", "NXDOMAIN", "TCP", REGION,
+             "127.0.0.1", "-"],
+        ]  # fmt: skip
+        assert all(f[1].endswith("Z") and "T" in f[1] for f in fields)
+        assert [m[0] for m in metered] == [A1]
+        await world.service.change_records(A1, made.zone_id, [Change("DELETE", www)])
+        await world.service.delete_zone(A1, made.zone_id)  # its configuration goes with it
+        assert await store.every() == []
+        assert not buffer.logs(made.zone_id)
+    finally:
+        world.server.close()

@@ -29,8 +29,15 @@ from andromede.db.database import open_database
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.route53.errors import InvalidChangeBatch, InvalidVPCId, TooManyHostedZones
+from andromede.route53.errors import (
+    InvalidChangeBatch,
+    InvalidVPCId,
+    NoSuchCloudWatchLogsLogGroup,
+    TooManyHostedZones,
+)
 from andromede.route53.model import AliasTarget, Change, RecordSet, normalise_name
+from andromede.route53.query_log_store_sql import SqlQueryLogStore
+from andromede.route53.query_logging import QueryLoggingConfig
 from andromede.route53.store_sql import SqlZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
@@ -79,8 +86,16 @@ async def test_serve_wires_route53_over_the_database(tmp_path: Path) -> None:
             await app.service.change_records(
                 "111111111111", zone.zone_id, [Change("UPSERT", record)] * 3
             )
+        # Query logging (decision 0305): kept in the database, no log group without Logs.
+        logging = app.query_logging
+        assert logging is not None and isinstance(logging.store, SqlQueryLogStore)
+        arn = "arn:aws:logs:eu-fr-1:111111111111:log-group:/aws/route53/a.example"
+        with pytest.raises(NoSuchCloudWatchLogsLogGroup):
+            await logging.create("111111111111", zone.zone_id, arn)
+        await logging.store.create(QueryLoggingConfig("c-1", "111111111111", zone.zone_id, arn, 1))
         assert await forget("111111111111") == 1
         assert await app.service.store.zones("111111111111") == []
+        assert await logging.store.every() == []
     finally:
         await audit.close()
         await db.close()
@@ -182,6 +197,7 @@ async def test_serve_answers_public_zones_on_the_listen_setting(tmp_path: Path) 
         )  # fmt: skip
         answer = await dns.asyncquery.tcp(query, "127.0.0.1", timeout=2, port=port)
         assert [d.to_text() for d in answer.answer[0]] == ["192.0.2.2"]
+        assert "route53-query-logs" in {t.get_name() for t in background}  # decision 0305
         await billing.flush()
         month = parse_month(time.strftime("%Y-%m", time.gmtime()))
         report = await billing.usage_report("111111111111", month)
