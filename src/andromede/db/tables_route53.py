@@ -79,7 +79,7 @@ route53_health_checks = sa.Table(
     sa.Index("ix_route53_health_checks_next_check", "next_check"),
 )
 
-# Query logging (decision 0305, migration 0142): one configuration a hosted zone.
+# Query logging (decision 0305, migration 0141): one configuration a hosted zone.
 route53_query_logging_configs = sa.Table(
     "route53_query_logging_configs",
     metadata,

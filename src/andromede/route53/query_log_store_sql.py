@@ -1,5 +1,5 @@
 """Route 53's query logging configurations over the metadata database (SQLite or PostgreSQL),
-the table of migration 0142 (decision 0305). The zone's id is unique in the table: of two
+the table of migration 0141 (decision 0305). The zone's id is unique in the table: of two
 creations racing for one zone, one is kept and the other is
 ``QueryLoggingConfigAlreadyExists``."""
 

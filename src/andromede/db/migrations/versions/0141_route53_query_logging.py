@@ -2,8 +2,8 @@
 one a hosted zone (unique), naming the log group its queries are written into. Nothing to
 backfill: query logging was refused.
 
-Revision ID: 0142
-Revises: 0136
+Revision ID: 0141
+Revises: 0140
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0142"
-down_revision: str | None = "0136"
+revision: str = "0141"
+down_revision: str | None = "0140"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
