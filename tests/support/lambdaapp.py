@@ -339,6 +339,8 @@ class Functions:
     invoker: Invoker
     meters: RecordingMeters
     logs: RecordingLogs
+    # The Event worker's runner (decision 0300): a queued invocation run as the worker runs it.
+    runner: AsyncInvocations
 
     async def create(
         self, tenant_id: str, name: str, source: str = HANDLER_SOURCE, **params: Any
@@ -393,6 +395,7 @@ async def functions_over(
             invoker,
             meters,
             logs,
+            AsyncInvocations(service, invoker, MemoryInvokeConfigStore()),
         )
     finally:
         await pool.close()

@@ -195,12 +195,16 @@ class PublicNameServer:
             def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
                 server._datagram(self.transport, data, addr)
 
-        # Port 0: the port UDP was given may be taken for TCP; another is chosen then.
+        # Port 0: the port UDP was given may be taken for TCP; another is chosen then. A port
+        # is shared (SO_REUSEPORT) by the workers of one ``serve``, each started alike: the
+        # kernel spreads the queries over them, where only the first worker used to listen.
         for attempt in range(1 if port else _PORT_TRIES):
-            transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
+            transport, _ = await loop.create_datagram_endpoint(
+                Datagrams, local_addr=(host, port), reuse_port=bool(port)
+            )
             bound = transport.get_extra_info("sockname")[1]
             try:
-                tcp = await asyncio.start_server(self._stream, host, bound)
+                tcp = await asyncio.start_server(self._stream, host, bound, reuse_port=bool(port))
             except OSError:
                 transport.close()
                 if port or attempt == _PORT_TRIES - 1:

@@ -11,6 +11,7 @@ into its CloudWatch Logs group (decision 0305)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import struct
@@ -439,3 +440,31 @@ async def test_a_zones_queries_land_as_query_log_lines_in_its_group(logs: LogsWo
         assert not buffer.logs(made.zone_id)
     finally:
         world.server.close()
+
+
+async def test_the_workers_of_one_serve_share_the_name_servers_port(world: World) -> None:
+    """Every worker of a ``serve`` listens on ``route53_dns_listen`` (SO_REUSEPORT): a second
+    server on the same port starts, where it used to fail with "address already in use" and
+    leave the port to the first worker alone; both answer."""
+    twins = [
+        PublicNameServer(
+            PublicZones(world.service, SERVERS, 0.0),
+            DnsLimits(rate_limit=0, max_udp_size=1232, max_tcp_connections=8),
+            lambda tenant: None,
+        )
+        for _ in range(2)
+    ]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    try:
+        for twin in twins:
+            assert await twin.start((f"127.0.0.1:{port}",)) == [("127.0.0.1", port)]
+        shared = dataclasses.replace(world, port=port)
+        for _ in range(8):  # whichever of the two the kernel gives each query to
+            for tcp in (False, True):
+                answer = await ask(shared, "www.example.com", tcp=tcp)
+                assert texts(answer) == [("www.example.com.", "A", 60, "192.0.2.1")]
+    finally:
+        for twin in twins:
+            twin.close()
