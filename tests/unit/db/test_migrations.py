@@ -55,6 +55,15 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'meta.db'}"
 
 
+def _schema_of(url: str) -> dict[str, Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _schema(conn)
+    finally:
+        engine.dispose()
+
+
 def _inspect(url: str) -> tuple[list[Any], dict[str, Any], str | None]:
     engine = create_engine(url)
     try:
@@ -225,7 +234,7 @@ def test_upgrade_matches_metadata(replayed_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(empty_url: str) -> None:
     url = empty_url
     upgrade(url)
-    _, before, _ = _inspect(url)
+    before = _schema_of(url)  # the comparison with the models is made once, after
     upgrade(url)
     diff, after, version = _inspect(url)
     assert diff == []
