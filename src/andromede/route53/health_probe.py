@@ -95,7 +95,10 @@ class Prober:
     def __init__(self, allowed: Sequence[Network] = (), timeout: float = 4.0) -> None:
         self._allowed = tuple(allowed)
         self._timeout = timeout
-        context = ssl.create_default_context()
+        # A client context that checks nothing (Route 53's HTTPS checks accept any
+        # certificate), so the system CA store is never loaded: create_default_context read
+        # it (25-40 ms) at every start of every app, for a context that never consults it.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         self._client = httpx.AsyncClient(
