@@ -51,7 +51,6 @@ from andromede.hypervisor.load_balancers import RouterLoadBalancers
 from andromede.hypervisor.remote import RemoteDriver
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from andromede.load_balancer_metrics import FlowCounts
-from andromede.loadbalancing.access_logs import Destination
 from andromede.loadbalancing.certificates import CertificateMaterial
 from andromede.loadbalancing.core import LbLimits
 from andromede.loadbalancing.errors import NotFound
@@ -63,6 +62,7 @@ from andromede.loadbalancing.service import LbSpec, LoadBalancingService
 from andromede.loadbalancing.store import MemoryLbStore
 from andromede.loadbalancing.target_groups import Probe, TgSpec
 from andromede.wiring.load_balancer_hosts import HostFlowTotals, ListenerCertificates, drive_hosts
+from support.log_buckets import HeldLogs
 from support.tenant_networks import Guest, guest, needs_root_and_tools, networks, random_layout
 from support.tls_certificates import Issued, TestCa
 
@@ -476,7 +476,8 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
     default rule answers its fixed response, AWS/ApplicationELB counts the requests, the
     group's lb_cookie stickiness keeps a client with a cookie jar on one target (decision
     0231), the access logs (decision 0264) reach the gateway through the agent's reports as
-    one object of the interval's lines, and the listener deleted stops its proxy."""
+    one object of the interval's lines, the connection logs (decision 0307) as another of a
+    line per connection, and the listener deleted stops its proxy."""
     first = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4), tenant_id=TENANT,
         cidr="10.0.1.0/24", vpc_id=VPC, vpc_cidr="10.0.0.0/16",
@@ -514,7 +515,8 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
     service.log_buckets = written
     await service.modify_load_balancer_attributes(
         TENANT, service.lb_arn(lb),
-        {"access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs"},
+        {"access_logs.s3.enabled": "true", "access_logs.s3.bucket": "logs",
+         "connection_logs.s3.enabled": "true", "connection_logs.s3.bucket": "logs"},  # 0307
     )  # fmt: skip
     later = [datetime.now(UTC)]
     logs = AccessLogBatches(service, written, "eu-fr-1", clock=lambda: later[0])
@@ -564,7 +566,7 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
                 assert sink.sums["HTTPCode_Target_2XX_Count"] == 6
                 assert sink.sums["HTTPCode_ELB_4XX_Count"] == 1
                 later[0] += timedelta(minutes=5)
-                (key,) = await logs.flush()
+                key, conn_key = sorted(await logs.flush(), key=lambda k: "/conn_log." in k)
                 assert f"_elasticloadbalancing_eu-fr-1_app.shop.{lb.lb_id}_" in key
                 assert f"_{NODE}_" in key
                 lines = gzip.decompress(written.bodies[key]).decode().splitlines()
@@ -572,6 +574,14 @@ async def test_an_alb_http_listener_in_the_vpc_router_through_the_agent(
                 assert sum(" 10.0.1.11:" in line for line in lines) == 7
                 assert sum('"GET http://' in line and " 200 200 " in line for line in lines) == 6
                 assert sum(" 404 - " in line and '"fixed-response"' in line for line in lines) == 1
+                # Decision 0307: a line per connection, "-" for TLS, its requests' trace id.
+                connected = gzip.decompress(written.bodies[conn_key]).decode().splitlines()
+                fields = [line.split(" ") for line in connected]
+                assert "/conn_log." in conn_key and len(fields) == 7
+                dashes = ["-", "-", "-", '"-"', "-", "-", "Success"]
+                assert all(f[1] == "10.0.1.11" and f[3:11] == ["80", *dashes] for f in fields)
+                assert {f[11] for f in fields} == {line.split(" ")[-1] for line in lines}
+                assert len({f[11] for f in fields}) == 7  # one a connection
                 # Decision 0231: lb_cookie stickiness keeps a client's requests on one target.
                 await service.modify_target_group_attributes(
                     TENANT, service.tg_arn(group), {"stickiness.enabled": "true"}
@@ -636,20 +646,6 @@ class MtlsFacts(AlbFacts):
         self, tenant_id: str, group_ids: Sequence[str]
     ) -> list[tuple[str, int, int, str]]:
         return [("tcp", 443, 443, "10.0.0.0/16")]
-
-
-class HeldLogs:
-    """The access logs' bucket (decision 0264): takes the test object, keeps the objects."""
-
-    def __init__(self) -> None:
-        self.bodies: dict[str, bytes] = {}
-
-    async def check(self, account: str, target: Destination) -> bool:
-        return True
-
-    async def write(self, account: str, target: Destination, key: str, body: bytes) -> bool:
-        self.bodies[key] = body
-        return True
 
 
 class HeldObjects:

@@ -1,9 +1,10 @@
-"""What an HTTPS listener's proxy notes of each client connection for its Application Load
-Balancer's connection logs (decision 0287): the TLS handshake, made by the proxy itself on
-each accepted socket and timed — asyncio's TLS server makes it before the connection's
-callback and tells nothing of one that failed, which AWS logs —, and the connection's line
-(:mod:`andromede.loadbalancing.connection_logs`): established, failed in the handshake with
-AWS's reason, or refused after it for a revoked certificate (``ClientCertCrlHit``).
+"""What an HTTP or HTTPS listener's proxy notes of each client connection for its Application
+Load Balancer's connection logs (decisions 0287 and 0307): the TLS handshake, made by the
+proxy itself on each accepted socket and timed — asyncio's TLS server makes it before the
+connection's callback and tells nothing of one that failed, which AWS logs —, and the
+connection's line (:mod:`andromede.loadbalancing.connection_logs`): established, failed in the
+handshake with AWS's reason, or refused after it for a revoked certificate
+(``ClientCertCrlHit``); a plain HTTP listener's connection established, its TLS fields ``-``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from andromede.loadbalancing.connection_logs import (
     leaf_fields,
 )
 
-__all__ = ["established_line", "failed_line", "handshake"]
+__all__ = ["established_line", "failed_line", "handshake", "plain_line"]
 
 # Under mutual TLS's verify mode a client that gives no certificate fails the handshake with
 # this OpenSSL reason; AWS's codes have none of their own for it.
@@ -96,6 +97,20 @@ def failed_line(peer: tuple[str, int], port: int, failure: BaseException, conn_t
         client=(str(peer[0]), int(peer[1])),
         listener_port=port,
         verify_status=status,
+        conn_trace_id=conn_trace,
+    )
+    return connection_log_line(entry)
+
+
+def plain_line(peer: tuple[str, int], port: int, conn_trace: str) -> str:
+    """The line of a connection accepted by a plain HTTP listener (decision 0307): AWS's
+    ``-`` for its protocol, cipher, handshake latency and certificate fields — there was no
+    TLS —, ``Success`` as of any connection established."""
+    entry = ConnectionLogEntry(
+        time=datetime.now(UTC),
+        client=(str(peer[0]), int(peer[1])),
+        listener_port=port,
+        verify_status=SUCCESS,
         conn_trace_id=conn_trace,
     )
     return connection_log_line(entry)

@@ -196,8 +196,8 @@ class HttpListeners:
         return {key: lines for key, lines in drained.items() if lines}
 
     def connection_logs(self) -> dict[tuple[str, str, int], tuple[str, ...]]:
-        """(VPC, node address, port) → the connection log lines its HTTPS proxy wrote since
-        the last call (decision 0287), taken."""
+        """(VPC, node address, port) → the connection log lines its proxy wrote since the
+        last call (decision 0287; an HTTP listener's since decision 0307), taken."""
         drained = {
             (served.vpc_id, address, served.port): proxy.connection_log.drain()
             for served in self._running.values()

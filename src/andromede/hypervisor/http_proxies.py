@@ -63,7 +63,12 @@ from andromede.hypervisor.http_access_log import (
     current,
     render,
 )
-from andromede.hypervisor.http_connection_log import established_line, failed_line, handshake
+from andromede.hypervisor.http_connection_log import (
+    established_line,
+    failed_line,
+    handshake,
+    plain_line,
+)
 from andromede.hypervisor.http_proxies_logs import (
     ACTION_NAMES,
     exchange_for,
@@ -250,7 +255,8 @@ class HttpListenerProxy:
         handshake_latency: float | None = None,
     ) -> None:
         """One client connection's requests; an HTTPS one's ``conn_trace`` and handshake
-        time are its connection log line's (decision 0287)."""
+        time are its connection log line's (decision 0287), a plain HTTP one's line has no
+        TLS fields (``handshake_latency`` None, decision 0307)."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -261,11 +267,14 @@ class HttpListenerProxy:
         try:
             certificate = client_certificate(self.routing.mutual, writer)
             self.counts.tls_errors += certificate is None
-            if handshake_latency is not None and self.routing.connection_log:
-                line = established_line(
-                    writer, peer, self.routing.port, handshake_latency, conn_trace,
-                    revoked=certificate is None,
-                )  # fmt: skip
+            if self.routing.connection_log:  # a plain HTTP listener's too (decision 0307)
+                if handshake_latency is None:
+                    line = plain_line(peer, self.routing.port, conn_trace)
+                else:
+                    line = established_line(
+                        writer, peer, self.routing.port, handshake_latency, conn_trace,
+                        revoked=certificate is None,
+                    )  # fmt: skip
                 self.connection_log.add(line)
             while certificate is not None:
                 event = await self._next(client, reader)

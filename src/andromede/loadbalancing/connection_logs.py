@@ -1,4 +1,4 @@
-"""Application Load Balancers' connection logs (decision 0287), pure: one client TLS
+"""Application Load Balancers' connection logs (decisions 0287 and 0307), pure: one client
 connection's entry and its line in AWS's documented format, the ``tls_verify_status`` AWS
 words a failed handshake with, the client certificate's fields, the objects' names and the
 checks of the ``connection_logs.s3.*`` attributes. Delivered as the access logs are (every
@@ -9,7 +9,8 @@ A line is AWS's, field for field and in its order: ``timestamp client_ip client_
 listener_port tls_protocol tls_cipher tls_handshake_latency "leaf_client_cert_subject"
 leaf_client_cert_validity leaf_client_cert_serial_number tls_verify_status conn_trace_id`` —
 the time the connection was established or failed (ISO 8601, microseconds, ``Z``), the
-handshake's latency in seconds with millisecond precision (``-`` when it failed), the leaf's
+handshake's latency in seconds with millisecond precision (``-`` when it failed; the
+protocol, cipher and latency all ``-`` for a plain HTTP listener's connection), the leaf's
 subject (RFC 2253, quoted and escaped as the access logs' quoted fields), validity
 (``NotBefore=…;NotAfter=…``) and serial number (hexadecimal) only under mutual TLS, ``-``
 for a value absent, and the ``conn_trace_id`` the connection's requests carry in the access
@@ -61,8 +62,9 @@ _VERIFY_REASONS: Final[Mapping[int, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLogEntry:
-    """What an HTTPS listener's proxy knew of one client connection once its handshake
-    ended (and, under mutual TLS, its certificate was judged)."""
+    """What a listener's proxy knew of one client connection once its handshake ended
+    (and, under mutual TLS, its certificate was judged); a plain HTTP listener's connection
+    once accepted, its TLS fields empty (decision 0307)."""
 
     time: datetime
     client: tuple[str, int]
