@@ -4,7 +4,8 @@ four steps, written as AWS's templates are, a new password from GetRandomPasswor
 the server's bubblewrap sandbox and calls Secrets Manager back with boto3 and its role's
 credentials through the sandbox's loopback relay; GetSecretValue then answers the new value.
 A testSecret that fails leaves the old value ``AWSCURRENT`` and the new one ``AWSPENDING``,
-and a second rotation is refused meanwhile."""
+and a second rotation is refused meanwhile. ``RotateImmediately`` false runs testSecret alone
+and refuses the call when it fails (decision 0308)."""
 
 from __future__ import annotations
 
@@ -167,3 +168,22 @@ def test_a_rotation_function_rotates_a_secret(server: ServerProcess) -> None:
     cancelled = secrets.cancel_rotate_secret(SecretId=secret)
     assert cancelled["VersionId"] == failing
     assert secrets.describe_secret(SecretId=secret)["RotationEnabled"] is False
+
+    # RotateImmediately false tests the configuration with the function's testSecret (decision
+    # 0308): failing, the call is refused and rotation stays off; passing, it is on, nothing
+    # rotated, the test's version gone.
+    secrets.update_secret_version_stage(SecretId=secret, VersionStage="AWSPENDING",
+        RemoveFromVersionId=failing)  # fmt: skip
+    with pytest.raises(ClientError) as tested:
+        secrets.rotate_secret(SecretId=secret, RotateImmediately=False)
+    assert tested.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert "the new password does not work" in tested.value.response["Error"]["Message"]
+    assert secrets.describe_secret(SecretId=secret)["RotationEnabled"] is False
+    functions.update_function_configuration(FunctionName="rotator",
+        Environment={"Variables": {}})  # fmt: skip
+    secrets.rotate_secret(SecretId=secret, RotateImmediately=False)
+    described = secrets.describe_secret(SecretId=secret)
+    assert described["RotationEnabled"] is True
+    labelled = sorted(s for s in described["VersionIdsToStages"].values() if s)
+    assert labelled == [["AWSCURRENT"], ["AWSPREVIOUS"]]  # the test's version gone
+    assert secrets.get_secret_value(SecretId=secret)["SecretString"] == rotated

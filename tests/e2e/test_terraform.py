@@ -1335,7 +1335,8 @@ resource "aws_cloudwatch_log_subscription_filter" "to_function" {
   destination_arn = aws_lambda_function.stamp.arn
 }
 # Secrets Manager may invoke the function to rotate the database password (decision 0303):
-# its schedule recorded, no rotation started (the stamp function is no rotation function).
+# its schedule recorded, no rotation started (the stamp function is no rotation function);
+# its testSecret invoked once to test the configuration, which it passes (decision 0308).
 resource "aws_lambda_permission" "rotation" {
   statement_id  = "secrets-rotation"
   action        = "lambda:InvokeFunction"

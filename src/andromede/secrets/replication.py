@@ -324,6 +324,9 @@ class ReplicaSync:
         stages: dict[str, tuple[str, ...]] = {}
         skipped: set[str] = set()
         for version in wanted:
+            if not version.sealed:  # a rotation's AWSPENDING awaiting its value (0303, 0308)
+                skipped.add(version.version_id)
+                continue
             mine = held.get(version.version_id)
             if mine is None or rekeyed:
                 try:

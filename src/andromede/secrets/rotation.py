@@ -16,6 +16,13 @@ RotateSecret is refused ("A previous rotation isn't complete") until the schedul
 window tries it again with the same token (the functions are written to be re-run) or the
 customer takes ``AWSPENDING`` off.
 
+RotateSecret with ``RotateImmediately`` false rotates nothing but tests the configuration as
+AWS does (decision 0308): a version labelled ``AWSPENDING`` holding the current value (sealed
+anew under its own id, as the caller) is made, the function's ``testSecret`` step is invoked
+once with it, and the version is removed; a failing step refuses the call
+(``InvalidRequestException``) and leaves the rotation's configuration as it was before it.
+A rotated primary's new ``AWSCURRENT`` is carried to its replicas, as Secrets Manager itself.
+
 The function is reached through :class:`RotationFunctions`, the port the wiring fills with
 Lambda's service invocations (the functions context is not imported here). Each rotation run
 is audited in the secret's account as CloudTrail logs it — ``RotationStarted``, then
@@ -36,7 +43,8 @@ from typing import Final, Protocol
 
 from andromede.secrets.errors import Conflict, InvalidRequest, SecretsError
 from andromede.secrets.model import CURRENT, PENDING, Secret, SecretVersion, move_stage, parse_arn
-from andromede.secrets.rotation_model import STEPS, RotationRules, RotationState
+from andromede.secrets.replication import ReplicaSync
+from andromede.secrets.rotation_model import STEPS, TEST_STEP, RotationRules, RotationState
 from andromede.secrets.rotation_store import RotationStore
 from andromede.secrets.store import SecretStore
 
@@ -47,6 +55,10 @@ log = logging.getLogger(__name__)
 _TRIES: Final = 5
 _IN_PROGRESS: Final = "A previous rotation isn't complete. That rotation will be reattempted."
 _NO_FUNCTION: Final = "No Lambda rotation function ARN is associated with this secret."
+_TEST_FAILED: Final = (
+    "Secrets Manager tested the rotation configuration and the rotation function's testSecret "
+    "step failed: "
+)
 
 
 class RotationDenied(SecretsError):
@@ -69,6 +81,24 @@ class RotationFunctions(Protocol):
 Authorised = Callable[[object, str, str], Awaitable[Secret]]
 
 
+class Calling(Protocol):
+    """Who asks for a rotation (the service's ``Actor``): its caller is the one the sealer
+    uses the secret's key for."""
+
+    @property
+    def caller(self) -> object: ...
+
+
+class Sealing(Protocol):
+    """The service's sealer, as far as the configuration's test needs it."""
+
+    async def seal(
+        self, secret: Secret, version_id: str, plaintext: bytes, caller: object
+    ) -> bytes: ...
+
+    async def open(self, secret: Secret, version: SecretVersion, caller: object) -> bytes: ...
+
+
 class RotationAudit(Protocol):
     def __call__(self, tenant_id: str, event: str, secret_arn: str, error: str | None) -> None:
         """Record ``event`` (``RotationStarted``, ``RotationSucceeded``, ``RotationFailed``,
@@ -85,12 +115,16 @@ class SecretRotation:
         authorised: Authorised,
         *,
         lease_seconds: float = 900.0,
+        sealer: Sealing | None = None,
+        replicas: ReplicaSync | None = None,
     ) -> None:
         self._secrets = secrets
         self.store = store
         self._clock = clock
         self._authorised = authorised
         self.lease_seconds = lease_seconds
+        self._sealer = sealer
+        self._replicas = replicas
         # Lambda's, bound by its wiring (made after Secrets Manager's); None: not served.
         self.functions: RotationFunctions | None = None
         self.audit: RotationAudit | None = None
@@ -101,7 +135,7 @@ class SecretRotation:
 
     async def rotate(
         self,
-        actor: object,
+        actor: Calling,
         secret_id: str,
         *,
         token: str | None,
@@ -111,7 +145,8 @@ class SecretRotation:
         authorise_invoke: Callable[[str], Awaitable[None]],
     ) -> tuple[Secret, str | None]:
         """RotateSecret: the rotation configured (the function, the rules) and, unless
-        ``immediately`` is False, started; the pending version's id when started."""
+        ``immediately`` is False, started; the pending version's id when started. Not
+        started, the configuration is tested first (the function's ``testSecret``)."""
         secret = await self._authorised(actor, "secretsmanager:RotateSecret", secret_id)
         held = await self.store.get(secret.arn)
         function = function_arn or (None if held is None else held.function_arn)
@@ -141,7 +176,7 @@ class SecretRotation:
             next_rotation=None if kept is None else kept.next_after(now),
         )
         if not immediately:
-            await self.store.save(state)
+            await self._tested(actor, secret, state, held, token or str(uuid.uuid4()))
             return secret, None
         version_id = token or str(uuid.uuid4())
         secret = await self._add_pending(secret, version_id)
@@ -215,6 +250,8 @@ class SecretRotation:
             failure = await self._steps(state.function_arn, secret, token)
         except SecretsError as exc:
             failure = f"{type(exc).__name__}: {exc}"
+        if failure is None:
+            await self._replicate(secret)
         self._audited(secret, "RotationFailed" if failure else "RotationSucceeded", failure)
         done = self._clock()
         following = None if state.rules is None else state.rules.next_after(done)
@@ -227,6 +264,128 @@ class SecretRotation:
             settled = replace(state, token=token, failure=failure[:2048], next_rotation=following)
         await self.store.settle(settled, self.owner)
         return True
+
+    # --- the configuration's test (RotateImmediately false) --------------------------------
+
+    async def _tested(
+        self,
+        actor: Calling,
+        secret: Secret,
+        state: RotationState,
+        held: RotationState | None,
+        token: str,
+    ) -> None:
+        """``state`` saved once the function's ``testSecret`` step passed on a version
+        ``token`` labelled ``AWSPENDING`` holding the current value, made then removed, as
+        AWS tests a configuration; the rotation as it was (``held``) and InvalidRequest when
+        the step failed. The new configuration is saved, under this gateway's lease, while
+        the step runs: AWS's templates refuse a secret whose rotation is not enabled."""
+        functions = self.functions
+        assert functions is not None  # noqa: S101 (rotate checked it)
+        await self.store.save(state)
+        lease_ms = int(self.lease_seconds * 1000)
+        if await self.store.claim(secret.arn, self.owner, _ms(), _ms() + lease_ms) is None:
+            await self._restore(secret.arn, held)
+            raise InvalidRequest(_IN_PROGRESS)
+        failure: str | None = "the test did not run"
+        try:
+            labels = await self._add_test_version(actor, secret, token)
+            try:
+                event = {"SecretId": secret.arn, "ClientRequestToken": token, "Step": TEST_STEP}
+                failure = await functions.invoke(
+                    state.function_arn or "", secret, json.dumps(event).encode()
+                )
+            finally:
+                await self._remove_test_version(secret, token, labels)
+        finally:  # the version not made (its KMS error, a token in use) answers its own error
+            if failure is None:
+                await self.store.settle(state, self.owner)
+            else:
+                await self._restore(secret.arn, held)
+        if failure is not None:
+            log.info("secret %s: rotation's testSecret failed: %s", secret.arn, failure[:512])
+            raise InvalidRequest(_TEST_FAILED + failure[:1024])
+
+    async def _restore(self, secret_arn: str, held: RotationState | None) -> None:
+        """The rotation as it was before a refused RotateSecret (none: no row)."""
+        if held is None:
+            await self.store.delete(secret_arn)
+        elif not await self.store.settle(held, self.owner):
+            await self.store.save(held)
+
+    async def _add_test_version(
+        self, actor: Calling, secret: Secret, token: str
+    ) -> dict[str, tuple[str, ...]]:
+        """The version ``token`` labelled ``AWSPENDING`` (moved off the version holding it)
+        with the current value, sealed under its own id as ``actor``'s caller; the labels
+        the versions held before."""
+        if self._sealer is None:
+            raise InvalidRequest("The rotation configuration cannot be tested here.")
+        for _ in range(_TRIES):
+            current = await self._current(secret) or secret
+            versions = await self._secrets.versions(current.arn)
+            held = {v.version_id: v.stages for v in versions}
+            if token in held:
+                raise InvalidRequest(
+                    f"You can't use ClientRequestToken {token} because that value is already "
+                    f"in use for a version of secret {current.arn}."
+                )
+            now_current = next((v for v in versions if CURRENT in v.stages), None)
+            if now_current is None or not now_current.sealed:
+                raise InvalidRequest("The secret has no AWSCURRENT value to test rotation with.")
+            plain = await self._sealer.open(current, now_current, actor.caller)
+            sealed = await self._sealer.seal(current, token, plain, actor.caller)
+            moved = move_stage({**held, token: ()}, PENDING, token)
+            changes = {v: s for v, s in moved.items() if v != token and s != held[v]}
+            version = SecretVersion(
+                current.arn, token, (PENDING,), self._clock(), sealed, now_current.binary
+            )
+            try:
+                await self._secrets.write_versions(current, current.revision, version, changes)
+            except Conflict:
+                continue
+            return held
+        raise InvalidRequest("The secret is being changed by another request; try again.")
+
+    async def _remove_test_version(
+        self, secret: Secret, token: str, labels: dict[str, tuple[str, ...]]
+    ) -> None:
+        """The test's version gone, ``AWSPENDING`` back where it was; the other labels as
+        the function left them."""
+        for _ in range(_TRIES):
+            current = await self._current(secret)
+            if current is None:
+                return
+            versions = await self._secrets.versions(current.arn)
+            now = {v.version_id: v.stages for v in versions if v.version_id != token}
+            mine = [v.stages for v in versions if v.version_id == token]
+            if not mine or CURRENT in mine[0]:  # gone, or made current by the function itself
+                return
+            back = next((v for v, s in labels.items() if PENDING in s and v in now), None)
+            moved = move_stage(now, PENDING, back) if back is not None else now
+            changes = {v: s for v, s in moved.items() if s != now[v]}
+            try:
+                await self._secrets.write_versions(
+                    current, current.revision, None, changes, [token]
+                )
+            except Conflict:
+                continue
+            return
+        log.warning("secret %s: the rotation test's version %s was not removed", secret.arn, token)
+
+    async def _replicate(self, secret: Secret) -> None:
+        """A rotated primary's versions (the new ``AWSCURRENT``, ``AWSPENDING`` taken off)
+        carried to its replicas as Secrets Manager acting for the account, as AWS replicates a
+        rotated secret: those this gateway serves now, the others by their regions' upkeep.
+        The function's own calls carried its changes as its role; the last one is ours."""
+        replicas = self._replicas
+        if replicas is None or secret.primary_region is None or secret.is_replica:
+            return
+        made_by = replicas.policy.background_caller
+        if made_by is None:
+            await self._secrets.mark_due(secret.arn, self._clock())
+            return
+        await replicas.propagate(secret, made_by(secret.tenant_id))
 
     def _audited(self, secret: Secret, event: str, error: str | None) -> None:
         if self.audit is not None:

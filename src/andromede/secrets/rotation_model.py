@@ -20,10 +20,12 @@ from andromede.events.errors import ValidationError
 from andromede.events.schedule import Cron, parse_schedule
 from andromede.secrets.errors import InvalidParameter
 
-__all__ = ["STEPS", "RotationRules", "RotationState", "parse_rules"]
+__all__ = ["STEPS", "TEST_STEP", "RotationRules", "RotationState", "parse_rules"]
 
 # The four steps AWS invokes a rotation function with, in order.
 STEPS: Final = ("createSecret", "setSecret", "testSecret", "finishSecret")
+# The step AWS runs alone to test a configuration not rotated at once (decision 0308).
+TEST_STEP: Final = "testSecret"
 _RATE: Final = re.compile(r"rate\((\d+) (hours?|days?)\)")
 _DURATION: Final = re.compile(r"(\d+)h")
 # A cron's next moment is looked for this far ahead (AWS's years run to 2199; a schedule

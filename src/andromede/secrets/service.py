@@ -142,8 +142,9 @@ class SecretService:
         self._clock = clock
         self.replication = ReplicaSync(store, sealer, replication or ReplicationPolicy(), clock)
         self.rotation = SecretRotation(
-            store, rotations or MemoryRotationStore(), clock, self._rotated
-        )
+            store, rotations or MemoryRotationStore(), clock, self._rotated, sealer=sealer,
+            replicas=self.replication,
+        )  # fmt: skip
 
     # --- resolving ---------------------------------------------------------------------
 

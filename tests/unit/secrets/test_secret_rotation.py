@@ -199,7 +199,7 @@ async def test_refusals_and_cancel() -> None:
         await _rotate(service)
     double.allowed = True
     assert await _rotate(service, immediately=False) is None
-    assert double.steps == []
+    assert [s for s, _ in double.steps] == ["testSecret"]  # the configuration tested (0308)
     state = await service.rotation.state(secret)
     assert state is not None and state.enabled and state.next_rotation == NOW + timedelta(days=30)
     _, pending = await service.rotation.cancel(ACTOR, "db")
@@ -208,7 +208,7 @@ async def test_refusals_and_cancel() -> None:
     assert state is not None and not state.enabled and state.function_arn == FUNCTION
     # Rotate again without a function: the one kept is used.
     assert await _rotate(service, function_arn=None) is not None
-    assert len(double.steps) == 4
+    assert len(double.steps) == 5
 
 
 async def test_the_lease_keeps_a_rotation_to_one_gateway_and_a_closed_window_waits() -> None:
@@ -227,10 +227,10 @@ async def test_the_lease_keeps_a_rotation_to_one_gateway_and_a_closed_window_wai
     assert await service.rotation.run_due() == 0
     moved = await store.get(secret.arn)
     assert moved is not None and moved.next_rotation == NOW + timedelta(days=30)
-    assert double.steps == []
+    assert [s for s, _ in double.steps] == ["testSecret"]  # RotateSecret's test alone
     await store.save(replace(state, next_rotation=NOW - timedelta(minutes=5)))
     assert await service.rotation.run_due() == 1
-    assert len(double.steps) == 4
+    assert len(double.steps) == 5
 
 
 async def test_a_secret_deleted_takes_its_rotation_with_it() -> None:
@@ -239,3 +239,26 @@ async def test_a_secret_deleted_takes_its_rotation_with_it() -> None:
     assert await service.rotation.state(secret) is not None
     await service.delete(ACTOR, "db", window_days=None, force=True)
     assert await service.rotation.state(secret) is None
+
+
+async def test_the_configuration_s_test_puts_awspending_back_and_respects_a_lease() -> None:
+    """Decision 0308: with AWSPENDING left on AWSCURRENT's version (a rotation finished as AWS
+    allows), the test moves it to its own version and back; a rotation leased by another
+    gateway refuses the test and keeps the configuration as it was."""
+    service, double, secret = await _made()
+    _, versions = await service.describe(ACTOR, "db")
+    (current,) = [v.version_id for v in versions]
+    await service.update_stage(ACTOR, "db", PENDING, remove_from=None, move_to=current)
+    token = "e" * 32
+    assert await _rotate(service, token, immediately=False) is None
+    assert double.steps == [("testSecret", token)]
+    _, versions = await service.describe(ACTOR, "db")
+    assert {v.version_id: v.stages for v in versions} == {current: (CURRENT, PENDING)}
+    store = service.rotation.store
+    held = await store.claim(secret.arn, "other-gateway", 0, 2**62)
+    assert held is not None
+    with pytest.raises(InvalidRequest, match="previous rotation isn't complete"):
+        await _rotate(service, rules=RotationRules(days=7), immediately=False)
+    kept = await store.get(secret.arn)
+    assert kept is not None and kept.rules == RotationRules(days=30)
+    assert kept.lease_owner == "other-gateway" and len(double.steps) == 1

@@ -3,17 +3,26 @@ over the real KMS service and sealer; the rotation function a double behind the
 ``RotationFunctions`` port (the e2e test runs a real one): the parameters' checks in AWS's
 words, the caller's ``lambda:InvokeFunction`` on the function, the function's policy,
 DescribeSecret's and ListSecrets' rotation fields, a pending version the rotation leaves, and
-the audit records (the calls', and the rotation's run as Secrets Manager)."""
+the audit records (the calls', and the rotation's run as Secrets Manager). Decision 0308:
+``RotateImmediately`` false runs the function's testSecret on a pending copy of the current
+value, then removes it, and refuses the call when the step fails; a rotated primary's
+replicas get the new ``AWSCURRENT``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from andromede.secrets.model import Secret
 from andromede.secrets.rotation import RotationDenied
 from andromede.wiring.secrets import rotation_audit
-from support.secretsapp import Harness
+from support.secretsapp import Harness, harness
+
+BERLIN = "eu-de-1"
 
 FUNCTION = "arn:aws:lambda:eu-fr-1:{account}:function:rotator"
 
@@ -72,7 +81,13 @@ async def test_rotate_secret_checks_and_answers(sm: Harness) -> None:
             "RotateImmediately": False,
         },
     )
-    assert answer == {"ARN": arn, "Name": "db"} and double.events == []
+    assert answer == {"ARN": arn, "Name": "db"}  # no rotation; the configuration tested (0308)
+    assert [e["Step"] for e in double.events] == ["testSecret"]
+    assert (
+        double.events[0]["ClientRequestToken"]
+        not in (await sm.ok("DescribeSecret", {"SecretId": "db"}))["VersionIdsToStages"]
+    )
+    double.events.clear()
     described = await sm.ok("DescribeSecret", {"SecretId": "db"})
     assert described["RotationEnabled"] is True and described["RotationLambdaARN"] == function
     assert described["RotationRules"] == {"ScheduleExpression": "rate(10 days)", "Duration": "4h"}
@@ -140,3 +155,130 @@ async def test_the_caller_needs_lambda_invoke_function(sm: Harness) -> None:
     await user.ok("RotateSecret", {"SecretId": "db", "RotateImmediately": False})
     intruder = await sm.other_tenant("intruder")
     await intruder.fails("CancelRotateSecret", {"SecretId": "db"}, "ResourceNotFoundException")
+
+
+class Template:
+    """A rotation function as AWS's templates are, calling the API back as the account:
+    its token checked in ``VersionIdsToStages``, the rotation enabled, a new value put at
+    createSecret, the pending value read at testSecret (failing with ``fail``), AWSCURRENT
+    moved at finishSecret; ``stop_at`` a step it fails at at once."""
+
+    def __init__(self, sm: Harness) -> None:
+        self.sm = sm
+        self.fail: str | None = None
+        self.stop_at: str | None = None
+        self.seen: list[tuple[str, list[str], bool, str | None]] = []
+
+    async def check(self, function_arn: str, secret: Secret) -> None:
+        return None
+
+    async def invoke(self, function_arn: str, secret: Secret, event: bytes) -> str | None:
+        body = json.loads(event)
+        arn, token, step = body["SecretId"], body["ClientRequestToken"], body["Step"]
+        described = await self.sm.ok("DescribeSecret", {"SecretId": arn})
+        stages = described["VersionIdsToStages"].get(token, [])
+        if step == self.stop_at:
+            return f"ValueError: stopped at {step}"
+        if step == "createSecret":
+            await self.sm.ok("PutSecretValue", {"SecretId": arn, "ClientRequestToken": token,
+                "SecretString": f"new-{token[:4]}", "VersionStages": ["AWSPENDING"]})  # fmt: skip
+        if step == "testSecret":
+            pending = {"SecretId": arn, "VersionId": token, "VersionStage": "AWSPENDING"}
+            value = (await self.sm.ok("GetSecretValue", pending))["SecretString"]
+            self.seen.append((token, stages, described["RotationEnabled"], value))
+            return self.fail
+        if step == "finishSecret":
+            current = next(
+                v for v, s in described["VersionIdsToStages"].items() if "AWSCURRENT" in s
+            )
+            await self.sm.ok("UpdateSecretVersionStage", {"SecretId": arn,
+                "VersionStage": "AWSCURRENT", "MoveToVersionId": token,
+                "RemoveFromVersionId": current})  # fmt: skip
+        return None
+
+
+async def test_rotate_immediately_false_runs_test_secret_first(sm: Harness) -> None:
+    function = FUNCTION.format(account=sm.tenant_id)
+    template = Template(sm)
+    sm.secrets.rotation.functions = template
+    sm.secrets.rotation.audit = rotation_audit(sm.audit)
+    made = await sm.ok("CreateSecret", {"Name": "db", "SecretString": "v1"})
+    token = "c" * 36
+    configure = {"SecretId": "db", "RotationLambdaARN": function, "ClientRequestToken": token,
+        "RotationRules": {"AutomaticallyAfterDays": 30}, "RotateImmediately": False}  # fmt: skip
+    assert "VersionId" not in await sm.ok("RotateSecret", configure)
+    # testSecret ran once, on the token's AWSPENDING version holding the current value (sealed
+    # anew under the real KMS), the rotation already enabled as the templates check.
+    assert template.seen == [(token, ["AWSPENDING"], True, "v1")]
+    described = await sm.ok("DescribeSecret", {"SecretId": "db"})
+    assert described["VersionIdsToStages"] == {made["VersionId"]: ["AWSCURRENT"]}
+    assert described["RotationEnabled"] is True
+    assert described["RotationRules"] == {"AutomaticallyAfterDays": 30}
+    assert (await sm.ok("GetSecretValue", {"SecretId": "db"}))["SecretString"] == "v1"
+
+    # A failing test refuses the call and leaves the configuration as it was.
+    template.fail = "ValueError: Unable to log into database with pending secret"
+    changed = {**configure, "ClientRequestToken": "d" * 36,
+        "RotationRules": {"ScheduleExpression": "rate(7 days)"}}  # fmt: skip
+    message = await sm.fails("RotateSecret", changed, "InvalidRequestException")
+    assert "testSecret" in message and "Unable to log into database" in message
+    described = await sm.ok("DescribeSecret", {"SecretId": "db"})
+    assert described["RotationRules"] == {"AutomaticallyAfterDays": 30}
+    assert described["VersionIdsToStages"] == {made["VersionId"]: ["AWSCURRENT"]}
+    state = await sm.secrets.rotation.store.get(made["ARN"])
+    assert state is not None and state.lease_until == 0  # the lease released
+    # A secret never configured stays so; a token of an existing version is refused.
+    await sm.ok("CreateSecret", {"Name": "other", "SecretString": "o"})
+    await sm.fails("RotateSecret", {**changed, "SecretId": "other"}, "InvalidRequestException")
+    assert (await sm.ok("DescribeSecret", {"SecretId": "other"}))["RotationEnabled"] is False
+    template.fail = None
+    taken = {**configure, "ClientRequestToken": made["VersionId"]}
+    assert "already in use" in await sm.fails("RotateSecret", taken, "InvalidRequestException")
+    # No rotation ran: nothing audited as Secrets Manager's rotation.
+    await sm.audit.flush()
+    records = [e for _, e in await sm.audit_store.list_events(None, after_id=0, limit=500)]
+    assert not [e for e in records if e.principal == "secretsmanager.amazonaws.com"]
+
+
+@pytest.fixture
+async def replicated(tmp_path: Path) -> AsyncIterator[Harness]:
+    async for made in harness(tmp_path, regions=(BERLIN,)):
+        yield made
+
+
+async def test_a_rotated_primary_s_replica_gets_the_new_value(replicated: Harness) -> None:
+    sm, de = replicated, replicated.in_region(BERLIN)
+    template = Template(sm)
+    sm.secrets.rotation.functions = template
+    function = FUNCTION.format(account=sm.tenant_id)
+    await sm.ok(
+        "CreateSecret",
+        {"Name": "db", "SecretString": "v1", "AddReplicaRegions": [{"Region": BERLIN}]},
+    )
+    # A rotation stopped before its value was put: the empty pending version stays out of
+    # the replica, whose sync still succeeds on the next change.
+    template.stop_at = "createSecret"
+    stopped = "e" * 36
+    await sm.ok("RotateSecret", {"SecretId": "db", "RotationLambdaARN": function,
+        "ClientRequestToken": stopped})  # fmt: skip
+    await sm.secrets.rotation.idle()
+    await sm.ok("TagResource", {"SecretId": "db", "Tags": [{"Key": "team", "Value": "a"}]})
+    (status,) = (await sm.ok("DescribeSecret", {"SecretId": "db"}))["ReplicationStatus"]
+    assert status["Status"] == "InSync"
+    there = await de.ok("DescribeSecret", {"SecretId": "db"})
+    assert stopped not in there["VersionIdsToStages"] and there["Tags"]
+    await sm.ok("UpdateSecretVersionStage", {"SecretId": "db", "VersionStage": "AWSPENDING",
+        "RemoveFromVersionId": stopped})  # fmt: skip
+
+    template.stop_at = None
+    token = "f" * 36
+    await sm.ok("RotateSecret", {"SecretId": "db", "ClientRequestToken": token})
+    await sm.secrets.rotation.idle()
+    got = await de.ok("GetSecretValue", {"SecretId": "db"})
+    assert (got["VersionId"], got["SecretString"]) == (token, "new-ffff")
+    primary = (await sm.ok("DescribeSecret", {"SecretId": "db"}))["VersionIdsToStages"]
+    assert primary[token] == ["AWSCURRENT"]  # AWSPENDING taken off by Secrets Manager
+    replica = (await de.ok("DescribeSecret", {"SecretId": "db"}))["VersionIdsToStages"]
+    assert replica == {v: s for v, s in primary.items() if v != stopped}
+    previous = await de.ok("GetSecretValue", {"SecretId": "db", "VersionStage": "AWSPREVIOUS"})
+    assert previous["SecretString"] == "v1"
