@@ -54,6 +54,7 @@ class FunctionRow:
     memory: int
     timeout: int
     modified: str
+    arn: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ def _row(item: dict[str, Any]) -> FunctionRow:
         memory=_int(item.get("MemorySize")),
         timeout=_int(item.get("Timeout")),
         modified=str(item.get("LastModified", "")),
+        arn=str(item.get("FunctionArn", "")),
     )
 
 
