@@ -38,7 +38,9 @@ _TRUST_LAMBDA = json.dumps(
 _ROLE_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["sqs:*", "sns:*"], "Resource": "*"}],
+        "Statement": [
+            {"Effect": "Allow", "Action": ["sqs:*", "sns:*", "kinesis:*"], "Resource": "*"}
+        ],
     }
 )
 _SOURCE = "def handler(event, context):\n    return event\n"
@@ -278,3 +280,25 @@ async def test_layers_published_attached_and_deleted(console: ConsoleHarness) ->
         detached = await client.post("/functions/fn/triggers/layers", data={"csrf": token})
         assert detached.status_code == 303, alert(detached)
         assert (await wires.functions.function(_SCOPE, principal, "fn")).layers == ()
+
+
+async def test_a_kinesis_stream_mapped_from_its_starting_position(console: ConsoleHarness) -> None:
+    async with console.client() as client:
+        wires, principal, _arn = await _setup(console, client)
+        await wires.kinesis.create(_SCOPE, principal, "clicks", on_demand=False, shard_count="1")
+        page = await client.get("/functions/fn/triggers")
+        token = csrf_of(page)
+        stream = page.text.split('<option value="arn:aws:kinesis:', 1)[1].split('"', 1)[0]
+        stream = f"arn:aws:kinesis:{stream}"
+        assert stream.endswith(":stream/clicks") and ">Kinesis: clicks</option>" in page.text
+        form = {"csrf": token, "source": stream, "batch_size": "", "enabled": "yes"}
+        refused = await client.post("/functions/fn/triggers/mapping", data=form)
+        assert refused.status_code == 400 and "(InvalidParameterValueException)" in alert(refused)
+        assert f'<option value="{stream}" selected>' in form_of(refused, "mapping-form")
+        made = await client.post(
+            "/functions/fn/triggers/mapping", data={**form, "starting_position": "TRIM_HORIZON"}
+        )
+        assert made.status_code == 303, alert(made)
+        [mapping] = await list_mappings(wires.functions, _SCOPE, principal, "fn")
+        assert (mapping.source_arn, mapping.starting_position) == (stream, "TRIM_HORIZON")
+        assert mapping.batch_size == 100  # Lambda's default for a stream
