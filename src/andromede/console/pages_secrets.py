@@ -248,7 +248,8 @@ async def _secret_page(
 def _rotation_typed(secret: SecretRow | None, typed: Form | None) -> dict[str, str]:
     """The rotation form's values: as typed after a refusal, else the secret's own."""
     if typed is not None:
-        return {k: typed.get(k, "") for k in ("function", "days", "schedule", "duration")}
+        kept = ("function", "days", "schedule", "duration", "immediately")
+        return {k: typed.get(k, "") for k in kept}
     rotation = secret.rotation if secret else None
     if rotation is None:
         return {}

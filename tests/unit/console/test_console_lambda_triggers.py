@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from andromede.console.wire_lambda_triggers import MappingRow, get_async_config, list_mappings
-from support.console import ConsoleHarness, console_harness, csrf_of, sign_in_root
+from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
 from support.lambdaapp import handler_zip
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
@@ -302,3 +302,29 @@ async def test_a_kinesis_stream_mapped_from_its_starting_position(console: Conso
         [mapping] = await list_mappings(wires.functions, _SCOPE, principal, "fn")
         assert (mapping.source_arn, mapping.starting_position) == (stream, "TRIM_HORIZON")
         assert mapping.batch_size == 100  # Lambda's default for a stream
+
+
+async def test_a_user_sees_lambdas_refusals_section_by_section(console: ConsoleHarness) -> None:
+    """A user allowed GetFunction alone sees the page, each other section saying Lambda's
+    refusal in its words; a change refused keeps the form as typed; an unknown function is
+    Lambda's 404."""
+    async with console.client() as client:
+        _wires, _principal, arn = await _setup(console, client)
+        missing = await client.get("/functions/nothing/triggers")
+        assert missing.status_code == 404 and "(ResourceNotFoundException)" in alert(missing)
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "viewer")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": arn}]}  # fmt: skip
+    await console.identity.put_user_policy(tenant, "viewer", "read", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "viewer")).status_code == 303
+        page = await client.get("/functions/fn/triggers")
+        assert page.status_code == 200
+        for section in ("async-error", "mappings-error", "layers-error"):
+            shown = page.text.split(f'id="{section}">', 1)[1].split("</p>", 1)[0]
+            assert "(AccessDeniedException)" in shown, section
+        form = {"csrf": csrf_of(page), "retries": "0", "max_age": "90"}
+        refused = await client.post("/functions/fn/triggers/async-config", data=form)
+        assert refused.status_code == 403 and "(AccessDeniedException)" in alert(refused)
+        assert 'name="max_age" size="8" value="90"' in form_of(refused, "async-config-form")

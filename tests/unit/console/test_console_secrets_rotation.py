@@ -113,6 +113,7 @@ async def test_a_secrets_rotation_configured_refused_run_and_cancelled(
         typed = form_of(denied, "rotation-form")
         assert 'value="rate(2 days)"' in typed and 'value="3h"' in typed
         assert f'<option value="{function}" selected>' in typed
+        assert 'name="immediately" value="yes">' in typed  # unticked, as sent
 
         permission = {"StatementId": "sm", "Action": "lambda:InvokeFunction",
                       "Principal": "secretsmanager.amazonaws.com"}  # fmt: skip
