@@ -616,7 +616,8 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
 ) -> None:
     """Secrets Manager's pages as a user drives them (session 48): a secret stored from
     key/value rows, its value retrieved with the explicit button (a POST, the page answered
-    ``no-store``), then scheduled for deletion with a 7-day window — each checked with
+    ``no-store``), its rotation refused without a function (the form kept, decision 0306),
+    then scheduled for deletion with a 7-day window — each checked with
     boto3, with no script error or CSP violation; and a SecureString parameter put with boto3
     under the same value, shown only once asked (decision 0236)."""
     tenant = new_tenant(server, "console-secrets")
@@ -668,6 +669,16 @@ def test_a_secret_stored_read_and_deleted_in_the_browser(
         (answer,) = retrieved
         assert answer.request.method == "POST" and answer.headers["cache-control"] == "no-store"
         page.goto(f"{console}/secrets/prod%2Fapi")
+        # Rotation (decision 0306): no function chosen, Secrets Manager's refusal, as typed.
+        page.fill("#rotation-form input[name=schedule]", "rate(10 days)")
+        page.uncheck("#rotation-form input[name=immediately]")
+        page.click("#save-rotation")
+        assert "(InvalidRequestException)" in page.inner_text("p[role=alert]")
+        assert page.input_value("#rotation-form input[name=schedule]") == "rate(10 days)"
+        assert not page.is_checked("#rotation-form input[name=immediately]")
+        # The refusal's page is a 400, which the browser reports; nothing else may be.
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+        reported.clear()
         page.fill("#delete-secret-form input[name=days]", "7")
         page.check("#delete-secret-form input[name=confirm]")
         page.click("#delete-secret")

@@ -2,7 +2,9 @@
 list (a name filter, pages, the secrets marked for deletion), a secret's creation, its page
 (ARN, KMS key, versions and their staging labels, tags, resource policy), its value retrieved
 on an explicit POST, a new value, its description and key changed, its deletion with a
-recovery window and its restoration — Secrets Manager's calls, as the signed-in principal
+recovery window and its restoration, its rotation (decision 0306: shown, configured with a
+function of the account and days or a schedule expression, started now, cancelled) —
+Secrets Manager's calls, as the signed-in principal
 (``wire_secrets.SecretsWire``), so its IAM and resource-policy decisions answer them.
 
 A value is the one thing here that must stay where it is asked for: it is read only on the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
 
@@ -48,7 +51,11 @@ PAIRS: Final = 5  # key/value rows the forms offer (a value as JSON); more: type
 # ListSecrets' MaxResults bound (AWS's): a longer console page is asked in pages of this.
 _MAX_RESULTS: Final = 100
 _MAX_FIELDS: Final = 8 + 2 * PAIRS
-_ACTIONS: Final = frozenset({"value", "put-value", "update", "delete", "restore"})
+_ACTIONS: Final = frozenset(
+    {"value", "put-value", "update", "delete", "restore", "rotation", "rotate", "cancel-rotation"}
+)
+_ROTATION: Final = "rotation"  # the rotation form, shown again as typed when refused
+_FUNCTIONS_OFFERED: Final = 100
 
 
 def _wire(console: Console) -> SecretsWire | None:
@@ -85,6 +92,35 @@ async def _key_choices(
         request.scope, session.principal, limit=console.settings.console_page_size
     )
     return [choice for choice in listed if choice[0] != f"alias/{DEFAULT_KEY}"]
+
+
+async def _function_choices(console: Console, request: Request, session: Session) -> list[str]:
+    """The account's Lambda functions' ARNs a rotation form offers, as Lambda lists them to
+    the signed-in principal (none where it refuses or is not served): a choice only,
+    Secrets Manager checks the function's policy."""
+    if console.functions is None:
+        return []
+    arns: list[str] = []
+    with suppress(WireError):
+        listed = await console.functions.functions(
+            request.scope, session.principal, marker="", limit=_FUNCTIONS_OFFERED
+        )
+        arns = [row.arn for row in listed.rows if row.arn]
+    return arns
+
+
+def _rotation_rules(fields: Form) -> dict[str, Any]:
+    """RotateSecret's ``RotationRules`` from the form: days as a number (anything else as
+    typed, for Secrets Manager to refuse), or a schedule expression, and a window."""
+    rules: dict[str, Any] = {}
+    days = fields.get("days", "").strip()
+    if days:
+        rules["AutomaticallyAfterDays"] = int(days) if days.isdigit() else days
+    if expression := fields.get("schedule", "").strip():
+        rules["ScheduleExpression"] = expression
+    if duration := fields.get("duration", "").strip():
+        rules["Duration"] = duration
+    return rules
 
 
 async def _list_page(
@@ -168,6 +204,7 @@ async def _secret_page(
     name: str,
     *,
     value: tuple[str, bool] | None = None,
+    typed: Form | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -201,9 +238,27 @@ async def _secret_page(
         kms_keys=await _key_choices(console, request, session) if secret else [],
         default_key=DEFAULT_KEY,
         pairs=PAIRS,
+        rotation_functions=await _function_choices(console, request, session) if secret else [],
+        rotation_form=_rotation_typed(secret, typed),
         action_url=_secret_url(name),
         error=error,
     )
+
+
+def _rotation_typed(secret: SecretRow | None, typed: Form | None) -> dict[str, str]:
+    """The rotation form's values: as typed after a refusal, else the secret's own."""
+    if typed is not None:
+        kept = ("function", "days", "schedule", "duration", "immediately")
+        return {k: typed.get(k, "") for k in kept}
+    rotation = secret.rotation if secret else None
+    if rotation is None:
+        return {}
+    return {
+        "function": rotation.function_arn,
+        "days": "" if rotation.days is None else str(rotation.days),
+        "schedule": rotation.schedule,
+        "duration": rotation.duration,
+    }
 
 
 @signed_in
@@ -246,11 +301,23 @@ async def change(console: Console, request: Request, session: Session) -> Respon
                 raise FormFault(_("Tick the box to confirm the deletion."))
             days = fields.get("days", "30").strip()
             await wire.delete(origin, principal, name, int(days) if days.isdigit() else 0)
+        elif action == "rotation":
+            await wire.rotate(
+                origin, principal, name, function_arn=fields.get("function", "").strip(),
+                rules=_rotation_rules(fields), immediately=fields.get("immediately") == "yes",
+            )  # fmt: skip
+        elif action == "rotate":  # "Rotate secret immediately": the rotation as configured
+            await wire.rotate(origin, principal, name, function_arn="", rules={}, immediately=True)
+        elif action == "cancel-rotation":
+            await wire.cancel_rotation(origin, principal, name)
         else:
             await wire.restore(origin, principal, name)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)
-        return await _secret_page(console, request, session, name, error=error, status=status)
+        return await _secret_page(
+            console, request, session, name, error=error, status=status,
+            typed=fields if action == _ROTATION else None,
+        )  # fmt: skip
     return RedirectResponse(_secret_url(name), status_code=303)
 
 

@@ -35,9 +35,12 @@ __all__ = [
     "STARTING_POSITIONS",
     "PipeChoices",
     "edit_values",
+    "kinesis_choices",
     "log_of",
     "pattern_lines",
     "pipe_choices",
+    "queue_choices",
+    "table_stream_choices",
     "update_of",
 ]
 
@@ -63,7 +66,9 @@ class PipeChoices:
     firehose: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def _kinesis(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
+async def kinesis_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
     account = session.principal.tenant_id
     if console.kinesis is None or account is None:
         return []
@@ -76,7 +81,9 @@ async def _kinesis(console: Console, request: Request, session: Session) -> list
     return []
 
 
-async def _queues(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
+async def queue_choices(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str]]:
     if console.sqs is None:
         return []
     with suppress(WireError):
@@ -85,7 +92,7 @@ async def _queues(console: Console, request: Request, session: Session) -> list[
     return []
 
 
-async def _table_streams(
+async def table_stream_choices(
     console: Console, request: Request, session: Session
 ) -> list[tuple[str, str]]:
     """The enabled streams of the account's first tables (as DynamoDB describes them)."""
@@ -153,14 +160,14 @@ async def pipe_choices(
 ) -> PipeChoices:
     """The choices of the create form (``creating``: sources and targets too) or of a
     pipe's edit form."""
-    queues = await _queues(console, request, session)
+    queues = await queue_choices(console, request, session)
     firehose = [(arn, f"Firehose: {name}") for arn, name in
                 await stream_choices(console, request, session)]  # fmt: skip
     sources: list[tuple[str, str]] = []
     targets: list[tuple[str, str]] = []
     if creating:
-        kinesis = await _kinesis(console, request, session)
-        sources = [*queues, *kinesis, *await _table_streams(console, request, session)]
+        kinesis = await kinesis_choices(console, request, session)
+        sources = [*queues, *kinesis, *await table_stream_choices(console, request, session)]
         targets = [*queues]
         if console.sns is not None:
             with suppress(WireError):

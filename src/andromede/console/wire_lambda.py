@@ -28,6 +28,7 @@ __all__ = [
     "LambdaWire",
     "Statement",
     "VersionRow",
+    "function_path",
 ]
 
 _FUNCTIONS: Final = "/2015-03-31/functions"
@@ -54,6 +55,7 @@ class FunctionRow:
     memory: int
     timeout: int
     modified: str
+    arn: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,8 @@ class FunctionDetail:
     environment: list[tuple[str, str]]
     tags: list[tuple[str, str]]
     reserved_concurrency: int | None
+    dead_letter: str = ""  # DeadLetterConfig's TargetArn, "" when none
+    layers: tuple[str, ...] = ()  # the layer versions' ARNs, in their order
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,7 @@ def _row(item: dict[str, Any]) -> FunctionRow:
         memory=_int(item.get("MemorySize")),
         timeout=_int(item.get("Timeout")),
         modified=str(item.get("LastModified", "")),
+        arn=str(item.get("FunctionArn", "")),
     )
 
 
@@ -174,6 +179,11 @@ def _alias(item: dict[str, Any]) -> AliasRow:
     )
 
 
+def function_path(name: str, suffix: str = "") -> str:
+    """The path of the function ``name`` (a name or an ARN) under Lambda's 2015 prefix."""
+    return f"{_FUNCTIONS}/{quote(name, safe='')}{suffix}"
+
+
 def alias_routing(second_version: str, weight: float | None) -> dict[str, Any]:
     """The alias's ``RoutingConfig``: empty (no second version) unless both are given."""
     if not second_version or weight is None:
@@ -189,7 +199,7 @@ class LambdaWire:
         self._app = app
         self.runtimes = tuple(runtimes)
 
-    async def _rest(
+    async def request(
         self,
         origin: Scope,
         principal: Principal,
@@ -219,18 +229,14 @@ class LambdaWire:
             raise WireError(code.split(":", 1)[0] or "ServiceException", message, answer.status)
         return answer.status, dict(answer.headers), answer.body
 
-    async def _json(
+    async def call(
         self, origin: Scope, principal: Principal, method: str, path: str, **kwargs: Any
     ) -> dict[str, Any]:
-        _, _, body = await self._rest(origin, principal, method, path, **kwargs)
+        _, _, body = await self.request(origin, principal, method, path, **kwargs)
         try:
             return _mapping(json.loads(body or b"{}"))
         except ValueError:
             return {}
-
-    @staticmethod
-    def _path(name: str, suffix: str = "") -> str:
-        return f"{_FUNCTIONS}/{quote(name, safe='')}{suffix}"
 
     # -- functions ------------------------------------------------------------------------
     async def functions(
@@ -239,12 +245,12 @@ class LambdaWire:
         query = {"MaxItems": str(limit)}
         if marker:
             query["Marker"] = marker
-        answer = await self._json(origin, principal, "GET", f"{_FUNCTIONS}/", query=query)
+        answer = await self.call(origin, principal, "GET", f"{_FUNCTIONS}/", query=query)
         rows = [_row(f) for f in _items(answer.get("Functions"))]
         return Page(rows, str(answer.get("NextMarker") or ""))
 
     async def function(self, origin: Scope, principal: Principal, name: str) -> FunctionDetail:
-        answer = await self._json(origin, principal, "GET", self._path(name))
+        answer = await self.call(origin, principal, "GET", function_path(name))
         config = _mapping(answer.get("Configuration"))
         variables = _mapping(_mapping(config.get("Environment")).get("Variables"))
         reserve = _mapping(answer.get("Concurrency")).get("ReservedConcurrentExecutions")
@@ -265,6 +271,8 @@ class LambdaWire:
             environment=sorted((str(k), str(v)) for k, v in variables.items()),
             tags=sorted((str(k), str(v)) for k, v in _mapping(answer.get("Tags")).items()),
             reserved_concurrency=reserve if isinstance(reserve, int) else None,
+            dead_letter=str(_mapping(config.get("DeadLetterConfig")).get("TargetArn") or ""),
+            layers=tuple(str(x.get("Arn", "")) for x in _items(config.get("Layers"))),
         )
 
     async def create(
@@ -273,29 +281,29 @@ class LambdaWire:
         """CreateFunction of ``settings`` (FunctionName, Runtime, Handler, Role, MemorySize,
         Timeout, Environment, Tags as Lambda names them) with ``code`` as its zip."""
         payload = {**settings, "Code": {"ZipFile": base64.b64encode(code).decode()}}
-        await self._json(origin, principal, "POST", _FUNCTIONS, body=payload)
+        await self.call(origin, principal, "POST", _FUNCTIONS, body=payload)
 
     async def update_code(
         self, origin: Scope, principal: Principal, name: str, code: bytes
     ) -> None:
         payload = {"ZipFile": base64.b64encode(code).decode()}
-        await self._json(origin, principal, "PUT", self._path(name, "/code"), body=payload)
+        await self.call(origin, principal, "PUT", function_path(name, "/code"), body=payload)
 
     async def update_configuration(
         self, origin: Scope, principal: Principal, name: str, settings: Mapping[str, Any]
     ) -> None:
-        await self._json(
-            origin, principal, "PUT", self._path(name, "/configuration"), body=settings
+        await self.call(
+            origin, principal, "PUT", function_path(name, "/configuration"), body=settings
         )
 
     async def delete(self, origin: Scope, principal: Principal, name: str) -> None:
-        await self._rest(origin, principal, "DELETE", self._path(name))
+        await self.request(origin, principal, "DELETE", function_path(name))
 
     # -- versions and aliases -------------------------------------------------------------
     async def versions(self, origin: Scope, principal: Principal, name: str) -> list[VersionRow]:
         """The function's published versions (``$LATEST`` left out), up to Lambda's page."""
-        answer = await self._json(
-            origin, principal, "GET", self._path(name, "/versions"), query={"MaxItems": "50"}
+        answer = await self.call(
+            origin, principal, "GET", function_path(name, "/versions"), query={"MaxItems": "50"}
         )
         return [
             VersionRow(
@@ -312,14 +320,14 @@ class LambdaWire:
         self, origin: Scope, principal: Principal, name: str, description: str
     ) -> str:
         body = {"Description": description} if description else {}
-        answer = await self._json(
-            origin, principal, "POST", self._path(name, "/versions"), body=body
+        answer = await self.call(
+            origin, principal, "POST", function_path(name, "/versions"), body=body
         )
         return str(answer.get("Version", ""))
 
     async def aliases(self, origin: Scope, principal: Principal, name: str) -> list[AliasRow]:
-        answer = await self._json(
-            origin, principal, "GET", self._path(name, "/aliases"), query={"MaxItems": "50"}
+        answer = await self.call(
+            origin, principal, "GET", function_path(name, "/aliases"), query={"MaxItems": "50"}
         )
         return [_alias(a) for a in _items(answer.get("Aliases"))]
 
@@ -343,24 +351,24 @@ class LambdaWire:
         }
         if create:
             body["Name"] = alias
-            path = self._path(name, "/aliases")
-            await self._json(origin, principal, "POST", path, body=body)
+            path = function_path(name, "/aliases")
+            await self.call(origin, principal, "POST", path, body=body)
         else:
-            path = self._path(name, f"/aliases/{quote(alias, safe='')}")
-            await self._json(origin, principal, "PUT", path, body=body)
+            path = function_path(name, f"/aliases/{quote(alias, safe='')}")
+            await self.call(origin, principal, "PUT", path, body=body)
 
     async def delete_alias(
         self, origin: Scope, principal: Principal, name: str, alias: str
     ) -> None:
-        path = self._path(name, f"/aliases/{quote(alias, safe='')}")
-        await self._rest(origin, principal, "DELETE", path)
+        path = function_path(name, f"/aliases/{quote(alias, safe='')}")
+        await self.request(origin, principal, "DELETE", path)
 
     # -- resource policy, concurrency, tags -----------------------------------------------
     async def statements(self, origin: Scope, principal: Principal, name: str) -> list[Statement]:
         """The resource policy's statements (none: Lambda's ResourceNotFoundException for a
         function without a policy)."""
         try:
-            answer = await self._json(origin, principal, "GET", self._path(name, "/policy"))
+            answer = await self.call(origin, principal, "GET", function_path(name, "/policy"))
         except WireError as exc:
             if exc.code == "ResourceNotFoundException":
                 return []
@@ -372,13 +380,13 @@ class LambdaWire:
     ) -> None:
         """AddPermission of ``permission`` (StatementId, Action, Principal, SourceArn…)."""
         body = {k: v for k, v in permission.items() if v}
-        await self._json(origin, principal, "POST", self._path(name, "/policy"), body=body)
+        await self.call(origin, principal, "POST", function_path(name, "/policy"), body=body)
 
     async def remove_permission(
         self, origin: Scope, principal: Principal, name: str, sid: str
     ) -> None:
-        path = self._path(name, f"/policy/{quote(sid, safe='')}")
-        await self._rest(origin, principal, "DELETE", path)
+        path = function_path(name, f"/policy/{quote(sid, safe='')}")
+        await self.request(origin, principal, "DELETE", path)
 
     async def set_concurrency(
         self, origin: Scope, principal: Principal, name: str, reserved: int | None
@@ -386,20 +394,20 @@ class LambdaWire:
         """PutFunctionConcurrency of ``reserved``; DeleteFunctionConcurrency for None."""
         path = f"/2017-10-31/functions/{quote(name, safe='')}/concurrency"
         if reserved is None:
-            await self._rest(origin, principal, "DELETE", path)
+            await self.request(origin, principal, "DELETE", path)
         else:
             body = {"ReservedConcurrentExecutions": reserved}
-            await self._json(origin, principal, "PUT", path, body=body)
+            await self.call(origin, principal, "PUT", path, body=body)
 
     async def tag(
         self, origin: Scope, principal: Principal, arn: str, tags: Sequence[tuple[str, str]]
     ) -> None:
-        await self._json(
+        await self.call(
             origin, principal, "POST", f"/2017-03-31/tags/{arn}", body={"Tags": dict(tags)}
         )
 
     async def untag(self, origin: Scope, principal: Principal, arn: str, key: str) -> None:
-        await self._rest(
+        await self.request(
             origin, principal, "DELETE", f"/2017-03-31/tags/{arn}", query={"tagKeys": key}
         )
 
@@ -410,8 +418,8 @@ class LambdaWire:
         """A synchronous invocation (``RequestResponse``) of ``event``, its log's tail asked
         (``LogType`` Tail)."""
         query = {"Qualifier": qualifier} if qualifier else {}
-        status, headers, body = await self._rest(
-            origin, principal, "POST", self._path(name, "/invocations"), query=query,
+        status, headers, body = await self.request(
+            origin, principal, "POST", function_path(name, "/invocations"), query=query,
             body=event.encode(), headers=[(b"x-amz-log-type", b"Tail")],
         )  # fmt: skip
         tail = headers.get("x-amz-log-result", "")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
-__all__ = ["SecretPage", "SecretRow", "SecretsWire", "VersionRow"]
+__all__ = ["Rotation", "SecretPage", "SecretRow", "SecretsWire", "VersionRow"]
 
 
 def _when(value: Any) -> str:
@@ -38,6 +38,35 @@ class VersionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Rotation:
+    """A secret's rotation as DescribeSecret tells it (decision 0303): on or off, its
+    function, its rules (days or a schedule expression, the window's duration) and dates."""
+
+    enabled: bool = False
+    function_arn: str = ""
+    days: int | None = None
+    schedule: str = ""
+    duration: str = ""
+    last_rotated: str = ""
+    next_rotation: str = ""
+
+
+def _rotation(item: Mapping[str, Any]) -> Rotation:
+    rules = item.get("RotationRules")
+    rules = rules if isinstance(rules, dict) else {}
+    days = rules.get("AutomaticallyAfterDays")
+    return Rotation(
+        enabled=item.get("RotationEnabled") is True,
+        function_arn=str(item.get("RotationLambdaARN") or ""),
+        days=days if isinstance(days, int) and not isinstance(days, bool) else None,
+        schedule=str(rules.get("ScheduleExpression") or ""),
+        duration=str(rules.get("Duration") or ""),
+        last_rotated=_when(item.get("LastRotatedDate")),
+        next_rotation=_when(item.get("NextRotationDate")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SecretRow:
     """One secret as ListSecrets or DescribeSecret describes it (never its value)."""
 
@@ -51,6 +80,7 @@ class SecretRow:
     last_accessed: str  # the day its value was last read (AWS keeps the date), "" never
     tags: tuple[tuple[str, str], ...]
     versions: tuple[VersionRow, ...]
+    rotation: Rotation = Rotation()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +111,7 @@ def _row(item: Mapping[str, Any], stages_key: str) -> SecretRow:
             for version, listed in (stages.items() if isinstance(stages, dict) else [])
             if isinstance(listed, list)
         ),
+        rotation=_rotation(item),
     )
 
 
@@ -132,10 +163,7 @@ class SecretsWire(JsonWire):
             for v in listed.get("Versions", [])
             if isinstance(v, dict)
         )
-        return SecretRow(
-            row.name, row.arn, row.description, row.kms_key_id, row.last_changed,
-            row.created, row.deleted, row.last_accessed, row.tags, versions or row.versions,
-        )  # fmt: skip
+        return replace(row, versions=versions or row.versions)
 
     async def policy(self, origin: Scope, principal: Principal, secret_id: str) -> str:
         """The secret's resource policy, pretty-printed ("" when it has none)."""
@@ -208,3 +236,26 @@ class SecretsWire(JsonWire):
 
     async def restore(self, origin: Scope, principal: Principal, secret_id: str) -> None:
         await self._json(origin, principal, "RestoreSecret", {"SecretId": secret_id})
+
+    async def rotate(
+        self,
+        origin: Scope,
+        principal: Principal,
+        secret_id: str,
+        *,
+        function_arn: str,
+        rules: Mapping[str, Any],
+        immediately: bool,
+    ) -> None:
+        """RotateSecret (decision 0303): the function and rules given (none sent when empty:
+        the secret's own kept, as a "Rotate now" asks), started now or at the next window."""
+        payload: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": immediately}
+        if function_arn:
+            payload["RotationLambdaARN"] = function_arn
+        if rules:
+            payload["RotationRules"] = dict(rules)
+        await self._json(origin, principal, "RotateSecret", payload)
+
+    async def cancel_rotation(self, origin: Scope, principal: Principal, secret_id: str) -> None:
+        """CancelRotateSecret: automatic rotation off, the function and rules kept (AWS's)."""
+        await self._json(origin, principal, "CancelRotateSecret", {"SecretId": secret_id})

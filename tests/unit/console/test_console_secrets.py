@@ -138,7 +138,7 @@ async def test_refusals_in_the_services_words_and_no_value_without_the_token(
             "/secrets", data={"csrf": token, "name": "api", "value": _VALUE, "tags": "a=b"}
         )
         missing = await client.get("/secrets/nothing-here")
-        unknown_action = await client.post("/secrets/api/rotate", data={"csrf": token})
+        unknown_action = await client.post("/secrets/api/replicate", data={"csrf": token})
     await console.user_with_password(tenant, "alice")  # no policy: every call refused
     async with console.client() as client:
         assert (await log_in(client, "admin", "alice")).status_code == 303

@@ -1,0 +1,263 @@
+"""A Lambda function's triggers, destinations and layers page in the console (decision 0306),
+beside its main page (decision 0296) as AWS's console shows them in the function's
+Configuration tabs: its **asynchronous invocation** settings (retries 0 to 2, maximum event
+age, the OnSuccess and OnFailure destinations among the account's queues, topics, event buses
+and functions, the dead-letter queue or topic) shown and saved (Put/Delete
+FunctionEventInvokeConfig, UpdateFunctionConfiguration ``DeadLetterConfig``); its **event
+source mappings** listed (source, state, batch size, starting position, last result), one
+created from an SQS queue, a Kinesis stream or a DynamoDB table's stream of the account,
+enabled, disabled, and deleted after a ticked box; its **layers** chosen among the account's
+layer versions (UpdateFunctionConfiguration ``Layers``, in the order ticked).
+
+Its own page so that the function's page stays the one GetFunction it was: the choices
+offered here are listed from five services at every view. Each change is Lambda's own call
+as the signed-in principal (``wire_lambda_triggers``); a refusal is shown in Lambda's words
+with the form as typed.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from andromede.console.handlers import (
+    FormFault,
+    fault_or_refusal,
+    first_refusal,
+    refusal,
+    signed_in,
+    words,
+)
+from andromede.console.pages_lambda import function_url, not_served, whole_number
+from andromede.console.pipe_forms import (
+    STARTING_POSITIONS,
+    kinesis_choices,
+    queue_choices,
+    table_stream_choices,
+)
+from andromede.console.wire import WireError
+from andromede.console.wire_lambda import FunctionDetail, LambdaWire
+from andromede.console.wire_lambda_triggers import (
+    AsyncConfig,
+    LayerVersionRow,
+    MappingRow,
+    create_mapping,
+    delete_async_config,
+    delete_mapping,
+    get_async_config,
+    layer_versions,
+    list_mappings,
+    put_async_config,
+    set_mapping_enabled,
+)
+
+if TYPE_CHECKING:
+    from andromede.console.app import Console, Session
+
+__all__ = ["ROUTES", "triggers_url"]
+
+_ACTIONS: Final = frozenset(
+    {
+        "async-config", "delete-async-config", "dead-letter", "mapping", "mapping-state",
+        "delete-mapping", "layers",
+    }
+)  # fmt: skip
+_FIELDS: Final = 80  # the layers form's boxes, one a layer version offered
+_OFFERED: Final = 100  # the functions, topics and buses a destination list offers
+
+
+def triggers_url(name: str) -> str:
+    return f"{function_url(name)}/triggers"
+
+
+async def _destinations(
+    console: Console, request: Request, session: Session, queues: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The destinations an asynchronous invocation may go to, as each service lists them to
+    the signed-in principal (none where one refuses): queues, topics, buses, functions."""
+    origin, principal = request.scope, session.principal
+    choices = list(queues)
+    if console.sns is not None:
+        with suppress(WireError):
+            topics = await console.sns.topic_arns(origin, principal)
+            choices += [(arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn]
+    if console.events is not None:
+        with suppress(WireError):
+            buses = await console.events.buses(origin, principal, limit=_OFFERED)
+            choices += [(bus.arn, f"EventBridge: {bus.name}") for bus in buses if bus.arn]
+    if console.functions is not None:
+        with suppress(WireError):
+            listed = await console.functions.functions(origin, principal, marker="", limit=_OFFERED)
+            choices += [(row.arn, f"Lambda: {row.name}") for row in listed.rows if row.arn]
+    return choices
+
+
+async def _triggers_page(
+    console: Console,
+    request: Request,
+    session: Session,
+    name: str,
+    *,
+    typed: dict[str, str] | None = None,
+    typed_form: str = "",
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    _ = console.catalogue(request).gettext
+    wire = console.functions
+    function: FunctionDetail | None = None
+    config: AsyncConfig | None = None
+    mappings: list[MappingRow] = []
+    layers: list[LayerVersionRow] = []
+    async_error = mappings_error = layers_error = ""
+    queues: list[tuple[str, str]] = []
+    destinations: list[tuple[str, str]] = []
+    sources: list[tuple[str, str]] = []
+    if wire is None:
+        error, status = not_served(console, request), 404
+    else:
+        origin, principal = request.scope, session.principal
+        try:
+            function = await wire.function(origin, principal, name)
+        except WireError as exc:
+            error, status = first_refusal(console, request, exc, error, status)
+        else:
+            try:
+                config = await get_async_config(wire, origin, principal, name)
+            except WireError as exc:
+                async_error = refusal(console, request, exc)[0]
+            try:
+                mappings = await list_mappings(wire, origin, principal, name)
+            except WireError as exc:
+                mappings_error = refusal(console, request, exc)[0]
+            try:
+                layers = await layer_versions(wire, origin, principal)
+            except WireError as exc:
+                layers_error = refusal(console, request, exc)[0]
+            queues = await queue_choices(console, request, session)
+            destinations = await _destinations(console, request, session, queues)
+            sources = [
+                *queues,
+                *await kinesis_choices(console, request, session),
+                *await table_stream_choices(console, request, session),
+            ]
+    attached = list(function.layers) if function else []
+    offered = [row.arn for row in layers]
+    return console.render(
+        request,
+        "lambda_triggers.html",
+        session=session,
+        status=status,
+        title=f"{_('Function')} {name}",
+        name=name,
+        function=function,
+        config=config or AsyncConfig(),
+        has_config=config is not None,
+        async_error=async_error,
+        mappings=mappings,
+        mappings_error=mappings_error,
+        layer_rows=layers,
+        layers_error=layers_error,
+        # A version attached from elsewhere (another account's, one deleted) stays offered.
+        other_layers=[arn for arn in attached if arn not in offered],
+        attached=attached,
+        queues=queues,
+        destinations=destinations,
+        sources=sources,
+        starting_positions=STARTING_POSITIONS,
+        typed_form=typed_form,
+        form=dict(typed or {}) if typed_form else {},
+        function_href=function_url(name),
+        action_url=triggers_url(name),
+        error=error,
+    )
+
+
+@signed_in
+async def triggers(console: Console, request: Request, session: Session) -> Response:
+    return await _triggers_page(console, request, session, request.path_params.get("name", ""))
+
+
+def _number_or_none(text: str) -> int | str | None:
+    return whole_number(text) if text.strip() else None
+
+
+async def _change(
+    wire: LambdaWire,
+    request: Request,
+    session: Session,
+    name: str,
+    action: str,
+    fields: dict[str, str],
+) -> str:
+    """The change ``action`` makes with the form's ``fields``; the page's section to show."""
+    origin, principal = request.scope, session.principal
+    if action == "async-config":
+        await put_async_config(
+            wire, origin, principal, name,
+            retries=whole_number(fields.get("retries", "2")),
+            max_age=_number_or_none(fields.get("max_age", "")),
+            on_success=fields.get("on_success", ""), on_failure=fields.get("on_failure", ""),
+        )  # fmt: skip
+        return "asynchronous"
+    if action == "delete-async-config":
+        await delete_async_config(wire, origin, principal, name)
+        return "asynchronous"
+    if action == "dead-letter":
+        settings = {"DeadLetterConfig": {"TargetArn": fields.get("target", "")}}
+        await wire.update_configuration(origin, principal, name, settings)
+        return "asynchronous"
+    if action == "mapping":
+        await create_mapping(
+            wire, origin, principal, name, source_arn=fields.get("source", ""),
+            batch_size=_number_or_none(fields.get("batch_size", "")),
+            starting_position=fields.get("starting_position", ""),
+            enabled=fields.get("enabled") == "yes",
+        )  # fmt: skip
+        return "mappings"
+    if action == "mapping-state":
+        enabled = fields.get("enabled") == "yes"
+        await set_mapping_enabled(wire, origin, principal, fields.get("uuid", ""), enabled)
+        return "mappings"
+    if action == "delete-mapping":
+        if fields.get("confirm") != "yes":
+            raise FormFault(words(request)("Tick the box to confirm the deletion."))
+        await delete_mapping(wire, origin, principal, fields.get("uuid", ""))
+        return "mappings"
+    # "layers": the boxes ticked, in the form's order (Lambda applies them in that order)
+    chosen = [value for key, value in fields.items() if key.startswith("layer_") and value]
+    await wire.update_configuration(origin, principal, name, {"Layers": chosen})
+    return "layers"
+
+
+@signed_in
+async def change(console: Console, request: Request, session: Session) -> Response:
+    """One POST of the page: the change made, then the page by a redirect (303); or the page
+    again with Lambda's refusal and the form as typed."""
+    name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
+    if action not in _ACTIONS:
+        return await _triggers_page(console, request, session, name)
+    fields = await console.form(request, session, max_fields=_FIELDS)
+    if fields is None:
+        return console.refused_form(request, session)
+    wire = console.functions
+    if wire is None:
+        return await _triggers_page(console, request, session, name)
+    try:
+        section = await _change(wire, request, session, name, action, fields)
+    except (FormFault, WireError) as exc:
+        error, status = fault_or_refusal(console, request, exc)
+        return await _triggers_page(
+            console, request, session, name, typed=fields, typed_form=action,
+            error=error, status=status,
+        )  # fmt: skip
+    return RedirectResponse(f"{triggers_url(name)}#{section}", status_code=303)
+
+
+ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
+    ("/functions/{name}/triggers", triggers, ["GET"]),
+    ("/functions/{name}/triggers/{action}", change, ["POST"]),
+]
