@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlencode
 
-from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
-from andromede.http.response import Message, Receive, Scope, Send
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
+from andromede.http.response import Receive, Scope, Send
 from andromede.iam.model import Principal
 
 __all__ = ["AsgiApp", "FunctionAnswer", "FunctionCallFailed", "invoke_function"]
@@ -114,27 +114,12 @@ async def invoke_function(
         "client": None,
         TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
     }
-    sent: list[Message] = []
-    given = False
-
-    async def receive() -> Message:
-        nonlocal given
-        if given:
-            return {"type": "http.disconnect"}
-        given = True
-        return {"type": "http.request", "body": payload, "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    start, body = await request_in_process(app, scope, payload)
     status = 500 if start is None else int(start["status"])
     answered = {
         bytes(k).decode("latin-1").lower(): bytes(v).decode("latin-1")
         for k, v in ([] if start is None else start.get("headers", []))
     }
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     request_id = answered.get("x-amzn-requestid", "")
     if status >= 300:
         try:

@@ -38,8 +38,8 @@ from andromede.functions.errors import InvalidParameterValue
 from andromede.functions.invoke_configs import DestinationCheck, destination_service
 from andromede.functions.model import FunctionVersion, function_arn
 from andromede.functions.service import LAMBDA_PRINCIPAL
-from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
-from andromede.http.response import Message, Receive, Scope, Send
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
+from andromede.http.response import Receive, Scope, Send
 from andromede.iam.model import Principal
 from andromede.state_tasks import call_in_process
 
@@ -261,21 +261,5 @@ async def _form_call(app: AsgiApp, principal: Principal, body: bytes) -> tuple[i
         "client": None,
         TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
     }
-    sent: list[Message] = []
-    given = False
-
-    async def receive() -> Message:
-        nonlocal given
-        if given:
-            return {"type": "http.disconnect"}
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), 500)
-    return int(status), b"".join(
-        m.get("body", b"") for m in sent if m["type"] == "http.response.body"
-    )
+    start, answer = await request_in_process(app, scope, body)
+    return (500 if start is None else int(start["status"])), answer

@@ -41,8 +41,8 @@ from typing import Any, Final
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.events.service import EventsService
-from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
-from andromede.http.response import Message, Receive, Scope, Send
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
+from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.model import Principal, PrincipalKind
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
@@ -325,22 +325,8 @@ async def call_in_process(
         "client": None,
         TRUSTED_PRINCIPAL_SCOPE_KEY: principal,
     }
-    sent: list[Message] = []
-    given = False
-
-    async def receive() -> Message:
-        nonlocal given
-        if given:
-            return {"type": "http.disconnect"}
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), 500)
-    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    start, answer = await request_in_process(app, scope, body)
+    status = 500 if start is None else start["status"]
     try:
         parsed = json.loads(answer or b"{}")
     except ValueError:

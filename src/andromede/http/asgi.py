@@ -1,27 +1,59 @@
-"""ASGI helpers shared by every wire API on the endpoint: request ids, headers, bounded bodies."""
+"""ASGI helpers shared by every wire API on the endpoint: request ids, headers, bounded bodies,
+and one request run in process as a trusted principal (how a service calls another's API)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
-from andromede.http.response import Receive, Scope
+from andromede.http.response import Message, Receive, Scope, Send
 
 __all__ = [
     "TRUSTED_PRINCIPAL_SCOPE_KEY",
     "BodyTimeout",
     "BodyTooLarge",
     "ClientGone",
+    "InProcessApp",
     "decode_headers",
     "new_request_id",
     "raw_target",
     "read_small_body",
+    "request_in_process",
 ]
 
 # The principal a request acts as, already authenticated by the caller that built the scope:
 # set only by in-process callers of the composition root (the web console, decision 0111),
 # never from the wire — ASGI servers build the scope, and no header or path becomes a key.
 TRUSTED_PRINCIPAL_SCOPE_KEY = "andromede.trusted_principal"
+
+
+InProcessApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def request_in_process(
+    app: InProcessApp, scope: Scope, body: bytes
+) -> tuple[Message | None, bytes]:
+    """Run one request of ``scope`` (its principal set under
+    :data:`TRUSTED_PRINCIPAL_SCOPE_KEY` by the caller) with ``body`` through ``app`` in this
+    process: the response's start message (None if it sent none) and its body."""
+    sent: list[Message] = []
+    given = False
+
+    async def receive() -> Message:
+        nonlocal given
+        if given:
+            return {"type": "http.disconnect"}
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start, answer
 
 
 def new_request_id() -> str:
