@@ -197,6 +197,22 @@ async def test_request_response_runs_an_express_machine_and_its_failure_keeps_th
     await world.send("in", json.dumps({"n": 2}))
     await pipes.run_pass()
     assert await in_flight(world) == "1"
+    # The first event of the batch reported failed: only its message left.
+    first = {"batchItemFailures": [{"itemIdentifier.$": "$[0].messageId"}]}
+    partial = await states.machine(
+        world, "partial", {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": first,
+                                                            "End": True}}}, "EXPRESS"
+    )  # fmt: skip
+    await world.queues.purge_queue(queue)
+    await world.client("UpdatePipe", Name="p", RoleArn=role, Target=partial,
+                       SourceParameters={"SqsQueueParameters": {"BatchSize": 5}})  # fmt: skip
+    await pipes.run_pass()
+    for n in (4, 5):
+        await world.send("in", json.dumps({"n": n}))
+    await pipes.run_pass()
+    assert await in_flight(world) == "1"
+    counts = await world.queues.queue_attributes(queue, ["ApproximateNumberOfMessages"])
+    assert counts["ApproximateNumberOfMessages"] == "0"  # the other one deleted: done
     fine = await states.machine(world, "fine", PASS, "EXPRESS")
     await world.queues.purge_queue(queue)
     await world.client("UpdatePipe", Name="p", RoleArn=role, Target=fine)
