@@ -1,5 +1,6 @@
 """Where EventBridge Pipes meets its enrichments (decision 0268): a Lambda function's are
-invoked by ``pipe_functions`` (decision 0294); for an API destination, the
+invoked by ``pipe_functions`` (decision 0294), an EXPRESS state machine's run by
+``pipe_state_machines`` (decision 0316); for an API destination, the
 ``pipes.runner.PipeEnricher`` that sends a batch's events, one JSON array, to the pipe's API
 destination as its role (``pipe_roles``: ``events:InvokeApiDestination`` on the
 destination), through EventBridge's own invoker (its connection's authorization, the egress
@@ -21,6 +22,7 @@ from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
 from andromede.pipe_functions import PipeFunctions
 from andromede.pipe_roles import PipeRoles
+from andromede.pipe_state_machines import PipeStateMachines
 from andromede.pipe_targets import dynamic_http
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
@@ -45,16 +47,22 @@ class PipeEnrichments:
         roles: PipeRoles,
         call_api: ApiCall | None,
         functions: PipeFunctions | None = None,
+        machines: PipeStateMachines | None = None,
     ) -> None:
         self._roles = roles
         self._call_api = call_api
         self._functions = functions
+        self._machines = machines
 
     async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
         if pipe.enrichment.startswith("arn:aws:lambda:"):
             if self._functions is None:
                 raise EndpointRefused("NO_RESOURCE", "Lambda is not served by this deployment")
             return await self._functions.enrich(pipe, payload)
+        if pipe.enrichment.startswith("arn:aws:states:"):
+            if self._machines is None:
+                raise EndpointRefused("NO_RESOURCE", "Step Functions is not served here")
+            return await self._machines.enrich(pipe, payload)
         session = await self._roles.session(pipe)
         await self._roles.require(session, "events:InvokeApiDestination", pipe.enrichment)
         if self._call_api is None:

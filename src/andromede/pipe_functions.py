@@ -35,7 +35,7 @@ from andromede.pipe_roles import PipeRoles
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 
-__all__ = ["FunctionFailed", "PipeFunctions"]
+__all__ = ["FunctionFailed", "PipeFunctions", "batch_item_failures"]
 
 _REFUSALS: Final = {
     "AccessDeniedException": "NO_PERMISSIONS",
@@ -69,7 +69,7 @@ class PipeFunctions:
         answer = await self._invoke(pipe, pipe.target, payload, invocation)
         if invocation != "RequestResponse":
             return []
-        return _batch_item_failures(answer.payload)
+        return batch_item_failures(answer.payload)
 
     async def enrich(self, pipe: Pipe, payload: str) -> bytes:
         """``payload`` (the batch's array) to the enrichment function; its answer."""
@@ -97,10 +97,10 @@ class PipeFunctions:
         return answer
 
 
-def _batch_item_failures(payload: bytes) -> list[str]:
-    """A function's ``batchItemFailures``: the identifiers it reported failed. An answer
-    without them (or with an empty list, or null) is a success; an identifier that is empty
-    or not a string fails the batch whole."""
+def batch_item_failures(payload: bytes) -> list[str]:
+    """A function's (or a state machine's, decision 0316) ``batchItemFailures``: the
+    identifiers it reported failed. An answer without them (or with an empty list, or null)
+    is a success; an identifier that is empty or not a string fails the batch whole."""
     try:
         answer = json.loads(payload or b"null")
     except (ValueError, UnicodeDecodeError):

@@ -25,7 +25,10 @@ an HTTP server the test runs on the loopback, as an IAM role allowed
 deleted with its connection (decision 0204); the same rule writes them into a Kinesis stream
 as that role, allowed ``kinesis:PutRecord`` (decision 0238). An EventBridge pipe (boto3's
 ``pipes``, decision 0258) moves the messages of a queue its filter passes into another, as a
-role trusting ``pipes.amazonaws.com``. Schedules are tested in
+role trusting ``pipes.amazonaws.com``; another starts a STANDARD state machine's execution
+(FIRE_AND_FORGET) whose input is the batch, a third has an EXPRESS machine enrich its events
+before a queue, and a STANDARD machine is refused as a REQUEST_RESPONSE target (decision
+0316). Schedules are tested in
 process (``tests/unit/events``): a minute's period is too slow here.
 """
 
@@ -965,3 +968,104 @@ def test_a_pipe_moves_filtered_messages_between_queues(server: ServerProcess) ->
         assert time.monotonic() < deadline + 15
         time.sleep(0.2)
     assert pipes.delete_pipe(Name="orders")["CurrentState"] == "DELETING"
+
+
+def _trusting(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+def test_pipes_start_state_machines_and_an_express_one_enriches(server: ServerProcess) -> None:
+    """Decision 0316: a queue's batch as the input of a STANDARD machine's execution started
+    by the pipe's role (FIRE_AND_FORGET); an EXPRESS machine, run synchronously, making the
+    events a queue target receives; a STANDARD machine refused as a REQUEST_RESPONSE
+    target."""
+    credentials = server.credentials()
+    pipes = client_for(server, "pipes", *credentials)
+    sqs = client_for(server, "sqs", *credentials)
+    iam = client_for(server, "iam", *credentials)
+    states = client_for(server, "stepfunctions", *credentials)
+    machine_role = iam.create_role(
+        RoleName="sfn-pipe-machine", AssumeRolePolicyDocument=_trusting("states.amazonaws.com")
+    )["Role"]["Arn"]
+    standard = states.create_state_machine(
+        name="pipe-standard",
+        roleArn=machine_role,
+        type="STANDARD",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+    each = {
+        "StartAt": "E",
+        "States": {
+            "E": {"Type": "Pass", "End": True, "Parameters": {"id.$": "$.body.id", "ok": True}}
+        },
+    }
+    express = states.create_state_machine(
+        name="pipe-enrich", roleArn=machine_role, type="EXPRESS",
+        definition=json.dumps({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "ItemProcessor": each, "End": True}}}),
+    )["stateMachineArn"]  # fmt: skip
+    role = iam.create_role(
+        RoleName="sfn-pipe", AssumeRolePolicyDocument=_trusting("pipes.amazonaws.com")
+    )["Role"]["Arn"]
+    actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+               "sqs:SendMessage", "states:StartExecution", "states:StartSyncExecution"]  # fmt: skip
+    iam.put_role_policy(
+        RoleName="sfn-pipe",
+        PolicyName="pipe",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Resource": "*", "Action": actions}],
+            }
+        ),
+    )
+    started_url, started = queue(sqs, "sfn-started", None)
+    enriched_url, enriched = queue(sqs, "sfn-enriched", None)
+    target_url, target = queue(sqs, "sfn-target", None)
+    with pytest.raises(ClientError) as caught:
+        pipes.create_pipe(Name="sfn-sync", Source=started, Target=standard, RoleArn=role)
+    assert code(caught) == "ValidationException"
+    assert "STANDARD" in caught.value.response["Error"]["Message"]
+    pipes.create_pipe(
+        Name="sfn-start",
+        Source=started,
+        Target=standard,
+        RoleArn=role,
+        TargetParameters={
+            "StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"}
+        },
+    )
+    pipes.create_pipe(
+        Name="sfn-enrich",
+        Source=enriched,
+        Target=target,
+        RoleArn=role,
+        Enrichment=express,
+        EnrichmentParameters={"InputTemplate": '{"body": <$.body>}'},
+    )
+    deadline = time.monotonic() + 15
+    for name in ("sfn-start", "sfn-enrich"):
+        while pipes.describe_pipe(Name=name)["CurrentState"] != "RUNNING":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    sqs.send_message(QueueUrl=started_url, MessageBody=json.dumps({"n": 1}))
+    sqs.send_message(QueueUrl=enriched_url, MessageBody=json.dumps({"id": 3}))
+    (message,) = receive(sqs, target_url)
+    assert json.loads(message["Body"]) == {"id": 3, "ok": True}
+    executions: list[dict[str, Any]] = []
+    while not executions:
+        assert time.monotonic() < deadline + 15
+        executions = states.list_executions(stateMachineArn=standard)["executions"]
+        time.sleep(0.2)
+    described = states.describe_execution(executionArn=executions[0]["executionArn"])
+    (event,) = json.loads(described["input"])  # the batch, one JSON array
+    assert json.loads(event["body"]) == {"n": 1} and event["eventSource"] == "aws:sqs"
+    for name in ("sfn-start", "sfn-enrich"):
+        pipes.delete_pipe(Name=name)

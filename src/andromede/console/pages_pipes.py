@@ -2,9 +2,10 @@
 account's pipes listed in pages of ``console_page_size`` (name, current and desired state,
 source, target), one created — a name, a source among the account's SQS queues, Kinesis
 streams and DynamoDB tables' streams (a stream's starting position), a target among its SQS
-queues, SNS topics, Kinesis and Firehose streams and event buses, one of its roles, an
-optional filter pattern (JSON) and input template, an API destination as its enrichment with
-its input template, its logs (level, a log group, a bucket with a prefix and format, a
+queues, SNS topics, Kinesis and Firehose streams, event buses and state machines (a STANDARD
+one started, an EXPRESS one run: decision 0316), one of its roles, an optional filter pattern
+(JSON) and input template, an API destination or an EXPRESS state machine as its enrichment
+with its input template, its logs (level, a log group, a bucket with a prefix and format, a
 Firehose stream, the execution data), running or stopped —; a pipe's page (DescribePipe's
 fields, its StateReason, enrichment, logs, source and target parameters as JSON), changed by
 UpdatePipe (description, desired state, role, filters, input template, batch size and window,
@@ -36,12 +37,14 @@ from andromede.console.pipe_forms import (
     PipeChoices,
     edit_values,
     log_of,
+    machine_invocation,
     pipe_choices,
     update_of,
 )
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_pipes import NewPipe, PipeRow, PipeSummary, PipesWire
+from andromede.console.wire_states import StatesWire
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -111,7 +114,15 @@ async def _list_page(
     )
 
 
-async def _create(wire: PipesWire, request: Request, session: Session, f: Form) -> str:
+def _creating(console: Console) -> tuple[PipesWire, StatesWire | None] | None:
+    """Pipes' wire, and Step Functions' to ask a state machine target's type."""
+    return None if console.pipes is None else (console.pipes, console.states)
+
+
+async def _create(
+    wires: tuple[PipesWire, StatesWire | None], request: Request, session: Session, f: Form
+) -> str:
+    wire, states = wires
     name = field(f, "name")
     pipe = NewPipe(
         name=name,
@@ -126,6 +137,7 @@ async def _create(wire: PipesWire, request: Request, session: Session, f: Form) 
         enrichment=field(f, "enrichment"),
         enrichment_template=f.get("enrichment_template", ""),
         log=log_of(f, session.principal.tenant_id or ""),
+        invocation_type=await machine_invocation(states, request, session, field(f, "target")),
     )
     await wire.create(request.scope, session.principal, pipe)
     return pipe_url(name)
@@ -226,7 +238,7 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/pipes", signed_in(_list_page), ["GET"]),
     (
         "/pipes",
-        action(_list_page, _create, wire=_wire, form="create", max_fields=_FIELDS),
+        action(_list_page, _create, wire=_creating, form="create", max_fields=_FIELDS),
         ["POST"],
     ),
     ("/pipes/{name}", signed_in(_pipe_page), ["GET"]),

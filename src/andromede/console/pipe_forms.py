@@ -1,13 +1,14 @@
 """What the console's pipe forms offer and send (decisions 0263, 0276): the choices — sources
 (the account's SQS queues, Kinesis streams and DynamoDB tables' enabled streams), targets (its
-queues, SNS topics, Kinesis and Firehose streams, event buses), roles, dead-letter queues,
-enrichments (its EventBridge API destinations), log destinations (its log groups, buckets and
-Firehose streams) — as each service lists them to the signed-in principal, none where one
-refuses; and the forms read into Pipes' members: the log configuration, and an UpdatePipe
-whose source and target parameters are the pipe's as described with the form's changes (an
-UpdatePipe's stream parameters replace the pipe's whole, so what the form does not show is
-sent back as it was). Values are sent as typed: Pipes checks them and refuses them in its
-words.
+queues, SNS topics, Kinesis and Firehose streams, event buses, state machines — decision
+0316: a STANDARD one started, ``FIRE_AND_FORGET``, an EXPRESS one run —), roles, dead-letter
+queues, enrichments (its EventBridge API destinations and EXPRESS state machines), log
+destinations (its log groups, buckets and Firehose streams) — as each service lists them to
+the signed-in principal, none where one refuses; and the forms read into Pipes' members: the
+log configuration, and an UpdatePipe whose source and target parameters are the pipe's as
+described with the form's changes (an UpdatePipe's stream parameters replace the pipe's
+whole, so what the form does not show is sent back as it was). Values are sent as typed:
+Pipes checks them and refuses them in its words.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from andromede.console.wire_pipes import PipeLog, PipeRow, PipeUpdate
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
+    from andromede.console.wire_states import StatesWire
 
 __all__ = [
     "LEVELS",
@@ -37,6 +39,7 @@ __all__ = [
     "edit_values",
     "kinesis_choices",
     "log_of",
+    "machine_invocation",
     "pattern_lines",
     "pipe_choices",
     "queue_choices",
@@ -136,6 +139,33 @@ async def _enrichments(
     return []
 
 
+async def _state_machines(
+    console: Console, request: Request, session: Session
+) -> list[tuple[str, str, str]]:
+    """The account's first state machines: (ARN, name, type)."""
+    if console.states is None:
+        return []
+    with suppress(WireError):
+        page = await console.states.machines(
+            request.scope, session.principal, token="", limit=_OFFERED
+        )
+        return [(m.arn, m.name, m.machine_type) for m in page.rows if m.arn]
+    return []
+
+
+async def machine_invocation(
+    states: StatesWire | None, request: Request, session: Session, target: str
+) -> str:
+    """``FIRE_AND_FORGET`` for a STANDARD state machine as the target (StartSyncExecution,
+    Pipes' default, runs EXPRESS ones only); "" (the default) for any other."""
+    if states is None or not target.startswith("arn:aws:states:"):
+        return ""
+    with suppress(WireError):
+        machine = await states.machine(request.scope, session.principal, target)
+        return "FIRE_AND_FORGET" if machine.machine_type == "STANDARD" else ""
+    return ""
+
+
 async def _log_groups(
     console: Console, request: Request, session: Session
 ) -> list[tuple[str, str]]:
@@ -161,6 +191,7 @@ async def pipe_choices(
     """The choices of the create form (``creating``: sources and targets too) or of a
     pipe's edit form."""
     queues = await queue_choices(console, request, session)
+    machines = await _state_machines(console, request, session)
     firehose = [(arn, f"Firehose: {name}") for arn, name in
                 await stream_choices(console, request, session)]  # fmt: skip
     sources: list[tuple[str, str]] = []
@@ -178,12 +209,14 @@ async def pipe_choices(
             with suppress(WireError):
                 buses = await console.events.buses(request.scope, session.principal, limit=_OFFERED)
                 targets += [(bus.arn, f"EventBridge: {bus.name}") for bus in buses if bus.arn]
+        targets += [(arn, f"Step Functions ({kind}): {name}") for arn, name, kind in machines]
     return PipeChoices(
         sources=sources,
         targets=targets,
         roles=await _roles(console, request, session),
         queues=queues,
-        enrichments=await _enrichments(console, request, session),
+        enrichments=await _enrichments(console, request, session)
+        + [(arn, f"Step Functions: {name}") for arn, name, kind in machines if kind == "EXPRESS"],
         log_groups=await _log_groups(console, request, session),
         buckets=await _buckets(console, request, session),
         firehose=firehose,

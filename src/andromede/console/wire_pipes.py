@@ -159,6 +159,8 @@ class NewPipe:
     enrichment: str = ""
     enrichment_template: str = ""
     log: PipeLog = field(default_factory=PipeLog)
+    # Decision 0316: a state machine target's InvocationType ("" Pipes' default).
+    invocation_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,8 +326,13 @@ class PipesWire:
             source[member] = {"StartingPosition": pipe.starting_position}
         if source:
             payload["SourceParameters"] = source
+        target: dict[str, Any] = {}
         if pipe.input_template:
-            payload["TargetParameters"] = {"InputTemplate": pipe.input_template}
+            target["InputTemplate"] = pipe.input_template
+        if pipe.invocation_type:
+            target["StepFunctionStateMachineParameters"] = {"InvocationType": pipe.invocation_type}
+        if target:
+            payload["TargetParameters"] = target
         if pipe.enrichment:
             payload["Enrichment"] = pipe.enrichment
             if pipe.enrichment_template:

@@ -8,11 +8,13 @@ change (AWS's ``ConflictException``), as AWS's does.
 
 **Endpoints.** The sources served are an SQS queue, a Kinesis data stream and a DynamoDB
 stream of the pipe's account and Region; the targets an SQS queue, an SNS topic, a Kinesis
-data stream, a Firehose stream, an EventBridge event bus, an API destination and a Lambda
-function (decision 0294). The others AWS offers (Amazon MQ, MSK, Kafka; Step Functions, ECS,
-Batch…) are refused by name, never accepted and ignored. The enrichments served are an API
-destination (decision 0268) and a Lambda function (decision 0294) of the account; Step
-Functions and API Gateway enrichments are refused by name.
+data stream, a Firehose stream, an EventBridge event bus, an API destination, a Lambda
+function (decision 0294) and a Step Functions state machine (decision 0316). The others AWS
+offers (Amazon MQ, MSK, Kafka; ECS, Batch…) are refused by name, never accepted and ignored.
+The enrichments served are an API destination (decision 0268), a Lambda function (decision
+0294) and an EXPRESS state machine (decision 0316) of the account; API Gateway enrichments
+are refused by name. (That a state machine is EXPRESS is the service's check: it asks Step
+Functions.)
 Parameters are kept in AWS's own shape, as DescribePipe gives them back.
 """
 
@@ -355,8 +357,11 @@ _TARGET_MEMBERS: Final = {
     "firehose": None,
     "logs": "CloudWatchLogsParameters",  # decision 0277
     "lambda": "LambdaFunctionParameters",  # decision 0294
+    "states": "StepFunctionStateMachineParameters",  # decision 0316
 }
 _FUNCTION: Final = re.compile(r"function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?")
+# A state machine, one of its versions (a number) or one of its aliases (decision 0283).
+_STATE_MACHINE: Final = re.compile(r"stateMachine:[0-9A-Za-z_-]{1,80}(:[0-9A-Za-z_-]{1,80})?")
 _LOG_GROUP: Final = re.compile(r"log-group:[.\-_/#A-Za-z0-9]{1,512}(:\*)?")
 _JSON_PATH: Final = re.compile(r"\$(\.[\w/_-]+(\[(\d+|\*)\])*)*")
 
@@ -401,8 +406,8 @@ def check_http_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _target_member(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    if kind == "lambda":
-        _only(params, frozenset({"InvocationType"}), "LambdaFunctionParameters")
+    if kind in ("lambda", "states"):
+        _only(params, frozenset({"InvocationType"}), _TARGET_MEMBERS[kind] or "")
         invocation = params.get("InvocationType")
         if invocation is None:
             return {}
@@ -470,7 +475,8 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
         raise InvalidPipe(
             f"Target {target[:256]} is not supported by this platform: the targets served are "
             "SQS queues, SNS topics, Kinesis data streams, Firehose streams, EventBridge event "
-            "buses, API destinations, CloudWatch Logs log groups and Lambda functions.",
+            "buses, API destinations, CloudWatch Logs log groups, Lambda functions and Step "
+            "Functions state machines.",
             "target",
         )
     _own(target, tenant_id, region, "Target")
@@ -478,6 +484,8 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
         raise InvalidPipe(f"Target {target[:256]} is not a log group's ARN.", "target")
     if kind == "lambda" and not _FUNCTION.fullmatch(target.split(":", 5)[5]):
         raise InvalidPipe(f"Target {target[:256]} is not a function's ARN.", "target")
+    if kind == "states" and not _STATE_MACHINE.fullmatch(target.split(":", 5)[5]):
+        raise InvalidPipe(f"Target {target[:256]} is not a state machine's ARN.", "target")
     given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise InvalidPipe("TargetParameters must be an object.", "targetParameters")
@@ -505,19 +513,20 @@ def check_target(target: Any, given: Any, tenant_id: str, region: str) -> dict[s
     return kept
 
 
-_REFUSED_ENRICHMENTS: Final = {
-    "states": "Step Functions state machines",
-    "execute-api": "API Gateway APIs",
-}
+_REFUSED_ENRICHMENTS: Final = {"execute-api": "API Gateway APIs"}
+_ENRICHMENTS: Final = (
+    "EventBridge API destinations, Lambda functions and Step Functions EXPRESS state machines"
+)
+_ENRICHMENT_ARNS: Final = {"lambda": _FUNCTION, "states": _STATE_MACHINE}
 
 
 def check_enrichment(
     enrichment: Any, given: Any, tenant_id: str, region: str
 ) -> tuple[str, dict[str, Any]]:
-    """The enrichment kept (an API destination or a Lambda function of the pipe's account;
-    "" none) and its ``EnrichmentParameters`` (``InputTemplate``; ``HttpParameters`` for an
-    API destination). Step Functions and API Gateway enrichments are refused by name: they
-    are not served here."""
+    """The enrichment kept (an API destination, a Lambda function or a state machine of the
+    pipe's account; "" none) and its ``EnrichmentParameters`` (``InputTemplate``;
+    ``HttpParameters`` for an API destination). API Gateway enrichments are refused by name:
+    they are not served here."""
     given = {} if given is None else given
     if not isinstance(given, Mapping):
         raise InvalidPipe("EnrichmentParameters must be an object.", "enrichmentParameters")
@@ -534,15 +543,16 @@ def check_enrichment(
         raise InvalidPipe(
             f"Enrichment {enrichment[:256]} is not supported by this platform: "
             f"{_REFUSED_ENRICHMENTS[kind]} are not served here; the enrichments served are "
-            "EventBridge API destinations and Lambda functions.",
+            f"{_ENRICHMENTS}.",
             "enrichment",
         )
-    if kind not in ("api-destination", "lambda") or (
-        kind == "lambda" and not _FUNCTION.fullmatch(enrichment.split(":", 5)[5])
+    shape = _ENRICHMENT_ARNS.get(kind)
+    if kind != "api-destination" and (
+        shape is None or not shape.fullmatch(enrichment.split(":", 5)[5])
     ):
         raise InvalidPipe(
             f"Enrichment {enrichment[:256]} is not a valid enrichment: the enrichments served "
-            "are EventBridge API destinations and Lambda functions.",
+            f"are {_ENRICHMENTS}.",
             "enrichment",
         )
     _own(enrichment, tenant_id, region, "Enrichment")

@@ -39,8 +39,9 @@ succeeded. ``OnPartialBatchItemFailure`` ``AUTOMATIC_BISECT``: a failed stream b
 in two, its first half read again alone (the rest after it), down to one record; these tries
 do not count against ``MaximumRetryAttempts``, which applies to a single record's.
 
-**Batch targets** (decision 0294). A target that takes a batch whole (a Lambda function,
-:class:`PipeBatchTarget`) receives the events of an execution, each shaped by the template, as
+**Batch targets** (decision 0294). A target that takes a batch whole (a Lambda function, a
+state machine — decision 0316 —, :class:`PipeBatchTarget`, several joined by
+:class:`BatchTargets`) receives the events of an execution, each shaped by the template, as
 one JSON array, even a batch of one, as AWS sends it. It may report some of them failed (its
 ``batchItemFailures``, by the source's identifiers: an SQS message's ``messageId``, a stream
 record's ``eventID``; with an enrichment, the events it answered must carry them): an SQS
@@ -69,6 +70,7 @@ from andromede.pipes.service import PipesService
 from andromede.pipes.shaping import batch_payload, enriched_events, matchable, passes, render
 
 __all__ = [
+    "BatchTargets",
     "PartialBatchFailure",
     "PipeBatchTarget",
     "PipeEnricher",
@@ -140,6 +142,21 @@ class PipeBatchTarget(Protocol):
         EndpointRefused when the role may not or the target is gone, any other exception for
         a failure worth another try."""
         ...
+
+
+class BatchTargets:
+    """The :class:`PipeBatchTarget` of several: a pipe's batch goes to the first that takes
+    it."""
+
+    def __init__(self, *targets: PipeBatchTarget) -> None:
+        self._targets = targets
+
+    def takes(self, pipe: Pipe) -> bool:
+        return any(target.takes(pipe) for target in self._targets)
+
+    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
+        target = next(target for target in self._targets if target.takes(pipe))
+        return await target.send_batch(pipe, payload)
 
 
 class PartialBatchFailure(Exception):

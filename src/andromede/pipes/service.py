@@ -7,14 +7,18 @@ next pass, any gateway's; UpdatePipe, StartPipe and StopPipe put it UPDATING, ST
 STOPPING the same way. A pipe in a transitional state refuses another change with a
 conflict, as AWS's does. DeletePipe removes it at once (AWS answers DELETING; the pipe is gone
 from DescribePipe as soon as AWS's is) with its checkpoints: its reader stops at its next
-pass. The enrichments served are an API destination (decision 0268) and a Lambda function
-(decision 0294); the others are refused by name, never stored and ignored.
+pass. The enrichments served are an API destination (decision 0268), a Lambda function
+(decision 0294) and an EXPRESS state machine (decision 0316); the others are refused by name,
+never stored and ignored. A state machine's type is asked of Step Functions
+(:data:`MachineTypes`): a STANDARD one is refused as an enrichment, or as a
+``REQUEST_RESPONSE`` target (StartSyncExecution runs EXPRESS workflows only), as AWS refuses
+them; one not found is accepted, the pipe's reason saying so once it runs.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -29,11 +33,15 @@ from andromede.pipes.model import (
     check_role,
     check_source,
     check_target,
+    endpoint_kind,
     settled_state,
 )
 from andromede.pipes.store import PipeStore
 
-__all__ = ["ListFilter", "PipesLimits", "PipesService"]
+__all__ = ["ListFilter", "MachineTypes", "PipesLimits", "PipesService"]
+
+# (tenant, state machine ARN) → its type (``STANDARD``, ``EXPRESS``), None when not found.
+MachineTypes = Callable[[str, str], Awaitable[str | None]]
 
 _MAX_TAGS: Final = 50
 _STATES: Final = ("RUNNING", "STOPPED")
@@ -112,11 +120,39 @@ class PipesService:
         region: str,
         limits: PipesLimits | None = None,
         clock: Callable[[], int] = _now,
+        machine_types: MachineTypes | None = None,
     ) -> None:
         self.store = store
         self.region = region
         self.limits = limits or PipesLimits()
         self._clock = clock
+        self.machine_types = machine_types
+
+    async def _check_state_machines(
+        self, tenant_id: str, target: str, target_parameters: Mapping[str, Any], enrichment: str
+    ) -> None:
+        """A STANDARD state machine refused where only StartSyncExecution may run it."""
+        if self.machine_types is None:
+            return
+        if endpoint_kind(enrichment) == "states":
+            if await self.machine_types(tenant_id, enrichment) == "STANDARD":
+                raise InvalidPipe(
+                    f"Enrichment {enrichment[:256]} is a STANDARD state machine: only EXPRESS "
+                    "state machine workflows are supported as an enrichment.",
+                    "enrichment",
+                )
+        if endpoint_kind(target) == "states":
+            member = target_parameters.get("StepFunctionStateMachineParameters") or {}
+            invocation = member.get("InvocationType") or "REQUEST_RESPONSE"
+            if (
+                invocation == "REQUEST_RESPONSE"
+                and await self.machine_types(tenant_id, target) == "STANDARD"
+            ):
+                raise InvalidPipe(
+                    f"Target {target[:256]} is a STANDARD state machine: REQUEST_RESPONSE is not "
+                    "supported for STANDARD state machine workflows; use FIRE_AND_FORGET.",
+                    "InvocationType",
+                )
 
     async def get(self, tenant_id: str, name: str) -> Pipe:
         pipe = await self.store.get(tenant_id, name)
@@ -160,6 +196,9 @@ class PipesService:
         )
         if len(pipe.tags) > _MAX_TAGS:
             raise InvalidPipe(f"A pipe may have at most {_MAX_TAGS} tags.", "tags")
+        await self._check_state_machines(
+            tenant_id, pipe.target, pipe.target_parameters, pipe.enrichment
+        )
         await self.store.create(pipe, self.limits.max_pipes)
         return pipe
 
@@ -196,6 +235,7 @@ class PipesService:
             if "TargetParameters" in params or target != pipe.target
             else pipe.target_parameters
         )
+        await self._check_state_machines(tenant_id, str(target), target_parameters, enrichment)
         return await self._change(
             pipe,
             role_arn=check_role(params.get("RoleArn")),

@@ -10,8 +10,9 @@ requests; each batch into its ``AWS/EventBridge/Pipes`` metrics (dimension ``Pip
 pipe's execution log records go into its ``LogConfiguration``'s CloudWatch Logs group as its
 role (:class:`PipeLogGroups`), its S3 bucket and Firehose stream too
 (``pipe_log_destinations``, decision 0268); its enrichment is an API destination invoked by
-EventBridge's invoker (``pipe_enrichments``). Kinesis
-and Firehose are found in ``apis`` when needed (``serve`` makes them before or after);
+EventBridge's invoker (``pipe_enrichments``), a function or a state machine. Kinesis,
+Firehose, Lambda and Step Functions are found in ``apis`` when needed (``serve`` makes them
+before or after; a state machine's type, asked at CreatePipe, too, decision 0316);
 EventBridge's event buses and API destinations are EventBridge's own (its connections and
 its invoker's policy, the pipe's role judged instead of a rule target's)."""
 
@@ -58,20 +59,23 @@ from andromede.pipe_log_destinations import (
 )
 from andromede.pipe_roles import PIPES_PRINCIPAL, PipeRoles
 from andromede.pipe_sources import PipeSources
+from andromede.pipe_state_machines import PipeStateMachines
 from andromede.pipe_targets import PipeTargets
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.execution_logs import log_group_name
 from andromede.pipes.model import Pipe
-from andromede.pipes.runner import PipesRunner, RunnerPolicy
-from andromede.pipes.service import PipesLimits, PipesService
+from andromede.pipes.runner import BatchTargets, PipesRunner, RunnerPolicy
+from andromede.pipes.service import MachineTypes, PipesLimits, PipesService
 from andromede.pipes.store_sql import SqlPipeStore
 from andromede.pipesapi.app import PipesApp
 from andromede.queues.service import QueueService
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
+from andromede.stepfunctions.errors import StepFunctionsError
+from andromede.stepfunctionsapi.app import StatesApp
 from andromede.storage.service import ObjectService
 
-__all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "pipes_api"]
+__all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "machine_types", "pipes_api"]
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +175,23 @@ def _api_invoker(
     )
 
 
+def machine_types(apis: MutableMapping[str, ASGIApp]) -> MachineTypes:
+    """A state machine's type as Step Functions knows it (None when it is not found or Step
+    Functions is not served), for CreatePipe's and UpdatePipe's checks (decision 0316)."""
+
+    async def machine_type(tenant_id: str, arn: str) -> str | None:
+        app = apis.get(StatesApp.name)
+        if not isinstance(app, StatesApp):
+            return None
+        try:
+            target = await app.service.resolve(tenant_id, arn)
+        except StepFunctionsError:
+            return None
+        return target.machine.machine_type.value
+
+    return machine_type
+
+
 def pipes_api(
     apis: MutableMapping[str, ASGIApp],
     settings: Settings,
@@ -191,7 +212,10 @@ def pipes_api(
     its runner, started, and what closing a tenant deletes of it (its pipes and their
     checkpoints)."""
     service = PipesService(
-        SqlPipeStore(db), settings.region, PipesLimits(max_pipes=settings.pipes_max_pipes)
+        SqlPipeStore(db),
+        settings.region,
+        PipesLimits(max_pipes=settings.pipes_max_pipes),
+        machine_types=machine_types(apis),
     )
     roles = PipeRoles(identity, settings.region)
 
@@ -209,6 +233,7 @@ def pipes_api(
 
     invoker = _api_invoker(settings, connections, roles)
     functions = PipeFunctions(roles, lambda: apis.get("lambda"))  # decision 0294
+    machines = PipeStateMachines(roles, lambda: apis.get(StatesApp.name))  # decision 0316
     writers: list[PipeLogWriter] = [PipeLogStreams(roles, firehose)]
 
     def ingested(tenant_id: str, size: int, meter: str) -> None:
@@ -266,8 +291,9 @@ def pipes_api(
                 invoker.invoke, answer_limit=settings.pipes_enrichment_max_response
             ),
             functions,
+            machines,
         ),
-        functions,
+        BatchTargets(functions, machines),
     )
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(runner.run_forever(), name="pipes")

@@ -125,3 +125,41 @@ async def test_a_pipe_created_listed_shown_stopped_started_and_deleted(
             assert "(NotFoundException)" in alert(gone)
         else:
             assert '<td id="pipe-desired-state">DELETED</td>' in gone.text
+
+
+async def test_state_machines_offered_as_targets_and_express_ones_as_enrichments(
+    console: ConsoleHarness,
+) -> None:
+    """Decision 0316: the account's state machines among the create form's targets, the
+    EXPRESS ones among its enrichments; a STANDARD machine chosen as the target is started
+    (``FIRE_AND_FORGET``), as StartSyncExecution runs EXPRESS machines only."""
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        role = await _account(console, client, tenant)
+        wires, principal = await _wires(console, client)
+        trust = TRUST.replace("pipes.amazonaws.com", "states.amazonaws.com")
+        machine_role = await console.identity.create_role(tenant, "machine-role", trust)
+        definition = '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
+        arns: dict[str, str] = {}
+        for name, kind in (("std", "STANDARD"), ("exp", "EXPRESS")):
+            params = {"name": name, "definition": definition, "roleArn": machine_role.arn,
+                      "type": kind}  # fmt: skip
+            made = await wires.states._json(_SCOPE, principal, "CreateStateMachine", params)
+            arns[name] = made["stateMachineArn"]
+        page = await client.get("/pipes")
+        create = form_of(page, "create-pipe-form")
+        assert f'<option value="{arns["std"]}">Step Functions (STANDARD): std</option>' in create
+        enrichments = create.split('name="enrichment"', 1)[1].split("</select>", 1)[0]
+        assert f'<option value="{arns["exp"]}">Step Functions: exp</option>' in enrichments
+        assert arns["std"] not in enrichments
+        source = f"arn:aws:sqs:eu-fr-1:{tenant}:orders-in"
+        fields = {"csrf": csrf_of(page), "name": "orders", "source": source,
+                  "target": arns["std"], "role_arn": role, "enrichment": arns["exp"],
+                  "state": "RUNNING"}  # fmt: skip
+        made = await client.post("/pipes", data=fields)
+        assert made.status_code == 303, alert(made)
+        described = await _pipe(console, client, "orders")
+        assert described.target == arns["std"] and described.enrichment == arns["exp"]
+        assert described.target_raw["StepFunctionStateMachineParameters"] == {
+            "InvocationType": "FIRE_AND_FORGET"
+        }

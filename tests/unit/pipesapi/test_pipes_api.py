@@ -147,7 +147,7 @@ async def test_tags(world: World) -> None:
 async def test_what_is_not_served_is_refused_by_name(world: World) -> None:
     source = await world.queue("in")
     role = await world.role()
-    lam = f"arn:aws:states:eu-fr-1:{world.tenant_id}:stateMachine:m"
+    lam = f"arn:aws:ecs:eu-fr-1:{world.tenant_id}:cluster/c"
     refused = await world.fails(
         "CreatePipe", "ValidationException", Name="p", Source=source, Target=lam, RoleArn=role
     )

@@ -1,6 +1,6 @@
 """Decision 0268's enrichment: an API destination of the account accepted as a pipe's
 ``Enrichment`` with its ``EnrichmentParameters`` (described back, replaced or removed by
-UpdatePipe), Lambda, Step Functions and API Gateway enrichments refused by name; the runner
+UpdatePipe), API Gateway enrichments refused by name; the runner
 sends a batch's events past the filters, one JSON array shaped by the enrichment's template,
 and passes the events of its answer to the target (none for an empty answer); a failed
 enrichment leaves the batch's messages in the queue and is logged as AWS logs it."""
@@ -115,7 +115,6 @@ async def test_other_enrichments_are_refused_by_name(world: World) -> None:
     role = await world.role()
     base = {"Name": "p", "Source": source, "Target": source, "RoleArn": role}
     for arn, named in (
-        (f"arn:aws:states:{REGION}:{world.tenant_id}:stateMachine:m", "Step Functions"),
         (f"arn:aws:execute-api:{REGION}:{world.tenant_id}:a1/prod/GET/x", "API Gateway"),
     ):
         refused = await world.fails("CreatePipe", "ValidationException", **base, Enrichment=arn)
