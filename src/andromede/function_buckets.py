@@ -76,11 +76,11 @@ class BucketRecords:
         try:
             bucket = await self._objects.get_bucket(name)
         except NoSuchBucket:
-            raise DestinationRefused(f"The destination bucket {name} does not exist.") from None
+            raise DestinationRefused(f"The S3 bucket {name} does not exist.") from None
         if bucket.region != self._region:
             raise DestinationRefused(
-                f"The destination bucket {name} is in another Region: a Lambda function "
-                "records into a bucket of its own Region."
+                f"The S3 bucket {name} is in another Region: a Lambda function records "
+                "into a bucket of its own Region."
             )
         for operation, on_key in ((S3Operation.ListObjectsV2, None), (S3Operation.PutObject, key)):
             try:
