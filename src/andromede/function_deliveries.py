@@ -179,11 +179,13 @@ class RecordSender:
                 raise DestinationRefused(f"{ACTIONS[kind][2]} is not served by this deployment")
             await channel.send(session, sending.destination, message)
         except DestinationRefused as exc:
-            self._refused(sending, kind, str(exc))
+            self.refused(sending, str(exc))
             return False
         return True
 
-    def _refused(self, sending: Sending, kind: str, error: str) -> None:
+    def refused(self, sending: Sending, error: str) -> None:
+        """A record not sent: logged, and audited on the function's account."""
+        kind = destination_kind(sending.destination)
         log.warning(
             "Lambda: function %s could not send to %s: %s",
             sending.function_arn,

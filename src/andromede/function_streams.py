@@ -7,8 +7,9 @@ records of the batches given up sent to its ``OnFailure`` destination.
   ``DescribeStream``, ``ListShards``, ``ListStreams``) or ``AWSLambdaDynamoDBExecutionRole``
   (``dynamodb:GetRecords``, ``GetShardIterator``, ``DescribeStream``, ``ListStreams``) grant
   on the stream, in AWS's words ("Cannot access stream … Please ensure the role can perform
-  …"); an ``OnFailure`` destination needs ``sqs:SendMessage`` or ``sns:Publish`` ("The
-  provided execution role does not have permissions to call SendMessage on SQS").
+  …"); an ``OnFailure`` destination needs ``sqs:SendMessage``, ``sns:Publish`` ("The
+  provided execution role does not have permissions to call SendMessage on SQS") or, for an
+  S3 bucket, ``s3:PutObject`` and ``s3:ListBucket`` (decision 0311).
 - **Reading.** Each shard is read by ``stream_reading.StreamReader`` (Pipes' reader) from
   the mapping's checkpoint (``MappingStore.checkpoints``, moved only by the gateway holding
   the mapping's lease), else its ``StartingPosition`` (LATEST: since the mapping was made).
@@ -27,7 +28,9 @@ records of the batches given up sent to its ``OnFailure`` destination.
   counts a try; past ``MaximumRetryAttempts`` (-1: until the records expire) the batch is
   given up. A throttle is not a try. A batch given up is described to the ``OnFailure``
   destination (AWS's invocation record: ``requestContext``, ``responseContext``,
-  ``KinesisBatchInfo`` / ``DDBStreamBatchInfo``, no data), sent as the role, and passed.
+  ``KinesisBatchInfo`` / ``DDBStreamBatchInfo``, no data; a bucket's object adds the batch as
+  ``payload`` under ``aws/lambda/<uuid>/<shardId>/…``), sent as the role through
+  ``function_deliveries.RecordSender`` (decision 0311), and passed.
   Delivery is at least once, as AWS's.
 """
 
@@ -220,12 +223,11 @@ class FailureDestinations:
         arn = on_failure_destination(mapping.parameters)
         if arn is None:
             return False
-        refused = await self._access.destination_refusal(mapping.tenant_id, role_arn, arn)
-        if refused is not None:
-            log.info("Event source mapping %s: its OnFailure record not sent: %s", mapping.uuid,
-                refused)  # fmt: skip
-            return False
         sending = Sending(mapping.tenant_id, role_arn, mapping.uuid, mapping.function_arn, arn)
+        refused = await self._access.destination_refusal(mapping.tenant_id, role_arn, arn)
+        if refused is not None:  # in AWS's words, as CreateEventSourceMapping says it
+            self._sender.refused(sending, refused)
+            return False
         if destination_kind(arn) == "s3":
             key = stream_record_key(mapping.uuid, shard, moment, str(uuid.uuid4()))
             message = Message(json.dumps(record | {"payload": payload}), key=key)
