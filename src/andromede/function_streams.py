@@ -7,8 +7,9 @@ records of the batches given up sent to its ``OnFailure`` destination.
   ``DescribeStream``, ``ListShards``, ``ListStreams``) or ``AWSLambdaDynamoDBExecutionRole``
   (``dynamodb:GetRecords``, ``GetShardIterator``, ``DescribeStream``, ``ListStreams``) grant
   on the stream, in AWS's words ("Cannot access stream … Please ensure the role can perform
-  …"); an ``OnFailure`` destination needs ``sqs:SendMessage`` or ``sns:Publish`` ("The
-  provided execution role does not have permissions to call SendMessage on SQS").
+  …"); an ``OnFailure`` destination needs ``sqs:SendMessage``, ``sns:Publish`` ("The
+  provided execution role does not have permissions to call SendMessage on SQS") or, for an
+  S3 bucket, ``s3:PutObject`` and ``s3:ListBucket`` (decision 0311).
 - **Reading.** Each shard is read by ``stream_reading.StreamReader`` (Pipes' reader) from
   the mapping's checkpoint (``MappingStore.checkpoints``, moved only by the gateway holding
   the mapping's lease), else its ``StartingPosition`` (LATEST: since the mapping was made).
@@ -27,7 +28,9 @@ records of the batches given up sent to its ``OnFailure`` destination.
   counts a try; past ``MaximumRetryAttempts`` (-1: until the records expire) the batch is
   given up. A throttle is not a try. A batch given up is described to the ``OnFailure``
   destination (AWS's invocation record: ``requestContext``, ``responseContext``,
-  ``KinesisBatchInfo`` / ``DDBStreamBatchInfo``, no data), sent as the role, and passed.
+  ``KinesisBatchInfo`` / ``DDBStreamBatchInfo``, no data; a bucket's object adds the batch as
+  ``payload`` under ``aws/lambda/<uuid>/<shardId>/…``), sent as the role through
+  ``function_deliveries.RecordSender`` (decision 0311), and passed.
   Delivery is at least once, as AWS's.
 """
 
@@ -46,6 +49,15 @@ from typing import Any, Final, Protocol
 
 from andromede.dynamodb.errors import DynamoError
 from andromede.dynamodb.stream_service import DynamoStreams
+from andromede.function_deliveries import (
+    BucketChecker,
+    Message,
+    RecordSender,
+    Sending,
+    destination_kind,
+    destination_refusal,
+    service_channels,
+)
 from andromede.function_sources import FunctionRoles
 from andromede.functions.errors import FunctionsError, InvalidParameterValue
 from andromede.functions.invoker import Invocation, Invoker
@@ -54,15 +66,12 @@ from andromede.functions.mapping_streams import on_failure_destination
 from andromede.functions.mappings import EventSourceMapping, MappingStore
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.service import KinesisService
-from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import compiled_filters
 from andromede.pipes.runner import SourceBatch, SourceEvent
 from andromede.pipes.shaping import matchable, passes
-from andromede.queues.errors import QueueError
 from andromede.queues.service import QueueService
-from andromede.sqsapi.authorise import KeyUser
 from andromede.stream_reading import StreamCursor, StreamReader, batch_info, stream_kind
 
 __all__ = [
@@ -73,6 +82,7 @@ __all__ = [
     "StreamPoller",
     "destination_access",
     "lambda_record",
+    "stream_record_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,10 +132,12 @@ class StreamAccess:
         roles: FunctionRoles,
         kinesis: Callable[[], KinesisService | None],
         dynamodb: Callable[[], DynamoStreams | None],
+        buckets: BucketChecker | None = None,
     ) -> None:
         self._roles = roles
         self._kinesis = kinesis
         self._dynamodb = dynamodb
+        self._buckets = buckets
 
     async def refusal(self, tenant_id: str, role_arn: str, source: str) -> str | None:
         """Why the role cannot read the stream, in AWS's words; None when it can."""
@@ -167,23 +179,24 @@ class StreamAccess:
 
     async def destination_refusal(self, tenant_id: str, role_arn: str, arn: str) -> str | None:
         """Why the role cannot send to the OnFailure destination; None when it can."""
-        session = await self._roles.session(tenant_id, role_arn, "EventSourceMapping")
-        if session is None:
-            return "The role defined for the function cannot be assumed by Lambda."
-        service = arn.split(":", 3)[2]
-        action, operation = (
-            ("sqs:SendMessage", "SendMessage on SQS")
-            if service == "sqs"
-            else ("sns:Publish", "Publish on SNS")
+        return await destination_refusal(
+            self._roles, tenant_id, role_arn, arn, "EventSourceMapping", self._buckets
         )
-        if not await self._roles.allowed(session, action, arn):
-            return f"The provided execution role does not have permissions to call {operation}"
-        return None
+
+
+def stream_record_key(mapping_uuid: str, shard: str, moment: dt.datetime, record_id: str) -> str:
+    """The key of a stream mapping's failure record in an S3 bucket, as AWS writes it:
+    ``aws/lambda/<ESM-UUID>/<shardId>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>``."""
+    return (
+        f"aws/lambda/{mapping_uuid}/{shard}/{moment:%Y/%m/%d}/"
+        f"{moment:%Y-%m-%dT%H.%M.%S}-{record_id}"
+    )
 
 
 class FailureDestinations:
     """The records of the batches given up, sent to a mapping's OnFailure destination as the
-    function's role (an SQS queue, a KMS one opened as the role; an SNS topic)."""
+    function's role through ``function_deliveries.RecordSender`` (an SQS queue, an SNS topic,
+    an S3 bucket). Given no ``sender``, the queue and topic services' twin channels."""
 
     def __init__(
         self,
@@ -191,42 +204,36 @@ class FailureDestinations:
         access: StreamAccess,
         queues: QueueService | None,
         pubsub: PubSubService | None,
+        sender: RecordSender | None = None,
     ) -> None:
-        self._roles = roles
         self._access = access
-        self._queues = queues
-        self._pubsub = pubsub
+        self._sender = sender or RecordSender(roles, service_channels(roles, queues, pubsub), None)
 
-    async def send(self, mapping: EventSourceMapping, role_arn: str, record: str) -> bool:
-        """Whether ``record`` reached the destination (a refusal is said at INFO: AWS
-        drops such a record too)."""
+    async def send(
+        self,
+        mapping: EventSourceMapping,
+        role_arn: str,
+        record: dict[str, Any],
+        shard: str,
+        payload: str,
+        moment: dt.datetime,
+    ) -> bool:
+        """Whether ``record`` reached the destination (a refusal is logged and audited: AWS
+        drops such a record too). A bucket takes the record with the batch's ``payload``."""
         arn = on_failure_destination(mapping.parameters)
         if arn is None:
             return False
-        tenant = mapping.tenant_id
-        refused = await self._access.destination_refusal(tenant, role_arn, arn)
-        session = await self._roles.session(tenant, role_arn, mapping.uuid)
-        if refused is not None or session is None:
-            log.info("Event source mapping %s: its OnFailure record not sent: %s", mapping.uuid,
-                refused)  # fmt: skip
+        sending = Sending(mapping.tenant_id, role_arn, mapping.uuid, mapping.function_arn, arn)
+        refused = await self._access.destination_refusal(mapping.tenant_id, role_arn, arn)
+        if refused is not None:  # in AWS's words, as CreateEventSourceMapping says it
+            self._sender.refused(sending, refused)
             return False
-        try:
-            if arn.startswith("arn:aws:sqs:") and self._queues is not None:
-                parts = arn.split(":", 5)
-                queue = await self._queues.get_queue(parts[4], parts[4], parts[5])
-                caller = KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16])
-                sender = f"{session.user_id}:{session.session_name}"
-                await self._queues.send_message(queue, record, {}, {}, None, sender, caller=caller)
-                return True
-            if arn.startswith("arn:aws:sns:") and self._pubsub is not None:
-                await self._pubsub.publish(tenant, arn, record, None, {}, None)
-                return True
-        except (QueueError, NotificationError) as exc:
-            log.info("Event source mapping %s: its OnFailure record not sent: %s", mapping.uuid,
-                type(exc).__name__)  # fmt: skip
-            return False
-        log.info("Event source mapping %s: its OnFailure destination is not served", mapping.uuid)
-        return False
+        if destination_kind(arn) == "s3":
+            key = stream_record_key(mapping.uuid, shard, moment, str(uuid.uuid4()))
+            message = Message(json.dumps(record | {"payload": payload}), key=key)
+        else:
+            message = Message(json.dumps(record))
+        return await self._sender.send(sending, message)
 
 
 class StreamFunctions(Protocol):
@@ -473,7 +480,9 @@ class StreamPoller:
                 "executedVersion": executed,
                 "functionError": "Unhandled",
             }
-        await self._failures.send(mapping, role, json.dumps(record | info))
+        payload = json.dumps({"Records": [lambda_record(e.event) for e in batch.events]})
+        moment = dt.datetime.fromtimestamp(self._clock() / 1000, dt.UTC)
+        await self._failures.send(mapping, role, record | info, batch.shard or "", payload, moment)
 
     async def _checkpoint(
         self, mapping: EventSourceMapping, owner: str, batch: SourceBatch

@@ -115,3 +115,57 @@ def test_event_invocations_reach_their_destinations(server: ServerProcess) -> No
     functions.delete_function_event_invoke_config(FunctionName="doubler")
     with pytest.raises(functions.exceptions.ResourceNotFoundException):
         functions.get_function_event_invoke_config(FunctionName="doubler")
+
+
+def _one_object(s3: Any, bucket: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    for _ in range(80):
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        if listed:
+            key = listed[0]["Key"]
+            return key, json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        time.sleep(0.5)
+    raise AssertionError(f"nothing arrived in s3://{bucket}/{prefix}")
+
+
+def test_a_failed_event_recorded_in_a_bucket(server: ServerProcess) -> None:
+    """Decision 0311: an S3 bucket as the OnFailure destination, the record an object under
+    AWS's key, written as the role (which must be allowed s3:PutObject and s3:ListBucket)."""
+    tenant = new_tenant(server, "lambda-bucket-failures")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    s3: Any = client_for(server, "s3", *keys)
+    s3.create_bucket(Bucket="lambda-failures")
+    iam: Any = client_for(server, "iam", *keys)
+    functions: Any = client_for(server, "lambda", *keys)
+    destination = {"OnFailure": {"Destination": "arn:aws:s3:::lambda-failures"}}
+    # A role's policies are cached per worker: the refused role is not the one allowed later.
+    for name, actions in (("mute", []), ("recorder", ["s3:PutObject", "s3:ListBucket"])):
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
+        if actions:
+            iam.put_role_policy(RoleName=name, PolicyName="write", PolicyDocument=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [
+                    "arn:aws:s3:::lambda-failures", "arn:aws:s3:::lambda-failures/*"]}],
+            }))  # fmt: skip
+        functions.create_function(
+            FunctionName=f"{name}-failing", Runtime="python3.11", Role=role["Role"]["Arn"],
+            Handler="app.handler", Code={"ZipFile": _zip()},
+        )  # fmt: skip
+    with pytest.raises(functions.exceptions.InvalidParameterValueException) as refused:
+        functions.put_function_event_invoke_config(
+            FunctionName="mute-failing", MaximumRetryAttempts=0, DestinationConfig=destination
+        )
+    assert "does not have permissions to call" in str(refused.value)
+    functions.put_function_event_invoke_config(
+        FunctionName="recorder-failing", MaximumRetryAttempts=0, DestinationConfig=destination
+    )
+    functions.invoke(
+        FunctionName="recorder-failing", InvocationType="Event",
+        Payload=b'{"n": 7, "fail": true}',
+    )  # fmt: skip
+    prefix = "aws/lambda/async/recorder-failing/"
+    key, record = _one_object(s3, "lambda-failures", prefix)
+    day = time.strftime("%Y/%m/%d", time.gmtime())
+    assert key.startswith(f"{prefix}{day}/"), key
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"n": 7, "fail": True}
+    assert record["responsePayload"]["errorMessage"] == "refused 7"

@@ -2,7 +2,8 @@
 ``andromede serve`` (the fixture of ``test_lambda_sqs_mappings``, no server of its own):
 boto3 connects a Kinesis stream and a DynamoDB table's stream to a function whose role may
 read them; the records put reach the handler in its bubblewrap sandbox in Lambda's shapes,
-read back from the function's CloudWatch Logs group."""
+read back from the function's CloudWatch Logs group. A batch a function fails is given up
+into an S3 bucket as its OnFailure record (decision 0311), read back with boto3."""
 
 from __future__ import annotations
 
@@ -145,3 +146,60 @@ def test_kinesis_and_dynamodb_streams_trigger_a_function(server: ServerProcess) 
     assert got["State"] == "Enabled" and got["LastProcessingResult"] == "OK"
     for made in (from_kinesis, from_dynamodb):
         functions.delete_event_source_mapping(UUID=made["UUID"])
+
+
+FAILING = """
+def handler(event, context):
+    raise ValueError("no")
+"""
+
+
+def test_a_failed_batch_recorded_in_a_bucket(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "lambda-streams-s3")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    s3: Any = client_for(server, "s3", *keys)
+    s3.create_bucket(Bucket="batch-failures")
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="refuser", AssumeRolePolicyDocument=json.dumps(TRUST))
+    write = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"], "Resource": "*"}
+    policy = READ | {"Statement": [*READ["Statement"], write]}
+    iam.put_role_policy(RoleName="refuser", PolicyName="rw", PolicyDocument=json.dumps(policy))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", FAILING)
+    functions: Any = client_for(server, "lambda", *keys)
+    functions.create_function(
+        FunctionName="refuser", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
+    )  # fmt: skip
+    kinesis: Any = client_for(server, "kinesis", *keys)
+    kinesis.create_stream(StreamName="orders", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName="orders", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    stream = kinesis.describe_stream_summary(StreamName="orders")["StreamDescriptionSummary"][
+        "StreamARN"
+    ]
+    kinesis.put_record(StreamName="orders", PartitionKey="p", Data=b"doomed")
+    made = functions.create_event_source_mapping(
+        EventSourceArn=stream, FunctionName="refuser", StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::batch-failures"}},
+    )  # fmt: skip
+    assert made["DestinationConfig"]["OnFailure"]["Destination"] == "arn:aws:s3:::batch-failures"
+    prefix = f"aws/lambda/{made['UUID']}/shardId-000000000000/"
+    listed: list[dict[str, Any]] = []
+    for _ in range(80):
+        listed = s3.list_objects_v2(Bucket="batch-failures", Prefix=prefix).get("Contents", [])
+        if listed:
+            break
+        time.sleep(0.5)
+    got = functions.get_event_source_mapping(UUID=made["UUID"])
+    assert listed, (got["State"], got["LastProcessingResult"])
+    body = s3.get_object(Bucket="batch-failures", Key=listed[0]["Key"])["Body"].read()
+    record = json.loads(body)
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["KinesisBatchInfo"]["streamArn"] == stream
+    (event,) = json.loads(record["payload"])["Records"]
+    assert event["kinesis"]["partitionKey"] == "p"
+    functions.delete_event_source_mapping(UUID=made["UUID"])

@@ -2,7 +2,8 @@
 twin: a function's or a qualifier's ``FunctionEventInvokeConfig`` (``MaximumRetryAttempts``,
 ``MaximumEventAgeInSeconds``, the ``OnSuccess`` and ``OnFailure`` destinations) as a value,
 the checks AWS makes on them (the bounds, a destination an SQS queue, SNS topic, EventBridge
-bus or Lambda function of the account and Region, never the function itself), a
+bus or Lambda function of the account and Region, never the function itself, or an S3
+bucket for ``OnFailure`` only — decision 0311), a
 ``DeadLetterConfig``'s target (a queue or a topic), the ``InvokeConfigStore`` interface and
 its in-memory twin (SQL in ``invoke_configs_sql``).
 
@@ -42,6 +43,9 @@ _RESOURCE: Final = {
     "events": re.compile(r"event-bus/[a-zA-Z0-9/._-]{1,256}"),
     "lambda": re.compile(r"function:[a-zA-Z0-9_-]{1,64}(:(\$LATEST|[a-zA-Z0-9_-]{1,128}))?"),
 }
+# An S3 bucket's ARN names no Region nor account: the bucket's own are checked when the role
+# is (function_buckets).
+BUCKET_ARN: Final = re.compile(r"arn:aws[a-zA-Z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,8 @@ class EventInvokeConfig:
 
 
 def destination_service(arn: str) -> str:
-    """``sqs``, ``sns``, ``events`` or ``lambda``: the service a checked destination is of."""
+    """``sqs``, ``sns``, ``events``, ``lambda`` or ``s3``: the service a checked destination
+    is of."""
     return arn.split(":", 3)[2]
 
 
@@ -84,6 +89,13 @@ def _destination(
         return ""
     if not isinstance(value, str) or len(value) > 350:
         raise InvalidParameterValue(f"{member} Destination must be an ARN")
+    if BUCKET_ARN.fullmatch(value) is not None:
+        if member != "OnFailure":
+            raise InvalidParameterValue(
+                f"The destination ARN {value} is invalid. An S3 bucket can only be an "
+                "OnFailure destination."
+            )
+        return value
     found = _ARN.fullmatch(value)
     if found is None or _RESOURCE[found["service"]].fullmatch(found["resource"]) is None:
         raise InvalidParameterValue(f"The destination ARN {value} is invalid.")

@@ -4,7 +4,8 @@ UpdateEventSourceMapping make of the stream-only parameters, as AWS makes them
 (``StartingPosition`` required and fixed once made, AT_TIMESTAMP for Kinesis only,
 ``ParallelizationFactor`` 1 to 10, ``MaximumRetryAttempts`` -1 to 10,000,
 ``MaximumRecordAgeInSeconds`` -1 or 60 to 604,800, ``BisectBatchOnFunctionError``,
-``DestinationConfig`` ``OnFailure`` an SQS queue or SNS topic of the account and Region).
+``DestinationConfig`` ``OnFailure`` an SQS queue or SNS topic of the account and Region, or
+an S3 bucket — decision 0311).
 
 Every stream mapping keeps each of these parameters, their defaults included, so that
 GetEventSourceMapping answers them as AWS does."""
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.invoke_configs import BUCKET_ARN
 
 __all__ = [
     "STREAM_DEFAULTS",
@@ -100,10 +102,10 @@ def _destination(given: object, region: str, tenant_id: str) -> dict[str, Any]:
             f"The provided destination config DestinationConfig(onSuccess=null, "
             f"onFailure=OnFailure(destination={arn[:256]})) is invalid."
         )
-    if found["service"] == "s3":
-        raise InvalidParameterValue(
-            "S3 bucket on-failure destinations are not supported by this Lambda yet"
-        )
+    if found["service"] == "s3":  # its own account and Region checked with the role's rights
+        if BUCKET_ARN.fullmatch(arn) is None:
+            raise InvalidParameterValue(f"The destination ARN {arn[:256]} is invalid.")
+        return {"OnFailure": {"Destination": arn}}
     if found["region"] != region or found["account"] != tenant_id:
         raise InvalidParameterValue(
             "The on-failure destination must be of the function's account and Region"

@@ -33,7 +33,9 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
+from andromede.function_buckets import BucketRecords
 from andromede.function_code_buckets import BucketCode
+from andromede.function_deliveries import Channel, RecordSender, api_channels
 from andromede.function_destinations import FunctionDestinations, destination_access
 from andromede.function_invocations import (
     NotifiedFunctions,
@@ -311,13 +313,17 @@ def lambda_api(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
     config_store = SqlInvokeConfigStore(db)
-    configs = EventInvokeConfigs(config_store, service, destination_access(roles))
+    buckets = _bucket_records(settings, identity, objects, audit, billing)  # decision 0311
+    configs = EventInvokeConfigs(config_store, service, destination_access(roles, buckets))
     actions |= invoke_config_actions(configs, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS})
     actions |= layer_actions(layers)
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
-        streams = _stream_mappings(apis, settings, roles, queues, pubsub, mapping_store, invoker)
+        sender = RecordSender(roles, api_channels(apis) | _bucket_channel(buckets), audit)
+        streams = _stream_mappings(
+            apis, settings, roles, queues, pubsub, mapping_store, invoker, sender, buckets
+        )
         mappings = EventSourceMappings(
             mapping_store,
             service,
@@ -350,7 +356,7 @@ def lambda_api(
             service,
             invoker,
             config_store,
-            FunctionDestinations(roles, apis, audit, settings.region),
+            FunctionDestinations(roles, apis, audit, settings.region, buckets),
             retry_policy(settings),
         )
         worker = EventWorker(
@@ -388,6 +394,8 @@ def _stream_mappings(
     pubsub: PubSubService | None,
     store: SqlMappingStore,
     invoker: Invoker,
+    sender: RecordSender,
+    buckets: BucketRecords | None,
 ) -> StreamPoller:
     """The poller's part for Kinesis and DynamoDB stream mappings (decision 0301): the
     streams found among ``apis`` when read (made after Lambda's app or not served)."""
@@ -400,14 +408,37 @@ def _stream_mappings(
         app = apis.get(DynamoApp.name)
         return app.streams if isinstance(app, DynamoApp) else None
 
-    access = StreamAccess(roles, kinesis, dynamodb)
+    access = StreamAccess(roles, kinesis, dynamodb, buckets)
     return StreamPoller(
         store,
         access,
         StreamReader(kinesis, dynamodb, settings.region),
         InvokerFunctions(invoker),
-        FailureDestinations(roles, access, queues, pubsub),
+        FailureDestinations(roles, access, queues, pubsub, sender),
     )
+
+
+def _bucket_records(
+    settings: Settings,
+    identity: IdentityService,
+    objects: ObjectService | None,
+    audit: AuditService,
+    billing: BillingService | None,
+) -> BucketRecords | None:
+    """S3 buckets as Lambda's OnFailure destinations (decision 0311), where S3 is served."""
+    if objects is None:
+        return None
+
+    def count(tenant_id: str, quantity: int, meter: str) -> None:
+        if billing is not None:
+            billing.count(tenant_id, settings.region, meter, quantity)
+
+    authoriser = S3Authoriser(identity.policies_for, settings.region)
+    return BucketRecords(objects, authoriser, settings.region, audit, count)
+
+
+def _bucket_channel(buckets: BucketRecords | None) -> dict[str, Channel]:
+    return {} if buckets is None else {"s3": buckets}
 
 
 def mapping_poll_policy(settings: Settings) -> tuple[float, int]:
