@@ -15,7 +15,9 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
 
-A dynamically partitioned stream's batch (decision 0270) is written partition by partition
+A stream with a Lambda processor has its opened batch transformed first (decision 0315,
+``firehose.transform_delivery``). A dynamically partitioned stream's batch (decision 0270)
+is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
 record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
 are enabled (decision 0270), as the destination's role, through ``error_logs``.
