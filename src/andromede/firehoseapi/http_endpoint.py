@@ -167,7 +167,9 @@ def http_endpoint_description(http: HttpEndpoint, backup: S3Destination) -> dict
         "BufferingHints": {"SizeInMBs": http.size_mb, "IntervalInSeconds": http.interval_seconds},
         "CloudWatchLoggingOptions": logging_description(http.logging),
         "RequestConfiguration": request,
-        "ProcessingConfiguration": http_processing_description(http.transform),
+        "ProcessingConfiguration": http_processing_description(
+            http.transform, http.role_arn or backup.role_arn
+        ),
         "RetryOptions": {"DurationInSeconds": http.retry_seconds},
         "S3BackupMode": http.backup_mode,
         "S3DestinationDescription": s3_description(backup),

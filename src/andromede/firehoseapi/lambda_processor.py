@@ -1,10 +1,11 @@
 """The ``Lambda`` processor of a ``ProcessingConfiguration`` on the wire (decision 0315): its
 parameters (``LambdaArn``, ``NumberOfRetries`` 0-300, ``RoleArn``, ``BufferSizeInMBs``
 0.2-3, ``BufferIntervalInSeconds`` 60-900) read into a
-:class:`~andromede.firehose.model.LambdaProcessor` and described back as given, for an
-Extended S3 destination (with ``firehoseapi.processing``'s other processors) and for an HTTP
-endpoint destination (the only processor it takes). The function is checked when used (of
-the stream's account and Region, invocable by the role), as AWS checks it."""
+:class:`~andromede.firehose.model.LambdaProcessor` and described back as AWS describes it
+(the defaults added), for an Extended S3 destination (with ``firehoseapi.processing``'s
+other processors) and for an HTTP endpoint destination (the only processor it takes). The
+function is checked when used (of the stream's account and Region, invocable by the
+role), as AWS checks it."""
 
 from __future__ import annotations
 
@@ -80,16 +81,20 @@ def lambda_processor(parameters: Mapping[str, str]) -> LambdaProcessor:
     )
 
 
-def lambda_parameters(processor: LambdaProcessor) -> list[tuple[str, str]]:
-    """The processor's parameters as given (the defaults not given are not described)."""
+def lambda_parameters(processor: LambdaProcessor, destination_role: str) -> list[tuple[str, str]]:
+    """The processor's parameters as AWS describes them: those given, in their order, then
+    the defaults not given (``RoleArn`` the destination's role), which Terraform's provider
+    leaves out of its state when they are the defaults."""
     values = {
         "LambdaArn": processor.function_arn,
         "NumberOfRetries": str(processor.retries),
-        "RoleArn": processor.role_arn or "",
+        "RoleArn": processor.role_arn or destination_role,
         "BufferSizeInMBs": f"{processor.buffer_size_mb:g}",
         "BufferIntervalInSeconds": str(processor.buffer_interval_seconds),
     }
-    return [(name, values[name]) for name in processor.given if name in values]
+    order = [name for name in processor.given if name in values]
+    order += [name for name in PARAMETERS if name not in order]
+    return [(name, values[name]) for name in order if values[name]]
 
 
 def _structure(value: object, name: str) -> Mapping[str, Any]:
@@ -144,10 +149,12 @@ def http_processing_input(raw: object, base: LambdaProcessor | None) -> LambdaPr
     return made
 
 
-def http_processing_description(processor: LambdaProcessor | None) -> dict[str, Any]:
+def http_processing_description(
+    processor: LambdaProcessor | None, destination_role: str
+) -> dict[str, Any]:
     if processor is None:
         return {"Enabled": False}
-    parameters = lambda_parameters(processor)
+    parameters = lambda_parameters(processor, destination_role)
     return {
         "Enabled": True,
         "Processors": [

@@ -198,8 +198,11 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
                         processors=tuple(kinds) if processing else (), **made)  # fmt: skip
 
 
-def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any]:
-    """``DynamicPartitioningConfiguration`` and ``ProcessingConfiguration`` described."""
+def partitioning_description(
+    partitioning: Partitioning | None, role_arn: str = ""
+) -> dict[str, Any]:
+    """``DynamicPartitioningConfiguration`` and ``ProcessingConfiguration`` described
+    (``role_arn``: the destination's, a Lambda processor's default role)."""
     if partitioning is None:
         return {}
     described: dict[str, Any] = {}
@@ -212,7 +215,7 @@ def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any
     for kind in partitioning.processors:
         parameters: list[tuple[str, str]] = []
         if kind == "Lambda" and partitioning.transform is not None:
-            parameters = lambda_parameters(partitioning.transform)
+            parameters = lambda_parameters(partitioning.transform, role_arn)
         elif kind == "MetadataExtraction" and partitioning.query:
             parameters = [("MetadataExtractionQuery", partitioning.query),
                           ("JsonParsingEngine", _ENGINE)]  # fmt: skip

@@ -64,6 +64,11 @@ def processor(world: World, *extra: tuple[str, str]) -> dict[str, Any]:
     }
 
 
+def with_defaults(made: dict[str, Any], *defaults: tuple[str, str]) -> dict[str, Any]:
+    added = [{"ParameterName": n, "ParameterValue": v} for n, v in defaults]
+    return made | {"Parameters": made["Parameters"] + added}
+
+
 def function(world: World) -> Upper:
     upper = Upper()
     world.deliverer.transform = TransformStep(
@@ -105,9 +110,19 @@ async def test_records_are_transformed_dropped_and_failed(world: World) -> None:
         },
     )
     await world.deliverer.run_pass()
+    # Described as AWS describes it: the parameters given, then the defaults (which
+    # Terraform's provider leaves out of its state), RoleArn the destination's role.
+    role = (await extended(world, "orders"))["RoleARN"]
     assert (await extended(world, "orders"))["ProcessingConfiguration"] == {
         "Enabled": True,
-        "Processors": [lambda_processor],
+        "Processors": [
+            with_defaults(
+                lambda_processor,
+                ("RoleArn", role),
+                ("BufferSizeInMBs", "1"),
+                ("BufferIntervalInSeconds", "60"),
+            )
+        ],
     }
     records = [b"a1\n", b"bad", b"drop", b"b2\n"]
     await world.client(
@@ -255,7 +270,13 @@ async def test_an_http_endpoint_takes_a_lambda_processor(world: World) -> None:
     http = shown["DeliveryStreamDescription"]["Destinations"][0][
         "HttpEndpointDestinationDescription"
     ]
-    assert http["ProcessingConfiguration"] == {"Enabled": True, "Processors": [lambda_processor]}
+    described = with_defaults(
+        lambda_processor,
+        ("NumberOfRetries", "3"),
+        ("RoleArn", role),
+        ("BufferIntervalInSeconds", "60"),
+    )
+    assert http["ProcessingConfiguration"] == {"Enabled": True, "Processors": [described]}
     message = await world.fails(
         "UpdateDestination",
         "InvalidArgumentException",
