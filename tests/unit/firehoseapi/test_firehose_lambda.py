@@ -1,17 +1,19 @@
 """Decision 0315 over the wire (botocore's model): a ``Lambda`` processor taken on Extended S3
-and HTTP endpoint destinations, checked with AWS's words and described back as given; its
-stream's batches transformed by the function before they are written — Ok records
+and HTTP endpoint destinations, checked with AWS's words and described back as AWS describes
+it; its stream's batches transformed by the function before they are written — Ok records
 delivered as the function made them, Dropped ones gone, ProcessingFailed ones and the
 records of failed invocations under ``processing-failed/`` —, ``partitionKeyFromLambda``
-partitioning the objects, and the ``ExecuteProcessing.*`` / ``SucceedProcessing.*``
-metrics. The function is a test invoker (the real one, Lambda's Invoke as the role, is
-``tests/unit/test_firehose_transform.py``'s and the e2e test's)."""
+partitioning the objects, the ``ExecuteProcessing.*`` / ``SucceedProcessing.*`` metrics,
+and each failure said in the destination's CloudWatch error log. The function is a test
+invoker (the real one, Lambda's Invoke as the role, is
+``test_firehose_lambda_functions.py``'s and the e2e test's)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from andromede.firehose.model import DeliveryStream, LambdaProcessor
@@ -20,6 +22,8 @@ from andromede.firehose.transformation import TransformFailed
 from andromede.wiring.firehose import FirehoseMetrics
 from support.batch_world import read
 from support.firehoseapp import REGION, World
+from support.logsapp import logs_world
+from unit.firehoseapi.test_firehose_error_logs import deliverer, role_policy
 
 FUNCTION = "arn:aws:lambda:eu-fr-1:{account}:function:upper"
 
@@ -302,3 +306,42 @@ async def test_an_http_endpoint_takes_a_lambda_processor(world: World) -> None:
     assert json.loads(await read(world.objects, "landing", failed))["errorCode"] == (
         "Lambda.InvokeAccessDenied"
     )
+
+
+async def test_a_failed_transformation_is_said_in_the_error_log(
+    world: World, tmp_path: Path
+) -> None:
+    for logs in logs_world(tmp_path / "logs"):
+        logs.clock.now = int(time.time() * 1000)
+        group = "/aws/kinesisfirehose/orders"
+        await logs.service.create_group(world.tenant_id, group, None, {})
+        await logs.service.create_stream(world.tenant_id, group, "DestinationDelivery")
+        gateway = deliverer(world, logs.service)
+        gateway.transform = TransformStep(Upper(), log_error=gateway.log_transform_error)
+        role = await world.role(policy=role_policy("logs:PutLogEvents"))
+        await world.client(
+            "CreateDeliveryStream",
+            DeliveryStreamName="orders",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": role,
+                "BucketARN": await world.bucket(),
+                "CloudWatchLoggingOptions": {
+                    "Enabled": True, "LogGroupName": group, "LogStreamName": "DestinationDelivery",
+                },
+                "ProcessingConfiguration": {"Enabled": True, "Processors": [processor(world)]},
+            },
+        )  # fmt: skip
+        await gateway.run_pass()
+        await world.client("PutRecord", DeliveryStreamName="orders", Record={"Data": b"bad"})
+        assert await gateway.run_pass(later(400)) == 1
+        (record,) = [
+            json.loads(e.message)
+            for e in (
+                await logs.service.get_events(
+                    world.tenant_id, group, "DestinationDelivery", start=None, end=None,
+                    start_from_head=True, limit=None, token=None,
+                )
+            )[0]
+        ]  # fmt: skip
+        assert record["errorCode"] == "Lambda.ProcessingFailed"
+        assert record["destination"] == FUNCTION.format(account=world.tenant_id)
