@@ -83,7 +83,10 @@ async def test_a_real_function_transforms_the_records(world: World, functions: F
                 "Processors": [
                     {
                         "Type": "Lambda",
-                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+                        "Parameters": [
+                            # Terraform's examples name the function's $LATEST qualified.
+                            {"ParameterName": "LambdaArn", "ParameterValue": f"{arn}:$LATEST"}
+                        ],
                     }
                 ],
             },
