@@ -20,6 +20,7 @@ from andromede.firehose.model import (
     DeliveryStream,
     HttpEndpoint,
     KinesisSource,
+    LambdaProcessor,
     LoggingOptions,
     Partitioning,
     S3Destination,
@@ -199,6 +200,29 @@ async def test_error_logging_and_partitioning_are_kept(store: FirehoseStore) -> 
     web = dataclasses.replace(stream("web"), http=http)
     await store.create(web, max_streams=5)
     assert await store.get("t1", "web") == web
+
+
+async def test_lambda_processors_are_kept(store: FirehoseStore) -> None:
+    """Decision 0315: an Extended S3 destination's and an HTTP endpoint's Lambda processor,
+    its parameters and the order they were given in; rows without one read as before."""
+    processor = LambdaProcessor(
+        "arn:aws:lambda:eu-fr-1:000000000001:function:f:live", retries=7,
+        role_arn="arn:aws:iam::000000000001:role/p", buffer_size_mb=0.25,
+        buffer_interval_seconds=120, given=("RoleArn", "LambdaArn", "BufferSizeInMBs"),
+    )  # fmt: skip
+    partitioning = Partitioning(processing=True, processors=("Lambda",), transform=processor)
+    made = stream("transformed")
+    made = dataclasses.replace(
+        made, destination=dataclasses.replace(made.destination, partitioning=partitioning)
+    )
+    await store.create(made, max_streams=5)
+    assert await store.get("t1", "transformed") == made
+    web = dataclasses.replace(
+        stream("web"), http=HttpEndpoint(url="https://collector.example/in", transform=processor)
+    )
+    await store.create(web, max_streams=5)
+    kept = await store.get("t1", "web")
+    assert kept == web and kept.transform == processor
 
 
 async def test_the_size_hint_and_a_failing_streak(store: FirehoseStore) -> None:

@@ -10,6 +10,7 @@ PutLogEvents put into the group."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import shutil
@@ -144,3 +145,95 @@ def test_rules_topics_and_buckets_invoke_a_permitted_function(server: ServerProc
         except ClientError:  # the group is made by the first invocation
             continue
     assert seen == {"events", "sns", "s3", "logs"}
+
+
+TRANSFORM = (
+    "import base64, json\n"
+    "def handler(event, context):\n"
+    "    out = []\n"
+    "    for r in event['records']:\n"
+    "        data = base64.b64decode(r['data'])\n"
+    "        doc = json.loads(data)\n"
+    "        out.append({'recordId': r['recordId'],\n"
+    "                    'result': 'ProcessingFailed' if doc.get('bad') else 'Ok',\n"
+    "                    'data': base64.b64encode(data.upper()).decode(),\n"
+    "                    'metadata': {'partitionKeys': {'kind': doc['kind']}}})\n"
+    "    return {'records': out}\n"
+)
+
+
+def test_a_firehose_stream_transforms_its_records_with_a_function(server: ServerProcess) -> None:
+    """Decision 0315: a delivery stream's Lambda processor upper-cases its records, keys them
+    for ``!{partitionKeyFromLambda:kind}``, and a record it answers ProcessingFailed lands
+    under ``processing-failed/``, as the stream's role invoking the function."""
+    tenant = new_tenant(server, "firehose-fn")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", TRANSFORM)
+    functions: Any = client_for(server, "lambda", *keys)
+    arn = functions.create_function(FunctionName="upper", Runtime="python3.11",
+        Role=role["Role"]["Arn"], Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
+    )["FunctionArn"]  # fmt: skip
+    s3: Any = client_for(server, "s3", *keys)
+    bucket = f"fh-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    trust = json.dumps(TRUST).replace("lambda.amazonaws.com", "firehose.amazonaws.com")
+    delivery = iam.create_role(RoleName="delivery", AssumeRolePolicyDocument=trust)
+    iam.put_role_policy(RoleName="delivery", PolicyName="deliver", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+            {"Effect": "Allow", "Resource": arn,
+             "Action": ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]},
+        ],
+    }))  # fmt: skip
+    firehose: Any = client_for(server, "firehose", *keys)
+    firehose.create_delivery_stream(
+        DeliveryStreamName="orders",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": delivery["Role"]["Arn"],
+            "BucketARN": f"arn:aws:s3:::{bucket}",
+            "Prefix": "kind=!{partitionKeyFromLambda:kind}/",
+            "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 1},
+            "DynamicPartitioningConfiguration": {"Enabled": True},
+            "ProcessingConfiguration": {"Enabled": True, "Processors": [{
+                "Type": "Lambda",
+                "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+            }]},
+        },
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    status = "CREATING"
+    while status == "CREATING" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        described = firehose.describe_delivery_stream(DeliveryStreamName="orders")
+        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+    assert status == "ACTIVE"
+    records = [b'{"kind":"a","n":1}\n', b'{"kind":"b","n":2}\n', b'{"kind":"a","bad":1}\n']
+    firehose.put_record_batch(DeliveryStreamName="orders", Records=[{"Data": r} for r in records])
+
+    def landed() -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for each in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            parts = each["Key"].split("/")
+            folder = "/".join(parts[:2]) if parts[0] == "errors" else parts[0]
+            body = s3.get_object(Bucket=bucket, Key=each["Key"])["Body"].read()
+            found[folder] = found.get(folder, b"") + body
+        return found
+
+    deadline = time.monotonic() + 60
+    found = landed()
+    while len(found) < 3 and time.monotonic() < deadline:
+        time.sleep(1)
+        found = landed()
+    assert set(found) == {"kind=a", "kind=b", "errors/processing-failed"}, found
+    assert found["kind=a"] == b'{"KIND":"A","N":1}\n'
+    assert found["kind=b"] == b'{"KIND":"B","N":2}\n'
+    (line,) = found["errors/processing-failed"].splitlines()
+    error = json.loads(line)
+    assert (error["errorCode"], error["lambdaArn"]) == ("Lambda.ProcessingFailed", arn)
+    assert base64.b64decode(error["rawData"]) == records[2]

@@ -15,7 +15,9 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
 
-A dynamically partitioned stream's batch (decision 0270) is written partition by partition
+A stream with a Lambda processor has its opened batch transformed first (decision 0315,
+``firehose.transform_delivery``). A dynamically partitioned stream's batch (decision 0270)
+is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
 record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
 are enabled (decision 0270), as the destination's role, through ``error_logs``.
@@ -49,6 +51,7 @@ from andromede.firehose.model import (
 from andromede.firehose.partitioned_delivery import PartitionedDeliverer
 from andromede.firehose.partitioning import QueryRunner
 from andromede.firehose.service import FirehoseService
+from andromede.firehose.transform_delivery import NoFunctions, TransformStep
 
 __all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
 
@@ -103,12 +106,17 @@ class FirehoseDeliverer:
         endpoints: EndpointSender | None = None,
         error_logs: ErrorLogs | None = None,
         queries: QueryRunner | None = None,
+        transform: TransformStep | None = None,
     ) -> None:
         """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
         their attempts fail, and their batches go to the backup bucket); ``error_logs``:
         where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere);
         ``queries``: where dynamic partitioning's JQ queries run (default: a sandboxed
-        process with the default limits)."""
+        process with the default limits); ``transform``: how Lambda processors are invoked
+        (decision 0315; default: none is, their batches' records failed)."""
+        self.transform = transform or TransformStep(
+            NoFunctions(), log_error=self.log_transform_error
+        )
         self._error_logs = error_logs
         self.queries = queries or SubprocessQueryRunner()
         self._pending_logs: list[tuple[DeliveryStream, LoggingOptions, str, str]] = []
@@ -184,6 +192,18 @@ class FirehoseDeliverer:
         record = error_record(stream, destination.bucket_arn, code, message)
         self._pending_logs.append((stream, destination.logging, destination.role_arn, record))
 
+    def log_transform_error(self, stream: DeliveryStream, code: str, message: str) -> None:
+        """A failed transformation, for the destination's error log (decision 0315)."""
+        processor = stream.transform
+        if processor is None:
+            return
+        options = stream.destination.logging if stream.http is None else stream.http.logging
+        role = processor.role_arn or stream.destination.role_arn
+        if stream.http is not None and stream.http.role_arn and not processor.role_arn:
+            role = stream.http.role_arn
+        record = error_record(stream, processor.function_arn, code, message)
+        self._pending_logs.append((stream, options, role, record))
+
     def _log_http_error(self, stream: DeliveryStream, code: str, message: str) -> None:
         http = stream.http
         if http is None:
@@ -231,12 +251,34 @@ class FirehoseDeliverer:
             self._dropped(stream, len(records), f"KMS.KeyUnusable: {exc}")
             await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
             return 0
+        made = 0
+        lambda_keys = None
+        if stream.transform is not None:  # decision 0315
+            try:
+                step = await self.transform.run(
+                    stream, records, opened, self._firehose.writer.write, now
+                )
+            except DeliveryFailed as exc:  # its failed records' object refused
+                self._observe(stream, len(records), size, ok=False)
+                self.log_s3_error(stream, exc.code, exc.message)
+                return await self._failed(stream, records, opened, exc, now)
+            if step is not None and not step.records:
+                await store.delivered(stream.tenant_id, stream.name, self.owner, step.upto)
+                return step.written
+            if step is not None:
+                records, opened, lambda_keys, made = (
+                    step.records,
+                    step.opened,
+                    step.keys,
+                    step.written,
+                )
+                size = sum(len(data) for data in opened)
         if stream.http is not None:
-            return await self._http.deliver(stream, records, opened, now)
+            return made + await self._http.deliver(stream, records, opened, now)
         partitioning = destination.partitioning
         if partitioning is not None and (partitioning.enabled or partitioning.processing):
-            # Partitioned, or processed (de-aggregated, delimited) into one object.
-            return await self._partitioned.deliver(stream, records, opened, now)
+            # Partitioned, or processed (de-aggregated, delimited, transformed) into one object.
+            return made + await self._partitioned.deliver(stream, records, opened, now, lambda_keys)
         body = b"".join(opened)
         if destination.compression == "GZIP":
             body = gzip.compress(body)
@@ -250,7 +292,7 @@ class FirehoseDeliverer:
             return await self._failed(stream, records, opened, exc, now)
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
-        return 1
+        return made + 1
 
     async def _key_refused(
         self, stream: DeliveryStream, records: Sequence[BufferedRecord], exc: KmsResourceError,

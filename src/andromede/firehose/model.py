@@ -38,6 +38,7 @@ __all__ = [
     "CUSTOMER_MANAGED_CMK",
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SIZE_MB",
+    "LAMBDA_KEY",
     "MIB",
     "SSE_DISABLED",
     "SSE_DISABLING",
@@ -49,6 +50,7 @@ __all__ = [
     "DeliveryStream",
     "HttpEndpoint",
     "KinesisSource",
+    "LambdaProcessor",
     "LoggingOptions",
     "NewRecord",
     "Partitioning",
@@ -80,6 +82,8 @@ COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")
 COPY_PENDING: Final = "allDataCopy:"
 # The error output type of records this platform could not deliver (AWS's word for it).
 ERROR_OUTPUT_TYPE: Final = "processing-failed"
+# How a partition key a Lambda processor gave is told apart from a query's (decision 0315).
+LAMBDA_KEY: Final = "lambda:"
 _EXPRESSION: Final = re.compile(r"!\{([A-Za-z]+):([^}]*)\}")
 # The java.time letters AWS's timestamp expressions use, as strftime spells them.
 _TIME_LETTERS: Final = (
@@ -118,6 +122,21 @@ class LoggingOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class LambdaProcessor:
+    """The ``Lambda`` processor of a ``ProcessingConfiguration`` (decision 0315): the function
+    a batch's records are transformed by, invoked as ``role_arn`` (None: the destination's
+    role), retried ``retries`` times; its invocations at most ``buffer_size_mb`` (AWS's
+    ``BufferSizeInMBs``, 0.2-3)."""
+
+    function_arn: str
+    retries: int = 3
+    role_arn: str | None = None
+    buffer_size_mb: float = 1.0
+    buffer_interval_seconds: int = 60
+    given: tuple[str, ...] = ()  # the parameters given, described back as given
+
+
+@dataclass(frozen=True, slots=True)
 class Partitioning:
     """Extended S3's dynamic partitioning and its record processors (decision 0270):
     ``DynamicPartitioningConfiguration`` (``enabled``, ``retry_seconds``) and the
@@ -134,6 +153,7 @@ class Partitioning:
     append_delimiter: bytes | None = None
     processors: tuple[str, ...] = ()  # the processors' types, in the order given
     configured: bool = False  # DynamicPartitioningConfiguration given (then described back)
+    transform: LambdaProcessor | None = None  # the Lambda processor (decision 0315)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +206,7 @@ class HttpEndpoint:
     backup_mode: str = "FailedDataOnly"
     role_arn: str | None = None
     logging: LoggingOptions = LoggingOptions()  # decision 0270
+    transform: LambdaProcessor | None = None  # ProcessingConfiguration's Lambda (0315)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +265,16 @@ class DeliveryStream:
         if self.http is None:
             return self.destination.interval_seconds
         return self.http.interval_seconds
+
+    @property
+    def transform(self) -> LambdaProcessor | None:
+        """The Lambda processor its batches go through before delivery (decision 0315)."""
+        if self.http is not None:
+            return self.http.transform
+        partitioning = self.destination.partitioning
+        if partitioning is None or not partitioning.processing:
+            return None
+        return partitioning.transform
 
     @property
     def kind(self) -> str:
@@ -348,12 +379,17 @@ def new_record_id() -> str:
 
 
 def check_prefixes(
-    prefix: str, error_prefix: str, partition_keys: frozenset[str] | None = None
+    prefix: str,
+    error_prefix: str,
+    partition_keys: frozenset[str] | None = None,
+    from_lambda: bool = False,
 ) -> None:
     """AWS's rules on custom prefixes: known expressions only, ``error-output-type`` only in
     the error prefix, and an error prefix whenever the prefix has expressions. With dynamic
     partitioning (``partition_keys``: the keys its query makes, decision 0270), the prefix
-    takes ``!{partitionKeyFromQuery:k}`` of those keys, and must use one at least."""
+    takes ``!{partitionKeyFromQuery:k}`` of those keys, and ``!{partitionKeyFromLambda:k}``
+    when a Lambda processor gives keys (``from_lambda``, decision 0315), and must use one at
+    least."""
     used: set[str] = set()
     for text, is_error in ((prefix, False), (error_prefix, True)):
         for namespace, argument in _EXPRESSION.findall(text):
@@ -372,10 +408,17 @@ def check_prefixes(
                         "MetadataExtractionQuery."
                     )
                 used.add(argument)
+            elif (
+                namespace == "partitionKeyFromLambda"
+                and from_lambda
+                and partition_keys is not None
+                and not is_error
+            ):
+                used.add(f"{LAMBDA_KEY}{argument}")
             elif namespace == "partitionKeyFromLambda":
                 raise InvalidArgument(
-                    "partitionKeyFromLambda: Lambda data transformation is not offered by this "
-                    "platform (decision 0270)."
+                    "partitionKeyFromLambda can only be used in Prefix when dynamic "
+                    "partitioning is enabled with a Lambda processor."
                 )
             else:
                 raise InvalidArgument(
@@ -389,7 +432,7 @@ def check_prefixes(
     if partition_keys is not None and not used:
         raise InvalidArgument(
             "When dynamic partitioning is enabled, Prefix must contain at least one "
-            "!{partitionKeyFromQuery:…} expression."
+            "!{partitionKeyFromQuery:…} or !{partitionKeyFromLambda:…} expression."
         )
     if partition_keys is not None and not error_prefix:
         raise InvalidArgument(
@@ -427,6 +470,8 @@ def _evaluate(
             return when.strftime(_strftime(argument))
         if namespace == "partitionKeyFromQuery":
             return "" if partition is None else partition.get(argument, "")
+        if namespace == "partitionKeyFromLambda":
+            return "" if partition is None else partition.get(f"{LAMBDA_KEY}{argument}", "")
         if argument == "random-string":
             return secrets.token_hex(6)[:11]
         return error_type

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from andromede.firehose.model import (
@@ -80,13 +80,15 @@ class PartitionedDeliverer:
         records: Sequence[BufferedRecord],
         opened: Sequence[bytes],
         now: int,
+        lambda_keys: Sequence[Mapping[str, str]] | None = None,
     ) -> int:
-        """One attempt at the batch; how many objects it wrote."""
+        """One attempt at the batch; how many objects it wrote. ``lambda_keys``: each
+        record's partition keys from its Lambda processor (decision 0315)."""
         partitioning = stream.destination.partitioning
         assert partitioning is not None  # noqa: S101 (the deliverer's dispatch)
         batch = await partition_batch(
             [r.arrived for r in records], opened, partitioning, self._max_partitions,
-            self._queries,
+            self._queries, lambda_keys, stream.destination.prefix,
         )  # fmt: skip
         size = sum(r.size for r in records)
         written = 0

@@ -22,12 +22,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from andromede.firehose.errors import InvalidArgument
-from andromede.firehose.model import MIB, Partitioning, S3Destination, check_prefixes
+from andromede.firehose.model import (
+    LAMBDA_KEY,
+    MIB,
+    Partitioning,
+    S3Destination,
+    check_prefixes,
+)
 
 try:  # libjq's binding (the ``jq`` package); without it, MetadataExtraction is refused
     import jq as _jq  # type: ignore[import-not-found,unused-ignore]  # no stubs
@@ -56,6 +62,7 @@ _MAX_KEY_VALUE: Final = 512  # a partition key's value, as AWS bounds it
 # An object construction's keys (at its top level: ``_top_level``).
 _OBJECT_KEY: Final = re.compile(r'[{,]\s*"?([A-Za-z_][A-Za-z0-9_]*)"?\s*:')
 _STRING: Final = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LAMBDA_IN_PREFIX: Final = re.compile(r"!\{partitionKeyFromLambda:([^}]*)\}")
 _WORD: Final = re.compile(r"\$?[A-Za-z_][A-Za-z0-9_]*")
 # What a tenant's query may not use: the gateway's environment and files, input beyond
 # its record, the process's streams, and the unbounded generators and recursion.
@@ -173,7 +180,10 @@ def check_destination(destination: S3Destination, before: S3Destination | None =
                 "Zero buffering (IntervalInSeconds 0) is not available with dynamic partitioning."
             )
         keys = keys or frozenset()
-    check_prefixes(destination.prefix, destination.error_output_prefix, keys)
+    from_lambda = (
+        partitioning is not None and partitioning.processing and partitioning.transform is not None
+    )
+    check_prefixes(destination.prefix, destination.error_output_prefix, keys, from_lambda)
 
 
 def _pieces(index: int, arrived: int, data: bytes, partitioning: Partitioning) -> list[Piece]:
@@ -235,9 +245,14 @@ async def partition_batch(
     partitioning: Partitioning,
     max_partitions: int,
     runner: QueryRunner,
+    lambda_keys: Sequence[Mapping[str, str]] | None = None,
+    prefix: str = "",
 ) -> PartitionedBatch:
-    """The batch's records (each buffered record's arrival and bytes) processed and grouped."""
+    """The batch's records (each buffered record's arrival and bytes) processed and grouped;
+    ``lambda_keys``: each record's partition keys from its Lambda processor's metadata
+    (decision 0315), those ``prefix`` uses required of each record."""
     batch = PartitionedBatch()
+    wanted = frozenset(_LAMBDA_IN_PREFIX.findall(prefix))
     pieces: list[Piece] = []
     for index, (arrived, data) in enumerate(zip(arrivals, opened, strict=True)):
         try:
@@ -256,6 +271,8 @@ async def partition_batch(
             if result.error is not None:
                 raise ValueError(result.error)
             keys = keys_of(result.value)
+            if lambda_keys is not None and partitioning.enabled:
+                keys += _from_lambda(lambda_keys[piece.index], wanted)
         except ValueError as exc:
             why = f"Metadata extraction failed: {exc}"[:512]
             batch.failed.append((piece, EXTRACTION_FAILED, why))
@@ -271,3 +288,18 @@ async def partition_batch(
             bucket = batch.partitions[keys] = []
         bucket.append(piece)
     return batch
+
+
+def _from_lambda(given: Mapping[str, str], wanted: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """A record's keys from its Lambda processor (decision 0315): those the prefix uses, each
+    required (``ValueError`` when missing)."""
+    keys = []
+    for name in sorted(wanted):
+        value = given.get(name)
+        if not value or len(value) > _MAX_KEY_VALUE:
+            raise ValueError(
+                f"the Lambda function gave no partition key {name[:64]!r} (or an empty or too "
+                "long one)"
+            )
+        keys.append((f"{LAMBDA_KEY}{name}", value))
+    return tuple(keys)

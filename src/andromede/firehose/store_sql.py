@@ -34,6 +34,7 @@ from andromede.firehose.model import (
     DeliveryStream,
     HttpEndpoint,
     KinesisSource,
+    LambdaProcessor,
     LoggingOptions,
     Partitioning,
     S3Destination,
@@ -70,17 +71,39 @@ def _logging_fields(options: LoggingOptions) -> dict[str, Any]:
     return {"enabled": options.enabled, "group": options.group, "stream": options.stream}
 
 
+def _transform(fields: dict[str, Any] | None) -> LambdaProcessor | None:
+    """A Lambda processor (decision 0315; rows written before: none)."""
+    if fields is None:
+        return None
+    return LambdaProcessor(**fields | {"given": tuple(fields["given"])})
+
+
+def _transform_fields(processor: LambdaProcessor | None) -> dict[str, Any] | None:
+    if processor is None:
+        return None
+    return {
+        "function_arn": processor.function_arn,
+        "retries": processor.retries,
+        "role_arn": processor.role_arn,
+        "buffer_size_mb": processor.buffer_size_mb,
+        "buffer_interval_seconds": processor.buffer_interval_seconds,
+        "given": list(processor.given),
+    }
+
+
 def _partitioning(fields: dict[str, Any] | None) -> Partitioning | None:
     if fields is None:
         return None
     append = fields.pop("append_delimiter")
+    transform = _transform(fields.pop("transform", None))
     return Partitioning(
+        transform=transform,
         **fields
         | {
             "deaggregation_delimiter": base64.b64decode(fields["deaggregation_delimiter"]),
             "append_delimiter": None if append is None else base64.b64decode(append),
             "processors": tuple(fields["processors"]),
-        }
+        },
     )
 
 
@@ -99,6 +122,7 @@ def _partitioning_fields(partitioning: Partitioning | None) -> dict[str, Any] | 
         "append_delimiter": None if append is None else base64.b64encode(append).decode(),
         "processors": list(partitioning.processors),
         "configured": partitioning.configured,
+        "transform": _transform_fields(partitioning.transform),
     }
 
 
@@ -106,8 +130,10 @@ def _http_endpoint(fields: dict[str, Any]) -> HttpEndpoint:
     sealed = fields.pop("access_key", None)
     attributes = tuple((str(k), str(v)) for k, v in fields.pop("common_attributes", []))
     logging = _logging(fields.pop("logging", None))
+    transform = _transform(fields.pop("transform", None))
     return HttpEndpoint(
         **fields,
+        transform=transform,
         access_key=None if sealed is None else base64.b64decode(sealed),
         common_attributes=attributes,
         logging=logging,
@@ -133,6 +159,7 @@ def _http_endpoint_fields(http: HttpEndpoint) -> dict[str, Any]:
         "backup_mode": http.backup_mode,
         "role_arn": http.role_arn,
         "logging": _logging_fields(http.logging),
+        "transform": _transform_fields(http.transform),
     }
 
 

@@ -13,6 +13,10 @@ from typing import Any, Final
 from andromede.firehose.http_endpoint import BACKUP_MODES, CONTENT_ENCODINGS
 from andromede.firehose.model import HttpEndpoint, S3Destination
 from andromede.firehoseapi.errors import FirehoseWireError
+from andromede.firehoseapi.lambda_processor import (
+    http_processing_description,
+    http_processing_input,
+)
 from andromede.firehoseapi.params import (
     FirehoseCall,
     invalid,
@@ -26,10 +30,6 @@ __all__ = ["HttpEndpointInput", "http_endpoint_description", "http_endpoint_inpu
 
 _SECRET: Final = re.compile(r"arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:.{1,512}")
 _MAX_ATTRIBUTES: Final = 50
-# Fields of the destination whose features this platform does not offer, when enabled.
-_NOT_OFFERED: Final = {
-    "ProcessingConfiguration": "Lambda data transformation",
-}
 
 HttpEndpointInput = tuple[HttpEndpoint, S3Destination, str | None]
 
@@ -42,10 +42,6 @@ def http_endpoint_input(
     """The endpoint, its S3 backup and the AccessKey given (None: none given) from a
     configuration (``base`` None) or an update of ``base``. An EndpointConfiguration given
     in an update replaces the old one whole, its AccessKey with it."""
-    for feature, what in _NOT_OFFERED.items():
-        asked = call.mapping(feature, config) or {}
-        if asked.get("Enabled") is True:
-            raise refused(f"{feature}: {what} is not offered by this platform (decision 0250).")
     creating = base is None
     start = HttpEndpoint(url="") if base is None else base[0]
     endpoint = call.mapping("EndpointConfiguration", config)
@@ -85,6 +81,10 @@ def http_endpoint_input(
         if not is_role_arn(role):
             raise refused(f"RoleARN {role[:256]!r} is not a valid IAM role ARN.")
         changed["role_arn"] = role
+    if config.get("ProcessingConfiguration") is not None:  # decision 0315
+        changed["transform"] = http_processing_input(
+            config["ProcessingConfiguration"], start.transform
+        )
     if config.get("CloudWatchLoggingOptions") is not None:  # decision 0270
         changed["logging"] = logging_input(config["CloudWatchLoggingOptions"], start.logging)
     secrets = call.mapping("SecretsManagerConfiguration", config)
@@ -167,7 +167,9 @@ def http_endpoint_description(http: HttpEndpoint, backup: S3Destination) -> dict
         "BufferingHints": {"SizeInMBs": http.size_mb, "IntervalInSeconds": http.interval_seconds},
         "CloudWatchLoggingOptions": logging_description(http.logging),
         "RequestConfiguration": request,
-        "ProcessingConfiguration": {"Enabled": False},
+        "ProcessingConfiguration": http_processing_description(
+            http.transform, http.role_arn or backup.role_arn
+        ),
         "RetryOptions": {"DurationInSeconds": http.retry_seconds},
         "S3BackupMode": http.backup_mode,
         "S3DestinationDescription": s3_description(backup),

@@ -263,4 +263,4 @@ def s3_description(destination: S3Destination) -> dict[str, Any]:
 def extended_description(destination: S3Destination) -> dict[str, Any]:
     """What ExtendedS3DestinationDescription adds: its processing and dynamic partitioning
     (decision 0270)."""
-    return partitioning_description(destination.partitioning)
+    return partitioning_description(destination.partitioning, destination.role_arn)

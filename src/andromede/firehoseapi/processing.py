@@ -1,8 +1,8 @@
 """A destination's error logging and record processing on the wire (decision 0270):
 ``CloudWatchLoggingOptions``, Extended S3's ``DynamicPartitioningConfiguration`` and
 ``ProcessingConfiguration`` (the processors ``MetadataExtraction``, ``RecordDeAggregation``,
-``AppendDelimiterToRecord``; ``Lambda`` and the others refused by name), read into the model
-and described back in AWS's shapes."""
+``AppendDelimiterToRecord``, and ``Lambda`` since decision 0315 (``firehoseapi.lambda_processor``);
+the others refused by name), read into the model and described back in AWS's shapes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from andromede.firehose.model import LoggingOptions, Partitioning
 from andromede.firehoseapi.errors import FirehoseWireError
+from andromede.firehoseapi.lambda_processor import PARAMETERS, lambda_parameters, lambda_processor
 
 __all__ = [
     "logging_description",
@@ -26,7 +27,6 @@ _ENGINE: Final = "JQ-1.6"
 _SUB_RECORD_TYPES: Final = ("JSON", "DELIMITED")
 # The processor types botocore's model lists that this platform does not run, and why.
 _REFUSED_PROCESSORS: Final = {
-    "Lambda": "Lambda data transformation is not offered by this platform",
     "Decompression": "the Decompression processor is not offered by this platform",
     "CloudWatchLogProcessing": "the CloudWatchLogProcessing processor is not offered by this "
     "platform",
@@ -36,6 +36,7 @@ _PARAMETERS: Final = {
     "MetadataExtraction": ("MetadataExtractionQuery", "JsonParsingEngine"),
     "RecordDeAggregation": ("SubRecordType", "Delimiter"),
     "AppendDelimiterToRecord": ("Delimiter",),
+    "Lambda": PARAMETERS,
 }
 
 
@@ -167,7 +168,9 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
             raise _refused(f"Processor {kind} is given twice.")
         kinds.append(kind)
         parameters = _processor_parameters(processor, kind)
-        if kind == "MetadataExtraction":
+        if kind == "Lambda":
+            made["transform"] = lambda_processor(parameters)
+        elif kind == "MetadataExtraction":
             query = parameters.get("MetadataExtractionQuery")
             if not query:
                 raise _refused("MetadataExtraction needs a MetadataExtractionQuery.")
@@ -195,8 +198,11 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
                         processors=tuple(kinds) if processing else (), **made)  # fmt: skip
 
 
-def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any]:
-    """``DynamicPartitioningConfiguration`` and ``ProcessingConfiguration`` described."""
+def partitioning_description(
+    partitioning: Partitioning | None, role_arn: str = ""
+) -> dict[str, Any]:
+    """``DynamicPartitioningConfiguration`` and ``ProcessingConfiguration`` described
+    (``role_arn``: the destination's, a Lambda processor's default role)."""
     if partitioning is None:
         return {}
     described: dict[str, Any] = {}
@@ -208,7 +214,9 @@ def partitioning_description(partitioning: Partitioning | None) -> dict[str, Any
     processors = []
     for kind in partitioning.processors:
         parameters: list[tuple[str, str]] = []
-        if kind == "MetadataExtraction" and partitioning.query:
+        if kind == "Lambda" and partitioning.transform is not None:
+            parameters = lambda_parameters(partitioning.transform, role_arn)
+        elif kind == "MetadataExtraction" and partitioning.query:
             parameters = [("MetadataExtractionQuery", partitioning.query),
                           ("JsonParsingEngine", _ENGINE)]  # fmt: skip
         elif kind == "RecordDeAggregation" and partitioning.deaggregation:

@@ -102,6 +102,14 @@ class FirehoseSettings(BaseModel):
         "separate process killed past them; the batch's records then go under the error "
         "output prefix (DynamicPartitioning.MetadataExtractionFailed) (decision 0270).",
     )
+    firehose_lambda_max_payload: int = Field(
+        default=6 * MIB,
+        gt=0,
+        le=6 * MIB,
+        description="Bytes of a Lambda processor's invocation event at most (Lambda's "
+        "synchronous payload limit: 6 MB), besides the processor's BufferSizeInMBs; a "
+        "transformed batch is cut into invocations no larger (decision 0315).",
+    )
     firehose_jq_max_memory: int = Field(
         default=512 * MIB,
         gt=0,

@@ -7,8 +7,10 @@ deliverer every ``serve`` runs.
 metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes``,
 ``IncomingPutRequests``; each delivery attempt ``DeliveryToS3.Records``,
 ``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0) — ``DeliveryToHttpEndpoint.*``
-for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` — through the
-platform's metrics sink. The bytes ingested are billed as AWS bills Direct PUT: each record
+for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` —, each Lambda
+processor's invocation ``ExecuteProcessing.Duration`` / ``.Success`` and its records
+``SucceedProcessing.Records`` / ``.Bytes`` (decision 0315) through the platform's metrics
+sink. The bytes ingested are billed as AWS bills Direct PUT: each record
 rounded up to 5 KiB, into the account's ``firehose.ingested``. Records the deliverer had to
 drop are audited (``firehose:DeliveryFailed``), beside its WARNING.
 
@@ -39,11 +41,14 @@ from andromede.firehose.model import DeliveryStream
 from andromede.firehose.service import FirehoseLimits, FirehoseService
 from andromede.firehose.source_reader import KinesisSourceReader, ReaderPolicy
 from andromede.firehose.store_sql import SqlFirehoseStore
+from andromede.firehose.transform_delivery import NoFunctions, TransformStep
+from andromede.firehose.transformation import FunctionInvoker
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, KeyRingRecordSealer, RoleBucketWriter
 from andromede.firehose_endpoint_secrets import SecretsManagerEndpointSecrets
 from andromede.firehose_error_logs import SESSION_NAME as ERROR_LOG_SESSION
 from andromede.firehose_error_logs import RoleErrorLogs
 from andromede.firehose_kinesis_source import RoleKinesisSource
+from andromede.firehose_transform import RoleFunctionInvoker
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
@@ -137,6 +142,21 @@ class FirehoseMetrics:
         self._record(stream, "PartitionCountExceeded", 1.0 if exceeded else 0.0, "None")
         self._record(stream, "DeliveryToS3.ObjectCount", float(objects), "Count")
 
+    def processed(
+        self,
+        stream: DeliveryStream,
+        invocations: Sequence[tuple[float, bool]],
+        records: int,
+        size: int,
+    ) -> None:
+        """Lambda data transformation's metrics (decision 0315), as AWS names them."""
+        for duration_ms, ok in invocations:
+            self._record(stream, "ExecuteProcessing.Duration", duration_ms, "Milliseconds")
+            self._record(stream, "ExecuteProcessing.Success", 1.0 if ok else 0.0, "None")
+        if records:
+            self._record(stream, "SucceedProcessing.Records", float(records), "Count")
+            self._record(stream, "SucceedProcessing.Bytes", float(size), "Bytes")
+
 
 def firehose_service(
     settings: Settings,
@@ -192,9 +212,11 @@ def firehose_deliverer(
     metrics: FirehoseMetrics | None = None,
     audit: AuditService | None = None,
     error_logs: ErrorLogs | None = None,
+    invoker: FunctionInvoker | None = None,
 ) -> FirehoseDeliverer:
     """The deliverer of one gateway, under a lease owner name of its own; ``error_logs``:
-    where CloudWatchLoggingOptions' records go (decision 0270)."""
+    where CloudWatchLoggingOptions' records go (decision 0270); ``invoker``: how Lambda
+    processors are invoked (decision 0315; None: they are not, their records failed)."""
     owner = _owner()
 
     def dropped(stream: DeliveryStream, records: int, why: str) -> None:
@@ -211,7 +233,7 @@ def firehose_deliverer(
         )
 
     poll = settings.firehose_delivery_poll_interval
-    return FirehoseDeliverer(
+    deliverer = FirehoseDeliverer(
         firehose,
         DeliveryPolicy(
             poll_interval=poll,
@@ -232,6 +254,11 @@ def firehose_deliverer(
             )
         ),
     )
+    deliverer.transform = TransformStep(
+        invoker or NoFunctions(), settings.firehose_lambda_max_payload, metrics,
+        deliverer.log_transform_error,
+    )  # fmt: skip
+    return deliverer
 
 
 def role_error_logs(
@@ -305,7 +332,8 @@ def firehose_api(
         if isinstance(logs_app, LogsApp)
         else None
     )
-    deliverer = firehose_deliverer(settings, firehose, metrics, audit, error_logs)
+    invoker = RoleFunctionInvoker(identity, lambda: apis.get("lambda"), settings.region)
+    deliverer = firehose_deliverer(settings, firehose, metrics, audit, error_logs, invoker)
 
     def kinesis() -> KinesisService | None:
         app = apis.get(KinesisApp.name)

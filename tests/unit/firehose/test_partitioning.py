@@ -155,7 +155,7 @@ def test_aws_checks_a_partitioned_destination() -> None:
         check_destination(destination(prefix="static/"))
     with pytest.raises(InvalidArgument, match="'region' of Prefix is not produced"):
         check_destination(destination(prefix="!{partitionKeyFromQuery:region}/"))
-    with pytest.raises(InvalidArgument, match="Lambda data transformation"):
+    with pytest.raises(InvalidArgument, match="enabled with a Lambda processor"):
         check_destination(destination(prefix="!{partitionKeyFromLambda:customer}/"))
     with pytest.raises(InvalidArgument, match="is not supported in ErrorOutputPrefix"):
         check_destination(destination(error_output_prefix="e/!{partitionKeyFromQuery:customer}/"))

@@ -353,7 +353,7 @@ async def test_refusals_in_aws_words(world: World, receiver: Receiver) -> None:
         "InvalidArgumentException", EndpointConfiguration=endpoint, S3Configuration=s3,
         ProcessingConfiguration={"Enabled": True},
     )  # fmt: skip
-    assert "Lambda" in message
+    assert "has no processor" in message  # decision 0315: a Lambda processor is taken
     await refused(
         "InvalidArgumentException",
         EndpointConfiguration=endpoint | {"AccessKey": "k"}, S3Configuration=s3,

@@ -145,7 +145,20 @@ async def test_aws_refusals(world: World) -> None:
                         "ParameterValue": "arn:aws:lambda:eu-fr-1:000000000001:function:f"}],
     }  # fmt: skip
     refusals = [
-        ({"ProcessingConfiguration": processors(lambda_processor)}, "Lambda data transformation"),
+        (
+            {
+                "ProcessingConfiguration": processors(
+                    {
+                        "Type": "Lambda",
+                        "Parameters": [
+                            {"ParameterName": "LambdaArn", "ParameterValue": "arn:aws:s3:::f"}
+                        ],
+                    }
+                )
+            },
+            "not a valid Lambda function ARN",
+        ),  # decision 0315: a Lambda processor is taken, its function an ARN's
+        ({"ProcessingConfiguration": processors({"Type": "Decompression"})}, "not offered"),
         ({"BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 60}}, "at least 64"),
         ({"ErrorOutputPrefix": ""}, "ErrorOutputPrefix cannot be null"),
         ({"Prefix": "customer=!{partitionKeyFromQuery:region}/"}, "'region' of Prefix"),

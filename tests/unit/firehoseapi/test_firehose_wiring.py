@@ -42,6 +42,7 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
         firehose_max_active_partitions=7,
         firehose_jq_timeout=2.5,
         firehose_jq_max_memory=64 * 1024 * 1024,
+        firehose_lambda_max_payload=123_456,
     )
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     keys = key_service_in(tmp_path / "keys")
@@ -63,6 +64,8 @@ async def test_settings_reach_the_limits_and_the_deliverer(tmp_path: Path) -> No
             assert policy.max_active_partitions == 7
             assert isinstance(deliverer.queries, SubprocessQueryRunner)
             assert deliverer.queries.policy == QueryPolicy(2.5, 64 * 1024 * 1024)
+            # Decision 0315: a Lambda processor's invocations at most the setting's bytes.
+            assert deliverer.transform.max_payload == 123_456
             # Decision 0235: the Kinesis sources' reader under the same lease and poll.
             reader = source_reader(settings, service, world.identity, lambda: None)
             assert (reader.policy.poll_interval, reader.policy.lease_ms) == (0.5, 7_000)
