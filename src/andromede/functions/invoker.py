@@ -4,7 +4,9 @@ executions — counted on this gateway), the sandbox (``functions.sandbox``) giv
 version's code, handler, limits and the environment variables AWS sets with the function's
 own and the execution role's temporary credentials; then the function's log written to
 CloudWatch Logs ``/aws/lambda/<name>`` with AWS's START, END and REPORT lines, and the
-requests and GB-seconds metered.
+requests and GB-seconds metered. An invocation of a qualifier with provisioned concurrency
+(decision 0314) takes one of the sandboxes :meth:`Invoker.provision` keeps initialised for it
+when one is free.
 
 The collaborators outside the context are small interfaces the wiring fills: the role's
 credentials (:class:`RoleCredentials`), the log (:class:`FunctionLogs`) and the meters

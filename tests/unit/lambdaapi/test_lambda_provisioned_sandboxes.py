@@ -3,8 +3,9 @@ an alias made READY by the gateway's pass (its sandboxes started and initialised
 invocation of the alias taking one — ``AWS_LAMBDA_INITIALIZATION_TYPE``
 ``provisioned-concurrency``, no ``Init Duration`` in its REPORT line —, the version called
 directly and the invocations beyond the amount running on demand; an alias moved to another
-version warmed again; an initialisation that fails FAILED with AWS's reason and not retried;
-a deleted configuration's sandboxes stopped; the provisioned time metered."""
+version warmed again, a smaller amount stopping the extra ones; an initialisation that fails
+FAILED with AWS's reason and not retried; a deleted configuration's sandboxes stopped; the
+provisioned time metered."""
 
 from __future__ import annotations
 
@@ -107,6 +108,10 @@ async def test_an_alias_moved_to_another_version_is_warmed_again(world: World) -
     done, log = await _invoke(world, "moved:live")
     assert (done["init"], done["version"]) == ("provisioned-concurrency", "2")
     assert "Init Duration" not in log
+    await world.client("PutProvisionedConcurrencyConfig", FunctionName="moved", Qualifier="live",
+        ProvisionedConcurrentExecutions=1)  # fmt: skip
+    await world.provisioning.reconcile()  # fewer asked: the extra one stopped
+    assert world.invoker.provisioned(world.invoker.provisioned_key(two, "live")) == (1, 1)
 
 
 async def test_an_initialisation_that_fails_is_failed_and_not_retried(world: World) -> None:
