@@ -201,3 +201,61 @@ def test_functions_use_layers_their_own_and_shared(server: ServerProcess) -> Non
         lam.publish_layer_version(LayerName="greetings", Content={"ZipFile": content})["Version"]
         == 2
     )
+
+
+PROVISIONED_SOURCE = """
+import os
+
+def handler(event, context):
+    return {"init": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")}
+"""
+
+
+def test_provisioned_concurrency_on_an_alias(server: ServerProcess) -> None:
+    """Decision 0314: boto3 puts a provisioned concurrency configuration on an alias, the
+    server's provisioning task makes it READY, an invocation of the alias runs in a
+    provisioned sandbox (``AWS_LAMBDA_INITIALIZATION_TYPE``, no ``Init Duration``); once the
+    configuration is deleted, invocations run on demand."""
+    tenant = new_tenant(server, "lambda-provisioned")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    functions: Any = client_for(server, "lambda", *keys)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", PROVISIONED_SOURCE)
+    functions.create_function(
+        FunctionName="warm",
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+    )
+    functions.publish_version(FunctionName="warm")
+    functions.create_alias(FunctionName="warm", Name="live", FunctionVersion="1")
+    put = functions.put_provisioned_concurrency_config(
+        FunctionName="warm", Qualifier="live", ProvisionedConcurrentExecutions=1
+    )
+    assert put["Status"] == "IN_PROGRESS"
+    for _ in range(100):
+        got = functions.get_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+        if got["Status"] != "IN_PROGRESS":
+            break
+        time.sleep(0.2)
+    assert got["Status"] == "READY", got
+    assert got["AllocatedProvisionedConcurrentExecutions"] == 1
+    listed = functions.list_provisioned_concurrency_configs(FunctionName="warm")
+    arns = [c["FunctionArn"] for c in listed["ProvisionedConcurrencyConfigs"]]
+    assert [a.rsplit(":", 1)[1] for a in arns] == ["live"]
+    done = functions.invoke(FunctionName="warm", Qualifier="live", LogType="Tail")
+    assert json.loads(done["Payload"].read()) == {"init": "provisioned-concurrency"}
+    assert "Init Duration" not in base64.b64decode(done["LogResult"]).decode()
+    functions.delete_provisioned_concurrency_config(FunctionName="warm", Qualifier="live")
+    for _ in range(50):
+        done = functions.invoke(FunctionName="warm", Qualifier="live")
+        if json.loads(done["Payload"].read()) == {"init": "on-demand"}:
+            break
+        time.sleep(0.2)  # the gateway's task stops the provisioned sandbox on its next pass
+    else:
+        raise AssertionError("still provisioned after the configuration was deleted")
+    functions.delete_function(FunctionName="warm")

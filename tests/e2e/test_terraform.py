@@ -52,7 +52,8 @@ own port and a private zone on the default VPC (``aws_lambda_function``, ``aws_l
 decision 0297), a log group's subscription filter into the function, permitted for
 ``logs.amazonaws.com`` (decision 0304), ``aws_lambda_function_event_invoke_config`` and the
 function's ``dead_letter_config`` (decision 0300), the function running with a layer
-(``aws_lambda_layer_version``: decision 0302).
+(``aws_lambda_layer_version``: decision 0302), provisioned concurrency on its alias
+(``aws_lambda_provisioned_concurrency_config``: decision 0314).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -1306,6 +1307,12 @@ resource "aws_lambda_alias" "stamp" {
   function_name    = aws_lambda_function.stamp.function_name
   function_version = aws_lambda_function.stamp.version
 }
+# Decision 0314: one execution of the alias kept initialised (the provider waits for READY).
+resource "aws_lambda_provisioned_concurrency_config" "stamp" {
+  function_name                     = aws_lambda_function.stamp.function_name
+  qualifier                         = aws_lambda_alias.stamp.name
+  provisioned_concurrent_executions = 1
+}
 resource "aws_lambda_permission" "rule" {
   statement_id  = "big-orders-rule"
   action        = "lambda:InvokeFunction"
@@ -1915,6 +1922,11 @@ def test_terraform_applies_converges_and_destroys(
         outputs["function_version"],
     )
     assert outputs["function_version"] == "1"
+    # aws_lambda_provisioned_concurrency_config (decision 0314): READY, the provider waited.
+    warm = functions.get_provisioned_concurrency_config(
+        FunctionName=outputs["function_arn"], Qualifier="live"
+    )
+    assert (warm["Status"], warm["AllocatedProvisionedConcurrentExecutions"]) == ("READY", 1)
     invoked = functions.invoke(FunctionName=outputs["function_alias_arn"], Payload=b'{"order": 7}')
     assert json.loads(invoked["Payload"].read()) == {
         "stamp": "terraform",

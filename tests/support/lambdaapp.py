@@ -35,6 +35,9 @@ from andromede.functions.layer_service import LayersService
 from andromede.functions.layer_store import LayerStore, MemoryLayerStore
 from andromede.functions.memory import MemoryFunctionStore
 from andromede.functions.model import FunctionVersion
+from andromede.functions.provisioned import MemoryProvisionedStore
+from andromede.functions.provisioned_service import ProvisionedConcurrency
+from andromede.functions.provisioning import Provisioning
 from andromede.functions.record_service import FunctionRecords
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import FunctionLimits, FunctionsService
@@ -50,6 +53,7 @@ from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.lambdaapi.layer_actions import layer_actions
+from andromede.lambdaapi.provisioned_actions import provisioned_actions
 from andromede.settings import Settings
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
@@ -150,6 +154,10 @@ class World(Signers):
     destinations: RecordingDestinations = field(default_factory=RecordingDestinations)
     runner: AsyncInvocations | None = None
     layers: LayersService | None = None
+    # Provisioned concurrency (decision 0314): the store, and this gateway's task (its passes
+    # run by the tests with ``reconcile``).
+    provisioned: MemoryProvisionedStore = field(default_factory=MemoryProvisionedStore)
+    provisioning: Provisioning | None = None
 
     async def raw(
         self,
@@ -300,6 +308,18 @@ async def lambda_world(
     )
     runner = AsyncInvocations(functions, invoker, configs, destinations)
     invoke |= layer_actions(layers)
+    provisioned = MemoryProvisionedStore()
+    invoke |= provisioned_actions(
+        ProvisionedConcurrency(provisioned, functions),
+        {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **invoke},
+    )
+    provisioning = Provisioning(
+        provisioned,
+        functions,
+        invoker,
+        max_sandboxes=settings.lambda_max_provisioned_sandboxes,
+        metering=meters,
+    )
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -320,6 +340,8 @@ async def lambda_world(
             destinations=destinations,
             runner=runner,
             layers=layers,
+            provisioned=provisioned,
+            provisioning=provisioning,
         )
     finally:
         await pool.close()

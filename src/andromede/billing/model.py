@@ -180,6 +180,9 @@ FIXED_METERS: Final[tuple[Meter, ...]] = (
           "Lambda invocations run: each Invoke, synchronous or queued"),
     Meter("lambda.gb-seconds", "MB-milliseconds", "GB-second", 1_024_000,
           "Lambda compute: each invocation's memory size times its billed milliseconds"),
+    # Decision 0314: provisioned concurrency, billed for the time it is kept as AWS's.
+    Meter("lambda.provisioned-gb-seconds", "MB-milliseconds", "GB-second", 1_024_000,
+          "Lambda provisioned concurrency: memory size times the milliseconds kept initialised"),
     # Decision 0223: Firehose's Direct PUT ingestion, as AWS bills it.
     Meter("firehose.ingested", "bytes", "GiB", _GIB,
           "Bytes Firehose delivery streams took, each record rounded up to 5 KiB"),

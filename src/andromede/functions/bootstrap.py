@@ -3,10 +3,11 @@ contract inside the sandbox, standalone (the standard library only: it is run by
 function's ``python3.x`` with ``-I``, never imported by the platform's process).
 
 It imports the handler (``_HANDLER``, ``module.function``, from ``/var/task``) once, then
-serves invocations one at a time: a JSON line on stdin (``id``, ``event``, ``deadline`` in
-epoch ms, ``arn``), the handler called with the event and a context as AWS's
-(``function_name``, ``function_version``, ``invoked_function_arn``, ``memory_limit_in_mb``,
-``aws_request_id``, ``log_group_name``, ``log_stream_name``,
+serves invocations one at a time (a line ``{"init": true}`` asks only whether the import
+succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``,
+``event``, ``deadline`` in epoch ms, ``arn``), the handler called with the event and a
+context as AWS's (``function_name``, ``function_version``, ``invoked_function_arn``,
+``memory_limit_in_mb``, ``aws_request_id``, ``log_group_name``, ``log_stream_name``,
 ``get_remaining_time_in_millis()``), and the answer one JSON line on the stdout the
 bootstrap kept for itself: the result, or AWS's ``errorMessage``, ``errorType``,
 ``stackTrace``. The handler's own output (``print``, ``logging``, even ``os.write(1, …)``)
@@ -145,6 +146,9 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         request_id = str(request["id"])
+        if request.get("init"):  # a provisioned sandbox's readiness (decision 0314)
+            _answer(out, request_id, {"ok": broken is None, "error": broken})
+            continue
         if broken is not None:
             print(f"[ERROR] {broken['errorType']}: {broken['errorMessage']}", file=sys.stderr)
             _answer(out, request_id, {"ok": False, "error": broken})

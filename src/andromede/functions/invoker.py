@@ -4,7 +4,9 @@ executions — counted on this gateway), the sandbox (``functions.sandbox``) giv
 version's code, handler, limits and the environment variables AWS sets with the function's
 own and the execution role's temporary credentials; then the function's log written to
 CloudWatch Logs ``/aws/lambda/<name>`` with AWS's START, END and REPORT lines, and the
-requests and GB-seconds metered.
+requests and GB-seconds metered. An invocation of a qualifier with provisioned concurrency
+(decision 0314) takes one of the sandboxes :meth:`Invoker.provision` keeps initialised for it
+when one is free.
 
 The collaborators outside the context are small interfaces the wiring fills: the role's
 credentials (:class:`RoleCredentials`), the log (:class:`FunctionLogs`) and the meters
@@ -19,7 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from andromede.functions.errors import (
     ExecutorUnavailable,
@@ -31,11 +33,19 @@ from andromede.functions.model import FunctionRecord, FunctionVersion
 from andromede.functions.sandbox import InvocationResult, SandboxPool, SandboxSpec
 from andromede.functions.service import FunctionsService
 
-__all__ = ["FunctionLogs", "Invocation", "Invoker", "Metering", "RoleCredentials"]
+__all__ = [
+    "FunctionLogs",
+    "Invocation",
+    "Invoker",
+    "Metering",
+    "RoleCredentials",
+    "provisioned_key",
+]
 
 REQUESTS: Final = "lambda.requests"
 GB_SECONDS: Final = "lambda.gb-seconds"
 _TAIL: Final = 4096
+PROVISIONED: Final = "provisioned-concurrency"  # AWS_LAMBDA_INITIALIZATION_TYPE's value
 
 
 class RoleCredentials(Protocol):
@@ -178,16 +188,7 @@ class Invoker:
             raise InvalidParameterValue("The payload is not UTF-8 JSON") from exc
         request_id = str(uuid.uuid4())
         group = f"/aws/lambda/{version.name}"
-        key = (version.tenant_id, version.name, version.version, version.revision_id)
-        stream = self._streams.setdefault(key, _stream_name(version))
-        spec = SandboxSpec(
-            key=key,
-            runtime=version.runtime,
-            handler=version.handler,
-            memory_mb=version.memory_size,
-            timeout=version.timeout,
-            ephemeral_mb=version.ephemeral_storage,
-        )
+        spec, stream = self._spec(version)
         started = int(time.time() * 1000)
 
         async def prepare() -> tuple[bytes, dict[str, str]]:
@@ -214,6 +215,8 @@ class Invoker:
                     "client_context": client_context,
                 },
                 layers,
+                # The configuration of the qualifier called, if any (decision 0314).
+                provisioned_key(spec, arn.split(":")[7] if arn.count(":") >= 7 else ""),
             )
         except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
             raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc
@@ -227,6 +230,60 @@ class Invoker:
             log="".join(lines),
             error_type=result.error_type,
         )
+
+    def _spec(self, version: FunctionVersion) -> tuple[SandboxSpec, str]:
+        """The sandbox ``version`` runs in, and its log stream on this gateway."""
+        key = (version.tenant_id, version.name, version.version, version.revision_id)
+        stream = self._streams.setdefault(key, _stream_name(version))
+        spec = SandboxSpec(
+            key=key,
+            runtime=version.runtime,
+            handler=version.handler,
+            memory_mb=version.memory_size,
+            timeout=version.timeout,
+            ephemeral_mb=version.ephemeral_storage,
+        )
+        return spec, stream
+
+    def provisioned_key(self, version: FunctionVersion, qualifier: str) -> tuple[str, ...]:
+        """The pool's key of the provisioned sandboxes of ``qualifier`` running ``version``."""
+        return provisioned_key(self._spec(version)[0], qualifier)
+
+    def provisioned(self, key: tuple[str, ...]) -> tuple[int, int]:
+        """(live, free) provisioned sandboxes of ``key`` on this gateway."""
+        return self._pool.provisioned(key)
+
+    async def retain(self, keys: set[tuple[str, ...]]) -> None:
+        """Stop the provisioned sandboxes of every configuration but ``keys``'."""
+        await self._pool.retain(keys)
+
+    async def provision(
+        self, version: FunctionVersion, qualifier: str, count: int
+    ) -> tuple[tuple[str, ...], dict[str, Any] | None]:
+        """Keep ``count`` sandboxes of ``version`` initialised for the provisioned
+        concurrency configuration of ``qualifier`` (decision 0314): its key in the pool, and
+        None or the initialisation's error."""
+        spec, stream = self._spec(version)
+        key = provisioned_key(spec, qualifier)
+        group = f"/aws/lambda/{version.name}"
+
+        async def prepare() -> tuple[bytes, dict[str, str]]:
+            code = await self._functions.code(version)
+            environment = await self._environment(version, group, stream)
+            return code, environment | {"AWS_LAMBDA_INITIALIZATION_TYPE": PROVISIONED}
+
+        async def layers() -> list[bytes]:
+            found = self._functions.layers
+            return (
+                [] if found is None or not version.layers else await found.contents(version.layers)
+            )
+
+        if not self._pool.available():
+            raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
+        provisioned = SandboxSpec(
+            key, spec.runtime, spec.handler, spec.memory_mb, spec.timeout, spec.ephemeral_mb
+        )
+        return key, await self._pool.provision(provisioned, prepare, count, layers)
 
     async def _environment(
         self, version: FunctionVersion, group: str, stream: str
@@ -262,6 +319,12 @@ class Invoker:
         billed = math.ceil(result.duration_ms + (result.init_ms or 0.0))
         self._metering.count(version.tenant_id, REQUESTS, 1)
         self._metering.count(version.tenant_id, GB_SECONDS, version.memory_size * max(1, billed))
+
+
+def provisioned_key(spec: SandboxSpec, qualifier: str) -> tuple[str, ...]:
+    """The pool's key of the provisioned sandboxes of ``qualifier`` running ``spec``'s
+    version: an alias's follow the version it names."""
+    return (*spec.key, "provisioned-concurrency", qualifier)
 
 
 def _event_context(tenant_id: str, invocation_id: str) -> bytes:

@@ -15,7 +15,12 @@ the version's code and configuration) for ``idle_seconds``, then stopped; its un
 and layers are removed with it, and every warm one's when the pool closes (``serve``
 stopping). A folder is named after the process that made it (``andromede-lambda-<pid>-…``),
 so the first sandbox a pool starts sweeps away those a gateway that was killed left behind:
-customer code in clear does not outlive its gateway, even in memory. The bootstrap
+customer code in clear does not outlive its gateway, even in memory.
+
+Provisioned sandboxes (decision 0314) are started ahead of any call and initialised (the
+handler's module imported) by :meth:`SandboxPool.provision`, kept under their configuration's
+key apart from the on-demand ones, never expired for idleness; an invocation naming that key
+takes one when one is free, else runs on demand. The bootstrap
 (``functions.bootstrap``) speaks JSON lines: requests on its stdin, answers on its stdout, the
 function's log on its stderr up to a marker line."""
 
@@ -112,6 +117,7 @@ class _Sandbox:
     started: float
     idle_since: float = field(default_factory=time.monotonic)
     used: bool = False
+    provisioned: tuple[str, ...] | None = None  # the configuration's key (decision 0314)
 
 
 class SandboxPool:
@@ -119,6 +125,9 @@ class SandboxPool:
         self.limits = limits or SandboxLimits()
         self._idle: dict[tuple[str, ...], list[_Sandbox]] = {}
         self._swept = False
+        # Provisioned sandboxes (decision 0314): the free ones, and how many live (free or busy).
+        self._ready: dict[tuple[str, ...], list[_Sandbox]] = {}
+        self._provisioned: dict[tuple[str, ...], int] = {}
 
     def available(self) -> bool:
         return shutil.which(self.limits.bwrap) is not None
@@ -129,12 +138,15 @@ class SandboxPool:
         prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
         request: Mapping[str, Any],
         layers: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
+        provisioned: tuple[str, ...] | None = None,
     ) -> InvocationResult:
-        """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a warm
-        sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment,
-        ``layers`` its layers' zips in order, asked only for a new sandbox)."""
+        """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a free
+        provisioned sandbox of the ``provisioned`` key, else a warm sandbox of ``spec`` or a
+        new one (``prepare`` gives its zip and environment, ``layers`` its layers' zips in
+        order, asked only for a new sandbox)."""
         self._expire()
-        warm = self._idle.get(spec.key) or []
+        ready = self._ready.get(provisioned) if provisioned is not None else None
+        warm = ready or self._idle.get(spec.key) or []
         sandbox = warm.pop() if warm else None
         init_ms: float | None = None
         if sandbox is None:
@@ -187,7 +199,7 @@ class SandboxPool:
             await self._stop(sandbox)
         else:
             sandbox.idle_since = time.monotonic()
-            self._idle.setdefault(spec.key, []).append(sandbox)
+            await self._park(sandbox)
         if answer.get("ok"):
             payload = str(answer.get("payload", "null")).encode()
             return InvocationResult(True, payload, logged, duration, init_ms, memory)
@@ -203,10 +215,83 @@ class SandboxPool:
         )
 
     async def close(self) -> None:
-        for sandboxes in self._idle.values():
+        for sandboxes in [*self._idle.values(), *self._ready.values()]:
             for sandbox in sandboxes:
                 await self._stop(sandbox)
         self._idle.clear()
+        self._ready.clear()
+        self._provisioned.clear()
+
+    def provisioned(self, key: tuple[str, ...]) -> tuple[int, int]:
+        """(live, free) provisioned sandboxes of ``key`` on this gateway."""
+        return self._provisioned.get(key, 0), len(self._ready.get(key, ()))
+
+    async def provision(
+        self,
+        spec: SandboxSpec,
+        prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
+        count: int,
+        layers: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
+    ) -> dict[str, Any] | None:
+        """Keep ``count`` sandboxes of ``spec`` (its key the configuration's) started and
+        initialised — the handler's module imported — : those past their age replaced, those
+        beyond ``count`` stopped when free. None, or the initialisation's error (AWS's
+        ``errorType`` and ``errorMessage``), the sandbox that failed stopped."""
+        key = spec.key
+        free = self._ready.setdefault(key, [])
+        now = time.monotonic()
+        for sandbox in [s for s in free if now - s.started > self.limits.max_age_seconds]:
+            free.remove(sandbox)
+            await self._stop(sandbox)
+        while self._provisioned.get(key, 0) > count and free:
+            await self._stop(free.pop())
+        while self._provisioned.get(key, 0) < count:
+            zipped, environment = await prepare()
+            layer_zips = () if layers is None else await layers()
+            sandbox = await self._start(spec, zipped, environment, layer_zips)
+            sandbox.provisioned = key
+            self._provisioned[key] = self._provisioned.get(key, 0) + 1
+            error = await self._initialise(sandbox, spec)
+            if error is not None:
+                await self._stop(sandbox)
+                return error
+            free.append(sandbox)
+        return None
+
+    async def retain(self, keys: set[tuple[str, ...]]) -> None:
+        """Stop the provisioned sandboxes of every configuration but ``keys``' (a busy one
+        when its invocation ends)."""
+        for key in [k for k in self._provisioned if k not in keys]:
+            for sandbox in self._ready.pop(key, []):
+                await self._stop(sandbox)
+            self._provisioned.pop(key, None)
+
+    async def _initialise(self, sandbox: _Sandbox, spec: SandboxSpec) -> dict[str, Any] | None:
+        request_id = f"init-{os.urandom(8).hex()}"
+        line = json.dumps({"id": request_id, "init": True}) + "\n"
+        try:
+            answer, _ = await asyncio.wait_for(
+                self._exchange(sandbox, line, request_id), timeout=max(10, spec.timeout)
+            )
+        except TimeoutError:
+            return {"errorType": "Sandbox.Timedout", "errorMessage": "Initialization timed out"}
+        except (ConnectionError, EOFError, ValueError, OSError) as exc:
+            return {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited: {exc}"}
+        if answer.get("ok"):
+            return None
+        return dict(answer.get("error") or {"errorType": "Runtime.Unknown"})
+
+    async def _park(self, sandbox: _Sandbox) -> None:
+        """A sandbox whose invocation ended, free again: a provisioned one for its
+        configuration while it is kept, else warm for its version."""
+        key = sandbox.provisioned
+        if key is None:
+            self._idle.setdefault(sandbox.spec.key, []).append(sandbox)
+        elif key in self._provisioned and key in self._ready:
+            self._ready[key].append(sandbox)
+        else:  # its configuration went while it ran
+            sandbox.provisioned = None
+            await self._stop(sandbox)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -368,6 +453,10 @@ class SandboxPool:
         return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]
 
     async def _stop(self, sandbox: _Sandbox) -> None:
+        key = sandbox.provisioned
+        if key is not None and self._provisioned.get(key, 0) > 0:
+            self._provisioned[key] -= 1
+        sandbox.provisioned = None
         process = sandbox.process
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):

@@ -13,6 +13,7 @@ from andromede.awsjson.auth_errors import PROTOCOL_ERRORS, auth_error
 from andromede.awsjson.endpoint import JsonWireError
 from andromede.errors import AndromedeError
 from andromede.functions import errors as f
+from andromede.functions.provisioned import ProvisionedConfigNotFound
 
 __all__ = ["LambdaWireError", "to_lambda_error"]
 
@@ -25,6 +26,10 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MissingAuthenticationTokenException": (403, "Missing Authentication Token"),
     "PolicyLengthExceededException": (400, "The permissions policy for the resource is too large."),
     "PreconditionFailedException": (412, "The RevisionId provided does not match the latest."),
+    "ProvisionedConcurrencyConfigNotFoundException": (
+        404,
+        "The specified configuration does not exist.",
+    ),
     "RequestEntityTooLargeException": (413, "The request payload exceeded the Invoke limit."),
     "RequestTooLargeException": (413, "The request payload exceeded the limit."),
     "ResourceConflictException": (
@@ -40,6 +45,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
 }
 
 _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
+    ProvisionedConfigNotFound: "ProvisionedConcurrencyConfigNotFoundException",  # 0314
     f.ResourceNotFound: "ResourceNotFoundException",
     f.ResourceConflict: "ResourceConflictException",
     f.ResourceInUse: "ResourceInUseException",

@@ -25,6 +25,7 @@ CONTENT_TYPE: Final = "application/json"
 _FN: Final = r"(?P<FunctionName>[^/]+)"
 _UUID: Final = r"(?P<UUID>[^/]+)"
 _EIC: Final = rf"/2019-09-25/functions/{_FN}/event-invoke-config"  # decision 0300
+_PC: Final = rf"/2019-09-30/functions/{_FN}/provisioned-concurrency"  # decision 0314
 _LAYER: Final = r"/2018-10-31/layers/(?P<LayerName>[^/]+)/versions"
 _LAYER_VERSION: Final = _LAYER + r"/(?P<VersionNumber>[^/]+)"
 _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
@@ -67,6 +68,10 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", rf"{_EIC}", "GetFunctionEventInvokeConfig"),
     ("DELETE", rf"{_EIC}", "DeleteFunctionEventInvokeConfig"),
     ("GET", rf"{_EIC}/list", "ListFunctionEventInvokeConfigs"),
+    # ListProvisionedConcurrencyConfigs is GetProvisionedConcurrencyConfig's path with ?List=ALL.
+    ("PUT", _PC, "PutProvisionedConcurrencyConfig"),
+    ("GET", _PC, "GetProvisionedConcurrencyConfig"),
+    ("DELETE", _PC, "DeleteProvisionedConcurrencyConfig"),
     # Layers (decision 0302); GetLayerVersionByArn is ListLayers' path with ?find=LayerVersion.
     ("GET", r"/2018-10-31/layers/?", "ListLayers"),
     ("POST", rf"{_LAYER}/?", "PublishLayerVersion"),
@@ -144,6 +149,10 @@ class RestJsonWire:
             request.scope.get("query_string", b"").decode("utf-8", "replace")
         ).get("find", ()):
             return "GetLayerVersionByArn"
+        if name == "GetProvisionedConcurrencyConfig" and "ALL" in parse_qs(
+            request.scope.get("query_string", b"").decode("utf-8", "replace")
+        ).get("List", ()):
+            return "ListProvisionedConcurrencyConfigs"
         return name
 
     def params(self, request: JsonRequest[Any]) -> dict[str, Any]:

@@ -131,3 +131,16 @@ class FunctionsSettings(BaseModel):
         "nothing else of the network), as a rotation function calls Secrets Manager back "
         "(decision 0303).",
     )
+    lambda_max_provisioned_sandboxes: int = Field(
+        default=32,
+        ge=0,
+        description="Provisioned concurrency sandboxes each gateway keeps initialised, all "
+        "configurations together (the oldest first); a configuration beyond is FAILED with "
+        "INSUFFICIENT_CAPACITY (decision 0314).",
+    )
+    lambda_provisioned_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between the passes of each gateway's task over the provisioned "
+        "concurrency configurations (one is also woken by each Put and Delete) (decision 0314).",
+    )

@@ -13,7 +13,9 @@ events' maximum age, the destinations and dead-letter queues, sent as the functi
 execution role through the APIs in ``apis``. Layers (decision 0302) are kept beside the
 functions, their content sealed as the functions' code. Kinesis and DynamoDB streams are
 among the mappings' sources (decision 0301: the streams found among ``apis``, OnFailure
-records to SQS, or SNS through ``pubsub``)."""
+records to SQS, or SNS through ``pubsub``). Provisioned concurrency (decision 0314) is
+served, and a task started into ``background`` keeps the configured sandboxes initialised.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +67,9 @@ from andromede.functions.layer_service import LayersService
 from andromede.functions.layer_store_sql import SqlLayerStore
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings_sql import SqlMappingStore
+from andromede.functions.provisioned_service import ProvisionedConcurrency
+from andromede.functions.provisioned_sql import SqlProvisionedStore
+from andromede.functions.provisioning import Provisioning
 from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool
 from andromede.functions.service import (
     LAMBDA_PRINCIPAL,
@@ -89,6 +94,7 @@ from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
+from andromede.lambdaapi.provisioned_actions import provisioned_actions
 from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.pubsub import PubSubService
@@ -317,6 +323,9 @@ def lambda_api(
     configs = EventInvokeConfigs(config_store, service, destination_access(roles, buckets))
     actions |= invoke_config_actions(configs, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS})
     actions |= layer_actions(layers)
+    provisioned_store = SqlProvisionedStore(db)
+    provisioned = ProvisionedConcurrency(provisioned_store, service)
+    actions |= provisioned_actions(provisioned, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **actions})
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -367,11 +376,24 @@ def lambda_api(
         if poller is not None:
             poller.owner = owner
             background.append(asyncio.create_task(poller.run_forever(), name="lambda-mappings"))
+        provisioning = Provisioning(
+            provisioned_store,
+            service,
+            invoker,
+            max_sandboxes=settings.lambda_max_provisioned_sandboxes,
+            poll_interval=settings.lambda_provisioned_poll_interval,
+            metering=None if billing is None else _Metering(billing, settings.region),
+        )
+        provisioned.wake = provisioning.wake
+        background.append(
+            asyncio.create_task(provisioning.run_forever(), name="lambda-provisioned")
+        )
 
     async def forget(tenant_id: str) -> int:
         await queue.forget_tenant(tenant_id)
         await mapping_store.forget_tenant(tenant_id)
         await config_store.forget_tenant(tenant_id)
+        await provisioned_store.forget_tenant(tenant_id)
         await layer_store.forget_tenant(tenant_id)
         return await store.forget_tenant(tenant_id)
 

@@ -19,6 +19,8 @@ from andromede.db.database import open_database
 from andromede.functions.errors import InvalidParameterValue, RequestTooLarge
 from andromede.functions.invoke_configs import EventInvokeConfig
 from andromede.functions.invoke_configs_sql import SqlInvokeConfigStore
+from andromede.functions.provisioned import ProvisionedConfig
+from andromede.functions.provisioned_sql import SqlProvisionedStore
 from andromede.functions.sandbox import RUNTIME_PATH, SandboxLimits, SandboxPool, SandboxSpec
 from andromede.functions.store_sql import SqlFunctionStore
 from andromede.iam.secrets import SecretSealer
@@ -76,7 +78,8 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
         apis, settings, db, keys, identity, audit, None, None, None, None, background
     )
     names = [t.get_name() for t in background]
-    assert names == ["lambda-api-relay", "lambda-events", "lambda-sandboxes"]
+    assert names == [
+        "lambda-api-relay", "lambda-events", "lambda-sandboxes", "lambda-provisioned"]  # fmt: skip
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)
@@ -98,9 +101,12 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
         await service.create(None, tenant, params)
         configs = SqlInvokeConfigStore(db)  # decision 0300: a closed tenant's go too
         await configs.put(EventInvokeConfig(tenant, "fn", "$LATEST", maximum_retry_attempts=0))
+        provisioned = SqlProvisionedStore(db)  # decision 0314: and its provisioned ones
+        await provisioned.put(ProvisionedConfig(tenant, "fn", "live", 1, 1))
         assert await forget(tenant) == 1
         assert await service.store.records(tenant) == []
         assert await configs.configs(tenant, "fn") == []
+        assert await provisioned.configs(tenant) == []
     finally:
         for task in background:
             task.cancel()
