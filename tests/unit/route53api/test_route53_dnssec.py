@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -24,20 +25,30 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.db.database import open_database
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.route53.dnssec import DnssecService
 from andromede.route53.dnssec_material import SigningMaterial
 from andromede.route53.dnssec_model import KSK_FLAG, dnskey_of, dnssec
 from andromede.route53.dnssec_store import MemoryDnssecStore
+from andromede.route53.dnssec_store_sql import SqlDnssecStore
 from andromede.route53.model import Change, RecordSet
 from andromede.route53.public_zones import PublicZones
 from andromede.route53_dnssec_keys import DNSSEC_SERVICE, KmsKeySigningKeys
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
+from andromede.settings import Settings
 from andromede.wiring.queues import KeySealer
+from andromede.wiring.route53 import route53_api
 from support.kmskit import REGION, Kit, kit_over, root
 from support.route53app import NAME_SERVERS, World, route53_world
+from support.schema import migrated_sqlite
 
 VALIDITY = 86400
 ROTATION = 30 * 86400
@@ -428,8 +439,6 @@ async def test_zone_keys_are_sealed_and_rolled_on_schedule(signed: Signed) -> No
 async def test_settings_bound_the_signing(tmp_path: Path) -> None:
     from pydantic import ValidationError
 
-    from andromede.settings import Settings
-
     settings = Settings(data_dir=tmp_path)
     assert settings.route53_dnssec_signature_validity_seconds == 172800
     assert settings.route53_dnssec_zsk_rotation_seconds == 90 * 86400
@@ -439,3 +448,39 @@ async def test_settings_bound_the_signing(tmp_path: Path) -> None:
     ):
         with pytest.raises(ValidationError):
             Settings(data_dir=tmp_path, **{field: value})
+
+
+async def test_serve_wires_dnssec_over_the_database(tmp_path: Path, kit: Kit) -> None:
+    """``route53_api`` given the KMS services serves DNSSEC over the database's store; a
+    zone's DNSSEC state goes with the zone and with a closed tenant; without them it is not
+    served (``InvalidInput``)."""
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    settings = Settings(data_dir=tmp_path / "data", region=REGION)
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    audit = AuditService(MemoryAuditStore())
+    apis: dict[str, Any] = {}
+    forget = route53_api(apis, settings, db, identity, audit, None, None, None, None, None,
+                         kit.service, kit.keys)  # fmt: skip
+    try:
+        app = apis["route53"]
+        assert app.dnssec is not None and isinstance(app.dnssec.store, SqlDnssecStore)
+        account = "111111111111"
+        key = await kit.service.create_key(
+            root(account), key_usage="SIGN_VERIFY", key_spec="ECC_NIST_P256",
+            policy=key_policy(account),
+        )  # fmt: skip
+        for name in ("a.example", "b.example"):
+            zone, _ = await app.service.create_zone(account, name, name, "", False, None)
+            await app.dnssec.create_key(account, zone.zone_id, "ksk_1", key.arn, "ACTIVE", "r")
+            await app.dnssec.enable(account, zone.zone_id)
+        assert len(await app.dnssec.store.signed_zones()) == 2
+        await app.service.delete_zone(account, zone.zone_id)
+        assert len(await app.dnssec.store.signed_zones()) == 1
+        await forget(account)
+        assert await app.dnssec.store.signed_zones() == []
+        bare: dict[str, Any] = {}
+        route53_api(bare, settings, db, identity, audit, None, None)
+        assert bare["route53"].dnssec is None
+    finally:
+        await audit.close()
+        await db.close()
