@@ -86,8 +86,8 @@ def wire_reply(
         return response.to_wire(max_size=limit), query
     except dns.exception.TooBig:
         truncated = dns.message.make_response(query)
-        if query.edns >= 0:
-            truncated.use_edns(0, payload=max_udp)
+        if query.edns >= 0:  # the DO bit a signed response set is kept (decision 0317)
+            truncated.use_edns(0, response.ednsflags, max_udp)
         truncated.set_rcode(response.rcode())
         truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
         return truncated.to_wire(max_size=limit), query

@@ -17,6 +17,8 @@ online, each response's record sets signed when asked.
   RRSIG, NSEC: no DS there), signed by the parent. A wildcard's answer is signed under the
   name asked, as online signers do, with no NSEC of the wildcard.
 - Without DO nothing is added but the apex's DNSKEY answer, and NXDOMAIN stays NXDOMAIN.
+- A signed zone's TTLs are answered one week at most (``MAX_TTL``), as Route 53 limits them
+  once signing is enabled.
 """
 
 from __future__ import annotations
@@ -40,10 +42,11 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY
 from andromede.route53.answers import ZoneAnswers
 from andromede.route53.dnssec_model import dnssec
 
-__all__ = ["CLOCK_SKEW", "DNSKEY_TTL", "ResponseSigner", "ZoneKeys", "signed_rrset"]
+__all__ = ["CLOCK_SKEW", "DNSKEY_TTL", "MAX_TTL", "ResponseSigner", "ZoneKeys", "signed_rrset"]
 
 DNSKEY_TTL: Final = 3600  # the DNSKEY set's TTL, as Route 53 serves it
 CLOCK_SKEW: Final = 3600  # a signature is valid from this many seconds before it was made
+MAX_TTL: Final = 604800  # a signed zone's TTLs are capped at one week, as Route 53 caps them
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class ResponseSigner:
         if zone is None or zone not in self._keys:
             return
         keys = self._keys[zone]
+        for rrset in (*response.answer, *response.authority):
+            rrset.ttl = min(rrset.ttl, MAX_TTL)
         if question.rdtype == dns.rdatatype.DNSKEY and name == zone:
             response.answer = [keys.dnskeys]
             response.authority = []

@@ -144,6 +144,9 @@ async def make_zone(signed: Signed) -> str:
         RecordSet("www.example.com.", "A", 60, ("192.0.2.1",)),
         RecordSet("*.apps.example.com.", "A", 20, ("192.0.2.7",)),
         RecordSet("sub.example.com.", "NS", 300, ("ns.elsewhere.net.",)),
+        RecordSet(
+            "long.example.com.", "TXT", 1_209_600, tuple(f'"{"x" * 200}{n}"' for n in range(3))
+        ),
     ]
     await signed.r53.service.change_records(
         signed.r53.tenant_id, zone_id, [Change("CREATE", r) for r in records]
@@ -349,6 +352,22 @@ async def test_compact_denial_of_existence(signed: Signed) -> None:
     dnssec.validate(
         cut, signatures[0], {dns.name.from_text("example.com."): keys}, now=signed.now[0]
     )
+
+
+async def test_ttls_capped_at_a_week_and_truncation_keeps_do(signed: Signed) -> None:
+    _, made = await sign_zone(signed)
+    keys = validated_keys(
+        await signed.ask("example.com.", "DNSKEY"), made["KeySigningKey"]["DSRecord"], signed.now[0]
+    )
+    long = await signed.ask("long.example.com.", "TXT")
+    assert long.answer[0].ttl == 604800  # two weeks stored, one week answered (AWS's cap)
+    assert validate(long, keys, signed.now[0]) == 1
+    signed.zones.invalidate()
+    query = dns.message.make_query("long.example.com.", "TXT", want_dnssec=True, payload=512)
+    wire = await signed.server.answer(query.to_wire(), udp=True)
+    assert wire is not None
+    truncated = dns.message.from_wire(wire)
+    assert truncated.flags & dns.flags.TC and truncated.ednsflags & dns.flags.DO
 
 
 async def test_without_do_or_once_disabled_nothing_is_signed(signed: Signed) -> None:
