@@ -671,7 +671,7 @@ class Application:
             billing, queues, pubsub, eventbridge.service, metrics_sink, logs.service)  # fmt: skip
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
-            billing, background, balancers)  # fmt: skip
+            billing, background, balancers, customer_keys, keys)  # fmt: skip
         forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
         forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
             logs.service, billing, background, notified, queues, pubsub)  # fmt: skip

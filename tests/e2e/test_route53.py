@@ -3,7 +3,8 @@ of its own): boto3's ``route53`` client (its own handlers: the ``/hostedzone/`` 
 its signing) makes a zone, writes and lists its records, waits for its change with botocore's
 ``resource_record_sets_changed`` waiter, asks the public name servers and TestDNSAnswer for a
 name (decision 0289) — the query written into the zone's query log group (decision 0305) —,
-writes weighted sets and an alias, and deletes it; the aws CLI lists and reads it."""
+writes weighted sets and an alias, and deletes it; the aws CLI lists and reads it. A zone
+signed with a KSK in KMS (decision 0317) is validated by dnspython."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from typing import Any
 
 import dns.flags
 import dns.message
+import dns.name
 import dns.query
+import dns.rdataclass
+import dns.rdatatype
 import pytest
 from botocore.exceptions import ClientError
 
+from andromede.route53.dnssec_model import dnssec
 from e2e.clients import aws_cli
 from e2e.iam_helpers import REGION, client_for, new_tenant
 from support.server import ServerProcess
@@ -198,3 +203,88 @@ def test_boto3_makes_a_health_check_the_gateway_runs(server: ServerProcess) -> N
     assert observations[0]["StatusReport"]["Status"].startswith("Unhealthy: The CloudWatch alarm")
     route53.delete_health_check(HealthCheckId=check_id)
     assert route53.list_health_checks()["HealthChecks"] == []
+
+
+def test_boto3_signs_a_zone_that_dnspython_validates(server: ServerProcess) -> None:
+    """Decision 0317: a KMS key with AWS's key policy for Route 53's DNSSEC service, a KSK,
+    signing enabled; the session server's name servers answer with DO and dnspython validates
+    the DNSKEY set against the DS GetDNSSEC gives, then the answer against the DNSKEY set;
+    once disabled, no RRSIG."""
+    tenant = new_tenant(server, "route53-dnssec")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    kms: Any = client_for(server, "kms", tenant.access_key_id, tenant.secret_access_key)
+    service = {
+        "Sid": "Allow Route 53 DNSSEC Service", "Effect": "Allow",
+        "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+        "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": tenant.account},
+                      "ArnLike": {"aws:SourceArn": "arn:aws:route53:::hostedzone/*"}},
+    }  # fmt: skip
+    admin = {"Sid": "Root", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+             "Principal": {"AWS": f"arn:aws:iam::{tenant.account}:root"}}  # fmt: skip
+    key = kms.create_key(
+        KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [admin, service]}),
+    )["KeyMetadata"]  # fmt: skip
+    zone_id = route53.create_hosted_zone(Name="signed.example.", CallerReference="dnssec-1")[
+        "HostedZone"
+    ]["Id"].split("/")[-1]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": {
+            "Name": "www.signed.example", "Type": "A", "TTL": 60,
+            "ResourceRecords": [{"Value": "192.0.2.20"}]}}]},
+    )  # fmt: skip
+    ksk = route53.create_key_signing_key(
+        CallerReference="ksk-1", HostedZoneId=zone_id, KeyManagementServiceArn=key["Arn"],
+        Name="e2e_ksk", Status="ACTIVE",
+    )["KeySigningKey"]  # fmt: skip
+    route53.enable_hosted_zone_dnssec(HostedZoneId=zone_id)
+    state = route53.get_dnssec(HostedZoneId=zone_id)
+    assert state["Status"]["ServeSignature"] == "SIGNING"
+    assert state["KeySigningKeys"][0]["DSRecord"] == ksk["DSRecord"]
+
+    (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
+    host, port = listen.rsplit(":", 1)
+    apex = dns.name.from_text("signed.example.")
+
+    def ask(name: str, rdtype: str) -> dns.message.Message:
+        query = dns.message.make_query(name, rdtype, want_dnssec=True)
+        return dns.query.tcp(query, host, timeout=5, port=int(port))
+
+    # Another worker of the server sees the change within route53_dns_cache_seconds.
+    for _ in range(40):
+        keys_answer = ask("signed.example.", "DNSKEY")
+        if any(r.rdtype == dns.rdatatype.RRSIG for r in keys_answer.answer):
+            break
+        time.sleep(0.25)
+    keys = keys_answer.find_rrset(keys_answer.answer, apex, dns.rdataclass.IN,
+                                  dns.rdatatype.DNSKEY)  # fmt: skip
+    signatures = keys_answer.find_rrset(keys_answer.answer, apex, dns.rdataclass.IN,
+                                        dns.rdatatype.RRSIG, dns.rdatatype.DNSKEY)  # fmt: skip
+    dnssec.validate(keys, signatures, {apex: keys})
+    ksks = [k for k in keys if k.flags == 257]
+    assert [dnssec.make_ds(apex, k, "SHA256").to_text().upper() for k in ksks] == [ksk["DSRecord"]]
+    answer = ask("www.signed.example.", "A")
+    www = dns.name.from_text("www.signed.example.")
+    rrset = answer.find_rrset(answer.answer, www, dns.rdataclass.IN, dns.rdatatype.A)
+    rrsig = answer.find_rrset(answer.answer, www, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                              dns.rdatatype.A)  # fmt: skip
+    dnssec.validate(rrset, rrsig, {apex: keys})
+
+    route53.disable_hosted_zone_dnssec(HostedZoneId=zone_id)
+    for _ in range(40):
+        plain = ask("www.signed.example.", "A")
+        if not any(r.rdtype == dns.rdatatype.RRSIG for r in plain.answer):
+            break
+        time.sleep(0.25)
+    assert [r.rdtype for r in plain.answer] == [dns.rdatatype.A]
+    route53.deactivate_key_signing_key(HostedZoneId=zone_id, Name="e2e_ksk")
+    route53.delete_key_signing_key(HostedZoneId=zone_id, Name="e2e_ksk")
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": {
+            "Name": "www.signed.example", "Type": "A", "TTL": 60,
+            "ResourceRecords": [{"Value": "192.0.2.20"}]}}]},
+    )  # fmt: skip
+    route53.delete_hosted_zone(Id=zone_id)

@@ -53,7 +53,8 @@ decision 0297), a log group's subscription filter into the function, permitted f
 ``logs.amazonaws.com`` (decision 0304), ``aws_lambda_function_event_invoke_config`` and the
 function's ``dead_letter_config`` (decision 0300), the function running with a layer
 (``aws_lambda_layer_version``: decision 0302), provisioned concurrency on its alias
-(``aws_lambda_provisioned_concurrency_config``: decision 0314).
+(``aws_lambda_provisioned_concurrency_config``: decision 0314), the public zone signed with a KSK
+in a KMS key (``aws_route53_key_signing_key``, ``aws_route53_hosted_zone_dnssec``: decision 0317).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -1164,6 +1165,41 @@ resource "aws_route53_query_log" "shop" {
   zone_id                  = aws_route53_zone.shop.zone_id
 }
 output "query_log_id" { value = aws_route53_query_log.shop.id }
+# DNSSEC signing (decision 0317): a KSK in a KMS key AWS's key policy lets Route 53 use.
+resource "aws_kms_key" "dnssec" {
+  customer_master_key_spec = "ECC_NIST_P256"
+  key_usage                = "SIGN_VERIFY"
+  deletion_window_in_days  = 7
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "Root"
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.me.account_id}:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }, {
+      Sid       = "Allow Route 53 DNSSEC Service"
+      Effect    = "Allow"
+      Principal = { Service = "dnssec-route53.amazonaws.com" }
+      Action    = ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"]
+      Resource  = "*"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.me.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:aws:route53:::hostedzone/*" }
+      }
+    }]
+  })
+}
+resource "aws_route53_key_signing_key" "shop" {
+  hosted_zone_id             = aws_route53_zone.shop.id
+  key_management_service_arn = aws_kms_key.dnssec.arn
+  name                       = "shop_ksk"
+}
+resource "aws_route53_hosted_zone_dnssec" "shop" {
+  hosted_zone_id = aws_route53_key_signing_key.shop.hosted_zone_id
+}
+output "ds_record" { value = aws_route53_key_signing_key.shop.ds_record }
 # Step Functions (decision 0271): an activity, and a state machine that passes an order on
 # to a queue as a role trusting states.amazonaws.com.
 resource "aws_sfn_activity" "review" {
@@ -1855,6 +1891,9 @@ def test_terraform_applies_converges_and_destroys(
     # aws_route53_query_log (decision 0305): the zone's queries into the group.
     query_log = route53.get_query_logging_config(Id=outputs["query_log_id"])["QueryLoggingConfig"]
     assert query_log["HostedZoneId"] == outputs["zone_id"]
+    dnssec = route53.get_dnssec(HostedZoneId=outputs["zone_id"])
+    assert dnssec["Status"]["ServeSignature"] == "SIGNING"
+    assert [k["DSRecord"] for k in dnssec["KeySigningKeys"]] == [outputs["ds_record"]]
     assert query_log["CloudWatchLogsLogGroupArn"].endswith(
         f":log-group:/aws/route53/{bucket}.example.org"
     )

@@ -245,7 +245,9 @@ from andromede.db.tables_dynamodb_global import (
 from andromede.db.tables_route53 import (
     route53_changes,
     route53_health_checks,
+    route53_key_signing_keys,
     route53_query_logging_configs,
+    route53_zone_signing,
     route53_zone_vpcs,
     route53_zones,
 )
@@ -439,7 +441,9 @@ __all__ = [
     "replication_tasks",
     "route53_changes",
     "route53_health_checks",
+    "route53_key_signing_keys",
     "route53_query_logging_configs",
+    "route53_zone_signing",
     "route53_zone_vpcs",
     "route53_zones",
     "secret_replicas",

@@ -3,7 +3,8 @@ zones: name, caller reference, and the rest — comment, tags, record sets — a
 ``definition`` written whole by compare-and-set on ``version``), ``route53_zone_vpcs`` (the
 VPCs each private zone is associated with, found by VPC for the resolvers) and
 ``route53_changes`` (the changes GetChange answers); ``route53_health_checks`` (decision
-0285); ``route53_query_logging_configs`` (decision 0305).
+0285); ``route53_query_logging_configs`` (decision 0305); ``route53_key_signing_keys`` and
+``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -19,7 +20,9 @@ from andromede.db.types import key_text
 __all__ = [
     "route53_changes",
     "route53_health_checks",
+    "route53_key_signing_keys",
     "route53_query_logging_configs",
+    "route53_zone_signing",
     "route53_zone_vpcs",
     "route53_zones",
 ]
@@ -90,4 +93,38 @@ route53_query_logging_configs = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.UniqueConstraint("zone_id"),
     sa.Index("ix_route53_query_logging_configs_tenant_id", "tenant_id"),
+)
+
+# DNSSEC signing (decision 0317): a zone's key-signing keys, unique by name and by KMS key.
+route53_key_signing_keys = sa.Table(
+    "route53_key_signing_keys",
+    metadata,
+    sa.Column("zone_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("kms_arn", key_text(), nullable=False),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("status_message", sa.Text, nullable=False),
+    sa.Column("public_key", sa.LargeBinary, nullable=False),  # SubjectPublicKeyInfo DER
+    sa.Column("caller_reference", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("modified", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("zone_id", "kms_arn"),
+    sa.Index("ix_route53_key_signing_keys_tenant_id", "tenant_id"),
+)
+
+# A zone's signing state and its zone-signing keys (JSON: each one's creation, public key and
+# private key sealed under the account's key), written by compare-and-set on ``version``.
+route53_zone_signing = sa.Table(
+    "route53_zone_signing",
+    metadata,
+    sa.Column("zone_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("signing", sa.Boolean, nullable=False),
+    sa.Column("zone_keys", sa.Text, nullable=False),
+    sa.Column("modified", sa.BigInteger, nullable=False),  # ms
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_route53_zone_signing_tenant_id", "tenant_id"),
 )

@@ -343,6 +343,22 @@ class CryptoMixin(CustomerKeysCore):
                 )
         return signature, key
 
+    async def sign_as_service(self, key: CustomerKey, message: bytes, algorithm: str) -> bytes:
+        """:meth:`sign` for a service principal that found the key with
+        ``signing_key_for_service_use`` and its policy letting it sign (Route 53's DNSSEC
+        signing its zones' DNSKEY sets, decision 0317): no caller, no grant."""
+        key = self._signing(key)
+        self._check_message(message)
+        with _crypto_errors():
+            if key.sealed_private_key is not None:  # a key made before decision 0048
+                private_der = await self._unseal_secret(key)
+                return await asyncio.to_thread(
+                    asymmetric.sign, key.key_spec, private_der, algorithm, message, digest=False
+                )
+            return await self._provider(
+                self._keys.sign, key.key_id, algorithm, message, digest=False
+            )
+
     async def verify(
         self,
         caller: Caller,

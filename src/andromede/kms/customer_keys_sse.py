@@ -155,7 +155,18 @@ class ServiceUseMixin(CustomerKeysCore):
         ``EventBridgeApiDestinations=true`` for connections). Same errors."""
         return await self._service_key(key_arn, alias_arn=alias_arn)
 
+    async def signing_key_for_service_use(self, key_arn: str) -> CustomerKey:
+        """The key ``key_arn`` (a key ARN) as a service principal finds it before it signs
+        with it (Route 53's DNSSEC, decision 0317): usable, of any usage and spec (the
+        service checks them, with its own errors), its policy for the service to judge.
+        Same errors as :meth:`key_for_service_use`."""
+        return self._usable(await self._service_key_record(key_arn, alias_arn=False))
+
     async def _service_key(self, key_arn: str, *, alias_arn: bool) -> CustomerKey:
+        key = await self._service_key_record(key_arn, alias_arn=alias_arn)
+        return self._one_layer(self._encrypting(key))
+
+    async def _service_key_record(self, key_arn: str, *, alias_arn: bool) -> CustomerKey:
         reference = parse_key_reference(key_arn)
         kinds = (
             (ReferenceKind.KEY_ARN, ReferenceKind.ALIAS_ARN)
@@ -173,7 +184,7 @@ class ServiceUseMixin(CustomerKeysCore):
         key = None if key_id is None else await self._store.get_key(key_id)
         if key is None or key.tenant_id != reference.account or key.region != reference.region:
             raise CmkNotFound(f"Key '{key_arn[:256]}' does not exist")
-        return self._one_layer(self._encrypting(key))
+        return key
 
     def _one_layer(self, key: CustomerKey) -> CustomerKey:
         """A key of an external key store wraps the data keys of S3 objects and EBS volumes in

@@ -105,9 +105,11 @@ class ZoneAnswers:
         )
         self._sets: dict[tuple[str, str], list[ZoneSet]] = {}
         self._names: set[str] = set()
+        self._types: dict[str, set[str]] = {}
         for raw in parsed["sets"]:
             zone_set = _zone_set(raw)
             self._sets.setdefault((zone_set.name, zone_set.type), []).append(zone_set)
+            self._types.setdefault(zone_set.name, set()).add(zone_set.type)
             self._names.add(zone_set.name)
         for sets in self._sets.values():
             sets.sort(key=lambda s: s.identifier or "")
@@ -171,6 +173,17 @@ class ZoneAnswers:
         if owner is None:
             return None
         return min((t for n, t in self._sets if n == owner), default=None)
+
+    def types_of(self, name: str) -> tuple[str, ...]:
+        """The types of the sets answering ``name`` (its own, else its wildcard's): what a
+        signed zone's NSEC lists (decision 0317)."""
+        zone = self.zone_of(name)
+        owner = None if zone is None else self._owner(name, zone)
+        return () if owner is None else tuple(sorted(self._types.get(owner, ())))
+
+    def negative_soa(self, zone: str) -> dns.rrset.RRset | None:
+        """The SOA a negative answer of ``zone`` carries (its TTL the negative TTL)."""
+        return self._soa(zone)
 
     def _soa(self, zone: str) -> dns.rrset.RRset | None:
         sets = self._sets.get((zone, "SOA"))

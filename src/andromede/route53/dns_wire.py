@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections.abc import Callable
 from typing import Final
 
 import dns.exception
@@ -48,10 +49,15 @@ def formerr(wire: bytes) -> bytes | None:
 
 
 def wire_reply(
-    answers: ZoneAnswers, wire: bytes, udp: bool, max_udp: int = EDNS_PAYLOAD
+    answers: ZoneAnswers,
+    wire: bytes,
+    udp: bool,
+    max_udp: int = EDNS_PAYLOAD,
+    finish: Callable[[dns.message.Message, dns.message.Message], None] | None = None,
 ) -> tuple[bytes | None, dns.message.Message | None]:
     """The response's wire form to one query's (None: nothing to send) and the query read
-    (None when it could not be)."""
+    (None when it could not be); ``finish`` completes the response before it is sized (the
+    public name servers' DNSSEC signing, decision 0317)."""
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:
@@ -64,6 +70,8 @@ def wire_reply(
     else:
         try:
             response = answers.respond(query)
+            if finish is not None:
+                finish(query, response)
         except Exception:  # a bad set answers SERVFAIL, never silence
             log.exception("Route 53 DNS: the answer failed")
             response = dns.message.make_response(query)
@@ -78,8 +86,8 @@ def wire_reply(
         return response.to_wire(max_size=limit), query
     except dns.exception.TooBig:
         truncated = dns.message.make_response(query)
-        if query.edns >= 0:
-            truncated.use_edns(0, payload=max_udp)
+        if query.edns >= 0:  # the DO bit a signed response set is kept (decision 0317)
+            truncated.use_edns(0, response.ednsflags, max_udp)
         truncated.set_rcode(response.rcode())
         truncated.flags |= dns.flags.TC | (response.flags & dns.flags.AA)
         return truncated.to_wire(max_size=limit), query

@@ -17,6 +17,10 @@
     ├── VPCAssociationNotFound
     ├── NoSuchQueryLoggingConfig, QueryLoggingConfigAlreadyExists,
     │   NoSuchCloudWatchLogsLogGroup, InsufficientCloudWatchLogsResourcePolicy  (decision 0305)
+    ├── NoSuchKeySigningKey, KeySigningKeyAlreadyExists, TooManyKeySigningKeys,
+    │   InvalidKeySigningKeyName, InvalidKeySigningKeyStatus, InvalidKMSArn, KeySigningKeyInUse,
+    │   KeySigningKeyWithActiveStatusNotFound, InvalidSigningStatus, DNSSECNotFound
+    │                            (DNSSEC signing: decision 0317)
     └── ZoneChanged               (a concurrent change won: the caller tries again)
 """
 
@@ -28,22 +32,32 @@ from andromede.errors import AndromedeError
 
 __all__ = [
     "ConflictingDomainExists",
+    "DNSSECNotFound",
     "HostedZoneAlreadyExists",
     "HostedZoneNotEmpty",
     "InsufficientCloudWatchLogsResourcePolicy",
     "InvalidChangeBatch",
     "InvalidDomainName",
     "InvalidInput",
+    "InvalidKMSArn",
+    "InvalidKeySigningKeyName",
+    "InvalidKeySigningKeyStatus",
+    "InvalidSigningStatus",
     "InvalidVPCId",
+    "KeySigningKeyAlreadyExists",
+    "KeySigningKeyInUse",
+    "KeySigningKeyWithActiveStatusNotFound",
     "LastVPCAssociation",
     "NoSuchChange",
     "NoSuchCloudWatchLogsLogGroup",
     "NoSuchHostedZone",
+    "NoSuchKeySigningKey",
     "NoSuchQueryLoggingConfig",
     "PublicZoneVPCAssociation",
     "QueryLoggingConfigAlreadyExists",
     "Route53Error",
     "TooManyHostedZones",
+    "TooManyKeySigningKeys",
     "VPCAssociationNotFound",
     "ZoneChanged",
 ]
@@ -124,4 +138,44 @@ class NoSuchCloudWatchLogsLogGroup(Route53Error):
 
 
 class InsufficientCloudWatchLogsResourcePolicy(Route53Error):
+    pass
+
+
+class NoSuchKeySigningKey(Route53Error):
+    pass
+
+
+class KeySigningKeyAlreadyExists(Route53Error):
+    pass
+
+
+class TooManyKeySigningKeys(Route53Error):
+    pass
+
+
+class InvalidKeySigningKeyName(Route53Error):
+    pass
+
+
+class InvalidKeySigningKeyStatus(Route53Error):
+    pass
+
+
+class InvalidKMSArn(Route53Error):
+    pass
+
+
+class KeySigningKeyInUse(Route53Error):
+    pass
+
+
+class KeySigningKeyWithActiveStatusNotFound(Route53Error):
+    pass
+
+
+class InvalidSigningStatus(Route53Error):
+    pass
+
+
+class DNSSECNotFound(Route53Error):
     pass

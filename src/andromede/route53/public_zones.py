@@ -15,7 +15,8 @@ Which zones are reachable, with one set of name servers for every zone:
 
 The cache: the zones are read again once ``max_age`` seconds have passed, or at the next
 query after ``invalidate`` (the service calls it when a public zone or a health check
-changes on this gateway)."""
+changes on this gateway, or a zone's DNSSEC signing). With ``signing``, the signed zones'
+keys are read with them, for the view's :class:`ResponseSigner` (decision 0317)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from andromede.route53.answers import ZoneAnswers
+from andromede.route53.dnssec_material import SigningMaterial
+from andromede.route53.dnssec_signer import ResponseSigner
 from andromede.route53.model import HostedZone, within
 from andromede.route53.service import Route53Service
 
@@ -61,6 +64,7 @@ def _delegated(parent: HostedZone, name: str, ours: set[str]) -> bool:
 class PublicView:
     answers: ZoneAnswers
     owners: Mapping[str, tuple[str, str]]  # zone name -> (account, zone id)
+    signer: ResponseSigner | None = None  # the signed zones' (decision 0317)
 
 
 class PublicZones:
@@ -70,8 +74,10 @@ class PublicZones:
         name_servers: Collection[str],
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
+        signing: SigningMaterial | None = None,
     ) -> None:
         self._service = service
+        self._signing = signing
         self._name_servers = tuple(name_servers)
         self._max_age = max_age
         self._clock = clock
@@ -97,10 +103,16 @@ class PublicZones:
             generation, started = self._generation, self._clock()
             zones = reachable_zones(await self._service.store.public_zones(), self._name_servers)
             document = await self._service.document(zones)
-            view = PublicView(
-                ZoneAnswers(document, referrals=True),
-                {z.name.lower(): (z.tenant_id, z.zone_id) for z in zones},
-            )
+            answers = ZoneAnswers(document, referrals=True)
+            owners = {z.name.lower(): (z.tenant_id, z.zone_id) for z in zones}
+            signer = None
+            if self._signing is not None:
+                keys = await self._signing.zone_keys(owners)
+                if keys:
+                    signer = ResponseSigner(
+                        answers, keys, self._signing.validity, self._signing.clock
+                    )
+            view = PublicView(answers, owners, signer)
             if generation == self._generation:  # not changed while it was read
                 self._view, self._read_at = view, started
             return view

@@ -154,6 +154,10 @@ class Route53Service:
         await self.store.add_change(tenant_id, submitted.change_id, submitted.submitted)
         return submitted
 
+    async def submit(self, tenant_id: str) -> Submitted:
+        """A change GetChange answers, for the zone changes other services make (DNSSEC)."""
+        return await self._submit(tenant_id)
+
     async def zone(self, tenant_id: str, zone_id: str) -> HostedZone:
         zone = await self.store.get(tenant_id, zone_id)
         if zone is None:

@@ -3,8 +3,9 @@
 Per request: request id → operation (method + path under ``/2013-04-01/``) → bounded body →
 SigV4 (service ``route53``; Route 53 is global, signed for ``us-east-1`` as AWS's clients do,
 the served Regions accepted too) → the caller's identity policies must allow the operation's
-``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``), change or query
-logging configuration (decision 0305) → handler →
+``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``; a key-signing key's
+operations on its zone, decision 0317), change or query logging configuration (decision
+0305) → handler →
 XML answer in Route 53's namespace, then an audit event and an access-log line. Errors leave
 as ``ErrorResponse`` with ``x-amzn-RequestId``; an unexpected one is ``InternalFailure``
 carrying only the request id."""
@@ -32,9 +33,11 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.route53.dnssec import DnssecService
 from andromede.route53.health_service import HealthCheckService
 from andromede.route53.query_logging import QueryLoggingService
 from andromede.route53.service import Route53Service
+from andromede.route53api.dnssec_handlers import DNSSEC_HANDLERS, with_key_zone
 from andromede.route53api.errors import (
     Route53WireError,
     error_response,
@@ -69,6 +72,7 @@ class Route53App:
         self.service = service
         self.health: HealthCheckService | None = None  # health checks (decision 0285)
         self.query_logging: QueryLoggingService | None = None  # decision 0305
+        self.dnssec: DnssecService | None = None  # DNSSEC signing (decision 0317)
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -150,8 +154,15 @@ class Route53App:
         logging_handler = QUERY_LOGGING_HANDLERS.get(operation.name)
         if logging_handler is not None:
             operation = with_zone_of_body(operation, body)
+        signing_handler = DNSSEC_HANDLERS.get(operation.name)
+        if signing_handler is not None:
+            operation = with_key_zone(operation, body)
         await self._authorise(principal, operation, scope)
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        if signing_handler is not None:
+            if self.dnssec is None:
+                raise Route53WireError("InvalidInput", "DNSSEC signing is not served here")
+            return await signing_handler(self.dnssec, principal.tenant_id, operation, query, body)
         if logging_handler is not None:
             if self.query_logging is None:
                 raise Route53WireError("InvalidInput", "Query logging is not served here")

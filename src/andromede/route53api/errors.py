@@ -52,6 +52,17 @@ _STATUS: Final[dict[str, int]] = {
     "UnknownOperation": 404,
     "VPCAssociationNotFound": 404,
     "RequestEntityTooLarge": 413,
+    "NoSuchKeySigningKey": 404,
+    "KeySigningKeyAlreadyExists": 409,
+    "TooManyKeySigningKeys": 400,
+    "InvalidKeySigningKeyName": 400,
+    "InvalidKeySigningKeyStatus": 400,
+    "InvalidKMSArn": 400,
+    "KeySigningKeyInUse": 400,
+    "KeySigningKeyWithActiveStatusNotFound": 400,
+    "InvalidSigningStatus": 400,
+    "DNSSECNotFound": 400,  # DNSSEC signing: decision 0317
+    "InvalidArgument": 400,
     "ExpiredToken": 403,
     "RequestExpired": 403,
 }

@@ -1,8 +1,8 @@
 """Route 53's operations (decision 0280): which one a method and path under ``/2013-04-01/``
 name, the IAM action each needs and the resource it acts on (health checks: decision 0285;
-query logging configurations: decision 0305); the families not served yet (traffic
-policies, DNSSEC, reusable delegation sets) are known by name, to be refused in Route 53's
-words."""
+query logging configurations: decision 0305; DNSSEC signing: decision 0317); the families
+not served yet (traffic policies, reusable delegation sets) are known by name, to be refused
+in Route 53's words."""
 
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", r"queryloggingconfig", "ListQueryLoggingConfigs"),
     ("GET", r"queryloggingconfig/(?P<qlc>[^/]+)", "GetQueryLoggingConfig"),
     ("DELETE", r"queryloggingconfig/(?P<qlc>[^/]+)", "DeleteQueryLoggingConfig"),
+    # DNSSEC signing (decision 0317).
+    ("POST", r"keysigningkey", "CreateKeySigningKey"),
+    ("POST", r"keysigningkey/(?P<zone>[^/]+)/(?P<ksk>[^/]+)/activate", "ActivateKeySigningKey"),
+    ("POST", r"keysigningkey/(?P<zone>[^/]+)/(?P<ksk>[^/]+)/deactivate", "DeactivateKeySigningKey"),
+    ("DELETE", r"keysigningkey/(?P<zone>[^/]+)/(?P<ksk>[^/]+)", "DeleteKeySigningKey"),
+    ("POST", r"hostedzone/(?P<zone>[^/]+)/enable-dnssec", "EnableHostedZoneDNSSEC"),
+    ("POST", r"hostedzone/(?P<zone>[^/]+)/disable-dnssec", "DisableHostedZoneDNSSEC"),
+    ("GET", r"hostedzone/(?P<zone>[^/]+)/dnssec", "GetDNSSEC"),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
@@ -57,7 +65,6 @@ NOT_YET: Final[dict[str, str]] = {
     "trafficpolicyinstance": "Traffic policies",
     "trafficpolicyinstances": "Traffic policies",
     "trafficpolicyinstancecount": "Traffic policies",
-    "keysigningkey": "DNSSEC signing",
     "delegationset": "Reusable delegation sets",
     "cidrcollection": "CIDR collections",
     "checkeripranges": "Health checks",
@@ -73,6 +80,7 @@ class Route:
     health_check_id: str = ""  # decision 0285
     resource_type: str = ""  # ListTagsForResources' ``healthcheck`` or ``hostedzone``
     query_logging_id: str = ""  # decision 0305
+    key_name: str = ""  # a key-signing key's (decision 0317)
 
     @property
     def action(self) -> str:
@@ -105,13 +113,14 @@ def route(method: str, path: str) -> Route:
                 found.get("check") or "",
                 found.get("kind") or "",
                 found.get("qlc") or "",
+                found.get("ksk") or "",
             )
-    # DNSSEC of a zone and the VPC authorisations are also not served yet.
+    # The VPC association authorisations are also not served yet.
     if re.match(
-        r"hostedzone/[^/]+/(dnssec|enable-dnssec|disable-dnssec|authorizevpcassociation|deauthorizevpcassociation|listvpcassociationauthorizations)",
+        r"hostedzone/[^/]+/(authorizevpcassociation|deauthorizevpcassociation|listvpcassociationauthorizations)",
         rest,
     ):
-        return Route("NotYet:DNSSEC and VPC association authorisations")
+        return Route("NotYet:VPC association authorisations")
     first = rest.split("/", 1)[0]
     if first in NOT_YET or first.startswith("hostedzonelimit"):
         return Route("NotYet:" + NOT_YET.get(first, "Hosted zone limits"))

@@ -141,7 +141,7 @@ class PublicNameServer:
         """The response to one query's wire form (``source`` the client's address), None:
         nothing to send."""
         view = await self._zones.view()
-        reply, query = wire_reply(view.answers, wire, udp, self._limits.max_udp_size)
+        reply, query = wire_reply(view.answers, wire, udp, self._limits.max_udp_size, view.signer)
         if reply is None or query is None or not query.question:
             return reply
         rcode = reply[3] & 0x0F

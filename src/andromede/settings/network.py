@@ -475,6 +475,23 @@ class NetworkSettings(BaseModel):
         " through other gateways (decision 0305).",
     )
 
+    route53_dnssec_signature_validity_seconds: int = Field(
+        default=172800,
+        ge=7200,
+        le=2592000,
+        description="Seconds a DNSSEC signature of the public name servers is valid (RRSIG"
+        " expiration; its inception an hour before it is made); the key-signing keys' KMS"
+        " signatures of a zone's DNSKEY set are made again once half of it is left"
+        " (decision 0317).",
+    )
+    route53_dnssec_zsk_rotation_seconds: int = Field(
+        default=7776000,
+        ge=7200,
+        le=315360000,
+        description="Seconds a signed zone's zone-signing key signs before Route 53 rolls it"
+        " (pre-published a DNSKEY TTL, an hour, before it takes over) (decision 0317).",
+    )
+
     @field_validator("route53_dns_listen")
     @classmethod
     def _dns_listen(cls, value: tuple[str, ...]) -> tuple[str, ...]:

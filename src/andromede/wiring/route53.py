@@ -4,7 +4,8 @@ service's VPCs of the account (in this gateway's Region), and its REST-XML app p
 ``apis`` under ``route53``, the SigV4 service its calls are signed for. Query logging
 (decision 0305): the configurations over the database, their log groups checked and written
 through the Logs service ``serve`` put into ``apis``, the public name servers' lines flushed
-every ``route53_query_log_flush_seconds``."""
+every ``route53_query_log_flush_seconds``. DNSSEC signing (decision 0317):
+``wiring.route53_dnssec``."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from andromede.elbapi.wire import hosted_zone
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
+from andromede.kms.customer_keys import CustomerKeyService
+from andromede.kms.service import KeyService
 from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
+from andromede.route53.dnssec_material import SigningMaterial
 from andromede.route53.model import AliasTarget
 from andromede.route53.public_zones import PublicZones
 from andromede.route53.query_log_lines import QueryLogBuffer, QueryLogTarget, Writer
@@ -39,6 +43,7 @@ from andromede.route53_query_logs import LogsQueryLogGroups, LogsQueryLogWriter
 from andromede.route53api.app import Route53App
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
 from andromede.settings import Settings
+from andromede.wiring.route53_dnssec import route53_dnssec
 
 __all__ = [
     "DNS_QUERIES",
@@ -146,12 +151,19 @@ def public_name_server(
     settings: Settings,
     billing: BillingService | None,
     query_logs: QueryLogBuffer | None = None,
+    signing: SigningMaterial | None = None,
 ) -> PublicNameServer:
     """The public name servers of decision 0289 over ``service``'s public zones: read again
     at the next query when one changes here, each answered query counted in
     ``route53.dns-queries`` for the zone's account (and kept in ``query_logs`` when its zone
-    logs its queries, decision 0305)."""
-    zones = PublicZones(service, settings.route53_name_servers, settings.route53_dns_cache_seconds)
+    logs its queries, decision 0305); the signed zones' answers signed with ``signing``
+    (decision 0317)."""
+    zones = PublicZones(
+        service,
+        settings.route53_name_servers,
+        settings.route53_dns_cache_seconds,
+        signing=signing,
+    )
     service.public_changed = zones.invalidate
     limits = DnsLimits(
         rate_limit=settings.route53_dns_rate_limit,
@@ -190,10 +202,13 @@ def route53_api(
     billing: BillingService | None = None,
     background: list[asyncio.Task[None]] | None = None,
     balancers: LoadBalancingService | None = None,
+    customer_keys: CustomerKeyService | None = None,
+    keys: KeyService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
-    (its zones, changes and query logging configurations); with ``billing``, the hosted
-    zones' monthly sweep (every ``billing_sample_interval``) started into ``background``."""
+    (its zones, changes, query logging configurations and DNSSEC state); with ``billing``,
+    the hosted zones' monthly sweep (every ``billing_sample_interval``) started into
+    ``background``; with the KMS services, DNSSEC signing (decision 0317)."""
 
     async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
         if compute is None or region != settings.region:
@@ -227,6 +242,11 @@ def route53_api(
     query_store = SqlQueryLogStore(db)
     app.query_logging = QueryLoggingService(service, query_store, groups, settings.region)
     service.zone_deleted = app.query_logging.zone_deleted
+    signing, forget_signing = None, None
+    if customer_keys is not None and keys is not None:
+        signing, forget_signing = route53_dnssec(
+            app, service, settings, db, customer_keys, keys, audit, billing
+        )
     if settings.route53_dns_listen and background is not None:
         buffer = QueryLogBuffer(settings.route53_query_log_buffer, edge)
 
@@ -235,7 +255,8 @@ def route53_api(
 
         app.query_logging.changed = configs_changed
         serving = _serve_public_dns(
-            public_name_server(service, settings, billing, buffer), settings.route53_dns_listen
+            public_name_server(service, settings, billing, buffer, signing),
+            settings.route53_dns_listen,
         )
         background.append(asyncio.create_task(serving, name="route53-public-dns"))
         flushes = _query_log_flushes(query_store, buffer, LogsQueryLogWriter(groups, logs,
@@ -247,6 +268,8 @@ def route53_api(
 
     async def forget_tenant(tenant_id: str) -> int:
         await query_store.forget_tenant(tenant_id)
+        if forget_signing is not None:
+            await forget_signing(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget_tenant
