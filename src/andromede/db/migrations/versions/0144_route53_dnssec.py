@@ -3,7 +3,7 @@ unique by name and by KMS key) and ``route53_zone_signing`` (a zone's signing st
 zone-signing keys, their private keys sealed). Nothing to backfill: DNSSEC was refused.
 
 Revision ID: 0144
-Revises: 0141
+Revises: 0143
 Create Date: 2026-12-07
 """
 
