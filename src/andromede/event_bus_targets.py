@@ -93,7 +93,7 @@ class RoleBusTargets:
                 f"{EVENTS_PRINCIPAL} may not assume the role {target.role_arn}",
             )
         policy = await self._service.bus_policy(owner, name)
-        if not await self._roles.allows(
+        if not await self._roles.allowed(
             session,
             "events:PutEvents",
             target.arn,

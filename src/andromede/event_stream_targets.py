@@ -23,7 +23,7 @@ services are found when needed (``serve`` makes them after EventBridge): none is
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from andromede.events.dispatcher import DeliveryDeferred, DeliveryRefused
@@ -32,16 +32,12 @@ from andromede.events.transform import is_missing, read_path
 from andromede.firehose import errors as firehose_errors
 from andromede.firehose.model import StreamStatus
 from andromede.firehose.service import FirehoseService
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy import PolicyKind, load_policy
-from andromede.iam.policy.context import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.kinesis import errors as kinesis_errors
 from andromede.kinesis.service import Entry, KinesisService
 from andromede.kms.keys_interface import Caller
-from andromede.replication_grants import role_trusts
 
 __all__ = ["EVENTS_PRINCIPAL", "EventsRoles", "RoleStreamTargets", "partition_key"]
 
@@ -50,68 +46,17 @@ _SESSION: Final = "eventbridge"
 _KMS_DENIED: Final = "KMSAccessDeniedException"
 
 
-class EventsRoles:
+class EventsRoles(ServiceRoleSessions):
     """The roles EventBridge acts as: a target's role, assumed by ``events.amazonaws.com``
     (its session), and what its identity policies allow."""
 
     def __init__(self, identity: IdentityService, region: str) -> None:
-        self._identity = identity
-        self._region = region
+        super().__init__(identity, EVENTS_PRINCIPAL, region)
 
-    async def session(self, tenant_id: str, role_arn: str | None) -> Principal | None:
-        """The role's session; None when the role is not the tenant's, is gone, or does not
-        trust EventBridge."""
-        if role_arn is None:
-            return None
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, EVENTS_PRINCIPAL
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
-        )
-
-    async def allows(
-        self,
-        session: Principal,
-        action: str,
-        resource: str,
-        *,
-        resource_policy: str | None = None,
-        resource_account: str | None = None,
-        keys: Mapping[str, ContextValue] | None = None,
-    ) -> bool:
-        """Whether the session may ``action`` on ``resource``: its identity policies, and
-        ``resource_policy`` (of ``resource_account``) as the engine weighs it — another
-        account's resource needs both (decision 0273's buses); ``keys``: the request's own
-        condition keys."""
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=resource,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys={**principal_keys(policies), **(keys or {})},
-        )
-        loaded = (
-            None
-            if resource_policy is None
-            else load_policy(resource_policy, kind=PolicyKind.RESOURCE)
-        )
-        return policies_allow(
-            context, policies, resource_policy=loaded, resource_account=resource_account
-        )
+    async def session(
+        self, tenant_id: str, role_arn: str | None, session_name: str = _SESSION
+    ) -> Principal | None:
+        return await super().session(tenant_id, role_arn, session_name)
 
 
 def partition_key(event: dict[str, Any], path: str | None) -> str:
@@ -164,7 +109,7 @@ class RoleStreamTargets:
         # Decision 0273: another account's stream lets the role in by its resource policy
         # (decision 0248), beside the role's own policies.
         policy = None if owner == tenant_id else await self._stream_policy(owner, resource)
-        if not await self._roles.allows(
+        if not await self._roles.allowed(
             session, action, target.arn, resource_policy=policy, resource_account=owner
         ):
             raise DeliveryRefused(

@@ -31,15 +31,12 @@ from cryptography.exceptions import InvalidTag
 
 from andromede.firehose.errors import InvalidArgument
 from andromede.firehose.model import BufferedRecord, DeliveryFailed, DeliveryStream, NewRecord
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy import PolicyKind, load_policy
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions, service_role_session
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.service import KeyService
-from andromede.replication_grants import role_trusts
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket, StorageError
 from andromede.storage.integrity import BodyIntegrity
@@ -129,22 +126,7 @@ async def role_session(
 ) -> Principal | None:
     """Firehose's session of ``role_arn``, if it is a role of ``tenant_id`` trusting
     Firehose (None otherwise)."""
-    try:
-        role = await identity.get_role_by_arn(role_arn)
-    except IamError:
-        return None
-    if role.tenant_id != tenant_id or not role_trusts(
-        role.assume_role_policy_document, FIREHOSE_PRINCIPAL
-    ):
-        return None
-    return Principal(
-        tenant_id=role.tenant_id,
-        user_id=role.id,
-        user_name=role.name,
-        kind=PrincipalKind.ROLE_SESSION,
-        arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-        session_name=_SESSION,
-    )
+    return await service_role_session(identity, tenant_id, role_arn, FIREHOSE_PRINCIPAL, _SESSION)
 
 
 class RoleBucketWriter:
@@ -157,13 +139,13 @@ class RoleBucketWriter:
         region: str,
         kms_keys: ReplicaKeys | None = None,
     ) -> None:
-        self._identity = identity
+        self._roles = ServiceRoleSessions(identity, FIREHOSE_PRINCIPAL, region)
         self._objects = objects
         self._region = region
         self._kms_keys = kms_keys
 
     async def _session(self, stream: DeliveryStream) -> Principal | None:
-        return await role_session(self._identity, stream.tenant_id, stream.destination.role_arn)
+        return await self._roles.session(stream.tenant_id, stream.destination.role_arn, _SESSION)
 
     async def check(self, stream: DeliveryStream) -> None:
         if await self._session(stream) is None:
@@ -204,22 +186,11 @@ class RoleBucketWriter:
             raise DeliveryFailed(f"S3.{type(exc).__name__}", str(exc)[:512]) from None
 
     async def _may_put(self, session: Principal, bucket: Bucket, key: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
+        return await self._roles.allowed(
             session,
-            action="s3:PutObject",
-            resource=f"arn:aws:s3:::{bucket.name}/{key}",
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(
-            context,
-            policies,
-            resource_policy=None
-            if not bucket.policy
-            else load_policy(bucket.policy, kind=PolicyKind.RESOURCE),
+            "s3:PutObject",
+            f"arn:aws:s3:::{bucket.name}/{key}",
+            resource_policy=bucket.policy or None,
             resource_account=bucket.tenant_id,
         )
 

@@ -18,14 +18,12 @@ from typing import Final
 from andromede.firehose.errors import InvalidArgument, SourceUnavailable
 from andromede.firehose.model import DeliveryStream, SourcePage, SourceRecord, SourceShard
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.model import sequence_text, shard_id
 from andromede.kinesis.service import KinesisService
-from andromede.replication_grants import role_trusts
 
 __all__ = ["RoleKinesisSource", "source_stream_name"]
 
@@ -63,44 +61,15 @@ class RoleKinesisSource:
         kinesis: Callable[[], KinesisService | None],
         region: str,
     ) -> None:
-        self._identity = identity
+        self._roles = ServiceRoleSessions(identity, FIREHOSE_PRINCIPAL, region)
         self._kinesis = kinesis
         self._region = region
 
-    async def _session(self, tenant_id: str, role_arn: str) -> Principal | None:
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, FIREHOSE_PRINCIPAL
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
-        )
-
     async def _may_read(self, session: Principal, stream_arn: str) -> bool:
-        policies = await self._identity.policies_for(session)
-
-        def allowed(action: str) -> bool:
-            context = principal_context(
-                session,
-                action=action,
-                resource=stream_arn,
-                source_ip=None,
-                secure=True,
-                region=self._region,
-                keys=principal_keys(policies),
-            )
-            return policies_allow(context, policies)
-
-        return all(any(allowed(a) for a in group) for group in _READ_ACTIONS)
+        for group in _READ_ACTIONS:
+            if not await self._roles.allowed_any(session, group, stream_arn):
+                return False
+        return True
 
     def _service(self) -> KinesisService:
         kinesis = self._kinesis()
@@ -123,7 +92,7 @@ class RoleKinesisSource:
                 f"KinesisStreamARN {source.stream_arn[:256]} is not a Kinesis data stream of "
                 "the account and Region of the delivery stream."
             )
-        if await self._session(stream.tenant_id, source.role_arn) is None:
+        if await self._roles.session(stream.tenant_id, source.role_arn, _SESSION) is None:
             raise InvalidArgument(
                 f"Firehose is unable to assume role {source.role_arn[:512]}. Please check the "
                 "role provided."
@@ -140,7 +109,7 @@ class RoleKinesisSource:
         assert stream.source is not None  # noqa: S101 - only source streams are read
         kinesis = self._service()
         name = self._name(stream)
-        session = await self._session(stream.tenant_id, stream.source.role_arn)
+        session = await self._roles.session(stream.tenant_id, stream.source.role_arn, _SESSION)
         if session is None:
             raise SourceUnavailable(f"Firehose cannot assume {stream.source.role_arn[:256]}")
         if not await self._may_read(session, stream.source.stream_arn):

@@ -38,17 +38,15 @@ from andromede.functions.invoker import Invoker
 from andromede.functions.mapping_service import EventSourceMappings, SourceCheck
 from andromede.functions.mappings import EventSourceMapping
 from andromede.functions.service import LAMBDA_PRINCIPAL
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.pipe_sources import sqs_event
 from andromede.pipes.model import compiled_filters
 from andromede.pipes.shaping import matchable, passes
 from andromede.queues.errors import QueueError
 from andromede.queues.model import Queue
 from andromede.queues.service import Delivered, QueueService
-from andromede.replication_grants import role_trusts
 from andromede.sqsapi.authorise import KeyUser
 
 __all__ = ["FunctionRoles", "MappingPoller", "StreamMappingPoller", "source_access"]
@@ -59,45 +57,12 @@ _SQS_READ: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttr
 _SQS_RECEIVE: Final = 10  # ReceiveMessage's own ceiling
 
 
-class FunctionRoles:
-    """Sessions of functions' execution roles, and what their policies allow."""
+class FunctionRoles(ServiceRoleSessions):
+    """Lambda's sessions of functions' execution roles (which must trust Lambda), and what
+    their policies allow."""
 
     def __init__(self, identity: IdentityService, region: str) -> None:
-        self._identity = identity
-        self._region = region
-
-    async def session(self, tenant_id: str, role_arn: str, name: str) -> Principal | None:
-        """A session of the role for Lambda; None when the role is not the account's, is
-        gone, or does not trust Lambda."""
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, LAMBDA_PRINCIPAL
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{name[:64]}",
-            session_name=name[:64],
-        )
-
-    async def allowed(self, session: Principal, action: str, resource: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=resource,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(context, policies)
+        super().__init__(identity, LAMBDA_PRINCIPAL, region)
 
 
 async def _queue(queues: QueueService, arn: str) -> Queue | None:

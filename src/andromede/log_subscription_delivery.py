@@ -31,13 +31,10 @@ from andromede.firehose.errors import FirehoseError
 from andromede.firehose.model import RecordSink
 from andromede.functions.errors import FunctionsError
 from andromede.functions.service_invoke import ServiceDenied, ServiceInvocations
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.service import Entry, KinesisService
-from andromede.replication_grants import role_trusts
 
 __all__ = [
     "LOGS_PRINCIPAL",
@@ -57,53 +54,17 @@ class _RoleSession:
     """The filter's role as Logs assumes it, and what its identity policies allow."""
 
     def __init__(self, identity: IdentityService, region: str, session_name: str) -> None:
-        self._identity = identity
-        self._region = region
+        self._sessions = ServiceRoleSessions(identity, LOGS_PRINCIPAL, region)
         self._session_name = session_name
-
-    async def session(self, tenant_id: str, role_arn: str) -> Principal | None:
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, LOGS_PRINCIPAL
-        ):
-            return None
-        name = self._session_name
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{name}",
-            session_name=name,
-        )
-
-    async def may(self, session: Principal, actions: Sequence[str], resource: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        for action in actions:
-            context = principal_context(
-                session,
-                action=action,
-                resource=resource,
-                source_ip=None,
-                secure=True,
-                region=self._region,
-                keys=principal_keys(policies),
-            )
-            if policies_allow(context, policies):
-                return True
-        return False
 
     async def refusal(
         self, tenant_id: str, role_arn: str, actions: Sequence[str], resource: str
     ) -> str | None:
         """Why the role may not put into ``resource`` (None: it may)."""
-        session = await self.session(tenant_id, role_arn)
+        session = await self._sessions.session(tenant_id, role_arn, self._session_name)
         if session is None:
             return f"CloudWatch Logs cannot assume {role_arn[:256]}"
-        if not await self.may(session, actions, resource):
+        if not await self._sessions.allowed_any(session, actions, resource):
             return "the role may not put records into the stream"
         return None
 

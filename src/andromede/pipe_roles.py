@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
-from andromede.replication_grants import role_trusts
 
 __all__ = ["PIPES_PRINCIPAL", "PipeRoles"]
 
@@ -23,48 +21,23 @@ PIPES_PRINCIPAL: Final = "pipes.amazonaws.com"
 
 class PipeRoles:
     def __init__(self, identity: IdentityService, region: str) -> None:
-        self._identity = identity
-        self._region = region
+        self._sessions = ServiceRoleSessions(identity, PIPES_PRINCIPAL, region)
 
     async def session(self, pipe: Pipe) -> Principal:
         """The pipe's role's session; EndpointRefused when the role is not the account's, is
         gone, or does not trust EventBridge Pipes."""
-        try:
-            role = await self._identity.get_role_by_arn(pipe.role_arn)
-        except IamError:
-            role = None
-        if (
-            role is None
-            or role.tenant_id != pipe.tenant_id
-            or not role_trusts(role.assume_role_policy_document, PIPES_PRINCIPAL)
-        ):
+        session = await self._sessions.session(pipe.tenant_id, pipe.role_arn, pipe.name)
+        if session is None:
             raise EndpointRefused(
                 "FAILED_TO_ASSUME_ROLE",
                 f"{PIPES_PRINCIPAL} may not assume the role {pipe.role_arn[:512]}",
             )
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{pipe.name[:64]}",
-            session_name=pipe.name[:64],
-        )
+        return session
 
     async def require(self, session: Principal, action: str, resource: str) -> None:
         """EndpointRefused (``NO_PERMISSIONS``) unless the session may ``action`` on
         ``resource``."""
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=resource,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        if not policies_allow(context, policies):
+        if not await self._sessions.allowed(session, action, resource):
             raise EndpointRefused(
                 "NO_PERMISSIONS", f"the pipe's role may not {action} on {resource[:512]}"
             )

@@ -33,13 +33,8 @@ from typing import Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy.context import PrincipalType, RequestContext
-from andromede.iam.policy.document import PolicyKind, load_policy
-from andromede.iam.policy.errors import MalformedPolicy
-from andromede.iam.policy.evaluate import evaluate
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import service_role_session
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
@@ -50,7 +45,6 @@ __all__ = [
     "BATCH_OPERATIONS_SESSION",
     "REPLICATION_SESSION",
     "S3ReplicationGrants",
-    "role_trusts",
 ]
 
 # The session name of the role's sessions that copy (what the destination's trail shows).
@@ -120,24 +114,11 @@ class S3ReplicationGrants:
     async def _decide(
         self, role_arn: str | None, source_tenant: str, destination: Bucket, action: str, key: str
     ) -> bool:
-        if role_arn is None:
-            return False
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return False
-        if role.tenant_id != source_tenant or not role_trusts(
-            role.assume_role_policy_document, self._service
-        ):
-            return False
-        session = Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=_session_arn(role_arn, role.tenant_id, self._session_name),
-            session_name=self._session_name,
+        session = await service_role_session(
+            self._identity, source_tenant, role_arn, self._service, self._session_name
         )
+        if session is None:
+            return False
         try:
             await self._authoriser.authorise(
                 session,
@@ -162,18 +143,3 @@ def _session_arn(role_arn: str | None, account: str, session_name: str) -> str:
         return f"{_S3_SERVICE} for {account}"[:256]
     name = role_arn.rsplit("/", 1)[-1]
     return f"arn:aws:sts::{account}:assumed-role/{name}/{session_name}"[:256]
-
-
-def role_trusts(trust_policy: str, service: str) -> bool:
-    """Whether a role's trust policy lets ``service`` assume it."""
-    try:
-        trust = load_policy(trust_policy, kind=PolicyKind.TRUST)
-    except MalformedPolicy:
-        return False
-    context = RequestContext(
-        action="sts:AssumeRole",
-        resource="*",
-        principal_type=PrincipalType.SERVICE,
-        principal_arn=service,
-    )
-    return evaluate(context, resource_policy=trust).allowed

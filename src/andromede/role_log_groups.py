@@ -28,15 +28,13 @@ from typing import Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.model import InputEvent, group_arn, stream_arn
 from andromede.logs.service import LogsService
-from andromede.replication_grants import role_trusts
 
 __all__ = ["ACCESS_ERROR", "RATE_LIMITED", "RoleLogGroups"]
 
@@ -61,7 +59,7 @@ class RoleLogGroups:
         ``session_name``: its session's, in the audit records' ARN."""
         self._service = service
         self._session_name = session_name
-        self._identity = identity
+        self._roles = ServiceRoleSessions(identity, service, logs.region)
         self._logs = logs
         self._ingested = ingested
         self._audit = audit
@@ -76,7 +74,7 @@ class RoleLogGroups:
         """Each stream's (timestamp in ms, message) events into the tenant's group ``name`` as
         its role ``role_arn``; None, or :data:`ACCESS_ERROR` / :data:`RATE_LIMITED` when it
         could not (nothing more is tried then)."""
-        session = await self._session(tenant_id, role_arn)
+        session = await self._roles.session(tenant_id, role_arn, self._session_name)
         if session is None:
             return ACCESS_ERROR
         region = self._logs.region
@@ -84,7 +82,7 @@ class RoleLogGroups:
             await self._logs.group(tenant_id, name)
         except ResourceNotFound:
             arn = group_arn(region, tenant_id, name)
-            if not await self._allows(session, "logs:CreateLogGroup", arn):
+            if not await self._roles.allowed(session, "logs:CreateLogGroup", arn):
                 return ACCESS_ERROR
             try:
                 await self._logs.create_group(tenant_id, name, None, {})
@@ -95,12 +93,12 @@ class RoleLogGroups:
                 return RATE_LIMITED
         for stream, events in streams.items():
             arn = stream_arn(region, tenant_id, name, stream)
-            if not await self._allows(session, "logs:PutLogEvents", arn):
+            if not await self._roles.allowed(session, "logs:PutLogEvents", arn):
                 return ACCESS_ERROR
             try:
                 await self._logs.stream(tenant_id, name, stream)
             except ResourceNotFound:
-                if not await self._allows(session, "logs:CreateLogStream", arn):
+                if not await self._roles.allowed(session, "logs:CreateLogStream", arn):
                     return ACCESS_ERROR
                 try:
                     await self._logs.create_stream(tenant_id, name, stream)
@@ -139,40 +137,6 @@ class RoleLogGroups:
             size += weight
         if batch:
             yield batch
-
-    async def _session(self, tenant_id: str, role_arn: str) -> Principal | None:
-        """The role's session the service delivers as; None when the role is not the
-        tenant's, is gone, or does not trust the service."""
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, self._service
-        ):
-            return None
-        name = self._session_name
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{name}",
-            session_name=name,
-        )
-
-    async def _allows(self, session: Principal, action: str, resource: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=resource,
-            source_ip=None,
-            secure=True,
-            region=self._logs.region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(context, policies)
 
     def _record(self, session: Principal, action: str, resource: str) -> None:
         if self._audit is None or session.tenant_id is None:

@@ -19,12 +19,9 @@ from typing import Final
 from andromede.firehose.errors import FirehoseError
 from andromede.firehose.model import RecordSink
 from andromede.firehose.service import FirehoseService
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.notifications.streams import StreamRefused
-from andromede.replication_grants import role_trusts
 
 __all__ = ["SNS_PRINCIPAL", "RoleDeliveryStreams"]
 
@@ -34,7 +31,7 @@ _SESSION: Final = "sns-firehose-delivery"
 
 class RoleDeliveryStreams:
     def __init__(self, identity: IdentityService, firehose: FirehoseService, region: str) -> None:
-        self._identity = identity
+        self._roles = ServiceRoleSessions(identity, SNS_PRINCIPAL, region)
         self._firehose = firehose
         self._sink: RecordSink = firehose
         self._region = region
@@ -63,7 +60,7 @@ class RoleDeliveryStreams:
             await self._firehose.get(tenant_id, name)
         except FirehoseError:
             return f"Endpoint Reason: Firehose {name} under account {tenant_id} not found"
-        if await self._session(tenant_id, role_arn) is None:
+        if await self._roles.session(tenant_id, role_arn, _SESSION) is None:
             return (
                 "SubscriptionRoleArn Reason: the role must be of the subscriber's account and "
                 f"trust {SNS_PRINCIPAL}"
@@ -72,10 +69,10 @@ class RoleDeliveryStreams:
 
     async def put(self, tenant_id: str, stream_arn: str, role_arn: str | None, data: bytes) -> None:
         if role_arn is not None:
-            session = await self._session(tenant_id, role_arn)
+            session = await self._roles.session(tenant_id, role_arn, _SESSION)
             if session is None:
                 raise StreamRefused("Role.AssumeRoleFailed: SNS may not assume the role")
-            if not await self._allows(session, stream_arn):
+            if not await self._roles.allowed(session, "firehose:PutRecord", stream_arn):
                 raise StreamRefused("AccessDenied: the role may not firehose:PutRecord")
         try:
             (result,) = await self._sink.put_records(tenant_id, stream_arn, [data])
@@ -83,36 +80,3 @@ class RoleDeliveryStreams:
             raise StreamRefused(f"{type(exc).__name__}: {exc}") from None
         if result.error_code is not None:
             raise StreamRefused(f"{result.error_code}: {result.error_message}")
-
-    async def _session(self, tenant_id: str, role_arn: str) -> Principal | None:
-        """The role's session SNS puts records as; None when the role is not the tenant's,
-        is gone, or does not trust SNS."""
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            return None
-        if role.tenant_id != tenant_id or not role_trusts(
-            role.assume_role_policy_document, SNS_PRINCIPAL
-        ):
-            return None
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{_SESSION}",
-            session_name=_SESSION,
-        )
-
-    async def _allows(self, session: Principal, stream_arn: str) -> bool:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action="firehose:PutRecord",
-            resource=stream_arn,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        return policies_allow(context, policies)

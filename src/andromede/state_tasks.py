@@ -43,15 +43,13 @@ from andromede.audit.service import AuditService
 from andromede.events.service import EventsService
 from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
 from andromede.http.response import Receive, Scope, Send
-from andromede.iam.errors import IamError
-from andromede.iam.model import Principal, PrincipalKind
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.errors import QueueError
 from andromede.queues.service import QueueService
-from andromede.replication_grants import role_trusts
 from andromede.sqsapi.authorise import KeyUser
 from andromede.state_lambda import FUNCTION_ARN, invoke_as_task, invoke_legacy
 from andromede.stepfunctions.errors import StepFunctionsError
@@ -92,7 +90,7 @@ class StateTasks:
         dynamodb: Callable[[], AsgiApp | None] = lambda: None,
         lambdas: Callable[[], AsgiApp | None] = lambda: None,
     ) -> None:
-        self._identity = identity
+        self._roles = ServiceRoleSessions(identity, STATES_PRINCIPAL, region)
         self._audit = audit
         self._region = region
         self._queues = queues
@@ -135,41 +133,17 @@ class StateTasks:
         execution = context.get("Execution", {})
         role_arn = str(execution.get("RoleArn", ""))
         account = str(execution.get("Id", "")).split(":")[4:5] or [""]
-        try:
-            role = await self._identity.get_role_by_arn(role_arn)
-        except IamError:
-            role = None
-        if (
-            role is None
-            or role.tenant_id != account[0]
-            or not role_trusts(role.assume_role_policy_document, STATES_PRINCIPAL)
-        ):
+        name = str(execution.get("Name", "execution"))
+        session = await self._roles.session(account[0], role_arn, name)
+        if session is None:
             raise StatesError(
                 "States.TaskFailed",
                 f"{STATES_PRINCIPAL} may not assume the role {role_arn[:512]}",
             )
-        session_name = str(execution.get("Name", "execution"))[:64]
-        return Principal(
-            tenant_id=role.tenant_id,
-            user_id=role.id,
-            user_name=role.name,
-            kind=PrincipalKind.ROLE_SESSION,
-            arn=f"arn:aws:sts::{role.tenant_id}:assumed-role/{role.name}/{session_name}",
-            session_name=session_name,
-        )
+        return session
 
     async def _require(self, session: Principal, service: str, action: str, arn: str) -> None:
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action=action,
-            resource=arn,
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        allowed = policies_allow(context, policies)
+        allowed = await self._roles.allowed(session, action, arn)
         self._audited(session, action, arn, allowed)
         if not allowed:
             raise StatesError(

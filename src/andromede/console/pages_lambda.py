@@ -26,10 +26,7 @@ from andromede.console.session import CONSOLE_PATH, tokens_match
 from andromede.console.upload import FormError, StreamedForm
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import FunctionRow
-from andromede.iam.policy.context import PrincipalType, RequestContext
-from andromede.iam.policy.document import PolicyKind, load_policy
-from andromede.iam.policy.errors import MalformedPolicy
-from andromede.iam.policy.evaluate import evaluate
+from andromede.iam.service_roles import role_trusts
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -68,21 +65,6 @@ def not_served(console: Console, request: Request) -> str:
     return console.catalogue(request).gettext("This server serves no AWS Lambda.")
 
 
-def trusts_lambda(trust_policy: str) -> bool:
-    """Whether a role's trust policy lets Lambda assume it, as IAM's engine reads it."""
-    try:
-        trust = load_policy(trust_policy, kind=PolicyKind.TRUST)
-    except MalformedPolicy:
-        return False
-    context = RequestContext(
-        action="sts:AssumeRole",
-        resource="*",
-        principal_type=PrincipalType.SERVICE,
-        principal_arn=LAMBDA_PRINCIPAL,
-    )
-    return evaluate(context, resource_policy=trust).allowed
-
-
 async def lambda_roles(console: Console, request: Request, session: Session) -> list[str]:
     """The account's roles whose trust policy lets Lambda assume them, as IAM lists them to
     the signed-in principal (none where it refuses): a choice only, Lambda checks again."""
@@ -92,7 +74,7 @@ async def lambda_roles(console: Console, request: Request, session: Session) -> 
         listed = await console.iam.list_roles(
             request.scope, session.principal, marker=None, page_size=_ROLES_OFFERED
         )
-        return [r.arn for r in listed.rows if trusts_lambda(r.trust_policy)]
+        return [r.arn for r in listed.rows if role_trusts(r.trust_policy, LAMBDA_PRINCIPAL)]
     return []
 
 

@@ -154,7 +154,7 @@ class EventTargets:
                 "FAILED_TO_ASSUME_ROLE",
                 f"{EVENTS_PRINCIPAL} may not assume the role {sender.role_arn}",
             )
-        if not await roles.allows(
+        if not await roles.allowed(
             session, action, resource, resource_policy=policy, resource_account=owner
         ):
             raise DeliveryRefused(
@@ -259,7 +259,7 @@ class RoleInvokes:
 
     async def __call__(self, tenant_id: str, role_arn: str, destination_arn: str) -> bool:
         session = await self._roles.session(tenant_id, role_arn)
-        return session is not None and await self._roles.allows(
+        return session is not None and await self._roles.allowed(
             session, "events:InvokeApiDestination", destination_arn
         )
 

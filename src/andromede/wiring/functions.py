@@ -84,6 +84,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import trusted_role
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.service import KeyService
@@ -99,7 +100,6 @@ from andromede.logs.service import LogsService
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
-from andromede.replication_grants import role_trusts
 from andromede.s3.authorise import S3Authoriser
 from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
@@ -152,13 +152,7 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     """Whether a role is the account's and trusts Lambda, as the identity service knows it."""
 
     async def trusted(tenant_id: str, role_arn: str) -> bool:
-        try:
-            role = await identity.get_role_by_arn(role_arn)
-        except IamError:
-            return False
-        return role.tenant_id == tenant_id and role_trusts(
-            role.assume_role_policy_document, LAMBDA_PRINCIPAL
-        )
+        return await trusted_role(identity, tenant_id, role_arn, LAMBDA_PRINCIPAL) is not None
 
     return trusted
 

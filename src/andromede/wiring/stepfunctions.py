@@ -22,14 +22,13 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.events.service import EventsService
 from andromede.http.ratelimit import RateLimiter
-from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import trusted_role
 from andromede.kms.service import KeyService
 from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
-from andromede.replication_grants import role_trusts
 from andromede.role_log_groups import RoleLogGroups
 from andromede.settings import Settings
 from andromede.state_tasks import StateTasks
@@ -167,13 +166,7 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     knows it."""
 
     async def trusted(tenant_id: str, role_arn: str) -> bool:
-        try:
-            role = await identity.get_role_by_arn(role_arn)
-        except IamError:
-            return False
-        return role.tenant_id == tenant_id and role_trusts(
-            role.assume_role_policy_document, STATES_PRINCIPAL
-        )
+        return await trusted_role(identity, tenant_id, role_arn, STATES_PRINCIPAL) is not None
 
     return trusted
 
