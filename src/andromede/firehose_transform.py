@@ -26,8 +26,8 @@ from andromede.firehose.transformation import (
 )
 from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, role_session
 from andromede.function_calls import AsgiApp, FunctionCallFailed, invoke_function
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import ServiceRoleSessions
 
 __all__ = ["RoleFunctionInvoker"]
 
@@ -50,8 +50,8 @@ class RoleFunctionInvoker:
     ) -> None:
         """``lambdas``: the Lambda API app of ``serve`` (None: not served)."""
         self._identity = identity
+        self._roles = ServiceRoleSessions(identity, FIREHOSE_PRINCIPAL, region)
         self._lambdas = lambdas
-        self._region = region
 
     async def invoke(
         self, stream: DeliveryStream, processor: LambdaProcessor, payload: bytes
@@ -72,17 +72,8 @@ class RoleFunctionInvoker:
                 "The Lambda function must be of the delivery stream's account and Region.",
                 retryable=False,
             )
-        policies = await self._identity.policies_for(session)
-        context = principal_context(
-            session,
-            action="lambda:GetFunctionConfiguration",
-            resource=":".join(parts[:7]),
-            source_ip=None,
-            secure=True,
-            region=self._region,
-            keys=principal_keys(policies),
-        )
-        if not policies_allow(context, policies):
+        function = ":".join(parts[:7])
+        if not await self._roles.allowed(session, "lambda:GetFunctionConfiguration", function):
             raise TransformFailed(
                 "Lambda.InvokeAccessDenied",
                 f"Access was denied. Ensure that the access policy allows access to "
