@@ -25,7 +25,8 @@ checkpoints), ``tables_insight_rules`` (CloudWatch's Contributor Insights rules 
 sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, executions and
 histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes),
 ``tables_functions`` (Lambda's functions, versions and sealed code),
-``tables_lambda_layers`` (Lambda's layer versions and their sealed content). This
+``tables_lambda_layers`` (Lambda's layer versions and their sealed content),
+``tables_lambda_urls`` (Lambda's function URLs). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -258,6 +259,7 @@ from andromede.db.tables_functions import (
     lambda_versions,
 )
 from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
+from andromede.db.tables_lambda_urls import lambda_function_urls
 # isort: on
 
 __all__ = [
@@ -381,6 +383,7 @@ __all__ = [
     "lambda_event_invocations",
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
+    "lambda_function_urls",
     "lambda_functions",
     "lambda_layer_content",
     "lambda_layer_versions",
