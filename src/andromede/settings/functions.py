@@ -131,3 +131,11 @@ class FunctionsSettings(BaseModel):
         "nothing else of the network), as a rotation function calls Secrets Manager back "
         "(decision 0303).",
     )
+    lambda_url_domain: str = Field(
+        default="localhost",
+        min_length=1,
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$",
+        description="Base domain of Lambda function URLs on the S3 port: "
+        "<url-id>.lambda-url.<region>.<lambda_url_domain> invokes the function (AWS: on.aws) "
+        "(decision 0312).",
+    )

@@ -11,7 +11,8 @@ served and polled by a poller started into ``background`` too. The asynchronous 
 configurations (decision 0300) are served, and the Event worker applies them: retries, the
 events' maximum age, the destinations and dead-letter queues, sent as the function's
 execution role through the APIs in ``apis``. Layers (decision 0302) are kept beside the
-functions, their content sealed as the functions' code. Kinesis and DynamoDB streams are
+functions, their content sealed as the functions' code. Function URLs (decision 0312,
+``wiring.function_urls``) are served under ``lambda-url``. Kinesis and DynamoDB streams are
 among the mappings' sources (decision 0301: the streams found among ``apis``, OnFailure
 records to SQS, or SNS through ``pubsub``)."""
 
@@ -97,6 +98,7 @@ from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.stream_reading import StreamReader
+from andromede.wiring.function_urls import function_urls
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
@@ -314,6 +316,9 @@ def lambda_api(
     configs = EventInvokeConfigs(config_store, service, destination_access(roles))
     actions |= invoke_config_actions(configs, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS})
     actions |= layer_actions(layers)
+    forget_urls = function_urls(
+        apis, actions, settings, db, service, invoker, identity, audit, rate_limiter
+    )
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -367,6 +372,7 @@ def lambda_api(
         await mapping_store.forget_tenant(tenant_id)
         await config_store.forget_tenant(tenant_id)
         await layer_store.forget_tenant(tenant_id)
+        await forget_urls(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget
