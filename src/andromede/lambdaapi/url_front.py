@@ -127,9 +127,9 @@ class FunctionUrlApp:
             _log.error("request %s: unexpected error", request_id, exc_info=exc)
             answer, reason = url_error(500, "Internal Server Error"), "ServiceException"
         streamed = config is not None and config.invoke_mode == "RESPONSE_STREAM"
-        sent = await send_response(
-            send, _response(answer, streamed), [(b"x-amzn-requestid", request_id.encode())]
-        )
+        response = _response(answer, streamed)
+        response.head = scope["method"] == "HEAD"  # the headers a GET gets, no body
+        sent = await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
         self._finish(scope, request_id, config, principal, answer.status, reason, sent, started)
 
     async def _body(self, receive: Receive) -> bytes:

@@ -275,6 +275,8 @@ async def test_none_needs_a_public_statement_then_invokes(world: World) -> None:
         (world.tenant_id, made["FunctionArn"], "failure"),
         (world.tenant_id, made["FunctionArn"], "success"),
     ]
+    head = await call_url(world, host, "HEAD")
+    assert (head.status, head.body, head.headers["x-seen-method"]) == (201, b"", "HEAD")
     failed = await call_url(world, host, "GET", query="fail=1")
     assert failed.status == 502
     assert json.loads(failed.body) == {"Message": "Internal Server Error"}
@@ -335,3 +337,25 @@ async def test_the_url_domain_is_a_setting(tmp_path: Path) -> None:
         assert re.fullmatch(
             r"http://[a-z2-7]{32}\.lambda-url\.eu-fr-1\.fn\.example\.org:443/", made["FunctionUrl"]
         )
+
+
+def test_only_function_url_hosts_are_routed_to_them() -> None:
+    def scope(host: str, *extra: tuple[bytes, bytes]) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": "/",
+            "query_string": b"",
+            "headers": [(b"host", host.encode()), *extra],
+        }
+
+    url_host = f"{'c' * 32}.lambda-url.eu-fr-1.localhost:9000"
+    assert api_service(scope(url_host)) == "lambda-url"
+    signed = (
+        b"authorization",
+        b"AWS4-HMAC-SHA256 Credential=AK/20260101/eu-fr-1/lambda/aws4_request",
+    )
+    assert api_service(scope(url_host, signed)) == "lambda-url"  # whether signed or not
+    assert api_service(scope("127.0.0.1:9000", signed)) == "lambda"
+    assert api_service(scope("bucket.s3.localhost:9000")) == "s3"
+    assert api_service(scope(f"{'c' * 31}.lambda-url.eu-fr-1.localhost")) == "s3"
