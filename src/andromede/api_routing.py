@@ -11,6 +11,7 @@ from andromede.http.response import Scope
 from andromede.http.sigv4 import credential_service
 from andromede.iamapi.sns_certificate import SnsCertificateApp, is_certificate_request
 from andromede.lambdaapi.code_location import is_code_download
+from andromede.lambdaapi.url_host import FUNCTION_URLS, is_function_url_host
 from andromede.logsapi.app import LogsApp, is_logs_call
 from andromede.s3control.app import S3ControlApp, is_s3_control
 from andromede.sqsapi.app import SqsApp
@@ -23,7 +24,10 @@ def api_service(scope: Scope) -> str:
     except an unsigned call naming a KMS, SQS, Secrets Manager, Firehose, Kinesis, DynamoDB, ACM,
     Systems Manager, EventBridge, CloudWatch or Logs action, which that API refuses in its own
     words, and the unsigned calls SNS and STS take. A VPC endpoint's gate makes the same choice
-    (decision 0174)."""
+    (decision 0174). A function URL's host is Lambda's URLs' whether signed or not
+    (decision 0312)."""
+    if is_function_url_host(scope["headers"]):
+        return FUNCTION_URLS
     service = credential_service(scope.get("query_string", b""), scope["headers"])
     if service is None and _kms_target(scope["headers"]):
         service = "kms"

@@ -4,7 +4,7 @@ invokes it (the handler run in the server's bubblewrap sandbox, its log tail ret
 written to CloudWatch Logs ``/aws/lambda/<name>``), has a state machine invoke it as its role
 (``lambda:invoke``, decision 0294), sees a handler's error as AWS answers
 it, downloads its zip from GetFunction's ``Code.Location``, and deletes it; the aws CLI
-lists it."""
+lists it. A function URL (decision 0312) serves public and SigV4-signed requests."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
-from support.server import ServerProcess
+from support.server import REGION, ServerProcess
 
 pytestmark = [
     pytest.mark.e2e,
@@ -259,3 +263,65 @@ def test_provisioned_concurrency_on_an_alias(server: ServerProcess) -> None:
     else:
         raise AssertionError("still provisioned after the configuration was deleted")
     functions.delete_function(FunctionName="warm")
+
+
+URL_SOURCE = """
+import json
+
+def handler(event, context):
+    return {
+        "statusCode": 201,
+        "headers": {"X-Path": event["rawPath"]},
+        "cookies": ["seen=yes"],
+        "body": json.dumps({"query": event.get("queryStringParameters"),
+                            "body": event.get("body"),
+                            "iam": event["requestContext"].get("authorizer")}),
+    }
+"""
+
+
+def test_function_urls_public_and_signed(server: ServerProcess) -> None:
+    """Decision 0312: a function URL made by boto3 (``NONE``, with the public permission
+    ``FunctionUrlAuthType`` asks for) answers a POST with a JSON body and a query through
+    the server's shared listener, the Host header naming the URL; switched to ``AWS_IAM``
+    it refuses an unsigned request and serves one signed with SigV4 for ``lambda``."""
+    tenant = new_tenant(server, "lambda-urls")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    lam: Any = client_for(server, "lambda", *keys)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", URL_SOURCE)
+    lam.create_function(
+        FunctionName="web", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": code.getvalue()},
+    )  # fmt: skip
+    made = lam.create_function_url_config(FunctionName="web", AuthType="NONE")
+    url = urlsplit(made["FunctionUrl"])
+    assert url.hostname is not None and url.hostname.endswith(".localhost")
+    target = f"{server.endpoint}/orders?id=7"
+    refused = requests.post(target, json={"n": 1}, headers={"Host": url.netloc}, timeout=60)
+    assert refused.status_code == 403 and refused.json() == {"Message": "Forbidden"}
+    lam.add_permission(
+        FunctionName="web", StatementId="public", Action="lambda:InvokeFunctionUrl",
+        Principal="*", FunctionUrlAuthType="NONE",
+    )  # fmt: skip
+    answer = requests.post(target, json={"n": 1}, headers={"Host": url.netloc}, timeout=60)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["X-Path"] == "/orders" and answer.cookies["seen"] == "yes"
+    assert answer.json()["query"] == {"id": "7"}
+    assert json.loads(answer.json()["body"]) == {"n": 1}
+
+    lam.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")
+    unsigned = requests.get(target, headers={"Host": url.netloc}, timeout=60)
+    assert unsigned.status_code == 403
+    request = AWSRequest(method="GET", url=f"{url.scheme}://{url.netloc}/orders?id=7")
+    SigV4Auth(Credentials(*keys), "lambda", REGION).add_auth(request)
+    signed_headers = {**dict(request.headers.items()), "Host": url.netloc}  # the one signed
+    signed = requests.get(target, headers=signed_headers, timeout=60)
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["iam"]["iam"]["accountId"] == tenant.account
+    assert [c["AuthType"] for c in lam.list_function_url_configs(FunctionName="web")[
+        "FunctionUrlConfigs"]] == ["AWS_IAM"]  # fmt: skip
+    lam.delete_function(FunctionName="web")

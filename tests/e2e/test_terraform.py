@@ -53,8 +53,9 @@ decision 0297), a log group's subscription filter into the function, permitted f
 ``logs.amazonaws.com`` (decision 0304), ``aws_lambda_function_event_invoke_config`` and the
 function's ``dead_letter_config`` (decision 0300), the function running with a layer
 (``aws_lambda_layer_version``: decision 0302), provisioned concurrency on its alias
-(``aws_lambda_provisioned_concurrency_config``: decision 0314), the public zone signed with a KSK
-in a KMS key (``aws_route53_key_signing_key``, ``aws_route53_hosted_zone_dnssec``: decision 0317).
+(``aws_lambda_provisioned_concurrency_config``: decision 0314), the alias's function URL
+(``aws_lambda_function_url``: decision 0312), the public zone signed with a KSK in a KMS key
+(``aws_route53_key_signing_key``, ``aws_route53_hosted_zone_dnssec``: decision 0317).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -69,8 +70,10 @@ import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 
@@ -1395,6 +1398,18 @@ resource "aws_secretsmanager_secret_rotation" "db" {
   }
   depends_on = [aws_lambda_permission.rotation]
 }
+# The alias's function URL (decision 0312), public, with CORS for one origin.
+resource "aws_lambda_function_url" "stamp" {
+  function_name      = aws_lambda_function.stamp.function_name
+  qualifier          = aws_lambda_alias.stamp.name
+  authorization_type = "NONE"
+  cors {
+    allow_origins = ["https://orders.example"]
+    allow_methods = ["POST"]
+    max_age       = 300
+  }
+}
+output "function_url" { value = aws_lambda_function_url.stamp.function_url }
 output "function_arn" { value = aws_lambda_function.stamp.arn }
 output "function_version" { value = aws_lambda_function.stamp.version }
 output "function_alias_arn" { value = aws_lambda_alias.stamp.arn }
@@ -1976,7 +1991,16 @@ def test_terraform_applies_converges_and_destroys(
     assert [layer["Arn"] for layer in config["Layers"]] == [outputs["layer_version_arn"]]
     assert outputs["layer_version_arn"].endswith(f":layer:{bucket}-kit:1")
     policy = functions.get_policy(FunctionName=outputs["function_arn"], Qualifier="live")
-    [permission] = json.loads(policy["Policy"])["Statement"]
+    statements = {s["Sid"]: s for s in json.loads(policy["Policy"])["Statement"]}
+    # The provider gives a NONE function URL its public statement itself (decision 0312).
+    assert sorted(statements) == ["FunctionURLAllowPublicAccess", "big-orders-rule"]
+    public = statements["FunctionURLAllowPublicAccess"]
+    assert (public["Principal"], public["Action"], public["Condition"]) == (
+        "*",
+        "lambda:InvokeFunctionUrl",
+        {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
+    )
+    permission = statements["big-orders-rule"]
     assert (permission["Sid"], permission["Principal"]) == (
         "big-orders-rule",
         {"Service": "events.amazonaws.com"},
@@ -2004,6 +2028,20 @@ def test_terraform_applies_converges_and_destroys(
     assert invoke_config["DestinationConfig"]["OnFailure"] == {
         "Destination": outputs["stamp_failures_arn"]
     }
+    # aws_lambda_function_url (decision 0312): the alias's, as Lambda keeps it.
+    url = functions.get_function_url_config(FunctionName=outputs["function_arn"], Qualifier="live")
+    assert (url["FunctionUrl"], url["AuthType"]) == (outputs["function_url"], "NONE")
+    cors = url["Cors"]
+    assert (cors["AllowOrigins"], cors["AllowMethods"], cors["MaxAge"]) == (
+        ["https://orders.example"], ["POST"], 300
+    )  # fmt: skip
+    served = requests.post(
+        f"{server.endpoint}/", json={"order": 9}, timeout=60,
+        headers={"Host": urlsplit(url["FunctionUrl"]).netloc, "Origin": "https://orders.example"},
+    )  # fmt: skip
+    assert served.status_code == 200, served.text
+    assert served.json()["stamp"] == "terraform"  # the event's body is no "order" member
+    assert served.headers["Access-Control-Allow-Origin"] == "https://orders.example"
     # aws_route53_health_check (decision 0285): the TCP check of the server's own port, which
     # the gateway's rounds find healthy; and the private zone on the default VPC.
     health = route53.get_health_check(HealthCheckId=outputs["health_check_id"])["HealthCheck"]

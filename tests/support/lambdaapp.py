@@ -42,6 +42,8 @@ from andromede.functions.record_service import FunctionRecords
 from andromede.functions.sandbox import SandboxLimits, SandboxPool
 from andromede.functions.service import FunctionLimits, FunctionsService
 from andromede.functions.store import FunctionStore
+from andromede.functions.url_config_service import FunctionUrls
+from andromede.functions.url_configs import MemoryUrlConfigStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -54,7 +56,10 @@ from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.provisioned_actions import provisioned_actions
+from andromede.lambdaapi.url_actions import url_actions
+from andromede.lambdaapi.url_front import FunctionUrlApp
 from andromede.settings import Settings
+from andromede.wiring.function_urls import url_endpoint
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers
@@ -158,6 +163,9 @@ class World(Signers):
     # run by the tests with ``reconcile``).
     provisioned: MemoryProvisionedStore = field(default_factory=MemoryProvisionedStore)
     provisioning: Provisioning | None = None
+    # Function URLs (decision 0312): their configurations and the app serving them.
+    urls: FunctionUrls | None = None
+    url_app: FunctionUrlApp | None = None
 
     async def raw(
         self,
@@ -320,6 +328,8 @@ async def lambda_world(
         max_sandboxes=settings.lambda_max_provisioned_sandboxes,
         metering=meters,
     )
+    urls = FunctionUrls(MemoryUrlConfigStore(), functions, url_endpoint(settings))
+    invoke |= url_actions(urls, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **invoke})
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -342,6 +352,8 @@ async def lambda_world(
             layers=layers,
             provisioned=provisioned,
             provisioning=provisioning,
+            urls=urls,
+            url_app=FunctionUrlApp(urls, invoker, identity, audit, settings),
         )
     finally:
         await pool.close()

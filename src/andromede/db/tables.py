@@ -26,7 +26,8 @@ sealed minutes), ``tables_stepfunctions`` (Step Functions' state machines, execu
 histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes),
 ``tables_functions`` (Lambda's functions, versions and sealed code),
 ``tables_lambda_layers`` (Lambda's layer versions and their sealed content),
-``tables_lambda_provisioned`` (Lambda's provisioned concurrency configurations). This
+``tables_lambda_provisioned`` (Lambda's provisioned concurrency configurations),
+``tables_lambda_urls`` (Lambda's function URLs). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -262,6 +263,7 @@ from andromede.db.tables_functions import (
 )
 from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
 from andromede.db.tables_lambda_provisioned import lambda_provisioned_concurrency
+from andromede.db.tables_lambda_urls import lambda_function_urls
 # isort: on
 
 __all__ = [
@@ -385,6 +387,7 @@ __all__ = [
     "lambda_event_invocations",
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
+    "lambda_function_urls",
     "lambda_functions",
     "lambda_layer_content",
     "lambda_layer_versions",

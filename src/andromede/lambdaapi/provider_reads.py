@@ -1,9 +1,9 @@
 """What AWS Lambda answers about a function's optional configurations that this platform does
-not offer (decision 0297): code signing, runtime management, recursion detection and function
-URLs. Terraform's ``aws_lambda_function`` and other tools read them on every refresh; AWS
-answers a function that has none with the empty shape (no code signing config, runtime
-updates ``Auto``, recursive loops ``Terminate``, no URLs) or, for a function URL,
-``ResourceNotFoundException``. These answers are true here: none of these can be set (their
+not offer (decision 0297): code signing, runtime management and recursion detection (function
+URLs are served since decision 0312: ``lambdaapi.url_actions``). Terraform's
+``aws_lambda_function`` and other tools read them on every refresh; AWS answers a function
+that has none with the empty shape (no code signing config, runtime updates ``Auto``,
+recursive loops ``Terminate``). These answers are true here: none of these can be set (their
 Put and Create operations stay refused by name). Each authorises ``lambda:<Action>`` on the
 function's ARN through :func:`~andromede.lambdaapi.actions.found_function`, as its neighbours
 do, so an unknown function is ``ResourceNotFoundException`` and a stranger is refused."""
@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from andromede.functions.model import LATEST
 from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
-from andromede.lambdaapi.errors import LambdaWireError
 
 __all__ = ["PROVIDER_READS"]
 
@@ -42,21 +41,8 @@ async def get_function_recursion_config(call: LambdaCall) -> dict[str, Any]:
     return {"RecursiveLoop": "Terminate"}
 
 
-async def get_function_url_config(call: LambdaCall) -> dict[str, Any]:
-    owner, named, _ = await found_function(call, "GetFunctionUrlConfig")
-    await call.functions.resolve(owner, named.name, named.qualifier)
-    raise LambdaWireError("ResourceNotFoundException", "The resource you requested does not exist.")
-
-
-async def list_function_url_configs(call: LambdaCall) -> dict[str, Any]:
-    await found_function(call, "ListFunctionUrlConfigs", qualified=False)
-    return {"FunctionUrlConfigs": []}
-
-
 PROVIDER_READS: Final[dict[str, Handler]] = {
     "GetFunctionCodeSigningConfig": get_function_code_signing_config,
     "GetRuntimeManagementConfig": get_runtime_management_config,
     "GetFunctionRecursionConfig": get_function_recursion_config,
-    "GetFunctionUrlConfig": get_function_url_config,
-    "ListFunctionUrlConfigs": list_function_url_configs,
 }

@@ -26,6 +26,7 @@ _FN: Final = r"(?P<FunctionName>[^/]+)"
 _UUID: Final = r"(?P<UUID>[^/]+)"
 _EIC: Final = rf"/2019-09-25/functions/{_FN}/event-invoke-config"  # decision 0300
 _PC: Final = rf"/2019-09-30/functions/{_FN}/provisioned-concurrency"  # decision 0314
+_URL: Final = rf"/2021-10-31/functions/{_FN}/url"  # decision 0312
 _LAYER: Final = r"/2018-10-31/layers/(?P<LayerName>[^/]+)/versions"
 _LAYER_VERSION: Final = _LAYER + r"/(?P<VersionNumber>[^/]+)"
 _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
@@ -85,6 +86,12 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
         rf"{_LAYER_VERSION}/policy/(?P<StatementId>[^/]+)",
         "RemoveLayerVersionPermission",
     ),
+    # Function URLs (decision 0312).
+    ("POST", rf"{_URL}", "CreateFunctionUrlConfig"),
+    ("PUT", rf"{_URL}", "UpdateFunctionUrlConfig"),
+    ("GET", rf"{_URL}", "GetFunctionUrlConfig"),
+    ("DELETE", rf"{_URL}", "DeleteFunctionUrlConfig"),
+    ("GET", rf"{_URL}s", "ListFunctionUrlConfigs"),
 )
 # What a function without them answers (decision 0297: lambdaapi.provider_reads).
 _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
@@ -95,8 +102,6 @@ _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
         "GetRuntimeManagementConfig",
     ),
     ("GET", rf"/2024-08-31/functions/{_FN}/recursion-config", "GetFunctionRecursionConfig"),
-    ("GET", rf"/2021-10-31/functions/{_FN}/url", "GetFunctionUrlConfig"),
-    ("GET", rf"/2021-10-31/functions/{_FN}/urls", "ListFunctionUrlConfigs"),
 )
 _COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES + _PROVIDER_READS)
 # The query string's members, by the name the API model gives them.

@@ -144,3 +144,11 @@ class FunctionsSettings(BaseModel):
         description="Seconds between the passes of each gateway's task over the provisioned "
         "concurrency configurations (one is also woken by each Put and Delete) (decision 0314).",
     )
+    lambda_url_domain: str = Field(
+        default="localhost",
+        min_length=1,
+        pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$",
+        description="Base domain of Lambda function URLs on the S3 port: "
+        "<url-id>.lambda-url.<region>.<lambda_url_domain> invokes the function (AWS: on.aws) "
+        "(decision 0312).",
+    )

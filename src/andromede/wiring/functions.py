@@ -11,7 +11,8 @@ served and polled by a poller started into ``background`` too. The asynchronous 
 configurations (decision 0300) are served, and the Event worker applies them: retries, the
 events' maximum age, the destinations and dead-letter queues, sent as the function's
 execution role through the APIs in ``apis``. Layers (decision 0302) are kept beside the
-functions, their content sealed as the functions' code. Kinesis and DynamoDB streams are
+functions, their content sealed as the functions' code. Function URLs (decision 0312,
+``wiring.function_urls``) are served under ``lambda-url``. Kinesis and DynamoDB streams are
 among the mappings' sources (decision 0301: the streams found among ``apis``, OnFailure
 records to SQS, or SNS through ``pubsub``). Provisioned concurrency (decision 0314) is
 served, and a task started into ``background`` keeps the configured sandboxes initialised.
@@ -105,6 +106,7 @@ from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.stream_reading import StreamReader
+from andromede.wiring.function_urls import function_urls
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
@@ -320,6 +322,9 @@ def lambda_api(
     provisioned_store = SqlProvisionedStore(db)
     provisioned = ProvisionedConcurrency(provisioned_store, service)
     actions |= provisioned_actions(provisioned, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **actions})
+    forget_urls = function_urls(
+        apis, actions, settings, db, service, invoker, identity, audit, rate_limiter
+    )
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -389,6 +394,7 @@ def lambda_api(
         await config_store.forget_tenant(tenant_id)
         await provisioned_store.forget_tenant(tenant_id)
         await layer_store.forget_tenant(tenant_id)
+        await forget_urls(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget

@@ -2,7 +2,7 @@
 row per function and qualifier. Nothing to backfill: provisioned concurrency was refused.
 
 Revision ID: 0143
-Revises: 0141
+Revises: 0142
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0143"
-down_revision: str | None = "0141"
+down_revision: str | None = "0142"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
