@@ -184,7 +184,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             )
 
         resource_policy = None if policy is None else load_policy(policy, kind=PolicyKind.RESOURCE)
-        refused = refusal(principal, action, resource, owner)
+        refused = _refusal(principal, action, resource, owner)
         return _PolicyJudge(context_of, policies, resource_policy, owner, refused)
 
     async def _authorise(
@@ -230,7 +230,9 @@ class EventsApp(JsonEndpoint[EventsCall]):
         super().finish(request, status, error_type)
 
 
-def refusal(principal: Principal, action: str, resource: str, owner: str | None) -> EventsWireError:
+def _refusal(
+    principal: Principal, action: str, resource: str, owner: str | None
+) -> EventsWireError:
     """AWS's AccessDeniedException for ``action`` on ``resource``: the resource policy is
     named when the resource is another account's."""
     kind = "identity" if owner in (None, principal.tenant_id) else "resource"
