@@ -543,6 +543,44 @@ def test_put_permission_lets_another_account_put_events(server: ServerProcess) -
     assert code(caught) == "AccessDeniedException"
 
 
+def test_a_bus_policy_on_the_detail_type_fails_only_the_entries_it_refuses(
+    server: ServerProcess,
+) -> None:
+    """Decision 0318: another account's bus whose policy lets the sender put one detail type
+    (``events:detail-type``, as AWS gives PutEvents) takes that entry — routed to the owner's
+    rule — and fails the other alone, with AWS's ``NotAuthorizedForDetailTypeException``."""
+    events, sqs = clients(server)
+    bus_arn = events.create_event_bus(Name="typed")["EventBusArn"]
+    rule_arn = events.put_rule(
+        Name="typed-in", EventBusName="typed", EventPattern='{"source": ["partner"]}'
+    )["RuleArn"]
+    url, arn = queue(sqs, "typed-in", rule_arn)
+    events.put_targets(Rule="typed-in", EventBusName="typed", Targets=[{"Id": "q", "Arn": arn}])
+    other = new_tenant(server, "typed")
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{other.account}:root"},
+        "Action": "events:PutEvents",
+        "Resource": bus_arn,
+        "Condition": {"StringEquals": {"events:detail-type": "order placed"}},
+    }
+    events.put_permission(
+        EventBusName="typed",
+        Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    sender = client_for(server, "events", other.access_key_id, other.secret_access_key)
+    entry = {"Source": "partner", "Detail": "{}", "EventBusName": bus_arn}
+    answer = sender.put_events(
+        Entries=[{**entry, "DetailType": "order placed"}, {**entry, "DetailType": "refund"}]
+    )
+    assert answer["FailedEntryCount"] == 1
+    taken, refused = answer["Entries"]
+    assert refused["ErrorCode"] == "NotAuthorizedForDetailTypeException"
+    (message,) = receive(sqs, url)
+    event = json.loads(message["Body"])
+    assert (event["id"], event["detail-type"]) == (taken["EventId"], "order placed")
+
+
 def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -> None:
     """Decision 0273: a rule of the first account sends, as its role (refused at PutTargets
     without one), to a bus of a second account whose policy lets the first in — the bus's

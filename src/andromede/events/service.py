@@ -568,10 +568,13 @@ class EventsService:
         entries: Sequence[Mapping[str, Any]],
         *,
         other_accounts: bool = False,
+        denied: Mapping[int, EntryResult] | None = None,
     ) -> list[EntryResult]:
         """Each entry's event onto its bus. ``other_accounts``: an entry may name another
         account's bus by ARN, its policy having allowed the sender (the caller checked it);
-        the event's ``account`` is the sender's, as on AWS (decision 0192, session 48)."""
+        the event's ``account`` is the sender's, as on AWS (decision 0192, session 48).
+        ``denied``: the entries (by index) the caller's policies refused, answered in their
+        place with their own error (decision 0318)."""
         limits = self._limits
         if not entries or len(entries) > limits.max_put_entries:
             raise ValidationError(
@@ -582,7 +585,10 @@ class EventsService:
             raise ValidationError("Total size of the entries in the request is over the limit.")
         results: list[EntryResult] = []
         by_bus: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for entry in entries:
+        for index, entry in enumerate(entries):
+            if denied is not None and index in denied:
+                results.append(denied[index])
+                continue
             try:
                 event, place = await self._event_of(tenant_id, entry, other_accounts)
             except EntryRefused as refused:

@@ -10,7 +10,7 @@ EventBridge not served are :data:`NOT_SERVED`, answered ``UnsupportedOperation``
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -19,15 +19,19 @@ from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
-from andromede.events.service import EventsService
+from andromede.events.service import EntryResult, EventsService
 from andromede.eventsapi.errors import EventsWireError
+from andromede.eventsapi.put_events_access import BusJudge, entry_refusals
 from andromede.iam.policy.context import ContextValue
 
 __all__ = [
     "ACTIONS",
+    "DETAIL_KEYS",
     "NOT_SERVED",
     "Authorise",
+    "CallJudge",
     "EventsCall",
+    "JudgeBus",
     "allow_key",
     "bus_config",
     "bus_config_shape",
@@ -52,12 +56,29 @@ class Authorise(Protocol):
         ...
 
 
+class CallJudge(BusJudge, Protocol):
+    def refusal(self) -> EventsWireError:
+        """The call's AccessDeniedException, in AWS's words, for what it judges."""
+        ...
+
+
+class JudgeBus(Protocol):
+    async def __call__(
+        self, action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+    ) -> CallJudge:
+        """The caller's policies and ``policy`` (the resource policy of ``owner``'s bus) for
+        ``action`` on ``resource``, loaded once to be judged with several sets of keys
+        (PutEvents' entries, decision 0318)."""
+        ...
+
+
 @dataclass(slots=True)
 class EventsCall:
     params: dict[str, Any]
     tenant_id: str
     events: EventsService
     authorise: Authorise
+    judge: JudgeBus
     list_page: int
     max_policy_size: int = 10240
     # The archives and replays (decision 0196); None where they are not served.
@@ -271,26 +292,38 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
     entries = call.params.get("Entries")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise EventsWireError("ValidationException", "Entries must be a list of entries.")
-    buses: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    for entry in entries:
+    buses: dict[tuple[str, str], dict[tuple[str, str], list[int]]] = {}
+    for index, entry in enumerate(entries):
         try:
             place = call.events.bus_owner(call.tenant_id, entry.get("EventBusName") or None)
         except EventsError:
             continue  # the entry's own failure, answered in its place
-        kinds = buses.setdefault(place, set())
+        kinds = buses.setdefault(place, {})
         source, detail_type = entry.get("Source"), entry.get("DetailType")
         if isinstance(source, str) and isinstance(detail_type, str):
-            kinds.add((source, detail_type))
+            kinds.setdefault((source, detail_type), []).append(index)
+    refused: dict[int, EntryResult] = {}
     for (owner, bus), kinds in buses.items():
         # Another account's bus (named by ARN) opens only by its policy; the caller's own
-        # bus may be opened by its policy too, as on AWS. Judged once for each source and
-        # detail type of its entries, the condition keys AWS gives PutEvents (decision 0273).
+        # bus may be opened by its policy too, as on AWS. Each entry is judged with its
+        # source and detail type (decision 0273), one refused failing alone (decision 0318).
         policy = await call.events.bus_policy(owner, bus)
         arn = call.bus_arn(bus, owner)
         call.resources.append(arn)
-        for keys in _put_events_keys(kinds):
-            await call.authorise("events:PutEvents", arn, policy=policy, owner=owner, keys=keys)
-    results = await call.events.put_events(call.tenant_id, entries, other_accounts=True)
+        judge = await call.judge("events:PutEvents", arn, policy=policy, owner=owner)
+        if not kinds:  # its entries lack a source or detail type: refused one by one
+            if not await judge.allows({"events:eventBusInvocation": False}):
+                raise judge.refusal()
+            continue
+        found = await entry_refusals(judge, sorted(kinds))
+        if found is None:
+            raise judge.refusal()
+        for kind, refusal in found.items():
+            for index in kinds[kind]:
+                refused[index] = EntryResult(None, refusal.code, refusal.message)
+    results = await call.events.put_events(
+        call.tenant_id, entries, other_accounts=True, denied=refused
+    )
     shaped: list[dict[str, str]] = []
     for result in results:
         if result.event_id is not None:
@@ -307,18 +340,6 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
     )
     failed = sum(1 for result in results if result.event_id is None)
     return {"FailedEntryCount": failed, "Entries": shaped}
-
-
-def _put_events_keys(kinds: set[tuple[str, str]]) -> list[dict[str, ContextValue]]:
-    """The condition keys of each (source, detail type) PutEvents puts on one bus; a bus
-    whose entries all lack them (refused one by one) is judged on the rest."""
-    direct: dict[str, ContextValue] = {"events:eventBusInvocation": False}
-    if not kinds:
-        return [direct]
-    return [
-        {**direct, "events:source": source, "events:detail-type": detail_type}
-        for source, detail_type in sorted(kinds)
-    ]
 
 
 def _entry_bytes(entry: Mapping[str, Any]) -> int:
@@ -344,13 +365,24 @@ async def put_rule(call: EventsCall) -> dict[str, Any]:
     return {"RuleArn": rule.arn}
 
 
+# The ``events:detail.*`` keys AWS gives PutRule (its service authorisation reference): the
+# CloudTrail events' caller, and AWS Health's service and event type code.
+DETAIL_KEYS: Final = (
+    ("userIdentity", "principalId"),
+    ("service",),
+    ("eventTypeCode",),
+)
+
+
 def _pattern_keys(pattern: str | None) -> dict[str, ContextValue]:
-    """PutRule's ``events:source`` and ``events:detail-type``: the values the event pattern
-    matches, so a policy may let a user make rules of some sources only (AWS's
-    ``ForAllValues:StringEquals`` examples). A value that is a filter rather than a string
-    (``{"prefix": "aws."}``) is given as its JSON text, which no list of sources equals: a
-    prefix cannot widen what the policy grants. A pattern that is not JSON gives none (the
-    put refuses it)."""
+    """PutRule's ``events:source``, ``events:detail-type`` and ``events:detail.<path>`` of
+    :data:`DETAIL_KEYS`: the values the event pattern matches there, so a policy may let a
+    user make rules of some sources only, or of one principal's CloudTrail events (AWS's
+    ``ForAllValues:StringEquals`` examples, with a ``Null`` condition: a pattern without such
+    a field has no such key). A value that is a filter rather than a string
+    (``{"prefix": "aws."}``) is given as its JSON text, which no list of granted values
+    equals: a prefix cannot widen what the policy grants. A pattern that is not JSON gives
+    none (the put refuses it)."""
     try:
         parsed = json.loads(pattern) if pattern else None
     except ValueError:
@@ -358,13 +390,23 @@ def _pattern_keys(pattern: str | None) -> dict[str, ContextValue]:
     if not isinstance(parsed, dict):
         return {}
     keys: dict[str, ContextValue] = {}
-    for member, key in (("source", "events:source"), ("detail-type", "events:detail-type")):
-        values = parsed.get(member)
-        if isinstance(values, list) and values:
+    fields = [(("source",), "events:source"), (("detail-type",), "events:detail-type")]
+    fields += [(("detail", *path), "events:detail." + ".".join(path)) for path in DETAIL_KEYS]
+    for path, key in fields:
+        values = _pattern_values(parsed, path)
+        if values:
             keys[key] = [
                 v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values
             ]
     return keys
+
+
+def _pattern_values(pattern: Mapping[str, Any], path: Sequence[str]) -> list[Any]:
+    """The values a pattern lists at ``path`` (nested objects), or none."""
+    found: Any = pattern
+    for name in path:
+        found = found.get(name) if isinstance(found, dict) else None
+    return found if isinstance(found, list) else []
 
 
 async def describe_rule(call: EventsCall) -> dict[str, Any]:

@@ -13,7 +13,7 @@ metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
 
 from andromede.audit.service import AuditService
@@ -24,17 +24,23 @@ from andromede.events.archives import ArchiveService
 from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
 from andromede.events.service import EventsService
-from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, EventsCall
+from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, CallJudge, EventsCall
 from andromede.eventsapi.archive_actions import ARCHIVE_ACTIONS
 from andromede.eventsapi.bus_actions import BUS_ACTIONS
 from andromede.eventsapi.connection_actions import CONNECTION_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
+from andromede.eventsapi.put_events_access import condition_values
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
-from andromede.iam.model import Principal
-from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.model import Principal, PrincipalPolicies
+from andromede.iam.policy import PolicyDocument, PolicyKind, RequestContext, load_policy
 from andromede.iam.policy.context import ContextValue
-from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.policy_context import (
+    loaded_policies,
+    policies_allow,
+    principal_context,
+    principal_keys,
+)
 from andromede.iam.service import IdentityService
 from andromede.settings import Settings
 
@@ -119,11 +125,25 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 keys=keys,
             )
 
+        async def judge(
+            action: str, resource: str, *, policy: str | None = None, owner: str | None = None
+        ) -> CallJudge:
+            return await self._judge(
+                principal,
+                action,
+                resource,
+                source_ip=client[0] if client else None,
+                secure=scope.get("scheme") == "https",
+                policy=policy,
+                owner=owner,
+            )
+
         request.context = EventsCall(
             params=self.params(request),
             tenant_id=principal.tenant_id,
             events=self._events,
             authorise=authorise,
+            judge=judge,
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
             archives=self._archives,
@@ -136,6 +156,36 @@ class EventsApp(JsonEndpoint[EventsCall]):
             ),
         )
         return await SERVED[action_name](request.context)
+
+    async def _judge(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        *,
+        source_ip: str | None,
+        secure: bool,
+        policy: str | None = None,
+        owner: str | None = None,
+    ) -> _PolicyJudge:
+        """The caller's policies and ``policy``, the resource policy of ``owner``'s bus,
+        loaded once for ``action`` on ``resource``, to be judged with the request's keys."""
+        policies = await self._identity.policies_for(principal)
+
+        def context_of(keys: Mapping[str, ContextValue]) -> RequestContext:
+            return principal_context(
+                principal,
+                action=action,
+                resource=resource,
+                source_ip=source_ip,
+                secure=secure,
+                region=self._settings.region,
+                keys={**principal_keys(policies), **keys},
+            )
+
+        resource_policy = None if policy is None else load_policy(policy, kind=PolicyKind.RESOURCE)
+        refused = _refusal(principal, action, resource, owner)
+        return _PolicyJudge(context_of, policies, resource_policy, owner, refused)
 
     async def _authorise(
         self,
@@ -153,30 +203,18 @@ class EventsApp(JsonEndpoint[EventsCall]):
         resource policy of ``owner``'s bus, allow ``action`` on ``resource``, as the engine
         judges it: another account needs both its own identity policies and the bus's policy
         (decision 0192, session 48)."""
-        policies = await self._identity.policies_for(principal)
-        context = principal_context(
+        judge = await self._judge(
             principal,
-            action=action,
-            resource=resource,
+            action,
+            resource,
             source_ip=source_ip,
             secure=secure,
-            region=self._settings.region,
-            keys={**principal_keys(policies), **(keys or {})},
+            policy=policy,
+            owner=owner,
         )
-        resource_policy = None if policy is None else load_policy(policy, kind=PolicyKind.RESOURCE)
-        if endpoint_refusal(context) is None and policies_allow(
-            context,
-            policies,
-            resource_policy=resource_policy,
-            resource_account=owner,
-        ):
+        if await judge.allows(keys or {}):
             return
-        kind = "identity" if owner in (None, principal.tenant_id) else "resource"
-        raise EventsWireError(
-            "AccessDeniedException",
-            f"User: {principal.arn} is not authorized to perform: {action} on resource: "
-            f"{resource} because no {kind}-based policy allows the {action} action",
-        )
+        raise judge.refusal()
 
     def audited(self, request: JsonRequest[EventsCall]) -> list[str] | None:
         if request.principal.tenant_id is None or request.action_name not in SERVED:
@@ -190,3 +228,51 @@ class EventsApp(JsonEndpoint[EventsCall]):
             region = self._settings.region
             self._billing.count(tenant_id, region, "events.published", call.published)
         super().finish(request, status, error_type)
+
+
+def _refusal(
+    principal: Principal, action: str, resource: str, owner: str | None
+) -> EventsWireError:
+    """AWS's AccessDeniedException for ``action`` on ``resource``: the resource policy is
+    named when the resource is another account's."""
+    kind = "identity" if owner in (None, principal.tenant_id) else "resource"
+    return EventsWireError(
+        "AccessDeniedException",
+        f"User: {principal.arn} is not authorized to perform: {action} on resource: "
+        f"{resource} because no {kind}-based policy allows the {action} action",
+    )
+
+
+class _PolicyJudge:
+    """:class:`~andromede.eventsapi.actions.CallJudge` over the policy engine: one action on
+    one resource, the caller's policies and the bus's loaded once."""
+
+    def __init__(
+        self,
+        context_of: Callable[[Mapping[str, ContextValue]], RequestContext],
+        policies: PrincipalPolicies,
+        resource_policy: PolicyDocument | None,
+        owner: str | None,
+        refused: EventsWireError,
+    ) -> None:
+        self._context_of = context_of
+        self._policies = policies
+        self._resource_policy = resource_policy
+        self._owner = owner
+        self._refused = refused
+
+    def refusal(self) -> EventsWireError:
+        return self._refused
+
+    async def allows(self, keys: Mapping[str, ContextValue]) -> bool:
+        context = self._context_of(keys)
+        return endpoint_refusal(context) is None and policies_allow(
+            context,
+            self._policies,
+            resource_policy=self._resource_policy,
+            resource_account=self._owner,
+        )
+
+    def named_values(self, key: str) -> list[str]:
+        identity, boundary, session = loaded_policies(self._policies)
+        return condition_values([*identity, boundary, session, self._resource_policy], key)

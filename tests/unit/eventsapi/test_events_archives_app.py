@@ -330,6 +330,12 @@ BAD: list[tuple[str, dict[str, Any] | bytes, str]] = [
         b'"EventEndTime": 2, "Destination": {"Arn": "BUS/other"}}',
         "ValidationException",
     ),
+    (  # AWS replays to the archive's bus only, to rules of that bus (decision 0318)
+        "StartReplay",
+        b'{"ReplayName": "r", "EventSourceArn": "ARCHIVE", "EventStartTime": 1, '
+        b'"EventEndTime": 2, "Destination": {"Arn": "BUS", "FilterArns": ["OTHER_RULE"]}}',
+        "ValidationException",
+    ),
     (
         "StartReplay",
         b'{"ReplayName": "r", "EventSourceArn": "ARCHIVEx", "EventStartTime": 1, '
@@ -349,6 +355,7 @@ async def test_bad_input_gets_eventbridges_errors(events: Harness) -> None:
     names = {
         "BUS": events.arn("event-bus", "default"),
         "ARCHIVE": events.arn("archive", "archive"),
+        "OTHER_RULE": events.arn("rule", "other-bus/r"),
     }
 
     def filled(text: str) -> str:

@@ -408,7 +408,8 @@ async def test_the_receiving_bus_policy_sees_the_sending_rule_and_the_event(
 async def test_put_events_judged_with_its_entries_source_and_detail_type(world: World) -> None:
     """PutEvents gives the bus's policy ``events:source``, ``events:detail-type`` and
     ``events:eventBusInvocation`` false, as AWS does: a grant for one source lets only its
-    entries in, one refused source refusing the call."""
+    entries in, an entry of another source or detail type failing alone with AWS's error
+    naming the key (decision 0318), a call of refused entries only refused whole."""
     sender, receiver = world.sender, world.receiver
     await receiver.ok("CreateEventBus", {"Name": "inbox"})
     statement = {
@@ -426,7 +427,19 @@ async def test_put_events_judged_with_its_entries_source_and_detail_type(world: 
     entry = {**ENTRY, "EventBusName": receiver.bus("inbox")}
     answer = await sender.ok("PutEvents", {"Entries": [entry, entry]})
     assert answer["FailedEntryCount"] == 0
-    for other in ({"Source": "other.app"}, {"DetailType": "refund"}):
-        code, message = await sender.refused("PutEvents", {"Entries": [entry, {**entry, **other}]})
-        assert code == "AccessDeniedException"
-        assert "no resource-based policy allows the events:PutEvents action" in message
+    for other, error in (
+        ({"Source": "other.app"}, "NotAuthorizedForSourceException"),
+        ({"DetailType": "refund"}, "NotAuthorizedForDetailTypeException"),
+        ({"Source": "other.app", "DetailType": "refund"}, "NotAuthorizedForSourceException"),
+    ):
+        answer = await sender.ok("PutEvents", {"Entries": [entry, {**entry, **other}]})
+        assert answer["FailedEntryCount"] == 1
+        kept, failed = answer["Entries"]
+        assert "EventId" in kept
+        assert failed["ErrorCode"] == error
+        assert "onto this event bus" in failed["ErrorMessage"]
+    # No PutEvents of the sender's at all: the call is refused, as AWS refuses it.
+    await receiver.ok("RemovePermission", {"EventBusName": "inbox", "RemoveAllPermissions": True})
+    code, message = await sender.refused("PutEvents", {"Entries": [entry]})
+    assert code == "AccessDeniedException"
+    assert "no resource-based policy allows the events:PutEvents action" in message
