@@ -17,11 +17,14 @@ stopping). A folder is named after the process that made it (``andromede-lambda-
 so the first sandbox a pool starts sweeps away those a gateway that was killed left behind:
 customer code in clear does not outlive its gateway, even in memory. The bootstrap
 (``functions.bootstrap``) speaks JSON lines: requests on its stdin, answers on its stdout, the
-function's log on its stderr up to a marker line."""
+function's log on its stderr up to a marker line; a streamed answer's pieces (decision 0313) are
+``{"chunk": …}`` lines on its stdout before the answer, each handed to the caller's sink as it
+comes: a sink that waits holds the pipe, and so the handler, back."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -43,7 +46,15 @@ from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
 from andromede.functions.seccomp import sandbox_filter
 
-__all__ = ["RUNTIME_PATH", "InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
+__all__ = [
+    "RUNTIME_PATH",
+    "ChunkSink",
+    "InvocationResult",
+    "SandboxLimits",
+    "SandboxPool",
+    "SandboxSpec",
+    "StreamCut",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,20 @@ _FOLDER_PREFIX: Final = "andromede-lambda-"
 # Where a runtime's interpreter is looked for: the system's, bound read-only into the sandbox
 # (``/usr``) — not a user's pyenv or virtualenv, which the sandbox cannot see.
 RUNTIME_PATH: Final = "/usr/bin:/usr/local/bin"
+
+
+# Where a streamed answer's pieces go as they come (decision 0313).
+ChunkSink = Callable[[bytes], Awaitable[None]]
+
+
+class StreamCut(Exception):
+    """Raised by a :data:`ChunkSink` to end an invocation whose stream must not go on (its
+    size past the limit): the sandbox is stopped and the invocation fails with ``error_type``."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +154,12 @@ class SandboxPool:
         prepare: Callable[[], Awaitable[tuple[bytes, Mapping[str, str]]]],
         request: Mapping[str, Any],
         layers: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
+        sink: ChunkSink | None = None,
     ) -> InvocationResult:
         """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a warm
         sandbox of ``spec`` or a new one (``prepare`` gives its zip and environment,
-        ``layers`` its layers' zips in order, asked only for a new sandbox)."""
+        ``layers`` its layers' zips in order, asked only for a new sandbox). With a ``sink``
+        a streaming handler's answer goes to it piece by piece, the result's payload empty."""
         self._expire()
         warm = self._idle.get(spec.key) or []
         sandbox = warm.pop() if warm else None
@@ -145,10 +172,11 @@ class SandboxPool:
             init_ms = (time.monotonic() - began) * 1000
         began = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
-        line = json.dumps({**request, "deadline": deadline_ms}) + "\n"
+        asked = {**request, "deadline": deadline_ms, **({"stream": True} if sink else {})}
+        line = json.dumps(asked) + "\n"
         try:
             answer, logged = await asyncio.wait_for(
-                self._exchange(sandbox, line, str(request["id"])), timeout=spec.timeout
+                self._exchange(sandbox, line, str(request["id"]), sink), timeout=spec.timeout
             )
         except TimeoutError:
             await self._stop(sandbox)
@@ -167,6 +195,23 @@ class SandboxPool:
                 error_type="Sandbox.Timedout",
                 timed_out=True,
             )
+        except StreamCut as cut:
+            await self._stop(sandbox)
+            return InvocationResult(
+                ok=False,
+                payload=json.dumps(
+                    {"errorMessage": cut.message, "errorType": cut.error_type}
+                ).encode(),
+                log=f"RequestId: {request['id']} Error: {cut.message}\n",
+                duration_ms=(time.monotonic() - began) * 1000,
+                init_ms=init_ms,
+                max_memory_mb=spec.memory_mb,
+                error_type=cut.error_type,
+            )
+        except asyncio.CancelledError:
+            # Left mid-invocation (the gateway stopping): the sandbox is in no state to reuse.
+            await self._stop(sandbox)
+            raise
         except (ConnectionError, EOFError, ValueError, OSError) as exc:
             await self._stop(sandbox)
             message = f"RequestId: {request['id']} Error: Runtime exited with error: {exc}"
@@ -189,7 +234,10 @@ class SandboxPool:
             sandbox.idle_since = time.monotonic()
             self._idle.setdefault(spec.key, []).append(sandbox)
         if answer.get("ok"):
-            payload = str(answer.get("payload", "null")).encode()
+            raw = answer.get("raw")  # a streaming handler's answer gathered for Invoke
+            payload = (
+                base64.b64decode(str(raw)) if raw else str(answer.get("payload", "null")).encode()
+            )
             return InvocationResult(True, payload, logged, duration, init_ms, memory)
         error = dict(answer.get("error") or {})
         return InvocationResult(
@@ -225,33 +273,34 @@ class SandboxPool:
                 del self._idle[key]
 
     async def _exchange(
-        self, sandbox: _Sandbox, line: str, request_id: str
+        self, sandbox: _Sandbox, line: str, request_id: str, sink: ChunkSink | None = None
     ) -> tuple[dict[str, Any], str]:
         process = sandbox.process
         if process.stdin is None or process.stdout is None or process.stderr is None:
             raise EOFError("the sandbox has no pipes")
         process.stdin.write(line.encode())
         await process.stdin.drain()
-        logged = io.StringIO()
-        kept = 0
-        marker = (MARKER + request_id + "\n").encode()
-        while True:
-            got = await process.stderr.readline()
-            if not got:
-                raise EOFError(f"exit status {await process.wait()}")
-            if got == marker:
-                break
-            if kept < _LOG_KEEP:
-                text = got.decode("utf-8", "replace")
-                logged.write(text)
-                kept += len(text)
-        answer = await process.stdout.readline()
-        if not answer:
-            raise EOFError(f"exit status {await process.wait()}")
-        found = json.loads(answer)
-        if not isinstance(found, dict):
-            raise ValueError("the bootstrap answered no object")
-        return found, logged.getvalue()
+        # The log is read while the answer's pieces come: a handler writing both must not
+        # block on a full stderr pipe while the host waits on its stdout.
+        log = asyncio.ensure_future(_read_log(process, (MARKER + request_id + "\n").encode()))
+        try:
+            while True:
+                answer = await process.stdout.readline()
+                if not answer:
+                    raise EOFError(f"exit status {await process.wait()}")
+                found = json.loads(answer)
+                if not isinstance(found, dict):
+                    raise ValueError("the bootstrap answered no object")
+                if "chunk" not in found:
+                    return found, await log
+                if sink is None:
+                    raise ValueError("the bootstrap streamed an answer no one asked for")
+                await sink(base64.b64decode(str(found["chunk"])))
+        finally:
+            if not log.done():
+                log.cancel()
+            elif not log.cancelled():
+                log.exception()  # retrieved: the answer's own failure is the one raised
 
     @property
     def work_dir(self) -> Path | None:
@@ -374,6 +423,25 @@ class SandboxPool:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+
+async def _read_log(process: asyncio.subprocess.Process, marker: bytes) -> str:
+    """The invocation's log: the sandbox's stderr up to ``marker``, its first
+    :data:`_LOG_KEEP` characters kept."""
+    if process.stderr is None:
+        raise EOFError("the sandbox has no stderr")
+    logged = io.StringIO()
+    kept = 0
+    while True:
+        got = await process.stderr.readline()
+        if not got:
+            raise EOFError(f"exit status {await process.wait()}")
+        if got == marker:
+            return logged.getvalue()
+        if kept < _LOG_KEEP:
+            text = got.decode("utf-8", "replace")
+            logged.write(text)
+            kept += len(text)
 
 
 def sweep_orphans(work_dir: Path) -> int:
