@@ -201,3 +201,67 @@ def test_functions_use_layers_their_own_and_shared(server: ServerProcess) -> Non
         lam.publish_layer_version(LayerName="greetings", Content={"ZipFile": content})["Version"]
         == 2
     )
+
+
+STREAMING_SOURCE = """
+import time
+
+def handler(event, context):
+    print("called with", event)
+    if event.get("async"):
+        return {"done": True}
+    return pieces(event)
+
+def pieces(event):
+    for n in range(3):
+        yield f"piece {n};"
+        time.sleep(0.05)
+    if event.get("fail"):
+        raise ValueError("failed mid-stream")
+"""
+
+
+def test_boto3_streams_a_response_and_invokes_async(server: ServerProcess) -> None:
+    """Decision 0313: ``invoke_with_response_stream`` iterates a generator handler's pieces
+    and its InvokeComplete; a failure mid-stream is its ErrorCode; ``invoke_async`` runs it."""
+    tenant = new_tenant(server, "lambda-stream-e2e")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="streamer", AssumeRolePolicyDocument=json.dumps(TRUST))
+    functions: Any = client_for(server, "lambda", *keys)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", STREAMING_SOURCE)
+    functions.create_function(FunctionName="streamer", Runtime="python3.11",
+        Role=role["Role"]["Arn"], Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()})  # fmt: skip
+    answer = functions.invoke_with_response_stream(
+        FunctionName="streamer", Payload=b"{}", LogType="Tail"
+    )
+    assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST"
+    events = list(answer["EventStream"])
+    pieces = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
+    assert pieces == [b"piece 0;", b"piece 1;", b"piece 2;"]
+    complete = events[-1]["InvokeComplete"]
+    assert "ErrorCode" not in complete
+    assert "called with" in base64.b64decode(complete["LogResult"]).decode()
+
+    failed = functions.invoke_with_response_stream(FunctionName="streamer",
+        Payload=b'{"fail": true}')  # fmt: skip
+    events = list(failed["EventStream"])
+    assert len([e for e in events if "PayloadChunk" in e]) == 3
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "ValueError"
+    assert json.loads(complete["ErrorDetails"])["errorMessage"] == "failed mid-stream"
+
+    assert functions.invoke_async(FunctionName="streamer",
+        InvokeArgs=b'{"async": "by-invoke-async"}')["Status"] == 202  # fmt: skip
+    logs: Any = client_for(server, "logs", *keys)
+    found: list[dict[str, Any]] = []
+    for _ in range(100):
+        found = logs.filter_log_events(logGroupName="/aws/lambda/streamer")["events"]
+        if any("by-invoke-async" in e["message"] for e in found):
+            break
+        time.sleep(0.2)
+    assert any("by-invoke-async" in e["message"] for e in found)
+    functions.delete_function(FunctionName="streamer")
