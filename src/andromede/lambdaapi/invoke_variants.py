@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, Final
 
 from andromede.awswire.eventstream import CONTENT_TYPE as EVENT_STREAM
@@ -74,7 +74,7 @@ def invoke_variants(
         call.answer = Answer(
             status=200,
             headers=[("Content-Type", EVENT_STREAM), ("X-Amz-Executed-Version", version.version)],
-            stream=_events(streamed, call.params.get("LogType") == "Tail", arn),
+            stream=_EventStream(streamed, call.params.get("LogType") == "Tail", arn),
         )
         return {}
 
@@ -109,24 +109,44 @@ def _checked(given: object, limit: int, operation: str) -> bytes:
     return payload
 
 
-async def _events(streamed: StreamedInvocation, tail: bool, arn: str) -> AsyncIterator[bytes]:
+class _EventStream:
+    """The answer's body: the events of :func:`_events`; closed before its end — the caller
+    gone, or the answer never started —, the run is left to end on its own."""
+
+    def __init__(self, streamed: StreamedInvocation, tail: bool, arn: str) -> None:
+        self._streamed = streamed
+        self._frames = _events(streamed, tail, arn)
+
+    def __aiter__(self) -> _EventStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await anext(self._frames)
+
+    async def aclose(self) -> None:
+        # An async generator closed before it started runs none of its code: hence this
+        # wrapper rather than a ``finally`` in the generator.
+        await self._frames.aclose()
+        if self._streamed.outcome is None:
+            await self._streamed.abandon()
+
+
+async def _events(
+    streamed: StreamedInvocation, tail: bool, arn: str
+) -> AsyncGenerator[bytes, None]:
     """The event stream: PayloadChunk events, then InvokeComplete. Nothing raises out of it:
     the status line is already sent, so a failure is told in InvokeComplete."""
     complete: dict[str, str] = {}
     try:
-        try:
-            async for piece in streamed.pieces():
-                yield frame(_CHUNK_HEADERS, piece)
-            done = streamed.outcome
-            if done is not None and not done.ok:
-                complete["ErrorCode"] = done.error_type or "Unhandled"
-                complete["ErrorDetails"] = done.payload.decode("utf-8", "replace")
-            if tail and done is not None:
-                complete["LogResult"] = base64.b64encode(log_tail(done.log).encode()).decode()
-        except Exception:
-            log.exception("the streamed invocation of %s failed", arn[:256])
-            complete = {"ErrorCode": "ServiceException", "ErrorDetails": "The invocation failed"}
-        yield json_event("InvokeComplete", complete)
-    finally:
-        if streamed.outcome is None:  # the caller left (or the run failed): let it end
-            await streamed.abandon()
+        async for piece in streamed.pieces():
+            yield frame(_CHUNK_HEADERS, piece)
+        done = streamed.outcome
+        if done is not None and not done.ok:
+            complete["ErrorCode"] = done.error_type or "Unhandled"
+            complete["ErrorDetails"] = done.payload.decode("utf-8", "replace")
+        if tail and done is not None:
+            complete["LogResult"] = base64.b64encode(log_tail(done.log).encode()).decode()
+    except Exception:
+        log.exception("the streamed invocation of %s failed", arn[:256])
+        complete = {"ErrorCode": "ServiceException", "ErrorDetails": "The invocation failed"}
+    yield json_event("InvokeComplete", complete)

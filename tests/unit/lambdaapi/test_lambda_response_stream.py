@@ -7,11 +7,13 @@ Invoke."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.eventstream import EventStreamBuffer
@@ -25,6 +27,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 SOURCE = """
+import time
+
+
 def handler(event, context):
     print("streaming for", context.function_name)
     if event.get("value"):
@@ -39,6 +44,8 @@ def pieces(event):
         raise ValueError("broke after the pieces")
     if event.get("size"):
         yield b"x" * event["size"]
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
 """
 
 
@@ -155,3 +162,38 @@ async def test_invoke_async_is_queued_and_run(world: World) -> None:
     await world.fails("InvokeAsync", "InvalidRequestContentException", FunctionName="later",
         InvokeArgs=b"{")  # fmt: skip
     assert (await _audited(world, "lambda:InvokeAsync"))[0].endswith(":function:later")
+
+
+async def test_a_timeout_after_pieces(world: World) -> None:
+    await world.function("slow", Code={"ZipFile": handler_zip(SOURCE)}, Timeout=1)
+    events = _events((await _stream(world, "slow", {"pieces": 1, "sleep": 5})).body)
+    assert events[0] == ("PayloadChunk", b"piece 0;")
+    complete = json.loads(events[-1][1])
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+async def test_a_caller_gone_before_the_answer_starts_lets_the_run_end(world: World) -> None:
+    await world.function("left", Code={"ZipFile": handler_zip(SOURCE)}, Timeout=30)
+    app = world.app
+
+    async def gone_at_once(scope: Any, receive: Any, send: Any) -> None:
+        async def refusing(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                raise OSError("the caller is gone")
+            await send(message)
+
+        await app(scope, receive, refusing)
+
+    world.app = gone_at_once  # type: ignore[assignment]
+    with pytest.raises(OSError):
+        await _stream(world, "left", {"pieces": 40})  # more than the queue holds
+    world.app = app
+    # Not held until its 30 s timeout by a full queue: it runs to its end, metered.
+    for _ in range(100):
+        if world.meters.counted.get((world.tenant_id, "lambda.requests")):
+            break
+        await asyncio.sleep(0.1)
+    assert world.meters.counted[(world.tenant_id, "lambda.requests")] == 1
+    messages = [m for _, g, _, m in world.logs.written if g == "/aws/lambda/left"]
+    assert not any("timed out" in m for m in messages)
