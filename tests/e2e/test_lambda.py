@@ -215,7 +215,7 @@ def handler(event, context):
 def pieces(event):
     for n in range(3):
         yield f"piece {n};"
-        time.sleep(0.05)
+        time.sleep(event.get("pause", 0.05))
     if event.get("fail"):
         raise ValueError("failed mid-stream")
 """
@@ -236,12 +236,17 @@ def test_boto3_streams_a_response_and_invokes_async(server: ServerProcess) -> No
         Role=role["Role"]["Arn"], Handler="app.handler",
         Code={"ZipFile": buffer.getvalue()})  # fmt: skip
     answer = functions.invoke_with_response_stream(
-        FunctionName="streamer", Payload=b"{}", LogType="Tail"
+        FunctionName="streamer", Payload=b'{"pause": 0.4}', LogType="Tail"
     )
     assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST"
-    events = list(answer["EventStream"])
+    events, arrived = [], []
+    for event in answer["EventStream"]:
+        events.append(event)
+        arrived.append(time.monotonic())
     pieces = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
     assert pieces == [b"piece 0;", b"piece 1;", b"piece 2;"]
+    # Through the server as they were made, not gathered: the handler paused between them.
+    assert arrived[2] - arrived[0] > 0.6
     complete = events[-1]["InvokeComplete"]
     assert "ErrorCode" not in complete
     assert "called with" in base64.b64decode(complete["LogResult"]).decode()
