@@ -197,3 +197,27 @@ async def test_a_caller_gone_before_the_answer_starts_lets_the_run_end(world: Wo
     assert world.meters.counted[(world.tenant_id, "lambda.requests")] == 1
     messages = [m for _, g, _, m in world.logs.written if g == "/aws/lambda/left"]
     assert not any("timed out" in m for m in messages)
+
+
+CONTEXT_SOURCE = """
+def handler(event, context):
+    yield context.invoked_function_arn + " "
+    yield str(context.client_context)
+"""
+
+
+async def test_a_qualifier_and_a_client_context(world: World) -> None:
+    made = await world.function("versions", Code={"ZipFile": handler_zip(CONTEXT_SOURCE)},
+        Publish=True)  # fmt: skip
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    reply = await world.raw(
+        "POST",
+        "/2021-11-15/functions/versions/response-streaming-invocations",
+        b"{}",
+        query="Qualifier=1",
+        headers={"X-Amz-Client-Context": context},
+    )
+    assert reply.headers["x-amz-executed-version"] == "1"
+    pieces = [p for kind, p in _events(reply.body) if kind == "PayloadChunk"]
+    assert made["FunctionArn"].endswith(":versions:1")
+    assert pieces == [f"{made['FunctionArn']} ".encode(), b"{'custom': {'k': 'v'}}"]
