@@ -81,6 +81,7 @@ class StreamCut(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+        self.log = ""  # the function's log until it was cut, set by the pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +203,7 @@ class SandboxPool:
                 payload=json.dumps(
                     {"errorMessage": cut.message, "errorType": cut.error_type}
                 ).encode(),
-                log=f"RequestId: {request['id']} Error: {cut.message}\n",
+                log=f"{cut.log}RequestId: {request['id']} Error: {cut.message}\n",
                 duration_ms=(time.monotonic() - began) * 1000,
                 init_ms=init_ms,
                 max_memory_mb=spec.memory_mb,
@@ -282,7 +283,9 @@ class SandboxPool:
         await process.stdin.drain()
         # The log is read while the answer's pieces come: a handler writing both must not
         # block on a full stderr pipe while the host waits on its stdout.
-        log = asyncio.ensure_future(_read_log(process, (MARKER + request_id + "\n").encode()))
+        logged = io.StringIO()
+        marker = (MARKER + request_id + "\n").encode()
+        log = asyncio.ensure_future(_read_log(process, marker, logged))
         try:
             while True:
                 answer = await process.stdout.readline()
@@ -296,6 +299,10 @@ class SandboxPool:
                 if sink is None:
                     raise ValueError("the bootstrap streamed an answer no one asked for")
                 await sink(base64.b64decode(str(found["chunk"])))
+        except StreamCut as cut:
+            await asyncio.sleep(0)  # the log reader's turn for what it was woken for
+            cut.log = logged.getvalue()
+            raise
         finally:
             if not log.done():
                 log.cancel()
@@ -425,12 +432,11 @@ class SandboxPool:
         shutil.rmtree(sandbox.folder, ignore_errors=True)
 
 
-async def _read_log(process: asyncio.subprocess.Process, marker: bytes) -> str:
+async def _read_log(process: asyncio.subprocess.Process, marker: bytes, logged: io.StringIO) -> str:
     """The invocation's log: the sandbox's stderr up to ``marker``, its first
-    :data:`_LOG_KEEP` characters kept."""
+    :data:`_LOG_KEEP` characters kept in ``logged`` as they come."""
     if process.stderr is None:
         raise EOFError("the sandbox has no stderr")
-    logged = io.StringIO()
     kept = 0
     while True:
         got = await process.stderr.readline()

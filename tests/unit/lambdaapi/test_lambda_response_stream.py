@@ -125,6 +125,9 @@ async def test_the_size_limit(small: World) -> None:
     assert [kind for kind, _ in events] == ["PayloadChunk", "InvokeComplete"]
     assert complete["ErrorCode"] == "Function.ResponseSizeTooLarge"
     assert "(1000 bytes)" in json.loads(complete["ErrorDetails"])["errorMessage"]
+    messages = [m for _, g, _, m in small.logs.written if g == "/aws/lambda/big"]
+    assert any("streaming for big" in m for m in messages)  # its log until it was cut
+    assert any("Function.ResponseSizeTooLarge" not in m and "exceeded" in m for m in messages)
     fits = _events((await _stream(small, "big", {"pieces": 1, "size": 900})).body)
     assert json.loads(fits[-1][1]) == {} and len(fits) == 3
 
