@@ -54,6 +54,7 @@ from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
+from andromede.lambdaapi.invoke_variants import invoke_variants
 from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.provisioned_actions import provisioned_actions
 from andromede.lambdaapi.url_actions import url_actions
@@ -84,7 +85,8 @@ HANDLER_SOURCE: Final = "def handler(event, context):\n    return {'echo': event
 def handler_zip(source: str = HANDLER_SOURCE, module: str = "app") -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{module}.py", source)
+        # A fixed time: the same source zipped a second later must be the same bytes.
+        archive.writestr(zipfile.ZipInfo(f"{module}.py", (2026, 1, 1, 0, 0, 0)), source)
     return buffer.getvalue()
 
 
@@ -310,6 +312,12 @@ async def lambda_world(
     invoke = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
+    invoke |= invoke_variants(
+        invoker,
+        settings.lambda_max_payload_bytes,
+        settings.lambda_max_event_payload_bytes,
+        settings.lambda_max_streamed_response_bytes,
+    )
     configs, destinations = MemoryInvokeConfigStore(), RecordingDestinations()
     invoke |= invoke_config_actions(
         EventInvokeConfigs(configs, functions), {**FUNCTION_ACTIONS, **ACCESS_ACTIONS}
@@ -419,6 +427,12 @@ async def functions_over(
     invoker = Invoker(service, pool, None, logs, meters, queue)
     invoke = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
+    invoke |= invoke_variants(
+        invoker,
+        settings.lambda_max_payload_bytes,
+        settings.lambda_max_event_payload_bytes,
+        settings.lambda_max_streamed_response_bytes,
     )
     try:
         yield Functions(

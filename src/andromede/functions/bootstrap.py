@@ -4,18 +4,27 @@ function's ``python3.x`` with ``-I``, never imported by the platform's process).
 
 It imports the handler (``_HANDLER``, ``module.function``, from ``/var/task``) once, then
 serves invocations one at a time (a line ``{"init": true}`` asks only whether the import
-succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``,
-``event``, ``deadline`` in epoch ms, ``arn``), the handler called with the event and a
-context as AWS's (``function_name``, ``function_version``, ``invoked_function_arn``,
-``memory_limit_in_mb``, ``aws_request_id``, ``log_group_name``, ``log_stream_name``,
-``get_remaining_time_in_millis()``), and the answer one JSON line on the stdout the
-bootstrap kept for itself: the result, or AWS's ``errorMessage``, ``errorType``,
-``stackTrace``. The handler's own output (``print``, ``logging``, even ``os.write(1, …)``)
-goes to stderr, the log the host reads; a marker line there ends each invocation's log.
+succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``, ``event``, ``deadline`` in
+epoch ms, ``arn``; ``stream`` when the caller reads the answer as it is made, decision 0313),
+the handler called with the event and a context as AWS's (``function_name``,
+``function_version``, ``invoked_function_arn``, ``memory_limit_in_mb``, ``aws_request_id``,
+``log_group_name``, ``log_stream_name``, ``get_remaining_time_in_millis()``), and the answer
+one JSON line on the stdout the bootstrap kept for itself: the result, or AWS's
+``errorMessage``, ``errorType``, ``stackTrace``.
+
+A handler that returns an iterator (a generator) streams its answer: each ``bytes`` or ``str``
+it yields is written at once as ``{"chunk": <base64>}`` lines of at most :data:`CHUNK` bytes
+before the answer line — the pipe's back-pressure holds the handler while the caller reads,
+so memory stays bounded —; when the caller did not ask for a stream (Invoke) the pieces are
+gathered into the answer, as AWS buffers a streaming function's answer for Invoke.
+
+The handler's own output (``print``, ``logging``, even ``os.write(1, …)``) goes to stderr,
+the log the host reads; a marker line there ends each invocation's log.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import os
@@ -28,6 +37,7 @@ import traceback
 from typing import Any
 
 MARKER = "\x00andromede-invocation-end "
+CHUNK = 64 * 1024  # the largest piece of a streamed answer on one line
 
 
 class LambdaContext:
@@ -123,6 +133,39 @@ def _answer(out: Any, request_id: str, answer: dict[str, Any]) -> None:
     out.flush()
 
 
+def _streams(result: Any) -> bool:
+    """Whether a handler's result is an answer to stream: an iterator, not a JSON value."""
+    return hasattr(result, "__next__") and not isinstance(result, (str, bytes, dict, list))
+
+
+def _pieces(result: Any) -> Any:
+    """The bytes a streaming handler yields, in pieces of at most :data:`CHUNK`."""
+    for item in result:
+        if isinstance(item, str):
+            item = item.encode("utf-8")
+        if not isinstance(item, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"Object of type {type(item).__name__} is not bytes or str: a streamed "
+                "answer is bytes"
+            )
+        data = bytes(item)
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
+
+
+def _respond(out: Any, result: Any, streaming: bool) -> dict[str, Any]:
+    """The answer to a handler's result, its streamed pieces written to ``out`` first."""
+    if not _streams(result):
+        return {"ok": True, "payload": json.dumps(result)}
+    if not streaming:
+        gathered = b"".join(_pieces(result))
+        return {"ok": True, "payload": "", "raw": base64.b64encode(gathered).decode()}
+    for piece in _pieces(result):
+        out.write(json.dumps({"chunk": base64.b64encode(piece).decode()}) + "\n")
+        out.flush()
+    return {"ok": True, "payload": ""}
+
+
 def main() -> None:
     # The answers' channel is the stdout the bootstrap was given; fd 1 becomes the log.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -156,7 +199,7 @@ def main() -> None:
         try:
             event = json.loads(request["event"])
             result = handler(event, LambdaContext(request))
-            payload = json.dumps(result)
+            answer = _respond(out, result, bool(request.get("stream")))
         except MemoryError as exc:
             error = _error(exc, "Runtime.OutOfMemory")
             error["errorMessage"] = f"RequestId: {request_id} Error: Runtime exited: out of memory"
@@ -164,7 +207,7 @@ def main() -> None:
             os._exit(1)
         except Exception as exc:
             error = _error(exc)
-            if "is not JSON serializable" in str(exc):
+            if "is not JSON serializable" in str(exc) or "is not bytes or str" in str(exc):
                 error = {
                     "errorMessage": f"Unable to marshal response: {exc}",
                     "errorType": "Runtime.MarshalError",
@@ -177,7 +220,7 @@ def main() -> None:
             )
             _answer(out, request_id, {"ok": False, "error": error})
         else:
-            _answer(out, request_id, {"ok": True, "payload": payload})
+            _answer(out, request_id, answer)
 
 
 if __name__ == "__main__":

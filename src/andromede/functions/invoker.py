@@ -30,7 +30,7 @@ from andromede.functions.errors import (
 )
 from andromede.functions.event_queue import EventInvocation, EventQueue
 from andromede.functions.model import FunctionRecord, FunctionVersion
-from andromede.functions.sandbox import InvocationResult, SandboxPool, SandboxSpec
+from andromede.functions.sandbox import ChunkSink, InvocationResult, SandboxPool, SandboxSpec
 from andromede.functions.service import FunctionsService
 
 __all__ = [
@@ -116,17 +116,19 @@ class Invoker:
         event: bytes,
         arn: str,
         client_context: object = None,
+        sink: ChunkSink | None = None,
     ) -> Invocation:
         """Run ``version`` with ``event`` (JSON text) now — ``client_context`` the caller's
-        ``ClientContext``, decoded — ; TooManyRequests beyond the function's or the
-        account's concurrency."""
+        ``ClientContext``, decoded; ``sink`` given, a streaming handler's answer goes to it as
+        it is made (decision 0313, ``functions.response_stream``) — ; TooManyRequests beyond
+        the function's or the account's concurrency."""
         key = (record.tenant_id, record.name)
         self._admit(record)
         self._running[key] += 1
         if record.reserved_concurrency is None:
             self._unreserved[record.tenant_id] += 1
         try:
-            return await self._run(version, event, arn, client_context)
+            return await self._run(version, event, arn, client_context, sink)
         finally:
             self._running[key] -= 1
             if record.reserved_concurrency is None:
@@ -180,7 +182,12 @@ class Invoker:
         )
 
     async def _run(
-        self, version: FunctionVersion, event: bytes, arn: str, client_context: object
+        self,
+        version: FunctionVersion,
+        event: bytes,
+        arn: str,
+        client_context: object,
+        sink: ChunkSink | None = None,
     ) -> Invocation:
         try:
             event.decode()
@@ -217,6 +224,7 @@ class Invoker:
                 layers,
                 # The configuration of the qualifier called, if any (decision 0314).
                 provisioned_key(spec, arn.split(":")[7] if arn.count(":") >= 7 else ""),
+                sink,
             )
         except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
             raise ExecutorUnavailable(f"The sandbox could not start: {exc.strerror}") from exc

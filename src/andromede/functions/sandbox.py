@@ -22,11 +22,14 @@ handler's module imported) by :meth:`SandboxPool.provision`, kept under their co
 key apart from the on-demand ones, never expired for idleness; an invocation naming that key
 takes one when one is free, else runs on demand. The bootstrap
 (``functions.bootstrap``) speaks JSON lines: requests on its stdin, answers on its stdout, the
-function's log on its stderr up to a marker line."""
+function's log on its stderr up to a marker line; a streamed answer's pieces (decision 0313) are
+``{"chunk": …}`` lines on its stdout before the answer, each handed to the caller's sink as it
+comes: a sink that waits holds the pipe, and so the handler, back."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -48,7 +51,15 @@ from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
 from andromede.functions.seccomp import sandbox_filter
 
-__all__ = ["RUNTIME_PATH", "InvocationResult", "SandboxLimits", "SandboxPool", "SandboxSpec"]
+__all__ = [
+    "RUNTIME_PATH",
+    "ChunkSink",
+    "InvocationResult",
+    "SandboxLimits",
+    "SandboxPool",
+    "SandboxSpec",
+    "StreamCut",
+]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,21 @@ _FOLDER_PREFIX: Final = "andromede-lambda-"
 # Where a runtime's interpreter is looked for: the system's, bound read-only into the sandbox
 # (``/usr``) — not a user's pyenv or virtualenv, which the sandbox cannot see.
 RUNTIME_PATH: Final = "/usr/bin:/usr/local/bin"
+
+
+# Where a streamed answer's pieces go as they come (decision 0313).
+ChunkSink = Callable[[bytes], Awaitable[None]]
+
+
+class StreamCut(Exception):
+    """Raised by a :data:`ChunkSink` to end an invocation whose stream must not go on (its
+    size past the limit): the sandbox is stopped and the invocation fails with ``error_type``."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.log = ""  # the function's log until it was cut, set by the pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +165,13 @@ class SandboxPool:
         request: Mapping[str, Any],
         layers: Callable[[], Awaitable[Sequence[bytes]]] | None = None,
         provisioned: tuple[str, ...] | None = None,
+        sink: ChunkSink | None = None,
     ) -> InvocationResult:
         """Run one invocation (``request``: ``id``, ``event`` text, ``arn``) in a free
         provisioned sandbox of the ``provisioned`` key, else a warm sandbox of ``spec`` or a
         new one (``prepare`` gives its zip and environment, ``layers`` its layers' zips in
-        order, asked only for a new sandbox)."""
+        order, asked only for a new sandbox). With a ``sink`` a streaming handler's answer goes
+        to it piece by piece, the result's payload empty."""
         self._expire()
         ready = self._ready.get(provisioned) if provisioned is not None else None
         warm = ready or self._idle.get(spec.key) or []
@@ -157,10 +185,11 @@ class SandboxPool:
             init_ms = (time.monotonic() - began) * 1000
         began = time.monotonic()
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
-        line = json.dumps({**request, "deadline": deadline_ms}) + "\n"
+        asked = {**request, "deadline": deadline_ms, **({"stream": True} if sink else {})}
+        line = json.dumps(asked) + "\n"
         try:
             answer, logged = await asyncio.wait_for(
-                self._exchange(sandbox, line, str(request["id"])), timeout=spec.timeout
+                self._exchange(sandbox, line, str(request["id"]), sink), timeout=spec.timeout
             )
         except TimeoutError:
             await self._stop(sandbox)
@@ -179,6 +208,23 @@ class SandboxPool:
                 error_type="Sandbox.Timedout",
                 timed_out=True,
             )
+        except StreamCut as cut:
+            await self._stop(sandbox)
+            return InvocationResult(
+                ok=False,
+                payload=json.dumps(
+                    {"errorMessage": cut.message, "errorType": cut.error_type}
+                ).encode(),
+                log=f"{cut.log}RequestId: {request['id']} Error: {cut.message}\n",
+                duration_ms=(time.monotonic() - began) * 1000,
+                init_ms=init_ms,
+                max_memory_mb=spec.memory_mb,
+                error_type=cut.error_type,
+            )
+        except asyncio.CancelledError:
+            # Left mid-invocation (the gateway stopping): the sandbox is in no state to reuse.
+            await self._stop(sandbox)
+            raise
         except (ConnectionError, EOFError, ValueError, OSError) as exc:
             await self._stop(sandbox)
             message = f"RequestId: {request['id']} Error: Runtime exited with error: {exc}"
@@ -201,7 +247,10 @@ class SandboxPool:
             sandbox.idle_since = time.monotonic()
             await self._park(sandbox)
         if answer.get("ok"):
-            payload = str(answer.get("payload", "null")).encode()
+            raw = answer.get("raw")  # a streaming handler's answer gathered for Invoke
+            payload = (
+                base64.b64decode(str(raw)) if raw else str(answer.get("payload", "null")).encode()
+            )
             return InvocationResult(True, payload, logged, duration, init_ms, memory)
         error = dict(answer.get("error") or {})
         return InvocationResult(
@@ -310,33 +359,40 @@ class SandboxPool:
                 del self._idle[key]
 
     async def _exchange(
-        self, sandbox: _Sandbox, line: str, request_id: str
+        self, sandbox: _Sandbox, line: str, request_id: str, sink: ChunkSink | None = None
     ) -> tuple[dict[str, Any], str]:
         process = sandbox.process
         if process.stdin is None or process.stdout is None or process.stderr is None:
             raise EOFError("the sandbox has no pipes")
         process.stdin.write(line.encode())
         await process.stdin.drain()
+        # The log is read while the answer's pieces come: a handler writing both must not
+        # block on a full stderr pipe while the host waits on its stdout.
         logged = io.StringIO()
-        kept = 0
         marker = (MARKER + request_id + "\n").encode()
-        while True:
-            got = await process.stderr.readline()
-            if not got:
-                raise EOFError(f"exit status {await process.wait()}")
-            if got == marker:
-                break
-            if kept < _LOG_KEEP:
-                text = got.decode("utf-8", "replace")
-                logged.write(text)
-                kept += len(text)
-        answer = await process.stdout.readline()
-        if not answer:
-            raise EOFError(f"exit status {await process.wait()}")
-        found = json.loads(answer)
-        if not isinstance(found, dict):
-            raise ValueError("the bootstrap answered no object")
-        return found, logged.getvalue()
+        log = asyncio.ensure_future(_read_log(process, marker, logged))
+        try:
+            while True:
+                answer = await process.stdout.readline()
+                if not answer:
+                    raise EOFError(f"exit status {await process.wait()}")
+                found = json.loads(answer)
+                if not isinstance(found, dict):
+                    raise ValueError("the bootstrap answered no object")
+                if "chunk" not in found:
+                    return found, await log
+                if sink is None:
+                    raise ValueError("the bootstrap streamed an answer no one asked for")
+                await sink(base64.b64decode(str(found["chunk"])))
+        except StreamCut as cut:
+            await asyncio.sleep(0)  # the log reader's turn for what it was woken for
+            cut.log = logged.getvalue()
+            raise
+        finally:
+            if not log.done():
+                log.cancel()
+            elif not log.cancelled():
+                log.exception()  # retrieved: the answer's own failure is the one raised
 
     @property
     def work_dir(self) -> Path | None:
@@ -463,6 +519,24 @@ class SandboxPool:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
         shutil.rmtree(sandbox.folder, ignore_errors=True)
+
+
+async def _read_log(process: asyncio.subprocess.Process, marker: bytes, logged: io.StringIO) -> str:
+    """The invocation's log: the sandbox's stderr up to ``marker``, its first
+    :data:`_LOG_KEEP` characters kept in ``logged`` as they come."""
+    if process.stderr is None:
+        raise EOFError("the sandbox has no stderr")
+    kept = 0
+    while True:
+        got = await process.stderr.readline()
+        if not got:
+            raise EOFError(f"exit status {await process.wait()}")
+        if got == marker:
+            return logged.getvalue()
+        if kept < _LOG_KEEP:
+            text = got.decode("utf-8", "replace")
+            logged.write(text)
+            kept += len(text)
 
 
 def sweep_orphans(work_dir: Path) -> int:

@@ -17,7 +17,7 @@ from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
 from andromede.lambdaapi.errors import LambdaWireError
 from andromede.lambdaapi.wire import Answer
 
-__all__ = ["invoke_actions"]
+__all__ = ["client_context", "invoke_actions"]
 
 _TYPES: Final = ("RequestResponse", "Event", "DryRun")
 
@@ -59,7 +59,7 @@ def invoke_actions(
             call.answer = Answer(status=202)
             return {}
         await invoker.refresh_reserves(owner)
-        context = _client_context(call.params.get("ClientContext"))
+        context = client_context(call.params.get("ClientContext"))
         done = await invoker.invoke(record, version, payload, arn, context)
         headers = [("X-Amz-Executed-Version", done.version)]
         body = done.payload
@@ -84,7 +84,7 @@ def invoke_actions(
     return {"Invoke": invoke}
 
 
-def _client_context(given: object) -> object:
+def client_context(given: object) -> object:
     """``X-Amz-Client-Context``: base64 of a JSON object of at most 3,583 bytes, as AWS."""
     if given is None:
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs
@@ -52,6 +53,13 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
         "RemovePermission",
     ),
     ("POST", rf"/2015-03-31/functions/{_FN}/invocations", "Invoke"),
+    # Decision 0313.
+    (
+        "POST",
+        rf"/2021-11-15/functions/{_FN}/response-streaming-invocations",
+        "InvokeWithResponseStream",
+    ),
+    ("POST", rf"/2014-11-13/functions/{_FN}/invoke-async/?", "InvokeAsync"),
     ("PUT", rf"/2017-10-31/functions/{_FN}/concurrency", "PutFunctionConcurrency"),
     ("DELETE", rf"/2017-10-31/functions/{_FN}/concurrency", "DeleteFunctionConcurrency"),
     ("GET", rf"/2019-09-30/functions/{_FN}/concurrency", "GetFunctionConcurrency"),
@@ -140,10 +148,11 @@ def route(method: str, path: str) -> tuple[str, dict[str, str]]:
 @dataclass(slots=True)
 class Answer:
     """How a call that succeeded is answered: its status, and for Invoke its raw payload
-    and headers instead of a JSON document."""
+    and headers instead of a JSON document, or for InvokeWithResponseStream its stream."""
 
     status: int = 200
     raw: bytes | None = None
+    stream: AsyncIterator[bytes] | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -163,11 +172,13 @@ class RestJsonWire:
     def params(self, request: JsonRequest[Any]) -> dict[str, Any]:
         params: dict[str, Any] = {}
         action = self.action(request)
-        if action == "Invoke":
+        if action in ("Invoke", "InvokeWithResponseStream"):
             params["Payload"] = request.body
             for header, name in _INVOKE_HEADERS.items():
                 if header in request.headers:
                     params[name] = request.headers[header]
+        elif action == "InvokeAsync":
+            params["InvokeArgs"] = request.body
         elif request.body:
             try:
                 body = json.loads(request.body)
@@ -191,7 +202,9 @@ class RestJsonWire:
 
     def answer(self, request: JsonRequest[Any], result: dict[str, Any]) -> Response:
         answer = getattr(request.context, "answer", None) or Answer()
-        if answer.raw is not None:
+        if answer.stream is not None:
+            response = Response(status=answer.status, stream=answer.stream)
+        elif answer.raw is not None:
             response = Response(
                 status=answer.status,
                 headers=[("Content-Type", CONTENT_TYPE)],

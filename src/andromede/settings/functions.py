@@ -69,6 +69,13 @@ class FunctionsSettings(BaseModel):
         description="Largest payload of an Event (asynchronous) Lambda invocation in bytes "
         "(AWS: 1 MB) (decision 0286).",
     )
+    lambda_max_streamed_response_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        gt=0,
+        description="Largest answer of an InvokeWithResponseStream in bytes (AWS: 200 MB); "
+        "beyond, the function is stopped and its stream ends Function.ResponseSizeTooLarge "
+        "(decision 0313).",
+    )
     lambda_idle_seconds: float = Field(
         default=300.0,
         gt=0,

@@ -94,6 +94,7 @@ from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
+from andromede.lambdaapi.invoke_variants import invoke_variants
 from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.lambdaapi.provisioned_actions import provisioned_actions
@@ -313,6 +314,12 @@ def lambda_api(
     )
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
+    )
+    actions |= invoke_variants(  # decision 0313
+        invoker,
+        settings.lambda_max_payload_bytes,
+        settings.lambda_max_event_payload_bytes,
+        settings.lambda_max_streamed_response_bytes,
     )
     config_store = SqlInvokeConfigStore(db)
     buckets = _bucket_records(settings, identity, objects, audit, billing)  # decision 0311
