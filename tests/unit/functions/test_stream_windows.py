@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from andromede.functions.mapping_streams import STREAM_DEFAULTS
 from andromede.functions.mappings import EventSourceMapping, MemoryMappingStore
 from andromede.kinesis import service as kinesis_service
 from andromede.kinesis.model import StreamMode
-from andromede.kinesis.service import Entry, KinesisService
+from andromede.kinesis.service import Entry
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.pipes.runner import SourceEvent
@@ -31,6 +32,7 @@ from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.service import QueueService
 from andromede.stream_reading import StreamReader
 from andromede.wiring.queues import KeySealer
+from support.dynamodbapp import dynamodb_world
 from support.kinesisapp import kinesis_world
 from support.lambdaapp import REGION, TRUST
 from support.pipesapp import allow
@@ -66,7 +68,7 @@ class Summing:
 
 @dataclass
 class Rig:
-    kinesis: KinesisService
+    kinesis: Any  # KinesisService, None for a DynamoDB stream
     tenant_id: str
     store: MemoryMappingStore
     queues: QueueService
@@ -79,16 +81,18 @@ class Rig:
         self.arrival[0] = at
         await self.kinesis.put(self.tenant_id, "clicks", [Entry("k", d.encode()) for d in datas])
 
-    async def mapping(self, **parameters: Any) -> EventSourceMapping:
-        made = await self.kinesis.create(self.tenant_id, "clicks", 1, StreamMode.PROVISIONED)
+    async def mapping(self, source: str = "", **parameters: Any) -> EventSourceMapping:
+        if not source:
+            made = await self.kinesis.create(self.tenant_id, "clicks", 1, StreamMode.PROVISIONED)
+            source = made.arn
         mapping = EventSourceMapping(
             uuid="00000000-0000-0000-0000-000000000019",
             tenant_id=self.tenant_id,
             function_name="consumer",
             qualifier=None,
             function_arn=f"arn:aws:lambda:{REGION}:{self.tenant_id}:function:consumer",
-            source_arn=made.arn,
-            source_kind="kinesis",
+            source_arn=source,
+            source_kind="dynamodb" if "/stream/" in source else "kinesis",
             state="Enabled",
             last_modified=0,
             parameters={"BatchSize": 1, "StartingPosition": "TRIM_HORIZON"}
@@ -106,16 +110,17 @@ class Rig:
         return [json.loads(m.payload.body) for m in got]
 
 
-async def _rig(world: Any, keys: KeyService, arrival: list[int]) -> Rig:
+async def _rig(world: Any, keys: KeyService, arrival: list[int], dynamodb: Any = None) -> Rig:
     tenant = world.tenant_id
     queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=REGION)
     await queues.create_queue(tenant, "failed", {}, {})
     role = await world.identity.create_role(tenant, "consumer", TRUST)
     await world.identity.put_role_policy(
-        tenant, "consumer", "read", allow("kinesis:*", "sqs:SendMessage")
+        tenant, "consumer", "read", allow("kinesis:*", "dynamodb:*", "sqs:SendMessage")
     )
     roles = FunctionRoles(world.identity, REGION)
-    access = StreamAccess(roles, lambda: world.kinesis, lambda: None)
+    kinesis = None if dynamodb is not None else world.kinesis
+    access = StreamAccess(roles, lambda: kinesis, lambda: dynamodb)
     store = MemoryMappingStore()
     function = Summing(role.arn)
     clock = [T0]
@@ -124,14 +129,14 @@ async def _rig(world: Any, keys: KeyService, arrival: list[int]) -> Rig:
         return StreamPoller(
             store,
             access,
-            StreamReader(lambda: world.kinesis, lambda: None, REGION),
+            StreamReader(lambda: kinesis, lambda: dynamodb, REGION),
             function,
             FailureDestinations(roles, access, queues, None),
             clock=lambda: clock[0],
             sealer=KeySealer(keys) if sealed else None,
         )
 
-    return Rig(world.kinesis, tenant, store, queues, function, poller, clock, arrival)
+    return Rig(kinesis, tenant, store, queues, function, poller, clock, arrival)
 
 
 @pytest.fixture
@@ -254,3 +259,35 @@ async def test_windows_need_a_sealer(rig: Rig) -> None:
     assert await rig.poller(sealed=False).poll(mapping, "gw-a") == (
         0, "PROBLEM: Tumbling windows are not served by this deployment")  # fmt: skip
     assert rig.function.events == []
+
+
+async def test_a_dynamodb_stream_windowed(tmp_path: Path) -> None:
+    keys = KeyService(LocalKeyFileProvider(tmp_path / "rig-keys"))
+    try:
+        async for world in dynamodb_world(tmp_path):
+            rig = await _rig(world, keys, [T0], dynamodb=world.app.streams)
+            table = await world.client("CreateTable", TableName="things",
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+            )  # fmt: skip
+            stream = table["TableDescription"]["LatestStreamArn"]
+            for key in ("a", "b"):
+                await world.client("PutItem", TableName="things", Item={"id": {"S": key}})
+            mapping = await rig.mapping(stream, TumblingWindowInSeconds=900)
+            rig.clock[0] = int(time.time() * 1000)
+            rig.function.answer = lambda event: {
+                "state": {"n": event["state"].get("n", 0) + len(event["Records"])}
+            }
+            assert await rig.poller().poll(mapping, "gw-a") == (1, "OK")
+            assert await rig.poller().poll(mapping, "gw-a") == (1, "OK")
+            first, second = rig.function.events
+            assert first["Records"][0]["eventSource"] == "aws:dynamodb"
+            assert (first["state"], second["state"]) == ({}, {"n": 1})
+            assert first["eventSourceARN"] == stream and first["shardId"].startswith("shardId-")
+            rig.clock[0] += 900_000
+            assert await rig.poller().poll(mapping, "gw-a") == (0, "OK")
+            assert rig.function.events[-1]["state"] == {"n": 2}
+    finally:
+        keys.close()
