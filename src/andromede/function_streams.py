@@ -32,6 +32,14 @@ records of the batches given up sent to its ``OnFailure`` destination.
   ``payload`` under ``aws/lambda/<uuid>/<shardId>/…``), sent as the role through
   ``function_deliveries.RecordSender`` (decision 0311), and passed.
   Delivery is at least once, as AWS's.
+- **Tumbling windows** (``TumblingWindowInSeconds``, decision 0319, ``function_windows``): a
+  shard's records go to the function a window at a time, in one invocation a batch (the state
+  is one a shard), with the window's state; the answer's ``state`` is kept sealed with the
+  checkpoint. Once the window's end has passed with its records done (or a record of a later
+  window comes), a final invocation without records gets the last state; until it succeeds
+  the shard waits. A state over 1 MB ends the window early (a final invocation saying so);
+  the window's next records start from ``{}``. Failed windowed batches are retried, bisected
+  and given up as any other, the window's state as it was before them.
 """
 
 from __future__ import annotations
@@ -59,11 +67,21 @@ from andromede.function_deliveries import (
     service_channels,
 )
 from andromede.function_sources import FunctionRoles
+from andromede.function_windows import (
+    STATE_LIMIT,
+    OpenWindow,
+    StateSealer,
+    WindowStates,
+    first_window,
+    returned_state,
+    state_size,
+    window_payload,
+)
 from andromede.functions.errors import FunctionsError, InvalidParameterValue
 from andromede.functions.invoker import Invocation, Invoker
 from andromede.functions.mapping_service import SourceCheck
 from andromede.functions.mapping_streams import on_failure_destination
-from andromede.functions.mappings import EventSourceMapping, MappingStore
+from andromede.functions.mappings import EventSourceMapping, MappingStore, ShardWindow
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.service import KinesisService
 from andromede.notifications.pubsub import PubSubService
@@ -277,6 +295,16 @@ class _Tried:
     failed: set[str] | None
     throttled: bool = False
     executed: str = "$LATEST"
+    state: dict[str, Any] | None = None  # a windowed invocation's answered state
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The window a windowed shard batch is invoked in, and its state before the batch."""
+
+    shard: str
+    start: int
+    state: dict[str, Any]
 
 
 class StreamPoller:
@@ -288,8 +316,10 @@ class StreamPoller:
         functions: StreamFunctions,
         failures: FailureDestinations,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        sealer: StateSealer | None = None,
     ) -> None:
         self._store = store
+        self._windows = None if sealer is None else WindowStates(store, sealer)
         self.access = access
         self._reader = reader
         self._functions = functions
@@ -320,12 +350,28 @@ class StreamPoller:
             timestamp=None if stamp is None else float(stamp),
         )
         points = await self._store.checkpoints(mapping.uuid)
+        opened: dict[str, OpenWindow] = {}
+        if mapping.tumbling_seconds:
+            if self._windows is None:
+                return 0, "PROBLEM: Tumbling windows are not served by this deployment"
+            opened = await self._windows.opened(mapping, points)
         try:
             batches = await self._reader.read(cursor, points, mapping.batch_size)
         except EndpointRefused as exc:
             return 0, f"PROBLEM: {str(exc)[:200]}"
+        read = {batch.shard for batch in batches}
+        length = mapping.tumbling_seconds * 1000
+        ended = {  # no record left in the window: it is over once its end has passed
+            shard: window
+            for shard, window in opened.items()
+            if shard not in read and window.start + length <= self._clock()
+        }
         outcomes = await asyncio.gather(
-            *(self._shard(mapping, role, owner, batch) for batch in batches)
+            *(
+                self._shard(mapping, role, owner, batch, opened.get(batch.shard or ""))
+                for batch in batches
+            ),
+            *(self._closed(mapping, owner, shard, window) for shard, window in ended.items()),
         )
         sent = sum(n for n, _ in outcomes)
         results = [r for _, r in outcomes if r is not None]
@@ -338,10 +384,63 @@ class StreamPoller:
             return False
         return self._clock() - min(e.arrived for e in events) < window * 1000
 
+    async def _closed(
+        self, mapping: EventSourceMapping, owner: str, shard: str, window: OpenWindow
+    ) -> tuple[int, str | None]:
+        """A window over: its final invocation, the shard waiting until it succeeds."""
+        if not await self._final(mapping, owner, shard, window, early=False):
+            return 0, "PROBLEM: Function call failed"
+        return 0, "OK"
+
+    async def _final(
+        self,
+        mapping: EventSourceMapping,
+        owner: str,
+        shard: str,
+        window: OpenWindow,
+        *,
+        early: bool,
+    ) -> bool:
+        """The final invocation of ``window``: no records, its last state. Once it succeeded
+        the window is dropped, or, ended early, continued with a fresh state."""
+        payload = window_payload(
+            [], mapping, shard, window.start, window.state, final=True, early=early
+        )
+        try:
+            done = await self._functions.run(mapping, payload)
+        except FunctionsError:
+            return False
+        if not done.ok:
+            return False
+        kept = None
+        if early and self._windows is not None:
+            kept = await self._windows.sealed(mapping, shard, window.start, {})
+        await self._store.save_checkpoint(mapping.uuid, owner, shard, window.sequence, kept)
+        return True
+
     async def _shard(
-        self, mapping: EventSourceMapping, role: str, owner: str, batch: SourceBatch
+        self,
+        mapping: EventSourceMapping,
+        role: str,
+        owner: str,
+        batch: SourceBatch,
+        opened: OpenWindow | None = None,
     ) -> tuple[int, str | None]:
         key = (mapping.uuid, batch.shard or "")
+        window = None
+        if mapping.tumbling_seconds:
+            shard = batch.shard or ""
+            start, inside = first_window(batch.events, mapping.tumbling_seconds)
+            if opened is not None and (
+                opened.start < start or state_size(opened.state) > STATE_LIMIT
+            ):
+                early = opened.start >= start
+                if not await self._final(mapping, owner, shard, opened, early=early):
+                    return 0, "PROBLEM: Function call failed"
+                opened = None if not early else OpenWindow(opened.start, {}, opened.sequence)
+            batch = SourceBatch(inside, batch.shard)
+            state = opened.state if opened is not None and opened.start == start else {}
+            window = _Window(shard, start, state)
         half = self._bisected.get(key)
         if half is not None and half < len(batch.events):
             batch = SourceBatch(batch.events[:half], batch.shard)
@@ -357,20 +456,21 @@ class StreamPoller:
         fresh = [e for e in batch.events if e not in expired]
         filters = compiled_filters(mapping.parameters)
         chosen = [e for e in fresh if passes(filters, matchable(e.event))]
-        tried = await self._invoke(mapping, chosen)
+        tried = await self._invoke(mapping, chosen, window)
         if tried.failed is not None and not tried.failed:
             self._attempts.pop(key, None)
             self._bisected.pop(key, None)
-            await self._checkpoint(mapping, owner, batch)
+            await self._checkpoint(mapping, owner, batch, window, tried.state)
             return tried.sent, "OK" if tried.sent else None
         if tried.throttled:
             return 0, "PROBLEM: Function call throttled"
         if tried.failed:  # some reported failed: past those before the first one
             first = next(i for i, e in enumerate(batch.events) if e.sequence in tried.failed)
             if first:
-                await self._checkpoint(
-                    mapping, owner, SourceBatch(batch.events[:first], batch.shard)
-                )
+                done = SourceBatch(batch.events[:first], batch.shard)
+                await self._checkpoint(mapping, owner, done, window, tried.state)
+                if window is not None and tried.state is not None:
+                    window = _Window(window.shard, window.start, tried.state)
             batch = SourceBatch(batch.events[first:], batch.shard)
         elif mapping.parameters.get("BisectBatchOnFunctionError") and len(batch.events) > 1:
             if len(self._bisected) >= _REMEMBERED:
@@ -387,7 +487,7 @@ class StreamPoller:
         self._attempts.pop(key, None)
         self._bisected.pop(key, None)
         await self._give_up(mapping, role, batch, "RetryAttemptsExhausted", tries, tried.executed)
-        await self._checkpoint(mapping, owner, batch)
+        await self._checkpoint(mapping, owner, batch, window, None)
         return tried.sent, "PROBLEM: Function call failed"
 
     def _lanes(
@@ -401,8 +501,13 @@ class StreamPoller:
             lanes[zlib.crc32(_partition_key(one.event).encode()) % factor].append(one)
         return [lane for lane in lanes if lane]
 
-    async def _invoke(self, mapping: EventSourceMapping, events: list[SourceEvent]) -> _Tried:
-        """The events to the function, a lane an invocation, the lanes at once."""
+    async def _invoke(
+        self, mapping: EventSourceMapping, events: list[SourceEvent], window: _Window | None
+    ) -> _Tried:
+        """The events to the function, a lane an invocation, the lanes at once; in a tumbling
+        window, one invocation with the window's state."""
+        if window is not None:
+            return await self._windowed(mapping, events, window)
         lanes = self._lanes(mapping, events)
         tried = await asyncio.gather(*(self._lane(mapping, lane) for lane in lanes))
         failed: set[str] | None = set()
@@ -426,6 +531,23 @@ class StreamPoller:
         if not done.ok:
             return _Tried(len(lane), None, executed=done.version)
         return _Tried(len(lane), self._reported(mapping, done.payload, lane), executed=done.version)
+
+    async def _windowed(
+        self, mapping: EventSourceMapping, events: list[SourceEvent], window: _Window
+    ) -> _Tried:
+        if not events:  # all filtered out: the window's state unchanged
+            return _Tried(0, set(), state=window.state)
+        records = [lambda_record(e.event) for e in events]
+        payload = window_payload(records, mapping, window.shard, window.start, window.state)
+        try:
+            done = await self._functions.run(mapping, payload)
+        except FunctionsError:
+            return _Tried(0, None, throttled=True)
+        state = returned_state(done.payload) if done.ok else None
+        if state is None:  # an error, or an answer without its state: the batch failed
+            return _Tried(len(events), None, executed=done.version)
+        failed = self._reported(mapping, done.payload, events)
+        return _Tried(len(events), failed, executed=done.version, state=state)
 
     def _reported(
         self, mapping: EventSourceMapping, answer: bytes, lane: list[SourceEvent]
@@ -485,11 +607,27 @@ class StreamPoller:
         await self._failures.send(mapping, role, record | info, batch.shard or "", payload, moment)
 
     async def _checkpoint(
-        self, mapping: EventSourceMapping, owner: str, batch: SourceBatch
+        self,
+        mapping: EventSourceMapping,
+        owner: str,
+        batch: SourceBatch,
+        window: _Window | None = None,
+        state: dict[str, Any] | None = None,
     ) -> None:
+        """Past ``batch``; in a tumbling window, its ``state`` kept (None: the window's state
+        as it was), a state over the limit ending the window early."""
         last = batch.events[-1].sequence if batch.events else None
-        if batch.shard is not None and last is not None:
-            await self._store.save_checkpoint(mapping.uuid, owner, batch.shard, last)
+        if batch.shard is None or last is None:
+            return
+        kept: ShardWindow | None = None
+        if window is not None and self._windows is not None:
+            state = window.state if state is None else state
+            kept = await self._windows.sealed(mapping, window.shard, window.start, state)
+        if not await self._store.save_checkpoint(mapping.uuid, owner, batch.shard, last, kept):
+            return
+        if window is not None and state is not None and state_size(state) > STATE_LIMIT:
+            opened = OpenWindow(window.start, state, last)
+            await self._final(mapping, owner, window.shard, opened, early=True)
 
 
 def _partition_key(event: dict[str, Any]) -> str:

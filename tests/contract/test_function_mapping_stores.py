@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from andromede.functions.mappings import EventSourceMapping, MappingStore, MemoryMappingStore
+from andromede.functions.mappings import (
+    EventSourceMapping,
+    MappingStore,
+    MemoryMappingStore,
+    ShardWindow,
+)
 from andromede.functions.mappings_sql import SqlMappingStore
 from support.store_backends import BACKENDS, backend_database
 
@@ -109,3 +114,31 @@ async def test_stream_checkpoints_moved_only_by_the_lease_holder(store: MappingS
     assert await store.checkpoints("a") == {}
     assert await store.forget_tenant("000000000002") == 1
     assert await store.checkpoints("b") == {}
+
+
+async def test_tumbling_windows_kept_with_the_checkpoints(store: MappingStore) -> None:
+    """Decision 0319: a shard's open tumbling window (start, sealed state) kept on its
+    checkpoint by the lease holder, read back by the gateway taking the lease over, closed by a
+    checkpoint without one, gone with the mapping and with a closed tenant."""
+    shard, other = "shardId-000000000000", "shardId-000000000001"
+    await store.add(mapping("a"))
+    await store.add(mapping("b", "000000000002"))
+    await store.claim("gw-1", 0, 60_000, 10)
+    opened = ShardWindow(1_700_000_040_000, b"\x00sealed\xff")
+    assert await store.save_checkpoint("a", "gw-1", shard, "5", opened)
+    assert await store.save_checkpoint("a", "gw-1", other, "3")
+    assert await store.save_checkpoint("b", "gw-1", shard, "7", opened)
+    assert not await store.save_checkpoint("a", "gw-2", shard, "9", ShardWindow(1, b"x"))
+    assert await store.claim("gw-2", 60_000, 120_000, 10)  # the lease taken over
+    assert await store.windows("a") == {shard: opened}
+    later = ShardWindow(opened.start, b"more")
+    assert await store.save_checkpoint("a", "gw-2", shard, "9", later)
+    assert (await store.windows("a"), await store.checkpoints("a")) == (
+        {shard: later}, {shard: "9", other: "3"})  # fmt: skip
+    assert await store.save_checkpoint("a", "gw-2", shard, "9")  # the window closed
+    assert await store.windows("a") == {}
+    assert await store.save_checkpoint("a", "gw-2", other, "4", later)
+    assert await store.delete(ONE, "a")
+    assert await store.windows("a") == {}
+    assert await store.forget_tenant("000000000002") == 1
+    assert await store.windows("b") == {}

@@ -3,7 +3,9 @@
 boto3 connects a Kinesis stream and a DynamoDB table's stream to a function whose role may
 read them; the records put reach the handler in its bubblewrap sandbox in Lambda's shapes,
 read back from the function's CloudWatch Logs group. A batch a function fails is given up
-into an S3 bucket as its OnFailure record (decision 0311), read back with boto3."""
+into an S3 bucket as its OnFailure record (decision 0311), read back with boto3. A function
+summing a Kinesis stream over a tumbling window gets its state back and a final invocation
+with the total (decision 0319)."""
 
 from __future__ import annotations
 
@@ -80,15 +82,13 @@ def _zip() -> bytes:
     return buffer.getvalue()
 
 
-def _printed(logs: Any, wanted: set[str]) -> set[str]:
+def _printed(logs: Any, wanted: set[str], group: str = "/aws/lambda/streamer") -> set[str]:
     """The lines ``wanted`` the function printed, once all are (or after ~20 s)."""
     found: set[str] = set()
     for _ in range(80):
         events: list[dict[str, Any]] = []
         try:
-            for page in logs.get_paginator("filter_log_events").paginate(
-                logGroupName="/aws/lambda/streamer"
-            ):
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
                 events += page["events"]
         except logs.exceptions.ResourceNotFoundException:
             pass
@@ -202,4 +202,56 @@ def test_a_failed_batch_recorded_in_a_bucket(server: ServerProcess) -> None:
     assert record["KinesisBatchInfo"]["streamArn"] == stream
     (event,) = json.loads(record["payload"])["Records"]
     assert event["kinesis"]["partitionKey"] == "p"
+    functions.delete_event_source_mapping(UUID=made["UUID"])
+
+
+SUMMING = """
+import base64
+
+def handler(event, context):
+    total = event["state"].get("sum", 0)
+    for record in event["Records"]:
+        total += int(base64.b64decode(record["kinesis"]["data"]))
+    if event["isFinalInvokeForWindow"]:
+        window = event["window"]
+        print("final", total, len(event["Records"]), window["end"] > window["start"])
+    else:
+        print("state", event["state"].get("sum", 0))
+    return {"state": {"sum": total}}
+"""
+
+
+def test_a_tumbling_window_sums_then_ends(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "lambda-streams-windows")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    role = iam.create_role(RoleName="summer", AssumeRolePolicyDocument=json.dumps(TRUST))
+    iam.put_role_policy(RoleName="summer", PolicyName="read", PolicyDocument=json.dumps(READ))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", SUMMING)
+    functions: Any = client_for(server, "lambda", *keys)
+    functions.create_function(
+        FunctionName="summer", Runtime="python3.11", Role=role["Role"]["Arn"],
+        Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
+    )  # fmt: skip
+    kinesis: Any = client_for(server, "kinesis", *keys)
+    kinesis.create_stream(StreamName="numbers", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName="numbers", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    stream = kinesis.describe_stream_summary(StreamName="numbers")["StreamDescriptionSummary"]
+    made = functions.create_event_source_mapping(
+        EventSourceArn=stream["StreamARN"], FunctionName="summer",
+        StartingPosition="TRIM_HORIZON", BatchSize=1, TumblingWindowInSeconds=2,
+    )  # fmt: skip
+    assert made["TumblingWindowInSeconds"] == 2
+    kinesis.put_records(  # one arrival: one window
+        StreamName="numbers",
+        Records=[{"PartitionKey": "k", "Data": str(n).encode()} for n in (1, 2, 3)],
+    )
+    wanted = {"state 0", "state 1", "state 3", "final 6 0 True"}
+    printed = _printed(client_for(server, "logs", *keys), wanted, "/aws/lambda/summer")
+    got = functions.get_event_source_mapping(UUID=made["UUID"])
+    assert printed == wanted, (got["State"], got["LastProcessingResult"])
     functions.delete_event_source_mapping(UUID=made["UUID"])

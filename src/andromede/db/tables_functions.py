@@ -117,5 +117,7 @@ lambda_mapping_checkpoints = sa.Table(
     sa.Column("shard", key_text(), primary_key=True),
     sa.Column("tenant_id", key_text(), nullable=False),
     sa.Column("sequence", key_text(), nullable=False),
+    sa.Column("window_start", sa.BigInteger, nullable=True),  # ms; None: no window open
+    sa.Column("window_state", sa.LargeBinary, nullable=True),  # sealed
     sa.Index("ix_lambda_mapping_checkpoints_tenant", "tenant_id"),
 )

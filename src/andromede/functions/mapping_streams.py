@@ -5,7 +5,7 @@ UpdateEventSourceMapping make of the stream-only parameters, as AWS makes them
 ``ParallelizationFactor`` 1 to 10, ``MaximumRetryAttempts`` -1 to 10,000,
 ``MaximumRecordAgeInSeconds`` -1 or 60 to 604,800, ``BisectBatchOnFunctionError``,
 ``DestinationConfig`` ``OnFailure`` an SQS queue or SNS topic of the account and Region, or
-an S3 bucket — decision 0311).
+an S3 bucket — decision 0311, ``TumblingWindowInSeconds`` 0 (none) to 900 — decision 0319).
 
 Every stream mapping keeps each of these parameters, their defaults included, so that
 GetEventSourceMapping answers them as AWS does."""
@@ -185,14 +185,9 @@ def check_stream_parameters(
             raise InvalidParameterValue("BisectBatchOnFunctionError must be true or false")
         kept["BisectBatchOnFunctionError"] = bisect
     if given.get("TumblingWindowInSeconds") is not None:
-        window = _whole(
+        kept["TumblingWindowInSeconds"] = _whole(
             "tumblingWindowInSeconds", given["TumblingWindowInSeconds"], 0, _MAX_TUMBLING
         )
-        if window:
-            raise InvalidParameterValue(
-                "TumblingWindowInSeconds is not supported by this Lambda yet"
-            )
-        kept["TumblingWindowInSeconds"] = 0
     if given.get("DestinationConfig") is not None:
         kept["DestinationConfig"] = _destination(given["DestinationConfig"], region, tenant_id)
     return kept

@@ -8,7 +8,8 @@ of the gateways polling, one at a time reads a mapping's source. Its ``state`` m
 AWS's does: ``Creating`` → ``Enabled`` (or ``Disabled``), ``Enabling``, ``Disabling`` →
 ``Disabled``, ``Updating``, ``Deleting`` → gone; the gateway holding the lease settles it.
 A Kinesis or DynamoDB stream source (decision 0301) has its stream-only parameters checked by
-``mapping_streams`` and its checkpoints, by shard, in the store beside it.
+``mapping_streams`` and its checkpoints, by shard, in the store beside it, with the shard's
+open tumbling window (decision 0319: its start and its state, sealed) on the same row.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "EventSourceMapping",
     "MappingStore",
     "MemoryMappingStore",
+    "ShardWindow",
     "check_mapping_parameters",
     "source_kind",
 ]
@@ -75,6 +77,15 @@ _STREAM_DEFAULT_BATCH: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
+class ShardWindow:
+    """A shard's open tumbling window (decision 0319): its ``start`` (ms, aligned on the
+    window's length) and the function's last returned state, sealed under the account's keys."""
+
+    start: int
+    sealed_state: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class EventSourceMapping:
     uuid: str
     tenant_id: str
@@ -105,6 +116,10 @@ class EventSourceMapping:
     @property
     def window_seconds(self) -> int:
         return int(self.parameters.get("MaximumBatchingWindowInSeconds", 0))
+
+    @property
+    def tumbling_seconds(self) -> int:
+        return int(self.parameters.get("TumblingWindowInSeconds", 0))
 
     @property
     def reports_failures(self) -> bool:
@@ -293,24 +308,40 @@ class MappingStore(Protocol):
     async def checkpoints(self, uuid: str) -> dict[str, str]:
         """A stream mapping's checkpoints: the last sequence number done with, by shard."""
 
-    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
-        """Move a shard's checkpoint, only while ``owner`` holds the mapping's lease (a
-        gateway that stalled past its lease never moves one another took over)."""
+    async def save_checkpoint(
+        self, uuid: str, owner: str, shard: str, sequence: str, window: ShardWindow | None = None
+    ) -> bool:
+        """Move a shard's checkpoint and set its open tumbling window (None: none open), only
+        while ``owner`` holds the mapping's lease (a gateway that stalled past its lease
+        never moves one another took over)."""
+
+    async def windows(self, uuid: str) -> dict[str, ShardWindow]:
+        """A stream mapping's open tumbling windows, by shard."""
 
 
 class MemoryMappingStore:
     def __init__(self) -> None:
         self._items: dict[str, EventSourceMapping] = {}
         self._points: dict[str, dict[str, str]] = {}
+        self._windows: dict[str, dict[str, ShardWindow]] = {}
 
     async def checkpoints(self, uuid: str) -> dict[str, str]:
         return dict(self._points.get(uuid, {}))
 
-    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
+    async def windows(self, uuid: str) -> dict[str, ShardWindow]:
+        return dict(self._windows.get(uuid, {}))
+
+    async def save_checkpoint(
+        self, uuid: str, owner: str, shard: str, sequence: str, window: ShardWindow | None = None
+    ) -> bool:
         held = self._items.get(uuid)
         if held is None or held.lease_owner != owner:
             return False
         self._points.setdefault(uuid, {})[shard] = sequence
+        if window is None:
+            self._windows.get(uuid, {}).pop(shard, None)
+        else:
+            self._windows.setdefault(uuid, {})[shard] = window
         return True
 
     async def add(self, mapping: EventSourceMapping) -> None:
@@ -339,6 +370,7 @@ class MemoryMappingStore:
             return False
         del self._items[uuid]
         self._points.pop(uuid, None)
+        self._windows.pop(uuid, None)
         return True
 
     async def claim(
@@ -358,4 +390,5 @@ class MemoryMappingStore:
         for key in gone:
             del self._items[key]
             self._points.pop(key, None)
+            self._windows.pop(key, None)
         return len(gone)

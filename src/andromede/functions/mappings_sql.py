@@ -4,7 +4,9 @@
 claimer's) by an ``UPDATE … WHERE lease_until = <read> AND lease_owner = <read>``, so of two
 gateways claiming at once each mapping goes to one. A stream mapping's checkpoints
 (``lambda_mapping_checkpoints``, migration 0140, decision 0301) are written only in a
-transaction that still finds the mapping's lease the writer's."""
+transaction that still finds the mapping's lease the writer's, with the shard's open tumbling
+window on the same row (``window_start``, ``window_state`` sealed; migration 0145, decision
+0319), so a gateway taking the lease over continues the window."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.functions.mappings import EventSourceMapping
+from andromede.functions.mappings import EventSourceMapping, ShardWindow
 
 __all__ = ["SqlMappingStore"]
 
@@ -86,24 +88,38 @@ class SqlMappingStore:
         rows = await self._db.read(lambda conn: conn.execute(query).all())
         return {str(shard): str(sequence) for shard, sequence in rows}
 
-    async def save_checkpoint(self, uuid: str, owner: str, shard: str, sequence: str) -> bool:
+    async def windows(self, uuid: str) -> dict[str, ShardWindow]:
+        query = sa.select(_C.c.shard, _C.c.window_start, _C.c.window_state).where(
+            _C.c.uuid == uuid, _C.c.window_start.is_not(None)
+        )
+        rows = await self._db.read(lambda conn: conn.execute(query).all())
+        return {
+            str(shard): ShardWindow(int(start), bytes(state or b"")) for shard, start, state in rows
+        }
+
+    async def save_checkpoint(
+        self, uuid: str, owner: str, shard: str, sequence: str, window: ShardWindow | None = None
+    ) -> bool:
         held = (
             sa.select(_M.c.tenant_id)
             .where(_M.c.uuid == uuid, _M.c.lease_owner == owner)
             .with_for_update()
         )
         where = sa.and_(_C.c.uuid == uuid, _C.c.shard == shard)
+        values: dict[str, Any] = {
+            "sequence": sequence,
+            "window_start": None if window is None else window.start,
+            "window_state": None if window is None else window.sealed_state,
+        }
 
         def work(conn: Connection) -> bool:
             tenant = conn.execute(held).scalar()
             if tenant is None:
                 return False
-            moved = conn.execute(sa.update(_C).where(where).values(sequence=sequence))
+            moved = conn.execute(sa.update(_C).where(where).values(**values))
             if moved.rowcount == 0:
                 conn.execute(
-                    sa.insert(_C).values(
-                        uuid=uuid, shard=shard, tenant_id=tenant, sequence=sequence
-                    )
+                    sa.insert(_C).values(uuid=uuid, shard=shard, tenant_id=tenant, **values)
                 )
             return True
 

@@ -337,7 +337,7 @@ def lambda_api(
     if queues is not None:
         sender = RecordSender(roles, api_channels(apis) | _bucket_channel(buckets), audit)
         streams = _stream_mappings(
-            apis, settings, roles, queues, pubsub, mapping_store, invoker, sender, buckets
+            apis, settings, roles, queues, pubsub, mapping_store, invoker, sender, buckets, service
         )
         mappings = EventSourceMappings(
             mapping_store,
@@ -425,6 +425,7 @@ def _stream_mappings(
     invoker: Invoker,
     sender: RecordSender,
     buckets: BucketRecords | None,
+    sealer: FunctionsService,
 ) -> StreamPoller:
     """The poller's part for Kinesis and DynamoDB stream mappings (decision 0301): the
     streams found among ``apis`` when read (made after Lambda's app or not served)."""
@@ -444,6 +445,7 @@ def _stream_mappings(
         StreamReader(kinesis, dynamodb, settings.region),
         InvokerFunctions(invoker),
         FailureDestinations(roles, access, queues, pubsub, sender),
+        sealer=sealer,  # tumbling windows' states (decision 0319)
     )
 
 

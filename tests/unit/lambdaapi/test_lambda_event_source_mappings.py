@@ -128,6 +128,8 @@ async def test_refused_as_aws_refuses(world: MappingWorld) -> None:
     await refused("InvalidParameterValueException", BatchSize=10001)
     assert "greater than 0" in await refused("InvalidParameterValueException", BatchSize=11)
     await refused("InvalidParameterValueException", StartingPosition="LATEST")
+    assert await refused("InvalidParameterValueException", TumblingWindowInSeconds=60) == (
+        "Unsupported TumblingWindowInSeconds parameter for given event source")  # fmt: skip
     await refused("InvalidParameterValueException", FunctionResponseTypes=["Nope"])
     await refused("InvalidParameterValueException", ScalingConfig={"MaximumConcurrency": 1001})
     await refused("InvalidParameterValueException",

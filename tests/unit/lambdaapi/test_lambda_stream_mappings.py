@@ -81,9 +81,10 @@ async def test_created_answered_changed_and_deleted(
         "UpdateEventSourceMapping", UUID=made["UUID"], BatchSize=500, MaximumRetryAttempts=3,
         MaximumRecordAgeInSeconds=3600, BisectBatchOnFunctionError=True, ParallelizationFactor=4,
         FunctionResponseTypes=["ReportBatchItemFailures"],
-        DestinationConfig={"OnFailure": {"Destination": queue}},
+        DestinationConfig={"OnFailure": {"Destination": queue}}, TumblingWindowInSeconds=120,
     )  # fmt: skip
     assert changed["State"] == "Updating" and changed["BatchSize"] == 500
+    assert changed["TumblingWindowInSeconds"] == 120  # decision 0319
     assert (changed["MaximumRetryAttempts"], changed["ParallelizationFactor"]) == (3, 4)
     assert changed["DestinationConfig"] == {"OnFailure": {"Destination": queue}}
     assert changed["StartingPosition"] == "TRIM_HORIZON"
@@ -94,6 +95,7 @@ async def test_created_answered_changed_and_deleted(
     assert made["UUID"] in again.message
     listed = await mw.lam.client("ListEventSourceMappings", EventSourceArn=arn)
     assert [m["UUID"] for m in listed["EventSourceMappings"]] == [made["UUID"]]
+    assert listed["EventSourceMappings"][0]["TumblingWindowInSeconds"] == 120
     await mw.lam.client("DeleteEventSourceMapping", UUID=made["UUID"])
     await mw.poller.run_pass()
     assert (await mw.lam.client("ListEventSourceMappings"))["EventSourceMappings"] == []
@@ -122,7 +124,7 @@ async def test_refused_as_aws_refuses(world: tuple[MappingWorld, KinesisService]
     assert "maximumRetryAttempts" in await refused(MaximumRetryAttempts=10_001)
     assert "between 60 and 604800" in await refused(MaximumRecordAgeInSeconds=30)
     await refused(MaximumRecordAgeInSeconds=604_801)
-    assert "TumblingWindowInSeconds" in await refused(TumblingWindowInSeconds=60)
+    assert "tumblingWindowInSeconds" in await refused(TumblingWindowInSeconds=901)
     assert "ScalingConfig" in await refused(ScalingConfig={"MaximumConcurrency": 2})
     await refused(BatchSize=10_001)
     assert "S3" in await refused(
