@@ -4,8 +4,9 @@ function's ``python3.x`` with ``-I``, never imported by the platform's process).
 
 It imports the handler (``_HANDLER``, ``module.function``, from ``/var/task``) once, then
 serves invocations one at a time (a line ``{"init": true}`` asks only whether the import
-succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``, ``event``, ``deadline`` in
-epoch ms, ``arn``; ``stream`` when the caller reads the answer as it is made, decision 0313),
+succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``,
+``event``, ``deadline`` in epoch ms, ``arn``; ``stream`` when the caller reads the answer as
+it is made, decision 0313),
 the handler called with the event and a context as AWS's (``function_name``,
 ``function_version``, ``invoked_function_arn``, ``memory_limit_in_mb``, ``aws_request_id``,
 ``log_group_name``, ``log_stream_name``, ``get_remaining_time_in_millis()``), and the answer
