@@ -30,10 +30,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import trustme
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from andromede.iam.errors import IdpCommunicationError
+from support.rsa_keys import rsa_private_key
 
 __all__ = ["IdentityProvider", "Login", "SigningKey", "https_idp", "write_ca"]
 
@@ -49,7 +50,7 @@ class SigningKey:
         if algorithm.startswith("ES"):
             curve = ec.SECP256R1() if algorithm == "ES256" else ec.SECP384R1()
             return cls(kid, algorithm, ec.generate_private_key(curve))
-        return cls(kid, algorithm, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return cls(kid, algorithm, rsa_private_key())
 
     def jwk(self) -> dict[str, Any]:
         public = self.private.public_key()

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from support.rsa_keys import rsa_private_key
+
 __all__ = [
     "ATTRIBUTE",
     "AWS_AUDIENCE",
@@ -68,7 +70,7 @@ class _Key:
 
     @classmethod
     def new(cls, name: str, bits: int = 2048) -> _Key:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        private = rsa_private_key(bits)
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
         certificate = (

@@ -9,10 +9,6 @@ of the same seed as a PNG). Passwords never leave, not even hashed.
 from __future__ import annotations
 
 import base64
-import io
-
-import qrcode
-from qrcode.image.pure import PyPNGImage
 
 from andromede.iam.errors import NoSuchEntity
 from andromede.iam.model import MfaDevice
@@ -29,6 +25,7 @@ from andromede.iamapi.iam_common import (
     write_user,
 )
 from andromede.iamapi.protocol import Call, iso8601
+from andromede.iamapi.qr_png import qr_png
 
 __all__ = [
     "create_access_key",
@@ -164,12 +161,6 @@ async def delete_login_profile(call: Call) -> None:
 
 
 # -- MFA ------------------------------------------------------------------------------------
-def _qr_png(uri: str) -> bytes:
-    drawn = io.BytesIO()
-    qrcode.make(uri, image_factory=PyPNGImage).save(drawn)
-    return drawn.getvalue()
-
-
 async def create_virtual_mfa_device(call: Call) -> None:
     with already_exists_as("MFADevice entity at the same path and name already exists."):
         created = await call.identity.create_virtual_mfa_device(
@@ -186,7 +177,7 @@ async def create_virtual_mfa_device(call: Call) -> None:
     # --bootstrap-method QRCodePNG --outfile F` writes (without it, the CLI writes nothing).
     seed = created.base32_string_seed.encode("ascii")
     xml.element("Base32StringSeed", base64.b64encode(seed).decode("ascii"))
-    xml.element("QRCodePNG", base64.b64encode(_qr_png(created.otpauth_uri)).decode("ascii"))
+    xml.element("QRCodePNG", base64.b64encode(qr_png(created.otpauth_uri)).decode("ascii"))
     write_entity_tags(xml, created.device.tags)
     xml.close("VirtualMFADevice")
 
