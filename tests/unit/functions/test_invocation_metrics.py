@@ -1,0 +1,196 @@
+"""Decision 0323's ``AWS/Lambda`` metrics, the handler run in the real ``bwrap`` sandbox and
+the points kept by the world's recorder: a run's ``Invocations``, ``Errors`` (0 or 1) and
+``Duration`` under no dimension, ``FunctionName``, ``FunctionName`` + ``Resource`` and, for
+an alias, ``ExecutedVersion``; a throttle's ``Throttles`` and no ``Invocations``; the
+concurrency gauges; a queued event's ``AsyncEventsReceived``, ``AsyncEventAge`` and, given up,
+``AsyncEventsDropped`` with the failed deliveries' ``DestinationDeliveryFailures`` and
+``DeadLetterErrors``; a provisioned alias's invocations and spillovers."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
+from andromede.functions.event_queue import EventWorker
+from andromede.functions.invocation_metrics import dimension_sets, qualifier_of
+from support.lambdaapp import World, handler_zip, lambda_world
+
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+)
+
+SOURCE = """
+import time
+
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return {"ok": True}
+"""
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async for made in lambda_world(tmp_path):
+        yield made
+
+
+def test_the_dimension_sets_of_each_kind_of_qualifier() -> None:
+    function = ("FunctionName", "f")
+    assert dimension_sets("f", None, "$LATEST") == [(), (function,)]
+    assert dimension_sets("f", "3", "3") == [(), (function,), (function, ("Resource", "f:3"))]
+    assert dimension_sets("f", "$LATEST", "$LATEST")[2] == (function, ("Resource", "f:$LATEST"))
+    resource = ("Resource", "f:live")
+    assert dimension_sets("f", "live", "2") == [
+        (), (function,), (function, resource), (function, resource, ("ExecutedVersion", "2"))
+    ]  # fmt: skip
+    assert qualifier_of("arn:aws:lambda:r:1:function:f") is None
+    assert qualifier_of("arn:aws:lambda:r:1:function:f:live") == "live"
+
+
+@needs_bwrap
+async def test_runs_and_errors_under_each_dimension_set(world: World) -> None:
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("Invoke", FunctionName="m", Payload=b"{}")
+    failed = await world.client("Invoke", FunctionName="m", Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    metrics = world.metrics
+    for dimensions in ({}, {"FunctionName": "m"}):
+        assert metrics.of("Invocations", **dimensions) == [1.0, 1.0]
+        assert metrics.of("Errors", **dimensions) == [0.0, 1.0]
+        assert len(metrics.of("Duration", **dimensions)) == 2
+    assert {p[0] for p in metrics.points} == {world.tenant_id}
+    assert all(p[4] == "Milliseconds" for p in metrics.points if p[1] == "Duration")
+    assert metrics.of("ConcurrentExecutions", FunctionName="m") == [1.0, 1.0]
+    assert metrics.of("UnreservedConcurrentExecutions") == [1.0, 1.0]
+    assert not any("Resource" in p[2] for p in metrics.points)  # not qualified
+    assert metrics.of("Throttles") == []
+
+
+@needs_bwrap
+async def test_an_alias_names_its_executed_version(world: World) -> None:
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("PublishVersion", FunctionName="m")
+    await world.client("CreateAlias", FunctionName="m", Name="live", FunctionVersion="1")
+    await world.client("Invoke", FunctionName="m", Qualifier="live", Payload=b"{}")
+    await world.client("Invoke", FunctionName="m:1", Payload=b"{}")
+    metrics = world.metrics
+    assert metrics.of("Invocations", FunctionName="m", Resource="m:live") == [1.0]
+    assert metrics.of("Invocations", FunctionName="m", Resource="m:live",
+                      ExecutedVersion="1") == [1.0]  # fmt: skip
+    assert metrics.of("Invocations", FunctionName="m", Resource="m:1") == [1.0]
+    assert metrics.of("Invocations", FunctionName="m") == [1.0, 1.0]
+    # A version invoked directly is no alias: no ExecutedVersion of its own.
+    executed = [p for p in metrics.points if "ExecutedVersion" in p[2]]
+    assert {p[2]["Resource"] for p in executed} == {"m:live"}
+
+
+@needs_bwrap
+async def test_a_throttle_is_no_invocation(world: World) -> None:
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("PutFunctionConcurrency", FunctionName="m", ReservedConcurrentExecutions=0)
+    await world.fails("Invoke", "TooManyRequestsException", FunctionName="m:$LATEST")
+    metrics = world.metrics
+    assert metrics.of("Throttles") == [1.0]
+    assert metrics.of("Throttles", FunctionName="m") == [1.0]
+    assert metrics.of("Throttles", FunctionName="m", Resource="m:$LATEST") == [1.0]
+    assert metrics.of("Invocations") == [] and metrics.of("Errors") == []
+
+
+@needs_bwrap
+async def test_the_accounts_claimed_concurrency_counts_the_reserves(world: World) -> None:
+    await world.function("reserved", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("PutFunctionConcurrency", FunctionName="reserved",
+                       ReservedConcurrentExecutions=5)  # fmt: skip
+    await asyncio.gather(
+        world.client("Invoke", FunctionName="m", Payload=b'{"sleep": 0.4}'),
+        world.client("Invoke", FunctionName="m", Payload=b'{"sleep": 0.4}'),
+    )
+    metrics = world.metrics
+    assert max(metrics.of("ConcurrentExecutions", FunctionName="m")) == 2.0
+    assert max(metrics.of("ConcurrentExecutions")) == 2.0
+    assert max(metrics.of("ClaimedAccountConcurrency")) == 7.0  # 2 running + 5 reserved
+
+
+def _worker(world: World, now: int) -> EventWorker:
+    assert world.invoker is not None
+    runner = AsyncInvocations(world.functions, world.invoker, world.configs,
+        world.destinations, RetryPolicy(), lambda: now)  # fmt: skip
+    return EventWorker(world.queue, runner, "gateway-a", clock=lambda: now)
+
+
+@needs_bwrap
+async def test_an_event_received_aged_dropped_and_its_failed_deliveries(world: World) -> None:
+    tenant = world.tenant_id
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)},
+        DeadLetterConfig={"TargetArn": f"arn:aws:sqs:eu-fr-1:{tenant}:dead"})  # fmt: skip
+    failures = f"arn:aws:sqs:eu-fr-1:{tenant}:f"
+    await world.client("PutFunctionEventInvokeConfig", FunctionName="m", MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": failures}})  # fmt: skip
+    await world.client("Invoke", FunctionName="m", InvocationType="Event", Payload=b"{}")
+    await world.client("Invoke", FunctionName="m", InvocationType="Event",
+                       Payload=b'{"fail": true}')  # fmt: skip
+    metrics = world.metrics
+    assert metrics.of("AsyncEventsReceived", FunctionName="m") == [1.0, 1.0]
+    assert metrics.of("Invocations") == []  # queued, not run yet
+    world.destinations.refuse = True
+    assert await _worker(world, int(time.time() * 1000) + 2_000).pass_once() == 2
+    ages = metrics.of("AsyncEventAge", FunctionName="m")
+    assert len(ages) == 2 and all(1_000 < age < 60_000 for age in ages)
+    assert metrics.of("Invocations", FunctionName="m") == [1.0, 1.0]
+    assert sorted(metrics.of("Errors", FunctionName="m")) == [0.0, 1.0]
+    assert metrics.of("AsyncEventsDropped", FunctionName="m") == [1.0]  # the failed one
+    assert metrics.of("DestinationDeliveryFailures", FunctionName="m") == [1.0]
+    assert metrics.of("DeadLetterErrors", FunctionName="m") == [1.0]
+
+
+@needs_bwrap
+async def test_delivered_events_count_no_failure(world: World) -> None:
+    tenant = world.tenant_id
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)},
+        DeadLetterConfig={"TargetArn": f"arn:aws:sqs:eu-fr-1:{tenant}:dead"})  # fmt: skip
+    await world.client("PutFunctionEventInvokeConfig", FunctionName="m", MaximumRetryAttempts=0,
+        MaximumEventAgeInSeconds=60)  # fmt: skip
+    await world.client("Invoke", FunctionName="m", InvocationType="Event", Payload=b"{}")
+    # Too old when taken: dropped without a run, its dead letter delivered.
+    assert await _worker(world, int(time.time() * 1000) + 120_000).pass_once() == 1
+    metrics = world.metrics
+    assert metrics.of("AsyncEventsDropped", FunctionName="m") == [1.0]
+    assert metrics.of("Invocations") == [] and len(world.destinations.dead_letters) == 1
+    assert metrics.of("DeadLetterErrors") == [] and metrics.of("DestinationDeliveryFailures") == []
+
+
+@needs_bwrap
+async def test_a_provisioned_alias_invocations_and_spillover(world: World) -> None:
+    assert world.provisioning is not None
+    await world.function("warm", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("PublishVersion", FunctionName="warm")
+    await world.client("CreateAlias", FunctionName="warm", Name="live", FunctionVersion="1")
+    await world.client("PutProvisionedConcurrencyConfig", FunctionName="warm", Qualifier="live",
+        ProvisionedConcurrentExecutions=1)  # fmt: skip
+    await world.provisioning.reconcile()
+    await world.client("Invoke", FunctionName="warm:live", Payload=b"{}")
+    metrics = world.metrics
+    live = {"FunctionName": "warm", "Resource": "warm:live"}
+    assert metrics.of("ProvisionedConcurrencyInvocations", **live) == [1.0]
+    assert metrics.of("ProvisionedConcurrencyInvocations", FunctionName="warm") == [1.0]
+    assert metrics.of("ProvisionedConcurrentExecutions", **live) == [1.0]
+    assert metrics.of("ProvisionedConcurrencyUtilization", **live) == [1.0]
+    await asyncio.gather(
+        world.client("Invoke", FunctionName="warm:live", Payload=b'{"sleep": 0.4}'),
+        world.client("Invoke", FunctionName="warm:live", Payload=b'{"sleep": 0.4}'),
+    )
+    assert metrics.of("ProvisionedConcurrencyInvocations", **live) == [1.0, 1.0]
+    assert metrics.of("ProvisionedConcurrencySpilloverInvocations", **live) == [1.0]
+    await world.client("Invoke", FunctionName="warm:1", Payload=b"{}")  # no configuration
+    assert len(metrics.of("ProvisionedConcurrencyInvocations", FunctionName="warm")) == 2
