@@ -12,13 +12,20 @@ import asyncio
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
 from andromede.functions.event_queue import EventWorker
-from andromede.functions.invocation_metrics import dimension_sets, qualifier_of
+from andromede.functions.invocation_metrics import FunctionMetrics, dimension_sets, qualifier_of
+from andromede.metrics.alarm_service import AlarmService
+from andromede.metrics.alarm_store import MemoryAlarmStore
+from andromede.metrics.alarms import Alarm, AlarmState
+from andromede.metrics.service import MetricsService
+from andromede.metrics.sink import BufferedSink
+from andromede.metrics.store import MemoryMetricStore
 from support.lambdaapp import World, handler_zip, lambda_world
 
 needs_bwrap = pytest.mark.skipif(
@@ -194,3 +201,55 @@ async def test_a_provisioned_alias_invocations_and_spillover(world: World) -> No
     assert metrics.of("ProvisionedConcurrencySpilloverInvocations", **live) == [1.0]
     await world.client("Invoke", FunctionName="warm:1", Payload=b"{}")  # no configuration
     assert len(metrics.of("ProvisionedConcurrencyInvocations", FunctionName="warm")) == 2
+
+
+@needs_bwrap
+async def test_read_back_and_alarmed_on_through_the_platforms_sink(world: World) -> None:
+    """The points through the platform's buffered sink into the metrics store: Sum of
+    ``Invocations`` and ``Errors`` as GetMetricStatistics reads them, and an alarm on
+    ``Errors`` (AWS's usual one) in ALARM once the minute ended."""
+    assert world.invoker is not None
+    metrics = MetricsService(MemoryMetricStore())
+    sink = BufferedSink(metrics)
+    world.invoker.metrics = FunctionMetrics(sink)
+    await world.function("m", Code={"ZipFile": handler_zip(SOURCE)})
+    await world.client("Invoke", FunctionName="m", Payload=b"{}")
+    await world.client("Invoke", FunctionName="m", Payload=b'{"fail": true}')
+    now = int(time.time())
+    minute = now - now % 60
+    assert await sink.flush() > 0
+    dims = [("FunctionName", "m")]
+
+    async def total(name: str, tenant_id: str = world.tenant_id) -> float:
+        points = await metrics.get_metric_statistics(
+            tenant_id, "AWS/Lambda", name, dims,
+            datetime.fromtimestamp(minute - 120, UTC), datetime.fromtimestamp(minute + 120, UTC),
+            60, ["Sum"], [], None,
+        )  # fmt: skip
+        return sum(p.statistics["Sum"] for p in points)
+
+    assert (await total("Invocations"), await total("Errors")) == (2.0, 1.0)
+    assert await total("Invocations", "someone-else") == 0.0  # the function's account's only
+    alarms, at = MemoryAlarmStore(), [minute + 1]
+    evaluator = AlarmService(
+        alarms, metrics, "eu-fr-1", clock=lambda: datetime.fromtimestamp(at[0], UTC)
+    )
+    await evaluator.put_alarm(
+        Alarm(
+            tenant_id=world.tenant_id,
+            name="errors",
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions=tuple(dims),
+            period=60,
+            evaluation_periods=2,  # the error's minute, should it have ended just before
+            datapoints_to_alarm=1,
+            threshold=1.0,
+            comparison="GreaterThanOrEqualToThreshold",
+            statistic="Sum",
+        )
+    )
+    at[0] = minute + 61  # the minute of the error ended: the alarm is due
+    assert await evaluator.evaluate_due() == 1
+    [held] = await alarms.alarms(world.tenant_id)
+    assert held.state is AlarmState.ALARM
