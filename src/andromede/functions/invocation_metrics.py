@@ -15,7 +15,7 @@ counts it in the flush's log line): a metric never delays nor fails an invocatio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, Protocol
 
 from andromede.functions.model import LATEST
@@ -170,7 +170,18 @@ class FunctionMetrics:
         """A failed event not sent to the function's dead-letter queue or topic."""
         self._each(tenant_id, dimension_sets(function, qualifier, None), "DeadLetterErrors", 1.0)
 
-    def iterator_age(self, tenant_id: str, function: str, age_ms: float) -> None:
+    def iterator_age(
+        self, tenant_id: str, function: str, qualifier: str | None, age_ms: float
+    ) -> None:
         """The age of the last record of a batch a stream mapping (Kinesis, DynamoDB) read."""
-        sets = dimension_sets(function, None, None)
+        sets = dimension_sets(function, qualifier, None)
         self._each(tenant_id, sets, "IteratorAge", max(0.0, age_ms), _MS)
+
+    def mapping_events(self, tenant_id: str, uuid: str, counts: Mapping[str, int]) -> None:
+        """An event source mapping's event counts of one batch (``PolledEventCount``,
+        ``FilteredOutEventCount``, ``InvokedEventCount``, ``FailedInvokeEventCount``,
+        ``DeletedEventCount``), published when its ``MetricsConfig`` asks for
+        ``EventCount``, under its ``EventSourceMappingUUID`` as AWS publishes them."""
+        dimensions = (("EventSourceMappingUUID", uuid),)
+        for name, count in counts.items():
+            self._recorder.record(tenant_id, NAMESPACE, name, dimensions, float(count), _COUNT)

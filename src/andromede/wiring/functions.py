@@ -346,6 +346,7 @@ def lambda_api(
         streams = _stream_mappings(
             apis, settings, roles, queues, pubsub, mapping_store, invoker, sender, buckets, service
         )
+        streams.metrics = invoker.metrics  # IteratorAge, the event counts (decision 0323)
         mappings = EventSourceMappings(
             mapping_store,
             service,

@@ -18,15 +18,22 @@ from pathlib import Path
 import pytest
 
 from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
+from andromede.functions.errors import InvalidParameterValue
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.invocation_metrics import FunctionMetrics, dimension_sets, qualifier_of
+from andromede.functions.mappings import check_mapping_parameters
+from andromede.kinesis.model import StreamMode
+from andromede.kinesis.service import Entry
 from andromede.metrics.alarm_service import AlarmService
 from andromede.metrics.alarm_store import MemoryAlarmStore
 from andromede.metrics.alarms import Alarm, AlarmState
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
 from andromede.metrics.store import MemoryMetricStore
+from support.kinesisapp import kinesis_world
+from support.lambda_mappings import mapping_world
 from support.lambdaapp import World, handler_zip, lambda_world
+from support.pipesapp import allow
 
 needs_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None,
@@ -253,3 +260,71 @@ async def test_read_back_and_alarmed_on_through_the_platforms_sink(world: World)
     assert await evaluator.evaluate_due() == 1
     [held] = await alarms.alarms(world.tenant_id)
     assert held.state is AlarmState.ALARM
+
+
+QUEUE_SOURCE = """
+def handler(event, context):
+    if any(r["body"] == "boom" for r in event["Records"]):
+        raise RuntimeError("asked to fail")
+    return {}
+"""
+
+
+def test_metrics_config_checked_as_aws_checks_it() -> None:
+    kept = check_mapping_parameters({"MetricsConfig": {"Metrics": ["EventCount"]}}, "sqs")
+    assert kept["MetricsConfig"] == {"Metrics": ["EventCount"]}
+    off = check_mapping_parameters({"MetricsConfig": {"Metrics": []}}, "sqs", kept)
+    assert "MetricsConfig" not in off  # no metric: none published, none answered
+    with pytest.raises(InvalidParameterValue, match="enum value set: \\[EventCount\\]"):
+        check_mapping_parameters({"MetricsConfig": {"Metrics": ["Everything"]}}, "kinesis")
+
+
+@needs_bwrap
+async def test_a_queue_mappings_event_counts_when_asked(tmp_path: Path) -> None:
+    async for world in mapping_world(tmp_path):
+        role = await world.reader_role()
+        await world.lam.function("c", Role=role, Code={"ZipFile": handler_zip(QUEUE_SOURCE)})
+        queue = await world.queue("jobs")
+        made = await world.lam.client("CreateEventSourceMapping", EventSourceArn=queue,
+            FunctionName="c", MetricsConfig={"Metrics": ["EventCount"]},
+            FilterCriteria={"Filters": [{"Pattern": '{"body": ["job", "boom"]}'}]})  # fmt: skip
+        assert made["MetricsConfig"] == {"Metrics": ["EventCount"]}
+        for body in ("job", "noise", "job"):
+            await world.send("jobs", body)
+        assert await world.poller.run_pass() == 2
+        metrics = world.lam.metrics
+        uuid = {"EventSourceMappingUUID": made["UUID"]}
+        assert metrics.of("PolledEventCount", **uuid) == [3.0]
+        assert metrics.of("FilteredOutEventCount", **uuid) == [1.0]
+        assert metrics.of("InvokedEventCount", **uuid) == [2.0]
+        assert metrics.of("DeletedEventCount", **uuid) == [3.0]
+        assert metrics.of("FailedInvokeEventCount", **uuid) == []
+        assert metrics.of("Invocations", FunctionName="c") == [1.0]
+        await world.send("jobs", "boom")
+        await world.poller.run_pass()
+        assert metrics.of("FailedInvokeEventCount", **uuid) == [1.0]
+        # Turned off: no more counts, the invocations' own metrics still.
+        await world.lam.client("UpdateEventSourceMapping", UUID=made["UUID"],
+                               MetricsConfig={"Metrics": []})  # fmt: skip
+        await world.send("jobs", "job")
+        await world.poller.run_pass()
+        assert metrics.of("PolledEventCount", **uuid) == [3.0, 1.0]  # the two passes before
+        assert len(metrics.of("Invocations", FunctionName="c")) == 3
+
+
+@needs_bwrap
+async def test_a_stream_mappings_iterator_age(tmp_path: Path) -> None:
+    async for streams in kinesis_world(tmp_path):
+        async for world in mapping_world(tmp_path, kinesis=streams.kinesis):
+            tenant = world.lam.tenant_id
+            stream = await streams.kinesis.create(tenant, "clicks", 1, StreamMode.PROVISIONED)
+            role = await world.reader_role("reader", allow("kinesis:*"))
+            await world.lam.function("c", Role=role, Code={"ZipFile": handler_zip(SOURCE)})
+            await streams.kinesis.put(tenant, "clicks", [Entry("k", b"{}")])
+            await asyncio.sleep(0.3)  # the record 300 ms old when read
+            await world.lam.client("CreateEventSourceMapping", EventSourceArn=stream.arn,
+                FunctionName="c", StartingPosition="TRIM_HORIZON")  # fmt: skip
+            assert await world.poller.run_pass() == 1
+            [age] = world.lam.metrics.of("IteratorAge", FunctionName="c")
+            assert 250 <= age < 60_000
+            assert world.lam.metrics.of("PolledEventCount") == []  # not asked for
