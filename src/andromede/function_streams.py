@@ -611,6 +611,10 @@ class StreamPoller:
         """A batch passed: described to the mapping's OnFailure destination, if any."""
         log.info("Event source mapping %s: %d records of %s given up (%s)", mapping.uuid,
             len(batch.events), batch.shard, condition)  # fmt: skip
+        if self.metrics is not None and mapping.counts_events and batch.events:
+            self.metrics.mapping_events(
+                mapping.tenant_id, mapping.uuid, {"DroppedEventCount": len(batch.events)}
+            )
         if on_failure_destination(mapping.parameters) is None or not batch.events:
             return
         info = batch_info(mapping.source_kind, batch, mapping.source_arn)
@@ -635,7 +639,22 @@ class StreamPoller:
             }
         payload = json.dumps({"Records": [lambda_record(e.event) for e in batch.events]})
         moment = dt.datetime.fromtimestamp(self._clock() / 1000, dt.UTC)
-        await self._failures.send(mapping, role, record | info, batch.shard or "", payload, moment)
+        sent = await self._failures.send(
+            mapping, role, record | info, batch.shard or "", payload, moment
+        )
+        self._measure_delivery(mapping, sent, len(batch.events))
+
+    def _measure_delivery(self, mapping: EventSourceMapping, sent: bool, records: int) -> None:
+        """A failed batch's record delivered or not, into AWS/Lambda (decision 0323)."""
+        if self.metrics is None:
+            return
+        if not sent:
+            self.metrics.delivery_failed(
+                mapping.tenant_id, mapping.function_name, mapping.qualifier
+            )
+        elif mapping.counts_events:
+            counts = {"OnFailureDestinationDeliveredEventCount": records}
+            self.metrics.mapping_events(mapping.tenant_id, mapping.uuid, counts)
 
     async def _checkpoint(
         self,
