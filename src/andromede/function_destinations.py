@@ -100,7 +100,7 @@ class FunctionDestinations:
 
     async def deliver(
         self, version: FunctionVersion, destination: str, record: dict[str, Any]
-    ) -> None:
+    ) -> bool:
         body = record_text(record)
         kind = destination_kind(destination)
         message = Message(body)
@@ -118,10 +118,10 @@ class FunctionDestinations:
         elif kind == "s3":
             moment = dt.datetime.now(dt.UTC)
             message = Message(body, key=async_record_key(version.name, moment, str(uuid.uuid4())))
-        await self._sender.send(self._sending(version, destination), message)
+        return await self._sender.send(self._sending(version, destination), message)
 
     async def dead_letter(
         self, version: FunctionVersion, target: str, event: bytes, attributes: Mapping[str, str]
-    ) -> None:
+    ) -> bool:
         body = event.decode("utf-8", "replace")
-        await self._sender.send(self._sending(version, target), Message(body, attributes))
+        return await self._sender.send(self._sending(version, target), Message(body, attributes))

@@ -18,7 +18,8 @@ execution role checked at creation, and the poller every ``serve`` runs.
   messages are deleted — all but the ``batchItemFailures`` the function names when the
   mapping reports them (an answer naming no message of the batch fails it whole, as AWS);
   on failure, a throttle included, none is: they become visible again after the queue's
-  visibility timeout, and its redrive policy applies.
+  visibility timeout, and its redrive policy applies. A mapping whose ``MetricsConfig`` asks
+  for ``EventCount`` publishes each batch's event counts into ``AWS/Lambda`` (decision 0323).
 - **Streams** (decision 0301). A Kinesis or DynamoDB stream mapping is checked and polled by
   ``function_streams`` (given here as ``StreamRefusal`` and ``StreamMappingPoller``).
 """
@@ -228,7 +229,9 @@ class MappingPoller:
         chosen = [r for r in records if passes(filters, matchable(r))]
         unseen = [r for r in records if r not in chosen]
         await self._delete(queue, unseen)
+        counts = {"PolledEventCount": len(records), "FilteredOutEventCount": len(unseen)}
         if not chosen:
+            self._count(mapping, counts | {"DeletedEventCount": len(unseen)})
             return 0
         payload = json.dumps({"Records": chosen}).encode()
         try:
@@ -236,14 +239,25 @@ class MappingPoller:
             done = await self._invoker.invoke(record, version, payload, mapping.function_arn)
         except FunctionsError as exc:  # a throttle: the messages come back
             await self._mappings.processed(mapping, f"PROBLEM: {str(exc)[:200]}")
+            self._count(mapping, counts | {"FailedInvokeEventCount": len(chosen)})
             return 0
+        counts["InvokedEventCount"] = len(chosen)
         if not done.ok:
             await self._mappings.processed(mapping, "PROBLEM: Function call failed")
+            self._count(mapping, counts | {"FailedInvokeEventCount": len(chosen)})
             return len(chosen)
         failed = self._failures(mapping, done.payload, chosen)
         await self._delete(queue, [r for r in chosen if r["messageId"] not in failed])
         await self._mappings.processed(mapping, "OK")
+        deleted = len(unseen) + len(chosen) - len(failed)
+        self._count(mapping, counts | {"DeletedEventCount": deleted})
         return len(chosen)
+
+    def _count(self, mapping: EventSourceMapping, counts: dict[str, int]) -> None:
+        """A batch's event counts into AWS/Lambda, when its MetricsConfig asks (0323)."""
+        metrics = self._invoker.metrics
+        if metrics is not None and mapping.counts_events:
+            metrics.mapping_events(mapping.tenant_id, mapping.uuid, counts)
 
     def _failures(
         self, mapping: EventSourceMapping, answer: bytes, batch: Sequence[dict[str, Any]]

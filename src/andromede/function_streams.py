@@ -19,7 +19,9 @@ records of the batches given up sent to its ``OnFailure`` destination.
   ``FilterCriteria`` drop are passed unseen; the rest go to the function synchronously as
   ``{"Records": […]}`` in Lambda's shapes (a Kinesis record's own members under
   ``kinesis``), spread over ``ParallelizationFactor`` lanes by partition key (a DynamoDB
-  record's ``Keys``), each lane one invocation, one key's records in order.
+  record's ``Keys``), each lane one invocation, one key's records in order. Each batch
+  publishes its ``IteratorAge`` (its last record's) and, with a ``MetricsConfig`` asking
+  for ``EventCount``, its event counts into ``AWS/Lambda`` (decision 0323).
 - **Outcomes.** Success moves the shard's checkpoint past the batch. With
   ``ReportBatchItemFailures`` the function's ``batchItemFailures`` (sequence numbers) move it
   to just before the first one named, the rest tried again (an identifier not in the batch, or
@@ -78,6 +80,7 @@ from andromede.function_windows import (
     window_payload,
 )
 from andromede.functions.errors import FunctionsError, InvalidParameterValue
+from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoker import Invocation, Invoker
 from andromede.functions.mapping_service import SourceCheck
 from andromede.functions.mapping_streams import on_failure_destination
@@ -326,6 +329,7 @@ class StreamPoller:
         self._failures = failures
         self._clock = clock
         self._attempts: dict[tuple[str, str], int] = {}  # a shard batch's failed tries
+        self.metrics: FunctionMetrics | None = None  # AWS/Lambda (decision 0323)
         self._bisected: dict[tuple[str, str], int] = {}  # a failed shard batch's half
 
     async def poll(self, mapping: EventSourceMapping, owner: str) -> tuple[int, str | None]:
@@ -457,6 +461,7 @@ class StreamPoller:
         filters = compiled_filters(mapping.parameters)
         chosen = [e for e in fresh if passes(filters, matchable(e.event))]
         tried = await self._invoke(mapping, chosen, window)
+        self._measure(mapping, batch, len(fresh) - len(chosen), len(chosen), tried, now)
         if tried.failed is not None and not tried.failed:
             self._attempts.pop(key, None)
             self._bisected.pop(key, None)
@@ -489,6 +494,32 @@ class StreamPoller:
         await self._give_up(mapping, role, batch, "RetryAttemptsExhausted", tries, tried.executed)
         await self._checkpoint(mapping, owner, batch, window, None)
         return tried.sent, "PROBLEM: Function call failed"
+
+    def _measure(
+        self,
+        mapping: EventSourceMapping,
+        batch: SourceBatch,
+        filtered: int,
+        chosen: int,
+        tried: _Tried,
+        now: int,
+    ) -> None:
+        """The batch's ``IteratorAge`` (its last record's) and, when the mapping's
+        MetricsConfig asks, its event counts, into AWS/Lambda (decision 0323)."""
+        if self.metrics is None or not batch.events:
+            return
+        age = now - batch.events[-1].arrived
+        self.metrics.iterator_age(mapping.tenant_id, mapping.function_name, mapping.qualifier, age)
+        if not mapping.counts_events:
+            return
+        counts = {"PolledEventCount": len(batch.events), "FilteredOutEventCount": filtered}
+        if not tried.throttled:
+            counts["InvokedEventCount"] = chosen
+        if tried.failed is None:
+            counts["FailedInvokeEventCount"] = chosen
+        elif tried.failed:
+            counts["FailedInvokeEventCount"] = len(tried.failed)
+        self.metrics.mapping_events(mapping.tenant_id, mapping.uuid, counts)
 
     def _lanes(
         self, mapping: EventSourceMapping, events: list[SourceEvent]
@@ -580,6 +611,10 @@ class StreamPoller:
         """A batch passed: described to the mapping's OnFailure destination, if any."""
         log.info("Event source mapping %s: %d records of %s given up (%s)", mapping.uuid,
             len(batch.events), batch.shard, condition)  # fmt: skip
+        if self.metrics is not None and mapping.counts_events and batch.events:
+            self.metrics.mapping_events(
+                mapping.tenant_id, mapping.uuid, {"DroppedEventCount": len(batch.events)}
+            )
         if on_failure_destination(mapping.parameters) is None or not batch.events:
             return
         info = batch_info(mapping.source_kind, batch, mapping.source_arn)
@@ -604,7 +639,22 @@ class StreamPoller:
             }
         payload = json.dumps({"Records": [lambda_record(e.event) for e in batch.events]})
         moment = dt.datetime.fromtimestamp(self._clock() / 1000, dt.UTC)
-        await self._failures.send(mapping, role, record | info, batch.shard or "", payload, moment)
+        sent = await self._failures.send(
+            mapping, role, record | info, batch.shard or "", payload, moment
+        )
+        self._measure_delivery(mapping, sent, len(batch.events))
+
+    def _measure_delivery(self, mapping: EventSourceMapping, sent: bool, records: int) -> None:
+        """A failed batch's record delivered or not, into AWS/Lambda (decision 0323)."""
+        if self.metrics is None:
+            return
+        if not sent:
+            self.metrics.delivery_failed(
+                mapping.tenant_id, mapping.function_name, mapping.qualifier
+            )
+        elif mapping.counts_events:
+            counts = {"OnFailureDestinationDeliveredEventCount": records}
+            self.metrics.mapping_events(mapping.tenant_id, mapping.uuid, counts)
 
     async def _checkpoint(
         self,

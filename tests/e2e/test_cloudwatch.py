@@ -15,15 +15,18 @@ composite alarm over two metric alarms notifies its topic once both are in ALARM
 0185: boto3's dashboards. Decision 0187: a bucket's metrics configuration put with boto3, then its
 1-minute ``AWS/S3`` request metrics read back after a few GETs, PUTs and 404s (written every
 half second here). Decision 0189: boto3's anomaly detector and its band. Decision 0233:
-boto3's metric streams."""
+boto3's metric streams. Decision 0323: a function's ``AWS/Lambda`` invocations and errors."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -840,3 +843,62 @@ def test_an_anomaly_detector_and_its_band_with_boto3(server: ServerProcess) -> N
     cw.delete_alarms(AlarmNames=["latency-anomaly"])
     cw.delete_anomaly_detector(SingleMetricAnomalyDetector={**metric, "Stat": "Average"})
     assert cw.describe_anomaly_detectors(Namespace="Shop")["AnomalyDetectors"] == []
+
+
+LAMBDA_SOURCE = """
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"ok": True}
+"""
+
+
+@pytest.mark.skipif(
+    shutil.which("bwrap") is None,
+    reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
+)
+def test_a_functions_aws_lambda_metrics(server: ServerProcess) -> None:
+    """Decision 0323 on this module's server (its platform metrics written every half
+    second; the session's Lambda server writes them once a minute): a function invoked twice
+    with boto3, once failing, has 2 ``Invocations`` and 1 ``Errors`` (Sum) in ``AWS/Lambda``,
+    listed by ListMetrics and read by GetMetricData."""
+    iam, functions, cw = (
+        client(server, "iam"),
+        client(server, "lambda"),
+        client(server, "cloudwatch"),
+    )
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    role = iam.create_role(RoleName="metered-fn", AssumeRolePolicyDocument=json.dumps(trust))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", LAMBDA_SOURCE)
+    functions.create_function(FunctionName="metered", Runtime="python3.11",
+        Role=role["Role"]["Arn"], Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()})  # fmt: skip
+    assert "FunctionError" not in functions.invoke(FunctionName="metered", Payload=b"{}")
+    failed = functions.invoke(FunctionName="metered", Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    dims = [{"Name": "FunctionName", "Value": "metered"}]
+
+    def total(name: str) -> float:
+        points = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName=name,
+            Dimensions=dims, StartTime=minute(-2), EndTime=minute(2), Period=60,
+            Statistics=["Sum"])["Datapoints"]  # fmt: skip
+        return sum(p["Sum"] for p in points)
+
+    deadline = time.monotonic() + 10
+    while (total("Invocations"), total("Errors")) != (2.0, 1.0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (total("Invocations"), total("Errors")) == (2.0, 1.0)
+    listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=dims)["Metrics"]
+    assert {"Invocations", "Errors", "Duration", "ConcurrentExecutions"} <= {
+        m["MetricName"] for m in listed
+    }
+    durations = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "d", "MetricStat": {"Metric": {"Namespace": "AWS/Lambda",
+            "MetricName": "Duration", "Dimensions": dims}, "Period": 300, "Stat": "SampleCount"}}],
+        StartTime=minute(-5), EndTime=minute(5),
+    )["MetricDataResults"][0]["Values"]  # fmt: skip
+    assert sum(durations) == 2.0
+    functions.delete_function(FunctionName="metered")

@@ -21,6 +21,7 @@ from andromede.function_streams import (
     StreamPoller,
     destination_access,
 )
+from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoker import Invoker
 from andromede.functions.mapping_service import EventSourceMappings
 from andromede.functions.mappings import MappingStore, MemoryMappingStore
@@ -98,6 +99,7 @@ async def mapping_world(
         roles = FunctionRoles(lam.identity, REGION)
         held = store or MemoryMappingStore()
         invoker = Invoker(lam.functions, lam.pool, None, lam.logs, lam.meters, lam.queue)
+        invoker.metrics = FunctionMetrics(lam.metrics)  # AWS/Lambda into lam.metrics (0323)
         access = StreamAccess(roles, lambda: kinesis, lambda: dynamodb)
         streams = StreamPoller(
             held,
@@ -106,6 +108,7 @@ async def mapping_world(
             InvokerFunctions(invoker),
             FailureDestinations(roles, access, queues, None),
         )
+        streams.metrics = invoker.metrics
         mappings = EventSourceMappings(
             held,
             lam.functions,

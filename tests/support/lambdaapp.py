@@ -10,7 +10,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -28,6 +28,7 @@ from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.functions.async_invocations import AsyncInvocations
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
+from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoke_config_service import EventInvokeConfigs
 from andromede.functions.invoke_configs import MemoryInvokeConfigStore
 from andromede.functions.invoker import Invoker
@@ -112,6 +113,30 @@ class RecordingMeters:
 
 
 @dataclass
+class RecordingMetrics:
+    """``functions.invocation_metrics.MetricRecorder`` keeping each point (decision 0323):
+    (account, metric, dimensions as a dict, value, unit)."""
+
+    points: list[tuple[str, str, dict[str, str], float, str]] = field(default_factory=list)
+
+    def record(
+        self,
+        tenant_id: str,
+        namespace: str,
+        name: str,
+        dimensions: Sequence[tuple[str, str]],
+        value: float,
+        unit: str = "None",
+    ) -> None:
+        assert namespace == "AWS/Lambda"
+        self.points.append((tenant_id, name, dict(dimensions), value, unit))
+
+    def of(self, name: str, **dimensions: str) -> list[float]:
+        """The values of ``name`` recorded with exactly ``dimensions``."""
+        return [p[3] for p in self.points if p[1] == name and p[2] == dimensions]
+
+
+@dataclass
 class RecordingDestinations:
     """``functions.async_invocations.Destinations`` keeping what was sent (decision 0300):
     (destination, the role it was sent as, the record) and (target, role, event,
@@ -119,16 +144,19 @@ class RecordingDestinations:
 
     delivered: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     dead_letters: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
+    refuse: bool = False  # every delivery fails, as a refused destination's would
 
     async def deliver(
         self, version: FunctionVersion, destination: str, record: dict[str, Any]
-    ) -> None:
+    ) -> bool:
         self.delivered.append((destination, version.role, record))
+        return not self.refuse
 
     async def dead_letter(
         self, version: FunctionVersion, target: str, event: bytes, attributes: Any
-    ) -> None:
+    ) -> bool:
         self.dead_letters.append((target, version.role, event, dict(attributes)))
+        return not self.refuse
 
 
 @dataclass
@@ -165,6 +193,7 @@ class World(Signers):
     # run by the tests with ``reconcile``).
     provisioned: MemoryProvisionedStore = field(default_factory=MemoryProvisionedStore)
     provisioning: Provisioning | None = None
+    metrics: RecordingMetrics = field(default_factory=RecordingMetrics)  # decision 0323
     # Function URLs (decision 0312): their configurations and the app serving them.
     urls: FunctionUrls | None = None
     url_app: FunctionUrlApp | None = None
@@ -309,6 +338,8 @@ async def lambda_world(
     logs, meters = RecordingLogs(), RecordingMeters()
     queue = MemoryEventQueue()
     invoker = Invoker(functions, pool, None, logs, meters, queue)
+    metrics = RecordingMetrics()
+    invoker.metrics = FunctionMetrics(metrics)
     invoke = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
@@ -360,6 +391,7 @@ async def lambda_world(
             layers=layers,
             provisioned=provisioned,
             provisioning=provisioning,
+            metrics=metrics,
             urls=urls,
             url_app=FunctionUrlApp(urls, invoker, identity, audit, settings),
         )

@@ -18,20 +18,24 @@ worker (``functions.event_queue``), as AWS's asynchronous invocation does:
   :class:`Destinations` (``function_destinations``: as the function's execution role).
 
 A delivery refused or failed is logged (and audited by the destinations), never a crash
-of the worker; the invocation is finished with either way, as AWS drops it."""
+of the worker; the invocation is finished with either way, as AWS drops it. With the
+invoker's metrics (decision 0323) the worker publishes ``AsyncEventAge`` as it takes an
+event, ``AsyncEventsDropped`` as it gives one up, and ``DestinationDeliveryFailures`` and
+``DeadLetterErrors`` for the deliveries that failed."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from andromede.functions.errors import ExecutorUnavailable, ResourceNotFound, TooManyRequests
 from andromede.functions.event_queue import EventInvocation, TryAgain
+from andromede.functions.invocation_metrics import qualifier_of
 from andromede.functions.invoke_configs import EventInvokeConfig, InvokeConfigStore
 from andromede.functions.invoker import Invocation, Invoker
 from andromede.functions.model import LATEST, FunctionVersion
@@ -57,13 +61,15 @@ class RetryPolicy:
 class Destinations(Protocol):
     async def deliver(
         self, version: FunctionVersion, destination: str, record: dict[str, Any]
-    ) -> None:
-        """Send an invocation record to a destination as the function's execution role."""
+    ) -> bool:
+        """Send an invocation record to a destination as the function's execution role;
+        whether it was delivered."""
 
     async def dead_letter(
         self, version: FunctionVersion, target: str, event: bytes, attributes: Mapping[str, str]
-    ) -> None:
-        """Send a failed event to the function's dead-letter queue or topic as its role."""
+    ) -> bool:
+        """Send a failed event to the function's dead-letter queue or topic as its role;
+        whether it was delivered."""
 
 
 def _json_or_text(data: bytes | None) -> Any:
@@ -153,6 +159,9 @@ class AsyncInvocations:
             )
             return None
         event = await self._invoker.queued_event(item)
+        metrics = self._invoker.metrics
+        if metrics is not None:
+            metrics.async_age(item.tenant_id, item.name, qualifier_of(item.arn), now - item.created)
         if now - item.created > config.max_age_ms:
             await self._finish(item, config, version, event, EVENT_AGE_EXCEEDED, None)
             return None
@@ -187,6 +196,10 @@ class AsyncInvocations:
         failed = condition != SUCCESS
         destination = config.on_failure if failed else config.on_success
         invoke_count = item.attempts + (0 if done is None else 1)
+        metrics = self._invoker.metrics
+        qualifier = qualifier_of(item.arn)
+        if failed and metrics is not None:
+            metrics.async_dropped(item.tenant_id, item.name, qualifier)
         if failed and not destination and not version.dead_letter_target:
             log.warning(
                 "Lambda: event invocation %s of %s: %s after %d runs, dropped",
@@ -199,22 +212,27 @@ class AsyncInvocations:
             shaped = invocation_record(
                 item.id, arn, condition, invoke_count, event, done, self._clock()
             )
-            await self._safely(self.destinations.deliver(version, destination, shaped), item)
+            sent = await self._safely(self.destinations.deliver(version, destination, shaped), item)
+            if not sent and metrics is not None:
+                metrics.delivery_failed(item.tenant_id, item.name, qualifier)
         if failed and version.dead_letter_target:
             attributes = {
                 "RequestID": item.id,
                 "ErrorCode": "200",
                 "ErrorMessage": _error_message(done, condition),
             }
-            await self._safely(
+            sent = await self._safely(
                 self.destinations.dead_letter(
                     version, version.dead_letter_target, event, attributes
                 ),
                 item,
             )
+            if not sent and metrics is not None:
+                metrics.dead_letter_failed(item.tenant_id, item.name, qualifier)
 
-    async def _safely(self, sending: Any, item: EventInvocation) -> None:
+    async def _safely(self, sending: Awaitable[bool], item: EventInvocation) -> bool:
         try:
-            await sending
+            return await sending
         except Exception:  # a destination's fault must not stop the worker
             log.exception("Lambda: event invocation %s of %s: delivery failed", item.id, item.arn)
+            return False

@@ -6,7 +6,8 @@ own and the execution role's temporary credentials; then the function's log writ
 CloudWatch Logs ``/aws/lambda/<name>`` with AWS's START, END and REPORT lines, and the
 requests and GB-seconds metered. An invocation of a qualifier with provisioned concurrency
 (decision 0314) takes one of the sandboxes :meth:`Invoker.provision` keeps initialised for it
-when one is free.
+when one is free. Each run, throttle and queued Event invocation is published into the
+function's ``AWS/Lambda`` metrics when :attr:`Invoker.metrics` is set (decision 0323).
 
 The collaborators outside the context are small interfaces the wiring fills: the role's
 credentials (:class:`RoleCredentials`), the log (:class:`FunctionLogs`) and the meters
@@ -29,6 +30,7 @@ from andromede.functions.errors import (
     TooManyRequests,
 )
 from andromede.functions.event_queue import EventInvocation, EventQueue
+from andromede.functions.invocation_metrics import FunctionMetrics, qualifier_of
 from andromede.functions.model import FunctionRecord, FunctionVersion
 from andromede.functions.sandbox import ChunkSink, InvocationResult, SandboxPool, SandboxSpec
 from andromede.functions.service import FunctionsService
@@ -90,7 +92,9 @@ class Invoker:
         self._logs = logs
         self._metering = metering
         self.queue = queue
+        self.metrics: FunctionMetrics | None = None  # AWS/Lambda (decision 0323)
         self._running: Counter[tuple[str, str]] = Counter()
+        self._account_running: Counter[str] = Counter()
         self._unreserved: Counter[str] = Counter()
         self._reserved: dict[str, int] = {}
         # One log stream a version on this gateway, as AWS names one per execution environment.
@@ -123,16 +127,38 @@ class Invoker:
         it is made (decision 0313, ``functions.response_stream``) — ; TooManyRequests beyond
         the function's or the account's concurrency."""
         key = (record.tenant_id, record.name)
-        self._admit(record)
+        try:
+            self._admit(record)
+        except TooManyRequests:
+            if self.metrics is not None:
+                self.metrics.throttled(record.tenant_id, record.name, qualifier_of(arn))
+            raise
         self._running[key] += 1
+        self._account_running[record.tenant_id] += 1
         if record.reserved_concurrency is None:
             self._unreserved[record.tenant_id] += 1
+        self._measure_concurrency(record)
         try:
             return await self._run(version, event, arn, client_context, sink)
         finally:
             self._running[key] -= 1
+            self._account_running[record.tenant_id] -= 1
             if record.reserved_concurrency is None:
                 self._unreserved[record.tenant_id] -= 1
+
+    def _measure_concurrency(self, record: FunctionRecord) -> None:
+        if self.metrics is None:
+            return
+        tenant_id = record.tenant_id
+        unreserved = self._unreserved[tenant_id]
+        self.metrics.concurrency(
+            tenant_id,
+            record.name,
+            function_running=self._running[(tenant_id, record.name)],
+            account_running=self._account_running[tenant_id],
+            unreserved_running=unreserved,
+            claimed=unreserved + self._reserved.get(tenant_id, 0),
+        )
 
     def _admit(self, record: FunctionRecord) -> None:
         reserved = record.reserved_concurrency
@@ -174,6 +200,8 @@ class Invoker:
                 due=now,
             )
         )
+        if self.metrics is not None:
+            self.metrics.async_received(record.tenant_id, record.name, qualifier_of(arn))
 
     async def queued_event(self, item: EventInvocation) -> bytes:
         """A queued Event invocation's payload, opened."""
@@ -211,6 +239,10 @@ class Invoker:
 
         if not self._pool.available():
             raise ExecutorUnavailable("Functions cannot run on this host: bubblewrap is missing")
+        qualifier = qualifier_of(arn)
+        # The configuration of the qualifier called, if any (decision 0314).
+        provisioned = provisioned_key(spec, qualifier or "")
+        self._measure_provisioned(version, qualifier, provisioned)
         try:
             result = await self._pool.invoke(
                 spec,
@@ -222,8 +254,7 @@ class Invoker:
                     "client_context": client_context,
                 },
                 layers,
-                # The configuration of the qualifier called, if any (decision 0314).
-                provisioned_key(spec, arn.split(":")[7] if arn.count(":") >= 7 else ""),
+                provisioned,
                 sink,
             )
         except OSError as exc:  # no sandbox could be made: bwrap or the runtime refused
@@ -231,12 +262,36 @@ class Invoker:
         lines = _log_lines(version, request_id, result)
         await self._write_log(version, group, stream, started, lines)
         self._meter(version, result)
+        if self.metrics is not None:
+            self.metrics.invoked(
+                version.tenant_id,
+                version.name,
+                qualifier,
+                version.version,
+                ok=result.ok,
+                duration_ms=result.duration_ms,
+            )
         return Invocation(
             version=version.version,
             ok=result.ok,
             payload=result.payload,
             log="".join(lines),
             error_type=result.error_type,
+        )
+
+    def _measure_provisioned(
+        self, version: FunctionVersion, qualifier: str | None, key: tuple[str, ...]
+    ) -> None:
+        """Whether the run about to start takes one of its qualifier's initialised sandboxes
+        (the pool takes a free one first, before its first await) or spills over."""
+        if self.metrics is None or qualifier is None:
+            return
+        live, free = self._pool.provisioned(key)
+        if not live:
+            return
+        busy = live - free + (1 if free else 0)
+        self.metrics.provisioned(
+            version.tenant_id, version.name, qualifier, taken=free > 0, busy=busy, live=live
         )
 
     def _spec(self, version: FunctionVersion) -> tuple[SandboxSpec, str]:

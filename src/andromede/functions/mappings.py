@@ -51,7 +51,6 @@ _MAX_WINDOW: Final = 300
 # Options of the API model this Lambda does not serve: refused by name, never ignored.
 _NOT_SERVED: Final = (
     "KMSKeyArn",
-    "MetricsConfig",
     "LoggingConfig",
     "Topics",
     "Queues",
@@ -74,6 +73,8 @@ _STREAM_ONLY: Final = (
     "TumblingWindowInSeconds",
 )
 _STREAM_DEFAULT_BATCH: Final = 100
+# The metric groups MetricsConfig may turn on (decision 0323): the event counts.
+_MAPPING_METRICS: Final = ("EventCount",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,11 @@ class EventSourceMapping:
     @property
     def tumbling_seconds(self) -> int:
         return int(self.parameters.get("TumblingWindowInSeconds", 0))
+
+    @property
+    def counts_events(self) -> bool:
+        """Whether the mapping publishes its event counts (``MetricsConfig``, decision 0323)."""
+        return "EventCount" in self.parameters.get("MetricsConfig", {}).get("Metrics", [])
 
     @property
     def reports_failures(self) -> bool:
@@ -192,6 +198,17 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def _metrics_config(given: object) -> list[str]:
+    metrics = given.get("Metrics", []) if isinstance(given, Mapping) else None
+    if not isinstance(metrics, list) or any(m not in _MAPPING_METRICS for m in metrics):
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{str(metrics)[:64]}' at "
+            "'metricsConfig.metrics' failed to satisfy constraint: Member must satisfy "
+            f"constraint: [Member must satisfy enum value set: [{', '.join(_MAPPING_METRICS)}]]"
+        )
+    return sorted(set(metrics))
+
+
 def _filters(given: object) -> dict[str, Any]:
     if not isinstance(given, Mapping) or not isinstance(given.get("Filters", []), list):
         raise InvalidParameterValue("FilterCriteria must hold a list of Filters")
@@ -254,6 +271,10 @@ def check_mapping_parameters(
         kept["FilterCriteria"] = _filters(given["FilterCriteria"])
         if not kept["FilterCriteria"]["Filters"]:  # an empty one removes them, as AWS
             del kept["FilterCriteria"]
+    if given.get("MetricsConfig") is not None:  # decision 0323; no metric turns them off
+        kept.pop("MetricsConfig", None)
+        if metrics := _metrics_config(given["MetricsConfig"]):
+            kept["MetricsConfig"] = {"Metrics": metrics}
     if given.get("FunctionResponseTypes") is not None:
         types = given["FunctionResponseTypes"]
         if not isinstance(types, list) or any(t != "ReportBatchItemFailures" for t in types):

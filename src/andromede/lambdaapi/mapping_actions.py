@@ -29,6 +29,7 @@ _KEPT_MEMBERS: Final = (
     "BisectBatchOnFunctionError",
     "TumblingWindowInSeconds",
     "DestinationConfig",
+    "MetricsConfig",
 )
 
 

@@ -16,6 +16,7 @@ functions, their content sealed as the functions' code. Function URLs (decision 
 among the mappings' sources (decision 0301: the streams found among ``apis``, OnFailure
 records to SQS, or SNS through ``pubsub``). Provisioned concurrency (decision 0314) is
 served, and a task started into ``background`` keeps the configured sandboxes initialised.
+The invocations' ``AWS/Lambda`` metrics (decision 0323) go into the platform's metrics sink.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from andromede.functions.async_invocations import AsyncInvocations, RetryPolicy
 from andromede.functions.code import CodeLimits
 from andromede.functions.event_queue import EventWorker
 from andromede.functions.event_queue_sql import SqlEventQueue
+from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoke_config_service import EventInvokeConfigs
 from andromede.functions.invoke_configs_sql import SqlInvokeConfigStore
 from andromede.functions.invoker import Invoker, RoleCredentials
@@ -99,6 +101,7 @@ from andromede.lambdaapi.layer_actions import layer_actions
 from andromede.lambdaapi.mapping_actions import mapping_actions
 from andromede.lambdaapi.provisioned_actions import provisioned_actions
 from andromede.logs.service import LogsService
+from andromede.metrics.sink import MetricsSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
@@ -276,10 +279,12 @@ def lambda_api(
     notified: NotifiedFunctions | None = None,
     queues: QueueService | None = None,
     pubsub: PubSubService | None = None,
+    metrics: MetricsSink | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
-    of the queued Event invocations started into it."""
+    of the queued Event invocations started into it; with ``metrics``, the platform's sink
+    its ``AWS/Lambda`` metrics are recorded into (decision 0323)."""
     store = SqlFunctionStore(db)
     roles = FunctionRoles(identity, settings.region)
     service = FunctionsService(
@@ -312,6 +317,8 @@ def lambda_api(
         None if billing is None else _Metering(billing, settings.region),
         queue,
     )
+    if metrics is not None:
+        invoker.metrics = FunctionMetrics(metrics)
     actions = invoke_actions(
         invoker, settings.lambda_max_payload_bytes, settings.lambda_max_event_payload_bytes
     )
@@ -339,6 +346,7 @@ def lambda_api(
         streams = _stream_mappings(
             apis, settings, roles, queues, pubsub, mapping_store, invoker, sender, buckets, service
         )
+        streams.metrics = invoker.metrics  # IteratorAge, the event counts (decision 0323)
         mappings = EventSourceMappings(
             mapping_store,
             service,

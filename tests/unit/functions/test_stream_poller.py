@@ -25,6 +25,7 @@ from andromede.function_streams import (
     lambda_record,
 )
 from andromede.functions.errors import TooManyRequests
+from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoker import Invocation
 from andromede.functions.mapping_streams import STREAM_DEFAULTS
 from andromede.functions.mappings import EventSourceMapping, MemoryMappingStore
@@ -39,7 +40,7 @@ from andromede.stream_reading import StreamReader
 from andromede.wiring.queues import KeySealer
 from support.dynamodbapp import dynamodb_world
 from support.kinesisapp import kinesis_world
-from support.lambdaapp import REGION, TRUST
+from support.lambdaapp import REGION, TRUST, RecordingMetrics
 from support.pipesapp import allow
 from support.snsworld import sns_world
 
@@ -451,3 +452,43 @@ async def test_a_batch_given_up_published_to_an_sns_topic(tmp_path: Path) -> Non
             record = json.loads(body)
             assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
             assert record["KinesisBatchInfo"]["streamArn"] == arn
+
+
+async def test_a_given_up_batchs_metrics(tmp_path: Path) -> None:
+    """Decision 0323: with ``MetricsConfig`` ``EventCount``, a batch given up counts its
+    records dropped and delivered to the OnFailure queue; one whose destination refuses it
+    counts a ``DestinationDeliveryFailures``; every batch its ``IteratorAge``."""
+    async for world in kinesis_world(tmp_path):
+        async for rig in _rig(tmp_path, world.identity, world.tenant_id, KINESIS_ROLE,
+                world.kinesis):  # fmt: skip
+            arn = await _stream(world.kinesis, world.tenant_id, ("k", b"1"), ("k", b"2"))
+            queue = f"arn:aws:sqs:{REGION}:{world.tenant_id}:failed"
+            mapping = await rig.mapping(arn, "kinesis", MaximumRetryAttempts=0,
+                DestinationConfig={"OnFailure": {"Destination": queue}},
+                MetricsConfig={"Metrics": ["EventCount"]})  # fmt: skip
+
+            def fail(records: list[dict[str, Any]]) -> Any:
+                raise RuntimeError("no")
+
+            rig.handler.answer = fail
+            recorded = RecordingMetrics()
+            poller = rig.poller()
+            poller.metrics = FunctionMetrics(recorded)
+            assert await poller.poll(mapping, "gw-a") == (2, "PROBLEM: Function call failed")
+            uuid = {"EventSourceMappingUUID": mapping.uuid}
+            assert recorded.of("PolledEventCount", **uuid) == [2.0]
+            assert recorded.of("InvokedEventCount", **uuid) == [2.0]
+            assert recorded.of("FailedInvokeEventCount", **uuid) == [2.0]
+            assert recorded.of("DroppedEventCount", **uuid) == [2.0]
+            assert recorded.of("OnFailureDestinationDeliveredEventCount", **uuid) == [2.0]
+            assert len(recorded.of("IteratorAge", FunctionName="consumer")) == 1
+            assert recorded.of("DestinationDeliveryFailures", FunctionName="consumer") == []
+            assert len(await rig.failures()) == 1
+            # The queue gone: the next batch's record is not delivered.
+            await rig.queues.delete_queue(
+                await rig.queues.get_queue(world.tenant_id, world.tenant_id, "failed")
+            )
+            await world.kinesis.put(world.tenant_id, "clicks", [Entry("k", b"3")])
+            assert await poller.poll(mapping, "gw-a") == (1, "PROBLEM: Function call failed")
+            assert recorded.of("DestinationDeliveryFailures", FunctionName="consumer") == [1.0]
+            assert recorded.of("OnFailureDestinationDeliveredEventCount", **uuid) == [2.0]
