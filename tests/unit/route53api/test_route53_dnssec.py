@@ -537,7 +537,12 @@ async def test_a_secure_delegation_between_two_zones_served_here(signed: Signed)
     parent = dns.name.from_text("example.com.")
     child = dns.name.from_text("shop.example.com.")
 
+    alone = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert "StatusMessage" not in alone["Status"]  # no parent here: nothing to say
     await r53.service.change_records(r53.tenant_id, parent_id, [Change("CREATE", cut_ns)])
+    broken = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert broken["Status"]["ServeSignature"] == "SIGNING"
+    assert broken["Status"]["StatusMessage"].startswith("The parent zone example.com. delegates")
     insecure = await signed.ask("shop.example.com.", "DS")  # no DS yet: the parent denies it
     assert insecure.flags & dns.flags.AA and not insecure.answer
     parent_keys = validated_keys(
@@ -564,6 +569,24 @@ async def test_a_secure_delegation_between_two_zones_served_here(signed: Signed)
     dnssec.validate(a, a_sig, {child: child_keys}, now=now)
     plain = await signed.ask("shop.example.com.", "DS", do=False)
     assert [r.rdtype for r in plain.answer] == [dns.rdatatype.DS]
+
+    chained = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert "StatusMessage" not in chained["Status"]
+    refusal = await r53.fails(
+        "DisableHostedZoneDNSSEC", "KeySigningKeyInParentDSRecord", HostedZoneId=child_id
+    )
+    assert "ksk_child is specified in a parent DS record" in refusal.message
+    await r53.client(
+        "CreateKeySigningKey", CallerReference="ref-3", HostedZoneId=child_id,
+        KeyManagementServiceArn=await signed.key(), Name="ksk_next", Status="ACTIVE",
+    )  # fmt: skip
+    await r53.fails(
+        "DeactivateKeySigningKey", "KeySigningKeyInParentDSRecord",
+        HostedZoneId=child_id, Name="ksk_child",
+    )  # fmt: skip
+    await r53.service.change_records(r53.tenant_id, parent_id, [Change("DELETE", cut_ds)])
+    await r53.client("DeactivateKeySigningKey", HostedZoneId=child_id, Name="ksk_child")
+    await r53.client("DisableHostedZoneDNSSEC", HostedZoneId=child_id)
 
 
 async def test_a_referral_carries_the_cut_ds_signed_by_the_parent(signed: Signed) -> None:
