@@ -43,6 +43,12 @@ RECORD_TYPES: Final = (
 )
 # Types AWS knows that are not served yet: refused by name, not as unknown (none now).
 NOT_YET_TYPES: Final[frozenset[str]] = frozenset()
+# The types a routing policy may answer, as Route 53's ResourceRecordSet documents them: the
+# newer types (DS, HTTPS, SVCB, TLSA, SSHFP) are simple sets only.
+_POLICY_TYPES: Final = frozenset(
+    {"A", "AAAA", "CAA", "CNAME", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"}
+)
+_MULTIVALUE_TYPES: Final = frozenset({"A", "AAAA", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"})
 _LABEL: Final = re.compile(r"^[a-z0-9_\-*]{1,63}$")
 _OCTAL: Final = re.compile(r"\\([0-7]{3})")
 SOA_TTL: Final = 900
@@ -298,6 +304,12 @@ def check_record(record: RecordSet, action: str = "CREATE") -> None:
         )
     if record.alias is None and not 0 <= record.ttl <= 2147483647:
         raise InvalidInput(f"Invalid TTL {record.ttl}")
+    allowed = _MULTIVALUE_TYPES if record.policy == "multivalue" else _POLICY_TYPES
+    if record.policy != "simple" and record.type not in allowed:
+        raise InvalidInput(
+            f"Invalid request: RRSet of type {record.type} does not support {record.policy} "
+            f"routing in {change_words(action, record)}"
+        )
     check_routing(record, change_words(action, record))
 
 

@@ -15,13 +15,14 @@ import dns.rdatatype
 import pytest
 
 from andromede.route53.answers import ZoneAnswers
-from andromede.route53.errors import InvalidChangeBatch
+from andromede.route53.errors import InvalidChangeBatch, InvalidInput
 from andromede.route53.model import (
     NOT_YET_TYPES,
     Change,
     HostedZone,
     RecordSet,
     apply_changes,
+    check_record,
     made_records,
 )
 
@@ -80,6 +81,20 @@ def test_ds_only_at_a_delegation_below_the_apex() -> None:
     ns = RecordSet("sub.example.com.", "NS", 300, ("ns.elsewhere.net.",))
     with pytest.raises(InvalidChangeBatch, match="no RRSet of type NS"):
         apply_changes(signed_cut, [Change("DELETE", ns)], 10)  # the cut would leave its DS
+
+
+def test_the_newer_types_take_no_routing_policy() -> None:
+    weighted = RecordSet("x.example.com.", "TLSA", 60, (GOOD["TLSA"][0],), "one", weight=1)
+    with pytest.raises(InvalidInput, match="type TLSA does not support weighted routing"):
+        check_record(weighted)
+    multivalue = RecordSet(
+        "x.example.com.", "CAA", 60, ('0 issue "ca.example"',), "a", multivalue=True
+    )
+    with pytest.raises(InvalidInput, match="type CAA does not support multivalue routing"):
+        check_record(multivalue)
+    check_record(
+        RecordSet("x.example.com.", "NAPTR", 60, (GOOD["NAPTR"][0],), "a", multivalue=True)
+    )
 
 
 def test_each_type_is_answered_as_stored() -> None:
