@@ -288,3 +288,100 @@ def test_boto3_signs_a_zone_that_dnspython_validates(server: ServerProcess) -> N
             "ResourceRecords": [{"Value": "192.0.2.20"}]}}]},
     )  # fmt: skip
     route53.delete_hosted_zone(Id=zone_id)
+
+
+def _signing_key(kms: Any, account: str) -> str:
+    """A KMS key with AWS's key policy for Route 53's DNSSEC service."""
+    service = {
+        "Sid": "Allow Route 53 DNSSEC Service", "Effect": "Allow",
+        "Principal": {"Service": "dnssec-route53.amazonaws.com"},
+        "Action": ["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"], "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }  # fmt: skip
+    admin = {"Sid": "Root", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}  # fmt: skip
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [admin, service]})
+    made = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Policy=policy)
+    return str(made["KeyMetadata"]["Arn"])
+
+
+def test_a_parent_zone_delegates_securely_to_a_signed_child(server: ServerProcess) -> None:
+    """Decision 0324: a signed parent zone delegates to a signed child served by the same name
+    servers and holds the child's DS record (written with boto3 as type DS); dnspython
+    validates the chain parent DNSKEY → DS → child DNSKEY → the child's answer."""
+    tenant = new_tenant(server, "route53-ds")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    kms: Any = client_for(server, "kms", tenant.access_key_id, tenant.secret_access_key)
+    made: dict[str, tuple[str, str]] = {}  # zone name -> (zone id, DS of its KSK)
+    for name in ("chain.example.", "shop.chain.example."):
+        zone = route53.create_hosted_zone(Name=name, CallerReference=f"ds-{name}")
+        zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+        ksk = route53.create_key_signing_key(
+            CallerReference=f"ksk-{name}", HostedZoneId=zone_id, Name="chain_ksk",
+            KeyManagementServiceArn=_signing_key(kms, tenant.account), Status="ACTIVE",
+        )["KeySigningKey"]  # fmt: skip
+        route53.enable_hosted_zone_dnssec(HostedZoneId=zone_id)
+        made[name] = (zone_id, ksk["DSRecord"])
+        servers = zone["DelegationSet"]["NameServers"]
+    parent_id, parent_ds = made["chain.example."]
+    child_id, child_ds = made["shop.chain.example."]
+
+    def record(name: str, kind: str, values: list[str]) -> dict[str, Any]:
+        return {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": kind, "TTL": 300,
+            "ResourceRecords": [{"Value": v} for v in values]}}  # fmt: skip
+
+    with pytest.raises(ClientError, match="not permitted because no RRSet of type NS"):
+        route53.change_resource_record_sets(
+            HostedZoneId=parent_id,
+            ChangeBatch={"Changes": [record("shop.chain.example", "DS", [child_ds])]},
+        )
+    route53.change_resource_record_sets(
+        HostedZoneId=parent_id,
+        ChangeBatch={"Changes": [
+            record("shop.chain.example", "NS", servers),
+            record("shop.chain.example", "DS", [child_ds]),
+        ]},
+    )  # fmt: skip
+    route53.change_resource_record_sets(
+        HostedZoneId=child_id,
+        ChangeBatch={"Changes": [record("www.shop.chain.example", "A", ["192.0.2.30"])]},
+    )
+
+    (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
+    host, port = listen.rsplit(":", 1)
+
+    def signed(name: str, rdtype: dns.rdatatype.RdataType) -> tuple[Any, Any]:
+        owner = dns.name.from_text(name)
+        for _ in range(40):  # another worker of the server sees the change within its cache
+            query = dns.message.make_query(owner, rdtype, want_dnssec=True)
+            answer = dns.query.tcp(query, host, timeout=5, port=int(port))
+            sigs = [r for r in answer.answer if r.rdtype == dns.rdatatype.RRSIG]
+            if sigs and any(r.rdtype == rdtype for r in answer.answer):
+                break
+            time.sleep(0.25)
+        found = answer.find_rrset(answer.answer, owner, dns.rdataclass.IN, rdtype)
+        sig = answer.find_rrset(
+            answer.answer, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype
+        )
+        return found, sig
+
+    parent = dns.name.from_text("chain.example.")
+    child = dns.name.from_text("shop.chain.example.")
+    parent_keys, sig = signed("chain.example.", dns.rdatatype.DNSKEY)
+    dnssec.validate(parent_keys, sig, {parent: parent_keys})
+    ksks = [k for k in parent_keys if k.flags == 257]
+    assert [dnssec.make_ds(parent, k, "SHA256").to_text().upper() for k in ksks] == [parent_ds]
+    ds, sig = signed("shop.chain.example.", dns.rdatatype.DS)
+    dnssec.validate(ds, sig, {parent: parent_keys})
+    child_keys, sig = signed("shop.chain.example.", dns.rdatatype.DNSKEY)
+    dnssec.validate(child_keys, sig, {child: child_keys})
+    assert any(dnssec.make_ds(child, k, "SHA256") in ds for k in child_keys if k.flags == 257)
+    www, sig = signed("www.shop.chain.example.", dns.rdatatype.A)
+    dnssec.validate(www, sig, {child: child_keys})
+    assert [r.to_text() for r in www] == ["192.0.2.30"]
+
+    with pytest.raises(ClientError) as refused:
+        route53.disable_hosted_zone_dnssec(HostedZoneId=child_id)
+    assert refused.value.response["Error"]["Code"] == "KeySigningKeyInParentDSRecord"
+    assert "StatusMessage" not in route53.get_dnssec(HostedZoneId=child_id)["Status"]

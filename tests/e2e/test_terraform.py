@@ -55,7 +55,8 @@ function's ``dead_letter_config`` (decision 0300), the function running with a l
 (``aws_lambda_layer_version``: decision 0302), provisioned concurrency on its alias
 (``aws_lambda_provisioned_concurrency_config``: decision 0314), the alias's function URL
 (``aws_lambda_function_url``: decision 0312), the public zone signed with a KSK in a KMS key
-(``aws_route53_key_signing_key``, ``aws_route53_hosted_zone_dnssec``: decision 0317).
+(``aws_route53_key_signing_key``, ``aws_route53_hosted_zone_dnssec``: decision 0317), a
+delegation's ``aws_route53_record`` of type DS (decision 0324).
 
 The EC2 scenarios are in ``test_terraform_ec2.py`` and ``test_terraform_vpc_lab.py``; what the
 three share (the provider they attach to, the ``terraform`` command) in
@@ -1203,6 +1204,22 @@ resource "aws_route53_hosted_zone_dnssec" "shop" {
   hosted_zone_id = aws_route53_key_signing_key.shop.hosted_zone_id
 }
 output "ds_record" { value = aws_route53_key_signing_key.shop.ds_record }
+# Decision 0324: a signed child delegated from the shop zone, its DS record beside its NS set.
+resource "aws_route53_record" "child_ns" {
+  zone_id = aws_route53_zone.shop.zone_id
+  name    = "signed.%(bucket)s.example.org"
+  type    = "NS"
+  ttl     = 300
+  records = ["ns1.child.example.net."]
+}
+resource "aws_route53_record" "child_ds" {
+  depends_on = [aws_route53_record.child_ns]
+  zone_id    = aws_route53_zone.shop.zone_id
+  name       = "signed.%(bucket)s.example.org"
+  type       = "DS"
+  ttl        = 300
+  records    = ["12345 13 2 3A5F0C2E9E3C1D1F64A3A02BA3A9A43D0C8CFAE1B5C66D2C9A74B1BC3D4E5F60"]
+}
 # Step Functions (decision 0271): an activity, and a state machine that passes an order on
 # to a queue as a role trusting states.amazonaws.com.
 resource "aws_sfn_activity" "review" {
@@ -1918,9 +1935,12 @@ def test_terraform_applies_converges_and_destroys(
             v["Value"] for v in r.get("ResourceRecords", [])
         )
         for r in record_sets["ResourceRecordSets"]
-        if r["Type"] in ("A", "TXT")
+        if r["Type"] in ("A", "TXT", "DS")
     }
     assert records == {
+        (f"signed.{bucket}.example.org.", "DS", None, None): [
+            "12345 13 2 3A5F0C2E9E3C1D1F64A3A02BA3A9A43D0C8CFAE1B5C66D2C9A74B1BC3D4E5F60"
+        ],
         (f"www.{bucket}.example.org.", "A", None, None): ["192.0.2.10", "192.0.2.11"],
         (f"{bucket}.example.org.", "TXT", None, None): ['"v=spf1 -all"'],
         (f"api.{bucket}.example.org.", "A", "blue", 3): ["192.0.2.20"],

@@ -58,8 +58,11 @@ if TYPE_CHECKING:
 __all__ = ["RECORD_TYPES", "ROUTES", "record_name", "relative_name", "zone_url"]
 
 ZONES_URL: Final = f"{CONSOLE_PATH}/hosted-zones"
-# The record types Route 53 serves here (decision 0280), the form's choice.
-RECORD_TYPES: Final = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "SOA")
+# The record types Route 53 serves here (decisions 0280 and 0324), the form's choice.
+RECORD_TYPES: Final = (
+    "A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "CAA", "SOA",
+    "DS", "NAPTR", "SPF", "HTTPS", "SVCB", "TLSA", "SSHFP",
+)  # fmt: skip
 _ACTIONS: Final = frozenset(
     {"record", "delete-record", "associate", "disassociate", "comment", "tag", "untag", "delete"}
 )

@@ -22,8 +22,10 @@ private zones with them (decision 0284), the public name servers every public zo
 - With ``referrals`` (public zones, decision 0289), an NS set below a zone's apex is a
   delegation (RFC 1034 §4.3.2): a name at or below it is answered with a referral — no AA,
   the NS set in the authority section, the addresses of the name servers within the cut in the
-  additional section — except the DS of the cut, which the parent answers. Route 53's private
-  zones do not delegate: there such NS sets are answered as any set."""
+  additional section — except the DS of the cut, which the parent answers (decision 0324): a DS
+  query of a child zone's apex served here too is answered by the enclosing zone, and a
+  referral asked with DO carries the cut's DS set after its NS set (RFC 4035 §3.1.4). Route
+  53's private zones do not delegate: there such NS sets are answered as any set."""
 
 from __future__ import annotations
 
@@ -88,6 +90,7 @@ class _Answer:
     zone: str | None
     referral: dns.rrset.RRset | None = None
     glue: tuple[dns.rrset.RRset, ...] = ()
+    signer: dns.rrset.RRset | None = None  # the cut's DS set (decision 0324)
 
 
 class ZoneAnswers:
@@ -129,6 +132,16 @@ class ZoneAnswers:
     def zone_of(self, name: str) -> str | None:
         return next((z for z in self.zones if name == z or name.endswith("." + z)), None)
 
+    def zone_answering(self, name: str, record_type: str) -> str | None:
+        """The zone answering ``record_type`` at ``name``: its own, but for the DS set of a
+        zone's apex, which the enclosing zone holds when it is served here too (RFC 4035
+        §3.1.4.1: the DS set is authoritative in the parent)."""
+        zone = self.zone_of(name)
+        if record_type == "DS" and self._referrals and zone == name:
+            parent = next((z for z in self.zones if name.endswith("." + z)), None)
+            return parent or zone
+        return zone
+
     # -- the protocol ---------------------------------------------------------------------
 
     def respond(self, query: dns.message.Message) -> dns.message.Message:
@@ -155,6 +168,8 @@ class ZoneAnswers:
         response.answer.extend(found.answer)
         if found.referral is not None and not found.answer:
             response.authority.append(found.referral)
+            if found.signer is not None and query.ednsflags & dns.flags.DO:
+                response.authority.append(found.signer)
             response.additional.extend(found.glue)
             return response  # not authoritative: the child zone's servers are
         response.flags |= dns.flags.AA
@@ -174,10 +189,15 @@ class ZoneAnswers:
             return None
         return min((t for n, t in self._sets if n == owner), default=None)
 
-    def types_of(self, name: str) -> tuple[str, ...]:
-        """The types of the sets answering ``name`` (its own, else its wildcard's): what a
-        signed zone's NSEC lists (decision 0317)."""
-        zone = self.zone_of(name)
+    def types_of(self, name: str, zone: str | None = None) -> tuple[str, ...]:
+        """The types of the sets answering ``name`` (its own, else its wildcard's) in ``zone``
+        (by default the zone of ``name``): what a signed zone's NSEC lists (decision 0317).
+        At a zone's apex seen from its parent (a cut), only the parent's types: NS and DS."""
+        if zone is None:
+            zone = self.zone_of(name)
+        elif zone != self.zone_of(name):
+            held = self._types.get(name, set())
+            return tuple(sorted(held & {"NS", "DS"}))
         owner = None if zone is None else self._owner(name, zone)
         return () if owner is None else tuple(sorted(self._types.get(owner, ())))
 
@@ -201,7 +221,7 @@ class ZoneAnswers:
         rcode: dns.rcode.Rcode = dns.rcode.NOERROR
         current = name
         for _ in range(MAX_CHAIN):
-            zone = self.zone_of(current)
+            zone = self.zone_answering(current, record_type)
             if zone is None:
                 break  # a CNAME out of the zones: the client's resolver follows it
             cut = self._cut(current, zone, record_type)
@@ -210,7 +230,10 @@ class ZoneAnswers:
                     break
                 ns = self._sets[(cut, "NS")][0]
                 referral = _rrset(cut, "NS", ns.ttl, ns.values)
-                return _Answer(rcode, answer, zone, referral, self._glue(cut, ns.values))
+                ds = self._sets.get((cut, "DS"))
+                signer = _rrset(cut, "DS", ds[0].ttl, ds[0].values) if ds else None
+                glue = self._glue(cut, ns.values)
+                return _Answer(rcode, answer, zone, referral, glue, signer)
             owner = self._owner(current, zone)
             if owner is None:
                 if not answer:
@@ -228,7 +251,7 @@ class ZoneAnswers:
             current = cname[1][0].lower()
             if not current.endswith("."):
                 current += "."
-        return _Answer(rcode, answer, self.zone_of(name))
+        return _Answer(rcode, answer, self.zone_answering(name, record_type))
 
     def _cut(self, name: str, zone: str, record_type: str) -> str | None:
         """The delegation point at or above ``name`` below its zone's apex, the highest one

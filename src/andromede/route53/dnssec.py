@@ -14,7 +14,12 @@ DisableHostedZoneDNSSEC) and what GetDNSSEC says of it, with AWS's rules:
 - a KSK is deleted only INACTIVE, and the last active one of a signed zone cannot be
   deactivated (``KeySigningKeyInUse``); signing is enabled only with an ACTIVE KSK
   (``KeySigningKeyWithActiveStatusNotFound``) and disabled only where there are DNSSEC
-  resources (``DNSSECNotFound``).
+  resources (``DNSSECNotFound``);
+- when the parent zone is a public zone served here that delegates to this one (decision
+  0324, ``dnssec_parent``), a KSK its DS names is not deactivated nor signing disabled
+  (``KeySigningKeyInParentDSRecord``): resolvers would find the zone bogus; and GetDNSSEC's
+  ``StatusMessage`` says when the parent holds no DS naming an active KSK (the chain of trust
+  is not established yet).
 
 Enabling makes the zone's first zone-signing key (``dnssec_material``); disabling drops them.
 Each change tells the name servers (``changed``) to read the zones again."""
@@ -35,12 +40,14 @@ from andromede.route53.dnssec_model import (
     ZoneSigning,
     valid_ksk_name,
 )
+from andromede.route53.dnssec_parent import keys_in_parent_ds, parent_ds
 from andromede.route53.dnssec_store import DnssecStore
 from andromede.route53.errors import (
     DNSSECNotFound,
     InvalidInput,
     InvalidKeySigningKeyName,
     InvalidKeySigningKeyStatus,
+    KeySigningKeyInParentDSRecord,
     KeySigningKeyInUse,
     KeySigningKeyWithActiveStatusNotFound,
     NoSuchKeySigningKey,
@@ -137,6 +144,21 @@ class DnssecService:
             )
         return found
 
+    async def _in_parent_ds(
+        self, zone: HostedZone, keys: list[KeySigningKey]
+    ) -> tuple[str, list[KeySigningKey]]:
+        """The parent zone delegating to ``zone`` here ("" when none) and which of ``keys``
+        its DS names."""
+        parent, values = parent_ds(zone, await self.zones.store.public_zones())
+        return parent, keys_in_parent_ds(zone.name, keys, values) if parent else []
+
+    async def _refuse_if_in_parent_ds(self, zone: HostedZone, keys: list[KeySigningKey]) -> None:
+        _, named = await self._in_parent_ds(zone, keys)
+        if named:
+            raise KeySigningKeyInParentDSRecord(
+                f"The key-signing key (KSK) {named[0].name} is specified in a parent DS record."
+            )
+
     async def _set_status(self, ksk: KeySigningKey, status: KskStatus) -> Submitted:
         if not await self.store.set_key_status(
             ksk.tenant_id, ksk.zone_id, ksk.name, status, self._now(), ""
@@ -174,6 +196,9 @@ class DnssecService:
                     f" {ksk.zone_id}, which is signed: disable DNSSEC signing, or add or"
                     " activate another key-signing key."
                 )
+        if ksk.status is not KskStatus.INACTIVE:
+            zone = await self._public_zone(tenant_id, ksk.zone_id)
+            await self._refuse_if_in_parent_ds(zone, [ksk])
         return await self._set_status(ksk, KskStatus.INACTIVE)
 
     async def delete_key(self, tenant_id: str, zone_id: str, name: str) -> Submitted:
@@ -210,6 +235,7 @@ class DnssecService:
         if held is None and not await self.store.keys(tenant_id, zone.zone_id):
             raise DNSSECNotFound(f"The hosted zone {zone.zone_id} has no DNSSEC resources.")
         if held is not None and held.signing:
+            await self._refuse_if_in_parent_ds(zone, await self.store.keys(tenant_id, zone.zone_id))
             signing = ZoneSigning(tenant_id, zone.zone_id, False, (), self._now())
             if not await self.store.put_signing(signing, held.version):
                 raise ZoneChanged("the hosted zone's signing changed meanwhile")
@@ -226,6 +252,14 @@ class DnssecService:
         if needing:
             message = f"Key-signing key {needing[0].name}: {needing[0].status_message}"
             return DnssecState(ServeSignature.ACTION_NEEDED, message[:1024], keys)
+        active = [k for k in keys if k.status is KskStatus.ACTIVE]
+        parent, named = await self._in_parent_ds(zone, active)
+        if parent and not named:
+            message = (
+                f"The parent zone {parent} delegates to this zone without a DS record naming"
+                " an active key-signing key: the chain of trust is not established."
+            )
+            return DnssecState(ServeSignature.SIGNING, message, keys)
         return DnssecState(ServeSignature.SIGNING, "", keys)
 
     async def zone_deleted(self, tenant_id: str, zone_id: str) -> None:

@@ -14,8 +14,11 @@ online, each response's record sets signed when asked.
   that no answer lists a zone's other names; a name without the type asked gets the same
   minimal NSEC listing the types it has (RRSIG and NSEC with them; DNSKEY at the apex). The
   NSEC's TTL is the negative answer's (RFC 9077). A referral gets the NSEC of its cut (NS,
-  RRSIG, NSEC: no DS there), signed by the parent. A wildcard's answer is signed under the
-  name asked, as online signers do, with no NSEC of the wildcard.
+  RRSIG, NSEC: no DS there), signed by the parent; a referral to a cut with a DS set
+  (decision 0324) carries that set instead. A DS set, in a referral or answered to a DS
+  query, is signed by the parent's key (it is the parent's, RFC 4035 §2.4), even when the
+  child zone is served here. A wildcard's answer is signed under the name asked, as online
+  signers do, with no NSEC of the wildcard.
 - Without DO nothing is added but the apex's DNSKEY answer, and NXDOMAIN stays NXDOMAIN.
 - A signed zone's TTLs are answered one week at most (``MAX_TTL``), as Route 53 limits them
   once signing is enabled.
@@ -115,7 +118,7 @@ class ResponseSigner:
             return
         question = query.question[0]
         name = question.name.to_text().lower()
-        zone = self._answers.zone_of(name)
+        zone = self._answers.zone_answering(name, dns.rdatatype.to_text(question.rdtype))
         if zone is None or zone not in self._keys:
             return
         keys = self._keys[zone]
@@ -132,13 +135,14 @@ class ResponseSigner:
         referral = not response.flags & dns.flags.AA
         if referral:
             cuts = [r for r in response.authority if r.rdtype == dns.rdatatype.NS]
-            if cuts:
+            secure = any(r.rdtype == dns.rdatatype.DS for r in response.authority)
+            if cuts and not secure:  # the NSEC proves the cut has no DS (RFC 4035 §3.1.4)
                 ttl = self._negative_ttl(zone, cuts[0].ttl)
                 response.authority.append(_nsec(cuts[0].name, {"NS", "RRSIG", "NSEC"}, ttl))
         else:
             self._deny(question.rdtype, name, zone, response)
-        response.answer = self._with_signatures(response.answer, now)
-        response.authority = self._with_signatures(response.authority, now)
+        response.answer = self._with_signatures(response.answer, now, zone)
+        response.authority = self._with_signatures(response.authority, now, zone)
 
     def _negative_ttl(self, zone: str, fallback: int) -> int:
         soa = self._answers.negative_soa(zone)
@@ -155,9 +159,9 @@ class ResponseSigner:
         answered = any(r.rdtype == rdtype for r in response.answer)
         if answered or (rdtype == dns.rdatatype.ANY and response.answer):
             return
-        if self._answers.zone_of(final) != zone:
+        if self._answers.zone_answering(final, dns.rdatatype.to_text(rdtype)) != zone:
             return  # a CNAME out of the zone: the client's resolver asks the target's zone
-        types = set(self._answers.types_of(final))
+        types = set(self._answers.types_of(final, zone))
         if final == zone:
             types.add("DNSKEY")
         types |= {"RRSIG", "NSEC"} if types else {"RRSIG", "NSEC", "NXNAME"}
@@ -166,14 +170,22 @@ class ResponseSigner:
         response.set_rcode(dns.rcode.NOERROR)  # compact denial: no NXDOMAIN (RFC 9824)
         response.authority.append(_nsec(dns.name.from_text(final), types, ttl))
 
-    def _with_signatures(self, rrsets: list[dns.rrset.RRset], now: float) -> list[dns.rrset.RRset]:
+    def _with_signatures(
+        self, rrsets: list[dns.rrset.RRset], now: float, responding: str
+    ) -> list[dns.rrset.RRset]:
+        """Each set followed by its RRSIG by its zone's key; an NSEC is the responding zone's
+        (at a child's apex too: the parent denies its DS there)."""
         signed: list[dns.rrset.RRset] = []
         for rrset in rrsets:
             signed.append(rrset)
             if rrset.rdtype == dns.rdatatype.RRSIG:
                 continue
             owner = rrset.name.to_text().lower()
-            zone = self._answers.zone_of(owner)
+            zone = (
+                responding
+                if rrset.rdtype == dns.rdatatype.NSEC
+                else self._answers.zone_answering(owner, dns.rdatatype.to_text(rrset.rdtype))
+            )
             keys = None if zone is None else self._keys.get(zone)
             if keys is None:
                 continue

@@ -21,6 +21,7 @@
     │   InvalidKeySigningKeyName, InvalidKeySigningKeyStatus, InvalidKMSArn, KeySigningKeyInUse,
     │   KeySigningKeyWithActiveStatusNotFound, InvalidSigningStatus, DNSSECNotFound
     │                            (DNSSEC signing: decision 0317)
+    ├── KeySigningKeyInParentDSRecord  (the parent's DS names the key: decision 0324)
     └── ZoneChanged               (a concurrent change won: the caller tries again)
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidSigningStatus",
     "InvalidVPCId",
     "KeySigningKeyAlreadyExists",
+    "KeySigningKeyInParentDSRecord",
     "KeySigningKeyInUse",
     "KeySigningKeyWithActiveStatusNotFound",
     "LastVPCAssociation",
@@ -166,6 +168,10 @@ class InvalidKMSArn(Route53Error):
 
 
 class KeySigningKeyInUse(Route53Error):
+    pass
+
+
+class KeySigningKeyInParentDSRecord(Route53Error):
     pass
 
 

@@ -12,6 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
 from andromede.route53.errors import InvalidChangeBatch, InvalidDomainName, InvalidInput
 from andromede.route53.routing import check_routing, routing_problems
 
@@ -29,11 +35,20 @@ __all__ = [
     "within",
 ]
 
-RECORD_TYPES: Final = frozenset(
-    {"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "SOA", "CAA"}
+# The types whose values dnspython's rdata parser judges (decision 0324): their wire forms
+# are dnspython's, so a value it reads is one the name servers can answer.
+PARSED_TYPES: Final = frozenset({"DS", "NAPTR", "SPF", "HTTPS", "SVCB", "TLSA", "SSHFP"})
+RECORD_TYPES: Final = (
+    frozenset({"A", "AAAA", "CNAME", "MX", "TXT", "SRV", "PTR", "NS", "SOA", "CAA"}) | PARSED_TYPES
 )
-# Types AWS knows that are not served yet: refused by name, not as unknown.
-NOT_YET_TYPES: Final = frozenset({"SPF", "NAPTR", "DS", "HTTPS", "SVCB", "TLSA", "SSHFP"})
+# Types AWS knows that are not served yet: refused by name, not as unknown (none now).
+NOT_YET_TYPES: Final[frozenset[str]] = frozenset()
+# The types a routing policy may answer, as Route 53's ResourceRecordSet documents them: the
+# newer types (DS, HTTPS, SVCB, TLSA, SSHFP) are simple sets only.
+_POLICY_TYPES: Final = frozenset(
+    {"A", "AAAA", "CAA", "CNAME", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"}
+)
+_MULTIVALUE_TYPES: Final = frozenset({"A", "AAAA", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"})
 _LABEL: Final = re.compile(r"^[a-z0-9_\-*]{1,63}$")
 _OCTAL: Final = re.compile(r"\\([0-7]{3})")
 SOA_TTL: Final = 900
@@ -214,6 +229,38 @@ _VALUE_RULES: Final[dict[str, tuple[Callable[[str], bool], str, str]]] = {
 }
 
 
+def _parses(record_type: str) -> Callable[[str], bool]:
+    rdtype = dns.rdatatype.from_text(record_type)
+
+    def parses(value: str) -> bool:
+        try:
+            # Route 53 reads the names in a value as absolute: the root is their origin.
+            dns.rdata.from_text(dns.rdataclass.IN, rdtype, value, dns.name.root, relativize=False)
+        except (dns.exception.DNSException, ValueError, UnicodeError):
+            return False
+        return True
+
+    return parses
+
+
+_VALUE_RULES.update(
+    {
+        record_type: (
+            _parses(record_type),
+            f"{record_type}RRDATAIllegal",
+            f"Value is not a valid {record_type} record",
+        )
+        for record_type in PARSED_TYPES
+    }
+)
+# SPF's value is TXT's (RFC 7208 §3.1), quoted as Route 53 wants TXT's to be.
+_VALUE_RULES["SPF"] = (
+    _VALUE_RULES["TXT"][0],
+    "SPFRDATANotQuoted",
+    "Value should be one or more quoted strings of 255 characters at most",
+)
+
+
 def _value_problem(record: RecordSet) -> str | None:
     """AWS's complaint about one value of ``record``, else None."""
     if record.alias is not None:
@@ -257,6 +304,12 @@ def check_record(record: RecordSet, action: str = "CREATE") -> None:
         )
     if record.alias is None and not 0 <= record.ttl <= 2147483647:
         raise InvalidInput(f"Invalid TTL {record.ttl}")
+    allowed = _MULTIVALUE_TYPES if record.policy == "multivalue" else _POLICY_TYPES
+    if record.policy != "simple" and record.type not in allowed:
+        raise InvalidInput(
+            f"Invalid request: RRSet of type {record.type} does not support {record.policy} "
+            f"routing in {change_words(action, record)}"
+        )
     check_routing(record, change_words(action, record))
 
 
@@ -323,7 +376,8 @@ def _zone_problems(
     zone_name: str, records: Iterable[RecordSet], changes: Sequence[Change]
 ) -> list[str]:
     """The rules over the whole zone after the batch: CNAMEs alone at their name and never at
-    the apex, one SOA and the NS set at the apex always there, SOA only at the apex."""
+    the apex, one SOA and the NS set at the apex always there, SOA only at the apex, DS only
+    at a delegation (beside an NS set, below the apex)."""
     problems: list[str] = []
     by_name: dict[str, list[RecordSet]] = {}
     for record in records:
@@ -350,6 +404,17 @@ def _zone_problems(
                     f"RRSet of type CNAME with DNS name {display_name(name)} has more than one "
                     "value"
                 )
+        if "DS" in types and name == zone_name:
+            problems.append(
+                f"RRSet of type DS with DNS name {display_name(name)} is not permitted at apex "
+                f"in zone {zone_name}"
+            )
+        elif "DS" in types and "NS" not in types:
+            # A DS set says the child at a delegation is signed (RFC 4034 §5): no NS, no cut.
+            problems.append(
+                f"RRSet of type DS with DNS name {display_name(name)} is not permitted because "
+                f"no RRSet of type NS with the same DNS name exists in zone {zone_name}"
+            )
         if "SOA" in types and name != zone_name:
             problems.append(
                 f"RRSet of type SOA with DNS name {display_name(name)} is not permitted because "

@@ -17,7 +17,8 @@ set of the zone, resolved by the responder at each query — an alias to a load 
 written with the balancer's addresses as its values (TTL 60, as Route 53 answers one).
 
 AWS's rule for overlapping zones holds (decision 0280): a set of a zone is kept only when no
-more specific zone of the VPC holds its name."""
+more specific zone of the VPC holds its name — but a DS set at a more specific zone's apex,
+which is the enclosing zone's (decision 0324)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def responder_document(
     for zone in sorted(zones, key=lambda z: z.name):
         for record in zone.sorted_records():
             owner = max((n for n in names if within(record.name, n)), key=len)
-            if owner == zone.name:
+            # A DS set at a child zone's apex is the parent's (decision 0324): kept from it.
+            if owner == zone.name or (record.type == "DS" and record.name == owner):
                 sets.append(_set(zone, record, healthy, foreign_aliases))
     return json.dumps(
         {"version": DOCUMENT_VERSION, "region": region, "zones": names, "sets": sets},

@@ -59,6 +59,7 @@ _STATUS: Final[dict[str, int]] = {
     "InvalidKeySigningKeyStatus": 400,
     "InvalidKMSArn": 400,
     "KeySigningKeyInUse": 400,
+    "KeySigningKeyInParentDSRecord": 400,  # decision 0324
     "KeySigningKeyWithActiveStatusNotFound": 400,
     "InvalidSigningStatus": 400,
     "DNSSECNotFound": 400,  # DNSSEC signing: decision 0317

@@ -148,7 +148,9 @@ class PublicNameServer:
         if rcode == dns.rcode.REFUSED:
             return reply
         question = query.question[0]
-        zone = view.answers.zone_of(question.name.to_text().lower())
+        # The zone that answered: a child apex's DS is the parent's (decision 0324).
+        asked = dns.rdatatype.to_text(question.rdtype)
+        zone = view.answers.zone_answering(question.name.to_text().lower(), asked)
         owner = None if zone is None else view.owners.get(zone)
         if owner is None:
             return reply
@@ -158,7 +160,7 @@ class PublicNameServer:
             self._query_logs.record(
                 owner[1],
                 question.name.to_text(),
-                dns.rdatatype.to_text(question.rdtype),
+                asked,
                 dns.rcode.to_text(dns.rcode.Rcode.make(rcode)),
                 "UDP" if udp else "TCP",
                 source,

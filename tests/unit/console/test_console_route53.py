@@ -122,6 +122,16 @@ async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
         assert upserted.status_code == 303, alert(upserted)
         apex = {**record, "name": "", "type": "TXT", "values": '"v=spf1 -all"'}
         assert (await client.post(f"/hosted-zones/{zone}/record", data=apex)).status_code == 303
+        assert '<option value="TLSA">' in page.text  # decision 0324's types offered
+        tlsa = {**record, "name": "_443._tcp.www", "type": "TLSA", "values": "3 1 1 " + "ab" * 32}
+        assert (await client.post(f"/hosted-zones/{zone}/record", data=tlsa)).status_code == 303
+        tlsa_deletion = {
+            "csrf": token, "confirm": "yes", "name": "_443._tcp.www.example.com.",
+            "type": "TLSA", "ttl": "300", "values": json.dumps([tlsa["values"]]),
+        }  # fmt: skip
+        assert (
+            await client.post(f"/hosted-zones/{zone}/delete-record", data=tlsa_deletion)
+        ).status_code == 303
         records = await _records(console, client, zone)
         assert records[("www.example.com.", "A")] == (60, ("192.0.2.9",))
         page = await client.get(f"/hosted-zones/{zone}")

@@ -503,3 +503,114 @@ async def test_serve_wires_dnssec_over_the_database(tmp_path: Path, kit: Kit) ->
     finally:
         await audit.close()
         await db.close()
+
+
+def rrset_and_signature(
+    answer: dns.message.Message, section: str, name: str, rdtype: dns.rdatatype.RdataType
+) -> tuple[dns.rrset.RRset, dns.rrset.RRset]:
+    rrsets = getattr(answer, section)
+    owner = dns.name.from_text(name)
+    found = answer.find_rrset(rrsets, owner, dns.rdataclass.IN, rdtype)
+    sig = answer.find_rrset(rrsets, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, rdtype)
+    return found, sig
+
+
+async def test_a_secure_delegation_between_two_zones_served_here(signed: Signed) -> None:
+    """Decision 0324: the parent delegates ``shop.example.com`` to these name servers and
+    holds the child's DS; a validator goes parent DNSKEY → DS (answered and signed by the
+    parent, though the child is served here) → child DNSKEY → the child's answer."""
+    r53 = signed.r53
+    parent_id, parent_made = await sign_zone(signed)
+    child_id = (await r53.zone("shop.example.com")).rsplit("/", 1)[-1]
+    www = RecordSet("www.shop.example.com.", "A", 60, ("192.0.2.9",))
+    await r53.service.change_records(r53.tenant_id, child_id, [Change("CREATE", www)])
+    child_made = await r53.client(
+        "CreateKeySigningKey", CallerReference="ref-2", HostedZoneId=child_id,
+        KeyManagementServiceArn=await signed.key(), Name="ksk_child", Status="ACTIVE",
+    )  # fmt: skip
+    await r53.client("EnableHostedZoneDNSSEC", HostedZoneId=child_id)
+    child_ds = child_made["KeySigningKey"]["DSRecord"]
+    servers = tuple(f"{s}." for s in NAME_SERVERS)
+    cut_ns = RecordSet("shop.example.com.", "NS", 300, servers)
+    cut_ds = RecordSet("shop.example.com.", "DS", 300, (child_ds,))
+    now = signed.now[0]
+    parent = dns.name.from_text("example.com.")
+    child = dns.name.from_text("shop.example.com.")
+
+    alone = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert "StatusMessage" not in alone["Status"]  # no parent here: nothing to say
+    await r53.service.change_records(r53.tenant_id, parent_id, [Change("CREATE", cut_ns)])
+    broken = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert broken["Status"]["ServeSignature"] == "SIGNING"
+    assert broken["Status"]["StatusMessage"].startswith("The parent zone example.com. delegates")
+    insecure = await signed.ask("shop.example.com.", "DS")  # no DS yet: the parent denies it
+    assert insecure.flags & dns.flags.AA and not insecure.answer
+    parent_keys = validated_keys(
+        await signed.ask("example.com.", "DNSKEY"), parent_made["KeySigningKey"]["DSRecord"], now
+    )
+    nsec, nsec_sig = rrset_and_signature(insecure, "authority", "shop.example.com.", 47)
+    dnssec.validate(nsec, nsec_sig, {parent: parent_keys}, now=now)
+    assert "DS" not in nsec[0].to_text() and " NS " in f" {nsec[0].to_text()} "
+
+    await r53.service.change_records(r53.tenant_id, parent_id, [Change("CREATE", cut_ds)])
+    ds_answer = await signed.ask("shop.example.com.", "DS")
+    assert ds_answer.flags & dns.flags.AA
+    ds, ds_sig = rrset_and_signature(ds_answer, "answer", "shop.example.com.", dns.rdatatype.DS)
+    dnssec.validate(ds, ds_sig, {parent: parent_keys}, now=now)
+    assert ds_sig[0].signer == parent
+    keys_answer = await signed.ask("shop.example.com.", "DNSKEY")
+    child_keys, keys_sig = rrset_and_signature(
+        keys_answer, "answer", "shop.example.com.", dns.rdatatype.DNSKEY
+    )
+    dnssec.validate(child_keys, keys_sig, {child: child_keys}, now=now)
+    assert any(dnssec.make_ds(child, k, "SHA256") in ds for k in child_keys if k.flags == KSK_FLAG)
+    answer = await signed.ask("www.shop.example.com.", "A")
+    a, a_sig = rrset_and_signature(answer, "answer", "www.shop.example.com.", dns.rdatatype.A)
+    dnssec.validate(a, a_sig, {child: child_keys}, now=now)
+    plain = await signed.ask("shop.example.com.", "DS", do=False)
+    assert [r.rdtype for r in plain.answer] == [dns.rdatatype.DS]
+
+    chained = await r53.client("GetDNSSEC", HostedZoneId=child_id)
+    assert "StatusMessage" not in chained["Status"]
+    refusal = await r53.fails(
+        "DisableHostedZoneDNSSEC", "KeySigningKeyInParentDSRecord", HostedZoneId=child_id
+    )
+    assert "ksk_child is specified in a parent DS record" in refusal.message
+    await r53.client(
+        "CreateKeySigningKey", CallerReference="ref-3", HostedZoneId=child_id,
+        KeyManagementServiceArn=await signed.key(), Name="ksk_next", Status="ACTIVE",
+    )  # fmt: skip
+    await r53.fails(
+        "DeactivateKeySigningKey", "KeySigningKeyInParentDSRecord",
+        HostedZoneId=child_id, Name="ksk_child",
+    )  # fmt: skip
+    await r53.service.change_records(r53.tenant_id, parent_id, [Change("DELETE", cut_ds)])
+    await r53.client("DeactivateKeySigningKey", HostedZoneId=child_id, Name="ksk_child")
+    await r53.client("DisableHostedZoneDNSSEC", HostedZoneId=child_id)
+
+
+async def test_a_referral_carries_the_cut_ds_signed_by_the_parent(signed: Signed) -> None:
+    """A delegation elsewhere with a DS set: asked with DO, the referral's authority holds the
+    NS set (unsigned), the DS set and its RRSIG by the parent, and no NSEC; without DO, the
+    NS set alone."""
+    zone_id, made = await sign_zone(signed)
+    ds_value = "60485 13 2 " + "AB" * 32
+    ds = RecordSet("sub.example.com.", "DS", 300, (ds_value,))
+    await signed.r53.service.change_records(signed.r53.tenant_id, zone_id, [Change("CREATE", ds)])
+    now = signed.now[0]
+    keys = validated_keys(
+        await signed.ask("example.com.", "DNSKEY"), made["KeySigningKey"]["DSRecord"], now
+    )
+    referral = await signed.ask("www.sub.example.com.", "A")
+    assert not referral.flags & dns.flags.AA and not referral.answer
+    kinds = [(r.rdtype, r.covers) for r in referral.authority]
+    assert kinds == [
+        (dns.rdatatype.NS, dns.rdatatype.NONE),
+        (dns.rdatatype.DS, dns.rdatatype.NONE),
+        (dns.rdatatype.RRSIG, dns.rdatatype.DS),
+    ]
+    signed_ds, ds_sig = referral.authority[1:]
+    dnssec.validate(signed_ds, ds_sig, {dns.name.from_text("example.com."): keys}, now=now)
+    assert signed_ds[0].to_text().upper() == ds_value
+    plain = await signed.ask("www.sub.example.com.", "A", do=False)
+    assert [r.rdtype for r in plain.authority] == [dns.rdatatype.NS]

@@ -299,6 +299,15 @@ async def test_a_zone_inside_another_answers_only_when_delegated_here(world: Wor
     answer = await ask(world, "www.shop.example.com")
     assert answer.flags & dns.flags.AA
     assert texts(answer) == [("www.shop.example.com.", "A", 60, "203.0.113.1")]
+    # Decision 0324: the child's DS is the parent's, answered and counted for A1.
+    ds = RecordSet("shop.example.com.", "DS", 3600, ("2371 13 2 " + "0A" * 32,))
+    await world.service.change_records(A1, first.zone_id, [Change("CREATE", ds)])
+    world.counted.clear()
+    ds_answer = await ask(world, "shop.example.com", "DS")
+    assert ds_answer.flags & dns.flags.AA
+    assert [(name, kind) for name, kind, *_ in texts(ds_answer)] == [("shop.example.com.", "DS")]
+    await ask(world, "shop.example.com", "SOA")
+    assert world.counted == [A1, A2]
 
 
 def test_reachable_zones_rules() -> None:

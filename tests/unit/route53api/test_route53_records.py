@@ -126,7 +126,7 @@ async def test_invalid_batches_are_refused_whole_in_aws_words(world: World) -> N
                     "Action": "CREATE",
                     "ResourceRecordSet": {
                         "Name": "x.example.com",
-                        "Type": "NAPTR",
+                        "Type": "NXT",
                         "TTL": 60,
                         "ResourceRecords": [{"Value": "x"}],
                     },
@@ -134,7 +134,10 @@ async def test_invalid_batches_are_refused_whole_in_aws_words(world: World) -> N
             ]
         },
     )
-    assert "NAPTR" in bad_type.message
+    assert "'NXT' is not facet-valid" in bad_type.message
+    assert "NAPTRRRDATAIllegal" in await refused(
+        world, zone, ("CREATE", "x.example.com", "NAPTR", 60, ["x"])
+    )
     await world.change(zone, ("DELETE", "www.example.com", "A", 300, ["192.0.2.1"]))
     assert await names(world, zone) == [("example.com.", "NS"), ("example.com.", "SOA")]
 
