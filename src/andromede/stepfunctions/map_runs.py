@@ -1,0 +1,136 @@
+"""A distributed Map's Map run (decision 0322): what DescribeMapRun and ListMapRuns answer,
+and the store's port.
+
+A Map run belongs to the execution whose Map state began it; its ARN is AWS's
+``arn:aws:states:<region>:<account>:mapRun:<machine>/<label>:<id>`` (the ``Label``, else a
+short id), its child executions ``…:execution:<machine>/<label>:<uuid>``. Its counts are
+AWS's ``itemCounts`` and ``executionCounts`` (they differ once items are batched). The
+settings UpdateMapRun changes (``maxConcurrency``, ``toleratedFailure…``) are the store's: the
+run reads them back each time it records its counts, so an update applies while it runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+__all__ = [
+    "COUNTERS",
+    "MapRun",
+    "MapRunStore",
+    "child_execution_arn",
+    "map_run_account",
+    "map_run_arn",
+]
+
+COUNTERS: Final = (
+    "pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
+)  # fmt: skip
+
+
+def map_run_arn(execution_arn: str, label: str | None) -> str:
+    """A new Map run's ARN, of the execution ``arn:aws:states:<region>:<account>:execution:
+    <machine>:<name>``."""
+    parts = execution_arn.split(":")
+    region, account, machine = parts[3], parts[4], parts[6]
+    return f"arn:aws:states:{region}:{account}:mapRun:{machine}/{label or uuid.uuid4().hex[:8]}:" \
+        f"{uuid.uuid4()}"  # fmt: skip
+
+
+def child_execution_arn(run_arn: str, express: bool) -> str:
+    """A child execution's ARN: the run's machine and label, a fresh id."""
+    parts = run_arn.split(":")
+    kind = "express" if express else "execution"
+    return f"arn:aws:states:{parts[3]}:{parts[4]}:{kind}:{parts[6]}:{uuid.uuid4()}"
+
+
+def map_run_account(run_arn: str) -> str | None:
+    """The account of a Map run's ARN, None when it is no Map run's ARN."""
+    parts = run_arn.split(":")
+    if len(parts) != 8 or parts[:3] != ["arn", "aws", "states"] or parts[5] != "mapRun":
+        return None
+    return parts[4]
+
+
+def _iso(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class MapRun:
+    tenant_id: str
+    arn: str
+    execution_arn: str
+    started: int  # ms
+    max_concurrency: int
+    tolerated_failure_percentage: float
+    tolerated_failure_count: int
+    status: str = "RUNNING"
+    stopped: int | None = None
+    item_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    execution_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def changed(self, **fields: Any) -> MapRun:
+        return dataclasses.replace(self, **fields)
+
+    def described(self) -> dict[str, Any]:
+        """DescribeMapRun's answer."""
+        answer: dict[str, Any] = {
+            "mapRunArn": self.arn,
+            "executionArn": self.execution_arn,
+            "status": self.status,
+            "startDate": _iso(self.started),
+            "maxConcurrency": self.max_concurrency,
+            "toleratedFailurePercentage": self.tolerated_failure_percentage,
+            "toleratedFailureCount": self.tolerated_failure_count,
+            "itemCounts": _counts(self.item_counts),
+            "executionCounts": _counts(self.execution_counts),
+            "redriveCount": 0,
+        }
+        if self.stopped is not None:
+            answer["stopDate"] = _iso(self.stopped)
+        return answer
+
+    def listed(self) -> dict[str, Any]:
+        """ListMapRuns' entry."""
+        parts = self.arn.split(":")
+        entry = {
+            "executionArn": self.execution_arn,
+            "mapRunArn": self.arn,
+            "stateMachineArn": f"arn:aws:states:{parts[3]}:{parts[4]}:stateMachine:{parts[6]}",
+            "startDate": _iso(self.started),
+        }
+        if self.stopped is not None:
+            entry["stopDate"] = _iso(self.stopped)
+        return entry
+
+
+def _counts(counts: dict[str, int]) -> dict[str, int]:
+    answer = {name: int(counts.get(name, 0)) for name in COUNTERS}
+    answer["failuresNotRedrivable"] = 0
+    answer["pendingRedrive"] = 0
+    return answer
+
+
+class MapRunStore(Protocol):
+    async def save(self, run: MapRun) -> MapRun:
+        """``run`` written (created, or its status, stop and counts changed); answers the run
+        as stored, with the settings UpdateMapRun may have changed."""
+        ...
+
+    async def get(self, tenant_id: str, arn: str) -> MapRun | None: ...
+
+    async def list_for_execution(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        """The execution's Map runs, oldest first."""
+        ...
+
+    async def update(
+        self, tenant_id: str, arn: str, max_concurrency: int | None,
+        tolerated_failure_percentage: float | None, tolerated_failure_count: int | None,
+    ) -> MapRun | None:  # fmt: skip
+        """The run with these settings changed (None given: kept); None if it is unknown."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int: ...
