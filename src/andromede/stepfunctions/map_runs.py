@@ -14,12 +14,13 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 __all__ = [
     "COUNTERS",
     "MapRun",
     "MapRunStore",
+    "MemoryMapRunStore",
     "child_execution_arn",
     "map_run_account",
     "map_run_arn",
@@ -134,3 +135,60 @@ class MapRunStore(Protocol):
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
+
+
+class MemoryMapRunStore:
+    """The in-memory twin (tests, and the contract suite's reference)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[tuple[str, str], MapRun] = {}
+
+    async def save(self, run: MapRun) -> MapRun:
+        key = (run.tenant_id, run.arn)
+        stored = self._runs.get(key)
+        if stored is not None:
+            run = run.changed(
+                max_concurrency=stored.max_concurrency,
+                tolerated_failure_percentage=stored.tolerated_failure_percentage,
+                tolerated_failure_count=stored.tolerated_failure_count,
+            )
+        self._runs[key] = run
+        return run
+
+    async def get(self, tenant_id: str, arn: str) -> MapRun | None:
+        return self._runs.get((tenant_id, arn))
+
+    async def list_for_execution(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        found = [r for (t, _), r in self._runs.items()
+                 if t == tenant_id and r.execution_arn == execution_arn]  # fmt: skip
+        return sorted(found, key=lambda r: (r.started, r.arn))
+
+    async def update(
+        self, tenant_id: str, arn: str, max_concurrency: int | None,
+        tolerated_failure_percentage: float | None, tolerated_failure_count: int | None,
+    ) -> MapRun | None:  # fmt: skip
+        stored = self._runs.get((tenant_id, arn))
+        if stored is None:
+            return None
+        changed = stored.changed(
+            max_concurrency=_given(max_concurrency, stored.max_concurrency),
+            tolerated_failure_percentage=_given(
+                tolerated_failure_percentage, stored.tolerated_failure_percentage
+            ),
+            tolerated_failure_count=_given(tolerated_failure_count, stored.tolerated_failure_count),
+        )
+        self._runs[(tenant_id, arn)] = changed
+        return changed
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        keys = [k for k in self._runs if k[0] == tenant_id]
+        for key in keys:
+            del self._runs[key]
+        return len(keys)
+
+
+_Kept = TypeVar("_Kept", int, float)
+
+
+def _given(value: _Kept | None, kept: _Kept) -> _Kept:
+    return kept if value is None else value
