@@ -26,12 +26,18 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from andromede.stepfunctions.interpreter import Event, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
 from andromede.stepfunctions.map_items import (
+    READER_FAILED,
     batches,
     exceeds_tolerance,
     items_of_object,
     result_files,
 )
-from andromede.stepfunctions.map_runs import MapRun, child_execution_arn, map_run_arn
+from andromede.stepfunctions.map_runs import (
+    MapRun,
+    child_execution_arn,
+    child_machine_arn,
+    map_run_arn,
+)
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Interpreter
@@ -46,6 +52,10 @@ _RECORD_EVERY_MS: Final = 1000  # counts written at most this often while the ru
 class MapRunHost(Protocol):
     def most_children(self) -> int:
         """The gateway's cap on one Map run's children running at once."""
+        ...
+
+    def most_items(self) -> int:
+        """The most items one Map run reads."""
         ...
 
     async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str: ...
@@ -115,7 +125,10 @@ async def _items(
     if "MaxItemsPath" in config:
         most = machine.read(config["MaxItemsPath"], data, context)
     if isinstance(most, int) and not isinstance(most, bool) and most > 0:
-        return items[:most]
+        items = items[:most]
+    if len(items) > host.most_items():
+        raise StatesError(READER_FAILED, f"More than {host.most_items()} items: a Map run "
+                          "reads fewer")  # fmt: skip
     return items
 
 
@@ -182,7 +195,7 @@ async def run_map(
     stopped = asyncio.Event()
     changed = asyncio.Condition()
     last_record = clock()
-    machine_arn = str(context.get("StateMachine", {}).get("Id", ""))
+    machine_arn = child_machine_arn(run.arn)
 
     def limit() -> int:
         chosen = run.max_concurrency or total_runs or 1
@@ -202,7 +215,7 @@ async def run_map(
         child_context = {
             "Execution": {"Id": arn, "Name": arn.rsplit(":", 1)[-1], "StartTime": _iso(began),
                           "Input": value, "RoleArn": execution.get("RoleArn", "")},
-            "StateMachine": {"Id": machine_arn, "Name": context["StateMachine"]["Name"]},
+            "StateMachine": {"Id": machine_arn, "Name": machine_arn.rsplit(":", 1)[1]},
         }  # fmt: skip
         record: dict[str, Any] = {
             "ExecutionArn": arn, "Input": _dumps(value), "InputDetails": {"Included": True},

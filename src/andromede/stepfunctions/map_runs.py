@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final, Protocol, TypeVar
 
 __all__ = [
@@ -22,6 +21,7 @@ __all__ = [
     "MapRunStore",
     "MemoryMapRunStore",
     "child_execution_arn",
+    "child_machine_arn",
     "map_run_account",
     "map_run_arn",
 ]
@@ -47,6 +47,13 @@ def child_execution_arn(run_arn: str, express: bool) -> str:
     return f"arn:aws:states:{parts[3]}:{parts[4]}:{kind}:{parts[6]}:{uuid.uuid4()}"
 
 
+def child_machine_arn(run_arn: str) -> str:
+    """The state machine a run's children are executions of, as AWS names it
+    (``…:stateMachine:<machine>/<label>``)."""
+    parts = run_arn.split(":")
+    return f"arn:aws:states:{parts[3]}:{parts[4]}:stateMachine:{parts[6]}"
+
+
 def map_run_account(run_arn: str) -> str | None:
     """The account of a Map run's ARN, None when it is no Map run's ARN."""
     parts = run_arn.split(":")
@@ -55,8 +62,9 @@ def map_run_account(run_arn: str) -> str | None:
     return parts[4]
 
 
-def _iso(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
+def _epoch(ms: int) -> float:
+    """The API's dates: epoch seconds."""
+    return round(ms / 1000, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +90,7 @@ class MapRun:
             "mapRunArn": self.arn,
             "executionArn": self.execution_arn,
             "status": self.status,
-            "startDate": _iso(self.started),
+            "startDate": _epoch(self.started),
             "maxConcurrency": self.max_concurrency,
             "toleratedFailurePercentage": self.tolerated_failure_percentage,
             "toleratedFailureCount": self.tolerated_failure_count,
@@ -91,20 +99,19 @@ class MapRun:
             "redriveCount": 0,
         }
         if self.stopped is not None:
-            answer["stopDate"] = _iso(self.stopped)
+            answer["stopDate"] = _epoch(self.stopped)
         return answer
 
     def listed(self) -> dict[str, Any]:
         """ListMapRuns' entry."""
-        parts = self.arn.split(":")
         entry = {
             "executionArn": self.execution_arn,
             "mapRunArn": self.arn,
-            "stateMachineArn": f"arn:aws:states:{parts[3]}:{parts[4]}:stateMachine:{parts[6]}",
-            "startDate": _iso(self.started),
+            "stateMachineArn": child_machine_arn(self.arn),
+            "startDate": _epoch(self.started),
         }
         if self.stopped is not None:
-            entry["stopDate"] = _iso(self.stopped)
+            entry["stopDate"] = _epoch(self.stopped)
         return entry
 
 

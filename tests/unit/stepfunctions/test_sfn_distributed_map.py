@@ -180,6 +180,9 @@ class Host:
     def most_children(self) -> int:
         return self.cap
 
+    def most_items(self) -> int:
+        return 20
+
     async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
         assert context["Execution"]["RoleArn"].endswith("role/r")
         if f"{bucket}/{key}" not in self.objects:
@@ -300,6 +303,18 @@ async def test_failures_within_tolerance_succeed_beyond_it_fail() -> None:
 async def test_a_missing_object_fails_the_state_in_s3s_words() -> None:
     error, _ = await run(distributed(ItemReader=READ_JSON), {"key": "nope"}, Host({}))
     assert isinstance(error, StatesError) and error.error == "S3.NoSuchKey"
+
+
+async def test_the_gateways_bound_on_items() -> None:
+    items = [{"n": i} for i in range(21)]
+    error, _ = await run(distributed(processor=TASK, ItemReader=READ_JSON), {"key": "k"},
+                         Host({"b/k": json.dumps(items)}))  # fmt: skip
+    assert isinstance(error, StatesError) and error.error == "States.ItemReaderFailed"
+    assert "More than 20 items" in error.cause
+    output, _ = await run(distributed(processor=TASK, ItemReader={
+        **READ_JSON, "ReaderConfig": {"InputType": "JSON", "MaxItems": 3}}), {"key": "k"},
+        Host({"b/k": json.dumps(items)}))  # fmt: skip
+    assert [o["done"] for o in output] == [0, 1, 2]
 
 
 async def test_the_gateways_cap_bounds_the_children() -> None:
