@@ -7,12 +7,21 @@ events; DescribeMapRun's counts, ListMapRuns, UpdateMapRun, and their errors in 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from andromede.iam.model import Principal
+from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.settings import Settings
+from andromede.stepfunctions.interpreter import StatesError
+from andromede.stepfunctions.map_runs import MapRun, MemoryMapRunStore
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.integrity import BodyIntegrity
 from andromede.storage.model import ContentHeaders
+from andromede.wiring.stepfunctions import map_run_host
 from support.statesapp import REGION, World
 
 
@@ -165,8 +174,6 @@ async def test_the_threshold_fails_the_execution(world: World) -> None:
 
 
 async def test_update_map_run_and_listing_errors(world: World) -> None:
-    from andromede.stepfunctions.map_runs import MapRun
-
     execution = f"arn:aws:states:{REGION}:{world.tenant_id}:execution:m:e"
     arn = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:m/l:0000"
     await world.map_runs.save(MapRun(world.tenant_id, arn, execution, 1_800_000_000_000, 0,
@@ -179,3 +186,42 @@ async def test_update_map_run_and_listing_errors(world: World) -> None:
     await world.fails("ListMapRuns", "ExecutionDoesNotExist", executionArn=execution)
     other = arn.replace(world.tenant_id, "000000000099")
     await world.fails("DescribeMapRun", "ResourceNotFound", mapRunArn=other)
+
+
+async def test_the_settings_bound_a_run(world: World, tmp_path: Path) -> None:
+    """``stepfunctions_item_reader_max_bytes``, ``stepfunctions_map_run_max_items`` and
+    ``stepfunctions_map_run_max_concurrency`` as ``serve`` wires them (``map_run_host``)."""
+    settings = Settings(
+        data_dir=tmp_path, region=REGION, stepfunctions_item_reader_max_bytes=20,
+        stepfunctions_map_run_max_items=2, stepfunctions_map_run_max_concurrency=3,
+    )  # fmt: skip
+    await world.objects.create_bucket("inbox", tenant_id=world.tenant_id,
+                                      owner_id=world.tenant_id, region=REGION)  # fmt: skip
+    await put(world, "inbox", "big.json", json.dumps(list(range(20))))
+    for name in ("a", "b", "c"):
+        await put(world, "inbox", f"k/{name}", "{}")
+    role = await world.role("r", policy=allow("s3:GetObject", "s3:ListBucket"))
+    sessions = ServiceRoleSessions(world.identity, "states.amazonaws.com", REGION)
+
+    async def session(context: Mapping[str, Any]) -> Principal:
+        made = await sessions.session(world.tenant_id, role, "s")
+        assert made is not None
+        return made
+
+    store = MemoryMapRunStore()
+    factory = map_run_host(settings, world.identity, world.audit, world.objects, store)
+    assert factory is not None
+    host = factory(session)
+    assert (host.most_children(), host.most_items()) == (3, 2)
+    with pytest.raises(StatesError, match="larger than 20 bytes"):
+        await host.read_object({}, "inbox", "big.json")
+    with pytest.raises(StatesError, match="More than 2 objects"):
+        await host.list_objects({}, "inbox", "k/")
+    assert len(await host.list_objects({}, "inbox", "k/a")) == 1
+    assert map_run_host(settings, world.identity, world.audit, None, store) is None
+    defaults = Settings(data_dir=tmp_path, region=REGION)
+    assert defaults.stepfunctions_map_run_max_concurrency == 40
+    assert defaults.stepfunctions_map_run_max_items == 100_000
+    assert defaults.stepfunctions_item_reader_max_bytes == 64 * 1024 * 1024
+    with pytest.raises(ValueError, match="stepfunctions_map_run_max_concurrency"):
+        Settings(data_dir=tmp_path, stepfunctions_map_run_max_concurrency=10_001)
