@@ -60,12 +60,12 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
     "Map": _IO | _FLOW | _RESULT | {
         "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "MaxConcurrency",
         "MaxConcurrencyPath", "ItemReader", "ItemBatcher", "ResultWriter",
-        "ToleratedFailurePercentage", "ToleratedFailureCount", "Label",
+        "ToleratedFailurePercentage", "ToleratedFailureCount", "ToleratedFailurePercentagePath",
+        "ToleratedFailureCountPath", "Label",
     },
 }  # fmt: skip
 _NOT_SERVED: Final = frozenset(
-    {"QueryLanguage", "Assign", "Arguments", "Output", "Items",
-     "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "Credentials"}
+    {"QueryLanguage", "Assign", "Arguments", "Output", "Items", "Credentials"}
 )  # fmt: skip
 _TOP: Final = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds"})
 _COMPARED: Final = (

@@ -179,11 +179,15 @@ async def run_map(
         execution_arn=str(execution["Id"]),
         started=clock(),
         max_concurrency=int(asked),
-        tolerated_failure_percentage=float(state.get("ToleratedFailurePercentage", 0.0)),
-        tolerated_failure_count=int(state.get("ToleratedFailureCount", 0)),
+        tolerated_failure_percentage=0.0,
+        tolerated_failure_count=0,
     )
-    tolerate_share = state.get("ToleratedFailurePercentage")
-    tolerate_count = state.get("ToleratedFailureCount")
+    tolerate_share = _tolerance(machine, state, "ToleratedFailurePercentage", data, context)
+    tolerate_count = _tolerance(machine, state, "ToleratedFailureCount", data, context)
+    run = run.changed(
+        tolerated_failure_percentage=float(tolerate_share or 0.0),
+        tolerated_failure_count=int(tolerate_count or 0),
+    )
     events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
     events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
     total_items, total_runs = len(items), len(inputs)
@@ -281,6 +285,25 @@ async def run_map(
     events.append(Event("MapRunSucceeded"))
     events.append(Event("MapStateSucceeded"))
     return result
+
+
+def _tolerance(
+    machine: Interpreter, state: dict[str, Any], field: str, data: Any, context: dict[str, Any]
+) -> Any:
+    """A threshold as given, or read from the state's input by its ``…Path``."""
+    if f"{field}Path" not in state:
+        return state.get(field)
+    value = machine.read(state[f"{field}Path"], data, context)
+    whole = field == "ToleratedFailureCount"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if (
+        not number
+        or (whole and not isinstance(value, int))
+        or not 0 <= value <= (float("inf") if whole else 100)
+    ):
+        raise StatesError("States.Runtime", f"The value of {field}Path is not a valid "
+                          f"{'count' if whole else 'percentage'}")  # fmt: skip
+    return value
 
 
 def _share(run: MapRun, given: Any) -> float | None:

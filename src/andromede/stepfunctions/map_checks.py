@@ -25,13 +25,14 @@ LIST_OBJECTS: Final = "arn:aws:states:::s3:listObjectsV2"
 PUT_OBJECT: Final = "arn:aws:states:::s3:putObject"
 _DISTRIBUTED_ONLY: Final = (
     "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailurePercentage",
-    "ToleratedFailureCount", "Label",
+    "ToleratedFailureCount", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
+    "Label",
 )  # fmt: skip
 _READER_FIELDS: Final = frozenset({"Resource", "Parameters", "ReaderConfig"})
 _READER_CONFIG: Final = frozenset(
     {"InputType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"}
 )
-_INPUT_TYPES: Final = ("JSON", "CSV")
+_INPUT_TYPES: Final = ("JSON", "JSONL", "CSV")
 _BATCHER_FIELDS: Final = frozenset(
     {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput", "MaxItemsPerBatchPath",
      "MaxInputBytesPerBatchPath"}
@@ -92,6 +93,16 @@ def distributed_map_problems(
     if "ToleratedFailureCount" in state and not (_integer(count) and count >= 0):
         found.append(("The field 'ToleratedFailureCount' must be a non-negative integer",
                       f"{where}/ToleratedFailureCount"))  # fmt: skip
+    for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
+        if field in state and f"{field}Path" in state:
+            found.append((f"Only one of these fields may be given: [{field}, {field}Path]",
+                          where))  # fmt: skip
+        path = state.get(f"{field}Path")
+        if f"{field}Path" in state and not (
+            isinstance(path, str) and (path == "$" or path.startswith(("$.", "$[", "$$")))
+        ):
+            found.append((f"The value for the field '{field}Path' must be a valid JSONPath",
+                          f"{where}/{field}Path"))  # fmt: skip
     label = state.get("Label")
     if "Label" in state and not (isinstance(label, str) and _LABEL.fullmatch(label)):
         found.append(("The field 'Label' must be at most 40 characters, with no whitespace "

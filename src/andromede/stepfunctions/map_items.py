@@ -1,7 +1,8 @@
 """A distributed Map's items and results as AWS lays them out (decision 0322): pure functions.
 
 - :func:`items_of_object`: an ``ItemReader``'s ``s3:getObject`` object read as its
-  ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements), ``CSV`` (each row an
+  ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements), ``JSONL`` (a JSON
+  value a line), ``CSV`` (each row an
   object of the header's names, every value text; the header the first row or
   ``CSVHeaders``);
 - :func:`listed_item`: an ``s3:listObjectsV2`` object as AWS gives it to an iteration
@@ -48,6 +49,11 @@ def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
         if not isinstance(parsed, list):
             raise StatesError(READER_FAILED, "The JSON object must be an array of items")
         return parsed
+    if kind == "JSONL":
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise StatesError(READER_FAILED, "A line of the object is not valid JSON") from None
     if kind == "CSV":
         return _rows(text, config)
     raise StatesError(READER_FAILED, f"The InputType {str(kind)[:32]} is not served")

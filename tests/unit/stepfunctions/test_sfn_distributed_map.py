@@ -72,7 +72,7 @@ def test_a_distributed_map_of_awss_fields_passes() -> None:
     ("fields", "expected"),
     [
         ({"ItemReader": {**READ_JSON, "ReaderConfig": {"InputType": "XML"}}},
-         "The field 'InputType' should have one of these values: [JSON, CSV] at "
+         "The field 'InputType' should have one of these values: [JSON, JSONL, CSV] at "
          "/States/M/ItemReader/ReaderConfig"),
         ({"ItemReader": {**READ_JSON, "Resource": "arn:aws:states:::s3:putObject"}},
          "The resource of an ItemReader must be one of"),
@@ -95,8 +95,11 @@ def test_a_distributed_map_of_awss_fields_passes() -> None:
         ({"ToleratedFailureCount": -1},
          "The field 'ToleratedFailureCount' must be a non-negative integer"),
         ({"Label": "has space"}, "The field 'Label' must be at most 40 characters"),
-        ({"ToleratedFailurePercentagePath": "$.p"},
-         "Field 'ToleratedFailurePercentagePath' is not supported by this platform"),
+        ({"ToleratedFailurePercentagePath": "p"},
+         "The value for the field 'ToleratedFailurePercentagePath' must be a valid JSONPath"),
+        ({"ToleratedFailureCount": 1, "ToleratedFailureCountPath": "$.c"},
+         "Only one of these fields may be given: [ToleratedFailureCount, "
+         "ToleratedFailureCountPath]"),
     ],
 )  # fmt: skip
 def test_distributed_fields_are_checked(fields: dict[str, Any], expected: str) -> None:
@@ -120,6 +123,7 @@ def test_distributed_fields_on_an_inline_map_and_jsonata_are_refused() -> None:
 
 def test_items_of_json_and_csv_objects() -> None:
     assert items_of_object('[{"a": 1}, 2]', {"InputType": "JSON"}) == [{"a": 1}, 2]
+    assert items_of_object('{"a": 1}\n\n2\n', {"InputType": "JSONL"}) == [{"a": 1}, 2]
     with pytest.raises(StatesError) as raised:
         items_of_object('{"a": 1}', {"InputType": "JSON"})
     assert raised.value.error == "States.ItemReaderFailed"
@@ -298,6 +302,21 @@ async def test_failures_within_tolerance_succeed_beyond_it_fail() -> None:
     final = host.runs[-1]
     assert final.status == "FAILED" and final.item_counts["failed"] == 2
     assert final.item_counts["pending"] == 8  # no child began once the threshold was passed
+
+
+async def test_thresholds_read_from_the_input_by_their_paths() -> None:
+    items = [{"n": i, "fail": i < 2} for i in range(10)]
+    tolerant = distributed(processor=TASK, ItemsPath="$.items",
+                           ToleratedFailurePercentagePath="$.share")  # fmt: skip
+    output, _ = await run(tolerant, {"items": items, "share": 20}, Host({}))
+    assert output[9] == {"done": 9}
+    error, _ = await run(tolerant, {"items": items, "share": 10}, Host({}))
+    assert isinstance(error, StatesError)
+    assert error.error == "States.ExceedToleratedFailureThreshold"
+    counted = distributed(processor=TASK, ItemsPath="$.items",
+                          ToleratedFailureCountPath="$.most")  # fmt: skip
+    error, _ = await run(counted, {"items": items, "most": "two"}, Host({}))
+    assert isinstance(error, StatesError) and error.error == "States.Runtime"
 
 
 async def test_a_missing_object_fails_the_state_in_s3s_words() -> None:
