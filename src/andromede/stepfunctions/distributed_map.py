@@ -227,7 +227,7 @@ async def run_map(
             "StateMachineArn": machine_arn,
         }  # fmt: skip
         try:
-            output = await machine.child(processor, child_context).run_states(value, [])
+            output = await _child_output(machine, processor, child_context, value)
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
@@ -285,6 +285,17 @@ async def run_map(
     events.append(Event("MapRunSucceeded"))
     events.append(Event("MapStateSucceeded"))
     return result
+
+
+async def _child_output(
+    machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any
+) -> Any:
+    """A child's output; a value of the wrong kind where its states read one fails the child
+    (``States.Runtime``, as a top-level step's), not the whole run."""
+    try:
+        return await machine.child(processor, context).run_states(value, [])
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
 
 
 def _tolerance(

@@ -225,6 +225,8 @@ class Tasks:
         self.host.most_running = max(self.host.most_running, self.host.running)
         await asyncio.sleep(0)
         self.host.running -= 1
+        if parameters.get("key_error"):
+            raise KeyError("a value of the wrong kind")
         if parameters.get("fail"):
             raise StatesError("Boom", f"item {parameters.get('n')}")
         return {"done": parameters.get("n")}
@@ -317,6 +319,15 @@ async def test_thresholds_read_from_the_input_by_their_paths() -> None:
                           ToleratedFailureCountPath="$.most")  # fmt: skip
     error, _ = await run(counted, {"items": items, "most": "two"}, Host({}))
     assert isinstance(error, StatesError) and error.error == "States.Runtime"
+
+
+async def test_a_childs_runtime_error_fails_only_that_child() -> None:
+    host = Host({})
+    definition = distributed(processor=TASK, ToleratedFailureCount=1)
+    output, _ = await run(definition, [{"n": 0}, {"n": 1, "key_error": True}], host)
+    assert output[0] == {"done": 0} and output[1]["Error"] == "States.Runtime"
+    assert "KeyError" in output[1]["Cause"]
+    assert host.runs[-1].status == "SUCCEEDED" and host.runs[-1].item_counts["failed"] == 1
 
 
 async def test_a_missing_object_fails_the_state_in_s3s_words() -> None:
