@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
-from andromede.stepfunctions.map_runs import MapRun, MapRunStore, MemoryMapRunStore
+from andromede.stepfunctions.map_runs import (
+    MapRun,
+    MapRunStore,
+    MemoryMapRunStore,
+    abort_running,
+)
 from support.store_backends import BACKENDS, backend_database
 
 T0 = 1_800_000_000_000
@@ -66,3 +71,17 @@ async def test_runs_are_written_read_listed_updated_and_forgotten(store: MapRunS
     assert await store.forget_tenant("000000000001") == 2
     assert await store.list_for_execution("000000000001", EXECUTION) == []
     assert await store.get("000000000002", run("c", tenant_id="000000000002").arn) is not None
+
+
+async def test_an_executions_running_runs_are_aborted_and_stay_so(store: MapRunStore) -> None:
+    going, done = run("going"), run("done", started=T0 + 1)
+    await store.save(going)
+    await store.save(done.changed(status="SUCCEEDED", stopped=T0 + 2))
+    assert await abort_running(store, "000000000001", EXECUTION, T0 + 9) == 1
+    aborted = await store.get("000000000001", going.arn)
+    assert aborted is not None and (aborted.status, aborted.stopped) == ("ABORTED", T0 + 9)
+    # The run's own last write, after its execution was stopped, does not undo it.
+    late = await store.save(going.changed(status="SUCCEEDED", stopped=T0 + 20))
+    assert (late.status, late.stopped) == ("ABORTED", T0 + 9)
+    kept = await store.get("000000000001", done.arn)
+    assert kept is not None and kept.status == "SUCCEEDED"

@@ -51,7 +51,12 @@ from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.wiring.queues import KeySealer
-from andromede.wiring.stepfunctions import TransitionBilling, map_run_host, trusting_roles
+from andromede.wiring.stepfunctions import (
+    TransitionBilling,
+    aborting_map_runs,
+    map_run_host,
+    trusting_roles,
+)
 from support.batch_world import LIMITS
 from support.firehoseapp import RecordingSink
 from support.json_client import JsonReply, Signers, signed_json_post
@@ -263,6 +268,7 @@ async def states_world(
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)
     executions.observe_start = observer.started
+    executions.observe_end = aborting_map_runs(map_runs)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),

@@ -1,7 +1,8 @@
 """Map runs over the metadata database (SQLite or PostgreSQL), the table of migration 0146
 (decision 0322). A run's row is written by the execution's step that runs it (its counts,
 status and stop) and by UpdateMapRun (its settings): neither overwrites the other's columns,
-so an update made while the run goes on is what the run reads back."""
+so an update made while the run goes on is what the run reads back. An ABORTED run is not
+written again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.stepfunctions.map_runs import MapRun
+from andromede.stepfunctions.map_runs import ABORTED, MapRun
 
 __all__ = ["SqlMapRunStore"]
 
@@ -55,7 +56,11 @@ class SqlMapRunStore:
         where = _one(run.tenant_id, run.arn)
 
         def work(conn: Connection) -> Any:
-            if conn.execute(sa.update(_R).where(where).values(**progress)).rowcount == 0:
+            going = sa.and_(where, _R.c.status != ABORTED)
+            if conn.execute(sa.update(_R).where(going).values(**progress)).rowcount == 0:
+                stored = conn.execute(sa.select(_R).where(where)).mappings().first()
+                if stored is not None:  # aborted: kept as it is
+                    return stored
                 conn.execute(sa.insert(_R).values(
                     tenant_id=run.tenant_id, map_run_arn=run.arn,
                     execution_arn=run.execution_arn, started=run.started,

@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
 __all__ = [
+    "ABORTED",
     "COUNTERS",
     "MapRun",
     "MapRunStore",
     "MemoryMapRunStore",
+    "abort_running",
     "child_execution_arn",
     "child_machine_arn",
     "map_run_account",
     "map_run_arn",
 ]
 
+ABORTED: Final = "ABORTED"
 COUNTERS: Final = (
     "pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
 )  # fmt: skip
@@ -125,7 +128,8 @@ def _counts(counts: dict[str, int]) -> dict[str, int]:
 class MapRunStore(Protocol):
     async def save(self, run: MapRun) -> MapRun:
         """``run`` written (created, or its status, stop and counts changed); answers the run
-        as stored, with the settings UpdateMapRun may have changed."""
+        as stored, with the settings UpdateMapRun may have changed. An ABORTED run stays as
+        it was (its execution ended or was stopped while it ran)."""
         ...
 
     async def get(self, tenant_id: str, arn: str) -> MapRun | None: ...
@@ -144,6 +148,17 @@ class MapRunStore(Protocol):
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
+async def abort_running(store: MapRunStore, tenant_id: str, execution_arn: str, now: int) -> int:
+    """The execution's runs still RUNNING marked ABORTED (its end, a stop, or a run its step
+    left when a gateway restarted and ran the Map state again): how many."""
+    aborted = 0
+    for run in await store.list_for_execution(tenant_id, execution_arn):
+        if run.status == "RUNNING":
+            await store.save(run.changed(status=ABORTED, stopped=now))
+            aborted += 1
+    return aborted
+
+
 class MemoryMapRunStore:
     """The in-memory twin (tests, and the contract suite's reference)."""
 
@@ -153,6 +168,8 @@ class MemoryMapRunStore:
     async def save(self, run: MapRun) -> MapRun:
         key = (run.tenant_id, run.arn)
         stored = self._runs.get(key)
+        if stored is not None and stored.status == ABORTED:
+            return stored
         if stored is not None:
             run = run.changed(
                 max_concurrency=stored.max_concurrency,

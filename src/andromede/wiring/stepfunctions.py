@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -42,7 +43,7 @@ from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
-from andromede.stepfunctions.map_runs import MapRunStore
+from andromede.stepfunctions.map_runs import MapRunStore, abort_running
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
@@ -177,6 +178,16 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     return trusted
 
 
+def aborting_map_runs(store: MapRunStore) -> Callable[[Execution], Awaitable[None]]:
+    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322)."""
+
+    async def abort(execution: Execution) -> None:
+        await abort_running(store, execution.tenant_id, execution.arn,
+                            execution.stopped or int(time.time() * 1000))  # fmt: skip
+
+    return abort
+
+
 def map_run_host(
     settings: Settings,
     identity: IdentityService,
@@ -283,6 +294,7 @@ def states_api(
         ),
     )
     executions.on_start = runner.wake
+    executions.observe_end = aborting_map_runs(map_runs)
     executions.observe_start = observer.started
     activities = ActivitiesService(
         SqlActivityStore(db),

@@ -186,6 +186,19 @@ async def test_update_map_run_and_listing_errors(world: World) -> None:
     assert described["maxConcurrency"] == 7 and described["toleratedFailurePercentage"] == 12.5
     await world.fails("UpdateMapRun", "ValidationException", mapRunArn=arn)
     await world.fails("ListMapRuns", "ExecutionDoesNotExist", executionArn=execution)
+    # A run its execution left RUNNING (a gateway restarted mid-step) is aborted when the
+    # execution is stopped.
+    waits = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600,
+                                                         "End": True}}})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="waits", definition=waits,
+                              roleArn=await world.role("waits"))  # fmt: skip
+    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    left = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:waits/l:0001"
+    await world.map_runs.save(MapRun(world.tenant_id, left, started["executionArn"],
+                                     1_800_000_000_000, 0, 0.0, 0))  # fmt: skip
+    await world.client("StopExecution", executionArn=started["executionArn"])
+    stopped = await world.client("DescribeMapRun", mapRunArn=left)
+    assert stopped["status"] == "ABORTED" and "stopDate" in stopped
     other = arn.replace(world.tenant_id, "000000000099")
     await world.fails("DescribeMapRun", "ResourceNotFound", mapRunArn=other)
 
