@@ -668,7 +668,7 @@ class Application:
             queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
             logs.service, objects)  # fmt: skip
         states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
-            billing, queues, pubsub, eventbridge.service, metrics_sink, logs.service)  # fmt: skip
+            billing, queues, pubsub, eventbridge, metrics_sink, logs.service, objects)  # fmt: skip
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
             billing, background, balancers, customer_keys, keys)  # fmt: skip

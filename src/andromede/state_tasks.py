@@ -52,6 +52,7 @@ from andromede.queues.errors import QueueError
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
 from andromede.state_lambda import FUNCTION_ARN, invoke_as_task, invoke_legacy
+from andromede.stepfunctions.distributed_map import MapRunHost
 from andromede.stepfunctions.errors import StepFunctionsError
 from andromede.stepfunctions.interpreter import StatesError
 
@@ -65,6 +66,7 @@ _SYNC: Final = {
     "states:startExecution.sync:2": "sync:2",
 }
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+RoleSessions = Callable[[Mapping[str, Any]], Awaitable[Principal]]
 _DYNAMODB: Final = {
     "dynamodb:putItem": "PutItem",
     "dynamodb:getItem": "GetItem",
@@ -89,6 +91,7 @@ class StateTasks:
         start_execution: StartExecution | None = None,
         dynamodb: Callable[[], AsgiApp | None] = lambda: None,
         lambdas: Callable[[], AsgiApp | None] = lambda: None,
+        map_runs: Callable[[RoleSessions], MapRunHost] | None = None,
     ) -> None:
         self._roles = ServiceRoleSessions(identity, STATES_PRINCIPAL, region)
         self._audit = audit
@@ -99,6 +102,16 @@ class StateTasks:
         self._start_execution = start_execution
         self._dynamodb = dynamodb
         self._lambda = lambdas
+        # Made with this runner's role sessions: a Map run reads and writes S3 as the role.
+        self._map_runs = None if map_runs is None else map_runs(self.role_session)
+
+    def map_runs(self) -> MapRunHost | None:
+        """What distributed Maps read, write and record through (decision 0322)."""
+        return self._map_runs
+
+    async def role_session(self, context: Mapping[str, Any]) -> Principal:
+        """The state machine's role, assumed by Step Functions for ``context``'s execution."""
+        return await self._session(dict(context))
 
     async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
         integration = resource.removeprefix(_PREFIX) if resource.startswith(_PREFIX) else ""

@@ -1107,3 +1107,67 @@ def test_pipes_start_state_machines_and_an_express_one_enriches(server: ServerPr
     assert json.loads(event["body"]) == {"n": 1} and event["eventSource"] == "aws:sqs"
     for name in ("sfn-start", "sfn-enrich"):
         pipes.delete_pipe(Name=name)
+
+
+def test_a_distributed_map_over_an_s3_json_array_writes_its_results(
+    server: ServerProcess,
+) -> None:
+    """Decision 0322: a distributed Map reads a JSON array from S3 as the machine's role, runs
+    each item as a child execution (one tolerated failure), writes AWS's manifest and result
+    files with ResultWriter — read back with boto3 — and DescribeMapRun counts the items."""
+    credentials = server.credentials()
+    iam = client_for(server, "iam", *credentials)
+    s3 = client_for(server, "s3", *credentials)
+    states = client_for(server, "stepfunctions", *credentials)
+    s3.create_bucket(Bucket="sfn-map-e2e")
+    items = [{"id": i, "ok": i != 2} for i in range(5)]
+    s3.put_object(Bucket="sfn-map-e2e", Key="in/items.json", Body=json.dumps(items).encode())
+    role = iam.create_role(
+        RoleName="sfn-map", AssumeRolePolicyDocument=_trusting("states.amazonaws.com")
+    )["Role"]["Arn"]
+    iam.put_role_policy(RoleName="sfn-map", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]}]}))  # fmt: skip
+    definition = {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "End": True, "Label": "items", "ToleratedFailureCount": 1,
+        "MaxConcurrency": 2,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSON"},
+                       "Parameters": {"Bucket": "sfn-map-e2e", "Key": "in/items.json"}},
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Check", "States": {
+                "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+                    {"Variable": "$.ok", "BooleanEquals": False, "Next": "Refuse"}]},
+                "Refuse": {"Type": "Fail", "Error": "NotOk", "Cause": "item refused"},
+                "Done": {"Type": "Pass", "Parameters": {"seen.$": "$.id"}, "End": True}}},
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                         "Parameters": {"Bucket": "sfn-map-e2e", "Prefix": "out"}}}}}  # fmt: skip
+    machine = states.create_state_machine(
+        name="sfn-map", roleArn=role, definition=json.dumps(definition)
+    )["stateMachineArn"]
+    run = states.start_execution(stateMachineArn=machine, input="{}")
+    deadline = time.monotonic() + 30
+    described = states.describe_execution(executionArn=run["executionArn"])
+    while described["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        described = states.describe_execution(executionArn=run["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    details = output["ResultWriterDetails"]
+    assert details["Bucket"] == "sfn-map-e2e" and details["Key"].startswith("out/")
+    manifest = json.loads(s3.get_object(Bucket="sfn-map-e2e", Key=details["Key"])["Body"].read())
+    assert manifest["MapRunArn"] == output["MapRunArn"]
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    records = json.loads(s3.get_object(Bucket="sfn-map-e2e", Key=succeeded["Key"])["Body"].read())
+    assert sorted(json.loads(r["Output"])["seen"] for r in records) == [0, 1, 3, 4]
+    (failed,) = manifest["ResultFiles"]["FAILED"]
+    (refused,) = json.loads(s3.get_object(Bucket="sfn-map-e2e", Key=failed["Key"])["Body"].read())
+    assert refused["Error"] == "NotOk" and json.loads(refused["Input"])["id"] == 2
+    map_run = states.describe_map_run(mapRunArn=output["MapRunArn"])
+    assert map_run["status"] == "SUCCEEDED" and map_run["maxConcurrency"] == 2
+    assert map_run["itemCounts"]["total"] == 5 and map_run["itemCounts"]["succeeded"] == 4
+    assert map_run["itemCounts"]["failed"] == 1 and map_run["toleratedFailureCount"] == 1
+    listed = states.list_map_runs(executionArn=run["executionArn"])["mapRuns"]
+    assert [r["mapRunArn"] for r in listed] == [output["MapRunArn"]]

@@ -39,6 +39,7 @@ from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store import ExecutionStore
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_runs import MemoryMapRunStore
 from andromede.stepfunctions.memory import MemoryStateMachineStore
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import StateMachineLimits, StateMachinesService
@@ -46,11 +47,20 @@ from andromede.stepfunctions.store import StateMachineStore
 from andromede.stepfunctions.version_service import VersionLimits, VersionsService
 from andromede.stepfunctions.version_store import MemoryVersionStore, VersionStore
 from andromede.stepfunctionsapi.app import CONTENT_TYPE, StatesApp
+from andromede.storage.blob_memory import MemoryBlobStore
+from andromede.storage.service import ObjectService
+from andromede.storage.store_memory import MemoryMetadataStore
 from andromede.wiring.queues import KeySealer
-from andromede.wiring.stepfunctions import TransitionBilling, trusting_roles
+from andromede.wiring.stepfunctions import (
+    TransitionBilling,
+    aborting_map_runs,
+    map_run_host,
+    trusting_roles,
+)
+from support.batch_world import LIMITS
 from support.firehoseapp import RecordingSink
 from support.json_client import JsonReply, Signers, signed_json_post
-from support.keys import key_service_in
+from support.keys import cipher_in, key_service_in
 
 __all__ = ["MODEL", "REGION", "TRUST", "CallFailed", "Clock", "World", "states_world"]
 
@@ -112,6 +122,8 @@ class World(Signers):
     lambdas: list[Any]  # the Lambda app the Task states call, once a test put one
     sink: RecordingSink
     versions: VersionsService
+    objects: ObjectService  # S3 as a distributed Map reads and writes it (decision 0322)
+    map_runs: MemoryMapRunStore
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -239,6 +251,10 @@ async def states_world(
         child = await executions.start(tenant_id, params, parent)
         return child.arn, child.started
 
+    objects = ObjectService(
+        MemoryMetadataStore(), MemoryBlobStore(), LIMITS, cipher_in(tmp_path / "s3-keys")
+    )
+    map_runs = MemoryMapRunStore()
     tasks = StateTasks(
         identity,
         audit,
@@ -247,10 +263,12 @@ async def states_world(
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
         lambdas=lambda: lambdas[0] if lambdas else None,
+        map_runs=map_run_host(settings, identity, audit, objects, map_runs),
     )
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)
     executions.observe_start = observer.started
+    executions.observe_end = aborting_map_runs(map_runs)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
@@ -276,6 +294,7 @@ async def states_world(
                 activities=activities,
                 sync=SyncExecutions(machines, tasks, 1024, max_seconds=2.0),
                 versions=versions,
+                map_runs=map_runs,
             ),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
@@ -293,6 +312,8 @@ async def states_world(
             lambdas,
             sink,
             versions,
+            objects,
+            map_runs,
         )
     finally:
         keys.close()

@@ -232,6 +232,7 @@ from andromede.db.tables_stepfunctions import (
     stepfunctions_aliases,
     stepfunctions_executions,
     stepfunctions_history,
+    stepfunctions_map_runs,
     stepfunctions_state_machines,
     stepfunctions_versions,
 )
@@ -461,6 +462,7 @@ __all__ = [
     "stepfunctions_aliases",
     "stepfunctions_executions",
     "stepfunctions_history",
+    "stepfunctions_map_runs",
     "stepfunctions_state_machines",
     "stepfunctions_versions",
     "tenant_quotas",

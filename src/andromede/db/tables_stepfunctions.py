@@ -7,7 +7,8 @@ sealed) and ``stepfunctions_activities`` (their activities; an activity's tasks 
 executions parked on it, ``waiting_activity``); migration 0134 (decision 0283):
 ``stepfunctions_versions`` (each machine's published versions, their definitions sealed),
 ``stepfunctions_aliases`` (their aliases and routing) and the executions' version, alias and
-redrive columns.
+redrive columns; migration 0146 (decision 0322): ``stepfunctions_map_runs`` (the distributed
+Maps' runs: their execution, status, settings and counts).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -25,6 +26,7 @@ __all__ = [
     "stepfunctions_aliases",
     "stepfunctions_executions",
     "stepfunctions_history",
+    "stepfunctions_map_runs",
     "stepfunctions_state_machines",
     "stepfunctions_versions",
 ]
@@ -124,4 +126,21 @@ stepfunctions_aliases = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.Column("updated", sa.BigInteger, nullable=False),  # ms
     sa.Column("revision", sa.Integer, nullable=False),
+)
+
+stepfunctions_map_runs = sa.Table(
+    "stepfunctions_map_runs",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("map_run_arn", key_text(), primary_key=True),
+    sa.Column("execution_arn", key_text(), nullable=False),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms
+    sa.Column("stopped", sa.BigInteger, nullable=True),  # ms
+    sa.Column("max_concurrency", sa.Integer, nullable=False),
+    sa.Column("tolerated_percentage", sa.Float, nullable=False),
+    sa.Column("tolerated_count", sa.BigInteger, nullable=False),
+    sa.Column("item_counts", sa.Text, nullable=False),  # JSON
+    sa.Column("execution_counts", sa.Text, nullable=False),  # JSON
+    sa.Index("ix_stepfunctions_map_runs_execution", "tenant_id", "execution_arn"),
 )

@@ -333,6 +333,25 @@ class EventsSettings(BaseModel):
         description="Days after its end a failed, aborted or timed-out execution may be "
         "redriven (AWS: 14) (decision 0283).",
     )
+    stepfunctions_map_run_max_concurrency: int = Field(
+        default=40,
+        gt=0,
+        le=10_000,
+        description="Child executions of one distributed Map run running at once in a gateway, "
+        "whatever its MaxConcurrency asks (AWS: 10,000) (decision 0322).",
+    )
+    stepfunctions_map_run_max_items: int = Field(
+        default=100_000,
+        gt=0,
+        description="Items one distributed Map run may read (an ItemReader's rows or objects, "
+        "or its ItemsPath's array); beyond, States.ItemReaderFailed (decision 0322).",
+    )
+    stepfunctions_item_reader_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest S3 object a distributed Map's ItemReader reads, in bytes (AWS: "
+        "10 GB); beyond, States.ItemReaderFailed (decision 0322).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

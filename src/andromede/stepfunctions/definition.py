@@ -18,8 +18,10 @@ Each problem is a :class:`Diagnostic` of AWS's codes and words, located where AW
 - ``MISSING_END_STATE``: a scope with no terminal state (then AWS skips the reachability
   walk, and so does this).
 
-JSONata (``QueryLanguage``), variables (``Assign``) and the distributed Map's fields are
-refused by name: the interpreter does not run them.
+JSONata (``QueryLanguage``) and variables (``Assign``) are refused by name: the interpreter
+does not run them. The distributed Map's fields (``ItemReader``, ``ItemBatcher``,
+``ResultWriter``, ``ToleratedFailure…``, ``Label``) are checked as AWS's (decision 0322,
+``map_runs``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from andromede.stepfunctions.map_checks import distributed_map_problems
 
 __all__ = [
     "COMPARISONS",
@@ -55,13 +59,13 @@ _FIELDS: Final[dict[str, frozenset[str]]] = {
     "Parallel": _IO | _FLOW | _RESULT | {"Branches"},
     "Map": _IO | _FLOW | _RESULT | {
         "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "MaxConcurrency",
-        "MaxConcurrencyPath",
+        "MaxConcurrencyPath", "ItemReader", "ItemBatcher", "ResultWriter",
+        "ToleratedFailurePercentage", "ToleratedFailureCount", "ToleratedFailurePercentagePath",
+        "ToleratedFailureCountPath", "Label",
     },
 }  # fmt: skip
 _NOT_SERVED: Final = frozenset(
-    {"QueryLanguage", "Assign", "Arguments", "Output", "Items", "ItemReader", "ItemBatcher",
-     "ResultWriter", "ToleratedFailurePercentage", "ToleratedFailureCount",
-     "ToleratedFailurePercentagePath", "ToleratedFailureCountPath", "Label", "Credentials"}
+    {"QueryLanguage", "Assign", "Arguments", "Output", "Items", "Credentials"}
 )  # fmt: skip
 _TOP: Final = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds"})
 _COMPARED: Final = (
@@ -562,9 +566,12 @@ def _map(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]:
         return [*found, _schema("These fields are required: [ItemProcessor]", where)]
     config = processor.get("ProcessorConfig", {})
     mode = config.get("Mode", "INLINE") if isinstance(config, dict) else None
-    if mode != "INLINE":
-        found.append(_schema("Only the INLINE mode of a Map's ItemProcessor is served by this "
-                             "platform", f"{where}/{name}/ProcessorConfig"))  # fmt: skip
+    if mode not in ("INLINE", "DISTRIBUTED"):
+        found.append(_schema("The field 'Mode' should have one of these values: [INLINE, "
+                             "DISTRIBUTED]", f"{where}/{name}/ProcessorConfig"))  # fmt: skip
+    distributed = mode == "DISTRIBUTED"
+    problems = distributed_map_problems(state, processor, where, name, distributed)
+    found += [_schema(message, at) for message, at in problems]
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     found += _scope(inner, f"{where}/{name}", depth + 1)
     concurrency = state.get("MaxConcurrency")

@@ -17,7 +17,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -129,6 +129,9 @@ class ExecutionsService:
         self.on_start: Callable[[], None] = lambda: None
         # Told of each execution started (``AWS/States`` metrics), after it is written.
         self.observe_start: Callable[[Execution], None] = lambda _execution: None
+        # Told of each execution ended or stopped: its Map runs still running are aborted
+        # (decision 0322).
+        self.observe_end: Callable[[Execution], Awaitable[None]] | None = None
 
     def _input(self, value: Any) -> str:
         text = "{}" if value is None else value
@@ -379,6 +382,8 @@ class ExecutionsService:
         as the task's output when it succeeded (``Output`` parsed for ``.sync:2``), else
         ``States.TaskFailed`` with that description as the cause. A parent gone or answered
         already is no error."""
+        if execution.status is not ExecutionStatus.RUNNING and self.observe_end is not None:
+            await self.observe_end(execution)
         if execution.parent is None or execution.status is ExecutionStatus.RUNNING:
             return
         described: dict[str, Any] = {

@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.jsonpath import PathMissing, read_path, write_path
+from andromede.stepfunctions.map_checks import is_distributed
 
 __all__ = [
     "FOREVER",
@@ -143,6 +144,17 @@ class Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
         return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
 
+    def child(self, definition: dict[str, Any], context: dict[str, Any]) -> Interpreter:
+        """The interpreter of a Map run's child execution (decision 0322): its own context."""
+        return Interpreter(definition, context, self._tasks, self._clock, self._sleep)
+
+    def tasks(self) -> TaskRunner | None:
+        return self._tasks
+
+    async def run_states(self, data: Any, events: list[Event]) -> Any:
+        """This definition's states run within the step from its start: their output."""
+        return await self._branch(self._definition, data, events)
+
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.
     def clock(self) -> int:
         return self._clock()
@@ -193,7 +205,7 @@ class Interpreter:
             if tokens is not None and state["Type"] in ("Parallel", "Map"):
                 from andromede.stepfunctions import branch_steps  # it steps with this module
 
-                if branch_steps.parks_within(state):
+                if branch_steps.parks_within(state) and not is_distributed(state):
                     return await branch_steps.step_branches(self, name, state, cursor, tokens)
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
@@ -498,7 +510,11 @@ class Interpreter:
     ) -> Any:  # fmt: skip
         kind = state["Type"]
         data = self._input(state, raw, context)
-        if kind == "Map":
+        if kind == "Map" and is_distributed(state):
+            from andromede.stepfunctions import distributed_map  # it runs with this module
+
+            result = await distributed_map.run_map(self, name, state, data, context, events)
+        elif kind == "Map":
             result = await self._map(name, state, data, context, events, done or {})
         else:
             if "Parameters" in state:

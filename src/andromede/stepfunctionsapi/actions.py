@@ -19,6 +19,7 @@ from andromede.stepfunctions.errors import (
 )
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_runs import MapRunStore
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.version_service import VersionsService
@@ -40,6 +41,7 @@ class StatesCall:
     activities: ActivitiesService | None = None
     sync: SyncExecutions | None = None
     versions: VersionsService | None = None
+    map_runs: MapRunStore | None = None
     resources: list[str] = field(default_factory=list)
 
 

@@ -27,12 +27,14 @@ from andromede.settings import Settings
 from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_runs import MapRunStore
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.version_service import VersionsService
 from andromede.stepfunctionsapi.actions import ACTIONS, Handler, StatesCall
 from andromede.stepfunctionsapi.activity_actions import ACTIVITY_ACTIONS
 from andromede.stepfunctionsapi.errors import StatesWireError, to_states_error
 from andromede.stepfunctionsapi.execution_actions import EXECUTION_ACTIONS
+from andromede.stepfunctionsapi.map_run_actions import MAP_RUN_ACTIONS
 from andromede.stepfunctionsapi.version_actions import VERSION_ACTIONS
 
 __all__ = ["CONTENT_TYPE", "StatesApp"]
@@ -66,6 +68,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         activities: ActivitiesService | None = None,
         sync: SyncExecutions | None = None,
         versions: VersionsService | None = None,
+        map_runs: MapRunStore | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -88,6 +91,9 @@ class StatesApp(JsonEndpoint[StatesCall]):
         self._versions = versions
         if versions is not None:
             self._actions |= VERSION_ACTIONS
+        self._map_runs = map_runs
+        if map_runs is not None and executions is not None:
+            self._actions |= MAP_RUN_ACTIONS
 
     @property
     def service(self) -> StateMachinesService:
@@ -144,6 +150,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
             activities=self._activities,
             sync=self._sync,
             versions=self._versions,
+            map_runs=self._map_runs,
         )
         return await action(request.context)
 

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -20,7 +21,6 @@ from typing import Any, Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
-from andromede.events.service import EventsService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.iam.service_roles import trusted_role
@@ -30,15 +30,20 @@ from andromede.metrics.sink import MetricsSink
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
 from andromede.role_log_groups import RoleLogGroups
+from andromede.s3.authorise import S3Authoriser
 from andromede.settings import Settings
-from andromede.state_tasks import StateTasks
+from andromede.state_map_runs import MapRunBounds, StateMapRuns
+from andromede.state_tasks import RoleSessions, StateTasks
 from andromede.stepfunctions.activity_service import ActivitiesService, ActivityLimits
 from andromede.stepfunctions.activity_store_sql import SqlActivityStore
+from andromede.stepfunctions.distributed_map import MapRunHost
 from andromede.stepfunctions.execution_logs import log_group_name, log_records
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
+from andromede.stepfunctions.map_runs import MapRunStore, abort_running
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
@@ -50,6 +55,8 @@ from andromede.stepfunctions.store_sql import SqlStateMachineStore
 from andromede.stepfunctions.version_service import VersionLimits, VersionsService
 from andromede.stepfunctions.version_store_sql import SqlVersionStore
 from andromede.stepfunctionsapi.app import StatesApp
+from andromede.storage.service import ObjectService
+from andromede.wiring.events import EventsParts
 from andromede.wiring.queues import KeySealer
 
 __all__ = [
@@ -171,6 +178,41 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     return trusted
 
 
+def aborting_map_runs(store: MapRunStore) -> Callable[[Execution], Awaitable[None]]:
+    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322)."""
+
+    async def abort(execution: Execution) -> None:
+        await abort_running(store, execution.tenant_id, execution.arn,
+                            execution.stopped or int(time.time() * 1000))  # fmt: skip
+
+    return abort
+
+
+def map_run_host(
+    settings: Settings,
+    identity: IdentityService,
+    audit: AuditService,
+    objects: ObjectService | None,
+    store: MapRunStore,
+) -> Callable[[RoleSessions], MapRunHost] | None:
+    """The distributed Maps' host (decision 0322), where S3 is served: made with the task
+    runner's role sessions."""
+    if objects is None:
+        return None
+    present = objects
+    bounds = MapRunBounds(
+        max_bytes=settings.stepfunctions_item_reader_max_bytes,
+        max_items=settings.stepfunctions_map_run_max_items,
+        max_concurrency=settings.stepfunctions_map_run_max_concurrency,
+    )
+    authoriser = S3Authoriser(identity.policies_for, settings.region)
+
+    def made(sessions: RoleSessions) -> MapRunHost:
+        return StateMapRuns(present, authoriser, sessions, store, bounds, audit)
+
+    return made
+
+
 def states_api(
     apis: MutableMapping[str, Any],
     settings: Settings,
@@ -182,9 +224,10 @@ def states_api(
     billing: BillingService | None = None,
     queues: QueueService | None = None,
     pubsub: PubSubService | None = None,
-    events: EventsService | None = None,
+    eventbridge: EventsParts | None = None,
     sink: MetricsSink | None = None,
     logs: LogsService | None = None,
+    objects: ObjectService | None = None,
 ) -> tuple[asyncio.Task[None], Callable[[str], Awaitable[int]]]:
     """The Step Functions app of ``serve`` put into ``apis`` (under ``states``), its runner,
     started, and what closing a tenant deletes of it (its state machines and executions)."""
@@ -220,9 +263,12 @@ def states_api(
     def lambdas() -> Any:
         return apis.get("lambda")  # Lambda's app, called as the role (decision 0294)
 
+    map_runs = SqlMapRunStore(db)
     tasks = StateTasks(
-        identity, audit, settings.region, queues, pubsub, events, start_child, dynamodb, lambdas
-    )
+        identity, audit, settings.region, queues, pubsub,
+        None if eventbridge is None else eventbridge.service, start_child, dynamodb, lambdas,
+        map_run_host(settings, identity, audit, objects, map_runs),
+    )  # fmt: skip
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(
         executions,
@@ -248,6 +294,7 @@ def states_api(
         ),
     )
     executions.on_start = runner.wake
+    executions.observe_end = aborting_map_runs(map_runs)
     executions.observe_start = observer.started
     activities = ActivitiesService(
         SqlActivityStore(db),
@@ -266,12 +313,14 @@ def states_api(
     )
     apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
                                      executions=executions, activities=activities,
-                                     sync=sync, versions=versions)  # fmt: skip
+                                     sync=sync, versions=versions,
+                                     map_runs=map_runs)  # fmt: skip
 
     async def forget(tenant_id: str) -> int:
         await executions.store.forget_tenant(tenant_id)
         await activities.store.forget_tenant(tenant_id)
         await versions.store.forget_tenant(tenant_id)
+        await map_runs.forget_tenant(tenant_id)
         return await machines.store.forget_tenant(tenant_id)
 
     task = asyncio.create_task(runner.run_forever(), name="stepfunctions")

@@ -256,8 +256,8 @@ def test_nested_scopes_are_checked_under_their_own_path() -> None:
             "States": {"I": {"Type": "Succeed"}}}},
     )  # fmt: skip
     assert said(distributed) == [
-        "SCHEMA_VALIDATION_FAILED: Only the INLINE mode of a Map's ItemProcessor is served by "
-        "this platform at /States/M/ItemProcessor/ProcessorConfig"
+        "SCHEMA_VALIDATION_FAILED: The field 'ExecutionType' should have one of these values: "
+        "[STANDARD, EXPRESS] at /States/M/ItemProcessor/ProcessorConfig"
     ]
     legacy = machine(
         M={"Type": "Map", "End": True, "Iterator": {"StartAt": "I",

@@ -244,7 +244,7 @@ async def test_iam_decides_and_calls_are_audited(world: World) -> None:
         "CreateStateMachine", "AccessDeniedException", name="x", definition=HELLO, roleArn=role
     )
     assert "iam:PassRole" in failed.message
-    unknown = await world.raw("ListMapRuns", {"executionArn": arn})
+    unknown = await world.raw("TestState", {"definition": HELLO, "roleArn": arn})
     assert unknown.status == 400 and unknown.json()["__type"] == "UnknownOperationException"
     nobody = await world.anonymous().raw("ListStateMachines", {})
     assert nobody.json()["__type"] == "MissingAuthenticationTokenException"

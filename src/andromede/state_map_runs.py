@@ -1,0 +1,173 @@
+"""Where Step Functions' distributed Maps meet the platform (decision 0322): the
+``stepfunctions.distributed_map.MapRunHost`` of ``serve``.
+
+- **S3 as the state machine's role.** ``ItemReader`` reads (``s3:GetObject`` on the key,
+  ``s3:ListBucket`` for ``listObjectsV2``) and ``ResultWriter`` writes (``s3:PutObject`` on
+  each key) as the role's session — assumed by ``states.amazonaws.com`` as for every task —
+  judged by S3's own authoriser (the role's identity policies, the bucket's policy, its ACLs
+  and Block Public Access), so a bucket of another account is read when its policy lets the
+  role in, as on AWS. An object is decrypted by the object service as any read; the results
+  are written as every service's writes into a bucket (``function_buckets``): owned by the
+  bucket's owner, sealed under its key ring, audited on its account as the role's
+  ``s3:PutObject``. A refusal is ``States.ItemReaderFailed`` / ``States.ResultWriterFailed``
+  with S3's code (``AccessDenied``, ``NoSuchKey``, ``NoSuchBucket``), never why it refused.
+- **Bounds** (settings): the object read at most ``stepfunctions_item_reader_max_bytes``,
+  at most ``stepfunctions_map_run_max_items`` items a run, at most
+  ``stepfunctions_map_run_max_concurrency`` children of a run at once in the gateway.
+- **The Map run's record**: into the Map run store (DescribeMapRun, ListMapRuns), read back
+  each time so UpdateMapRun's settings apply while the run goes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Final
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.iam.model import Principal
+from andromede.s3.authorise import S3Authoriser
+from andromede.s3.operations import S3Operation
+from andromede.stepfunctions.interpreter import StatesError
+from andromede.stepfunctions.map_items import READER_FAILED, listed_item
+from andromede.stepfunctions.map_runs import MapRun, MapRunStore
+from andromede.storage.encryption import ObjectEncryption
+from andromede.storage.errors import NoSuchBucket, NoSuchKey
+from andromede.storage.integrity import BodyIntegrity
+from andromede.storage.model import Bucket, ContentHeaders
+from andromede.storage.service import ObjectService
+
+__all__ = ["MapRunBounds", "StateMapRuns"]
+
+WRITER_FAILED: Final = "States.ResultWriterFailed"
+_PRINCIPAL: Final = "states.amazonaws.com"
+
+Sessions = Callable[[Mapping[str, Any]], Awaitable[Principal]]
+
+
+class MapRunBounds:
+    def __init__(self, max_bytes: int, max_items: int, max_concurrency: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_items = max_items
+        self.max_concurrency = max_concurrency
+
+
+class StateMapRuns:
+    def __init__(
+        self,
+        objects: ObjectService,
+        authoriser: S3Authoriser,
+        sessions: Sessions,
+        store: MapRunStore,
+        bounds: MapRunBounds,
+        audit: AuditService | None = None,
+    ) -> None:
+        self._objects = objects
+        self._authoriser = authoriser
+        self._sessions = sessions
+        self._store = store
+        self._bounds = bounds
+        self._audit = audit
+
+    def most_children(self) -> int:
+        return self._bounds.max_concurrency
+
+    def most_items(self) -> int:
+        return self._bounds.max_items
+
+    async def record(self, run: MapRun) -> MapRun:
+        return await self._store.save(run)
+
+    async def _bucket(
+        self, session: Principal, name: str, operation: S3Operation, key: str | None,
+        error: str,
+    ) -> Bucket:  # fmt: skip
+        try:
+            bucket = await self._objects.get_bucket(name)
+        except NoSuchBucket:
+            raise StatesError(error, "S3 error: NoSuchBucket: The specified bucket does not "
+                              f"exist: {name[:64]}") from None  # fmt: skip
+        try:
+            await self._authoriser.authorise(
+                session, operation, bucket=bucket, bucket_name=name, key=key, keys={},
+                source_ip=None, secure=True,
+            )  # fmt: skip
+        except AndromedeError:
+            raise StatesError(error, f"S3 error: AccessDenied: {session.arn} may not "
+                              f"{operation.name} on s3://{name[:64]}") from None  # fmt: skip
+        return bucket
+
+    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
+        session = await self._sessions(context)
+        await self._bucket(session, bucket, S3Operation.GetObject, key, READER_FAILED)
+        try:
+            record = await self._objects.head_object(bucket, key)
+            await self._objects.check_customer_key(record, None)
+            if record.size > self._bounds.max_bytes:
+                raise StatesError(READER_FAILED, f"The object s3://{bucket[:64]}/{key[:256]} "
+                                  f"is larger than {self._bounds.max_bytes} bytes")  # fmt: skip
+            chunks = [c async for c in self._objects.read_object(record, 0, record.size - 1)]
+        except NoSuchKey:
+            raise StatesError(READER_FAILED, "S3 error: NoSuchKey: The specified key does not "
+                              f"exist: {key[:256]}") from None  # fmt: skip
+        except AndromedeError as exc:
+            raise StatesError(READER_FAILED, f"S3 error: {type(exc).__name__}") from None
+        try:
+            return b"".join(chunks).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise StatesError(READER_FAILED, "The object is not UTF-8 text") from None
+
+    async def list_objects(
+        self, context: Mapping[str, Any], bucket: str, prefix: str
+    ) -> list[dict[str, Any]]:
+        session = await self._sessions(context)
+        await self._bucket(session, bucket, S3Operation.ListObjectsV2, None, READER_FAILED)
+        found: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            listing = await self._objects.list_objects(
+                bucket, prefix=prefix, after=after, max_keys=1000
+            )
+            found += [
+                listed_item(o.key, o.etag, int(o.last_modified.timestamp() * 1000), o.size,
+                            "STANDARD")
+                for o in listing.objects
+            ]  # fmt: skip
+            if len(found) > self._bounds.max_items:
+                raise StatesError(READER_FAILED, f"More than {self._bounds.max_items} objects "
+                                  "under the prefix: a Map run reads fewer")  # fmt: skip
+            if not listing.truncated or not listing.objects:
+                return found
+            after = listing.objects[-1].key
+
+    async def write_object(
+        self, context: Mapping[str, Any], bucket: str, key: str, body: str
+    ) -> None:
+        session = await self._sessions(context)
+        found = await self._bucket(session, bucket, S3Operation.PutObject, key, WRITER_FAILED)
+        data = body.encode()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        try:
+            await self._objects.put_object(
+                found, key, chunks(), size=len(data),
+                headers=ContentHeaders(content_type="application/json"),
+                owner_id=found.owner_id, integrity=BodyIntegrity(),
+                encryption=ObjectEncryption(tenant_id=found.tenant_id),
+            )  # fmt: skip
+        except AndromedeError as exc:
+            raise StatesError(WRITER_FAILED, f"S3 error: {type(exc).__name__}") from None
+        if self._audit is not None:
+            self._audit.record(
+                request_id=uuid.uuid4().hex.upper()[:16],
+                tenant_id=found.tenant_id,
+                principal=session.arn,
+                action="s3:PutObject",
+                resource=f"arn:aws:s3:::{found.name}/{key}"[:2048],
+                outcome=Outcome.SUCCESS,
+                details={"invoked_by": _PRINCIPAL, "size": str(len(data))},
+            )

@@ -1,0 +1,342 @@
+"""A distributed Map state run (decision 0322): its items read (``ItemReader``: an S3
+object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; else ``ItemsPath``),
+``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
+``ItemBatcher``, and each item or batch run as a child execution of the Map run — its own
+``$$.Execution`` (``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the
+interpreter, at most ``MaxConcurrency`` at once and never more than the gateway's cap.
+
+A child's failure does not stop the others: the run fails with
+``States.ExceedToleratedFailureThreshold`` once the failures pass ``ToleratedFailurePercentage``
+/ ``ToleratedFailureCount`` (no child begins after), else succeeds. ``ResultWriter`` writes
+AWS's ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` and ``manifest.json`` under
+``<Prefix>/<run id>/`` and the state's result is ``{"MapRunArn", "ResultWriterDetails"}``;
+without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``). The
+history has ``MapRunStarted`` and ``MapRunSucceeded`` / ``MapRunFailed``; the run and its counts
+are recorded through :class:`MapRunHost` (DescribeMapRun, ListMapRuns), which also reads and
+writes S3 as the state machine's role."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+
+from andromede.stepfunctions.interpreter import Event, StatesError
+from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
+from andromede.stepfunctions.map_items import (
+    READER_FAILED,
+    batches,
+    exceeds_tolerance,
+    items_of_object,
+    result_files,
+)
+from andromede.stepfunctions.map_runs import (
+    MapRun,
+    child_execution_arn,
+    child_machine_arn,
+    map_run_arn,
+)
+
+if TYPE_CHECKING:
+    from andromede.stepfunctions.interpreter import Interpreter
+
+__all__ = ["HostsMapRuns", "MapRunHost", "run_map"]
+
+THRESHOLD: Final = "States.ExceedToleratedFailureThreshold"
+_RESULTS_PER_FILE: Final = 1000
+_RECORD_EVERY_MS: Final = 1000  # counts written at most this often while the run goes on
+
+
+class MapRunHost(Protocol):
+    def most_children(self) -> int:
+        """The gateway's cap on one Map run's children running at once."""
+        ...
+
+    def most_items(self) -> int:
+        """The most items one Map run reads."""
+        ...
+
+    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str: ...
+
+    async def list_objects(
+        self, context: Mapping[str, Any], bucket: str, prefix: str
+    ) -> list[dict[str, Any]]: ...
+
+    async def write_object(
+        self, context: Mapping[str, Any], bucket: str, key: str, body: str
+    ) -> None: ...
+
+    async def record(self, run: MapRun) -> MapRun:
+        """The run stored; answers it as stored (UpdateMapRun's settings)."""
+        ...
+
+
+@runtime_checkable
+class HostsMapRuns(Protocol):
+    """A task runner that serves distributed Maps."""
+
+    def map_runs(self) -> MapRunHost | None: ...
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}Z"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _host(machine: Interpreter) -> MapRunHost:
+    tasks = machine.tasks()
+    host = tasks.map_runs() if isinstance(tasks, HostsMapRuns) else None
+    if host is None:
+        raise StatesError("States.Runtime", "Distributed Map states are not served here")
+    return host
+
+
+async def _items(
+    machine: Interpreter, host: MapRunHost, state: dict[str, Any], data: Any,
+    context: dict[str, Any],
+) -> list[Any]:  # fmt: skip
+    reader = state.get("ItemReader")
+    if reader is None:
+        selected = machine.read(state.get("ItemsPath", "$"), data, context)
+        if not isinstance(selected, list):
+            raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
+        return selected
+    params = machine.template(reader.get("Parameters", {}), data, context)
+    config = reader.get("ReaderConfig", {})
+    bucket = str(params.get("Bucket", ""))
+    items: list[Any]
+    if reader["Resource"] == LIST_OBJECTS:
+        items = await host.list_objects(context, bucket, str(params.get("Prefix", "")))
+    elif reader["Resource"] == GET_OBJECT:
+        text = await host.read_object(context, bucket, str(params.get("Key", "")))
+        items = items_of_object(text, config)
+    else:
+        raise StatesError("States.Runtime", "The ItemReader's resource is not served")
+    most = config.get("MaxItems")
+    if "MaxItemsPath" in config:
+        most = machine.read(config["MaxItemsPath"], data, context)
+    if isinstance(most, int) and not isinstance(most, bool) and most > 0:
+        items = items[:most]
+    if len(items) > host.most_items():
+        raise StatesError(READER_FAILED, f"More than {host.most_items()} items: a Map run "
+                          "reads fewer")  # fmt: skip
+    return items
+
+
+def _inputs(
+    machine: Interpreter, state: dict[str, Any], data: Any, context: dict[str, Any],
+    items: list[Any],
+) -> list[tuple[Any, int]]:  # fmt: skip
+    """Each child's input and how many items it holds."""
+    selector = state.get("ItemSelector", state.get("Parameters"))
+    selected = [
+        item if selector is None else machine.template(
+            selector, data, {**context, "Map": {"Item": {"Index": i, "Value": item}}})
+        for i, item in enumerate(items)
+    ]  # fmt: skip
+    batcher = state.get("ItemBatcher")
+    if batcher is None:
+        return [(value, 1) for value in selected]
+    most_items = batcher.get("MaxItemsPerBatch")
+    if "MaxItemsPerBatchPath" in batcher:
+        most_items = machine.read(batcher["MaxItemsPerBatchPath"], data, context)
+    most_bytes = batcher.get("MaxInputBytesPerBatch")
+    if "MaxInputBytesPerBatchPath" in batcher:
+        most_bytes = machine.read(batcher["MaxInputBytesPerBatchPath"], data, context)
+    batch_input = batcher.get("BatchInput")
+    if batch_input is not None:
+        batch_input = machine.template(batch_input, data, context)
+    grouped = batches(selected, most_items, most_bytes, batch_input)
+    return [(batch, len(batch["Items"])) for batch in grouped]
+
+
+async def run_map(
+    machine: Interpreter, name: str, state: dict[str, Any], data: Any,
+    context: dict[str, Any], events: list[Event],
+) -> Any:  # fmt: skip
+    host = _host(machine)
+    clock = machine.clock
+    items = await _items(machine, host, state, data, context)
+    inputs = _inputs(machine, state, data, context, items)
+    execution = context["Execution"]
+    processor = state["ItemProcessor"]
+    express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"
+    asked = state.get("MaxConcurrency", 0) or 0
+    if "MaxConcurrencyPath" in state:
+        asked = int(machine.read(state["MaxConcurrencyPath"], data, context))
+    run = MapRun(
+        tenant_id=str(execution["Id"]).split(":")[4],
+        arn=map_run_arn(str(execution["Id"]), state.get("Label")),
+        execution_arn=str(execution["Id"]),
+        started=clock(),
+        max_concurrency=int(asked),
+        tolerated_failure_percentage=0.0,
+        tolerated_failure_count=0,
+    )
+    tolerate_share = _tolerance(machine, state, "ToleratedFailurePercentage", data, context)
+    tolerate_count = _tolerance(machine, state, "ToleratedFailureCount", data, context)
+    run = run.changed(
+        tolerated_failure_percentage=float(tolerate_share or 0.0),
+        tolerated_failure_count=int(tolerate_count or 0),
+    )
+    events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
+    events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
+    total_items, total_runs = len(items), len(inputs)
+    counts = {"items": dict.fromkeys(("succeeded", "failed", "running"), 0),
+              "runs": dict.fromkeys(("succeeded", "failed", "running"), 0)}  # fmt: skip
+    run = await host.record(_counted(run, counts, total_items, total_runs))
+    children: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+    outputs: list[Any] = [None] * total_runs
+    stopped = asyncio.Event()
+    changed = asyncio.Condition()
+    last_record = clock()
+    machine_arn = child_machine_arn(run.arn)
+
+    def limit() -> int:
+        chosen = run.max_concurrency or total_runs or 1
+        return max(1, min(chosen, host.most_children()))
+
+    async def child(index: int, value: Any, held: int) -> None:
+        nonlocal run, last_record
+        async with changed:
+            await changed.wait_for(lambda: stopped.is_set() or counts["runs"]["running"] < limit())
+            if stopped.is_set():
+                children["PENDING"].append({"Input": _dumps(value), "Status": "PENDING"})
+                return
+            counts["runs"]["running"] += 1
+            counts["items"]["running"] += held
+        arn = child_execution_arn(run.arn, express)
+        began = clock()
+        child_context = {
+            "Execution": {"Id": arn, "Name": arn.rsplit(":", 1)[-1], "StartTime": _iso(began),
+                          "Input": value, "RoleArn": execution.get("RoleArn", "")},
+            "StateMachine": {"Id": machine_arn, "Name": machine_arn.rsplit(":", 1)[1]},
+        }  # fmt: skip
+        record: dict[str, Any] = {
+            "ExecutionArn": arn, "Input": _dumps(value), "InputDetails": {"Included": True},
+            "Name": arn.rsplit(":", 1)[-1], "RedriveCount": 0, "StartDate": _iso(began),
+            "StateMachineArn": machine_arn,
+        }  # fmt: skip
+        try:
+            output = await _child_output(machine, processor, child_context, value)
+            outcome = "succeeded"
+            outputs[index] = output
+            record.update(Output=_dumps(output), OutputDetails={"Included": True},
+                          Status="SUCCEEDED")  # fmt: skip
+        except StatesError as err:
+            outcome = "failed"
+            outputs[index] = {"Error": err.error, "Cause": err.cause}
+            record.update(Error=err.error, Cause=err.cause, Status="FAILED")
+        record["StopDate"] = _iso(clock())
+        children["SUCCEEDED" if outcome == "succeeded" else "FAILED"].append(record)
+        async with changed:
+            counts["runs"]["running"] -= 1
+            counts["items"]["running"] -= held
+            counts["runs"][outcome] += 1
+            counts["items"][outcome] += held
+            share, most = _share(run, tolerate_share), _count(run, tolerate_count)
+            if exceeds_tolerance(counts["items"]["failed"], total_items, share, most):
+                stopped.set()
+            if clock() - last_record >= _RECORD_EVERY_MS:
+                last_record = clock()
+                run = await host.record(_counted(run, counts, total_items, total_runs))
+            changed.notify_all()
+
+    await asyncio.gather(*(child(i, value, held) for i, (value, held) in enumerate(inputs)))
+    failed = stopped.is_set()
+    result: Any = outputs
+    writer = state.get("ResultWriter")
+    error: StatesError | None = None
+    if failed:
+        error = StatesError(THRESHOLD, "The specified tolerated failure threshold was exceeded")
+    if writer is not None:
+        params = machine.template(writer.get("Parameters", {}), data, context)
+        bucket, prefix = str(params.get("Bucket", "")), str(params.get("Prefix", ""))
+        files, manifest_key, manifest = result_files(
+            prefix, run.arn.rsplit(":", 1)[-1], bucket, run.arn, children, _RESULTS_PER_FILE
+        )
+        try:
+            for key, body in [*files, (manifest_key, manifest)]:
+                await host.write_object(context, bucket, key, body)
+        except StatesError as err:
+            error = error or StatesError("States.ResultWriterFailed", err.cause)
+        else:
+            counts["items"]["resultsWritten"] = total_items
+            counts["runs"]["resultsWritten"] = total_runs
+            result = {"MapRunArn": run.arn,
+                      "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key}}  # fmt: skip
+    status = "FAILED" if error is not None else "SUCCEEDED"
+    await host.record(_counted(run, counts, total_items, total_runs).changed(
+        status=status, stopped=clock()))  # fmt: skip
+    if error is not None:
+        events.append(Event("MapRunFailed", "mapRunFailedEventDetails",
+                            {"error": error.error, "cause": error.cause}))  # fmt: skip
+        events.append(Event("MapStateFailed"))
+        raise error
+    events.append(Event("MapRunSucceeded"))
+    events.append(Event("MapStateSucceeded"))
+    return result
+
+
+async def _child_output(
+    machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any
+) -> Any:
+    """A child's output; a value of the wrong kind where its states read one fails the child
+    (``States.Runtime``, as a top-level step's), not the whole run."""
+    try:
+        return await machine.child(processor, context).run_states(value, [])
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
+
+
+def _tolerance(
+    machine: Interpreter, state: dict[str, Any], field: str, data: Any, context: dict[str, Any]
+) -> Any:
+    """A threshold as given, or read from the state's input by its ``…Path``."""
+    if f"{field}Path" not in state:
+        return state.get(field)
+    value = machine.read(state[f"{field}Path"], data, context)
+    whole = field == "ToleratedFailureCount"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if (
+        not number
+        or (whole and not isinstance(value, int))
+        or not 0 <= value <= (float("inf") if whole else 100)
+    ):
+        raise StatesError("States.Runtime", f"The value of {field}Path is not a valid "
+                          f"{'count' if whole else 'percentage'}")  # fmt: skip
+    return value
+
+
+def _share(run: MapRun, given: Any) -> float | None:
+    """The percentage tolerated: the run's (UpdateMapRun may change it) once one was given."""
+    if given is None and run.tolerated_failure_percentage == 0.0:
+        return None
+    return run.tolerated_failure_percentage
+
+
+def _count(run: MapRun, given: Any) -> int | None:
+    if given is None and run.tolerated_failure_count == 0:
+        return None
+    return run.tolerated_failure_count
+
+
+def _counted(
+    run: MapRun, counts: dict[str, dict[str, int]], total_items: int, total_runs: int
+) -> MapRun:
+    def of(kind: str, total: int) -> dict[str, int]:
+        seen = counts[kind]
+        ended = seen["succeeded"] + seen["failed"]
+        return {**seen, "total": total, "pending": max(0, total - ended - seen["running"])}
+
+    return run.changed(item_counts=of("items", total_items),
+                       execution_counts=of("runs", total_runs))  # fmt: skip

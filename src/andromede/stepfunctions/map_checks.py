@@ -1,0 +1,212 @@
+"""The distributed Map's fields checked as AWS's ValidateStateMachineDefinition checks them
+(decision 0322): ``ProcessorConfig`` (``Mode``, ``ExecutionType``), ``ItemReader`` (S3's
+``getObject`` with its ``ReaderConfig``, or ``listObjectsV2``), ``ItemBatcher``,
+``ResultWriter`` (S3's ``putObject``), ``ToleratedFailurePercentage`` /
+``ToleratedFailureCount`` and ``Label``. Each problem is a message and its location, which
+``definition`` makes a ``SCHEMA_VALIDATION_FAILED`` diagnostic; the fields of a distributed
+Map on an INLINE one are refused as AWS refuses them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeGuard
+
+__all__ = [
+    "GET_OBJECT",
+    "LIST_OBJECTS",
+    "PUT_OBJECT",
+    "distributed_map_problems",
+    "is_distributed",
+]
+
+GET_OBJECT: Final = "arn:aws:states:::s3:getObject"
+LIST_OBJECTS: Final = "arn:aws:states:::s3:listObjectsV2"
+PUT_OBJECT: Final = "arn:aws:states:::s3:putObject"
+_DISTRIBUTED_ONLY: Final = (
+    "ItemReader", "ItemBatcher", "ResultWriter", "ToleratedFailurePercentage",
+    "ToleratedFailureCount", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
+    "Label",
+)  # fmt: skip
+_READER_FIELDS: Final = frozenset({"Resource", "Parameters", "ReaderConfig"})
+_READER_CONFIG: Final = frozenset(
+    {"InputType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"}
+)
+_INPUT_TYPES: Final = ("JSON", "JSONL", "CSV")
+_BATCHER_FIELDS: Final = frozenset(
+    {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput", "MaxItemsPerBatchPath",
+     "MaxInputBytesPerBatchPath"}
+)  # fmt: skip
+_MAX_BATCH_BYTES: Final = 262_144  # AWS: a batch's input is at most 256 KiB
+_MAX_ITEMS: Final = 100_000_000
+_LABEL: Final = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,40}")
+
+Problems = list[tuple[str, str]]
+
+
+def is_distributed(state: Mapping[str, Any]) -> bool:
+    """Whether a Map state's items run as a Map run's child executions."""
+    processor = state.get("ItemProcessor")
+    config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+    return isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED"
+
+
+def distributed_map_problems(
+    state: Mapping[str, Any], processor: Mapping[str, Any], where: str, name: str,
+    distributed: bool,
+) -> Problems:  # fmt: skip
+    found: Problems = []
+    config = processor.get("ProcessorConfig", {})
+    at = f"{where}/{name}/ProcessorConfig"
+    if not isinstance(config, dict):
+        return [("The field 'ProcessorConfig' must be an object", at)]
+    for field in config:
+        if field not in ("Mode", "ExecutionType"):
+            found.append((f"Field '{field}' is not supported", at))
+    if not distributed:
+        if "ExecutionType" in config:
+            found.append(("The field 'ExecutionType' is only supported in DISTRIBUTED mode", at))
+        found += [
+            (f"The field '{field}' is only supported in DISTRIBUTED mode", f"{where}/{field}")
+            for field in _DISTRIBUTED_ONLY
+            if field in state
+        ]
+        return found
+    if name != "ItemProcessor":
+        found.append(("A distributed Map's states are given in 'ItemProcessor'", where))
+    if config.get("ExecutionType") not in ("STANDARD", "EXPRESS"):
+        found.append(("The field 'ExecutionType' should have one of these values: "
+                      "[STANDARD, EXPRESS]", at))  # fmt: skip
+    if "ItemReader" in state:
+        found += _reader(state["ItemReader"], f"{where}/ItemReader")
+    if "ItemBatcher" in state:
+        found += _batcher(state["ItemBatcher"], f"{where}/ItemBatcher")
+    if "ResultWriter" in state:
+        found += _writer(state["ResultWriter"], f"{where}/ResultWriter")
+    percentage = state.get("ToleratedFailurePercentage")
+    if "ToleratedFailurePercentage" in state and not (
+        _number(percentage) and 0 <= percentage <= 100
+    ):
+        found.append(("The field 'ToleratedFailurePercentage' must be a number between 0 and "
+                      "100", f"{where}/ToleratedFailurePercentage"))  # fmt: skip
+    count = state.get("ToleratedFailureCount")
+    if "ToleratedFailureCount" in state and not (_integer(count) and count >= 0):
+        found.append(("The field 'ToleratedFailureCount' must be a non-negative integer",
+                      f"{where}/ToleratedFailureCount"))  # fmt: skip
+    for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
+        if field in state and f"{field}Path" in state:
+            found.append((f"Only one of these fields may be given: [{field}, {field}Path]",
+                          where))  # fmt: skip
+        path = state.get(f"{field}Path")
+        if f"{field}Path" in state and not (
+            isinstance(path, str) and (path == "$" or path.startswith(("$.", "$[", "$$")))
+        ):
+            found.append((f"The value for the field '{field}Path' must be a valid JSONPath",
+                          f"{where}/{field}Path"))  # fmt: skip
+    label = state.get("Label")
+    if "Label" in state and not (isinstance(label, str) and _LABEL.fullmatch(label)):
+        found.append(("The field 'Label' must be at most 40 characters, with no whitespace "
+                      "nor special characters", f"{where}/Label"))  # fmt: skip
+    return found
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bucket_parameters(params: Any, at: str, keys: tuple[str, ...]) -> Problems:
+    if not isinstance(params, dict):
+        return [("These fields are required: [Parameters]", at)]
+    missing = [k for k in keys if k not in params and f"{k}.$" not in params]
+    if missing:
+        return [(f"These fields are required: [{', '.join(missing)}]", f"{at}/Parameters")]
+    return []
+
+
+def _reader(reader: Any, at: str) -> Problems:
+    if not isinstance(reader, dict):
+        return [("The field 'ItemReader' must be an object", at)]
+    found: Problems = [(f"Field '{f}' is not supported", at) for f in reader
+                       if f not in _READER_FIELDS]  # fmt: skip
+    resource = reader.get("Resource")
+    config = reader.get("ReaderConfig", {})
+    if not isinstance(config, dict):
+        return [*found, ("The field 'ReaderConfig' must be an object", f"{at}/ReaderConfig")]
+    found += [(f"Field '{f}' is not supported", f"{at}/ReaderConfig") for f in config
+              if f not in _READER_CONFIG]  # fmt: skip
+    if resource == LIST_OBJECTS:
+        found += _bucket_parameters(reader.get("Parameters"), at, ("Bucket",))
+        if "InputType" in config:
+            found.append(("The field 'InputType' is not supported with s3:listObjectsV2",
+                          f"{at}/ReaderConfig"))  # fmt: skip
+    elif resource == GET_OBJECT:
+        found += _bucket_parameters(reader.get("Parameters"), at, ("Bucket", "Key"))
+        kind = config.get("InputType")
+        if kind not in _INPUT_TYPES:
+            found.append(("The field 'InputType' should have one of these values: "
+                          f"[{', '.join(_INPUT_TYPES)}]", f"{at}/ReaderConfig"))  # fmt: skip
+        found += _csv(config, kind, f"{at}/ReaderConfig")
+    else:
+        found.append((f"The resource of an ItemReader must be one of: [{GET_OBJECT}, "
+                      f"{LIST_OBJECTS}]", f"{at}/Resource"))  # fmt: skip
+    most = config.get("MaxItems")
+    if "MaxItems" in config and not (_integer(most) and 0 <= most <= _MAX_ITEMS):
+        found.append((f"The field 'MaxItems' must be an integer between 0 and {_MAX_ITEMS}",
+                       f"{at}/ReaderConfig/MaxItems"))  # fmt: skip
+    return found
+
+
+def _csv(config: Mapping[str, Any], kind: Any, at: str) -> Problems:
+    location = config.get("CSVHeaderLocation")
+    headers = config.get("CSVHeaders")
+    if kind != "CSV":
+        return [(f"Field '{f}' is only supported with the CSV InputType", at)
+                for f in ("CSVHeaderLocation", "CSVHeaders") if f in config]  # fmt: skip
+    if location not in ("FIRST_ROW", "GIVEN"):
+        return [("The field 'CSVHeaderLocation' should have one of these values: "
+                 "[FIRST_ROW, GIVEN]", at)]  # fmt: skip
+    given = isinstance(headers, list) and bool(headers) and all(isinstance(h, str) for h in headers)
+    if location == "GIVEN" and not given:
+        return [("The field 'CSVHeaders' is required when 'CSVHeaderLocation' is GIVEN", at)]
+    if location == "FIRST_ROW" and "CSVHeaders" in config:
+        return [("The field 'CSVHeaders' is only supported when 'CSVHeaderLocation' is GIVEN",
+                 at)]  # fmt: skip
+    return []
+
+
+def _batcher(batcher: Any, at: str) -> Problems:
+    if not isinstance(batcher, dict):
+        return [("The field 'ItemBatcher' must be an object", at)]
+    found: Problems = [(f"Field '{f}' is not supported", at) for f in batcher
+                       if f not in _BATCHER_FIELDS]  # fmt: skip
+    if not {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "MaxItemsPerBatchPath",
+            "MaxInputBytesPerBatchPath"} & batcher.keys():  # fmt: skip
+        found.append(("At least one of these fields is required: [MaxItemsPerBatch, "
+                      "MaxInputBytesPerBatch]", at))  # fmt: skip
+    most = batcher.get("MaxItemsPerBatch")
+    if "MaxItemsPerBatch" in batcher and not (_integer(most) and most > 0):
+        found.append(("The field 'MaxItemsPerBatch' must be a positive integer",
+                      f"{at}/MaxItemsPerBatch"))  # fmt: skip
+    size = batcher.get("MaxInputBytesPerBatch")
+    if "MaxInputBytesPerBatch" in batcher and not (_integer(size) and 0 < size <= _MAX_BATCH_BYTES):
+        found.append((f"The field 'MaxInputBytesPerBatch' must be an integer between 1 and "
+                      f"{_MAX_BATCH_BYTES}", f"{at}/MaxInputBytesPerBatch"))  # fmt: skip
+    if "BatchInput" in batcher and not isinstance(batcher["BatchInput"], dict):
+        found.append(("The field 'BatchInput' must be an object", f"{at}/BatchInput"))
+    return found
+
+
+def _writer(writer: Any, at: str) -> Problems:
+    if not isinstance(writer, dict):
+        return [("The field 'ResultWriter' must be an object", at)]
+    found: Problems = [(f"Field '{f}' is not supported", at) for f in writer
+                       if f not in ("Resource", "Parameters")]  # fmt: skip
+    if writer.get("Resource") != PUT_OBJECT:
+        found.append((f"The resource of a ResultWriter must be {PUT_OBJECT}",
+                      f"{at}/Resource"))  # fmt: skip
+    found += _bucket_parameters(writer.get("Parameters"), at, ("Bucket",))
+    return found

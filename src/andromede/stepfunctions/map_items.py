@@ -1,0 +1,159 @@
+"""A distributed Map's items and results as AWS lays them out (decision 0322): pure functions.
+
+- :func:`items_of_object`: an ``ItemReader``'s ``s3:getObject`` object read as its
+  ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements), ``JSONL`` (a JSON
+  value a line), ``CSV`` (each row an
+  object of the header's names, every value text; the header the first row or
+  ``CSVHeaders``);
+- :func:`listed_item`: an ``s3:listObjectsV2`` object as AWS gives it to an iteration
+  (``Etag``, ``Key``, ``LastModified`` in seconds, ``Size``, ``StorageClass``);
+- :func:`batches`: ``ItemBatcher``'s batches (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``
+  counting the batch's JSON), each ``{"BatchInput": …, "Items": […]}``;
+- :func:`exceeds_tolerance`: whether the failed children pass ``ToleratedFailurePercentage``
+  / ``ToleratedFailureCount``;
+- :func:`result_files`: ``ResultWriter``'s files (``SUCCEEDED_<n>.json``, ``FAILED_<n>.json``,
+  ``PENDING_<n>.json``, then ``manifest.json``) under ``<Prefix>/<map run id>/``.
+
+A reader's failure is ``States.ItemReaderFailed``, as AWS names it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from andromede.stepfunctions.interpreter import StatesError
+
+__all__ = [
+    "READER_FAILED",
+    "batches",
+    "exceeds_tolerance",
+    "items_of_object",
+    "listed_item",
+    "result_files",
+]
+
+READER_FAILED: Final = "States.ItemReaderFailed"
+_RESULT_STATUSES: Final = ("SUCCEEDED", "FAILED", "PENDING")
+
+
+def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
+    kind = config.get("InputType")
+    if kind == "JSON":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise StatesError(READER_FAILED, "The object's content is not valid JSON") from None
+        if not isinstance(parsed, list):
+            raise StatesError(READER_FAILED, "The JSON object must be an array of items")
+        return parsed
+    if kind == "JSONL":
+        try:
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            raise StatesError(READER_FAILED, "A line of the object is not valid JSON") from None
+    if kind == "CSV":
+        return _rows(text, config)
+    raise StatesError(READER_FAILED, f"The InputType {str(kind)[:32]} is not served")
+
+
+def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if config.get("CSVHeaderLocation") == "GIVEN":
+        headers = [str(h) for h in config.get("CSVHeaders") or []]
+    elif rows:
+        headers, rows = rows[0], rows[1:]
+    else:
+        headers = []
+    if len(set(headers)) != len(headers):
+        raise StatesError(READER_FAILED, "The CSV headers must be unique")
+    items: list[dict[str, str]] = []
+    for number, row in enumerate(rows, start=1):
+        if not row:
+            continue
+        if len(row) > len(headers):
+            raise StatesError(
+                READER_FAILED, f"Row {number} of the CSV object has more fields than headers"
+            )
+        items.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
+    return items
+
+
+def listed_item(key: str, etag: str, modified_ms: int, size: int, storage: str) -> dict[str, Any]:
+    return {
+        "Etag": etag if etag.startswith('"') else f'"{etag}"',
+        "Key": key,
+        "LastModified": modified_ms // 1000,
+        "Size": size,
+        "StorageClass": storage or "STANDARD",
+    }
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def batches(
+    items: Sequence[Any], most_items: int | None, most_bytes: int | None, batch_input: Any
+) -> list[dict[str, Any]]:
+    """The items grouped in order; an item larger than ``most_bytes`` alone is
+    ``States.Runtime`` as AWS's."""
+    found: list[dict[str, Any]] = []
+    current: list[Any] = []
+    base = _size({"Items": []} if batch_input is None else {"BatchInput": batch_input,
+                                                            "Items": []})  # fmt: skip
+    used = base
+    for item in items:
+        size = _size(item) + (1 if current else 0)
+        if most_bytes is not None and base + size > most_bytes:
+            raise StatesError(
+                "States.Runtime", f"An item is larger than MaxInputBytesPerBatch ({most_bytes})"
+            )
+        full = most_items is not None and len(current) >= most_items
+        if current and (full or (most_bytes is not None and used + size > most_bytes)):
+            found.append(_batch(current, batch_input))
+            current, used = [], base
+            size = _size(item)
+        current.append(item)
+        used += size
+    if current:
+        found.append(_batch(current, batch_input))
+    return found
+
+
+def _batch(items: list[Any], batch_input: Any) -> dict[str, Any]:
+    if batch_input is None:
+        return {"Items": items}
+    return {"BatchInput": batch_input, "Items": items}
+
+
+def exceeds_tolerance(failed: int, total: int, percentage: float | None, count: int | None) -> bool:
+    """AWS's rule: the run fails once the failed children pass either threshold given (none
+    given: the first failure)."""
+    if percentage is None and count is None:
+        return failed > 0
+    over_count = count is not None and failed > count
+    over_share = percentage is not None and total > 0 and failed * 100 > percentage * total
+    return over_count or over_share
+
+
+def result_files(
+    prefix: str, run_id: str, bucket: str, map_run_arn: str,
+    children: Mapping[str, Sequence[Mapping[str, Any]]], per_file: int,
+) -> tuple[list[tuple[str, str]], str, str]:  # fmt: skip
+    """The objects ``ResultWriter`` writes (key, body), the manifest's key and body; the
+    manifest lists every result file by status with its size."""
+    base = f"{prefix.rstrip('/')}/{run_id}/" if prefix else f"{run_id}/"
+    files: list[tuple[str, str]] = []
+    listed: dict[str, list[dict[str, Any]]] = {status: [] for status in _RESULT_STATUSES}
+    for status in _RESULT_STATUSES:
+        records = list(children.get(status, ()))
+        for number, start in enumerate(range(0, len(records), per_file)):
+            key = f"{base}{status}_{number}.json"
+            body = json.dumps(records[start : start + per_file], separators=(",", ":"))
+            files.append((key, body))
+            listed[status].append({"Key": key, "Size": len(body.encode())})
+    manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": listed}
+    return files, f"{base}manifest.json", json.dumps(manifest, separators=(",", ":"))
