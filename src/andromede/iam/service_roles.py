@@ -59,17 +59,20 @@ SESSION_NAME_LIMIT: Final = 64
 @dataclass(frozen=True, slots=True)
 class TrustSource:
     """What a service says it acts for when it assumes a role: ``account`` its
-    ``aws:SourceAccount``, ``arn`` its ``aws:SourceArn`` (None: the service does not give it)."""
+    ``aws:SourceAccount``, ``arn`` its ``aws:SourceArn``, ``external_id`` the ``sts:ExternalId``
+    a service documents giving (Firehose: the account); None: the service does not give it."""
 
     account: str | None = None
     arn: str | None = None
+    external_id: str | None = None
 
     @classmethod
-    def of(cls, arn: str) -> TrustSource:
+    def of(cls, arn: str, *, external_id: str | None = None) -> TrustSource:
         """The resource ``arn`` and its account (the ARN's fifth field), as most services give
         both keys together."""
         parts = arn.split(":", 5)
-        return cls(account=parts[4] if len(parts) > 4 and parts[4] else None, arn=arn)
+        account = parts[4] if len(parts) > 4 and parts[4] else None
+        return cls(account=account, arn=arn, external_id=external_id)
 
     def keys(self) -> dict[str, ContextValue]:
         """The condition keys this source gives a trust policy."""
@@ -78,6 +81,8 @@ class TrustSource:
             keys["aws:SourceAccount"] = self.account
         if self.arn is not None:
             keys["aws:SourceArn"] = self.arn
+        if self.external_id is not None:
+            keys["sts:ExternalId"] = self.external_id
         return keys
 
 
