@@ -148,7 +148,9 @@ class EventTargets:
             return
         roles, session = self.roles, None
         if roles is not None and sender.role_arn is not None:
-            session = await roles.session(sender.tenant_id, sender.role_arn)
+            session = await roles.session(
+                sender.tenant_id, sender.role_arn, rule_arn=sender.rule_arn
+            )
         if roles is None or session is None:
             raise DeliveryRefused(
                 "FAILED_TO_ASSUME_ROLE",
