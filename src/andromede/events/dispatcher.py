@@ -128,8 +128,11 @@ class TargetSink(Protocol):
 
 
 class ApiSink(Protocol):
-    async def send(self, tenant_id: str, target: Target, message: str) -> None:
-        """Invoke the API destination ``target`` names (decision 0200); DeliveryRefused when
+    async def send(
+        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+    ) -> None:
+        """Invoke the API destination ``target`` names (decision 0200), its role taken for
+        ``source_arn`` (the rule, decision 0321); DeliveryRefused when
         no retry can succeed, any other exception for a failure worth another."""
         ...
 
@@ -415,7 +418,9 @@ class Deliveries:
             if ":api-destination/" in target.arn:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
-                await self.api.send(delivery.tenant_id, target, document["message"])
+                await self.api.send(
+                    delivery.tenant_id, target, document["message"], source_arn=delivery.rule_arn
+                )
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
                     raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")

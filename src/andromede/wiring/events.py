@@ -259,8 +259,10 @@ class RoleInvokes:
     def __init__(self, identity: IdentityService, region: str) -> None:
         self._roles = EventsRoles(identity, region)
 
-    async def __call__(self, tenant_id: str, role_arn: str, destination_arn: str) -> bool:
-        session = await self._roles.session(tenant_id, role_arn)
+    async def __call__(
+        self, tenant_id: str, role_arn: str, destination_arn: str, rule_arn: str | None
+    ) -> bool:
+        session = await self._roles.session(tenant_id, role_arn, rule_arn=rule_arn)
         return session is not None and await self._roles.allowed(
             session, "events:InvokeApiDestination", destination_arn
         )

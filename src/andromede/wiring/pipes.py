@@ -154,8 +154,12 @@ def _api_invoker(
     if connections is None:
         return None
 
-    async def role_allows(tenant_id: str, role_arn: str, destination_arn: str) -> bool:
-        probe = Pipe(tenant_id, "pipe", settings.region, "", {}, destination_arn, {}, role_arn)
+    async def role_allows(
+        tenant_id: str, role_arn: str, destination_arn: str, pipe_arn: str | None
+    ) -> bool:
+        # The pipe's name, so that the probe's ARN is the pipe's (its trust's aws:SourceArn).
+        name = "pipe" if pipe_arn is None else pipe_arn.rsplit("/", 1)[-1]
+        probe = Pipe(tenant_id, name, settings.region, "", {}, destination_arn, {}, role_arn)
         try:
             session = await roles.session(probe)
             await roles.require(session, "events:InvokeApiDestination", destination_arn)
