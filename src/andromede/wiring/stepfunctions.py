@@ -23,7 +23,7 @@ from andromede.db.database import Database
 from andromede.events.service import EventsService
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import trusted_role
+from andromede.iam.service_roles import TrustSource, trusted_role
 from andromede.kms.service import KeyService
 from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
@@ -162,11 +162,14 @@ class MachineLogGroups:
 
 
 def trusting_roles(identity: IdentityService) -> RoleCheck:
-    """Whether a role is the account's and trusts Step Functions, as the identity service
-    knows it."""
+    """Whether a role is the account's and trusts Step Functions for a state machine (its
+    ``aws:SourceArn``, its account ``aws:SourceAccount``), as the identity service knows it."""
 
-    async def trusted(tenant_id: str, role_arn: str) -> bool:
-        return await trusted_role(identity, tenant_id, role_arn, STATES_PRINCIPAL) is not None
+    async def trusted(tenant_id: str, role_arn: str, machine_arn: str) -> bool:
+        source = TrustSource.of(machine_arn)
+        return (
+            await trusted_role(identity, tenant_id, role_arn, STATES_PRINCIPAL, source) is not None
+        )
 
     return trusted
 
