@@ -43,6 +43,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import TrustSource
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.log_group_targets import LogTargetWriter
@@ -137,7 +138,11 @@ class PipeLogGroups:
         events = [(int(r["timestamp"]), json.dumps(r, separators=(",", ":"))) for r in records]
         try:
             refused = await self._groups.deliver(
-                pipe.tenant_id, pipe.role_arn, name, {f"pipes/{pipe.name}": events}
+                pipe.tenant_id,
+                pipe.role_arn,
+                name,
+                {f"pipes/{pipe.name}": events},
+                TrustSource.of(pipe.arn),
             )
         except Exception:  # a pipe's log must not stop its events
             log.exception("Pipe %s: its execution log could not be written", pipe.arn)

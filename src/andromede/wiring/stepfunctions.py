@@ -152,7 +152,11 @@ class MachineLogGroups:
         stream = f"states/{execution.machine_name}/{execution.name}"[:512]
         try:
             refused = await self._groups.deliver(
-                execution.tenant_id, execution.role_arn, name, {stream: records}
+                execution.tenant_id,
+                execution.role_arn,
+                name,
+                {stream: records},
+                TrustSource.of(execution.machine_arn),
             )
         except Exception:  # an execution's log must not stop it
             log.exception("Execution %s: its log could not be written", execution.arn)
