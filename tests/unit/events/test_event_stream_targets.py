@@ -357,8 +357,10 @@ async def test_a_trust_policy_fenced_to_the_rule_is_assumed_for_it_alone(targets
     # Decision 0321: EventBridge assumes a target's role with the rule as aws:SourceArn and
     # its account as aws:SourceAccount, as AWS's confused-deputy trust policies expect.
     def fenced_to(rule: str) -> str:
-        condition = {"StringEquals": {"aws:SourceAccount": targets.account},
-                     "ArnEquals": {"aws:SourceArn": targets.arn("events", rule)}}
+        condition = {
+            "StringEquals": {"aws:SourceAccount": targets.account},
+            "ArnEquals": {"aws:SourceArn": targets.arn("events", rule)},
+        }
         return json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": EVENTS_PRINCIPAL},

@@ -331,8 +331,10 @@ async def test_a_trust_fenced_to_the_accounts_groups_is_assumed_for_them(wire: W
     account, identity = wire.logs.tenant_id, wire.firehose.identity
 
     def fenced_to(groups: str) -> str:
-        condition = {"StringEquals": {"aws:SourceAccount": account},
-                     "StringLike": {"aws:SourceArn": f"arn:aws:logs:{REGION}:{account}:{groups}"}}
+        condition = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "StringLike": {"aws:SourceArn": f"arn:aws:logs:{REGION}:{account}:{groups}"},
+        }
         return json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
