@@ -61,7 +61,7 @@ class RoleBusTargets:
         if found is None or found[0] != self._service.region:
             raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no event bus of the Region")
         _, owner, name = found
-        await self._check_sender(tenant_id, target, owner, name, _keys(event, rule_arn))
+        await self._check_sender(tenant_id, target, owner, name, rule_arn, _keys(event, rule_arn))
         try:
             await self._service.receive(owner, name, event)
         except (ResourceNotFound, ValidationError):
@@ -76,7 +76,13 @@ class RoleBusTargets:
             self.billing.count(tenant_id, self._service.region, "events.published")
 
     async def _check_sender(
-        self, tenant_id: str, target: Target, owner: str, name: str, keys: dict[str, ContextValue]
+        self,
+        tenant_id: str,
+        target: Target,
+        owner: str,
+        name: str,
+        rule_arn: str,
+        keys: dict[str, ContextValue],
     ) -> None:
         """DeliveryRefused unless the rule's account may put events onto the bus."""
         if target.role_arn is None:
@@ -86,7 +92,7 @@ class RoleBusTargets:
             raise DeliveryRefused(
                 "NO_PERMISSIONS", f"a bus of another account is written only as a role: {owner}"
             )
-        session = await self._roles.session(tenant_id, target.role_arn)
+        session = await self._roles.session(tenant_id, target.role_arn, rule_arn=rule_arn)
         if session is None:
             raise DeliveryRefused(
                 "FAILED_TO_ASSUME_ROLE",

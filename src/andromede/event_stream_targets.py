@@ -34,7 +34,7 @@ from andromede.firehose.model import StreamStatus
 from andromede.firehose.service import FirehoseService
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.kinesis import errors as kinesis_errors
 from andromede.kinesis.service import Entry, KinesisService
 from andromede.kms.keys_interface import Caller
@@ -48,15 +48,24 @@ _KMS_DENIED: Final = "KMSAccessDeniedException"
 
 class EventsRoles(ServiceRoleSessions):
     """The roles EventBridge acts as: a target's role, assumed by ``events.amazonaws.com``
-    (its session), and what its identity policies allow."""
+    (its session) for the rule ``rule_arn`` — the trust policy's ``aws:SourceArn``, its account
+    ``aws:SourceAccount`` (decision 0321) —, and what its identity policies allow."""
 
     def __init__(self, identity: IdentityService, region: str) -> None:
         super().__init__(identity, EVENTS_PRINCIPAL, region)
 
     async def session(
-        self, tenant_id: str, role_arn: str | None, session_name: str = _SESSION
+        self,
+        tenant_id: str,
+        role_arn: str | None,
+        session_name: str = _SESSION,
+        source: TrustSource | None = None,
+        *,
+        rule_arn: str | None = None,
     ) -> Principal | None:
-        return await super().session(tenant_id, role_arn, session_name)
+        if source is None and rule_arn is not None:
+            source = TrustSource.of(rule_arn)
+        return await super().session(tenant_id, role_arn, session_name, source)
 
 
 def partition_key(event: dict[str, Any], path: str | None) -> str:
@@ -91,7 +100,12 @@ class RoleStreamTargets:
         self._region = region
 
     async def send(
-        self, tenant_id: str, target: Target, message: str, event: dict[str, Any]
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        event: dict[str, Any],
+        rule_arn: str | None = None,
     ) -> None:
         parts = parse_arn(target.arn)
         if parts is None or parts[1] != self._region:
@@ -99,7 +113,7 @@ class RoleStreamTargets:
         service, _, owner, resource = parts
         if owner != tenant_id and service != "kinesis":  # AWS's cross-account targets
             raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no stream of the account")
-        session = await self._roles.session(tenant_id, target.role_arn)
+        session = await self._roles.session(tenant_id, target.role_arn, rule_arn=rule_arn)
         if session is None:
             raise DeliveryRefused(
                 "FAILED_TO_ASSUME_ROLE",

@@ -33,7 +33,7 @@ from andromede.firehose.errors import InvalidArgument
 from andromede.firehose.model import BufferedRecord, DeliveryFailed, DeliveryStream, NewRecord
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions, service_role_session
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource, service_role_session
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
 from andromede.kms.framing import pack_fields, unpack_fields
 from andromede.kms.service import KeyService
@@ -121,12 +121,21 @@ class KeyRingRecordSealer:
                                     f"{type(exc).__name__}") from None  # fmt: skip
 
 
+def trust_source(stream: DeliveryStream) -> TrustSource:
+    """What Firehose gives a role's trust policy when it acts for ``stream`` (decision 0321):
+    the stream as ``aws:SourceArn``, its account as ``aws:SourceAccount`` and, as Firehose's
+    documented trust policies expect, as ``sts:ExternalId``."""
+    return TrustSource.of(stream.arn, external_id=stream.tenant_id)
+
+
 async def role_session(
-    identity: IdentityService, tenant_id: str, role_arn: str
+    identity: IdentityService, stream: DeliveryStream, role_arn: str
 ) -> Principal | None:
-    """Firehose's session of ``role_arn``, if it is a role of ``tenant_id`` trusting
-    Firehose (None otherwise)."""
-    return await service_role_session(identity, tenant_id, role_arn, FIREHOSE_PRINCIPAL, _SESSION)
+    """Firehose's session of ``role_arn`` for ``stream``, if it is a role of the stream's
+    account trusting Firehose for it (None otherwise)."""
+    return await service_role_session(
+        identity, stream.tenant_id, role_arn, FIREHOSE_PRINCIPAL, _SESSION, trust_source(stream)
+    )
 
 
 class RoleBucketWriter:
@@ -145,7 +154,9 @@ class RoleBucketWriter:
         self._kms_keys = kms_keys
 
     async def _session(self, stream: DeliveryStream) -> Principal | None:
-        return await self._roles.session(stream.tenant_id, stream.destination.role_arn, _SESSION)
+        return await self._roles.session(
+            stream.tenant_id, stream.destination.role_arn, _SESSION, trust_source(stream)
+        )
 
     async def check(self, stream: DeliveryStream) -> None:
         if await self._session(stream) is None:

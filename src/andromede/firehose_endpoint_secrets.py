@@ -60,7 +60,7 @@ class SecretsManagerEndpointSecrets:
                 f"The secret {arn[:256]} is not a secret of the account in the stream's Region."
             )
         role = _reading_role(stream)
-        if await role_session(self._identity, stream.tenant_id, role) is None:
+        if await role_session(self._identity, stream, role) is None:
             raise InvalidArgument(
                 f"Firehose is unable to assume role {role[:512]}. Please check the role provided."
             )
@@ -68,7 +68,7 @@ class SecretsManagerEndpointSecrets:
     async def access_key(self, stream: DeliveryStream) -> str:
         http = stream.http
         arn = None if http is None else http.secret_arn
-        session = await role_session(self._identity, stream.tenant_id, _reading_role(stream))
+        session = await role_session(self._identity, stream, _reading_role(stream))
         if arn is None or session is None:
             raise DeliveryFailed(
                 "SecretsManager.AccessDenied",

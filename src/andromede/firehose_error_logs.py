@@ -16,6 +16,7 @@ import logging
 from typing import Final
 
 from andromede.firehose.model import DeliveryStream, LoggingOptions
+from andromede.firehose_delivery import trust_source
 from andromede.role_log_groups import RoleLogGroups
 
 __all__ = ["SESSION_NAME", "RoleErrorLogs"]
@@ -38,7 +39,12 @@ class RoleErrorLogs:
         if not options.enabled or not options.group or not options.stream:
             return
         refused = await self._groups.write(
-            stream.tenant_id, role_arn, options.group, options.stream, (when, record)
+            stream.tenant_id,
+            role_arn,
+            options.group,
+            options.stream,
+            (when, record),
+            trust_source(stream),
         )
         if refused is not None:
             log.info(

@@ -17,7 +17,7 @@ from typing import Final
 
 from andromede.firehose.errors import InvalidArgument, SourceUnavailable
 from andromede.firehose.model import DeliveryStream, SourcePage, SourceRecord, SourceShard
-from andromede.firehose_delivery import FIREHOSE_PRINCIPAL
+from andromede.firehose_delivery import FIREHOSE_PRINCIPAL, trust_source
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
 from andromede.iam.service_roles import ServiceRoleSessions
@@ -92,7 +92,12 @@ class RoleKinesisSource:
                 f"KinesisStreamARN {source.stream_arn[:256]} is not a Kinesis data stream of "
                 "the account and Region of the delivery stream."
             )
-        if await self._roles.session(stream.tenant_id, source.role_arn, _SESSION) is None:
+        if (
+            await self._roles.session(
+                stream.tenant_id, source.role_arn, _SESSION, trust_source(stream)
+            )
+            is None
+        ):
             raise InvalidArgument(
                 f"Firehose is unable to assume role {source.role_arn[:512]}. Please check the "
                 "role provided."
@@ -109,7 +114,9 @@ class RoleKinesisSource:
         assert stream.source is not None  # noqa: S101 - only source streams are read
         kinesis = self._service()
         name = self._name(stream)
-        session = await self._roles.session(stream.tenant_id, stream.source.role_arn, _SESSION)
+        session = await self._roles.session(
+            stream.tenant_id, stream.source.role_arn, _SESSION, trust_source(stream)
+        )
         if session is None:
             raise SourceUnavailable(f"Firehose cannot assume {stream.source.role_arn[:256]}")
         if not await self._may_read(session, stream.source.stream_arn):

@@ -57,7 +57,7 @@ class RoleFunctionInvoker:
         self, stream: DeliveryStream, processor: LambdaProcessor, payload: bytes
     ) -> bytes:
         role_arn = processor.role_arn or _destination_role(stream)
-        session = await role_session(self._identity, stream.tenant_id, role_arn)
+        session = await role_session(self._identity, stream, role_arn)
         if session is None:
             raise TransformFailed(
                 "Lambda.AssumeRoleAccessDenied",

@@ -23,6 +23,7 @@ from typing import Final
 from andromede.audit.service import AuditService
 from andromede.compute.flow_log import FlowLog
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import TrustSource
 from andromede.logs.service import LogsService
 from andromede.role_log_groups import ACCESS_ERROR, RATE_LIMITED, RoleLogGroups
 
@@ -41,6 +42,7 @@ class FlowLogGroups:
         ingested: Callable[[str, int, str], None] | None = None,
         audit: AuditService | None = None,
     ) -> None:
+        self._region = logs.region
         self._groups = RoleLogGroups(
             identity,
             logs,
@@ -55,9 +57,12 @@ class FlowLogGroups:
     ) -> str | None:
         """Each stream's events into the flow log's group as its role; None, or EC2's
         ``deliverLogsErrorMessage`` when the role may not (nothing more is tried then)."""
+        # Decision 0321: the flow log as aws:SourceArn, as AWS's flow logs documentation has it.
+        arn = f"arn:aws:ec2:{self._region}:{flow_log.tenant_id}:vpc-flow-log/{flow_log.flow_log_id}"
         return await self._groups.deliver(
             flow_log.tenant_id,
             flow_log.destination.role_arn,
             flow_log.destination.log_group,
             streams,
+            TrustSource.of(arn),
         )

@@ -41,7 +41,7 @@ from andromede.functions.mappings import EventSourceMapping
 from andromede.functions.service import LAMBDA_PRINCIPAL
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.pipe_sources import sqs_event
 from andromede.pipes.model import compiled_filters
 from andromede.pipes.shaping import matchable, passes
@@ -60,10 +60,22 @@ _SQS_RECEIVE: Final = 10  # ReceiveMessage's own ceiling
 
 class FunctionRoles(ServiceRoleSessions):
     """Lambda's sessions of functions' execution roles (which must trust Lambda), and what
-    their policies allow."""
+    their policies allow. Lambda gives the trust policy the function's account as
+    ``aws:SourceAccount`` and no ``aws:SourceArn``, as AWS's Lambda does (decision 0321)."""
 
     def __init__(self, identity: IdentityService, region: str) -> None:
         super().__init__(identity, LAMBDA_PRINCIPAL, region)
+
+    async def session(
+        self,
+        tenant_id: str,
+        role_arn: str | None,
+        session_name: str,
+        source: TrustSource | None = None,
+    ) -> Principal | None:
+        return await super().session(
+            tenant_id, role_arn, session_name, source or TrustSource(account=tenant_id)
+        )
 
 
 async def _queue(queues: QueueService, arn: str) -> Queue | None:

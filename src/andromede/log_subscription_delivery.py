@@ -5,7 +5,9 @@ records into its stream as the filter's role, through Firehose's ``RecordSink`` 
 (decision 0223) or ``KinesisService.put`` (decision 0228), or invoke its function.
 
 As on AWS, Logs delivers as the role, never as itself: the role must be of the filter's
-account and trust ``logs.amazonaws.com`` (its trust policy), and its identity policies — by
+account and trust ``logs.amazonaws.com`` (its trust policy, seeing the group's ARN as
+``aws:SourceArn`` and its account as ``aws:SourceAccount``: decision 0321), and its identity
+policies — by
 the same engine as every request — must allow ``firehose:PutRecord`` or
 ``firehose:PutRecordBatch`` on the stream — ``kinesis:PutRecord`` on a Kinesis stream, as
 AWS's documented role policy names it. Then the records go into the stream's buffer (sealed
@@ -32,7 +34,7 @@ from andromede.firehose.model import RecordSink
 from andromede.functions.errors import FunctionsError
 from andromede.functions.service_invoke import ServiceDenied, ServiceInvocations
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.kinesis.errors import KinesisError
 from andromede.kinesis.service import Entry, KinesisService
 
@@ -58,10 +60,17 @@ class _RoleSession:
         self._session_name = session_name
 
     async def refusal(
-        self, tenant_id: str, role_arn: str, actions: Sequence[str], resource: str
+        self,
+        tenant_id: str,
+        role_arn: str,
+        actions: Sequence[str],
+        resource: str,
+        source_arn: str = "",
     ) -> str | None:
-        """Why the role may not put into ``resource`` (None: it may)."""
-        session = await self._sessions.session(tenant_id, role_arn, self._session_name)
+        """Why the role may not put into ``resource`` (None: it may), assumed for the log group
+        ``source_arn`` (the trust policy's ``aws:SourceArn``, decision 0321)."""
+        source = TrustSource.of(source_arn) if source_arn else TrustSource(account=tenant_id)
+        session = await self._sessions.session(tenant_id, role_arn, self._session_name, source)
         if session is None:
             return f"CloudWatch Logs cannot assume {role_arn[:256]}"
         if not await self._sessions.allowed_any(session, actions, resource):
@@ -84,7 +93,9 @@ class RoleFirehoseDestination:
         *,
         source_arn: str = "",
     ) -> str | None:
-        why = await self._role.refusal(tenant_id, role_arn, _FIREHOSE_ACTIONS, destination_arn)
+        why = await self._role.refusal(
+            tenant_id, role_arn, _FIREHOSE_ACTIONS, destination_arn, source_arn
+        )
         if why is not None:
             return why
         try:
@@ -118,7 +129,9 @@ class RoleKinesisDestination:
         parts = destination_arn.split(":", 5)
         if len(parts) != 6 or parts[4] != tenant_id or not parts[5].startswith("stream/"):
             return "the destination is no Kinesis stream of the account"
-        why = await self._role.refusal(tenant_id, role_arn, _KINESIS_ACTIONS, destination_arn)
+        why = await self._role.refusal(
+            tenant_id, role_arn, _KINESIS_ACTIONS, destination_arn, source_arn
+        )
         if why is not None:
             return why
         key = partition_key or "CWL"

@@ -3,8 +3,9 @@
 stream as the stream's role, through Firehose's ``RecordSink`` port (decision 0223).
 
 As on AWS, CloudWatch delivers as the role, never as itself: the role must be of the stream's
-account and trust ``streams.metrics.cloudwatch.amazonaws.com`` (its trust policy), and its
-identity policies — by the same engine as every request — must allow
+account and trust ``streams.metrics.cloudwatch.amazonaws.com`` (its trust policy, seeing the
+metric stream as ``aws:SourceArn`` and its account as ``aws:SourceAccount``: decision 0321),
+and its identity policies — by the same engine as every request — must allow
 ``firehose:PutRecordBatch`` (or ``firehose:PutRecord``) on the Firehose stream, checked at each
 minute. Then the records go into the stream's buffer, sealed there under the account's keys
 and delivered by Firehose's deliverer. The Firehose service is found when needed (``serve``
@@ -18,8 +19,8 @@ from typing import Final
 from andromede.firehose.errors import FirehoseError
 from andromede.firehose.model import RecordSink
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
-from andromede.metrics.streams import MetricStream
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
+from andromede.metrics.streams import MetricStream, metric_stream_arn
 
 __all__ = ["STREAMS_PRINCIPAL", "RoleStreamDestination"]
 
@@ -34,12 +35,14 @@ class RoleStreamDestination:
     ) -> None:
         self._roles = ServiceRoleSessions(identity, STREAMS_PRINCIPAL, region)
         self._sink = sink
+        self._region = region
 
     async def deliver(self, stream: MetricStream, records: Sequence[bytes]) -> str | None:
         sink = self._sink()
         if sink is None:
             return "Firehose is not served by this deployment"
-        session = await self._roles.session(stream.tenant_id, stream.role_arn, _SESSION)
+        source = TrustSource.of(metric_stream_arn(self._region, stream.tenant_id, stream.name))
+        session = await self._roles.session(stream.tenant_id, stream.role_arn, _SESSION, source)
         if session is None:
             return f"CloudWatch cannot assume {stream.role_arn[:256]}"
         if not await self._roles.allowed_any(session, _ACTIONS, stream.firehose_arn):

@@ -15,8 +15,7 @@ one too large, the endpoint out of reach) fails the execution, retried by the so
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
@@ -29,8 +28,16 @@ from andromede.pipes.model import Pipe
 
 __all__ = ["ApiCall", "EnrichmentFailed", "PipeEnrichments"]
 
-# (tenant, target, message) → the endpoint's answer.
-ApiCall = Callable[[str, Target, str], Awaitable[bytes]]
+
+class ApiCall(Protocol):
+    """(tenant, target, message) → the endpoint's answer, the role taken for the pipe
+    ``source_arn`` (decision 0321)."""
+
+    async def __call__(
+        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+    ) -> bytes: ...
+
+
 _REFUSALS: Final = frozenset(
     {"NO_PERMISSIONS", "NO_RESOURCE", "ConnectionDeauthorized", "InvalidEndpoint"}
 )
@@ -73,7 +80,7 @@ class PipeEnrichments:
             "pipe-enrichment", pipe.enrichment, {"RoleArn": pipe.role_arn, "HttpParameters": http}
         )
         try:
-            return await self._call_api(pipe.tenant_id, target, payload)
+            return await self._call_api(pipe.tenant_id, target, payload, source_arn=pipe.arn)
         except DeliveryRefused as exc:
             if exc.code in _REFUSALS:
                 raise EndpointRefused(exc.code, str(exc)[:512]) from None

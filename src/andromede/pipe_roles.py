@@ -2,7 +2,9 @@
 ``pipes.amazonaws.com``, and what its identity policies allow, judged by the same engine as
 every request (within its permissions boundary). A pipe reads its source and writes its
 target as that role, never as itself: the role must be of the pipe's account and trust
-``pipes.amazonaws.com``, else the pipe cannot run (``FAILED_TO_ASSUME_ROLE``)."""
+``pipes.amazonaws.com`` — for the pipe, its ARN the trust policy's ``aws:SourceArn`` and its
+account ``aws:SourceAccount`` (decision 0321) —, else the pipe cannot run
+(``FAILED_TO_ASSUME_ROLE``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Final
 
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 
@@ -26,7 +28,9 @@ class PipeRoles:
     async def session(self, pipe: Pipe) -> Principal:
         """The pipe's role's session; EndpointRefused when the role is not the account's, is
         gone, or does not trust EventBridge Pipes."""
-        session = await self._sessions.session(pipe.tenant_id, pipe.role_arn, pipe.name)
+        session = await self._sessions.session(
+            pipe.tenant_id, pipe.role_arn, pipe.name, TrustSource.of(pipe.arn)
+        )
         if session is None:
             raise EndpointRefused(
                 "FAILED_TO_ASSUME_ROLE",

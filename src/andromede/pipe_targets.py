@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, Protocol
 
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
@@ -57,7 +57,16 @@ from andromede.sqsapi.authorise import KeyUser
 
 __all__ = ["ApiInvoke", "PipeTargets", "dynamic_http", "dynamic_value"]
 
-ApiInvoke = Callable[[str, Target, str], Awaitable[None]]
+
+class ApiInvoke(Protocol):
+    """EventBridge's invoker of API destinations: ``message`` to ``target``, its role taken
+    for the pipe ``source_arn`` (decision 0321)."""
+
+    async def __call__(
+        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+    ) -> None: ...
+
+
 _SOURCES: Final = {"sqs": "aws:sqs", "kinesis": "aws:kinesis", "dynamodb": "aws:dynamodb"}
 
 
@@ -263,6 +272,6 @@ class PipeTargets:
         http = dynamic_http(pipe.target_parameters.get("HttpParameters") or {}, event)
         target = Target("pipe", pipe.target, {"RoleArn": pipe.role_arn, "HttpParameters": http})
         try:
-            await self._invoke_api(pipe.tenant_id, target, payload)
+            await self._invoke_api(pipe.tenant_id, target, payload, source_arn=pipe.arn)
         except DeliveryRefused as exc:
             raise EndpointRefused(exc.code, str(exc)[:512]) from None

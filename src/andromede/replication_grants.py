@@ -5,7 +5,9 @@ where they meet for ``storage.replication.ReplicationGrants``. S3 copies into an
 account's bucket as the configuration's ``Role``, and AWS lets it when three owners agree:
 
 - the **role's owner**: the role exists in the source bucket's account and its trust policy
-  lets ``s3.amazonaws.com`` assume it (S3 assumes it to replicate);
+  lets ``s3.amazonaws.com`` assume it (S3 assumes it to replicate), seeing the source bucket
+  as ``aws:SourceArn`` and its account as ``aws:SourceAccount`` (decision 0321; a Batch
+  Operations job gives its account alone);
 - the **source account**: the role's identity policies (with its permissions boundary)
   allow the action on the destination's objects;
 - the **destination's owner**: the destination's bucket policy allows the role the action
@@ -34,7 +36,7 @@ from typing import Final
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import service_role_session
+from andromede.iam.service_roles import TrustSource, service_role_session
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.errors import S3Error
 from andromede.s3.operations import S3Operation
@@ -94,11 +96,16 @@ class S3ReplicationGrants:
         key: str,
         *,
         audited: bool = False,
+        source_bucket: str | None = None,
     ) -> bool:
         """Whether the role ``role_arn`` of ``source_tenant`` may do ``action`` on
         ``destination``/``key`` (``key`` may end in ``*``: a rule's prefix, checked when the
         configuration is put). ``audited``: recorded in the destination tenant's trail."""
-        allowed = await self._decide(role_arn, source_tenant, destination, action, key)
+        source = TrustSource(
+            account=source_tenant,
+            arn=None if source_bucket is None else f"arn:aws:s3:::{source_bucket}",
+        )
+        allowed = await self._decide(role_arn, source, destination, action, key)
         if audited and self._audit is not None:
             self._audit.record(
                 request_id=uuid.uuid4().hex.upper()[:16],
@@ -112,10 +119,15 @@ class S3ReplicationGrants:
         return allowed
 
     async def _decide(
-        self, role_arn: str | None, source_tenant: str, destination: Bucket, action: str, key: str
+        self, role_arn: str | None, source: TrustSource, destination: Bucket, action: str, key: str
     ) -> bool:
         session = await service_role_session(
-            self._identity, source_tenant, role_arn, self._service, self._session_name
+            self._identity,
+            source.account or "",
+            role_arn,
+            self._service,
+            self._session_name,
+            source,
         )
         if session is None:
             return False

@@ -4,12 +4,13 @@
 
 As on AWS, the platform delivers as the resource's role, never as itself: the role must be of
 the resource's account and trust the service's principal (its trust policy, as AWS's service
-assumes it), and its identity policies — within its permissions boundary, by the same engine
-as every request — must allow ``logs:PutLogEvents`` on each stream, ``logs:CreateLogStream``
-on a stream that does not exist yet, and ``logs:CreateLogGroup`` on a group that does not
-(AWS creates a missing group when the role may). A role that does not, or is gone, is
-answered ``Access error``; the account at its bound of log groups, ``Rate limited`` (EC2's
-``deliverLogsErrorMessage`` words).
+assumes it: the resource as ``aws:SourceArn``, its account as ``aws:SourceAccount`` where the
+caller gives them, decision 0321), and its identity policies — within its permissions boundary,
+by the same engine as every request — must allow ``logs:PutLogEvents`` on each stream,
+``logs:CreateLogStream`` on a stream that does not exist yet, and ``logs:CreateLogGroup`` on a
+group that does not (AWS creates a missing group when the role may). A role that does not, or
+is gone, is answered ``Access error``; the account at its bound of log groups, ``Rate limited``
+(EC2's ``deliverLogsErrorMessage`` words).
 
 Events go in PutLogEvents batches bounded by the Logs service's own limits. What is delivered
 is metered as AWS meters vended logs: the bytes ingested (each message and 26 bytes an event,
@@ -30,7 +31,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.logs.errors import LimitExceeded, ResourceAlreadyExists, ResourceNotFound
 from andromede.logs.log_classes import ingestion_meter
 from andromede.logs.model import InputEvent, group_arn, stream_arn
@@ -70,11 +71,14 @@ class RoleLogGroups:
         role_arn: str,
         name: str,
         streams: Mapping[str, Sequence[tuple[int, str]]],
+        source: TrustSource | None = None,
     ) -> str | None:
         """Each stream's (timestamp in ms, message) events into the tenant's group ``name`` as
         its role ``role_arn``; None, or :data:`ACCESS_ERROR` / :data:`RATE_LIMITED` when it
         could not (nothing more is tried then)."""
-        session = await self._roles.session(tenant_id, role_arn, self._session_name)
+        session = await self._roles.session(
+            tenant_id, role_arn, self._session_name, source or TrustSource(account=tenant_id)
+        )
         if session is None:
             return ACCESS_ERROR
         region = self._logs.region
@@ -116,10 +120,16 @@ class RoleLogGroups:
         return None
 
     async def write(
-        self, tenant_id: str, role_arn: str, group: str, stream: str, event: tuple[int, str]
+        self,
+        tenant_id: str,
+        role_arn: str,
+        group: str,
+        stream: str,
+        event: tuple[int, str],
+        source: TrustSource | None = None,
     ) -> str | None:
         """One event (SNS's delivery status log, ``delivery_status.StatusLogs``)."""
-        return await self.deliver(tenant_id, role_arn, group, {stream: [event]})
+        return await self.deliver(tenant_id, role_arn, group, {stream: [event]}, source)
 
     def _batches(self, events: Sequence[tuple[int, str]]) -> Iterator[list[InputEvent]]:
         """The events in PutLogEvents batches within the Logs service's bounds."""

@@ -45,7 +45,7 @@ from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import ServiceRoleSessions
+from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.errors import QueueError
@@ -147,7 +147,10 @@ class StateTasks:
         role_arn = str(execution.get("RoleArn", ""))
         account = str(execution.get("Id", "")).split(":")[4:5] or [""]
         name = str(execution.get("Name", "execution"))
-        session = await self._roles.session(account[0], role_arn, name)
+        # Decision 0321: the trust policy sees the state machine as aws:SourceArn.
+        machine = str(context.get("StateMachine", {}).get("Id", ""))
+        source = TrustSource.of(machine) if machine else TrustSource(account=account[0])
+        session = await self._roles.session(account[0], role_arn, name, source)
         if session is None:
             raise StatesError(
                 "States.TaskFailed",

@@ -585,13 +585,14 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
     """Decision 0273: a rule of the first account sends, as its role (refused at PutTargets
     without one), to a bus of a second account whose policy lets the first in — the bus's
     own rule then hands the event, its id and account those of origin, to a queue — and to a
-    queue and a topic of the second account whose policies let the role in."""
+    queue and a topic of the second account whose policies let the role in; the role's trust
+    fenced to the rule by ``aws:SourceAccount`` / ``aws:SourceArn`` (decision 0321)."""
     events, _ = clients(server)
     iam = client_for(server, "iam", *server.credentials())
     other = new_tenant(server, "xacct")
     their_events = client_for(server, "events", other.access_key_id, other.secret_access_key)
     their_sqs = client_for(server, "sqs", other.access_key_id, other.secret_access_key)
-    trust = {
+    trust: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -615,6 +616,12 @@ def test_a_rule_sends_to_another_accounts_bus_and_queue(server: ServerProcess) -
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
     )
     account = role_arn.split(":")[4]
+    # Decision 0321: AWS's confused-deputy trust, fenced to the account's rule "to-xacct".
+    trust["Statement"][0]["Condition"] = {
+        "StringEquals": {"aws:SourceAccount": account},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:events:*:{account}:rule/to-xacct"},
+    }
+    iam.update_assume_role_policy(RoleName="eb-xacct", PolicyDocument=json.dumps(trust))
     inbox = their_events.create_event_bus(Name="inbox")["EventBusArn"]
     their_events.put_permission(
         EventBusName="inbox", Action="events:PutEvents", Principal=account, StatementId="s"

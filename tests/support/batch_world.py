@@ -56,6 +56,7 @@ class RoleGrants:
         key: str,
         *,
         audited: bool = False,
+        source_bucket: str | None = None,
     ) -> bool:
         self.asked.append((role_arn, source_tenant, action, f"{destination.name}/{key}"))
         return (action, key) not in self.refused

@@ -73,3 +73,37 @@ async def test_each_use_needs_its_own_service_principal(
         assert await grants.for_batch_operations().allows(*asked) is batch
     finally:
         await audit.close()
+
+
+async def test_a_replication_trust_fenced_to_the_source_bucket() -> None:
+    # Decision 0321: S3 assumes a replication role with the source bucket as aws:SourceArn
+    # and its account as aws:SourceAccount — AWS's confused-deputy replication trust.
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    tenant = boot.tenant.id
+    fenced = {
+        "Effect": "Allow",
+        "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": tenant},
+            "ArnLike": {"aws:SourceArn": "arn:aws:s3:::orders-*"},
+        },
+    }
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [fenced]})
+    role = await identity.create_role(tenant, "replicator", trust)
+    allow = {"Effect": "Allow", "Action": "s3:ReplicateObject", "Resource": "*"}
+    await identity.put_role_policy(
+        tenant, "replicator", "copy", json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    )
+    audit = AuditService(MemoryAuditStore())
+    try:
+        grants = S3ReplicationGrants(identity, S3Authoriser(identity.policies_for, REGION), audit)
+        bucket = Bucket("replica", tenant, tenant, REGION, datetime.now(UTC))
+        asked = (role.arn, tenant, bucket, "s3:ReplicateObject", "k")
+        assert await grants.allows(*asked, source_bucket="orders-eu")
+        assert not await grants.allows(*asked, source_bucket="billing")
+        assert not await grants.allows(*asked)  # no source ARN given: StringEquals refuses
+    finally:
+        await audit.close()

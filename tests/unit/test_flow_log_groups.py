@@ -330,6 +330,23 @@ async def test_delivery_as_the_flow_logs_role(
     )  # fmt: skip
     assert [(e.stream, e.message) for e in found[0]] == [(eni, message)]
     assert metered[-1] == (ec2.tenant_id, len(message) + 26, "logs.ingested")  # made STANDARD
+
+    # Decision 0321: the trust policy sees the flow log as aws:SourceArn, its account as
+    # aws:SourceAccount (AWS's confused-deputy trust for flow logs).
+    def fenced_to(flow_log: str) -> str:
+        condition = {
+            "StringEquals": {"aws:SourceAccount": ec2.tenant_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:*:{ec2.tenant_id}:vpc-flow-log/{flow_log}"},
+        }
+        document = json.loads(TRUST)
+        document["Statement"][0]["Condition"] = condition
+        return json.dumps(document)
+
+    await ec2.identity.update_assume_role_policy(ec2.tenant_id, "flow-logs", fenced_to("fl-0"))
+    assert await deliver() == ("FAILED", ACCESS_ERROR)
+    await ec2.identity.update_assume_role_policy(ec2.tenant_id, "flow-logs", fenced_to("fl-*"))
+    assert await deliver() == ("SUCCESS", None)
+    await ec2.identity.update_assume_role_policy(ec2.tenant_id, "flow-logs", TRUST)
     # Another account's role of that name is never assumed.
     other_id, other = await ec2.tenant("globex")
     await ec2.identity.create_role(other_id, "flow-logs", TRUST)

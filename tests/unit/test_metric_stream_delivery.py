@@ -280,3 +280,34 @@ def test_the_limits_are_the_settings(tmp_path: Path) -> None:
     service = metric_stream_service(settings, cast(Database, None))  # the store not used here
     assert service.limits == StreamLimits(7, 8, 9, 10)
     assert stream_policy(settings) == StreamPolicy(delay=11, catch_up=12, record_bytes=13)
+
+
+async def test_a_trust_fenced_to_the_metric_stream_is_assumed_for_it_alone(
+    streams: Streams,
+) -> None:
+    # Decision 0321: CloudWatch assumes the role with the metric stream as aws:SourceArn and
+    # its account as aws:SourceAccount.
+    account = streams.fire.tenant_id
+
+    def fenced_to(name: str) -> str:
+        arn = f"arn:aws:cloudwatch:{REGION}:{account}:metric-stream/{name}"
+        condition = {"StringEquals": {"aws:SourceAccount": account, "aws:SourceArn": arn}}
+        return json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": STREAMS_PRINCIPAL},
+                           "Action": "sts:AssumeRole", "Condition": condition}],
+        })  # fmt: skip
+
+    await streams.stream()
+    identity = streams.fire.identity
+    await identity.update_assume_role_policy(account, "streams", fenced_to("other"))
+    await streams.put("App", "Signal", 1)
+    _after_minute(streams)
+    assert await streams.deliverer().run_once() == 1
+    assert await streams.landed() == []
+    assert streams.sink.total("PublishErrorRate") == 1
+    await identity.update_assume_role_policy(account, "streams", fenced_to("to-s3"))
+    await streams.put("App", "Signal", 2, at=61)  # the next minute
+    _after_minute(streams, 2)
+    assert await streams.deliverer().run_once() == 1
+    assert [line["value"]["sum"] for line in await streams.landed()] == [2]

@@ -26,7 +26,7 @@ from andromede.console.session import CONSOLE_PATH, tokens_match
 from andromede.console.upload import FormError, StreamedForm
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import FunctionRow
-from andromede.iam.service_roles import role_trusts
+from andromede.iam.service_roles import TrustSource, role_trusts
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -74,7 +74,8 @@ async def lambda_roles(console: Console, request: Request, session: Session) -> 
         listed = await console.iam.list_roles(
             request.scope, session.principal, marker=None, page_size=_ROLES_OFFERED
         )
-        return [r.arn for r in listed.rows if role_trusts(r.trust_policy, LAMBDA_PRINCIPAL)]
+        source = TrustSource(account=session.principal.tenant_id)  # as Lambda gives (0321)
+        return [r.arn for r in listed.rows if role_trusts(r.trust_policy, LAMBDA_PRINCIPAL, source)]
     return []
 
 

@@ -4,7 +4,9 @@ it over HTTP as EventBridge does.
 
 - **Who may.** The target's ``RoleArn`` must be a role of the account trusting
   ``events.amazonaws.com`` whose policies allow ``events:InvokeApiDestination`` on the
-  destination (``role_allows``, given by the wiring: contexts do not import IAM); otherwise
+  destination (``role_allows``, given by the wiring: contexts do not import IAM), the role
+  taken for ``source_arn`` — the rule, or the pipe — as its trust policy's ``aws:SourceArn``
+  (decision 0321); otherwise
   the delivery fails for good (``NO_PERMISSIONS``), to the dead-letter queue.
 - **The request.** The destination's method to its endpoint, each ``*`` of it replaced in
   order by the target's ``PathParameterValues``; the target's headers and query string, then
@@ -54,7 +56,8 @@ _USER_AGENT: Final = "Amazon/EventBridge/ApiDestinations"
 _WITH_BODY: Final = frozenset({"POST", "PUT", "PATCH"})
 
 # (tenant, role ARN, destination ARN) → may the role invoke it.
-RoleAllows = Callable[[str, str, str], Awaitable[bool]]
+# (account, role ARN, destination ARN, the rule's or pipe's ARN the role is assumed for)
+RoleAllows = Callable[[str, str, str, str | None], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +97,19 @@ class ApiDestinationInvoker:
         self._next: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
-    async def send(self, tenant_id: str, target: Target, message: str) -> None:
-        await self.invoke(tenant_id, target, message, answer_limit=0)
+    async def send(
+        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+    ) -> None:
+        await self.invoke(tenant_id, target, message, answer_limit=0, source_arn=source_arn)
 
     async def invoke(
-        self, tenant_id: str, target: Target, message: str, *, answer_limit: int
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        answer_limit: int,
+        source_arn: str | None = None,
     ) -> bytes:
         """:meth:`send`, and the endpoint's answer (its first ``answer_limit`` bytes at most:
         a longer one is refused, ``ResponseTooLarge``), as a pipe's enrichment reads it
@@ -112,7 +123,7 @@ class ApiDestinationInvoker:
         if not (
             self._role_allows is not None
             and isinstance(role, str)
-            and await self._role_allows(tenant_id, role, destination.arn)
+            and await self._role_allows(tenant_id, role, destination.arn, source_arn)
         ):
             raise DeliveryRefused(
                 "NO_PERMISSIONS",

@@ -128,18 +128,22 @@ class TargetSink(Protocol):
 
 
 class ApiSink(Protocol):
-    async def send(self, tenant_id: str, target: Target, message: str) -> None:
-        """Invoke the API destination ``target`` names (decision 0200); DeliveryRefused when
+    async def send(
+        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+    ) -> None:
+        """Invoke the API destination ``target`` names (decision 0200), its role taken for
+        ``source_arn`` (the rule, decision 0321); DeliveryRefused when
         no retry can succeed, any other exception for a failure worth another."""
         ...
 
 
 class StreamSink(Protocol):
     async def send(
-        self, tenant_id: str, target: Target, message: str, event: dict[str, Any]
+        self, tenant_id: str, target: Target, message: str, event: dict[str, Any], rule_arn: str
     ) -> None:
         """Put ``message`` as one record into the Kinesis or Firehose stream ``target`` names,
-        as its role (decision 0238; a Kinesis record's partition key read from ``event``);
+        as its role taken for the rule ``rule_arn`` (its trust policy's ``aws:SourceArn``,
+        decision 0321; decision 0238; a Kinesis record's partition key read from ``event``);
         DeliveryRefused when no retry can succeed, DeliveryDeferred (or any other exception)
         for a failure worth another."""
         ...
@@ -414,7 +418,9 @@ class Deliveries:
             if ":api-destination/" in target.arn:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
-                await self.api.send(delivery.tenant_id, target, document["message"])
+                await self.api.send(
+                    delivery.tenant_id, target, document["message"], source_arn=delivery.rule_arn
+                )
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
                     raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")
@@ -422,7 +428,9 @@ class Deliveries:
             elif _is_stream(target.arn):
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
-                await self.streams.send(delivery.tenant_id, target, document["message"], event)
+                await self.streams.send(
+                    delivery.tenant_id, target, document["message"], event, delivery.rule_arn
+                )
             elif target.arn.startswith("arn:aws:logs:"):
                 if self.log_groups is None:
                     raise DeliveryRefused("NO_RESOURCE", "log group targets are not served")

@@ -11,6 +11,7 @@ instance acted, in the audit trail and in ``aws:userid``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from andromede.iam import policy as policy_engine
@@ -203,16 +204,21 @@ class InstanceProfilesMixin(CredentialsMixin):
 
     # -- credentials for a service acting as a role (Lambda's execution role, decision 0286) --
     async def issue_service_role_credentials(
-        self, role: Role, service: str, session_name: str
+        self,
+        role: Role,
+        service: str,
+        session_name: str,
+        keys: Mapping[str, policy_engine.ContextValue] | None = None,
     ) -> IssuedCredentials:
         """A session of ``role`` for ``service`` (its principal, e.g.
         ``lambda.amazonaws.com``) named ``session_name``, lasting ROLE_SESSION_DEFAULT (never
         past the role's MaxSessionDuration); AccessDenied unless the role's trust policy
-        allows the service ``sts:AssumeRole`` — the engine decides, as for any AssumeRole."""
+        allows the service ``sts:AssumeRole`` — the engine decides, as for any AssumeRole,
+        seeing ``keys`` (the service's ``aws:SourceAccount``…, decision 0321)."""
         tenant_id = role.tenant_id
         if not await self._tenant_active(tenant_id):
             raise AccessDenied("the account is not active")
-        _check_service_trust(role, service)
+        _check_service_trust(role, service, keys)
         check_session_name(session_name)
         return await self._issue(
             tenant_id,
@@ -224,12 +230,17 @@ class InstanceProfilesMixin(CredentialsMixin):
         )
 
 
-def _check_service_trust(role: Role, service: str = EC2_SERVICE_PRINCIPAL) -> None:
+def _check_service_trust(
+    role: Role,
+    service: str = EC2_SERVICE_PRINCIPAL,
+    keys: Mapping[str, policy_engine.ContextValue] | None = None,
+) -> None:
     context = policy_engine.RequestContext(
         action="sts:AssumeRole",
         resource=role.arn,
         principal_type=policy_engine.PrincipalType.SERVICE,
         principal_arn=service,
+        keys=keys or {},
     )
     trust = policy_engine.load_policy(
         role.assume_role_policy_document, kind=policy_engine.PolicyKind.TRUST

@@ -214,14 +214,16 @@ class Subscriptions:
         Lambda function's permission checked instead (``group`` ``*``: the account's)."""
         if self.destination is None:
             return "no subscription destination is served"
+        source = group_source_arn(self._logs.region, tenant_id, group)
         if is_lambda(destination_arn):
-            source = group_source_arn(self._logs.region, tenant_id, group)
             return await self.destination.deliver(
                 tenant_id, role_arn, destination_arn, [], source_arn=source
             )
         record = control_message(self._clock(), destination_arn)
         key = partition_key(destination_arn, "Random", "")
-        return await self.destination.deliver(tenant_id, role_arn, destination_arn, [record], key)
+        return await self.destination.deliver(
+            tenant_id, role_arn, destination_arn, [record], key, source_arn=source
+        )
 
     async def describe(
         self,

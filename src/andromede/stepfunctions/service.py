@@ -55,8 +55,9 @@ _MAX_PAGE: Final = 1000
 
 
 class RoleCheck(Protocol):
-    async def __call__(self, tenant_id: str, role_arn: str) -> bool:
-        """Whether the role exists in the account and trusts ``states.amazonaws.com``."""
+    async def __call__(self, tenant_id: str, role_arn: str, machine_arn: str) -> bool:
+        """Whether the role exists in the account and trusts ``states.amazonaws.com`` for the
+        state machine ``machine_arn`` (its trust policy's ``aws:SourceArn``, decision 0321)."""
         ...
 
 
@@ -120,9 +121,9 @@ class StateMachinesService:
             raise InvalidDefinition(definition_error(diagnostics))
         return str(text)
 
-    async def _role(self, tenant_id: str, role: Any) -> str:
+    async def _role(self, tenant_id: str, role: Any, machine: str) -> str:
         arn = check_role_arn(role)
-        if arn.split(":")[4] != tenant_id or not await self._roles(tenant_id, arn):
+        if arn.split(":")[4] != tenant_id or not await self._roles(tenant_id, arn, machine):
             raise RoleRefused(
                 f"Neither the global service principal {STATES_PRINCIPAL}, nor the regional "
                 "one is authorized to assume the provided role."
@@ -140,7 +141,7 @@ class StateMachinesService:
             region=self.region,
             name=name,
             definition=self._definition(params.get("definition")),
-            role_arn=await self._role(tenant_id, params.get("roleArn")),
+            role_arn=await self._role(tenant_id, params.get("roleArn"), arn),
             machine_type=check_type(params.get("type")),
             revision_id=uuid.uuid4().hex,
             logging=check_logging(params.get("loggingConfiguration")),
@@ -189,7 +190,7 @@ class StateMachinesService:
         role = (
             machine.role_arn
             if params.get("roleArn") is None
-            else await self._role(tenant_id, params["roleArn"])
+            else await self._role(tenant_id, params["roleArn"], machine.arn)
         )
         revised = definition != machine.definition or role != machine.role_arn
         changed = machine.changed(

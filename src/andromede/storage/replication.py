@@ -291,10 +291,13 @@ class ReplicationGrants(Protocol):
         key: str,
         *,
         audited: bool = False,
+        source_bucket: str | None = None,
     ) -> bool:
         """``action``: ``s3:ReplicateObject`` or ``s3:ReplicateDelete`` on
         ``destination``/``key``. ``audited``: the decision is recorded in the destination
-        tenant's trail (each copy's; the configuration's own check is its request's)."""
+        tenant's trail (each copy's; the configuration's own check is its request's).
+        ``source_bucket``: the bucket replicated from, the role's trust policy's
+        ``aws:SourceArn`` (decision 0321; None: the account alone is given)."""
         ...
 
 

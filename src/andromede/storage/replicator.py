@@ -240,6 +240,12 @@ class Replicator:
         action = "s3:ReplicateDelete" if task.delete_marker else "s3:ReplicateObject"
         role = None if config is None else config.role
         if self._grants is None or not await self._grants.allows(
-            role, source_tenant, destination, action, task.key, audited=True
+            role,
+            source_tenant,
+            destination,
+            action,
+            task.key,
+            audited=True,
+            source_bucket=task.source_bucket,
         ):
             raise ReplicaRefused(f"the destination's owner does not grant {action} to {role}")

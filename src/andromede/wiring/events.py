@@ -148,7 +148,9 @@ class EventTargets:
             return
         roles, session = self.roles, None
         if roles is not None and sender.role_arn is not None:
-            session = await roles.session(sender.tenant_id, sender.role_arn)
+            session = await roles.session(
+                sender.tenant_id, sender.role_arn, rule_arn=sender.rule_arn
+            )
         if roles is None or session is None:
             raise DeliveryRefused(
                 "FAILED_TO_ASSUME_ROLE",
@@ -257,8 +259,10 @@ class RoleInvokes:
     def __init__(self, identity: IdentityService, region: str) -> None:
         self._roles = EventsRoles(identity, region)
 
-    async def __call__(self, tenant_id: str, role_arn: str, destination_arn: str) -> bool:
-        session = await self._roles.session(tenant_id, role_arn)
+    async def __call__(
+        self, tenant_id: str, role_arn: str, destination_arn: str, rule_arn: str | None
+    ) -> bool:
+        session = await self._roles.session(tenant_id, role_arn, rule_arn=rule_arn)
         return session is not None and await self._roles.allowed(
             session, "events:InvokeApiDestination", destination_arn
         )

@@ -87,7 +87,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.policy.service_grants import service_may
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import trusted_role
+from andromede.iam.service_roles import TrustSource, trusted_role
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.kms.service import KeyService
@@ -158,7 +158,10 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     """Whether a role is the account's and trusts Lambda, as the identity service knows it."""
 
     async def trusted(tenant_id: str, role_arn: str) -> bool:
-        return await trusted_role(identity, tenant_id, role_arn, LAMBDA_PRINCIPAL) is not None
+        source = TrustSource(account=tenant_id)  # Lambda gives no aws:SourceArn (0321)
+        return (
+            await trusted_role(identity, tenant_id, role_arn, LAMBDA_PRINCIPAL, source) is not None
+        )
 
     return trusted
 
@@ -210,7 +213,10 @@ def role_sessions(identity: IdentityService) -> RoleCredentials:
             role = await identity.get_role_by_arn(role_arn)
             if role.tenant_id != tenant_id:
                 return {}
-            issued = await identity.issue_service_role_credentials(role, LAMBDA_PRINCIPAL, session)
+            # Decision 0321: Lambda gives its account (no aws:SourceArn) to the trust policy.
+            issued = await identity.issue_service_role_credentials(
+                role, LAMBDA_PRINCIPAL, session, TrustSource(account=tenant_id).keys()
+            )
         except IamError:
             return {}
         return {

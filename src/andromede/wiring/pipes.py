@@ -43,6 +43,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.errors import IamError
 from andromede.iam.service import IdentityService
+from andromede.iam.service_roles import TrustSource
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.app import KinesisApp
 from andromede.log_group_targets import LogTargetWriter
@@ -137,7 +138,11 @@ class PipeLogGroups:
         events = [(int(r["timestamp"]), json.dumps(r, separators=(",", ":"))) for r in records]
         try:
             refused = await self._groups.deliver(
-                pipe.tenant_id, pipe.role_arn, name, {f"pipes/{pipe.name}": events}
+                pipe.tenant_id,
+                pipe.role_arn,
+                name,
+                {f"pipes/{pipe.name}": events},
+                TrustSource.of(pipe.arn),
             )
         except Exception:  # a pipe's log must not stop its events
             log.exception("Pipe %s: its execution log could not be written", pipe.arn)
@@ -154,8 +159,12 @@ def _api_invoker(
     if connections is None:
         return None
 
-    async def role_allows(tenant_id: str, role_arn: str, destination_arn: str) -> bool:
-        probe = Pipe(tenant_id, "pipe", settings.region, "", {}, destination_arn, {}, role_arn)
+    async def role_allows(
+        tenant_id: str, role_arn: str, destination_arn: str, pipe_arn: str | None
+    ) -> bool:
+        # The pipe's name, so that the probe's ARN is the pipe's (its trust's aws:SourceArn).
+        name = "pipe" if pipe_arn is None else pipe_arn.rsplit("/", 1)[-1]
+        probe = Pipe(tenant_id, name, settings.region, "", {}, destination_arn, {}, role_arn)
         try:
             session = await roles.session(probe)
             await roles.require(session, "events:InvokeApiDestination", destination_arn)

@@ -23,7 +23,7 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
-from andromede.iam.service_roles import trusted_role
+from andromede.iam.service_roles import TrustSource, trusted_role
 from andromede.kms.service import KeyService
 from andromede.logs.service import LogsService
 from andromede.metrics.sink import MetricsSink
@@ -159,7 +159,11 @@ class MachineLogGroups:
         stream = f"states/{execution.machine_name}/{execution.name}"[:512]
         try:
             refused = await self._groups.deliver(
-                execution.tenant_id, execution.role_arn, name, {stream: records}
+                execution.tenant_id,
+                execution.role_arn,
+                name,
+                {stream: records},
+                TrustSource.of(execution.machine_arn),
             )
         except Exception:  # an execution's log must not stop it
             log.exception("Execution %s: its log could not be written", execution.arn)
@@ -169,11 +173,14 @@ class MachineLogGroups:
 
 
 def trusting_roles(identity: IdentityService) -> RoleCheck:
-    """Whether a role is the account's and trusts Step Functions, as the identity service
-    knows it."""
+    """Whether a role is the account's and trusts Step Functions for a state machine (its
+    ``aws:SourceArn``, its account ``aws:SourceAccount``), as the identity service knows it."""
 
-    async def trusted(tenant_id: str, role_arn: str) -> bool:
-        return await trusted_role(identity, tenant_id, role_arn, STATES_PRINCIPAL) is not None
+    async def trusted(tenant_id: str, role_arn: str, machine_arn: str) -> bool:
+        source = TrustSource.of(machine_arn)
+        return (
+            await trusted_role(identity, tenant_id, role_arn, STATES_PRINCIPAL, source) is not None
+        )
 
     return trusted
 

@@ -351,3 +351,30 @@ async def test_a_kinesis_stream_of_another_account_by_its_policy(targets: Target
                                            "TRIM_HORIZON")  # fmt: skip
     read = await targets.kinesis.records(other, token, 100)
     assert [json.loads(r.data)["id"] for r in read.records] == [event_id]
+
+
+async def test_a_trust_policy_fenced_to_the_rule_is_assumed_for_it_alone(targets: Targets) -> None:
+    # Decision 0321: EventBridge assumes a target's role with the rule as aws:SourceArn and
+    # its account as aws:SourceAccount, as AWS's confused-deputy trust policies expect.
+    def fenced_to(rule: str) -> str:
+        condition = {
+            "StringEquals": {"aws:SourceAccount": targets.account},
+            "ArnEquals": {"aws:SourceArn": targets.arn("events", rule)},
+        }
+        return json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": EVENTS_PRINCIPAL},
+                           "Action": "sts:AssumeRole", "Condition": condition}],
+        })  # fmt: skip
+
+    right = await targets.role("right", "kinesis:PutRecord", trust=fenced_to("rule/r"))
+    wrong = await targets.role("wrong", "kinesis:PutRecord", trust=fenced_to("rule/other"))
+    stream = targets.arn("kinesis", "stream/events")
+    event_id = await targets.route(
+        {"Id": "right", "Arn": stream, "RoleArn": right},
+        {"Id": "wrong", "Arn": stream, "RoleArn": wrong},
+    )
+    assert [(a["TARGET_ARN"], a["ERROR_CODE"]) for *_, a in targets.dead.sent] == [
+        (stream, "FAILED_TO_ASSUME_ROLE")
+    ]
+    assert [json.loads(data)["id"] for _, data in await targets.records("events")] == [event_id]

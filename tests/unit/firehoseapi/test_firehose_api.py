@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 import re
 import time
 from typing import Any
@@ -374,3 +375,58 @@ POLICY_PUT_ONLY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"firehose:PutRecord",'
     '"Resource":"arn:aws:firehose:*:*:deliverystream/clicks"}]}'
 )
+
+
+def source_trust(account: str, **condition: dict[str, str]) -> str:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "firehose.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}} | condition,
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+async def test_a_confused_deputy_trust_policy_names_the_stream(world: World) -> None:
+    # Decision 0321: Firehose gives the stream as aws:SourceArn, its account as
+    # aws:SourceAccount and sts:ExternalId, as AWS's documented trust policies expect.
+    account = world.tenant_id
+    streams = f"arn:aws:firehose:*:{account}:deliverystream/click*"
+    fenced = await world.role(
+        "fenced",
+        trust=source_trust(account, ArnLike={"aws:SourceArn": streams}),
+        policy=put_policy(),
+    )
+    bucket = await world.bucket()
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="clicks",
+        S3DestinationConfiguration={"RoleARN": fenced, "BucketARN": bucket},
+    )
+    message = await world.fails(
+        "CreateDeliveryStream", "InvalidArgumentException", DeliveryStreamName="orders",
+        S3DestinationConfiguration={"RoleARN": fenced, "BucketARN": bucket},
+    )  # fmt: skip
+    assert message == f"Firehose is unable to assume role {fenced}. Please check the role provided."
+    by_id = await world.role(
+        "by-id",
+        trust=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "firehose.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"sts:ExternalId": account}},
+                    }
+                ],
+            }
+        ),
+        policy=put_policy(),
+    )
+    await world.client(
+        "CreateDeliveryStream",
+        DeliveryStreamName="orders",
+        S3DestinationConfiguration={"RoleARN": by_id, "BucketARN": bucket},
+    )

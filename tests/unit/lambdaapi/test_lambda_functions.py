@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from andromede.api_routing import api_service
 from andromede.functions.model import LATEST
+from andromede.wiring.functions import role_sessions
 from support.lambdaapp import CallFailed, World, handler_zip
 
 
@@ -211,3 +212,35 @@ async def test_code_location_serves_the_zip(world: World) -> None:
         "query_string": location.query.encode(), "headers": [],
     }  # fmt: skip
     assert api_service(routed) == "lambda"
+
+
+def _trust_if(condition: str) -> str:
+    return (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":'
+        '"lambda.amazonaws.com"},"Action":"sts:AssumeRole","Condition":' + condition + "}]}"
+    )
+
+
+async def test_lambda_gives_its_account_and_no_source_arn_to_the_trust(world: World) -> None:
+    # Decision 0321: Lambda assumes an execution role with the function's account as
+    # aws:SourceAccount and, as AWS's Lambda, no aws:SourceArn.
+    account = world.tenant_id
+    ours = await world.role("ours", trust=_trust_if(
+        '{"StringEquals":{"aws:SourceAccount":"' + account + '"}}'))  # fmt: skip
+    theirs = await world.role("theirs", trust=_trust_if(
+        '{"StringEquals":{"aws:SourceAccount":"444455556666"}}'))  # fmt: skip
+    by_arn = await world.role("by-arn", trust=_trust_if(
+        '{"ArnLike":{"aws:SourceArn":"arn:aws:lambda:*:' + account + ':function:*"}}'))  # fmt: skip
+    if_exists = await world.role("if-exists", trust=_trust_if(
+        '{"ArnLikeIfExists":{"aws:SourceArn":"arn:aws:lambda:*:' + account + ':*"}}'))  # fmt: skip
+    await world.function("ours", Role=ours)
+    await world.function("if-exists", Role=if_exists)
+    for name, role in (("theirs", theirs), ("by-arn", by_arn)):
+        refused = await world.fails("CreateFunction", "InvalidParameterValueException",
+            FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler",
+            Code={"ZipFile": handler_zip()})  # fmt: skip
+        assert refused.message == "The role defined for the function cannot be assumed by Lambda."
+    # The execution environment's credentials: issued for the account's trust alone.
+    credentials = role_sessions(world.identity)
+    assert (await credentials(account, ours, "ours"))["AWS_ACCESS_KEY_ID"]
+    assert await credentials(account, theirs, "theirs") == {}

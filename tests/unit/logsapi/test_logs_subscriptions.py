@@ -323,3 +323,34 @@ async def test_the_caller_needs_pass_role_on_the_role(wire: Wire) -> None:
     assert described["subscriptionFilters"] == []
     await identity.put_user_policy(wire.logs.tenant_id, "dev", "p", allow("logs:*", "iam:PassRole"))
     await user.subscribe("f")
+
+
+async def test_a_trust_fenced_to_the_accounts_groups_is_assumed_for_them(wire: Wire) -> None:
+    # Decision 0321: Logs assumes the role with the group's ARN as aws:SourceArn and its
+    # account as aws:SourceAccount — AWS's documented trust policy for subscription roles.
+    account, identity = wire.logs.tenant_id, wire.firehose.identity
+
+    def fenced_to(groups: str) -> str:
+        condition = {
+            "StringEquals": {"aws:SourceAccount": account},
+            "StringLike": {"aws:SourceArn": f"arn:aws:logs:{REGION}:{account}:{groups}"},
+        }
+        return json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
+                           "Action": "sts:AssumeRole", "Condition": condition}],
+        })  # fmt: skip
+
+    for name, groups in (("app", "log-group:/app/*"), ("db", "log-group:/db/*")):
+        await identity.create_role(account, name, fenced_to(groups))
+        await identity.put_role_policy(account, name, "put", put_records_policy(wire.stream_arn))
+    app, db = (f"arn:aws:iam::{account}:role/{name}" for name in ("app", "db"))
+    message = await wire.fails(
+        "PutSubscriptionFilter", "InvalidParameterException", logGroupName="/app/web",
+        filterName="f", filterPattern="", destinationArn=wire.stream_arn, roleArn=db,
+    )  # fmt: skip
+    assert message.startswith("Could not deliver test message to specified Firehose stream.")
+    await wire.subscribe(roleArn=app)
+    await wire.put("ERROR one")
+    assert await wire.subscriptions.deliver_once("gw-a") == 1
+    assert [e["message"] for d in await wire.data() for e in d["logEvents"]] == ["ERROR one"]

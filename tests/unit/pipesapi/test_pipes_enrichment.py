@@ -220,7 +220,9 @@ async def test_the_enrichers_failures_are_told_apart(world: World) -> None:
     calls: list[Target] = []
 
     def answering(error: Exception | None) -> PipeEnrichments:
-        async def call(tenant_id: str, target: Target, message: str) -> bytes:
+        async def call(
+            tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        ) -> bytes:
             calls.append(target)
             if error is not None:
                 raise error

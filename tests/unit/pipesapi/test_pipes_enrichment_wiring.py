@@ -201,7 +201,7 @@ async def test_the_invoker_gives_the_answer_within_its_bound(
             "000000000001", "d", connection.arn, f"http://127.0.0.1:{endpoint.port}/", "POST"
         )
 
-        async def anyone(tenant_id: str, role: str, arn: str) -> bool:
+        async def anyone(tenant_id: str, role: str, arn: str, source: str | None) -> bool:
             return True
 
         invoker = ApiDestinationInvoker(

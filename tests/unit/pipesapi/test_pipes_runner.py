@@ -10,7 +10,7 @@ import json
 
 from andromede.pipes.runner import PipesRunner
 from andromede.wiring.pipes import billed_requests
-from support.pipesapp import World, allow
+from support.pipesapp import REGION, World, allow
 
 FILTER = {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["order"]}})}]}
 
@@ -135,3 +135,30 @@ async def test_one_gateway_reads_a_pipe_at_a_time(world: World) -> None:
 
 def test_requests_are_counted_in_64_kib_chunks() -> None:
     assert billed_requests([1, 64 * 1024, 64 * 1024 + 1, 0]) == 1 + 1 + 2 + 1
+
+
+async def test_a_trust_fenced_to_the_pipe_runs_it_and_no_other(world: World) -> None:
+    # Decision 0321: Pipes assumes the role with the pipe as aws:SourceArn, its account as
+    # aws:SourceAccount — AWS's confused-deputy trust policy for a pipe's execution role.
+    source, target = await world.queue("in"), await world.queue("out")
+    fenced = {
+        "Effect": "Allow",
+        "Principal": {"Service": "pipes.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {
+                "aws:SourceAccount": world.tenant_id,
+                "aws:SourceArn": f"arn:aws:pipes:{REGION}:{world.tenant_id}:pipe/p",
+            }
+        },
+    }
+    role = await world.role(trust=json.dumps({"Version": "2012-10-17", "Statement": [fenced]}))
+    await world.client("CreatePipe", Name="p", Source=source, Target=target, RoleArn=role)
+    await world.client("CreatePipe", Name="q", Source=target, Target=source, RoleArn=role)
+    await world.runner.run_pass()
+    await world.send("in", "x")
+    await world.runner.run_pass()
+    assert [json.loads(b)["body"] for b in await world.bodies("out")] == ["x"]
+    assert (await world.client("DescribePipe", Name="p"))["StateReason"] == ""
+    reason = (await world.client("DescribePipe", Name="q"))["StateReason"]
+    assert reason.startswith("FAILED_TO_ASSUME_ROLE")

@@ -425,3 +425,41 @@ async def test_a_child_outliving_its_stopped_parent_ends_alone(world: World) -> 
     assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "SUCCEEDED"
     stopped = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert stopped["status"] == "ABORTED"
+
+
+def fenced_trust(account: str, machines: str) -> str:
+    """AWS's confused-deputy trust policy for Step Functions (decision 0321)."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+                       "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:SourceAccount": account},
+                                     "ArnLike": {"aws:SourceArn": machines}}}],
+    })  # fmt: skip
+
+
+async def test_a_trust_fenced_to_the_state_machine_is_assumed_for_it_alone(world: World) -> None:
+    url = await world.queue("work")
+    definition = json.dumps({"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody": "hi"}, "End": True}}})  # fmt: skip
+    account = world.tenant_id
+    trust = fenced_trust(account, f"arn:aws:states:*:{account}:stateMachine:orders*")
+    role = await world.role("fenced", trust=trust, policy=allow("sqs:SendMessage"))
+    made = await world.client("CreateStateMachine", name="orders", definition=definition,
+                              roleArn=role)  # fmt: skip
+    failed = await world.fails("CreateStateMachine", "AccessDeniedException", name="refunds",
+                               definition=definition, roleArn=role)  # fmt: skip
+    assert "states.amazonaws.com" in failed.message
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    # The trust narrowed to another machine after the fact: the task cannot assume the role.
+    narrowed = fenced_trust(account, f"arn:aws:states:*:{account}:stateMachine:refunds")
+    await world.identity.update_assume_role_policy(account, "fenced", narrowed)
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert (done["status"], done["error"]) == ("FAILED", "States.TaskFailed"), done
+    assert await world.bodies("work") == ["hi"]

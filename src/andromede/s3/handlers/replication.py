@@ -269,7 +269,12 @@ async def _check_grant(
         if rule.destination_bucket != destination.name:
             continue
         if grants is None or not await grants.allows(
-            config.role, source.tenant_id, destination, "s3:ReplicateObject", f"{rule.prefix}*"
+            config.role,
+            source.tenant_id,
+            destination,
+            "s3:ReplicateObject",
+            f"{rule.prefix}*",
+            source_bucket=source.name,
         ):
             raise S3Error(
                 "InvalidRequest",
