@@ -8,9 +8,11 @@ account ``aws:SourceAccount`` (decision 0321) —, else the pipe cannot run
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.pipes.errors import EndpointRefused
@@ -38,10 +40,16 @@ class PipeRoles:
             )
         return session
 
-    async def require(self, session: Principal, action: str, resource: str) -> None:
+    async def require(
+        self,
+        session: Principal,
+        action: str,
+        resource: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
         """EndpointRefused (``NO_PERMISSIONS``) unless the session may ``action`` on
-        ``resource``."""
-        if not await self._sessions.allowed(session, action, resource):
+        ``resource`` (``keys``: the request's own condition keys)."""
+        if not await self._sessions.allowed(session, action, resource, keys=keys):
             raise EndpointRefused(
                 "NO_PERMISSIONS", f"the pipe's role may not {action} on {resource[:512]}"
             )

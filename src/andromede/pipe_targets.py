@@ -36,6 +36,7 @@ from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
 from andromede.events.service import EventsService
 from andromede.events.transform import is_missing, read_path
+from andromede.eventsapi.put_events_access import put_events_keys
 from andromede.firehose import errors as firehose_errors
 from andromede.firehose.service import FirehoseService
 from andromede.iam.model import Principal
@@ -143,8 +144,13 @@ class PipeTargets:
             await self._roles.require(session, "firehose:PutRecord", pipe.target)
             await self._to_firehose(pipe, payload)
         elif kind == "event-bus":
-            await self._roles.require(session, "events:PutEvents", pipe.target)
-            await self._to_bus(pipe, payload)
+            if self._events is None:
+                raise EndpointRefused("NO_RESOURCE", "EventBridge is not served by this deployment")
+            entry = _bus_entry(pipe, payload)
+            # The entry's keys, as PutEvents gives them (decision 0318).
+            keys = put_events_keys(entry["Source"], entry["DetailType"])
+            await self._roles.require(session, "events:PutEvents", pipe.target, keys)
+            await self._to_bus(self._events, pipe, entry)
         elif kind == "api-destination":
             await self._roles.require(session, "events:InvokeApiDestination", pipe.target)
             await self._to_api(pipe, payload, event)
@@ -220,25 +226,8 @@ class PipeTargets:
         if result.error_code is not None:
             raise RuntimeError(f"{result.error_code}: {result.error_message}")
 
-    async def _to_bus(self, pipe: Pipe, payload: str) -> None:
-        if self._events is None:
-            raise EndpointRefused("NO_RESOURCE", "EventBridge is not served by this deployment")
-        params = pipe.target_parameters.get("EventBridgeEventBusParameters", {})
-        try:
-            detail = json.loads(payload)
-        except ValueError:
-            detail = None
-        if not isinstance(detail, dict):
-            raise EndpointRefused("INVALID_PARAMETER", "an event's detail must be a JSON object")
-        entry: dict[str, Any] = {
-            "Source": params.get("Source") or f"Pipe {pipe.name}",
-            "DetailType": params.get("DetailType")
-            or f"Event from {_SOURCES.get(pipe.source_kind, pipe.source_kind)}",
-            "Detail": payload,
-            "EventBusName": pipe.target,
-            "Resources": list(params.get("Resources") or []),
-        }
-        (result,) = await self._events.put_events(pipe.tenant_id, [entry])
+    async def _to_bus(self, events: EventsService, pipe: Pipe, entry: dict[str, Any]) -> None:
+        (result,) = await events.put_events(pipe.tenant_id, [entry])
         if result.error_code is not None:
             raise EndpointRefused(result.error_code, result.error_message or "")
 
@@ -275,3 +264,23 @@ class PipeTargets:
             await self._invoke_api(pipe.tenant_id, target, payload, source_arn=pipe.arn)
         except DeliveryRefused as exc:
             raise EndpointRefused(exc.code, str(exc)[:512]) from None
+
+
+def _bus_entry(pipe: Pipe, payload: str) -> dict[str, Any]:
+    """The PutEvents entry a pipe sends its bus target: the payload as the event's detail."""
+    params = pipe.target_parameters.get("EventBridgeEventBusParameters", {})
+    try:
+        detail = json.loads(payload)
+    except ValueError:
+        detail = None
+    if not isinstance(detail, dict):
+        raise EndpointRefused("INVALID_PARAMETER", "an event's detail must be a JSON object")
+    entry: dict[str, Any] = {
+        "Source": params.get("Source") or f"Pipe {pipe.name}",
+        "DetailType": params.get("DetailType")
+        or f"Event from {_SOURCES.get(pipe.source_kind, pipe.source_kind)}",
+        "Detail": payload,
+        "EventBusName": pipe.target,
+        "Resources": list(params.get("Resources") or []),
+    }
+    return entry

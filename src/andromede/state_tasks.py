@@ -41,9 +41,11 @@ from typing import Any, Final
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.events.service import EventsService
+from andromede.eventsapi.put_events_access import put_events_keys
 from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, request_in_process
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.model import Principal
+from andromede.iam.policy import ContextValue
 from andromede.iam.service import IdentityService
 from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.notifications.errors import NotificationError
@@ -158,8 +160,15 @@ class StateTasks:
             )
         return session
 
-    async def _require(self, session: Principal, service: str, action: str, arn: str) -> None:
-        allowed = await self._roles.allowed(session, action, arn)
+    async def _require(
+        self,
+        session: Principal,
+        service: str,
+        action: str,
+        arn: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        allowed = await self._roles.allowed(session, action, arn, keys=keys)
         self._audited(session, action, arn, allowed)
         if not allowed:
             raise StatesError(
@@ -245,7 +254,15 @@ class StateTasks:
                 if bus.startswith("arn:")
                 else (f"arn:aws:events:{self._region}:{session.tenant_id}:event-bus/{bus}")
             )
-            await self._require(session, "EventBridge", "events:PutEvents", arn)
+            # The entry's own keys, as PutEvents gives them (decision 0318): a role fenced to
+            # some sources or detail types sends those and no other.
+            source, detail_type = entry.get("Source"), entry.get("DetailType")
+            keys = (
+                put_events_keys(source, detail_type)
+                if isinstance(source, str) and isinstance(detail_type, str)
+                else {"events:eventBusInvocation": False}
+            )
+            await self._require(session, "EventBridge", "events:PutEvents", arn, keys)
             detail = entry.get("Detail", {})
             shaped.append({**entry, "Detail": _text(detail), "EventBusName": bus})
         results = await events.put_events(session.tenant_id or "", shaped)

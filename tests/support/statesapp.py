@@ -26,6 +26,9 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.events.dispatcher import Deliveries
+from andromede.events.memory import MemoryEventsStore
+from andromede.events.service import EventsService
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -103,6 +106,13 @@ class CallFailed(Exception):
     body: dict[str, Any]
 
 
+class _NoTargets:
+    """EventBridge's target sink where no rule of the tests' buses has a target."""
+
+    async def send(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no target was expected to receive an event")
+
+
 @dataclass
 class World(Signers):
     app: StatesApp
@@ -124,6 +134,7 @@ class World(Signers):
     versions: VersionsService
     objects: ObjectService  # S3 as a distributed Map reads and writes it (decision 0322)
     map_runs: MemoryMapRunStore
+    events: EventsService  # the buses ``events:putEvents`` Task states write to
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -255,11 +266,15 @@ async def states_world(
         MemoryMetadataStore(), MemoryBlobStore(), LIMITS, cipher_in(tmp_path / "s3-keys")
     )
     map_runs = MemoryMapRunStore()
+    events = EventsService(
+        MemoryEventsStore(), Deliveries(_NoTargets(), max_attempts=1), region=REGION
+    )
     tasks = StateTasks(
         identity,
         audit,
         REGION,
         queues,
+        events=events,
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
         lambdas=lambda: lambdas[0] if lambdas else None,
@@ -314,6 +329,7 @@ async def states_world(
             versions,
             objects,
             map_runs,
+            events,
         )
     finally:
         keys.close()

@@ -104,3 +104,56 @@ async def test_a_fifo_target_takes_its_group_from_the_event(world: World) -> Non
     (message,) = await world.queues.receive(queue, max_messages=10, visibility=30, wait=0)
     assert message.group_id == "blue"
     assert message.dedup_id == json.loads(message.payload.body)["messageId"]
+
+
+def fenced_put_events(source: str) -> str:
+    """A role policy letting the pipe put events of one source only (PutEvents' keys)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "events:PutEvents",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "events:source": source,
+                            "events:detail-type": "Event from aws:sqs",
+                        },
+                        "Bool": {"events:eventBusInvocation": "false"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+async def test_the_bus_target_is_judged_with_the_entrys_source_and_detail_type(
+    world: World,
+) -> None:
+    """Decision 0318's keys reach a pipe's PutEvents: a role fenced to one source sends the
+    pipe's events when that source is the pipe's, and is refused otherwise."""
+    sink = Sink()
+    deliveries = Deliveries(sink, max_attempts=2, retry_base=0.001)
+    events = EventsService(MemoryEventsStore(), deliveries, region=REGION)
+    source = await world.queue("in")
+    bus = f"arn:aws:events:{REGION}:{world.tenant_id}:event-bus/default"
+    role = await world.role(policy=allow(*READ))
+    await world.identity.put_role_policy(
+        world.tenant_id, "pipe", "put", fenced_put_events("Pipe elsewhere")
+    )
+    await world.client("CreatePipe", Name="orders", Source=source, Target=bus, RoleArn=role)
+    runner = runner_with_events(world, events)
+    await runner.run_pass()
+    await world.send("in", json.dumps({"id": 1}))
+    assert await runner.run_pass() == 0
+    reason = (await world.client("DescribePipe", Name="orders"))["StateReason"]
+    assert reason.startswith("NO_PERMISSIONS") and "events:PutEvents" in reason
+    await world.identity.put_role_policy(
+        world.tenant_id, "pipe", "put", fenced_put_events("Pipe orders")
+    )
+    source_queue = await world.queues.get_queue(world.tenant_id, world.tenant_id, "in")
+    await world.queues.purge_queue(source_queue)
+    await world.send("in", json.dumps({"id": 2}))
+    assert await runner.run_pass() == 1

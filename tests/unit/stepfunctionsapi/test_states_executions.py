@@ -463,3 +463,31 @@ async def test_a_trust_fenced_to_the_state_machine_is_assumed_for_it_alone(world
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert (done["status"], done["error"]) == ("FAILED", "States.TaskFailed"), done
     assert await world.bodies("work") == ["hi"]
+
+
+async def test_put_events_tasks_are_judged_with_each_entrys_keys(world: World) -> None:
+    """Decision 0318's keys reach the ``events:putEvents`` integration: a role fenced to one
+    source puts that source's events and fails the task on another's."""
+    fenced = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "events:PutEvents", "Resource": "*",
+        "Condition": {"StringEquals": {"events:source": "orders"},
+                      "Bool": {"events:eventBusInvocation": "false"}}}]})  # fmt: skip
+    role = await world.role("putter", policy=fenced)
+    definition = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [{"Source.$": "$.source", "DetailType": "placed",
+                                            "Detail": {"id": 1}}]},
+                "End": True}}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="puts",
+                              definition=json.dumps(definition), roleArn=role)  # fmt: skip
+    ok = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                            name="ok", input='{"source": "orders"}')  # fmt: skip
+    refused = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                 name="refused", input='{"source": "billing"}')  # fmt: skip
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=ok["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"])["FailedEntryCount"] == 0
+    failed = await world.client("DescribeExecution", executionArn=refused["executionArn"])
+    assert failed["status"] == "FAILED"
+    assert failed["error"] == "EventBridge.AccessDeniedException"
