@@ -10,6 +10,7 @@ the form as typed; every form needs the CSRF token."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from andromede.console.wire_lambda_triggers import list_mappings
 from andromede.console.wire_lambda_urls import list_provisioned, list_url_configs
-from support.console import ConsoleHarness, console_harness, csrf_of
+from support.console import ConsoleHarness, console_harness, csrf_of, log_in
 from unit.console.test_console_dynamodb_edits import alert, form_of
 from unit.console.test_console_lambda_triggers import _SCOPE, _setup
 
@@ -235,3 +236,35 @@ async def test_a_stream_mappings_settings_given_and_edited(console: ConsoleHarne
         page = await client.get("/functions/fn/triggers")
         row = page.text.split(f'id="mapping-{mapping.uuid}">', 1)[1].split("</tr>", 1)[0]
         assert 'name="retries" size="6" value="-1"' in row and 'name="stream"' in row
+
+
+async def test_a_user_sees_lambdas_refusals_on_the_urls_page(console: ConsoleHarness) -> None:
+    """A user allowed GetFunction alone sees the page, the URLs' and provisioned
+    concurrency's sections saying Lambda's refusal; a URL and the public permission refused
+    with the form as typed; an unknown function is Lambda's 404."""
+    async with console.client() as client:
+        _wires, _principal, arn = await _setup(console, client)
+        missing = await client.get("/functions/nothing/urls")
+        assert missing.status_code == 404 and "(ResourceNotFoundException)" in alert(missing)
+    tenant = console.admin_tenant_id
+    await console.user_with_password(tenant, "viewer")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": arn}]}  # fmt: skip
+    await console.identity.put_user_policy(tenant, "viewer", "read", json.dumps(policy))
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "viewer")).status_code == 303
+        page = await client.get("/functions/fn/urls")
+        assert page.status_code == 200
+        for section in ("urls-error", "provisioned-error"):
+            shown = page.text.split(f'id="{section}">', 1)[1].split("</p>", 1)[0]
+            assert "(AccessDeniedException)" in shown, section
+        token = csrf_of(page)
+        form = {"csrf": token, "qualifier": "$LATEST", "auth_type": "NONE", "cors_origins": "*"}
+        refused = await client.post("/functions/fn/urls/url", data=form)
+        assert refused.status_code == 403 and "(AccessDeniedException)" in alert(refused)
+        typed = form_of(refused, "url-form")
+        assert 'name="cors_origins" size="40" value="*"' in typed
+        public = await client.post(
+            "/functions/fn/urls/public-url", data={"csrf": token, "qualifier": "$LATEST"}
+        )
+        assert public.status_code == 403 and "(AccessDeniedException)" in alert(public)
