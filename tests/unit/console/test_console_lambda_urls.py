@@ -123,6 +123,23 @@ async def test_a_function_url_created_made_public_updated_and_deleted(
         assert gone.status_code == 303, alert(gone)
         assert await list_url_configs(wires.functions, _SCOPE, principal, "fn") == []
 
+        # An alias's own URL, beside none for $LATEST: its qualifier is the alias.
+        version = await wires.functions.publish(_SCOPE, principal, "fn", "")
+        await wires.functions.put_alias(
+            _SCOPE, principal, "fn", "live", version=version, description="",
+            routing={}, create=True,
+        )  # fmt: skip
+        page = await client.get("/functions/fn/urls")
+        assert '<option value="live">live</option>' in form_of(page, "url-form")
+        aliased = await client.post(
+            "/functions/fn/urls/url",
+            data={"csrf": token, "qualifier": "live", "auth_type": "AWS_IAM"},
+        )
+        assert aliased.status_code == 303, alert(aliased)
+        [url] = await list_url_configs(wires.functions, _SCOPE, principal, "fn")
+        assert (url.qualifier, url.invoke_mode) == ("live", "BUFFERED")
+        assert 'id="url-live"' in (await client.get("/functions/fn/urls")).text
+
 
 async def test_provisioned_concurrency_set_listed_and_removed(
     no_capacity: ConsoleHarness,
