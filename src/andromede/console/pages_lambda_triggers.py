@@ -6,6 +6,9 @@ and functions, the dead-letter queue or topic) shown and saved (Put/Delete
 FunctionEventInvokeConfig, UpdateFunctionConfiguration ``DeadLetterConfig``); its **event
 source mappings** listed (source, state, batch size, starting position, last result), one
 created from an SQS queue, a Kinesis stream or a DynamoDB table's stream of the account,
+its settings (decision 0320: the batching window, and a stream's bisect, retries, maximum
+record age, parallelization, tumbling window and OnFailure destination among the account's
+queues, topics and buckets) given at its creation and edited (UpdateEventSourceMapping),
 enabled, disabled, and deleted after a ticked box; its **layers** chosen among the account's
 layer versions (UpdateFunctionConfiguration ``Layers``, in the order ticked).
 
@@ -52,6 +55,7 @@ from andromede.console.wire_lambda_triggers import (
     list_mappings,
     put_async_config,
     set_mapping_enabled,
+    update_mapping,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +66,7 @@ __all__ = ["ROUTES", "triggers_url"]
 _ACTIONS: Final = frozenset(
     {
         "async-config", "delete-async-config", "dead-letter", "mapping", "mapping-state",
-        "delete-mapping", "layers",
+        "mapping-settings", "delete-mapping", "layers",
     }
 )  # fmt: skip
 _FIELDS: Final = 80  # the layers form's boxes, one a layer version offered
@@ -95,6 +99,67 @@ async def _destinations(
     return choices
 
 
+async def _failure_destinations(
+    console: Console, request: Request, session: Session, queues: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Where a stream mapping may send a failed batch's record (decision 0301, 0311): the
+    account's queues, topics and buckets as each service lists them (none where one
+    refuses)."""
+    origin, principal = request.scope, session.principal
+    choices = list(queues)
+    if console.sns is not None:
+        with suppress(WireError):
+            topics = await console.sns.topic_arns(origin, principal)
+            choices += [(arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn]
+    with suppress(WireError):
+        buckets = await console.s3.list_buckets(origin, principal)
+        choices += [(f"arn:aws:s3:::{b.name}", f"S3: {b.name}") for b in buckets[:_OFFERED]]
+    return choices
+
+
+def _signed(text: str) -> int | str:
+    """A number that may be -1 (Lambda's "no limit" for retries and record age)."""
+    stripped = text.strip()
+    return int(stripped) if stripped.lstrip("-").isdigit() else stripped
+
+
+_STREAM_NUMBERS: Final = (
+    ("retries", "MaximumRetryAttempts"),
+    ("max_record_age", "MaximumRecordAgeInSeconds"),
+    ("parallelization", "ParallelizationFactor"),
+    ("tumbling_window", "TumblingWindowInSeconds"),
+)
+
+
+def mapping_settings(fields: dict[str, str], *, stream: bool, update: bool) -> dict[str, Any]:
+    """A mapping's settings as typed, as Lambda names them: a number left empty is Lambda's
+    default (or, on an edit, kept); a stream's bisect box and failure destination are sent
+    as they stand on an edit (unticked, none: turned off, removed)."""
+    settings: dict[str, Any] = {}
+    numbers = [("batch_size", "BatchSize")] if update else []
+    numbers.append(("batching_window", "MaximumBatchingWindowInSeconds"))
+    if stream:
+        numbers += _STREAM_NUMBERS
+    for field, key in numbers:
+        if fields.get(field, "").strip():
+            settings[key] = _signed(fields[field])
+    if not stream:
+        return settings
+    bisect = fields.get("bisect") == "yes"
+    if bisect or update:
+        settings["BisectBatchOnFunctionError"] = bisect
+    on_failure = fields.get("on_failure", "")
+    if on_failure or update:
+        settings["DestinationConfig"] = {
+            "OnFailure": {"Destination": on_failure} if on_failure else {}
+        }
+    return settings
+
+
+def _is_stream(source_arn: str) -> bool:
+    return source_arn.startswith("arn:aws:kinesis:") or "/stream/" in source_arn
+
+
 async def _triggers_page(
     console: Console,
     request: Request,
@@ -115,6 +180,7 @@ async def _triggers_page(
     async_error = mappings_error = layers_error = ""
     queues: list[tuple[str, str]] = []
     destinations: list[tuple[str, str]] = []
+    failure_destinations: list[tuple[str, str]] = []
     sources: list[tuple[str, str]] = []
     if wire is None:
         error, status = not_served(console, request), 404
@@ -139,6 +205,7 @@ async def _triggers_page(
                 layers_error = refusal(console, request, exc)[0]
             queues = await queue_choices(console, request, session)
             destinations = await _destinations(console, request, session, queues)
+            failure_destinations = await _failure_destinations(console, request, session, queues)
             sources = [
                 *queues,
                 *await kinesis_choices(console, request, session),
@@ -166,6 +233,7 @@ async def _triggers_page(
         attached=attached,
         queues=queues,
         destinations=destinations,
+        failure_destinations=failure_destinations,
         sources=sources,
         starting_positions=STARTING_POSITIONS,
         typed_form=typed_form,
@@ -211,12 +279,18 @@ async def _change(
         await wire.update_configuration(origin, principal, name, settings)
         return "asynchronous"
     if action == "mapping":
+        source = fields.get("source", "")
         await create_mapping(
-            wire, origin, principal, name, source_arn=fields.get("source", ""),
+            wire, origin, principal, name, source_arn=source,
             batch_size=_number_or_none(fields.get("batch_size", "")),
             starting_position=fields.get("starting_position", ""),
             enabled=fields.get("enabled") == "yes",
+            settings=mapping_settings(fields, stream=_is_stream(source), update=False),
         )  # fmt: skip
+        return "mappings"
+    if action == "mapping-settings":
+        settings = mapping_settings(fields, stream=fields.get("stream") == "yes", update=True)
+        await update_mapping(wire, origin, principal, fields.get("uuid", ""), settings)
         return "mappings"
     if action == "mapping-state":
         enabled = fields.get("enabled") == "yes"

@@ -11,7 +11,7 @@ Lambda wire stays the one ``Console.functions`` holds.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -36,6 +36,7 @@ __all__ = [
     "publish_layer_version",
     "put_async_config",
     "set_mapping_enabled",
+    "update_mapping",
 ]
 
 _EVENT_INVOKE: Final = "/2019-09-25/functions/{name}/event-invoke-config"
@@ -81,6 +82,20 @@ class MappingRow:
     starting_position: str
     last_result: str
     last_modified: str
+    # A stream mapping's settings (decision 0320): None where Lambda answered none.
+    batching_window: int | None = None
+    bisect: bool = False
+    retries: int | None = None
+    max_record_age: int | None = None
+    parallelization: int | None = None
+    tumbling_window: int | None = None
+    on_failure: str = ""
+
+    @property
+    def from_stream(self) -> bool:
+        """A Kinesis or DynamoDB stream's mapping (a queue's takes none of a stream's
+        settings)."""
+        return self.source_arn.startswith("arn:aws:kinesis:") or "/stream/" in self.source_arn
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +188,16 @@ async def list_mappings(
             starting_position=str(m.get("StartingPosition") or ""),
             last_result=str(m.get("LastProcessingResult") or ""),
             last_modified=_when(m.get("LastModified")),
+            batching_window=_optional_int(m.get("MaximumBatchingWindowInSeconds")),
+            bisect=m.get("BisectBatchOnFunctionError") is True,
+            retries=_optional_int(m.get("MaximumRetryAttempts")),
+            max_record_age=_optional_int(m.get("MaximumRecordAgeInSeconds")),
+            parallelization=_optional_int(m.get("ParallelizationFactor")),
+            tumbling_window=_optional_int(m.get("TumblingWindowInSeconds")),
+            on_failure=str(
+                _mapping(_mapping(m.get("DestinationConfig")).get("OnFailure")).get("Destination")
+                or ""
+            ),
         )
         for m in _items(answer.get("EventSourceMappings"))
     ]
@@ -188,10 +213,17 @@ async def create_mapping(
     batch_size: int | str | None,
     starting_position: str,
     enabled: bool,
+    settings: Mapping[str, Any] | None = None,
 ) -> str:
     """CreateEventSourceMapping; its UUID. A stream's starting position is sent only when
-    chosen (Lambda refuses a stream without one, and a queue with one, in its words)."""
-    body: dict[str, Any] = {"FunctionName": name, "EventSourceArn": source_arn, "Enabled": enabled}
+    chosen (Lambda refuses a stream without one, and a queue with one, in its words);
+    ``settings``: the other members as Lambda names them (batching window, bisect…)."""
+    body: dict[str, Any] = {
+        **(settings or {}),
+        "FunctionName": name,
+        "EventSourceArn": source_arn,
+        "Enabled": enabled,
+    }
     if batch_size is not None:
         body["BatchSize"] = batch_size
     if starting_position:
@@ -205,6 +237,14 @@ async def set_mapping_enabled(
 ) -> None:
     path = f"{_MAPPINGS}/{quote(uuid, safe='')}"
     await wire.call(origin, principal, "PUT", path, body={"Enabled": enabled})
+
+
+async def update_mapping(
+    wire: LambdaWire, origin: Scope, principal: Principal, uuid: str, settings: Mapping[str, Any]
+) -> None:
+    """UpdateEventSourceMapping of ``settings`` (the members as Lambda names them)."""
+    path = f"{_MAPPINGS}/{quote(uuid, safe='')}"
+    await wire.call(origin, principal, "PUT", path, body=dict(settings))
 
 
 async def delete_mapping(wire: LambdaWire, origin: Scope, principal: Principal, uuid: str) -> None:

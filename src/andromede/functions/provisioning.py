@@ -77,8 +77,11 @@ class Provisioning:
                 await self.reconcile()
             except Exception:  # a pass failing must not end the task: the next one retries
                 log.exception("the provisioned concurrency pass failed")
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+            # that arrives as the event is set, and the task then never stopped.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), timeout=self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._woken.wait()
             self._woken.clear()
 
     async def reconcile(self) -> None:
