@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
-from andromede.functions.errors import InvalidParameterValue, ResourceNotFound
+from andromede.functions.errors import ResourceNotFound
 from andromede.functions.invoke_configs import (
     DestinationCheck,
     EventInvokeConfig,
@@ -19,11 +19,10 @@ from andromede.functions.invoke_configs import (
     checked_config,
 )
 from andromede.functions.model import LATEST
+from andromede.functions.qualifier_pages import qualifier_page
 from andromede.functions.service import FunctionsService
 
 __all__ = ["EventInvokeConfigs"]
-
-_MAX_PAGE: Final = 50
 
 
 def _now() -> int:
@@ -83,15 +82,8 @@ class EventInvokeConfigs:
         self, tenant_id: str, name: str, marker: object, max_items: object
     ) -> tuple[list[EventInvokeConfig], str | None]:
         await self._functions.record(tenant_id, name)
-        size = _page_size(max_items)
         found = await self.store.configs(tenant_id, name)
-        after = None if marker in (None, "") else str(marker)
-        if after is not None:
-            if after not in {c.qualifier for c in found}:
-                raise InvalidParameterValue("Invalid Marker")
-            found = [c for c in found if c.qualifier > after]
-        page = found[:size]
-        return page, page[-1].qualifier if len(found) > size else None
+        return qualifier_page(found, marker, max_items)
 
     async def forget(self, tenant_id: str, name: str, qualifier: str | None) -> None:
         """What a deleted function (None), version or alias leaves of its configurations."""
@@ -100,15 +92,3 @@ class EventInvokeConfigs:
     def _missing(self, tenant_id: str, name: str, qualifier: str) -> ResourceNotFound:
         arn = self._functions.arn(tenant_id, name, qualifier)
         return ResourceNotFound(f"The function {arn} doesn't have an EventInvokeConfig")
-
-
-def _page_size(value: object) -> int:
-    if value is None:
-        return _MAX_PAGE
-    try:
-        size = int(str(value))
-    except ValueError:
-        size = 0
-    if not 1 <= size <= _MAX_PAGE:
-        raise InvalidParameterValue(f"MaxItems must be between 1 and {_MAX_PAGE}")
-    return size

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Final
 
 from andromede.functions.errors import InvalidParameterValue, ResourceConflict
 from andromede.functions.model import FunctionRecord
@@ -25,11 +24,10 @@ from andromede.functions.provisioned import (
     check_qualifier,
     check_requested,
 )
+from andromede.functions.qualifier_pages import qualifier_page
 from andromede.functions.service import FunctionsService
 
 __all__ = ["ProvisionedConcurrency"]
-
-_MAX_PAGE: Final = 50
 
 
 def _now() -> int:
@@ -108,15 +106,8 @@ class ProvisionedConcurrency:
         self, tenant_id: str, name: str, marker: object, max_items: object
     ) -> tuple[list[ProvisionedConfig], str | None]:
         await self._functions.record(tenant_id, name)
-        size = _page_size(max_items)
         found = await self.store.configs(tenant_id, name)
-        after = None if marker in (None, "") else str(marker)
-        if after is not None:
-            if after not in {c.qualifier for c in found}:
-                raise InvalidParameterValue("Invalid Marker")
-            found = [c for c in found if c.qualifier > after]
-        page = found[:size]
-        return page, page[-1].qualifier if len(found) > size else None
+        return qualifier_page(found, marker, max_items)
 
     async def forget(self, tenant_id: str, name: str, qualifier: str | None) -> None:
         """What a deleted function (None), version or alias leaves of its configurations."""
@@ -157,15 +148,3 @@ def _committed(
     return sum(r.reserved_concurrency or 0 for r in records) + sum(
         amount for (name, _), amount in amounts.items() if name not in reserved
     )
-
-
-def _page_size(value: object) -> int:
-    if value is None:
-        return _MAX_PAGE
-    try:
-        size = int(str(value))
-    except ValueError:
-        size = 0
-    if not 1 <= size <= _MAX_PAGE:
-        raise InvalidParameterValue(f"MaxItems must be between 1 and {_MAX_PAGE}")
-    return size

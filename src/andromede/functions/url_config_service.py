@@ -19,6 +19,7 @@ from andromede.functions.errors import (
     ResourceNotFound,
 )
 from andromede.functions.model import LATEST
+from andromede.functions.qualifier_pages import qualifier_page
 from andromede.functions.service import FunctionsService
 from andromede.functions.url_configs import (
     URL_ID,
@@ -30,7 +31,6 @@ from andromede.functions.url_configs import (
 
 __all__ = ["FunctionUrls", "UrlEndpoint"]
 
-_MAX_PAGE: Final = 50
 _DRAWS: Final = 4  # url-ids drawn before giving up (a clash is one in 2^160)
 _LABEL: Final = "lambda-url"
 
@@ -131,15 +131,8 @@ class FunctionUrls:
         self, tenant_id: str, name: str, marker: object, max_items: object
     ) -> tuple[list[FunctionUrlConfig], str | None]:
         await self._functions.record(tenant_id, name)
-        size = _page_size(max_items)
         found = await self.store.configs(tenant_id, name)
-        after = None if marker in (None, "") else str(marker)
-        if after is not None:
-            if after not in {c.qualifier for c in found}:
-                raise InvalidParameterValue("Invalid Marker")
-            found = [c for c in found if c.qualifier > after]
-        page = found[:size]
-        return page, page[-1].qualifier if len(found) > size else None
+        return qualifier_page(found, marker, max_items)
 
     async def by_host(self, host: str) -> FunctionUrlConfig | None:
         """The configuration a request's ``Host`` names, if any."""
@@ -164,15 +157,3 @@ class FunctionUrls:
                 f"Function not found: {self._functions.arn(tenant_id, name, wanted)}"
             )
         return wanted
-
-
-def _page_size(value: object) -> int:
-    if value is None:
-        return _MAX_PAGE
-    try:
-        size = int(str(value))
-    except ValueError:
-        size = 0
-    if not 1 <= size <= _MAX_PAGE:
-        raise InvalidParameterValue(f"MaxItems must be between 1 and {_MAX_PAGE}")
-    return size
