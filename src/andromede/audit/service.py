@@ -32,7 +32,10 @@ class AuditService:
         self._max_batch = max_batch
         self._pending: list[AuditEvent] = []
         self._writing = asyncio.Lock()
-        self._wakeup = asyncio.Event()
+        self._wakeup = asyncio.Event()  # a batch is full: flush now
+        # Something is pending: the flusher sleeps on this while nothing is, so an idle gateway's
+        # flusher does not wake every flush interval to find nothing (decision 0325).
+        self._queued = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unavailable = False  # the last flush found the database down
 
@@ -74,6 +77,7 @@ class AuditService:
                 details=details or {},
             )
         )
+        self._queued.set()
         if len(self._pending) >= self._max_batch:
             self._wakeup.set()
 
@@ -119,6 +123,12 @@ class AuditService:
 
     async def _run(self) -> None:
         while True:
+            if not self._pending:
+                # Idle until an event is recorded; then written within the flush interval, as
+                # before. Cleared first: one recorded meanwhile sets it again.
+                self._queued.clear()
+                if not self._pending:
+                    await self._queued.wait()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._flush_interval)
             except TimeoutError:

@@ -16,12 +16,14 @@ Used for an OIDC provider's documents (decision 0087) and a KMS external key sto
 :class:`AddressRefused` (the host is internal) and :class:`NoAddress` (it resolves to nothing)
 are the guard's errors; each caller translates them into its own protocol's. :func:`tls_context`
 builds the verification context: the system store plus an operator's extra bundle;
-:class:`TlsContextOnDemand` builds it at its first use.
+:class:`TlsContextOnDemand` builds it at its first use; :func:`system_tls_context` is the one
+context of the system store alone that the process's clients share.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -73,6 +75,17 @@ def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
+@functools.cache
+def system_tls_context() -> ssl.SSLContext:
+    """The process's one context of the system store alone, made at its first use.
+
+    Loading the store costs 25-40 ms of CPU; a client made with httpx's ``verify=True`` loads
+    certifi's bundle again each time, which a delivery pass building its client did on every
+    pass (decision 0325). Nobody changes this context once made: a caller that must add to it
+    (a bundle, a client certificate) builds its own with :func:`tls_context`."""
+    return tls_context(None)
+
+
 class TlsContextOnDemand:
     """:func:`tls_context` (plus ``prepare``'s changes), made when a call first needs it.
 
@@ -98,6 +111,9 @@ class TlsContextOnDemand:
 
     def get(self) -> ssl.SSLContext:
         if self._context is None:
+            if self._ca_bundle is None and self._prepare is None:
+                self._context = system_tls_context()  # nothing of its own: the shared one
+                return self._context
             context = tls_context(self._ca_bundle)
             if self._prepare is not None:
                 self._prepare(context)

@@ -75,7 +75,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
-from andromede.http.outbound import Network, OutboundError, pin
+from andromede.http.outbound import Network, OutboundError, pin, system_tls_context
 from andromede.notifications.delivery_status import DeliveryOutcome
 from andromede.notifications.deliverypolicy import EffectivePolicy
 from andromede.notifications.errors import TopicKeyError
@@ -241,7 +241,8 @@ class Deliverer:
         )
         if not events:
             return 0
-        verify: ssl.SSLContext | bool = self._tls() if self._tls is not None else True
+        # Never httpx's own ``verify=True``: it loads certifi's bundle for every client made.
+        verify = self._tls() if self._tls is not None else system_tls_context()
         timeout = httpx.Timeout(self._policy.timeout)
         async with httpx.AsyncClient(
             timeout=timeout, verify=verify, follow_redirects=False, trust_env=False

@@ -116,3 +116,42 @@ async def test_a_flush_cancelled_while_its_batch_is_written_leaves_nothing_to_wr
     await closing
     events = await store.list_events("t", after_id=0, limit=100)
     assert [e.request_id for _, e in events] == [f"r{i}" for i in range(4)]
+
+
+class CountingService(AuditService):
+    """Counts the flusher's passes (each pass calls ``flush``)."""
+
+    flushes = 0
+
+    async def flush(self) -> None:
+        self.flushes += 1
+        await super().flush()
+
+
+async def test_an_idle_flusher_sleeps_until_an_event_is_recorded_then_writes_it() -> None:
+    # Decision 0325: nothing pending, the flusher does not wake every flush interval.
+    store = MemoryAuditStore()
+    audit = CountingService(store, flush_interval=0.01)
+    audit.start()
+    try:
+        await asyncio.sleep(0.2)  # twenty intervals
+        assert audit.flushes == 0
+        _record(audit, 1)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if await store.list_events("t", after_id=0, limit=10):
+                break
+        assert [e.request_id for _, e in await store.list_events("t", after_id=0, limit=10)] == [
+            "r0"
+        ]
+        passes = audit.flushes
+        await asyncio.sleep(0.2)
+        assert audit.flushes == passes  # asleep again once written
+        _record(audit, 1)
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(await store.list_events("t", after_id=0, limit=10)) == 2:
+                break
+        assert len(await store.list_events("t", after_id=0, limit=10)) == 2
+    finally:
+        await audit.close()

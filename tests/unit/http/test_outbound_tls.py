@@ -58,3 +58,25 @@ def test_an_operators_file_is_read_at_once_and_a_bad_one_stops_the_start(
 
     with pytest.raises(FileNotFoundError):
         outbound.TlsContextOnDemand(None, load_missing_key, operator_files=True)
+
+
+def test_contexts_of_the_system_store_alone_are_one_shared_context(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Decision 0325: one load of the system store a process, whoever asks.
+    made = _count_contexts(monkeypatch)
+    outbound.system_tls_context.cache_clear()
+    try:
+        first = outbound.TlsContextOnDemand(None).get()
+        assert outbound.TlsContextOnDemand(None).get() is first
+        assert outbound.system_tls_context() is first
+        assert made == [first]
+        assert first.verify_mode is ssl.CERT_REQUIRED and first.check_hostname
+        # Whoever changes its context gets its own, never the shared one.
+        prepared = outbound.TlsContextOnDemand(None, lambda _context: None).get()
+        bundle = tmp_path / "ca.pem"
+        bundle.write_bytes(trustme.CA().cert_pem.bytes())
+        bundled = outbound.TlsContextOnDemand(bundle).get()
+        assert len({id(first), id(prepared), id(bundled)}) == 3
+    finally:
+        outbound.system_tls_context.cache_clear()

@@ -9,6 +9,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -191,3 +192,26 @@ async def test_a_silent_endpoint_does_not_hold_the_others(receiver: Receiver) ->
         done.set()
         hanging.close()
         await hanging.wait_closed()
+
+
+async def test_a_deliverer_given_no_context_loads_no_certificates_per_pass(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Decision 0325: httpx's ``verify=True`` loaded certifi's bundle for each pass's client;
+    # a deliverer given no context uses the process's shared one, made once.
+    from andromede.http import outbound
+
+    loads: list[object] = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        loads.append(args)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    outbound.system_tls_context()  # made already, as in any process that delivered before
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    for _ in range(3):
+        deliverer, _, _, _, _ = await setup(f"http://127.0.0.1:{receiver.port}/hook")
+        assert await deliverer.deliver_once() == 1
+    assert len(receiver.requests) == 3
+    assert loads == []
