@@ -12,6 +12,7 @@ shown. Each is Lambda's own call as the signed-in principal (``wire_lambda.Lambd
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -158,16 +159,30 @@ async def upload_code(console: Console, request: Request, session: Session) -> R
 
 
 async def _change(
+    console: Console,
     wire: LambdaWire,
     request: Request,
     session: Session,
     name: str,
     action: str,
     fields: dict[str, str],
-) -> str:
-    """The change ``action`` makes with the form's ``fields``; the page's section to show."""
+) -> str | Response:
+    """The change ``action`` makes with the form's ``fields``; the page's section to show, or
+    the answer: the page with a test's result, the list after a deletion."""
     _ = words(request)
     origin, principal = request.scope, session.principal
+    if action == "test":
+        result = await wire.invoke(
+            origin, principal, name, fields.get("event", ""), fields.get("qualifier", "")
+        )
+        return await _function_page(
+            console, request, session, name, typed=fields, typed_form="test", result=result
+        )
+    if action == "delete":
+        if fields.get("confirm") != "yes":
+            raise FormFault(_("Tick the box to confirm the deletion."))
+        await wire.delete(origin, principal, name)
+        return RedirectResponse(FUNCTIONS_URL, status_code=303)
     if action == "configuration":
         settings: dict[str, Any] = {
             "Handler": fields.get("handler", "").strip(),
@@ -228,34 +243,9 @@ async def _change(
 async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a function's page (``posted_change``): after a test the page with its
     result, after a deletion the list; after any other change the page's section."""
-
-    async def changed(
-        wire: LambdaWire,
-        request: Request,
-        session: Session,
-        name: str,
-        action: str,
-        fields: dict[str, str],
-    ) -> str | Response:
-        origin, principal = request.scope, session.principal
-        if action == "test":
-            result = await wire.invoke(
-                origin, principal, name, fields.get("event", ""), fields.get("qualifier", "")
-            )
-            return await _function_page(
-                console, request, session, name, typed=fields, typed_form="test", result=result
-            )
-        if action == "delete":
-            if fields.get("confirm") != "yes":
-                _ = console.catalogue(request).gettext
-                raise FormFault(_("Tick the box to confirm the deletion."))
-            await wire.delete(origin, principal, name)
-            return RedirectResponse(FUNCTIONS_URL, status_code=303)
-        return await _change(wire, request, session, name, action, fields)
-
     return await posted_change(
         console, request, session, page=_function_page, page_url=function_url,
-        actions=_ACTIONS, max_fields=_FIELDS, change=changed,
+        actions=_ACTIONS, max_fields=_FIELDS, change=partial(_change, console),
     )  # fmt: skip
 
 
