@@ -12,6 +12,7 @@ shown. Each is Lambda's own call as the signed-in principal (``wire_lambda.Lambd
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -20,11 +21,11 @@ from starlette.responses import RedirectResponse, Response
 from andromede.console.handlers import (
     FormFault,
     fault_or_refusal,
-    first_refusal,
     refusal,
     signed_in,
     words,
 )
+from andromede.console.lambda_function_pages import function_shown, posted_change
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.pages_lambda import (
     ENVIRONMENT_ROWS,
@@ -33,14 +34,12 @@ from andromede.console.pages_lambda import (
     environment_of,
     function_url,
     lambda_roles,
-    not_served,
     read_upload,
     whole_number,
 )
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import (
     AliasRow,
-    FunctionDetail,
     InvokeResult,
     LambdaWire,
     Statement,
@@ -85,29 +84,22 @@ async def _function_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = console.functions
-    function: FunctionDetail | None = None
     versions: list[VersionRow] = []
     aliases: list[AliasRow] = []
     statements: list[Statement] = []
     versions_error = policy_error = ""
-    if wire is None:
-        error, status = not_served(console, request), 404
-    else:
+    function, error, status = await function_shown(console, request, session, name, error, status)
+    if wire is not None and function is not None:
         origin, principal = request.scope, session.principal
         try:
-            function = await wire.function(origin, principal, name)
+            versions = await wire.versions(origin, principal, name)
+            aliases = await wire.aliases(origin, principal, name)
         except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            try:
-                versions = await wire.versions(origin, principal, name)
-                aliases = await wire.aliases(origin, principal, name)
-            except WireError as exc:
-                versions_error = refusal(console, request, exc)[0]
-            try:
-                statements = await wire.statements(origin, principal, name)
-            except WireError as exc:
-                policy_error = refusal(console, request, exc)[0]
+            versions_error = refusal(console, request, exc)[0]
+        try:
+            statements = await wire.statements(origin, principal, name)
+        except WireError as exc:
+            policy_error = refusal(console, request, exc)[0]
     form = dict(typed or {}) if typed_form else {}
     environment = list(function.environment) if function else []
     if typed_form == "configuration":
@@ -167,17 +159,30 @@ async def upload_code(console: Console, request: Request, session: Session) -> R
 
 
 async def _change(
+    console: Console,
     wire: LambdaWire,
     request: Request,
     session: Session,
     name: str,
     action: str,
     fields: dict[str, str],
-) -> str:
-    """The change ``action`` makes with the form's ``fields``; where the browser goes next."""
+) -> str | Response:
+    """The change ``action`` makes with the form's ``fields``; the page's section to show, or
+    the answer: the page with a test's result, the list after a deletion."""
     _ = words(request)
     origin, principal = request.scope, session.principal
-    target = function_url(name)
+    if action == "test":
+        result = await wire.invoke(
+            origin, principal, name, fields.get("event", ""), fields.get("qualifier", "")
+        )
+        return await _function_page(
+            console, request, session, name, typed=fields, typed_form="test", result=result
+        )
+    if action == "delete":
+        if fields.get("confirm") != "yes":
+            raise FormFault(_("Tick the box to confirm the deletion."))
+        await wire.delete(origin, principal, name)
+        return RedirectResponse(FUNCTIONS_URL, status_code=303)
     if action == "configuration":
         settings: dict[str, Any] = {
             "Handler": fields.get("handler", "").strip(),
@@ -189,10 +194,10 @@ async def _change(
             if fields.get(field):
                 settings[key] = fields[field]
         await wire.update_configuration(origin, principal, name, settings)
-        return f"{target}#configuration"
+        return "configuration"
     if action == "publish":
         await wire.publish(origin, principal, name, fields.get("description", "").strip())
-        return f"{target}#versions"
+        return "versions"
     if action == "alias":
         routing = alias_routing(
             fields.get("second_version", ""), _weight(fields.get("weight", ""), _)
@@ -202,10 +207,10 @@ async def _change(
             version=fields.get("version", ""), description=fields.get("description", "").strip(),
             routing=routing, create=fields.get("existing") != "yes",
         )  # fmt: skip
-        return f"{target}#aliases"
+        return "aliases"
     if action == "delete-alias":
         await wire.delete_alias(origin, principal, name, fields.get("alias", ""))
-        return f"{target}#aliases"
+        return "aliases"
     if action == "permission":
         permission = {
             "StatementId": fields.get("sid", "").strip(),
@@ -215,62 +220,33 @@ async def _change(
             "SourceAccount": fields.get("source_account", "").strip(),
         }
         await wire.add_permission(origin, principal, name, permission)
-        return f"{target}#policy"
+        return "policy"
     if action == "remove-permission":
         await wire.remove_permission(origin, principal, name, fields.get("sid", ""))
-        return f"{target}#policy"
+        return "policy"
     if action == "concurrency":
         typed = fields.get("reserved", "").strip()
         reserved = whole_number(typed) if typed else None
         if isinstance(reserved, str):
             raise FormFault(_("The reserved concurrency is a whole number."))
         await wire.set_concurrency(origin, principal, name, reserved)
-        return f"{target}#concurrency"
+        return "concurrency"
     function = await wire.function(origin, principal, name)
     if action == "tag":
         await wire.tag(origin, principal, function.arn, parse_tags(fields.get("tags", "")))
     elif action == "untag":
         await wire.untag(origin, principal, function.arn, fields.get("key", ""))
-    return f"{target}#tags"
+    return "tags"
 
 
 @signed_in
 async def change(console: Console, request: Request, session: Session) -> Response:
-    """One POST of a function's page: the change made, then the page by a redirect (303)
-    — the list after a deletion, the page with the result after a test —; or the page again
-    with Lambda's refusal and the form as typed."""
-    name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
-    if action not in _ACTIONS:
-        return await _function_page(console, request, session, name)
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
-    wire = console.functions
-    if wire is None:
-        return await _function_page(console, request, session, name)
-    _ = console.catalogue(request).gettext
-    origin, principal = request.scope, session.principal
-    try:
-        if action == "test":
-            result = await wire.invoke(
-                origin, principal, name, fields.get("event", ""), fields.get("qualifier", "")
-            )
-            return await _function_page(
-                console, request, session, name, typed=fields, typed_form="test", result=result
-            )
-        if action == "delete":
-            if fields.get("confirm") != "yes":
-                raise FormFault(_("Tick the box to confirm the deletion."))
-            await wire.delete(origin, principal, name)
-            return RedirectResponse(FUNCTIONS_URL, status_code=303)
-        target = await _change(wire, request, session, name, action, fields)
-    except (FormFault, WireError) as exc:
-        error, status = fault_or_refusal(console, request, exc)
-        return await _function_page(
-            console, request, session, name, typed=fields, typed_form=action,
-            error=error, status=status,
-        )  # fmt: skip
-    return RedirectResponse(target, status_code=303)
+    """One POST of a function's page (``posted_change``): after a test the page with its
+    result, after a deletion the list; after any other change the page's section."""
+    return await posted_change(
+        console, request, session, page=_function_page, page_url=function_url,
+        actions=_ACTIONS, max_fields=_FIELDS, change=partial(_change, console),
+    )  # fmt: skip
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -24,17 +24,16 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from andromede.console.handlers import (
     FormFault,
-    fault_or_refusal,
-    first_refusal,
     refusal,
     signed_in,
     words,
 )
-from andromede.console.pages_lambda import function_url, not_served, whole_number
+from andromede.console.lambda_function_pages import function_shown, posted_change
+from andromede.console.pages_lambda import function_url, whole_number
 from andromede.console.pipe_forms import (
     STARTING_POSITIONS,
     kinesis_choices,
@@ -42,7 +41,7 @@ from andromede.console.pipe_forms import (
     table_stream_choices,
 )
 from andromede.console.wire import WireError
-from andromede.console.wire_lambda import FunctionDetail, LambdaWire
+from andromede.console.wire_lambda import LambdaWire
 from andromede.console.wire_lambda_triggers import (
     AsyncConfig,
     LayerVersionRow,
@@ -173,7 +172,6 @@ async def _triggers_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = console.functions
-    function: FunctionDetail | None = None
     config: AsyncConfig | None = None
     mappings: list[MappingRow] = []
     layers: list[LayerVersionRow] = []
@@ -182,35 +180,29 @@ async def _triggers_page(
     destinations: list[tuple[str, str]] = []
     failure_destinations: list[tuple[str, str]] = []
     sources: list[tuple[str, str]] = []
-    if wire is None:
-        error, status = not_served(console, request), 404
-    else:
+    function, error, status = await function_shown(console, request, session, name, error, status)
+    if wire is not None and function is not None:
         origin, principal = request.scope, session.principal
         try:
-            function = await wire.function(origin, principal, name)
+            config = await get_async_config(wire, origin, principal, name)
         except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            try:
-                config = await get_async_config(wire, origin, principal, name)
-            except WireError as exc:
-                async_error = refusal(console, request, exc)[0]
-            try:
-                mappings = await list_mappings(wire, origin, principal, name)
-            except WireError as exc:
-                mappings_error = refusal(console, request, exc)[0]
-            try:
-                layers = await layer_versions(wire, origin, principal)
-            except WireError as exc:
-                layers_error = refusal(console, request, exc)[0]
-            queues = await queue_choices(console, request, session)
-            destinations = await _destinations(console, request, session, queues)
-            failure_destinations = await _failure_destinations(console, request, session, queues)
-            sources = [
-                *queues,
-                *await kinesis_choices(console, request, session),
-                *await table_stream_choices(console, request, session),
-            ]
+            async_error = refusal(console, request, exc)[0]
+        try:
+            mappings = await list_mappings(wire, origin, principal, name)
+        except WireError as exc:
+            mappings_error = refusal(console, request, exc)[0]
+        try:
+            layers = await layer_versions(wire, origin, principal)
+        except WireError as exc:
+            layers_error = refusal(console, request, exc)[0]
+        queues = await queue_choices(console, request, session)
+        destinations = await _destinations(console, request, session, queues)
+        failure_destinations = await _failure_destinations(console, request, session, queues)
+        sources = [
+            *queues,
+            *await kinesis_choices(console, request, session),
+            *await table_stream_choices(console, request, session),
+        ]
     attached = list(function.layers) if function else []
     offered = [row.arn for row in layers]
     return console.render(
@@ -309,26 +301,10 @@ async def _change(
 
 @signed_in
 async def change(console: Console, request: Request, session: Session) -> Response:
-    """One POST of the page: the change made, then the page by a redirect (303); or the page
-    again with Lambda's refusal and the form as typed."""
-    name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
-    if action not in _ACTIONS:
-        return await _triggers_page(console, request, session, name)
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
-    wire = console.functions
-    if wire is None:
-        return await _triggers_page(console, request, session, name)
-    try:
-        section = await _change(wire, request, session, name, action, fields)
-    except (FormFault, WireError) as exc:
-        error, status = fault_or_refusal(console, request, exc)
-        return await _triggers_page(
-            console, request, session, name, typed=fields, typed_form=action,
-            error=error, status=status,
-        )  # fmt: skip
-    return RedirectResponse(f"{triggers_url(name)}#{section}", status_code=303)
+    return await posted_change(
+        console, request, session, page=_triggers_page, page_url=triggers_url,
+        actions=_ACTIONS, max_fields=_FIELDS, change=_change,
+    )  # fmt: skip
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -18,19 +18,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from andromede.console.handlers import (
     FormFault,
-    fault_or_refusal,
-    first_refusal,
     refusal,
     signed_in,
     words,
 )
-from andromede.console.pages_lambda import function_url, not_served, whole_number
+from andromede.console.lambda_function_pages import function_shown, posted_change
+from andromede.console.pages_lambda import function_url, whole_number
 from andromede.console.wire import WireError
-from andromede.console.wire_lambda import AliasRow, FunctionDetail, LambdaWire, VersionRow
+from andromede.console.wire_lambda import AliasRow, LambdaWire, VersionRow
 from andromede.console.wire_lambda_urls import (
     ProvisionedRow,
     UrlConfigRow,
@@ -102,34 +101,27 @@ async def _urls_page(
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = console.functions
-    function: FunctionDetail | None = None
     urls: list[UrlConfigRow] = []
     provisioned: list[ProvisionedRow] = []
     versions: list[VersionRow] = []
     aliases: list[AliasRow] = []
     urls_error = provisioned_error = ""
-    if wire is None:
-        error, status = not_served(console, request), 404
-    else:
+    function, error, status = await function_shown(console, request, session, name, error, status)
+    if wire is not None and function is not None:
         origin, principal = request.scope, session.principal
         try:
-            function = await wire.function(origin, principal, name)
+            urls = await list_url_configs(wire, origin, principal, name)
         except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-        else:
-            try:
-                urls = await list_url_configs(wire, origin, principal, name)
-            except WireError as exc:
-                urls_error = refusal(console, request, exc)[0]
-            try:
-                provisioned = await list_provisioned(wire, origin, principal, name)
-            except WireError as exc:
-                provisioned_error = refusal(console, request, exc)[0]
-            try:
-                versions = await wire.versions(origin, principal, name)
-                aliases = await wire.aliases(origin, principal, name)
-            except WireError as exc:
-                provisioned_error = provisioned_error or refusal(console, request, exc)[0]
+            urls_error = refusal(console, request, exc)[0]
+        try:
+            provisioned = await list_provisioned(wire, origin, principal, name)
+        except WireError as exc:
+            provisioned_error = refusal(console, request, exc)[0]
+        try:
+            versions = await wire.versions(origin, principal, name)
+            aliases = await wire.aliases(origin, principal, name)
+        except WireError as exc:
+            provisioned_error = provisioned_error or refusal(console, request, exc)[0]
     alias_names = [alias.name for alias in aliases]
     fronted = {row.qualifier for row in urls}
     return console.render(
@@ -198,26 +190,10 @@ async def _change(
 
 @signed_in
 async def change(console: Console, request: Request, session: Session) -> Response:
-    """One POST of the page: the change made, then the page by a redirect (303); or the page
-    again with Lambda's refusal and the form as typed."""
-    name, action = request.path_params.get("name", ""), request.path_params.get("action", "")
-    if action not in _ACTIONS:
-        return await _urls_page(console, request, session, name)
-    fields = await console.form(request, session, max_fields=_FIELDS)
-    if fields is None:
-        return console.refused_form(request, session)
-    wire = console.functions
-    if wire is None:
-        return await _urls_page(console, request, session, name)
-    try:
-        section = await _change(wire, request, session, name, action, fields)
-    except (FormFault, WireError) as exc:
-        error, status = fault_or_refusal(console, request, exc)
-        return await _urls_page(
-            console, request, session, name, typed=fields, typed_form=action,
-            error=error, status=status,
-        )  # fmt: skip
-    return RedirectResponse(f"{urls_url(name)}#{section}", status_code=303)
+    return await posted_change(
+        console, request, session, page=_urls_page, page_url=urls_url, actions=_ACTIONS,
+        max_fields=_FIELDS, change=_change,
+    )  # fmt: skip
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -19,7 +19,7 @@ from andromede.functions.invoke_configs import (
     checked_config,
 )
 from andromede.functions.model import LATEST
-from andromede.functions.qualifier_pages import qualifier_page
+from andromede.functions.qualifier_pages import function_qualifier_page
 from andromede.functions.service import FunctionsService
 
 __all__ = ["EventInvokeConfigs"]
@@ -81,9 +81,9 @@ class EventInvokeConfigs:
     async def list(
         self, tenant_id: str, name: str, marker: object, max_items: object
     ) -> tuple[list[EventInvokeConfig], str | None]:
-        await self._functions.record(tenant_id, name)
-        found = await self.store.configs(tenant_id, name)
-        return qualifier_page(found, marker, max_items)
+        return await function_qualifier_page(
+            self._functions, self.store, tenant_id, name, marker, max_items
+        )
 
     async def forget(self, tenant_id: str, name: str, qualifier: str | None) -> None:
         """What a deleted function (None), version or alias leaves of its configurations."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.qualifier_rows import MemoryQualifierRows
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -201,31 +202,9 @@ class InvokeConfigStore(Protocol):
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
-class MemoryInvokeConfigStore:
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], EventInvokeConfig] = {}
-
+class MemoryInvokeConfigStore(MemoryQualifierRows[EventInvokeConfig]):
     async def put(self, config: EventInvokeConfig) -> None:
-        self._items[(config.tenant_id, config.name, config.qualifier)] = config
-
-    async def get(self, tenant_id: str, name: str, qualifier: str) -> EventInvokeConfig | None:
-        return self._items.get((tenant_id, name, qualifier))
+        self._keep(config)
 
     async def configs(self, tenant_id: str, name: str) -> list[EventInvokeConfig]:
-        return [v for k, v in sorted(self._items.items()) if k[0] == tenant_id and k[1] == name]
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        gone = [
-            k
-            for k in self._items
-            if k[0] == tenant_id and k[1] == name and qualifier in (None, k[2])
-        ]
-        for key in gone:
-            del self._items[key]
-        return len(gone)
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        gone = [k for k in self._items if k[0] == tenant_id]
-        for key in gone:
-            del self._items[key]
-        return len(gone)
+        return self._function_items(tenant_id, name)

@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.functions.invoke_configs import EventInvokeConfig
+from andromede.functions.qualifier_rows_sql import QualifierRows
 
 __all__ = ["SqlInvokeConfigStore"]
 
@@ -48,54 +46,24 @@ def _config(row: Any) -> EventInvokeConfig:
     )
 
 
-class SqlInvokeConfigStore:
+class SqlInvokeConfigStore(QualifierRows):
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _T)
 
     async def put(self, config: EventInvokeConfig) -> None:
-        key = (
-            (_T.c.tenant_id == config.tenant_id)
-            & (_T.c.name == config.name)
-            & (_T.c.qualifier == config.qualifier)
+        await self._replace_row(
+            {
+                "tenant_id": config.tenant_id,
+                "name": config.name,
+                "qualifier": config.qualifier,
+                "definition": _definition(config),
+                "format_version": FORMAT_VERSION,
+            }
         )
-
-        def work(conn: Connection) -> None:
-            # Delete then insert in one transaction: one row a qualifier, on either database.
-            conn.execute(sa.delete(_T).where(key))
-            conn.execute(
-                sa.insert(_T).values(
-                    tenant_id=config.tenant_id,
-                    name=config.name,
-                    qualifier=config.qualifier,
-                    definition=_definition(config),
-                    format_version=FORMAT_VERSION,
-                )
-            )
-
-        await self._db.write(work)
 
     async def get(self, tenant_id: str, name: str, qualifier: str) -> EventInvokeConfig | None:
-        query = sa.select(_T).where(
-            _T.c.tenant_id == tenant_id, _T.c.name == name, _T.c.qualifier == qualifier
-        )
-        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        row = await self._row(tenant_id, name, qualifier)
         return None if row is None else _config(row)
 
     async def configs(self, tenant_id: str, name: str) -> list[EventInvokeConfig]:
-        query = (
-            sa.select(_T)
-            .where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-            .order_by(_T.c.qualifier)
-        )
-        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
-        return [_config(r) for r in rows]
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        if qualifier is not None:
-            delete = delete.where(_T.c.qualifier == qualifier)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
+        return [_config(r) for r in await self._function_rows(tenant_id, name)]

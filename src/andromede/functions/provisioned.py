@@ -16,6 +16,7 @@ from typing import Final, Protocol
 
 from andromede.functions.errors import FunctionsError, InvalidParameterValue
 from andromede.functions.model import LATEST
+from andromede.functions.qualifier_rows import MemoryQualifierRows
 
 __all__ = [
     "UNRESERVED_MINIMUM",
@@ -109,20 +110,12 @@ class ProvisionedStore(Protocol):
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
-class MemoryProvisionedStore:
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], ProvisionedConfig] = {}
-
+class MemoryProvisionedStore(MemoryQualifierRows[ProvisionedConfig]):
     async def put(self, config: ProvisionedConfig) -> None:
-        self._items[(config.tenant_id, config.name, config.qualifier)] = config
-
-    async def get(self, tenant_id: str, name: str, qualifier: str) -> ProvisionedConfig | None:
-        return self._items.get((tenant_id, name, qualifier))
+        self._keep(config)
 
     async def configs(self, tenant_id: str, name: str | None = None) -> list[ProvisionedConfig]:
-        return [
-            v for k, v in sorted(self._items.items()) if k[0] == tenant_id and name in (None, k[1])
-        ]
+        return self._function_items(tenant_id, name)
 
     async def every(self) -> list[ProvisionedConfig]:
         return [v for _, v in sorted(self._items.items())]
@@ -136,19 +129,3 @@ class MemoryProvisionedStore:
             return False
         self._items[key] = found.replaced(status=status, status_reason=reason, allocated=allocated)
         return True
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        gone = [
-            k
-            for k in self._items
-            if k[0] == tenant_id and k[1] == name and qualifier in (None, k[2])
-        ]
-        for key in gone:
-            del self._items[key]
-        return len(gone)
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        gone = [k for k in self._items if k[0] == tenant_id]
-        for key in gone:
-            del self._items[key]
-        return len(gone)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.functions.provisioned import ProvisionedConfig, ProvisionedStatus
+from andromede.functions.qualifier_rows_sql import QualifierRows
 
 __all__ = ["SqlProvisionedStore"]
 
@@ -33,37 +33,27 @@ def _config(row: Any) -> ProvisionedConfig:
     )
 
 
-def _key(tenant_id: str, name: str, qualifier: str) -> Any:
-    return (_T.c.tenant_id == tenant_id) & (_T.c.name == name) & (_T.c.qualifier == qualifier)
-
-
-class SqlProvisionedStore:
+class SqlProvisionedStore(QualifierRows):
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _T)
 
     async def put(self, config: ProvisionedConfig) -> None:
-        def work(conn: Connection) -> None:
-            # Delete then insert in one transaction: one row a qualifier, on either database.
-            conn.execute(sa.delete(_T).where(_key(config.tenant_id, config.name, config.qualifier)))
-            conn.execute(
-                sa.insert(_T).values(
-                    tenant_id=config.tenant_id,
-                    name=config.name,
-                    qualifier=config.qualifier,
-                    requested=config.requested,
-                    last_modified=config.last_modified,
-                    status=config.status.value,
-                    status_reason=config.status_reason,
-                    allocated=config.allocated,
-                    format_version=FORMAT_VERSION,
-                )
-            )
-
-        await self._db.write(work)
+        await self._replace_row(
+            {
+                "tenant_id": config.tenant_id,
+                "name": config.name,
+                "qualifier": config.qualifier,
+                "requested": config.requested,
+                "last_modified": config.last_modified,
+                "status": config.status.value,
+                "status_reason": config.status_reason,
+                "allocated": config.allocated,
+                "format_version": FORMAT_VERSION,
+            }
+        )
 
     async def get(self, tenant_id: str, name: str, qualifier: str) -> ProvisionedConfig | None:
-        query = sa.select(_T).where(_key(tenant_id, name, qualifier))
-        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        row = await self._row(tenant_id, name, qualifier)
         return None if row is None else _config(row)
 
     async def configs(self, tenant_id: str, name: str | None = None) -> list[ProvisionedConfig]:
@@ -85,19 +75,9 @@ class SqlProvisionedStore:
         update = (
             sa.update(_T)
             .where(
-                _key(config.tenant_id, config.name, config.qualifier),
+                self._key(config.tenant_id, config.name, config.qualifier),
                 _T.c.last_modified == config.last_modified,
             )
             .values(status=status.value, status_reason=reason, allocated=allocated)
         )
         return bool(await self._db.write(lambda conn: conn.execute(update).rowcount))
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        if qualifier is not None:
-            delete = delete.where(_T.c.qualifier == qualifier)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))

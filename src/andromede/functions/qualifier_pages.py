@@ -1,16 +1,19 @@
 """Pages of a function's per-qualifier configurations — its asynchronous invocation configs
 (decision 0300), URLs (0312) and provisioned concurrency (0314): Lambda's ``MaxItems`` (1 to 50,
 50 when absent) and ``Marker`` (the qualifier a page ended on; one the function does not have
-is refused, as AWS refuses a marker it did not give)."""
+is refused, as AWS refuses a marker it did not give), listed once the function is found."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
 from andromede.functions.errors import InvalidParameterValue
 
-__all__ = ["MAX_QUALIFIER_PAGE", "qualifier_page"]
+if TYPE_CHECKING:
+    from andromede.functions.service import FunctionsService
+
+__all__ = ["MAX_QUALIFIER_PAGE", "function_qualifier_page", "qualifier_page"]
 
 MAX_QUALIFIER_PAGE: Final = 50
 
@@ -21,6 +24,24 @@ class _Qualified(Protocol):
 
 
 Config = TypeVar("Config", bound=_Qualified)
+
+
+class _FunctionConfigs(Protocol[Config]):
+    async def configs(self, tenant_id: str, name: str) -> list[Config]: ...
+
+
+async def function_qualifier_page(
+    functions: FunctionsService,
+    store: _FunctionConfigs[Config],
+    tenant_id: str,
+    name: str,
+    marker: object,
+    max_items: object,
+) -> tuple[list[Config], str | None]:
+    """A List operation's page of the function's configurations in ``store``, once the
+    function is found (its ResourceNotFound otherwise)."""
+    await functions.record(tenant_id, name)
+    return qualifier_page(await store.configs(tenant_id, name), marker, max_items)
 
 
 def qualifier_page(

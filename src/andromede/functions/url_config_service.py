@@ -19,7 +19,7 @@ from andromede.functions.errors import (
     ResourceNotFound,
 )
 from andromede.functions.model import LATEST
-from andromede.functions.qualifier_pages import qualifier_page
+from andromede.functions.qualifier_pages import function_qualifier_page
 from andromede.functions.service import FunctionsService
 from andromede.functions.url_configs import (
     URL_ID,
@@ -130,9 +130,9 @@ class FunctionUrls:
     async def list(
         self, tenant_id: str, name: str, marker: object, max_items: object
     ) -> tuple[list[FunctionUrlConfig], str | None]:
-        await self._functions.record(tenant_id, name)
-        found = await self.store.configs(tenant_id, name)
-        return qualifier_page(found, marker, max_items)
+        return await function_qualifier_page(
+            self._functions, self.store, tenant_id, name, marker, max_items
+        )
 
     async def by_host(self, host: str) -> FunctionUrlConfig | None:
         """The configuration a request's ``Host`` names, if any."""

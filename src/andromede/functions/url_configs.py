@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from andromede.functions.errors import InvalidParameterValue
+from andromede.functions.qualifier_rows import MemoryQualifierRows
 
 __all__ = [
     "AUTH_TYPES",
@@ -184,41 +185,19 @@ class UrlConfigStore(Protocol):
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
-class MemoryUrlConfigStore:
-    def __init__(self) -> None:
-        self._items: dict[tuple[str, str, str], FunctionUrlConfig] = {}
-
+class MemoryUrlConfigStore(MemoryQualifierRows[FunctionUrlConfig]):
     async def create(self, config: FunctionUrlConfig) -> bool:
         key = (config.tenant_id, config.name, config.qualifier)
         if key in self._items or await self.by_url_id(config.url_id) is not None:
             return False
-        self._items[key] = config
+        self._keep(config)
         return True
 
     async def replace(self, config: FunctionUrlConfig) -> None:
-        self._items[(config.tenant_id, config.name, config.qualifier)] = config
-
-    async def get(self, tenant_id: str, name: str, qualifier: str) -> FunctionUrlConfig | None:
-        return self._items.get((tenant_id, name, qualifier))
+        self._keep(config)
 
     async def by_url_id(self, url_id: str) -> FunctionUrlConfig | None:
         return next((c for c in self._items.values() if c.url_id == url_id), None)
 
     async def configs(self, tenant_id: str, name: str) -> list[FunctionUrlConfig]:
-        return [v for k, v in sorted(self._items.items()) if k[0] == tenant_id and k[1] == name]
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        gone = [
-            k
-            for k in self._items
-            if k[0] == tenant_id and k[1] == name and qualifier in (None, k[2])
-        ]
-        for key in gone:
-            del self._items[key]
-        return len(gone)
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        gone = [k for k in self._items if k[0] == tenant_id]
-        for key in gone:
-            del self._items[key]
-        return len(gone)
+        return self._function_items(tenant_id, name)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.functions.qualifier_rows_sql import QualifierRows
 from andromede.functions.url_configs import FunctionUrlConfig, UrlCors
 
 __all__ = ["SqlUrlConfigStore"]
@@ -61,9 +62,9 @@ def _row(config: FunctionUrlConfig) -> dict[str, Any]:
     }
 
 
-class SqlUrlConfigStore:
+class SqlUrlConfigStore(QualifierRows):
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _T)
 
     async def create(self, config: FunctionUrlConfig) -> bool:
         def work(conn: Connection) -> None:
@@ -78,20 +79,13 @@ class SqlUrlConfigStore:
     async def replace(self, config: FunctionUrlConfig) -> None:
         update = (
             sa.update(_T)
-            .where(
-                _T.c.tenant_id == config.tenant_id,
-                _T.c.name == config.name,
-                _T.c.qualifier == config.qualifier,
-            )
+            .where(self._key(config.tenant_id, config.name, config.qualifier))
             .values(definition=_definition(config), format_version=FORMAT_VERSION)
         )
         await self._db.write(lambda conn: conn.execute(update))
 
     async def get(self, tenant_id: str, name: str, qualifier: str) -> FunctionUrlConfig | None:
-        query = sa.select(_T).where(
-            _T.c.tenant_id == tenant_id, _T.c.name == name, _T.c.qualifier == qualifier
-        )
-        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        row = await self._row(tenant_id, name, qualifier)
         return None if row is None else _config(row)
 
     async def by_url_id(self, url_id: str) -> FunctionUrlConfig | None:
@@ -100,20 +94,4 @@ class SqlUrlConfigStore:
         return None if row is None else _config(row)
 
     async def configs(self, tenant_id: str, name: str) -> list[FunctionUrlConfig]:
-        query = (
-            sa.select(_T)
-            .where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-            .order_by(_T.c.qualifier)
-        )
-        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
-        return [_config(r) for r in rows]
-
-    async def delete(self, tenant_id: str, name: str, qualifier: str | None) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        if qualifier is not None:
-            delete = delete.where(_T.c.qualifier == qualifier)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
-
-    async def forget_tenant(self, tenant_id: str) -> int:
-        delete = sa.delete(_T).where(_T.c.tenant_id == tenant_id)
-        return int(await self._db.write(lambda conn: conn.execute(delete).rowcount))
+        return [_config(r) for r in await self._function_rows(tenant_id, name)]

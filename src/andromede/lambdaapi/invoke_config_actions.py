@@ -15,10 +15,12 @@ from typing import Any
 
 from andromede.functions.invoke_config_service import EventInvokeConfigs
 from andromede.functions.invoke_configs import EventInvokeConfig
-from andromede.functions.model import parse_function_name
 from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
-from andromede.lambdaapi.errors import LambdaWireError
-from andromede.lambdaapi.wire import Answer
+from andromede.lambdaapi.qualifier_actions import (
+    forgetting_deletes,
+    own_function,
+    qualifier_handlers,
+)
 
 __all__ = ["invoke_config_actions", "invoke_config_shape"]
 
@@ -41,11 +43,6 @@ def invoke_config_shape(configs: EventInvokeConfigs, config: EventInvokeConfig) 
     return shape
 
 
-def _own(call: LambdaCall, owner: str) -> None:
-    if owner != call.tenant_id:
-        raise LambdaWireError("AccessDeniedException", "Only the function's account may change it")
-
-
 def invoke_config_actions(
     configs: EventInvokeConfigs, function_actions: Mapping[str, Handler]
 ) -> dict[str, Handler]:
@@ -54,7 +51,7 @@ def invoke_config_actions(
 
     async def put(call: LambdaCall, action: str, *, merge: bool) -> dict[str, Any]:
         owner, named, _ = await found_function(call, action)
-        _own(call, owner)
+        own_function(call, owner)
         made = await configs.put(owner, named.name, named.qualifier, call.params, merge=merge)
         return invoke_config_shape(configs, made)
 
@@ -69,48 +66,16 @@ def invoke_config_actions(
         found = await configs.get(owner, named.name, named.qualifier)
         return invoke_config_shape(configs, found)
 
-    async def delete_config(call: LambdaCall) -> dict[str, Any]:
-        owner, named, _ = await found_function(call, "DeleteFunctionEventInvokeConfig")
-        _own(call, owner)
-        await configs.delete(owner, named.name, named.qualifier)
-        call.answer = Answer(status=204)
-        return {}
-
-    async def list_configs(call: LambdaCall) -> dict[str, Any]:
-        owner, named, _ = await found_function(
-            call, "ListFunctionEventInvokeConfigs", qualified=False
-        )
-        page, marker = await configs.list(
-            owner, named.name, call.params.get("Marker"), call.params.get("MaxItems")
-        )
-        answer: dict[str, Any] = {
-            "FunctionEventInvokeConfigs": [invoke_config_shape(configs, c) for c in page]
-        }
-        if marker is not None:
-            answer["NextMarker"] = marker
-        return answer
-
-    delete_function = function_actions["DeleteFunction"]
-    delete_alias = function_actions["DeleteAlias"]
-
-    async def deleting_function(call: LambdaCall) -> dict[str, Any]:
-        answer = await delete_function(call)
-        named = call.named()
-        await configs.forget(call.tenant_id, named.name, named.qualifier or None)
-        return answer
-
-    async def deleting_alias(call: LambdaCall) -> dict[str, Any]:
-        answer = await delete_alias(call)
-        named = parse_function_name(call.params.get("FunctionName"))
-        await configs.forget(call.tenant_id, named.name, str(call.params.get("Name", "")))
-        return answer
-
     return {
         "PutFunctionEventInvokeConfig": put_config,
         "UpdateFunctionEventInvokeConfig": update_config,
         "GetFunctionEventInvokeConfig": get_config,
-        "DeleteFunctionEventInvokeConfig": delete_config,
-        "ListFunctionEventInvokeConfigs": list_configs,
-        "DeleteFunction": deleting_function,
-        "DeleteAlias": deleting_alias,
+        **qualifier_handlers(
+            configs,
+            delete_action="DeleteFunctionEventInvokeConfig",
+            list_action="ListFunctionEventInvokeConfigs",
+            listed_as="FunctionEventInvokeConfigs",
+            shape=lambda c: invoke_config_shape(configs, c),
+        ),
+        **forgetting_deletes(configs, function_actions),
     }

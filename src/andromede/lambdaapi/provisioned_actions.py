@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from andromede.functions.model import parse_function_name
 from andromede.functions.provisioned import ProvisionedConfig
 from andromede.functions.provisioned_service import ProvisionedConcurrency
 from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
-from andromede.lambdaapi.errors import LambdaWireError
+from andromede.lambdaapi.qualifier_actions import (
+    forgetting_deletes,
+    own_function,
+    qualifier_handlers,
+)
 from andromede.lambdaapi.shapes import lambda_date
 from andromede.lambdaapi.wire import Answer
 
@@ -39,11 +42,6 @@ def provisioned_shape(config: ProvisionedConfig) -> dict[str, Any]:
     return shape
 
 
-def _own(call: LambdaCall, owner: str) -> None:
-    if owner != call.tenant_id:
-        raise LambdaWireError("AccessDeniedException", "Only the function's account may change it")
-
-
 def provisioned_actions(
     provisioned: ProvisionedConcurrency, function_actions: Mapping[str, Handler]
 ) -> dict[str, Handler]:
@@ -53,7 +51,7 @@ def provisioned_actions(
 
     async def put_config(call: LambdaCall) -> dict[str, Any]:
         owner, named, _ = await found_function(call, "PutProvisionedConcurrencyConfig")
-        _own(call, owner)
+        own_function(call, owner)
         made = await provisioned.put(
             owner,
             named.name,
@@ -67,48 +65,11 @@ def provisioned_actions(
         owner, named, _ = await found_function(call, "GetProvisionedConcurrencyConfig")
         return provisioned_shape(await provisioned.get(owner, named.name, named.qualifier))
 
-    async def delete_config(call: LambdaCall) -> dict[str, Any]:
-        owner, named, _ = await found_function(call, "DeleteProvisionedConcurrencyConfig")
-        _own(call, owner)
-        await provisioned.delete(owner, named.name, named.qualifier)
-        call.answer = Answer(status=204)
-        return {}
-
-    async def list_configs(call: LambdaCall) -> dict[str, Any]:
-        owner, named, _ = await found_function(
-            call, "ListProvisionedConcurrencyConfigs", qualified=False
-        )
-        page, marker = await provisioned.list(
-            owner, named.name, call.params.get("Marker"), call.params.get("MaxItems")
-        )
-        answer: dict[str, Any] = {
-            "ProvisionedConcurrencyConfigs": [
-                {"FunctionArn": provisioned.arn(c), **provisioned_shape(c)} for c in page
-            ]
-        }
-        if marker is not None:
-            answer["NextMarker"] = marker
-        return answer
-
-    delete_function = function_actions["DeleteFunction"]
-    delete_alias = function_actions["DeleteAlias"]
     account_settings = function_actions["GetAccountSettings"]
-
-    async def deleting_function(call: LambdaCall) -> dict[str, Any]:
-        answer = await delete_function(call)
-        named = call.named()
-        await provisioned.forget(call.tenant_id, named.name, named.qualifier or None)
-        return answer
-
-    async def deleting_alias(call: LambdaCall) -> dict[str, Any]:
-        answer = await delete_alias(call)
-        named = parse_function_name(call.params.get("FunctionName"))
-        await provisioned.forget(call.tenant_id, named.name, str(call.params.get("Name", "")))
-        return answer
 
     async def put_concurrency(call: LambdaCall) -> dict[str, Any]:
         owner, named, _ = await found_function(call, "PutFunctionConcurrency", qualified=False)
-        _own(call, owner)
+        own_function(call, owner)
         reserved = call.params.get("ReservedConcurrentExecutions")
         await provisioned.check_reserve(owner, named.name, reserved)
         kept = await call.records.put_concurrency(owner, named.name, reserved)
@@ -123,10 +84,14 @@ def provisioned_actions(
     return {
         "PutProvisionedConcurrencyConfig": put_config,
         "GetProvisionedConcurrencyConfig": get_config,
-        "DeleteProvisionedConcurrencyConfig": delete_config,
-        "ListProvisionedConcurrencyConfigs": list_configs,
-        "DeleteFunction": deleting_function,
-        "DeleteAlias": deleting_alias,
+        **qualifier_handlers(
+            provisioned,
+            delete_action="DeleteProvisionedConcurrencyConfig",
+            list_action="ListProvisionedConcurrencyConfigs",
+            listed_as="ProvisionedConcurrencyConfigs",
+            shape=lambda c: {"FunctionArn": provisioned.arn(c), **provisioned_shape(c)},
+        ),
+        **forgetting_deletes(provisioned, function_actions),
         "PutFunctionConcurrency": put_concurrency,
         "GetAccountSettings": get_account_settings,
     }
