@@ -41,6 +41,13 @@ class Doorbell:
             with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
                 loop.call_soon_threadsafe(self._event.set)
 
+    def ring_at(self, delay: float) -> None:
+        """Ring in ``delay`` seconds: work this loop knows comes due then (a retry, a Wait
+        state's end), so its back-off never sleeps past it (decision 0326). Called on the
+        waiter's own event loop."""
+        with contextlib.suppress(RuntimeError):  # no running loop: the next poll finds it
+            asyncio.get_running_loop().call_later(max(0.0, delay), self.ring)
+
     @property
     def rung(self) -> bool:
         return self._event.is_set()

@@ -1,8 +1,9 @@
 """Decision 0206's doorbells over every SQL database (SQLite, PostgreSQL): a write transaction
 that marks a work queue rings that queue's bell once it committed — never before, never when it
 rolled back — and each writer of a background loop's queue marks it (replication tasks, event
-notifications, SQS message move tasks, EventBridge deliveries and replays, SNS replays), so a
-loop of the same process picks the work at once rather than at its next poll."""
+notifications, SQS message move tasks, EventBridge deliveries and replays, SNS replays; since
+0326 Lambda's Event invocations, Logs' subscription records and DynamoDB's changes for Kinesis),
+so a loop of the same process picks the work at once rather than at its next poll."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import doorbells, tables
 from andromede.db.database import Database
+from andromede.dynamodb.model import StoredItem
+from andromede.dynamodb.store_sql import SqlDynamoStore
 from andromede.events.archive_model import Replay as EventReplay
 from andromede.events.archive_store_sql import SqlArchiveStore as SqlEventArchiveStore
 from andromede.events.delivery_queue import NewDelivery
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
+from andromede.functions.event_queue import EventInvocation
+from andromede.functions.event_queue_sql import SqlEventQueue as SqlEventQueue_
+from andromede.logs.subscriptions import OutboxEntry
+from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.notifications.archive import REPLAY_PENDING, Replay
 from andromede.notifications.store_sql import SqlEventQueue
 from andromede.notifications.store_sql_archive import SqlArchiveStore
@@ -28,6 +35,8 @@ from andromede.queues.move_tasks import MoveTask
 from andromede.queues.move_tasks_sql import SqlMoveTaskStore
 from andromede.storage.replication_queue import ReplicationTask
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
+from contract.test_dynamodb_kinesis_queue import _change as forwarding_change
+from contract.test_dynamodb_kinesis_queue import _table as forwarding_table
 from support.store_backends import SQL_BACKENDS, sql_database
 
 NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
@@ -122,7 +131,25 @@ def _writers() -> dict[str, Callable[[Database], Awaitable[object]]]:
         )
         return await SqlEventArchiveStore(db, "r").create_replay(replay, limit=10)
 
+    async def lambda_event(db: Database) -> object:
+        invocation = EventInvocation("i-1", "t1", "f", "$LATEST", "arn:f", b"sealed", 1, 1)
+        return await SqlEventQueue_(db).add(invocation)
+
+    async def logs_subscription(db: Database) -> object:
+        entry = OutboxEntry("e-1", "t1", "g", "f", "arn:aws:firehose:r:t1:x", "arn:role", 1, 5,
+                            b"sealed")  # fmt: skip
+        return await SqlSubscriptionStore(db).enqueue([entry], 1_000_000)
+
+    async def dynamodb_kinesis(db: Database) -> object:
+        store = SqlDynamoStore(db)
+        await store.create_table(forwarding_table(True), max_tables=5)
+        change = forwarding_change(b"1", None, b"new", True)
+        return await store.put_item("t1", "things", StoredItem(b"h", b"1", b"new", 3), None, change)
+
     return {
+        doorbells.LAMBDA_EVENTS: lambda_event,
+        doorbells.LOGS_SUBSCRIPTIONS: logs_subscription,
+        doorbells.DYNAMODB_KINESIS: dynamodb_kinesis,
         doorbells.REPLICATION: replication,
         doorbells.NOTIFICATIONS: notification,
         doorbells.MESSAGE_MOVES: move,

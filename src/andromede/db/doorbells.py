@@ -19,8 +19,11 @@ from sqlalchemy import Connection
 from andromede.wakeup import Doorbell
 
 __all__ = [
+    "DYNAMODB_KINESIS",
     "EVENT_DELIVERIES",
     "EVENT_REPLAYS",
+    "LAMBDA_EVENTS",
+    "LOGS_SUBSCRIPTIONS",
     "MESSAGE_MOVES",
     "NOTIFICATIONS",
     "REPLICATION",
@@ -37,6 +40,10 @@ SNS_REPLAYS = "sns-replays"  # notifications.replay
 MESSAGE_MOVES = "message-moves"  # queues.mover
 EVENT_DELIVERIES = "event-deliveries"  # events.dispatcher
 EVENT_REPLAYS = "event-replays"  # events.replays
+# Decision 0326.
+LAMBDA_EVENTS = "lambda-events"  # functions.event_queue (Invoke with Event)
+DYNAMODB_KINESIS = "dynamodb-kinesis"  # dynamodb.kinesis_destination_service
+LOGS_SUBSCRIPTIONS = "logs-subscriptions"  # logs.subscription_service
 
 # The mark, in the connection's info (which outlives one transaction: popped at its end).
 _QUEUED = "andromede_queued"

@@ -16,7 +16,6 @@ item (a change refused is retried before any later change of its table)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import logging
@@ -40,6 +39,7 @@ from andromede.dynamodb.kinesis_forward_queue import ForwardQueue, QueuedChange
 from andromede.dynamodb.model import StoredItem, Table
 from andromede.dynamodb.service import DynamoService
 from andromede.dynamodb.values import Item, item_size
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
     "DestinationNotFound",
@@ -194,6 +194,7 @@ class KinesisDestinations:
 @dataclass(frozen=True, slots=True)
 class ForwarderPolicy:
     interval_s: float = 1.0
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0326)
     batch: int = 500  # AWS's PutRecords at most
     lease_ms: int = 30_000
     tables_per_pass: int = 100
@@ -207,6 +208,7 @@ class KinesisForwarder:
         kinesis: KinesisStreams,
         owner: str,
         policy: ForwarderPolicy | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._queue = queue
@@ -214,19 +216,28 @@ class KinesisForwarder:
         self._owner = owner
         self.policy = policy or ForwarderPolicy()
         self._destinations = KinesisDestinations(dynamodb, kinesis)
+        # Rung by a committed write that queued a change (decision 0326); while no table has
+        # any queued, the passes back off up to the ceiling.
+        self._pacer = Pacer(self.policy.interval_s, self.policy.idle_poll_max, doorbell)
+        self._tables_seen = 0
 
     async def run(self) -> None:
         while True:
+            self._tables_seen = 0
             try:
                 await self.run_once()
             except Exception:  # the loop outlives one pass's failure, said once
                 log.exception("Kinesis streaming destinations: a pass failed")
-            await asyncio.sleep(self.policy.interval_s)
+            # A queue left (a destination refusing, another gateway's lease) is still work:
+            # it is looked at every interval, as before.
+            await self._pacer.pause(self._tables_seen > 0)
 
     async def run_once(self) -> int:
         """One pass over the queues: how many changes were delivered."""
         delivered = 0
-        for tenant_id, name in await self._queue.queued_tables(self.policy.tables_per_pass):
+        tables = await self._queue.queued_tables(self.policy.tables_per_pass)
+        self._tables_seen = len(tables)
+        for tenant_id, name in tables:
             now = _now()
             if await self._queue.take_lease(
                 tenant_id, name, self._owner, now, now + self.policy.lease_ms

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import DYNAMODB_KINESIS, queued
 from andromede.dynamodb.kinesis_destinations import KinesisDestination
 from andromede.dynamodb.kinesis_forward_queue import QueuedChange, queued_form
 from andromede.dynamodb.streams import ChangeRecord
@@ -75,6 +76,7 @@ def queue_forwards(
         )
     if rows:
         conn.execute(sa.insert(_Q), rows)
+        queued(conn, DYNAMODB_KINESIS)  # the forwarder's bell rings once committed (0326)
 
 
 def drop_forwards(conn: Connection, tenant_id: str, table_name: str) -> None:

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
+from andromede.wakeup import Doorbell, Pacer
+
 __all__ = ["EventInvocation", "EventQueue", "EventWorker", "MemoryEventQueue", "TryAgain"]
 
 log = logging.getLogger(__name__)
@@ -119,15 +121,21 @@ class EventWorker:
         lease_ms: int = 960_000,
         batch: int = 10,
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
+        idle_poll_max: float | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._queue = queue
         self._run = run
         self._owner = owner
-        self._poll = poll_interval
         self._lease_ms = lease_ms
         self._batch = batch
         self._clock = clock
-        self.wake = asyncio.Event()
+        # Rung by an Invoke's commit (decision 0326); idle, the pauses grow to the ceiling.
+        self._pacer = Pacer(poll_interval, idle_poll_max, doorbell)
+
+    @property
+    def doorbell(self) -> Doorbell:
+        return self._pacer.doorbell
 
     async def pass_once(self) -> int:
         """Run the due invocations this gateway claims; how many it ran."""
@@ -146,15 +154,14 @@ class EventWorker:
             await self._queue.done(item.id)
         else:
             await self._queue.retry(item, again.due, counted=again.counted)
+            # A retry comes due at a known time: the back-off must not sleep past it.
+            self._pacer.doorbell.ring_at((again.due - self._clock()) / 1000)
 
     async def run_forever(self) -> None:
         while True:
+            ran = 0
             try:
-                await self.pass_once()
+                ran = await self.pass_once()
             except Exception:  # the next pass tries again
                 log.exception("Lambda: the event invocations could not be claimed")
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+            await self._pacer.pause(ran > 0)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import LAMBDA_EVENTS, queued
 from andromede.functions.event_queue import EventInvocation
 
 __all__ = ["SqlEventQueue"]
@@ -56,7 +57,12 @@ class SqlEventQueue:
             lease_until=invocation.lease_until,
             format_version=FORMAT_VERSION,
         )
-        await self._db.write_statement(lambda conn: conn.execute(insert))
+
+        def add(conn: Connection) -> None:
+            conn.execute(insert)
+            queued(conn, LAMBDA_EVENTS)  # the worker's bell rings once committed (0326)
+
+        await self._db.write(add)
 
     async def claim(self, owner: str, now: int, lease_ms: int, limit: int) -> list[EventInvocation]:
         due = (

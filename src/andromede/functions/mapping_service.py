@@ -57,6 +57,8 @@ class EventSourceMappings:
         self._clock = clock
         # A stream mapping's OnFailure destination, judged as the source is (decision 0301).
         self._destination_check = destination_check
+        # Told when a mapping was written that the poller must settle (decision 0326).
+        self.on_change: Callable[[], None] = lambda: None
 
     async def _check_destination(
         self, tenant_id: str, role: str, parameters: Mapping[str, Any]
@@ -119,6 +121,7 @@ class EventSourceMappings:
             created=now,
         )
         await self.store.add(mapping)
+        self.on_change()
         return mapping
 
     async def get(self, tenant_id: str, uuid: object) -> EventSourceMapping:
@@ -206,6 +209,7 @@ class EventSourceMappings:
                 **changes,
             )
             if await self.store.replace(changed):
+                self.on_change()
                 return changed
         raise FunctionChanged("The event source mapping changed meanwhile; try again")
 
@@ -220,6 +224,7 @@ class EventSourceMappings:
                 state="Deleting", state_reason="USER_INITIATED", last_modified=self._clock()
             )
             if await self.store.replace(changed):
+                self.on_change()
                 return changed
         raise FunctionChanged("The event source mapping changed meanwhile; try again")
 

@@ -75,6 +75,7 @@ from andromede.logs.subscriptions import (
     partition_key,
     subscription_filter,
 )
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["SubscriptionDestination", "SubscriptionLimits", "Subscriptions", "group_source_arn"]
 
@@ -142,6 +143,7 @@ class SubscriptionLimits:
     retry_interval_ms: int = 5_000
     retry_duration_ms: int = 86_400_000  # AWS retries for 24 hours
     poll_interval: float = 1.0
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0326)
     # A record into a Lambda function (decision 0304): its base64 envelope must fit an Event
     # invocation's 1 MB (the wiring derives it from lambda_max_event_payload_bytes).
     max_lambda_record: int = 786_414
@@ -171,6 +173,7 @@ class Subscriptions:
         clock: Callable[[], int] = _now_ms,
         dropped: Callable[[OutboxEntry, str], None] | None = None,
         delivered: Callable[[OutboxEntry, bool], None] | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._logs = logs
         self.store = store
@@ -183,6 +186,9 @@ class Subscriptions:
         # Each delivery attempt, taken or not: the wiring's AWS/Logs metrics.
         self._delivered = delivered
         self._cache: dict[tuple[str, str], tuple[int, list[_Compiled]]] = {}
+        # Rung by a matching PutLogEvents and at a retry's time; idle, the passes back off
+        # up to the ceiling (decision 0326). The wiring gives the database's bell.
+        self.pacer = Pacer(self.limits.poll_interval, self.limits.idle_poll_max, doorbell)
         self._accounts: dict[str, tuple[int, _AccountCompiled | None]] = {}
 
     # The API.
@@ -403,6 +409,8 @@ class Subscriptions:
         if not taken:
             for entry in entries:
                 self._give_up(entry, why)
+        else:
+            self.pacer.doorbell.ring()  # the SQL store's commit rang already; memory's did not
 
     async def group_deleted(self, tenant_id: str, group_name: str) -> None:
         await self.store.delete_group(tenant_id, group_name)
@@ -444,6 +452,8 @@ class Subscriptions:
                 await self.store.retry(
                     entry.entry_id, owner, self._clock() + self.limits.retry_interval_ms
                 )
+                # Its time is known: the back-off must not sleep past it.
+                self.pacer.doorbell.ring_at(self.limits.retry_interval_ms / 1000)
         return delivered
 
     async def _deliver(self, entry: OutboxEntry) -> str | None:
@@ -476,14 +486,18 @@ class Subscriptions:
             self._dropped(entry, why)
 
     async def run_forever(self, owner: str) -> None:
-        """Every ``poll_interval``: passes until nothing due is left."""
+        """Passes until nothing due is left, then a pause: ``poll_interval`` after work,
+        growing to ``idle_poll_max`` while idle, ended by a ring (decision 0326)."""
         while True:
-            await asyncio.sleep(self.limits.poll_interval)
+            worked = False
             try:
-                while await self.deliver_once(owner) >= self.limits.batch:
+                while (delivered := await self.deliver_once(owner)) >= self.limits.batch:
+                    worked = True
                     await asyncio.sleep(0)
+                worked = worked or delivered > 0
             except Exception:  # a failed pass must not end the loop; the next one retries
                 log.exception("the subscription filters' delivery pass failed")
+            await self.pacer.pause(worked)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         for policy in await self._logs.store.list_account_policies(tenant_id, SUBSCRIPTION_FILTER):

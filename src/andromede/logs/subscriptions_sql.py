@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import LOGS_SUBSCRIPTIONS, queued
 from andromede.logs.errors import LimitExceeded
 from andromede.logs.subscriptions import OutboxEntry, SubscriptionFilter
 
@@ -170,6 +171,7 @@ class SqlSubscriptionStore:
                 if int(held or 0) + size > max_bytes:
                     return False
             conn.execute(sa.insert(_O), rows)
+            queued(conn, LOGS_SUBSCRIPTIONS)  # the deliverer's bell, once committed (0326)
             return True
 
         return await self._db.write(work)

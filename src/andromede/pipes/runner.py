@@ -68,6 +68,7 @@ from andromede.pipes.execution_logs import execution_records, has_log_destinatio
 from andromede.pipes.model import Pipe, compiled_filters
 from andromede.pipes.service import PipesService
 from andromede.pipes.shaping import batch_payload, enriched_events, matchable, passes, render
+from andromede.wakeup import Pacer
 
 __all__ = [
     "BatchTargets",
@@ -195,6 +196,7 @@ class PipeLogSink(Protocol):
 @dataclass(frozen=True, slots=True)
 class RunnerPolicy:
     poll_interval: float = 1.0
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0326)
     lease_ms: int = 60_000
     pipes_a_pass: int = 100
 
@@ -230,18 +232,27 @@ class PipesRunner:
         self._refusals: dict[str, str] = {}
         self._bisected: dict[tuple[str, str], int] = {}  # a failed stream batch's half
         self._held: dict[str, list[SourceEvent]] = {}  # an SQS batch within its window
+        # Rung by CreatePipe, UpdatePipe, StartPipe and StopPipe (decision 0326). A running
+        # pipe's source is polled every interval (no single write announces an SQS message
+        # or a stream record); with none running here, the passes back off to the ceiling.
+        self._pacer = Pacer(policy.poll_interval, policy.idle_poll_max)
+        self._busy = False
+
+    def wake(self) -> None:
+        self._pacer.doorbell.ring()
 
     async def run_forever(self) -> None:
         while True:
+            self._busy = False
             try:
                 await self.run_pass()
             except Exception:  # a failed pass must not end the loop; the next one retries
                 log.exception("Pipes pass failed")
-            await asyncio.sleep(self.policy.poll_interval)
+            await self._pacer.pause(self._busy)
 
     async def run_pass(self, now: int | None = None) -> int:
         """One pass; how many events it sent."""
-        await self._pipes.settle()
+        settled = await self._pipes.settle()
         now = int(time.time() * 1000) if now is None else now
         claimed = await self._pipes.store.claim(
             self.owner,
@@ -250,6 +261,7 @@ class PipesRunner:
             self.policy.pipes_a_pass,
             self._pipes.region,
         )
+        self._busy = bool(settled or claimed)
         sent = 0
         for pipe in claimed:
             try:

@@ -127,6 +127,8 @@ class PipesService:
         self.limits = limits or PipesLimits()
         self._clock = clock
         self.machine_types = machine_types
+        # Told when a pipe was written that the runner must settle (decision 0326).
+        self.on_change: Callable[[], None] = lambda: None
 
     async def _check_state_machines(
         self, tenant_id: str, target: str, target_parameters: Mapping[str, Any], enrichment: str
@@ -200,6 +202,7 @@ class PipesService:
             tenant_id, pipe.target, pipe.target_parameters, pipe.enrichment
         )
         await self.store.create(pipe, self.limits.max_pipes)
+        self.on_change()
         return pipe
 
     async def _change(self, pipe: Pipe, **fields: Any) -> Pipe:
@@ -211,6 +214,7 @@ class PipesService:
         changed = pipe.changed(updated=self._clock(), **fields)
         if not await self.store.replace(changed):
             raise PipeConflict(f"Pipe {pipe.name} was changed by another request.", pipe.name)
+        self.on_change()
         return changed
 
     async def update(self, tenant_id: str, name: str, params: Mapping[str, Any]) -> Pipe:

@@ -127,6 +127,8 @@ class ExecutionsService:
         self.region = machines.region
         self._clock = clock
         self.on_start: Callable[[], None] = lambda: None
+        # Told when an execution comes due at a time (ms): a heartbeat's new deadline (0326).
+        self.on_due: Callable[[int], None] = lambda _wake_at: None
         # Told of each execution started (``AWS/States`` metrics), after it is written.
         self.observe_start: Callable[[Execution], None] = lambda _execution: None
         # Told of each execution ended or stopped: its Map runs still running are aborted
@@ -374,6 +376,8 @@ class ExecutionsService:
                                         None, 0):  # fmt: skip
                 if answer:
                     self.on_start()
+                else:
+                    self.on_due(wake)
                 return
         raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")
 

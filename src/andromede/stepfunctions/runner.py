@@ -12,7 +12,6 @@ state entered is a state transition, counted by the :class:`TransitionMeter`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -25,6 +24,7 @@ from andromede.stepfunctions.execution_service import ExecutionsService, started
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
+from andromede.wakeup import Pacer
 
 __all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
 
@@ -51,6 +51,7 @@ class TransitionMeter(Protocol):
 @dataclass(frozen=True, slots=True)
 class RunnerPolicy:
     pass_interval: float = 1.0
+    idle_poll_max: float | None = None  # background_idle_poll_max (decision 0326)
     lease_ms: int = 60_000
     batch: int = 100
     retention_ms: int = 90 * 86_400_000  # closed executions kept (AWS: 90 days)
@@ -89,10 +90,19 @@ class ExecutionsRunner:
         self._clock = clock
         self._sleep = sleep
         self._driving: dict[str, asyncio.Task[None]] = {}
-        self._woken = asyncio.Event()
+        # Rung by StartExecution, a redrive or a task's answer, and at a known due time (a
+        # Wait's end, a task's timeout): idle, the passes back off (decision 0326).
+        self._pacer = Pacer(policy.pass_interval, policy.idle_poll_max)
 
     def wake(self) -> None:
-        self._woken.set()
+        self._pacer.doorbell.ring()
+
+    def due_at(self, wake_at: int) -> None:
+        """An execution of this process comes due at ``wake_at`` (ms): a pass then. One due
+        already is claimed by the next pass, at the interval (a ring now would spin)."""
+        delay = wake_at - self._clock()
+        if delay > 0:
+            self._pacer.doorbell.ring_at(delay / 1000)
 
     async def run_pass(self, wait: bool = False) -> int:
         """Claim the executions due and drive each not driven already; how many were
@@ -128,13 +138,12 @@ class ExecutionsRunner:
 
     async def run_forever(self) -> None:
         while True:
+            claimed = 0
             try:
-                await self.run_pass()
+                claimed = await self.run_pass()
             except Exception:  # one failed pass must not stop the executions
                 log.exception("Step Functions runner pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._policy.pass_interval)
-            self._woken.clear()
+            await self._pacer.pause(claimed > 0 or bool(self._driving))
 
     async def _drive(self, execution: Execution) -> None:
         try:
@@ -175,6 +184,8 @@ class ExecutionsRunner:
             lease_until = self._clock() + (0 if idle else self._policy.lease_ms)
             if not await self._executions.store.advance(changed, events, self._owner, lease_until):
                 return  # stopped, or taken by another gateway: theirs now
+            if idle and changed.status is ExecutionStatus.RUNNING:
+                self.due_at(changed.wake_at)  # a Wait's end, a task's timeout or heartbeat
             if logging_config is not None and events and self._logs is not None:
                 # ExecutionStarted was written by StartExecution: logged with the first step.
                 first = [started_event(current)] if current.events == 1 else []

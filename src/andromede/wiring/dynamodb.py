@@ -238,7 +238,7 @@ def dynamodb_api(
         SqlResourcePolicyStore(db), settings.dynamodb_max_resource_policy_size
     )
     backfill = IndexBackfill(dynamodb)  # decision 0254
-    forwarder = kinesis_destinations(app, apis, settings)  # decision 0262
+    forwarder = kinesis_destinations(app, apis, settings, db)  # decision 0262
     replication = SqlReplicationStore(db)  # decision 0265: each served region, the replicas
     replicas = global_tables(
         app, settings, replication, sealer, dynamodb_limits(settings), billing,

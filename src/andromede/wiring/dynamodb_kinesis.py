@@ -15,6 +15,8 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from andromede.db.database import Database
+from andromede.db.doorbells import DYNAMODB_KINESIS
 from andromede.dynamodb.kinesis_destination_service import (
     DestinationStreamMissing,
     DestinationUnusable,
@@ -90,7 +92,7 @@ class OwnerKinesisStreams:
 
 
 def kinesis_destinations(
-    app: DynamoApp, apis: Mapping[str, object], settings: Settings
+    app: DynamoApp, apis: Mapping[str, object], settings: Settings, db: Database | None = None
 ) -> KinesisForwarder:
     """The destinations' calls given to ``app``, and the forwarder of this gateway."""
 
@@ -103,7 +105,10 @@ def kinesis_destinations(
     queue = app.service.store
     policy = ForwarderPolicy(
         interval_s=settings.dynamodb_kinesis_interval,
+        idle_poll_max=settings.background_idle_poll_max,
         lease_ms=int(settings.dynamodb_kinesis_lease * 1000),
     )
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    return KinesisForwarder(app.service, queue, streams, owner, policy)
+    # Rung by the writes' commits (decision 0326); without a database, polled at the interval.
+    bell = None if db is None else db.doorbells.of(DYNAMODB_KINESIS)
+    return KinesisForwarder(app.service, queue, streams, owner, policy, bell)

@@ -35,6 +35,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.db.doorbells import LAMBDA_EVENTS
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.function_buckets import BucketRecords
@@ -370,7 +371,9 @@ def lambda_api(
             poll_interval=interval,
             lease_ms=lease_ms,
             streams=streams,
+            idle_poll_max=settings.background_idle_poll_max,
         )
+        mappings.on_change = poller.wake  # a mapping written: settled and polled at once
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
     app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
     apis[LambdaApp.name] = app
@@ -389,7 +392,12 @@ def lambda_api(
             retry_policy(settings),
         )
         worker = EventWorker(
-            queue, runner, owner, poll_interval=settings.lambda_event_poll_interval
+            queue,
+            runner,
+            owner,
+            poll_interval=settings.lambda_event_poll_interval,
+            idle_poll_max=settings.background_idle_poll_max,
+            doorbell=db.doorbells.of(LAMBDA_EVENTS),
         )
         background.append(asyncio.create_task(worker.run_forever(), name="lambda-events"))
         background.append(asyncio.create_task(_close_on_stop(pool), name="lambda-sandboxes"))

@@ -51,6 +51,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.db.doorbells import LOGS_SUBSCRIPTIONS
 from andromede.firehose.errors import FirehoseError
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
@@ -493,11 +494,13 @@ def subscriptions(
             retry_interval_ms=int(poll * 1000),
             retry_duration_ms=int(settings.logs_subscription_retry_duration * 1000),
             poll_interval=poll,
+            idle_poll_max=settings.background_idle_poll_max,
             max_lambda_record=awslogs_record_bound(settings.lambda_max_event_payload_bytes),
         ),
         **({} if clock is None else {"clock": clock}),
         dropped=dropped,
         delivered=delivered,
+        doorbell=db.doorbells.of(LOGS_SUBSCRIPTIONS),
     )
     logs.subscribers.append(found)
     logs.forgetters.append(found.forget_tenant)

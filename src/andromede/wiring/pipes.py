@@ -288,6 +288,7 @@ def pipes_api(
         RunnerPolicy(
             poll_interval=settings.pipes_poll_interval,
             lease_ms=int(settings.pipes_reader_lease * 1000),
+            idle_poll_max=settings.background_idle_poll_max,
         ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         PipesMetering(billing, settings.region, sink),
@@ -304,6 +305,7 @@ def pipes_api(
         ),
         BatchTargets(functions, machines),
     )
+    service.on_change = runner.wake
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)
     task = asyncio.create_task(runner.run_forever(), name="pipes")
     return task, service.store.forget_tenant

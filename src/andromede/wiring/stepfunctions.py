@@ -10,6 +10,7 @@ machine's role (``state_tasks``), each state an execution enters counted into it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -279,7 +280,10 @@ def states_api(
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(
         executions,
-        runner_policy(settings),
+        # Idle, the passes back off to the ceiling (decision 0326).
+        dataclasses.replace(
+            runner_policy(settings), idle_poll_max=settings.background_idle_poll_max
+        ),
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
         meter=observer,
@@ -301,6 +305,7 @@ def states_api(
         ),
     )
     executions.on_start = runner.wake
+    executions.on_due = runner.due_at
     executions.observe_end = aborting_map_runs(map_runs)
     executions.observe_start = observer.started
     activities = ActivitiesService(
