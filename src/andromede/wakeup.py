@@ -21,7 +21,20 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-__all__ = ["Doorbell", "Pacer"]
+__all__ = ["Doorbell", "Pacer", "set_within"]
+
+
+async def set_within(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until ``event`` is set (True) or ``timeout`` seconds passed (False).
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: Python 3.11's ``wait_for`` loses a
+    cancellation that arrives as the event is set (it returns instead of raising, fixed in
+    3.12), and a background loop whose bell rings often then outlives its cancellation and
+    hangs the shutdown that awaits it."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    return event.is_set()
 
 
 class Doorbell:
@@ -58,8 +71,7 @@ class Doorbell:
         if self._on_wait is not None:
             self._on_wait()
         if not self._event.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), timeout)
+            await set_within(self._event, timeout)
         rung = self._event.is_set()
         self._event.clear()
         return rung

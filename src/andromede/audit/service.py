@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from andromede.audit.model import AuditEvent, Outcome
 from andromede.audit.store import AuditStore
 from andromede.db.errors import DatabaseUnavailable
+from andromede.wakeup import set_within
 
 __all__ = ["AuditService"]
 
@@ -129,10 +130,7 @@ class AuditService:
                 self._queued.clear()
                 if not self._pending:
                     await self._queued.wait()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._flush_interval)
-            except TimeoutError:
-                pass
+            await set_within(self._wakeup, self._flush_interval)
             self._wakeup.clear()
             try:
                 await self.flush()

@@ -14,13 +14,13 @@ A query or scan of a CREATING index is refused, as AWS refuses it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 
 from andromede.dynamodb.errors import TableInUse, ValidationError
 from andromede.dynamodb.model import SecondaryIndex
 from andromede.dynamodb.service import DynamoService
+from andromede.wakeup import set_within
 
 __all__ = ["IndexBackfill", "check_readable"]
 
@@ -78,8 +78,7 @@ class IndexBackfill:
         """Woken by an index added, or every ``interval`` seconds (an index left by a
         stopped gateway); a failed round is logged and tried again."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+            await set_within(self._wake, interval)
             self._wake.clear()
             try:
                 await self.run_once()

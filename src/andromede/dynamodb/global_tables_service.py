@@ -27,7 +27,6 @@ clock does not beat itself).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -50,6 +49,7 @@ from andromede.dynamodb.store import ABSENT, ScanRange
 from andromede.dynamodb.stream_service import enable_stream
 from andromede.dynamodb.streams import StreamRecord, StreamViewType, change_record
 from andromede.dynamodb.values import Item, item_size
+from andromede.wakeup import set_within
 
 __all__ = ["GlobalTables", "ReplicatedWrites"]
 
@@ -174,8 +174,7 @@ class GlobalTables:
 
     async def wait(self, interval: float) -> None:
         """Until a replica creation is begun, or ``interval`` seconds (the upkeep's pause)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), interval)
+        await set_within(self._wake, interval)
         self._wake.clear()
 
     async def settled(self) -> None:

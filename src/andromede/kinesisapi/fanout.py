@@ -38,6 +38,7 @@ from andromede.kinesis.errors import ExpiredIterator, InvalidArgument, KmsRefuse
 from andromede.kinesis.model import Consumer, Shard, Stream, sequence_text
 from andromede.kinesis.service import KinesisService, RecordsRead
 from andromede.kinesisapi.errors import KinesisWireError
+from andromede.wakeup import set_within
 
 __all__ = [
     "HEARTBEAT",
@@ -249,5 +250,4 @@ async def _events(
         iterator, position = read.next_iterator, read.position
         if read.records and read.millis_behind > 0:
             continue  # behind the tip: the next page at once
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(gone.wait(), min(limits.poll_interval, max(deadline - now, 0.0)))
+        await set_within(gone, min(limits.poll_interval, max(deadline - now, 0.0)))

@@ -42,6 +42,7 @@ from andromede.logs.exports import (
 )
 from andromede.logs.model import check_group_name
 from andromede.logs.service import LogsService
+from andromede.wakeup import set_within
 
 __all__ = ["ExportDestination", "ExportLimits", "ExportService"]
 
@@ -280,8 +281,7 @@ class ExportService:
                 raise
             except Exception:  # a failed round must not end the loop; the next one retries
                 log.exception("the export tasks' round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+            await set_within(self._wake, interval)
             self._wake.clear()
 
     async def _end(self, task: ExportTask, status: ExportStatus, message: str) -> None:
