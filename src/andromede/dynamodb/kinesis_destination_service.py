@@ -90,6 +90,11 @@ class KinesisStreams(Protocol):
         ...
 
 
+# A settle that loses the race to another change re-reads the table and tries again; past
+# this many, the table is busy enough that the next look settles it.
+_SETTLE_ATTEMPTS: Final = 3
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -159,14 +164,23 @@ class KinesisDestinations:
         return changed
 
     async def settle(self, table: Table) -> Table:
-        """The table with its destinations' transient statuses settled (and written)."""
-        if all(d.status.settled is d.status for d in table.kinesis):
-            return table
-        settled = tuple(dataclasses.replace(d, status=d.status.settled) for d in table.kinesis)
-        try:
-            return await self._dynamodb.change_table(table, kinesis=settled)
-        except TableInUse:  # another change came first: the next look settles them
-            return table
+        """The table with its destinations' transient statuses settled (and written).
+
+        Another change written first (most often the forwarder settling the same statuses
+        as a Describe looks) is read back and settled in turn: answering the stale copy
+        would show a status the table has already left."""
+        for _ in range(_SETTLE_ATTEMPTS):
+            if all(d.status.settled is d.status for d in table.kinesis):
+                return table
+            settled = tuple(dataclasses.replace(d, status=d.status.settled) for d in table.kinesis)
+            try:
+                return await self._dynamodb.change_table(table, kinesis=settled)
+            except TableInUse:
+                current = await self._dynamodb.store.get_table(table.tenant_id, table.name)
+                if current is None:  # deleted meanwhile: what was read is all there is
+                    return table
+                table = current
+        return table  # still changing under us: the next look settles them
 
     async def fail(self, table: Table, arn: str, reason: str) -> None:
         current = next((d for d in table.kinesis if d.stream_arn == arn), None)

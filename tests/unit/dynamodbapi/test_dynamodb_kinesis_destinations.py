@@ -133,6 +133,19 @@ async def test_enable_describe_update_disable_walk_aws_statuses(both: Both) -> N
     assert again["DestinationStatus"] == "ENABLING"
 
 
+async def test_a_settle_that_loses_the_race_answers_the_settled_table(both: Both) -> None:
+    """A Describe that read the table ENABLING while the forwarder settled it first (CI saw
+    its stale copy answered): the lost write is read back, never answered as it was."""
+    await _enable(both)
+    destinations = KinesisDestinations(both.dynamodb.dynamodb, both.streams)
+    stale = await both.dynamodb.dynamodb.table(both.dynamodb.tenant_id, "things")
+    first = await destinations.settle(stale)  # the forwarder's pass, first to write
+    assert [d.status.value for d in first.kinesis] == ["ACTIVE"]
+    late = await destinations.settle(stale)  # the Describe, holding what it read before
+    assert [d.status.value for d in late.kinesis] == ["ACTIVE"]
+    assert late.revision == first.revision  # nothing left to write once read back
+
+
 async def test_refusals_in_aws_words(both: Both) -> None:
     db = both.dynamodb
     await db.fails(
