@@ -105,7 +105,7 @@ command -v xmlsec1 >/dev/null 2>&1 || missing+=(xmlsec1)
 package_installed libfaketime || missing+=(libfaketime)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, debootstrap, ssh, valgrind, xmlsec1, libfaketime, chromium present)"
+  echo "system-deps: nothing to install (python3-venv, rclone, memcached, ca-certificates, softhsm2, postgresql, ceph, network tools, qemu with rbd, cryptsetup, syslinux, bubblewrap, debootstrap, ssh, valgrind, xmlsec1, libfaketime, chromium present)"
   exit 0
 fi
 
@@ -143,6 +143,7 @@ for package in "${missing[@]}"; do
     cryptsetup-bin) package_installed cryptsetup-bin || exit 1 ;;
     debootstrap) package_installed debootstrap || exit 1 ;;
     openssh-client) command -v ssh >/dev/null 2>&1 || exit 1 ;;
+    bubblewrap) command -v bwrap >/dev/null 2>&1 || { echo "system-deps: bwrap missing" >&2; exit 1; } ;;
     ceph-common) command -v rados >/dev/null 2>&1 || { echo "system-deps: rados missing" >&2; exit 1; } ;;
     softhsm2) command -v softhsm2-util >/dev/null 2>&1 || { echo "system-deps: softhsm2-util missing" >&2; exit 1; } ;;
     iproute2) command -v ip >/dev/null 2>&1 || exit 1 ;;
