@@ -4,7 +4,8 @@ described back; PutRecord refused on such a stream (AWS's ``InvalidSourceExcepti
 CloudWatch Logs' records are taken; their batches gunzipped and their messages extracted —
 one a line with ``AppendDelimiterToRecord``, CONTROL_MESSAGEs dropped —, the records that
 cannot be under ``decompression-failed/`` or ``processing-failed/`` as they came, and the
-messages given to a Lambda processor."""
+messages given to a Lambda processor. Over the memory store and the migrated SQLite schema
+(the processors kept in the destination column)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,39 @@ import base64
 import gzip
 import json
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from andromede.db.database import open_database
 from andromede.firehose.model import DeliveryStream, LambdaProcessor
+from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.firehose.transform_delivery import TransformStep
 from support.batch_world import read
-from support.firehoseapp import World
+from support.firehoseapp import World, firehose_world
+from support.schema import migrated_sqlite
 
 GZIP = {"Type": "Decompression", "Parameters": [{"ParameterName": "CompressionFormat",
                                                  "ParameterValue": "GZIP"}]}  # fmt: skip
 EXTRACT = {"Type": "CloudWatchLogProcessing", "Parameters": [
     {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]}  # fmt: skip
 NEWLINE = {"Type": "AppendDelimiterToRecord", "Parameters": []}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    if request.param == "memory":
+        async for made in firehose_world(tmp_path, firehose_max_buffered_bytes=4096):
+            yield made
+        return
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        async for made in firehose_world(tmp_path, SqlFirehoseStore(db)):
+            yield made
+    finally:
+        await db.close()
 
 
 def envelope(*messages: str, kind: str = "DATA_MESSAGE") -> bytes:
