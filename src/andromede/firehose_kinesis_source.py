@@ -157,6 +157,7 @@ class RoleKinesisSource:
         except KinesisError as exc:
             raise SourceUnavailable(f"{type(exc).__name__}: {str(exc)[:256]}") from None
         records: Sequence[SourceRecord] = [
-            SourceRecord(sequence_text(r.sequence), r.data) for r in read.records
+            SourceRecord(sequence_text(r.sequence), r.data, r.partition_key, r.arrived)
+            for r in read.records
         ]
         return SourcePage(list(records), ended=read.next_iterator is None)

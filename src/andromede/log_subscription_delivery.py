@@ -99,7 +99,9 @@ class RoleFirehoseDestination:
         if why is not None:
             return why
         try:
-            results = await self._sink.put_records(tenant_id, destination_arn, records)
+            results = await self._sink.put_records(
+                tenant_id, destination_arn, records, from_logs=True
+            )
         except FirehoseError as exc:
             return f"{type(exc).__name__}: {str(exc)[:256]}"
         failed = [r for r in results if r.error_code is not None]

@@ -15,7 +15,9 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
 
-A stream with a Lambda processor has its opened batch transformed first (decision 0315,
+A stream with a ``Decompression`` processor has its opened batch's CloudWatch Logs records
+gunzipped, and their messages extracted, first (decision 0334, ``firehose.log_records``).
+A stream with a Lambda processor has its opened batch transformed then (decision 0315,
 ``firehose.transform_delivery``). A dynamically partitioned stream's batch (decision 0270)
 is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
@@ -26,6 +28,7 @@ are enabled (decision 0270), as the destination's role, through ``error_logs``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import logging
 import time
@@ -39,6 +42,8 @@ from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
 from andromede.firehose.jq_runner import SubprocessQueryRunner
+from andromede.firehose.log_records import failure_lines as log_failure_lines
+from andromede.firehose.log_records import unpack
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
@@ -71,6 +76,8 @@ class DeliveryPolicy:
     max_backoff_ms: int = 60_000
     # A dynamically partitioned batch's partitions at most (AWS: 500 active a stream).
     max_active_partitions: int = 500
+    # The bytes a record may inflate to under a Decompression processor (decision 0334).
+    max_decompressed_record: int = 8 * 1024 * 1024
 
 
 class DeliveryObserver(Protocol):
@@ -253,6 +260,17 @@ class FirehoseDeliverer:
             return 0
         made = 0
         lambda_keys = None
+        if stream.log_processing is not None:  # decision 0334
+            try:
+                records, opened, made = await self._unpack_logs(stream, records, opened, now)
+            except DeliveryFailed as exc:  # its failed records' object refused
+                self._observe(stream, len(records), size, ok=False)
+                self.log_s3_error(stream, exc.code, exc.message)
+                return await self._failed(stream, records, opened, exc, now)
+            if not records:
+                await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
+                return made
+            size = sum(len(data) for data in opened)
         if stream.transform is not None:  # decision 0315
             try:
                 step = await self.transform.run(
@@ -264,13 +282,13 @@ class FirehoseDeliverer:
                 return await self._failed(stream, records, opened, exc, now)
             if step is not None and not step.records:
                 await store.delivered(stream.tenant_id, stream.name, self.owner, step.upto)
-                return step.written
+                return made + step.written
             if step is not None:
                 records, opened, lambda_keys, made = (
                     step.records,
                     step.opened,
                     step.keys,
-                    step.written,
+                    made + step.written,
                 )
                 size = sum(len(data) for data in opened)
         if stream.http is not None:
@@ -293,6 +311,38 @@ class FirehoseDeliverer:
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
         return made + 1
+
+    async def _unpack_logs(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+    ) -> tuple[list[BufferedRecord], list[bytes], int]:
+        """The batch's CloudWatch Logs records decompressed and, when asked, their messages
+        extracted (decision 0334); those that fail written under the error output prefix
+        (``DeliveryFailed`` when refused), each failure said in the error log. The last
+        record kept carries the batch's last sequence number (delivering it takes the whole
+        batch out of the buffer)."""
+        processing = stream.log_processing
+        assert processing is not None  # noqa: S101 (the caller checked)
+        unpacked = unpack(processing, records, opened, self.policy.max_decompressed_record)
+        written = 0
+        for folder in sorted({failure.folder for failure in unpacked.failed}):
+            failed = [failure for failure in unpacked.failed if failure.folder == folder]
+            first = min(records[failure.index].arrived for failure in failed)
+            lines = log_failure_lines(records, opened, failed, now)
+            key = error_object_key(stream, first, folder)
+            await self._firehose.writer.write(stream, key, lines, "application/json")
+            written += 1
+            for code in sorted({failure.code for failure in failed}):
+                message = next(f.message for f in failed if f.code == code)
+                log.info("Firehose stream %s: records failed (%s)", stream.arn, code)
+                self.log_s3_error(stream, code, message)
+        kept = unpacked.records
+        if kept:
+            kept[-1] = dataclasses.replace(kept[-1], seq=records[-1].seq)
+        return kept, unpacked.opened, written
 
     async def _key_refused(
         self, stream: DeliveryStream, records: Sequence[BufferedRecord], exc: KmsResourceError,

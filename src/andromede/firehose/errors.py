@@ -7,6 +7,8 @@ to Amazon Data Firehose's error type.
     ├── StreamNotFound          no such delivery stream for the account
     ├── StreamInUse             the name is taken, or the stream's state refuses the call
     ├── InvalidArgument         a parameter's value is not acceptable
+    ├── InvalidSource           a put other than CloudWatch Logs' into a stream that
+    │                           decompresses CloudWatch Logs records (decision 0334)
     ├── LimitExceeded           a quota (streams, tags, buffered bytes) is reached
     ├── ConcurrentModification  the version the caller named is no longer the stream's
     ├── KmsResourceError        the stream's customer-managed key refuses (AWS's
@@ -22,6 +24,7 @@ __all__ = [
     "ConcurrentModification",
     "FirehoseError",
     "InvalidArgument",
+    "InvalidSource",
     "KmsResourceError",
     "LimitExceeded",
     "SourceUnavailable",
@@ -43,6 +46,10 @@ class StreamInUse(FirehoseError):
 
 
 class InvalidArgument(FirehoseError):
+    pass
+
+
+class InvalidSource(FirehoseError):
     pass
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "CUSTOMER_MANAGED_CMK",
     "DEFAULT_INTERVAL_SECONDS",
     "DEFAULT_SIZE_MB",
+    "KINESIS_RECORD",
     "LAMBDA_KEY",
     "MIB",
     "SSE_DISABLED",
@@ -68,6 +69,8 @@ __all__ = [
     "check_prefixes",
     "error_object_key",
     "failure_lines",
+    "kinesis_metadata",
+    "kinesis_record_id",
     "new_record_id",
     "object_key",
     "stream_arn",
@@ -154,6 +157,11 @@ class Partitioning:
     processors: tuple[str, ...] = ()  # the processors' types, in the order given
     configured: bool = False  # DynamicPartitioningConfiguration given (then described back)
     transform: LambdaProcessor | None = None  # the Lambda processor (decision 0315)
+    # CloudWatch Logs records (decision 0334): ``Decompression``'s CompressionFormat (GZIP;
+    # None: the processor is absent) and ``CloudWatchLogProcessing``'s DataMessageExtraction
+    # (None: the processor is absent).
+    decompression: str | None = None
+    message_extraction: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +285,15 @@ class DeliveryStream:
         return partitioning.transform
 
     @property
+    def log_processing(self) -> Partitioning | None:
+        """The processing whose ``Decompression`` processor gunzips its CloudWatch Logs
+        records before anything else (decision 0334); None: the records are kept as put."""
+        partitioning = None if self.http is not None else self.destination.partitioning
+        if partitioning is None or not partitioning.processing or not partitioning.decompression:
+            return None
+        return partitioning
+
+    @property
     def kind(self) -> str:
         """DeliveryStreamType."""
         return "DirectPut" if self.source is None else "KinesisStreamAsSource"
@@ -365,8 +382,11 @@ class RecordSink(Protocol):
     """What another service puts records through into a delivery stream of its account."""
 
     async def put_records(
-        self, tenant_id: str, stream_arn: str, records: Sequence[bytes]
-    ) -> list[PutResult]: ...
+        self, tenant_id: str, stream_arn: str, records: Sequence[bytes], *, from_logs: bool = False
+    ) -> list[PutResult]:
+        """``from_logs``: CloudWatch Logs' subscription records, the only ones a stream that
+        decompresses them takes (AWS's ``InvalidSourceException``, decision 0334)."""
+        ...
 
 
 def stream_arn(region: str, tenant_id: str, name: str) -> str:
@@ -569,6 +589,35 @@ class SourceShard:
 class SourceRecord:
     sequence: str
     data: bytes
+    partition_key: str = ""
+    arrived: int = 0  # ms: the Kinesis record's ApproximateArrivalTimestamp
+
+
+# A Kinesis source's record is buffered under an id that keeps its Kinesis metadata, for a
+# Lambda processor's ``kinesisRecordMetadata`` (decision 0334; no column needed):
+# ``kinesis:<shard id>:<sequence number>:<arrival ms>:<partition key in base64url>``.
+KINESIS_RECORD: Final = "kinesis:"
+
+
+def kinesis_record_id(shard_id: str, record: SourceRecord) -> str:
+    key = base64.urlsafe_b64encode(record.partition_key.encode()).decode()
+    return f"{KINESIS_RECORD}{shard_id}:{record.sequence}:{record.arrived}:{key}"
+
+
+def kinesis_metadata(record_id: str) -> tuple[str, str, str, int] | None:
+    """A record id's Kinesis shard id, partition key, sequence number and arrival (ms); None
+    for a record not read from a Kinesis source."""
+    if not record_id.startswith(KINESIS_RECORD):
+        return None
+    parts = record_id.removeprefix(KINESIS_RECORD).split(":")
+    if len(parts) < 4 or not parts[2].isdigit():
+        return None
+    shard, sequence, arrived, key = parts[:4]
+    try:
+        partition_key = base64.urlsafe_b64decode(key.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return shard, partition_key, sequence, int(arrived)
 
 
 @dataclass(frozen=True, slots=True)

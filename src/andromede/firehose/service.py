@@ -24,6 +24,7 @@ from typing import Final, Protocol
 from andromede.firehose.errors import (
     ConcurrentModification,
     InvalidArgument,
+    InvalidSource,
     KmsResourceError,
     LimitExceeded,
     StreamInUse,
@@ -47,9 +48,11 @@ from andromede.firehose.model import (
     RecordSealer,
     S3Destination,
     S3Writer,
+    SourceRecord,
     SourceStreams,
     StreamKeyCheck,
     StreamStatus,
+    kinesis_record_id,
     new_record_id,
 )
 from andromede.firehose.partitioning import check_destination
@@ -68,6 +71,10 @@ _SSE_DIRECT_PUT_ONLY: Final = (
 _ACCESS_KEY_RECORD: Final = "http-endpoint-access-key"
 _NOT_DIRECT_PUT: Final = (
     "This operation is not permitted on KinesisStreamAsSource delivery stream type."
+)
+_LOGS_ONLY: Final = (
+    "Only requests from CloudWatch Logs are supported when CloudWatch Logs decompression is "
+    "enabled."
 )
 
 
@@ -378,11 +385,14 @@ class FirehoseService:
             stream, sse_status=SSE_ENABLED, sse_failure=None, sealing_key_arn=key_arn
         )
 
-    async def put(self, tenant_id: str, name: str, records: Sequence[bytes]) -> list[PutResult]:
+    async def put(
+        self, tenant_id: str, name: str, records: Sequence[bytes], *, from_logs: bool = False
+    ) -> list[PutResult]:
         """Each record buffered, or its error (the stream's buffer full: AWS's
         ``ServiceUnavailableException``, "Slow down."); ``KmsResourceError`` for all when the
         stream's key refuses (AWS's ``InvalidKMSResourceException``): nothing is buffered
-        unsealed."""
+        unsealed. A stream decompressing CloudWatch Logs records takes Logs' only
+        (``from_logs``; else ``InvalidSource``, decision 0334)."""
         stream = await self.get(tenant_id, name)
         if stream.status != StreamStatus.ACTIVE:
             raise StreamNotFound(
@@ -390,6 +400,8 @@ class FirehoseService:
             )
         if stream.source is not None:  # as AWS: such a stream takes only what it reads
             raise InvalidArgument(_NOT_DIRECT_PUT)
+        if stream.log_processing is not None and not from_logs:
+            raise InvalidSource(_LOGS_ONLY)
         fresh = [NewRecord(new_record_id(), data) for data in records]
         taken = await self._buffer(stream, fresh)
         if taken:
@@ -425,18 +437,21 @@ class FirehoseService:
         ]
         return await self._buffer(stream, fresh) if fresh else 0
 
-    async def take_from_source(self, stream: DeliveryStream, records: Sequence[bytes]) -> int:
-        """What a Kinesis source's reader read, buffered as Direct PUT's records are (their
-        data bytes, as AWS delivers them): how many of the first fit the buffer's bound (the
-        reader's back-pressure: it reads the rest again later)."""
-        fresh = [NewRecord(new_record_id(), data) for data in records]
+    async def take_from_source(
+        self, stream: DeliveryStream, records: Sequence[SourceRecord], shard_id: str
+    ) -> int:
+        """What a Kinesis source's reader read from a shard, buffered as Direct PUT's records
+        are (their data bytes, as AWS delivers them; their Kinesis metadata in their ids, for
+        a Lambda processor: decision 0334): how many of the first fit the buffer's bound
+        (the reader's back-pressure: it reads the rest again later)."""
+        fresh = [NewRecord(kinesis_record_id(shard_id, r), r.data) for r in records]
         taken = await self._buffer(stream, fresh) if fresh else 0
         if taken:
             self.observer.read_from_source(stream, [len(r.data) for r in fresh[:taken]])
         return taken
 
     async def put_records(
-        self, tenant_id: str, stream_arn: str, records: Sequence[bytes]
+        self, tenant_id: str, stream_arn: str, records: Sequence[bytes], *, from_logs: bool = False
     ) -> list[PutResult]:
         """:class:`~andromede.firehose.model.RecordSink`: a stream of ``tenant_id``'s by ARN."""
         parts = stream_arn.split(":", 5)
@@ -447,7 +462,8 @@ class FirehoseService:
             or not parts[5].startswith("deliverystream/")
         ):
             raise InvalidArgument(f"{stream_arn[:256]!r} is no delivery stream of the account.")
-        return await self.put(tenant_id, parts[5].removeprefix("deliverystream/"), records)
+        name = parts[5].removeprefix("deliverystream/")
+        return await self.put(tenant_id, name, records, from_logs=from_logs)
 
     @staticmethod
     def slow_down() -> ServiceUnavailable:

@@ -157,7 +157,7 @@ class KinesisSourceReader:
             )
             records: Sequence[SourceRecord] = page.records
             fitted = (
-                await self._firehose.take_from_source(stream, [r.data for r in records])
+                await self._firehose.take_from_source(stream, records, shard.shard_id)
                 if records
                 else 0
             )

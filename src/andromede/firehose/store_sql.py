@@ -123,6 +123,8 @@ def _partitioning_fields(partitioning: Partitioning | None) -> dict[str, Any] | 
         "processors": list(partitioning.processors),
         "configured": partitioning.configured,
         "transform": _transform_fields(partitioning.transform),
+        "decompression": partitioning.decompression,  # decision 0334
+        "message_extraction": partitioning.message_extraction,
     }
 
 

@@ -5,7 +5,10 @@ checked, as AWS's "Transform source data in Amazon Data Firehose" describes.
 - **Invocations.** The batch is cut into invocations whose event is at most the processor's
   ``BufferSizeInMBs`` and Lambda's synchronous payload limit (``max_payload``), each
   AWS's event: ``{"invocationId", "deliveryStreamArn", "region", "records":
-  [{"recordId", "approximateArrivalTimestamp", "data"}]}``, the data in base64.
+  [{"recordId", "approximateArrivalTimestamp", "data"}]}``, the data in base64; a Kinesis
+  source's also ``sourceKinesisStreamArn`` and each record's ``kinesisRecordMetadata``
+  (``shardId``, ``partitionKey``, ``approximateArrivalTimestamp``, ``sequenceNumber``,
+  ``subsequenceNumber``: decision 0334).
 - **Answers.** ``{"records": [{"recordId", "result", "data", "metadata":
   {"partitionKeys": {…}}}]}``: every record id sent must come back once, each with a
   result ``Ok``, ``Dropped`` or ``ProcessingFailed`` and, for ``Ok``, base64 data; else the
@@ -29,7 +32,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from andromede.firehose.model import MIB, BufferedRecord, DeliveryStream, LambdaProcessor
+from andromede.firehose.model import (
+    MIB,
+    BufferedRecord,
+    DeliveryStream,
+    LambdaProcessor,
+    kinesis_metadata,
+)
 
 __all__ = [
     "DROPPED",
@@ -154,23 +163,39 @@ def build_event(
     records: Sequence[BufferedRecord],
     opened: Sequence[bytes],
 ) -> bytes:
-    """AWS's transformation event for these records."""
-    return json.dumps(
-        {
-            "invocationId": invocation_id,
-            "deliveryStreamArn": stream.arn,
-            "region": stream.region,
-            "records": [
-                {
-                    "recordId": record.record_id,
-                    "approximateArrivalTimestamp": record.arrived,
-                    "data": base64.b64encode(data).decode(),
-                }
-                for record, data in zip(records, opened, strict=True)
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
+    """AWS's transformation event for these records; a Kinesis source's names its stream
+    (``sourceKinesisStreamArn``) and gives each record's ``kinesisRecordMetadata``
+    (decision 0334)."""
+    event: dict[str, Any] = {"invocationId": invocation_id}
+    if stream.source is not None:
+        event["sourceKinesisStreamArn"] = stream.source.stream_arn
+    event |= {
+        "deliveryStreamArn": stream.arn,
+        "region": stream.region,
+        "records": [
+            _event_record(record, data) for record, data in zip(records, opened, strict=True)
+        ],
+    }
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def _event_record(record: BufferedRecord, data: bytes) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "recordId": record.record_id,
+        "approximateArrivalTimestamp": record.arrived,
+        "data": base64.b64encode(data).decode(),
+    }
+    metadata = kinesis_metadata(record.record_id)
+    if metadata is not None:
+        shard, partition_key, sequence, arrived = metadata
+        entry["kinesisRecordMetadata"] = {
+            "shardId": shard,
+            "partitionKey": partition_key,
+            "approximateArrivalTimestamp": arrived,
+            "sequenceNumber": sequence,
+            "subsequenceNumber": 0,  # no KPL aggregation is undone here
+        }
+    return entry
 
 
 def _invalid(message: str) -> TransformFailed:

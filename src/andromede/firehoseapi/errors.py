@@ -28,6 +28,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidKMSResourceException": (400, "Firehose throws this exception when an attempt to put "
                                     "records or to start or stop delivery stream encryption "
                                     "fails."),
+    "InvalidSourceException": (400, "Only requests from CloudWatch Logs are supported when "
+                               "CloudWatch Logs decompression is enabled."),
     "LimitExceededException": (400, "You have already reached the limit for a requested "
                                "resource."),
     "MissingAuthenticationTokenException": (400, "Request is missing Authentication Token"),
@@ -64,6 +66,7 @@ _DOMAIN: Final[tuple[tuple[type[AndromedeError], str], ...]] = (
     (f.StreamNotFound, "ResourceNotFoundException"),
     (f.StreamInUse, "ResourceInUseException"),
     (f.InvalidArgument, "InvalidArgumentException"),
+    (f.InvalidSource, "InvalidSourceException"),
     (ServiceUnavailable, "ServiceUnavailableException"),
     (f.LimitExceeded, "LimitExceededException"),
     (f.ConcurrentModification, "ConcurrentModificationException"),

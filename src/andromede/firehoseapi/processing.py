@@ -1,8 +1,9 @@
 """A destination's error logging and record processing on the wire (decision 0270):
 ``CloudWatchLoggingOptions``, Extended S3's ``DynamicPartitioningConfiguration`` and
 ``ProcessingConfiguration`` (the processors ``MetadataExtraction``, ``RecordDeAggregation``,
-``AppendDelimiterToRecord``, and ``Lambda`` since decision 0315 (``firehoseapi.lambda_processor``);
-the others refused by name), read into the model and described back in AWS's shapes."""
+``AppendDelimiterToRecord``, ``Lambda`` since decision 0315 (``firehoseapi.lambda_processor``),
+``Decompression`` and ``CloudWatchLogProcessing`` since decision 0334), read into the model and
+described back in AWS's shapes."""
 
 from __future__ import annotations
 
@@ -25,18 +26,20 @@ __all__ = [
 
 _ENGINE: Final = "JQ-1.6"
 _SUB_RECORD_TYPES: Final = ("JSON", "DELIMITED")
-# The processor types botocore's model lists that this platform does not run, and why.
+# Not a processor type: AWS's ``DataMessageExtraction`` is a parameter of
+# ``CloudWatchLogProcessing`` (decision 0334), named so that a caller is told where it goes.
 _REFUSED_PROCESSORS: Final = {
-    "Decompression": "the Decompression processor is not offered by this platform",
-    "CloudWatchLogProcessing": "the CloudWatchLogProcessing processor is not offered by this "
-    "platform",
-    "DataMessageExtraction": "the DataMessageExtraction processor is not offered by this platform",
+    "DataMessageExtraction": "DataMessageExtraction is a parameter of the "
+    "CloudWatchLogProcessing processor, not a processor type",
 }
+_COMPRESSION_FORMATS: Final = ("GZIP",)
 _PARAMETERS: Final = {
     "MetadataExtraction": ("MetadataExtractionQuery", "JsonParsingEngine"),
     "RecordDeAggregation": ("SubRecordType", "Delimiter"),
     "AppendDelimiterToRecord": ("Delimiter",),
     "Lambda": PARAMETERS,
+    "Decompression": ("CompressionFormat",),
+    "CloudWatchLogProcessing": ("DataMessageExtraction",),
 }
 
 
@@ -113,6 +116,23 @@ def _processor_parameters(processor: Mapping[str, Any], kind: str) -> dict[str, 
     return found
 
 
+def _logs_processor(kind: str, parameters: Mapping[str, str]) -> dict[str, Any]:
+    """``Decompression`` (``CompressionFormat`` GZIP, the default) and
+    ``CloudWatchLogProcessing`` (``DataMessageExtraction`` true or false, required)."""
+    if kind == "Decompression":
+        compression = parameters.get("CompressionFormat", "GZIP")
+        if compression not in _COMPRESSION_FORMATS:
+            raise _refused(f"CompressionFormat {compression[:32]} is not supported by the "
+                           "Decompression processor (GZIP).")  # fmt: skip
+        return {"decompression": compression}
+    extraction = parameters.get("DataMessageExtraction")
+    if extraction is None:
+        raise _refused("CloudWatchLogProcessing needs a DataMessageExtraction parameter.")
+    if extraction.lower() not in ("true", "false"):
+        raise _refused(f"DataMessageExtraction must be true or false, not {extraction[:32]!r}.")
+    return {"message_extraction": extraction.lower() == "true"}
+
+
 def partitioning_input(
     dynamic_raw: object, processing_raw: object, base: Partitioning | None
 ) -> Partitioning | None:
@@ -160,7 +180,7 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
                                     "Processor.Type must not be null")  # fmt: skip
         if kind in _REFUSED_PROCESSORS:
             if processing:
-                raise _refused(f"Processor {kind}: {_REFUSED_PROCESSORS[kind]} (decision 0270).")
+                raise _refused(f"Processor {kind}: {_REFUSED_PROCESSORS[kind]}.")
             continue  # a disabled configuration is kept as AWS keeps it: unused
         if kind not in _PARAMETERS:
             raise _refused(f"Processor type {kind[:64]} is not supported.")
@@ -170,6 +190,8 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
         parameters = _processor_parameters(processor, kind)
         if kind == "Lambda":
             made["transform"] = lambda_processor(parameters)
+        elif kind in ("Decompression", "CloudWatchLogProcessing"):
+            made.update(_logs_processor(kind, parameters))
         elif kind == "MetadataExtraction":
             query = parameters.get("MetadataExtractionQuery")
             if not query:
@@ -192,6 +214,9 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
             )
     if processing and not kinds:
         raise _refused("ProcessingConfiguration is enabled but has no processor.")
+    if processing and "CloudWatchLogProcessing" in kinds and "Decompression" not in kinds:
+        raise _refused("The CloudWatchLogProcessing processor needs the Decompression processor: "
+                       "it reads the CloudWatch Logs records Decompression unpacks.")  # fmt: skip
     if not processing:
         made = {}
     return Partitioning(enabled=enabled, retry_seconds=retry, processing=processing,
@@ -224,6 +249,10 @@ def partitioning_description(
             if partitioning.deaggregation == "DELIMITED":
                 delimiter = base64.b64encode(partitioning.deaggregation_delimiter).decode()
                 parameters.append(("Delimiter", delimiter))
+        elif kind == "Decompression" and partitioning.decompression:
+            parameters = [("CompressionFormat", partitioning.decompression)]
+        elif kind == "CloudWatchLogProcessing" and partitioning.message_extraction is not None:
+            parameters = [("DataMessageExtraction", str(partitioning.message_extraction).lower())]
         elif kind == "AppendDelimiterToRecord" and partitioning.append_delimiter not in (
             None,
             b"\n",

@@ -110,6 +110,13 @@ class FirehoseSettings(BaseModel):
         "synchronous payload limit: 6 MB), besides the processor's BufferSizeInMBs; a "
         "transformed batch is cut into invocations no larger (decision 0315).",
     )
+    firehose_max_decompressed_record: int = Field(
+        default=8 * MIB,
+        gt=0,
+        description="Bytes a record may inflate to under a Decompression processor (a "
+        "subscription filter's envelope holds at most 1 MiB of log events); a record inflating "
+        "past it goes under the error output's decompression-failed folder (decision 0334).",
+    )
     firehose_jq_max_memory: int = Field(
         default=512 * MIB,
         gt=0,

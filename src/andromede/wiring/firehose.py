@@ -242,6 +242,7 @@ def firehose_deliverer(
             retry_duration_ms=settings.firehose_delivery_retry_duration * 1000,
             max_backoff_ms=settings.firehose_http_endpoint_max_backoff * 1000,
             max_active_partitions=settings.firehose_max_active_partitions,
+            max_decompressed_record=settings.firehose_max_decompressed_record,
         ),
         owner,
         metrics,

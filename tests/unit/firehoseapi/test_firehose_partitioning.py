@@ -158,7 +158,10 @@ async def test_aws_refusals(world: World) -> None:
             },
             "not a valid Lambda function ARN",
         ),  # decision 0315: a Lambda processor is taken, its function an ARN's
-        ({"ProcessingConfiguration": processors({"Type": "Decompression"})}, "not offered"),
+        (
+            {"ProcessingConfiguration": processors({"Type": "DataMessageExtraction"})},
+            "is a parameter of the CloudWatchLogProcessing processor",
+        ),  # decision 0334
         ({"BufferingHints": {"SizeInMBs": 5, "IntervalInSeconds": 60}}, "at least 64"),
         ({"ErrorOutputPrefix": ""}, "ErrorOutputPrefix cannot be null"),
         ({"Prefix": "customer=!{partitionKeyFromQuery:region}/"}, "'region' of Prefix"),

@@ -77,7 +77,7 @@ class Streams:
         return object()
 
     async def put_records(
-        self, tenant_id: str, stream_arn: str, records: Sequence[bytes]
+        self, tenant_id: str, stream_arn: str, records: Sequence[bytes], *, from_logs: bool = False
     ) -> list[PutResult]:
         if self.slow_down:
             return [PutResult(None, "ServiceUnavailableException", "Slow down.") for _ in records]
