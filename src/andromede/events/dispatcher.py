@@ -105,11 +105,11 @@ class DeliveryDeferred(EventsError):
 # Decision 0273: (tenant, rule ARN, metric name) of each delivery's outcome — AWS/Events'
 # ``Invocations``, ``FailedInvocations``, ``InvocationsSentToDlq``,
 # ``InvocationsFailedToBeSentToDlq`` — for the platform's metrics.
-_LATENCY: Final = "IngestionToInvocationStartLatency"
 RuleMetric = Callable[[str, str, str], None]
 # Decision 0332: (tenant, metric name, value, unit, bus or None) of AWS/Events' metrics
 # without a rule (``IngestionToInvocationStartLatency``).
 AccountMetric = Callable[[str, str, float, str, str | None], None]
+_LATENCY: Final = "IngestionToInvocationStartLatency"
 
 
 class TargetSink(Protocol):
