@@ -43,8 +43,10 @@ _REPLAY_NAME: Final = re.compile(r"[\.\-_A-Za-z0-9]{1,64}")
 
 class ArchiveState:
     ENABLED: Final = "ENABLED"
-    # AWS's others (DISABLED, CREATING, UPDATING, CREATE_FAILED, UPDATE_FAILED) belong to its
-    # asynchronous managed rule; an archive here is enabled from its creation (decision 0196).
+    # Decision 0332: its managed rule deleted by a user (with Force): it archives nothing.
+    DISABLED: Final = "DISABLED"
+    # AWS's others (CREATING, UPDATING, CREATE_FAILED, UPDATE_FAILED) are the moments of its
+    # asynchronous managed rule; here the rule is made within the call, so none is seen.
     ALL: Final = frozenset(
         {"ENABLED", "DISABLED", "CREATING", "UPDATING", "CREATE_FAILED", "UPDATE_FAILED"}
     )

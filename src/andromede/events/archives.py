@@ -12,6 +12,14 @@ are then sealed through :class:`~andromede.events.event_keys.EventKeys` before t
 keeps them, the key checked usable by EventBridge at CreateArchive and UpdateArchive; when
 the key refuses later (disabled, deleted, its policy changed), the events routed meanwhile
 are not archived, as on AWS, and a warning is logged.
+
+Decision 0332: as on AWS, an archive receives its bus's events through a managed rule,
+``Events-Archive-<name>`` (``ManagedBy`` ``events.amazonaws.com``, its pattern the archive's
+without replayed events), made by CreateArchive in the call — a rule that cannot be made
+(the bus's rules at their limit) undoes the archive —, changed by UpdateArchive and deleted
+with it. Users see it in ListRules and cannot change it; one who deletes it with ``Force``
+stops the archive: ``DISABLED``, archiving nothing, until an UpdateArchive makes its rule
+again. An archive made before this rule existed keeps archiving without one until then.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import Any
 from andromede.events.archive_model import (
     REPLAY_NAME_HEADER,
     Archive,
+    ArchiveState,
     Replay,
     ReplayState,
     archive_arn,
@@ -39,7 +48,13 @@ from andromede.events.errors import (
     ValidationError,
 )
 from andromede.events.event_keys import EventKeys, KeyUnusable
-from andromede.events.model import parse_arn, rule_arn
+from andromede.events.managed_rules import (
+    EVENTS_PRINCIPAL,
+    archive_of_rule,
+    archive_rule_name,
+    archive_rule_pattern,
+)
+from andromede.events.model import Rule, parse_arn, rule_arn
 from andromede.events.service import EventsService
 
 __all__ = ["ArchiveLimits", "ArchiveService"]
@@ -70,6 +85,27 @@ class ArchiveService:
         self.on_replay: Callable[[], None] | None = None
         # Customer KMS keys for archives (decision 0204); None where not served.
         self.keys: EventKeys | None = None
+        events.on_managed_delete = self._rule_deleted
+
+    async def _put_rule(self, archive: Archive) -> None:
+        """The archive's managed rule, made or changed (decision 0332)."""
+        await self._events.put_rule(
+            archive.tenant_id,
+            archive_rule_name(archive.name),
+            archive.bus_name,
+            event_pattern=archive_rule_pattern(archive.event_pattern),
+            managed_by=EVENTS_PRINCIPAL,
+        )
+
+    async def _rule_deleted(self, rule: Rule) -> None:
+        """A user deleted an archive's rule with ``Force``: the archive stops (decision 0332)."""
+        name = archive_of_rule(rule)
+        held = None if name is None else await self.store.get_archive(rule.tenant_id, name)
+        if held is not None and held.bus_name == rule.bus_name:
+            disabled = ArchiveState.DISABLED
+            await self.store.change_archive(
+                rule.tenant_id, held.name, lambda a: replace(a, state=disabled)
+            )
 
     async def _check_key(self, archive: Archive) -> None:
         if archive.kms_key is None:
@@ -139,6 +175,11 @@ class ArchiveService:
         )
         await self._check_key(archive)
         await self.store.create_archive(archive, limit=self._limits.max_archives)
+        try:
+            await self._put_rule(archive)
+        except Exception:
+            await self.store.delete_archive(tenant_id, name)  # all or nothing
+            raise
         return archive
 
     async def describe_archive(self, tenant_id: str, name: str) -> Archive:
@@ -189,10 +230,19 @@ class ArchiveService:
                 kms_key=held.kms_key if kms_key is None else kms_key,
             )
 
-        return await self.store.change_archive(tenant_id, name, change)
+        held = await self.describe_archive(tenant_id, name)
+        await self._put_rule(change(held))  # its rule first: a refusal changes nothing
+        enabled = ArchiveState.ENABLED
+        return await self.store.change_archive(
+            tenant_id, name, lambda held: replace(change(held), state=enabled)
+        )
 
     async def delete_archive(self, tenant_id: str, name: str) -> None:
-        await self.store.delete_archive(tenant_id, check_archive_name(name))
+        held = await self.describe_archive(tenant_id, name)
+        await self.store.delete_archive(tenant_id, held.name)
+        await self._events.delete_rule(
+            tenant_id, archive_rule_name(held.name), held.bus_name, force=True
+        )
 
     async def archive(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
         """Write each event of ``bus`` to the bus's archives whose pattern it matches; how
@@ -203,6 +253,8 @@ class ArchiveService:
         written = 0
         now = self._clock()
         for archive in await self.store.bus_archives(tenant_id, bus):
+            if archive.state != ArchiveState.ENABLED:
+                continue  # its managed rule deleted (decision 0332)
             try:
                 pattern = (
                     None

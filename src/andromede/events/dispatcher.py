@@ -39,7 +39,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from andromede.events.delivery_queue import (
     DeliveryQueue,
@@ -67,6 +67,7 @@ from andromede.events.transform import render_input
 from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
+    "AccountMetric",
     "ApiSink",
     "BusSink",
     "Deliveries",
@@ -105,6 +106,10 @@ class DeliveryDeferred(EventsError):
 # ``Invocations``, ``FailedInvocations``, ``InvocationsSentToDlq``,
 # ``InvocationsFailedToBeSentToDlq`` — for the platform's metrics.
 RuleMetric = Callable[[str, str, str], None]
+# Decision 0332: (tenant, metric name, value, unit, bus or None) of AWS/Events' metrics
+# without a rule (``IngestionToInvocationStartLatency``).
+AccountMetric = Callable[[str, str, float, str, str | None], None]
+_LATENCY: Final = "IngestionToInvocationStartLatency"
 
 
 class TargetSink(Protocol):
@@ -225,6 +230,7 @@ class Deliveries:
         self.buses: BusSink | None = None
         # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
         self.metrics: RuleMetric | None = None
+        self.measures: AccountMetric | None = None  # decision 0332
         # CloudWatch Logs groups as targets (decision 0277); None where not served.
         self.log_groups: LogSink | None = None
         # Lambda functions as targets (decision 0293); None where not served.
@@ -414,6 +420,13 @@ class Deliveries:
             await self.queue.complete(delivery)
             return
         done = delivery.attempts - 1  # the retries before this attempt
+        # Decision 0332: each attempt, and the first one's wait since the event came in.
+        self._count(delivery.tenant_id, delivery.rule_arn, "InvocationAttempts")
+        if done:
+            self._count(delivery.tenant_id, delivery.rule_arn, "RetryInvocationAttempts")
+        elif self.measures is not None:
+            waited = max(0.0, (now - delivery.created).total_seconds() * 1000)
+            self.measures(delivery.tenant_id, _LATENCY, waited, "Milliseconds", None)
         try:
             if ":api-destination/" in target.arn:
                 if self.api is None:
@@ -471,6 +484,8 @@ class Deliveries:
             log.info("delivery to %s failed (attempt %d): %r", target.arn, done + 1, exc)
             if isinstance(exc, DeliveryDeferred):
                 code, error = exc.code, str(exc)
+                if code == "THROTTLING":  # decision 0332: the target held the rule back
+                    self._count(delivery.tenant_id, delivery.rule_arn, "ThrottledRules")
             else:  # its kind only: a foreign message may carry what the DLQ must not
                 code, error = "INTERNAL_ERROR", type(exc).__name__
             delay = min(self._retry_base * 2**done, 60.0)
@@ -486,7 +501,9 @@ class Deliveries:
         else:
             if self._on_result is not None:
                 self._on_result(delivery.tenant_id, True)
-            self._count(delivery.tenant_id, delivery.rule_arn, "Invocations")
+            self._count(
+                delivery.tenant_id, delivery.rule_arn, "Invocations", "SuccessfulInvocationAttempts"
+            )
         await self.queue.complete(delivery)
 
     async def _opened(

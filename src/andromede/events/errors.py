@@ -9,6 +9,7 @@ own error types, which the wire adapter (``andromede.eventsapi.errors``) maps to
     ├── LimitExceeded              too many buses, rules, targets, archives or replays
     ├── ConcurrentModification     the bus or rule changed under the call
     ├── IllegalStatus              a replay no longer cancellable (decision 0196)
+    ├── ManagedRule                a rule a service manages, changed by a user (decision 0332)
     └── KmsAccessDenied            a KMS key the caller may not use (AccessDeniedException)
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "InvalidEventPattern",
     "KmsAccessDenied",
     "LimitExceeded",
+    "ManagedRule",
     "ResourceAlreadyExists",
     "ResourceNotFound",
     "ValidationError",
@@ -68,3 +70,8 @@ class IllegalStatus(EventsError):
 
 class KmsAccessDenied(EventsError):
     """The caller may not use the KMS key a resource is to be sealed under (decision 0204)."""
+
+
+class ManagedRule(EventsError):
+    """A user's change of a rule a service made on the account's behalf, without ``Force``
+    where the call has it (decision 0332)."""

@@ -159,6 +159,9 @@ class Rule:
     # Decision 0218: on a bus under a customer key, the pattern and description sealed
     # together (``event_pattern`` and ``description`` then None until opened).
     sealed: str | None = None
+    # Decision 0332: the service principal that made it on the account's behalf (AWS's
+    # ``ManagedBy``), None for a user's rule.
+    managed_by: str | None = None
 
     @property
     def arn(self) -> str:
@@ -180,6 +183,7 @@ class Rule:
                 "Created": self.created.timestamp(),
                 "Tags": self.tags,
                 **({} if self.sealed is None else {"Sealed": self.sealed}),
+                **({} if self.managed_by is None else {"ManagedBy": self.managed_by}),
             },
             separators=(",", ":"),
         )
@@ -200,6 +204,7 @@ class Rule:
             created=datetime.fromtimestamp(float(data["Created"]), UTC),
             tags=dict(data.get("Tags") or {}),
             sealed=data.get("Sealed"),
+            managed_by=data.get("ManagedBy"),
         )
 
 

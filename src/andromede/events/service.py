@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -19,10 +19,12 @@ from andromede.events.entries import EntryRefused, checked_entry, customers, ent
 from andromede.events.errors import (
     ConcurrentModification,
     InvalidEventPattern,
+    ResourceAlreadyExists,
     ResourceNotFound,
     ValidationError,
 )
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
+from andromede.events.managed_rules import refuse_managed
 from andromede.events.model import (
     DEFAULT_BUS,
     EventBus,
@@ -36,8 +38,8 @@ from andromede.events.model import (
     parse_arn,
 )
 from andromede.events.pattern import EventPattern, compile_pattern
+from andromede.events.rule_checks import check_rule_input
 from andromede.events.rule_seals import RuleSeals
-from andromede.events.schedule import parse_schedule
 from andromede.events.store import EventsStore, KeyGuard
 from andromede.events.targets import check_target
 
@@ -136,6 +138,11 @@ class EventsService:
         # Decision 0273: (tenant, rule ARN, metric) of AWS/Events' ``TriggeredRules`` and
         # ``DeadLetterInvocations`` (a forwarded event not sent on); None: not counted.
         self.metrics: Callable[[str, str, str], None] | None = None
+        # Decision 0332: AWS/Events' metrics of the account (tenant, name, value, unit, and
+        # the bus for its ``EventBusName`` series besides the one without dimension).
+        self.measures: Callable[[str, str, float, str, str | None], None] | None = None
+        # Decision 0332: told of a managed rule deleted with ``Force`` (an archive's).
+        self.on_managed_delete: Callable[[Rule], Awaitable[None]] | None = None
 
     @property
     def keys(self) -> EventKeys | None:
@@ -403,31 +410,26 @@ class EventsService:
         description: str | None = None,
         role_arn: str | None = None,
         tags: Mapping[str, str] | None = None,
+        managed_by: str | None = None,
     ) -> Rule:
-        check_rule_name(name)
-        if event_pattern is None and schedule is None:
-            raise ValidationError(
-                "Parameter(s) EventPattern or ScheduleExpression must be specified."
-            )
+        """``managed_by``: a service's principal making the rule on the account's behalf
+        (decision 0332); a user's PutRule (None) may not change such a rule, nor a service
+        take over a user's."""
+        check_rule_input(
+            name,
+            bus,
+            event_pattern=event_pattern,
+            schedule=schedule,
+            state=state,
+            description=description,
+        )
         if event_pattern is not None:
             self.pattern(event_pattern)
-        if schedule is not None:
-            if bus != DEFAULT_BUS:
-                raise ValidationError(
-                    "ScheduleExpression is supported only on the default event bus."
-                )
-            if len(schedule) > 256:
-                raise ValidationError("ScheduleExpression must be at most 256 characters.")
-            parse_schedule(schedule)
-        if state is not None and state not in RuleState.ALL:
-            raise ValidationError(
-                f"1 validation error detected: Value '{state[:64]}' at 'state' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [DISABLED, ENABLED]"
-            )
-        if description is not None and len(description) > 512:
-            raise ValidationError("Description must be at most 512 characters.")
         on = await self.describe_bus(tenant_id, bus)
         held = await self.store.get_rule(tenant_id, bus, name)
+        refuse_managed(held if managed_by is None else None)
+        if held is not None and managed_by is not None and held.managed_by != managed_by:
+            raise ResourceAlreadyExists(f"Rule {name} already exists on EventBus {bus}.")
         rule = Rule(
             tenant_id,
             self.region,
@@ -440,6 +442,7 @@ class EventsService:
             role_arn=role_arn,
             created=self._clock() if held is None else held.created,
             tags={**(held.tags if held else {}), **(tags or {})},
+            managed_by=managed_by,
         )
         # Decision 0218: kept sealed under the bus's key, written only while it names it.
         kept = await self.seals.seal_rule(on, rule)
@@ -452,6 +455,17 @@ class EventsService:
         if found is None:
             raise ResourceNotFound(f"Rule {name} does not exist on EventBus {bus}.")
         return found
+
+    async def managed_by(self, tenant_id: str, arn: str) -> str | None:
+        """Decision 0332: the service managing the rule ``arn`` names (None: a user's rule,
+        or no such rule of the account)."""
+        parts = parse_arn(arn)
+        path = [] if parts is None or parts[2] != tenant_id else parts[3].split("/")
+        if len(path) not in (2, 3) or path[0] != "rule":
+            return None
+        bus = path[1] if len(path) == 3 else DEFAULT_BUS
+        held = await self.store.get_rule(tenant_id, bus, path[-1])
+        return None if held is None else held.managed_by
 
     async def describe_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
         """The rule in clear: opening it needs its bus's key (``KeyUnusable`` otherwise)."""
@@ -467,10 +481,16 @@ class EventsService:
         found = await self.store.list_rules(tenant_id, bus, prefix, after, limit)
         return await self.seals.open_rules(on, found)
 
-    async def delete_rule(self, tenant_id: str, name: str, bus: str) -> None:
-        """Refused while the rule has targets, as on AWS (``Force`` is for managed rules,
-        which no service creates here)."""
-        await self.store.delete_rule(tenant_id, bus, check_rule_name(name))
+    async def delete_rule(
+        self, tenant_id: str, name: str, bus: str, *, force: bool = False
+    ) -> None:
+        """Refused while the rule has targets, as on AWS, and for a managed rule without
+        ``force`` (decision 0332); its service told when it goes (:attr:`on_managed_delete`)."""
+        held = await self.store.get_rule(tenant_id, bus, check_rule_name(name))
+        refuse_managed(held, force=force)
+        await self.store.delete_rule(tenant_id, bus, name)
+        if held is not None and held.managed_by is not None and self.on_managed_delete:
+            await self.on_managed_delete(held)
 
     async def _change_rule(
         self, tenant_id: str, name: str, bus: str, change: Callable[[Rule], Rule]
@@ -479,6 +499,7 @@ class EventsService:
         if no one (a re-seal) rewrote it meanwhile."""
         for _ in range(5):
             rule = await self._stored_rule(tenant_id, name, bus)
+            refuse_managed(rule)  # EnableRule, DisableRule, TagResource, UntagResource
             if await self.store.replace_rule(rule, change(rule)):
                 return
         raise ConcurrentModification(f"Rule {name} changed meanwhile; try again.")
@@ -511,6 +532,7 @@ class EventsService:
         if len({t.id for t in targets}) != len(targets):
             raise ValidationError("The target ids of one request must be distinct.")
         rule = await self._stored_rule(tenant_id, name, bus)
+        refuse_managed(rule)
         on = await self.describe_bus(tenant_id, bus)
         kept = await self.seals.seal_targets(on, rule.arn, targets)
         await self.store.put_targets(
@@ -523,11 +545,11 @@ class EventsService:
         )
 
     async def remove_targets(
-        self, tenant_id: str, name: str, bus: str, ids: Sequence[str]
+        self, tenant_id: str, name: str, bus: str, ids: Sequence[str], *, force: bool = False
     ) -> list[str]:
         if not ids or len(ids) > 100:
             raise ValidationError("RemoveTargets takes 1 to 100 ids.")
-        await self._stored_rule(tenant_id, name, bus)
+        refuse_managed(await self._stored_rule(tenant_id, name, bus), force=force)
         return await self.store.remove_targets(tenant_id, bus, name, ids)
 
     async def list_targets(self, tenant_id: str, name: str, bus: str) -> list[Target]:
@@ -654,7 +676,9 @@ class EventsService:
             row or self._default_bus(tenant_id), rules, targets, refuse=sealing
         )
         handed: list[tuple[Rule, Target, dict[str, Any]]] = []
+        matched_events = 0  # decision 0332: AWS/Events' MatchedEvents of the bus
         for event in events:
+            before = len(handed)
             for rule in rules:
                 try:
                     matched = self.pattern(rule.event_pattern or "{}").matches(event)
@@ -663,6 +687,10 @@ class EventsService:
                 if matched:
                     handed += [(rule, target, event) for target in targets[rule.name]]
                     self._count(tenant_id, rule.arn, "TriggeredRules")
+                    self._count(tenant_id, rule.arn, "MatchedEvents")
+            matched_events += len(handed) > before
+        if matched_events and self.measures is not None:
+            self.measures(tenant_id, "MatchedEvents", float(matched_events), "Count", bus)
         if forwarded:
             onward = []
             for match in handed:

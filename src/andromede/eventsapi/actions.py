@@ -10,6 +10,7 @@ EventBridge not served are :data:`NOT_SERVED`, answered ``UnsupportedOperation``
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -17,6 +18,7 @@ from typing import Any, Final, Protocol
 from andromede.events.archives import ArchiveService
 from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
+from andromede.events.entries import entry_size
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
 from andromede.events.service import EntryResult, EventsService
@@ -102,11 +104,15 @@ class EventsCall:
     ) -> None:
         """``action`` on ``resource`` for the caller; a rule's calls carry AWS's
         ``events:creatorAccount`` (the account that made the rule: rules are made on the
-        caller's own buses only, so it is the caller's) besides ``keys``."""
+        caller's own buses only, so it is the caller's) besides ``keys``, and a managed
+        rule's its ``events:ManagedBy`` (decision 0332: absent for a user's rule)."""
         if resource not in self.resources:
             self.resources.append(resource)
         if ":rule/" in resource:
             keys = {"events:creatorAccount": self.tenant_id, **(keys or {})}
+            managed = await self.events.managed_by(self.tenant_id, resource)
+            if managed is not None:
+                keys["events:ManagedBy"] = managed
         await self.authorise(f"events:{action}", resource, policy=policy, owner=owner, keys=keys)
 
     def bus_arn(self, bus: str, owner: str | None = None) -> str:
@@ -126,6 +132,13 @@ class EventsCall:
             raise EventsWireError(
                 "ValidationException", f"{name} must be a string of at most {limit} characters."
             )
+        return value
+
+    def flag(self, name: str) -> bool:
+        """A boolean member (``Force``); absent: false."""
+        value = self.params.get(name, False)
+        if not isinstance(value, bool):
+            raise EventsWireError("ValidationException", f"{name} must be a boolean.")
         return value
 
     def bus(self, member: str = "EventBusName") -> str:
@@ -226,6 +239,7 @@ def _rule_shape(rule: Rule) -> dict[str, Any]:
         ("ScheduleExpression", rule.schedule),
         ("Description", rule.description),
         ("RoleArn", rule.role_arn),
+        ("ManagedBy", rule.managed_by),  # decision 0332
     ):
         if value is not None:
             shape[member] = value
@@ -289,6 +303,7 @@ async def list_event_buses(call: EventsCall) -> dict[str, Any]:
 
 
 async def put_events(call: EventsCall) -> dict[str, Any]:
+    started = time.monotonic()
     entries = call.params.get("Entries")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise EventsWireError("ValidationException", "Entries must be a list of entries.")
@@ -339,6 +354,17 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
         if result.event_id is not None
     )
     failed = sum(1 for result in results if result.event_id is None)
+    measure = call.events.measures
+    if measure is not None:  # decision 0332: AWS/Events' PutEvents metrics, no dimension
+        size = float(sum(entry_size(entry) for entry in entries))
+        elapsed = (time.monotonic() - started) * 1000
+        for name, value, unit in (
+            ("PutEventsRequestSize", size, "Bytes"),
+            ("PutEventsLatency", elapsed, "Milliseconds"),
+            ("PutEventsEntriesCount", float(len(entries)), "Count"),
+            ("PutEventsFailedEntries", float(failed), "Count"),
+        ):
+            measure(call.tenant_id, name, value, unit, None)
     return {"FailedEntryCount": failed, "Entries": shaped}
 
 
@@ -433,7 +459,7 @@ async def delete_rule(call: EventsCall) -> dict[str, Any]:
     name = call.text("Name", required=True, limit=64) or ""
     bus = call.bus()
     await call.allow("DeleteRule", call.rule_arn(bus, name))
-    await call.events.delete_rule(call.tenant_id, name, bus)
+    await call.events.delete_rule(call.tenant_id, name, bus, force=call.flag("Force"))
     return {}
 
 
@@ -478,7 +504,7 @@ async def remove_targets(call: EventsCall) -> dict[str, Any]:
     ids = call.params.get("Ids")
     if not isinstance(ids, list) or not all(isinstance(one, str) for one in ids):
         raise EventsWireError("ValidationException", "Ids must be a list of target ids.")
-    await call.events.remove_targets(call.tenant_id, name, bus, ids)
+    await call.events.remove_targets(call.tenant_id, name, bus, ids, force=call.flag("Force"))
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 

@@ -27,6 +27,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "LimitExceededException": (400, "The limit was reached."),
     "ConcurrentModificationException": (400, "The resource changed under the request."),
     "IllegalStatusException": (400, "The replay is not in a state that allows this."),
+    "ManagedRuleException": (400, "This rule is managed by an AWS service."),
     "UnsupportedOperation": (400, "The operation is not served here."),
     "ThrottlingException": (400, "Rate exceeded"),
     "AccessDeniedException": (400, "User is not authorized to perform this action."),
@@ -43,6 +44,7 @@ _DOMAIN: Final = {
     events_errors.LimitExceeded: "LimitExceededException",
     events_errors.ConcurrentModification: "ConcurrentModificationException",
     events_errors.IllegalStatus: "IllegalStatusException",
+    events_errors.ManagedRule: "ManagedRuleException",
     events_errors.KmsAccessDenied: "AccessDeniedException",
     # Decision 0218: a rule or target that its bus's key no longer opens.
     KeyUnusable: "AccessDeniedException",

@@ -291,9 +291,26 @@ class BucketEventBus:
 class RuleMetrics:
     """AWS/Events' per-rule metrics (decision 0273) into the platform's metrics sink: each a
     count of 1, dimension ``RuleName`` for a rule of the default bus, ``EventBusName`` and
-    ``RuleName`` for a custom bus's, as AWS publishes them."""
+    ``RuleName`` for a custom bus's, as AWS publishes them. Decision 0332: those AWS also
+    publishes without dimension (:data:`AGGREGATED`) and by bus alone (:data:`BY_BUS`) are
+    recorded there too, and :meth:`measure` records the account's own (PutEvents', the
+    ingestion latency, MatchedEvents by bus)."""
 
     NAMESPACE: Final = "AWS/Events"
+    # AWS's "Monitoring Amazon EventBridge": the per-rule metrics whose dimensions include
+    # "None", and those whose include EventBusName alone.
+    AGGREGATED: Final = frozenset(
+        {
+            "Invocations",
+            "InvocationAttempts",
+            "SuccessfulInvocationAttempts",
+            "RetryInvocationAttempts",
+            "ThrottledRules",
+        }
+    )
+    BY_BUS: Final = frozenset(
+        {"InvocationAttempts", "SuccessfulInvocationAttempts", "RetryInvocationAttempts"}
+    )
 
     def __init__(self, sink: MetricsSink) -> None:
         self._sink = sink
@@ -303,10 +320,23 @@ class RuleMetrics:
         if parts is None or not parts[3].startswith("rule/"):
             return
         path = parts[3].removeprefix("rule/").split("/")
+        bus = "/".join(path[:-1]) or DEFAULT_BUS
         dims = [("RuleName", path[-1])]
         if len(path) > 1:
-            dims = [("EventBusName", "/".join(path[:-1])), *dims]
+            dims = [("EventBusName", bus), *dims]
         self._sink.record(tenant_id, self.NAMESPACE, name, dims, 1.0, "Count")
+        if name in self.AGGREGATED:
+            self._sink.record(tenant_id, self.NAMESPACE, name, [], 1.0, "Count")
+        if name in self.BY_BUS:
+            self._sink.record(
+                tenant_id, self.NAMESPACE, name, [("EventBusName", bus)], 1.0, "Count"
+            )
+
+    def measure(self, tenant_id: str, name: str, value: float, unit: str, bus: str | None) -> None:
+        """An account-wide metric, without dimension, and by ``bus`` when given."""
+        self._sink.record(tenant_id, self.NAMESPACE, name, [], value, unit)
+        if bus is not None:
+            self._sink.record(tenant_id, self.NAMESPACE, name, [("EventBusName", bus)], value, unit)
 
 
 class EventsParts:
@@ -397,7 +427,9 @@ class EventsParts:
         )
         self.service.archiver = self.archives
         if metrics is not None:
-            self.service.metrics = self.deliveries.metrics = RuleMetrics(metrics)
+            rule_metrics = RuleMetrics(metrics)
+            self.service.metrics = self.deliveries.metrics = rule_metrics
+            self.service.measures = self.deliveries.measures = rule_metrics.measure
         # Decision 0273: event buses (the account's and others') as targets, as their roles.
         self.bus_targets: RoleBusTargets | None = None
         if identity is not None:

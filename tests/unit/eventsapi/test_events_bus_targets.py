@@ -278,17 +278,23 @@ async def test_another_accounts_bus_receives_once_its_policy_lets_the_role_in(
     assert [a["ERROR_CODE"] for a in world.dead_letters()] == ["NO_PERMISSIONS"]
 
     # AWS/Events, as AWS publishes them: the default bus's rule by RuleName alone, a custom
-    # bus's by EventBusName and RuleName.
+    # bus's by EventBusName and RuleName; each attempt counted (decision 0332).
     assert world.metrics.counts("AWS/Events", [("RuleName", "fwd")]) == {
         "TriggeredRules": 3,
+        "MatchedEvents": 3,
         "Invocations": 3,
+        "InvocationAttempts": 3,
+        "SuccessfulInvocationAttempts": 1,
         "FailedInvocations": 2,
         "InvocationsSentToDlq": 2,
     }
     inbox_rule = [("EventBusName", "inbox"), ("RuleName", "in")]
     assert world.metrics.counts("AWS/Events", inbox_rule) == {
         "TriggeredRules": 1,
+        "MatchedEvents": 1,
         "Invocations": 1,
+        "InvocationAttempts": 1,
+        "SuccessfulInvocationAttempts": 1,
     }
 
 

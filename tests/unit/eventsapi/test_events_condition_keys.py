@@ -4,8 +4,9 @@ them, through the app as ``serve`` builds it (the harness of
 failing alone with the error naming the key that refused it; PutRule's
 ``events:detail.userIdentity.principalId``, ``events:detail.service`` and
 ``events:detail.eventTypeCode`` from its pattern; ``events:ManagedBy`` absent from every
-rule call (no rule here is made by a service on the account's behalf), as the ``Null`` and
-``…IfExists`` operators see an absent key; and the attribution of a refusal in isolation."""
+call on a user's rule (a managed rule's is decision 0332's, in
+:mod:`unit.eventsapi.test_events_managed_rules_app`), as the ``Null`` and ``…IfExists``
+operators see an absent key; and the attribution of a refusal in isolation."""
 
 from __future__ import annotations
 
@@ -126,8 +127,8 @@ async def test_put_rule_gives_the_patterns_detail_keys(events: Harness) -> None:
 
 
 async def test_managed_by_is_absent_from_the_rules_of_users(events: Harness) -> None:
-    """No rule here is made by a service on the account's behalf, so ``events:ManagedBy`` is
-    absent from every rule call: ``Null`` ``true`` keeps a user to such rules (AWS's way of
+    """A rule a user made has no ``ManagedBy``, so ``events:ManagedBy`` is absent from every
+    call on it: ``Null`` ``true`` keeps a user to such rules (AWS's way of
     leaving managed rules to their services), ``StringEquals`` on a service refuses,
     ``StringEqualsIfExists`` passes; DescribeRule answers no ``ManagedBy``."""
     rule_actions = [

@@ -1,0 +1,38 @@
+"""PutRule's checks of its input, as EventBridge words them (decision 0192): a rule needs a
+pattern or a schedule, a schedule belongs to the default bus, and the state and
+description have AWS's bounds. The pattern itself is compiled by the service. Pure."""
+
+from __future__ import annotations
+
+from andromede.events.errors import ValidationError
+from andromede.events.model import DEFAULT_BUS, RuleState, check_rule_name
+from andromede.events.schedule import parse_schedule
+
+__all__ = ["check_rule_input"]
+
+
+def check_rule_input(
+    name: str,
+    bus: str,
+    *,
+    event_pattern: str | None,
+    schedule: str | None,
+    state: str | None,
+    description: str | None,
+) -> None:
+    check_rule_name(name)
+    if event_pattern is None and schedule is None:
+        raise ValidationError("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+    if schedule is not None:
+        if bus != DEFAULT_BUS:
+            raise ValidationError("ScheduleExpression is supported only on the default event bus.")
+        if len(schedule) > 256:
+            raise ValidationError("ScheduleExpression must be at most 256 characters.")
+        parse_schedule(schedule)
+    if state is not None and state not in RuleState.ALL:
+        raise ValidationError(
+            f"1 validation error detected: Value '{state[:64]}' at 'state' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [DISABLED, ENABLED]"
+        )
+    if description is not None and len(description) > 512:
+        raise ValidationError("Description must be at most 512 characters.")
