@@ -134,10 +134,10 @@ class ObjectsMixin(ServiceCore):
         content_type: str,
         encryption: ObjectEncryption | None = None,
     ) -> ObjectRecord:
-        """An object a service delivers into an account's bucket (a function's failure
-        record, a pipe's log): ``body`` whole, owned by the bucket's owner and sealed under
-        ``encryption``, by default the key ring of the bucket's account, as though the owner
-        had put it."""
+        """An object a service delivers into an account's bucket (access logs, flow logs,
+        log exports, a function's failure record, a pipe's log): ``body`` whole, owned by the
+        bucket's owner and sealed under ``encryption``, by default the key ring of the
+        bucket's account, as though the owner had put it."""
 
         async def chunks() -> AsyncIterator[bytes]:
             yield body
@@ -150,7 +150,9 @@ class ObjectsMixin(ServiceCore):
             headers=ContentHeaders(content_type=content_type),
             owner_id=bucket.owner_id,
             integrity=BodyIntegrity(),
-            encryption=encryption or ObjectEncryption(tenant_id=bucket.tenant_id),
+            encryption=(
+                ObjectEncryption(tenant_id=bucket.tenant_id) if encryption is None else encryption
+            ),
         )
 
     async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
