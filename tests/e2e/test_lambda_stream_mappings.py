@@ -75,6 +75,17 @@ def _printed(logs: Any, wanted: set[str], group: str = "/aws/lambda/streamer") -
     return found
 
 
+def _kinesis_stream(kinesis: Any, name: str) -> str:
+    """The ARN of a new one-shard stream ``name``, once it exists."""
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    return str(
+        kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    )
+
+
 def test_kinesis_and_dynamodb_streams_trigger_a_function(server: ServerProcess) -> None:
     tenant = new_tenant(server, "lambda-streams-e2e")
     keys = (tenant.access_key_id, tenant.secret_access_key)
@@ -82,13 +93,7 @@ def test_kinesis_and_dynamodb_streams_trigger_a_function(server: ServerProcess) 
     functions: Any = client_for(server, "lambda", *keys)
     python_function(functions, "streamer", role, SOURCE)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="clicks", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="clicks", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
+    stream = _kinesis_stream(kinesis, "clicks")
     kinesis.put_record(StreamName="clicks", PartitionKey="k", Data=b"early")
     dynamodb: Any = client_for(server, "dynamodb", *keys)
     table = dynamodb.create_table(
@@ -135,13 +140,7 @@ def test_a_failed_batch_recorded_in_a_bucket(server: ServerProcess) -> None:
     functions: Any = client_for(server, "lambda", *keys)
     python_function(functions, "refuser", role, FAILING)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="orders", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="orders", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="orders")["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
+    stream = _kinesis_stream(kinesis, "orders")
     kinesis.put_record(StreamName="orders", PartitionKey="p", Data=b"doomed")
     made = functions.create_event_source_mapping(
         EventSourceArn=stream, FunctionName="refuser", StartingPosition="TRIM_HORIZON",
@@ -190,13 +189,9 @@ def test_a_tumbling_window_sums_then_ends(server: ServerProcess) -> None:
     functions: Any = client_for(server, "lambda", *keys)
     python_function(functions, "summer", role, SUMMING)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="numbers", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="numbers", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="numbers")["StreamDescriptionSummary"]
+    stream = _kinesis_stream(kinesis, "numbers")
     made = functions.create_event_source_mapping(
-        EventSourceArn=stream["StreamARN"], FunctionName="summer",
+        EventSourceArn=stream, FunctionName="summer",
         StartingPosition="TRIM_HORIZON", BatchSize=1, TumblingWindowInSeconds=2,
     )  # fmt: skip
     assert made["TumblingWindowInSeconds"] == 2
