@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -53,10 +53,8 @@ from andromede.loadbalancing.model import ForwardingView
 from andromede.loadbalancing.nlb_access_logs import LOG_TYPE as NLB_LOG_TYPE
 from andromede.loadbalancing.nlb_access_logs import nlb_object_key
 from andromede.loadbalancing.service import LoadBalancingService
-from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import Bucket, ContentHeaders
+from andromede.storage.model import Bucket
 from andromede.storage.service import ObjectService
 
 __all__ = ["AccessLogBatches", "LogBucketWriter", "LogWriter", "line_time"]
@@ -125,20 +123,8 @@ class LogBucketWriter:
         return await self._put(bucket, key, body, "application/x-gzip")
 
     async def _put(self, bucket: Bucket, key: str, body: bytes, content_type: str) -> bool:
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
         try:
-            await self._objects.put_object(
-                bucket,
-                key,
-                chunks(),
-                size=len(body),
-                headers=ContentHeaders(content_type=content_type),
-                owner_id=bucket.owner_id,
-                integrity=BodyIntegrity(),
-                encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
-            )
+            await self._objects.put_delivered_object(bucket, key, body, content_type)
         except AndromedeError:
             _log.warning("access log object %s not written", key, exc_info=True)
             return False

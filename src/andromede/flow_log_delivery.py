@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -50,10 +50,7 @@ from andromede.compute.flow_logs import CapturedInterface
 from andromede.compute.service import ComputeService
 from andromede.compute.traffic import GatewayBytes
 from andromede.errors import AndromedeError
-from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import ContentHeaders
 from andromede.storage.service import ObjectService
 
 __all__ = ["ACCESS_ERROR", "FlowLogDelivery", "LogGroupDelivery"]
@@ -194,21 +191,9 @@ class FlowLogDelivery:
             # Never one account's traffic into another's bucket.
             await self._compute.record_delivery(flow_log, ACCESS_ERROR)
             return None
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
+        content_type = _CONTENT_TYPES[flow_log.file_format]
         try:
-            await self._objects.put_object(
-                bucket,
-                key,
-                chunks(),
-                size=len(body),
-                headers=ContentHeaders(content_type=_CONTENT_TYPES[flow_log.file_format]),
-                owner_id=bucket.owner_id,
-                integrity=BodyIntegrity(),
-                encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
-            )
+            await self._objects.put_delivered_object(bucket, key, body, content_type)
         except AndromedeError:
             _log.warning("flow log delivery for %s failed", flow_log.flow_log_id, exc_info=True)
             await self._compute.record_delivery(flow_log, "Unknown error")

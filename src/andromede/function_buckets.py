@@ -18,7 +18,7 @@ added them in 2024.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Final
 
 from andromede.audit.model import Outcome
@@ -28,10 +28,8 @@ from andromede.function_deliveries import DestinationRefused, Message
 from andromede.iam.model import Principal
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.operations import S3Operation
-from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import Bucket, ContentHeaders
+from andromede.storage.model import Bucket
 from andromede.storage.service import ObjectService
 
 __all__ = ["BucketRecords", "bucket_name"]
@@ -105,21 +103,8 @@ class BucketRecords:
         key = message.key or f"{_PROBE_KEY}{uuid.uuid4()}"
         bucket = await self._bucket(session, destination, key)
         body = message.body.encode()
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
         try:
-            await self._objects.put_object(
-                bucket,
-                key,
-                chunks(),
-                size=len(body),
-                headers=ContentHeaders(content_type="application/json"),
-                owner_id=bucket.owner_id,
-                integrity=BodyIntegrity(),
-                encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
-            )
+            await self._objects.put_delivered_object(bucket, key, body, "application/json")
         except AndromedeError as exc:
             raise DestinationRefused(f"{type(exc).__name__}: {str(exc)[:512]}") from None
         if self._count is not None:

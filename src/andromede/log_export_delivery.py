@@ -17,7 +17,6 @@ every object: under the owner's key ring (SSE-S3), or the bucket's default SSE-K
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Final
 
 from andromede.iam.policy.service_grants import service_may
@@ -26,8 +25,7 @@ from andromede.logs.exports import ExportTask, write_test_key
 from andromede.logs.model import group_arn
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import Bucket, ContentHeaders
+from andromede.storage.model import Bucket
 from andromede.storage.replication import ReplicaKeys
 from andromede.storage.service import ObjectService
 
@@ -108,20 +106,7 @@ class _LogsBucketWriter:
         self, bucket: Bucket, key: str, body: bytes, content_type: str, payer: str
     ) -> None:
         encryption = await self._encryption(bucket, key, payer)
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
-        await self._objects.put_object(
-            bucket,
-            key,
-            chunks(),
-            size=len(body),
-            headers=ContentHeaders(content_type=content_type),
-            owner_id=bucket.owner_id,
-            integrity=BodyIntegrity(),
-            encryption=encryption,
-        )
+        await self._objects.put_delivered_object(bucket, key, body, content_type, encryption)
 
     async def _encryption(self, bucket: Bucket, key: str, payer: str) -> ObjectEncryption:
         default = bucket.encryption

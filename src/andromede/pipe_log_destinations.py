@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from andromede.errors import AndromedeError
@@ -36,10 +36,7 @@ from andromede.pipes.execution_logs import (
     s3_object_key,
 )
 from andromede.pipes.model import Pipe
-from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import ContentHeaders
 from andromede.storage.service import ObjectService
 
 __all__ = ["PipeLogBuckets", "PipeLogDestinations", "PipeLogStreams", "PipeLogWriter"]
@@ -98,21 +95,8 @@ class PipeLogBuckets:
             log.info("Pipe %s: its S3 log bucket %s is not its account's", pipe.arn, name)
             return
         body = s3_log_body(records, str(where.get("OutputFormat", "json")))
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield body
-
         try:
-            await self._objects.put_object(
-                bucket,
-                key,
-                chunks(),
-                size=len(body),
-                headers=ContentHeaders(content_type="application/x-gzip"),
-                owner_id=bucket.owner_id,
-                integrity=BodyIntegrity(),
-                encryption=ObjectEncryption(tenant_id=bucket.tenant_id),
-            )
+            await self._objects.put_delivered_object(bucket, key, body, "application/x-gzip")
         except AndromedeError as exc:
             log.info("Pipe %s: its S3 log was not written: %s", pipe.arn, type(exc).__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -26,15 +25,16 @@ from botocore.credentials import Credentials
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
+from support.lambda_functions import (
+    NEEDS_BWRAP,
+    TRUST,
+    execution_role,
+    handler_zip,
+    python_function,
+)
 from support.server import REGION, ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None,
-        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
-    ),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 SOURCE = """
 def handler(event, context):
@@ -43,43 +43,18 @@ def handler(event, context):
         raise KeyError("missing")
     return {"sum": event["a"] + event["b"]}
 """
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        # A fixed time: two zips made a second apart must be the same bytes.
-        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0)), SOURCE)
-    return buffer.getvalue()
 
 
 def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: Path) -> None:
     tenant = new_tenant(server, "lambda-e2e")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
     functions: Any = client_for(server, "lambda", *keys)
-    made = functions.create_function(
-        FunctionName="adder",
-        Runtime="python3.11",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": _zip()},
-    )
+    made = python_function(functions, "adder", execution_role(iam, "fn"), SOURCE)
     assert made["State"] == "Active"
     location = functions.get_function(FunctionName="adder")["Code"]["Location"]
     downloaded = requests.get(location, timeout=30)
-    assert downloaded.status_code == 200 and downloaded.content == _zip()
+    assert downloaded.status_code == 200 and downloaded.content == handler_zip(SOURCE)
     done = functions.invoke(FunctionName="adder", Payload=b'{"a": 2, "b": 3}', LogType="Tail")
     assert json.loads(done["Payload"].read()) == {"sum": 5}
     assert "invoked adder" in base64.b64decode(done["LogResult"]).decode()
@@ -95,7 +70,7 @@ def test_boto3_creates_and_invokes_a_function(server: ServerProcess, tmp_path: P
     assert any("invoked adder" in e["message"] for e in found)
 
     # Step Functions invokes it as the machine's role (decision 0294).
-    states_trust = json.dumps(TRUST).replace("lambda.amazonaws.com", "states.amazonaws.com")
+    states_trust = TRUST.replace("lambda.amazonaws.com", "states.amazonaws.com")
     machine_role = iam.create_role(RoleName="machine",
                                    AssumeRolePolicyDocument=states_trust)  # fmt: skip
     iam.put_role_policy(RoleName="machine", PolicyName="invoke", PolicyDocument=json.dumps({
@@ -158,13 +133,8 @@ def test_functions_use_layers_their_own_and_shared(server: ServerProcess) -> Non
     assert downloaded.status_code == 200 and downloaded.content == content
     listed = lam.list_layers(CompatibleRuntime="python3.11")["Layers"]
     assert [x["LayerName"] for x in listed] == ["greetings"]
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
-    code = _layer_zip({"app.py": LAYER_USER})
-    made = lam.create_function(
-        FunctionName="greeter", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": code}, Layers=[layer["LayerVersionArn"]],
-    )  # fmt: skip
+    role = execution_role(client_for(server, "iam", *keys), "fn")
+    made = python_function(lam, "greeter", role, LAYER_USER, Layers=[layer["LayerVersionArn"]])
     assert made["Layers"] == [{"Arn": layer["LayerVersionArn"], "CodeSize": len(content)}]
     done = lam.invoke(FunctionName="greeter", Payload=b'{"name": "Ada"}')
     assert json.loads(done["Payload"].read()) == {"greeting": "bonjour Ada"}
@@ -172,28 +142,23 @@ def test_functions_use_layers_their_own_and_shared(server: ServerProcess) -> Non
     partner = new_tenant(server, "layers-partner")
     pkeys = (partner.access_key_id, partner.secret_access_key)
     plam: Any = client_for(server, "lambda", *pkeys)
-    prole = client_for(server, "iam", *pkeys).create_role(
-        RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST)
-    )["Role"]["Arn"]
-    wanted = {
-        "Runtime": "python3.11", "Role": prole, "Handler": "app.handler",
-        "Code": {"ZipFile": code}, "Layers": [layer["LayerVersionArn"]],
-    }  # fmt: skip
+    prole = execution_role(client_for(server, "iam", *pkeys), "fn")
+    wanted = {"Layers": [layer["LayerVersionArn"]]}
     with pytest.raises(plam.exceptions.ClientError) as refused:
-        plam.create_function(FunctionName="borrower", **wanted)
+        python_function(plam, "borrower", prole, LAYER_USER, **wanted)
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     lam.add_layer_version_permission(
         LayerName="greetings", VersionNumber=1, StatementId="partner",
         Action="lambda:GetLayerVersion", Principal=partner.account,
     )  # fmt: skip
-    plam.create_function(FunctionName="borrower", **wanted)
+    python_function(plam, "borrower", prole, LAYER_USER, **wanted)
     done = plam.invoke(FunctionName="borrower", Payload=b'{"name": "Grace"}')
     assert json.loads(done["Payload"].read()) == {"greeting": "bonjour Grace"}
     lam.remove_layer_version_permission(
         LayerName="greetings", VersionNumber=1, StatementId="partner"
     )
     with pytest.raises(plam.exceptions.ClientError) as refused:
-        plam.create_function(FunctionName="late", **wanted)
+        python_function(plam, "late", prole, LAYER_USER, **wanted)
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     # Deleted, the version still serves the functions using it, as AWS keeps it for them.
     lam.delete_layer_version(LayerName="greetings", VersionNumber=1)
@@ -222,19 +187,9 @@ def test_provisioned_concurrency_on_an_alias(server: ServerProcess) -> None:
     configuration is deleted, invocations run on demand."""
     tenant = new_tenant(server, "lambda-provisioned")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = execution_role(client_for(server, "iam", *keys), "fn")
     functions: Any = client_for(server, "lambda", *keys)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", PROVISIONED_SOURCE)
-    functions.create_function(
-        FunctionName="warm",
-        Runtime="python3.11",
-        Role=role["Role"]["Arn"],
-        Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()},
-    )
+    python_function(functions, "warm", role, PROVISIONED_SOURCE)
     functions.publish_version(FunctionName="warm")
     functions.create_alias(FunctionName="warm", Name="live", FunctionVersion="1")
     put = functions.put_provisioned_concurrency_config(
@@ -287,16 +242,9 @@ def test_function_urls_public_and_signed(server: ServerProcess) -> None:
     it refuses an unsigned request and serves one signed with SigV4 for ``lambda``."""
     tenant = new_tenant(server, "lambda-urls")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = execution_role(client_for(server, "iam", *keys), "fn")
     lam: Any = client_for(server, "lambda", *keys)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", URL_SOURCE)
-    lam.create_function(
-        FunctionName="web", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": code.getvalue()},
-    )  # fmt: skip
+    python_function(lam, "web", role, URL_SOURCE)
     made = lam.create_function_url_config(FunctionName="web", AuthType="NONE")
     url = urlsplit(made["FunctionUrl"])
     assert url.hostname is not None and url.hostname.endswith(".localhost")
@@ -350,15 +298,9 @@ def test_boto3_streams_a_response_and_invokes_async(server: ServerProcess) -> No
     and its InvokeComplete; a failure mid-stream is its ErrorCode; ``invoke_async`` runs it."""
     tenant = new_tenant(server, "lambda-stream-e2e")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="streamer", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = execution_role(client_for(server, "iam", *keys), "streamer")
     functions: Any = client_for(server, "lambda", *keys)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", STREAMING_SOURCE)
-    functions.create_function(FunctionName="streamer", Runtime="python3.11",
-        Role=role["Role"]["Arn"], Handler="app.handler",
-        Code={"ZipFile": buffer.getvalue()})  # fmt: skip
+    python_function(functions, "streamer", role, STREAMING_SOURCE)
     answer = functions.invoke_with_response_stream(
         FunctionName="streamer", Payload=b'{"pause": 0.4}', LogType="Tail"
     )

@@ -7,25 +7,17 @@ function's execution role, read back with boto3's SQS client."""
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
 import time
-import zipfile
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
+from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
 from support.server import ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None,
-        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
-    ),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 SOURCE = """
 def handler(event, context):
@@ -33,23 +25,6 @@ def handler(event, context):
         raise ValueError("refused " + str(event["n"]))
     return {"twice": event["n"] * 2}
 """
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0)), SOURCE)
-    return buffer.getvalue()
 
 
 def _one_message(sqs: Any, url: str) -> dict[str, Any]:
@@ -73,17 +48,14 @@ def test_event_invocations_reach_their_destinations(server: ServerProcess) -> No
             "Attributes"
         ]["QueueArn"]
     iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="sender", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName="sender", PolicyName="send", PolicyDocument=json.dumps({
+    role = execution_role(iam, "sender", {"send": {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],
-    }))  # fmt: skip
+    }})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    made = functions.create_function(
-        FunctionName="doubler", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": _zip()},
-        DeadLetterConfig={"TargetArn": arns["dead"]},
-    )  # fmt: skip
+    made = python_function(
+        functions, "doubler", role, SOURCE, DeadLetterConfig={"TargetArn": arns["dead"]}
+    )
     assert made["DeadLetterConfig"]["TargetArn"] == arns["dead"]
     config = functions.put_function_event_invoke_config(
         FunctionName="doubler", MaximumRetryAttempts=0,
@@ -139,17 +111,13 @@ def test_a_failed_event_recorded_in_a_bucket(server: ServerProcess) -> None:
     destination = {"OnFailure": {"Destination": "arn:aws:s3:::lambda-failures"}}
     # A role's policies are cached per worker: the refused role is not the one allowed later.
     for name, actions in (("mute", []), ("recorder", ["s3:PutObject", "s3:ListBucket"])):
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))
-        if actions:
-            iam.put_role_policy(RoleName=name, PolicyName="write", PolicyDocument=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [
-                    "arn:aws:s3:::lambda-failures", "arn:aws:s3:::lambda-failures/*"]}],
-            }))  # fmt: skip
-        functions.create_function(
-            FunctionName=f"{name}-failing", Runtime="python3.11", Role=role["Role"]["Arn"],
-            Handler="app.handler", Code={"ZipFile": _zip()},
-        )  # fmt: skip
+        write = {"write": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": [
+                "arn:aws:s3:::lambda-failures", "arn:aws:s3:::lambda-failures/*"]}],
+        }}  # fmt: skip
+        role = execution_role(iam, name, write if actions else None)
+        python_function(functions, f"{name}-failing", role, SOURCE)
     with pytest.raises(functions.exceptions.InvalidParameterValueException) as refused:
         functions.put_function_event_invoke_config(
             FunctionName="mute-failing", MaximumRetryAttempts=0, DestinationConfig=destination

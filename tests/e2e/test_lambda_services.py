@@ -11,24 +11,19 @@ PutLogEvents put into the group."""
 from __future__ import annotations
 
 import base64
-import io
 import json
-import shutil
 import time
 import uuid
-import zipfile
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for, new_tenant
+from support.lambda_functions import NEEDS_BWRAP, TRUST, execution_role, python_function
 from support.server import ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 SOURCE = (
     "import base64, gzip, json\n"
@@ -37,23 +32,6 @@ SOURCE = (
     "        event = json.loads(gzip.decompress(base64.b64decode(event['awslogs']['data'])))\n"
     "    print('EVENT', json.dumps(event))\n"
 )
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SOURCE)
-    return buffer.getvalue()
 
 
 def _sources(events: list[dict[str, Any]]) -> set[str]:
@@ -79,12 +57,9 @@ def _sources(events: list[dict[str, Any]]) -> set[str]:
 def test_rules_topics_and_buckets_invoke_a_permitted_function(server: ServerProcess) -> None:
     tenant = new_tenant(server, "lambda-svc")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = execution_role(client_for(server, "iam", *keys), "fn")
     functions: Any = client_for(server, "lambda", *keys)
-    arn = functions.create_function(FunctionName="f", Runtime="python3.11",
-        Role=role["Role"]["Arn"], Handler="app.handler", Code={"ZipFile": _zip()},
-    )["FunctionArn"]  # fmt: skip
+    arn = python_function(functions, "f", role, SOURCE)["FunctionArn"]
     account = arn.split(":")[4]
 
     def permit(sid: str, principal: str, source: str) -> None:
@@ -169,18 +144,12 @@ def test_a_firehose_stream_transforms_its_records_with_a_function(server: Server
     tenant = new_tenant(server, "firehose-fn")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(TRUST))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", TRANSFORM)
     functions: Any = client_for(server, "lambda", *keys)
-    arn = functions.create_function(FunctionName="upper", Runtime="python3.11",
-        Role=role["Role"]["Arn"], Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
-    )["FunctionArn"]  # fmt: skip
+    arn = python_function(functions, "upper", execution_role(iam, "fn"), TRANSFORM)["FunctionArn"]
     s3: Any = client_for(server, "s3", *keys)
     bucket = f"fh-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    trust = json.dumps(TRUST).replace("lambda.amazonaws.com", "firehose.amazonaws.com")
+    trust = TRUST.replace("lambda.amazonaws.com", "firehose.amazonaws.com")
     delivery = iam.create_role(RoleName="delivery", AssumeRolePolicyDocument=trust)
     iam.put_role_policy(RoleName="delivery", PolicyName="deliver", PolicyDocument=json.dumps({
         "Version": "2012-10-17",

@@ -5,25 +5,16 @@ sandbox and deletes them; a batch the handler fails stays in the queue."""
 
 from __future__ import annotations
 
-import io
-import json
-import shutil
 import time
-import zipfile
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
+from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
 from support.server import ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None,
-        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
-    ),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 SOURCE = """
 def handler(event, context):
@@ -33,16 +24,6 @@ def handler(event, context):
             raise ValueError("asked to fail")
     return {}
 """
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 READ = {
     "Version": "2012-10-17",
     "Statement": [
@@ -53,13 +34,6 @@ READ = {
         }
     ],
 }
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SOURCE)
-    return buffer.getvalue()
 
 
 def _counts(sqs: Any, url: str) -> tuple[int, int]:
@@ -73,23 +47,14 @@ def test_a_queue_triggers_a_function(server: ServerProcess) -> None:
     tenant = new_tenant(server, "lambda-esm-e2e")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="consumer", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName="consumer", PolicyName="read", PolicyDocument=json.dumps(READ))
     functions: Any = client_for(server, "lambda", *keys)
-    functions.create_function(
-        FunctionName="consumer", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": _zip()},
-    )  # fmt: skip
+    python_function(functions, "consumer", execution_role(iam, "consumer", {"read": READ}), SOURCE)
     sqs: Any = client_for(server, "sqs", *keys)
     url = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    weak = iam.create_role(RoleName="weak", AssumeRolePolicyDocument=json.dumps(TRUST))
-    functions.create_function(
-        FunctionName="weak", Runtime="python3.11", Role=weak["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": _zip()},
-    )  # fmt: skip
+    python_function(functions, "weak", execution_role(iam, "weak"), SOURCE)
     with pytest.raises(functions.exceptions.InvalidParameterValueException, match="ReceiveMessage"):
         functions.create_event_source_mapping(EventSourceArn=arn, FunctionName="weak")
     made = functions.create_event_source_mapping(EventSourceArn=arn, FunctionName="consumer")

@@ -9,25 +9,17 @@ with the total (decision 0319)."""
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
 import time
-import zipfile
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
+from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
 from support.server import ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        shutil.which("bwrap") is None,
-        reason="bubblewrap is not installed (scripts/install-system-deps.sh installs it)",
-    ),
-]
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 SOURCE = """
 import base64
@@ -41,16 +33,6 @@ def handler(event, context):
             print("dynamodb", record["eventName"], image.get("id", {}).get("S"))
     return {}
 """
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 # What AWSLambdaKinesisExecutionRole and AWSLambdaDynamoDBExecutionRole grant.
 READ = {
     "Version": "2012-10-17",
@@ -75,13 +57,6 @@ READ = {
 }
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SOURCE)
-    return buffer.getvalue()
-
-
 def _printed(logs: Any, wanted: set[str], group: str = "/aws/lambda/streamer") -> set[str]:
     """The lines ``wanted`` the function printed, once all are (or after ~20 s)."""
     found: set[str] = set()
@@ -100,25 +75,25 @@ def _printed(logs: Any, wanted: set[str], group: str = "/aws/lambda/streamer") -
     return found
 
 
+def _kinesis_stream(kinesis: Any, name: str) -> str:
+    """The ARN of a new one-shard stream ``name``, once it exists."""
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    return str(
+        kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamARN"]
+    )
+
+
 def test_kinesis_and_dynamodb_streams_trigger_a_function(server: ServerProcess) -> None:
     tenant = new_tenant(server, "lambda-streams-e2e")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="streamer", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName="streamer", PolicyName="read", PolicyDocument=json.dumps(READ))
+    role = execution_role(client_for(server, "iam", *keys), "streamer", {"read": READ})
     functions: Any = client_for(server, "lambda", *keys)
-    functions.create_function(
-        FunctionName="streamer", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": _zip()},
-    )  # fmt: skip
+    python_function(functions, "streamer", role, SOURCE)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="clicks", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="clicks", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
+    stream = _kinesis_stream(kinesis, "clicks")
     kinesis.put_record(StreamName="clicks", PartitionKey="k", Data=b"early")
     dynamodb: Any = client_for(server, "dynamodb", *keys)
     table = dynamodb.create_table(
@@ -159,27 +134,13 @@ def test_a_failed_batch_recorded_in_a_bucket(server: ServerProcess) -> None:
     keys = (tenant.access_key_id, tenant.secret_access_key)
     s3: Any = client_for(server, "s3", *keys)
     s3.create_bucket(Bucket="batch-failures")
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="refuser", AssumeRolePolicyDocument=json.dumps(TRUST))
     write = {"Effect": "Allow", "Action": ["s3:PutObject", "s3:ListBucket"], "Resource": "*"}
     policy = READ | {"Statement": [*READ["Statement"], write]}
-    iam.put_role_policy(RoleName="refuser", PolicyName="rw", PolicyDocument=json.dumps(policy))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", FAILING)
+    role = execution_role(client_for(server, "iam", *keys), "refuser", {"rw": policy})
     functions: Any = client_for(server, "lambda", *keys)
-    functions.create_function(
-        FunctionName="refuser", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
-    )  # fmt: skip
+    python_function(functions, "refuser", role, FAILING)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="orders", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="orders", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="orders")["StreamDescriptionSummary"][
-        "StreamARN"
-    ]
+    stream = _kinesis_stream(kinesis, "orders")
     kinesis.put_record(StreamName="orders", PartitionKey="p", Data=b"doomed")
     made = functions.create_event_source_mapping(
         EventSourceArn=stream, FunctionName="refuser", StartingPosition="TRIM_HORIZON",
@@ -224,25 +185,13 @@ def handler(event, context):
 def test_a_tumbling_window_sums_then_ends(server: ServerProcess) -> None:
     tenant = new_tenant(server, "lambda-streams-windows")
     keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    role = iam.create_role(RoleName="summer", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.put_role_policy(RoleName="summer", PolicyName="read", PolicyDocument=json.dumps(READ))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", SUMMING)
+    role = execution_role(client_for(server, "iam", *keys), "summer", {"read": READ})
     functions: Any = client_for(server, "lambda", *keys)
-    functions.create_function(
-        FunctionName="summer", Runtime="python3.11", Role=role["Role"]["Arn"],
-        Handler="app.handler", Code={"ZipFile": buffer.getvalue()},
-    )  # fmt: skip
+    python_function(functions, "summer", role, SUMMING)
     kinesis: Any = client_for(server, "kinesis", *keys)
-    kinesis.create_stream(StreamName="numbers", ShardCount=1)
-    kinesis.get_waiter("stream_exists").wait(
-        StreamName="numbers", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
-    stream = kinesis.describe_stream_summary(StreamName="numbers")["StreamDescriptionSummary"]
+    stream = _kinesis_stream(kinesis, "numbers")
     made = functions.create_event_source_mapping(
-        EventSourceArn=stream["StreamARN"], FunctionName="summer",
+        EventSourceArn=stream, FunctionName="summer",
         StartingPosition="TRIM_HORIZON", BatchSize=1, TumblingWindowInSeconds=2,
     )  # fmt: skip
     assert made["TumblingWindowInSeconds"] == 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,30 +64,10 @@ from andromede.wiring.function_urls import url_endpoint
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
 from support.json_client import JsonReply, Signers
+from support.lambda_functions import HANDLER_SOURCE, TRUST, handler_zip
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("lambda")
-TRUST: Final = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-HANDLER_SOURCE: Final = "def handler(event, context):\n    return {'echo': event}\n"
-
-
-def handler_zip(source: str = HANDLER_SOURCE, module: str = "app") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        # A fixed time: the same source zipped a second later must be the same bytes.
-        archive.writestr(zipfile.ZipInfo(f"{module}.py", (2026, 1, 1, 0, 0, 0)), source)
-    return buffer.getvalue()
 
 
 @dataclass

@@ -25,7 +25,13 @@ from andromede.console.handlers import (
     signed_in,
     words,
 )
-from andromede.console.lambda_function_pages import function_shown, posted_change
+from andromede.console.lambda_function_pages import (
+    function_shown,
+    page_on_get,
+    posted_change,
+    render_function_page,
+    section_read,
+)
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.pages_lambda import (
     ENVIRONMENT_ROWS,
@@ -82,7 +88,6 @@ async def _function_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    _ = console.catalogue(request).gettext
     wire = console.functions
     versions: list[VersionRow] = []
     aliases: list[AliasRow] = []
@@ -96,23 +101,18 @@ async def _function_page(
             aliases = await wire.aliases(origin, principal, name)
         except WireError as exc:
             versions_error = refusal(console, request, exc)[0]
-        try:
-            statements = await wire.statements(origin, principal, name)
-        except WireError as exc:
-            policy_error = refusal(console, request, exc)[0]
+        statements, policy_error = await section_read(
+            console, request, wire.statements(origin, principal, name), []
+        )
     form = dict(typed or {}) if typed_form else {}
     environment = list(function.environment) if function else []
     if typed_form == "configuration":
         environment = sorted(environment_of(form).items())
     environment += [("", "")] * ENVIRONMENT_ROWS
-    return console.render(
-        request,
-        "lambda_function.html",
-        session=session,
+    return render_function_page(
+        console, request, session, "lambda_function.html", name, function,
+        action_url=function_url(name), typed=typed, typed_form=typed_form, error=error,
         status=status,
-        title=f"{_('Function')} {name}",
-        name=name,
-        function=function,
         versions=versions,
         aliases=aliases,
         versions_error=versions_error,
@@ -123,16 +123,10 @@ async def _function_page(
         roles=await lambda_roles(console, request, session) if function else [],
         result=result,
         starter_event=_STARTER_EVENT,
-        typed_form=typed_form,
-        form=form,
-        action_url=function_url(name),
-        error=error,
-    )
+    )  # fmt: skip
 
 
-@signed_in
-async def function_page(console: Console, request: Request, session: Session) -> Response:
-    return await _function_page(console, request, session, request.path_params.get("name", ""))
+function_page = page_on_get(_function_page)
 
 
 @signed_in

@@ -28,11 +28,16 @@ from starlette.responses import Response
 
 from andromede.console.handlers import (
     FormFault,
-    refusal,
     signed_in,
     words,
 )
-from andromede.console.lambda_function_pages import function_shown, posted_change
+from andromede.console.lambda_function_pages import (
+    function_shown,
+    page_on_get,
+    posted_change,
+    render_function_page,
+    section_read,
+)
 from andromede.console.pages_lambda import function_url, whole_number
 from andromede.console.pipe_forms import (
     STARTING_POSITIONS,
@@ -170,7 +175,6 @@ async def _triggers_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    _ = console.catalogue(request).gettext
     wire = console.functions
     config: AsyncConfig | None = None
     mappings: list[MappingRow] = []
@@ -183,18 +187,15 @@ async def _triggers_page(
     function, error, status = await function_shown(console, request, session, name, error, status)
     if wire is not None and function is not None:
         origin, principal = request.scope, session.principal
-        try:
-            config = await get_async_config(wire, origin, principal, name)
-        except WireError as exc:
-            async_error = refusal(console, request, exc)[0]
-        try:
-            mappings = await list_mappings(wire, origin, principal, name)
-        except WireError as exc:
-            mappings_error = refusal(console, request, exc)[0]
-        try:
-            layers = await layer_versions(wire, origin, principal)
-        except WireError as exc:
-            layers_error = refusal(console, request, exc)[0]
+        config, async_error = await section_read(
+            console, request, get_async_config(wire, origin, principal, name), None
+        )
+        mappings, mappings_error = await section_read(
+            console, request, list_mappings(wire, origin, principal, name), []
+        )
+        layers, layers_error = await section_read(
+            console, request, layer_versions(wire, origin, principal), []
+        )
         queues = await queue_choices(console, request, session)
         destinations = await _destinations(console, request, session, queues)
         failure_destinations = await _failure_destinations(console, request, session, queues)
@@ -205,14 +206,10 @@ async def _triggers_page(
         ]
     attached = list(function.layers) if function else []
     offered = [row.arn for row in layers]
-    return console.render(
-        request,
-        "lambda_triggers.html",
-        session=session,
+    return render_function_page(
+        console, request, session, "lambda_triggers.html", name, function,
+        action_url=triggers_url(name), typed=typed, typed_form=typed_form, error=error,
         status=status,
-        title=f"{_('Function')} {name}",
-        name=name,
-        function=function,
         config=config or AsyncConfig(),
         has_config=config is not None,
         async_error=async_error,
@@ -228,17 +225,10 @@ async def _triggers_page(
         failure_destinations=failure_destinations,
         sources=sources,
         starting_positions=STARTING_POSITIONS,
-        typed_form=typed_form,
-        form=dict(typed or {}) if typed_form else {},
-        function_href=function_url(name),
-        action_url=triggers_url(name),
-        error=error,
-    )
+    )  # fmt: skip
 
 
-@signed_in
-async def triggers(console: Console, request: Request, session: Session) -> Response:
-    return await _triggers_page(console, request, session, request.path_params.get("name", ""))
+triggers = page_on_get(_triggers_page)
 
 
 def _number_or_none(text: str) -> int | str | None:

@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import (
-    FormFault,
-    refusal,
-    signed_in,
-    words,
+from andromede.console.handlers import FormFault, refusal, signed_in, words
+from andromede.console.lambda_function_pages import (
+    function_shown,
+    page_on_get,
+    posted_change,
+    render_function_page,
+    section_read,
 )
-from andromede.console.lambda_function_pages import function_shown, posted_change
 from andromede.console.pages_lambda import function_url, whole_number
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import AliasRow, LambdaWire, VersionRow
@@ -99,7 +100,6 @@ async def _urls_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    _ = console.catalogue(request).gettext
     wire = console.functions
     urls: list[UrlConfigRow] = []
     provisioned: list[ProvisionedRow] = []
@@ -109,14 +109,12 @@ async def _urls_page(
     function, error, status = await function_shown(console, request, session, name, error, status)
     if wire is not None and function is not None:
         origin, principal = request.scope, session.principal
-        try:
-            urls = await list_url_configs(wire, origin, principal, name)
-        except WireError as exc:
-            urls_error = refusal(console, request, exc)[0]
-        try:
-            provisioned = await list_provisioned(wire, origin, principal, name)
-        except WireError as exc:
-            provisioned_error = refusal(console, request, exc)[0]
+        urls, urls_error = await section_read(
+            console, request, list_url_configs(wire, origin, principal, name), []
+        )
+        provisioned, provisioned_error = await section_read(
+            console, request, list_provisioned(wire, origin, principal, name), []
+        )
         try:
             versions = await wire.versions(origin, principal, name)
             aliases = await wire.aliases(origin, principal, name)
@@ -124,14 +122,10 @@ async def _urls_page(
             provisioned_error = provisioned_error or refusal(console, request, exc)[0]
     alias_names = [alias.name for alias in aliases]
     fronted = {row.qualifier for row in urls}
-    return console.render(
-        request,
-        "lambda_urls.html",
-        session=session,
+    return render_function_page(
+        console, request, session, "lambda_urls.html", name, function,
+        action_url=urls_url(name), typed=typed, typed_form=typed_form, error=error,
         status=status,
-        title=f"{_('Function')} {name}",
-        name=name,
-        function=function,
         urls=urls,
         urls_error=urls_error,
         # A URL fronts $LATEST or an alias (not a version); one each.
@@ -142,17 +136,10 @@ async def _urls_page(
         provisioned_targets=[*alias_names, *(v.version for v in versions)],
         auth_types=AUTH_TYPES,
         invoke_modes=INVOKE_MODES,
-        typed_form=typed_form,
-        form=dict(typed or {}) if typed_form else {},
-        function_href=function_url(name),
-        action_url=urls_url(name),
-        error=error,
-    )
+    )  # fmt: skip
 
 
-@signed_in
-async def urls_page(console: Console, request: Request, session: Session) -> Response:
-    return await _urls_page(console, request, session, request.path_params.get("name", ""))
+urls_page = page_on_get(_urls_page)
 
 
 async def _change(

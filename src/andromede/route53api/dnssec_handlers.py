@@ -6,8 +6,6 @@ the zone of their path, as AWS's service authorisation reference gives them."""
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -17,32 +15,28 @@ from andromede.route53.dnssec import DnssecService
 from andromede.route53.dnssec_model import KeySigningKey, ksk_view
 from andromede.route53.service import Submitted
 from andromede.route53api import wire
-from andromede.route53api.errors import Route53WireError
 from andromede.route53api.operations import Route
+from andromede.route53api.query_logging_handlers import hosted_zone_id, with_zone_of_body
 
 __all__ = ["DNSSEC_HANDLERS", "with_key_zone"]
 
 DnssecHandler = Callable[[DnssecService, str, Route, Mapping[str, str], bytes], Awaitable[Response]]
-_ZONE_ID: Final = re.compile(r"^[A-Z0-9]{1,32}$")
-
-
-def _zone_id(raw: str) -> str:
-    zone_id = raw.strip().removeprefix("/hostedzone/")
-    if not _ZONE_ID.match(zone_id):
-        raise Route53WireError(
-            "InvalidInput", f"The input is not valid: invalid hosted zone id {zone_id[:64]}"
-        )
-    return zone_id
+# The changes answered by their ChangeInfo alone: a key's, named in the path by its zone and
+# its name, and the zone's signing, named by the zone.
+_KEY_CHANGES: Final[dict[str, Callable[[DnssecService, str, str, str], Awaitable[Submitted]]]] = {
+    "ActivateKeySigningKey": DnssecService.activate_key,
+    "DeactivateKeySigningKey": DnssecService.deactivate_key,
+    "DeleteKeySigningKey": DnssecService.delete_key,
+}
+_SIGNING_CHANGES: Final[dict[str, Callable[[DnssecService, str, str], Awaitable[Submitted]]]] = {
+    "EnableHostedZoneDNSSEC": DnssecService.enable,
+    "DisableHostedZoneDNSSEC": DnssecService.disable,
+}
 
 
 def with_key_zone(operation: Route, body: bytes) -> Route:
     """CreateKeySigningKey's route with the zone its body names (for IAM)."""
-    if operation.name != "CreateKeySigningKey":
-        return operation
-    root = wire.document(body, "CreateKeySigningKeyRequest")
-    return dataclasses.replace(
-        operation, zone_id=_zone_id(wire.text(root, "HostedZoneId", required=True) or "")
-    )
+    return with_zone_of_body(operation, body, "CreateKeySigningKey")
 
 
 def _write_key(xml: XmlWriter, zone_name: str, ksk: KeySigningKey, element: str) -> None:
@@ -64,7 +58,7 @@ async def create(
     root = wire.document(body, "CreateKeySigningKeyRequest")
     ksk, submitted = await service.create_key(
         tenant,
-        _zone_id(wire.text(root, "HostedZoneId", required=True) or ""),
+        hosted_zone_id(wire.text(root, "HostedZoneId", required=True) or ""),
         wire.text(root, "Name", required=True) or "",
         wire.text(root, "KeyManagementServiceArn", required=True) or "",
         wire.text(root, "Status", required=True) or "",
@@ -83,53 +77,26 @@ def _changed(root: str, submitted: Submitted) -> Response:
     return wire.answer(xml)
 
 
-async def activate(
+async def change_key(
     service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
+    change = _KEY_CHANGES[op.name]
     return _changed(
-        "ActivateKeySigningKeyResponse",
-        await service.activate_key(tenant, _zone_id(op.zone_id), op.key_name),
+        f"{op.name}Response", await change(service, tenant, hosted_zone_id(op.zone_id), op.key_name)
     )
 
 
-async def deactivate(
+async def change_signing(
     service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    return _changed(
-        "DeactivateKeySigningKeyResponse",
-        await service.deactivate_key(tenant, _zone_id(op.zone_id), op.key_name),
-    )
-
-
-async def delete(
-    service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
-) -> Response:
-    return _changed(
-        "DeleteKeySigningKeyResponse",
-        await service.delete_key(tenant, _zone_id(op.zone_id), op.key_name),
-    )
-
-
-async def enable(
-    service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
-) -> Response:
-    return _changed(
-        "EnableHostedZoneDNSSECResponse", await service.enable(tenant, _zone_id(op.zone_id))
-    )
-
-
-async def disable(
-    service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
-) -> Response:
-    return _changed(
-        "DisableHostedZoneDNSSECResponse", await service.disable(tenant, _zone_id(op.zone_id))
-    )
+    change = _SIGNING_CHANGES[op.name]
+    return _changed(f"{op.name}Response", await change(service, tenant, hosted_zone_id(op.zone_id)))
 
 
 async def get(
     service: DnssecService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    zone_id = _zone_id(op.zone_id)
+    zone_id = hosted_zone_id(op.zone_id)
     state = await service.state(tenant, zone_id)
     zone = await service.zones.zone(tenant, zone_id)
     xml = wire.writer("GetDNSSECResponse")
@@ -146,10 +113,7 @@ async def get(
 
 DNSSEC_HANDLERS: Final[dict[str, DnssecHandler]] = {
     "CreateKeySigningKey": create,
-    "ActivateKeySigningKey": activate,
-    "DeactivateKeySigningKey": deactivate,
-    "DeleteKeySigningKey": delete,
-    "EnableHostedZoneDNSSEC": enable,
-    "DisableHostedZoneDNSSEC": disable,
+    **dict.fromkeys(_KEY_CHANGES, change_key),
+    **dict.fromkeys(_SIGNING_CHANGES, change_signing),
     "GetDNSSEC": get,
 }

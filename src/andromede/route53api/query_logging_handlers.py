@@ -18,7 +18,7 @@ from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
 from andromede.route53api.operations import Route
 
-__all__ = ["QUERY_LOGGING_HANDLERS", "with_zone_of_body"]
+__all__ = ["QUERY_LOGGING_HANDLERS", "hosted_zone_id", "with_zone_of_body"]
 
 QueryLoggingHandler = Callable[
     [QueryLoggingService, str, Route, Mapping[str, str], bytes], Awaitable[Response]
@@ -27,7 +27,9 @@ _TOKEN: Final = re.compile(r"^[0-9a-f-]{1,36}$")
 _ZONE_ID: Final = re.compile(r"^[A-Z0-9]{1,32}$")
 
 
-def _zone_id(raw: str) -> str:
+def hosted_zone_id(raw: str) -> str:
+    """A hosted zone's id as a path, a query or a body gives it (``/hostedzone/`` before it
+    or not); Route 53's InvalidInput where it is none (DNSSEC's handlers check theirs so)."""
     zone_id = raw.strip().removeprefix("/hostedzone/")
     if not _ZONE_ID.match(zone_id):
         raise Route53WireError(
@@ -36,13 +38,16 @@ def _zone_id(raw: str) -> str:
     return zone_id
 
 
-def with_zone_of_body(operation: Route, body: bytes) -> Route:
-    """CreateQueryLoggingConfig's route with the zone its body names (for IAM)."""
-    if operation.name != "CreateQueryLoggingConfig":
+def with_zone_of_body(
+    operation: Route, body: bytes, creating: str = "CreateQueryLoggingConfig"
+) -> Route:
+    """The route of ``creating`` with the zone its body names, for IAM (a path names none):
+    CreateQueryLoggingConfig's, or CreateKeySigningKey's (``dnssec_handlers.with_key_zone``)."""
+    if operation.name != creating:
         return operation
-    root = wire.document(body, "CreateQueryLoggingConfigRequest")
+    root = wire.document(body, f"{creating}Request")
     return dataclasses.replace(
-        operation, zone_id=_zone_id(wire.text(root, "HostedZoneId", required=True) or "")
+        operation, zone_id=hosted_zone_id(wire.text(root, "HostedZoneId", required=True) or "")
     )
 
 
@@ -58,7 +63,7 @@ async def create(
     service: QueryLoggingService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
     root = wire.document(body, "CreateQueryLoggingConfigRequest")
-    zone_id = _zone_id(wire.text(root, "HostedZoneId", required=True) or "")
+    zone_id = hosted_zone_id(wire.text(root, "HostedZoneId", required=True) or "")
     group_arn = wire.text(root, "CloudWatchLogsLogGroupArn", required=True) or ""
     config = await service.create(tenant, zone_id, group_arn)
     xml = wire.writer("CreateQueryLoggingConfigResponse")
@@ -97,7 +102,7 @@ async def list_configs(
         raise Route53WireError("InvalidPaginationToken", "The specified NextToken is not valid.")
     zone = query.get("hostedzoneid")
     configs, following = await service.list(
-        tenant, None if zone is None else _zone_id(zone), limit, token
+        tenant, None if zone is None else hosted_zone_id(zone), limit, token
     )
     xml = wire.writer("ListQueryLoggingConfigsResponse")
     xml.open("QueryLoggingConfigs")

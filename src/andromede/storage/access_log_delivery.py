@@ -12,16 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 from andromede.errors import AndromedeError
 from andromede.storage.access_logging import LOGGING_DOCUMENT, LoggingTarget
-from andromede.storage.encryption import ObjectEncryption
-from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import ContentHeaders
 from andromede.storage.service import ObjectService
 from andromede.storage.store import MetadataStore
 
@@ -133,20 +130,7 @@ class AccessLogDelivery:
             first_event=batch.first_event,
             now=self._clock(),
         )
-
-        async def body() -> AsyncIterator[bytes]:
-            yield data
-
-        await self._objects.put_object(
-            target_bucket,
-            key,
-            body(),
-            size=len(data),
-            headers=ContentHeaders(content_type="text/plain"),
-            owner_id=target_bucket.owner_id,
-            integrity=BodyIntegrity(),
-            encryption=ObjectEncryption(tenant_id=target_bucket.tenant_id),
-        )
+        await self._objects.put_delivered_object(target_bucket, key, data, "text/plain")
 
     async def run_forever(self) -> None:
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 
 from andromede.storage.acl import AccessControlList
@@ -124,6 +124,35 @@ class ObjectsMixin(ServiceCore):
             versioned=target.versioning is not None,
             replication=_replication_target(target, record),
             notify=_events_of(target, notify, key, record.last_modified, self._bound, record),
+        )
+
+    async def put_delivered_object(
+        self,
+        bucket: Bucket,
+        key: str,
+        body: bytes,
+        content_type: str,
+        encryption: ObjectEncryption | None = None,
+    ) -> ObjectRecord:
+        """An object a service delivers into an account's bucket (access logs, flow logs,
+        log exports, a function's failure record, a pipe's log): ``body`` whole, owned by the
+        bucket's owner and sealed under ``encryption``, by default the key ring of the
+        bucket's account, as though the owner had put it."""
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield body
+
+        return await self.put_object(
+            bucket,
+            key,
+            chunks(),
+            size=len(body),
+            headers=ContentHeaders(content_type=content_type),
+            owner_id=bucket.owner_id,
+            integrity=BodyIntegrity(),
+            encryption=(
+                ObjectEncryption(tenant_id=bucket.tenant_id) if encryption is None else encryption
+            ),
         )
 
     async def look_up_object(self, bucket: str, key: str) -> ObjectLookup:
