@@ -10,9 +10,12 @@ import re
 from datetime import datetime
 from typing import Any
 
+from andromede.stepfunctions import variables
 from andromede.stepfunctions.jsonpath import PathMissing, read_path
 
 __all__ = ["ChoiceFailure", "matches", "parse_timestamp"]
+
+_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(.*)", re.DOTALL)
 
 
 class ChoiceFailure(Exception):
@@ -34,6 +37,12 @@ def parse_timestamp(value: Any) -> datetime | None:
 def _read(path: str, data: Any, context: Any) -> Any:
     if path.startswith("$$"):
         return read_path(context, path[1:])
+    named = _VARIABLE.fullmatch(path)
+    if named is not None:  # a workflow variable (decision 0329): ``$name`` or ``$name.field``
+        found = variables.visible()
+        if named.group(1) not in found:
+            raise PathMissing(f"The variable ${named.group(1)} is not set")
+        return read_path(found[named.group(1)], "$" + named.group(2))
     return read_path(data, path)
 
 
@@ -95,7 +104,7 @@ def matches(rule: dict[str, Any], data: Any, context: Any) -> bool:
     if "Not" in rule:
         return not matches(rule["Not"], data, context)
     variable = str(rule.get("Variable"))
-    operator = next(name for name in rule if name not in ("Variable", "Next", "Comment"))
+    operator = next(name for name in rule if name not in ("Variable", "Next", "Comment", "Assign"))
     operand = rule[operator]
     try:
         value = _read(variable, data, context)

@@ -108,7 +108,7 @@ def test_distributed_fields_are_checked(fields: dict[str, Any], expected: str) -
     assert found[0].startswith("SCHEMA_VALIDATION_FAILED: ")
 
 
-def test_distributed_fields_on_an_inline_map_and_jsonata_are_refused() -> None:
+def test_distributed_fields_on_an_inline_map_and_a_jsonata_distributed_map_are_refused() -> None:
     inline = distributed(ItemReader=READ_JSON)
     inline["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
     assert said(inline) == [
@@ -117,7 +117,8 @@ def test_distributed_fields_on_an_inline_map_and_jsonata_are_refused() -> None:
     ]
     jsonata = {**distributed(), "QueryLanguage": "JSONata"}
     assert said(jsonata) == [
-        "SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported by this platform at /"
+        "SCHEMA_VALIDATION_FAILED: A distributed Map in a JSONata state is not supported by "
+        "this platform at /States/M/ItemProcessor/ProcessorConfig"
     ]
 
 
