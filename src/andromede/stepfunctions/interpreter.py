@@ -165,20 +165,11 @@ class Interpreter:
     def input_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
         return self._input(state, data, context)
 
-    def output_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        return self._output(state, data, context)
-
-    def result_of(self, state: dict[str, Any], raw: Any, result: Any, context: Any) -> Any:
-        return self._result(state, raw, result, context)
-
     def template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
         return self._template(template, data, context)
 
     def read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
         return self._read(path, data, context)
-
-    def placed(self, path: str | None, raw: Any, result: Any) -> Any:
-        return self._placed(path, raw, result)
 
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
@@ -366,12 +357,6 @@ class Interpreter:
 
     def _output(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
         return state_data.output_of(state, data, context)
-
-    def _result(self, state: dict[str, Any], raw: Any, result: Any, context: dict[str, Any]) -> Any:
-        return state_data.result_of(state, raw, result, context)
-
-    def _placed(self, path: str | None, raw: Any, result: Any) -> Any:
-        return state_data.placed(path, raw, result)
 
     # States --------------------------------------------------------------------------------
 
