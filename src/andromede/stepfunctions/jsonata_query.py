@@ -57,7 +57,9 @@ def evaluate(expression: str, bindings: Mapping[str, Any]) -> Any:
     compiled = _compiled(expression)
     try:
         return _plain(compiled.evaluate(None, dict(bindings)))
-    except (jsonata.JException, RecursionError, ValueError, TypeError, ArithmeticError) as exc:
+    except Exception as exc:
+        # Whatever the foreign library raises (its JException, or a Python error from within
+        # it) is the expression's failure: the state fails States.QueryEvaluationError.
         raise QueryFailure(f"{expression[:200]}: {str(exc)[:300]}") from exc
 
 
@@ -75,7 +77,7 @@ def resolve(template: Any, bindings: Mapping[str, Any]) -> Any:
 def _compiled(expression: str) -> Any:
     try:
         compiled = jsonata.Jsonata(expression)
-    except (jsonata.JException, RecursionError, ValueError) as exc:
+    except Exception as exc:  # the foreign parser's failure, whatever its kind
         raise QueryFailure(f"{expression[:200]}: {str(exc)[:300]}") from exc
     compiled.register_lambda("partition", _partition)
     compiled.register_lambda("range", _range)

@@ -167,9 +167,11 @@ def finish(state: Mapping[str, Any], raw: Any, result: Any, context: dict[str, A
         return output
     if "ResultSelector" in state:
         result = template(state["ResultSelector"], result, context)
+    # The output first: a state whose output fails assigns nothing.
+    output = output_of(state, placed(state.get("ResultPath", "$"), raw, result), context)
     if "Assign" in state:
         variables.assign(template(state["Assign"], result, context))
-    return output_of(state, placed(state.get("ResultPath", "$"), raw, result), context)
+    return output
 
 
 def caught(catcher: Mapping[str, Any], state: Mapping[str, Any], raw: Any,
@@ -181,9 +183,10 @@ def caught(catcher: Mapping[str, Any], state: Mapping[str, Any], raw: Any,
         if "Assign" in catcher:
             variables.assign(_resolved(catcher["Assign"], bindings))
         return output
+    output = placed(catcher.get("ResultPath", "$"), raw, error_output)
     if "Assign" in catcher:
         variables.assign(template(catcher["Assign"], error_output, context))
-    return placed(catcher.get("ResultPath", "$"), raw, error_output)
+    return output
 
 
 def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
@@ -198,9 +201,10 @@ def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
             variables.assign(_resolved(holder["Assign"], bindings))
         return output
     data = input_of(state, raw, context)
+    output = output_of(state, data, context)
     if rule is not None and "Assign" in rule:
         variables.assign(template(rule["Assign"], data, context))
-    return output_of(state, data, context)
+    return output
 
 
 def condition(rule: Mapping[str, Any], raw: Any, context: dict[str, Any]) -> bool:
