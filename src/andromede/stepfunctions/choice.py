@@ -15,8 +15,6 @@ from andromede.stepfunctions.jsonpath import PathMissing, read_path
 
 __all__ = ["ChoiceFailure", "matches", "parse_timestamp"]
 
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(.*)", re.DOTALL)
-
 
 class ChoiceFailure(Exception):
     pass
@@ -37,12 +35,8 @@ def parse_timestamp(value: Any) -> datetime | None:
 def _read(path: str, data: Any, context: Any) -> Any:
     if path.startswith("$$"):
         return read_path(context, path[1:])
-    named = _VARIABLE.fullmatch(path)
-    if named is not None:  # a workflow variable (decision 0329): ``$name`` or ``$name.field``
-        found = variables.visible()
-        if named.group(1) not in found:
-            raise PathMissing(f"The variable ${named.group(1)} is not set")
-        return read_path(found[named.group(1)], "$" + named.group(2))
+    if variables.is_reference(path):  # a workflow variable (decision 0329)
+        return variables.read_reference(path)
     return read_path(data, path)
 
 

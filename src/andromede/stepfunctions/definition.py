@@ -40,6 +40,7 @@ from andromede.stepfunctions.definition_jsonata import (
 )
 from andromede.stepfunctions.map_checks import distributed_map_problems
 from andromede.stepfunctions.state_data import is_jsonata, with_query_language
+from andromede.stepfunctions.variables import is_reference
 
 __all__ = [
     "COMPARISONS",
@@ -106,7 +107,6 @@ _FUNCTION: Final = re.compile(
 )
 _ACTIVITY: Final = re.compile(r"arn:aws:states:[a-z0-9-]+:\d{12}:activity:[^\s:]{1,80}")
 _TIMESTAMP: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
-_VARIABLE: Final = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*([.\[].*)?", re.DOTALL)
 _MAX_STATE_NAME: Final = 80
 _MAX_DEPTH: Final = 10
 
@@ -179,7 +179,7 @@ def _is_path(value: Any, context: bool = True) -> bool:
     return isinstance(value, str) and (
         value == "$"
         or value.startswith(("$.", "$["))
-        or (context and (value.startswith("$$") or bool(_VARIABLE.fullmatch(value))))
+        or (context and (value.startswith("$$") or is_reference(value)))
     )
 
 

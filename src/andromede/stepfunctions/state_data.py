@@ -12,7 +12,6 @@ error output), its input where it has no result. Both languages ``Assign`` varia
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -41,7 +40,6 @@ __all__ = [
     "with_query_language",
 ]
 
-_VARIABLE: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)(.*)", re.DOTALL)
 QUERY_FAILED: Final = "States.QueryEvaluationError"
 
 
@@ -81,12 +79,8 @@ def read(path: str, data: Any, context: dict[str, Any]) -> Any:
     try:
         if path.startswith("$$"):
             return read_path(context, path[1:])
-        named = _VARIABLE.fullmatch(path)
-        if named is not None:
-            found = variables.visible()
-            if named.group(1) not in found:
-                raise StatesError("States.Runtime", f"The variable ${named.group(1)} is not set")
-            return read_path(found[named.group(1)], "$" + named.group(2))
+        if variables.is_reference(path):
+            return variables.read_reference(path)
         return read_path(data, path)
     except PathMissing as exc:
         raise StatesError("States.Runtime", str(exc)) from exc

@@ -14,16 +14,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.stepfunctions.jsonpath import PathMissing, read_path
 from andromede.stepfunctions.states_error import StatesError
 
-__all__ = ["Scope", "VariableLimits", "assign", "scoped", "take_assigned", "visible"]
+__all__ = [
+    "Scope",
+    "VariableLimits",
+    "assign",
+    "is_reference",
+    "read_reference",
+    "scoped",
+    "take_assigned",
+    "visible",
+]
 
 KIB: Final = 1024
+# A JSONPath state's reference to a variable: ``$name``, ``$name.field``, ``$name[0]``.
+_REFERENCE: Final = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)([.\[].*)?", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,23 @@ def scoped(own: dict[str, Any] | None = None, limits: VariableLimits | None = No
         yield scope
     finally:
         _SCOPE.reset(token)
+
+
+def is_reference(path: str) -> bool:
+    """Whether a JSONPath state's path names a variable (``$name…``) rather than the data."""
+    return _REFERENCE.fullmatch(path) is not None
+
+
+def read_reference(path: str) -> Any:
+    """What ``$name…`` selects of the variable; PathMissing when it is not set or the rest of
+    the path selects nothing."""
+    named = _REFERENCE.fullmatch(path)
+    if named is None:
+        raise PathMissing(f"{path[:80]} names no variable")
+    found = visible()
+    if named.group(1) not in found:
+        raise PathMissing(f"The variable ${named.group(1)} is not set")
+    return read_path(found[named.group(1)], "$" + (named.group(2) or ""))
 
 
 def assign(values: Any) -> None:

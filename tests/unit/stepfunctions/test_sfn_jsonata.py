@@ -135,12 +135,15 @@ async def test_jsonpath_assign_and_variables_in_parameters_and_choice() -> None:
                  {"Variable": "$total", "NumericGreaterThan": 100, "Next": "C"}],
               "Default": "D"},
         "C": {"Type": "Pass", "Parameters": {"t.$": "$total", "second.$": "$fixed.a[1]",
-                                             "who.$": "$customer", "in.$": "$.result"},
+                                             "who.$": "$customer", "in.$": "$.result",
+                                             "said.$": "States.Format('{} {}', $customer, "
+                                                       "$fixed.a[0])"},
               "End": True},
         "D": {"Type": "Succeed"},
     }}  # fmt: skip
     step, _ = await run(definition, {}, Tasks({"Payload": {"total": 101}}))
-    assert step.output == {"t": 101, "second": 2, "who": "e", "in": {"total": 101}}
+    assert step.output == {"t": 101, "second": 2, "who": "e", "in": {"total": 101},
+                           "said": "e 1"}  # fmt: skip
     unset = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$nope"},
                                               "End": True}}}  # fmt: skip
     failed, _ = await run(unset, {})
