@@ -38,6 +38,7 @@ from andromede.stepfunctions.definition_jsonata import (
     jsonata_problems,
     language_problems,
 )
+from andromede.stepfunctions.jsonata_query import expression_of
 from andromede.stepfunctions.map_checks import distributed_map_problems
 from andromede.stepfunctions.state_data import is_jsonata, with_query_language
 from andromede.stepfunctions.variables import is_reference
@@ -171,6 +172,11 @@ def _unsupported(name: str, location: str) -> Diagnostic:
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _expression(state: Mapping[str, Any], name: str) -> bool:
+    """Whether a JSONata state gives the field as a ``{% … %}`` expression."""
+    return is_jsonata(state) and expression_of(state.get(name)) is not None
 
 
 def _is_path(value: Any, context: bool = True) -> bool:
@@ -454,7 +460,7 @@ def _task(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
         found.append(_schema('The field "FunctionName" is required but was missing',
                              f"{where}/Parameters"))  # fmt: skip
     for name in ("TimeoutSeconds", "HeartbeatSeconds"):
-        if name in state and not _positive_int(state[name]):
+        if name in state and not _positive_int(state[name]) and not _expression(state, name):
             found.append(_schema(f"The field '{name}' must be a positive integer",
                                  f"{where}/{name}"))  # fmt: skip
         if name in state and f"{name}Path" in state:
@@ -612,8 +618,10 @@ def _map(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]:
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     found += _scope(inner, f"{where}/{name}", depth + 1)
     concurrency = state.get("MaxConcurrency")
-    if "MaxConcurrency" in state and (
-        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0
+    if (
+        "MaxConcurrency" in state
+        and not _expression(state, "MaxConcurrency")
+        and (not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0)
     ):
         found.append(_schema("The field 'MaxConcurrency' must be a non-negative integer",
                              f"{where}/MaxConcurrency"))  # fmt: skip

@@ -65,7 +65,7 @@ def jsonata_problems(state: Mapping[str, Any], where: str) -> list[Problem]:
         for name in state if name in JSONPATH_ONLY
     ]  # fmt: skip
     for name in ("Arguments", "Output", "Items", "ItemSelector", "Error", "Cause", "Seconds",
-                 "Timestamp"):  # fmt: skip
+                 "Timestamp", "TimeoutSeconds", "HeartbeatSeconds", "MaxConcurrency"):  # fmt: skip
         if name in state:
             found += _expressions(state[name], f"{where}/{name}")
     for field_name in ("Catch", "Choices"):

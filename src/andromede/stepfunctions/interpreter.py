@@ -265,12 +265,8 @@ class Interpreter:
             if not cursor.retries:
                 events.append(_entered(state, name, raw))
             data = state_data.arguments(state, raw, self._input(state, raw, context), context)
-            timeout = state.get("TimeoutSeconds")
-            if "TimeoutSecondsPath" in state:
-                timeout = self._read(state["TimeoutSecondsPath"], data, context)
-            beat = state.get("HeartbeatSeconds")
-            if "HeartbeatSecondsPath" in state:
-                beat = self._read(state["HeartbeatSecondsPath"], data, context)
+            timeout = state_data.number_field(state, "TimeoutSeconds", raw, data, context)
+            beat = state_data.number_field(state, "HeartbeatSeconds", raw, data, context)
             scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
             if activity:
                 events.append(Event("ActivityScheduled", "activityScheduledEventDetails",
@@ -499,12 +495,13 @@ class Interpreter:
             elif kind == "Parallel":
                 result = await self._parallel(state, data, events, done or {})
             else:
-                result = await self._task(state, data, context, events)
+                result = await self._task(state, raw, data, context, events)
         return state_data.finish(state, raw, result, context)
 
     async def _task(
-        self, state: dict[str, Any], data: Any, context: dict[str, Any], events: list[Event]
-    ) -> Any:
+        self, state: dict[str, Any], raw: Any, data: Any, context: dict[str, Any],
+        events: list[Event],
+    ) -> Any:  # fmt: skip
         resource = str(state["Resource"])
         if is_parked(resource):
             # Reached only where no task tokens are made: an Express execution's branches
@@ -515,9 +512,7 @@ class Interpreter:
             )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
-        timeout = state.get("TimeoutSeconds")
-        if "TimeoutSecondsPath" in state:
-            timeout = self._read(state["TimeoutSecondsPath"], data, context)
+        timeout = state_data.number_field(state, "TimeoutSeconds", raw, data, context)
         if timeout is not None and (
             not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
         ):
@@ -634,7 +629,8 @@ class Interpreter:
             raise StatesError("States.Runtime", "The Map state's items must be an array")
         processor = state.get("ItemProcessor") or state["Iterator"]
         selector = state.get("ItemSelector", state.get("Parameters"))
-        most = state.get("MaxConcurrency", 0) or len(items) or 1
+        most = state_data.number_field(state, "MaxConcurrency", data, data, context)
+        most = most or len(items) or 1
         gate = asyncio.Semaphore(most)
         events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
                             {"length": len(items)}))  # fmt: skip

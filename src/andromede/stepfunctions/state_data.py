@@ -30,6 +30,7 @@ __all__ = [
     "input_of",
     "is_jsonata",
     "items_of",
+    "number_field",
     "output_of",
     "placed",
     "read",
@@ -220,6 +221,18 @@ def fail_field(state: Mapping[str, Any], name: str, raw: Any, context: dict[str,
 def wait_value(state: Mapping[str, Any], name: str, raw: Any, context: dict[str, Any]) -> Any:
     """A JSONata Wait's ``Seconds`` or ``Timestamp`` (a Task's ``TimeoutSeconds``…)."""
     return _resolved(state[name], _bindings(raw, context))
+
+
+def number_field(state: Mapping[str, Any], name: str, raw: Any, data: Any,
+                 context: dict[str, Any]) -> Any:  # fmt: skip
+    """A Task's ``TimeoutSeconds``/``HeartbeatSeconds``, a Map's ``MaxConcurrency``: a JSONata
+    state's value or expression, a JSONPath state's value or its ``…Path`` over ``data``
+    (None when the state gives neither)."""
+    if is_jsonata(state):
+        return _resolved(state[name], _bindings(raw, context)) if name in state else None
+    if f"{name}Path" in state:
+        return read(state[f"{name}Path"], data, context)
+    return state.get(name)
 
 
 def items_of(state: Mapping[str, Any], raw: Any, data: Any, context: dict[str, Any]) -> Any:

@@ -217,6 +217,11 @@ def test_a_loop_without_a_terminal_state() -> None:
         ({"Type": "Wait", "QueryLanguage": "JSONata", "SecondsPath": "$.s", "End": True},
          "SCHEMA_VALIDATION_FAILED: Field 'SecondsPath' is not supported in a JSONata state: "
          "use Arguments and Output at /States/A/SecondsPath"),
+        ({"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": True,
+          "QueryLanguage": "JSONata", "TimeoutSeconds": "{% $states.input.t %}",
+          "HeartbeatSeconds": "{% ) %}"},
+         "SCHEMA_VALIDATION_FAILED: The JSONata expression is not valid: ): The symbol ) "
+         "cannot be used as a unary operator at /States/A/HeartbeatSeconds"),
         ({"Type": "Pass", "End": True, "QueryLanguage": "XPath"},
          "SCHEMA_VALIDATION_FAILED: The field 'QueryLanguage' should have one of these values: "
          "[JSONata, JSONPath] at /States/A/QueryLanguage"),

@@ -263,3 +263,21 @@ def test_the_functions_step_functions_adds() -> None:
         "k": [15, "plain"]}  # fmt: skip
     with pytest.raises(QueryFailure, match=r"\$eval"):
         evaluate('$eval("1 + 1")', bindings)
+
+
+async def test_a_tasks_timeout_and_a_maps_concurrency_of_expressions() -> None:
+    task = {"Type": "Task", "Resource": LAMBDA, "Arguments": {"FunctionName": "f"},
+            "TimeoutSeconds": "{% $states.input.timeout %}", "End": True}  # fmt: skip
+    step, _ = await run(jsonata({"A": task}), {"timeout": 30}, Tasks({"ok": 1}))
+    assert step.output == {"ok": 1}
+    wrong, _ = await run(jsonata({"A": task}), {"timeout": "soon"}, Tasks({"ok": 1}))
+    assert wrong.error is not None and "timeout must be a positive number" in wrong.error.cause
+    mapped = jsonata({"M": {
+        "Type": "Map", "Items": "{% $states.input.items %}",
+        "MaxConcurrency": "{% $states.input.most %}",
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {
+            "Type": "Pass", "Output": "{% $states.input * 10 %}", "End": True}}},
+        "End": True}}, start="M")  # fmt: skip
+    done, events = await run(mapped, {"items": [1, 2, 3], "most": 1})
+    assert done.output == [10, 20, 30]
+    assert [e.type for e in events].count("MapIterationSucceeded") == 3
