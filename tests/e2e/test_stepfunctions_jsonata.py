@@ -9,7 +9,8 @@ before the restart are read back from the execution's stored cursor. GetExecutio
 shows each state's ``assignedVariables``; the other branch fails with a cause built by an
 expression. A JSONPath machine reads a variable in ``Parameters`` (``"x.$": "$name"``) and
 on a Choice's ``Variable``. A JSONata state holding ``Parameters`` is refused as AWS refuses
-it, by CreateStateMachine and ValidateStateMachineDefinition alike."""
+it, by CreateStateMachine and ValidateStateMachineDefinition alike. An expression that fails
+fails the execution ``States.QueryEvaluationError`` with AWS's ``EvaluationFailed`` event."""
 
 from __future__ import annotations
 
@@ -160,3 +161,17 @@ def test_jsonpath_variables_and_jsonata_fields_refused(server: ServerProcess) ->
     assert checked["diagnostics"][0]["location"] == "/States/A/Parameters"
     good = states.validate_state_machine_definition(definition=json.dumps(ORDER))
     assert good["result"] == "OK", good
+
+    parse = {"Type": "Pass", "Output": "{% $parse($states.input.text) %}", "End": True}
+    broken = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": parse}}
+    machine = states.create_state_machine(
+        name="broken-expression", roleArn=arn, definition=json.dumps(broken)
+    )["stateMachineArn"]
+    execution = states.start_execution(stateMachineArn=machine, input='{"text": "not json"}')
+    described = ended(states, execution["executionArn"])
+    assert (described["status"], described["error"]) == ("FAILED", "States.QueryEvaluationError")
+    failed = [e for e in history(states, execution["executionArn"])
+              if e["type"] == "EvaluationFailed"]  # fmt: skip
+    assert len(failed) == 1
+    details = failed[0]["evaluationFailedEventDetails"]
+    assert (details["state"], details["location"]) == ("A", "Output")

@@ -224,6 +224,7 @@ class Interpreter:
                 return self._after(state, output, events)
             following, output = await self._run(name, state, cursor.data, events, cursor.done)
         except StatesError as err:
+            _report(name, err, events)
             return Step(None, events, error=err)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
             # A value of the wrong kind where the definition reads one (a TimeoutSecondsPath
@@ -361,6 +362,16 @@ class Interpreter:
         done: dict[str, Any] | None = None,
     ) -> tuple[str | None, Any]:  # fmt: skip
         """The next state's name (None at an end) and this state's output."""
+        try:
+            return await self._run_state(name, state, raw, events, done)
+        except StatesError as err:
+            _report(name, err, events)
+            raise
+
+    async def _run_state(
+        self, name: str, state: dict[str, Any], raw: Any, events: list[Event],
+        done: dict[str, Any] | None,
+    ) -> tuple[str | None, Any]:  # fmt: skip
         kind = state["Type"]
         context = self._state_context(name)
         events.append(_entered(state, name, raw))
@@ -461,6 +472,7 @@ class Interpreter:
             try:
                 return await self._body(name, state, raw, context, events, done)
             except StatesError as err:
+                _report(name, err, events)
                 done = None
                 index, retrier = _matching(state.get("Retry", []), err.error)
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
@@ -735,6 +747,15 @@ def _exited(state: dict[str, Any], name: str, data: Any) -> Event:
         details["assignedVariables"] = assigned
         details["assignedVariablesDetails"] = {"truncated": False}
     return Event(f"{state['Type']}StateExited", "stateExitedEventDetails", details)
+
+
+def _report(name: str, err: StatesError, events: list[Event]) -> None:
+    """A JSONata expression's failure as AWS tells it: an ``EvaluationFailed`` event, once."""
+    if err.location is None or err.reported:
+        return
+    err.reported = True
+    details = {"state": name, "error": err.error, "cause": err.cause, "location": err.location}
+    events.append(Event("EvaluationFailed", "evaluationFailedEventDetails", details))
 
 
 def _matches_error(names: list[str], error: str) -> bool:

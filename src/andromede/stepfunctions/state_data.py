@@ -145,7 +145,7 @@ def arguments(state: Mapping[str, Any], raw: Any, data: Any, context: dict[str, 
     if is_jsonata(state):
         if "Arguments" not in state:
             return raw
-        return _resolved(state["Arguments"], _bindings(raw, context))
+        return _resolved(state["Arguments"], _bindings(raw, context), "Arguments")
     if "Parameters" in state:
         return template(state["Parameters"], data, context)
     return data
@@ -156,9 +156,9 @@ def finish(state: Mapping[str, Any], raw: Any, result: Any, context: dict[str, A
     ``InputPath``), its ``Assign`` made."""
     if is_jsonata(state):
         bindings = _bindings(raw, context, result=result)
-        output = _resolved(state["Output"], bindings) if "Output" in state else result
+        output = _resolved(state["Output"], bindings, "Output") if "Output" in state else result
         if "Assign" in state:
-            variables.assign(_resolved(state["Assign"], bindings))
+            variables.assign(_resolved(state["Assign"], bindings, "Assign"))
         return output
     if "ResultSelector" in state:
         result = template(state["ResultSelector"], result, context)
@@ -174,9 +174,13 @@ def caught(catcher: Mapping[str, Any], state: Mapping[str, Any], raw: Any,
     """The output a ``Catch`` rule hands its ``Next``, its ``Assign`` made."""
     if is_jsonata(state):
         bindings = _bindings(raw, context, errorOutput=error_output)
-        output = _resolved(catcher["Output"], bindings) if "Output" in catcher else error_output
+        output = (
+            _resolved(catcher["Output"], bindings, "Output")
+            if "Output" in catcher
+            else error_output
+        )
         if "Assign" in catcher:
-            variables.assign(_resolved(catcher["Assign"], bindings))
+            variables.assign(_resolved(catcher["Assign"], bindings, "Assign"))
         return output
     output = placed(catcher.get("ResultPath", "$"), raw, error_output)
     if "Assign" in catcher:
@@ -191,9 +195,9 @@ def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
     holder = rule if rule is not None else state
     if is_jsonata(state):
         bindings = _bindings(raw, context)
-        output = _resolved(holder["Output"], bindings) if "Output" in holder else raw
+        output = _resolved(holder["Output"], bindings, "Output") if "Output" in holder else raw
         if "Assign" in holder:
-            variables.assign(_resolved(holder["Assign"], bindings))
+            variables.assign(_resolved(holder["Assign"], bindings, "Assign"))
         return output
     data = input_of(state, raw, context)
     output = output_of(state, data, context)
@@ -204,23 +208,23 @@ def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
 
 def condition(rule: Mapping[str, Any], raw: Any, context: dict[str, Any]) -> bool:
     """A JSONata Choice rule's ``Condition``: it must be a boolean."""
-    value = _resolved(rule["Condition"], _bindings(raw, context))
+    value = _resolved(rule["Condition"], _bindings(raw, context), "Condition")
     if not isinstance(value, bool):
-        raise StatesError(QUERY_FAILED, "The Condition must evaluate to a boolean")
+        raise _query_failed("The Condition must evaluate to a boolean", "Condition")
     return value
 
 
 def fail_field(state: Mapping[str, Any], name: str, raw: Any, context: dict[str, Any]) -> str:
     """A JSONata Fail state's ``Error`` or ``Cause``."""
-    value = _resolved(state.get(name, ""), _bindings(raw, context))
+    value = _resolved(state.get(name, ""), _bindings(raw, context), name)
     if not isinstance(value, str):
-        raise StatesError(QUERY_FAILED, f"The {name} must evaluate to a string")
+        raise _query_failed(f"The {name} must evaluate to a string", name)
     return value
 
 
 def wait_value(state: Mapping[str, Any], name: str, raw: Any, context: dict[str, Any]) -> Any:
     """A JSONata Wait's ``Seconds`` or ``Timestamp`` (a Task's ``TimeoutSeconds``…)."""
-    return _resolved(state[name], _bindings(raw, context))
+    return _resolved(state[name], _bindings(raw, context), name)
 
 
 def number_field(state: Mapping[str, Any], name: str, raw: Any, data: Any,
@@ -229,7 +233,7 @@ def number_field(state: Mapping[str, Any], name: str, raw: Any, data: Any,
     state's value or expression, a JSONPath state's value or its ``…Path`` over ``data``
     (None when the state gives neither)."""
     if is_jsonata(state):
-        return _resolved(state[name], _bindings(raw, context)) if name in state else None
+        return _resolved(state[name], _bindings(raw, context), name) if name in state else None
     if f"{name}Path" in state:
         return read(state[f"{name}Path"], data, context)
     return state.get(name)
@@ -241,7 +245,7 @@ def items_of(state: Mapping[str, Any], raw: Any, data: Any, context: dict[str, A
     if is_jsonata(state):
         if "Items" not in state:
             return raw
-        return _resolved(state["Items"], _bindings(raw, context))
+        return _resolved(state["Items"], _bindings(raw, context), "Items")
     return read(state.get("ItemsPath", "$"), data, context)
 
 
@@ -249,7 +253,7 @@ def selected_item(state: Mapping[str, Any], selector: Any, raw: Any, data: Any,
                   context: dict[str, Any]) -> Any:  # fmt: skip
     """An iteration's input from the ``ItemSelector`` (``context`` holding ``Map.Item``)."""
     if is_jsonata(state):
-        return _resolved(selector, _bindings(raw, context))
+        return _resolved(selector, _bindings(raw, context), "ItemSelector")
     return template(selector, data, context)
 
 
@@ -257,10 +261,18 @@ def _bindings(raw: Any, context: dict[str, Any], **extra: Any) -> dict[str, Any]
     return {**variables.visible(), "states": {"input": raw, "context": context, **extra}}
 
 
-def _resolved(value: Any, bindings: dict[str, Any]) -> Any:
+def _resolved(value: Any, bindings: dict[str, Any], field: str) -> Any:
     if expression_of(value) is None and not isinstance(value, dict | list):
         return value
     try:
         return resolve(value, bindings)
     except QueryFailure as exc:
-        raise StatesError(QUERY_FAILED, str(exc)) from exc
+        raise _query_failed(str(exc), field) from exc
+
+
+def _query_failed(cause: str, field: str) -> StatesError:
+    """``States.QueryEvaluationError``, located at the field whose expression failed (the
+    state's ``EvaluationFailed`` event tells it)."""
+    failed = StatesError(QUERY_FAILED, cause)
+    failed.location = field
+    return failed

@@ -11,10 +11,14 @@ __all__ = ["StatesError"]
 
 class StatesError(Exception):
     """``done``: the outputs of the branches (Parallel) or iterations (Map) of the state it
-    failed that had succeeded, by index — what a redrive does not run again."""
+    failed that had succeeded, by index — what a redrive does not run again. ``location``: the
+    field whose JSONata expression failed (``States.QueryEvaluationError``), ``reported`` once
+    its ``EvaluationFailed`` event was written."""
 
     def __init__(self, error: str, cause: str = "") -> None:
         super().__init__(f"{error}: {cause}")
         self.error = error
         self.cause = cause
         self.done: dict[str, Any] | None = None
+        self.location: str | None = None
+        self.reported = False

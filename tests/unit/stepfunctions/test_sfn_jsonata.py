@@ -204,7 +204,14 @@ async def test_a_failing_expression_is_a_query_evaluation_error_catch_can_catch(
     step, events = await run(definition, {})
     assert step.error is not None and step.error.error == "States.QueryEvaluationError"
     assert "Condition" in step.error.cause
-    assert [e.type for e in events][:2] == ["PassStateEntered", "PassStateExited"]
+    assert [e.type for e in events] == [
+        "PassStateEntered", "EvaluationFailed", "PassStateExited", "ChoiceStateEntered",
+        "EvaluationFailed"]  # fmt: skip
+    failures = [e.details for e in events if e.type == "EvaluationFailed"]
+    assert [(f["state"], f["location"], f["error"]) for f in failures] == [
+        ("A", "Output", "States.QueryEvaluationError"),
+        ("B", "Condition", "States.QueryEvaluationError")]  # fmt: skip
+    assert "$parse('not json')" in failures[0]["cause"]
 
 
 async def test_a_wait_of_an_expression_and_a_timestamp() -> None:
