@@ -288,3 +288,21 @@ async def test_a_tasks_timeout_and_a_maps_concurrency_of_expressions() -> None:
     done, events = await run(mapped, {"items": [1, 2, 3], "most": 1})
     assert done.output == [10, 20, 30]
     assert [e.type for e in events].count("MapIterationSucceeded") == 3
+
+
+async def test_iterations_never_see_each_others_variables() -> None:
+    definition = jsonata({
+        "M": {"Type": "Map", "Items": "{% [1, 2, 3] %}", "MaxConcurrency": 1,
+              "ItemProcessor": {"StartAt": "I", "States": {"I": {
+                  "Type": "Pass", "Assign": {"mine": "{% $states.input %}"},
+                  "Output": {"seen": "{% $exists($mine) %}", "item": "{% $states.input %}"},
+                  "Next": "J"},
+                  "J": {"Type": "Pass", "Output": "{% $mine %}", "End": True}}},
+              "Output": {"items": "{% $states.result %}", "outside": "{% $exists($mine) %}"},
+              "End": True}}, start="M")  # fmt: skip
+    step, events = await run(definition, {})
+    assert step.output == {"items": [1, 2, 3], "outside": False}
+    exits = [json.loads(e.details["output"]) for e in events
+             if e.type == "PassStateExited" and e.details["name"] == "I"]  # fmt: skip
+    assert exits == [{"seen": False, "item": 1}, {"seen": False, "item": 2},
+                     {"seen": False, "item": 3}]  # fmt: skip
