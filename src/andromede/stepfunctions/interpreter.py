@@ -151,8 +151,9 @@ class Interpreter:
         return self._tasks
 
     async def run_states(self, data: Any, events: list[Event]) -> Any:
-        """This definition's states run within the step from its start: their output."""
-        with variables.scoped(limits=self._limits):
+        """This definition's states run within the step from its start: their output (a
+        distributed Map's child execution: it sees none of the parent's variables)."""
+        with variables.scoped(limits=self._limits, inherit=False):
             return await self._branch(self._definition, data, events)
 
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.

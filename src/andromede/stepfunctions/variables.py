@@ -68,13 +68,14 @@ def visible() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def scoped(own: dict[str, Any] | None = None, limits: VariableLimits | None = None
-           ) -> Iterator[Scope]:  # fmt: skip
-    """A scope over the one in force (its variables visible, read only) for the ``with``."""
+def scoped(own: dict[str, Any] | None = None, limits: VariableLimits | None = None,
+           inherit: bool = True) -> Iterator[Scope]:  # fmt: skip
+    """A scope over the one in force (its variables visible, read only; none when not
+    ``inherit``: a distributed Map's child execution, as AWS's) for the ``with``."""
     current = _SCOPE.get()
     if limits is None:
         limits = VariableLimits() if current is None else current.limits
-    scope = Scope(dict(own or {}), visible(), limits)
+    scope = Scope(dict(own or {}), visible() if inherit else {}, limits)
     token = _SCOPE.set(scope)
     try:
         yield scope
