@@ -191,7 +191,7 @@ def caught(catcher: Mapping[str, Any], state: Mapping[str, Any], raw: Any,
 def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
            context: dict[str, Any]) -> Any:  # fmt: skip
     """A Choice's output once ``rule`` matched (None: its Default), the rule's ``Assign``
-    (the state's, for the Default, in JSONata) made."""
+    (the state's, for the Default) made."""
     holder = rule if rule is not None else state
     if is_jsonata(state):
         bindings = _bindings(raw, context)
@@ -201,8 +201,8 @@ def chosen(rule: Mapping[str, Any] | None, state: Mapping[str, Any], raw: Any,
         return output
     data = input_of(state, raw, context)
     output = output_of(state, data, context)
-    if rule is not None and "Assign" in rule:
-        variables.assign(template(rule["Assign"], data, context))
+    if "Assign" in holder:
+        variables.assign(template(holder["Assign"], data, context))
     return output
 
 

@@ -132,18 +132,21 @@ async def test_jsonpath_assign_and_variables_in_parameters_and_choice() -> None:
                          "fixed": {"a": [1, 2]}},
               "ResultPath": "$.result", "Next": "B"},
         "B": {"Type": "Choice", "Choices": [
-                 {"Variable": "$total", "NumericGreaterThan": 100, "Next": "C"}],
-              "Default": "D"},
+                 {"Variable": "$total", "NumericGreaterThan": 100, "Next": "C",
+                  "Assign": {"branch": "big"}}],
+              "Default": "D", "Assign": {"branch": "default"}},
         "C": {"Type": "Pass", "Parameters": {"t.$": "$total", "second.$": "$fixed.a[1]",
                                              "who.$": "$customer", "in.$": "$.result",
                                              "said.$": "States.Format('{} {}', $customer, "
-                                                       "$fixed.a[0])"},
+                                                       "$fixed.a[0])", "branch.$": "$branch"},
               "End": True},
-        "D": {"Type": "Succeed"},
+        "D": {"Type": "Pass", "Parameters": {"branch.$": "$branch"}, "End": True},
     }}  # fmt: skip
+    small, _ = await run(definition, {}, Tasks({"Payload": {"total": 1}}))
+    assert small.output == {"branch": "default"}
     step, _ = await run(definition, {}, Tasks({"Payload": {"total": 101}}))
     assert step.output == {"t": 101, "second": 2, "who": "e", "in": {"total": 101},
-                           "said": "e 1"}  # fmt: skip
+                           "said": "e 1", "branch": "big"}  # fmt: skip
     unset = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$nope"},
                                               "End": True}}}  # fmt: skip
     failed, _ = await run(unset, {})
