@@ -352,6 +352,24 @@ class EventsSettings(BaseModel):
         description="Largest S3 object a distributed Map's ItemReader reads, in bytes (AWS: "
         "10 GB); beyond, States.ItemReaderFailed (decision 0322).",
     )
+    stepfunctions_max_variable_size: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Bytes of JSON one workflow variable may hold; an Assign of a larger one "
+        "fails the state States.DataLimitExceeded (AWS: 256 KiB) (decision 0329).",
+    )
+    stepfunctions_max_assign_size: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Bytes of JSON the variables one Assign sets may hold together (AWS: "
+        "256 KiB) (decision 0329).",
+    )
+    stepfunctions_max_variables_size: int = Field(
+        default=10 * 1024 * 1024,
+        gt=0,
+        description="Bytes of JSON an execution's variables may hold in all, its branches' "
+        "included (AWS: 10 MiB) (decision 0329).",
+    )
 
     @field_validator("events_api_destination_allow_cidrs")
     @classmethod

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from andromede.stepfunctions import state_data
 from andromede.stepfunctions.interpreter import (
     FOREVER,
     Cursor,
@@ -177,8 +178,8 @@ async def step_branches(
     if all("output" in r for r in runs):
         events.append(Event(f"{kind}StateSucceeded"))
         try:
-            result = machine.result_of(state, cursor.data, [r["output"] for r in runs], context)
-            output = machine.output_of(state, result, context)
+            results = [r["output"] for r in runs]
+            output = state_data.finish(state, cursor.data, results, context)
         except StatesError as err:
             return _failed(machine, name, state, cursor, events, err)
         events.append(exited_event(state, name, output))
@@ -207,19 +208,19 @@ def _begin(
     done = cursor.done or {}
     data = machine.input_of(state, cursor.data, context)
     if state["Type"] == "Parallel":
-        if "Parameters" in state:
-            data = machine.template(state["Parameters"], data, context)
+        data = state_data.arguments(state, cursor.data, data, context)
         events.append(Event("ParallelStateStarted"))
         inputs = [data for _ in state["Branches"]]
         starts = [str(b["StartAt"]) for b in state["Branches"]]
     else:
-        items = machine.read(state.get("ItemsPath", "$"), data, context)
+        items = state_data.items_of(state, cursor.data, data, context)
         if not isinstance(items, list):
-            raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
+            raise StatesError("States.Runtime", "The Map state's items must be an array")
         selector = state.get("ItemSelector", state.get("Parameters"))
         inputs = [
-            item if selector is None else machine.template(
-                selector, data, {**context, "Map": {"Item": {"Index": i, "Value": item}}})
+            item if selector is None else state_data.selected_item(
+                state, selector, cursor.data, data,
+                {**context, "Map": {"Item": {"Index": i, "Value": item}}})
             for i, item in enumerate(items)
         ]  # fmt: skip
         processor = state.get("ItemProcessor") or state["Iterator"]
@@ -276,6 +277,7 @@ def _failed(
     if catcher is None:
         return Step(None, events, error=err)
     caught = {"Error": err.error, "Cause": err.cause}
-    output = machine.placed(catcher.get("ResultPath", "$"), cursor.data, caught)
+    context = machine.state_context(name)
+    output = state_data.caught(catcher, state, cursor.data, caught, context)
     events.append(exited_event(state, name, output))
     return Step(Cursor(str(catcher["Next"]), output), events)

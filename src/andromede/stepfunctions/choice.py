@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from andromede.stepfunctions import variables
 from andromede.stepfunctions.jsonpath import PathMissing, read_path
 
 __all__ = ["ChoiceFailure", "matches", "parse_timestamp"]
@@ -34,6 +35,8 @@ def parse_timestamp(value: Any) -> datetime | None:
 def _read(path: str, data: Any, context: Any) -> Any:
     if path.startswith("$$"):
         return read_path(context, path[1:])
+    if variables.is_reference(path):  # a workflow variable (decision 0329)
+        return variables.read_reference(path)
     return read_path(data, path)
 
 
@@ -95,7 +98,7 @@ def matches(rule: dict[str, Any], data: Any, context: Any) -> bool:
     if "Not" in rule:
         return not matches(rule["Not"], data, context)
     variable = str(rule.get("Variable"))
-    operator = next(name for name in rule if name not in ("Variable", "Next", "Comment"))
+    operator = next(name for name in rule if name not in ("Variable", "Next", "Comment", "Assign"))
     operand = rule[operator]
     try:
         value = _read(variable, data, context)

@@ -18,10 +18,10 @@ Each problem is a :class:`Diagnostic` of AWS's codes and words, located where AW
 - ``MISSING_END_STATE``: a scope with no terminal state (then AWS skips the reachability
   walk, and so does this).
 
-JSONata (``QueryLanguage``) and variables (``Assign``) are refused by name: the interpreter
-does not run them. The distributed Map's fields (``ItemReader``, ``ItemBatcher``,
-``ResultWriter``, ``ToleratedFailure…``, ``Label``) are checked as AWS's (decision 0322,
-``map_runs``).
+JSONata (``QueryLanguage``) and variables (``Assign``) are checked as AWS's
+(``definition_jsonata``, decision 0329). The distributed Map's fields (``ItemReader``,
+``ItemBatcher``, ``ResultWriter``, ``ToleratedFailure…``, ``Label``) are checked as AWS's
+(decision 0322, ``map_runs``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from andromede.stepfunctions.definition_jsonata import (
+    JSONATA_ONLY,
+    assign_problems,
+    jsonata_problems,
+    language_problems,
+)
+from andromede.stepfunctions.jsonata_query import expression_of
 from andromede.stepfunctions.map_checks import distributed_map_problems
+from andromede.stepfunctions.state_data import is_jsonata, with_query_language
+from andromede.stepfunctions.variables import is_reference
 
 __all__ = [
     "COMPARISONS",
@@ -45,29 +54,29 @@ __all__ = [
 _TYPES: Final = ("Task", "Wait", "Pass", "Succeed", "Fail", "Choice", "Parallel", "Map")
 _IO: Final = frozenset({"InputPath", "OutputPath"})
 _RESULT: Final = frozenset({"ResultPath", "Parameters", "ResultSelector", "Retry", "Catch"})
-_FLOW: Final = frozenset({"Next", "End"})
+_FLOW: Final = frozenset({"Next", "End", "QueryLanguage", "Assign"})
 _FIELDS: Final[dict[str, frozenset[str]]] = {
-    "Pass": _IO | _FLOW | {"ResultPath", "Parameters", "Result"},
+    "Pass": _IO | _FLOW | {"ResultPath", "Parameters", "Result", "Output"},
     "Task": _IO | _FLOW | _RESULT | {
         "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
-        "HeartbeatSecondsPath",
+        "HeartbeatSecondsPath", "Arguments", "Output",
     },
-    "Choice": _IO | {"Choices", "Default"},
-    "Wait": _IO | _FLOW | {"Seconds", "Timestamp", "SecondsPath", "TimestampPath"},
-    "Succeed": _IO,
-    "Fail": frozenset({"Error", "Cause", "ErrorPath", "CausePath"}),
-    "Parallel": _IO | _FLOW | _RESULT | {"Branches"},
-    "Map": _IO | _FLOW | _RESULT | {
+    "Choice": _IO | {"Choices", "Default", "QueryLanguage", "Assign", "Output"},
+    "Wait": _IO | _FLOW | {"Seconds", "Timestamp", "SecondsPath", "TimestampPath", "Output"},
+    "Succeed": _IO | {"QueryLanguage", "Output"},
+    "Fail": frozenset({"Error", "Cause", "ErrorPath", "CausePath", "QueryLanguage"}),
+    "Parallel": _IO | _FLOW | _RESULT | {"Branches", "Arguments", "Output"},
+    "Map": _IO | _FLOW | _RESULT | {"Items", "Output",
         "ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "MaxConcurrency",
         "MaxConcurrencyPath", "ItemReader", "ItemBatcher", "ResultWriter",
         "ToleratedFailurePercentage", "ToleratedFailureCount", "ToleratedFailurePercentagePath",
         "ToleratedFailureCountPath", "Label",
     },
 }  # fmt: skip
-_NOT_SERVED: Final = frozenset(
-    {"QueryLanguage", "Assign", "Arguments", "Output", "Items", "Credentials"}
-)  # fmt: skip
-_TOP: Final = frozenset({"Comment", "StartAt", "States", "Version", "TimeoutSeconds"})
+_NOT_SERVED: Final = frozenset({"Credentials"})
+_TOP: Final = frozenset(
+    {"Comment", "StartAt", "States", "Version", "TimeoutSeconds", "QueryLanguage"}
+)
 _COMPARED: Final = (
     "StringEquals", "StringLessThan", "StringGreaterThan", "StringLessThanEquals",
     "StringGreaterThanEquals", "NumericEquals", "NumericLessThan", "NumericGreaterThan",
@@ -138,7 +147,9 @@ def parse_definition(text: Any) -> tuple[dict[str, Any] | None, list[Diagnostic]
 
 
 def check_definition(definition: Mapping[str, Any]) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+    found = [_schema(message, at) for message, at in language_problems(definition)]
+    # Each state tells its own language, the machine's where it names none.
+    definition = with_query_language(dict(definition))
     for name in definition:
         if name not in _TOP:
             found.append(_unsupported(name, ""))
@@ -163,10 +174,18 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _expression(state: Mapping[str, Any], name: str) -> bool:
+    """Whether a JSONata state gives the field as a ``{% … %}`` expression."""
+    return is_jsonata(state) and expression_of(state.get(name)) is not None
+
+
 def _is_path(value: Any, context: bool = True) -> bool:
-    """A JSONPath of ASL's reference paths (``$``…, ``$$``… where the context is allowed)."""
+    """A JSONPath of ASL's reference paths (``$``…; ``$$``… and a variable's ``$name``…
+    where the context is allowed)."""
     return isinstance(value, str) and (
-        value == "$" or value.startswith(("$.", "$[")) or (context and value.startswith("$$"))
+        value == "$"
+        or value.startswith(("$.", "$["))
+        or (context and (value.startswith("$$") or is_reference(value)))
     )
 
 
@@ -278,8 +297,16 @@ def _state(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]
         for name in state
         if name not in _FIELDS[kind] and name not in ("Type", "Comment")
     ]
-    if _FLOW & _FIELDS[kind]:
+    if "Next" in _FIELDS[kind]:
         found += _flow(state, where)
+    if is_jsonata(state):
+        found += [_schema(message, at) for message, at in jsonata_problems(state, where)]
+    else:
+        found += [_schema(f"Field '{name}' is only supported in a JSONata state",
+                          f"{where}/{name}") for name in state if name in JSONATA_ONLY]  # fmt: skip
+        if "Assign" in state:
+            problems = assign_problems(state["Assign"], f"{where}/Assign", jsonata=False)
+            found += [_schema(message, at) for message, at in problems]
     for name in ("InputPath", "OutputPath", "ResultPath", "ItemsPath"):
         value = state.get(name)
         if name in state and value is not None and not _is_path(value, name != "ResultPath"):
@@ -292,6 +319,8 @@ def _state(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]
     checks = {
         "Task": _task, "Wait": _wait, "Fail": _fail, "Choice": _choice,
     }  # fmt: skip
+    if is_jsonata(state):  # its Wait and Choice rules are checked as JSONata's
+        checks = {"Task": _task, "Fail": _fail, "Choice": _jsonata_choice}
     if kind in checks:
         found += checks[kind](state, where)
     elif kind == "Parallel":
@@ -367,7 +396,8 @@ _RETRY_FIELDS: Final = frozenset(
     {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds",
      "JitterStrategy", "Comment"}
 )  # fmt: skip
-_CATCH_FIELDS: Final = frozenset({"ErrorEquals", "Next", "ResultPath", "Comment"})
+_CATCH_FIELDS: Final = frozenset({"ErrorEquals", "Next", "ResultPath", "Comment", "Assign",
+                                  "Output"})  # fmt: skip
 
 
 def _error_rule(kind: str, rule: Any, at: str, last: bool) -> list[Diagnostic]:
@@ -430,7 +460,7 @@ def _task(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
         found.append(_schema('The field "FunctionName" is required but was missing',
                              f"{where}/Parameters"))  # fmt: skip
     for name in ("TimeoutSeconds", "HeartbeatSeconds"):
-        if name in state and not _positive_int(state[name]):
+        if name in state and not _positive_int(state[name]) and not _expression(state, name):
             found.append(_schema(f"The field '{name}' must be a positive integer",
                                  f"{where}/{name}"))  # fmt: skip
         if name in state and f"{name}Path" in state:
@@ -499,6 +529,15 @@ def _choice(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
     return found
 
 
+def _jsonata_choice(state: Mapping[str, Any], where: str) -> list[Diagnostic]:
+    rules = state.get("Choices")
+    if not isinstance(rules, list) or not rules:
+        return [_schema("These fields are required: [Choices]", where)]
+    return [_schema("These fields are required: [Next]", f"{where}/Choices[{index}]")
+            for index, rule in enumerate(rules)
+            if not isinstance(rule, dict) or not isinstance(rule.get("Next"), str)]  # fmt: skip
+
+
 def _rule(rule: Any, at: str, top: bool) -> list[Diagnostic]:
     if not isinstance(rule, dict):
         return [_schema("A choice rule must be a JSON object", at)]
@@ -510,6 +549,10 @@ def _rule(rule: Any, at: str, top: bool) -> list[Diagnostic]:
     combinators = [n for n in ("And", "Or", "Not") if n in rule]
     comparisons = [n for n in rule if n in COMPARISONS]
     others = set(rule) - {"Next", "Comment", "Variable", *combinators, *comparisons}
+    if top and "Assign" in rule:
+        others.discard("Assign")
+        problems = assign_problems(rule["Assign"], f"{at}/Assign", jsonata=False)
+        found += [_schema(message, where) for message, where in problems]
     found += [_unsupported(name, at) for name in sorted(others)]
     if len(combinators) + len(comparisons) != 1:
         found.append(_schema("A choice rule must have exactly one comparison or one of "
@@ -575,8 +618,10 @@ def _map(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]:
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     found += _scope(inner, f"{where}/{name}", depth + 1)
     concurrency = state.get("MaxConcurrency")
-    if "MaxConcurrency" in state and (
-        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0
+    if (
+        "MaxConcurrency" in state
+        and not _expression(state, "MaxConcurrency")
+        and (not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 0)
     ):
         found.append(_schema("The field 'MaxConcurrency' must be a non-negative integer",
                              f"{where}/MaxConcurrency"))  # fmt: skip

@@ -290,8 +290,10 @@ class ExecutionsService:
                                  "ExecutionRedriven", "executionRedrivenEventDetails",
                                  {"redriveCount": count})  # fmt: skip
             resume = dict(execution.resume or {})
+            # The variables as they were when the state that failed began (decision 0329).
             cursor = {"state": resume.get("state"), "data": resume.get("data"),
-                      "wait_until": None, "done": resume.get("done")}  # fmt: skip
+                      "wait_until": None, "done": resume.get("done"),
+                      "variables": resume.get("variables")}  # fmt: skip
             redriven = execution.changed(
                 status=ExecutionStatus.RUNNING, stopped=None, output=None, error=None,
                 cause=None, cursor=cursor, resume=None, wake_at=now, waiting_activity=None,

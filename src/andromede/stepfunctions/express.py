@@ -26,6 +26,7 @@ from andromede.stepfunctions.interpreter import (
 )
 from andromede.stepfunctions.model import MachineType
 from andromede.stepfunctions.service import StateMachinesService
+from andromede.stepfunctions.variables import VariableLimits
 
 __all__ = ["ExpressResult", "SyncExecutions"]
 
@@ -56,7 +57,9 @@ class SyncExecutions:
         max_payload_size: int,
         max_seconds: float = 300.0,
         clock: Callable[[], int] = _now,
+        variables: VariableLimits | None = None,
     ) -> None:
+        self._variables = variables
         self._machines = machines
         self._tasks = tasks
         self._max_payload = max_payload_size
@@ -93,7 +96,8 @@ class SyncExecutions:
             "StateMachine": {"Id": machine.arn, "Name": machine.name},
         }  # fmt: skip
         definition = json.loads(target.definition)
-        interpreter = Interpreter(definition, context, self._tasks, self._clock)
+        interpreter = Interpreter(definition, context, self._tasks, self._clock,
+                                  limits=self._variables)  # fmt: skip
         result = ExpressResult(arn, machine.arn, name, started, started, "RUNNING", text)
         limit = min(self._max_seconds, float(definition.get("TimeoutSeconds", self._max_seconds)))
         try:

@@ -20,13 +20,15 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
+from andromede.stepfunctions import state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
-from andromede.stepfunctions.jsonpath import PathMissing, read_path, write_path
 from andromede.stepfunctions.map_checks import is_distributed
+from andromede.stepfunctions.states_error import StatesError
+from andromede.stepfunctions.variables import VariableLimits
 
 __all__ = [
     "FOREVER",
@@ -50,17 +52,6 @@ _NO_TASKS: Final = "Task resources are not served by this platform yet"
 _LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
 
 
-class StatesError(Exception):
-    """``done``: the outputs of the branches (Parallel) or iterations (Map) of the state it
-    failed that had succeeded, by index — what a redrive does not run again."""
-
-    def __init__(self, error: str, cause: str = "") -> None:
-        super().__init__(f"{error}: {cause}")
-        self.error = error
-        self.cause = cause
-        self.done: dict[str, Any] | None = None
-
-
 class TaskRunner(Protocol):
     async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
         """The task's result; StatesError when it fails."""
@@ -82,7 +73,8 @@ class Cursor:
     end (ms) once it began, or when a task waiting for its token times out; that task
     (``task``: its token, deadlines, activity, input, and the answer once given) and its
     retries so far; after a redrive, the branches or iterations of its Parallel or Map that
-    had succeeded (``done``: their outputs by index, not run again)."""
+    had succeeded (``done``: their outputs by index, not run again); the variables its
+    scope assigned so far (``variables``, decision 0329: kept as the cursor is)."""
 
     state: str
     data: Any
@@ -90,15 +82,18 @@ class Cursor:
     task: dict[str, Any] | None = None
     retries: dict[str, int] | None = None
     done: dict[str, Any] | None = None
+    variables: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
-                "task": self.task, "retries": self.retries, "done": self.done}  # fmt: skip
+                "task": self.task, "retries": self.retries, "done": self.done,
+                "variables": self.variables}  # fmt: skip
 
     @classmethod
     def of_json(cls, value: dict[str, Any]) -> Cursor:
         return cls(str(value["state"]), value["data"], value.get("wait_until"),
-                   value.get("task"), value.get("retries"), value.get("done"))  # fmt: skip
+                   value.get("task"), value.get("retries"), value.get("done"),
+                   value.get("variables"))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,27 +128,33 @@ class Interpreter:
         tasks: TaskRunner | None = None,
         clock: Callable[[], int] = _now_ms,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limits: VariableLimits | None = None,
     ) -> None:
-        self._definition = definition
+        self._definition = state_data.with_query_language(definition)
         self._context = context
         self._tasks = tasks
         self._clock = clock
         self._sleep = sleep
+        self._limits = limits
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
-        return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep)
+        return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep,
+                           self._limits)  # fmt: skip
 
     def child(self, definition: dict[str, Any], context: dict[str, Any]) -> Interpreter:
         """The interpreter of a Map run's child execution (decision 0322): its own context."""
-        return Interpreter(definition, context, self._tasks, self._clock, self._sleep)
+        return Interpreter(definition, context, self._tasks, self._clock, self._sleep,
+                           self._limits)  # fmt: skip
 
     def tasks(self) -> TaskRunner | None:
         return self._tasks
 
     async def run_states(self, data: Any, events: list[Event]) -> Any:
-        """This definition's states run within the step from its start: their output."""
-        return await self._branch(self._definition, data, events)
+        """This definition's states run within the step from its start: their output (a
+        distributed Map's child execution: it sees none of the parent's variables)."""
+        with variables.scoped(limits=self._limits, inherit=False):
+            return await self._branch(self._definition, data, events)
 
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.
     def clock(self) -> int:
@@ -165,20 +166,11 @@ class Interpreter:
     def input_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
         return self._input(state, data, context)
 
-    def output_of(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        return self._output(state, data, context)
-
-    def result_of(self, state: dict[str, Any], raw: Any, result: Any, context: Any) -> Any:
-        return self._result(state, raw, result, context)
-
     def template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
         return self._template(template, data, context)
 
     def read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
         return self._read(path, data, context)
-
-    def placed(self, path: str | None, raw: Any, result: Any) -> Any:
-        return self._placed(path, raw, result)
 
     def start(self, data: Any) -> Cursor:
         return Cursor(str(self._definition["StartAt"]), data)
@@ -193,7 +185,18 @@ class Interpreter:
         """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
         answered by its token — ``token``, the one a task scheduled now gets: only its
         scheduling, then its answer). ``tokens`` makes the tokens of the tasks a Parallel's
-        branches or a Map's iterations schedule: given, those are stepped durably."""
+        branches or a Map's iterations schedule: given, those are stepped durably. The
+        cursor's variables are the scope's (over the outer one's, a durable branch's), and
+        the cursor stepped to carries them as the state left them."""
+        with variables.scoped(cursor.variables, self._limits) as scope:
+            step = await self._step(cursor, token, tokens)
+        if step.cursor is None:
+            return step
+        kept = scope.own or None
+        return Step(replace(step.cursor, variables=kept), step.events, step.output, step.error,
+                    step.waiting)  # fmt: skip
+
+    async def _step(self, cursor: Cursor, token: str, tokens: Callable[[], str] | None) -> Step:
         events: list[Event] = []
         states = self._definition["States"]
         name = cursor.state
@@ -216,11 +219,13 @@ class Interpreter:
                         return Step(cursor, events, waiting=True)
                 elif cursor.wait_until > self._clock():
                     return Step(cursor, events, waiting=True)
-                output = self._output(state, self._input(state, cursor.data, context), context)
+                data = self._input(state, cursor.data, context)
+                output = state_data.finish(state, cursor.data, data, context)
                 events.append(_exited(state, name, output))
                 return self._after(state, output, events)
             following, output = await self._run(name, state, cursor.data, events, cursor.done)
         except StatesError as err:
+            _report(name, err, events)
             return Step(None, events, error=err)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
             # A value of the wrong kind where the definition reads one (a TimeoutSecondsPath
@@ -261,15 +266,9 @@ class Interpreter:
             context = self._state_context(name, Task={"Token": token})
             if not cursor.retries:
                 events.append(_entered(state, name, raw))
-            data = self._input(state, raw, context)
-            if "Parameters" in state:
-                data = self._template(state["Parameters"], data, context)
-            timeout = state.get("TimeoutSeconds")
-            if "TimeoutSecondsPath" in state:
-                timeout = self._read(state["TimeoutSecondsPath"], data, context)
-            beat = state.get("HeartbeatSeconds")
-            if "HeartbeatSecondsPath" in state:
-                beat = self._read(state["HeartbeatSecondsPath"], data, context)
+            data = state_data.arguments(state, raw, self._input(state, raw, context), context)
+            timeout = state_data.number_field(state, "TimeoutSeconds", raw, data, context)
+            beat = state_data.number_field(state, "HeartbeatSeconds", raw, data, context)
             scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
             if activity:
                 events.append(Event("ActivityScheduled", "activityScheduledEventDetails",
@@ -305,7 +304,7 @@ class Interpreter:
             else:
                 events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
                                     {**named, **details}))  # fmt: skip
-            output = self._output(state, self._result(state, raw, result, context), context)
+            output = state_data.finish(state, raw, result, context)
             events.append(_exited(state, name, output))
             return self._after(state, output, events)
         if task.get("deadline") is not None and now >= task["deadline"]:
@@ -338,61 +337,24 @@ class Interpreter:
         if catcher is None:
             return Step(None, events, error=err)
         caught = {"Error": err.error, "Cause": err.cause}
-        output = self._placed(catcher.get("ResultPath", "$"), cursor.data, caught)
+        context = self._state_context(name)
+        output = state_data.caught(catcher, state, cursor.data, caught, context)
         events.append(_exited(state, name, output))
         return Step(Cursor(str(catcher["Next"]), output), events)
 
     # Paths and templates -------------------------------------------------------------------
 
     def _read(self, path: str, data: Any, context: dict[str, Any]) -> Any:
-        try:
-            return read_path(context, path[1:]) if path.startswith("$$") else read_path(data, path)
-        except PathMissing as exc:
-            raise StatesError("States.Runtime", str(exc)) from exc
+        return state_data.read(path, data, context)
 
     def _template(self, template: Any, data: Any, context: dict[str, Any]) -> Any:
-        if isinstance(template, dict):
-            out: dict[str, Any] = {}
-            for key, value in template.items():
-                if key.endswith(".$") and isinstance(value, str):
-                    if is_intrinsic(value):
-                        try:
-                            out[key[:-2]] = evaluate_intrinsic(value, data, context)
-                        except IntrinsicFailure as exc:
-                            raise StatesError("States.IntrinsicFailure", str(exc)) from exc
-                    else:
-                        out[key[:-2]] = self._read(value, data, context)
-                else:
-                    out[key] = self._template(value, data, context)
-            return out
-        if isinstance(template, list):
-            return [self._template(v, data, context) for v in template]
-        return template
+        return state_data.template(template, data, context)
 
     def _input(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        if "InputPath" not in state:
-            return data
-        path = state["InputPath"]
-        return {} if path is None else self._read(path, data, context)
+        return state_data.input_of(state, data, context)
 
     def _output(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
-        if "OutputPath" not in state:
-            return data
-        path = state["OutputPath"]
-        return {} if path is None else self._read(path, data, context)
-
-    def _result(self, state: dict[str, Any], raw: Any, result: Any, context: dict[str, Any]) -> Any:
-        if "ResultSelector" in state:
-            result = self._template(state["ResultSelector"], result, context)
-        return self._placed(state.get("ResultPath", "$"), raw, result)
-
-    def _placed(self, path: str | None, raw: Any, result: Any) -> Any:
-        if path is None:
-            return raw
-        try:
-            return write_path(raw, path, result)
-        except PathMissing as exc:
-            raise StatesError("States.Runtime", str(exc)) from exc
+        return state_data.output_of(state, data, context)
 
     # States --------------------------------------------------------------------------------
 
@@ -401,6 +363,16 @@ class Interpreter:
         done: dict[str, Any] | None = None,
     ) -> tuple[str | None, Any]:  # fmt: skip
         """The next state's name (None at an end) and this state's output."""
+        try:
+            return await self._run_state(name, state, raw, events, done)
+        except StatesError as err:
+            _report(name, err, events)
+            raise
+
+    async def _run_state(
+        self, name: str, state: dict[str, Any], raw: Any, events: list[Event],
+        done: dict[str, Any] | None,
+    ) -> tuple[str | None, Any]:  # fmt: skip
         kind = state["Type"]
         context = self._state_context(name)
         events.append(_entered(state, name, raw))
@@ -410,20 +382,19 @@ class Interpreter:
             cause = self._fail_field(state, "Cause", data, context)
             raise StatesError(error, cause)
         if kind == "Choice":
-            data = self._input(state, raw, context)
-            following = self._choose(state, data, context)
-            output = self._output(state, data, context)
+            rule, following = self._choose(state, raw, context)
+            output = state_data.chosen(rule, state, raw, context)
             events.append(_exited(state, name, output))
             return following, output
         if kind == "Succeed":
-            output = self._output(state, self._input(state, raw, context), context)
+            output = state_data.finish(state, raw, self._input(state, raw, context), context)
             events.append(_exited(state, name, output))
             return None, output
         if kind == "Wait":  # within a branch or an iteration: slept in place
             data = self._input(state, raw, context)
             until = self._wait_until(state, raw, context)
             await self._sleep(max(0.0, (until - self._clock()) / 1000))
-            output = self._output(state, data, context)
+            output = state_data.finish(state, raw, data, context)
         else:
             output = await self._guarded(name, state, raw, context, events, done)
             if isinstance(output, _Caught):
@@ -433,6 +404,8 @@ class Interpreter:
         return (None if state.get("End") else str(state["Next"])), output
 
     def _fail_field(self, state: dict[str, Any], name: str, data: Any, context: Any) -> str:
+        if state_data.is_jsonata(state):
+            return state_data.fail_field(state, name, data, context)
         if f"{name}Path" in state:
             path = state[f"{name}Path"]
             try:
@@ -448,28 +421,40 @@ class Interpreter:
             return value
         return str(state.get(name, ""))
 
-    def _choose(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
+    def _choose(
+        self, state: dict[str, Any], raw: Any, context: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, str]:
+        """The rule that matched (None: the Default) and the state it goes on to."""
+        jsonata = state_data.is_jsonata(state)
+        data = raw if jsonata else self._input(state, raw, context)
         try:
             for rule in state["Choices"]:
-                if matches(rule, data, context):
-                    return str(rule["Next"])
+                if (
+                    state_data.condition(rule, raw, context)
+                    if jsonata
+                    else matches(rule, data, context)
+                ):
+                    return rule, str(rule["Next"])
         except ChoiceFailure as exc:
             raise StatesError("States.Runtime", str(exc)) from exc
         if "Default" in state:
-            return str(state["Default"])
+            return None, str(state["Default"])
         raise StatesError("States.NoChoiceMatched", "No Choice Rules matched and no Default")
 
     def _wait_until(self, state: dict[str, Any], raw: Any, context: dict[str, Any]) -> int:
         data = self._input(state, raw, context)
         now = self._clock()
         if "Seconds" in state:
-            return now + int(state["Seconds"]) * 1000
+            seconds = state_data.wait_value(state, "Seconds", raw, context)
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+                raise StatesError(state_data.QUERY_FAILED, "Seconds must be a natural number")
+            return now + seconds * 1000
         if "SecondsPath" in state:
             seconds = self._read(state["SecondsPath"], data, context)
             if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
                 raise StatesError("States.Runtime", "The SecondsPath must select a natural number")
             return now + seconds * 1000
-        stamp = state.get("Timestamp")
+        stamp = state_data.wait_value(state, "Timestamp", raw, context)
         if "TimestampPath" in state:
             stamp = self._read(state["TimestampPath"], data, context)
         parsed = parse_timestamp(stamp)
@@ -488,6 +473,7 @@ class Interpreter:
             try:
                 return await self._body(name, state, raw, context, events, done)
             except StatesError as err:
+                _report(name, err, events)
                 done = None
                 index, retrier = _matching(state.get("Retry", []), err.error)
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
@@ -500,9 +486,8 @@ class Interpreter:
                 if catcher is None:
                     raise
                 caught = {"Error": err.error, "Cause": err.cause}
-                return _Caught(
-                    str(catcher["Next"]), self._placed(catcher.get("ResultPath", "$"), raw, caught)
-                )
+                output = state_data.caught(catcher, state, raw, caught, context)
+                return _Caught(str(catcher["Next"]), output)
 
     async def _body(
         self, name: str, state: dict[str, Any], raw: Any, context: dict[str, Any],
@@ -517,21 +502,19 @@ class Interpreter:
         elif kind == "Map":
             result = await self._map(name, state, data, context, events, done or {})
         else:
-            if "Parameters" in state:
-                data = self._template(state["Parameters"], data, context)
+            data = state_data.arguments(state, raw, data, context)
             if kind == "Pass":
                 result = state.get("Result", data)
-                return self._output(state, self._placed(state.get("ResultPath", "$"), raw, result),
-                                    context)  # fmt: skip
-            if kind == "Parallel":
+            elif kind == "Parallel":
                 result = await self._parallel(state, data, events, done or {})
             else:
-                result = await self._task(state, data, context, events)
-        return self._output(state, self._result(state, raw, result, context), context)
+                result = await self._task(state, raw, data, context, events)
+        return state_data.finish(state, raw, result, context)
 
     async def _task(
-        self, state: dict[str, Any], data: Any, context: dict[str, Any], events: list[Event]
-    ) -> Any:
+        self, state: dict[str, Any], raw: Any, data: Any, context: dict[str, Any],
+        events: list[Event],
+    ) -> Any:  # fmt: skip
         resource = str(state["Resource"])
         if is_parked(resource):
             # Reached only where no task tokens are made: an Express execution's branches
@@ -542,9 +525,7 @@ class Interpreter:
             )
         if self._tasks is None:
             raise StatesError("States.Runtime", f"{_NO_TASKS}: {resource}")
-        timeout = state.get("TimeoutSeconds")
-        if "TimeoutSecondsPath" in state:
-            timeout = self._read(state["TimeoutSecondsPath"], data, context)
+        timeout = state_data.number_field(state, "TimeoutSeconds", raw, data, context)
         if timeout is not None and (
             not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0
         ):
@@ -610,10 +591,12 @@ class Interpreter:
         return parts[3] if len(parts) > 3 else ""
 
     async def _branch(self, machine: dict[str, Any], data: Any, events: list[Event]) -> Any:
+        """A branch's or an iteration's states, in a scope of their own over this one's."""
         states = machine["States"]
         name: str | None = str(machine["StartAt"])
-        while name is not None:
-            name, data = await self._run(name, states[name], data, events)
+        with variables.scoped():
+            while name is not None:
+                name, data = await self._run(name, states[name], data, events)
         return data
 
     async def _parallel(
@@ -654,12 +637,13 @@ class Interpreter:
         events: list[Event], done: dict[str, Any],
     ) -> list[Any]:  # fmt: skip
         """The iterations' outputs; those of ``done`` (a redrive's) not run again."""
-        items = self._read(state.get("ItemsPath", "$"), data, context)
+        items = state_data.items_of(state, data, data, context)
         if not isinstance(items, list):
-            raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
+            raise StatesError("States.Runtime", "The Map state's items must be an array")
         processor = state.get("ItemProcessor") or state["Iterator"]
         selector = state.get("ItemSelector", state.get("Parameters"))
-        most = state.get("MaxConcurrency", 0) or len(items) or 1
+        most = state_data.number_field(state, "MaxConcurrency", data, data, context)
+        most = most or len(items) or 1
         gate = asyncio.Semaphore(most)
         events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
                             {"length": len(items)}))  # fmt: skip
@@ -680,7 +664,7 @@ class Interpreter:
                 value = item
                 if selector is not None:
                     item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
-                    value = self._template(selector, data, item_context)
+                    value = state_data.selected_item(state, selector, data, data, item_context)
                 try:
                     out = await self._branch(processor, value, log)
                 except StatesError as err:
@@ -758,8 +742,21 @@ def _entered(state: dict[str, Any], name: str, data: Any) -> Event:
 
 
 def _exited(state: dict[str, Any], name: str, data: Any) -> Event:
-    return Event(f"{state['Type']}StateExited", "stateExitedEventDetails",
-                 {"name": name, "output": _dumps(data)})  # fmt: skip
+    details: dict[str, Any] = {"name": name, "output": _dumps(data)}
+    assigned = variables.take_assigned()
+    if assigned is not None:
+        details["assignedVariables"] = assigned
+        details["assignedVariablesDetails"] = {"truncated": False}
+    return Event(f"{state['Type']}StateExited", "stateExitedEventDetails", details)
+
+
+def _report(name: str, err: StatesError, events: list[Event]) -> None:
+    """A JSONata expression's failure as AWS tells it: an ``EvaluationFailed`` event, once."""
+    if err.location is None or err.reported:
+        return
+    err.reported = True
+    details = {"state": name, "error": err.error, "cause": err.cause, "location": err.location}
+    events.append(Event("EvaluationFailed", "evaluationFailedEventDetails", details))
 
 
 def _matches_error(names: list[str], error: str) -> bool:

@@ -1,7 +1,8 @@
 """The Amazon States Language's intrinsic functions (decision 0271): a call such as
 ``States.Format('Hello, {}', $.name)`` parsed (string literals in single quotes with ``\\'``,
 ``\\{``, ``\\}`` and ``\\\\`` escapes, numbers, ``null``/``true``/``false``, paths into the
-input or the context, nested calls) and evaluated. A function's misuse is
+input, the context or a workflow variable (``$name``, decision 0329), nested calls) and
+evaluated. A function's misuse is
 :class:`IntrinsicFailure` (AWS's ``States.IntrinsicFailure``)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Final
 
+from andromede.stepfunctions import variables
 from andromede.stepfunctions.jsonpath import PathMissing, read_path
 
 __all__ = ["IntrinsicFailure", "evaluate_intrinsic", "is_intrinsic"]
@@ -105,6 +107,8 @@ class _Parser:
             try:
                 if path.startswith("$$"):
                     return read_path(self.context, path[1:])
+                if variables.is_reference(path):  # a workflow variable (decision 0329)
+                    return variables.read_reference(path)
                 return read_path(self.data, path)
             except PathMissing as exc:
                 raise IntrinsicFailure(str(exc)) from exc

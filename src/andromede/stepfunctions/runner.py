@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
@@ -24,6 +24,7 @@ from andromede.stepfunctions.execution_service import ExecutionsService, started
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
+from andromede.stepfunctions.variables import VariableLimits
 from andromede.wakeup import Pacer
 
 __all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
@@ -55,6 +56,7 @@ class RunnerPolicy:
     lease_ms: int = 60_000
     batch: int = 100
     retention_ms: int = 90 * 86_400_000  # closed executions kept (AWS: 90 days)
+    variables: VariableLimits = field(default_factory=VariableLimits)
 
 
 def _now() -> int:
@@ -163,7 +165,8 @@ class ExecutionsRunner:
             },
             "StateMachine": {"Id": execution.machine_arn, "Name": execution.machine_name},
         }
-        machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep)
+        machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep,
+                              self._policy.variables)  # fmt: skip
         logging_config = await self._logging(execution)
         timeout = definition.get("TimeoutSeconds")
         # A redriven execution has its TimeoutSeconds again from its redrive (decision 0283).

@@ -53,6 +53,7 @@ from andromede.stepfunctions.service import (
     StateMachinesService,
 )
 from andromede.stepfunctions.store_sql import SqlStateMachineStore
+from andromede.stepfunctions.variables import VariableLimits
 from andromede.stepfunctions.version_service import VersionLimits, VersionsService
 from andromede.stepfunctions.version_store_sql import SqlVersionStore
 from andromede.stepfunctionsapi.app import StatesApp
@@ -94,6 +95,16 @@ def runner_policy(settings: Settings) -> RunnerPolicy:
         pass_interval=settings.stepfunctions_pass_interval,
         lease_ms=int(settings.stepfunctions_execution_lease * 1000),
         retention_ms=settings.stepfunctions_execution_retention_days * 86_400_000,
+        variables=variable_limits(settings),
+    )
+
+
+def variable_limits(settings: Settings) -> VariableLimits:
+    """Workflow variables' sizes (decision 0329)."""
+    return VariableLimits(
+        variable_size=settings.stepfunctions_max_variable_size,
+        assign_size=settings.stepfunctions_max_assign_size,
+        total_size=settings.stepfunctions_max_variables_size,
     )
 
 
@@ -322,6 +333,7 @@ def states_api(
         tasks,
         settings.stepfunctions_max_payload_size,
         max_seconds=settings.stepfunctions_express_max_seconds,
+        variables=variable_limits(settings),
     )
     apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
                                      executions=executions, activities=activities,

@@ -197,9 +197,34 @@ def test_a_loop_without_a_terminal_state() -> None:
           "TimeoutSeconds": 5, "HeartbeatSeconds": 5},
          "SCHEMA_VALIDATION_FAILED: The field 'HeartbeatSeconds' must be smaller than the field "
          "'TimeoutSeconds' at /States/A/HeartbeatSeconds"),
-        ({"Type": "Pass", "End": True, "Assign": {"x": 1}},
-         "SCHEMA_VALIDATION_FAILED: Field 'Assign' is not supported by this platform at "
-         "/States/A"),
+        ({"Type": "Pass", "End": True, "Assign": {"9x": 1}},
+         "SCHEMA_VALIDATION_FAILED: The variable name '9x' is not valid at /States/A/Assign"),
+        ({"Type": "Pass", "End": True, "Output": {"x": 1}},
+         "SCHEMA_VALIDATION_FAILED: Field 'Output' is only supported in a JSONata state at "
+         "/States/A/Output"),
+        ({"Type": "Pass", "End": True, "QueryLanguage": "JSONata", "InputPath": "$.a"},
+         "SCHEMA_VALIDATION_FAILED: Field 'InputPath' is not supported in a JSONata state: use "
+         "Arguments and Output at /States/A/InputPath"),
+        ({"Type": "Pass", "End": True, "QueryLanguage": "JSONata", "Output": "{% 1 + %}"},
+         "SCHEMA_VALIDATION_FAILED: The JSONata expression is not valid: 1 +: Unexpected end "
+         "of expression at /States/A/Output"),
+        ({"Type": "Pass", "End": True, "QueryLanguage": "JSONata", "Assign": {"states": 1}},
+         "SCHEMA_VALIDATION_FAILED: The variable name 'states' is not valid at "
+         "/States/A/Assign"),
+        ({"Type": "Choice", "QueryLanguage": "JSONata", "Default": "A",
+          "Choices": [{"Variable": "$.a", "IsNull": True, "Next": "A"}]},
+         "SCHEMA_VALIDATION_FAILED: Field 'Variable' is not supported at /States/A/Choices[0]"),
+        ({"Type": "Wait", "QueryLanguage": "JSONata", "SecondsPath": "$.s", "End": True},
+         "SCHEMA_VALIDATION_FAILED: Field 'SecondsPath' is not supported in a JSONata state: "
+         "use Arguments and Output at /States/A/SecondsPath"),
+        ({"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": True,
+          "QueryLanguage": "JSONata", "TimeoutSeconds": "{% $states.input.t %}",
+          "HeartbeatSeconds": "{% ) %}"},
+         "SCHEMA_VALIDATION_FAILED: The JSONata expression is not valid: ): The symbol ) "
+         "cannot be used as a unary operator at /States/A/HeartbeatSeconds"),
+        ({"Type": "Pass", "End": True, "QueryLanguage": "XPath"},
+         "SCHEMA_VALIDATION_FAILED: The field 'QueryLanguage' should have one of these values: "
+         "[JSONata, JSONPath] at /States/A/QueryLanguage"),
     ],
 )  # fmt: skip
 def test_schema_problems_are_said_where_they_are(state: dict[str, Any], expected: str) -> None:

@@ -108,7 +108,7 @@ def test_distributed_fields_are_checked(fields: dict[str, Any], expected: str) -
     assert found[0].startswith("SCHEMA_VALIDATION_FAILED: ")
 
 
-def test_distributed_fields_on_an_inline_map_and_jsonata_are_refused() -> None:
+def test_distributed_fields_on_an_inline_map_and_a_jsonata_distributed_map_are_refused() -> None:
     inline = distributed(ItemReader=READ_JSON)
     inline["States"]["M"]["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
     assert said(inline) == [
@@ -117,7 +117,8 @@ def test_distributed_fields_on_an_inline_map_and_jsonata_are_refused() -> None:
     ]
     jsonata = {**distributed(), "QueryLanguage": "JSONata"}
     assert said(jsonata) == [
-        "SCHEMA_VALIDATION_FAILED: Field 'QueryLanguage' is not supported by this platform at /"
+        "SCHEMA_VALIDATION_FAILED: A distributed Map in a JSONata state is not supported by "
+        "this platform at /States/M/ItemProcessor/ProcessorConfig"
     ]
 
 
@@ -353,3 +354,21 @@ async def test_the_gateways_cap_bounds_the_children() -> None:
     output, _ = await run(distributed(processor=TASK, ItemsPath="$"), items, host)
     assert [o["done"] for o in output] == [0, 1, 2, 3]
     assert host.most_running == 1
+
+
+async def test_a_child_execution_sees_none_of_the_parents_variables() -> None:
+    """Decision 0329: a distributed Map's children are executions of their own, as AWS's: the
+    parent's variables are not theirs (an inline Map's iterations read them)."""
+    reads = {"StartAt": "I", "States": {"I": {
+        "Type": "Pass", "Parameters": {"seen.$": "$outer"}, "End": True}}}  # fmt: skip
+    definition = distributed(processor=reads, ItemReader=READ_JSON, ToleratedFailureCount=5)
+    definition["StartAt"] = "Set"
+    definition["States"]["Set"] = {"Type": "Pass", "Assign": {"outer": 1}, "Next": "M"}
+    machine = Interpreter(definition, CONTEXT, Tasks(Host({"b/in.json": "[1, 2]"})))
+    first = await machine.step(machine.start({"key": "in.json"}))
+    assert first.cursor is not None and first.cursor.variables == {"outer": 1}
+    mapped = await machine.step(first.cursor)
+    assert (
+        mapped.output
+        == [{"Error": "States.Runtime", "Cause": "The variable $outer is not set"}] * 2
+    )

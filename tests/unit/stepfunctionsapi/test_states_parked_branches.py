@@ -183,3 +183,43 @@ async def test_an_express_branch_does_not_wait_for_a_token(world: World) -> None
     ran = await world.client("StartSyncExecution", stateMachineArn=made["stateMachineArn"])
     assert (ran["status"], ran["error"]) == ("FAILED", "States.Runtime")
     assert "Express workflows do not wait for tokens" in ran["cause"]
+
+
+async def test_jsonata_branches_park_with_their_variables_across_a_restart(world: World) -> None:
+    """Decision 0329: a durable branch in JSONata keeps its own variables in its run's cursor,
+    reads the outer scope's, and the Parallel assigns from its branches' results."""
+    url = await world.queue("jsonata-asks")
+    ask_jsonata = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Arguments": {
+            "QueueUrl": url,
+            "MessageBody": {"token": "{% $states.context.Task.Token %}", "tag": "{% $mine %}"},
+        },
+        "Output": "{% $states.result.ok & '/' & $mine & '/' & $outer %}",
+        "End": True,
+    }
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"outer": "{% $states.input.o %}"}, "Next": "Both"},
+        "Both": {"Type": "Parallel", "Next": "Done",
+                 "Assign": {"answers": "{% $states.result %}"},
+                 "Branches": [
+                     {"StartAt": "PreA", "States": {
+                         "PreA": {"Type": "Pass", "Assign": {"mine": "a"}, "Next": "A"},
+                         "A": ask_jsonata}},
+                     {"StartAt": "PreB", "States": {
+                         "PreB": {"Type": "Pass", "Assign": {"mine": "b"}, "Next": "B"},
+                         "B": ask_jsonata}}]},
+        "Done": {"Type": "Pass", "Output": {"answers": "{% $answers %}"},
+                 "End": True}}}  # fmt: skip
+    arn = await start(world, definition, {"o": "O"}, name="jsonata-parked")
+    asked = await tokens(world, "jsonata-asks")
+    assert set(asked) == {"a", "b"}
+    restarted(world)
+    await world.client("SendTaskSuccess", taskToken=asked["b"], output='{"ok": "2"}')
+    await world.run()
+    await world.client("SendTaskSuccess", taskToken=asked["a"], output='{"ok": "1"}')
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {"answers": ["1/a/O", "2/b/O"]}

@@ -162,3 +162,22 @@ async def test_an_aborted_execution_resumes_and_the_window_closes(world: World) 
                       executionArn=second["executionArn"])  # fmt: skip
     await world.fails("RedriveExecution", "ExecutionDoesNotExist",
                       executionArn=second["executionArn"] + "x")  # fmt: skip
+
+
+async def test_a_redrive_keeps_the_variables_assigned_before_the_failure(world: World) -> None:
+    """Decision 0329: the redriven state reads the variables as they were when it failed."""
+    definition = {"QueryLanguage": "JSONata", "StartAt": "First", "States": {
+        "First": {"Type": "Pass", "Assign": {"tag": "{% 'n=' & $string($states.input.n) %}"},
+                  "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Arguments": {"QueueUrl": url(world, "tagged"), "MessageBody": "{% $tag %}"},
+                 "Output": "{% $tag %}", "End": True}}}  # fmt: skip
+    arn = await start(world, definition, name="vars")
+    assert (await world.client("DescribeExecution", executionArn=arn))["status"] == "FAILED"
+    await world.queue("tagged")
+    await world.client("RedriveExecution", executionArn=arn)
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=arn)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == "n=1"
+    assert await world.bodies("tagged") == ["n=1"]

@@ -34,6 +34,7 @@ from andromede.stepfunctions.errors import (
 )
 from andromede.stepfunctions.runner import RunnerPolicy
 from andromede.stepfunctions.store_sql import SqlStateMachineStore
+from andromede.stepfunctions.variables import VariableLimits
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.wiring.stepfunctions import runner_policy, states_api
 from support.schema import migrated_sqlite
@@ -49,10 +50,14 @@ def test_the_runner_follows_its_settings(tmp_path: Path) -> None:
         stepfunctions_pass_interval=0.5,
         stepfunctions_execution_lease=30.0,
         stepfunctions_execution_retention_days=7,
+        stepfunctions_max_variable_size=10,
+        stepfunctions_max_assign_size=20,
+        stepfunctions_max_variables_size=30,
     )
     assert runner_policy(settings) == RunnerPolicy(
-        pass_interval=0.5, lease_ms=30_000, retention_ms=7 * 86_400_000
-    )
+        pass_interval=0.5, lease_ms=30_000, retention_ms=7 * 86_400_000,
+        variables=VariableLimits(variable_size=10, assign_size=20, total_size=30),
+    )  # fmt: skip
 
 
 def test_step_functions_calls_are_routed_by_their_credential_scope() -> None:

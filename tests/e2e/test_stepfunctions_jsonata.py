@@ -1,0 +1,177 @@
+"""Step Functions' JSONata and workflow variables end to end (decision 0329): a real
+``andromede serve`` driven by boto3's ``stepfunctions`` client.
+
+A STANDARD machine in JSONata assigns variables from its input (``$sum``, ``$count``), waits
+for a number of seconds an expression gives, chooses on a JSONata ``Condition`` over a
+variable and builds its output from variables and AWS's ``$hash``. The gateway is stopped
+while the execution waits and started again over the same data: the variables assigned
+before the restart are read back from the execution's stored cursor. GetExecutionHistory
+shows each state's ``assignedVariables``; the other branch fails with a cause built by an
+expression. A JSONPath machine reads a variable in ``Parameters`` (``"x.$": "$name"``) and
+on a Choice's ``Variable``. A JSONata state holding ``Parameters`` is refused as AWS refuses
+it, by CreateStateMachine and ValidateStateMachineDefinition alike. An expression that fails
+fails the execution ``States.QueryEvaluationError`` with AWS's ``EvaluationFailed`` event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e.iam_helpers import client_for
+from support.server import ServerProcess, running_server
+
+pytestmark = pytest.mark.e2e
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})  # fmt: skip
+
+ORDER = {
+    "QueryLanguage": "JSONata",
+    "StartAt": "Total",
+    "States": {
+        "Total": {"Type": "Pass",
+                  "Assign": {"total": "{% $sum($states.input.items.price) %}",
+                             "customer": "{% $states.input.customer %}"},
+                  "Output": {"count": "{% $count($states.input.items) %}"},
+                  "Next": "Pause"},
+        "Pause": {"Type": "Wait", "Seconds": "{% $states.input.count + 1 %}", "Next": "Size"},
+        "Size": {"Type": "Choice",
+                 "Choices": [{"Condition": "{% $total > 100 %}", "Next": "Big",
+                              "Assign": {"size": "big"}}],
+                 "Default": "Small"},
+        "Big": {"Type": "Pass", "End": True,
+                "Output": {"customer": "{% $customer %}", "total": "{% $total %}",
+                           "size": "{% $size %}", "tag": "{% $hash($customer, 'MD5') %}"}},
+        "Small": {"Type": "Fail", "Error": "TooSmall",
+                  "Cause": "{% 'total ' & $string($total) %}"},
+    },
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("sfnjsonata") / "data"
+    env = {"ANDROMEDE_WORKERS": "1", "ANDROMEDE_STEPFUNCTIONS_PASS_INTERVAL": "0.2"}
+    with running_server(data_dir, extra_env=env) as started:
+        yield started
+
+
+def states_client(server: ServerProcess) -> Any:
+    return client_for(server, "stepfunctions", *server.credentials())
+
+
+def role(server: ServerProcess, name: str) -> str:
+    iam = client_for(server, "iam", *server.credentials())
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    return arn
+
+
+def ended(states: Any, arn: str, wait: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = states.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.2)
+    raise AssertionError(f"{arn} still running after {wait} s")
+
+
+def history(states: Any, arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = states.get_execution_history(executionArn=arn)["events"]
+    return events
+
+
+def test_variables_survive_a_restart_and_a_jsonata_condition_chooses(
+    server: ServerProcess,
+) -> None:
+    states = states_client(server)
+    machine = states.create_state_machine(
+        name="orders", roleArn=role(server, "sfn-orders"), definition=json.dumps(ORDER)
+    )["stateMachineArn"]
+    big = states.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"customer": "Ana", "items": [{"price": 100}, {"price": 50}]}))["executionArn"]  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not any(e["type"] == "WaitStateEntered" for e in history(states, big)):
+        assert time.monotonic() < deadline, "the execution never reached its Wait"
+        time.sleep(0.1)
+    # The gateway goes while the execution waits (3 s); the one started again over the same
+    # data goes on from the stored cursor, its variables with it.
+    server.stop()
+    server.start()
+    states = states_client(server)
+    described = ended(states, big)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {
+        "customer": "Ana", "total": 150, "size": "big",
+        "tag": hashlib.md5(b"Ana").hexdigest(),  # noqa: S324 - AWS's $hash, not a secret
+    }  # fmt: skip
+    events = history(states, big)
+    exits = {e["stateExitedEventDetails"]["name"]: e["stateExitedEventDetails"] for e in events
+             if "stateExitedEventDetails" in e}  # fmt: skip
+    assigned = exits["Total"]["assignedVariables"]
+    assert {name: json.loads(value) for name, value in assigned.items()} == {
+        "total": 150, "customer": "Ana"}  # fmt: skip
+    assert exits["Total"]["assignedVariablesDetails"] == {"truncated": False}
+    assert json.loads(exits["Size"]["assignedVariables"]["size"]) == "big"
+    assert "assignedVariables" not in exits["Pause"]
+
+    small = states.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"customer": "Bo", "items": [{"price": 20}]}))["executionArn"]  # fmt: skip
+    failed = ended(states, small)
+    assert (failed["status"], failed["error"], failed["cause"]) == (
+        "FAILED",
+        "TooSmall",
+        "total 20",
+    )
+
+
+def test_jsonpath_variables_and_jsonata_fields_refused(server: ServerProcess) -> None:
+    states = states_client(server)
+    arn = role(server, "sfn-jsonpath")
+    jsonpath = {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"limit.$": "$.limit", "who": "fixed"}, "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [
+            {"Variable": "$limit", "NumericGreaterThan": 5, "Next": "C"}], "Default": "D"},
+        "C": {"Type": "Pass", "Parameters": {"l.$": "$limit", "w.$": "$who"}, "End": True},
+        "D": {"Type": "Succeed"},
+    }}  # fmt: skip
+    machine = states.create_state_machine(
+        name="jsonpath-variables", roleArn=arn, definition=json.dumps(jsonpath)
+    )["stateMachineArn"]
+    execution = states.start_execution(stateMachineArn=machine, input='{"limit": 9}')
+    described = ended(states, execution["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"l": 9, "w": "fixed"}
+
+    refused = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Parameters": {"x": 1}, "End": True}}}  # fmt: skip
+    with pytest.raises(ClientError) as caught:
+        states.create_state_machine(name="refused", roleArn=arn, definition=json.dumps(refused))
+    assert caught.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert "Parameters" in caught.value.response["Error"]["Message"]
+    checked = states.validate_state_machine_definition(definition=json.dumps(refused))
+    assert checked["result"] == "FAIL"
+    assert checked["diagnostics"][0]["location"] == "/States/A/Parameters"
+    good = states.validate_state_machine_definition(definition=json.dumps(ORDER))
+    assert good["result"] == "OK", good
+
+    parse = {"Type": "Pass", "Output": "{% $parse($states.input.text) %}", "End": True}
+    broken = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": parse}}
+    machine = states.create_state_machine(
+        name="broken-expression", roleArn=arn, definition=json.dumps(broken)
+    )["stateMachineArn"]
+    execution = states.start_execution(stateMachineArn=machine, input='{"text": "not json"}')
+    described = ended(states, execution["executionArn"])
+    assert (described["status"], described["error"]) == ("FAILED", "States.QueryEvaluationError")
+    failed = [e for e in history(states, execution["executionArn"])
+              if e["type"] == "EvaluationFailed"]  # fmt: skip
+    assert len(failed) == 1
+    details = failed[0]["evaluationFailedEventDetails"]
+    assert (details["state"], details["location"]) == ("A", "Output")
