@@ -80,8 +80,9 @@ def _object(value: object, words: str) -> dict[str, Any]:
     return value
 
 
-def parse_document(text: str, max_chars: int) -> PolicyDocument:
-    """The document, judged whole: any fault is ``InvalidTrafficPolicyDocument``."""
+def parse_document(text: str, max_chars: int, max_sets: int) -> PolicyDocument:
+    """The document, judged whole: any fault is ``InvalidTrafficPolicyDocument``, a document
+    materialising into more than ``max_sets`` record sets too."""
     if len(text) > max_chars:
         raise _refused(f"the document is longer than {max_chars} characters")
     try:
@@ -117,7 +118,7 @@ def parse_document(text: str, max_chars: int) -> PolicyDocument:
         _check_rule(document, rule_id, rule)
     _check_reachable(document)
     # Each set it makes is one ChangeResourceRecordSets would take (its routing fields).
-    materialise(document, "Z", "check.", "check.", 0, "check", lambda region: "Z")
+    materialise(document, "Z", "check.", "check.", 0, "check", lambda region: "Z", max_sets)
     return document
 
 
@@ -212,17 +213,22 @@ def _check_rule(document: PolicyDocument, rule_id: str, rule: Mapping[str, Any])
 
 
 def _check_reachable(document: PolicyDocument) -> None:
-    """No rule reaches itself, nor nests deeper than AWS's editor allows."""
+    """No rule reaches itself, nor nests deeper than AWS's editor allows: each rule walked
+    once (its depth below it remembered), however many branches name it."""
+    below: dict[str, int] = {}  # rule → the deepest nesting under it, once walked
 
-    def walk(rule_id: str, path: tuple[str, ...]) -> None:
+    def walk(rule_id: str, path: tuple[str, ...]) -> int:
         if rule_id in path:
             raise _refused(f"Rule {rule_id[:64]} refers to itself")
-        if len(path) >= _MAX_DEPTH:
+        if rule_id not in below:
+            branches = _branches(document.rules[rule_id])
+            references = {_reference(document, branch) for branch, _ in branches}
+            targets = sorted(target for kind, target in references if kind == "rule")
+            depths = [walk(target, (*path, rule_id)) for target in targets]
+            below[rule_id] = 1 + max(depths, default=0)
+        if len(path) + below[rule_id] > _MAX_DEPTH:
             raise _refused(f"rules nest deeper than {_MAX_DEPTH}")
-        for branch, _routing in _branches(document.rules[rule_id]):
-            kind, target = _reference(document, branch)
-            if kind == "rule":
-                walk(target, (*path, rule_id))
+        return below[rule_id]
 
     if document.start_rule:
         walk(document.start, ())
@@ -236,11 +242,18 @@ def materialise(
     ttl: int,
     instance_id: str,
     balancer_zone: BalancerZone,
+    max_sets: int,
 ) -> tuple[RecordSet, ...]:
     """The record sets of instance ``instance_id`` at ``name`` in the zone (see the module's
-    docstring), each checked as ChangeResourceRecordSets checks a set."""
+    docstring), each checked as ChangeResourceRecordSets checks a set; refused past
+    ``max_sets`` (a rule nested under many branches is made once for each: the count is
+    bounded before it grows)."""
     made: list[RecordSet] = []
     counter = [0]
+
+    def bounded() -> None:
+        if len(made) + counter[0] > max_sets:
+            raise _refused(f"the policy makes more than {max_sets} record sets")
 
     def endpoint_set(at: str, endpoint_id: str) -> RecordSet:
         endpoint = document.endpoints[endpoint_id]
@@ -254,6 +267,7 @@ def materialise(
         rule = document.rules[rule_id]
         for index, (branch, routing) in enumerate(_branches(rule), start=1):
             kind, target = _reference(document, branch)
+            bounded()
             if kind == "endpoint":
                 base = endpoint_set(at, target)
             else:

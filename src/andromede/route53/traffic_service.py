@@ -90,6 +90,7 @@ class TrafficLimits:
     max_versions: int = 1000
     max_instances: int = 5
     max_document: int = 102400
+    max_sets: int = 10000  # an instance's record sets: the zone's bound (route53_max_record_sets)
 
 
 class TrafficPolicyService:
@@ -115,7 +116,7 @@ class TrafficPolicyService:
     ) -> TrafficPolicy:
         if not 1 <= len(name) <= _MAX_NAME or len(comment) > _MAX_COMMENT:
             raise InvalidInput("The input is not valid: Name or Comment is too long")
-        parsed = parse_document(document, self._limits.max_document)
+        parsed = parse_document(document, self._limits.max_document, self._limits.max_sets)
         policies = await self.store.policies(tenant_id)
         if any(p.name == name for p in policies):
             raise TrafficPolicyAlreadyExists(
@@ -142,7 +143,7 @@ class TrafficPolicyService:
     ) -> TrafficPolicy:
         if len(comment) > _MAX_COMMENT:
             raise InvalidInput("The input is not valid: Comment is too long")
-        parsed = parse_document(document, self._limits.max_document)
+        parsed = parse_document(document, self._limits.max_document, self._limits.max_sets)
         for _ in range(_RETRIES):
             versions = await self.versions(tenant_id, policy_id)
             first, latest = versions[0], versions[-1]
@@ -222,9 +223,10 @@ class TrafficPolicyService:
         self, instance: TrafficPolicyInstance, policy: TrafficPolicy
     ) -> TrafficPolicyInstance:
         zone = await self.zones.zone(instance.tenant_id, instance.zone_id)
-        document = parse_document(policy.document, self._limits.max_document)
+        document = parse_document(policy.document, self._limits.max_document, self._limits.max_sets)
         records = materialise(document, zone.zone_id, zone.name, instance.name, instance.ttl,
-                              instance.instance_id, self._balancer_zone)  # fmt: skip
+                              instance.instance_id, self._balancer_zone,
+                              self._limits.max_sets)  # fmt: skip
         await self.zones.place_instance(
             instance.tenant_id, zone.zone_id, instance.instance_id, records
         )
@@ -257,8 +259,13 @@ class TrafficPolicyService:
             tenant_id, str(uuid.uuid4()), zone.zone_id, record_name, ttl, policy.policy_id,
             policy.version, policy.type, "Applied", "", self._now(),
         )  # fmt: skip
-        await self._materialised(instance, policy)
+        # The row first: a set of the zone never names an instance that is not kept.
         await self.store.put_instance(instance)
+        try:
+            await self._materialised(instance, policy)
+        except BaseException:
+            await self.store.delete_instance(tenant_id, instance.instance_id)
+            raise
         return instance
 
     async def update_instance(

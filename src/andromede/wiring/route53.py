@@ -83,6 +83,7 @@ def traffic_limits(settings: Settings) -> TrafficLimits:
         max_versions=settings.route53_max_traffic_policy_versions,
         max_instances=settings.route53_max_traffic_policy_instances,
         max_document=settings.route53_max_traffic_policy_document,
+        max_sets=settings.route53_max_record_sets,
     )
 
 

@@ -397,3 +397,29 @@ async def test_the_quotas_are_the_settings(r53: World, tmp_path: Path) -> None:
     refused = await r53.fails("CreateTrafficPolicyVersion", "InvalidTrafficPolicyDocument",
                               Id=policy["Id"], Document=long)  # fmt: skip
     assert "longer than" in refused.message
+
+
+async def test_a_policy_making_too_many_sets_is_refused_before_it_grows(r53: World) -> None:
+    # Each rule names the next one 20 times: 20**6 sets if made, refused at the zone's bound.
+    rules = {
+        f"r{depth}": {
+            "RuleType": "weighted",
+            "Items": [{"RuleReference": f"r{depth + 1}", "Weight": 1}] * 20,
+        }
+        for depth in range(6)
+    }
+    rules["r6"] = {"RuleType": "weighted", "Items": [{"EndpointReference": "x", "Weight": 1}]}
+    text = document({"StartRule": "r0"}, Endpoints={"x": value("192.0.2.1")}, Rules=rules)
+    refused = await r53.fails("CreateTrafficPolicy", "InvalidTrafficPolicyDocument", Name="big",
+                              Document=text)  # fmt: skip
+    assert "more than 10000 record sets" in refused.message
+    chain = {
+        f"r{depth}": {"RuleType": "failover", "Primary": {"RuleReference": f"r{depth + 1}"},
+                      "Secondary": {"EndpointReference": "x"}}
+        for depth in range(11)
+    }  # fmt: skip
+    chain["r11"] = rules["r6"]
+    deep = document({"StartRule": "r0"}, Endpoints={"x": value("192.0.2.1")}, Rules=chain)
+    refused = await r53.fails("CreateTrafficPolicy", "InvalidTrafficPolicyDocument", Name="deep",
+                              Document=deep)  # fmt: skip
+    assert "nest deeper than 10" in refused.message
