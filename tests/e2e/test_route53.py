@@ -4,7 +4,8 @@ its signing) makes a zone, writes and lists its records, waits for its change wi
 ``resource_record_sets_changed`` waiter, asks the public name servers and TestDNSAnswer for a
 name (decision 0289) — the query written into the zone's query log group (decision 0305) —,
 writes weighted sets and an alias, and deletes it; the aws CLI lists and reads it. A zone
-signed with a KSK in KMS (decision 0317) is validated by dnspython."""
+signed with a KSK in KMS (decision 0317) is validated by dnspython. A traffic policy instance
+(decision 0330) is answered by the name servers."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import pytest
@@ -385,3 +387,84 @@ def test_a_parent_zone_delegates_securely_to_a_signed_child(server: ServerProces
         route53.disable_hosted_zone_dnssec(HostedZoneId=child_id)
     assert refused.value.response["Error"]["Code"] == "KeySigningKeyInParentDSRecord"
     assert "StatusMessage" not in route53.get_dnssec(HostedZoneId=child_id)["Status"]
+
+
+def test_boto3_makes_a_traffic_policy_instance_the_name_servers_answer(
+    server: ServerProcess,
+) -> None:
+    """Decision 0330: a failover policy (its primary a weighted rule) made with boto3, an
+    instance of it in a public zone, and the session server's name servers answering the
+    instance's name with the primary's address; updated to a new version, answered anew;
+    deleted, answered NXDOMAIN."""
+    tenant = new_tenant(server, "route53-traffic")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    zone_id = route53.create_hosted_zone(Name="flow.example.", CallerReference="traffic-1")[
+        "HostedZone"
+    ]["Id"]
+    document = {
+        "AWSPolicyFormatVersion": "2015-10-01",
+        "RecordType": "A",
+        "StartRule": "site",
+        "Endpoints": {
+            "main": {"Type": "value", "Value": "192.0.2.21"},
+            "spare": {"Type": "value", "Value": "192.0.2.22"},
+            "sorry": {"Type": "value", "Value": "192.0.2.29"},
+        },
+        "Rules": {
+            "site": {
+                "RuleType": "failover",
+                "Primary": {"RuleReference": "spread"},
+                "Secondary": {"EndpointReference": "sorry"},
+            },
+            "spread": {
+                "RuleType": "weighted",
+                "Items": [
+                    {"EndpointReference": "main", "Weight": "100"},
+                    {"EndpointReference": "spare", "Weight": "0"},
+                ],
+            },
+        },
+    }
+    policy = route53.create_traffic_policy(Name="flow", Document=json.dumps(document))[
+        "TrafficPolicy"
+    ]
+    instance = route53.create_traffic_policy_instance(
+        HostedZoneId=zone_id,
+        Name="www.flow.example",
+        TTL=45,
+        TrafficPolicyId=policy["Id"],
+        TrafficPolicyVersion=1,
+    )["TrafficPolicyInstance"]
+    assert instance["State"] == "Applied"
+    sets = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert {s.get("TrafficPolicyInstanceId") for s in sets if s["Type"] == "A"} == {instance["Id"]}
+    (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
+    host, port = listen.rsplit(":", 1)
+
+    def answer(wanted: str | None) -> dns.message.Message:
+        # Another worker of the server sees the change within route53_dns_cache_seconds.
+        for _ in range(40):
+            query = dns.message.make_query("www.flow.example", "A")
+            answered = dns.query.udp(query, host, timeout=5, port=int(port))
+            found = [d.to_text() for r in answered.answer for d in r]
+            if (wanted is None and not found) or (wanted is not None and found == [wanted]):
+                return answered
+            time.sleep(0.25)
+        raise AssertionError(f"never answered {wanted}: {answered}")
+
+    answered = answer("192.0.2.21")
+    assert answered.flags & dns.flags.AA and answered.answer[0].ttl == 45
+    with pytest.raises(ClientError) as refused:
+        route53.delete_traffic_policy(Id=policy["Id"], Version=1)
+    assert refused.value.response["Error"]["Code"] == "TrafficPolicyInUse"
+    document["Endpoints"]["main"]["Value"] = "192.0.2.31"
+    route53.create_traffic_policy_version(Id=policy["Id"], Document=json.dumps(document))
+    route53.update_traffic_policy_instance(
+        Id=instance["Id"], TTL=45, TrafficPolicyId=policy["Id"], TrafficPolicyVersion=2
+    )
+    answer("192.0.2.31")
+    route53.delete_traffic_policy_instance(Id=instance["Id"])
+    assert answer(None).rcode() == dns.rcode.NXDOMAIN
+    route53.delete_traffic_policy(Id=policy["Id"], Version=1)
+    route53.delete_traffic_policy(Id=policy["Id"], Version=2)
+    route53.delete_hosted_zone(Id=zone_id)

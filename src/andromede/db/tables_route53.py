@@ -4,7 +4,9 @@ zones: name, caller reference, and the rest — comment, tags, record sets — a
 VPCs each private zone is associated with, found by VPC for the resolvers) and
 ``route53_changes`` (the changes GetChange answers); ``route53_health_checks`` (decision
 0285); ``route53_query_logging_configs`` (decision 0305); ``route53_key_signing_keys`` and
-``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144).
+``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144);
+``route53_traffic_policies`` and ``route53_traffic_policy_instances`` (decision 0330,
+migration 0149).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -22,6 +24,8 @@ __all__ = [
     "route53_health_checks",
     "route53_key_signing_keys",
     "route53_query_logging_configs",
+    "route53_traffic_policies",
+    "route53_traffic_policy_instances",
     "route53_zone_signing",
     "route53_zone_vpcs",
     "route53_zones",
@@ -127,4 +131,39 @@ route53_zone_signing = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_route53_zone_signing_tenant_id", "tenant_id"),
+)
+
+# Traffic policies (decision 0330, migration 0149): one row a policy version, and the
+# instances (their record sets are the zone's, in its definition).
+route53_traffic_policies = sa.Table(
+    "route53_traffic_policies",
+    metadata,
+    sa.Column("policy_id", key_text(), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("type", key_text(), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_route53_traffic_policies_tenant_id", "tenant_id"),
+)
+
+route53_traffic_policy_instances = sa.Table(
+    "route53_traffic_policy_instances",
+    metadata,
+    sa.Column("instance_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("zone_id", key_text(), nullable=False),
+    sa.Column("name", key_text(), nullable=False),
+    sa.Column("ttl", sa.BigInteger, nullable=False),
+    sa.Column("policy_id", key_text(), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("policy_type", key_text(), nullable=False),
+    sa.Column("state", key_text(), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_route53_traffic_policy_instances_tenant_id", "tenant_id"),
 )

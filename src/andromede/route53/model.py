@@ -22,6 +22,7 @@ from andromede.route53.errors import InvalidChangeBatch, InvalidDomainName, Inva
 from andromede.route53.routing import check_routing, routing_problems
 
 __all__ = [
+    "POLICY_TYPES",
     "RECORD_TYPES",
     "AliasTarget",
     "Change",
@@ -32,6 +33,7 @@ __all__ = [
     "made_records",
     "normalise_name",
     "record_order",
+    "value_problem",
     "within",
 ]
 
@@ -45,7 +47,7 @@ RECORD_TYPES: Final = (
 NOT_YET_TYPES: Final[frozenset[str]] = frozenset()
 # The types a routing policy may answer, as Route 53's ResourceRecordSet documents them: the
 # newer types (DS, HTTPS, SVCB, TLSA, SSHFP) are simple sets only.
-_POLICY_TYPES: Final = frozenset(
+POLICY_TYPES: Final = frozenset(
     {"A", "AAAA", "CAA", "CNAME", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"}
 )
 _MULTIVALUE_TYPES: Final = frozenset({"A", "AAAA", "MX", "NAPTR", "PTR", "SPF", "SRV", "TXT"})
@@ -110,6 +112,8 @@ class RecordSet:
     health_check_id: str | None = None
     cidr_routing: tuple[str, str] | None = None  # (CollectionId, LocationName)
     alias: AliasTarget | None = None
+    # The traffic policy instance that made the set (decision 0330): only it changes it.
+    traffic_policy_instance_id: str | None = None
 
     def key(self) -> tuple[str, str, str]:
         return self.name, self.type, self.set_identifier or ""
@@ -261,7 +265,7 @@ _VALUE_RULES["SPF"] = (
 )
 
 
-def _value_problem(record: RecordSet) -> str | None:
+def value_problem(record: RecordSet) -> str | None:
     """AWS's complaint about one value of ``record``, else None."""
     if record.alias is not None:
         return None
@@ -304,7 +308,7 @@ def check_record(record: RecordSet, action: str = "CREATE") -> None:
         )
     if record.alias is None and not 0 <= record.ttl <= 2147483647:
         raise InvalidInput(f"Invalid TTL {record.ttl}")
-    allowed = _MULTIVALUE_TYPES if record.policy == "multivalue" else _POLICY_TYPES
+    allowed = _MULTIVALUE_TYPES if record.policy == "multivalue" else POLICY_TYPES
     if record.policy != "simple" and record.type not in allowed:
         raise InvalidInput(
             f"Invalid request: RRSet of type {record.type} does not support {record.policy} "
@@ -325,17 +329,26 @@ def apply_changes(
     if len(changes) > limit:
         raise InvalidChangeBatch([f"Number of records limit of {limit} exceeded."])
     current: dict[tuple[str, str, str], RecordSet] = {r.key(): r for r in zone.records}
+    owned = {(r.name, r.type) for r in zone.records if r.traffic_policy_instance_id}
     problems: list[str] = []
     for change in changes:
         record = change.record
         label = record.label()
+        if (record.name, record.type) in owned:
+            # Decision 0330: an instance's sets change only through its traffic policy.
+            problems.append(
+                f"Tried to {change.action.lower()} resource record set {label} but it was "
+                "created by a traffic policy instance; use UpdateTrafficPolicyInstance or "
+                "DeleteTrafficPolicyInstance"
+            )
+            continue
         if not within(record.name, zone.name):
             problems.append(
                 f"RRSet with DNS name {display_name(record.name)} is not permitted in zone "
                 f"{zone.name}"
             )
             continue
-        problem = _value_problem(record)
+        problem = value_problem(record)
         if problem is not None:
             problems.append(f"Invalid Resource Record: 'FATAL problem: {problem}'")
             continue

@@ -34,9 +34,11 @@ from andromede.route53.model import (
     RecordSet,
     apply_changes,
     check_record,
+    display_name,
     made_records,
     normalise_name,
     record_order,
+    within,
 )
 from andromede.route53.record_health import EveryCheckHealthy, HealthLookup
 from andromede.route53.responder_data import responder_document
@@ -308,6 +310,48 @@ class Route53Service:
 
         await self._changed(await self._update(tenant_id, zone_id, apply))
         return await self._submit(tenant_id)
+
+    async def place_instance(
+        self, tenant_id: str, zone_id: str, instance_id: str, records: Sequence[RecordSet]
+    ) -> HostedZone:
+        """Decision 0330: the zone's sets of traffic policy instance ``instance_id`` replaced
+        by ``records`` (none: taken away), all at once; refused (``InvalidInput``) when a set
+        the instance does not own holds one of their names and types (or a CNAME beside
+        them), or an alias of theirs targets no load balancer of the account."""
+        alias_problems = await self._foreign_alias_problems(
+            tenant_id, zone_id, [Change("CREATE", r) for r in records]
+        )
+        if alias_problems:
+            raise InvalidInput(alias_problems[-1])
+
+        def place(zone: HostedZone) -> HostedZone:
+            kept = tuple(r for r in zone.records if r.traffic_policy_instance_id != instance_id)
+            types = {(r.name, r.type) for r in records}
+            for record in records:
+                if not within(record.name, zone.name):
+                    raise InvalidInput(
+                        f"RRSet with DNS name {display_name(record.name)} is not permitted in "
+                        f"zone {zone.name}"
+                    )
+            for other in kept:
+                if any(other.name == n and (other.type == t or "CNAME" in {other.type, t})
+                       for n, t in types):  # fmt: skip
+                    raise InvalidInput(
+                        f"Tried to create resource record set {other.label()} for a "
+                        "traffic policy instance but a resource record set with that name "
+                        "already exists"
+                    )
+            placed = kept + tuple(records)
+            if len(placed) > self._limits.max_records:
+                raise InvalidInput(
+                    f"Limits Exceeded: MAX_RRSETS_BY_ZONE - Cannot create more than "
+                    f"{self._limits.max_records} record sets in a hosted zone."
+                )
+            return zone if placed == zone.records else zone.replaced(records=placed)
+
+        zone = await self._update(tenant_id, zone_id, place)
+        await self._changed(zone)
+        return zone
 
     async def _foreign_alias_problems(
         self, tenant_id: str, zone_id: str, changes: Sequence[Change]

@@ -64,6 +64,7 @@ def record_json(record: RecordSet) -> list[Any]:
             record.alias.dns_name,
             record.alias.evaluate_target_health,
         ],
+        "tpi": record.traffic_policy_instance_id,  # decision 0330
     }
     kept = {k: v for k, v in routing.items() if v is not None}
     return [*head, kept] if kept else head
@@ -88,6 +89,7 @@ def record_from_json(fields: list[Any]) -> RecordSet:
         health_check_id=routing.get("health"),
         cidr_routing=None if cidr is None else (str(cidr[0]), str(cidr[1])),
         alias=None if alias is None else AliasTarget(str(alias[0]), str(alias[1]), bool(alias[2])),
+        traffic_policy_instance_id=routing.get("tpi"),
     )
 
 

@@ -4,8 +4,8 @@ Per request: request id → operation (method + path under ``/2013-04-01/``) →
 SigV4 (service ``route53``; Route 53 is global, signed for ``us-east-1`` as AWS's clients do,
 the served Regions accepted too) → the caller's identity policies must allow the operation's
 ``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``; a key-signing key's
-operations on its zone, decision 0317), change or query logging configuration (decision
-0305) → handler →
+operations on its zone, decision 0317), change, query logging configuration (decision
+0305), traffic policy or instance (decision 0330) → handler →
 XML answer in Route 53's namespace, then an audit event and an access-log line. Errors leave
 as ``ErrorResponse`` with ``x-amzn-RequestId``; an unexpected one is ``InternalFailure``
 carrying only the request id."""
@@ -37,6 +37,7 @@ from andromede.route53.dnssec import DnssecService
 from andromede.route53.health_service import HealthCheckService
 from andromede.route53.query_logging import QueryLoggingService
 from andromede.route53.service import Route53Service
+from andromede.route53.traffic_service import TrafficPolicyService
 from andromede.route53api.dnssec_handlers import DNSSEC_HANDLERS, with_key_zone
 from andromede.route53api.errors import (
     Route53WireError,
@@ -47,6 +48,7 @@ from andromede.route53api.handlers import HANDLERS
 from andromede.route53api.health_handlers import health_handler
 from andromede.route53api.operations import Route, route
 from andromede.route53api.query_logging_handlers import QUERY_LOGGING_HANDLERS, with_zone_of_body
+from andromede.route53api.traffic_handlers import TRAFFIC_HANDLERS
 from andromede.settings import Settings
 
 __all__ = ["Route53App"]
@@ -73,6 +75,7 @@ class Route53App:
         self.health: HealthCheckService | None = None  # health checks (decision 0285)
         self.query_logging: QueryLoggingService | None = None  # decision 0305
         self.dnssec: DnssecService | None = None  # DNSSEC signing (decision 0317)
+        self.traffic: TrafficPolicyService | None = None  # traffic policies (decision 0330)
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -168,6 +171,12 @@ class Route53App:
                 raise Route53WireError("InvalidInput", "Query logging is not served here")
             return await logging_handler(self.query_logging, principal.tenant_id, operation,
                                          query, body)  # fmt: skip
+        traffic_handler = TRAFFIC_HANDLERS.get(operation.name)
+        if traffic_handler is not None:
+            if self.traffic is None:
+                raise Route53WireError("InvalidInput", "Traffic policies are not served here")
+            return await traffic_handler(self.traffic, principal.tenant_id, operation, query,
+                                         body)  # fmt: skip
         checks = health_handler(operation)
         if checks is not None:
             if self.health is None:

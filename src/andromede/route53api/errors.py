@@ -64,6 +64,18 @@ _STATUS: Final[dict[str, int]] = {
     "InvalidSigningStatus": 400,
     "DNSSECNotFound": 400,  # DNSSEC signing: decision 0317
     "InvalidArgument": 400,
+    # Traffic policies (decision 0330).
+    "NoSuchTrafficPolicy": 404,
+    "NoSuchTrafficPolicyInstance": 404,
+    "TrafficPolicyAlreadyExists": 409,
+    "TrafficPolicyInUse": 400,
+    "TrafficPolicyInstanceAlreadyExists": 409,
+    "TooManyTrafficPolicies": 400,
+    "TooManyTrafficPolicyVersionsForCurrentPolicy": 400,
+    "TooManyTrafficPolicyInstances": 400,
+    "InvalidTrafficPolicyDocument": 400,
+    "ConflictingTypes": 400,
+    "ConcurrentModification": 400,
     "ExpiredToken": 403,
     "RequestExpired": 403,
 }

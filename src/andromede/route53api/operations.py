@@ -1,8 +1,8 @@
 """Route 53's operations (decision 0280): which one a method and path under ``/2013-04-01/``
 name, the IAM action each needs and the resource it acts on (health checks: decision 0285;
-query logging configurations: decision 0305; DNSSEC signing: decision 0317); the families
-not served yet (traffic policies, reusable delegation sets) are known by name, to be refused
-in Route 53's words."""
+query logging configurations: decision 0305; DNSSEC signing: decision 0317; traffic policies
+and their instances: decision 0330); the families not served yet (reusable delegation sets,
+CIDR collections) are known by name, to be refused in Route 53's words."""
 
 from __future__ import annotations
 
@@ -56,15 +56,26 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("POST", r"hostedzone/(?P<zone>[^/]+)/enable-dnssec", "EnableHostedZoneDNSSEC"),
     ("POST", r"hostedzone/(?P<zone>[^/]+)/disable-dnssec", "DisableHostedZoneDNSSEC"),
     ("GET", r"hostedzone/(?P<zone>[^/]+)/dnssec", "GetDNSSEC"),
+    # Traffic policies (decision 0330).
+    ("POST", r"trafficpolicy", "CreateTrafficPolicy"),
+    ("POST", r"trafficpolicy/(?P<policy>[^/]+)", "CreateTrafficPolicyVersion"),
+    ("GET", r"trafficpolicy/(?P<policy>[^/]+)/(?P<version>[^/]+)", "GetTrafficPolicy"),
+    ("POST", r"trafficpolicy/(?P<policy>[^/]+)/(?P<version>[^/]+)", "UpdateTrafficPolicyComment"),
+    ("DELETE", r"trafficpolicy/(?P<policy>[^/]+)/(?P<version>[^/]+)", "DeleteTrafficPolicy"),
+    ("GET", r"trafficpolicies", "ListTrafficPolicies"),
+    ("GET", r"trafficpolicies/(?P<policy>[^/]+)/versions", "ListTrafficPolicyVersions"),
+    ("POST", r"trafficpolicyinstance", "CreateTrafficPolicyInstance"),
+    ("GET", r"trafficpolicyinstance/(?P<instance>[^/]+)", "GetTrafficPolicyInstance"),
+    ("POST", r"trafficpolicyinstance/(?P<instance>[^/]+)", "UpdateTrafficPolicyInstance"),
+    ("DELETE", r"trafficpolicyinstance/(?P<instance>[^/]+)", "DeleteTrafficPolicyInstance"),
+    ("GET", r"trafficpolicyinstances", "ListTrafficPolicyInstances"),
+    ("GET", r"trafficpolicyinstances/hostedzone", "ListTrafficPolicyInstancesByHostedZone"),
+    ("GET", r"trafficpolicyinstances/trafficpolicy", "ListTrafficPolicyInstancesByPolicy"),
+    ("GET", r"trafficpolicyinstancecount", "GetTrafficPolicyInstanceCount"),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
 NOT_YET: Final[dict[str, str]] = {
-    "trafficpolicy": "Traffic policies",
-    "trafficpolicies": "Traffic policies",
-    "trafficpolicyinstance": "Traffic policies",
-    "trafficpolicyinstances": "Traffic policies",
-    "trafficpolicyinstancecount": "Traffic policies",
     "delegationset": "Reusable delegation sets",
     "cidrcollection": "CIDR collections",
     "checkeripranges": "Health checks",
@@ -81,6 +92,9 @@ class Route:
     resource_type: str = ""  # ListTagsForResources' ``healthcheck`` or ``hostedzone``
     query_logging_id: str = ""  # decision 0305
     key_name: str = ""  # a key-signing key's (decision 0317)
+    traffic_policy_id: str = ""  # decision 0330
+    traffic_policy_version: str = ""
+    traffic_instance_id: str = ""
 
     @property
     def action(self) -> str:
@@ -95,6 +109,10 @@ class Route:
             return f"arn:aws:route53:::healthcheck/{self.health_check_id}"
         if self.query_logging_id:
             return f"arn:aws:route53:::queryloggingconfig/{self.query_logging_id}"
+        if self.traffic_policy_id:
+            return f"arn:aws:route53:::trafficpolicy/{self.traffic_policy_id}"
+        if self.traffic_instance_id:
+            return f"arn:aws:route53:::trafficpolicyinstance/{self.traffic_instance_id}"
         return "*"
 
 
@@ -114,6 +132,9 @@ def route(method: str, path: str) -> Route:
                 found.get("kind") or "",
                 found.get("qlc") or "",
                 found.get("ksk") or "",
+                found.get("policy") or "",
+                found.get("version") or "",
+                found.get("instance") or "",
             )
     # The VPC association authorisations are also not served yet.
     if re.match(

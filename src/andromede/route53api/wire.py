@@ -1,7 +1,7 @@
 """Route 53's REST-XML shapes (decision 0280): request documents read into the service's
 values (``defusedxml``, any namespace), answers written as botocore's ``route53`` model
-names them: record sets with their routing policy and alias target (decision 0284); traffic
-policies and geoproximity are refused by name."""
+names them: record sets with their routing policy and alias target (decision 0284) and the
+traffic policy instance that made them (decision 0330); geoproximity is refused by name."""
 
 from __future__ import annotations
 
@@ -36,10 +36,7 @@ __all__ = [
     "writer",
 ]
 
-_NOT_YET: tuple[tuple[str, str], ...] = (
-    ("TrafficPolicyInstanceId", "Traffic policies"),
-    ("GeoProximityLocation", "Geoproximity routing"),
-)
+_NOT_YET: tuple[tuple[str, str], ...] = (("GeoProximityLocation", "Geoproximity routing"),)
 _GEO_FIELDS: tuple[str, ...] = ("ContinentCode", "CountryCode", "SubdivisionCode")
 
 
@@ -119,6 +116,13 @@ def _integer(node: Element, name: str) -> int | None:
 
 
 def _record_set(node: Element, action: str) -> RecordSet:
+    if child(node, "TrafficPolicyInstanceId") is not None:
+        # Decision 0330: an instance's sets are made by CreateTrafficPolicyInstance only.
+        raise Route53WireError(
+            "InvalidInput",
+            "Invalid request: a traffic policy instance's record sets are created by "
+            "CreateTrafficPolicyInstance, not ChangeResourceRecordSets",
+        )
     for element, feature in _NOT_YET:
         if child(node, element) is not None:
             raise Route53WireError("InvalidInput", f"{feature} ({element}) are not supported yet")
@@ -264,6 +268,7 @@ def write_record(xml: XmlWriter, record: RecordSet) -> None:
         xml.element("EvaluateTargetHealth", record.alias.evaluate_target_health)
         xml.close("AliasTarget")
     xml.element("HealthCheckId", record.health_check_id)
+    xml.element("TrafficPolicyInstanceId", record.traffic_policy_instance_id)
     if record.cidr_routing is not None:
         xml.open("CidrRoutingConfig")
         xml.element("CollectionId", record.cidr_routing[0])

@@ -395,6 +395,29 @@ class NetworkSettings(BaseModel):
         gt=0,
         description="Route 53 health checks an account may hold (AWS: 200) (decision 0285).",
     )
+    route53_max_traffic_policies: int = Field(
+        default=50,
+        gt=0,
+        description="Route 53 traffic policies an account may hold (AWS: 50) (decision 0330).",
+    )
+    route53_max_traffic_policy_versions: int = Field(
+        default=1000,
+        gt=0,
+        description="Versions one Route 53 traffic policy may have (AWS: 1,000) (decision 0330).",
+    )
+    route53_max_traffic_policy_instances: int = Field(
+        default=5,
+        gt=0,
+        description="Route 53 traffic policy instances (policy records) an account may hold"
+        " (AWS: 5) (decision 0330).",
+    )
+    route53_max_traffic_policy_document: int = Field(
+        default=102400,
+        gt=0,
+        le=102400,
+        description="Characters a Route 53 traffic policy document may have (AWS: 102,400)"
+        " (decision 0330).",
+    )
     route53_health_check_allow_cidrs: tuple[str, ...] = Field(
         default=(),
         description="Networks (CIDR) Route 53 health checks may probe beside public unicast"

@@ -5,7 +5,8 @@ service's VPCs of the account (in this gateway's Region), and its REST-XML app p
 (decision 0305): the configurations over the database, their log groups checked and written
 through the Logs service ``serve`` put into ``apis``, the public name servers' lines flushed
 every ``route53_query_log_flush_seconds``. DNSSEC signing (decision 0317):
-``wiring.route53_dnssec``."""
+``wiring.route53_dnssec``. Traffic policies (decision 0330): over the database, within the
+``route53_max_traffic_*`` quotas."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ from andromede.route53.query_logging import QueryLoggingService, QueryLogStore
 from andromede.route53.service import AliasTargets, Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
 from andromede.route53.store_sql import SqlZoneStore
+from andromede.route53.traffic_service import TrafficLimits, TrafficPolicyService
+from andromede.route53.traffic_store_sql import SqlTrafficStore
 from andromede.route53_query_logs import LogsQueryLogGroups, LogsQueryLogWriter
 from andromede.route53api.app import Route53App
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
@@ -54,6 +57,7 @@ __all__ = [
     "query_log_targets",
     "route53_api",
     "route53_limits",
+    "traffic_limits",
 ]
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,16 @@ def route53_limits(settings: Settings) -> Route53Limits:
         max_changes=settings.route53_max_changes,
         max_records=settings.route53_max_record_sets,
         region=settings.region,
+    )
+
+
+def traffic_limits(settings: Settings) -> TrafficLimits:
+    return TrafficLimits(
+        max_policies=settings.route53_max_traffic_policies,
+        max_versions=settings.route53_max_traffic_policy_versions,
+        max_instances=settings.route53_max_traffic_policy_instances,
+        max_document=settings.route53_max_traffic_policy_document,
+        max_sets=settings.route53_max_record_sets,
     )
 
 
@@ -206,9 +220,9 @@ def route53_api(
     keys: KeyService | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
-    (its zones, changes, query logging configurations and DNSSEC state); with ``billing``,
-    the hosted zones' monthly sweep (every ``billing_sample_interval``) started into
-    ``background``; with the KMS services, DNSSEC signing (decision 0317)."""
+    (its zones, changes, query logging configurations, traffic policies and DNSSEC state);
+    with ``billing``, the hosted zones' monthly sweep (every ``billing_sample_interval``)
+    started into ``background``; with the KMS services, DNSSEC signing (decision 0317)."""
 
     async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
         if compute is None or region != settings.region:
@@ -242,6 +256,14 @@ def route53_api(
     query_store = SqlQueryLogStore(db)
     app.query_logging = QueryLoggingService(service, query_store, groups, settings.region)
     service.zone_deleted = app.query_logging.zone_deleted
+    traffic_store = SqlTrafficStore(db)
+    # A load balancer endpoint is an alias to the balancer's canonical zone (decision 0330).
+    app.traffic = TrafficPolicyService(
+        service,
+        traffic_store,
+        traffic_limits(settings),
+        lambda region: hosted_zone(region or settings.region),
+    )
     signing, forget_signing = None, None
     if customer_keys is not None and keys is not None:
         signing, forget_signing = route53_dnssec(
@@ -268,6 +290,7 @@ def route53_api(
 
     async def forget_tenant(tenant_id: str) -> int:
         await query_store.forget_tenant(tenant_id)
+        await traffic_store.forget_tenant(tenant_id)
         if forget_signing is not None:
             await forget_signing(tenant_id)
         return await store.forget_tenant(tenant_id)
