@@ -179,7 +179,9 @@ class MappingPoller:
         # ``doorbell``, and ``probe`` for another process's, decision 0331). The passes back
         # off while the mappings held here find their sources empty; one that read records,
         # holds a batch in its window, or has a problem keeps the interval.
-        self._pacer = Pacer(poll_interval, idle_poll_max, doorbell, probe=probe)
+        # The back-off stays within half a lease: a mapping held here is renewed in time.
+        ceiling = None if idle_poll_max is None else min(idle_poll_max, lease_ms / 2000)
+        self._pacer = Pacer(poll_interval, ceiling, doorbell, probe=probe)
         self._busy = False
 
     def wake(self) -> None:

@@ -140,6 +140,17 @@ async def test_a_loop_holding_an_empty_source_backs_off(name: str) -> None:
     assert 2 <= reads.count <= MOST_IDLE_PASSES, reads.count
 
 
+async def test_the_back_off_of_a_loop_holding_a_source_stays_within_half_its_lease() -> None:
+    reads = Reads()
+    service = SimpleNamespace(settle=reads.zero, store=SimpleNamespace(claim=reads.claim),
+                              region="r")  # fmt: skip
+    policy = RunnerPolicy(poll_interval=FAST, idle_poll_max=LONG, lease_ms=400)
+    runner = PipesRunner(cast(Any, service), cast(Any, reads), cast(Any, None), policy, "me")
+    async with running(runner.run_forever()):
+        await asyncio.sleep(2.0)
+    assert reads.count >= 10, reads.count  # a pause of 0.2 s at most: some thirteen (seven)
+
+
 async def test_a_source_giving_records_keeps_the_pace() -> None:
     loop, reads = mappings(FAST, CEILING, events=1)
     async with running(loop):

@@ -239,7 +239,11 @@ class PipesRunner:
         # wiring forwards to ``doorbell``, and ``probe`` for another process's, decision
         # 0331). The passes back off while the pipes held here find their sources empty; a
         # pipe that read events, holds a batch in its window, or failed keeps the interval.
-        self._pacer = Pacer(policy.poll_interval, policy.idle_poll_max, doorbell, probe=probe)
+        # The back-off stays within half a lease: a pipe held here is renewed in time.
+        ceiling = policy.idle_poll_max
+        if ceiling is not None:
+            ceiling = min(ceiling, policy.lease_ms / 2000)
+        self._pacer = Pacer(policy.poll_interval, ceiling, doorbell, probe=probe)
         self._busy = False
 
     def wake(self) -> None:
