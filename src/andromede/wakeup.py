@@ -226,6 +226,7 @@ class Timetable:
         self._ticks: list[int] = []  # a heap of the times ahead, in resolutions
         self._known: set[int] = set()
         self._armed: tuple[int, asyncio.TimerHandle] | None = None
+        self._armed_on: asyncio.AbstractEventLoop | None = None
 
     def __len__(self) -> int:
         return len(self._known)
@@ -245,8 +246,8 @@ class Timetable:
             return
         self._known.add(tick)
         heapq.heappush(self._ticks, tick)
-        if self._armed is None or tick < self._armed[0]:
-            self._arm(loop)
+        if self._armed is None or tick < self._armed[0] or self._armed_on is not loop:
+            self._arm(loop)  # (armed on a loop since closed: its timer will never run)
 
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._armed is not None:
@@ -255,6 +256,7 @@ class Timetable:
         if self._ticks:
             tick = self._ticks[0]
             self._armed = (tick, loop.call_at(tick * self._resolution, self._due, loop))
+            self._armed_on = loop
 
     def _due(self, loop: asyncio.AbstractEventLoop) -> None:
         self._armed = None
