@@ -49,7 +49,7 @@ from andromede.queues.errors import QueueError
 from andromede.queues.model import Queue
 from andromede.queues.service import Delivered, QueueService
 from andromede.sqsapi.authorise import KeyUser
-from andromede.wakeup import Pacer
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["FunctionRoles", "MappingPoller", "StreamMappingPoller", "source_access"]
 
@@ -115,6 +115,10 @@ StreamRefusal = Callable[[str, str, str], Awaitable[str | None]]
 
 
 class StreamMappingPoller(Protocol):
+    # Set when a poll read records, holds an open window or was refused: the poller keeps
+    # its interval (decision 0331); reset by the poller before each pass.
+    busy: bool
+
     async def poll(self, mapping: EventSourceMapping, owner: str) -> tuple[int, str | None]:
         """A pass over a stream mapping (``function_streams.StreamPoller``): the records
         given to the function, its ``LastProcessingResult`` (None: unchanged)."""
@@ -157,6 +161,8 @@ class MappingPoller:
         clock: Callable[[], int] = lambda: int(time.time() * 1000),
         streams: StreamMappingPoller | None = None,
         idle_poll_max: float | None = None,
+        doorbell: Doorbell | None = None,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
         self._streams = streams
         self._mappings = mappings
@@ -168,23 +174,28 @@ class MappingPoller:
         self._a_pass = mappings_a_pass
         self._clock = clock
         self._held: dict[str, list[Delivered]] = {}  # a batch within its window
-        # Rung when a mapping is created, updated or deleted (decision 0326). A mapping held
-        # here is polled every interval (no single write announces a message or a record);
-        # with none, the passes back off up to the ceiling.
-        self._pacer = Pacer(poll_interval, idle_poll_max)
-        self._claimed = 0
+        # Rung when a mapping is created, updated or deleted (decision 0326), and soon by the
+        # sources (an SQS send, a stream's record: the bells the wiring forwards to
+        # ``doorbell``, and ``probe`` for another process's, decision 0331). The passes back
+        # off while the mappings held here find their sources empty; one that read records,
+        # holds a batch in its window, or has a problem keeps the interval.
+        # The back-off stays within half a lease: a mapping held here is renewed in time.
+        ceiling = None if idle_poll_max is None else min(idle_poll_max, lease_ms / 2000)
+        self._pacer = Pacer(poll_interval, ceiling, doorbell, probe=probe)
+        self._busy = False
 
     def wake(self) -> None:
         self._pacer.doorbell.ring()
 
     async def run_forever(self) -> None:
         while True:
-            self._claimed = 0
+            self._busy = False
             try:
                 await self.run_pass()
             except Exception:  # a failed pass must not end the loop; the next one retries
                 log.exception("Lambda event source mappings: a pass failed")
-            await self._pacer.pause(self._claimed > 0)
+                self._busy = True
+            await self._pacer.pause(self._busy)
 
     async def run_pass(self) -> int:
         """One pass; how many messages the functions were given."""
@@ -192,25 +203,34 @@ class MappingPoller:
         claimed = await self._mappings.store.claim(
             self.owner, now, now + self._lease_ms, self._a_pass
         )
-        self._claimed = len(claimed)
+        self._pacer.watching = bool(claimed)  # their sources' rings count (decision 0331)
+        if self._streams is not None:
+            self._streams.busy = False
         # The mappings side by side: one slow function must not hold up the others'.
-        return sum(await asyncio.gather(*(self._one(m) for m in claimed)))
+        sent = sum(await asyncio.gather(*(self._one(m) for m in claimed)))
+        if self._streams is not None and self._streams.busy:
+            self._busy = True
+        return sent
 
     async def _one(self, mapping: EventSourceMapping) -> int:
         try:
             settled = await self._mappings.settle(mapping)
             if settled is None or settled.state != "Enabled":
                 self._held.pop(mapping.uuid, None)
+                if settled is not mapping:
+                    self._busy = True  # a state moved (Creating → Enabled…): look again soon
                 return 0
             if settled.source_kind != "sqs":
                 return await self._poll_stream(settled)
             return await self._poll_queue(settled)
         except Exception:  # one mapping's fault must not stop the others'
+            self._busy = True
             log.exception("Lambda event source mapping %s: its pass failed", mapping.uuid)
             return 0
 
     async def _poll_stream(self, mapping: EventSourceMapping) -> int:
         if self._streams is None:
+            self._busy = True
             await self._mappings.processed(mapping, "PROBLEM: Stream sources are not served here")
             return 0
         sent, result = await self._streams.poll(mapping, self.owner)
@@ -225,6 +245,7 @@ class MappingPoller:
                 tenant, mapping.function_name, mapping.qualifier
             )
         except FunctionsError:
+            self._busy = True  # a problem: looked at every interval, as before
             await self._mappings.processed(mapping, "PROBLEM: Function not found.")
             return 0
         session = await self._roles.session(tenant, version.role, mapping.uuid)
@@ -232,6 +253,7 @@ class MappingPoller:
         refused = await _refusal(self._roles, self._queues, tenant, version.role, source)
         queue = await _queue(self._queues, mapping.source_arn)
         if refused is not None or session is None or queue is None:
+            self._busy = True
             await self._mappings.processed(mapping, f"PROBLEM: {refused}")
             return 0
         held = self._held.pop(mapping.uuid, [])
@@ -241,7 +263,8 @@ class MappingPoller:
         fresh = {m.message_id for m in received}
         batch = [m for m in held if m.message_id not in fresh] + received
         if not batch:
-            return 0
+            return 0  # an empty queue: the poller may back off (decision 0331)
+        self._busy = True
         now = self._clock()
         oldest = min(int(m.first_received_at.timestamp() * 1000) for m in batch)
         if len(batch) < mapping.batch_size and now - oldest < mapping.window_seconds * 1000:

@@ -331,6 +331,9 @@ class StreamPoller:
         self._attempts: dict[tuple[str, str], int] = {}  # a shard batch's failed tries
         self.metrics: FunctionMetrics | None = None  # AWS/Lambda (decision 0323)
         self._bisected: dict[tuple[str, str], int] = {}  # a failed shard batch's half
+        # A poll read records, holds an open window or met a problem: the mapping poller
+        # keeps its interval (decision 0331). Reset by the poller before each pass.
+        self.busy = False
 
     async def poll(self, mapping: EventSourceMapping, owner: str) -> tuple[int, str | None]:
         """One pass over an enabled stream mapping ``owner`` holds the lease of: the records
@@ -338,9 +341,11 @@ class StreamPoller:
         try:
             role = await self._functions.role(mapping)
         except FunctionsError:
+            self.busy = True
             return 0, "PROBLEM: Function not found."
         refused = await self.access.refusal(mapping.tenant_id, role, mapping.source_arn)
         if refused is not None:
+            self.busy = True
             return 0, f"PROBLEM: {refused}"
         parameters = mapping.parameters
         stamp = parameters.get("StartingPositionTimestamp")
@@ -357,12 +362,16 @@ class StreamPoller:
         opened: dict[str, OpenWindow] = {}
         if mapping.tumbling_seconds:
             if self._windows is None:
+                self.busy = True
                 return 0, "PROBLEM: Tumbling windows are not served by this deployment"
             opened = await self._windows.opened(mapping, points)
         try:
             batches = await self._reader.read(cursor, points, mapping.batch_size)
         except EndpointRefused as exc:
+            self.busy = True
             return 0, f"PROBLEM: {str(exc)[:200]}"
+        if batches or opened:
+            self.busy = True  # records to give, or a tumbling window to close at its end
         read = {batch.shard for batch in batches}
         length = mapping.tumbling_seconds * 1000
         ended = {  # no record left in the window: it is over once its end has passed

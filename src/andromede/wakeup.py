@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
+import heapq
+import math
 from collections.abc import Callable
 
-__all__ = ["Doorbell", "Pacer", "set_within"]
+__all__ = ["Doorbell", "Pacer", "Ring", "Timetable", "set_within"]
 
 
 async def set_within(event: asyncio.Event, timeout: float) -> bool:
@@ -37,6 +40,14 @@ async def set_within(event: asyncio.Event, timeout: float) -> bool:
     return event.is_set()
 
 
+class Ring(enum.Enum):
+    """What ended a wait on a :class:`Doorbell`."""
+
+    NONE = "none"  # the timeout
+    NOW = "now"  # ring(): work for this loop, to be taken at once
+    SOON = "soon"  # only ring_soon(): work may have come, taken within the loop's interval
+
+
 class Doorbell:
     """Rung when work was queued; kept rung until a waiter sees it, so none is lost."""
 
@@ -44,8 +55,30 @@ class Doorbell:
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_wait = on_wait  # told of every wait, on the waiter's loop (db.doorbells)
+        self._now = False  # a ring() since the last wait ended, not only ring_soon()s
+        self._followers: list[Doorbell] = []
+
+    def forward_to(self, bell: Doorbell) -> None:
+        """Every ring of this bell rings ``bell`` soon too (decision 0331): a source's bell
+        (an SQS queue's commit, a stream's) heard by each loop that reads sources."""
+        self._followers.append(bell)
 
     def ring(self) -> None:
+        self._now = True
+        self._set()
+        for follower in self._followers:
+            follower.ring_soon()
+
+    def ring_soon(self) -> None:
+        """Work may have come for this loop (one of the sources it reads got data): a
+        :class:`Pacer` ends its pause for it no sooner than its interval after the pause
+        began, so a stream of such rings never makes passes closer than the loop's own pace
+        (decision 0331). Thread-safe, as :meth:`ring`."""
+        self._set()
+        for follower in self._followers:
+            follower.ring_soon()
+
+    def _set(self) -> None:
         loop = self._loop
         if loop is None or loop.is_closed() or not loop.is_running() or _running() is loop:
             self._event.set()  # on the waiter's loop, or before any wait: kept for the next
@@ -67,14 +100,23 @@ class Doorbell:
 
     async def wait(self, timeout: float) -> bool:
         """Until rung (True, and the bell is quiet again) or ``timeout`` seconds (False)."""
+        return await self.wait_ring(timeout) is not Ring.NONE
+
+    async def wait_ring(self, timeout: float) -> Ring:
+        """Until rung, or ``timeout`` seconds (:attr:`Ring.NONE`); which ring it was."""
         self._loop = asyncio.get_running_loop()
         if self._on_wait is not None:
             self._on_wait()
         if not self._event.is_set():
             await set_within(self._event, timeout)
+        # The flag read and reset before the event is cleared: a ring() from another thread
+        # in between leaves its event set for the next wait (told as soon at worst).
+        now, self._now = self._now, False
         rung = self._event.is_set()
         self._event.clear()
-        return rung
+        if not rung:
+            return Ring.NONE
+        return Ring.NOW if now else Ring.SOON
 
 
 class Pacer:
@@ -84,7 +126,12 @@ class Pacer:
     interval."""
 
     def __init__(
-        self, interval: float, ceiling: float | None = None, doorbell: Doorbell | None = None
+        self,
+        interval: float,
+        ceiling: float | None = None,
+        doorbell: Doorbell | None = None,
+        *,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
         if interval < 0:
             raise ValueError("a loop's interval cannot be negative")
@@ -92,6 +139,13 @@ class Pacer:
         self.ceiling = interval if ceiling is None else max(interval, ceiling)
         self.doorbell = doorbell if doorbell is not None else Doorbell()
         self._next = interval
+        # Decision 0331: a loop that reads sources (Pipes, Lambda's mappings) sets this while
+        # it holds some; then a ring_soon() and a change ``probe`` sees end an idle pause
+        # (otherwise they are nobody's work here and are let pass). ``probe``: whether the
+        # sources changed since its last call, looked at every interval of a longer pause
+        # (another process's commits on one SQLite file, which no ring crosses).
+        self.watching = False
+        self._probe = probe
 
     @property
     def next_pause(self) -> float:
@@ -105,17 +159,49 @@ class Pacer:
 
     async def pause(self, worked: bool) -> bool:
         """Wait before the next pass; ``worked``: the pass just done found work. True when
-        the pause was cut short by a ring."""
+        the pause was cut short by a ring (a ring_soon() while watching: ended no sooner than
+        the interval after it began)."""
         if worked:
             self._next = self.interval
         pause = self._next
         if not worked:
             # Doubled from the interval (an interval of 0 still grows, by a tenth of a second).
             self._next = min(self.ceiling, max(self._next * 2, self._next + 0.1))
-        rung = await self.doorbell.wait(pause)
+        rung = await self._wait(pause)
+        if self.watching and self._probe is not None:
+            self._probe()  # what the next pass reads is seen: the next pause's changes are new
         if rung:
             self._next = self.interval  # work is coming: look often again until it is done
         return rung
+
+    async def _wait(self, pause: float) -> bool:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        end = start + pause
+        soonest = start + self.interval  # a ring_soon() ends the pause here, not before
+        period = max(self.interval, 0.05)  # the probe's, in a pause longer than the interval
+        probe_at = start + period
+        heard = False
+        while True:
+            now = loop.time()
+            until = end
+            probing = self.watching and self._probe is not None and not heard
+            if probing:
+                until = min(until, probe_at)
+            ring = await self.doorbell.wait_ring(max(0.0, until - now))
+            if ring is Ring.NOW:
+                return True
+            now = loop.time()
+            if ring is Ring.SOON and self.watching:
+                heard = True
+                end = min(end, soonest)
+            elif ring is Ring.NONE and probing and now >= probe_at and now < end:
+                probe_at += period
+                if self._probe is not None and self._probe():
+                    heard = True
+                    end = min(end, soonest)
+            if now >= end:
+                return heard
 
 
 def _running() -> asyncio.AbstractEventLoop | None:
@@ -123,3 +209,62 @@ def _running() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+class Timetable:
+    """Rings a bell soon at each of many times ahead (messages becoming visible again after
+    their delay or visibility timeout, decision 0331), with one timer: the times are kept to
+    ``resolution`` seconds (rounded up: never rung before its time), the earliest armed.
+    So a busy queue's thousands of receives a second, each with a time hours ahead, cost a
+    set of whole ticks, not a timer each. Used on the event loop of the bell's waiter."""
+
+    def __init__(self, ring: Callable[[], None], resolution: float = 0.25) -> None:
+        if resolution <= 0:
+            raise ValueError("a timetable's resolution must be positive")
+        self._ring = ring
+        self._resolution = resolution
+        self._ticks: list[int] = []  # a heap of the times ahead, in resolutions
+        self._known: set[int] = set()
+        self._armed: tuple[int, asyncio.TimerHandle] | None = None
+        self._armed_on: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def at(self, delay: float) -> None:
+        """Ring in ``delay`` seconds (at once when not positive). On an event loop; without
+        one the time is dropped (the waiter's next poll finds the work)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if delay <= 0:
+            self._ring()
+            return
+        tick = math.ceil((loop.time() + delay) / self._resolution)
+        if tick in self._known:
+            return
+        self._known.add(tick)
+        heapq.heappush(self._ticks, tick)
+        if self._armed is None or tick < self._armed[0] or self._armed_on is not loop:
+            self._arm(loop)  # (armed on a loop since closed: its timer will never run)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._armed is not None:
+            self._armed[1].cancel()
+            self._armed = None
+        if self._ticks:
+            tick = self._ticks[0]
+            self._armed = (tick, loop.call_at(tick * self._resolution, self._due, loop))
+            self._armed_on = loop
+
+    def _due(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._armed = None
+        now = loop.time()
+        rang = False
+        while self._ticks and self._ticks[0] * self._resolution <= now:
+            self._known.discard(heapq.heappop(self._ticks))
+            rang = True
+        if rang:
+            self._ring()
+        self._arm(loop)

@@ -2,12 +2,15 @@
 that marks a work queue rings that queue's bell once it committed — never before, never when it
 rolled back — and each writer of a background loop's queue marks it (replication tasks, event
 notifications, SQS message move tasks, EventBridge deliveries and replays, SNS replays; since
-0326 Lambda's Event invocations, Logs' subscription records and DynamoDB's changes for Kinesis),
+0326 Lambda's Event invocations, Logs' subscription records and DynamoDB's changes for Kinesis;
+since 0331 the sources Pipes and Lambda's mappings read — an SQS message sent, a Kinesis record
+put, a DynamoDB stream's change — and Step Functions' executions started),
 so a loop of the same process picks the work at once rather than at its next poll."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,17 +29,31 @@ from andromede.events.delivery_queue import NewDelivery
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
 from andromede.functions.event_queue import EventInvocation
 from andromede.functions.event_queue_sql import SqlEventQueue as SqlEventQueue_
+from andromede.kinesis.store import SealedRecord
+from andromede.kinesis.store_sql import SqlKinesisStore
 from andromede.logs.subscriptions import OutboxEntry
 from andromede.logs.subscriptions_sql import SqlSubscriptionStore
 from andromede.notifications.archive import REPLAY_PENDING, Replay
 from andromede.notifications.store_sql import SqlEventQueue
 from andromede.notifications.store_sql_archive import SqlArchiveStore
+from andromede.queues.model import Queue
 from andromede.queues.move_tasks import MoveTask
 from andromede.queues.move_tasks_sql import SqlMoveTaskStore
+from andromede.queues.store import StoredMessage
+from andromede.queues.store_sql import SqlQueueStore
+from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.storage.replication_queue import ReplicationTask
 from andromede.storage.replication_queue_sql import SqlReplicationQueue
+from andromede.wiring.queues import KeySealer
 from contract.test_dynamodb_kinesis_queue import _change as forwarding_change
 from contract.test_dynamodb_kinesis_queue import _table as forwarding_table
+from contract.test_dynamodb_stores import change as stream_change
+from contract.test_dynamodb_stores import item as stream_item
+from contract.test_dynamodb_stores import stream as table_stream
+from contract.test_dynamodb_stores import table as streamed_table
+from contract.test_kinesis_stores import stream as kinesis_stream
+from contract.test_stepfunctions_executions import execution as started_execution
+from support.keys import key_service_in
 from support.store_backends import SQL_BACKENDS, sql_database
 
 NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
@@ -146,7 +163,39 @@ def _writers() -> dict[str, Callable[[Database], Awaitable[object]]]:
         change = forwarding_change(b"1", None, b"new", True)
         return await store.put_item("t1", "things", StoredItem(b"h", b"1", b"new", 3), None, change)
 
+    async def sqs_message(db: Database) -> object:  # decision 0331, and the three below
+        store = SqlQueueStore(db)
+        await store.create_queue(Queue("t1", "q", "r", {}, NOW, NOW), limit=10)
+        message = StoredMessage("m-1", b"sealed", NOW, NOW, NOW.replace(year=2027))
+        return await store.send("t1", "q", [message])
+
+    async def kinesis_record(db: Database) -> object:
+        store = SqlKinesisStore(db)
+        await store.create(kinesis_stream("s"), 10, 10)
+        return await store.append("t1", "s", 1, [SealedRecord(0, "pk", 1, b"x" * 29)], 1)
+
+    async def dynamodb_stream(db: Database) -> object:
+        store = SqlDynamoStore(db)
+        await store.create_table(streamed_table("a"), max_tables=5)
+        await store.create_stream(table_stream("L1", 10))
+        return await store.put_item("t1", "a", stream_item(b"h", b"1"), None,
+                                    stream_change("INSERT", b"1", 11))  # fmt: skip
+
+    async def step_functions(db: Database) -> object:
+        with tempfile.TemporaryDirectory() as folder:
+            keys = key_service_in(Path(folder))
+            try:
+                return await SqlExecutionStore(db, KeySealer(keys)).create(
+                    started_execution("e"), []
+                )
+            finally:
+                keys.close()
+
     return {
+        doorbells.SQS_MESSAGES: sqs_message,
+        doorbells.KINESIS_RECORDS: kinesis_record,
+        doorbells.DYNAMODB_STREAMS: dynamodb_stream,
+        doorbells.STEP_FUNCTIONS: step_functions,
         doorbells.LAMBDA_EVENTS: lambda_event,
         doorbells.LOGS_SUBSCRIPTIONS: logs_subscription,
         doorbells.DYNAMODB_KINESIS: dynamodb_kinesis,

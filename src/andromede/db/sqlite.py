@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -73,6 +74,10 @@ class SqliteDatabase:
         self.engine = engine
         self.dialect = "sqlite"
         self.doorbells = Doorbells()  # rung after the commits that queued work (decision 0206)
+        if engine.url.database not in (None, "", ":memory:"):
+            # The other processes on this file see the commits of the loops' sources (0331).
+            file = Path(engine.url.database)
+            self.doorbells.stamp_in(file.with_name(file.name + ".doorbells"))
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: stop
         self._writer = threading.Thread(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import DYNAMODB_STREAMS, queued
 from andromede.dynamodb.history_sql import append_versions
 from andromede.dynamodb.kinesis_forward_queue_sql import queue_forwards
 from andromede.dynamodb.model import KeyElement
@@ -124,6 +125,7 @@ def append_changes(
                 for n, r in enumerate(records)
             ],
         )
+        queued(conn, DYNAMODB_STREAMS)  # the stream readers' bells, once committed (0331)
 
 
 def _change(m: Any) -> StreamRecord:

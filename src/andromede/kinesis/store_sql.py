@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import KINESIS_RECORDS, queued
 from andromede.kinesis.accounts import BillingCommitment, CommitmentStatus
 from andromede.kinesis.errors import LimitExceeded
 from andromede.kinesis.model import (
@@ -313,6 +314,7 @@ class SqlKinesisStore:
                         for r, n in zip(records, numbers, strict=True)
                     ],
                 )
+                queued(conn, KINESIS_RECORDS)  # the readers' bells, once committed (0331)
             return numbers
 
         return await self._db.write(work)

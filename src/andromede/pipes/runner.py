@@ -59,7 +59,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,7 +68,7 @@ from andromede.pipes.execution_logs import execution_records, has_log_destinatio
 from andromede.pipes.model import Pipe, compiled_filters
 from andromede.pipes.service import PipesService
 from andromede.pipes.shaping import batch_payload, enriched_events, matchable, passes, render
-from andromede.wakeup import Pacer
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = [
     "BatchTargets",
@@ -218,6 +218,8 @@ class PipesRunner:
         logs: PipeLogSink | None = None,
         enricher: PipeEnricher | None = None,
         batches: PipeBatchTarget | None = None,
+        doorbell: Doorbell | None = None,
+        probe: Callable[[], bool] | None = None,
     ) -> None:
         self._pipes = pipes
         self._batches = batches
@@ -232,10 +234,16 @@ class PipesRunner:
         self._refusals: dict[str, str] = {}
         self._bisected: dict[tuple[str, str], int] = {}  # a failed stream batch's half
         self._held: dict[str, list[SourceEvent]] = {}  # an SQS batch within its window
-        # Rung by CreatePipe, UpdatePipe, StartPipe and StopPipe (decision 0326). A running
-        # pipe's source is polled every interval (no single write announces an SQS message
-        # or a stream record); with none running here, the passes back off to the ceiling.
-        self._pacer = Pacer(policy.poll_interval, policy.idle_poll_max)
+        # Rung by CreatePipe, UpdatePipe, StartPipe and StopPipe (decision 0326), and soon by
+        # the sources (an SQS send, a Kinesis put, a DynamoDB stream's change: the bells the
+        # wiring forwards to ``doorbell``, and ``probe`` for another process's, decision
+        # 0331). The passes back off while the pipes held here find their sources empty; a
+        # pipe that read events, holds a batch in its window, or failed keeps the interval.
+        # The back-off stays within half a lease: a pipe held here is renewed in time.
+        ceiling = policy.idle_poll_max
+        if ceiling is not None:
+            ceiling = min(ceiling, policy.lease_ms / 2000)
+        self._pacer = Pacer(policy.poll_interval, ceiling, doorbell, probe=probe)
         self._busy = False
 
     def wake(self) -> None:
@@ -248,6 +256,7 @@ class PipesRunner:
                 await self.run_pass()
             except Exception:  # a failed pass must not end the loop; the next one retries
                 log.exception("Pipes pass failed")
+                self._busy = True
             await self._pacer.pause(self._busy)
 
     async def run_pass(self, now: int | None = None) -> int:
@@ -261,7 +270,8 @@ class PipesRunner:
             self.policy.pipes_a_pass,
             self._pipes.region,
         )
-        self._busy = bool(settled or claimed)
+        self._busy = bool(settled)
+        self._pacer.watching = bool(claimed)  # their sources' rings count (decision 0331)
         sent = 0
         for pipe in claimed:
             try:
@@ -270,8 +280,10 @@ class PipesRunner:
                 if pipe.state_reason:
                     await self._pipes.refused(pipe, "")  # it runs again
             except EndpointRefused as exc:
+                self._busy = True  # refused: tried again every interval, as before
                 await self._refused(pipe, f"{exc.code}: {exc}")
             except Exception:  # one pipe's fault must not stop the others'
+                self._busy = True
                 log.exception("Pipe %s: its pass failed", pipe.arn)
         return sent
 
@@ -312,6 +324,10 @@ class PipesRunner:
         held = [] if streaming else self._held.pop(pipe.arn, [])
         limit = self._batch_size(pipe) - len(held)
         batches = await self._sources.read(pipe, points, limit) if limit > 0 else []
+        if held or any(batch.events for batch in batches):
+            # Events to send, a window open or a failed batch read again: the next pass at
+            # the interval. A source found empty lets the runner back off (decision 0331).
+            self._busy = True
         filters = compiled_filters(pipe.source_parameters)
         sent = 0
         if not streaming:

@@ -221,6 +221,10 @@ class QueueService:
         self._waiters: dict[tuple[str, str], set[asyncio.Future[None]]] = {}
         # Told of empty receives and sent sizes (decision 0181), set by the wiring.
         self.observer: QueueObserver | None = None
+        # Told in how many seconds messages become visible (a delay, a receive's visibility
+        # timeout, a FIFO group let go): the readers' timetable (decision 0331), set by the
+        # wiring. A message visible at once rings through its commit (``db.doorbells``).
+        self.due: Callable[[float], None] | None = None
 
     @property
     def region(self) -> str:
@@ -428,6 +432,7 @@ class QueueService:
         if self.observer is not None:
             self.observer.sent_sizes(queue.tenant_id, queue.name, [message_size(body, attributes)])
         self._wake(queue)
+        self._due_later([message])
         return sent
 
     async def _send_fifo(
@@ -485,6 +490,7 @@ class QueueService:
             if self.observer is not None:
                 self.observer.sent_sizes(queue.tenant_id, queue.name, sizes)
             self._wake(queue)
+            self._due_later(messages)
         return sent, failed
 
     async def deliver(self, queue: Queue, body: str, sender: str) -> None:
@@ -574,6 +580,8 @@ class QueueService:
             self._waiters.setdefault(key, set()).add(waiter)
             try:
                 found = await self._receive_once(queue, count, hide, redrive, caller, attempt)
+                if found and self.due is not None:
+                    self.due(hide)  # back in the queue then, unless deleted meanwhile
                 remaining = deadline - loop.time()
                 if found or remaining <= 0:
                     if not found and self.observer is not None:
@@ -664,6 +672,8 @@ class QueueService:
         """As SQS: a valid handle of an earlier receive succeeds and deletes nothing."""
         message_id, receipt = _parse_receipt_handle(receipt_handle)
         await self._store.delete_message(queue.tenant_id, queue.name, message_id, receipt)
+        if is_fifo(queue) and self.due is not None:
+            self.due(0)  # its group's next message may be received now
 
     async def delete_batch(
         self, queue: Queue, entries: Sequence[tuple[str, str]]
@@ -707,6 +717,8 @@ class QueueService:
             )
         if timeout == 0:
             self._wake(queue)
+        elif self.due is not None:
+            self.due(timeout)
 
     async def change_visibility_batch(
         self, queue: Queue, entries: Sequence[tuple[str, str, int]]
@@ -722,6 +734,14 @@ class QueueService:
             else:
                 done.append(entry_id)
         return done, failed
+
+    def _due_later(self, messages: Sequence[StoredMessage]) -> None:
+        """The readers' timetable told of the delayed messages' times (decision 0331)."""
+        if self.due is None:
+            return
+        for delay in {(m.visible_at - m.sent_at).total_seconds() for m in messages}:
+            if delay > 0:
+                self.due(delay)
 
     def _wake(self, queue: Queue) -> None:
         for waiter in self._waiters.get((queue.tenant_id, queue.name), ()):

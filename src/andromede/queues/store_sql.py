@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import SQS_MESSAGES, queued
 from andromede.db.types import utc_from_stored
 from andromede.queues.errors import OverLimit
 from andromede.queues.model import FORMAT_VERSION, Queue, RedrivePolicy
@@ -146,7 +147,13 @@ class SqlQueueStore:
             for m in messages
         ]
         if rows:
-            await self._db.write(lambda conn: conn.execute(_M.insert(), rows))
+
+            def work(conn: Connection) -> None:
+                conn.execute(_M.insert(), rows)
+                if any(m.visible_at <= m.sent_at for m in messages):
+                    queued(conn, SQS_MESSAGES)  # readers' bells ring once committed (0331)
+
+            await self._db.write(work)
 
     async def receive(
         self,
@@ -202,11 +209,12 @@ class SqlQueueStore:
         *,
         per_group: bool = False,
     ) -> list[tuple[str, int]]:
-        return await self._db.write(
-            lambda conn: send_fifo(
-                conn, tenant_id, name, messages, now, dedup_until, per_group=per_group
-            )
-        )
+        def work(conn: Connection) -> list[tuple[str, int]]:
+            kept = send_fifo(conn, tenant_id, name, messages, now, dedup_until, per_group=per_group)
+            queued(conn, SQS_MESSAGES)  # readers' bells ring once committed (decision 0331)
+            return kept
+
+        return await self._db.write(work)
 
     async def receive_fifo(
         self,
@@ -271,7 +279,14 @@ class SqlQueueStore:
             )
             .values(visible_at=visible_at)
         )
-        return await self._db.write(lambda conn: conn.execute(statement).rowcount > 0)
+
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(statement).rowcount > 0
+            if changed and visible_at <= now:
+                queued(conn, SQS_MESSAGES)  # visible again at once: readers' bells (0331)
+            return changed
+
+        return await self._db.write(work)
 
     async def purge(self, tenant_id: str, name: str) -> int:
         statement = _M.delete().where(*_of(tenant_id, name))
@@ -366,6 +381,8 @@ class SqlQueueStore:
                     )
                 )
                 moved += len(ids)
+            if moved:
+                queued(conn, SQS_MESSAGES)  # readers' bells ring once committed (0331)
             return moved
 
         return await self._db.write(work)

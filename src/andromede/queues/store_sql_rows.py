@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from andromede.db import tables
+from andromede.db.doorbells import SQS_MESSAGES, queued
 from andromede.db.types import utc_from_stored
 from andromede.queues.errors import OverLimit
 from andromede.queues.store import ReceivedMessage, Redrive
@@ -51,6 +52,7 @@ def dead_letter(
             dead_letter_source=source,
         )
     )
+    queued(conn, SQS_MESSAGES)  # visible at once in the dead-letter queue (decision 0331)
 
 
 def hand_out(

@@ -109,11 +109,14 @@ class ServerSettings(BaseModel):
         " notifications, SQS message moves, EventBridge deliveries and replays, SNS"
         " replays; Lambda's Event invocations, Step Functions' executions, Logs' subscription"
         " deliveries, DynamoDB's Kinesis forwarding, and Pipes and Lambda's event source"
-        " mappings while none is held) backs off to while it finds no work: work queued by"
-        " this process, or by another gateway on a shared PostgreSQL (its notifications),"
-        " wakes it at once; work queued by another `serve` on the same SQLite file, a lapsed"
-        " lease or a retry come due is seen within this (decision 0206; a retry or a Wait"
-        " whose time the loop knows rings it then, decision 0326); at or below a loop's own"
+        " mappings while the sources they hold are empty — at most half their lease) backs"
+        " off to while it finds no work: work queued by this process, or by another gateway"
+        " on a shared PostgreSQL (its notifications), wakes it at once; work queued by"
+        " another `serve` on the same SQLite file, a lapsed lease or a retry come due is seen"
+        " within this (decision 0206; a retry or a Wait whose time the loop knows rings it"
+        " then, decision 0326; an SQS send, a Kinesis put or a DynamoDB stream's change, and"
+        " an SQS message's due time, ring Pipes and the mappings within their interval, the"
+        " other workers of a `serve` on SQLite too, decision 0331); at or below a loop's own"
         " interval, no back-off.",
     )
     log_buffer_lines: int = Field(

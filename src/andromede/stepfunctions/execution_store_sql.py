@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.db.doorbells import STEP_FUNCTIONS, queued
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 from andromede.stepfunctions.store import DocumentSealer
 
@@ -143,6 +144,7 @@ class SqlExecutionStore:
             )
             if history is not None:
                 conn.execute(sa.insert(_H).values(**history))
+            queued(conn, STEP_FUNCTIONS)  # every gateway's runner rings once committed (0331)
             return None
 
         try:
@@ -219,6 +221,10 @@ class SqlExecutionStore:
                 return False
             if history is not None:
                 conn.execute(sa.insert(_H).values(**history))
+            if owner is None and execution.status is ExecutionStatus.RUNNING:
+                # Redriven, answered, its heartbeat moved: outside the runner's lease, so
+                # every gateway's runner rings once committed (decision 0331).
+                queued(conn, STEP_FUNCTIONS)
             return True
 
         return await self._db.write(work)

@@ -25,7 +25,7 @@ from andromede.stepfunctions.executions import Execution, ExecutionStatus, Histo
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
 from andromede.stepfunctions.variables import VariableLimits
-from andromede.wakeup import Pacer
+from andromede.wakeup import Doorbell, Pacer
 
 __all__ = ["ExecutionsRunner", "RunnerPolicy", "TransitionMeter"]
 
@@ -82,6 +82,7 @@ class ExecutionsRunner:
         clock: Callable[[], int] = _now,
         logs: ExecutionLogs | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._executions = executions
         self._policy = policy
@@ -94,7 +95,8 @@ class ExecutionsRunner:
         self._driving: dict[str, asyncio.Task[None]] = {}
         # Rung by StartExecution, a redrive or a task's answer, and at a known due time (a
         # Wait's end, a task's timeout): idle, the passes back off (decision 0326).
-        self._pacer = Pacer(policy.pass_interval, policy.idle_poll_max)
+        # ``doorbell``: the database's, which another gateway's commits ring too (0331).
+        self._pacer = Pacer(policy.pass_interval, policy.idle_poll_max, doorbell)
 
     def wake(self) -> None:
         self._pacer.doorbell.ring()

@@ -35,7 +35,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
-from andromede.db.doorbells import LAMBDA_EVENTS
+from andromede.db.doorbells import LAMBDA_EVENTS, SOURCES
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.function_buckets import BucketRecords
@@ -362,6 +362,7 @@ def lambda_api(
         )
         actions |= mapping_actions(mappings)
         interval, lease_ms = mapping_poll_policy(settings)
+        bell, probe = db.doorbells.follower(SOURCES)  # the sources' rings (decision 0331)
         poller = MappingPoller(
             mappings,
             roles,
@@ -372,6 +373,8 @@ def lambda_api(
             lease_ms=lease_ms,
             streams=streams,
             idle_poll_max=settings.background_idle_poll_max,
+            doorbell=bell,
+            probe=probe,
         )
         mappings.on_change = poller.wake  # a mapping written: settled and polled at once
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)

@@ -31,6 +31,7 @@ from typing import Any, Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.db.doorbells import SOURCES
 from andromede.dynamodb.stream_service import DynamoStreams
 from andromede.dynamodbapi.app import DynamoApp
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
@@ -271,6 +272,7 @@ def pipes_api(
         )
     if objects is not None:
         writers.append(PipeLogBuckets(roles, objects))
+    bell, probe = db.doorbells.follower(SOURCES)  # the sources' rings (decision 0331)
     runner = PipesRunner(
         service,
         PipeSources(roles, queues, kinesis, settings.region, dynamodb),
@@ -304,6 +306,8 @@ def pipes_api(
             machines,
         ),
         BatchTargets(functions, machines),
+        bell,
+        probe,
     )
     service.on_change = runner.wake
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)

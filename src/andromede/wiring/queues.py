@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidTag
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
-from andromede.db.doorbells import MESSAGE_MOVES
+from andromede.db.doorbells import MESSAGE_MOVES, SQS_MESSAGES
 from andromede.db.notification_events import Unreadable
 from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.errors import InvalidWrappedKey, KeyDestroyed, KeyNotFound
@@ -31,6 +31,7 @@ from andromede.queues.service import QueueLimits, QueueService
 from andromede.queues.store_sql import SqlQueueStore
 from andromede.settings import Settings
 from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
+from andromede.wakeup import Timetable
 from andromede.wiring.queue_keys import QueueKmsSealer
 
 __all__ = ["BucketEventQueues", "EventKeySealer", "KeySealer", "message_mover", "queue_service"]
@@ -124,7 +125,7 @@ def queue_service(
             cache_size=settings.queue_kms_data_key_cache_size,
         )
     )
-    return QueueService(
+    service = QueueService(
         SqlQueueStore(db) if store is None else store,
         KeySealer(keys),
         region=settings.region,
@@ -136,6 +137,10 @@ def queue_service(
         ),
         kms=kms,
     )
+    # A message visible later (a delay, a visibility timeout) rings the queues' readers, Pipes
+    # and Lambda's mappings, at its time (decision 0331).
+    service.due = Timetable(db.doorbells.of(SQS_MESSAGES).ring_soon).at
+    return service
 
 
 def message_mover(settings: Settings, db: Database) -> MessageMover:

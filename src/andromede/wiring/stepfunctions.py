@@ -22,6 +22,7 @@ from typing import Any, Final
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
 from andromede.db.database import Database
+from andromede.db.doorbells import STEP_FUNCTIONS
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.iam.service_roles import TrustSource, trusted_role
@@ -298,6 +299,7 @@ def states_api(
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
         tasks=tasks,
         meter=observer,
+        doorbell=db.doorbells.of(STEP_FUNCTIONS),  # other gateways' commits ring it (0331)
         logs=None
         if logs is None
         else MachineLogGroups(

@@ -24,6 +24,7 @@ import pytest
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
+from andromede.db.doorbells import SQS_MESSAGES
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
@@ -36,6 +37,7 @@ from andromede.kms.service import KeyService
 from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
+from andromede.wakeup import Timetable
 from andromede.wiring.events import EventsParts
 from andromede.wiring.pipes import pipes_api
 from andromede.wiring.queues import KeySealer
@@ -110,6 +112,8 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
     audit = AuditService(MemoryAuditStore())
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=REGION)
+    # As ``serve`` wires it: a message back after its visibility timeout rings the pipes (0331).
+    queues.due = Timetable(db.doorbells.of(SQS_MESSAGES).ring_soon).at
     # No queue or topic is a target here; with an identity the parts give the targets roles.
     no_targets = SimpleNamespace(roles=None)
     events = EventsParts(settings, db, no_targets, identity=identity)  # type: ignore[arg-type]
