@@ -60,7 +60,10 @@ def invoke_actions(
             return {}
         await invoker.refresh_reserves(owner)
         context = client_context(call.params.get("ClientContext"))
-        done = await invoker.invoke(record, version, payload, arn, context)
+        trace = call.params.get("TraceHeader")  # its lineage: decision 0328
+        done = await invoker.invoke(
+            record, version, payload, arn, context, trace=trace if isinstance(trace, str) else None
+        )
         headers = [("X-Amz-Executed-Version", done.version)]
         body = done.payload
         failed = not done.ok
