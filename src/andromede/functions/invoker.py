@@ -203,9 +203,15 @@ class Invoker:
         self._reserved[tenant_id] = sum(r.reserved_concurrency or 0 for r in records)
 
     async def enqueue(
-        self, record: FunctionRecord, version: FunctionVersion, event: bytes, arn: str
+        self,
+        record: FunctionRecord,
+        version: FunctionVersion,
+        event: bytes,
+        arn: str,
+        trace: str | None = None,
     ) -> None:
-        """Keep an Event invocation durably (its payload sealed) for the workers."""
+        """Keep an Event invocation durably (its payload sealed) for the workers, with the
+        caller's trace header (its lineage: decision 0328)."""
         if self.queue is None:
             raise InvalidParameterValue("Event invocations are not served by this deployment")
         now = int(time.time() * 1000)
@@ -223,6 +229,7 @@ class Invoker:
                 sealed_payload=sealed,
                 created=now,
                 due=now,
+                trace=trace,
             )
         )
         if self.metrics is not None:

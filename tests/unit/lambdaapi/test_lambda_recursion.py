@@ -3,8 +3,9 @@ the lineage a trace header carries (``functions.lineage``), Put/GetFunctionRecur
 an Invoke carrying the caller's lineage into the sandbox (``_X_AMZN_TRACE_ID``, the function
 run in the real ``bwrap`` sandbox) and stopped at the 17th run of a chain with
 ``RecursiveInvocationException`` and ``RecursiveInvocationsDropped``, ``Allow`` letting it
-run, and the SQS mapping's poller sending a looping message to the queue's dead-letter
-queue instead of the function."""
+run, an Event invocation keeping its caller's lineage through the queue (stopped: to the
+dead-letter queue), and the SQS mapping's poller sending a looping message to the queue's
+dead-letter queue instead of the function."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import os
 
 def handler(event, context):
     bodies = [r["body"] for r in event.get("Records", [])]
-    print("ran", bodies)
+    print("ran", bodies, "trace", os.environ.get("_X_AMZN_TRACE_ID"))
     return {"trace": os.environ.get("_X_AMZN_TRACE_ID"), "bodies": bodies}
 """
 
@@ -136,7 +137,32 @@ async def test_a_looping_message_goes_to_the_dead_letter_queue(world: MappingWor
         )
     assert await world.poller.run_pass() == 1
     ran = [m for _, _, _, m in lam.logs.written if m.startswith("ran ")]
-    assert ran == ["ran ['fine']"]
+    # The invocation carries the lineage of the message it was given, one run further.
+    assert ran == [f"ran ['fine'] trace {ROOT};Lineage={mark}:{MAX_CHAIN}"]
     assert await world.visible("dead") == ["looped"]
     assert await world.visible("jobs") == []
     assert lam.metrics.of("RecursiveInvocationsDropped", FunctionName="looping") == [1.0]
+
+
+@needs_bwrap
+async def test_an_event_invocation_keeps_its_lineage(world: MappingWorld) -> None:
+    lam = world.lam
+    letters = f"arn:aws:sqs:eu-fr-1:{lam.tenant_id}:letters"
+    await lam.function("looping", Code={"ZipFile": handler_zip(SOURCE)},
+        DeadLetterConfig={"TargetArn": letters})  # fmt: skip
+    mark = function_key(lam.tenant_id, "looping")
+    for count in (3, MAX_CHAIN):
+        reply = await lam.raw(
+            "POST", "/2015-03-31/functions/looping/invocations", b'{"n": 1}', "",
+            {"X-Amzn-Trace-Id": f"{ROOT};Lineage={mark}:{count}",
+             "X-Amz-Invocation-Type": "Event", "Content-Type": "application/json"},
+        )  # fmt: skip
+        assert reply.status == 202
+    assert await lam.worker.pass_once() == 2
+    ran = [m for _, _, _, m in lam.logs.written if m.startswith("ran ")]
+    assert ran == [f"ran [] trace {ROOT};Lineage={mark}:4"]  # the second one never ran
+    ((target, _, event, attributes),) = lam.destinations.dead_letters
+    assert (target, event) == (letters, b'{"n": 1}')
+    assert attributes["ErrorMessage"] == "RecursiveInvocationDetected"
+    assert lam.metrics.of("RecursiveInvocationsDropped", FunctionName="looping") == [1.0]
+    assert lam.metrics.of("AsyncEventsDropped", FunctionName="looping") == [1.0]
