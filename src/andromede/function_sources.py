@@ -20,6 +20,11 @@ execution role checked at creation, and the poller every ``serve`` runs.
   on failure, a throttle included, none is: they become visible again after the queue's
   visibility timeout, and its redrive policy applies. A mapping whose ``MetricsConfig`` asks
   for ``EventCount`` publishes each batch's event counts into ``AWS/Lambda`` (decision 0323).
+- **Recursive loops** (decision 0328). A message whose ``AWSTraceHeader`` says the chain has
+  run the function its 16 times (``functions.lineage``), the function terminating loops, is
+  not given to the function: it goes to the queue's dead-letter queue when its redrive policy
+  names one, and is deleted (AWS's ``RecursiveInvocationsDropped``). The others go together,
+  the invocation carrying the lineage of the one furthest along its chain.
 - **Streams** (decision 0301). A Kinesis or DynamoDB stream mapping is checked and polled by
   ``function_streams`` (given here as ``StreamRefusal`` and ``StreamMappingPoller``).
 """
@@ -34,10 +39,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Protocol
 
-from andromede.functions.errors import FunctionsError, InvalidParameterValue
+from andromede.functions.errors import FunctionsError, InvalidParameterValue, RecursiveInvocation
 from andromede.functions.invoker import Invoker
+from andromede.functions.lineage import function_key
 from andromede.functions.mapping_service import EventSourceMappings, SourceCheck
 from andromede.functions.mappings import EventSourceMapping
+from andromede.functions.model import FunctionRecord
 from andromede.functions.service import LAMBDA_PRINCIPAL
 from andromede.iam.model import Principal
 from andromede.iam.service import IdentityService
@@ -46,6 +53,7 @@ from andromede.pipe_sources import sqs_event
 from andromede.pipes.model import compiled_filters
 from andromede.pipes.shaping import matchable, passes
 from andromede.queues.errors import QueueError
+from andromede.queues.fifo import is_fifo
 from andromede.queues.model import Queue
 from andromede.queues.service import Delivered, QueueService
 from andromede.sqsapi.authorise import KeyUser
@@ -279,10 +287,16 @@ class MappingPoller:
         if not chosen:
             self._count(mapping, counts | {"DeletedEventCount": len(unseen)})
             return 0
+        chosen, trace = await self._unlooped(queue, session, record, batch, chosen)
+        if not chosen:
+            self._count(mapping, counts | {"DeletedEventCount": len(records)})
+            return 0
         payload = json.dumps({"Records": chosen}).encode()
         try:
             await self._invoker.refresh_reserves(tenant)
-            done = await self._invoker.invoke(record, version, payload, mapping.function_arn)
+            done = await self._invoker.invoke(
+                record, version, payload, mapping.function_arn, trace=trace
+            )
         except FunctionsError as exc:  # a throttle: the messages come back
             await self._mappings.processed(mapping, f"PROBLEM: {str(exc)[:200]}")
             self._count(mapping, counts | {"FailedInvokeEventCount": len(chosen)})
@@ -298,6 +312,61 @@ class MappingPoller:
         deleted = len(unseen) + len(chosen) - len(failed)
         self._count(mapping, counts | {"DeletedEventCount": deleted})
         return len(chosen)
+
+    async def _unlooped(
+        self,
+        queue: Queue,
+        session: Principal,
+        record: FunctionRecord,
+        batch: Sequence[Delivered],
+        chosen: list[dict[str, Any]],
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The chosen records whose chain may run the function again, and the trace the
+        invocation carries (the furthest along); the others stopped (decision 0328)."""
+        by_id = {m.message_id: m for m in batch}
+        kept: list[dict[str, Any]] = []
+        furthest: tuple[int, str | None] = (-1, None)
+        for one in chosen:
+            trace = one["attributes"].get("AWSTraceHeader")
+            try:
+                passed = self._invoker.lineage(record, trace)
+            except RecursiveInvocation:
+                await self._stop_looping(queue, session, by_id[one["messageId"]])
+                continue
+            kept.append(one)
+            ran = passed.count(function_key(record.tenant_id, record.name))
+            if ran > furthest[0]:
+                furthest = (ran, trace)
+        return kept, furthest[1]
+
+    async def _stop_looping(self, queue: Queue, session: Principal, message: Delivered) -> None:
+        """A looping message to the queue's dead-letter queue, if it names one, then gone."""
+        policy = queue.redrive
+        if policy is not None:
+            target = await _queue(self._queues, policy.dead_letter_arn)
+            if target is not None:
+                payload = message.payload
+                kept = {k: v for k, v in payload.system.items() if k == "AWSTraceHeader"}
+                fifo = is_fifo(target)
+                try:
+                    await self._queues.send_message(
+                        target,
+                        payload.body,
+                        payload.attributes,
+                        kept,
+                        None,
+                        payload.sender,
+                        group_id=message.group_id if fifo else None,
+                        dedup_id=(message.dedup_id or message.message_id) if fifo else None,
+                        caller=KeyUser(session, None, True, uuid.uuid4().hex.upper()[:16]),
+                    )
+                except QueueError:  # the message stays: it comes back after its timeout
+                    log.warning("A looping message could not reach %s", policy.dead_letter_arn)
+                    return
+        try:
+            await self._queues.delete_message(queue, message.receipt_handle)
+        except QueueError:
+            pass  # its receipt expired: it comes back, and is stopped again
 
     def _count(self, mapping: EventSourceMapping, counts: dict[str, int]) -> None:
         """A batch's event counts into AWS/Lambda, when its MetricsConfig asks (0323)."""

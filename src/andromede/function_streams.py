@@ -41,7 +41,10 @@ records of the batches given up sent to its ``OnFailure`` destination.
   window comes), a final invocation without records gets the last state; until it succeeds
   the shard waits. A state over 1 MB ends the window early (a final invocation saying so);
   the window's next records start from ``{}``. Failed windowed batches are retried, bisected
-  and given up as any other, the window's state as it was before them.
+  and given up as any other, the window's state as it was before them. A failing final
+  invocation is bounded as a batch is (decision 0328): past ``MaximumRetryAttempts`` retries,
+  or once the window's end is older than ``MaximumRecordAgeInSeconds``, it is given up (its
+  event to the OnFailure destination) and the window dropped; bisecting has nothing to split.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from andromede.function_windows import (
     OpenWindow,
     StateSealer,
     WindowStates,
+    final_failure_record,
     first_window,
     returned_state,
     state_size,
@@ -422,14 +426,63 @@ class StreamPoller:
         try:
             done = await self._functions.run(mapping, payload)
         except FunctionsError:
-            return False
+            return False  # a throttle is not one of the retries, as for a batch
+        key = (mapping.uuid, f"{shard}\x00final")
         if not done.ok:
-            return False
+            condition = self._final_exhausted(mapping, key, window.start)
+            if condition is None:
+                return False
+            tries = self._attempts.pop(key, 0) + 1
+            await self._give_up_final(mapping, shard, window, payload, condition, tries, done)
+        self._attempts.pop(key, None)
         kept = None
         if early and self._windows is not None:
             kept = await self._windows.sealed(mapping, shard, window.start, {})
         await self._store.save_checkpoint(mapping.uuid, owner, shard, window.sequence, kept)
         return True
+
+    def _final_exhausted(
+        self, mapping: EventSourceMapping, key: tuple[str, str], start: int
+    ) -> str | None:
+        """Why a failed final invocation is given up (AWS's condition), None: retried."""
+        max_age = int(mapping.parameters.get("MaximumRecordAgeInSeconds", -1))
+        end = start + mapping.tumbling_seconds * 1000
+        if max_age >= 0 and self._clock() - end > max_age * 1000:
+            return "RecordAgeExceeded"
+        tries = self._attempts.get(key, 0) + 1
+        retries = int(mapping.parameters.get("MaximumRetryAttempts", -1))
+        if retries < 0 or tries <= retries:
+            if len(self._attempts) >= _REMEMBERED:
+                self._attempts.clear()
+            self._attempts[key] = tries
+            return None
+        return "RetryAttemptsExhausted"
+
+    async def _give_up_final(
+        self,
+        mapping: EventSourceMapping,
+        shard: str,
+        window: OpenWindow,
+        payload: bytes,
+        condition: str,
+        tries: int,
+        done: Invocation,
+    ) -> None:
+        log.info("Event source mapping %s: the final invocation of %s's window at %d given up "
+            "(%s)", mapping.uuid, shard, window.start, condition)  # fmt: skip
+        if on_failure_destination(mapping.parameters) is None:
+            return
+        try:
+            role = await self._functions.role(mapping)
+        except FunctionsError:
+            return
+        now = self._clock()
+        record = final_failure_record(
+            mapping, shard, window.start, condition, tries, done.version, _iso(now)
+        )
+        moment = dt.datetime.fromtimestamp(now / 1000, dt.UTC)
+        sent = await self._failures.send(mapping, role, record, shard, payload.decode(), moment)
+        self._measure_delivery(mapping, sent, 0)
 
     async def _shard(
         self,

@@ -8,7 +8,8 @@ and each shard's open window kept sealed beside its checkpoint.
 - **Events.** ``{"Records": […], "window": {"start", "end"}, "state", "shardId",
   "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly"}``: ``state`` is the
   function's last returned state in that window (``{}`` at its start); the final invocation
-  of a window has no records.
+  of a window has no records. A final invocation that keeps failing is given up as a batch
+  is (decision 0328): :func:`final_failure_record` is what its OnFailure destination gets.
 - **Answers.** A windowed invocation's answer must hold a ``state`` object, else it failed (as
   AWS: "If the response does not contain a state property, Lambda considers this a failed
   invocation").
@@ -22,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -34,6 +36,7 @@ __all__ = [
     "OpenWindow",
     "StateSealer",
     "WindowStates",
+    "final_failure_record",
     "first_window",
     "returned_state",
     "state_size",
@@ -105,6 +108,42 @@ def window_payload(
             "isWindowTerminatedEarly": early,
         }
     ).encode()
+
+
+def final_failure_record(
+    mapping: EventSourceMapping,
+    shard: str,
+    start: int,
+    condition: str,
+    tries: int,
+    executed: str | None,
+    now: str,
+) -> dict[str, Any]:
+    """The OnFailure record of a final invocation given up (decision 0328): AWS's stream
+    record without a batch (the final invocation has no records), the window named instead;
+    the final invocation's own event (its state) goes where the destination keeps payloads."""
+    end = start + mapping.tumbling_seconds * 1000
+    record: dict[str, Any] = {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": mapping.function_arn,
+            "condition": condition,
+            "approximateInvokeCount": tries,
+        },
+        "version": "1.0",
+        "timestamp": now,
+        "window": {"start": _iso(start), "end": _iso(end)},
+        "shardId": shard,
+        "eventSourceARN": mapping.source_arn,
+        "isFinalInvokeForWindow": True,
+    }
+    if executed is not None:
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": executed,
+            "functionError": "Unhandled",
+        }
+    return record
 
 
 def returned_state(answer: bytes) -> dict[str, Any] | None:

@@ -106,6 +106,9 @@ def sqs_event(message: Delivered, queue: Queue) -> dict[str, Any]:
         "SenderId": message.payload.sender,
         "ApproximateFirstReceiveTimestamp": _ms(message.first_received_at),
     }
+    trace = message.payload.system.get("AWSTraceHeader")
+    if trace is not None and trace.string_value:  # its lineage, for Lambda (decision 0328)
+        system["AWSTraceHeader"] = trace.string_value
     if message.group_id is not None:
         system["MessageGroupId"] = message.group_id
         system["SequenceNumber"] = str(message.sequence)

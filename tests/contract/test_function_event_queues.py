@@ -5,6 +5,7 @@ with its attempts counted, done, and a closed tenant's forgotten."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,12 @@ async def test_tenant_forgotten(queue: EventQueue) -> None:
     await queue.add(item("b", "000000000002"))
     assert await queue.forget_tenant("000000000001") == 1
     assert [c.id for c in await queue.claim("g1", 2000, 60_000, 10)] == ["b"]
+
+
+async def test_the_callers_trace_kept(queue: EventQueue) -> None:
+    # Decision 0328: the lineage recursive loop detection reads comes back with the claim.
+    traced = "Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=a87bd80c:3"
+    await queue.add(replace(item("a"), trace=traced))
+    await queue.add(item("b"))
+    claimed = await queue.claim("g1", 2000, 60_000, 10)
+    assert {c.id: c.trace for c in claimed} == {"a": traced, "b": None}

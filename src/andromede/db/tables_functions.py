@@ -81,6 +81,8 @@ lambda_event_invocations = sa.Table(
     sa.Column("lease_owner", key_text(), nullable=False),
     sa.Column("lease_until", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
+    # The caller's trace header: the lineage recursive loop detection reads (decision 0328).
+    sa.Column("trace", sa.Text, nullable=True),
     sa.Index("ix_lambda_event_invocations_due", "due"),
 )
 

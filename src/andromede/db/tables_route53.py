@@ -6,7 +6,7 @@ VPCs each private zone is associated with, found by VPC for the resolvers) and
 0285); ``route53_query_logging_configs`` (decision 0305); ``route53_key_signing_keys`` and
 ``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144);
 ``route53_traffic_policies`` and ``route53_traffic_policy_instances`` (decision 0330,
-migration 0149).
+migration 0148).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -133,7 +133,7 @@ route53_zone_signing = sa.Table(
     sa.Index("ix_route53_zone_signing_tenant_id", "tenant_id"),
 )
 
-# Traffic policies (decision 0330, migration 0149): one row a policy version, and the
+# Traffic policies (decision 0330, migration 0148): one row a policy version, and the
 # instances (their record sets are the zone's, in its definition).
 route53_traffic_policies = sa.Table(
     "route53_traffic_policies",

@@ -4,6 +4,8 @@ worker (``functions.event_queue``), as AWS's asynchronous invocation does:
 - the configuration of the qualifier invoked (``$LATEST`` when none) gives the retries
   after a function error (``MaximumRetryAttempts``, default 2) and the events' maximum age
   (``MaximumEventAgeInSeconds``, default six hours);
+- an event whose lineage has run the function its 16 times is not run (decision 0328): given
+  up at once to the destination and dead-letter queue;
 - a function error is tried again after ``RetryPolicy.first_delay_ms``, doubled at each
   retry (AWS: one minute, then two); a throttle or a host that cannot run it now is tried
   again with a growing delay (half the event's age, from a second up to
@@ -33,7 +35,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from andromede.functions.errors import ExecutorUnavailable, ResourceNotFound, TooManyRequests
+from andromede.functions.errors import (
+    ExecutorUnavailable,
+    RecursiveInvocation,
+    ResourceNotFound,
+    TooManyRequests,
+)
 from andromede.functions.event_queue import EventInvocation, TryAgain
 from andromede.functions.invocation_metrics import qualifier_of
 from andromede.functions.invoke_configs import EventInvokeConfig, InvokeConfigStore
@@ -48,6 +55,9 @@ log = logging.getLogger(__name__)
 SUCCESS: Final = "Success"
 RETRIES_EXHAUSTED: Final = "RetriesExhausted"
 EVENT_AGE_EXCEEDED: Final = "EventAgeExceeded"
+# An event stopped by recursive loop detection (decision 0328): AWS sends it to the
+# destination or dead-letter queue; this condition's word is ours (AWS documents none).
+RECURSIVE_LOOP: Final = "RecursiveInvocationDetected"
 _MIN_THROTTLE_DELAY_MS: Final = 1000
 _ERROR_MESSAGE_BYTES: Final = 1024  # AWS: the first kilobyte of the error message
 
@@ -167,7 +177,10 @@ class AsyncInvocations:
             return None
         try:
             await self._invoker.refresh_reserves(item.tenant_id)
-            done = await self._invoker.invoke(record, version, event, item.arn)
+            done = await self._invoker.invoke(record, version, event, item.arn, trace=item.trace)
+        except RecursiveInvocation:
+            await self._finish(item, config, version, event, RECURSIVE_LOOP, None)
+            return None
         except (TooManyRequests, ExecutorUnavailable) as exc:
             delay = min(
                 self._policy.throttle_max_delay_ms,

@@ -6,7 +6,8 @@ It imports the handler (``_HANDLER``, ``module.function``, from ``/var/task``) o
 serves invocations one at a time (a line ``{"init": true}`` asks only whether the import
 succeeded: a provisioned sandbox's readiness, decision 0314): a JSON line on stdin (``id``,
 ``event``, ``deadline`` in epoch ms, ``arn``; ``stream`` when the caller reads the answer as
-it is made, decision 0313),
+it is made, decision 0313; ``trace``, set as ``_X_AMZN_TRACE_ID`` for the invocation as AWS's
+runtime sets it, so the SDK sends it with the function's calls: decision 0328),
 the handler called with the event and a context as AWS's (``function_name``,
 ``function_version``, ``invoked_function_arn``, ``memory_limit_in_mb``, ``aws_request_id``,
 ``log_group_name``, ``log_stream_name``, ``get_remaining_time_in_millis()``), and the answer
@@ -197,6 +198,11 @@ def main() -> None:
             print(f"[ERROR] {broken['errorType']}: {broken['errorMessage']}", file=sys.stderr)
             _answer(out, request_id, {"ok": False, "error": broken})
             continue
+        trace = request.get("trace")
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = str(trace)
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
         try:
             event = json.loads(request["event"])
             result = handler(event, LambdaContext(request))

@@ -12,6 +12,7 @@
     ├── RequestTooLarge           (RequestTooLargeException)
     ├── TooManyRequests           (TooManyRequestsException: ``reason`` AWS's Reason)
     ├── ExecutorUnavailable       (ServiceException: no sandbox can be made on this host)
+    ├── RecursiveInvocation       (RecursiveInvocationException: a loop stopped, decision 0328)
     └── FunctionChanged           (a concurrent write won: the caller reads again)
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidParameterValue",
     "PolicyLengthExceeded",
     "PreconditionFailed",
+    "RecursiveInvocation",
     "RequestTooLarge",
     "ResourceConflict",
     "ResourceInUse",
@@ -83,3 +85,7 @@ class ExecutorUnavailable(FunctionsError):
 
 class FunctionChanged(FunctionsError):
     """Another write changed the function first; the service reads it again."""
+
+
+class RecursiveInvocation(FunctionsError):
+    """The function's recursive loop detection stopped the invocation (decision 0328)."""

@@ -43,6 +43,7 @@ class EventInvocation:
     attempts: int = 0
     lease_owner: str = ""
     lease_until: int = 0
+    trace: str | None = None  # the caller's trace header, its lineage (decision 0328)
 
 
 class EventQueue(Protocol):

@@ -35,6 +35,7 @@ def _invocation(row: Any) -> EventInvocation:
         attempts=int(row["attempts"]),
         lease_owner=row["lease_owner"],
         lease_until=int(row["lease_until"]),
+        trace=row["trace"],
     )
 
 
@@ -55,6 +56,7 @@ class SqlEventQueue:
             attempts=invocation.attempts,
             lease_owner=invocation.lease_owner,
             lease_until=invocation.lease_until,
+            trace=invocation.trace,
             format_version=FORMAT_VERSION,
         )
 

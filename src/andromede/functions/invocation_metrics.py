@@ -145,6 +145,13 @@ class FunctionMetrics:
                 tenant_id, configured, "ProvisionedConcurrencyUtilization", utilization, "None"
             )
 
+    def recursion_dropped(self, tenant_id: str, function: str) -> None:
+        """An invocation stopped by recursive loop detection (decision 0328): AWS publishes
+        ``RecursiveInvocationsDropped`` under the function's name."""
+        self._each(
+            tenant_id, dimension_sets(function, None, None), "RecursiveInvocationsDropped", 1.0
+        )
+
     def async_received(self, tenant_id: str, function: str, qualifier: str | None) -> None:
         """An Event invocation queued."""
         self._each(tenant_id, dimension_sets(function, qualifier, None), "AsyncEventsReceived", 1.0)

@@ -8,6 +8,9 @@ requests and GB-seconds metered. An invocation of a qualifier with provisioned c
 (decision 0314) takes one of the sandboxes :meth:`Invoker.provision` keeps initialised for it
 when one is free. Each run, throttle and queued Event invocation is published into the
 function's ``AWS/Lambda`` metrics when :attr:`Invoker.metrics` is set (decision 0323).
+An invocation given a trace header carries its lineage into the sandbox; one that would run
+the function a 17th time in its chain is stopped when the function terminates recursive
+loops (decision 0328, ``functions.lineage``).
 
 The collaborators outside the context are small interfaces the wiring fills: the role's
 credentials (:class:`RoleCredentials`), the log (:class:`FunctionLogs`) and the meters
@@ -27,10 +30,12 @@ from typing import Any, Final, Protocol
 from andromede.functions.errors import (
     ExecutorUnavailable,
     InvalidParameterValue,
+    RecursiveInvocation,
     TooManyRequests,
 )
 from andromede.functions.event_queue import EventInvocation, EventQueue
 from andromede.functions.invocation_metrics import FunctionMetrics, qualifier_of
+from andromede.functions.lineage import TERMINATE, Lineage, function_key
 from andromede.functions.model import FunctionRecord, FunctionVersion
 from andromede.functions.sandbox import ChunkSink, InvocationResult, SandboxPool, SandboxSpec
 from andromede.functions.service import FunctionsService
@@ -121,11 +126,15 @@ class Invoker:
         arn: str,
         client_context: object = None,
         sink: ChunkSink | None = None,
+        trace: str | None = None,
     ) -> Invocation:
         """Run ``version`` with ``event`` (JSON text) now — ``client_context`` the caller's
         ``ClientContext``, decoded; ``sink`` given, a streaming handler's answer goes to it as
-        it is made (decision 0313, ``functions.response_stream``) — ; TooManyRequests beyond
-        the function's or the account's concurrency."""
+        it is made (decision 0313, ``functions.response_stream``); ``trace`` the event's trace
+        header (decision 0328) — ; TooManyRequests beyond the function's or the account's
+        concurrency, RecursiveInvocation when the event has been through the function too
+        many times."""
+        lineage = self.lineage(record, trace)
         key = (record.tenant_id, record.name)
         try:
             self._admit(record)
@@ -139,12 +148,28 @@ class Invoker:
             self._unreserved[record.tenant_id] += 1
         self._measure_concurrency(record)
         try:
-            return await self._run(version, event, arn, client_context, sink)
+            return await self._run(version, event, arn, client_context, sink, lineage)
         finally:
             self._running[key] -= 1
             self._account_running[record.tenant_id] -= 1
             if record.reserved_concurrency is None:
                 self._unreserved[record.tenant_id] -= 1
+
+    def lineage(self, record: FunctionRecord, trace: str | None) -> Lineage:
+        """The lineage an invocation of ``record`` passes on (its trace with one more run of
+        the function); RecursiveInvocation, with ``RecursiveInvocationsDropped`` published,
+        when the chain has run the function its 16 times and the function terminates
+        recursive loops (AWS's default)."""
+        given = Lineage.parse(trace)
+        mark = function_key(record.tenant_id, record.name)
+        if given.loops(mark) and record.recursive_loop == TERMINATE:
+            if self.metrics is not None:
+                self.metrics.recursion_dropped(record.tenant_id, record.name)
+            raise RecursiveInvocation(
+                "Lambda has detected your function being invoked in a recursive loop with "
+                "other AWS resources and stopped your function's invocation."
+            )
+        return given.passed(mark)
 
     def _measure_concurrency(self, record: FunctionRecord) -> None:
         if self.metrics is None:
@@ -178,9 +203,15 @@ class Invoker:
         self._reserved[tenant_id] = sum(r.reserved_concurrency or 0 for r in records)
 
     async def enqueue(
-        self, record: FunctionRecord, version: FunctionVersion, event: bytes, arn: str
+        self,
+        record: FunctionRecord,
+        version: FunctionVersion,
+        event: bytes,
+        arn: str,
+        trace: str | None = None,
     ) -> None:
-        """Keep an Event invocation durably (its payload sealed) for the workers."""
+        """Keep an Event invocation durably (its payload sealed) for the workers, with the
+        caller's trace header (its lineage: decision 0328)."""
         if self.queue is None:
             raise InvalidParameterValue("Event invocations are not served by this deployment")
         now = int(time.time() * 1000)
@@ -198,6 +229,7 @@ class Invoker:
                 sealed_payload=sealed,
                 created=now,
                 due=now,
+                trace=trace,
             )
         )
         if self.metrics is not None:
@@ -216,6 +248,7 @@ class Invoker:
         arn: str,
         client_context: object,
         sink: ChunkSink | None = None,
+        lineage: Lineage | None = None,
     ) -> Invocation:
         try:
             event.decode()
@@ -252,6 +285,8 @@ class Invoker:
                     "event": event.decode(),
                     "arn": arn,
                     "client_context": client_context,
+                    # The runtime's _X_AMZN_TRACE_ID for this invocation (decision 0328).
+                    "trace": (lineage or Lineage.parse(None)).header(),
                 },
                 layers,
                 provisioned,

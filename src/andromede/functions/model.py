@@ -200,7 +200,8 @@ class FunctionVersion:
 class FunctionRecord:
     """What a function holds beside its versions, written whole by compare-and-set on
     ``version``: tags, aliases, the resource policy of each qualifier ("" for the function
-    itself), reserved concurrency and the last version number published."""
+    itself), reserved concurrency, the recursive loop setting (decision 0328) and the last
+    version number published."""
 
     tenant_id: str
     name: str
@@ -209,6 +210,7 @@ class FunctionRecord:
     aliases: tuple[Alias, ...] = ()
     policies: tuple[tuple[str, str], ...] = ()  # (qualifier or "", policy JSON)
     reserved_concurrency: int | None = None
+    recursive_loop: str = "Terminate"  # AWS's default (functions.lineage)
     last_version: int = 0
     version: int = 1
 

@@ -1,7 +1,8 @@
 """What a Lambda function holds beside its versions (decision 0286): its aliases, its
-resource-based policies (one per qualifier, as AWS keeps them), its tags and its reserved
-concurrency. Each change reads the function's record and writes it back by compare-and-set,
-reading again when another gateway changed it first."""
+resource-based policies (one per qualifier, as AWS keeps them), its tags, its reserved
+concurrency and its recursive loop setting (decision 0328). Each change reads the function's
+record and writes it back by compare-and-set, reading again when another gateway changed it
+first."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from andromede.functions.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from andromede.functions.lineage import RECURSIVE_LOOPS
 from andromede.functions.model import LATEST, Alias, FunctionRecord, check_alias_name
 from andromede.functions.permissions import Permission, with_statement, without_statement
 from andromede.functions.service import FunctionsService, after_token, page_size, page_token
@@ -261,3 +263,14 @@ class FunctionRecords:
         await self._change(
             tenant_id, name, lambda record: record.replaced(reserved_concurrency=None)
         )
+
+    async def put_recursion(self, tenant_id: str, name: str, loop: object) -> str:
+        """PutFunctionRecursionConfig: ``Allow`` or ``Terminate`` (decision 0328)."""
+        if not isinstance(loop, str) or loop not in RECURSIVE_LOOPS:
+            raise InvalidParameterValue(
+                f"1 validation error detected: Value '{str(loop)[:32]}' at 'recursiveLoop' "
+                "failed to satisfy constraint: Member must satisfy enum value set: "
+                f"[{', '.join(RECURSIVE_LOOPS)}]"
+            )
+        await self._change(tenant_id, name, lambda record: record.replaced(recursive_loop=loop))
+        return loop

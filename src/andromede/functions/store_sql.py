@@ -41,6 +41,7 @@ def _definition(record: FunctionRecord) -> str:
             ],
             "policies": [list(p) for p in record.policies],
             "reserved": record.reserved_concurrency,
+            "recursive_loop": record.recursive_loop,
             "last_version": record.last_version,
         },
         sort_keys=True,
@@ -60,6 +61,8 @@ def _record(row: Any) -> FunctionRecord:
         ),
         policies=tuple((str(q), str(p)) for q, p in fields["policies"]),
         reserved_concurrency=fields["reserved"],
+        # Written before decision 0328: AWS's default.
+        recursive_loop=str(fields.get("recursive_loop", "Terminate")),
         last_version=int(fields["last_version"]),
         version=int(row["version"]),
     )

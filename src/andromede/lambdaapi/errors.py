@@ -30,6 +30,11 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
         404,
         "The specified configuration does not exist.",
     ),
+    "RecursiveInvocationException": (
+        400,
+        "Lambda has detected your function being invoked in a recursive loop with other AWS "
+        "resources and stopped your function's invocation.",
+    ),
     "RequestEntityTooLargeException": (413, "The request payload exceeded the Invoke limit."),
     "RequestTooLargeException": (413, "The request payload exceeded the limit."),
     "ResourceConflictException": (
@@ -56,6 +61,7 @@ _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
     f.CodeStorageExceeded: "CodeStorageExceededException",
     f.RequestTooLarge: "RequestEntityTooLargeException",
     f.ExecutorUnavailable: "ServiceException",
+    f.RecursiveInvocation: "RecursiveInvocationException",  # decision 0328
 }
 
 

@@ -54,13 +54,15 @@ def invoke_actions(
         if invocation_type == "DryRun":
             call.answer = Answer(status=204)
             return {}
+        trace = call.params.get("TraceHeader")  # its lineage: decision 0328
+        trace = trace if isinstance(trace, str) else None
         if invocation_type == "Event":
-            await invoker.enqueue(record, version, payload, arn)
+            await invoker.enqueue(record, version, payload, arn, trace)
             call.answer = Answer(status=202)
             return {}
         await invoker.refresh_reserves(owner)
         context = client_context(call.params.get("ClientContext"))
-        done = await invoker.invoke(record, version, payload, arn, context)
+        done = await invoker.invoke(record, version, payload, arn, context, trace=trace)
         headers = [("X-Amz-Executed-Version", done.version)]
         body = done.payload
         failed = not done.ok

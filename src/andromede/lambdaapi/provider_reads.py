@@ -1,12 +1,15 @@
 """What AWS Lambda answers about a function's optional configurations that this platform does
-not offer (decision 0297): code signing, runtime management and recursion detection (function
-URLs are served since decision 0312: ``lambdaapi.url_actions``). Terraform's
+not offer (decision 0297): code signing and runtime management (function URLs are served
+since decision 0312: ``lambdaapi.url_actions``); and the recursion configuration, served
+since decision 0328 (Put stores ``Allow`` or ``Terminate`` on the function's record, which
+``functions.lineage`` applies). Terraform's
 ``aws_lambda_function`` and other tools read them on every refresh; AWS answers a function
 that has none with the empty shape (no code signing config, runtime updates ``Auto``,
-recursive loops ``Terminate``). These answers are true here: none of these can be set (their
-Put and Create operations stay refused by name). Each authorises ``lambda:<Action>`` on the
-function's ARN through :func:`~andromede.lambdaapi.actions.found_function`, as its neighbours
-do, so an unknown function is ``ResourceNotFoundException`` and a stranger is refused."""
+recursive loops ``Terminate``). These answers are true here: code signing and runtime
+versions cannot be set (their Put and Create operations stay refused by name). Each
+authorises ``lambda:<Action>`` on the function's ARN through
+:func:`~andromede.lambdaapi.actions.found_function`, as its neighbours do, so an unknown
+function is ``ResourceNotFoundException`` and a stranger is refused."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any, Final
 
 from andromede.functions.model import LATEST
 from andromede.lambdaapi.actions import Handler, LambdaCall, found_function
+from andromede.lambdaapi.errors import LambdaWireError
 
 __all__ = ["PROVIDER_READS"]
 
@@ -37,12 +41,21 @@ async def get_runtime_management_config(call: LambdaCall) -> dict[str, Any]:
 
 
 async def get_function_recursion_config(call: LambdaCall) -> dict[str, Any]:
-    await found_function(call, "GetFunctionRecursionConfig", qualified=False)
-    return {"RecursiveLoop": "Terminate"}
+    _, _, record = await found_function(call, "GetFunctionRecursionConfig", qualified=False)
+    return {"RecursiveLoop": record.recursive_loop}
+
+
+async def put_function_recursion_config(call: LambdaCall) -> dict[str, Any]:
+    owner, named, _ = await found_function(call, "PutFunctionRecursionConfig", qualified=False)
+    if owner != call.tenant_id:
+        raise LambdaWireError("AccessDeniedException", "Only the function's account may set it")
+    loop = await call.records.put_recursion(owner, named.name, call.params.get("RecursiveLoop"))
+    return {"RecursiveLoop": loop}
 
 
 PROVIDER_READS: Final[dict[str, Handler]] = {
     "GetFunctionCodeSigningConfig": get_function_code_signing_config,
     "GetRuntimeManagementConfig": get_runtime_management_config,
     "GetFunctionRecursionConfig": get_function_recursion_config,
+    "PutFunctionRecursionConfig": put_function_recursion_config,
 }

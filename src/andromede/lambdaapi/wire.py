@@ -110,6 +110,7 @@ _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
         "GetRuntimeManagementConfig",
     ),
     ("GET", rf"/2024-08-31/functions/{_FN}/recursion-config", "GetFunctionRecursionConfig"),
+    ("PUT", rf"/2024-08-31/functions/{_FN}/recursion-config", "PutFunctionRecursionConfig"),
 )
 _COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES + _PROVIDER_READS)
 # The query string's members, by the name the API model gives them.
@@ -130,6 +131,8 @@ _INVOKE_HEADERS: Final = {
     "x-amz-invocation-type": "InvocationType",
     "x-amz-log-type": "LogType",
     "x-amz-client-context": "ClientContext",
+    # The caller's trace, whose lineage a recursive loop is detected by (decision 0328).
+    "x-amzn-trace-id": "TraceHeader",
 }
 
 

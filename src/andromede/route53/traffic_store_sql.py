@@ -1,5 +1,5 @@
 """Route 53's traffic policies and instances over the metadata database (SQLite or
-PostgreSQL), the tables of migration 0149 (decision 0330). A policy version is keyed by
+PostgreSQL), the tables of migration 0148 (decision 0330). A policy version is keyed by
 (policy id, version): of two gateways writing the next version at once, one wins and the
 other is ``VersionTaken`` and reads again."""
 

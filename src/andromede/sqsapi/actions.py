@@ -73,6 +73,9 @@ class SqsCall:
     key_user: KeyUser | None = None  # whom a queue's KMS key is used for (decision 0165)
     mover: MessageMover | None = None  # the message move tasks (decision 0165)
     resources: list[str] = field(default_factory=list)
+    # The request's X-Amzn-Trace-Id: kept as a sent message's AWSTraceHeader when the sender
+    # names none, as SQS does, so Lambda reads the lineage it carries (decision 0328).
+    trace_header: str | None = None
 
     def text(self, name: str, *, required: bool = False) -> str | None:
         value = self.params.get(name)
@@ -245,6 +248,12 @@ def _fifo_ids(params: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return ids
 
 
+def _with_trace(call: SqsCall, system: dict[str, MessageAttribute]) -> dict[str, MessageAttribute]:
+    if call.trace_header and "AWSTraceHeader" not in system:
+        system["AWSTraceHeader"] = MessageAttribute("String", string_value=call.trace_header)
+    return system
+
+
 def _sent(result: SentMessage) -> dict[str, str]:
     answer = {"MessageId": result.message_id, "MD5OfMessageBody": result.md5_of_body}
     if result.md5_of_attributes:
@@ -263,7 +272,7 @@ async def send_message(call: SqsCall) -> dict[str, Any]:
         queue,
         call.text("MessageBody", required=True) or "",
         _message_attributes(call.params.get("MessageAttributes")),
-        _message_attributes(call.params.get("MessageSystemAttributes")),
+        _with_trace(call, _message_attributes(call.params.get("MessageSystemAttributes"))),
         call.number("DelaySeconds"),
         call.sender_id,
         group_id=group_id,
@@ -319,7 +328,7 @@ async def send_message_batch(call: SqsCall) -> dict[str, Any]:
                     entry_id,
                     body,
                     _message_attributes(raw.get("MessageAttributes")),
-                    _message_attributes(raw.get("MessageSystemAttributes")),
+                    _with_trace(call, _message_attributes(raw.get("MessageSystemAttributes"))),
                     delay,
                     group_id,
                     dedup_id,

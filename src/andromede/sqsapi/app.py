@@ -136,6 +136,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
             authorise=authorise,
             key_user=KeyUser(principal, source_ip, secure, request.request_id),
             mover=self._mover,
+            trace_header=request.headers.get("x-amzn-trace-id") or None,
         )
         result = await ACTIONS[action_name](request.context)
         if self._billing is not None:

@@ -2,7 +2,8 @@
 clock the test sets, the real role check, memory queues, a KMS-backed sealer; the function a
 Python stand-in): windows aligned on arrival, the state carried between invocations and across
 gateways, sealed; the final invocation once the window is over; a state over 1 MB ending the
-window early; an answer without ``state`` failing the batch, retried with the same state."""
+window early; an answer without ``state`` failing the batch, retried with the same state; a
+failing final invocation given up after its retries or past the record age (decision 0328)."""
 
 from __future__ import annotations
 
@@ -291,3 +292,48 @@ async def test_a_dynamodb_stream_windowed(tmp_path: Path) -> None:
             assert rig.function.events[-1]["state"] == {"n": 2}
     finally:
         keys.close()
+
+
+async def test_a_failing_final_invocation_is_given_up_after_its_retries(rig: Rig) -> None:
+    # Decision 0328: bounded as a batch is, where decision 0319 retried it forever.
+    queue = f"arn:aws:sqs:{REGION}:{rig.tenant_id}:failed"
+    mapping = await rig.mapping(MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue}})  # fmt: skip
+    await rig.put("1", "2", at=T0 + 1_000)
+    poller = rig.poller()
+    assert await poller.poll(mapping, "gw-a") == (1, "OK")
+    assert await poller.poll(mapping, "gw-a") == (1, "OK")
+    rig.function.failing_final = True
+    rig.clock[0] = T0 + MINUTE + 5
+    assert await poller.poll(mapping, "gw-a") == (0, "PROBLEM: Function call failed")
+    assert await rig.failures() == []
+    assert await poller.poll(mapping, "gw-a") == (0, "OK")  # the retry failed: given up
+    (failure,) = await rig.failures()
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["approximateInvokeCount"] == 2
+    assert failure["window"]["start"] == first_window_iso(T0)
+    assert failure["isFinalInvokeForWindow"] is True
+    finals = [e for e in rig.function.events if e["isFinalInvokeForWindow"]]
+    assert [e["state"] for e in finals] == [{"sum": 3}, {"sum": 3}]
+    assert await poller.poll(mapping, "gw-a") == (0, None)  # the window dropped
+    assert len(rig.function.events) == 4
+
+
+async def test_a_final_invocation_past_the_record_age_is_given_up(rig: Rig) -> None:
+    queue = f"arn:aws:sqs:{REGION}:{rig.tenant_id}:failed"
+    mapping = await rig.mapping(MaximumRecordAgeInSeconds=60,
+        DestinationConfig={"OnFailure": {"Destination": queue}})  # fmt: skip
+    await rig.put("4", at=T0 + 1_000)
+    assert await rig.poller().poll(mapping, "gw-a") == (1, "OK")
+    rig.function.failing_final = True
+    rig.clock[0] = T0 + MINUTE + 30_000  # the end 30 s ago: retried
+    assert await rig.poller().poll(mapping, "gw-a") == (0, "PROBLEM: Function call failed")
+    rig.clock[0] = T0 + 2 * MINUTE + 1  # the end over a minute ago: given up
+    assert await rig.poller().poll(mapping, "gw-a") == (0, "OK")
+    (failure,) = await rig.failures()
+    assert failure["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert await rig.poller().poll(mapping, "gw-a") == (0, None)
+
+
+def first_window_iso(start: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start / 1000))

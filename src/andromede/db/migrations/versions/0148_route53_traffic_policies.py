@@ -3,8 +3,8 @@ version) and ``route53_traffic_policy_instances`` (an instance's zone, name, TTL
 version; its record sets are in the zone's definition). Nothing to backfill: traffic
 policies were refused.
 
-Revision ID: 0149
-Revises: 0146
+Revision ID: 0148
+Revises: 0147
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0149"
-down_revision: str | None = "0146"
+revision: str = "0148"
+down_revision: str | None = "0147"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
