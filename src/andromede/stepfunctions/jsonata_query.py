@@ -17,11 +17,20 @@ import hashlib
 import json
 import random
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any, Final
 
-import jsonata
+# Importing the library sets the whole process's recursion limit to 10,000 ("similar to
+# JavaScript"): every other parser of the serve (json's nesting depth among them) would go ten
+# times deeper on a thread stack sized for the default, and CI caught Logs Insights' jsonParse
+# accepting a 5,000-deep message it refuses. The limit is put back; an expression that needs
+# deeper recursion fails as a query error, as any other evaluation failure.
+_RECURSION_LIMIT: Final = sys.getrecursionlimit()
+import jsonata  # noqa: E402
+
+sys.setrecursionlimit(_RECURSION_LIMIT)
 
 __all__ = ["QueryFailure", "evaluate", "expression_of", "problem_of", "resolve"]
 

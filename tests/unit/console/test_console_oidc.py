@@ -37,6 +37,11 @@ from support.console_oidc import (
 )
 from support.oidc import IdentityProvider, Login, https_idp, write_ca
 
+# The test issuer answers from a thread of this process: on a loaded CI machine its TLS
+# handshakes alone have taken past the default oidc_timeout (5 s), which is not what these
+# tests are about.
+IDP_TIMEOUT = 30.0
+
 
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
@@ -53,7 +58,10 @@ def idp(ca: trustme.CA) -> Iterator[IdentityProvider]:
 async def console(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[ConsoleHarness]:
     bundle = write_ca(ca, tmp_path / "idp-ca.pem")
     async with console_harness(
-        tmp_path, oidc_ca_bundle=bundle, oidc_allowed_networks=("127.0.0.0/8",)
+        tmp_path,
+        oidc_ca_bundle=bundle,
+        oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
     ) as harness:
         yield harness
 
@@ -249,6 +257,7 @@ async def test_a_confidential_client_authenticates_with_its_secret_from_the_oper
         tmp_path,
         oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
         oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
         console_oidc_client_secrets_file=secrets_file,
     ) as console:
         assert idp.client_secret not in repr(console.application._running)

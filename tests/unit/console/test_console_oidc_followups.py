@@ -42,6 +42,10 @@ from support.console_oidc import (
 from support.oidc import IdentityProvider, Login, https_idp, write_ca
 
 LOGOUT_COOKIE = "andromede_console_oidc_logout"
+# The test issuer answers from a thread of this process: on a loaded CI machine its TLS
+# handshakes alone have taken past the default oidc_timeout (5 s), which is not what these
+# tests are about.
+IDP_TIMEOUT = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,10 @@ def idp(ca: trustme.CA) -> Iterator[IdentityProvider]:
 async def console(tmp_path: Path, ca: trustme.CA) -> AsyncIterator[ConsoleHarness]:
     bundle = write_ca(ca, tmp_path / "idp-ca.pem")
     async with console_harness(
-        tmp_path, oidc_ca_bundle=bundle, oidc_allowed_networks=("127.0.0.0/8",)
+        tmp_path,
+        oidc_ca_bundle=bundle,
+        oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
     ) as harness:
         yield harness
 
@@ -255,6 +262,7 @@ async def test_a_role_choice_lasts_console_oidc_role_choice_lifetime(
         tmp_path,
         oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
         oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
         console_oidc_role_choice_lifetime=45,
     ) as console:
         await _roles(console, idp, engineers="alice@example.com", ops="alice@example.com")
@@ -406,6 +414,7 @@ async def test_a_confidential_client_authenticates_with_a_jwt_signed_with_its_ke
         tmp_path,
         oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
         oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
         console_oidc_client_keys_file=_keys_file(tmp_path, {idp.issuer: {CLIENT_ID: entry}}),
     ) as console:
         assert "PRIVATE KEY" not in repr(console.application._running)
@@ -433,6 +442,7 @@ async def test_a_jwt_signed_with_another_key_is_the_issuers_invalid_client(
         tmp_path,
         oidc_ca_bundle=write_ca(ca, tmp_path / "idp-ca.pem"),
         oidc_allowed_networks=("127.0.0.0/8",),
+        oidc_timeout=IDP_TIMEOUT,
         console_oidc_client_keys_file=_keys_file(
             tmp_path, {idp.url: {CLIENT_ID: {"key": _pem(other)}}}
         ),

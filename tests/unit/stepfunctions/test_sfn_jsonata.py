@@ -7,6 +7,8 @@ the StateExited events), on AWS's documented examples."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -309,3 +311,16 @@ async def test_iterations_never_see_each_others_variables() -> None:
              if e.type == "PassStateExited" and e.details["name"] == "I"]  # fmt: skip
     assert exits == [{"seen": False, "item": 1}, {"seen": False, "item": 2},
                      {"seen": False, "item": 3}]  # fmt: skip
+
+
+def test_the_library_leaves_the_process_recursion_limit_as_it_found_it() -> None:
+    """jsonata-python raises the process's recursion limit to 10,000 when imported; the serve
+    keeps its own (decision 0329's addendum), checked in a fresh interpreter."""
+    probe = (
+        "import sys; before = sys.getrecursionlimit(); "
+        "import andromede.stepfunctions.jsonata_query; "
+        "import jsonata; print(before, sys.getrecursionlimit())"
+    )
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    before, after = ran.stdout.split()
+    assert after == before
