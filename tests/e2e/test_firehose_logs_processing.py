@@ -3,19 +3,28 @@ serve`` driven by boto3. A log group's subscription filter puts its events into 
 stream whose Extended S3 destination has ``Decompression`` (GZIP), ``CloudWatchLogProcessing``
 (``DataMessageExtraction`` true) and ``AppendDelimiterToRecord``: the bucket receives the
 plain messages, one a line — no envelope, no CONTROL_MESSAGE —, while boto3's PutRecord into
-that stream is refused with AWS's ``InvalidSourceException``."""
+that stream is refused with AWS's ``InvalidSourceException``.
+
+Decision 0342 on the same server: a subscription filter into an HTTP endpoint stream with the
+same processors, whose receiver on loopback is sent the plain messages one record each; and a
+Kinesis data stream given a KPL aggregate by boto3, read by a KinesisStreamAsSource stream
+whose bucket receives the user records' data."""
 
 from __future__ import annotations
 
+import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
+from support.kpl import aggregate
 from support.server import REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "ANDROMEDE_WORKERS": "1",
         "ANDROMEDE_FIREHOSE_DELIVERY_POLL_INTERVAL": "0.2",
         "ANDROMEDE_LOGS_SUBSCRIPTION_POLL_INTERVAL": "0.2",
+        "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_HTTP": "true",
+        "ANDROMEDE_FIREHOSE_HTTP_ENDPOINT_ALLOW_CIDRS": '["127.0.0.1/32"]',
     }
     with running_server(data_dir, extra_env=env) as started:
         yield started
@@ -122,3 +133,143 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
     errors = s3.list_objects_v2(Bucket="plain-logs", Prefix="errors/").get("Contents", [])
     assert errors == []
     logs.delete_subscription_filter(logGroupName="/app/web", filterName="all")
+
+
+def _role(iam: Any, name: str, service: str, actions: list[str]) -> str:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "Service": service}, "Action": "sts:AssumeRole"}]}  # fmt: skip
+    made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}  # fmt: skip
+    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return str(made["Role"]["Arn"])
+
+
+def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: ServerProcess) -> None:
+    documents: dict[str, list[bytes]] = {}  # by request id: a retried request counts once
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            datas = [base64.b64decode(r["data"]) for r in document["records"]]
+            documents[document["requestId"]] = datas
+            reply = json.dumps({"requestId": document["requestId"], "timestamp": 1}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        credentials = server.credentials()
+        iam: Any = client_for(server, "iam", *credentials)
+        s3: Any = client_for(server, "s3", *credentials)
+        firehose: Any = client_for(server, "firehose", *credentials)
+        logs: Any = client_for(server, "logs", *credentials)
+        s3.create_bucket(
+            Bucket="http-logs-backup", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        writer = _role(iam, "http-logs-fh", "firehose.amazonaws.com", ["s3:PutObject"])
+        processors = [
+            {"Type": "Decompression", "Parameters": [
+                {"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
+            {"Type": "CloudWatchLogProcessing", "Parameters": [
+                {"ParameterName": "DataMessageExtraction", "ParameterValue": "true"}]},
+        ]  # fmt: skip
+        arn = firehose.create_delivery_stream(
+            DeliveryStreamName="http-logs",
+            HttpEndpointDestinationConfiguration={
+                "EndpointConfiguration": {
+                    "Url": f"http://127.0.0.1:{receiver.server_address[1]}/in", "Name": "e2e",
+                },
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+                "ProcessingConfiguration": {"Enabled": True, "Processors": processors},
+                "RoleARN": writer,
+                "S3Configuration": {"RoleARN": writer,
+                                    "BucketARN": "arn:aws:s3:::http-logs-backup"},
+            },
+        )["DeliveryStreamARN"]  # fmt: skip
+        deadline = time.monotonic() + 20
+        status = "CREATING"
+        while status == "CREATING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            described = firehose.describe_delivery_stream(DeliveryStreamName="http-logs")
+            status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
+        [destination] = described["DeliveryStreamDescription"]["Destinations"]
+        shown = destination["HttpEndpointDestinationDescription"]["ProcessingConfiguration"]
+        assert shown == {"Enabled": True, "Processors": processors}
+        with pytest.raises(ClientError) as refused:
+            firehose.put_record(DeliveryStreamName="http-logs", Record={"Data": b"by hand"})
+        assert refused.value.response["Error"]["Code"] == "InvalidSourceException"
+        subscriber = _role(iam, "http-logs-sub", "logs.amazonaws.com", ["firehose:PutRecord*"])
+        logs.create_log_group(logGroupName="/app/api")
+        logs.create_log_stream(logGroupName="/app/api", logStreamName="api-1")
+        logs.put_subscription_filter(
+            logGroupName="/app/api", filterName="all", filterPattern="", destinationArn=arn,
+            roleArn=subscriber,
+        )  # fmt: skip
+        now = int(time.time() * 1000)
+        messages = [b"GET /users 200", b"DELETE /users/3 403"]
+        logs.put_log_events(
+            logGroupName="/app/api", logStreamName="api-1",
+            logEvents=[{"timestamp": now + n, "message": m.decode()}
+                       for n, m in enumerate(messages)],
+        )  # fmt: skip
+        sent: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(sent) < len(messages):
+            time.sleep(0.2)
+            sent = [data for datas in list(documents.values()) for data in datas]
+        assert sent == messages  # plain messages, no envelope, no CONTROL_MESSAGE
+        backup = s3.list_objects_v2(Bucket="http-logs-backup").get("Contents", [])
+        assert backup == []
+        logs.delete_subscription_filter(logGroupName="/app/api", filterName="all")
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+        thread.join(5)
+
+
+def test_a_kinesis_source_s_kpl_aggregates_land_de_aggregated(server: ServerProcess) -> None:
+    credentials = server.credentials()
+    iam: Any = client_for(server, "iam", *credentials)
+    s3: Any = client_for(server, "s3", *credentials)
+    kinesis: Any = client_for(server, "kinesis", *credentials)
+    firehose: Any = client_for(server, "firehose", *credentials)
+    s3.create_bucket(Bucket="kpl-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
+    kinesis.create_stream(StreamName="kpl-feed", ShardCount=1)
+    kinesis.get_waiter("stream_exists").wait(StreamName="kpl-feed", WaiterConfig={"Delay": 1})
+    summary = kinesis.describe_stream_summary(StreamName="kpl-feed")["StreamDescriptionSummary"]
+    role = _role(iam, "kpl-fh", "firehose.amazonaws.com", [
+        "s3:PutObject", "kinesis:DescribeStream", "kinesis:GetShardIterator",
+        "kinesis:GetRecords", "kinesis:ListShards"])  # fmt: skip
+    firehose.create_delivery_stream(
+        DeliveryStreamName="from-kpl",
+        DeliveryStreamType="KinesisStreamAsSource",
+        KinesisStreamSourceConfiguration={"KinesisStreamARN": summary["StreamARN"],
+                                          "RoleARN": role},
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role, "BucketARN": "arn:aws:s3:::kpl-landing",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+        },
+    )  # fmt: skip
+    users = [("user-1", b"u1;"), ("user-2", b"u2;"), ("user-1", b"u3;")]
+    kinesis.put_record(StreamName="kpl-feed", Data=aggregate(users), PartitionKey="agg")
+    kinesis.put_record(StreamName="kpl-feed", Data=b"plain;", PartitionKey="p")
+    expected = b"u1;u2;u3;plain;"
+    deadline = time.monotonic() + 30
+    landed = b""
+    while time.monotonic() < deadline and len(landed) < len(expected):
+        time.sleep(0.2)
+        objects = s3.list_objects_v2(Bucket="kpl-landing").get("Contents", [])
+        keys = [o["Key"] for o in sorted(objects, key=lambda o: o["LastModified"])]
+        landed = b"".join(s3.get_object(Bucket="kpl-landing", Key=k)["Body"].read() for k in keys)
+    # Delivered at least once: a batch read again would repeat, never split, an aggregate.
+    assert b"u1;u2;u3;" in landed and b"plain;" in landed, landed
+    assert set(landed.split(b";")) == {b"u1", b"u2", b"u3", b"plain", b""}

@@ -15,8 +15,10 @@ out of the buffer; if even that write is refused, they are dropped with a WARNIN
 key refuses to open them (disabled, pending deletion) are held and retried the same way, then
 given up as loudly; never written unsealed.
 
-A stream with a ``Decompression`` processor has its opened batch's CloudWatch Logs records
-gunzipped, and their messages extracted, first (decision 0334, ``firehose.log_records``).
+A Kinesis source's opened batch has its KPL aggregates undone first, each into its user
+records (decision 0342, ``firehose.kpl``). A stream with a ``Decompression`` processor (an S3
+or an HTTP endpoint destination, decision 0342) has its opened batch's CloudWatch Logs records
+gunzipped, and their messages extracted, then (decision 0334, ``firehose.log_records``).
 A stream with a Lambda processor has its opened batch transformed then (decision 0315,
 ``firehose.transform_delivery``). A dynamically partitioned stream's batch (decision 0270)
 is written partition by partition
@@ -42,6 +44,7 @@ from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
 from andromede.firehose.jq_runner import SubprocessQueryRunner
+from andromede.firehose.kpl import expand
 from andromede.firehose.log_records import failure_lines as log_failure_lines
 from andromede.firehose.log_records import unpack
 from andromede.firehose.model import (
@@ -260,7 +263,12 @@ class FirehoseDeliverer:
             return 0
         made = 0
         lambda_keys = None
-        if stream.log_processing is not None:  # decision 0334
+        if stream.source is not None:  # KPL aggregates undone (decision 0342)
+            deaggregated = expand(records, opened)
+            if deaggregated.aggregates:
+                records, opened = deaggregated.records, deaggregated.opened
+                size = sum(len(data) for data in opened)
+        if stream.log_processing is not None:  # decisions 0334, 0342
             try:
                 records, opened, made = await self._unpack_logs(stream, records, opened, now)
             except DeliveryFailed as exc:  # its failed records' object refused
@@ -338,7 +346,9 @@ class FirehoseDeliverer:
             for code in sorted({failure.code for failure in failed}):
                 message = next(f.message for f in failed if f.code == code)
                 log.info("Firehose stream %s: records failed (%s)", stream.arn, code)
-                self.log_s3_error(stream, code, message)
+                # An HTTP endpoint's processing errors are its own log's (decision 0342).
+                said = self.log_s3_error if stream.http is None else self._log_http_error
+                said(stream, code, message)
         kept = unpacked.records
         if kept:
             kept[-1] = dataclasses.replace(kept[-1], seq=records[-1].seq)

@@ -50,6 +50,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryStream",
     "HttpEndpoint",
+    "KinesisMetadata",
     "KinesisSource",
     "LambdaProcessor",
     "LoggingOptions",
@@ -71,6 +72,7 @@ __all__ = [
     "failure_lines",
     "kinesis_metadata",
     "kinesis_record_id",
+    "kinesis_user_record_id",
     "new_record_id",
     "object_key",
     "stream_arn",
@@ -215,6 +217,12 @@ class HttpEndpoint:
     role_arn: str | None = None
     logging: LoggingOptions = LoggingOptions()  # decision 0270
     transform: LambdaProcessor | None = None  # ProcessingConfiguration's Lambda (0315)
+    # ProcessingConfiguration's CloudWatch Logs processors (decision 0342): ``Decompression``'s
+    # CompressionFormat and ``CloudWatchLogProcessing``'s DataMessageExtraction (None: the
+    # processor is absent), and the enabled processors' types in the order given.
+    decompression: str | None = None
+    message_extraction: bool | None = None
+    processors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +296,15 @@ class DeliveryStream:
     def log_processing(self) -> Partitioning | None:
         """The processing whose ``Decompression`` processor gunzips its CloudWatch Logs
         records before anything else (decision 0334); None: the records are kept as put."""
-        partitioning = None if self.http is not None else self.destination.partitioning
+        if self.http is not None:  # decision 0342
+            if self.http.decompression is None:
+                return None
+            return Partitioning(
+                processing=True,
+                decompression=self.http.decompression,
+                message_extraction=self.http.message_extraction,
+            )
+        partitioning = self.destination.partitioning
         if partitioning is None or not partitioning.processing or not partitioning.decompression:
             return None
         return partitioning
@@ -595,18 +611,41 @@ class SourceRecord:
 
 # A Kinesis source's record is buffered under an id that keeps its Kinesis metadata, for a
 # Lambda processor's ``kinesisRecordMetadata`` (decision 0334; no column needed):
-# ``kinesis:<shard id>:<sequence number>:<arrival ms>:<partition key in base64url>``.
+# ``kinesis:<shard id>:<sequence number>:<arrival ms>:<partition key in base64url>``. A KPL
+# user record de-aggregated from it at delivery (decision 0342) is named after it with its own
+# partition key and ``:s<subsequence number>`` (the ``s`` tells it apart from the ``:<n>`` a
+# CloudWatch Logs message's id ends with, decision 0334).
 KINESIS_RECORD: Final = "kinesis:"
 
 
+@dataclass(frozen=True, slots=True)
+class KinesisMetadata:
+    """A record's ``kinesisRecordMetadata`` (decision 0334)."""
+
+    shard_id: str
+    partition_key: str
+    sequence: str
+    arrived: int  # ms
+    subsequence: int = 0
+
+
+def _key_text(partition_key: str) -> str:
+    return base64.urlsafe_b64encode(partition_key.encode()).decode()
+
+
 def kinesis_record_id(shard_id: str, record: SourceRecord) -> str:
-    key = base64.urlsafe_b64encode(record.partition_key.encode()).decode()
+    key = _key_text(record.partition_key)
     return f"{KINESIS_RECORD}{shard_id}:{record.sequence}:{record.arrived}:{key}"
 
 
-def kinesis_metadata(record_id: str) -> tuple[str, str, str, int] | None:
-    """A record id's Kinesis shard id, partition key, sequence number and arrival (ms); None
-    for a record not read from a Kinesis source."""
+def kinesis_user_record_id(record_id: str, partition_key: str, subsequence: int) -> str:
+    """The id of the KPL user record ``subsequence`` of the aggregate ``record_id``."""
+    shard_sequence_arrival = record_id.rsplit(":", 1)[0]
+    return f"{shard_sequence_arrival}:{_key_text(partition_key)}:s{subsequence}"
+
+
+def kinesis_metadata(record_id: str) -> KinesisMetadata | None:
+    """A record id's Kinesis metadata; None for a record not read from a Kinesis source."""
     if not record_id.startswith(KINESIS_RECORD):
         return None
     parts = record_id.removeprefix(KINESIS_RECORD).split(":")
@@ -617,7 +656,9 @@ def kinesis_metadata(record_id: str) -> tuple[str, str, str, int] | None:
         partition_key = base64.urlsafe_b64decode(key.encode()).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    return shard, partition_key, sequence, int(arrived)
+    sub = parts[4] if len(parts) > 4 else ""
+    subsequence = int(sub[1:]) if sub[:1] == "s" and sub[1:].isdigit() else 0
+    return KinesisMetadata(shard, partition_key, sequence, int(arrived), subsequence)
 
 
 @dataclass(frozen=True, slots=True)

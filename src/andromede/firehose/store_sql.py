@@ -133,9 +133,11 @@ def _http_endpoint(fields: dict[str, Any]) -> HttpEndpoint:
     attributes = tuple((str(k), str(v)) for k, v in fields.pop("common_attributes", []))
     logging = _logging(fields.pop("logging", None))
     transform = _transform(fields.pop("transform", None))
+    processors = tuple(fields.pop("processors", ()))  # decision 0342; rows before: none
     return HttpEndpoint(
         **fields,
         transform=transform,
+        processors=processors,
         access_key=None if sealed is None else base64.b64decode(sealed),
         common_attributes=attributes,
         logging=logging,
@@ -162,6 +164,9 @@ def _http_endpoint_fields(http: HttpEndpoint) -> dict[str, Any]:
         "role_arn": http.role_arn,
         "logging": _logging_fields(http.logging),
         "transform": _transform_fields(http.transform),
+        "decompression": http.decompression,  # decision 0342
+        "message_extraction": http.message_extraction,
+        "processors": list(http.processors),
     }
 
 

@@ -187,13 +187,12 @@ def _event_record(record: BufferedRecord, data: bytes) -> dict[str, Any]:
     }
     metadata = kinesis_metadata(record.record_id)
     if metadata is not None:
-        shard, partition_key, sequence, arrived = metadata
         entry["kinesisRecordMetadata"] = {
-            "shardId": shard,
-            "partitionKey": partition_key,
-            "approximateArrivalTimestamp": arrived,
-            "sequenceNumber": sequence,
-            "subsequenceNumber": 0,  # no KPL aggregation is undone here
+            "shardId": metadata.shard_id,
+            "partitionKey": metadata.partition_key,
+            "approximateArrivalTimestamp": metadata.arrived,
+            "sequenceNumber": metadata.sequence,
+            "subsequenceNumber": metadata.subsequence,  # a KPL user record's (decision 0342)
         }
     return entry
 

@@ -13,10 +13,6 @@ from typing import Any, Final
 from andromede.firehose.http_endpoint import BACKUP_MODES, CONTENT_ENCODINGS
 from andromede.firehose.model import HttpEndpoint, S3Destination
 from andromede.firehoseapi.errors import FirehoseWireError
-from andromede.firehoseapi.lambda_processor import (
-    http_processing_description,
-    http_processing_input,
-)
 from andromede.firehoseapi.params import (
     FirehoseCall,
     invalid,
@@ -24,7 +20,12 @@ from andromede.firehoseapi.params import (
     refused,
     s3_description,
 )
-from andromede.firehoseapi.processing import logging_description, logging_input
+from andromede.firehoseapi.processing import (
+    endpoint_processing_description,
+    endpoint_processing_input,
+    logging_description,
+    logging_input,
+)
 
 __all__ = ["HttpEndpointInput", "http_endpoint_description", "http_endpoint_input"]
 
@@ -81,10 +82,8 @@ def http_endpoint_input(
         if not is_role_arn(role):
             raise refused(f"RoleARN {role[:256]!r} is not a valid IAM role ARN.")
         changed["role_arn"] = role
-    if config.get("ProcessingConfiguration") is not None:  # decision 0315
-        changed["transform"] = http_processing_input(
-            config["ProcessingConfiguration"], start.transform
-        )
+    # Lambda (decision 0315), Decompression and CloudWatchLogProcessing (decision 0342).
+    changed |= endpoint_processing_input(config.get("ProcessingConfiguration"), start)
     if config.get("CloudWatchLoggingOptions") is not None:  # decision 0270
         changed["logging"] = logging_input(config["CloudWatchLoggingOptions"], start.logging)
     secrets = call.mapping("SecretsManagerConfiguration", config)
@@ -167,8 +166,8 @@ def http_endpoint_description(http: HttpEndpoint, backup: S3Destination) -> dict
         "BufferingHints": {"SizeInMBs": http.size_mb, "IntervalInSeconds": http.interval_seconds},
         "CloudWatchLoggingOptions": logging_description(http.logging),
         "RequestConfiguration": request,
-        "ProcessingConfiguration": http_processing_description(
-            http.transform, http.role_arn or backup.role_arn
+        "ProcessingConfiguration": endpoint_processing_description(
+            http, http.role_arn or backup.role_arn
         ),
         "RetryOptions": {"DurationInSeconds": http.retry_seconds},
         "S3BackupMode": http.backup_mode,

@@ -2,8 +2,8 @@
 parameters (``LambdaArn``, ``NumberOfRetries`` 0-300, ``RoleArn``, ``BufferSizeInMBs``
 0.2-3, ``BufferIntervalInSeconds`` 60-900) read into a
 :class:`~andromede.firehose.model.LambdaProcessor` and described back as AWS describes it
-(the defaults added), for an Extended S3 destination (with ``firehoseapi.processing``'s
-other processors) and for an HTTP endpoint destination (the only processor it takes). The
+(the defaults added), for an Extended S3 destination and an HTTP endpoint destination (with
+``firehoseapi.processing``'s other processors). The
 function is checked when used (of the stream's account and Region, invocable by the
 role), as AWS checks it."""
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from andromede.firehose.model import LambdaProcessor
 from andromede.firehoseapi.errors import FirehoseWireError
 
 __all__ = [
     "PARAMETERS",
-    "http_processing_description",
-    "http_processing_input",
     "lambda_parameters",
     "lambda_processor",
 ]
@@ -95,72 +93,3 @@ def lambda_parameters(processor: LambdaProcessor, destination_role: str) -> list
     order = [name for name in processor.given if name in values]
     order += [name for name in PARAMETERS if name not in order]
     return [(name, values[name]) for name in order if values[name]]
-
-
-def _structure(value: object, name: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise FirehoseWireError("SerializationException", f"{name} must be a structure")
-    return value
-
-
-def _parameters(processor: Mapping[str, Any]) -> dict[str, str]:
-    raw = processor.get("Parameters") or []
-    if not isinstance(raw, list):
-        raise FirehoseWireError("SerializationException", "Parameters must be a list")
-    found: dict[str, str] = {}
-    for each in raw:
-        parameter = _structure(each, "ProcessorParameter")
-        name, value = parameter.get("ParameterName"), parameter.get("ParameterValue")
-        if not isinstance(name, str) or not isinstance(value, str) or not value:
-            raise FirehoseWireError("ValidationException", "1 validation error detected: "
-                                    "ProcessorParameter needs a ParameterName and a "
-                                    "ParameterValue")  # fmt: skip
-        if name not in PARAMETERS:
-            raise _refused(f"Parameter {name[:64]} is not supported by the Lambda processor.")
-        if name in found:
-            raise _refused(f"Parameter {name} is given twice to the Lambda processor.")
-        found[name] = value
-    return found
-
-
-def http_processing_input(raw: object, base: LambdaProcessor | None) -> LambdaProcessor | None:
-    """An HTTP endpoint's ``ProcessingConfiguration`` (None given: ``base`` kept): its Lambda
-    processor when enabled, else none."""
-    if raw is None:
-        return base
-    config = _structure(raw, "ProcessingConfiguration")
-    processors = config.get("Processors") or []
-    if not isinstance(processors, list):
-        raise FirehoseWireError("SerializationException", "Processors must be a list")
-    if config.get("Enabled", False) is not True:
-        return None  # a disabled configuration is kept unused, as AWS keeps it
-    made: LambdaProcessor | None = None
-    for each in processors:
-        processor = _structure(each, "Processor")
-        kind = processor.get("Type")
-        if kind != "Lambda":
-            raise _refused(f"Processor type {str(kind)[:64]} is not supported for an HTTP "
-                           "endpoint destination.")  # fmt: skip
-        if made is not None:
-            raise _refused("Processor Lambda is given twice.")
-        made = lambda_processor(_parameters(processor))
-    if made is None:
-        raise _refused("ProcessingConfiguration is enabled but has no processor.")
-    return made
-
-
-def http_processing_description(
-    processor: LambdaProcessor | None, destination_role: str
-) -> dict[str, Any]:
-    if processor is None:
-        return {"Enabled": False}
-    parameters = lambda_parameters(processor, destination_role)
-    return {
-        "Enabled": True,
-        "Processors": [
-            {
-                "Type": "Lambda",
-                "Parameters": [{"ParameterName": n, "ParameterValue": v} for n, v in parameters],
-            }
-        ],
-    }

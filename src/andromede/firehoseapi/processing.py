@@ -2,8 +2,10 @@
 ``CloudWatchLoggingOptions``, Extended S3's ``DynamicPartitioningConfiguration`` and
 ``ProcessingConfiguration`` (the processors ``MetadataExtraction``, ``RecordDeAggregation``,
 ``AppendDelimiterToRecord``, ``Lambda`` since decision 0315 (``firehoseapi.lambda_processor``),
-``Decompression`` and ``CloudWatchLogProcessing`` since decision 0334), read into the model and
-described back in AWS's shapes."""
+``Decompression`` and ``CloudWatchLogProcessing`` since decision 0334), and an HTTP endpoint
+destination's ``ProcessingConfiguration`` (``Lambda``, decision 0315; ``Decompression`` and
+``CloudWatchLogProcessing``, decision 0342), read into the model and described back in AWS's
+shapes."""
 
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Final
 
-from andromede.firehose.model import LoggingOptions, Partitioning
+from andromede.firehose.model import HttpEndpoint, LoggingOptions, Partitioning
 from andromede.firehoseapi.errors import FirehoseWireError
 from andromede.firehoseapi.lambda_processor import PARAMETERS, lambda_parameters, lambda_processor
 
 __all__ = [
+    "endpoint_processing_description",
+    "endpoint_processing_input",
     "logging_description",
     "logging_input",
     "partitioning_description",
@@ -26,6 +30,12 @@ __all__ = [
 
 _ENGINE: Final = "JQ-1.6"
 _SUB_RECORD_TYPES: Final = ("JSON", "DELIMITED")
+# An HTTP endpoint's processors (decision 0342): AWS offers it no partitioning nor delimiter.
+_ENDPOINT_PROCESSORS: Final = ("Lambda", "Decompression", "CloudWatchLogProcessing")
+_LOGS_ALONE: Final = (
+    "The CloudWatchLogProcessing processor needs the Decompression processor: it reads the "
+    "CloudWatch Logs records Decompression unpacks."
+)
 # Not a processor type: AWS's ``DataMessageExtraction`` is a parameter of
 # ``CloudWatchLogProcessing`` (decision 0334), named so that a caller is told where it goes.
 _REFUSED_PROCESSORS: Final = {
@@ -202,7 +212,12 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
         elif kind == "RecordDeAggregation":
             sub = parameters.get("SubRecordType", "JSON")
             if sub not in _SUB_RECORD_TYPES:
-                raise _refused(f"SubRecordType {sub[:32]} is not supported (JSON, DELIMITED).")
+                # KPL aggregates need no processor: a Kinesis source's are always undone
+                # before processing (decision 0342).
+                raise _refused(
+                    f"SubRecordType {sub[:32]} is not supported (JSON, DELIMITED); a Kinesis "
+                    "source's KPL aggregates are always de-aggregated."
+                )
             made["deaggregation"] = sub
             if sub == "DELIMITED":
                 if "Delimiter" not in parameters:
@@ -215,8 +230,7 @@ def _processing(config: Mapping[str, Any], enabled: bool, retry: int) -> Partiti
     if processing and not kinds:
         raise _refused("ProcessingConfiguration is enabled but has no processor.")
     if processing and "CloudWatchLogProcessing" in kinds and "Decompression" not in kinds:
-        raise _refused("The CloudWatchLogProcessing processor needs the Decompression processor: "
-                       "it reads the CloudWatch Logs records Decompression unpacks.")  # fmt: skip
+        raise _refused(_LOGS_ALONE)
     if not processing:
         made = {}
     return Partitioning(enabled=enabled, retry_seconds=retry, processing=processing,
@@ -270,3 +284,66 @@ def partitioning_description(
             "Enabled": partitioning.processing, "Processors": processors,
         }  # fmt: skip
     return described
+
+
+def endpoint_processing_input(raw: object, base: HttpEndpoint) -> dict[str, Any]:
+    """An HTTP endpoint's ``ProcessingConfiguration`` (None given: ``base``'s kept), as the
+    endpoint's changed fields: ``Lambda`` (decision 0315), ``Decompression`` and
+    ``CloudWatchLogProcessing`` (decision 0342), each at most once, with the same parameters
+    as on Extended S3; a disabled configuration is kept unused, as AWS keeps it."""
+    if raw is None:
+        return {}
+    config = _structure(raw, "ProcessingConfiguration")
+    processors = config.get("Processors") or []
+    if not isinstance(processors, list):
+        raise FirehoseWireError("SerializationException", "Processors must be a list")
+    none: dict[str, Any] = {
+        "transform": None, "decompression": None, "message_extraction": None, "processors": (),
+    }  # fmt: skip
+    if config.get("Enabled", False) is not True:
+        return none
+    made = dict(none)
+    kinds: list[str] = []
+    for each in processors:
+        processor = _structure(each, "Processor")
+        kind = processor.get("Type")
+        if kind not in _ENDPOINT_PROCESSORS:
+            raise _refused(f"Processor type {str(kind)[:64]} is not supported for an HTTP "
+                           "endpoint destination.")  # fmt: skip
+        assert isinstance(kind, str)  # noqa: S101 (one of the names)
+        if kind in kinds:
+            raise _refused(f"Processor {kind} is given twice.")
+        kinds.append(kind)
+        parameters = _processor_parameters(processor, kind)
+        if kind == "Lambda":
+            made["transform"] = lambda_processor(parameters)
+        else:
+            made.update(_logs_processor(kind, parameters))
+    if not kinds:
+        raise _refused("ProcessingConfiguration is enabled but has no processor.")
+    if "CloudWatchLogProcessing" in kinds and "Decompression" not in kinds:
+        raise _refused(_LOGS_ALONE)
+    made["processors"] = tuple(kinds)
+    return made
+
+
+def endpoint_processing_description(http: HttpEndpoint, role_arn: str) -> dict[str, Any]:
+    """An HTTP endpoint's ``ProcessingConfiguration``, its processors in the order given
+    (a stream kept before decision 0342 has its Lambda processor only)."""
+    kinds = http.processors or (("Lambda",) if http.transform is not None else ())
+    if not kinds:
+        return {"Enabled": False}
+    described = []
+    for kind in kinds:
+        parameters: list[tuple[str, str]] = []
+        if kind == "Lambda" and http.transform is not None:
+            parameters = lambda_parameters(http.transform, role_arn)
+        elif kind == "Decompression" and http.decompression:
+            parameters = [("CompressionFormat", http.decompression)]
+        elif kind == "CloudWatchLogProcessing" and http.message_extraction is not None:
+            parameters = [("DataMessageExtraction", str(http.message_extraction).lower())]
+        described.append({
+            "Type": kind,
+            "Parameters": [{"ParameterName": n, "ParameterValue": v} for n, v in parameters],
+        })  # fmt: skip
+    return {"Enabled": True, "Processors": described}
