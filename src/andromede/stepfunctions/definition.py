@@ -19,9 +19,9 @@ Each problem is a :class:`Diagnostic` of AWS's codes and words, located where AW
   walk, and so does this).
 
 JSONata (``QueryLanguage``) and variables (``Assign``) are checked as AWS's
-(``definition_jsonata``, decision 0329). The distributed Map's fields (``ItemReader``,
-``ItemBatcher``, ``ResultWriter``, ``ToleratedFailure…``, ``Label``) are checked as AWS's
-(decision 0322, ``map_runs``).
+(``definition_jsonata``, decision 0329). The distributed Map's
+fields (``ItemReader``, ``ItemBatcher``, ``ResultWriter``, ``ToleratedFailure…``, ``Label``)
+are checked as AWS's (decision 0322, ``map_checks``), in either query language (0338).
 """
 
 from __future__ import annotations
@@ -613,7 +613,8 @@ def _map(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]:
         found.append(_schema("The field 'Mode' should have one of these values: [INLINE, "
                              "DISTRIBUTED]", f"{where}/{name}/ProcessorConfig"))  # fmt: skip
     distributed = mode == "DISTRIBUTED"
-    problems = distributed_map_problems(state, processor, where, name, distributed)
+    problems = distributed_map_problems(state, processor, where, name, distributed,
+                                        jsonata=is_jsonata(state))  # fmt: skip
     found += [_schema(message, at) for message, at in problems]
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     found += _scope(inner, f"{where}/{name}", depth + 1)
