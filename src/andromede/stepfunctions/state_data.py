@@ -278,7 +278,7 @@ def _resolved(value: Any, bindings: dict[str, Any], field: str) -> Any:
     if expression_of(value) is None and not isinstance(value, dict | list):
         return value
     try:
-        return resolve(value, bindings)
+        return resolve(value, bindings, field)
     except QueryFailure as exc:
         raise _query_failed(str(exc), field) from exc
 
