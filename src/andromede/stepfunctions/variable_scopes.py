@@ -19,24 +19,28 @@ reference path), as AWS's executions of such definitions fail."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 from andromede.stepfunctions.map_checks import is_distributed
 
 __all__ = ["scope_problems"]
 
 Problem = tuple[str, str]
+# Deeper scopes are refused by ``definition`` (TOO_DEEPLY_NESTED): not walked again here.
+_MAX_DEPTH: Final = 10
 
 
 def scope_problems(definition: Mapping[str, Any]) -> list[Problem]:
     """Each assignment, in a Parallel's branch or a Map's iteration, of a name an outer scope
     assigns; located at the ``Assign`` field that makes it."""
-    return _scope(definition, "", frozenset())
+    return _scope(definition, "", frozenset(), 0)
 
 
-def _scope(machine: Mapping[str, Any], path: str, outer: frozenset[str]) -> list[Problem]:
+def _scope(
+    machine: Mapping[str, Any], path: str, outer: frozenset[str], depth: int
+) -> list[Problem]:
     states = machine.get("States")
-    if not isinstance(states, dict):
+    if not isinstance(states, dict) or depth > _MAX_DEPTH:
         return []
     found: list[Problem] = []
     own: set[str] = set()
@@ -53,12 +57,12 @@ def _scope(machine: Mapping[str, Any], path: str, outer: frozenset[str]) -> list
             continue
         where = f"{path}/States/{name}"
         for index, branch in enumerate(_dicts(state.get("Branches"))):
-            found += _scope(branch, f"{where}/Branches[{index}]", enclosing)
+            found += _scope(branch, f"{where}/Branches[{index}]", enclosing, depth + 1)
         for field in ("ItemProcessor", "Iterator"):
             processor = state.get(field)
             if isinstance(processor, dict):
                 seen = frozenset() if is_distributed(state) else enclosing
-                found += _scope(processor, f"{where}/{field}", seen)
+                found += _scope(processor, f"{where}/{field}", seen, depth + 1)
     return found
 
 

@@ -259,3 +259,14 @@ def test_the_scope_check_is_the_create_and_validate_diagnostic() -> None:
     assert parsed is not None
     assert [(d.code, d.location) for d in diagnostics] == [
         ("SCHEMA_VALIDATION_FAILED", "/States/P/Branches[0]/States/B/Assign")]  # fmt: skip
+
+
+def test_a_deeply_nested_definition_is_refused_once_and_not_walked_further() -> None:
+    inner: dict[str, Any] = branch("x")
+    for _ in range(14):
+        parallel = {"Type": "Parallel", "End": True, "Assign": {"x": 1}, "Branches": [inner]}
+        inner = {"StartAt": "P", "States": {"P": parallel}}
+    found = check_definition(inner)
+    assert "TOO_DEEPLY_NESTED" in {d.code for d in found}
+    # Each of the 14 inner scopes reassigns x; those past the tenth level are not walked.
+    assert len([d for d in found if "outer scope" in d.message]) == 10
