@@ -175,3 +175,108 @@ def test_jsonpath_variables_and_jsonata_fields_refused(server: ServerProcess) ->
     assert len(failed) == 1
     details = failed[0]["evaluationFailedEventDetails"]
     assert (details["state"], details["location"]) == ("A", "Output")
+
+
+def test_a_jsonata_distributed_map_over_an_s3_json_array_writes_its_results(
+    server: ServerProcess,
+) -> None:
+    """Decision 0338: the JSONata variant of 0322's e2e. The distributed Map's S3 calls take
+    ``Arguments`` whose expressions read a variable and the input; its concurrency and failure
+    budget are expressions; each child's own JSONata states run; ``Output`` and ``Assign``
+    read the run's result. Read back with boto3: the manifest, the results, the Map run."""
+    credentials = server.credentials()
+    iam = client_for(server, "iam", *credentials)
+    s3 = client_for(server, "s3", *credentials)
+    states = states_client(server)
+    s3.create_bucket(Bucket="sfn-jsonata-map")
+    items = [{"id": i, "ok": i != 2} for i in range(5)]
+    s3.put_object(Bucket="sfn-jsonata-map", Key="in/items.json", Body=json.dumps(items).encode())
+    arn = role(server, "sfn-jsonata-map")
+    iam.put_role_policy(RoleName="sfn-jsonata-map", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]}]}))  # fmt: skip
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Where", "States": {
+        "Where": {"Type": "Pass", "Assign": {"bucket": "{% $states.input.bucket %}"},
+                  "Next": "Each"},
+        "Each": {
+            "Type": "Map", "End": True, "Label": "items",
+            "MaxConcurrency": "{% $states.input.width %}", "ToleratedFailureCount": "{% 1 %}",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSON"},
+                           "Arguments": {"Bucket": "{% $bucket %}",
+                                         "Key": "{% 'in/' & $states.input.name %}"}},
+            "ItemSelector": {"id": "{% $states.context.Map.Item.Value.id %}",
+                             "ok": "{% $states.context.Map.Item.Value.ok %}"},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                "StartAt": "Check", "States": {
+                    "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+                        {"Condition": "{% $not($states.input.ok) %}", "Next": "Refuse"}]},
+                    "Refuse": {"Type": "Fail", "Error": "NotOk", "Cause": "item refused"},
+                    "Done": {"Type": "Pass", "End": True,
+                             "Output": {"seen": "{% $states.input.id %}"}}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                             "Arguments": {"Bucket": "{% $bucket %}", "Prefix": "out"}},
+            "Assign": {"manifest": "{% $states.result.ResultWriterDetails.Key %}"},
+            "Output": {"run": "{% $states.result.MapRunArn %}",
+                       "manifest": "{% $states.result.ResultWriterDetails.Key %}"}}}}  # fmt: skip
+    machine = states.create_state_machine(
+        name="jsonata-map", roleArn=arn, definition=json.dumps(definition)
+    )["stateMachineArn"]
+    run = states.start_execution(stateMachineArn=machine, input=json.dumps(
+        {"bucket": "sfn-jsonata-map", "name": "items.json", "width": 2}))  # fmt: skip
+    described = ended(states, run["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    manifest = json.loads(
+        s3.get_object(Bucket="sfn-jsonata-map", Key=output["manifest"])["Body"].read()
+    )
+    assert manifest["MapRunArn"] == output["run"]
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    records = json.loads(
+        s3.get_object(Bucket="sfn-jsonata-map", Key=succeeded["Key"])["Body"].read()
+    )
+    assert sorted(json.loads(r["Output"])["seen"] for r in records) == [0, 1, 3, 4]
+    (failed,) = manifest["ResultFiles"]["FAILED"]
+    (refused,) = json.loads(s3.get_object(Bucket="sfn-jsonata-map",
+                                          Key=failed["Key"])["Body"].read())  # fmt: skip
+    assert refused["Error"] == "NotOk" and json.loads(refused["Input"])["id"] == 2
+    map_run = states.describe_map_run(mapRunArn=output["run"])
+    assert map_run["status"] == "SUCCEEDED" and map_run["maxConcurrency"] == 2
+    assert map_run["itemCounts"]["total"] == 5 and map_run["itemCounts"]["failed"] == 1
+    assert map_run["toleratedFailureCount"] == 1
+    exits = [e["stateExitedEventDetails"] for e in history(states, run["executionArn"])
+             if e["type"] == "MapStateExited"]  # fmt: skip
+    assert json.loads(exits[0]["assignedVariables"]["manifest"]) == output["manifest"]
+
+
+def test_variable_scopes_checked_as_aws_checks_them(server: ServerProcess) -> None:
+    """Decision 0338: CreateStateMachine and ValidateStateMachineDefinition refuse a Parallel
+    branch assigning the outer scope's variable; a variable read before it is assigned is
+    accepted, and the execution fails as it reads it, in AWS's words."""
+    states = states_client(server)
+    arn = role(server, "sfn-scopes")
+    shadowing = {"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"total": 1}, "Next": "P"},
+        "P": {"Type": "Parallel", "End": True, "Branches": [{"StartAt": "B", "States": {
+            "B": {"Type": "Pass", "Assign": {"total": 2}, "End": True}}}]}}}  # fmt: skip
+    with pytest.raises(ClientError) as caught:
+        states.create_state_machine(name="shadow", roleArn=arn, definition=json.dumps(shadowing))
+    assert caught.value.response["Error"]["Code"] == "InvalidDefinition"
+    assert "'total' is assigned in an outer scope" in caught.value.response["Error"]["Message"]
+    checked = states.validate_state_machine_definition(definition=json.dumps(shadowing))
+    assert checked["result"] == "FAIL"
+    assert checked["diagnostics"][0]["location"] == "/States/P/Branches[0]/States/B/Assign"
+
+    early = {"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": {"v": "{% $later %}"}, "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {"later": 1}, "End": True}}}  # fmt: skip
+    assert states.validate_state_machine_definition(definition=json.dumps(early))["result"] == "OK"
+    machine = states.create_state_machine(
+        name="read-early", roleArn=arn, definition=json.dumps(early)
+    )["stateMachineArn"]
+    execution = states.start_execution(stateMachineArn=machine, input="{}")
+    described = ended(states, execution["executionArn"])
+    assert (described["status"], described["error"]) == ("FAILED", "States.QueryEvaluationError")
+    assert "specified for the field 'Output/v' returned nothing (undefined)" in (
+        described["cause"])  # fmt: skip

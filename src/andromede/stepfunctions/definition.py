@@ -19,9 +19,10 @@ Each problem is a :class:`Diagnostic` of AWS's codes and words, located where AW
   walk, and so does this).
 
 JSONata (``QueryLanguage``) and variables (``Assign``) are checked as AWS's
-(``definition_jsonata``, decision 0329). The distributed Map's fields (``ItemReader``,
-``ItemBatcher``, ``ResultWriter``, ``ToleratedFailure…``, ``Label``) are checked as AWS's
-(decision 0322, ``map_runs``).
+(``definition_jsonata``, decision 0329), and so are the variables' scopes (``variable_scopes``,
+decision 0338: an inner scope does not assign an outer scope's name). The distributed Map's
+fields (``ItemReader``, ``ItemBatcher``, ``ResultWriter``, ``ToleratedFailure…``, ``Label``)
+are checked as AWS's (decision 0322, ``map_checks``), in either query language (0338).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from andromede.stepfunctions.definition_jsonata import (
 from andromede.stepfunctions.jsonata_query import expression_of
 from andromede.stepfunctions.map_checks import distributed_map_problems
 from andromede.stepfunctions.state_data import is_jsonata, with_query_language
+from andromede.stepfunctions.variable_scopes import scope_problems
 from andromede.stepfunctions.variables import is_reference
 
 __all__ = [
@@ -157,6 +159,7 @@ def check_definition(definition: Mapping[str, Any]) -> list[Diagnostic]:
     if timeout is not None and not _positive_int(timeout):
         found.append(_schema("The field 'TimeoutSeconds' must be a positive integer", "/"))
     found += _scope(definition, "", 0)
+    found += [_schema(message, at) for message, at in scope_problems(definition)]
     return found
 
 
@@ -613,7 +616,8 @@ def _map(state: Mapping[str, Any], where: str, depth: int) -> list[Diagnostic]:
         found.append(_schema("The field 'Mode' should have one of these values: [INLINE, "
                              "DISTRIBUTED]", f"{where}/{name}/ProcessorConfig"))  # fmt: skip
     distributed = mode == "DISTRIBUTED"
-    problems = distributed_map_problems(state, processor, where, name, distributed)
+    problems = distributed_map_problems(state, processor, where, name, distributed,
+                                        jsonata=is_jsonata(state))  # fmt: skip
     found += [_schema(message, at) for message, at in problems]
     inner = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
     found += _scope(inner, f"{where}/{name}", depth + 1)

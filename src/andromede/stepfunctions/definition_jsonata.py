@@ -13,7 +13,8 @@ ValidateStateMachineDefinition makes them: pure functions of a state to its prob
 - an ``Assign`` is an object whose names are variables' (a letter or ``_`` first, then
   letters, digits or ``_``, 80 at most, ``states`` reserved; ``.$`` after a JSONPath one's).
 
-A distributed Map in JSONata is refused by name: its reader and writer read JSONPath only."""
+A distributed Map's nested expressions are parsed too (decision 0338: its S3 calls'
+``Arguments``, ``MaxItems``, ``ItemBatcher``'s fields, the failure thresholds)."""
 
 from __future__ import annotations
 
@@ -82,11 +83,29 @@ def jsonata_problems(state: Mapping[str, Any], where: str) -> list[Problem]:
         found += _choice_rules(state, where)
     if state.get("Type") == "Wait":
         found += _wait(state, where)
-    processor = state.get("ItemProcessor")
-    config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
-    if isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED":
-        found.append(("A distributed Map in a JSONata state is not supported by this platform",
-                      f"{where}/ItemProcessor/ProcessorConfig"))  # fmt: skip
+    found += _distributed_expressions(state, where)
+    return found
+
+
+def _distributed_expressions(state: Mapping[str, Any], where: str) -> list[Problem]:
+    """A distributed Map's nested fields that JSONata computes (decision 0338): the S3 calls'
+    ``Arguments``, ``ReaderConfig.MaxItems``, ``ItemBatcher``'s, the thresholds."""
+    found: list[Problem] = []
+    for name in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
+        if name in state:
+            found += _expressions(state[name], f"{where}/{name}")
+    for holder, names in (("ItemReader", ("Arguments",)), ("ResultWriter", ("Arguments",)),
+                          ("ItemBatcher", ("MaxItemsPerBatch", "MaxInputBytesPerBatch",
+                                           "BatchInput"))):  # fmt: skip
+        fields = state.get(holder)
+        if not isinstance(fields, dict):
+            continue
+        for name in names:
+            if name in fields:
+                found += _expressions(fields[name], f"{where}/{holder}/{name}")
+        config = fields.get("ReaderConfig")
+        if holder == "ItemReader" and isinstance(config, dict) and "MaxItems" in config:
+            found += _expressions(config["MaxItems"], f"{where}/ItemReader/ReaderConfig/MaxItems")
     return found
 
 

@@ -13,7 +13,11 @@ AWS's ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` and ``manife
 without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``). The
 history has ``MapRunStarted`` and ``MapRunSucceeded`` / ``MapRunFailed``; the run and its counts
 are recorded through :class:`MapRunHost` (DescribeMapRun, ListMapRuns), which also reads and
-writes S3 as the state machine's role."""
+writes S3 as the state machine's role.
+
+A JSONata state (decision 0338) gives the same fields as values or expressions, its S3 calls'
+``Arguments`` in place of ``Parameters`` (``map_fields`` reads them in either language); its
+``Output`` and ``Assign`` read the run's result as ``$states.result``, as any state's."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
+from andromede.stepfunctions import map_fields, state_data
 from andromede.stepfunctions.interpreter import Event, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
 from andromede.stepfunctions.map_items import (
@@ -101,16 +106,12 @@ def _host(machine: Interpreter) -> MapRunHost:
 
 
 async def _items(
-    machine: Interpreter, host: MapRunHost, state: dict[str, Any], data: Any,
-    context: dict[str, Any],
-) -> list[Any]:  # fmt: skip
+    host: MapRunHost, state: dict[str, Any], data: Any, context: dict[str, Any]
+) -> list[Any]:
     reader = state.get("ItemReader")
     if reader is None:
-        selected = machine.read(state.get("ItemsPath", "$"), data, context)
-        if not isinstance(selected, list):
-            raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
-        return selected
-    params = machine.template(reader.get("Parameters", {}), data, context)
+        return map_fields.listed_items(state, data, data, context)
+    params = map_fields.reader_arguments(state, data, data, context)
     config = reader.get("ReaderConfig", {})
     bucket = str(params.get("Bucket", ""))
     items: list[Any]
@@ -121,10 +122,8 @@ async def _items(
         items = items_of_object(text, config)
     else:
         raise StatesError("States.Runtime", "The ItemReader's resource is not served")
-    most = config.get("MaxItems")
-    if "MaxItemsPath" in config:
-        most = machine.read(config["MaxItemsPath"], data, context)
-    if isinstance(most, int) and not isinstance(most, bool) and most > 0:
+    most = map_fields.most_items(state, config, data, data, context)
+    if most:
         items = items[:most]
     if len(items) > host.most_items():
         raise StatesError(READER_FAILED, f"More than {host.most_items()} items: a Map run "
@@ -133,28 +132,18 @@ async def _items(
 
 
 def _inputs(
-    machine: Interpreter, state: dict[str, Any], data: Any, context: dict[str, Any],
-    items: list[Any],
-) -> list[tuple[Any, int]]:  # fmt: skip
+    state: dict[str, Any], data: Any, context: dict[str, Any], items: list[Any]
+) -> list[tuple[Any, int]]:
     """Each child's input and how many items it holds."""
     selector = state.get("ItemSelector", state.get("Parameters"))
     selected = [
-        item if selector is None else machine.template(
-            selector, data, {**context, "Map": {"Item": {"Index": i, "Value": item}}})
+        item if selector is None else state_data.selected_item(
+            state, selector, data, data, {**context, "Map": {"Item": {"Index": i, "Value": item}}})
         for i, item in enumerate(items)
     ]  # fmt: skip
-    batcher = state.get("ItemBatcher")
-    if batcher is None:
+    if "ItemBatcher" not in state:
         return [(value, 1) for value in selected]
-    most_items = batcher.get("MaxItemsPerBatch")
-    if "MaxItemsPerBatchPath" in batcher:
-        most_items = machine.read(batcher["MaxItemsPerBatchPath"], data, context)
-    most_bytes = batcher.get("MaxInputBytesPerBatch")
-    if "MaxInputBytesPerBatchPath" in batcher:
-        most_bytes = machine.read(batcher["MaxInputBytesPerBatchPath"], data, context)
-    batch_input = batcher.get("BatchInput")
-    if batch_input is not None:
-        batch_input = machine.template(batch_input, data, context)
+    most_items, most_bytes, batch_input = map_fields.batching(state, data, data, context)
     grouped = batches(selected, most_items, most_bytes, batch_input)
     return [(batch, len(batch["Items"])) for batch in grouped]
 
@@ -165,14 +154,12 @@ async def run_map(
 ) -> Any:  # fmt: skip
     host = _host(machine)
     clock = machine.clock
-    items = await _items(machine, host, state, data, context)
-    inputs = _inputs(machine, state, data, context, items)
+    items = await _items(host, state, data, context)
+    inputs = _inputs(state, data, context, items)
     execution = context["Execution"]
     processor = state["ItemProcessor"]
     express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"
-    asked = state.get("MaxConcurrency", 0) or 0
-    if "MaxConcurrencyPath" in state:
-        asked = int(machine.read(state["MaxConcurrencyPath"], data, context))
+    asked = map_fields.concurrency(state, data, data, context)
     run = MapRun(
         tenant_id=str(execution["Id"]).split(":")[4],
         arn=map_run_arn(str(execution["Id"]), state.get("Label")),
@@ -182,8 +169,9 @@ async def run_map(
         tolerated_failure_percentage=0.0,
         tolerated_failure_count=0,
     )
-    tolerate_share = _tolerance(machine, state, "ToleratedFailurePercentage", data, context)
-    tolerate_count = _tolerance(machine, state, "ToleratedFailureCount", data, context)
+    tolerate_share = map_fields.tolerance(state, "ToleratedFailurePercentage", data, data,
+                                          context)  # fmt: skip
+    tolerate_count = map_fields.tolerance(state, "ToleratedFailureCount", data, data, context)
     run = run.changed(
         tolerated_failure_percentage=float(tolerate_share or 0.0),
         tolerated_failure_count=int(tolerate_count or 0),
@@ -259,7 +247,7 @@ async def run_map(
     if failed:
         error = StatesError(THRESHOLD, "The specified tolerated failure threshold was exceeded")
     if writer is not None:
-        params = machine.template(writer.get("Parameters", {}), data, context)
+        params = map_fields.writer_arguments(state, data, data, context)
         bucket, prefix = str(params.get("Bucket", "")), str(params.get("Prefix", ""))
         files, manifest_key, manifest = result_files(
             prefix, run.arn.rsplit(":", 1)[-1], bucket, run.arn, children, _RESULTS_PER_FILE
@@ -296,25 +284,6 @@ async def _child_output(
         return await machine.child(processor, context).run_states(value, [])
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
-
-
-def _tolerance(
-    machine: Interpreter, state: dict[str, Any], field: str, data: Any, context: dict[str, Any]
-) -> Any:
-    """A threshold as given, or read from the state's input by its ``…Path``."""
-    if f"{field}Path" not in state:
-        return state.get(field)
-    value = machine.read(state[f"{field}Path"], data, context)
-    whole = field == "ToleratedFailureCount"
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if (
-        not number
-        or (whole and not isinstance(value, int))
-        or not 0 <= value <= (float("inf") if whole else 100)
-    ):
-        raise StatesError("States.Runtime", f"The value of {field}Path is not a valid "
-                          f"{'count' if whole else 'percentage'}")  # fmt: skip
-    return value
 
 
 def _share(run: MapRun, given: Any) -> float | None:

@@ -4,10 +4,12 @@ functions.
 
 A value is an expression when it is a string ``{% … %}``; :func:`resolve` evaluates every
 such string within a template (an object's values, a list's items) and leaves the rest as
-written, as AWS's ``Arguments``, ``Output`` and ``Assign`` do. The functions Step Functions
-adds to JSONata are bound in every expression: ``$partition``, ``$range``, ``$hash``,
-``$random``, ``$uuid`` and ``$parse``; ``$eval`` is not (AWS leaves it out too). A failure is
-:class:`QueryFailure`, which the interpreter fails the state with as
+written, as AWS's ``Arguments``, ``Output`` and ``Assign`` do. An expression that returns
+nothing (JSONata's undefined: a variable never assigned, a field the input lacks) fails, as
+AWS's does ("returned nothing (undefined)", decision 0338); JSON's ``null`` is a value. The
+functions Step Functions adds to JSONata are bound in every expression: ``$partition``,
+``$range``, ``$hash``, ``$random``, ``$uuid`` and ``$parse``; ``$eval`` is not (AWS leaves it
+out too). A failure is :class:`QueryFailure`, which the interpreter fails the state with as
 ``States.QueryEvaluationError``."""
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from typing import Any, Final
 # deeper recursion fails as a query error, as any other evaluation failure.
 _RECURSION_LIMIT: Final = sys.getrecursionlimit()
 import jsonata  # noqa: E402
+from jsonata.utils import Utils  # noqa: E402
 
 sys.setrecursionlimit(_RECURSION_LIMIT)
 
-__all__ = ["QueryFailure", "evaluate", "expression_of", "problem_of", "resolve"]
+__all__ = ["QueryFailure", "UndefinedResult", "evaluate", "expression_of", "problem_of", "resolve"]
 
 _EXPRESSION: Final = re.compile(r"\{%(.*)%\}", re.DOTALL)
 _HASHES: Final = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
@@ -42,6 +45,10 @@ _MAX_RANGE: Final = 1000  # AWS's bound on the items $range makes
 
 class QueryFailure(Exception):
     """An expression that does not parse, or failed as it was evaluated."""
+
+
+class UndefinedResult(QueryFailure):
+    """An expression that returned nothing (JSONata's undefined)."""
 
 
 def expression_of(value: Any) -> str | None:
@@ -65,21 +72,35 @@ def evaluate(expression: str, bindings: Mapping[str, Any]) -> Any:
     """The value of ``expression`` with these variables bound (``states`` among them)."""
     compiled = _compiled(expression)
     try:
-        return _plain(compiled.evaluate(None, dict(bindings)))
+        found = compiled.evaluate(None, dict(bindings))
     except Exception as exc:
         # Whatever the foreign library raises (its JException, or a Python error from within
         # it) is the expression's failure: the state fails States.QueryEvaluationError.
         raise QueryFailure(f"{expression[:200]}: {str(exc)[:300]}") from exc
+    if found is None:  # JSON's null is the library's NULL_VALUE, its undefined is None
+        raise UndefinedResult(f"The JSONata expression '{expression[:200]}' returned nothing "
+                              "(undefined).")  # fmt: skip
+    return _plain(found)
 
 
-def resolve(template: Any, bindings: Mapping[str, Any]) -> Any:
-    """``template`` with each ``{% … %}`` string replaced by its expression's value."""
+def resolve(template: Any, bindings: Mapping[str, Any], field: str = "") -> Any:
+    """``template`` with each ``{% … %}`` string replaced by its expression's value; one that
+    returns nothing fails naming its place in ``field`` (``Output/v``, as AWS's cause)."""
     if isinstance(template, dict):
-        return {key: resolve(value, bindings) for key, value in template.items()}
+        return {key: resolve(value, bindings, f"{field}/{key}" if field else key)
+                for key, value in template.items()}  # fmt: skip
     if isinstance(template, list):
-        return [resolve(value, bindings) for value in template]
+        return [resolve(value, bindings, f"{field}[{i}]") for i, value in enumerate(template)]
     expression = expression_of(template)
-    return template if expression is None else evaluate(expression, bindings)
+    if expression is None:
+        return template
+    try:
+        return evaluate(expression, bindings)
+    except UndefinedResult:
+        raise UndefinedResult(
+            f"The JSONata expression '{expression[:200]}' specified for the "
+            f"field '{field[:200]}' returned nothing (undefined)."
+        ) from None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -88,6 +109,7 @@ def _compiled(expression: str) -> Any:
         compiled = jsonata.Jsonata(expression)
     except Exception as exc:  # the foreign parser's failure, whatever its kind
         raise QueryFailure(f"{expression[:200]}: {str(exc)[:300]}") from exc
+    compiled.set_output_convert_nulls(False)  # so that null and undefined stay apart
     compiled.register_lambda("partition", _partition)
     compiled.register_lambda("range", _range)
     compiled.register_lambda("hash", _hash)
@@ -99,7 +121,10 @@ def _compiled(expression: str) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """The library's sequences and numbers as JSON's: lists, and integers where whole."""
+    """The library's sequences, nulls and numbers as JSON's: lists, None, and integers where
+    whole."""
+    if value is Utils.NULL_VALUE:
+        return None
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

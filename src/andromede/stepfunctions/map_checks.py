@@ -4,13 +4,21 @@
 ``ResultWriter`` (S3's ``putObject``), ``ToleratedFailurePercentage`` /
 ``ToleratedFailureCount`` and ``Label``. Each problem is a message and its location, which
 ``definition`` makes a ``SCHEMA_VALIDATION_FAILED`` diagnostic; the fields of a distributed
-Map on an INLINE one are refused as AWS refuses them."""
+Map on an INLINE one are refused as AWS refuses them.
+
+In a JSONata state (decision 0338) the S3 calls take ``Arguments`` (JSONPath's ``Parameters``
+refused), ``MaxItems``, ``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``,
+``ToleratedFailurePercentage`` and ``ToleratedFailureCount`` may be ``{% … %}`` expressions
+(checked when they run) and the ``…Path`` fields are refused; ``definition_jsonata`` parses the
+expressions."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeGuard
+
+from andromede.stepfunctions.jsonata_query import expression_of
 
 __all__ = [
     "GET_OBJECT",
@@ -28,7 +36,7 @@ _DISTRIBUTED_ONLY: Final = (
     "ToleratedFailureCount", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath",
     "Label",
 )  # fmt: skip
-_READER_FIELDS: Final = frozenset({"Resource", "Parameters", "ReaderConfig"})
+_READER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "ReaderConfig"})
 _READER_CONFIG: Final = frozenset(
     {"InputType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"}
 )
@@ -53,7 +61,7 @@ def is_distributed(state: Mapping[str, Any]) -> bool:
 
 def distributed_map_problems(
     state: Mapping[str, Any], processor: Mapping[str, Any], where: str, name: str,
-    distributed: bool,
+    distributed: bool, jsonata: bool = False,
 ) -> Problems:  # fmt: skip
     found: Problems = []
     config = processor.get("ProcessorConfig", {})
@@ -78,21 +86,50 @@ def distributed_map_problems(
         found.append(("The field 'ExecutionType' should have one of these values: "
                       "[STANDARD, EXPRESS]", at))  # fmt: skip
     if "ItemReader" in state:
-        found += _reader(state["ItemReader"], f"{where}/ItemReader")
+        found += _reader(state["ItemReader"], f"{where}/ItemReader", jsonata)
     if "ItemBatcher" in state:
-        found += _batcher(state["ItemBatcher"], f"{where}/ItemBatcher")
+        found += _batcher(state["ItemBatcher"], f"{where}/ItemBatcher", jsonata)
     if "ResultWriter" in state:
-        found += _writer(state["ResultWriter"], f"{where}/ResultWriter")
+        found += _writer(state["ResultWriter"], f"{where}/ResultWriter", jsonata)
+    found += _tolerance(state, where, jsonata)
+    label = state.get("Label")
+    if "Label" in state and not (isinstance(label, str) and _LABEL.fullmatch(label)):
+        found.append(("The field 'Label' must be at most 40 characters, with no whitespace "
+                      "nor special characters", f"{where}/Label"))  # fmt: skip
+    return found
+
+
+def _computed(value: Any, jsonata: bool) -> bool:
+    """Whether a JSONata state gives the value as an expression (its kind known as it runs)."""
+    return jsonata and expression_of(value) is not None
+
+
+def _other_language(field: str, at: str, jsonata: bool) -> tuple[str, str]:
+    own, other = ("JSONata", "JSONPath") if jsonata else ("JSONPath", "JSONata")
+    return (f"The QueryLanguage is set to '{own}', but field '{field}' is only supported for "
+            f"the '{other}' QueryLanguage", at)  # fmt: skip
+
+
+def _tolerance(state: Mapping[str, Any], where: str, jsonata: bool) -> Problems:
+    found: Problems = []
     percentage = state.get("ToleratedFailurePercentage")
-    if "ToleratedFailurePercentage" in state and not (
-        _number(percentage) and 0 <= percentage <= 100
+    if (
+        "ToleratedFailurePercentage" in state
+        and not _computed(percentage, jsonata)
+        and not (_number(percentage) and 0 <= percentage <= 100)
     ):
         found.append(("The field 'ToleratedFailurePercentage' must be a number between 0 and "
                       "100", f"{where}/ToleratedFailurePercentage"))  # fmt: skip
     count = state.get("ToleratedFailureCount")
-    if "ToleratedFailureCount" in state and not (_integer(count) and count >= 0):
+    if (
+        "ToleratedFailureCount" in state
+        and not _computed(count, jsonata)
+        and not (_integer(count) and count >= 0)
+    ):
         found.append(("The field 'ToleratedFailureCount' must be a non-negative integer",
                       f"{where}/ToleratedFailureCount"))  # fmt: skip
+    if jsonata:  # the ``…Path`` fields are JSONPath's: ``definition_jsonata`` refuses them
+        return found
     for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
         if field in state and f"{field}Path" in state:
             found.append((f"Only one of these fields may be given: [{field}, {field}Path]",
@@ -103,10 +140,6 @@ def distributed_map_problems(
         ):
             found.append((f"The value for the field '{field}Path' must be a valid JSONPath",
                           f"{where}/{field}Path"))  # fmt: skip
-    label = state.get("Label")
-    if "Label" in state and not (isinstance(label, str) and _LABEL.fullmatch(label)):
-        found.append(("The field 'Label' must be at most 40 characters, with no whitespace "
-                      "nor special characters", f"{where}/Label"))  # fmt: skip
     return found
 
 
@@ -118,16 +151,24 @@ def _integer(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _bucket_parameters(params: Any, at: str, keys: tuple[str, ...]) -> Problems:
+def _bucket_parameters(holder: Mapping[str, Any], at: str, keys: tuple[str, ...],
+                       jsonata: bool) -> Problems:  # fmt: skip
+    """An S3 call's ``Parameters`` (JSONata: ``Arguments``) holding ``keys``."""
+    field, other = ("Arguments", "Parameters") if jsonata else ("Parameters", "Arguments")
+    if other in holder:
+        return [_other_language(other, f"{at}/{other}", jsonata)]
+    params = holder.get(field)
+    if _computed(params, jsonata):
+        return []
     if not isinstance(params, dict):
-        return [("These fields are required: [Parameters]", at)]
-    missing = [k for k in keys if k not in params and f"{k}.$" not in params]
+        return [(f"These fields are required: [{field}]", at)]
+    missing = [k for k in keys if k not in params and (jsonata or f"{k}.$" not in params)]
     if missing:
-        return [(f"These fields are required: [{', '.join(missing)}]", f"{at}/Parameters")]
+        return [(f"These fields are required: [{', '.join(missing)}]", f"{at}/{field}")]
     return []
 
 
-def _reader(reader: Any, at: str) -> Problems:
+def _reader(reader: Any, at: str, jsonata: bool) -> Problems:
     if not isinstance(reader, dict):
         return [("The field 'ItemReader' must be an object", at)]
     found: Problems = [(f"Field '{f}' is not supported", at) for f in reader
@@ -139,12 +180,12 @@ def _reader(reader: Any, at: str) -> Problems:
     found += [(f"Field '{f}' is not supported", f"{at}/ReaderConfig") for f in config
               if f not in _READER_CONFIG]  # fmt: skip
     if resource == LIST_OBJECTS:
-        found += _bucket_parameters(reader.get("Parameters"), at, ("Bucket",))
+        found += _bucket_parameters(reader, at, ("Bucket",), jsonata)
         if "InputType" in config:
             found.append(("The field 'InputType' is not supported with s3:listObjectsV2",
                           f"{at}/ReaderConfig"))  # fmt: skip
     elif resource == GET_OBJECT:
-        found += _bucket_parameters(reader.get("Parameters"), at, ("Bucket", "Key"))
+        found += _bucket_parameters(reader, at, ("Bucket", "Key"), jsonata)
         kind = config.get("InputType")
         if kind not in _INPUT_TYPES:
             found.append(("The field 'InputType' should have one of these values: "
@@ -154,7 +195,13 @@ def _reader(reader: Any, at: str) -> Problems:
         found.append((f"The resource of an ItemReader must be one of: [{GET_OBJECT}, "
                       f"{LIST_OBJECTS}]", f"{at}/Resource"))  # fmt: skip
     most = config.get("MaxItems")
-    if "MaxItems" in config and not (_integer(most) and 0 <= most <= _MAX_ITEMS):
+    if jsonata and "MaxItemsPath" in config:
+        found.append(_other_language("MaxItemsPath", f"{at}/ReaderConfig", jsonata))
+    if (
+        "MaxItems" in config
+        and not _computed(most, jsonata)
+        and not (_integer(most) and 0 <= most <= _MAX_ITEMS)
+    ):
         found.append((f"The field 'MaxItems' must be an integer between 0 and {_MAX_ITEMS}",
                        f"{at}/ReaderConfig/MaxItems"))  # fmt: skip
     return found
@@ -178,7 +225,7 @@ def _csv(config: Mapping[str, Any], kind: Any, at: str) -> Problems:
     return []
 
 
-def _batcher(batcher: Any, at: str) -> Problems:
+def _batcher(batcher: Any, at: str, jsonata: bool) -> Problems:
     if not isinstance(batcher, dict):
         return [("The field 'ItemBatcher' must be an object", at)]
     found: Problems = [(f"Field '{f}' is not supported", at) for f in batcher
@@ -187,26 +234,37 @@ def _batcher(batcher: Any, at: str) -> Problems:
             "MaxInputBytesPerBatchPath"} & batcher.keys():  # fmt: skip
         found.append(("At least one of these fields is required: [MaxItemsPerBatch, "
                       "MaxInputBytesPerBatch]", at))  # fmt: skip
+    if jsonata:
+        found += [_other_language(f, at, jsonata) for f in batcher if f.endswith("Path")]
     most = batcher.get("MaxItemsPerBatch")
-    if "MaxItemsPerBatch" in batcher and not (_integer(most) and most > 0):
+    if (
+        "MaxItemsPerBatch" in batcher
+        and not _computed(most, jsonata)
+        and not (_integer(most) and most > 0)
+    ):
         found.append(("The field 'MaxItemsPerBatch' must be a positive integer",
                       f"{at}/MaxItemsPerBatch"))  # fmt: skip
     size = batcher.get("MaxInputBytesPerBatch")
-    if "MaxInputBytesPerBatch" in batcher and not (_integer(size) and 0 < size <= _MAX_BATCH_BYTES):
+    if (
+        "MaxInputBytesPerBatch" in batcher
+        and not _computed(size, jsonata)
+        and not (_integer(size) and 0 < size <= _MAX_BATCH_BYTES)
+    ):
         found.append((f"The field 'MaxInputBytesPerBatch' must be an integer between 1 and "
                       f"{_MAX_BATCH_BYTES}", f"{at}/MaxInputBytesPerBatch"))  # fmt: skip
-    if "BatchInput" in batcher and not isinstance(batcher["BatchInput"], dict):
+    given = batcher.get("BatchInput")
+    if "BatchInput" in batcher and not isinstance(given, dict) and not _computed(given, jsonata):
         found.append(("The field 'BatchInput' must be an object", f"{at}/BatchInput"))
     return found
 
 
-def _writer(writer: Any, at: str) -> Problems:
+def _writer(writer: Any, at: str, jsonata: bool) -> Problems:
     if not isinstance(writer, dict):
         return [("The field 'ResultWriter' must be an object", at)]
     found: Problems = [(f"Field '{f}' is not supported", at) for f in writer
-                       if f not in ("Resource", "Parameters")]  # fmt: skip
+                       if f not in ("Resource", "Parameters", "Arguments")]  # fmt: skip
     if writer.get("Resource") != PUT_OBJECT:
         found.append((f"The resource of a ResultWriter must be {PUT_OBJECT}",
                       f"{at}/Resource"))  # fmt: skip
-    found += _bucket_parameters(writer.get("Parameters"), at, ("Bucket",))
+    found += _bucket_parameters(writer, at, ("Bucket",), jsonata)
     return found

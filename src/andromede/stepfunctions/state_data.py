@@ -33,7 +33,9 @@ __all__ = [
     "number_field",
     "output_of",
     "placed",
+    "query_failed",
     "read",
+    "resolved",
     "result_of",
     "selected_item",
     "template",
@@ -257,6 +259,17 @@ def selected_item(state: Mapping[str, Any], selector: Any, raw: Any, data: Any,
     return template(selector, data, context)
 
 
+def resolved(value: Any, raw: Any, context: dict[str, Any], field: str) -> Any:
+    """A JSONata state's field (an expression, or a template holding some) evaluated over the
+    state's input, its failure located at ``field`` (a distributed Map's nested fields)."""
+    return _resolved(value, _bindings(raw, context), field)
+
+
+def query_failed(cause: str, field: str) -> StatesError:
+    """A JSONata field's value of the wrong kind: ``States.QueryEvaluationError`` at it."""
+    return _query_failed(cause, field)
+
+
 def _bindings(raw: Any, context: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**variables.visible(), "states": {"input": raw, "context": context, **extra}}
 
@@ -265,7 +278,7 @@ def _resolved(value: Any, bindings: dict[str, Any], field: str) -> Any:
     if expression_of(value) is None and not isinstance(value, dict | list):
         return value
     try:
-        return resolve(value, bindings)
+        return resolve(value, bindings, field)
     except QueryFailure as exc:
         raise _query_failed(str(exc), field) from exc
 
