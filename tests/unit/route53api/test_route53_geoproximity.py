@@ -15,10 +15,13 @@ import dns.message
 import pytest
 
 from andromede.route53.answers import ZoneAnswers
+from andromede.route53.errors import InvalidInput
 from andromede.route53.geoproximity import (
     AWS_REGIONS,
     ClientLocations,
+    GeoProximity,
     biased_distance,
+    check_geoproximity,
     distance_km,
     nearest,
 )
@@ -68,6 +71,14 @@ def test_client_networks_are_placed_by_their_longest_prefix() -> None:
     assert clients.locate("192.0.2.1") is None
     assert clients.locate("not an address") is None
     assert clients.locate(None) is None
+
+
+def test_a_bias_below_minus_99_is_refused_by_the_server_too() -> None:
+    """botocore refuses it in the client; another client (the CLI's raw XML, Terraform's Go
+    SDK) could send it."""
+    with pytest.raises(InvalidInput, match="minInclusive '-99' for type 'Bias'"):
+        check_geoproximity(GeoProximity(aws_region="eu-fr-1", bias=-100), "Change")
+    check_geoproximity(GeoProximity(aws_region="eu-fr-1", bias=-99), "Change")
 
 
 def rrset(identifier: str, value: str, where: dict[str, Any], **more: Any) -> dict[str, Any]:
