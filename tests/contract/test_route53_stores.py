@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from andromede.route53.errors import ZoneChanged
+from andromede.route53.geoproximity import GeoProximity
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.model import AliasTarget, HostedZone, RecordSet, made_records
 from andromede.route53.store import ZoneStore
@@ -111,6 +112,13 @@ async def test_routing_policies_and_aliases_are_kept(store: ZoneStore) -> None:
             cidr_routing=("coll", "paris"),
         ),
         RecordSet("l.example.com.", "AAAA", 5, ("::1",), set_identifier="l", region="eu-fr-1"),
+        # Decision 0339: each kind of geoproximity place, with and without a bias.
+        RecordSet("n.example.com.", "A", 5, ("192.0.2.6",), set_identifier="r",
+                  geoproximity=GeoProximity(aws_region="eu-fr-1", bias=-20)),
+        RecordSet("n.example.com.", "A", 5, ("192.0.2.7",), set_identifier="z",
+                  geoproximity=GeoProximity(local_zone_group="eu-fr-1-lyo-1")),
+        RecordSet("n.example.com.", "A", 5, ("192.0.2.8",), set_identifier="c",
+                  geoproximity=GeoProximity(latitude="48.86", longitude="-2.35", bias=0)),
         RecordSet(
             "example.com.", "A", 0, (),
             alias=AliasTarget("Z1", "www.example.com.", evaluate_target_health=True),

@@ -469,3 +469,78 @@ def test_boto3_makes_a_traffic_policy_instance_the_name_servers_answer(
     route53.delete_traffic_policy(Id=policy["Id"], Version=1)
     route53.delete_traffic_policy(Id=policy["Id"], Version=2)
     route53.delete_hosted_zone(Id=zone_id)
+
+
+def test_boto3_writes_geoproximity_sets_the_name_servers_answer(server: ServerProcess) -> None:
+    """Decision 0339: geoproximity sets written with boto3 (a Region, coordinates with a
+    bias), listed back as written, and the session server's name servers answering a querier
+    placed nowhere (loopback) from the server's region (eu-fr-1, Paris): Frankfurt, the
+    nearest, until Tokyo's bias of 99 brings it nearer; an unknown Region refused."""
+    tenant = new_tenant(server, "route53-geoproximity")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    zone_id = route53.create_hosted_zone(Name="near.example.", CallerReference="geo-1")[
+        "HostedZone"
+    ]["Id"]
+
+    def geo_set(identifier: str, value: str, where: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Name": "www.near.example",
+            "Type": "A",
+            "SetIdentifier": identifier,
+            "TTL": 30,
+            "ResourceRecords": [{"Value": value}],
+            "GeoProximityLocation": where,
+        }
+
+    tokyo = {"Coordinates": {"Latitude": "35.68", "Longitude": "139.69"}, "Bias": 0}
+    sets = [
+        geo_set("frankfurt", "192.0.2.41", {"AWSRegion": "eu-central-1"}),
+        geo_set("tokyo", "192.0.2.42", tokyo),
+    ]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets]},
+    )
+    listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    assert {r["SetIdentifier"]: r["GeoProximityLocation"] for r in listed if r["Type"] == "A"} == {
+        "frankfurt": {"AWSRegion": "eu-central-1"},
+        "tokyo": tokyo,
+    }
+    (listen,) = json.loads(server.extra_env["ANDROMEDE_ROUTE53_DNS_LISTEN"])
+    host, port = listen.rsplit(":", 1)
+
+    def answer(wanted: str) -> None:
+        # Another worker of the server sees the change within route53_dns_cache_seconds.
+        found: list[str] = []
+        for _ in range(40):
+            query = dns.message.make_query("www.near.example", "A")
+            answered = dns.query.udp(query, host, timeout=5, port=int(port))
+            found = [d.to_text() for r in answered.answer for d in r]
+            if found == [wanted]:
+                return
+            time.sleep(0.25)
+        raise AssertionError(f"never answered {wanted}: {found}")
+
+    answer("192.0.2.41")
+    sets[1]["GeoProximityLocation"] = {**tokyo, "Bias": 99}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": sets[1]}]},
+    )
+    answer("192.0.2.42")
+    tested = route53.test_dns_answer(
+        HostedZoneId=zone_id, RecordName="www.near.example", RecordType="A"
+    )
+    assert tested["RecordData"] == ["192.0.2.42"]
+    with pytest.raises(ClientError) as refused:
+        route53.change_resource_record_sets(
+            HostedZoneId=zone_id,
+            ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": geo_set(
+                "mars", "192.0.2.43", {"AWSRegion": "mars-north-1"})}]},
+        )  # fmt: skip
+    assert refused.value.response["Error"]["Code"] == "InvalidInput"
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": s} for s in sets]},
+    )
+    route53.delete_hosted_zone(Id=zone_id)

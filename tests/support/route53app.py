@@ -26,6 +26,7 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.service import Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
@@ -169,9 +170,21 @@ async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> Async
     async def vpc_exists(tenant_id: str, region: str, vpc_id: str) -> bool:
         return (tenant_id, region, vpc_id) in vpcs
 
+    # Decision 0339's places: the settings' (eu-fr-1: Paris) and a Local Zone Group at Lyon.
+    known = places({**settings.route53_region_coordinates, "eu-fr-1-lyo-1": "45.76,4.84"})
     service = Route53Service(
         store or MemoryZoneStore(),
-        Route53Limits(name_servers=NAME_SERVERS, max_hosted_zones=5, max_changes=10),
+        Route53Limits(
+            name_servers=NAME_SERVERS,
+            max_hosted_zones=5,
+            max_changes=10,
+            region="eu-fr-1",
+            places=known,
+            # Decision 0339's client networks: a Tokyo resolver, a Paris client subnet.
+            clients=ClientLocations(
+                {"198.51.100.0/24": "ap-northeast-1", "203.0.113.0/24": "48.86,2.35"}, known
+            ),
+        ),
         vpc_exists,
     )
     try:

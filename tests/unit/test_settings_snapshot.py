@@ -34,6 +34,8 @@ _INVALID: dict[str, dict[str, Any]] = {
     "s3_port": {"s3_port": 70000},
     "several fields": {"s3_port": 70000, "max_parts": 10001, "log_level": "loud"},
     "region": {"region": "Not A Region"},
+    "route53_region_coordinates": {"route53_region_coordinates": {"x-1": "91,0"}},
+    "route53_client_locations": {"route53_client_locations": {"10.0.0.0/8": "nowhere-1"}},
     "database_url": {"database_url": "mysql://u:secret@db/x"},
     "oidc_allowed_networks": {"oidc_allowed_networks": ["10.0.0.0/33"]},
     "xks_allowed_networks": {"xks_allowed_networks": ["nonsense"]},

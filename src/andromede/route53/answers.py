@@ -16,7 +16,10 @@ private zones with them (decision 0284), the public name servers every public zo
   secondary; multivalue: up to eight healthy sets chosen at random (up to eight of all when
   none is healthy). Latency sets answer the one of the responder's Region (else the first),
   geolocation and IP-based sets the first healthy one in identifier order — as simple sets,
-  the VPC having one location.
+  the VPC having one location. Geoproximity sets (decision 0339): the healthy one nearest the
+  querier by AWS's biased distance, the querier being where its network is declared to be
+  (``origin``, the public name servers') else at the document's ``location`` (the gateway's
+  region); the first healthy one when neither is known.
 - AXFR and IXFR are refused (no zone transfer); ANY is answered with one set of the name
   (RFC 8482).
 - With ``referrals`` (public zones, decision 0289), an NS set below a zone's apex is a
@@ -44,6 +47,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from andromede.route53.geoproximity import Point, nearest
+
 __all__ = ["MAX_CHAIN", "MAX_MULTIVALUE", "ZoneAnswers", "ZoneSet"]
 
 MAX_CHAIN: Final = 8  # CNAMEs and aliases followed for one answer
@@ -64,10 +69,13 @@ class ZoneSet:
     region: str | None
     healthy: bool
     alias: tuple[str, bool] | None  # (target name, evaluate target health)
+    point: Point | None = None  # geoproximity: where the resource is (decision 0339)
+    bias: int = 0
 
 
 def _zone_set(raw: dict[str, Any]) -> ZoneSet:
     alias = raw.get("alias")
+    point = raw.get("point")
     return ZoneSet(
         name=str(raw["name"]).lower(),
         type=str(raw["type"]),
@@ -80,6 +88,8 @@ def _zone_set(raw: dict[str, Any]) -> ZoneSet:
         region=raw.get("region"),
         healthy=bool(raw.get("healthy", True)),
         alias=None if alias is None else (str(alias["name"]).lower(), bool(alias["evaluate"])),
+        point=None if point is None else (float(point[0]), float(point[1])),
+        bias=int(raw.get("bias") or 0),
     )
 
 
@@ -126,6 +136,10 @@ class ZoneAnswers:
                     break
                 self._names.add(parent)
         self._region = str(parsed.get("region", ""))
+        location = parsed.get("location")
+        self._location: Point | None = (
+            None if location is None else (float(location[0]), float(location[1]))
+        )
         self._random = choose
         self._referrals = referrals
 
@@ -144,8 +158,11 @@ class ZoneAnswers:
 
     # -- the protocol ---------------------------------------------------------------------
 
-    def respond(self, query: dns.message.Message) -> dns.message.Message:
-        """The response to ``query``: authoritative for the zones, REFUSED outside them."""
+    def respond(
+        self, query: dns.message.Message, origin: Point | None = None
+    ) -> dns.message.Message:
+        """The response to ``query``: authoritative for the zones, REFUSED outside them;
+        ``origin`` where the querier is, when known (else the document's location)."""
         response = dns.message.make_response(query)
         response.flags &= ~dns.flags.RA
         if query.opcode() != 0 or len(query.question) != 1:
@@ -163,7 +180,7 @@ class ZoneAnswers:
         record_type = dns.rdatatype.to_text(question.rdtype)
         if question.rdtype == dns.rdatatype.ANY:
             record_type = self._any_type(name) or record_type
-        found = self.answer(name, record_type)
+        found = self.answer(name, record_type, origin)
         response.set_rcode(found.rcode)
         response.answer.extend(found.answer)
         if found.referral is not None and not found.answer:
@@ -215,8 +232,9 @@ class ZoneAnswers:
 
     # -- the answer -----------------------------------------------------------------------
 
-    def answer(self, name: str, record_type: str) -> _Answer:
+    def answer(self, name: str, record_type: str, origin: Point | None = None) -> _Answer:
         """The answer section for ``name`` and ``record_type``, and the rcode."""
+        origin = origin if origin is not None else self._location
         answer: list[dns.rrset.RRset] = []
         rcode: dns.rcode.Rcode = dns.rcode.NOERROR
         current = name
@@ -239,12 +257,12 @@ class ZoneAnswers:
                 if not answer:
                     rcode = dns.rcode.NXDOMAIN
                 break
-            values = self._values(owner, record_type, 0)
+            values = self._values(owner, record_type, 0, origin)
             if values is not None:
                 if values[1]:  # an alias whose target has nothing now answers nothing
                     answer.append(_rrset(current, record_type, *values))
                 break
-            cname = self._values(owner, "CNAME", 0)
+            cname = self._values(owner, "CNAME", 0, origin)
             if cname is None or record_type == "CNAME":
                 break
             answer.append(_rrset(current, "CNAME", *cname))
@@ -298,18 +316,18 @@ class ZoneAnswers:
         return None
 
     def _values(
-        self, owner: str, record_type: str, depth: int
+        self, owner: str, record_type: str, depth: int, origin: Point | None = None
     ) -> tuple[int, tuple[str, ...]] | None:
         """The TTL and values the sets of ``owner`` and ``record_type`` answer now, after
         their routing policy; None when there is no such set."""
         sets = self._sets.get((owner, record_type))
         if not sets:
             return None
-        chosen = self._route(sets, depth)
+        chosen = self._route(sets, depth, origin)
         values: list[str] = []
         ttl: int | None = None
         for zone_set in chosen:
-            got = self._set_values(zone_set, depth)
+            got = self._set_values(zone_set, depth, origin)
             if got is None:
                 continue
             ttl = got[0] if ttl is None else min(ttl, got[0])
@@ -318,7 +336,9 @@ class ZoneAnswers:
             return (chosen[0].ttl if chosen else 0), ()
         return ttl, tuple(values)
 
-    def _set_values(self, zone_set: ZoneSet, depth: int) -> tuple[int, tuple[str, ...]] | None:
+    def _set_values(
+        self, zone_set: ZoneSet, depth: int, origin: Point | None
+    ) -> tuple[int, tuple[str, ...]] | None:
         if zone_set.alias is None:
             return zone_set.ttl, zone_set.values
         if depth >= MAX_CHAIN:
@@ -326,7 +346,7 @@ class ZoneAnswers:
         target = zone_set.alias[0]
         zone = self.zone_of(target)
         owner = None if zone is None else self._owner(target, zone)
-        return None if owner is None else self._values(owner, zone_set.type, depth + 1)
+        return None if owner is None else self._values(owner, zone_set.type, depth + 1, origin)
 
     def _healthy(self, zone_set: ZoneSet, depth: int) -> bool:
         if not zone_set.healthy:
@@ -337,7 +357,7 @@ class ZoneAnswers:
         targets = self._sets.get((target, zone_set.type), [])
         return any(self._healthy(t, depth + 1) for t in targets)
 
-    def _route(self, sets: Sequence[ZoneSet], depth: int) -> list[ZoneSet]:
+    def _route(self, sets: Sequence[ZoneSet], depth: int, origin: Point | None) -> list[ZoneSet]:
         """The sets answering now, by their (shared) routing policy."""
         policy = sets[0].policy
         healthy = [s for s in sets if self._healthy(s, depth)]
@@ -371,6 +391,9 @@ class ZoneAnswers:
         if policy == "latency":
             local = [s for s in healthy or sets if s.region == self._region]
             return local[:1] or list((healthy or sets)[:1])
+        if policy == "geoproximity":
+            pool = healthy or list(sets)
+            return [pool[nearest(origin, [(s.point, s.bias) for s in pool])]]
         return list((healthy or sets)[:1])
 
 

@@ -24,6 +24,7 @@ import dns.message
 import dns.rcode
 
 from andromede.route53.answers import ZoneAnswers
+from andromede.route53.geoproximity import Point
 
 __all__ = ["EDNS_PAYLOAD", "MAX_TCP_MESSAGE", "UDP_PAYLOAD", "formerr", "wire_reply"]
 
@@ -54,10 +55,12 @@ def wire_reply(
     udp: bool,
     max_udp: int = EDNS_PAYLOAD,
     finish: Callable[[dns.message.Message, dns.message.Message], None] | None = None,
+    origin: Callable[[dns.message.Message], Point | None] | None = None,
 ) -> tuple[bytes | None, dns.message.Message | None]:
     """The response's wire form to one query's (None: nothing to send) and the query read
     (None when it could not be); ``finish`` completes the response before it is sized (the
-    public name servers' DNSSEC signing, decision 0317)."""
+    public name servers' DNSSEC signing, decision 0317); ``origin`` where the query's client
+    is (decision 0339's geoproximity answers)."""
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:
@@ -69,7 +72,7 @@ def wire_reply(
         response.set_rcode(dns.rcode.BADVERS)
     else:
         try:
-            response = answers.respond(query)
+            response = answers.respond(query, None if origin is None else origin(query))
             if finish is not None:
                 finish(query, response)
         except Exception:  # a bad set answers SERVFAIL, never silence

@@ -19,6 +19,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from andromede.route53.errors import InvalidChangeBatch, InvalidDomainName, InvalidInput
+from andromede.route53.geoproximity import GeoProximity
 from andromede.route53.routing import check_routing, routing_problems
 
 __all__ = [
@@ -97,7 +98,7 @@ class AliasTarget:
 @dataclass(frozen=True)
 class RecordSet:
     """A resource record set: its name, type and values (or alias target), and its routing
-    policy (decision 0284) when it has a ``set_identifier``."""
+    policy (decisions 0284, 0339) when it has a ``set_identifier``."""
 
     name: str
     type: str
@@ -111,6 +112,7 @@ class RecordSet:
     multivalue: bool | None = None
     health_check_id: str | None = None
     cidr_routing: tuple[str, str] | None = None  # (CollectionId, LocationName)
+    geoproximity: GeoProximity | None = None  # decision 0339
     alias: AliasTarget | None = None
     # The traffic policy instance that made the set (decision 0330): only it changes it.
     traffic_policy_instance_id: str | None = None
@@ -133,6 +135,8 @@ class RecordSet:
             return "multivalue"
         if self.cidr_routing is not None:
             return "cidr"
+        if self.geoproximity is not None:
+            return "geoproximity"
         return "simple"
 
     def label(self) -> str:

@@ -10,11 +10,14 @@ The document (``version`` 1)::
                "policy": "weighted", "id": "blue", "weight": 10, "failover": null,
                "region": null, "healthy": true, "alias": null}, …]}
 
-``policy`` is ``simple``, ``weighted``, ``failover``, ``multivalue``, ``latency``, ``geo`` or
-``cidr``; ``healthy`` the set's health check's status when the document was built (a set
-without one is healthy); ``alias`` ``{"name": <target>, "evaluate": bool}`` for an alias to a
-set of the zone, resolved by the responder at each query — an alias to a load balancer is
-written with the balancer's addresses as its values (TTL 60, as Route 53 answers one).
+``policy`` is ``simple``, ``weighted``, ``failover``, ``multivalue``, ``latency``, ``geo``,
+``cidr`` or ``geoproximity`` — whose sets carry ``point`` (``[latitude, longitude]``, null
+when their place is unknown) and ``bias``, and the document the gateway's region's
+``location`` (decision 0339: where a VPC's queriers are); ``healthy`` the set's health
+check's status when the document was built (a set without one is healthy); ``alias``
+``{"name": <target>, "evaluate": bool}`` for an alias to a set of the zone, resolved by the
+responder at each query — an alias to a load balancer is written with the balancer's
+addresses as its values (TTL 60, as Route 53 answers one).
 
 AWS's rule for overlapping zones holds (decision 0280): a set of a zone is kept only when no
 more specific zone of the VPC holds its name — but a DS set at a more specific zone's apex,
@@ -26,6 +29,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from andromede.route53.geoproximity import Point
 from andromede.route53.model import HostedZone, RecordSet, within
 
 __all__ = ["ALIAS_TTL", "DOCUMENT_VERSION", "responder_document"]
@@ -40,11 +44,14 @@ def responder_document(
     healthy: Mapping[str, bool],
     foreign_aliases: Mapping[tuple[str, str, str], tuple[str, ...]],
     region: str = "",
+    places: Mapping[str, Point] | None = None,
 ) -> str:
     """The responder's document for ``zones``: ``healthy`` each named health check's status
     (healthy when absent), ``foreign_aliases`` the addresses of each alias target outside its
     zone by (hosted zone id, DNS name, type) — an alias whose target is gone answers
-    nothing —, ``region`` the gateway's (the latency sets of it are answered)."""
+    nothing —, ``region`` the gateway's (the latency sets of it are answered), ``places``
+    where the named places are (the geoproximity sets', the region's)."""
+    known = places or {}
     names = sorted({z.name for z in zones})
     sets: list[dict[str, Any]] = []
     for zone in sorted(zones, key=lambda z: z.name):
@@ -52,9 +59,18 @@ def responder_document(
             owner = max((n for n in names if within(record.name, n)), key=len)
             # A DS set at a child zone's apex is the parent's (decision 0324): kept from it.
             if owner == zone.name or (record.type == "DS" and record.name == owner):
-                sets.append(_set(zone, record, healthy, foreign_aliases))
+                sets.append(_set(zone, record, healthy, foreign_aliases, known))
+    document: dict[str, Any] = {
+        "version": DOCUMENT_VERSION,
+        "region": region,
+        "zones": names,
+        "sets": sets,
+    }
+    location = known.get(region)
+    if location is not None:
+        document["location"] = list(location)
     return json.dumps(
-        {"version": DOCUMENT_VERSION, "region": region, "zones": names, "sets": sets},
+        document,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -65,6 +81,7 @@ def _set(
     record: RecordSet,
     healthy: Mapping[str, bool],
     foreign_aliases: Mapping[tuple[str, str, str], tuple[str, ...]],
+    places: Mapping[str, Point],
 ) -> dict[str, Any]:
     alias = record.alias
     values, ttl, alias_field = list(record.values), record.ttl, None
@@ -74,7 +91,7 @@ def _set(
         key = (alias.hosted_zone_id, alias.dns_name, record.type)
         values, ttl = list(foreign_aliases.get(key, ())), ALIAS_TTL
     check = record.health_check_id
-    return {
+    found: dict[str, Any] = {
         "name": record.name,
         "type": record.type,
         "ttl": ttl,
@@ -87,3 +104,8 @@ def _set(
         "healthy": True if check is None else healthy.get(check, True),
         "alias": alias_field,
     }
+    if record.geoproximity is not None:
+        point = record.geoproximity.point(places)
+        found["point"] = None if point is None else list(point)
+        found["bias"] = record.geoproximity.bias or 0
+    return found

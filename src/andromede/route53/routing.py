@@ -1,9 +1,10 @@
 """Route 53's routing policies and alias records, their rules (decision 0284): a record set
 with a ``SetIdentifier`` has exactly one policy (weighted, latency, geolocation, failover,
-multivalue answer, IP-based), checked as AWS checks it (``InvalidInput`` for the shape of one
-set, ``InvalidChangeBatch`` messages for the zone after a batch: a policy mixed with a simple
-set or another policy at one name and type, two failover sets of one kind, an alias whose
-target in the zone is not there). No I/O; the types come from ``model``."""
+multivalue answer, IP-based, geoproximity — decision 0339), checked as AWS checks it
+(``InvalidInput`` for the shape of one set, ``InvalidChangeBatch`` messages for the zone after
+a batch: a policy mixed with a simple set or another policy at one name and type, two failover
+sets of one kind, an alias whose target in the zone is not there). No I/O; the types come
+from ``model``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from andromede.route53.errors import InvalidInput
+from andromede.route53.geoproximity import check_geoproximity
 
 if TYPE_CHECKING:
     from andromede.route53.model import Change, HostedZone, RecordSet
@@ -44,6 +46,7 @@ def _policies(record: RecordSet) -> int:
             record.failover is not None,
             record.multivalue is not None,
             record.cidr_routing is not None,
+            record.geoproximity is not None,
         )
     )
 
@@ -86,6 +89,8 @@ def check_routing(record: RecordSet, words: str) -> None:
         )
     if record.geo_location:
         _check_geo(dict(record.geo_location), words)
+    if record.geoproximity is not None:
+        check_geoproximity(record.geoproximity, words)
 
 
 def _check_geo(geo: dict[str, str], words: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 from andromede.route53.errors import (
@@ -27,12 +27,14 @@ from andromede.route53.errors import (
     VPCAssociationNotFound,
     ZoneChanged,
 )
+from andromede.route53.geoproximity import AWS_REGIONS, ClientLocations, Point
 from andromede.route53.model import (
     AliasTarget,
     Change,
     HostedZone,
     RecordSet,
     apply_changes,
+    change_words,
     check_record,
     display_name,
     made_records,
@@ -68,6 +70,10 @@ class Route53Limits:
     max_changes: int = 1000
     max_records: int = 10000
     region: str = ""  # the gateway's: the latency sets the VPC responders answer
+    # Where the places geoproximity sets name are, and the gateway's region (decision 0339).
+    places: Mapping[str, Point] = field(default_factory=lambda: dict(AWS_REGIONS))
+    # Where the public name servers' clients are, by network (decision 0339).
+    clients: ClientLocations = field(default_factory=lambda: ClientLocations({}, {}))
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,25 @@ class Route53Service:
                 if self.alias_targets is not None:
                     found = await self.alias_targets(zone.tenant_id, alias, record.type)
                 foreign[(alias.hosted_zone_id, alias.dns_name, record.type)] = found or ()
-        return responder_document(zones, healthy, foreign, self._limits.region)
+        return responder_document(zones, healthy, foreign, self._limits.region, self._limits.places)
+
+    def client_location(self, address: str | None) -> Point | None:
+        """Where a DNS client at ``address`` is (its declared network's place), None when
+        unknown: its answers are then the gateway's region's (decision 0339)."""
+        return self._limits.clients.locate(address)
+
+    def _check_places(self, records: Sequence[RecordSet], action: str = "CREATE") -> None:
+        """Decision 0339: a geoproximity set names a place whose coordinates are known."""
+        for record in records:
+            location = record.geoproximity
+            place = None if location is None else location.place()
+            if location is None or place is None or place in self._limits.places:
+                continue
+            kind = "AWSRegion" if location.aws_region is not None else "LocalZoneGroup"
+            raise InvalidInput(
+                f"Invalid request: {kind} '{place[:64]}' is not a known location in "
+                f"{change_words(action, record)}"
+            )
 
     async def health_changed(self, tenant_id: str, health_check_ids: Collection[str]) -> None:
         """Health checks of the account changed status (decision 0285 calls it): the VPCs of
@@ -296,6 +320,8 @@ class Route53Service:
     ) -> Submitted:
         for change in changes:
             check_record(change.record, change.action)
+            if change.action != "DELETE":
+                self._check_places([change.record], change.action)
         limit = self._limits.max_changes
         elsewhere = await self._foreign_alias_problems(tenant_id, zone_id, changes)
 
@@ -318,6 +344,7 @@ class Route53Service:
         by ``records`` (none: taken away), all at once; refused (``InvalidInput``) when a set
         the instance does not own holds one of their names and types (or a CNAME beside
         them), or an alias of theirs targets no load balancer of the account."""
+        self._check_places(records)
         alias_problems = await self._foreign_alias_problems(
             tenant_id, zone_id, [Change("CREATE", r) for r in records]
         )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.route53.errors import ZoneChanged
+from andromede.route53.geoproximity import GeoProximity
 from andromede.route53.model import AliasTarget, HostedZone, RecordSet
 
 __all__ = ["SqlZoneStore"]
@@ -65,9 +66,22 @@ def record_json(record: RecordSet) -> list[Any]:
             record.alias.evaluate_target_health,
         ],
         "tpi": record.traffic_policy_instance_id,  # decision 0330
+        "gp": None if record.geoproximity is None else _geoproximity_json(record.geoproximity),
     }
     kept = {k: v for k, v in routing.items() if v is not None}
     return [*head, kept] if kept else head
+
+
+def _geoproximity_json(location: GeoProximity) -> dict[str, Any]:
+    # Decision 0339: the fields given, and only them (AWS gives back what it was told).
+    fields = {
+        "region": location.aws_region,
+        "lzg": location.local_zone_group,
+        "lat": location.latitude,
+        "lon": location.longitude,
+        "bias": location.bias,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def record_from_json(fields: list[Any]) -> RecordSet:
@@ -90,6 +104,11 @@ def record_from_json(fields: list[Any]) -> RecordSet:
         cidr_routing=None if cidr is None else (str(cidr[0]), str(cidr[1])),
         alias=None if alias is None else AliasTarget(str(alias[0]), str(alias[1]), bool(alias[2])),
         traffic_policy_instance_id=routing.get("tpi"),
+        geoproximity=None
+        if (gp := routing.get("gp")) is None
+        else GeoProximity(
+            gp.get("region"), gp.get("lzg"), gp.get("lat"), gp.get("lon"), gp.get("bias")
+        ),
     )
 
 

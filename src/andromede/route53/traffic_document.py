@@ -6,9 +6,10 @@ A document is JSON: ``AWSPolicyFormatVersion`` (2015-10-01 or 2023-05-09), ``Rec
 (a type a routing policy answers), one of ``StartEndpoint`` / ``StartRule``, ``Endpoints``
 (``value``, or an account's load balancer: ``elastic-load-balancer``,
 ``application-load-balancer``, ``network-load-balancer``) and ``Rules`` of the types our
-record sets route by: ``failover``, ``geo``, ``latency``, ``weighted``, ``multivalue``. The
-rule types and endpoints no record set here routes by (geoproximity, CloudFront, S3 website,
-Elastic Beanstalk) are refused by name.
+record sets route by: ``failover``, ``geo``, ``geoproximity`` (decision 0339: each of its
+``GeoproximityLocations`` a ``Region`` — ``aws:route53:<region>`` — or ``Latitude`` and
+``Longitude``, and a ``Bias``), ``latency``, ``weighted``, ``multivalue``. The endpoints no
+record set here routes to (CloudFront, S3 website, Elastic Beanstalk) are refused by name.
 
 Materialised as AWS's traffic flow does: the start node at the instance's name; a rule
 becomes one record set per branch with the rule's routing (set identifiers
@@ -25,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from andromede.route53.errors import InvalidChangeBatch, InvalidInput, Route53Error
+from andromede.route53.geoproximity import GeoProximity
 from andromede.route53.model import (
     POLICY_TYPES,
     AliasTarget,
@@ -46,7 +48,10 @@ BALANCER_TYPES: Final = frozenset(
     {"elastic-load-balancer", "application-load-balancer", "network-load-balancer"}
 )
 _NOT_HERE_ENDPOINTS: Final = frozenset({"cloudfront", "s3-website", "elastic-beanstalk"})
-_RULE_TYPES: Final = frozenset({"failover", "geo", "latency", "weighted", "multivalue"})
+_RULE_TYPES: Final = frozenset(
+    {"failover", "geo", "geoproximity", "latency", "weighted", "multivalue"}
+)
+_REGION_PREFIX: Final = "aws:route53:"
 _MAX_DEPTH: Final = 10  # nested rules followed from the start
 _GEO_KEYS: Final = (
     ("Continent", "ContinentCode"),
@@ -161,6 +166,9 @@ def _branches(rule: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], dict[str
         return found
     if kind == "latency":
         return [(e, {"region": str(e.get("Region", ""))}) for e in _list(rule, "Regions")]
+    if kind == "geoproximity":
+        return [(e, {"geoproximity": _geoproximity(e)})
+                for e in _list(rule, "GeoproximityLocations")]  # fmt: skip
     if kind == "weighted":
         found = []
         for entry in _list(rule, "Items"):
@@ -173,6 +181,29 @@ def _branches(rule: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], dict[str
             found.append((entry, {"weight": weight}))
         return found
     return [(e, {"multivalue": True}) for e in _list(rule, "Items")]  # multivalue
+
+
+def _geoproximity(entry: Mapping[str, Any]) -> GeoProximity:
+    """A geoproximity location: its Region (``aws:route53:`` before it) or its coordinates
+    (numbers or strings, as AWS's editor writes either), and its bias; the ranges are the
+    set's own (``check_record``)."""
+    region, latitude, longitude = entry.get("Region"), entry.get("Latitude"), entry.get("Longitude")
+    if (region is None) == (latitude is None and longitude is None):
+        raise _refused("a geoproximity location needs exactly one of Region and Latitude/Longitude")
+    bias = entry.get("Bias", 0)
+    try:
+        bias_value = int(bias)
+    except (TypeError, ValueError) as exc:
+        raise _refused("a geoproximity location's Bias is an integer from -99 to 99") from exc
+    if isinstance(bias, bool) or not -99 <= bias_value <= 99:
+        raise _refused("a geoproximity location's Bias is an integer from -99 to 99")
+    if region is not None:
+        return GeoProximity(aws_region=str(region).removeprefix(_REGION_PREFIX), bias=bias_value)
+    return GeoProximity(
+        latitude=None if latitude is None else str(latitude),
+        longitude=None if longitude is None else str(longitude),
+        bias=bias_value,
+    )
 
 
 def _list(rule: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -197,8 +228,6 @@ def _reference(document: PolicyDocument, branch: Mapping[str, Any]) -> tuple[str
 
 def _check_rule(document: PolicyDocument, rule_id: str, rule: Mapping[str, Any]) -> None:
     kind = rule.get("RuleType")
-    if kind == "geoproximity":
-        raise _refused(f"geoproximity rules are not supported here yet ({rule_id[:64]})")
     if kind not in _RULE_TYPES:
         raise _refused(f"Rule {rule_id[:64]} has an unknown RuleType {str(kind)[:32]}")
     for branch, _routing in _branches(rule):

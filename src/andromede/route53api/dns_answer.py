@@ -5,9 +5,10 @@ answer section as ``RecordData``, the DNS response code, the zone's first name s
 ``UDP``, as AWS's response shape gives them.
 
 ``ResolverIP`` and ``EDNS0ClientSubnetIP``/``EDNS0ClientSubnetMask`` are checked as AWS
-checks them and change nothing: the answers do not depend on the client's location here
-(geolocation and IP-based sets answer their first healthy set, decision 0284). AWS answers
-public zones only: a private zone is refused in its words."""
+checks them; they place the querier for the geoproximity sets (decision 0339: the client
+subnet's declared network, else the resolver's, else the gateway's region); geolocation and
+IP-based sets answer their first healthy set (decision 0284). AWS answers public zones only:
+a private zone is refused in its words."""
 
 from __future__ import annotations
 
@@ -76,7 +77,11 @@ async def answer_dns_test(
             "InvalidInput", "TestDNSAnswer only supports querying public hosted zones."
         )
     answers = ZoneAnswers(await service.document([zone]), referrals=True)
-    response = answers.respond(dns.message.make_query(name, record_type))
+    # Decision 0339: the client subnet's place, else the resolver's, else the gateway's region.
+    origin = service.client_location(query.get("edns0clientsubnetip")) or service.client_location(
+        query.get("resolverip")
+    )
+    response = answers.respond(dns.message.make_query(name, record_type), origin)
     if response.rcode() == dns.rcode.REFUSED:
         data: list[str] = []  # a name outside the zone: its servers are not authoritative
     elif response.answer:

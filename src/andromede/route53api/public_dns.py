@@ -40,6 +40,7 @@ import dns.rcode
 import dns.rdatatype
 
 from andromede.route53.dns_wire import wire_reply
+from andromede.route53.geoproximity import Point
 from andromede.route53.public_zones import PublicZones
 from andromede.route53.query_log_lines import QueryLogBuffer
 
@@ -127,8 +128,10 @@ class PublicNameServer:
         count_query: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         query_logs: QueryLogBuffer | None = None,
+        locate: Callable[[str | None], Point | None] | None = None,
     ) -> None:
         self._zones = zones
+        self._locate = locate
         self._limits = limits
         self._count = count_query
         self._query_logs = query_logs
@@ -141,7 +144,17 @@ class PublicNameServer:
         """The response to one query's wire form (``source`` the client's address), None:
         nothing to send."""
         view = await self._zones.view()
-        reply, query = wire_reply(view.answers, wire, udp, self._limits.max_udp_size, view.signer)
+
+        def origin(query: dns.message.Message) -> Point | None:
+            # Decision 0339: the resolver's client subnet when it sends one (RFC 7871), else
+            # the resolver itself; a network declared nowhere: the gateway's region.
+            if self._locate is None:
+                return None
+            return self._locate(_client_subnet(query) or source)
+
+        reply, query = wire_reply(
+            view.answers, wire, udp, self._limits.max_udp_size, view.signer, origin
+        )
         if reply is None or query is None or not query.question:
             return reply
         rcode = reply[3] & 0x0F

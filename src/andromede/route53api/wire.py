@@ -1,7 +1,8 @@
 """Route 53's REST-XML shapes (decision 0280): request documents read into the service's
 values (``defusedxml``, any namespace), answers written as botocore's ``route53`` model
 names them: record sets with their routing policy and alias target (decision 0284) and the
-traffic policy instance that made them (decision 0330); geoproximity is refused by name."""
+traffic policy instance that made them (decision 0330) and their ``GeoProximityLocation``
+(decision 0339)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from defusedxml.common import DefusedXmlException
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
+from andromede.route53.geoproximity import GeoProximity
 from andromede.route53.model import (
     AliasTarget,
     Change,
@@ -36,7 +38,6 @@ __all__ = [
     "writer",
 ]
 
-_NOT_YET: tuple[tuple[str, str], ...] = (("GeoProximityLocation", "Geoproximity routing"),)
 _GEO_FIELDS: tuple[str, ...] = ("ContinentCode", "CountryCode", "SubdivisionCode")
 
 
@@ -123,9 +124,6 @@ def _record_set(node: Element, action: str) -> RecordSet:
             "Invalid request: a traffic policy instance's record sets are created by "
             "CreateTrafficPolicyInstance, not ChangeResourceRecordSets",
         )
-    for element, feature in _NOT_YET:
-        if child(node, element) is not None:
-            raise Route53WireError("InvalidInput", f"{feature} ({element}) are not supported yet")
     name = normalise_name(text(node, "Name", required=True) or "")
     record_type = text(node, "Type", required=True) or ""
     identifier = text(node, "SetIdentifier")
@@ -172,7 +170,21 @@ def _record_set(node: Element, action: str) -> RecordSet:
             text(cidr, "CollectionId", required=True) or "",
             text(cidr, "LocationName", required=True) or "",
         ),
+        geoproximity=_geoproximity(child(node, "GeoProximityLocation")),
         alias=alias,
+    )
+
+
+def _geoproximity(node: Element | None) -> GeoProximity | None:
+    if node is None:
+        return None
+    coordinates = child(node, "Coordinates")
+    return GeoProximity(
+        aws_region=text(node, "AWSRegion"),
+        local_zone_group=text(node, "LocalZoneGroup"),
+        latitude=None if coordinates is None else text(coordinates, "Latitude", required=True),
+        longitude=None if coordinates is None else text(coordinates, "Longitude", required=True),
+        bias=_integer(node, "Bias"),
     )
 
 
@@ -274,6 +286,18 @@ def write_record(xml: XmlWriter, record: RecordSet) -> None:
         xml.element("CollectionId", record.cidr_routing[0])
         xml.element("LocationName", record.cidr_routing[1])
         xml.close("CidrRoutingConfig")
+    location = record.geoproximity
+    if location is not None:
+        xml.open("GeoProximityLocation")
+        xml.element("AWSRegion", location.aws_region)
+        xml.element("LocalZoneGroup", location.local_zone_group)
+        if location.latitude is not None:
+            xml.open("Coordinates")
+            xml.element("Latitude", location.latitude)
+            xml.element("Longitude", location.longitude)
+            xml.close("Coordinates")
+        xml.element("Bias", location.bias)
+        xml.close("GeoProximityLocation")
     xml.close("ResourceRecordSet")
 
 

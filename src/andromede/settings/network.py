@@ -28,6 +28,16 @@ _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DNS_DOMAIN = re.compile(rf"(?:{_DNS_LABEL}\.)*{_DNS_LABEL}")
 
 
+def _is_point(text: str) -> bool:
+    """``"latitude,longitude"`` in degrees on the globe (Route 53's places, decision 0339)."""
+    latitude, _, longitude = text.partition(",")
+    try:
+        point = float(latitude), float(longitude)
+    except ValueError:
+        return False
+    return -90 <= point[0] <= 90 and -180 <= point[1] <= 180
+
+
 class NetworkSettings(BaseModel):
     """VPC networking on the hypervisor hosts."""
 
@@ -481,6 +491,21 @@ class NetworkSettings(BaseModel):
         description="TCP connections the public name servers hold at once; one more is"
         " closed at once (decision 0289).",
     )
+    route53_region_coordinates: dict[str, str] = Field(
+        default={"eu-fr-1": "48.86,2.35"},
+        description="Where the places Route 53 geoproximity record sets may name as AWSRegion"
+        ' or LocalZoneGroup are (name: "latitude,longitude"), beside AWS\'s commercial'
+        " Regions (built in, which these may move); the gateway's region's is where its VPCs'"
+        " queriers are, and the public name servers' clients no network places"
+        " (decision 0339).",
+    )
+    route53_client_locations: dict[str, str] = Field(
+        default={},
+        description="Where the public name servers' clients are, by network (CIDR:"
+        ' "latitude,longitude" or a place of route53_region_coordinates),'
+        " the longest prefix holding a query's EDNS client subnet, else its source, winning;"
+        " geoproximity sets answer the nearest to it (decision 0339).",
+    )
     route53_query_log_buffer: int = Field(
         default=10000,
         ge=1,
@@ -522,6 +547,29 @@ class NetworkSettings(BaseModel):
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"not a host:port to listen on: {address!r}")
+        return value
+
+    @field_validator("route53_region_coordinates")
+    @classmethod
+    def _region_coordinates(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, where in value.items():
+            if not 1 <= len(name) <= 64:
+                raise ValueError(f"route53_region_coordinates: {name!r} is 1 to 64 characters")
+            if not _is_point(where):
+                raise ValueError(f"route53_region_coordinates: {where!r} is no latitude,longitude")
+        return value
+
+    @field_validator("route53_client_locations")
+    @classmethod
+    def _client_locations(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        named = info.data.get("route53_region_coordinates") or {}
+        cidr_networks(tuple(value), info)
+        for where in value.values():
+            if where not in named and not _is_point(where):
+                raise ValueError(
+                    f"route53_client_locations: {where!r} is no latitude,longitude nor a place"
+                    " of route53_region_coordinates"
+                )
         return value
 
     @field_validator("route53_health_check_allow_cidrs")

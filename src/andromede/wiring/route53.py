@@ -32,6 +32,7 @@ from andromede.loadbalancing.service import LoadBalancingService
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.dnssec_material import SigningMaterial
+from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.model import AliasTarget
 from andromede.route53.public_zones import PublicZones
 from andromede.route53.query_log_lines import QueryLogBuffer, QueryLogTarget, Writer
@@ -68,12 +69,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def route53_limits(settings: Settings) -> Route53Limits:
+    known = places(settings.route53_region_coordinates)
     return Route53Limits(
         name_servers=settings.route53_name_servers,
         max_hosted_zones=settings.route53_max_hosted_zones,
         max_changes=settings.route53_max_changes,
         max_records=settings.route53_max_record_sets,
         region=settings.region,
+        places=known,
+        clients=ClientLocations(settings.route53_client_locations, known),
     )
 
 
@@ -189,7 +193,9 @@ def public_name_server(
         if billing is not None:
             billing.count(tenant_id, settings.region, DNS_QUERIES, 1)
 
-    return PublicNameServer(zones, limits, count, query_logs=query_logs)
+    return PublicNameServer(
+        zones, limits, count, query_logs=query_logs, locate=service.client_location
+    )
 
 
 async def _serve_public_dns(server: PublicNameServer, listen: tuple[str, ...]) -> None:

@@ -149,7 +149,19 @@ async def test_policies_versioned_listed_commented_and_deleted(r53: World) -> No
          "cloudfront are not supported here yet"),
         (document({"StartRule": "r"}, Endpoints={"x": value("192.0.2.1")},
                   Rules={"r": {"RuleType": "geoproximity", "GeoproximityLocations": []}}),
-         "geoproximity"),
+         "non-empty GeoproximityLocations"),
+        (document({"StartRule": "r"}, Endpoints={"x": value("192.0.2.1")},
+                  Rules={"r": {"RuleType": "geoproximity", "GeoproximityLocations": [
+                      {"EndpointReference": "x", "Region": "aws:route53:eu-fr-1",
+                       "Latitude": "48.86", "Longitude": "2.35"}]}}), "exactly one of Region"),
+        (document({"StartRule": "r"}, Endpoints={"x": value("192.0.2.1")},
+                  Rules={"r": {"RuleType": "geoproximity", "GeoproximityLocations": [
+                      {"EndpointReference": "x", "Region": "aws:route53:eu-fr-1",
+                       "Bias": "120"}]}}), "Bias is an integer from -99 to 99"),
+        (document({"StartRule": "r"}, Endpoints={"x": value("192.0.2.1")},
+                  Rules={"r": {"RuleType": "geoproximity", "GeoproximityLocations": [
+                      {"EndpointReference": "x", "Latitude": "95", "Longitude": "2"}]}}),
+         "Latitude 95 is not between -90 and 90"),
         (document({"StartRule": "r"}, Rules={"r": {"RuleType": "weighted", "Items": [
             {"RuleReference": "r", "Weight": 1}]}}), "refers to itself"),
         (document({"StartRule": "r"}, Endpoints={"x": value("192.0.2.1")},
@@ -295,6 +307,45 @@ async def test_geo_latency_and_multivalue_rules_become_the_equivalent_sets(r53: 
     # The VPC-style responder (one location) answers a geo set by its first healthy set.
     answer = ask(r53, await r53.service.document([stored]), "api.example.com")
     assert answer.rcode() == dns.rcode.NOERROR and addresses(answer)
+
+
+async def test_a_geoproximity_rule_becomes_geoproximity_sets(r53: World) -> None:
+    """Decision 0339: each of ``GeoproximityLocations`` a set with its ``GeoProximityLocation``
+    (``aws:route53:`` taken off the Region), answered by the nearest to the querier."""
+    zone = await r53.zone()
+    text = document(
+        {"StartRule": "near"},
+        Endpoints={"fra": value("192.0.2.1"), "tyo": value("192.0.2.2")},
+        Rules={"near": {"RuleType": "geoproximity", "GeoproximityLocations": [
+            {"EndpointReference": "fra", "Region": "aws:route53:eu-central-1", "Bias": "0",
+             "EvaluateTargetHealth": True},
+            {"EndpointReference": "tyo", "Latitude": "35.68", "Longitude": 139.69, "Bias": 99,
+             "HealthCheck": "hc-9"},
+        ]}},
+    )  # fmt: skip
+    policy = await make_policy(r53, "near", text)
+    await r53.client("CreateTrafficPolicyInstance", HostedZoneId=zone, Name="geo.example.com",
+                     TTL=30, TrafficPolicyId=policy["Id"], TrafficPolicyVersion=1)  # fmt: skip
+    sets = (await r53.client("ListResourceRecordSets", HostedZoneId=zone))["ResourceRecordSets"]
+    geo = {s["SetIdentifier"]: s for s in sets if s["Name"] == "geo.example.com."}
+    assert {k: v["GeoProximityLocation"] for k, v in geo.items()} == {
+        "near-1": {"AWSRegion": "eu-central-1", "Bias": 0},
+        "near-2": {"Coordinates": {"Latitude": "35.68", "Longitude": "139.69"}, "Bias": 99},
+    }
+    assert geo["near-2"]["HealthCheckId"] == "hc-9"
+    stored = await r53.service.zone(r53.tenant_id, zone.rsplit("/", 1)[-1])
+    answers = ZoneAnswers(await r53.service.document([stored]))
+    query = dns.message.make_query("geo.example.com", "A")
+    # From Paris (the gateway's region) Tokyo's bias of 99 wins; from Frankfurt itself, not.
+    assert addresses(answers.respond(query)) == ["192.0.2.2"]
+    assert addresses(answers.respond(query, (50.11, 8.68))) == ["192.0.2.1"]
+    # A Region no place is known for is refused when the instance is made.
+    unknown = text.replace("aws:route53:eu-central-1", "aws:route53:mars-north-1")
+    other = await make_policy(r53, "mars", unknown)
+    refused = await r53.fails("CreateTrafficPolicyInstance", "InvalidInput", HostedZoneId=zone,
+                              Name="mars.example.com", TTL=30, TrafficPolicyId=other["Id"],
+                              TrafficPolicyVersion=1)  # fmt: skip
+    assert "AWSRegion 'mars-north-1' is not a known location" in refused.message
 
 
 async def test_instances_refused_in_route53s_words(r53: World) -> None:

@@ -214,27 +214,6 @@ async def test_what_is_not_served_is_refused_by_name(world: World) -> None:
     failed = await world.fails("ListReusableDelegationSets", "InvalidInput")
     assert "Reusable delegation sets" in failed.message
     zone = await world.zone()
-    proximity = await world.fails(
-        "ChangeResourceRecordSets",
-        "InvalidInput",
-        HostedZoneId=zone,
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": "a.example.com",
-                        "Type": "A",
-                        "SetIdentifier": "near",
-                        "GeoProximityLocation": {"AWSRegion": "eu-fr-1"},
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "192.0.2.1"}],
-                    },
-                }
-            ]
-        },
-    )
-    assert "Geoproximity" in proximity.message
     dnssec = await world.fails("GetDNSSEC", "InvalidInput", HostedZoneId=zone)
     assert "dnssec" in dnssec.message.lower()
     reply = await world.raw("GET", "/2013-04-01/nothing")
