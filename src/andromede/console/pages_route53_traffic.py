@@ -3,12 +3,13 @@
 pages together. The account's policies (in pages of ``console_page_size``) with their versions
 (each version's comment and document, folded); a policy created from a pasted document; a
 version added to a policy from another pasted document; a version deleted after a ticked box.
-The account's policy records (instances): the zone, name, TTL, policy version and state;
-one created for a zone of the account's (zone, name, TTL, a policy version among those
-listed); its TTL and version updated; deleted after a ticked box. Every call is Route 53's own
-as the signed-in principal (``wire_route53_traffic``): it judges the document
-(``InvalidTrafficPolicyDocument`` and why), the name, the TTL and the caller's IAM
-(``AccessDenied``), and the page shows its refusal with the form as typed.
+The account's policy records (instances): the zone, name, TTL, policy version and state; one
+created for a zone of the account's (zone, a name relative to it as the record form takes it,
+TTL, a policy version among those listed); its TTL and version updated; deleted after a
+ticked box. Every call is Route 53's own as the signed-in principal
+(``wire_route53_traffic``): it judges the document (``InvalidTrafficPolicyDocument`` and
+why), the name, the TTL and the caller's IAM (``AccessDenied``), and the page shows its
+refusal with the form as typed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from andromede.console.handlers import (
     words,
 )
 from andromede.console.pages_ec2 import field
+from andromede.console.pages_route53 import record_name
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_route53 import ZoneRow
@@ -133,6 +135,7 @@ async def _page(
         instances_next_href=instances_next_href,
         zones=zones,
         choices=_version_choices(policies),
+        policy_names={p.policy_id: p.name for p in policies},
         typed=typed or {},
         error=error,
     )
@@ -174,9 +177,15 @@ async def _delete(calls: TrafficCalls, request: Request, session: Session, f: Fo
 
 async def _create_instance(calls: TrafficCalls, request: Request, session: Session, f: Form) -> str:
     policy_id, version = _chosen_version(request, f)
+    zone_id, name = field(f, "zone"), field(f, "name")
+    if not zone_id:
+        _ = words(request)
+        raise FormFault(_("Choose a hosted zone."))
+    if not name.endswith("."):  # relative to the zone, as the record form takes it
+        name = record_name(name, await calls.zone_name(request.scope, session.principal, zone_id))
     instance_id = await calls.create_instance(
-        request.scope, session.principal, zone_id=field(f, "zone"), name=field(f, "name"),
-        ttl=field(f, "ttl"), policy_id=policy_id, version=version,
+        request.scope, session.principal, zone_id=zone_id, name=name, ttl=field(f, "ttl"),
+        policy_id=policy_id, version=version,
     )  # fmt: skip
     return f"{_URL}#instance-{instance_id}"
 

@@ -50,7 +50,7 @@ class PolicyRow:
     name: str
     type: str
     latest_version: int
-    instance_count: int
+    version_count: int  # ListTrafficPolicies' TrafficPolicyCount: the policy's versions
     versions: tuple[VersionRow, ...] = ()
 
 
@@ -141,7 +141,7 @@ class TrafficCalls:
                     name=_text(summary, "Name"),
                     type=_text(summary, "Type"),
                     latest_version=_number(summary, "LatestVersion"),
-                    instance_count=_number(summary, "TrafficPolicyCount"),
+                    version_count=_number(summary, "TrafficPolicyCount"),
                     versions=tuple(await self.versions(origin, principal, policy_id)),
                 )
             )
@@ -214,6 +214,10 @@ class TrafficCalls:
                 _text(root, "TrafficPolicyInstanceTypeMarker"),
             )
         return InstancePage([_instance(i) for i in listed], following)
+
+    async def zone_name(self, origin: Scope, principal: Principal, zone_id: str) -> str:
+        """The zone's name with its final dot (GetHostedZone)."""
+        return (await self._wire.zone(origin, principal, zone_id)).zone.name
 
     async def create_instance(
         self,

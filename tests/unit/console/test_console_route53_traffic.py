@@ -1,10 +1,11 @@
 """Route 53 traffic policies in the console (decision 0340): a policy created from a pasted
 document (an invalid one refused in Route 53's words, the form kept as typed), a version
-added, the versions listed with their documents; a policy record created for a zone
-(an unreadable TTL refused with the form kept), its version and TTL updated, a version in use
-refused deletion (``TrafficPolicyInUse``), the record deleted after a ticked box, then the
-versions. A user whose IAM allows reading only sees the page and AWS's refusal of a creation;
-one without policies sees ``AccessDenied``. Each checked through Route 53's own answer."""
+added, the versions listed with their documents; a policy record created for a zone by a
+name relative to it (an unreadable TTL refused with the form kept), its version and TTL
+updated, a version in use refused deletion (``TrafficPolicyInUse``), the record deleted
+after a ticked box, then the versions. A user whose IAM allows reading only sees the page
+and AWS's refusal of a creation; one without policies sees ``AccessDenied``. Each checked
+through Route 53's own answer."""
 
 from __future__ import annotations
 
@@ -116,19 +117,25 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         page = await client.get("/traffic-policies")
         assert f'id="version-{policy_id}-1"' in page.text
         assert f'id="version-{policy_id}-2"' in page.text
+        assert '<span class="version-count">2</span>' in page.text
         assert '"RuleType": "weighted"' in unescape(page.text)  # the document, indented
 
+        no_zone = {"csrf": token, "zone": "", "name": "www", "ttl": "60",
+                   "policy": f"{policy_id}/1"}  # fmt: skip
+        refused = await client.post("/traffic-policy-instances", data=no_zone)
+        assert refused.status_code == 400 and alert(refused) == "Choose a hosted zone."
         zone_id = await wires.route53.create_zone(
             _SCOPE, principal, name="flow.example.", comment="", vpc=None
         )
         page = await client.get("/traffic-policies")
         assert f'<option value="{zone_id}">flow.example. ({zone_id})</option>' in page.text
-        record = {"csrf": token, "zone": zone_id, "name": "www.flow.example.", "ttl": "soon",
+        record = {"csrf": token, "zone": zone_id, "name": "www", "ttl": "soon",
                   "policy": f"{policy_id}/1"}  # fmt: skip
         refused = await client.post("/traffic-policy-instances", data=record)
         assert refused.status_code == 400 and "(InvalidInput)" in alert(refused)
         kept = form_of(refused, "create-record-form")
         assert 'value="soon"' in kept and f'value="{policy_id}/1" selected' in kept
+        assert 'value="www"' in kept  # as typed, not the full name sent
         unchosen = await client.post("/traffic-policy-instances", data={**record, "policy": ""})
         assert unchosen.status_code == 400 and alert(unchosen) == "Choose a policy version."
         made = await client.post("/traffic-policy-instances", data={**record, "ttl": "60"})
@@ -138,7 +145,8 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
             (instance_id, "www.flow.example.", 60, 1, "Applied")
         ]
         page = await client.get("/traffic-policies")
-        assert f'id="instance-{instance_id}"' in page.text
+        row = page.text.split(f'id="instance-{instance_id}"', 1)[1].split("</tr>", 1)[0]
+        assert f'<a href="#policy-{policy_id}">flow</a> v<span class="version">1</span>' in row
 
         update = {"csrf": token, "instance_id": instance_id, "ttl": "120",
                   "policy": f"{policy_id}/2"}  # fmt: skip
