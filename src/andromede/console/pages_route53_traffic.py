@@ -1,8 +1,9 @@
 """Route 53 traffic policies (decision 0330) in the console (decision 0340): one page,
 ``/console/traffic-policies``, as AWS's console's "Traffic policies" and "Policy records"
 pages together. The account's policies (in pages of ``console_page_size``) with their versions
-(each version's comment and document, folded); a policy created from a pasted document; a
-version added to a policy from another pasted document; a version deleted after a ticked box.
+(each version's comment, edited in place, and document, folded); a policy created from a
+pasted document; a version added to a policy from another pasted document; a version deleted
+after a ticked box.
 The account's policy records (instances): the zone, name, TTL, policy version and state; one
 created for a zone of the account's (zone, a name relative to it as the record form takes it,
 TTL, a policy version among those listed); its TTL and version updated; deleted after a
@@ -166,12 +167,26 @@ async def _add_version(calls: TrafficCalls, request: Request, session: Session, 
     return f"{_URL}#policy-{policy_id}"
 
 
-async def _delete(calls: TrafficCalls, request: Request, session: Session, f: Form) -> str:
-    version = field(f, "version")
+def _version(request: Request, fields: Form) -> int:
+    """The form's ``version`` (a hidden field of the version's row)."""
+    version = field(fields, "version")
     if not version.isdigit():
         _ = words(request)
         raise FormFault(_("Choose a policy version."))
-    await calls.delete(request.scope, session.principal, field(f, "policy_id"), int(version))
+    return int(version)
+
+
+async def _comment(calls: TrafficCalls, request: Request, session: Session, f: Form) -> str:
+    policy_id, version = field(f, "policy_id"), _version(request, f)
+    await calls.update_comment(
+        request.scope, session.principal, policy_id, version, f.get("comment", "")
+    )
+    return f"{_URL}#policy-{policy_id}"
+
+
+async def _delete(calls: TrafficCalls, request: Request, session: Session, f: Form) -> str:
+    version = _version(request, f)
+    await calls.delete(request.scope, session.principal, field(f, "policy_id"), version)
     return _URL
 
 
@@ -209,6 +224,10 @@ def _version_form(fields: Mapping[str, str]) -> str:
     return f"version-{fields.get('policy_id', '')}"
 
 
+def _comment_form(fields: Mapping[str, str]) -> str:
+    return f"comment-{fields.get('policy_id', '')}-{fields.get('version', '')}"
+
+
 def _update_form(fields: Mapping[str, str]) -> str:
     return f"update-{fields.get('instance_id', '')}"
 
@@ -219,6 +238,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     (
         "/traffic-policies/version",
         action(_page, _add_version, wire=_calls, form=_version_form),
+        ["POST"],
+    ),
+    (
+        "/traffic-policies/comment",
+        action(_page, _comment, wire=_calls, form=_comment_form),
         ["POST"],
     ),
     (

@@ -3,9 +3,10 @@
 app, its authorisation ``route53:<Operation>`` on ``trafficpolicy/<id>`` and
 ``trafficpolicyinstance/<id>``, audit and errors): ListTrafficPolicies,
 ListTrafficPolicyVersions, CreateTrafficPolicy, CreateTrafficPolicyVersion,
-DeleteTrafficPolicy, ListTrafficPolicyInstances, CreateTrafficPolicyInstance,
-UpdateTrafficPolicyInstance and DeleteTrafficPolicyInstance. A document is sent as pasted:
-Route 53 judges it (``InvalidTrafficPolicyDocument`` and its reason).
+UpdateTrafficPolicyComment, DeleteTrafficPolicy, ListTrafficPolicyInstances,
+CreateTrafficPolicyInstance, UpdateTrafficPolicyInstance and DeleteTrafficPolicyInstance (and
+GetHostedZone for a name relative to its zone). A document is sent as pasted: Route 53
+judges it (``InvalidTrafficPolicyDocument`` and its reason).
 """
 
 from __future__ import annotations
@@ -183,6 +184,14 @@ class TrafficCalls:
         path = self._policy_path(policy_id)
         answer = await self._wire.request(origin, principal, "POST", path, body=root)
         return _number(_child(answer, "TrafficPolicy"), "Version")
+
+    async def update_comment(
+        self, origin: Scope, principal: Principal, policy_id: str, version: int, comment: str
+    ) -> None:
+        root = _document("UpdateTrafficPolicyCommentRequest")
+        SubElement(root, "Comment").text = comment
+        path = self._policy_path(policy_id, version)
+        await self._wire.request(origin, principal, "POST", path, body=root)
 
     async def delete(
         self, origin: Scope, principal: Principal, policy_id: str, version: int

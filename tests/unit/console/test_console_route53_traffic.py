@@ -1,11 +1,12 @@
 """Route 53 traffic policies in the console (decision 0340): a policy created from a pasted
 document (an invalid one refused in Route 53's words, the form kept as typed), a version
-added, the versions listed with their documents; a policy record created for a zone by a
-name relative to it (an unreadable TTL refused with the form kept), its version and TTL
-updated, a version in use refused deletion (``TrafficPolicyInUse``), the record deleted
-after a ticked box, then the versions. A user whose IAM allows reading only sees the page
-and AWS's refusal of a creation; one without policies sees ``AccessDenied``. Each checked
-through Route 53's own answer."""
+added, a version's comment changed (a too long one refused as typed), the versions listed
+with their documents; a policy record created for a zone by a name relative to it (an
+unreadable TTL refused with the form kept), its version and TTL updated, a version in use
+refused deletion (``TrafficPolicyInUse``), the record deleted after a ticked box, then the
+versions. A user whose IAM allows reading only sees the page and AWS's refusal of a
+creation; one without policies sees ``AccessDenied``. Each checked through Route 53's own
+answer."""
 
 from __future__ import annotations
 
@@ -114,6 +115,16 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         assert _after(added, "policy") == policy_id
         versions = await calls.versions(_SCOPE, principal, policy_id)
         assert [(v.version, v.comment) for v in versions] == [(1, "first"), (2, "split")]
+        comment = {"csrf": token, "policy_id": policy_id, "version": "1", "comment": "x" * 1025}
+        refused = await client.post("/traffic-policies/comment", data=comment)
+        assert refused.status_code == 400 and "(InvalidInput)" in alert(refused)
+        assert 'value="' + "x" * 1025 + '"' in form_of(refused, f"comment-form-{policy_id}-1")
+        commented = await client.post(
+            "/traffic-policies/comment", data={**comment, "comment": "the only answer"}
+        )
+        assert _after(commented, "policy") == policy_id
+        versions = await calls.versions(_SCOPE, principal, policy_id)
+        assert [(v.version, v.comment) for v in versions] == [(1, "the only answer"), (2, "split")]
         page = await client.get("/traffic-policies")
         assert f'id="version-{policy_id}-1"' in page.text
         assert f'id="version-{policy_id}-2"' in page.text
