@@ -167,7 +167,9 @@ async def list_policies(
         xml.close("TrafficPolicySummary")
     xml.close("TrafficPolicySummaries")
     xml.element("IsTruncated", more is not None)
-    xml.element("TrafficPolicyIdMarker", more or (rows[-1][0].policy_id if rows else ""))
+    # Empty on the last page: Terraform's provider and the Go SDK's callers stop at an empty
+    # marker, whatever IsTruncated says (the last policy's id had them read it for ever).
+    xml.element("TrafficPolicyIdMarker", more or "")
     xml.element("MaxItems", limit)
     return wire.answer(xml)
 
@@ -188,8 +190,7 @@ async def list_versions(
         _write_policy(xml, policy)
     xml.close("TrafficPolicies")
     xml.element("IsTruncated", more is not None)
-    marker = more.version if more is not None else (page[-1].version if page else start)
-    xml.element("TrafficPolicyVersionMarker", str(marker))
+    xml.element("TrafficPolicyVersionMarker", "" if more is None else str(more.version))
     xml.element("MaxItems", limit)
     return wire.answer(xml)
 

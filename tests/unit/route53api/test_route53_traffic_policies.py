@@ -103,6 +103,7 @@ async def test_policies_versioned_listed_commented_and_deleted(r53: World) -> No
     assert summaries[policy["Id"]] == {"Id": policy["Id"], "Name": "site", "Type": "A",
                                        "LatestVersion": 2, "TrafficPolicyCount": 2}  # fmt: skip
     assert set(summaries) == {policy["Id"], other["Id"]} and not listed["IsTruncated"]
+    assert listed["TrafficPolicyIdMarker"] == ""  # the last page: callers stop at ""
     first = await r53.client("ListTrafficPolicies", MaxItems="1")
     assert first["IsTruncated"] and len(first["TrafficPolicySummaries"]) == 1
     rest = await r53.client(
@@ -118,6 +119,7 @@ async def test_policies_versioned_listed_commented_and_deleted(r53: World) -> No
         "ListTrafficPolicyVersions", Id=policy["Id"], TrafficPolicyVersionMarker=marker
     )
     assert [v["Version"] for v in later["TrafficPolicies"]] == [2] and not later["IsTruncated"]
+    assert later["TrafficPolicyVersionMarker"] == ""
     updated = await r53.client("UpdateTrafficPolicyComment", Id=policy["Id"], Version=1,
                                Comment="first")  # fmt: skip
     assert updated["TrafficPolicy"]["Comment"] == "first"

@@ -1,0 +1,150 @@
+"""Terraform's ``aws_route53_traffic_policy`` and ``aws_route53_traffic_policy_instance``
+against the session's ``andromede serve`` (decisions 0330, 0340), in a small configuration of
+its own: a zone, a policy and an instance apply and plan with no change. The provider makes a
+new document a new policy (its ``document`` forces a replacement, each policy one version):
+the policy under a new name (a name is unique in an account, as on AWS) and
+``create_before_destroy`` (the old version is in use until the instance moves) — the new
+policy is made, the instance moves to it with another TTL in place, then the old policy's
+versions are deleted; the zone's record sets follow; the plan is empty again; destroy takes
+all three away."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from e2e.iam_helpers import client_for
+from e2e.terraform_kit import Terraform, aws_provider, server_endpoint
+from support.server import REGION, ServerProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
+
+ZONE = "tf-traffic.example"
+FIRST = {
+    "AWSPolicyFormatVersion": "2015-10-01",
+    "RecordType": "A",
+    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
+    "StartEndpoint": "only",
+}
+SECOND = {
+    "AWSPolicyFormatVersion": "2015-10-01",
+    "RecordType": "A",
+    "StartRule": "split",
+    "Endpoints": {
+        "blue": {"Type": "value", "Value": "192.0.2.20"},
+        "green": {"Type": "value", "Value": "192.0.2.30"},
+    },
+    "Rules": {
+        "split": {
+            "RuleType": "weighted",
+            "Items": [
+                {"EndpointReference": "blue", "Weight": "70"},
+                {"EndpointReference": "green", "Weight": "30"},
+            ],
+        }
+    },
+}
+CONFIGURATION = (
+    aws_provider()
+    + """
+resource "aws_route53_zone" "flow" {
+  name          = "%(zone)s"
+  force_destroy = true
+}
+resource "aws_route53_traffic_policy" "flow" {
+  name     = "%(name)s"
+  comment  = "%(comment)s"
+  lifecycle {
+    create_before_destroy = true
+  }
+  document = <<EOT
+%(document)s
+EOT
+}
+resource "aws_route53_traffic_policy_instance" "www" {
+  hosted_zone_id         = aws_route53_zone.flow.zone_id
+  name                   = "www.%(zone)s"
+  traffic_policy_id      = aws_route53_traffic_policy.flow.id
+  traffic_policy_version = aws_route53_traffic_policy.flow.version
+  ttl                    = %(ttl)d
+}
+"""
+)
+
+
+def _write(terraform: Terraform, server: ServerProcess, **changed: object) -> None:
+    values: dict[str, object] = {
+        "region": REGION,
+        "credentials": server.credentials_file,
+        "endpoints": server_endpoint(terraform.work, server.endpoint),
+        "zone": ZONE,
+        "name": "tf-flow-1",
+        "comment": "first",
+        "document": json.dumps(FIRST, indent=2),
+        "ttl": 60,
+    }
+    (terraform.work / "main.tf").write_text(CONFIGURATION % (values | changed))
+
+
+def _converged(terraform: Terraform) -> None:
+    plan: subprocess.CompletedProcess[str] = terraform(
+        "plan", "-input=false", "-detailed-exitcode", check=False
+    )
+    assert plan.returncode == 0, plan.stdout[-3000:]
+
+
+def _policy_sets(route53: Any, zone_id: str) -> list[dict[str, Any]]:
+    listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return [s for s in listed if s.get("TrafficPolicyInstanceId")]
+
+
+def _policies_named(route53: Any, prefix: str) -> list[str]:
+    """The ids of the account's policies named ``prefix…`` (the session's server is shared)."""
+    listed = route53.list_traffic_policies()["TrafficPolicySummaries"]
+    return [s["Id"] for s in listed if s["Name"].startswith(prefix)]
+
+
+def test_traffic_policies_through_terraform(server: ServerProcess, terraform: Terraform) -> None:
+    route53: Any = client_for(server, "route53", *server.credentials())
+    _write(terraform, server)
+    terraform("init", "-input=false")
+    terraform("apply", "-auto-approve", "-input=false")
+    state = json.loads(terraform("show", "-json").stdout)
+    resources = {r["type"]: r["values"] for r in state["values"]["root_module"]["resources"]}
+    policy_id = resources["aws_route53_traffic_policy"]["id"]
+    instance_id = resources["aws_route53_traffic_policy_instance"]["id"]
+    zone_id = resources["aws_route53_zone"]["zone_id"]
+    assert resources["aws_route53_traffic_policy"]["version"] == 1
+    instance = route53.get_traffic_policy_instance(Id=instance_id)["TrafficPolicyInstance"]
+    assert (instance["TrafficPolicyVersion"], instance["TTL"]) == (1, 60)
+    (only,) = _policy_sets(route53, zone_id)
+    assert only["ResourceRecords"] == [{"Value": "192.0.2.10"}]
+    _converged(terraform)
+
+    second = json.dumps(SECOND, indent=2)
+    _write(terraform, server, name="tf-flow-2", comment="second", document=second, ttl=120)
+    terraform("apply", "-auto-approve", "-input=false")
+    state = json.loads(terraform("show", "-json").stdout)
+    resources = {r["type"]: r["values"] for r in state["values"]["root_module"]["resources"]}
+    replaced = resources["aws_route53_traffic_policy"]
+    assert replaced["id"] != policy_id and replaced["version"] == 1
+    assert _policies_named(route53, "tf-flow-") == [replaced["id"]]  # the old one's deleted
+    latest = route53.get_traffic_policy(Id=replaced["id"], Version=1)["TrafficPolicy"]
+    assert json.loads(latest["Document"]) == SECOND and latest["Comment"] == "second"
+    instance = route53.get_traffic_policy_instance(Id=instance_id)["TrafficPolicyInstance"]
+    assert resources["aws_route53_traffic_policy_instance"]["id"] == instance_id  # in place
+    assert (instance["TrafficPolicyId"], instance["TTL"]) == (replaced["id"], 120)
+    weighted = _policy_sets(route53, zone_id)
+    assert sorted(s["Weight"] for s in weighted) == [30, 70]
+    assert {s["TTL"] for s in weighted} == {120}
+    _converged(terraform)
+
+    terraform("destroy", "-auto-approve", "-input=false")
+    assert _policies_named(route53, "tf-flow-") == []
+    with pytest.raises(route53.exceptions.NoSuchTrafficPolicyInstance):
+        route53.get_traffic_policy_instance(Id=instance_id)
+    with pytest.raises(route53.exceptions.NoSuchHostedZone):
+        route53.get_hosted_zone(Id=zone_id)
