@@ -134,6 +134,7 @@ async def test_the_metrics_of_routing_and_deliveries(
     # Without dimension, as AWS's aggregates; by bus, the attempts and MatchedEvents.
     assert recorded.counts("AWS/Events", []) == {
         "MatchedEvents": 1,  # one of the two events matched a rule
+        "InvocationsCreated": 1,  # decision 0341: the one delivery it made
         "InvocationAttempts": 2,
         "RetryInvocationAttempts": 1,
         "ThrottledRules": 1,
