@@ -2,7 +2,9 @@
 (``managed_by``) refused to a user's every change, DeleteRule's and RemoveTargets' ``Force``
 letting them through, a service never taking over a user's rule; and the AWS/Events metrics
 the routing and the deliveries record (attempts, retries, throttling, the ingestion latency,
-MatchedEvents by rule, by bus and without dimension) as ``serve``'s sink receives them."""
+MatchedEvents by rule, by bus and without dimension) as ``serve``'s sink receives them.
+Decision 0341: over the memory stores, an archive's rule holds its one target, which the
+routing never delivers to, and losing it with ``Force`` stops the archive."""
 
 from __future__ import annotations
 
@@ -10,9 +12,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from andromede.events.archive_store import MemoryArchiveStore
+from andromede.events.archives import ArchiveService
 from andromede.events.dispatcher import Deliveries, DeliveryDeferred
 from andromede.events.errors import ManagedRule, ResourceAlreadyExists
-from andromede.events.managed_rules import archive_rule_pattern
+from andromede.events.managed_rules import (
+    ARCHIVE_MANAGER,
+    archive_rule_pattern,
+    archive_target_arn,
+    is_archive_target,
+)
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import Rule
 from andromede.events.service import EventsService
@@ -171,3 +180,33 @@ async def test_the_ingestion_latency_is_the_wait_since_the_event_came_in(sink: S
     await deliveries.drain()
     assert sink.sent == [QUEUE]
     assert measured == [("IngestionToInvocationStartLatency", 1500.0, "Milliseconds")]
+
+
+async def test_an_archive_target_is_never_delivered_to(
+    service: EventsService, deliveries: Deliveries, sink: Sink
+) -> None:
+    archives = ArchiveService(MemoryArchiveStore(), service)
+    service.archiver = archives
+    await archives.create_archive(
+        ACCOUNT, "kept", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    )
+    rule = await service.describe_rule(ACCOUNT, "Events-Archive-kept", "default")
+    assert rule.managed_by == ARCHIVE_MANAGER
+    [target] = await service.list_targets(ACCOUNT, rule.name, "default")
+    assert (target.id, target.arn) == (rule.name, archive_target_arn(REGION))
+    assert is_archive_target(target.arn) and not is_archive_target(QUEUE)
+    # A user's rule beside it delivers; the archive's rule matches and delivers nothing.
+    await service.put_rule(ACCOUNT, "r", "default", event_pattern="{}")
+    await service.put_targets(ACCOUNT, "r", "default", [{"Id": "q", "Arn": QUEUE}])
+    entry = {"Source": "my.app", "DetailType": "o", "Detail": "{}"}
+    [result] = await service.put_events(ACCOUNT, [entry])
+    assert result.event_id is not None
+    await deliveries.drain()
+    assert sink.sent == [QUEUE]
+    assert (await archives.describe_archive(ACCOUNT, "kept")).event_count == 1
+
+    removed = await service.remove_targets(ACCOUNT, rule.name, "default", [rule.name], force=True)
+    assert removed == [rule.name]
+    assert (await archives.describe_archive(ACCOUNT, "kept")).state == "DISABLED"
+    await service.put_events(ACCOUNT, [entry])
+    assert (await archives.describe_archive(ACCOUNT, "kept")).event_count == 1
