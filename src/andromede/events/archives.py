@@ -107,7 +107,12 @@ class ArchiveService:
             managed_by=EARLIER_ARCHIVE_MANAGER if earlier else ARCHIVE_MANAGER,
         )
         target = archive_target(archive.name, archive.arn, archive.region, archive.created)
-        await self._events.put_managed_targets(rule, [target])
+        try:
+            await self._events.put_managed_targets(rule, [target])
+        except Exception:
+            if held is None:  # the rule just made goes too: all or nothing
+                await self._events.delete_rule(archive.tenant_id, name, rule.bus_name, force=True)
+            raise
 
     async def _rule_deleted(self, rule: Rule) -> None:
         """A user deleted an archive's rule, or removed its target, with ``Force``: the

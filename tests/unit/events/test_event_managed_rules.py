@@ -15,7 +15,7 @@ import pytest
 from andromede.events.archive_store import MemoryArchiveStore
 from andromede.events.archives import ArchiveService
 from andromede.events.dispatcher import Deliveries, DeliveryDeferred
-from andromede.events.errors import ManagedRule, ResourceAlreadyExists
+from andromede.events.errors import LimitExceeded, ManagedRule, ResourceAlreadyExists
 from andromede.events.managed_rules import (
     ARCHIVE_MANAGER,
     archive_rule_pattern,
@@ -24,7 +24,7 @@ from andromede.events.managed_rules import (
 )
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import Rule
-from andromede.events.service import EventsService
+from andromede.events.service import EventsLimits, EventsService
 from andromede.wiring.events import RuleMetrics
 from support.metric_sinks import RecordingSink
 
@@ -210,3 +210,18 @@ async def test_an_archive_target_is_never_delivered_to(
     assert (await archives.describe_archive(ACCOUNT, "kept")).state == "DISABLED"
     await service.put_events(ACCOUNT, [entry])
     assert (await archives.describe_archive(ACCOUNT, "kept")).event_count == 1
+
+
+async def test_an_archive_whose_target_cannot_be_put_leaves_nothing(
+    deliveries: Deliveries,
+) -> None:
+    """All or nothing: a rule made but its target refused (no target allowed a rule here)
+    goes with the archive."""
+    limits = EventsLimits(max_targets=0)
+    service = EventsService(MemoryEventsStore(), deliveries, region=REGION, limits=limits)
+    archives = ArchiveService(MemoryArchiveStore(), service)
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    with pytest.raises(LimitExceeded):
+        await archives.create_archive(ACCOUNT, "kept", bus)
+    assert await service.list_rules(ACCOUNT, "default", "", "", 10) == []
+    assert await archives.store.get_archive(ACCOUNT, "kept") is None
