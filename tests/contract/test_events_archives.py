@@ -119,6 +119,10 @@ async def test_archives(store: ArchiveStore) -> None:
 
         await store.change_archive("t1", "a", refuse)
     assert (await store.get_archive("t1", "a")) == replace(changed, event_count=0)
+    # Decision 0332's DISABLED (its managed rule or target gone) is kept by both stores.
+    disabled = await store.change_archive("t1", "b-2", lambda held: replace(held, state="DISABLED"))
+    assert disabled.state == "DISABLED"
+    assert await names(state="DISABLED") == ["b-2"]
 
     await store.add_events("t1", "a", [(T0, '{"id":"e1"}')], T0)
     await store.delete_archive("t1", "a")

@@ -706,8 +706,9 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
     """CloudWatch Logs' and EventBridge's pages as a user drives them (session 48): a log
     group made from its page, a data protection policy put on it (session 52), events put with
     boto3 (one holding HTML) read on the stream's page as text, an e-mail address masked then
-    shown by the "Unmask" toggle, a rule made with an event pattern — each checked with boto3,
-    with no script error or CSP violation."""
+    shown by the "Unmask" toggle, a rule made with an event pattern, an archive's managed rule
+    shown without its change forms (decision 0341) — each checked with boto3, with no script
+    error or CSP violation."""
     tenant = new_tenant(server, "console-logs")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     iam.create_user(UserName="watcher")
@@ -781,6 +782,20 @@ def test_a_log_group_read_and_a_rule_made_in_the_browser(
         page.select_option("#edit-rule-form select[name=state]", "DISABLED")
         page.click("#save-rule")
         page.wait_for_selector("#event-rule-state:has-text('DISABLED')")
+        # Decision 0341: an archive's managed rule, listed and shown with its ManagedBy and
+        # without the forms that would change it.
+        bus_arn = events.describe_event_bus()["Arn"]
+        events.create_archive(ArchiveName="kept", EventSourceArn=bus_arn)
+        page.goto(f"{console}/event-rules")
+        assert "managed by" in page.inner_text("#event-rules")
+        page.click("#event-rules >> text=Events-Archive-kept")
+        page.wait_for_selector("#event-rule-managed-by")
+        assert page.inner_text("#event-rule-managed-by") == "prod.vhs.events.aws.internal"
+        assert page.is_visible("#managed-rule-note")
+        assert page.query_selector("#delete-rule") is None
+        assert page.query_selector("#toggle-rule") is None
+        assert page.query_selector(".remove-target") is None
+        assert len(page.query_selector_all(".event-target")) == 1
         assert reported == [], reported
     finally:
         context.close()

@@ -1,11 +1,12 @@
-"""EventBridge's managed rules and AWS/Events metrics end to end (decision 0332): one real
-``andromede serve`` driven by boto3's ``events`` and ``cloudwatch`` clients.
+"""EventBridge's managed rules and AWS/Events metrics end to end (decisions 0332, 0341): one
+real ``andromede serve`` driven by boto3's ``events`` and ``cloudwatch`` clients.
 
 CreateArchive makes the archive's managed rule ``Events-Archive-<name>``, which ListRules
-and DescribeRule show with ``ManagedBy`` ``events.amazonaws.com``; a user's DisableRule and
-DeleteRule without ``Force`` are refused with ``ManagedRuleException``; the archive takes
-the events its rule matches; DeleteRule with ``Force`` stops it (``DISABLED``). PutEvents'
-and the rule's metrics are read back with GetMetricStatistics.
+and DescribeRule show with AWS's ``ManagedBy`` ``prod.vhs.events.aws.internal``, and its
+one target (ListTargetsByRule); a user's DisableRule and DeleteRule without ``Force`` are
+refused with ``ManagedRuleException``; the archive takes the events its rule matches; its
+target removed and the rule deleted with ``Force`` stop it (``DISABLED``). PutEvents'
+metrics (the approximate call counts too) are read back with GetMetricStatistics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
-from support.server import ServerProcess, running_server
+from support.server import REGION, ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -46,9 +47,12 @@ def test_an_archive_rule_is_managed_and_the_metrics_are_read_back(server: Server
         ArchiveName="orders", EventSourceArn=bus, EventPattern='{"source": ["shop"]}'
     )
     [rule] = events.list_rules(EventBusName="shop")["Rules"]
-    assert (rule["Name"], rule["ManagedBy"]) == ("Events-Archive-orders", "events.amazonaws.com")
+    assert (rule["Name"], rule["ManagedBy"]) == (
+        "Events-Archive-orders",
+        "prod.vhs.events.aws.internal",
+    )
     described = events.describe_rule(Name="Events-Archive-orders", EventBusName="shop")
-    assert described["ManagedBy"] == "events.amazonaws.com"
+    assert described["ManagedBy"] == "prod.vhs.events.aws.internal"
     for refused in (events.disable_rule, events.delete_rule):
         with pytest.raises(ClientError) as caught:
             refused(Name="Events-Archive-orders", EventBusName="shop")
@@ -58,6 +62,14 @@ def test_an_archive_rule_is_managed_and_the_metrics_are_read_back(server: Server
     assert events.put_events(Entries=[entry, entry])["FailedEntryCount"] == 0
     assert events.describe_archive(ArchiveName="orders")["EventCount"] == 2
 
+    [target] = events.list_targets_by_rule(Rule="Events-Archive-orders", EventBusName="shop")[
+        "Targets"
+    ]
+    assert (target["Id"], target["Arn"]) == ("Events-Archive-orders", f"arn:aws:events:{REGION}:::")
+    assert '"event": <aws.events.event.json>' in target["InputTransformer"]["InputTemplate"]
+    events.remove_targets(
+        Rule="Events-Archive-orders", EventBusName="shop", Ids=[target["Id"]], Force=True
+    )
     events.delete_rule(Name="Events-Archive-orders", EventBusName="shop", Force=True)
     assert events.describe_archive(ArchiveName="orders")["State"] == "DISABLED"
     events.put_events(Entries=[entry])
@@ -79,6 +91,9 @@ def test_an_archive_rule_is_managed_and_the_metrics_are_read_back(server: Server
         time.sleep(0.2)
     assert total("PutEventsEntriesCount") == 3.0
     assert total("PutEventsFailedEntries") == 0.0
+    # Decision 0341: each PutEvents call, and each answered (none throttled or failed here).
+    assert total("PutEventsApproximateCallCount") == 2.0
+    assert total("PutEventsApproximateSuccessCount") == 2.0
     assert total("PutEventsRequestSize") == 3.0 * len("shoporder{}")
     latency = total("PutEventsLatency", "Maximum")
     assert latency is not None and 0 <= latency < 10_000

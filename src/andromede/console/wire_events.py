@@ -56,6 +56,7 @@ class RuleRow:
     schedule: str
     description: str
     role_arn: str = ""  # kept by an edit: PutRule replaces the whole rule
+    managed_by: str = ""  # decision 0341: the service a managed rule is AWS's ManagedBy of
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,7 @@ def _rule(item: dict[str, Any]) -> RuleRow:
         schedule=str(item.get("ScheduleExpression") or ""),
         description=str(item.get("Description") or ""),
         role_arn=str(item.get("RoleArn") or ""),
+        managed_by=str(item.get("ManagedBy") or ""),
     )
 
 
@@ -281,7 +283,8 @@ class EventsWire(JsonWire):
             TargetRow(
                 str(t.get("Id", "")),
                 str(t.get("Arn", "")),
-                str(t.get("Input") or ""),
+                # A transformer's template shown as the input (an archive rule's, 0341).
+                str(t.get("Input") or (t.get("InputTransformer") or {}).get("InputTemplate") or ""),
                 str(t.get("RoleArn") or ""),
                 str((t.get("SqsParameters") or {}).get("MessageGroupId") or ""),
             )

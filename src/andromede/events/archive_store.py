@@ -76,8 +76,8 @@ class ArchiveStore(Protocol):
     async def change_archive(
         self, tenant_id: str, name: str, change: Callable[[Archive], Archive]
     ) -> Archive:
-        """Description, pattern, retention and KMS key replaced by ``change(held)``'s in one
-        transaction; ResourceNotFound when there is no such archive."""
+        """Description, pattern, retention, KMS key and state replaced by ``change(held)``'s
+        in one transaction; ResourceNotFound when there is no such archive."""
         ...
 
     async def delete_archive(self, tenant_id: str, name: str) -> None:
@@ -230,6 +230,7 @@ class MemoryArchiveStore:
             event_pattern=changed.event_pattern,
             retention_days=changed.retention_days,
             kms_key=changed.kms_key,
+            state=changed.state,  # the SQL store's document keeps it too (decision 0332)
         )
         return self._counted(self._archives[tenant_id, name])
 

@@ -14,7 +14,9 @@ the key refuses later (disabled, deleted, its policy changed), the events routed
 are not archived, as on AWS, and a warning is logged.
 
 Decision 0332: as on AWS, an archive receives its bus's events through a managed rule,
-``Events-Archive-<name>`` (``ManagedBy`` ``events.amazonaws.com``, its pattern the archive's
+``Events-Archive-<name>`` (``ManagedBy`` ``prod.vhs.events.aws.internal`` since decision
+0341, which also gives it AWS's one target, removed only with ``Force``, which stops the
+archive as deleting the rule does; its pattern the archive's
 without replayed events), made by CreateArchive in the call — a rule that cannot be made
 (the bus's rules at their limit) undoes the archive —, changed by UpdateArchive and deleted
 with it. Users see it in ListRules and cannot change it; one who deletes it with ``Force``
@@ -49,10 +51,12 @@ from andromede.events.errors import (
 )
 from andromede.events.event_keys import EventKeys, KeyUnusable
 from andromede.events.managed_rules import (
-    EVENTS_PRINCIPAL,
+    ARCHIVE_MANAGER,
+    EARLIER_ARCHIVE_MANAGER,
     archive_of_rule,
     archive_rule_name,
     archive_rule_pattern,
+    archive_target,
 )
 from andromede.events.model import Rule, parse_arn, rule_arn
 from andromede.events.service import EventsService
@@ -88,17 +92,31 @@ class ArchiveService:
         events.on_managed_delete = self._rule_deleted
 
     async def _put_rule(self, archive: Archive) -> None:
-        """The archive's managed rule, made or changed (decision 0332)."""
-        await self._events.put_rule(
+        """The archive's managed rule, made or changed (decision 0332), and its one target
+        (decision 0341)."""
+        name = archive_rule_name(archive.name)
+        held = await self._events.store.get_rule(archive.tenant_id, archive.bus_name, name)
+        # A rule made under decision 0332 keeps its ManagedBy: a service never takes over a
+        # rule another manages, and 0332's is this same service.
+        earlier = held is not None and held.managed_by == EARLIER_ARCHIVE_MANAGER
+        rule = await self._events.put_rule(
             archive.tenant_id,
-            archive_rule_name(archive.name),
+            name,
             archive.bus_name,
             event_pattern=archive_rule_pattern(archive.event_pattern),
-            managed_by=EVENTS_PRINCIPAL,
+            managed_by=EARLIER_ARCHIVE_MANAGER if earlier else ARCHIVE_MANAGER,
         )
+        target = archive_target(archive.name, archive.arn, archive.region, archive.created)
+        try:
+            await self._events.put_managed_targets(rule, [target])
+        except Exception:
+            if held is None:  # the rule just made goes too: all or nothing
+                await self._events.delete_rule(archive.tenant_id, name, rule.bus_name, force=True)
+            raise
 
     async def _rule_deleted(self, rule: Rule) -> None:
-        """A user deleted an archive's rule with ``Force``: the archive stops (decision 0332)."""
+        """A user deleted an archive's rule, or removed its target, with ``Force``: the
+        archive stops (decisions 0332, 0341)."""
         name = archive_of_rule(rule)
         held = None if name is None else await self.store.get_archive(rule.tenant_id, name)
         if held is not None and held.bus_name == rule.bus_name:
@@ -240,9 +258,12 @@ class ArchiveService:
     async def delete_archive(self, tenant_id: str, name: str) -> None:
         held = await self.describe_archive(tenant_id, name)
         await self.store.delete_archive(tenant_id, held.name)
-        await self._events.delete_rule(
-            tenant_id, archive_rule_name(held.name), held.bus_name, force=True
-        )
+        rule = archive_rule_name(held.name)
+        try:  # its target first: a rule with targets is not deleted (decision 0341)
+            await self._events.remove_targets(tenant_id, rule, held.bus_name, [rule], force=True)
+        except ResourceNotFound:
+            return  # an archive made before decision 0332 has no rule
+        await self._events.delete_rule(tenant_id, rule, held.bus_name, force=True)
 
     async def archive(self, tenant_id: str, bus: str, events: Sequence[dict[str, Any]]) -> int:
         """Write each event of ``bus`` to the bus's archives whose pattern it matches; how

@@ -712,6 +712,9 @@ class Scheduler:
                 detail={},
             )
             await self._deliveries.submit(rule.tenant_id, [(rule, t, event) for t in targets])
+            measure = self._deliveries.measures
+            if targets and measure is not None:  # decision 0341: a scheduled event's too
+                measure(rule.tenant_id, "InvocationsCreated", float(len(targets)), "Count", None)
         # Marked done once handed over; a gateway dying before leaves it to the next after
         # the lease.
         await self._claims.done(name, slot, self._holder)

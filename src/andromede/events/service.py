@@ -7,7 +7,6 @@ rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,7 +23,7 @@ from andromede.events.errors import (
     ValidationError,
 )
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
-from andromede.events.managed_rules import refuse_managed
+from andromede.events.managed_rules import is_archive_target, refuse_managed
 from andromede.events.model import (
     DEFAULT_BUS,
     EventBus,
@@ -38,7 +37,7 @@ from andromede.events.model import (
     parse_arn,
 )
 from andromede.events.pattern import EventPattern, compile_pattern
-from andromede.events.rule_checks import check_rule_input
+from andromede.events.rule_checks import check_rule_input, checked_test_event
 from andromede.events.rule_seals import RuleSeals
 from andromede.events.store import EventsStore, KeyGuard
 from andromede.events.targets import check_target
@@ -54,7 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_EVENT_MEMBERS: Final = ("id", "account", "source", "time", "region", "detail-type")
 # The default bus's creation time until its first configuration makes its row.
 _DEFAULT_BUS_CREATED: Final = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -141,7 +139,8 @@ class EventsService:
         # Decision 0332: AWS/Events' metrics of the account (tenant, name, value, unit, and
         # the bus for its ``EventBusName`` series besides the one without dimension).
         self.measures: Callable[[str, str, float, str, str | None], None] | None = None
-        # Decision 0332: told of a managed rule deleted with ``Force`` (an archive's).
+        # Decision 0332: told of a managed rule deleted with ``Force`` (an archive's); 0341:
+        # or of its targets removed with ``Force``.
         self.on_managed_delete: Callable[[Rule], Awaitable[None]] | None = None
 
     @property
@@ -549,8 +548,21 @@ class EventsService:
     ) -> list[str]:
         if not ids or len(ids) > 100:
             raise ValidationError("RemoveTargets takes 1 to 100 ids.")
-        refuse_managed(await self._stored_rule(tenant_id, name, bus), force=force)
-        return await self.store.remove_targets(tenant_id, bus, name, ids)
+        rule = await self._stored_rule(tenant_id, name, bus)
+        refuse_managed(rule, force=force)
+        removed = await self.store.remove_targets(tenant_id, bus, name, ids)
+        if removed and rule.managed_by is not None and self.on_managed_delete is not None:
+            await self.on_managed_delete(rule)  # decision 0341: its service told, as at a delete
+        return removed
+
+    async def put_managed_targets(self, rule: Rule, targets: Sequence[Target]) -> None:
+        """Decision 0341: a service's own targets of its managed ``rule``, as it made them."""
+        on = await self.describe_bus(rule.tenant_id, rule.bus_name)
+        kept = await self.seals.seal_targets(on, rule.arn, targets)
+        limit, guard = self._limits.max_targets, KeyGuard(on.kms_key)
+        await self.store.put_targets(
+            rule.tenant_id, rule.bus_name, rule.name, kept, limit=limit, guard=guard
+        )
 
     async def list_targets(self, tenant_id: str, name: str, bus: str) -> list[Target]:
         """In clear: opening them needs the bus's key (``KeyUnusable`` otherwise)."""
@@ -571,18 +583,7 @@ class EventsService:
 
     def test_event_pattern(self, pattern: str, event_text: str) -> bool:
         compiled = self.pattern(pattern)
-        try:
-            event = json.loads(event_text)
-        except (ValueError, RecursionError) as exc:
-            raise ValidationError("Parameter Event is not valid.") from exc
-        if not isinstance(event, dict) or any(
-            not isinstance(event.get(member), str) for member in _EVENT_MEMBERS
-        ):
-            raise ValidationError(
-                "Parameter Event is not valid: it needs id, account, source, time, region and "
-                "detail-type."
-            )
-        return compiled.matches(event)
+        return compiled.matches(checked_test_event(event_text))
 
     async def put_events(
         self,
@@ -678,17 +679,24 @@ class EventsService:
         handed: list[tuple[Rule, Target, dict[str, Any]]] = []
         matched_events = 0  # decision 0332: AWS/Events' MatchedEvents of the bus
         for event in events:
-            before = len(handed)
+            hit = False
             for rule in rules:
                 try:
                     matched = self.pattern(rule.event_pattern or "{}").matches(event)
                 except InvalidEventPattern:
                     continue  # a pattern stored before a stricter check: matches nothing
                 if matched:
-                    handed += [(rule, target, event) for target in targets[rule.name]]
+                    # An archive's target is the archive service's, which keeps the bus's
+                    # events below: no delivery (decision 0341).
+                    handed += [
+                        (rule, target, event)
+                        for target in targets[rule.name]
+                        if not is_archive_target(target.arn)
+                    ]
                     self._count(tenant_id, rule.arn, "TriggeredRules")
                     self._count(tenant_id, rule.arn, "MatchedEvents")
-            matched_events += len(handed) > before
+                    hit = True
+            matched_events += hit
         if matched_events and self.measures is not None:
             self.measures(tenant_id, "MatchedEvents", float(matched_events), "Count", bus)
         if forwarded:
@@ -702,6 +710,8 @@ class EventsService:
                 log.info("%d forwarded deliveries to buses of %s dropped: one hop only",
                          len(handed) - len(onward), bus)  # fmt: skip
             handed = onward
+        if handed and self.measures is not None:  # decision 0341: AWS's, without dimension
+            self.measures(tenant_id, "InvocationsCreated", float(len(handed)), "Count", None)
         # Queued before the caller answers: an accepted event's deliveries are not lost. A
         # bus's key refusing stops here, before the archives keep what the bus refused.
         sealed = [match for match in handed if sealing and customers(match[2])]

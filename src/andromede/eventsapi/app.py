@@ -8,7 +8,8 @@ access-log line. Errors leave as ``{"__type": "ResourceNotFoundException", "mess
 an unexpected exception is logged and answered ``InternalException`` carrying nothing but the
 request id. The request skeleton is the one KMS and SQS share
 (:mod:`andromede.awsjson.endpoint`, decision 0162). PutEvents' published entries are
-metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS bills them.
+metered as ``events.published``, one per 64 KiB chunk of an entry begun, as AWS bills them,
+and counted in AWS/Events' ``PutEventsApproximate*Count`` (decision 0341).
 """
 
 from __future__ import annotations
@@ -227,6 +228,16 @@ class EventsApp(JsonEndpoint[EventsCall]):
         if self._billing is not None and tenant_id is not None and call is not None:
             region = self._settings.region
             self._billing.count(tenant_id, region, "events.published", call.published)
+        measure = self._events.measures
+        if request.action_name == "PutEvents" and tenant_id is not None and measure is not None:
+            # Decision 0341: AWS/Events' PutEventsApproximate*Count, one call each, no
+            # dimension: every call an account made (authenticated: its account known), and
+            # its outcome — answered, throttled, or refused otherwise (a refused entry does
+            # not fail the call, as AWS counts it).
+            throttled = error_type == self.error_types.throttled
+            outcome = "Success" if status < 400 else "Throttled" if throttled else "Failed"
+            for name in ("Call", outcome):
+                measure(tenant_id, f"PutEventsApproximate{name}Count", 1.0, "Count", None)
         super().finish(request, status, error_type)
 
 

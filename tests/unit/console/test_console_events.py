@@ -235,3 +235,55 @@ async def test_a_user_without_policies_is_refused_in_the_services_words(
         await sign_in_root(console, client)
         assert "No log groups yet." in (await client.get("/log-groups")).text
         assert "No rules on this bus yet." in (await client.get("/event-rules")).text
+
+
+async def test_a_managed_rule_shows_its_manager_and_offers_no_change(
+    console: ConsoleHarness,
+) -> None:
+    """Decision 0341: an archive's rule is listed and shown with its ``ManagedBy``, with its
+    target, without the forms that would change it; a change posted all the same is refused
+    in EventBridge's words (``ManagedRuleException``) and changes nothing."""
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        token = await csrf(client, "/event-rules")
+        buses = await _call(console, client, "events", "ListEventBuses", {})
+        bus_arn = buses["EventBuses"][0]["Arn"]
+        await _call(
+            console, client, "events", "CreateArchive",
+            {"ArchiveName": "orders", "EventSourceArn": bus_arn},
+        )  # fmt: skip
+        await _call(console, client, "events", "PutRule", {"Name": "mine", "EventPattern": "{}"})
+        listed = await client.get("/event-rules")
+        assert listed.text.count('class="managed-rule"') == 1
+        assert "managed by prod.vhs.events.aws.internal" in listed.text
+
+        page = await client.get("/event-rules/rule?bus=default&name=Events-Archive-orders")
+        assert page.status_code == 200
+        managed_by = page.text.split('id="event-rule-managed-by">', 1)[1].split("<", 1)[0]
+        assert managed_by == "prod.vhs.events.aws.internal"
+        assert 'id="managed-rule-note"' in page.text
+        assert page.text.count('class="event-target"') == 1
+        assert "aws.events.event.json" in unescape(page.text)  # its input transformer
+        for form in ("toggle-rule-form", "edit-rule-form", "put-target-form", "delete-rule-form"):
+            assert f'id="{form}"' not in page.text
+        assert 'class="remove-target"' not in page.text
+        # A user's own rule keeps every form.
+        mine = await client.get("/event-rules/rule?bus=default&name=mine")
+        assert 'id="delete-rule-form"' in mine.text and 'id="managed-rule-note"' not in mine.text
+
+        fields = {"csrf": token, "bus": "default", "name": "Events-Archive-orders"}
+        refused = await client.post("/event-rules/rule/delete", data=fields)
+        assert refused.status_code == 400 and "ManagedRuleException" in _alert(refused)
+        removed = await client.post(
+            "/event-rules/rule/remove-target",
+            data={**fields, "target_id": "Events-Archive-orders"},
+        )
+        assert removed.status_code == 400 and "ManagedRuleException" in _alert(removed)
+        described = await _call(
+            console, client, "events", "DescribeRule", {"Name": "Events-Archive-orders"}
+        )
+        assert described["State"] == "ENABLED"
+        archive = await _call(
+            console, client, "events", "DescribeArchive", {"ArchiveName": "orders"}
+        )
+        assert archive["State"] == "ENABLED"

@@ -2,7 +2,9 @@
 (``managed_by``) refused to a user's every change, DeleteRule's and RemoveTargets' ``Force``
 letting them through, a service never taking over a user's rule; and the AWS/Events metrics
 the routing and the deliveries record (attempts, retries, throttling, the ingestion latency,
-MatchedEvents by rule, by bus and without dimension) as ``serve``'s sink receives them."""
+MatchedEvents by rule, by bus and without dimension) as ``serve``'s sink receives them.
+Decision 0341: over the memory stores, an archive's rule holds its one target, which the
+routing never delivers to, and losing it with ``Force`` stops the archive."""
 
 from __future__ import annotations
 
@@ -10,12 +12,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from andromede.events.archive_store import MemoryArchiveStore
+from andromede.events.archives import ArchiveService
 from andromede.events.dispatcher import Deliveries, DeliveryDeferred
-from andromede.events.errors import ManagedRule, ResourceAlreadyExists
-from andromede.events.managed_rules import archive_rule_pattern
+from andromede.events.errors import LimitExceeded, ManagedRule, ResourceAlreadyExists
+from andromede.events.managed_rules import (
+    ARCHIVE_MANAGER,
+    archive_rule_pattern,
+    archive_target_arn,
+    is_archive_target,
+)
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import Rule
-from andromede.events.service import EventsService
+from andromede.events.service import EventsLimits, EventsService
 from andromede.wiring.events import RuleMetrics
 from support.metric_sinks import RecordingSink
 
@@ -134,6 +143,7 @@ async def test_the_metrics_of_routing_and_deliveries(
     # Without dimension, as AWS's aggregates; by bus, the attempts and MatchedEvents.
     assert recorded.counts("AWS/Events", []) == {
         "MatchedEvents": 1,  # one of the two events matched a rule
+        "InvocationsCreated": 1,  # decision 0341: the one delivery it made
         "InvocationAttempts": 2,
         "RetryInvocationAttempts": 1,
         "ThrottledRules": 1,
@@ -170,3 +180,48 @@ async def test_the_ingestion_latency_is_the_wait_since_the_event_came_in(sink: S
     await deliveries.drain()
     assert sink.sent == [QUEUE]
     assert measured == [("IngestionToInvocationStartLatency", 1500.0, "Milliseconds")]
+
+
+async def test_an_archive_target_is_never_delivered_to(
+    service: EventsService, deliveries: Deliveries, sink: Sink
+) -> None:
+    archives = ArchiveService(MemoryArchiveStore(), service)
+    service.archiver = archives
+    await archives.create_archive(
+        ACCOUNT, "kept", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    )
+    rule = await service.describe_rule(ACCOUNT, "Events-Archive-kept", "default")
+    assert rule.managed_by == ARCHIVE_MANAGER
+    [target] = await service.list_targets(ACCOUNT, rule.name, "default")
+    assert (target.id, target.arn) == (rule.name, archive_target_arn(REGION))
+    assert is_archive_target(target.arn) and not is_archive_target(QUEUE)
+    # A user's rule beside it delivers; the archive's rule matches and delivers nothing.
+    await service.put_rule(ACCOUNT, "r", "default", event_pattern="{}")
+    await service.put_targets(ACCOUNT, "r", "default", [{"Id": "q", "Arn": QUEUE}])
+    entry = {"Source": "my.app", "DetailType": "o", "Detail": "{}"}
+    [result] = await service.put_events(ACCOUNT, [entry])
+    assert result.event_id is not None
+    await deliveries.drain()
+    assert sink.sent == [QUEUE]
+    assert (await archives.describe_archive(ACCOUNT, "kept")).event_count == 1
+
+    removed = await service.remove_targets(ACCOUNT, rule.name, "default", [rule.name], force=True)
+    assert removed == [rule.name]
+    assert (await archives.describe_archive(ACCOUNT, "kept")).state == "DISABLED"
+    await service.put_events(ACCOUNT, [entry])
+    assert (await archives.describe_archive(ACCOUNT, "kept")).event_count == 1
+
+
+async def test_an_archive_whose_target_cannot_be_put_leaves_nothing(
+    deliveries: Deliveries,
+) -> None:
+    """All or nothing: a rule made but its target refused (no target allowed a rule here)
+    goes with the archive."""
+    limits = EventsLimits(max_targets=0)
+    service = EventsService(MemoryEventsStore(), deliveries, region=REGION, limits=limits)
+    archives = ArchiveService(MemoryArchiveStore(), service)
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
+    with pytest.raises(LimitExceeded):
+        await archives.create_archive(ACCOUNT, "kept", bus)
+    assert await service.list_rules(ACCOUNT, "default", "", "", 10) == []
+    assert await archives.store.get_archive(ACCOUNT, "kept") is None

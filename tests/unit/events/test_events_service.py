@@ -299,6 +299,8 @@ async def test_schedules_fire_once_per_period_across_gateways(
         Scheduler(service.store, claims, deliveries, holder=h, clock=lambda: now[0])
         for h in ("g1", "g2")
     ]
+    created: list[tuple[str, float]] = []
+    deliveries.measures = lambda _tenant, name, value, _unit, _bus: created.append((name, value))
     assert [await g.tick() for g in gateways] == [0, 0]  # nothing due at creation
     now[0] = NOW + timedelta(minutes=1)
     assert [await g.tick() for g in gateways] == [1, 0]  # the noon cron, by one gateway
@@ -312,6 +314,8 @@ async def test_schedules_fire_once_per_period_across_gateways(
         ("aws.events", "Scheduled Event", "{}")
     }
     assert events[0]["time"] == "2026-12-05T12:01:00Z"
+    # Decision 0341: each fired event's invocations, once (by the gateway that fired it).
+    assert created.count(("InvocationsCreated", 1.0)) == 2
     await service.set_state(ACCOUNT, "every5", "default", "DISABLED")
     now[0] = NOW + timedelta(minutes=10, seconds=3)
     assert [await g.tick() for g in gateways] == [0, 0]

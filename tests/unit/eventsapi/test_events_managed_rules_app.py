@@ -6,12 +6,15 @@ archive's managed rule ``Events-Archive-<name>`` listed and described with its
 deleted with ``Force`` — the archive then ``DISABLED`` and archiving nothing until an
 UpdateArchive makes its rule again —, changed with the archive's pattern and gone with it;
 an archive whose rule cannot be made not made; ``events:ManagedBy`` in the policies' context;
-and PutEvents' AWS/Events metrics."""
+and PutEvents' AWS/Events metrics. Decision 0341: the archive rule's one target as AWS shows
+it (ListTargetsByRule, ListRuleNamesByTarget), removed only with ``Force`` — which stops the
+archive — and delivered to no one; ``PutEventsApproximate*Count`` and ``InvocationsCreated``."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,9 @@ from botocore.credentials import Credentials
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import Database, open_database
+from andromede.events.managed_rules import EARLIER_ARCHIVE_MANAGER
 from andromede.eventsapi.app import CONTENT_TYPE
+from andromede.http.ratelimit import RateLimiter
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -50,6 +55,7 @@ class World(ModelledCalls):
     credentials: Credentials | None
     tenant_id: str
     metrics: RecordingSink
+    parts: Any = None
 
     def arn(self, kind: str, name: str) -> str:
         return f"arn:aws:events:{REGION}:{self.tenant_id}:{kind}/{name}"
@@ -80,6 +86,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,
             metrics,
+            parts,
         )
     finally:
         await audit.close()
@@ -96,13 +103,16 @@ async def test_an_archive_works_through_its_managed_rule(world: World) -> None:
     )
     assert made["State"] == "ENABLED"
     [rule] = (await world.client("ListRules"))["Rules"]
-    assert rule["Name"] == MANAGED and rule["ManagedBy"] == "events.amazonaws.com"
+    assert rule["Name"] == MANAGED and rule["ManagedBy"] == "prod.vhs.events.aws.internal"
     assert json.loads(rule["EventPattern"]) == {
         "source": ["shop"],
         "replay-name": [{"exists": False}],
     }
     described = await world.client("DescribeRule", Name=MANAGED)
-    assert (described["ManagedBy"], described["State"]) == ("events.amazonaws.com", "ENABLED")
+    assert (described["ManagedBy"], described["State"]) == (
+        "prod.vhs.events.aws.internal",
+        "ENABLED",
+    )
 
     # Every change a user makes without Force: AWS's ManagedRuleException.
     queue = f"arn:aws:sqs:{REGION}:{world.tenant_id}:q"
@@ -124,9 +134,12 @@ async def test_an_archive_works_through_its_managed_rule(world: World) -> None:
     await world.put("elsewhere")  # not the archive's pattern
     assert await world.count() == 1
 
-    # Force: the targets call goes through, and the rule goes — the archive with it stops.
+    # Force: the targets call goes through, and the rule goes — the archive with it stops
+    # (its target first: a rule with targets is not deleted, Force or not).
     removed = await world.client("RemoveTargets", Rule=MANAGED, Ids=["q"], Force=True)
     assert removed["FailedEntryCount"] == 0
+    await world.fails("DeleteRule", "ValidationException", Name=MANAGED, Force=True)
+    await world.client("RemoveTargets", Rule=MANAGED, Ids=[MANAGED], Force=True)
     await world.client("DeleteRule", Name=MANAGED, Force=True)
     assert (await world.client("DescribeArchive", ArchiveName="orders"))["State"] == "DISABLED"
     listed = await world.client("ListArchives", State="DISABLED")
@@ -186,7 +199,7 @@ async def test_managed_by_is_in_the_policies_context(world: World) -> None:
                 "Effect": "Allow",
                 "Action": "events:DeleteRule",
                 "Resource": "*",
-                "Condition": {"StringEquals": {"events:ManagedBy": "events.amazonaws.com"}},
+                "Condition": {"StringEquals": {"events:ManagedBy": "prod.vhs.events.aws.internal"}},
             },
         ],
     }
@@ -202,6 +215,7 @@ async def test_managed_by_is_in_the_policies_context(world: World) -> None:
     await dev.client("DescribeRule", Name="mine")
     await dev.fails("DescribeRule", "AccessDeniedException", Name=MANAGED)
     await dev.fails("DeleteRule", "AccessDeniedException", Name="mine")
+    await world.client("RemoveTargets", Rule=MANAGED, Ids=[MANAGED], Force=True)
     await dev.client("DeleteRule", Name=MANAGED, Force=True)
 
 
@@ -222,3 +236,127 @@ async def test_put_events_metrics(world: World) -> None:
     assert measured["PutEventsRequestSize"] == ((), float(4 + 5 + 2 + 7 + 5 + 2), "Bytes")
     dims, latency, unit = measured["PutEventsLatency"]
     assert dims == () and unit == "Milliseconds" and 0 <= latency < 10_000
+
+
+# AWS's archive target: the archive's ARN and an id of its incarnation, the event, its time.
+_TEMPLATE = re.compile(
+    r'\{"archive-arn": "(?P<arn>[^"]+):(?P<id>[0-9a-f-]{36})", '
+    r'"event": <aws\.events\.event\.json>, '
+    r'"ingestion-time": <aws\.events\.event\.ingestion-time>\}'
+)
+
+
+async def test_the_archive_rule_has_awss_one_target(world: World) -> None:
+    bus = world.arn("event-bus", "default")
+    pattern = '{"source": ["shop"]}'
+    made = await world.client(
+        "CreateArchive", ArchiveName="orders", EventSourceArn=bus, EventPattern=pattern
+    )
+    [target] = (await world.client("ListTargetsByRule", Rule=MANAGED))["Targets"]
+    service = f"arn:aws:events:{REGION}:::"
+    assert (target["Id"], target["Arn"]) == (MANAGED, service)
+    assert target["InputTransformer"]["InputPathsMap"] == {}
+    template = target["InputTransformer"]["InputTemplate"]
+    found = _TEMPLATE.fullmatch(template)
+    assert found is not None and found["arn"] == made["ArchiveArn"]
+    named = await world.client("ListRuleNamesByTarget", TargetArn=service)
+    assert named["RuleNames"] == [MANAGED]
+
+    # The target is the archive service's: the archive keeps the event, no delivery is made;
+    # the event still matched a rule (MatchedEvents, TriggeredRules), as on AWS.
+    await world.put()
+    assert await world.count() == 1
+    assert world.metrics.counts("AWS/Events", [])["MatchedEvents"] == 1
+    assert world.metrics.counts("AWS/Events", [("RuleName", MANAGED)])["TriggeredRules"] == 1
+    made_calls = {point[2] for point in world.metrics.points}
+    assert not made_calls & {"InvocationsCreated", "InvocationAttempts", "Invocations"}
+
+    # Removed only with Force, which stops the archive as deleting its rule does.
+    await world.fails("RemoveTargets", "ManagedRuleException", Rule=MANAGED, Ids=[MANAGED])
+    await world.client("RemoveTargets", Rule=MANAGED, Ids=[MANAGED], Force=True)
+    assert (await world.client("DescribeArchive", ArchiveName="orders"))["State"] == "DISABLED"
+    assert (await world.client("ListTargetsByRule", Rule=MANAGED))["Targets"] == []
+    named = await world.client("ListRuleNamesByTarget", TargetArn=service)
+    assert named["RuleNames"] == []
+    await world.put()
+    assert await world.count() == 1
+
+    # UpdateArchive puts it back (the same incarnation) and enables the archive.
+    assert (await world.client("UpdateArchive", ArchiveName="orders"))["State"] == "ENABLED"
+    assert (await world.client("ListTargetsByRule", Rule=MANAGED))["Targets"] == [target]
+    await world.put()
+    assert await world.count() == 2
+
+    # DeleteArchive takes the rule and its target; an archive made again under the same
+    # name is another incarnation.
+    await world.client("DeleteArchive", ArchiveName="orders")
+    assert (await world.client("ListRules"))["Rules"] == []
+    await world.client("CreateArchive", ArchiveName="orders", EventSourceArn=bus)
+    [again] = (await world.client("ListTargetsByRule", Rule=MANAGED))["Targets"]
+    other = _TEMPLATE.fullmatch(again["InputTransformer"]["InputTemplate"])
+    assert other is not None and other["arn"] == made["ArchiveArn"]
+    assert other["id"] != found["id"]
+
+
+async def test_an_archive_rule_of_decision_0332_keeps_its_manager(world: World) -> None:
+    """A rule made by 0332 (``events.amazonaws.com``, no target) is taken back by the
+    archive's next UpdateArchive, which gives it its target, not refused as another's."""
+    bus = world.arn("event-bus", "default")
+    await world.client("CreateArchive", ArchiveName="orders", EventSourceArn=bus)
+    events = world.parts.service
+    await events.remove_targets(world.tenant_id, MANAGED, "default", [MANAGED], force=True)
+    await events.delete_rule(world.tenant_id, MANAGED, "default", force=True)
+    await events.put_rule(
+        world.tenant_id, MANAGED, "default", event_pattern="{}", managed_by=EARLIER_ARCHIVE_MANAGER
+    )
+    assert (await world.client("UpdateArchive", ArchiveName="orders"))["State"] == "ENABLED"
+    described = await world.client("DescribeRule", Name=MANAGED)
+    assert described["ManagedBy"] == EARLIER_ARCHIVE_MANAGER
+    [target] = (await world.client("ListTargetsByRule", Rule=MANAGED))["Targets"]
+    assert target["Id"] == MANAGED
+    await world.put()
+    assert await world.count() == 1
+
+
+async def test_put_events_approximate_counts_and_invocations_created(world: World) -> None:
+    queue = f"arn:aws:sqs:{REGION}:{world.tenant_id}:q"
+    await world.client("PutRule", Name="r", EventPattern='{"source": ["shop"]}')
+    await world.client("PutTargets", Rule="r", Targets=[{"Id": "a", "Arn": queue}])
+    await world.client("PutTargets", Rule="r", Targets=[{"Id": "b", "Arn": queue}])
+    entry = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
+    refused = {"Source": "aws.ec2", "DetailType": "order", "Detail": "{}"}
+    assert (await world.client("PutEvents", Entries=[entry, refused]))["FailedEntryCount"] == 1
+    # A call refused whole: more entries than PutEvents takes.
+    await world.fails("PutEvents", "ValidationException", Entries=[entry] * 11)
+    # Throttled calls, by an app whose rate limiter has two calls' tokens and no time passing.
+    audit = AuditService(MemoryAuditStore())
+    limiter = RateLimiter(2.0, clock=lambda: 0.0)
+    limited = World(
+        world.parts.api(world.identity, audit, limiter, None),
+        world.identity,
+        world.credentials,
+        world.tenant_id,
+        world.metrics,
+    )
+    try:
+        await limited.client("PutEvents", Entries=[entry])
+        await limited.client("ListRules")  # a call of another action: not counted
+        for _ in range(2):
+            await limited.fails("PutEvents", "ThrottlingException", Entries=[entry])
+    finally:
+        await audit.close()
+
+    counted = world.metrics.counts("AWS/Events", [])
+    approximate = {
+        name.removeprefix("PutEventsApproximate"): value
+        for name, value in counted.items()
+        if name.startswith("PutEventsApproximate")
+    }
+    assert approximate == {"CallCount": 5, "SuccessCount": 2, "FailedCount": 1, "ThrottledCount": 2}
+    assert all(
+        (dims, unit) == ((), "Count")
+        for _, _, name, dims, _, unit in world.metrics.points
+        if name.startswith("PutEventsApproximate")
+    )
+    # Each event matched the rule's two targets: two invocations created a taken event.
+    assert counted["InvocationsCreated"] == 4
