@@ -27,6 +27,35 @@ def test_both_catalogues_hold_the_same_messages() -> None:
     assert all(french.values()) and all(english.values())
 
 
+def _message_ids(po_text: str) -> list[str]:
+    """Every ``msgid`` of a ``.po`` file as written, its continuation lines joined."""
+    ids: list[str] = []
+    current: list[str] | None = None
+    for line in po_text.splitlines():
+        if line.startswith('msgid "'):
+            current = [line[len("msgid ") :]]
+            ids.append("")
+        elif current is not None and line.startswith('"'):
+            current.append(line)
+        else:
+            if current is not None:
+                ids[-1] = "".join(part[1:-1] for part in current)
+            current = None
+    if current is not None:
+        ids[-1] = "".join(part[1:-1] for part in current)
+    return [message for message in ids if message]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_message_is_defined_twice(locale: str) -> None:
+    # Babel keeps the last of two definitions silently (and msgfmt refuses the file): two
+    # changes appending the same message could leave a translation that nobody reviewed.
+    po = _PACKAGE / "locale" / locale / "LC_MESSAGES" / "console.po"
+    ids = _message_ids(po.read_text())
+    assert len(ids) > 100
+    assert sorted({m for m in ids if ids.count(m) > 1}) == []
+
+
 def test_every_message_used_is_in_the_catalogues() -> None:
     used = _used_messages()
     assert len(used) > 30  # the pattern still finds the console's messages
