@@ -1,6 +1,13 @@
-"""Terraform's ``aws_route53_traffic_policy`` and ``aws_route53_traffic_policy_instance``
-against the session's ``andromede serve`` (decisions 0330, 0340), in a small configuration of
-its own: a zone, a policy and an instance apply and plan with no change. The provider makes a
+"""Terraform's Route 53 resources beyond the main scenario's, against the session's
+``andromede serve``, in one small configuration of their own (one provider run for both, the
+main scenario being slow).
+
+``aws_route53_record``'s ``geoproximity_routing_policy`` (decision 0339): two geoproximity
+records (an AWS Region; the coordinates of an endpoint outside AWS with a bias) read back with
+boto3 as written, untouched by the later change.
+
+``aws_route53_traffic_policy`` and ``aws_route53_traffic_policy_instance`` (decisions 0330,
+0340): a zone, a policy and an instance apply and plan with no change. The provider makes a
 new document a new policy (its ``document`` forces a replacement, each policy one version):
 the policy under a new name (a name is unique in an account, as on AWS) and
 ``create_before_destroy`` (the old version is in use until the instance moves) — the new
@@ -54,6 +61,32 @@ resource "aws_route53_zone" "flow" {
   name          = "%(zone)s"
   force_destroy = true
 }
+resource "aws_route53_record" "frankfurt" {
+  zone_id        = aws_route53_zone.flow.zone_id
+  name           = "near.%(zone)s"
+  type           = "A"
+  ttl            = 30
+  records        = ["192.0.2.51"]
+  set_identifier = "frankfurt"
+  geoproximity_routing_policy {
+    aws_region = "eu-central-1"
+  }
+}
+resource "aws_route53_record" "tokyo" {
+  zone_id        = aws_route53_zone.flow.zone_id
+  name           = "near.%(zone)s"
+  type           = "A"
+  ttl            = 30
+  records        = ["192.0.2.52"]
+  set_identifier = "tokyo"
+  geoproximity_routing_policy {
+    bias = 40
+    coordinates {
+      latitude  = "35.68"
+      longitude = "139.69"
+    }
+  }
+}
 resource "aws_route53_traffic_policy" "flow" {
   name     = "%(name)s"
   comment  = "%(comment)s"
@@ -101,13 +134,29 @@ def _policy_sets(route53: Any, zone_id: str) -> list[dict[str, Any]]:
     return [s for s in listed if s.get("TrafficPolicyInstanceId")]
 
 
+def _geoproximity(route53: Any, zone_id: str) -> dict[str, dict[str, Any]]:
+    listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {
+        s["SetIdentifier"]: s["GeoProximityLocation"] for s in listed if "GeoProximityLocation" in s
+    }
+
+
+_GEOPROXIMITY = {
+    # The provider writes the bias it was not given as 0; AWS gives it back.
+    "frankfurt": {"AWSRegion": "eu-central-1", "Bias": 0},
+    "tokyo": {"Coordinates": {"Latitude": "35.68", "Longitude": "139.69"}, "Bias": 40},
+}
+
+
 def _policies_named(route53: Any, prefix: str) -> list[str]:
     """The ids of the account's policies named ``prefix…`` (the session's server is shared)."""
     listed = route53.list_traffic_policies()["TrafficPolicySummaries"]
     return [s["Id"] for s in listed if s["Name"].startswith(prefix)]
 
 
-def test_traffic_policies_through_terraform(server: ServerProcess, terraform: Terraform) -> None:
+def test_geoproximity_records_and_traffic_policies_through_terraform(
+    server: ServerProcess, terraform: Terraform
+) -> None:
     route53: Any = client_for(server, "route53", *server.credentials())
     _write(terraform, server)
     terraform("init", "-input=false")
@@ -122,6 +171,7 @@ def test_traffic_policies_through_terraform(server: ServerProcess, terraform: Te
     assert (instance["TrafficPolicyVersion"], instance["TTL"]) == (1, 60)
     (only,) = _policy_sets(route53, zone_id)
     assert only["ResourceRecords"] == [{"Value": "192.0.2.10"}]
+    assert _geoproximity(route53, zone_id) == _GEOPROXIMITY
     _converged(terraform)
 
     second = json.dumps(SECOND, indent=2)
@@ -140,6 +190,7 @@ def test_traffic_policies_through_terraform(server: ServerProcess, terraform: Te
     weighted = _policy_sets(route53, zone_id)
     assert sorted(s["Weight"] for s in weighted) == [30, 70]
     assert {s["TTL"] for s in weighted} == {120}
+    assert _geoproximity(route53, zone_id) == _GEOPROXIMITY
     _converged(terraform)
 
     terraform("destroy", "-auto-approve", "-input=false")
