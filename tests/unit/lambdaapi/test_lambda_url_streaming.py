@@ -46,6 +46,9 @@ def handler(event, context):
     return pieces(kind, query)
 
 def pieces(kind, query):
+    if kind == "only":  # a prelude and no body
+        yield {"statusCode": 403, "headers": {"X-Kind": "only"}}
+        return
     if kind == "prelude":
         yield {"statusCode": 201, "headers": {"Content-Type": "text/plain", "X-Kind": "prelude",
                "Access-Control-Allow-Origin": "https://not-the-config.example"},
@@ -230,7 +233,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 @needs_bwrap
 async def test_the_prelude_then_each_piece_as_it_is_made(world: World) -> None:
     host = await streaming_url(world)
-    sent = await call(world, host, "kind=prelude&pause=1.5")
+    sent = await call(world, host, "kind=prelude&pause=2")
     assert (sent.status, sent.ended) == (201, True)
     assert sent.headers["content-type"] == "text/plain"
     assert sent.headers["x-kind"] == "prelude"
@@ -255,7 +258,9 @@ async def test_without_a_prelude_a_stream_is_octets_and_a_value_is_read_as_buffe
     assert (value.status, value.headers["x-kind"], value.body) == (202, "value", b"whole")
     head = await call(world, host, "kind=prelude", method="HEAD")
     assert (head.status, head.body, head.ended) == (201, b"", True)
-    await wait_for_runs(world, 3)  # the HEAD's run went on to its end
+    only = await call(world, host, "kind=only")
+    assert (only.status, only.headers["x-kind"], only.body, only.ended) == (403, "only", b"", True)
+    await wait_for_runs(world, 4)  # the HEAD's run went on to its end
 
 
 @needs_bwrap
