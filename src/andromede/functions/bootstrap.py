@@ -18,7 +18,11 @@ A handler that returns an iterator (a generator) streams its answer: each ``byte
 it yields is written at once as ``{"chunk": <base64>}`` lines of at most :data:`CHUNK` bytes
 before the answer line — the pipe's back-pressure holds the handler while the caller reads,
 so memory stays bounded —; when the caller did not ask for a stream (Invoke) the pieces are
-gathered into the answer, as AWS buffers a streaming function's answer for Invoke.
+gathered into the answer, as AWS buffers a streaming function's answer for Invoke. A ``dict``
+yielded first is the HTTP prelude a function URL answers with (decision 0337: ``statusCode``,
+``headers``, ``cookies``), Python's form of Node's ``awslambda.HttpResponseStream.from``, and
+written as that does: the stream's content type :data:`PRELUDE_TYPE` (on the first chunk
+line, ``contentType``), the prelude's JSON, eight NUL bytes, then the body.
 
 The handler's own output (``print``, ``logging``, even ``os.write(1, …)``) goes to stderr,
 the log the host reads; a marker line there ends each invocation's log.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import itertools
 import json
 import os
 import resource
@@ -40,6 +45,9 @@ from typing import Any
 
 MARKER = "\x00andromede-invocation-end "
 CHUNK = 64 * 1024  # the largest piece of a streamed answer on one line
+# AWS's content type of a stream that opens with an HTTP prelude, and the prelude's end.
+PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response"
+PRELUDE_END = b"\0" * 8
 
 
 class LambdaContext:
@@ -140,9 +148,23 @@ def _streams(result: Any) -> bool:
     return hasattr(result, "__next__") and not isinstance(result, (str, bytes, dict, list))
 
 
-def _pieces(result: Any) -> Any:
+def _opened(result: Any) -> tuple[str | None, Any]:
+    """The stream's content type and its items: a ``dict`` yielded first is the HTTP prelude,
+    given back as its JSON and :data:`PRELUDE_END` (what the handler raises making its first
+    item is raised here, before anything is written)."""
+    items = iter(result)
+    end = object()
+    first = next(items, end)
+    if first is end:
+        return None, items
+    if isinstance(first, dict):
+        return PRELUDE_TYPE, itertools.chain([json.dumps(first).encode() + PRELUDE_END], items)
+    return None, itertools.chain([first], items)
+
+
+def _pieces(items: Any) -> Any:
     """The bytes a streaming handler yields, in pieces of at most :data:`CHUNK`."""
-    for item in result:
+    for item in items:
         if isinstance(item, str):
             item = item.encode("utf-8")
         if not isinstance(item, (bytes, bytearray, memoryview)):
@@ -159,11 +181,16 @@ def _respond(out: Any, result: Any, streaming: bool) -> dict[str, Any]:
     """The answer to a handler's result, its streamed pieces written to ``out`` first."""
     if not _streams(result):
         return {"ok": True, "payload": json.dumps(result)}
+    content_type, items = _opened(result)
     if not streaming:
-        gathered = b"".join(_pieces(result))
+        gathered = b"".join(_pieces(items))
         return {"ok": True, "payload": "", "raw": base64.b64encode(gathered).decode()}
-    for piece in _pieces(result):
-        out.write(json.dumps({"chunk": base64.b64encode(piece).decode()}) + "\n")
+    for piece in _pieces(items):
+        line: dict[str, str] = {"chunk": base64.b64encode(piece).decode()}
+        if content_type is not None:
+            line["contentType"] = content_type
+            content_type = None  # told once, with the first piece
+        out.write(json.dumps(line) + "\n")
         out.flush()
     return {"ok": True, "payload": ""}
 

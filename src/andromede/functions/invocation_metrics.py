@@ -113,13 +113,20 @@ class FunctionMetrics:
         account_running: int,
         unreserved_running: int,
         claimed: int,
+        qualifier: str | None = None,
+        qualifier_running: int = 0,
     ) -> None:
         """The executions running as one more starts, read with ``Maximum``: the function's
-        and the account's ``ConcurrentExecutions``, the account's
+        ``ConcurrentExecutions``, the ``qualifier``'s (a version or alias invoked: its
+        ``Resource``, decision 0337) and the account's, the account's
         ``UnreservedConcurrentExecutions`` and ``ClaimedAccountConcurrency``."""
         record = self._recorder.record
         name = "ConcurrentExecutions"
-        record(tenant_id, NAMESPACE, name, (("FunctionName", function),), function_running, _COUNT)
+        named = ("FunctionName", function)
+        record(tenant_id, NAMESPACE, name, (named,), function_running, _COUNT)
+        if qualifier is not None:
+            resource = ("Resource", f"{function}:{qualifier}")
+            record(tenant_id, NAMESPACE, name, (named, resource), qualifier_running, _COUNT)
         record(tenant_id, NAMESPACE, name, (), account_running, _COUNT)
         record(
             tenant_id, NAMESPACE, "UnreservedConcurrentExecutions", (), unreserved_running, _COUNT

@@ -99,6 +99,14 @@ class Invoker:
         self.queue = queue
         self.metrics: FunctionMetrics | None = None  # AWS/Lambda (decision 0323)
         self._running: Counter[tuple[str, str]] = Counter()
+        # Per version or alias invoked (decision 0337): (tenant, name, qualifier).
+        self._qualified_running: Counter[tuple[str, str, str]] = Counter()
+        # Runs in a provisioned sandbox of a function without a reserve: its allocation's,
+        # not the unreserved executions' (the metrics only, decision 0337).
+        self._provisioned_running: Counter[str] = Counter()
+        # The provisioned allocations outside any reserve, per account, as
+        # ``Provisioning`` last kept them on this gateway.
+        self._provisioned_claims: dict[str, int] = {}
         self._account_running: Counter[str] = Counter()
         self._unreserved: Counter[str] = Counter()
         self._reserved: dict[str, int] = {}
@@ -142,11 +150,18 @@ class Invoker:
             if self.metrics is not None:
                 self.metrics.throttled(record.tenant_id, record.name, qualifier_of(arn))
             raise
+        qualifier = qualifier_of(arn)
+        qualified = None if qualifier is None else (*key, qualifier)
+        provisioned = self._takes_provisioned(record, version, qualifier)
         self._running[key] += 1
         self._account_running[record.tenant_id] += 1
         if record.reserved_concurrency is None:
             self._unreserved[record.tenant_id] += 1
-        self._measure_concurrency(record)
+        if qualified is not None:
+            self._qualified_running[qualified] += 1
+        if provisioned:
+            self._provisioned_running[record.tenant_id] += 1
+        self._measure_concurrency(record, qualifier)
         try:
             return await self._run(version, event, arn, client_context, sink, lineage)
         finally:
@@ -154,6 +169,10 @@ class Invoker:
             self._account_running[record.tenant_id] -= 1
             if record.reserved_concurrency is None:
                 self._unreserved[record.tenant_id] -= 1
+            if qualified is not None:
+                self._qualified_running[qualified] -= 1
+            if provisioned:
+                self._provisioned_running[record.tenant_id] -= 1
 
     def lineage(self, record: FunctionRecord, trace: str | None) -> Lineage:
         """The lineage an invocation of ``record`` passes on (its trace with one more run of
@@ -171,18 +190,38 @@ class Invoker:
             )
         return given.passed(mark)
 
-    def _measure_concurrency(self, record: FunctionRecord) -> None:
+    def _takes_provisioned(
+        self, record: FunctionRecord, version: FunctionVersion, qualifier: str | None
+    ) -> bool:
+        """Whether a run of a function without a reserve is about to take one of its
+        qualifier's free provisioned sandboxes (the pool takes it before its first await)."""
+        if self.metrics is None or qualifier is None or record.reserved_concurrency is not None:
+            return False
+        return self._pool.provisioned(self.provisioned_key(version, qualifier))[1] > 0
+
+    def claim_provisioned(self, claims: Mapping[str, int]) -> None:
+        """The provisioned executions each account keeps on this gateway for its functions
+        without a reserve (a reserve holds its function's), which ``ClaimedAccountConcurrency``
+        counts (decision 0337)."""
+        self._provisioned_claims = dict(claims)
+
+    def _measure_concurrency(self, record: FunctionRecord, qualifier: str | None) -> None:
         if self.metrics is None:
             return
         tenant_id = record.tenant_id
-        unreserved = self._unreserved[tenant_id]
+        unreserved = self._unreserved[tenant_id] - self._provisioned_running[tenant_id]
+        allocated = self._reserved.get(tenant_id, 0) + self._provisioned_claims.get(tenant_id, 0)
         self.metrics.concurrency(
             tenant_id,
             record.name,
             function_running=self._running[(tenant_id, record.name)],
             account_running=self._account_running[tenant_id],
             unreserved_running=unreserved,
-            claimed=unreserved + self._reserved.get(tenant_id, 0),
+            claimed=unreserved + allocated,
+            qualifier=qualifier,
+            qualifier_running=0
+            if qualifier is None
+            else self._qualified_running[(tenant_id, record.name, qualifier)],
         )
 
     def _admit(self, record: FunctionRecord) -> None:

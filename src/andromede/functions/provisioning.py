@@ -9,7 +9,9 @@ deleted, or of a version an alias no longer names, are stopped. A configuration 
 function, version or alias is gone is deleted with it.
 
 Each pass also meters the provisioned time (``lambda.provisioned-gb-seconds``: the memory
-size times the milliseconds each sandbox was kept), as AWS bills provisioned concurrency."""
+size times the milliseconds each sandbox was kept), as AWS bills provisioned concurrency, and
+tells the invoker each account's provisioned executions outside a reserve, which its
+``ClaimedAccountConcurrency`` counts (decision 0337)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -88,19 +91,23 @@ class Provisioning:
         """One pass: every configuration's sandboxes started, stopped and reported."""
         self._meter()
         plans: list[tuple[ProvisionedConfig, FunctionVersion]] = []
+        reserved: set[tuple[str, str]] = set()  # functions with a reserve
         for config in sorted(await self._store.every(), key=lambda c: c.last_modified):
             try:
-                _, version = await self._functions.resolve(
+                record, version = await self._functions.resolve(
                     config.tenant_id, config.name, config.qualifier
                 )
             except ResourceNotFound:  # gone with its function, version or alias
                 await self._store.delete(config.tenant_id, config.name, config.qualifier)
                 continue
             plans.append((config, version))
+            if record.reserved_concurrency is not None:
+                reserved.add((config.tenant_id, config.name))
         wanted = {self._invoker.provisioned_key(v, c.qualifier): (c, v) for c, v in plans}
         await self._invoker.retain(set(wanted))
         self._kept = {k: v for k, v in self._kept.items() if k in wanted}
         room = self._max
+        claims: Counter[str] = Counter()
         for key, (config, version) in wanted.items():
             failed = (config.tenant_id, config.name, config.qualifier, config.last_modified,
                       version.revision_id)  # fmt: skip
@@ -113,6 +120,8 @@ class Provisioning:
                 error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
             live = self._invoker.provisioned(key)[0]
             room -= live
+            if (config.tenant_id, config.name) not in reserved:
+                claims[config.tenant_id] += live
             self._kept[key] = _Kept(config.tenant_id, version.memory_size)
             if error is not None:
                 self._failed.add(failed)
@@ -129,6 +138,7 @@ class Provisioning:
                 await self._report(config, ProvisionedStatus.FAILED, reason, live)
             else:
                 await self._report(config, ProvisionedStatus.READY, "", live)
+        self._invoker.claim_provisioned(claims)
 
     async def _report(
         self, config: ProvisionedConfig, status: ProvisionedStatus, reason: str, allocated: int

@@ -20,6 +20,12 @@ How it is used::
     streamed.outcome  # the Invocation: ok, or its error type and document; its log
     await streamed.abandon()  # the caller left before the end
 
+After ``start()``, :attr:`StreamedInvocation.content_type` is the stream's content type when
+the handler gave one with its first piece (``application/vnd.awslambda.http-integration-
+response``: an HTTP prelude opens the stream, decision 0337), and
+:meth:`StreamedInvocation.ended_early` the run's end when it gave no piece at all (a value
+returned, a failure, an empty stream) — what a function URL needs to choose its answer.
+
 A caller that leaves does not stop the function, as AWS does not: the run goes on to its end
 (its log written, its time metered, its concurrency held), its pieces dropped.
 """
@@ -30,7 +36,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Final
 
 from andromede.functions.invoker import Invocation
@@ -58,6 +64,7 @@ class StreamedInvocation:
         self._size = 0
         self._abandoned = False
         self.outcome: Invocation | None = None
+        self.content_type: str | None = None
 
     async def start(self) -> None:
         """Start the run and wait for its first piece or its end: what it raised before
@@ -67,7 +74,15 @@ class StreamedInvocation:
         if self._first is None:
             self._task.result()
 
-    async def pieces(self) -> AsyncIterator[bytes]:
+    def ended_early(self) -> Invocation | None:
+        """After :meth:`start`: the run's end if it ended before giving any piece, else None
+        (its pieces are to be read)."""
+        task = self._task
+        if task is None or self._first is not None or not task.done():
+            return None
+        return task.result()
+
+    async def pieces(self) -> AsyncGenerator[bytes, None]:
         """The answer's pieces in order; :attr:`outcome` is set once they are all given."""
         task = self._task
         if task is None:
@@ -95,9 +110,11 @@ class StreamedInvocation:
             _ABANDONED.add(task)
             task.add_done_callback(_ended)
 
-    async def _sink(self, piece: bytes) -> None:
+    async def _sink(self, piece: bytes, content_type: str | None = None) -> None:
         if self._size + len(piece) > self.limit:
             raise StreamCut(TOO_LARGE, _too_large_message(self.limit))
+        if self._size == 0 and content_type is not None:
+            self.content_type = content_type
         self._size += len(piece)
         if not self._abandoned:
             await self._queue.put(piece)

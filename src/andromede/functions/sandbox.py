@@ -23,8 +23,9 @@ key apart from the on-demand ones, never expired for idleness; an invocation nam
 takes one when one is free, else runs on demand. The bootstrap
 (``functions.bootstrap``) speaks JSON lines: requests on its stdin, answers on its stdout, the
 function's log on its stderr up to a marker line; a streamed answer's pieces (decision 0313) are
-``{"chunk": …}`` lines on its stdout before the answer, each handed to the caller's sink as it
-comes: a sink that waits holds the pipe, and so the handler, back."""
+``{"chunk": …}`` lines on its stdout before the answer (the first with the stream's
+``contentType`` when the handler opened it with an HTTP prelude, decision 0337), each handed to
+the caller's sink as it comes: a sink that waits holds the pipe, and so the handler, back."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import zipfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
@@ -69,13 +70,18 @@ _LINE_LIMIT: Final = 8 * 1024 * 1024  # an answer line: a 6 MB payload, JSON-esc
 _LOG_KEEP: Final = 256 * 1024  # the log an invocation keeps for its caller and Logs
 _MIB: Final = 1024 * 1024
 _FOLDER_PREFIX: Final = "andromede-lambda-"
+_CONTENT_TYPE_MAX: Final = 256  # a streamed answer's content type, as the sandbox gave it
 # Where a runtime's interpreter is looked for: the system's, bound read-only into the sandbox
 # (``/usr``) — not a user's pyenv or virtualenv, which the sandbox cannot see.
 RUNTIME_PATH: Final = "/usr/bin:/usr/local/bin"
 
 
-# Where a streamed answer's pieces go as they come (decision 0313).
-ChunkSink = Callable[[bytes], Awaitable[None]]
+class ChunkSink(Protocol):
+    """Where a streamed answer's pieces go as they come (decision 0313); the first piece comes
+    with the stream's content type when the handler gave one (its HTTP prelude's, decision
+    0337), else none is passed."""
+
+    def __call__(self, piece: bytes, /, content_type: str | None = None) -> Awaitable[None]: ...
 
 
 class StreamCut(Exception):
@@ -383,7 +389,12 @@ class SandboxPool:
                     return found, await log
                 if sink is None:
                     raise ValueError("the bootstrap streamed an answer no one asked for")
-                await sink(base64.b64decode(str(found["chunk"])))
+                piece = base64.b64decode(str(found["chunk"]))
+                content_type = found.get("contentType")
+                if isinstance(content_type, str):
+                    await sink(piece, content_type[:_CONTENT_TYPE_MAX])
+                else:
+                    await sink(piece)
         except StreamCut as cut:
             await asyncio.sleep(0)  # the log reader's turn for what it was woken for
             cut.log = logged.getvalue()

@@ -11,9 +11,11 @@ a SigV4 signature for service ``lambda`` (unsigned or badly signed: 403), ``NONE
 caller's identity policies too when signed: within the account either suffices, from another
 both must allow; an anonymous caller only by a statement for ``*``) → the payload format 2.0
 event invoked synchronously through the Invoker (concurrency, logs, meters as Invoke) → the
-function's result read as AWS reads it, CORS headers added; ``RESPONSE_STREAM`` sends the
-same answer chunked. Refusals are AWS's: 403 ``{"Message":"Forbidden"}``, 413, 429 when
-throttled, 502 for a function's error. Each invocation is audited as
+function's result read as AWS reads it, CORS headers added; ``RESPONSE_STREAM`` sends each
+piece as the handler makes it, after the status and headers of its HTTP prelude
+(``lambdaapi.url_stream``, decision 0337). Refusals are AWS's: 403 ``{"Message":"Forbidden"}``,
+413, 429 when throttled, 502 for a function's error (a stream failing after its first byte is
+cut instead). Each invocation is audited as
 ``lambda:InvokeFunctionUrl`` in the function's account's trail, with an access-log line."""
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from andromede.errors import AndromedeError
 from andromede.functions.errors import ExecutorUnavailable, ResourceNotFound, TooManyRequests
 from andromede.functions.invoker import Invoker
 from andromede.functions.model import LATEST
+from andromede.functions.response_stream import StreamedInvocation
 from andromede.functions.url_config_service import FunctionUrls
 from andromede.functions.url_configs import FunctionUrlConfig
 from andromede.functions.url_events import (
@@ -59,6 +62,7 @@ from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.service import IdentityService
+from andromede.lambdaapi.url_stream import StreamBroken, StreamedBody, streamed_answer
 from andromede.lambdaapi.wire import RestJsonWire
 from andromede.settings import Settings
 
@@ -68,6 +72,7 @@ _log = logging.getLogger(__name__)
 ACTION: Final = "lambda:InvokeFunctionUrl"
 _CHUNK: Final = 64 * 1024
 _FORBIDDEN: Final = "Forbidden"
+STREAM: Final = "RESPONSE_STREAM"
 
 
 class _Refused(Exception):
@@ -106,16 +111,19 @@ class FunctionUrlApp:
         config: FunctionUrlConfig | None = None
         principal: Principal = ANONYMOUS
         reason: str | None = None
+        body: StreamedBody | None = None
         try:
             config = await self._urls.by_host(headers.get("host", ""))
             if config is None:
                 raise _Refused(url_error(403, _FORBIDDEN), "UnknownUrl")
-            body = await self._body(receive)
+            request_body = await self._body(receive)
             origin = headers.get("origin")
             if config.cors is not None and is_preflight(config.cors, scope["method"], headers):
                 answer = preflight(config.cors, headers)
             else:
-                principal, answer = await self._invoke(scope, headers, body, config, request_id)
+                principal, answer, body = await self._invoke(
+                    scope, headers, request_body, config, request_id
+                )
                 answer.headers = [
                     (n, v) for n, v in answer.headers if not n.lower().startswith("access-control-")
                 ] + cors_headers(config.cors, origin)
@@ -126,10 +134,19 @@ class FunctionUrlApp:
         except Exception as exc:  # logged with the request id; the caller learns nothing more
             _log.error("request %s: unexpected error", request_id, exc_info=exc)
             answer, reason = url_error(500, "Internal Server Error"), "ServiceException"
-        streamed = config is not None and config.invoke_mode == "RESPONSE_STREAM"
-        response = _response(answer, streamed)
+            if body is not None:  # a run already streaming goes on alone
+                await body.aclose()
+                body = None
+        streamed = config is not None and config.invoke_mode == STREAM
+        response = _response(answer, streamed, body)
         response.head = scope["method"] == "HEAD"  # the headers a GET gets, no body
-        sent = await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
+        try:
+            sent = await send_response(send, response, [(b"x-amzn-requestid", request_id.encode())])
+        except StreamBroken as broken:
+            # The status is sent: the answer ends without its last chunk, which the client
+            # reads as an incomplete answer.
+            _log.info("request %s: the function failed mid-stream (%s)", request_id, broken)
+            sent, reason = 0 if body is None else body.sent, broken.error_type
         self._finish(scope, request_id, config, principal, answer.status, reason, sent, started)
 
     async def _body(self, receive: Receive) -> bytes:
@@ -149,7 +166,7 @@ class FunctionUrlApp:
         body: bytes,
         config: FunctionUrlConfig,
         request_id: str,
-    ) -> tuple[Principal, UrlResponse]:
+    ) -> tuple[Principal, UrlResponse, StreamedBody | None]:
         principal, iam = await self._caller(scope, headers, body, config, request_id)
         qualifier = None if config.qualifier == LATEST else config.qualifier
         try:
@@ -193,6 +210,20 @@ class FunctionUrlApp:
         payload = json.dumps(event, separators=(",", ":")).encode()
         try:
             await self._invoker.refresh_reserves(config.tenant_id)
+            if config.invoke_mode == STREAM:
+                streamed = StreamedInvocation(
+                    lambda sink: self._invoker.invoke(record, version, payload, arn, sink=sink),
+                    self._settings.lambda_max_streamed_response_bytes,
+                )
+                await streamed.start()
+                answer, streamed_body, failed = await streamed_answer(
+                    streamed,
+                    max_payload=self._max_payload,
+                    prelude_limit=self._settings.lambda_url_max_prelude_bytes,
+                )
+                if failed is not None:
+                    raise _Refused(answer, failed)
+                return principal, answer, streamed_body
             done = await self._invoker.invoke(record, version, payload, arn)
         except TooManyRequests as exc:
             raise _Refused(url_error(429, "Rate Exceeded."), "TooManyRequests") from exc
@@ -202,7 +233,7 @@ class FunctionUrlApp:
             raise _Refused(url_error(502, "Internal Server Error"), done.error_type or "Unhandled")
         if len(done.payload) > self._max_payload:
             raise _Refused(url_error(502, "Internal Server Error"), "ResponseSizeTooLarge")
-        return principal, response_of(done.payload)
+        return principal, response_of(done.payload), None
 
     async def _caller(
         self,
@@ -266,7 +297,7 @@ class FunctionUrlApp:
                 principal=principal.arn,
                 action=ACTION,
                 resource=self._urls.arn(config),
-                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                outcome=Outcome.SUCCESS if status < 400 and reason is None else Outcome.FAILURE,
                 details=details,
             )
         if self._settings.access_log:
@@ -308,7 +339,9 @@ def _forwarded(scope: Scope, headers: list[tuple[str, str]]) -> tuple[tuple[str,
     return tuple(kept)
 
 
-def _response(answer: UrlResponse, streamed: bool) -> Response:
+def _response(answer: UrlResponse, streamed: bool, body: StreamedBody | None) -> Response:
+    if body is not None:
+        return Response(status=answer.status, headers=list(answer.headers), stream=body)
     if not streamed or not answer.body:
         return Response(status=answer.status, headers=list(answer.headers), body=answer.body)
 

@@ -76,6 +76,14 @@ class FunctionsSettings(BaseModel):
         "beyond, the function is stopped and its stream ends Function.ResponseSizeTooLarge "
         "(decision 0313).",
     )
+    lambda_url_max_prelude_bytes: int = Field(
+        default=64 * 1024,
+        gt=0,
+        le=1024 * 1024,
+        description="Largest HTTP prelude (status, headers, cookies as JSON) that opens a "
+        "RESPONSE_STREAM function URL's streamed answer, in bytes; a prelude that does not end "
+        "within it is answered 502, as one not of AWS's shape (decision 0337).",
+    )
     lambda_idle_seconds: float = Field(
         default=300.0,
         gt=0,
