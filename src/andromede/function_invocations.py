@@ -110,14 +110,26 @@ class NotifiedFunctions:
         self.find: Invocations = invocations or (lambda: None)
 
     async def invoke(
-        self, service: str, function_arn: str, event: bytes, *, source_arn: str, source_account: str
+        self,
+        service: str,
+        function_arn: str,
+        event: bytes,
+        *,
+        source_arn: str,
+        source_account: str,
+        trace: str | None = None,
     ) -> None:
         invocations = self.find()
         if invocations is None:
             raise FunctionDeferred("AWS Lambda is not served by this deployment")
         try:
             await invocations.invoke(
-                service, function_arn, event, source_arn=source_arn, source_account=source_account
+                service,
+                function_arn,
+                event,
+                source_arn=source_arn,
+                source_account=source_account,
+                trace=trace,
             )
         except (ResourceNotFound, ServiceDenied) as exc:
             raise FunctionRefused(f"{type(exc).__name__}: {exc}") from None

@@ -11,7 +11,10 @@ claiming at once on the real PostgreSQL never take the same event.
 Decision 0163's addendum: the SQL stores seal each message under its tenant's key (the real
 key service over a key file); a row holds no event in clear, a row moved to another tenant
 or destination does not open, a destroyed tenant key makes its events unreadable (claimed as
-``shredded``), and a row queued in clear by an earlier release is sealed in place."""
+``shredded``), and a row queued in clear by an earlier release is sealed in place.
+
+Decision 0336: the trace header of the write (of a message added: Publish's) is claimed with
+its event (migration 0149's ``trace``), the Lambda lineage its delivery carries on."""
 
 from __future__ import annotations
 
@@ -131,10 +134,12 @@ def record(key: str, size: int = 3) -> ObjectRecord:
     )
 
 
-def batch(key: str, event: str = "ObjectCreated:Put", *, bound: int = 100) -> EventBatch:
+def batch(
+    key: str, event: str = "ObjectCreated:Put", *, bound: int = 100, trace: str | None = None
+) -> EventBatch:
     made = EventBatch.of(
         CONFIG,
-        EventSource(event, "arn:aws:iam::t1:root", "192.0.2.7", "req-1"),
+        EventSource(event, "arn:aws:iam::t1:root", "192.0.2.7", "req-1", trace),
         tenant_id="t1",
         bucket="b1",
         owner_id="o-t1",
@@ -249,6 +254,28 @@ async def test_a_message_added_outside_a_write_is_claimed_and_bounded(stores: St
     assert (added[0].tenant_id, added[0].topic_arn, added[0].attempts) == ("t1", TOPIC, 1)
     await stores.queue.complete(added[0])
     assert await stores.queue.waiting("t1") == 1
+
+
+async def test_the_callers_trace_is_kept_with_its_events(stores: Stores) -> None:
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Lineage=0a1b2c3d:4"
+    await stores.metadata.put_object(record("traced"), notify=batch("traced", trace=trace))
+    await stores.metadata.put_object(record("plain"), notify=batch("plain"))
+    assert await stores.queue.add("t1", TOPIC, '{"m":1}', NOW, bound=10, trace=trace + "0")
+    claimed = await stores.queue.claim(NOW, lease=LEASE, limit=10)
+
+    def told(message: str) -> str:
+        if "Records" not in message:
+            return "added"
+        (found,) = records(message)
+        return str(found["s3"]["object"]["key"])  # type: ignore[index]
+
+    assert sorted((told(e.message), e.trace) for e in claimed) == [
+        ("added", trace + "0"), ("plain", None), ("traced", trace)
+    ]  # fmt: skip
+    # Kept through a retry, as the event is.
+    await stores.queue.retry(claimed[0], NOW, "the endpoint answered 503")
+    (again,) = await stores.queue.claim(NOW + LEASE, lease=LEASE, limit=1)
+    assert again.trace == claimed[0].trace
 
 
 async def test_the_configuration_comes_with_the_bucket(stores: Stores) -> None:

@@ -74,6 +74,8 @@ class Client:
     credentials: Credentials | None
     token: str | None = None
     last_body: bytes = b""
+    # Sent with each request (signed), as an SDK adds its own (X-Amzn-Trace-Id).
+    headers: dict[str, str] = field(default_factory=dict)
 
     async def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
         """One operation, as boto3 would send it; ApiError for an error answer."""
@@ -98,7 +100,10 @@ class Client:
             method="POST",
             url="http://127.0.0.1:9000/",
             data=data.encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                **self.headers,
+            },
         )
         if self.credentials is not None:
             credentials = Credentials(

@@ -72,7 +72,9 @@ class Sink:
     async def send(self, tenant_id: str, arn: str, message: str, **_: Any) -> None:
         self.sent.append(message)
 
-    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
+    async def deliver(
+        self, tenant_id: str, queue_arn: str, message: str, trace: str | None = None
+    ) -> bool:
         self.sent.append(message)
         return True
 

@@ -373,6 +373,8 @@ notification_events = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_error", sa.Text, nullable=True),
+    # The caller's X-Amzn-Trace-Id, its Lambda lineage (decision 0336, migration 0149).
+    sa.Column("trace", sa.Text, nullable=True),
     # A FIFO topic's subscription's events claimed in order (decision 0171, migration 0079).
     sa.Index(None, "topic_arn", "id"),
 )

@@ -135,15 +135,18 @@ class ServiceInvocations:
         *,
         source_arn: str,
         source_account: str,
+        trace: str | None = None,
     ) -> None:
         """Queue ``event`` (JSON text) as an Event invocation of ``function_arn`` by
-        ``service`` for ``source_arn``; ResourceNotFound or ServiceDenied as :meth:`check`."""
+        ``service`` for ``source_arn``, with ``trace`` (the trace header of the message or
+        event, its lineage: decisions 0328, 0336); ResourceNotFound or ServiceDenied as
+        :meth:`check`."""
         account = (function_of_arn(function_arn) or FunctionArn("", "", "", None)).account
         try:
             record, version = await self.check(
                 service, function_arn, source_arn=source_arn, source_account=source_account
             )
-            await self._invoker.enqueue(record, version, event, function_arn)
+            await self._invoker.enqueue(record, version, event, function_arn, trace)
         except FunctionsError as exc:
             self._audited(account, service, function_arn, source_arn, type(exc).__name__)
             raise

@@ -244,6 +244,7 @@ class QueryApp:
             authoriser=self._authoriser,
             context=facts,
             audit=self._audit,
+            trace_header=headers.get("x-amzn-trace-id") or None,
         )
         if self._spec.name == "sts":
             await self._endpoint_allows(call)

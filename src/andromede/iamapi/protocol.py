@@ -71,6 +71,9 @@ class Call:
     context: dict[str, Any] = field(default_factory=dict)
     # The audit trail, which the service-last-accessed summary reads (decision 0193).
     audit: AuditService | None = None
+    # The request's X-Amzn-Trace-Id: SNS's Publish keeps it with the message, its Lambda
+    # lineage (decision 0336).
+    trace_header: str | None = None
 
     @property
     def tenant_id(self) -> str:

@@ -273,6 +273,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                 dedup_id=call.get("MessageDeduplicationId"),
                 publisher=_publisher(call, access.region),
                 caller=(call.principal.arn, call.tenant_id),
+                trace=call.trace_header,  # its Lambda lineage (decision 0336)
             )
             call.result.element("MessageId", published.message_id)
             if published.sequence_number is not None:
@@ -320,6 +321,7 @@ def subscription_actions(pubsub: PubSubService, access: TopicAccess) -> dict[str
                         dedup_id=call.get(f"{base}.MessageDeduplicationId"),
                         publisher=_publisher(call, access.region),
                         caller=(call.principal.arn, call.tenant_id),
+                        trace=call.trace_header,
                     )
                 except (InvalidTopic, QueryError) as exc:
                     failed.append((entry_id, "InvalidParameter", str(exc)))

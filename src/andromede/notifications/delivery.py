@@ -54,6 +54,10 @@ S3's event JSON, to its topic's push endpoint.
   through ``functions`` (set by the wiring) as ``sns.amazonaws.com`` (``s3.amazonaws.com``)
   by the function's policy; a function gone or not permitting is given up at once (the
   dead-letter queue), anything else tried again, as a push is.
+- **Lineage** (decision 0336). The trace header an event was queued with (Publish's, the
+  bucket write's) goes with it to a function (its invocation's), a queue (the message's
+  ``AWSTraceHeader``) and a topic's subscriptions, so Lambda's recursive loop detection
+  sees a loop through a topic or a bucket.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -77,7 +81,7 @@ import httpx
 from andromede.db.notification_events import EVENTBRIDGE_DESTINATION
 from andromede.http.outbound import Network, OutboundError, pin, system_tls_context
 from andromede.notifications.delivery_status import DeliveryOutcome
-from andromede.notifications.deliverypolicy import EffectivePolicy
+from andromede.notifications.deliverypolicy import EffectivePolicy, RateGate
 from andromede.notifications.errors import TopicKeyError
 from andromede.notifications.functions import (
     S3_PRINCIPAL,
@@ -126,9 +130,11 @@ class QueueSink(Protocol):
     """SQS-style queues as destinations (decision 0158): an event whose destination is a
     queue's ARN (``arn:aws:sqs:…``) is sent there instead of pushed over HTTP."""
 
-    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
-        """Whether the message was sent; False when it never can be (queue gone, or its
-        policy no longer allowing S3)."""
+    async def deliver(
+        self, tenant_id: str, queue_arn: str, message: str, trace: str | None = None
+    ) -> bool:
+        """Whether the message was sent (``trace``: its ``AWSTraceHeader``, decision 0336);
+        False when it never can be (queue gone, or its policy no longer allowing S3)."""
 
 
 _QUEUE_ARN = "arn:aws:sqs:"
@@ -138,11 +144,11 @@ _FUNCTION_ARN = "arn:aws:lambda:"
 class Subscribers(Protocol):
     """A topic's subscriptions (:class:`~andromede.notifications.pubsub.PubSubService`)."""
 
-    async def fan_out_event(self, topic: Topic, message: str) -> None: ...
+    async def fan_out_event(self, topic: Topic, message: str, trace: str | None = None) -> None: ...
 
     async def delivery(self, arn: str, message: str) -> Delivery | None: ...
 
-    async def send_to_queue(self, delivery: Delivery) -> bool: ...
+    async def send_to_queue(self, delivery: Delivery, trace: str | None = None) -> bool: ...
 
     async def dead_letter(self, delivery: Delivery) -> bool: ...
 
@@ -193,7 +199,7 @@ class Deliverer:
         self._clock = clock
         self.delivered = 0
         self.dropped = 0
-        self._gate = _RateGate()
+        self._gate = RateGate()
         # Events put back by this pass: when each is tried again (for FIFO chains).
         self._put_back: dict[int, datetime] = {}
         # Told of each subscriber's delivery delivered or given up, for SNS's delivery status
@@ -306,7 +312,7 @@ class Deliverer:
                 return
         if topic is not None and self._subscribers is not None and event.attempts == 1:
             try:
-                await self._subscribers.fan_out_event(topic, event.message)
+                await self._subscribers.fan_out_event(topic, event.message, event.trace)
             except TopicKeyError as exc:
                 # The topic's KMS key unusable (decision 0212): the event is given up, as a
                 # Publish would be refused; the refused key use is in the tenant's audit log.
@@ -318,7 +324,12 @@ class Deliverer:
                 # Queued again as new, so that its next first attempt fans it out.
                 log.exception("event for %s not fanned out: queued again", event.topic_arn)
                 await self._queue.add(
-                    event.tenant_id, event.topic_arn, event.message, self._clock(), bound=2**62
+                    event.tenant_id,
+                    event.topic_arn,
+                    event.message,
+                    self._clock(),
+                    bound=2**62,
+                    trace=event.trace,
                 )
                 await self._queue.drop(event)
                 return
@@ -377,7 +388,9 @@ class Deliverer:
             subscribers = self._subscribers
 
             async def send() -> None:
-                if subscribers is None or not await subscribers.send_to_queue(delivery):
+                if subscribers is None or not await subscribers.send_to_queue(
+                    delivery, event.trace
+                ):
                     raise _Undeliverable("no such queue")
                 exchange.status = 200
 
@@ -404,6 +417,7 @@ class Deliverer:
                 subscription.topic_arn,
                 subscription.tenant_id,
                 exchange,
+                event.trace,
             )
             await self._settle(event, "lambda", self._counted(delivery, invoked),
                 self._dead_letter(delivery), status=self._reporter(delivery, exchange))  # fmt: skip
@@ -457,7 +471,7 @@ class Deliverer:
         """A bucket's event for its ``CloudFunctionConfiguration`` (decision 0293)."""
         bucket = _bucket_of(event.message) or ""
         invoked = self._invoke(S3_PRINCIPAL, event.topic_arn, event.message.encode(),
-            f"arn:aws:s3:::{bucket}", event.tenant_id, _Exchange())  # fmt: skip
+            f"arn:aws:s3:::{bucket}", event.tenant_id, _Exchange(), event.trace)  # fmt: skip
         await self._settle(event, "lambda", invoked)
 
     async def _invoke(
@@ -468,12 +482,13 @@ class Deliverer:
         source_arn: str,
         source_account: str,
         exchange: _Exchange,
+        trace: str | None,
     ) -> None:
         if self.functions is None:  # Lambda not wired: tried again, then given up
             raise FunctionDeferred("AWS Lambda is not served")
         try:
-            await self.functions.invoke(service, function_arn, payload,
-                source_arn=source_arn, source_account=source_account)  # fmt: skip
+            await self.functions.invoke(service, function_arn, payload, source_arn=source_arn,
+                source_account=source_account, trace=trace)  # fmt: skip
         except FunctionRefused as exc:
             raise _Undeliverable(str(exc)) from exc
         exchange.status = 202
@@ -657,7 +672,7 @@ class Deliverer:
         same backoff)."""
         try:
             sent = sink is not None and await sink.deliver(
-                event.tenant_id, event.topic_arn, event.message
+                event.tenant_id, event.topic_arn, event.message, event.trace
             )
         except Exception as exc:
             if event.attempts >= self._policy.max_attempts:
@@ -714,23 +729,6 @@ class Deliverer:
                 return
             raise _Refused(response.status_code)
         raise last if last is not None else _Refused(0)
-
-
-class _RateGate:
-    """Each subscription's next free moment under its ``maxReceivesPerSecond``, in this
-    gateway: a POST takes the next slot and waits for it."""
-
-    def __init__(self) -> None:
-        self._next: dict[str, float] = {}
-
-    def turn(self, key: str, per_second: float) -> float:
-        """Take the next slot of ``key``: seconds to wait for it."""
-        now = time.monotonic()
-        slot = max(now, self._next.get(key, now))
-        self._next[key] = slot + 1.0 / per_second
-        if len(self._next) > 10_000:  # forget the idle ones
-            self._next = {k: v for k, v in self._next.items() if v > now}
-        return slot - now
 
 
 @dataclass(slots=True)

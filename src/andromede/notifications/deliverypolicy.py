@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -34,6 +35,7 @@ __all__ = [
     "BACKOFF_FUNCTIONS",
     "CONTENT_TYPES",
     "EffectivePolicy",
+    "RateGate",
     "RetryPolicy",
     "check_subscription_policy",
     "check_topic_policy",
@@ -343,3 +345,21 @@ def _kept(parse: Callable[[str], _Parts], text: str | None) -> _Parts | None:
         return parse(text)
     except InvalidTopic:
         return None
+
+
+class RateGate:
+    """Each subscription's next free moment under its ``maxReceivesPerSecond``, in this
+    gateway: a POST takes the next slot and waits for it (the delivery worker's; the only
+    clock of this module, no I/O)."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def turn(self, key: str, per_second: float) -> float:
+        """Take the next slot of ``key``: seconds to wait for it."""
+        now = time.monotonic()
+        slot = max(now, self._next.get(key, now))
+        self._next[key] = slot + 1.0 / per_second
+        if len(self._next) > 10_000:  # forget the idle ones
+            self._next = {k: v for k, v in self._next.items() if v > now}
+        return slot - now

@@ -18,7 +18,7 @@ from typing import Final
 from andromede.notifications.errors import InvalidTopic
 from andromede.notifications.model import Topic
 
-__all__ = ["DEDUP_INTERVAL", "dedup_key", "publish_ids", "sequence_number"]
+__all__ = ["DEDUP_INTERVAL", "dedup_key", "fifo_endpoint", "publish_ids", "sequence_number"]
 
 # SNS's deduplication interval: fixed at five minutes by AWS.
 DEDUP_INTERVAL: Final = timedelta(minutes=5)
@@ -82,3 +82,9 @@ def dedup_key(topic: Topic, dedup_id: str, group_id: str) -> str:
 
 def sequence_number(sequence: int) -> str:
     return str(_SEQUENCE_BASE + sequence)
+
+
+def fifo_endpoint(protocol: str, endpoint: str) -> bool:
+    """Whether the subscription's endpoint is a FIFO queue (a FIFO topic's may be standard
+    ones too, decision 0175): the one kind that takes group and deduplication ids."""
+    return protocol == "sqs" and endpoint.endswith(".fifo")

@@ -12,7 +12,10 @@ wiring fills over Lambda (``andromede.function_invocations``).
 - A function that is not there, or whose policy does not let the service in for the topic
   (bucket), is :class:`FunctionRefused`: never tried again (a subscription's dead-letter
   queue), as AWS counts a client-side error; anything else is tried again on the worker's
-  schedule."""
+  schedule.
+- The invocation carries the trace header the message was published (the event's write
+  made) with (decision 0336): Lambda's recursive loop detection stops a function invoked a
+  17th time in one chain through a topic or a bucket, as AWS does."""
 
 from __future__ import annotations
 
@@ -62,11 +65,19 @@ class FunctionRefused(Exception):
 
 class Functions(Protocol):
     async def invoke(
-        self, service: str, function_arn: str, event: bytes, *, source_arn: str, source_account: str
+        self,
+        service: str,
+        function_arn: str,
+        event: bytes,
+        *,
+        source_arn: str,
+        source_account: str,
+        trace: str | None = None,
     ) -> None:
         """Invoke ``function_arn`` with ``event`` asynchronously as ``service`` for
-        ``source_arn``; FunctionRefused when no retry can succeed, any other exception for a
-        failure worth another."""
+        ``source_arn``, ``trace`` the trace header the message or event was queued with (its
+        lineage: decision 0336); FunctionRefused when no retry can succeed, any other
+        exception for a failure worth another."""
         ...
 
 

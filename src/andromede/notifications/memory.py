@@ -1,6 +1,6 @@
 """The in-memory twins of the topic store and the event queue, for tests and the in-process
 app. The queue takes the events the memory metadata store appends to its outbox (decision
-0132): ``(tenant, topic ARN, message)``, in the step that commits each write."""
+0132): ``(tenant, topic ARN, message, trace header)``, in the step that commits each write."""
 
 from __future__ import annotations
 
@@ -67,14 +67,14 @@ class _Entry:
 
 
 class MemoryEventQueue:
-    def __init__(self, outbox: list[tuple[str, str, str]]) -> None:
+    def __init__(self, outbox: list[tuple[str, str, str, str | None]]) -> None:
         self._outbox = outbox
         self._entries: dict[int, _Entry] = {}
         self._next_id = 1
 
     def _take_outbox(self) -> None:
-        for tenant_id, topic_arn, message in self._outbox:
-            event = QueuedEvent(self._next_id, tenant_id, topic_arn, message, 0)
+        for tenant_id, topic_arn, message, trace in self._outbox:
+            event = QueuedEvent(self._next_id, tenant_id, topic_arn, message, 0, trace=trace)
             self._entries[self._next_id] = _Entry(event, None)
             self._next_id += 1
         self._outbox.clear()
@@ -121,12 +121,19 @@ class MemoryEventQueue:
         return sum(1 for e in self._entries.values() if e.event.tenant_id == tenant_id)
 
     async def add(
-        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+        self,
+        tenant_id: str,
+        topic_arn: str,
+        message: str,
+        now: datetime,
+        *,
+        bound: int,
+        trace: str | None = None,
     ) -> bool:
         waiting = sum(1 for queued in self._outbox if queued[0] == tenant_id) + sum(
             1 for e in self._entries.values() if e.event.tenant_id == tenant_id
         )
         if waiting >= bound:
             return False
-        self._outbox.append((tenant_id, topic_arn, message))
+        self._outbox.append((tenant_id, topic_arn, message, trace))
         return True

@@ -41,6 +41,8 @@ queues and HTTP(S) endpoints.
   attributes and its queueing time, for the worker's status logs.
 - **Firehose** (decision 0226): ``firehose`` subscriptions (``notifications.streams``).
   **Lambda** (decision 0293): ``lambda`` ones (``notifications.functions``).
+- **Lineage** (decision 0336): the publisher's trace header is queued with each delivery, for
+  a ``lambda`` subscription's invocation and an ``sqs`` one's ``AWSTraceHeader``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,13 @@ from andromede.notifications.errors import (
     TopicKeyInvalidState,
 )
 from andromede.notifications.feedback import is_feedback
-from andromede.notifications.fifo import DEDUP_INTERVAL, dedup_key, publish_ids, sequence_number
+from andromede.notifications.fifo import (
+    DEDUP_INTERVAL,
+    dedup_key,
+    fifo_endpoint,
+    publish_ids,
+    sequence_number,
+)
 from andromede.notifications.mails import EMAIL_PROTOCOLS
 from andromede.notifications.messages import check_publish, event_subject, passes
 from andromede.notifications.model import Topic
@@ -83,6 +91,7 @@ from andromede.notifications.pubsub_types import (
     PubSubLimits,
     SigningKeys,
     SubscriberQueues,
+    queued_content,
 )
 from andromede.notifications.service import TopicService
 from andromede.notifications.store import ArchiveStore, EventQueue, SubscriptionStore
@@ -192,7 +201,7 @@ class PubSubService:
                 "subscribed to standard SNS topics"
             )
         window = await self._replay_window(topic, kept)
-        await self._check_dead_letter(tenant_id, kept, fifo=_fifo_endpoint(protocol, endpoint))
+        await self._check_dead_letter(tenant_id, kept, fifo=fifo_endpoint(protocol, endpoint))
         token = None if protocol == "lambda" else secrets.token_hex(64)  # 0293: at once, as SNS
         if protocol == "sqs":
             token = await self._queue_token(tenant_id, topic, endpoint)
@@ -329,7 +338,7 @@ class PubSubService:
         # Into another account's FIFO queue, the confirmation is a group of its own.
         ids = (
             (message_id, message_id)
-            if _fifo_endpoint(subscription.protocol, subscription.endpoint)
+            if fifo_endpoint(subscription.protocol, subscription.endpoint)
             else None
         )
         await self._enqueue(
@@ -388,7 +397,7 @@ class PubSubService:
         if held.principal is not None:
             kept[SUBSCRIPTION_PRINCIPAL] = held.principal
         await self._check_dead_letter(
-            tenant_id, kept, fifo=_fifo_endpoint(held.protocol, held.endpoint)
+            tenant_id, kept, fifo=fifo_endpoint(held.protocol, held.endpoint)
         )
         if name == SUBSCRIPTION_ROLE:
             await check_stream(self.streams, held.owner, held.endpoint, kept)
@@ -475,12 +484,14 @@ class PubSubService:
         dedup_id: str | None = None,
         publisher: object | None = None,
         caller: Caller | None = None,
+        trace: str | None = None,
     ) -> Published:
         """Publish to the caller's topic: the message id (and, on a FIFO topic, its sequence
         number; a duplicate's are the first message's, and it is not queued again).
         ``publisher``: the wire layer's caller, who must be let use the topic's KMS key
         (decision 0212; None: the platform's own publish). ``caller``: the publisher, whom
-        the topic's data protection policy judges (decision 0215)."""
+        the topic's data protection policy judges (decision 0215). ``trace``: the request's
+        trace header, queued with each delivery (decision 0336)."""
         topic = await self._topics.get_topic(tenant_id, topic_arn)
         check_publish(message, subject, attributes, structure, self._limits.max_message_size)
         caller = caller or (None, tenant_id)
@@ -493,6 +504,7 @@ class PubSubService:
             group_id,
             dedup_id,
             publisher,
+            trace,
         )
         await self.guard.audit(topic, message, structure, caller, published.message_id)
         self.metrics.published(topic.arn, message)
@@ -508,6 +520,7 @@ class PubSubService:
         group_id: str | None,
         dedup_id: str | None,
         publisher: object | None,
+        trace: str | None,
     ) -> Published:
         key = kms_key_of(topic)
         if key is not None:
@@ -517,7 +530,8 @@ class PubSubService:
                 await self.sealer.authorise(topic, key, publisher)
         ids = publish_ids(topic, message, group_id, dedup_id)
         if ids is None:
-            return Published(await self.fan_out(topic, message, subject, attributes, structure))
+            message_id = await self.fan_out(topic, message, subject, attributes, structure, trace)
+            return Published(message_id)
         now = self._clock()
         message_id, sequence, fresh = await self._topics.deduplicate(
             topic, dedup_key(topic, ids[1], ids[0]), str(uuid.uuid4()), now, now + DEDUP_INTERVAL
@@ -525,7 +539,7 @@ class PubSubService:
         number = sequence_number(sequence)
         if fresh:
             outgoing = Outgoing(
-                message_id, message, subject, attributes, structure, now, (ids, number)
+                message_id, message, subject, attributes, structure, now, (ids, number), trace=trace
             )
             days = topic.archive_days
             if days is not None and self._archive is not None:
@@ -548,13 +562,14 @@ class PubSubService:
         subject: str | None,
         attributes: Mapping[str, tuple[str, str]],
         structure: str | None = None,
+        trace: str | None = None,
     ) -> str:
         """Queue a standard topic's message for each confirmed subscription of ``topic`` its
         filter lets through; the message id (one for all, as SNS's)."""
         message_id = str(uuid.uuid4())
-        await self._fan_out(
-            topic, Outgoing(message_id, message, subject, attributes, structure, self._clock())
-        )
+        now = self._clock()
+        outgoing = Outgoing(message_id, message, subject, attributes, structure, now, trace=trace)
+        await self._fan_out(topic, outgoing)
         return message_id
 
     async def _fan_out(self, topic: Topic, outgoing: Outgoing) -> None:
@@ -634,9 +649,10 @@ class PubSubService:
             if outgoing.replayed:
                 attributes = {**attributes, "Replayed": ("String", "true")}
         # A standard queue of a FIFO topic takes no group nor deduplication id (decision 0175).
-        ids = fifo[0] if fifo is not None and _fifo_endpoint("sqs", subscription.endpoint) else None
+        ids = fifo[0] if fifo is not None and fifo_endpoint("sqs", subscription.endpoint) else None
+        message_id = outgoing.message_id
         return await self._enqueue(
-            subscription, body, "Notification", outgoing.message_id, attributes, ids, topic
+            subscription, body, "Notification", message_id, attributes, ids, topic, outgoing.trace
         )
 
     async def replay_to(
@@ -665,10 +681,10 @@ class PubSubService:
         """The subscription of that ARN, whoever's (for the archive's replays)."""
         return await self._store.get_subscription(arn)
 
-    async def fan_out_event(self, topic: Topic, message: str) -> None:
+    async def fan_out_event(self, topic: Topic, message: str, trace: str | None = None) -> None:
         """An S3 event or an Auto Scaling notification queued for ``topic``, to its
         subscriptions (decision 0132's events, SNS's subject for S3's and, decision 0188,
-        for a group's notifications)."""
+        for a group's notifications), with the trace header of the write that made it."""
         if topic.fifo:
             # No message group to give it (S3 refuses FIFO topics; an Auto Scaling group's
             # notification to one is dropped), as AWS takes none there.
@@ -677,7 +693,7 @@ class PubSubService:
         protected = self.guard.from_platform(topic, message)  # decision 0215's addendum
         if protected is None:
             return
-        message_id = await self.fan_out(topic, protected, event_subject(message), {})
+        message_id = await self.fan_out(topic, protected, event_subject(message), {}, trace=trace)
         await self.guard.audit(topic, message, None, (None, topic.tenant_id), message_id)
         self.metrics.published(topic.arn, message)
 
@@ -690,25 +706,12 @@ class PubSubService:
         attributes: Mapping[str, tuple[str, str]] | None = None,
         ids: tuple[str, str] | None = None,
         topic: Topic | None = None,
+        trace: str | None = None,
     ) -> bool:
         """``topic``: a notification's, sealed under its KMS key if it has one."""
-        headers = {
-            "x-amz-sns-message-type": kind,
-            "x-amz-sns-message-id": message_id,
-            "x-amz-sns-topic-arn": subscription.topic_arn,
-        }
-        if kind == "Notification":
-            headers["x-amz-sns-subscription-arn"] = subscription.arn
-        if subscription.raw:
-            headers["x-amz-sns-rawdelivery"] = "true"
-        content: dict[str, object] = {"body": body, "headers": headers}
-        content["at"] = self._clock().isoformat()  # the status log's dwell time (0212)
-        if attributes:
-            content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
-        if ids is not None:
-            # Sealed with the body (customer data): the FIFO queue's group and dedup ids.
-            content["group"], content["dedup"] = ids
-        wrapped = json.dumps(content, separators=(",", ":"))
+        wrapped = queued_content(
+            subscription, body, kind, message_id, self._clock(), attributes, ids
+        )
         if topic is not None:
             wrapped = await sealed_text(self.sealer, topic, wrapped, subscription.arn)
         queued = await self._queue.add(
@@ -717,6 +720,7 @@ class PubSubService:
             wrapped,
             self._clock(),
             bound=self._limits.queue_bound,
+            trace=trace,
         )
         if not queued:
             _log.warning(
@@ -780,7 +784,7 @@ class PubSubService:
             )
         )
 
-    async def send_to_queue(self, delivery: Delivery) -> bool:
+    async def send_to_queue(self, delivery: Delivery, trace: str | None = None) -> bool:
         return self._queues is not None and await self._queues.send(
             delivery.subscription.owner,
             delivery.subscription.endpoint,
@@ -789,10 +793,5 @@ class PubSubService:
             topic_arn=delivery.subscription.topic_arn,
             group_id=delivery.group_id,
             dedup_id=delivery.dedup_id,
+            trace=trace,
         )
-
-
-def _fifo_endpoint(protocol: str, endpoint: str) -> bool:
-    """Whether the subscription's endpoint is a FIFO queue (a FIFO topic's may be standard
-    ones too, decision 0175): the one kind that takes group and deduplication ids."""
-    return protocol == "sqs" and endpoint.endswith(".fifo")

@@ -1,10 +1,12 @@
 """The shapes Publish's service shares with the delivery worker and the wiring (decision
 0163): the subscriber queues and signing keys it is given, its limits, a queued message to a
-subscriber (:class:`Delivery`) and Publish's answer."""
+subscriber (:func:`queued_content` as queued, :class:`Delivery` as sent) and Publish's
+answer."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,7 @@ __all__ = [
     "Published",
     "SigningKeys",
     "SubscriberQueues",
+    "queued_content",
 ]
 
 _PLATFORM_RETRY = RetryPolicy(2, 3600, 9, backoff="exponential")
@@ -43,12 +46,14 @@ class SubscriberQueues(Protocol):
         topic_arn: str,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        trace: str | None = None,
     ) -> bool:
         """Send ``body`` (with SQS message ``attributes``: name → (DataType, value)), from
         ``topic_arn``'s subscription of ``owner``; False when it never can be (the queue
         gone, or of another account than the topic's and its policy not letting SNS send
         from this topic). ``group_id``, ``dedup_id``: a FIFO topic's message's (decision
-        0171), for a FIFO queue."""
+        0171), for a FIFO queue. ``trace``: the publisher's trace header, the message's
+        ``AWSTraceHeader`` (decision 0336)."""
 
 
 class SigningKeys(Protocol):
@@ -110,6 +115,8 @@ class Outgoing:
     # A FIFO topic's message's ((group id, deduplication id), sequence number).
     fifo: tuple[tuple[str, str], str] | None = None
     replayed: bool = False
+    # The publisher's X-Amzn-Trace-Id, queued with each delivery (decision 0336).
+    trace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +125,33 @@ class Published:
 
     message_id: str
     sequence_number: str | None = None
+
+
+def queued_content(
+    subscription: Subscription,
+    body: str,
+    kind: str,
+    message_id: str,
+    at: datetime,
+    attributes: Mapping[str, tuple[str, str]] | None = None,
+    ids: tuple[str, str] | None = None,
+) -> str:
+    """What is queued for one subscription (before its topic's key seals it): the body, its
+    ``x-amz-sns-*`` headers, when it was queued (the status log's dwell time, decision
+    0212), a raw message's attributes and a FIFO topic's ids (customer data, sealed with
+    the body)."""
+    headers = {
+        "x-amz-sns-message-type": kind,
+        "x-amz-sns-message-id": message_id,
+        "x-amz-sns-topic-arn": subscription.topic_arn,
+    }
+    if kind == "Notification":
+        headers["x-amz-sns-subscription-arn"] = subscription.arn
+    if subscription.raw:
+        headers["x-amz-sns-rawdelivery"] = "true"
+    content: dict[str, object] = {"body": body, "headers": headers, "at": at.isoformat()}
+    if attributes:
+        content["attributes"] = {name: list(pair) for name, pair in attributes.items()}
+    if ids is not None:
+        content["group"], content["dedup"] = ids
+    return json.dumps(content, separators=(",", ":"))

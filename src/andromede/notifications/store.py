@@ -37,6 +37,9 @@ class QueuedEvent:
     # ``shredded`` says it never will (its tenant's key destroyed), else a passing failure.
     unopened: str | None = None
     shredded: bool = False
+    # The X-Amzn-Trace-Id of the request that queued it (Publish, the bucket's write): the
+    # Lambda lineage its delivery passes on (decision 0336).
+    trace: str | None = None
 
 
 class TopicStore(Protocol):
@@ -85,11 +88,19 @@ class EventQueue(Protocol):
         """How many of the tenant's events wait."""
 
     async def add(
-        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+        self,
+        tenant_id: str,
+        topic_arn: str,
+        message: str,
+        now: datetime,
+        *,
+        bound: int,
+        trace: str | None = None,
     ) -> bool:
         """Queue one message outside any write (S3's test event of a configuration just put),
         due at once; whether it was queued: not when the tenant already has ``bound``
-        events waiting (the bound of the writes' events, decision 0132)."""
+        events waiting (the bound of the writes' events, decision 0132). ``trace``: the
+        caller's trace header, kept with it (decision 0336)."""
 
 
 class SubscriptionStore(Protocol):

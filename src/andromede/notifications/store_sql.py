@@ -185,6 +185,7 @@ def _event(row: sa.Row[tuple[object, ...]]) -> _Claimed:
         topic_arn=m["topic_arn"],
         message=m["message"],
         attempts=int(m["attempts"]) + 1,
+        trace=m["trace"],
     )
     return event, int(m["format_version"])
 
@@ -324,7 +325,14 @@ class SqlEventQueue:
         return await self._db.read(lambda conn: int(conn.scalar(query) or 0))
 
     async def add(
-        self, tenant_id: str, topic_arn: str, message: str, now: datetime, *, bound: int
+        self,
+        tenant_id: str,
+        topic_arn: str,
+        message: str,
+        now: datetime,
+        *,
+        bound: int,
+        trace: str | None = None,
     ) -> bool:
         count = sa.select(sa.func.count()).select_from(_E).where(_E.c.tenant_id == tenant_id)
         if self._sealer is not None:  # before the transaction: no key provider call inside
@@ -339,6 +347,7 @@ class SqlEventQueue:
             "lease_until": None,
             "created_at": now,
             "last_error": None,
+            "trace": trace,
         }
 
         def work(conn: Connection) -> bool:

@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULTS",
     "FORMAT_VERSION",
     "MAX_MESSAGE_ATTRIBUTES",
+    "TRACE_HEADER",
     "MessageAttribute",
     "Payload",
     "Queue",
@@ -49,6 +50,10 @@ __all__ = [
     "queue_arn",
     "xml_unsafe",
 ]
+
+# The system attribute that carries a message's X-Ray trace header (and so its Lambda
+# lineage: decisions 0328, 0336), the one a sender may set.
+TRACE_HEADER: Final = "AWSTraceHeader"
 
 FORMAT_VERSION: Final = 1
 MAX_MESSAGE_ATTRIBUTES: Final = 10

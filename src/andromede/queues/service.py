@@ -55,6 +55,7 @@ from andromede.queues.fifo import (
 )
 from andromede.queues.model import (
     DEFAULTS,
+    TRACE_HEADER,
     MessageAttribute,
     Payload,
     Queue,
@@ -493,9 +494,11 @@ class QueueService:
             self._due_later(messages)
         return sent, failed
 
-    async def deliver(self, queue: Queue, body: str, sender: str) -> None:
-        """A message from the platform itself (S3's bucket events), as SendMessage."""
-        await self.send_message(queue, body, {}, {}, None, sender)
+    async def deliver(self, queue: Queue, body: str, sender: str, trace: str | None = None) -> None:
+        """A message from the platform itself (S3's bucket events), as SendMessage;
+        ``trace`` its ``AWSTraceHeader`` (the write's trace header, decision 0336)."""
+        system = {} if not trace else {TRACE_HEADER: MessageAttribute("String", string_value=trace)}
+        await self.send_message(queue, body, {}, system, None, sender)
 
     async def _prepare(
         self, queue: Queue, entry: BatchEntry, sender: str, caller: object | None = None

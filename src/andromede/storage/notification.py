@@ -285,12 +285,14 @@ class NotificationConfiguration:
 @dataclass(frozen=True, slots=True)
 class EventSource:
     """What the request tells of an event: its name (``ObjectCreated:Put``), who made it and
-    from where."""
+    from where; ``trace`` its ``X-Amzn-Trace-Id``, the Lambda lineage the event carries on
+    (decision 0336)."""
 
     event_name: str
     principal_id: str
     source_ip: str
     request_id: str
+    trace: str | None = None
 
 
 def lifecycle_source(event_name: str) -> EventSource:
@@ -337,11 +339,13 @@ class EventBatch:
     """The events a write queues in its own transaction (at least one). ``bound``: the most
     events a tenant may have waiting; beyond it new ones are dropped (and logged), never the
     write refused. ``made_at``: the write's time, when its events become due: the store
-    queues them at it, not at its own clock, so the events' time is the one they carry."""
+    queues them at it, not at its own clock, so the events' time is the one they carry.
+    ``trace``: the write's trace header, kept with each event (decision 0336)."""
 
     events: tuple[PendingEvent, ...]
     bound: int
     made_at: datetime
+    trace: str | None = None
 
     async def sealed_by(self, sealer: EventSealer) -> EventBatch:
         """The batch with each message sealed under its tenant's key: done before the write's
@@ -412,4 +416,4 @@ class EventBatch:
                 },
             }
             events.append(PendingEvent(tenant_id, rule.topic_arn, record))
-        return cls(tuple(events), bound, now)
+        return cls(tuple(events), bound, now, source.trace)

@@ -70,6 +70,7 @@ def queue_events(conn: Connection, batch: EventBatch | None, version_id: str | N
                 "lease_until": None,
                 "created_at": batch.made_at,
                 "last_error": None,
+                "trace": batch.trace,
             }
         )
     if rows:

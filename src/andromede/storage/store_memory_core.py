@@ -70,9 +70,9 @@ class MemoryStoreCore:
         # step that commits the version, as the SQL store does in its transaction; the
         # replicator reads and settles it through the same object.
         self.replication_queue = MemoryReplicationQueue()
-        # Event notifications (decision 0132): (tenant, topic ARN, message) of each event,
+        # Event notifications (decision 0132): (tenant, topic ARN, message, trace) of each event,
         # appended in the step that commits its write, as the SQL store's transaction does.
-        self.notification_outbox: list[tuple[str, str, str]] = []
+        self.notification_outbox: list[tuple[str, str, str, str | None]] = []
         # Account-level Block Public Access by tenant (S3 Control, decision 0152).
         self._account_blocks: dict[str, PublicAccessBlock] = {}
 
@@ -114,7 +114,7 @@ class MemoryStoreCore:
             waiting = sum(1 for queued in self.notification_outbox if queued[0] == event.tenant_id)
             if waiting < batch.bound:
                 self.notification_outbox.append(
-                    (event.tenant_id, event.topic_arn, event.message(version_id))
+                    (event.tenant_id, event.topic_arn, event.message(version_id), batch.trace)
                 )
 
     def _queue_replication(

@@ -142,8 +142,10 @@ class MeteredQueueSink:
         self._sink = sink
         self._billing = billing
 
-    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
-        sent = await self._sink.deliver(tenant_id, queue_arn, message)
+    async def deliver(
+        self, tenant_id: str, queue_arn: str, message: str, trace: str | None = None
+    ) -> bool:
+        sent = await self._sink.deliver(tenant_id, queue_arn, message, trace)
         if sent:
             region, owner, _ = parse_queue_arn(queue_arn)
             requests = payload_requests(len(message.encode()))

@@ -40,7 +40,7 @@ from andromede.notifications.store import (
 )
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
-from andromede.queues.model import MessageAttribute, Queue, parse_queue_arn
+from andromede.queues.model import TRACE_HEADER, MessageAttribute, Queue, parse_queue_arn
 from andromede.queues.service import QueueService
 from andromede.settings import Settings
 from andromede.sns_firehose import RoleDeliveryStreams
@@ -144,6 +144,7 @@ class TopicQueues:
         topic_arn: str,
         group_id: str | None = None,
         dedup_id: str | None = None,
+        trace: str | None = None,
     ) -> bool:
         try:
             _, account, name = parse_queue_arn(queue_arn)
@@ -163,7 +164,8 @@ class TopicQueues:
             queue,
             body,
             _sqs_attributes(attributes or {}),
-            {},
+            # The publisher's trace header, as SNS gives it to SQS (decision 0336).
+            {} if not trace else {TRACE_HEADER: MessageAttribute("String", string_value=trace)},
             None,
             SNS_PRINCIPAL,
             group_id=group_id,

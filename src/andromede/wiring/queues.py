@@ -179,8 +179,11 @@ class BucketEventQueues:
             and s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id)
         )
 
-    async def deliver(self, tenant_id: str, queue_arn: str, message: str) -> bool:
-        """Send ``message`` (S3's event JSON) to the queue; False when it cannot ever be (the
+    async def deliver(
+        self, tenant_id: str, queue_arn: str, message: str, trace: str | None = None
+    ) -> bool:
+        """Send ``message`` (S3's event JSON) to the queue, ``trace`` (the write's trace
+        header, decision 0336) its ``AWSTraceHeader``; False when it cannot ever be (the
         queue gone, or its policy no longer allowing S3), for the worker to drop it."""
         bucket = _bucket_of(message)
         try:
@@ -194,7 +197,7 @@ class BucketEventQueues:
         if bucket is None or not s3_may_send(queue, f"arn:aws:s3:::{bucket}", tenant_id):
             log.info("event for %s dropped: the queue's policy does not allow S3", queue_arn)
             return False
-        await self._queues.deliver(queue, message, S3_PRINCIPAL)
+        await self._queues.deliver(queue, message, S3_PRINCIPAL, trace)
         return True
 
 

@@ -243,7 +243,7 @@ async def test_another_account_neither_sees_nor_changes_the_hooks(world: World) 
 async def test_lifecycle_actions_are_pushed_to_an_accounts_topic(world: World) -> None:
     """A hook's NotificationTargetARN, a topic of the account's (decision 0132): a test
     notification when put, then each lifecycle action with the token that completes it."""
-    outbox: list[tuple[str, str, str]] = []
+    outbox: list[tuple[str, str, str, str | None]] = []
     queue = MemoryEventQueue(outbox)
     topics = TopicService(MemoryTopicStore(), region="eu-fr-1", max_topics=10, queue=queue)
     world.service.notifier = TopicNotifier(topics)

@@ -35,7 +35,7 @@ TEST = "autoscaling:TEST_NOTIFICATION"
 @dataclass
 class Topics:
     service: TopicService
-    outbox: list[tuple[str, str, str]]
+    outbox: list[tuple[str, str, str, str | None]]
 
     async def create(self, tenant_id: str, name: str) -> str:
         topic = await self.service.create_topic(
@@ -44,12 +44,12 @@ class Topics:
         return topic.arn
 
     def sent(self, arn: str) -> list[dict[str, Any]]:
-        return [json.loads(m) for _, a, m in self.outbox if a == arn]
+        return [json.loads(m) for _, a, m, _ in self.outbox if a == arn]
 
 
 @pytest.fixture
 async def topics(world: World) -> AsyncIterator[Topics]:
-    outbox: list[tuple[str, str, str]] = []
+    outbox: list[tuple[str, str, str, str | None]] = []
     service = TopicService(
         MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
     )
@@ -66,7 +66,7 @@ async def put(world: World, arn: str, *types: str, group: str = "web") -> None:
     )
 
 
-async def described(world: World, **params: Any) -> list[tuple[str, str, str]]:
+async def described(world: World, **params: Any) -> list[tuple[str, str, str, str | None]]:
     found = (await world.root.call("DescribeNotificationConfigurations", **params))[
         "NotificationConfigurations"
     ]
@@ -168,7 +168,7 @@ async def test_the_quota_is_a_setting(tmp_path: Path) -> None:
     async with autoscaling_world(
         tmp_path, max_notification_configurations_per_autoscaling_group=1
     ) as world:
-        outbox: list[tuple[str, str, str]] = []
+        outbox: list[tuple[str, str, str, str | None]] = []
         service = TopicService(
             MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
         )
@@ -295,7 +295,7 @@ async def test_sns_gives_the_messages_aws_s_subjects(world: World, topics: Topic
     ops = await topics.create(world.tenant_id, "ops")
     await put(world, ops, LAUNCH)
     await world.converge()
-    test, launch = (m for _, a, m in topics.outbox if a == ops)
+    test, launch = (m for _, a, m, _ in topics.outbox if a == ops)
     assert event_subject(test) == 'Auto Scaling: test notification for group "web"'
     assert event_subject(launch) == 'Auto Scaling: launch for group "web"'
     failed = json.dumps({**json.loads(launch), "Event": f"{TERMINATE}_ERROR"})
@@ -324,7 +324,7 @@ class _Contended(MemoryGroupStore):
 async def test_a_write_that_keeps_losing_is_resource_contention(tmp_path: Path) -> None:
     store = _Contended()
     async with autoscaling_world(tmp_path, store) as world:
-        outbox: list[tuple[str, str, str]] = []
+        outbox: list[tuple[str, str, str, str | None]] = []
         service = TopicService(
             MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
         )
@@ -347,7 +347,7 @@ async def test_once_per_activity_over_sqlite_with_two_gateways(tmp_path: Path) -
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     try:
         async with autoscaling_world(tmp_path, SqlGroupStore(db)) as world:
-            outbox: list[tuple[str, str, str]] = []
+            outbox: list[tuple[str, str, str, str | None]] = []
             service = TopicService(
                 MemoryTopicStore(), region=REGION, max_topics=10, queue=MemoryEventQueue(outbox)
             )
@@ -359,9 +359,9 @@ async def test_once_per_activity_over_sqlite_with_two_gateways(tmp_path: Path) -
             for _ in range(3):
                 await asyncio.gather(first.run_once(), second.run_once())
                 await world.compute.settle()
-            events = [json.loads(m)["Event"] for _, _, m in outbox]
+            events = [json.loads(m)["Event"] for _, _, m, _ in outbox]
             assert events == [TEST, LAUNCH, LAUNCH]
-            launched = {json.loads(m)["EC2InstanceId"] for _, _, m in outbox[1:]}
+            launched = {json.loads(m)["EC2InstanceId"] for _, _, m, _ in outbox[1:]}
             assert len(launched) == 2
     finally:
         await db.close()

@@ -220,17 +220,17 @@ class _FailingOnce:
         self._body = body
         self.failed = False
 
-    async def fan_out_event(self, topic: Topic, message: str) -> None:
-        await self._pubsub.fan_out_event(topic, message)
+    async def fan_out_event(self, topic: Topic, message: str, trace: str | None = None) -> None:
+        await self._pubsub.fan_out_event(topic, message, trace)
 
     async def delivery(self, arn: str, message: str) -> Delivery | None:
         return await self._pubsub.delivery(arn, message)
 
-    async def send_to_queue(self, delivery: Delivery) -> bool:
+    async def send_to_queue(self, delivery: Delivery, trace: str | None = None) -> bool:
         if delivery.body == self._body and not self.failed:
             self.failed = True
             raise ConnectionError("the queue's store is out of reach")
-        return await self._pubsub.send_to_queue(delivery)
+        return await self._pubsub.send_to_queue(delivery, trace)
 
     async def dead_letter(self, delivery: Delivery) -> bool:
         return await self._pubsub.dead_letter(delivery)

@@ -80,7 +80,7 @@ async def setup(
     topic = await topics.create_topic(
         "t1", "events", {"push-endpoint": endpoint, "OpaqueData": "ref-42"}
     )
-    outbox: list[tuple[str, str, str]] = [("t1", topic.arn, MESSAGE)]
+    outbox: list[tuple[str, str, str, str | None]] = [("t1", topic.arn, MESSAGE, None)]
     queue = MemoryEventQueue(outbox)
     clock = Clock()
     policy = DeliveryPolicy(
@@ -155,7 +155,7 @@ async def test_an_event_refused_every_time_is_given_up(receiver: Receiver) -> No
 
 async def test_an_event_of_a_deleted_topic_is_dropped(receiver: Receiver) -> None:
     topics = TopicService(MemoryTopicStore(), region="eu", max_topics=10)
-    outbox = [("t1", "arn:aws:sns:eu:t1:gone", MESSAGE)]
+    outbox = [("t1", "arn:aws:sns:eu:t1:gone", MESSAGE, None)]
     queue = MemoryEventQueue(outbox)
     deliverer = Deliverer(queue, topics, DeliveryPolicy(allowed=LOOPBACK))
     assert await deliverer.deliver_once() == 1
@@ -179,7 +179,7 @@ async def test_a_silent_endpoint_does_not_hold_the_others(receiver: Receiver) ->
         fast = await topics.create_topic(
             "t2", "fast", {"push-endpoint": f"http://127.0.0.1:{receiver.port}/"}
         )
-        outbox = [("t1", slow.arn, MESSAGE)] * 5 + [("t2", fast.arn, MESSAGE)]
+        outbox = [("t1", slow.arn, MESSAGE, None)] * 5 + [("t2", fast.arn, MESSAGE, None)]
         queue = MemoryEventQueue(outbox)
         policy = DeliveryPolicy(timeout=0.5, allowed=LOOPBACK, batch=10)
         deliverer = Deliverer(queue, topics, policy, clock=Clock())

@@ -92,14 +92,14 @@ async def test_the_worker_checks_another_accounts_events_again(receiver: Receive
     ).arn
     await topics.set_attribute("t1", arn, "Policy", from_account(arn, "t2"))
     message = json.dumps({"Records": [{"s3": {"bucket": {"name": "photos"}}}]})
-    outbox = [("t2", arn, message)]
+    outbox: list[tuple[str, str, str, str | None]] = [("t2", arn, message, None)]
     queue = MemoryEventQueue(outbox)
     policy = DeliveryPolicy(allowed=LOOPBACK, timeout=2.0)
     deliverer = Deliverer(queue, topics, policy, clock=Clock())
     await deliverer.deliver_once()
     assert len(receiver.requests) == 1
     await topics.set_attribute("t1", arn, "Policy", "")
-    outbox.append(("t2", arn, message))
+    outbox.append(("t2", arn, message, None))
     await deliverer.deliver_once()
     assert len(receiver.requests) == 1 and deliverer.dropped == 1
     assert await queue.waiting("t2") == 0

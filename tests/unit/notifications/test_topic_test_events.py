@@ -17,7 +17,7 @@ A = "arn:aws:sns:eu:t1:a"
 B = "arn:aws:sns:eu:t1:b"
 
 
-def service(outbox: list[tuple[str, str, str]] | None, bound: int = 10) -> TopicService:
+def service(outbox: list[tuple[str, str, str, str | None]] | None, bound: int = 10) -> TopicService:
     return TopicService(
         MemoryTopicStore(),
         region="eu",
@@ -29,9 +29,9 @@ def service(outbox: list[tuple[str, str, str]] | None, bound: int = 10) -> Topic
 
 
 async def test_one_message_per_topic_in_s3s_shape() -> None:
-    outbox: list[tuple[str, str, str]] = []
+    outbox: list[tuple[str, str, str, str | None]] = []
     assert await service(outbox).send_test_events("t1", "photos", [A, B, A], "REQ1") == 2
-    assert [(tenant, arn) for tenant, arn, _ in outbox] == [("t1", A), ("t1", B)]
+    assert [(tenant, arn) for tenant, arn, _, _ in outbox] == [("t1", A), ("t1", B)]
     assert json.loads(outbox[0][2]) == {
         "Service": "Amazon S3",
         "Event": "s3:TestEvent",
@@ -45,10 +45,10 @@ async def test_one_message_per_topic_in_s3s_shape() -> None:
 async def test_a_full_queue_drops_the_message_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    outbox: list[tuple[str, str, str]] = []
+    outbox: list[tuple[str, str, str, str | None]] = []
     with caplog.at_level(logging.WARNING, logger="andromede.notifications.service"):
         assert await service(outbox, bound=1).send_test_events("t1", "photos", [A, B], "R") == 1
-    assert [arn for _, arn, _ in outbox] == [A]
+    assert [arn for _, arn, _, _ in outbox] == [A]
     (line,) = [r.getMessage() for r in caplog.records]
     assert "full" in line and B in line and "photos" not in line
 

@@ -63,7 +63,7 @@ async def queue_allowing(queues: QueueService, bucket: str) -> Queue:
 
 
 async def deliver(queues: QueueService, arn: str, *messages: str) -> MemoryEventQueue:
-    outbox = [(TENANT, arn, message) for message in messages]
+    outbox = [(TENANT, arn, message, None) for message in messages]
     pending = MemoryEventQueue(outbox)
     topics = TopicService(MemoryTopicStore(), region="eu", max_topics=1)
     deliverer = Deliverer(pending, topics, DeliveryPolicy(), queues=BucketEventQueues(queues))

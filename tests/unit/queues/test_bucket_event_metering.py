@@ -61,9 +61,9 @@ async def test_events_a_queue_took_are_its_owners_sqs_requests(queues: QueueServ
     queue = await queue_allowing(queues, "photos")
     billing = BillingService(MemoryBillingStore(), region="eu", instance_types=[])
     outbox = [
-        (TENANT, queue.arn, record("photos")),  # 1 request
-        (TENANT, queue.arn, record("photos", 70 * 1024)),  # 2: over 64 KiB
-        (TENANT, queue.arn, record("not-allowed")),  # refused by the queue's policy: none
+        (TENANT, queue.arn, record("photos"), None),  # 1 request
+        (TENANT, queue.arn, record("photos", 70 * 1024), None),  # 2: over 64 KiB
+        (TENANT, queue.arn, record("not-allowed"), None),  # refused by the queue's policy: none
     ]
     pending = MemoryEventQueue(outbox)
     topics = TopicService(MemoryTopicStore(), region="eu", max_topics=1)

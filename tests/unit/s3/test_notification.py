@@ -72,7 +72,7 @@ async def put(client: Client, body: bytes) -> Any:
 
 def queued(client: Client) -> list[dict[str, Any]]:
     assert client.store is not None
-    return [r for _, _, m in client.store.notification_outbox for r in json.loads(m)["Records"]]
+    return [r for _, _, m, _ in client.store.notification_outbox for r in json.loads(m)["Records"]]
 
 
 async def test_a_configuration_is_kept_and_shown_back(client: Client) -> None:
@@ -348,18 +348,18 @@ async def test_eventbridge_beside_a_topic_takes_every_event_of_the_bucket(client
     assert shown.count("<TopicConfiguration>") == 1
     assert client.store is not None
     outbox = client.store.notification_outbox
-    assert EVENTBRIDGE_DESTINATION not in {destination for _, destination, _ in outbox}
+    assert EVENTBRIDGE_DESTINATION not in {destination for _, destination, _, _ in outbox}
     outbox.clear()
     for key in ("images/a.jpg", "notes/b.txt"):
         assert (await client.request("PUT", f"{B}/{key}", b"abc")).status == 200
     assert (await client.request("DELETE", f"{B}/notes/b.txt")).status == 204
-    to_bus = [json.loads(m)["Records"][0] for _, d, m in outbox if d == EVENTBRIDGE_DESTINATION]
+    to_bus = [json.loads(m)["Records"][0] for _, d, m, _ in outbox if d == EVENTBRIDGE_DESTINATION]
     assert [(r["eventName"], r["s3"]["object"]["key"]) for r in to_bus] == [
         ("ObjectCreated:Put", "images/a.jpg"),
         ("ObjectCreated:Put", "notes/b.txt"),
         ("ObjectRemoved:Delete", "notes/b.txt"),
     ]
-    assert [d for _, d, _ in outbox].count(arn) == 1  # the topic's filter still applies
+    assert [d for _, d, _, _ in outbox].count(arn) == 1  # the topic's filter still applies
     # Without it, the bus gets nothing more.
     assert (await put(client, configuration(topic_rule(arn, "s3:ObjectCreated:*")))).status == 200
     shown = (await client.request("GET", f"{B}?notification")).body

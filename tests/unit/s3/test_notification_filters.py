@@ -63,7 +63,7 @@ async def configure(client: Client, *rules: str) -> Any:
 
 def queued(client: Client) -> list[dict[str, Any]]:
     assert client.store is not None
-    return [r for _, _, m in client.store.notification_outbox for r in json.loads(m)["Records"]]
+    return [r for _, _, m, _ in client.store.notification_outbox for r in json.loads(m)["Records"]]
 
 
 async def test_the_filters_are_kept_and_shown_back_in_rgws_shape(client: Client, arn: str) -> None:

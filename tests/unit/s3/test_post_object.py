@@ -272,7 +272,7 @@ async def test_a_form_upload_is_an_object_created_post_event(client: Client) -> 
     assert (await client.request("PUT", f"/{B}?notification", config)).status == 200
     reply = await post(client, *encode(presigned(client, "forms/${filename}"), b"form data"))
     assert reply.status == 204, reply.body
-    ((_, arn, message),) = client.store.notification_outbox
+    ((_, arn, message, _),) = client.store.notification_outbox
     (record,) = json.loads(message)["Records"]
     assert arn == topic.arn
     assert record["eventName"] == "ObjectCreated:Post"

@@ -105,13 +105,15 @@ class NotificationFunctions(Protocol):
 
 
 def event_source(ctx: S3Context, event_name: str) -> EventSource:
-    """The request as its event notifications tell of it (decision 0132)."""
+    """The request as its event notifications tell of it (decision 0132), with its trace
+    header: a function writing to the bucket that triggers it is a loop (decision 0336)."""
     principal = ctx.principal
     return EventSource(
         event_name,
         "anonymous" if principal.is_anonymous else principal.arn,
         ctx.source_ip or "",
         ctx.request_id,
+        ctx.headers.get("x-amzn-trace-id") or None,
     )
 
 
