@@ -171,8 +171,22 @@ async def list_versions(
     return wire.answer(xml)
 
 
-def _ttl(raw: str | None) -> int:
-    return _integer(raw, "TTL")
+def _instance_settings(root: Element) -> tuple[int, str, int]:
+    """What Create and UpdateTrafficPolicyInstance both set: the TTL, the policy and its
+    version, read in that order (the first missing or invalid one is the one refused)."""
+    return (
+        _integer(wire.text(root, "TTL", required=True), "TTL"),
+        wire.text(root, "TrafficPolicyId", required=True) or "",
+        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+    )
+
+
+def _answer_instance(root: str, instance: TrafficPolicyInstance, created: bool = False) -> Response:
+    xml = wire.writer(root)
+    _write_instance(xml, instance)
+    if not created:
+        return wire.answer(xml)
+    return wire.answer(xml, 201, f"/2013-04-01/trafficpolicyinstance/{instance.instance_id}")
 
 
 async def create_instance(
@@ -183,23 +197,16 @@ async def create_instance(
         tenant,
         hosted_zone_id(wire.text(root, "HostedZoneId", required=True) or ""),
         wire.text(root, "Name", required=True) or "",
-        _ttl(wire.text(root, "TTL", required=True)),
-        wire.text(root, "TrafficPolicyId", required=True) or "",
-        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+        *_instance_settings(root),
     )
-    xml = wire.writer("CreateTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    location = f"/2013-04-01/trafficpolicyinstance/{instance.instance_id}"
-    return wire.answer(xml, 201, location)
+    return _answer_instance("CreateTrafficPolicyInstanceResponse", instance, created=True)
 
 
 async def get_instance(
     service: TrafficPolicyService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
     instance = await service.instance(tenant, op.traffic_instance_id)
-    xml = wire.writer("GetTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    return wire.answer(xml)
+    return _answer_instance("GetTrafficPolicyInstanceResponse", instance)
 
 
 async def update_instance(
@@ -209,13 +216,9 @@ async def update_instance(
     instance = await service.update_instance(
         tenant,
         op.traffic_instance_id,
-        _ttl(wire.text(root, "TTL", required=True)),
-        wire.text(root, "TrafficPolicyId", required=True) or "",
-        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+        *_instance_settings(root),
     )
-    xml = wire.writer("UpdateTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    return wire.answer(xml)
+    return _answer_instance("UpdateTrafficPolicyInstanceResponse", instance)
 
 
 async def delete_instance(
