@@ -7,7 +7,6 @@ that stream is refused with AWS's ``InvalidSourceException``."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
+from support.delivery_streams import active_stream, delivered_bodies
 from support.server import REGION, ServerProcess, running_server
+from support.service_roles import service_role
+from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -41,22 +43,9 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
     logs: Any = client_for(server, "logs", *credentials)
     s3.create_bucket(Bucket="plain-logs", CreateBucketConfiguration={"LocationConstraint": REGION})
 
-    def role(name: str, service: str, action: str, resource: str) -> str:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
-        }
-        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-        return str(made["Role"]["Arn"])
-
-    writer = role("plain-fh", "firehose.amazonaws.com", "s3:PutObject", "arn:aws:s3:::plain-logs/*")
+    writer = service_role(
+        iam, "plain-fh", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::plain-logs/*")
+    )
     processors = [
         {
             "Type": "Decompression",
@@ -79,20 +68,14 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
             "ProcessingConfiguration": {"Enabled": True, "Processors": processors},
         },
     )["DeliveryStreamARN"]
-    deadline = time.monotonic() + 20
-    status = "CREATING"
-    while status == "CREATING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        described = firehose.describe_delivery_stream(DeliveryStreamName="plain-logs")
-        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-    [destination] = described["DeliveryStreamDescription"]["Destinations"]
+    [destination] = active_stream(firehose, "plain-logs", within=20)["Destinations"]
     shown = destination["ExtendedS3DestinationDescription"]["ProcessingConfiguration"]
     assert shown == {"Enabled": True, "Processors": processors}
     with pytest.raises(ClientError) as refused:
         firehose.put_record(DeliveryStreamName="plain-logs", Record={"Data": b"by hand\n"})
     assert refused.value.response["Error"]["Code"] == "InvalidSourceException"
 
-    subscriber = role("plain-sub", "logs.amazonaws.com", "firehose:PutRecord*", arn)
+    subscriber = service_role(iam, "plain-sub", "logs.amazonaws.com", ("firehose:PutRecord*", arn))
     logs.create_log_group(logGroupName="/app/web")
     logs.create_log_stream(logGroupName="/app/web", logStreamName="web-1")
     logs.put_subscription_filter(
@@ -109,15 +92,10 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
         logStreamName="web-1",
         logEvents=[{"timestamp": now + n, "message": m} for n, m in enumerate(messages)],
     )
-    lines: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        listed = s3.list_objects_v2(Bucket="plain-logs", Prefix="logs/").get("Contents", [])
-        bodies = [s3.get_object(Bucket="plain-logs", Key=o["Key"])["Body"].read() for o in listed]
-        lines = b"".join(bodies).decode().splitlines()
-        if len(lines) >= len(messages):
-            break
-        time.sleep(0.2)
+    lines = eventually(
+        lambda: b"".join(delivered_bodies(s3, "plain-logs", "logs/")).decode().splitlines(),
+        lambda landed: len(landed) >= len(messages),
+    )
     assert lines == messages  # plain, one a line: no envelope, no CONTROL_MESSAGE
     errors = s3.list_objects_v2(Bucket="plain-logs", Prefix="errors/").get("Contents", [])
     assert errors == []
