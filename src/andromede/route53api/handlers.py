@@ -213,28 +213,19 @@ async def list_tags(
     return wire.answer(xml)
 
 
-async def associate_vpc(
+async def change_vpc_association(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    root = wire.document(body, "AssociateVPCWithHostedZoneRequest")
+    """AssociateVPCWithHostedZone and DisassociateVPCFromHostedZone: the same request (a VPC,
+    a comment) and answer (the change); only the service's call differs."""
+    root = wire.document(body, f"{op.name}Request")
     vpc = wire.vpc_of(root)
     if vpc is None:
         raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
-    submitted = await service.associate(tenant, op.zone_id, vpc)
-    xml = wire.writer("AssociateVPCWithHostedZoneResponse")
-    wire.change_info(xml, submitted, wire.text(root, "Comment"))
-    return wire.answer(xml)
-
-
-async def disassociate_vpc(
-    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
-) -> Response:
-    root = wire.document(body, "DisassociateVPCFromHostedZoneRequest")
-    vpc = wire.vpc_of(root)
-    if vpc is None:
-        raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
-    submitted = await service.disassociate(tenant, op.zone_id, vpc)
-    xml = wire.writer("DisassociateVPCFromHostedZoneResponse")
+    associating = op.name == "AssociateVPCWithHostedZone"
+    change = service.associate if associating else service.disassociate
+    submitted = await change(tenant, op.zone_id, vpc)
+    xml = wire.writer(f"{op.name}Response")
     wire.change_info(xml, submitted, wire.text(root, "Comment"))
     return wire.answer(xml)
 
@@ -252,8 +243,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "GetChange": get_change,
     "ChangeTagsForResource": change_tags,
     "ListTagsForResource": list_tags,
-    "AssociateVPCWithHostedZone": associate_vpc,
-    "DisassociateVPCFromHostedZone": disassociate_vpc,
+    "AssociateVPCWithHostedZone": change_vpc_association,
+    "DisassociateVPCFromHostedZone": change_vpc_association,
     "ListHostedZonesByVPC": list_hosted_zones_by_vpc,  # decision 0285
     "TestDNSAnswer": answer_dns_test,  # decision 0289
 }
