@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import pytest
 
-from support.server import ServerProcess, running_server
+from support.server import REGION, ServerProcess, running_server
 
 __all__ = [
     "DEFAULT_TAGS",
@@ -43,6 +43,7 @@ __all__ = [
     "Terraform",
     "attached_provider_running",
     "aws_provider",
+    "provider_values",
     "server_endpoint",
     "terraform_ec2_server",
 ]
@@ -81,6 +82,17 @@ def server_endpoint(folder: Path, endpoint: str) -> Path:
     path = folder / "aws-config"
     path.write_text(f"[profile andromede]\nendpoint_url = {endpoint}\n")
     return path
+
+
+def provider_values(folder: Path, server: ServerProcess) -> dict[str, object]:
+    """What :func:`aws_provider`'s blocks take to reach ``server``: ``region``, ``credentials``
+    (its credentials file) and ``endpoints`` (:func:`server_endpoint`'s file, written into
+    ``folder``), for a configuration's ``%`` with its own values."""
+    return {
+        "region": REGION,
+        "credentials": server.credentials_file,
+        "endpoints": server_endpoint(folder, server.endpoint),
+    }
 
 
 _PROVIDER = """

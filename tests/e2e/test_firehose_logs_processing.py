@@ -24,8 +24,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
+from support.delivery_streams import active_stream, delivered_bodies
 from support.kpl import aggregate
 from support.server import REGION, ServerProcess, running_server
+from support.service_roles import service_role
+from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -52,22 +55,9 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
     logs: Any = client_for(server, "logs", *credentials)
     s3.create_bucket(Bucket="plain-logs", CreateBucketConfiguration={"LocationConstraint": REGION})
 
-    def role(name: str, service: str, action: str, resource: str) -> str:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
-        }
-        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-        return str(made["Role"]["Arn"])
-
-    writer = role("plain-fh", "firehose.amazonaws.com", "s3:PutObject", "arn:aws:s3:::plain-logs/*")
+    writer = service_role(
+        iam, "plain-fh", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::plain-logs/*")
+    )
     processors = [
         {
             "Type": "Decompression",
@@ -90,20 +80,14 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
             "ProcessingConfiguration": {"Enabled": True, "Processors": processors},
         },
     )["DeliveryStreamARN"]
-    deadline = time.monotonic() + 20
-    status = "CREATING"
-    while status == "CREATING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        described = firehose.describe_delivery_stream(DeliveryStreamName="plain-logs")
-        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-    [destination] = described["DeliveryStreamDescription"]["Destinations"]
+    [destination] = active_stream(firehose, "plain-logs", within=20)["Destinations"]
     shown = destination["ExtendedS3DestinationDescription"]["ProcessingConfiguration"]
     assert shown == {"Enabled": True, "Processors": processors}
     with pytest.raises(ClientError) as refused:
         firehose.put_record(DeliveryStreamName="plain-logs", Record={"Data": b"by hand\n"})
     assert refused.value.response["Error"]["Code"] == "InvalidSourceException"
 
-    subscriber = role("plain-sub", "logs.amazonaws.com", "firehose:PutRecord*", arn)
+    subscriber = service_role(iam, "plain-sub", "logs.amazonaws.com", ("firehose:PutRecord*", arn))
     logs.create_log_group(logGroupName="/app/web")
     logs.create_log_stream(logGroupName="/app/web", logStreamName="web-1")
     logs.put_subscription_filter(
@@ -120,29 +104,14 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
         logStreamName="web-1",
         logEvents=[{"timestamp": now + n, "message": m} for n, m in enumerate(messages)],
     )
-    lines: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        listed = s3.list_objects_v2(Bucket="plain-logs", Prefix="logs/").get("Contents", [])
-        bodies = [s3.get_object(Bucket="plain-logs", Key=o["Key"])["Body"].read() for o in listed]
-        lines = b"".join(bodies).decode().splitlines()
-        if len(lines) >= len(messages):
-            break
-        time.sleep(0.2)
+    lines = eventually(
+        lambda: b"".join(delivered_bodies(s3, "plain-logs", "logs/")).decode().splitlines(),
+        lambda landed: len(landed) >= len(messages),
+    )
     assert lines == messages  # plain, one a line: no envelope, no CONTROL_MESSAGE
     errors = s3.list_objects_v2(Bucket="plain-logs", Prefix="errors/").get("Contents", [])
     assert errors == []
     logs.delete_subscription_filter(logGroupName="/app/web", filterName="all")
-
-
-def _role(iam: Any, name: str, service: str, actions: list[str]) -> str:
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-        "Service": service}, "Action": "sts:AssumeRole"}]}  # fmt: skip
-    made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-    policy = {"Version": "2012-10-17",
-              "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}  # fmt: skip
-    iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-    return str(made["Role"]["Arn"])
 
 
 def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: ServerProcess) -> None:
@@ -175,7 +144,12 @@ def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: Serve
         s3.create_bucket(
             Bucket="http-logs-backup", CreateBucketConfiguration={"LocationConstraint": REGION}
         )
-        writer = _role(iam, "http-logs-fh", "firehose.amazonaws.com", ["s3:PutObject"])
+        writer = service_role(
+            iam,
+            "http-logs-fh",
+            "firehose.amazonaws.com",
+            ("s3:PutObject", "arn:aws:s3:::http-logs-backup/*"),
+        )
         processors = [
             {"Type": "Decompression", "Parameters": [
                 {"ParameterName": "CompressionFormat", "ParameterValue": "GZIP"}]},
@@ -195,19 +169,15 @@ def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: Serve
                                     "BucketARN": "arn:aws:s3:::http-logs-backup"},
             },
         )["DeliveryStreamARN"]  # fmt: skip
-        deadline = time.monotonic() + 20
-        status = "CREATING"
-        while status == "CREATING" and time.monotonic() < deadline:
-            time.sleep(0.2)
-            described = firehose.describe_delivery_stream(DeliveryStreamName="http-logs")
-            status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-        [destination] = described["DeliveryStreamDescription"]["Destinations"]
+        [destination] = active_stream(firehose, "http-logs", within=20)["Destinations"]
         shown = destination["HttpEndpointDestinationDescription"]["ProcessingConfiguration"]
         assert shown == {"Enabled": True, "Processors": processors}
         with pytest.raises(ClientError) as refused:
             firehose.put_record(DeliveryStreamName="http-logs", Record={"Data": b"by hand"})
         assert refused.value.response["Error"]["Code"] == "InvalidSourceException"
-        subscriber = _role(iam, "http-logs-sub", "logs.amazonaws.com", ["firehose:PutRecord*"])
+        subscriber = service_role(
+            iam, "http-logs-sub", "logs.amazonaws.com", ("firehose:PutRecord*", arn)
+        )
         logs.create_log_group(logGroupName="/app/api")
         logs.create_log_stream(logGroupName="/app/api", logStreamName="api-1")
         logs.put_subscription_filter(
@@ -221,11 +191,10 @@ def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: Serve
             logEvents=[{"timestamp": now + n, "message": m.decode()}
                        for n, m in enumerate(messages)],
         )  # fmt: skip
-        sent: list[bytes] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(sent) < len(messages):
-            time.sleep(0.2)
-            sent = [data for datas in list(documents.values()) for data in datas]
+        sent = eventually(
+            lambda: [data for datas in list(documents.values()) for data in datas],
+            lambda received: len(received) >= len(messages),
+        )
         assert sent == messages  # plain messages, no envelope, no CONTROL_MESSAGE
         backup = s3.list_objects_v2(Bucket="http-logs-backup").get("Contents", [])
         assert backup == []
@@ -246,9 +215,17 @@ def test_a_kinesis_source_s_kpl_aggregates_land_de_aggregated(server: ServerProc
     kinesis.create_stream(StreamName="kpl-feed", ShardCount=1)
     kinesis.get_waiter("stream_exists").wait(StreamName="kpl-feed", WaiterConfig={"Delay": 1})
     summary = kinesis.describe_stream_summary(StreamName="kpl-feed")["StreamDescriptionSummary"]
-    role = _role(iam, "kpl-fh", "firehose.amazonaws.com", [
-        "s3:PutObject", "kinesis:DescribeStream", "kinesis:GetShardIterator",
-        "kinesis:GetRecords", "kinesis:ListShards"])  # fmt: skip
+    role = service_role(
+        iam,
+        "kpl-fh",
+        "firehose.amazonaws.com",
+        ("s3:PutObject", "arn:aws:s3:::kpl-landing/*"),
+        (
+            ["kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis:GetRecords",
+             "kinesis:ListShards"],
+            summary["StreamARN"],
+        ),
+    )  # fmt: skip
     firehose.create_delivery_stream(
         DeliveryStreamName="from-kpl",
         DeliveryStreamType="KinesisStreamAsSource",
@@ -263,13 +240,10 @@ def test_a_kinesis_source_s_kpl_aggregates_land_de_aggregated(server: ServerProc
     kinesis.put_record(StreamName="kpl-feed", Data=aggregate(users), PartitionKey="agg")
     kinesis.put_record(StreamName="kpl-feed", Data=b"plain;", PartitionKey="p")
     expected = b"u1;u2;u3;plain;"
-    deadline = time.monotonic() + 30
-    landed = b""
-    while time.monotonic() < deadline and len(landed) < len(expected):
-        time.sleep(0.2)
-        objects = s3.list_objects_v2(Bucket="kpl-landing").get("Contents", [])
-        keys = [o["Key"] for o in sorted(objects, key=lambda o: o["LastModified"])]
-        landed = b"".join(s3.get_object(Bucket="kpl-landing", Key=k)["Body"].read() for k in keys)
+    landed = eventually(
+        lambda: b"".join(delivered_bodies(s3, "kpl-landing")),
+        lambda bodies: len(bodies) >= len(expected),
+    )
     # Delivered at least once: a batch read again would repeat, never split, an aggregate.
     assert b"u1;u2;u3;" in landed and b"plain;" in landed, landed
     assert set(landed.split(b";")) == {b"u1", b"u2", b"u3", b"plain", b""}

@@ -20,8 +20,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for, new_tenant
-from support.lambda_functions import NEEDS_BWRAP, TRUST, execution_role, python_function
+from support.delivery_streams import active_stream
+from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
 from support.server import ServerProcess
+from support.service_roles import service_role
 
 pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
@@ -149,21 +151,16 @@ def test_a_firehose_stream_transforms_its_records_with_a_function(server: Server
     s3: Any = client_for(server, "s3", *keys)
     bucket = f"fh-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    trust = TRUST.replace("lambda.amazonaws.com", "firehose.amazonaws.com")
-    delivery = iam.create_role(RoleName="delivery", AssumeRolePolicyDocument=trust)
-    iam.put_role_policy(RoleName="delivery", PolicyName="deliver", PolicyDocument=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
-            {"Effect": "Allow", "Resource": arn,
-             "Action": ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"]},
-        ],
-    }))  # fmt: skip
+    delivery = service_role(
+        iam, "delivery", "firehose.amazonaws.com",
+        ("s3:PutObject", f"arn:aws:s3:::{bucket}/*"),
+        (["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"], arn),
+    )  # fmt: skip
     firehose: Any = client_for(server, "firehose", *keys)
     firehose.create_delivery_stream(
         DeliveryStreamName="orders",
         ExtendedS3DestinationConfiguration={
-            "RoleARN": delivery["Role"]["Arn"],
+            "RoleARN": delivery,
             "BucketARN": f"arn:aws:s3:::{bucket}",
             "Prefix": "kind=!{partitionKeyFromLambda:kind}/",
             "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/",
@@ -175,13 +172,7 @@ def test_a_firehose_stream_transforms_its_records_with_a_function(server: Server
             }]},
         },
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    status = "CREATING"
-    while status == "CREATING" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        described = firehose.describe_delivery_stream(DeliveryStreamName="orders")
-        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-    assert status == "ACTIVE"
+    active_stream(firehose, "orders")
     records = [b'{"kind":"a","n":1}\n', b'{"kind":"b","n":2}\n', b'{"kind":"a","bad":1}\n']
     firehose.put_record_batch(DeliveryStreamName="orders", Records=[{"Data": r} for r in records])
 

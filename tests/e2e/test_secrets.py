@@ -36,8 +36,11 @@ from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
+from support.delivery_streams import active_stream, delivered_bodies
 from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
+from support.service_roles import service_role
+from support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -249,63 +252,31 @@ def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None
     s3: Any = client_for(server, "s3", *credentials)
     firehose: Any = client_for(server, "firehose", *credentials)
     s3.create_bucket(Bucket="fh-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "firehose.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    role = iam.create_role(RoleName="fh-delivery", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName="fh-delivery",
-        PolicyName="put",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": "s3:PutObject",
-                        "Resource": "arn:aws:s3:::fh-landing/*",
-                    }
-                ],
-            }
-        ),
+    role = service_role(
+        iam, "fh-delivery", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::fh-landing/*")
     )
     arn = firehose.create_delivery_stream(
         DeliveryStreamName="clicks",
         DeliveryStreamType="DirectPut",
         ExtendedS3DestinationConfiguration={
-            "RoleARN": role["Role"]["Arn"],
+            "RoleARN": role,
             "BucketARN": "arn:aws:s3:::fh-landing",
             "Prefix": "clicks/",
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
         },
     )["DeliveryStreamARN"]
     assert arn.endswith(":deliverystream/clicks")
-    deadline = time.monotonic() + 20
-    status = "CREATING"
-    while status == "CREATING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        described = firehose.describe_delivery_stream(DeliveryStreamName="clicks")
-        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-    assert status == "ACTIVE"
+    active_stream(firehose, "clicks", within=20)
     firehose.put_record(DeliveryStreamName="clicks", Record={"Data": b'{"n":1}\n'})
     batch = firehose.put_record_batch(
         DeliveryStreamName="clicks", Records=[{"Data": b'{"n":2}\n'}, {"Data": b'{"n":3}\n'}]
     )
     assert batch["FailedPutCount"] == 0
-    deadline = time.monotonic() + 20
-    objects: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        objects = s3.list_objects_v2(Bucket="fh-landing", Prefix="clicks/").get("Contents", [])
-        if sum(o["Size"] for o in objects) >= 24:
-            break
-        time.sleep(0.2)
+    objects: list[dict[str, Any]] = eventually(
+        lambda: s3.list_objects_v2(Bucket="fh-landing", Prefix="clicks/").get("Contents", []),
+        lambda listed: sum(o["Size"] for o in listed) >= 24,
+        within=20,
+    )
     # One object, or two when a pass ran between the puts (the interval hint is 0): each the
     # records concatenated as they came.
     bodies = [s3.get_object(Bucket="fh-landing", Key=o["Key"])["Body"].read() for o in objects]
@@ -320,45 +291,24 @@ def test_a_firehose_stream_delivers_into_a_bucket(server: ServerProcess) -> None
     # SNS into the same stream (decision 0226): a topic's firehose subscription, put as a role
     # SNS assumes; the message alone (raw), one a line, lands in the bucket.
     sns: Any = client_for(server, "sns", *credentials)
-    sns_trust = json.dumps(trust).replace("firehose.amazonaws.com", "sns.amazonaws.com")
-    sns_role = iam.create_role(RoleName="sns-to-fh", AssumeRolePolicyDocument=sns_trust)
-    iam.put_role_policy(
-        RoleName="sns-to-fh",
-        PolicyName="put",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
-                        "Resource": arn,
-                    }
-                ],
-            }
-        ),
+    sns_role = service_role(
+        iam,
+        "sns-to-fh",
+        "sns.amazonaws.com",
+        (["firehose:PutRecord", "firehose:PutRecordBatch"], arn),
     )
     topic = sns.create_topic(Name="fh-orders")["TopicArn"]
     sns.subscribe(
         TopicArn=topic,
         Protocol="firehose",
         Endpoint=arn,
-        Attributes={"SubscriptionRoleArn": sns_role["Role"]["Arn"], "RawMessageDelivery": "true"},
+        Attributes={"SubscriptionRoleArn": sns_role, "RawMessageDelivery": "true"},
     )
     sns.publish(TopicArn=topic, Message='{"order":42}')
-    deadline = time.monotonic() + 30
-    landed = False
-    while not landed and time.monotonic() < deadline:
-        time.sleep(0.3)
-        keys = [
-            o["Key"]
-            for o in s3.list_objects_v2(Bucket="fh-landing", Prefix="clicks/").get("Contents", [])
-        ]
-        landed = any(
-            b'{"order":42}\n' in s3.get_object(Bucket="fh-landing", Key=key)["Body"].read()
-            for key in keys
-        )
-    assert landed
+    eventually(
+        lambda: delivered_bodies(s3, "fh-landing", "clicks/"),
+        lambda bodies: any(b'{"order":42}\n' in body for body in bodies),
+    )
 
 
 def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
@@ -371,22 +321,9 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
     logs: Any = client_for(server, "logs", *credentials)
     s3.create_bucket(Bucket="cwl-landing", CreateBucketConfiguration={"LocationConstraint": REGION})
 
-    def role(name: str, service: str, action: str, resource: str) -> str:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        made = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
-        }
-        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
-        return str(made["Role"]["Arn"])
-
-    writer = role("cwl-fh", "firehose.amazonaws.com", "s3:PutObject", "arn:aws:s3:::cwl-landing/*")
+    writer = service_role(
+        iam, "cwl-fh", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::cwl-landing/*")
+    )
     arn = firehose.create_delivery_stream(
         DeliveryStreamName="app-logs",
         ExtendedS3DestinationConfiguration={
@@ -395,13 +332,8 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
         },
     )["DeliveryStreamARN"]
-    deadline = time.monotonic() + 20
-    status = "CREATING"
-    while status == "CREATING" and time.monotonic() < deadline:
-        time.sleep(0.2)
-        described = firehose.describe_delivery_stream(DeliveryStreamName="app-logs")
-        status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-    subscriber = role("cwl-sub", "logs.amazonaws.com", "firehose:PutRecord*", arn)
+    active_stream(firehose, "app-logs", within=20)
+    subscriber = service_role(iam, "cwl-sub", "logs.amazonaws.com", ("firehose:PutRecord*", arn))
     logs.create_log_group(logGroupName="/app/orders")
     logs.create_log_stream(logGroupName="/app/orders", logStreamName="web-1")
     logs.put_subscription_filter(
@@ -422,21 +354,20 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
             {"timestamp": now + 1, "message": "INFO all good"},
         ],
     )
-    messages: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        listed = s3.list_objects_v2(Bucket="cwl-landing").get("Contents", [])
-        bodies = [s3.get_object(Bucket="cwl-landing", Key=o["Key"])["Body"].read() for o in listed]
+
+    def delivered_messages() -> list[dict[str, Any]]:
         decoder = json.JSONDecoder()
         messages = []
-        for body in bodies:
+        for body in delivered_bodies(s3, "cwl-landing"):
             text, at = gzip.decompress(body).decode(), 0
             while at < len(text):
                 message, at = decoder.raw_decode(text, at)
                 messages.append(message)
-        if any(m["messageType"] == "DATA_MESSAGE" for m in messages):
-            break
-        time.sleep(0.2)
+        return messages
+
+    messages = eventually(
+        delivered_messages, lambda found: any(m["messageType"] == "DATA_MESSAGE" for m in found)
+    )
     assert "CONTROL_MESSAGE" in {m["messageType"] for m in messages}
     [data] = [m for m in messages if m["messageType"] == "DATA_MESSAGE"]
     assert (data["logGroup"], data["logStream"]) == ("/app/orders", "web-1")
@@ -477,16 +408,10 @@ def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> N
             Bucket="fh-http-backup", CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         secret = sm.create_secret(Name="collector", SecretString='{"api_key": "e2e-key"}')["ARN"]
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-            "Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}]}  # fmt: skip
-        role = iam.create_role(RoleName="fh-http", AssumeRolePolicyDocument=json.dumps(trust))
-        iam.put_role_policy(
-            RoleName="fh-http", PolicyName="both",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "s3:PutObject",
-                 "Resource": "arn:aws:s3:::fh-http-backup/*"},
-                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-                 "Resource": secret}]}),
+        role = service_role(
+            iam, "fh-http", "firehose.amazonaws.com",
+            ("s3:PutObject", "arn:aws:s3:::fh-http-backup/*"),
+            ("secretsmanager:GetSecretValue", secret),
         )  # fmt: skip
         url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
         firehose.create_delivery_stream(
@@ -495,26 +420,15 @@ def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> N
                 "EndpointConfiguration": {"Url": url, "Name": "e2e"},
                 "SecretsManagerConfiguration": {"Enabled": True, "SecretARN": secret},
                 "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
-                "RoleARN": role["Role"]["Arn"],
-                "S3Configuration": {"RoleARN": role["Role"]["Arn"],
-                                    "BucketARN": "arn:aws:s3:::fh-http-backup"},
+                "RoleARN": role,
+                "S3Configuration": {"RoleARN": role, "BucketARN": "arn:aws:s3:::fh-http-backup"},
             },
         )  # fmt: skip
-        deadline = time.monotonic() + 20
-        status = "CREATING"
-        while status == "CREATING" and time.monotonic() < deadline:
-            time.sleep(0.2)
-            described = firehose.describe_delivery_stream(DeliveryStreamName="to-http")
-            status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
-        assert status == "ACTIVE"
-        http = described["DeliveryStreamDescription"]["Destinations"][0][
-            "HttpEndpointDestinationDescription"
-        ]
+        described = active_stream(firehose, "to-http", within=20)
+        http = described["Destinations"][0]["HttpEndpointDestinationDescription"]
         assert http["EndpointConfiguration"] == {"Url": url, "Name": "e2e"}
         firehose.put_record(DeliveryStreamName="to-http", Record={"Data": b"hello"})
-        deadline = time.monotonic() + 20
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.2)
+        eventually(lambda: len(received), bool, within=20)
         ((headers, document),) = received
         assert headers["X-Amz-Firehose-Access-Key"] == "e2e-key"
         assert headers["X-Amz-Firehose-Request-Id"] == document["requestId"]
@@ -541,38 +455,27 @@ def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None
             ]
         )
     )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}],
-    }  # fmt: skip
-    role = iam.create_role(RoleName="kfh", AssumeRolePolicyDocument=json.dumps(trust))
     actions = ["s3:PutObject", "kinesis:DescribeStream", "kinesis:GetShardIterator",
                "kinesis:GetRecords", "kinesis:ListShards"]  # fmt: skip
-    policy = {"Version": "2012-10-17",
-              "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}  # fmt: skip
-    iam.put_role_policy(RoleName="kfh", PolicyName="p", PolicyDocument=json.dumps(policy))
+    role = service_role(iam, "kfh", "firehose.amazonaws.com", (actions, "*"))
     firehose.create_delivery_stream(
         DeliveryStreamName="from-feed",
         DeliveryStreamType="KinesisStreamAsSource",
         KinesisStreamSourceConfiguration={
-            "KinesisStreamARN": stream_arn, "RoleARN": role["Role"]["Arn"],
+            "KinesisStreamARN": stream_arn, "RoleARN": role,
         },
         ExtendedS3DestinationConfiguration={
-            "RoleARN": role["Role"]["Arn"], "BucketARN": "arn:aws:s3:::kfh-landing",
+            "RoleARN": role, "BucketARN": "arn:aws:s3:::kfh-landing",
             "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
         },
     )  # fmt: skip
     kinesis.put_record(StreamName="feed", Data=b"k1;", PartitionKey="p")
     kinesis.put_record(StreamName="feed", Data=b"k2;", PartitionKey="p")
-    deadline = time.monotonic() + 20
-    bodies: list[bytes] = []
-    while time.monotonic() < deadline and b"".join(bodies) != b"k1;k2;":
-        time.sleep(0.2)
-        objects = s3.list_objects_v2(Bucket="kfh-landing").get("Contents", [])
-        keys = [o["Key"] for o in sorted(objects, key=lambda o: o["LastModified"])]
-        bodies = [s3.get_object(Bucket="kfh-landing", Key=k)["Body"].read() for k in keys]
-    assert sorted(b"".join(bodies)) == sorted(b"k1;k2;")
+    eventually(
+        lambda: b"".join(delivered_bodies(s3, "kfh-landing")),
+        lambda landed: sorted(landed) == sorted(b"k1;k2;"),
+        within=20,
+    )
     described = firehose.describe_delivery_stream(DeliveryStreamName="from-feed")
     source = described["DeliveryStreamDescription"]["Source"]["KinesisStreamSourceDescription"]
     assert source["KinesisStreamARN"] == stream_arn

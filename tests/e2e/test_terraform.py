@@ -80,7 +80,7 @@ from cryptography.hazmat.primitives import serialization
 
 from e2e.helpers import unique_bucket
 from e2e.iam_helpers import client_for
-from e2e.terraform_kit import DESTROY_AFTER_PLAN, Terraform, aws_provider, server_endpoint
+from e2e.terraform_kit import DESTROY_AFTER_PLAN, Terraform, aws_provider, provider_values
 from e2e.test_kms_api import kms_client
 from e2e.test_s3control import s3control_client
 from support.iam_recipes import server_certificate
@@ -1464,9 +1464,7 @@ def test_terraform_applies_converges_and_destroys(
     (terraform.work / "main.tf").write_text(
         CONFIGURATION
         % {
-            "region": REGION,
-            "credentials": server.credentials_file,
-            "endpoints": server_endpoint(terraform.work, server.endpoint),
+            **provider_values(terraform.work, server),
             "endpoint": server.endpoint,
             "bucket": bucket,
             "material": MATERIAL,
@@ -2309,9 +2307,8 @@ def test_the_s3_backend_locks_state_in_a_dynamodb_table(
         KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
     )  # fmt: skip
-    values = {"region": REGION, "credentials": server.credentials_file,
-              "endpoint": server.endpoint, "bucket": bucket, "table": table,
-              "endpoints": server_endpoint(terraform.work, server.endpoint)}  # fmt: skip
+    values = {**provider_values(terraform.work, server), "endpoint": server.endpoint,
+              "bucket": bucket, "table": table}  # fmt: skip
     main = terraform.work / "main.tf"
     main.write_text((aws_provider() + BACKEND_TABLE) % {**values, "marker": "v1",
                                                          "protected": "true"})  # fmt: skip

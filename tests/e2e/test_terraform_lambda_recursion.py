@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import zipfile
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for
-from e2e.terraform_kit import Terraform, aws_provider, server_endpoint
-from support.server import REGION, ServerProcess
+from e2e.terraform_kit import Terraform, aws_provider, provider_values
+from support.lambda_functions import handler_zip
+from support.server import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -55,14 +55,13 @@ def test_a_recursion_configuration_through_terraform(
     (terraform.work / "main.tf").write_text(
         CONFIGURATION
         % {
-            "region": REGION,
-            "credentials": server.credentials_file,
-            "endpoints": server_endpoint(terraform.work, server.endpoint),
+            **provider_values(terraform.work, server),
             "zip": terraform.work / "app.zip",  # absolute: the provider runs attached
         }
     )
-    with zipfile.ZipFile(terraform.work / "app.zip", "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    (terraform.work / "app.zip").write_bytes(
+        handler_zip("def handler(event, context):\n    return event\n")
+    )
     functions: Any = client_for(server, "lambda", *server.credentials())
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")

@@ -1,10 +1,12 @@
-"""One signed POST driven straight into an ASGI app, as the in-process API harnesses send them
-(IAM/STS, EC2 and KMS all answer ``POST /`` on the S3 endpoint)."""
+"""One signed request driven straight into an ASGI app, as the in-process API harnesses send
+them: a POST to ``/`` (IAM/STS, EC2, KMS, SQS, CloudWatch on the S3 endpoint) or any method to
+a REST API's path (Lambda, Pipes, Route 53), its answer read back whole."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import unquote
 
 __all__ = ["post"]
 
@@ -20,19 +22,21 @@ async def post(
     method: str = "POST",
     path: str = "/",
     query: bytes = b"",
+    host: str = "127.0.0.1:9000",
+    scheme: str = "http",
 ) -> tuple[int, dict[str, str], bytes]:
     """POST ``body`` with ``headers`` (a signed request's) to ``app`` from ``client`` (or
-    another ``method`` to another ``path``); the answer's status, headers (lower-cased names)
-    and body."""
+    another ``method`` to another ``path``, percent-encoded as sent; for ``host`` over
+    ``scheme``); the answer's status, headers (lower-cased names) and body."""
     scope = {
         "type": "http",
         "method": method,
-        "path": path,
+        "path": unquote(path),
         "raw_path": path.encode(),
         "query_string": query,
-        "scheme": "http",
+        "scheme": scheme,
         "client": client,
-        "headers": [(b"host", b"127.0.0.1:9000")]
+        "headers": [(b"host", host.encode())]
         + [
             (name.lower().encode(), str(value).encode())
             for name, value in headers.items()

@@ -47,6 +47,7 @@ from andromede.metrics.streams import MemoryMetricStreamStore
 from andromede.settings import Settings
 from andromede.wiring.insight_rules import AccountRingSealer, meter_matched_events
 from andromede.wiring.logs import LogKeySealer
+from support.asgi import post
 
 __all__ = ["PROTOCOLS", "Harness", "Reply", "cloudwatch", "raw_request"]
 
@@ -82,35 +83,12 @@ async def raw_request(
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     if credentials is not None:
         SigV4Auth(credentials, "monitoring", REGION).add_auth(request)
-    scope = {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "scheme": "http",
-        "client": ("127.0.0.1", 50000),
-        "headers": [(b"host", b"127.0.0.1:9000")]
-        + [
-            (name.lower().encode(), str(value).encode())
-            for name, value in request.headers.items()
-            if name.lower() != "host"
-        ],
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    answer = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+    status, answer, content = await post(
+        app, dict(request.headers.items()), body, ("127.0.0.1", 50000),
+        method=method, path=path, query=query,
+    )  # fmt: skip
     assert answer["x-amzn-requestid"]
-    return sent[0]["status"], answer, b"".join(m.get("body", b"") for m in sent[1:])
+    return status, answer, content
 
 
 @dataclass

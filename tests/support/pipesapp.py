@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -46,6 +46,7 @@ from andromede.queues.service import QueueLimits, QueueService
 from andromede.settings import Settings
 from andromede.wiring.pipes import PipesMetering
 from andromede.wiring.queues import KeySealer
+from support.asgi import post
 from support.firehoseapp import RecordingSink
 from support.json_client import JsonReply, Signers
 
@@ -109,34 +110,12 @@ class World(Signers):
         )
         if self.credentials is not None:
             SigV4Auth(self.credentials, "pipes", REGION).add_auth(request)
-        scope = {
-            "type": "http",
-            "method": method,
-            "path": unquote(path),
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            "scheme": "http",
-            "client": ("127.0.0.1", 50000),
-            "headers": [(b"host", b"127.0.0.1:9000")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in request.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        status, headers, answer = await post(
+            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000),
+            method=method, path=path, query=query.encode(),
+        )  # fmt: skip
         assert headers["x-amzn-requestid"]
-        return JsonReply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+        return JsonReply(status, headers, answer)
 
     async def client(self, operation: str, **params: Any) -> dict[str, Any]:
         """``operation`` as boto3 sends it, its answer parsed by botocore's rest-json parser;

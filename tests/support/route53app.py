@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlencode
+from urllib.parse import urlencode
 
 import botocore.session
 from botocore.auth import SigV4Auth
@@ -32,6 +32,7 @@ from andromede.route53.service import Route53Limits, Route53Service
 from andromede.route53.store import ZoneStore
 from andromede.route53api.app import Route53App
 from andromede.settings import Settings
+from support.asgi import post
 from support.json_client import Signers
 
 MODEL: Final = botocore.session.get_session().get_service_model("route53")
@@ -69,34 +70,13 @@ class World(Signers):
         request = AWSRequest(method=method, url=url, data=body)
         if self.credentials is not None:
             SigV4Auth(self.credentials, "route53", "us-east-1").add_auth(request)
-        scope = {
-            "type": "http",
-            "method": method,
-            "path": unquote(path),
-            "raw_path": path.encode(),
-            "query_string": query.encode(),
-            "scheme": "https",
-            "client": ("127.0.0.1", 50000),
-            "headers": [(b"host", b"route53.amazonaws.com")]
-            + [
-                (k.lower().encode(), str(v).encode())
-                for k, v in request.headers.items()
-                if k.lower() != "host"
-            ],
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await self.app(scope, receive, send)
-        headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
+        status, headers, answer = await post(
+            self.app, dict(request.headers.items()), body, ("127.0.0.1", 50000),
+            method=method, path=path, query=query.encode(),
+            host="route53.amazonaws.com", scheme="https",
+        )  # fmt: skip
         assert headers["x-amzn-requestid"]
-        return Reply(sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:]))
+        return Reply(status, headers, answer)
 
     async def client(self, operation: str, **params: Any) -> dict[str, Any]:
         """``operation`` as boto3 sends it, parsed by botocore's rest-xml parser; a failure

@@ -6,10 +6,8 @@ messages) and SQS message moves; left unrung, it waits (the work stays queued)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,11 @@ from andromede.queues.move_tasks import MoveTask
 from andromede.queues.move_tasks_sql import SqlMoveTaskStore
 from andromede.queues.mover import MessageMover
 from andromede.queues.store_sql import SqlQueueStore
+from support.background_loops import running, woken_within
 
 MINUTE = 60.0  # the loops' interval and ceiling here: a pass sooner was rung
 QUICK = 5.0  # "at once", with room for a loaded machine: still far below MINUTE
+FIRST_PASS = 0.2  # its first pass found nothing: it now waits a minute
 RULE = "arn:aws:events:eu-west-3:t1:rule/r"
 
 
@@ -43,26 +43,6 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = open_database(url)
     yield database
     await database.close()
-
-
-@contextlib.asynccontextmanager
-async def running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    task = asyncio.create_task(loop)
-    await asyncio.sleep(0.2)  # its first pass found nothing: it now waits a minute
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def within(seconds: float, done: Callable[[], Awaitable[bool]]) -> float:
-    started = time.monotonic()
-    while not await done():
-        assert time.monotonic() - started < seconds, "not picked: the loop was not woken"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 class Sink:
@@ -93,10 +73,10 @@ async def test_eventbridge_deliveries_are_picked_when_their_commit_rings(db: Dat
         "event": {"detail-type": "x", "source": "s"},
         "message": "hello",
     }
-    async with running(worker.run_forever()):
+    async with running(worker.run_forever(), FIRST_PASS):
         # Added by the queue itself (no submit's own ring): only the commit rings.
         await queue.add("t1", [NewDelivery(RULE, "q", json.dumps(document))], datetime.now(UTC))
-        await within(QUICK, lambda: _true(sink.sent == ["hello"]))
+        await woken_within(QUICK, lambda: sink.sent == ["hello"])
 
 
 async def test_event_notifications_are_picked_when_their_commit_rings(db: Database) -> None:
@@ -109,11 +89,11 @@ async def test_event_notifications_are_picked_when_their_commit_rings(db: Databa
         queues=sink,
         doorbell=db.doorbells.of(doorbells.NOTIFICATIONS),
     )
-    async with running(worker.run_forever()):
+    async with running(worker.run_forever(), FIRST_PASS):
         now = datetime.now(UTC)
         await queue.add("t1", "arn:aws:sqs:eu-west-3:t1:q", '{"Records": []}', now, bound=10)
-        await within(QUICK, lambda: _true(sink.sent == ['{"Records": []}']))
-        await within(QUICK, lambda: _settled(queue))
+        await woken_within(QUICK, lambda: sink.sent == ['{"Records": []}'])
+        await woken_within(QUICK, lambda: _settled(queue))
 
 
 async def test_a_message_move_task_is_worked_when_its_commit_rings(db: Database) -> None:
@@ -129,9 +109,9 @@ async def test_a_message_move_task_is_worked_when_its_commit_rings(db: Database)
     started = datetime.now(UTC) - timedelta(seconds=5)
     source = "arn:aws:sqs:eu-west-3:t1:gone-dlq"  # no such queue: the pass fails the task
     task = MoveTask("task-1", "t1", source, None, 10, "RUNNING", 0, 3, started, started)
-    async with running(mover.run_forever()):
+    async with running(mover.run_forever(), FIRST_PASS):
         assert await tasks.start(task)
-        await within(QUICK, lambda: _none_running(tasks))
+        await woken_within(QUICK, lambda: _none_running(tasks))
 
 
 async def test_unrung_a_loop_keeps_its_pause(db: Database) -> None:
@@ -139,15 +119,11 @@ async def test_unrung_a_loop_keeps_its_pause(db: Database) -> None:
     sink, queue = Sink(), SqlDeliveryQueue(db)
     worker = Deliveries(sink, queue, poll_interval=MINUTE, idle_poll_max=MINUTE)  # another bell
     document = {"target": {"Id": "q", "Arn": "arn:q", "Spec": {}}, "event": {}, "message": "m"}
-    async with running(worker.run_forever()):
+    async with running(worker.run_forever(), FIRST_PASS):
         await queue.add("t1", [NewDelivery(RULE, "q", json.dumps(document))], datetime.now(UTC))
         await asyncio.sleep(0.5)
         assert sink.sent == []
         assert await queue.waiting() == 1
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _none_running(tasks: SqlMoveTaskStore) -> bool:

@@ -11,7 +11,6 @@ seconds was rung."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -37,6 +36,7 @@ from andromede.pipes.runner import PipesRunner
 from andromede.pipes.runner import RunnerPolicy as PipesPolicy
 from andromede.stepfunctions.runner import ExecutionsRunner
 from andromede.stepfunctions.runner import RunnerPolicy as StatesPolicy
+from support.background_loops import running, woken_within
 
 FAST, CEILING = 0.02, 0.4  # idle: 0.02, 0.04, … 0.32, 0.4, 0.4 … seconds
 IDLE_WINDOW = 1.0
@@ -57,24 +57,6 @@ class Passes:
 
     async def zero(self, *_: Any, **__: Any) -> int:
         return 0
-
-
-@contextlib.asynccontextmanager
-async def running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    task = asyncio.create_task(loop)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def within(seconds: float, done: Callable[[], bool]) -> None:
-    started = time.monotonic()
-    while not done():
-        assert time.monotonic() - started < seconds, "not woken: the loop slept on"
-        await asyncio.sleep(0.02)
 
 
 # Each loop over a fake, made with (interval, ceiling); its run, its passes, its ring.
@@ -156,11 +138,11 @@ async def test_an_idle_loop_backs_off_to_its_ceiling(name: str) -> None:
 async def test_a_ring_ends_an_idle_loops_pause_at_once(name: str) -> None:
     loop, passes, ring = LOOPS[name](MINUTE, MINUTE)
     async with running(loop):
-        await within(QUICK, lambda: passes.count == 1)
+        await woken_within(QUICK, lambda: passes.count == 1)
         await asyncio.sleep(0.2)
         assert passes.count == 1  # unrung, the minute's pause holds
         ring()
-        await within(QUICK, lambda: passes.count == 2)
+        await woken_within(QUICK, lambda: passes.count == 2)
 
 
 # Where the work is written, and the times a loop knows.
@@ -192,7 +174,7 @@ async def test_an_event_invocation_is_run_when_its_commit_rings(db: Database) ->
     async with running(worker.run_forever()):
         await asyncio.sleep(0.2)  # its first pass found nothing: it waits a minute
         await queue.add(_invocation(int(time.time() * 1000)))  # the queue's own commit rings
-        await within(QUICK, lambda: ran == ["i-1"])
+        await woken_within(QUICK, lambda: ran == ["i-1"])
 
 
 async def test_a_retry_is_run_at_its_due_time_not_at_the_ceiling() -> None:
@@ -206,7 +188,7 @@ async def test_a_retry_is_run_at_its_due_time_not_at_the_ceiling() -> None:
     await queue.add(_invocation(0))
     worker = EventWorker(queue, run, "me", poll_interval=MINUTE, idle_poll_max=MINUTE)
     async with running(worker.run_forever()):
-        await within(QUICK, lambda: len(ran) == 2)
+        await woken_within(QUICK, lambda: len(ran) == 2)
     assert 0.25 <= ran[1] - ran[0] < QUICK
 
 
@@ -217,10 +199,10 @@ async def test_an_execution_due_later_is_claimed_then() -> None:
     runner = ExecutionsRunner(cast(Any, executions), StatesPolicy(MINUTE, idle_poll_max=MINUTE),
                               "me")  # fmt: skip
     async with running(runner.run_forever()):
-        await within(QUICK, lambda: passes.count == 1)
+        await woken_within(QUICK, lambda: passes.count == 1)
         runner.due_at(int(time.time() * 1000) + 300)  # a Wait state ends then
         started = time.monotonic()
-        await within(QUICK, lambda: passes.count == 2)
+        await woken_within(QUICK, lambda: passes.count == 2)
     assert time.monotonic() - started >= 0.25
 
 
@@ -230,6 +212,6 @@ async def test_a_failed_subscription_delivery_is_tried_again_at_its_retry_time()
     limits = SubscriptionLimits(poll_interval=MINUTE, idle_poll_max=MINUTE, retry_interval_ms=300)
     subscriptions = Subscriptions(cast(Any, None), cast(Any, store), cast(Any, None), None, limits)
     async with running(subscriptions.run_forever("me")):
-        await within(QUICK, lambda: passes.count == 1)
+        await woken_within(QUICK, lambda: passes.count == 1)
         subscriptions.pacer.doorbell.ring_at(limits.retry_interval_ms / 1000)  # as a retry does
-        await within(QUICK, lambda: passes.count == 2)
+        await woken_within(QUICK, lambda: passes.count == 2)

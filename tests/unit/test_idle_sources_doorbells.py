@@ -9,7 +9,6 @@ The loops run over fakes that count their reads; the commits are real (SQLite)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from andromede.queues.service import QueueService
 from andromede.queues.store import StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
 from andromede.wakeup import Doorbell, Pacer, Timetable
+from support.background_loops import running, woken_within
 from support.schema import migrated_sqlite
 
 FAST, CEILING = 0.02, 0.4  # idle: 0.02, 0.04, … 0.32, 0.4, 0.4 … seconds
@@ -35,25 +35,6 @@ MOST_IDLE_PASSES = 12  # some seven expected; fifty at the interval (the pace be
 STEP, LONG = 0.25, 60.0  # idle: 0.25, 0.5, 1, 2 … seconds
 QUICK = 1.2  # "at once": the pause it cut had 1.7 s left
 NOW = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
-
-
-@contextlib.asynccontextmanager
-async def running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    task = asyncio.create_task(loop)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def within(seconds: float, done: Callable[[], bool]) -> float:
-    started = time.monotonic()
-    while not done():
-        assert time.monotonic() - started < seconds, "not woken: the loop slept on"
-        await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 class Reads:
@@ -175,7 +156,7 @@ async def _send(db: Database, message_id: str = "m-1", delay: int = 0) -> None:
 async def _long_idle(reads: Reads) -> None:
     """Until the loop's pause is 2 s (its reads at 0, 0.25, 0.75 and 1.75 s), and 0.3 s into
     it: a pass sooner than 1.7 s from now was rung."""
-    await within(10.0, lambda: reads.count == 4)
+    await woken_within(10.0, lambda: reads.count == 4)
     await asyncio.sleep(0.3)
 
 
@@ -186,7 +167,7 @@ async def test_an_sqs_send_committed_rings_the_loop(name: str, db: Database) -> 
     async with running(loop):
         await _long_idle(reads)
         await _send(db)
-        assert await within(QUICK, lambda: reads.count == 5) < QUICK
+        assert await woken_within(QUICK, lambda: reads.count == 5) < QUICK
 
 
 async def test_a_delayed_message_rings_nothing_until_its_time(db: Database) -> None:
@@ -209,7 +190,7 @@ async def test_a_send_through_another_process_on_the_file_is_seen_by_the_probe(
         async with running(loop):
             await _long_idle(reads)
             await _send(other)  # no bell of this process rings
-            waited = await within(QUICK + STEP, lambda: reads.count == 5)
+            waited = await woken_within(QUICK + STEP, lambda: reads.count == 5)
         assert not bell.rung
         assert waited < QUICK + STEP  # the probe's period is the interval
     finally:
@@ -298,7 +279,7 @@ async def test_a_timetable_rings_at_each_time_with_one_timer() -> None:
     table.at(0.5)
     table.at(3600)  # kept, as one tick
     assert len(table) == 3
-    await within(2.0, lambda: len(rings) == 2)
+    await woken_within(2.0, lambda: len(rings) == 2)
     assert 0.19 <= rings[0] - started < 0.45  # never before its time, within a resolution
     assert 0.49 <= rings[1] - started < 0.8
     assert len(table) == 1

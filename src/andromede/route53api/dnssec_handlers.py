@@ -15,8 +15,9 @@ from andromede.route53.dnssec import DnssecService
 from andromede.route53.dnssec_model import KeySigningKey, ksk_view
 from andromede.route53.service import Submitted
 from andromede.route53api import wire
+from andromede.route53api.inputs import hosted_zone_id
 from andromede.route53api.operations import Route
-from andromede.route53api.query_logging_handlers import hosted_zone_id, with_zone_of_body
+from andromede.route53api.query_logging_handlers import with_zone_of_body
 
 __all__ = ["DNSSEC_HANDLERS", "with_key_zone"]
 

@@ -12,6 +12,7 @@ from andromede.route53.service import Route53Service, Submitted
 from andromede.route53api import wire
 from andromede.route53api.dns_answer import answer_dns_test
 from andromede.route53api.errors import Route53WireError
+from andromede.route53api.inputs import max_items
 from andromede.route53api.operations import Route
 from andromede.route53api.zones_by_vpc import list_hosted_zones_by_vpc
 
@@ -20,19 +21,6 @@ __all__ = ["HANDLERS"]
 Handler = Callable[[Route53Service, str, Route, Mapping[str, str], bytes], Awaitable[Response]]
 _MAX_ITEMS: Final = 100
 _MAX_RECORDS: Final = 300
-
-
-def _max_items(query: Mapping[str, str], ceiling: int) -> int:
-    raw = query.get("maxitems")
-    if raw is None:
-        return ceiling
-    try:
-        wanted = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
-    if wanted < 1:
-        raise Route53WireError("InvalidInput", "MaxItems must be at least 1")
-    return min(wanted, ceiling)
 
 
 async def create_hosted_zone(
@@ -83,7 +71,7 @@ async def list_hosted_zones(
 ) -> Response:
     if query.get("delegationsetid"):
         raise Route53WireError("InvalidInput", "Reusable delegation sets are not supported yet")
-    limit = _max_items(query, _MAX_ITEMS)
+    limit = max_items(query, _MAX_ITEMS)
     zones, next_marker = await service.list_zones(tenant, query.get("marker"), limit)
     wanted = query.get("hostedzonetype")
     if wanted == "PrivateHostedZone":
@@ -103,7 +91,7 @@ async def list_hosted_zones(
 async def list_hosted_zones_by_name(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    limit = _max_items(query, _MAX_ITEMS)
+    limit = max_items(query, _MAX_ITEMS)
     zones, more = await service.list_by_name(
         tenant, query.get("dnsname"), query.get("hostedzoneid"), limit
     )
@@ -164,7 +152,7 @@ async def change_resource_record_sets(
 async def list_resource_record_sets(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    limit = _max_items(query, _MAX_RECORDS)
+    limit = max_items(query, _MAX_RECORDS)
     records, more = await service.list_records(
         tenant, op.zone_id, query.get("name"), query.get("type"), limit, query.get("identifier")
     )
@@ -225,28 +213,19 @@ async def list_tags(
     return wire.answer(xml)
 
 
-async def associate_vpc(
+async def change_vpc_association(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    root = wire.document(body, "AssociateVPCWithHostedZoneRequest")
+    """AssociateVPCWithHostedZone and DisassociateVPCFromHostedZone: the same request (a VPC,
+    a comment) and answer (the change); only the service's call differs."""
+    root = wire.document(body, f"{op.name}Request")
     vpc = wire.vpc_of(root)
     if vpc is None:
         raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
-    submitted = await service.associate(tenant, op.zone_id, vpc)
-    xml = wire.writer("AssociateVPCWithHostedZoneResponse")
-    wire.change_info(xml, submitted, wire.text(root, "Comment"))
-    return wire.answer(xml)
-
-
-async def disassociate_vpc(
-    service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
-) -> Response:
-    root = wire.document(body, "DisassociateVPCFromHostedZoneRequest")
-    vpc = wire.vpc_of(root)
-    if vpc is None:
-        raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPC'")
-    submitted = await service.disassociate(tenant, op.zone_id, vpc)
-    xml = wire.writer("DisassociateVPCFromHostedZoneResponse")
+    associating = op.name == "AssociateVPCWithHostedZone"
+    change = service.associate if associating else service.disassociate
+    submitted = await change(tenant, op.zone_id, vpc)
+    xml = wire.writer(f"{op.name}Response")
     wire.change_info(xml, submitted, wire.text(root, "Comment"))
     return wire.answer(xml)
 
@@ -264,8 +243,8 @@ HANDLERS: Final[dict[str, Handler]] = {
     "GetChange": get_change,
     "ChangeTagsForResource": change_tags,
     "ListTagsForResource": list_tags,
-    "AssociateVPCWithHostedZone": associate_vpc,
-    "DisassociateVPCFromHostedZone": disassociate_vpc,
+    "AssociateVPCWithHostedZone": change_vpc_association,
+    "DisassociateVPCFromHostedZone": change_vpc_association,
     "ListHostedZonesByVPC": list_hosted_zones_by_vpc,  # decision 0285
     "TestDNSAnswer": answer_dns_test,  # decision 0289
 }

@@ -21,6 +21,7 @@ from andromede.route53api.health_wire import (
     write_health_check,
     write_observations,
 )
+from andromede.route53api.inputs import max_items
 from andromede.route53api.operations import Route
 
 __all__ = ["health_handler"]
@@ -31,19 +32,6 @@ HealthHandler = Callable[
 ]
 _MAX_ITEMS: Final = 1000
 _MAX_TAGGED: Final = 10  # ListTagsForResources: ten resources a call
-
-
-def _max_items(query: Mapping[str, str]) -> int:
-    raw = query.get("maxitems")
-    if raw is None:
-        return 100
-    try:
-        wanted = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
-    if wanted < 1:
-        raise Route53WireError("InvalidInput", "MaxItems must be at least 1")
-    return min(wanted, _MAX_ITEMS)
 
 
 async def create_health_check(
@@ -83,7 +71,7 @@ async def list_health_checks(
     query: Mapping[str, str],
     body: bytes,
 ) -> Response:
-    limit = _max_items(query)
+    limit = max_items(query, _MAX_ITEMS, default=100)
     checks, next_marker = await health.page(tenant, query.get("marker"), limit)
     xml = wire.writer("ListHealthChecksResponse")
     xml.open("HealthChecks")

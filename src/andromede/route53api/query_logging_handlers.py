@@ -16,26 +16,15 @@ from andromede.http.xml import XmlWriter
 from andromede.route53.query_logging import MAX_RESULTS, QueryLoggingConfig, QueryLoggingService
 from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
+from andromede.route53api.inputs import bounded_page_size, hosted_zone_id
 from andromede.route53api.operations import Route
 
-__all__ = ["QUERY_LOGGING_HANDLERS", "hosted_zone_id", "with_zone_of_body"]
+__all__ = ["QUERY_LOGGING_HANDLERS", "with_zone_of_body"]
 
 QueryLoggingHandler = Callable[
     [QueryLoggingService, str, Route, Mapping[str, str], bytes], Awaitable[Response]
 ]
 _TOKEN: Final = re.compile(r"^[0-9a-f-]{1,36}$")
-_ZONE_ID: Final = re.compile(r"^[A-Z0-9]{1,32}$")
-
-
-def hosted_zone_id(raw: str) -> str:
-    """A hosted zone's id as a path, a query or a body gives it (``/hostedzone/`` before it
-    or not); Route 53's InvalidInput where it is none (DNSSEC's handlers check theirs so)."""
-    zone_id = raw.strip().removeprefix("/hostedzone/")
-    if not _ZONE_ID.match(zone_id):
-        raise Route53WireError(
-            "InvalidInput", f"The input is not valid: invalid hosted zone id {zone_id[:64]}"
-        )
-    return zone_id
 
 
 def with_zone_of_body(
@@ -90,13 +79,7 @@ async def delete(
 async def list_configs(
     service: QueryLoggingService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    raw = query.get("maxresults") or str(MAX_RESULTS)
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxResults: {raw[:16]}") from exc
-    if not 1 <= limit <= MAX_RESULTS:
-        raise Route53WireError("InvalidInput", f"MaxResults must be between 1 and {MAX_RESULTS}")
+    limit = bounded_page_size(query.get("maxresults"), "MaxResults", MAX_RESULTS)
     token = query.get("nexttoken")
     if token is not None and not _TOKEN.match(token):
         raise Route53WireError("InvalidPaginationToken", "The specified NextToken is not valid.")

@@ -5,7 +5,6 @@ with ``Location``. Lists page by AWS's markers, ``maxitems`` up to 100."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 from xml.etree.ElementTree import Element
@@ -17,6 +16,7 @@ from andromede.route53.traffic import TrafficPolicy, TrafficPolicyInstance
 from andromede.route53.traffic_service import TrafficPolicyService
 from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
+from andromede.route53api.inputs import hosted_zone_id, max_items
 from andromede.route53api.operations import Route
 
 __all__ = ["TRAFFIC_HANDLERS"]
@@ -25,20 +25,6 @@ TrafficHandler = Callable[
     [TrafficPolicyService, str, Route, Mapping[str, str], bytes], Awaitable[Response]
 ]
 _MAX_ITEMS: Final = 100
-_ZONE_ID: Final = re.compile(r"^[A-Z0-9]{1,32}$")
-
-
-def _max_items(query: Mapping[str, str]) -> int:
-    raw = query.get("maxitems")
-    if raw is None:
-        return _MAX_ITEMS
-    try:
-        wanted = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
-    if wanted < 1:
-        raise Route53WireError("InvalidInput", "MaxItems must be at least 1")
-    return min(wanted, _MAX_ITEMS)
 
 
 def _integer(raw: str | None, name: str) -> int:
@@ -48,15 +34,6 @@ def _integer(raw: str | None, name: str) -> int:
         raise Route53WireError(
             "InvalidInput", f"Invalid value for {name}: {(raw or '')[:16]}"
         ) from exc
-
-
-def _zone_id(raw: str) -> str:
-    zone_id = raw.strip().removeprefix("/hostedzone/")
-    if not _ZONE_ID.match(zone_id):
-        raise Route53WireError(
-            "InvalidInput", f"The input is not valid: invalid hosted zone id {zone_id[:64]}"
-        )
-    return zone_id
 
 
 def _write_policy(xml: XmlWriter, policy: TrafficPolicy, tag: str = "TrafficPolicy") -> None:
@@ -152,7 +129,7 @@ async def delete_policy(
 async def list_policies(
     service: TrafficPolicyService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    limit = _max_items(query)
+    limit = max_items(query, _MAX_ITEMS)
     marker = query.get("trafficpolicyid")
     rows, more = await service.summaries(tenant, marker, limit)
     xml = wire.writer("ListTrafficPoliciesResponse")
@@ -177,7 +154,7 @@ async def list_policies(
 async def list_versions(
     service: TrafficPolicyService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    limit = _max_items(query)
+    limit = max_items(query, _MAX_ITEMS)
     raw = query.get("trafficpolicyversion")
     start = 1 if raw is None else _integer(raw, "TrafficPolicyVersionMarker")
     versions = [
@@ -195,8 +172,22 @@ async def list_versions(
     return wire.answer(xml)
 
 
-def _ttl(raw: str | None) -> int:
-    return _integer(raw, "TTL")
+def _instance_settings(root: Element) -> tuple[int, str, int]:
+    """What Create and UpdateTrafficPolicyInstance both set: the TTL, the policy and its
+    version, read in that order (the first missing or invalid one is the one refused)."""
+    return (
+        _integer(wire.text(root, "TTL", required=True), "TTL"),
+        wire.text(root, "TrafficPolicyId", required=True) or "",
+        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+    )
+
+
+def _answer_instance(root: str, instance: TrafficPolicyInstance, created: bool = False) -> Response:
+    xml = wire.writer(root)
+    _write_instance(xml, instance)
+    if not created:
+        return wire.answer(xml)
+    return wire.answer(xml, 201, f"/2013-04-01/trafficpolicyinstance/{instance.instance_id}")
 
 
 async def create_instance(
@@ -205,25 +196,18 @@ async def create_instance(
     root = wire.document(body, "CreateTrafficPolicyInstanceRequest")
     instance = await service.create_instance(
         tenant,
-        _zone_id(wire.text(root, "HostedZoneId", required=True) or ""),
+        hosted_zone_id(wire.text(root, "HostedZoneId", required=True) or ""),
         wire.text(root, "Name", required=True) or "",
-        _ttl(wire.text(root, "TTL", required=True)),
-        wire.text(root, "TrafficPolicyId", required=True) or "",
-        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+        *_instance_settings(root),
     )
-    xml = wire.writer("CreateTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    location = f"/2013-04-01/trafficpolicyinstance/{instance.instance_id}"
-    return wire.answer(xml, 201, location)
+    return _answer_instance("CreateTrafficPolicyInstanceResponse", instance, created=True)
 
 
 async def get_instance(
     service: TrafficPolicyService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
     instance = await service.instance(tenant, op.traffic_instance_id)
-    xml = wire.writer("GetTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    return wire.answer(xml)
+    return _answer_instance("GetTrafficPolicyInstanceResponse", instance)
 
 
 async def update_instance(
@@ -233,13 +217,9 @@ async def update_instance(
     instance = await service.update_instance(
         tenant,
         op.traffic_instance_id,
-        _ttl(wire.text(root, "TTL", required=True)),
-        wire.text(root, "TrafficPolicyId", required=True) or "",
-        _integer(wire.text(root, "TrafficPolicyVersion", required=True), "TrafficPolicyVersion"),
+        *_instance_settings(root),
     )
-    xml = wire.writer("UpdateTrafficPolicyInstanceResponse")
-    _write_instance(xml, instance)
-    return wire.answer(xml)
+    return _answer_instance("UpdateTrafficPolicyInstanceResponse", instance)
 
 
 async def delete_instance(
@@ -257,13 +237,13 @@ async def _list_instances(
     zone_id: str | None,
     policy: tuple[str, int] | None,
 ) -> Response:
-    limit = _max_items(query)
+    limit = max_items(query, _MAX_ITEMS)
     marker_zone = zone_id or query.get("hostedzoneid")
     marker_name = query.get("trafficpolicyinstancename")
     marker_type = query.get("trafficpolicyinstancetype")
     marker = None
     if marker_name is not None:
-        marker = (_zone_id(marker_zone or ""), marker_name, marker_type or "")
+        marker = (hosted_zone_id(marker_zone or ""), marker_name, marker_type or "")
     instances, more = await service.instances(tenant, zone_id, policy, marker, limit)
     xml = wire.writer(root)
     xml.open("TrafficPolicyInstances")
@@ -291,7 +271,7 @@ async def list_instances(
 async def list_by_zone(
     service: TrafficPolicyService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    zone_id = _zone_id(query.get("id") or "")
+    zone_id = hosted_zone_id(query.get("id") or "")
     return await _list_instances(
         service, tenant, query, "ListTrafficPolicyInstancesByHostedZoneResponse", zone_id, None
     )

@@ -15,6 +15,7 @@ from andromede.route53.model import display_name
 from andromede.route53.service import Route53Service
 from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
+from andromede.route53api.inputs import bounded_page_size
 from andromede.route53api.operations import Route
 
 __all__ = ["list_hosted_zones_by_vpc"]
@@ -31,13 +32,7 @@ async def list_hosted_zones_by_vpc(
         raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPCId'")
     if not region:
         raise Route53WireError("InvalidInput", "Invalid request: Missing field 'VPCRegion'")
-    raw = query.get("maxitems") or str(_MAX_ITEMS)
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
-    if not 1 <= limit <= _MAX_ITEMS:
-        raise Route53WireError("InvalidInput", f"MaxItems must be between 1 and {_MAX_ITEMS}")
+    limit = bounded_page_size(query.get("maxitems"), "MaxItems", _MAX_ITEMS)
     token = query.get("nexttoken")
     if token is not None and not _ZONE_ID.match(token):
         raise Route53WireError("InvalidPaginationToken", "The specified NextToken is not valid.")
