@@ -24,6 +24,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from andromede.stepfunctions import map_results
 from andromede.stepfunctions.interpreter import StatesError
 
 __all__ = [
@@ -142,17 +143,24 @@ def exceeds_tolerance(failed: int, total: int, percentage: float | None, count: 
 def result_files(
     prefix: str, run_id: str, bucket: str, map_run_arn: str,
     children: Mapping[str, Sequence[Mapping[str, Any]]], per_file: int,
+    transformation: str = "NONE", output_type: str = "JSON",
+    outputs: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[list[tuple[str, str]], str, str]:  # fmt: skip
     """The objects ``ResultWriter`` writes (key, body), the manifest's key and body; the
-    manifest lists every result file by status with its size."""
+    manifest lists every result file by status with its size. ``WriterConfig``'s
+    ``transformation`` and ``output_type`` shape each file (``map_results``); ``outputs``
+    are the children's outputs beside their records."""
     base = f"{prefix.rstrip('/')}/{run_id}/" if prefix else f"{run_id}/"
     files: list[tuple[str, str]] = []
     listed: dict[str, list[dict[str, Any]]] = {status: [] for status in _RESULT_STATUSES}
     for status in _RESULT_STATUSES:
         records = list(children.get(status, ()))
+        given = list((outputs or {}).get(status, ())) or [None] * len(records)
         for number, start in enumerate(range(0, len(records), per_file)):
-            key = f"{base}{status}_{number}.json"
-            body = json.dumps(records[start : start + per_file], separators=(",", ":"))
+            key = f"{base}{status}_{number}{map_results.extension(output_type)}"
+            part = slice(start, start + per_file)
+            values = map_results.shaped(records[part], given[part], transformation)
+            body = map_results.serialised(values, output_type)
             files.append((key, body))
             listed[status].append({"Key": key, "Size": len(body.encode())})
     manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": listed}
