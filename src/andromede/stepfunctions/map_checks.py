@@ -21,6 +21,7 @@ from typing import Any, Final, TypeGuard
 from andromede.stepfunctions.jsonata_query import expression_of
 
 __all__ = [
+    "CSV_DELIMITERS",
     "GET_OBJECT",
     "LIST_OBJECTS",
     "PUT_OBJECT",
@@ -38,9 +39,11 @@ _DISTRIBUTED_ONLY: Final = (
 )  # fmt: skip
 _READER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "ReaderConfig"})
 _READER_CONFIG: Final = frozenset(
-    {"InputType", "ManifestType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"}
-)
+    {"InputType", "ManifestType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems",
+     "MaxItemsPath"}
+)  # fmt: skip
 _INPUT_TYPES: Final = ("CSV", "JSON", "JSONL", "PARQUET", "MANIFEST")
+CSV_DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _MANIFEST_TYPES: Final = ("ATHENA_DATA", "S3_INVENTORY")
 _ATHENA_INPUT_TYPES: Final = ("CSV", "JSONL", "PARQUET")
 _WRITER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "WriterConfig"})
@@ -235,7 +238,11 @@ def _csv(config: Mapping[str, Any], kind: Any, at: str) -> Problems:
     headers = config.get("CSVHeaders")
     if kind not in ("CSV", "MANIFEST"):
         return [(f"Field '{f}' is only supported with the CSV and MANIFEST InputTypes", at)
-                for f in ("CSVHeaderLocation", "CSVHeaders") if f in config]  # fmt: skip
+                for f in ("CSVHeaderLocation", "CSVHeaders", "CSVDelimiter")
+                if f in config]  # fmt: skip
+    if "CSVDelimiter" in config and config["CSVDelimiter"] not in CSV_DELIMITERS:
+        return [("The field 'CSVDelimiter' should have one of these values: "
+                 f"[{', '.join(CSV_DELIMITERS)}]", at)]  # fmt: skip
     if kind == "MANIFEST" and "CSVHeaderLocation" not in config:
         # An inventory's columns are named by its manifest's ``fileSchema``.
         return [("The field 'CSVHeaders' is only supported when 'CSVHeaderLocation' is GIVEN",

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from andromede.stepfunctions import map_results
 from andromede.stepfunctions.interpreter import StatesError
+from andromede.stepfunctions.map_checks import CSV_DELIMITERS
 
 __all__ = [
     "READER_FAILED",
@@ -61,7 +62,8 @@ def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
 
 
 def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    delimiter = CSV_DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if config.get("CSVHeaderLocation") == "GIVEN":
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     elif rows:
@@ -71,13 +73,9 @@ def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
     if len(set(headers)) != len(headers):
         raise StatesError(READER_FAILED, "The CSV headers must be unique")
     items: list[dict[str, str]] = []
-    for number, row in enumerate(rows, start=1):
+    for row in rows:  # AWS: fields beyond the headers are skipped, missing ones are ""
         if not row:
             continue
-        if len(row) > len(headers):
-            raise StatesError(
-                READER_FAILED, f"Row {number} of the CSV object has more fields than headers"
-            )
         items.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
     return items
 

@@ -12,6 +12,7 @@ An ``ItemReader`` over ``s3:getObject`` whose ``ReaderConfig`` says:
 - ``ManifestType`` ``ATHENA_DATA``: the object is an Athena ``UNLOAD`` manifest (a line an
   ``s3://bucket/key`` data file); each file is read as ``InputType`` says — ``CSV`` (headers
   ``GIVEN`` or each file's first row), ``JSONL``, ``PARQUET``;
+- ``CSVDelimiter`` (``COMMA``, ``PIPE``, ``SEMICOLON``, ``SPACE``, ``TAB``) for CSV data;
 - ``InputType`` ``PARQUET``: the object's rows, a row group at a time, as JSON objects.
 
 Nothing holds a whole data file: text files are decompressed and cut into lines as their
@@ -32,6 +33,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Final, Protocol
 
+from andromede.stepfunctions.map_checks import CSV_DELIMITERS
 from andromede.stepfunctions.states_error import StatesError
 
 __all__ = ["ObjectSource", "is_streamed", "json_value", "streamed_items"]
@@ -89,7 +91,7 @@ async def streamed_items(
                 if kind == "JSONL":
                     await _json_lines(lines, items, limit)
                 else:
-                    await _csv_rows(lines, _given(config), items, limit)
+                    await _csv_rows(lines, _given(config), _delimiter(config), items, limit)
         return items
     files_bucket, schema, keys = _inventory(manifest, bucket)
     headers = _given(config) or schema
@@ -99,7 +101,8 @@ async def streamed_items(
         chunks = source.object_chunks(context, files_bucket, data_key)
         first_row = config.get("CSVHeaderLocation") == "FIRST_ROW"
         async with aclosing(_lines(chunks, data_key.endswith(".gz"), record_bytes)) as lines:
-            await _csv_rows(lines, None if first_row else headers, items, limit)
+            await _csv_rows(lines, None if first_row else headers, _delimiter(config), items,
+                            limit)  # fmt: skip
     return items
 
 
@@ -185,16 +188,21 @@ def _unzipped(unzip: Any, chunk: bytes, most: int) -> Iterator[bytes]:
         yield unzip.decompress(unzip.unconsumed_tail, most)
 
 
+def _delimiter(config: Mapping[str, Any]) -> str:
+    return CSV_DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+
+
 async def _csv_rows(
-    lines: AsyncGenerator[str], headers: list[str] | None, items: list[Any], limit: int
-) -> None:
+    lines: AsyncGenerator[str], headers: list[str] | None, delimiter: str, items: list[Any],
+    limit: int,
+) -> None:  # fmt: skip
     """Each record an object of the headers' names (``None``: the first record's)."""
     record = ""
     async for line in lines:
         record = f"{record}\n{line}" if record else line
         if record.count('"') % 2:  # a quoted field goes on over the line's end
             continue
-        fields, record = next(csv.reader([record])) if record else [], ""
+        fields, record = next(csv.reader([record], delimiter=delimiter)) if record else [], ""
         if not fields:
             continue
         if headers is None:

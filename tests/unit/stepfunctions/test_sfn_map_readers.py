@@ -138,6 +138,22 @@ async def test_an_athena_manifest_reads_each_file_as_its_input_type() -> None:
                       {"p": "4", "q": "5", "r": "6"}]  # fmt: skip
 
 
+async def test_csv_delimiter_as_aws_names_them() -> None:
+    host = Host({"b/semi.csv": "a;b\n1;2\n", "q/m.csv": "s3://q/pipes\n"})
+    host.blobs["q/pipes"] = b'x|"y|z"\n'
+    reader = {"Resource": GET, "Parameters": {"Bucket": "b", "Key": "semi.csv"},
+              "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW",
+                               "CSVDelimiter": "SEMICOLON"}}  # fmt: skip
+    output, _ = await run(distributed(ItemReader=reader), {}, host)
+    assert output == [{"a": "1", "b": "2"}]
+    reader = {"Resource": GET, "Parameters": {"Bucket": "q", "Key": "m.csv"},
+              "ReaderConfig": {"ManifestType": "ATHENA_DATA", "InputType": "CSV",
+                               "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["p", "q"],
+                               "CSVDelimiter": "PIPE"}}  # fmt: skip
+    output, _ = await run(distributed(ItemReader=reader), {}, host)
+    assert output == [{"p": "x", "q": "y|z"}]
+
+
 def test_parquet_values_become_json() -> None:
     from datetime import UTC, date, datetime
     from decimal import Decimal
@@ -249,6 +265,11 @@ WHERE = "/States/M/ItemReader/ReaderConfig"
                          "Parameters": {"Bucket": "b"},
                          "ReaderConfig": {"ManifestType": "S3_INVENTORY"}}},
          f"The field 'ManifestType' is not supported with s3:listObjectsV2 at {WHERE}"),
+        ({"ItemReader": manifest_reader(InputType="MANIFEST", CSVDelimiter="COLON")},
+         "The field 'CSVDelimiter' should have one of these values: [COMMA, PIPE, SEMICOLON, "
+         f"SPACE, TAB] at {WHERE}"),
+        ({"ItemReader": manifest_reader(InputType="JSONL", CSVDelimiter="TAB")},
+         f"Field 'CSVDelimiter' is only supported with the CSV and MANIFEST InputTypes at {WHERE}"),
         ({"ResultWriter": {}},
          "The ResultWriter needs either 'WriterConfig', or 'Resource' and 'Parameters', or all "
          "three at /States/M/ResultWriter"),
