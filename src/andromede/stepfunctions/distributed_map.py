@@ -122,7 +122,7 @@ async def _items(
     items: list[Any]
     if reader["Resource"] == LIST_OBJECTS:
         items = await host.list_objects(context, bucket, str(params.get("Prefix", "")))
-    elif reader["Resource"] == GET_OBJECT and is_streamed(config):
+    elif reader["Resource"] == GET_OBJECT and is_streamed(config, str(params.get("Key", ""))):
         limit = min(most or host.most_items() + 1, host.most_items() + 1)  # the excess seen
         items = await streamed_items(host, context, bucket, str(params.get("Key", "")), config,
                                      limit, host.most_record_bytes())  # fmt: skip

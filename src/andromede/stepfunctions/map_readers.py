@@ -13,7 +13,9 @@ An ``ItemReader`` over ``s3:getObject`` whose ``ReaderConfig`` says:
   ``s3://bucket/key`` data file); each file is read as ``InputType`` says — ``CSV`` (headers
   ``GIVEN`` or each file's first row), ``JSONL``, ``PARQUET``;
 - ``CSVDelimiter`` (``COMMA``, ``PIPE``, ``SEMICOLON``, ``SPACE``, ``TAB``) for CSV data;
-- ``InputType`` ``PARQUET``: the object's rows, a row group at a time, as JSON objects.
+- ``InputType`` ``PARQUET``: the object's rows, a row group at a time, as JSON objects;
+- a ``JSON``, ``JSONL`` or ``CSV`` object whose key ends in ``.gz`` (AWS's GZIP input):
+  decompressed as it is read.
 
 Nothing holds a whole data file: text files are decompressed and cut into lines as their
 chunks arrive (one record at most ``record_bytes``), Parquet is read by ranges (the host's
@@ -59,9 +61,14 @@ class ObjectSource(Protocol):
         ...
 
 
-def is_streamed(config: Mapping[str, Any]) -> bool:
-    """Whether this module reads the ``ReaderConfig``'s items (else ``map_items``)."""
-    return "ManifestType" in config or config.get("InputType") in ("MANIFEST", "PARQUET")
+def is_streamed(config: Mapping[str, Any], key: str) -> bool:
+    """Whether this module reads the ``ReaderConfig``'s items (else ``map_items``): the
+    manifests, Parquet, and a gzip object of the text types."""
+    return (
+        "ManifestType" in config
+        or config.get("InputType") in ("MANIFEST", "PARQUET")
+        or key.endswith(".gz")
+    )
 
 
 def _failed(cause: str) -> StatesError:
@@ -74,36 +81,46 @@ async def streamed_items(
 ) -> list[Any]:  # fmt: skip
     """At most ``limit`` items of the object ``config`` describes."""
     items: list[Any] = []
-    if config.get("InputType") == "PARQUET" and "ManifestType" not in config:
-        await _parquet(source, context, bucket, key, items, limit)
+    kind = config.get("InputType")
+    if "ManifestType" not in config and kind != "MANIFEST":
+        await _data_file(source, context, (bucket, key), config, None, items, limit, record_bytes)
         return items
     manifest = await source.read_object(context, bucket, key)
     if config.get("ManifestType") == "ATHENA_DATA":
-        for data_bucket, data_key in _athena_files(manifest):
-            if len(items) >= limit:
-                break
-            kind = config.get("InputType")
-            if kind == "PARQUET":
-                await _parquet(source, context, data_bucket, data_key, items, limit)
-                continue
-            chunks = source.object_chunks(context, data_bucket, data_key)
-            async with aclosing(_lines(chunks, data_key.endswith(".gz"), record_bytes)) as lines:
-                if kind == "JSONL":
-                    await _json_lines(lines, items, limit)
-                else:
-                    await _csv_rows(lines, _given(config), _delimiter(config), items, limit)
-        return items
-    files_bucket, schema, keys = _inventory(manifest, bucket)
-    headers = _given(config) or schema
-    for data_key in keys:
+        files = _athena_files(manifest)
+        headers = None
+    else:
+        files_bucket, schema, keys = _inventory(manifest, bucket)
+        files = [(files_bucket, data_key) for data_key in keys]
+        headers = schema
+        config = {**config, "InputType": "CSV"}
+    for where in files:
         if len(items) >= limit:
             break
-        chunks = source.object_chunks(context, files_bucket, data_key)
-        first_row = config.get("CSVHeaderLocation") == "FIRST_ROW"
-        async with aclosing(_lines(chunks, data_key.endswith(".gz"), record_bytes)) as lines:
-            await _csv_rows(lines, None if first_row else headers, _delimiter(config), items,
-                            limit)  # fmt: skip
+        await _data_file(source, context, where, config, headers, items, limit, record_bytes)
     return items
+
+
+async def _data_file(
+    source: ObjectSource, context: Mapping[str, Any], where: tuple[str, str],
+    config: Mapping[str, Any], schema: list[str] | None, items: list[Any], limit: int,
+    record_bytes: int,
+) -> None:  # fmt: skip
+    """One file's items, as ``InputType`` says; ``schema``: an inventory's columns."""
+    kind = config.get("InputType")
+    if kind == "PARQUET":
+        await _parquet(source, context, *where, items, limit)
+        return
+    chunks = source.object_chunks(context, *where)
+    async with aclosing(_lines(chunks, where[1].endswith(".gz"), record_bytes)) as lines:
+        if kind == "JSONL":
+            await _json_lines(lines, items, limit)
+        elif kind == "JSON":
+            await _json_array(lines, items, limit, record_bytes)
+        else:
+            given = _given(config) or (
+                None if config.get("CSVHeaderLocation") == "FIRST_ROW" else schema)  # fmt: skip
+            await _csv_rows(lines, given, _delimiter(config), items, limit)
 
 
 def _given(config: Mapping[str, Any]) -> list[str] | None:
@@ -225,6 +242,26 @@ async def _json_lines(lines: AsyncGenerator[str], items: list[Any], limit: int) 
             raise _failed("A line of the object is not valid JSON") from None
         if len(items) >= limit:
             return
+
+
+async def _json_array(
+    lines: AsyncGenerator[str], items: list[Any], limit: int, record_bytes: int
+) -> None:
+    """A JSON array (a gzip ``JSON`` object): held whole, at most ``record_bytes``."""
+    text: list[str] = []
+    held = 0
+    async for line in lines:
+        held += len(line) + 1
+        if held > record_bytes:
+            raise _failed(f"The JSON object is larger than {record_bytes} bytes")
+        text.append(line)
+    try:
+        parsed = json.loads("\n".join(text))
+    except ValueError:
+        raise _failed("The object's content is not valid JSON") from None
+    if not isinstance(parsed, list):
+        raise _failed("The JSON object must be an array of items")
+    items.extend(parsed[: limit - len(items)])
 
 
 async def _parquet(

@@ -154,6 +154,30 @@ async def test_csv_delimiter_as_aws_names_them() -> None:
     assert output == [{"p": "x", "q": "y|z"}]
 
 
+@pytest.mark.parametrize(
+    ("config", "body", "items"),
+    [
+        ({"InputType": "JSON"}, b'[{"a": 1},\n 2]', [{"a": 1}, 2]),
+        ({"InputType": "JSONL"}, b'{"a": 1}\n2\n', [{"a": 1}, 2]),
+        ({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}, b"a,b\n1,2\n",
+         [{"a": "1", "b": "2"}]),
+    ],
+)  # fmt: skip
+async def test_a_gzip_object_of_the_text_types(
+    config: dict[str, Any], body: bytes, items: list[Any]
+) -> None:
+    host = Host({})
+    host.blobs["b/in.gz"] = gzip.compress(body)
+    reader = {"Resource": GET, "ReaderConfig": config,
+              "Parameters": {"Bucket": "b", "Key": "in.gz"}}  # fmt: skip
+    output, _ = await run(distributed(ItemReader=reader), {}, host)
+    assert output == items
+    host.blobs["b/in.gz"] = gzip.compress(b"[" + b"1," * 600 + b"1]")
+    big, _ = await run(distributed(ItemReader={**reader, "ReaderConfig": {"InputType": "JSON"}}),
+                       {}, host)  # fmt: skip
+    assert isinstance(big, StatesError) and "larger than 1024 bytes" in big.cause
+
+
 def test_parquet_values_become_json() -> None:
     from datetime import UTC, date, datetime
     from decimal import Decimal
