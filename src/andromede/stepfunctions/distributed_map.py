@@ -1,6 +1,7 @@
 """A distributed Map state run (decision 0322): its items read (``ItemReader``: an S3
-object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; else ``ItemsPath``),
-``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
+object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; an inventory's or
+Athena's manifest, Parquet or a gzip object through ``map_readers``, decision 0345; else
+``ItemsPath``), ``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
 ``ItemBatcher``, and each item or batch run as a child execution of the Map run — its own
 ``$$.Execution`` (``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the
 interpreter, at most ``MaxConcurrency`` at once and never more than the gateway's cap.
@@ -10,7 +11,8 @@ A child's failure does not stop the others: the run fails with
 / ``ToleratedFailureCount`` (no child begins after), else succeeds. ``ResultWriter`` writes
 AWS's ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` and ``manifest.json`` under
 ``<Prefix>/<run id>/`` and the state's result is ``{"MapRunArn", "ResultWriterDetails"}``;
-without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``). The
+without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``).
+``WriterConfig`` shapes the files, or alone the state's result (``map_results``). The
 history has ``MapRunStarted`` and ``MapRunSucceeded`` / ``MapRunFailed``; the run and its counts
 are recorded through :class:`MapRunHost` (DescribeMapRun, ListMapRuns), which also reads and
 writes S3 as the state machine's role.

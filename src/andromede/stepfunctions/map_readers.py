@@ -33,14 +33,13 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import aclosing
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from andromede.stepfunctions.map_checks import CSV_DELIMITERS
+from andromede.stepfunctions.map_items import READER_FAILED
 from andromede.stepfunctions.states_error import StatesError
 
 __all__ = ["ObjectSource", "is_streamed", "json_value", "streamed_items"]
-
-READER_FAILED: Final = "States.ItemReaderFailed"
 
 
 class ObjectSource(Protocol):
