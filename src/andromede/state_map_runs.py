@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from andromede.audit.model import Outcome
@@ -30,13 +30,16 @@ from andromede.errors import AndromedeError
 from andromede.iam.model import Principal
 from andromede.s3.authorise import S3Authoriser
 from andromede.s3.operations import S3Operation
+from andromede.s3select.errors import SelectError
+from andromede.s3select.parquet import parquet_rows
 from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
+from andromede.stepfunctions.map_readers import json_value
 from andromede.stepfunctions.map_runs import MapRun, MapRunStore
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import NoSuchBucket, NoSuchKey
 from andromede.storage.integrity import BodyIntegrity
-from andromede.storage.model import Bucket, ContentHeaders
+from andromede.storage.model import Bucket, ContentHeaders, ObjectRecord
 from andromede.storage.service import ObjectService
 
 __all__ = ["MapRunBounds", "StateMapRuns"]
@@ -99,25 +102,69 @@ class StateMapRuns:
                               f"{operation.name} on s3://{name[:64]}") from None  # fmt: skip
         return bucket
 
-    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
+    def most_record_bytes(self) -> int:
+        return self._bounds.max_bytes
+
+    async def _readable(self, context: Mapping[str, Any], bucket: str, key: str) -> ObjectRecord:
+        """The object the role may read (``s3:GetObject``), its customer key checked."""
         session = await self._sessions(context)
         await self._bucket(session, bucket, S3Operation.GetObject, key, READER_FAILED)
         try:
             record = await self._objects.head_object(bucket, key)
             await self._objects.check_customer_key(record, None)
-            if record.size > self._bounds.max_bytes:
-                raise StatesError(READER_FAILED, f"The object s3://{bucket[:64]}/{key[:256]} "
-                                  f"is larger than {self._bounds.max_bytes} bytes")  # fmt: skip
-            chunks = [c async for c in self._objects.read_object(record, 0, record.size - 1)]
         except NoSuchKey:
             raise StatesError(READER_FAILED, "S3 error: NoSuchKey: The specified key does not "
                               f"exist: {key[:256]}") from None  # fmt: skip
         except AndromedeError as exc:
             raise StatesError(READER_FAILED, f"S3 error: {type(exc).__name__}") from None
+        return record
+
+    async def _bytes(self, record: ObjectRecord, first: int, last: int) -> AsyncGenerator[bytes]:
+        try:
+            async for chunk in self._objects.read_object(record, first, last):
+                yield chunk
+        except AndromedeError as exc:
+            raise StatesError(READER_FAILED, f"S3 error: {type(exc).__name__}") from None
+
+    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
+        record = await self._readable(context, bucket, key)
+        if record.size > self._bounds.max_bytes:
+            raise StatesError(READER_FAILED, f"The object s3://{bucket[:64]}/{key[:256]} "
+                              f"is larger than {self._bounds.max_bytes} bytes")  # fmt: skip
+        chunks = [c async for c in self._bytes(record, 0, record.size - 1)]
         try:
             return b"".join(chunks).decode("utf-8-sig")
         except UnicodeDecodeError:
             raise StatesError(READER_FAILED, "The object is not UTF-8 text") from None
+
+    async def object_chunks(
+        self, context: Mapping[str, Any], bucket: str, key: str
+    ) -> AsyncGenerator[bytes]:
+        # Any size: the reader holds a chunk and one record at a time, never the object.
+        record = await self._readable(context, bucket, key)
+        if record.size:
+            async for chunk in self._bytes(record, 0, record.size - 1):
+                yield chunk
+
+    async def parquet_rows(
+        self, context: Mapping[str, Any], bucket: str, key: str
+    ) -> AsyncGenerator[list[dict[str, Any]]]:
+        """Read by ranges as S3 Select reads Parquet: a row group's column chunks at most
+        ``max_bytes`` a read, never the whole file."""
+        record = await self._readable(context, bucket, key)
+
+        async def fetch(first: int, last: int) -> bytes:
+            return b"".join([c async for c in self._bytes(record, first, last)])
+
+        try:
+            async for rows in parquet_rows(record.size, fetch, self._bounds.max_bytes,
+                                           lambda _: None):  # fmt: skip
+                yield [{name: json_value(v) for name, v in row.items()} for row in rows]
+        except SelectError as exc:
+            cause = ("A column chunk of the Parquet object is larger than "
+                     f"{self._bounds.max_bytes} bytes") if exc.code == "OverMaxRecordSize" else (
+                "The object is not a Parquet file Step Functions can read")  # fmt: skip
+            raise StatesError(READER_FAILED, cause) from None
 
     async def list_objects(
         self, context: Mapping[str, Any], bucket: str, prefix: str

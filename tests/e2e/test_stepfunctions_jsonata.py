@@ -280,3 +280,91 @@ def test_variable_scopes_checked_as_aws_checks_them(server: ServerProcess) -> No
     assert (described["status"], described["error"]) == ("FAILED", "States.QueryEvaluationError")
     assert "specified for the field 'Output/v' returned nothing (undefined)" in (
         described["cause"])  # fmt: skip
+
+
+def test_an_inventory_manifest_and_a_parquet_object_mapped_with_writer_config(
+    server: ServerProcess,
+) -> None:
+    """Decision 0345 over a real serve: a distributed Map reads an S3 Inventory manifest (a
+    hand-written one in S3 Inventory's layout: its gzip CSV data file, the ``fileSchema``
+    naming the columns) with ``MaxItems``, its results written as JSON lines of the children's
+    outputs (``WriterConfig`` COMPACT / JSONL); a second reads a Parquet object (written with
+    pyarrow, read by ranges) and gives its children's array outputs flattened as the state's
+    output (``WriterConfig`` alone: nothing written)."""
+    import gzip
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    credentials = server.credentials()
+    iam = client_for(server, "iam", *credentials)
+    s3 = client_for(server, "s3", *credentials)
+    states = states_client(server)
+    s3.create_bucket(Bucket="sfn-readers")
+    rows = "".join(f'"photos","day/{i}.jpg","{i * 10}"\n' for i in range(4))
+    s3.put_object(Bucket="sfn-readers", Key="inv/data/a.csv.gz",
+                  Body=gzip.compress(rows.encode()))  # fmt: skip
+    s3.put_object(Bucket="sfn-readers", Key="inv/manifest.json", Body=json.dumps({
+        "sourceBucket": "photos", "destinationBucket": "arn:aws:s3:::sfn-readers",
+        "version": "2016-11-30", "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+        "files": [{"key": "inv/data/a.csv.gz", "size": 1, "MD5checksum": "0"}],
+    }).encode())  # fmt: skip
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([{"n": i, "pair": [i, -i]} for i in range(3)]), sink)
+    s3.put_object(Bucket="sfn-readers", Key="lake/p.parquet", Body=sink.getvalue())
+    arn = role(server, "sfn-readers")
+    iam.put_role_policy(RoleName="sfn-readers", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+            "Action": ["s3:GetObject", "s3:PutObject"]}]}))  # fmt: skip
+    pass_key = {"StartAt": "Key", "States": {"Key": {
+        "Type": "Pass", "End": True, "Output": "{% $states.input.Key %}"}}}  # fmt: skip
+    pass_pair = {"StartAt": "Pair", "States": {"Pair": {
+        "Type": "Pass", "End": True, "Output": "{% $states.input.pair %}"}}}  # fmt: skip
+    distributed = {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Inventory", "States": {
+        "Inventory": {
+            "Type": "Map", "Next": "Lake",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "MANIFEST", "MaxItems": 3},
+                           "Arguments": {"Bucket": "sfn-readers", "Key": "inv/manifest.json"}},
+            "ItemProcessor": {"ProcessorConfig": distributed, **pass_key},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                             "Arguments": {"Bucket": "sfn-readers", "Prefix": "out"},
+                             "WriterConfig": {"Transformation": "COMPACT",
+                                              "OutputType": "JSONL"}},
+            "Assign": {"manifest": "{% $states.result.ResultWriterDetails.Key %}"}},
+        "Lake": {
+            "Type": "Map", "End": True,
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "PARQUET"},
+                           "Arguments": {"Bucket": "sfn-readers", "Key": "lake/p.parquet"}},
+            "ItemProcessor": {"ProcessorConfig": distributed, **pass_pair},
+            "ResultWriter": {"WriterConfig": {"Transformation": "FLATTEN",
+                                              "OutputType": "JSON"}},
+            "Output": {"pairs": "{% $states.result %}",
+                       "manifest": "{% $manifest %}"}}}}  # fmt: skip
+    machine = states.create_state_machine(
+        name="readers", roleArn=arn, definition=json.dumps(definition)
+    )["stateMachineArn"]
+    run = states.start_execution(stateMachineArn=machine)
+    described = ended(states, run["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["pairs"] == [0, 0, 1, -1, 2, -2]
+    manifest = json.loads(
+        s3.get_object(Bucket="sfn-readers", Key=output["manifest"])["Body"].read()
+    )
+    (succeeded,) = manifest["ResultFiles"]["SUCCEEDED"]
+    assert succeeded["Key"].endswith(".jsonl")
+    body = s3.get_object(Bucket="sfn-readers", Key=succeeded["Key"])["Body"].read().decode()
+    assert sorted(json.loads(line) for line in body.splitlines()) == [
+        "day/0.jpg", "day/1.jpg", "day/2.jpg"]  # fmt: skip
+    refused = states.validate_state_machine_definition(definition=json.dumps({
+        **definition, "States": {**definition["States"], "Lake": {
+            **definition["States"]["Lake"],
+            "ResultWriter": {"WriterConfig": {"Transformation": "SQUASH"}}}}}))  # fmt: skip
+    assert refused["result"] == "FAIL"
+    assert refused["diagnostics"][0]["location"] == (
+        "/States/Lake/ResultWriter/WriterConfig/Transformation"
+    )

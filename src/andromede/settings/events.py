@@ -349,8 +349,11 @@ class EventsSettings(BaseModel):
     stepfunctions_item_reader_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         gt=0,
-        description="Largest S3 object a distributed Map's ItemReader reads, in bytes (AWS: "
-        "10 GB); beyond, States.ItemReaderFailed (decision 0322).",
+        description="Largest S3 object a distributed Map's ItemReader reads whole (a JSON, "
+        "JSONL or CSV object, a manifest), and largest record or Parquet column chunk a "
+        "streamed reader holds at once (an inventory's or Athena manifest's data files, "
+        "Parquet: read a piece at a time, any size), in bytes (AWS: 10 GB); beyond, "
+        "States.ItemReaderFailed (decisions 0322, 0345).",
     )
     stepfunctions_max_variable_size: int = Field(
         default=256 * 1024,

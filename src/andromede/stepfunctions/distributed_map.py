@@ -1,6 +1,7 @@
 """A distributed Map state run (decision 0322): its items read (``ItemReader``: an S3
-object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; else ``ItemsPath``),
-``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
+object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; an inventory's or
+Athena's manifest, Parquet or a gzip object through ``map_readers``, decision 0345; else
+``ItemsPath``), ``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
 ``ItemBatcher``, and each item or batch run as a child execution of the Map run — its own
 ``$$.Execution`` (``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the
 interpreter, at most ``MaxConcurrency`` at once and never more than the gateway's cap.
@@ -10,7 +11,8 @@ A child's failure does not stop the others: the run fails with
 / ``ToleratedFailureCount`` (no child begins after), else succeeds. ``ResultWriter`` writes
 AWS's ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` and ``manifest.json`` under
 ``<Prefix>/<run id>/`` and the state's result is ``{"MapRunArn", "ResultWriterDetails"}``;
-without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``). The
+without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``).
+``WriterConfig`` shapes the files, or alone the state's result (``map_results``). The
 history has ``MapRunStarted`` and ``MapRunSucceeded`` / ``MapRunFailed``; the run and its counts
 are recorded through :class:`MapRunHost` (DescribeMapRun, ListMapRuns), which also reads and
 writes S3 as the state machine's role.
@@ -37,6 +39,8 @@ from andromede.stepfunctions.map_items import (
     items_of_object,
     result_files,
 )
+from andromede.stepfunctions.map_readers import ObjectSource, is_streamed, streamed_items
+from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (
     MapRun,
     child_execution_arn,
@@ -54,7 +58,7 @@ _RESULTS_PER_FILE: Final = 1000
 _RECORD_EVERY_MS: Final = 1000  # counts written at most this often while the run goes on
 
 
-class MapRunHost(Protocol):
+class MapRunHost(ObjectSource, Protocol):
     def most_children(self) -> int:
         """The gateway's cap on one Map run's children running at once."""
         ...
@@ -63,7 +67,9 @@ class MapRunHost(Protocol):
         """The most items one Map run reads."""
         ...
 
-    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str: ...
+    def most_record_bytes(self) -> int:
+        """The most bytes of one record a streamed reader holds (``map_readers``)."""
+        ...
 
     async def list_objects(
         self, context: Mapping[str, Any], bucket: str, prefix: str
@@ -114,15 +120,19 @@ async def _items(
     params = map_fields.reader_arguments(state, data, data, context)
     config = reader.get("ReaderConfig", {})
     bucket = str(params.get("Bucket", ""))
+    most = map_fields.most_items(state, config, data, data, context)
     items: list[Any]
     if reader["Resource"] == LIST_OBJECTS:
         items = await host.list_objects(context, bucket, str(params.get("Prefix", "")))
+    elif reader["Resource"] == GET_OBJECT and is_streamed(config, str(params.get("Key", ""))):
+        limit = min(most or host.most_items() + 1, host.most_items() + 1)  # the excess seen
+        items = await streamed_items(host, context, bucket, str(params.get("Key", "")), config,
+                                     limit, host.most_record_bytes())  # fmt: skip
     elif reader["Resource"] == GET_OBJECT:
         text = await host.read_object(context, bucket, str(params.get("Key", "")))
         items = items_of_object(text, config)
     else:
         raise StatesError("States.Runtime", "The ItemReader's resource is not served")
-    most = map_fields.most_items(state, config, data, data, context)
     if most:
         items = items[:most]
     if len(items) > host.most_items():
@@ -184,6 +194,8 @@ async def run_map(
     run = await host.record(_counted(run, counts, total_items, total_runs))
     children: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
     outputs: list[Any] = [None] * total_runs
+    records: list[dict[str, Any] | None] = [None] * total_runs  # each child's, in item order
+    succeeded_outputs: list[Any] = []  # beside ``children["SUCCEEDED"]``, for WriterConfig
     stopped = asyncio.Event()
     changed = asyncio.Condition()
     last_record = clock()
@@ -226,6 +238,9 @@ async def run_map(
             record.update(Error=err.error, Cause=err.cause, Status="FAILED")
         record["StopDate"] = _iso(clock())
         children["SUCCEEDED" if outcome == "succeeded" else "FAILED"].append(record)
+        records[index] = record
+        if outcome == "succeeded":
+            succeeded_outputs.append(output)
         async with changed:
             counts["runs"]["running"] -= 1
             counts["items"]["running"] -= held
@@ -246,12 +261,17 @@ async def run_map(
     error: StatesError | None = None
     if failed:
         error = StatesError(THRESHOLD, "The specified tolerated failure threshold was exceeded")
-    if writer is not None:
+    transformation, output_type = writer_config(writer or {})
+    if writer is not None and "Resource" not in writer:  # WriterConfig alone: no S3
+        ended = [(r, outputs[i]) for i, r in enumerate(records) if r is not None]
+        result = shaped([r for r, _ in ended], [o for _, o in ended], transformation)
+    elif writer is not None:
         params = map_fields.writer_arguments(state, data, data, context)
         bucket, prefix = str(params.get("Bucket", "")), str(params.get("Prefix", ""))
         files, manifest_key, manifest = result_files(
-            prefix, run.arn.rsplit(":", 1)[-1], bucket, run.arn, children, _RESULTS_PER_FILE
-        )
+            prefix, run.arn.rsplit(":", 1)[-1], bucket, run.arn, children, _RESULTS_PER_FILE,
+            transformation, output_type, {"SUCCEEDED": succeeded_outputs},
+        )  # fmt: skip
         try:
             for key, body in [*files, (manifest_key, manifest)]:
                 await host.write_object(context, bucket, key, body)

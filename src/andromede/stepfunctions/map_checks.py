@@ -21,6 +21,7 @@ from typing import Any, Final, TypeGuard
 from andromede.stepfunctions.jsonata_query import expression_of
 
 __all__ = [
+    "CSV_DELIMITERS",
     "GET_OBJECT",
     "LIST_OBJECTS",
     "PUT_OBJECT",
@@ -38,9 +39,16 @@ _DISTRIBUTED_ONLY: Final = (
 )  # fmt: skip
 _READER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "ReaderConfig"})
 _READER_CONFIG: Final = frozenset(
-    {"InputType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"}
-)
-_INPUT_TYPES: Final = ("JSON", "JSONL", "CSV")
+    {"InputType", "ManifestType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems",
+     "MaxItemsPath"}
+)  # fmt: skip
+_INPUT_TYPES: Final = ("CSV", "JSON", "JSONL", "PARQUET", "MANIFEST")
+CSV_DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
+_MANIFEST_TYPES: Final = ("ATHENA_DATA", "S3_INVENTORY")
+_ATHENA_INPUT_TYPES: Final = ("CSV", "JSONL", "PARQUET")
+_WRITER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "WriterConfig"})
+_WRITER_CONFIG: Final = {"Transformation": ("NONE", "COMPACT", "FLATTEN"),
+                         "OutputType": ("JSON", "JSONL")}  # fmt: skip
 _BATCHER_FIELDS: Final = frozenset(
     {"MaxItemsPerBatch", "MaxInputBytesPerBatch", "BatchInput", "MaxItemsPerBatchPath",
      "MaxInputBytesPerBatchPath"}
@@ -181,16 +189,12 @@ def _reader(reader: Any, at: str, jsonata: bool) -> Problems:
               if f not in _READER_CONFIG]  # fmt: skip
     if resource == LIST_OBJECTS:
         found += _bucket_parameters(reader, at, ("Bucket",), jsonata)
-        if "InputType" in config:
-            found.append(("The field 'InputType' is not supported with s3:listObjectsV2",
-                          f"{at}/ReaderConfig"))  # fmt: skip
+        found += [(f"The field '{f}' is not supported with s3:listObjectsV2",
+                   f"{at}/ReaderConfig") for f in ("InputType", "ManifestType")
+                  if f in config]  # fmt: skip
     elif resource == GET_OBJECT:
         found += _bucket_parameters(reader, at, ("Bucket", "Key"), jsonata)
-        kind = config.get("InputType")
-        if kind not in _INPUT_TYPES:
-            found.append(("The field 'InputType' should have one of these values: "
-                          f"[{', '.join(_INPUT_TYPES)}]", f"{at}/ReaderConfig"))  # fmt: skip
-        found += _csv(config, kind, f"{at}/ReaderConfig")
+        found += _input_type(config, f"{at}/ReaderConfig")
     else:
         found.append((f"The resource of an ItemReader must be one of: [{GET_OBJECT}, "
                       f"{LIST_OBJECTS}]", f"{at}/Resource"))  # fmt: skip
@@ -207,12 +211,42 @@ def _reader(reader: Any, at: str, jsonata: bool) -> Problems:
     return found
 
 
+def _input_type(config: Mapping[str, Any], at: str) -> Problems:
+    """``InputType`` and ``ManifestType`` as AWS pairs them: an S3 inventory's manifest
+    (``ManifestType`` ``S3_INVENTORY``, or the older ``InputType`` ``MANIFEST``) is CSV and
+    takes no ``InputType``; an Athena manifest names its data files' type."""
+    kind, manifest = config.get("InputType"), config.get("ManifestType")
+    if "ManifestType" in config and manifest not in _MANIFEST_TYPES:
+        return [("The field 'ManifestType' should have one of these values: "
+                 f"[{', '.join(_MANIFEST_TYPES)}]", at)]  # fmt: skip
+    if manifest == "S3_INVENTORY":
+        if "InputType" in config:
+            return [("The field 'InputType' must not be given when 'ManifestType' is "
+                     "S3_INVENTORY: the inventory's type is CSV", at)]  # fmt: skip
+        return _csv(config, "MANIFEST", at)
+    if manifest == "ATHENA_DATA" and kind not in _ATHENA_INPUT_TYPES:
+        return [("The field 'InputType' should have one of these values with 'ManifestType' "
+                 f"ATHENA_DATA: [{', '.join(_ATHENA_INPUT_TYPES)}]", at)]  # fmt: skip
+    if kind not in _INPUT_TYPES:
+        return [("The field 'InputType' should have one of these values: "
+                 f"[{', '.join(_INPUT_TYPES)}]", at)]  # fmt: skip
+    return _csv(config, kind, at)
+
+
 def _csv(config: Mapping[str, Any], kind: Any, at: str) -> Problems:
     location = config.get("CSVHeaderLocation")
     headers = config.get("CSVHeaders")
-    if kind != "CSV":
-        return [(f"Field '{f}' is only supported with the CSV InputType", at)
-                for f in ("CSVHeaderLocation", "CSVHeaders") if f in config]  # fmt: skip
+    if kind not in ("CSV", "MANIFEST"):
+        return [(f"Field '{f}' is only supported with the CSV and MANIFEST InputTypes", at)
+                for f in ("CSVHeaderLocation", "CSVHeaders", "CSVDelimiter")
+                if f in config]  # fmt: skip
+    if "CSVDelimiter" in config and config["CSVDelimiter"] not in CSV_DELIMITERS:
+        return [("The field 'CSVDelimiter' should have one of these values: "
+                 f"[{', '.join(CSV_DELIMITERS)}]", at)]  # fmt: skip
+    if kind == "MANIFEST" and "CSVHeaderLocation" not in config:
+        # An inventory's columns are named by its manifest's ``fileSchema``.
+        return [("The field 'CSVHeaders' is only supported when 'CSVHeaderLocation' is GIVEN",
+                 at)] if "CSVHeaders" in config else []  # fmt: skip
     if location not in ("FIRST_ROW", "GIVEN"):
         return [("The field 'CSVHeaderLocation' should have one of these values: "
                  "[FIRST_ROW, GIVEN]", at)]  # fmt: skip
@@ -262,9 +296,31 @@ def _writer(writer: Any, at: str, jsonata: bool) -> Problems:
     if not isinstance(writer, dict):
         return [("The field 'ResultWriter' must be an object", at)]
     found: Problems = [(f"Field '{f}' is not supported", at) for f in writer
-                       if f not in ("Resource", "Parameters", "Arguments")]  # fmt: skip
+                       if f not in _WRITER_FIELDS]  # fmt: skip
+    if "WriterConfig" in writer:
+        found += _writer_config(writer["WriterConfig"], f"{at}/WriterConfig")
+    if "Resource" not in writer:
+        # AWS: WriterConfig alone shapes the state's output and writes nothing.
+        given = [f for f in ("Parameters", "Arguments") if f in writer]
+        if "WriterConfig" not in writer or given:
+            field = "Arguments" if jsonata else "Parameters"
+            found.append(("The ResultWriter needs either 'WriterConfig', or 'Resource' and "
+                          f"'{field}', or all three", at))  # fmt: skip
+        return found
     if writer.get("Resource") != PUT_OBJECT:
         found.append((f"The resource of a ResultWriter must be {PUT_OBJECT}",
                       f"{at}/Resource"))  # fmt: skip
     found += _bucket_parameters(writer, at, ("Bucket",), jsonata)
+    return found
+
+
+def _writer_config(config: Any, at: str) -> Problems:
+    if not isinstance(config, dict):
+        return [("The field 'WriterConfig' must be an object", at)]
+    found: Problems = [(f"Field '{f}' is not supported", at) for f in config
+                       if f not in _WRITER_CONFIG]  # fmt: skip
+    for field, values in _WRITER_CONFIG.items():
+        if field in config and config[field] not in values:
+            found.append((f"The field '{field}' should have one of these values: "
+                          f"[{', '.join(values)}]", f"{at}/{field}"))  # fmt: skip
     return found

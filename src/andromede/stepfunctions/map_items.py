@@ -24,7 +24,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from andromede.stepfunctions import map_results
 from andromede.stepfunctions.interpreter import StatesError
+from andromede.stepfunctions.map_checks import CSV_DELIMITERS
 
 __all__ = [
     "READER_FAILED",
@@ -60,7 +62,8 @@ def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
 
 
 def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    delimiter = CSV_DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if config.get("CSVHeaderLocation") == "GIVEN":
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     elif rows:
@@ -70,13 +73,9 @@ def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
     if len(set(headers)) != len(headers):
         raise StatesError(READER_FAILED, "The CSV headers must be unique")
     items: list[dict[str, str]] = []
-    for number, row in enumerate(rows, start=1):
+    for row in rows:  # AWS: fields beyond the headers are skipped, missing ones are ""
         if not row:
             continue
-        if len(row) > len(headers):
-            raise StatesError(
-                READER_FAILED, f"Row {number} of the CSV object has more fields than headers"
-            )
         items.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
     return items
 
@@ -142,17 +141,24 @@ def exceeds_tolerance(failed: int, total: int, percentage: float | None, count: 
 def result_files(
     prefix: str, run_id: str, bucket: str, map_run_arn: str,
     children: Mapping[str, Sequence[Mapping[str, Any]]], per_file: int,
+    transformation: str = "NONE", output_type: str = "JSON",
+    outputs: Mapping[str, Sequence[Any]] | None = None,
 ) -> tuple[list[tuple[str, str]], str, str]:  # fmt: skip
     """The objects ``ResultWriter`` writes (key, body), the manifest's key and body; the
-    manifest lists every result file by status with its size."""
+    manifest lists every result file by status with its size. ``WriterConfig``'s
+    ``transformation`` and ``output_type`` shape each file (``map_results``); ``outputs``
+    are the children's outputs beside their records."""
     base = f"{prefix.rstrip('/')}/{run_id}/" if prefix else f"{run_id}/"
     files: list[tuple[str, str]] = []
     listed: dict[str, list[dict[str, Any]]] = {status: [] for status in _RESULT_STATUSES}
     for status in _RESULT_STATUSES:
         records = list(children.get(status, ()))
+        given = list((outputs or {}).get(status, ())) or [None] * len(records)
         for number, start in enumerate(range(0, len(records), per_file)):
-            key = f"{base}{status}_{number}.json"
-            body = json.dumps(records[start : start + per_file], separators=(",", ":"))
+            key = f"{base}{status}_{number}{map_results.extension(output_type)}"
+            part = slice(start, start + per_file)
+            values = map_results.shaped(records[part], given[part], transformation)
+            body = map_results.serialised(values, output_type)
             files.append((key, body))
             listed[status].append({"Key": key, "Size": len(body.encode())})
     manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": listed}
