@@ -32,12 +32,16 @@ from andromede.compute.flow_log_files import (
 from andromede.compute.flow_logs import CapturedInterface, traffic_paths
 from andromede.compute.routing import Route, RouteTable
 from andromede.compute.vpc_endpoint import managed_prefix_list_id
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.flow_log_streams import FlowLogStreams
+from andromede.settings import Settings
+from andromede.wiring.logs import flow_log_destinations
 from support.batch_world import read
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 from support.firehoseapp import World as FirehoseWorld
 from support.firehoseapp import firehose_world
+from support.logsapp import logs_world
 
 START = 1764930000
 WHEN = datetime(2025, 12, 5, 10, 25, tzinfo=UTC)
@@ -339,3 +343,21 @@ async def test_delivery_through_the_firehose_put_path(ec2: World, fire: Firehose
     assert await bare.deliver(captured, records, {}, WHEN) == []
     assert await status() == ("FAILED", "Unknown error")
     assert await FlowLogStreams(lambda: None).deliver(flow_log, [b"x\n"]) == "Unknown error"
+
+
+async def test_serves_wiring_finds_firehose_when_delivering(
+    fire: FirehoseWorld, tmp_path: Path
+) -> None:
+    """``serve`` makes Firehose after the flow logs' wiring: the stream destination finds it
+    in ``apis`` when it delivers, not when it is made."""
+    apis: dict[str, Any] = {}
+    for logs in logs_world(tmp_path / "logs"):
+        settings = Settings(data_dir=tmp_path / "data", region=REGION)
+        made = flow_log_destinations(settings, fire.identity, logs.service, None, None, apis)
+        flow_log = _flow_log(fire.tenant_id)
+        assert await made.streams.deliver(flow_log, [b"x\n"]) == "Unknown error"
+        apis[FirehoseApp.name] = fire.app
+        assert await made.streams.deliver(flow_log, [b"x\n"]) == "Access error"  # no stream yet
+        await _stream(fire, await fire.role(), await fire.bucket())
+        assert await made.streams.deliver(flow_log, [b"x\n"]) is None
+        assert fire.sink.total("IncomingRecords") == 1
