@@ -3,10 +3,10 @@
 account and region) and its refusals through botocore's model, DescribeFlowLogs' fields and
 filter, ``firehose:TagDeliveryStream`` asked of the caller; the records as Firehose records
 (one a flow record, its line and a newline) with ``tcp-flags``, ``flow-direction`` and
-``traffic-path``; the subnet's routes as traffic paths; and the delivery through the in-memory
-Firehose service's own put path — buffered, delivered into the stream's bucket, metered as
-its ingestion — or the flow log FAILED (``Access error``, ``Rate limited``, ``Unknown
-error``), the refusal audited."""
+``traffic-path`` (and ``pkt-*-aws-service``); the subnet's routes as traffic paths; and the
+delivery through the in-memory Firehose service's own put path — buffered, delivered into the
+stream's bucket, metered as its ingestion — or the flow log FAILED (``Access error``, ``Rate
+limited``, ``Unknown error``), the refusal audited."""
 
 from __future__ import annotations
 
@@ -104,6 +104,14 @@ def test_records_carry_flags_direction_and_path_as_firehose_records() -> None:
     # A context without the interface's address (an older gateway's) says "-".
     bare = log_rows(flow_log, REGION, records[:1], {}, {"eni-a": InterfaceContext()})
     assert bare == [["eni-a", ADDRESS, "10.70.2.9", "19", "-", "-", "OK"]]
+    # The object store's blocks are S3's (pkt-src-aws-service, pkt-dst-aws-service).
+    services = (("192.0.2.0/24", "S3"),)
+    named = InterfaceContext(address=ADDRESS, paths=PATHS, services=services)
+    with_services = dataclasses.replace(
+        flow_log, log_format=("srcaddr", "pkt-src-aws-service", "pkt-dst-aws-service")
+    )
+    rows = log_rows(with_services, REGION, records[1:3], {}, {"eni-a": named})
+    assert rows == [[ADDRESS, "-", "-"], [ADDRESS, "-", "S3"]]
     # Flags merge by OR when an aggregator adds two intervals of one flow.
     assert records[1].merged(_record(ADDRESS, "203.0.113.7", 1)).tcp_flags == 3
 
@@ -228,7 +236,7 @@ _ROLE = "arn:aws:iam::ACCOUNT:role/r"
         ({"LogDestination": "STREAM", "DeliverLogsPermissionArn": _ROLE}, _BAD),
         ({"LogDestination": "STREAM", "DeliverCrossAccountRole": _ROLE}, _BAD),
         ({"LogDestination": "STREAM", "DestinationOptions": {"FileFormat": "plain-text"}}, _BAD),
-        ({"LogDestination": "STREAM", "LogFormat": "${tcp-flags} ${pkt-src-aws-service}"}, _BAD),
+        ({"LogDestination": "STREAM", "LogFormat": "${tcp-flags} ${az-id}"}, _BAD),
     ],
 )
 async def test_refusals(ec2: World, extra: dict[str, Any], code: str) -> None:

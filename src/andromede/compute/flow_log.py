@@ -68,9 +68,10 @@ class DeliverStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
-# The fields a record can carry, as EC2 names them. Those the hosts do not observe (the AWS
-# service names, the availability zone's id) are not offered, rather than written as "-" for
-# ever. The TCP flags, the flow's direction and its traffic path: decision 0348.
+# The fields a record can carry, as EC2 names them. Those the hosts do not observe (the
+# availability zone's id, the ECS ones…) are not offered, rather than written as "-" for
+# ever. The TCP flags, the flow's direction, its traffic path and the AWS service of its
+# addresses (the object store's, ``S3``): decision 0348.
 FIELDS: Final = (
     "version",
     "account-id",
@@ -96,6 +97,8 @@ FIELDS: Final = (
     "tcp-flags",
     "flow-direction",
     "traffic-path",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
 )
 # EC2's default format: the version-2 fields.
 DEFAULT_FORMAT: Final = FIELDS[:14]

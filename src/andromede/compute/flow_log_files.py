@@ -30,7 +30,9 @@ when the record's source is its address). The traffic path, egress records only,
 interface's subnet's route table says of the destination (its longest matching route):
 1 through a resource of the VPC (the local route, a NAT gateway, a network interface), 4 an
 intra-region peering connection, 7 a gateway VPC endpoint, 8 an internet gateway; ``-``
-otherwise (and for ingress records), as EC2 writes it where none applies.
+otherwise (and for ingress records), as EC2 writes it where none applies. The packet's
+addresses' AWS service (``pkt-src-aws-service``, ``pkt-dst-aws-service``) is ``S3`` for the
+object store's blocks, the one AWS service the routers can name, ``-`` otherwise.
 """
 
 from __future__ import annotations
@@ -162,6 +164,20 @@ class InterfaceContext:
     # its subnet's routes as (IPv4 block, EC2's traffic-path code), for the egress records.
     address: str = ""
     paths: tuple[tuple[str, int], ...] = ()
+    # The blocks of AWS services as (IPv4 block, EC2's service name): the object store's.
+    services: tuple[tuple[str, str], ...] = ()
+
+    def service_of(self, address: str) -> str:
+        """EC2's ``pkt-*-aws-service`` of ``address``: its service's name, or ``-``."""
+        try:
+            found = ipaddress.ip_address(address)
+        except ValueError:
+            return "-"
+        for block, name in self.services:
+            network = _network(block)
+            if network is not None and found in network:
+                return name
+        return "-"
 
     def direction(self, record: FlowRecord) -> str:
         if not self.address:
@@ -224,6 +240,8 @@ def _values(
         "tcp-flags": str(record.tcp_flags),
         "flow-direction": ctx.direction(record),
         "traffic-path": ctx.traffic_path(record),
+        "pkt-src-aws-service": ctx.service_of(key.pkt_srcaddr or key.srcaddr),
+        "pkt-dst-aws-service": ctx.service_of(key.pkt_dstaddr or key.dstaddr),
     }
 
 

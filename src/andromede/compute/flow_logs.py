@@ -135,7 +135,8 @@ def _context(
 ) -> InterfaceContext:
     table = table_of_subnet(eni.subnet_id, tables.get(eni.vpc_id, ()))
     paths = traffic_paths(table, endpoint_list, endpoint_blocks)
-    return InterfaceContext(eni.vpc_id, eni.subnet_id, instance_id, eni.private_ip, paths)
+    services = tuple((block, "S3") for block in endpoint_blocks)
+    return InterfaceContext(eni.vpc_id, eni.subnet_id, instance_id, eni.private_ip, paths, services)
 
 
 @dataclass(frozen=True, slots=True)
