@@ -130,7 +130,7 @@ from andromede.wiring.loadbalancing import (
     load_balancer_upkeep,
     load_balancing_service,
 )
-from andromede.wiring.logs import flow_log_groups, logs_api, sns_observers, sns_status_logger
+from andromede.wiring.logs import flow_log_destinations, logs_api, sns_observers, sns_status_logger
 from andromede.wiring.metric_streams import metric_streams
 from andromede.wiring.metrics import (
     alarm_service,
@@ -651,8 +651,8 @@ class Application:
             settings, db, metrics, metrics_sink, platform, compute, alarms, objects,
             reconciler.owner,
         )  # fmt: skip
-        # VPC flow logs (decision 0153): the hosts' counts into the tenants' buckets or groups.
-        groups = flow_log_groups(settings, identity, logs.service, billing, audit)
+        # VPC flow logs (0153, 0348): the hosts' counts into buckets, log groups or streams.
+        groups = flow_log_destinations(settings, identity, logs.service, billing, audit, apis)
         firehose, forget_streams = firehose_api(apis, settings, db, keys, identity, audit,
             rate_limiter, billing, objects, customer_keys, metrics_sink,
             sns_firehose(pubsub, deliverer, identity, settings))  # fmt: skip

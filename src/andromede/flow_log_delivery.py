@@ -19,6 +19,11 @@ handed, as events per interface's stream (``flow_log_files.log_events``), to ``g
 (the Logs service, written into as the flow log's role); what it answers is the flow log's
 ``DeliverLogsStatus``.
 
+A flow log to a Firehose stream (decision 0348) has its records handed, one Firehose record a
+flow record (``flow_log_files.firehose_records``), to ``streams``: the :class:`StreamDelivery`
+port, which the wiring fills with ``flow_log_streams.FlowLogStreams`` (Firehose's own put
+path); what it answers is the flow log's ``DeliverLogsStatus``.
+
 Best effort, as EC2's and as access logs': a delivery that fails is not retried; an interval
 with nothing to say writes nothing.
 
@@ -41,6 +46,7 @@ from andromede.compute.flow_log import FlowLog
 from andromede.compute.flow_log_files import (
     FlowRecord,
     InterfaceContext,
+    firehose_records,
     log_body,
     log_events,
     log_key,
@@ -53,7 +59,7 @@ from andromede.errors import AndromedeError
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.service import ObjectService
 
-__all__ = ["ACCESS_ERROR", "FlowLogDelivery", "LogGroupDelivery"]
+__all__ = ["ACCESS_ERROR", "FlowLogDelivery", "LogGroupDelivery", "StreamDelivery"]
 
 # EC2's deliverLogsErrorMessage for a destination the service may not write to.
 ACCESS_ERROR = "Access error"
@@ -71,6 +77,15 @@ class LogGroupDelivery(Protocol):
     ) -> str | None:
         """Each stream's (timestamp in ms, message) events into the flow log's group; None,
         or EC2's ``deliverLogsErrorMessage`` (``Access error``…) when it could not."""
+        ...
+
+
+class StreamDelivery(Protocol):
+    """Where the flow logs to Firehose deliver (``flow_log_streams.FlowLogStreams``)."""
+
+    async def deliver(self, flow_log: FlowLog, records: Sequence[bytes]) -> str | None:
+        """The records into the flow log's stream; None, or EC2's ``deliverLogsErrorMessage``
+        (``Access error``…) when it could not."""
         ...
 
 
@@ -98,6 +113,7 @@ class FlowLogDelivery:
         meter: Callable[[Mapping[tuple[str, str], int]], None] | None = None,
         gateway_metrics: Callable[[Mapping[tuple[str, str], GatewayBytes]], None] | None = None,
         groups: LogGroupDelivery | None = None,
+        streams: StreamDelivery | None = None,
     ) -> None:
         self._compute = compute
         self._objects = objects
@@ -106,6 +122,7 @@ class FlowLogDelivery:
         self._meter = meter
         self._gateway_metrics = gateway_metrics
         self._groups = groups
+        self._streams = streams
 
     async def deliver(
         self,
@@ -115,7 +132,7 @@ class FlowLogDelivery:
         when: datetime,
     ) -> list[str]:
         """One object per flow log to S3 with something to say for this interval (the keys
-        written), its events for one to CloudWatch Logs."""
+        written), its events for one to CloudWatch Logs, its records for one to Firehose."""
         by_id = {f.flow_log_id: f for f in await self._compute.active_flow_logs()}
         covered: dict[str, dict[str, InterfaceContext]] = {}
         for interface in captured:
@@ -130,6 +147,11 @@ class FlowLogDelivery:
                 streams = log_events(flow_log, self._region, records, skipped, contexts)
                 if streams:
                     await self._to_group(flow_log, streams)
+                continue
+            if flow_log.destination.stream_arn:
+                lines = firehose_records(flow_log, self._region, records, skipped, contexts)
+                if lines:
+                    await self._to_stream(flow_log, lines)
                 continue
             rows = log_rows(flow_log, self._region, records, skipped, contexts)
             if not rows:
@@ -175,6 +197,17 @@ class FlowLogDelivery:
             return
         try:
             error = await self._groups.deliver(flow_log, streams)
+        except AndromedeError:
+            _log.warning("flow log delivery for %s failed", flow_log.flow_log_id, exc_info=True)
+            error = "Unknown error"
+        await self._compute.record_delivery(flow_log, error)
+
+    async def _to_stream(self, flow_log: FlowLog, records: Sequence[bytes]) -> None:
+        if self._streams is None:  # a deployment without Firehose
+            await self._compute.record_delivery(flow_log, "Unknown error")
+            return
+        try:
+            error = await self._streams.deliver(flow_log, records)
         except AndromedeError:
             _log.warning("flow log delivery for %s failed", flow_log.flow_log_id, exc_info=True)
             error = "Unknown error"

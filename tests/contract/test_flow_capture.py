@@ -2,7 +2,9 @@
 one VPC router; a TCP connection the receiver's security group allows is counted as ACCEPT
 records (both directions, with bytes), one to a port it refuses as a REJECT record, nothing
 is counted for an interface no flow log captures, and past the flow cap the interface's
-interval is reported skipped (SKIPDATA). A bridge-mode QEMU driver's ``collect_flows`` captures
+interval is reported skipped (SKIPDATA); each record carries the TCP flags the router saw
+(decision 0348: SYN, SYN-ACK, FIN or RST, the refused port's SYN on its REJECT record). A
+bridge-mode QEMU driver's ``collect_flows`` captures
 what it is told on the routers it holds, and drops a router's flow table with its last capture.
 The kernel's records of a flow log to CloudWatch Logs (decision 0153's session-48 addendum)
 are delivered as the flow log's role into a group of the in-process Logs service, and read
@@ -174,10 +176,17 @@ async def test_allowed_tcp_is_accepted_with_bytes_and_a_refused_port_rejected(
             r for r in _of(records, "eni-b", "ACCEPT", OPEN) if r.key.srcaddr == b_nic.private_ip
         ]
         assert replies and replies[0].bytes > 0
+        # Decision 0348: the TCP flags the router saw, as EC2 writes them — the opening SYN
+        # (2) without SYN-ACK on a's side, b's SYN-ACK (18) on its replies, and whatever
+        # closed them (FIN 1 or RST 4), nothing else.
+        assert inbound[0].tcp_flags & 18 == 2 and inbound[0].tcp_flags & ~0b111 == 0
+        assert replies[0].tcp_flags & 18 == 18 and replies[0].tcp_flags & ~0b10111 == 0
+        assert inbound[0].tcp_flags & 0b101 or replies[0].tcp_flags & 0b101  # closed
         refused = _of(records, "eni-b", "REJECT", CLOSED)
         assert len(refused) == 1
         assert refused[0].key.dstaddr == b_nic.private_ip
         assert refused[0].packets >= 1
+        assert refused[0].tcp_flags == 2  # SYNs only, each dropped
         assert not _of(records, "eni-b", "ACCEPT", CLOSED)
         assert report.skipped == {}
         # To CloudWatch Logs: the refused connection is one event of eni-b's stream.

@@ -407,6 +407,43 @@ def test_a_vpc_flow_log_to_a_log_group(server: ServerProcess) -> None:
     ec2.delete_flow_logs(FlowLogIds=made["FlowLogIds"])
 
 
+def test_a_vpc_flow_log_to_a_firehose_stream(server: ServerProcess) -> None:
+    """Decision 0348: boto3 makes a VPC flow log to a Firehose stream of the account, with the
+    TCP flags, direction and traffic path in its format; DescribeFlowLogs shows the type and
+    the stream; another account's stream is refused in EC2's words. (The records' delivery
+    through Firehose is the unit tests', over the in-memory service.)"""
+    ec2, sts = client(server, "ec2"), client(server, "sts")
+    account = sts.get_caller_identity()["Account"]
+    region = ec2.meta.region_name
+    stream = f"arn:aws:firehose:{region}:{account}:deliverystream/flows"
+    vpc = ec2.create_vpc(CidrBlock="10.95.0.0/16")["Vpc"]["VpcId"]
+    made = ec2.create_flow_logs(
+        ResourceType="VPC",
+        ResourceIds=[vpc],
+        TrafficType="ALL",
+        LogDestinationType="kinesis-data-firehose",
+        LogDestination=stream,
+        LogFormat="${srcaddr} ${dstaddr} ${tcp-flags} ${flow-direction} ${traffic-path}",
+    )
+    [flow_log] = ec2.describe_flow_logs(FlowLogIds=made["FlowLogIds"])["FlowLogs"]
+    assert (flow_log["LogDestinationType"], flow_log["LogDestination"]) == (
+        "kinesis-data-firehose",
+        stream,
+    )
+    assert "LogGroupName" not in flow_log and "DestinationOptions" not in flow_log
+    with pytest.raises(ClientError) as refused:
+        ec2.create_flow_logs(
+            ResourceType="VPC",
+            ResourceIds=[vpc],
+            TrafficType="REJECT",
+            LogDestinationType="kinesis-data-firehose",
+            LogDestination=stream.replace(account, "999999999999"),
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert refused.value.response["ResponseMetadata"]["RequestId"]
+    ec2.delete_flow_logs(FlowLogIds=made["FlowLogIds"])
+
+
 def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:
     logs = client(server, "logs")
     logs.create_log_group(logGroupName="short")

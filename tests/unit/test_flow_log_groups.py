@@ -220,6 +220,7 @@ async def test_the_caller_must_be_allowed_to_pass_the_role(
             {"LogGroupName": GROUP, "DestinationOptions": {"FileFormat": "plain-text"}},
             "InvalidParameterValue",
         ),
+        # A role with a Firehose stream of the account (decision 0348: cross-account only).
         ({"LogDestinationType": "kinesis-data-firehose"}, "InvalidParameterValue"),
         (
             {"LogDestinationType": "s3", "LogDestination": "arn:aws:s3:::flows"},

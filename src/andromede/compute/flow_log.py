@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_FORMAT",
     "FIELDS",
     "FILE_FORMATS",
+    "FIREHOSE",
     "DeliverStatus",
     "Destination",
     "FlowLog",
@@ -68,8 +69,9 @@ class DeliverStatus(enum.StrEnum):
 
 
 # The fields a record can carry, as EC2 names them. Those the hosts do not observe (the
-# TCP flags, the AWS service names, the traffic path) are not offered, rather than written
-# as "-" for ever.
+# availability zone's id, the ECS ones…) are not offered, rather than written as "-" for
+# ever. The TCP flags, the flow's direction, its traffic path and the AWS service of its
+# addresses (the object store's, ``S3``): decision 0348.
 FIELDS: Final = (
     "version",
     "account-id",
@@ -92,6 +94,11 @@ FIELDS: Final = (
     "type",
     "pkt-srcaddr",
     "pkt-dstaddr",
+    "tcp-flags",
+    "flow-direction",
+    "traffic-path",
+    "pkt-src-aws-service",
+    "pkt-dst-aws-service",
 )
 # EC2's default format: the version-2 fields.
 DEFAULT_FORMAT: Final = FIELDS[:14]
@@ -104,6 +111,10 @@ _BUCKET_ARN = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(
 # The destination types: an S3 bucket, or (session 48) a CloudWatch Logs group, EC2's default.
 S3: Final = "s3"
 CLOUD_WATCH_LOGS: Final = "cloud-watch-logs"
+FIREHOSE: Final = "kinesis-data-firehose"  # decision 0348
+_STREAM_ARN = re.compile(
+    r"^arn:aws:firehose:([a-z0-9-]+):([^:]+):deliverystream/([a-zA-Z0-9_.-]{1,64})$"
+)
 # CloudWatch Logs' rule for a group's name (compute does not import the logs context).
 _GROUP_NAME = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
 _GROUP_ARN = re.compile(r"^arn:aws:logs:([a-z0-9-]+):([^:]+):log-group:([^:]+)(?::\*)?$")
@@ -113,16 +124,20 @@ _ROLE_ARN = re.compile(r"^arn:aws:iam::[^:/]+:role/[\w+=,.@/-]{1,512}$")
 @dataclass(frozen=True, slots=True)
 class Destination:
     """An S3 destination: the bucket and the key prefix (``""`` or ending with ``/``); or a
-    CloudWatch Logs one (session 48): the log group's name and the role delivery assumes."""
+    CloudWatch Logs one (session 48): the log group's name and the role delivery assumes; or
+    a Firehose stream's ARN (decision 0348)."""
 
     bucket: str = ""
     prefix: str = ""
     log_group: str = ""
     role_arn: str = ""
+    stream_arn: str = ""
 
     @property
     def kind(self) -> str:
         """EC2's ``LogDestinationType``."""
+        if self.stream_arn:
+            return FIREHOSE
         return CLOUD_WATCH_LOGS if self.log_group else S3
 
     @property
@@ -133,7 +148,10 @@ class Destination:
         )
 
     def arn_in(self, region: str, account: str) -> str:
-        """EC2's ``LogDestination``: the bucket's ARN, or the log group's in ``account``."""
+        """EC2's ``LogDestination``: the bucket's ARN, the log group's in ``account``, or the
+        stream's."""
+        if self.stream_arn:
+            return self.stream_arn
         if self.log_group:
             return f"arn:aws:logs:{region}:{account}:log-group:{self.log_group}"
         return self.arn
@@ -141,6 +159,8 @@ class Destination:
     @property
     def identity(self) -> str:
         """What makes two destinations one (a request's digest): S3's is its ARN, as it was."""
+        if self.stream_arn:
+            return f"firehose:{self.stream_arn}"
         return f"logs:{self.log_group} {self.role_arn}" if self.log_group else self.arn
 
 
@@ -208,12 +228,14 @@ def parse_destination(
     region: str = "",
     account: str = "",
 ) -> Destination:
-    """``LogDestinationType`` (``cloud-watch-logs``, EC2's default, or ``s3``) and where:
+    """``LogDestinationType`` (``cloud-watch-logs``, EC2's default, ``s3`` or
+    ``kinesis-data-firehose``) and where:
     for S3, ``LogDestination``, a bucket's ARN with an optional key prefix, which may not
     name the ``AWSLogs`` folder itself; for CloudWatch Logs, ``LogGroupName`` or
     ``LogDestination`` (a group's ARN, of ``account`` in ``region``) and the role
-    ``DeliverLogsPermissionArn``. ``DeliverCrossAccountRole`` is refused: a flow log delivers
-    into its own account only."""
+    ``DeliverLogsPermissionArn``; for Firehose, ``LogDestination``, a stream's ARN of
+    ``account`` in ``region`` (decision 0348). ``DeliverCrossAccountRole`` is refused: a flow
+    log delivers into its own account only."""
     if cross_account_role:
         raise InvalidParameterValue(
             "DeliverCrossAccountRole is not supported: flow logs are delivered into their"
@@ -222,16 +244,18 @@ def parse_destination(
     kind = CLOUD_WATCH_LOGS if destination_type is None else destination_type
     if kind == CLOUD_WATCH_LOGS:
         return _log_group_destination(destination, log_group_name, role_arn, region, account)
-    if kind != S3:
+    if kind not in (S3, FIREHOSE):
         raise InvalidParameterValue(
-            f"LogDestinationType '{kind[:32]}' is not supported:"
-            " flow logs are delivered to S3 buckets or CloudWatch Logs groups"
+            f"LogDestinationType '{kind[:32]}' is not supported: flow logs are delivered to"
+            " S3 buckets, CloudWatch Logs groups or Firehose streams"
         )
     for name, value in (("DeliverLogsPermissionArn", role_arn), ("LogGroupName", log_group_name)):
         if value:
-            raise InvalidParameterValue(f"{name} is not applicable for s3 delivery")
+            raise InvalidParameterValue(f"{name} is not applicable for {kind} delivery")
     if not destination:
         raise MissingParameter("The request must contain the parameter LogDestination")
+    if kind == FIREHOSE:
+        return _stream_destination(destination, region, account)
     match = _BUCKET_ARN.match(destination)
     if match is None or ".." in match.group(1):
         raise InvalidParameterValue(
@@ -243,6 +267,23 @@ def parse_destination(
     if prefix == "AWSLogs" or prefix.startswith("AWSLogs/"):
         raise InvalidParameterValue("The LogDestination prefix cannot use AWSLogs")
     return Destination(match.group(1), f"{prefix}/" if prefix else "")
+
+
+def _stream_destination(destination: str, region: str, account: str) -> Destination:
+    """A Firehose stream's ARN of the caller's account and region: a stream elsewhere asks
+    ``DeliverCrossAccountRole``, which is not offered. Whether the stream exists is the
+    delivery's to find (``DeliverLogsStatus``), as a bucket's is."""
+    match = _STREAM_ARN.match(destination)
+    if match is None:
+        raise InvalidParameterValue(
+            f"LogDestination: '{destination[:128]}' is not a valid Firehose delivery stream ARN"
+        )
+    if match.group(1) != region or match.group(2) != account:
+        raise InvalidParameterValue(
+            "LogDestination must be a Firehose delivery stream of this account and region:"
+            " cross-account delivery (DeliverCrossAccountRole) is not supported"
+        )
+    return Destination(stream_arn=destination)
 
 
 def _log_group_destination(

@@ -18,12 +18,29 @@ folders).
 A flow log to CloudWatch Logs (session 48) has the same records as events
 (:func:`log_events`): one event a record, its message the record's line (no header line), its
 timestamp the record's start, in one stream per network interface, named by its id.
+
+A flow log to a Firehose stream (decision 0348) has the same records as Firehose records
+(:func:`firehose_records`): one record a flow record, its line (no header line) ended by a
+newline, so that the stream's objects are the lines one after another.
+
+The TCP flags (decision 0348) are the OR of those the router saw in the interval, as EC2
+writes them: FIN 1, SYN 2, RST 4, SYN-ACK 18 (a SYN with ACK; no other ACK counts); 0 when
+none was seen, or for another protocol. The flow's direction is the interface's (``egress``
+when the record's source is its address). The traffic path, egress records only, is what the
+interface's subnet's route table says of the destination (its longest matching route):
+1 through a resource of the VPC (the local route, a NAT gateway, a network interface), 4 an
+intra-region peering connection, 7 a gateway VPC endpoint, 8 an internet gateway; ``-``
+otherwise (and for ingress records), as EC2 writes it where none applies. The packet's
+addresses' AWS service (``pkt-src-aws-service``, ``pkt-dst-aws-service``) is ``S3`` for the
+object store's blocks, the one AWS service the routers can name, ``-`` otherwise.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -35,6 +52,7 @@ __all__ = [
     "FlowKey",
     "FlowRecord",
     "InterfaceContext",
+    "firehose_records",
     "log_body",
     "log_events",
     "log_key",
@@ -45,6 +63,8 @@ __all__ = [
 FLOW_LOG_VERSION = 2
 _WIRE_OMITTED = "andromede.wire.omitted_at_default"
 _PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
+# EC2's bits of the ``tcp-flags`` field (decision 0348).
+TCP_FIN, TCP_SYN, TCP_RST, TCP_SYN_ACK = 1, 2, 4, 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +94,9 @@ class FlowRecord:
     bytes: int
     start: int  # Unix seconds
     end: int
+    # EC2's ``tcp-flags``: the OR of TCP_FIN, TCP_SYN, TCP_RST, TCP_SYN_ACK seen in the interval
+    # (decision 0348). Left out of the agent wire while 0, as ``FlowKey``'s packet addresses.
+    tcp_flags: int = field(default=0, metadata={_WIRE_OMITTED: True})
 
     def merged(self, other: FlowRecord) -> FlowRecord:
         return replace(
@@ -82,6 +105,7 @@ class FlowRecord:
             bytes=self.bytes + other.bytes,
             start=min(self.start, other.start),
             end=max(self.end, other.end),
+            tcp_flags=self.tcp_flags | other.tcp_flags,
         )
 
 
@@ -136,6 +160,54 @@ class InterfaceContext:
     vpc_id: str = "-"
     subnet_id: str = "-"
     instance_id: str = "-"
+    # Decision 0348: the interface's private address (its records' direction: "" unknown), and
+    # its subnet's routes as (IPv4 block, EC2's traffic-path code), for the egress records.
+    address: str = ""
+    paths: tuple[tuple[str, int], ...] = ()
+    # The blocks of AWS services as (IPv4 block, EC2's service name): the object store's.
+    services: tuple[tuple[str, str], ...] = ()
+
+    def service_of(self, address: str) -> str:
+        """EC2's ``pkt-*-aws-service`` of ``address``: its service's name, or ``-``."""
+        try:
+            found = ipaddress.ip_address(address)
+        except ValueError:
+            return "-"
+        for block, name in self.services:
+            network = _network(block)
+            if network is not None and found in network:
+                return name
+        return "-"
+
+    def direction(self, record: FlowRecord) -> str:
+        if not self.address:
+            return "-"
+        return "egress" if record.key.srcaddr == self.address else "ingress"
+
+    def traffic_path(self, record: FlowRecord) -> str:
+        """EC2's code of the path an egress record's packets take (its destination's longest
+        matching route), ``-`` for an ingress one or when no route applies."""
+        if self.direction(record) != "egress":
+            return "-"
+        try:
+            destination = ipaddress.ip_address(record.key.pkt_dstaddr or record.key.dstaddr)
+        except ValueError:
+            return "-"
+        best: tuple[int, int] | None = None
+        for block, code in self.paths:
+            network = _network(block)
+            if network is not None and destination in network:
+                if best is None or network.prefixlen > best[0]:
+                    best = (network.prefixlen, code)
+        return "-" if best is None else str(best[1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _network(block: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(block, strict=False)
+    except ValueError:
+        return None
 
 
 def _values(
@@ -165,6 +237,11 @@ def _values(
         "type": "IPv6" if ipv6 else "IPv4",
         "pkt-srcaddr": key.pkt_srcaddr or key.srcaddr,
         "pkt-dstaddr": key.pkt_dstaddr or key.dstaddr,
+        "tcp-flags": str(record.tcp_flags),
+        "flow-direction": ctx.direction(record),
+        "traffic-path": ctx.traffic_path(record),
+        "pkt-src-aws-service": ctx.service_of(key.pkt_srcaddr or key.srcaddr),
+        "pkt-dst-aws-service": ctx.service_of(key.pkt_dstaddr or key.dstaddr),
     }
 
 
@@ -231,6 +308,19 @@ def log_events(
     for interface_id, start, row in _records(flow_log, region, records, skipped, contexts):
         streams.setdefault(interface_id, []).append((start * 1000, " ".join(row)))
     return {name: sorted(events, key=lambda e: e[0]) for name, events in sorted(streams.items())}
+
+
+def firehose_records(
+    flow_log: FlowLog,
+    region: str,
+    records: Iterable[FlowRecord],
+    skipped: Mapping[str, tuple[int, int]],
+    contexts: Mapping[str, InterfaceContext],
+) -> list[bytes]:
+    """The records as Firehose records (decision 0348): each its line and a newline, in time
+    order, no header line."""
+    rows = sorted(_records(flow_log, region, records, skipped, contexts), key=lambda r: r[1])
+    return [(" ".join(row) + "\n").encode() for _, _, row in rows]
 
 
 def log_lines(

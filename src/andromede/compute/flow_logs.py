@@ -12,7 +12,7 @@ contexts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from andromede.compute.driver_network import (
@@ -46,6 +46,7 @@ from andromede.compute.resource_ids import (
     request_digest,
     token_id,
 )
+from andromede.compute.routing import RouteTable, table_of_subnet
 from andromede.compute.service_core import ServiceCore
 from andromede.compute.traffic import (
     NAT_GATEWAY,
@@ -54,9 +55,10 @@ from andromede.compute.traffic import (
     attribute,
     per_gateway,
 )
+from andromede.compute.vpc_endpoint import managed_prefix_list_id
 from andromede.errors import AndromedeError
 
-__all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin"]
+__all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin", "traffic_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,44 @@ def _covers(flow_log: FlowLog, eni: NetworkInterface) -> bool:
             return eni.subnet_id == flow_log.target_id
         case ResourceType.NETWORK_INTERFACE:
             return eni.interface_id == flow_log.target_id
+
+
+def traffic_paths(
+    table: RouteTable | None, endpoint_list: str, endpoint_blocks: Sequence[str]
+) -> tuple[tuple[str, int], ...]:
+    """A subnet's routes as (block, EC2's ``traffic-path`` code) (decision 0348): the local
+    route, a NAT gateway's and an interface's 1 (a resource of the VPC), a peering
+    connection's 4 (the platform's peerings are within its region), an internet gateway's 8,
+    a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the region's
+    managed list). A route to a customer's prefix list has no code (``-``)."""
+    paths: list[tuple[str, int]] = []
+    for route in table.routes if table is not None else ():
+        if route.destination_prefix_list_id:
+            if route.destination_prefix_list_id == endpoint_list and route.gateway_id.startswith(
+                "vpce-"
+            ):
+                paths += [(block, 7) for block in endpoint_blocks]
+            continue
+        if route.gateway_id == "local" or route.nat_gateway_id or route.network_interface_id:
+            paths.append((route.destination, 1))
+        elif route.vpc_peering_connection_id:
+            paths.append((route.destination, 4))
+        elif route.gateway_id.startswith("igw-"):
+            paths.append((route.destination, 8))
+    return tuple(paths)
+
+
+def _context(
+    eni: NetworkInterface,
+    instance_id: str,
+    tables: Mapping[str, Sequence[RouteTable]],
+    endpoint_list: str,
+    endpoint_blocks: Sequence[str],
+) -> InterfaceContext:
+    table = table_of_subnet(eni.subnet_id, tables.get(eni.vpc_id, ()))
+    paths = traffic_paths(table, endpoint_list, endpoint_blocks)
+    services = tuple((block, "S3") for block in endpoint_blocks)
+    return InterfaceContext(eni.vpc_id, eni.subnet_id, instance_id, eni.private_ip, paths, services)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +289,13 @@ class FlowLogsMixin(ServiceCore):
         for flow_log in flow_logs:
             by_tenant.setdefault(flow_log.tenant_id, []).append(flow_log)
         captured: list[CapturedInterface] = []
+        endpoint_list = managed_prefix_list_id(self.limits.region)
         for tenant_id, logs in sorted(by_tenant.items()):
+            tables: dict[str, list[RouteTable]] = {}
+            for table in await self.store.list(RouteTable, tenant_id):
+                tables.setdefault(table.vpc_id, []).append(table)
+            blocks = self.limits.vpc_endpoint_s3_addresses
+
             gateways = {
                 g.network_interface_id: g
                 for g in await self.store.list(NatGateway, tenant_id)
@@ -267,7 +313,7 @@ class FlowLogsMixin(ServiceCore):
                                 eni.interface_id,
                                 tenant_id,
                                 eni.private_ip,
-                                InterfaceContext(eni.vpc_id, eni.subnet_id),
+                                _context(eni, "-", tables, endpoint_list, blocks),
                                 covering,
                                 network_id=eni.subnet_id,
                                 nat_address=gateway.public_ip,
@@ -282,7 +328,7 @@ class FlowLogsMixin(ServiceCore):
                         eni.interface_id,
                         tenant_id,
                         eni.private_ip,
-                        InterfaceContext(eni.vpc_id, eni.subnet_id, eni.instance_id or "-"),
+                        _context(eni, eni.instance_id or "-", tables, endpoint_list, blocks),
                         covering,
                         network_id=eni.subnet_id,
                         host=(instance.host or "") if instance is not None else "",

@@ -8,12 +8,15 @@
 tags, ``MaxResults`` with ``NextToken``) and DeleteFlowLogs.
 
 A flow log to CloudWatch Logs asks ``iam:PassRole`` on its role (to
-``vpc-flow-logs.amazonaws.com``) beside ``ec2:CreateFlowLogs``, as AWS does.
+``vpc-flow-logs.amazonaws.com``) beside ``ec2:CreateFlowLogs``, as AWS does. One to a
+Firehose stream of the account (``kinesis-data-firehose``, decision 0348) asks
+``firehose:TagDeliveryStream`` on the stream, as AWS's (which tags the stream
+``LogDeliveryEnabled`` for its log delivery role; the platform needs no tag).
 
 A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
 items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.
-Kinesis Data Firehose destinations and ``DeliverCrossAccountRole`` are refused: the platform
-delivers into the flow log's own account's buckets and log groups.
+``DeliverCrossAccountRole`` is refused: the platform delivers into the flow log's own
+account's buckets, log groups and Firehose streams.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def _write_flow_log(xml: XmlWriter, flow_log: FlowLog, region: str) -> None:
     xml.element("logFormat", flow_log.format_text)
     write_tags(xml, flow_log.tags)
     xml.element("maxAggregationInterval", flow_log.max_aggregation_interval)
-    if destination.log_group:
+    if destination.kind != "s3":  # DestinationOptions are S3's
         xml.close("item")
         return
     xml.open("destinationOptions")
@@ -123,6 +126,8 @@ async def create_flow_logs(call: Call) -> None:
             [destination.role_arn],
             {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"},
         )
+    if destination.stream_arn:
+        await call.allow("firehose:TagDeliveryStream", [destination.stream_arn])
     made, refused = await call.compute.create_flow_logs(
         call.tenant_id,
         p.get("ResourceType"),

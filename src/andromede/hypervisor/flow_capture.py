@@ -21,6 +21,15 @@ flushed and no packet is lost between a read and a reset. There is no per-packet
 user space: the per-packet cost is three set updates in the kernel, for captured
 interfaces only.
 
+The TCP flags (decision 0348) are counted the same way, by packets that carry them only: for
+each of EC2's four — SYN (without ACK), SYN-ACK, FIN, RST — a set per side of the firewall
+(``seen_syn``… before it, ``passed_syn``… after), updated from a chain a TCP packet of a
+captured address jumps to only when it has SYN, FIN or RST set (a handful a connection; the
+data packets cost one comparison). A flow's record carries the flags whose counter moved in
+the interval: the passed ones on its ACCEPT record, those seen beyond them on its REJECT one.
+Their sets have the flow sets' bound and idle timeout, so the table holds at most eleven
+times ``max_flows`` elements; they are read in one listing of the table.
+
 A flow's ``start`` is the previous read's time and its ``end`` this one's: the interval in
 which its packets were counted.
 
@@ -64,6 +73,26 @@ _NAT_IN_KEY: Final = "ct original ip saddr . ip saddr . meta l4proto . th dport 
 Flow = tuple[str, str, int, int, int]
 Counts = tuple[int, int]
 
+# EC2's ``tcp-flags`` bits (decision 0348), each with the match of the packets that carry it.
+_FLAG_CLASSES: Final = (
+    ("syn", "tcp flags & (syn|ack) == syn", 2),
+    ("synack", "tcp flags & (syn|ack) == syn|ack", 18),
+    ("fin", "tcp flags & fin == fin", 1),
+    ("rst", "tcp flags & rst == rst", 4),
+)
+_FLAG_SETS: Final = tuple(
+    f"{side}_{name}" for side in ("seen", "passed") for name, _, _ in _FLAG_CLASSES
+)
+# Only TCP packets with one of the flags EC2 reports jump to the flag chains.
+_FLAGGED: Final = "meta l4proto tcp tcp flags & (fin|syn|rst) != 0"
+
+
+def _flag_chain(side: str) -> str:
+    rules = "".join(
+        f"    {match} update @{side}_{name} {{ {_FLOW_KEY} }}\n" for name, match, _ in _FLAG_CLASSES
+    )
+    return f"  chain flags_{side} {{\n{rules}  }}\n"
+
 
 def render_flow_table(
     captured: Collection[str],
@@ -83,6 +112,7 @@ def render_flow_table(
             ("seen", _FLOW_TYPE, max_flows),
             ("passed", _FLOW_TYPE, max_flows),
             ("totals", "ipv4_addr", max(len(captured), 1)),
+            *((name, _FLOW_TYPE, max_flows) for name in _FLAG_SETS),
             *(
                 (f"nat_{way}_{n}", _FLOW_TYPE, max_flows)
                 for n in range(len(gateways))
@@ -104,13 +134,18 @@ def render_flow_table(
         # Once per packet, though both ends be captured.
         f"    ip saddr @captured update @seen {{ {_FLOW_KEY} }}\n"
         f"    ip daddr @captured ip saddr != @captured update @seen {{ {_FLOW_KEY} }}\n"
+        f"    ip saddr @captured {_FLAGGED} jump flags_seen\n"
+        f"    ip daddr @captured ip saddr != @captured {_FLAGGED} jump flags_seen\n"
         "  }\n"
         "  chain after {\n"
         "    type filter hook forward priority filter + 10; policy accept;\n"
         f"{_NOT_LOGGED}"
         f"    ip saddr @captured update @passed {{ {_FLOW_KEY} }}\n"
         f"    ip daddr @captured ip saddr != @captured update @passed {{ {_FLOW_KEY} }}\n"
+        f"    ip saddr @captured {_FLAGGED} jump flags_passed\n"
+        f"    ip daddr @captured ip saddr != @captured {_FLAGGED} jump flags_passed\n"
         "  }\n"
+        f"{_flag_chain('seen')}{_flag_chain('passed')}"
         f"{nat_rules(gateways)}"
         "}\n"
     )
@@ -149,13 +184,29 @@ def _counted(listing: str) -> dict[Any, Counts]:
     found: dict[Any, Counts] = {}
     for item in json.loads(listing).get("nftables", []):
         elements = item.get("set", {}).get("elem", []) if isinstance(item, dict) else []
-        for element in elements:
-            inner = element.get("elem", element) if isinstance(element, dict) else element
-            if not isinstance(inner, dict):
-                continue
-            value, counter = inner.get("val"), inner.get("counter") or {}
-            key = tuple(value["concat"]) if isinstance(value, dict) else value
-            found[_normal(key)] = (int(counter.get("packets", 0)), int(counter.get("bytes", 0)))
+        found.update(_elements(elements))
+    return found
+
+
+def _counted_sets(listing: str, names: Collection[str]) -> dict[str, dict[Any, Counts]]:
+    """The elements of the sets ``names`` of ``nft -j list table`` with their counters."""
+    found: dict[str, dict[Any, Counts]] = {name: {} for name in names}
+    for item in json.loads(listing).get("nftables", []):
+        found_set = item.get("set", {}) if isinstance(item, dict) else {}
+        if found_set.get("name") in found:
+            found[found_set["name"]] = _elements(found_set.get("elem", []))
+    return found
+
+
+def _elements(elements: list[Any]) -> dict[Any, Counts]:
+    found: dict[Any, Counts] = {}
+    for element in elements:
+        inner = element.get("elem", element) if isinstance(element, dict) else element
+        if not isinstance(inner, dict):
+            continue
+        value, counter = inner.get("val"), inner.get("counter") or {}
+        key = tuple(value["concat"]) if isinstance(value, dict) else value
+        found[_normal(key)] = (int(counter.get("packets", 0)), int(counter.get("bytes", 0)))
     return found
 
 
@@ -193,6 +244,7 @@ class _Last:
     totals: dict[Any, Counts] = field(default_factory=dict)
     nat_out: dict[Any, Counts] = field(default_factory=dict)
     nat_in: dict[Any, Counts] = field(default_factory=dict)
+    flags: dict[str, dict[Any, Counts]] = field(default_factory=dict)
 
 
 # A captured NAT gateway (decision 0176): its interface's id and private address.
@@ -271,6 +323,7 @@ class FlowCounters:
         try:
             for name in ("seen", "passed", "totals"):
                 read[name] = _counted(await self._list(netns, name))
+            flags = _counted_sets(await self._list_table(netns), _FLAG_SETS)
             for way in ("out", "in"):
                 read[f"nat_{way}"] = {
                     (address, *flow): counts
@@ -283,10 +336,16 @@ class FlowCounters:
             self._gateways.pop(netns, None)
             self._last.pop(netns, None)
             return FlowReport([], {})
-        report = self._report(interfaces, last, read, now)
+        report = self._report(interfaces, last, read, now, flags)
         report.records.extend(_nat_records(gateways, last, read, now))
         self._last[netns] = _Last(
-            now, read["seen"], read["passed"], read["totals"], read["nat_out"], read["nat_in"]
+            now,
+            read["seen"],
+            read["passed"],
+            read["totals"],
+            read["nat_out"],
+            read["nat_in"],
+            flags,
         )
         return report
 
@@ -297,8 +356,18 @@ class FlowCounters:
         )  # fmt: skip
 
     @staticmethod
+    async def _list_table(netns: str) -> str:
+        return await _run(
+            "ip", "netns", "exec", netns, "nft", "-j", "list", "table", "inet", FLOW_TABLE
+        )  # fmt: skip
+
+    @staticmethod
     def _report(
-        interfaces: Mapping[str, str], last: _Last, read: Mapping[str, dict[Any, Counts]], now: int
+        interfaces: Mapping[str, str],
+        last: _Last,
+        read: Mapping[str, dict[Any, Counts]],
+        now: int,
+        flags: Mapping[str, dict[Any, Counts]],
     ) -> FlowReport:
         start = min(last.when, now)
         records: list[FlowRecord] = []
@@ -309,6 +378,7 @@ class FlowCounters:
                 continue
             passed = _delta(read["passed"], last.passed, flow) if flow in read["passed"] else (0, 0)
             rejected = (max(seen[0] - passed[0], 0), max(seen[1] - passed[1], 0))
+            tcp_flags = _tcp_flags(flow, last.flags, flags)
             source, destination, protocol, sport, dport = flow
             for address in dict.fromkeys((source, destination)):
                 interface_id = interfaces.get(address)
@@ -320,13 +390,31 @@ class FlowCounters:
                         key = FlowKey(
                             interface_id, source, destination, sport, dport, protocol, action
                         )
-                        records.append(FlowRecord(key, packets, size, start, now))
+                        records.append(
+                            FlowRecord(key, packets, size, start, now, tcp_flags[action])
+                        )
         skipped: dict[str, tuple[int, int]] = {}
         for address, interface_id in interfaces.items():
             total = _delta(read["totals"], last.totals, address)[0]
             if total > accounted.get(address, 0):
                 skipped[interface_id] = (start, now)
         return FlowReport(records, skipped)
+
+
+def _tcp_flags(
+    flow: Any, before: Mapping[str, dict[Any, Counts]], now: Mapping[str, dict[Any, Counts]]
+) -> dict[str, int]:
+    """EC2's ``tcp-flags`` of a flow's ACCEPT and REJECT records for the interval: the flags
+    of its packets that passed the firewall, and of those it dropped (seen beyond passed)."""
+    found = {"ACCEPT": 0, "REJECT": 0}
+    for name, _, bit in _FLAG_CLASSES:
+        seen = _delta(now.get(f"seen_{name}", {}), before.get(f"seen_{name}", {}), flow)[0]
+        passed = _delta(now.get(f"passed_{name}", {}), before.get(f"passed_{name}", {}), flow)[0]
+        if passed > 0:
+            found["ACCEPT"] |= bit
+        if seen > passed:
+            found["REJECT"] |= bit
+    return found
 
 
 def _nat_records(

@@ -38,7 +38,7 @@ from andromede.compute_adapters import (
 )
 from andromede.db.database import Database
 from andromede.errors import ConfigurationError
-from andromede.flow_log_delivery import FlowLogDelivery, LogGroupDelivery
+from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.hypervisor.agent import serve_agent
 from andromede.hypervisor.agent_tls import agent_server_context
 from andromede.iam.errors import NoSuchTenant
@@ -60,6 +60,7 @@ from andromede.vpc_endpoint_front import EndpointForwarder, EndpointGate, attest
 from andromede.wiring.billing import instance_meter, on_demand_card, traffic_meter
 from andromede.wiring.deployment import open_metadata_database
 from andromede.wiring.identity import identity_service
+from andromede.wiring.logs import FlowLogDestinations
 
 __all__ = [
     "autoscaling_reconciler",
@@ -307,19 +308,21 @@ def flow_log_task(
     objects: ObjectService,
     billing: BillingService,
     sink: MetricsSink,
-    groups: LogGroupDelivery | None,
+    destinations: FlowLogDestinations | None,
 ) -> asyncio.Task[None]:
     """The VPC flow-log pass of ``serve`` (decision 0153), started: every
-    ``flow_log_delivery_interval`` the hosts' counts into the tenants' buckets or log groups
-    (``groups``, decision 0153's session-48 addendum). It gathers the hosts' network meters too
-    (decision 0176) and each NAT gateway's ``AWS/NATGateway`` metrics (decision 0181)."""
+    ``flow_log_delivery_interval`` the hosts' counts into the tenants' buckets, log groups
+    (decision 0153's session-48 addendum) or Firehose streams (decision 0348). It gathers the
+    hosts' network meters too (decision 0176) and each NAT gateway's ``AWS/NATGateway``
+    metrics (decision 0181)."""
     delivery = FlowLogDelivery(
         compute,
         objects,
         settings.region,
         meter=traffic_meter(billing, settings.region),
         gateway_metrics=nat_gateway_metrics(sink),
-        groups=groups,
+        groups=destinations.groups if destinations is not None else None,
+        streams=destinations.streams if destinations is not None else None,
     )
     return asyncio.create_task(
         delivery.run_forever(settings.flow_log_delivery_interval), name="flow-logs"

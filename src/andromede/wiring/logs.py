@@ -41,6 +41,7 @@ import socket
 import struct
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -53,9 +54,11 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.db.doorbells import LOGS_SUBSCRIPTIONS
 from andromede.firehose.errors import FirehoseError
+from andromede.firehose.model import RecordSink
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
+from andromede.flow_log_streams import FlowLogStreams
 from andromede.function_invocations import lambda_invocations
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -108,8 +111,10 @@ from andromede.vended_log_groups import VendedLogGroups
 
 __all__ = [
     "FirehoseOfServe",
+    "FlowLogDestinations",
     "LogKeySealer",
     "export_service",
+    "flow_log_destinations",
     "flow_log_groups",
     "insights_service",
     "logs_api",
@@ -638,6 +643,36 @@ def flow_log_groups(
     """The VPC flow logs' CloudWatch Logs destination (decision 0153's session-48 addendum):
     what it delivers counted in the group's account's ``logs.ingested``, as vended logs."""
     return FlowLogGroups(identity, logs, ingested=_ingested(settings, billing), audit=audit)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLogDestinations:
+    """The VPC flow logs' destinations beyond S3: CloudWatch Logs groups and (decision 0348)
+    Firehose streams."""
+
+    groups: FlowLogGroups
+    streams: FlowLogStreams
+
+
+def flow_log_destinations(
+    settings: Settings,
+    identity: IdentityService,
+    logs: LogsService,
+    billing: BillingService | None,
+    audit: AuditService | None,
+    apis: Mapping[str, ASGIApp],
+) -> FlowLogDestinations:
+    """The flow logs' log groups (:func:`flow_log_groups`) and Firehose streams: the Firehose
+    ``serve`` makes after this, found in ``apis`` when delivering (decision 0348)."""
+
+    def firehose() -> RecordSink | None:
+        app = apis.get(FirehoseApp.name)
+        return app.service if isinstance(app, FirehoseApp) else None
+
+    return FlowLogDestinations(
+        flow_log_groups(settings, identity, logs, billing, audit),
+        FlowLogStreams(firehose, audit=audit),
+    )
 
 
 def sns_status_logger(

@@ -1,10 +1,13 @@
 """Flow log capture over the agent wire (decision 0153): the gateway tells a host which
 interfaces to capture and gets back what it counted since, records and skipped intervals
-intact through the wire's types; an interface no longer captured reports nothing more."""
+intact through the wire's types (their TCP flags too, decision 0348); an interface no longer
+captured reports nothing more."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -63,6 +66,11 @@ def test_the_wire_keeps_every_field() -> None:
     assert decode(kind, encode((A,))) == (A,)
     flows = HostFlows((RECORD,), (SkippedFlows("eni-a", 5, 9),))
     assert decode(call.result, encode(flows)) == flows
+    # Decision 0348: a record's TCP flags cross the wire; left out while 0, so a gateway of
+    # the release before reads a record as it did.
+    flagged = HostFlows((dataclasses.replace(RECORD, tcp_flags=19),))
+    assert decode(call.result, encode(flagged)) == flagged
+    assert b"tcp_flags" not in json.dumps(encode(HostFlows((RECORD,)))).encode()
 
 
 async def test_the_hosts_meters_come_back_once(agent: tuple[Path, MemoryDriver]) -> None:
