@@ -5,14 +5,15 @@ for a deployment declaring three Regions of which the gateway serves two, called
 botocore's SigV4 in each Region. Each Region's buses apart; PutTargets' checks (a role
 required, a Region not declared refused by name); the event put in one Region reaching the
 other's bus and its rules, itself (id, account, Region of origin); one hop only; what a Region
-other than the default does not serve refused by name; metering in the sender's Region."""
+other than the default does not serve refused by name; metering in the sender's Region;
+``aws:RequestedRegion`` the call's Region."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,18 @@ async def test_each_region_has_its_own_buses(world: World) -> None:
     assert [b["Name"] for b in listed["EventBuses"]] == ["default", "only-home", "orders"]
     code, _ = await world.refused(OTHER, "DescribeEventBus", {"Name": "only-home"})
     assert code == "ResourceNotFoundException"
+    # Another Region's buses are out of reach by their stored names.
+    hidden = f"~{OTHER}~orders"
+    for action, payload in (
+        ("DescribeEventBus", {"Name": hidden}),
+        ("ListRules", {"EventBusName": hidden}),
+        ("PutRule", {"Name": "r", "EventBusName": hidden, "EventPattern": PATTERN}),
+        ("PutEvents", {"Entries": [{**ENTRY, "EventBusName": hidden}]}),
+        ("DeleteEventBus", {"Name": hidden}),
+    ):
+        status, answer = await world.call(HOME, action, payload)
+        failed = answer.get("FailedEntryCount") == 1 or status == 400
+        assert failed, (action, answer)
 
     await world.ok(
         OTHER, "PutRule", {"Name": "r", "EventBusName": "orders", "EventPattern": PATTERN}
@@ -321,3 +334,24 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
     # The default Region keeps them.
     await world.ok(HOME, "PutRule", scheduled)
     assert (await world.ok(HOME, "ListArchives", {}))["Archives"] == []
+
+
+async def test_a_policy_sees_the_calls_region(world: World) -> None:
+    """``aws:RequestedRegion`` is the Region the call is signed for: a user allowed
+    EventBridge in the default Region only is refused in the other."""
+    await world.identity.create_user(world.account, "dev")
+    created = await world.identity.create_access_key(world.account, "dev")
+    allow = {
+        "Effect": "Allow",
+        "Action": "events:ListEventBuses",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
+    dev = replace(
+        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+    )
+    await dev.ok(HOME, "ListEventBuses", {})
+    code, _ = await dev.refused(OTHER, "ListEventBuses", {})
+    assert code == "AccessDeniedException"
