@@ -66,8 +66,11 @@ class RegionalEventsStore:
 
     # --- buses ----------------------------------------------------------------------------
 
-    async def create_bus(self, bus: EventBus, *, limit: int) -> None:
-        await self.inner.create_bus(self._bus_in(bus), limit=limit)
+    async def create_bus(
+        self, bus: EventBus, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        # The limit is a Region's, as AWS's quota: only this Region's buses count.
+        await self.inner.create_bus(self._bus_in(bus), limit=limit, counted=self._mine)
 
     async def get_bus(self, tenant_id: str, name: str) -> EventBus | None:
         found = await self.inner.get_bus(tenant_id, self._in(name))

@@ -1,10 +1,13 @@
 """Decision 0349: each Region's view of EventBridge's one store, over the in-memory twin —
 the same bus, rule and target names kept apart by Region, listings (paged) and the
 store-wide scans (scheduled rules, re-seals) each seeing its own Region, a closed account
-forgotten in every Region by the default Region's view."""
+forgotten in every Region by the default Region's view, the bus limit a Region's."""
 
 from __future__ import annotations
 
+import pytest
+
+from andromede.events.errors import LimitExceeded
 from andromede.events.memory import MemoryEventsStore
 from andromede.events.model import EventBus, Rule, Target
 from andromede.events.regional_store import RegionalEventsStore, stored_bus_name
@@ -80,3 +83,15 @@ async def test_store_wide_scans_and_a_closed_account() -> None:
     assert await home.forget_tenant(TENANT) == 2
     assert await other.get_bus(TENANT, "x") is None
     assert await other.scheduled_rules() == []
+
+
+async def test_the_bus_limit_is_a_regions() -> None:
+    """``events_max_buses`` counts a Region's custom buses, as AWS's quota per Region: two in
+    each Region under a limit of two, a third refused in either."""
+    _, home, other = views()
+    for view, region in ((home, HOME), (other, OTHER)):
+        for name in ("a", "b"):
+            await view.create_bus(EventBus(TENANT, region, name), limit=2)
+    for view, region in ((home, HOME), (other, OTHER)):
+        with pytest.raises(LimitExceeded):
+            await view.create_bus(EventBus(TENANT, region, "c"), limit=2)

@@ -145,6 +145,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         regions=[{"name": HOME}, {"name": OTHER}, {"name": UNSERVED}],
         served_regions=(HOME, OTHER),
         events_delivery_retry_base=0.001,
+        events_max_buses=3,
     )
     identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
     boot = await identity.bootstrap()
@@ -355,3 +356,12 @@ async def test_a_policy_sees_the_calls_region(world: World) -> None:
     await dev.ok(HOME, "ListEventBuses", {})
     code, _ = await dev.refused(OTHER, "ListEventBuses", {})
     assert code == "AccessDeniedException"
+
+
+async def test_the_bus_limit_counts_each_regions_buses(world: World) -> None:
+    """``events_max_buses`` (3 here) is a Region's, as AWS's quota, over the SQL store."""
+    for region in (HOME, OTHER):
+        for name in ("a", "b", "c"):
+            await world.ok(region, "CreateEventBus", {"Name": name})
+        code, _ = await world.refused(region, "CreateEventBus", {"Name": "d"})
+        assert code == "LimitExceededException"
