@@ -1,6 +1,8 @@
 """EventBridge's event bus targets (decision 0273), where the events and identity contexts
 meet: the ``events.dispatcher.BusSink`` that puts a matched event onto another bus — of the
-rule's account or of another account, in EventBridge's Region.
+rule's account or of another account, of the rule's Region or of another Region the
+deployment declares (decision 0349: that Region's service, over its view of the store,
+receives it; a bus of another Region is written only as the target's role, as AWS requires).
 
 As AWS documents it ("Sending and receiving events between AWS accounts", "… between event
 buses in the same account and Region"):
@@ -36,7 +38,7 @@ from andromede.event_stream_targets import EVENTS_PRINCIPAL, EventsRoles
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.errors import ResourceNotFound, ValidationError
 from andromede.events.event_keys import KeyUnusable
-from andromede.events.model import Target, bus_of_target
+from andromede.events.model import Target, bus_of_target, parse_arn
 from andromede.events.service import EventsService
 from andromede.iam.policy.context import ContextValue
 
@@ -50,6 +52,8 @@ class RoleBusTargets:
         self, service: EventsService, roles: EventsRoles, billing: BillingService | None = None
     ) -> None:
         self._service = service
+        # Decision 0349: each declared Region's service, the default Region's among them.
+        self.regions: dict[str, EventsService] = {service.region: service}
         self._roles = roles
         # The published events' meter; None where nothing is billed.
         self.billing = billing
@@ -58,12 +62,14 @@ class RoleBusTargets:
         self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
     ) -> None:
         found = bus_of_target(target.arn)
-        if found is None or found[0] != self._service.region:
-            raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no event bus of the Region")
+        service = None if found is None else self.regions.get(found[0])
+        if found is None or service is None:
+            raise DeliveryRefused("NO_RESOURCE", f"{target.arn} is no event bus served here")
         _, owner, name = found
-        await self._check_sender(tenant_id, target, owner, name, rule_arn, _keys(event, rule_arn))
+        keys = _keys(event, rule_arn)
+        await self._check_sender(tenant_id, target, owner, name, rule_arn, keys, service)
         try:
-            await self._service.receive(owner, name, event)
+            await service.receive(owner, name, event)
         except (ResourceNotFound, ValidationError):
             raise DeliveryRefused("NO_RESOURCE", f"event bus {target.arn} does not exist") from None
         except KeyUnusable as exc:
@@ -73,7 +79,10 @@ class RoleBusTargets:
                 "NO_PERMISSIONS", f"the key of event bus {target.arn} refuses{reason}"
             ) from None
         if self.billing is not None:
-            self.billing.count(tenant_id, self._service.region, "events.published")
+            # The sending rule's Region: the event is published there, as AWS bills it.
+            sender = parse_arn(rule_arn)
+            region = self._service.region if sender is None else sender[1]
+            self.billing.count(tenant_id, region, "events.published")
 
     async def _check_sender(
         self,
@@ -83,6 +92,7 @@ class RoleBusTargets:
         name: str,
         rule_arn: str,
         keys: dict[str, ContextValue],
+        service: EventsService,
     ) -> None:
         """DeliveryRefused unless the rule's account may put events onto the bus."""
         if target.role_arn is None:
@@ -98,7 +108,7 @@ class RoleBusTargets:
                 "FAILED_TO_ASSUME_ROLE",
                 f"{EVENTS_PRINCIPAL} may not assume the role {target.role_arn}",
             )
-        policy = await self._service.bus_policy(owner, name)
+        policy = await service.bus_policy(owner, name)
         if not await self._roles.allowed(
             session,
             "events:PutEvents",

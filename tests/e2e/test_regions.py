@@ -6,7 +6,8 @@ What it proves: a bucket's LocationConstraint picks its region and every blob of
 region is redirected by botocore itself (AuthorizationHeaderMalformed naming the region); a
 bucket of a region this gateway does not serve answers 301 PermanentRedirect naming the region
 and its endpoint, where another gateway serves it; the tenant allow-list refuses a region; the
-residency report says where each bucket's bytes are.
+residency report says where each bucket's bytes are. EventBridge (decision 0349): a rule of
+eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -192,3 +194,87 @@ def test_the_tenant_allow_list_refuses_other_regions(gateways: Gateways) -> None
     finally:
         admin(gateways, "tenant", "regions", tenant, "--all")
     assert new_bucket(client(gateways.main, FR), DE)
+
+
+def aws(server: ServerProcess, service: str, region: str) -> Any:
+    access_key, secret_key = server.credentials()
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_a_rule_of_one_region_sends_to_a_bus_of_another(gateways: Gateways) -> None:
+    """Decision 0349, with boto3 in each Region: eu-de-1's bus ``orders`` and eu-fr-1's are
+    two buses; a rule of eu-de-1 whose target is eu-fr-1's ``central`` bus (a role required,
+    as AWS requires one for another Region) sends the event there, where ``central``'s rule
+    puts it into a queue: the event itself, its id and Region of origin."""
+    fr_events, de_events = aws(gateways.main, "events", FR), aws(gateways.main, "events", DE)
+    iam, sqs = aws(gateways.main, "iam", FR), aws(gateways.main, "sqs", FR)
+    suffix = uuid.uuid4().hex[:8]
+    for events in (fr_events, de_events):
+        events.create_event_bus(Name=f"orders-{suffix}")
+    assert fr_events.describe_event_bus(Name=f"orders-{suffix}")["Arn"].split(":")[3] == FR
+    assert de_events.describe_event_bus(Name=f"orders-{suffix}")["Arn"].split(":")[3] == DE
+
+    central = fr_events.create_event_bus(Name=f"central-{suffix}")["EventBusArn"]
+    pattern = json.dumps({"source": [f"shop-{suffix}"]})
+    rule_in = fr_events.put_rule(Name="in", EventBusName=f"central-{suffix}", EventPattern=pattern)
+    url = sqs.create_queue(QueueName=f"central-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule_in["RuleArn"]}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    fr_events.put_targets(
+        Rule="in", EventBusName=f"central-{suffix}", Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=f"eb-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))
+    send = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": central}
+    iam.put_role_policy(
+        RoleName=f"eb-{suffix}",
+        PolicyName="send",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
+    )
+    de_events.put_rule(Name=f"out-{suffix}", EventPattern=pattern)
+    with pytest.raises(ClientError) as caught:
+        de_events.put_targets(Rule=f"out-{suffix}", Targets=[{"Id": "fr", "Arn": central}])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    de_events.put_targets(
+        Rule=f"out-{suffix}",
+        Targets=[{"Id": "fr", "Arn": central, "RoleArn": role["Role"]["Arn"]}],
+    )
+
+    entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
+    event_id = de_events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60  # the delivery worker of either gateway may take it
+    while not bodies and time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10)
+        bodies += [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+    assert bodies, "the event never reached eu-fr-1's queue"
+    assert {(b["id"], b["region"], b["source"]) for b in bodies} == {
+        (event_id, DE, f"shop-{suffix}")
+    }

@@ -28,11 +28,17 @@ class MemoryEventsStore:
         self._targets: dict[_RuleKey, dict[str, Target]] = {}
         self._policies: dict[tuple[str, str], str] = {}
 
-    async def create_bus(self, bus: EventBus, *, limit: int) -> None:
+    async def create_bus(
+        self, bus: EventBus, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         if (bus.tenant_id, bus.name) in self._buses:
             raise ResourceAlreadyExists(f"Event bus {bus.name} already exists.")
         custom = sum(
-            1 for tenant, name in self._buses if tenant == bus.tenant_id and name != DEFAULT_BUS
+            1
+            for tenant, name in self._buses
+            if tenant == bus.tenant_id
+            and name != DEFAULT_BUS
+            and (counted is None or counted(name))
         )
         if custom >= limit:
             raise LimitExceeded(

@@ -121,6 +121,8 @@ class EventsService:
     ) -> None:
         self.store = store
         self.region = region
+        # Decision 0349: the deployment's other Regions, whose buses may be targets.
+        self.bus_regions: frozenset[str] = frozenset()
         self._deliveries = deliveries
         self._limits = limits or EventsLimits()
         self._clock = clock
@@ -524,7 +526,11 @@ class EventsService:
             raise ValidationError("PutTargets takes 1 to 10 targets.")
         targets = [
             check_target(
-                spec, tenant_id=tenant_id, region=self.region, max_input=self._limits.max_input
+                spec,
+                tenant_id=tenant_id,
+                region=self.region,
+                max_input=self._limits.max_input,
+                bus_regions=self.bus_regions,
             )
             for spec in specs
         ]

@@ -29,9 +29,12 @@ class KeyGuard:
 
 
 class EventsStore(Protocol):
-    async def create_bus(self, bus: EventBus, *, limit: int) -> None:
+    async def create_bus(
+        self, bus: EventBus, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` custom buses
-        (the default bus's row, when it has one, is not counted)."""
+        (the default bus's row, when it has one, is not counted; ``counted``: which stored
+        names count, a Region's view counting its own, decision 0349)."""
         ...
 
     async def get_bus(self, tenant_id: str, name: str) -> EventBus | None: ...

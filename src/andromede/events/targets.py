@@ -64,9 +64,15 @@ _KNOWN: Final = frozenset(
 
 
 def check_target(
-    spec: Mapping[str, Any], *, tenant_id: str, region: str, max_input: int = 8192
+    spec: Mapping[str, Any],
+    *,
+    tenant_id: str,
+    region: str,
+    max_input: int = 8192,
+    bus_regions: frozenset[str] = frozenset(),
 ) -> Target:
-    """The target ``spec`` (PutTargets' member) describes, or ValidationError."""
+    """The target ``spec`` (PutTargets' member) describes, or ValidationError;
+    ``bus_regions``: the other Regions whose event buses may be targets (decision 0349)."""
     if not isinstance(spec, Mapping):
         raise ValidationError("Each target must be an object.")
     target_id = spec.get("Id")
@@ -85,7 +91,12 @@ def check_target(
             "0273, 0277, 0293)."
         )
     service = _service_of(
-        arn, tenant_id=tenant_id, region=region, target_id=target_id, other_accounts=True
+        arn,
+        tenant_id=tenant_id,
+        region=region,
+        target_id=target_id,
+        other_accounts=True,
+        bus_regions=bus_regions,
     )
     owner = (parse_arn(arn) or ("", "", "", ""))[2]
     if owner != tenant_id and service != "event-bus":
@@ -94,7 +105,7 @@ def check_target(
         _check_own_role(spec.get("RoleArn"), arn, target_id, tenant_id)
     _check_input(spec, target_id, max_input)
     if service == "event-bus":
-        _check_bus_target(spec, arn, target_id, tenant_id=tenant_id)
+        _check_bus_target(spec, arn, target_id, tenant_id=tenant_id, region=region)
     if service == "events":
         _check_api_destination(spec, target_id)
     elif "HttpParameters" in spec:
@@ -133,11 +144,17 @@ def check_target(
 
 
 def _service_of(
-    arn: str, *, tenant_id: str, region: str, target_id: str, other_accounts: bool = False
+    arn: str,
+    *,
+    tenant_id: str,
+    region: str,
+    target_id: str,
+    other_accounts: bool = False,
+    bus_regions: frozenset[str] = frozenset(),
 ) -> str:
     """The target's kind (its ARN's service, ``event-bus`` for a bus); ``other_accounts``:
     whether a target of another account is acceptable (a rule's target, not a dead-letter
-    queue)."""
+    queue); ``bus_regions``: the other Regions whose buses are served (decision 0349)."""
     parts = parse_arn(arn)
     if parts is None:
         raise ValidationError(
@@ -149,12 +166,13 @@ def _service_of(
             f"Parameter {arn[:256]} is not valid. Reason: Provided Arn is not in correct format."
         )
     if service == "events" and _EVENT_BUS.fullmatch(resource) is not None:
-        if arn_region != region:
-            # EventBridge is served in one Region of the deployment (decision 0273): a bus
-            # of another could never receive, so it is refused now rather than at delivery.
+        if arn_region != region and arn_region not in bus_regions:
+            # Decision 0349: a bus of a Region the deployment does not declare could never
+            # receive, so it is refused now rather than at delivery.
+            served = ", ".join(sorted({region, *bus_regions}))
             raise ValidationError(
                 f"Target {target_id}: event buses of Region {arn_region[:64]} are not served: "
-                f"this deployment's EventBridge serves Region {region} only."
+                f"this deployment's EventBridge serves the Regions {served}."
             )
         return "event-bus"
     destination = service == "events" and _API_DESTINATION.fullmatch(resource) is not None
@@ -181,7 +199,9 @@ def _service_of(
     return service
 
 
-def _check_bus_target(spec: Mapping[str, Any], arn: str, target_id: str, *, tenant_id: str) -> None:
+def _check_bus_target(
+    spec: Mapping[str, Any], arn: str, target_id: str, *, tenant_id: str, region: str
+) -> None:
     """Decision 0273: an event bus receives the matched event itself, so no input setting
     applies (AWS takes none for a bus target); another account's bus is written as the
     target's role, which must be given, as AWS requires of new cross-account bus targets
@@ -194,9 +214,11 @@ def _check_bus_target(spec: Mapping[str, Any], arn: str, target_id: str, *, tena
             "event as it is."
         )
     role = spec.get("RoleArn")
-    owner = (parse_arn(arn) or ("", "", "", ""))[2]
-    if role is None and owner == tenant_id:
-        return  # the account's own bus: EventBridge writes it for the account
+    _, arn_region, owner, _ = parse_arn(arn) or ("", "", "", "")
+    if role is None and owner == tenant_id and arn_region == region:
+        # The account's own bus of the Region: EventBridge writes it for the account. Of
+        # another Region, AWS requires the role as of another account (decision 0349).
+        return
     _check_own_role(role, arn, target_id, tenant_id)
 
 

@@ -75,11 +75,20 @@ class EventsApp(JsonEndpoint[EventsCall]):
         billing: BillingService | None = None,
         archives: ArchiveService | None = None,
         connections: ConnectionService | None = None,
+        regions: Mapping[str, EventsService] | None = None,
     ) -> None:
+        # Decision 0349: each Region the gateway serves is an EventBridge endpoint of its
+        # own, the SigV4 scope's Region picking the buses a call sees, as AWS's endpoints do.
         super().__init__(
-            identity, audit, settings, rate_limiter, body_limit=settings.events_max_body_size
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            body_limit=settings.events_max_body_size,
+            also_accepted_regions=settings.served_region_names,
         )
         self._events = events
+        self._regions = dict(regions or {})
         self._identity = identity
         self._billing = billing
         self._archives = archives
@@ -106,6 +115,9 @@ class EventsApp(JsonEndpoint[EventsCall]):
             )
         scope = request.scope
         client = scope.get("client")
+        signed = None if request.authenticated is None else request.authenticated.signed
+        events = self._events if signed is None else self._regions.get(signed.region, self._events)
+        home = events is self._events  # archives and connections: the default Region's only
 
         async def authorise(
             action: str,
@@ -119,6 +131,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 principal,
                 action,
                 resource,
+                region=events.region,
                 source_ip=client[0] if client else None,
                 secure=scope.get("scheme") == "https",
                 policy=policy,
@@ -133,6 +146,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 principal,
                 action,
                 resource,
+                region=events.region,
                 source_ip=client[0] if client else None,
                 secure=scope.get("scheme") == "https",
                 policy=policy,
@@ -142,13 +156,13 @@ class EventsApp(JsonEndpoint[EventsCall]):
         request.context = EventsCall(
             params=self.params(request),
             tenant_id=principal.tenant_id,
-            events=self._events,
+            events=events,
             authorise=authorise,
             judge=judge,
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
-            archives=self._archives,
-            connections=self._connections,
+            archives=self._archives if home else None,
+            connections=self._connections if home else None,
             caller=ConnectionCaller(
                 principal,
                 client[0] if client else None,
@@ -164,6 +178,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         action: str,
         resource: str,
         *,
+        region: str,
         source_ip: str | None,
         secure: bool,
         policy: str | None = None,
@@ -180,7 +195,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 resource=resource,
                 source_ip=source_ip,
                 secure=secure,
-                region=self._settings.region,
+                region=region,
                 keys={**principal_keys(policies), **keys},
             )
 
@@ -194,6 +209,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         action: str,
         resource: str,
         *,
+        region: str,
         source_ip: str | None,
         secure: bool,
         policy: str | None = None,
@@ -208,6 +224,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             principal,
             action,
             resource,
+            region=region,
             source_ip=source_ip,
             secure=secure,
             policy=policy,
@@ -226,7 +243,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         tenant_id = request.principal.tenant_id
         call = request.context
         if self._billing is not None and tenant_id is not None and call is not None:
-            region = self._settings.region
+            region = call.events.region
             self._billing.count(tenant_id, region, "events.published", call.published)
         measure = self._events.measures
         if request.action_name == "PutEvents" and tenant_id is not None and measure is not None:

@@ -77,6 +77,7 @@ from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.secrets.service import SecretService
 from andromede.settings import Settings
+from andromede.wiring.events_regions import home_store, regional_services
 
 __all__ = [
     "EVENTS_PRINCIPAL",
@@ -361,7 +362,9 @@ class EventsParts:
         self._settings = settings
         self._db = db
         self._identity = identity
-        self.store = SqlEventsStore(db, settings.region)
+        whole = SqlEventsStore(db, settings.region)
+        # Decision 0349: buses of the other declared Regions are kept beside the default's.
+        self.store = home_store(settings, whole)
         # Connections and API destinations (decision 0200): credentials sealed as deliveries.
         self.connections = ConnectionService(
             SqlConnectionStore(db, settings.region, sealer),
@@ -395,20 +398,18 @@ class EventsParts:
             idle_poll_max=settings.background_idle_poll_max,
             doorbell=db.doorbells.of(EVENT_DELIVERIES),
         )
+        limits = EventsLimits(
+            max_buses=settings.events_max_buses,
+            max_rules=settings.events_max_rules,
+            max_targets=settings.events_max_targets,
+            max_put_entries=settings.events_max_put_entries,
+            max_put_size=settings.events_max_put_size,
+            max_pattern_length=settings.events_max_pattern_length,
+            max_input=settings.events_max_input,
+            opened_rule_cache=settings.events_opened_rule_cache,
+        )
         self.service = EventsService(
-            self.store,
-            self.deliveries,
-            region=settings.region,
-            limits=EventsLimits(
-                max_buses=settings.events_max_buses,
-                max_rules=settings.events_max_rules,
-                max_targets=settings.events_max_targets,
-                max_put_entries=settings.events_max_put_entries,
-                max_put_size=settings.events_max_put_size,
-                max_pattern_length=settings.events_max_pattern_length,
-                max_input=settings.events_max_input,
-                opened_rule_cache=settings.events_opened_rule_cache,
-            ),
+            self.store, self.deliveries, region=settings.region, limits=limits
         )
         # Decision 0218: a change of a bus's key re-seals its rules, targets and deliveries.
         self.resealer = BusResealer(
@@ -440,6 +441,10 @@ class EventsParts:
             self.bus_targets = RoleBusTargets(self.service, roles)
             self.deliveries.buses = self.bus_targets
             targets.roles = roles  # another account's queues and topics
+        # Decision 0349: each declared Region's EventBridge, its buses targets of the others.
+        self.regions = regional_services(settings, self.service, whole, self.deliveries, limits)
+        if self.bus_targets is not None:
+            self.bus_targets.regions = self.regions
 
     def under_customer_keys(
         self,
@@ -482,6 +487,7 @@ class EventsParts:
             billing=billing,
             archives=self.archives,
             connections=self.connections,
+            regions=self.regions,
         )
 
     def stream_targets(

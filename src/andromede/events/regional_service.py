@@ -1,0 +1,128 @@
+"""EventBridge in a Region other than the deployment's default (decision 0349): the same
+service over that Region's view of the store (:mod:`.regional_store`), within what the
+platform serves there.
+
+SQS, SNS, Kinesis, Firehose, Lambda and CloudWatch Logs are served in the default Region
+only, so a rule of another Region has only event buses as targets (another Region's bus —
+the default Region's, where those targets are — or one of its own Region), and neither a
+rule's nor a bus's dead-letter queue. Scheduled rules (the scheduler claims the default
+Region's), customer keys (their re-seal runs over the default Region's buses), archives,
+replays, connections and API destinations stay the default Region's: each is refused here
+by name rather than accepted and left idle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from andromede.events.errors import ValidationError
+from andromede.events.model import EventBus, Rule, bus_of_target
+from andromede.events.service import EventsService
+
+__all__ = ["RegionalEventsService"]
+
+
+def _not_here(what: str, region: str, home: str) -> ValidationError:
+    return ValidationError(
+        f"{what} is not supported in Region {region}: this deployment serves it in Region "
+        f"{home} only (decision 0349)."
+    )
+
+
+class RegionalEventsService(EventsService):
+    """:class:`~andromede.events.service.EventsService` of ``region``; ``home``: the
+    deployment's default Region."""
+
+    home: str = ""
+
+    async def create_bus(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        kms_key: str | None = None,
+        dead_letter_arn: str | None = None,
+    ) -> EventBus:
+        self._refuse_config(kms_key, dead_letter_arn)
+        return await super().create_bus(
+            tenant_id,
+            name,
+            description=description,
+            tags=tags,
+            kms_key=kms_key,
+            dead_letter_arn=dead_letter_arn,
+        )
+
+    async def configure_bus(
+        self,
+        tenant_id: str,
+        name: str,
+        *,
+        description: str | None,
+        kms_key: str | None,
+        dead_letter_arn: str | None,
+    ) -> EventBus:
+        self._refuse_config(kms_key, dead_letter_arn)
+        return await super().configure_bus(
+            tenant_id,
+            name,
+            description=description,
+            kms_key=kms_key,
+            dead_letter_arn=dead_letter_arn,
+        )
+
+    async def bus_key_arn(self, bus: EventBus) -> str:
+        # Asked before the bus is made (the caller's kms:DescribeKey): refused here first.
+        raise _not_here("KmsKeyIdentifier", self.region, self.home)
+
+    def _refuse_config(self, kms_key: str | None, dead_letter_arn: str | None) -> None:
+        if kms_key is not None:
+            raise _not_here("KmsKeyIdentifier", self.region, self.home)
+        if dead_letter_arn is not None:
+            raise _not_here("A dead-letter queue (SQS)", self.region, self.home)
+
+    async def put_rule(
+        self,
+        tenant_id: str,
+        name: str,
+        bus: str,
+        *,
+        event_pattern: str | None = None,
+        schedule: str | None = None,
+        state: str | None = None,
+        description: str | None = None,
+        role_arn: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        managed_by: str | None = None,
+    ) -> Rule:
+        if schedule is not None:
+            raise _not_here("ScheduleExpression", self.region, self.home)
+        return await super().put_rule(
+            tenant_id,
+            name,
+            bus,
+            event_pattern=event_pattern,
+            state=state,
+            description=description,
+            role_arn=role_arn,
+            tags=tags,
+            managed_by=managed_by,
+        )
+
+    async def put_targets(
+        self, tenant_id: str, name: str, bus: str, specs: Sequence[Mapping[str, Any]]
+    ) -> None:
+        for spec in specs:
+            arn = spec.get("Arn") if isinstance(spec, Mapping) else None
+            if isinstance(arn, str) and bus_of_target(arn) is None:
+                raise ValidationError(
+                    f"Target {str(spec.get('Id'))[:64]}: in Region {self.region} only event "
+                    "buses are served as targets; queues, topics, streams, functions and log "
+                    f"groups are of Region {self.home} (decision 0349)."
+                )
+            if isinstance(spec, Mapping) and "DeadLetterConfig" in spec:
+                raise _not_here("A target's DeadLetterConfig", self.region, self.home)
+        await super().put_targets(tenant_id, name, bus, specs)
