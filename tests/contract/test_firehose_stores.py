@@ -3,7 +3,8 @@ name an account, the account's bound of streams, compare-and-set writes that lea
 deliverer's state alone, a buffer bounded in bytes (what does not fit refused, never
 dropped), streams claimed for delivery only once a hint is reached, by one gateway at a time
 under a lease another takes over once it ran out, and the deliverer's writes only by the
-lease's owner; a Kinesis source's reader lease and checkpoints (decision 0235)."""
+lease's owner; a Kinesis source's reader lease and checkpoints (decision 0235); a Lambda
+processor's two stages (decision 0344)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from andromede.firehose.model import (
     S3Destination,
     StreamStatus,
 )
+from andromede.firehose.staging import STAGED
 from andromede.firehose.store import BufferTotals, FirehoseStore, SealedRecord, SourceCheckpoint
 from andromede.firehose.store_sql import SqlFirehoseStore
 from support.store_backends import BACKENDS, backend_database
@@ -342,3 +344,83 @@ async def test_source_streams_past_the_limit_are_read_in_turn(store: FirehoseSto
     assert [s.name for s in first] == ["a", "b"]
     assert second[0].name == "c"  # never read: first
     assert third[0].name == "b"  # the least recently read next
+
+
+def staged_stream(name: str) -> DeliveryStream:
+    """Decision 0344: a Lambda processor of 0.25 MiB / 60 s before a 5 MiB / 300 s bucket."""
+    made = stream(name, size_mb=5, interval=300)
+    processor = LambdaProcessor(
+        "arn:aws:lambda:eu-fr-1:000000000001:function:f",
+        buffer_size_mb=0.25,
+        buffer_interval_seconds=60,
+    )
+    partitioning = Partitioning(processing=True, processors=("Lambda",), transform=processor)
+    return dataclasses.replace(
+        made, destination=dataclasses.replace(made.destination, partitioning=partitioning)
+    )
+
+
+def staged(count: int, arrived: int, size: int = 10, first: int = 0) -> list[SealedRecord]:
+    return [
+        SealedRecord(f"{STAGED}s{i}", size, b"x" * (size + 28), arrived)
+        for i in range(first, first + count)
+    ]
+
+
+async def test_a_lambda_processors_two_stages(store: FirehoseStore) -> None:
+    """Decision 0344: the intake claimed at the processor's hints, the staged records kept
+    apart (their own batch and totals) and claimed at the destination's interval, each stage
+    removed alone, a staged batch reaching the destination's size claimed at its retry."""
+    await store.create(staged_stream("fn"), max_streams=5)
+    await store.activate()
+    await store.append("t1", "fn", records(3), T0, max_bytes=10 * MIB)
+    assert await store.claim("gw", T0 + 59_999, T0 + 70_000, 10, "eu-fr-1") == []
+    assert [s.name for s in await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1")] == [
+        "fn"
+    ]
+    first = (await store.batch("t1", "fn", MIB))[0]
+    assert not await store.stage("t1", "fn", "other", first.seq, staged(1, T0))
+    assert await store.stage("t1", "fn", "gw", first.seq, staged(1, T0))
+    # The lease is kept for the staged records' turn; the intake's other two are left.
+    assert await store.claim("gw-b", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1") == []
+    assert [r.record_id for r in await store.batch("t1", "fn", MIB)] == ["r1", "r2"]
+    (kept,) = await store.batch("t1", "fn", MIB, staged=True)
+    assert (kept.record_id, kept.arrived, kept.size) == (f"{STAGED}s0", T0, 10)
+    assert await store.staged("t1", "fn") == BufferTotals(1, 10, T0)
+    assert await store.totals("t1", "fn") == BufferTotals(2, 20, T0)
+    # The staged record's seq is past the intake's left: delivering it keeps them.
+    assert await store.delivered("t1", "fn", "gw", kept.seq)
+    assert await store.staged("t1", "fn") == BufferTotals()
+    assert [r.record_id for r in await store.batch("t1", "fn", MIB)] == ["r1", "r2"]
+    # Both left staged (all dropped: nothing in their place); a staged one waits 300 s.
+    assert await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1") != []
+    last = (await store.batch("t1", "fn", MIB))[-1]
+    assert await store.stage("t1", "fn", "gw", last.seq, staged(1, T0 + 1_000, first=1))
+    assert await store.totals("t1", "fn") == BufferTotals(0, 0, T0 + 1_000 + 240_000)
+    assert await store.delivered("t1", "fn", "gw", 0)  # nothing due: the lease let go
+    assert await store.staged("t1", "fn") == BufferTotals(1, 10, T0 + 1_000)
+    # A record put now is the intake's oldest, before the staged one's shifted arrival.
+    await store.append("t1", "fn", records(1, prefix="n"), T0 + 100_000, max_bytes=10 * MIB)
+    assert await store.totals("t1", "fn") == BufferTotals(1, 10, T0 + 100_000)
+    assert await store.claim("gw", T0 + 159_999, T0 + 170_000, 10, "eu-fr-1") == []
+    assert await store.claim("gw", T0 + 160_000, T0 + 170_000, 10, "eu-fr-1") != []
+    newest = (await store.batch("t1", "fn", MIB))[-1]
+    assert await store.stage("t1", "fn", "gw", newest.seq, [])
+    assert await store.delivered("t1", "fn", "gw", 0)
+    assert await store.claim("gw", T0 + 300_999, T0 + 310_000, 10, "eu-fr-1") == []
+    assert await store.claim("gw", T0 + 301_000, T0 + 310_000, 10, "eu-fr-1") != []
+    # Staged records as large as the destination's size: due at their retry, not at 300 s.
+    await store.append("t1", "fn", records(1, prefix="m"), T0 + 400_000, max_bytes=10 * MIB)
+    assert await store.failed("t1", "fn", "gw", T0 + 301_000, T0 + 301_000)
+    claimed = await store.claim("gw", T0 + 460_000, T0 + 470_000, 10, "eu-fr-1")
+    assert [s.name for s in claimed] == ["fn"]
+    big = [SealedRecord(f"{STAGED}big", 5 * MIB, b"x" * 40, T0 + 400_000)]
+    mine = (await store.batch("t1", "fn", MIB))[-1]
+    assert await store.stage("t1", "fn", "gw", mine.seq, big)
+    assert await store.failed("t1", "fn", "gw", T0 + 460_000, T0 + 465_000)
+    assert await store.claim("gw", T0 + 464_999, T0 + 470_000, 10, "eu-fr-1") == []
+    assert await store.claim("gw", T0 + 465_000, T0 + 470_000, 10, "eu-fr-1") != []
+    everything = await store.batch("t1", "fn", 100 * MIB, staged=True)
+    assert await store.delivered("t1", "fn", "gw", everything[-1].seq)
+    assert await store.totals("t1", "fn") == BufferTotals()
+    assert await store.staged("t1", "fn") == BufferTotals()

@@ -131,8 +131,9 @@ TRANSFORM = (
     "    for r in event['records']:\n"
     "        data = base64.b64decode(r['data'])\n"
     "        doc = json.loads(data)\n"
+    "        result = 'ProcessingFailed' if doc.get('bad') else 'Ok'\n"
     "        out.append({'recordId': r['recordId'],\n"
-    "                    'result': 'ProcessingFailed' if doc.get('bad') else 'Ok',\n"
+    "                    'result': 'Dropped' if doc.get('drop') else result,\n"
     "                    'data': base64.b64encode(data.upper()).decode(),\n"
     "                    'metadata': {'partitionKeys': {'kind': doc['kind']}}})\n"
     "    return {'records': out}\n"
@@ -142,7 +143,8 @@ TRANSFORM = (
 def test_a_firehose_stream_transforms_its_records_with_a_function(server: ServerProcess) -> None:
     """Decision 0315: a delivery stream's Lambda processor upper-cases its records, keys them
     for ``!{partitionKeyFromLambda:kind}``, and a record it answers ProcessingFailed lands
-    under ``processing-failed/``, as the stream's role invoking the function."""
+    under ``processing-failed/``, as the stream's role invoking the function; invoked once
+    the processor's own 0.2 MB is buffered (decision 0344)."""
     tenant = new_tenant(server, "firehose-fn")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
@@ -168,13 +170,19 @@ def test_a_firehose_stream_transforms_its_records_with_a_function(server: Server
             "DynamicPartitioningConfiguration": {"Enabled": True},
             "ProcessingConfiguration": {"Enabled": True, "Processors": [{
                 "Type": "Lambda",
-                "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+                "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn},
+                               {"ParameterName": "BufferSizeInMBs", "ParameterValue": "0.2"}],
             }]},
         },
     )  # fmt: skip
     active_stream(firehose, "orders")
     records = [b'{"kind":"a","n":1}\n', b'{"kind":"b","n":2}\n', b'{"kind":"a","bad":1}\n']
-    firehose.put_record_batch(DeliveryStreamName="orders", Records=[{"Data": r} for r in records])
+    # The processor invokes at its own 0.2 MB, not waiting its 60 s (decision 0344): a
+    # record the function drops fills it, after the three.
+    filler = json.dumps({"kind": "z", "drop": "x" * 210_000}).encode()
+    firehose.put_record_batch(
+        DeliveryStreamName="orders", Records=[{"Data": r} for r in [*records, filler]]
+    )
 
     def landed() -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -20,7 +20,9 @@ records (decision 0342, ``firehose.kpl``). A stream with a ``Decompression`` pro
 or an HTTP endpoint destination, decision 0342) has its opened batch's CloudWatch Logs records
 gunzipped, and their messages extracted, then (decision 0334, ``firehose.log_records``).
 A stream with a Lambda processor has its opened batch transformed then (decision 0315,
-``firehose.transform_delivery``). A dynamically partitioned stream's batch (decision 0270)
+``firehose.transform_delivery``) when the processor's own hints are reached, and the
+function's records staged until the destination's are (decision 0344,
+``firehose.staged_delivery``). A dynamically partitioned stream's batch (decision 0270)
 is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
 record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
@@ -34,7 +36,7 @@ import dataclasses
 import gzip
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -59,6 +61,8 @@ from andromede.firehose.model import (
 from andromede.firehose.partitioned_delivery import PartitionedDeliverer
 from andromede.firehose.partitioning import QueryRunner
 from andromede.firehose.service import FirehoseService
+from andromede.firehose.staged_delivery import StagedDeliverer
+from andromede.firehose.staging import intake_hints
 from andromede.firehose.transform_delivery import NoFunctions, TransformStep
 
 __all__ = ["DeliveryObserver", "DeliveryPolicy", "FirehoseDeliverer"]
@@ -159,6 +163,9 @@ class FirehoseDeliverer:
             dropped=self._dropped,
             partitioned=self._partitioned_batch,
         )
+        self._staged = StagedDeliverer(
+            firehose, owner, open_records=self.open, to_destination=self.to_destination
+        )
 
     async def run_forever(self) -> None:
         while True:
@@ -240,29 +247,91 @@ class FirehoseDeliverer:
 
     async def _deliver(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
-        destination = stream.destination
+        if stream.transform is not None:  # the processor's own buffer (decision 0344)
+            return await self._two_stages(stream, now)
+        # Records staged by a processor since taken away go out first (decision 0344).
+        made = await self._staged.deliver(stream, now)
+        if made is not None:
+            return made
         records = await store.batch(stream.tenant_id, stream.name, stream.size_bytes)
         if not records:
             await store.delivered(stream.tenant_id, stream.name, self.owner, 0)
             return 0
+        opened = await self.open(stream, records, now)
+        if opened is None:
+            return 0
+        made, _ = await self._deliver_opened(stream, records, opened, now)
+        return made
+
+    async def _two_stages(self, stream: DeliveryStream, now: int) -> int:
+        """A stream with a Lambda processor (decision 0344): each intake batch that reached
+        the processor's hints transformed and staged — as many as make one destination
+        buffer, within half the lease —, then the staged records delivered if they reached
+        the destination's; the lease let go either way."""
+        store = self._firehose.store
+        size_hint, interval_hint = intake_hints(stream)
+        rounds = max(1, -(-stream.size_bytes // size_hint))
+        started = time.monotonic()
+        made = 0
+        for _ in range(rounds):
+            totals = await store.totals(stream.tenant_id, stream.name)
+            records = await store.batch(stream.tenant_id, stream.name, size_hint)
+            if not records or (
+                totals.bytes < size_hint and records[0].arrived + interval_hint > now
+            ):
+                break
+            opened = await self.open(stream, records, now)
+            if opened is None:
+                return made
+            done, held = await self._deliver_opened(stream, records, opened, now)
+            made += done
+            if not held:  # failed and let go, or a copy batch delivered
+                return made
+            if (time.monotonic() - started) * 1000 > self.policy.lease_ms / 2:
+                break
+        staged = await self._staged.deliver(stream, now)
+        if staged is None:  # not due: the lease let go, nothing removed
+            await store.delivered(stream.tenant_id, stream.name, self.owner, 0)
+            return made
+        return made + staged
+
+    async def open(
+        self, stream: DeliveryStream, records: Sequence[BufferedRecord], now: int
+    ) -> list[bytes] | None:
+        """The records' data; None when their key refuses (held and retried) or can never
+        open them (dropped, said): the lease is let go then."""
+        store = self._firehose.store
         upto = records[-1].seq
-        size = sum(r.size for r in records)
         try:
-            opened = await self._firehose.sealer.open(stream, records)
+            return await self._firehose.sealer.open(stream, records)
         except KmsResourceError as exc:
             if exc.lasting:
                 self._dropped(stream, len(records), f"{exc.code}: {exc}")
                 await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
-                return 0
-            return await self._key_refused(stream, records, exc, now)
+                return None
+            await self._key_refused(stream, records, exc, now)
+            return None
         except AndromedeError as exc:
             # The account's key no longer opens them (destroyed: crypto-shredded): they can
             # never be delivered; said, then taken out of the buffer.
             self._dropped(stream, len(records), f"KMS.KeyUnusable: {exc}")
             await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
-            return 0
+            return None
+
+    async def _deliver_opened(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+    ) -> tuple[int, bool]:
+        """An opened batch through its processors to its destination: the objects (or
+        HTTP batches) it made, and whether the lease is still held — the batch of a stream
+        with a Lambda processor ends staged (decision 0344), the pass goes on."""
+        store = self._firehose.store
+        upto = records[-1].seq
+        size = sum(len(data) for data in opened)
         made = 0
-        lambda_keys = None
         if stream.source is not None:  # KPL aggregates undone (decision 0342)
             deaggregated = expand(records, opened)
             if deaggregated.aggregates:
@@ -274,10 +343,10 @@ class FirehoseDeliverer:
             except DeliveryFailed as exc:  # its failed records' object refused
                 self._observe(stream, len(records), size, ok=False)
                 self.log_s3_error(stream, exc.code, exc.message)
-                return await self._failed(stream, records, opened, exc, now)
+                return await self._failed(stream, records, opened, exc, now), False
             if not records:
                 await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
-                return made
+                return made, False
             size = sum(len(data) for data in opened)
         if stream.transform is not None:  # decision 0315
             try:
@@ -287,24 +356,31 @@ class FirehoseDeliverer:
             except DeliveryFailed as exc:  # its failed records' object refused
                 self._observe(stream, len(records), size, ok=False)
                 self.log_s3_error(stream, exc.code, exc.message)
-                return await self._failed(stream, records, opened, exc, now)
-            if step is not None and not step.records:
-                await store.delivered(stream.tenant_id, stream.name, self.owner, step.upto)
-                return made + step.written
-            if step is not None:
-                records, opened, lambda_keys, made = (
-                    step.records,
-                    step.opened,
-                    step.keys,
-                    made + step.written,
-                )
-                size = sum(len(data) for data in opened)
+                return await self._failed(stream, records, opened, exc, now), False
+            if step is not None:  # the function's Ok records staged (decision 0344)
+                return made + step.written, await self._staged.stage(stream, step)
+        return made + await self.to_destination(stream, records, opened, now, None), False
+
+    async def to_destination(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+        lambda_keys: Sequence[Mapping[str, str]] | None,
+    ) -> int:
+        """An opened batch, its processors run, written or sent; ``lambda_keys``: each
+        record's partition keys from a Lambda processor (decision 0315)."""
+        store = self._firehose.store
+        destination = stream.destination
+        upto = records[-1].seq
+        size = sum(len(data) for data in opened)
         if stream.http is not None:
-            return made + await self._http.deliver(stream, records, opened, now)
+            return await self._http.deliver(stream, records, opened, now)
         partitioning = destination.partitioning
         if partitioning is not None and (partitioning.enabled or partitioning.processing):
             # Partitioned, or processed (de-aggregated, delimited, transformed) into one object.
-            return made + await self._partitioned.deliver(stream, records, opened, now, lambda_keys)
+            return await self._partitioned.deliver(stream, records, opened, now, lambda_keys)
         body = b"".join(opened)
         if destination.compression == "GZIP":
             body = gzip.compress(body)
@@ -318,7 +394,7 @@ class FirehoseDeliverer:
             return await self._failed(stream, records, opened, exc, now)
         await store.delivered(stream.tenant_id, stream.name, self.owner, upto)
         self._observe(stream, len(records), size, ok=True)
-        return made + 1
+        return 1
 
     async def _unpack_logs(
         self,

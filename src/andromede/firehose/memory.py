@@ -14,6 +14,7 @@ from andromede.firehose.model import (
     DeliveryStream,
     StreamStatus,
 )
+from andromede.firehose.staging import intake_hints, is_staged, staged_wake
 from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
 
 __all__ = ["MemoryFirehoseStore"]
@@ -70,7 +71,7 @@ class MemoryFirehoseStore:
         held = self._records.get((tenant_id, name))
         if held is None:
             return 0
-        size = sum(r.size for r in held)
+        size = sum(r.size for r in held if not is_staged(r.record_id))
         taken = 0
         for record in records:
             if size + record.size > max_bytes:
@@ -85,9 +86,37 @@ class MemoryFirehoseStore:
 
     async def totals(self, tenant_id: str, name: str) -> BufferTotals:
         held = self._records.get((tenant_id, name)) or []
+        stream = self._streams.get((tenant_id, name))
+        intake = [r for r in held if not is_staged(r.record_id)]
+        arrivals = [r.arrived for r in intake]
+        staged = await self.staged(tenant_id, name)
+        if stream is not None and staged.oldest is not None:
+            arrivals.append(staged_wake(stream, staged.oldest, staged.bytes))
+        if not arrivals:
+            return BufferTotals()
+        return BufferTotals(len(intake), sum(r.size for r in intake), min(arrivals))
+
+    async def staged(self, tenant_id: str, name: str) -> BufferTotals:
+        held = [r for r in self._records.get((tenant_id, name)) or [] if is_staged(r.record_id)]
         if not held:
             return BufferTotals()
         return BufferTotals(len(held), sum(r.size for r in held), min(r.arrived for r in held))
+
+    async def stage(
+        self, tenant_id: str, name: str, owner: str, upto: int, records: Sequence[SealedRecord]
+    ) -> bool:
+        if not self._held(tenant_id, name, owner):
+            return False
+        key = (tenant_id, name)
+        kept = [r for r in self._records[key] if is_staged(r.record_id) or r.seq > upto]
+        for record in records:
+            self._seq += 1
+            arrived = 0 if record.arrived is None else record.arrived
+            kept.append(
+                BufferedRecord(self._seq, record.record_id, arrived, record.size, record.sealed)
+            )
+        self._records[key] = kept
+        return True
 
     async def activate(self) -> int:
         made = 0
@@ -123,20 +152,21 @@ class MemoryFirehoseStore:
                 or (lease is not None and lease[1] >= now)
             ):
                 continue
-            hints = stream
-            if (
-                totals.bytes < hints.size_bytes
-                and totals.oldest + hints.interval_seconds * 1000 > now
-            ):
+            size_hint, interval_hint = intake_hints(stream)  # decision 0344
+            if totals.bytes < size_hint and totals.oldest + interval_hint > now:
                 continue
             self._leases[key] = (owner, lease_until)
             claimed.append(stream)
         return claimed
 
-    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
+    async def batch(
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+    ) -> list[BufferedRecord]:
         found: list[BufferedRecord] = []
         size = 0
         for record in self._records.get((tenant_id, name)) or []:
+            if is_staged(record.record_id) != staged:
+                continue
             if found and size + record.size > max_bytes:
                 break
             found.append(record)
@@ -151,7 +181,11 @@ class MemoryFirehoseStore:
         if not self._held(tenant_id, name, owner):
             return False
         key = (tenant_id, name)
-        self._records[key] = [r for r in self._records[key] if r.seq > upto]
+        last = next((r for r in self._records[key] if r.seq == upto), None)
+        staged = last is not None and is_staged(last.record_id)
+        self._records[key] = [
+            r for r in self._records[key] if r.seq > upto or is_staged(r.record_id) != staged
+        ]
         stream = self._streams[key]
         self._streams[key] = dataclasses.replace(stream, failing_since=None, next_attempt=0)
         del self._leases[key]

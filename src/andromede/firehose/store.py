@@ -11,6 +11,13 @@ A ``KinesisStreamAsSource`` stream (decision 0235) also carries the lease of the
 reading its source, apart from the delivery's (one gateway reads a stream at a time, and
 keeps it while it renews the lease), and where the reading of each source shard stands, which
 goes with the stream.
+
+A stream with a Lambda processor buffers in two stages (decision 0344,
+``firehose.staging``): the records put wait for the processor's hints (the intake), the
+function's ``Ok`` records for the destination's (staged, their ids behind ``STAGED``). The
+row's totals are the intake's, its hints the processor's, its oldest arrival the earlier of
+the intake's and the staged records' shifted by the two intervals' difference; ``batch``
+reads one stage, ``delivered`` removes records of the stage its ``upto`` record is of.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class SealedRecord:
     record_id: str
     size: int
     sealed: bytes
+    arrived: int | None = None  # ms; None: when buffered (a staged record keeps its own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +84,24 @@ class FirehoseStore(Protocol):
         how many were taken (0 for a stream gone)."""
         ...
 
-    async def totals(self, tenant_id: str, name: str) -> BufferTotals: ...
+    async def totals(self, tenant_id: str, name: str) -> BufferTotals:
+        """The buffer's totals: its intake's records and bytes (a stream with a Lambda
+        processor's staged records are not counted), the oldest arrival as the claim reads
+        it (decision 0344)."""
+        ...
+
+    async def staged(self, tenant_id: str, name: str) -> BufferTotals:
+        """The staged records' totals (decision 0344): how many, their bytes, the oldest
+        arrival among them."""
+        ...
+
+    async def stage(
+        self, tenant_id: str, name: str, owner: str, upto: int, records: Sequence[SealedRecord]
+    ) -> bool:
+        """The intake's records up to seq ``upto`` replaced by ``records`` (their ids behind
+        ``STAGED``, their ``arrived`` given), in one transaction, if ``owner`` still holds
+        the lease (kept: the pass goes on to the staged records); False otherwise."""
+        ...
 
     async def activate(self) -> int:
         """Every CREATING stream made ACTIVE; how many."""
@@ -96,13 +121,17 @@ class FirehoseStore(Protocol):
         to ``owner`` until ``lease_until``."""
         ...
 
-    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
-        """The oldest buffered records up to ``max_bytes`` (one at least)."""
+    async def batch(
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+    ) -> list[BufferedRecord]:
+        """The oldest buffered records up to ``max_bytes`` (one at least): the intake's, or
+        the staged ones (decision 0344)."""
         ...
 
     async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
-        """Records up to seq ``upto`` removed, the failing streak ended and the lease let go,
-        if ``owner`` still holds it (False otherwise: nothing changed)."""
+        """Records up to seq ``upto`` removed — staged ones if the record ``upto`` is staged,
+        else the intake's —, the failing streak ended and the lease let go, if ``owner``
+        still holds it (False otherwise: nothing changed)."""
         ...
 
     async def failed(

@@ -12,7 +12,11 @@ by one, a quota not a guarantee (as decision 0186's export tasks).
 A Kinesis source's reader (decision 0235) is leased by the same guarded ``UPDATE`` on its own
 columns (``reader_owner``, ``reader_until``), renewed by its holder at each pass; a shard's
 checkpoint is written only in a transaction that still finds the lease the writer's, so a
-gateway that stalled past its lease never moves a checkpoint another took over."""
+gateway that stalled past its lease never moves a checkpoint another took over.
+
+A Lambda processor's staged records (decision 0344) are rows of ``firehose_records`` too,
+their ids behind ``STAGED``: the stream's row keeps the intake's totals and the processor's
+hints, and its oldest arrival folds the staged records' in (``staging.staged_wake``)."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from andromede.firehose.model import (
     S3Destination,
     StreamStatus,
 )
+from andromede.firehose.staging import STAGED, intake_hints, staged_wake
 from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
 
 __all__ = ["SqlFirehoseStore"]
@@ -247,7 +252,9 @@ def _stream(m: Any) -> DeliveryStream:
 
 
 def _described(stream: DeliveryStream) -> dict[str, Any]:
-    """The columns a caller's write sets (never the buffer's, the lease's or the streak's)."""
+    """The columns a caller's write sets (never the buffer's, the lease's or the streak's);
+    the claim's hints are a Lambda processor's when the stream has one (decision 0344)."""
+    size_hint, interval_hint = intake_hints(stream)
     return {
         "region": stream.region,
         "status": stream.status.value,
@@ -262,14 +269,46 @@ def _described(stream: DeliveryStream) -> dict[str, Any]:
         "sse_failure": None if stream.sse_failure is None else json.dumps(list(stream.sse_failure)),
         "sealing_key_arn": stream.sealing_key_arn,
         "revision": stream.revision,
-        "size_bytes": stream.size_bytes,
-        "interval_ms": stream.interval_seconds * 1000,
+        "size_bytes": size_hint,
+        "interval_ms": interval_hint,
         "source": _source_text(stream.source),
     }
 
 
 def _one(tenant_id: str, name: str) -> Any:
     return sa.and_(_S.c.tenant_id == tenant_id, _S.c.stream_name == name)
+
+
+def _staged() -> Any:
+    """A Lambda processor's staged records (decision 0344)."""
+    return _R.c.record_id.startswith(STAGED, autoescape=True)
+
+
+def _recount(conn: Connection, tenant_id: str, name: str, stream: DeliveryStream) -> dict[str, Any]:
+    """The row's totals after a change of its records: the intake's count and bytes, the
+    oldest arrival the claim reads (the staged records' shifted, decision 0344)."""
+    mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+    count, size, oldest = conn.execute(
+        sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0),
+            sa.func.min(_R.c.arrived),
+        ).where(mine, sa.not_(_staged()))
+    ).one()  # fmt: skip
+    arrivals = [] if oldest is None else [int(oldest)]
+    staged, staged_size = conn.execute(
+        sa.select(sa.func.min(_R.c.arrived), sa.func.coalesce(sa.func.sum(_R.c.size), 0))
+        .where(mine, _staged())
+    ).one()  # fmt: skip
+    if staged is not None:
+        arrivals.append(staged_wake(stream, int(staged), int(staged_size)))
+    size_hint, interval_hint = intake_hints(stream)  # rows written before 0344 set right
+    return {
+        "size_bytes": size_hint,
+        "interval_ms": interval_hint,
+        "buffered_records": int(count),
+        "buffered_bytes": int(size),
+        "oldest_arrival": min(arrivals) if arrivals else None,
+    }
 
 
 class SqlFirehoseStore:
@@ -395,7 +434,12 @@ class SqlFirehoseStore:
                 .values(
                     buffered_records=_S.c.buffered_records + len(taken),
                     buffered_bytes=size,
-                    oldest_arrival=sa.func.coalesce(_S.c.oldest_arrival, now),
+                    # A staged records' shifted arrival may be later than now (0344).
+                    oldest_arrival=sa.case(
+                        (_S.c.oldest_arrival.is_(None), now),
+                        (_S.c.oldest_arrival > now, now),
+                        else_=_S.c.oldest_arrival,
+                    ),
                 )
             )
             return len(taken)
@@ -409,7 +453,7 @@ class SqlFirehoseStore:
 
         def work(conn: Connection) -> BufferTotals:
             row = conn.execute(query).first()
-            if row is None or not row[0]:
+            if row is None or row[2] is None:  # empty (staged records set it alone: 0344)
                 return BufferTotals()
             return BufferTotals(int(row[0]), int(row[1]), None if row[2] is None else int(row[2]))
 
@@ -492,13 +536,18 @@ class SqlFirehoseStore:
             return []
         return await self._db.write(work)
 
-    async def batch(self, tenant_id: str, name: str, max_bytes: int) -> list[BufferedRecord]:
+    async def batch(
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+    ) -> list[BufferedRecord]:
         page = 256
+        stage = _staged() if staged else sa.not_(_staged())
 
         def query(after: int) -> Any:
             return (
                 sa.select(_R.c.seq, _R.c.record_id, _R.c.arrived, _R.c.size, _R.c.sealed)
-                .where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name, _R.c.seq > after)
+                .where(
+                    _R.c.tenant_id == tenant_id, _R.c.stream_name == name, _R.c.seq > after, stage
+                )
                 .order_by(_R.c.seq)
                 .limit(page)
             )
@@ -527,31 +576,76 @@ class SqlFirehoseStore:
         return sa.and_(_one(tenant_id, name), _S.c.lease_owner == owner)
 
     async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
-        held = sa.select(_S.c.revision).where(self._held(tenant_id, name, owner)).with_for_update()
+        held = sa.select(_S).where(self._held(tenant_id, name, owner)).with_for_update()
         mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+        last = sa.select(_R.c.record_id).where(mine, _R.c.seq == upto)
 
         def work(conn: Connection) -> bool:
-            if conn.execute(held).first() is None:
+            row = conn.execute(held).mappings().first()
+            if row is None:
                 return False
-            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto))
-            count, size, oldest = conn.execute(
-                sa.select(
-                    sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0),
-                    sa.func.min(_R.c.arrived),
-                ).where(mine)
-            ).one()  # fmt: skip
+            record_id = conn.execute(last).scalar()
+            staged = record_id is not None and str(record_id).startswith(STAGED)
+            stage = _staged() if staged else sa.not_(_staged())
+            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, stage))
             conn.execute(
                 sa.update(_S)
                 .where(_one(tenant_id, name))
                 .values(
-                    buffered_records=int(count),
-                    buffered_bytes=int(size),
-                    oldest_arrival=None if oldest is None else int(oldest),
+                    **_recount(conn, tenant_id, name, _stream(row)),
                     failing_since=None,
                     next_attempt=0,
                     lease_owner=None,
                     lease_until=0,
                 )
+            )
+            return True
+
+        return await self._db.write(work)
+
+    async def staged(self, tenant_id: str, name: str) -> BufferTotals:
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0), sa.func.min(_R.c.arrived)
+        ).where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name, _staged())
+
+        def work(conn: Connection) -> BufferTotals:
+            count, size, oldest = conn.execute(query).one()
+            if not count:
+                return BufferTotals()
+            return BufferTotals(int(count), int(size), int(oldest))
+
+        return await self._db.read(work)
+
+    async def stage(
+        self, tenant_id: str, name: str, owner: str, upto: int, records: Sequence[SealedRecord]
+    ) -> bool:
+        held = sa.select(_S).where(self._held(tenant_id, name, owner)).with_for_update()
+        mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(held).mappings().first()
+            if row is None:
+                return False
+            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, sa.not_(_staged())))
+            if records:
+                conn.execute(
+                    sa.insert(_R),
+                    [
+                        {
+                            "tenant_id": tenant_id,
+                            "stream_name": name,
+                            "record_id": r.record_id,
+                            "arrived": 0 if r.arrived is None else r.arrived,
+                            "size": r.size,
+                            "sealed": r.sealed,
+                        }
+                        for r in records
+                    ],
+                )
+            conn.execute(
+                sa.update(_S)
+                .where(_one(tenant_id, name))
+                .values(**_recount(conn, tenant_id, name, _stream(row)))
             )
             return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +84,11 @@ class SourceWorld:
         _, outcomes = await self.kinesis.put(self.tenant, "src", [Entry(key, d) for d in datas])
         assert all(o.error is None for o in outcomes)
 
-    async def landed(self) -> bytes:
-        """The objects the bucket holds, once delivered, concatenated in the order they were
+    async def landed(self, after: float = 0) -> bytes:
+        """The objects the bucket holds, once delivered (``after`` seconds from now: a
+        Lambda processor's interval, decision 0344), concatenated in the order they were
         written (their keys' order is a random suffix's within one second)."""
-        await self.fire.deliverer.run_pass()
+        await self.fire.deliverer.run_pass(int((time.time() + after) * 1000) if after else None)
         listing = await self.fire.objects.list_objects("landing", prefix="", max_keys=100)
         for found in sorted(listing.objects, key=lambda o: o.key):
             if found.key not in self.seen:
