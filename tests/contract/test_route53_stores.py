@@ -129,3 +129,22 @@ async def test_routing_policies_and_aliases_are_kept(store: ZoneStore) -> None:
     second = first.replaced(records=(*first.records, *routed))
     await store.replace(second)
     assert await store.get("000000000001", "Z3") == second
+
+
+async def test_delegation_set_and_authorisations_kept_and_any_accounts_zone_found(
+    store: ZoneStore,
+) -> None:
+    """Decision 0346: a zone's reusable delegation set and its authorised VPCs are kept; a
+    zone is found by id whatever its account (the owner of an authorised VPC names it)."""
+    first = zone("Z1", delegation_set_id="NSET1", authorised_vpcs=(("eu-fr-1", "vpc-b"),))
+    await store.create(first)
+    assert await store.get("000000000001", "Z1") == first
+    assert await store.by_id("Z1") == first
+    assert await store.by_id("Z9") is None
+    withdrawn = first.replaced(authorised_vpcs=())
+    await store.replace(withdrawn)
+    assert await store.by_id("Z1") == withdrawn
+    plain = zone("Z2", caller_reference="ref-Z2", tenant_id="000000000002")
+    await store.create(plain)
+    found = await store.by_id("Z2")
+    assert found == plain and found.delegation_set_id is None and found.authorised_vpcs == ()

@@ -5,7 +5,8 @@ its signing) makes a zone, writes and lists its records, waits for its change wi
 name (decision 0289) — the query written into the zone's query log group (decision 0305) —,
 writes weighted sets and an alias, and deletes it; the aws CLI lists and reads it. A zone
 signed with a KSK in KMS (decision 0317) is validated by dnspython. A traffic policy instance
-(decision 0330) is answered by the name servers."""
+(decision 0330) is answered by the name servers. Another account's VPC is associated by
+authorisation, and a zone made on a reusable delegation set (decision 0346)."""
 
 from __future__ import annotations
 
@@ -544,3 +545,57 @@ def test_boto3_writes_geoproximity_sets_the_name_servers_answer(server: ServerPr
         ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": s} for s in sets]},
     )
     route53.delete_hosted_zone(Id=zone_id)
+
+
+def test_boto3_associates_another_accounts_vpc_by_authorisation(server: ServerProcess) -> None:
+    """Decision 0346 on the real server: the zone's account authorises the other account's VPC
+    (found across accounts by the wiring), whose owner then associates it and lists the zone
+    by its VPC; a reusable delegation set's zone carries the set."""
+    hub, spoke = new_tenant(server, "route53-hub"), new_tenant(server, "route53-spoke")
+    hub_route53: Any = client_for(server, "route53", hub.access_key_id, hub.secret_access_key)
+    spoke_route53: Any = client_for(server, "route53", spoke.access_key_id, spoke.secret_access_key)
+    hub_ec2: Any = client_for(server, "ec2", hub.access_key_id, hub.secret_access_key)
+    spoke_ec2: Any = client_for(server, "ec2", spoke.access_key_id, spoke.secret_access_key)
+    hub_vpc_id = hub_ec2.create_vpc(CidrBlock="10.61.0.0/16")["Vpc"]["VpcId"]
+    spoke_vpc_id = spoke_ec2.create_vpc(CidrBlock="10.62.0.0/16")["Vpc"]["VpcId"]
+    hub_vpc = {"VPCRegion": REGION, "VPCId": hub_vpc_id}
+    spoke_vpc = {"VPCRegion": REGION, "VPCId": spoke_vpc_id}
+    zone = hub_route53.create_hosted_zone(
+        Name="hub.internal",
+        CallerReference="hub-1",
+        VPC=hub_vpc,
+        HostedZoneConfig={"PrivateZone": True},
+    )["HostedZone"]["Id"]
+    with pytest.raises(ClientError) as refused:
+        spoke_route53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC=spoke_vpc)
+    assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    with pytest.raises(ClientError) as unknown:
+        hub_route53.create_vpc_association_authorization(
+            HostedZoneId=zone, VPC={"VPCRegion": REGION, "VPCId": "vpc-0123456789abcdef0"}
+        )
+    assert unknown.value.response["Error"]["Code"] == "InvalidVPCId"
+    hub_route53.create_vpc_association_authorization(HostedZoneId=zone, VPC=spoke_vpc)
+    listed = hub_route53.list_vpc_association_authorizations(HostedZoneId=zone)
+    assert listed["VPCs"] == [spoke_vpc]
+    spoke_route53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC=spoke_vpc)
+    hub_route53.delete_vpc_association_authorization(HostedZoneId=zone, VPC=spoke_vpc)
+    assert hub_route53.get_hosted_zone(Id=zone)["VPCs"] == [hub_vpc, spoke_vpc]
+    by_vpc = spoke_route53.list_hosted_zones_by_vpc(VPCId=spoke_vpc_id, VPCRegion=REGION)
+    (summary,) = by_vpc["HostedZoneSummaries"]
+    assert summary["Name"] == "hub.internal."
+    assert summary["Owner"] == {"OwningAccount": hub.account}
+    spoke_route53.disassociate_vpc_from_hosted_zone(HostedZoneId=zone, VPC=spoke_vpc)
+    hub_route53.delete_hosted_zone(Id=zone)
+
+    made = hub_route53.create_reusable_delegation_set(CallerReference="hub-set")["DelegationSet"]
+    on_set = hub_route53.create_hosted_zone(
+        Name="hub-set.example", CallerReference="hub-2", DelegationSetId=made["Id"]
+    )
+    assert on_set["DelegationSet"] == {"Id": made["Id"], "NameServers": made["NameServers"]}
+    listed_zones = hub_route53.list_hosted_zones(DelegationSetId=made["Id"])["HostedZones"]
+    assert [z["Id"] for z in listed_zones] == [on_set["HostedZone"]["Id"]]
+    with pytest.raises(ClientError) as in_use:
+        hub_route53.delete_reusable_delegation_set(Id=made["Id"])
+    assert in_use.value.response["Error"]["Code"] == "DelegationSetInUse"
+    hub_route53.delete_hosted_zone(Id=on_set["HostedZone"]["Id"])
+    hub_route53.delete_reusable_delegation_set(Id=made["Id"])

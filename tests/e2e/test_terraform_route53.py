@@ -13,7 +13,10 @@ the policy under a new name (a name is unique in an account, as on AWS) and
 ``create_before_destroy`` (the old version is in use until the instance moves) — the new
 policy is made, the instance moves to it with another TTL in place, then the old policy's
 versions are deleted; the zone's record sets follow; the plan is empty again; destroy takes
-all three away."""
+all three away.
+
+``aws_route53_delegation_set`` (decision 0346): a reusable set and a zone made on it, whose
+``DelegationSet`` is the set's, untouched by the later change, destroyed with the rest."""
 
 from __future__ import annotations
 
@@ -60,6 +63,13 @@ CONFIGURATION = (
 resource "aws_route53_zone" "flow" {
   name          = "%(zone)s"
   force_destroy = true
+}
+resource "aws_route53_delegation_set" "shared" {
+  reference_name = "tf-shared"
+}
+resource "aws_route53_zone" "on_set" {
+  name              = "tf-on-set.example"
+  delegation_set_id = aws_route53_delegation_set.shared.id
 }
 resource "aws_route53_record" "frankfurt" {
   zone_id        = aws_route53_zone.flow.zone_id
@@ -162,16 +172,24 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
     terraform("init", "-input=false")
     terraform("apply", "-auto-approve", "-input=false")
     state = json.loads(terraform("show", "-json").stdout)
-    resources = {r["type"]: r["values"] for r in state["values"]["root_module"]["resources"]}
+    made = state["values"]["root_module"]["resources"]
+    resources = {r["type"]: r["values"] for r in made}
+    zones = {r["name"]: r["values"] for r in made if r["type"] == "aws_route53_zone"}
     policy_id = resources["aws_route53_traffic_policy"]["id"]
     instance_id = resources["aws_route53_traffic_policy_instance"]["id"]
-    zone_id = resources["aws_route53_zone"]["zone_id"]
+    zone_id = zones["flow"]["zone_id"]
     assert resources["aws_route53_traffic_policy"]["version"] == 1
     instance = route53.get_traffic_policy_instance(Id=instance_id)["TrafficPolicyInstance"]
     assert (instance["TrafficPolicyVersion"], instance["TTL"]) == (1, 60)
     (only,) = _policy_sets(route53, zone_id)
     assert only["ResourceRecords"] == [{"Value": "192.0.2.10"}]
     assert _geoproximity(route53, zone_id) == _GEOPROXIMITY
+    shared = resources["aws_route53_delegation_set"]
+    on_set = route53.get_hosted_zone(Id=zones["on_set"]["zone_id"])
+    found = route53.get_reusable_delegation_set(Id=shared["id"])["DelegationSet"]
+    assert on_set["DelegationSet"]["Id"].endswith(shared["id"])
+    assert on_set["DelegationSet"]["NameServers"] == found["NameServers"]
+    assert shared["name_servers"] == found["NameServers"]
     _converged(terraform)
 
     second = json.dumps(SECOND, indent=2)
@@ -199,3 +217,5 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
         route53.get_traffic_policy_instance(Id=instance_id)
     with pytest.raises(route53.exceptions.NoSuchHostedZone):
         route53.get_hosted_zone(Id=zone_id)
+    with pytest.raises(route53.exceptions.NoSuchDelegationSet):
+        route53.get_reusable_delegation_set(Id=shared["id"])

@@ -26,6 +26,11 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.route53.delegation_sets import (
+    DelegationSetLimits,
+    DelegationSetService,
+    MemoryDelegationSetStore,
+)
 from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.service import Route53Limits, Route53Service
@@ -37,7 +42,7 @@ from support.json_client import Signers
 
 MODEL: Final = botocore.session.get_session().get_service_model("route53")
 NAME_SERVERS: Final = ("ns1.dns.example.net", "ns2.dns.example.net")
-_ID_PARAMS: Final = ("Id", "HostedZoneId", "ResourceId")
+_ID_PARAMS: Final = ("Id", "HostedZoneId", "ResourceId", "DelegationSetId")
 
 
 @dataclass
@@ -157,6 +162,7 @@ async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> Async
         Route53Limits(
             name_servers=NAME_SERVERS,
             max_hosted_zones=5,
+            max_vpc_authorisations=2,
             max_changes=10,
             region="eu-fr-1",
             places=known,
@@ -167,9 +173,18 @@ async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> Async
         ),
         vpc_exists,
     )
+
+    async def vpc_owner(region: str, vpc_id: str) -> str | None:
+        return next((t for t, r, v in vpcs if (r, v) == (region, vpc_id)), None)
+
+    service.vpc_owner = vpc_owner
+    app = Route53App(service, identity, audit, settings)
+    app.delegation_sets = DelegationSetService(
+        service, MemoryDelegationSetStore(), NAME_SERVERS, DelegationSetLimits(3, 2)
+    )
     try:
         yield World(
-            Route53App(service, identity, audit, settings),
+            app,
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
             boot.tenant.id,

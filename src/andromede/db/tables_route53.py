@@ -6,7 +6,8 @@ VPCs each private zone is associated with, found by VPC for the resolvers) and
 0285); ``route53_query_logging_configs`` (decision 0305); ``route53_key_signing_keys`` and
 ``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144);
 ``route53_traffic_policies`` and ``route53_traffic_policy_instances`` (decision 0330,
-migration 0148).
+migration 0148); ``route53_delegation_sets`` (reusable delegation sets, decision 0346,
+migration 0150).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -21,6 +22,7 @@ from andromede.db.types import key_text
 
 __all__ = [
     "route53_changes",
+    "route53_delegation_sets",
     "route53_health_checks",
     "route53_key_signing_keys",
     "route53_query_logging_configs",
@@ -166,4 +168,18 @@ route53_traffic_policy_instances = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Index("ix_route53_traffic_policy_instances_tenant_id", "tenant_id"),
+)
+
+# Reusable delegation sets (decision 0346, migration 0150): the name servers chosen when the
+# set was made (JSON list), never changed after; one caller reference an account.
+route53_delegation_sets = sa.Table(
+    "route53_delegation_sets",
+    metadata,
+    sa.Column("set_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("caller_reference", key_text(), nullable=False),
+    sa.Column("name_servers", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "caller_reference"),
 )

@@ -22,6 +22,11 @@
     │   KeySigningKeyWithActiveStatusNotFound, InvalidSigningStatus, DNSSECNotFound
     │                            (DNSSEC signing: decision 0317)
     ├── KeySigningKeyInParentDSRecord  (the parent's DS names the key: decision 0324)
+    ├── NoSuchDelegationSet, DelegationSetAlreadyCreated, DelegationSetAlreadyReusable,
+    │   DelegationSetInUse, DelegationSetNotAvailable, HostedZoneNotFound, InvalidArgument,
+    │   LimitsExceeded       (reusable delegation sets: decision 0346)
+    ├── NotAuthorizedException, VPCAssociationAuthorizationNotFound,
+    │   TooManyVPCAssociationAuthorizations  (VPC association authorisations: decision 0346)
     └── ZoneChanged               (a concurrent change won: the caller tries again)
 """
 
@@ -34,9 +39,15 @@ from andromede.errors import AndromedeError
 __all__ = [
     "ConflictingDomainExists",
     "DNSSECNotFound",
+    "DelegationSetAlreadyCreated",
+    "DelegationSetAlreadyReusable",
+    "DelegationSetInUse",
+    "DelegationSetNotAvailable",
     "HostedZoneAlreadyExists",
     "HostedZoneNotEmpty",
+    "HostedZoneNotFound",
     "InsufficientCloudWatchLogsResourcePolicy",
+    "InvalidArgument",
     "InvalidChangeBatch",
     "InvalidDomainName",
     "InvalidInput",
@@ -50,16 +61,21 @@ __all__ = [
     "KeySigningKeyInUse",
     "KeySigningKeyWithActiveStatusNotFound",
     "LastVPCAssociation",
+    "LimitsExceeded",
     "NoSuchChange",
     "NoSuchCloudWatchLogsLogGroup",
+    "NoSuchDelegationSet",
     "NoSuchHostedZone",
     "NoSuchKeySigningKey",
     "NoSuchQueryLoggingConfig",
+    "NotAuthorizedException",
     "PublicZoneVPCAssociation",
     "QueryLoggingConfigAlreadyExists",
     "Route53Error",
     "TooManyHostedZones",
     "TooManyKeySigningKeys",
+    "TooManyVPCAssociationAuthorizations",
+    "VPCAssociationAuthorizationNotFound",
     "VPCAssociationNotFound",
     "ZoneChanged",
 ]
@@ -184,4 +200,48 @@ class InvalidSigningStatus(Route53Error):
 
 
 class DNSSECNotFound(Route53Error):
+    pass
+
+
+class NoSuchDelegationSet(Route53Error):
+    pass
+
+
+class DelegationSetAlreadyCreated(Route53Error):
+    pass
+
+
+class DelegationSetAlreadyReusable(Route53Error):
+    pass
+
+
+class DelegationSetInUse(Route53Error):
+    pass
+
+
+class DelegationSetNotAvailable(Route53Error):
+    pass
+
+
+class HostedZoneNotFound(Route53Error):
+    pass
+
+
+class InvalidArgument(Route53Error):
+    pass
+
+
+class LimitsExceeded(Route53Error):
+    pass
+
+
+class NotAuthorizedException(Route53Error):
+    pass
+
+
+class VPCAssociationAuthorizationNotFound(Route53Error):
+    pass
+
+
+class TooManyVPCAssociationAuthorizations(Route53Error):
     pass

@@ -27,6 +27,9 @@ class MemoryZoneStore:
     async def get(self, tenant_id: str, zone_id: str) -> HostedZone | None:
         return self._zones.get((tenant_id, zone_id))
 
+    async def by_id(self, zone_id: str) -> HostedZone | None:
+        return next((z for z in self._zones.values() if z.zone_id == zone_id), None)
+
     async def by_reference(self, tenant_id: str, caller_reference: str) -> HostedZone | None:
         return next(
             (

@@ -166,6 +166,11 @@ class HostedZone:
     tags: tuple[tuple[str, str], ...] = ()
     records: tuple[RecordSet, ...] = ()
     version: int = 1
+    # The reusable delegation set the zone's name servers are (decision 0346), None for the
+    # platform's default delegation.
+    delegation_set_id: str | None = None
+    # (region, VPC id) of other accounts' VPCs whose owners may associate them (0346).
+    authorised_vpcs: tuple[tuple[str, str], ...] = ()
 
     def sorted_records(self) -> list[RecordSet]:
         return sorted(self.records, key=lambda r: (*record_order(r.name, r.type), r.key()[2]))

@@ -15,6 +15,7 @@ from typing import Final
 
 from andromede.route53.errors import (
     ConflictingDomainExists,
+    DelegationSetAlreadyReusable,
     HostedZoneAlreadyExists,
     HostedZoneNotEmpty,
     InvalidInput,
@@ -22,8 +23,11 @@ from andromede.route53.errors import (
     LastVPCAssociation,
     NoSuchChange,
     NoSuchHostedZone,
+    NotAuthorizedException,
     PublicZoneVPCAssociation,
     TooManyHostedZones,
+    TooManyVPCAssociationAuthorizations,
+    VPCAssociationAuthorizationNotFound,
     VPCAssociationNotFound,
     ZoneChanged,
 )
@@ -47,7 +51,15 @@ from andromede.route53.responder_data import responder_document
 from andromede.route53.routing import alias_problem
 from andromede.route53.store import ZoneStore
 
-__all__ = ["AliasTargets", "Route53Limits", "Route53Service", "VpcExists", "VpcsChanged"]
+__all__ = [
+    "AliasTargets",
+    "DelegationServers",
+    "Route53Limits",
+    "Route53Service",
+    "VpcExists",
+    "VpcOwner",
+    "VpcsChanged",
+]
 
 VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
 # The addresses an alias target outside the zone stands for (a load balancer of the account,
@@ -55,6 +67,11 @@ VpcExists = Callable[[str, str, str], Awaitable[bool]]  # tenant, region, VPC id
 AliasTargets = Callable[[str, AliasTarget, str], Awaitable[tuple[str, ...] | None]]
 # Told the VPCs whose private zones changed, so that their resolvers are told again.
 VpcsChanged = Callable[[Sequence[str]], Awaitable[None]]
+# The account owning a VPC (region, VPC id), None when no account does (decision 0346).
+VpcOwner = Callable[[str, str], Awaitable[str | None]]
+# A reusable delegation set's name servers for a new zone of that name (decision 0346):
+# tenant, set id, zone name (None: the set only looked up); the set's refusals raised.
+DelegationServers = Callable[[str, str, str | None], Awaitable[tuple[str, ...]]]
 _ID_ALPHABET: Final = string.ascii_uppercase + string.digits
 _RETRIES: Final = 8
 
@@ -69,6 +86,7 @@ class Route53Limits:
     max_hosted_zones: int = 500
     max_changes: int = 1000
     max_records: int = 10000
+    max_vpc_authorisations: int = 100  # a zone's (decision 0346)
     region: str = ""  # the gateway's: the latency sets the VPC responders answer
     # Where the places geoproximity sets name are, and the gateway's region (decision 0339).
     places: Mapping[str, Point] = field(default_factory=lambda: dict(AWS_REGIONS))
@@ -102,6 +120,10 @@ class Route53Service:
         self.public_changed: Callable[[], None] | None = None
         # Told (tenant, zone id) when a zone is deleted: its query logging goes (decision 0305).
         self.zone_deleted: Callable[[str, str], Awaitable[None]] | None = None
+        # Decision 0346: a reusable delegation set's servers (the sets' service plugs it in),
+        # and which account owns a VPC (an authorisation names another account's VPC).
+        self.delegation_servers: DelegationServers | None = None
+        self.vpc_owner: VpcOwner | None = None
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -198,8 +220,10 @@ class Route53Service:
         comment: str,
         private: bool,
         vpc: tuple[str, str] | None,
+        delegation_set_id: str | None = None,
     ) -> tuple[HostedZone, Submitted]:
-        """A new zone, or the one this caller reference made with the same parameters."""
+        """A new zone, or the one this caller reference made with the same parameters; on a
+        reusable delegation set's name servers when ``delegation_set_id`` names one."""
         zone_name = normalise_name(name)
         if private and vpc is None:
             raise InvalidInput(
@@ -207,12 +231,18 @@ class Route53Service:
             )
         if vpc is not None:
             private = True
+        if private and delegation_set_id is not None:
+            raise InvalidInput(
+                "The input is not valid: a reusable delegation set can't be associated with a "
+                "private hosted zone"
+            )
         before = await self.store.by_reference(tenant_id, caller_reference)
         if before is not None:
-            if (before.name, before.private, before.vpcs[:1]) == (
+            if (before.name, before.private, before.vpcs[:1], before.delegation_set_id) == (
                 zone_name,
                 private,
                 () if vpc is None else (vpc,),
+                delegation_set_id,
             ):
                 return before, await self._submit(tenant_id)
             raise HostedZoneAlreadyExists(
@@ -226,8 +256,12 @@ class Route53Service:
                 f"Limits Exceeded: MAX_HOSTED_ZONES_BY_OWNER - Cannot create more than "
                 f"{self._limits.max_hosted_zones} hosted zones."
             )
-        zone_id = new_id("Z")
         servers = self._limits.name_servers if not private else _private_servers()
+        if delegation_set_id is not None:
+            if self.delegation_servers is None:
+                raise InvalidInput("Reusable delegation sets are not served here")
+            servers = await self.delegation_servers(tenant_id, delegation_set_id, zone_name)
+        zone_id = new_id("Z")
         zone = HostedZone(
             tenant_id=tenant_id,
             zone_id=zone_id,
@@ -238,6 +272,7 @@ class Route53Service:
             created=self._now(),
             vpcs=() if vpc is None else (vpc,),
             records=made_records(zone_name, servers),
+            delegation_set_id=delegation_set_id,
         )
         await self.store.create(zone)
         await self._changed(zone)
@@ -257,9 +292,15 @@ class Route53Service:
                 )
 
     async def list_zones(
-        self, tenant_id: str, marker: str | None, max_items: int
+        self,
+        tenant_id: str,
+        marker: str | None,
+        max_items: int,
+        delegation_set_id: str | None = None,
     ) -> tuple[list[HostedZone], str | None]:
         zones = sorted(await self.store.zones(tenant_id), key=lambda z: z.zone_id)
+        if delegation_set_id is not None:
+            zones = [z for z in zones if z.delegation_set_id == delegation_set_id]
         if marker:
             zones = [z for z in zones if z.zone_id >= marker]
         page = zones[:max_items]
@@ -296,6 +337,18 @@ class Route53Service:
             await self.zone_deleted(tenant_id, zone_id)
         await self._changed(zone)
         return await self._submit(tenant_id)
+
+    async def use_delegation_set(self, tenant_id: str, zone_id: str, set_id: str) -> None:
+        """Decision 0346: the zone's name servers became reusable set ``set_id``."""
+
+        def using(zone: HostedZone) -> HostedZone:
+            if zone.delegation_set_id is not None:
+                raise DelegationSetAlreadyReusable(
+                    f"The delegation set of hosted zone {zone_id[:64]} is already reusable."
+                )
+            return zone.replaced(delegation_set_id=set_id)
+
+        await self._update(tenant_id, zone_id, using)
 
     async def update_comment(self, tenant_id: str, zone_id: str, comment: str) -> HostedZone:
         return await self._update(tenant_id, zone_id, lambda z: z.replaced(comment=comment))
@@ -448,13 +501,37 @@ class Route53Service:
 
         await self._update(tenant_id, zone_id, tagged)
 
+    async def owns_vpc(self, tenant_id: str, vpc: tuple[str, str]) -> bool:
+        region, vpc_id = vpc
+        return await self._vpc_exists(tenant_id, region, vpc_id)
+
+    async def _zone_for_vpc_owner(
+        self, tenant_id: str, zone_id: str, vpc: tuple[str, str]
+    ) -> HostedZone | None:
+        """Another account's zone when the caller owns ``vpc`` (decision 0346), else None."""
+        other = await self.store.by_id(zone_id)
+        if other is None or not await self.owns_vpc(tenant_id, vpc):
+            return None
+        return other
+
     async def associate(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> Submitted:
-        zone = await self.zone(tenant_id, zone_id)
+        """The account's VPC associated with its zone, or with another account's zone that
+        authorised it (decision 0346: the VPC's owner associates)."""
+        zone = await self.store.get(tenant_id, zone_id)
+        if zone is None:
+            zone = await self.store.by_id(zone_id)
+            if zone is None:
+                raise NoSuchHostedZone(f"No hosted zone found with ID: {zone_id[:64]}")
+            if vpc not in zone.authorised_vpcs:
+                raise NotAuthorizedException(
+                    "Associating the specified VPC with the specified hosted zone has not been "
+                    "authorized."
+                )
         if not zone.private:
             raise PublicZoneVPCAssociation("Public hosted zone cannot be associated with a VPC.")
         await self._check_vpc(tenant_id, zone.name, vpc, zone_id)
         updated = await self._update(
-            tenant_id,
+            zone.tenant_id,
             zone_id,
             lambda z: z if vpc in z.vpcs else z.replaced(vpcs=(*z.vpcs, vpc)),
         )
@@ -462,6 +539,14 @@ class Route53Service:
         return await self._submit(tenant_id)
 
     async def disassociate(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> Submitted:
+        """By the zone's account, or by the VPC's (decision 0346), as AWS lets either."""
+        owner = tenant_id
+        if await self.store.get(tenant_id, zone_id) is None:
+            other = await self._zone_for_vpc_owner(tenant_id, zone_id, vpc)
+            if other is None:
+                raise NoSuchHostedZone(f"No hosted zone found with ID: {zone_id[:64]}")
+            owner = other.tenant_id
+
         def without(zone: HostedZone) -> HostedZone:
             if vpc not in zone.vpcs:
                 raise VPCAssociationNotFound(
@@ -475,10 +560,48 @@ class Route53Service:
                 )
             return zone.replaced(vpcs=tuple(v for v in zone.vpcs if v != vpc))
 
-        await self._update(tenant_id, zone_id, without)
+        await self._update(owner, zone_id, without)
         if self.vpcs_changed is not None:
             await self.vpcs_changed([vpc[1]])
         return await self._submit(tenant_id)
+
+    async def authorise_vpc(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> None:
+        """Decision 0346: the owner of ``vpc`` (another account) may associate it with the
+        account's private zone; again for one already authorised changes nothing."""
+        zone = await self.zone(tenant_id, zone_id)
+        if not zone.private:
+            raise InvalidInput(
+                "The input is not valid: a public hosted zone can't be associated with a VPC"
+            )
+        region, vpc_id = vpc
+        if self.vpc_owner is not None and await self.vpc_owner(region, vpc_id) is None:
+            raise InvalidVPCId(f"The VPC ID '{vpc_id[:64]}' is not valid for region {region[:32]}")
+        limit = self._limits.max_vpc_authorisations
+
+        def authorised(z: HostedZone) -> HostedZone:
+            if vpc in z.authorised_vpcs:
+                return z
+            if len(z.authorised_vpcs) >= limit:
+                raise TooManyVPCAssociationAuthorizations(
+                    "You've created the maximum number of authorizations that can be created "
+                    f"for the specified hosted zone ({limit})."
+                )
+            return z.replaced(authorised_vpcs=(*z.authorised_vpcs, vpc))
+
+        await self._update(tenant_id, zone_id, authorised)
+
+    async def deauthorise_vpc(self, tenant_id: str, zone_id: str, vpc: tuple[str, str]) -> None:
+        """The authorisation withdrawn; an association made with it stays, as on AWS."""
+
+        def withdrawn(z: HostedZone) -> HostedZone:
+            if vpc not in z.authorised_vpcs:
+                raise VPCAssociationAuthorizationNotFound(
+                    f"The VPC {vpc[1][:64]} in {vpc[0][:32]} has not been authorized to be "
+                    f"associated with the hosted zone {zone_id[:64]}."
+                )
+            return z.replaced(authorised_vpcs=tuple(v for v in z.authorised_vpcs if v != vpc))
+
+        await self._update(tenant_id, zone_id, withdrawn)
 
 
 def _private_servers() -> tuple[str, ...]:

@@ -19,6 +19,10 @@ class ZoneStore(Protocol):
 
     async def get(self, tenant_id: str, zone_id: str) -> HostedZone | None: ...
 
+    async def by_id(self, zone_id: str) -> HostedZone | None:
+        """Any account's zone (decision 0346: the owner of a VPC authorised to be associated
+        with another account's zone names that zone)."""
+
     async def by_reference(self, tenant_id: str, caller_reference: str) -> HostedZone | None: ...
 
     async def zones(self, tenant_id: str) -> list[HostedZone]:

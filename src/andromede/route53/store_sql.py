@@ -1,7 +1,8 @@
 """Route 53's zones over the metadata database (SQLite or PostgreSQL), the tables of migration
 0132 (decision 0280).
 
-A zone's comment, tags, VPCs and record sets are one JSON ``definition``; its name, caller
+A zone's comment, tags, VPCs, record sets, delegation set and VPC association authorisations
+(decision 0346) are one JSON ``definition``; its name, caller
 reference and ``version`` are columns. A change batch is one guarded ``UPDATE … WHERE
 version = <read>``: two gateways applying batches at once cannot both win, the loser reads
 again. The caller reference is unique per account in the database, so two creations racing
@@ -33,15 +34,18 @@ FORMAT_VERSION: Final = 1
 
 
 def _definition(zone: HostedZone) -> str:
-    return json.dumps(
-        {
-            "comment": zone.comment,
-            "vpcs": [list(v) for v in zone.vpcs],
-            "tags": [list(t) for t in zone.tags],
-            "records": [record_json(r) for r in zone.records],
-        },
-        sort_keys=True,
-    )
+    fields: dict[str, Any] = {
+        "comment": zone.comment,
+        "vpcs": [list(v) for v in zone.vpcs],
+        "tags": [list(t) for t in zone.tags],
+        "records": [record_json(r) for r in zone.records],
+    }
+    # Decision 0346: written only when the zone has them, so that other zones read as before.
+    if zone.delegation_set_id is not None:
+        fields["delegation_set"] = zone.delegation_set_id
+    if zone.authorised_vpcs:
+        fields["authorised"] = [list(v) for v in zone.authorised_vpcs]
+    return json.dumps(fields, sort_keys=True)
 
 
 def record_json(record: RecordSet) -> list[Any]:
@@ -126,6 +130,8 @@ def _zone(row: Any) -> HostedZone:
         tags=tuple((str(k), str(v)) for k, v in fields["tags"]),
         records=tuple(record_from_json(r) for r in fields["records"]),
         version=int(row["version"]),
+        delegation_set_id=fields.get("delegation_set"),
+        authorised_vpcs=tuple((str(r), str(v)) for r, v in fields.get("authorised", ())),
     )
 
 
@@ -172,6 +178,10 @@ class SqlZoneStore:
 
     async def get(self, tenant_id: str, zone_id: str) -> HostedZone | None:
         found = await self._select(sa.and_(_Z.c.tenant_id == tenant_id, _Z.c.zone_id == zone_id))
+        return found[0] if found else None
+
+    async def by_id(self, zone_id: str) -> HostedZone | None:
+        found = await self._select(_Z.c.zone_id == zone_id)
         return found[0] if found else None
 
     async def by_reference(self, tenant_id: str, caller_reference: str) -> HostedZone | None:

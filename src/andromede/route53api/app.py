@@ -5,7 +5,8 @@ SigV4 (service ``route53``; Route 53 is global, signed for ``us-east-1`` as AWS'
 the served Regions accepted too) → the caller's identity policies must allow the operation's
 ``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``; a key-signing key's
 operations on its zone, decision 0317), change, query logging configuration (decision
-0305), traffic policy or instance (decision 0330) → handler →
+0305), traffic policy or instance (decision 0330), reusable delegation set (decision 0346) →
+handler →
 XML answer in Route 53's namespace, then an audit event and an access-log line. Errors leave
 as ``ErrorResponse`` with ``x-amzn-RequestId``; an unexpected one is ``InternalFailure``
 carrying only the request id."""
@@ -33,11 +34,13 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.route53.delegation_sets import DelegationSetService
 from andromede.route53.dnssec import DnssecService
 from andromede.route53.health_service import HealthCheckService
 from andromede.route53.query_logging import QueryLoggingService
 from andromede.route53.service import Route53Service
 from andromede.route53.traffic_service import TrafficPolicyService
+from andromede.route53api.delegation_set_handlers import DELEGATION_SET_HANDLERS
 from andromede.route53api.dnssec_handlers import DNSSEC_HANDLERS, with_key_zone
 from andromede.route53api.errors import (
     Route53WireError,
@@ -76,6 +79,7 @@ class Route53App:
         self.query_logging: QueryLoggingService | None = None  # decision 0305
         self.dnssec: DnssecService | None = None  # DNSSEC signing (decision 0317)
         self.traffic: TrafficPolicyService | None = None  # traffic policies (decision 0330)
+        self.delegation_sets: DelegationSetService | None = None  # decision 0346
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -177,6 +181,14 @@ class Route53App:
                 raise Route53WireError("InvalidInput", "Traffic policies are not served here")
             return await traffic_handler(self.traffic, principal.tenant_id, operation, query,
                                          body)  # fmt: skip
+        set_handler = DELEGATION_SET_HANDLERS.get(operation.name)
+        if set_handler is not None:
+            if self.delegation_sets is None:
+                raise Route53WireError(
+                    "InvalidInput", "Reusable delegation sets are not served here"
+                )
+            return await set_handler(self.delegation_sets, principal.tenant_id, operation, query,
+                                     body)  # fmt: skip
         checks = health_handler(operation)
         if checks is not None:
             if self.health is None:

@@ -77,6 +77,18 @@ _STATUS: Final[dict[str, int]] = {
     "ConflictingTypes": 400,
     "ConcurrentModification": 400,
     "ExpiredToken": 403,
+    # Reusable delegation sets and VPC association authorisations (decision 0346).
+    "NoSuchDelegationSet": 400,
+    "DelegationSetAlreadyCreated": 400,
+    "DelegationSetAlreadyReusable": 400,
+    "DelegationSetInUse": 400,
+    "DelegationSetNotAvailable": 400,
+    "DelegationSetNotReusable": 400,
+    "HostedZoneNotFound": 400,
+    "LimitsExceeded": 400,
+    "NotAuthorizedException": 401,
+    "VPCAssociationAuthorizationNotFound": 404,
+    "TooManyVPCAssociationAuthorizations": 400,
     "RequestExpired": 403,
 }
 

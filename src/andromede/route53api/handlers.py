@@ -10,10 +10,12 @@ from andromede.http.response import Response
 from andromede.route53.model import display_name
 from andromede.route53.service import Route53Service, Submitted
 from andromede.route53api import wire
+from andromede.route53api.delegation_set_handlers import delegation_set_id
 from andromede.route53api.dns_answer import answer_dns_test
 from andromede.route53api.errors import Route53WireError
 from andromede.route53api.inputs import max_items
 from andromede.route53api.operations import Route
+from andromede.route53api.vpc_authorisation_handlers import VPC_AUTHORISATION_HANDLERS
 from andromede.route53api.zones_by_vpc import list_hosted_zones_by_vpc
 
 __all__ = ["HANDLERS"]
@@ -27,8 +29,7 @@ async def create_hosted_zone(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
     root = wire.document(body, "CreateHostedZoneRequest")
-    if wire.text(root, "DelegationSetId"):
-        raise Route53WireError("InvalidInput", "Reusable delegation sets are not supported yet")
+    raw_set = wire.text(root, "DelegationSetId")
     config = wire.child(root, "HostedZoneConfig")
     private = (wire.text(config, "PrivateZone") or "false").lower() == "true"
     zone, submitted = await service.create_zone(
@@ -38,16 +39,13 @@ async def create_hosted_zone(
         wire.text(config, "Comment") or "",
         private,
         wire.vpc_of(root),
+        None if raw_set is None else delegation_set_id(raw_set),
     )
     xml = wire.writer("CreateHostedZoneResponse")
     wire.write_zone(xml, zone)
     wire.change_info(xml, submitted)
     if zone.private:
-        region, vpc_id = zone.vpcs[0]
-        xml.open("VPC")
-        xml.element("VPCRegion", region)
-        xml.element("VPCId", vpc_id)
-        xml.close("VPC")
+        wire.write_vpc(xml, zone.vpcs[0])
     else:
         wire.write_delegation(xml, zone)
     return wire.answer(xml, 201, f"/2013-04-01/hostedzone/{zone.zone_id}")
@@ -69,10 +67,13 @@ async def get_hosted_zone(
 async def list_hosted_zones(
     service: Route53Service, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    if query.get("delegationsetid"):
-        raise Route53WireError("InvalidInput", "Reusable delegation sets are not supported yet")
     limit = max_items(query, _MAX_ITEMS)
-    zones, next_marker = await service.list_zones(tenant, query.get("marker"), limit)
+    raw_set = query.get("delegationsetid")
+    set_id = None if raw_set is None else delegation_set_id(raw_set)
+    if set_id is not None and service.delegation_servers is not None:
+        # The set must be the account's (NoSuchDelegationSet), as AWS answers (decision 0346).
+        await service.delegation_servers(tenant, set_id, None)
+    zones, next_marker = await service.list_zones(tenant, query.get("marker"), limit, set_id)
     wanted = query.get("hostedzonetype")
     if wanted == "PrivateHostedZone":
         zones = [z for z in zones if z.private]
@@ -247,4 +248,5 @@ HANDLERS: Final[dict[str, Handler]] = {
     "DisassociateVPCFromHostedZone": change_vpc_association,
     "ListHostedZonesByVPC": list_hosted_zones_by_vpc,  # decision 0285
     "TestDNSAnswer": answer_dns_test,  # decision 0289
+    **VPC_AUTHORISATION_HANDLERS,  # decision 0346
 }

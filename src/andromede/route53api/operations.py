@@ -1,8 +1,9 @@
 """Route 53's operations (decision 0280): which one a method and path under ``/2013-04-01/``
 name, the IAM action each needs and the resource it acts on (health checks: decision 0285;
 query logging configurations: decision 0305; DNSSEC signing: decision 0317; traffic policies
-and their instances: decision 0330); the families not served yet (reusable delegation sets,
-CIDR collections) are known by name, to be refused in Route 53's words."""
+and their instances: decision 0330; reusable delegation sets and VPC association
+authorisations: decision 0346); the families not served yet (CIDR collections) are known by
+name, to be refused in Route 53's words."""
 
 from __future__ import annotations
 
@@ -72,11 +73,35 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", r"trafficpolicyinstances/hostedzone", "ListTrafficPolicyInstancesByHostedZone"),
     ("GET", r"trafficpolicyinstances/trafficpolicy", "ListTrafficPolicyInstancesByPolicy"),
     ("GET", r"trafficpolicyinstancecount", "GetTrafficPolicyInstanceCount"),
+    # Reusable delegation sets and VPC association authorisations (decision 0346).
+    ("POST", r"delegationset", "CreateReusableDelegationSet"),
+    ("GET", r"delegationset", "ListReusableDelegationSets"),
+    ("GET", r"delegationset/(?P<set>[^/]+)", "GetReusableDelegationSet"),
+    ("DELETE", r"delegationset/(?P<set>[^/]+)", "DeleteReusableDelegationSet"),
+    (
+        "GET",
+        r"reusabledelegationsetlimit/(?P<set>[^/]+)/(?P<limit>[^/]+)",
+        "GetReusableDelegationSetLimit",
+    ),
+    (
+        "POST",
+        r"hostedzone/(?P<zone>[^/]+)/authorizevpcassociation",
+        "CreateVPCAssociationAuthorization",
+    ),
+    (
+        "GET",
+        r"hostedzone/(?P<zone>[^/]+)/authorizevpcassociation",
+        "ListVPCAssociationAuthorizations",
+    ),
+    (
+        "POST",
+        r"hostedzone/(?P<zone>[^/]+)/deauthorizevpcassociation",
+        "DeleteVPCAssociationAuthorization",
+    ),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
 NOT_YET: Final[dict[str, str]] = {
-    "delegationset": "Reusable delegation sets",
     "cidrcollection": "CIDR collections",
     "checkeripranges": "Health checks",
     "accountlimit": "Account limits",
@@ -95,6 +120,8 @@ class Route:
     traffic_policy_id: str = ""  # decision 0330
     traffic_policy_version: str = ""
     traffic_instance_id: str = ""
+    delegation_set_id: str = ""  # decision 0346
+    limit_type: str = ""  # GetReusableDelegationSetLimit's
 
     @property
     def action(self) -> str:
@@ -113,6 +140,8 @@ class Route:
             return f"arn:aws:route53:::trafficpolicy/{self.traffic_policy_id}"
         if self.traffic_instance_id:
             return f"arn:aws:route53:::trafficpolicyinstance/{self.traffic_instance_id}"
+        if self.delegation_set_id:
+            return f"arn:aws:route53:::delegationset/{self.delegation_set_id}"
         return "*"
 
 
@@ -135,13 +164,9 @@ def route(method: str, path: str) -> Route:
                 found.get("policy") or "",
                 found.get("version") or "",
                 found.get("instance") or "",
+                found.get("set") or "",
+                found.get("limit") or "",
             )
-    # The VPC association authorisations are also not served yet.
-    if re.match(
-        r"hostedzone/[^/]+/(authorizevpcassociation|deauthorizevpcassociation|listvpcassociationauthorizations)",
-        rest,
-    ):
-        return Route("NotYet:VPC association authorisations")
     first = rest.split("/", 1)[0]
     if first in NOT_YET or first.startswith("hostedzonelimit"):
         return Route("NotYet:" + NOT_YET.get(first, "Hosted zone limits"))

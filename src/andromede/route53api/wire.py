@@ -34,6 +34,9 @@ __all__ = [
     "parse_changes",
     "text",
     "vpc_of",
+    "write_delegation",
+    "write_vpc",
+    "write_vpcs",
     "write_zone",
     "writer",
 ]
@@ -232,19 +235,25 @@ def write_zone(xml: XmlWriter, zone: HostedZone) -> None:
     xml.close("HostedZone")
 
 
+def write_vpc(xml: XmlWriter, vpc: tuple[str, str]) -> None:
+    xml.open("VPC")
+    xml.element("VPCRegion", vpc[0])
+    xml.element("VPCId", vpc[1])
+    xml.close("VPC")
+
+
 def write_vpcs(xml: XmlWriter, vpcs: tuple[tuple[str, str], ...]) -> None:
     xml.open("VPCs")
-    for region, vpc_id in vpcs:
-        xml.open("VPC")
-        xml.element("VPCRegion", region)
-        xml.element("VPCId", vpc_id)
-        xml.close("VPC")
+    for vpc in vpcs:
+        write_vpc(xml, vpc)
     xml.close("VPCs")
 
 
 def write_delegation(xml: XmlWriter, zone: HostedZone) -> None:
     servers = next((r.values for r in zone.records if r.name == zone.name and r.type == "NS"), ())
     xml.open("DelegationSet")
+    if zone.delegation_set_id is not None:  # a reusable set's (decision 0346)
+        xml.element("Id", f"/delegationset/{zone.delegation_set_id}")
     xml.open("NameServers")
     xml.elements("NameServer", [s.rstrip(".") for s in servers])
     xml.close("NameServers")

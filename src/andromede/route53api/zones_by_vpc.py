@@ -1,8 +1,8 @@
 """ListHostedZonesByVPC (decision 0285): the private zones of the caller's account
 associated with a VPC, as ``HostedZoneSummaries`` with their ``Owner``, in pages of
-``MaxItems`` (``NextToken`` the next zone's id). Zones are associated only with VPCs of their
-own account here (no cross-account authorisations), so an account sees all of a VPC's
-zones that way, and never another account's."""
+``MaxItems`` (``NextToken`` the next zone's id). The account's own zones associated with the
+VPC, and, when the VPC is the account's, other accounts' zones it was associated with by
+their authorisation (decision 0346), each with its ``OwningAccount``, as AWS lists them."""
 
 from __future__ import annotations
 
@@ -36,11 +36,12 @@ async def list_hosted_zones_by_vpc(
     token = query.get("nexttoken")
     if token is not None and not _ZONE_ID.match(token):
         raise Route53WireError("InvalidPaginationToken", "The specified NextToken is not valid.")
+    owner = await service.owns_vpc(tenant, (region, vpc_id))
     zones = sorted(
         (
             z
             for z in await service.store.with_vpc(vpc_id)
-            if z.tenant_id == tenant and (region, vpc_id) in z.vpcs
+            if (owner or z.tenant_id == tenant) and (region, vpc_id) in z.vpcs
         ),
         key=lambda z: z.zone_id,
     )

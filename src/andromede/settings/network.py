@@ -388,6 +388,24 @@ class NetworkSettings(BaseModel):
         gt=0,
         description="Hosted zones an account may hold in Route 53 (AWS: 500) (decision 0280).",
     )
+    route53_max_delegation_sets: int = Field(
+        default=100,
+        gt=0,
+        description="Reusable delegation sets an account may hold in Route 53 (AWS: 100)"
+        " (decision 0346).",
+    )
+    route53_max_zones_by_delegation_set: int = Field(
+        default=100,
+        gt=0,
+        description="Hosted zones one Route 53 reusable delegation set may serve (AWS: 100)"
+        " (decision 0346).",
+    )
+    route53_max_vpc_association_authorizations: int = Field(
+        default=100,
+        gt=0,
+        description="Other accounts' VPCs a Route 53 private hosted zone may authorise to be"
+        " associated with it at once (decision 0346).",
+    )
     route53_max_changes: int = Field(
         default=1000,
         gt=0,

@@ -6,7 +6,9 @@ service's VPCs of the account (in this gateway's Region), and its REST-XML app p
 through the Logs service ``serve`` put into ``apis``, the public name servers' lines flushed
 every ``route53_query_log_flush_seconds``. DNSSEC signing (decision 0317):
 ``wiring.route53_dnssec``. Traffic policies (decision 0330): over the database, within the
-``route53_max_traffic_*`` quotas."""
+``route53_max_traffic_*`` quotas. Reusable delegation sets (decision 0346) over the database,
+of the configured name servers; a VPC authorised for a zone may be any account's of this
+gateway's Region."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Final
 
 from andromede.audit.service import AuditService
 from andromede.billing.service import BillingService
+from andromede.compute.network import Vpc
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.wire import hosted_zone
@@ -31,6 +34,8 @@ from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
+from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
+from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
 from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.model import AliasTarget
@@ -75,6 +80,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
         max_hosted_zones=settings.route53_max_hosted_zones,
         max_changes=settings.route53_max_changes,
         max_records=settings.route53_max_record_sets,
+        max_vpc_authorisations=settings.route53_max_vpc_association_authorizations,
         region=settings.region,
         places=known,
         clients=ClientLocations(settings.route53_client_locations, known),
@@ -235,6 +241,13 @@ def route53_api(
             return False
         return await compute.owns_vpc(tenant_id, vpc_id)
 
+    async def vpc_owner(region: str, vpc_id: str) -> str | None:
+        # Any account's VPC: a zone authorises another account's VPC (decision 0346).
+        if compute is None or region != settings.region:
+            return None
+        vpc = await compute.store.get(Vpc, vpc_id)
+        return None if vpc is None else vpc.tenant_id
+
     store = SqlZoneStore(db)
     service = Route53Service(
         store,
@@ -246,8 +259,18 @@ def route53_api(
     if compute is not None:
         # The VPC resolvers answer the private zones associated with their VPC (0280).
         compute.private_zones = service.vpc_zones
+        service.vpc_owner = vpc_owner
     app = Route53App(service, identity, audit, settings, rate_limiter)
     apis[Route53App.name] = app
+    set_store = SqlDelegationSetStore(db)
+    app.delegation_sets = DelegationSetService(
+        service,
+        set_store,
+        settings.route53_name_servers,
+        DelegationSetLimits(
+            settings.route53_max_delegation_sets, settings.route53_max_zones_by_delegation_set
+        ),
+    )
 
     def logs() -> LogsService | None:
         found = apis.get(LogsApp.name)
@@ -297,6 +320,7 @@ def route53_api(
     async def forget_tenant(tenant_id: str) -> int:
         await query_store.forget_tenant(tenant_id)
         await traffic_store.forget_tenant(tenant_id)
+        await set_store.forget_tenant(tenant_id)
         if forget_signing is not None:
             await forget_signing(tenant_id)
         return await store.forget_tenant(tenant_id)
