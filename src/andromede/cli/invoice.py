@@ -25,7 +25,7 @@ from andromede.billing.credit_note import CreditNote, parse_request
 from andromede.billing.errors import BillingError, NoEInvoice
 from andromede.billing.facturx import credit_note_xml, invoice_xml
 from andromede.billing.invoice import Invoice
-from andromede.billing.invoice_pdf import LANGUAGES, credit_note_pdf, invoice_pdf
+from andromede.billing.invoice_wording import LANGUAGES
 from andromede.billing.model import parse_month
 from andromede.cli.options import (
     ConfigOption,
@@ -184,6 +184,10 @@ def pdf(
     except (BillingError, IamError) as exc:
         raise failed(exc) from exc
     chosen = language or (found.customer.language if found.customer is not None else "en")
+    # fpdf2 and fontTools are imported here, by the command that renders a PDF: every command
+    # of the command line, `serve` included, imports this module (decision 0347).
+    from andromede.billing.invoice_pdf import credit_note_pdf, invoice_pdf
+
     try:
         if isinstance(found, CreditNote):
             render = credit_note_xml if xml else credit_note_pdf

@@ -13,9 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote, urlencode
 
-import qrcode
 from markupsafe import Markup
-from qrcode.image.svg import SvgPathImage
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -517,6 +515,10 @@ async def _mfa_page(
     _ = console.catalogue(request).gettext
     account = session.principal.tenant_id or ""
     uri = console.identity.authenticator_uri(account, name, seed)
+    # qrcode (and Pillow, which it imports) only for a device being enrolled (decision 0347).
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
     drawing = qrcode.make(uri, image_factory=SvgPathImage).to_string(encoding="unicode")
     return console.render(
         request,

@@ -25,7 +25,6 @@ from andromede.iamapi.iam_common import (
     write_user,
 )
 from andromede.iamapi.protocol import Call, iso8601
-from andromede.iamapi.qr_png import qr_png
 
 __all__ = [
     "create_access_key",
@@ -175,6 +174,9 @@ async def create_virtual_mfa_device(call: Call) -> None:
     # Blobs in botocore's model: base64 on the wire. The Base32 text of the seed, and the QR
     # code of its authenticator URI as a PNG, which `aws iam create-virtual-mfa-device
     # --bootstrap-method QRCodePNG --outfile F` writes (without it, the CLI writes nothing).
+    # qrcode (and pypng) imported by the first virtual MFA device, not at start (decision 0347).
+    from andromede.iamapi.qr_png import qr_png
+
     seed = created.base32_string_seed.encode("ascii")
     xml.element("Base32StringSeed", base64.b64encode(seed).decode("ascii"))
     xml.element("QRCodePNG", base64.b64encode(qr_png(created.otpauth_uri)).decode("ascii"))
