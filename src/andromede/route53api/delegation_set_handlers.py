@@ -14,8 +14,8 @@ from andromede.http.xml import XmlWriter
 from andromede.route53.delegation_sets import DelegationSet, DelegationSetService
 from andromede.route53api import wire
 from andromede.route53api.errors import Route53WireError
+from andromede.route53api.inputs import hosted_zone_id, max_items
 from andromede.route53api.operations import Route
-from andromede.route53api.query_logging_handlers import hosted_zone_id
 
 __all__ = ["DELEGATION_SET_HANDLERS", "delegation_set_id"]
 
@@ -79,14 +79,7 @@ async def delete(
 async def list_sets(
     service: DelegationSetService, tenant: str, op: Route, query: Mapping[str, str], body: bytes
 ) -> Response:
-    raw = query.get("maxitems") or str(_MAX_ITEMS)
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise Route53WireError("InvalidInput", f"Invalid value for MaxItems: {raw[:16]}") from exc
-    if limit < 1:
-        raise Route53WireError("InvalidInput", "MaxItems must be at least 1")
-    limit = min(limit, _MAX_ITEMS)
+    limit = max_items(query, _MAX_ITEMS)
     marker = query.get("marker")
     sets, following = await service.list(tenant, marker, limit)
     xml = wire.writer("ListReusableDelegationSetsResponse")
