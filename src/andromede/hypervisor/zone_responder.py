@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ __all__ = ["ZoneResponder", "main"]
 log = logging.getLogger(__name__)
 
 TCP_IDLE: Final = 10.0  # seconds a TCP client may keep the connection without a query
+_PORT_DRAWS: Final = 8  # ports tried for UDP and TCP together when the kernel chooses
 
 
 class ZoneResponder:
@@ -59,11 +61,22 @@ class ZoneResponder:
                 if answer is not None:
                     self.transport.sendto(answer, addr)
 
-        transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
-        # Port 0 (tests): TCP takes the port UDP was given.
-        port = transport.get_extra_info("sockname")[1]
-        server = await asyncio.start_server(self._stream, host, port)
-        return transport, server
+        # Port 0 (tests): TCP takes the port UDP was given, which another process may hold
+        # over TCP already (a CI run caught one): then both are given up and another is drawn.
+        attempts = _PORT_DRAWS if port == 0 else 1
+        for attempt in range(1, attempts + 1):
+            transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
+            chosen = transport.get_extra_info("sockname")[1]
+            try:
+                server = await asyncio.start_server(self._stream, host, chosen)
+            except OSError as exc:
+                transport.close()  # never left open behind a failed start
+                await asyncio.sleep(0)  # the close is done at the loop's next turn
+                if exc.errno != errno.EADDRINUSE or attempt == attempts:
+                    raise
+                continue
+            return transport, server
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
