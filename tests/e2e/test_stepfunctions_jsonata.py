@@ -10,7 +10,10 @@ shows each state's ``assignedVariables``; the other branch fails with a cause bu
 expression. A JSONPath machine reads a variable in ``Parameters`` (``"x.$": "$name"``) and
 on a Choice's ``Variable``. A JSONata state holding ``Parameters`` is refused as AWS refuses
 it, by CreateStateMachine and ValidateStateMachineDefinition alike. An expression that fails
-fails the execution ``States.QueryEvaluationError`` with AWS's ``EvaluationFailed`` event."""
+fails the execution ``States.QueryEvaluationError`` with AWS's ``EvaluationFailed`` event.
+The distributed Map's readers are here too: decision 0338's JSONata fields, 0345's manifests,
+Parquet and ``WriterConfig``, 0352's ``LOAD_AND_FLATTEN``, ``ItemsPointer`` and each item's
+``Source``."""
 
 from __future__ import annotations
 
@@ -367,4 +370,92 @@ def test_an_inventory_manifest_and_a_parquet_object_mapped_with_writer_config(
     assert refused["result"] == "FAIL"
     assert refused["diagnostics"][0]["location"] == (
         "/States/Lake/ResultWriter/WriterConfig/Transformation"
+    )
+
+
+def test_listed_objects_flattened_a_json_pointer_and_each_items_source(
+    server: ServerProcess,
+) -> None:
+    """Decision 0352 over a real serve, in JSONPath: a distributed Map lists a prefix and,
+    under ``LOAD_AND_FLATTEN``, reads each listed JSONL object (one gzip) as the machine's
+    role, its items flattened, each given its ``$$.Map.Item.Source``; a second reads a JSON
+    object's nested array by ``ItemsPointer``. A prefix whose objects the role may list but
+    not read fails ``States.ItemReaderFailed`` with S3's ``AccessDenied``, and a ZSTD object
+    fails in words."""
+    import gzip
+
+    credentials = server.credentials()
+    iam = client_for(server, "iam", *credentials)
+    s3 = client_for(server, "s3", *credentials)
+    states = states_client(server)
+    s3.create_bucket(Bucket="sfn-flatten")
+    s3.put_object(Bucket="sfn-flatten", Key="logs/a.jsonl", Body=b'{"n": 1}\n{"n": 2}\n')
+    s3.put_object(Bucket="sfn-flatten", Key="logs/b.jsonl.gz",
+                  Body=gzip.compress(b'{"n": 3}\n\n{"n": 4}\n'))  # fmt: skip
+    s3.put_object(Bucket="sfn-flatten", Key="locked/c.jsonl", Body=b'{"n": 5}\n')
+    s3.put_object(Bucket="sfn-flatten", Key="zst/d.jsonl.zst", Body=b"(zstd frames)")
+    s3.put_object(
+        Bucket="sfn-flatten",
+        Key="doc.json",
+        Body=json.dumps(
+            {"meta": {"count": 2}, "data": {"items": [{"id": "x"}, {"id": "y"}]}}
+        ).encode(),
+    )
+    arn = role(server, "sfn-flatten")
+    iam.put_role_policy(RoleName="sfn-flatten", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::sfn-flatten"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [
+                "arn:aws:s3:::sfn-flatten/logs/*", "arn:aws:s3:::sfn-flatten/zst/*",
+                "arn:aws:s3:::sfn-flatten/doc.json"]}]}))  # fmt: skip
+    distributed = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    echo = {"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}}
+    with_source = {"v.$": "$$.Map.Item.Value", "at.$": "$$.Map.Item.Source"}
+    definition = {"StartAt": "Flat", "States": {
+        "Flat": {
+            "Type": "Map", "Next": "Pointer", "ResultPath": "$.flat",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                           "ReaderConfig": {"InputType": "JSONL",
+                                            "Transformation": "LOAD_AND_FLATTEN"},
+                           "Parameters": {"Bucket": "sfn-flatten", "Prefix.$": "$.prefix"}},
+            "ItemSelector": with_source,
+            "ItemProcessor": {"ProcessorConfig": distributed, **echo}},
+        "Pointer": {
+            "Type": "Map", "End": True, "ResultPath": "$.pointed",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/data/items"},
+                           "Parameters": {"Bucket": "sfn-flatten", "Key": "doc.json"}},
+            "ItemSelector": with_source,
+            "ItemProcessor": {"ProcessorConfig": distributed, **echo}}}}  # fmt: skip
+    machine = states.create_state_machine(
+        name="flatten", roleArn=arn, definition=json.dumps(definition)
+    )["stateMachineArn"]
+    run = states.start_execution(stateMachineArn=machine, input=json.dumps({"prefix": "logs/"}))
+    described = ended(states, run["executionArn"])
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["flat"] == [
+        {"v": {"n": 1}, "at": "s3://sfn-flatten/logs/a.jsonl#line=1"},
+        {"v": {"n": 2}, "at": "s3://sfn-flatten/logs/a.jsonl#line=2"},
+        {"v": {"n": 3}, "at": "s3://sfn-flatten/logs/b.jsonl.gz#line=1"},
+        {"v": {"n": 4}, "at": "s3://sfn-flatten/logs/b.jsonl.gz#line=3"},
+    ]
+    assert output["pointed"] == [
+        {"v": {"id": "x"}, "at": "s3://sfn-flatten/doc.json#index=0"},
+        {"v": {"id": "y"}, "at": "s3://sfn-flatten/doc.json#index=1"},
+    ]
+    for prefix, cause in (("locked/", "AccessDenied"), ("zst/", "is ZSTD-compressed")):
+        run = states.start_execution(stateMachineArn=machine,
+                                     input=json.dumps({"prefix": prefix}))  # fmt: skip
+        described = ended(states, run["executionArn"])
+        assert (described["status"], described["error"]) == ("FAILED", "States.ItemReaderFailed")
+        assert cause in described["cause"], described
+    refused = states.validate_state_machine_definition(definition=json.dumps({
+        **definition, "States": {**definition["States"], "Pointer": {
+            **definition["States"]["Pointer"], "ItemReader": {
+                **definition["States"]["Pointer"]["ItemReader"],
+                "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "data"}}}}}))  # fmt: skip
+    assert refused["result"] == "FAIL"
+    assert refused["diagnostics"][0]["location"] == (
+        "/States/Pointer/ItemReader/ReaderConfig/ItemsPointer"
     )

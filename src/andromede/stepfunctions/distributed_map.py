@@ -1,10 +1,12 @@
 """A distributed Map state run (decision 0322): its items read (``ItemReader``: an S3
 object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; an inventory's or
-Athena's manifest, Parquet or a gzip object through ``map_readers``, decision 0345; else
-``ItemsPath``), ``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``), grouped by
-``ItemBatcher``, and each item or batch run as a child execution of the Map run — its own
-``$$.Execution`` (``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the
-interpreter, at most ``MaxConcurrency`` at once and never more than the gateway's cap.
+Athena's manifest, Parquet or a gzip object through ``map_readers``, decision 0345; the
+listed objects' own items under ``LOAD_AND_FLATTEN``, decision 0352; else ``ItemsPath``),
+``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``: its ``Index``,
+``Value`` and, read from S3, ``Source``), grouped by ``ItemBatcher``, and each item or batch
+run as a child execution of the Map run — its own ``$$.Execution``
+(``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the interpreter, at most
+``MaxConcurrency`` at once and never more than the gateway's cap.
 
 A child's failure does not stop the others: the run fails with
 ``States.ExceedToleratedFailureThreshold`` once the failures pass ``ToleratedFailurePercentage``
@@ -36,10 +38,17 @@ from andromede.stepfunctions.map_items import (
     READER_FAILED,
     batches,
     exceeds_tolerance,
-    items_of_object,
+    positioned_items,
     result_files,
 )
-from andromede.stepfunctions.map_readers import ObjectSource, is_streamed, streamed_items
+from andromede.stepfunctions.map_readers import (
+    LOAD_AND_FLATTEN,
+    ObjectSource,
+    flattened_items,
+    is_streamed,
+    source_of,
+    streamed_items,
+)
 from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (
     MapRun,
@@ -113,42 +122,58 @@ def _host(machine: Interpreter) -> MapRunHost:
 
 async def _items(
     host: MapRunHost, state: dict[str, Any], data: Any, context: dict[str, Any]
-) -> list[Any]:
+) -> tuple[list[Any], list[str] | None]:
+    """The items, and each one's ``Source`` when an ``ItemReader`` read them from S3."""
     reader = state.get("ItemReader")
     if reader is None:
-        return map_fields.listed_items(state, data, data, context)
+        return map_fields.listed_items(state, data, data, context), None
     params = map_fields.reader_arguments(state, data, data, context)
     config = reader.get("ReaderConfig", {})
-    bucket = str(params.get("Bucket", ""))
+    bucket, key = str(params.get("Bucket", "")), str(params.get("Key", ""))
     most = map_fields.most_items(state, config, data, data, context)
+    limit = min(most or host.most_items() + 1, host.most_items() + 1)  # the excess seen
     items: list[Any]
     if reader["Resource"] == LIST_OBJECTS:
         items = await host.list_objects(context, bucket, str(params.get("Prefix", "")))
-    elif reader["Resource"] == GET_OBJECT and is_streamed(config, str(params.get("Key", ""))):
-        limit = min(most or host.most_items() + 1, host.most_items() + 1)  # the excess seen
-        items = await streamed_items(host, context, bucket, str(params.get("Key", "")), config,
-                                     limit, host.most_record_bytes())  # fmt: skip
+        sources = [source_of(bucket, str(item.get("Key", ""))) for item in items]
+        if config.get("Transformation") == LOAD_AND_FLATTEN:
+            read = await flattened_items(host, context, bucket, items, config, limit,
+                                         host.most_record_bytes())  # fmt: skip
+            items, sources = read.items, read.sources
+    elif reader["Resource"] == GET_OBJECT and is_streamed(config, key):
+        read = await streamed_items(host, context, bucket, key, config, limit,
+                                    host.most_record_bytes())  # fmt: skip
+        items, sources = read.items, read.sources
     elif reader["Resource"] == GET_OBJECT:
-        text = await host.read_object(context, bucket, str(params.get("Key", "")))
-        items = items_of_object(text, config)
+        items, places = positioned_items(await host.read_object(context, bucket, key), config)
+        sources = [source_of(bucket, key, place) for place in places]
     else:
         raise StatesError("States.Runtime", "The ItemReader's resource is not served")
     if most:
-        items = items[:most]
+        items, sources = items[:most], sources[:most]
     if len(items) > host.most_items():
         raise StatesError(READER_FAILED, f"More than {host.most_items()} items: a Map run "
                           "reads fewer")  # fmt: skip
-    return items
+    return items, sources
 
 
 def _inputs(
-    state: dict[str, Any], data: Any, context: dict[str, Any], items: list[Any]
-) -> list[tuple[Any, int]]:
-    """Each child's input and how many items it holds."""
+    state: dict[str, Any], data: Any, context: dict[str, Any], items: list[Any],
+    sources: list[str] | None,
+) -> list[tuple[Any, int]]:  # fmt: skip
+    """Each child's input and how many items it holds; the ``ItemSelector`` sees each item's
+    ``Source`` beside its ``Index`` and ``Value`` (decision 0352)."""
     selector = state.get("ItemSelector", state.get("Parameters"))
+
+    def item_context(index: int, item: Any) -> dict[str, Any]:
+        found: dict[str, Any] = {"Index": index, "Value": item}
+        if sources is not None:
+            found["Source"] = sources[index]
+        return {**context, "Map": {"Item": found}}
+
     selected = [
         item if selector is None else state_data.selected_item(
-            state, selector, data, data, {**context, "Map": {"Item": {"Index": i, "Value": item}}})
+            state, selector, data, data, item_context(i, item))
         for i, item in enumerate(items)
     ]  # fmt: skip
     if "ItemBatcher" not in state:
@@ -164,8 +189,8 @@ async def run_map(
 ) -> Any:  # fmt: skip
     host = _host(machine)
     clock = machine.clock
-    items = await _items(host, state, data, context)
-    inputs = _inputs(state, data, context, items)
+    items, sources = await _items(host, state, data, context)
+    inputs = _inputs(state, data, context, items, sources)
     execution = context["Execution"]
     processor = state["ItemProcessor"]
     express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"

@@ -4,7 +4,10 @@
 ``ResultWriter`` (S3's ``putObject``), ``ToleratedFailurePercentage`` /
 ``ToleratedFailureCount`` and ``Label``. Each problem is a message and its location, which
 ``definition`` makes a ``SCHEMA_VALIDATION_FAILED`` diagnostic; the fields of a distributed
-Map on an INLINE one are refused as AWS refuses them.
+Map on an INLINE one are refused as AWS refuses them. ``ReaderConfig``'s ``ItemsPointer`` (a
+JSON pointer, ``JSON`` inputs only) and ``Transformation`` (``NONE``, ``LOAD_AND_FLATTEN``
+with ``listObjectsV2`` or a manifest, ``InputType`` then the listed objects' type) are
+decision 0352's.
 
 In a JSONata state (decision 0338) the S3 calls take ``Arguments`` (JSONPath's ``Parameters``
 refused), ``MaxItems``, ``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``, ``BatchInput``,
@@ -40,8 +43,11 @@ _DISTRIBUTED_ONLY: Final = (
 _READER_FIELDS: Final = frozenset({"Resource", "Parameters", "Arguments", "ReaderConfig"})
 _READER_CONFIG: Final = frozenset(
     {"InputType", "ManifestType", "CSVHeaderLocation", "CSVHeaders", "CSVDelimiter", "MaxItems",
-     "MaxItemsPath"}
+     "MaxItemsPath", "ItemsPointer", "Transformation"}
 )  # fmt: skip
+_TRANSFORMATIONS: Final = ("NONE", "LOAD_AND_FLATTEN")
+_FLATTENED_INPUT_TYPES: Final = ("CSV", "JSON", "JSONL", "PARQUET")
+_POINTER: Final = re.compile(r"(/([^~/]|~[01])*)*")  # RFC 6901
 _INPUT_TYPES: Final = ("CSV", "JSON", "JSONL", "PARQUET", "MANIFEST")
 CSV_DELIMITERS: Final = {"COMMA": ",", "PIPE": "|", "SEMICOLON": ";", "SPACE": " ", "TAB": "\t"}
 _MANIFEST_TYPES: Final = ("ATHENA_DATA", "S3_INVENTORY")
@@ -187,14 +193,28 @@ def _reader(reader: Any, at: str, jsonata: bool) -> Problems:
         return [*found, ("The field 'ReaderConfig' must be an object", f"{at}/ReaderConfig")]
     found += [(f"Field '{f}' is not supported", f"{at}/ReaderConfig") for f in config
               if f not in _READER_CONFIG]  # fmt: skip
+    flattened = config.get("Transformation") == "LOAD_AND_FLATTEN"
+    if "Transformation" in config and config["Transformation"] not in _TRANSFORMATIONS:
+        found.append(("The field 'Transformation' should have one of these values: "
+                      f"[{', '.join(_TRANSFORMATIONS)}]", f"{at}/ReaderConfig"))  # fmt: skip
     if resource == LIST_OBJECTS:
         found += _bucket_parameters(reader, at, ("Bucket",), jsonata)
-        found += [(f"The field '{f}' is not supported with s3:listObjectsV2",
-                   f"{at}/ReaderConfig") for f in ("InputType", "ManifestType")
-                  if f in config]  # fmt: skip
+        refused = ("ManifestType",) if flattened else ("InputType", "ManifestType")
+        found += [(f"The field '{f}' is not supported with s3:listObjectsV2" + (
+                   "" if f == "ManifestType" else " unless 'Transformation' is LOAD_AND_FLATTEN"),
+                   f"{at}/ReaderConfig") for f in refused if f in config]  # fmt: skip
+        if flattened:
+            found += _flattened(config, f"{at}/ReaderConfig")
     elif resource == GET_OBJECT:
         found += _bucket_parameters(reader, at, ("Bucket", "Key"), jsonata)
-        found += _input_type(config, f"{at}/ReaderConfig")
+        if flattened and "ManifestType" not in config:
+            found.append(("The field 'Transformation' LOAD_AND_FLATTEN is only supported with "
+                          "s3:listObjectsV2 or a 'ManifestType'",
+                          f"{at}/ReaderConfig"))  # fmt: skip
+        elif flattened:
+            found += _flattened(config, f"{at}/ReaderConfig")
+        else:
+            found += _input_type(config, f"{at}/ReaderConfig")
     else:
         found.append((f"The resource of an ItemReader must be one of: [{GET_OBJECT}, "
                       f"{LIST_OBJECTS}]", f"{at}/Resource"))  # fmt: skip
@@ -209,6 +229,33 @@ def _reader(reader: Any, at: str, jsonata: bool) -> Problems:
         found.append((f"The field 'MaxItems' must be an integer between 0 and {_MAX_ITEMS}",
                        f"{at}/ReaderConfig/MaxItems"))  # fmt: skip
     return found
+
+
+def _flattened(config: Mapping[str, Any], at: str) -> Problems:
+    """``LOAD_AND_FLATTEN``: the listed objects' type is ``InputType`` (AWS: "you must also
+    set InputType"), an Athena manifest's data files as 0345 reads them."""
+    kind, manifest = config.get("InputType"), config.get("ManifestType")
+    if manifest is not None and manifest != "S3_INVENTORY":
+        return _input_type(config, at)
+    if "InputType" not in config:
+        return [("The field 'InputType' is required when 'Transformation' is LOAD_AND_FLATTEN",
+                 at)]  # fmt: skip
+    if kind not in _FLATTENED_INPUT_TYPES:
+        return [("The field 'InputType' should have one of these values with 'Transformation' "
+                 f"LOAD_AND_FLATTEN: [{', '.join(_FLATTENED_INPUT_TYPES)}]", at)]  # fmt: skip
+    return _csv(config, kind, at) + _items_pointer(config, kind, at)
+
+
+def _items_pointer(config: Mapping[str, Any], kind: Any, at: str) -> Problems:
+    if "ItemsPointer" not in config:
+        return []
+    pointer = config["ItemsPointer"]
+    if kind != "JSON":
+        return [("Field 'ItemsPointer' is only supported with the JSON InputType", at)]
+    if not isinstance(pointer, str) or not _POINTER.fullmatch(pointer):
+        return [("The field 'ItemsPointer' must be a JSON pointer (such as '/data/items')",
+                 f"{at}/ItemsPointer")]  # fmt: skip
+    return []
 
 
 def _input_type(config: Mapping[str, Any], at: str) -> Problems:
@@ -230,7 +277,7 @@ def _input_type(config: Mapping[str, Any], at: str) -> Problems:
     if kind not in _INPUT_TYPES:
         return [("The field 'InputType' should have one of these values: "
                  f"[{', '.join(_INPUT_TYPES)}]", at)]  # fmt: skip
-    return _csv(config, kind, at)
+    return _csv(config, kind, at) + _items_pointer(config, kind, at)
 
 
 def _csv(config: Mapping[str, Any], kind: Any, at: str) -> Problems:

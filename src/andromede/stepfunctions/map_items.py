@@ -1,10 +1,12 @@
 """A distributed Map's items and results as AWS lays them out (decision 0322): pure functions.
 
 - :func:`items_of_object`: an ``ItemReader``'s ``s3:getObject`` object read as its
-  ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements), ``JSONL`` (a JSON
-  value a line), ``CSV`` (each row an
-  object of the header's names, every value text; the header the first row or
-  ``CSVHeaders``);
+  ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements; or, with
+  ``ItemsPointer``, the array at that JSON pointer of the object, decision 0352), ``JSONL``
+  (a JSON value a line), ``CSV`` (each row an object of the header's names, every value text;
+  the header the first row or ``CSVHeaders``); :func:`positioned_items` gives each item's
+  place in the object too (``$states.context.Map.Item.Source``, decision 0352);
+- :func:`pointed`: an ``ItemsPointer``'s array within a JSON document (RFC 6901);
 - :func:`listed_item`: an ``s3:listObjectsV2`` object as AWS gives it to an iteration
   (``Etag``, ``Key``, ``LastModified`` in seconds, ``Size``, ``StorageClass``);
 - :func:`batches`: ``ItemBatcher``'s batches (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``
@@ -34,6 +36,8 @@ __all__ = [
     "exceeds_tolerance",
     "items_of_object",
     "listed_item",
+    "pointed",
+    "positioned_items",
     "result_files",
 ]
 
@@ -42,18 +46,24 @@ _RESULT_STATUSES: Final = ("SUCCEEDED", "FAILED", "PENDING")
 
 
 def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
+    return positioned_items(text, config)[0]
+
+
+def positioned_items(text: str, config: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The object's items and where each is in it: ``index=<n>`` (a JSON array's element,
+    from 0), ``line=<n>`` (a JSONL or CSV record's first line, from 1)."""
     kind = config.get("InputType")
     if kind == "JSON":
         try:
             parsed = json.loads(text)
         except ValueError:
             raise StatesError(READER_FAILED, "The object's content is not valid JSON") from None
-        if not isinstance(parsed, list):
-            raise StatesError(READER_FAILED, "The JSON object must be an array of items")
-        return parsed
+        found = pointed(parsed, config.get("ItemsPointer"))
+        return found, [f"index={i}" for i in range(len(found))]
     if kind == "JSONL":
+        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         try:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
+            return [json.loads(line) for _, line in lines], [f"line={n}" for n, _ in lines]
         except ValueError:
             raise StatesError(READER_FAILED, "A line of the object is not valid JSON") from None
     if kind == "CSV":
@@ -61,23 +71,53 @@ def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
     raise StatesError(READER_FAILED, f"The InputType {str(kind)[:32]} is not served")
 
 
-def _rows(text: str, config: Mapping[str, Any]) -> list[dict[str, str]]:
+def pointed(document: Any, pointer: Any) -> list[Any]:
+    """The array of items ``pointer`` (an RFC 6901 JSON pointer, ``ReaderConfig.ItemsPointer``)
+    selects in ``document``; without a pointer the document must itself be the array."""
+    if pointer is None:
+        if not isinstance(document, list):
+            raise StatesError(READER_FAILED, "The JSON object must be an array of items")
+        return document
+    found = document
+    for token in str(pointer).split("/")[1:]:
+        name = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(found, dict) and name in found:
+            found = found[name]
+        elif isinstance(found, list) and name.isdigit() and int(name) < len(found):
+            found = found[int(name)]
+        else:
+            raise StatesError(READER_FAILED, f"The ItemsPointer {str(pointer)[:128]!r} selects "
+                              "nothing in the JSON object")  # fmt: skip
+    if not isinstance(found, list):
+        raise StatesError(READER_FAILED, f"The ItemsPointer {str(pointer)[:128]!r} must select "
+                          "an array of items")  # fmt: skip
+    return found
+
+
+def _rows(text: str, config: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
     delimiter = CSV_DELIMITERS.get(str(config.get("CSVDelimiter", "COMMA")), ",")
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    first_line = 1
+    for row in reader:  # each record and the line it starts on
+        rows.append((first_line, row))
+        first_line = reader.line_num + 1
     if config.get("CSVHeaderLocation") == "GIVEN":
         headers = [str(h) for h in config.get("CSVHeaders") or []]
     elif rows:
-        headers, rows = rows[0], rows[1:]
+        headers, rows = rows[0][1], rows[1:]
     else:
         headers = []
     if len(set(headers)) != len(headers):
         raise StatesError(READER_FAILED, "The CSV headers must be unique")
-    items: list[dict[str, str]] = []
-    for row in rows:  # AWS: fields beyond the headers are skipped, missing ones are ""
+    items: list[Any] = []
+    places: list[str] = []
+    for line, row in rows:  # AWS: fields beyond the headers are skipped, missing ones are ""
         if not row:
             continue
         items.append({h: (row[i] if i < len(row) else "") for i, h in enumerate(headers)})
-    return items
+        places.append(f"line={line}")
+    return items, places
 
 
 def listed_item(key: str, etag: str, modified_ms: int, size: int, storage: str) -> dict[str, Any]:

@@ -15,7 +15,18 @@ An ``ItemReader`` over ``s3:getObject`` whose ``ReaderConfig`` says:
 - ``CSVDelimiter`` (``COMMA``, ``PIPE``, ``SEMICOLON``, ``SPACE``, ``TAB``) for CSV data;
 - ``InputType`` ``PARQUET``: the object's rows, a row group at a time, as JSON objects;
 - a ``JSON``, ``JSONL`` or ``CSV`` object whose key ends in ``.gz`` (AWS's GZIP input):
-  decompressed as it is read.
+  decompressed as it is read; one ending in ``.zst`` / ``.zstd`` (AWS's ZSTD input) is
+  refused in words: the platform has no zstd library (decision 0352);
+- ``Transformation`` ``LOAD_AND_FLATTEN`` (decision 0352): the objects an S3 Inventory lists
+  (its ``Bucket`` and ``Key`` columns) or ``listObjectsV2`` lists (:func:`flattened_items`)
+  are each read as ``InputType`` says, one after the other, and their items flattened into
+  the Map's, each object read as the role;
+- ``ItemsPointer`` (decision 0352): a ``JSON`` object's array of items at that pointer.
+
+Each item comes with its ``Source`` (``$states.context.Map.Item.Source``, decision 0352):
+``s3://<bucket>/<key>#<place>``: the file it was read from and its place there — ``line=<n>``
+(a JSONL line, a CSV record's first line, counted from 1 with the header), ``row=<n>`` (a
+Parquet row, from 1), ``index=<n>`` (a JSON array's element, from 0).
 
 Nothing holds a whole data file: text files are decompressed and cut into lines as their
 chunks arrive (one record at most ``record_bytes``), Parquet is read by ranges (the host's
@@ -29,17 +40,30 @@ import codecs
 import csv
 import json
 import zlib
-from collections.abc import AsyncGenerator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
+from urllib.parse import unquote
 
 from andromede.stepfunctions.map_checks import CSV_DELIMITERS
-from andromede.stepfunctions.map_items import READER_FAILED
+from andromede.stepfunctions.map_items import READER_FAILED, pointed
 from andromede.stepfunctions.states_error import StatesError
 
-__all__ = ["ObjectSource", "is_streamed", "json_value", "streamed_items"]
+__all__ = [
+    "LOAD_AND_FLATTEN",
+    "ObjectSource",
+    "Read",
+    "flattened_items",
+    "is_streamed",
+    "json_value",
+    "source_of",
+    "streamed_items",
+]
+
+LOAD_AND_FLATTEN: Final = "LOAD_AND_FLATTEN"
+_ZSTD_SUFFIXES: Final = (".zst", ".zstd")
 
 
 class ObjectSource(Protocol):
@@ -62,12 +86,36 @@ class ObjectSource(Protocol):
 
 def is_streamed(config: Mapping[str, Any], key: str) -> bool:
     """Whether this module reads the ``ReaderConfig``'s items (else ``map_items``): the
-    manifests, Parquet, and a gzip object of the text types."""
+    manifests, Parquet, and a gzip (or zstd, refused) object of the text types."""
     return (
         "ManifestType" in config
         or config.get("InputType") in ("MANIFEST", "PARQUET")
-        or key.endswith(".gz")
+        or key.endswith((".gz", *_ZSTD_SUFFIXES))
     )
+
+
+def source_of(bucket: str, key: str, place: str = "") -> str:
+    """An item's ``Source``: its file's S3 URI, and its place there when it has one."""
+    return f"s3://{bucket}/{key}" + (f"#{place}" if place else "")
+
+
+class Read:
+    """The items read so far, each with its ``Source``, up to ``limit`` of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: list[Any] = []
+        self.sources: list[str] = []
+
+    def add(self, item: Any, source: str) -> bool:
+        """Keep the item; whether the reading is done."""
+        self.items.append(item)
+        self.sources.append(source)
+        return self.full
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= self.limit
 
 
 def _failed(cause: str) -> StatesError:
@@ -77,49 +125,92 @@ def _failed(cause: str) -> StatesError:
 async def streamed_items(
     source: ObjectSource, context: Mapping[str, Any], bucket: str, key: str,
     config: Mapping[str, Any], limit: int, record_bytes: int,
-) -> list[Any]:  # fmt: skip
+) -> Read:  # fmt: skip
     """At most ``limit`` items of the object ``config`` describes."""
-    items: list[Any] = []
+    read = Read(limit)
     kind = config.get("InputType")
     if "ManifestType" not in config and kind != "MANIFEST":
-        await _data_file(source, context, (bucket, key), config, None, items, limit, record_bytes)
-        return items
+        await _data_file(source, context, (bucket, key), config, None, read, record_bytes)
+        return read
     manifest = await source.read_object(context, bucket, key)
     if config.get("ManifestType") == "ATHENA_DATA":
-        files = _athena_files(manifest)
-        headers = None
-    else:
-        files_bucket, schema, keys = _inventory(manifest, bucket)
-        files = [(files_bucket, data_key) for data_key in keys]
-        headers = schema
-        config = {**config, "InputType": "CSV"}
-    for where in files:
-        if len(items) >= limit:
+        for where in _athena_files(manifest):
+            if read.full:
+                break
+            await _data_file(source, context, where, config, None, read, record_bytes)
+        return read
+    files_bucket, schema, keys = _inventory(manifest, bucket)
+    if config.get("Transformation") == LOAD_AND_FLATTEN:
+        for data_key in keys:
+            # The inventory's rows name the objects; each is then read as InputType says.
+            rows = Read(limit)
+            inventory_config = {"InputType": "CSV", "CSVDelimiter": "COMMA"}
+            await _data_file(source, context, (files_bucket, data_key), inventory_config,
+                             schema, rows, record_bytes)  # fmt: skip
+            listed = [(str(r.get("Bucket", "")), unquote(str(r.get("Key", ""))))
+                      for r in rows.items]  # fmt: skip
+            await _each_object(source, context, listed, config, read, record_bytes)
+            if read.full:
+                break
+        return read
+    csv_config = {**config, "InputType": "CSV"}
+    for data_key in keys:
+        if read.full:
             break
-        await _data_file(source, context, where, config, headers, items, limit, record_bytes)
-    return items
+        await _data_file(source, context, (files_bucket, data_key), csv_config, schema, read,
+                         record_bytes)  # fmt: skip
+    return read
+
+
+async def flattened_items(
+    source: ObjectSource, context: Mapping[str, Any], bucket: str,
+    listed: Sequence[Mapping[str, Any]], config: Mapping[str, Any], limit: int,
+    record_bytes: int,
+) -> Read:  # fmt: skip
+    """``listObjectsV2``'s objects under ``LOAD_AND_FLATTEN``: each read, its items kept."""
+    read = Read(limit)
+    keys = [(bucket, str(o.get("Key", ""))) for o in listed]
+    await _each_object(source, context, keys, config, read, record_bytes)
+    return read
+
+
+async def _each_object(
+    source: ObjectSource, context: Mapping[str, Any], objects: Sequence[tuple[str, str]],
+    config: Mapping[str, Any], read: Read, record_bytes: int,
+) -> None:  # fmt: skip
+    """Each object (a "folder" key ending in ``/`` skipped) read in turn until ``read`` is
+    full: one file's reader open at a time."""
+    for where in objects:
+        if read.full:
+            return
+        if where[1].endswith("/"):
+            continue
+        await _data_file(source, context, where, config, None, read, record_bytes)
 
 
 async def _data_file(
     source: ObjectSource, context: Mapping[str, Any], where: tuple[str, str],
-    config: Mapping[str, Any], schema: list[str] | None, items: list[Any], limit: int,
-    record_bytes: int,
+    config: Mapping[str, Any], schema: list[str] | None, read: Read, record_bytes: int,
 ) -> None:  # fmt: skip
     """One file's items, as ``InputType`` says; ``schema``: an inventory's columns."""
     kind = config.get("InputType")
+    if where[1].endswith(_ZSTD_SUFFIXES):
+        raise _failed(f"The object s3://{where[0][:64]}/{where[1][:256]} is ZSTD-compressed: "
+                      "this platform reads GZIP inputs (.gz) but not ZSTD ones")  # fmt: skip
     if kind == "PARQUET":
-        await _parquet(source, context, *where, items, limit)
+        await _parquet(source, context, *where, read)
         return
     chunks = source.object_chunks(context, *where)
     async with aclosing(_lines(chunks, where[1].endswith(".gz"), record_bytes)) as lines:
+        at = source_of(*where)
         if kind == "JSONL":
-            await _json_lines(lines, items, limit)
+            await _json_lines(lines, at, read)
         elif kind == "JSON":
-            await _json_array(lines, items, limit, record_bytes)
+            await _json_array(lines, at, config.get("ItemsPointer"), read, record_bytes)
         else:
             given = _given(config) or (
                 None if config.get("CSVHeaderLocation") == "FIRST_ROW" else schema)  # fmt: skip
-            await _csv_rows(lines, given, _delimiter(config), items, limit)
+            await _csv_rows(lines, at, given, _delimiter(config), read)
 
 
 def _given(config: Mapping[str, Any]) -> list[str] | None:
@@ -209,12 +300,14 @@ def _delimiter(config: Mapping[str, Any]) -> str:
 
 
 async def _csv_rows(
-    lines: AsyncGenerator[str], headers: list[str] | None, delimiter: str, items: list[Any],
-    limit: int,
-) -> None:  # fmt: skip
+    lines: AsyncGenerator[str], at: str, headers: list[str] | None, delimiter: str, read: Read
+) -> None:
     """Each record an object of the headers' names (``None``: the first record's)."""
     record = ""
+    number = first = 0
     async for line in lines:
+        number += 1
+        first = first if record else number
         record = f"{record}\n{line}" if record else line
         if record.count('"') % 2:  # a quoted field goes on over the line's end
             continue
@@ -224,29 +317,32 @@ async def _csv_rows(
         if headers is None:
             headers = fields
             continue
-        items.append({h: (fields[i] if i < len(fields) else "") for i, h in enumerate(headers)})
-        if len(items) >= limit:
+        item = {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(headers)}
+        if read.add(item, f"{at}#line={first}"):
             return
     if record:
         raise _failed("The CSV data ends within a quoted field")
 
 
-async def _json_lines(lines: AsyncGenerator[str], items: list[Any], limit: int) -> None:
+async def _json_lines(lines: AsyncGenerator[str], at: str, read: Read) -> None:
+    number = 0
     async for line in lines:
+        number += 1
         if not line.strip():
             continue
         try:
-            items.append(json.loads(line))
+            item = json.loads(line)
         except ValueError:
             raise _failed("A line of the object is not valid JSON") from None
-        if len(items) >= limit:
+        if read.add(item, f"{at}#line={number}"):
             return
 
 
 async def _json_array(
-    lines: AsyncGenerator[str], items: list[Any], limit: int, record_bytes: int
+    lines: AsyncGenerator[str], at: str, pointer: Any, read: Read, record_bytes: int
 ) -> None:
-    """A JSON array (a gzip ``JSON`` object): held whole, at most ``record_bytes``."""
+    """A JSON document (a gzip ``JSON`` object, or one of ``LOAD_AND_FLATTEN``'s): held whole,
+    at most ``record_bytes``; its items the array itself or the one at ``pointer``."""
     text: list[str] = []
     held = 0
     async for line in lines:
@@ -258,20 +354,21 @@ async def _json_array(
         parsed = json.loads("\n".join(text))
     except ValueError:
         raise _failed("The object's content is not valid JSON") from None
-    if not isinstance(parsed, list):
-        raise _failed("The JSON object must be an array of items")
-    items.extend(parsed[: limit - len(items)])
+    for index, item in enumerate(pointed(parsed, pointer)):
+        if read.add(item, f"{at}#index={index}"):
+            return
 
 
 async def _parquet(
-    source: ObjectSource, context: Mapping[str, Any], bucket: str, key: str,
-    items: list[Any], limit: int,
-) -> None:  # fmt: skip
+    source: ObjectSource, context: Mapping[str, Any], bucket: str, key: str, read: Read
+) -> None:
+    number = 0
     async with aclosing(source.parquet_rows(context, bucket, key)) as batches:
         async for rows in batches:
-            items.extend(rows[: limit - len(items)])
-            if len(items) >= limit:
-                return
+            for row in rows:
+                number += 1
+                if read.add(row, f"{source_of(bucket, key)}#row={number}"):
+                    return
 
 
 def json_value(value: Any) -> Any:
