@@ -414,12 +414,10 @@ async def associate_shared(
         if not zone_id:
             raise FormFault(console.catalogue(request).gettext("Choose a hosted zone."))
         vpc = _chosen_vpc(console, fields)
-        try:
-            await wire.associate(request.scope, session.principal, zone_id, vpc)
-        except WireError as exc:
-            raise in_words(request, exc) from exc
+        await wire.associate(request.scope, session.principal, zone_id, vpc)
     except (FormFault, WireError) as exc:
-        error, status = fault_or_refusal(console, request, exc)
+        shown = in_words(request, exc) if isinstance(exc, WireError) else exc
+        error, status = fault_or_refusal(console, request, shown)
         return await _list_page(
             console, request, session, typed=fields, typed_form="shared", error=error,
             status=status,

@@ -214,6 +214,8 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
         refused = await neighbour.post("/shared-zones", data=association)
         assert refused.status_code == 401 and "(NotAuthorizedException)" in alert(refused)
         assert "has not authorised this VPC" in alert(refused)
+        unnamed = await neighbour.post("/shared-zones", data={**association, "zone_id": " "})
+        assert unnamed.status_code == 400 and alert(unnamed) == "Choose a hosted zone."
         kept = form_of(refused, "associate-shared-form")
         assert f'value="{zone}"' in kept and f'<option value="{their_vpc}" selected>' in kept
 
