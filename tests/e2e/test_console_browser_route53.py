@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_console_browser import PASSWORD, browser
-from support.server import ServerProcess
+from support.server import REGION, ServerProcess
 
 __all__ = ["browser"]  # the module's fixture, shared with test_console_browser
 
@@ -127,3 +128,124 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
     finally:
         context.close()
         print(f"traffic policy browser flow: {time.monotonic() - started:.1f} s")
+
+
+def _console_user(server: ServerProcess, tenant: Any, name: str) -> None:
+    """A user of ``tenant`` signed in with PASSWORD, allowed Route 53 and the VPC list."""
+    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
+    iam.create_user(UserName=name)
+    iam.put_user_policy(
+        UserName=name,
+        PolicyName="route53",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["route53:*", "ec2:DescribeVpcs", "s3:ListAllMyBuckets"], "Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName=name, Password=PASSWORD)
+
+
+def _signed_in(browser: Any, console: str, account: str, user: str, reported: list[str]) -> Any:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    page.goto(f"{console}/login")
+    page.fill("input[name=account]", account)
+    page.fill("input[name=user]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url(f"{console}/buckets")
+    return context, page
+
+
+def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Decision 0354: a set made and a zone put on it (its deletion refused while the zone
+    uses it), a geoproximity set written from the record form (a bias past 99 refused in
+    Route 53's words), another account's VPC authorised on a private zone and that account
+    associating the zone from its own zones page — each checked with boto3."""
+    hub, spoke = new_tenant(server, "console-r53-hub"), new_tenant(server, "console-r53-spoke")
+    _console_user(server, hub, "hub")
+    _console_user(server, spoke, "spoke")
+    hub_route53: Any = client_for(server, "route53", hub.access_key_id, hub.secret_access_key)
+    hub_ec2: Any = client_for(server, "ec2", hub.access_key_id, hub.secret_access_key)
+    spoke_ec2: Any = client_for(server, "ec2", spoke.access_key_id, spoke.secret_access_key)
+    hub_vpc = hub_ec2.create_vpc(CidrBlock="10.71.0.0/16")["Vpc"]["VpcId"]
+    spoke_vpc = spoke_ec2.create_vpc(CidrBlock="10.72.0.0/16")["Vpc"]["VpcId"]
+    private = hub_route53.create_hosted_zone(
+        Name="hub-browser.internal",
+        CallerReference="browser-hub",
+        VPC={"VPCRegion": REGION, "VPCId": hub_vpc},
+        HostedZoneConfig={"PrivateZone": True},
+    )["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    public_name = f"set-{uuid.uuid4().hex[:10]}.example"
+    console = f"{server.api_endpoint}/console"
+    reported: list[str] = []
+    started = time.monotonic()
+    hub_context, page = _signed_in(browser, console, hub.account, "hub", reported)
+    spoke_context = None
+    try:
+        page.click("#menu-delegation-sets")
+        page.wait_for_url(f"{console}/delegation-sets")
+        page.click("#create-set")
+        page.wait_for_selector("tr.delegation-set")
+        (made,) = hub_route53.list_reusable_delegation_sets()["DelegationSets"]
+        set_id = made["Id"].rsplit("/", 1)[-1]
+        page.click("#menu-route53")
+        page.fill("#create-zone-form input[name=name]", public_name)
+        page.select_option("#zone-delegation-set", set_id)
+        page.click("#create-zone")
+        page.wait_for_selector("#zone-delegation-set")
+        zone = page.inner_text("#zone-id")
+        got = hub_route53.get_hosted_zone(Id=zone)["DelegationSet"]
+        assert got == {"Id": made["Id"], "NameServers": made["NameServers"]}
+
+        page.fill("#record-form input[name=name]", "www")
+        page.fill("#record-form textarea[name=values]", "192.0.2.7")
+        page.select_option("#record-policy", "geoproximity")
+        page.fill("#record-form input[name=identifier]", "paris")
+        page.select_option("#record-gp-place", "Coordinates")
+        page.fill("#record-form input[name=latitude]", "48.86")
+        page.fill("#record-form input[name=longitude]", "2.35")
+        page.fill("#record-form input[name=bias]", "150")
+        page.click("#save-record")
+        assert "cvc-maxInclusive-valid" in page.inner_text("p[role=alert]")
+        assert page.input_value("#record-form input[name=bias]") == "150"
+        page.fill("#record-form input[name=bias]", "25")
+        page.click("#save-record")
+        page.wait_for_selector(".geoproximity >> text=48.86, 2.35")
+        sets = hub_route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        (paris,) = [s for s in sets if s.get("SetIdentifier") == "paris"]
+        assert paris["GeoProximityLocation"] == {
+            "Coordinates": {"Latitude": "48.86", "Longitude": "2.35"}, "Bias": 25
+        }  # fmt: skip
+
+        page.click("#menu-delegation-sets")
+        page.check(f"#set-{set_id} input[name=confirm]")
+        page.click(f"#set-{set_id} button.danger")
+        assert "(DelegationSetInUse)" in page.inner_text("p[role=alert]")
+        assert hub_route53.list_reusable_delegation_sets()["DelegationSets"] == [made]
+
+        page.goto(f"{console}/hosted-zones/{private}")
+        page.fill("#authorise-form input[name=vpc_id]", spoke_vpc)
+        page.click("#authorise-vpc")
+        page.wait_for_selector(f"#authorisation-{spoke_vpc}")
+        listed = hub_route53.list_vpc_association_authorizations(HostedZoneId=private)
+        assert listed["VPCs"] == [{"VPCRegion": REGION, "VPCId": spoke_vpc}]
+
+        spoke_context, spoke_page = _signed_in(browser, console, spoke.account, "spoke", reported)
+        spoke_page.click("#menu-route53")
+        spoke_page.fill("#associate-shared-form input[name=zone_id]", private)
+        spoke_page.select_option("#associate-shared-form select[name=vpc_id]", spoke_vpc)
+        spoke_page.click("#associate-shared")
+        spoke_page.wait_for_selector(f"#shared-{private}-{spoke_vpc}")
+        vpcs = hub_route53.get_hosted_zone(Id=private)["VPCs"]
+        assert {v["VPCId"] for v in vpcs} == {hub_vpc, spoke_vpc}
+        # The refusals' pages are 400s, which the browser reports; nothing else may be.
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+    finally:
+        hub_context.close()
+        if spoke_context is not None:
+            spoke_context.close()
+        print(f"Route 53 sets and authorisations browser flow: {time.monotonic() - started:.1f} s")

@@ -16,6 +16,12 @@ dot is taken as typed, and Route 53 refuses one outside the zone.
 Decision 0290: the table shows each set's routing policy, set identifier, health check and
 alias target; the form sends a routing policy and an alias (``route53_record_forms``), a
 row's "Edit" names the set by its identifier too, and a deletion carries the whole set.
+
+Decision 0354 (over decision 0346): a public zone is created on a reusable delegation set of
+the account's if one is chosen; a private zone's page lists, adds and withdraws the VPC
+association authorisations it gives other accounts' VPCs; the zones list shows the other
+accounts' zones associated with the caller's VPCs, associates one (by its id, the zone's
+account having authorised the VPC) and disassociates them (``route53_sharing``).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from andromede.console.handlers import (
 )
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.route53_record_forms import (
+    PLACES,
     POLICIES,
     alias_choices,
     alias_of,
@@ -48,9 +55,11 @@ from andromede.console.route53_record_forms import (
     set_json,
     shown_set,
 )
+from andromede.console.route53_sharing import in_words, set_choices, shared_zones
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_route53 import RecordPage, Route53Wire, ZoneDetail, ZoneRow
+from andromede.console.wire_route53_sets import SetCalls, SharedZoneRow
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -64,8 +73,9 @@ RECORD_TYPES: Final = (
     "DS", "NAPTR", "SPF", "HTTPS", "SVCB", "TLSA", "SSHFP",
 )  # fmt: skip
 _ACTIONS: Final = frozenset(
-    {"record", "delete-record", "associate", "disassociate", "comment", "tag", "untag", "delete"}
-)
+    {"record", "delete-record", "associate", "disassociate", "comment", "tag", "untag", "delete",
+     "authorise", "deauthorise"}
+)  # fmt: skip
 _MARKER_LENGTH: Final = 64
 _NAME_LENGTH: Final = 1024
 _IDENTIFIER_LENGTH: Final = 128
@@ -143,18 +153,28 @@ def _chosen_vpc(console: Console, fields: Form) -> tuple[str, str]:
     return console.settings.region, fields.get("vpc_id", "").strip()
 
 
+def _typed_vpc(console: Console, fields: Form) -> tuple[str, str]:
+    """Another account's VPC as typed (its Region, the gateway's when none is typed)."""
+    region = fields.get("region", "").strip() or console.settings.region
+    return region, fields.get("vpc_id", "").strip()
+
+
 async def _list_page(
     console: Console,
     request: Request,
     session: Session,
     *,
     typed: Form | None = None,
+    typed_form: str = "create",
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
     wire = _wire(console)
     zones: list[ZoneRow] = []
+    vpcs: list[tuple[str, str]] = []
+    sets: list[tuple[str, str]] = []
+    shared: list[SharedZoneRow] = []
     next_href = None
     if wire is None:
         error, status = _not_served(console, request), 404
@@ -170,6 +190,10 @@ async def _list_page(
         else:
             if next_marker:
                 next_href = f"{ZONES_URL}?{urlencode({'marker': next_marker})}"
+        vpcs = await _vpc_choices(console, request, session)
+        sets = await set_choices(wire, request, session)
+        region = console.settings.region
+        shared = await shared_zones(wire, request, session, [(region, v) for v, _l in vpcs])
     return console.render(
         request,
         "route53_zones.html",
@@ -178,8 +202,11 @@ async def _list_page(
         title=_("Route 53 hosted zones"),
         zones=zones,
         next_href=next_href,
-        vpcs=await _vpc_choices(console, request, session) if wire else [],
-        form=typed or {},
+        vpcs=vpcs,
+        sets=sets,
+        shared=shared,
+        form=(typed or {}) if typed_form == "create" else {},
+        shared_form=(typed or {}) if typed_form == "shared" else {},
         error=error,
     )
 
@@ -198,6 +225,7 @@ async def create(console: Console, request: Request, session: Session, fields: F
             request.scope, session.principal, name=fields.get("name", "").strip(),
             comment=fields.get("comment", ""),
             vpc=_chosen_vpc(console, fields) if private else None,
+            delegation_set_id="" if private else fields.get("delegation_set", "").strip(),
         )  # fmt: skip
     except WireError as exc:
         error, status = refusal(console, request, exc)
@@ -220,8 +248,9 @@ async def _zone_page(
     wire = _wire(console)
     zone: ZoneDetail | None = None
     records = RecordPage([])
-    records_error, tags_error = "", ""
+    records_error, tags_error, authorisations_error = "", "", ""
     tags: list[tuple[str, str]] = []
+    authorisations: list[tuple[str, str]] = []
     targets: list[tuple[str, str]] = []
     checks: list[tuple[str, str]] = []
     next_href = None
@@ -262,6 +291,11 @@ async def _zone_page(
                 tags = await wire.tags(origin, principal, zone_id)
             except WireError as exc:
                 tags_error = refusal(console, request, exc)[0]
+            if zone.zone.private:
+                try:
+                    authorisations = await SetCalls(wire).authorisations(origin, principal, zone_id)
+                except WireError as exc:
+                    authorisations_error = refusal(console, request, exc)[0]
             shown = (typed or {}) if typed_form == "record" else {}
             targets = await alias_choices(
                 console, request, session, wire, zone_id, shown.get("alias_target", "")
@@ -288,6 +322,10 @@ async def _zone_page(
         tags=tags,
         tags_error=tags_error,
         vpcs=await _vpc_choices(console, request, session) if zone and zone.zone.private else [],
+        places=PLACES,
+        authorisations=authorisations,
+        authorisations_error=authorisations_error,
+        region=console.settings.region,
         typed_form=typed_form,
         form=dict(typed or {}) if typed_form else {},
         action_url=zone_url(zone_id),
@@ -343,6 +381,67 @@ async def _record_change(
     )  # fmt: skip
 
 
+async def _authorisation(
+    console: Console, wire: Route53Wire, request: Request, session: Session, zone_id: str,
+    fields: Form, action: str,
+) -> None:  # fmt: skip
+    """Another account's VPC authorised on the zone, or its authorisation withdrawn (after a
+    ticked box)."""
+    calls, vpc = SetCalls(wire), _typed_vpc(console, fields)
+    try:
+        if action == "authorise":
+            await calls.authorise(request.scope, session.principal, zone_id, vpc)
+            return
+        if fields.get("confirm") != "yes":
+            _ = console.catalogue(request).gettext
+            raise FormFault(_("Tick the box to confirm the deletion."))
+        await calls.deauthorise(request.scope, session.principal, zone_id, vpc)
+    except WireError as exc:
+        raise in_words(request, exc) from exc
+
+
+@posted()
+async def associate_shared(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
+    """The caller's VPC associated with another account's zone (by its id) that authorised
+    it; the zones list again with Route 53's refusal and the form as typed."""
+    wire = _wire(console)
+    if wire is None:
+        return await _list_page(console, request, session)
+    zone_id = fields.get("zone_id", "").strip().rsplit("/", 1)[-1]
+    try:
+        if not zone_id:
+            raise FormFault(console.catalogue(request).gettext("Choose a hosted zone."))
+        vpc = _chosen_vpc(console, fields)
+        await wire.associate(request.scope, session.principal, zone_id, vpc)
+    except (FormFault, WireError) as exc:
+        shown = in_words(request, exc) if isinstance(exc, WireError) else exc
+        error, status = fault_or_refusal(console, request, shown)
+        return await _list_page(
+            console, request, session, typed=fields, typed_form="shared", error=error,
+            status=status,
+        )  # fmt: skip
+    return RedirectResponse(f"{ZONES_URL}#shared-zones", status_code=303)
+
+
+@posted()
+async def disassociate_shared(
+    console: Console, request: Request, session: Session, fields: Form
+) -> Response:
+    """The caller's VPC taken off another account's zone (as the VPC's owner may)."""
+    wire = _wire(console)
+    if wire is None:
+        return await _list_page(console, request, session)
+    zone_id, vpc = fields.get("zone_id", "").strip(), _typed_vpc(console, fields)
+    try:
+        await wire.disassociate(request.scope, session.principal, zone_id, vpc)
+    except WireError as exc:
+        error, status = refusal(console, request, exc)
+        return await _list_page(console, request, session, error=error, status=status)
+    return RedirectResponse(f"{ZONES_URL}#shared-zones", status_code=303)
+
+
 @signed_in
 async def change(console: Console, request: Request, session: Session) -> Response:
     """One POST of a zone's page: the change made, then the page (the list after the zone's
@@ -375,6 +474,9 @@ async def change(console: Console, request: Request, session: Session) -> Respon
             await wire.change_tags(origin, principal, zone_id, add=add)
         elif action == "untag":
             await wire.change_tags(origin, principal, zone_id, remove=[fields.get("key", "")])
+        elif action in ("authorise", "deauthorise"):
+            await _authorisation(console, wire, request, session, zone_id, fields, action)
+            target = f"{target}#authorisations"
         else:
             if fields.get("confirm") != "yes":
                 raise FormFault(_("Tick the box to confirm the deletion."))
@@ -392,6 +494,8 @@ async def change(console: Console, request: Request, session: Session) -> Respon
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/hosted-zones", zones_page, ["GET"]),
     ("/hosted-zones", create, ["POST"]),
+    ("/shared-zones", associate_shared, ["POST"]),
+    ("/shared-zones/disassociate", disassociate_shared, ["POST"]),
     ("/hosted-zones/{zone}", zone_page, ["GET"]),
     ("/hosted-zones/{zone}/{action}", change, ["POST"]),
 ]

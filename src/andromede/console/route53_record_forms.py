@@ -1,7 +1,9 @@
 """A zone page's record form beyond simple sets (decision 0290, over decision 0284): the
-routing policy chosen (simple, weighted, failover, multivalue answer, latency, geolocation)
-with its fields, the health check named, and an alias's target — a record of the zone or one
-of the account's load balancers, chosen from a list made of ListResourceRecordSets and
+routing policy chosen (simple, weighted, failover, multivalue answer, latency, geolocation,
+and geoproximity — decision 0354: an AWS Region, a Local Zone Group or coordinates, and a
+bias, each sent as typed for Route 53 to judge as it judges the API's) with its fields,
+the health check named, and an alias's target — a record of the zone or one of the account's
+load balancers, chosen from a list made of ListResourceRecordSets and
 DescribeLoadBalancers' ``DNSName``/``CanonicalHostedZoneId`` as the signed-in principal —;
 a listed set written back into the form (its "Edit") and into its deletion's hidden field
 (the exact set, which a DELETE must name). Route 53 checks everything sent.
@@ -17,13 +19,20 @@ from starlette.requests import Request
 
 from andromede.console.handlers import Form, FormFault
 from andromede.console.wire import WireError
-from andromede.console.wire_route53 import AliasRow, RecordRow, Route53Wire, Routing
+from andromede.console.wire_route53 import (
+    AliasRow,
+    Geoproximity,
+    RecordRow,
+    Route53Wire,
+    Routing,
+)
 from andromede.console.wire_route53_health import HealthCheckCalls
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
 __all__ = [
+    "PLACES",
     "POLICIES",
     "alias_choices",
     "alias_of",
@@ -34,8 +43,26 @@ __all__ = [
     "shown_set",
 ]
 
-POLICIES: Final = ("simple", "weighted", "failover", "multivalue", "latency", "geolocation")
+POLICIES: Final = (
+    "simple", "weighted", "failover", "multivalue", "latency", "geolocation", "geoproximity",
+)  # fmt: skip
+# What names a geoproximity set's place (its ``GeoProximityLocation`` element).
+PLACES: Final = ("AWSRegion", "LocalZoneGroup", "Coordinates")
 _CHOICES: Final = 100  # the records and health checks offered: ListResourceRecordSets' page
+
+
+def _geoproximity_of(fields: Form) -> Geoproximity:
+    """The place and bias typed: the place's kind chooses which of its fields is sent."""
+    place = fields.get("gp_place", "AWSRegion")
+    name = fields.get("gp_name", "").strip()
+    coordinates = place == "Coordinates"
+    return Geoproximity(
+        aws_region=name if place not in ("LocalZoneGroup", "Coordinates") else "",
+        local_zone_group=name if place == "LocalZoneGroup" else "",
+        latitude=fields.get("latitude", "").strip() if coordinates else "",
+        longitude=fields.get("longitude", "").strip() if coordinates else "",
+        bias=fields.get("bias", "").strip(),
+    )
 
 
 def routing_of(fields: Form) -> Routing:
@@ -61,6 +88,7 @@ def routing_of(fields: Form) -> Routing:
         geo=geo if policy == "geolocation" else (),
         multivalue=policy == "multivalue",
         health_check_id=health,
+        geoproximity=_geoproximity_of(fields) if policy == "geoproximity" else None,
     )
 
 
@@ -77,6 +105,7 @@ def record_form(record: RecordRow, relative: str) -> Form:
     """The form filled with a listed set, to be upserted."""
     routing, alias = record.routing, record.alias
     geo = dict(routing.geo)
+    place = routing.geoproximity or Geoproximity()
     form = {
         "name": relative,
         "type": record.record_type,
@@ -93,11 +122,31 @@ def record_form(record: RecordRow, relative: str) -> Form:
         "subdivision": geo.get("SubdivisionCode", ""),
         "health_check": routing.health_check_id,
         "target": "values" if alias is None else "alias",
+        "gp_place": place.place,
+        "gp_name": place.aws_region or place.local_zone_group,
+        "latitude": place.latitude,
+        "longitude": place.longitude,
+        "bias": place.bias,
     }
     if alias is not None:
         form["alias_target"] = f"{alias.hosted_zone_id} {alias.dns_name}"
         form["evaluate"] = "yes" if alias.evaluate_target_health else ""
     return form
+
+
+def _place_fields(location: Geoproximity) -> tuple[str, ...]:
+    """A geoproximity location as the deletion's hidden field keeps it."""
+    return (
+        location.aws_region, location.local_zone_group, location.latitude, location.longitude,
+        location.bias,
+    )  # fmt: skip
+
+
+def _place_of(shown: object) -> Geoproximity:
+    """The location ``_place_fields`` kept; ``ValueError`` for anything else."""
+    if not isinstance(shown, list) or len(shown) != len(Geoproximity.__slots__):
+        raise ValueError(shown)
+    return Geoproximity(*(str(p) for p in shown))
 
 
 def set_json(record: RecordRow) -> str:
@@ -112,6 +161,9 @@ def set_json(record: RecordRow) -> str:
             "geo": [list(pair) for pair in routing.geo],
             "multivalue": routing.multivalue,
             "health_check": routing.health_check_id,
+            "geoproximity": None
+            if routing.geoproximity is None
+            else list(_place_fields(routing.geoproximity)),
             "alias": None
             if alias is None
             else [alias.hosted_zone_id, alias.dns_name, alias.evaluate_target_health],
@@ -121,13 +173,15 @@ def set_json(record: RecordRow) -> str:
 
 def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
     """A deletion's set as the page showed it (``set_json``); ``fault`` when it cannot be
-    read. A deletion without the field is of a simple set (a page before decision 0290)."""
+    read. A deletion without the field is of a simple set (a page before decision 0290);
+    one without ``geoproximity`` of a set without it (a page before decision 0354)."""
     if not typed:
         return Routing(), None
     try:
         shown = json.loads(typed)
         geo = tuple((str(k), str(v)) for k, v in shown["geo"])
         alias = shown["alias"]
+        place = shown.get("geoproximity")
         routing = Routing(
             set_identifier=str(shown["identifier"]),
             weight=str(shown["weight"]),
@@ -136,6 +190,7 @@ def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
             geo=geo,
             multivalue=shown["multivalue"] is True,
             health_check_id=str(shown["health_check"]),
+            geoproximity=None if place is None else _place_of(place),
         )
         target = None if alias is None else AliasRow(str(alias[0]), str(alias[1]), alias[2] is True)
     except (ValueError, KeyError, TypeError, IndexError) as exc:

@@ -26,6 +26,7 @@ from andromede.iam.model import Principal
 __all__ = [
     "GEO_FIELDS",
     "AliasRow",
+    "Geoproximity",
     "RecordPage",
     "RecordRow",
     "Route53Wire",
@@ -91,6 +92,29 @@ class ZoneDetail:
     zone: ZoneRow
     name_servers: list[str] = field(default_factory=list)
     vpcs: list[tuple[str, str]] = field(default_factory=list)
+    delegation_set_id: str = ""  # a reusable delegation set's (decision 0346), or none
+
+
+@dataclass(frozen=True, slots=True)
+class Geoproximity:
+    """A geoproximity set's ``GeoProximityLocation`` (decision 0339) as listed, or as the form
+    typed it (all text: Route 53 judges each, refusing in its own words): an AWS Region, a
+    Local Zone Group or coordinates (latitude and longitude), and a bias (empty: none sent)."""
+
+    aws_region: str = ""
+    local_zone_group: str = ""
+    latitude: str = ""
+    longitude: str = ""
+    bias: str = ""
+
+    @property
+    def place(self) -> str:
+        """What names the place: ``AWSRegion``, ``LocalZoneGroup`` or ``Coordinates``."""
+        if self.local_zone_group:
+            return "LocalZoneGroup"
+        if self.latitude or self.longitude:
+            return "Coordinates"
+        return "AWSRegion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +131,12 @@ class Routing:
     geo: tuple[tuple[str, str], ...] = ()
     multivalue: bool = False
     health_check_id: str = ""
+    geoproximity: Geoproximity | None = None
 
     @property
     def policy(self) -> str:
-        """The policy's name: simple, weighted, failover, latency, geolocation, multivalue
-        (a set identifier alone: "" — Route 53 refuses it)."""
+        """The policy's name: simple, weighted, failover, latency, geolocation, multivalue,
+        geoproximity (a set identifier alone: "" — Route 53 refuses it)."""
         if self.weight:
             return "weighted"
         if self.failover:
@@ -122,6 +147,8 @@ class Routing:
             return "geolocation"
         if self.multivalue:
             return "multivalue"
+        if self.geoproximity is not None:
+            return "geoproximity"
         return "" if self.set_identifier else "simple"
 
 
@@ -168,6 +195,35 @@ def _zone(node: Any) -> ZoneRow:
     )
 
 
+def _geoproximity(node: Any) -> Geoproximity | None:
+    if node is None:
+        return None
+    coordinates = _child(node, "Coordinates")
+    return Geoproximity(
+        aws_region=_text(node, "AWSRegion"),
+        local_zone_group=_text(node, "LocalZoneGroup"),
+        latitude=_text(coordinates, "Latitude"),
+        longitude=_text(coordinates, "Longitude"),
+        bias=_text(node, "Bias"),
+    )
+
+
+def _write_geoproximity(record: Element, location: Geoproximity) -> None:
+    """A ``GeoProximityLocation`` in botocore's order, each element only where typed (so
+    Route 53 says which is missing)."""
+    node = SubElement(record, "GeoProximityLocation")
+    if location.aws_region:
+        SubElement(node, "AWSRegion").text = location.aws_region
+    if location.local_zone_group:
+        SubElement(node, "LocalZoneGroup").text = location.local_zone_group
+    if location.latitude or location.longitude:
+        coordinates = SubElement(node, "Coordinates")
+        SubElement(coordinates, "Latitude").text = location.latitude
+        SubElement(coordinates, "Longitude").text = location.longitude
+    if location.bias:
+        SubElement(node, "Bias").text = location.bias
+
+
 def _record(node: Any) -> RecordRow:
     ttl = _text(node, "TTL")
     geo = _child(node, "GeoLocation")
@@ -187,6 +243,7 @@ def _record(node: Any) -> RecordRow:
             geo=tuple((f, _text(geo, f)) for f in GEO_FIELDS if _child(geo, f) is not None),
             multivalue=_text(node, "MultiValueAnswer") == "true",
             health_check_id=_text(node, "HealthCheckId"),
+            geoproximity=_geoproximity(_child(node, "GeoProximityLocation")),
         ),
         alias=None
         if alias is None
@@ -241,6 +298,8 @@ def _write_record(
         SubElement(target, "EvaluateTargetHealth").text = evaluate
     if routing.health_check_id:
         SubElement(record, "HealthCheckId").text = routing.health_check_id
+    if routing.geoproximity is not None:
+        _write_geoproximity(record, routing.geoproximity)
 
 
 def _document(root: str) -> Element:
@@ -301,12 +360,14 @@ class Route53Wire:
 
     async def zone(self, origin: Scope, principal: Principal, zone_id: str) -> ZoneDetail:
         root = await self.request(origin, principal, "GET", self._zone_path(zone_id))
-        servers = _children(_child(_child(root, "DelegationSet"), "NameServers"), "NameServer")
+        delegation = _child(root, "DelegationSet")
+        servers = _children(_child(delegation, "NameServers"), "NameServer")
         vpcs = _children(_child(root, "VPCs"), "VPC")
         return ZoneDetail(
             zone=_zone(_child(root, "HostedZone")),
             name_servers=[(s.text or "").strip() for s in servers],
             vpcs=[(_text(v, "VPCRegion"), _text(v, "VPCId")) for v in vpcs],
+            delegation_set_id=_text(delegation, "Id").rsplit("/", 1)[-1],
         )
 
     async def create_zone(
@@ -317,8 +378,10 @@ class Route53Wire:
         name: str,
         comment: str,
         vpc: tuple[str, str] | None,
+        delegation_set_id: str = "",
     ) -> str:
-        """The new zone's id; private when ``vpc`` (Region, VPC id) is given. Each form sent
+        """The new zone's id; private when ``vpc`` (Region, VPC id) is given; on the reusable
+        delegation set ``delegation_set_id`` names (decision 0346), if any. Each form sent
         is a new caller reference, as each click of AWS's console is."""
         root = _document("CreateHostedZoneRequest")
         SubElement(root, "Name").text = name
@@ -329,6 +392,8 @@ class Route53Wire:
         if comment:
             SubElement(config, "Comment").text = comment
         SubElement(config, "PrivateZone").text = "true" if vpc is not None else "false"
+        if delegation_set_id:
+            SubElement(root, "DelegationSetId").text = delegation_set_id
         answer = await self.request(origin, principal, "POST", "/hostedzone", body=root)
         return _zone(_child(answer, "HostedZone")).zone_id
 
