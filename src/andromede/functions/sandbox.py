@@ -463,6 +463,11 @@ class SandboxPool:
             # AWS's Python runtime: the layers' packages importable (decision 0302).
             "PYTHONPATH": f"/opt/python/lib/{spec.runtime}/site-packages:/opt/python",
             **({"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT} if self.limits.api_socket else {}),
+            # MemorySize is the sandbox's address-space limit: glibc's malloc reserves 64 MB
+            # for each thread's own arena when it can, which left a 128 MB function with boto3
+            # loaded no room for a thread's stack (decision 0350). One arena, as the process's
+            # memory is what is bounded; a function may set its own.
+            "MALLOC_ARENA_MAX": "1",
             **environment,
         }
         limits = self.limits

@@ -1,10 +1,12 @@
 """Decision 0350: a streaming handler's calls through the sandbox's API relay reach the gateway
 however many connections it holds, within AWS's default 128 MB. The bootstrap used to carry
 each connection with two threads made under the sandbox's address-space limit (MemorySize):
-with boto3 loaded, a second held connection's threads could not be made, the accepting
-thread died of it, and every later call waited in the listen backlog without ever reaching
-the gateway — the e2e's handler that, after its first piece, waited on SQS for 120 s. Against
-the real ``bwrap``, with a stand-in gateway (HTTP/1.1, kept alive) behind a real ``ApiRelay``."""
+with boto3 loaded (some 62 MB), each connection took 16 MB of stacks, or 64 MB more when a
+thread's first allocation reserved its own malloc arena; once a thread could not be made the
+accepting one died of it, and every later call waited in the listen backlog without ever
+reaching the gateway — the e2e's handler that, after its first piece, waited on SQS for
+120 s. Against the real ``bwrap``, with a stand-in gateway (HTTP/1.1, kept alive) behind a
+real ``ApiRelay``."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ HELD = 6  # connections open at once, as an SDK's pool keeps them alive
 BIG = 3 * 1024 * 1024  # a body each way, past any socket buffer: written in many rounds
 
 HANDLER = """
-import hashlib, json, socket
+import hashlib, json, os, socket
 import boto3  # a real function's address space, the SDK loaded
 
 def request(sock, path, body=b""):
@@ -77,6 +79,7 @@ def stream(event):
         outcomes.append(repr(exc))
     for sock in held:
         sock.close()
+    outcomes.append(os.environ.get("MALLOC_ARENA_MAX"))
     yield json.dumps(outcomes)
 """
 
@@ -148,6 +151,9 @@ async def test_a_streaming_handler_holding_connections_reaches_the_gateway(
                 BIG,
                 hashlib.sha256(big).hexdigest(),
             ], outcomes
+            # One malloc arena: a thread's own 64 MB reservation would leave a 128 MB function
+            # no room for the next thread's stack.
+            assert outcomes[2 * HELD + 1] == "1"
             assert sorted(paths) == sorted(
                 [f"/held/{n}" for n in range(HELD)] + ["/again"] * HELD + ["/big"]
             )
