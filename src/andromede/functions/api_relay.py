@@ -17,6 +17,7 @@ import logging
 import shutil
 import ssl
 import tempfile
+import time
 import weakref
 from pathlib import Path
 from typing import Final
@@ -66,24 +67,47 @@ class ApiRelay:
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
             return
+        began = time.monotonic()
+        carried = [0, 0]  # bytes to the gateway, bytes back
+        pumps = [
+            asyncio.ensure_future(_pump(reader, upstream_writer, carried, 0)),
+            asyncio.ensure_future(_pump(upstream_reader, writer, carried, 1)),
+        ]
         try:
-            await asyncio.gather(
-                _pump(reader, upstream_writer),
-                _pump(upstream_reader, writer),
-                return_exceptions=True,
-            )
+            # A direction that fails (a reset) ends the connection: the other would otherwise
+            # wait on its reader for ever, its end never passed on.
+            pending: set[asyncio.Future[bool]] = set(pumps)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if not all(pump.result() for pump in done):
+                    break
         finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
             for opened in (upstream_writer, writer):
                 opened.close()
                 with contextlib.suppress(ConnectionError, OSError, ssl.SSLError):
                     await opened.wait_closed()
+            log.debug(
+                "API relay connection closed after %.3f s: %d bytes to the gateway, %d back",
+                time.monotonic() - began,
+                *carried,
+            )
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """One direction's bytes until its end, which is passed on (a half close)."""
-    with contextlib.suppress(ConnectionError, OSError):
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, carried: list[int], way: int
+) -> bool:
+    """One direction's bytes until its end, which is passed on (a half close): whether it
+    ended so, rather than by a failure of either side."""
+    try:
         while data := await reader.read(_CHUNK):
             writer.write(data)
+            carried[way] += len(data)
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
+    except (ConnectionError, OSError):
+        return False
+    return True

@@ -31,17 +31,19 @@ the log the host reads; a marker line there ends each invocation's log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib
 import itertools
 import json
 import os
 import resource
+import selectors
 import socket
 import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, cast
 
 MARKER = "\x00andromede-invocation-end "
 CHUNK = 64 * 1024  # the largest piece of a streamed answer on one line
@@ -100,38 +102,133 @@ def _load_handler() -> tuple[Any, dict[str, Any] | None]:
 
 API_SOCKET = "/var/runtime/api.sock"
 API_PORT = 9001
+# The relay thread's stack: it runs one small loop, and every byte of address space it does not
+# reserve is left to the handler (the sandbox's limit is the function's MemorySize).
+_RELAY_STACK = 256 * 1024
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
+class _Link:
+    """One connection carried between the handler's socket and the gateway's relay socket:
+    per direction at most one read's bytes waiting to be written, so a side that does not
+    read holds the other back instead of filling memory; an end read is passed on as a half
+    close once those bytes are written."""
 
+    def __init__(self, client: socket.socket, upstream: socket.socket) -> None:
+        self.peer = {client: upstream, upstream: client}
+        self.waiting = {client: b"", upstream: b""}  # bytes to write to that socket
+        self.ended = {client: False, upstream: False}  # that socket's side has ended
 
-def _carry(client: socket.socket) -> None:
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        upstream.connect(API_SOCKET)
-    except OSError:
-        client.close()
-        return
-    back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
-    back.start()
-    _pipe(client, upstream)
-    back.join()
-    client.close()
-    upstream.close()
+    def interest(self, sock: socket.socket) -> int:
+        wanted = selectors.EVENT_WRITE if self.waiting[sock] else 0
+        if not self.ended[sock] and not self.waiting[self.peer[sock]]:
+            wanted |= selectors.EVENT_READ
+        return wanted
+
+    def readable(self, sock: socket.socket) -> None:
+        data = sock.recv(CHUNK)
+        peer = self.peer[sock]
+        if data:
+            self.waiting[peer] = data
+            self.writable(peer)  # most often written at once
+            return
+        self.ended[sock] = True
+        if not self.waiting[peer]:
+            peer.shutdown(socket.SHUT_WR)
+
+    def writable(self, sock: socket.socket) -> None:
+        try:
+            sent = sock.send(self.waiting[sock])
+        except BlockingIOError:
+            return
+        self.waiting[sock] = self.waiting[sock][sent:]
+        if not self.waiting[sock] and self.ended[self.peer[sock]]:
+            sock.shutdown(socket.SHUT_WR)
+
+    def finished(self) -> bool:
+        return all(self.ended.values()) and not any(self.waiting.values())
+
+    def close(self) -> None:
+        for sock in self.peer:
+            sock.close()
 
 
 def _serve_api(listener: socket.socket) -> None:
     """The platform's API on the sandbox's loopback (decision 0303): each connection to
-    127.0.0.1:9001 carried to the gateway's socket bound in, the only way out."""
+    127.0.0.1:9001 carried to the gateway's socket bound in, the only way out — every one by
+    this single thread, made before the handler is loaded. A thread a connection (two, a
+    direction each) was made under the sandbox's address-space limit, the function's
+    MemorySize: with boto3 loaded, a 128 MB function could not make a second connection's
+    threads (8 MB of stack each), the accepting thread died of it, and every later call of
+    the handler waited in the listen backlog, never reaching the gateway (decision 0350).
+    Nothing here makes a thread, and no connection's failure ends the loop."""
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    links: dict[socket.socket, _Link] = {}
     while True:
+        for key, events in selector.select():
+            sock = cast("socket.socket", key.fileobj)  # only sockets are registered
+            if sock is listener:
+                _accept(listener, selector, links)
+                continue
+            link = links.get(sock)
+            if link is None:  # closed by its peer's event in this same round
+                continue
+            try:
+                if events & selectors.EVENT_WRITE:
+                    link.writable(sock)
+                if events & selectors.EVENT_READ and link.interest(sock) & selectors.EVENT_READ:
+                    link.readable(sock)
+            except Exception:  # this connection's end (a reset, no memory), not the loop's
+                _drop(link, selector, links)
+                continue
+            if link.finished():
+                _drop(link, selector, links)
+            else:
+                for end in link.peer:
+                    _watch(selector, end, link.interest(end))
+
+
+def _accept(
+    listener: socket.socket, selector: selectors.BaseSelector, links: dict[socket.socket, _Link]
+) -> None:
+    try:
         client, _ = listener.accept()
-        threading.Thread(target=_carry, args=(client,), daemon=True).start()
+    except OSError:
+        return
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.settimeout(10)  # the gateway's relay accepts at once; a full backlog waits
+        upstream.connect(API_SOCKET)
+    except OSError:
+        client.close()
+        upstream.close()
+        return
+    link = _Link(client, upstream)
+    for end in (client, upstream):
+        end.setblocking(False)
+        links[end] = link
+        _watch(selector, end, link.interest(end))
+
+
+def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int) -> None:
+    try:
+        registered = selector.get_key(sock)
+    except KeyError:
+        if events:
+            selector.register(sock, events)
+        return
+    if not events:
+        selector.unregister(sock)
+    elif registered.events != events:
+        selector.modify(sock, events)
+
+
+def _drop(link: _Link, selector: selectors.BaseSelector, links: dict[socket.socket, _Link]) -> None:
+    for end in link.peer:
+        links.pop(end, None)
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(end)
+    link.close()
 
 
 def _answer(out: Any, request_id: str, answer: dict[str, Any]) -> None:
@@ -211,8 +308,10 @@ def main() -> None:
     if os.path.exists(API_SOCKET):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", API_PORT))  # bound before the handler may connect
-        listener.listen(16)
+        listener.listen(128)
+        threading.stack_size(_RELAY_STACK)
         threading.Thread(target=_serve_api, args=(listener,), daemon=True).start()
+        threading.stack_size(0)  # the handler's own threads get the usual stack
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     handler, broken = _load_handler()
     for line in sys.stdin:

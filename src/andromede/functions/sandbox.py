@@ -193,9 +193,13 @@ class SandboxPool:
         deadline_ms = int(time.time() * 1000) + spec.timeout * 1000
         asked = {**request, "deadline": deadline_ms, **({"stream": True} if sink else {})}
         line = json.dumps(asked) + "\n"
+        # The log as it is read: what a run that times out wrote is kept with the timeout's
+        # line, as AWS's log keeps it (decision 0350: a handler's lost calls were invisible).
+        logging_so_far = io.StringIO()
         try:
             answer, logged = await asyncio.wait_for(
-                self._exchange(sandbox, line, str(request["id"]), sink), timeout=spec.timeout
+                self._exchange(sandbox, line, str(request["id"]), sink, logging_so_far),
+                timeout=spec.timeout,
             )
         except TimeoutError:
             await self._stop(sandbox)
@@ -207,7 +211,8 @@ class SandboxPool:
                 payload=json.dumps(
                     {"errorMessage": message, "errorType": "Sandbox.Timedout"}
                 ).encode(),
-                log=f"{stamp}.000Z {request['id']} Task timed out after {seconds} seconds\n",
+                log=f"{logging_so_far.getvalue()}{stamp}.000Z {request['id']} Task timed out after"
+                f" {seconds} seconds\n",
                 duration_ms=spec.timeout * 1000.0,
                 init_ms=init_ms,
                 max_memory_mb=spec.memory_mb,
@@ -365,7 +370,12 @@ class SandboxPool:
                 del self._idle[key]
 
     async def _exchange(
-        self, sandbox: _Sandbox, line: str, request_id: str, sink: ChunkSink | None = None
+        self,
+        sandbox: _Sandbox,
+        line: str,
+        request_id: str,
+        sink: ChunkSink | None = None,
+        logged: io.StringIO | None = None,
     ) -> tuple[dict[str, Any], str]:
         process = sandbox.process
         if process.stdin is None or process.stdout is None or process.stderr is None:
@@ -374,7 +384,7 @@ class SandboxPool:
         await process.stdin.drain()
         # The log is read while the answer's pieces come: a handler writing both must not
         # block on a full stderr pipe while the host waits on its stdout.
-        logged = io.StringIO()
+        logged = io.StringIO() if logged is None else logged
         marker = (MARKER + request_id + "\n").encode()
         log = asyncio.ensure_future(_read_log(process, marker, logged))
         try:
@@ -453,6 +463,11 @@ class SandboxPool:
             # AWS's Python runtime: the layers' packages importable (decision 0302).
             "PYTHONPATH": f"/opt/python/lib/{spec.runtime}/site-packages:/opt/python",
             **({"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT} if self.limits.api_socket else {}),
+            # MemorySize is the sandbox's address-space limit: glibc's malloc reserves 64 MB
+            # for each thread's own arena when it can, which left a 128 MB function with boto3
+            # loaded no room for a thread's stack (decision 0350). One arena, as the process's
+            # memory is what is bounded; a function may set its own.
+            "MALLOC_ARENA_MAX": "1",
             **environment,
         }
         limits = self.limits

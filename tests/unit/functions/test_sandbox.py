@@ -39,6 +39,10 @@ def fail(event, context):
 def sleep(event, context):
     time.sleep(30)
 
+def talk_then_sleep(event, context):
+    print("about to wait", flush=True)
+    time.sleep(60)
+
 def hog(event, context):
     block = bytearray(512 * 1024 * 1024)
     return len(block)
@@ -150,6 +154,16 @@ async def test_a_timeout_kills_the_sandbox(pool: SandboxPool) -> None:
     assert result.timed_out and result.error_type == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in json.loads(result.payload)["errorMessage"]
     assert pool._idle.get(spec("sleep", timeout=1).key) in (None, [])
+
+
+async def test_a_timed_out_run_keeps_what_it_logged(pool: SandboxPool) -> None:
+    # Decision 0350: the log of a run that timed out was only the timeout's line, so a
+    # handler's failing calls, printed as they failed, were never seen.
+    result = await invoke(pool, "talk_then_sleep", timeout=4)
+    assert result.timed_out
+    lines = result.log.splitlines()
+    assert lines[0] == "about to wait", result.log
+    assert lines[-1].endswith("Task timed out after 4.00 seconds")
 
 
 async def test_the_memory_limit(pool: SandboxPool) -> None:
