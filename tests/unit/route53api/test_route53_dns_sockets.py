@@ -5,9 +5,7 @@ is ``tests/unit/hypervisor/test_zone_responder.py``."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import socket
 
 import pytest
 
@@ -16,6 +14,7 @@ from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.public_zones import PublicZones
 from andromede.route53.service import Route53Limits, Route53Service
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
+from support.dns_ports import tcp_refusing, udp_port_free
 
 SERVERS = ("ns-1.example.net", "ns-2.example.net")
 
@@ -29,43 +28,16 @@ def _name_server() -> PublicNameServer:
     return PublicNameServer(PublicZones(service, SERVERS, 60.0), DnsLimits())
 
 
-def _udp_port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _tcp_refusing(
-    monkeypatch: pytest.MonkeyPatch, refusals: int, code: int = errno.EADDRINUSE
-) -> list[int]:
-    """``asyncio.start_server`` refusing its first ``refusals`` ports with ``code``; the
-    ports it was asked for."""
-    real_start = asyncio.start_server
-    tried: list[int] = []
-
-    async def refusing(*args: object, **kwargs: object) -> asyncio.Server:
-        tried.append(int(str(args[2])))
-        if len(tried) <= refusals:
-            raise OSError(code, "refused by the test")
-        return await real_start(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(asyncio, "start_server", refusing)
-    return tried
-
-
 async def test_a_drawn_port_taken_over_tcp_is_given_up_and_another_drawn(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tried = _tcp_refusing(monkeypatch, refusals=1)
+    tried = tcp_refusing(monkeypatch, refusals=1)
     server = _name_server()
     try:
         (host, port), *_ = await server.start(("127.0.0.1:0",))
         assert (host, len(tried)) == ("127.0.0.1", 2)
         assert port == tried[1] and tried[0] != tried[1]
-        assert _udp_port_free(tried[0])  # the first draw's UDP socket was closed
+        assert udp_port_free(tried[0])  # the first draw's UDP socket was closed
     finally:
         server.close()
 
@@ -73,16 +45,16 @@ async def test_a_drawn_port_taken_over_tcp_is_given_up_and_another_drawn(
 async def test_the_last_draw_s_failure_is_raised_with_nothing_left_open(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tried = _tcp_refusing(monkeypatch, refusals=PORT_DRAWS)
-    with pytest.raises(OSError, match="refused by the test"):
+    tried = tcp_refusing(monkeypatch, refusals=PORT_DRAWS)
+    with pytest.raises(OSError, match="already in use"):
         await _name_server().start(("127.0.0.1:0",))
     assert len(tried) == PORT_DRAWS
-    assert all(_udp_port_free(port) for port in tried)
+    assert all(udp_port_free(port) for port in tried)
 
 
 async def test_another_failure_is_not_redrawn(monkeypatch: pytest.MonkeyPatch) -> None:
-    tried = _tcp_refusing(monkeypatch, refusals=1, code=errno.EACCES)
-    with pytest.raises(OSError, match="refused by the test"):
+    tried = tcp_refusing(monkeypatch, refusals=1, code=errno.EACCES)
+    with pytest.raises(OSError, match="Permission denied"):
         await _name_server().start(("127.0.0.1:0",))
     assert len(tried) == 1
-    assert _udp_port_free(tried[0])
+    assert udp_port_free(tried[0])
