@@ -21,7 +21,7 @@ import signal
 import struct
 import sys
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 from andromede.route53.answers import ZoneAnswers
 from andromede.route53.dns_sockets import listen_udp_and_tcp
@@ -46,20 +46,15 @@ class ZoneResponder:
 
     async def serve(self, host: str, port: int) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
         """Listen on ``host``:``port`` over UDP and TCP."""
-        responder = self
 
-        class Datagrams(asyncio.DatagramProtocol):
-            transport: asyncio.DatagramTransport
+        def datagram(
+            transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
+        ) -> None:
+            answer = self.reply(data, udp=True)
+            if answer is not None:
+                transport.sendto(answer, addr)
 
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = cast(asyncio.DatagramTransport, transport)
-
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                answer = responder.reply(data, udp=True)
-                if answer is not None:
-                    self.transport.sendto(answer, addr)
-
-        return await listen_udp_and_tcp(host, port, Datagrams, self._stream)
+        return await listen_udp_and_tcp(host, port, datagram, self._stream)
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -30,7 +30,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 
 import dns.edns
 import dns.exception
@@ -198,21 +198,10 @@ class PublicNameServer:
             task.cancel()
 
     async def _listen(self, host: str, port: int) -> tuple[str, int]:
-        server = self
-
-        class Datagrams(asyncio.DatagramProtocol):
-            transport: asyncio.DatagramTransport
-
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = cast(asyncio.DatagramTransport, transport)
-
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                server._datagram(self.transport, data, addr)
-
         # A port is shared (SO_REUSEPORT) by the workers of one ``serve``, each started alike:
         # the kernel spreads the queries over them, where only the first worker used to listen.
         transport, tcp = await listen_udp_and_tcp(
-            host, port, Datagrams, self._stream, reuse_port=bool(port)
+            host, port, self._datagram, self._stream, reuse_port=bool(port)
         )
         self._closing += [transport, tcp]
         return host, transport.get_extra_info("sockname")[1]
