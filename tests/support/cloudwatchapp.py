@@ -9,7 +9,6 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,7 +23,6 @@ from botocore.serialize import create_serializer
 from andromede.audit.model import AuditEvent
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.cloudwatchapi.app import CloudWatchApp
@@ -48,6 +46,7 @@ from andromede.settings import Settings
 from andromede.wiring.insight_rules import AccountRingSealer, meter_matched_events
 from andromede.wiring.logs import LogKeySealer
 from support.asgi import post
+from support.metering import Metered
 
 __all__ = ["PROTOCOLS", "Harness", "Reply", "cloudwatch", "raw_request"]
 
@@ -92,7 +91,7 @@ async def raw_request(
 
 
 @dataclass
-class Harness:
+class Harness(Metered):
     app: CloudWatchApp
     identity: IdentityService
     metrics: MetricsService
@@ -139,12 +138,6 @@ class Harness:
     async def audited(self) -> list[AuditEvent]:
         await self.audit.flush()
         return [e for _, e in await self.audit_store.list_events(None, after_id=0, limit=500)]
-
-    async def usage(self, meter: str) -> int:
-        await self.billing.flush()
-        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-        report = await self.billing.usage_report(self.tenant_id, month)
-        return sum(line.quantity for line in report.lines if line.meter == meter)
 
     def anonymous(self) -> Self:
         return dataclasses.replace(self, credentials=None)

@@ -11,7 +11,6 @@ import os
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,7 +22,6 @@ from botocore.validate import validate_parameters
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.dynamodb.backfill import IndexBackfill
@@ -52,6 +50,7 @@ from andromede.wiring.dynamodb_table_keys import DynamoKmsSealer
 from support.firehoseapp import CallFailed
 from support.json_client import JsonReply, Signers, signed_json_post
 from support.keys import key_service_in
+from support.metering import Audited, Metered
 from support.metric_sinks import RecordingSink
 
 REGION: Final = "eu-fr-1"
@@ -60,7 +59,7 @@ STREAMS_MODEL: Final = botocore.session.get_session().get_service_model("dynamod
 
 
 @dataclass
-class World(Signers):
+class World(Signers, Metered, Audited):
     app: DynamoApp
     identity: IdentityService
     credentials: Credentials | None
@@ -153,17 +152,6 @@ class World(Signers):
             AttributeDefinitions=attributes,
             BillingMode="PAY_PER_REQUEST",
         )
-
-    async def audited(self) -> list[tuple[str, str]]:
-        await self.audit.flush()
-        listed = await self.audit_store.list_events(None, after_id=0, limit=1000)
-        return [(e.action, e.outcome.value) for _, e in listed]
-
-    async def usage(self, meter: str) -> int:
-        await self.billing.flush()
-        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-        report = await self.billing.usage_report(self.tenant_id, month)
-        return sum(line.quantity for line in report.lines if line.meter == meter)
 
 
 async def dynamodb_world(

@@ -12,7 +12,6 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,7 +20,6 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
@@ -45,6 +43,7 @@ from andromede.wiring.firehose_keys import StreamKmsSealer
 from support.batch_world import LIMITS
 from support.json_client import CallFailed, ModelledCalls
 from support.keys import cipher_in, key_service_in
+from support.metering import Metered
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("firehose")
@@ -95,7 +94,7 @@ class RecordingSink:
 
 
 @dataclass
-class World(ModelledCalls):
+class World(ModelledCalls, Metered):
     target_prefix = "Firehose_20150804"
     service = "firehose"
     model = MODEL
@@ -127,12 +126,6 @@ class World(ModelledCalls):
             name, tenant_id=self.tenant_id, owner_id=self.tenant_id, region=REGION
         )
         return f"arn:aws:s3:::{name}"
-
-    async def usage(self, meter: str) -> int:
-        await self.billing.flush()
-        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-        report = await self.billing.usage_report(self.tenant_id, month)
-        return sum(line.quantity for line in report.lines if line.meter == meter)
 
 
 async def firehose_world(

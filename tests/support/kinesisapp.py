@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,7 +19,6 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
@@ -42,13 +40,14 @@ from andromede.wiring.kinesis_keys import KinesisRecordSealer
 from support.firehoseapp import RecordingSink
 from support.json_client import ModelledCalls
 from support.keys import key_service_in
+from support.metering import Audited, Metered
 
 REGION: Final = "eu-fr-1"
 MODEL: Final = botocore.session.get_session().get_service_model("kinesis")
 
 
 @dataclass
-class World(ModelledCalls):
+class World(ModelledCalls, Metered, Audited):
     target_prefix = "Kinesis_20131202"
     service = "kinesis"
     model = MODEL
@@ -70,17 +69,6 @@ class World(ModelledCalls):
         account = self.tenant_id
         arn = f"arn:aws:iam::{account}:root"
         return Caller(account, arn, Principal(account, None, None, PrincipalKind.ROOT, arn))
-
-    async def audited(self) -> list[tuple[str, str]]:
-        await self.audit.flush()
-        listed = await self.audit_store.list_events(None, after_id=0, limit=1000)
-        return [(e.action, e.outcome.value) for _, e in listed]
-
-    async def usage(self, meter: str) -> int:
-        await self.billing.flush()
-        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-        report = await self.billing.usage_report(self.tenant_id, month)
-        return sum(line.quantity for line in report.lines if line.meter == meter)
 
 
 async def kinesis_world(

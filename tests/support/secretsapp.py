@@ -12,7 +12,6 @@ import dataclasses
 import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from botocore.credentials import Credentials
 
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
-from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.iam.model import Principal, PrincipalKind
@@ -40,6 +38,7 @@ from andromede.secretsapi.app import CONTENT_TYPE, SecretsApp
 from andromede.settings import Settings
 from andromede.wiring.secrets import KmsSecretSealer, replication_policy
 from support.json_client import JsonReply, Signers, signed_json_post
+from support.metering import Metered
 
 REGION = "eu-fr-1"
 
@@ -58,7 +57,7 @@ class Reply(JsonReply):
 
 
 @dataclass
-class Harness(Signers):
+class Harness(Signers, Metered):
     app: SecretsApp
     identity: IdentityService
     audit_store: MemoryAuditStore
@@ -73,12 +72,6 @@ class Harness(Signers):
     def in_region(self, region: str) -> Harness:
         """The same harness, signing for ``region``'s endpoint."""
         return dataclasses.replace(self, region=region)
-
-    async def usage(self, meter: str) -> int:
-        await self.billing.flush()
-        month = parse_month(datetime.now(UTC).strftime("%Y-%m"))
-        report = await self.billing.usage_report(self.tenant_id, month)
-        return sum(line.quantity for line in report.lines if line.meter == meter)
 
     def key_caller(self, account: str | None = None) -> Caller:
         """The root user of ``account`` (this harness's tenant by default), as KMS's caller."""

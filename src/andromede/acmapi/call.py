@@ -9,21 +9,17 @@ import binascii
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from andromede.acm.service import AcmService
 from andromede.acmapi.errors import AcmWireError
+from andromede.awsjson.members import JsonMembers, WireErrorType, validation_error
 
 __all__ = ["AcmCall", "epoch", "invalid"]
 
 
 def invalid(name: str, constraint: str) -> AcmWireError:
-    field_name = name[:1].lower() + name[1:]
-    return AcmWireError(
-        "ValidationException",
-        f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
-        f"{constraint}",
-    )
+    return validation_error(AcmWireError, name, constraint)
 
 
 def epoch(when: datetime) -> float:
@@ -31,7 +27,7 @@ def epoch(when: datetime) -> float:
 
 
 @dataclass(slots=True)
-class AcmCall:
+class AcmCall(JsonMembers):
     """One action call: its parameters, the caller's account, its authorisation, and the
     service; ``resources`` collects the certificates' ARNs for the audit record."""
 
@@ -40,21 +36,7 @@ class AcmCall:
     acm: AcmService
     authorise: Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
     resources: list[str] = field(default_factory=list)
-
-    def string(
-        self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = 2048,
-        source: Mapping[str, Any] | None = None,
-    ) -> str | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            if required:
-                raise invalid(name, "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise AcmWireError("SerializationException", f"{name} must be a string")
-        if not min_length <= len(value) <= max_length:
-            raise invalid(name, f"Member must have length between {min_length} and {max_length}")
-        return value
+    wire_error: ClassVar[WireErrorType] = AcmWireError
 
     def arn(self) -> str:
         arn = self.string("CertificateArn", required=True, min_length=20, max_length=2048)
@@ -74,17 +56,6 @@ class AcmCall:
         if not 1 <= len(data) <= max_length:
             raise invalid(name, f"Member must have length between 1 and {max_length}")
         return text
-
-    def integer(self, name: str, *, minimum: int, maximum: int,
-                source: Mapping[str, Any] | None = None) -> int | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise AcmWireError("SerializationException", f"{name} must be an integer")
-        if not minimum <= value <= maximum:
-            raise invalid(name, f"Member must have value between {minimum} and {maximum}")
-        return value
 
     def names(self, name: str, allowed: tuple[str, ...],
               source: Mapping[str, Any] | None = None) -> list[str] | None:  # fmt: skip

@@ -1,10 +1,9 @@
 """One region's view of DynamoDB's store (decision 0265): DynamoDB tables are regional, a
 table of one name may live in several regions of a deployment (a global table's replicas),
-and the store keys tables by (account, name). The deployment's home region (``region``)
-keeps its tables under their own names, as before regions were served; any other region's
-are kept under ``~<region>~<name>``. ``~`` is outside a table name's alphabet, so no name of
-one region meets one of another, and it sorts after every name character, so a region's
-names are one contiguous run of the store's order (ListTables pages within it).
+and the store keys tables by (account, name). The deployment's home region keeps its tables
+under their own names, any other region's under ``~<region>~<name>``
+(:mod:`andromede.regional_names`, which EventBridge's buses share): a region's names are one
+contiguous run of the store's order (ListTables pages within it).
 
 Everything a region's service is given back carries the table's own name; what it hands in
 is renamed on the way. What works on every table at once (time to live, pruning, a closed
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Final
 
 from andromede.dynamodb.idempotency import Claim
 from andromede.dynamodb.kinesis_forward_queue import QueuedChange
@@ -23,33 +21,13 @@ from andromede.dynamodb.model import IndexKey, StoredItem, Table
 from andromede.dynamodb.store import Bound, DynamoStore, IndexPosition, ScanRange, TransactWrite
 from andromede.dynamodb.stream_shards import ShardScan
 from andromede.dynamodb.streams import ChangeRecord, Stream, StreamRecord
+from andromede.regional_names import RegionalView, stored_name
 
 __all__ = ["RegionalStore", "stored_name"]
 
-_MARK: Final = "~"
 
-
-def stored_name(region: str, home: str, name: str) -> str:
-    """The name ``name`` of ``region`` is kept under in the store."""
-    return name if region == home else f"{_MARK}{region}{_MARK}{name}"
-
-
-class RegionalStore:
+class RegionalStore(RegionalView[DynamoStore]):
     """``store`` as ``region`` sees it (a :class:`DynamoStore`)."""
-
-    def __init__(self, store: DynamoStore, region: str, home: str) -> None:
-        self.inner = store
-        self.region = region
-        self._prefix = "" if region == home else f"{_MARK}{region}{_MARK}"
-
-    def _in(self, name: str) -> str:
-        return self._prefix + name
-
-    def _out(self, name: str) -> str:
-        return name.removeprefix(self._prefix)
-
-    def _mine(self, name: str) -> bool:
-        return name.startswith(self._prefix) if self._prefix else not name.startswith(_MARK)
 
     def _table_in(self, table: Table) -> Table:
         return dataclasses.replace(table, name=self._in(table.name))

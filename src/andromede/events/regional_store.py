@@ -18,35 +18,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Final
 
 from andromede.events.model import EventBus, Rule, Target
 from andromede.events.store import EventsStore, KeyGuard
+from andromede.regional_names import RegionalView
+from andromede.regional_names import stored_name as stored_bus_name
 
 __all__ = ["RegionalEventsStore", "stored_bus_name"]
 
-_MARK: Final = "~"
 
-
-def stored_bus_name(region: str, home: str, name: str) -> str:
-    """The name the bus ``name`` of ``region`` is kept under in the store."""
-    return name if region == home else f"{_MARK}{region}{_MARK}{name}"
-
-
-class RegionalEventsStore:
+class RegionalEventsStore(RegionalView[EventsStore]):
     """``store`` as ``region`` sees it (an :class:`~andromede.events.store.EventsStore`)."""
-
-    def __init__(self, store: EventsStore, region: str, home: str) -> None:
-        self.inner = store
-        self.region = region
-        self._home = home
-        self._prefix = "" if region == home else f"{_MARK}{region}{_MARK}"
-
-    def _in(self, name: str) -> str:
-        return self._prefix + name
-
-    def _mine(self, name: str) -> bool:
-        return name.startswith(self._prefix) if self._prefix else not name.startswith(_MARK)
 
     def _bus_in(self, bus: EventBus) -> EventBus:
         return dataclasses.replace(bus, region=self._home, name=self._in(bus.name))

@@ -10,8 +10,9 @@ import binascii
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
+from andromede.awsjson.members import JsonMembers, WireErrorType, validation_error
 from andromede.firehose.model import COMPRESSIONS, S3Destination
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.errors import FirehoseWireError
@@ -55,12 +56,7 @@ def is_role_arn(text: str) -> bool:
 
 
 def invalid(name: str, constraint: str) -> FirehoseWireError:
-    field_name = name[:1].lower() + name[1:]
-    return FirehoseWireError(
-        "ValidationException",
-        f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
-        f"{constraint}",
-    )
+    return validation_error(FirehoseWireError, name, constraint)
 
 
 def refused(message: str) -> FirehoseWireError:
@@ -68,7 +64,7 @@ def refused(message: str) -> FirehoseWireError:
 
 
 @dataclass(slots=True)
-class FirehoseCall:
+class FirehoseCall(JsonMembers):
     """One action call: its parameters, the caller's account, its authorisation, and the
     service; ``resources`` collects the streams' ARNs for the audit record."""
 
@@ -80,32 +76,7 @@ class FirehoseCall:
     resources: list[str] = field(default_factory=list)
     # The caller as KMS judges it (``kms.customer_keys.Caller``), for a customer-managed key.
     kms_caller: object = None
-
-    def string(
-        self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = 2048,
-        source: Mapping[str, Any] | None = None,
-    ) -> str | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            if required:
-                raise invalid(name, "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise FirehoseWireError("SerializationException", f"{name} must be a string")
-        if not min_length <= len(value) <= max_length:
-            raise invalid(name, f"Member must have length between {min_length} and {max_length}")
-        return value
-
-    def integer(self, name: str, *, minimum: int, maximum: int,
-                source: Mapping[str, Any] | None = None) -> int | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise FirehoseWireError("SerializationException", f"{name} must be an integer")
-        if not minimum <= value <= maximum:
-            raise invalid(name, f"Member must have value between {minimum} and {maximum}")
-        return value
+    wire_error: ClassVar[WireErrorType] = FirehoseWireError
 
     def stream_name(self) -> str:
         name = self.string("DeliveryStreamName", required=True, min_length=1, max_length=64)

@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import signal
 import struct
 import sys
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 from andromede.route53.answers import ZoneAnswers
+from andromede.route53.dns_sockets import listen_udp_and_tcp
 from andromede.route53.dns_wire import wire_reply
 
 __all__ = ["ZoneResponder", "main"]
@@ -32,7 +32,6 @@ __all__ = ["ZoneResponder", "main"]
 log = logging.getLogger(__name__)
 
 TCP_IDLE: Final = 10.0  # seconds a TCP client may keep the connection without a query
-_PORT_DRAWS: Final = 8  # ports tried for UDP and TCP together when the kernel chooses
 
 
 class ZoneResponder:
@@ -47,36 +46,15 @@ class ZoneResponder:
 
     async def serve(self, host: str, port: int) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
         """Listen on ``host``:``port`` over UDP and TCP."""
-        loop = asyncio.get_running_loop()
-        responder = self
 
-        class Datagrams(asyncio.DatagramProtocol):
-            transport: asyncio.DatagramTransport
+        def datagram(
+            transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
+        ) -> None:
+            answer = self.reply(data, udp=True)
+            if answer is not None:
+                transport.sendto(answer, addr)
 
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = cast(asyncio.DatagramTransport, transport)
-
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                answer = responder.reply(data, udp=True)
-                if answer is not None:
-                    self.transport.sendto(answer, addr)
-
-        # Port 0 (tests): TCP takes the port UDP was given, which another process may hold
-        # over TCP already (a CI run caught one): then both are given up and another is drawn.
-        attempts = _PORT_DRAWS if port == 0 else 1
-        for attempt in range(1, attempts + 1):
-            transport, _ = await loop.create_datagram_endpoint(Datagrams, local_addr=(host, port))
-            chosen = transport.get_extra_info("sockname")[1]
-            try:
-                server = await asyncio.start_server(self._stream, host, chosen)
-            except OSError as exc:
-                transport.close()  # never left open behind a failed start
-                await asyncio.sleep(0)  # the close is done at the loop's next turn
-                if exc.errno != errno.EADDRINUSE or attempt == attempts:
-                    raise
-                continue
-            return transport, server
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return await listen_udp_and_tcp(host, port, datagram, self._stream)
 
     async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

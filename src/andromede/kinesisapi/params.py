@@ -15,8 +15,9 @@ import binascii
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
+from andromede.awsjson.members import JsonMembers, WireErrorType, validation_error
 from andromede.kinesis.model import stream_arn
 from andromede.kinesis.service import KinesisService
 from andromede.kinesisapi.errors import KinesisWireError
@@ -47,12 +48,7 @@ _ARN: Final = re.compile(
 
 
 def invalid(name: str, constraint: str) -> KinesisWireError:
-    field_name = name[:1].lower() + name[1:]
-    return KinesisWireError(
-        "ValidationException",
-        f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
-        f"{constraint}",
-    )
+    return validation_error(KinesisWireError, name, constraint)
 
 
 def _serialization(name: str, kind: str) -> KinesisWireError:
@@ -71,7 +67,7 @@ class Authorise(Protocol):
 
 
 @dataclass(slots=True)
-class KinesisCall:
+class KinesisCall(JsonMembers):
     """One action call: its parameters, the caller's account and Region, its authorisation
     and the service; ``resources`` collects the streams' ARNs for the audit record;
     ``account`` the account of the stream the call names (the caller's unless a shared
@@ -94,36 +90,11 @@ class KinesisCall:
     # The gateway's enhanced fan-out register, and the subscription this call opened.
     subscriptions: Subscriptions | None = None
     subscription: Subscription | None = None
-
-    def string(
-        self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = 2048,
-        source: Mapping[str, Any] | None = None,
-    ) -> str | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            if required:
-                raise invalid(name, "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise _serialization(name, "a string")
-        if not min_length <= len(value) <= max_length:
-            raise invalid(name, f"Member must have length between {min_length} and {max_length}")
-        return value
+    wire_error: ClassVar[WireErrorType] = KinesisWireError
 
     def required(self, name: str, *, min_length: int = 1, max_length: int = 2048) -> str:
         value = self.string(name, required=True, min_length=min_length, max_length=max_length)
         assert value is not None  # noqa: S101 (required)
-        return value
-
-    def integer(self, name: str, *, minimum: int, maximum: int,
-                source: Mapping[str, Any] | None = None) -> int | None:  # fmt: skip
-        value = (self.params if source is None else source).get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _serialization(name, "an integer")
-        if not minimum <= value <= maximum:
-            raise invalid(name, f"Member must have value between {minimum} and {maximum}")
         return value
 
     def boolean(self, name: str) -> bool | None:

@@ -30,7 +30,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 
 import dns.edns
 import dns.exception
@@ -39,6 +39,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from andromede.route53.dns_sockets import listen_udp_and_tcp
 from andromede.route53.dns_wire import wire_reply
 from andromede.route53.geoproximity import Point
 from andromede.route53.public_zones import PublicZones
@@ -52,7 +53,6 @@ TCP_IDLE: Final = 10.0  # seconds a TCP client may keep its connection without a
 MAX_SOURCES: Final = 65536  # source addresses the rate limit remembers (the most recent)
 MAX_IN_FLIGHT: Final = 1024  # UDP queries being answered at once; more are dropped
 _SLIP: Final = 2  # every second limited query is answered TC, as BIND's default slip
-_PORT_TRIES: Final = 8  # ports tried for one free for both UDP and TCP when asked any
 
 
 def listen_address(text: str) -> tuple[str, int]:
@@ -198,36 +198,13 @@ class PublicNameServer:
             task.cancel()
 
     async def _listen(self, host: str, port: int) -> tuple[str, int]:
-        loop = asyncio.get_running_loop()
-        server = self
-
-        class Datagrams(asyncio.DatagramProtocol):
-            transport: asyncio.DatagramTransport
-
-            def connection_made(self, transport: asyncio.BaseTransport) -> None:
-                self.transport = cast(asyncio.DatagramTransport, transport)
-
-            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-                server._datagram(self.transport, data, addr)
-
-        # Port 0: the port UDP was given may be taken for TCP; another is chosen then. A port
-        # is shared (SO_REUSEPORT) by the workers of one ``serve``, each started alike: the
-        # kernel spreads the queries over them, where only the first worker used to listen.
-        for attempt in range(1 if port else _PORT_TRIES):
-            transport, _ = await loop.create_datagram_endpoint(
-                Datagrams, local_addr=(host, port), reuse_port=bool(port)
-            )
-            bound = transport.get_extra_info("sockname")[1]
-            try:
-                tcp = await asyncio.start_server(self._stream, host, bound, reuse_port=bool(port))
-            except OSError:
-                transport.close()
-                if port or attempt == _PORT_TRIES - 1:
-                    raise
-                continue
-            self._closing += [transport, tcp]
-            return host, bound
-        raise OSError(f"no port free for UDP and TCP on {host}")
+        # A port is shared (SO_REUSEPORT) by the workers of one ``serve``, each started alike:
+        # the kernel spreads the queries over them, where only the first worker used to listen.
+        transport, tcp = await listen_udp_and_tcp(
+            host, port, self._datagram, self._stream, reuse_port=bool(port)
+        )
+        self._closing += [transport, tcp]
+        return host, transport.get_extra_info("sockname")[1]
 
     def _datagram(
         self, transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]

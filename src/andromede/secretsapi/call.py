@@ -11,27 +11,20 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
+from andromede.awsjson.members import JsonMembers, WireErrorType, validation_error
 from andromede.secrets.model import FILTER_KEYS
 from andromede.secrets.service import Actor, SecretService, SecretValue
 from andromede.secretsapi.errors import SecretsWireError
 
 __all__ = ["SecretsCall", "epoch", "invalid", "next_token"]
 
-MAX_ID: Final = 2048
-
-
 _REGION: Final = re.compile(r"([a-z]+-)+\d+")
 
 
 def invalid(name: str, constraint: str) -> SecretsWireError:
-    field_name = name[:1].lower() + name[1:]
-    return SecretsWireError(
-        "ValidationException",
-        f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
-        f"{constraint}",
-    )
+    return validation_error(SecretsWireError, name, constraint)
 
 
 def epoch(when: datetime | None) -> float | None:
@@ -40,7 +33,7 @@ def epoch(when: datetime | None) -> float | None:
 
 
 @dataclass(slots=True)
-class SecretsCall:
+class SecretsCall(JsonMembers):
     """One action call: its parameters, who calls, and the service; ``resources`` collects
     the secrets' ARNs for the audit record."""
 
@@ -52,20 +45,7 @@ class SecretsCall:
     # An action on another service's resource the call needs (RotateSecret's
     # ``lambda:InvokeFunction``, decision 0303): (action, resource ARN).
     authorise_other: Callable[[str, str], Awaitable[None]] | None = None
-
-    def string(
-        self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = MAX_ID
-    ) -> str | None:
-        value = self.params.get(name)
-        if value is None:
-            if required:
-                raise invalid(name, "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise SecretsWireError("SerializationException", f"{name} must be a string")
-        if not min_length <= len(value) <= max_length:
-            raise invalid(name, f"Member must have length between {min_length} and {max_length}")
-        return value
+    wire_error: ClassVar[WireErrorType] = SecretsWireError
 
     def secret_id(self) -> str:
         value = self.string("SecretId", required=True, min_length=1)
@@ -79,16 +59,6 @@ class SecretsCall:
         value = self.params.get(name)
         if value is not None and not isinstance(value, bool):
             raise SecretsWireError("SerializationException", f"{name} must be a boolean")
-        return value
-
-    def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
-        value = self.params.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SecretsWireError("SerializationException", f"{name} must be an integer")
-        if not minimum <= value <= maximum:
-            raise invalid(name, f"Member must have value between {minimum} and {maximum}")
         return value
 
     def strings(self, name: str, *, max_items: int, max_length: int = 256) -> list[str] | None:

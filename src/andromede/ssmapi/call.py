@@ -10,8 +10,9 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
+from andromede.awsjson.members import JsonMembers, WireErrorType, validation_error
 from andromede.ssm.model import ParameterFilter, parameter_arn, split_selector
 from andromede.ssm.service import Actor, ParameterService, name_of
 from andromede.ssmapi.errors import SsmWireError
@@ -23,12 +24,7 @@ E = TypeVar("E")
 
 
 def invalid(name: str, constraint: str) -> SsmWireError:
-    field_name = name[:1].lower() + name[1:]
-    return SsmWireError(
-        "ValidationException",
-        f"1 validation error detected: Value at '{field_name}' failed to satisfy constraint: "
-        f"{constraint}",
-    )
+    return validation_error(SsmWireError, name, constraint)
 
 
 def epoch(when: datetime) -> float:
@@ -45,7 +41,7 @@ def page(items: list[E], offset: int, size: int) -> tuple[list[E], dict[str, str
 
 
 @dataclass(slots=True)
-class SsmCall:
+class SsmCall(JsonMembers):
     """One action call: its parameters, who calls, and the service; ``resources`` collects the
     parameters' ARNs for the audit record (never a value)."""
 
@@ -53,25 +49,12 @@ class SsmCall:
     actor: Actor
     parameters: ParameterService
     resources: list[str] = field(default_factory=list)
+    wire_error: ClassVar[WireErrorType] = SsmWireError
 
     def arn(self, reference: str) -> str:
         """The ARN a name (or ARN, or selector) of the caller's account names."""
         name = split_selector(name_of(reference))[0]
         return parameter_arn(self.actor.region, self.actor.account, name)
-
-    def string(
-        self, name: str, *, required: bool = False, min_length: int = 0, max_length: int = MAX_NAME
-    ) -> str | None:
-        value = self.params.get(name)
-        if value is None:
-            if required:
-                raise invalid(name, "Member must not be null")
-            return None
-        if not isinstance(value, str):
-            raise SsmWireError("SerializationException", f"{name} must be a string")
-        if not min_length <= len(value) <= max_length:
-            raise invalid(name, f"Member must have length between {min_length} and {max_length}")
-        return value
 
     def name(self, field_name: str = "Name") -> str:
         value = self.string(field_name, required=True, min_length=1)
@@ -83,16 +66,6 @@ class SsmCall:
         if value is not None and not isinstance(value, bool):
             raise SsmWireError("SerializationException", f"{name} must be a boolean")
         return bool(value)
-
-    def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
-        value = self.params.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SsmWireError("SerializationException", f"{name} must be an integer")
-        if not minimum <= value <= maximum:
-            raise invalid(name, f"Member must have value between {minimum} and {maximum}")
-        return value
 
     def strings(self, name: str, *, max_items: int, max_length: int = MAX_NAME) -> list[str]:
         raw = self.params.get(name)

@@ -9,7 +9,6 @@ SIGHUP and stopped through its pid file."""
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from andromede.hypervisor.zone_responder import ZoneResponder
 from andromede.route53.answers import ZoneAnswers
 from andromede.route53.model import AliasTarget, HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
+from support.dns_ports import tcp_refusing, udp_port_free
 
 ZONE = "corp.internal."
 LB = AliasTarget("ZELB", "web-1.elb.eu-fr-1.example.test.", False)
@@ -82,36 +82,18 @@ async def server() -> AsyncIterator[tuple[ZoneResponder, int]]:
         await tcp.wait_closed()
 
 
-def _udp_port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 async def test_a_tcp_port_taken_gives_up_its_udp_port_and_draws_another(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A CI run: UDP was given a port another process held over TCP; the start failed and left
     # the UDP socket open (an unclosed-socket warning in a later test of the same worker).
-    real_start = asyncio.start_server
-    tried: list[int] = []
-
-    async def taken_once(*args: object, **kwargs: object) -> asyncio.Server:
-        tried.append(int(str(args[2])))
-        if len(tried) == 1:
-            raise OSError(errno.EADDRINUSE, "address already in use")
-        return await real_start(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(asyncio, "start_server", taken_once)
+    tried = tcp_refusing(monkeypatch, refusals=1)
     responder = ZoneResponder(ZoneAnswers(document({"hc-m1": True, "hc-m2": True})))
     transport, tcp = await responder.serve("127.0.0.1", 0)
     try:
         assert len(tried) == 2
         assert transport.get_extra_info("sockname")[1] == tried[1]
-        assert _udp_port_free(tried[0])  # the first draw's UDP socket was closed
+        assert udp_port_free(tried[0])  # the first draw's UDP socket was closed
         assert (await ask(tried[1], "db.corp.internal", tcp=True)).answer
     finally:
         transport.close()
@@ -125,15 +107,11 @@ async def test_a_port_asked_for_and_taken_fails_with_nothing_left_open(
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-
-    async def taken(*args: object, **kwargs: object) -> asyncio.Server:
-        raise OSError(errno.EADDRINUSE, "address already in use")
-
-    monkeypatch.setattr(asyncio, "start_server", taken)
+    tcp_refusing(monkeypatch, refusals=1)
     responder = ZoneResponder(ZoneAnswers(document({"hc-m1": True, "hc-m2": True})))
     with pytest.raises(OSError, match="already in use"):
         await responder.serve("127.0.0.1", port)  # a port asked for is not redrawn
-    assert _udp_port_free(port)
+    assert udp_port_free(port)
 
 
 async def ask(port: int, name: str, kind: str = "A", tcp: bool = False) -> dns.message.Message:
