@@ -16,11 +16,12 @@ import contextlib
 import logging
 import shutil
 import ssl
-import tempfile
 import time
 import weakref
 from pathlib import Path
 from typing import Final
+
+from andromede.functions.orphan_folders import make_owned_folder, sweep_orphans
 
 __all__ = ["SANDBOX_ENDPOINT", "SANDBOX_SOCKET", "ApiRelay"]
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SANDBOX_SOCKET: Final = "/var/runtime/api.sock"
 SANDBOX_ENDPOINT: Final = "http://127.0.0.1:9001"
+RELAY_FOLDER_PREFIX: Final = "andromede-api-"
 _CHUNK: Final = 65536
 
 
@@ -37,13 +39,15 @@ class ApiRelay:
         self._host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
         self._port = port
         self._tls = tls
-        self._folder = Path(tempfile.mkdtemp(prefix="andromede-api-", dir=folder))
+        self._folder = make_owned_folder(RELAY_FOLDER_PREFIX, folder)
         # The socket is made by serve(), which runs before any invocation reaches a sandbox;
         # the folder goes with the relay even if it never served.
         self.path = self._folder / "api.sock"
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, True)
 
     async def serve(self) -> None:
+        # The relay folders of gateways killed before their clean-up ran (decision 0350).
+        await asyncio.to_thread(sweep_orphans, self._folder.parent, RELAY_FOLDER_PREFIX)
         try:
             server = await asyncio.start_unix_server(self._relay, path=str(self.path))
             async with server:

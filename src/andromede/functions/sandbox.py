@@ -39,7 +39,6 @@ import os
 import resource
 import shutil
 import signal
-import stat
 import tempfile
 import time
 import zipfile
@@ -50,6 +49,7 @@ from typing import Any, Final, Protocol
 
 from andromede.functions.api_relay import SANDBOX_ENDPOINT, SANDBOX_SOCKET
 from andromede.functions.bootstrap import MARKER
+from andromede.functions.orphan_folders import make_owned_folder, sweep_orphans
 from andromede.functions.seccomp import sandbox_filter
 
 __all__ = [
@@ -432,8 +432,9 @@ class SandboxPool:
     ) -> _Sandbox:
         if not self._swept:
             self._swept = True
-            await asyncio.to_thread(sweep_orphans, Path(self.work_dir or tempfile.gettempdir()))
-        folder = Path(tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-", dir=self.work_dir))
+            parent = Path(self.work_dir or tempfile.gettempdir())
+            await asyncio.to_thread(sweep_orphans, parent, _FOLDER_PREFIX)
+        folder = make_owned_folder(_FOLDER_PREFIX, self.work_dir)
         task = folder / "task"
         task.mkdir()
         _unpack([zipped], task)
@@ -563,37 +564,6 @@ async def _read_log(process: asyncio.subprocess.Process, marker: bytes, logged: 
             text = got.decode("utf-8", "replace")
             logged.write(text)
             kept += len(text)
-
-
-def sweep_orphans(work_dir: Path) -> int:
-    """Remove the sandbox folders under ``work_dir`` whose making process is gone (this
-    user's only): what a gateway killed before it could stop its sandboxes left there.
-    How many were removed."""
-    removed = 0
-    with contextlib.suppress(OSError):
-        for folder in work_dir.glob(f"{_FOLDER_PREFIX}*-*"):
-            owner = folder.name[len(_FOLDER_PREFIX) :].split("-", 1)[0]
-            if not owner.isdigit() or _alive(int(owner)):
-                continue
-            with contextlib.suppress(OSError):
-                found = folder.lstat()
-                if found.st_uid != os.getuid() or not stat.S_ISDIR(found.st_mode):
-                    continue
-                shutil.rmtree(folder)
-                removed += 1
-    if removed:
-        log.info("removed %d sandbox folders of gateways no longer running", removed)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive, and not ours to judge
-        return True
-    return True
 
 
 def _unpack(zips: Sequence[bytes], task: Path) -> None:
