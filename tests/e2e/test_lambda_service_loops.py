@@ -71,9 +71,9 @@ def traced(client: Any, header: str) -> Any:
     return client
 
 
-def _drain(sqs: Any, url: str, until: int, seconds: float = 90) -> dict[str, Any]:
-    """Bodies received from ``url`` (deleted), by their first member, until ``until``
-    different ones or the time is up (at least once: a body seen twice counts once)."""
+def _received(sqs: Any, url: str, until: int, seconds: float = 90) -> dict[str, Any]:
+    """The messages received from ``url`` (deleted) by body, until ``until`` different bodies
+    or the time is up (at least once: a body seen twice counts once)."""
     found: dict[str, Any] = {}
     deadline = time.monotonic() + seconds
     while len(found) < until and time.monotonic() < deadline:
@@ -84,13 +84,22 @@ def _drain(sqs: Any, url: str, until: int, seconds: float = 90) -> dict[str, Any
             MessageSystemAttributeNames=["AWSTraceHeader"],
         )
         for message in got.get("Messages", []):
-            try:
-                tag, trace = json.loads(message["Body"])
-            except ValueError:  # a state's own message: its trace is its attribute
-                tag, trace = message["Body"], message["Attributes"].get("AWSTraceHeader")
-            found.setdefault(str(tag), trace)
+            found.setdefault(message["Body"], message)
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return found
+
+
+def _tallied(sqs: Any, url: str, until: int, seconds: float = 90) -> dict[str, Any]:
+    """The functions' tallies (``[tag, trace]``) by tag; a state's own message (a plain
+    body) by its body, with its ``AWSTraceHeader``."""
+    tallies: dict[str, Any] = {}
+    for body, message in _received(sqs, url, until, seconds).items():
+        if body.startswith("["):
+            tag, trace = json.loads(body)
+        else:
+            tag, trace = body, message.get("Attributes", {}).get("AWSTraceHeader")
+        tallies[str(tag)] = trace
+    return tallies
 
 
 def _lineage(trace: str) -> list[int]:
@@ -130,13 +139,13 @@ def test_a_function_putting_its_rules_events_is_stopped_at_16(server: ServerProc
         Entries=[{"Source": "loop.app", "DetailType": "step", "Detail": '{"n": 1}'}]
     )
 
-    ran = _drain(sqs, tally, 16)
+    ran = _tallied(sqs, tally, 16)
     assert sorted(int(n) for n in ran) == list(range(1, 17))
     assert ran["1"].startswith(root + ";") and _lineage(ran["1"]) == [1]  # the caller's root
     assert ran["16"].startswith(root + ";") and _lineage(ran["16"]) == [16]
-    (stopped,) = _drain(sqs, dead, 1)
+    (stopped,) = _received(sqs, dead, 1)
     assert json.loads(stopped)["detail"] == {"n": 17}  # the event, not run
-    assert _drain(sqs, tally, 1, seconds=3).keys() <= ran.keys()  # nothing beyond the 16th
+    assert _tallied(sqs, tally, 1, seconds=3).keys() <= ran.keys()  # nothing beyond the 16th
 
 
 def test_an_execution_gives_its_callers_trace_to_its_tasks(server: ServerProcess) -> None:
@@ -167,7 +176,7 @@ def test_an_execution_gives_its_callers_trace_to_its_tasks(server: ServerProcess
     root = _root()
     run = traced(states, root).start_execution(stateMachineArn=machine["stateMachineArn"])
 
-    seen = _drain(sqs, tally, 3)
+    seen = _tallied(sqs, tally, 3)
     assert set(seen) == {"invoke", "bare", "send"}, seen
     for tag in ("invoke", "bare"):  # each invocation one run of the function further
         assert seen[tag].startswith(root + ";") and _lineage(seen[tag]) == [1], seen
@@ -201,5 +210,5 @@ def test_a_pipe_gives_its_source_messages_trace_to_its_function(server: ServerPr
     root = _root()
     traced(sqs, root).send_message(QueueUrl=source, MessageBody="piped")
 
-    seen = _drain(sqs, tally, 1)
+    seen = _tallied(sqs, tally, 1)
     assert seen["piped"].startswith(root + ";") and _lineage(seen["piped"]) == [1], seen
