@@ -136,11 +136,18 @@ class TargetSink(Protocol):
 
 class ApiSink(Protocol):
     async def send(
-        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        source_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         """Invoke the API destination ``target`` names (decision 0200), its role taken for
-        ``source_arn`` (the rule, decision 0321); DeliveryRefused when
-        no retry can succeed, any other exception for a failure worth another."""
+        ``source_arn`` (the rule, decision 0321), ``trace`` its ``X-Amzn-Trace-Id`` (decision
+        0351); DeliveryRefused when no retry can succeed, any other exception for a failure
+        worth another."""
         ...
 
 
@@ -446,7 +453,11 @@ class Deliveries:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(
-                    delivery.tenant_id, target, document["message"], source_arn=delivery.rule_arn
+                    delivery.tenant_id,
+                    target,
+                    document["message"],
+                    source_arn=delivery.rule_arn,
+                    trace=trace,
                 )
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
