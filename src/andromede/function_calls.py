@@ -89,9 +89,11 @@ async def invoke_function(
     invocation_type: str = "RequestResponse",
     qualifier: str | None = None,
     client_context: str | None = None,
+    trace: str | None = None,
 ) -> FunctionAnswer:
-    """Invoke ``function_name`` (a name, ``name:qualifier`` or an ARN) as ``principal``;
-    FunctionCallFailed when Lambda answers an error."""
+    """Invoke ``function_name`` (a name, ``name:qualifier`` or an ARN) as ``principal``,
+    ``trace`` its ``X-Amzn-Trace-Id`` (the chain's lineage, decision 0351); FunctionCallFailed
+    when Lambda answers an error."""
     path = f"/2015-03-31/functions/{function_name}/invocations"
     query = urlencode({"Qualifier": qualifier}) if qualifier is not None else ""
     headers = [
@@ -101,6 +103,8 @@ async def invoke_function(
     ]
     if client_context is not None:
         headers.append((b"x-amz-client-context", client_context.encode()))
+    if trace:
+        headers.append((b"x-amzn-trace-id", trace.encode("latin-1", "replace")))
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},

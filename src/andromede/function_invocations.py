@@ -75,7 +75,9 @@ class EventFunctionTargets:
     def __init__(self, invocations: Invocations) -> None:
         self._invocations = invocations
 
-    async def send(self, tenant_id: str, target: Target, message: str, rule_arn: str) -> None:
+    async def send(
+        self, tenant_id: str, target: Target, message: str, rule_arn: str, trace: str | None
+    ) -> None:
         invocations = self._invocations()
         if invocations is None:
             raise DeliveryRefused("NO_RESOURCE", "AWS Lambda is not served by this deployment")
@@ -86,6 +88,7 @@ class EventFunctionTargets:
                 json_payload(message),
                 source_arn=rule_arn,
                 source_account=tenant_id,
+                trace=trace,  # the event's lineage (decision 0351)
             )
         except ResourceNotFound:
             raise DeliveryRefused(

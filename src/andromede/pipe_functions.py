@@ -22,7 +22,7 @@ exception, retried as the source retries.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.function_calls import (
@@ -31,6 +31,7 @@ from andromede.function_calls import (
     FunctionCallFailed,
     invoke_function,
 )
+from andromede.functions.lineage import furthest
 from andromede.pipe_roles import PipeRoles
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
@@ -61,12 +62,13 @@ class PipeFunctions:
         """Whether the pipe's target is a function: its batch goes as one array."""
         return pipe.target_kind == "lambda"
 
-    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
-        """``payload`` (the batch's array) to the target function; the identifiers of the
-        events it reported failed (none: all done)."""
+    async def send_batch(self, pipe: Pipe, payload: str, traces: Sequence[str]) -> list[str]:
+        """``payload`` (the batch's array) to the target function, with the trace header of
+        the source event furthest along its chain (decision 0351: the function's recursive
+        loop detection); the identifiers of the events it reported failed (none: all done)."""
         params = pipe.target_parameters.get("LambdaFunctionParameters") or {}
         invocation = _INVOCATION_TYPES[params.get("InvocationType") or "REQUEST_RESPONSE"]
-        answer = await self._invoke(pipe, pipe.target, payload, invocation)
+        answer = await self._invoke(pipe, pipe.target, payload, invocation, furthest(traces))
         if invocation != "RequestResponse":
             return []
         return batch_item_failures(answer.payload)
@@ -77,7 +79,7 @@ class PipeFunctions:
         return answer.payload
 
     async def _invoke(
-        self, pipe: Pipe, function: str, payload: str, invocation: str
+        self, pipe: Pipe, function: str, payload: str, invocation: str, trace: str | None = None
     ) -> FunctionAnswer:
         session = await self._roles.session(pipe)
         app = self._lambdas()
@@ -85,7 +87,7 @@ class PipeFunctions:
             raise EndpointRefused("NO_RESOURCE", "Lambda is not served by this deployment")
         try:
             answer = await invoke_function(
-                app, session, function, payload.encode(), invocation_type=invocation
+                app, session, function, payload.encode(), invocation_type=invocation, trace=trace
             )
         except FunctionCallFailed as exc:
             if exc.code in _REFUSALS:

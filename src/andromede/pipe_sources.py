@@ -86,6 +86,12 @@ def _ms(moment: Any) -> str:
     return str(int(moment.timestamp() * 1000))
 
 
+def _trace(message: Delivered) -> str | None:
+    """The message's ``AWSTraceHeader`` (its sender's trace header), if it has one."""
+    trace = message.payload.system.get("AWSTraceHeader")
+    return trace.string_value if trace is not None and trace.string_value else None
+
+
 def sqs_event(message: Delivered, queue: Queue) -> dict[str, Any]:
     """A received message as a pipe (and Lambda) sees it."""
     attributes: dict[str, Any] = {}
@@ -106,9 +112,9 @@ def sqs_event(message: Delivered, queue: Queue) -> dict[str, Any]:
         "SenderId": message.payload.sender,
         "ApproximateFirstReceiveTimestamp": _ms(message.first_received_at),
     }
-    trace = message.payload.system.get("AWSTraceHeader")
-    if trace is not None and trace.string_value:  # its lineage, for Lambda (decision 0328)
-        system["AWSTraceHeader"] = trace.string_value
+    trace = _trace(message)
+    if trace is not None:  # its lineage, for Lambda (decision 0328)
+        system["AWSTraceHeader"] = trace
     if message.group_id is not None:
         system["MessageGroupId"] = message.group_id
         system["SequenceNumber"] = str(message.sequence)
@@ -180,6 +186,7 @@ class PipeSources:
                     sqs_event(m, queue),
                     receipt=m.receipt_handle,
                     arrived=int(m.sent_at.timestamp() * 1000),
+                    trace=_trace(m),
                 )
                 for m in received
             ]

@@ -25,10 +25,11 @@ failure is :class:`StateMachineFailed`, retried as the source retries.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from andromede.function_calls import AsgiApp
+from andromede.functions.lineage import furthest
 from andromede.pipe_functions import batch_item_failures
 from andromede.pipe_roles import PipeRoles
 from andromede.pipes.errors import EndpointRefused
@@ -65,14 +66,16 @@ class PipeStateMachines:
         """Whether the pipe's target is a state machine: its batch goes as one array."""
         return pipe.target_kind == "states"
 
-    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
+    async def send_batch(self, pipe: Pipe, payload: str, traces: Sequence[str]) -> list[str]:
         """``payload`` (the batch's array) as the input of an execution of the target
-        machine; the identifiers of the events a synchronous one reported failed."""
+        machine, its ``traceHeader`` the source event's furthest along its chain (decision
+        0351); the identifiers of the events a synchronous one reported failed."""
         params = pipe.target_parameters.get("StepFunctionStateMachineParameters") or {}
+        trace = furthest(traces)
         if params.get("InvocationType") == "FIRE_AND_FORGET":
-            await self._call(pipe, "StartExecution", pipe.target, payload)
+            await self._call(pipe, "StartExecution", pipe.target, payload, trace)
             return []
-        output = await self._run(pipe, pipe.target, payload)
+        output = await self._run(pipe, pipe.target, payload, trace)
         return batch_item_failures(output)
 
     async def enrich(self, pipe: Pipe, payload: str) -> bytes:
@@ -80,8 +83,8 @@ class PipeStateMachines:
         enrichment machine; its output."""
         return await self._run(pipe, pipe.enrichment, payload)
 
-    async def _run(self, pipe: Pipe, machine: str, payload: str) -> bytes:
-        ran = await self._call(pipe, "StartSyncExecution", machine, payload)
+    async def _run(self, pipe: Pipe, machine: str, payload: str, trace: str | None = None) -> bytes:
+        ran = await self._call(pipe, "StartSyncExecution", machine, payload, trace)
         status = str(ran.get("status", ""))
         if status != "SUCCEEDED":
             error = str(ran.get("error") or "States.Runtime")[:256]
@@ -90,7 +93,9 @@ class PipeStateMachines:
         output = ran.get("output")
         return output.encode() if isinstance(output, str) else b"null"
 
-    async def _call(self, pipe: Pipe, action: str, machine: str, payload: str) -> dict[str, Any]:
+    async def _call(
+        self, pipe: Pipe, action: str, machine: str, payload: str, trace: str | None = None
+    ) -> dict[str, Any]:
         session = await self._roles.session(pipe)
         app = self._states()
         if app is None:
@@ -100,7 +105,8 @@ class PipeStateMachines:
             f"AWSStepFunctions.{action}",
             _CONTENT_TYPE,
             session,
-            {"stateMachineArn": machine, "input": payload},
+            {"stateMachineArn": machine, "input": payload}
+            | ({"traceHeader": trace} if trace else {}),
         )
         if status < 300:
             return answer

@@ -53,6 +53,7 @@ from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
+from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
 
@@ -124,17 +125,23 @@ class PipeTargets:
         self._region = region
         self._logs = logs
 
-    async def send(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
+    async def send(
+        self, pipe: Pipe, payload: str, event: dict[str, Any], *, trace: str | None = None
+    ) -> None:
+        """``payload`` to the target; ``trace`` (the source message's trace header) goes on
+        with it to a queue, a topic or a bus, as the next step of its chain (decision 0351)."""
         session = await self._roles.session(pipe)
         kind = pipe.target_kind
         if kind == "sqs":
-            await self._to_queue(pipe, session, payload, event)
+            await self._to_queue(pipe, session, payload, event, trace)
         elif kind == "sns":
             await self._roles.require(session, "sns:Publish", pipe.target)
             if self._pubsub is None:
                 raise EndpointRefused("NO_RESOURCE", "SNS is not served by this deployment")
             try:
-                await self._pubsub.publish(pipe.tenant_id, pipe.target, payload, None, {}, None)
+                await self._pubsub.publish(
+                    pipe.tenant_id, pipe.target, payload, None, {}, None, trace=trace
+                )
             except NotificationError as exc:
                 raise EndpointRefused("NO_RESOURCE", str(exc)[:512]) from None
         elif kind == "kinesis":
@@ -146,7 +153,7 @@ class PipeTargets:
         elif kind == "event-bus":
             if self._events is None:
                 raise EndpointRefused("NO_RESOURCE", "EventBridge is not served by this deployment")
-            entry = _bus_entry(pipe, payload)
+            entry = _bus_entry(pipe, payload) | ({"TraceHeader": trace} if trace else {})
             # The entry's keys, as PutEvents gives them (decision 0318).
             keys = put_events_keys(entry["Source"], entry["DetailType"])
             await self._roles.require(session, "events:PutEvents", pipe.target, keys)
@@ -160,7 +167,12 @@ class PipeTargets:
             raise EndpointRefused("NO_RESOURCE", f"the target {pipe.target[:512]} is not served")
 
     async def _to_queue(
-        self, pipe: Pipe, session: Principal, payload: str, event: dict[str, Any]
+        self,
+        pipe: Pipe,
+        session: Principal,
+        payload: str,
+        event: dict[str, Any],
+        trace: str | None = None,
     ) -> None:
         queue = await queue_of(self._queues, pipe.target)
         await self._roles.require(session, "sqs:SendMessage", queue.arn)
@@ -172,12 +184,16 @@ class PipeTargets:
             if fifo
             else None
         )
+        # The source message's trace, kept as the new one's (decision 0351).
+        system = (
+            {} if trace is None else {TRACE_HEADER: MessageAttribute("String", string_value=trace)}
+        )
         try:
             await self._queues.send_message(
                 queue,
                 payload,
                 {},
-                {},
+                system,
                 None,
                 f"{session.user_id}:{session.session_name}",
                 group_id=group,

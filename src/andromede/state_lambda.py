@@ -76,6 +76,7 @@ def _read(payload: bytes) -> Any:
 async def _call(
     app: AsgiApp, session: Principal, name: str, payload: bytes, **options: Any
 ) -> FunctionAnswer:
+    """Invoke's answer; ``options`` Invoke's (``trace``: the execution's trace header)."""
     try:
         answer = await invoke_function(app, session, name, payload, **options)
     except FunctionCallFailed as exc:
@@ -91,9 +92,11 @@ async def _call(
     return answer
 
 
-async def invoke_as_task(app: AsgiApp, session: Principal, params: Mapping[str, Any]) -> Any:
+async def invoke_as_task(
+    app: AsgiApp, session: Principal, params: Mapping[str, Any], trace: str | None = None
+) -> Any:
     """``arn:aws:states:::lambda:invoke`` with ``params``: Invoke's answer as AWS's
-    optimized integration gives it."""
+    optimized integration gives it; ``trace`` the execution's trace header (decision 0351)."""
     name = params.get("FunctionName")
     if not isinstance(name, str) or not name:
         raise StatesError(
@@ -115,6 +118,7 @@ async def invoke_as_task(app: AsgiApp, session: Principal, params: Mapping[str, 
         invocation_type=invocation_type,
         qualifier=qualifier if isinstance(qualifier, str) else None,
         client_context=context if isinstance(context, str) else None,
+        trace=trace,
     )
     headers = {_HEADER_NAMES.get(k, k): v for k, v in sorted(answer.headers.items())}
     result: dict[str, Any] = {}
@@ -134,8 +138,11 @@ async def invoke_as_task(app: AsgiApp, session: Principal, params: Mapping[str, 
     return result
 
 
-async def invoke_legacy(app: AsgiApp, session: Principal, arn: str, data: Any) -> Any:
+async def invoke_legacy(
+    app: AsgiApp, session: Principal, arn: str, data: Any, trace: str | None = None
+) -> Any:
     """A function's ARN as a Task's ``Resource``: invoked with the effective input, its
     answer the result."""
-    answer = await _call(app, session, arn, json.dumps(data, separators=(",", ":")).encode())
+    payload = json.dumps(data, separators=(",", ":")).encode()
+    answer = await _call(app, session, arn, payload, trace=trace)
     return _read(answer.payload)

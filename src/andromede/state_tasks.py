@@ -28,6 +28,11 @@ A refusal is the integration's error (``SQS.AccessDeniedException``,
 not served is ``States.Runtime``, saying so. ``states:startExecution.sync`` (and ``.sync:2``)
 starts the child with the parent's task token: the parent stays parked until the child ends,
 its DescribeExecution the task's output (or ``States.TaskFailed``).
+
+Each call carries the execution's trace header (its caller's, decision 0351): Lambda's
+invocations as ``X-Amzn-Trace-Id``, an SQS message as its ``AWSTraceHeader``, SNS's and
+EventBridge's deliveries, a child execution's ``traceHeader``, so that Lambda's recursive
+loop detection counts a chain through a state machine.
 """
 
 from __future__ import annotations
@@ -51,11 +56,13 @@ from andromede.iam.service_roles import ServiceRoleSessions, TrustSource
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.errors import QueueError
+from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
 from andromede.state_lambda import FUNCTION_ARN, invoke_as_task, invoke_legacy
 from andromede.stepfunctions.distributed_map import MapRunHost
 from andromede.stepfunctions.errors import StepFunctionsError
+from andromede.stepfunctions.executions import EXECUTION_TRACE
 from andromede.stepfunctions.interpreter import StatesError
 
 __all__ = ["STATES_PRINCIPAL", "StateTasks", "call_in_process"]
@@ -119,12 +126,13 @@ class StateTasks:
         integration = resource.removeprefix(_PREFIX) if resource.startswith(_PREFIX) else ""
         params = parameters if isinstance(parameters, dict) else {}
         session = await self._session(context)
+        trace = EXECUTION_TRACE.get()
         if integration == "sqs:sendMessage" and self._queues is not None:
-            return await self._send_message(self._queues, session, params)
+            return await self._send_message(self._queues, session, params, trace)
         if integration == "sns:publish" and self._pubsub is not None:
-            return await self._publish(self._pubsub, session, params)
+            return await self._publish(self._pubsub, session, params, trace)
         if integration == "events:putEvents" and self._events is not None:
-            return await self._put_events(self._events, session, params)
+            return await self._put_events(self._events, session, params, trace)
         if integration == "states:startExecution" and self._start_execution is not None:
             return await self._start(self._start_execution, session, params, None)
         if integration in _SYNC and self._start_execution is not None:
@@ -136,9 +144,9 @@ class StateTasks:
             return await self._dynamodb_call(dynamodb, _DYNAMODB[integration], session, params)
         functions = self._lambda()
         if functions is not None and integration == "lambda:invoke":
-            return await invoke_as_task(functions, session, params)
+            return await invoke_as_task(functions, session, params, trace)
         if functions is not None and FUNCTION_ARN.fullmatch(resource):
-            return await invoke_legacy(functions, session, resource, parameters)
+            return await invoke_legacy(functions, session, resource, parameters, trace)
         raise StatesError(
             "States.Runtime",
             f"The resource {resource[:256]} is not served by this platform yet",
@@ -191,7 +199,11 @@ class StateTasks:
         )
 
     async def _send_message(
-        self, queues: QueueService, session: Principal, params: Mapping[str, Any]
+        self,
+        queues: QueueService,
+        session: Principal,
+        params: Mapping[str, Any],
+        trace: str | None,
     ) -> Any:
         url = str(params.get("QueueUrl", ""))
         parts = url.rstrip("/").split("/")
@@ -207,7 +219,9 @@ class StateTasks:
                 queue,
                 _text(params.get("MessageBody", "")),
                 {},
-                {},
+                {}
+                if trace is None
+                else {TRACE_HEADER: MessageAttribute("String", string_value=trace)},
                 delay if isinstance(delay, int) else None,
                 f"{session.user_id}:{session.session_name}",
                 group_id=params.get("MessageGroupId"),
@@ -222,7 +236,11 @@ class StateTasks:
         return result
 
     async def _publish(
-        self, pubsub: PubSubService, session: Principal, params: Mapping[str, Any]
+        self,
+        pubsub: PubSubService,
+        session: Principal,
+        params: Mapping[str, Any],
+        trace: str | None,
     ) -> Any:
         topic = str(params.get("TopicArn", ""))
         await self._require(session, "SNS", "sns:Publish", topic)
@@ -235,13 +253,18 @@ class StateTasks:
                 subject if isinstance(subject, str) else None,
                 {},
                 None,
+                trace=trace,
             )
         except NotificationError as exc:
             raise StatesError(f"SNS.{type(exc).__name__}", str(exc)[:512]) from None
         return {"MessageId": published.message_id}
 
     async def _put_events(
-        self, events: EventsService, session: Principal, params: Mapping[str, Any]
+        self,
+        events: EventsService,
+        session: Principal,
+        params: Mapping[str, Any],
+        trace: str | None,
     ) -> Any:
         entries = params.get("Entries")
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -265,7 +288,7 @@ class StateTasks:
             await self._require(session, "EventBridge", "events:PutEvents", arn, keys)
             detail = entry.get("Detail", {})
             shaped.append({**entry, "Detail": _text(detail), "EventBusName": bus})
-        results = await events.put_events(session.tenant_id or "", shaped)
+        results = await events.put_events(session.tenant_id or "", shaped, trace=trace)
         return {
             "Entries": [
                 {"EventId": r.event_id}
@@ -290,6 +313,9 @@ class StateTasks:
         )}  # fmt: skip
         if "Name" in params:
             wanted["name"] = params["Name"]
+        trace = EXECUTION_TRACE.get()
+        if trace:  # the child goes on with the parent's chain (decision 0351)
+            wanted["traceHeader"] = trace
         try:
             arn, started = await start(session.tenant_id or "", wanted, parent)
         except StepFunctionsError as exc:

@@ -163,3 +163,15 @@ async def test_ended_executions_are_purged_after_their_retention(store: Executio
     assert await store.purge("eu-fr-1", T0 + 10**9, 10) == 1  # newer; never the running one
     assert await store.get("000000000001", "eu-fr-1", "m", "running") is not None
     assert await store.create(execution("old"), []) is None  # the name is free again
+
+
+async def test_the_callers_trace_is_kept(store: ExecutionStore) -> None:
+    """Decision 0351: the trace header StartExecution was given, kept with the execution (in
+    its sealed document over SQL) for its tasks; none when none was given."""
+    trace = "Root=1-6756f2a0-0123456789abcdef01234567;Lineage=1a2b3c4d:2"
+    assert await store.create(execution("traced", trace=trace), []) is None
+    assert await store.create(execution("untraced"), []) is None
+    found = await store.get("000000000001", "eu-fr-1", "m", "traced")
+    assert found is not None and found.trace == trace
+    other = await store.get("000000000001", "eu-fr-1", "m", "untraced")
+    assert other is not None and other.trace is None

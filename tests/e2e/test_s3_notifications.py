@@ -64,16 +64,21 @@ def client(server: ServerProcess, service: str) -> Any:
 
 
 class Receiver:
-    """An HTTP server in a thread of the test, keeping each POSTed JSON body."""
+    """An HTTP server in a thread of the test, keeping each POSTed JSON body (and, in
+    ``posts``, each with its headers)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         received: list[dict[str, Any]] = []
+        posts: list[tuple[dict[str, Any], dict[str, str]]] = []
         self.received = received
+        self.posts = posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                received.append(json.loads(body))
+                parsed = json.loads(body)
+                received.append(parsed)
+                posts.append((parsed, {k.lower(): v for k, v in self.headers.items()}))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -411,3 +416,48 @@ def test_an_http_subscription_confirms_through_its_subscribe_url(
     assert notification["Message"] == "hello hooks" and verify(notification, certificate)
     (listed,) = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
     assert listed["SubscriptionArn"].startswith(arn + ":")
+
+
+def test_an_http_subscription_receives_the_publishers_trace_header(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    """Decision 0351: SNS passes the publisher's ``X-Amzn-Trace-Id`` on to an http(s)
+    subscription's POST (``TracingConfig`` ``PassThrough``, the default, and ``Active``
+    alike); a publish without one sends none."""
+    sns = client(server, "sns")
+    arn = sns.create_topic(Name=f"traced-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="TracingConfig", AttributeValue="Active")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["TracingConfig"] == "Active"
+    with pytest.raises(ClientError) as refused:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="TracingConfig", AttributeValue="On")
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint=receiver.url)
+
+    def headers_of(message: str) -> dict[str, str]:
+        """The headers of the notification POST of ``message`` (waited for)."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for body, headers in list(receiver.posts):
+                if body.get("Type") == "Notification" and body.get("Message") == message:
+                    return headers
+            time.sleep(0.05)
+        raise AssertionError(f"no notification of {message!r}")
+
+    deadline = time.monotonic() + 20
+    while not any(b.get("Type") == "SubscriptionConfirmation" for b in receiver.received):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (confirm,) = [b for b in receiver.received if b.get("Type") == "SubscriptionConfirmation"]
+    with urllib.request.urlopen(confirm["SubscribeURL"], timeout=10) as reply:
+        assert reply.status == 200
+    root = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=1"
+
+    def add(request: Any, **_: Any) -> None:
+        request.headers["X-Amzn-Trace-Id"] = root
+
+    traced = client(server, "sns")
+    traced.meta.events.register_first("before-sign.*.*", add)
+    traced.publish(TopicArn=arn, Message="with a trace")
+    sns.publish(TopicArn=arn, Message="without one")
+    assert headers_of("with a trace")["x-amzn-trace-id"] == root
+    assert "x-amzn-trace-id" not in headers_of("without one")

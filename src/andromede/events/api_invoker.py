@@ -98,9 +98,17 @@ class ApiDestinationInvoker:
         self._lock = asyncio.Lock()
 
     async def send(
-        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        source_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
-        await self.invoke(tenant_id, target, message, answer_limit=0, source_arn=source_arn)
+        await self.invoke(
+            tenant_id, target, message, answer_limit=0, source_arn=source_arn, trace=trace
+        )
 
     async def invoke(
         self,
@@ -110,10 +118,12 @@ class ApiDestinationInvoker:
         *,
         answer_limit: int,
         source_arn: str | None = None,
+        trace: str | None = None,
     ) -> bytes:
         """:meth:`send`, and the endpoint's answer (its first ``answer_limit`` bytes at most:
         a longer one is refused, ``ResponseTooLarge``), as a pipe's enrichment reads it
-        (decision 0268)."""
+        (decision 0268). ``trace``: the event's trace header, sent as ``X-Amzn-Trace-Id`` as
+        EventBridge passes it on (decision 0351)."""
         try:
             destination, connection = await self._connections.invocation(tenant_id, target.arn)
         except EventsError as exc:
@@ -137,6 +147,7 @@ class ApiDestinationInvoker:
             "User-Agent": _USER_AGENT,
             **{str(k): str(v) for k, v in (params.get("HeaderParameters") or {}).items()},
             **_pairs(connection, "HeaderParameters"),
+            **({"X-Amzn-Trace-Id": trace} if trace else {}),
         }
         body: bytes | None = None
         if destination.method in _WITH_BODY:

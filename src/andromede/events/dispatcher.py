@@ -37,7 +37,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -124,21 +124,30 @@ class TargetSink(Protocol):
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         """Send ``message`` to the queue or topic ``arn``; DeliveryRefused when it can never
         be, any other exception for a failure worth another try. ``role_arn``: the target's
         execution role, as which a queue or topic of another account is written (decision
-        0273)."""
+        0273); ``trace``: the event's trace header, the message's ``AWSTraceHeader`` or the
+        publish's (decision 0351)."""
         ...
 
 
 class ApiSink(Protocol):
     async def send(
-        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        source_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         """Invoke the API destination ``target`` names (decision 0200), its role taken for
-        ``source_arn`` (the rule, decision 0321); DeliveryRefused when
-        no retry can succeed, any other exception for a failure worth another."""
+        ``source_arn`` (the rule, decision 0321), ``trace`` its ``X-Amzn-Trace-Id`` (decision
+        0351); DeliveryRefused when no retry can succeed, any other exception for a failure
+        worth another."""
         ...
 
 
@@ -175,11 +184,18 @@ class LogSink(Protocol):
 
 
 class FunctionSink(Protocol):
-    async def send(self, tenant_id: str, target: Target, message: str, rule_arn: str) -> None:
+    async def send(
+        self, tenant_id: str, target: Target, message: str, rule_arn: str, trace: str | None
+    ) -> None:
         """Invoke the function ``target`` names with ``message`` asynchronously, as
-        EventBridge by the function's resource-based policy (decision 0293); errors as
-        StreamSink's."""
+        EventBridge by the function's resource-based policy (decision 0293), with the event's
+        trace header (its lineage, decision 0351); errors as StreamSink's."""
         ...
+
+
+def _traced(trace: str | None) -> dict[str, str]:
+    """A queued document's ``trace`` member: only when the event has one."""
+    return {"trace": trace} if trace else {}
 
 
 def _is_stream(arn: str) -> bool:
@@ -247,9 +263,11 @@ class Deliveries:
         matched: Sequence[tuple[Rule, Target, dict[str, Any]]],
         *,
         bus: EventBus | None = None,
+        traces: Mapping[str, str | None] | None = None,
     ) -> None:
         """Queue each (rule, target, event) in one write; the target's input rendered now,
-        as the rule and target stand when the event is accepted. Under ``bus``'s key when it
+        as the rule and target stand when the event is accepted, the event's trace header
+        (``traces`` by id, decision 0351) kept with it. Under ``bus``'s key when it
         has one (decision 0213): the event, the target's settings and the rendered input
         sealed with one data key, only the event's metadata (which AWS does not encrypt
         either), the target's ARN and the dead-letter queues left readable."""
@@ -270,7 +288,8 @@ class Deliveries:
                             rule_arn=rule.arn,
                             rule_name=rule.name,
                         ),
-                    },
+                    }
+                    | _traced((traces or {}).get(str(event.get("id")))),
                     separators=(",", ":"),
                 ),
             )
@@ -415,6 +434,8 @@ class Deliveries:
             given = document["target"]
             target = Target(given["Id"], given["Arn"], given["Spec"])
             event: dict[str, Any] = document["event"]
+            trace = document.get("trace")
+            trace = trace if isinstance(trace, str) and trace else None
         except (ValueError, KeyError, TypeError):  # never deliverable: not kept forever
             log.warning("event delivery %d dropped: malformed", delivery.delivery_id)
             await self.queue.complete(delivery)
@@ -432,7 +453,11 @@ class Deliveries:
                 if self.api is None:
                     raise DeliveryRefused("NO_RESOURCE", "API destinations are not served")
                 await self.api.send(
-                    delivery.tenant_id, target, document["message"], source_arn=delivery.rule_arn
+                    delivery.tenant_id,
+                    target,
+                    document["message"],
+                    source_arn=delivery.rule_arn,
+                    trace=trace,
                 )
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
@@ -454,7 +479,7 @@ class Deliveries:
                 if self.functions is None:
                     raise DeliveryRefused("NO_RESOURCE", "Lambda function targets are not served")
                 await self.functions.send(
-                    delivery.tenant_id, target, document["message"], delivery.rule_arn
+                    delivery.tenant_id, target, document["message"], delivery.rule_arn, trace
                 )
             elif (parse_arn(target.arn) or ("", "", "", ""))[2] != delivery.tenant_id:
                 # Decision 0273: another account's queue or topic, as the target's role.
@@ -466,6 +491,7 @@ class Deliveries:
                     group_id=target.message_group_id,
                     dedup_id=str(event.get("id", uuid.uuid4())),
                     role_arn=target.role_arn,
+                    trace=trace,
                 )
             else:
                 await self._sink.send(
@@ -475,6 +501,7 @@ class Deliveries:
                     rule_arn=delivery.rule_arn,
                     group_id=target.message_group_id,
                     dedup_id=str(event.get("id", uuid.uuid4())),
+                    trace=trace,
                 )
         except DeliveryRefused as exc:
             await self._dead_letter(delivery, target, event, exc.code, str(exc), done, "")

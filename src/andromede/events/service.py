@@ -2,8 +2,7 @@
 buses (its implicit ``default`` bus and the custom ones it creates), their rules (an event
 pattern and/or, on the default bus, a schedule), the rules' targets, and PutEvents — each
 entry checked, turned into EventBridge's event envelope, matched against the bus's enabled
-rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher`).
-"""
+rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher`)."""
 
 from __future__ import annotations
 
@@ -84,11 +83,11 @@ class TargetDeliveries(Protocol):
         matched: Sequence[tuple[Rule, Target, dict[str, Any]]],
         *,
         bus: EventBus | None = None,
+        traces: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Queue each ``event`` for ``target`` of ``rule``, delivered at least once after;
-        sealed under ``bus``'s key when it has one (decision 0213: ``KeyUnusable``, nothing
-        queued, when the key refuses — even with nothing matched, as the bus holds its events
-        under it)."""
+        """Queue each ``event`` for ``target`` of ``rule`` with its trace (``traces`` by id,
+        decision 0351), delivered at least once after; sealed under ``bus``'s key when it has
+        one (decision 0213: ``KeyUnusable``, nothing queued, when the key refuses)."""
         ...
 
 
@@ -141,8 +140,7 @@ class EventsService:
         # Decision 0332: AWS/Events' metrics of the account (tenant, name, value, unit, and
         # the bus for its ``EventBusName`` series besides the one without dimension).
         self.measures: Callable[[str, str, float, str, str | None], None] | None = None
-        # Decision 0332: told of a managed rule deleted with ``Force`` (an archive's); 0341:
-        # or of its targets removed with ``Force``.
+        # Decision 0332 (0341): told of a managed rule deleted (its targets removed) by Force.
         self.on_managed_delete: Callable[[Rule], Awaitable[None]] | None = None
 
     @property
@@ -598,12 +596,14 @@ class EventsService:
         *,
         other_accounts: bool = False,
         denied: Mapping[int, EntryResult] | None = None,
+        trace: str | None = None,
     ) -> list[EntryResult]:
         """Each entry's event onto its bus. ``other_accounts``: an entry may name another
         account's bus by ARN, its policy having allowed the sender (the caller checked it);
         the event's ``account`` is the sender's, as on AWS (decision 0192, session 48).
         ``denied``: the entries (by index) the caller's policies refused, answered in their
-        place with their own error (decision 0318)."""
+        place with their own error (decision 0318). ``trace``: the request's trace header,
+        each event's unless its entry's ``TraceHeader`` names one (decision 0351)."""
         limits = self._limits
         if not entries or len(entries) > limits.max_put_entries:
             raise ValidationError(
@@ -614,6 +614,7 @@ class EventsService:
             raise ValidationError("Total size of the entries in the request is over the limit.")
         results: list[EntryResult] = []
         by_bus: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        traces: dict[str, str | None] = {}
         for index, entry in enumerate(entries):
             if denied is not None and index in denied:
                 results.append(denied[index])
@@ -624,10 +625,12 @@ class EventsService:
                 results.append(EntryResult(None, refused.code, refused.message))
                 continue
             by_bus.setdefault(place, []).append(event)
+            own = entry.get("TraceHeader")  # AWS's entry member, before the request's header
+            traces[event["id"]] = own if isinstance(own, str) and own else trace
             results.append(EntryResult(event["id"]))
         for (owner, bus), events in by_bus.items():
             try:
-                await self.route(owner, bus, events)
+                await self.route(owner, bus, events, traces=traces)
             except KeyUnusable as exc:
                 # Decision 0213: the bus's key refuses (disabled, deleted, its policy closed):
                 # its entries fail with AWS's non-retryable AccessDeniedException, none kept.
@@ -648,14 +651,15 @@ class EventsService:
         *,
         rule_arns: frozenset[str] | None = None,
         forwarded: bool = False,
+        traces: Mapping[str, str | None] | None = None,
     ) -> int:
         """Hand each event to the targets of the bus's enabled rules it matches (of
         ``rule_arns`` only when given: a replay's FilterArns); how many deliveries that made.
         ``forwarded``: the events came from another bus (decision 0273); as AWS, "EventBridge
         can't route events received from a sender event bus to a third event bus": the rules'
-        bus targets do not receive them (their other targets do).
-        The platform's own events come in here too, and replays' (decision 0196); each is
-        archived after its deliveries are queued, as its bus's archives say.
+        bus targets do not receive them (their other targets do). ``traces``: the events'
+        trace headers by id (decision 0351). The platform's own events come in here too, and
+        replays' (decision 0196); each is archived after its deliveries are queued.
 
         A bus's customer key (the default bus's too) seals its customers' events only: the
         platform's own (an ``aws.`` source, which PutEvents refuses to customers) stay under
@@ -722,10 +726,10 @@ class EventsService:
         # bus's key refusing stops here, before the archives keep what the bus refused.
         sealed = [match for match in handed if sealing and customers(match[2])]
         if sealing:
-            await self._deliveries.submit(tenant_id, sealed, bus=keyed)
+            await self._deliveries.submit(tenant_id, sealed, bus=keyed, traces=traces)
         if len(sealed) < len(handed) or not sealing:
             plain = [match for match in handed if not (sealing and customers(match[2]))]
-            await self._deliveries.submit(tenant_id, plain)
+            await self._deliveries.submit(tenant_id, plain, traces=traces)
         if self.archiver is not None:
             await self.archiver.archive(tenant_id, bus, events)
         return len(handed)

@@ -92,6 +92,8 @@ class EventsCall:
     resources: list[str] = field(default_factory=list)
     # PutEvents' billed events: its entries taken, one per 64 KiB chunk begun.
     published: int = 0
+    # The request's X-Amzn-Trace-Id: its events' lineage for their targets (decision 0351).
+    trace_header: str | None = None
 
     async def allow(
         self,
@@ -337,7 +339,7 @@ async def put_events(call: EventsCall) -> dict[str, Any]:
             for index in kinds[kind]:
                 refused[index] = EntryResult(None, refusal.code, refusal.message)
     results = await call.events.put_events(
-        call.tenant_id, entries, other_accounts=True, denied=refused
+        call.tenant_id, entries, other_accounts=True, denied=refused, trace=call.trace_header
     )
     shaped: list[dict[str, str]] = []
     for result in results:

@@ -169,6 +169,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
                 scope.get("scheme") == "https",
                 request.request_id,
             ),
+            trace_header=request.headers.get("x-amzn-trace-id") or None,
         )
         return await SERVED[action_name](request.context)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,6 +31,7 @@ __all__ = [
     "TERMINATE",
     "Lineage",
     "function_key",
+    "furthest",
 ]
 
 MAX_CHAIN: Final = 16  # AWS: "more than 16 times in the same chain of requests"
@@ -95,3 +97,17 @@ class Lineage:
     def header(self) -> str:
         lineage = ",".join(f"{k}:{n}" for k, n in self.counts)
         return ";".join([*self.fields, *([f"{_FIELD}={lineage}"] if lineage else [])])
+
+
+def furthest(headers: Iterable[str | None]) -> str | None:
+    """Of a batch's trace headers, the one furthest along its chain (its highest count), so
+    that a loop cannot hide in a batch (decision 0351: a pipe's batch; decision 0328 chooses
+    so for the SQS mapping's); None when none is given."""
+    best: tuple[int, str | None] = (-1, None)
+    for header in headers:
+        if header:
+            lineage = Lineage.parse(header)
+            reached = max((n for _, n in lineage.counts), default=0)
+            if reached > best[0]:
+                best = (reached, header)
+    return best[1]

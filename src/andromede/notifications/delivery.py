@@ -57,7 +57,8 @@ S3's event JSON, to its topic's push endpoint.
 - **Lineage** (decision 0336). The trace header an event was queued with (Publish's, the
   bucket write's) goes with it to a function (its invocation's), a queue (the message's
   ``AWSTraceHeader``) and a topic's subscriptions, so Lambda's recursive loop detection
-  sees a loop through a topic or a bucket.
+  sees a loop through a topic or a bucket; an http(s) POST carries it as its
+  ``X-Amzn-Trace-Id`` header (decision 0351), as SNS passes the publisher's trace on.
 - **No secret in the logs.** A failure is logged with the topic's ARN, the endpoint's host
   and the reason, never the endpoint's path or query (a tenant may put a token there) nor
   the message.
@@ -107,6 +108,7 @@ __all__ = ["Deliverer", "DeliveryPolicy", "QueueSink", "Subscribers"]
 log = logging.getLogger(__name__)
 
 _SETTING = "notification_endpoint_allow_cidrs"
+_TRACE_ID = "X-Amzn-Trace-Id"
 # How much of an endpoint's answer a delivery status log keeps (decision 0212).
 _RESPONSE_KEPT = 1024
 
@@ -428,6 +430,8 @@ class Deliverer:
             **delivery.headers,
             "Content-Type": "text/plain; charset=UTF-8" if policy is None else policy.content_type,
             "User-Agent": "Amazon Simple Notification Service Agent",
+            # The publisher's trace, as SNS passes it on (decision 0351).
+            **({_TRACE_ID: event.trace} if event.trace else {}),
         }
         if policy is not None and policy.max_per_second is not None:
             wait = self._gate.turn(delivery.subscription.arn, policy.max_per_second)

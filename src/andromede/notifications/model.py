@@ -15,7 +15,8 @@ creation only; both are kept filled in on a FIFO topic, and absent on the others
 within), ``ArchivePolicy`` (FIFO topics only, decision 0175; ``BeginningArchiveTime`` kept
 beside it by the service, never set by a caller) and ``DisplayName`` (SNS's: up to 100 ASCII
 printable characters, the From name of the topic's mails, decision 0180's addendum) and
-``KmsMasterKeyId`` (the KMS key its messages are sealed under at rest, decision 0212), and
+``KmsMasterKeyId`` (the KMS key its messages are sealed under at rest, decision 0212),
+``TracingConfig`` (``PassThrough`` or ``Active``, decision 0351), and
 the delivery status logging attributes (``notifications.feedback``, decision 0212). AMQP
 and Kafka endpoints, and their attributes, are refused as not implemented.
 
@@ -81,6 +82,9 @@ _TAKEN: Final[Mapping[str, tuple[str, ...] | None]] = {
     "DisplayName": None,
     "KmsMasterKeyId": None,
     DATA_PROTECTION_POLICY: None,
+    # X-Ray's mode (decision 0351): either passes the publisher's trace header on; no
+    # segments are sent (no X-Ray here), so ``Active`` is kept and shown back only.
+    "TracingConfig": ("PassThrough", "Active"),
 }
 # SNS's DisplayName: at most 100 printable ASCII characters (spaces, hyphens, underscores
 # among them). No control character (AWS's console lets a tab in; not here), so nothing a

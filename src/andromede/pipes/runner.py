@@ -93,12 +93,15 @@ _REMEMBERED: int = 10_000
 @dataclass(frozen=True, slots=True)
 class SourceEvent:
     """One event as the source gives it (AWS's shape), with what acknowledges it: an SQS
-    message's receipt handle, a stream record's sequence number; and when it arrived (ms)."""
+    message's receipt handle, a stream record's sequence number; and when it arrived (ms).
+    ``trace``: the trace header it came with (an SQS message's ``AWSTraceHeader``), sent on
+    with it to the target (decision 0351: Lambda's recursive loop detection)."""
 
     event: dict[str, Any]
     receipt: str | None = None
     sequence: str | None = None
     arrived: int = 0
+    trace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +129,12 @@ class PipeSource(Protocol):
 
 
 class PipeTarget(Protocol):
-    async def send(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
-        """``payload`` sent to the pipe's target as its role; EndpointRefused when the role
-        may not or the target is gone, any other exception for a failure worth another try."""
+    async def send(
+        self, pipe: Pipe, payload: str, event: dict[str, Any], *, trace: str | None = None
+    ) -> None:
+        """``payload`` sent to the pipe's target as its role, with the source event's
+        ``trace`` header; EndpointRefused when the role may not or the target is gone, any
+        other exception for a failure worth another try."""
         ...
 
 
@@ -137,9 +143,10 @@ class PipeBatchTarget(Protocol):
         """Whether the pipe's target takes its batch whole (a Lambda function)."""
         ...
 
-    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
+    async def send_batch(self, pipe: Pipe, payload: str, traces: Sequence[str]) -> list[str]:
         """``payload`` (the batch's events, a JSON array) sent to the target as the pipe's
-        role; the identifiers of the events it reported failed (none: all done).
+        role, ``traces`` the trace headers its source events came with (decision 0351); the
+        identifiers of the events it reported failed (none: all done).
         EndpointRefused when the role may not or the target is gone, any other exception for
         a failure worth another try."""
         ...
@@ -155,9 +162,9 @@ class BatchTargets:
     def takes(self, pipe: Pipe) -> bool:
         return any(target.takes(pipe) for target in self._targets)
 
-    async def send_batch(self, pipe: Pipe, payload: str) -> list[str]:
+    async def send_batch(self, pipe: Pipe, payload: str, traces: Sequence[str]) -> list[str]:
         target = next(target for target in self._targets if target.takes(pipe))
-        return await target.send_batch(pipe, payload)
+        return await target.send_batch(pipe, payload, traces)
 
 
 class PartialBatchFailure(Exception):
@@ -420,8 +427,12 @@ class PipesRunner:
             outputs = []  # sent whole, above
         for index, (event, seen, at) in enumerate(outputs):
             payload = render(pipe, event, seen, at)
+            # An enrichment's events are its answer's: their source's trace is not known.
+            trace = None if pipe.enrichment else items[index][0].trace
             try:
-                await self._targets.send(pipe, payload, seen if isinstance(seen, dict) else {})
+                await self._targets.send(
+                    pipe, payload, seen if isinstance(seen, dict) else {}, trace=trace
+                )
             except Exception as exc:  # said by the caller, retried later
                 failure = exc
                 break
@@ -453,7 +464,8 @@ class PipesRunner:
         if not rendered:  # the enrichment filtered them all out
             return [one for one, _ in items], [], None
         try:
-            failed = set(await target.send_batch(pipe, batch_payload(rendered)))
+            traces = [one.trace for one, _ in items if one.trace]
+            failed = set(await target.send_batch(pipe, batch_payload(rendered), traces))
         except Exception as exc:  # said by the caller, retried by the source's rules
             return [], [], exc
         if not failed:

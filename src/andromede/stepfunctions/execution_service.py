@@ -39,6 +39,7 @@ from andromede.stepfunctions.executions import (
     ExecutionStatus,
     HistoryEvent,
     check_execution_name,
+    check_trace_header,
     split_execution_arn,
 )
 from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS, not_redrivable
@@ -159,6 +160,7 @@ class ExecutionsService:
         machine = target.machine
         name = check_execution_name(params.get("name") or str(uuid.uuid4()))
         data = self._input(params.get("input"))
+        trace = check_trace_header(params.get("traceHeader"))
         definition = json.loads(target.definition)
         now = self._clock()
         execution = Execution(
@@ -178,6 +180,7 @@ class ExecutionsService:
             parent=parent,
             version=target.version,
             alias=target.alias,
+            trace=trace,
         )
         found = await self.store.create(execution, [started_event(execution)])
         if found is None:

@@ -122,6 +122,7 @@ class SqlExecutionStore:
         document.setdefault("parent", None)
         document.setdefault("resume", None)
         document.setdefault("redrive_token", None)
+        document.setdefault("trace", None)  # written before decision 0351
         return dataclasses.replace(shell, **document)
 
     async def create(self, execution: Execution, events: list[HistoryEvent]) -> Execution | None:

@@ -10,22 +10,33 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from andromede.stepfunctions.errors import InvalidArn, InvalidName
+from andromede.stepfunctions.errors import InvalidArn, InvalidName, ValidationException
 
 __all__ = [
+    "EXECUTION_TRACE",
     "Execution",
     "ExecutionStatus",
     "HistoryEvent",
     "check_execution_name",
+    "check_trace_header",
     "execution_arn",
     "split_execution_arn",
 ]
 
 _NAME: Final = re.compile(r"[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}")
+_MAX_TRACE: Final = 256  # StartExecution's traceHeader: 0 to 256 ASCII characters
+
+# The trace header of the execution whose step runs (decision 0351): set by the runners
+# around an execution's steps, read by the task integrations, which call Lambda, SQS, SNS,
+# EventBridge and Step Functions with it so that a recursive loop through a state machine
+# is counted. A context variable rather than a ``$$`` member: the context object is the
+# customer's to read, and AWS's holds no trace.
+EXECUTION_TRACE: ContextVar[str | None] = ContextVar("execution_trace", default=None)
 
 
 class ExecutionStatus(Enum):
@@ -101,6 +112,7 @@ class Execution:
     resume: dict[str, Any] | None = None  # where a redrive resumes: the cursor it ended at
     redrive_token: str | None = None  # the clientToken of its last redrive
     revision: int = 1
+    trace: str | None = None  # its caller's X-Amzn-Trace-Id (decision 0351)
 
     @property
     def arn(self) -> str:
@@ -134,6 +146,7 @@ class Execution:
             "parent": self.parent,
             "resume": self.resume,
             "redrive_token": self.redrive_token,
+            "trace": self.trace,
         }
 
 
@@ -151,6 +164,19 @@ def split_execution_arn(arn: Any, region: str) -> tuple[str, str, str]:
     if parts[3] != region or not re.fullmatch(r"\d{12}", parts[4]):
         raise InvalidArn(f"Invalid Arn: 'Invalid ARN: {arn}'")
     return parts[4], parts[6], parts[7]
+
+
+def check_trace_header(value: Any) -> str | None:
+    """StartExecution's ``traceHeader`` (the caller's ``X-Amzn-Trace-Id`` when the body names
+    none): at most 256 ASCII characters, as AWS's model bounds it; empty is none."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > _MAX_TRACE or not value.isascii():
+        raise ValidationException(
+            "1 validation error detected: Value at 'traceHeader' failed to satisfy "
+            f"constraint: Member must have length less than or equal to {_MAX_TRACE}"
+        )
+    return value
 
 
 def check_execution_name(name: Any) -> str:

@@ -16,7 +16,11 @@ from typing import Any
 
 from andromede.stepfunctions.branch_steps import parks_within
 from andromede.stepfunctions.errors import InvalidExecutionInput, StateMachineTypeNotSupported
-from andromede.stepfunctions.executions import check_execution_name
+from andromede.stepfunctions.executions import (
+    EXECUTION_TRACE,
+    check_execution_name,
+    check_trace_header,
+)
 from andromede.stepfunctions.interpreter import (
     Cursor,
     Interpreter,
@@ -75,6 +79,7 @@ class SyncExecutions:
                 "This operation is not supported by this type of state machine"
             )
         name = check_execution_name(params.get("name") or str(uuid.uuid4()))
+        trace = check_trace_header(params.get("traceHeader"))
         text = params.get("input") or "{}"
         try:
             if not isinstance(text, str) or len(text.encode()) > self._max_payload:
@@ -100,11 +105,14 @@ class SyncExecutions:
                                   limits=self._variables)  # fmt: skip
         result = ExpressResult(arn, machine.arn, name, started, started, "RUNNING", text)
         limit = min(self._max_seconds, float(definition.get("TimeoutSeconds", self._max_seconds)))
+        traced = EXECUTION_TRACE.set(trace)  # its tasks' calls carry it (decision 0351)
         try:
             return await asyncio.wait_for(self._run(interpreter, data, result), limit)
         except TimeoutError:
             return _ended(result, self._clock(), "TIMED_OUT", error="States.Timeout",
                           cause="The execution ran past its time.")  # fmt: skip
+        finally:
+            EXECUTION_TRACE.reset(traced)
 
     async def _run(self, interpreter: Interpreter, data: Any, result: ExpressResult) -> Any:
         cursor: Cursor | None = interpreter.start(data)

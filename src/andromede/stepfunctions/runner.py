@@ -21,7 +21,12 @@ from typing import Any, Protocol
 
 from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
-from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
+from andromede.stepfunctions.executions import (
+    EXECUTION_TRACE,
+    Execution,
+    ExecutionStatus,
+    HistoryEvent,
+)
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
 from andromede.stepfunctions.variables import VariableLimits
@@ -150,10 +155,14 @@ class ExecutionsRunner:
             await self._pacer.pause(claimed > 0 or bool(self._driving))
 
     async def _drive(self, execution: Execution) -> None:
+        # Its tasks call the services with its caller's trace (decision 0351).
+        traced = EXECUTION_TRACE.set(execution.trace)
         try:
             await self._steps(execution)
         except Exception:
             log.exception("Step Functions execution %s: its step failed", execution.arn)
+        finally:
+            EXECUTION_TRACE.reset(traced)
 
     async def _steps(self, execution: Execution) -> None:
         definition = json.loads(execution.definition)

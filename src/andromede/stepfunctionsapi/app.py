@@ -42,6 +42,8 @@ __all__ = ["CONTENT_TYPE", "StatesApp"]
 CONTENT_TYPE: Final = "application/x-amz-json-1.0"
 # JSON escapes a character of a definition in up to six bytes.
 _JSON_EXPANSION: Final = 6
+# The calls that start an execution, which keeps its caller's trace header.
+_TRACED: Final = frozenset({"StartExecution", "StartSyncExecution"})
 
 
 class StatesApp(JsonEndpoint[StatesCall]):
@@ -141,8 +143,14 @@ class StatesApp(JsonEndpoint[StatesCall]):
             if refused is not None:
                 raise StatesWireError("AccessDeniedException", refused)
 
+        params = self.params(request)
+        header = request.headers.get("x-amzn-trace-id")
+        if header and request.action_name in _TRACED and "traceHeader" not in params:
+            # AWS: "the trace header can also be passed in the request payload"; the
+            # header's otherwise, the execution's lineage (decision 0351).
+            params["traceHeader"] = header
         request.context = StatesCall(
-            params=self.params(request),
+            params=params,
             tenant_id=principal.tenant_id,
             machines=self._machines,
             authorise=authorise,

@@ -73,7 +73,7 @@ from andromede.notifications.pubsub import PubSubService
 from andromede.notifications.service import TopicService
 from andromede.queues.errors import QueueError
 from andromede.queues.fifo import is_fifo
-from andromede.queues.model import MessageAttribute
+from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.secrets.service import SecretService
 from andromede.settings import Settings
@@ -115,12 +115,13 @@ class EventTargets:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         parts = parse_arn(arn)
         if parts is None:
             raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target")
         service, _, account, name = parts
-        sender = Sender(tenant_id, rule_arn, role_arn)
+        sender = Sender(tenant_id, rule_arn, role_arn, trace)
         if service == "sqs":
             await self._to_queue(sender, account, name, message, group_id, dedup_id, attributes)
         elif service == "sns":
@@ -192,7 +193,10 @@ class EventTargets:
                     k: MessageAttribute("String", string_value=v)
                     for k, v in (attributes or {}).items()
                 },
-                {},
+                # The event's trace, as EventBridge gives it to SQS (decision 0351).
+                {}
+                if sender.trace is None
+                else {TRACE_HEADER: MessageAttribute("String", string_value=sender.trace)},
                 None,
                 EVENTS_PRINCIPAL,
                 group_id=group_id if fifo else None,
@@ -229,6 +233,7 @@ class EventTargets:
                 None,
                 group_id=group_id if topic.fifo else None,
                 dedup_id=dedup_id if topic.fifo else None,
+                trace=sender.trace,
             )
         except NotificationError as exc:
             raise DeliveryRefused("INVALID_PARAMETER", str(exc)) from exc
@@ -245,11 +250,13 @@ def _missing(sender: Sender, owner: str, what: str) -> DeliveryRefused:
 
 @dataclass(frozen=True, slots=True)
 class Sender:
-    """Who sends a delivery: the rule's account, the rule, the target's execution role."""
+    """Who sends a delivery: the rule's account, the rule, the target's execution role, and
+    the event's trace header (decision 0351)."""
 
     tenant_id: str
     rule_arn: str
     role_arn: str | None
+    trace: str | None = None
 
 
 class RoleInvokes:
@@ -281,14 +288,15 @@ class BucketEventBus:
     async def deliver(
         self, tenant_id: str, destination: str, message: str, trace: str | None = None
     ) -> bool:
-        # ``trace`` unused: AWS detects no loop through EventBridge (decision 0336).
+        # ``trace``: the bucket write's, kept with each event for its targets (decision 0351).
         try:
             records = json.loads(message)
         except ValueError:
             return False  # never routable: dropped
         events = s3_bus_events(tenant_id, records)
         if events:
-            await self._service.route(tenant_id, DEFAULT_BUS, events)
+            traces = {str(event.get("id")): trace for event in events}
+            await self._service.route(tenant_id, DEFAULT_BUS, events, traces=traces)
         return True
 
 

@@ -60,6 +60,7 @@ class DeadLetters:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         self.sent.append((arn, json.loads(message), attributes or {}))
 

@@ -54,6 +54,7 @@ class Sink:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         if arn in self.refused:
             raise DeliveryRefused("NO_PERMISSIONS", "refused")

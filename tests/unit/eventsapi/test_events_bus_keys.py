@@ -69,6 +69,7 @@ class RecordingSink:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         self.sent.append(Sent(arn, message, rule_arn, attributes))
 

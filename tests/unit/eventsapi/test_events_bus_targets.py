@@ -63,6 +63,7 @@ class Queues:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         self.sent.setdefault(arn, []).append((json.loads(message), attributes or {}))
 

@@ -157,6 +157,7 @@ class DeadLetters:
         dedup_id: str,
         attributes: dict[str, str] | None = None,
         role_arn: str | None = None,
+        trace: str | None = None,
     ) -> None:
         self.sent.append((arn, message, dict(attributes or {})))
 
@@ -669,3 +670,21 @@ async def test_the_timeout_the_networks_and_the_token_answer_bound(
     assert (
         described["ConnectionState"] == "DEAUTHORIZED" and "too large" in described["StateReason"]
     )
+
+
+async def test_an_events_trace_header_reaches_the_destination(
+    events: Harness, endpoint: Endpoint
+) -> None:
+    """Decision 0351: an event's trace (its entry's ``TraceHeader`` here) is sent on as the
+    invocation's ``X-Amzn-Trace-Id``, as EventBridge passes it on; none without one."""
+    arn = await _destination(events, endpoint, "d", "BASIC", BASIC, path="/t")
+    await _rule_to(events, arn)
+    trace = "Root=1-6756f2a0-0123456789abcdef01234567;Lineage=1a2b3c4d:2"
+    entry = {"Source": "shop", "DetailType": "order", "Detail": "{}"}
+    answer = await events.ok("PutEvents", {"Entries": [entry | {"TraceHeader": trace}]})
+    assert answer["FailedEntryCount"] == 0
+    await events.parts.deliveries.drain()
+    await _put(events, {"n": 1})
+    traced, untraced = endpoint.received
+    assert traced.headers["x-amzn-trace-id"] == trace
+    assert "x-amzn-trace-id" not in untraced.headers

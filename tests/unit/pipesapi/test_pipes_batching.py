@@ -30,7 +30,9 @@ class SlowTarget:
         self.busy = 0
         self.most_busy = 0
 
-    async def send(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
+    async def send(
+        self, pipe: Pipe, payload: str, event: dict[str, Any], *, trace: str | None = None
+    ) -> None:
         data = event["data"]  # as the filters see it: read as JSON
         self.busy += 1
         self.most_busy = max(self.most_busy, self.busy)

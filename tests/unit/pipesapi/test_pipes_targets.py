@@ -29,7 +29,7 @@ class Sink:
 
     async def send(
         self, tenant_id: str, arn: str, message: str, *, rule_arn: str, group_id: str | None,
-        dedup_id: str, attributes: dict[str, str] | None = None,
+        dedup_id: str, attributes: dict[str, str] | None = None, trace: str | None = None,
     ) -> None:  # fmt: skip
         self.sent.append((arn, message))
 
