@@ -16,7 +16,11 @@ versions are deleted; the zone's record sets follow; the plan is empty again; de
 all three away.
 
 ``aws_route53_delegation_set`` (decision 0346): a reusable set and a zone made on it, whose
-``DelegationSet`` is the set's, untouched by the later change, destroyed with the rest."""
+``DelegationSet`` is the set's, untouched by the later change, destroyed with the rest.
+
+``aws_route53_cidr_collection`` and ``aws_route53_cidr_location`` (decision 0353): a collection
+and a location read back with boto3, two IP-based records naming them (the location and the
+``*`` default); the later change adds a block in place; destroy takes them away."""
 
 from __future__ import annotations
 
@@ -97,6 +101,38 @@ resource "aws_route53_record" "tokyo" {
     }
   }
 }
+resource "aws_route53_cidr_collection" "networks" {
+  name = "tf-networks"
+}
+resource "aws_route53_cidr_location" "office" {
+  cidr_collection_id = aws_route53_cidr_collection.networks.id
+  name               = "office"
+  cidr_blocks        = %(blocks)s
+}
+resource "aws_route53_record" "office" {
+  zone_id        = aws_route53_zone.flow.zone_id
+  name           = "ip.%(zone)s"
+  type           = "A"
+  ttl            = 30
+  records        = ["192.0.2.71"]
+  set_identifier = "office"
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.networks.id
+    location_name = aws_route53_cidr_location.office.name
+  }
+}
+resource "aws_route53_record" "elsewhere" {
+  zone_id        = aws_route53_zone.flow.zone_id
+  name           = "ip.%(zone)s"
+  type           = "A"
+  ttl            = 30
+  records        = ["192.0.2.79"]
+  set_identifier = "elsewhere"
+  cidr_routing_policy {
+    collection_id = aws_route53_cidr_collection.networks.id
+    location_name = "*"
+  }
+}
 resource "aws_route53_traffic_policy" "flow" {
   name     = "%(name)s"
   comment  = "%(comment)s"
@@ -128,6 +164,7 @@ def _write(terraform: Terraform, server: ServerProcess, **changed: object) -> No
         "comment": "first",
         "document": json.dumps(FIRST, indent=2),
         "ttl": 60,
+        "blocks": json.dumps(["198.51.100.0/24"]),
     }
     (terraform.work / "main.tf").write_text(CONFIGURATION % (values | changed))
 
@@ -156,6 +193,20 @@ _GEOPROXIMITY = {
     "frankfurt": {"AWSRegion": "eu-central-1", "Bias": 0},
     "tokyo": {"Coordinates": {"Latitude": "35.68", "Longitude": "139.69"}, "Bias": 40},
 }
+
+
+def _cidr_blocks(route53: Any, collection_id: str) -> list[tuple[str, str]]:
+    listed = route53.list_cidr_blocks(CollectionId=collection_id)["CidrBlocks"]
+    return [(b["LocationName"], b["CidrBlock"]) for b in listed]
+
+
+def _cidr_routing(route53: Any, zone_id: str) -> dict[str, str]:
+    listed = route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {
+        s["SetIdentifier"]: s["CidrRoutingConfig"]["LocationName"]
+        for s in listed
+        if "CidrRoutingConfig" in s
+    }
 
 
 def _policies_named(route53: Any, prefix: str) -> list[str]:
@@ -190,10 +241,17 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
     assert on_set["DelegationSet"]["Id"].endswith(shared["id"])
     assert on_set["DelegationSet"]["NameServers"] == found["NameServers"]
     assert shared["name_servers"] == found["NameServers"]
+    networks = resources["aws_route53_cidr_collection"]
+    collection_id = networks["id"]
+    assert networks["arn"] == f"arn:aws:route53:::cidrcollection/{collection_id}"
+    assert _cidr_blocks(route53, collection_id) == [("office", "198.51.100.0/24")]
+    assert _cidr_routing(route53, zone_id) == {"office": "office", "elsewhere": "*"}
     _converged(terraform)
 
     second = json.dumps(SECOND, indent=2)
-    _write(terraform, server, name="tf-flow-2", comment="second", document=second, ttl=120)
+    blocks = json.dumps(["198.51.100.0/24", "203.0.113.0/24"])
+    _write(terraform, server, name="tf-flow-2", comment="second", document=second, ttl=120,
+           blocks=blocks)  # fmt: skip
     terraform("apply", "-auto-approve", "-input=false")
     state = json.loads(terraform("show", "-json").stdout)
     resources = {r["type"]: r["values"] for r in state["values"]["root_module"]["resources"]}
@@ -209,6 +267,10 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
     assert sorted(s["Weight"] for s in weighted) == [30, 70]
     assert {s["TTL"] for s in weighted} == {120}
     assert _geoproximity(route53, zone_id) == _GEOPROXIMITY
+    assert _cidr_blocks(route53, collection_id) == [
+        ("office", "198.51.100.0/24"),
+        ("office", "203.0.113.0/24"),
+    ]
     _converged(terraform)
 
     terraform("destroy", "-auto-approve", "-input=false")
@@ -219,3 +281,5 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
         route53.get_hosted_zone(Id=zone_id)
     with pytest.raises(route53.exceptions.NoSuchDelegationSet):
         route53.get_reusable_delegation_set(Id=shared["id"])
+    with pytest.raises(route53.exceptions.NoSuchCidrCollectionException):
+        route53.list_cidr_locations(CollectionId=collection_id)

@@ -26,6 +26,11 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.route53.cidr_collections import (
+    CidrCollectionService,
+    CidrLimits,
+    MemoryCidrCollectionStore,
+)
 from andromede.route53.delegation_sets import (
     DelegationSetLimits,
     DelegationSetService,
@@ -181,6 +186,10 @@ async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> Async
     app = Route53App(service, identity, audit, settings)
     app.delegation_sets = DelegationSetService(
         service, MemoryDelegationSetStore(), NAME_SERVERS, DelegationSetLimits(3, 2)
+    )
+    # Decision 0353's limits, small: two collections an account, six blocks a collection.
+    app.cidr_collections = CidrCollectionService(
+        service, MemoryCidrCollectionStore(), CidrLimits(2, 6)
     )
     try:
         yield World(

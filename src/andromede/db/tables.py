@@ -246,6 +246,7 @@ from andromede.db.tables_dynamodb_global import (
 )
 from andromede.db.tables_route53 import (
     route53_changes,
+    route53_cidr_collections,
     route53_delegation_sets,
     route53_health_checks,
     route53_key_signing_keys,
@@ -447,6 +448,7 @@ __all__ = [
     "replication_statuses",
     "replication_tasks",
     "route53_changes",
+    "route53_cidr_collections",
     "route53_delegation_sets",
     "route53_health_checks",
     "route53_key_signing_keys",

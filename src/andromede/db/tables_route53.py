@@ -7,7 +7,7 @@ VPCs each private zone is associated with, found by VPC for the resolvers) and
 ``route53_zone_signing`` (DNSSEC signing, decision 0317, migration 0144);
 ``route53_traffic_policies`` and ``route53_traffic_policy_instances`` (decision 0330,
 migration 0148); ``route53_delegation_sets`` (reusable delegation sets, decision 0346,
-migration 0150).
+migration 0150); ``route53_cidr_collections`` (decision 0353, migration 0151).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -22,6 +22,7 @@ from andromede.db.types import key_text
 
 __all__ = [
     "route53_changes",
+    "route53_cidr_collections",
     "route53_delegation_sets",
     "route53_health_checks",
     "route53_key_signing_keys",
@@ -182,4 +183,21 @@ route53_delegation_sets = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),  # ms
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.UniqueConstraint("tenant_id", "caller_reference"),
+)
+
+# CIDR collections (decision 0353, migration 0151): the locations and their blocks as one JSON
+# ``locations`` written whole by compare-and-set on ``version`` (the API's CollectionVersion);
+# a name is unique in an account.
+route53_cidr_collections = sa.Table(
+    "route53_cidr_collections",
+    metadata,
+    sa.Column("collection_id", key_text(), primary_key=True),
+    sa.Column("tenant_id", key_text(), nullable=False),
+    sa.Column("name", key_text(), nullable=False),
+    sa.Column("caller_reference", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("locations", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),  # ms
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
 )

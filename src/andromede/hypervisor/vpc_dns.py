@@ -112,6 +112,12 @@ def resolver_command(
     command += [
         f"--server=/{zone}/{ZONE_RESPONDER_ADDRESS}#{RESPONDER_PORT}" for zone in dns.private_zones
     ]
+    if dns.private_zones:
+        # Decision 0353: the responder answers IP-based sets by the instance's address, which
+        # the resolver gives it as a client subnet (RFC 7871) — the queries it forwards come
+        # from the router. dnsmasq adds it to every forwarded query: the upstream resolvers
+        # see the instance's private address too, which they ignore.
+        command.append("--add-subnet=32,128")
     command += [f"--server={server}" for server in upstream]
     return command
 

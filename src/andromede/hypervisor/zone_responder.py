@@ -40,9 +40,11 @@ class ZoneResponder:
     def __init__(self, answers: ZoneAnswers) -> None:
         self.answers = answers
 
-    def reply(self, wire: bytes, udp: bool) -> bytes | None:
-        """The response's wire form to one query's (``dns_wire``), None: nothing to send."""
-        return wire_reply(self.answers, wire, udp)[0]
+    def reply(self, wire: bytes, udp: bool, source: str | None = None) -> bytes | None:
+        """The response's wire form to one query's (``dns_wire``), None: nothing to send;
+        ``source`` the address it came from (IP-based sets answer it, or the client subnet
+        the VPC's resolver adds: decision 0353)."""
+        return wire_reply(self.answers, wire, udp, source=source)[0]
 
     async def serve(self, host: str, port: int) -> tuple[asyncio.DatagramTransport, asyncio.Server]:
         """Listen on ``host``:``port`` over UDP and TCP."""
@@ -50,7 +52,7 @@ class ZoneResponder:
         def datagram(
             transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
         ) -> None:
-            answer = self.reply(data, udp=True)
+            answer = self.reply(data, udp=True, source=addr[0])
             if answer is not None:
                 transport.sendto(answer, addr)
 

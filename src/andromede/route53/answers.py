@@ -15,11 +15,13 @@ private zones with them (decision 0284), the public name servers every public zo
   is healthy; equally when every weight is 0); failover: the primary while healthy, else the
   secondary; multivalue: up to eight healthy sets chosen at random (up to eight of all when
   none is healthy). Latency sets answer the one of the responder's Region (else the first),
-  geolocation and IP-based sets the first healthy one in identifier order — as simple sets,
-  the VPC having one location. Geoproximity sets (decision 0339): the healthy one nearest the
-  querier by AWS's biased distance, the querier being where its network is declared to be
-  (``origin``, the public name servers') else at the document's ``location`` (the gateway's
-  region); the first healthy one when neither is known.
+  geolocation sets the first healthy one in identifier order — as simple sets, the VPC having
+  one location. IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
+  holds the querier's network by the longest block, else the ``*`` one. Geoproximity sets
+  (decision 0339): the healthy one nearest the querier by AWS's biased distance, the querier
+  being where its network is declared to be (``origin``, the public name servers') else at
+  the document's ``location`` (the gateway's region); the first healthy one when neither is
+  known.
 - AXFR and IXFR are refused (no zone transfer); ANY is answered with one set of the name
   (RFC 8482).
 - With ``referrals`` (public zones, decision 0289), an NS set below a zone's apex is a
@@ -47,6 +49,13 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from andromede.route53.cidr_match import (
+    ClientNetwork,
+    choose_by_client,
+    collection_blocks,
+    query_subnet,
+    source_network,
+)
 from andromede.route53.geoproximity import Point, nearest
 
 __all__ = ["MAX_CHAIN", "MAX_MULTIVALUE", "ZoneAnswers", "ZoneSet"]
@@ -71,11 +80,19 @@ class ZoneSet:
     alias: tuple[str, bool] | None  # (target name, evaluate target health)
     point: Point | None = None  # geoproximity: where the resource is (decision 0339)
     bias: int = 0
+    cidr: tuple[str, str] | None = None  # (collection id, location): decision 0353
+
+
+@dataclass(frozen=True)
+class _Querier:
+    point: Point | None  # where it is (geoproximity)
+    network: ClientNetwork | None  # its address or client subnet (IP-based sets)
 
 
 def _zone_set(raw: dict[str, Any]) -> ZoneSet:
     alias = raw.get("alias")
     point = raw.get("point")
+    cidr = raw.get("cidr")
     return ZoneSet(
         name=str(raw["name"]).lower(),
         type=str(raw["type"]),
@@ -90,6 +107,7 @@ def _zone_set(raw: dict[str, Any]) -> ZoneSet:
         alias=None if alias is None else (str(alias["name"]).lower(), bool(alias["evaluate"])),
         point=None if point is None else (float(point[0]), float(point[1])),
         bias=int(raw.get("bias") or 0),
+        cidr=None if cidr is None else (str(cidr[0]), str(cidr[1])),
     )
 
 
@@ -142,6 +160,10 @@ class ZoneAnswers:
         )
         self._random = choose
         self._referrals = referrals
+        self._collections = collection_blocks(parsed.get("collections") or {})
+        # Whether the answer being made depended on the querier (the ECS scope it carries):
+        # set while one response is made, which is synchronous.
+        self._tailored = False
 
     def zone_of(self, name: str) -> str | None:
         return next((z for z in self.zones if name == z or name.endswith("." + z)), None)
@@ -159,10 +181,19 @@ class ZoneAnswers:
     # -- the protocol ---------------------------------------------------------------------
 
     def respond(
-        self, query: dns.message.Message, origin: Point | None = None
+        self,
+        query: dns.message.Message,
+        origin: Point | None = None,
+        source: str | None = None,
     ) -> dns.message.Message:
         """The response to ``query``: authoritative for the zones, REFUSED outside them;
-        ``origin`` where the querier is, when known (else the document's location)."""
+        ``origin`` where the querier is, when known (else the document's location);
+        ``source`` its address, the IP-based sets answering its EDNS client subnet when the
+        query carries one, else it (decision 0353), the response carrying the subnet back
+        with AWS's scope."""
+        self._tailored = False
+        subnet = query_subnet(query)
+        client = subnet.network if subnet is not None else source_network(source)
         response = dns.message.make_response(query)
         response.flags &= ~dns.flags.RA
         if query.opcode() != 0 or len(query.question) != 1:
@@ -180,7 +211,11 @@ class ZoneAnswers:
         record_type = dns.rdatatype.to_text(question.rdtype)
         if question.rdtype == dns.rdatatype.ANY:
             record_type = self._any_type(name) or record_type
-        found = self.answer(name, record_type, origin)
+        found = self.answer(name, record_type, origin, client)
+        if subnet is not None:
+            response.use_edns(
+                0, response.ednsflags, response.payload, options=[subnet.answer(self._tailored)]
+            )
         response.set_rcode(found.rcode)
         response.answer.extend(found.answer)
         if found.referral is not None and not found.answer:
@@ -232,9 +267,16 @@ class ZoneAnswers:
 
     # -- the answer -----------------------------------------------------------------------
 
-    def answer(self, name: str, record_type: str, origin: Point | None = None) -> _Answer:
-        """The answer section for ``name`` and ``record_type``, and the rcode."""
-        origin = origin if origin is not None else self._location
+    def answer(
+        self,
+        name: str,
+        record_type: str,
+        origin: Point | None = None,
+        client: ClientNetwork | None = None,
+    ) -> _Answer:
+        """The answer section for ``name`` and ``record_type``, and the rcode; ``client``
+        the querier's network (its address, or its EDNS client subnet: decision 0353)."""
+        querier = _Querier(origin if origin is not None else self._location, client)
         answer: list[dns.rrset.RRset] = []
         rcode: dns.rcode.Rcode = dns.rcode.NOERROR
         current = name
@@ -257,12 +299,12 @@ class ZoneAnswers:
                 if not answer:
                     rcode = dns.rcode.NXDOMAIN
                 break
-            values = self._values(owner, record_type, 0, origin)
+            values = self._values(owner, record_type, 0, querier)
             if values is not None:
                 if values[1]:  # an alias whose target has nothing now answers nothing
                     answer.append(_rrset(current, record_type, *values))
                 break
-            cname = self._values(owner, "CNAME", 0, origin)
+            cname = self._values(owner, "CNAME", 0, querier)
             if cname is None or record_type == "CNAME":
                 break
             answer.append(_rrset(current, "CNAME", *cname))
@@ -316,18 +358,18 @@ class ZoneAnswers:
         return None
 
     def _values(
-        self, owner: str, record_type: str, depth: int, origin: Point | None = None
+        self, owner: str, record_type: str, depth: int, querier: _Querier
     ) -> tuple[int, tuple[str, ...]] | None:
         """The TTL and values the sets of ``owner`` and ``record_type`` answer now, after
         their routing policy; None when there is no such set."""
         sets = self._sets.get((owner, record_type))
         if not sets:
             return None
-        chosen = self._route(sets, depth, origin)
+        chosen = self._route(sets, depth, querier)
         values: list[str] = []
         ttl: int | None = None
         for zone_set in chosen:
-            got = self._set_values(zone_set, depth, origin)
+            got = self._set_values(zone_set, depth, querier)
             if got is None:
                 continue
             ttl = got[0] if ttl is None else min(ttl, got[0])
@@ -337,7 +379,7 @@ class ZoneAnswers:
         return ttl, tuple(values)
 
     def _set_values(
-        self, zone_set: ZoneSet, depth: int, origin: Point | None
+        self, zone_set: ZoneSet, depth: int, querier: _Querier
     ) -> tuple[int, tuple[str, ...]] | None:
         if zone_set.alias is None:
             return zone_set.ttl, zone_set.values
@@ -346,7 +388,7 @@ class ZoneAnswers:
         target = zone_set.alias[0]
         zone = self.zone_of(target)
         owner = None if zone is None else self._owner(target, zone)
-        return None if owner is None else self._values(owner, zone_set.type, depth + 1, origin)
+        return None if owner is None else self._values(owner, zone_set.type, depth + 1, querier)
 
     def _healthy(self, zone_set: ZoneSet, depth: int) -> bool:
         if not zone_set.healthy:
@@ -357,7 +399,7 @@ class ZoneAnswers:
         targets = self._sets.get((target, zone_set.type), [])
         return any(self._healthy(t, depth + 1) for t in targets)
 
-    def _route(self, sets: Sequence[ZoneSet], depth: int, origin: Point | None) -> list[ZoneSet]:
+    def _route(self, sets: Sequence[ZoneSet], depth: int, querier: _Querier) -> list[ZoneSet]:
         """The sets answering now, by their (shared) routing policy."""
         policy = sets[0].policy
         healthy = [s for s in sets if self._healthy(s, depth)]
@@ -393,7 +435,11 @@ class ZoneAnswers:
             return local[:1] or list((healthy or sets)[:1])
         if policy == "geoproximity":
             pool = healthy or list(sets)
-            return [pool[nearest(origin, [(s.point, s.bias) for s in pool])]]
+            self._tailored = True
+            return [pool[nearest(querier.point, [(s.point, s.bias) for s in pool])]]
+        if policy == "cidr":
+            self._tailored = True
+            return choose_by_client(sets, healthy, self._collections, querier.network)
         return list((healthy or sets)[:1])
 
 

@@ -56,11 +56,14 @@ def wire_reply(
     max_udp: int = EDNS_PAYLOAD,
     finish: Callable[[dns.message.Message, dns.message.Message], None] | None = None,
     origin: Callable[[dns.message.Message], Point | None] | None = None,
+    source: str | None = None,
 ) -> tuple[bytes | None, dns.message.Message | None]:
     """The response's wire form to one query's (None: nothing to send) and the query read
     (None when it could not be); ``finish`` completes the response before it is sized (the
     public name servers' DNSSEC signing, decision 0317); ``origin`` where the query's client
-    is (decision 0339's geoproximity answers)."""
+    is (decision 0339's geoproximity answers); ``source`` the address the query came from
+    (decision 0353's IP-based answers, the response keeping the client subnet option the
+    answers give it)."""
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:
@@ -72,7 +75,7 @@ def wire_reply(
         response.set_rcode(dns.rcode.BADVERS)
     else:
         try:
-            response = answers.respond(query, None if origin is None else origin(query))
+            response = answers.respond(query, None if origin is None else origin(query), source)
             if finish is not None:
                 finish(query, response)
         except Exception:  # a bad set answers SERVFAIL, never silence
@@ -80,7 +83,7 @@ def wire_reply(
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
     if query.edns >= 0:  # the payload offered is what this server sends at most
-        response.use_edns(0, response.ednsflags, max_udp)
+        response.use_edns(0, response.ednsflags, max_udp, options=list(response.options))
     if not udp:
         return response.to_wire(max_size=MAX_TCP_MESSAGE), query
     limit = max(UDP_PAYLOAD, query.payload if query.edns >= 0 else UDP_PAYLOAD)

@@ -27,6 +27,9 @@
     │   LimitsExceeded       (reusable delegation sets: decision 0346)
     ├── NotAuthorizedException, VPCAssociationAuthorizationNotFound,
     │   TooManyVPCAssociationAuthorizations  (VPC association authorisations: decision 0346)
+    ├── NoSuchCidrCollectionException, NoSuchCidrLocationException,
+    │   CidrCollectionAlreadyExistsException, CidrCollectionVersionMismatchException,
+    │   CidrCollectionInUseException, CidrBlockInUseException  (CIDR collections: decision 0353)
     └── ZoneChanged               (a concurrent change won: the caller tries again)
 """
 
@@ -37,6 +40,10 @@ from collections.abc import Sequence
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "CidrBlockInUseException",
+    "CidrCollectionAlreadyExistsException",
+    "CidrCollectionInUseException",
+    "CidrCollectionVersionMismatchException",
     "ConflictingDomainExists",
     "DNSSECNotFound",
     "DelegationSetAlreadyCreated",
@@ -63,6 +70,8 @@ __all__ = [
     "LastVPCAssociation",
     "LimitsExceeded",
     "NoSuchChange",
+    "NoSuchCidrCollectionException",
+    "NoSuchCidrLocationException",
     "NoSuchCloudWatchLogsLogGroup",
     "NoSuchDelegationSet",
     "NoSuchHostedZone",
@@ -244,4 +253,28 @@ class VPCAssociationAuthorizationNotFound(Route53Error):
 
 
 class TooManyVPCAssociationAuthorizations(Route53Error):
+    pass
+
+
+class NoSuchCidrCollectionException(Route53Error):
+    pass
+
+
+class NoSuchCidrLocationException(Route53Error):
+    pass
+
+
+class CidrCollectionAlreadyExistsException(Route53Error):
+    pass
+
+
+class CidrCollectionVersionMismatchException(Route53Error):
+    pass
+
+
+class CidrCollectionInUseException(Route53Error):
+    pass
+
+
+class CidrBlockInUseException(Route53Error):
     pass

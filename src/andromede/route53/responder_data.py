@@ -11,7 +11,9 @@ The document (``version`` 1)::
                "region": null, "healthy": true, "alias": null}, …]}
 
 ``policy`` is ``simple``, ``weighted``, ``failover``, ``multivalue``, ``latency``, ``geo``,
-``cidr`` or ``geoproximity`` — whose sets carry ``point`` (``[latitude, longitude]``, null
+``cidr`` — whose sets carry ``cidr`` (``[collection id, location]``, the document
+``collections``: ``{id: {location: [blocks]}}``, decision 0353) — or ``geoproximity`` — whose
+sets carry ``point`` (``[latitude, longitude]``, null
 when their place is unknown) and ``bias``, and the document the gateway's region's
 ``location`` (decision 0339: where a VPC's queriers are); ``healthy`` the set's health
 check's status when the document was built (a set without one is healthy); ``alias``
@@ -45,12 +47,14 @@ def responder_document(
     foreign_aliases: Mapping[tuple[str, str, str], tuple[str, ...]],
     region: str = "",
     places: Mapping[str, Point] | None = None,
+    collections: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
 ) -> str:
     """The responder's document for ``zones``: ``healthy`` each named health check's status
     (healthy when absent), ``foreign_aliases`` the addresses of each alias target outside its
     zone by (hosted zone id, DNS name, type) — an alias whose target is gone answers
     nothing —, ``region`` the gateway's (the latency sets of it are answered), ``places``
-    where the named places are (the geoproximity sets', the region's)."""
+    where the named places are (the geoproximity sets', the region's), ``collections`` the
+    blocks of the CIDR collections the IP-based sets name, by location (decision 0353)."""
     known = places or {}
     names = sorted({z.name for z in zones})
     sets: list[dict[str, Any]] = []
@@ -66,6 +70,11 @@ def responder_document(
         "zones": names,
         "sets": sets,
     }
+    if collections:
+        document["collections"] = {
+            cid: {name: list(blocks) for name, blocks in held.items()}
+            for cid, held in collections.items()
+        }
     location = known.get(region)
     if location is not None:
         document["location"] = list(location)
@@ -108,4 +117,6 @@ def _set(
         point = record.geoproximity.point(places)
         found["point"] = None if point is None else list(point)
         found["bias"] = record.geoproximity.bias or 0
+    if record.cidr_routing is not None:
+        found["cidr"] = list(record.cidr_routing)
     return found

@@ -157,6 +157,8 @@ def routing_problems(
                 f"{record.set_identifier} cannot be created because another RRSet with the same "
                 f"name and type already has failover type {record.failover}."
             )
+        elif record.cidr_routing is not None:
+            problems.extend(_cidr_problems(record, *record.cidr_routing, others))
         alias = record.alias
         if alias is not None and alias.hosted_zone_id == zone.zone_id:
             # A simple alias cannot target its own name and type: nothing else is there.
@@ -171,3 +173,27 @@ def routing_problems(
                 continue
             problems.append(alias_problem(alias.dns_name, record.type, zone.zone_id, why))
     return problems
+
+
+def _cidr_problems(
+    record: RecordSet, collection: str, location: str, others: Sequence[RecordSet]
+) -> list[str]:
+    """Decision 0353: the IP-based sets of a name and type name one collection, each location
+    (``*`` too) once — else a client's address would choose between two sets."""
+    name = _shown(record.name)
+    for other in others:
+        if other.cidr_routing is None:
+            continue
+        if other.cidr_routing[0] != collection:
+            return [
+                f"RRSet with DNS name {name}, type {record.type}, SetIdentifier "
+                f"{record.set_identifier} cannot use CIDR collection {collection} as another "
+                f"RRSet with the same name and type uses collection {other.cidr_routing[0]}."
+            ]
+        if other.cidr_routing[1] == location:
+            return [
+                f"RRSet with DNS name {name}, type {record.type}, SetIdentifier "
+                f"{record.set_identifier} cannot use CIDR location {location} as RRSet "
+                f"{other.set_identifier} with the same name and type uses it."
+            ]
+    return []

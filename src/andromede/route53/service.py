@@ -18,10 +18,12 @@ from andromede.route53.errors import (
     DelegationSetAlreadyReusable,
     HostedZoneAlreadyExists,
     HostedZoneNotEmpty,
+    InvalidChangeBatch,
     InvalidInput,
     InvalidVPCId,
     LastVPCAssociation,
     NoSuchChange,
+    NoSuchCidrCollectionException,
     NoSuchHostedZone,
     NotAuthorizedException,
     PublicZoneVPCAssociation,
@@ -72,6 +74,12 @@ VpcOwner = Callable[[str, str], Awaitable[str | None]]
 # A reusable delegation set's name servers for a new zone of that name (decision 0346):
 # tenant, set id, zone name (None: the set only looked up); the set's refusals raised.
 DelegationServers = Callable[[str, str, str | None], Awaitable[tuple[str, ...]]]
+# Decision 0353: a CIDR collection's locations (None: the account has no such collection),
+# and the blocks of collections by location (tenant, collection ids).
+CidrLocations = Callable[[str, str], Awaitable[frozenset[str] | None]]
+CidrBlocks = Callable[
+    [str, Collection[str]], Awaitable[Mapping[str, Mapping[str, tuple[str, ...]]]]
+]
 _ID_ALPHABET: Final = string.ascii_uppercase + string.digits
 _RETRIES: Final = 8
 
@@ -124,6 +132,9 @@ class Route53Service:
         # and which account owns a VPC (an authorisation names another account's VPC).
         self.delegation_servers: DelegationServers | None = None
         self.vpc_owner: VpcOwner | None = None
+        # Decision 0353: the CIDR collections' service plugs its lookups in.
+        self.cidr_locations: CidrLocations | None = None
+        self.cidr_blocks: CidrBlocks | None = None
         self._limits = limits
         self._vpc_exists = vpc_exists
         self._clock = clock
@@ -162,7 +173,59 @@ class Route53Service:
                 if self.alias_targets is not None:
                     found = await self.alias_targets(zone.tenant_id, alias, record.type)
                 foreign[(alias.hosted_zone_id, alias.dns_name, record.type)] = found or ()
-        return responder_document(zones, healthy, foreign, self._limits.region, self._limits.places)
+        collections = await self._collections_of(zones)
+        return responder_document(
+            zones, healthy, foreign, self._limits.region, self._limits.places, collections
+        )
+
+    async def _collections_of(
+        self, zones: Sequence[HostedZone]
+    ) -> dict[str, Mapping[str, tuple[str, ...]]]:
+        """The blocks of the CIDR collections the zones' IP-based sets name (decision 0353)."""
+        wanted: dict[str, set[str]] = {}
+        for zone in zones:
+            for record in zone.records:
+                if record.cidr_routing is not None:
+                    wanted.setdefault(zone.tenant_id, set()).add(record.cidr_routing[0])
+        found: dict[str, Mapping[str, tuple[str, ...]]] = {}
+        if self.cidr_blocks is not None:
+            for tenant_id, ids in wanted.items():
+                found.update(await self.cidr_blocks(tenant_id, ids))
+        return found
+
+    async def cidr_collection_changed(self, tenant_id: str, collection_id: str) -> None:
+        """A CIDR collection's blocks changed (decision 0353): the zones naming it are
+        answered again."""
+        zones = [
+            z
+            for z in await self.store.zones(tenant_id)
+            if any(r.cidr_routing and r.cidr_routing[0] == collection_id for r in z.records)
+        ]
+        await self._changed(*zones)
+
+    async def _check_cidr(self, tenant_id: str, changes: Sequence[Change]) -> None:
+        """Decision 0353: an IP-based set names a collection of the account
+        (``NoSuchCidrCollectionException``) and one of its locations or ``*``
+        (``InvalidChangeBatch``), as AWS refuses them."""
+        if self.cidr_locations is None:
+            return
+        problems: list[str] = []
+        for change in changes:
+            routing = change.record.cidr_routing
+            if change.action == "DELETE" or routing is None:
+                continue
+            locations = await self.cidr_locations(tenant_id, routing[0])
+            if locations is None:
+                raise NoSuchCidrCollectionException(
+                    f"The CIDR collection with ID {routing[0][:64]} doesn't exist."
+                )
+            if routing[1] != "*" and routing[1] not in locations:
+                problems.append(
+                    f"The CIDR location {routing[1][:16]} doesn't exist in collection "
+                    f"{routing[0][:64]} for {change.record.label()}"
+                )
+        if problems:
+            raise InvalidChangeBatch(problems)
 
     def client_location(self, address: str | None) -> Point | None:
         """Where a DNS client at ``address`` is (its declared network's place), None when
@@ -375,6 +438,7 @@ class Route53Service:
             check_record(change.record, change.action)
             if change.action != "DELETE":
                 self._check_places([change.record], change.action)
+        await self._check_cidr(tenant_id, changes)
         limit = self._limits.max_changes
         elsewhere = await self._foreign_alias_problems(tenant_id, zone_id, changes)
 

@@ -5,8 +5,8 @@ SigV4 (service ``route53``; Route 53 is global, signed for ``us-east-1`` as AWS'
 the served Regions accepted too) → the caller's identity policies must allow the operation's
 ``route53:`` action on the zone (``arn:aws:route53:::hostedzone/<id>``; a key-signing key's
 operations on its zone, decision 0317), change, query logging configuration (decision
-0305), traffic policy or instance (decision 0330), reusable delegation set (decision 0346) →
-handler →
+0305), traffic policy or instance (decision 0330), reusable delegation set (decision 0346),
+CIDR collection (decision 0353) → handler →
 XML answer in Route 53's namespace, then an audit event and an access-log line. Errors leave
 as ``ErrorResponse`` with ``x-amzn-RequestId``; an unexpected one is ``InternalFailure``
 carrying only the request id."""
@@ -34,12 +34,14 @@ from andromede.http.response import Receive, Response, Scope, Send, send_respons
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.route53.cidr_collections import CidrCollectionService
 from andromede.route53.delegation_sets import DelegationSetService
 from andromede.route53.dnssec import DnssecService
 from andromede.route53.health_service import HealthCheckService
 from andromede.route53.query_logging import QueryLoggingService
 from andromede.route53.service import Route53Service
 from andromede.route53.traffic_service import TrafficPolicyService
+from andromede.route53api.cidr_handlers import CIDR_HANDLERS
 from andromede.route53api.delegation_set_handlers import DELEGATION_SET_HANDLERS
 from andromede.route53api.dnssec_handlers import DNSSEC_HANDLERS, with_key_zone
 from andromede.route53api.errors import (
@@ -80,6 +82,7 @@ class Route53App:
         self.dnssec: DnssecService | None = None  # DNSSEC signing (decision 0317)
         self.traffic: TrafficPolicyService | None = None  # traffic policies (decision 0330)
         self.delegation_sets: DelegationSetService | None = None  # decision 0346
+        self.cidr_collections: CidrCollectionService | None = None  # decision 0353
         self._identity = identity
         self._audit = audit
         self._settings = settings
@@ -189,6 +192,12 @@ class Route53App:
                 )
             return await set_handler(self.delegation_sets, principal.tenant_id, operation, query,
                                      body)  # fmt: skip
+        cidr_handler = CIDR_HANDLERS.get(operation.name)
+        if cidr_handler is not None:
+            if self.cidr_collections is None:
+                raise Route53WireError("InvalidInput", "CIDR collections are not served here")
+            return await cidr_handler(self.cidr_collections, principal.tenant_id, operation,
+                                      query, body)  # fmt: skip
         checks = health_handler(operation)
         if checks is not None:
             if self.health is None:

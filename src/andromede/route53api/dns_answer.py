@@ -6,8 +6,10 @@ answer section as ``RecordData``, the DNS response code, the zone's first name s
 
 ``ResolverIP`` and ``EDNS0ClientSubnetIP``/``EDNS0ClientSubnetMask`` are checked as AWS
 checks them; they place the querier for the geoproximity sets (decision 0339: the client
-subnet's declared network, else the resolver's, else the gateway's region); geolocation and
-IP-based sets answer their first healthy set (decision 0284). AWS answers public zones only:
+subnet's declared network, else the resolver's, else the gateway's region) and choose the
+IP-based sets' answer (decision 0353: the client subnet, its mask 24 or 64 bits unless
+given, else the resolver's address); geolocation sets answer their first healthy set
+(decision 0284). AWS answers public zones only:
 a private zone is refused in its words."""
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Final
 
+import dns.edns
 import dns.exception
 import dns.message
 import dns.name
@@ -31,6 +34,8 @@ from andromede.route53api.operations import Route
 
 __all__ = ["answer_dns_test"]
 
+# AWS's EDNS0ClientSubnetMask when none is given, by address family.
+_DEFAULT_MASK: Final = {4: 24, 6: 64}
 # The types TestDNSAnswer takes (botocore's RRType).
 _TYPES: Final = frozenset(
     {"SOA", "A", "TXT", "NS", "CNAME", "MX", "NAPTR", "PTR", "SRV", "SPF", "AAAA", "CAA", "DS",
@@ -81,7 +86,14 @@ async def answer_dns_test(
     origin = service.client_location(query.get("edns0clientsubnetip")) or service.client_location(
         query.get("resolverip")
     )
-    response = answers.respond(dns.message.make_query(name, record_type), origin)
+    asked = dns.message.make_query(name, record_type)
+    subnet = query.get("edns0clientsubnetip")
+    if subnet is not None:  # decision 0353: the IP-based sets answer the client subnet
+        family = 6 if ":" in subnet else 4
+        wanted = int(mask) if mask is not None else _DEFAULT_MASK[family]
+        length = min(wanted, 32 if family == 4 else 128)
+        asked.use_edns(0, 0, 1232, options=[dns.edns.ECSOption(subnet, length)])
+    response = answers.respond(asked, origin, query.get("resolverip"))
     if response.rcode() == dns.rcode.REFUSED:
         data: list[str] = []  # a name outside the zone: its servers are not authoritative
     elif response.answer:

@@ -90,6 +90,13 @@ _STATUS: Final[dict[str, int]] = {
     "VPCAssociationAuthorizationNotFound": 404,
     "TooManyVPCAssociationAuthorizations": 400,
     "RequestExpired": 403,
+    # CIDR collections (decision 0353), botocore's statuses.
+    "NoSuchCidrCollectionException": 404,
+    "NoSuchCidrLocationException": 404,
+    "CidrCollectionAlreadyExistsException": 400,
+    "CidrCollectionVersionMismatchException": 409,
+    "CidrCollectionInUseException": 400,
+    "CidrBlockInUseException": 400,
 }
 
 

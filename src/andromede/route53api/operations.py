@@ -2,8 +2,8 @@
 name, the IAM action each needs and the resource it acts on (health checks: decision 0285;
 query logging configurations: decision 0305; DNSSEC signing: decision 0317; traffic policies
 and their instances: decision 0330; reusable delegation sets and VPC association
-authorisations: decision 0346); the families not served yet (CIDR collections) are known by
-name, to be refused in Route 53's words."""
+authorisations: decision 0346; CIDR collections: decision 0353); the families not served yet
+are known by name, to be refused in Route 53's words."""
 
 from __future__ import annotations
 
@@ -98,11 +98,17 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
         r"hostedzone/(?P<zone>[^/]+)/deauthorizevpcassociation",
         "DeleteVPCAssociationAuthorization",
     ),
+    # CIDR collections (decision 0353).
+    ("POST", r"cidrcollection", "CreateCidrCollection"),
+    ("GET", r"cidrcollection", "ListCidrCollections"),
+    ("POST", r"cidrcollection/(?P<cidr>[^/]+)", "ChangeCidrCollection"),
+    ("GET", r"cidrcollection/(?P<cidr>[^/]+)", "ListCidrLocations"),
+    ("DELETE", r"cidrcollection/(?P<cidr>[^/]+)", "DeleteCidrCollection"),
+    ("GET", r"cidrcollection/(?P<cidr>[^/]+)/cidrblocks", "ListCidrBlocks"),
 )
 _COMPILED: Final = tuple((m, re.compile(p + "$"), n) for m, p, n in _ROUTES)
 # AWS's families not served yet, by their path's first segment.
 NOT_YET: Final[dict[str, str]] = {
-    "cidrcollection": "CIDR collections",
     "checkeripranges": "Health checks",
     "accountlimit": "Account limits",
 }
@@ -122,6 +128,7 @@ class Route:
     traffic_instance_id: str = ""
     delegation_set_id: str = ""  # decision 0346
     limit_type: str = ""  # GetReusableDelegationSetLimit's
+    cidr_collection_id: str = ""  # decision 0353
 
     @property
     def action(self) -> str:
@@ -142,6 +149,8 @@ class Route:
             return f"arn:aws:route53:::trafficpolicyinstance/{self.traffic_instance_id}"
         if self.delegation_set_id:
             return f"arn:aws:route53:::delegationset/{self.delegation_set_id}"
+        if self.cidr_collection_id:
+            return f"arn:aws:route53:::cidrcollection/{self.cidr_collection_id}"
         return "*"
 
 
@@ -166,6 +175,7 @@ def route(method: str, path: str) -> Route:
                 found.get("instance") or "",
                 found.get("set") or "",
                 found.get("limit") or "",
+                found.get("cidr") or "",
             )
     first = rest.split("/", 1)[0]
     if first in NOT_YET or first.startswith("hostedzonelimit"):

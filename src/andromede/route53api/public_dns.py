@@ -153,7 +153,7 @@ class PublicNameServer:
             return self._locate(_client_subnet(query) or source)
 
         reply, query = wire_reply(
-            view.answers, wire, udp, self._limits.max_udp_size, view.signer, origin
+            view.answers, wire, udp, self._limits.max_udp_size, view.signer, origin, source
         )
         if reply is None or query is None or not query.question:
             return reply

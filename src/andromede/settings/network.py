@@ -400,6 +400,19 @@ class NetworkSettings(BaseModel):
         description="Hosted zones one Route 53 reusable delegation set may serve (AWS: 100)"
         " (decision 0346).",
     )
+    route53_max_cidr_collections: int = Field(
+        default=5,
+        gt=0,
+        le=1000,
+        description="CIDR collections an account may hold in Route 53 (AWS: 5) (decision 0353).",
+    )
+    route53_max_cidr_blocks: int = Field(
+        default=1000,
+        gt=0,
+        le=100000,
+        description="CIDR blocks one Route 53 CIDR collection may hold, all its locations"
+        " together (AWS: 1,000) (decision 0353).",
+    )
     route53_max_vpc_association_authorizations: int = Field(
         default=100,
         gt=0,

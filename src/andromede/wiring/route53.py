@@ -34,6 +34,8 @@ from andromede.loadbalancing.errors import LoadBalancingError
 from andromede.loadbalancing.service import LoadBalancingService
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
+from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
+from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
@@ -271,6 +273,12 @@ def route53_api(
             settings.route53_max_delegation_sets, settings.route53_max_zones_by_delegation_set
         ),
     )
+    cidr_store = SqlCidrCollectionStore(db)
+    app.cidr_collections = CidrCollectionService(
+        service,
+        cidr_store,
+        CidrLimits(settings.route53_max_cidr_collections, settings.route53_max_cidr_blocks),
+    )
 
     def logs() -> LogsService | None:
         found = apis.get(LogsApp.name)
@@ -321,6 +329,7 @@ def route53_api(
         await query_store.forget_tenant(tenant_id)
         await traffic_store.forget_tenant(tenant_id)
         await set_store.forget_tenant(tenant_id)
+        await cidr_store.forget_tenant(tenant_id)
         if forget_signing is not None:
             await forget_signing(tenant_id)
         return await store.forget_tenant(tenant_id)

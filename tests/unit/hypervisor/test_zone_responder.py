@@ -9,6 +9,7 @@ SIGHUP and stopped through its pid file."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import subprocess
 import sys
@@ -230,7 +231,8 @@ async def test_the_daemon_reads_its_document_again_on_sighup(tmp_path: Path) -> 
 
 def test_latency_geolocation_and_ip_based_sets_answer_as_simple_ones() -> None:
     """One location per VPC: the latency set of the gateway's Region, else the first; the
-    first healthy geolocation or IP-based set by identifier."""
+    first healthy geolocation set by identifier. IP-based sets answer the querier's address
+    (decision 0353): the instance's, else the default set."""
     sets = (
         routed("lat.corp.internal.", "10.4.0.1", "a", region="us-east-1"),
         routed("lat.corp.internal.", "10.4.0.2", "b", region="eu-fr-1"),
@@ -238,6 +240,7 @@ def test_latency_geolocation_and_ip_based_sets_answer_as_simple_ones() -> None:
                health_check_id="hc-geo"),
         routed("geo.corp.internal.", "10.5.0.2", "b-eu", geo_location=(("ContinentCode", "EU"),)),
         routed("ip.corp.internal.", "10.6.0.1", "office", cidr_routing=("c", "paris")),
+        routed("ip.corp.internal.", "10.6.0.9", "rest", cidr_routing=("c", "*")),
     )  # fmt: skip
     zone = HostedZone(
         "t", "Z3", ZONE, "r", "", True, 0, records=(*made_records(ZONE, ("ns.example",)), *sets)
@@ -246,10 +249,16 @@ def test_latency_geolocation_and_ip_based_sets_answer_as_simple_ones() -> None:
     def first(answers: ZoneAnswers, name: str) -> str:
         return next(iter(answers.answer(name, "A").answer[0])).to_text()
 
-    here = ZoneAnswers(responder_document([zone], {"hc-geo": False}, {}, "eu-fr-1"))
+    collections = {"c": {"paris": ["10.0.1.0/24"]}}
+    here = ZoneAnswers(
+        responder_document([zone], {"hc-geo": False}, {}, "eu-fr-1", collections=collections)
+    )
     assert first(here, "lat.corp.internal.") == "10.4.0.2"
     assert first(here, "geo.corp.internal.") == "10.5.0.2"
-    assert first(here, "ip.corp.internal.") == "10.6.0.1"
+    assert first(here, "ip.corp.internal.") == "10.6.0.9"
+    instance = ipaddress.ip_network("10.0.1.7")
+    office = here.answer("ip.corp.internal.", "A", client=instance).answer[0]
+    assert [r.to_text() for r in office] == ["10.6.0.1"]
     elsewhere = ZoneAnswers(responder_document([zone], {}, {}, "ap-x-1"))
     assert first(elsewhere, "lat.corp.internal.") == "10.4.0.1"
     assert first(elsewhere, "geo.corp.internal.") == "10.5.0.1"

@@ -63,6 +63,12 @@ def test_the_resolver_forwards_each_private_zone_to_the_responder_only() -> None
     assert "--server=/corp.internal/127.0.0.1#5300" in command
     assert "--server=/team.corp.internal/127.0.0.1#5300" in command
     assert not any(arg.startswith("--local=/corp") for arg in command)
+    # Decision 0353: the instance's address reaches the responder as a client subnet.
+    assert "--add-subnet=32,128" in command
+    without = resolver_command(
+        pidfile=Path("/run/x.pid"), vpc_cidr="10.0.0.0/16", dns=VpcDns(), upstream=["192.0.2.53"]
+    )
+    assert without is not None and "--add-subnet=32,128" not in without
     assert command[-1] == "--server=192.0.2.53"
     with pytest.raises(ValueError, match="no zone name"):
         VpcDns(private_zones=("a,b",))

@@ -47,6 +47,15 @@ async def listed(world: World, zone: str, **params: str) -> list[dict[str, Any]]
 
 async def test_every_policy_is_kept_and_listed_as_written(world: World) -> None:
     zone = await world.zone()
+    # An IP-based set names a collection of the account and one of its locations (0353).
+    collection = (await world.client("CreateCidrCollection", Name="offices", CallerReference="c"))[
+        "Collection"
+    ]["Id"]
+    await world.client(
+        "ChangeCidrCollection",
+        Id=collection,
+        Changes=[{"LocationName": "paris", "Action": "PUT", "CidrList": ["198.51.100.0/24"]}],
+    )
     written = [
         rrset("www.example.com", "A", "192.0.2.1", SetIdentifier="blue", Weight=200),
         rrset("www.example.com", "A", "192.0.2.2", SetIdentifier="green", Weight=0),
@@ -62,8 +71,7 @@ async def test_every_policy_is_kept_and_listed_as_written(world: World) -> None:
         rrset("geo.example.com", "A", "192.0.2.7", SetIdentifier="fr",
               GeoLocation={"CountryCode": "FR", "SubdivisionCode": "75"}),
         rrset("cidr.example.com", "A", "192.0.2.8", SetIdentifier="office",
-              CidrRoutingConfig={"CollectionId": "c0ffee00-0000-0000-0000-000000000000",
-                                 "LocationName": "paris"}),
+              CidrRoutingConfig={"CollectionId": collection, "LocationName": "paris"}),
     ]  # fmt: skip
     await change(world, zone, *written)
     got = await listed(world, zone)

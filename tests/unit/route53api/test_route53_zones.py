@@ -211,8 +211,8 @@ async def test_iam_decides_and_calls_are_audited(world: World) -> None:
 
 
 async def test_what_is_not_served_is_refused_by_name(world: World) -> None:
-    failed = await world.fails("ListCidrCollections", "InvalidInput")
-    assert "CIDR collections" in failed.message
+    failed = await world.fails("GetAccountLimit", "InvalidInput", Type="MAX_HEALTH_CHECKS_BY_OWNER")
+    assert "Account limits" in failed.message
     zone = await world.zone()
     dnssec = await world.fails("GetDNSSEC", "InvalidInput", HostedZoneId=zone)
     assert "dnssec" in dnssec.message.lower()
