@@ -23,6 +23,8 @@ __all__ = [
     "ProcessorsRow",
     "processing_configuration",
     "processors_row",
+    "shown_delimiter",
+    "typed_delimiter",
 ]
 
 DEAGGREGATIONS: Final = ("JSON", "DELIMITED")  # RecordDeAggregation's SubRecordType values
