@@ -12,7 +12,10 @@ GZIP or not, retry duration, backup mode, the bucket as its S3 backup) made, lis
 stream's CloudWatch error logging shown and changed (on with one of the account's log groups
 and a stream name, or off), its dynamic partitioning shown (on or off, the JQ query, the keys
 its prefix uses, the error prefix), and a Direct PUT stream into S3 made with dynamic
-partitioning (a JQ query, a prefix with ``!{partitionKeyFromQuery:k}``) and error logging —
+partitioning (a JQ query, a prefix with ``!{partitionKeyFromQuery:k}``) and error logging;
+decision 0359: a destination's processors shown, chosen at creation and changed, an S3
+destination's role, bucket and partitioning retry duration changed, an HTTP endpoint's
+destination changed (``firehose_forms``) —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
 decisions, checks and words answer them. The bucket, role and key lists are the forms'
 choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
@@ -24,6 +27,7 @@ checks as it checks boto3's.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
@@ -31,7 +35,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console import handlers
+from andromede.console import firehose_forms, handlers
 from andromede.console.handlers import (
     Form,
     FormFault,
@@ -55,6 +59,7 @@ from andromede.console.wire_firehose import (
     NewStream,
     StreamRow,
 )
+from andromede.console.wire_firehose_processing import DEAGGREGATIONS
 from andromede.console.wire_iam import RoleRow
 
 if TYPE_CHECKING:
@@ -70,7 +75,9 @@ _STREAMS_OFFERED: Final = 100  # one ListDeliveryStreams page: another form's ch
 DEFAULT_SIZE_MB: Final = 5
 DEFAULT_INTERVAL_SECONDS: Final = 300
 COMPRESSIONS: Final = ("UNCOMPRESSED", "GZIP")  # the destination form's choices
-_SAVED: Final = frozenset({"destination", "tags", "encryption", "logging"})
+_SAVED: Final = frozenset(
+    {"destination", "tags", "encryption", "logging", "processors", "delivery", "endpoint"}
+)
 DEFAULT_LOG_STREAM: Final = "DestinationDelivery"  # the AWS console's name for S3 delivery
 HTTP_ENDPOINT: Final = "http"  # the creation form's destination kind for an HTTP endpoint
 DEFAULT_RETRY_SECONDS: Final = 300  # RetryOptions' default (AWS's)
@@ -188,6 +195,7 @@ async def _list_page(
     kms_keys: list[tuple[str, str]] = []
     secrets: list[tuple[str, str]] = []
     log_groups: list[str] = []
+    functions: list[tuple[str, str]] = []
     if wire is None:
         described.error = _("This server serves no Amazon Data Firehose.")
         described.status = 404
@@ -208,6 +216,7 @@ async def _list_page(
         roles = await role_choices(console, request, session)
         kms_keys = await _key_choices(console, request, session)
         log_groups = await _log_groups(console, request, session)
+        functions = await firehose_forms.function_choices(console, request, session)
     names = described.names
     next_href = (
         f"{_STREAMS_URL}?{urlencode({'after': names[-1]})}" if described.cursor and names else None
@@ -228,6 +237,8 @@ async def _list_page(
         log_groups=log_groups,
         backup_modes=BACKUP_MODES,
         http_endpoint=HTTP_ENDPOINT,
+        functions=functions,
+        deaggregations=DEAGGREGATIONS,
         form={
             "log_stream": DEFAULT_LOG_STREAM,
             "size_mb": str(DEFAULT_SIZE_MB),
@@ -282,12 +293,20 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         if fields.get("partition") == "yes"
         else None,
     )
+    if firehose_forms.processors_form(fields).wanted:  # else the partitioning's own, or none
+        partitioning = stream.partitioning if http is None else None
+        processors = firehose_forms.processors_form(
+            fields,
+            query=partitioning.query if partitioning else "",
+            newline=partitioning is not None and partitioning.append_newline,
+        )
+        stream = dataclasses.replace(stream, processors=processors)
     tags = parse_tags(fields.get("tags", ""))
     await wire.create(request.scope, session.principal, stream, tags)
     return stream_url(name)
 
 
-create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=32)
+create = handlers.action(_list_page, _create, wire=_wire, form=_CREATE, max_fields=48)
 
 
 async def _stream_page(
@@ -307,6 +326,7 @@ async def _stream_page(
     tags_error = ""
     kms_keys: list[tuple[str, str]] = []
     log_groups: list[str] = []
+    choices: dict[str, Any] = {"roles": [], "buckets": [], "secrets": [], "functions": []}
     if wire is None:
         error, status = _("This server serves no Amazon Data Firehose."), 404
     else:
@@ -321,6 +341,7 @@ async def _stream_page(
                 tags_error = refusal(console, request, exc)[0]
             kms_keys = await _key_choices(console, request, session, current=stream.kms_key_arn)
             log_groups = await _log_groups(console, request, session)
+            choices = await _edit_choices(console, request, session)
     query = request.query_params
     saved = query.get("saved", "")
     record = (query.get("record", "")[:512], query.get("encrypted") == "yes")
@@ -337,6 +358,9 @@ async def _stream_page(
         kms_keys=kms_keys,
         log_groups=log_groups,
         default_log_stream=DEFAULT_LOG_STREAM,
+        deaggregations=DEAGGREGATIONS,
+        key_sources=firehose_forms.KEY_SOURCES,
+        **choices,
         compressions=COMPRESSIONS,
         forms=typed or {},
         saved=saved if saved in _SAVED else "",
@@ -347,6 +371,20 @@ async def _stream_page(
 
 
 stream_page = signed_in(_stream_page)
+
+
+async def _edit_choices(console: Console, request: Request, session: Session) -> dict[str, Any]:
+    """The stream page's choices for decision 0359's forms: roles, buckets, secrets and
+    functions as each service lists them to the user (Firehose decides)."""
+    buckets: list[str] = []
+    with suppress(WireError):
+        buckets = [b.name for b in await console.s3.list_buckets(request.scope, session.principal)]
+    return {
+        "roles": await role_choices(console, request, session),
+        "buckets": buckets,
+        "secrets": await _secret_choices(console, request, session),
+        "functions": await firehose_forms.function_choices(console, request, session),
+    }
 
 
 def _name(request: Request) -> str:
@@ -432,6 +470,14 @@ def _edit(change: handlers.Change[FirehoseWire], form: str = "") -> handlers.Han
     return handlers.action(_stream_page, change, wire=_wire, form=form)
 
 
+# Decision 0359's forms carry up to a dozen fields beside the version and the CSRF token.
+_processors_edit = handlers.action(
+    _stream_page, firehose_forms.update_processors, wire=_wire, form="processors", max_fields=24
+)
+_endpoint_edit = handlers.action(
+    _stream_page, firehose_forms.update_endpoint, wire=_wire, form="endpoint", max_fields=24
+)
+
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/firehose", streams, ["GET"]),
     ("/firehose", create, ["POST"]),
@@ -439,6 +485,9 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/firehose/{name}/destination", _edit(_update_destination, "destination"), ["POST"]),
     ("/firehose/{name}/logging", _edit(_set_logging, "logging"), ["POST"]),
     ("/firehose/{name}/tag", _edit(_tag, "tags"), ["POST"]),
+    ("/firehose/{name}/processors", _processors_edit, ["POST"]),
+    ("/firehose/{name}/delivery", _edit(firehose_forms.update_delivery, "delivery"), ["POST"]),
+    ("/firehose/{name}/endpoint", _endpoint_edit, ["POST"]),
     ("/firehose/{name}/untag", _edit(_untag), ["POST"]),
     ("/firehose/{name}/start-encryption", _edit(_start_encryption, "encryption"), ["POST"]),
     ("/firehose/{name}/stop-encryption", _edit(_stop_encryption), ["POST"]),

@@ -8,7 +8,10 @@ an HTTP endpoint with an S3 backup (decisions 0250, 0252): both are read, and a 
 with either; an endpoint's access key is sent once, at creation, and never read back (Firehose
 never describes it). Decision 0276: a destination's CloudWatch error logging read and changed
 (UpdateDestination's ``CloudWatchLoggingOptions`` alone), an Extended S3 destination's dynamic
-partitioning read (its JQ query, the keys its prefix uses) and asked at creation.
+partitioning read (its JQ query, the keys its prefix uses) and asked at creation. Decision
+0359: a destination's processors read and asked at creation
+(``wire_firehose_processing``), an HTTP endpoint's common attributes read, and
+:meth:`FirehoseWire.update_member` for the pages' other UpdateDestination forms.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.console.wire import JsonWire
+from andromede.console.wire_firehose_processing import (
+    ProcessorsForm,
+    ProcessorsRow,
+    processing_configuration,
+    processors_row,
+)
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -64,6 +73,7 @@ class HttpEndpointRow:
     backup_mode: str  # FailedDataOnly or AllData
     role_arn: str
     secret_arn: str  # the Secrets Manager secret holding the key ("" : a key of its own)
+    common_attributes: tuple[tuple[str, str], ...] = ()  # sent with each request (0359)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,7 @@ class StreamRow:
     # Decision 0270: the destination's error logging (an HTTP endpoint's own), partitioning.
     logging: LoggingRow = field(default_factory=LoggingRow)
     partitioning: PartitioningRow | None = None
+    processors: ProcessorsRow = field(default_factory=ProcessorsRow)  # decision 0359
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +159,7 @@ class NewStream:
     http: NewHttpEndpoint | None = None  # an HTTP endpoint, the bucket its backup's
     logging: LoggingRow | None = None  # error logging (None: not sent, off)
     partitioning: NewPartitioning | None = None  # an S3 stream's dynamic partitioning
+    processors: ProcessorsForm | None = None  # the destination's processors (decision 0359)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +256,7 @@ def _http(described: dict[str, Any]) -> HttpEndpointRow:
     endpoint = _mapping(described.get("EndpointConfiguration"))
     retry = _mapping(described.get("RetryOptions")).get("DurationInSeconds")
     secrets = _mapping(described.get("SecretsManagerConfiguration"))
+    attributes = _mapping(described.get("RequestConfiguration")).get("CommonAttributes")
     return HttpEndpointRow(
         url=str(endpoint.get("Url", "")),
         name=str(endpoint.get("Name") or ""),
@@ -254,6 +267,10 @@ def _http(described: dict[str, Any]) -> HttpEndpointRow:
         backup_mode=str(described.get("S3BackupMode", "")),
         role_arn=str(described.get("RoleARN") or ""),
         secret_arn=str(secrets.get("SecretARN") or "") if secrets.get("Enabled") else "",
+        common_attributes=tuple(
+            (str(_mapping(a).get("AttributeName", "")), str(_mapping(a).get("AttributeValue", "")))
+            for a in (attributes if isinstance(attributes, list) else [])
+        ),
     )
 
 
@@ -292,6 +309,7 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         http=_http(endpoint) if endpoint else None,
         logging=_logging((endpoint or s3).get("CloudWatchLoggingOptions")),
         partitioning=_partitioning(s3) if not endpoint else None,
+        processors=processors_row(endpoint or s3, str((endpoint or s3).get("RoleARN") or "")),
     )
 
 
@@ -397,9 +415,11 @@ class FirehoseWire(JsonWire):
             payload["HttpEndpointDestinationConfiguration"] = _http_configuration(
                 stream.http, destination
             )
+        member = next(k for k in payload if k.endswith("DestinationConfiguration"))
         if stream.logging is not None:  # the destination's: the endpoint's, or the bucket's
-            member = next(k for k in payload if k.endswith("DestinationConfiguration"))
             payload[member]["CloudWatchLoggingOptions"] = stream.logging.payload()
+        if stream.processors is not None and stream.processors.wanted:  # the whole list
+            payload[member]["ProcessingConfiguration"] = processing_configuration(stream.processors)
         if tags:
             payload["Tags"] = [{"Key": k, "Value": v} for k, v in tags]
         answer = await self._json(origin, principal, "CreateDeliveryStream", payload)
@@ -451,6 +471,21 @@ class FirehoseWire(JsonWire):
             "CurrentDeliveryStreamVersionId": version,
             "DestinationId": destination_id,
             member: {"CloudWatchLoggingOptions": logging.payload()},
+        }
+        await self._json(origin, principal, "UpdateDestination", payload)
+
+    async def update_member(
+        self, origin: Scope, principal: Principal, name: str, *, version: str,
+        destination_id: str, member: str, fields: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """UpdateDestination of the version the page showed with ``fields`` as its
+        ``member`` (``ExtendedS3DestinationUpdate`` or ``HttpEndpointDestinationUpdate``):
+        Firehose keeps what they leave out."""
+        payload = {
+            "DeliveryStreamName": name,
+            "CurrentDeliveryStreamVersionId": version,
+            "DestinationId": destination_id,
+            member: fields,
         }
         await self._json(origin, principal, "UpdateDestination", payload)
 

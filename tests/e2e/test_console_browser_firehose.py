@@ -1,0 +1,114 @@
+"""A Firehose stream's processors and bucket changed from its console page (decision 0359) in
+a real browser: Debian's Chromium driven by Playwright against the session's ``andromede
+serve``, with ``test_console_browser.py``'s ``browser`` fixture (skipped the same way without
+Chromium or Playwright). A user whose IAM allows Firehose asks DELIMITED de-aggregation
+without a delimiter (Firehose's refusal shown, the form as typed), then with a tab and a
+delimiter appended, then moves the stream into another bucket — each checked with boto3, with
+no script error or CSP violation."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import pytest
+
+from e2e.iam_helpers import client_for, new_tenant
+from e2e.test_console_browser import PASSWORD, browser
+from support.delivery_streams import active_stream
+from support.server import REGION, ServerProcess
+from support.service_roles import service_role
+
+__all__ = ["browser"]  # the module's fixture, shared with test_console_browser
+
+pytestmark = [pytest.mark.e2e]
+
+
+def test_a_streams_processors_and_bucket_changed_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    tenant = new_tenant(server, "console-firehose")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    iam.create_user(UserName="flow")
+    iam.put_user_policy(
+        UserName="flow",
+        PolicyName="firehose",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
+        '"Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="flow", Password=PASSWORD)
+    s3: Any = client_for(server, "s3", *keys)
+    for bucket in ("fh-browser-landing", "fh-browser-moved"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    role = service_role(
+        iam, "fh-browser", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::fh-browser-*")
+    )
+    firehose: Any = client_for(server, "firehose", *keys)
+    firehose.create_delivery_stream(
+        DeliveryStreamName="browser-flow",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role,
+            "BucketARN": "arn:aws:s3:::fh-browser-landing",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+        },
+    )
+    active_stream(firehose, "browser-flow", within=60)
+
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "flow")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.goto(f"{console}/firehose/browser-flow")
+        assert page.inner_text("#processors-status") == "Off"
+
+        page.select_option("#processors-form select[name=p_deaggregation]", "DELIMITED")
+        page.click("#save-processors")
+        assert "DELIMITED needs a Delimiter" in page.inner_text("p[role=alert]")
+        chosen = "#processors-form select[name=p_deaggregation]"
+        assert page.input_value(chosen) == "DELIMITED"
+        # The refusal's page is a 400, which the browser reports; nothing else may be.
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+        reported.clear()
+
+        page.fill("#processors-form input[name=p_deaggregation_delimiter]", "\\t")
+        page.check("#processors-form input[name=p_append]")
+        page.click("#save-processors")
+        page.wait_for_selector("#saved >> text=Processors changed.")
+        described = firehose.describe_delivery_stream(DeliveryStreamName="browser-flow")
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        s3_destination = destination["ExtendedS3DestinationDescription"]
+        processors = s3_destination["ProcessingConfiguration"]["Processors"]
+        assert [p["Type"] for p in processors] == ["RecordDeAggregation", "AppendDelimiterToRecord"]
+        assert {
+            "ParameterName": "Delimiter",
+            "ParameterValue": base64.b64encode(b"\t").decode(),
+        } in (processors[0]["Parameters"])
+        assert "DELIMITED" in page.inner_text("#processors-deaggregation")
+
+        page.select_option("#delivery-form select[name=bucket]", "fh-browser-moved")
+        page.click("#save-delivery")
+        page.wait_for_selector("#saved >> text=Role and bucket changed.")
+        described = firehose.describe_delivery_stream(DeliveryStreamName="browser-flow")
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        moved = destination["ExtendedS3DestinationDescription"]
+        assert moved["BucketARN"] == "arn:aws:s3:::fh-browser-moved"
+        assert moved["ProcessingConfiguration"]["Processors"] == processors  # kept
+        assert "fh-browser-moved" in page.inner_text("#stream-bucket")
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"firehose processors browser flow: {time.monotonic() - started:.1f} s")
