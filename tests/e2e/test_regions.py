@@ -381,8 +381,15 @@ def test_a_global_endpoint_fails_over_when_its_health_check_fails(gateways: Gate
     listed = fr_events.list_endpoints(HomeRegion=DE, NamePrefix=f"ge-{suffix}")["Endpoints"]
     assert [e["EndpointId"] for e in listed] == [endpoint_id]
 
+    schemes: list[str] = []  # botocore signs a PutEvents naming an endpoint with SigV4a
+
+    def note_scheme(request: Any, **_: Any) -> None:
+        schemes.append(str(request.headers.get("Authorization", "")).split(" ", 1)[0])
+
+    fr_events.meta.events.register("before-send.events.PutEvents", note_scheme)
     entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
     first = fr_events.put_events(Entries=[entry], EndpointId=endpoint_id)["Entries"][0]
+    assert schemes == ["AWS4-ECDSA-P256-SHA256"]
     seen = _received_ids(sqs, primary_url, first["EventId"], time.monotonic() + 90)
     assert first["EventId"] in seen, "the event never reached the primary's queue"
 
