@@ -34,6 +34,7 @@ __all__ = [
     "events_buses",
     "events_connections",
     "events_deliveries",
+    "events_endpoints",
     "events_replays",
     "events_rules",
     "events_targets",
