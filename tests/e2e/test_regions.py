@@ -384,7 +384,9 @@ def test_a_global_endpoint_fails_over_when_its_health_check_fails(gateways: Gate
     schemes: list[str] = []  # botocore signs a PutEvents naming an endpoint with SigV4a
 
     def note_scheme(request: Any, **_: Any) -> None:
-        schemes.append(str(request.headers.get("Authorization", "")).split(" ", 1)[0])
+        value = request.headers.get("Authorization", b"")
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        schemes.append(text.split(" ", 1)[0])
 
     fr_events.meta.events.register("before-send.events.PutEvents", note_scheme)
     entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
