@@ -692,8 +692,8 @@ class Application:
             )
         # What a closed tenant leaves in the services wired above (Firehose to Route 53).
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
-            forget_certificates, forget_metric_streams, forget_tables, forget_pipes,
-            forget_zones, forget_checks, forget_fns]  # fmt: skip
+            forget_certificates, forget_metric_streams, forget_tables, forget_pipes, forget_zones,
+            forget_checks, forget_fns, eventbridge.endpoints.forget_tenant]  # fmt: skip
         management = ManagementApi(
             identity,
             audit,

@@ -278,3 +278,136 @@ def test_a_rule_of_one_region_sends_to_a_bus_of_another(gateways: Gateways) -> N
     assert {(b["id"], b["region"], b["source"]) for b in bodies} == {
         (event_id, DE, f"shop-{suffix}")
     }
+
+
+def _queue(sqs: Any, name: str) -> tuple[str, str]:
+    """A queue of the default Region that EventBridge's rules may send to: (URL, ARN)."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    allow = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+    return url, arn
+
+
+def _received_ids(sqs: Any, url: str, wanted: str, deadline: float) -> set[str]:
+    """The event ids the queue holds by ``deadline``, polled until ``wanted`` is among them
+    (at least once: an id may come twice)."""
+    seen: set[str] = set()
+    while wanted not in seen and time.monotonic() < deadline:
+        answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10)
+        seen |= {json.loads(m["Body"])["id"] for m in answer.get("Messages", [])}
+    return seen
+
+
+def test_a_global_endpoint_fails_over_when_its_health_check_fails(gateways: Gateways) -> None:
+    """Decision 0355, with boto3 against the real serve: a bus of one name in eu-de-1 (the
+    primary) and eu-fr-1 (the secondary), a rule on each feeding a queue (eu-de-1's through
+    a bus of eu-fr-1: another Region's rules have only buses as targets, decision 0349), a
+    Route 53 health check the test turns unhealthy (``Inverted`` once the gateway's round
+    has checked it). Events put through the endpoint reach the primary's queue, then the
+    secondary's once the check fails."""
+    suffix = uuid.uuid4().hex[:8]
+    # Route 53's model wants Regions of 9 characters at least (us-east-1); this
+    # deployment's are shorter, which only botocore's own validation minds.
+    lenient = Config(retries={"max_attempts": 1}, parameter_validation=False)
+    access_key, secret_key = gateways.main.credentials()
+    fr_events, de_events = (
+        boto3.client(
+            "events",
+            endpoint_url=gateways.main.endpoint,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=lenient,
+        )
+        for region in (FR, DE)
+    )
+    iam, sqs = aws(gateways.main, "iam", FR), aws(gateways.main, "sqs", FR)
+    route53 = aws(gateways.main, "route53", FR)
+    bus = f"ge-{suffix}"
+    arns = [e.create_event_bus(Name=bus)["EventBusArn"] for e in (de_events, fr_events)]
+    relay_bus = fr_events.create_event_bus(Name=f"from-de-{suffix}")["EventBusArn"]
+    pattern = json.dumps({"source": [f"shop-{suffix}"]})
+    primary_url, primary_arn = _queue(sqs, f"primary-{suffix}")
+    secondary_url, secondary_arn = _queue(sqs, f"secondary-{suffix}")
+    for on, arn in ((f"from-de-{suffix}", primary_arn), (bus, secondary_arn)):
+        fr_events.put_rule(Name="q", EventBusName=on, EventPattern=pattern)
+        fr_events.put_targets(Rule="q", EventBusName=on, Targets=[{"Id": "q", "Arn": arn}])
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }  # fmt: skip
+    role = iam.create_role(RoleName=f"ge-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))
+    send = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": relay_bus}
+    iam.put_role_policy(
+        RoleName=f"ge-{suffix}",
+        PolicyName="send",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
+    )
+    de_events.put_rule(Name="relay", EventBusName=bus, EventPattern=pattern)
+    relay = {"Id": "fr", "Arn": relay_bus, "RoleArn": role["Role"]["Arn"]}
+    de_events.put_targets(Rule="relay", EventBusName=bus, Targets=[relay])
+
+    check = route53.create_health_check(
+        CallerReference=f"ge-{suffix}",
+        HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC",
+            "AlarmIdentifier": {"Region": FR, "Name": f"no-alarm-{suffix}"},
+            "InsufficientDataHealthStatus": "Healthy",
+        },
+    )["HealthCheck"]
+    made = de_events.create_endpoint(
+        Name=f"ge-{suffix}",
+        RoutingConfig={
+            "FailoverConfig": {
+                "Primary": {"HealthCheck": f"arn:aws:route53:::healthcheck/{check['Id']}"},
+                "Secondary": {"Route": FR},
+            }
+        },
+        ReplicationConfig={"State": "DISABLED"},
+        EventBuses=[{"EventBusArn": arn} for arn in arns],
+    )
+    assert made["State"] == "ACTIVE"
+    endpoint_id = de_events.describe_endpoint(Name=f"ge-{suffix}")["EndpointId"]
+    listed = fr_events.list_endpoints(HomeRegion=DE, NamePrefix=f"ge-{suffix}")["Endpoints"]
+    assert [e["EndpointId"] for e in listed] == [endpoint_id]
+
+    schemes: list[str] = []  # botocore signs a PutEvents naming an endpoint with SigV4a
+
+    def note_scheme(request: Any, **_: Any) -> None:
+        value = request.headers.get("Authorization", b"")
+        text = value.decode() if isinstance(value, bytes) else str(value)
+        schemes.append(text.split(" ", 1)[0])
+
+    fr_events.meta.events.register("before-send.events.PutEvents", note_scheme)
+    entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
+    first = fr_events.put_events(Entries=[entry], EndpointId=endpoint_id)["Entries"][0]
+    assert schemes == ["AWS4-ECDSA-P256-SHA256"]
+    seen = _received_ids(sqs, primary_url, first["EventId"], time.monotonic() + 90)
+    assert first["EventId"] in seen, "the event never reached the primary's queue"
+
+    # The check turns unhealthy once a round has checked it (before, Route 53 answers an
+    # unchecked check healthy): wait for its first observation, then invert it.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = route53.get_health_check_status(HealthCheckId=check["Id"])
+        if status["HealthCheckObservations"]:
+            break
+        time.sleep(0.5)
+    route53.update_health_check(HealthCheckId=check["Id"], Inverted=True)
+    second = fr_events.put_events(Entries=[entry], EndpointId=endpoint_id)["Entries"][0]
+    seen = _received_ids(sqs, secondary_url, second["EventId"], time.monotonic() + 90)
+    assert second["EventId"] in seen, "the event never reached the secondary's queue"
+    assert second["EventId"] not in _received_ids(
+        sqs, primary_url, second["EventId"], time.monotonic() + 3
+    )
+    de_events.delete_endpoint(Name=f"ge-{suffix}")

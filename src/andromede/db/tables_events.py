@@ -34,6 +34,7 @@ __all__ = [
     "events_buses",
     "events_connections",
     "events_deliveries",
+    "events_endpoints",
     "events_replays",
     "events_rules",
     "events_targets",
@@ -191,4 +192,19 @@ events_api_destinations = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("document", sa.Text, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+# A global endpoint (decision 0355): keyed by account, home Region and name; its EndpointId
+# unique (PutEvents finds it by that); ``document`` its settings as JSON; ``created`` in ms.
+events_endpoints = sa.Table(
+    "events_endpoints",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("region", key_text(), primary_key=True),
+    sa.Column("endpoint_name", key_text(), primary_key=True),
+    sa.Column("endpoint_id", key_text(), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.UniqueConstraint("endpoint_id"),
 )

@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 from andromede.events.archives import ArchiveService
 from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
+from andromede.events.endpoints import EndpointService
 from andromede.events.entries import entry_size
 from andromede.events.errors import EventsError
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, RuleState, bus_arn, parse_arn
@@ -87,6 +88,8 @@ class EventsCall:
     archives: ArchiveService | None = None
     # The connections and API destinations (decision 0200); None where not served.
     connections: ConnectionService | None = None
+    # The global endpoints (decision 0355); None where not served.
+    endpoints: EndpointService | None = None
     # Who calls, for the KMS keys used on the caller's behalf (decision 0204).
     caller: ConnectionCaller | None = None
     resources: list[str] = field(default_factory=list)
@@ -616,11 +619,6 @@ ACTIONS: Final[dict[str, Callable[[EventsCall], Awaitable[dict[str, Any]]]]] = {
 
 NOT_SERVED: Final = frozenset(
     {
-        "CreateEndpoint",
-        "DescribeEndpoint",
-        "ListEndpoints",
-        "UpdateEndpoint",
-        "DeleteEndpoint",
         "CreatePartnerEventSource",
         "DescribePartnerEventSource",
         "ListPartnerEventSources",

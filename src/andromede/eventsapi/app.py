@@ -24,11 +24,13 @@ from andromede.errors import AndromedeError
 from andromede.events.archives import ArchiveService
 from andromede.events.connection_secrets import ConnectionCaller
 from andromede.events.connections import ConnectionService
+from andromede.events.endpoints import EndpointService
 from andromede.events.service import EventsService
 from andromede.eventsapi.actions import ACTIONS, NOT_SERVED, CallJudge, EventsCall
 from andromede.eventsapi.archive_actions import ARCHIVE_ACTIONS
 from andromede.eventsapi.bus_actions import BUS_ACTIONS
 from andromede.eventsapi.connection_actions import CONNECTION_ACTIONS
+from andromede.eventsapi.endpoint_actions import ENDPOINT_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
 from andromede.eventsapi.put_events_access import condition_values
 from andromede.http.ratelimit import RateLimiter
@@ -48,7 +50,14 @@ from andromede.settings import Settings
 __all__ = ["CONTENT_TYPE", "SERVED", "EventsApp"]
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-SERVED: Final = {**ACTIONS, **BUS_ACTIONS, **ARCHIVE_ACTIONS, **CONNECTION_ACTIONS}
+# ENDPOINT_ACTIONS last: its PutEvents (decision 0355) takes an EndpointId besides.
+SERVED: Final = {
+    **ACTIONS,
+    **BUS_ACTIONS,
+    **ARCHIVE_ACTIONS,
+    **CONNECTION_ACTIONS,
+    **ENDPOINT_ACTIONS,
+}
 
 
 class EventsApp(JsonEndpoint[EventsCall]):
@@ -76,6 +85,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         archives: ArchiveService | None = None,
         connections: ConnectionService | None = None,
         regions: Mapping[str, EventsService] | None = None,
+        endpoints: EndpointService | None = None,
     ) -> None:
         # Decision 0349: each Region the gateway serves is an EventBridge endpoint of its
         # own, the SigV4 scope's Region picking the buses a call sees, as AWS's endpoints do.
@@ -93,6 +103,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         self._billing = billing
         self._archives = archives
         self._connections = connections
+        self.endpoints = endpoints
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return EventsWireError(error_type, message)
@@ -163,6 +174,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             max_policy_size=self._settings.events_max_policy_size,
             archives=self._archives if home else None,
             connections=self._connections if home else None,
+            endpoints=self.endpoints,
             caller=ConnectionCaller(
                 principal,
                 client[0] if client else None,

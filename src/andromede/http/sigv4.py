@@ -23,7 +23,7 @@ Error codes and messages follow what AWS S3 answers, so that SDKs show their usu
     SigV4Error(code=...)
     ├── AuthorizationHeaderMalformed       bad Credential/SignedHeaders/region/date in the header
     ├── AuthorizationQueryParametersError  the same, for presigned URLs
-    ├── InvalidRequest                     SigV2 or SigV4a; missing x-amz-content-sha256
+    ├── InvalidRequest                     SigV2; missing x-amz-content-sha256
     ├── InvalidArgument                    two auth mechanisms at once; unknown scheme; bad hash
     ├── AccessDenied                       no usable date; presigned URL expired or not yet valid
     ├── RequestTimeTooSkewed               header-signed request outside the clock skew
@@ -43,6 +43,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from andromede.errors import AndromedeError
+from andromede.http.sigv4a import ALGORITHM_V4A, signature_matches, string_to_sign_v4a
 
 __all__ = [
     "ALGORITHM",
@@ -133,6 +134,8 @@ class SignedRequest:
     payload_hash: str
     presigned: bool
     expires: int | None
+    # SigV4a (decision 0355): ``region`` is then the X-Amz-Region-Set (``*``, or a list).
+    algorithm: str = ALGORITHM
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,10 @@ def credential_service(raw_query: bytes, raw_headers: list[tuple[bytes, bytes]])
             if start < 0:
                 return None
             credential = value[start + 11 :].split(b",", 1)[0]
+            if value.lstrip().startswith(ALGORITHM_V4A.encode()):
+                # SigV4a's scope has no Region: key/date/service/aws4_request.
+                parts = credential.strip().rsplit(b"/", 3)
+                return parts[2].decode("latin-1") if len(parts) == 4 else None
             break
     if credential is None:
         start = raw_query.find(b"X-Amz-Credential=")
@@ -208,12 +215,12 @@ def parse_authentication(
 
 def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedRequest:
     scheme, _, rest = authorization.strip().partition(" ")
-    if scheme != ALGORITHM:
-        # SigV2 ("AWS AKID:sig") and SigV4a ("AWS4-ECDSA-P256-SHA256 ...") are real AWS
-        # mechanisms that this endpoint does not offer; AWS answers regions without SigV2
-        # (all opened since 2014) with exactly this InvalidRequest. Anything else is not an
-        # AWS scheme at all, for which AWS answers InvalidArgument.
-        if scheme in ("AWS", "AWS4-ECDSA-P256-SHA256"):
+    if scheme not in (ALGORITHM, ALGORITHM_V4A):
+        # SigV2 ("AWS AKID:sig") is a real AWS mechanism that this endpoint does not offer;
+        # AWS answers regions without SigV2 (all opened since 2014) with exactly this
+        # InvalidRequest. Anything else is not an AWS scheme at all, for which AWS answers
+        # InvalidArgument. SigV4a is checked since decision 0355.
+        if scheme == "AWS":
             raise SigV4Error("InvalidRequest", _UNSUPPORTED_MECHANISM)
         raise SigV4Error(
             "InvalidArgument", "Unsupported Authorization Type", ArgumentName="Authorization"
@@ -235,9 +242,16 @@ def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedReque
             "The authorization header is malformed; the authorization header requires three "
             "components: Credential, SignedHeaders, and Signature.",
         )
-    access_key_id, scope_date, region, service = _parse_credential(
-        fields["Credential"], presigned=False
-    )
+    credential = fields["Credential"]
+    if scheme == ALGORITHM_V4A:
+        # SigV4a's scope names no Region (key/date/service/aws4_request): the signed
+        # X-Amz-Region-Set says where the request may be used.
+        parts = credential.rsplit("/", 3)
+        region_set = headers.get("x-amz-region-set", "").strip()
+        if len(parts) != 4 or not region_set or "/" in region_set:
+            raise SigV4Error("AuthorizationHeaderMalformed", _MALFORMED_CREDENTIAL_HEADER)
+        credential = "/".join([parts[0], parts[1], region_set, parts[2], parts[3]])
+    access_key_id, scope_date, region, service = _parse_credential(credential, presigned=False)
     signed_headers = _parse_signed_headers(fields["SignedHeaders"], presigned=False)
     amz_date = _header_date(headers)
     payload_hash = headers.get("x-amz-content-sha256")
@@ -265,6 +279,7 @@ def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedReque
         payload_hash=payload_hash,
         presigned=False,
         expires=None,
+        algorithm=scheme,
     )
 
 
@@ -442,6 +457,11 @@ def verify(
     code = (
         "AuthorizationQueryParametersError" if signed.presigned else "AuthorizationHeaderMalformed"
     )
+    if signed.algorithm == ALGORITHM_V4A:
+        return _verify_v4a(
+            signed, secret_key, method=method, raw_path=raw_path, raw_query=raw_query,
+            headers=headers, region=region, now=now, clock_skew=clock_skew,
+        )  # fmt: skip
     if signed.region != region:
         prefix = (
             "Error parsing the X-Amz-Credential parameter;"
@@ -499,6 +519,57 @@ def verify(
         StringToSignBytes=" ".join(f"{b:02x}" for b in _utf8(sts)),
         CanonicalRequest=_printable(creq),
         CanonicalRequestBytes=" ".join(f"{b:02x}" for b in _utf8(creq)),
+    )
+
+
+def _verify_v4a(
+    signed: SignedRequest,
+    secret_key: str,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    region: str,
+    now: datetime,
+    clock_skew: int,
+) -> SigningContext:
+    """SigV4a (decision 0355): the Region set must hold ``region`` (or be ``*``); the
+    signature is ECDSA over the string to sign, by the key the secret derives."""
+    amz_date = signed.amz_date.astimezone(UTC).strftime(_AMZ_DATE_FORMAT)
+    allowed = {r.strip() for r in signed.region.split(",")}
+    if "*" not in allowed and region not in allowed:
+        raise SigV4Error(
+            "AuthorizationHeaderMalformed",
+            f"The authorization header is malformed; the region set '{signed.region}' does "
+            f"not include '{region}'",
+            Region=region,
+        )
+    if signed.scope_date != amz_date[:8]:
+        raise SigV4Error(
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; Invalid credential date. "
+            "Date is not the same as X-Amz-Date.",
+        )
+    _check_time(signed, amz_date, now=now, clock_skew=clock_skew, max_expiry=0)
+    scope = f"{signed.scope_date}/{signed.service}/{_TERMINAL}"
+    creq = _canonical_request(
+        method, raw_path, raw_query, headers, signed.signed_headers, signed.payload_hash,
+        presigned=False, as_sent=False,
+    )  # fmt: skip
+    sts = string_to_sign_v4a(amz_date, scope, creq)
+    if signature_matches(signed.access_key_id, secret_key, sts, signed.signature):
+        # No chunk signing follows: aws-chunked's SigV4a payloads are refused at parsing.
+        return SigningContext(
+            signing_key=b"", amz_date=amz_date, scope=scope, seed_signature=signed.signature
+        )
+    raise SigV4Error(
+        "SignatureDoesNotMatch",
+        _SIGNATURE_MISMATCH,
+        AWSAccessKeyId=signed.access_key_id,
+        StringToSign=sts,
+        SignatureProvided=_printable(signed.signature),
+        CanonicalRequest=_printable(creq),
     )
 
 

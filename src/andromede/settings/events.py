@@ -24,6 +24,12 @@ class EventsSettings(BaseModel):
         description="Custom event buses an account may have, the default bus aside (AWS: 100) "
         "(decision 0192).",
     )
+    events_max_endpoints: int = Field(
+        default=100,
+        gt=0,
+        description="Global endpoints an account may have in a Region (LimitExceededException "
+        "beyond) (decision 0355).",
+    )
     events_max_rules: int = Field(
         default=300,
         gt=0,

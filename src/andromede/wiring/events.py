@@ -77,6 +77,7 @@ from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.secrets.service import SecretService
 from andromede.settings import Settings
+from andromede.wiring.events_endpoints import endpoint_service
 from andromede.wiring.events_regions import home_store, regional_services
 
 __all__ = [
@@ -453,6 +454,7 @@ class EventsParts:
         self.regions = regional_services(settings, self.service, whole, self.deliveries, limits)
         if self.bus_targets is not None:
             self.bus_targets.regions = self.regions
+        self.endpoints = endpoint_service(settings, db, self.regions)  # decision 0355
 
     def under_customer_keys(
         self,
@@ -496,6 +498,7 @@ class EventsParts:
             archives=self.archives,
             connections=self.connections,
             regions=self.regions,
+            endpoints=self.endpoints,
         )
 
     def stream_targets(

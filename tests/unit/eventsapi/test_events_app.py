@@ -160,7 +160,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any] | bytes, str]] = [
     ("ListTagsForResource", {"ResourceARN": "nonsense"}, "ResourceNotFoundException"),
     ("UntagResource", {"ResourceARN": "x", "TagKeys": "k"}, "ValidationException"),
     ("CreateApiDestination", {}, "ValidationException"),  # served: decision 0200
-    ("CreateEndpoint", {}, "UnsupportedOperation"),
+    ("CreatePartnerEventSource", {}, "UnsupportedOperation"),  # endpoints: decision 0355
     ("Nonsense", {}, "UnknownOperationException"),
 ]
 

@@ -484,10 +484,21 @@ def test_anonymous_request_is_none() -> None:
         pytest.param(
             {"authorization": "AWS4-ECDSA-P256-SHA256 Credential=x"},
             "",
-            "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. "
-            "Please use AWS4-HMAC-SHA256.",
-            id="sigv4a",
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; the authorization header requires three "
+            "components: Credential, SignedHeaders, and Signature.",
+            id="sigv4a-malformed",  # SigV4a is checked since decision 0355
+        ),
+        pytest.param(
+            {
+                "authorization": "AWS4-ECDSA-P256-SHA256 Credential=x, SignedHeaders=host, "
+                "Signature=00"
+            },
+            "",
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; the Credential is mal-formed; "
+            'expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".',
+            id="sigv4a-no-region-set",
         ),
         pytest.param(
             {"authorization": "Bearer token"},

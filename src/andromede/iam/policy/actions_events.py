@@ -1,7 +1,7 @@
 """EventBridge's IAM actions (decision 0192), the ``events`` service of the action catalogue
 (:mod:`andromede.iam.policy.actions`): every action of AWS's "Actions, resources, and condition
-keys for Amazon EventBridge", so that a policy naming one not served yet (global endpoints,
-partner event sources) is accepted now; connections, API destinations and the targets' roles'
+keys for Amazon EventBridge", so that a policy naming one not served yet (partner event
+sources) is accepted now; connections, API destinations and the targets' roles'
 ``InvokeApiDestination`` are served since decision 0200. Kept apart so that the catalogue
 stays under STYLE.md's size."""
 
