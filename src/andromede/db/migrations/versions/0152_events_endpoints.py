@@ -3,7 +3,7 @@
 to backfill: CreateEndpoint was refused.
 
 Revision ID: 0152
-Revises: 0150
+Revises: 0151
 Create Date: 2026-12-07
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from andromede.db.types import key_text
 
 revision: str = "0152"
-down_revision: str | None = "0150"
+down_revision: str | None = "0151"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
