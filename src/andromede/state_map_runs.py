@@ -11,6 +11,9 @@
   bucket's owner, sealed under its key ring, audited on its account as the role's
   ``s3:PutObject``. A refusal is ``States.ItemReaderFailed`` / ``States.ResultWriterFailed``
   with S3's code (``AccessDenied``, ``NoSuchKey``, ``NoSuchBucket``), never why it refused.
+  The reader's ``VersionId`` reads that version as S3's GET does (``s3:GetObjectVersion``,
+  ``NoSuchVersion``), its ``ExpectedBucketOwner`` refuses a bucket of another account with
+  ``AccessDenied`` (decision 0358).
 - **Bounds** (settings): the object read at most ``stepfunctions_item_reader_max_bytes``,
   at most ``stepfunctions_map_run_max_items`` items a run, at most
   ``stepfunctions_map_run_max_concurrency`` children of a run at once in the gateway.

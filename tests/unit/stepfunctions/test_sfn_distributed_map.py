@@ -123,8 +123,10 @@ def test_distributed_fields_on_an_inline_map_are_refused() -> None:
 def test_items_of_json_and_csv_objects() -> None:
     assert items_of_object('[{"a": 1}, 2]', {"InputType": "JSON"}) == [{"a": 1}, 2]
     assert items_of_object('{"a": 1}\n\n2\n', {"InputType": "JSONL"}) == [{"a": 1}, 2]
+    # A top-level object's entries are the items (decision 0358); a scalar is refused.
+    assert items_of_object('{"a": 1}', {"InputType": "JSON"}) == [{"Key": "a", "Value": 1}]
     with pytest.raises(StatesError) as raised:
-        items_of_object('{"a": 1}', {"InputType": "JSON"})
+        items_of_object('"a"', {"InputType": "JSON"})
     assert raised.value.error == "States.ItemReaderFailed"
     first_row = {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}
     assert items_of_object('name,qty\r\n"a, b",3\nc,\n', first_row) == [

@@ -208,3 +208,21 @@ async def test_a_jsonata_readers_arguments_compute_the_version() -> None:
     output, _ = await run_jsonata(definition, {"version": "v-7"}, host)
     assert output == [1, 2]
     assert host.named == {"b/in.json": Named("v-7", None)}
+
+
+@pytest.mark.parametrize("key", ["in.json", "in.json.zst"])
+async def test_a_top_level_json_object_is_iterated_by_its_entries(key: str) -> None:
+    """As AWS reads it (measured by Floci, its PR 1588): each entry a ``{"Key", "Value"}``
+    item, in the object's order; a JSON scalar is still refused."""
+    body = json.dumps({"b": {"x": 1}, "a": [2]})
+    host = Host({f"b/{key}": body})
+    host.blobs[f"b/{key}"] = zstd(body.encode()) if key.endswith(".zst") else body.encode()
+    output, _ = await run(distributed(ItemReader=reader(key, InputType="JSON"),
+                                      ItemSelector=WITH_SOURCE), {}, host)  # fmt: skip
+    assert output == [{"v": {"Key": "b", "Value": {"x": 1}}, "at": f"s3://b/{key}#index=0"},
+                      {"v": {"Key": "a", "Value": [2]}, "at": f"s3://b/{key}#index=1"}]  # fmt: skip
+    host.objects[f"b/{key}"] = "7"
+    host.blobs[f"b/{key}"] = zstd(b"7") if key.endswith(".zst") else b"7"
+    error, _ = await run(distributed(ItemReader=reader(key, InputType="JSON")), {}, host)
+    assert isinstance(error, StatesError)
+    assert "must be an array of items, or an object of entries" in error.cause
