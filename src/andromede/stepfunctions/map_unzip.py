@@ -10,7 +10,8 @@ gives at most ``most`` bytes of decompressed data at a time (Arrow itself decomp
 1 MiB ahead), so a small object that expands to a huge one — a decompression bomb — costs no
 more memory than a plain one: the readers' own bound on a record (or a JSON document held
 whole) stops it. A stream that is not valid, or ends before its end, is
-``States.ItemReaderFailed`` naming the object."""
+``States.ItemReaderFailed`` naming the object. A reading closed or cancelled while the thread
+waits for a chunk gives that chunk up, lets the thread's read end, then closes the chunks."""
 
 from __future__ import annotations
 
@@ -78,18 +79,31 @@ class _Feed(io.RawIOBase):
         self._loop = loop
         self._pending = memoryview(b"")
         self._ended = False
+        self._fetching: asyncio.Task[bytes | None] | None = None  # on the loop, for the thread
 
     def readable(self) -> bool:
         return True
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """No more reading (on the event loop): a chunk still awaited is given up — the
+        thread's read then ends rather than waits for a chunk that may never come — and the
+        chunks are left idle, to be closed."""
         self._ended = True
+        fetching = self._fetching
+        if fetching is not None:
+            fetching.cancel()
+            await asyncio.wait([fetching])
 
     async def _next(self) -> bytes | None:
+        if self._ended:
+            return None
+        self._fetching = asyncio.current_task()
         try:
             return await anext(self._chunks)
         except StopAsyncIteration:
             return None
+        finally:
+            self._fetching = None
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         while not self._pending and not self._ended:
@@ -127,8 +141,12 @@ async def _zstd(chunks: AsyncGenerator[bytes], most: int, name: str) -> AsyncGen
                 return
             yield piece
     finally:
-        feed.stop()
+        await feed.stop()
         if reading is not None and not reading.done():
-            # Cancelled mid-read: the thread finishes its chunk before the chunks are closed.
-            await asyncio.wait([asyncio.wrap_future(reading)])
+            # Cancelled mid-read: the thread finishes its chunk before the chunks are closed
+            # (its outcome, most likely a cut stream, no longer matters).
+            waiting = asyncio.wrap_future(reading)
+            await asyncio.wait([waiting])
+            if not waiting.cancelled():
+                waiting.exception()
         worker.shutdown(wait=False)

@@ -226,3 +226,31 @@ async def test_a_top_level_json_object_is_iterated_by_its_entries(key: str) -> N
     error, _ = await run(distributed(ItemReader=reader(key, InputType="JSON")), {}, host)
     assert isinstance(error, StatesError)
     assert "must be an array of items, or an object of entries" in error.cause
+
+
+async def test_a_reading_cancelled_while_its_thread_waits_for_a_chunk_ends_cleanly() -> None:
+    """A Map run stopped while Arrow's thread waits for the object's next chunk: the thread's
+    read is let finish, then the chunks are closed; nothing hangs."""
+    blob = zstd(b"".join(b'{"n": %d}\n' % i for i in range(50_000)))
+    asked = asyncio.Event()
+    closed: list[bool] = []
+
+    async def chunks() -> AsyncGenerator[bytes]:
+        try:
+            yield blob[:16]
+            asked.set()
+            await asyncio.sleep(3600)  # the next chunk never comes
+            yield blob[16:]
+        finally:
+            closed.append(True)
+
+    async def read_all() -> None:
+        async for _ in decompressed(chunks(), ZSTD, 4096, "s3://b/slow.zst"):
+            pass
+
+    task = asyncio.create_task(read_all())
+    await asyncio.wait_for(asked.wait(), 60)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 60)
+    assert closed == [True]
