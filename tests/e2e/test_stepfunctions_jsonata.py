@@ -466,7 +466,7 @@ def test_a_zstd_object_read_at_a_version_under_its_expected_owner(server: Server
     twice, is read at the ``VersionId`` the input names (the older one) as the machine's role
     (``s3:GetObjectVersion``); the same read with another account as ``ExpectedBucketOwner``
     is refused with S3's ``AccessDenied``, one naming a version that is not there with
-    ``NoSuchVersion``."""
+    ``NoSuchVersion``, a malformed one with ``InvalidArgument``."""
     import pyarrow as pa
 
     credentials = server.credentials()
@@ -515,7 +515,8 @@ def test_a_zstd_object_read_at_a_version_under_its_expected_owner(server: Server
     other = "999999999999" if account != "999999999999" else "111111111111"
     missing = versions[0][:-22] + "A" * 22  # well formed, not there
     for version, owner, cause in ((versions[1], other, "AccessDenied"),
-                                  (missing, account, "NoSuchVersion")):  # fmt: skip
+                                  (missing, account, "NoSuchVersion"),
+                                  ("not a version", account, "InvalidArgument")):  # fmt: skip
         described = started(version, owner)
         assert (described["status"], described["error"]) == ("FAILED", "States.ItemReaderFailed")
         assert cause in described["cause"], described
