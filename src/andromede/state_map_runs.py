@@ -11,6 +11,9 @@
   bucket's owner, sealed under its key ring, audited on its account as the role's
   ``s3:PutObject``. A refusal is ``States.ItemReaderFailed`` / ``States.ResultWriterFailed``
   with S3's code (``AccessDenied``, ``NoSuchKey``, ``NoSuchBucket``), never why it refused.
+  The reader's ``VersionId`` reads that version as S3's GET does (``s3:GetObjectVersion``,
+  ``NoSuchVersion``), its ``ExpectedBucketOwner`` refuses a bucket of another account with
+  ``AccessDenied`` (decision 0358).
 - **Bounds** (settings): the object read at most ``stepfunctions_item_reader_max_bytes``,
   at most ``stepfunctions_map_run_max_items`` items a run, at most
   ``stepfunctions_map_run_max_concurrency`` children of a run at once in the gateway.
@@ -28,19 +31,20 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.iam.model import Principal
-from andromede.s3.authorise import S3Authoriser
+from andromede.s3.authorise import S3Authoriser, version_action
 from andromede.s3.operations import S3Operation
 from andromede.s3select.errors import SelectError
 from andromede.s3select.parquet import parquet_rows
 from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
-from andromede.stepfunctions.map_readers import json_value
+from andromede.stepfunctions.map_readers import Named, json_value
 from andromede.stepfunctions.map_runs import MapRun, MapRunStore
 from andromede.storage.encryption import ObjectEncryption
-from andromede.storage.errors import NoSuchBucket, NoSuchKey
+from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.integrity import BodyIntegrity
 from andromede.storage.model import Bucket, ContentHeaders, ObjectRecord
 from andromede.storage.service import ObjectService
+from andromede.storage.versioning import NULL_VERSION_ID, is_version_id
 
 __all__ = ["MapRunBounds", "StateMapRuns"]
 
@@ -85,36 +89,62 @@ class StateMapRuns:
 
     async def _bucket(
         self, session: Principal, name: str, operation: S3Operation, key: str | None,
-        error: str,
+        error: str, named: Named | None = None,
     ) -> Bucket:  # fmt: skip
+        """The bucket, the role allowed ``operation`` on it (a version named: S3's version
+        action) and, ``ExpectedBucketOwner`` given, owned by that account, as S3 checks."""
         try:
             bucket = await self._objects.get_bucket(name)
         except NoSuchBucket:
             raise StatesError(error, "S3 error: NoSuchBucket: The specified bucket does not "
                               f"exist: {name[:64]}") from None  # fmt: skip
+        version = named.version_id if named is not None else None
         try:
             await self._authoriser.authorise(
                 session, operation, bucket=bucket, bucket_name=name, key=key, keys={},
                 source_ip=None, secure=True,
+                action=version_action(operation, {} if version is None else {"versionId": version}),
             )  # fmt: skip
         except AndromedeError:
             raise StatesError(error, f"S3 error: AccessDenied: {session.arn} may not "
                               f"{operation.name} on s3://{name[:64]}") from None  # fmt: skip
+        owner = named.expected_owner if named is not None else None
+        if owner is not None and owner.strip() != bucket.tenant_id:
+            raise StatesError(error, f"S3 error: AccessDenied: The bucket s3://{name[:64]} is "
+                              "not owned by the ExpectedBucketOwner account")  # fmt: skip
         return bucket
 
     def most_record_bytes(self) -> int:
         return self._bounds.max_bytes
 
-    async def _readable(self, context: Mapping[str, Any], bucket: str, key: str) -> ObjectRecord:
-        """The object the role may read (``s3:GetObject``), its customer key checked."""
+    async def _readable(
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None
+    ) -> ObjectRecord:
+        """The object the role may read (``s3:GetObject``; ``s3:GetObjectVersion`` for a
+        ``VersionId``, that version read as S3's GET reads it), its customer key checked."""
         session = await self._sessions(context)
-        await self._bucket(session, bucket, S3Operation.GetObject, key, READER_FAILED)
+        found = await self._bucket(session, bucket, S3Operation.GetObject, key, READER_FAILED,
+                                   named)  # fmt: skip
+        version = named.version_id if named is not None else None
         try:
-            record = await self._objects.head_object(bucket, key)
+            if version is None or (found.versioning is None and version == NULL_VERSION_ID):
+                record = await self._objects.head_object(bucket, key)
+            elif found.versioning is None or not is_version_id(version):
+                raise StatesError(READER_FAILED, "S3 error: InvalidArgument: Invalid version id "
+                                  f"specified: {version[:64]}")  # fmt: skip
+            else:
+                record = await self._objects.get_version(bucket, key, version)
             await self._objects.check_customer_key(record, None)
         except NoSuchKey:
             raise StatesError(READER_FAILED, "S3 error: NoSuchKey: The specified key does not "
                               f"exist: {key[:256]}") from None  # fmt: skip
+        except NoSuchVersion:
+            raise StatesError(READER_FAILED, "S3 error: NoSuchVersion: The specified version "
+                              f"does not exist: {version!s:.64}") from None  # fmt: skip
+        except DeleteMarkerFound:
+            raise StatesError(READER_FAILED, "S3 error: MethodNotAllowed: The version "
+                              f"{version!s:.64} of {key[:256]} is a delete marker",
+                              ) from None  # fmt: skip
         except AndromedeError as exc:
             raise StatesError(READER_FAILED, f"S3 error: {type(exc).__name__}") from None
         return record
@@ -126,8 +156,10 @@ class StateMapRuns:
         except AndromedeError as exc:
             raise StatesError(READER_FAILED, f"S3 error: {type(exc).__name__}") from None
 
-    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
-        record = await self._readable(context, bucket, key)
+    async def read_object(
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
+    ) -> str:
+        record = await self._readable(context, bucket, key, named)
         if record.size > self._bounds.max_bytes:
             raise StatesError(READER_FAILED, f"The object s3://{bucket[:64]}/{key[:256]} "
                               f"is larger than {self._bounds.max_bytes} bytes")  # fmt: skip
@@ -138,20 +170,20 @@ class StateMapRuns:
             raise StatesError(READER_FAILED, "The object is not UTF-8 text") from None
 
     async def object_chunks(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[bytes]:
         # Any size: the reader holds a chunk and one record at a time, never the object.
-        record = await self._readable(context, bucket, key)
+        record = await self._readable(context, bucket, key, named)
         if record.size:
             async for chunk in self._bytes(record, 0, record.size - 1):
                 yield chunk
 
     async def parquet_rows(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[list[dict[str, Any]]]:
         """Read by ranges as S3 Select reads Parquet: a row group's column chunks at most
         ``max_bytes`` a read, never the whole file."""
-        record = await self._readable(context, bucket, key)
+        record = await self._readable(context, bucket, key, named)
 
         async def fetch(first: int, last: int) -> bytes:
             return b"".join([c async for c in self._bytes(record, first, last)])
@@ -167,10 +199,11 @@ class StateMapRuns:
             raise StatesError(READER_FAILED, cause) from None
 
     async def list_objects(
-        self, context: Mapping[str, Any], bucket: str, prefix: str
+        self, context: Mapping[str, Any], bucket: str, prefix: str, named: Named | None = None
     ) -> list[dict[str, Any]]:
         session = await self._sessions(context)
-        await self._bucket(session, bucket, S3Operation.ListObjectsV2, None, READER_FAILED)
+        await self._bucket(session, bucket, S3Operation.ListObjectsV2, None, READER_FAILED,
+                           named)  # fmt: skip
         found: list[dict[str, Any]] = []
         after: str | None = None
         while True:

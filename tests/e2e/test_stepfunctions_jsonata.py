@@ -13,7 +13,7 @@ it, by CreateStateMachine and ValidateStateMachineDefinition alike. An expressio
 fails the execution ``States.QueryEvaluationError`` with AWS's ``EvaluationFailed`` event.
 The distributed Map's readers are here too: decision 0338's JSONata fields, 0345's manifests,
 Parquet and ``WriterConfig``, 0352's ``LOAD_AND_FLATTEN``, ``ItemsPointer`` and each item's
-``Source``."""
+``Source``, 0358's ZSTD inputs, ``VersionId`` and ``ExpectedBucketOwner``."""
 
 from __future__ import annotations
 
@@ -380,8 +380,8 @@ def test_listed_objects_flattened_a_json_pointer_and_each_items_source(
     under ``LOAD_AND_FLATTEN``, reads each listed JSONL object (one gzip) as the machine's
     role, its items flattened, each given its ``$$.Map.Item.Source``; a second reads a JSON
     object's nested array by ``ItemsPointer``. A prefix whose objects the role may list but
-    not read fails ``States.ItemReaderFailed`` with S3's ``AccessDenied``, and a ZSTD object
-    fails in words."""
+    not read fails ``States.ItemReaderFailed`` with S3's ``AccessDenied``, and an object named
+    ``.zst`` that is no ZSTD stream fails in words (decision 0358)."""
     import gzip
 
     credentials = server.credentials()
@@ -444,7 +444,7 @@ def test_listed_objects_flattened_a_json_pointer_and_each_items_source(
         {"v": {"id": "x"}, "at": "s3://sfn-flatten/doc.json#index=0"},
         {"v": {"id": "y"}, "at": "s3://sfn-flatten/doc.json#index=1"},
     ]
-    for prefix, cause in (("locked/", "AccessDenied"), ("zst/", "is ZSTD-compressed")):
+    for prefix, cause in (("locked/", "AccessDenied"), ("zst/", "is not valid ZSTD")):
         run = states.start_execution(stateMachineArn=machine,
                                      input=json.dumps({"prefix": prefix}))  # fmt: skip
         described = ended(states, run["executionArn"])
@@ -459,3 +459,64 @@ def test_listed_objects_flattened_a_json_pointer_and_each_items_source(
     assert refused["diagnostics"][0]["location"] == (
         "/States/Pointer/ItemReader/ReaderConfig/ItemsPointer"
     )
+
+
+def test_a_zstd_object_read_at_a_version_under_its_expected_owner(server: ServerProcess) -> None:
+    """Decision 0358 over a real serve: a ZSTD JSONL object in a versioned bucket, written
+    twice, is read at the ``VersionId`` the input names (the older one) as the machine's role
+    (``s3:GetObjectVersion``); the same read with another account as ``ExpectedBucketOwner``
+    is refused with S3's ``AccessDenied``, one naming a version that is not there with
+    ``NoSuchVersion``, a malformed one with ``InvalidArgument``."""
+    import pyarrow as pa
+
+    credentials = server.credentials()
+    iam = client_for(server, "iam", *credentials)
+    s3 = client_for(server, "s3", *credentials)
+    account = client_for(server, "sts", *credentials).get_caller_identity()["Account"]
+    states = states_client(server)
+    s3.create_bucket(Bucket="sfn-zstd")
+    s3.put_bucket_versioning(Bucket="sfn-zstd", VersioningConfiguration={"Status": "Enabled"})
+    versions = []
+    for lines in ([b'{"n": 1}', b'{"n": 2}'], [b'{"n": 3}']):
+        body = pa.compress(b"\n".join(lines) + b"\n", codec="zstd", asbytes=True)
+        put = s3.put_object(Bucket="sfn-zstd", Key="in/items.jsonl.zst", Body=bytes(body))
+        versions.append(put["VersionId"])
+    arn = role(server, "sfn-zstd")
+    iam.put_role_policy(RoleName="sfn-zstd", PolicyName="s3", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+             "Resource": "arn:aws:s3:::sfn-zstd/*"}]}))  # fmt: skip
+    definition = {"StartAt": "Read", "States": {"Read": {
+        "Type": "Map", "End": True,
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                       "ReaderConfig": {"InputType": "JSONL"},
+                       "Parameters": {"Bucket": "sfn-zstd", "Key": "in/items.jsonl.zst",
+                                      "VersionId.$": "$.version",
+                                      "ExpectedBucketOwner.$": "$.owner"}},
+        "ItemSelector": {"v.$": "$$.Map.Item.Value", "at.$": "$$.Map.Item.Source"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}},
+    }}}  # fmt: skip
+    machine = states.create_state_machine(
+        name="zstd-versions", roleArn=arn, definition=json.dumps(definition)
+    )["stateMachineArn"]
+
+    def started(version: str, owner: str) -> dict[str, Any]:
+        given = json.dumps({"version": version, "owner": owner})
+        run = states.start_execution(stateMachineArn=machine, input=given)
+        return ended(states, run["executionArn"])
+
+    described = started(versions[0], account)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == [
+        {"v": {"n": 1}, "at": "s3://sfn-zstd/in/items.jsonl.zst#line=1"},
+        {"v": {"n": 2}, "at": "s3://sfn-zstd/in/items.jsonl.zst#line=2"},
+    ]
+    other = "999999999999" if account != "999999999999" else "111111111111"
+    missing = versions[0][:-22] + "A" * 22  # well formed, not there
+    for version, owner, cause in ((versions[1], other, "AccessDenied"),
+                                  (missing, account, "NoSuchVersion"),
+                                  ("not a version", account, "InvalidArgument")):  # fmt: skip
+        described = started(version, owner)
+        assert (described["status"], described["error"]) == ("FAILED", "States.ItemReaderFailed")
+        assert cause in described["cause"], described

@@ -41,8 +41,10 @@ from andromede.stepfunctions.map_items import (
     positioned_items,
     result_files,
 )
+from andromede.stepfunctions.map_named import NamedReads, named_by
 from andromede.stepfunctions.map_readers import (
     LOAD_AND_FLATTEN,
+    Named,
     ObjectSource,
     flattened_items,
     is_streamed,
@@ -81,8 +83,10 @@ class MapRunHost(ObjectSource, Protocol):
         ...
 
     async def list_objects(
-        self, context: Mapping[str, Any], bucket: str, prefix: str
-    ) -> list[dict[str, Any]]: ...
+        self, context: Mapping[str, Any], bucket: str, prefix: str, named: Named | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects under ``prefix``; ``named``: the bucket's expected owner."""
+        ...
 
     async def write_object(
         self, context: Mapping[str, Any], bucket: str, key: str, body: str
@@ -132,20 +136,23 @@ async def _items(
     bucket, key = str(params.get("Bucket", "")), str(params.get("Key", ""))
     most = map_fields.most_items(state, config, data, data, context)
     limit = min(most or host.most_items() + 1, host.most_items() + 1)  # the excess seen
+    # VersionId and ExpectedBucketOwner (decision 0358) go with each read they concern.
+    named = NamedReads(host, bucket, key if "Key" in params else None, named_by(params))
     items: list[Any]
     if reader["Resource"] == LIST_OBJECTS:
-        items = await host.list_objects(context, bucket, str(params.get("Prefix", "")))
+        items = await host.list_objects(context, bucket, str(params.get("Prefix", "")),
+                                        named.listing(bucket))  # fmt: skip
         sources = [source_of(bucket, str(item.get("Key", ""))) for item in items]
         if config.get("Transformation") == LOAD_AND_FLATTEN:
-            read = await flattened_items(host, context, bucket, items, config, limit,
+            read = await flattened_items(named, context, bucket, items, config, limit,
                                          host.most_record_bytes())  # fmt: skip
             items, sources = read.items, read.sources
     elif reader["Resource"] == GET_OBJECT and is_streamed(config, key):
-        read = await streamed_items(host, context, bucket, key, config, limit,
+        read = await streamed_items(named, context, bucket, key, config, limit,
                                     host.most_record_bytes())  # fmt: skip
         items, sources = read.items, read.sources
     elif reader["Resource"] == GET_OBJECT:
-        items, places = positioned_items(await host.read_object(context, bucket, key), config)
+        items, places = positioned_items(await named.read_object(context, bucket, key), config)
         sources = [source_of(bucket, key, place) for place in places]
     else:
         raise StatesError("States.Runtime", "The ItemReader's resource is not served")

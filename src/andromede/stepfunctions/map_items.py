@@ -2,7 +2,8 @@
 
 - :func:`items_of_object`: an ``ItemReader``'s ``s3:getObject`` object read as its
   ``ReaderConfig.InputType`` says — ``JSON`` (an array: its elements; or, with
-  ``ItemsPointer``, the array at that JSON pointer of the object, decision 0352), ``JSONL``
+  ``ItemsPointer``, the array at that JSON pointer of the object, decision 0352; a top-level
+  object: its entries, decision 0358), ``JSONL``
   (a JSON value a line), ``CSV`` (each row an object of the header's names, every value text;
   the header the first row or ``CSVHeaders``); :func:`positioned_items` gives each item's
   place in the object too (``$states.context.Map.Item.Source``, decision 0352);
@@ -73,10 +74,15 @@ def positioned_items(text: str, config: Mapping[str, Any]) -> tuple[list[Any], l
 
 def pointed(document: Any, pointer: Any) -> list[Any]:
     """The array of items ``pointer`` (an RFC 6901 JSON pointer, ``ReaderConfig.ItemsPointer``)
-    selects in ``document``; without a pointer the document must itself be the array."""
+    selects in ``document``; without a pointer the document itself: an array's elements, or an
+    object's entries as ``{"Key", "Value"}`` items in their order (as AWS iterates a top-level
+    JSON object, decision 0358)."""
     if pointer is None:
+        if isinstance(document, dict):
+            return [{"Key": key, "Value": value} for key, value in document.items()]
         if not isinstance(document, list):
-            raise StatesError(READER_FAILED, "The JSON object must be an array of items")
+            raise StatesError(READER_FAILED, "The JSON object must be an array of items, or "
+                              "an object of entries")  # fmt: skip
         return document
     found = document
     for token in str(pointer).split("/")[1:]:

@@ -14,9 +14,9 @@ An ``ItemReader`` over ``s3:getObject`` whose ``ReaderConfig`` says:
   ``GIVEN`` or each file's first row), ``JSONL``, ``PARQUET``;
 - ``CSVDelimiter`` (``COMMA``, ``PIPE``, ``SEMICOLON``, ``SPACE``, ``TAB``) for CSV data;
 - ``InputType`` ``PARQUET``: the object's rows, a row group at a time, as JSON objects;
-- a ``JSON``, ``JSONL`` or ``CSV`` object whose key ends in ``.gz`` (AWS's GZIP input):
-  decompressed as it is read; one ending in ``.zst`` / ``.zstd`` (AWS's ZSTD input) is
-  refused in words: the platform has no zstd library (decision 0352);
+- a ``JSON``, ``JSONL`` or ``CSV`` object whose key ends in ``.gz`` (AWS's GZIP input) or
+  ``.zst`` / ``.zstd`` (AWS's ZSTD input, decision 0358): decompressed as it is read
+  (``map_unzip``), a manifest's data files and ``LOAD_AND_FLATTEN``'s objects too;
 - ``Transformation`` ``LOAD_AND_FLATTEN`` (decision 0352): the objects an S3 Inventory lists
   (its ``Bucket`` and ``Key`` columns) or ``listObjectsV2`` lists (:func:`flattened_items`)
   are each read as ``InputType`` says, one after the other, and their items flattened into
@@ -39,9 +39,9 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import zlib
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Final, Protocol
@@ -49,10 +49,12 @@ from urllib.parse import unquote
 
 from andromede.stepfunctions.map_checks import CSV_DELIMITERS
 from andromede.stepfunctions.map_items import READER_FAILED, pointed
+from andromede.stepfunctions.map_unzip import compression_of, decompressed
 from andromede.stepfunctions.states_error import StatesError
 
 __all__ = [
     "LOAD_AND_FLATTEN",
+    "Named",
     "ObjectSource",
     "Read",
     "flattened_items",
@@ -63,22 +65,33 @@ __all__ = [
 ]
 
 LOAD_AND_FLATTEN: Final = "LOAD_AND_FLATTEN"
-_ZSTD_SUFFIXES: Final = (".zst", ".zstd")
+
+
+@dataclass(frozen=True)
+class Named:
+    """What an ``ItemReader``'s ``Arguments`` add to a read (decision 0358): the version of the
+    object they name (``VersionId``), the account that must own the bucket
+    (``ExpectedBucketOwner``)."""
+
+    version_id: str | None = None
+    expected_owner: str | None = None
 
 
 class ObjectSource(Protocol):
     """S3 as the state machine's role, as the readers need it."""
 
-    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str: ...
+    async def read_object(
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
+    ) -> str: ...
 
     def object_chunks(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[bytes]:
         """The object's bytes a chunk at a time (authorised at the first)."""
         ...
 
     def parquet_rows(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[list[dict[str, Any]]]:
         """A Parquet object's rows, a batch at a time, as JSON values."""
         ...
@@ -86,11 +99,11 @@ class ObjectSource(Protocol):
 
 def is_streamed(config: Mapping[str, Any], key: str) -> bool:
     """Whether this module reads the ``ReaderConfig``'s items (else ``map_items``): the
-    manifests, Parquet, and a gzip (or zstd, refused) object of the text types."""
+    manifests, Parquet, and a GZIP or ZSTD object of the text types."""
     return (
         "ManifestType" in config
         or config.get("InputType") in ("MANIFEST", "PARQUET")
-        or key.endswith((".gz", *_ZSTD_SUFFIXES))
+        or compression_of(key) is not None
     )
 
 
@@ -194,15 +207,13 @@ async def _data_file(
 ) -> None:  # fmt: skip
     """One file's items, as ``InputType`` says; ``schema``: an inventory's columns."""
     kind = config.get("InputType")
-    if where[1].endswith(_ZSTD_SUFFIXES):
-        raise _failed(f"The object s3://{where[0][:64]}/{where[1][:256]} is ZSTD-compressed: "
-                      "this platform reads GZIP inputs (.gz) but not ZSTD ones")  # fmt: skip
     if kind == "PARQUET":
         await _parquet(source, context, *where, read)
         return
-    chunks = source.object_chunks(context, *where)
-    async with aclosing(_lines(chunks, where[1].endswith(".gz"), record_bytes)) as lines:
-        at = source_of(*where)
+    at = source_of(*where)
+    data = decompressed(source.object_chunks(context, *where), compression_of(where[1]),
+                        record_bytes, source_of(where[0][:64], where[1][:256]))  # fmt: skip
+    async with aclosing(_lines(data, record_bytes)) as lines:
         if kind == "JSONL":
             await _json_lines(lines, at, read)
         elif kind == "JSON":
@@ -254,45 +265,25 @@ def _athena_files(text: str) -> list[tuple[str, str]]:
     return found
 
 
-async def _lines(
-    chunks: AsyncGenerator[bytes], gzipped: bool, record_bytes: int
-) -> AsyncGenerator[str]:
-    """The text's lines as its chunks arrive (gzip undone, at most ``record_bytes`` of it at
-    once); a line longer than ``record_bytes`` fails the read rather than growing in memory."""
-    unzip = zlib.decompressobj(wbits=31) if gzipped else None
+async def _lines(data: AsyncGenerator[bytes], record_bytes: int) -> AsyncGenerator[str]:
+    """The text's lines as its (decompressed) data arrives, at most ``record_bytes`` of it at
+    once; a line longer than ``record_bytes`` fails the read rather than growing in memory."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     pending = ""
     try:
-        async with aclosing(chunks):
-            async for chunk in chunks:
-                for data in _unzipped(unzip, chunk, record_bytes):
-                    pending += decoder.decode(data)
-                    *complete, pending = pending.split("\n")
-                    for line in complete:
-                        yield line.removesuffix("\r")
-                    if len(pending) > record_bytes:
-                        raise _failed(f"A record of the object is larger than {record_bytes} "
-                                      "bytes")  # fmt: skip
-        if unzip is not None and not unzip.eof:
-            raise _failed("A gzip data file ends before its end")
+        async with aclosing(data):
+            async for piece in data:
+                pending += decoder.decode(piece)
+                *complete, pending = pending.split("\n")
+                for line in complete:
+                    yield line.removesuffix("\r")
+                if len(pending) > record_bytes:
+                    raise _failed(f"A record of the object is larger than {record_bytes} bytes")
         pending += decoder.decode(b"", final=True)
-    except zlib.error:
-        raise _failed("A data file is not valid gzip") from None
     except UnicodeDecodeError:
         raise _failed("A data file is not UTF-8 text") from None
     if pending:
         yield pending.removesuffix("\r")
-
-
-def _unzipped(unzip: Any, chunk: bytes, most: int) -> Iterator[bytes]:
-    """A chunk's data, decompressed ``most`` bytes at a time (a small chunk may hold a lot)."""
-    if unzip is None:
-        yield chunk
-        return
-    data = unzip.decompress(chunk, most)
-    yield data
-    while unzip.unconsumed_tail:
-        yield unzip.decompress(unzip.unconsumed_tail, most)
 
 
 def _delimiter(config: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from andromede.stepfunctions.map_items import (
     listed_item,
     result_files,
 )
+from andromede.stepfunctions.map_readers import Named
 from andromede.stepfunctions.map_runs import MapRun
 
 CONTEXT = {
@@ -122,8 +123,10 @@ def test_distributed_fields_on_an_inline_map_are_refused() -> None:
 def test_items_of_json_and_csv_objects() -> None:
     assert items_of_object('[{"a": 1}, 2]', {"InputType": "JSON"}) == [{"a": 1}, 2]
     assert items_of_object('{"a": 1}\n\n2\n', {"InputType": "JSONL"}) == [{"a": 1}, 2]
+    # A top-level object's entries are the items (decision 0358); a scalar is refused.
+    assert items_of_object('{"a": 1}', {"InputType": "JSON"}) == [{"Key": "a", "Value": 1}]
     with pytest.raises(StatesError) as raised:
-        items_of_object('{"a": 1}', {"InputType": "JSON"})
+        items_of_object('"a"', {"InputType": "JSON"})
     assert raised.value.error == "States.ItemReaderFailed"
     first_row = {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}
     assert items_of_object('name,qty\r\n"a, b",3\nc,\n', first_row) == [
@@ -180,6 +183,7 @@ class Host:
         self.contexts: list[dict[str, Any]] = []
         self.blobs: dict[str, bytes] = {k: v.encode() for k, v in objects.items()}
         self.chunks_read = 0
+        self.named: dict[str, Named | None] = {}  # what each read was given (decision 0358)
 
     def most_children(self) -> int:
         return self.cap
@@ -187,8 +191,11 @@ class Host:
     def most_items(self) -> int:
         return 20
 
-    async def read_object(self, context: Mapping[str, Any], bucket: str, key: str) -> str:
+    async def read_object(
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
+    ) -> str:
         assert context["Execution"]["RoleArn"].endswith("role/r")
+        self.named[f"{bucket}/{key}"] = named
         if f"{bucket}/{key}" not in self.objects:
             raise StatesError("S3.NoSuchKey", "The specified key does not exist.")
         return self.objects[f"{bucket}/{key}"]
@@ -197,9 +204,10 @@ class Host:
         return 1024
 
     async def object_chunks(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[bytes]:
         """In pieces of 5 bytes, so records are cut across chunks as S3 cuts them."""
+        self.named[f"{bucket}/{key}"] = named
         data = self.blobs.get(f"{bucket}/{key}")
         if data is None:
             raise StatesError("States.ItemReaderFailed", f"S3 error: NoSuchKey: {key}")
@@ -208,8 +216,9 @@ class Host:
             yield data[start : start + 5]
 
     async def parquet_rows(
-        self, context: Mapping[str, Any], bucket: str, key: str
+        self, context: Mapping[str, Any], bucket: str, key: str, named: Named | None = None
     ) -> AsyncGenerator[list[dict[str, Any]]]:
+        self.named[f"{bucket}/{key}"] = named
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -218,8 +227,9 @@ class Host:
             yield batch.to_pylist()
 
     async def list_objects(
-        self, context: Mapping[str, Any], bucket: str, prefix: str
+        self, context: Mapping[str, Any], bucket: str, prefix: str, named: Named | None = None
     ) -> list[dict[str, Any]]:
+        self.named[f"{bucket}/"] = named
         return [listed_item(k.split("/", 1)[1], "e", 0, len(v), "STANDARD")
                 for k, v in sorted(self.objects.items())
                 if k.startswith(f"{bucket}/{prefix}")]  # fmt: skip

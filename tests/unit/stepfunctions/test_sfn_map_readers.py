@@ -86,7 +86,7 @@ async def test_max_items_stops_the_reading() -> None:
         (lambda h: h.objects.update({"dest/src/inv/2026-12-07T00-00Z/manifest.json": "[1"}),
          "The manifest is not valid JSON"),
         (lambda h: h.blobs.update({"dest/src/inv/data/part-0.csv.gz": b"not gzip at all"}),
-         "not valid gzip"),
+         "is not valid GZIP"),
         (lambda h: h.blobs.update({"dest/src/inv/data/part-0.csv.gz": gzip.compress(
             b'"src","' + b"k" * 2000 + b'"\n')}), "larger than 1024 bytes"),
     ],
