@@ -253,6 +253,9 @@ def _parse_header(authorization: str, headers: Mapping[str, str]) -> SignedReque
         credential = "/".join([parts[0], parts[1], region_set, parts[2], parts[3]])
     access_key_id, scope_date, region, service = _parse_credential(credential, presigned=False)
     signed_headers = _parse_signed_headers(fields["SignedHeaders"], presigned=False)
+    if scheme == ALGORITHM_V4A and "x-amz-region-set" not in signed_headers:
+        # Unsigned, the Region set could be rewritten to "*" and the request replayed anywhere.
+        raise SigV4Error("AuthorizationHeaderMalformed", _MALFORMED_CREDENTIAL_HEADER)
     amz_date = _header_date(headers)
     payload_hash = headers.get("x-amz-content-sha256")
     if payload_hash is None:

@@ -90,6 +90,13 @@ def test_what_sigv4a_refuses() -> None:
     with pytest.raises(SigV4Error) as caught:
         check(missing)
     assert caught.value.code == "AuthorizationHeaderMalformed"
+    # A Region set left out of the signature could be widened to "*" by anyone replaying it.
+    unsigned = dict(headers)
+    unsigned["authorization"] = unsigned["authorization"].replace(";x-amz-region-set", "")
+    assert unsigned["authorization"] != headers["authorization"]
+    with pytest.raises(SigV4Error) as caught:
+        check(unsigned)
+    assert caught.value.code == "AuthorizationHeaderMalformed"
 
 
 def test_the_derived_key_is_a_p256_scalar() -> None:
