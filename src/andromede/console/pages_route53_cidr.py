@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, urlencode
 
@@ -182,6 +181,21 @@ def _removals(location: str, blocks: list[str]) -> list[tuple[str, str, list[str
     ]
 
 
+async def _held(
+    calls: CidrCalls, request: Request, session: Session, collection_id: str, location: str
+) -> list[str]:
+    """The location's blocks; none for a new location (Route 53 judges its name). Any other
+    refusal (a reading not allowed) stops the replacement: it would otherwise add silently."""
+    try:
+        return await calls.location_blocks(
+            request.scope, session.principal, collection_id, location
+        )
+    except WireError as exc:
+        if exc.code == "NoSuchCidrLocationException":
+            return []
+        raise
+
+
 async def _create(calls: CidrCalls, request: Request, session: Session, f: Form) -> str:
     try:
         made = await calls.create(request.scope, session.principal, field(f, "name"))
@@ -199,9 +213,7 @@ async def _put_location(calls: CidrCalls, request: Request, session: Session, f:
     changes: list[tuple[str, str, list[str]]] = []
     try:
         if f.get("mode") == "replace" and location:
-            held: list[str] = []
-            with suppress(WireError):  # a new location holds none; Route 53 judges the name
-                held = await calls.location_blocks(origin, principal, collection_id, location)
+            held = await _held(calls, request, session, collection_id, location)
             changes += _removals(location, [b for b in held if b not in typed])
         changes.append(("PUT", location, typed))
         await calls.change(origin, principal, collection_id, field(f, "version"), changes)

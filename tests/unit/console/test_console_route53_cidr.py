@@ -146,7 +146,9 @@ async def _collections_flow(console: ConsoleHarness) -> None:
         kept = form_of(stale, "location-form")
         assert 'value="lyon"' in kept and "10.1.0.0/16" in kept and 'value="2"' in kept
         assert "lyon" not in await _blocks(calls, principal, collection)
-        lyon = {**location, "version": "2", "location": "lyon", "blocks": "10.1.0.0/16"}
+        # A new location "replaced": it held no block, the typed ones are put.
+        lyon = {**location, "version": "2", "location": "lyon", "blocks": "10.1.0.0/16",
+                "mode": "replace"}  # fmt: skip
         assert (await client.post(f"{url}/location", data=lyon)).status_code == 303
         replaced = await client.post(
             f"{url}/location",
