@@ -4,7 +4,9 @@ Chromium driven by Playwright against the session's ``andromede serve``, as
 way without Chromium or Playwright). A user whose IAM allows Route 53 pastes an invalid
 document (Route 53's refusal shown, the text kept), a valid one, adds a version from the
 policy's folded form, makes a policy record for a zone made with boto3, moves it to version 2
-and deletes it — each checked with boto3, with no script error or CSP violation."""
+and deletes it — each checked with boto3, with no script error or CSP violation. The same
+server's other flows: delegation sets, authorisations and geoproximity (decision 0354), CIDR
+collections and IP-based sets (decision 0361)."""
 
 from __future__ import annotations
 
@@ -249,3 +251,78 @@ def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser
         if spoke_context is not None:
             spoke_context.close()
         print(f"Route 53 sets and authorisations browser flow: {time.monotonic() - started:.1f} s")
+
+
+def test_a_cidr_collection_and_an_ip_based_set_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Decision 0361: a CIDR collection made, a location's blocks added, a change from a page
+    made stale by boto3 refused in words with the form kept and sent again, an IP-based set
+    written from the record form, the collection's deletion refused while the set names it —
+    each checked with boto3."""
+    tenant = new_tenant(server, "console-r53-cidr")
+    _console_user(server, tenant, "cidr")
+    route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
+    zone = route53.create_hosted_zone(
+        Name=f"cidr-{uuid.uuid4().hex[:10]}.example", CallerReference="browser-cidr"
+    )["HostedZone"]["Id"].rsplit("/", 1)[-1]
+    console = f"{server.api_endpoint}/console"
+    reported: list[str] = []
+    started = time.monotonic()
+    context, page = _signed_in(browser, console, tenant.account, "cidr", reported)
+    try:
+        page.click("#menu-cidr-collections")
+        page.wait_for_url(f"{console}/cidr-collections")
+        page.fill("#create-collection-form input[name=name]", "browser-isps")
+        page.click("#create-collection")
+        page.wait_for_selector("#collection-version >> text=1")
+        (made,) = route53.list_cidr_collections()["CidrCollections"]
+        collection = made["Id"]
+        page.fill("#location-form input[name=location]", "paris")
+        page.fill("#location-form textarea[name=blocks]", "192.0.2.0/24")
+        page.click("#save-location")
+        page.wait_for_selector("#location-paris")
+        blocks = route53.list_cidr_blocks(CollectionId=collection)["CidrBlocks"]
+        assert blocks == [{"CidrBlock": "192.0.2.0/24", "LocationName": "paris"}]
+
+        # Another client changes the collection: the page's version 2 is stale.
+        route53.change_cidr_collection(
+            Id=collection,
+            CollectionVersion=2,
+            Changes=[{"LocationName": "lyon", "Action": "PUT", "CidrList": ["198.51.100.0/24"]}],
+        )
+        page.fill("#location-form input[name=location]", "nice")
+        page.fill("#location-form textarea[name=blocks]", "203.0.113.0/24")
+        page.click("#save-location")
+        assert "(CidrCollectionVersionMismatchException)" in page.inner_text("p[role=alert]")
+        assert page.input_value("#location-form input[name=location]") == "nice"
+        assert page.inner_text("#collection-version") == "3"
+        page.click("#save-location")
+        page.wait_for_selector("#location-nice")
+        locations = route53.list_cidr_locations(CollectionId=collection)["CidrLocations"]
+        assert sorted(loc["LocationName"] for loc in locations) == ["lyon", "nice", "paris"]
+
+        page.goto(f"{console}/hosted-zones/{zone}")
+        page.fill("#record-form input[name=name]", "www")
+        page.fill("#record-form textarea[name=values]", "192.0.2.8")
+        page.select_option("#record-policy", "cidr")
+        page.fill("#record-form input[name=identifier]", "paris")
+        page.select_option("#record-cidr-collection", collection)
+        page.fill("#record-form input[name=cidr_location]", "paris")
+        page.click("#save-record")
+        page.wait_for_selector(".cidr >> text=browser-isps")
+        sets = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        (paris,) = [s for s in sets if s.get("SetIdentifier") == "paris"]
+        assert paris["CidrRoutingConfig"] == {"CollectionId": collection, "LocationName": "paris"}
+
+        page.goto(f"{console}/cidr-collections/{collection}")
+        page.check("form[action$='/delete'] input[name=confirm]")
+        page.click("form[action$='/delete'] button.danger")
+        assert "(CidrCollectionInUseException)" in page.inner_text("p[role=alert]")
+        assert [c["Id"] for c in route53.list_cidr_collections()["CidrCollections"]] == [collection]
+        # The refusals' pages are 400 and 409, which the browser reports; nothing else may be.
+        refusals = ("status of 400", "status of 409")
+        assert [r for r in reported if not any(s in r for s in refusals)] == [], reported
+    finally:
+        context.close()
+        print(f"Route 53 CIDR collection browser flow: {time.monotonic() - started:.1f} s")

@@ -22,6 +22,10 @@ the account's if one is chosen; a private zone's page lists, adds and withdraws 
 association authorisations it gives other accounts' VPCs; the zones list shows the other
 accounts' zones associated with the caller's VPCs, associates one (by its id, the zone's
 account having authorised the VPC) and disassociates them (``route53_sharing``).
+
+Decision 0361 (over decision 0353): the record form's IP-based policy names a CIDR collection
+of the account's (offered from ListCidrCollections) and a location of it, or ``*``; the table
+shows the collection by its name and the location.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from andromede.console.route53_record_forms import (
     POLICIES,
     alias_choices,
     alias_of,
+    cidr_collection_choices,
     health_check_choices,
     record_form,
     routing_of,
@@ -253,6 +258,7 @@ async def _zone_page(
     authorisations: list[tuple[str, str]] = []
     targets: list[tuple[str, str]] = []
     checks: list[tuple[str, str]] = []
+    collections: list[tuple[str, str]] = []
     next_href = None
     if wire is None:
         error, status = _not_served(console, request), 404
@@ -303,6 +309,9 @@ async def _zone_page(
             checks = await health_check_choices(
                 wire, request, session, shown.get("health_check", "")
             )
+            collections = await cidr_collection_choices(
+                wire, request, session, shown.get("cidr_collection", "")
+            )
     return console.render(
         request,
         "route53_zone.html",
@@ -318,6 +327,7 @@ async def _zone_page(
         policies=POLICIES,
         alias_targets=targets,
         health_checks=checks,
+        cidr_collections=collections,
         set_json=set_json,
         tags=tags,
         tags_error=tags_error,

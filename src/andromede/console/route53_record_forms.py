@@ -1,12 +1,14 @@
 """A zone page's record form beyond simple sets (decision 0290, over decision 0284): the
 routing policy chosen (simple, weighted, failover, multivalue answer, latency, geolocation,
-and geoproximity — decision 0354: an AWS Region, a Local Zone Group or coordinates, and a
-bias, each sent as typed for Route 53 to judge as it judges the API's) with its fields,
-the health check named, and an alias's target — a record of the zone or one of the account's
-load balancers, chosen from a list made of ListResourceRecordSets and
-DescribeLoadBalancers' ``DNSName``/``CanonicalHostedZoneId`` as the signed-in principal —;
-a listed set written back into the form (its "Edit") and into its deletion's hidden field
-(the exact set, which a DELETE must name). Route 53 checks everything sent.
+geoproximity — decision 0354: an AWS Region, a Local Zone Group or coordinates, and a bias,
+each sent as typed for Route 53 to judge as it judges the API's —, and IP-based — decision
+0361: a CIDR collection of the account's, offered from ListCidrCollections, and a location of
+it or ``*``) with its fields, the health check named, and an alias's target — a record of the
+zone or one of the account's load balancers, chosen from a list made of
+ListResourceRecordSets and DescribeLoadBalancers' ``DNSName``/``CanonicalHostedZoneId`` as
+the signed-in principal —; a listed set written back into the form (its "Edit") and into its
+deletion's hidden field (the exact set, which a DELETE must name). Route 53 checks
+everything sent.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from andromede.console.wire_route53 import (
     Route53Wire,
     Routing,
 )
+from andromede.console.wire_route53_cidr import CidrCalls
 from andromede.console.wire_route53_health import HealthCheckCalls
 
 if TYPE_CHECKING:
@@ -36,6 +39,7 @@ __all__ = [
     "POLICIES",
     "alias_choices",
     "alias_of",
+    "cidr_collection_choices",
     "health_check_choices",
     "record_form",
     "routing_of",
@@ -45,6 +49,7 @@ __all__ = [
 
 POLICIES: Final = (
     "simple", "weighted", "failover", "multivalue", "latency", "geolocation", "geoproximity",
+    "cidr",
 )  # fmt: skip
 # What names a geoproximity set's place (its ``GeoProximityLocation`` element).
 PLACES: Final = ("AWSRegion", "LocalZoneGroup", "Coordinates")
@@ -89,6 +94,12 @@ def routing_of(fields: Form) -> Routing:
         multivalue=policy == "multivalue",
         health_check_id=health,
         geoproximity=_geoproximity_of(fields) if policy == "geoproximity" else None,
+        cidr=(
+            fields.get("cidr_collection", "").strip(),
+            fields.get("cidr_location", "").strip(),
+        )
+        if policy == "cidr"
+        else None,
     )
 
 
@@ -106,6 +117,7 @@ def record_form(record: RecordRow, relative: str) -> Form:
     routing, alias = record.routing, record.alias
     geo = dict(routing.geo)
     place = routing.geoproximity or Geoproximity()
+    collection, location = routing.cidr or ("", "")
     form = {
         "name": relative,
         "type": record.record_type,
@@ -127,6 +139,8 @@ def record_form(record: RecordRow, relative: str) -> Form:
         "latitude": place.latitude,
         "longitude": place.longitude,
         "bias": place.bias,
+        "cidr_collection": collection,
+        "cidr_location": location,
     }
     if alias is not None:
         form["alias_target"] = f"{alias.hosted_zone_id} {alias.dns_name}"
@@ -149,6 +163,14 @@ def _place_of(shown: object) -> Geoproximity:
     return Geoproximity(*(str(p) for p in shown))
 
 
+def _cidr_of(shown: object) -> tuple[str, str]:
+    """A CIDR location as ``set_json`` kept it (collection id, location); ``ValueError`` for
+    anything else."""
+    if not isinstance(shown, list) or len(shown) != 2:
+        raise ValueError(shown)
+    return str(shown[0]), str(shown[1])
+
+
 def set_json(record: RecordRow) -> str:
     """A listed set's routing and alias, the deletion's hidden field."""
     routing, alias = record.routing, record.alias
@@ -164,6 +186,7 @@ def set_json(record: RecordRow) -> str:
             "geoproximity": None
             if routing.geoproximity is None
             else list(_place_fields(routing.geoproximity)),
+            "cidr": None if routing.cidr is None else list(routing.cidr),
             "alias": None
             if alias is None
             else [alias.hosted_zone_id, alias.dns_name, alias.evaluate_target_health],
@@ -174,7 +197,8 @@ def set_json(record: RecordRow) -> str:
 def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
     """A deletion's set as the page showed it (``set_json``); ``fault`` when it cannot be
     read. A deletion without the field is of a simple set (a page before decision 0290);
-    one without ``geoproximity`` of a set without it (a page before decision 0354)."""
+    one without ``geoproximity`` of a set without it (a page before decision 0354), one
+    without ``cidr`` of a set without a CIDR location (a page before decision 0361)."""
     if not typed:
         return Routing(), None
     try:
@@ -182,6 +206,7 @@ def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
         geo = tuple((str(k), str(v)) for k, v in shown["geo"])
         alias = shown["alias"]
         place = shown.get("geoproximity")
+        cidr = shown.get("cidr")
         routing = Routing(
             set_identifier=str(shown["identifier"]),
             weight=str(shown["weight"]),
@@ -191,6 +216,7 @@ def shown_set(typed: str, fault: str) -> tuple[Routing, AliasRow | None]:
             multivalue=shown["multivalue"] is True,
             health_check_id=str(shown["health_check"]),
             geoproximity=None if place is None else _place_of(place),
+            cidr=None if cidr is None else _cidr_of(cidr),
         )
         target = None if alias is None else AliasRow(str(alias[0]), str(alias[1]), alias[2] is True)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
@@ -242,6 +268,22 @@ async def health_check_choices(
         choices = [
             (c.health_check_id, f"{c.health_check_id} · {c.type} {c.endpoint}") for c in checks
         ]
+    if typed.strip() and typed.strip() not in {value for value, _ in choices}:
+        choices.append((typed.strip(), typed.strip()))
+    return choices
+
+
+async def cidr_collection_choices(
+    wire: Route53Wire, request: Request, session: Session, typed: str
+) -> list[tuple[str, str]]:
+    """The account's CIDR collections ((id, name); none where Route 53 refuses the listing),
+    the collection ``typed`` kept when it is not among them."""
+    choices: list[tuple[str, str]] = []
+    with suppress(WireError):
+        collections, _next = await CidrCalls(wire).collections(
+            request.scope, session.principal, token="", limit=_CHOICES, locations=False
+        )
+        choices = [(c.collection_id, c.name) for c in collections]
     if typed.strip() and typed.strip() not in {value for value, _ in choices}:
         choices.append((typed.strip(), typed.strip()))
     return choices

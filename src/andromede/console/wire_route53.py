@@ -5,7 +5,8 @@
 code and words are those of its ``ErrorResponse/Error`` (in Route 53's namespace). Each answer
 is read into the small rows the pages show; nothing here decides what Route 53 allows.
 Decision 0290: a record set's routing policy, set identifier, health check and alias target
-(decision 0284), read and sent; tags of a health check as of a zone.
+(decision 0284), read and sent; tags of a health check as of a zone. Decision 0361: an
+IP-based set's ``CidrRoutingConfig`` (decision 0353).
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ class Geoproximity:
 class Routing:
     """A record set's routing policy (decision 0284) as Route 53 lists it, or as the form
     typed it (the weight as its text: Route 53 refuses one that is no number): the set
-    identifier with one of weight, failover kind, Region, geolocation or multivalue; and the
+    identifier with one of weight, failover kind, Region, geolocation, multivalue,
+    geoproximity or a CIDR location (collection id, location name; decision 0361); and the
     health check any set may name. All empty: a simple set."""
 
     set_identifier: str = ""
@@ -132,11 +134,12 @@ class Routing:
     multivalue: bool = False
     health_check_id: str = ""
     geoproximity: Geoproximity | None = None
+    cidr: tuple[str, str] | None = None
 
     @property
     def policy(self) -> str:
         """The policy's name: simple, weighted, failover, latency, geolocation, multivalue,
-        geoproximity (a set identifier alone: "" — Route 53 refuses it)."""
+        geoproximity, cidr (a set identifier alone: "" — Route 53 refuses it)."""
         if self.weight:
             return "weighted"
         if self.failover:
@@ -149,6 +152,8 @@ class Routing:
             return "multivalue"
         if self.geoproximity is not None:
             return "geoproximity"
+        if self.cidr is not None:
+            return "cidr"
         return "" if self.set_identifier else "simple"
 
 
@@ -228,6 +233,7 @@ def _record(node: Any) -> RecordRow:
     ttl = _text(node, "TTL")
     geo = _child(node, "GeoLocation")
     alias = _child(node, "AliasTarget")
+    cidr = _child(node, "CidrRoutingConfig")
     return RecordRow(
         name=_text(node, "Name"),
         record_type=_text(node, "Type"),
@@ -244,6 +250,9 @@ def _record(node: Any) -> RecordRow:
             multivalue=_text(node, "MultiValueAnswer") == "true",
             health_check_id=_text(node, "HealthCheckId"),
             geoproximity=_geoproximity(_child(node, "GeoProximityLocation")),
+            cidr=None
+            if cidr is None
+            else (_text(cidr, "CollectionId"), _text(cidr, "LocationName")),
         ),
         alias=None
         if alias is None
@@ -298,6 +307,10 @@ def _write_record(
         SubElement(target, "EvaluateTargetHealth").text = evaluate
     if routing.health_check_id:
         SubElement(record, "HealthCheckId").text = routing.health_check_id
+    if routing.cidr is not None:
+        config = SubElement(record, "CidrRoutingConfig")
+        SubElement(config, "CollectionId").text = routing.cidr[0]
+        SubElement(config, "LocationName").text = routing.cidr[1]
     if routing.geoproximity is not None:
         _write_geoproximity(record, routing.geoproximity)
 
