@@ -165,12 +165,19 @@ class StreamSink(Protocol):
 
 class BusSink(Protocol):
     async def send(
-        self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
+        self,
+        tenant_id: str,
+        target: Target,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        trace: str | None = None,
     ) -> None:
         """Put ``event``, as it is, onto the event bus ``target`` names (decision 0273), as
         the target's role when it has one, for the rule ``rule_arn`` (the receiving bus's
-        ``aws:SourceArn``); DeliveryRefused when no retry can succeed, DeliveryDeferred (or
-        any other exception) for a failure worth another."""
+        ``aws:SourceArn``), its trace header ``trace`` going on to the receiving bus's targets
+        (decision 0360); DeliveryRefused when no retry can succeed, DeliveryDeferred (or any
+        other exception) for a failure worth another."""
         ...
 
 
@@ -462,7 +469,9 @@ class Deliveries:
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
                     raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")
-                await self.buses.send(delivery.tenant_id, target, event, rule_arn=delivery.rule_arn)
+                await self.buses.send(
+                    delivery.tenant_id, target, event, rule_arn=delivery.rule_arn, trace=trace
+                )
             elif _is_stream(target.arn):
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")

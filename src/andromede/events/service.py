@@ -239,13 +239,17 @@ class EventsService(EventRules):
         if self.metrics is not None:
             self.metrics(tenant_id, rule, name)
 
-    async def receive(self, owner: str, bus: str, event: dict[str, Any]) -> int:
+    async def receive(
+        self, owner: str, bus: str, event: dict[str, Any], *, trace: str | None = None
+    ) -> int:
         """Decision 0273: ``event``, as another bus's rule sent it, onto ``owner``'s bus — its
         ``id``, ``account`` and ``region`` those of its origin, as AWS keeps them — routed to
-        the bus's rules and archived as any of its events, never sent on to a third bus.
-        ResourceNotFound when the bus does not exist; KeyUnusable when its key refuses."""
+        the bus's rules and archived as any of its events, never sent on to a third bus; its
+        ``trace`` header kept for the bus's targets (decision 0360). ResourceNotFound when
+        the bus does not exist; KeyUnusable when its key refuses."""
         await self._existing_bus(owner, check_bus_name(bus))
-        return await self.route(owner, bus, [event], forwarded=True)
+        traces = {str(event.get("id")): trace}
+        return await self.route(owner, bus, [event], forwarded=True, traces=traces)
 
     async def _opened(
         self, bus: EventBus, rules: list[Rule], targets: dict[str, list[Target]], *, refuse: bool
