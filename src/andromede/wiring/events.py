@@ -44,11 +44,12 @@ from andromede.events.archives import ArchiveLimits, ArchiveService
 from andromede.events.connection_store_sql import SqlConnectionStore
 from andromede.events.connections import ConnectionLimits, ConnectionService
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
-from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
+from andromede.events.dispatcher import Deliveries, DeliveryRefused
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
 from andromede.events.replays import ReplayPolicy, ReplayRunner
 from andromede.events.reseal import BusResealer
 from andromede.events.s3_events import s3_bus_events
+from andromede.events.scheduler import Scheduler
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
