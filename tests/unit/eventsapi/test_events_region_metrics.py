@@ -3,14 +3,15 @@
 Regions, its metrics through the platform's buffered sink into the metrics service, read back
 with CloudWatch's API signed for each Region (AWS JSON 1.0). A rule of one name in both
 Regions has a series in each; GetMetricData and ListMetrics in one Region see only its own;
-what CloudWatch serves in the default Region only is refused by name in the other."""
+what CloudWatch serves in the default Region only is refused by name in the other; a policy
+sees the call's Region as ``aws:RequestedRegion``."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ class World:
     credentials: Credentials
     account: str
     db: Database
+    identity: IdentityService
 
     async def call(
         self, region: str, action: str, payload: dict[str, Any], *, cloudwatch: bool = False
@@ -140,6 +142,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             credentials,
             boot.tenant.id,
             db,
+            identity,
         )
     finally:
         await audit.close()
@@ -199,3 +202,25 @@ async def test_another_region_serves_metric_data_only(world: World) -> None:
     home = await world.metrics(HOME, "ListMetrics", {"Namespace": "App"})
     assert [m["MetricName"] for m in there["Metrics"]] == ["m"]
     assert home["Metrics"] == []
+
+
+async def test_a_policy_sees_the_metric_calls_region(world: World) -> None:
+    """A user allowed ``cloudwatch:ListMetrics`` in the default Region only (by
+    ``aws:RequestedRegion``) is refused in the other."""
+    await world.identity.create_user(world.account, "dev")
+    created = await world.identity.create_access_key(world.account, "dev")
+    allow = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:ListMetrics",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
+    dev = replace(
+        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+    )
+    await dev.metrics(HOME, "ListMetrics", {})
+    status, answer = await dev.call(OTHER, "ListMetrics", {}, cloudwatch=True)
+    assert status == 403, answer
+    assert answer["__type"].endswith("AccessDenied"), answer
