@@ -145,6 +145,9 @@ class Deliveries:
         # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
         self.metrics: RuleMetric | None = None
         self.measures: AccountMetric | None = None  # decision 0332
+        # Decision 0360: the account metrics of a Region's series (by the rule's Region);
+        # None: every delivery's in ``measures``.
+        self.measures_in: Callable[[str], AccountMetric] | None = None
         # CloudWatch Logs groups as targets (decision 0277); None where not served.
         self.log_groups: LogSink | None = None
         # Lambda functions as targets (decision 0293); None where not served.
@@ -345,7 +348,11 @@ class Deliveries:
             self._count(delivery.tenant_id, delivery.rule_arn, "RetryInvocationAttempts")
         elif self.measures is not None:
             waited = max(0.0, (now - delivery.created).total_seconds() * 1000)
-            self.measures(delivery.tenant_id, _LATENCY, waited, "Milliseconds", None)
+            region = (parse_arn(delivery.rule_arn) or ("", "", "", ""))[1]
+            measure = self.measures
+            if self.measures_in is not None and region:
+                measure = self.measures_in(region)
+            measure(delivery.tenant_id, _LATENCY, waited, "Milliseconds", None)
         try:
             if ":api-destination/" in target.arn:
                 if self.api is None:

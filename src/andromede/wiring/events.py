@@ -458,6 +458,7 @@ class EventsParts:
         if rule_metrics is not None:
             self.service.metrics = self.deliveries.metrics = rule_metrics
             self.service.measures = self.deliveries.measures = rule_metrics.measure
+            self.deliveries.measures_in = rule_metrics.measure_in  # decision 0360
         # Decision 0273: event buses (the account's and others') as targets, as their roles.
         self.bus_targets: RoleBusTargets | None = None
         if identity is not None:

@@ -88,9 +88,13 @@ class World:
         return await self.summed(region, "TriggeredRules", [("RuleName", rule)])
 
     async def summed(
-        self, region: str, name: str, dimensions: list[tuple[str, str]] | None = None
+        self,
+        region: str,
+        name: str,
+        dimensions: list[tuple[str, str]] | None = None,
+        stat: str = "Sum",
     ) -> float:
-        """The sum of AWS/Events' ``name`` over the last hour, read in ``region``."""
+        """The ``stat`` of AWS/Events' ``name`` over the last hour, read in ``region``."""
         now = datetime.now(UTC)
         stat = {
             "Metric": {
@@ -99,7 +103,7 @@ class World:
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions or []],
             },
             "Period": 3600,
-            "Stat": "Sum",
+            "Stat": stat,
         }
         answer = await self.metrics(
             region,
@@ -164,6 +168,7 @@ async def test_each_regions_rules_publish_into_its_own_series(world: World) -> N
         await world.ok(OTHER, "PutTargets", {"Rule": rule, "Targets": [{**bus, **role}]})
     await world.ok(OTHER, "PutEvents", {"Entries": [ENTRY, ENTRY]})
     await world.ok(HOME, "PutEvents", {"Entries": [ENTRY]})
+    await world.parts.deliveries.drain()  # eu-de-1's refused at once: no such role
     await world.sink.flush()
 
     assert await world.triggered(OTHER, "orders") == 2
@@ -187,6 +192,10 @@ async def test_each_regions_rules_publish_into_its_own_series(world: World) -> N
     for region, entries in ((HOME, 1.0), (OTHER, 2.0)):
         assert await world.summed(region, "PutEventsEntriesCount") == entries
         assert await world.summed(region, "PutEventsApproximateSuccessCount") == 1
+    # The deliveries' first attempts: eu-fr-1's one, eu-de-1's two events to two rules.
+    latency = "IngestionToInvocationStartLatency"
+    for region, deliveries in ((HOME, 1.0), (OTHER, 4.0)):
+        assert await world.summed(region, latency, stat="SampleCount") == deliveries
 
 
 async def test_another_region_serves_metric_data_only(world: World) -> None:
