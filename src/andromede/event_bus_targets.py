@@ -9,8 +9,9 @@ buses in the same account and Region"):
 
 - the receiving bus gets the event itself — its ``id``, ``source``, ``detail-type``,
   ``time``, ``resources``, ``detail``, and its ``account`` and ``region`` of origin — and
-  routes it to its own rules, whose other targets receive it; "EventBridge can't route events
-  received from a sender event bus to a third event bus" (``EventsService.receive``);
+  routes it to its own rules, whose other targets receive it — with the event's trace header,
+  as its PutEvents gave it (decision 0360) —; "EventBridge can't route events received from a
+  sender event bus to a third event bus" (``EventsService.receive``);
 - another account's bus is written as the target's ``RoleArn`` (required by PutTargets): a
   role of the rule's account trusting ``events.amazonaws.com`` (else
   ``FAILED_TO_ASSUME_ROLE``), whose identity policies allow ``events:PutEvents`` on the
@@ -59,7 +60,13 @@ class RoleBusTargets:
         self.billing = billing
 
     async def send(
-        self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
+        self,
+        tenant_id: str,
+        target: Target,
+        event: dict[str, Any],
+        *,
+        rule_arn: str,
+        trace: str | None = None,
     ) -> None:
         found = bus_of_target(target.arn)
         service = None if found is None else self.regions.get(found[0])
@@ -69,7 +76,7 @@ class RoleBusTargets:
         keys = _keys(event, rule_arn)
         await self._check_sender(tenant_id, target, owner, name, rule_arn, keys, service)
         try:
-            await service.receive(owner, name, event)
+            await service.receive(owner, name, event, trace=trace)
         except (ResourceNotFound, ValidationError):
             raise DeliveryRefused("NO_RESOURCE", f"event bus {target.arn} does not exist") from None
         except KeyUnusable as exc:

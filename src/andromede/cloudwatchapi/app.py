@@ -14,14 +14,16 @@ events, off by default, and a fleet's agents put every minute — but an alarm's
 its role), an insight rule's (0272: on the rule's ARN), and so is a refusal: a failed
 authentication (by :class:`~andromede.awswire.signed.SignedRequests`) and an access denied.
 An unexpected exception is logged and answered ``InternalServiceError`` carrying nothing but
-the request id.
+the request id. Each Region the gateway serves is an endpoint of its metric data, that
+Region's series apart (decision 0360, :mod:`andromede.metrics.regions`); another operation in
+a Region other than the default is ``InvalidAction`` naming the Region that serves it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Final
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -63,11 +65,18 @@ from andromede.metrics.alarms import alarm_arn
 from andromede.metrics.anomaly import AnomalyService
 from andromede.metrics.dashboards import DashboardService
 from andromede.metrics.insight_service import InsightRuleService
+from andromede.metrics.regions import series_owner
 from andromede.metrics.service import MetricsService
 from andromede.metrics.stream_service import MetricStreamService
 from andromede.settings import Settings
 
 __all__ = ["CloudWatchApp"]
+
+# Decision 0360: what CloudWatch serves in a Region other than the default — its metric data,
+# each Region's apart (``metrics.regions``); alarms, dashboards and the rest stay the default's.
+REGIONAL_OPERATIONS: Final = frozenset(
+    {"PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics"}
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +111,15 @@ class CloudWatchApp:
         self._audit = audit
         self._settings = settings
         self._billing = billing
-        self._signed = SignedRequests(identity, audit, settings, rate_limiter, service=self.name)
+        # Decision 0360: each served Region an endpoint, for its metric data only.
+        self._signed = SignedRequests(
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            service=self.name,
+            also_accepted_regions=settings.served_region_names,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,7 +160,9 @@ class CloudWatchApp:
                 raise CloudWatchError("Throttling")
             if isinstance(decoded, CloudWatchError):
                 raise decoded
-            result = await self._dispatch(wire, scope, principal, *decoded, request_id)
+            signed = authenticated.signed
+            region = self._settings.region if signed is None else signed.region
+            result = await self._dispatch(wire, scope, principal, *decoded, request_id, region)
             response = result_response(wire, operation, result, request_id)
         except ClientGone:
             self._finish(operation, principal, request_id, 499, started)
@@ -184,6 +203,7 @@ class CloudWatchApp:
         operation: str,
         params: dict[str, Any],
         request_id: str,
+        region: str,
     ) -> dict[str, Any]:
         action = ACTIONS.get(operation)
         if action is None:
@@ -201,6 +221,13 @@ class CloudWatchApp:
         tenant_id = principal.tenant_id
         if tenant_id is None or principal.is_operator:
             raise CloudWatchError("AccessDenied", "Operators hold no metrics of their own.")
+        home = self._settings.region
+        if region != home and operation not in REGIONAL_OPERATIONS:
+            raise CloudWatchError(
+                "InvalidAction",
+                f"{operation} is not served in Region {region}: this deployment serves it in "
+                f"Region {home} only (decision 0360).",
+            )
         keys = {}
         if operation == "PutMetricData" and isinstance(params.get("Namespace"), str):
             keys["cloudwatch:namespace"] = params["Namespace"]
@@ -220,7 +247,7 @@ class CloudWatchApp:
         )
         for each in resources:
             await self._authorise(
-                scope, principal, f"cloudwatch:{operation}", keys, request_id, each
+                scope, principal, f"cloudwatch:{operation}", keys, request_id, each, region
             )
         if operation == "PutMetricStream" and isinstance(params.get("RoleArn"), str):
             # As AWS: whoever makes a stream deliver as a role may pass it.
@@ -229,7 +256,7 @@ class CloudWatchApp:
             )
         result = await action(
             MetricsCall(
-                tenant_id,
+                series_owner(tenant_id, region, home),  # decision 0360: the Region's series
                 params,
                 self._metrics,
                 self._alarms,
@@ -264,6 +291,7 @@ class CloudWatchApp:
         keys: dict[str, str],
         request_id: str,
         resource: str = "*",
+        region: str | None = None,
     ) -> None:
         """AccessDenied unless the caller's identity policies allow ``action`` (CloudWatch's
         metric actions have no resource-level permission: the resource is ``*``)."""
@@ -275,7 +303,7 @@ class CloudWatchApp:
             resource=resource,
             source_ip=client[0] if client else None,
             secure=scope.get("scheme") == "https",
-            region=self._settings.region,
+            region=region or self._settings.region,  # aws:RequestedRegion: the call's
             keys={**keys, **principal_keys(policies)},
         )
         # Through a CloudWatch endpoint its policy bounds every call (decision 0174's

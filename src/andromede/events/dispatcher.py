@@ -1,5 +1,4 @@
-"""Delivery of matched events to their targets, and the firing of scheduled rules (decision
-0192).
+"""Delivery of matched events to their targets (decision 0192).
 
 :class:`Deliveries` sends each (event, target) at least once: :meth:`Deliveries.submit`
 writes them into the delivery queue (:mod:`.delivery_queue`; durable and sealed over SQL,
@@ -26,9 +25,8 @@ that key before they are queued; one that no longer opens (the key disabled or c
 as the event's metadata with the reason, to the bus's dead-letter queue (the target's when the
 bus has none).
 
-:class:`Scheduler` runs in every gateway: each pass reads the scheduled rules and, for each
-period ("slot") due, claims it (``RunClaims``, the ``metric_runs`` table of decision 0181)
-so that one gateway alone fires it, then sends the rule's targets a ``Scheduled Event``.
+The sinks and their failures are :mod:`.sinks`'; the scheduled rules fire in
+:mod:`.scheduler`.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from andromede.events.delivery_queue import (
     DeliveryQueue,
@@ -48,7 +46,6 @@ from andromede.events.delivery_queue import (
     NewDelivery,
     QueuedDelivery,
 )
-from andromede.events.errors import EventsError, ValidationError
 from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
 from andromede.events.model import (
     DEFAULT_BUS,
@@ -56,13 +53,21 @@ from andromede.events.model import (
     Rule,
     Target,
     bus_of_target,
-    event_envelope,
     parse_arn,
     rule_arn,
 )
-from andromede.events.rule_seals import RuleSeals
-from andromede.events.schedule import Cron, parse_schedule
-from andromede.events.store import EventsStore
+from andromede.events.sinks import (
+    AccountMetric,
+    ApiSink,
+    BusSink,
+    DeliveryDeferred,
+    DeliveryRefused,
+    FunctionSink,
+    LogSink,
+    RuleMetric,
+    StreamSink,
+    TargetSink,
+)
 from andromede.events.transform import render_input
 from andromede.wakeup import Doorbell, Pacer
 
@@ -76,121 +81,14 @@ __all__ = [
     "FunctionSink",
     "LogSink",
     "RuleMetric",
-    "RunClaims",
-    "Scheduler",
     "StreamSink",
     "TargetSink",
 ]
 
 log = logging.getLogger(__name__)
 
-
-class DeliveryRefused(EventsError):
-    """A delivery that no retry can make succeed; ``code`` is the error AWS would report."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
-
-
-class DeliveryDeferred(EventsError):
-    """A failure worth another try; ``code``: the error AWS reports once the retries are
-    spent (``THROTTLING``…)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
-
-
-# Decision 0273: (tenant, rule ARN, metric name) of each delivery's outcome — AWS/Events'
-# ``Invocations``, ``FailedInvocations``, ``InvocationsSentToDlq``,
-# ``InvocationsFailedToBeSentToDlq`` — for the platform's metrics.
-RuleMetric = Callable[[str, str, str], None]
-# Decision 0332: (tenant, metric name, value, unit, bus or None) of AWS/Events' metrics
-# without a rule (``IngestionToInvocationStartLatency``).
-AccountMetric = Callable[[str, str, float, str, str | None], None]
+# Decision 0332: AWS/Events' wait of a first attempt since the event came in.
 _LATENCY: Final = "IngestionToInvocationStartLatency"
-
-
-class TargetSink(Protocol):
-    async def send(
-        self,
-        tenant_id: str,
-        arn: str,
-        message: str,
-        *,
-        rule_arn: str,
-        group_id: str | None,
-        dedup_id: str,
-        attributes: dict[str, str] | None = None,
-        role_arn: str | None = None,
-        trace: str | None = None,
-    ) -> None:
-        """Send ``message`` to the queue or topic ``arn``; DeliveryRefused when it can never
-        be, any other exception for a failure worth another try. ``role_arn``: the target's
-        execution role, as which a queue or topic of another account is written (decision
-        0273); ``trace``: the event's trace header, the message's ``AWSTraceHeader`` or the
-        publish's (decision 0351)."""
-        ...
-
-
-class ApiSink(Protocol):
-    async def send(
-        self,
-        tenant_id: str,
-        target: Target,
-        message: str,
-        *,
-        source_arn: str | None = None,
-        trace: str | None = None,
-    ) -> None:
-        """Invoke the API destination ``target`` names (decision 0200), its role taken for
-        ``source_arn`` (the rule, decision 0321), ``trace`` its ``X-Amzn-Trace-Id`` (decision
-        0351); DeliveryRefused when no retry can succeed, any other exception for a failure
-        worth another."""
-        ...
-
-
-class StreamSink(Protocol):
-    async def send(
-        self, tenant_id: str, target: Target, message: str, event: dict[str, Any], rule_arn: str
-    ) -> None:
-        """Put ``message`` as one record into the Kinesis or Firehose stream ``target`` names,
-        as its role taken for the rule ``rule_arn`` (its trust policy's ``aws:SourceArn``,
-        decision 0321; decision 0238; a Kinesis record's partition key read from ``event``);
-        DeliveryRefused when no retry can succeed, DeliveryDeferred (or any other exception)
-        for a failure worth another."""
-        ...
-
-
-class BusSink(Protocol):
-    async def send(
-        self, tenant_id: str, target: Target, event: dict[str, Any], *, rule_arn: str
-    ) -> None:
-        """Put ``event``, as it is, onto the event bus ``target`` names (decision 0273), as
-        the target's role when it has one, for the rule ``rule_arn`` (the receiving bus's
-        ``aws:SourceArn``); DeliveryRefused when no retry can succeed, DeliveryDeferred (or
-        any other exception) for a failure worth another."""
-        ...
-
-
-class LogSink(Protocol):
-    async def send(
-        self, tenant_id: str, target: Target, message: str, event: dict[str, Any], rule_arn: str
-    ) -> None:
-        """Write ``message`` as one log event into the log group ``target`` names, as
-        EventBridge by the group's resource policy (decision 0277); errors as StreamSink's."""
-        ...
-
-
-class FunctionSink(Protocol):
-    async def send(
-        self, tenant_id: str, target: Target, message: str, rule_arn: str, trace: str | None
-    ) -> None:
-        """Invoke the function ``target`` names with ``message`` asynchronously, as
-        EventBridge by the function's resource-based policy (decision 0293), with the event's
-        trace header (its lineage, decision 0351); errors as StreamSink's."""
-        ...
 
 
 def _traced(trace: str | None) -> dict[str, str]:
@@ -247,6 +145,9 @@ class Deliveries:
         # The deliveries' AWS/Events metrics (decision 0273); None: not counted.
         self.metrics: RuleMetric | None = None
         self.measures: AccountMetric | None = None  # decision 0332
+        # Decision 0360: the account metrics of a Region's series (by the rule's Region);
+        # None: every delivery's in ``measures``.
+        self.measures_in: Callable[[str], AccountMetric] | None = None
         # CloudWatch Logs groups as targets (decision 0277); None where not served.
         self.log_groups: LogSink | None = None
         # Lambda functions as targets (decision 0293); None where not served.
@@ -447,7 +348,11 @@ class Deliveries:
             self._count(delivery.tenant_id, delivery.rule_arn, "RetryInvocationAttempts")
         elif self.measures is not None:
             waited = max(0.0, (now - delivery.created).total_seconds() * 1000)
-            self.measures(delivery.tenant_id, _LATENCY, waited, "Milliseconds", None)
+            region = (parse_arn(delivery.rule_arn) or ("", "", "", ""))[1]
+            measure = self.measures
+            if self.measures_in is not None and region:
+                measure = self.measures_in(region)
+            measure(delivery.tenant_id, _LATENCY, waited, "Milliseconds", None)
         try:
             if ":api-destination/" in target.arn:
                 if self.api is None:
@@ -462,7 +367,9 @@ class Deliveries:
             elif bus_of_target(target.arn) is not None:
                 if self.buses is None:
                     raise DeliveryRefused("NO_RESOURCE", "event bus targets are not served")
-                await self.buses.send(delivery.tenant_id, target, event, rule_arn=delivery.rule_arn)
+                await self.buses.send(
+                    delivery.tenant_id, target, event, rule_arn=delivery.rule_arn, trace=trace
+                )
             elif _is_stream(target.arn):
                 if self.streams is None:
                     raise DeliveryRefused("NO_RESOURCE", "stream targets are not served")
@@ -642,107 +549,3 @@ def _of_bus(bus: EventBus, arn: str) -> bool:
     if not arn.startswith(prefix):
         return False
     return bus.name != DEFAULT_BUS or "/" not in arn.removeprefix(prefix)
-
-
-class RunClaims(Protocol):
-    async def claim(self, name: str, slot: int, holder: str, now: int, lease: int) -> bool: ...
-
-    async def done(self, name: str, slot: int, holder: str) -> None: ...
-
-
-class Scheduler:
-    def __init__(
-        self,
-        store: EventsStore,
-        claims: RunClaims,
-        deliveries: Deliveries,
-        *,
-        holder: str,
-        interval: float = 10.0,
-        lease: int = 300,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._store = store
-        self._claims = claims
-        self._deliveries = deliveries
-        self._holder = holder
-        self._interval = interval
-        self._lease = lease
-        self._clock = clock
-        self._checked_minute: int | None = None
-        # Decision 0218: the targets of a default bus under a customer key, opened.
-        self.seals: RuleSeals | None = None
-
-    async def run_forever(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduled rules pass failed")
-            await asyncio.sleep(self._interval)
-
-    async def tick(self) -> int:
-        """Fire what is due; how many rules fired."""
-        now = self._clock()
-        minute = int(now.timestamp()) // 60
-        first = minute if self._checked_minute is None else self._checked_minute + 1
-        # A pass that was late looks back at most an hour of cron minutes.
-        minutes = range(max(first, minute - 59), minute + 1)
-        fired = 0
-        for rule in await self._store.scheduled_rules():
-            if not rule.enabled or rule.schedule is None:
-                continue
-            try:
-                schedule = parse_schedule(rule.schedule)
-            except ValidationError:
-                continue
-            if isinstance(schedule, Cron):
-                moments = [datetime.fromtimestamp(m * 60, UTC) for m in minutes]
-                slots = [m for m, at in zip(minutes, moments, strict=True) if schedule.matches(at)]
-            else:
-                slot = schedule.slot(rule.created, now)
-                slots = [] if slot is None else [slot]
-            for slot in slots:
-                if await self._fire(rule, slot, now):
-                    fired += 1
-        self._checked_minute = minute
-        return fired
-
-    async def _fire(self, rule: Rule, slot: int, now: datetime) -> bool:
-        # The expression is part of the name: a rule whose schedule changes counts its
-        # periods afresh (a rate's slots are small numbers, a cron's are minutes).
-        name = f"events-schedule:{rule.arn}:{rule.schedule}"
-        stamp = int(now.timestamp())
-        if not await self._claims.claim(name, slot, self._holder, stamp, self._lease):
-            return False
-        targets = await self._store.list_targets(rule.tenant_id, rule.bus_name, rule.name)
-        if any(target.sealed is not None for target in targets):
-            bus = await self._store.get_bus(rule.tenant_id, rule.bus_name)
-            try:
-                if self.seals is None or bus is None:
-                    raise KeyUnusable("Customer KMS keys are not served by this deployment.")
-                targets = await self.seals.open_targets(bus, rule.arn, targets, cached=True)
-            except KeyUnusable as exc:
-                log.warning("scheduled rule %s not fired: %s", rule.arn, type(exc).__name__)
-                targets = [target for target in targets if target.sealed is None]
-        if True:
-            event = event_envelope(
-                event_id=str(uuid.uuid4()),
-                detail_type="Scheduled Event",
-                source="aws.events",
-                account=rule.tenant_id,
-                moment=now - timedelta(microseconds=now.microsecond),
-                region=rule.region,
-                resources=[rule.arn],
-                detail={},
-            )
-            await self._deliveries.submit(rule.tenant_id, [(rule, t, event) for t in targets])
-            measure = self._deliveries.measures
-            if targets and measure is not None:  # decision 0341: a scheduled event's too
-                measure(rule.tenant_id, "InvocationsCreated", float(len(targets)), "Count", None)
-        # Marked done once handed over; a gateway dying before leaves it to the next after
-        # the lease.
-        await self._claims.done(name, slot, self._holder)
-        return True

@@ -1,45 +1,33 @@
 """EventBridge's service (decision 0192), the context's one public entry: an account's event
-buses (its implicit ``default`` bus and the custom ones it creates), their rules (an event
-pattern and/or, on the default bus, a schedule), the rules' targets, and PutEvents — each
-entry checked, turned into EventBridge's event envelope, matched against the bus's enabled
-rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher`)."""
+buses (:mod:`.buses`), their rules and the rules' targets (:mod:`.rules`), and here PutEvents —
+each entry checked, turned into EventBridge's event envelope, matched against the bus's enabled
+rules and handed, once per matching target, to the deliveries (:mod:`.dispatcher`) — and the
+events another bus forwards (decision 0273)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
+from andromede.events.buses import BusResealing, EventsLimits
 from andromede.events.entries import EntryRefused, checked_entry, customers, entry_size, moment_of
-from andromede.events.errors import (
-    ConcurrentModification,
-    InvalidEventPattern,
-    ResourceAlreadyExists,
-    ResourceNotFound,
-    ValidationError,
-)
-from andromede.events.event_keys import EventKeys, KeyScope, KeyUnusable
-from andromede.events.managed_rules import is_archive_target, refuse_managed
+from andromede.events.errors import InvalidEventPattern, ResourceNotFound, ValidationError
+from andromede.events.event_keys import KeyUnusable
+from andromede.events.managed_rules import is_archive_target
 from andromede.events.model import (
-    DEFAULT_BUS,
     EventBus,
     Rule,
-    RuleState,
     Target,
     bus_of_target,
     check_bus_name,
-    check_rule_name,
     event_envelope,
-    parse_arn,
 )
-from andromede.events.pattern import EventPattern, compile_pattern
-from andromede.events.rule_checks import check_rule_input, checked_test_event
-from andromede.events.rule_seals import RuleSeals
-from andromede.events.store import EventsStore, KeyGuard
-from andromede.events.targets import check_target
+from andromede.events.rules import EventRules
+from andromede.events.store import EventsStore
 
 __all__ = [
     "BusResealing",
@@ -51,22 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# The default bus's creation time until its first configuration makes its row.
-_DEFAULT_BUS_CREATED: Final = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class EventsLimits:
-    max_buses: int = 100
-    max_rules: int = 300
-    max_targets: int = 5
-    max_put_entries: int = 10
-    max_put_size: int = 256 * 1024
-    max_pattern_length: int = 4096
-    max_input: int = 8192
-    # Decision 0218: opened patterns and target inputs a gateway keeps for PutEvents.
-    opened_rule_cache: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +69,7 @@ class EventArchiver(Protocol):
         ...
 
 
-class BusResealing(Protocol):
-    async def reseal(self, bus: EventBus) -> bool:
-        """The bus's rules, targets and waiting deliveries as its key keeps them, its
-        ``resealing`` mark then cleared (decision 0218, :mod:`.reseal`)."""
-        ...
-
-    async def holds_sealed(self, bus: EventBus) -> bool:
-        """Whether anything of the bus is sealed under a customer key."""
-        ...
-
-
-class EventsService:
+class EventsService(EventRules):
     def __init__(
         self,
         store: EventsStore,
@@ -118,476 +79,16 @@ class EventsService:
         limits: EventsLimits | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.store = store
-        self.region = region
-        # Decision 0349: the deployment's other Regions, whose buses may be targets.
-        self.bus_regions: frozenset[str] = frozenset()
+        super().__init__(store, region=region, limits=limits, clock=clock)
         self._deliveries = deliveries
-        self._limits = limits or EventsLimits()
-        self._clock = clock
-        # Compiled patterns by their text: PutEvents reads them on every call.
-        self._patterns: dict[str, EventPattern] = {}
         # The bus's archives (decision 0196), told of every event routed, before its rules.
         self.archiver: EventArchiver | None = None
-        # Decision 0218: the rules and targets of a bus under a customer key, sealed and
-        # opened (with this gateway's cache of what PutEvents opened).
-        self.seals = RuleSeals(cache_size=self._limits.opened_rule_cache)
-        # The re-seal of a bus's data after a change of its key; None: not served.
-        self.resealer: BusResealing | None = None
         # Decision 0273: (tenant, rule ARN, metric) of AWS/Events' ``TriggeredRules`` and
         # ``DeadLetterInvocations`` (a forwarded event not sent on); None: not counted.
         self.metrics: Callable[[str, str, str], None] | None = None
         # Decision 0332: AWS/Events' metrics of the account (tenant, name, value, unit, and
         # the bus for its ``EventBusName`` series besides the one without dimension).
         self.measures: Callable[[str, str, float, str, str | None], None] | None = None
-        # Decision 0332 (0341): told of a managed rule deleted (its targets removed) by Force.
-        self.on_managed_delete: Callable[[Rule], Awaitable[None]] | None = None
-
-    @property
-    def keys(self) -> EventKeys | None:
-        """Customer KMS keys for buses (decision 0213); None where not served."""
-        return self.seals.keys
-
-    @keys.setter
-    def keys(self, keys: EventKeys | None) -> None:
-        self.seals.keys = keys
-
-    # -- buses
-
-    def bus_name(self, tenant_id: str, given: str | None) -> str:
-        """The bus a parameter names, by name or ARN (the caller's account's only)."""
-        if not given:
-            return DEFAULT_BUS
-        if not isinstance(given, str):
-            raise ValidationError("EventBusName must be a string.")
-        if given.startswith("arn:"):
-            parts = parse_arn(given)
-            if parts is None or parts[0] != "events" or not parts[3].startswith("event-bus/"):
-                raise ValidationError(f"Parameter {given[:256]} is not valid.")
-            if parts[2] != tenant_id or parts[1] != self.region:
-                raise ResourceNotFound(f"Event bus {given[:256]} does not exist.")
-            given = parts[3].removeprefix("event-bus/")
-        return check_bus_name(given)
-
-    async def create_bus(
-        self,
-        tenant_id: str,
-        name: str,
-        *,
-        description: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        kms_key: str | None = None,
-        dead_letter_arn: str | None = None,
-    ) -> EventBus:
-        check_bus_name(name, custom=True)
-        if description is not None and len(description) > 512:
-            raise ValidationError("Description must be at most 512 characters.")
-        bus = EventBus(
-            tenant_id,
-            self.region,
-            name,
-            description,
-            self._clock(),
-            dict(tags or {}),
-            kms_key=kms_key,
-            dead_letter_arn=dead_letter_arn,
-        )
-        await self._check_config(bus)
-        await self.store.create_bus(bus, limit=self._limits.max_buses)
-        return bus
-
-    def key_scope(self, bus: EventBus) -> KeyScope:
-        """What the bus's key seals (decision 0213): its events, the bus their encryption
-        context, as AWS's ``aws:events:event-bus:arn``."""
-        return KeyScope(bus.tenant_id, bus.kms_key, bus.arn, bus.arn)
-
-    async def bus_key_arn(self, bus: EventBus) -> str:
-        """The ARN of the key the bus would name (an alias resolved), for the caller's
-        ``kms:DescribeKey``; ValidationError when there is no such key."""
-        if self.keys is None:
-            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
-        try:
-            return await self.keys.key_arn(self.key_scope(bus))
-        except KeyUnusable as exc:
-            raise ValidationError(exc.message) from exc
-
-    async def _check_config(self, bus: EventBus) -> None:
-        """A bus's key usable by EventBridge now and its dead-letter queue an SQS queue of
-        the account and region, as CreateEventBus and UpdateEventBus require."""
-        if bus.dead_letter_arn is not None:
-            parts = parse_arn(bus.dead_letter_arn)
-            if parts is None or parts[0] != "sqs" or ":" in parts[3]:
-                raise ValidationError(
-                    f"Parameter DeadLetterConfig.Arn is not valid: {bus.dead_letter_arn[:1600]} "
-                    "is not the ARN of an Amazon SQS queue."
-                )
-            if parts[1] != self.region or parts[2] != bus.tenant_id:
-                raise ValidationError(
-                    "Parameter DeadLetterConfig.Arn is not valid: the queue must be in the event "
-                    "bus's account and Region."
-                )
-        if bus.kms_key is None:
-            return
-        if not 1 <= len(bus.kms_key) <= 2048:
-            raise ValidationError("KmsKeyIdentifier must be 1 to 2048 characters.")
-        if self.keys is None:
-            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
-        try:
-            await self.keys.check(self.key_scope(bus))
-        except KeyUnusable as exc:
-            raise ValidationError(exc.message) from exc
-
-    def _default_bus(self, tenant_id: str) -> EventBus:
-        """The account's default bus as it stands before any UpdateEventBus made its row."""
-        return EventBus(tenant_id, self.region, DEFAULT_BUS, created=_DEFAULT_BUS_CREATED)
-
-    async def describe_bus(self, tenant_id: str, name: str) -> EventBus:
-        found = await self.store.get_bus(tenant_id, name)
-        if found is not None:
-            return found
-        if name == DEFAULT_BUS:
-            return self._default_bus(tenant_id)
-        raise ResourceNotFound(f"Event bus {name} does not exist.")
-
-    def bus_owner(self, tenant_id: str, given: str | None) -> tuple[str, str]:
-        """(account, bus) a PutEvents entry names: an ARN of this region may name another
-        account's bus, which only its policy can open (decision 0192, session 48)."""
-        if isinstance(given, str) and given.startswith("arn:"):
-            parts = parse_arn(given)
-            if (
-                parts is not None
-                and parts[0] == "events"
-                and parts[1] == self.region
-                and parts[3].startswith("event-bus/")
-            ):
-                name = check_bus_name(parts[3].removeprefix("event-bus/"))
-                return parts[2], name
-        return tenant_id, self.bus_name(tenant_id, given)
-
-    async def update_bus(
-        self,
-        tenant_id: str,
-        name: str,
-        *,
-        description: str | None = None,
-        add_tags: Mapping[str, str] | None = None,
-        remove_tags: Sequence[str] = (),
-    ) -> EventBus:
-        """A bus's description (when given) and tags changed (TagResource, UntagResource);
-        the default bus's tags make its row as its first configuration does (decision 0218;
-        its description goes through :meth:`configure_bus`)."""
-        if description is not None and len(description) > 512:
-            raise ValidationError("Description must be at most 512 characters.")
-
-        def change(bus: EventBus) -> EventBus:
-            tags = {
-                k: v for k, v in {**bus.tags, **(add_tags or {})}.items() if k not in remove_tags
-            }
-            if len(tags) > 50:
-                raise ValidationError("An event bus holds at most 50 tags.")
-            kept = bus.description if description is None else description
-            return replace(bus, description=kept, tags=tags)
-
-        blank = self._default_bus(tenant_id) if name == DEFAULT_BUS else None
-        return await self.store.change_bus(tenant_id, name, change, blank=blank)
-
-    async def configure_bus(
-        self,
-        tenant_id: str,
-        name: str,
-        *,
-        description: str | None,
-        kms_key: str | None,
-        dead_letter_arn: str | None,
-    ) -> EventBus:
-        """UpdateEventBus (decision 0213): the key and dead-letter queue replaced by those
-        given — none given is EventBridge's own key and no queue, as AWS documents — and the
-        description when given. The default bus's first configuration makes its row
-        (session 51 addendum); until then it is EventBridge's own key and no queue.
-
-        A change of key re-seals the bus's rules, targets and waiting deliveries under the
-        new one before the answer (decision 0218, as AWS "decrypts any data stored on the
-        event bus and then encrypts it using the new key"): refused (ValidationException,
-        nothing changed) while the former key cannot open them; one that fails mid-way keeps
-        the bus marked and is resumed by any gateway."""
-        if description is not None and len(description) > 512:
-            raise ValidationError("Description must be at most 512 characters.")
-        held = await self.describe_bus(tenant_id, name)
-        wanted = replace(held, kms_key=kms_key, dead_letter_arn=dead_letter_arn)
-        await self._check_config(wanted)
-        rekeyed = held.kms_key != kms_key
-        if (
-            rekeyed
-            and held.kms_key is not None
-            and self.keys is not None
-            and self.resealer is not None
-            and await self.resealer.holds_sealed(held)
-        ):
-            try:  # what the former key holds must open before anything changes
-                await self.keys.check(self.key_scope(held))
-            except KeyUnusable as exc:
-                raise ValidationError(
-                    f"The event bus's data cannot be re-encrypted: {exc.message}"
-                ) from exc
-
-        def change(bus: EventBus) -> EventBus:
-            kept = bus.description if description is None else description
-            return replace(
-                bus,
-                description=kept,
-                kms_key=kms_key,
-                dead_letter_arn=dead_letter_arn,
-                resealing=bus.resealing or bus.kms_key != kms_key,
-            )
-
-        blank = self._default_bus(tenant_id) if name == DEFAULT_BUS else None
-        bus = await self.store.change_bus(tenant_id, name, change, blank=blank)
-        if bus.resealing and self.resealer is not None:
-            try:
-                await self.resealer.reseal(bus)
-            except KeyUnusable as exc:
-                raise ValidationError(
-                    f"The event bus's key changed, but its data is not all re-encrypted yet "
-                    f"(it will be once the keys are usable): {exc.message}"
-                ) from exc
-            bus = replace(bus, resealing=False)
-        return bus
-
-    async def bus_policy(self, tenant_id: str, name: str) -> str | None:
-        """The bus's resource policy, None when it has none or the bus does not exist."""
-        return await self.store.get_bus_policy(tenant_id, name)
-
-    async def change_bus_policy(
-        self, tenant_id: str, name: str, change: Callable[[str | None], str | None]
-    ) -> None:
-        """The bus's policy replaced by ``change(held)`` in one transaction with the bus."""
-        await self.store.change_bus_policy(tenant_id, name, change)
-
-    async def delete_bus(self, tenant_id: str, name: str) -> None:
-        if name == DEFAULT_BUS:
-            raise ValidationError("Cannot delete event bus default.")
-        await self.store.delete_bus(tenant_id, name)
-
-    async def list_buses(
-        self, tenant_id: str, prefix: str, after: str, limit: int
-    ) -> list[EventBus]:
-        """A page of the account's buses in name order, the default bus among them."""
-        found = await self.store.list_buses(tenant_id, prefix, after, limit)
-        if (
-            DEFAULT_BUS.startswith(prefix)
-            and DEFAULT_BUS > after
-            and all(bus.name != DEFAULT_BUS for bus in found)
-        ):
-            found.append(self._default_bus(tenant_id))
-            found.sort(key=lambda bus: bus.name.encode())
-        return found[:limit]
-
-    async def _existing_bus(self, tenant_id: str, name: str) -> None:
-        if name != DEFAULT_BUS and await self.store.get_bus(tenant_id, name) is None:
-            raise ResourceNotFound(f"Event bus {name} does not exist.")
-
-    # -- rules
-
-    def pattern(self, text: str) -> EventPattern:
-        compiled = self._patterns.get(text)
-        if compiled is None:
-            compiled = compile_pattern(text, max_length=self._limits.max_pattern_length)
-            if len(self._patterns) > 10_000:
-                self._patterns.clear()  # a bound, not a cache policy: rules change seldom
-            self._patterns[text] = compiled
-        return compiled
-
-    async def put_rule(
-        self,
-        tenant_id: str,
-        name: str,
-        bus: str,
-        *,
-        event_pattern: str | None = None,
-        schedule: str | None = None,
-        state: str | None = None,
-        description: str | None = None,
-        role_arn: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        managed_by: str | None = None,
-    ) -> Rule:
-        """``managed_by``: a service's principal making the rule on the account's behalf
-        (decision 0332); a user's PutRule (None) may not change such a rule, nor a service
-        take over a user's."""
-        check_rule_input(
-            name,
-            bus,
-            event_pattern=event_pattern,
-            schedule=schedule,
-            state=state,
-            description=description,
-        )
-        if event_pattern is not None:
-            self.pattern(event_pattern)
-        on = await self.describe_bus(tenant_id, bus)
-        held = await self.store.get_rule(tenant_id, bus, name)
-        refuse_managed(held if managed_by is None else None)
-        if held is not None and managed_by is not None and held.managed_by != managed_by:
-            raise ResourceAlreadyExists(f"Rule {name} already exists on EventBus {bus}.")
-        rule = Rule(
-            tenant_id,
-            self.region,
-            bus,
-            name,
-            event_pattern=event_pattern,
-            schedule=schedule,
-            state=state or RuleState.ENABLED,
-            description=description,
-            role_arn=role_arn,
-            created=self._clock() if held is None else held.created,
-            tags={**(held.tags if held else {}), **(tags or {})},
-            managed_by=managed_by,
-        )
-        # Decision 0218: kept sealed under the bus's key, written only while it names it.
-        kept = await self.seals.seal_rule(on, rule)
-        await self.store.put_rule(kept, limit=self._limits.max_rules, guard=KeyGuard(on.kms_key))
-        return rule
-
-    async def _stored_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
-        """The rule as kept (sealed on a bus under a key)."""
-        found = await self.store.get_rule(tenant_id, bus, check_rule_name(name))
-        if found is None:
-            raise ResourceNotFound(f"Rule {name} does not exist on EventBus {bus}.")
-        return found
-
-    async def managed_by(self, tenant_id: str, arn: str) -> str | None:
-        """Decision 0332: the service managing the rule ``arn`` names (None: a user's rule,
-        or no such rule of the account)."""
-        parts = parse_arn(arn)
-        path = [] if parts is None or parts[2] != tenant_id else parts[3].split("/")
-        if len(path) not in (2, 3) or path[0] != "rule":
-            return None
-        bus = path[1] if len(path) == 3 else DEFAULT_BUS
-        held = await self.store.get_rule(tenant_id, bus, path[-1])
-        return None if held is None else held.managed_by
-
-    async def describe_rule(self, tenant_id: str, name: str, bus: str) -> Rule:
-        """The rule in clear: opening it needs its bus's key (``KeyUnusable`` otherwise)."""
-        found = await self._stored_rule(tenant_id, name, bus)
-        if found.sealed is None:
-            return found
-        return (await self.seals.open_rules(await self.describe_bus(tenant_id, bus), [found]))[0]
-
-    async def list_rules(
-        self, tenant_id: str, bus: str, prefix: str, after: str, limit: int
-    ) -> list[Rule]:
-        on = await self.describe_bus(tenant_id, bus)
-        found = await self.store.list_rules(tenant_id, bus, prefix, after, limit)
-        return await self.seals.open_rules(on, found)
-
-    async def delete_rule(
-        self, tenant_id: str, name: str, bus: str, *, force: bool = False
-    ) -> None:
-        """Refused while the rule has targets, as on AWS, and for a managed rule without
-        ``force`` (decision 0332); its service told when it goes (:attr:`on_managed_delete`)."""
-        held = await self.store.get_rule(tenant_id, bus, check_rule_name(name))
-        refuse_managed(held, force=force)
-        await self.store.delete_rule(tenant_id, bus, name)
-        if held is not None and held.managed_by is not None and self.on_managed_delete:
-            await self.on_managed_delete(held)
-
-    async def _change_rule(
-        self, tenant_id: str, name: str, bus: str, change: Callable[[Rule], Rule]
-    ) -> None:
-        """A rule's state or tags changed as kept — its sealed part untouched, replaced only
-        if no one (a re-seal) rewrote it meanwhile."""
-        for _ in range(5):
-            rule = await self._stored_rule(tenant_id, name, bus)
-            refuse_managed(rule)  # EnableRule, DisableRule, TagResource, UntagResource
-            if await self.store.replace_rule(rule, change(rule)):
-                return
-        raise ConcurrentModification(f"Rule {name} changed meanwhile; try again.")
-
-    async def set_state(self, tenant_id: str, name: str, bus: str, state: str) -> None:
-        await self._change_rule(tenant_id, name, bus, lambda rule: replace(rule, state=state))
-
-    async def tag_rule(
-        self, tenant_id: str, name: str, bus: str, add: Mapping[str, str], remove: Sequence[str]
-    ) -> None:
-        def change(rule: Rule) -> Rule:
-            tags = {k: v for k, v in {**rule.tags, **add}.items() if k not in remove}
-            return replace(rule, tags=tags)
-
-        await self._change_rule(tenant_id, name, bus, change)
-
-    # -- targets
-
-    async def put_targets(
-        self, tenant_id: str, name: str, bus: str, specs: Sequence[Mapping[str, Any]]
-    ) -> None:
-        if not specs or len(specs) > 10:
-            raise ValidationError("PutTargets takes 1 to 10 targets.")
-        targets = [
-            check_target(
-                spec,
-                tenant_id=tenant_id,
-                region=self.region,
-                max_input=self._limits.max_input,
-                bus_regions=self.bus_regions,
-            )
-            for spec in specs
-        ]
-        if len({t.id for t in targets}) != len(targets):
-            raise ValidationError("The target ids of one request must be distinct.")
-        rule = await self._stored_rule(tenant_id, name, bus)
-        refuse_managed(rule)
-        on = await self.describe_bus(tenant_id, bus)
-        kept = await self.seals.seal_targets(on, rule.arn, targets)
-        await self.store.put_targets(
-            tenant_id,
-            bus,
-            name,
-            kept,
-            limit=self._limits.max_targets,
-            guard=KeyGuard(on.kms_key),
-        )
-
-    async def remove_targets(
-        self, tenant_id: str, name: str, bus: str, ids: Sequence[str], *, force: bool = False
-    ) -> list[str]:
-        if not ids or len(ids) > 100:
-            raise ValidationError("RemoveTargets takes 1 to 100 ids.")
-        rule = await self._stored_rule(tenant_id, name, bus)
-        refuse_managed(rule, force=force)
-        removed = await self.store.remove_targets(tenant_id, bus, name, ids)
-        if removed and rule.managed_by is not None and self.on_managed_delete is not None:
-            await self.on_managed_delete(rule)  # decision 0341: its service told, as at a delete
-        return removed
-
-    async def put_managed_targets(self, rule: Rule, targets: Sequence[Target]) -> None:
-        """Decision 0341: a service's own targets of its managed ``rule``, as it made them."""
-        on = await self.describe_bus(rule.tenant_id, rule.bus_name)
-        kept = await self.seals.seal_targets(on, rule.arn, targets)
-        limit, guard = self._limits.max_targets, KeyGuard(on.kms_key)
-        await self.store.put_targets(
-            rule.tenant_id, rule.bus_name, rule.name, kept, limit=limit, guard=guard
-        )
-
-    async def list_targets(self, tenant_id: str, name: str, bus: str) -> list[Target]:
-        """In clear: opening them needs the bus's key (``KeyUnusable`` otherwise)."""
-        rule = await self._stored_rule(tenant_id, name, bus)
-        found = await self.store.list_targets(tenant_id, bus, name)
-        if all(target.sealed is None for target in found):
-            return found
-        on = await self.describe_bus(tenant_id, bus)
-        return await self.seals.open_targets(on, rule.arn, found)
-
-    async def rule_names_by_target(
-        self, tenant_id: str, arn: str, bus: str, after: str, limit: int
-    ) -> list[str]:
-        await self._existing_bus(tenant_id, bus)
-        return await self.store.rules_by_target(tenant_id, bus, arn, after, limit)
-
-    # -- events
-
-    def test_event_pattern(self, pattern: str, event_text: str) -> bool:
-        compiled = self.pattern(pattern)
-        return compiled.matches(checked_test_event(event_text))
 
     async def put_events(
         self,
@@ -738,13 +239,17 @@ class EventsService:
         if self.metrics is not None:
             self.metrics(tenant_id, rule, name)
 
-    async def receive(self, owner: str, bus: str, event: dict[str, Any]) -> int:
+    async def receive(
+        self, owner: str, bus: str, event: dict[str, Any], *, trace: str | None = None
+    ) -> int:
         """Decision 0273: ``event``, as another bus's rule sent it, onto ``owner``'s bus — its
         ``id``, ``account`` and ``region`` those of its origin, as AWS keeps them — routed to
-        the bus's rules and archived as any of its events, never sent on to a third bus.
-        ResourceNotFound when the bus does not exist; KeyUnusable when its key refuses."""
+        the bus's rules and archived as any of its events, never sent on to a third bus; its
+        ``trace`` header kept for the bus's targets (decision 0360). ResourceNotFound when
+        the bus does not exist; KeyUnusable when its key refuses."""
         await self._existing_bus(owner, check_bus_name(bus))
-        return await self.route(owner, bus, [event], forwarded=True)
+        traces = {str(event.get("id")): trace}
+        return await self.route(owner, bus, [event], forwarded=True, traces=traces)
 
     async def _opened(
         self, bus: EventBus, rules: list[Rule], targets: dict[str, list[Target]], *, refuse: bool

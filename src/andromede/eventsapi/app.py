@@ -258,7 +258,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         if self._billing is not None and tenant_id is not None and call is not None:
             region = call.events.region
             self._billing.count(tenant_id, region, "events.published", call.published)
-        measure = self._events.measures
+        measure = (self._events if call is None else call.events).measures  # its Region's
         if request.action_name == "PutEvents" and tenant_id is not None and measure is not None:
             # Decision 0341: AWS/Events' PutEventsApproximate*Count, one call each, no
             # dimension: every call an account made (authenticated: its account known), and

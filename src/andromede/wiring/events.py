@@ -44,11 +44,12 @@ from andromede.events.archives import ArchiveLimits, ArchiveService
 from andromede.events.connection_store_sql import SqlConnectionStore
 from andromede.events.connections import ConnectionLimits, ConnectionService
 from andromede.events.delivery_queue_sql import SqlDeliveryQueue
-from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
+from andromede.events.dispatcher import AccountMetric, Deliveries, DeliveryRefused
 from andromede.events.model import DEFAULT_BUS, event_envelope, parse_arn
 from andromede.events.replays import ReplayPolicy, ReplayRunner
 from andromede.events.reseal import BusResealer
 from andromede.events.s3_events import s3_bus_events
+from andromede.events.scheduler import Scheduler
 from andromede.events.service import EventsLimits, EventsService
 from andromede.events.store_sql import SqlEventsStore
 from andromede.eventsapi.app import EventsApp
@@ -66,6 +67,7 @@ from andromede.kms.service import KeyService
 from andromede.log_group_targets import EventLogTargets, LogTargetWriter
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
+from andromede.metrics.regions import series_owner
 from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import MetricsSink
 from andromede.notifications.errors import NotificationError
@@ -325,13 +327,17 @@ class RuleMetrics:
         {"InvocationAttempts", "SuccessfulInvocationAttempts", "RetryInvocationAttempts"}
     )
 
-    def __init__(self, sink: MetricsSink) -> None:
+    def __init__(self, sink: MetricsSink, home: str) -> None:
         self._sink = sink
+        # Decision 0360: the default Region, whose series are the account's; another
+        # Region's are kept apart (``metrics.regions``), as AWS publishes each Region's.
+        self._home = home
 
     def __call__(self, tenant_id: str, rule: str, name: str) -> None:
         parts = parse_arn(rule)
         if parts is None or not parts[3].startswith("rule/"):
             return
+        tenant_id = series_owner(tenant_id, parts[1], self._home)  # the rule's Region's
         path = parts[3].removeprefix("rule/").split("/")
         bus = "/".join(path[:-1]) or DEFAULT_BUS
         dims = [("RuleName", path[-1])]
@@ -346,10 +352,19 @@ class RuleMetrics:
             )
 
     def measure(self, tenant_id: str, name: str, value: float, unit: str, bus: str | None) -> None:
-        """An account-wide metric, without dimension, and by ``bus`` when given."""
+        """An account-wide metric of the default Region, without dimension, and by ``bus``
+        when given."""
         self._sink.record(tenant_id, self.NAMESPACE, name, [], value, unit)
         if bus is not None:
             self._sink.record(tenant_id, self.NAMESPACE, name, [("EventBusName", bus)], value, unit)
+
+    def measure_in(self, region: str) -> AccountMetric:
+        """:meth:`measure` for the service of ``region`` (decision 0360)."""
+
+        def measure(tenant_id: str, name: str, value: float, unit: str, bus: str | None) -> None:
+            self.measure(series_owner(tenant_id, region, self._home), name, value, unit, bus)
+
+        return measure
 
 
 class EventsParts:
@@ -439,10 +454,11 @@ class EventsParts:
             ),
         )
         self.service.archiver = self.archives
-        if metrics is not None:
-            rule_metrics = RuleMetrics(metrics)
+        rule_metrics = None if metrics is None else RuleMetrics(metrics, settings.region)
+        if rule_metrics is not None:
             self.service.metrics = self.deliveries.metrics = rule_metrics
             self.service.measures = self.deliveries.measures = rule_metrics.measure
+            self.deliveries.measures_in = rule_metrics.measure_in  # decision 0360
         # Decision 0273: event buses (the account's and others') as targets, as their roles.
         self.bus_targets: RoleBusTargets | None = None
         if identity is not None:
@@ -452,6 +468,9 @@ class EventsParts:
             targets.roles = roles  # another account's queues and topics
         # Decision 0349: each declared Region's EventBridge, its buses targets of the others.
         self.regions = regional_services(settings, self.service, whole, self.deliveries, limits)
+        if rule_metrics is not None:  # decision 0360: each Region's account metrics its own
+            for region, regional in self.regions.items():
+                regional.measures = rule_metrics.measure_in(region)
         if self.bus_targets is not None:
             self.bus_targets.regions = self.regions
         self.endpoints = endpoint_service(settings, db, self.regions)  # decision 0355

@@ -1,6 +1,7 @@
 """EventBridge in each Region the deployment declares (decision 0349): the default Region's
 service, over its view of the store, and one :class:`RegionalEventsService` for each other
-Region, over that Region's view, sharing the deliveries' queue and the AWS/Events metrics.
+Region, over that Region's view, sharing the deliveries' queue and the metrics sink (each
+Region's AWS/Events series apart, decision 0360: ``wiring.events`` gives each its own).
 
 Every declared Region gets its service, not only those this gateway serves: a bus target of
 another Region is delivered by whichever gateway claims the delivery, through that Region's

@@ -117,7 +117,7 @@ async def test_the_metrics_of_routing_and_deliveries(
     service: EventsService, deliveries: Deliveries, sink: Sink
 ) -> None:
     recorded = RecordingSink()
-    metrics = RuleMetrics(recorded)
+    metrics = RuleMetrics(recorded, REGION)
     service.metrics = deliveries.metrics = metrics
     service.measures = deliveries.measures = metrics.measure
     await service.create_bus(ACCOUNT, "orders")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from andromede.db.database import open_database
-from andromede.events.dispatcher import Deliveries, DeliveryRefused, Scheduler
+from andromede.events.dispatcher import Deliveries, DeliveryRefused
 from andromede.events.errors import (
     InvalidEventPattern,
     LimitExceeded,
@@ -23,6 +23,7 @@ from andromede.events.errors import (
     ValidationError,
 )
 from andromede.events.memory import MemoryEventsStore
+from andromede.events.scheduler import Scheduler
 from andromede.events.service import EventsLimits, EventsService
 from andromede.metrics.runs_sql import SqlMetricRuns
 from support.schema import migrated_sqlite

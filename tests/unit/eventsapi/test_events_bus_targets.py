@@ -51,6 +51,8 @@ class Queues:
 
     def __init__(self) -> None:
         self.sent: dict[str, list[tuple[dict[str, Any], dict[str, str]]]] = {}
+        # (queue, trace header) of each message, as the worker gave it (decision 0360).
+        self.traces: list[tuple[str, str | None]] = []
 
     async def send(
         self,
@@ -66,6 +68,7 @@ class Queues:
         trace: str | None = None,
     ) -> None:
         self.sent.setdefault(arn, []).append((json.loads(message), attributes or {}))
+        self.traces.append((arn, trace))
 
 
 @dataclass
@@ -450,3 +453,35 @@ async def test_put_events_judged_with_its_entries_source_and_detail_type(world: 
     code, message = await sender.refused("PutEvents", {"Entries": [entry]})
     assert code == "AccessDeniedException"
     assert "no resource-based policy allows the events:PutEvents action" in message
+
+
+async def test_a_forwarded_event_keeps_its_trace(world: World) -> None:
+    """Decision 0360: the trace header an event was put with (the entry's ``TraceHeader``)
+    goes with it onto the account's own bus and another account's, whose rules' targets get
+    it; an event put without one arrives without one."""
+    sender, receiver = world.sender, world.receiver
+    await receiver.ok("CreateEventBus", {"Name": "inbox"})
+    await sender.ok("CreateEventBus", {"Name": "mine"})
+    theirs_queue, mine_queue = receiver.arn("sqs", "inbox"), sender.arn("sqs", "mine")
+    await receiver.rule("in", "inbox", {"Id": "q", "Arn": theirs_queue})
+    await sender.rule("in", "mine", {"Id": "q", "Arn": mine_queue})
+    grant = {"EventBusName": "inbox", "Action": "events:PutEvents", "Principal": sender.id,
+             "StatementId": "sender"}  # fmt: skip
+    await receiver.ok("PutPermission", grant)
+    role = await sender.role("send", "events:PutEvents")
+    await sender.rule(
+        "fwd",
+        "default",
+        {"Id": "theirs", "Arn": receiver.bus("inbox"), "RoleArn": role},
+        {"Id": "mine", "Arn": sender.bus("mine")},
+    )
+    trace = "Root=1-6756f2a0-0123456789abcdef01234567;Lineage=1a2b3c4d:2"
+
+    answer = await sender.ok("PutEvents", {"Entries": [{**ENTRY, "TraceHeader": trace}]})
+    assert answer["FailedEntryCount"] == 0, answer
+    await sender.put()  # no trace
+    await world.drain()
+    # Deliveries are at least once: by queue, the distinct traces seen.
+    seen = {(arn, got) for arn, got in world.queues.traces}
+    assert seen == {(theirs_queue, trace), (theirs_queue, None), (mine_queue, trace),
+                    (mine_queue, None)}  # fmt: skip

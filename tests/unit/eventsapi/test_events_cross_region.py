@@ -55,6 +55,8 @@ class Queues:
 
     def __init__(self) -> None:
         self.sent: dict[str, list[dict[str, Any]]] = {}
+        # The trace header of each message by its event's id (decision 0360).
+        self.traces: dict[str, str | None] = {}
 
     async def send(
         self,
@@ -69,7 +71,9 @@ class Queues:
         role_arn: str | None = None,
         trace: str | None = None,
     ) -> None:
-        self.sent.setdefault(arn, []).append(json.loads(message))
+        event = json.loads(message)
+        self.sent.setdefault(arn, []).append(event)
+        self.traces[str(event.get("id"))] = trace
 
 
 @dataclass
@@ -366,3 +370,22 @@ async def test_the_bus_limit_counts_each_regions_buses(world: World) -> None:
             await world.ok(region, "CreateEventBus", {"Name": name})
         code, _ = await world.refused(region, "CreateEventBus", {"Name": "d"})
         assert code == "LimitExceededException"
+
+
+async def test_an_event_sent_to_another_region_keeps_its_trace(world: World) -> None:
+    """Decision 0360: the trace header an event was put with goes with it onto another
+    Region's bus, whose rules' targets get it; one put without one arrives without one."""
+    await world.ok(HOME, "CreateEventBus", {"Name": "central"})
+    queue = world.arn(HOME, "sqs", "central")
+    await world.rule(HOME, "in", "central", {"Id": "q", "Arn": queue})
+    role = await world.role("send", "events:PutEvents")
+    to_central = {"Id": "central", "Arn": world.bus(HOME, "central"), "RoleArn": role}
+    await world.rule(OTHER, "out", "default", to_central)
+    trace = "Root=1-6756f2a0-0123456789abcdef01234567;Sampled=1"
+
+    answer = await world.ok(OTHER, "PutEvents", {"Entries": [{**ENTRY, "TraceHeader": trace}]})
+    traced = answer["Entries"][0]["EventId"]
+    untraced = await world.put(OTHER)
+    await world.parts.deliveries.drain()
+    assert {e["id"] for e in world.received(queue)} == {traced, untraced}
+    assert (world.queues.traces[traced], world.queues.traces[untraced]) == (trace, None)

@@ -1,0 +1,235 @@
+"""Decision 0360: AWS/Events' metrics apart by Region — in process, EventBridge built as
+``serve`` builds it (``wiring.events`` over the SQL store on SQLite) for a deployment of two
+Regions, its metrics through the platform's buffered sink into the metrics service, read back
+with CloudWatch's API signed for each Region (AWS JSON 1.0). A rule of one name in both
+Regions has a series in each; GetMetricData and ListMetrics in one Region see only its own;
+what CloudWatch serves in the default Region only is refused by name in the other; a policy
+sees the call's Region as ``aws:RequestedRegion``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.audit.service import AuditService
+from andromede.audit.store import MemoryAuditStore
+from andromede.cloudwatchapi.app import CloudWatchApp
+from andromede.db.database import Database, open_database
+from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
+from andromede.iam.secrets import SecretSealer
+from andromede.iam.service import IdentityService
+from andromede.iam.store_memory import MemoryIdentityStore
+from andromede.metrics.service import MetricsService
+from andromede.metrics.sink import BufferedSink
+from andromede.metrics.store import MemoryMetricStore
+from andromede.settings import Settings
+from andromede.wiring.events import EventsParts
+from support.json_client import signed_json_post
+from support.schema import migrated_sqlite
+
+HOME = "eu-fr-1"
+OTHER = "eu-de-1"
+PATTERN = json.dumps({"source": ["my.app"]})
+ENTRY = {"Source": "my.app", "DetailType": "order", "Detail": "{}"}
+
+
+class Queues:
+    """The deliveries' queue-and-topic sink: every message accepted."""
+
+    async def send(self, tenant_id: str, arn: str, message: str, **given: Any) -> None:
+        return None
+
+
+@dataclass
+class World:
+    events: EventsApp
+    cloudwatch: CloudWatchApp
+    parts: EventsParts
+    sink: BufferedSink
+    credentials: Credentials
+    account: str
+    db: Database
+    identity: IdentityService
+
+    async def call(
+        self, region: str, action: str, payload: dict[str, Any], *, cloudwatch: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        reply = await signed_json_post(
+            self.cloudwatch if cloudwatch else self.events,
+            f"GraniteServiceVersion20100801.{action}" if cloudwatch else f"AWSEvents.{action}",
+            payload,
+            content_type="application/x-amz-json-1.0" if cloudwatch else CONTENT_TYPE,
+            credentials=self.credentials,
+            service="monitoring" if cloudwatch else "events",
+            region=region,
+        )
+        return reply.status, reply.json()
+
+    async def ok(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        status, answer = await self.call(region, action, payload)
+        assert status == 200, answer
+        return answer
+
+    async def metrics(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        status, answer = await self.call(region, action, payload, cloudwatch=True)
+        assert status == 200, answer
+        return answer
+
+    async def triggered(self, region: str, rule: str) -> float:
+        """The sum of the rule's ``TriggeredRules`` over the last hour, read in ``region``."""
+        return await self.summed(region, "TriggeredRules", [("RuleName", rule)])
+
+    async def summed(
+        self,
+        region: str,
+        name: str,
+        dimensions: list[tuple[str, str]] | None = None,
+        stat: str = "Sum",
+    ) -> float:
+        """The ``stat`` of AWS/Events' ``name`` over the last hour, read in ``region``."""
+        now = datetime.now(UTC)
+        stat = {
+            "Metric": {
+                "Namespace": "AWS/Events",
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions or []],
+            },
+            "Period": 3600,
+            "Stat": stat,
+        }
+        answer = await self.metrics(
+            region,
+            "GetMetricData",
+            {
+                "MetricDataQueries": [{"Id": "t", "MetricStat": stat}],
+                "StartTime": (now - timedelta(hours=1)).timestamp(),
+                "EndTime": (now + timedelta(minutes=5)).timestamp(),
+            },
+        )
+        (result,) = answer["MetricDataResults"]
+        return float(sum(result["Values"]))
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    settings = Settings(
+        data_dir=tmp_path,
+        region=HOME,
+        regions=[{"name": HOME}, {"name": OTHER}],
+        served_regions=(HOME, OTHER),
+        events_delivery_retry_base=0.001,
+    )
+    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
+    boot = await identity.bootstrap()
+    assert boot is not None
+    audit = AuditService(MemoryAuditStore())
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    service = MetricsService(MemoryMetricStore())
+    sink = BufferedSink(service)
+    queues: Any = Queues()
+    parts = EventsParts(settings, db, queues, identity=identity, metrics=sink)
+    credentials = Credentials(boot.access_key_id, boot.secret_access_key)
+    try:
+        yield World(
+            parts.api(identity, audit, None, None),
+            CloudWatchApp(service, identity, audit, settings),
+            parts,
+            sink,
+            credentials,
+            boot.tenant.id,
+            db,
+            identity,
+        )
+    finally:
+        await audit.close()
+        await db.close()
+
+
+async def test_each_regions_rules_publish_into_its_own_series(world: World) -> None:
+    """``orders`` in both Regions: two events matched in eu-de-1, one in eu-fr-1, each
+    Region's GetMetricData seeing its own count only, its ListMetrics its own series, and
+    the account's ``PutEvents`` metrics each Region's own."""
+    queue = {"Id": "q", "Arn": f"arn:aws:sqs:{HOME}:{world.account}:q"}
+    bus = {"Id": "b", "Arn": f"arn:aws:events:{HOME}:{world.account}:event-bus/default"}
+    await world.ok(HOME, "PutRule", {"Name": "orders", "EventPattern": PATTERN})
+    await world.ok(HOME, "PutTargets", {"Rule": "orders", "Targets": [queue]})
+    await world.ok(OTHER, "PutRule", {"Name": "orders", "EventPattern": PATTERN})
+    await world.ok(OTHER, "PutRule", {"Name": "only-there", "EventPattern": PATTERN})
+    role = {"RoleArn": f"arn:aws:iam::{world.account}:role/none"}  # never delivered here
+    for rule in ("orders", "only-there"):
+        await world.ok(OTHER, "PutTargets", {"Rule": rule, "Targets": [{**bus, **role}]})
+    await world.ok(OTHER, "PutEvents", {"Entries": [ENTRY, ENTRY]})
+    await world.ok(HOME, "PutEvents", {"Entries": [ENTRY]})
+    await world.parts.deliveries.drain()  # eu-de-1's refused at once: no such role
+    await world.sink.flush()
+
+    assert await world.triggered(OTHER, "orders") == 2
+    assert await world.triggered(HOME, "orders") == 1
+    assert await world.triggered(HOME, "only-there") == 0
+
+    def names(answer: dict[str, Any]) -> set[tuple[str, str]]:
+        return {
+            (m["MetricName"], d["Value"])
+            for m in answer["Metrics"]
+            for d in m.get("Dimensions", [])
+            if d["Name"] == "RuleName"
+        }
+
+    listed = await world.metrics(OTHER, "ListMetrics", {"Namespace": "AWS/Events"})
+    assert ("TriggeredRules", "only-there") in names(listed)
+    home = await world.metrics(HOME, "ListMetrics", {"Namespace": "AWS/Events"})
+    assert ("TriggeredRules", "orders") in names(home)
+    assert all(rule != "only-there" for _, rule in names(home))
+    # The account's own metrics too: each Region's PutEvents counted there.
+    for region, entries in ((HOME, 1.0), (OTHER, 2.0)):
+        assert await world.summed(region, "PutEventsEntriesCount") == entries
+        assert await world.summed(region, "PutEventsApproximateSuccessCount") == 1
+    # The deliveries' first attempts: eu-fr-1's one, eu-de-1's two events to two rules.
+    latency = "IngestionToInvocationStartLatency"
+    for region, deliveries in ((HOME, 1.0), (OTHER, 4.0)):
+        assert await world.summed(region, latency, stat="SampleCount") == deliveries
+
+
+async def test_another_region_serves_metric_data_only(world: World) -> None:
+    """An alarm, a dashboard… stay the default Region's: refused by name in another, while
+    PutMetricData there keeps its datum apart from the default Region's."""
+    status, answer = await world.call(OTHER, "DescribeAlarms", {}, cloudwatch=True)
+    assert status == 400, answer
+    assert answer["__type"].endswith("InvalidAction"), answer
+    assert f"not served in Region {OTHER}" in answer["message"]
+    datum = {"MetricName": "m", "Value": 1.0}
+    await world.metrics(OTHER, "PutMetricData", {"Namespace": "App", "MetricData": [datum]})
+    there = await world.metrics(OTHER, "ListMetrics", {"Namespace": "App"})
+    home = await world.metrics(HOME, "ListMetrics", {"Namespace": "App"})
+    assert [m["MetricName"] for m in there["Metrics"]] == ["m"]
+    assert home["Metrics"] == []
+
+
+async def test_a_policy_sees_the_metric_calls_region(world: World) -> None:
+    """A user allowed ``cloudwatch:ListMetrics`` in the default Region only (by
+    ``aws:RequestedRegion``) is refused in the other."""
+    await world.identity.create_user(world.account, "dev")
+    created = await world.identity.create_access_key(world.account, "dev")
+    allow = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:ListMetrics",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
+    dev = replace(
+        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
+    )
+    await dev.metrics(HOME, "ListMetrics", {})
+    status, answer = await dev.call(OTHER, "ListMetrics", {}, cloudwatch=True)
+    assert status == 403, answer
+    assert answer["__type"].endswith("AccessDenied"), answer
