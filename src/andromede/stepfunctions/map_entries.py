@@ -58,7 +58,7 @@ def selected_items(
         return selected, None
     found = iterated(selected)
     if found is None:
-        where = "state's input" if state_data.is_jsonata(state) else "ItemsPath"
+        where = "input" if state_data.is_jsonata(state) else "ItemsPath"
         raise StatesError("States.Runtime", f"The Map state's {where} must be a JSON array or "
                           f"object, not {_kind(selected)}")  # fmt: skip
     return found
