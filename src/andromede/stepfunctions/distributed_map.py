@@ -131,8 +131,8 @@ async def _items(
     one's key when it is a JSON object's entry (decision 0365)."""
     reader = state.get("ItemReader")
     if reader is None:
-        listed, keys = map_entries.selected_items(state, data, data, context)
-        return listed, None, None if keys is None else list(keys)
+        listed, entry_keys = map_entries.selected_items(state, data, data, context)
+        return listed, None, None if entry_keys is None else list(entry_keys)
     params = map_fields.reader_arguments(state, data, data, context)
     config = reader.get("ReaderConfig", {})
     bucket, key = str(params.get("Bucket", "")), str(params.get("Key", ""))
