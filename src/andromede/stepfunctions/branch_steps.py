@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from andromede.stepfunctions import state_data
+from andromede.stepfunctions import map_entries, state_data
 from andromede.stepfunctions.interpreter import (
     FOREVER,
     Cursor,
@@ -213,14 +213,12 @@ def _begin(
         inputs = [data for _ in state["Branches"]]
         starts = [str(b["StartAt"]) for b in state["Branches"]]
     else:
-        items = state_data.items_of(state, cursor.data, data, context)
-        if not isinstance(items, list):
-            raise StatesError("States.Runtime", "The Map state's items must be an array")
+        items, keys = map_entries.selected_items(state, cursor.data, data, context)
         selector = state.get("ItemSelector", state.get("Parameters"))
         inputs = [
             item if selector is None else state_data.selected_item(
                 state, selector, cursor.data, data,
-                {**context, "Map": {"Item": {"Index": i, "Value": item}}})
+                map_entries.item_context(context, i, item, keys))
             for i, item in enumerate(items)
         ]  # fmt: skip
         processor = state.get("ItemProcessor") or state["Iterator"]

@@ -3,10 +3,10 @@ object's JSON array or CSV rows, or the objects ``listObjectsV2`` lists; an inve
 Athena's manifest, Parquet or a gzip object through ``map_readers``, decision 0345; the
 listed objects' own items under ``LOAD_AND_FLATTEN``, decision 0352; else ``ItemsPath``),
 ``MaxItems`` kept, each item through ``ItemSelector`` (``$$.Map.Item``: its ``Index``,
-``Value`` and, read from S3, ``Source``), grouped by ``ItemBatcher``, and each item or batch
-run as a child execution of the Map run — its own ``$$.Execution``
-(``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the interpreter, at most
-``MaxConcurrency`` at once and never more than the gateway's cap.
+``Value``, an object's entry's ``Key`` and, read from S3, ``Source``), grouped by
+``ItemBatcher``, and each item or batch run as a child execution of the Map run — its own
+``$$.Execution`` (``<machine>/<label>:<uuid>``), the ``ItemProcessor``'s states run by the
+interpreter, at most ``MaxConcurrency`` at once and never more than the gateway's cap.
 
 A child's failure does not stop the others: the run fails with
 ``States.ExceedToleratedFailureThreshold`` once the failures pass ``ToleratedFailurePercentage``
@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from andromede.stepfunctions import map_fields, state_data
+from andromede.stepfunctions import map_entries, map_fields, state_data
 from andromede.stepfunctions.interpreter import Event, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
 from andromede.stepfunctions.map_items import (
@@ -126,11 +126,13 @@ def _host(machine: Interpreter) -> MapRunHost:
 
 async def _items(
     host: MapRunHost, state: dict[str, Any], data: Any, context: dict[str, Any]
-) -> tuple[list[Any], list[str] | None]:
-    """The items, and each one's ``Source`` when an ``ItemReader`` read them from S3."""
+) -> tuple[list[Any], list[str] | None, list[str | None] | None]:
+    """The items, each one's ``Source`` when an ``ItemReader`` read them from S3, and each
+    one's key when it is a JSON object's entry (decision 0365)."""
     reader = state.get("ItemReader")
     if reader is None:
-        return map_fields.listed_items(state, data, data, context), None
+        listed, entry_keys = map_entries.selected_items(state, data, data, context)
+        return listed, None, None if entry_keys is None else list(entry_keys)
     params = map_fields.reader_arguments(state, data, data, context)
     config = reader.get("ReaderConfig", {})
     bucket, key = str(params.get("Bucket", "")), str(params.get("Key", ""))
@@ -139,6 +141,7 @@ async def _items(
     # VersionId and ExpectedBucketOwner (decision 0358) go with each read they concern.
     named = NamedReads(host, bucket, key if "Key" in params else None, named_by(params))
     items: list[Any]
+    keys: list[str | None] | None = None
     if reader["Resource"] == LIST_OBJECTS:
         items = await host.list_objects(context, bucket, str(params.get("Prefix", "")),
                                         named.listing(bucket))  # fmt: skip
@@ -146,41 +149,39 @@ async def _items(
         if config.get("Transformation") == LOAD_AND_FLATTEN:
             read = await flattened_items(named, context, bucket, items, config, limit,
                                          host.most_record_bytes())  # fmt: skip
-            items, sources = read.items, read.sources
+            items, sources, keys = read.items, read.sources, read.keyed
     elif reader["Resource"] == GET_OBJECT and is_streamed(config, key):
         read = await streamed_items(named, context, bucket, key, config, limit,
                                     host.most_record_bytes())  # fmt: skip
-        items, sources = read.items, read.sources
+        items, sources, keys = read.items, read.sources, read.keyed
     elif reader["Resource"] == GET_OBJECT:
-        items, places = positioned_items(await named.read_object(context, bucket, key), config)
+        text = await named.read_object(context, bucket, key)
+        items, places, entry_keys = positioned_items(text, config)
         sources = [source_of(bucket, key, place) for place in places]
+        keys = None if entry_keys is None else list(entry_keys)
     else:
         raise StatesError("States.Runtime", "The ItemReader's resource is not served")
     if most:
         items, sources = items[:most], sources[:most]
+        keys = None if keys is None else keys[:most]
     if len(items) > host.most_items():
         raise StatesError(READER_FAILED, f"More than {host.most_items()} items: a Map run "
                           "reads fewer")  # fmt: skip
-    return items, sources
+    return items, sources, keys
 
 
 def _inputs(
     state: dict[str, Any], data: Any, context: dict[str, Any], items: list[Any],
-    sources: list[str] | None,
+    sources: list[str] | None, keys: list[str | None] | None,
 ) -> list[tuple[Any, int]]:  # fmt: skip
     """Each child's input and how many items it holds; the ``ItemSelector`` sees each item's
-    ``Source`` beside its ``Index`` and ``Value`` (decision 0352)."""
+    ``Source`` (decision 0352) and an entry's ``Key`` (decision 0365) beside its ``Index``
+    and ``Value``."""
     selector = state.get("ItemSelector", state.get("Parameters"))
-
-    def item_context(index: int, item: Any) -> dict[str, Any]:
-        found: dict[str, Any] = {"Index": index, "Value": item}
-        if sources is not None:
-            found["Source"] = sources[index]
-        return {**context, "Map": {"Item": found}}
-
     selected = [
         item if selector is None else state_data.selected_item(
-            state, selector, data, data, item_context(i, item))
+            state, selector, data, data, map_entries.item_context(context, i, item, keys,
+                                                                  sources))
         for i, item in enumerate(items)
     ]  # fmt: skip
     if "ItemBatcher" not in state:
@@ -196,8 +197,8 @@ async def run_map(
 ) -> Any:  # fmt: skip
     host = _host(machine)
     clock = machine.clock
-    items, sources = await _items(host, state, data, context)
-    inputs = _inputs(state, data, context, items, sources)
+    items, sources, keys = await _items(host, state, data, context)
+    inputs = _inputs(state, data, context, items, sources, keys)
     execution = context["Execution"]
     processor = state["ItemProcessor"]
     express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
-from andromede.stepfunctions import state_data, variables
+from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
@@ -637,9 +637,7 @@ class Interpreter:
         events: list[Event], done: dict[str, Any],
     ) -> list[Any]:  # fmt: skip
         """The iterations' outputs; those of ``done`` (a redrive's) not run again."""
-        items = state_data.items_of(state, data, data, context)
-        if not isinstance(items, list):
-            raise StatesError("States.Runtime", "The Map state's items must be an array")
+        items, keys = map_entries.selected_items(state, data, data, context)
         processor = state.get("ItemProcessor") or state["Iterator"]
         selector = state.get("ItemSelector", state.get("Parameters"))
         most = state_data.number_field(state, "MaxConcurrency", data, data, context)
@@ -663,7 +661,7 @@ class Interpreter:
                                  {"name": name, "index": index}))  # fmt: skip
                 value = item
                 if selector is not None:
-                    item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+                    item_context = map_entries.item_context(context, index, item, keys)
                     value = state_data.selected_item(state, selector, data, data, item_context)
                 try:
                     out = await self._branch(processor, value, log)

@@ -3,7 +3,7 @@
 A JSONPath state gives its values as written or by their ``…Path`` over the input, and its S3
 calls' ``Parameters`` as a template (``"Key.$": "$.key"``). A JSONata state gives each as a
 value or a ``{% … %}`` expression over ``$states.input``, ``$states.context`` and the
-variables, as AWS's field names have them: ``Items``, ``ItemReader.Arguments``,
+variables, as AWS's field names have them: ``ItemReader.Arguments``,
 ``ReaderConfig.MaxItems``, ``ItemBatcher``'s ``MaxItemsPerBatch`` / ``MaxInputBytesPerBatch``
 / ``BatchInput``, ``ResultWriter.Arguments``, ``MaxConcurrency``,
 ``ToleratedFailurePercentage`` / ``ToleratedFailureCount``. A JSONata value of the wrong kind
@@ -21,7 +21,6 @@ from andromede.stepfunctions.states_error import StatesError
 __all__ = [
     "batching",
     "concurrency",
-    "listed_items",
     "most_items",
     "reader_arguments",
     "tolerance",
@@ -33,18 +32,6 @@ _MAX_BATCH_BYTES: Final = 262_144  # AWS: a batch's input is at most 256 KiB
 
 def _whole(value: Any, least: int, most: float = float("inf")) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
-
-
-def listed_items(state: Mapping[str, Any], raw: Any, data: Any,
-                 context: dict[str, Any]) -> list[Any]:  # fmt: skip
-    """The items without an ``ItemReader``: JSONata's ``Items`` (the input where none),
-    JSONPath's ``ItemsPath``; an array."""
-    selected = state_data.items_of(state, raw, data, context)
-    if not isinstance(selected, list):
-        if state_data.is_jsonata(state):
-            raise state_data.query_failed("The Items must evaluate to an array", "Items")
-        raise StatesError("States.Runtime", "The Map state's ItemsPath must select an array")
-    return selected
 
 
 def _arguments(state: Mapping[str, Any], holder: Mapping[str, Any], field: str, raw: Any,

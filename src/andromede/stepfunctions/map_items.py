@@ -7,7 +7,9 @@
   (a JSON value a line), ``CSV`` (each row an object of the header's names, every value text;
   the header the first row or ``CSVHeaders``); :func:`positioned_items` gives each item's
   place in the object too (``$states.context.Map.Item.Source``, decision 0352);
-- :func:`pointed`: an ``ItemsPointer``'s array within a JSON document (RFC 6901);
+- :func:`pointed` / :func:`keyed`: an ``ItemsPointer``'s array within a JSON document (RFC
+  6901), or the document's own items: an array's elements, an object's entries and their
+  keys (decision 0365);
 - :func:`listed_item`: an ``s3:listObjectsV2`` object as AWS gives it to an iteration
   (``Etag``, ``Key``, ``LastModified`` in seconds, ``Size``, ``StorageClass``);
 - :func:`batches`: ``ItemBatcher``'s batches (``MaxItemsPerBatch``, ``MaxInputBytesPerBatch``
@@ -30,12 +32,14 @@ from typing import Any, Final
 from andromede.stepfunctions import map_results
 from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_checks import CSV_DELIMITERS
+from andromede.stepfunctions.map_entries import iterated
 
 __all__ = [
     "READER_FAILED",
     "batches",
     "exceeds_tolerance",
     "items_of_object",
+    "keyed",
     "listed_item",
     "pointed",
     "positioned_items",
@@ -50,54 +54,60 @@ def items_of_object(text: str, config: Mapping[str, Any]) -> list[Any]:
     return positioned_items(text, config)[0]
 
 
-def positioned_items(text: str, config: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
-    """The object's items and where each is in it: ``index=<n>`` (a JSON array's element,
-    from 0), ``line=<n>`` (a JSONL or CSV record's first line, from 1)."""
+def positioned_items(
+    text: str, config: Mapping[str, Any]
+) -> tuple[list[Any], list[str], list[str] | None]:
+    """The object's items, where each is in it — ``index=<n>`` (a JSON array's element or a
+    JSON object's entry, from 0), ``line=<n>`` (a JSONL or CSV record's first line, from 1) —
+    and, for a JSON object's entries, their keys (``$$.Map.Item.Key``, decision 0365)."""
     kind = config.get("InputType")
     if kind == "JSON":
         try:
             parsed = json.loads(text)
         except ValueError:
             raise StatesError(READER_FAILED, "The object's content is not valid JSON") from None
-        found = pointed(parsed, config.get("ItemsPointer"))
-        return found, [f"index={i}" for i in range(len(found))]
+        found, keys = keyed(parsed, config.get("ItemsPointer"))
+        return found, [f"index={i}" for i in range(len(found))], keys
     if kind == "JSONL":
         lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
         try:
-            return [json.loads(line) for _, line in lines], [f"line={n}" for n, _ in lines]
+            return [json.loads(line) for _, line in lines], [f"line={n}" for n, _ in lines], None
         except ValueError:
             raise StatesError(READER_FAILED, "A line of the object is not valid JSON") from None
     if kind == "CSV":
-        return _rows(text, config)
+        return (*_rows(text, config), None)
     raise StatesError(READER_FAILED, f"The InputType {str(kind)[:32]} is not served")
 
 
 def pointed(document: Any, pointer: Any) -> list[Any]:
-    """The array of items ``pointer`` (an RFC 6901 JSON pointer, ``ReaderConfig.ItemsPointer``)
-    selects in ``document``; without a pointer the document itself: an array's elements, or an
-    object's entries as ``{"Key", "Value"}`` items in their order (as AWS iterates a top-level
-    JSON object, decision 0358)."""
+    return keyed(document, pointer)[0]
+
+
+def keyed(document: Any, pointer: Any) -> tuple[list[Any], list[str] | None]:
+    """The items ``pointer`` (an RFC 6901 JSON pointer, ``ReaderConfig.ItemsPointer``) selects
+    in ``document`` (without a pointer the document itself), and their keys: an array's
+    elements (no keys), or a top-level object's entries as ``{"Key", "Value"}`` items in their
+    order and their keys (as AWS iterates it, decision 0358; its keys: decision 0365)."""
     if pointer is None:
-        if isinstance(document, dict):
-            return [{"Key": key, "Value": value} for key, value in document.items()]
-        if not isinstance(document, list):
+        found = iterated(document)
+        if found is None:
             raise StatesError(READER_FAILED, "The JSON object must be an array of items, or "
                               "an object of entries")  # fmt: skip
-        return document
-    found = document
+        return found
+    node = document
     for token in str(pointer).split("/")[1:]:
         name = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(found, dict) and name in found:
-            found = found[name]
-        elif isinstance(found, list) and name.isdigit() and int(name) < len(found):
-            found = found[int(name)]
+        if isinstance(node, dict) and name in node:
+            node = node[name]
+        elif isinstance(node, list) and name.isdigit() and int(name) < len(node):
+            node = node[int(name)]
         else:
             raise StatesError(READER_FAILED, f"The ItemsPointer {str(pointer)[:128]!r} selects "
                               "nothing in the JSON object")  # fmt: skip
-    if not isinstance(found, list):
+    if not isinstance(node, list):  # an object's entries only at the top (what was measured)
         raise StatesError(READER_FAILED, f"The ItemsPointer {str(pointer)[:128]!r} must select "
                           "an array of items")  # fmt: skip
-    return found
+    return node, None
 
 
 def _rows(text: str, config: Mapping[str, Any]) -> tuple[list[Any], list[str]]:

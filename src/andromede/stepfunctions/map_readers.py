@@ -48,7 +48,7 @@ from typing import Any, Final, Protocol
 from urllib.parse import unquote
 
 from andromede.stepfunctions.map_checks import CSV_DELIMITERS
-from andromede.stepfunctions.map_items import READER_FAILED, pointed
+from andromede.stepfunctions.map_items import READER_FAILED, keyed
 from andromede.stepfunctions.map_unzip import compression_of, decompressed
 from andromede.stepfunctions.states_error import StatesError
 
@@ -113,18 +113,26 @@ def source_of(bucket: str, key: str, place: str = "") -> str:
 
 
 class Read:
-    """The items read so far, each with its ``Source``, up to ``limit`` of them."""
+    """The items read so far, each with its ``Source`` and, a JSON object's entry, its key
+    (``$$.Map.Item.Key``, decision 0365), up to ``limit`` of them."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.items: list[Any] = []
         self.sources: list[str] = []
+        self.keys: list[str | None] = []
 
-    def add(self, item: Any, source: str) -> bool:
+    def add(self, item: Any, source: str, key: str | None = None) -> bool:
         """Keep the item; whether the reading is done."""
         self.items.append(item)
         self.sources.append(source)
+        self.keys.append(key)
         return self.full
+
+    @property
+    def keyed(self) -> list[str | None] | None:
+        """The items' keys, ``None`` when none is an entry."""
+        return self.keys if any(key is not None for key in self.keys) else None
 
     @property
     def full(self) -> bool:
@@ -345,8 +353,9 @@ async def _json_array(
         parsed = json.loads("\n".join(text))
     except ValueError:
         raise _failed("The object's content is not valid JSON") from None
-    for index, item in enumerate(pointed(parsed, pointer)):
-        if read.add(item, f"{at}#index={index}"):
+    items, keys = keyed(parsed, pointer)
+    for index, item in enumerate(items):
+        if read.add(item, f"{at}#index={index}", None if keys is None else keys[index]):
             return
 
 

@@ -46,13 +46,18 @@ def test_a_json_pointer_selects_the_array() -> None:
 
 def test_each_items_place_in_its_object() -> None:
     text = 'name,note\na,"two\nlines"\n\nb,x\n'
-    items, places = positioned_items(text, {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"})
+    items, places, keys = positioned_items(text, {"InputType": "CSV",
+                                                  "CSVHeaderLocation": "FIRST_ROW"})  # fmt: skip
     assert items == [{"name": "a", "note": "two\nlines"}, {"name": "b", "note": "x"}]
-    assert places == ["line=2", "line=5"]
+    assert places == ["line=2", "line=5"] and keys is None
     assert positioned_items('{"a": 1}\n\n[2]\n', {"InputType": "JSONL"}) == (
-        [{"a": 1}, [2]], ["line=1", "line=3"])  # fmt: skip
+        [{"a": 1}, [2]], ["line=1", "line=3"], None)  # fmt: skip
     assert positioned_items('{"d": [7, 8]}', {"InputType": "JSON", "ItemsPointer": "/d"}) == (
-        [7, 8], ["index=0", "index=1"])  # fmt: skip
+        [7, 8], ["index=0", "index=1"], None)  # fmt: skip
+    # A top-level object's entries carry their keys (decision 0365).
+    assert positioned_items('{"d": [7], "e": 1}', {"InputType": "JSON"}) == (
+        [{"Key": "d", "Value": [7]}, {"Key": "e", "Value": 1}], ["index=0", "index=1"],
+        ["d", "e"])  # fmt: skip
 
 
 @pytest.mark.parametrize("key", ["in.json", "in.json.gz"])

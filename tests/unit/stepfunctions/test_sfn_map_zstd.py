@@ -213,14 +213,18 @@ async def test_a_jsonata_readers_arguments_compute_the_version() -> None:
 @pytest.mark.parametrize("key", ["in.json", "in.json.zst"])
 async def test_a_top_level_json_object_is_iterated_by_its_entries(key: str) -> None:
     """As AWS reads it (measured by Floci, its PR 1588): each entry a ``{"Key", "Value"}``
-    item, in the object's order; a JSON scalar is still refused."""
+    item, in the object's order, its ``$$.Map.Item.Value`` the entry's value and its key
+    ``$$.Map.Item.Key`` (decision 0365); a JSON scalar is still refused."""
     body = json.dumps({"b": {"x": 1}, "a": [2]})
     host = Host({f"b/{key}": body})
     host.blobs[f"b/{key}"] = zstd(body.encode()) if key.endswith(".zst") else body.encode()
     output, _ = await run(distributed(ItemReader=reader(key, InputType="JSON"),
-                                      ItemSelector=WITH_SOURCE), {}, host)  # fmt: skip
-    assert output == [{"v": {"Key": "b", "Value": {"x": 1}}, "at": f"s3://b/{key}#index=0"},
-                      {"v": {"Key": "a", "Value": [2]}, "at": f"s3://b/{key}#index=1"}]  # fmt: skip
+                                      ItemSelector={**WITH_SOURCE, "k.$": "$$.Map.Item.Key"}),
+                          {}, host)  # fmt: skip
+    assert output == [{"v": {"x": 1}, "k": "b", "at": f"s3://b/{key}#index=0"},
+                      {"v": [2], "k": "a", "at": f"s3://b/{key}#index=1"}]  # fmt: skip
+    output, _ = await run(distributed(ItemReader=reader(key, InputType="JSON")), {}, host)
+    assert output == [{"Key": "b", "Value": {"x": 1}}, {"Key": "a", "Value": [2]}]
     host.objects[f"b/{key}"] = "7"
     host.blobs[f"b/{key}"] = zstd(b"7") if key.endswith(".zst") else b"7"
     error, _ = await run(distributed(ItemReader=reader(key, InputType="JSON")), {}, host)
