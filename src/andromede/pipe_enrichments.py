@@ -6,7 +6,8 @@ destination as its role (``pipe_roles``: ``events:InvokeApiDestination`` on the
 destination), through EventBridge's own invoker (its connection's authorization, the egress
 guard, the pacing) with the enrichment's ``HttpParameters`` (a path, header or query string
 value may be a JSON path into the batch's first event, as AWS's dynamic parameters), and
-gives back its answer.
+gives back its answer. Each is given the batch's trace header (decision 0364), as AWS's
+pipe passes its source's trace on to its enrichment.
 
 A destination gone, deauthorized, refused by the egress guard, or refusing the role is
 ``EndpointRefused`` (the pipe's ``StateReason``); any other failure (an answer of 4xx or 5xx,
@@ -34,7 +35,13 @@ class ApiCall(Protocol):
     ``source_arn`` (decision 0321)."""
 
     async def __call__(
-        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        source_arn: str | None = None,
+        trace: str | None = None,
     ) -> bytes: ...
 
 
@@ -61,15 +68,20 @@ class PipeEnrichments:
         self._functions = functions
         self._machines = machines
 
-    async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+    async def enrich(
+        self, pipe: Pipe, payload: str, first: Any, *, trace: str | None = None
+    ) -> bytes:
+        """The enrichment's answer; ``trace`` (the batch's trace header, decision 0364) goes
+        with the call: a function's invocation, an execution's ``traceHeader``, an API
+        destination's ``X-Amzn-Trace-Id``."""
         if pipe.enrichment.startswith("arn:aws:lambda:"):
             if self._functions is None:
                 raise EndpointRefused("NO_RESOURCE", "Lambda is not served by this deployment")
-            return await self._functions.enrich(pipe, payload)
+            return await self._functions.enrich(pipe, payload, trace)
         if pipe.enrichment.startswith("arn:aws:states:"):
             if self._machines is None:
                 raise EndpointRefused("NO_RESOURCE", "Step Functions is not served here")
-            return await self._machines.enrich(pipe, payload)
+            return await self._machines.enrich(pipe, payload, trace)
         session = await self._roles.session(pipe)
         await self._roles.require(session, "events:InvokeApiDestination", pipe.enrichment)
         if self._call_api is None:
@@ -80,7 +92,9 @@ class PipeEnrichments:
             "pipe-enrichment", pipe.enrichment, {"RoleArn": pipe.role_arn, "HttpParameters": http}
         )
         try:
-            return await self._call_api(pipe.tenant_id, target, payload, source_arn=pipe.arn)
+            return await self._call_api(
+                pipe.tenant_id, target, payload, source_arn=pipe.arn, trace=trace
+            )
         except DeliveryRefused as exc:
             if exc.code in _REFUSALS:
                 raise EndpointRefused(exc.code, str(exc)[:512]) from None

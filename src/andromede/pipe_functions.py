@@ -73,9 +73,11 @@ class PipeFunctions:
             return []
         return batch_item_failures(answer.payload)
 
-    async def enrich(self, pipe: Pipe, payload: str) -> bytes:
-        """``payload`` (the batch's array) to the enrichment function; its answer."""
-        answer = await self._invoke(pipe, pipe.enrichment, payload, "RequestResponse")
+    async def enrich(self, pipe: Pipe, payload: str, trace: str | None = None) -> bytes:
+        """``payload`` (the batch's array) to the enrichment function, invoked with the
+        batch's ``trace`` header (decision 0364: its ``_X_AMZN_TRACE_ID``, and Lambda's loop
+        detection counting it); its answer."""
+        answer = await self._invoke(pipe, pipe.enrichment, payload, "RequestResponse", trace)
         return answer.payload
 
     async def _invoke(

@@ -78,10 +78,10 @@ class PipeStateMachines:
         output = await self._run(pipe, pipe.target, payload, trace)
         return batch_item_failures(output)
 
-    async def enrich(self, pipe: Pipe, payload: str) -> bytes:
+    async def enrich(self, pipe: Pipe, payload: str, trace: str | None = None) -> bytes:
         """``payload`` (the batch's array) as the input of a synchronous execution of the
-        enrichment machine; its output."""
-        return await self._run(pipe, pipe.enrichment, payload)
+        enrichment machine, its ``traceHeader`` the batch's (decision 0364); its output."""
+        return await self._run(pipe, pipe.enrichment, payload, trace)
 
     async def _run(self, pipe: Pipe, machine: str, payload: str, trace: str | None = None) -> bytes:
         ran = await self._call(pipe, "StartSyncExecution", machine, payload, trace)

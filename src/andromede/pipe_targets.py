@@ -65,7 +65,13 @@ class ApiInvoke(Protocol):
     for the pipe ``source_arn`` (decision 0321)."""
 
     async def __call__(
-        self, tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+        self,
+        tenant_id: str,
+        target: Target,
+        message: str,
+        *,
+        source_arn: str | None = None,
+        trace: str | None = None,
     ) -> None: ...
 
 
@@ -129,7 +135,8 @@ class PipeTargets:
         self, pipe: Pipe, payload: str, event: dict[str, Any], *, trace: str | None = None
     ) -> None:
         """``payload`` to the target; ``trace`` (the source message's trace header) goes on
-        with it to a queue, a topic or a bus, as the next step of its chain (decision 0351)."""
+        with it to a queue, a topic or a bus, as the next step of its chain (decision 0351),
+        and to an API destination as its request's ``X-Amzn-Trace-Id`` (decision 0364)."""
         session = await self._roles.session(pipe)
         kind = pipe.target_kind
         if kind == "sqs":
@@ -160,7 +167,7 @@ class PipeTargets:
             await self._to_bus(self._events, pipe, entry)
         elif kind == "api-destination":
             await self._roles.require(session, "events:InvokeApiDestination", pipe.target)
-            await self._to_api(pipe, payload, event)
+            await self._to_api(pipe, payload, event, trace)
         elif kind == "logs":
             await self._to_log_group(pipe, session, payload, event)
         else:
@@ -271,13 +278,17 @@ class PipeTargets:
         except DeliveryRefused as exc:
             raise EndpointRefused(exc.code, str(exc)[:512]) from None
 
-    async def _to_api(self, pipe: Pipe, payload: str, event: dict[str, Any]) -> None:
+    async def _to_api(
+        self, pipe: Pipe, payload: str, event: dict[str, Any], trace: str | None = None
+    ) -> None:
         if self._invoke_api is None:
             raise EndpointRefused("NO_RESOURCE", "API destinations are not served here")
         http = dynamic_http(pipe.target_parameters.get("HttpParameters") or {}, event)
         target = Target("pipe", pipe.target, {"RoleArn": pipe.role_arn, "HttpParameters": http})
         try:
-            await self._invoke_api(pipe.tenant_id, target, payload, source_arn=pipe.arn)
+            await self._invoke_api(
+                pipe.tenant_id, target, payload, source_arn=pipe.arn, trace=trace
+            )
         except DeliveryRefused as exc:
             raise EndpointRefused(exc.code, str(exc)[:512]) from None
 

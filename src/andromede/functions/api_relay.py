@@ -7,7 +7,12 @@ and carries each connection to that socket, and ``AWS_ENDPOINT_URL`` points the 
 there. This side carries each connection on to the gateway's own AWS endpoint — TLS when the
 gateway serves TLS, so the sandbox speaks plain HTTP on its loopback and needs no CA —,
 where SigV4 authenticates the role's session as for any caller. Nothing else is reachable:
-not the host's network, the management API, nor another service's listener."""
+not the host's network, the management API, nor another service's listener.
+
+A connection that carries no byte either way for ``idle_timeout`` seconds is closed both ways
+(decision 0364): the function's code may reach the socket without the bootstrap's relay (it
+is bound into the sandbox), so this side, not the bootstrap's, is what bounds how long a
+silent connection holds the gateway's resources."""
 
 from __future__ import annotations
 
@@ -34,7 +39,16 @@ _CHUNK: Final = 65536
 
 
 class ApiRelay:
-    def __init__(self, host: str, port: int, *, tls: bool, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        tls: bool,
+        folder: Path | None = None,
+        idle_timeout: float | None = None,
+    ) -> None:
+        self.idle_timeout = idle_timeout  # lambda_relay_idle_timeout; None: never
         # A gateway listening on every address is reached on its loopback.
         self._host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
         self._port = port
@@ -73,16 +87,24 @@ class ApiRelay:
             return
         began = time.monotonic()
         carried = [0, 0]  # bytes to the gateway, bytes back
+        moved = [began]  # when a byte last went either way
         pumps = [
-            asyncio.ensure_future(_pump(reader, upstream_writer, carried, 0)),
-            asyncio.ensure_future(_pump(upstream_reader, writer, carried, 1)),
+            asyncio.ensure_future(_pump(reader, upstream_writer, carried, 0, moved)),
+            asyncio.ensure_future(_pump(upstream_reader, writer, carried, 1, moved)),
         ]
         try:
             # A direction that fails (a reset) ends the connection: the other would otherwise
             # wait on its reader for ever, its end never passed on.
             pending: set[asyncio.Future[bool]] = set(pumps)
             while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                idle = self.idle_timeout
+                left = None if idle is None else moved[0] + idle - time.monotonic()
+                if left is not None and left <= 0:
+                    log.debug("API relay connection idle for %.0f s: closed", idle)
+                    break
+                done, pending = await asyncio.wait(
+                    pending, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
                 if not all(pump.result() for pump in done):
                     break
         finally:
@@ -101,15 +123,21 @@ class ApiRelay:
 
 
 async def _pump(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, carried: list[int], way: int
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    carried: list[int],
+    way: int,
+    moved: list[float],
 ) -> bool:
     """One direction's bytes until its end, which is passed on (a half close): whether it
-    ended so, rather than by a failure of either side."""
+    ended so, rather than by a failure of either side. ``moved`` is told when bytes go."""
     try:
         while data := await reader.read(_CHUNK):
+            moved[0] = time.monotonic()
             writer.write(data)
             carried[way] += len(data)
             await writer.drain()
+            moved[0] = time.monotonic()  # a slow reader's drain is not idleness
         if writer.can_write_eof():
             writer.write_eof()
     except (ConnectionError, OSError):

@@ -26,6 +26,10 @@ line, ``contentType``), the prelude's JSON, eight NUL bytes, then the body.
 
 The handler's own output (``print``, ``logging``, even ``os.write(1, …)``) goes to stderr,
 the log the host reads; a marker line there ends each invocation's log.
+
+Its one argument, when given, is the relay's idle timeout in seconds
+(``lambda_relay_idle_timeout``, decision 0364): a connection to the platform's API that
+carries no byte either way for that long is closed both ways.
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ class _Link:
         self.peer = {client: upstream, upstream: client}
         self.waiting = {client: b"", upstream: b""}  # bytes to write to that socket
         self.ended = {client: False, upstream: False}  # that socket's side has ended
+        self.moved = time.monotonic()  # when a byte last went either way
 
     def interest(self, sock: socket.socket) -> int:
         wanted = selectors.EVENT_WRITE if self.waiting[sock] else 0
@@ -128,6 +133,7 @@ class _Link:
         data = sock.recv(CHUNK)
         peer = self.peer[sock]
         if data:
+            self.moved = time.monotonic()
             self.waiting[peer] = data
             self.writable(peer)  # most often written at once
             return
@@ -141,6 +147,8 @@ class _Link:
         except BlockingIOError:
             return
         self.waiting[sock] = self.waiting[sock][sent:]
+        if sent:
+            self.moved = time.monotonic()
         if not self.waiting[sock] and self.ended[self.peer[sock]]:
             sock.shutdown(socket.SHUT_WR)
 
@@ -152,7 +160,7 @@ class _Link:
             sock.close()
 
 
-def _serve_api(listener: socket.socket) -> None:
+def _serve_api(listener: socket.socket, idle_timeout: float | None = None) -> None:
     """The platform's API on the sandbox's loopback (decision 0303): each connection to
     127.0.0.1:9001 carried to the gateway's socket bound in, the only way out — every one by
     this single thread, made before the handler is loaded. A thread a connection (two, a
@@ -160,12 +168,16 @@ def _serve_api(listener: socket.socket) -> None:
     MemorySize: with boto3 loaded, a 128 MB function could not make a second connection's
     threads (8 MB of stack each), the accepting thread died of it, and every later call of
     the handler waited in the listen backlog, never reaching the gateway (decision 0350).
-    Nothing here makes a thread, and no connection's failure ends the loop."""
+    Nothing here makes a thread, and no connection's failure ends the loop. A connection
+    idle for ``idle_timeout`` seconds is closed both ways (decision 0364): one the handler
+    holds open and silent would otherwise hold its gateway's side for ever."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     links: dict[socket.socket, _Link] = {}
     while True:
-        for key, events in selector.select():
+        if idle_timeout is not None:
+            _drop_idle(idle_timeout, selector, links)
+        for key, events in selector.select(_next_idle(idle_timeout, links)):
             sock = cast("socket.socket", key.fileobj)  # only sockets are registered
             if sock is listener:
                 _accept(listener, selector, links)
@@ -229,6 +241,23 @@ def _drop(link: _Link, selector: selectors.BaseSelector, links: dict[socket.sock
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(end)
     link.close()
+
+
+def _next_idle(idle_timeout: float | None, links: dict[socket.socket, _Link]) -> float | None:
+    """Seconds until the first of the connections would be idle too long (None: no bound)."""
+    if idle_timeout is None or not links:
+        return None
+    oldest = min(link.moved for link in links.values())
+    return max(0.0, oldest + idle_timeout - time.monotonic())
+
+
+def _drop_idle(
+    idle_timeout: float, selector: selectors.BaseSelector, links: dict[socket.socket, _Link]
+) -> None:
+    now = time.monotonic()
+    for link in {id(link): link for link in links.values()}.values():
+        if now - link.moved >= idle_timeout:
+            _drop(link, selector, links)
 
 
 def _answer(out: Any, request_id: str, answer: dict[str, Any]) -> None:
@@ -310,7 +339,8 @@ def main() -> None:
         listener.bind(("127.0.0.1", API_PORT))  # bound before the handler may connect
         listener.listen(128)
         threading.stack_size(_RELAY_STACK)
-        threading.Thread(target=_serve_api, args=(listener,), daemon=True).start()
+        idle = float(sys.argv[1]) if len(sys.argv) > 1 else None
+        threading.Thread(target=_serve_api, args=(listener, idle), daemon=True).start()
         threading.stack_size(0)  # the handler's own threads get the usual stack
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT", "/var/task"))
     handler, broken = _load_handler()

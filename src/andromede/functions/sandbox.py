@@ -112,6 +112,9 @@ class SandboxLimits:
     # The gateway's API relay (``functions.api_relay``, decision 0303), bound in at
     # /var/runtime/api.sock; None: the sandbox reaches nothing.
     api_socket: Path | None = None
+    # Seconds a connection of that relay may stay idle before the bootstrap closes it both ways
+    # (``lambda_relay_idle_timeout``, decision 0364); None: never.
+    relay_idle_timeout: float | None = None
     # The AWS SDK a runtime carries (host folder or file, its name under /var/runtime).
     runtime_modules: tuple[tuple[str, str], ...] = ()
 
@@ -533,7 +536,10 @@ class SandboxPool:
             command += ["--ro-bind", host_path, f"/var/runtime/{name}"]
         if program_fd is not None:
             command += ["--seccomp", str(program_fd)]
-        return [*command, interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]
+        bootstrap = [interpreter, "-I", "-u", "/var/runtime/bootstrap.py"]
+        if self.limits.api_socket is not None and self.limits.relay_idle_timeout is not None:
+            bootstrap.append(repr(float(self.limits.relay_idle_timeout)))  # not a secret
+        return [*command, *bootstrap]
 
     async def _stop(self, sandbox: _Sandbox) -> None:
         key = sandbox.provisioned

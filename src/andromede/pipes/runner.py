@@ -26,7 +26,9 @@ all out. An enrichment's failure fails the batch as a target's does: an SQS batc
 are left in the queue (those filtered out are deleted), a stream batch is read again, then
 given up to its dead-letter queue, by the source's rules. With an enrichment the messages of
 an SQS batch are deleted only once the whole batch was sent (its answer's events are not the
-source's: which ones were sent cannot be told).
+source's: which ones were sent cannot be told). The enrichment is given the batch's trace
+header (its source events' chosen by ``batch_trace``), and its events go on to the target
+with that same trace (decision 0364).
 
 **Batching options** (decision 0268). ``MaximumBatchingWindowInSeconds`` is a real window:
 a batch smaller than ``BatchSize`` waits until its oldest event is that old (a stream's
@@ -172,9 +174,12 @@ class PartialBatchFailure(Exception):
 
 
 class PipeEnricher(Protocol):
-    async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+    async def enrich(
+        self, pipe: Pipe, payload: str, first: Any, *, trace: str | None = None
+    ) -> bytes:
         """``payload`` (a batch's events, a JSON array) sent to the pipe's enrichment as its
-        role (``first``, the batch's first event, fills its dynamic parameters); its answer.
+        role (``first``, the batch's first event, fills its dynamic parameters), with the
+        batch's ``trace`` header (decision 0364); its answer.
         EndpointRefused when the role may not or the enrichment is gone, any other exception
         for a failure worth another try."""
         ...
@@ -227,8 +232,13 @@ class PipesRunner:
         batches: PipeBatchTarget | None = None,
         doorbell: Doorbell | None = None,
         probe: Callable[[], bool] | None = None,
+        batch_trace: Callable[[Sequence[str]], str | None] | None = None,
     ) -> None:
         self._pipes = pipes
+        # Which of a batch's trace headers its enrichment, and the targets of the enrichment's
+        # events, are given (decision 0364): Lambda's ``lineage.furthest`` as the wiring gives
+        # it, the one a loop cannot hide behind; else the first.
+        self._batch_trace = batch_trace or (lambda traces: next(iter(traces), None))
         self._batches = batches
         self._logs = logs
         self._enricher = enricher
@@ -406,10 +416,13 @@ class PipesRunner:
         ]
         failure: Exception | None = None
         stage = "target"
+        # The batch's trace: its enrichment's, and the enrichment's events' on to the target,
+        # as AWS's pipe keeps one trace from its source to its target (decision 0364).
+        batch_trace = self._batch_trace([one.trace for one, _ in items if one.trace])
         if pipe.enrichment:
             stage = "enrichment"
             try:
-                outputs = await self._enrich(pipe, items, ingested)
+                outputs = await self._enrich(pipe, items, ingested, batch_trace)
             except Exception as exc:  # said by the caller, retried by the source's rules
                 failure = exc
                 outputs = []
@@ -427,8 +440,8 @@ class PipesRunner:
             outputs = []  # sent whole, above
         for index, (event, seen, at) in enumerate(outputs):
             payload = render(pipe, event, seen, at)
-            # An enrichment's events are its answer's: their source's trace is not known.
-            trace = None if pipe.enrichment else items[index][0].trace
+            # An enrichment's events are its answer's: they go on with the batch's trace.
+            trace = batch_trace if pipe.enrichment else items[index][0].trace
             try:
                 await self._targets.send(
                     pipe, payload, seen if isinstance(seen, dict) else {}, trace=trace
@@ -479,7 +492,11 @@ class PipesRunner:
         return done, rendered, PartialBatchFailure(why)
 
     async def _enrich(
-        self, pipe: Pipe, items: list[tuple[SourceEvent, dict[str, Any]]], ingested: list[str]
+        self,
+        pipe: Pipe,
+        items: list[tuple[SourceEvent, dict[str, Any]]],
+        ingested: list[str],
+        trace: str | None,
     ) -> list[tuple[Any, Any, str]]:
         """The events the enrichment's answer gives for a batch, each with its ingestion time
         (the batch's first's)."""
@@ -489,7 +506,9 @@ class PipesRunner:
             render(pipe, one.event, seen, at, stage="enrichment")
             for (one, seen), at in zip(items, ingested, strict=True)
         ]
-        answer = await self._enricher.enrich(pipe, batch_payload(rendered), items[0][1])
+        answer = await self._enricher.enrich(
+            pipe, batch_payload(rendered), items[0][1], trace=trace
+        )
         return [(event, event, ingested[0]) for event in enriched_events(answer)]
 
     async def _log(

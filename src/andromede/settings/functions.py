@@ -146,6 +146,15 @@ class FunctionsSettings(BaseModel):
         "nothing else of the network), as a rotation function calls Secrets Manager back "
         "(decision 0303).",
     )
+    lambda_relay_idle_timeout: float = Field(
+        default=350.0,
+        gt=0,
+        le=86400,
+        description="Seconds a connection of a function's API relay may stay idle (no byte "
+        "either way) before it is closed both ways, on the sandbox's side and the gateway's, so "
+        "that a connection held open and silent by the function's code ties nothing for ever "
+        "(AWS's NAT gateway closes an idle connection after 350 s) (decision 0364).",
+    )
     lambda_max_provisioned_sandboxes: int = Field(
         default=32,
         ge=0,

@@ -173,6 +173,7 @@ def sandbox_limits(settings: Settings, relay: ApiRelay | None = None) -> Sandbox
         max_processes=settings.lambda_sandbox_processes,
         max_files=settings.lambda_sandbox_files,
         api_socket=None if relay is None else relay.path,
+        relay_idle_timeout=settings.lambda_relay_idle_timeout,
         runtime_modules=runtime_sdk(),
     )
 
@@ -199,7 +200,12 @@ def api_relay(settings: Settings, background: list[asyncio.Task[None]]) -> ApiRe
     ``background``; None when the operator turned it off (``lambda_api_relay``)."""
     if not settings.lambda_api_relay:
         return None
-    relay = ApiRelay(settings.s3_host, settings.s3_port, tls=settings.tls_cert is not None)
+    relay = ApiRelay(
+        settings.s3_host,
+        settings.s3_port,
+        tls=settings.tls_cert is not None,
+        idle_timeout=settings.lambda_relay_idle_timeout,
+    )
     background.append(asyncio.create_task(relay.serve(), name="lambda-api-relay"))
     return relay
 

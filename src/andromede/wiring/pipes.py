@@ -39,6 +39,7 @@ from andromede.events.connections import ConnectionService
 from andromede.events.service import EventsService
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
+from andromede.functions.lineage import furthest
 from andromede.http.outbound import networks
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
@@ -308,6 +309,7 @@ def pipes_api(
         BatchTargets(functions, machines),
         bell,
         probe,
+        furthest,  # the batch's trace for its enrichment and after it (decision 0364)
     )
     service.on_change = runner.wake
     apis[PipesApp.name] = PipesApp(service, identity, audit, settings, rate_limiter)

@@ -1,6 +1,7 @@
 """The gateway's side of the sandboxes' API relay (decisions 0303, 0350), without a sandbox: a
 connection carried both ways with its half close, and one whose gateway side fails ended on
-the sandbox's side too, where that side used to wait on its reader for ever."""
+the sandbox's side too, where that side used to wait on its reader for ever; a connection
+idle past ``lambda_relay_idle_timeout`` closed both ways (decision 0364)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import pytest
+from pydantic import ValidationError
+
 from andromede.functions.api_relay import ApiRelay
+from andromede.settings import Settings
 
 Gateway = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -61,3 +66,55 @@ async def test_a_gateway_side_reset_ends_the_sandbox_side() -> None:
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def test_an_idle_connection_is_closed_both_ways_a_busy_one_kept() -> None:
+    """Decision 0364: a connection silent for ``idle_timeout`` is closed on both sides —
+    the function's code may reach this socket without the bootstrap's relay —, one that
+    keeps talking is kept past it."""
+    ended: list[tuple[int, float]] = []  # (requests a connection carried, its seconds)
+
+    async def gateway(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        began, served = asyncio.get_running_loop().time(), 0
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                served += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        ended.append((served, asyncio.get_running_loop().time() - began))
+        writer.close()
+
+    async for relay in _relayed(gateway):
+        relay.idle_timeout = 1.0
+        loop = asyncio.get_running_loop()
+        idle_reader, idle_writer = await asyncio.open_unix_connection(str(relay.path))
+        opened = loop.time()
+        busy_reader, busy_writer = await asyncio.open_unix_connection(str(relay.path))
+        for _ in range(15):  # 3 s of a request every 0.2 s: never 1 s silent
+            busy_writer.write(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+            await asyncio.wait_for(busy_reader.readuntil(b"\r\n\r\n"), 30)
+            await asyncio.sleep(0.2)
+        # The silent one was closed on the sandbox's side (its read ends) ...
+        assert await asyncio.wait_for(idle_reader.read(), 30) == b""
+        assert loop.time() - opened >= 1.0
+        # ... and on the gateway's, after its timeout, while the busy one is still open.
+        for _ in range(800):
+            if ended:
+                break
+            await asyncio.sleep(0.025)
+        ((served, lasted),) = ended
+        assert served == 0 and 0.9 <= lasted < 20, ended
+        busy_writer.write(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+        answer = await asyncio.wait_for(busy_reader.readuntil(b"\r\n\r\n"), 30)
+        assert answer.startswith(b"HTTP/1.1 200")
+        for writer in (idle_writer, busy_writer):
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+def test_the_idle_timeout_is_a_setting() -> None:
+    assert Settings().lambda_relay_idle_timeout == 350.0
+    assert Settings(lambda_relay_idle_timeout=2).lambda_relay_idle_timeout == 2.0
+    with pytest.raises(ValidationError):
+        Settings(lambda_relay_idle_timeout=0)

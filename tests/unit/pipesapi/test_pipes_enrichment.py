@@ -34,7 +34,9 @@ class ScriptedEnricher:
         self.answers = list(answers)
         self.sent: list[tuple[str, Any]] = []
 
-    async def enrich(self, pipe: Pipe, payload: str, first: Any) -> bytes:
+    async def enrich(
+        self, pipe: Pipe, payload: str, first: Any, *, trace: str | None = None
+    ) -> bytes:
         self.sent.append((payload, first))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -221,7 +223,12 @@ async def test_the_enrichers_failures_are_told_apart(world: World) -> None:
 
     def answering(error: Exception | None) -> PipeEnrichments:
         async def call(
-            tenant_id: str, target: Target, message: str, *, source_arn: str | None = None
+            tenant_id: str,
+            target: Target,
+            message: str,
+            *,
+            source_arn: str | None = None,
+            trace: str | None = None,
         ) -> bytes:
             calls.append(target)
             if error is not None:

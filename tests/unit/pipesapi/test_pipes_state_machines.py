@@ -23,6 +23,7 @@ from andromede.pipe_sources import PipeSources
 from andromede.pipe_state_machines import PipeStateMachines
 from andromede.pipe_targets import PipeTargets
 from andromede.pipes.runner import PipesRunner, RunnerPolicy
+from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.settings import Settings
 from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
@@ -300,3 +301,62 @@ async def test_standard_machines_are_refused_where_only_express_ones_run(
             "StepFunctionStateMachineParameters": {"InvocationType": "FIRE_AND_FORGET"}
         },
     )
+
+
+class Recording:
+    """Step Functions' app, each request's JSON body kept as it passes (the calls a pipe
+    makes in process)."""
+
+    def __init__(self, app: StatesApp) -> None:
+        self.app = app
+        self.bodies: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def kept() -> Any:
+            message = await receive()
+            if message["type"] == "http.request" and message.get("body"):
+                self.bodies.append(json.loads(message["body"]))
+            return message
+
+        await self.app(scope, kept, send)
+
+
+async def test_an_express_enrichment_is_given_the_batchs_trace(
+    world: World, states: States
+) -> None:
+    """Decision 0364: the enrichment's execution has its batch's trace header (an SQS source
+    message's ``AWSTraceHeader``) as its ``traceHeader``, and its events go on to the target
+    with it; an untraced batch gives none."""
+    trace = "Root=1-6756f2a0-0123456789abcdef01234567;Sampled=1"
+    enrichment = await states.machine(world, "enrich", ENRICH, "EXPRESS")
+    role = await world.role(policy=allow(*READ, "sqs:SendMessage", "states:StartSyncExecution"))
+    await world.client("CreatePipe", Name="p", Source=await world.queue("in"),
+                       Target=await world.queue("out"), RoleArn=role, Enrichment=enrichment,
+                       EnrichmentParameters={"InputTemplate": '{"body": <$.body>}'})  # fmt: skip
+    recording = Recording(states.app)
+    roles = PipeRoles(world.identity, REGION)
+    machines = PipeStateMachines(roles, lambda: recording)
+    pipes = PipesRunner(
+        world.pipes,
+        PipeSources(roles, world.queues, lambda: None, REGION),
+        PipeTargets(roles, world.queues, None, None, lambda: None, lambda: None, None, REGION),
+        RunnerPolicy(),
+        "gateway-s",
+        enricher=PipeEnrichments(roles, None, None, machines),
+        batches=machines,
+    )
+    await pipes.run_pass()
+    source = await world.queues.get_queue(world.tenant_id, world.tenant_id, "in")
+    out = await world.queues.get_queue(world.tenant_id, world.tenant_id, "out")
+    traced = {TRACE_HEADER: MessageAttribute("String", string_value=trace)}
+    await world.queues.send_message(source, '{"id": 1}', {}, traced, None, world.tenant_id)
+    await pipes.run_pass()
+    await world.send("in", json.dumps({"id": 2}))
+    await pipes.run_pass()
+    assert [body.get("traceHeader") for body in recording.bodies] == [trace, None]
+    got = await world.queues.receive(out, max_messages=10, visibility=30, wait=0)
+    kept = {}
+    for message in got:
+        given = message.payload.system.get(TRACE_HEADER)
+        kept[json.loads(message.payload.body)["id"]] = given and given.string_value
+    assert kept == {1: trace, 2: None}
