@@ -8,7 +8,11 @@ bridge-mode QEMU driver's ``collect_flows`` captures
 what it is told on the routers it holds, and drops a router's flow table with its last capture.
 The kernel's records of a flow log to CloudWatch Logs (decision 0153's session-48 addendum)
 are delivered as the flow log's role into a group of the in-process Logs service, and read
-back with botocore's FilterLogEvents: one stream per interface, one event a record.
+back with botocore's FilterLogEvents: one stream per interface, one event a record. IPv6
+between two subnets (decision 0368) is recorded alike: ICMPv6 (58) echoes and TCP, ACCEPT
+and REJECT both ways as the groups' IPv6 chains judge them, written as EC2 writes them in
+text, Parquet, Firehose records and CloudWatch Logs events, within the one flow cap IPv4
+shares.
 
 As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
 end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
@@ -104,6 +108,32 @@ def _nic(network: NetworkSpec, host: int) -> NicSpec:
     third = int(prefix.rsplit(".", 1)[1])
     return NicSpec(network=network, mac=f"02:00:00:02:{third:02x}:{host:02x}",
                    private_ip=f"{prefix}.{host}")  # fmt: skip
+
+
+# Decision 0368: IPv6 between two subnets of one VPC, forwarded by its router and judged by
+# the groups' IPv6 chains (decision 0217).
+VPC_BLOCK = "fd00:9::/56"
+A6, B6 = "fd00:9:0:1::a", "fd00:9:0:2::b"
+IPV6_FORMAT = (
+    *DEFAULT_FORMAT, "type", "pkt-srcaddr", "pkt-dstaddr", "tcp-flags", "flow-direction",
+    "traffic-path",
+)  # fmt: skip
+
+
+def _dual_stack_nics() -> tuple[NicSpec, NicSpec]:
+    first, second = _subnets()
+    a_nic = replace(_nic(replace(first, ipv6_cidr="fd00:9:0:1::/64"), 13), ipv6_addresses=(A6,))
+    b_nic = replace(_nic(replace(second, ipv6_cidr="fd00:9:0:2::/64"), 14), ipv6_addresses=(B6,))
+    return a_nic, b_nic
+
+
+def _keys(records: list[FlowRecord], interface: str, protocol: int) -> set[tuple[str, ...]]:
+    """(action, source, destination) of an interface's records of a protocol."""
+    return {
+        (r.key.action, r.key.srcaddr, r.key.dstaddr)
+        for r in records
+        if r.key.interface_id == interface and r.key.protocol == protocol
+    }
 
 
 def _of(records: list[FlowRecord], interface: str, action: str, port: int) -> list[FlowRecord]:
@@ -254,18 +284,24 @@ async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
         config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
     )  # fmt: skip
     host_networks = driver._networks  # the driver's own routers, as its instances' are
-    first, second = _subnets()
-    a_nic, b_nic = _nic(first, 9), _nic(second, 10)
+    a_nic, b_nic = _dual_stack_nics()
+    second = b_nic.network
     try:
         async with (
             guest(host_networks, "i-e", a_nic) as a,
             guest(host_networks, "i-f", b_nic) as b,
         ):
-            everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
-            assert await host_networks.set_instance_firewall("i-e", InstanceFirewall())
+            take_ipv6(a, A6, "fd00:9:0:1::1")
+            take_ipv6(b, B6, "fd00:9:0:2::1")
+            everything = InstanceFirewall(
+                ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE), FirewallRule("-1", 0, 0, "::/0"))
+            )
+            all_out = InstanceFirewall(egress=(*InstanceFirewall().egress, *everything.ingress[1:]))
+            assert await host_networks.set_instance_firewall("i-e", all_out)
             assert await host_networks.set_instance_firewall("i-f", everything)
             captures = (
-                DriverCapture(second.network_id, b_nic.private_ip, "eni-f"),
+                # Its IPv6 address too (decision 0368).
+                DriverCapture(second.network_id, b_nic.private_ip, "eni-f", ipv6_addresses=(B6,)),
                 DriverCapture("subnet-elsewhere", "10.9.9.9", "eni-x"),  # not built here
             )
             assert await driver.collect_flows(captures) == HostFlows()
@@ -273,10 +309,12 @@ async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
             assert netns is not None
             with serving(b.netns, "", OPEN):
                 assert a.reach(b_nic.private_ip, OPEN)
+            assert echo6(a, B6, 2, reach=True) == 2
             flows = await driver.collect_flows(captures)
             accepted = [r for r in flows.records if r.key.action == "ACCEPT"]
             assert {r.key.interface_id for r in accepted} == {"eni-f"}
             assert any(r.key.dstport == OPEN and r.bytes > 0 for r in accepted)
+            assert any(r.key.srcaddr == A6 and r.key.protocol == 58 for r in accepted)
             assert flows.skipped == ()
             # No capture left: the router's flow table goes.
             assert await driver.collect_flows(()) == HostFlows()
@@ -309,32 +347,6 @@ async def test_the_metadata_service_is_not_logged(networks: TenantNetworks) -> N
             assert a.reach(b_nic.private_ip, OPEN)
         assert (await capture.collect(netns)).records
         await capture.forget(netns)
-
-
-# Decision 0368: IPv6 between two subnets of one VPC, forwarded by its router and judged by
-# the groups' IPv6 chains (decision 0217).
-VPC_BLOCK = "fd00:9::/56"
-A6, B6 = "fd00:9:0:1::a", "fd00:9:0:2::b"
-IPV6_FORMAT = (
-    *DEFAULT_FORMAT, "type", "pkt-srcaddr", "pkt-dstaddr", "tcp-flags", "flow-direction",
-    "traffic-path",
-)  # fmt: skip
-
-
-def _dual_stack_nics() -> tuple[NicSpec, NicSpec]:
-    first, second = _subnets()
-    a_nic = replace(_nic(replace(first, ipv6_cidr="fd00:9:0:1::/64"), 13), ipv6_addresses=(A6,))
-    b_nic = replace(_nic(replace(second, ipv6_cidr="fd00:9:0:2::/64"), 14), ipv6_addresses=(B6,))
-    return a_nic, b_nic
-
-
-def _keys(records: list[FlowRecord], interface: str, protocol: int) -> set[tuple[str, ...]]:
-    """(action, source, destination) of an interface's records of a protocol."""
-    return {
-        (r.key.action, r.key.srcaddr, r.key.dstaddr)
-        for r in records
-        if r.key.interface_id == interface and r.key.protocol == protocol
-    }
 
 
 async def test_ipv6_flows_are_recorded_accepted_and_rejected_both_ways(
