@@ -418,14 +418,12 @@ class FlowCounters:
             self._last.pop(netns, None)
             return FlowReport([], {})
         read, flags = _read(listing, len(gateways))
-        read["nat_out"], read["nat_in"] = (
-            {
+        for way in ("out", "in"):
+            read[f"nat_{way}"] = {
                 (address, *flow): counts
                 for n, address in enumerate(sorted(gateways))
                 for flow, counts in read.pop(f"nat_{way}_{n}").items()
             }
-            for way in ("out", "in")
-        )
         report = self._report(interfaces, last, read, now, flags, self._max_flows)
         report.records.extend(_nat_records(gateways, last, read, now))
         self._last[netns] = _Last(
