@@ -8,7 +8,11 @@ bridge-mode QEMU driver's ``collect_flows`` captures
 what it is told on the routers it holds, and drops a router's flow table with its last capture.
 The kernel's records of a flow log to CloudWatch Logs (decision 0153's session-48 addendum)
 are delivered as the flow log's role into a group of the in-process Logs service, and read
-back with botocore's FilterLogEvents: one stream per interface, one event a record.
+back with botocore's FilterLogEvents: one stream per interface, one event a record. IPv6
+between two subnets (decision 0368) is recorded alike: ICMPv6 (58) echoes and TCP, ACCEPT
+and REJECT both ways as the groups' IPv6 chains judge them, written as EC2 writes them in
+text, Parquet, Firehose records and CloudWatch Logs events, within the one flow cap IPv4
+shares.
 
 As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
 end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
@@ -16,14 +20,18 @@ end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from andromede.compute.driver_network import (
@@ -43,12 +51,22 @@ from andromede.compute.flow_log import (
     ResourceType,
     TrafficType,
 )
-from andromede.compute.flow_log_files import FlowRecord, InterfaceContext, log_events
+from andromede.compute.flow_log_files import (
+    FlowRecord,
+    InterfaceContext,
+    firehose_records,
+    log_events,
+    log_lines,
+    log_rows,
+)
+from andromede.compute.flow_log_parquet import parquet_body
+from andromede.compute.flow_logs import traffic_paths
 from andromede.flow_log_groups import FlowLogGroups
 from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
 from andromede.hypervisor.netns_commands import _run
 from andromede.hypervisor.qemu import QemuDriver, QemuDriverConfig
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.ipv6_guests import connect6, echo6, serving6, take_ipv6
 from support.kmskit import REGION
 from support.logsapp import harness_over, logs_world
 from support.tenant_networks import (
@@ -90,6 +108,32 @@ def _nic(network: NetworkSpec, host: int) -> NicSpec:
     third = int(prefix.rsplit(".", 1)[1])
     return NicSpec(network=network, mac=f"02:00:00:02:{third:02x}:{host:02x}",
                    private_ip=f"{prefix}.{host}")  # fmt: skip
+
+
+# Decision 0368: IPv6 between two subnets of one VPC, forwarded by its router and judged by
+# the groups' IPv6 chains (decision 0217).
+VPC_BLOCK = "fd00:9::/56"
+A6, B6 = "fd00:9:0:1::a", "fd00:9:0:2::b"
+IPV6_FORMAT = (
+    *DEFAULT_FORMAT, "type", "pkt-srcaddr", "pkt-dstaddr", "tcp-flags", "flow-direction",
+    "traffic-path",
+)  # fmt: skip
+
+
+def _dual_stack_nics() -> tuple[NicSpec, NicSpec]:
+    first, second = _subnets()
+    a_nic = replace(_nic(replace(first, ipv6_cidr="fd00:9:0:1::/64"), 13), ipv6_addresses=(A6,))
+    b_nic = replace(_nic(replace(second, ipv6_cidr="fd00:9:0:2::/64"), 14), ipv6_addresses=(B6,))
+    return a_nic, b_nic
+
+
+def _keys(records: list[FlowRecord], interface: str, protocol: int) -> set[tuple[str, ...]]:
+    """(action, source, destination) of an interface's records of a protocol."""
+    return {
+        (r.key.action, r.key.srcaddr, r.key.dstaddr)
+        for r in records
+        if r.key.interface_id == interface and r.key.protocol == protocol
+    }
 
 
 def _of(records: list[FlowRecord], interface: str, action: str, port: int) -> list[FlowRecord]:
@@ -240,18 +284,24 @@ async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
         config=QemuDriverConfig(networking="bridge", network_layout=layout, flow_log_max_flows=64),
     )  # fmt: skip
     host_networks = driver._networks  # the driver's own routers, as its instances' are
-    first, second = _subnets()
-    a_nic, b_nic = _nic(first, 9), _nic(second, 10)
+    a_nic, b_nic = _dual_stack_nics()
+    second = b_nic.network
     try:
         async with (
             guest(host_networks, "i-e", a_nic) as a,
             guest(host_networks, "i-f", b_nic) as b,
         ):
-            everything = InstanceFirewall(ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE),))
-            assert await host_networks.set_instance_firewall("i-e", InstanceFirewall())
+            take_ipv6(a, A6, "fd00:9:0:1::1")
+            take_ipv6(b, B6, "fd00:9:0:2::1")
+            everything = InstanceFirewall(
+                ingress=(FirewallRule("tcp", 1, 65535, ANYWHERE), FirewallRule("-1", 0, 0, "::/0"))
+            )
+            all_out = InstanceFirewall(egress=(*InstanceFirewall().egress, *everything.ingress[1:]))
+            assert await host_networks.set_instance_firewall("i-e", all_out)
             assert await host_networks.set_instance_firewall("i-f", everything)
             captures = (
-                DriverCapture(second.network_id, b_nic.private_ip, "eni-f"),
+                # Its IPv6 address too (decision 0368).
+                DriverCapture(second.network_id, b_nic.private_ip, "eni-f", ipv6_addresses=(B6,)),
                 DriverCapture("subnet-elsewhere", "10.9.9.9", "eni-x"),  # not built here
             )
             assert await driver.collect_flows(captures) == HostFlows()
@@ -259,10 +309,12 @@ async def test_the_qemu_driver_captures_what_it_is_told(tmp_path: Path) -> None:
             assert netns is not None
             with serving(b.netns, "", OPEN):
                 assert a.reach(b_nic.private_ip, OPEN)
+            assert echo6(a, B6, 2, reach=True) == 2
             flows = await driver.collect_flows(captures)
             accepted = [r for r in flows.records if r.key.action == "ACCEPT"]
             assert {r.key.interface_id for r in accepted} == {"eni-f"}
             assert any(r.key.dstport == OPEN and r.bytes > 0 for r in accepted)
+            assert any(r.key.srcaddr == A6 and r.key.protocol == 58 for r in accepted)
             assert flows.skipped == ()
             # No capture left: the router's flow table goes.
             assert await driver.collect_flows(()) == HostFlows()
@@ -294,4 +346,150 @@ async def test_the_metadata_service_is_not_logged(networks: TenantNetworks) -> N
         with serving(b.netns, "", OPEN):
             assert a.reach(b_nic.private_ip, OPEN)
         assert (await capture.collect(netns)).records
+        await capture.forget(netns)
+
+
+async def test_ipv6_flows_are_recorded_accepted_and_rejected_both_ways(
+    networks: TenantNetworks,
+) -> None:
+    a_nic, b_nic = _dual_stack_nics()
+    async with guest(networks, "i-i", a_nic) as a, guest(networks, "i-j", b_nic) as b:
+        take_ipv6(a, A6, "fd00:9:0:1::1")
+        take_ipv6(b, B6, "fd00:9:0:2::1")
+        open_to_all = InstanceFirewall(
+            ingress=(FirewallRule("-1", 0, 0, "::/0"),),
+            egress=(FirewallRule("-1", 0, 0, ANYWHERE), FirewallRule("-1", 0, 0, "::/0")),
+        )
+        assert await networks.set_instance_firewall("i-i", open_to_all)
+        # b lets in everything of a's /64 (ICMPv6 too) and TCP on OPEN over IPv4.
+        assert await networks.set_instance_firewall(
+            "i-j",
+            InstanceFirewall(
+                ingress=(
+                    FirewallRule("-1", 0, 0, "fd00:9:0:1::/64"),
+                    FirewallRule("tcp", OPEN, OPEN, ANYWHERE),
+                )
+            ),
+        )
+        netns = networks.router_netns(a_nic.network.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=1000)
+        # Both interfaces, each by its IPv4 and its IPv6 address (an uncompressed spelling
+        # finds the kernel's).
+        await capture.capture(
+            netns,
+            {
+                a_nic.private_ip: "eni-a", "fd00:9:0:1:0:0:0:a": "eni-a",
+                b_nic.private_ip: "eni-b", B6: "eni-b",
+            },
+        )  # fmt: skip
+        with serving6(b.netns, OPEN, CLOSED):  # on :: — IPv4 too
+            assert echo6(a, B6, 3, reach=True) == 3
+            assert connect6(a, B6, OPEN, reach=True) == f"peer {A6}"
+            assert a.reach(b_nic.private_ip, OPEN)  # IPv4 beside it
+            accepted = (await capture.collect(netns)).records
+            # ICMPv6 (58), no ports, both ways, on both interfaces: ACCEPT.
+            both_ways = {("ACCEPT", A6, B6), ("ACCEPT", B6, A6)}
+            assert _keys(accepted, "eni-b", 58) == both_ways
+            assert _keys(accepted, "eni-a", 58) == both_ways
+            echoes = [r for r in accepted if r.key.protocol == 58 and r.key.srcaddr == A6]
+            assert all(r.packets == 3 and r.key.srcport == r.key.dstport == 0 for r in echoes)
+            opened = [r for r in accepted if r.key.dstport == OPEN and r.key.dstaddr == B6]
+            assert {r.key.interface_id for r in opened} == {"eni-a", "eni-b"}
+            assert all(r.tcp_flags & 18 == 2 for r in opened)  # a's SYN, no SYN-ACK
+            assert ("ACCEPT", a_nic.private_ip, b_nic.private_ip) in _keys(accepted, "eni-b", 6)
+            # Now b lets in TCP on OPEN only, and sends IPv6 to HTTPS only.
+            assert await networks.set_instance_firewall(
+                "i-j",
+                InstanceFirewall(
+                    ingress=(FirewallRule("tcp", OPEN, OPEN, "fd00:9:0:1::/64"),),
+                    egress=(FirewallRule("tcp", 443, 443, "::/0"),),
+                ),
+            )
+            assert echo6(a, B6, 2, reach=False) == 0  # b's ingress drops it
+            assert echo6(b, A6, 2, reach=False) == 0  # b's egress drops it
+            assert connect6(a, B6, CLOSED, reach=False) == ""
+        report = await capture.collect(netns)
+        refused = report.records
+        assert report.skipped == {}
+        assert _keys(refused, "eni-b", 58) == {("REJECT", A6, B6), ("REJECT", B6, A6)}
+        assert _keys(refused, "eni-a", 58) == {("REJECT", A6, B6), ("REJECT", B6, A6)}
+        [syn] = [r for r in refused if r.key.interface_id == "eni-b" and r.key.protocol == 6]
+        assert (syn.key.action, syn.key.dstaddr, syn.key.dstport, syn.tcp_flags) == (
+            "REJECT", B6, CLOSED, 2,
+        )  # fmt: skip
+        # As EC2 writes them, in every destination's shape.
+        ipv6_paths = traffic_paths(None, "", (), (VPC_BLOCK,))
+        contexts = {
+            "eni-b": InterfaceContext(
+                "vpc-1", b_nic.network.network_id, "i-j", b_nic.private_ip, ipv6_paths,
+                ipv6_addresses=(B6,),
+            )
+        }  # fmt: skip
+        flow_log = FlowLog(
+            "fl-0123456789abcdef0", "111111111111", ResourceType.NETWORK_INTERFACE, "eni-b",
+            TrafficType.ALL, Destination("logs"), IPV6_FORMAT, 60, datetime.now(UTC),
+        )  # fmt: skip
+        lines = log_lines(flow_log, REGION, accepted + refused, {}, contexts)[1:]
+        fields = [line.split() for line in lines]
+        rows = {(f[3], f[4], f[7], f[12], f[18], f[19]): f for f in fields}
+        # (srcaddr, dstaddr, protocol, action, flow-direction, traffic-path)
+        assert {
+            (A6, B6, "58", "ACCEPT", "ingress", "-"),
+            (B6, A6, "58", "ACCEPT", "egress", "1"),
+            (A6, B6, "58", "REJECT", "ingress", "-"),
+            (B6, A6, "58", "REJECT", "egress", "1"),
+        } <= set(rows)
+        echoed = rows[(B6, A6, "58", "REJECT", "egress", "1")]
+        assert echoed[14:18] == ["IPv6", B6, A6, "0"]  # type, pkt-srcaddr, pkt-dstaddr, flags
+        assert rows[(A6, B6, "6", "REJECT", "ingress", "-")][17] == "2"
+        parquet = pq.read_table(
+            io.BytesIO(parquet_body(IPV6_FORMAT, log_rows(flow_log, REGION, refused, {}, contexts)))
+        )
+        assert parquet.schema.field("srcaddr").type == pa.string()
+        assert {A6, B6} <= set(parquet.column("srcaddr").to_pylist())
+        assert set(parquet.column("type").to_pylist()) == {"IPv6"}
+        assert 58 in parquet.column("protocol").to_pylist()
+        streamed = firehose_records(flow_log, REGION, refused, {}, contexts)
+        assert any(b" 58 " in line and B6.encode() in line for line in streamed)
+        # To CloudWatch Logs: eni-b's stream holds the refused echoes, both ways.
+        events = await _through_a_log_group(refused)
+        echoes_refused = {
+            (f[3], f[4]) for _, message in events if (f := message.split())[7] == "58"
+        }
+        assert echoes_refused == {(A6, B6), (B6, A6)}
+        assert {stream for stream, _ in events} == {"eni-b"}
+        await capture.forget(netns)
+
+
+async def test_ipv6_and_ipv4_flows_share_the_cap(networks: TenantNetworks) -> None:
+    """``flow_log_max_flows`` bounds a router's flows of both families together: two IPv4
+    flows (a TCP connection, both ways) and two IPv6 ones (echoes and their replies) past a
+    cap of two — which each family's sets would hold — are two, the interval SKIPDATA."""
+    a_nic, b_nic = _dual_stack_nics()
+    async with guest(networks, "i-k", a_nic) as a, guest(networks, "i-l", b_nic) as b:
+        take_ipv6(a, A6, "fd00:9:0:1::1")
+        take_ipv6(b, B6, "fd00:9:0:2::1")
+        everything = InstanceFirewall(
+            ingress=(FirewallRule("-1", 0, 0, ANYWHERE), FirewallRule("-1", 0, 0, "::/0")),
+            egress=(FirewallRule("-1", 0, 0, ANYWHERE), FirewallRule("-1", 0, 0, "::/0")),
+        )
+        assert await networks.set_instance_firewall("i-k", everything)
+        assert await networks.set_instance_firewall("i-l", everything)
+        netns = networks.router_netns(a_nic.network.network_id)
+        assert netns is not None
+        capture = FlowCounters(max_flows=2)
+        await capture.capture(netns, {a_nic.private_ip: "eni-k", A6: "eni-k"})
+        with serving6(b.netns, OPEN):
+            assert a.reach(b_nic.private_ip, OPEN)
+            assert echo6(a, B6, 1, reach=True) == 1
+        report = await capture.collect(netns)
+        flows = {(r.key.srcaddr, r.key.dstaddr, r.key.protocol) for r in report.records}
+        assert len(flows) == 2
+        assert set(report.skipped) == {"eni-k"}
+        # Alone in an interval, the IPv6 flows are within the cap: recorded, nothing skipped.
+        assert echo6(a, B6, 1, reach=True) == 1
+        report = await capture.collect(netns)
+        assert {(r.key.srcaddr, r.key.protocol) for r in report.records} == {(A6, 58), (B6, 58)}
+        assert report.skipped == {}
         await capture.forget(netns)

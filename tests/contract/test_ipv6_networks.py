@@ -16,8 +16,6 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,10 +31,8 @@ from andromede.compute.driver_network import (
 )
 from andromede.hypervisor.router_firewall import render_firewall
 from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from support.ipv6_guests import connect6, serving6, take_ipv6
 from support.tenant_networks import (
-    ANSWERED_WITHIN,
-    DROPPED_AFTER,
-    Guest,
     guest,
     needs_root_and_tools,
     networks,
@@ -75,64 +71,6 @@ def _nic(network: NetworkSpec, host: int, *ipv6: str) -> NicSpec:
         private_ip=f"{prefix}.{host}",
         ipv6_addresses=ipv6,
     )
-
-
-@contextmanager
-def serving6(netns: str, *ports: int) -> Iterator[None]:
-    """TCP servers on every IPv6 address of a namespace answering each connection with the
-    peer's address, one per port."""
-    code = (
-        "import socket,sys,threading\n"
-        "def serve(s):\n"
-        "  while True:\n"
-        "    c,a=s.accept(); c.sendall(('peer '+a[0]).encode()); c.close()\n"
-        "for port in map(int, sys.argv[1:]):\n"
-        "  s=socket.socket(socket.AF_INET6)\n"
-        "  s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-        "  s.bind(('::',port)); s.listen(16)\n"
-        "  threading.Thread(target=serve, args=(s,), daemon=True).start()\n"
-        "print('ready', flush=True)\n"
-        "threading.Event().wait()\n"
-    )
-    command = ["ip", "netns", "exec", netns, sys.executable, "-c", code, *map(str, ports)]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            assert process.stdout.readline().strip() == "ready"
-            yield
-        finally:
-            process.kill()
-
-
-def _take_ipv6(member: Guest, address: str, router: str) -> None:
-    """What the guest's DHCPv6 client and the off-link advertisement make of it: a /128,
-    the router the way to everything. The namespace accepts router advertisements, so the
-    default route the subnet's dnsmasq advertises (through the router's link-local address)
-    may already be there, or come later: replaced, not added (which fails on it), and the
-    router either way."""
-    for command in (
-        ["ip", "-6", "addr", "add", f"{address}/128", "dev", "eth0", "nodad"],
-        ["ip", "-6", "route", "add", f"{router}/128", "dev", "eth0"],
-        ["ip", "-6", "route", "replace", "default", "via", router, "dev", "eth0"],
-    ):
-        done = member.run(*command)
-        assert done.returncode == 0, done.stderr
-
-
-def _connect6(member: Guest, address: str, port: int, *, source: str = "", reach: bool) -> str:
-    timeout = ANSWERED_WITHIN if reach else DROPPED_AFTER
-    code = (
-        "import socket\n"
-        "try:\n"
-        "  s=socket.socket(socket.AF_INET6); s.settimeout("
-        + repr(timeout)
-        + ")\n"
-        + (f"  s.bind(({source!r},0))\n" if source else "")
-        + f"  s.connect(({address!r},{port}))\n"
-        "  print(s.recv(200).decode(), end='')\n"
-        "except OSError: print('', end='')\n"
-    )
-    return member.run(sys.executable, "-c", code, timeout=timeout + 5).stdout
 
 
 def test_the_rendered_ipv6_ruleset_is_valid_nft() -> None:
@@ -207,9 +145,9 @@ async def test_subnets_of_one_vpc_reach_each_other_over_ipv6_as_their_groups_all
         guest(networks, "i-b", b_nic) as b,
         guest(networks, "i-c", c_nic) as c,
     ):
-        _take_ipv6(a, "fd00:9:0:1::a5", "fd00:9:0:1::1")
-        _take_ipv6(b, "fd00:9:0:2::b6", "fd00:9:0:2::1")
-        _take_ipv6(c, "fd00:8:0:1::c7", "fd00:8:0:1::1")
+        take_ipv6(a, "fd00:9:0:1::a5", "fd00:9:0:1::1")
+        take_ipv6(b, "fd00:9:0:2::b6", "fd00:9:0:2::1")
+        take_ipv6(c, "fd00:8:0:1::c7", "fd00:8:0:1::1")
         # All egress, both families, as a group of a VPC with IPv6 has it (EC2 adds ::/0).
         for owner in ("i-a", "i-c"):
             await networks.set_instance_firewall(owner, ALL_OUT)
@@ -220,44 +158,44 @@ async def test_subnets_of_one_vpc_reach_each_other_over_ipv6_as_their_groups_all
         assert "fd00:9:0:1::1/64" in addresses and "fd00:9:0:2::1/64" in addresses
         with serving6(b.netns, 8080):
             # b's groups let nothing in: the router forwards, the security groups decide.
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
             # An IPv4 range, even everything, admits no IPv6.
             await networks.set_instance_firewall(
                 "i-b", InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "0.0.0.0/0"),))
             )
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
             # An IPv6 range does; routed, not translated: b sees a's own address.
             await networks.set_instance_firewall(
                 "i-b",
                 InstanceFirewall(ingress=(FirewallRule("tcp", 8000, 8100, "fd00:9:0:1::/64"),)),
             )
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
             # Stateful, as in IPv4: b cannot open a connection to a.
             with serving6(a.netns, 8081):
                 await networks.set_instance_firewall(
                     "i-a", InstanceFirewall(egress=(FirewallRule("-1", 0, 0, "::/0"),))
                 )
-                assert _connect6(b, "fd00:9:0:1::a5", 8081, reach=False) == ""
+                assert connect6(b, "fd00:9:0:1::a5", 8081, reach=False) == ""
                 # a's egress binds IPv6 too.
                 await networks.set_instance_firewall(
                     "i-a", InstanceFirewall(egress=(FirewallRule("tcp", 443, 443, "::/0"),))
                 )
-                assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
+                assert connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
                 await networks.set_instance_firewall("i-a", ALL_OUT)
             # An address of a's /64 it does not hold is dropped at the router, whatever the
             # groups say.
             await networks.set_instance_firewall(
                 "i-b", InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "::/0"),))
             )
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
             assert a.run("ip", "-6", "addr", "add", "fd00:9:0:1::66/128", "dev", "eth0",
                          "nodad").returncode == 0  # fmt: skip
-            spoofed = _connect6(a, "fd00:9:0:2::b6", 8080, source="fd00:9:0:1::66", reach=False)
+            spoofed = connect6(a, "fd00:9:0:2::b6", 8080, source="fd00:9:0:1::66", reach=False)
             assert spoofed == ""
             gone = a.run("ip", "-6", "addr", "del", "fd00:9:0:1::66/128", "dev", "eth0")
             assert gone.returncode == 0, gone.stderr
             # Another VPC never reaches it, open as it is.
-            assert _connect6(c, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            assert connect6(c, "fd00:9:0:2::b6", 8080, reach=False) == ""
             # b's subnet's network ACL judges IPv6 by its IPv6 entries: one letting all IPv4
             # through and no IPv6 in denies it, as a new ACL's does on EC2.
             ipv4_only = SubnetAcl(
@@ -267,7 +205,7 @@ async def test_subnets_of_one_vpc_reach_each_other_over_ipv6_as_their_groups_all
                 ipv6_egress=(),
             )
             await networks.set_acl(second.network_id, ipv4_only)
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=False) == ""
             await networks.set_acl(
                 second.network_id,
                 replace(
@@ -276,7 +214,7 @@ async def test_subnets_of_one_vpc_reach_each_other_over_ipv6_as_their_groups_all
                     ipv6_egress=(AclEntry(110, True, "tcp", "fd00:9::/48", 1024, 65535),),
                 ),
             )
-            assert _connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
+            assert connect6(a, "fd00:9:0:2::b6", 8080, reach=True) == "peer fd00:9:0:1::a5"
             await networks.set_acl(second.network_id, SubnetAcl())
         # Each subnet's DHCP server advertises its /64 and hands out the recorded address.
         command = _dhcp_command(networks, first.network_id)
@@ -291,14 +229,14 @@ async def test_a_subnet_without_ipv6_forwards_none(networks: TenantNetworks) -> 
     a_nic, b_nic = _nic(plain, 5), _nic(plain, 6)
     async with guest(networks, "i-a", a_nic) as a, guest(networks, "i-b", b_nic) as b:
         # Addresses the guests made up: nothing of them crosses the router.
-        _take_ipv6(a, "fd00:7::a", "fd00:7::1")
-        _take_ipv6(b, "fd00:7::b", "fd00:7::1")
+        take_ipv6(a, "fd00:7::a", "fd00:7::1")
+        take_ipv6(b, "fd00:7::b", "fd00:7::1")
         await networks.set_instance_firewall("i-a", ALL_OUT)
         await networks.set_instance_firewall(
             "i-b", InstanceFirewall(ingress=(FirewallRule("-1", 0, 0, "::/0"),))
         )
         with serving6(b.netns, 8080):
-            assert _connect6(a, "fd00:7::b", 8080, reach=False) == ""
+            assert connect6(a, "fd00:7::b", 8080, reach=False) == ""
         forwarding = subprocess.run(
             ["ip", "netns", "exec", networks.netns(vpc), "sysctl", "-n",
              "net.ipv6.conf.all.forwarding"],

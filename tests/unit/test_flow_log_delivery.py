@@ -1,7 +1,8 @@
 """VPC flow log files and their delivery into a bucket (decision 0153): the aggregation and its
 cap, EC2's line format (the default fields, a custom format, SKIPDATA, the traffic type), the
 objects' names (date folders, Hive-style, per hour), Parquet files (decision 0170: EC2's
-column names and types, read back by pyarrow), and the delivery of a gzip object into
+column names and types, read back by pyarrow), IPv6 interfaces' capture and records
+(decision 0368), and the delivery of a gzip object into
 the tenant's bucket through the storage service — sealed like any object, never into another
 account's bucket or a missing one (then DeliverLogsStatus says FAILED until one succeeds)."""
 
@@ -12,6 +13,7 @@ import contextlib
 import dataclasses
 import gzip
 import io
+import ipaddress
 import json
 import tempfile
 from collections.abc import AsyncIterator
@@ -24,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from andromede.app import storage_limits
+from andromede.compute.driver_network import FlowCapture
 from andromede.compute.flow_log import (
     DEFAULT_FORMAT,
     Destination,
@@ -45,6 +48,7 @@ from andromede.compute.flow_log_files import (
 from andromede.compute.flow_log_parquet import parquet_body
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.flow_log_delivery import ACCESS_ERROR, FlowLogDelivery
+from andromede.hypervisor.wire import CALLS, decode, encode
 from andromede.settings import Settings
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.service import ObjectService
@@ -374,3 +378,71 @@ async def test_the_settings_reach_the_hosts_and_the_passes(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_an_ipv6_interface_is_captured_and_its_records_delivered(
+    world: tuple[World, ObjectService],
+) -> None:
+    """Decision 0368: the host is told an interface's IPv6 addresses beside its IPv4 one, and
+    its IPv6 records are written as EC2 writes them — ``type`` IPv6, the direction by its
+    IPv6 address, traffic path 1 to the VPC's IPv6 block (its ``local`` route) — in text and
+    in Parquet, whose address columns hold them."""
+    ec2, objects = world
+    c = ec2.root
+    await objects.create_bucket(
+        "six", tenant_id=ec2.tenant_id, owner_id=ec2.tenant_id, region=REGION
+    )
+    made_vpc = await c.call("CreateVpc", CidrBlock="10.70.0.0/16", AmazonProvidedIpv6CidrBlock=True)
+    vpc = made_vpc["Vpc"]["VpcId"]
+    [association] = made_vpc["Vpc"]["Ipv6CidrBlockAssociationSet"]
+    block = ipaddress.IPv6Network(association["Ipv6CidrBlock"])
+    slash64 = str(next(block.subnets(new_prefix=64)))
+    subnet = (
+        await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.70.1.0/24", Ipv6CidrBlock=slash64)
+    )["Subnet"]["SubnetId"]
+    launched = await c.call(
+        "RunInstances", ImageId=ec2.image.image_id, InstanceType="t3.nano", MinCount=1,
+        MaxCount=1, SubnetId=subnet, Ipv6AddressCount=1,
+    )  # fmt: skip
+    await ec2.compute.settle()
+    instance = launched["Instances"][0]
+    nic = instance["NetworkInterfaces"][0]
+    eni, [mine] = nic["NetworkInterfaceId"], [a["Ipv6Address"] for a in nic["Ipv6Addresses"]]
+    fields = "srcaddr dstaddr protocol action type pkt-dstaddr flow-direction traffic-path"
+    await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::six",
+        LogFormat=" ".join(f"${{{name}}}" for name in fields.split()),
+    )  # fmt: skip
+    await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="REJECT",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::six/lake",
+        LogFormat="${srcaddr} ${dstaddr} ${protocol} ${type}",
+        DestinationOptions={"FileFormat": "parquet"},
+    )  # fmt: skip
+    delivery = FlowLogDelivery(ec2.compute, objects, REGION, clock=lambda: WHEN)
+    assert await delivery.deliver_once() == []  # the host learns of its interface
+    (capture,) = ec2.driver.flow_captures
+    assert (capture.private_ip, capture.ipv6_addresses) == (instance["PrivateIpAddress"], (mine,))
+    peer = str(block[0x1_0000_0000_0000_0000 + 0x99])  # in the VPC's block, another /64
+    ec2.driver.counted_flows += [
+        FlowRecord(FlowKey(eni, mine, peer, 0, 0, 58, "ACCEPT"), 3, 312, 100, 160),
+        FlowRecord(FlowKey(eni, peer, mine, 40000, 22, 6, "REJECT"), 1, 80, 100, 160, 2),
+    ]
+    text_key, parquet_key = sorted(await delivery.deliver_once())
+    lines = gzip.decompress(await _read(objects, "six", text_key)).decode().splitlines()
+    assert sorted(lines[1:]) == sorted([
+        f"{mine} {peer} 58 ACCEPT IPv6 {peer} egress 1",
+        f"{peer} {mine} 6 REJECT IPv6 {mine} ingress -",
+    ])  # fmt: skip
+    table = pq.read_table(io.BytesIO(await _read(objects, "six", parquet_key)))
+    assert table.schema.field("srcaddr").type == pa.string()
+    assert table.to_pylist() == [{"srcaddr": peer, "dstaddr": mine, "protocol": 6, "type": "IPv6"}]
+
+
+def test_the_wire_carries_a_captures_ipv6_addresses() -> None:
+    """Left out while none, so an agent of the release before reads an IPv4 capture."""
+    capture = FlowCapture("subnet-1", "10.0.0.5", "eni-a", ipv6_addresses=("fd00::5",))
+    ((_, kind),) = CALLS["collect_flows"].parameters
+    assert decode(kind, encode((capture,))) == (capture,)
+    assert "ipv6_addresses" not in encode(FlowCapture("subnet-1", "10.0.0.5", "eni-a"))

@@ -149,6 +149,16 @@ def test_a_subnets_routes_as_traffic_paths() -> None:
     context = InterfaceContext(address=ADDRESS, paths=paths)
     assert context.traffic_path(_record(ADDRESS, "10.9.1.1", 0)) == "1"
     assert context.traffic_path(_record(ADDRESS, "10.10.1.1", 0)) == "8"
+    # IPv6 (decision 0368): the VPC's blocks are local routes every table has unstored, the
+    # table's IPv6 routes (an internet gateway's ::/0) beside them; an IPv6 address of the
+    # interface makes its records egress.
+    six = dataclasses.replace(table, ipv6_routes=(Route("::/0", "igw-1"),))
+    paths6 = traffic_paths(six, managed, (), ("fd00:5::/56",))
+    assert {("fd00:5::/56", 1), ("::/0", 8)} <= set(paths6)
+    context = InterfaceContext(address=ADDRESS, paths=paths6, ipv6_addresses=("fd00:5::a",))
+    assert context.traffic_path(_record("fd00:5::a", "fd00:5:0:1::b", 0)) == "1"
+    assert context.traffic_path(_record("fd00:5::a", "2001:db8::1", 0)) == "8"
+    assert context.traffic_path(_record("fd00:5:0:1::b", "fd00:5::a", 0)) == "-"  # ingress
 
 
 async def _code(call: Any) -> str:

@@ -414,12 +414,15 @@ class InstanceFirewall:
 class FlowCapture:
     """An interface some flow log records (decision 0153): its subnet, its private address
     on it and its id, which the host's records name. A NAT gateway's (decision 0176) names
-    its Elastic IP (``nat_address``): captured by the router translating to it."""
+    its Elastic IP (``nat_address``): captured by the router translating to it. Its IPv6
+    addresses (decision 0368) are captured beside its IPv4 one; left out of the wire while
+    it has none, so an agent of the release before still reads an IPv4-only capture."""
 
     network_id: str
     private_ip: str
     interface_id: str
     nat_address: str = field(default="", metadata={WIRE_OMITTED_AT_DEFAULT: True})
+    ipv6_addresses: tuple[str, ...] = field(default=(), metadata={WIRE_OMITTED_AT_DEFAULT: True})
 
 
 @dataclass(frozen=True, slots=True)

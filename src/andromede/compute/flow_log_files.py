@@ -161,11 +161,14 @@ class InterfaceContext:
     subnet_id: str = "-"
     instance_id: str = "-"
     # Decision 0348: the interface's private address (its records' direction: "" unknown), and
-    # its subnet's routes as (IPv4 block, EC2's traffic-path code), for the egress records.
+    # its subnet's routes as (block, EC2's traffic-path code), for the egress records: IPv4
+    # blocks, and IPv6 ones (decision 0368).
     address: str = ""
     paths: tuple[tuple[str, int], ...] = ()
     # The blocks of AWS services as (IPv4 block, EC2's service name): the object store's.
     services: tuple[tuple[str, str], ...] = ()
+    # Its IPv6 addresses (decision 0368): a record from one of them is egress too.
+    ipv6_addresses: tuple[str, ...] = ()
 
     def service_of(self, address: str) -> str:
         """EC2's ``pkt-*-aws-service`` of ``address``: its service's name, or ``-``."""
@@ -182,7 +185,8 @@ class InterfaceContext:
     def direction(self, record: FlowRecord) -> str:
         if not self.address:
             return "-"
-        return "egress" if record.key.srcaddr == self.address else "ingress"
+        source = record.key.srcaddr
+        return "egress" if source == self.address or source in self.ipv6_addresses else "ingress"
 
     def traffic_path(self, record: FlowRecord) -> str:
         """EC2's code of the path an egress record's packets take (its destination's longest

@@ -82,6 +82,8 @@ class CapturedInterface:
     # A NAT gateway's (decision 0176): its Elastic IP. Every host is told; the one (or, without
     # an overlay, each) translating to it captures it.
     nat_address: str = ""
+    # Its IPv6 addresses (decision 0368), captured with its IPv4 one.
+    ipv6_addresses: tuple[str, ...] = ()
 
 
 _PREFIX = {
@@ -102,15 +104,21 @@ def _covers(flow_log: FlowLog, eni: NetworkInterface) -> bool:
 
 
 def traffic_paths(
-    table: RouteTable | None, endpoint_list: str, endpoint_blocks: Sequence[str]
+    table: RouteTable | None,
+    endpoint_list: str,
+    endpoint_blocks: Sequence[str],
+    ipv6_blocks: Sequence[str] = (),
 ) -> tuple[tuple[str, int], ...]:
     """A subnet's routes as (block, EC2's ``traffic-path`` code) (decision 0348): the local
     route, a NAT gateway's and an interface's 1 (a resource of the VPC), a peering
     connection's 4 (the platform's peerings are within its region), an internet gateway's 8,
     a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the region's
-    managed list). A route to a customer's prefix list has no code (``-``)."""
-    paths: list[tuple[str, int]] = []
-    for route in table.routes if table is not None else ():
+    managed list). A route to a customer's prefix list has no code (``-``). The IPv6 routes
+    too (decision 0368): the VPC's IPv6 blocks (``ipv6_blocks``), each a ``local`` route
+    every table has without storing it (decision 0217), and the table's IPv6 routes."""
+    paths: list[tuple[str, int]] = [(block, 1) for block in ipv6_blocks]
+    routes = (*table.routes, *table.ipv6_routes) if table is not None else ()
+    for route in routes:
         if route.destination_prefix_list_id:
             if route.destination_prefix_list_id == endpoint_list and route.gateway_id.startswith(
                 "vpce-"
@@ -132,11 +140,20 @@ def _context(
     tables: Mapping[str, Sequence[RouteTable]],
     endpoint_list: str,
     endpoint_blocks: Sequence[str],
+    ipv6_blocks: Mapping[str, Sequence[str]],
 ) -> InterfaceContext:
     table = table_of_subnet(eni.subnet_id, tables.get(eni.vpc_id, ()))
-    paths = traffic_paths(table, endpoint_list, endpoint_blocks)
+    paths = traffic_paths(table, endpoint_list, endpoint_blocks, ipv6_blocks.get(eni.vpc_id, ()))
     services = tuple((block, "S3") for block in endpoint_blocks)
-    return InterfaceContext(eni.vpc_id, eni.subnet_id, instance_id, eni.private_ip, paths, services)
+    return InterfaceContext(
+        eni.vpc_id,
+        eni.subnet_id,
+        instance_id,
+        eni.private_ip,
+        paths,
+        services,
+        ipv6_addresses=eni.ipv6_addresses,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +312,10 @@ class FlowLogsMixin(ServiceCore):
             for table in await self.store.list(RouteTable, tenant_id):
                 tables.setdefault(table.vpc_id, []).append(table)
             blocks = self.limits.vpc_endpoint_s3_addresses
+            ipv6_blocks = {
+                vpc.vpc_id: tuple(b.cidr for b in vpc.ipv6_blocks)
+                for vpc in await self.store.list(Vpc, tenant_id)
+            }
 
             gateways = {
                 g.network_interface_id: g
@@ -313,7 +334,7 @@ class FlowLogsMixin(ServiceCore):
                                 eni.interface_id,
                                 tenant_id,
                                 eni.private_ip,
-                                _context(eni, "-", tables, endpoint_list, blocks),
+                                _context(eni, "-", tables, endpoint_list, blocks, ipv6_blocks),
                                 covering,
                                 network_id=eni.subnet_id,
                                 nat_address=gateway.public_ip,
@@ -328,10 +349,13 @@ class FlowLogsMixin(ServiceCore):
                         eni.interface_id,
                         tenant_id,
                         eni.private_ip,
-                        _context(eni, eni.instance_id or "-", tables, endpoint_list, blocks),
+                        _context(
+                            eni, eni.instance_id or "-", tables, endpoint_list, blocks, ipv6_blocks
+                        ),
                         covering,
                         network_id=eni.subnet_id,
                         host=(instance.host or "") if instance is not None else "",
+                        ipv6_addresses=eni.ipv6_addresses,
                     )
                 )
         return captured
@@ -349,6 +373,7 @@ class FlowLogsMixin(ServiceCore):
                 interface.private_ip,
                 interface.interface_id,
                 nat_address=interface.nat_address,
+                ipv6_addresses=interface.ipv6_addresses,
             )
             if interface.nat_address:
                 for captures in per_host.values():

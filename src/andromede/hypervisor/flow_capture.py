@@ -28,7 +28,19 @@ captured address jumps to only when it has SYN, FIN or RST set (a handful a conn
 data packets cost one comparison). A flow's record carries the flags whose counter moved in
 the interval: the passed ones on its ACCEPT record, those seen beyond them on its REJECT one.
 Their sets have the flow sets' bound and idle timeout, so the table holds at most eleven
-times ``max_flows`` elements; they are read in one listing of the table.
+times ``max_flows`` elements per address family.
+
+IPv6 (decision 0368) is counted alike, in sets of its own (an nftables set holds one type of
+address: ``captured6``, ``seen6``, ``passed6``, ``totals6``, ``seen_syn6``…), reached by the
+``ip6`` addresses of the captured interfaces, so the security groups' IPv6 chains and the
+ACLs' IPv6 entries (decision 0217) make a flow's ACCEPT and REJECT as the IPv4 ones do. Both
+families are read in one listing of the table, into one set of records: the bound is the
+router's, shared — at most ``max_flows`` flows of both together an interval (each family's
+sets hold as many: the flow and flag sets hold at most 22 times ``max_flows``), those beyond
+unaccounted and their interfaces' intervals ``SKIPDATA``, as for a flow the full sets did
+not count. A protocol without ports (ICMP, ICMPv6: EC2's 1 and 58) is keyed with ports 0 in
+the kernel: the first bytes of its header (type, code, checksum) differ packet to packet, and
+would have made an element of each packet.
 
 A flow's ``start`` is the previous read's time and its ``end`` this one's: the interval in
 which its packets were counted.
@@ -41,6 +53,7 @@ a NAT gateway's records, the private and the public side (:func:`_nat_records`).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -54,11 +67,38 @@ from andromede.hypervisor.router_firewall import METADATA_ADDRESS
 __all__ = ["FLOW_TABLE", "FlowCounters", "FlowReport", "render_flow_table"]
 
 FLOW_TABLE: Final = "andromede_flows"
-_FLOW_TYPE: Final = "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service"
-_FLOW_KEY: Final = "ip saddr . ip daddr . meta l4proto . th sport . th dport"
-# Protocols whose transport header starts with ports; for the others (ICMP…) the first
-# bytes are something else, reported as port 0 as EC2 does.
+# Protocols whose transport header starts with ports; for the others (ICMP, ICMPv6…) the
+# first bytes are something else (an ICMP packet's type, code and checksum, which differs
+# packet to packet): their flows are keyed with ports 0, as EC2 reports them.
 _PORTED: Final = frozenset({6, 17, 132})
+_PORTED_MATCH: Final = "meta l4proto { tcp, udp, sctp }"
+_UNPORTED_MATCH: Final = "meta l4proto != { tcp, udp, sctp }"
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """What the table says of one address family: its sets are apart (an nftables set holds
+    one type of address), named with ``suffix``."""
+
+    suffix: str
+    address: str  # the set type of an address
+    match: str  # the packet's addresses in a rule (``ip``, ``ip6``)
+
+    def key(self, ported: bool) -> str:
+        ports = "th sport . th dport" if ported else "0 . 0"
+        return f"{self.match} saddr . {self.match} daddr . meta l4proto . {ports}"
+
+    @property
+    def flow_type(self) -> str:
+        return f"{self.address} . {self.address} . inet_proto . inet_service . inet_service"
+
+    def named(self, name: str) -> str:
+        return f"{name}{self.suffix}"
+
+
+_IPV4: Final = _Family("", "ipv4_addr", "ip")
+_IPV6: Final = _Family("6", "ipv6_addr", "ip6")
+_FAMILIES: Final = (_IPV4, _IPV6)
 
 # EC2 does not log an instance's traffic with the metadata service (nor DHCP and the VPC's
 # resolver, which the router answers itself, off the forward hook): its connections, DNAT'ed
@@ -80,18 +120,55 @@ _FLAG_CLASSES: Final = (
     ("fin", "tcp flags & fin == fin", 1),
     ("rst", "tcp flags & rst == rst", 4),
 )
-_FLAG_SETS: Final = tuple(
-    f"{side}_{name}" for side in ("seen", "passed") for name, _, _ in _FLAG_CLASSES
-)
+_SIDES: Final = ("seen", "passed")
+_FLAG_SETS: Final = tuple(f"{side}_{name}" for side in _SIDES for name, _, _ in _FLAG_CLASSES)
 # Only TCP packets with one of the flags EC2 reports jump to the flag chains.
 _FLAGGED: Final = "meta l4proto tcp tcp flags & (fin|syn|rst) != 0"
 
 
-def _flag_chain(side: str) -> str:
-    rules = "".join(
-        f"    {match} update @{side}_{name} {{ {_FLOW_KEY} }}\n" for name, match, _ in _FLAG_CLASSES
+def _count_chain(side: str, family: _Family) -> str:
+    """The chain a packet of a captured address of ``family`` jumps to on ``side`` of the
+    firewall: its flow counted (ports 0 for a protocol without them), its TCP flags too."""
+    flow = family.named(side)
+    flags = "".join(
+        f"    {match} update @{family.named(f'{side}_{name}')} {{ {family.key(True)} }}\n"
+        for name, match, _ in _FLAG_CLASSES
     )
-    return f"  chain flags_{side} {{\n{rules}  }}\n"
+    return (
+        f"  chain {family.named(side)}_flows {{\n"
+        f"    {_PORTED_MATCH} update @{flow} {{ {family.key(True)} }}\n"
+        f"    {_UNPORTED_MATCH} update @{flow} {{ {family.key(False)} }}\n"
+        f"    {_FLAGGED} jump {family.named(side)}_flags\n"
+        "  }\n"
+        f"  chain {family.named(side)}_flags {{\n{flags}  }}\n"
+    )
+
+
+def _hook_chain(name: str, side: str, priority: str) -> str:
+    """A base chain on the forward hook, before (``seen``) or after (``passed``) the
+    router's firewall, sending each packet of a captured address to its family's count
+    chain once, though both ends be captured; ``seen`` counts every packet per captured
+    address too (``totals``)."""
+    rules = [_NOT_LOGGED]
+    for family in _FAMILIES:
+        m, captured = family.match, f"@{family.named('captured')}"
+        if side == "seen":
+            totals = family.named("totals")
+            rules.append(f"    {m} saddr {captured} update @{totals} {{ {m} saddr }}\n")
+            rules.append(f"    {m} daddr {captured} update @{totals} {{ {m} daddr }}\n")
+        chain = f"{family.named(side)}_flows"
+        rules.append(f"    {m} saddr {captured} jump {chain}\n")
+        rules.append(f"    {m} daddr {captured} {m} saddr != {captured} jump {chain}\n")
+    return (
+        f"  chain {name} {{\n"
+        f"    type filter hook forward priority {priority}; policy accept;\n"
+        f"{''.join(rules)}"
+        "  }\n"
+    )
+
+
+def _family_of(address: str) -> _Family:
+    return _IPV6 if ":" in address else _IPV4
 
 
 def render_flow_table(
@@ -101,51 +178,44 @@ def render_flow_table(
     gateways: Collection[str] = (),
 ) -> str:
     """The namespace's flow table, replaced whole by one ``nft -f`` (the counts restart).
-    ``gateways``: the Elastic IPs of the NAT gateways whose interfaces are captured here
-    (decision 0176; :func:`nat_rules`)."""
-    elements = ", ".join(sorted(captured))
-    body = f"    elements = {{ {elements} }}\n" if elements else ""
-    sets = "".join(
-        f"  set {name} {{\n    type {kind}; flags dynamic,timeout; timeout {idle_timeout}s;"
-        f" size {size}; counter;\n  }}\n"
-        for name, kind, size in (
-            ("seen", _FLOW_TYPE, max_flows),
-            ("passed", _FLOW_TYPE, max_flows),
-            ("totals", "ipv4_addr", max(len(captured), 1)),
-            *((name, _FLOW_TYPE, max_flows) for name in _FLAG_SETS),
-            *(
-                (f"nat_{way}_{n}", _FLOW_TYPE, max_flows)
+    ``captured``: the interfaces' addresses, IPv4 and IPv6; ``gateways``: the Elastic IPs
+    of the NAT gateways whose interfaces are captured here (decision 0176;
+    :func:`nat_rules`)."""
+    sets: list[str] = []
+    for family in _FAMILIES:
+        mine = sorted(a for a in captured if _family_of(a) is family)
+        body = f"    elements = {{ {', '.join(mine)} }}\n" if mine else ""
+        sets.append(
+            f"  set {family.named('captured')} {{\n    type {family.address};\n{body}  }}\n"
+        )
+        counted = [
+            (family.named("seen"), family.flow_type, max_flows),
+            (family.named("passed"), family.flow_type, max_flows),
+            (family.named("totals"), family.address, max(len(mine), 1)),
+            *((family.named(name), family.flow_type, max_flows) for name in _FLAG_SETS),
+        ]
+        if family is _IPV4:
+            counted += [
+                (f"nat_{way}_{n}", family.flow_type, max_flows)
                 for n in range(len(gateways))
                 for way in ("out", "in")
-            ),
-        )
-    )
+            ]
+        sets += [
+            f"  set {name} {{\n    type {kind}; flags dynamic,timeout; timeout {idle_timeout}s;"
+            f" size {size}; counter;\n  }}\n"
+            for name, kind, size in counted
+        ]
+    chains = [
+        _hook_chain("before", "seen", "filter - 10"),
+        _hook_chain("after", "passed", "filter + 10"),
+    ]
+    chains += [_count_chain(side, family) for side in _SIDES for family in _FAMILIES]
     return (
         f"table inet {FLOW_TABLE}\n"
         f"delete table inet {FLOW_TABLE}\n"
         f"table inet {FLOW_TABLE} {{\n"
-        f"  set captured {{\n    type ipv4_addr;\n{body}  }}\n"
-        f"{sets}"
-        "  chain before {\n"
-        "    type filter hook forward priority filter - 10; policy accept;\n"
-        f"{_NOT_LOGGED}"
-        "    ip saddr @captured update @totals { ip saddr }\n"
-        "    ip daddr @captured update @totals { ip daddr }\n"
-        # Once per packet, though both ends be captured.
-        f"    ip saddr @captured update @seen {{ {_FLOW_KEY} }}\n"
-        f"    ip daddr @captured ip saddr != @captured update @seen {{ {_FLOW_KEY} }}\n"
-        f"    ip saddr @captured {_FLAGGED} jump flags_seen\n"
-        f"    ip daddr @captured ip saddr != @captured {_FLAGGED} jump flags_seen\n"
-        "  }\n"
-        "  chain after {\n"
-        "    type filter hook forward priority filter + 10; policy accept;\n"
-        f"{_NOT_LOGGED}"
-        f"    ip saddr @captured update @passed {{ {_FLOW_KEY} }}\n"
-        f"    ip daddr @captured ip saddr != @captured update @passed {{ {_FLOW_KEY} }}\n"
-        f"    ip saddr @captured {_FLAGGED} jump flags_passed\n"
-        f"    ip daddr @captured ip saddr != @captured {_FLAGGED} jump flags_passed\n"
-        "  }\n"
-        f"{_flag_chain('seen')}{_flag_chain('passed')}"
+        f"{''.join(sets)}"
+        f"{''.join(chains)}"
         f"{nat_rules(gateways)}"
         "}\n"
     )
@@ -179,15 +249,6 @@ def nat_rules(gateways: Collection[str]) -> str:
     )
 
 
-def _counted(listing: str) -> dict[Any, Counts]:
-    """The elements of one set of ``nft -j list set`` with their counters."""
-    found: dict[Any, Counts] = {}
-    for item in json.loads(listing).get("nftables", []):
-        elements = item.get("set", {}).get("elem", []) if isinstance(item, dict) else []
-        found.update(_elements(elements))
-    return found
-
-
 def _counted_sets(listing: str, names: Collection[str]) -> dict[str, dict[Any, Counts]]:
     """The elements of the sets ``names`` of ``nft -j list table`` with their counters."""
     found: dict[str, dict[Any, Counts]] = {name: {} for name in names}
@@ -196,6 +257,28 @@ def _counted_sets(listing: str, names: Collection[str]) -> dict[str, dict[Any, C
         if found_set.get("name") in found:
             found[found_set["name"]] = _elements(found_set.get("elem", []))
     return found
+
+
+def _read(
+    listing: str, gateways: int
+) -> tuple[dict[str, dict[Any, Counts]], dict[str, dict[Any, Counts]]]:
+    """The counts of ``nft -j list table``: the flows seen and passed and the totals, each
+    family's sets in one mapping (their keys, addresses of one family, never meet), the NAT
+    gateways' sets by name; and the TCP flags' sets, by the IPv4 sets' names likewise."""
+    names = [
+        family.named(name)
+        for family in _FAMILIES
+        for name in ("seen", "passed", "totals", *_FLAG_SETS)
+    ]
+    names += [f"nat_{way}_{n}" for n in range(gateways) for way in ("out", "in")]
+    found = _counted_sets(listing, names)
+    merged = {
+        name: {**found[name], **found[_IPV6.named(name)]}
+        for name in ("seen", "passed", "totals", *_FLAG_SETS)
+    }
+    read = {name: merged[name] for name in ("seen", "passed", "totals")}
+    read.update({n: found[n] for n in names if n.startswith("nat_")})
+    return read, {name: merged[name] for name in _FLAG_SETS}
 
 
 def _elements(elements: list[Any]) -> dict[Any, Counts]:
@@ -221,10 +304,14 @@ def _normal(key: Any) -> Any:
     return (str(source), str(destination), number, int(sport), int(dport))
 
 
+# nftables' names of the protocols (``ipv6-icmp``: ICMPv6, EC2's protocol 58).
+_PROTOCOL_NUMBERS: Final = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "sctp": 132}
+
+
 def _protocol(value: Any) -> int:
     if isinstance(value, int):
         return value
-    return {"icmp": 1, "tcp": 6, "udp": 17, "sctp": 132}.get(str(value), 0)
+    return _PROTOCOL_NUMBERS.get(str(value), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,11 +369,14 @@ class FlowCounters:
         interfaces: Mapping[str, str],
         gateways: Mapping[str, Gateway] | None = None,
     ) -> None:
-        """Record the flows of ``interfaces`` (private address → interface id) in ``netns``,
-        and of the NAT gateways translated there (``gateways``: Elastic IP → their
-        interface's id and private address); none: remove the namespace's flow table.
-        Unchanged addresses keep their counts."""
+        """Record the flows of ``interfaces`` (each private IPv4 address and IPv6 address →
+        its interface's id) in ``netns``, and of the NAT gateways translated there
+        (``gateways``: Elastic IP → their interface's id and private address); none: remove
+        the namespace's flow table. Unchanged addresses keep their counts."""
         gateways = dict(gateways or {})
+        # As the kernel writes them back (an IPv6 address compressed), so the records' keys
+        # find their interface.
+        interfaces = {str(ipaddress.ip_address(a)): i for a, i in interfaces.items()}
         if (
             self._captured.get(netns, {}) == dict(interfaces)
             and self._gateways.get(netns, {}) == gateways
@@ -319,24 +409,22 @@ class FlowCounters:
         if interfaces is None or last is None:
             return FlowReport([], {})
         now = int(self._clock())
-        read = {}
         try:
-            for name in ("seen", "passed", "totals"):
-                read[name] = _counted(await self._list(netns, name))
-            flags = _counted_sets(await self._list_table(netns), _FLAG_SETS)
-            for way in ("out", "in"):
-                read[f"nat_{way}"] = {
-                    (address, *flow): counts
-                    for n, address in enumerate(sorted(gateways))
-                    for flow, counts in _counted(await self._list(netns, f"nat_{way}_{n}")).items()
-                }
+            listing = await self._list_table(netns)
         except NetworkCommandError:
             # The router was removed (its last instance here left): nothing more to count.
             self._captured.pop(netns, None)
             self._gateways.pop(netns, None)
             self._last.pop(netns, None)
             return FlowReport([], {})
-        report = self._report(interfaces, last, read, now, flags)
+        read, flags = _read(listing, len(gateways))
+        for way in ("out", "in"):
+            read[f"nat_{way}"] = {
+                (address, *flow): counts
+                for n, address in enumerate(sorted(gateways))
+                for flow, counts in read.pop(f"nat_{way}_{n}").items()
+            }
+        report = self._report(interfaces, last, read, now, flags, self._max_flows)
         report.records.extend(_nat_records(gateways, last, read, now))
         self._last[netns] = _Last(
             now,
@@ -348,12 +436,6 @@ class FlowCounters:
             flags,
         )
         return report
-
-    @staticmethod
-    async def _list(netns: str, name: str) -> str:
-        return await _run(
-            "ip", "netns", "exec", netns, "nft", "-j", "list", "set", "inet", FLOW_TABLE, name
-        )  # fmt: skip
 
     @staticmethod
     async def _list_table(netns: str) -> str:
@@ -368,14 +450,21 @@ class FlowCounters:
         read: Mapping[str, dict[Any, Counts]],
         now: int,
         flags: Mapping[str, dict[Any, Counts]],
+        max_flows: int,
     ) -> FlowReport:
+        """The interval's records: at most ``max_flows`` flows of both families together
+        (each family's sets hold as many: the bound is the router's, not the family's), the
+        packets of those beyond left unaccounted, so their interfaces' intervals are
+        ``SKIPDATA`` as for a flow the full sets did not count."""
         start = min(last.when, now)
         records: list[FlowRecord] = []
         accounted: dict[str, int] = {}
+        held = 0
         for flow in read["seen"]:
             seen = _delta(read["seen"], last.seen, flow)
-            if seen[0] <= 0:
+            if seen[0] <= 0 or held >= max_flows:
                 continue
+            held += 1
             passed = _delta(read["passed"], last.passed, flow) if flow in read["passed"] else (0, 0)
             rejected = (max(seen[0] - passed[0], 0), max(seen[1] - passed[1], 0))
             tcp_flags = _tcp_flags(flow, last.flags, flags)

@@ -161,7 +161,8 @@ class NetworkingMixin(QemuDriverCore):
                 continue
             netns = self._networks.router_netns(capture.network_id)
             if netns is not None:
-                wanted.setdefault(netns, {})[capture.private_ip] = capture.interface_id
+                for address in (capture.private_ip, *capture.ipv6_addresses):
+                    wanted.setdefault(netns, {})[address] = capture.interface_id
         records: list[FlowRecord] = []
         skipped: list[SkippedFlows] = []
         for netns in self._flows.namespaces():

@@ -231,8 +231,9 @@ class NetworkSettings(BaseModel):
         default=10000,
         ge=1,
         le=10000000,
-        description="Most flows a host keeps per aggregation interval for the flow logs; the "
-        "flows beyond are counted and reported as a SKIPDATA record of their interface.",
+        description="Most flows a host keeps per aggregation interval for the flow logs, IPv4 "
+        "and IPv6 together; the flows beyond are counted and reported as a SKIPDATA record of "
+        "their interface.",
     )
     flow_log_delivery_interval: float = Field(
         default=60.0,
