@@ -40,7 +40,7 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_event_endpoints import EndpointCalls, EndpointRow, EndpointSettings
 from andromede.console.wire_events import BusRow, EventsWire
-from andromede.console.wire_route53_health import HealthCheckCalls, status_summary
+from andromede.console.wire_route53_health import HealthCheckCalls
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -174,10 +174,8 @@ async def _endpoint_page(
             error, status = first_refusal(console, request, exc, error, status)
         if endpoint is not None and console.route53 is not None:
             with suppress(WireError):  # the page without the status rather than no page
-                health = status_summary(
-                    await HealthCheckCalls(console.route53).status(
-                        origin, principal, endpoint.health_check_id
-                    )
+                health = await _health(
+                    HealthCheckCalls(console.route53), request, session, endpoint
                 )
     return console.render(
         request,
@@ -192,6 +190,28 @@ async def _endpoint_page(
         error=error,
         **await _choices(console, request, session),
     )
+
+
+async def _health(
+    calls: HealthCheckCalls, request: Request, session: Session, endpoint: EndpointRow
+) -> str:
+    """The endpoint's health check as its failover reads it (decision 0355, Route 53's
+    rules): Healthy while disabled, the newest checker's report reversed when inverted,
+    Unknown before its first report (the failover then keeps the primary). A report is
+    healthy when it says ``Success`` or, for an alarm without data, ``Healthy`` (Route 53's
+    ``InsufficientDataHealthStatus``)."""
+    origin, principal = request.scope, session.principal
+    check = await calls.get(origin, principal, endpoint.health_check_id)
+    if check.disabled:
+        return "Healthy"
+    seen = await calls.status(origin, principal, check.health_check_id)
+    if not seen:
+        return "Unknown"
+    report = max(seen, key=lambda o: o.checked).status
+    healthy = report.startswith(("Success", "Healthy"))
+    if not healthy and not report.startswith(("Failure", "Unhealthy")):
+        return "Unknown"  # LastKnownStatus or a report of another shape
+    return "Healthy" if healthy != check.inverted else "Unhealthy"
 
 
 def _as_typed(typed: Mapping[str, Mapping[str, str]] | None, form: str) -> dict[str, str]:
