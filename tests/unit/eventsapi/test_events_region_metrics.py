@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -233,3 +233,54 @@ async def test_a_policy_sees_the_metric_calls_region(world: World) -> None:
     status, answer = await dev.call(OTHER, "ListMetrics", {}, cloudwatch=True)
     assert status == 403, answer
     assert answer["__type"].endswith("AccessDenied"), answer
+
+
+@dataclass
+class Checks:
+    """Route 53's statuses as the endpoints' failover reads them (one left out: healthy)."""
+
+    unhealthy: set[str]
+
+    async def healthy(
+        self, tenant_id: str, health_check_ids: Collection[str]
+    ) -> Mapping[str, bool]:
+        return {c: c not in self.unhealthy for c in health_check_ids}
+
+
+async def test_a_global_endpoints_put_events_count_where_its_events_went(world: World) -> None:
+    """Decision 0366: a PutEvents naming an endpoint is the PutEvents of the Region its health
+    check picks — the primary's while healthy, the secondary's after failover — so AWS/Events'
+    PutEvents metrics are that Region's. AWS documents no ``EndpointId`` dimension (its
+    metrics' dimensions are EventBusName, EventSourceName and RuleName), so none is made."""
+    checks = Checks(set())
+    world.parts.endpoints.health = checks
+    for region in (HOME, OTHER):
+        await world.ok(region, "CreateEventBus", {"Name": "orders"})
+    check = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    buses = [f"arn:aws:events:{r}:{world.account}:event-bus/orders" for r in (HOME, OTHER)]
+    await world.ok(HOME, "CreateEndpoint", {
+        "Name": "checkout",
+        "RoutingConfig": {"FailoverConfig": {
+            "Primary": {"HealthCheck": f"arn:aws:route53:::healthcheck/{check}"},
+            "Secondary": {"Route": OTHER},
+        }},
+        "ReplicationConfig": {"State": "DISABLED"},
+        "EventBuses": [{"EventBusArn": arn} for arn in buses],
+    })  # fmt: skip
+    described = await world.ok(HOME, "DescribeEndpoint", {"Name": "checkout"})
+    through = {"EndpointId": described["EndpointId"]}
+    entry = {**ENTRY, "EventBusName": "orders"}
+    await world.ok(HOME, "PutEvents", {**through, "Entries": [entry, entry]})
+    checks.unhealthy.add(check)  # failover: the secondary's bus takes them
+    await world.ok(HOME, "PutEvents", {**through, "Entries": [entry, entry, entry]})
+    await world.sink.flush()
+
+    for region, entries in ((HOME, 2.0), (OTHER, 3.0)):
+        assert await world.summed(region, "PutEventsEntriesCount") == entries
+        assert await world.summed(region, "PutEventsApproximateCallCount") == 1
+        assert await world.summed(region, "PutEventsApproximateSuccessCount") == 1
+        assert await world.summed(region, "PutEventsLatency", stat="SampleCount") == 1
+        assert await world.summed(region, "PutEventsRequestSize") > 0
+        listed = await world.metrics(region, "ListMetrics", {"Namespace": "AWS/Events"})
+        names = {d["Name"] for m in listed["Metrics"] for d in m.get("Dimensions", [])}
+        assert "EndpointId" not in names

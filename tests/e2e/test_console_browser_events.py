@@ -1,0 +1,171 @@
+"""EventBridge's global endpoints in the console (decision 0366) in a real browser: Debian's
+Chromium driven by Playwright, as ``test_console_browser.py`` drives the other pages (its
+``browser`` fixture; skipped the same way without Chromium or Playwright), against an
+``andromede serve`` of its own declaring two Regions (the session's declares one, and an
+endpoint fails over to a second). An IAM user reaches the endpoints from the rules page,
+makes one over a bus of one name in both Regions (made with boto3) and a Route 53 health
+check, sees its EndpointId, URL and state, sees the events' Region turn to the secondary
+once the check is inverted, turns replication on with a role and deletes it — each checked
+with boto3, with no script error or CSP violation."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from e2e.iam_helpers import client_for, new_tenant
+from e2e.test_console_browser import PASSWORD, browser
+from support.server import REGION, ServerProcess, running_server
+
+__all__ = ["browser"]  # the module's fixture, shared with test_console_browser
+
+pytestmark = [pytest.mark.e2e]
+
+SECONDARY = "eu-de-1"
+
+
+@pytest.fixture(scope="module")
+def two_regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("endpoints") / "data"
+    regions = [{"name": REGION}, {"name": SECONDARY}]
+    env = {"ANDROMEDE_REGIONS": json.dumps(regions), "ANDROMEDE_WORKERS": "1"}
+    with running_server(data_dir, extra_env=env) as server:
+        yield server
+
+
+def _events(server: ServerProcess, region: str, keys: tuple[str, str]) -> Any:
+    # Route 53's and EventBridge's models want Regions of 9 characters at least; this
+    # deployment's are shorter, which only botocore's own validation minds (decision 0355).
+    return boto3.client(
+        "events",
+        endpoint_url=server.endpoint,
+        region_name=region,
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+    )
+
+
+def _until(check: Any, what: str, seconds: float = 60, on_timeout: Any = None) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, (what, on_timeout() if on_timeout else None)
+        time.sleep(0.5)
+
+
+def test_a_global_endpoint_made_failed_over_and_deleted_in_the_browser(
+    browser: Any, two_regions: ServerProcess, tmp_path: Path
+) -> None:
+    server = two_regions
+    tenant = new_tenant(server, "console-endpoints")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam = client_for(server, "iam", *keys)
+    iam.create_user(UserName="ops")
+    allowed = ["events:*", "route53:*", "iam:ListRoles", "iam:PassRole", "s3:ListAllMyBuckets"]
+    statement = {"Effect": "Allow", "Action": allowed, "Resource": "*"}
+    iam.put_user_policy(
+        UserName="ops",
+        PolicyName="endpoints",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    iam.create_login_profile(UserName="ops", Password=PASSWORD)
+    suffix = uuid.uuid4().hex[:8]
+    bus = f"orders-{suffix}"
+    home, other = _events(server, REGION, keys), _events(server, SECONDARY, keys)
+    bus_arn = home.create_event_bus(Name=bus)["EventBusArn"]
+    other.create_event_bus(Name=bus)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }  # fmt: skip
+    role = iam.create_role(RoleName=f"replication-{suffix}",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]  # fmt: skip
+    route53 = client_for(server, "route53", *keys)
+    check = route53.create_health_check(
+        CallerReference=f"ge-{suffix}",
+        HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC",
+            "AlarmIdentifier": {"Region": REGION, "Name": f"no-alarm-{suffix}"},
+            "InsufficientDataHealthStatus": "Healthy",
+        },
+    )["HealthCheck"]["Id"]
+    check_arn = f"arn:aws:route53:::healthcheck/{check}"
+
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "ops")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.goto(f"{console}/event-rules")
+        page.click("#event-endpoints-link")
+        page.wait_for_url(f"{console}/event-endpoints")
+        assert "No global endpoints yet." in page.inner_text("main")
+        page.fill("#create-endpoint-form input[name=name]", f"checkout-{suffix}")
+        page.select_option("#endpoint-bus", bus_arn)
+        page.select_option("#endpoint-secondary", SECONDARY)
+        page.select_option("#endpoint-health-check", check_arn)
+        page.uncheck("#endpoint-replication")
+        page.click("#create-endpoint")
+        page.wait_for_url(f"{console}/event-endpoints/checkout-{suffix}")
+        made = home.describe_endpoint(Name=f"checkout-{suffix}")
+        assert made["ReplicationConfig"] == {"State": "DISABLED"}
+        assert page.inner_text("#endpoint-state") == "ACTIVE"
+        assert page.inner_text("#endpoint-id") == made["EndpointId"]
+        assert page.inner_text("#endpoint-url") == made["EndpointUrl"]
+        assert page.inner_text("#endpoint-routing") == f"the primary Region ({REGION})"
+
+        # The check inverted once a round has observed it: events now go to the secondary.
+        _until(
+            lambda: route53.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"],
+            "the gateway's rounds never checked the health check",
+        )
+        route53.update_health_check(HealthCheckId=check, Inverted=True)
+
+        def failed_over() -> bool:
+            page.reload()
+            return page.inner_text("#endpoint-routing") == f"the secondary Region ({SECONDARY})"
+
+        _until(
+            failed_over,
+            "the page never showed the failover",
+            on_timeout=lambda: (
+                page.inner_text("#event-endpoint"),
+                route53.get_health_check_status(HealthCheckId=check)["HealthCheckObservations"],
+            ),
+        )
+        assert page.inner_text("#endpoint-health") == "Unhealthy"
+
+        page.check("#failover-form #endpoint-replication")
+        page.select_option("#failover-form #endpoint-role", role)
+        page.click("#update-endpoint")
+        page.wait_for_selector("#endpoint-replication-state:has-text('ENABLED')")
+        edited = home.describe_endpoint(Name=f"checkout-{suffix}")
+        assert edited["ReplicationConfig"] == {"State": "ENABLED"} and edited["RoleArn"] == role
+
+        page.check("form.inline input[name=confirm]")
+        page.click("form.inline button.danger")
+        page.wait_for_url(f"{console}/event-endpoints")
+        assert home.list_endpoints()["Endpoints"] == []
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"global endpoint browser flow: {time.monotonic() - started:.1f} s")
