@@ -57,6 +57,7 @@ from andromede.console.wire_firehose import (
     DestinationUpdate,
     FirehoseWire,
     LoggingRow,
+    NewBackup,
     NewHttpEndpoint,
     NewPartitioning,
     NewStream,
@@ -294,6 +295,13 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
             append_newline=fields.get("append_newline") == "yes",
         )
         if fields.get("partition") == "yes"
+        else None,
+        backup=NewBackup(
+            bucket=fields.get("backup_bucket", "").strip(),
+            prefix=fields.get("backup_prefix", ""),
+            error_prefix=fields.get("backup_error_prefix", ""),
+        )
+        if fields.get("source_backup") == "yes"
         else None,
     )
     if firehose_forms.processors_form(fields).wanted:  # else the partitioning's own, or none

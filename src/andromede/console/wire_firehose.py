@@ -44,6 +44,7 @@ __all__ = [
     "FirehoseWire",
     "HttpEndpointRow",
     "LoggingRow",
+    "NewBackup",
     "NewHttpEndpoint",
     "NewPartitioning",
     "NewStream",
@@ -192,6 +193,17 @@ class NewStream:
     logging: LoggingRow | None = None  # error logging (None: not sent, off)
     partitioning: NewPartitioning | None = None  # an S3 stream's dynamic partitioning
     processors: ProcessorsForm | None = None  # the destination's processors (decision 0359)
+    backup: NewBackup | None = None  # an S3 stream's source record backup (decision 0367)
+
+
+@dataclass(frozen=True, slots=True)
+class NewBackup:
+    """The source record backup the creation form asks of an S3 stream (decision 0367):
+    ``S3BackupMode`` ``Enabled`` into this bucket as the stream's role."""
+
+    bucket: str
+    prefix: str = ""
+    error_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +464,15 @@ class FirehoseWire(JsonWire):
             destination["EncryptionConfiguration"] = _encryption(stream.kms_key_arn)
         if stream.partitioning is not None and stream.http is None:
             destination.update(_partitioning_configuration(stream.partitioning))
+        if stream.backup is not None and stream.http is None:
+            destination["S3BackupMode"] = "Enabled"
+            destination["S3BackupConfiguration"] = {
+                "RoleARN": stream.role_arn,
+                "BucketARN": f"{_BUCKET_ARN}{stream.backup.bucket}",
+                **({"Prefix": stream.backup.prefix} if stream.backup.prefix else {}),
+                **({"ErrorOutputPrefix": stream.backup.error_prefix}
+                   if stream.backup.error_prefix else {}),
+            }  # fmt: skip
         payload: dict[str, Any] = {
             "DeliveryStreamName": stream.name,
             "DeliveryStreamType": "DirectPut",

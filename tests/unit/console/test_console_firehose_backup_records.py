@@ -1,12 +1,12 @@
 """A Firehose stream's Lambda processor role, backup modes and test records from the console
 (decision 0367): a stream made with a function invoked as a role of its own, shown, a role
 that is no IAM role refused in Firehose's words with the form as typed, the destination's role
-again; an S3 destination's source record backup shown off and its enabling answered by
-Firehose's own refusal; an HTTP endpoint's backup mode and backup prefixes changed; records
-sent a line each (PutRecordBatch, its bound of 500 answered by Firehose) and as demo data,
-delivered into the bucket, a user without PutRecordBatch refused with the action named. Each
-the service's own call as the signed-in user, checked against what Firehose answers apart
-from the console."""
+again; an S3 stream made with a source record backup (a bucket missing refused), shown, a
+record copied as it came, the backup never disabled (Firehose's words) and its prefix changed;
+an HTTP endpoint's backup mode and backup prefixes changed; records sent a line each
+(PutRecordBatch, its bound of 500 answered by Firehose) and as demo data, delivered into the
+bucket, a user without PutRecordBatch refused with the action named. Each the service's own
+call as the signed-in user, checked against what Firehose answers apart from the console."""
 
 from __future__ import annotations
 
@@ -126,37 +126,62 @@ async def test_the_functions_own_role_chosen_shown_refused_and_dropped(
         assert "The destination&#39;s role" in shown and "processors-lambda-role" not in shown
 
 
-async def test_an_s3_destinations_source_backup_shown_and_enabling_answered(
+async def test_an_s3_destinations_source_backup_made_shown_kept_and_changed(
     quick: ConsoleHarness,
 ) -> None:
     console = quick
     async with console.client() as client:
         await sign_in_root(console, client)
-        role = await _s3_stream(console, client)
-        assert s3_of(await described(console, client))["S3BackupMode"] == "Disabled"
-        page = await client.get("/firehose/clicks")
-        assert '<td id="stream-source-backup">Disabled</td>' in page.text
+        role = await _bucket_and_role(console, client, "landing", "delivery")
         fields = {
+            "csrf": await csrf(client), "name": "clicks", "bucket": "landing",
+            "role_arn": role, "prefix": "clicks/", "size_mb": "1", "interval_seconds": "0",
+            "source_backup": "yes", "backup_bucket": "", "backup_prefix": "source/",
+        }  # fmt: skip
+        refused = await client.post("/firehose", data=fields)
+        assert refused.status_code == 400
+        assert "BucketARN 'arn:aws:s3:::' is not a valid S3 bucket ARN." in alert(refused)
+        typed = form_of(refused, "create-stream-form")
+        assert 'name="source_backup" value="yes" checked' in typed
+        assert 'name="backup_prefix" maxlength="1024" size="40" value="source/"' in typed
+        made = await client.post("/firehose", data=fields | {"backup_bucket": "landing"})
+        assert made.status_code == 303, alert(made)
+        await _active(console, client, "clicks")
+        held = s3_of(await described(console, client))
+        assert held["S3BackupMode"] == "Enabled"
+        assert held["S3BackupDescription"]["BucketARN"] == "arn:aws:s3:::landing"
+        assert held["S3BackupDescription"]["Prefix"] == "source/"
+
+        page = await client.get("/firehose/clicks")
+        shown = page.text.split('id="stream-source-backup">')[1].split("</td>")[0]
+        assert shown.startswith("Enabled · ") and "<code>source/</code>" in shown
+        token = await csrf(client, "/firehose/clicks")
+        put = await client.post("/firehose/clicks/put-record",
+                                data={"csrf": token, "data": "x", "newline": "yes"})  # fmt: skip
+        assert put.status_code == 303, alert(put)
+        assert await _objects(console, client, "landing", "clicks/", 1) == [b"x\n"]
+        assert await _objects(console, client, "landing", "source/", 1) == [b"x\n"]
+
+        update = {
             "csrf": await csrf(client, "/firehose/clicks"),
             "version": _hidden(page, "delivery-form", "version"),
             "destination_id": _hidden(page, "delivery-form", "destination_id"),
-            "role_arn": role, "bucket": "landing", "backup_mode": "Enabled",
+            "role_arn": role, "bucket": "landing", "backup_mode": "Disabled",
             "backup_bucket": "landing", "backup_prefix": "source/",
         }  # fmt: skip
-        # This platform keeps no source copy (decision 0223): Firehose says so, as typed.
-        refused = await client.post("/firehose/clicks/delivery", data=fields)
-        assert refused.status_code == 400
-        assert "S3BackupMode Enabled is not offered by this platform" in alert(refused)
-        typed = form_of(refused, "delivery-form")
-        assert '<option value="Enabled" selected>' in typed
-        assert 'name="backup_prefix" maxlength="1024" size="40" value="source/"' in typed
-        assert "S3BackupDescription" not in s3_of(await described(console, client))
-
-        kept = await client.post("/firehose/clicks/delivery",
-                                 data=fields | {"backup_mode": "Disabled"})  # fmt: skip
-        assert kept.status_code == 303, alert(kept)
+        # AWS lets no update disable a source backup: Firehose says so, the form as typed.
+        kept = await client.post("/firehose/clicks/delivery", data=update)
+        assert kept.status_code == 400
+        assert "once enabled cannot be disabled" in alert(kept)
+        assert '<option value="Disabled" selected>' in form_of(kept, "delivery-form")
+        changed = await client.post("/firehose/clicks/delivery", data=update | {
+            "backup_mode": "Enabled", "backup_prefix": "source-v2/"})  # fmt: skip
+        assert changed.status_code == 303, alert(changed)
         held = s3_of(await described(console, client))
-        assert held["S3BackupMode"] == "Disabled" and held["BucketARN"] == "arn:aws:s3:::landing"
+        assert held["S3BackupMode"] == "Enabled"
+        assert held["S3BackupDescription"]["Prefix"] == "source-v2/"
+        page = await client.get("/firehose/clicks")
+        assert 'value="source-v2/"' in form_of(page, "delivery-form")
 
 
 async def test_an_http_endpoints_backup_mode_and_prefixes_changed(quick: ConsoleHarness) -> None:
