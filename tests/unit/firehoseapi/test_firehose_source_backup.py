@@ -104,11 +104,13 @@ async def test_the_backup_changed_never_disabled_and_refused_in_aws_words(world:
     version, destination = described["VersionId"], "destinationId-000000000001"
     update = {"DeliveryStreamName": "clicks", "CurrentDeliveryStreamVersionId": version,
               "DestinationId": destination}  # fmt: skip
+    disabled = {"S3BackupMode": "Disabled"}
     message = await world.fails("UpdateDestination", "InvalidArgumentException", **update,
-                                ExtendedS3DestinationUpdate={"S3BackupMode": "Disabled"})  # fmt: skip
+                                ExtendedS3DestinationUpdate=disabled)  # fmt: skip
     assert "once enabled cannot be disabled" in message
-    await world.client("UpdateDestination", **update, ExtendedS3DestinationUpdate={
-        "S3BackupUpdate": {"Prefix": "copies-v2/", "CompressionFormat": "UNCOMPRESSED"}})  # fmt: skip
+    changed = {"Prefix": "copies-v2/", "CompressionFormat": "UNCOMPRESSED"}
+    await world.client("UpdateDestination", **update,
+                       ExtendedS3DestinationUpdate={"S3BackupUpdate": changed})  # fmt: skip
     backup = _extended(
         (await world.client("DescribeDeliveryStream", DeliveryStreamName="clicks"))[
             "DeliveryStreamDescription"
@@ -129,11 +131,10 @@ async def test_the_backup_changed_never_disabled_and_refused_in_aws_words(world:
                                     ExtendedS3DestinationConfiguration=config)  # fmt: skip
         assert words in message, message
     # Made Disabled: no backup described, nothing copied.
+    unused = {"RoleARN": role, "BucketARN": "arn:aws:s3:::copies"}
+    made_off = {"S3BackupMode": "Disabled", "S3BackupConfiguration": unused}
     await world.client("CreateDeliveryStream", DeliveryStreamName="plain",
-                       ExtendedS3DestinationConfiguration=base | {
-                           "S3BackupMode": "Disabled",
-                           "S3BackupConfiguration": {"RoleARN": role,
-                                                     "BucketARN": "arn:aws:s3:::copies"}})  # fmt: skip
+                       ExtendedS3DestinationConfiguration=base | made_off)  # fmt: skip
     plain = _extended(
         (await world.client("DescribeDeliveryStream", DeliveryStreamName="plain"))[
             "DeliveryStreamDescription"
