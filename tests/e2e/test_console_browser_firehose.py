@@ -9,6 +9,7 @@ no script error or CSP violation."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
@@ -16,13 +17,15 @@ import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_console_browser import PASSWORD, browser
-from support.delivery_streams import active_stream
+from support.delivery_streams import active_stream, delivered_bodies
 from support.server import REGION, ServerProcess
 from support.service_roles import service_role
 
 __all__ = ["browser"]  # the module's fixture, shared with test_console_browser
 
 pytestmark = [pytest.mark.e2e]
+
+_DEMO_FIELDS = {"ticker_symbol", "sector", "change", "price"}  # the console's demo records
 
 
 def test_a_streams_processors_and_bucket_changed_in_the_browser(
@@ -112,3 +115,120 @@ def test_a_streams_processors_and_bucket_changed_in_the_browser(
     finally:
         context.close()
         print(f"firehose processors browser flow: {time.monotonic() - started:.1f} s")
+
+
+def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Decision 0367 in Chromium: a count PutRecordBatch does not take refused in the page,
+    then demo records sent and delivered into the bucket (read with boto3); the Lambda
+    processor's own role chosen from the processors form and described by Firehose."""
+    tenant = new_tenant(server, "console-firehose-demo")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    iam.create_user(UserName="demo")
+    iam.put_user_policy(
+        UserName="demo",
+        PolicyName="firehose",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
+        '"Resource": "*"}]}',
+    )
+    iam.create_login_profile(UserName="demo", Password=PASSWORD)
+    s3: Any = client_for(server, "s3", *keys)
+    s3.create_bucket(
+        Bucket="fh-demo-landing", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    role = service_role(
+        iam, "fh-demo", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::fh-demo-*")
+    )
+    invoking = service_role(
+        iam, "fh-demo-invoking", "firehose.amazonaws.com", ("lambda:InvokeFunction", "*")
+    )
+    firehose: Any = client_for(server, "firehose", *keys)
+    firehose.create_delivery_stream(
+        DeliveryStreamName="demo-flow",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": role,
+            "BucketARN": "arn:aws:s3:::fh-demo-landing",
+            "Prefix": "demo/",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+        },
+    )
+    active_stream(firehose, "demo-flow", within=60)
+
+    console = f"{server.api_endpoint}/console"
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
+    started = time.monotonic()
+    try:
+        page.goto(f"{console}/login")
+        page.fill("input[name=account]", tenant.account)
+        page.fill("input[name=user]", "demo")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_url(f"{console}/buckets")
+        page.goto(f"{console}/firehose/demo-flow")
+        assert page.inner_text("#stream-source-backup") == "Disabled"
+
+        page.fill("#put-demo-form input[name=count]", "501")
+        page.click("#put-demo-button")
+        assert "between 1 and 500 demo records" in page.inner_text("p[role=alert]")
+        assert page.input_value("#put-demo-form input[name=count]") == "501"
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+        reported.clear()
+
+        page.fill("#put-demo-form input[name=count]", "12")
+        page.click("#put-demo-button")
+        page.wait_for_selector("#batch-result >> text=12 records put, 0 refused by Firehose.")
+        deadline = time.monotonic() + 60
+        lines: list[bytes] = []
+        while time.monotonic() < deadline:
+            bodies = delivered_bodies(s3, "fh-demo-landing", "demo/")
+            lines = [line for body in bodies for line in body.splitlines()]
+            if len(lines) >= 12:
+                break
+            time.sleep(0.5)
+        assert len(lines) == 12, lines
+        assert all(json.loads(line).keys() == _DEMO_FIELDS for line in lines)
+
+        # A function given by the API (after the demo, which it would have transformed).
+        function = f"arn:aws:lambda:{REGION}:{tenant.account}:function:enrich"
+        version = firehose.describe_delivery_stream(DeliveryStreamName="demo-flow")[
+            "DeliveryStreamDescription"
+        ]["VersionId"]
+        firehose.update_destination(
+            DeliveryStreamName="demo-flow",
+            CurrentDeliveryStreamVersionId=version,
+            DestinationId="destinationId-000000000001",
+            ExtendedS3DestinationUpdate={
+                "ProcessingConfiguration": {
+                    "Enabled": True,
+                    "Processors": [{
+                        "Type": "Lambda",
+                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": function}],
+                    }],
+                }
+            },
+        )  # fmt: skip
+        page.goto(f"{console}/firehose/demo-flow")
+        assert "The destination's role" in page.inner_text("#processors-lambda")
+        page.select_option("#processors-form select[name=p_lambda_role]", invoking)
+        page.click("#save-processors")
+        page.wait_for_selector("#saved >> text=Processors changed.")
+        described = firehose.describe_delivery_stream(DeliveryStreamName="demo-flow")
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        (processor,) = destination["ExtendedS3DestinationDescription"]["ProcessingConfiguration"][
+            "Processors"
+        ]
+        parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+        assert parameters["LambdaArn"] == function and parameters["RoleArn"] == invoking
+        assert page.inner_text("#processors-lambda-role") == invoking
+        assert reported == [], reported
+    finally:
+        context.close()
+        print(f"firehose demo data browser flow: {time.monotonic() - started:.1f} s")

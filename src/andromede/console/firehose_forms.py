@@ -5,7 +5,11 @@ its buffer, record de-aggregation, a delimiter appended, CloudWatch Logs decompr
 message extraction; sent whole, since Firehose replaces them whole, dynamic partitioning's
 JQ query kept), an S3 destination's role, bucket and partitioning retry duration, and an HTTP
 endpoint's destination (URL, name, access key or secret, common attributes, content
-encoding, buffering, retry duration, role, backup bucket).
+encoding, buffering, retry duration, role, backup bucket). Decision 0367: the Lambda
+processor's own role (``p_lambda_role``, empty: the destination's), an S3 destination's source
+record backup (``S3BackupMode`` ``Disabled`` or ``Enabled`` with ``S3BackupUpdate``'s bucket
+and prefixes), an HTTP endpoint's backup mode (``FailedDataOnly`` or ``AllData``) and its
+backup prefixes (``S3Update``).
 
 An endpoint's access key is never shown nor put back into a form: Firehose replaces the
 endpoint's URL and name with the key (its ``EndpointConfiguration`` whole), so a URL or name
@@ -111,12 +115,14 @@ async def update_processors(
 async def update_delivery(
     wire: FirehoseWire, request: Request, session: Session, fields: Form
 ) -> str:
-    """An S3 destination's role and bucket, and its dynamic partitioning's retry duration
-    when it has one (its on or off state sent as described: Firehose keeps the query)."""
+    """An S3 destination's role and bucket, its source record backup (decision 0367), and
+    its dynamic partitioning's retry duration when it has one (its on or off state sent as
+    described: Firehose keeps the query)."""
+    role = fields.get("role_arn", "").strip()
     sent: dict[str, Any] = {
-        "RoleARN": fields.get("role_arn", "").strip(),
+        "RoleARN": role,
         "BucketARN": f"{_BUCKET_ARN}{fields.get('bucket', '').strip()}",
-    }
+    } | _source_backup(fields, role)
     if fields.get("partitioned") == "yes":
         typed = fields.get("retry_seconds", "").strip()
         sent["DynamicPartitioningConfiguration"] = {
@@ -128,6 +134,25 @@ async def update_delivery(
         member=_S3, fields=sent, **_version(fields),
     )  # fmt: skip
     return _url(request, "delivery")
+
+
+def _source_backup(fields: Form, role: str) -> dict[str, Any]:
+    """``S3BackupMode`` as chosen (as typed: Firehose checks the value), with
+    ``S3BackupUpdate`` — the backup bucket as the destination's role, its prefixes, empty
+    ones sent empty so that they are cleared — unless ``Disabled``; nothing when the form
+    has no mode (Firehose keeps it)."""
+    if "backup_mode" not in fields:
+        return {}
+    mode = fields["backup_mode"]
+    if mode == "Disabled":
+        return {"S3BackupMode": mode}
+    backup = {
+        "RoleARN": role,
+        "BucketARN": f"{_BUCKET_ARN}{fields.get('backup_bucket', '').strip()}",
+        "Prefix": fields.get("backup_prefix", ""),
+        "ErrorOutputPrefix": fields.get("backup_error_prefix", ""),
+    }
+    return {"S3BackupMode": mode, "S3BackupUpdate": backup}
 
 
 def _attributes(text: str) -> list[dict[str, str]]:
@@ -196,6 +221,12 @@ async def update_endpoint(
             "BucketARN": f"{_BUCKET_ARN}{fields.get('bucket', '').strip()}",
         },
     }
+    # Decision 0367: the backup mode and prefixes, when the form has them (left out: kept).
+    if "backup_mode" in fields:
+        sent["S3BackupMode"] = fields["backup_mode"]
+    for field, member in (("prefix", "Prefix"), ("error_prefix", "ErrorOutputPrefix")):
+        if field in fields:
+            sent["S3Update"][member] = fields[field]
     await wire.update_member(
         request.scope, session.principal, str(request.path_params.get("name", "")),
         member=_HTTP, fields=sent, **_version(fields),

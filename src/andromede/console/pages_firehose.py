@@ -15,7 +15,9 @@ its prefix uses, the error prefix), and a Direct PUT stream into S3 made with dy
 partitioning (a JQ query, a prefix with ``!{partitionKeyFromQuery:k}``) and error logging;
 decision 0359: a destination's processors shown, chosen at creation and changed, an S3
 destination's role, bucket and partitioning retry duration changed, an HTTP endpoint's
-destination changed (``firehose_forms``) —
+destination changed (``firehose_forms``); decision 0367: the Lambda processor's own role,
+an S3 destination's source record backup and an HTTP endpoint's backup mode and prefixes,
+records sent a line each or as demo data (``firehose_records``) —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
 decisions, checks and words answer them. The bucket, role and key lists are the forms'
 choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
@@ -35,7 +37,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console import firehose_forms, handlers
+from andromede.console import firehose_forms, firehose_records, handlers
 from andromede.console.handlers import (
     Form,
     FormFault,
@@ -51,9 +53,11 @@ from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_firehose import (
     BACKUP_MODES,
+    SOURCE_BACKUP_MODES,
     DestinationUpdate,
     FirehoseWire,
     LoggingRow,
+    NewBackup,
     NewHttpEndpoint,
     NewPartitioning,
     NewStream,
@@ -292,6 +296,13 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         )
         if fields.get("partition") == "yes"
         else None,
+        backup=NewBackup(
+            bucket=fields.get("backup_bucket", "").strip(),
+            prefix=fields.get("backup_prefix", ""),
+            error_prefix=fields.get("backup_error_prefix", ""),
+        )
+        if fields.get("source_backup") == "yes"
+        else None,
     )
     if firehose_forms.processors_form(fields).wanted:  # else the partitioning's own, or none
         partitioning = stream.partitioning if http is None else None
@@ -345,6 +356,7 @@ async def _stream_page(
     query = request.query_params
     saved = query.get("saved", "")
     record = (query.get("record", "")[:512], query.get("encrypted") == "yes")
+    batch = firehose_records.batch_shown(query)
     return console.render(
         request,
         "firehose_stream.html",
@@ -365,6 +377,10 @@ async def _stream_page(
         forms=typed or {},
         saved=saved if saved in _SAVED else "",
         record=record if record[0] else None,
+        batch=batch,
+        source_backup_modes=SOURCE_BACKUP_MODES,
+        backup_modes=BACKUP_MODES,
+        demo_records=firehose_records.DEFAULT_DEMO_RECORDS,
         action_url=stream_url(name),
         error=error,
     )
@@ -450,17 +466,6 @@ async def _stop_encryption(
     return f"{stream_url(_name(request))}?saved=encryption#encryption"
 
 
-async def _put_record(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
-    """PutRecord of the text typed, as UTF-8, a newline added when asked (records are often
-    JSON lines, and Firehose adds no separator)."""
-    data = fields.get("data", "") + ("\n" if fields.get("newline") == "yes" else "")
-    record_id, encrypted = await wire.put_record(
-        request.scope, session.principal, _name(request), data.encode()
-    )
-    shown = urlencode({"record": record_id, "encrypted": "yes" if encrypted else "no"})
-    return f"{stream_url(_name(request))}?{shown}#put-record"
-
-
 async def _delete(wire: FirehoseWire, request: Request, session: Session, fields: Form) -> str:
     await wire.delete(request.scope, session.principal, _name(request))
     return _STREAMS_URL
@@ -491,7 +496,8 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/firehose/{name}/untag", _edit(_untag), ["POST"]),
     ("/firehose/{name}/start-encryption", _edit(_start_encryption, "encryption"), ["POST"]),
     ("/firehose/{name}/stop-encryption", _edit(_stop_encryption), ["POST"]),
-    ("/firehose/{name}/put-record", _edit(_put_record, "record"), ["POST"]),
+    ("/firehose/{name}/put-record", _edit(firehose_records.put_record, "record"), ["POST"]),
+    ("/firehose/{name}/put-demo", _edit(firehose_records.put_demo, "demo"), ["POST"]),
     (
         "/firehose/{name}/delete",
         handlers.action(_stream_page, _delete, wire=_wire, confirmed=True),

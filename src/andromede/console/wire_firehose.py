@@ -11,7 +11,9 @@ never describes it). Decision 0276: a destination's CloudWatch error logging rea
 partitioning read (its JQ query, the keys its prefix uses) and asked at creation. Decision
 0359: a destination's processors read and asked at creation
 (``wire_firehose_processing``), an HTTP endpoint's common attributes read, and
-:meth:`FirehoseWire.update_member` for the pages' other UpdateDestination forms.
+:meth:`FirehoseWire.update_member` for the pages' other UpdateDestination forms. Decision
+0367: an Extended S3 destination's source record backup read (``S3BackupMode``,
+``S3BackupDescription``), and PutRecordBatch (:meth:`FirehoseWire.put_batch`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ from andromede.iam.model import Principal
 
 __all__ = [
     "BACKUP_MODES",
+    "SOURCE_BACKUP_MODES",
+    "BackupRow",
+    "BatchAnswer",
     "DestinationUpdate",
     "FirehoseWire",
     "HttpEndpointRow",
     "LoggingRow",
+    "NewBackup",
     "NewHttpEndpoint",
     "NewPartitioning",
     "NewStream",
@@ -48,6 +54,7 @@ __all__ = [
 
 _BUCKET_ARN: Final = "arn:aws:s3:::"
 BACKUP_MODES: Final = ("FailedDataOnly", "AllData")  # an HTTP endpoint's S3BackupMode values
+SOURCE_BACKUP_MODES: Final = ("Disabled", "Enabled")  # an Extended S3 destination's (0367)
 
 
 def _when(value: Any) -> str:
@@ -74,6 +81,28 @@ class HttpEndpointRow:
     role_arn: str
     secret_arn: str  # the Secrets Manager secret holding the key ("" : a key of its own)
     common_attributes: tuple[tuple[str, str], ...] = ()  # sent with each request (0359)
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRow:
+    """An Extended S3 destination's source record backup (``S3BackupDescription``, decision
+    0367): the bucket the records are copied into as they arrived, before any processor."""
+
+    bucket: str  # the bucket's name, read from its ARN
+    prefix: str
+    error_prefix: str
+    role_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    """PutRecordBatch's answer (decision 0367): the records Firehose took, those it refused
+    (``FailedPutCount``), their distinct error codes, and whether the stream encrypted them."""
+
+    put: int
+    failed: int
+    encrypted: bool
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +170,10 @@ class StreamRow:
     logging: LoggingRow = field(default_factory=LoggingRow)
     partitioning: PartitioningRow | None = None
     processors: ProcessorsRow = field(default_factory=ProcessorsRow)  # decision 0359
+    # Decision 0367: an Extended S3 destination's S3BackupMode ("" : an HTTP endpoint's,
+    # in ``http``), and its backup when described.
+    backup_mode: str = ""
+    backup: BackupRow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +193,17 @@ class NewStream:
     logging: LoggingRow | None = None  # error logging (None: not sent, off)
     partitioning: NewPartitioning | None = None  # an S3 stream's dynamic partitioning
     processors: ProcessorsForm | None = None  # the destination's processors (decision 0359)
+    backup: NewBackup | None = None  # an S3 stream's source record backup (decision 0367)
+
+
+@dataclass(frozen=True, slots=True)
+class NewBackup:
+    """The source record backup the creation form asks of an S3 stream (decision 0367):
+    ``S3BackupMode`` ``Enabled`` into this bucket as the stream's role."""
+
+    bucket: str
+    prefix: str = ""
+    error_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +318,18 @@ def _http(described: dict[str, Any]) -> HttpEndpointRow:
     )
 
 
+def _backup(extended: dict[str, Any]) -> BackupRow | None:
+    described = _mapping(extended.get("S3BackupDescription"))
+    if not described:
+        return None
+    return BackupRow(
+        bucket=str(described.get("BucketARN", "")).removeprefix(_BUCKET_ARN),
+        prefix=str(described.get("Prefix") or ""),
+        error_prefix=str(described.get("ErrorOutputPrefix") or ""),
+        role_arn=str(described.get("RoleARN") or ""),
+    )
+
+
 def _stream(description: dict[str, Any]) -> StreamRow:
     destinations = description.get("Destinations")
     first = _mapping(destinations[0]) if isinstance(destinations, list) and destinations else {}
@@ -283,6 +339,7 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         or first.get("S3DestinationDescription")
         or endpoint.get("S3DestinationDescription")  # an HTTP endpoint's backup
     )
+    extended = _mapping(first.get("ExtendedS3DestinationDescription"))
     hints = _mapping((endpoint or s3).get("BufferingHints"))
     kms = _mapping(_mapping(s3.get("EncryptionConfiguration")).get("KMSEncryptionConfig"))
     sse = _mapping(description.get("DeliveryStreamEncryptionConfiguration"))
@@ -310,6 +367,8 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         logging=_logging((endpoint or s3).get("CloudWatchLoggingOptions")),
         partitioning=_partitioning(s3) if not endpoint else None,
         processors=processors_row(endpoint or s3, str((endpoint or s3).get("RoleARN") or "")),
+        backup_mode=str(extended.get("S3BackupMode") or "Disabled") if extended else "",
+        backup=_backup(extended),
     )
 
 
@@ -405,6 +464,15 @@ class FirehoseWire(JsonWire):
             destination["EncryptionConfiguration"] = _encryption(stream.kms_key_arn)
         if stream.partitioning is not None and stream.http is None:
             destination.update(_partitioning_configuration(stream.partitioning))
+        if stream.backup is not None and stream.http is None:
+            destination["S3BackupMode"] = "Enabled"
+            destination["S3BackupConfiguration"] = {
+                "RoleARN": stream.role_arn,
+                "BucketARN": f"{_BUCKET_ARN}{stream.backup.bucket}",
+                **({"Prefix": stream.backup.prefix} if stream.backup.prefix else {}),
+                **({"ErrorOutputPrefix": stream.backup.error_prefix}
+                   if stream.backup.error_prefix else {}),
+            }  # fmt: skip
         payload: dict[str, Any] = {
             "DeliveryStreamName": stream.name,
             "DeliveryStreamType": "DirectPut",
@@ -526,3 +594,24 @@ class FirehoseWire(JsonWire):
         payload = {"DeliveryStreamName": name, "Record": {"Data": base64.b64encode(data).decode()}}
         answer = await self._json(origin, principal, "PutRecord", payload)
         return str(answer.get("RecordId", "")), answer.get("Encrypted") is True
+
+    async def put_batch(
+        self, origin: Scope, principal: Principal, name: str, datas: Sequence[bytes]
+    ) -> BatchAnswer:
+        """PutRecordBatch of ``datas``, sent whatever their number and size: Firehose checks
+        its bounds (1 to 500 records, 4 MiB) and answers in its words; a record it refuses
+        alone is counted in ``failed`` with its code."""
+        records = [{"Data": base64.b64encode(data).decode()} for data in datas]
+        answer = await self._json(
+            origin, principal, "PutRecordBatch", {"DeliveryStreamName": name, "Records": records}
+        )
+        listed = answer.get("RequestResponses")
+        responses = [_mapping(r) for r in listed] if isinstance(listed, list) else []
+        failed = answer.get("FailedPutCount")
+        codes = dict.fromkeys(str(r["ErrorCode"]) for r in responses if r.get("ErrorCode"))
+        return BatchAnswer(
+            put=sum(1 for r in responses if r.get("RecordId")),
+            failed=failed if isinstance(failed, int) else len(codes),
+            encrypted=answer.get("Encrypted") is True,
+            codes=tuple(codes),
+        )

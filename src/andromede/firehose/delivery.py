@@ -54,6 +54,7 @@ from andromede.firehose.model import (
     DeliveryFailed,
     DeliveryStream,
     LoggingOptions,
+    S3Destination,
     error_object_key,
     failure_lines,
     object_key,
@@ -332,6 +333,13 @@ class FirehoseDeliverer:
         upto = records[-1].seq
         size = sum(len(data) for data in opened)
         made = 0
+        if stream.destination.backup is not None and stream.http is None:  # decision 0367
+            try:
+                await self._back_up(stream, stream.destination.backup, records, opened)
+            except DeliveryFailed as exc:  # the batch retried whole, its copy with it
+                self._observe(stream, len(records), size, ok=False)
+                self.log_s3_error(stream, exc.code, exc.message)
+                return await self._failed(stream, records, opened, exc, now), False
         if stream.source is not None:  # KPL aggregates undone (decision 0342)
             deaggregated = expand(records, opened)
             if deaggregated.aggregates:
@@ -360,6 +368,24 @@ class FirehoseDeliverer:
             if step is not None:  # the function's Ok records staged (decision 0344)
                 return made + step.written, await self._staged.stage(stream, step)
         return made + await self.to_destination(stream, records, opened, now, None), False
+
+    async def _back_up(
+        self,
+        stream: DeliveryStream,
+        backup: S3Destination,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+    ) -> None:
+        """Source record backup (decision 0367): the batch as it arrived — before
+        de-aggregation, decompression, the function or partitioning — one object in the
+        backup bucket, under its prefix and compression, as its role; a batch retried is
+        copied again (at least once, as the destination's objects)."""
+        copying = dataclasses.replace(stream, destination=backup)
+        body = b"".join(opened)
+        if backup.compression == "GZIP":
+            body = gzip.compress(body)
+        key = object_key(copying, records[0].arrived)
+        await self._firehose.writer.write(copying, key, body, _CONTENT_TYPE)
 
     async def to_destination(
         self,

@@ -182,6 +182,9 @@ class S3Destination:
     file_extension: str | None = None  # Extended S3's FileExtension, instead of ``.gz``
     logging: LoggingOptions = LoggingOptions()  # decision 0270
     partitioning: Partitioning | None = None  # Extended S3 only (decision 0270)
+    # Extended S3's source record backup (S3BackupMode Enabled, decision 0367): where each
+    # batch is copied as it arrived, before any processor (None: Disabled).
+    backup: S3Destination | None = None
 
     @property
     def bucket(self) -> str:

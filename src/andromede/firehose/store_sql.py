@@ -59,11 +59,18 @@ _ACTIVE = StreamStatus.ACTIVE.value
 def _destination(text: str) -> tuple[S3Destination, HttpEndpoint | None]:
     fields = json.loads(text)
     http = fields.pop("http_endpoint", None)
+    return _s3(fields), None if http is None else _http_endpoint(http)
+
+
+def _s3(fields: dict[str, Any]) -> S3Destination:
     logging = _logging(fields.pop("logging", None))
     partitioning = _partitioning(fields.pop("partitioning", None))
-    return (
-        S3Destination(**fields, logging=logging, partitioning=partitioning),
-        None if http is None else _http_endpoint(http),
+    backup = fields.pop("backup", None)  # decision 0367; rows before: none
+    return S3Destination(
+        **fields,
+        logging=logging,
+        partitioning=partitioning,
+        backup=None if backup is None else _s3(backup),
     )
 
 
@@ -179,24 +186,26 @@ def _destination_text(destination: S3Destination, http: HttpEndpoint | None = No
     """The S3 destination (an HTTP endpoint's backup bucket) and the HTTP endpoint, if any,
     in the ``destination`` column: no new column for decision 0250."""
     extra = {} if http is None else {"http_endpoint": _http_endpoint_fields(http)}
-    return json.dumps(
-        extra
-        | {
-            "role_arn": destination.role_arn,
-            "bucket_arn": destination.bucket_arn,
-            "prefix": destination.prefix,
-            "error_output_prefix": destination.error_output_prefix,
-            "size_mb": destination.size_mb,
-            "interval_seconds": destination.interval_seconds,
-            "compression": destination.compression,
-            "kms_key_arn": destination.kms_key_arn,
-            "extended": destination.extended,
-            "file_extension": destination.file_extension,
-            "logging": _logging_fields(destination.logging),
-            "partitioning": _partitioning_fields(destination.partitioning),
-        },
-        sort_keys=True,
-    )
+    return json.dumps(extra | _s3_fields(destination), sort_keys=True)
+
+
+def _s3_fields(destination: S3Destination) -> dict[str, Any]:
+    backup = destination.backup
+    return {
+        "role_arn": destination.role_arn,
+        "bucket_arn": destination.bucket_arn,
+        "prefix": destination.prefix,
+        "error_output_prefix": destination.error_output_prefix,
+        "size_mb": destination.size_mb,
+        "interval_seconds": destination.interval_seconds,
+        "compression": destination.compression,
+        "kms_key_arn": destination.kms_key_arn,
+        "extended": destination.extended,
+        "file_extension": destination.file_extension,
+        "logging": _logging_fields(destination.logging),
+        "partitioning": _partitioning_fields(destination.partitioning),
+        "backup": None if backup is None else _s3_fields(backup),
+    }
 
 
 def _source(text: str | None) -> KinesisSource | None:

@@ -84,11 +84,14 @@ def _description(stream: DeliveryStream, totals: BufferTotals) -> dict[str, Any]
             ),
         }
     elif stream.destination.extended:
+        backup = stream.destination.backup  # decision 0367
         extended = (
             dict(s3)
-            | {"S3BackupMode": "Disabled", "CustomTimeZone": "UTC"}
+            | {"S3BackupMode": "Disabled" if backup is None else "Enabled", "CustomTimeZone": "UTC"}
             | extended_description(stream.destination)
         )
+        if backup is not None:
+            extended["S3BackupDescription"] = s3_description(backup)
         if stream.destination.file_extension is not None:
             extended["FileExtension"] = stream.destination.file_extension
         destination["ExtendedS3DestinationDescription"] = extended

@@ -38,6 +38,7 @@ _ROLE: Final = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _BUCKET: Final = re.compile(r"arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _KMS: Final = re.compile(r"arn:aws:kms:[a-z0-9-]+:\d{12}:(key|alias)/.{1,256}")
 _EXTENSION: Final = re.compile(r"\.[0-9a-z!\-_.*'()]{1,127}")
+SOURCE_BACKUP_MODES: Final = ("Disabled", "Enabled")  # Extended S3's S3BackupMode (0367)
 # Features of an S3 destination this platform does not offer (decision 0223), by the field
 # that asks for them; a field present but disabled is accepted, as AWS accepts it.
 # CloudWatchLoggingOptions, dynamic partitioning and its processors are served since
@@ -140,8 +141,6 @@ class FirehoseCall(JsonMembers):
             if asked.get("Enabled") is True:
                 raise refused(f"{feature}: {what} is not offered by this platform "
                               "(decision 0223).")  # fmt: skip
-        if config.get("S3BackupMode") not in (None, "Disabled"):
-            raise refused("S3BackupMode Enabled is not offered by this platform (decision 0223).")
         if config.get("CustomTimeZone") not in (None, "UTC"):
             raise refused("CustomTimeZone: only UTC is offered by this platform (decision 0223).")
         required = base is None
@@ -176,7 +175,9 @@ class FirehoseCall(JsonMembers):
                 config.get("ProcessingConfiguration"),
                 start.partitioning,
             )
+        backup = self._source_backup(config, extended=extended, start=start, creating=base is None)
         return S3Destination(
+            backup=backup,
             role_arn=role or start.role_arn,
             bucket_arn=bucket or start.bucket_arn,
             prefix=start.prefix if prefix is None else prefix,
@@ -190,6 +191,29 @@ class FirehoseCall(JsonMembers):
             logging=logging,
             partitioning=partitioning,
         )
+
+    def _source_backup(
+        self, config: Mapping[str, Any], *, extended: bool, start: S3Destination, creating: bool
+    ) -> S3Destination | None:
+        """Extended S3's ``S3BackupMode`` and its ``S3BackupConfiguration`` (an update's
+        ``S3BackupUpdate``, changing the backup kept), decision 0367: once enabled, AWS lets
+        no update disable it."""
+        mode = config.get("S3BackupMode")
+        if mode is not None and mode not in SOURCE_BACKUP_MODES:
+            raise invalid("S3BackupMode", "Member must satisfy enum value set: [Disabled, Enabled]")
+        if not extended:
+            if mode == "Enabled":
+                raise refused("S3BackupMode Enabled is an Extended S3 destination's only.")
+            return start.backup
+        if mode == "Disabled" and start.backup is not None:
+            raise refused("S3BackupMode: a source record backup once enabled cannot be disabled.")
+        member = "S3BackupConfiguration" if creating else "S3BackupUpdate"
+        given = self.mapping(member, config)
+        if mode != "Enabled" and (given is None or start.backup is None):
+            return start.backup  # a configuration without the mode Enabled is not used
+        if given is None and start.backup is None:
+            raise refused(f"{member} is required when S3BackupMode is Enabled.")
+        return self.destination(given or {}, extended=False, base=start.backup)
 
     def _kms_key(self, config: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether an ``EncryptionConfiguration`` is given, and the KMS key it names (None

@@ -1,0 +1,143 @@
+"""An Extended S3 destination's source record backup (decision 0367): ``S3BackupMode``
+``Enabled`` with its ``S3BackupConfiguration`` copies each batch as it arrived — before its
+processors — into the backup bucket under the backup's prefix and compression, as its role,
+beside the processed records in the destination; described back; changed by
+``S3BackupUpdate``, never disabled once enabled (AWS's rule); refused in AWS's words without
+a configuration, for another value, or on a plain S3 destination. Memory and SQLite stores."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from andromede.db.database import open_database
+from andromede.firehose.store_sql import SqlFirehoseStore
+from support.batch_world import read
+from support.firehoseapp import World, firehose_world
+from support.schema import migrated_sqlite
+from unit.firehoseapi.test_firehose_api import KEY, keys, later
+
+NEWLINE = {"Type": "AppendDelimiterToRecord", "Parameters": []}
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    if request.param == "memory":
+        async for made in firehose_world(tmp_path):
+            yield made
+        return
+    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
+    try:
+        async for made in firehose_world(tmp_path, SqlFirehoseStore(db)):
+            yield made
+    finally:
+        await db.close()
+
+
+async def _stream(world: World, **extra: Any) -> dict[str, Any]:
+    role = await world.role()
+    await world.bucket("landing")
+    await world.bucket("copies")
+    await world.client("CreateDeliveryStream", DeliveryStreamName="clicks",
+                       ExtendedS3DestinationConfiguration={
+        "RoleARN": role, "BucketARN": "arn:aws:s3:::landing", "Prefix": "raw/",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+        "ProcessingConfiguration": {"Enabled": True, "Processors": [NEWLINE]},
+        "S3BackupMode": "Enabled",
+        "S3BackupConfiguration": {"RoleARN": role, "BucketARN": "arn:aws:s3:::copies",
+                                  "Prefix": "source/", "CompressionFormat": "GZIP"},
+    } | extra)  # fmt: skip
+    await world.deliverer.run_pass()
+    described = await world.client("DescribeDeliveryStream", DeliveryStreamName="clicks")
+    return dict(described["DeliveryStreamDescription"])
+
+
+def _extended(described: dict[str, Any]) -> dict[str, Any]:
+    return dict(described["Destinations"][0]["ExtendedS3DestinationDescription"])
+
+
+async def test_each_batch_is_copied_as_it_arrived_beside_the_processed_one(
+    world: World,
+) -> None:
+    s3 = _extended(await _stream(world))
+    assert s3["S3BackupMode"] == "Enabled"
+    backup = s3["S3BackupDescription"]
+    assert backup["BucketARN"] == "arn:aws:s3:::copies" and backup["Prefix"] == "source/"
+    assert backup["CompressionFormat"] == "GZIP"
+    await world.client("PutRecordBatch", DeliveryStreamName="clicks",
+                       Records=[{"Data": b"a1"}, {"Data": b"b2"}])  # fmt: skip
+    assert await world.deliverer.run_pass(later(61)) == 1
+    (delivered,) = await keys(world, "landing")
+    assert await read(world.objects, "landing", delivered) == b"a1\nb2\n"  # processed
+    (copied,) = await keys(world, "copies")
+    match = KEY.fullmatch(copied)
+    assert match is not None, copied
+    assert (match["prefix"], match["name"], match["ext"]) == ("source/", "clicks", ".gz")
+    assert gzip.decompress(await read(world.objects, "copies", copied)) == b"a1b2"  # as sent
+    assert await world.deliverer.run_pass(later(200)) == 0  # nothing left, nothing copied
+    assert len(await keys(world, "copies")) == 1
+
+
+async def test_a_refused_copy_holds_the_batch_until_the_backup_may_be_written(
+    world: World,
+) -> None:
+    await _stream(world)
+    await world.identity.put_role_policy(world.tenant_id, "firehose", "put", "{"
+        '"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",'
+        ' "Resource": "arn:aws:s3:::landing/*"}]}')  # fmt: skip
+    await world.client("PutRecord", DeliveryStreamName="clicks", Record={"Data": b"x"})
+    assert await world.deliverer.run_pass(later(61)) == 0
+    assert await keys(world, "landing") == [] and await keys(world, "copies") == []
+    await world.identity.put_role_policy(world.tenant_id, "firehose", "put", "{"
+        '"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",'
+        ' "Resource": "arn:aws:s3:::*"}]}')  # fmt: skip
+    assert await world.deliverer.run_pass(later(120)) == 1
+    assert len(await keys(world, "landing")) == 1 and len(await keys(world, "copies")) == 1
+
+
+async def test_the_backup_changed_never_disabled_and_refused_in_aws_words(world: World) -> None:
+    described = await _stream(world)
+    version, destination = described["VersionId"], "destinationId-000000000001"
+    update = {"DeliveryStreamName": "clicks", "CurrentDeliveryStreamVersionId": version,
+              "DestinationId": destination}  # fmt: skip
+    disabled = {"S3BackupMode": "Disabled"}
+    message = await world.fails("UpdateDestination", "InvalidArgumentException", **update,
+                                ExtendedS3DestinationUpdate=disabled)  # fmt: skip
+    assert "once enabled cannot be disabled" in message
+    changed = {"Prefix": "copies-v2/", "CompressionFormat": "UNCOMPRESSED"}
+    await world.client("UpdateDestination", **update,
+                       ExtendedS3DestinationUpdate={"S3BackupUpdate": changed})  # fmt: skip
+    backup = _extended(
+        (await world.client("DescribeDeliveryStream", DeliveryStreamName="clicks"))[
+            "DeliveryStreamDescription"
+        ]
+    )["S3BackupDescription"]
+    assert backup["Prefix"] == "copies-v2/" and backup["CompressionFormat"] == "UNCOMPRESSED"
+    assert backup["BucketARN"] == "arn:aws:s3:::copies"
+
+    role = await world.role("other")
+    base = {"RoleARN": role, "BucketARN": "arn:aws:s3:::landing"}
+    for name, config, code, words in (
+        ("no-config", base | {"S3BackupMode": "Enabled"}, "InvalidArgumentException",
+         "S3BackupConfiguration"),
+        ("other-mode", base | {"S3BackupMode": "Sometimes"}, "ValidationException",
+         "[Disabled, Enabled]"),
+    ):  # fmt: skip
+        message = await world.fails("CreateDeliveryStream", code, DeliveryStreamName=name,
+                                    ExtendedS3DestinationConfiguration=config)  # fmt: skip
+        assert words in message, message
+    # Made Disabled: no backup described, nothing copied.
+    unused = {"RoleARN": role, "BucketARN": "arn:aws:s3:::copies"}
+    made_off = {"S3BackupMode": "Disabled", "S3BackupConfiguration": unused}
+    await world.client("CreateDeliveryStream", DeliveryStreamName="plain",
+                       ExtendedS3DestinationConfiguration=base | made_off)  # fmt: skip
+    plain = _extended(
+        (await world.client("DescribeDeliveryStream", DeliveryStreamName="plain"))[
+            "DeliveryStreamDescription"
+        ]
+    )
+    assert plain["S3BackupMode"] == "Disabled" and "S3BackupDescription" not in plain
