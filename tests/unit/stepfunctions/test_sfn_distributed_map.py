@@ -16,6 +16,7 @@ import pytest
 from andromede.stepfunctions.definition import check_definition
 from andromede.stepfunctions.distributed_map import MapRunHost
 from andromede.stepfunctions.interpreter import Interpreter, StatesError
+from andromede.stepfunctions.map_children import MapChild
 from andromede.stepfunctions.map_items import (
     batches,
     exceeds_tolerance,
@@ -178,6 +179,7 @@ class Host:
         self.cap = cap
         self.written: dict[str, str] = {}
         self.runs: list[MapRun] = []
+        self.children: dict[str, MapChild] = {}  # each child as last recorded (0369)
         self.running = 0
         self.most_running = 0
         self.contexts: list[dict[str, Any]] = []
@@ -242,6 +244,12 @@ class Host:
     async def record(self, run: MapRun) -> MapRun:
         self.runs.append(run)
         return run
+
+    def most_children_kept(self) -> int:
+        return 1000
+
+    async def record_child(self, child: MapChild) -> None:
+        self.children[child.arn] = child
 
 
 class Tasks:
