@@ -58,7 +58,8 @@ async def test_standard_children_listed_described_and_their_histories(world: Wor
         assert child["executionArn"].startswith(prefix)
         assert child["name"] == child["executionArn"].rsplit(":", 1)[1]
         assert child["stateMachineArn"] == (
-            f"arn:aws:states:{REGION}:{world.tenant_id}:stateMachine:batch/orders")
+            f"arn:aws:states:{REGION}:{world.tenant_id}:stateMachine:batch/orders"
+        )
         assert child["mapRunArn"] == run_arn and child["itemCount"] == 1
         assert child["redriveCount"] == 0 and child["stopDate"] >= child["startDate"]
     starts = [c["startDate"] for c in children]
