@@ -1,7 +1,8 @@
 """Decision 0369's store of a Map run's child executions over every implementation (memory,
 SQLite, PostgreSQL): a child written as it begins then as it ends, read back by ARN with its
 data and history, listed by run newest first (by status, after a position, without data),
-tenants and runs apart, a closed tenant's forgotten; over SQL, the input, output, error and
+tenants and runs apart, a run's RUNNING children aborted and kept so, a closed tenant's
+forgotten; over SQL, the input, output, error and
 history sealed at rest under the account's key ring."""
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from andromede.db import tables
 from andromede.db.database import Database
 from andromede.stepfunctions.executions import HistoryEvent
 from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
-from andromede.stepfunctions.map_children import MapChild, MapChildStore, MemoryMapChildStore
+from andromede.stepfunctions.map_children import (
+    MapChild,
+    MapChildStore,
+    MemoryMapChildStore,
+    abort_running_children,
+)
 from andromede.wiring.queues import KeySealer
 from support.keys import key_service_in
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_database
@@ -92,6 +98,25 @@ async def test_children_written_read_listed_and_forgotten(store: MapChildStore) 
     assert await store.get(TENANT, first.arn) is None
     assert len(await store.list_for_run("000000000002", RUN.replace(TENANT, "000000000002"),
                                         None, None, 10)) == 1  # fmt: skip
+
+
+async def test_running_children_are_aborted_and_stay_so(store: MapChildStore) -> None:
+    await store.save(ended(child("done")))
+    for name in ("a", "b", "c"):
+        await store.save(child(name))
+    await store.save(child("other", run=RUN.replace("run-1", "run-2")))
+    assert await abort_running_children(store, TENANT, RUN, T0 + 50) == 3
+    aborted = await store.get(TENANT, child("a").arn)
+    assert aborted is not None and (aborted.status, aborted.stopped) == ("ABORTED", T0 + 50)
+    assert aborted.input == SECRET  # its data kept
+    await store.save(ended(child("a")))  # the child ended after its parent: stays aborted
+    again = await store.get(TENANT, child("a").arn)
+    assert again is not None and again.status == "ABORTED" and again.history == ()
+    done = await store.get(TENANT, child("done").arn)
+    assert done is not None and done.status == "SUCCEEDED"
+    other = await store.get(TENANT, child("other").arn)
+    assert other is not None and other.status == "RUNNING"  # another run's
+    assert await abort_running_children(store, TENANT, RUN, T0 + 60) == 0
 
 
 async def test_children_are_sealed_at_rest(sql_db: Database, tmp_path: Path) -> None:

@@ -286,7 +286,7 @@ async def states_world(
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)
     executions.observe_start = observer.started
-    executions.observe_end = aborting_map_runs(map_runs)
+    executions.observe_end = aborting_map_runs(map_runs, map_children)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),

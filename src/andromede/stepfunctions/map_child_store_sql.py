@@ -2,7 +2,7 @@
 the table of migration 0154 (decision 0369). A child's input, output, error, cause, role and
 history are one JSON document sealed under its account's key ring, its AAD the child's ARN,
 as an execution's are (``execution_store_sql``); its run, status, dates and item count are
-columns, what ListExecutions filters and orders by."""
+columns, what ListExecutions filters and orders by. An ABORTED child is not written again."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.stepfunctions.map_children import MapChild
+from andromede.stepfunctions.map_runs import ABORTED
 from andromede.stepfunctions.store import DocumentSealer
 
 __all__ = ["SqlMapChildStore"]
@@ -69,8 +70,11 @@ class SqlMapChildStore:
         where = _one(child.tenant_id, child.arn)
 
         def work(conn: Connection) -> None:
-            if conn.execute(sa.update(_C).where(where).values(**values)).rowcount == 1:
+            going = sa.and_(where, _C.c.status != ABORTED)
+            if conn.execute(sa.update(_C).where(going).values(**values)).rowcount == 1:
                 return
+            if conn.execute(sa.select(_C.c.status).where(where)).first() is not None:
+                return  # aborted: kept as it is
             conn.execute(sa.insert(_C).values(
                 tenant_id=child.tenant_id, execution_arn=child.arn, map_run_arn=child.run_arn,
                 started=child.started, format_version=FORMAT_VERSION, **values,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from andromede.stepfunctions.executions import HistoryEvent
-from andromede.stepfunctions.map_runs import child_machine_arn
+from andromede.stepfunctions.map_runs import ABORTED, child_machine_arn
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Event
@@ -30,6 +30,7 @@ __all__ = [
     "MapChild",
     "MapChildStore",
     "MemoryMapChildStore",
+    "abort_running_children",
     "child_account",
     "child_history",
     "is_child_arn",
@@ -130,9 +131,10 @@ def child_history(child: MapChild, events: list[Event]) -> tuple[HistoryEvent, .
 
 class MapChildStore(Protocol):
     async def save(self, child: MapChild) -> None:
-        """``child`` written: inserted, or over the one of its ARN. The run bounds how many
-        it keeps (``distributed_map``: it knows how many it began, a count the store would
-        have to take again at each insert)."""
+        """``child`` written: inserted, or over the one of its ARN — but an ABORTED child
+        stays as it was (its parent ended while it ran: ``abort_running_children``). The run
+        bounds how many it keeps (``distributed_map``: it knows how many it began, a count
+        the store would have to take again at each insert)."""
         ...
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None: ...
@@ -147,6 +149,23 @@ class MapChildStore(Protocol):
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
+
+
+async def abort_running_children(
+    store: MapChildStore, tenant_id: str, run_arn: str, now: int
+) -> int:
+    """The run's children still RUNNING marked ABORTED once its execution ended or was
+    stopped (ones a gateway's restart left behind, or ones a stop cut short): how many. They
+    stay so, as their Map run does (decision 0322)."""
+    aborted, changed = 0, True
+    while changed:  # a pass that changed nothing ends it: nothing left, or nothing to do
+        changed = False
+        for listed in await store.list_for_run(tenant_id, run_arn, "RUNNING", None, 100):
+            found = await store.get(tenant_id, listed.arn)
+            if found is not None and found.status == "RUNNING":
+                await store.save(found.changed(status=ABORTED, stopped=now))
+                aborted, changed = aborted + 1, True
+    return aborted
 
 
 def _order(child: MapChild) -> tuple[int, str]:
@@ -164,7 +183,10 @@ class MemoryMapChildStore:
         self._children: dict[tuple[str, str], MapChild] = {}
 
     async def save(self, child: MapChild) -> None:
-        self._children[(child.tenant_id, child.arn)] = child
+        key = (child.tenant_id, child.arn)
+        stored = self._children.get(key)
+        if stored is None or stored.status != ABORTED:
+            self._children[key] = child
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         return self._children.get((tenant_id, arn))

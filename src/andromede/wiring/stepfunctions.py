@@ -45,9 +45,9 @@ from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
-from andromede.stepfunctions.map_children import MapChildStore
+from andromede.stepfunctions.map_children import MapChildStore, abort_running_children
 from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
-from andromede.stepfunctions.map_runs import MapRunStore, abort_running
+from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, abort_running
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
@@ -200,12 +200,19 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     return trusted
 
 
-def aborting_map_runs(store: MapRunStore) -> Callable[[Execution], Awaitable[None]]:
-    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322)."""
+def aborting_map_runs(
+    store: MapRunStore, children: MapChildStore | None = None
+) -> Callable[[Execution], Awaitable[None]]:
+    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322),
+    and to their children still RUNNING (decision 0369)."""
 
     async def abort(execution: Execution) -> None:
-        await abort_running(store, execution.tenant_id, execution.arn,
-                            execution.stopped or int(time.time() * 1000))  # fmt: skip
+        now = execution.stopped or int(time.time() * 1000)
+        if not await abort_running(store, execution.tenant_id, execution.arn, now):
+            return  # no run was left running: neither were its children
+        for run in await store.list_for_execution(execution.tenant_id, execution.arn):
+            if children is not None and run.status == ABORTED:
+                await abort_running_children(children, execution.tenant_id, run.arn, now)
 
     return abort
 
@@ -324,7 +331,7 @@ def states_api(
     )
     executions.on_start = runner.wake
     executions.on_due = runner.due_at
-    executions.observe_end = aborting_map_runs(map_runs)
+    executions.observe_end = aborting_map_runs(map_runs, map_children)
     executions.observe_start = observer.started
     activities = ActivitiesService(
         SqlActivityStore(db),

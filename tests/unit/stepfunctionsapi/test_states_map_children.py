@@ -14,8 +14,8 @@ from typing import Any
 
 from andromede.iam.model import Principal
 from andromede.settings import Settings
-from andromede.stepfunctions.map_children import MemoryMapChildStore
-from andromede.stepfunctions.map_runs import MemoryMapRunStore
+from andromede.stepfunctions.map_children import MapChild, MemoryMapChildStore
+from andromede.stepfunctions.map_runs import MapRun, MemoryMapRunStore
 from andromede.wiring.stepfunctions import map_run_host
 from support.statesapp import REGION, World
 
@@ -162,3 +162,26 @@ async def test_the_children_kept_are_bounded(world: World, tmp_path: Path) -> No
     unkept = map_run_host(settings, world.identity, world.audit, world.objects,
                           MemoryMapRunStore())  # fmt: skip
     assert unkept is not None and unkept(session).most_children_kept() == 0
+
+
+async def test_a_stopped_executions_running_children_are_aborted(world: World) -> None:
+    """Children its Map run left RUNNING (a gateway restarted mid-step) are ABORTED when the
+    execution is stopped, as the run is, and stay so."""
+    waits = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600,
+                                                         "End": True}}})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="waits", definition=waits,
+                              roleArn=await world.role("waits"))  # fmt: skip
+    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    run_arn = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:waits/l:0001"
+    await world.map_runs.save(MapRun(world.tenant_id, run_arn, started["executionArn"],
+                                     1_800_000_000_000, 0, 0.0, 0))  # fmt: skip
+    arn = f"arn:aws:states:{REGION}:{world.tenant_id}:execution:waits/l:c1"
+    await world.map_children.save(MapChild(world.tenant_id, run_arn, arn, 1_800_000_000_000,
+                                           '{"n": 1}', 1))  # fmt: skip
+    assert (await world.client("DescribeExecution", executionArn=arn))["status"] == "RUNNING"
+    await world.client("StopExecution", executionArn=started["executionArn"])
+    described = await world.client("DescribeExecution", executionArn=arn)
+    assert described["status"] == "ABORTED" and "stopDate" in described
+    assert described["input"] == '{"n": 1}'
+    listed = await world.client("ListExecutions", mapRunArn=run_arn, statusFilter="ABORTED")
+    assert [c["executionArn"] for c in listed["executions"]] == [arn]
