@@ -18,7 +18,9 @@
   at most ``stepfunctions_map_run_max_items`` items a run, at most
   ``stepfunctions_map_run_max_concurrency`` children of a run at once in the gateway.
 - **The Map run's record**: into the Map run store (DescribeMapRun, ListMapRuns), read back
-  each time so UpdateMapRun's settings apply while the run goes on.
+  each time so UpdateMapRun's settings apply while the run goes on; each child execution
+  into the children's store (decision 0369), at most ``stepfunctions_map_run_children_kept``
+  a run.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from andromede.s3.operations import S3Operation
 from andromede.s3select.errors import SelectError
 from andromede.s3select.parquet import parquet_rows
 from andromede.stepfunctions.interpreter import StatesError
+from andromede.stepfunctions.map_children import MapChild, MapChildStore
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
 from andromede.stepfunctions.map_readers import Named, json_value
 from andromede.stepfunctions.map_runs import MapRun, MapRunStore
@@ -55,10 +58,13 @@ Sessions = Callable[[Mapping[str, Any]], Awaitable[Principal]]
 
 
 class MapRunBounds:
-    def __init__(self, max_bytes: int, max_items: int, max_concurrency: int) -> None:
+    def __init__(
+        self, max_bytes: int, max_items: int, max_concurrency: int, children_kept: int = 10_000
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_items = max_items
         self.max_concurrency = max_concurrency
+        self.children_kept = children_kept
 
 
 class StateMapRuns:
@@ -70,7 +76,9 @@ class StateMapRuns:
         store: MapRunStore,
         bounds: MapRunBounds,
         audit: AuditService | None = None,
+        children: MapChildStore | None = None,
     ) -> None:
+        self._children = children
         self._objects = objects
         self._authoriser = authoriser
         self._sessions = sessions
@@ -86,6 +94,13 @@ class StateMapRuns:
 
     async def record(self, run: MapRun) -> MapRun:
         return await self._store.save(run)
+
+    def most_children_kept(self) -> int:
+        return self._bounds.children_kept if self._children is not None else 0
+
+    async def record_child(self, child: MapChild) -> None:
+        if self._children is not None:
+            await self._children.save(child)
 
     async def _bucket(
         self, session: Principal, name: str, operation: S3Operation, key: str | None,

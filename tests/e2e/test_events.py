@@ -1121,7 +1121,8 @@ def test_a_distributed_map_over_an_s3_json_array_writes_its_results(
 ) -> None:
     """Decision 0322: a distributed Map reads a JSON array from S3 as the machine's role, runs
     each item as a child execution (one tolerated failure), writes AWS's manifest and result
-    files with ResultWriter — read back with boto3 — and DescribeMapRun counts the items."""
+    files with ResultWriter — read back with boto3 — and DescribeMapRun counts the items;
+    decision 0369: ListExecutions(mapRunArn) lists the children, DescribeExecution one."""
     credentials = server.credentials()
     iam = client_for(server, "iam", *credentials)
     s3 = client_for(server, "s3", *credentials)
@@ -1178,3 +1179,13 @@ def test_a_distributed_map_over_an_s3_json_array_writes_its_results(
     assert map_run["itemCounts"]["failed"] == 1 and map_run["toleratedFailureCount"] == 1
     listed = states.list_map_runs(executionArn=run["executionArn"])["mapRuns"]
     assert [r["mapRunArn"] for r in listed] == [output["MapRunArn"]]
+    # Decision 0369: the children as executions, kept sealed in the metadata database.
+    children = states.list_executions(mapRunArn=output["MapRunArn"])["executions"]
+    assert len(children) == 5 and {c["mapRunArn"] for c in children} == {output["MapRunArn"]}
+    (child,) = [c for c in children if c["status"] == "FAILED"]
+    assert ":express:sfn-map/items:" in child["executionArn"]
+    refused_child = states.describe_execution(executionArn=child["executionArn"])
+    assert refused_child["error"] == "NotOk" and json.loads(refused_child["input"])["id"] == 2
+    assert refused_child["mapRunArn"] == output["MapRunArn"]
+    with pytest.raises(states.exceptions.InvalidArn):  # AWS keeps no Express history
+        states.get_execution_history(executionArn=child["executionArn"])

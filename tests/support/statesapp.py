@@ -42,6 +42,7 @@ from andromede.stepfunctions.execution_memory import MemoryExecutionStore
 from andromede.stepfunctions.execution_service import ExecutionLimits, ExecutionsService
 from andromede.stepfunctions.execution_store import ExecutionStore
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_children import MemoryMapChildStore
 from andromede.stepfunctions.map_runs import MemoryMapRunStore
 from andromede.stepfunctions.memory import MemoryStateMachineStore
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
@@ -135,6 +136,7 @@ class World(Signers):
     objects: ObjectService  # S3 as a distributed Map reads and writes it (decision 0322)
     map_runs: MemoryMapRunStore
     events: EventsService  # the buses ``events:putEvents`` Task states write to
+    map_children: MemoryMapChildStore  # a Map run's child executions (decision 0369)
 
     async def run(self) -> int:
         """One pass of the runner, waited for: the executions due stepped until they wait or
@@ -266,6 +268,7 @@ async def states_world(
         MemoryMetadataStore(), MemoryBlobStore(), LIMITS, cipher_in(tmp_path / "s3-keys")
     )
     map_runs = MemoryMapRunStore()
+    map_children = MemoryMapChildStore()
     events = EventsService(
         MemoryEventsStore(), Deliveries(_NoTargets(), max_attempts=1), region=REGION
     )
@@ -278,12 +281,12 @@ async def states_world(
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
         lambdas=lambda: lambdas[0] if lambdas else None,
-        map_runs=map_run_host(settings, identity, audit, objects, map_runs),
+        map_runs=map_run_host(settings, identity, audit, objects, map_runs, map_children),
     )
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)
     executions.observe_start = observer.started
-    executions.observe_end = aborting_map_runs(map_runs)
+    executions.observe_end = aborting_map_runs(map_runs, map_children)
     runner = ExecutionsRunner(
         executions,
         RunnerPolicy(pass_interval=0.05, lease_ms=60_000),
@@ -310,6 +313,7 @@ async def states_world(
                 sync=SyncExecutions(machines, tasks, 1024, max_seconds=2.0),
                 versions=versions,
                 map_runs=map_runs,
+                map_children=map_children,
             ),
             identity,
             Credentials(boot.access_key_id, boot.secret_access_key),
@@ -330,6 +334,7 @@ async def states_world(
             objects,
             map_runs,
             events,
+            map_children,
         )
     finally:
         keys.close()

@@ -8,7 +8,8 @@ executions parked on it, ``waiting_activity``); migration 0134 (decision 0283):
 ``stepfunctions_versions`` (each machine's published versions, their definitions sealed),
 ``stepfunctions_aliases`` (their aliases and routing) and the executions' version, alias and
 redrive columns; migration 0146 (decision 0322): ``stepfunctions_map_runs`` (the distributed
-Maps' runs: their execution, status, settings and counts).
+Maps' runs: their execution, status, settings and counts); migration 0154 (decision 0369):
+``stepfunctions_map_children`` (a run's child executions, their data and history sealed).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 every table.
@@ -26,6 +27,7 @@ __all__ = [
     "stepfunctions_aliases",
     "stepfunctions_executions",
     "stepfunctions_history",
+    "stepfunctions_map_children",
     "stepfunctions_map_runs",
     "stepfunctions_state_machines",
     "stepfunctions_versions",
@@ -143,4 +145,20 @@ stepfunctions_map_runs = sa.Table(
     sa.Column("item_counts", sa.Text, nullable=False),  # JSON
     sa.Column("execution_counts", sa.Text, nullable=False),  # JSON
     sa.Index("ix_stepfunctions_map_runs_execution", "tenant_id", "execution_arn"),
+)
+
+stepfunctions_map_children = sa.Table(
+    "stepfunctions_map_children",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("execution_arn", key_text(), primary_key=True),
+    sa.Column("map_run_arn", key_text(), nullable=False),
+    sa.Column("status", key_text(), nullable=False),
+    sa.Column("started", sa.BigInteger, nullable=False),  # ms
+    sa.Column("stopped", sa.BigInteger, nullable=True),  # ms
+    sa.Column("item_count", sa.Integer, nullable=False),
+    # input, output, error, cause, role and history: sealed, AAD the child's ARN
+    sa.Column("document_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Index("ix_stepfunctions_map_children_run", "tenant_id", "map_run_arn", "started"),
 )

@@ -352,6 +352,13 @@ class EventsSettings(BaseModel):
         description="Items one distributed Map run may read (an ItemReader's rows or objects, "
         "or its ItemsPath's array); beyond, States.ItemReaderFailed (decision 0322).",
     )
+    stepfunctions_map_run_children_kept: int = Field(
+        default=100_000,
+        ge=0,
+        description="Child executions of one distributed Map run kept for ListExecutions "
+        "(mapRunArn), DescribeExecution and GetExecutionHistory, the first to begin (AWS: "
+        "all); the others run and are counted, not kept; 0 keeps none (decision 0369).",
+    )
     stepfunctions_item_reader_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         gt=0,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from andromede.stepfunctions import map_entries, map_fields, state_data
 from andromede.stepfunctions.interpreter import Event, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
+from andromede.stepfunctions.map_children import MapChild, child_history
 from andromede.stepfunctions.map_items import (
     READER_FAILED,
     batches,
@@ -94,6 +95,14 @@ class MapRunHost(ObjectSource, Protocol):
 
     async def record(self, run: MapRun) -> MapRun:
         """The run stored; answers it as stored (UpdateMapRun's settings)."""
+        ...
+
+    def most_children_kept(self) -> int:
+        """How many of a run's children are kept, the first to begin (decision 0369)."""
+        ...
+
+    async def record_child(self, child: MapChild) -> None:
+        """A child execution kept as it begins and as it ends (decision 0369)."""
         ...
 
 
@@ -233,13 +242,15 @@ async def run_map(
     changed = asyncio.Condition()
     last_record = clock()
     machine_arn = child_machine_arn(run.arn)
+    most_kept = host.most_children_kept()
+    begun = 0  # children begun so far: the first ``most_kept`` are kept (decision 0369)
 
     def limit() -> int:
         chosen = run.max_concurrency or total_runs or 1
         return max(1, min(chosen, host.most_children()))
 
     async def child(index: int, value: Any, held: int) -> None:
-        nonlocal run, last_record
+        nonlocal run, last_record, begun
         async with changed:
             await changed.wait_for(lambda: stopped.is_set() or counts["runs"]["running"] < limit())
             if stopped.is_set():
@@ -247,6 +258,8 @@ async def run_map(
                 return
             counts["runs"]["running"] += 1
             counts["items"]["running"] += held
+            keep = begun < most_kept  # beyond: run and counted, not kept
+            begun += 1
         arn = child_execution_arn(run.arn, express)
         began = clock()
         child_context = {
@@ -259,17 +272,30 @@ async def run_map(
             "Name": arn.rsplit(":", 1)[-1], "RedriveCount": 0, "StartDate": _iso(began),
             "StateMachineArn": machine_arn,
         }  # fmt: skip
+        kept = MapChild(tenant_id=run.tenant_id, run_arn=run.arn, arn=arn, started=began,
+                        input=record["Input"], item_count=held,
+                        role_arn=str(execution.get("RoleArn", "")))  # fmt: skip
+        if keep:
+            await host.record_child(kept)
+        child_events: list[Event] = []
         try:
-            output = await _child_output(machine, processor, child_context, value)
+            output = await _child_output(machine, processor, child_context, value, child_events)
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
                           Status="SUCCEEDED")  # fmt: skip
+            kept = kept.changed(status="SUCCEEDED", output=record["Output"])
         except StatesError as err:
             outcome = "failed"
             outputs[index] = {"Error": err.error, "Cause": err.cause}
             record.update(Error=err.error, Cause=err.cause, Status="FAILED")
-        record["StopDate"] = _iso(clock())
+            kept = kept.changed(status="FAILED", error=err.error, cause=err.cause)
+        ended = clock()
+        record["StopDate"] = _iso(ended)
+        kept = kept.changed(stopped=ended)
+        if keep:  # AWS keeps no history of an EXPRESS child (GetExecutionHistory refuses it)
+            await host.record_child(kept if express else kept.changed(
+                history=child_history(kept, child_events)))  # fmt: skip
         children["SUCCEEDED" if outcome == "succeeded" else "FAILED"].append(record)
         records[index] = record
         if outcome == "succeeded":
@@ -329,12 +355,14 @@ async def run_map(
 
 
 async def _child_output(
-    machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any
-) -> Any:
-    """A child's output; a value of the wrong kind where its states read one fails the child
-    (``States.Runtime``, as a top-level step's), not the whole run."""
+    machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any,
+    events: list[Event],
+) -> Any:  # fmt: skip
+    """A child's output, its states' history events into ``events``; a value of the wrong
+    kind where its states read one fails the child (``States.Runtime``, as a top-level
+    step's), not the whole run."""
     try:
-        return await machine.child(processor, context).run_states(value, [])
+        return await machine.child(processor, context).run_states(value, events)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
 

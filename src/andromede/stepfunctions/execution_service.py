@@ -47,7 +47,7 @@ from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.task_tokens import token_target, verify_token
 from andromede.stepfunctions.versions import split_qualified_arn
 
-__all__ = ["ExecutionLimits", "ExecutionsService", "started_event"]
+__all__ = ["ExecutionLimits", "ExecutionsService", "history_page", "started_event"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,24 @@ def _redriven(value: Any) -> bool | None:
     if value not in ("REDRIVEN", "NOT_REDRIVEN"):
         raise ValidationException(f"Invalid redriveFilter: {str(value)[:32]}")
     return bool(value == "REDRIVEN")
+
+
+def history_page(
+    events: list[HistoryEvent], reverse: bool, token: Any, max_results: Any
+) -> tuple[list[HistoryEvent], str | None]:
+    """GetExecutionHistory's page of ``events`` (an execution's, or a Map run's child's,
+    decision 0369) and the token of the next."""
+    events = list(reversed(events)) if reverse else events
+    start = 0
+    if token is not None:
+        offset = _decode(token, "hi1:")
+        if not offset.isdigit():
+            raise InvalidToken(f"Invalid Token: '{str(token)[:64]}'")
+        start = int(offset)
+    size = _page_size(max_results)
+    page = events[start : start + size]
+    more = start + size < len(events)
+    return page, _encode(f"hi1:{start + size}") if more else None
 
 
 def started_event(execution: Execution) -> HistoryEvent:
@@ -314,18 +332,7 @@ class ExecutionsService:
         events = await self.store.history(
             execution.tenant_id, execution.region, execution.machine_name, execution.name
         )
-        if reverse:
-            events.reverse()
-        start = 0
-        if token is not None:
-            offset = _decode(token, "hi1:")
-            if not offset.isdigit():
-                raise InvalidToken(f"Invalid Token: '{str(token)[:64]}'")
-            start = int(offset)
-        size = _page_size(max_results)
-        page = events[start : start + size]
-        more = start + size < len(events)
-        return page, _encode(f"hi1:{start + size}") if more else None
+        return history_page(events, reverse, token, max_results)
 
     async def task_of(self, tenant_id: str, token: Any) -> tuple[Execution, dict[str, Any]]:
         """The running execution and the parked task a token answers; InvalidToken for no

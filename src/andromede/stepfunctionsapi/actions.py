@@ -19,6 +19,7 @@ from andromede.stepfunctions.errors import (
 )
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_children import MapChildStore
 from andromede.stepfunctions.map_runs import MapRunStore
 from andromede.stepfunctions.model import StateMachine, check_name, machine_arn
 from andromede.stepfunctions.service import StateMachinesService
@@ -42,6 +43,7 @@ class StatesCall:
     sync: SyncExecutions | None = None
     versions: VersionsService | None = None
     map_runs: MapRunStore | None = None
+    map_children: MapChildStore | None = None  # a Map run's child executions (0369)
     resources: list[str] = field(default_factory=list)
 
 

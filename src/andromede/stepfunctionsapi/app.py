@@ -27,6 +27,7 @@ from andromede.settings import Settings
 from andromede.stepfunctions.activity_service import ActivitiesService
 from andromede.stepfunctions.execution_service import ExecutionsService
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_children import MapChildStore
 from andromede.stepfunctions.map_runs import MapRunStore
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.version_service import VersionsService
@@ -71,6 +72,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         sync: SyncExecutions | None = None,
         versions: VersionsService | None = None,
         map_runs: MapRunStore | None = None,
+        map_children: MapChildStore | None = None,
     ) -> None:
         super().__init__(
             identity,
@@ -94,6 +96,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
         if versions is not None:
             self._actions |= VERSION_ACTIONS
         self._map_runs = map_runs
+        self._map_children = map_children
         if map_runs is not None and executions is not None:
             self._actions |= MAP_RUN_ACTIONS
 
@@ -159,6 +162,7 @@ class StatesApp(JsonEndpoint[StatesCall]):
             sync=self._sync,
             versions=self._versions,
             map_runs=self._map_runs,
+            map_children=self._map_children,
         )
         return await action(request.context)
 

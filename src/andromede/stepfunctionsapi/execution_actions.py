@@ -1,19 +1,28 @@
 """Step Functions' execution operations (decision 0271): StartExecution (authorised as
 ``states:StartExecution`` on the state machine), DescribeExecution, StopExecution,
 GetExecutionHistory and DescribeStateMachineForExecution (on the execution's ARN),
-ListExecutions (on the machine's), answering in the API model's shape (dates as epoch
-seconds, the history events' details under their members)."""
+ListExecutions (on the machine's; on the Map run's for its children, decision 0369, as
+DescribeExecution and GetExecutionHistory of a child: ``map_child_actions``), answering
+in the API model's shape (dates as epoch seconds, the history events' details under their
+members)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from andromede.stepfunctions.errors import ExecutionDoesNotExist, InvalidToken, TaskTimedOut
-from andromede.stepfunctions.execution_service import ExecutionsService
+from andromede.stepfunctions.errors import (
+    ExecutionDoesNotExist,
+    InvalidArn,
+    InvalidToken,
+    TaskTimedOut,
+)
+from andromede.stepfunctions.execution_service import ExecutionsService, history_page
 from andromede.stepfunctions.executions import Execution
+from andromede.stepfunctions.map_children import is_child_arn
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
+from andromede.stepfunctionsapi.map_child_actions import described_child, list_children, map_child
 
 __all__ = ["EXECUTION_ACTIONS"]
 
@@ -98,6 +107,8 @@ def _qualified(execution: Execution) -> dict[str, Any]:
 
 
 async def describe_execution(call: StatesCall) -> dict[str, Any]:
+    if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0369)
+        return described_child(await map_child(call, "DescribeExecution"))
     return _described(await _execution(call, "DescribeExecution"), _service(call))
 
 
@@ -118,14 +129,8 @@ async def stop_execution(call: StatesCall) -> dict[str, Any]:
 
 
 async def list_executions(call: StatesCall) -> dict[str, Any]:
-    if call.params.get("mapRunArn") is not None:
-        # A Map run's children run within its state and are kept in its counts and its
-        # ResultWriter's files, not as executions (decision 0322): said, not listed empty.
-        raise StatesWireError(
-            "ValidationException",
-            "Listing a Map run's child executions (mapRunArn) is not served by this platform: "
-            "DescribeMapRun counts them and ResultWriter writes each one's record",
-        )
+    if call.params.get("mapRunArn") is not None:  # a Map run's children (decision 0369)
+        return await list_children(call)
     machine = str(call.params.get("stateMachineArn"))[:256]
     call.resources.append(machine)
     await call.authorise("states:ListExecutions", machine, {})
@@ -159,14 +164,18 @@ async def list_executions(call: StatesCall) -> dict[str, Any]:
 
 
 async def get_execution_history(call: StatesCall) -> dict[str, Any]:
-    execution = await _execution(call, "GetExecutionHistory")
     include = call.params.get("includeExecutionData", True) is not False
-    page, token = await _service(call).history(
-        execution,
-        call.params.get("reverseOrder") is True,
-        call.params.get("nextToken"),
-        call.params.get("maxResults"),
-    )
+    paging = (call.params.get("reverseOrder") is True, call.params.get("nextToken"),
+              call.params.get("maxResults"))  # fmt: skip
+    if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0369)
+        if str(call.params["executionArn"]).split(":")[5] == "express":
+            arn = str(call.params["executionArn"])[:256]
+            raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        child = await map_child(call, "GetExecutionHistory")
+        page, token = history_page(list(child.history), *paging)
+    else:
+        execution = await _execution(call, "GetExecutionHistory")
+        page, token = await _service(call).history(execution, *paging)
     events = []
     for event in page:
         shown: dict[str, Any] = {

@@ -44,8 +44,10 @@ from andromede.stepfunctions.execution_service import ExecutionLimits, Execution
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
+from andromede.stepfunctions.map_children import MapChildStore, abort_running_children
 from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
-from andromede.stepfunctions.map_runs import MapRunStore, abort_running
+from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, abort_running
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
 from andromede.stepfunctions.service import (
     STATES_PRINCIPAL,
@@ -198,12 +200,19 @@ def trusting_roles(identity: IdentityService) -> RoleCheck:
     return trusted
 
 
-def aborting_map_runs(store: MapRunStore) -> Callable[[Execution], Awaitable[None]]:
-    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322)."""
+def aborting_map_runs(
+    store: MapRunStore, children: MapChildStore | None = None
+) -> Callable[[Execution], Awaitable[None]]:
+    """What an execution's end does to its Map runs still RUNNING: ABORTED (decision 0322),
+    and to their children still RUNNING (decision 0369)."""
 
     async def abort(execution: Execution) -> None:
-        await abort_running(store, execution.tenant_id, execution.arn,
-                            execution.stopped or int(time.time() * 1000))  # fmt: skip
+        now = execution.stopped or int(time.time() * 1000)
+        if not await abort_running(store, execution.tenant_id, execution.arn, now):
+            return  # no run was left running: neither were its children
+        for run in await store.list_for_execution(execution.tenant_id, execution.arn):
+            if children is not None and run.status == ABORTED:
+                await abort_running_children(children, execution.tenant_id, run.arn, now)
 
     return abort
 
@@ -214,6 +223,7 @@ def map_run_host(
     audit: AuditService,
     objects: ObjectService | None,
     store: MapRunStore,
+    children: MapChildStore | None = None,
 ) -> Callable[[RoleSessions], MapRunHost] | None:
     """The distributed Maps' host (decision 0322), where S3 is served: made with the task
     runner's role sessions."""
@@ -224,11 +234,12 @@ def map_run_host(
         max_bytes=settings.stepfunctions_item_reader_max_bytes,
         max_items=settings.stepfunctions_map_run_max_items,
         max_concurrency=settings.stepfunctions_map_run_max_concurrency,
+        children_kept=settings.stepfunctions_map_run_children_kept,
     )
     authoriser = S3Authoriser(identity.policies_for, settings.region)
 
     def made(sessions: RoleSessions) -> MapRunHost:
-        return StateMapRuns(present, authoriser, sessions, store, bounds, audit)
+        return StateMapRuns(present, authoriser, sessions, store, bounds, audit, children)
 
     return made
 
@@ -284,10 +295,11 @@ def states_api(
         return apis.get("lambda")  # Lambda's app, called as the role (decision 0294)
 
     map_runs = SqlMapRunStore(db)
+    map_children = SqlMapChildStore(db, sealer)  # sealed as the executions are (0369)
     tasks = StateTasks(
         identity, audit, settings.region, queues, pubsub,
         None if eventbridge is None else eventbridge.service, start_child, dynamodb, lambdas,
-        map_run_host(settings, identity, audit, objects, map_runs),
+        map_run_host(settings, identity, audit, objects, map_runs, map_children),
     )  # fmt: skip
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(
@@ -319,7 +331,7 @@ def states_api(
     )
     executions.on_start = runner.wake
     executions.on_due = runner.due_at
-    executions.observe_end = aborting_map_runs(map_runs)
+    executions.observe_end = aborting_map_runs(map_runs, map_children)
     executions.observe_start = observer.started
     activities = ActivitiesService(
         SqlActivityStore(db),
@@ -340,13 +352,15 @@ def states_api(
     apis[StatesApp.name] = StatesApp(machines, identity, audit, settings, rate_limiter,
                                      executions=executions, activities=activities,
                                      sync=sync, versions=versions,
-                                     map_runs=map_runs)  # fmt: skip
+                                     map_runs=map_runs,
+                                     map_children=map_children)  # fmt: skip
 
     async def forget(tenant_id: str) -> int:
         await executions.store.forget_tenant(tenant_id)
         await activities.store.forget_tenant(tenant_id)
         await versions.store.forget_tenant(tenant_id)
         await map_runs.forget_tenant(tenant_id)
+        await map_children.forget_tenant(tenant_id)
         return await machines.store.forget_tenant(tenant_id)
 
     task = asyncio.create_task(runner.run_forever(), name="stepfunctions")

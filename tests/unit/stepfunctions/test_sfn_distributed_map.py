@@ -16,6 +16,7 @@ import pytest
 from andromede.stepfunctions.definition import check_definition
 from andromede.stepfunctions.distributed_map import MapRunHost
 from andromede.stepfunctions.interpreter import Interpreter, StatesError
+from andromede.stepfunctions.map_children import MapChild
 from andromede.stepfunctions.map_items import (
     batches,
     exceeds_tolerance,
@@ -178,6 +179,8 @@ class Host:
         self.cap = cap
         self.written: dict[str, str] = {}
         self.runs: list[MapRun] = []
+        self.children: dict[str, MapChild] = {}  # each child as last recorded (0369)
+        self.kept = 1000
         self.running = 0
         self.most_running = 0
         self.contexts: list[dict[str, Any]] = []
@@ -243,6 +246,12 @@ class Host:
         self.runs.append(run)
         return run
 
+    def most_children_kept(self) -> int:
+        return self.kept
+
+    async def record_child(self, child: MapChild) -> None:
+        self.children[child.arn] = child
+
 
 class Tasks:
     def __init__(self, host: Host) -> None:
@@ -304,6 +313,32 @@ async def test_a_json_object_runs_as_child_executions_with_results_written() -> 
     assert final.status == "SUCCEEDED" and final.stopped is not None
     assert final.item_counts["succeeded"] == 5 and final.item_counts["resultsWritten"] == 5
     assert final.max_concurrency == 2
+
+
+async def test_the_first_children_are_kept_with_their_history() -> None:
+    """Decision 0369: each child recorded as it begins and ends, the first ``kept`` of them;
+    a STANDARD child with its history, an EXPRESS one without."""
+    host = Host({})
+    host.kept = 2
+    definition = distributed(processor=TASK, ItemsPath="$.items", MaxConcurrency=1,
+                             ToleratedFailureCount=1)  # fmt: skip
+    output, _ = await run(definition, {"items": [{"n": 0}, {"n": 1, "fail": True}, {"n": 2}]},
+                          host)  # fmt: skip
+    assert output[2] == {"done": 2}  # three ran, two kept
+    assert len(host.children) == 2
+    kept = sorted(host.children.values(), key=lambda c: c.started)
+    assert [json.loads(c.input)["n"] for c in kept] == [0, 1]
+    assert [c.status for c in kept] == ["SUCCEEDED", "FAILED"]
+    assert kept[0].output == '{"done":0}' and kept[1].error == "Boom"
+    kinds = [e.type for e in kept[0].history]
+    assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionSucceeded"
+    assert "TaskSucceeded" in kinds and kept[1].history[-1].type == "ExecutionFailed"
+    assert all(c.run_arn == host.runs[-1].arn and c.item_count == 1 for c in kept)
+    express = Host({})
+    definition["States"]["M"]["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "EXPRESS"
+    await run(definition, {"items": [{"n": 0}]}, express)
+    (only,) = express.children.values()
+    assert ":express:" in only.arn and only.history == () and only.status == "SUCCEEDED"
 
 
 async def test_children_have_their_own_execution_context_and_batches() -> None:

@@ -1,0 +1,211 @@
+"""A distributed Map's child executions as executions of their own (decision 0369): what
+ListExecutions(``mapRunArn``), DescribeExecution and GetExecutionHistory answer of them, and
+the store's port with its memory twin.
+
+Each child is recorded as it begins (RUNNING, its input) and as it ends (its status, output
+or error, and — a STANDARD child's — its history). Its ARN is the one its ``$$.Execution.Id``
+gave it (``…:execution:<machine>/<label>:<uuid>``; ``…:express:…`` for an EXPRESS child), its
+state machine AWS's ``…:stateMachine:<machine>/<label>``. AWS lists and describes a Map
+run's EXPRESS children too (ListExecutions' and DescribeExecution's documentation: "unless a
+Map Run dispatched them"), but keeps no history of them: neither is one kept here.
+
+A run keeps its first children up to ``stepfunctions_map_run_children_kept`` (in the order
+they began): AWS keeps them all, but here their inputs, outputs and histories are rows of the
+metadata database; a child beyond the bound runs and is counted in its Map run (and written
+by its ResultWriter), not kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from andromede.stepfunctions.executions import HistoryEvent
+from andromede.stepfunctions.map_runs import ABORTED, child_machine_arn
+
+if TYPE_CHECKING:
+    from andromede.stepfunctions.interpreter import Event
+
+__all__ = [
+    "MapChild",
+    "MapChildStore",
+    "MemoryMapChildStore",
+    "abort_running_children",
+    "child_account",
+    "child_history",
+    "is_child_arn",
+]
+
+_KINDS: Final = ("execution", "express")
+
+
+def is_child_arn(arn: Any) -> bool:
+    """Whether ``arn`` has the shape of a Map run's child's (its machine ``<machine>/<label>``)."""
+    parts = arn.split(":") if isinstance(arn, str) and len(arn) <= 2000 else []
+    return (
+        len(parts) == 8
+        and parts[:3] == ["arn", "aws", "states"]
+        and parts[5] in _KINDS
+        and "/" in parts[6]
+    )
+
+
+def child_account(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+@dataclass(frozen=True, slots=True)
+class MapChild:
+    tenant_id: str
+    run_arn: str
+    arn: str
+    started: int  # ms
+    input: str
+    item_count: int
+    role_arn: str = ""
+    status: str = "RUNNING"
+    stopped: int | None = None
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    history: tuple[HistoryEvent, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.arn.rsplit(":", 1)[-1]
+
+    @property
+    def express(self) -> bool:
+        return self.arn.split(":")[5] == "express"
+
+    @property
+    def machine_arn(self) -> str:
+        return child_machine_arn(self.run_arn)
+
+    def changed(self, **fields: Any) -> MapChild:
+        return dataclasses.replace(self, **fields)
+
+    def document(self) -> dict[str, Any]:
+        """What is sealed at rest: the customer's data of the child."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cause": self.cause,
+            "role_arn": self.role_arn,
+            "history": [event.as_json() for event in self.history],
+        }
+
+    @classmethod
+    def of_document(cls, shell: MapChild, document: dict[str, Any]) -> MapChild:
+        return shell.changed(
+            input=str(document.get("input") or "{}"),
+            output=document.get("output"),
+            error=document.get("error"),
+            cause=document.get("cause"),
+            role_arn=str(document.get("role_arn") or ""),
+            history=tuple(HistoryEvent.of_json(e) for e in document.get("history") or []),
+        )
+
+
+def child_history(child: MapChild, events: list[Event]) -> tuple[HistoryEvent, ...]:
+    """A STANDARD child's history as GetExecutionHistory gives an execution's: started (its
+    input, its role), its states' events, then its end. The states ran within the parent's
+    step, so their events are stamped with the child's end, as a step's are with its own."""
+    ended = child.stopped if child.stopped is not None else child.started
+    found: list[tuple[int, str, str | None, dict[str, Any]]] = [
+        (child.started, "ExecutionStarted", "executionStartedEventDetails",
+         {"input": child.input, "inputDetails": {"truncated": False},
+          "roleArn": child.role_arn}),
+        *((ended, e.type, e.details_name, e.details) for e in events),
+    ]  # fmt: skip
+    if child.status == "SUCCEEDED":
+        found.append((ended, "ExecutionSucceeded", "executionSucceededEventDetails",
+                      {"output": child.output, "outputDetails": {"truncated": False}}))  # fmt: skip
+    elif child.status == "FAILED":
+        failed = {k: v for k, v in (("error", child.error), ("cause", child.cause)) if v}
+        found.append((ended, "ExecutionFailed", "executionFailedEventDetails", failed))
+    return tuple(HistoryEvent(i + 1, i, at, kind, name, details)
+                 for i, (at, kind, name, details) in enumerate(found))  # fmt: skip
+
+
+class MapChildStore(Protocol):
+    async def save(self, child: MapChild) -> None:
+        """``child`` written: inserted, or over the one of its ARN — but an ABORTED child
+        stays as it was (its parent ended while it ran: ``abort_running_children``). The run
+        bounds how many it keeps (``distributed_map``: it knows how many it began, a count
+        the store would have to take again at each insert)."""
+        ...
+
+    async def get(self, tenant_id: str, arn: str) -> MapChild | None: ...
+
+    async def list_for_run(
+        self, tenant_id: str, run_arn: str, status: str | None,
+        after: tuple[int, str] | None, limit: int,
+    ) -> list[MapChild]:  # fmt: skip
+        """Up to ``limit`` of the run's children of ``status`` (any: None), the newest first
+        (by start, then ARN), after the ``(started, arn)`` given; without their data (input,
+        output, error, cause, history: what ListExecutions does not show)."""
+        ...
+
+    async def forget_tenant(self, tenant_id: str) -> int: ...
+
+
+async def abort_running_children(
+    store: MapChildStore, tenant_id: str, run_arn: str, now: int
+) -> int:
+    """The run's children still RUNNING marked ABORTED once its execution ended or was
+    stopped (ones a gateway's restart left behind, or ones a stop cut short): how many. They
+    stay so, as their Map run does (decision 0322)."""
+    aborted, changed = 0, True
+    while changed:  # a pass that changed nothing ends it: nothing left, or nothing to do
+        changed = False
+        for listed in await store.list_for_run(tenant_id, run_arn, "RUNNING", None, 100):
+            found = await store.get(tenant_id, listed.arn)
+            if found is not None and found.status == "RUNNING":
+                await store.save(found.changed(status=ABORTED, stopped=now))
+                aborted, changed = aborted + 1, True
+    return aborted
+
+
+def _order(child: MapChild) -> tuple[int, str]:
+    return (-child.started, child.arn)
+
+
+def _listed(child: MapChild) -> MapChild:
+    return child.changed(input="", output=None, error=None, cause=None, role_arn="", history=())
+
+
+class MemoryMapChildStore:
+    """The in-memory twin (tests, and the contract suite's reference)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str], MapChild] = {}
+
+    async def save(self, child: MapChild) -> None:
+        key = (child.tenant_id, child.arn)
+        stored = self._children.get(key)
+        if stored is None or stored.status != ABORTED:
+            self._children[key] = child
+
+    async def get(self, tenant_id: str, arn: str) -> MapChild | None:
+        return self._children.get((tenant_id, arn))
+
+    async def list_for_run(
+        self, tenant_id: str, run_arn: str, status: str | None,
+        after: tuple[int, str] | None, limit: int,
+    ) -> list[MapChild]:  # fmt: skip
+        found = sorted(
+            (c for (t, _), c in self._children.items()
+             if t == tenant_id and c.run_arn == run_arn and status in (None, c.status)),
+            key=_order,
+        )  # fmt: skip
+        if after is not None:
+            found = [c for c in found if _order(c) > (-after[0], after[1])]
+        return [_listed(c) for c in found[:limit]]
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        keys = [k for k in self._children if k[0] == tenant_id]
+        for key in keys:
+            del self._children[key]
+        return len(keys)

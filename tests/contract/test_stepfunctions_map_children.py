@@ -1,0 +1,137 @@
+"""Decision 0369's store of a Map run's child executions over every implementation (memory,
+SQLite, PostgreSQL): a child written as it begins then as it ends, read back by ARN with its
+data and history, listed by run newest first (by status, after a position, without data),
+tenants and runs apart, a run's RUNNING children aborted and kept so, a closed tenant's
+forgotten; over SQL, the input, output, error and
+history sealed at rest under the account's key ring."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.stepfunctions.executions import HistoryEvent
+from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
+from andromede.stepfunctions.map_children import (
+    MapChild,
+    MapChildStore,
+    MemoryMapChildStore,
+    abort_running_children,
+)
+from andromede.wiring.queues import KeySealer
+from support.keys import key_service_in
+from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_database
+
+T0 = 1_800_000_000_000
+TENANT = "000000000001"
+RUN = f"arn:aws:states:eu-fr-1:{TENANT}:mapRun:m/l:run-1"
+SECRET = '{"card": "clear-secret-4242"}'
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MapChildStore]:
+    async with backend_database(request, tmp_path) as db:
+        if db is None:
+            yield MemoryMapChildStore()
+        else:
+            keys = key_service_in(tmp_path / "keys")
+            yield SqlMapChildStore(db, KeySealer(keys))
+            keys.close()
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def sql_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    async with sql_database(request, tmp_path) as db:
+        yield db
+
+
+def child(name: str, started: int = T0, tenant_id: str = TENANT, run: str = RUN) -> MapChild:
+    return MapChild(
+        tenant_id=tenant_id, run_arn=run,
+        arn=f"arn:aws:states:eu-fr-1:{tenant_id}:execution:m/l:{name}", started=started,
+        input=SECRET, item_count=2, role_arn=f"arn:aws:iam::{tenant_id}:role/r",
+    )  # fmt: skip
+
+
+def ended(one: MapChild, status: str = "SUCCEEDED", **kw: Any) -> MapChild:
+    history = (HistoryEvent(1, 0, one.started, "ExecutionStarted",
+                            "executionStartedEventDetails", {"input": SECRET}),)  # fmt: skip
+    return one.changed(status=status, stopped=one.started + 5, history=history, **kw)
+
+
+async def test_children_written_read_listed_and_forgotten(store: MapChildStore) -> None:
+    first, second, third = child("a"), child("b", T0 + 1), child("c", T0 + 2)
+    for one in (first, second, third):
+        await store.save(one)
+    await store.save(ended(first, output='{"ok": 1}'))
+    await store.save(ended(second, "FAILED", error="Empty", cause="no quantity"))
+    await store.save(child("x", tenant_id="000000000002",
+                           run=RUN.replace(TENANT, "000000000002")))  # fmt: skip
+    await store.save(child("y", run=RUN.replace("run-1", "run-2")))
+
+    found = await store.get(TENANT, first.arn)
+    assert found == ended(first, output='{"ok": 1}')
+    assert found is not None and found.history[0].details == {"input": SECRET}
+    assert await store.get("000000000002", first.arn) is None  # tenants apart
+
+    listed = await store.list_for_run(TENANT, RUN, None, None, 10)
+    assert [c.name for c in listed] == ["c", "b", "a"]  # the newest first
+    assert listed[1].status == "FAILED" and listed[1].stopped == T0 + 6
+    assert all(c.input == "" and c.history == () and c.error is None for c in listed)
+    assert listed[2].item_count == 2 and listed[2].run_arn == RUN
+    running = await store.list_for_run(TENANT, RUN, "RUNNING", None, 10)
+    assert [c.name for c in running] == ["c"]
+    page = await store.list_for_run(TENANT, RUN, None, (T0 + 2, third.arn), 1)
+    assert [c.name for c in page] == ["b"]
+    tied = child("d", T0 + 2)
+    await store.save(tied)
+    after_c = await store.list_for_run(TENANT, RUN, None, (T0 + 2, third.arn), 10)
+    assert [c.name for c in after_c] == ["d", "b", "a"]  # same start: by ARN
+
+    assert await store.forget_tenant(TENANT) == 5
+    assert await store.get(TENANT, first.arn) is None
+    assert len(await store.list_for_run("000000000002", RUN.replace(TENANT, "000000000002"),
+                                        None, None, 10)) == 1  # fmt: skip
+
+
+async def test_running_children_are_aborted_and_stay_so(store: MapChildStore) -> None:
+    await store.save(ended(child("done")))
+    for name in ("a", "b", "c"):
+        await store.save(child(name))
+    await store.save(child("other", run=RUN.replace("run-1", "run-2")))
+    assert await abort_running_children(store, TENANT, RUN, T0 + 50) == 3
+    aborted = await store.get(TENANT, child("a").arn)
+    assert aborted is not None and (aborted.status, aborted.stopped) == ("ABORTED", T0 + 50)
+    assert aborted.input == SECRET  # its data kept
+    await store.save(ended(child("a")))  # the child ended after its parent: stays aborted
+    again = await store.get(TENANT, child("a").arn)
+    assert again is not None and again.status == "ABORTED" and again.history == ()
+    done = await store.get(TENANT, child("done").arn)
+    assert done is not None and done.status == "SUCCEEDED"
+    other = await store.get(TENANT, child("other").arn)
+    assert other is not None and other.status == "RUNNING"  # another run's
+    assert await abort_running_children(store, TENANT, RUN, T0 + 60) == 0
+
+
+async def test_children_are_sealed_at_rest(sql_db: Database, tmp_path: Path) -> None:
+    keys = key_service_in(tmp_path / "keys")
+    store = SqlMapChildStore(sql_db, KeySealer(keys))
+    try:
+        await store.save(ended(child("a"), output=SECRET, error=None))
+
+        def blobs(conn: Any) -> list[bytes]:
+            column = tables.stepfunctions_map_children.c.document_sealed
+            return [bytes(b) for (b,) in conn.execute(sa.select(column)).all()]
+
+        found = await sql_db.read(blobs)
+        assert len(found) == 1 and b"clear-secret" not in found[0]
+        read = await store.get(TENANT, child("a").arn)
+        assert read is not None and read.input == SECRET and read.output == SECRET
+    finally:
+        keys.close()
