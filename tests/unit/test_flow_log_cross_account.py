@@ -34,6 +34,7 @@ START = 1764930000
 WHEN = datetime(2025, 12, 5, 10, 25, tzinfo=UTC)
 ADDRESS = "10.80.1.5"
 OTHER = "444455556666"  # the stream's account in the API tests
+DESTINATION_ROLE = "AWSLogDeliveryFirehoseCrossAccountRole"  # the name AWS's guide gives it
 FLOW_LOG_ID = "fl-0123456789abcdef0"
 
 
@@ -68,7 +69,7 @@ def _params(ec2: World, vpc: str, **extra: Any) -> dict[str, Any]:
         "LogDestinationType": "kinesis-data-firehose",
         "LogDestination": f"arn:aws:firehose:{REGION}:{OTHER}:deliverystream/central",
         "DeliverLogsPermissionArn": f"arn:aws:iam::{ec2.tenant_id}:role/mySourceRole",
-        "DeliverCrossAccountRole": f"arn:aws:iam::{OTHER}:role/AWSLogDeliveryFirehoseCrossAccountRole",
+        "DeliverCrossAccountRole": f"arn:aws:iam::{OTHER}:role/{DESTINATION_ROLE}",
         **extra,
     }
 
@@ -161,7 +162,7 @@ _BAD = "InvalidParameterValue"
                 "LogGroupName": "flows",
             },
             _BAD,
-        ),  # fmt: skip
+        ),
         # Another account's stream without the destination role; without the source role.
         ({"DeliverCrossAccountRole": None}, _BAD),
         ({"DeliverLogsPermissionArn": None}, "MissingParameter"),
