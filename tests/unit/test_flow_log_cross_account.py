@@ -23,12 +23,16 @@ from botocore.credentials import Credentials
 from andromede.compute.flow_log import Destination, FlowLog, ResourceType, TrafficType
 from andromede.compute.flow_log_files import FlowKey, FlowRecord, InterfaceContext
 from andromede.compute.flow_logs import CapturedInterface
+from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_delivery import FlowLogDelivery
 from andromede.flow_log_roles import CrossAccountChain
 from andromede.flow_log_streams import FlowLogStreams
+from andromede.settings import Settings
+from andromede.wiring.logs import flow_log_destinations
 from support.ec2app import REGION, ApiError, Client, World, ec2_world
 from support.firehoseapp import World as FirehoseWorld
 from support.firehoseapp import firehose_world
+from support.logsapp import logs_world
 
 START = 1764930000
 WHEN = datetime(2025, 12, 5, 10, 25, tzinfo=UTC)
@@ -449,3 +453,17 @@ async def test_another_tenant_is_never_written_without_its_roles_consent(
     # Nor through the source account's role, which is not the intruder's to name.
     borrowed = dataclasses.replace(_flow_log(accounts), tenant_id=intruder)
     await _refused(fire, chain, borrowed)
+
+
+async def test_serves_wiring_gives_the_chain(fire: FirehoseWorld, tmp_path: Path) -> None:
+    """``serve``'s flow log destinations cross accounts through the chain, and only there."""
+    accounts = await _accounts(fire)
+    apis: dict[str, Any] = {FirehoseApp.name: fire.app}
+    for logs in logs_world(tmp_path / "logs"):
+        settings = Settings(data_dir=tmp_path / "data", region=REGION)
+        made = flow_log_destinations(settings, fire.identity, logs.service, None, None, apis)
+        assert await made.streams.deliver(_flow_log(accounts), [b"x\n"]) is None
+        assert fire.sink.total("IncomingRecords") == 1
+        await fire.identity.delete_role_policy(fire.tenant_id, DESTINATION_ROLE, "tag")
+        assert await made.streams.deliver(_flow_log(accounts), [b"x\n"]) == "Access error"
+        assert fire.sink.total("IncomingRecords") == 1
