@@ -19,6 +19,13 @@ full, ``Rate limited``. A failed delivery is audited (``firehose:PutRecordBatch`
 ``delivery.logs.amazonaws.com``, FAILURE, with the flow log's id); the successful puts are
 data events, not audited, as the Firehose API's PutRecordBatch and the Logs destination's
 PutLogEvents are not.
+
+A stream of another account (decision 0370: ``DeliverCrossAccountRole``) is put into only when
+``cross_account`` (``flow_log_roles.CrossAccountChain``: the flow log's role and the stream's
+account's role, as AWS's guide asks) consents, and then as that account's: the records are its
+stream's, metered in its ``firehose.ingested``. A refused chain is ``Access error``, audited in
+the flow log's account (and the refused AssumeRole in the stream's). Without a chain in the
+wiring, another account's stream is never put into.
 """
 
 from __future__ import annotations
@@ -33,14 +40,13 @@ from andromede.audit.service import AuditService
 from andromede.compute.flow_log import FlowLog
 from andromede.firehose.errors import FirehoseError, InvalidArgument, StreamNotFound
 from andromede.firehose.model import RecordSink
+from andromede.flow_log_roles import LOG_DELIVERY_PRINCIPAL, CrossAccountChain
 
 __all__ = ["ACCESS_ERROR", "LOG_DELIVERY_PRINCIPAL", "RATE_LIMITED", "FlowLogStreams"]
 
 ACCESS_ERROR: Final = "Access error"
 RATE_LIMITED: Final = "Rate limited"
 UNKNOWN_ERROR: Final = "Unknown error"
-# The principal AWS's vended logs are put by (the service-linked role's service).
-LOG_DELIVERY_PRINCIPAL: Final = "delivery.logs.amazonaws.com"
 # Firehose's PutRecordBatch takes at most this many records a call.
 _BATCH: Final = 500
 
@@ -53,10 +59,12 @@ class FlowLogStreams:
         sink: Callable[[], RecordSink | None],
         *,
         audit: AuditService | None = None,
+        cross_account: CrossAccountChain | None = None,
     ) -> None:
         # Found when delivering: ``serve`` makes Firehose after the flow logs' wiring.
         self._sink = sink
         self._audit = audit
+        self._cross_account = cross_account
 
     async def deliver(self, flow_log: FlowLog, records: Sequence[bytes]) -> str | None:
         """``records`` into the flow log's stream, in batches; None, or EC2's
@@ -66,20 +74,26 @@ class FlowLogStreams:
         if sink is None:  # a deployment without Firehose
             return UNKNOWN_ERROR
         parts = arn.split(":")
-        if len(parts) != 6 or parts[4] != flow_log.tenant_id:
-            why = "the stream is not the flow log's account's"
-            return self._failed(flow_log, ACCESS_ERROR, why)
+        owner = parts[4] if len(parts) == 6 else ""
+        if owner != flow_log.tenant_id:
+            # Another account's stream: only through the roles both accounts gave.
+            if not flow_log.destination.cross_account or self._cross_account is None:
+                why = "the stream is not the flow log's account's"
+                return self._failed(flow_log, ACCESS_ERROR, why)
+            refused = await self._cross_account.refusal(flow_log)
+            if refused is not None:
+                return self._failed(flow_log, ACCESS_ERROR, refused)
         for first in range(0, len(records), _BATCH):
             batch = records[first : first + _BATCH]
             try:
-                results = await sink.put_records(flow_log.tenant_id, arn, batch)
+                results = await sink.put_records(owner, arn, batch)
             except (StreamNotFound, InvalidArgument) as exc:
                 return self._failed(flow_log, ACCESS_ERROR, f"{type(exc).__name__}: {exc}")
             except FirehoseError as exc:
                 return self._failed(flow_log, UNKNOWN_ERROR, f"{type(exc).__name__}: {exc}")
-            refused = [r for r in results if r.error_code is not None]
-            if refused:
-                why = f"{refused[0].error_code}: {refused[0].error_message or ''}"
+            failed = [r for r in results if r.error_code is not None]
+            if failed:
+                why = f"{failed[0].error_code}: {failed[0].error_message or ''}"
                 return self._failed(flow_log, RATE_LIMITED, why)
         return None
 

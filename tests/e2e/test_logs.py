@@ -410,7 +410,8 @@ def test_a_vpc_flow_log_to_a_log_group(server: ServerProcess) -> None:
 def test_a_vpc_flow_log_to_a_firehose_stream(server: ServerProcess) -> None:
     """Decision 0348: boto3 makes a VPC flow log to a Firehose stream of the account, with the
     TCP flags, direction and traffic path in its format; DescribeFlowLogs shows the type and
-    the stream; another account's stream is refused in EC2's words. (The records' delivery
+    the stream; another account's stream is refused in EC2's words, and made with
+    ``DeliverCrossAccountRole`` (decision 0370). (The records' delivery
     through Firehose is the unit tests', over the in-memory service.)"""
     ec2, sts = client(server, "ec2"), client(server, "sts")
     account = sts.get_caller_identity()["Account"]
@@ -441,7 +442,21 @@ def test_a_vpc_flow_log_to_a_firehose_stream(server: ServerProcess) -> None:
         )
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert refused.value.response["ResponseMetadata"]["RequestId"]
-    ec2.delete_flow_logs(FlowLogIds=made["FlowLogIds"])
+    # Decision 0370: into that account's stream through its role, assumed by one of ours.
+    other = stream.replace(account, "999999999999")
+    cross_role = "arn:aws:iam::999999999999:role/AWSLogDeliveryFirehoseCrossAccountRole"
+    crossing = ec2.create_flow_logs(
+        ResourceType="VPC",
+        ResourceIds=[vpc],
+        TrafficType="REJECT",
+        LogDestinationType="kinesis-data-firehose",
+        LogDestination=other,
+        DeliverLogsPermissionArn=f"arn:aws:iam::{account}:role/mySourceRole",
+        DeliverCrossAccountRole=cross_role,
+    )
+    [flow_log] = ec2.describe_flow_logs(FlowLogIds=crossing["FlowLogIds"])["FlowLogs"]
+    assert (flow_log["LogDestination"], flow_log["DeliverCrossAccountRole"]) == (other, cross_role)
+    ec2.delete_flow_logs(FlowLogIds=made["FlowLogIds"] + crossing["FlowLogIds"])
 
 
 def test_retention_sweep_and_no_event_in_clear(server: ServerProcess) -> None:

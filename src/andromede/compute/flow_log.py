@@ -9,7 +9,8 @@ ACCEPT, REJECT or ALL), the record's fields (``LogFormat``, EC2's ``${field}`` l
 version-2 fields by default), how long a host aggregates before it reports
 (``MaxAggregationInterval``, 60 or 600 seconds) and how the objects are written and named
 (``DestinationOptions``: ``plain-text`` gzip files or ``parquet`` ones, decision 0170).
-Whether its deliveries succeed is its ``DeliverLogsStatus``.
+Whether its deliveries succeed is its ``DeliverLogsStatus``. A flow log to a Firehose stream
+may deliver into another account's stream (decision 0370: ``DeliverCrossAccountRole``).
 
 The records themselves and the objects' names are :mod:`andromede.compute.flow_log_files`.
 """
@@ -132,6 +133,14 @@ class Destination:
     log_group: str = ""
     role_arn: str = ""
     stream_arn: str = ""
+    # Decision 0370: a Firehose stream of another account, reached through ``role_arn`` (a
+    # role of the flow log's account) assuming this role of the stream's account.
+    cross_account_role: str = ""
+
+    @property
+    def cross_account(self) -> bool:
+        """Whether the destination is another account's (``DeliverCrossAccountRole``)."""
+        return bool(self.cross_account_role)
 
     @property
     def kind(self) -> str:
@@ -159,6 +168,8 @@ class Destination:
     @property
     def identity(self) -> str:
         """What makes two destinations one (a request's digest): S3's is its ARN, as it was."""
+        if self.cross_account_role:
+            return f"firehose:{self.stream_arn} {self.role_arn} {self.cross_account_role}"
         if self.stream_arn:
             return f"firehose:{self.stream_arn}"
         return f"logs:{self.log_group} {self.role_arn}" if self.log_group else self.arn
@@ -233,15 +244,17 @@ def parse_destination(
     for S3, ``LogDestination``, a bucket's ARN with an optional key prefix, which may not
     name the ``AWSLogs`` folder itself; for CloudWatch Logs, ``LogGroupName`` or
     ``LogDestination`` (a group's ARN, of ``account`` in ``region``) and the role
-    ``DeliverLogsPermissionArn``; for Firehose, ``LogDestination``, a stream's ARN of
-    ``account`` in ``region`` (decision 0348). ``DeliverCrossAccountRole`` is refused: a flow
-    log delivers into its own account only."""
-    if cross_account_role:
-        raise InvalidParameterValue(
-            "DeliverCrossAccountRole is not supported: flow logs are delivered into their"
-            " own account"
-        )
+    ``DeliverLogsPermissionArn``; for Firehose, ``LogDestination``, a stream's ARN in
+    ``region`` (decision 0348): of ``account``, or (decision 0370) of another account with
+    ``DeliverCrossAccountRole`` (a role of the stream's account) and
+    ``DeliverLogsPermissionArn`` (a role of ``account`` that assumes it). As on AWS,
+    cross-account delivery is Firehose's only: the VPC guide's CloudWatch Logs role "must
+    belong to your account", and S3 crosses accounts by the bucket's policy instead."""
     kind = CLOUD_WATCH_LOGS if destination_type is None else destination_type
+    if cross_account_role and kind != FIREHOSE:
+        raise InvalidParameterValue(
+            f"DeliverCrossAccountRole is only applicable for {FIREHOSE} delivery"
+        )
     if kind == CLOUD_WATCH_LOGS:
         return _log_group_destination(destination, log_group_name, role_arn, region, account)
     if kind not in (S3, FIREHOSE):
@@ -249,13 +262,22 @@ def parse_destination(
             f"LogDestinationType '{kind[:32]}' is not supported: flow logs are delivered to"
             " S3 buckets, CloudWatch Logs groups or Firehose streams"
         )
-    for name, value in (("DeliverLogsPermissionArn", role_arn), ("LogGroupName", log_group_name)):
-        if value:
-            raise InvalidParameterValue(f"{name} is not applicable for {kind} delivery")
+    if log_group_name:
+        raise InvalidParameterValue(f"LogGroupName is not applicable for {kind} delivery")
+    if role_arn and kind == S3:
+        raise InvalidParameterValue(
+            f"DeliverLogsPermissionArn is not applicable for {kind} delivery"
+        )
+    if role_arn and not cross_account_role:
+        # Firehose names a role only to cross accounts (decision 0348).
+        raise InvalidParameterValue(
+            f"DeliverLogsPermissionArn is only applicable for {kind} delivery with"
+            " DeliverCrossAccountRole"
+        )
     if not destination:
         raise MissingParameter("The request must contain the parameter LogDestination")
     if kind == FIREHOSE:
-        return _stream_destination(destination, region, account)
+        return _stream_destination(destination, region, account, role_arn, cross_account_role)
     match = _BUCKET_ARN.match(destination)
     if match is None or ".." in match.group(1):
         raise InvalidParameterValue(
@@ -269,21 +291,65 @@ def parse_destination(
     return Destination(match.group(1), f"{prefix}/" if prefix else "")
 
 
-def _stream_destination(destination: str, region: str, account: str) -> Destination:
-    """A Firehose stream's ARN of the caller's account and region: a stream elsewhere asks
-    ``DeliverCrossAccountRole``, which is not offered. Whether the stream exists is the
-    delivery's to find (``DeliverLogsStatus``), as a bucket's is."""
+def _role_account(name: str, arn: str) -> str:
+    """The account of a role's ARN, which must be one."""
+    match = _ROLE_ARN.match(arn)
+    if match is None:
+        raise InvalidParameterValue(f"{name}: '{arn[:128]}' is not a valid IAM role ARN")
+    return arn.split(":")[4]
+
+
+def _stream_destination(
+    destination: str,
+    region: str,
+    account: str,
+    role_arn: str | None,
+    cross_account_role: str | None,
+) -> Destination:
+    """A Firehose stream's ARN in the caller's region: of its account, put into as the log
+    delivery service, no role named; or (decision 0370) of another account, reached through
+    ``role_arn`` (the caller's) assuming ``cross_account_role`` (the stream's account's).
+    Whether the stream exists, and whether the roles consent, is the delivery's to find
+    (``DeliverLogsStatus``), as a bucket's existence is."""
     match = _STREAM_ARN.match(destination)
     if match is None:
         raise InvalidParameterValue(
             f"LogDestination: '{destination[:128]}' is not a valid Firehose delivery stream ARN"
         )
-    if match.group(1) != region or match.group(2) != account:
+    if match.group(1) != region:
         raise InvalidParameterValue(
-            "LogDestination must be a Firehose delivery stream of this account and region:"
-            " cross-account delivery (DeliverCrossAccountRole) is not supported"
+            "LogDestination must be a Firehose delivery stream of this region"
         )
-    return Destination(stream_arn=destination)
+    owner = match.group(2)
+    if owner == account:
+        for name, value in (
+            ("DeliverLogsPermissionArn", role_arn),
+            ("DeliverCrossAccountRole", cross_account_role),
+        ):
+            if value:
+                raise InvalidParameterValue(
+                    f"{name} is only applicable for delivery to a Firehose delivery stream of"
+                    " another account"
+                )
+        return Destination(stream_arn=destination)
+    if not cross_account_role:
+        raise InvalidParameterValue(
+            "LogDestination is a Firehose delivery stream of another account: the request must"
+            " contain DeliverCrossAccountRole"
+        )
+    if not role_arn:
+        raise MissingParameter("The request must contain the parameter DeliverLogsPermissionArn")
+    if _role_account("DeliverLogsPermissionArn", role_arn) != account:
+        raise InvalidParameterValue(
+            "DeliverLogsPermissionArn must be an IAM role of the flow log's account"
+        )
+    if _role_account("DeliverCrossAccountRole", cross_account_role) != owner:
+        raise InvalidParameterValue(
+            "DeliverCrossAccountRole must be an IAM role of the LogDestination's account"
+        )
+    return Destination(
+        role_arn=role_arn, stream_arn=destination, cross_account_role=cross_account_role
+    )
 
 
 def _log_group_destination(

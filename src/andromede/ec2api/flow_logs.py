@@ -15,13 +15,18 @@ Firehose stream of the account (``kinesis-data-firehose``, decision 0348) asks
 
 A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
 items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.
-``DeliverCrossAccountRole`` is refused: the platform delivers into the flow log's own
-account's buckets, log groups and Firehose streams.
+``DeliverCrossAccountRole`` (decision 0370) sends a flow log into a Firehose stream of another
+account: the caller passes its role ``DeliverLogsPermissionArn`` to
+``delivery.logs.amazonaws.com`` (``iam:PassRole``, with ``iam:AssociatedResourceARN`` each
+monitored resource, as AWS's guide conditions it), and the stream's account's consent is its
+own role's, judged when delivering — so no ``firehose:TagDeliveryStream`` is asked of the
+caller, who has no rights in that account.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from andromede.compute.errors import ComputeError
 from andromede.compute.flow_log import (
@@ -41,6 +46,9 @@ from andromede.ec2api.xml import write_tags
 from andromede.http.xml import XmlWriter
 
 __all__ = ["FLOW_LOG_ACTIONS"]
+
+# The principal a cross-account flow log's source role is passed to (AWS's VPC user guide).
+LOG_DELIVERY_SERVICE: Final = "delivery.logs.amazonaws.com"
 
 _HANDLED = frozenset(
     {
@@ -75,6 +83,7 @@ def _write_flow_log(xml: XmlWriter, flow_log: FlowLog, region: str) -> None:
     xml.element("logDestination", destination.arn_in(region, flow_log.tenant_id))
     xml.element("logGroupName", destination.log_group or None)
     xml.element("deliverLogsPermissionArn", destination.role_arn or None)
+    xml.element("deliverCrossAccountRole", destination.cross_account_role or None)
     xml.element("logFormat", flow_log.format_text)
     write_tags(xml, flow_log.tags)
     xml.element("maxAggregationInterval", flow_log.max_aggregation_interval)
@@ -118,7 +127,9 @@ async def create_flow_logs(call: Call) -> None:
         account=call.tenant_id,
     )
     check_options(destination, bool(options.names()))
-    if destination.role_arn:
+    if destination.cross_account:
+        await _may_pass_cross_account_role(call, destination.role_arn)
+    elif destination.role_arn:
         # As AWS: the caller hands the role to the flow logs service, so it must be allowed
         # to pass it (to that service) beside ec2:CreateFlowLogs.
         await call.allow(
@@ -126,7 +137,7 @@ async def create_flow_logs(call: Call) -> None:
             [destination.role_arn],
             {"iam:PassedToService": "vpc-flow-logs.amazonaws.com"},
         )
-    if destination.stream_arn:
+    elif destination.stream_arn:
         await call.allow("firehose:TagDeliveryStream", [destination.stream_arn])
     made, refused = await call.compute.create_flow_logs(
         call.tenant_id,
@@ -149,6 +160,26 @@ async def create_flow_logs(call: Call) -> None:
         xml.element("item", flow_log.flow_log_id)
     xml.close("flowLogIdSet")
     _write_unsuccessful(xml, refused)
+
+
+# What CreateFlowLogs' ResourceType names in an EC2 ARN.
+_ARN_TYPES = {"VPC": "vpc", "Subnet": "subnet", "NetworkInterface": "network-interface"}
+
+
+async def _may_pass_cross_account_role(call: Call, role_arn: str) -> None:
+    """AWS's guide for cross-account delivery to Firehose: the source role is passed to the
+    log delivery service, once for each monitored resource (``iam:AssociatedResourceARN``,
+    which its example policy conditions with ``StringLike``)."""
+    kind = _ARN_TYPES.get(call.params.get("ResourceType") or "", "vpc")
+    for resource_id in call.params.values("ResourceId") or ["*"]:
+        await call.allow(
+            "iam:PassRole",
+            [role_arn],
+            {
+                "iam:PassedToService": LOG_DELIVERY_SERVICE,
+                "iam:AssociatedResourceARN": call.arn(kind, resource_id),
+            },
+        )
 
 
 def _filter(name: str) -> Callable[[object], list[str]] | None:

@@ -58,6 +58,7 @@ from andromede.firehose.model import RecordSink
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
+from andromede.flow_log_roles import CrossAccountChain
 from andromede.flow_log_streams import FlowLogStreams
 from andromede.function_invocations import lambda_invocations
 from andromede.http.ratelimit import RateLimiter
@@ -671,7 +672,11 @@ def flow_log_destinations(
 
     return FlowLogDestinations(
         flow_log_groups(settings, identity, logs, billing, audit),
-        FlowLogStreams(firehose, audit=audit),
+        FlowLogStreams(
+            firehose,
+            audit=audit,
+            cross_account=CrossAccountChain(identity, settings.region, audit=audit),
+        ),
     )
 
 
