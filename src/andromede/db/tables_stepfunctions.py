@@ -8,7 +8,7 @@ executions parked on it, ``waiting_activity``); migration 0134 (decision 0283):
 ``stepfunctions_versions`` (each machine's published versions, their definitions sealed),
 ``stepfunctions_aliases`` (their aliases and routing) and the executions' version, alias and
 redrive columns; migration 0146 (decision 0322): ``stepfunctions_map_runs`` (the distributed
-Maps' runs: their execution, status, settings and counts); migration 0154 (decision 0369):
+Maps' runs: their execution, status, settings and counts); migration 0153 (decision 0369):
 ``stepfunctions_map_children`` (a run's child executions, their data and history sealed).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports

@@ -1,5 +1,5 @@
 """A distributed Map's child executions over the metadata database (SQLite or PostgreSQL),
-the table of migration 0154 (decision 0369). A child's input, output, error, cause, role and
+the table of migration 0153 (decision 0369). A child's input, output, error, cause, role and
 history are one JSON document sealed under its account's key ring, its AAD the child's ARN,
 as an execution's are (``execution_store_sql``); its run, status, dates and item count are
 columns, what ListExecutions filters and orders by. An ABORTED child is not written again."""

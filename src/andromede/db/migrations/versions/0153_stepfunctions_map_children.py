@@ -3,7 +3,7 @@ distributed Map's child execution — its run, status, dates, item count, and it
 output, error, cause and history sealed under its account's key ring. Nothing to backfill:
 children were not kept before.
 
-Revision ID: 0154
+Revision ID: 0153
 Revises: 0152
 Create Date: 2026-12-07
 """
@@ -17,9 +17,7 @@ from alembic import op
 
 from andromede.db.types import key_text
 
-revision: str = "0154"
-# The brief numbers this 0154 after a 0153 that may land from another branch; until it
-# does, this follows 0152 (the lead re-chains it on merge).
+revision: str = "0153"
 down_revision: str | None = "0152"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
