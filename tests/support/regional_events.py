@@ -1,8 +1,9 @@
 """EventBridge in process for a deployment of several Regions, built as ``serve`` builds it
 (``wiring.events``: the SQL stores on SQLite, the durable deliveries, the identity service
 judging the targets' roles), and its JSON API called with botocore's SigV4 in a given Region.
-The cross-Region tests (decision 0349) and the global endpoints' (decision 0355) share it;
-each adds what it watches (queues, metrics, health checks) to ``RegionalEvents``."""
+The cross-Region tests (decision 0349), the global endpoints' (decision 0355) and the
+Region metrics' (decision 0360) share it; each adds what it watches (queues, metrics, health
+checks, CloudWatch) to ``RegionalEvents``."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from andromede.wiring.events import EventsParts
 from support.json_client import signed_json_post
 from support.schema import migrated_sqlite
 
-__all__ = ["ENTRY", "PATTERN", "TRUST", "RegionalEvents", "regional_events"]
+__all__ = ["ENTRY", "PATTERN", "TRUST", "RegionalEvents", "region_bound_keys", "regional_events"]
 
 # A role EventBridge may assume: the one a rule's target names to reach another Region's bus.
 TRUST = json.dumps({
@@ -51,6 +52,7 @@ class RegionalEvents:
     credentials: Credentials
     account: str
     db: Database
+    audit: AuditService
 
     async def call(
         self, region: str, action: str, payload: dict[str, Any]
@@ -116,7 +118,25 @@ async def regional_events(
             parts.endpoints.health = health
         app = parts.api(identity, audit, None, billing)
         credentials = Credentials(boot.access_key_id, boot.secret_access_key)
-        yield RegionalEvents(app, parts, identity, credentials, boot.tenant.id, db)
+        yield RegionalEvents(app, parts, identity, credentials, boot.tenant.id, db, audit)
     finally:
         await audit.close()
         await db.close()
+
+
+async def region_bound_keys(
+    identity: IdentityService, account: str, action: str, region: str
+) -> Credentials:
+    """The keys of a new user ``dev`` of ``account`` allowed ``action`` in ``region`` only
+    (by ``aws:RequestedRegion``): what the call's Region means to a policy."""
+    await identity.create_user(account, "dev")
+    created = await identity.create_access_key(account, "dev")
+    allow = {
+        "Effect": "Allow",
+        "Action": action,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    await identity.put_user_policy(account, "dev", "home-only", policy)
+    return Credentials(created.key.access_key_id, created.secret_access_key)

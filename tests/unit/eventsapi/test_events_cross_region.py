@@ -18,14 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
 from andromede.settings import Settings
 from support.metric_sinks import RecordingSink
-from support.regional_events import ENTRY, PATTERN, RegionalEvents, regional_events
+from support.regional_events import (
+    ENTRY,
+    PATTERN,
+    RegionalEvents,
+    region_bound_keys,
+    regional_events,
+)
 
 HOME = "eu-fr-1"
 OTHER = "eu-de-1"
@@ -41,17 +46,7 @@ class Queues:
         self.traces: dict[str, str | None] = {}
 
     async def send(
-        self,
-        tenant_id: str,
-        arn: str,
-        message: str,
-        *,
-        rule_arn: str,
-        group_id: str | None,
-        dedup_id: str,
-        attributes: dict[str, str] | None = None,
-        role_arn: str | None = None,
-        trace: str | None = None,
+        self, tenant_id: str, arn: str, message: str, *, trace: str | None = None, **_: Any
     ) -> None:
         event = json.loads(message)
         self.sent.setdefault(arn, []).append(event)
@@ -273,19 +268,8 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
 async def test_a_policy_sees_the_calls_region(world: World) -> None:
     """``aws:RequestedRegion`` is the Region the call is signed for: a user allowed
     EventBridge in the default Region only is refused in the other."""
-    await world.identity.create_user(world.account, "dev")
-    created = await world.identity.create_access_key(world.account, "dev")
-    allow = {
-        "Effect": "Allow",
-        "Action": "events:ListEventBuses",
-        "Resource": "*",
-        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
-    }
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
-    dev = replace(
-        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
-    )
+    keys = await region_bound_keys(world.identity, world.account, "events:ListEventBuses", HOME)
+    dev = replace(world, credentials=keys)
     await dev.ok(HOME, "ListEventBuses", {})
     code, _ = await dev.refused(OTHER, "ListEventBuses", {})
     assert code == "AccessDeniedException"
