@@ -19,30 +19,9 @@ import pytest
 from e2e.iam_helpers import client_for, new_tenant
 from support.console_browser import console_page, console_user, sign_in
 from support.server import REGION, ServerProcess
+from support.traffic_policies import MULTIVALUE, ONE_VALUE
 
 pytestmark = [pytest.mark.e2e]
-
-_FIRST = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
-    "StartEndpoint": "only",
-}
-_SECOND = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "StartRule": "pair",
-    "Endpoints": {
-        "one": {"Type": "value", "Value": "192.0.2.20"},
-        "two": {"Type": "value", "Value": "192.0.2.30"},
-    },
-    "Rules": {
-        "pair": {
-            "RuleType": "multivalue",
-            "Items": [{"EndpointReference": "one"}, {"EndpointReference": "two"}],
-        }
-    },
-}
 
 
 def test_a_traffic_policy_and_its_record_made_in_the_browser(
@@ -67,7 +46,7 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
         page.click("#menu-traffic-policies")
         page.wait_for_url(f"{console}/traffic-policies")
         page.fill("#create-policy-form input[name=name]", "browser-flow")
-        bad = json.dumps({**_FIRST, "RecordType": "TXT"})
+        bad = json.dumps({**ONE_VALUE, "RecordType": "TXT"})
         page.fill("#create-policy-form textarea[name=document]", bad)
         page.click("#create-policy")
         assert "(InvalidTrafficPolicyDocument)" in page.inner_text("p[role=alert]")
@@ -75,13 +54,13 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
         # The refusal's page is a 400, which the browser reports; nothing else may be.
         assert [r for r in reported if "status of 400" not in r] == [], reported
         reported.clear()
-        page.fill("#create-policy-form textarea[name=document]", json.dumps(_FIRST))
+        page.fill("#create-policy-form textarea[name=document]", json.dumps(ONE_VALUE))
         page.click("#create-policy")
         page.wait_for_selector("section.traffic-policy")
         (summary,) = route53.list_traffic_policies()["TrafficPolicySummaries"]
         policy_id = summary["Id"]
         page.click(f"#policy-{policy_id} details summary >> text=Add a version")
-        page.fill(f"#version-form-{policy_id} textarea[name=document]", json.dumps(_SECOND))
+        page.fill(f"#version-form-{policy_id} textarea[name=document]", json.dumps(MULTIVALUE))
         page.click(f"#version-form-{policy_id} button.add-version")
         page.wait_for_selector(f"#version-{policy_id}-2")
 

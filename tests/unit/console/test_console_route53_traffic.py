@@ -27,33 +27,10 @@ from support.console import (
     log_in,
     sign_in_root,
 )
+from support.traffic_policies import ONE_VALUE, WEIGHTED
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_FIRST = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
-    "StartEndpoint": "only",
-}
-_SECOND = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "StartRule": "split",
-    "Endpoints": {
-        "blue": {"Type": "value", "Value": "192.0.2.20"},
-        "green": {"Type": "value", "Value": "192.0.2.30"},
-    },
-    "Rules": {
-        "split": {
-            "RuleType": "weighted",
-            "Items": [
-                {"EndpointReference": "blue", "Weight": "70"},
-                {"EndpointReference": "green", "Weight": "30"},
-            ],
-        }
-    },
-}
-_BAD = {**_FIRST, "Endpoints": {"only": {"Type": "value", "Value": "not-an-address"}}}
+_BAD = {**ONE_VALUE, "Endpoints": {"only": {"Type": "value", "Value": "not-an-address"}}}
 
 
 @pytest.fixture
@@ -95,11 +72,11 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         kept = form_of(refused, "create-policy-form")
         assert json.loads(_textarea(kept)) == _BAD and 'value="flow"' in kept
         made = await client.post(
-            "/traffic-policies", data={**create, "document": json.dumps(_FIRST)}
+            "/traffic-policies", data={**create, "document": json.dumps(ONE_VALUE)}
         )
         policy_id = _after(made, "policy")
         (first,) = await calls.versions(WIRE_ORIGIN, principal, policy_id)
-        assert (first.version, first.comment, json.loads(first.document)) == (1, "first", _FIRST)
+        assert (first.version, first.comment, json.loads(first.document)) == (1, "first", ONE_VALUE)
 
         version = {"csrf": token, "policy_id": policy_id, "comment": "split"}
         refused = await client.post(
@@ -108,7 +85,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         assert refused.status_code == 400 and "(InvalidTrafficPolicyDocument)" in alert(refused)
         assert _textarea(form_of(refused, f"version-form-{policy_id}")) == "{not json"
         added = await client.post(
-            "/traffic-policies/version", data={**version, "document": json.dumps(_SECOND)}
+            "/traffic-policies/version", data={**version, "document": json.dumps(WEIGHTED)}
         )
         assert _after(added, "policy") == policy_id
         versions = await calls.versions(WIRE_ORIGIN, principal, policy_id)
@@ -200,13 +177,9 @@ async def test_no_route53_french_and_the_callers_own_permissions(
         reading = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                    "Action": ["route53:List*", "route53:Get*"], "Resource": "*"}]}  # fmt: skip
         await console.identity.put_user_policy(tenant, "reader", "read", json.dumps(reading))
-        wires, _principal = await console.wires(client)
-        kept, wires.route53 = wires.route53, None
-        try:
+        async with console.without(client, "route53"):
             page = await client.get("/traffic-policies")
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
-        finally:
-            wires.route53 = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/traffic-policies")
@@ -216,10 +189,10 @@ async def test_no_route53_french_and_the_callers_own_permissions(
         assert (await log_in(client, "admin", "reader")).status_code == 303
         page = await client.get("/traffic-policies")
         assert page.status_code == 200 and 'id="no-policies"' in page.text
-        create = {"csrf": csrf_of(page), "name": "flow", "document": json.dumps(_FIRST)}
+        create = {"csrf": csrf_of(page), "name": "flow", "document": json.dumps(ONE_VALUE)}
         refused = await client.post("/traffic-policies", data=create)
         assert refused.status_code == 403 and "(AccessDenied)" in alert(refused)
-        assert json.loads(_textarea(form_of(refused, "create-policy-form"))) == _FIRST
+        assert json.loads(_textarea(form_of(refused, "create-policy-form"))) == ONE_VALUE
     async with console.client() as client:
         assert (await log_in(client, "admin", "nobody")).status_code == 303
         page = await client.get("/traffic-policies")
