@@ -82,6 +82,18 @@ class ConsoleHarness:
         principal = await self.identity.resolve_console_session(client.cookies["andromede_console"])
         return running.console.console, principal
 
+    @asynccontextmanager
+    async def without(self, client: httpx.AsyncClient, wire: str) -> AsyncIterator[None]:
+        """The console for the block as on a server serving no ``wire`` (``route53``,
+        ``states``, ...): that wire None, put back after."""
+        wires, _principal = await self.wires(client)
+        kept = getattr(wires, wire)
+        setattr(wires, wire, None)
+        try:
+            yield
+        finally:
+            setattr(wires, wire, kept)
+
     async def multipart_uploads(self, client: httpx.AsyncClient, bucket: str) -> list[str]:
         """The keys of the bucket's multipart uploads in progress: S3's ListMultipartUploads,
         called in process as the client's signed-in user."""

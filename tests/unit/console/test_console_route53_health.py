@@ -238,13 +238,9 @@ async def test_no_route53_french_and_a_user_without_permission(console: ConsoleH
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         await console.user_with_password(tenant, "reader")
-        wires, _principal = await console.wires(client)
-        kept, wires.route53 = wires.route53, None
-        try:
+        async with console.without(client, "route53"):
             page = await client.get("/health-checks")
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
-        finally:
-            wires.route53 = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/health-checks")

@@ -257,14 +257,10 @@ async def test_a_server_without_step_functions_says_so_and_a_stranger_is_refused
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         await console.user_with_password(tenant, "reader")
-        wires, _principal = await console.wires(client)
-        kept, wires.states = wires.states, None
-        try:
+        async with console.without(client, "states"):
             page = await client.get("/state-machines")
             assert page.status_code == 404
             assert "serves no AWS Step Functions" in alert(page)
-        finally:
-            wires.states = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/state-machines")
