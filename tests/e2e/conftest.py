@@ -1,5 +1,5 @@
-"""Fixtures for the end-to-end suite: real clients (boto3, aws CLI, rclone, s3cmd) against the
-session's real ``andromede serve``.
+"""Fixtures for the end-to-end suite: real clients (boto3, aws CLI, rclone, s3cmd, Chromium)
+against the session's real ``andromede serve``.
 
 Every test gets its own bucket (a uuid name) so the suite runs in any order and in parallel under
 pytest-xdist; each xdist worker has its own server (the ``server`` session fixture). A failing
