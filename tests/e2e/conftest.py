@@ -1,5 +1,5 @@
-"""Fixtures for the end-to-end suite: real clients (boto3, aws CLI, rclone, s3cmd) against the
-session's real ``andromede serve``.
+"""Fixtures for the end-to-end suite: real clients (boto3, aws CLI, rclone, s3cmd, Chromium)
+against the session's real ``andromede serve``.
 
 Every test gets its own bucket (a uuid name) so the suite runs in any order and in parallel under
 pytest-xdist; each xdist worker has its own server (the ``server`` session fixture). A failing
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trustme
@@ -27,6 +27,7 @@ from e2e.helpers import (
     write_random,
 )
 from e2e.terraform_kit import AttachedProvider, Terraform, attached_provider_running
+from support.console_browser import chromium
 from support.server import ServerProcess, running_server
 
 if TYPE_CHECKING:
@@ -45,6 +46,13 @@ def bucket(s3: S3Client) -> Iterator[str]:
     create_bucket(s3, name)
     yield name
     empty_and_delete_bucket(s3, name)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium for a module's console flows (tests/support/console_browser.py)."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

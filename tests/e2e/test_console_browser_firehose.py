@@ -1,6 +1,6 @@
 """A Firehose stream's processors and bucket changed from its console page (decision 0359) in
 a real browser: Debian's Chromium driven by Playwright against the session's ``andromede
-serve``, with ``test_console_browser.py``'s ``browser`` fixture (skipped the same way without
+serve``, with tests/support/console_browser.py's browser, user and page (skipped without
 Chromium or Playwright). A user whose IAM allows Firehose asks DELIMITED de-aggregation
 without a delimiter (Firehose's refusal shown, the form as typed), then with a tab and a
 delimiter appended, then moves the stream into another bucket — each checked with boto3, with
@@ -16,12 +16,10 @@ from typing import Any
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
-from e2e.test_console_browser import PASSWORD, browser
+from support.console_browser import console_page, console_user, sign_in
 from support.delivery_streams import active_stream, delivered_bodies
 from support.server import REGION, ServerProcess
 from support.service_roles import service_role
-
-__all__ = ["browser"]  # the module's fixture, shared with test_console_browser
 
 pytestmark = [pytest.mark.e2e]
 
@@ -34,15 +32,14 @@ def test_a_streams_processors_and_bucket_changed_in_the_browser(
     tenant = new_tenant(server, "console-firehose")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
-    iam.create_user(UserName="flow")
-    iam.put_user_policy(
-        UserName="flow",
-        PolicyName="firehose",
-        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    console_user(
+        iam,
+        "flow",
+        "firehose",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
         '"Resource": "*"}]}',
     )
-    iam.create_login_profile(UserName="flow", Password=PASSWORD)
     s3: Any = client_for(server, "s3", *keys)
     for bucket in ("fh-browser-landing", "fh-browser-moved"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -60,21 +57,9 @@ def test_a_streams_processors_and_bucket_changed_in_the_browser(
     )
     active_stream(firehose, "browser-flow", within=60)
 
-    console = f"{server.api_endpoint}/console"
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    reported: list[str] = []
-    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
-    started = time.monotonic()
-    try:
-        page.goto(f"{console}/login")
-        page.fill("input[name=account]", tenant.account)
-        page.fill("input[name=user]", "flow")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("#sign-in")
-        page.wait_for_url(f"{console}/buckets")
+    flow = "firehose processors browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "flow")
         page.goto(f"{console}/firehose/browser-flow")
         assert page.inner_text("#processors-status") == "Off"
 
@@ -112,9 +97,6 @@ def test_a_streams_processors_and_bucket_changed_in_the_browser(
         assert moved["ProcessingConfiguration"]["Processors"] == processors  # kept
         assert "fh-browser-moved" in page.inner_text("#stream-bucket")
         assert reported == [], reported
-    finally:
-        context.close()
-        print(f"firehose processors browser flow: {time.monotonic() - started:.1f} s")
 
 
 def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
@@ -126,15 +108,14 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
     tenant = new_tenant(server, "console-firehose-demo")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam: Any = client_for(server, "iam", *keys)
-    iam.create_user(UserName="demo")
-    iam.put_user_policy(
-        UserName="demo",
-        PolicyName="firehose",
-        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    console_user(
+        iam,
+        "demo",
+        "firehose",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
         '"Resource": "*"}]}',
     )
-    iam.create_login_profile(UserName="demo", Password=PASSWORD)
     s3: Any = client_for(server, "s3", *keys)
     s3.create_bucket(
         Bucket="fh-demo-landing", CreateBucketConfiguration={"LocationConstraint": REGION}
@@ -157,21 +138,9 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
     )
     active_stream(firehose, "demo-flow", within=60)
 
-    console = f"{server.api_endpoint}/console"
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    reported: list[str] = []
-    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
-    started = time.monotonic()
-    try:
-        page.goto(f"{console}/login")
-        page.fill("input[name=account]", tenant.account)
-        page.fill("input[name=user]", "demo")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("#sign-in")
-        page.wait_for_url(f"{console}/buckets")
+    flow = "firehose demo data browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "demo")
         page.goto(f"{console}/firehose/demo-flow")
         assert page.inner_text("#stream-source-backup") == "Disabled"
 
@@ -229,6 +198,3 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
         assert parameters["LambdaArn"] == function and parameters["RoleArn"] == invoking
         assert page.inner_text("#processors-lambda-role") == invoking
         assert reported == [], reported
-    finally:
-        context.close()
-        print(f"firehose demo data browser flow: {time.monotonic() - started:.1f} s")

@@ -1,51 +1,27 @@
 """Route 53 traffic policies' console page (decision 0340) in a real browser: Debian's
 Chromium driven by Playwright against the session's ``andromede serve``, as
-``test_console_browser.py`` drives the other pages (its ``browser`` fixture; skipped the same
-way without Chromium or Playwright). A user whose IAM allows Route 53 pastes an invalid
-document (Route 53's refusal shown, the text kept), a valid one, adds a version from the
-policy's folded form, makes a policy record for a zone made with boto3, moves it to version 2
-and deletes it — each checked with boto3, with no script error or CSP violation. The same
-server's other flows: delegation sets, authorisations and geoproximity (decision 0354), CIDR
-collections and IP-based sets (decision 0361)."""
+``test_console_browser.py`` drives the other pages (tests/support/console_browser.py's
+browser, user and page; skipped without Chromium or Playwright). A user whose IAM allows
+Route 53 pastes an invalid document (Route 53's refusal shown, the text kept), a valid one,
+adds a version from the policy's folded form, makes a policy record for a zone made with
+boto3, moves it to version 2 and deletes it — each checked with boto3, with no script error or
+CSP violation. The same server's other flows: delegation sets, authorisations and geoproximity
+(decision 0354), CIDR collections and IP-based sets (decision 0361)."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
-from e2e.test_console_browser import PASSWORD, browser
+from support.console_browser import console_page, console_user, sign_in
 from support.server import REGION, ServerProcess
-
-__all__ = ["browser"]  # the module's fixture, shared with test_console_browser
+from support.traffic_policies import MULTIVALUE, ONE_VALUE
 
 pytestmark = [pytest.mark.e2e]
-
-_FIRST = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
-    "StartEndpoint": "only",
-}
-_SECOND = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "StartRule": "pair",
-    "Endpoints": {
-        "one": {"Type": "value", "Value": "192.0.2.20"},
-        "two": {"Type": "value", "Value": "192.0.2.30"},
-    },
-    "Rules": {
-        "pair": {
-            "RuleType": "multivalue",
-            "Items": [{"EndpointReference": "one"}, {"EndpointReference": "two"}],
-        }
-    },
-}
 
 
 def test_a_traffic_policy_and_its_record_made_in_the_browser(
@@ -53,37 +29,24 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
 ) -> None:
     tenant = new_tenant(server, "console-traffic")
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
-    iam.create_user(UserName="flow")
-    iam.put_user_policy(
-        UserName="flow",
-        PolicyName="route53",
-        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    console_user(
+        iam,
+        "flow",
+        "route53",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["route53:*", "s3:ListAllMyBuckets"], "Resource": "*"}]}',
     )
-    iam.create_login_profile(UserName="flow", Password=PASSWORD)
     route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
     zone_id = route53.create_hosted_zone(Name="browser-flow.example.", CallerReference="tp")[
         "HostedZone"
     ]["Id"].rsplit("/", 1)[-1]
-    console = f"{server.api_endpoint}/console"
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    reported: list[str] = []
-    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
-    started = time.monotonic()
-    try:
-        page.goto(f"{console}/login")
-        page.fill("input[name=account]", tenant.account)
-        page.fill("input[name=user]", "flow")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("#sign-in")
-        page.wait_for_url(f"{console}/buckets")
+    flow = "traffic policy browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "flow")
         page.click("#menu-traffic-policies")
         page.wait_for_url(f"{console}/traffic-policies")
         page.fill("#create-policy-form input[name=name]", "browser-flow")
-        bad = json.dumps({**_FIRST, "RecordType": "TXT"})
+        bad = json.dumps({**ONE_VALUE, "RecordType": "TXT"})
         page.fill("#create-policy-form textarea[name=document]", bad)
         page.click("#create-policy")
         assert "(InvalidTrafficPolicyDocument)" in page.inner_text("p[role=alert]")
@@ -91,13 +54,13 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
         # The refusal's page is a 400, which the browser reports; nothing else may be.
         assert [r for r in reported if "status of 400" not in r] == [], reported
         reported.clear()
-        page.fill("#create-policy-form textarea[name=document]", json.dumps(_FIRST))
+        page.fill("#create-policy-form textarea[name=document]", json.dumps(ONE_VALUE))
         page.click("#create-policy")
         page.wait_for_selector("section.traffic-policy")
         (summary,) = route53.list_traffic_policies()["TrafficPolicySummaries"]
         policy_id = summary["Id"]
         page.click(f"#policy-{policy_id} details summary >> text=Add a version")
-        page.fill(f"#version-form-{policy_id} textarea[name=document]", json.dumps(_SECOND))
+        page.fill(f"#version-form-{policy_id} textarea[name=document]", json.dumps(MULTIVALUE))
         page.click(f"#version-form-{policy_id} button.add-version")
         page.wait_for_selector(f"#version-{policy_id}-2")
 
@@ -127,37 +90,17 @@ def test_a_traffic_policy_and_its_record_made_in_the_browser(
         page.wait_for_selector("#no-policy-records")
         assert route53.list_traffic_policy_instances()["TrafficPolicyInstances"] == []
         assert reported == [], reported
-    finally:
-        context.close()
-        print(f"traffic policy browser flow: {time.monotonic() - started:.1f} s")
 
 
-def _console_user(server: ServerProcess, tenant: Any, name: str) -> None:
-    """A user of ``tenant`` signed in with PASSWORD, allowed Route 53 and the VPC list."""
-    iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
-    iam.create_user(UserName=name)
-    iam.put_user_policy(
-        UserName=name,
-        PolicyName="route53",
-        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+def _route53_user(server: ServerProcess, tenant: Any, name: str) -> None:
+    """A console user of ``tenant`` allowed Route 53 and the VPC list."""
+    console_user(
+        client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key),
+        name,
+        "route53",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
         '"Action": ["route53:*", "ec2:DescribeVpcs", "s3:ListAllMyBuckets"], "Resource": "*"}]}',
     )
-    iam.create_login_profile(UserName=name, Password=PASSWORD)
-
-
-def _signed_in(browser: Any, console: str, account: str, user: str, reported: list[str]) -> Any:
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
-    page.goto(f"{console}/login")
-    page.fill("input[name=account]", account)
-    page.fill("input[name=user]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_url(f"{console}/buckets")
-    return context, page
 
 
 def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser(
@@ -168,8 +111,8 @@ def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser
     Route 53's words), another account's VPC authorised on a private zone and that account
     associating the zone from its own zones page — each checked with boto3."""
     hub, spoke = new_tenant(server, "console-r53-hub"), new_tenant(server, "console-r53-spoke")
-    _console_user(server, hub, "hub")
-    _console_user(server, spoke, "spoke")
+    _route53_user(server, hub, "hub")
+    _route53_user(server, spoke, "spoke")
     hub_route53: Any = client_for(server, "route53", hub.access_key_id, hub.secret_access_key)
     hub_ec2: Any = client_for(server, "ec2", hub.access_key_id, hub.secret_access_key)
     spoke_ec2: Any = client_for(server, "ec2", spoke.access_key_id, spoke.secret_access_key)
@@ -182,12 +125,9 @@ def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser
         HostedZoneConfig={"PrivateZone": True},
     )["HostedZone"]["Id"].rsplit("/", 1)[-1]
     public_name = f"set-{uuid.uuid4().hex[:10]}.example"
-    console = f"{server.api_endpoint}/console"
-    reported: list[str] = []
-    started = time.monotonic()
-    hub_context, page = _signed_in(browser, console, hub.account, "hub", reported)
-    spoke_context = None
-    try:
+    flow = "Route 53 sets and authorisations browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, hub.account, "hub")
         page.click("#menu-delegation-sets")
         page.wait_for_url(f"{console}/delegation-sets")
         page.click("#create-set")
@@ -236,21 +176,18 @@ def test_a_delegation_set_an_authorisation_and_a_geoproximity_set_in_the_browser
         listed = hub_route53.list_vpc_association_authorizations(HostedZoneId=private)
         assert listed["VPCs"] == [{"VPCRegion": REGION, "VPCId": spoke_vpc}]
 
-        spoke_context, spoke_page = _signed_in(browser, console, spoke.account, "spoke", reported)
-        spoke_page.click("#menu-route53")
-        spoke_page.fill("#associate-shared-form input[name=zone_id]", private)
-        spoke_page.select_option("#associate-shared-form select[name=vpc_id]", spoke_vpc)
-        spoke_page.click("#associate-shared")
-        spoke_page.wait_for_selector(f"#shared-{private}-{spoke_vpc}")
-        vpcs = hub_route53.get_hosted_zone(Id=private)["VPCs"]
-        assert {v["VPCId"] for v in vpcs} == {hub_vpc, spoke_vpc}
-        # The refusals' pages are 400s, which the browser reports; nothing else may be.
-        assert [r for r in reported if "status of 400" not in r] == [], reported
-    finally:
-        hub_context.close()
-        if spoke_context is not None:
-            spoke_context.close()
-        print(f"Route 53 sets and authorisations browser flow: {time.monotonic() - started:.1f} s")
+        with console_page(browser, server) as (spoke_page, _, spoke_reported):
+            sign_in(spoke_page, console, spoke.account, "spoke")
+            spoke_page.click("#menu-route53")
+            spoke_page.fill("#associate-shared-form input[name=zone_id]", private)
+            spoke_page.select_option("#associate-shared-form select[name=vpc_id]", spoke_vpc)
+            spoke_page.click("#associate-shared")
+            spoke_page.wait_for_selector(f"#shared-{private}-{spoke_vpc}")
+            vpcs = hub_route53.get_hosted_zone(Id=private)["VPCs"]
+            assert {v["VPCId"] for v in vpcs} == {hub_vpc, spoke_vpc}
+            # The refusals' pages are 400s, which the browser reports; nothing else may be.
+            everything = reported + spoke_reported
+            assert [r for r in everything if "status of 400" not in r] == [], everything
 
 
 def test_a_cidr_collection_and_an_ip_based_set_in_the_browser(
@@ -261,16 +198,14 @@ def test_a_cidr_collection_and_an_ip_based_set_in_the_browser(
     written from the record form, the collection's deletion refused while the set names it —
     each checked with boto3."""
     tenant = new_tenant(server, "console-r53-cidr")
-    _console_user(server, tenant, "cidr")
+    _route53_user(server, tenant, "cidr")
     route53: Any = client_for(server, "route53", tenant.access_key_id, tenant.secret_access_key)
     zone = route53.create_hosted_zone(
         Name=f"cidr-{uuid.uuid4().hex[:10]}.example", CallerReference="browser-cidr"
     )["HostedZone"]["Id"].rsplit("/", 1)[-1]
-    console = f"{server.api_endpoint}/console"
-    reported: list[str] = []
-    started = time.monotonic()
-    context, page = _signed_in(browser, console, tenant.account, "cidr", reported)
-    try:
+    flow = "Route 53 CIDR collection browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "cidr")
         page.click("#menu-cidr-collections")
         page.wait_for_url(f"{console}/cidr-collections")
         page.fill("#create-collection-form input[name=name]", "browser-isps")
@@ -323,6 +258,3 @@ def test_a_cidr_collection_and_an_ip_based_set_in_the_browser(
         # The refusals' pages are 400 and 409, which the browser reports; nothing else may be.
         refusals = ("status of 400", "status of 409")
         assert [r for r in reported if not any(s in r for s in refusals)] == [], reported
-    finally:
-        context.close()
-        print(f"Route 53 CIDR collection browser flow: {time.monotonic() - started:.1f} s")

@@ -8,15 +8,14 @@ signs them in and redirects back with a code; the console exchanges it, STS open
 the browser lands on the buckets page as the role session. Decision 0141's addendum, on the
 same server: a link without a role, the role picked on the console's page among those whose
 trust policy lets the token in, then signing out, which goes on to the issuer's
-``end_session_endpoint`` and back to the console's sign-in page. Without Chromium or the
-``playwright`` package the tests skip, as tests/e2e/test_console_browser.py does.
+``end_session_endpoint`` and back to the console's sign-in page. The browser is e2e's
+``browser`` fixture (tests/support/console_browser.py: skipped without Chromium or Playwright).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,7 +26,6 @@ from e2e.iam_helpers import client_for, new_tenant
 from support.oidc import IdentityProvider, https_idp, write_ca
 from support.server import ServerProcess, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
 CLIENT_ID = "andromede-console"
 
 
@@ -54,19 +52,6 @@ def oidc_server(
     }
     with running_server(base / "data", extra_env=env) as process:
         yield process
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _account_with_roles(

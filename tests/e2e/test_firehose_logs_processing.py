@@ -12,12 +12,8 @@ whose bucket receives the user records' data."""
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import client_for
 from support.delivery_streams import active_stream, delivered_bodies
+from support.http_endpoints import http_endpoint
 from support.kpl import aggregate
 from support.server import REGION, ServerProcess, running_server
 from support.service_roles import service_role
@@ -115,27 +112,7 @@ def test_a_subscription_filter_s_messages_land_one_a_line(server: ServerProcess)
 
 
 def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: ServerProcess) -> None:
-    documents: dict[str, list[bytes]] = {}  # by request id: a retried request counts once
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            datas = [base64.b64decode(r["data"]) for r in document["records"]]
-            documents[document["requestId"]] = datas
-            reply = json.dumps({"requestId": document["requestId"], "timestamp": 1}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_endpoint() as receiver:
         credentials = server.credentials()
         iam: Any = client_for(server, "iam", *credentials)
         s3: Any = client_for(server, "s3", *credentials)
@@ -160,7 +137,7 @@ def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: Serve
             DeliveryStreamName="http-logs",
             HttpEndpointDestinationConfiguration={
                 "EndpointConfiguration": {
-                    "Url": f"http://127.0.0.1:{receiver.server_address[1]}/in", "Name": "e2e",
+                    "Url": receiver.url, "Name": "e2e",
                 },
                 "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
                 "ProcessingConfiguration": {"Enabled": True, "Processors": processors},
@@ -191,18 +168,11 @@ def test_an_http_endpoint_is_sent_a_subscription_filter_s_messages(server: Serve
             logEvents=[{"timestamp": now + n, "message": m.decode()}
                        for n, m in enumerate(messages)],
         )  # fmt: skip
-        sent = eventually(
-            lambda: [data for datas in list(documents.values()) for data in datas],
-            lambda received: len(received) >= len(messages),
-        )
+        sent = eventually(receiver.records, lambda received: len(received) >= len(messages))
         assert sent == messages  # plain messages, no envelope, no CONTROL_MESSAGE
         backup = s3.list_objects_v2(Bucket="http-logs-backup").get("Contents", [])
         assert backup == []
         logs.delete_subscription_filter(logGroupName="/app/api", filterName="all")
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
-        thread.join(5)
 
 
 def test_a_kinesis_source_s_kpl_aggregates_land_de_aggregated(server: ServerProcess) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
-from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
+from support.lambda_functions import NEEDS_BWRAP, tallying_function
 from support.server import ServerProcess
 
 pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
@@ -77,13 +77,16 @@ def test_a_function_writing_into_its_own_bucket_is_stopped_at_16(server: ServerP
     dead = sqs.create_queue(QueueName="loop-dead")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]  # fmt: skip
-    allowed = {"Effect": "Allow", "Action": ["s3:PutObject", "sqs:SendMessage"], "Resource": "*"}
-    role = execution_role(client_for(server, "iam", *keys), "writer",
-        {"write": {"Version": "2012-10-17", "Statement": [allowed]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    arn = python_function(functions, "writer", role, WRITER, Timeout=30,
-        DeadLetterConfig={"TargetArn": dead_arn},
-        Environment={"Variables": {"TALLY": tally}})["FunctionArn"]  # fmt: skip
+    arn = tallying_function(
+        client_for(server, "iam", *keys),
+        functions,
+        "writer",
+        WRITER,
+        tally=tally,
+        actions=["s3:PutObject", "sqs:SendMessage"],
+        dead_letter_arn=dead_arn,
+    )
     s3: Any = client_for(server, "s3", *keys)
     bucket = f"loop-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
@@ -113,13 +116,16 @@ def test_a_function_publishing_to_its_own_topic_is_stopped_at_16(server: ServerP
     dead = sqs.create_queue(QueueName="loop-dead")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]  # fmt: skip
-    allowed = {"Effect": "Allow", "Action": ["sns:Publish", "sqs:SendMessage"], "Resource": "*"}
-    role = execution_role(client_for(server, "iam", *keys), "publisher",
-        {"publish": {"Version": "2012-10-17", "Statement": [allowed]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    arn = python_function(functions, "publisher", role, PUBLISHER, Timeout=30,
-        DeadLetterConfig={"TargetArn": dead_arn},
-        Environment={"Variables": {"TALLY": tally}})["FunctionArn"]  # fmt: skip
+    arn = tallying_function(
+        client_for(server, "iam", *keys),
+        functions,
+        "publisher",
+        PUBLISHER,
+        tally=tally,
+        actions=["sns:Publish", "sqs:SendMessage"],
+        dead_letter_arn=dead_arn,
+    )
     sns: Any = client_for(server, "sns", *keys)
     topic = sns.create_topic(Name="loop")["TopicArn"]
     functions.add_permission(FunctionName="publisher", StatementId="sns",

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from e2e.iam_helpers import client_for, new_tenant
-from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
+from support.lambda_functions import NEEDS_BWRAP, tallying_function
 from support.server import ServerProcess
 from support.service_roles import service_role
 
@@ -120,14 +120,16 @@ def test_a_function_putting_its_rules_events_is_stopped_at_16(server: ServerProc
     sqs: Any = client_for(server, "sqs", *keys)
     tally, _ = _queue(sqs, "tally")
     dead, dead_arn = _queue(sqs, "loop-dead")
-    allowed = {"Effect": "Allow", "Action": ["events:PutEvents", "sqs:SendMessage"],
-               "Resource": "*"}  # fmt: skip
-    role = execution_role(client_for(server, "iam", *keys), "putter",
-        {"put": {"Version": "2012-10-17", "Statement": [allowed]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    arn = python_function(functions, "putter", role, PUTTER, Timeout=30,
-        DeadLetterConfig={"TargetArn": dead_arn},
-        Environment={"Variables": {"TALLY": tally}})["FunctionArn"]  # fmt: skip
+    arn = tallying_function(
+        client_for(server, "iam", *keys),
+        functions,
+        "putter",
+        PUTTER,
+        tally=tally,
+        actions=["events:PutEvents", "sqs:SendMessage"],
+        dead_letter_arn=dead_arn,
+    )
     events: Any = client_for(server, "events", *keys)
     rule = events.put_rule(Name="loop", EventPattern=json.dumps({"source": ["loop.app"]}))
     functions.add_permission(FunctionName="putter", StatementId="events",
@@ -154,12 +156,8 @@ def test_an_execution_gives_its_callers_trace_to_its_tasks(server: ServerProcess
     sqs: Any = client_for(server, "sqs", *keys)
     tally, tally_arn = _queue(sqs, "tally")
     iam: Any = client_for(server, "iam", *keys)
-    allowed = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": tally_arn}
-    role = execution_role(iam, "tallier", {"tally": {"Version": "2012-10-17",
-                                                     "Statement": [allowed]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    arn = python_function(functions, "tallier", role, TALLIER, Timeout=30,
-        Environment={"Variables": {"TALLY": tally}})["FunctionArn"]  # fmt: skip
+    arn = tallying_function(iam, functions, "tallier", TALLIER, tally=tally, resource=tally_arn)
     machine_role = service_role(iam, "machine", "states.amazonaws.com",
         ("lambda:InvokeFunction", arn), ("sqs:SendMessage", tally_arn))  # fmt: skip
     states: Any = client_for(server, "stepfunctions", *keys)
@@ -192,12 +190,8 @@ def test_a_pipe_gives_its_source_messages_trace_to_its_function(server: ServerPr
     tally, tally_arn = _queue(sqs, "tally")
     source, source_arn = _queue(sqs, "source")
     iam: Any = client_for(server, "iam", *keys)
-    allowed = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": tally_arn}
-    role = execution_role(iam, "tallier", {"tally": {"Version": "2012-10-17",
-                                                     "Statement": [allowed]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    arn = python_function(functions, "tallier", role, TALLIER, Timeout=30,
-        Environment={"Variables": {"TALLY": tally}})["FunctionArn"]  # fmt: skip
+    arn = tallying_function(iam, functions, "tallier", TALLIER, tally=tally, resource=tally_arn)
     pipe_role = service_role(iam, "pipe", "pipes.amazonaws.com",
         (["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], source_arn),
         ("lambda:InvokeFunction", arn))  # fmt: skip

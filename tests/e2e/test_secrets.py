@@ -20,10 +20,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from botocore.exceptions import ClientError
 from e2e.clients import aws_cli
 from e2e.iam_helpers import client_for, new_tenant
 from support.delivery_streams import active_stream, delivered_bodies
+from support.http_endpoints import http_endpoint
 from support.launcher import run_command
 from support.server import ANDROMEDE, REGION, ServerProcess, running_server
 from support.service_roles import service_role
@@ -379,26 +378,7 @@ def test_a_subscription_filter_delivers_a_gzip_record_into_a_bucket(
 def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> None:
     """Decision 0250 through ``serve``: boto3 makes an HTTP endpoint stream whose key is in a
     Secrets Manager secret, and the deliverer POSTs the records to a receiver on loopback."""
-    received: list[tuple[dict[str, str], dict[str, Any]]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            document = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append((dict(self.headers.items()), document))
-            reply = json.dumps({"requestId": document["requestId"], "timestamp": 1}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=receiver.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with http_endpoint() as receiver:
         credentials = server.credentials()
         iam: Any = client_for(server, "iam", *credentials)
         s3: Any = client_for(server, "s3", *credentials)
@@ -413,7 +393,7 @@ def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> N
             ("s3:PutObject", "arn:aws:s3:::fh-http-backup/*"),
             ("secretsmanager:GetSecretValue", secret),
         )  # fmt: skip
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/in"
+        url = receiver.url
         firehose.create_delivery_stream(
             DeliveryStreamName="to-http",
             HttpEndpointDestinationConfiguration={
@@ -428,14 +408,11 @@ def test_a_firehose_stream_posts_to_an_http_endpoint(server: ServerProcess) -> N
         http = described["Destinations"][0]["HttpEndpointDestinationDescription"]
         assert http["EndpointConfiguration"] == {"Url": url, "Name": "e2e"}
         firehose.put_record(DeliveryStreamName="to-http", Record={"Data": b"hello"})
-        eventually(lambda: len(received), bool, within=20)
-        ((headers, document),) = received
+        eventually(lambda: len(receiver.received), bool, within=20)
+        ((headers, document),) = receiver.received
         assert headers["X-Amz-Firehose-Access-Key"] == "e2e-key"
         assert headers["X-Amz-Firehose-Request-Id"] == document["requestId"]
         assert [r["data"] for r in document["records"]] == ["aGVsbG8="]
-    finally:
-        receiver.shutdown()
-        receiver.server_close()
 
 
 def test_a_firehose_stream_reads_a_kinesis_stream(server: ServerProcess) -> None:

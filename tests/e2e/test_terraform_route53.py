@@ -33,34 +33,11 @@ import pytest
 from e2e.iam_helpers import client_for
 from e2e.terraform_kit import Terraform, aws_provider, server_endpoint
 from support.server import REGION, ServerProcess
+from support.traffic_policies import ONE_VALUE, WEIGHTED
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ZONE = "tf-traffic.example"
-FIRST = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
-    "StartEndpoint": "only",
-}
-SECOND = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "StartRule": "split",
-    "Endpoints": {
-        "blue": {"Type": "value", "Value": "192.0.2.20"},
-        "green": {"Type": "value", "Value": "192.0.2.30"},
-    },
-    "Rules": {
-        "split": {
-            "RuleType": "weighted",
-            "Items": [
-                {"EndpointReference": "blue", "Weight": "70"},
-                {"EndpointReference": "green", "Weight": "30"},
-            ],
-        }
-    },
-}
 CONFIGURATION = (
     aws_provider()
     + """
@@ -162,7 +139,7 @@ def _write(terraform: Terraform, server: ServerProcess, **changed: object) -> No
         "zone": ZONE,
         "name": "tf-flow-1",
         "comment": "first",
-        "document": json.dumps(FIRST, indent=2),
+        "document": json.dumps(ONE_VALUE, indent=2),
         "ttl": 60,
         "blocks": json.dumps(["198.51.100.0/24"]),
     }
@@ -248,7 +225,7 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
     assert _cidr_routing(route53, zone_id) == {"office": "office", "elsewhere": "*"}
     _converged(terraform)
 
-    second = json.dumps(SECOND, indent=2)
+    second = json.dumps(WEIGHTED, indent=2)
     blocks = json.dumps(["198.51.100.0/24", "203.0.113.0/24"])
     _write(terraform, server, name="tf-flow-2", comment="second", document=second, ttl=120,
            blocks=blocks)  # fmt: skip
@@ -259,7 +236,7 @@ def test_geoproximity_records_and_traffic_policies_through_terraform(
     assert replaced["id"] != policy_id and replaced["version"] == 1
     assert _policies_named(route53, "tf-flow-") == [replaced["id"]]  # the old one's deleted
     latest = route53.get_traffic_policy(Id=replaced["id"], Version=1)["TrafficPolicy"]
-    assert json.loads(latest["Document"]) == SECOND and latest["Comment"] == "second"
+    assert json.loads(latest["Document"]) == WEIGHTED and latest["Comment"] == "second"
     instance = route53.get_traffic_policy_instance(Id=instance_id)["TrafficPolicyInstance"]
     assert resources["aws_route53_traffic_policy_instance"]["id"] == instance_id  # in place
     assert (instance["TrafficPolicyId"], instance["TTL"]) == (replaced["id"], 120)

@@ -25,6 +25,7 @@ from support.schema import migrated_sqlite
 __all__ = [
     "CONSOLE",
     "PASSWORD",
+    "WIRE_ORIGIN",
     "ConsoleHarness",
     "console_harness",
     "csrf",
@@ -34,6 +35,8 @@ __all__ = [
 
 PASSWORD = "Correct-Horse-42"
 CONSOLE = "http://127.0.0.1:9001/console"
+# The request a test's own wire call stands for: one to the console's port.
+WIRE_ORIGIN = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -70,6 +73,26 @@ class ConsoleHarness:
             transport=transport, base_url=CONSOLE, headers=headers, follow_redirects=False
         ) as client:
             yield client
+
+    async def wires(self, client: httpx.AsyncClient) -> tuple[Any, Any]:
+        """The console's wires and the client's signed-in principal, for a test to read a
+        service's own answer apart from the page (called with ``WIRE_ORIGIN``)."""
+        running = self.application._running
+        assert running is not None
+        principal = await self.identity.resolve_console_session(client.cookies["andromede_console"])
+        return running.console.console, principal
+
+    @asynccontextmanager
+    async def without(self, client: httpx.AsyncClient, wire: str) -> AsyncIterator[None]:
+        """The console for the block as on a server serving no ``wire`` (``route53``,
+        ``states``, ...): that wire None, put back after."""
+        wires, _principal = await self.wires(client)
+        kept = getattr(wires, wire)
+        setattr(wires, wire, None)
+        try:
+            yield
+        finally:
+            setattr(wires, wire, kept)
 
     async def multipart_uploads(self, client: httpx.AsyncClient, bucket: str) -> list[str]:
         """The keys of the bucket's multipart uploads in progress: S3's ListMultipartUploads,

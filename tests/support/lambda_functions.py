@@ -1,7 +1,8 @@
 """A Python function as the Lambda tests make theirs: its handler's source zipped as ``app.py``
 (at a fixed time, so the same source zipped a second later is the same bytes), an execution
 role trusting ``lambda.amazonaws.com`` with the inline policies a test gives it, and
-CreateFunction in ``python3.11`` with handler ``app.handler`` — through boto3's ``iam`` and
+CreateFunction in ``python3.11`` with handler ``app.handler`` (and the loop tests' functions,
+which tally each run into a queue the test reads) — through boto3's ``iam`` and
 ``lambda`` clients of a running ``andromede serve`` for the end-to-end tests, the zip and the
 trust for ``support.lambdaapp``'s world in process. ``NEEDS_BWRAP`` skips a test whose
 functions run where the sandbox cannot."""
@@ -24,6 +25,7 @@ __all__ = [
     "execution_role",
     "handler_zip",
     "python_function",
+    "tallying_function",
 ]
 
 TRUST: Final = json.dumps(
@@ -76,4 +78,28 @@ def python_function(
             Code={"ZipFile": handler_zip(source)},
             **settings,
         )
+    )
+
+
+def tallying_function(
+    iam: Any,
+    functions: Any,
+    name: str,
+    source: str,
+    *,
+    tally: str,
+    actions: str | list[str] = "sqs:SendMessage",
+    resource: str = "*",
+    dead_letter_arn: str | None = None,
+) -> str:
+    """The ARN of a function ``name`` (its execution role of that name) running ``source``
+    with the queue ``tally``'s URL as ``TALLY``, allowed ``actions`` on ``resource``, a 30 s
+    timeout, and ``dead_letter_arn`` as its dead-letter queue where given."""
+    allowed = {"Effect": "Allow", "Action": actions, "Resource": resource}
+    role = execution_role(iam, name, {"tally": {"Version": "2012-10-17", "Statement": [allowed]}})
+    settings: dict[str, Any] = {"Environment": {"Variables": {"TALLY": tally}}}
+    if dead_letter_arn is not None:
+        settings["DeadLetterConfig"] = {"TargetArn": dead_letter_arn}
+    return str(
+        python_function(functions, name, role, source, Timeout=30, **settings)["FunctionArn"]
     )

@@ -12,9 +12,9 @@ IP-based set's ``CidrRoutingConfig`` (decision 0353).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote, urlencode
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -40,6 +40,8 @@ _PREFIX: Final = "/2013-04-01"
 _NAMESPACE: Final = "https://route53.amazonaws.com/doc/2013-04-01/"
 # A GeoLocation's elements, in botocore's order.
 GEO_FIELDS: Final = ("ContinentCode", "CountryCode", "SubdivisionCode")
+
+_Item = TypeVar("_Item")
 
 
 def _local(tag: str) -> str:
@@ -354,6 +356,67 @@ class Route53Wire:
             raise _error(answer)
         return SafeET.fromstring(answer.body) if answer.body else None
 
+    # Route 53's lists page in two ways, each the same for every list that uses it; the
+    # console's calls read their pages through these rather than each building the query.
+    async def marker_page(
+        self, origin: Scope, principal: Principal, path: str, *, marker: str, limit: int
+    ) -> tuple[Any, str]:
+        """One page of a list paged by ``marker`` (ListHostedZones, ListHealthChecks,
+        ListReusableDelegationSets): the answer's root, and the next page's marker ("" at
+        the end: ``IsTruncated`` false)."""
+        query = {"maxitems": str(limit)}
+        if marker:
+            query["marker"] = marker
+        root = await self.request(origin, principal, "GET", path, query=query)
+        more = _text(root, "IsTruncated") == "true"
+        return root, _text(root, "NextMarker") if more else ""
+
+    async def token_page(
+        self,
+        origin: Scope,
+        principal: Principal,
+        path: str,
+        *,
+        token: str,
+        limit: int | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> tuple[Any, str]:
+        """One page of a list paged by ``NextToken`` (the CIDR collections' lists,
+        ListVPCAssociationAuthorizations) from ``token``, ``limit`` items at most (Route 53's
+        default page without one): the answer's root, and the next page's token ("" at the
+        end)."""
+        asked = dict(query or {})
+        if limit is not None:
+            asked["maxresults"] = str(limit)
+        if token:
+            asked["nexttoken"] = token
+        root = await self.request(origin, principal, "GET", path, query=asked)
+        return root, _text(root, "NextToken")
+
+    async def every_token_page(
+        self,
+        origin: Scope,
+        principal: Principal,
+        path: str,
+        items: Callable[[Any], list[_Item]],
+        *,
+        pages: int,
+        limit: int | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> list[_Item]:
+        """The ``items`` of every page of a ``NextToken`` list, ``pages`` pages read at most
+        (a bound on what one console page asks of Route 53)."""
+        found: list[_Item] = []
+        token = ""
+        for _page in range(pages):
+            root, token = await self.token_page(
+                origin, principal, path, token=token, limit=limit, query=query
+            )
+            found += items(root)
+            if not token:
+                break
+        return found
+
     @staticmethod
     def _zone_path(zone_id: str) -> str:
         return f"/hostedzone/{quote(zone_id, safe='')}"
@@ -363,13 +426,10 @@ class Route53Wire:
         self, origin: Scope, principal: Principal, *, marker: str, limit: int
     ) -> tuple[list[ZoneRow], str]:
         """One page of ListHostedZones after ``marker``, and the next page's marker ("")."""
-        query = {"maxitems": str(limit)}
-        if marker:
-            query["marker"] = marker
-        root = await self.request(origin, principal, "GET", "/hostedzone", query=query)
-        zones = [_zone(z) for z in _children(_child(root, "HostedZones"), "HostedZone")]
-        more = _text(root, "IsTruncated") == "true"
-        return zones, _text(root, "NextMarker") if more else ""
+        root, following = await self.marker_page(
+            origin, principal, "/hostedzone", marker=marker, limit=limit
+        )
+        return [_zone(z) for z in _children(_child(root, "HostedZones"), "HostedZone")], following
 
     async def zone(self, origin: Scope, principal: Principal, zone_id: str) -> ZoneDetail:
         root = await self.request(origin, principal, "GET", self._zone_path(zone_id))

@@ -79,26 +79,26 @@ class CidrCalls:
     ) -> tuple[list[CidrCollectionRow], str]:
         """One page of the account's collections from ``token`` (with their locations unless
         ``locations`` is false), and the next page's token ("" at the end)."""
-        query = {"maxresults": str(limit)}
-        if token:
-            query["nexttoken"] = token
-        root = await self._wire.request(origin, principal, "GET", "/cidrcollection", query=query)
+        root, following = await self._wire.token_page(
+            origin, principal, "/cidrcollection", token=token, limit=limit
+        )
         found = [_collection(c) for c in _children(_child(root, "CidrCollections"), "member")]
         if locations:
             found = [await self._with_locations(origin, principal, c) for c in found]
-        return found, _text(root, "NextToken")
+        return found, following
 
     async def _with_locations(
         self, origin: Scope, principal: Principal, found: CidrCollectionRow
     ) -> CidrCollectionRow:
-        query = {"maxresults": str(_LOCATIONS_SHOWN)}
         path = self._path(found.collection_id)
-        root = await self._wire.request(origin, principal, "GET", path, query=query)
+        root, following = await self._wire.token_page(
+            origin, principal, path, token="", limit=_LOCATIONS_SHOWN
+        )
         names = tuple(
             _text(m, "LocationName") for m in _children(_child(root, "CidrLocations"), "member")
         )
         return CidrCollectionRow(
-            found.collection_id, found.name, found.version, names, bool(_text(root, "NextToken"))
+            found.collection_id, found.name, found.version, names, bool(following)
         )
 
     async def collection(
@@ -127,35 +127,30 @@ class CidrCalls:
         self, origin: Scope, principal: Principal, collection_id: str, *, token: str, limit: int
     ) -> CidrPage:
         """One page of ListCidrBlocks from ``token``, grouped by location."""
-        query = {"maxresults": str(limit)}
-        if token:
-            query["nexttoken"] = token
         path = f"{self._path(collection_id)}/cidrblocks"
-        root = await self._wire.request(origin, principal, "GET", path, query=query)
+        root, following = await self._wire.token_page(
+            origin, principal, path, token=token, limit=limit
+        )
         members = _children(_child(root, "CidrBlocks"), "member")
         pairs = [(_text(m, "CidrBlock"), _text(m, "LocationName")) for m in members]
-        return CidrPage(_grouped(pairs), _text(root, "NextToken"))
+        return CidrPage(_grouped(pairs), following)
 
     async def location_blocks(
         self, origin: Scope, principal: Principal, collection_id: str, location: str
     ) -> list[str]:
         """Every block of one location (ListCidrBlocks' ``location``, every page);
         Route 53's ``NoSuchCidrLocationException`` when it holds none."""
-        path = f"{self._path(collection_id)}/cidrblocks"
-        blocks: list[str] = []
-        token = ""
-        for _page in range(_PAGES):
-            query = {"location": location, "maxresults": str(_LARGEST_PAGE)}
-            if token:
-                query["nexttoken"] = token
-            root = await self._wire.request(origin, principal, "GET", path, query=query)
-            blocks += [
+        return await self._wire.every_token_page(
+            origin,
+            principal,
+            f"{self._path(collection_id)}/cidrblocks",
+            lambda root: [
                 _text(m, "CidrBlock") for m in _children(_child(root, "CidrBlocks"), "member")
-            ]
-            token = _text(root, "NextToken")
-            if not token:
-                break
-        return blocks
+            ],
+            pages=_PAGES,
+            limit=_LARGEST_PAGE,
+            query={"location": location},
+        )
 
     async def create(self, origin: Scope, principal: Principal, name: str) -> str:
         """A new collection's id; each form sent is a new caller reference."""

@@ -187,13 +187,12 @@ class HealthCheckCalls:
         self, origin: Scope, principal: Principal, *, marker: str, limit: int
     ) -> tuple[list[HealthCheckRow], str]:
         """One page of ListHealthChecks after ``marker``, and the next page's marker ("")."""
-        query = {"maxitems": str(limit)}
-        if marker:
-            query["marker"] = marker
-        root = await self._wire.request(origin, principal, "GET", "/healthcheck", query=query)
-        checks = [_check(c) for c in _children(_child(root, "HealthChecks"), "HealthCheck")]
-        more = _text(root, "IsTruncated") == "true"
-        return checks, _text(root, "NextMarker") if more else ""
+        root, following = await self._wire.marker_page(
+            origin, principal, "/healthcheck", marker=marker, limit=limit
+        )
+        return [
+            _check(c) for c in _children(_child(root, "HealthChecks"), "HealthCheck")
+        ], following
 
     async def get(
         self, origin: Scope, principal: Principal, health_check_id: str

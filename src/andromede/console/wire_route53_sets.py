@@ -84,15 +84,13 @@ class SetCalls:
     ) -> tuple[list[DelegationSetRow], str]:
         """One page of the account's sets after ``marker`` (with their zones unless
         ``zones`` is false), and the next page's marker ("" at the end)."""
-        query = {"maxitems": str(limit)}
-        if marker:
-            query["marker"] = marker
-        root = await self._wire.request(origin, principal, "GET", "/delegationset", query=query)
+        root, following = await self._wire.marker_page(
+            origin, principal, "/delegationset", marker=marker, limit=limit
+        )
         sets = [_set(s) for s in _children(_child(root, "DelegationSets"), "DelegationSet")]
         if zones:
             sets = [await self._with_zones(origin, principal, s) for s in sets]
-        more = _text(root, "IsTruncated") == "true"
-        return sets, _text(root, "NextMarker") if more else ""
+        return sets, following
 
     async def _with_zones(
         self, origin: Scope, principal: Principal, found: DelegationSetRow
@@ -125,19 +123,16 @@ class SetCalls:
     ) -> list[tuple[str, str]]:
         """The VPCs (Region, VPC id) the zone authorises, every page read (at most 1,000)."""
         path = f"{self._zone_path(zone_id)}/authorizevpcassociation"
-        vpcs: list[tuple[str, str]] = []
-        token = ""
-        for _page in range(_AUTHORISATION_PAGES):
-            query = {"nexttoken": token} if token else {}
-            root = await self._wire.request(origin, principal, "GET", path, query=query)
-            vpcs += [
+        return await self._wire.every_token_page(
+            origin,
+            principal,
+            path,
+            lambda root: [
                 (_text(v, "VPCRegion"), _text(v, "VPCId"))
                 for v in _children(_child(root, "VPCs"), "VPC")
-            ]
-            token = _text(root, "NextToken")
-            if not token:
-                break
-        return vpcs
+            ],
+            pages=_AUTHORISATION_PAGES,
+        )
 
     async def authorise(
         self, origin: Scope, principal: Principal, zone_id: str, vpc: tuple[str, str]

@@ -17,11 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from support.console import ConsoleHarness, console_harness, csrf_of, sign_in_root
+from support.console import WIRE_ORIGIN, ConsoleHarness, console_harness, csrf_of, sign_in_root
 from support.pipesapp import PIPE_POLICY, TRUST
 from unit.console.test_console_dynamodb_edits import alert, form_of
-
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 
 
 @pytest.fixture
@@ -31,17 +29,10 @@ async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
         yield harness
 
 
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
-
-
 async def _described(console: ConsoleHarness, client: httpx.AsyncClient) -> dict[str, Any]:
     """DescribePipe's document, apart from the page."""
-    wires, principal = await _wires(console, client)
-    return await wires.pipes._rest(_SCOPE, principal, "GET", "/v1/pipes/clicks")
+    wires, principal = await console.wires(client)
+    return await wires.pipes._rest(WIRE_ORIGIN, principal, "GET", "/v1/pipes/clicks")
 
 
 async def _settled(console: ConsoleHarness, client: httpx.AsyncClient) -> None:
@@ -56,21 +47,23 @@ async def _account(
     console: ConsoleHarness, client: httpx.AsyncClient, tenant: str
 ) -> dict[str, str]:
     """A Kinesis stream, two queues, an API destination, a log group, a bucket and a role."""
-    wires, principal = await _wires(console, client)
-    await wires.kinesis._json(_SCOPE, principal, "CreateStream",
+    wires, principal = await console.wires(client)
+    await wires.kinesis._json(WIRE_ORIGIN, principal, "CreateStream",
                               {"StreamName": "clicks", "ShardCount": 1})  # fmt: skip
     for name in ("clicks-out", "clicks-dead"):
-        await wires.sqs._json(_SCOPE, principal, "CreateQueue", {"QueueName": name})
-    connection = await wires.events._json(_SCOPE, principal, "CreateConnection", {
+        await wires.sqs._json(WIRE_ORIGIN, principal, "CreateQueue", {"QueueName": name})
+    connection = await wires.events._json(WIRE_ORIGIN, principal, "CreateConnection", {
         "Name": "enricher", "AuthorizationType": "API_KEY",
         "AuthParameters": {"ApiKeyAuthParameters": {"ApiKeyName": "x-key", "ApiKeyValue": "k"}},
     })  # fmt: skip
-    destination = await wires.events._json(_SCOPE, principal, "CreateApiDestination", {
+    destination = await wires.events._json(WIRE_ORIGIN, principal, "CreateApiDestination", {
         "Name": "enrich", "ConnectionArn": connection["ConnectionArn"],
         "InvocationEndpoint": "https://enrich.example.com/x", "HttpMethod": "POST",
     })  # fmt: skip
-    await wires.logs._json(_SCOPE, principal, "CreateLogGroup", {"logGroupName": "/pipes/clicks"})
-    await wires.s3.create_bucket(_SCOPE, principal, "pipe-logs", "eu-fr-1")
+    await wires.logs._json(
+        WIRE_ORIGIN, principal, "CreateLogGroup", {"logGroupName": "/pipes/clicks"}
+    )
+    await wires.s3.create_bucket(WIRE_ORIGIN, principal, "pipe-logs", "eu-fr-1")
     role = await console.identity.create_role(tenant, "pipe-role", TRUST)
     await console.identity.put_role_policy(tenant, "pipe-role", "pipe", PIPE_POLICY)
     region = "eu-fr-1"

@@ -16,11 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from support.console import ConsoleHarness, console_harness, csrf_of, sign_in_root
+from support.console import WIRE_ORIGIN, ConsoleHarness, console_harness, csrf_of, sign_in_root
 from support.pipesapp import PIPE_POLICY, TRUST
 from unit.console.test_console_dynamodb_edits import alert, form_of
-
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 
 
 @pytest.fixture
@@ -30,16 +28,9 @@ async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
         yield harness
 
 
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
-
-
 async def _pipe(console: ConsoleHarness, client: httpx.AsyncClient, name: str) -> Any:
-    wires, principal = await _wires(console, client)
-    return await wires.pipes.describe(_SCOPE, principal, name)
+    wires, principal = await console.wires(client)
+    return await wires.pipes.describe(WIRE_ORIGIN, principal, name)
 
 
 async def _settled(console: ConsoleHarness, client: httpx.AsyncClient, state: str) -> None:
@@ -52,9 +43,9 @@ async def _settled(console: ConsoleHarness, client: httpx.AsyncClient, state: st
 
 async def _account(console: ConsoleHarness, client: httpx.AsyncClient, tenant: str) -> str:
     """Queues ``orders-in`` and ``orders-out`` and a role the pipe may run as; its ARN."""
-    wires, principal = await _wires(console, client)
+    wires, principal = await console.wires(client)
     for name in ("orders-in", "orders-out"):
-        await wires.sqs._json(_SCOPE, principal, "CreateQueue", {"QueueName": name})
+        await wires.sqs._json(WIRE_ORIGIN, principal, "CreateQueue", {"QueueName": name})
     role = await console.identity.create_role(tenant, "pipe-role", TRUST)
     await console.identity.put_role_policy(tenant, "pipe-role", "pipe", PIPE_POLICY)
     return role.arn
@@ -136,7 +127,7 @@ async def test_state_machines_offered_as_targets_and_express_ones_as_enrichments
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         role = await _account(console, client, tenant)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         trust = TRUST.replace("pipes.amazonaws.com", "states.amazonaws.com")
         machine_role = await console.identity.create_role(tenant, "machine-role", trust)
         definition = '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
@@ -144,7 +135,7 @@ async def test_state_machines_offered_as_targets_and_express_ones_as_enrichments
         for name, kind in (("std", "STANDARD"), ("exp", "EXPRESS")):
             params = {"name": name, "definition": definition, "roleArn": machine_role.arn,
                       "type": kind}  # fmt: skip
-            made = await wires.states._json(_SCOPE, principal, "CreateStateMachine", params)
+            made = await wires.states._json(WIRE_ORIGIN, principal, "CreateStateMachine", params)
             arns[name] = made["stateMachineArn"]
         page = await client.get("/pipes")
         create = form_of(page, "create-pipe-form")

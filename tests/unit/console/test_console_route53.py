@@ -21,6 +21,7 @@ import pytest
 
 from andromede.console.pages_route53 import record_name, relative_name
 from support.console import (
+    WIRE_ORIGIN,
     ConsoleHarness,
     console_harness,
     csrf_of,
@@ -30,7 +31,6 @@ from support.console import (
 )
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _VPC_ROW = re.compile(r'<tr class="vpc" id="vpc-(vpc-[0-9a-f]+)">')
 
 
@@ -38,13 +38,6 @@ _VPC_ROW = re.compile(r'<tr class="vpc" id="vpc-(vpc-[0-9a-f]+)">')
 async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     async with console_harness(tmp_path) as harness:
         yield harness
-
-
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
 
 
 def _zone_id(response: httpx.Response) -> str:
@@ -55,8 +48,8 @@ def _zone_id(response: httpx.Response) -> str:
 
 
 async def _records(console: ConsoleHarness, client: httpx.AsyncClient, zone: str) -> dict[Any, Any]:
-    wires, principal = await _wires(console, client)
-    page = await wires.route53.records(_SCOPE, principal, zone, start=("", ""), limit=100)
+    wires, principal = await console.wires(client)
+    page = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=("", ""), limit=100)
     return {(r.name, r.record_type): (r.ttl, r.values) for r in page.records}
 
 
@@ -75,7 +68,7 @@ async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
 ) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         page = await client.get("/hosted-zones")
         assert page.status_code == 200 and 'id="no-zones"' in page.text
         assert 'id="menu-route53"' in page.text
@@ -85,7 +78,7 @@ async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
         forged = await client.post("/hosted-zones", data={**fields, "csrf": "forged"})
         assert forged.status_code == 403
         zone = _zone_id(await client.post("/hosted-zones", data=fields))
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert (detail.zone.name, detail.zone.private, detail.zone.comment) == (
             "example.com.", False, "the shop <b>",
         )  # fmt: skip
@@ -173,13 +166,13 @@ async def test_a_public_zone_its_records_changed_deleted_and_the_zone_deleted(
         tags = {"csrf": token, "tags": "env=prod"}
         tagged = await client.post(f"/hosted-zones/{zone}/tag", data=tags)
         assert tagged.status_code == 303, alert(tagged)
-        assert await wires.route53.tags(_SCOPE, principal, zone) == [("env", "prod")]
+        assert await wires.route53.tags(WIRE_ORIGIN, principal, zone) == [("env", "prod")]
         untagged = await client.post(
             f"/hosted-zones/{zone}/untag", data={"csrf": token, "key": "env"}
         )
         assert untagged.status_code == 303
-        assert await wires.route53.tags(_SCOPE, principal, zone) == []
-        assert (await wires.route53.zone(_SCOPE, principal, zone)).zone.comment == "moved"
+        assert await wires.route53.tags(WIRE_ORIGIN, principal, zone) == []
+        assert (await wires.route53.zone(WIRE_ORIGIN, principal, zone)).zone.comment == "moved"
 
         txt = unescape((await client.get(f"/hosted-zones/{zone}")).text)
         row = txt.split('id="record-example.com.-TXT">', 1)[1].split("</tr>", 1)[0]
@@ -206,7 +199,7 @@ async def test_a_private_zone_with_its_vpcs_associated_and_disassociated(
 ) -> None:
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         default = (await running_compute(console).default_network(tenant)).vpc.vpc_id
         token = csrf_of(await client.get("/hosted-zones"))
         made = await client.post("/vpcs", data={"csrf": token, "cidr": "10.1.0.0/16",
@@ -222,7 +215,7 @@ async def test_a_private_zone_with_its_vpcs_associated_and_disassociated(
         assert refused.status_code == 400 and "(InvalidVPCId)" in alert(refused)
         assert 'value="private" checked' in form_of(refused, "create-zone-form")
         zone = _zone_id(await client.post("/hosted-zones", data={**fields, "vpc_id": default}))
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert detail.zone.private and detail.vpcs == [("eu-fr-1", default)]
         listing = await client.get("/hosted-zones")
         row = listing.text.split(f'id="zone-{zone}">', 1)[1].split("</tr>", 1)[0]
@@ -233,7 +226,7 @@ async def test_a_private_zone_with_its_vpcs_associated_and_disassociated(
             f"/hosted-zones/{zone}/associate", data={"csrf": token, "vpc_id": other}
         )
         assert associated.status_code == 303, alert(associated)
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert sorted(detail.vpcs) == sorted([("eu-fr-1", default), ("eu-fr-1", other)])
         dropped = await client.post(
             f"/hosted-zones/{zone}/disassociate", data={"csrf": token, "vpc_id": default}
@@ -243,7 +236,7 @@ async def test_a_private_zone_with_its_vpcs_associated_and_disassociated(
             f"/hosted-zones/{zone}/disassociate", data={"csrf": token, "vpc_id": other}
         )
         assert last.status_code == 400 and "(LastVPCAssociation)" in alert(last)
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert detail.vpcs == [("eu-fr-1", other)]
 
 
@@ -251,13 +244,9 @@ async def test_no_route53_served_and_a_user_without_permission(console: ConsoleH
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         await console.user_with_password(tenant, "reader")
-        wires, _principal = await _wires(console, client)
-        kept, wires.route53 = wires.route53, None
-        try:
+        async with console.without(client, "route53"):
             page = await client.get("/hosted-zones")
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
-        finally:
-            wires.route53 = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/hosted-zones")

@@ -23,6 +23,7 @@ from andromede.console.route53_record_forms import record_form, routing_of, set_
 from andromede.console.wire_route53 import RecordRow, Routing
 from andromede.console.wire_route53_cidr import CidrCalls
 from support.console import (
+    WIRE_ORIGIN,
     ConsoleHarness,
     console_harness,
     csrf_of,
@@ -32,20 +33,11 @@ from support.console import (
 )
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
-
 
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     async with console_harness(tmp_path) as harness:
         yield harness
-
-
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
 
 
 def _row(page: httpx.Response, row_id: str) -> str:
@@ -60,7 +52,7 @@ def _hidden(row: str) -> dict[str, str]:
 
 
 async def _blocks(calls: CidrCalls, principal: Any, collection: str) -> dict[str, list[str]]:
-    page = await calls.blocks(_SCOPE, principal, collection, token="", limit=1000)
+    page = await calls.blocks(WIRE_ORIGIN, principal, collection, token="", limit=1000)
     return {location: list(blocks) for location, blocks in page.locations}
 
 
@@ -94,7 +86,7 @@ async def test_collections_made_changed_by_version_and_deleted(tmp_path: Path) -
 async def _collections_flow(console: ConsoleHarness) -> None:
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         calls = CidrCalls(wires.route53)
         page = await client.get("/cidr-collections")
         assert page.status_code == 200 and 'id="no-collections"' in page.text
@@ -102,11 +94,11 @@ async def _collections_flow(console: ConsoleHarness) -> None:
         token = csrf_of(page)
         forged = await client.post("/cidr-collections", data={"csrf": "forged", "name": "edge"})
         assert forged.status_code == 403
-        assert (await calls.collections(_SCOPE, principal, token="", limit=10))[0] == []
+        assert (await calls.collections(WIRE_ORIGIN, principal, token="", limit=10))[0] == []
         made = await client.post("/cidr-collections", data={"csrf": token, "name": "edge"})
         assert made.status_code == 303, alert(made)
         collection = made.headers["location"].rsplit("/", 1)[1]
-        [listed], _next = await calls.collections(_SCOPE, principal, token="", limit=10)
+        [listed], _next = await calls.collections(WIRE_ORIGIN, principal, token="", limit=10)
         assert (listed.collection_id, listed.name, listed.version) == (collection, "edge", 1)
         again = await client.post("/cidr-collections", data={"csrf": token, "name": "edge"})
         assert again.status_code == 400 and alert(again) == (
@@ -233,7 +225,7 @@ async def _collections_flow(console: ConsoleHarness) -> None:
 async def test_ip_based_sets_made_shown_edited_and_deleted(console: ConsoleHarness) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         calls = CidrCalls(wires.route53)
         token = csrf_of(await client.get("/cidr-collections"))
         made = await client.post("/cidr-collections", data={"csrf": token, "name": "isps"})
@@ -266,7 +258,7 @@ async def test_ip_based_sets_made_shown_edited_and_deleted(console: ConsoleHarne
         assert made.status_code == 303, alert(made)
         default = {**paris, "identifier": "rest", "cidr_location": "*", "values": "192.0.2.20"}
         assert (await client.post(f"/hosted-zones/{zone}/record", data=default)).status_code == 303
-        records = await wires.route53.records(_SCOPE, principal, zone, start=(), limit=100)
+        records = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=(), limit=100)
         sets = {r.routing.set_identifier: r.routing.cidr for r in records.records}
         assert sets == {"": None, "paris": (collection, "paris"), "rest": (collection, "*")}
 
@@ -312,11 +304,11 @@ async def test_ip_based_sets_made_shown_edited_and_deleted(console: ConsoleHarne
             deletion = {**_hidden(row), "csrf": csrf_of(shown), "confirm": "yes"}
             deleted = await client.post(f"/hosted-zones/{zone}/delete-record", data=deletion)
             assert deleted.status_code == 303, alert(deleted)
-        records = await wires.route53.records(_SCOPE, principal, zone, start=(), limit=100)
+        records = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=(), limit=100)
         assert [r.routing.set_identifier for r in records.records] == ["", ""]
         page = await client.get(url)
         removal = {**_hidden(_row(page, "location-paris")), "confirm": "yes"}
         assert (await client.post(f"{url}/remove-location", data=removal)).status_code == 303
         deleted = await client.post(f"{url}/delete", data={"csrf": csrf_of(page), "confirm": "yes"})
         assert deleted.status_code == 303, alert(deleted)
-        assert (await calls.collections(_SCOPE, principal, token="", limit=10))[0] == []
+        assert (await calls.collections(WIRE_ORIGIN, principal, token="", limit=10))[0] == []

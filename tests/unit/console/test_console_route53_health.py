@@ -14,17 +14,21 @@ import socket
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from andromede.console import wire_alarms
 from andromede.console.wire_route53_health import HealthCheckCalls, Observation, status_summary
-from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
+from support.console import (
+    WIRE_ORIGIN,
+    ConsoleHarness,
+    console_harness,
+    csrf_of,
+    log_in,
+    sign_in_root,
+)
 from unit.console.test_console_dynamodb_edits import alert, form_of
-
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 
 
 @pytest.fixture
@@ -64,13 +68,6 @@ def _closed_port() -> int:
     return port
 
 
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
-
-
 def _check_id(response: httpx.Response) -> str:
     assert response.status_code == 303, alert(response)
     location = response.headers["location"]
@@ -105,7 +102,7 @@ async def test_checks_made_watched_updated_and_deleted(
 ) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         calls = HealthCheckCalls(wires.route53)
         page = await client.get("/health-checks")
         assert page.status_code == 200 and 'id="no-checks"' in page.text
@@ -117,7 +114,7 @@ async def test_checks_made_watched_updated_and_deleted(
         forged = await client.post("/health-checks", data={**http, "csrf": "forged"})
         assert forged.status_code == 403
         healthy = _check_id(await client.post("/health-checks", data=http))
-        made = await calls.get(_SCOPE, principal, healthy)
+        made = await calls.get(WIRE_ORIGIN, principal, healthy)
         assert (made.type, made.port, made.resource_path) == ("HTTP", str(endpoint), "/health")
         assert (made.request_interval, made.failure_threshold, made.inverted) == ("10", "1", False)
         closed = {**http, "type": "TCP", "port": str(_closed_port()), "resource_path": ""}
@@ -165,12 +162,12 @@ async def test_checks_made_watched_updated_and_deleted(
         calculated = {"csrf": token, "type": "CALCULATED", f"child_{healthy}": "yes",
                       f"child_{unhealthy}": "yes", "health_threshold": "1"}  # fmt: skip
         parent = _check_id(await client.post("/health-checks", data=calculated))
-        made = await calls.get(_SCOPE, principal, parent)
+        made = await calls.get(WIRE_ORIGIN, principal, parent)
         assert sorted(made.children) == sorted([healthy, unhealthy])
         assert made.health_threshold == "1"
         page = await client.get(f"/health-checks/{parent}")
         assert "(InvalidInput)" in page.text.split('id="observations-error">', 1)[1]
-        await wire_alarms.put(wires.metrics, _SCOPE, principal, {
+        await wire_alarms.put(wires.metrics, WIRE_ORIGIN, principal, {
             "AlarmName": "slow", "Namespace": "AWS/Route53", "MetricName": "HealthCheckStatus",
             "Dimensions": [{"Name": "HealthCheckId", "Value": healthy}],
             "Statistic": "Minimum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
@@ -181,7 +178,7 @@ async def test_checks_made_watched_updated_and_deleted(
         metric = {"csrf": token, "type": "CLOUDWATCH_METRIC", "alarm": "slow",
                   "insufficient_data": "Unhealthy"}  # fmt: skip
         watcher = _check_id(await client.post("/health-checks", data=metric))
-        made = await calls.get(_SCOPE, principal, watcher)
+        made = await calls.get(WIRE_ORIGIN, principal, watcher)
         assert made.alarm == ("eu-fr-1", "slow") and made.insufficient_data == "Unhealthy"
 
         # HealthCheckInUse while the calculated check names it.
@@ -200,7 +197,7 @@ async def test_checks_made_watched_updated_and_deleted(
                    "inverted": "yes"}  # fmt: skip
         saved = await client.post(f"/health-checks/{unhealthy}/update", data=changed)
         assert saved.status_code == 303, alert(saved)
-        made = await calls.get(_SCOPE, principal, unhealthy)
+        made = await calls.get(WIRE_ORIGIN, principal, unhealthy)
         assert (made.port, made.failure_threshold, made.inverted) == (str(endpoint), "2", True)
         assert int(made.version) == int(version.group(1)) + 1
         stale = await client.post(
@@ -213,7 +210,7 @@ async def test_checks_made_watched_updated_and_deleted(
             f"/health-checks/{healthy}/tag", data={"csrf": token, "tags": "team=web"}
         )
         assert tagged.status_code == 303, alert(tagged)
-        assert await wires.route53.tags(_SCOPE, principal, healthy, kind="healthcheck") == [
+        assert await wires.route53.tags(WIRE_ORIGIN, principal, healthy, kind="healthcheck") == [
             ("team", "web")
         ]
         listing = await client.get("/health-checks")
@@ -222,7 +219,7 @@ async def test_checks_made_watched_updated_and_deleted(
             f"/health-checks/{healthy}/untag", data={"csrf": token, "key": "team"}
         )
         assert untagged.status_code == 303
-        assert await wires.route53.tags(_SCOPE, principal, healthy, kind="healthcheck") == []
+        assert await wires.route53.tags(WIRE_ORIGIN, principal, healthy, kind="healthcheck") == []
 
         unticked = await client.post(f"/health-checks/{parent}/delete", data={"csrf": token})
         assert unticked.status_code == 400
@@ -241,13 +238,9 @@ async def test_no_route53_french_and_a_user_without_permission(console: ConsoleH
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         await console.user_with_password(tenant, "reader")
-        wires, _principal = await _wires(console, client)
-        kept, wires.route53 = wires.route53, None
-        try:
+        async with console.without(client, "route53"):
             page = await client.get("/health-checks")
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
-        finally:
-            wires.route53 = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/health-checks")

@@ -28,6 +28,7 @@ from andromede.console.route53_record_forms import (
 from andromede.console.wire_route53 import AliasRow, RecordRow, Routing
 from andromede.console.wire_route53_health import HealthCheckCalls
 from support.console import (
+    WIRE_ORIGIN,
     ConsoleHarness,
     console_harness,
     csrf_of,
@@ -35,8 +36,6 @@ from support.console import (
     sign_in_root,
 )
 from unit.console.test_console_dynamodb_edits import alert, form_of
-
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 
 
 @pytest.fixture
@@ -48,15 +47,8 @@ async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
         yield harness
 
 
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
-
-
 async def _sets(wires: Any, principal: Any, zone: str) -> dict[Any, Any]:
-    page = await wires.route53.records(_SCOPE, principal, zone, start=(), limit=100)
+    page = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=(), limit=100)
     return {(r.name, r.record_type, r.routing.set_identifier): r for r in page.records}
 
 
@@ -102,14 +94,14 @@ def test_the_form_s_routing_policy_and_alias() -> None:
 async def test_weighted_and_failover_sets_with_a_health_check(console: ConsoleHarness) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         token = csrf_of(await client.get("/hosted-zones"))
         made = await client.post(
             "/hosted-zones", data={"csrf": token, "name": "example.com", "visibility": "public"}
         )
         zone = made.headers["location"].rsplit("/", 1)[-1]
         check = await HealthCheckCalls(wires.route53).create(
-            _SCOPE, principal, {"type": "TCP", "ip_address": "127.0.0.1", "port": "9"}
+            WIRE_ORIGIN, principal, {"type": "TCP", "ip_address": "127.0.0.1", "port": "9"}
         )
         page = await client.get(f"/hosted-zones/{zone}")
         form = form_of(page, "record-form")
@@ -222,7 +214,7 @@ async def test_aliases_to_a_record_of_the_zone_and_to_a_load_balancer(
     compute = running_compute(console)
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         default = await compute.default_network(tenant)
         assert default.subnet is not None
         token = csrf_of(await client.get("/hosted-zones"))
@@ -231,7 +223,7 @@ async def test_aliases_to_a_record_of_the_zone_and_to_a_load_balancer(
             data={"csrf": token, "name": "front", f"subnet_{default.subnet.subnet_id}": "yes"},
         )
         assert made.status_code == 303, alert(made)
-        [balancer] = await wires.elb.load_balancers(_SCOPE, principal)
+        [balancer] = await wires.elb.load_balancers(WIRE_ORIGIN, principal)
         assert balancer.canonical_zone_id and balancer.dns_name
         made = await client.post(
             "/hosted-zones", data={"csrf": token, "name": "example.org", "visibility": "public"}

@@ -15,7 +15,6 @@ import re
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +23,7 @@ from andromede.console.route53_record_forms import record_form, routing_of, set_
 from andromede.console.wire_route53 import Geoproximity, RecordRow, Routing
 from andromede.console.wire_route53_sets import SetCalls
 from support.console import (
+    WIRE_ORIGIN,
     ConsoleHarness,
     console_harness,
     csrf_of,
@@ -34,20 +34,11 @@ from support.console import (
 )
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
-
 
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     async with console_harness(tmp_path) as harness:
         yield harness
-
-
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
 
 
 def _row(page: httpx.Response, row_id: str) -> str:
@@ -91,7 +82,7 @@ def test_a_geoproximity_set_from_the_form_and_back() -> None:
 async def test_delegation_sets_listed_made_used_and_deleted(console: ConsoleHarness) -> None:
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         calls = SetCalls(wires.route53)
         page = await client.get("/delegation-sets")
         assert page.status_code == 200 and 'id="no-sets"' in page.text
@@ -99,11 +90,11 @@ async def test_delegation_sets_listed_made_used_and_deleted(console: ConsoleHarn
         token = csrf_of(page)
         forged = await client.post("/delegation-sets", data={"csrf": "forged", "zone": ""})
         assert forged.status_code == 403
-        assert (await calls.sets(_SCOPE, principal, marker="", limit=10))[0] == []
+        assert (await calls.sets(WIRE_ORIGIN, principal, marker="", limit=10))[0] == []
         made = await client.post("/delegation-sets", data={"csrf": token, "zone": ""})
         assert made.status_code == 303, alert(made)
         set_id = made.headers["location"].rsplit("#set-", 1)[1]
-        [listed], _next = await calls.sets(_SCOPE, principal, marker="", limit=10)
+        [listed], _next = await calls.sets(WIRE_ORIGIN, principal, marker="", limit=10)
         assert listed.set_id == set_id and listed.name_servers and listed.zones == ()
 
         # A zone made on the set from the hosted zones page's form.
@@ -114,7 +105,7 @@ async def test_delegation_sets_listed_made_used_and_deleted(console: ConsoleHarn
         created = await client.post("/hosted-zones", data=fields)
         assert created.status_code == 303, alert(created)
         zone = created.headers["location"].rsplit("/", 1)[-1]
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert detail.delegation_set_id == set_id
         assert sorted(detail.name_servers) == sorted(listed.name_servers)
         zone_page = await client.get(f"/hosted-zones/{zone}")
@@ -152,14 +143,14 @@ async def test_delegation_sets_listed_made_used_and_deleted(console: ConsoleHarn
         assert alert(in_use) == (
             "Hosted zones use this delegation set: delete them first. (DelegationSetInUse)"
         )
-        assert len((await calls.sets(_SCOPE, principal, marker="", limit=10))[0]) == 2
+        assert len((await calls.sets(WIRE_ORIGIN, principal, marker="", limit=10))[0]) == 2
         gone = await client.post(
             f"/hosted-zones/{zone}/delete", data={"csrf": token, "confirm": "yes"}
         )
         assert gone.status_code == 303, alert(gone)
         deleted = await client.post("/delegation-sets/delete", data={**deletion, "confirm": "yes"})
         assert deleted.status_code == 303, alert(deleted)
-        [left], _next = await calls.sets(_SCOPE, principal, marker="", limit=10)
+        [left], _next = await calls.sets(WIRE_ORIGIN, principal, marker="", limit=10)
         assert left.set_id == second
         audited = {e.action for e in await logged_events(console, tenant)}
         assert {"route53:CreateReusableDelegationSet",
@@ -197,7 +188,7 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
         compute = running_compute(console)
         own_vpc = (await compute.default_network(tenant)).vpc.vpc_id
         their_vpc = (await compute.default_network(other_tenant)).vpc.vpc_id
-        wires, principal = await _wires(console, owner)
+        wires, principal = await console.wires(owner)
         calls = SetCalls(wires.route53)
         token = csrf_of(await owner.get("/hosted-zones"))
         made = await owner.post("/hosted-zones", data={"csrf": token, "name": "hub.internal",
@@ -232,14 +223,14 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
         )
         assert given.status_code == 303, alert(given)
         assert given.headers["location"].endswith("#authorisations")
-        assert await calls.authorisations(_SCOPE, principal, zone) == [("eu-fr-1", their_vpc)]
+        assert await calls.authorisations(WIRE_ORIGIN, principal, zone) == [("eu-fr-1", their_vpc)]
         page = await owner.get(f"/hosted-zones/{zone}")
         listed = page.text.split('id="zone-authorisations">', 1)[1].split("</ul>", 1)[0]
         assert f"<code>{their_vpc}</code> (eu-fr-1)" in listed
 
         associated = await neighbour.post("/shared-zones", data=association)
         assert associated.status_code == 303, alert(associated)
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert sorted(detail.vpcs) == sorted([("eu-fr-1", own_vpc), ("eu-fr-1", their_vpc)])
         theirs = await neighbour.get("/hosted-zones")
         row = _row(theirs, f"shared-{zone}-{their_vpc}")
@@ -251,12 +242,12 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
         withdraw = {"csrf": token, "vpc_id": their_vpc, "region": "eu-fr-1"}
         unticked = await owner.post(f"/hosted-zones/{zone}/deauthorise", data=withdraw)
         assert unticked.status_code == 400
-        assert await calls.authorisations(_SCOPE, principal, zone) == [("eu-fr-1", their_vpc)]
+        assert await calls.authorisations(WIRE_ORIGIN, principal, zone) == [("eu-fr-1", their_vpc)]
         withdrawn = await owner.post(
             f"/hosted-zones/{zone}/deauthorise", data={**withdraw, "confirm": "yes"}
         )
         assert withdrawn.status_code == 303, alert(withdrawn)
-        assert await calls.authorisations(_SCOPE, principal, zone) == []
+        assert await calls.authorisations(WIRE_ORIGIN, principal, zone) == []
         again = await owner.post(
             f"/hosted-zones/{zone}/deauthorise", data={**withdraw, "confirm": "yes"}
         )
@@ -270,7 +261,7 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
             "/shared-zones/disassociate", data={**association, "region": "eu-fr-1"}
         )
         assert dropped.status_code == 303, alert(dropped)
-        detail = await wires.route53.zone(_SCOPE, principal, zone)
+        detail = await wires.route53.zone(WIRE_ORIGIN, principal, zone)
         assert detail.vpcs == [("eu-fr-1", own_vpc)]
         assert 'id="no-shared-zones"' in (await neighbour.get("/hosted-zones")).text
 
@@ -278,7 +269,7 @@ async def test_another_accounts_vpc_authorised_associated_and_withdrawn(
 async def test_geoproximity_sets_made_refused_shown_and_deleted(console: ConsoleHarness) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         token = csrf_of(await client.get("/hosted-zones"))
         made = await client.post(
             "/hosted-zones", data={"csrf": token, "name": "near.example", "visibility": "public"}
@@ -316,7 +307,7 @@ async def test_geoproximity_sets_made_refused_shown_and_deleted(console: Console
             f"/hosted-zones/{zone}/record", data={**coordinates, "latitude": "-33.87"}
         )
         assert made.status_code == 303, alert(made)
-        page = await wires.route53.records(_SCOPE, principal, zone, start=(), limit=100)
+        page = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=(), limit=100)
         sets = {r.routing.set_identifier: r.routing for r in page.records}
         assert sets["paris"].geoproximity == Geoproximity(aws_region="eu-fr-1", bias="10")
         assert sets["far"].geoproximity == Geoproximity(
@@ -338,5 +329,5 @@ async def test_geoproximity_sets_made_refused_shown_and_deleted(console: Console
         deletion = {**_hidden(far), "csrf": token, "confirm": "yes"}
         deleted = await client.post(f"/hosted-zones/{zone}/delete-record", data=deletion)
         assert deleted.status_code == 303, alert(deleted)
-        page = await wires.route53.records(_SCOPE, principal, zone, start=(), limit=100)
+        page = await wires.route53.records(WIRE_ORIGIN, principal, zone, start=(), limit=100)
         assert {r.routing.set_identifier for r in page.records} == {"", "paris"}

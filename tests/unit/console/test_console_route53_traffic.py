@@ -14,54 +14,29 @@ import json
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from andromede.console.wire_route53_traffic import TrafficCalls
-from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
+from support.console import (
+    WIRE_ORIGIN,
+    ConsoleHarness,
+    console_harness,
+    csrf_of,
+    log_in,
+    sign_in_root,
+)
+from support.traffic_policies import ONE_VALUE, WEIGHTED
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
-_FIRST = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "Endpoints": {"only": {"Type": "value", "Value": "192.0.2.10"}},
-    "StartEndpoint": "only",
-}
-_SECOND = {
-    "AWSPolicyFormatVersion": "2015-10-01",
-    "RecordType": "A",
-    "StartRule": "split",
-    "Endpoints": {
-        "blue": {"Type": "value", "Value": "192.0.2.20"},
-        "green": {"Type": "value", "Value": "192.0.2.30"},
-    },
-    "Rules": {
-        "split": {
-            "RuleType": "weighted",
-            "Items": [
-                {"EndpointReference": "blue", "Weight": "70"},
-                {"EndpointReference": "green", "Weight": "30"},
-            ],
-        }
-    },
-}
-_BAD = {**_FIRST, "Endpoints": {"only": {"Type": "value", "Value": "not-an-address"}}}
+_BAD = {**ONE_VALUE, "Endpoints": {"only": {"Type": "value", "Value": "not-an-address"}}}
 
 
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     async with console_harness(tmp_path) as harness:
         yield harness
-
-
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
 
 
 def _after(response: httpx.Response, anchor: str) -> str:
@@ -81,7 +56,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
 ) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         calls = TrafficCalls(wires.route53)
         page = await client.get("/traffic-policies")
         assert page.status_code == 200 and 'id="no-policies"' in page.text
@@ -97,11 +72,11 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         kept = form_of(refused, "create-policy-form")
         assert json.loads(_textarea(kept)) == _BAD and 'value="flow"' in kept
         made = await client.post(
-            "/traffic-policies", data={**create, "document": json.dumps(_FIRST)}
+            "/traffic-policies", data={**create, "document": json.dumps(ONE_VALUE)}
         )
         policy_id = _after(made, "policy")
-        (first,) = await calls.versions(_SCOPE, principal, policy_id)
-        assert (first.version, first.comment, json.loads(first.document)) == (1, "first", _FIRST)
+        (first,) = await calls.versions(WIRE_ORIGIN, principal, policy_id)
+        assert (first.version, first.comment, json.loads(first.document)) == (1, "first", ONE_VALUE)
 
         version = {"csrf": token, "policy_id": policy_id, "comment": "split"}
         refused = await client.post(
@@ -110,10 +85,10 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         assert refused.status_code == 400 and "(InvalidTrafficPolicyDocument)" in alert(refused)
         assert _textarea(form_of(refused, f"version-form-{policy_id}")) == "{not json"
         added = await client.post(
-            "/traffic-policies/version", data={**version, "document": json.dumps(_SECOND)}
+            "/traffic-policies/version", data={**version, "document": json.dumps(WEIGHTED)}
         )
         assert _after(added, "policy") == policy_id
-        versions = await calls.versions(_SCOPE, principal, policy_id)
+        versions = await calls.versions(WIRE_ORIGIN, principal, policy_id)
         assert [(v.version, v.comment) for v in versions] == [(1, "first"), (2, "split")]
         comment = {"csrf": token, "policy_id": policy_id, "version": "1", "comment": "x" * 1025}
         refused = await client.post("/traffic-policies/comment", data=comment)
@@ -123,7 +98,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
             "/traffic-policies/comment", data={**comment, "comment": "the only answer"}
         )
         assert _after(commented, "policy") == policy_id
-        versions = await calls.versions(_SCOPE, principal, policy_id)
+        versions = await calls.versions(WIRE_ORIGIN, principal, policy_id)
         assert [(v.version, v.comment) for v in versions] == [(1, "the only answer"), (2, "split")]
         page = await client.get("/traffic-policies")
         assert f'id="version-{policy_id}-1"' in page.text
@@ -136,7 +111,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         refused = await client.post("/traffic-policy-instances", data=no_zone)
         assert refused.status_code == 400 and alert(refused) == "Choose a hosted zone."
         zone_id = await wires.route53.create_zone(
-            _SCOPE, principal, name="flow.example.", comment="", vpc=None
+            WIRE_ORIGIN, principal, name="flow.example.", comment="", vpc=None
         )
         page = await client.get("/traffic-policies")
         assert f'<option value="{zone_id}">flow.example. ({zone_id})</option>' in page.text
@@ -151,7 +126,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         assert unchosen.status_code == 400 and alert(unchosen) == "Choose a policy version."
         made = await client.post("/traffic-policy-instances", data={**record, "ttl": "60"})
         instance_id = _after(made, "instance")
-        listed = (await calls.instances(_SCOPE, principal, marker=None, limit=10)).instances
+        listed = (await calls.instances(WIRE_ORIGIN, principal, marker=None, limit=10)).instances
         assert [(i.instance_id, i.name, i.ttl, i.policy_version, i.state) for i in listed] == [
             (instance_id, "www.flow.example.", 60, 1, "Applied")
         ]
@@ -163,7 +138,7 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
                   "policy": f"{policy_id}/2"}  # fmt: skip
         updated = await client.post("/traffic-policy-instances/update", data=update)
         assert _after(updated, "instance") == instance_id
-        (moved,) = (await calls.instances(_SCOPE, principal, marker=None, limit=10)).instances
+        (moved,) = (await calls.instances(WIRE_ORIGIN, principal, marker=None, limit=10)).instances
         assert (moved.ttl, moved.policy_version) == (120, 2)
         in_use = await client.post(
             "/traffic-policies/delete",
@@ -174,12 +149,14 @@ async def test_policies_versions_and_records_made_changed_and_deleted(
         gone = {"csrf": token, "instance_id": instance_id}
         unticked = await client.post("/traffic-policy-instances/delete", data=gone)
         assert unticked.status_code == 400
-        assert len((await calls.instances(_SCOPE, principal, marker=None, limit=10)).instances)
+        assert len((await calls.instances(WIRE_ORIGIN, principal, marker=None, limit=10)).instances)
         deleted = await client.post(
             "/traffic-policy-instances/delete", data={**gone, "confirm": "yes"}
         )
         assert deleted.status_code == 303
-        assert (await calls.instances(_SCOPE, principal, marker=None, limit=10)).instances == []
+        assert (
+            await calls.instances(WIRE_ORIGIN, principal, marker=None, limit=10)
+        ).instances == []
         for number in ("1", "2"):
             deleted = await client.post(
                 "/traffic-policies/delete",
@@ -200,13 +177,9 @@ async def test_no_route53_french_and_the_callers_own_permissions(
         reading = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
                    "Action": ["route53:List*", "route53:Get*"], "Resource": "*"}]}  # fmt: skip
         await console.identity.put_user_policy(tenant, "reader", "read", json.dumps(reading))
-        wires, _principal = await _wires(console, client)
-        kept, wires.route53 = wires.route53, None
-        try:
+        async with console.without(client, "route53"):
             page = await client.get("/traffic-policies")
             assert page.status_code == 404 and "serves no Amazon Route 53" in alert(page)
-        finally:
-            wires.route53 = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/traffic-policies")
@@ -216,10 +189,10 @@ async def test_no_route53_french_and_the_callers_own_permissions(
         assert (await log_in(client, "admin", "reader")).status_code == 303
         page = await client.get("/traffic-policies")
         assert page.status_code == 200 and 'id="no-policies"' in page.text
-        create = {"csrf": csrf_of(page), "name": "flow", "document": json.dumps(_FIRST)}
+        create = {"csrf": csrf_of(page), "name": "flow", "document": json.dumps(ONE_VALUE)}
         refused = await client.post("/traffic-policies", data=create)
         assert refused.status_code == 403 and "(AccessDenied)" in alert(refused)
-        assert json.loads(_textarea(form_of(refused, "create-policy-form"))) == _FIRST
+        assert json.loads(_textarea(form_of(refused, "create-policy-form"))) == ONE_VALUE
     async with console.client() as client:
         assert (await log_in(client, "admin", "nobody")).status_code == 303
         page = await client.get("/traffic-policies")

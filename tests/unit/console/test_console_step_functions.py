@@ -15,15 +15,20 @@ import re
 from collections.abc import AsyncIterator
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from support.console import ConsoleHarness, console_harness, csrf_of, log_in, sign_in_root
+from support.console import (
+    WIRE_ORIGIN,
+    ConsoleHarness,
+    console_harness,
+    csrf_of,
+    log_in,
+    sign_in_root,
+)
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
-_SCOPE = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _TRUST = json.dumps(
     {
         "Version": "2012-10-17",
@@ -52,13 +57,6 @@ async def console(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
         yield harness
 
 
-async def _wires(console: ConsoleHarness, client: httpx.AsyncClient) -> tuple[Any, Any]:
-    running = console.application._running
-    assert running is not None
-    principal = await console.identity.resolve_console_session(client.cookies["andromede_console"])
-    return running.console.console, principal
-
-
 def _arn(tenant: str, name: str) -> str:
     return f"arn:aws:states:eu-fr-1:{tenant}:stateMachine:{name}"
 
@@ -79,7 +77,7 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
         tenant = await sign_in_root(console, client)
         assert 'id="no-roles"' in (await client.get("/state-machines")).text
         role = (await console.identity.create_role(tenant, "sfn-role", _TRUST)).arn
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         page = await client.get("/state-machines")
         assert page.status_code == 200 and 'id="no-machines"' in page.text
         assert 'id="no-roles"' not in page.text
@@ -103,9 +101,9 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
         made = await client.post("/state-machines", data={**fields, "definition": _HELLO})
         assert made.status_code == 303, alert(made)
         assert made.headers["location"] == "/console/state-machines/hello"
-        described = await wires.states.machine(_SCOPE, principal, _arn(tenant, "hello"))
+        described = await wires.states.machine(WIRE_ORIGIN, principal, _arn(tenant, "hello"))
         assert (described.machine_type, described.role_arn) == ("EXPRESS", role)
-        assert await wires.states.tags(_SCOPE, principal, described.arn) == [("team", "blue")]
+        assert await wires.states.tags(WIRE_ORIGIN, principal, described.arn) == [("team", "blue")]
         listing = await client.get("/state-machines")
         row = listing.text.split('id="machine-hello">', 1)[1].split("</tr>", 1)[0]
         assert '<td class="type">EXPRESS</td>' in row and described.created in row
@@ -143,10 +141,10 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
             "/state-machines/hello/update", data={**update, "definition": _WAITS}
         )
         assert updated.status_code == 303, alert(updated)
-        described = await wires.states.machine(_SCOPE, principal, described.arn)
+        described = await wires.states.machine(WIRE_ORIGIN, principal, described.arn)
         assert json.loads(described.definition) == json.loads(_WAITS)
 
-        await wires.logs.create_group(_SCOPE, principal, "/sfn/hello", kms_key_id="", tags=())
+        await wires.logs.create_group(WIRE_ORIGIN, principal, "/sfn/hello", kms_key_id="", tags=())
         group = f"arn:aws:logs:eu-fr-1:{tenant}:log-group:/sfn/hello:*"
         page = await client.get("/state-machines/hello")
         assert f'<option value="{group}">/sfn/hello</option>' in form_of(page, "logging-form")
@@ -158,7 +156,7 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
             "/state-machines/hello/logging", data={**logging, "log_group_arn": group}
         )
         assert logged.status_code == 303, alert(logged)
-        described = await wires.states.machine(_SCOPE, principal, described.arn)
+        described = await wires.states.machine(WIRE_ORIGIN, principal, described.arn)
         assert (described.logging_level, described.include_execution_data) == ("ERROR", True)
         assert described.log_groups == [group]
         page = await client.get("/state-machines/hello")
@@ -172,10 +170,10 @@ async def test_a_machine_created_with_diagnostics_run_updated_tagged_and_deleted
             "/state-machines/hello/untag", data={"csrf": token, "key": "team"}
         )
         assert untagged.status_code == 303
-        assert await wires.states.tags(_SCOPE, principal, described.arn) == [("env", "test")]
+        assert await wires.states.tags(WIRE_ORIGIN, principal, described.arn) == [("env", "test")]
         unticked = await client.post("/state-machines/hello/delete", data={"csrf": token})
         assert unticked.status_code == 400
-        assert (await wires.states.machine(_SCOPE, principal, described.arn)).name == "hello"
+        assert (await wires.states.machine(WIRE_ORIGIN, principal, described.arn)).name == "hello"
         deleted = await client.post(
             "/state-machines/hello/delete", data={"csrf": token, "confirm": "yes"}
         )
@@ -192,7 +190,7 @@ async def test_executions_filtered_paged_stopped_with_their_history(
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         role = (await console.identity.create_role(tenant, "sfn-role", _TRUST)).arn
-        wires, principal = await _wires(console, client)
+        wires, principal = await console.wires(client)
         token = csrf_of(await client.get("/state-machines"))
         made = await client.post(
             "/state-machines",
@@ -213,7 +211,7 @@ async def test_executions_filtered_paged_stopped_with_their_history(
         )
         assert stopped.status_code == 303, alert(stopped)
         arn = f"arn:aws:states:eu-fr-1:{tenant}:execution:naps:two"
-        described = await wires.states.execution(_SCOPE, principal, arn)
+        described = await wires.states.execution(WIRE_ORIGIN, principal, arn)
         assert (described.status, described.error, described.cause) == (
             "ABORTED", "Manual", "not needed",
         )  # fmt: skip
@@ -243,7 +241,7 @@ async def test_executions_filtered_paged_stopped_with_their_history(
         )
         assert forged.status_code == 403
         one = f"arn:aws:states:eu-fr-1:{tenant}:execution:naps:one"
-        assert (await wires.states.execution(_SCOPE, principal, one)).status == "RUNNING"
+        assert (await wires.states.execution(WIRE_ORIGIN, principal, one)).status == "RUNNING"
         everything = await client.get("/state-machines/naps")
         link = re.search(r'href="([^"]+)" rel="next" id="executions-next"', everything.text)
         assert link is not None
@@ -259,14 +257,10 @@ async def test_a_server_without_step_functions_says_so_and_a_stranger_is_refused
     async with console.client() as client:
         tenant = await sign_in_root(console, client)
         await console.user_with_password(tenant, "reader")
-        wires, _principal = await _wires(console, client)
-        kept, wires.states = wires.states, None
-        try:
+        async with console.without(client, "states"):
             page = await client.get("/state-machines")
             assert page.status_code == 404
             assert "serves no AWS Step Functions" in alert(page)
-        finally:
-            wires.states = kept
     async with console.client(**{"accept-language": "fr"}) as client:
         assert (await log_in(client, "admin", "root")).status_code == 303
         french = await client.get("/state-machines")

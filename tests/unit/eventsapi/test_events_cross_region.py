@@ -11,7 +11,6 @@ other than the default does not serve refused by name; metering in the sender's 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,35 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
 from andromede.billing.model import parse_month
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
-from andromede.db.database import Database, open_database
-from andromede.event_stream_targets import EVENTS_PRINCIPAL
-from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
-from andromede.wiring.events import EventsParts
-from support.json_client import signed_json_post
 from support.metric_sinks import RecordingSink
-from support.schema import migrated_sqlite
+from support.regional_events import (
+    ENTRY,
+    PATTERN,
+    RegionalEvents,
+    region_bound_keys,
+    regional_events,
+)
 
 HOME = "eu-fr-1"
 OTHER = "eu-de-1"
 UNSERVED = "eu-it-1"  # declared, not served by this gateway
-TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": EVENTS_PRINCIPAL},
-                   "Action": "sts:AssumeRole"}],
-})  # fmt: skip
-ENTRY = {"Source": "my.app", "DetailType": "order", "Detail": '{"n": 1}'}
-PATTERN = json.dumps({"source": ["my.app"]})
 
 
 class Queues:
@@ -59,17 +46,7 @@ class Queues:
         self.traces: dict[str, str | None] = {}
 
     async def send(
-        self,
-        tenant_id: str,
-        arn: str,
-        message: str,
-        *,
-        rule_arn: str,
-        group_id: str | None,
-        dedup_id: str,
-        attributes: dict[str, str] | None = None,
-        role_arn: str | None = None,
-        trace: str | None = None,
+        self, tenant_id: str, arn: str, message: str, *, trace: str | None = None, **_: Any
     ) -> None:
         event = json.loads(message)
         self.sent.setdefault(arn, []).append(event)
@@ -77,54 +54,10 @@ class Queues:
 
 
 @dataclass
-class World:
-    app: EventsApp
-    parts: EventsParts
-    identity: IdentityService
-    credentials: Credentials
-    account: str
+class World(RegionalEvents):
     queues: Queues
     billing: BillingService
     metrics: RecordingSink
-    db: Database
-
-    async def call(
-        self, region: str, action: str, payload: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
-        reply = await signed_json_post(
-            self.app,
-            f"AWSEvents.{action}",
-            payload,
-            content_type=CONTENT_TYPE,
-            credentials=self.credentials,
-            service="events",
-            region=region,
-        )
-        return reply.status, reply.json()
-
-    async def ok(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        status, answer = await self.call(region, action, payload)
-        assert status == 200, answer
-        return answer
-
-    async def refused(self, region: str, action: str, payload: dict[str, Any]) -> tuple[str, str]:
-        status, answer = await self.call(region, action, payload)
-        assert status == 400, answer
-        return str(answer["__type"]), str(answer.get("message", ""))
-
-    def arn(self, region: str, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{region}:{self.account}:{resource}"
-
-    def bus(self, region: str, name: str) -> str:
-        return self.arn(region, "events", f"event-bus/{name}")
-
-    async def role(self, name: str, *actions: str) -> str:
-        role = await self.identity.create_role(self.account, name, TRUST)
-        if actions:
-            allow = {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
-            policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-            await self.identity.put_role_policy(self.account, name, "put", policy)
-        return role.arn
 
     async def rule(self, region: str, name: str, bus: str, *targets: dict[str, Any]) -> None:
         rule = {"Name": name, "EventBusName": bus, "EventPattern": PATTERN}
@@ -152,24 +85,14 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         events_delivery_retry_base=0.001,
         events_max_buses=3,
     )
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    audit = AuditService(MemoryAuditStore())
     billing = BillingService(MemoryBillingStore(), region=HOME, instance_types=[])
-    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     queues = Queues()
     metrics = RecordingSink()
-    sink: Any = queues  # the queue-and-topic sink EventTargets would be
-    parts = EventsParts(settings, db, sink, identity=identity, metrics=metrics)
-    app = parts.api(identity, audit, None, billing)
-    credentials = Credentials(boot.access_key_id, boot.secret_access_key)
     try:
-        yield World(app, parts, identity, credentials, boot.tenant.id, queues, billing, metrics, db)
+        async with regional_events(settings, queues, metrics=metrics, billing=billing) as built:
+            yield World(**vars(built), queues=queues, billing=billing, metrics=metrics)
     finally:
         await billing.close()
-        await audit.close()
-        await db.close()
 
 
 async def test_each_region_has_its_own_buses(world: World) -> None:
@@ -345,19 +268,8 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
 async def test_a_policy_sees_the_calls_region(world: World) -> None:
     """``aws:RequestedRegion`` is the Region the call is signed for: a user allowed
     EventBridge in the default Region only is refused in the other."""
-    await world.identity.create_user(world.account, "dev")
-    created = await world.identity.create_access_key(world.account, "dev")
-    allow = {
-        "Effect": "Allow",
-        "Action": "events:ListEventBuses",
-        "Resource": "*",
-        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
-    }
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
-    dev = replace(
-        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
-    )
+    keys = await region_bound_keys(world.identity, world.account, "events:ListEventBuses", HOME)
+    dev = replace(world, credentials=keys)
     await dev.ok(HOME, "ListEventBuses", {})
     code, _ = await dev.refused(OTHER, "ListEventBuses", {})
     assert code == "AccessDeniedException"

@@ -13,39 +13,20 @@ hands its events to a bus of the default Region, whose rule fills a queue."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
-from andromede.db.database import Database, open_database
-from andromede.event_stream_targets import EVENTS_PRINCIPAL
-from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.settings import Settings
-from andromede.wiring.events import EventsParts
-from support.json_client import signed_json_post
 from support.metric_sinks import RecordingSink
-from support.schema import migrated_sqlite
+from support.regional_events import ENTRY, PATTERN, RegionalEvents, regional_events
 
 HOME = "eu-fr-1"  # the deployment's default Region: the endpoint's secondary
 PRIMARY = "eu-de-1"
 CHECK = "arn:aws:route53:::healthcheck/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": EVENTS_PRINCIPAL},
-                   "Action": "sts:AssumeRole"}],
-})  # fmt: skip
-ENTRY = {"Source": "my.app", "DetailType": "order", "Detail": '{"n": 1}'}
-PATTERN = json.dumps({"source": ["my.app"]})
 
 
 @dataclass
@@ -69,52 +50,13 @@ class Queues:
 
 
 @dataclass
-class World:
-    app: EventsApp
-    parts: EventsParts
-    identity: IdentityService
-    credentials: Credentials
-    account: str
+class World(RegionalEvents):
     queues: Queues
     checks: Checks
     metrics: RecordingSink
 
-    async def call(
-        self, region: str, action: str, payload: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
-        reply = await signed_json_post(
-            self.app,
-            f"AWSEvents.{action}",
-            payload,
-            content_type=CONTENT_TYPE,
-            credentials=self.credentials,
-            service="events",
-            region=region,
-        )
-        return reply.status, reply.json()
-
-    async def ok(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        status, answer = await self.call(region, action, payload)
-        assert status == 200, answer
-        return answer
-
-    async def refused(self, region: str, action: str, payload: dict[str, Any]) -> tuple[str, str]:
-        status, answer = await self.call(region, action, payload)
-        assert status == 400, answer
-        return str(answer["__type"]), str(answer.get("message", ""))
-
-    def bus(self, region: str, name: str) -> str:
-        return f"arn:aws:events:{region}:{self.account}:event-bus/{name}"
-
     def queue(self, name: str) -> str:
-        return f"arn:aws:sqs:{HOME}:{self.account}:{name}"
-
-    async def role(self, name: str) -> str:
-        role = await self.identity.create_role(self.account, name, TRUST)
-        allow = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}
-        policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-        await self.identity.put_role_policy(self.account, name, "put", policy)
-        return role.arn
+        return self.arn(HOME, "sqs", name)
 
     async def rule(self, region: str, name: str, bus: str, target: dict[str, Any]) -> None:
         await self.ok(
@@ -142,7 +84,7 @@ class World:
         """A bus ``orders`` in both Regions: the primary's rule through the default Region's
         bus ``from-primary`` to queue ``primary``, the secondary's to queue ``secondary``;
         the role sending bus to bus."""
-        role = await self.role("relay")
+        role = await self.role("relay", "events:PutEvents")
         for region in (PRIMARY, HOME):
             await self.ok(region, "CreateEventBus", {"Name": "orders"})
         await self.ok(HOME, "CreateEventBus", {"Name": "from-primary"})
@@ -173,24 +115,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         events_delivery_retry_base=0.001,
         events_max_endpoints=2,
     )
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    audit = AuditService(MemoryAuditStore())
-    db: Database = open_database(migrated_sqlite(tmp_path / "meta.db"))
-    queues = Queues()
-    metrics = RecordingSink()
-    sink: Any = queues
-    parts = EventsParts(settings, db, sink, identity=identity, metrics=metrics)
-    checks = Checks()
-    parts.endpoints.health = checks
-    app = parts.api(identity, audit, None, None)
-    credentials = Credentials(boot.access_key_id, boot.secret_access_key)
-    try:
-        yield World(app, parts, identity, credentials, boot.tenant.id, queues, checks, metrics)
-    finally:
-        await audit.close()
-        await db.close()
+    queues, checks, metrics = Queues(), Checks(), RecordingSink()
+    async with regional_events(settings, queues, metrics=metrics, health=checks) as built:
+        yield World(**vars(built), queues=queues, checks=checks, metrics=metrics)
 
 
 async def test_an_endpoint_is_made_described_listed_updated_and_deleted(world: World) -> None:
@@ -228,7 +155,7 @@ async def test_an_endpoint_is_made_described_listed_updated_and_deleted(world: W
     assert code == "ResourceAlreadyExistsException"
 
     # Replication on: a managed rule on each bus sends its custom events to the other.
-    role = await world.role("replication")
+    role = await world.role("replication", "events:PutEvents")
     changed = await world.ok(
         PRIMARY,
         "UpdateEndpoint",

@@ -8,8 +8,6 @@ sees the call's Region as ``aws:RequestedRegion``."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -17,27 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.credentials import Credentials
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
 from andromede.cloudwatchapi.app import CloudWatchApp
-from andromede.db.database import Database, open_database
-from andromede.eventsapi.app import CONTENT_TYPE, EventsApp
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.metrics.service import MetricsService
 from andromede.metrics.sink import BufferedSink
 from andromede.metrics.store import MemoryMetricStore
 from andromede.settings import Settings
-from andromede.wiring.events import EventsParts
 from support.json_client import signed_json_post
-from support.schema import migrated_sqlite
+from support.regional_events import PATTERN, RegionalEvents, region_bound_keys, regional_events
 
 HOME = "eu-fr-1"
 OTHER = "eu-de-1"
-PATTERN = json.dumps({"source": ["my.app"]})
 ENTRY = {"Source": "my.app", "DetailType": "order", "Detail": "{}"}
 
 
@@ -49,34 +37,26 @@ class Queues:
 
 
 @dataclass
-class World:
-    events: EventsApp
+class World(RegionalEvents):
     cloudwatch: CloudWatchApp
-    parts: EventsParts
     sink: BufferedSink
-    credentials: Credentials
-    account: str
-    db: Database
-    identity: IdentityService
 
     async def call(
         self, region: str, action: str, payload: dict[str, Any], *, cloudwatch: bool = False
     ) -> tuple[int, dict[str, Any]]:
+        """EventBridge's ``action``, or CloudWatch's (AWS JSON 1.0) where ``cloudwatch``."""
+        if not cloudwatch:
+            return await super().call(region, action, payload)
         reply = await signed_json_post(
-            self.cloudwatch if cloudwatch else self.events,
-            f"GraniteServiceVersion20100801.{action}" if cloudwatch else f"AWSEvents.{action}",
+            self.cloudwatch,
+            f"GraniteServiceVersion20100801.{action}",
             payload,
-            content_type="application/x-amz-json-1.0" if cloudwatch else CONTENT_TYPE,
+            content_type="application/x-amz-json-1.0",
             credentials=self.credentials,
-            service="monitoring" if cloudwatch else "events",
+            service="monitoring",
             region=region,
         )
         return reply.status, reply.json()
-
-    async def ok(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        status, answer = await self.call(region, action, payload)
-        assert status == 200, answer
-        return answer
 
     async def metrics(self, region: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         status, answer = await self.call(region, action, payload, cloudwatch=True)
@@ -127,30 +107,11 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         served_regions=(HOME, OTHER),
         events_delivery_retry_base=0.001,
     )
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    audit = AuditService(MemoryAuditStore())
-    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     service = MetricsService(MemoryMetricStore())
     sink = BufferedSink(service)
-    queues: Any = Queues()
-    parts = EventsParts(settings, db, queues, identity=identity, metrics=sink)
-    credentials = Credentials(boot.access_key_id, boot.secret_access_key)
-    try:
-        yield World(
-            parts.api(identity, audit, None, None),
-            CloudWatchApp(service, identity, audit, settings),
-            parts,
-            sink,
-            credentials,
-            boot.tenant.id,
-            db,
-            identity,
-        )
-    finally:
-        await audit.close()
-        await db.close()
+    async with regional_events(settings, Queues(), metrics=sink) as built:
+        cloudwatch = CloudWatchApp(service, built.identity, built.audit, settings)
+        yield World(**vars(built), cloudwatch=cloudwatch, sink=sink)
 
 
 async def test_each_regions_rules_publish_into_its_own_series(world: World) -> None:
@@ -216,19 +177,8 @@ async def test_another_region_serves_metric_data_only(world: World) -> None:
 async def test_a_policy_sees_the_metric_calls_region(world: World) -> None:
     """A user allowed ``cloudwatch:ListMetrics`` in the default Region only (by
     ``aws:RequestedRegion``) is refused in the other."""
-    await world.identity.create_user(world.account, "dev")
-    created = await world.identity.create_access_key(world.account, "dev")
-    allow = {
-        "Effect": "Allow",
-        "Action": "cloudwatch:ListMetrics",
-        "Resource": "*",
-        "Condition": {"StringEquals": {"aws:RequestedRegion": HOME}},
-    }
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
-    await world.identity.put_user_policy(world.account, "dev", "home-only", policy)
-    dev = replace(
-        world, credentials=Credentials(created.key.access_key_id, created.secret_access_key)
-    )
+    keys = await region_bound_keys(world.identity, world.account, "cloudwatch:ListMetrics", HOME)
+    dev = replace(world, credentials=keys)
     await dev.metrics(HOME, "ListMetrics", {})
     status, answer = await dev.call(OTHER, "ListMetrics", {}, cloudwatch=True)
     assert status == 403, answer
