@@ -26,17 +26,11 @@ from typing import Any
 import pytest
 
 from andromede.iam import totp
-from e2e.conftest import browser
 from e2e.iam_helpers import client_for, new_tenant
-from support.console_browser import PASSWORD, console_page, console_user, sign_in
+from support.console_browser import console_page, console_user, sign_in
 from support.rawclient import RawClient
 from support.saml import XMLSEC1, IdentityProvider, b64
 from support.server import REGION, ServerProcess
-
-# Decision 0366's browser test (test_console_browser_events.py, from another branch of session
-# 62) imports these two from here, as the others did: kept until it imports
-# support.console_browser and e2e's conftest serves it the fixture.
-__all__ = ["PASSWORD", "browser"]
 
 
 def test_log_in_upload_download_switch_language_log_out(

@@ -1,12 +1,12 @@
 """EventBridge's global endpoints in the console (decision 0366) in a real browser: Debian's
-Chromium driven by Playwright, as ``test_console_browser.py`` drives the other pages (its
-``browser`` fixture; skipped the same way without Chromium or Playwright), against an
-``andromede serve`` of its own declaring two Regions (the session's declares one, and an
-endpoint fails over to a second). An IAM user reaches the endpoints from the rules page,
-makes one over a bus of one name in both Regions (made with boto3) and a Route 53 health
-check, sees its EndpointId, URL and state, sees the events' Region turn to the secondary
-once the check is inverted, turns replication on with a role and deletes it — each checked
-with boto3, with no script error or CSP violation."""
+Chromium driven by Playwright, with tests/support/console_browser.py's browser, user and
+page (skipped without Chromium or Playwright), against an ``andromede serve`` of its own
+declaring two Regions (the session's declares one, and an endpoint fails over to a second).
+An IAM user reaches the endpoints from the rules page, makes one over a bus of one name in
+both Regions (made with boto3) and a Route 53 health check, sees its EndpointId, URL and
+state, sees the events' Region turn to the secondary once the check is inverted, turns
+replication on with a role and deletes it — each checked with boto3, with no script error or
+CSP violation."""
 
 from __future__ import annotations
 
@@ -22,10 +22,8 @@ import pytest
 from botocore.config import Config
 
 from e2e.iam_helpers import client_for, new_tenant
-from e2e.test_console_browser import PASSWORD, browser
+from support.console_browser import console_page, console_user, sign_in
 from support.server import REGION, ServerProcess, running_server
-
-__all__ = ["browser"]  # the module's fixture, shared with test_console_browser
 
 pytestmark = [pytest.mark.e2e]
 
@@ -68,15 +66,10 @@ def test_a_global_endpoint_made_failed_over_and_deleted_in_the_browser(
     tenant = new_tenant(server, "console-endpoints")
     keys = (tenant.access_key_id, tenant.secret_access_key)
     iam = client_for(server, "iam", *keys)
-    iam.create_user(UserName="ops")
     allowed = ["events:*", "route53:*", "iam:ListRoles", "iam:PassRole", "s3:ListAllMyBuckets"]
     statement = {"Effect": "Allow", "Action": allowed, "Resource": "*"}
-    iam.put_user_policy(
-        UserName="ops",
-        PolicyName="endpoints",
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
-    )
-    iam.create_login_profile(UserName="ops", Password=PASSWORD)
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    console_user(iam, "ops", "endpoints", document)
     suffix = uuid.uuid4().hex[:8]
     bus = f"orders-{suffix}"
     home, other = _events(server, REGION, keys), _events(server, SECONDARY, keys)
@@ -100,21 +93,9 @@ def test_a_global_endpoint_made_failed_over_and_deleted_in_the_browser(
     )["HealthCheck"]["Id"]
     check_arn = f"arn:aws:route53:::healthcheck/{check}"
 
-    console = f"{server.api_endpoint}/console"
-    context = browser.new_context(locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    reported: list[str] = []
-    page.on("console", lambda message: reported.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: reported.append(f"pageerror: {error}"))
-    started = time.monotonic()
-    try:
-        page.goto(f"{console}/login")
-        page.fill("input[name=account]", tenant.account)
-        page.fill("input[name=user]", "ops")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("#sign-in")
-        page.wait_for_url(f"{console}/buckets")
+    flow = "global endpoint browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "ops")
         page.goto(f"{console}/event-rules")
         page.click("#event-endpoints-link")
         page.wait_for_url(f"{console}/event-endpoints")
@@ -166,6 +147,3 @@ def test_a_global_endpoint_made_failed_over_and_deleted_in_the_browser(
         page.wait_for_url(f"{console}/event-endpoints")
         assert home.list_endpoints()["Endpoints"] == []
         assert reported == [], reported
-    finally:
-        context.close()
-        print(f"global endpoint browser flow: {time.monotonic() - started:.1f} s")
