@@ -1,14 +1,15 @@
 """Route 53 health checks (decision 0285) in the console (decision 0290): the checks listed
-(id, type, endpoint, status summed up from GetHealthCheckStatus as Healthy, Unhealthy or
-Unknown, tags; in pages of ``console_page_size``), one created from a form (type, IP address
-or domain name, port, path, search string, interval, failure threshold, inverted, disabled;
-a CALCULATED check's children ticked and threshold; a CLOUDWATCH_METRIC check's alarm among
-the account's), and a check's page: its configuration, its checkers' observations
-(GetHealthCheckStatus), its last failures (GetHealthCheckLastFailureReason), its
-``AWS/Route53`` ``HealthCheckStatus`` over the last 3 hours drawn as the metrics pages draw one
-(``metric_chart``), an update of the version shown (Route 53's ``HealthCheckVersionMismatch``
-when it has moved on), its tags, and its deletion after a ticked box (``HealthCheckInUse`` in
-Route 53's words). Every call is Route 53's (and CloudWatch's) own as the signed-in principal.
+(id, type, endpoint, status as Route 53's failover reads it — decision 0371's
+``route53_health_reading`` —, tags; in pages of ``console_page_size``), one created from a
+form (type, IP address or domain name, port, path, search string, interval, failure
+threshold, inverted, disabled; a CALCULATED check's children ticked and threshold; a
+CLOUDWATCH_METRIC check's alarm among the account's), and a check's page: its configuration,
+its status, its checkers' observations (GetHealthCheckStatus), its last failures
+(GetHealthCheckLastFailureReason), its ``AWS/Route53`` ``HealthCheckStatus`` over the last 3
+hours drawn as the metrics pages draw one (``metric_chart``), an update of the version shown
+(Route 53's ``HealthCheckVersionMismatch`` when it has moved on), its tags, and its deletion
+after a ticked box (``HealthCheckInUse`` in Route 53's words). Every call is Route 53's (and
+CloudWatch's) own as the signed-in principal.
 """
 
 from __future__ import annotations
