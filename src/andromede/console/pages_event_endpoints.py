@@ -16,7 +16,7 @@ none of them decides.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -36,16 +36,17 @@ from andromede.console.handlers import (
     words,
 )
 from andromede.console.pages_event_archives import no_events
+from andromede.console.route53_health_reading import HealthReadings
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_event_endpoints import EndpointCalls, EndpointRow, EndpointSettings
 from andromede.console.wire_events import BusRow, EventsWire
-from andromede.console.wire_route53_health import HealthCheckCalls, Observation
+from andromede.console.wire_route53_health import HealthCheckCalls
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
 
-__all__ = ["ROUTES", "endpoint_url", "failover_health"]
+__all__ = ["ROUTES", "endpoint_url"]
 
 ENDPOINTS_URL: Final = f"{CONSOLE_PATH}/event-endpoints"
 _OFFERED: Final = 100  # each choice list's first page: buses, health checks, roles
@@ -192,30 +193,14 @@ async def _endpoint_page(
     )
 
 
-def failover_health(reports: Sequence[Observation], *, inverted: bool, disabled: bool) -> str:
-    """A health check as an endpoint's failover reads it (decision 0355, Route 53's rules):
-    Healthy while disabled, the newest checker's report reversed when inverted, Unknown
-    before its first report (the failover then keeps the primary). A report is healthy when
-    it says ``Success`` or, for an alarm without data, ``Healthy`` (Route 53's
-    ``InsufficientDataHealthStatus``); GetHealthCheckStatus answers the raw reports."""
-    if disabled:
-        return "Healthy"
-    if not reports:
-        return "Unknown"
-    report = max(reports, key=lambda o: o.checked).status
-    healthy = report.startswith(("Success", "Healthy"))
-    if not healthy and not report.startswith(("Failure", "Unhealthy")):
-        return "Unknown"  # a report of another shape
-    return "Healthy" if healthy != inverted else "Unhealthy"
-
-
 async def _health(
     calls: HealthCheckCalls, request: Request, session: Session, endpoint: EndpointRow
 ) -> str:
+    """The health check's status as the failover reads it (decision 0371's one reading,
+    which Route 53's DNS answers and EventBridge's failover use)."""
     origin, principal = request.scope, session.principal
     check = await calls.get(origin, principal, endpoint.health_check_id)
-    reports = [] if check.disabled else await calls.status(origin, principal, check.health_check_id)
-    return failover_health(reports, inverted=check.inverted, disabled=check.disabled)
+    return await HealthReadings(calls, origin, principal).status(check)
 
 
 def _as_typed(typed: Mapping[str, Mapping[str, str]] | None, form: str) -> dict[str, str]:

@@ -1,14 +1,15 @@
 """Route 53 health checks (decision 0285) in the console (decision 0290): the checks listed
-(id, type, endpoint, status summed up from GetHealthCheckStatus as Healthy, Unhealthy or
-Unknown, tags; in pages of ``console_page_size``), one created from a form (type, IP address
-or domain name, port, path, search string, interval, failure threshold, inverted, disabled;
-a CALCULATED check's children ticked and threshold; a CLOUDWATCH_METRIC check's alarm among
-the account's), and a check's page: its configuration, its checkers' observations
-(GetHealthCheckStatus), its last failures (GetHealthCheckLastFailureReason), its
-``AWS/Route53`` ``HealthCheckStatus`` over the last 3 hours drawn as the metrics pages draw one
-(``metric_chart``), an update of the version shown (Route 53's ``HealthCheckVersionMismatch``
-when it has moved on), its tags, and its deletion after a ticked box (``HealthCheckInUse`` in
-Route 53's words). Every call is Route 53's (and CloudWatch's) own as the signed-in principal.
+(id, type, endpoint, status as Route 53's failover reads it — decision 0371's
+``route53_health_reading`` —, tags; in pages of ``console_page_size``), one created from a
+form (type, IP address or domain name, port, path, search string, interval, failure
+threshold, inverted, disabled; a CALCULATED check's children ticked and threshold; a
+CLOUDWATCH_METRIC check's alarm among the account's), and a check's page: its configuration,
+its status, its checkers' observations (GetHealthCheckStatus), its last failures
+(GetHealthCheckLastFailureReason), its ``AWS/Route53`` ``HealthCheckStatus`` over the last 3
+hours drawn as the metrics pages draw one (``metric_chart``), an update of the version shown
+(Route 53's ``HealthCheckVersionMismatch`` when it has moved on), its tags, and its deletion
+after a ticked box (``HealthCheckInUse`` in Route 53's words). Every call is Route 53's (and
+CloudWatch's) own as the signed-in principal.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from andromede.console.handlers import (
 from andromede.console.metric_chart import RANGES, Chart, draw
 from andromede.console.pages_alarms import parse_tags
 from andromede.console.pages_metrics import graph_href, number_text
+from andromede.console.route53_health_reading import HealthReadings
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_metrics import MetricRow
@@ -42,7 +44,6 @@ from andromede.console.wire_route53_health import (
     HealthCheckCalls,
     HealthCheckRow,
     Observation,
-    status_summary,
 )
 
 if TYPE_CHECKING:
@@ -135,18 +136,6 @@ def _reset(check: HealthCheckRow, sent: dict[str, object]) -> list[str]:
     return reset
 
 
-async def _summary(
-    calls: HealthCheckCalls, request: Request, session: Session, check: HealthCheckRow
-) -> str:
-    """Healthy, Unhealthy or Unknown (a calculated check's status Route 53 does not give)."""
-    if check.type == "CALCULATED":
-        return "Unknown"
-    with suppress(WireError):
-        observed = await calls.status(request.scope, session.principal, check.health_check_id)
-        return status_summary(observed)
-    return "Unknown"
-
-
 async def _alarm_choices(console: Console, request: Request, session: Session) -> list[str]:
     """The account's metric alarms' names as CloudWatch lists them (none where it refuses)."""
     if console.metrics is None:
@@ -194,13 +183,14 @@ async def _list_page(
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
         else:
+            readings = HealthReadings(calls, origin, principal)
             for check in checks:
                 tags: list[tuple[str, str]] = []
                 with suppress(WireError):
                     tags = await console.route53.tags(
                         origin, principal, check.health_check_id, kind="healthcheck"
                     )
-                rows.append((check, await _summary(calls, request, session, check), tags))
+                rows.append((check, await readings.status(check), tags))
             if next_marker:
                 next_href = f"{CHECKS_URL}?{urlencode({'marker': next_marker})}"
         children = await _child_choices(calls, request, session)
@@ -294,6 +284,7 @@ async def _check_page(
     tags: list[tuple[str, str]] = []
     children: list[HealthCheckRow] = []
     chart: dict[str, Any] = {}
+    summary = "Unknown"
     if calls is None or console.route53 is None:
         error, status = _not_served(console, request), 404
     else:
@@ -308,6 +299,7 @@ async def _check_page(
                 failures = await calls.last_failures(origin, principal, check_id)
             except WireError as exc:  # a calculated check's: said in its section
                 observations_error = refusal(console, request, exc)[0]
+            summary = await HealthReadings(calls, origin, principal).status(check, observations)
             try:
                 tags = await console.route53.tags(origin, principal, check_id, kind="healthcheck")
             except WireError as exc:
@@ -323,7 +315,7 @@ async def _check_page(
         title=f"{_('Health check')} {check_id}",
         check_id=check_id,
         check=check,
-        summary=status_summary(observations) if check and check.type != "CALCULATED" else "Unknown",
+        summary=summary,
         observations=observations,
         failures=failures,
         observations_error=observations_error,

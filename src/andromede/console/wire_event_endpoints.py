@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from andromede.console.wire_events import EventsWire, _items, _when
+from andromede.console.json_answers import listed_objects, minute_text
+from andromede.console.wire_events import EventsWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
 
@@ -104,9 +105,9 @@ def _row(item: dict[str, Any]) -> EndpointRow:
         secondary=str(failover.get("Secondary", {}).get("Route") or ""),
         replication=str(item.get("ReplicationConfig", {}).get("State") or ""),
         role_arn=str(item.get("RoleArn") or ""),
-        bus_arns=tuple(str(b.get("EventBusArn", "")) for b in _items(item, "EventBuses")),
-        created=_when(item.get("CreationTime")),
-        modified=_when(item.get("LastModifiedTime")),
+        bus_arns=tuple(str(b.get("EventBusArn", "")) for b in listed_objects(item, "EventBuses")),
+        created=minute_text(item.get("CreationTime")),
+        modified=minute_text(item.get("LastModifiedTime")),
     )
 
 
@@ -125,7 +126,7 @@ class EndpointCalls:
         if token:
             payload["NextToken"] = token
         answer = await self._wire._json(origin, principal, "ListEndpoints", payload)
-        rows = [_row(item) for item in _items(answer, "Endpoints")]
+        rows = [_row(item) for item in listed_objects(answer, "Endpoints")]
         return rows, str(answer.get("NextToken") or "")
 
     async def get(self, origin: Scope, principal: Principal, name: str) -> EndpointRow:

@@ -7,9 +7,10 @@ read into the small rows the pages show; nothing here decides what EventBridge a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
+from andromede.console.json_answers import listed_objects, minute_text
 from andromede.console.wire import JsonWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
@@ -112,21 +113,9 @@ class DestinationRow:
     arn: str = ""
 
 
-def _when(value: object) -> str:
-    """A JSON timestamp (epoch seconds) as the pages show one, UTC to the minute."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M")
-    return ""
-
-
 def _connection_name(arn: str) -> str:
     """A connection's name from its ARN (``…:connection/NAME/UUID``)."""
     return arn.split(":connection/", 1)[-1].split("/", 1)[0]
-
-
-def _items(answer: dict[str, Any], member: str) -> list[dict[str, Any]]:
-    """The objects of a list member of an answer (anything else in it passed over)."""
-    return [item for item in answer.get(member, []) if isinstance(item, dict)]
 
 
 def _given(members: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +161,7 @@ class EventsWire(JsonWire):
         answer = await self._json(origin, principal, "ListEventBuses", {"Limit": limit})
         rows = [
             BusRow(str(b.get("Name", "")), str(b.get("Arn", "")), str(b.get("Description") or ""))
-            for b in _items(answer, "EventBuses")
+            for b in listed_objects(answer, "EventBuses")
         ]
         return sorted(rows, key=lambda row: (row.name != DEFAULT_BUS, row.name))
 
@@ -225,7 +214,7 @@ class EventsWire(JsonWire):
         if token:
             payload["NextToken"] = token
         answer = await self._json(origin, principal, "ListRules", payload)
-        rows = [_rule(r) for r in _items(answer, "Rules")]
+        rows = [_rule(r) for r in listed_objects(answer, "Rules")]
         following = answer.get("NextToken")
         return rows, str(following) if following else None
 
@@ -288,7 +277,7 @@ class EventsWire(JsonWire):
                 str(t.get("RoleArn") or ""),
                 str((t.get("SqsParameters") or {}).get("MessageGroupId") or ""),
             )
-            for t in _items(answer, "Targets")
+            for t in listed_objects(answer, "Targets")
         ]
 
     async def put_target(
@@ -340,7 +329,7 @@ class EventsWire(JsonWire):
                 retention_days=int(a.get("RetentionDays") or 0),
                 event_count=int(a.get("EventCount") or 0),
             )
-            for a in _items(answer, "Archives")
+            for a in listed_objects(answer, "Archives")
         ]
 
     async def create_archive(
@@ -415,10 +404,10 @@ class EventsWire(JsonWire):
                 name=str(r.get("ReplayName", "")),
                 archive=str(r.get("EventSourceArn", "")).rsplit("/", 1)[-1],
                 state=str(r.get("State", "")),
-                start=_when(r.get("EventStartTime")),
-                end=_when(r.get("EventEndTime")),
+                start=minute_text(r.get("EventStartTime")),
+                end=minute_text(r.get("EventEndTime")),
             )
-            for r in _items(answer, "Replays")
+            for r in listed_objects(answer, "Replays")
         ]
 
     async def start_replay(
@@ -456,7 +445,7 @@ class EventsWire(JsonWire):
                 state=str(c.get("ConnectionState", "")),
                 reason=str(c.get("StateReason") or ""),
             )
-            for c in _items(answer, "Connections")
+            for c in listed_objects(answer, "Connections")
         ]
 
     async def create_connection(
@@ -535,7 +524,7 @@ class EventsWire(JsonWire):
                 state=str(d.get("ApiDestinationState", "")),
                 arn=str(d.get("ApiDestinationArn", "")),
             )
-            for d in _items(answer, "ApiDestinations")
+            for d in listed_objects(answer, "ApiDestinations")
         ]
 
     async def create_api_destination(

@@ -18,13 +18,20 @@ from xml.etree.ElementTree import Element, SubElement
 from andromede.console.wire_route53 import Route53Wire, _child, _children, _document, _text
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
+from andromede.route53.health_model import (
+    CALCULATED,
+    HealthCheckConfig,
+    calculated_healthy,
+    failover_healthy,
+    report_healthy,
+)
 
 __all__ = [
     "CHECK_TYPES",
     "HealthCheckCalls",
     "HealthCheckRow",
     "Observation",
-    "status_summary",
+    "check_status",
 ]
 
 # The types a check is made of here (RECOVERY_CONTROL is not served, decision 0285).
@@ -104,15 +111,30 @@ class Observation:
     checked: str
 
 
-def status_summary(observations: Sequence[Observation]) -> str:
-    """Healthy, Unhealthy or Unknown, as AWS's console sums the checkers' reports up: a
-    check is healthy while its checkers say so (here the one checker's newest report)."""
-    if not observations:
-        return "Unknown"
-    newest = max(observations, key=lambda o: o.checked)
-    if newest.status.startswith("Success"):
-        return "Healthy"
-    return "Unhealthy" if newest.status.startswith("Failure") else "Unknown"
+def check_status(
+    check: HealthCheckRow,
+    observations: Sequence[Observation],
+    children: Mapping[str, bool] | None = None,
+) -> str:
+    """Healthy, Unhealthy or Unknown: the check as Route 53's failover reads it
+    (``health_model.failover_healthy``, decision 0371) from Route 53's own answers — what
+    the checkers decided is the newest report of GetHealthCheckStatus (raw, as AWS's), a
+    calculated check's is its children's statuses (``children``, each as DNS answers it;
+    one missing counts unhealthy) against its threshold; then disabled is healthy and
+    inverted reverses it. Unknown before the first report, or for a calculated check whose
+    children were not read (``children`` None)."""
+    decided: bool | None = None
+    if check.type == CALCULATED:
+        if children is not None:
+            threshold = int(check.health_threshold) if check.health_threshold.isdigit() else 1
+            config = HealthCheckConfig(
+                CALCULATED, children=check.children, health_threshold=threshold
+            )
+            decided = calculated_healthy(config, children)
+    elif observations:
+        decided = report_healthy(max(observations, key=lambda o: o.checked).status)
+    reading = failover_healthy(disabled=check.disabled, inverted=check.inverted, decided=decided)
+    return "Unknown" if reading is None else ("Healthy" if reading else "Unhealthy")
 
 
 def _check(node: Any) -> HealthCheckRow:

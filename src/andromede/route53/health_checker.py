@@ -32,9 +32,12 @@ from typing import Protocol
 from andromede.route53.health_model import (
     CALCULATED,
     CLOUDWATCH_METRIC,
+    FAILURE,
+    SUCCESS,
     HealthCheck,
     HealthStatus,
     Observation,
+    alarm_healthy,
     calculated_healthy,
     observed,
 )
@@ -52,7 +55,6 @@ AlarmState = Callable[[str, str, str], Awaitable[str | None]]
 # ``health_changed``: the zones naming them are answered again).
 Flipped = Callable[[str, Collection[str]], Awaitable[None]]
 NAMESPACE = "AWS/Route53"
-_SUCCESS = "Success"
 
 
 class MetricsSink(Protocol):
@@ -170,12 +172,12 @@ class HealthCheckers:
             count = sum(children.values())
             result = ProbeResult(
                 healthy,
-                f"{_SUCCESS if healthy else 'Failure'}: {count} of {len(children)} child "
+                f"{SUCCESS if healthy else FAILURE}: {count} of {len(children)} child "
                 "health checks are healthy.",
             )
         elif config.type == CLOUDWATCH_METRIC:
             result = await self._alarm(check)
-            if result is None:  # LastKnownStatus: nothing changes
+            if result is None:
                 return status, None, None
         else:
             threshold = config.failure_threshold or 3
@@ -188,15 +190,15 @@ class HealthCheckers:
         state = None
         if alarm is not None and self._alarm_state is not None:
             state = await self._alarm_state(check.tenant_id, alarm.region, alarm.name)
-        if state == "OK":
-            return ProbeResult(True, "Success: The CloudWatch alarm is in the OK state.")
-        if state == "ALARM":
-            return ProbeResult(False, "Failure: The CloudWatch alarm is in the ALARM state.")
         fallback = check.config.insufficient_data or "LastKnownStatus"
-        if fallback == "LastKnownStatus":
+        healthy = alarm_healthy(state, fallback)
+        if healthy is None:  # LastKnownStatus: nothing changes
             return None
+        if state in ("OK", "ALARM"):
+            said = SUCCESS if healthy else FAILURE
+            return ProbeResult(healthy, f"{said}: The CloudWatch alarm is in the {state} state.")
         why = "has insufficient data" if state is not None else "does not exist"
-        return ProbeResult(fallback == "Healthy", f"{fallback}: The CloudWatch alarm {why}.")
+        return ProbeResult(healthy, f"{fallback}: The CloudWatch alarm {why}.")
 
     def _publish_latency(self, check: HealthCheck, result: ProbeResult) -> None:
         """``MeasureLatency``: the probe's times, by check and checker Region, as AWS's."""
@@ -217,7 +219,7 @@ class HealthCheckers:
         record(tenant, NAMESPACE, "HealthCheckStatus", dimensions, float(check.reported_healthy()))
         observations = check.status.observations
         if observations and check.config.type != CALCULATED:
-            good = sum(1 for o in observations if o.report.startswith(_SUCCESS))
+            good = sum(1 for o in observations if o.report.startswith(SUCCESS))
             share = 100.0 * good / len(observations)
             record(tenant, NAMESPACE, "HealthCheckPercentageHealthy", dimensions, share, "Percent")
         if children is not None:

@@ -2,7 +2,12 @@
 CreateHealthCheck gives it, checked with AWS's ``InvalidInput`` wording and completed with
 AWS's defaults; UpdateHealthCheck's changes (``ResetElements`` included); the status a check
 keeps (the last results, ``FailureThreshold`` consecutive ones flipping it, ``Inverted``,
-``Disabled``) and a CALCULATED check's status from its children's. No I/O."""
+``Disabled``) and a CALCULATED check's status from its children's; and the one reading of
+"is this check healthy now, as Route 53's failover reads it" (decision 0371):
+:func:`failover_healthy` over what the checkers decided (:func:`alarm_healthy`,
+:func:`calculated_healthy`, a probe's result through ``FailureThreshold``), which DNS
+answers, EventBridge's endpoints and the console's pages (from :func:`report_healthy` of
+GetHealthCheckStatus's reports) all use. No I/O."""
 
 from __future__ import annotations
 
@@ -28,10 +33,13 @@ __all__ = [
     "HealthStatus",
     "Network",
     "Observation",
+    "alarm_healthy",
     "calculated_healthy",
     "check_config",
     "completed",
+    "failover_healthy",
     "observed",
+    "report_healthy",
     "updated",
 ]
 
@@ -135,18 +143,26 @@ class HealthCheck:
         return f"arn:aws:route53:::healthcheck/{self.health_check_id}"
 
     def reported_healthy(self) -> bool:
-        """The status DNS answers and the metric shows: always healthy while disabled,
-        reversed when inverted (AWS's rules)."""
-        if self.config.disabled:
-            return True
-        return self.status.healthy != bool(self.config.inverted)
+        """The status the metric shows: always healthy while disabled, reversed when
+        inverted (AWS's rules), the checkers' default status before their first result."""
+        reading = failover_healthy(
+            disabled=bool(self.config.disabled),
+            inverted=bool(self.config.inverted),
+            decided=self.status.healthy,
+        )
+        return reading is not False
 
     def answered_healthy(self) -> bool:
-        """What DNS answers use (decision 0284's lookup): :meth:`reported_healthy` once the
-        check has a status (or is disabled), healthy before its first result."""
-        if self.status.checked or self.config.disabled:
-            return self.reported_healthy()
-        return True
+        """What DNS answers use (decision 0284's lookup): :func:`failover_healthy` of what
+        the checkers decided, healthy before their first result (Route 53 answers a record
+        whose check has no status yet)."""
+        decided = self.status.healthy if self.status.checked else None
+        reading = failover_healthy(
+            disabled=bool(self.config.disabled),
+            inverted=bool(self.config.inverted),
+            decided=decided,
+        )
+        return reading is not False
 
     def replaced(self, **changes: object) -> HealthCheck:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -338,3 +354,52 @@ def calculated_healthy(config: HealthCheckConfig, children: Mapping[str, bool]) 
     wanted = config.health_threshold if config.health_threshold is not None else 1
     healthy = sum(1 for child in config.children or () if children.get(child, False))
     return healthy >= wanted
+
+
+# How a checker's report begins (GetHealthCheckStatus's ``Status``): a probe's or a
+# calculated check's ``Success``/``Failure``; an alarm check's answer to missing data says
+# the ``InsufficientDataHealthStatus`` it applied (``Healthy``/``Unhealthy``).
+SUCCESS: Final = "Success"
+FAILURE: Final = "Failure"
+_HEALTHY_REPORTS: Final = (SUCCESS, "Healthy")
+_UNHEALTHY_REPORTS: Final = (FAILURE, "Unhealthy")
+
+
+def alarm_healthy(state: str | None, insufficient_data: str) -> bool | None:
+    """A CLOUDWATCH_METRIC check's result from its alarm's state (None: the alarm is gone):
+    OK healthy, ALARM unhealthy, otherwise ``InsufficientDataHealthStatus`` — None for
+    ``LastKnownStatus``, which keeps the status the check had (AWS: healthy for a new one,
+    as a check without a result is answered)."""
+    if state == "OK":
+        return True
+    if state == "ALARM":
+        return False
+    if insufficient_data in ("Healthy", "Unhealthy"):
+        return insufficient_data == "Healthy"
+    return None
+
+
+def report_healthy(report: str) -> bool | None:
+    """A checker's report read back as the result it made: ``Success`` or an alarm's
+    ``Healthy`` for missing data, healthy; ``Failure`` or ``Unhealthy``, not; None for a
+    text of another shape. GetHealthCheckStatus answers these raw (before ``Inverted``), as
+    AWS's checkers report what they observed."""
+    if report.startswith(_HEALTHY_REPORTS):
+        return True
+    if report.startswith(_UNHEALTHY_REPORTS):
+        return False
+    return None
+
+
+def failover_healthy(*, disabled: bool, inverted: bool, decided: bool | None) -> bool | None:
+    """Whether Route 53's failover reads a check healthy now (decision 0371), from what its
+    checkers decided (``decided``: a probe's results through ``FailureThreshold``, an
+    alarm's :func:`alarm_healthy`, a calculated check's :func:`calculated_healthy`; None
+    before any result): healthy while disabled whatever was decided, the decision reversed
+    when inverted; None (unknown) before the first result — DNS then answers the record as
+    healthy, a page says Unknown."""
+    if disabled:
+        return True
+    if decided is None:
+        return None
+    return decided != inverted

@@ -17,8 +17,6 @@ import httpx
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.console.pages_event_endpoints import failover_health
-from andromede.console.wire_route53_health import Observation
 from andromede.eventsapi.app import CONTENT_TYPE
 from support.console import ConsoleHarness, console_harness, csrf, log_in, sign_in_root
 from support.json_client import signed_json_post
@@ -166,31 +164,3 @@ async def test_one_region_offers_no_endpoint_form(console: ConsoleHarness) -> No
     assert page.status_code == 200
     assert 'id="create-endpoint-form"' not in page.text
     assert "a global endpoint needs a second one to fail over to" in page.text
-
-
-def _seen(*reports: str) -> list[Observation]:
-    return [
-        Observation("eu-fr-1", "192.0.2.1", report, f"2026-12-07T10:0{n}:00Z")
-        for n, report in enumerate(reports)
-    ]
-
-
-@pytest.mark.parametrize(
-    ("reports", "inverted", "disabled", "shown"),
-    [
-        (_seen(), False, False, "Unknown"),  # not checked yet: the failover keeps the primary
-        (_seen("Failure: HTTP Status Code 500", "Success: HTTP Status Code 200"), False,
-         False, "Healthy"),  # the newest report counts
-        (_seen("Success: HTTP Status Code 200"), True, False, "Unhealthy"),  # inverted
-        (_seen("Failure: TCP connection failed (refused)."), True, False, "Healthy"),
-        (_seen("Failure: TCP connection failed (refused)."), False, True, "Healthy"),  # disabled
-        (_seen("Healthy: The CloudWatch alarm does not exist."), False, False, "Healthy"),
-        (_seen("Healthy: The CloudWatch alarm does not exist."), True, False, "Unhealthy"),
-        (_seen("Unhealthy: The CloudWatch alarm has insufficient data."), False, False,
-         "Unhealthy"),
-    ],
-)  # fmt: skip
-def test_the_health_shown_is_the_one_the_failover_reads(
-    reports: list[Observation], inverted: bool, disabled: bool, shown: str
-) -> None:
-    assert failover_health(reports, inverted=inverted, disabled=disabled) == shown

@@ -19,7 +19,12 @@ import httpx
 import pytest
 
 from andromede.console import wire_alarms
-from andromede.console.wire_route53_health import HealthCheckCalls, Observation, status_summary
+from andromede.console.wire_route53_health import (
+    HealthCheckCalls,
+    HealthCheckRow,
+    Observation,
+    check_status,
+)
 from support.console import (
     WIRE_ORIGIN,
     ConsoleHarness,
@@ -82,19 +87,80 @@ def _status(page: httpx.Response, check: str) -> str:
     return found.group(1)
 
 
-def test_the_status_is_the_newest_report() -> None:
-    success = Observation(
-        "eu-fr-1", "127.0.0.1", "Success: HTTP Status Code 200, OK", "2026-12-06T10:00:02.000Z"
-    )
-    failure = Observation(
-        "eu-fr-1", "127.0.0.1", "Failure: Connection refused", "2026-12-06T10:00:01.000Z"
-    )
-    assert status_summary([]) == "Unknown"
-    assert status_summary([failure, success]) == "Healthy"
-    later = Observation("eu-fr-1", "127.0.0.1", failure.status, "2026-12-06T10:00:03.000Z")
-    assert status_summary([success, later]) == "Unhealthy"
-    odd = Observation("eu-fr-1", "127.0.0.1", "Pending", "2026-12-06T10:00:04.000Z")
-    assert status_summary([success, odd]) == "Unknown"
+def _seen(*reports: str) -> list[Observation]:
+    return [
+        Observation("eu-fr-1", "192.0.2.1", report, f"2026-12-07T10:0{n}:00Z")
+        for n, report in enumerate(reports)
+    ]
+
+
+def _row(kind: str = "HTTP", *, inverted: bool = False, disabled: bool = False,
+         insufficient_data: str = "", children: tuple[str, ...] = (),
+         threshold: str = "") -> HealthCheckRow:  # fmt: skip
+    return HealthCheckRow(
+        "c", "1", kind, inverted=inverted, disabled=disabled, children=children,
+        health_threshold=threshold, insufficient_data=insufficient_data,
+    )  # fmt: skip
+
+
+_HEALTHY_DATA = "Healthy: The CloudWatch alarm has insufficient data."
+_UNHEALTHY_DATA = "Unhealthy: The CloudWatch alarm has insufficient data."
+_OK = "Success: The CloudWatch alarm is in the OK state."
+_ALARM = "Failure: The CloudWatch alarm is in the ALARM state."
+
+
+@pytest.mark.parametrize(
+    ("check", "reports", "shown"),
+    [
+        (_row(), _seen(), "Unknown"),  # not checked yet (DNS answers it healthy)
+        (_row(), _seen("Failure: HTTP Status Code 500", "Success: HTTP Status Code 200"),
+         "Healthy"),  # the newest report counts
+        (_row(), _seen("Success: HTTP Status Code 200", "Failure: HTTP Status Code 500"),
+         "Unhealthy"),
+        (_row(), _seen("Pending"), "Unknown"),  # a report of another shape
+        (_row(inverted=True), _seen("Success: HTTP Status Code 200"), "Unhealthy"),
+        (_row("TCP", inverted=True), _seen("Failure: TCP connection failed (refused)."),
+         "Healthy"),
+        (_row("TCP", disabled=True), _seen("Failure: TCP connection failed (refused)."),
+         "Healthy"),
+        (_row(disabled=True, inverted=True), _seen(), "Healthy"),  # disabled, never checked
+        # An alarm's check: its state while it has data, else InsufficientDataHealthStatus.
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Unhealthy"), _seen(_OK), "Healthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Healthy"), _seen(_ALARM), "Unhealthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Healthy"), _seen(_HEALTHY_DATA),
+         "Healthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Healthy", inverted=True),
+         _seen(_HEALTHY_DATA), "Unhealthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Unhealthy"), _seen(_UNHEALTHY_DATA),
+         "Unhealthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="Unhealthy"),
+         _seen("Unhealthy: The CloudWatch alarm does not exist."), "Unhealthy"),
+        # LastKnownStatus: the last report made while the alarm had data stays the newest.
+        (_row("CLOUDWATCH_METRIC", insufficient_data="LastKnownStatus"), _seen(_ALARM),
+         "Unhealthy"),
+        (_row("CLOUDWATCH_METRIC", insufficient_data="LastKnownStatus"), _seen(), "Unknown"),
+    ],
+)  # fmt: skip
+def test_the_status_shown_is_the_one_the_failover_reads(
+    check: HealthCheckRow, reports: list[Observation], shown: str
+) -> None:
+    assert check_status(check, reports) == shown
+
+
+def test_a_calculated_check_by_its_children_and_threshold() -> None:
+    both = ("a", "b")
+    assert check_status(_row("CALCULATED", children=both), []) == "Unknown"  # not read
+    one = {"a": True, "b": False}
+    assert check_status(_row("CALCULATED", children=both, threshold="1"), [], one) == "Healthy"
+    two = _row("CALCULATED", children=both, threshold="2")
+    assert check_status(two, [], one) == "Unhealthy"
+    assert check_status(two, [], {"a": True}) == "Unhealthy"  # a child deleted
+    assert check_status(two, [], {"a": True, "b": True}) == "Healthy"
+    inverted = _row("CALCULATED", children=both, threshold="2", inverted=True)
+    assert check_status(inverted, [], one) == "Healthy"
+    disabled = _row("CALCULATED", children=both, threshold="2", disabled=True)
+    assert check_status(disabled, [], one) == "Healthy"
+    assert check_status(_row("CALCULATED", threshold="0"), [], {}) == "Healthy"
 
 
 async def test_checks_made_watched_updated_and_deleted(
@@ -232,6 +298,82 @@ async def test_checks_made_watched_updated_and_deleted(
             )
         gone = await client.get(f"/health-checks/{healthy}")
         assert gone.status_code == 404 and "(NoSuchHealthCheck)" in alert(gone)
+
+
+async def _statuses_seen(
+    console: ConsoleHarness, client: httpx.AsyncClient, tenant: str, shown: dict[str, str]
+) -> tuple[dict[str, str], dict[str, bool]]:
+    """The list's statuses and DNS answers' (decision 0284's lookup, the one EventBridge's
+    failover reads too) once every check has its first result and the list shows
+    ``shown``; polled while the gateway's rounds run (bounded)."""
+    running = console.application._running
+    assert running is not None
+    lookup = running.apis["route53"].service.health
+    listed: dict[str, str] = {}
+    answered: dict[str, bool] = {}
+    for _ in range(400):
+        page = await client.get("/health-checks")
+        listed = {check: _status(page, check) for check in shown}
+        answered = dict(await lookup.healthy(tenant, list(shown)))
+        if listed == shown and set(answered) == set(shown):
+            break
+        await asyncio.sleep(0.05)
+    return listed, answered
+
+
+async def test_the_pages_read_each_check_as_the_dns_failover_does(
+    console: ConsoleHarness, endpoint: int
+) -> None:
+    """Decision 0371: disabled, inverted, an alarm's check with each missing-data status and
+    calculated checks, shown by the list and a check's page as the DNS answers read them."""
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        wires, principal = await console.wires(client)
+        calls = HealthCheckCalls(wires.route53)
+        up = {"type": "HTTP", "ip_address": "127.0.0.1", "port": str(endpoint),
+              "request_interval": "10", "failure_threshold": "1"}  # fmt: skip
+        down = {**up, "type": "TCP", "port": str(_closed_port())}
+        await wire_alarms.put(wires.metrics, WIRE_ORIGIN, principal, {
+            "AlarmName": "quiet", "Namespace": "Shop", "MetricName": "Orders",
+            "Statistic": "Sum", "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+            "ComparisonOperator": "LessThanThreshold",
+        })  # fmt: skip
+        alarm = {"type": "CLOUDWATCH_METRIC", "alarm": ("eu-fr-1", "quiet")}
+
+        async def made(fields: dict[str, object]) -> str:
+            return await calls.create(WIRE_ORIGIN, principal, fields)
+
+        expected = {
+            await made({**up, "inverted": True}): "Unhealthy",
+            await made(up): "Healthy",
+            await made({**down, "disabled": True}): "Healthy",
+            await made({**down, "inverted": True}): "Healthy",
+            await made(down): "Unhealthy",
+            await made({**alarm, "insufficient_data": "Healthy"}): "Healthy",
+            await made({**alarm, "insufficient_data": "Unhealthy"}): "Unhealthy",
+            await made({**alarm, "insufficient_data": "Unhealthy", "inverted": True}): "Healthy",
+        }
+        listed, answered = await _statuses_seen(console, client, principal.tenant_id, expected)
+        assert listed == expected
+        # The children's first results are in: a calculated check's first round counts them.
+        inverted_up, plain_up, disabled_down = list(expected)[:3]
+        pair = [inverted_up, disabled_down]
+        calculated = {
+            await made({"type": "CALCULATED", "children": pair, "health_threshold": "2"}):
+            "Unhealthy",
+            await made({"type": "CALCULATED", "children": pair, "health_threshold": "1"}):
+            "Healthy",
+            await made({"type": "CALCULATED", "children": [plain_up], "health_threshold": "1",
+                        "inverted": True}): "Unhealthy",
+        }  # fmt: skip
+        expected |= calculated
+        listed, answered = await _statuses_seen(console, client, principal.tenant_id, expected)
+        assert listed == expected
+        assert answered == {check: shown == "Healthy" for check, shown in expected.items()}
+        for check, shown in expected.items():
+            page = await client.get(f"/health-checks/{check}")
+            mark = f'<td id="check-status" class="status-{shown.lower()}">{shown}</td>'
+            assert mark in page.text, check
 
 
 async def test_no_route53_french_and_a_user_without_permission(console: ConsoleHarness) -> None:
