@@ -116,6 +116,26 @@ class SqlMapChildStore:
 
         return await self._db.read(work)  # the list shows no data: nothing opened
 
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        # By the run's index, ``limit`` rows a transaction.
+        some = (
+            sa.select(_C.c.execution_arn)
+            .where(_C.c.tenant_id == tenant_id, _C.c.map_run_arn == run_arn)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> int:
+            arns = list(conn.execute(some).scalars())
+            if not arns:
+                return 0
+            return int(
+                conn.execute(
+                    sa.delete(_C).where(_C.c.tenant_id == tenant_id, _C.c.execution_arn.in_(arns))
+                ).rowcount
+            )
+
+        return await self._db.write(work)
+
     async def forget_tenant(self, tenant_id: str) -> int:
         statement = sa.delete(_C).where(_C.c.tenant_id == tenant_id)
 

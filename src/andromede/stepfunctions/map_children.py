@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from andromede.stepfunctions.executions import HistoryEvent
-from andromede.stepfunctions.map_runs import ABORTED, child_machine_arn
+from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, child_machine_arn
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Event
@@ -33,6 +33,7 @@ __all__ = [
     "abort_running_children",
     "child_account",
     "child_history",
+    "forget_execution_runs",
     "is_child_arn",
 ]
 
@@ -148,6 +149,11 @@ class MapChildStore(Protocol):
         output, error, cause, history: what ListExecutions does not show)."""
         ...
 
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        """Up to ``limit`` of the run's children deleted (their parent execution is purged:
+        decision 0372); how many."""
+        ...
+
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
@@ -166,6 +172,23 @@ async def abort_running_children(
                 await store.save(found.changed(status=ABORTED, stopped=now))
                 aborted, changed = aborted + 1, True
     return aborted
+
+
+async def forget_execution_runs(
+    runs: MapRunStore, children: MapChildStore | None, tenant_id: str, execution_arn: str,
+    batch: int,
+) -> int:  # fmt: skip
+    """An execution's Map runs and their children deleted as it is purged (decision 0372):
+    AWS keeps them as long as their parent's history. The children go ``batch`` at a time
+    (each a transaction of its own, never one unbounded) before their run, so that a stop
+    in between leaves the run, and the execution, to the next pass. How many runs."""
+    gone = 0
+    for run in await runs.list_for_execution(tenant_id, execution_arn):
+        if children is not None:
+            while await children.forget_for_run(tenant_id, run.arn, batch):
+                pass
+        gone += await runs.forget(tenant_id, run.arn)
+    return gone
 
 
 def _order(child: MapChild) -> tuple[int, str]:
@@ -203,6 +226,13 @@ class MemoryMapChildStore:
         if after is not None:
             found = [c for c in found if _order(c) > (-after[0], after[1])]
         return [_listed(c) for c in found[:limit]]
+
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        keys = [k for k, c in self._children.items()
+                if k[0] == tenant_id and c.run_arn == run_arn][:limit]  # fmt: skip
+        for key in keys:
+            del self._children[key]
+        return len(keys)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._children if k[0] == tenant_id]
