@@ -111,7 +111,9 @@ async def test_running_children_are_aborted_and_stay_so(store: MapChildStore) ->
     aborted = await store.get(TENANT, child("a").arn)
     assert aborted is not None and (aborted.status, aborted.stopped) == ("ABORTED", T0 + 50)
     assert aborted.input == SECRET  # its data kept
-    await store.save(ended(child("a")))  # the child ended after its parent: stays aborted
+    # The child ended after its parent: stays aborted, and its run is told (decision 0372).
+    assert await store.save(ended(child("a"))) is False
+    assert await store.save(ended(child("done"))) is True
     again = await store.get(TENANT, child("a").arn)
     assert again is not None and again.status == "ABORTED" and again.history == ()
     done = await store.get(TENANT, child("done").arn)

@@ -58,7 +58,7 @@ class SqlMapChildStore:
         )
         return MapChild.of_document(shell, json.loads(opened))
 
-    async def save(self, child: MapChild) -> None:
+    async def save(self, child: MapChild) -> bool:
         document = json.dumps(child.document(), separators=(",", ":")).encode()
         sealed = await self._sealer.seal(child.tenant_id, document, _context(child.arn))
         values = {
@@ -69,21 +69,22 @@ class SqlMapChildStore:
         }
         where = _one(child.tenant_id, child.arn)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> bool:
             going = sa.and_(where, _C.c.status != ABORTED)
             if conn.execute(sa.update(_C).where(going).values(**values)).rowcount == 1:
-                return
+                return True
             if conn.execute(sa.select(_C.c.status).where(where)).first() is not None:
-                return  # aborted: kept as it is
+                return False  # aborted: kept as it is
             conn.execute(sa.insert(_C).values(
                 tenant_id=child.tenant_id, execution_arn=child.arn, map_run_arn=child.run_arn,
                 started=child.started, format_version=FORMAT_VERSION, **values,
             ))  # fmt: skip
+            return True
 
         try:
-            await self._db.write(work)
+            return bool(await self._db.write(work))
         except IntegrityError:  # inserted meanwhile: written over
-            await self._db.write(work)
+            return bool(await self._db.write(work))
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         query = sa.select(_C).where(_one(tenant_id, arn))
