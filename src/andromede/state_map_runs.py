@@ -98,9 +98,8 @@ class StateMapRuns:
     def most_children_kept(self) -> int:
         return self._bounds.children_kept if self._children is not None else 0
 
-    async def record_child(self, child: MapChild) -> None:
-        if self._children is not None:
-            await self._children.save(child)
+    async def record_child(self, child: MapChild) -> bool:
+        return self._children is None or await self._children.save(child)
 
     async def _bucket(
         self, session: Principal, name: str, operation: S3Operation, key: str | None,

@@ -165,6 +165,31 @@ async def test_ended_executions_are_purged_after_their_retention(store: Executio
     assert await store.create(execution("old"), []) is None  # the name is free again
 
 
+async def test_what_goes_with_an_execution_is_told_before_it_goes(store: ExecutionStore) -> None:
+    """Decision 0372: the purge awaits its hook with each execution's account and ARN before
+    deleting it (its Map runs go first); a hook that fails leaves the execution to a later
+    pass."""
+    old = execution("old", status=ExecutionStatus.SUCCEEDED, stopped=T0 + 5, cursor=None)
+    await store.create(old, [event(1)])
+    await store.create(execution("running"), [])
+    told: list[tuple[str, str]] = []
+
+    async def failing(tenant_id: str, arn: str) -> None:
+        raise RuntimeError("the Map runs' store is down")
+
+    with pytest.raises(RuntimeError):
+        await store.purge("eu-fr-1", T0 + 10, 10, failing)
+    assert await store.get("000000000001", "eu-fr-1", "m", "old") is not None
+
+    async def hook(tenant_id: str, arn: str) -> None:
+        assert await store.get(tenant_id, "eu-fr-1", "m", "old") is not None  # still there
+        told.append((tenant_id, arn))
+
+    assert await store.purge("eu-fr-1", T0 + 10, 10, hook) == 1
+    assert told == [("000000000001", old.arn)]
+    assert await store.get("000000000001", "eu-fr-1", "m", "old") is None
+
+
 async def test_the_callers_trace_is_kept(store: ExecutionStore) -> None:
     """Decision 0351: the trace header StartExecution was given, kept with the execution (in
     its sealed document over SQL) for its tasks; none when none was given."""

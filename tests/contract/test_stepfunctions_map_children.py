@@ -23,7 +23,9 @@ from andromede.stepfunctions.map_children import (
     MapChildStore,
     MemoryMapChildStore,
     abort_running_children,
+    forget_execution_runs,
 )
+from andromede.stepfunctions.map_runs import MapRun, MemoryMapRunStore
 from andromede.wiring.queues import KeySealer
 from support.keys import key_service_in
 from support.store_backends import BACKENDS, SQL_BACKENDS, backend_database, sql_database
@@ -109,7 +111,9 @@ async def test_running_children_are_aborted_and_stay_so(store: MapChildStore) ->
     aborted = await store.get(TENANT, child("a").arn)
     assert aborted is not None and (aborted.status, aborted.stopped) == ("ABORTED", T0 + 50)
     assert aborted.input == SECRET  # its data kept
-    await store.save(ended(child("a")))  # the child ended after its parent: stays aborted
+    # The child ended after its parent: stays aborted, and its run is told (decision 0372).
+    assert await store.save(ended(child("a"))) is False
+    assert await store.save(ended(child("done"))) is True
     again = await store.get(TENANT, child("a").arn)
     assert again is not None and again.status == "ABORTED" and again.history == ()
     done = await store.get(TENANT, child("done").arn)
@@ -135,3 +139,38 @@ async def test_children_are_sealed_at_rest(sql_db: Database, tmp_path: Path) -> 
         assert read is not None and read.input == SECRET and read.output == SECRET
     finally:
         keys.close()
+
+
+async def test_a_runs_children_are_forgotten_a_batch_at_a_time(store: MapChildStore) -> None:
+    """Decision 0372: a purged run's children deleted ``limit`` at a time, only its own."""
+    other_run = RUN.replace("run-1", "run-2")
+    other_tenant = "000000000002"
+    for i in range(5):
+        await store.save(child(f"c{i}", T0 + i))
+    await store.save(child("o", run=other_run))
+    await store.save(child("t", tenant_id=other_tenant, run=RUN.replace(TENANT, other_tenant)))
+    assert await store.forget_for_run(TENANT, RUN, 2) == 2
+    assert len(await store.list_for_run(TENANT, RUN, None, None, 10)) == 3
+    assert await store.forget_for_run(TENANT, RUN, 2) == 2
+    assert await store.forget_for_run(TENANT, RUN, 2) == 1
+    assert await store.forget_for_run(TENANT, RUN, 2) == 0
+    assert await store.list_for_run(TENANT, RUN, None, None, 10) == []
+    assert len(await store.list_for_run(TENANT, other_run, None, None, 10)) == 1
+    assert await store.get(other_tenant, child("t", tenant_id=other_tenant).arn) is not None
+
+
+async def test_an_executions_runs_and_children_go_with_it(store: MapChildStore) -> None:
+    """Decision 0372: ``forget_execution_runs`` over both stores, children in batches."""
+    runs = MemoryMapRunStore()
+    execution = f"arn:aws:states:eu-fr-1:{TENANT}:execution:m:e"
+    await runs.save(MapRun(TENANT, RUN, execution, T0, 0, 0.0, 0))
+    kept_run = RUN.replace("run-1", "run-2")
+    await runs.save(MapRun(TENANT, kept_run, execution + "2", T0, 0, 0.0, 0))
+    for i in range(5):
+        await store.save(child(f"c{i}", T0 + i))
+    await store.save(child("k", run=kept_run))
+    assert await forget_execution_runs(runs, store, TENANT, execution, 2) == 1
+    assert await store.list_for_run(TENANT, RUN, None, None, 10) == []
+    assert await runs.get(TENANT, RUN) is None
+    assert await runs.get(TENANT, kept_run) is not None
+    assert len(await store.list_for_run(TENANT, kept_run, None, None, 10)) == 1

@@ -85,3 +85,15 @@ async def test_an_executions_running_runs_are_aborted_and_stay_so(store: MapRunS
     assert (late.status, late.stopped) == ("ABORTED", T0 + 9)
     kept = await store.get("000000000001", done.arn)
     assert kept is not None and kept.status == "SUCCEEDED"
+
+
+async def test_a_run_is_forgotten_alone(store: MapRunStore) -> None:
+    """Decision 0372: a run deleted as its parent execution is purged; the others kept."""
+    gone, kept, other = run("a"), run("b"), run("a", tenant_id="000000000002")
+    for one in (gone, kept, other):
+        await store.save(one)
+    assert await store.forget("000000000001", gone.arn) is True
+    assert await store.forget("000000000001", gone.arn) is False
+    assert await store.get("000000000001", gone.arn) is None
+    assert await store.get("000000000001", kept.arn) == kept
+    assert await store.get("000000000002", other.arn) == other

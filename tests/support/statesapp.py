@@ -59,6 +59,7 @@ from andromede.wiring.stepfunctions import (
     TransitionBilling,
     aborting_map_runs,
     map_run_host,
+    purging_map_runs,
     trusting_roles,
 )
 from support.batch_world import LIMITS
@@ -295,6 +296,7 @@ async def states_world(
         meter=observer,
         clock=clock.now,
         sleep=clock.sleep,
+        purged_with=purging_map_runs(map_runs, map_children, batch=2),  # batches seen to end
     )
     activities = ActivitiesService(
         MemoryActivityStore(),

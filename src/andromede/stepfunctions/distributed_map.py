@@ -101,8 +101,9 @@ class MapRunHost(ObjectSource, Protocol):
         """How many of a run's children are kept, the first to begin (decision 0369)."""
         ...
 
-    async def record_child(self, child: MapChild) -> None:
-        """A child execution kept as it begins and as it ends (decision 0369)."""
+    async def record_child(self, child: MapChild) -> bool:
+        """A child execution kept as it begins and as it ends (decision 0369); False when it
+        was not written: it was stopped (ABORTED) meanwhile (decision 0372)."""
         ...
 
 
@@ -231,8 +232,8 @@ async def run_map(
     events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
     events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
     total_items, total_runs = len(items), len(inputs)
-    counts = {"items": dict.fromkeys(("succeeded", "failed", "running"), 0),
-              "runs": dict.fromkeys(("succeeded", "failed", "running"), 0)}  # fmt: skip
+    counted = ("succeeded", "failed", "aborted", "running")
+    counts = {"items": dict.fromkeys(counted, 0), "runs": dict.fromkeys(counted, 0)}
     run = await host.record(_counted(run, counts, total_items, total_runs))
     children: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
     outputs: list[Any] = [None] * total_runs
@@ -293,9 +294,16 @@ async def run_map(
         ended = clock()
         record["StopDate"] = _iso(ended)
         kept = kept.changed(stopped=ended)
-        if keep:  # AWS keeps no history of an EXPRESS child (GetExecutionHistory refuses it)
-            await host.record_child(kept if express else kept.changed(
-                history=child_history(kept, child_events)))  # fmt: skip
+        # AWS keeps no history of an EXPRESS child (GetExecutionHistory refuses it). One
+        # StopExecution aborted meanwhile is counted ABORTED, as AWS counts a child "stopped
+        # by the user" (decision 0372): its run went on, its outcome is not its own.
+        if keep and not await host.record_child(kept if express else kept.changed(
+                history=child_history(kept, child_events))):  # fmt: skip
+            outcome = "aborted"
+            outputs[index] = {"Error": "States.Aborted", "Cause": "The child was stopped"}
+            record.update(Status="ABORTED")
+            for gone in ("Output", "OutputDetails"):
+                record.pop(gone, None)
         children["SUCCEEDED" if outcome == "succeeded" else "FAILED"].append(record)
         records[index] = record
         if outcome == "succeeded":
@@ -385,7 +393,7 @@ def _counted(
 ) -> MapRun:
     def of(kind: str, total: int) -> dict[str, int]:
         seen = counts[kind]
-        ended = seen["succeeded"] + seen["failed"]
+        ended = seen["succeeded"] + seen["failed"] + seen["aborted"]
         return {**seen, "total": total, "pending": max(0, total - ended - seen["running"])}
 
     return run.changed(item_counts=of("items", total_items),

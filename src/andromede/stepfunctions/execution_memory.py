@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from andromede.stepfunctions.execution_store import PurgeHook
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 
 __all__ = ["MemoryExecutionStore"]
@@ -110,13 +111,17 @@ class MemoryExecutionStore:
         self._executions[_key(taken)] = taken
         return taken
 
-    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+    async def purge(
+        self, region: str, stopped_before: int, limit: int, before: PurgeHook | None = None
+    ) -> int:
         old = [
             key
             for key, e in self._executions.items()
             if e.region == region and e.stopped is not None and e.stopped < stopped_before
         ][:limit]
         for key in old:
+            if before is not None:
+                await before(key[0], self._executions[key].arn)
             del self._executions[key]
             self._history.pop(key, None)
             self._leases.pop(key, None)

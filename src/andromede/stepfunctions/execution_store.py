@@ -9,11 +9,17 @@ time steps an execution, and one whose gateway stopped is taken over once the le
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
 
-__all__ = ["ExecutionStore"]
+__all__ = ["ExecutionStore", "PurgeHook"]
+
+# What goes with an execution purged (its Map runs and their children, decision 0372), given
+# the execution's account and ARN; awaited before the execution is deleted, outside any
+# transaction, so that a gateway stopping in between leaves the execution to the next pass.
+PurgeHook = Callable[[str, str], Awaitable[None]]
 
 
 class ExecutionStore(Protocol):
@@ -71,9 +77,11 @@ class ExecutionStore(Protocol):
         given (its revision moved on); None when there is none."""
         ...
 
-    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+    async def purge(
+        self, region: str, stopped_before: int, limit: int, before: PurgeHook | None = None
+    ) -> int:
         """Up to ``limit`` executions of ``region`` that ended before ``stopped_before``
-        deleted with their histories; how many."""
+        deleted with their histories, ``before`` awaited for each first; how many."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int:

@@ -23,7 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.doorbells import STEP_FUNCTIONS, queued
-from andromede.stepfunctions.executions import Execution, ExecutionStatus, HistoryEvent
+from andromede.stepfunctions.execution_store import PurgeHook
+from andromede.stepfunctions.executions import (
+    Execution,
+    ExecutionStatus,
+    HistoryEvent,
+    execution_arn,
+)
 from andromede.stepfunctions.store import DocumentSealer
 
 __all__ = ["SqlExecutionStore"]
@@ -331,39 +337,48 @@ class SqlExecutionStore:
         row = await self._db.write(work)
         return None if row is None else await self._execution(row)
 
-    async def purge(self, region: str, stopped_before: int, limit: int) -> int:
+    async def purge(
+        self, region: str, stopped_before: int, limit: int, before: PurgeHook | None = None
+    ) -> int:
         closed = [s.value for s in ExecutionStatus if s is not ExecutionStatus.RUNNING]
+        ended = sa.and_(
+            _E.c.region == region, _E.c.status.in_(closed), _E.c.stopped < stopped_before
+        )
         old = (
             sa.select(_E.c.tenant_id, _E.c.machine_name, _E.c.execution_name)
-            .where(
-                _E.c.region == region,
-                _E.c.status.in_(closed),
-                _E.c.stopped < stopped_before,
-            )
+            .where(ended)
             .limit(limit)
         )
 
-        def any_old(conn: Connection) -> bool:
-            return conn.execute(old.limit(1)).first() is not None
+        def found(conn: Connection) -> list[tuple[str, str, str]]:
+            return [(t, m, n) for t, m, n in conn.execute(old).all()]
 
         def work(conn: Connection) -> int:
             gone = 0
-            for tenant_id, machine, name in conn.execute(old).all():
-                conn.execute(
-                    sa.delete(_H).where(
-                        _H.c.tenant_id == tenant_id,
-                        _H.c.region == region,
-                        _H.c.machine_name == machine,
-                        _H.c.execution_name == name,
-                    )
-                )
-                gone += conn.execute(
-                    sa.delete(_E).where(_one(tenant_id, region, machine, name))
+            for tenant_id, machine, name in chosen:
+                # Still ended before the cut: the rows chosen are the ones deleted, whatever
+                # another gateway's pass chose meanwhile.
+                deleted = conn.execute(
+                    sa.delete(_E).where(_one(tenant_id, region, machine, name), ended)
                 ).rowcount
+                if deleted:
+                    conn.execute(
+                        sa.delete(_H).where(
+                            _H.c.tenant_id == tenant_id,
+                            _H.c.region == region,
+                            _H.c.machine_name == machine,
+                            _H.c.execution_name == name,
+                        )
+                    )
+                gone += deleted
             return gone
 
-        if not await self._db.read(any_old):  # nothing to purge: no write lock
+        chosen = await self._db.read(found)
+        if not chosen:  # nothing to purge: no write lock
             return 0
+        if before is not None:  # what goes with them first: a stop in between loses nothing
+            for tenant_id, machine, name in chosen:
+                await before(tenant_id, execution_arn(region, tenant_id, machine, name))
         return int(await self._db.write(work))
 
     async def forget_tenant(self, tenant_id: str) -> int:

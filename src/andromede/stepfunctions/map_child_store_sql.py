@@ -58,7 +58,7 @@ class SqlMapChildStore:
         )
         return MapChild.of_document(shell, json.loads(opened))
 
-    async def save(self, child: MapChild) -> None:
+    async def save(self, child: MapChild) -> bool:
         document = json.dumps(child.document(), separators=(",", ":")).encode()
         sealed = await self._sealer.seal(child.tenant_id, document, _context(child.arn))
         values = {
@@ -69,21 +69,22 @@ class SqlMapChildStore:
         }
         where = _one(child.tenant_id, child.arn)
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> bool:
             going = sa.and_(where, _C.c.status != ABORTED)
             if conn.execute(sa.update(_C).where(going).values(**values)).rowcount == 1:
-                return
+                return True
             if conn.execute(sa.select(_C.c.status).where(where)).first() is not None:
-                return  # aborted: kept as it is
+                return False  # aborted: kept as it is
             conn.execute(sa.insert(_C).values(
                 tenant_id=child.tenant_id, execution_arn=child.arn, map_run_arn=child.run_arn,
                 started=child.started, format_version=FORMAT_VERSION, **values,
             ))  # fmt: skip
+            return True
 
         try:
-            await self._db.write(work)
+            return bool(await self._db.write(work))
         except IntegrityError:  # inserted meanwhile: written over
-            await self._db.write(work)
+            return bool(await self._db.write(work))
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         query = sa.select(_C).where(_one(tenant_id, arn))
@@ -115,6 +116,26 @@ class SqlMapChildStore:
             return [_shell(row) for row in conn.execute(query).mappings()]
 
         return await self._db.read(work)  # the list shows no data: nothing opened
+
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        # By the run's index, ``limit`` rows a transaction.
+        some = (
+            sa.select(_C.c.execution_arn)
+            .where(_C.c.tenant_id == tenant_id, _C.c.map_run_arn == run_arn)
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> int:
+            arns = list(conn.execute(some).scalars())
+            if not arns:
+                return 0
+            return int(
+                conn.execute(
+                    sa.delete(_C).where(_C.c.tenant_id == tenant_id, _C.c.execution_arn.in_(arns))
+                ).rowcount
+            )
+
+        return await self._db.write(work)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         statement = sa.delete(_C).where(_C.c.tenant_id == tenant_id)

@@ -17,11 +17,12 @@ by its ResultWriter), not kept."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from andromede.stepfunctions.executions import HistoryEvent
-from andromede.stepfunctions.map_runs import ABORTED, child_machine_arn
+from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, child_machine_arn
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Event
@@ -33,6 +34,8 @@ __all__ = [
     "abort_running_children",
     "child_account",
     "child_history",
+    "children_definition",
+    "forget_execution_runs",
     "is_child_arn",
 ]
 
@@ -122,17 +125,56 @@ def child_history(child: MapChild, events: list[Event]) -> tuple[HistoryEvent, .
     if child.status == "SUCCEEDED":
         found.append((ended, "ExecutionSucceeded", "executionSucceededEventDetails",
                       {"output": child.output, "outputDetails": {"truncated": False}}))  # fmt: skip
-    elif child.status == "FAILED":
-        failed = {k: v for k, v in (("error", child.error), ("cause", child.cause)) if v}
-        found.append((ended, "ExecutionFailed", "executionFailedEventDetails", failed))
+    elif child.status in ("FAILED", ABORTED):  # ABORTED: stopped (decision 0372)
+        told = {k: v for k, v in (("error", child.error), ("cause", child.cause)) if v}
+        kind = "Failed" if child.status == "FAILED" else "Aborted"
+        found.append((ended, f"Execution{kind}", f"execution{kind}EventDetails", told))
     return tuple(HistoryEvent(i + 1, i, at, kind, name, details)
                  for i, (at, kind, name, details) in enumerate(found))  # fmt: skip
 
 
+def _distributed_maps(states: Any) -> list[dict[str, Any]]:
+    """The distributed Map states of ``states`` and of the branches and processors within."""
+    found: list[dict[str, Any]] = []
+    for state in (states or {}).values() if isinstance(states, dict) else ():
+        if not isinstance(state, dict):
+            continue
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        inner = [b.get("States") for b in state.get("Branches") or [] if isinstance(b, dict)]
+        if isinstance(processor, dict):
+            config = processor.get("ProcessorConfig") or {}
+            if state.get("Type") == "Map" and config.get("Mode") == "DISTRIBUTED":
+                found.append(state)
+            inner.append(processor.get("States"))
+        for nested in inner:
+            found.extend(_distributed_maps(nested))
+    return found
+
+
+def children_definition(parent_definition: str, run_arn: str) -> str | None:
+    """The state machine a run's children are executions of, as DescribeStateMachineForExecution
+    answers it (decision 0372): its Map state's ``ItemProcessor`` as a definition (its
+    ``ProcessorConfig``, which no state machine has, left out), the state found by its
+    ``Label`` (the run's ARN's ``<machine>/<label>``); a run without a label names the one
+    distributed Map without one. None when the parent's definition has no such state."""
+    label = run_arn.split(":")[6].partition("/")[2]
+    try:
+        maps = _distributed_maps(json.loads(parent_definition).get("States"))
+    except (ValueError, AttributeError):
+        return None
+    chosen = [m for m in maps if m.get("Label") == label] or [m for m in maps if "Label" not in m]
+    if not chosen:
+        return None
+    processor = chosen[0].get("ItemProcessor") or chosen[0].get("Iterator") or {}
+    shown = {k: v for k, v in processor.items() if k != "ProcessorConfig"}
+    return json.dumps(shown, separators=(",", ":"))
+
+
 class MapChildStore(Protocol):
-    async def save(self, child: MapChild) -> None:
+    async def save(self, child: MapChild) -> bool:
         """``child`` written: inserted, or over the one of its ARN — but an ABORTED child
-        stays as it was (its parent ended while it ran: ``abort_running_children``). The run
+        stays as it was (its parent ended while it ran: ``abort_running_children``, or it was
+        stopped: decision 0372); whether it was written. The run
         bounds how many it keeps (``distributed_map``: it knows how many it began, a count
         the store would have to take again at each insert)."""
         ...
@@ -146,6 +188,11 @@ class MapChildStore(Protocol):
         """Up to ``limit`` of the run's children of ``status`` (any: None), the newest first
         (by start, then ARN), after the ``(started, arn)`` given; without their data (input,
         output, error, cause, history: what ListExecutions does not show)."""
+        ...
+
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        """Up to ``limit`` of the run's children deleted (their parent execution is purged:
+        decision 0372); how many."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
@@ -168,6 +215,23 @@ async def abort_running_children(
     return aborted
 
 
+async def forget_execution_runs(
+    runs: MapRunStore, children: MapChildStore | None, tenant_id: str, execution_arn: str,
+    batch: int,
+) -> int:  # fmt: skip
+    """An execution's Map runs and their children deleted as it is purged (decision 0372):
+    AWS keeps them as long as their parent's history. The children go ``batch`` at a time
+    (each a transaction of its own, never one unbounded) before their run, so that a stop
+    in between leaves the run, and the execution, to the next pass. How many runs."""
+    gone = 0
+    for run in await runs.list_for_execution(tenant_id, execution_arn):
+        if children is not None:
+            while await children.forget_for_run(tenant_id, run.arn, batch):
+                pass
+        gone += await runs.forget(tenant_id, run.arn)
+    return gone
+
+
 def _order(child: MapChild) -> tuple[int, str]:
     return (-child.started, child.arn)
 
@@ -182,11 +246,13 @@ class MemoryMapChildStore:
     def __init__(self) -> None:
         self._children: dict[tuple[str, str], MapChild] = {}
 
-    async def save(self, child: MapChild) -> None:
+    async def save(self, child: MapChild) -> bool:
         key = (child.tenant_id, child.arn)
         stored = self._children.get(key)
-        if stored is None or stored.status != ABORTED:
-            self._children[key] = child
+        if stored is not None and stored.status == ABORTED:
+            return False
+        self._children[key] = child
+        return True
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         return self._children.get((tenant_id, arn))
@@ -203,6 +269,13 @@ class MemoryMapChildStore:
         if after is not None:
             found = [c for c in found if _order(c) > (-after[0], after[1])]
         return [_listed(c) for c in found[:limit]]
+
+    async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
+        keys = [k for k, c in self._children.items()
+                if k[0] == tenant_id and c.run_arn == run_arn][:limit]  # fmt: skip
+        for key in keys:
+            del self._children[key]
+        return len(keys)
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._children if k[0] == tenant_id]

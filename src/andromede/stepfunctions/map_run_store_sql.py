@@ -117,6 +117,14 @@ class SqlMapRunStore:
 
         return await self._db.write(work)
 
+    async def forget(self, tenant_id: str, arn: str) -> bool:
+        statement = sa.delete(_R).where(_one(tenant_id, arn))
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._db.write(work)
+
     async def forget_tenant(self, tenant_id: str) -> int:
         statement = sa.delete(_R).where(_R.c.tenant_id == tenant_id)
 

@@ -145,6 +145,10 @@ class MapRunStore(Protocol):
         """The run with these settings changed (None given: kept); None if it is unknown."""
         ...
 
+    async def forget(self, tenant_id: str, arn: str) -> bool:
+        """The run deleted (its parent execution is purged: decision 0372); whether it was."""
+        ...
+
     async def forget_tenant(self, tenant_id: str) -> int: ...
 
 
@@ -203,6 +207,9 @@ class MemoryMapRunStore:
         )
         self._runs[(tenant_id, arn)] = changed
         return changed
+
+    async def forget(self, tenant_id: str, arn: str) -> bool:
+        return self._runs.pop((tenant_id, arn), None) is not None
 
     async def forget_tenant(self, tenant_id: str) -> int:
         keys = [k for k in self._runs if k[0] == tenant_id]

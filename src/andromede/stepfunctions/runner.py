@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
+from andromede.stepfunctions.execution_store import PurgeHook
 from andromede.stepfunctions.executions import (
     EXECUTION_TRACE,
     Execution,
@@ -88,6 +89,7 @@ class ExecutionsRunner:
         logs: ExecutionLogs | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         doorbell: Doorbell | None = None,
+        purged_with: PurgeHook | None = None,
     ) -> None:
         self._executions = executions
         self._policy = policy
@@ -97,6 +99,7 @@ class ExecutionsRunner:
         self._logs = logs
         self._clock = clock
         self._sleep = sleep
+        self._purged_with = purged_with  # an execution's Map runs go with it (decision 0372)
         self._driving: dict[str, asyncio.Task[None]] = {}
         # Rung by StartExecution, a redrive or a task's answer, and at a known due time (a
         # Wait's end, a task's timeout): idle, the passes back off (decision 0326).
@@ -134,9 +137,13 @@ class ExecutionsRunner:
             started.append(task)
         if wait and started:
             await asyncio.gather(*started)
-        # Closed executions past their retention go, a batch a pass (AWS: after 90 days).
+        # Closed executions past their retention go, a batch a pass (AWS: after 90 days),
+        # with their Map runs and the runs' children.
         await self._executions.store.purge(
-            self._executions.region, now - self._policy.retention_ms, self._policy.batch
+            self._executions.region,
+            now - self._policy.retention_ms,
+            self._policy.batch,
+            self._purged_with,
         )
         return len(claimed)
 

@@ -2,7 +2,8 @@
 ``states:StartExecution`` on the state machine), DescribeExecution, StopExecution,
 GetExecutionHistory and DescribeStateMachineForExecution (on the execution's ARN),
 ListExecutions (on the machine's; on the Map run's for its children, decision 0369, as
-DescribeExecution and GetExecutionHistory of a child: ``map_child_actions``), answering
+DescribeExecution and GetExecutionHistory of a child: ``map_child_actions``; the other
+calls on a child's ARN, decision 0372: ``map_child_calls``), answering
 in the API model's shape (dates as epoch seconds, the history events' details under their
 members)."""
 
@@ -23,6 +24,11 @@ from andromede.stepfunctions.map_children import is_child_arn
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
 from andromede.stepfunctionsapi.map_child_actions import described_child, list_children, map_child
+from andromede.stepfunctionsapi.map_child_calls import (
+    describe_child_machine,
+    redrive_child,
+    stop_child,
+)
 
 __all__ = ["EXECUTION_ACTIONS"]
 
@@ -113,6 +119,8 @@ async def describe_execution(call: StatesCall) -> dict[str, Any]:
 
 
 async def redrive_execution(call: StatesCall) -> dict[str, Any]:
+    if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0372)
+        return await redrive_child(call)
     execution = await _execution(call, "RedriveExecution")
     redriven = await _service(call).redrive(
         call.tenant_id, execution.arn, call.params.get("clientToken")
@@ -121,6 +129,8 @@ async def redrive_execution(call: StatesCall) -> dict[str, Any]:
 
 
 async def stop_execution(call: StatesCall) -> dict[str, Any]:
+    if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0372)
+        return await stop_child(call)
     execution = await _execution(call, "StopExecution")
     stopped = await _service(call).stop(
         call.tenant_id, execution.arn, call.params.get("error"), call.params.get("cause")
@@ -198,6 +208,8 @@ async def get_execution_history(call: StatesCall) -> dict[str, Any]:
 
 
 async def describe_state_machine_for_execution(call: StatesCall) -> dict[str, Any]:
+    if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0372)
+        return await describe_child_machine(call)
     execution = await _execution(call, "DescribeStateMachineForExecution")
     machine = await call.machines.store.get(
         execution.tenant_id, execution.region, execution.machine_name

@@ -27,7 +27,7 @@ from andromede.stepfunctions.map_runs import MapRunStore, map_run_account
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
 
-__all__ = ["described_child", "list_children", "map_child"]
+__all__ = ["described_child", "list_children", "map_child", "redrive_reason"]
 
 _DEFAULT_PAGE: Final = 100
 _MAX_PAGE: Final = 1000
@@ -138,11 +138,12 @@ async def map_child(call: StatesCall, action: str) -> MapChild:
     return found
 
 
-def _redrive_reason(child: MapChild) -> str:
+def redrive_reason(child: MapChild) -> str:
+    """Why a child cannot be redriven (DescribeExecution says it, RedriveExecution refuses)."""
     if child.status in ("RUNNING", "SUCCEEDED"):
         return f"Execution is {child.status} and cannot be redriven"
     return (
-        "A Map Run's child execution is not redriven by this platform: redrive the parent "
+        "A Map Run's child execution is redriven through its parent: redrive the parent "
         "execution, which runs its Map state again"
     )
 
@@ -160,7 +161,7 @@ def described_child(child: MapChild) -> dict[str, Any]:
         "mapRunArn": child.run_arn,
         "redriveCount": 0,
         "redriveStatus": "NOT_REDRIVABLE",
-        "redriveStatusReason": _redrive_reason(child),
+        "redriveStatusReason": redrive_reason(child),
     }
     if child.stopped is not None:
         described["stopDate"] = _epoch(child.stopped)

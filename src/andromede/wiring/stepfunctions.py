@@ -45,7 +45,11 @@ from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
 from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
-from andromede.stepfunctions.map_children import MapChildStore, abort_running_children
+from andromede.stepfunctions.map_children import (
+    MapChildStore,
+    abort_running_children,
+    forget_execution_runs,
+)
 from andromede.stepfunctions.map_run_store_sql import SqlMapRunStore
 from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, abort_running
 from andromede.stepfunctions.runner import ExecutionsRunner, RunnerPolicy
@@ -217,6 +221,18 @@ def aborting_map_runs(
     return abort
 
 
+def purging_map_runs(
+    store: MapRunStore, children: MapChildStore | None, batch: int
+) -> Callable[[str, str], Awaitable[None]]:
+    """What goes with an execution purged at ``stepfunctions_execution_retention_days``: its
+    Map runs and their children (decision 0372)."""
+
+    async def purge(tenant_id: str, execution_arn: str) -> None:
+        await forget_execution_runs(store, children, tenant_id, execution_arn, batch)
+
+    return purge
+
+
 def map_run_host(
     settings: Settings,
     identity: IdentityService,
@@ -312,6 +328,7 @@ def states_api(
         tasks=tasks,
         meter=observer,
         doorbell=db.doorbells.of(STEP_FUNCTIONS),  # other gateways' commits ring it (0331)
+        purged_with=purging_map_runs(map_runs, map_children, runner_policy(settings).batch),
         logs=None
         if logs is None
         else MachineLogGroups(

@@ -249,8 +249,9 @@ class Host:
     def most_children_kept(self) -> int:
         return self.kept
 
-    async def record_child(self, child: MapChild) -> None:
+    async def record_child(self, child: MapChild) -> bool:
         self.children[child.arn] = child
+        return True
 
 
 class Tasks:
