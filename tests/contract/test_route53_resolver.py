@@ -3,16 +3,22 @@ forwards the Route 53 private zones it is told (``VpcDns.private_zones``) to the
 responder, which answers them (``zone_document``) — A, CNAME, TXT and MX records, each set's
 own TTL, a wildcard, a weighted set —, answers "no such name" for a name of a zone that has
 no record rather than asking the upstream resolver (AWS's resolver does not fall through),
-still forwards other names, and forgets a zone once not told it. As test_vpc_dns.py: a guest
-namespace asks with busybox's ``nslookup`` (and dnspython, for TTLs); needs root and ``ip``,
-``nft``, ``dnsmasq``, ``busybox``."""
+still forwards other names, and forgets a zone once not told it. Decision 0373: the
+instance's address reaches the responder as a client subnet (IP-based sets answer by it) and
+never the upstream resolvers. As test_vpc_dns.py: a guest namespace asks with busybox's
+``nslookup`` (and dnspython, for TTLs); needs root and ``ip``, ``nft``, ``dnsmasq``,
+``busybox``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +26,7 @@ from andromede.compute.driver_network import NetworkSpec, NicSpec, VpcDns
 from andromede.hypervisor.tenant_network import TenantNetworks
 from andromede.route53.model import HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
+from support.recording_dns import recording_resolver
 from support.tenant_networks import (
     Guest,
     guest,
@@ -124,3 +131,93 @@ async def test_a_private_zone_is_answered_without_fallthrough(tmp_path: Path) ->
             for network_id in list(manager._state.networks):
                 await manager.remove(network_id)
             subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+
+
+# Decision 0373's zone: an IP-based set answering the instance's /24, and the default one.
+ROUTED = HostedZone(
+    "111111111111", "Z2", "corp.internal.", "r", "", True, 0,
+    records=(*made_records("corp.internal.", ("ns.example",)),
+        RecordSet("ip.corp.internal.", "A", 60, ("10.7.1.61",), set_identifier="office",
+                  cidr_routing=("c", "office")),
+        RecordSet("ip.corp.internal.", "A", 60, ("10.7.1.69",), set_identifier="rest",
+                  cidr_routing=("c", "*")),
+    ),
+)  # fmt: skip
+_ASK = """
+import json, sys
+import dns.message, dns.query
+ip = dns.query.udp(dns.message.make_query("ip.corp.internal", "A"), "10.7.0.2", timeout=10)
+signed = dns.message.make_query("www.example.test", "A", want_dnssec=True)
+www = dns.query.udp(signed, "169.254.169.253", timeout=10)
+tcp = dns.query.tcp(dns.message.make_query("tcp.example.test", "A"), "10.7.0.2", timeout=10)
+print(json.dumps([[d.to_text() for r in m.answer for d in r] for m in (ip, www, tcp)]))
+"""
+
+
+async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: Path) -> None:
+    """With a private zone associated, the responder answers an IP-based set by the
+    instance's address, while the upstream resolver, asked the other names over UDP (the DO
+    bit kept) and TCP, gets no client subnet at all."""
+    with outside_addresses() as [address], recording_resolver(address, "192.0.2.99") as upstream:
+        manager = TenantNetworks(
+            tmp_path / "net", replace(random_layout("r"), dns_upstream=(address,))
+        )
+        collections = {"c": {"office": ["10.7.1.0/24"]}}
+        zoned = replace(
+            DNS,
+            private_zones=("corp.internal",),
+            zone_document=responder_document([ROUTED], {}, {}, collections=collections),
+        )
+        subnet = NetworkSpec(
+            network_id="subnet-" + secrets.token_hex(4),
+            tenant_id="111111111111",
+            cidr="10.7.1.0/24",
+            vpc_id="vpc-" + secrets.token_hex(4),
+            vpc_cidr="10.7.0.0/16",
+            dns=zoned,
+        )
+        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        try:
+            async with guest(manager, "i-a", nic) as a:
+                done = a.run(sys.executable, "-c", _ASK, timeout=60)
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout) == [["10.7.1.61"], ["192.0.2.99"], ["192.0.2.99"]]
+                # The forwarder gone (killed), the router's restore starts it again, so the
+                # resolver never goes back to asking upstream with the instance's address.
+                [pidfile] = (tmp_path / "net").glob("forwarder-*.pid")
+                killed = int(pidfile.read_text())
+                os.kill(killed, signal.SIGKILL)
+                await _gone(killed)
+                await manager.restore()
+                restarted = int(pidfile.read_text())
+                assert restarted != killed and _alive(restarted)
+                done = a.run(sys.executable, "-c", _ASK, timeout=60)
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout)[1:] == [["192.0.2.99"], ["192.0.2.99"]]
+        finally:
+            for network_id in list(manager._state.networks):
+                await manager.remove(network_id)
+        assert not _alive(restarted)  # the router's removal stops it
+        received = upstream.received
+        asked = {(r.name, r.transport) for r in received}
+        assert {("www.example.test.", "udp"), ("tcp.example.test.", "tcp")} <= asked
+        assert not [r for r in received if r.name.endswith("corp.internal.")]
+        assert all(r.dnssec_ok for r in received if r.name == "www.example.test.")
+        assert [r for r in received if r.client_subnets] == []
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+async def _gone(pid: int) -> None:
+    """Wait (20 s at most) for ``pid`` to be gone."""
+    deadline = time.monotonic() + 20
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"{pid} still runs"
+        await asyncio.sleep(0.05)

@@ -19,7 +19,6 @@ from collections.abc import Collection
 from andromede.compute.driver_network import (
     NetworkSpec,
 )
-from andromede.hypervisor.dnsmasq_process import stop_pidfile
 from andromede.hypervisor.elastic_ips import uplink_guard_table
 from andromede.hypervisor.netns_commands import (
     NetworkCommandError,
@@ -374,8 +373,7 @@ class BuildMixin(DnsmasqMixin):
             await self._watcher.network_down(host_ip)
         for record in members:
             await self._stop_dhcp(record.network_id)
-        await stop_pidfile(self._resolver_pidfile(router))
-        await self._stop_zone_responder(router)
+        await self._stop_resolver(router)
         await _run("ip", "link", "del", self._host_link(members[0].index), check=False)
         await _run("ip", "netns", "del", self.netns(router), check=False)
         if not self._state.networks:

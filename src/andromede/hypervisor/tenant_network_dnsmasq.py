@@ -1,8 +1,8 @@
 """A router's dnsmasq processes (:class:`DnsmasqMixin`): one DHCP server per subnet, bound
 to its bridge, with a static lease per instance and the VPC's DHCP options, and the VPC's
-resolver (:mod:`~andromede.hypervisor.vpc_dns`); started, restarted and stopped through their
-pidfiles (:mod:`~andromede.hypervisor.dnsmasq_process`), and the VPC's DNS settings
-(:meth:`DnsmasqMixin.set_vpc_dns`).
+resolver (:mod:`~andromede.hypervisor.vpc_dns`) with its upstream forwarder; started,
+restarted and stopped through their pidfiles (:mod:`~andromede.hypervisor.dnsmasq_process`),
+and the VPC's DNS settings (:meth:`DnsmasqMixin.set_vpc_dns`).
 
 A layer of :class:`~andromede.hypervisor.tenant_network.TenantNetworks` (see
 :mod:`~andromede.hypervisor.tenant_network`), split off for size (STYLE §10).
@@ -25,6 +25,7 @@ from andromede.hypervisor.vpc_dns import (
     RESPONDER_PORT,
     ZONE_RESPONDER_ADDRESS,
     dhcp_option_args,
+    forwarder_command,
     resolver_command,
 )
 
@@ -44,6 +45,15 @@ class DnsmasqMixin(RulesMixin):
 
     def _resolver_pidfile(self, router: str) -> Path:
         return self._dir / f"resolver-{router}.pid"
+
+    def _forwarder_pidfile(self, router: str) -> Path:
+        return self._dir / f"forwarder-{router}.pid"
+
+    async def _stop_resolver(self, router: str) -> None:
+        """Stop the router's resolver, its upstream forwarder and its zone responder."""
+        await stop_pidfile(self._resolver_pidfile(router))
+        await stop_pidfile(self._forwarder_pidfile(router))
+        await self._stop_zone_responder(router)
 
     def _responder_files(self, router: str) -> tuple[Path, Path]:
         """The zone responder's pid file and document."""
@@ -70,22 +80,37 @@ class DnsmasqMixin(RulesMixin):
         )  # fmt: skip
 
     async def _start_resolver(self, router: str, *, restart: bool = True) -> None:
-        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`) and its zone
-        responder; without ``restart``, only when it is not running. Stopped while the VPC's
-        DNS support is off."""
-        pidfile = self._resolver_pidfile(router)
-        if not restart and ours_running(pidfile):
+        """(Re)start the router's resolver (:mod:`~andromede.hypervisor.vpc_dns`), its zone
+        responder and its upstream forwarder; without ``restart``, only when it is not
+        running. Stopped while the VPC's DNS support is off."""
+        pidfile, forwarder_pidfile = self._resolver_pidfile(router), self._forwarder_pidfile(router)
+        dns = self._dns(router)
+        forwarder = forwarder_command(
+            pidfile=forwarder_pidfile, dns=dns, upstream=self._layout.dns_upstream
+        )
+        # A resolver running without the forwarder it needs (it died, or an older agent
+        # started the resolver asking the upstream resolvers itself) is started again.
+        if (
+            not restart
+            and ours_running(pidfile)
+            and (forwarder is None or ours_running(forwarder_pidfile))
+        ):
             return
         await stop_pidfile(pidfile)
+        await stop_pidfile(forwarder_pidfile)
         subnets = self._members(router)
         if not subnets:
             await self._stop_zone_responder(router)
             return
-        await self._start_zone_responder(router, self._dns(router))
+        await self._start_zone_responder(router, dns)
+        # The forwarder first: the resolver sends it every name not the VPC's own from the
+        # moment it answers (decision 0373).
+        if forwarder is not None:
+            await _run("ip", "netns", "exec", self.netns(router), *forwarder)
         command = resolver_command(
             pidfile=pidfile,
             vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,
-            dns=self._dns(router),
+            dns=dns,
             upstream=self._layout.dns_upstream,
         )
         if command is not None:

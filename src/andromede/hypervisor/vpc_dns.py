@@ -33,6 +33,14 @@ the router's zone responder (:mod:`~andromede.hypervisor.zone_responder`, decisi
 to nothing else (a name of it that has no record is "no such name", never asked upstream:
 AWS's resolver does not fall through), the most specific zone winning as dnsmasq's longest
 match does.
+
+While the VPC has private zones, the resolver gives the responder each instance's address as
+an EDNS client subnet (decision 0353: IP-based sets answer by it). dnsmasq adds that option
+to every query it forwards, so with private zones the resolver forwards other names not to
+the upstream resolvers but to the router's upstream forwarder (:func:`forwarder_command`,
+decision 0373): a second dnsmasq on the namespace's loopback that strips the client subnet
+before asking them. The operator's resolvers never learn an instance's address nor which names
+it looks up.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ __all__ = [
     "LINK_LOCAL_RESOLVER",
     "ZONE_RESPONDER_ADDRESS",
     "dhcp_option_args",
+    "forwarder_command",
     "resolver_address",
     "resolver_addresses",
     "resolver_command",
@@ -60,6 +69,9 @@ AMAZON_PROVIDED_DNS: Final = "AmazonProvidedDNS"
 # Where the router's zone responder listens, on the namespace's loopback (decision 0284).
 ZONE_RESPONDER_ADDRESS: Final = "127.0.0.1"
 RESPONDER_PORT: Final = 5300
+# Where the router's upstream forwarder listens, beside it (decision 0373).
+FORWARDER_ADDRESS: Final = "127.0.0.1"
+FORWARDER_PORT: Final = 5301
 # EC2's other address of the resolver, the same in every VPC (link-local, never routed).
 LINK_LOCAL_RESOLVER: Final = "169.254.169.253"
 
@@ -115,11 +127,43 @@ def resolver_command(
     if dns.private_zones:
         # Decision 0353: the responder answers IP-based sets by the instance's address, which
         # the resolver gives it as a client subnet (RFC 7871) — the queries it forwards come
-        # from the router. dnsmasq adds it to every forwarded query: the upstream resolvers
-        # see the instance's private address too, which they ignore.
+        # from the router. dnsmasq adds it to every forwarded query (it has no per-server
+        # switch), so other names go through the forwarder, which strips it (decision 0373).
         command.append("--add-subnet=32,128")
-    command += [f"--server={server}" for server in upstream]
+    if _forwarded(dns, upstream):
+        command.append(f"--server={FORWARDER_ADDRESS}#{FORWARDER_PORT}")
+    else:
+        command += [f"--server={server}" for server in upstream]
     return command
+
+
+def forwarder_command(*, pidfile: Path, dns: VpcDns, upstream: Sequence[str]) -> list[str] | None:
+    """The upstream forwarder's dnsmasq arguments (run inside the router's namespace), or None
+    when the resolver asks the upstream resolvers itself (no private zone, so no client subnet
+    added) or has none to ask. It takes the resolver's queries for names that are not the
+    VPC's own on the namespace's loopback and asks the upstream resolvers without their EDNS
+    client subnet (``--strip-subnet``; RFC 7871 §11.1 on what a subnet tells of a client);
+    the rest of the query (its EDNS, the DNSSEC DO bit) passes as dnsmasq forwards it, over
+    UDP and over TCP alike. It caches what they answer, which the resolver cannot while it
+    adds a client subnet."""
+    if not _forwarded(dns, upstream):
+        return None
+    return [
+        "dnsmasq",
+        f"--pid-file={pidfile}",
+        f"--port={FORWARDER_PORT}",
+        "--bind-interfaces",
+        f"--listen-address={FORWARDER_ADDRESS}",
+        "--no-hosts",
+        "--no-resolv",
+        "--strip-subnet",
+        *(f"--server={server}" for server in upstream),
+    ]
+
+
+def _forwarded(dns: VpcDns, upstream: Sequence[str]) -> bool:
+    """Whether the resolver's other names go through the forwarder (decision 0373)."""
+    return dns.support and bool(dns.private_zones) and bool(upstream)
 
 
 def dhcp_option_args(vpc_cidr: str, dns: VpcDns) -> list[str]:

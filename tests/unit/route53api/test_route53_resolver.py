@@ -14,7 +14,7 @@ import dns.rcode
 import pytest
 
 from andromede.compute.driver_network import VpcDns
-from andromede.hypervisor.vpc_dns import resolver_command
+from andromede.hypervisor.vpc_dns import forwarder_command, resolver_command
 from andromede.route53.answers import ZoneAnswers
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.model import AliasTarget, Change, HostedZone, RecordSet, made_records
@@ -69,9 +69,42 @@ def test_the_resolver_forwards_each_private_zone_to_the_responder_only() -> None
         pidfile=Path("/run/x.pid"), vpc_cidr="10.0.0.0/16", dns=VpcDns(), upstream=["192.0.2.53"]
     )
     assert without is not None and "--add-subnet=32,128" not in without
-    assert command[-1] == "--server=192.0.2.53"
+    assert without[-1] == "--server=192.0.2.53"
     with pytest.raises(ValueError, match="no zone name"):
         VpcDns(private_zones=("a,b",))
+
+
+def test_other_names_reach_the_upstream_resolvers_without_the_client_subnet() -> None:
+    """Decision 0373: while the resolver adds the instance's address to what it forwards, it
+    forwards other names to the router's forwarder only, which strips the subnet before asking
+    the upstream resolvers; without private zones (no subnet added) or without upstream
+    resolvers, there is no forwarder."""
+    zoned = VpcDns(private_zones=("corp.internal",), zone_document="{}")
+    upstream = ["192.0.2.53", "192.0.2.54"]
+    command = resolver_command(
+        pidfile=Path("/run/r.pid"), vpc_cidr="10.0.0.0/16", dns=zoned, upstream=upstream
+    )
+    assert command is not None
+    servers = [arg for arg in command if arg.startswith("--server=")]
+    assert servers == ["--server=/corp.internal/127.0.0.1#5300", "--server=127.0.0.1#5301"]
+    forwarder = forwarder_command(pidfile=Path("/run/f.pid"), dns=zoned, upstream=upstream)
+    assert forwarder == [
+        "dnsmasq", "--pid-file=/run/f.pid", "--port=5301", "--bind-interfaces",
+        "--listen-address=127.0.0.1", "--no-hosts", "--no-resolv", "--strip-subnet",
+        "--server=192.0.2.53", "--server=192.0.2.54",
+    ]  # fmt: skip
+    assert "--add-subnet=32,128" not in forwarder
+    # No upstream: other names are refused, as without private zones; no forwarder.
+    alone = resolver_command(
+        pidfile=Path("/run/r.pid"), vpc_cidr="10.0.0.0/16", dns=zoned, upstream=[]
+    )
+    assert alone is not None
+    assert [arg for arg in alone if arg.startswith("--server=")] == [servers[0]]
+    assert forwarder_command(pidfile=Path("/run/f.pid"), dns=zoned, upstream=[]) is None
+    plain = VpcDns()
+    assert forwarder_command(pidfile=Path("/run/f.pid"), dns=plain, upstream=upstream) is None
+    off = VpcDns(support=False, private_zones=("corp.internal",))
+    assert forwarder_command(pidfile=Path("/run/f.pid"), dns=off, upstream=upstream) is None
 
 
 async def test_a_zones_change_is_told_to_its_vpcs_hosts(tmp_path: Path) -> None:
