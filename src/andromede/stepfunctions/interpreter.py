@@ -32,8 +32,10 @@ from andromede.stepfunctions.variables import VariableLimits
 
 __all__ = [
     "FOREVER",
+    "ChildStopped",
     "Cursor",
     "Event",
+    "Halted",
     "Interpreter",
     "StatesError",
     "Step",
@@ -50,6 +52,15 @@ FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
 _TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _NO_TASKS: Final = "Task resources are not served by this platform yet"
 _LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
+
+
+Halted = Callable[[], Awaitable[bool]]
+
+
+class ChildStopped(Exception):
+    """A Map run's child was stopped (StopExecution, decision 0374): raised at its next state
+    transition, never a :class:`StatesError`, so no ``Catch`` or ``Retry`` of its states
+    sees it and no further state of the child runs."""
 
 
 class TaskRunner(Protocol):
@@ -129,6 +140,7 @@ class Interpreter:
         clock: Callable[[], int] = _now_ms,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limits: VariableLimits | None = None,
+        halted: Halted | None = None,
     ) -> None:
         self._definition = state_data.with_query_language(definition)
         self._context = context
@@ -136,16 +148,20 @@ class Interpreter:
         self._clock = clock
         self._sleep = sleep
         self._limits = limits
+        self._halted = halted
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
         return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep,
-                           self._limits)  # fmt: skip
+                           self._limits, self._halted)  # fmt: skip
 
-    def child(self, definition: dict[str, Any], context: dict[str, Any]) -> Interpreter:
-        """The interpreter of a Map run's child execution (decision 0322): its own context."""
+    def child(
+        self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None
+    ) -> Interpreter:
+        """The interpreter of a Map run's child execution (decision 0322): its own context;
+        ``halted`` asked before each of its states whether it was stopped (decision 0374)."""
         return Interpreter(definition, context, self._tasks, self._clock, self._sleep,
-                           self._limits)  # fmt: skip
+                           self._limits, halted)  # fmt: skip
 
     def tasks(self) -> TaskRunner | None:
         return self._tasks
@@ -596,6 +612,10 @@ class Interpreter:
         name: str | None = str(machine["StartAt"])
         with variables.scoped():
             while name is not None:
+                # A stopped child runs no further state, its branches' and iterations' neither,
+                # as a stopped execution's runner finds its next write refused (decision 0374).
+                if self._halted is not None and await self._halted():
+                    raise ChildStopped(name)
                 name, data = await self._run(name, states[name], data, events)
         return data
 
