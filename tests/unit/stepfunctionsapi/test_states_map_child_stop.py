@@ -65,3 +65,37 @@ async def test_a_stopped_child_runs_no_further_state(
     assert (counts["succeeded"], counts["aborted"], counts["failed"]) == (2, 1, 0)
     output = json.loads(done["output"])
     assert output[1] == {"Error": "States.Aborted", "Cause": "The child was stopped"}
+
+
+async def test_a_child_aborted_with_its_stopped_parent_runs_no_further_state(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent stopped while a child begins: the child, aborted with its run (0369),
+    stops at its next transition too, its task never sent."""
+    url = await world.queue("sent")
+    saving = world.map_children.save
+    parent: list[str] = []
+
+    async def stopping_the_parent(child: MapChild) -> bool:
+        written = await saving(child)
+        if child.status == "RUNNING" and json.loads(child.input)["id"] == "a":
+            await world.client("StopExecution", executionArn=parent[0], cause="by hand")
+        return written
+
+    monkeypatch.setattr(world.map_children, "save", stopping_the_parent)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="batch", definition=sending(url),
+                              roleArn=await world.role("sender", policy=policy))  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                             input=json.dumps({"items": [{"id": "a"}]}))  # fmt: skip
+    parent.append(run["executionArn"])
+    await world.run()
+    assert await world.bodies("sent") == []
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "ABORTED"
+    run_arn = (await world.client("ListMapRuns", executionArn=run["executionArn"]))["mapRuns"][0][
+        "mapRunArn"
+    ]
+    child = (await world.client("ListExecutions", mapRunArn=run_arn))["executions"][0]
+    assert child["status"] == "ABORTED"
