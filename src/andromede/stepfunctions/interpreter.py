@@ -410,6 +410,7 @@ class Interpreter:
             data = self._input(state, raw, context)
             until = self._wait_until(state, raw, context)
             await self._sleep(max(0.0, (until - self._clock()) / 1000))
+            await self._unless_halted(name)  # stopped while it waited: no further state
             output = state_data.finish(state, raw, data, context)
         else:
             output = await self._guarded(name, state, raw, context, events, done)
@@ -496,6 +497,7 @@ class Interpreter:
                     made = attempts.get(index, 0)
                     attempts[index] = made + 1
                     await self._sleep(_delay(retrier, made))
+                    await self._unless_halted(name)  # stopped while it waited: no new attempt
                     context = {**context, "State": {**context["State"], "RetryCount": made + 1}}
                     continue
                 _, catcher = _matching(state.get("Catch", []), err.error)
@@ -614,10 +616,14 @@ class Interpreter:
             while name is not None:
                 # A stopped child runs no further state, its branches' and iterations' neither,
                 # as a stopped execution's runner finds its next write refused (decision 0374).
-                if self._halted is not None and await self._halted():
-                    raise ChildStopped(name)
+                await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
         return data
+
+    async def _unless_halted(self, name: str) -> None:
+        """``ChildStopped`` once a Map run's child was stopped (decision 0374)."""
+        if self._halted is not None and await self._halted():
+            raise ChildStopped(name)
 
     async def _parallel(
         self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from andromede.stepfunctions.map_children import MapChild
+from andromede.stepfunctions.map_children import MapChild, MemoryMapChildStore
 from support.statesapp import World
 
 
@@ -99,3 +99,41 @@ async def test_a_child_aborted_with_its_stopped_parent_runs_no_further_state(
     ]
     child = (await world.client("ListExecutions", mapRunArn=run_arn))["executions"][0]
     assert child["status"] == "ABORTED"
+
+
+class _StoppingOnSleep(list[float]):
+    """The clock's record of sleeps: the first sleep (a retry's interval) stops the child,
+    as a StopExecution coming while it waits would (the store's record made ABORTED)."""
+
+    def __init__(self, store: MemoryMapChildStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def append(self, seconds: float) -> None:
+        super().append(seconds)
+        for child in self.store._children.values():
+            if child.status == "RUNNING":
+                self.store._children[(child.tenant_id, child.arn)] = child.changed(
+                    status="ABORTED", stopped=child.started
+                )
+
+
+async def test_a_child_stopped_during_a_retry_makes_no_further_attempt(world: World) -> None:
+    assert isinstance(world.map_children, MemoryMapChildStore)
+    world.clock.slept = _StoppingOnSleep(world.map_children)
+    gone = f"http://127.0.0.1:9000/{world.tenant_id}/no-such-queue"
+    definition = json.loads(sending(gone))
+    send = definition["States"]["Map"]["ItemProcessor"]["States"]["Send"]
+    send["Retry"] = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}]
+    made = await world.client("CreateStateMachine", name="batch",
+                              definition=json.dumps(definition),
+                              roleArn=await world.role("sender"))  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                             input=json.dumps({"items": [{"id": "a"}]}))  # fmt: skip
+    await world.run()
+    assert list(world.clock.slept) == [1.0]  # one interval slept, no attempt after it
+    run_arn = (await world.client("ListMapRuns", executionArn=run["executionArn"]))["mapRuns"][0][
+        "mapRunArn"
+    ]
+    counts = (await world.client("DescribeMapRun", mapRunArn=run_arn))["executionCounts"]
+    assert (counts["aborted"], counts["failed"]) == (1, 0)
