@@ -41,7 +41,7 @@ from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_children import MapChild, MapChildStore
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
 from andromede.stepfunctions.map_readers import Named, json_value
-from andromede.stepfunctions.map_runs import MapRun, MapRunStore
+from andromede.stepfunctions.map_runs import ABORTED, MapRun, MapRunStore
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.integrity import BodyIntegrity
@@ -100,6 +100,11 @@ class StateMapRuns:
 
     async def record_child(self, child: MapChild) -> bool:
         return self._children is None or await self._children.save(child)
+
+    async def child_stopped(self, child: MapChild) -> bool:
+        if self._children is None:
+            return False
+        return await self._children.status(child.tenant_id, child.arn) == ABORTED
 
     async def _bucket(
         self, session: Principal, name: str, operation: S3Operation, key: str | None,

@@ -121,6 +121,10 @@ async def test_running_children_are_aborted_and_stay_so(store: MapChildStore) ->
     other = await store.get(TENANT, child("other").arn)
     assert other is not None and other.status == "RUNNING"  # another run's
     assert await abort_running_children(store, TENANT, RUN, T0 + 60) == 0
+    # What a running child asks before each state (decision 0374): the status alone.
+    assert await store.status(TENANT, child("a").arn) == "ABORTED"
+    assert await store.status(TENANT, child("other").arn) == "RUNNING"
+    assert await store.status("000000000002", child("a").arn) is None
 
 
 async def test_children_are_sealed_at_rest(sql_db: Database, tmp_path: Path) -> None:

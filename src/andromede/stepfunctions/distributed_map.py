@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from andromede.stepfunctions import map_entries, map_fields, state_data
-from andromede.stepfunctions.interpreter import Event, StatesError
+from andromede.stepfunctions.interpreter import ChildStopped, Event, Halted, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
 from andromede.stepfunctions.map_children import MapChild, child_history
 from andromede.stepfunctions.map_items import (
@@ -104,6 +104,11 @@ class MapRunHost(ObjectSource, Protocol):
     async def record_child(self, child: MapChild) -> bool:
         """A child execution kept as it begins and as it ends (decision 0369); False when it
         was not written: it was stopped (ABORTED) meanwhile (decision 0372)."""
+        ...
+
+    async def child_stopped(self, child: MapChild) -> bool:
+        """Whether a kept child was stopped (ABORTED by StopExecution) since it began: asked
+        before each of its states, so that it runs no further one (decision 0374)."""
         ...
 
 
@@ -279,8 +284,13 @@ async def run_map(
         if keep:
             await host.record_child(kept)
         child_events: list[Event] = []
+        # Only a kept STANDARD child can be stopped (StopExecution of an EXPRESS one is
+        # InvalidArn, an unkept one is unknown): only it asks, one status read a state.
+        halted = _asking(host, kept) if keep and not express else None
+
         try:
-            output = await _child_output(machine, processor, child_context, value, child_events)
+            output = await _child_output(machine, processor, child_context, value, child_events,
+                                         halted)  # fmt: skip
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
@@ -291,14 +301,18 @@ async def run_map(
             outputs[index] = {"Error": err.error, "Cause": err.cause}
             record.update(Error=err.error, Cause=err.cause, Status="FAILED")
             kept = kept.changed(status="FAILED", error=err.error, cause=err.cause)
+        except ChildStopped:
+            outcome = "aborted"  # its record is StopExecution's: ABORTED, its history ended
         ended = clock()
         record["StopDate"] = _iso(ended)
         kept = kept.changed(stopped=ended)
         # AWS keeps no history of an EXPRESS child (GetExecutionHistory refuses it). One
         # StopExecution aborted meanwhile is counted ABORTED, as AWS counts a child "stopped
-        # by the user" (decision 0372): its run went on, its outcome is not its own.
-        if keep and not await host.record_child(kept if express else kept.changed(
-                history=child_history(kept, child_events))):  # fmt: skip
+        # by the user" (decision 0372): stopped at its next state (decision 0374), or ended
+        # between its last state and its record, its outcome is not its own.
+        if outcome == "aborted" or (keep and not await host.record_child(
+                kept if express else kept.changed(
+                    history=child_history(kept, child_events)))):  # fmt: skip
             outcome = "aborted"
             outputs[index] = {"Error": "States.Aborted", "Cause": "The child was stopped"}
             record.update(Status="ABORTED")
@@ -364,15 +378,22 @@ async def run_map(
 
 async def _child_output(
     machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any,
-    events: list[Event],
+    events: list[Event], halted: Halted | None,
 ) -> Any:  # fmt: skip
     """A child's output, its states' history events into ``events``; a value of the wrong
     kind where its states read one fails the child (``States.Runtime``, as a top-level
-    step's), not the whole run."""
+    step's), not the whole run. ``ChildStopped`` once ``halted`` says it was stopped."""
     try:
-        return await machine.child(processor, context).run_states(value, events)
+        return await machine.child(processor, context, halted).run_states(value, events)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
+
+
+def _asking(host: MapRunHost, child: MapChild) -> Halted:
+    async def halted() -> bool:
+        return await host.child_stopped(child)
+
+    return halted
 
 
 def _share(run: MapRun, given: Any) -> float | None:

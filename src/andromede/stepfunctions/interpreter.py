@@ -32,8 +32,10 @@ from andromede.stepfunctions.variables import VariableLimits
 
 __all__ = [
     "FOREVER",
+    "ChildStopped",
     "Cursor",
     "Event",
+    "Halted",
     "Interpreter",
     "StatesError",
     "Step",
@@ -50,6 +52,15 @@ FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
 _TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _NO_TASKS: Final = "Task resources are not served by this platform yet"
 _LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
+
+
+Halted = Callable[[], Awaitable[bool]]
+
+
+class ChildStopped(Exception):
+    """A Map run's child was stopped (StopExecution, decision 0374): raised at its next state
+    transition, never a :class:`StatesError`, so no ``Catch`` or ``Retry`` of its states
+    sees it and no further state of the child runs."""
 
 
 class TaskRunner(Protocol):
@@ -129,6 +140,7 @@ class Interpreter:
         clock: Callable[[], int] = _now_ms,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limits: VariableLimits | None = None,
+        halted: Halted | None = None,
     ) -> None:
         self._definition = state_data.with_query_language(definition)
         self._context = context
@@ -136,16 +148,20 @@ class Interpreter:
         self._clock = clock
         self._sleep = sleep
         self._limits = limits
+        self._halted = halted
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
         return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep,
-                           self._limits)  # fmt: skip
+                           self._limits, self._halted)  # fmt: skip
 
-    def child(self, definition: dict[str, Any], context: dict[str, Any]) -> Interpreter:
-        """The interpreter of a Map run's child execution (decision 0322): its own context."""
+    def child(
+        self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None
+    ) -> Interpreter:
+        """The interpreter of a Map run's child execution (decision 0322): its own context;
+        ``halted`` asked before each of its states whether it was stopped (decision 0374)."""
         return Interpreter(definition, context, self._tasks, self._clock, self._sleep,
-                           self._limits)  # fmt: skip
+                           self._limits, halted)  # fmt: skip
 
     def tasks(self) -> TaskRunner | None:
         return self._tasks
@@ -394,6 +410,7 @@ class Interpreter:
             data = self._input(state, raw, context)
             until = self._wait_until(state, raw, context)
             await self._sleep(max(0.0, (until - self._clock()) / 1000))
+            await self._unless_halted(name)  # stopped while it waited: no further state
             output = state_data.finish(state, raw, data, context)
         else:
             output = await self._guarded(name, state, raw, context, events, done)
@@ -480,6 +497,7 @@ class Interpreter:
                     made = attempts.get(index, 0)
                     attempts[index] = made + 1
                     await self._sleep(_delay(retrier, made))
+                    await self._unless_halted(name)  # stopped while it waited: no new attempt
                     context = {**context, "State": {**context["State"], "RetryCount": made + 1}}
                     continue
                 _, catcher = _matching(state.get("Catch", []), err.error)
@@ -596,8 +614,16 @@ class Interpreter:
         name: str | None = str(machine["StartAt"])
         with variables.scoped():
             while name is not None:
+                # A stopped child runs no further state, its branches' and iterations' neither,
+                # as a stopped execution's runner finds its next write refused (decision 0374).
+                await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
         return data
+
+    async def _unless_halted(self, name: str) -> None:
+        """``ChildStopped`` once a Map run's child was stopped (decision 0374)."""
+        if self._halted is not None and await self._halted():
+            raise ChildStopped(name)
 
     async def _parallel(
         self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]

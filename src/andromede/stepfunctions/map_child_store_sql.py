@@ -95,6 +95,15 @@ class SqlMapChildStore:
         row = await self._db.read(work)
         return None if row is None else await self._child(row)
 
+    async def status(self, tenant_id: str, arn: str) -> str | None:
+        query = sa.select(_C.c.status).where(_one(tenant_id, arn))
+
+        def work(conn: Connection) -> Any:
+            return conn.execute(query).scalar()
+
+        found = await self._db.read(work)
+        return None if found is None else str(found)
+
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,
         after: tuple[int, str] | None, limit: int,

@@ -181,6 +181,11 @@ class MapChildStore(Protocol):
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None: ...
 
+    async def status(self, tenant_id: str, arn: str) -> str | None:
+        """The child's status alone, nothing unsealed: what its run asks before each of its
+        states, to stop a child StopExecution aborted (decision 0374). None: unknown."""
+        ...
+
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,
         after: tuple[int, str] | None, limit: int,
@@ -256,6 +261,10 @@ class MemoryMapChildStore:
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         return self._children.get((tenant_id, arn))
+
+    async def status(self, tenant_id: str, arn: str) -> str | None:
+        found = self._children.get((tenant_id, arn))
+        return None if found is None else found.status
 
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,

@@ -253,6 +253,9 @@ class Host:
         self.children[child.arn] = child
         return True
 
+    async def child_stopped(self, child: MapChild) -> bool:
+        return False
+
 
 class Tasks:
     def __init__(self, host: Host) -> None:
