@@ -415,6 +415,7 @@ def hypervisor_host_driver(settings: Settings) -> QemuDriver:
             underlay_netns=settings.hypervisor_underlay_netns,
             elastic_ip_uplink=settings.hypervisor_elastic_ip_uplink,
             dns_upstream=settings.hypervisor_dns_upstream,
+            dns_supervise_interval=settings.hypervisor_dns_supervise_interval,
             platform_cidrs=tuple(
                 block
                 for block in (

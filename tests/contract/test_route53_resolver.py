@@ -206,6 +206,88 @@ async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: 
         assert [r for r in received if r.client_subnets] == []
 
 
+async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Path) -> None:
+    """Decision 0375: the zone responder, the upstream forwarder and the resolver, each
+    killed in turn (SIGKILL, as the OOM killer does), are found dead by the supervision and
+    started again alone: a guest's private and public names answer again within the bound,
+    and one copy of each runs."""
+    with outside_addresses() as [address], recording_resolver(address, "192.0.2.99"):
+        layout = replace(random_layout("r"), dns_upstream=(address,), dns_supervise_interval=1.0)
+        manager = TenantNetworks(tmp_path / "net", layout)
+        zoned = replace(
+            DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
+        )
+        subnet = NetworkSpec(
+            network_id="subnet-" + secrets.token_hex(4),
+            tenant_id="111111111111",
+            cidr="10.7.1.0/24",
+            vpc_id="vpc-" + secrets.token_hex(4),
+            vpc_cidr="10.7.0.0/16",
+            dns=zoned,
+        )
+        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        supervision = asyncio.create_task(manager.supervise_dns_forever())
+        try:
+            async with guest(manager, "i-a", nic) as a:
+                await _answered(a, "before")
+                for kind in ("zones", "forwarder", "resolver"):
+                    [pidfile] = (tmp_path / "net").glob(f"{kind}-*.pid")
+                    killed = int(pidfile.read_text())
+                    others = {
+                        other: other.read_text()
+                        for other in (tmp_path / "net").glob("*.pid")
+                        if other != pidfile
+                    }
+                    os.kill(killed, signal.SIGKILL)
+                    await _gone(killed)
+                    # Each name asked once (dnsmasq caches): only a running responder
+                    # answers the wildcard, only a running forwarder the public name.
+                    seconds = await _answered(a, kind)
+                    assert seconds < 20, f"{kind}: answered again after {seconds:.1f} s"
+                    assert [_copies(pidfile)] == [[int(pidfile.read_text())]]
+                    assert int(pidfile.read_text()) != killed
+                    # The others left running as they were.
+                    assert {other: other.read_text() for other in others} == others
+                assert manager.dns_restarts() == {"resolver": 1, "responder": 1, "forwarder": 1}
+        finally:
+            supervision.cancel()
+            await asyncio.gather(supervision, return_exceptions=True)
+            for network_id in list(manager._state.networks):
+                await manager.remove(network_id)
+
+
+async def _answered(client: Guest, label: str) -> float:
+    """Seconds until a private name (the zone's wildcard) and a public one answer the guest,
+    each a new name per try; 40 s at most."""
+    start = time.monotonic()
+    for attempt in range(1000):
+        assert time.monotonic() - start < 40, f"{label}: not answered again"
+        private = await asyncio.to_thread(
+            _lookup, client, f"{label}-{attempt}.corp.internal", "10.7.0.2"
+        )
+        public = await asyncio.to_thread(
+            _lookup, client, f"{label}-{attempt}.example.test", "10.7.0.2"
+        )
+        if "Address: 10.7.1.99" in private and "Address: 192.0.2.99" in public:
+            return time.monotonic() - start
+        await asyncio.sleep(0.2)
+    raise AssertionError(label)
+
+
+def _copies(pidfile: Path) -> list[int]:
+    """The live processes whose command line names ``pidfile``: one copy, never two."""
+    copies = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                named = os.fsencode(pidfile) in (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if named and _alive(int(entry.name)):
+                copies.append(int(entry.name))
+    return copies
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
     try:

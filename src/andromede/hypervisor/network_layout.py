@@ -60,6 +60,9 @@ class NetworkLayout:
     # Where the VPCs' resolvers send the names that are not the VPC's (decision 0143): IPv4
     # addresses reached from the routers' transit addresses; none = such names are refused.
     dns_upstream: tuple[str, ...] = ()
+    # Seconds between two checks of the routers' DNS processes, a dead one then started again
+    # (decision 0375).
+    dns_supervise_interval: float = 5.0
     # Ranges of the platform besides the transit and public ones (the Elastic IPs' block, the
     # object store's endpoint, the operator's LAN): what an instance sends there is not
     # internet egress (decision 0176).
@@ -85,6 +88,8 @@ class NetworkLayout:
             raise ValueError("elastic_ip_uplink must be an interface name (15 characters at most)")
         for server in self.dns_upstream:
             ipaddress.IPv4Address(server)  # raises ValueError
+        if not self.dns_supervise_interval > 0:
+            raise ValueError("dns_supervise_interval must be positive")
         for block in self.platform_cidrs:
             ipaddress.IPv4Network(block)  # raises ValueError
         if self.vpce_port == self.imds_port:

@@ -436,6 +436,10 @@ class QemuDriver(StorageMixin, NetworkingMixin, InterfacesMixin, MetricsMixin):
         if self._host_side is not None:  # the TLS listeners' servers (decision 0210)
             await self._host_side.close()
             self._host_side = None
+        if self._dns_supervision is not None:
+            self._dns_supervision.cancel()
+            await asyncio.gather(self._dns_supervision, return_exceptions=True)
+            self._dns_supervision = None
         self._locks.clear()
         await self._volumes.close()
 

@@ -131,6 +131,7 @@ class QemuDriverCore:
         self._networking: NetworkMode | None = None
         self._networking_lock = asyncio.Lock()
         self._networks_restored = False
+        self._dns_supervision: asyncio.Task[None] | None = None
         self._metadata: MetadataListeners | None = None
         # The VPC endpoints' listeners (decision 0160), on the same transit addresses.
         self._endpoints: MetadataListeners | None = None

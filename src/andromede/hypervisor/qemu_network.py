@@ -11,6 +11,7 @@ How the host wires instances (bridge or user mode) is decided by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from andromede.compute.driver import (
@@ -223,6 +224,8 @@ class NetworkingMixin(QemuDriverCore):
         if not self._networks_restored:
             self._networks_restored = True
             await self._networks.restore()
+            # From then on the routers' DNS processes are watched (decision 0375).
+            self._dns_supervision = asyncio.create_task(self._networks.supervise_dns_forever())
 
     async def set_firewall(self, instance_id: str, firewall: InstanceFirewall) -> None:
         if await self._networks.set_instance_firewall(instance_id, firewall):

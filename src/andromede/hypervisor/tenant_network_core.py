@@ -22,6 +22,7 @@ from andromede.compute.driver_network import (
     PeeringLink,
     VpcDns,
 )
+from andromede.hypervisor.dns_supervision import RestartBackoff
 from andromede.hypervisor.elastic_ips import check_elastic_ip
 from andromede.hypervisor.netns_commands import NetworkCommandError, _run
 from andromede.hypervisor.network_guards import router_mac
@@ -55,6 +56,8 @@ class TenantNetworksCore:
         # memory only; and the routers whose policy tables hold some now.
         self._interface_routes: dict[str, tuple[InterfaceRoute, ...]] = {}
         self._interface_routed: set[str] = set()
+        # The restart backoff of the routers' DNS processes, and their restarts (decision 0375).
+        self._dns_backoff = RestartBackoff(self._layout.dns_supervise_interval)
 
     def watch(self, watcher: NetworkWatcher | None) -> None:
         """Tell ``watcher`` of every network built or removed from now on (one watcher)."""

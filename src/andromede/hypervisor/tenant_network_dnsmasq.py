@@ -10,15 +10,24 @@ A layer of :class:`~andromede.hypervisor.tenant_network.TenantNetworks` (see
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import sys
+import time
 from pathlib import Path
 
 from andromede.compute.driver_network import (
     VpcDns,
 )
+from andromede.hypervisor.dns_supervision import DnsProcess
 from andromede.hypervisor.dnsmasq_process import ours_running, stop_pidfile
-from andromede.hypervisor.netns_commands import _all, _namespace_exists, _run
+from andromede.hypervisor.netns_commands import (
+    NetworkCommandError,
+    _all,
+    _namespace_exists,
+    _run,
+)
 from andromede.hypervisor.network_state import NetworkRecord
 from andromede.hypervisor.tenant_network_rules import RulesMixin
 from andromede.hypervisor.vpc_dns import (
@@ -30,6 +39,8 @@ from andromede.hypervisor.vpc_dns import (
 )
 
 __all__ = ["DnsmasqMixin"]
+
+log = logging.getLogger(__name__)
 
 
 class DnsmasqMixin(RulesMixin):
@@ -84,10 +95,7 @@ class DnsmasqMixin(RulesMixin):
         responder and its upstream forwarder; without ``restart``, only when it is not
         running. Stopped while the VPC's DNS support is off."""
         pidfile, forwarder_pidfile = self._resolver_pidfile(router), self._forwarder_pidfile(router)
-        dns = self._dns(router)
-        forwarder = forwarder_command(
-            pidfile=forwarder_pidfile, dns=dns, upstream=self._layout.dns_upstream
-        )
+        forwarder = self._forwarder_command(router)
         # A resolver running without the forwarder it needs (it died, or an older agent
         # started the resolver asking the upstream resolvers itself) is started again.
         if (
@@ -98,23 +106,111 @@ class DnsmasqMixin(RulesMixin):
             return
         await stop_pidfile(pidfile)
         await stop_pidfile(forwarder_pidfile)
-        subnets = self._members(router)
-        if not subnets:
+        if not self._members(router):
             await self._stop_zone_responder(router)
             return
-        await self._start_zone_responder(router, dns)
+        await self._start_zone_responder(router, self._dns(router))
         # The forwarder first: the resolver sends it every name not the VPC's own from the
         # moment it answers (decision 0373).
         if forwarder is not None:
             await _run("ip", "netns", "exec", self.netns(router), *forwarder)
-        command = resolver_command(
-            pidfile=pidfile,
-            vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,
-            dns=dns,
+        await self._launch_resolver(router)
+
+    def _forwarder_command(self, router: str) -> list[str] | None:
+        return forwarder_command(
+            pidfile=self._forwarder_pidfile(router),
+            dns=self._dns(router),
             upstream=self._layout.dns_upstream,
         )
+
+    def _resolver_command(self, router: str) -> list[str] | None:
+        subnets = self._members(router)
+        if not subnets:
+            return None
+        return resolver_command(
+            pidfile=self._resolver_pidfile(router),
+            vpc_cidr=subnets[0].vpc_cidr or subnets[0].cidr,
+            dns=self._dns(router),
+            upstream=self._layout.dns_upstream,
+        )
+
+    async def _launch_resolver(self, router: str) -> None:
+        command = self._resolver_command(router)
         if command is not None:
             await _run("ip", "netns", "exec", self.netns(router), *command)
+
+    async def supervise_dns(self) -> None:
+        """Check every built router's DNS processes once and start again, with its current
+        configuration, each one found dead whose backoff allows it (decision 0375): a killed
+        resolver, zone responder or upstream forwarder answers again within a round. The
+        others are left running; a dead one's stale pidfile is cleared first (its
+        successor's start refuses none, and never two copies run: the pidfile's process is
+        checked gone, else stopped)."""
+        for router in sorted({record.router for record in self._state.networks.values()}):
+            async with self._lock:
+                if not self._members(router) or not _namespace_exists(self.netns(router)):
+                    self._dns_backoff.forget(router)
+                    continue
+                for process, pidfile in self._expected_dns(router):
+                    if ours_running(pidfile):
+                        self._dns_backoff.running(router, process)
+                        continue
+                    now = time.monotonic()
+                    if not self._dns_backoff.due(router, process, now):
+                        continue
+                    if self._dns_backoff.restarting(router, process, now):
+                        log.warning(
+                            "router %s: its %s was found dead and is started again (%d such"
+                            " restarts since the agent started)",
+                            router, process.value, self._dns_backoff.restarts[process],
+                        )  # fmt: skip
+                    try:
+                        await self._revive(router, process)
+                    except NetworkCommandError:
+                        log.warning("router %s: its %s could not be started", router,
+                                    process.value, exc_info=True)  # fmt: skip
+
+    def dns_restarts(self) -> dict[str, int]:
+        """How many times each kind of DNS process was found dead and started again since the
+        agent started (the agent's status, decision 0375)."""
+        counted = self._dns_backoff.restarts
+        return {process.name.lower(): count for process, count in counted.items()}
+
+    def _expected_dns(self, router: str) -> list[tuple[DnsProcess, Path]]:
+        """The router's DNS processes that should run now, with their pidfiles."""
+        dns = self._dns(router)
+        expected = []
+        if dns.support and dns.private_zones:
+            expected.append((DnsProcess.RESPONDER, self._responder_files(router)[0]))
+        if self._forwarder_command(router) is not None:
+            expected.append((DnsProcess.FORWARDER, self._forwarder_pidfile(router)))
+        if self._resolver_command(router) is not None:
+            expected.append((DnsProcess.RESOLVER, self._resolver_pidfile(router)))
+        return expected
+
+    async def _revive(self, router: str, process: DnsProcess) -> None:
+        """Start ``process`` of the router again, alone, after making sure no copy of it is
+        left (a pidfile whose process is gone, or one stopped hung)."""
+        if process is DnsProcess.RESPONDER:
+            await self._start_zone_responder(router, self._dns(router))  # stops it first
+        elif process is DnsProcess.FORWARDER:
+            await stop_pidfile(self._forwarder_pidfile(router))
+            forwarder = self._forwarder_command(router)
+            if forwarder is not None:
+                await _run("ip", "netns", "exec", self.netns(router), *forwarder)
+        else:
+            await stop_pidfile(self._resolver_pidfile(router))
+            await self._launch_resolver(router)
+
+    async def supervise_dns_forever(self) -> None:
+        """:meth:`supervise_dns` every ``dns_supervise_interval`` seconds until cancelled; a
+        round that fails is logged and the next one tried."""
+        while True:
+            await asyncio.sleep(self._layout.dns_supervise_interval)
+            try:
+                await self.supervise_dns()
+            except Exception:
+                log.exception("the DNS supervision round failed")
 
     async def set_vpc_dns(self, router_id: str, dns: VpcDns) -> None:
         """Replace what a VPC's router serves of DNS and hands out by DHCP: kept when the VPC

@@ -129,6 +129,18 @@ class NetworkSettings(BaseModel):
             " names are refused, the VPC's own names still resolve (decision 0143)."
         ),
     )
+    hypervisor_dns_supervise_interval: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300.0,
+        description=(
+            "Seconds between two checks of each VPC router's DNS processes (its resolver, zone"
+            " responder and upstream forwarder): one found dead (OOM killer, crash) is started"
+            " again with its current configuration, so a VPC's DNS answers again within about"
+            " this; one dying at once is restarted after twice the wait each time, 5 minutes at"
+            " most (decision 0375)."
+        ),
+    )
     max_vpcs_per_tenant: int = Field(
         default=5,
         ge=1,
