@@ -109,6 +109,13 @@ class DeliveryObserver(Protocol):
         active partitions limit was passed, the objects written into the bucket."""
         ...
 
+    def backed_up(
+        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
+    ) -> None:
+        """One source record backup attempt (decision 0376, ``BackupToS3.*`` metrics): its
+        records and bytes, whether the backup bucket took it, the age of its oldest record."""
+        ...
+
 
 class FirehoseDeliverer:
     def __init__(
@@ -209,6 +216,14 @@ class FirehoseDeliverer:
         destination = stream.destination
         record = error_record(stream, destination.bucket_arn, code, message)
         self._pending_logs.append((stream, destination.logging, destination.role_arn, record))
+
+    def log_backup_error(
+        self, stream: DeliveryStream, backup: S3Destination, code: str, message: str
+    ) -> None:
+        """A refused source record backup, for the backup's own ``CloudWatchLoggingOptions``
+        (decision 0376): AWS's record names the backup bucket; written as the backup's role."""
+        record = error_record(stream, backup.bucket_arn, code, message)
+        self._pending_logs.append((stream, backup.logging, backup.role_arn, record))
 
     def log_transform_error(self, stream: DeliveryStream, code: str, message: str) -> None:
         """A failed transformation, for the destination's error log (decision 0315)."""
@@ -333,13 +348,17 @@ class FirehoseDeliverer:
         upto = records[-1].seq
         size = sum(len(data) for data in opened)
         made = 0
-        if stream.destination.backup is not None and stream.http is None:  # decision 0367
+        backup = stream.destination.backup
+        if backup is not None and stream.http is None:  # decision 0367
+            freshness = max(0, now - records[0].arrived)
             try:
-                await self._back_up(stream, stream.destination.backup, records, opened)
+                await self._back_up(stream, backup, records, opened)
             except DeliveryFailed as exc:  # the batch retried whole, its copy with it
-                self._observe(stream, len(records), size, ok=False)
-                self.log_s3_error(stream, exc.code, exc.message)
+                self._backed_up(stream, len(records), size, False, freshness)
+                # The backup's own error log, as its role (decision 0376).
+                self.log_backup_error(stream, backup, exc.code, exc.message)
                 return await self._failed(stream, records, opened, exc, now), False
+            self._backed_up(stream, len(records), size, True, freshness)
         if stream.source is not None:  # KPL aggregates undone (decision 0342)
             deaggregated = expand(records, opened)
             if deaggregated.aggregates:
@@ -524,6 +543,12 @@ class FirehoseDeliverer:
     ) -> None:
         if self._observer is not None:
             self._observer.partitioned(stream, partitions, exceeded, objects)
+
+    def _backed_up(
+        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
+    ) -> None:
+        if self._observer is not None:
+            self._observer.backed_up(stream, records, size, ok, freshness_ms)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

@@ -3,11 +3,14 @@
 processors — into the backup bucket under the backup's prefix and compression, as its role,
 beside the processed records in the destination; described back; changed by
 ``S3BackupUpdate``, never disabled once enabled (AWS's rule); refused in AWS's words without
-a configuration, for another value, or on a plain S3 destination. Memory and SQLite stores."""
+a configuration, for another value, or on a plain S3 destination. Each copy counted in the
+``BackupToS3.*`` metrics and a refused one logged into the backup's own
+``CloudWatchLoggingOptions`` (decision 0376). Memory and SQLite stores."""
 
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,15 @@ from typing import Any
 import pytest
 
 from andromede.db.database import open_database
+from andromede.firehose.delivery import DeliveryPolicy, FirehoseDeliverer
 from andromede.firehose.store_sql import SqlFirehoseStore
+from andromede.wiring.firehose import FirehoseMetrics, role_error_logs
 from support.batch_world import read
-from support.firehoseapp import World, firehose_world
+from support.firehoseapp import REGION, World, firehose_world
+from support.logsapp import logs_world
 from support.schema import migrated_sqlite
 from unit.firehoseapi.test_firehose_api import KEY, keys, later
+from unit.firehoseapi.test_firehose_error_logs import GROUP, logged, role_policy
 
 NEWLINE = {"Type": "AppendDelimiterToRecord", "Parameters": []}
 
@@ -141,3 +148,75 @@ async def test_the_backup_changed_never_disabled_and_refused_in_aws_words(world:
         ]
     )
     assert plain["S3BackupMode"] == "Disabled" and "S3BackupDescription" not in plain
+
+
+async def test_copies_are_counted_and_a_refused_one_is_logged_in_the_backups_own_log(
+    world: World, tmp_path: Path
+) -> None:
+    for logs in logs_world(tmp_path / "logs"):
+        logs.clock.now = int(time.time() * 1000)
+        await logs.service.create_group(world.tenant_id, GROUP, None, {})
+        for name in ("DestinationDelivery", "BackupDelivery"):
+            await logs.service.create_stream(world.tenant_id, GROUP, name)
+        # The role may write the log and the destination's objects, not the backup's.
+        allowed = role_policy("logs:PutLogEvents", bucket="arn:aws:s3:::landing/*")
+        role = await world.role(policy=allowed)
+        await world.bucket("landing")
+        await world.bucket("copies")
+
+        await world.client("CreateDeliveryStream", DeliveryStreamName="clicks",
+                           ExtendedS3DestinationConfiguration={
+            "RoleARN": role, "BucketARN": "arn:aws:s3:::landing",
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "CloudWatchLoggingOptions": options("DestinationDelivery"),
+            "S3BackupMode": "Enabled",
+            "S3BackupConfiguration": {"RoleARN": role, "BucketARN": "arn:aws:s3:::copies",
+                                      "CloudWatchLoggingOptions": options("BackupDelivery")},
+        })  # fmt: skip
+        gateway = FirehoseDeliverer(
+            world.firehose,
+            DeliveryPolicy(retry_interval_ms=5_000, retry_duration_ms=600_000),
+            "gw-backup",
+            FirehoseMetrics(world.sink, None, REGION),
+            None,
+            None,
+            role_error_logs(logs.service, world.identity, world.audit, world.billing, REGION),
+        )
+        await gateway.run_pass()
+        await world.client("PutRecordBatch", DeliveryStreamName="clicks",
+                           Records=[{"Data": b"abc"}, {"Data": b"de"}])  # fmt: skip
+        assert await gateway.run_pass(later(61)) == 0
+        (record,) = await logged(logs.service, world.tenant_id, "BackupDelivery")
+        assert record["destination"] == "arn:aws:s3:::copies"
+        assert record["errorCode"] == "S3.AccessDenied"
+        assert record["deliveryStreamARN"].endswith(":deliverystream/clicks")
+        assert await logged(logs.service, world.tenant_id, "DestinationDelivery") == []
+        refused = _backup_points(world)
+        assert sorted(refused) == ["BackupToS3.DataFreshness", "BackupToS3.Success"]
+        assert refused["BackupToS3.Success"] == [0.0]  # nothing counted as backed up
+
+        await world.identity.put_role_policy(
+            world.tenant_id, "firehose", "put", role_policy("logs:PutLogEvents")
+        )
+        world.sink.points.clear()
+        assert await gateway.run_pass(later(120)) == 1
+        points = _backup_points(world)
+        assert points["BackupToS3.Success"] == [1.0]
+        assert points["BackupToS3.Records"] == [2.0] and points["BackupToS3.Bytes"] == [5.0]
+        (freshness,) = points["BackupToS3.DataFreshness"]
+        assert 100 < freshness < 200  # seconds since the first record arrived
+        assert len(await logged(logs.service, world.tenant_id, "BackupDelivery")) == 1
+
+
+def options(stream: str) -> dict[str, Any]:
+    return {"Enabled": True, "LogGroupName": GROUP, "LogStreamName": stream}
+
+
+def _backup_points(world: World) -> dict[str, list[float]]:
+    """The ``AWS/Firehose`` backup metrics, each with only the stream's name dimension."""
+    found: dict[str, list[float]] = {}
+    for _, namespace, name, dims, value in world.sink.points:
+        if name.startswith("BackupToS3."):
+            assert namespace == "AWS/Firehose" and dims == (("DeliveryStreamName", "clicks"),)
+            found.setdefault(name, []).append(value)
+    return found
