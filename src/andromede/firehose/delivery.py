@@ -353,12 +353,18 @@ class FirehoseDeliverer:
             freshness = max(0, now - records[0].arrived)
             try:
                 await self._back_up(stream, backup, records, opened)
-            except DeliveryFailed as exc:  # the batch retried whole, its copy with it
+            except DeliveryFailed as exc:
                 self._backed_up(stream, len(records), size, False, freshness)
                 # The backup's own error log, as its role (decision 0376).
                 self.log_backup_error(stream, backup, exc.code, exc.message)
-                return await self._failed(stream, records, opened, exc, now), False
-            self._backed_up(stream, len(records), size, True, freshness)
+                since = stream.failing_since or now
+                if now - since < self.policy.retry_duration_ms:  # the batch retried whole
+                    return await self._failed(stream, records, opened, exc, now), False
+                # AWS retries a backup until the records' retention ends, then they are
+                # lost: the copy given up (said, audited), the batch goes on (0376).
+                self._dropped(stream, len(records), f"source record backup: {exc.code}")
+            else:
+                self._backed_up(stream, len(records), size, True, freshness)
         if stream.source is not None:  # KPL aggregates undone (decision 0342)
             deaggregated = expand(records, opened)
             if deaggregated.aggregates:

@@ -106,6 +106,30 @@ async def test_a_refused_copy_holds_the_batch_until_the_backup_may_be_written(
     assert len(await keys(world, "landing")) == 1 and len(await keys(world, "copies")) == 1
 
 
+async def test_a_copy_refused_past_the_retry_window_is_given_up_and_the_batch_delivered(
+    world: World,
+) -> None:
+    """AWS retries a backup until the records' retention ends, then they are lost: the copy
+    is dropped (said), the destination still gets its records, never the error output."""
+    await _stream(world)
+    await world.identity.put_role_policy(world.tenant_id, "firehose", "put", "{"
+        '"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject",'
+        ' "Resource": "arn:aws:s3:::landing/*"}]}')  # fmt: skip
+    await world.client("PutRecord", DeliveryStreamName="clicks", Record={"Data": b"x"})
+    assert await world.deliverer.run_pass(later(61)) == 0
+    window = world.deliverer.policy.retry_duration_ms // 1000
+    assert await world.deliverer.run_pass(later(61 + window - 30)) == 0  # still held
+    assert await keys(world, "landing") == [] and world.dropped == []
+    assert await world.deliverer.run_pass(later(61 + window + 10)) == 1
+    (delivered,) = await keys(world, "landing")
+    assert not delivered.startswith("processing-failed")
+    assert await read(world.objects, "landing", delivered) == b"x\n"
+    assert await keys(world, "copies") == []
+    ((name, count, why),) = world.dropped
+    assert (name, count) == ("clicks", 1) and "S3.AccessDenied" in why
+    assert await world.deliverer.run_pass(later(61 + window + 200)) == 0  # nothing left
+
+
 async def test_the_backup_changed_never_disabled_and_refused_in_aws_words(world: World) -> None:
     described = await _stream(world)
     version, destination = described["VersionId"], "destinationId-000000000001"
