@@ -27,6 +27,11 @@ is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
 record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
 are enabled (decision 0270), as the destination's role, through ``error_logs``.
+
+An Extended S3 destination's source record backup (decision 0367) copies each opened batch
+first; a copy counts in the ``BackupToS3.*`` metrics and a refused one goes into the
+backup's own error log, as its role (decision 0376). A refused copy holds the batch within the
+retry window; past it the copy is given up (said, ``on_dropped``) and the batch delivered.
 """
 
 from __future__ import annotations
