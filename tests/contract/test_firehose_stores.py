@@ -4,7 +4,7 @@ deliverer's state alone, a buffer bounded in bytes (what does not fit refused, n
 dropped), streams claimed for delivery only once a hint is reached, by one gateway at a time
 under a lease another takes over once it ran out, and the deliverer's writes only by the
 lease's owner; a Kinesis source's reader lease and checkpoints (decision 0235); a Lambda
-processor's two stages (decision 0344)."""
+processor's two stages (decision 0344); a source backup's copies (decision 0376)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from andromede.firehose.backup_buffer import BACKUP
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.memory import MemoryFirehoseStore
 from andromede.firehose.model import (
@@ -424,3 +425,58 @@ async def test_a_lambda_processors_two_stages(store: FirehoseStore) -> None:
     assert await store.delivered("t1", "fn", "gw", everything[-1].seq)
     assert await store.totals("t1", "fn") == BufferTotals()
     assert await store.staged("t1", "fn") == BufferTotals()
+
+
+def backed_up(name: str) -> DeliveryStream:
+    """A stream whose copies wait 120 s (its destination 60 s), at most 1 MiB an object."""
+    made = stream(name)
+    backup = S3Destination("arn:aws:iam::000000000001:role/r", "arn:aws:s3:::c",
+                           size_mb=1, interval_seconds=120)  # fmt: skip
+    return dataclasses.replace(
+        made, destination=dataclasses.replace(made.destination, backup=backup)
+    )
+
+
+def with_copies(count: int, size: int = 10) -> list[SealedRecord]:
+    pairs = [
+        (SealedRecord(f"r{i}", size, b"x" * (size + 28)),
+         SealedRecord(f"{BACKUP}r{i}", size, b"y" * (size + 28)))
+        for i in range(count)
+    ]  # fmt: skip
+    return [record for pair in pairs for record in pair]
+
+
+async def test_a_source_backups_copies(store: FirehoseStore) -> None:
+    """Decision 0376: a record's copy taken with it, never counted in the intake's bound or
+    totals, kept apart (its own batch and totals), claimed at the backup's interval once the
+    intake is gone, removed alone with the lease kept."""
+    await store.create(backed_up("bk"), max_streams=5)
+    await store.activate()
+    # The bound is the intake's: two records of 10 bytes fit 25, each with its copy.
+    assert await store.append("t1", "bk", with_copies(3), T0, max_bytes=25) == 2
+    assert await store.totals("t1", "bk") == BufferTotals(2, 20, T0)
+    assert await store.copies("t1", "bk") == BufferTotals(2, 20, T0)
+    assert [r.record_id for r in await store.batch("t1", "bk", MIB)] == ["r0", "r1"]
+    copies = await store.batch("t1", "bk", 10, backup=True)
+    assert [r.record_id for r in copies] == [f"{BACKUP}r0"]  # at most the size asked
+    # The intake delivered at its 60 s: the copies stay, and are due at their 120 s.
+    (claimed,) = await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1")
+    assert claimed.name == "bk"
+    intake = await store.batch("t1", "bk", MIB)
+    assert await store.delivered("t1", "bk", "gw", intake[-1].seq)
+    assert await store.totals("t1", "bk") != BufferTotals()  # the copies keep it due later
+    assert (await store.totals("t1", "bk")).records == 0
+    assert await store.copies("t1", "bk") == BufferTotals(2, 20, T0)
+    assert await store.claim("gw", T0 + 119_999, T0 + 130_000, 10, "eu-fr-1") == []
+    (claimed,) = await store.claim("gw", T0 + 120_000, T0 + 130_000, 10, "eu-fr-1")
+    assert claimed.name == "bk"
+    assert not await store.copied("t1", "bk", "other", copies[0].seq)
+    assert await store.copied("t1", "bk", "gw", copies[0].seq)
+    assert await store.copies("t1", "bk") == BufferTotals(1, 10, T0)
+    # The lease kept: no other gateway takes it; the last copy removed empties the buffer.
+    assert await store.claim("gw-b", T0 + 120_000, T0 + 130_000, 10, "eu-fr-1") == []
+    (last,) = await store.batch("t1", "bk", MIB, backup=True)
+    assert await store.copied("t1", "bk", "gw", last.seq)
+    assert await store.delivered("t1", "bk", "gw", 0)
+    assert await store.totals("t1", "bk") == BufferTotals()
+    assert await store.claim("gw", T0 + 999_000, T0 + 1_000_000, 10, "eu-fr-1") == []

@@ -469,6 +469,8 @@ class FirehoseWire(JsonWire):
             destination["S3BackupConfiguration"] = {
                 "RoleARN": stream.role_arn,
                 "BucketARN": f"{_BUCKET_ARN}{stream.backup.bucket}",
+                # Buffered as the destination (its own hints, decision 0376): the form asks one.
+                "BufferingHints": destination["BufferingHints"],
                 **({"Prefix": stream.backup.prefix} if stream.backup.prefix else {}),
                 **({"ErrorOutputPrefix": stream.backup.error_prefix}
                    if stream.backup.error_prefix else {}),

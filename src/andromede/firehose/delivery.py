@@ -27,6 +27,13 @@ is written partition by partition
 (``firehose.partitioned_delivery``). Every failed attempt is also written, as AWS's JSON error
 record, into the destination's ``CloudWatchLoggingOptions`` log group and stream when they
 are enabled (decision 0270), as the destination's role, through ``error_logs``.
+
+An Extended S3 destination's source record backup (decisions 0367, 0376) has its own
+buffer: each record's copy, buffered with it, is written by ``firehose.backup_delivery`` at
+the backup's hints, first in each claim of the stream — the destination never waits for it
+(a claim due for the copies only lets the intake wait for its own hints); a copy counts in
+the ``BackupToS3.*`` metrics and a refused one goes into the backup's own error log, as its
+role.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from andromede.errors import AndromedeError
+from andromede.firehose.backup_delivery import BackupDeliverer
 from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
@@ -109,6 +117,13 @@ class DeliveryObserver(Protocol):
         active partitions limit was passed, the objects written into the bucket."""
         ...
 
+    def backed_up(
+        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
+    ) -> None:
+        """One source record backup attempt (decision 0376, ``BackupToS3.*`` metrics): its
+        records and bytes, whether the backup bucket took it, the age of its oldest record."""
+        ...
+
 
 class FirehoseDeliverer:
     def __init__(
@@ -167,6 +182,14 @@ class FirehoseDeliverer:
         self._staged = StagedDeliverer(
             firehose, owner, open_records=self.open, to_destination=self.to_destination
         )
+        self._backups = BackupDeliverer(
+            firehose,
+            owner,
+            policy.retry_duration_ms,
+            observe=self._backed_up,
+            log_error=self.log_backup_error,
+            dropped=self._dropped,
+        )
 
     async def run_forever(self) -> None:
         while True:
@@ -210,6 +233,14 @@ class FirehoseDeliverer:
         record = error_record(stream, destination.bucket_arn, code, message)
         self._pending_logs.append((stream, destination.logging, destination.role_arn, record))
 
+    def log_backup_error(
+        self, stream: DeliveryStream, backup: S3Destination, code: str, message: str
+    ) -> None:
+        """A refused source record backup, for the backup's own ``CloudWatchLoggingOptions``
+        (decision 0376): AWS's record names the backup bucket; written as the backup's role."""
+        record = error_record(stream, backup.bucket_arn, code, message)
+        self._pending_logs.append((stream, backup.logging, backup.role_arn, record))
+
     def log_transform_error(self, stream: DeliveryStream, code: str, message: str) -> None:
         """A failed transformation, for the destination's error log (decision 0315)."""
         processor = stream.transform
@@ -247,6 +278,11 @@ class FirehoseDeliverer:
                               stream.arn)  # fmt: skip
 
     async def _deliver(self, stream: DeliveryStream, now: int) -> int:
+        # The source record backup's copies, on their own hints (decision 0376).
+        copies = await self._backups.deliver(stream, now)
+        return copies + await self._to_destination(stream, now)
+
+    async def _to_destination(self, stream: DeliveryStream, now: int) -> int:
         store = self._firehose.store
         if stream.transform is not None:  # the processor's own buffer (decision 0344)
             return await self._two_stages(stream, now)
@@ -254,8 +290,12 @@ class FirehoseDeliverer:
         made = await self._staged.deliver(stream, now)
         if made is not None:
             return made
+        totals = await store.totals(stream.tenant_id, stream.name)
         records = await store.batch(stream.tenant_id, stream.name, stream.size_bytes)
-        if not records:
+        if not records or (  # claimed for the backup's copies only (decision 0376)
+            totals.bytes < stream.size_bytes
+            and records[0].arrived + stream.interval_seconds * 1000 > now
+        ):
             await store.delivered(stream.tenant_id, stream.name, self.owner, 0)
             return 0
         opened = await self.open(stream, records, now)
@@ -333,13 +373,6 @@ class FirehoseDeliverer:
         upto = records[-1].seq
         size = sum(len(data) for data in opened)
         made = 0
-        if stream.destination.backup is not None and stream.http is None:  # decision 0367
-            try:
-                await self._back_up(stream, stream.destination.backup, records, opened)
-            except DeliveryFailed as exc:  # the batch retried whole, its copy with it
-                self._observe(stream, len(records), size, ok=False)
-                self.log_s3_error(stream, exc.code, exc.message)
-                return await self._failed(stream, records, opened, exc, now), False
         if stream.source is not None:  # KPL aggregates undone (decision 0342)
             deaggregated = expand(records, opened)
             if deaggregated.aggregates:
@@ -368,24 +401,6 @@ class FirehoseDeliverer:
             if step is not None:  # the function's Ok records staged (decision 0344)
                 return made + step.written, await self._staged.stage(stream, step)
         return made + await self.to_destination(stream, records, opened, now, None), False
-
-    async def _back_up(
-        self,
-        stream: DeliveryStream,
-        backup: S3Destination,
-        records: Sequence[BufferedRecord],
-        opened: Sequence[bytes],
-    ) -> None:
-        """Source record backup (decision 0367): the batch as it arrived — before
-        de-aggregation, decompression, the function or partitioning — one object in the
-        backup bucket, under its prefix and compression, as its role; a batch retried is
-        copied again (at least once, as the destination's objects)."""
-        copying = dataclasses.replace(stream, destination=backup)
-        body = b"".join(opened)
-        if backup.compression == "GZIP":
-            body = gzip.compress(body)
-        key = object_key(copying, records[0].arrived)
-        await self._firehose.writer.write(copying, key, body, _CONTENT_TYPE)
 
     async def to_destination(
         self,
@@ -524,6 +539,12 @@ class FirehoseDeliverer:
     ) -> None:
         if self._observer is not None:
             self._observer.partitioned(stream, partitions, exceeded, objects)
+
+    def _backed_up(
+        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
+    ) -> None:
+        if self._observer is not None:
+            self._observer.backed_up(stream, records, size, ok, freshness_ms)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from andromede.firehose.backup_buffer import backup_wake, is_backup, is_intake
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -71,27 +72,34 @@ class MemoryFirehoseStore:
         held = self._records.get((tenant_id, name))
         if held is None:
             return 0
-        size = sum(r.size for r in held if not is_staged(r.record_id))
+        size = sum(
+            r.size for r in held if not is_staged(r.record_id) and not is_backup(r.record_id)
+        )
         taken = 0
         for record in records:
-            if size + record.size > max_bytes:
+            copy = is_backup(record.record_id)  # follows its record, taken with it (0376)
+            if not copy and size + record.size > max_bytes:
                 break
             self._seq += 1
             held.append(
                 BufferedRecord(self._seq, record.record_id, now, record.size, record.sealed)
             )
-            size += record.size
-            taken += 1
+            if not copy:
+                size += record.size
+                taken += 1
         return taken
 
     async def totals(self, tenant_id: str, name: str) -> BufferTotals:
         held = self._records.get((tenant_id, name)) or []
         stream = self._streams.get((tenant_id, name))
-        intake = [r for r in held if not is_staged(r.record_id)]
+        intake = [r for r in held if is_intake(r.record_id)]
         arrivals = [r.arrived for r in intake]
         staged = await self.staged(tenant_id, name)
         if stream is not None and staged.oldest is not None:
             arrivals.append(staged_wake(stream, staged.oldest, staged.bytes))
+        copies = await self.copies(tenant_id, name)
+        if stream is not None and copies.oldest is not None:
+            arrivals.append(backup_wake(stream, copies.oldest, copies.bytes))
         if not arrivals:
             return BufferTotals()
         return BufferTotals(len(intake), sum(r.size for r in intake), min(arrivals))
@@ -102,13 +110,28 @@ class MemoryFirehoseStore:
             return BufferTotals()
         return BufferTotals(len(held), sum(r.size for r in held), min(r.arrived for r in held))
 
+    async def copies(self, tenant_id: str, name: str) -> BufferTotals:
+        held = [r for r in self._records.get((tenant_id, name)) or [] if is_backup(r.record_id)]
+        if not held:
+            return BufferTotals()
+        return BufferTotals(len(held), sum(r.size for r in held), min(r.arrived for r in held))
+
+    async def copied(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        if not self._held(tenant_id, name, owner):
+            return False
+        key = (tenant_id, name)
+        self._records[key] = [
+            r for r in self._records[key] if r.seq > upto or not is_backup(r.record_id)
+        ]
+        return True
+
     async def stage(
         self, tenant_id: str, name: str, owner: str, upto: int, records: Sequence[SealedRecord]
     ) -> bool:
         if not self._held(tenant_id, name, owner):
             return False
         key = (tenant_id, name)
-        kept = [r for r in self._records[key] if is_staged(r.record_id) or r.seq > upto]
+        kept = [r for r in self._records[key] if not is_intake(r.record_id) or r.seq > upto]
         for record in records:
             self._seq += 1
             arrived = 0 if record.arrived is None else record.arrived
@@ -160,12 +183,12 @@ class MemoryFirehoseStore:
         return claimed
 
     async def batch(
-        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False, backup: bool = False
     ) -> list[BufferedRecord]:
         found: list[BufferedRecord] = []
         size = 0
         for record in self._records.get((tenant_id, name)) or []:
-            if is_staged(record.record_id) != staged:
+            if _kind(record.record_id) != (staged, backup):
                 continue
             if found and size + record.size > max_bytes:
                 break
@@ -182,9 +205,9 @@ class MemoryFirehoseStore:
             return False
         key = (tenant_id, name)
         last = next((r for r in self._records[key] if r.seq == upto), None)
-        staged = last is not None and is_staged(last.record_id)
+        kind = (False, False) if last is None else _kind(last.record_id)
         self._records[key] = [
-            r for r in self._records[key] if r.seq > upto or is_staged(r.record_id) != staged
+            r for r in self._records[key] if r.seq > upto or _kind(r.record_id) != kind
         ]
         stream = self._streams[key]
         self._streams[key] = dataclasses.replace(stream, failing_since=None, next_attempt=0)
@@ -245,3 +268,8 @@ class MemoryFirehoseStore:
         for key in keys:
             await self.delete(*key)
         return len(keys)
+
+
+def _kind(record_id: str) -> tuple[bool, bool]:
+    """(staged, a backup's copy): which of a stream's buffers a record is in."""
+    return is_staged(record_id), is_backup(record_id)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from andromede.firehose.backup_buffer import with_copies
 from andromede.firehose.errors import (
     ConcurrentModification,
     InvalidArgument,
@@ -414,7 +415,9 @@ class FirehoseService:
         ]
 
     async def _buffer(self, stream: DeliveryStream, fresh: Sequence[NewRecord]) -> int:
-        """The first records that fit the stream's buffer sealed and kept; how many."""
+        """The first records that fit the stream's buffer sealed and kept, each with its
+        source record backup's copy (decision 0376); how many."""
+        fresh = with_copies(stream, fresh)
         sealed = await self.sealer.seal(stream, fresh)
         return await self.store.append(
             stream.tenant_id,

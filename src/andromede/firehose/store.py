@@ -81,7 +81,8 @@ class FirehoseStore(Protocol):
         self, tenant_id: str, name: str, records: Sequence[SealedRecord], now: int, max_bytes: int
     ) -> int:
         """Buffer the first records of ``records`` that fit within ``max_bytes`` buffered;
-        how many were taken (0 for a stream gone)."""
+        how many were taken (0 for a stream gone). A backup's copy (decision 0376) follows
+        its record, is taken with it and counts neither in the bytes nor in the number."""
         ...
 
     async def totals(self, tenant_id: str, name: str) -> BufferTotals:
@@ -93,6 +94,15 @@ class FirehoseStore(Protocol):
     async def staged(self, tenant_id: str, name: str) -> BufferTotals:
         """The staged records' totals (decision 0344): how many, their bytes, the oldest
         arrival among them."""
+        ...
+
+    async def copies(self, tenant_id: str, name: str) -> BufferTotals:
+        """The source record backup's copies' totals (decision 0376)."""
+        ...
+
+    async def copied(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        """The backup's copies up to seq ``upto`` removed, the lease kept, if ``owner``
+        holds it (False otherwise: nothing changed)."""
         ...
 
     async def stage(
@@ -122,10 +132,10 @@ class FirehoseStore(Protocol):
         ...
 
     async def batch(
-        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False, backup: bool = False
     ) -> list[BufferedRecord]:
-        """The oldest buffered records up to ``max_bytes`` (one at least): the intake's, or
-        the staged ones (decision 0344)."""
+        """The oldest buffered records up to ``max_bytes`` (one at least): the intake's, the
+        staged ones (decision 0344), or the backup's copies (decision 0376)."""
         ...
 
     async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:

@@ -14,9 +14,9 @@ columns (``reader_owner``, ``reader_until``), renewed by its holder at each pass
 checkpoint is written only in a transaction that still finds the lease the writer's, so a
 gateway that stalled past its lease never moves a checkpoint another took over.
 
-A Lambda processor's staged records (decision 0344) are rows of ``firehose_records`` too,
-their ids behind ``STAGED``: the stream's row keeps the intake's totals and the processor's
-hints, and its oldest arrival folds the staged records' in (``staging.staged_wake``)."""
+A Lambda processor's staged records (0344) and a source backup's copies (0376) are rows of
+``firehose_records`` too, ids behind ``STAGED``, ``BACKUP``: the row keeps the intake's totals
+and hints; its oldest arrival folds theirs in (``staged_wake``, ``backup_wake``)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
+from andromede.firehose.backup_buffer import BACKUP, backup_wake, is_backup
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -44,7 +45,7 @@ from andromede.firehose.model import (
     S3Destination,
     StreamStatus,
 )
-from andromede.firehose.staging import STAGED, intake_hints, staged_wake
+from andromede.firehose.staging import STAGED, intake_hints, is_staged, staged_wake
 from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
 
 __all__ = ["SqlFirehoseStore"]
@@ -293,6 +294,18 @@ def _staged() -> Any:
     return _R.c.record_id.startswith(STAGED, autoescape=True)
 
 
+def _copies() -> Any:  # a source record backup's copies (decision 0376)
+    return _R.c.record_id.startswith(BACKUP, autoescape=True)
+
+
+def _intake() -> Any:
+    return sa.not_(sa.or_(_staged(), _copies()))
+
+
+def _kind(record_id: str) -> Any:  # the rows of the buffer ``record_id`` is in
+    return _staged() if is_staged(record_id) else _copies() if is_backup(record_id) else _intake()
+
+
 def _recount(conn: Connection, tenant_id: str, name: str, stream: DeliveryStream) -> dict[str, Any]:
     """The row's totals after a change of its records: the intake's count and bytes, the
     oldest arrival the claim reads (the staged records' shifted, decision 0344)."""
@@ -301,15 +314,16 @@ def _recount(conn: Connection, tenant_id: str, name: str, stream: DeliveryStream
         sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0),
             sa.func.min(_R.c.arrived),
-        ).where(mine, sa.not_(_staged()))
+        ).where(mine, _intake())
     ).one()  # fmt: skip
     arrivals = [] if oldest is None else [int(oldest)]
-    staged, staged_size = conn.execute(
-        sa.select(sa.func.min(_R.c.arrived), sa.func.coalesce(sa.func.sum(_R.c.size), 0))
-        .where(mine, _staged())
-    ).one()  # fmt: skip
-    if staged is not None:
-        arrivals.append(staged_wake(stream, int(staged), int(staged_size)))
+    for kind, wake in ((_staged(), staged_wake), (_copies(), backup_wake)):  # 0344, 0376
+        first, size_of = conn.execute(
+            sa.select(sa.func.min(_R.c.arrived), sa.func.coalesce(sa.func.sum(_R.c.size), 0))
+            .where(mine, kind)
+        ).one()  # fmt: skip
+        if first is not None:
+            arrivals.append(wake(stream, int(first), int(size_of)))
     size_hint, interval_hint = intake_hints(stream)  # rows written before 0344 set right
     return {
         "size_bytes": size_hint,
@@ -416,11 +430,15 @@ class SqlFirehoseStore:
                 return 0
             size = int(row[0])
             taken: list[SealedRecord] = []
+            count = 0
             for record in records:
-                if size + record.size > max_bytes:
+                copy = record.record_id.startswith(BACKUP)  # taken with its record (0376)
+                if not copy and size + record.size > max_bytes:
                     break
                 taken.append(record)
-                size += record.size
+                if not copy:
+                    size += record.size
+                    count += 1
             if not taken:
                 return 0
             conn.execute(
@@ -441,7 +459,7 @@ class SqlFirehoseStore:
                 sa.update(_S)
                 .where(_one(tenant_id, name))
                 .values(
-                    buffered_records=_S.c.buffered_records + len(taken),
+                    buffered_records=_S.c.buffered_records + count,
                     buffered_bytes=size,
                     # A staged records' shifted arrival may be later than now (0344).
                     oldest_arrival=sa.case(
@@ -451,7 +469,7 @@ class SqlFirehoseStore:
                     ),
                 )
             )
-            return len(taken)
+            return count
 
         return await self._db.write(work)
 
@@ -546,10 +564,10 @@ class SqlFirehoseStore:
         return await self._db.write(work)
 
     async def batch(
-        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False
+        self, tenant_id: str, name: str, max_bytes: int, staged: bool = False, backup: bool = False
     ) -> list[BufferedRecord]:
         page = 256
-        stage = _staged() if staged else sa.not_(_staged())
+        stage = _staged() if staged else _copies() if backup else _intake()
 
         def query(after: int) -> Any:
             return (
@@ -594,9 +612,8 @@ class SqlFirehoseStore:
             if row is None:
                 return False
             record_id = conn.execute(last).scalar()
-            staged = record_id is not None and str(record_id).startswith(STAGED)
-            stage = _staged() if staged else sa.not_(_staged())
-            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, stage))
+            kind = _kind("" if record_id is None else str(record_id))
+            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, kind))
             conn.execute(
                 sa.update(_S)
                 .where(_one(tenant_id, name))
@@ -613,9 +630,15 @@ class SqlFirehoseStore:
         return await self._db.write(work)
 
     async def staged(self, tenant_id: str, name: str) -> BufferTotals:
+        return await self._totals_of(tenant_id, name, _staged())
+
+    async def copies(self, tenant_id: str, name: str) -> BufferTotals:
+        return await self._totals_of(tenant_id, name, _copies())
+
+    async def _totals_of(self, tenant_id: str, name: str, kind: Any) -> BufferTotals:
         query = sa.select(
             sa.func.count(), sa.func.coalesce(sa.func.sum(_R.c.size), 0), sa.func.min(_R.c.arrived)
-        ).where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name, _staged())
+        ).where(_R.c.tenant_id == tenant_id, _R.c.stream_name == name, kind)
 
         def work(conn: Connection) -> BufferTotals:
             count, size, oldest = conn.execute(query).one()
@@ -625,9 +648,19 @@ class SqlFirehoseStore:
 
         return await self._db.read(work)
 
+    async def copied(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+        return await self._replace(tenant_id, name, owner, upto, _copies(), ())
+
     async def stage(
         self, tenant_id: str, name: str, owner: str, upto: int, records: Sequence[SealedRecord]
     ) -> bool:
+        return await self._replace(tenant_id, name, owner, upto, _intake(), records)
+
+    async def _replace(
+        self, tenant_id: str, name: str, owner: str, upto: int, kind: Any,
+        records: Sequence[SealedRecord],
+    ) -> bool:  # fmt: skip
+        """The ``kind`` rows up to ``upto`` replaced by ``records``, the lease kept."""
         held = sa.select(_S).where(self._held(tenant_id, name, owner)).with_for_update()
         mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
 
@@ -635,7 +668,7 @@ class SqlFirehoseStore:
             row = conn.execute(held).mappings().first()
             if row is None:
                 return False
-            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, sa.not_(_staged())))
+            conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, kind))
             if records:
                 conn.execute(
                     sa.insert(_R),

@@ -1,0 +1,56 @@
+"""The source record backup's own buffer (decision 0376), pure: an Extended S3 destination
+with ``S3BackupMode`` ``Enabled`` copies every record as it arrives, and the copies wait for
+the backup's own ``BufferingHints`` (AWS: "back up all untransformed records … concurrently
+while delivering transformed records to the destination").
+
+A copy is a row of the one buffer table, as 0344's staged records are: its id is the
+record's behind :data:`BACKUP` (no other record's id starts so), its data sealed under that
+id (the sealer binds the id), added in the transaction that buffers the record, so that a
+restart loses neither and the destination never waits for its copy. Copies are not counted
+in the intake's totals nor in ``firehose_max_buffered_bytes`` (the intake's bound: a copy
+goes with a record the bound let in, and is kept at most the retry window); their interval is
+folded into the row's oldest arrival (:func:`backup_wake`) so that the one claim comes due
+when either buffer does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from andromede.firehose.model import DeliveryStream, NewRecord
+from andromede.firehose.staging import intake_hints, is_staged
+
+__all__ = ["BACKUP", "backup_wake", "is_backup", "is_intake", "with_copies"]
+
+BACKUP: Final = "backup:"
+
+
+def is_backup(record_id: str) -> bool:
+    return record_id.startswith(BACKUP)
+
+
+def is_intake(record_id: str) -> bool:
+    """Neither a Lambda processor's staged record nor a backup's copy."""
+    return not is_staged(record_id) and not is_backup(record_id)
+
+
+def with_copies(stream: DeliveryStream, fresh: Sequence[NewRecord]) -> list[NewRecord]:
+    """The records to buffer: each followed by its copy when the stream backs its source
+    records up (the store takes a record and its copy together or neither)."""
+    if stream.destination.backup is None or stream.http is not None:
+        return list(fresh)
+    out: list[NewRecord] = []
+    for record in fresh:
+        out += [record, NewRecord(BACKUP + record.record_id, record.data)]
+    return out
+
+
+def backup_wake(stream: DeliveryStream, oldest: int, size: int) -> int:
+    """The copies' part of the row's oldest arrival, so that the claim (at the intake's
+    interval) comes due when the backup's interval is reached, or at once at its size."""
+    _, interval = intake_hints(stream)
+    backup = stream.destination.backup
+    if backup is None or size >= backup.size_bytes:  # none kept: go out at once
+        return oldest - interval
+    return oldest + backup.interval_seconds * 1000 - interval

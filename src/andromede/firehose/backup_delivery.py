@@ -1,0 +1,127 @@
+"""The source record backup's delivery (decision 0376, ``firehose.backup_buffer``): the copies
+of an Extended S3 destination's records, buffered as they arrived, written into the backup
+bucket when they reach the backup's own ``BufferingHints`` — at most its ``SizeInMBs`` an
+object, as many objects as are due, under its prefix and compression, as its role —, apart
+from the destination's delivery, which never waits for them (AWS: "concurrently").
+
+A refused copy stays buffered and is tried again at the stream's next claim (the copies keep
+it due); AWS retries a backup "until the retention period ends", so a copy still refused when
+its oldest record is older than the retry window is given up, said and audited
+(``dropped``). Copies whose key refuses to open them are held as long, never written
+unsealed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import logging
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from andromede.errors import AndromedeError
+from andromede.firehose.errors import KmsResourceError
+from andromede.firehose.model import (
+    BufferedRecord,
+    DeliveryFailed,
+    DeliveryStream,
+    S3Destination,
+    object_key,
+)
+from andromede.firehose.service import FirehoseService
+
+__all__ = ["BackupDeliverer"]
+
+log = logging.getLogger(__name__)
+
+_CONTENT_TYPE: Final = "application/octet-stream"
+_MAX_OBJECTS_A_PASS: Final = 16  # a backlog goes out over passes, the lease never outlived
+
+# (stream, records, bytes, ok, freshness ms)
+Observe = Callable[[DeliveryStream, int, int, bool, int], None]
+# (stream, backup, code, message)
+LogError = Callable[[DeliveryStream, S3Destination, str, str], None]
+# (stream, records, why)
+Dropped = Callable[[DeliveryStream, int, str], None]
+
+
+class BackupDeliverer:
+    def __init__(
+        self,
+        firehose: FirehoseService,
+        owner: str,
+        retry_duration_ms: int,
+        observe: Observe,
+        log_error: LogError,
+        dropped: Dropped,
+    ) -> None:
+        self._firehose = firehose
+        self._owner = owner
+        self._retry_duration_ms = retry_duration_ms
+        self._observe = observe
+        self._log_error = log_error
+        self._dropped = dropped
+
+    async def deliver(self, stream: DeliveryStream, now: int) -> int:
+        """The stream's due copies written (how many objects); the lease kept."""
+        backup = stream.destination.backup
+        store = self._firehose.store
+        made = 0
+        for _ in range(_MAX_OBJECTS_A_PASS):
+            totals = await store.copies(stream.tenant_id, stream.name)
+            if totals.oldest is None:
+                return made
+            if backup is not None and (
+                totals.bytes < backup.size_bytes
+                and totals.oldest + backup.interval_seconds * 1000 > now
+            ):
+                return made
+            records = await store.batch(
+                stream.tenant_id, stream.name, backup.size_bytes if backup else 1, backup=True
+            )
+            upto, oldest = records[-1].seq, records[0].arrived
+            size = sum(record.size for record in records)
+            refused = await self._write(stream, backup, records, oldest)
+            if refused is not None:
+                self._observe(stream, len(records), size, False, now - oldest)
+                if now - oldest < self._retry_duration_ms:
+                    log.info("Firehose stream %s: its backup refused (%s), retried",
+                             stream.arn, refused)  # fmt: skip
+                    return made
+                self._dropped(stream, len(records), f"source record backup: {refused}")
+            else:
+                self._observe(stream, len(records), size, True, now - oldest)
+                made += 1
+            if not await store.copied(stream.tenant_id, stream.name, self._owner, upto):
+                return made  # the lease lost: another gateway goes on
+        return made
+
+    async def _write(
+        self,
+        stream: DeliveryStream,
+        backup: S3Destination | None,
+        records: Sequence[BufferedRecord],
+        oldest: int,
+    ) -> str | None:
+        """The copies as one object of the backup bucket; the refusal's code, if any (a
+        refused write said in the backup's error log)."""
+        if backup is None:  # no longer backed up (it cannot be disabled: a safeguard)
+            return "S3.NoSuchBucket"
+        try:
+            opened = await self._firehose.sealer.open(stream, records)
+        except KmsResourceError as exc:
+            return exc.code
+        except AndromedeError:  # the account's key destroyed: they can never be opened
+            return "KMS.KeyUnusable"
+        body = b"".join(opened)
+        if backup.compression == "GZIP":
+            body = gzip.compress(body)
+        copying = dataclasses.replace(stream, destination=backup)
+        try:
+            await self._firehose.writer.write(
+                copying, object_key(copying, oldest), body, _CONTENT_TYPE
+            )
+        except DeliveryFailed as exc:
+            self._log_error(stream, backup, exc.code, exc.message)
+            return exc.code
+        return None
