@@ -160,9 +160,7 @@ class DnsmasqMixin(RulesMixin):
                     pidfile = self._dhcp_pidfile(record.network_id)
                     await self._supervise(record.network_id, router, DnsProcess.DHCP, pidfile)
 
-    async def _supervise(
-        self, owner: str, router: str, process: DnsProcess, pidfile: Path
-    ) -> None:
+    async def _supervise(self, owner: str, router: str, process: DnsProcess, pidfile: Path) -> None:
         """One process of ``owner`` (the router, or one of its subnets): left alone while it
         runs, else started again when its backoff allows."""
         if ours_running(pidfile):
