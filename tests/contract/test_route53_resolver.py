@@ -249,7 +249,10 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
                     # The others left running as they were.
                     assert {other: other.read_text() for other in others} == others
                 assert manager.process_restarts() == {
-                    "resolver": 1, "responder": 1, "forwarder": 1, "dhcp": 0
+                    "resolver": 1,
+                    "responder": 1,
+                    "forwarder": 1,
+                    "dhcp": 0,
                 }
         finally:
             supervision.cancel()

@@ -5,9 +5,9 @@ since that host's agent started, asked of each host's agent over its wire
 (:meth:`~andromede.compute.driver.HypervisorDriver.process_restarts`), as the gateways reach
 them (``hypervisor_hosts``, or this host's agent socket).
 
-A host whose agent does not answer is shown as such and the command exits 1, so a script
-watching the hosts notices; counts that keep rising mean a process that keeps dying (its
-host's log names the router or subnet)."""
+A host whose agent does not answer, or refuses the call, is shown with why and the command
+exits 1, so a script watching the hosts notices; counts that keep rising mean a process that
+keeps dying (its host's log names the router or subnet)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ __all__ = ["host_restarts", "hosts"]
 out = Console(soft_wrap=True)
 
 
-async def host_restarts(settings: Settings) -> list[tuple[str, dict[str, int] | None]]:
-    """Each host's restart counts by kind, None for a host whose agent did not answer."""
+async def host_restarts(settings: Settings) -> list[tuple[str, dict[str, int] | str]]:
+    """Each host's restart counts by kind, or why it has none: its agent did not answer, or
+    refused the call (an agent older than the command has no such call)."""
     from andromede.compute.errors import HostUnreachable  # late: the compute stack
     from andromede.compute_adapters import hypervisor_drivers
+    from andromede.hypervisor.errors import HypervisorError
 
     drivers = hypervisor_drivers(settings)
     try:
@@ -39,10 +41,12 @@ async def host_restarts(settings: Settings) -> list[tuple[str, dict[str, int] | 
         )
     finally:
         await asyncio.gather(*(driver.close() for driver in drivers))
-    found: list[tuple[str, dict[str, int] | None]] = []
+    found: list[tuple[str, dict[str, int] | str]] = []
     for driver, answer in zip(drivers, answers, strict=True):
         if isinstance(answer, HostUnreachable):
-            found.append((driver.host, None))
+            found.append((driver.host, "the agent did not answer"))
+        elif isinstance(answer, HypervisorError):
+            found.append((driver.host, f"the agent refused the call: {answer}"))
         elif isinstance(answer, BaseException):
             raise answer
         else:
@@ -60,17 +64,20 @@ def hosts(
     found = asyncio.run(host_restarts(settings))
     if as_json:
         document = [
-            {"host": host, "answered": counts is not None, "restarts": counts or {}}
+            {"host": host, "restarts": counts}
+            if isinstance(counts, dict)
+            else {"host": host, "restarts": {}, "error": counts}
             for host, counts in found
         ]
         out.print_json(json.dumps({"hosts": document}))
     else:
         table = Table("Host", "Process", "Restarts")
         for host, counts in found:
-            if counts is None:
-                table.add_row(host, "(the agent did not answer)", "")
-            for kind, count in sorted((counts or {}).items()):
+            if isinstance(counts, str):
+                table.add_row(host, f"({counts})", "")
+                continue
+            for kind, count in sorted(counts.items()):
                 table.add_row(host, kind, str(count))
         out.print(table)
-    if any(counts is None for _, counts in found):
+    if any(isinstance(counts, str) for _, counts in found):
         raise typer.Exit(1)

@@ -72,9 +72,7 @@ def test_the_operator_reads_each_kinds_restarts_through_the_hosts_agent() -> Non
         with _agent(state_dir / "agent.sock", driver):
             code, shown = _hosts(state_dir, "--json")
             assert code == 0, shown
-            assert json.loads(shown) == {
-                "hosts": [{"host": "host-a", "answered": True, "restarts": COUNTED}]
-            }
+            assert json.loads(shown) == {"hosts": [{"host": "host-a", "restarts": COUNTED}]}
             code, table = _hosts(state_dir)
         assert code == 0, table
         rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()]
@@ -86,7 +84,23 @@ def test_a_host_whose_agent_does_not_answer_is_shown_and_the_command_fails() -> 
     with tempfile.TemporaryDirectory(prefix="andromede-ah-", dir="/tmp") as short:
         code, shown = _hosts(Path(short), "--json")
     assert code == 1
-    assert json.loads(shown) == {"hosts": [{"host": "host-a", "answered": False, "restarts": {}}]}
+    unanswered = {"host": "host-a", "restarts": {}, "error": "the agent did not answer"}
+    assert json.loads(shown) == {"hosts": [unanswered]}
+
+
+class _Failing(MemoryDriver):
+    async def process_restarts(self) -> dict[str, int]:
+        raise RuntimeError("no supervision here")
+
+
+def test_an_agent_refusing_the_call_is_shown_with_why() -> None:
+    with tempfile.TemporaryDirectory(prefix="andromede-ah-", dir="/tmp") as short:
+        state_dir = Path(short)
+        with _agent(state_dir / "agent.sock", _Failing("host-a")):
+            code, table = _hosts(state_dir)
+    assert code == 1
+    assert "host-a" in table
+    assert "the agent refused the call" in table
 
 
 async def test_a_qemu_host_answers_with_its_networks_supervision(tmp_path: Path) -> None:
