@@ -248,7 +248,12 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
                     assert int(pidfile.read_text()) != killed
                     # The others left running as they were.
                     assert {other: other.read_text() for other in others} == others
-                assert manager.dns_restarts() == {"resolver": 1, "responder": 1, "forwarder": 1}
+                assert manager.process_restarts() == {
+                    "resolver": 1,
+                    "responder": 1,
+                    "forwarder": 1,
+                    "dhcp": 0,
+                }
         finally:
             supervision.cancel()
             await asyncio.gather(supervision, return_exceptions=True)

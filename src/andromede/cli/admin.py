@@ -1,6 +1,6 @@
 """``andromede admin``: the platform operator's commands (tenants, their users and regions,
 operators, the residency report, usage and cost, the audit log's signing key, the instances'
-public DNS names).
+public DNS names, the hypervisor hosts' restarted network processes).
 
 They work on the data folder and settings the way ``serve`` does (migrating the database first),
 beside a running server or not. A change made here reaches a running server's caches within
@@ -25,6 +25,7 @@ from rich.table import Table
 from andromede.cli.audit_key import audit_key_app
 from andromede.cli.billing_profile import billing_profile_app
 from andromede.cli.dns_zone import dns_app
+from andromede.cli.hosts import hosts
 from andromede.cli.invoice import invoice_app
 from andromede.cli.options import (
     ConfigOption,
@@ -51,6 +52,7 @@ admin.add_typer(user_app, name="user")
 admin.add_typer(operator_app, name="operator")
 admin.add_typer(residency_app, name="residency")
 admin.command("usage")(usage)
+admin.command("hosts")(hosts)
 admin.add_typer(invoice_app, name="invoice")
 admin.add_typer(billing_profile_app, name="billing-profile")
 image_app = typer.Typer(no_args_is_help=True, help="Machine images for instances.")

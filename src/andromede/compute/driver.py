@@ -433,6 +433,13 @@ class HypervisorDriver(Protocol):
         """What each running instance used since the previous call (decision 0178)."""
         ...
 
+    async def process_restarts(self) -> dict[str, int]:
+        """How many times each kind of the host's supervised network processes — its VPC
+        routers' ``resolver``, ``responder`` and ``forwarder``, its subnets' ``dhcp``
+        servers — was found dead and started again since its agent started (decisions 0375,
+        0378); what the operator reads with ``andromede admin hosts``."""
+        ...
+
     async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:
         """Make every VPC router here forward exactly the listeners of ``listeners`` of its
         VPC (decision 0191, session 51: every host of the region is handed them all), at once;

@@ -180,6 +180,8 @@ class MemoryDriver:
         self.probe_answers: dict[tuple[str, int], bool] = {}
         self.probes_run = 0
         self._probed: dict[tuple[str, str, str, int], float] = {}
+        # What a test says the host counted of its network processes' restarts (decision 0378).
+        self.restarted: dict[str, int] = {}
 
     @property
     def host(self) -> str:
@@ -447,6 +449,11 @@ class MemoryDriver:
             self.probes_run += 1
             results.append(ProbeResult(probe, answer))
         return tuple(results)
+
+    async def process_restarts(self) -> dict[str, int]:
+        """Each kind at :attr:`restarted` (none: this host runs no process to supervise;
+        a test sets what a real host would count)."""
+        return dict(self.restarted)
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """:data:`MEMORY_STATS` for each running instance (at its vCPUs and root volume)."""

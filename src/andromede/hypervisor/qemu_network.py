@@ -208,6 +208,11 @@ class NetworkingMixin(QemuDriverCore):
             for host_ip in self._networks.host_transit_ips():
                 await self._endpoints.network_up(host_ip)
 
+    async def process_restarts(self) -> dict[str, int]:
+        """The restarts the supervision of this host's routers and subnets counted
+        (:meth:`TenantNetworks.process_restarts`, decision 0378)."""
+        return self._networks.process_restarts()
+
     def endpoint_origin(
         self, server_ip: str, client_ip: str, client_port: int = 0
     ) -> tuple[str, str, str] | None:

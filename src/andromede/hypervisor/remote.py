@@ -79,7 +79,9 @@ _HOST_HEADER = "x-andromede-host"
 # (KEEP_ALIVE_SECONDS): a call never races the agent's own close of the connection it reuses.
 _KEEPALIVE_EXPIRY = KEEP_ALIVE_SECONDS / 2
 # The port's calls that only read the host's state.
-_QUERIES = frozenset({"capacity", "running", "state", "network", "console_output"})
+_QUERIES = frozenset(
+    {"capacity", "running", "state", "network", "console_output", "process_restarts"}
+)
 # Calls that act but return at once on a live host, bounded as the queries are, not retried:
 # the load balancers' round waits for every host's answer before it probes (session 51).
 _QUICK = frozenset({"set_load_balancers"})
@@ -296,6 +298,10 @@ class RemoteDriver:
 
     async def collect_flows(self, captures: tuple[FlowCapture, ...]) -> HostFlows:
         result: HostFlows = await self._call("collect_flows", captures)
+        return result
+
+    async def process_restarts(self) -> dict[str, int]:
+        result: dict[str, int] = await self._call("process_restarts")
         return result
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:

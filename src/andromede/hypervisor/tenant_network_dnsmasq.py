@@ -140,39 +140,57 @@ class DnsmasqMixin(RulesMixin):
             await _run("ip", "netns", "exec", self.netns(router), *command)
 
     async def supervise_dns(self) -> None:
-        """Check every built router's DNS processes once and start again, with its current
-        configuration, each one found dead whose backoff allows it (decision 0375): a killed
-        resolver, zone responder or upstream forwarder answers again within a round. The
-        others are left running; a dead one's stale pidfile is cleared first (its
-        successor's start refuses none, and never two copies run: the pidfile's process is
-        checked gone, else stopped)."""
-        for router in sorted({record.router for record in self._state.networks.values()}):
+        """Check every built router's DNS processes (decision 0375) and its subnets' DHCP
+        servers (decision 0378) once, and start again, with its current configuration, each
+        one found dead whose backoff allows it: a killed resolver, zone responder or
+        upstream forwarder answers again within a round, a killed DHCP server hands out the
+        subnet's static leases again. The others are left running; a dead one's stale
+        pidfile is cleared first (its successor's start refuses none, and never two copies
+        run: the pidfile's process is checked gone, else stopped)."""
+        records = list(self._state.networks.values())
+        self._dns_backoff.keep({r.router for r in records} | {r.network_id for r in records})
+        for router in sorted({record.router for record in records}):
             async with self._lock:
                 if not self._members(router) or not _namespace_exists(self.netns(router)):
                     self._dns_backoff.forget(router)
                     continue
                 for process, pidfile in self._expected_dns(router):
-                    if ours_running(pidfile):
-                        self._dns_backoff.running(router, process)
-                        continue
-                    now = time.monotonic()
-                    if not self._dns_backoff.due(router, process, now):
-                        continue
-                    if self._dns_backoff.restarting(router, process, now):
-                        log.warning(
-                            "router %s: its %s was found dead and is started again (%d such"
-                            " restarts since the agent started)",
-                            router, process.value, self._dns_backoff.restarts[process],
-                        )  # fmt: skip
-                    try:
-                        await self._revive(router, process)
-                    except NetworkCommandError:
-                        log.warning("router %s: its %s could not be started", router,
-                                    process.value, exc_info=True)  # fmt: skip
+                    await self._supervise(router, router, process, pidfile)
+                for record in self._members(router):
+                    pidfile = self._dhcp_pidfile(record.network_id)
+                    await self._supervise(record.network_id, router, DnsProcess.DHCP, pidfile)
 
-    def dns_restarts(self) -> dict[str, int]:
-        """How many times each kind of DNS process was found dead and started again since the
-        agent started (the agent's status, decision 0375)."""
+    async def _supervise(self, owner: str, router: str, process: DnsProcess, pidfile: Path) -> None:
+        """One process of ``owner`` (the router, or one of its subnets): left alone while it
+        runs, else started again when its backoff allows."""
+        if ours_running(pidfile):
+            self._dns_backoff.running(owner, process)
+            return
+        now = time.monotonic()
+        if not self._dns_backoff.due(owner, process, now):
+            return
+        where = f"router {router}" if owner == router else f"subnet {owner} of router {router}"
+        if self._dns_backoff.restarting(owner, process, now):
+            log.warning(
+                "%s: its %s was found dead and is started again (%d such restarts since the"
+                " agent started)",
+                where, process.value, self._dns_backoff.restarts[process],
+            )  # fmt: skip
+        try:
+            if process is DnsProcess.DHCP:
+                # Its static leases come from the subnet's record (--leasefile-ro): the
+                # restarted server hands each MAC the address it had, and no other.
+                await self._restart_dhcp(self._state.networks[owner])  # stops it first
+            else:
+                await self._revive(router, process)
+        except NetworkCommandError:
+            log.warning("%s: its %s could not be started", where, process.value, exc_info=True)
+
+    def process_restarts(self) -> dict[str, int]:
+        """How many times each kind of supervised process (``resolver``, ``responder``,
+        ``forwarder``, ``dhcp``) was found dead and started again since the agent started:
+        the host's answer to :meth:`~andromede.compute.driver.HypervisorDriver.process_restarts`
+        (decision 0378)."""
         counted = self._dns_backoff.restarts
         return {process.name.lower(): count for process, count in counted.items()}
 

@@ -131,6 +131,7 @@ CALLS: dict[str, Call] = {
     "network": Call((("instance_id", str),), InstanceNetwork | None),
     "collect_flows": Call((("captures", tuple[FlowCapture, ...]),), HostFlows),
     "collect_metrics": Call((), tuple[InstanceStats, ...]),
+    "process_restarts": Call((), dict[str, int]),
     "set_load_balancers": Call((("listeners", tuple[BalancedListener, ...]),), BalancerReport),
     "probe_targets": Call((("probes", tuple[TargetProbe, ...]),), tuple[ProbeResult, ...]),
 }

@@ -135,10 +135,11 @@ class NetworkSettings(BaseModel):
         le=300.0,
         description=(
             "Seconds between two checks of each VPC router's DNS processes (its resolver, zone"
-            " responder and upstream forwarder): one found dead (OOM killer, crash) is started"
-            " again with its current configuration, so a VPC's DNS answers again within about"
-            " this; one dying at once is restarted after twice the wait each time, 5 minutes at"
-            " most (decision 0375)."
+            " responder and upstream forwarder) and of its subnets' DHCP servers: one found dead"
+            " (OOM killer, crash) is started again with its current configuration, so a VPC's"
+            " DNS answers and DHCP hands out leases again within about this; one dying at once"
+            " is restarted after twice the wait each time, 5 minutes at most (decisions 0375,"
+            " 0378)."
         ),
     )
     max_vpcs_per_tenant: int = Field(

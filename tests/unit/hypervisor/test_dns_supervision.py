@@ -1,4 +1,4 @@
-"""Decision 0375's restart backoff (:mod:`andromede.hypervisor.dns_supervision`): a dead
+"""Decisions 0375 and 0378's restart backoff (:mod:`andromede.hypervisor.dns_supervision`): a dead
 process restarted at once, again after twice the wait each time it dies at once, never
 beyond the cap, a burst ended by the process found running, and one log line a burst; and
 the setting of the supervision's interval."""
@@ -48,7 +48,8 @@ def test_a_process_found_running_ends_its_burst() -> None:
     backoff.running("vpc-1", RESPONDER)
     assert backoff.due("vpc-1", RESPONDER, 5.0)
     assert backoff.restarting("vpc-1", RESPONDER, 5.0)  # a new burst: logged again
-    assert backoff.restarts == {RESPONDER: 3, RESOLVER: 0, DnsProcess.FORWARDER: 0}
+    counted = {RESPONDER: 3, RESOLVER: 0, DnsProcess.FORWARDER: 0, DnsProcess.DHCP: 0}
+    assert backoff.restarts == counted
 
 
 def test_bursts_are_per_router_and_process_and_forgotten_with_the_router() -> None:
@@ -59,6 +60,20 @@ def test_bursts_are_per_router_and_process_and_forgotten_with_the_router() -> No
     assert not backoff.due("vpc-1", RESPONDER, 0.5)
     backoff.forget("vpc-1")
     assert backoff.due("vpc-1", RESPONDER, 0.5)
+
+
+def test_a_subnets_dhcp_server_has_bursts_of_its_own_gone_with_the_subnet() -> None:
+    """Decision 0378: a DHCP server's owner is its subnet, so two subnets of one router back
+    off apart, and a subnet no longer built here takes its burst with it."""
+    backoff = RestartBackoff(interval=2.0)
+    backoff.restarting("subnet-1", DnsProcess.DHCP, 0.0)
+    assert not backoff.due("subnet-1", DnsProcess.DHCP, 0.5)
+    assert backoff.due("subnet-2", DnsProcess.DHCP, 0.5)
+    backoff.restarting("vpc-1", RESPONDER, 0.0)
+    backoff.keep({"vpc-1", "subnet-2"})
+    assert backoff.due("subnet-1", DnsProcess.DHCP, 0.5)
+    assert not backoff.due("vpc-1", RESPONDER, 0.5)
+    assert backoff.restarts[DnsProcess.DHCP] == 1
 
 
 def test_the_interval_setting_reaches_the_hosts_routers(tmp_path: Path) -> None:

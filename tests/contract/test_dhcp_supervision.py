@@ -1,0 +1,119 @@
+"""Decision 0378 on the real kernel: a subnet's DHCP server (dnsmasq, one per subnet, decision
+0106) killed with SIGKILL, as the OOM killer does, is found dead by the host's supervision and
+started again alone: a guest booting after the kill gets its lease within the bound, a running
+guest renewing keeps its address, a guest asking for another's address is given its own, and
+one copy runs. As test_tenant_networks.py: "guests" are namespaces asking with busybox's
+``udhcpc``; needs root and ``ip``, ``nft``, ``dnsmasq``, ``busybox``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from andromede.compute.driver_network import NetworkSpec, NicSpec
+from andromede.hypervisor.tenant_network import TenantNetworks
+from support.tenant_networks import Guest, guest, needs_root_and_tools, random_layout
+
+__all__ = ["needs_root_and_tools"]  # the fixture this module takes from support
+
+A_IP, B_IP = "10.9.1.5", "10.9.1.6"
+
+
+def _lease(client: Guest, asked: str) -> str:
+    """What ``udhcpc`` tells of one try (3 discovers, 1 s apart) asking for ``asked``; the
+    script given changes nothing of the guest's interface."""
+    done = client.run(
+        "busybox", "udhcpc", "-i", "eth0", "-f", "-n", "-q", "-t", "3", "-T", "1",
+        "-r", asked, "-s", "/bin/true", timeout=30,
+    )  # fmt: skip
+    return done.stdout + done.stderr
+
+
+async def _leased(client: Guest, asked: str, label: str) -> tuple[float, str]:
+    """Seconds until ``client`` obtains a lease (asking for ``asked``), 40 s at most, and the
+    address it got."""
+    start = time.monotonic()
+    while True:
+        said = await asyncio.to_thread(_lease, client, asked)
+        obtained = re.search(r"lease of (\S+) obtained", said)
+        if obtained:
+            return time.monotonic() - start, obtained[1]
+        assert time.monotonic() - start < 40, f"{label}: no lease: {said[-300:]}"
+        await asyncio.sleep(0.2)
+
+
+async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: Path) -> None:
+    layout = replace(random_layout("h"), dns_supervise_interval=1.0)
+    manager = TenantNetworks(tmp_path / "net", layout)
+    subnet = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id="111111111111",
+        cidr="10.9.1.0/24",
+        vpc_id="vpc-" + secrets.token_hex(4),
+        vpc_cidr="10.9.0.0/16",
+    )
+    running = NicSpec(network=subnet, mac="02:00:00:00:09:05", private_ip=A_IP)
+    booting = NicSpec(network=subnet, mac="02:00:00:00:09:06", private_ip=B_IP)
+    supervision = asyncio.create_task(manager.supervise_dns_forever())
+    try:
+        async with guest(manager, "i-a", running) as a, guest(manager, "i-b", booting) as b:
+            assert (await _leased(a, A_IP, "before"))[1] == A_IP
+            pidfile = manager._dhcp_pidfile(subnet.network_id)
+            others = {p: p.read_text() for p in (tmp_path / "net").glob("*.pid") if p != pidfile}
+            killed = int(pidfile.read_text())
+            os.kill(killed, signal.SIGKILL)
+            await _gone(killed)
+            # A guest booting now: no address yet, and asking for the running guest's.
+            b.run("ip", "addr", "flush", "dev", "eth0")
+            seconds, given = await _leased(b, A_IP, "booting")
+            assert seconds < 20, f"a lease again after {seconds:.1f} s"
+            assert given == B_IP  # its own static lease, never the running guest's
+            # The running guest's renewal: its address kept.
+            assert (await _leased(a, A_IP, "renewal"))[1] == A_IP
+            assert A_IP in a.run("ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout
+            assert _copies(pidfile) == [int(pidfile.read_text())] != [killed]
+            # The router's other processes left running as they were.
+            assert {p: p.read_text() for p in others} == others
+            assert manager.process_restarts()["dhcp"] == 1
+    finally:
+        supervision.cancel()
+        await asyncio.gather(supervision, return_exceptions=True)
+        for network_id in list(manager._state.networks):
+            await manager.remove(network_id)
+
+
+def _copies(pidfile: Path) -> list[int]:
+    """The live processes whose command line names ``pidfile``: one copy, never two."""
+    copies = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                named = os.fsencode(pidfile) in (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if named and _alive(int(entry.name)):
+                copies.append(int(entry.name))
+    return copies
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+async def _gone(pid: int) -> None:
+    """Wait (20 s at most) for ``pid`` to be gone."""
+    deadline = time.monotonic() + 20
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"{pid} still runs"
+        await asyncio.sleep(0.05)
