@@ -516,7 +516,8 @@ class Interpreter:
         if kind == "Map" and is_distributed(state):
             from andromede.stepfunctions import distributed_map  # it runs with this module
 
-            result = await distributed_map.run_map(self, name, state, data, context, events)
+            result = await distributed_map.run_map(self, name, state, data, context, events,
+                                                    done)  # fmt: skip
         elif kind == "Map":
             result = await self._map(name, state, data, context, events, done or {})
         else:

@@ -1,0 +1,94 @@
+"""Decision 0377 through the API, as boto3 calls it: RedriveExecution of a parent whose
+distributed Map run failed redrives THAT run — only its child that failed runs again, under
+its own ARN; the ones that succeeded are not run again and their outputs stay in the
+results; the run, the child and ListExecutions say so."""
+
+from __future__ import annotations
+
+import json
+
+from support.statesapp import World
+
+
+def sending(sent: str, later: str) -> str:
+    """Item "b" is sent to a queue that does not exist until the test makes it."""
+    return json.dumps({"StartAt": "Map", "States": {"Map": {
+        "Type": "Map", "End": True, "ItemsPath": "$.items", "Label": "orders",
+        "MaxConcurrency": 1,
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Where", "States": {
+                "Where": {"Type": "Choice", "Default": "Send",
+                          "Choices": [{"Variable": "$.id", "StringEquals": "b",
+                                       "Next": "Later"}]},
+                "Later": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                          "Parameters": {"QueueUrl": later, "MessageBody.$": "$.id"},
+                          "ResultSelector": {"sent.$": "$.MD5OfMessageBody"},
+                          "End": True},
+                "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                         "Parameters": {"QueueUrl": sent, "MessageBody.$": "$.id"},
+                         "ResultSelector": {"sent.$": "$.MD5OfMessageBody"},
+                         "End": True}}}}}})  # fmt: skip
+
+
+async def _children(world: World, run_arn: str, **filters: str) -> dict[str, dict[str, object]]:
+    listed = await world.client("ListExecutions", mapRunArn=run_arn, **filters)
+    return {e["executionArn"]: e for e in listed["executions"]}
+
+
+async def test_a_redriven_parent_redrives_its_map_run_s_failed_child_only(world: World) -> None:
+    sent = await world.queue("sent")
+    later = sent.rsplit("/", 1)[0] + "/later"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="batch", definition=sending(sent, later),
+                              roleArn=await world.role("sender", policy=policy))  # fmt: skip
+    items = [{"id": name} for name in ("a", "c", "b")]
+    parent = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                input=json.dumps({"items": items}))  # fmt: skip
+    await world.run()
+    failed = await world.client("DescribeExecution", executionArn=parent["executionArn"])
+    assert failed["status"] == "FAILED", failed
+    runs = await world.client("ListMapRuns", executionArn=parent["executionArn"])
+    run_arn = runs["mapRuns"][0]["mapRunArn"]
+    before = await _children(world, run_arn)
+    [b_arn] = [a for a, e in before.items() if e["status"] == "FAILED"]
+    b = await world.client("DescribeExecution", executionArn=b_arn)
+    assert (b["redriveCount"], b["redriveStatus"]) == (0, "REDRIVABLE_BY_MAP_RUN"), b
+    assert sorted(await world.bodies("sent")) == ["a", "c"]
+
+    await world.queue("later")
+    await world.client("RedriveExecution", executionArn=parent["executionArn"])
+    await world.run()
+
+    done = await world.client("DescribeExecution", executionArn=parent["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert [o["sent"] for o in json.loads(done["output"])] == [
+        "0cc175b9c0f1b6a831c399e269772661",  # md5("a"): kept from the first run
+        "4a8a08f09d37b73795649038408b5f33",
+        "92eb5ffee6ae2fec3ad71c777531578f",
+    ]
+    assert await world.bodies("sent") == []  # a and c were not run again
+    assert await world.bodies("later") == ["b"]
+    assert "MapRunRedriven" in await world.kinds(parent["executionArn"])
+    runs = await world.client("ListMapRuns", executionArn=parent["executionArn"])
+    assert [r["mapRunArn"] for r in runs["mapRuns"]] == [run_arn]  # no new run
+    described = await world.client("DescribeMapRun", mapRunArn=run_arn)
+    assert described["status"] == "SUCCEEDED"
+    assert described["redriveCount"] == 1 and "redriveDate" in described
+    assert described["itemCounts"]["succeeded"] == 3
+    assert described["itemCounts"]["pendingRedrive"] == 0
+
+    after = await _children(world, run_arn)
+    assert set(after) == set(before)  # the same children, b under its own ARN
+    b = await world.client("DescribeExecution", executionArn=b_arn)
+    assert (b["status"], b["redriveCount"]) == ("SUCCEEDED", 1), b
+    assert "redriveDate" in b and b["redriveStatus"] == "NOT_REDRIVABLE"
+    assert after[b_arn]["redriveCount"] == 1
+    assert set(await _children(world, run_arn, redriveFilter="REDRIVEN")) == {b_arn}
+    assert set(await _children(world, run_arn, redriveFilter="NOT_REDRIVEN")) == set(before) - {
+        b_arn
+    }
+    kinds = await world.kinds(b_arn)
+    assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionSucceeded"
+    assert "ExecutionRedriven" in kinds and "ExecutionFailed" not in kinds
