@@ -127,6 +127,9 @@ class StateMapRuns:
             after = (page[-1].started, page[-1].arn)
         return sorted_children(run, kept)
 
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        return await self._store.list_for_execution(tenant_id, execution_arn)
+
     async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
         if self._children is None:
             return None

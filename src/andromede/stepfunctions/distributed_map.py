@@ -48,6 +48,7 @@ from andromede.stepfunctions.map_redrive import (
     Redrive,
     redriven_history,
     run_to_redrive,
+    stopped_run,
     succeeded_record,
 )
 from andromede.stepfunctions.map_readers import (
@@ -121,6 +122,10 @@ class MapRunHost(ObjectSource, Protocol):
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         """The run RUNNING again as its parent is redriven, its kept children sorted
         (decision 0377); None: unknown, succeeded, or redriven too often — a new run then."""
+        ...
+
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        """The execution's Map runs, oldest first."""
         ...
 
     async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
@@ -252,7 +257,9 @@ async def run_map(
         tolerated_failure_percentage=float(tolerate_share or 0.0),
         tolerated_failure_count=int(tolerate_count or 0),
     )
-    redriving = run_to_redrive(done)
+    redriving = run_to_redrive(done) or stopped_run(
+        await host.runs_of(run.tenant_id, run.execution_arn) if machine.redriven else [],
+        state.get("Label"), machine.redriven)  # fmt: skip
     redrive = None if redriving is None else await host.redrive_run(run.tenant_id, redriving,
                                                                      clock())  # fmt: skip
     events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
@@ -275,8 +282,8 @@ async def run_map(
     again = {} if redrive is None else redrive.again
     for index, prior in skipped.items():
         outputs[index] = json.loads(prior.output or "null")
-        records[index] = succeeded_record(prior)
-        children["SUCCEEDED"].append(records[index])
+        records[index] = kept_record = succeeded_record(prior)
+        children["SUCCEEDED"].append(kept_record)
         succeeded_outputs.append(outputs[index])
         counts["runs"]["succeeded"] += 1
         counts["items"]["succeeded"] += inputs[index][1]

@@ -28,6 +28,7 @@ __all__ = [
     "redriven_history",
     "run_to_redrive",
     "sorted_children",
+    "stopped_run",
     "succeeded_record",
 ]
 
@@ -49,6 +50,24 @@ def run_to_redrive(done: dict[str, Any] | None) -> str | None:
     """The run a redriven Map state's ``done`` names, None for a fresh start."""
     found = (done or {}).get(RUN_KEY)
     return found if isinstance(found, str) else None
+
+
+def stopped_run(runs: list[MapRun], label: Any, redriven: int | None) -> str | None:
+    """The run a Map state redrives when its parent was stopped (or timed out) while the run
+    went on — its stop wrote no ``done`` —: the latest of the parent's runs of the state's
+    ``Label`` that did not succeed, ended before the parent's redrive and not redriven since
+    (so a Map state visited again after the redrive starts a new run). A Map without a
+    ``Label`` has a generated one: its run is found only when it is the one such run."""
+    if redriven is None:
+        return None
+    found = [r for r in runs
+             if r.status in REDRIVABLE and r.stopped is not None and r.stopped <= redriven
+             and (r.redrive_date is None or r.redrive_date < redriven)]  # fmt: skip
+    if isinstance(label, str):
+        found = [r for r in found if r.arn.split(":")[6].partition("/")[2] == label]
+    elif len(found) != 1:
+        return None
+    return found[-1].arn if found else None
 
 
 def sorted_children(run: MapRun, kept: list[MapChild]) -> Redrive:

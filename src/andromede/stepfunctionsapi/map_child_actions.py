@@ -162,7 +162,7 @@ def not_redrivable_by_run(
     if child.express:
         return "An Express child execution is started again, not redriven"
     if run is None or run.status not in REDRIVABLE:
-        return "Its Map Run cannot be redriven"
+        return f"Its Map Run is {run.status if run else 'gone'} and cannot be redriven"
     if run.redrive_count >= MAX_MAP_RUN_REDRIVES:
         return "Map Run redrive limit exceeded"
     if child.stopped is None or now - child.stopped > window_ms:

@@ -260,6 +260,9 @@ class Host:
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         return None  # never redriven: a redrive starts a new run
 
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        return []
+
     async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
         return None
 

@@ -1,12 +1,16 @@
 """Decision 0377 through the API, as boto3 calls it: RedriveExecution of a parent whose
 distributed Map run failed redrives THAT run — only its child that failed runs again, under
 its own ARN; the ones that succeeded are not run again and their outputs stay in the
-results; the run, the child and ListExecutions say so."""
+results; the run, the child and ListExecutions say so. A parent stopped while its run went
+on redrives that run too."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from andromede.stepfunctions.map_children import MapChild
 from support.statesapp import World
 
 
@@ -92,3 +96,49 @@ async def test_a_redriven_parent_redrives_its_map_run_s_failed_child_only(world:
     kinds = await world.kinds(b_arn)
     assert kinds[0] == "ExecutionStarted" and kinds[-1] == "ExecutionSucceeded"
     assert "ExecutionRedriven" in kinds and "ExecutionFailed" not in kinds
+
+
+async def test_a_stopped_parent_s_redrive_redrives_its_aborted_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent stopped while its run's second child begins: its redrive redrives that
+    ABORTED run (found by the Map's Label: the stop wrote no failure naming it) — the first
+    child, which succeeded, is not run again; the second runs again under its ARN."""
+    sent = await world.queue("sent")
+    saving = world.map_children.save
+    parent: list[str] = []
+
+    async def stopping_the_parent(child: MapChild) -> bool:
+        written = await saving(child)
+        if child.status == "RUNNING" and json.loads(child.input)["id"] == "c" and parent:
+            await world.client("StopExecution", executionArn=parent.pop(), cause="by hand")
+        return written
+
+    monkeypatch.setattr(world.map_children, "save", stopping_the_parent)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="batch", definition=sending(sent, sent),
+                              roleArn=await world.role("sender", policy=policy))  # fmt: skip
+    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                 input=json.dumps({"items": [{"id": "a"}, {"id": "c"}]}))
+    parent.append(started["executionArn"])
+    await world.run()
+    stopped = await world.client("DescribeExecution", executionArn=started["executionArn"])
+    assert stopped["status"] == "ABORTED"
+    assert await world.bodies("sent") == ["a"]
+    run_arn = (await world.client("ListMapRuns", executionArn=started["executionArn"]))[
+        "mapRuns"][0]["mapRunArn"]  # fmt: skip
+    children = await _children(world, run_arn)
+    assert sorted(str(e["status"]) for e in children.values()) == ["ABORTED", "SUCCEEDED"]
+    [c_arn] = [a for a, e in children.items() if e["status"] == "ABORTED"]
+
+    await world.client("RedriveExecution", executionArn=started["executionArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=started["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert await world.bodies("sent") == ["c"]
+    described = await world.client("DescribeMapRun", mapRunArn=run_arn)
+    assert (described["status"], described["redriveCount"]) == ("SUCCEEDED", 1)
+    assert set(await _children(world, run_arn)) == set(children)
+    c = await world.client("DescribeExecution", executionArn=c_arn)
+    assert (c["status"], c["redriveCount"]) == ("SUCCEEDED", 1)
