@@ -53,21 +53,22 @@ def run_to_redrive(done: dict[str, Any] | None) -> str | None:
 
 
 def stopped_run(runs: list[MapRun], label: Any, redriven: int | None) -> str | None:
-    """The run a Map state redrives when its parent was stopped (or timed out) while the run
-    went on — its stop wrote no ``done`` —: the latest of the parent's runs of the state's
-    ``Label`` that did not succeed, ended before the parent's redrive and not redriven since
-    (so a Map state visited again after the redrive starts a new run). A Map without a
-    ``Label`` has a generated one: its run is found only when it is the one such run."""
+    """The run a Map state redrives when no failure of it named one (``done``): its parent
+    was stopped while the run went on, or the Map is within a Parallel's branch (whose
+    ``done`` are the branches'). The parent's run of the state's ``Label`` (any, for a Map
+    without one: its label is generated) that did not succeed, ended before the parent's
+    redrive and was not redriven since (a Map state visited again after the redrive starts
+    a new run) — only when it is the one such run: several (a Map within an inline Map's
+    iterations, or visited in a loop whose failures were caught) cannot be told apart, and
+    a new run starts rather than the wrong one be redriven."""
     if redriven is None:
         return None
     found = [r for r in runs
              if r.status in REDRIVABLE and r.stopped is not None and r.stopped <= redriven
-             and (r.redrive_date is None or r.redrive_date < redriven)]  # fmt: skip
-    if isinstance(label, str):
-        found = [r for r in found if r.arn.split(":")[6].partition("/")[2] == label]
-    elif len(found) != 1:
-        return None
-    return found[-1].arn if found else None
+             and (r.redrive_date is None or r.redrive_date < redriven)
+             and (not isinstance(label, str)
+                  or r.arn.split(":")[6].partition("/")[2] == label)]  # fmt: skip
+    return found[0].arn if len(found) == 1 else None
 
 
 def sorted_children(run: MapRun, kept: list[MapChild]) -> Redrive:

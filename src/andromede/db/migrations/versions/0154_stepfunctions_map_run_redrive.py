@@ -25,18 +25,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     for table in ("stepfunctions_map_runs", "stepfunctions_map_children"):
         with op.batch_alter_table(table) as batch:
+            if table == "stepfunctions_map_children":
+                batch.add_column(sa.Column("item_index", sa.Integer(), nullable=True))
             batch.add_column(
                 sa.Column("redrive_count", sa.Integer(), nullable=False, server_default="0")
             )
             batch.add_column(sa.Column("redrive_date", sa.BigInteger(), nullable=True))
-    with op.batch_alter_table("stepfunctions_map_children") as batch:
-        batch.add_column(sa.Column("item_index", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("stepfunctions_map_children") as batch:
-        batch.drop_column("item_index")
     for table in ("stepfunctions_map_runs", "stepfunctions_map_children"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("redrive_date")
             batch.drop_column("redrive_count")
+            if table == "stepfunctions_map_children":
+                batch.drop_column("item_index")
