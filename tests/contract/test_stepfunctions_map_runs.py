@@ -129,5 +129,5 @@ async def test_only_a_run_that_did_not_succeed_is_redriven(store: MapRunStore) -
     moved = await store.redrive(tenant, aborted.arn, T0 + 10)
     assert moved is not None and moved.status == "RUNNING" and moved.redrive_count == 1
     assert (await store.save(moved.changed(status="SUCCEEDED"))).status == "SUCCEEDED"
-    described = (await store.get(tenant, aborted.arn))
+    described = await store.get(tenant, aborted.arn)
     assert described is not None and described.described()["redriveCount"] == 1

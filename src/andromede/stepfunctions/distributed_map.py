@@ -43,14 +43,6 @@ from andromede.stepfunctions.map_items import (
     result_files,
 )
 from andromede.stepfunctions.map_named import NamedReads, named_by
-from andromede.stepfunctions.map_redrive import (
-    RUN_KEY,
-    Redrive,
-    redriven_history,
-    run_to_redrive,
-    stopped_run,
-    succeeded_record,
-)
 from andromede.stepfunctions.map_readers import (
     LOAD_AND_FLATTEN,
     Named,
@@ -59,6 +51,14 @@ from andromede.stepfunctions.map_readers import (
     is_streamed,
     source_of,
     streamed_items,
+)
+from andromede.stepfunctions.map_redrive import (
+    RUN_KEY,
+    Redrive,
+    redriven_history,
+    run_to_redrive,
+    stopped_run,
+    succeeded_record,
 )
 from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (

@@ -18,10 +18,10 @@ from typing import Any, Final, Protocol, TypeVar
 __all__ = [
     "ABORTED",
     "COUNTERS",
+    "REDRIVABLE",
     "MapRun",
     "MapRunStore",
     "MemoryMapRunStore",
-    "REDRIVABLE",
     "abort_running",
     "child_execution_arn",
     "child_machine_arn",

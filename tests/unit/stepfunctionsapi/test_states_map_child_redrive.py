@@ -119,8 +119,11 @@ async def test_a_stopped_parent_s_redrive_redrives_its_aborted_run(
         {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]})  # fmt: skip
     made = await world.client("CreateStateMachine", name="batch", definition=sending(sent, sent),
                               roleArn=await world.role("sender", policy=policy))  # fmt: skip
-    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
-                                 input=json.dumps({"items": [{"id": "a"}, {"id": "c"}]}))
+    started = await world.client(
+        "StartExecution",
+        stateMachineArn=made["stateMachineArn"],
+        input=json.dumps({"items": [{"id": "a"}, {"id": "c"}]}),
+    )
     parent.append(started["executionArn"])
     await world.run()
     stopped = await world.client("DescribeExecution", executionArn=started["executionArn"])
