@@ -109,8 +109,11 @@ class StateMapRuns:
 
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         stored = await self._store.get(tenant_id, arn)
-        if stored is None or stored.redrive_count >= MAX_MAP_RUN_REDRIVES:
+        if stored is None:
             return None
+        if stored.redrive_count >= MAX_MAP_RUN_REDRIVES:  # AWS: States.Runtime
+            raise StatesError("States.Runtime", f"The Map Run has been redriven "
+                              f"{MAX_MAP_RUN_REDRIVES} times: it cannot be redriven again")  # fmt: skip
         run = await self._store.redrive(tenant_id, arn, now)
         if run is None:
             return None

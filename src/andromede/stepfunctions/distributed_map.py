@@ -121,7 +121,8 @@ class MapRunHost(ObjectSource, Protocol):
 
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         """The run RUNNING again as its parent is redriven, its kept children sorted
-        (decision 0377); None: unknown, succeeded, or redriven too often — a new run then."""
+        (decision 0377); None: unknown or succeeded — a new run then. ``States.Runtime``
+        once it was redriven 1,000 times, as AWS fails it."""
         ...
 
     async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:

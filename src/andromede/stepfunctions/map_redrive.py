@@ -9,7 +9,8 @@ that did not (FAILED, ABORTED, TIMED_OUT) run again under their own ARN, their
 kept, whose outcome is not known) run as new children.
 
 Bounded as AWS bounds it: a run redriven 1,000 times is not redriven again (its Map state
-starts a new run); the 14-day window is the parent's own (RedriveExecution checks it)."""
+fails with ``States.Runtime``); the 14-day window is the parent's own (RedriveExecution
+checks it)."""
 
 from __future__ import annotations
 

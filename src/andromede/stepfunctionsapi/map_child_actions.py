@@ -156,11 +156,10 @@ def not_redrivable_by_run(
     child: MapChild, run: MapRun | None, now: int, window_ms: int
 ) -> str | None:
     """Why redriving the child's parent would not run it again (decision 0377); None: it
-    would (``REDRIVABLE_BY_MAP_RUN``). EXPRESS children are started anew, not redriven."""
+    would (``REDRIVABLE_BY_MAP_RUN``: an EXPRESS child too, which the run starts anew, as
+    AWS's redriveStatus documents it)."""
     if child.status not in REDRIVABLE:
-        return f"Execution is {child.status} and cannot be redriven"
-    if child.express:
-        return "An Express child execution is started again, not redriven"
+        return f"Execution is {child.status} and cannot be redriven."
     if run is None or run.status not in REDRIVABLE:
         return f"Its Map Run is {run.status if run else 'gone'} and cannot be redriven"
     if run.redrive_count >= MAX_MAP_RUN_REDRIVES:

@@ -145,3 +145,33 @@ async def test_a_stopped_parent_s_redrive_redrives_its_aborted_run(
     assert set(await _children(world, run_arn)) == set(children)
     c = await world.client("DescribeExecution", executionArn=c_arn)
     assert (c["status"], c["redriveCount"]) == ("SUCCEEDED", 1)
+
+
+async def test_a_run_redriven_1000_times_fails_its_map_state(world: World) -> None:
+    """AWS's hard limit: past 1,000 redrives of a Map run, its parent's redrive fails the Map
+    state with ``States.Runtime``; its children say they are not redrivable."""
+    sent = await world.queue("sent")
+    later = sent.rsplit("/", 1)[0] + "/later"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "*"}]})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="batch", definition=sending(sent, later),
+                              roleArn=await world.role("sender", policy=policy))  # fmt: skip
+    parent = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                input=json.dumps({"items": [{"id": "b"}]}))  # fmt: skip
+    await world.run()
+    run_arn = (await world.client("ListMapRuns", executionArn=parent["executionArn"]))[
+        "mapRuns"][0]["mapRunArn"]  # fmt: skip
+    stored = await world.map_runs.get(world.tenant_id, run_arn)
+    assert stored is not None
+    world.map_runs._runs[(world.tenant_id, run_arn)] = stored.changed(redrive_count=1000)
+    [b_arn] = await _children(world, run_arn)
+    b = await world.client("DescribeExecution", executionArn=b_arn)
+    assert b["redriveStatus"] == "NOT_REDRIVABLE"
+    assert b["redriveStatusReason"] == "Map Run redrive limit exceeded"
+
+    await world.queue("later")
+    await world.client("RedriveExecution", executionArn=parent["executionArn"])
+    await world.run()
+    failed = await world.client("DescribeExecution", executionArn=parent["executionArn"])
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime"), failed
+    assert await world.bodies("later") == []
