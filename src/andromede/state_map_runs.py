@@ -112,8 +112,10 @@ class StateMapRuns:
         if stored is None:
             return None
         if stored.redrive_count >= MAX_MAP_RUN_REDRIVES:  # AWS: States.Runtime
-            raise StatesError("States.Runtime", f"The Map Run has been redriven "
-                              f"{MAX_MAP_RUN_REDRIVES} times: it cannot be redriven again")  # fmt: skip
+            raise StatesError(
+                "States.Runtime",
+                f"The Map Run has been redriven {MAX_MAP_RUN_REDRIVES} times: no more",
+            )
         run = await self._store.redrive(tenant_id, arn, now)
         if run is None:
             return None
