@@ -7,16 +7,18 @@ on redrives that run too."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from andromede.stepfunctions.map_children import MapChild
-from support.statesapp import World
+from support.statesapp import REGION, World
+from unit.stepfunctionsapi.test_states_map_runs import read
 
 
-def sending(sent: str, later: str) -> str:
+def sending(sent: str, later: str, **fields: Any) -> str:
     """Item "b" is sent to a queue that does not exist until the test makes it."""
-    return json.dumps({"StartAt": "Map", "States": {"Map": {
+    return json.dumps({"StartAt": "Map", "States": {"Map": {**fields,
         "Type": "Map", "End": True, "ItemsPath": "$.items", "Label": "orders",
         "MaxConcurrency": 1,
         "ItemProcessor": {
@@ -175,3 +177,41 @@ async def test_a_run_redriven_1000_times_fails_its_map_state(world: World) -> No
     failed = await world.client("DescribeExecution", executionArn=parent["executionArn"])
     assert (failed["status"], failed["error"]) == ("FAILED", "States.Runtime"), failed
     assert await world.bodies("later") == []
+
+
+async def test_the_redriven_run_s_results_hold_the_kept_and_the_new_outputs(
+    world: World,
+) -> None:
+    """ResultWriter's files of the redriven run, under its same id: the children kept from
+    the first attempt and the one run again, its ``RedriveCount`` 1."""
+    await world.objects.create_bucket("outbox", tenant_id=world.tenant_id,
+                                      owner_id=world.tenant_id, region=REGION)  # fmt: skip
+    sent = await world.queue("sent")
+    later = sent.rsplit("/", 1)[0] + "/later"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "s3:PutObject"],
+         "Resource": "*"}]})  # fmt: skip
+    writer = {"Resource": "arn:aws:states:::s3:putObject",
+              "Parameters": {"Bucket": "outbox", "Prefix": "results"}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="batch",
+                              definition=sending(sent, later, ResultWriter=writer),
+                              roleArn=await world.role("sender", policy=policy))  # fmt: skip
+    items = [{"id": name} for name in ("a", "c", "b")]
+    parent = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                input=json.dumps({"items": items}))  # fmt: skip
+    await world.run()
+    await world.queue("later")
+    await world.client("RedriveExecution", executionArn=parent["executionArn"])
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=parent["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    run_id = output["MapRunArn"].rsplit(":", 1)[1]
+    manifest = await read(world, "outbox", f"results/{run_id}/manifest.json")
+    assert [f["Key"] for f in manifest["ResultFiles"]["SUCCEEDED"]] == [
+        f"results/{run_id}/SUCCEEDED_0.json"]  # fmt: skip
+    assert manifest["ResultFiles"]["FAILED"] == []
+    written = await read(world, "outbox", f"results/{run_id}/SUCCEEDED_0.json")
+    counts = {json.loads(r["Input"])["id"]: r["RedriveCount"] for r in written}
+    assert counts == {"a": 0, "c": 0, "b": 1}
+    assert all(r["Status"] == "SUCCEEDED" and "Output" in r for r in written)
