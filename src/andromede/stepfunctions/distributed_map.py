@@ -325,6 +325,8 @@ async def run_map(
         keep = keep and (redone is not None or prior is None)
         arn = child_execution_arn(run.arn, express) if redone is None else redone.arn
         began = clock() if redone is None else redone.started
+        if redone is not None:  # redriven with the input it had, as AWS redrives an execution
+            value = json.loads(redone.input)
         child_context = {
             "Execution": {"Id": arn, "Name": arn.rsplit(":", 1)[-1], "StartTime": _iso(began),
                           "Input": value, "RoleArn": execution.get("RoleArn", "")},
