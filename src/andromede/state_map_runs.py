@@ -41,6 +41,7 @@ from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_children import MapChild, MapChildStore
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
 from andromede.stepfunctions.map_readers import Named, json_value
+from andromede.stepfunctions.map_redrive import MAX_MAP_RUN_REDRIVES, Redrive, sorted_children
 from andromede.stepfunctions.map_runs import ABORTED, MapRun, MapRunStore
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
@@ -105,6 +106,39 @@ class StateMapRuns:
         if self._children is None:
             return False
         return await self._children.status(child.tenant_id, child.arn) == ABORTED
+
+    async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
+        stored = await self._store.get(tenant_id, arn)
+        if stored is None:
+            return None
+        if stored.redrive_count >= MAX_MAP_RUN_REDRIVES:  # AWS: States.Runtime
+            raise StatesError(
+                "States.Runtime",
+                f"The Map Run has been redriven {MAX_MAP_RUN_REDRIVES} times: no more",
+            )
+        run = await self._store.redrive(tenant_id, arn, now)
+        if run is None:
+            return None
+        kept: list[MapChild] = []
+        after: tuple[int, str] | None = None
+        while self._children is not None:  # bounded: a run keeps at most ``children_kept``
+            page = await self._children.list_for_run(tenant_id, arn, None, after, 100)
+            for listed in page:
+                found = await self._children.get(tenant_id, listed.arn)
+                if found is not None:
+                    kept.append(found)
+            if len(page) < 100:
+                break
+            after = (page[-1].started, page[-1].arn)
+        return sorted_children(run, kept)
+
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        return await self._store.list_for_execution(tenant_id, execution_arn)
+
+    async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
+        if self._children is None:
+            return None
+        return await self._children.redrive(child.tenant_id, child.arn, now)
 
     async def _bucket(
         self, session: Principal, name: str, operation: S3Operation, key: str | None,

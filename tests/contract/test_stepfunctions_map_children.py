@@ -178,3 +178,42 @@ async def test_an_executions_runs_and_children_go_with_it(store: MapChildStore) 
     assert await runs.get(TENANT, RUN) is None
     assert await runs.get(TENANT, kept_run) is not None
     assert len(await store.list_for_run(TENANT, kept_run, None, None, 10)) == 1
+
+
+async def test_a_child_that_did_not_succeed_is_redriven_alone(store: MapChildStore) -> None:
+    """Decision 0377: ``redrive`` moves a FAILED or ABORTED child back to RUNNING (its data
+    but its outcome kept, one more redrive, its date), the one write that moves an ABORTED
+    one; its item index is kept; ``redriven`` filters the run's children by it."""
+    failed, stopped, done = child("f", T0), child("s", T0 + 1), child("d", T0 + 2)
+    await store.save(failed.changed(index=4))
+    await store.save(stopped.changed(index=1))
+    await store.save(done.changed(index=0))
+    await store.save(ended(failed.changed(index=4), "FAILED", error="Empty", cause="none"))
+    await store.save(ended(done.changed(index=0), output='{"ok": 1}'))
+    assert await store.redrive(TENANT, stopped.arn, T0 + 9) is None  # RUNNING
+    await abort_running_children(store, TENANT, RUN, T0 + 8)
+    assert await store.redrive(TENANT, done.arn, T0 + 9) is None  # SUCCEEDED
+    assert await store.redrive("000000000002", failed.arn, T0 + 9) is None
+
+    again = await store.redrive(TENANT, failed.arn, T0 + 9)
+    assert again is not None
+    assert (again.status, again.stopped, again.error, again.cause) == ("RUNNING", None, None,
+                                                                       None)  # fmt: skip
+    assert (again.redrive_count, again.redrive_date, again.index) == (1, T0 + 9, 4)
+    assert again.input == SECRET and again.history[0].details == {"input": SECRET}
+    assert await store.get(TENANT, failed.arn) == again
+    # Its end written over it keeps the redrive's count and date.
+    assert await store.save(ended(again, output='{"ok": 2}').changed(redrive_count=0))
+    read = await store.get(TENANT, failed.arn)
+    assert read is not None and (read.status, read.redrive_count, read.redrive_date) == (
+        "SUCCEEDED", 1, T0 + 9)  # fmt: skip
+    assert await store.save(stopped.changed(status="SUCCEEDED")) is False  # still refused
+    moved = await store.redrive(TENANT, stopped.arn, T0 + 10)
+    assert moved is not None and moved.status == "RUNNING" and moved.redrive_count == 1
+    assert await store.save(moved.changed(status="SUCCEEDED")) is True
+
+    redriven = await store.list_for_run(TENANT, RUN, None, None, 10, True)
+    assert sorted(c.name for c in redriven) == ["f", "s"]
+    assert [c.redrive_count for c in redriven] == [1, 1]
+    never = await store.list_for_run(TENANT, RUN, None, None, 10, False)
+    assert [(c.name, c.index) for c in never] == [("d", 0)]

@@ -97,3 +97,37 @@ async def test_a_run_is_forgotten_alone(store: MapRunStore) -> None:
     assert await store.get("000000000001", gone.arn) is None
     assert await store.get("000000000001", kept.arn) == kept
     assert await store.get("000000000002", other.arn) == other
+
+
+async def test_only_a_run_that_did_not_succeed_is_redriven(store: MapRunStore) -> None:
+    """Decision 0377: ``redrive`` moves a FAILED or ABORTED run back to RUNNING, one more
+    redrive, its date; ``save`` still refuses an ABORTED one; a RUNNING or SUCCEEDED run, or
+    another tenant's, is not redriven."""
+    tenant = "000000000001"
+    failed, aborted, succeeded = run("f"), run("a"), run("s")
+    for one in (failed, aborted, succeeded):
+        await store.save(one)
+    assert await store.redrive(tenant, failed.arn, T0 + 5) is None  # RUNNING
+    await store.save(failed.changed(status="FAILED", stopped=T0 + 9))
+    await store.save(succeeded.changed(status="SUCCEEDED", stopped=T0 + 9))
+    await abort_running(store, tenant, EXECUTION, T0 + 9)
+    assert (await store.save(aborted.changed(status="SUCCEEDED"))).status == "ABORTED"
+
+    assert await store.redrive("000000000002", failed.arn, T0 + 10) is None
+    assert await store.redrive(tenant, succeeded.arn, T0 + 10) is None
+    again = await store.redrive(tenant, failed.arn, T0 + 10)
+    assert again is not None
+    assert (again.status, again.stopped, again.redrive_count, again.redrive_date) == (
+        "RUNNING", None, 1, T0 + 10)  # fmt: skip
+    assert again.item_counts == failed.item_counts and again.max_concurrency == 5
+    # Its progress written again keeps the redrive's count and date.
+    kept = await store.save(again.changed(status="FAILED", stopped=T0 + 11, redrive_count=0))
+    assert (kept.redrive_count, kept.redrive_date) == (1, T0 + 10)
+    assert await store.get(tenant, failed.arn) == kept
+    twice = await store.redrive(tenant, failed.arn, T0 + 20)
+    assert twice is not None and (twice.redrive_count, twice.redrive_date) == (2, T0 + 20)
+    moved = await store.redrive(tenant, aborted.arn, T0 + 10)
+    assert moved is not None and moved.status == "RUNNING" and moved.redrive_count == 1
+    assert (await store.save(moved.changed(status="SUCCEEDED"))).status == "SUCCEEDED"
+    described = await store.get(tenant, aborted.arn)
+    assert described is not None and described.described()["redriveCount"] == 1

@@ -144,6 +144,8 @@ stepfunctions_map_runs = sa.Table(
     sa.Column("tolerated_count", sa.BigInteger, nullable=False),
     sa.Column("item_counts", sa.Text, nullable=False),  # JSON
     sa.Column("execution_counts", sa.Text, nullable=False),  # JSON
+    sa.Column("redrive_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("redrive_date", sa.BigInteger, nullable=True),  # ms
     sa.Index("ix_stepfunctions_map_runs_execution", "tenant_id", "execution_arn"),
 )
 
@@ -160,5 +162,8 @@ stepfunctions_map_children = sa.Table(
     # input, output, error, cause, role and history: sealed, AAD the child's ARN
     sa.Column("document_sealed", sa.LargeBinary, nullable=False),
     sa.Column("format_version", sa.Integer, nullable=False),
+    sa.Column("item_index", sa.Integer, nullable=True),  # its first item: what a redrive skips
+    sa.Column("redrive_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("redrive_date", sa.BigInteger, nullable=True),  # ms
     sa.Index("ix_stepfunctions_map_children_run", "tenant_id", "map_run_arn", "started"),
 )

@@ -52,6 +52,14 @@ from andromede.stepfunctions.map_readers import (
     source_of,
     streamed_items,
 )
+from andromede.stepfunctions.map_redrive import (
+    RUN_KEY,
+    Redrive,
+    redriven_history,
+    run_to_redrive,
+    stopped_run,
+    succeeded_record,
+)
 from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (
     MapRun,
@@ -109,6 +117,21 @@ class MapRunHost(ObjectSource, Protocol):
     async def child_stopped(self, child: MapChild) -> bool:
         """Whether a kept child was stopped (ABORTED by StopExecution) since it began: asked
         before each of its states, so that it runs no further one (decision 0374)."""
+        ...
+
+    async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
+        """The run RUNNING again as its parent is redriven, its kept children sorted
+        (decision 0377); None: unknown or succeeded — a new run then. ``States.Runtime``
+        once it was redriven 1,000 times, as AWS fails it."""
+        ...
+
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        """The execution's Map runs, oldest first."""
+        ...
+
+    async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
+        """A kept child that did not succeed RUNNING again (its redrive count one more);
+        None: it is not redrivable (changed meanwhile)."""
         ...
 
 
@@ -208,8 +231,9 @@ def _inputs(
 
 async def run_map(
     machine: Interpreter, name: str, state: dict[str, Any], data: Any,
-    context: dict[str, Any], events: list[Event],
+    context: dict[str, Any], events: list[Event], done: dict[str, Any] | None = None,
 ) -> Any:  # fmt: skip
+    """The state's result; ``done``: a redrive's, naming the run to redrive (0377)."""
     host = _host(machine)
     clock = machine.clock
     items, sources, keys = await _items(host, state, data, context)
@@ -234,22 +258,48 @@ async def run_map(
         tolerated_failure_percentage=float(tolerate_share or 0.0),
         tolerated_failure_count=int(tolerate_count or 0),
     )
+    redriving = run_to_redrive(done) or stopped_run(
+        await host.runs_of(run.tenant_id, run.execution_arn) if machine.redriven else [],
+        state.get("Label"), machine.redriven)  # fmt: skip
+    redrive = None if redriving is None else await host.redrive_run(run.tenant_id, redriving,
+                                                                     clock())  # fmt: skip
     events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
-    events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
+    if redrive is not None:  # its settings as stored (UpdateMapRun's), its ARN the same
+        run = redrive.run
+        events.append(Event("MapRunRedriven", "mapRunRedrivenEventDetails",
+                            {"mapRunArn": run.arn, "redriveCount": run.redrive_count}))  # fmt: skip
+    else:
+        events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
     total_items, total_runs = len(items), len(inputs)
-    counted = ("succeeded", "failed", "aborted", "running")
+    counted = ("succeeded", "failed", "aborted", "running", "pendingRedrive")
     counts = {"items": dict.fromkeys(counted, 0), "runs": dict.fromkeys(counted, 0)}
-    run = await host.record(_counted(run, counts, total_items, total_runs))
     children: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
     outputs: list[Any] = [None] * total_runs
     records: list[dict[str, Any] | None] = [None] * total_runs  # each child's, in item order
     succeeded_outputs: list[Any] = []  # beside ``children["SUCCEEDED"]``, for WriterConfig
+    # A redrive's children that succeeded are not run again: their outputs and records kept.
+    skipped = {} if redrive is None else {
+        i: c for i, c in redrive.succeeded.items() if i < total_runs}  # fmt: skip
+    again = {} if redrive is None else redrive.again
+    for index, prior in skipped.items():
+        outputs[index] = json.loads(prior.output or "null")
+        records[index] = kept_record = succeeded_record(prior)
+        children["SUCCEEDED"].append(kept_record)
+        succeeded_outputs.append(outputs[index])
+        counts["runs"]["succeeded"] += 1
+        counts["items"]["succeeded"] += inputs[index][1]
+    if redrive is not None:  # AWS's pendingRedrive: those not yet begun again
+        counts["runs"]["pendingRedrive"] = total_runs - len(skipped)
+        counts["items"]["pendingRedrive"] = total_items - counts["items"]["succeeded"]
+    run = await host.record(_counted(run, counts, total_items, total_runs))
     stopped = asyncio.Event()
     changed = asyncio.Condition()
     last_record = clock()
     machine_arn = child_machine_arn(run.arn)
     most_kept = host.most_children_kept()
-    begun = 0  # children begun so far: the first ``most_kept`` are kept (decision 0369)
+    # Children begun so far: the first ``most_kept`` are kept (decision 0369); a redriven
+    # run's kept ones count.
+    begun = 0 if redrive is None else len(redrive.succeeded) + len(redrive.again)
 
     def limit() -> int:
         chosen = run.max_concurrency or total_runs or 1
@@ -264,10 +314,19 @@ async def run_map(
                 return
             counts["runs"]["running"] += 1
             counts["items"]["running"] += held
-            keep = begun < most_kept  # beyond: run and counted, not kept
-            begun += 1
-        arn = child_execution_arn(run.arn, express)
-        began = clock()
+            if redrive is not None:
+                counts["runs"]["pendingRedrive"] -= 1
+                counts["items"]["pendingRedrive"] -= held
+            prior = again.get(index)
+            keep = prior is not None or begun < most_kept  # beyond: run and counted, not kept
+            begun += prior is None
+        # A kept STANDARD child that did not succeed runs again under its ARN (0377).
+        redone = None if prior is None else await host.redrive_child(prior, clock())
+        keep = keep and (redone is not None or prior is None)
+        arn = child_execution_arn(run.arn, express) if redone is None else redone.arn
+        began = clock() if redone is None else redone.started
+        if redone is not None:  # redriven with the input it had, as AWS redrives an execution
+            value = json.loads(redone.input)
         child_context = {
             "Execution": {"Id": arn, "Name": arn.rsplit(":", 1)[-1], "StartTime": _iso(began),
                           "Input": value, "RoleArn": execution.get("RoleArn", "")},
@@ -275,13 +334,18 @@ async def run_map(
         }  # fmt: skip
         record: dict[str, Any] = {
             "ExecutionArn": arn, "Input": _dumps(value), "InputDetails": {"Included": True},
-            "Name": arn.rsplit(":", 1)[-1], "RedriveCount": 0, "StartDate": _iso(began),
+            "Name": arn.rsplit(":", 1)[-1], "StartDate": _iso(began),
+            "RedriveCount": 0 if redone is None else redone.redrive_count,
             "StateMachineArn": machine_arn,
         }  # fmt: skip
         kept = MapChild(tenant_id=run.tenant_id, run_arn=run.arn, arn=arn, started=began,
-                        input=record["Input"], item_count=held,
+                        input=record["Input"], item_count=held, index=index,
                         role_arn=str(execution.get("RoleArn", "")))  # fmt: skip
-        if keep:
+        if redone is not None:  # already RUNNING again: its redrive wrote it
+            kept = kept.changed(redrive_count=redone.redrive_count,
+                                redrive_date=redone.redrive_date)  # fmt: skip
+            record["RedriveDate"] = _iso(redone.redrive_date or began)
+        elif keep:
             await host.record_child(kept)
         child_events: list[Event] = []
         # Only a kept STANDARD child can be stopped (StopExecution of an EXPRESS one is
@@ -310,9 +374,11 @@ async def run_map(
         # StopExecution aborted meanwhile is counted ABORTED, as AWS counts a child "stopped
         # by the user" (decision 0372): stopped at its next state (decision 0374), or ended
         # between its last state and its record, its outcome is not its own.
+        history = () if express else child_history(kept, child_events)
+        if redone is not None:
+            history = redriven_history(redone.history, kept, history)
         if outcome == "aborted" or (keep and not await host.record_child(
-                kept if express else kept.changed(
-                    history=child_history(kept, child_events)))):  # fmt: skip
+                kept.changed(history=history))):  # fmt: skip
             outcome = "aborted"
             outputs[index] = {"Error": "States.Aborted", "Cause": "The child was stopped"}
             record.update(Status="ABORTED")
@@ -335,7 +401,8 @@ async def run_map(
                 run = await host.record(_counted(run, counts, total_items, total_runs))
             changed.notify_all()
 
-    await asyncio.gather(*(child(i, value, held) for i, (value, held) in enumerate(inputs)))
+    await asyncio.gather(*(child(i, value, held) for i, (value, held) in enumerate(inputs)
+                           if i not in skipped))  # fmt: skip
     failed = stopped.is_set()
     result: Any = outputs
     writer = state.get("ResultWriter")
@@ -370,6 +437,7 @@ async def run_map(
         events.append(Event("MapRunFailed", "mapRunFailedEventDetails",
                             {"error": error.error, "cause": error.cause}))  # fmt: skip
         events.append(Event("MapStateFailed"))
+        error.done = {RUN_KEY: run.arn}  # a redrive of the parent redrives this run
         raise error
     events.append(Event("MapRunSucceeded"))
     events.append(Event("MapStateSucceeded"))

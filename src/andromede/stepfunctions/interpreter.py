@@ -141,8 +141,12 @@ class Interpreter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limits: VariableLimits | None = None,
         halted: Halted | None = None,
+        redriven: int | None = None,
     ) -> None:
         self._definition = state_data.with_query_language(definition)
+        # When its execution was last redriven (ms): a distributed Map its stop interrupted
+        # redrives its run then (decision 0377).
+        self.redriven = redriven
         self._context = context
         self._tasks = tasks
         self._clock = clock
@@ -153,7 +157,7 @@ class Interpreter:
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
         return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep,
-                           self._limits, self._halted)  # fmt: skip
+                           self._limits, self._halted, self.redriven)  # fmt: skip
 
     def child(
         self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None
@@ -516,7 +520,8 @@ class Interpreter:
         if kind == "Map" and is_distributed(state):
             from andromede.stepfunctions import distributed_map  # it runs with this module
 
-            result = await distributed_map.run_map(self, name, state, data, context, events)
+            result = await distributed_map.run_map(self, name, state, data, context, events,
+                                                    done)  # fmt: skip
         elif kind == "Map":
             result = await self._map(name, state, data, context, events, done or {})
         else:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.stepfunctions.map_children import MapChild
-from andromede.stepfunctions.map_runs import ABORTED
+from andromede.stepfunctions.map_runs import ABORTED, REDRIVABLE
 from andromede.stepfunctions.store import DocumentSealer
 
 __all__ = ["SqlMapChildStore"]
@@ -39,6 +39,9 @@ def _shell(row: Any) -> MapChild:
         item_count=int(row["item_count"]),
         status=row["status"],
         stopped=None if row["stopped"] is None else int(row["stopped"]),
+        index=None if row["item_index"] is None else int(row["item_index"]),
+        redrive_count=int(row["redrive_count"]),
+        redrive_date=None if row["redrive_date"] is None else int(row["redrive_date"]),
     )
 
 
@@ -77,7 +80,8 @@ class SqlMapChildStore:
                 return False  # aborted: kept as it is
             conn.execute(sa.insert(_C).values(
                 tenant_id=child.tenant_id, execution_arn=child.arn, map_run_arn=child.run_arn,
-                started=child.started, format_version=FORMAT_VERSION, **values,
+                started=child.started, item_index=child.index, format_version=FORMAT_VERSION,
+                **values,
             ))  # fmt: skip
             return True
 
@@ -106,11 +110,13 @@ class SqlMapChildStore:
 
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,
-        after: tuple[int, str] | None, limit: int,
+        after: tuple[int, str] | None, limit: int, redriven: bool | None = None,
     ) -> list[MapChild]:  # fmt: skip
         query = sa.select(_C).where(_C.c.tenant_id == tenant_id, _C.c.map_run_arn == run_arn)
         if status is not None:
             query = query.where(_C.c.status == status)
+        if redriven is not None:
+            query = query.where(_C.c.redrive_count > 0 if redriven else _C.c.redrive_count == 0)
         if after is not None:
             started, arn = after
             query = query.where(
@@ -125,6 +131,26 @@ class SqlMapChildStore:
             return [_shell(row) for row in conn.execute(query).mappings()]
 
         return await self._db.read(work)  # the list shows no data: nothing opened
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapChild | None:
+        found = await self.get(tenant_id, arn)
+        if found is None or found.status not in REDRIVABLE:
+            return None
+        again = found.changed(status="RUNNING", stopped=None, output=None, error=None,
+                              cause=None)  # fmt: skip
+        document = json.dumps(again.document(), separators=(",", ":")).encode()
+        sealed = await self._sealer.seal(tenant_id, document, _context(arn))
+        # Only from the status read: a child changed meanwhile is not moved.
+        where = sa.and_(_one(tenant_id, arn), _C.c.status == found.status)
+        moved = {"status": "RUNNING", "stopped": None, "document_sealed": sealed,
+                 "redrive_date": now, "redrive_count": _C.c.redrive_count + 1}  # fmt: skip
+
+        def work(conn: Connection) -> bool:
+            return bool(conn.execute(sa.update(_C).where(where).values(**moved)).rowcount == 1)
+
+        if not await self._db.write(work):
+            return None
+        return again.changed(redrive_count=found.redrive_count + 1, redrive_date=now)
 
     async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
         # By the run's index, ``limit`` rows a transaction.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from andromede.stepfunctions.executions import HistoryEvent
-from andromede.stepfunctions.map_runs import ABORTED, MapRunStore, child_machine_arn
+from andromede.stepfunctions.map_runs import ABORTED, REDRIVABLE, MapRunStore, child_machine_arn
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Event
@@ -72,6 +72,9 @@ class MapChild:
     error: str | None = None
     cause: str | None = None
     history: tuple[HistoryEvent, ...] = ()
+    index: int | None = None  # its first item's (or batch's): what a redrive skips (0377)
+    redrive_count: int = 0
+    redrive_date: int | None = None  # ms: its last redrive
 
     @property
     def name(self) -> str:
@@ -188,11 +191,20 @@ class MapChildStore(Protocol):
 
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,
-        after: tuple[int, str] | None, limit: int,
+        after: tuple[int, str] | None, limit: int, redriven: bool | None = None,
     ) -> list[MapChild]:  # fmt: skip
         """Up to ``limit`` of the run's children of ``status`` (any: None), the newest first
         (by start, then ARN), after the ``(started, arn)`` given; without their data (input,
-        output, error, cause, history: what ListExecutions does not show)."""
+        output, error, cause, history: what ListExecutions does not show). ``redriven``:
+        only those redriven at least once (True) or never (False) — ``redriveFilter``."""
+        ...
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapChild | None:
+        """The child RUNNING again as its Map run is redriven (decision 0377): only one that
+        did not succeed (``REDRIVABLE``), its ``redrive_count`` one more, ``redrive_date``
+        ``now``, its stop, output, error and cause cleared — the one write that moves an
+        ABORTED child back (``save`` refuses it). The child as it is now; None: unknown, or
+        not redrivable."""
         ...
 
     async def forget_for_run(self, tenant_id: str, run_arn: str, limit: int) -> int:
@@ -256,8 +268,21 @@ class MemoryMapChildStore:
         stored = self._children.get(key)
         if stored is not None and stored.status == ABORTED:
             return False
+        if stored is not None:  # its redrives are the store's, as over SQL
+            child = child.changed(redrive_count=stored.redrive_count,
+                                  redrive_date=stored.redrive_date)  # fmt: skip
         self._children[key] = child
         return True
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapChild | None:
+        stored = self._children.get((tenant_id, arn))
+        if stored is None or stored.status not in REDRIVABLE:
+            return None
+        redriven = stored.changed(status="RUNNING", stopped=None, output=None, error=None,
+                                  cause=None, redrive_count=stored.redrive_count + 1,
+                                  redrive_date=now)  # fmt: skip
+        self._children[(tenant_id, arn)] = redriven
+        return redriven
 
     async def get(self, tenant_id: str, arn: str) -> MapChild | None:
         return self._children.get((tenant_id, arn))
@@ -268,11 +293,12 @@ class MemoryMapChildStore:
 
     async def list_for_run(
         self, tenant_id: str, run_arn: str, status: str | None,
-        after: tuple[int, str] | None, limit: int,
+        after: tuple[int, str] | None, limit: int, redriven: bool | None = None,
     ) -> list[MapChild]:  # fmt: skip
         found = sorted(
             (c for (t, _), c in self._children.items()
-             if t == tenant_id and c.run_arn == run_arn and status in (None, c.status)),
+             if t == tenant_id and c.run_arn == run_arn and status in (None, c.status)
+             and redriven in (None, c.redrive_count > 0)),
             key=_order,
         )  # fmt: skip
         if after is not None:

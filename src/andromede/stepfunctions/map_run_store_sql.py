@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.stepfunctions.map_runs import ABORTED, MapRun
+from andromede.stepfunctions.map_runs import ABORTED, REDRIVABLE, MapRun
 
 __all__ = ["SqlMapRunStore"]
 
@@ -35,6 +35,8 @@ def _run(row: Any) -> MapRun:
         stopped=None if row["stopped"] is None else int(row["stopped"]),
         item_counts={str(k): int(v) for k, v in json.loads(row["item_counts"]).items()},
         execution_counts={str(k): int(v) for k, v in json.loads(row["execution_counts"]).items()},
+        redrive_count=int(row["redrive_count"]),
+        redrive_date=None if row["redrive_date"] is None else int(row["redrive_date"]),
     )
 
 
@@ -114,6 +116,18 @@ class SqlMapRunStore:
                 conn.execute(sa.update(_R).where(where).values(**values))
             row = conn.execute(sa.select(_R).where(where)).mappings().first()
             return None if row is None else _run(row)
+
+        return await self._db.write(work)
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapRun | None:
+        where = sa.and_(_one(tenant_id, arn), _R.c.status.in_(REDRIVABLE))
+        moved = {"status": "RUNNING", "stopped": None, "redrive_date": now,
+                 "redrive_count": _R.c.redrive_count + 1}  # fmt: skip
+
+        def work(conn: Connection) -> MapRun | None:
+            if conn.execute(sa.update(_R).where(where).values(**moved)).rowcount != 1:
+                return None
+            return _run(conn.execute(sa.select(_R).where(_one(tenant_id, arn))).mappings().one())
 
         return await self._db.write(work)
 

@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol, TypeVar
 __all__ = [
     "ABORTED",
     "COUNTERS",
+    "REDRIVABLE",
     "MapRun",
     "MapRunStore",
     "MemoryMapRunStore",
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 ABORTED: Final = "ABORTED"
+# What a redrive runs again (decision 0377): a run or a child that did not succeed.
+REDRIVABLE: Final = ("FAILED", ABORTED, "TIMED_OUT")
 COUNTERS: Final = (
     "pending", "running", "succeeded", "failed", "timedOut", "aborted", "total", "resultsWritten",
 )  # fmt: skip
@@ -83,6 +86,8 @@ class MapRun:
     stopped: int | None = None
     item_counts: dict[str, int] = dataclasses.field(default_factory=dict)
     execution_counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    redrive_count: int = 0  # RedriveExecution of its parent re-ran it (decision 0377)
+    redrive_date: int | None = None  # ms: its last redrive
 
     def changed(self, **fields: Any) -> MapRun:
         return dataclasses.replace(self, **fields)
@@ -99,8 +104,10 @@ class MapRun:
             "toleratedFailureCount": self.tolerated_failure_count,
             "itemCounts": _counts(self.item_counts),
             "executionCounts": _counts(self.execution_counts),
-            "redriveCount": 0,
+            "redriveCount": self.redrive_count,
         }
+        if self.redrive_date is not None:
+            answer["redriveDate"] = _epoch(self.redrive_date)
         if self.stopped is not None:
             answer["stopDate"] = _epoch(self.stopped)
         return answer
@@ -119,10 +126,9 @@ class MapRun:
 
 
 def _counts(counts: dict[str, int]) -> dict[str, int]:
-    answer = {name: int(counts.get(name, 0)) for name in COUNTERS}
-    answer["failuresNotRedrivable"] = 0
-    answer["pendingRedrive"] = 0
-    return answer
+    # ``failuresNotRedrivable`` / ``pendingRedrive``: AWS's, of a redriven run (decision 0377).
+    named = (*COUNTERS, "failuresNotRedrivable", "pendingRedrive")
+    return {name: int(counts.get(name, 0)) for name in named}
 
 
 class MapRunStore(Protocol):
@@ -143,6 +149,13 @@ class MapRunStore(Protocol):
         tolerated_failure_percentage: float | None, tolerated_failure_count: int | None,
     ) -> MapRun | None:  # fmt: skip
         """The run with these settings changed (None given: kept); None if it is unknown."""
+        ...
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapRun | None:
+        """The run RUNNING again as its parent is redriven (decision 0377): only a run that
+        did not succeed (``REDRIVABLE``), its ``redrive_count`` one more, ``redrive_date``
+        ``now``, its stop cleared — the one write that moves an ABORTED run back (``save``
+        refuses it). None: unknown, or not redrivable."""
         ...
 
     async def forget(self, tenant_id: str, arn: str) -> bool:
@@ -176,6 +189,8 @@ class MemoryMapRunStore:
             return stored
         if stored is not None:
             run = run.changed(
+                redrive_count=stored.redrive_count,
+                redrive_date=stored.redrive_date,
                 max_concurrency=stored.max_concurrency,
                 tolerated_failure_percentage=stored.tolerated_failure_percentage,
                 tolerated_failure_count=stored.tolerated_failure_count,
@@ -207,6 +222,15 @@ class MemoryMapRunStore:
         )
         self._runs[(tenant_id, arn)] = changed
         return changed
+
+    async def redrive(self, tenant_id: str, arn: str, now: int) -> MapRun | None:
+        stored = self._runs.get((tenant_id, arn))
+        if stored is None or stored.status not in REDRIVABLE:
+            return None
+        redriven = stored.changed(status="RUNNING", stopped=None, redrive_date=now,
+                                  redrive_count=stored.redrive_count + 1)  # fmt: skip
+        self._runs[(tenant_id, arn)] = redriven
+        return redriven
 
     async def forget(self, tenant_id: str, arn: str) -> bool:
         return self._runs.pop((tenant_id, arn), None) is not None

@@ -184,7 +184,7 @@ class ExecutionsRunner:
             "StateMachine": {"Id": execution.machine_arn, "Name": execution.machine_name},
         }
         machine = Interpreter(definition, context, self._tasks, self._clock, self._sleep,
-                              self._policy.variables)  # fmt: skip
+                              self._policy.variables, redriven=execution.redriven)  # fmt: skip
         logging_config = await self._logging(execution)
         timeout = definition.get("TimeoutSeconds")
         # A redriven execution has its TimeoutSeconds again from its redrive (decision 0283).

@@ -23,7 +23,7 @@ from andromede.stepfunctions.executions import Execution
 from andromede.stepfunctions.map_children import is_child_arn
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
-from andromede.stepfunctionsapi.map_child_actions import described_child, list_children, map_child
+from andromede.stepfunctionsapi.map_child_actions import describe_child, list_children, map_child
 from andromede.stepfunctionsapi.map_child_calls import (
     describe_child_machine,
     redrive_child,
@@ -114,7 +114,7 @@ def _qualified(execution: Execution) -> dict[str, Any]:
 
 async def describe_execution(call: StatesCall) -> dict[str, Any]:
     if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0369)
-        return described_child(await map_child(call, "DescribeExecution"))
+        return await describe_child(call, _service(call).limits.redrive_window_ms)
     return _described(await _execution(call, "DescribeExecution"), _service(call))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from typing import Any, Final
 
 from andromede.stepfunctions.errors import (
@@ -23,11 +24,12 @@ from andromede.stepfunctions.errors import (
 )
 from andromede.stepfunctions.executions import ExecutionStatus
 from andromede.stepfunctions.map_children import MapChild, MapChildStore, child_account
-from andromede.stepfunctions.map_runs import MapRunStore, map_run_account
+from andromede.stepfunctions.map_redrive import MAX_MAP_RUN_REDRIVES
+from andromede.stepfunctions.map_runs import REDRIVABLE, MapRun, MapRunStore, map_run_account
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
 
-__all__ = ["described_child", "list_children", "map_child", "redrive_reason"]
+__all__ = ["describe_child", "described_child", "list_children", "map_child", "redrive_reason"]
 
 _DEFAULT_PAGE: Final = 100
 _MAX_PAGE: Final = 1000
@@ -94,10 +96,11 @@ async def list_children(call: StatesCall) -> dict[str, Any]:
         raise ValidationException(f"Invalid redriveFilter: {str(redrive)[:32]}")
     size = _page_size(call.params.get("maxResults"))
     after = _after(call.params.get("nextToken"))
-    # No child is redriven here (a Map run is not redriven: decision 0369), nor waits for one.
-    nothing = redrive == "REDRIVEN" or status == "PENDING_REDRIVE"
+    # A child waits for no redrive here: its run's redrive runs it again at once (0377).
+    nothing = status == "PENDING_REDRIVE"
+    redriven = None if redrive is None else redrive == "REDRIVEN"
     found = [] if nothing else await store.list_for_run(call.tenant_id, arn, status, after,
-                                                        size + 1)  # fmt: skip
+                                                        size + 1, redriven)  # fmt: skip
     page = found[:size]
     listed: dict[str, Any] = {
         "executions": [
@@ -110,7 +113,8 @@ async def list_children(call: StatesCall) -> dict[str, Any]:
                 **({} if c.stopped is None else {"stopDate": _epoch(c.stopped)}),
                 "mapRunArn": c.run_arn,
                 "itemCount": c.item_count,
-                "redriveCount": 0,
+                "redriveCount": c.redrive_count,
+                **({} if c.redrive_date is None else {"redriveDate": _epoch(c.redrive_date)}),
             }
             for c in page
         ]
@@ -139,17 +143,44 @@ async def map_child(call: StatesCall, action: str) -> MapChild:
 
 
 def redrive_reason(child: MapChild) -> str:
-    """Why a child cannot be redriven (DescribeExecution says it, RedriveExecution refuses)."""
+    """Why a child cannot be redriven itself (RedriveExecution refuses it)."""
     if child.status in ("RUNNING", "SUCCEEDED"):
         return f"Execution is {child.status} and cannot be redriven"
     return (
         "A Map Run's child execution is redriven through its parent: redrive the parent "
-        "execution, which runs its Map state again"
+        "execution, which redrives its Map Run"
     )
 
 
-def described_child(child: MapChild) -> dict[str, Any]:
-    """DescribeExecution's answer of a child."""
+def not_redrivable_by_run(
+    child: MapChild, run: MapRun | None, now: int, window_ms: int
+) -> str | None:
+    """Why redriving the child's parent would not run it again (decision 0377); None: it
+    would (``REDRIVABLE_BY_MAP_RUN``: an EXPRESS child too, which the run starts anew, as
+    AWS's redriveStatus documents it)."""
+    if child.status not in REDRIVABLE:
+        return f"Execution is {child.status} and cannot be redriven."
+    if run is None or run.status not in REDRIVABLE:
+        return f"Its Map Run is {run.status if run else 'gone'} and cannot be redriven"
+    if run.redrive_count >= MAX_MAP_RUN_REDRIVES:
+        return "Map Run redrive limit exceeded"
+    if child.stopped is None or now - child.stopped > window_ms:
+        return "Execution redrivable period exceeded."
+    return None
+
+
+async def describe_child(call: StatesCall, window_ms: int) -> dict[str, Any]:
+    """DescribeExecution of a child: its run's state says whether a redrive runs it again."""
+    runs, _ = _stores(call)
+    child = await map_child(call, "DescribeExecution")
+    run = await runs.get(call.tenant_id, child.run_arn)
+    reason = not_redrivable_by_run(child, run, int(time.time() * 1000), window_ms)
+    return described_child(child, reason)
+
+
+def described_child(child: MapChild, reason: str | None = None) -> dict[str, Any]:
+    """DescribeExecution's answer of a child; ``reason``: why it is not redrivable, None
+    when its run's redrive would run it again."""
     described: dict[str, Any] = {
         "executionArn": child.arn,
         "stateMachineArn": child.machine_arn,
@@ -159,10 +190,13 @@ def described_child(child: MapChild) -> dict[str, Any]:
         "input": child.input,
         "inputDetails": {"included": True},
         "mapRunArn": child.run_arn,
-        "redriveCount": 0,
-        "redriveStatus": "NOT_REDRIVABLE",
-        "redriveStatusReason": redrive_reason(child),
+        "redriveCount": child.redrive_count,
+        "redriveStatus": "REDRIVABLE_BY_MAP_RUN" if reason is None else "NOT_REDRIVABLE",
     }
+    if reason is not None:
+        described["redriveStatusReason"] = reason
+    if child.redrive_date is not None:
+        described["redriveDate"] = _epoch(child.redrive_date)
     if child.stopped is not None:
         described["stopDate"] = _epoch(child.stopped)
     if child.output is not None:

@@ -25,6 +25,7 @@ from andromede.stepfunctions.map_items import (
     result_files,
 )
 from andromede.stepfunctions.map_readers import Named
+from andromede.stepfunctions.map_redrive import Redrive
 from andromede.stepfunctions.map_runs import MapRun
 
 CONTEXT = {
@@ -255,6 +256,15 @@ class Host:
 
     async def child_stopped(self, child: MapChild) -> bool:
         return False
+
+    async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
+        return None  # never redriven: a redrive starts a new run
+
+    async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
+        return []
+
+    async def redrive_child(self, child: MapChild, now: int) -> MapChild | None:
+        return None
 
 
 class Tasks:

@@ -96,7 +96,9 @@ async def test_children_are_redriven_through_their_parent(world: World) -> None:
                                 executionArn=child["executionArn"])  # fmt: skip
     assert "redrive the parent" in refused.message
     described = await world.client("DescribeExecution", executionArn=child["executionArn"])
-    assert described["redriveStatusReason"] == refused.message
+    # Its run succeeded (its failure tolerated): its parent's redrive would not run it (0377).
+    assert described["redriveStatus"] == "NOT_REDRIVABLE"
+    assert described["redriveStatusReason"] == "Its Map Run is SUCCEEDED and cannot be redriven"
     await world.fails("RedriveExecution", "ExecutionDoesNotExist",
                       executionArn=f"{child['executionArn'][:-4]}ffff")  # fmt: skip
 
