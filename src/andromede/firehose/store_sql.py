@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.firehose.backup_buffer import BACKUP, backup_wake, is_backup
+from andromede.firehose.backup_buffer import BACKUP, backup_wake, fitting, is_backup
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -190,22 +190,22 @@ class SqlFirehoseStore:
             .where(_one(tenant_id, name))
             .with_for_update()
         )
+        copies = sa.select(sa.func.coalesce(sa.func.sum(_R.c.size), 0)).where(
+            _R.c.tenant_id == tenant_id, _R.c.stream_name == name, _copies()
+        )
 
         def work(conn: Connection) -> int:
             row = conn.execute(held).first()
             if row is None:
                 return 0
             size = int(row[0])
-            taken: list[SealedRecord] = []
-            count = 0
-            for record in records:
-                copy = record.record_id.startswith(BACKUP)  # taken with its record (0376)
-                if not copy and size + record.size > max_bytes:
-                    break
-                taken.append(record)
-                if not copy:
-                    size += record.size
-                    count += 1
+            copied = 0  # the copies held count in the bound too (decision 0379)
+            if any(is_backup(record.record_id) for record in records):
+                copied = int(conn.execute(copies).scalar_one())
+            taken = records[: fitting(records, size + copied, max_bytes)]
+            fresh = [record for record in taken if not is_backup(record.record_id)]
+            size += sum(record.size for record in fresh)
+            count = len(fresh)
             if not taken:
                 return 0
             conn.execute(
