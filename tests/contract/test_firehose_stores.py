@@ -447,13 +447,14 @@ def with_copies(count: int, size: int = 10) -> list[SealedRecord]:
 
 
 async def test_a_source_backups_copies(store: FirehoseStore) -> None:
-    """Decision 0376: a record's copy taken with it, never counted in the intake's bound or
-    totals, kept apart (its own batch and totals), claimed at the backup's interval once the
-    intake is gone, removed alone with the lease kept."""
+    """Decision 0376: a record's copy taken with it, never counted in the intake's totals
+    but counted in the bound (0379), kept apart (its own batch and totals), claimed at the
+    backup's interval once the intake is gone, removed alone with the lease kept."""
     await store.create(backed_up("bk"), max_streams=5)
     await store.activate()
-    # The bound is the intake's: two records of 10 bytes fit 25, each with its copy.
-    assert await store.append("t1", "bk", with_copies(3), T0, max_bytes=25) == 2
+    # The bound counts the copies (0379): two records of 10 bytes and their copies fit 45, a
+    # record without its copy never.
+    assert await store.append("t1", "bk", with_copies(3), T0, max_bytes=45) == 2
     assert await store.totals("t1", "bk") == BufferTotals(2, 20, T0)
     assert await store.copies("t1", "bk") == BufferTotals(2, 20, T0)
     assert [r.record_id for r in await store.batch("t1", "bk", MIB)] == ["r0", "r1"]
@@ -480,3 +481,19 @@ async def test_a_source_backups_copies(store: FirehoseStore) -> None:
     assert await store.delivered("t1", "bk", "gw", 0)
     assert await store.totals("t1", "bk") == BufferTotals()
     assert await store.claim("gw", T0 + 999_000, T0 + 1_000_000, 10, "eu-fr-1") == []
+
+
+async def test_a_source_backups_copies_fill_the_bound(store: FirehoseStore) -> None:
+    """Decision 0379: the copies waiting count in ``max_bytes`` once the intake is
+    delivered, so a backup that keeps refusing ends with nothing more taken."""
+    await store.create(backed_up("bf"), max_streams=5)
+    await store.activate()
+    assert await store.append("t1", "bf", with_copies(2), T0, max_bytes=40) == 2
+    assert await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1") != []
+    intake = await store.batch("t1", "bf", MIB)
+    assert await store.delivered("t1", "bf", "gw", intake[-1].seq)
+    assert await store.copies("t1", "bf") == BufferTotals(2, 20, T0)
+    assert await store.append("t1", "bf", with_copies(1), T0 + 61_000, max_bytes=39) == 0
+    assert await store.append("t1", "bf", with_copies(1), T0 + 61_000, max_bytes=40) == 1
+    assert await store.copies("t1", "bf") == BufferTotals(3, 30, T0)
+    assert (await store.totals("t1", "bf")).records == 1

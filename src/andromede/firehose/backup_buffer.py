@@ -7,10 +7,11 @@ A copy is a row of the one buffer table, as 0344's staged records are: its id is
 record's behind :data:`BACKUP` (no other record's id starts so), its data sealed under that
 id (the sealer binds the id), added in the transaction that buffers the record, so that a
 restart loses neither and the destination never waits for its copy. Copies are not counted
-in the intake's totals nor in ``firehose_max_buffered_bytes`` (the intake's bound: a copy
-goes with a record the bound let in, and is kept at most the retry window); their interval is
-folded into the row's oldest arrival (:func:`backup_wake`) so that the one claim comes due
-when either buffer does.
+in the intake's totals; their interval is folded into the row's oldest arrival
+(:func:`backup_wake`) so that the one claim comes due when either buffer does. They count in
+``firehose_max_buffered_bytes`` (decision 0379, :func:`fitting`): a backup bucket that keeps
+refusing fills the stream's bound with its copies, and puts are then refused ("Slow down."),
+the database never growing past it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Final
 
 from andromede.firehose.model import DeliveryStream, NewRecord
 from andromede.firehose.staging import intake_hints, is_staged
+from andromede.firehose.store import SealedRecord
 
-__all__ = ["BACKUP", "backup_wake", "is_backup", "is_intake", "with_copies"]
+__all__ = ["BACKUP", "backup_wake", "fitting", "is_backup", "is_intake", "with_copies"]
 
 BACKUP: Final = "backup:"
 
@@ -54,3 +56,19 @@ def backup_wake(stream: DeliveryStream, oldest: int, size: int) -> int:
     if backup is None or size >= backup.size_bytes:  # none kept: go out at once
         return oldest - interval
     return oldest + backup.interval_seconds * 1000 - interval
+
+
+def fitting(records: Sequence[SealedRecord], held: int, max_bytes: int) -> int:
+    """How many of ``records`` (each maybe followed by its copy) an append takes with
+    ``held`` bytes buffered — the intake's and the copies' —, within ``max_bytes``: a record
+    and its copy together or neither, both counted (decision 0379)."""
+    taken = 0
+    while taken < len(records):
+        paired = taken + 1 < len(records) and is_backup(records[taken + 1].record_id)
+        pair = records[taken : taken + 2 if paired else taken + 1]
+        size = sum(record.size for record in pair)
+        if held + size > max_bytes:
+            break
+        held += size
+        taken += len(pair)
+    return taken

@@ -9,6 +9,10 @@ it due); AWS retries a backup "until the retention period ends", so a copy still
 its oldest record is older than the retry window is given up, said and audited
 (``dropped``). Copies whose key refuses to open them are held as long, never written
 unsealed.
+
+``BackupToS3.DataFreshness`` is AWS's "age of the oldest record in Firehose": after each
+pass over the stream's copies, the age of the oldest copy still waiting (0 when the pass left
+none), not an attempted object's (decision 0379).
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ log = logging.getLogger(__name__)
 _CONTENT_TYPE: Final = "application/octet-stream"
 _MAX_OBJECTS_A_PASS: Final = 16  # a backlog goes out over passes, the lease never outlived
 
-# (stream, records, bytes, ok, freshness ms)
-Observe = Callable[[DeliveryStream, int, int, bool, int], None]
+# (stream, records, bytes, ok)
+Observe = Callable[[DeliveryStream, int, int, bool], None]
+# (stream, the oldest copy waiting's age in ms)
+Fresh = Callable[[DeliveryStream, int], None]
 # (stream, backup, code, message)
 LogError = Callable[[DeliveryStream, S3Destination, str, str], None]
 # (stream, records, why)
@@ -54,6 +60,7 @@ class BackupDeliverer:
         observe: Observe,
         log_error: LogError,
         dropped: Dropped,
+        fresh: Fresh,
     ) -> None:
         self._firehose = firehose
         self._owner = owner
@@ -61,9 +68,20 @@ class BackupDeliverer:
         self._observe = observe
         self._log_error = log_error
         self._dropped = dropped
+        self._fresh = fresh
 
     async def deliver(self, stream: DeliveryStream, now: int) -> int:
-        """The stream's due copies written (how many objects); the lease kept."""
+        """The stream's due copies written (how many objects); the lease kept; then the
+        oldest copy still waiting's age said (AWS's ``DataFreshness``)."""
+        made = await self._write_due(stream, now)
+        waiting = await self._firehose.store.copies(stream.tenant_id, stream.name)
+        if waiting.oldest is not None:
+            self._fresh(stream, max(now - waiting.oldest, 0))
+        elif made:  # every copy delivered: none older than now waits
+            self._fresh(stream, 0)
+        return made
+
+    async def _write_due(self, stream: DeliveryStream, now: int) -> int:
         backup = stream.destination.backup
         store = self._firehose.store
         made = 0
@@ -83,14 +101,14 @@ class BackupDeliverer:
             size = sum(record.size for record in records)
             refused = await self._write(stream, backup, records, oldest)
             if refused is not None:
-                self._observe(stream, len(records), size, False, now - oldest)
+                self._observe(stream, len(records), size, False)
                 if now - oldest < self._retry_duration_ms:
                     log.info("Firehose stream %s: its backup refused (%s), retried",
                              stream.arn, refused)  # fmt: skip
                     return made
                 self._dropped(stream, len(records), f"source record backup: {refused}")
             else:
-                self._observe(stream, len(records), size, True, now - oldest)
+                self._observe(stream, len(records), size, True)
                 made += 1
             if not await store.copied(stream.tenant_id, stream.name, self._owner, upto):
                 return made  # the lease lost: another gateway goes on

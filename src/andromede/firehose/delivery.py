@@ -117,11 +117,14 @@ class DeliveryObserver(Protocol):
         active partitions limit was passed, the objects written into the bucket."""
         ...
 
-    def backed_up(
-        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
-    ) -> None:
+    def backed_up(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
         """One source record backup attempt (decision 0376, ``BackupToS3.*`` metrics): its
-        records and bytes, whether the backup bucket took it, the age of its oldest record."""
+        records and bytes, whether the backup bucket took it."""
+        ...
+
+    def backup_freshness(self, stream: DeliveryStream, freshness_ms: int) -> None:
+        """The age of the oldest copy the backup has not delivered, after a pass over its
+        copies (``BackupToS3.DataFreshness``, decision 0379)."""
         ...
 
 
@@ -189,6 +192,7 @@ class FirehoseDeliverer:
             observe=self._backed_up,
             log_error=self.log_backup_error,
             dropped=self._dropped,
+            fresh=self._backup_fresh,
         )
 
     async def run_forever(self) -> None:
@@ -540,11 +544,13 @@ class FirehoseDeliverer:
         if self._observer is not None:
             self._observer.partitioned(stream, partitions, exceeded, objects)
 
-    def _backed_up(
-        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
-    ) -> None:
+    def _backed_up(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
         if self._observer is not None:
-            self._observer.backed_up(stream, records, size, ok, freshness_ms)
+            self._observer.backed_up(stream, records, size, ok)
+
+    def _backup_fresh(self, stream: DeliveryStream, freshness_ms: int) -> None:
+        if self._observer is not None:
+            self._observer.backup_freshness(stream, freshness_ms)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from andromede.firehose.backup_buffer import backup_wake, is_backup, is_intake
+from andromede.firehose.backup_buffer import backup_wake, fitting, is_backup, is_intake
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -72,20 +72,14 @@ class MemoryFirehoseStore:
         held = self._records.get((tenant_id, name))
         if held is None:
             return 0
-        size = sum(
-            r.size for r in held if not is_staged(r.record_id) and not is_backup(r.record_id)
-        )
+        size = sum(r.size for r in held if not is_staged(r.record_id))  # copies count (0379)
         taken = 0
-        for record in records:
-            copy = is_backup(record.record_id)  # follows its record, taken with it (0376)
-            if not copy and size + record.size > max_bytes:
-                break
+        for record in records[: fitting(records, size, max_bytes)]:
             self._seq += 1
             held.append(
                 BufferedRecord(self._seq, record.record_id, now, record.size, record.sealed)
             )
-            if not copy:
-                size += record.size
+            if not is_backup(record.record_id):  # a copy is not one of the records taken
                 taken += 1
         return taken
 

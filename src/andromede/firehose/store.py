@@ -82,7 +82,8 @@ class FirehoseStore(Protocol):
     ) -> int:
         """Buffer the first records of ``records`` that fit within ``max_bytes`` buffered;
         how many were taken (0 for a stream gone). A backup's copy (decision 0376) follows
-        its record, is taken with it and counts neither in the bytes nor in the number."""
+        its record and is taken with it or not at all; the copies' bytes count in
+        ``max_bytes`` (decision 0379), a copy not in the number taken."""
         ...
 
     async def totals(self, tenant_id: str, name: str) -> BufferTotals:

@@ -39,6 +39,7 @@ _BUCKET: Final = re.compile(r"arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _KMS: Final = re.compile(r"arn:aws:kms:[a-z0-9-]+:\d{12}:(key|alias)/.{1,256}")
 _EXTENSION: Final = re.compile(r"\.[0-9a-z!\-_.*'()]{1,127}")
 SOURCE_BACKUP_MODES: Final = ("Disabled", "Enabled")  # Extended S3's S3BackupMode (0367)
+BACKUP_MIN_INTERVAL: Final = 60  # seconds: no zero buffering for an S3 backup (0379)
 # Features of an S3 destination this platform does not offer (decision 0223), by the field
 # that asks for them; a field present but disabled is accepted, as AWS accepts it.
 # CloudWatchLoggingOptions, dynamic partitioning and its processors are served since
@@ -213,7 +214,16 @@ class FirehoseCall(JsonMembers):
             return start.backup  # a configuration without the mode Enabled is not used
         if given is None and start.backup is None:
             raise refused(f"{member} is required when S3BackupMode is Enabled.")
-        return self.destination(given or {}, extended=False, base=start.backup)
+        backup = self.destination(given or {}, extended=False, base=start.backup)
+        if backup.interval_seconds < BACKUP_MIN_INTERVAL:  # decision 0379
+            # AWS: "Zero buffering … is not available for Amazon S3 backup destination";
+            # its backup's interval is 60-900 s (its exact error text is not published).
+            raise refused(
+                f"{member}.BufferingHints.IntervalInSeconds {backup.interval_seconds}: zero "
+                "buffering is not available for an Amazon S3 backup destination; the "
+                f"interval must be between {BACKUP_MIN_INTERVAL} and 900 seconds."
+            )
+        return backup
 
     def _kms_key(self, config: Mapping[str, Any]) -> tuple[bool, str | None]:
         """Whether an ``EncryptionConfiguration`` is given, and the KMS key it names (None

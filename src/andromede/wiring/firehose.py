@@ -8,8 +8,9 @@ metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes
 ``IncomingPutRequests``; each delivery attempt ``DeliveryToS3.Records``,
 ``DeliveryToS3.Bytes`` and ``DeliveryToS3.Success`` (1 or 0) — ``DeliveryToHttpEndpoint.*``
 for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` —, each source
-record backup attempt ``BackupToS3.Records`` / ``.Bytes`` / ``.Success`` /
-``.DataFreshness`` (decision 0376), each Lambda
+record backup attempt ``BackupToS3.Records`` / ``.Bytes`` / ``.Success`` (decision 0376)
+and after each pass over its copies ``.DataFreshness``, the oldest copy waiting's age
+(decision 0379), each Lambda
 processor's invocation ``ExecuteProcessing.Duration`` / ``.Success`` and its records
 ``SucceedProcessing.Records`` / ``.Bytes`` (decision 0315) through the platform's metrics
 sink. The bytes ingested are billed as AWS bills Direct PUT: each record
@@ -144,15 +145,17 @@ class FirehoseMetrics:
         self._record(stream, "PartitionCountExceeded", 1.0 if exceeded else 0.0, "None")
         self._record(stream, "DeliveryToS3.ObjectCount", float(objects), "Count")
 
-    def backed_up(
-        self, stream: DeliveryStream, records: int, size: int, ok: bool, freshness_ms: int
-    ) -> None:
+    def backed_up(self, stream: DeliveryStream, records: int, size: int, ok: bool) -> None:
         """Source record backup's metrics (decision 0376), as AWS names them: the
         destination's ``DeliveryToS3.*`` shape under ``BackupToS3``."""
         self._record(stream, "BackupToS3.Success", 1.0 if ok else 0.0, "None")
         if ok:
             self._record(stream, "BackupToS3.Records", float(records), "Count")
             self._record(stream, "BackupToS3.Bytes", float(size), "Bytes")
+
+    def backup_freshness(self, stream: DeliveryStream, freshness_ms: int) -> None:
+        """AWS's ``BackupToS3.DataFreshness``: the oldest copy not yet backed up's age
+        (decision 0379), in seconds."""
         self._record(stream, "BackupToS3.DataFreshness", freshness_ms / 1000, "Seconds")
 
     def processed(

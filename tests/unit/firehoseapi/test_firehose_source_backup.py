@@ -269,8 +269,8 @@ async def test_copies_are_counted_and_a_refused_one_is_logged_in_the_backups_own
         points = _backup_points(world)
         assert points["BackupToS3.Success"] == [1.0]
         assert points["BackupToS3.Records"] == [2.0] and points["BackupToS3.Bytes"] == [5.0]
-        (freshness,) = points["BackupToS3.DataFreshness"]
-        assert 100 < freshness < 200  # seconds since the first record arrived
+        # No copy left waiting (decision 0379: the oldest waiting's age, not the object's).
+        assert points["BackupToS3.DataFreshness"] == [0.0]
         assert len(await logged(logs.service, world.tenant_id, "BackupDelivery")) == 1
 
 
