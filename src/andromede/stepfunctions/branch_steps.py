@@ -25,12 +25,10 @@ from andromede.stepfunctions.interpreter import (
     Event,
     StatesError,
     Step,
-    delay_of,
     entered_event,
     exited_event,
-    is_parked,
-    matching_rule,
 )
+from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Interpreter

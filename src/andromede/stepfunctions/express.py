@@ -26,9 +26,9 @@ from andromede.stepfunctions.interpreter import (
     Interpreter,
     StatesError,
     TaskRunner,
-    is_parked,
 )
 from andromede.stepfunctions.model import MachineType
+from andromede.stepfunctions.retry_rules import is_parked
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.variables import VariableLimits
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,6 +26,7 @@ from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
+from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
 from andromede.stepfunctions.states_error import StatesError
 from andromede.stepfunctions.variables import VariableLimits
 
@@ -40,16 +40,12 @@ __all__ = [
     "StatesError",
     "Step",
     "TaskRunner",
-    "delay_of",
     "entered_event",
     "exited_event",
-    "is_parked",
-    "matching_rule",
 ]
 
 FOREVER: Final = 2**62  # ms: a task waiting for its token with no deadline
 
-_TERMINAL_ERRORS: Final = frozenset({"States.Runtime", "States.DataLimitExceeded"})
 _NO_TASKS: Final = "Task resources are not served by this platform yet"
 _LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
 
@@ -232,7 +228,7 @@ class Interpreter:
                     return await branch_steps.step_branches(self, name, state, cursor, tokens)
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
-                    events.append(_entered(state, name, cursor.data))
+                    events.append(entered_event(state, name, cursor.data))
                     until = self._wait_until(state, cursor.data, context)
                     cursor = Cursor(name, cursor.data, until)
                     if until > self._clock():
@@ -241,7 +237,7 @@ class Interpreter:
                     return Step(cursor, events, waiting=True)
                 data = self._input(state, cursor.data, context)
                 output = state_data.finish(state, cursor.data, data, context)
-                events.append(_exited(state, name, output))
+                events.append(exited_event(state, name, output))
                 return self._after(state, output, events)
             following, output = await self._run(name, state, cursor.data, events, cursor.done)
         except StatesError as err:
@@ -285,7 +281,7 @@ class Interpreter:
                 return Step(cursor, events, waiting=True)  # a retry's interval
             context = self._state_context(name, Task={"Token": token})
             if not cursor.retries:
-                events.append(_entered(state, name, raw))
+                events.append(entered_event(state, name, raw))
             data = state_data.arguments(state, raw, self._input(state, raw, context), context)
             timeout = state_data.number_field(state, "TimeoutSeconds", raw, data, context)
             beat = state_data.number_field(state, "HeartbeatSeconds", raw, data, context)
@@ -325,7 +321,7 @@ class Interpreter:
                 events.append(Event("TaskSucceeded", "taskSucceededEventDetails",
                                     {**named, **details}))  # fmt: skip
             output = state_data.finish(state, raw, result, context)
-            events.append(_exited(state, name, output))
+            events.append(exited_event(state, name, output))
             return self._after(state, output, events)
         if task.get("deadline") is not None and now >= task["deadline"]:
             late = StatesError("States.Timeout", "The task timed out waiting for its token")
@@ -347,19 +343,19 @@ class Interpreter:
             kind = "TaskTimedOut" if timed_out else "TaskFailed"
             events.append(Event(kind, f"task{kind[4:]}EventDetails", {**named, **details}))
         retries = dict(cursor.retries or {})
-        index, retrier = _matching(state.get("Retry", []), err.error)
+        index, retrier = matching_rule(state.get("Retry", []), err.error)
         if retrier is not None and retries.get(str(index), 0) < retrier.get("MaxAttempts", 3):
             made = retries.get(str(index), 0)
             retries[str(index)] = made + 1
-            until = self._clock() + int(_delay(retrier, made) * 1000)
+            until = self._clock() + int(delay_of(retrier, made) * 1000)
             return Step(Cursor(name, cursor.data, until, None, retries), events, waiting=True)
-        _, catcher = _matching(state.get("Catch", []), err.error)
+        _, catcher = matching_rule(state.get("Catch", []), err.error)
         if catcher is None:
             return Step(None, events, error=err)
         caught = {"Error": err.error, "Cause": err.cause}
         context = self._state_context(name)
         output = state_data.caught(catcher, state, cursor.data, caught, context)
-        events.append(_exited(state, name, output))
+        events.append(exited_event(state, name, output))
         return Step(Cursor(str(catcher["Next"]), output), events)
 
     # Paths and templates -------------------------------------------------------------------
@@ -395,7 +391,7 @@ class Interpreter:
     ) -> tuple[str | None, Any]:  # fmt: skip
         kind = state["Type"]
         context = self._state_context(name)
-        events.append(_entered(state, name, raw))
+        events.append(entered_event(state, name, raw))
         if kind == "Fail":
             data = self._input(state, raw, context)
             error = self._fail_field(state, "Error", data, context)
@@ -404,11 +400,11 @@ class Interpreter:
         if kind == "Choice":
             rule, following = self._choose(state, raw, context)
             output = state_data.chosen(rule, state, raw, context)
-            events.append(_exited(state, name, output))
+            events.append(exited_event(state, name, output))
             return following, output
         if kind == "Succeed":
             output = state_data.finish(state, raw, self._input(state, raw, context), context)
-            events.append(_exited(state, name, output))
+            events.append(exited_event(state, name, output))
             return None, output
         if kind == "Wait":  # within a branch or an iteration: slept in place
             data = self._input(state, raw, context)
@@ -419,9 +415,9 @@ class Interpreter:
         else:
             output = await self._guarded(name, state, raw, context, events, done)
             if isinstance(output, _Caught):
-                events.append(_exited(state, name, output.output))
+                events.append(exited_event(state, name, output.output))
                 return output.next, output.output
-        events.append(_exited(state, name, output))
+        events.append(exited_event(state, name, output))
         return (None if state.get("End") else str(state["Next"])), output
 
     def _fail_field(self, state: dict[str, Any], name: str, data: Any, context: Any) -> str:
@@ -496,15 +492,15 @@ class Interpreter:
             except StatesError as err:
                 _report(name, err, events)
                 done = None
-                index, retrier = _matching(state.get("Retry", []), err.error)
+                index, retrier = matching_rule(state.get("Retry", []), err.error)
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
                     made = attempts.get(index, 0)
                     attempts[index] = made + 1
-                    await self._sleep(_delay(retrier, made))
+                    await self._sleep(delay_of(retrier, made))
                     await self._unless_halted(name)  # stopped while it waited: no new attempt
                     context = {**context, "State": {**context["State"], "RetryCount": made + 1}}
                     continue
-                _, catcher = _matching(state.get("Catch", []), err.error)
+                _, catcher = matching_rule(state.get("Catch", []), err.error)
                 if catcher is None:
                     raise
                 caught = {"Error": err.error, "Cause": err.cause}
@@ -729,34 +725,10 @@ async def _settled(runs: Sequence[Awaitable[Any]], failures: list[StatesError]) 
     return list(results)
 
 
-def is_parked(resource: str) -> bool:
-    """Whether a Task waits for an answer by its token: an activity's, a
-    ``.waitForTaskToken`` integration's, or a ``.sync`` one's (answered when its job ends)."""
-    return resource.endswith((".waitForTaskToken", ".sync", ".sync:2")) or (
-        ":activity:" in resource
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Caught:
     next: str
     output: Any
-
-
-def delay_of(retrier: dict[str, Any], made: int) -> float:
-    return _delay(retrier, made)
-
-
-def entered_event(state: dict[str, Any], name: str, data: Any) -> Event:
-    return _entered(state, name, data)
-
-
-def exited_event(state: dict[str, Any], name: str, data: Any) -> Event:
-    return _exited(state, name, data)
-
-
-def matching_rule(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, Any] | None]:
-    return _matching(rules, error)
 
 
 def _due(task: dict[str, Any]) -> int:
@@ -765,12 +737,12 @@ def _due(task: dict[str, Any]) -> int:
     return min(times) if times else FOREVER
 
 
-def _entered(state: dict[str, Any], name: str, data: Any) -> Event:
+def entered_event(state: dict[str, Any], name: str, data: Any) -> Event:
     return Event(f"{state['Type']}StateEntered", "stateEnteredEventDetails",
                  {"name": name, "input": _dumps(data)})  # fmt: skip
 
 
-def _exited(state: dict[str, Any], name: str, data: Any) -> Event:
+def exited_event(state: dict[str, Any], name: str, data: Any) -> Event:
     details: dict[str, Any] = {"name": name, "output": _dumps(data)}
     assigned = variables.take_assigned()
     if assigned is not None:
@@ -786,31 +758,3 @@ def _report(name: str, err: StatesError, events: list[Event]) -> None:
     err.reported = True
     details = {"state": name, "error": err.error, "cause": err.cause, "location": err.location}
     events.append(Event("EvaluationFailed", "evaluationFailedEventDetails", details))
-
-
-def _matches_error(names: list[str], error: str) -> bool:
-    if error in names:
-        return True
-    if error in _TERMINAL_ERRORS:
-        return False
-    if "States.ALL" in names:
-        return True
-    return "States.TaskFailed" in names and error != "States.Timeout"
-
-
-def _matching(rules: list[dict[str, Any]], error: str) -> tuple[int, dict[str, Any] | None]:
-    for index, rule in enumerate(rules):
-        if _matches_error(rule.get("ErrorEquals", []), error):
-            return index, rule
-    return -1, None
-
-
-def _delay(retrier: dict[str, Any], made: int) -> float:
-    delay = (
-        float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** made
-    )
-    if "MaxDelaySeconds" in retrier:
-        delay = min(delay, float(retrier["MaxDelaySeconds"]))
-    if retrier.get("JitterStrategy") == "FULL":
-        delay = random.uniform(0, delay)  # noqa: S311 - spreading retries, not a secret
-    return delay
