@@ -42,8 +42,17 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from andromede.errors import AndromedeError
-from andromede.http.sigv4a import ALGORITHM_V4A, signature_matches, string_to_sign_v4a
+from andromede.http.sigv4a import (
+    ALGORITHM_V4A,
+    STREAMING_PAYLOAD_TRAILER_V4A,
+    STREAMING_PAYLOAD_V4A,
+    ecdsa_matches,
+    public_key,
+    string_to_sign_v4a,
+)
 
 __all__ = [
     "ALGORITHM",
@@ -79,8 +88,13 @@ _SCOPE_DATE_RE = re.compile(r"\d{8}")
 _SHA256_HEX_RE = re.compile(r"[0-9a-fA-F]{64}")
 _PAYLOAD_TOKENS = frozenset(
     {UNSIGNED_PAYLOAD, STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER,
-     STREAMING_UNSIGNED_PAYLOAD_TRAILER}
+     STREAMING_UNSIGNED_PAYLOAD_TRAILER, STREAMING_PAYLOAD_V4A, STREAMING_PAYLOAD_TRAILER_V4A}
 )  # fmt: skip
+# Chunks signed by one algorithm cannot follow a seed signed by the other (decision 0380).
+_STREAMING_BY_ALGORITHM = {
+    ALGORITHM: frozenset({STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER}),
+    ALGORITHM_V4A: frozenset({STREAMING_PAYLOAD_V4A, STREAMING_PAYLOAD_TRAILER_V4A}),
+}
 
 # Messages are AWS's own wording (observed answers of s3.amazonaws.com), kept verbatim because
 # SDKs and people search for them.
@@ -146,6 +160,8 @@ class SigningContext:
     amz_date: str
     scope: str
     seed_signature: str
+    # SigV4a (decision 0380): chunks are then ECDSA signatures checked with this key.
+    ecdsa_key: ec.EllipticCurvePublicKey | None = None
 
 
 # --------------------------------------------------------------------------- routing
@@ -174,6 +190,9 @@ def credential_service(raw_query: bytes, raw_headers: list[tuple[bytes, bytes]])
         if start < 0 or (start > 0 and raw_query[start - 1 : start] != b"&"):
             return None
         credential = unquote_to_bytes(raw_query[start + 17 :].split(b"&", 1)[0])
+        if b"X-Amz-Algorithm=" + ALGORITHM_V4A.encode() in raw_query:
+            parts = credential.strip().rsplit(b"/", 3)  # presigned SigV4a (decision 0380)
+            return parts[2].decode("latin-1") if len(parts) == 4 else None
     parts = credential.strip().rsplit(b"/", 4)
     if len(parts) != 5:
         return None
@@ -296,14 +315,23 @@ def _parse_query(raw_query: str, headers: Mapping[str, str]) -> SignedRequest:
     )  # fmt: skip
     if any(name not in params for name in required):
         raise SigV4Error("AuthorizationQueryParametersError", _QUERY_PARAMS_REQUIRED)
-    if params["X-Amz-Algorithm"] != ALGORITHM:
+    algorithm = params["X-Amz-Algorithm"]
+    if algorithm not in (ALGORITHM, ALGORITHM_V4A):
         raise SigV4Error(
             "AuthorizationQueryParametersError",
+            # AWS's wording, kept although SigV4a is accepted too (decision 0380).
             'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"',
         )
-    access_key_id, scope_date, region, service = _parse_credential(
-        params["X-Amz-Credential"], presigned=True
-    )
+    credential = params["X-Amz-Credential"]
+    if algorithm == ALGORITHM_V4A:
+        # As in the header (decision 0355): the scope names no Region, X-Amz-Region-Set does.
+        # Every query parameter but the signature is signed, so the set is signed too.
+        parts = credential.rsplit("/", 3)
+        region_set = params.get("X-Amz-Region-Set", "").strip()
+        if len(parts) != 4 or not region_set or "/" in region_set:
+            raise SigV4Error("AuthorizationQueryParametersError", _MALFORMED_CREDENTIAL_QUERY)
+        credential = "/".join([parts[0], parts[1], region_set, parts[2], parts[3]])
+    access_key_id, scope_date, region, service = _parse_credential(credential, presigned=True)
     raw_date = params["X-Amz-Date"]
     amz_date = _parse_amz_date(raw_date)
     if amz_date is None:
@@ -336,6 +364,7 @@ def _parse_query(raw_query: str, headers: Mapping[str, str]) -> SignedRequest:
         payload_hash=payload_hash.strip(),
         presigned=True,
         expires=expires,
+        algorithm=algorithm,
     )
 
 
@@ -460,10 +489,20 @@ def verify(
     code = (
         "AuthorizationQueryParametersError" if signed.presigned else "AuthorizationHeaderMalformed"
     )
+    if signed.payload_hash.startswith("STREAMING-AWS4-") and (
+        signed.payload_hash not in _STREAMING_BY_ALGORITHM[signed.algorithm]
+    ):
+        raise SigV4Error(
+            "InvalidArgument",
+            f"x-amz-content-sha256 {signed.payload_hash} does not match the signing algorithm "
+            f"{signed.algorithm}.",
+            ArgumentName="x-amz-content-sha256",
+        )
     if signed.algorithm == ALGORITHM_V4A:
         return _verify_v4a(
             signed, secret_key, method=method, raw_path=raw_path, raw_query=raw_query,
             headers=headers, region=region, now=now, clock_skew=clock_skew,
+            max_presign_expiry=max_presign_expiry,
         )  # fmt: skip
     if signed.region != region:
         prefix = (
@@ -536,35 +575,43 @@ def _verify_v4a(
     region: str,
     now: datetime,
     clock_skew: int,
+    max_presign_expiry: int,
 ) -> SigningContext:
-    """SigV4a (decision 0355): the Region set must hold ``region`` (or be ``*``); the
-    signature is ECDSA over the string to sign, by the key the secret derives."""
+    """SigV4a (decisions 0355, 0380): the Region set must hold ``region`` (or be ``*``); the
+    signature is ECDSA over the string to sign, by the key the secret derives. Presigned
+    URLs keep SigV4's time bounds and errors."""
     amz_date = signed.amz_date.astimezone(UTC).strftime(_AMZ_DATE_FORMAT)
+    code, prefix = (
+        ("AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter;")
+        if signed.presigned
+        else ("AuthorizationHeaderMalformed", "The authorization header is malformed;")
+    )
     allowed = {r.strip() for r in signed.region.split(",")}
     if "*" not in allowed and region not in allowed:
         raise SigV4Error(
-            "AuthorizationHeaderMalformed",
-            f"The authorization header is malformed; the region set '{signed.region}' does "
-            f"not include '{region}'",
+            code,
+            f"{prefix} the region set '{signed.region}' does not include '{region}'",
             Region=region,
         )
     if signed.scope_date != amz_date[:8]:
         raise SigV4Error(
-            "AuthorizationHeaderMalformed",
-            "The authorization header is malformed; Invalid credential date. "
-            "Date is not the same as X-Amz-Date.",
+            code, f"{prefix} Invalid credential date. Date is not the same as X-Amz-Date."
         )
-    _check_time(signed, amz_date, now=now, clock_skew=clock_skew, max_expiry=0)
+    _check_time(signed, amz_date, now=now, clock_skew=clock_skew, max_expiry=max_presign_expiry)
     scope = f"{signed.scope_date}/{signed.service}/{_TERMINAL}"
     creq = _canonical_request(
         method, raw_path, raw_query, headers, signed.signed_headers, signed.payload_hash,
-        presigned=False, as_sent=False,
+        presigned=signed.presigned, as_sent=False,
     )  # fmt: skip
     sts = string_to_sign_v4a(amz_date, scope, creq)
-    if signature_matches(signed.access_key_id, secret_key, sts, signed.signature):
-        # No chunk signing follows: aws-chunked's SigV4a payloads are refused at parsing.
+    key = public_key(signed.access_key_id, secret_key)
+    if ecdsa_matches(key, sts, signed.signature):
         return SigningContext(
-            signing_key=b"", amz_date=amz_date, scope=scope, seed_signature=signed.signature
+            signing_key=b"",
+            amz_date=amz_date,
+            scope=scope,
+            seed_signature=signed.signature,
+            ecdsa_key=key,
         )
     raise SigV4Error(
         "SignatureDoesNotMatch",

@@ -3,15 +3,18 @@
 The wire format (``Content-Encoding: aws-chunked``)::
 
     <hex size>;chunk-signature=<64 hex>\\r\\n<size bytes>\\r\\n     (signed modes)
+    <hex size>;chunk-signature=<DER hex, '*'-padded to 144>\\r\\n...  (SigV4a, decision 0380)
     <hex size>\\r\\n<size bytes>\\r\\n                              (unsigned trailer mode)
     ... a last chunk of size 0, then either \\r\\n, or the trailer lines
     name:value\\r\\n ... [x-amz-trailer-signature:<64 hex>\\r\\n] \\r\\n
 
 Each chunk signature chains on the previous one, starting from the seed signature of the
-request, so chunks cannot be dropped, reordered or spliced from another upload. In signed modes
-a chunk is yielded only after its signature has been checked, hence memory per request is
-bounded by one chunk (``max_chunk_size``), whatever the object size. In the unsigned mode bytes
-are yielded as they arrive.
+request (SigV4a: the previous signature without its padding, as AWS's CRT chains them; the
+string to sign begins ``AWS4-ECDSA-P256-SHA256-PAYLOAD`` / ``-TRAILER`` and is checked as
+ECDSA with the seed's key), so chunks cannot be dropped, reordered or spliced from another
+upload. In signed modes a chunk is yielded only after its signature has been checked, hence
+memory per request is bounded by one chunk (``max_chunk_size``), whatever the object size. In
+the unsigned mode bytes are yielded as they arrive.
 
 AWS answers every framing error (bad size, missing CRLF, truncated stream) with
 ``IncompleteBody`` "The request body terminated unexpectedly" (observed on S3 and recorded in
@@ -33,13 +36,26 @@ from andromede.http.sigv4 import (
     SigningContext,
     SigV4Error,
 )
+from andromede.http.sigv4a import (
+    STREAMING_PAYLOAD_TRAILER_V4A,
+    STREAMING_PAYLOAD_V4A,
+    ecdsa_matches,
+    unpadded,
+)
 
 __all__ = ["STREAMING_MODES", "AwsChunkedDecoder"]
 
 #: The ``x-amz-content-sha256`` values whose body is aws-chunked.
 STREAMING_MODES = frozenset(
-    {STREAMING_PAYLOAD, STREAMING_PAYLOAD_TRAILER, STREAMING_UNSIGNED_PAYLOAD_TRAILER}
+    {
+        STREAMING_PAYLOAD,
+        STREAMING_PAYLOAD_TRAILER,
+        STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+        STREAMING_PAYLOAD_V4A,
+        STREAMING_PAYLOAD_TRAILER_V4A,
+    }
 )
+_ECDSA_MODES = frozenset({STREAMING_PAYLOAD_V4A, STREAMING_PAYLOAD_TRAILER_V4A})
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CRLF = b"\r\n"
@@ -76,8 +92,12 @@ class AwsChunkedDecoder:
         self._signed = mode != STREAMING_UNSIGNED_PAYLOAD_TRAILER
         if self._signed and context is None:
             raise ValueError(f"{mode} needs the signing context of the seed signature")
+        self._ecdsa = mode in _ECDSA_MODES
+        if context is not None and self._ecdsa != (context.ecdsa_key is not None):
+            raise ValueError(f"{mode} does not match the seed signature's algorithm")
         self._context = context
-        self._with_trailer = mode != STREAMING_PAYLOAD
+        self._with_trailer = mode not in (STREAMING_PAYLOAD, STREAMING_PAYLOAD_V4A)
+        self._algorithm = "AWS4-ECDSA-P256-SHA256" if self._ecdsa else "AWS4-HMAC-SHA256"
         self._max_chunk_size = max_chunk_size
         self._max_line_size = max_line_size
         self._max_trailer_size = max_trailer_size
@@ -141,6 +161,11 @@ class AwsChunkedDecoder:
         if not extension.startswith(_SIGNATURE_PREFIX):
             raise _incomplete()
         claimed = extension[len(_SIGNATURE_PREFIX) :]
+        if self._ecdsa:
+            signature = unpadded(claimed.decode("ascii", "replace"))
+            if signature is None:
+                raise _incomplete()
+            return size, signature
         if len(claimed) != 64 or not set(claimed) <= _HEX_DIGITS:
             raise _incomplete()
         return size, claimed.decode("ascii")
@@ -148,7 +173,7 @@ class AwsChunkedDecoder:
     def _check_chunk(self, previous: str, claimed: str, chunk_hash: str) -> str:
         context = self._signing_context()
         to_sign = (
-            f"AWS4-HMAC-SHA256-PAYLOAD\n{context.amz_date}\n{context.scope}\n"
+            f"{self._algorithm}-PAYLOAD\n{context.amz_date}\n{context.scope}\n"
             f"{previous}\n{_EMPTY_SHA256}\n{chunk_hash}"
         )
         self._check(context, to_sign, claimed)
@@ -160,8 +185,12 @@ class AwsChunkedDecoder:
         return self._context
 
     def _check(self, context: SigningContext, to_sign: str, claimed: str) -> None:
-        expected = hmac.new(context.signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, claimed.lower()):
+        if context.ecdsa_key is not None:
+            matches = ecdsa_matches(context.ecdsa_key, to_sign, claimed)
+        else:
+            expected = hmac.new(context.signing_key, to_sign.encode(), hashlib.sha256)
+            matches = hmac.compare_digest(expected.hexdigest(), claimed.lower())
+        if not matches:
             raise SigV4Error(
                 "SignatureDoesNotMatch",
                 _SIGNATURE_MISMATCH,
@@ -193,7 +222,9 @@ class AwsChunkedDecoder:
             key = name.strip().lower().decode("ascii", "replace")
             text = value.strip().decode("utf-8", "replace")
             if key == _TRAILER_SIGNATURE:
-                signature = text
+                signature = unpadded(text) if self._ecdsa else text
+                if signature is None:
+                    raise _incomplete()
             else:
                 lines.append((key, text))
         if await reader.remainder(0) != b"":
@@ -204,7 +235,7 @@ class AwsChunkedDecoder:
                 raise _incomplete()
             canonical = "".join(f"{key}:{value}\n" for key, value in lines)
             to_sign = (
-                f"AWS4-HMAC-SHA256-TRAILER\n{context.amz_date}\n{context.scope}\n{previous}\n"
+                f"{self._algorithm}-TRAILER\n{context.amz_date}\n{context.scope}\n{previous}\n"
                 f"{hashlib.sha256(canonical.encode()).hexdigest()}"
             )
             self._check(context, to_sign, signature)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.crt.auth import CrtSigV4AsymAuth
+from botocore.crt.auth import CrtS3SigV4AsymQueryAuth, CrtSigV4AsymAuth
 
 from andromede.http.sigv4 import SigV4Error, credential_service, parse_authentication, verify
 from andromede.http.sigv4a import derive_private_value
@@ -103,3 +103,28 @@ def test_the_derived_key_is_a_p256_scalar() -> None:
     value = derive_private_value(KEY_ID, SECRET)
     assert 1 <= value < 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
     assert value != derive_private_value("AKIDOTHER", SECRET)
+
+
+def test_presigned_sigv4a_is_routed_and_streaming_modes_match_the_algorithm() -> None:
+    """Decision 0380: the router finds S3 in a presigned SigV4a URL's shorter scope, and a
+    seed of one algorithm cannot announce chunks signed by the other."""
+    request = AWSRequest(method="GET", url="http://127.0.0.1:9000/photos/cat")
+    CrtS3SigV4AsymQueryAuth(Credentials(KEY_ID, SECRET), "s3", "*", expires=60).add_auth(request)
+    query = request.url.partition("?")[2]
+    assert credential_service(query.encode(), []) == "s3"
+    signed = parse_authentication("GET", "/photos/cat", query, {"host": "127.0.0.1:9000"})
+    assert signed is not None and signed.presigned and signed.region == "*"
+    verify(
+        signed, SECRET, method="GET", raw_path="/photos/cat", raw_query=query,
+        headers={"host": "127.0.0.1:9000"}, region="eu-fr-1", now=datetime.now(UTC),
+        clock_skew=900, max_presign_expiry=604_800,
+    )  # fmt: skip
+    headers = {**signed_request(), "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}
+    claim = parse_authentication("POST", "/", "", headers)
+    assert claim is not None
+    with pytest.raises(SigV4Error) as caught:
+        verify(
+            claim, SECRET, method="POST", raw_path="/", raw_query="", headers=headers,
+            region="eu-fr-1", now=datetime.now(UTC), clock_skew=900, max_presign_expiry=604_800,
+        )  # fmt: skip
+    assert caught.value.code == "InvalidArgument"
