@@ -106,12 +106,20 @@ class RequestAdmission:
         to the access point's bucket, and the access point it goes through. Only the
         operations AWS serves through access points pass (object calls, listings, the
         bucket's location); any other is InvalidRequest. An alias nobody holds stays a
-        bucket name, which no bucket can have (NoSuchBucket)."""
+        bucket name, which no bucket can have (NoSuchBucket). The hosts of an access point's
+        ARN (decision 0381) go to it too: its own endpoint's, and ``<name>-<account>`` under
+        the S3 domain, which botocore builds with a custom endpoint."""
         store = self._services.access_points
         name = route.bucket
-        if store is None or name is None:
+        if name is None:
             return route, None
-        if name.endswith(ALIAS_SUFFIX):
+        if route.access_point_region is not None:
+            point: AccessPoint | None = await self._by_endpoint_host(
+                name, route.access_point_region
+            )
+        elif store is None:
+            return route, None
+        elif name.endswith(ALIAS_SUFFIX):
             point = await store.by_alias(name)
         elif route.virtual_host and (arn_host := _ARN_HOST.fullmatch(name)) is not None:
             point = await self._by_arn_host(name, arn_host["account"], arn_host["name"])
@@ -125,6 +133,18 @@ class RequestAdmission:
                 f"{route.operation.name} is not supported through an access point",
             )
         return dataclasses.replace(route, bucket=point.bucket), point.use(self._settings.region)
+
+    async def _by_endpoint_host(self, host_name: str, region: str) -> AccessPoint:
+        """The access point its own endpoint's host names (decision 0381): none of that name
+        in that account and this Region (access points are regional) is NoSuchAccessPoint."""
+        store = self._services.access_points
+        account_at = host_name.rfind("-")
+        point = None
+        if store is not None and region == self._settings.region:
+            point = await store.get(host_name[account_at + 1 :], host_name[:account_at])
+        if point is None:
+            raise S3Error("NoSuchAccessPoint")
+        return point
 
     async def _by_arn_host(self, host_name: str, account: str, name: str) -> AccessPoint | None:
         """The access point an ARN's host ``<name>-<account>.<s3_domain>`` names (decision

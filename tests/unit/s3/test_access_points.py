@@ -353,3 +353,18 @@ async def test_a_bucket_of_another_account_beside_the_access_point_is_refused(
     assert (await world.other.request("PUT", f"/{name}")).status == 200
     reply = await world.owner.request("PUT", "/x.txt", b"secret", host=_arn_host(world))
     assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+
+
+async def test_the_access_point_endpoint_host_goes_through_it(world: World) -> None:
+    host = f"app-{world.owner.tenant_id}.s3-accesspoint.{REGION}.localhost"
+    got = await world.owner.request("GET", "/doc.txt", host=host)
+    assert (got.status, got.body) == (200, b"hello")
+    unknown = await world.owner.request(
+        "GET", "/doc.txt", host=f"nothing-{world.owner.tenant_id}.s3-accesspoint.{REGION}.localhost"
+    )
+    assert (unknown.status, unknown.error_code()) == (404, "NoSuchAccessPoint")
+    # Access points are regional: none of that name in another Region.
+    elsewhere = await world.owner.request(
+        "GET", "/doc.txt", host=f"app-{world.owner.tenant_id}.s3-accesspoint.us-west-2.localhost"
+    )
+    assert elsewhere.error_code() == "NoSuchAccessPoint"
