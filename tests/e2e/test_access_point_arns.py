@@ -158,3 +158,33 @@ def test_a_user_named_only_by_the_access_point_policy_reads_through_its_arn(
     with pytest.raises(ClientError) as caught:
         plain.get_object(Bucket=bucket, Key="report.csv")
     assert _code(caught) == "AccessDenied"
+
+
+def test_an_arn_of_another_region_is_refused_by_the_server(server: ServerProcess) -> None:
+    # With use_arn_region botocore signs for the ARN's Region; the bucket behind the access
+    # point lives here, so the server names its Region, as S3 answers a wrong-Region signature.
+    tenant = new_tenant(server, "aparnr")
+    control = s3control_client(server, tenant.access_key_id, tenant.secret_access_key)
+    direct = client_for(server, "s3", tenant.access_key_id, tenant.secret_access_key)
+    bucket = f"aparnr-{uuid.uuid4().hex[:12]}"
+    direct.create_bucket(Bucket=bucket)
+    control.create_access_point(AccountId=tenant.account, Name="apps", Bucket=bucket)
+    port = urlsplit(server.endpoint).port
+    s3 = boto3.session.Session(
+        aws_access_key_id=tenant.access_key_id,
+        aws_secret_access_key=tenant.secret_access_key,
+        region_name=REGION,
+    ).client(
+        "s3",
+        endpoint_url=f"http://s3.localhost:{port}",
+        config=Config(
+            s3={"use_arn_region": True},
+            proxies={"http": server.endpoint},
+            retries={"max_attempts": 1},
+        ),
+    )
+    other = "ap-southeast-2" if REGION != "ap-southeast-2" else "us-west-2"
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=f"arn:aws:s3:{other}:{tenant.account}:accesspoint/apps", Key="k")
+    assert _code(caught) == "AuthorizationHeaderMalformed"
+    assert caught.value.response["Error"].get("Region") == REGION
