@@ -145,15 +145,15 @@ class Client:
         """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
         caller, or anonymous); ``stall`` announces the body but never sends it; ``source_ip``
         is the client address the server sees (none by default); ``host`` the Host header sent
-        (a website endpoint's, say), not the one signed."""
-        url = f"http://127.0.0.1:9000{path}"
+        (a website endpoint's, say), signed as sent."""
+        url = f"http://{host}{path}"
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
             request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
         if sign and self.credentials is not None:
             S3SigV4Auth(self.credentials, "s3", region).add_auth(request)
         prepared = request.prepare()
-        raw_path, _, query = prepared.url[len("http://127.0.0.1:9000") :].partition("?")
+        raw_path, _, query = prepared.url[len(f"http://{host}") :].partition("?")
         scope = {
             "type": "http",
             "method": method,

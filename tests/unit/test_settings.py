@@ -325,3 +325,11 @@ def test_audit_witnesses_are_urls_with_cosigner_keys() -> None:
     ):
         with pytest.raises(ValidationError, match="audit_witnesses"):
             Settings(audit_witnesses=[bad])
+
+
+@pytest.mark.parametrize("domain", ["Example.net", "example..net", "-example.net", "a b"])
+def test_the_access_point_domain_is_a_dns_domain_or_empty(domain: str) -> None:
+    with pytest.raises(ConfigurationError, match="s3_access_point_domain"):
+        load_settings(s3_access_point_domain=domain)
+    assert load_settings(s3_access_point_domain="").s3_access_point_domain == ""
+    assert load_settings().s3_access_point_domain == "localhost"

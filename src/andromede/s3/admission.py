@@ -5,12 +5,14 @@ to its region when this gateway does not serve it (decision 0013); the signature
 is audited (an operator's expired access too: decision 0107); then the policy engine's decision
 (``authorise.py``), after the version id's and a Requester Pays bucket's own refusals. Also
 what hides a missing key from a caller who may not list the bucket (decision 0080), and what
-an access point's alias resolves to (decision 0157).
+an access point's alias, or its ARN's host ``<name>-<account>.<s3_domain>``, resolves to
+(decisions 0157, 0381).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -36,7 +38,7 @@ from andromede.s3.request import S3Context
 from andromede.s3.request_payment import check_request_payer
 from andromede.s3.request_records import resource_arn
 from andromede.s3.router import Route
-from andromede.storage.access_points import ALIAS_SUFFIX
+from andromede.storage.access_points import ALIAS_SUFFIX, AccessPoint
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
 from andromede.storage.versioning import is_version_id
@@ -44,6 +46,9 @@ from andromede.storage.versioning import is_version_id
 __all__ = ["RequestAdmission"]
 
 _O = S3Operation
+# The host botocore builds from an access point ARN and a custom endpoint (decision 0381):
+# ``<name>-<account>.<endpoint host>`` — a name of AWS's rules, a 12-digit account.
+_ARN_HOST = re.compile(r"(?P<name>[a-z0-9][a-z0-9-]{1,48}[a-z0-9])-(?P<account>[0-9]{12})")
 
 
 class RequestAdmission:
@@ -101,12 +106,25 @@ class RequestAdmission:
         to the access point's bucket, and the access point it goes through. Only the
         operations AWS serves through access points pass (object calls, listings, the
         bucket's location); any other is InvalidRequest. An alias nobody holds stays a
-        bucket name, which no bucket can have (NoSuchBucket)."""
+        bucket name, which no bucket can have (NoSuchBucket). The hosts of an access point's
+        ARN (decision 0381) go to it too: its own endpoint's, and ``<name>-<account>`` under
+        the S3 domain, which botocore builds with a custom endpoint."""
         store = self._services.access_points
         name = route.bucket
-        if store is None or name is None or not name.endswith(ALIAS_SUFFIX):
+        if name is None:
             return route, None
-        point = await store.by_alias(name)
+        if route.access_point_region is not None:
+            point: AccessPoint | None = await self._by_endpoint_host(
+                name, route.access_point_region
+            )
+        elif store is None:
+            return route, None
+        elif name.endswith(ALIAS_SUFFIX):
+            point = await store.by_alias(name)
+        elif route.virtual_host and (arn_host := _ARN_HOST.fullmatch(name)) is not None:
+            point = await self._by_arn_host(name, arn_host["account"], arn_host["name"])
+        else:
+            point = None
         if point is None:
             return route, None
         if route.operation not in ACCESS_POINT_OPERATIONS:
@@ -115,6 +133,41 @@ class RequestAdmission:
                 f"{route.operation.name} is not supported through an access point",
             )
         return dataclasses.replace(route, bucket=point.bucket), point.use(self._settings.region)
+
+    async def _by_endpoint_host(self, host_name: str, region: str) -> AccessPoint:
+        """The access point its own endpoint's host names (decision 0381): none of that name
+        in that account and this Region (access points are regional) is NoSuchAccessPoint."""
+        store = self._services.access_points
+        account_at = host_name.rfind("-")
+        point = None
+        if store is not None and region == self._settings.region:
+            point = await store.get(host_name[account_at + 1 :], host_name[:account_at])
+        if point is None:
+            raise S3Error("NoSuchAccessPoint")
+        return point
+
+    async def _by_arn_host(self, host_name: str, account: str, name: str) -> AccessPoint | None:
+        """The access point an ARN's host ``<name>-<account>.<s3_domain>`` names (decision
+        0381), None when it names a bucket. A bucket may bear that name too (S3 keeps the two
+        under different hosts, a custom endpoint does not): the account's access point takes
+        the host unless a bucket of that name exists; a bucket of the same account keeps it
+        (the account made both), one of another account beside the access point is refused
+        rather than guessed, so that neither account's requests reach the other's data."""
+        store = self._services.access_points
+        point = None if store is None else await store.get(account, name)
+        if point is None:
+            return None
+        try:
+            bucket = await self._services.objects.get_bucket(host_name)
+        except NoSuchBucket:
+            return point
+        if bucket.tenant_id == account:
+            return None
+        raise S3Error(
+            "InvalidRequest",
+            f"{host_name} names both a bucket and an access point of account {account}; "
+            "use the access point's alias or the bucket path-style",
+        )
 
     async def addressed_bucket(
         self, route: Route, through: AccessPointUse | None = None

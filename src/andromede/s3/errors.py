@@ -164,6 +164,7 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "MissingContentLength": (411, "You must provide the Content-Length HTTP header."),
     "MissingRequestBodyError": (400, "Request Body is empty"),
     "NoSuchBucket": (404, "The specified bucket does not exist"),
+    "NoSuchAccessPoint": (404, "The specified accesspoint does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
     "NoSuchVersion": (
         404,

@@ -4,10 +4,13 @@ A request is parsed into a :class:`Route` before anything else runs: which bucke
 any) it names and which :class:`S3Operation` it asks for. The operation comes from the method,
 the scope (service, bucket, object) and the first sub-resource query parameter found, in the
 order of the tables below (S3 gives ``uploadId`` precedence over ``partNumber`` and so on).
+An access point's own endpoint, ``<name>-<account>.s3-accesspoint.<region>.<domain>``, names
+it unambiguously (decision 0381): the route carries its region.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -141,6 +144,9 @@ class Route:
     bucket: str | None
     key: str | None
     virtual_host: bool
+    # The region of an access point's own endpoint host (decision 0381), None for any other
+    # host: ``bucket`` is then ``<name>-<account>``, an access point's and never a bucket's.
+    access_point_region: str | None = None
 
 
 def bucket_under(host: str, suffix: str) -> str | None:
@@ -154,11 +160,33 @@ def bucket_under(host: str, suffix: str) -> str | None:
 
 
 class Router:
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, access_point_domain: str = "") -> None:
         self._suffix = "." + domain.lower().strip(".")
+        ap_domain = access_point_domain.lower().strip(".")
+        # AWS's access point endpoint: <name>-<account>.s3-accesspoint.<region>.<domain>.
+        self._access_point_host = (
+            re.compile(
+                r"(?P<bucket>[a-z0-9][a-z0-9-]{1,48}[a-z0-9]-[0-9]{12})"
+                rf"\.s3-accesspoint\.(?P<region>[a-z0-9][a-z0-9-]*[a-z0-9])\.{re.escape(ap_domain)}"
+            )
+            if ap_domain
+            else None
+        )
+
+    def access_point_from_host(self, host: str) -> tuple[str, str] | None:
+        """``<name>-<account>`` and the region of an access point endpoint's host."""
+        if self._access_point_host is None:
+            return None
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        found = self._access_point_host.fullmatch(name.lower().rstrip("."))
+        return None if found is None else (found["bucket"], found["region"])
 
     def bucket_from_host(self, host: str) -> str | None:
-        """``BUCKET.<domain>`` names a bucket; any other host is path-style."""
+        """``BUCKET.<domain>`` names a bucket (an access point endpoint's host, its access
+        point); any other host is path-style."""
+        access_point = self.access_point_from_host(host)
+        if access_point is not None:
+            return access_point[0]
         return bucket_under(host, self._suffix)
 
     def bucket_and_key(self, host: str, raw_path: str) -> tuple[str | None, str, bool]:
@@ -205,7 +233,14 @@ class Router:
                 operation = _O.CopyObject
             elif operation is _O.UploadPart:
                 operation = _O.UploadPartCopy
-        return Route(operation=operation, bucket=bucket, key=key or None, virtual_host=virtual_host)
+        access_point = self.access_point_from_host(host)
+        return Route(
+            operation=operation,
+            bucket=bucket,
+            key=key or None,
+            virtual_host=virtual_host,
+            access_point_region=None if access_point is None else access_point[1],
+        )
 
 
 def _decode_path(raw_path: str) -> str:

@@ -29,6 +29,13 @@ class S3Settings(BaseModel):
         "<website_domain> serves the bucket's website (anonymous GET and HEAD, HTML errors);"
         " empty turns website endpoints off.",
     )
+    s3_access_point_domain: str = Field(
+        default="localhost",
+        pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)?$",
+        description="Base domain of access points' own endpoints on the S3 port: "
+        "<name>-<account>.s3-accesspoint.<region>.<s3_access_point_domain> addresses the "
+        "account's access point (AWS: amazonaws.com); empty turns them off (decision 0381).",
+    )
     max_object_size: int = Field(
         default=5 * GIB, gt=0, description="Largest body accepted by a single PutObject."
     )

@@ -294,3 +294,77 @@ async def test_another_accounts_access_point_on_the_bucket(world: World) -> None
     assert (got.status, got.body) == (200, b"hello")
     # The delegation is to B's access points, not to B's direct requests.
     assert (await other.request("GET", f"/{BUCKET}/doc.txt")).status == 403
+
+
+# The host botocore builds from the access point's ARN and a custom endpoint (decision 0381).
+
+
+def _arn_host(world: World, name: str = "app") -> str:
+    return f"{name}-{world.owner.tenant_id}.s3.localhost"
+
+
+async def test_the_arn_host_goes_through_the_access_point(world: World) -> None:
+    owner, host = world.owner, _arn_host(world)
+    got = await owner.request("GET", "/doc.txt", host=host)
+    assert (got.status, got.body) == (200, b"hello")
+    assert (await owner.request("PUT", "/new.txt", b"new", host=host)).status == 200
+    assert (await owner.request("GET", f"/{BUCKET}/new.txt")).body == b"new"
+    listed = await owner.request("GET", "/?list-type=2", host=host)
+    assert listed.status == 200
+    assert b"<Key>new.txt</Key>" in listed.body
+    assert (await owner.request("HEAD", "/new.txt", host=host)).status == 200
+    assert (await owner.request("DELETE", "/new.txt", host=host)).status == 204
+    refused = await owner.request("GET", "/?policy", host=host)
+    assert refused.error_code() == "InvalidRequest"
+
+
+async def test_the_arn_host_is_authorised_as_the_access_point(world: World) -> None:
+    # The user has no policy: only the access point's policy, under the bucket's delegation,
+    # lets it read — the same decision as through the alias.
+    host = _arn_host(world)
+    assert (await world.user.request("GET", "/doc.txt", host=host)).status == 403
+    await world.set_bucket_policy(_delegation(world))
+    await world.set_point_policy(
+        _statement("Allow", {"AWS": _user_arn(world)}, "s3:GetObject", f"{world.arn}/object/*")
+    )
+    assert (await world.user.request("GET", "/doc.txt", host=host)).status == 200
+    assert (await world.user.request("GET", f"/{BUCKET}/doc.txt")).status == 403
+
+
+async def test_an_arn_host_of_no_access_point_stays_a_bucket_name(world: World) -> None:
+    reply = await world.owner.request("GET", "/doc.txt", host=_arn_host(world, "nothing"))
+    assert reply.error_code() == "NoSuchBucket"
+
+
+async def test_a_bucket_of_the_same_account_keeps_its_host(world: World) -> None:
+    owner = world.owner
+    name = f"app-{owner.tenant_id}"
+    assert (await owner.request("PUT", f"/{name}")).status == 200
+    assert (await owner.request("PUT", f"/{name}/mine.txt", b"bucket")).status == 200
+    got = await owner.request("GET", "/mine.txt", host=_arn_host(world))
+    assert (got.status, got.body) == (200, b"bucket")
+
+
+async def test_a_bucket_of_another_account_beside_the_access_point_is_refused(
+    world: World,
+) -> None:
+    # Another tenant's bucket named like the owner's access point host: neither wins.
+    name = f"app-{world.owner.tenant_id}"
+    assert (await world.other.request("PUT", f"/{name}")).status == 200
+    reply = await world.owner.request("PUT", "/x.txt", b"secret", host=_arn_host(world))
+    assert (reply.status, reply.error_code()) == (400, "InvalidRequest")
+
+
+async def test_the_access_point_endpoint_host_goes_through_it(world: World) -> None:
+    host = f"app-{world.owner.tenant_id}.s3-accesspoint.{REGION}.localhost"
+    got = await world.owner.request("GET", "/doc.txt", host=host)
+    assert (got.status, got.body) == (200, b"hello")
+    unknown = await world.owner.request(
+        "GET", "/doc.txt", host=f"nothing-{world.owner.tenant_id}.s3-accesspoint.{REGION}.localhost"
+    )
+    assert (unknown.status, unknown.error_code()) == (404, "NoSuchAccessPoint")
+    # Access points are regional: none of that name in another Region.
+    elsewhere = await world.owner.request(
+        "GET", "/doc.txt", host=f"app-{world.owner.tenant_id}.s3-accesspoint.us-west-2.localhost"
+    )
+    assert elsewhere.error_code() == "NoSuchAccessPoint"

@@ -100,3 +100,45 @@ def test_every_operation_has_an_iam_action() -> None:
 def test_operations_are_distinct_members() -> None:
     # Equal values would make Enum members aliases: PutObject would route to another handler.
     assert len({op.name for op in O}) == len(O.__members__)
+
+
+# Access points' own endpoints (decision 0381).
+ap_router = Router("s3.localhost", "example.net")
+
+
+def test_an_access_point_endpoint_host_names_the_access_point_and_its_region() -> None:
+    got = ap_router.route(
+        "GET", "app-123456789012.s3-accesspoint.eu-west-1.example.net:9000", "/a/b", {}, {}
+    )
+    assert (got.operation, got.bucket, got.key) == (O.GetObject, "app-123456789012", "a/b")
+    assert (got.virtual_host, got.access_point_region) == (True, "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "app-12345678901.s3-accesspoint.eu-west-1.example.net",  # 11 digits
+        "app.s3-accesspoint.eu-west-1.example.net",  # no account
+        "app-123456789012.s3-accesspoint.eu-west-1.example.org",  # another domain
+        "app-123456789012.s3-accesspoint.example.net",  # no region
+    ],
+)
+def test_other_hosts_are_no_access_point_endpoint(host: str) -> None:
+    assert ap_router.access_point_from_host(host) is None
+    assert ap_router.route("GET", host, "/b/k", {}, {}).access_point_region is None
+
+
+def test_an_empty_access_point_domain_turns_the_endpoints_off() -> None:
+    host = "app-123456789012.s3-accesspoint.eu-west-1.localhost"
+    assert Router("s3.localhost").route("GET", host, "/b/k", {}, {}).bucket == "b"
+
+
+def test_an_arn_host_under_the_s3_domain_is_a_virtual_hosted_name() -> None:
+    # <name>-<account>.<s3_domain>: which one it names is decided by what exists (admission).
+    got = route("GET", "/k", host="app-123456789012.s3.localhost:9000")
+    assert (got.bucket, got.key, got.virtual_host, got.access_point_region) == (
+        "app-123456789012",
+        "k",
+        True,
+        None,
+    )
