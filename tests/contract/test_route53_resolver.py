@@ -27,6 +27,7 @@ from andromede.hypervisor.tenant_network import TenantNetworks
 from andromede.route53.model import HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
 from support.recording_dns import recording_resolver
+from support.router_processes import alive, copies, gone
 from support.tenant_networks import (
     Guest,
     guest,
@@ -187,17 +188,17 @@ async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: 
                 [pidfile] = (tmp_path / "net").glob("forwarder-*.pid")
                 killed = int(pidfile.read_text())
                 os.kill(killed, signal.SIGKILL)
-                await _gone(killed)
+                await gone(killed)
                 await manager.restore()
                 restarted = int(pidfile.read_text())
-                assert restarted != killed and _alive(restarted)
+                assert restarted != killed and alive(restarted)
                 done = a.run(sys.executable, "-c", _ASK, timeout=60)
                 assert done.returncode == 0, done.stderr
                 assert json.loads(done.stdout)[1:] == [["192.0.2.99"], ["192.0.2.99"]]
         finally:
             for network_id in list(manager._state.networks):
                 await manager.remove(network_id)
-        assert not _alive(restarted)  # the router's removal stops it
+        assert not alive(restarted)  # the router's removal stops it
         received = upstream.received
         asked = {(r.name, r.transport) for r in received}
         assert {("www.example.test.", "udp"), ("tcp.example.test.", "tcp")} <= asked
@@ -239,12 +240,12 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
                         if other != pidfile
                     }
                     os.kill(killed, signal.SIGKILL)
-                    await _gone(killed)
+                    await gone(killed)
                     # Each name asked once (dnsmasq caches): only a running responder
                     # answers the wildcard, only a running forwarder the public name.
                     seconds = await _answered(a, kind)
                     assert seconds < 20, f"{kind}: answered again after {seconds:.1f} s"
-                    assert [_copies(pidfile)] == [[int(pidfile.read_text())]]
+                    assert [copies(pidfile)] == [[int(pidfile.read_text())]]
                     assert int(pidfile.read_text()) != killed
                     # The others left running as they were.
                     assert {other: other.read_text() for other in others} == others
@@ -277,34 +278,3 @@ async def _answered(client: Guest, label: str) -> float:
             return time.monotonic() - start
         await asyncio.sleep(0.2)
     raise AssertionError(label)
-
-
-def _copies(pidfile: Path) -> list[int]:
-    """The live processes whose command line names ``pidfile``: one copy, never two."""
-    copies = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                named = os.fsencode(pidfile) in (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if named and _alive(int(entry.name)):
-                copies.append(int(entry.name))
-    return copies
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-async def _gone(pid: int) -> None:
-    """Wait (20 s at most) for ``pid`` to be gone."""
-    deadline = time.monotonic() + 20
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"{pid} still runs"
-        await asyncio.sleep(0.05)
