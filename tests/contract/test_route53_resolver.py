@@ -66,6 +66,20 @@ print(json.dumps(answers))
 """
 
 
+def _instance(dns: VpcDns, vpc: str | None = None) -> NicSpec:
+    """The guest's interface, 10.7.1.5 in a new subnet 10.7.1.0/24 of ``vpc`` (a new one by
+    default) whose DNS is ``dns``."""
+    subnet = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id="111111111111",
+        cidr="10.7.1.0/24",
+        vpc_id=vpc or "vpc-" + secrets.token_hex(4),
+        vpc_cidr="10.7.0.0/16",
+        dns=dns,
+    )
+    return NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+
+
 def _dig(client: Guest, *names: str) -> list[list[tuple[int, str]]]:
     """Each name's A answer as (TTL, address), asked with dnspython from the guest."""
     done = client.run(sys.executable, "-c", _DIG, *names, timeout=30)
@@ -95,15 +109,7 @@ async def test_a_private_zone_is_answered_without_fallthrough(tmp_path: Path) ->
             DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
         )
         vpc = "vpc-" + secrets.token_hex(4)
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id=vpc,
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned, vpc)
         try:
             async with guest(manager, "i-a", nic) as a:
                 assert "Address: 10.7.1.20" in _lookup(a, "db.corp.internal", "10.7.0.2")
@@ -169,15 +175,7 @@ async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: 
             private_zones=("corp.internal",),
             zone_document=responder_document([ROUTED], {}, {}, collections=collections),
         )
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id="vpc-" + secrets.token_hex(4),
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned)
         try:
             async with guest(manager, "i-a", nic) as a:
                 done = a.run(sys.executable, "-c", _ASK, timeout=60)
@@ -218,15 +216,7 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
         zoned = replace(
             DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
         )
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id="vpc-" + secrets.token_hex(4),
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned)
         supervision = asyncio.create_task(manager.supervise_dns_forever())
         try:
             async with guest(manager, "i-a", nic) as a:
