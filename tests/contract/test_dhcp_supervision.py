@@ -18,6 +18,7 @@ from pathlib import Path
 
 from andromede.compute.driver_network import NetworkSpec, NicSpec
 from andromede.hypervisor.tenant_network import TenantNetworks
+from support.router_processes import copies, gone
 from support.tenant_networks import Guest, guest, needs_root_and_tools, random_layout
 
 __all__ = ["needs_root_and_tools"]  # the fixture this module takes from support
@@ -68,7 +69,7 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
             others = {p: p.read_text() for p in (tmp_path / "net").glob("*.pid") if p != pidfile}
             killed = int(pidfile.read_text())
             os.kill(killed, signal.SIGKILL)
-            await _gone(killed)
+            await gone(killed)
             # A guest booting now: no address yet, and asking for the running guest's.
             b.run("ip", "addr", "flush", "dev", "eth0")
             seconds, given = await _leased(b, A_IP, "booting")
@@ -77,7 +78,7 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
             # The running guest's renewal: its address kept.
             assert (await _leased(a, A_IP, "renewal"))[1] == A_IP
             assert A_IP in a.run("ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout
-            assert _copies(pidfile) == [int(pidfile.read_text())] != [killed]
+            assert copies(pidfile) == [int(pidfile.read_text())] != [killed]
             # The router's other processes left running as they were.
             assert {p: p.read_text() for p in others} == others
             assert manager.process_restarts()["dhcp"] == 1
@@ -86,34 +87,3 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
         await asyncio.gather(supervision, return_exceptions=True)
         for network_id in list(manager._state.networks):
             await manager.remove(network_id)
-
-
-def _copies(pidfile: Path) -> list[int]:
-    """The live processes whose command line names ``pidfile``: one copy, never two."""
-    copies = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                named = os.fsencode(pidfile) in (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if named and _alive(int(entry.name)):
-                copies.append(int(entry.name))
-    return copies
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-async def _gone(pid: int) -> None:
-    """Wait (20 s at most) for ``pid`` to be gone."""
-    deadline = time.monotonic() + 20
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"{pid} still runs"
-        await asyncio.sleep(0.05)

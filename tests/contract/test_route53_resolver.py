@@ -27,6 +27,7 @@ from andromede.hypervisor.tenant_network import TenantNetworks
 from andromede.route53.model import HostedZone, RecordSet, made_records
 from andromede.route53.responder_data import responder_document
 from support.recording_dns import recording_resolver
+from support.router_processes import alive, copies, gone
 from support.tenant_networks import (
     Guest,
     guest,
@@ -65,6 +66,20 @@ print(json.dumps(answers))
 """
 
 
+def _instance(dns: VpcDns, vpc: str | None = None) -> NicSpec:
+    """The guest's interface, 10.7.1.5 in a new subnet 10.7.1.0/24 of ``vpc`` (a new one by
+    default) whose DNS is ``dns``."""
+    subnet = NetworkSpec(
+        network_id="subnet-" + secrets.token_hex(4),
+        tenant_id="111111111111",
+        cidr="10.7.1.0/24",
+        vpc_id=vpc or "vpc-" + secrets.token_hex(4),
+        vpc_cidr="10.7.0.0/16",
+        dns=dns,
+    )
+    return NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+
+
 def _dig(client: Guest, *names: str) -> list[list[tuple[int, str]]]:
     """Each name's A answer as (TTL, address), asked with dnspython from the guest."""
     done = client.run(sys.executable, "-c", _DIG, *names, timeout=30)
@@ -94,15 +109,7 @@ async def test_a_private_zone_is_answered_without_fallthrough(tmp_path: Path) ->
             DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
         )
         vpc = "vpc-" + secrets.token_hex(4)
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id=vpc,
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned, vpc)
         try:
             async with guest(manager, "i-a", nic) as a:
                 assert "Address: 10.7.1.20" in _lookup(a, "db.corp.internal", "10.7.0.2")
@@ -168,15 +175,7 @@ async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: 
             private_zones=("corp.internal",),
             zone_document=responder_document([ROUTED], {}, {}, collections=collections),
         )
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id="vpc-" + secrets.token_hex(4),
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned)
         try:
             async with guest(manager, "i-a", nic) as a:
                 done = a.run(sys.executable, "-c", _ASK, timeout=60)
@@ -187,17 +186,17 @@ async def test_the_upstream_resolvers_never_see_the_instances_address(tmp_path: 
                 [pidfile] = (tmp_path / "net").glob("forwarder-*.pid")
                 killed = int(pidfile.read_text())
                 os.kill(killed, signal.SIGKILL)
-                await _gone(killed)
+                await gone(killed)
                 await manager.restore()
                 restarted = int(pidfile.read_text())
-                assert restarted != killed and _alive(restarted)
+                assert restarted != killed and alive(restarted)
                 done = a.run(sys.executable, "-c", _ASK, timeout=60)
                 assert done.returncode == 0, done.stderr
                 assert json.loads(done.stdout)[1:] == [["192.0.2.99"], ["192.0.2.99"]]
         finally:
             for network_id in list(manager._state.networks):
                 await manager.remove(network_id)
-        assert not _alive(restarted)  # the router's removal stops it
+        assert not alive(restarted)  # the router's removal stops it
         received = upstream.received
         asked = {(r.name, r.transport) for r in received}
         assert {("www.example.test.", "udp"), ("tcp.example.test.", "tcp")} <= asked
@@ -217,15 +216,7 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
         zoned = replace(
             DNS, private_zones=("corp.internal",), zone_document=responder_document([ZONE], {}, {})
         )
-        subnet = NetworkSpec(
-            network_id="subnet-" + secrets.token_hex(4),
-            tenant_id="111111111111",
-            cidr="10.7.1.0/24",
-            vpc_id="vpc-" + secrets.token_hex(4),
-            vpc_cidr="10.7.0.0/16",
-            dns=zoned,
-        )
-        nic = NicSpec(network=subnet, mac="02:00:00:00:01:05", private_ip="10.7.1.5")
+        nic = _instance(zoned)
         supervision = asyncio.create_task(manager.supervise_dns_forever())
         try:
             async with guest(manager, "i-a", nic) as a:
@@ -239,12 +230,12 @@ async def test_a_killed_dns_process_is_started_again_within_a_round(tmp_path: Pa
                         if other != pidfile
                     }
                     os.kill(killed, signal.SIGKILL)
-                    await _gone(killed)
+                    await gone(killed)
                     # Each name asked once (dnsmasq caches): only a running responder
                     # answers the wildcard, only a running forwarder the public name.
                     seconds = await _answered(a, kind)
                     assert seconds < 20, f"{kind}: answered again after {seconds:.1f} s"
-                    assert [_copies(pidfile)] == [[int(pidfile.read_text())]]
+                    assert [copies(pidfile)] == [[int(pidfile.read_text())]]
                     assert int(pidfile.read_text()) != killed
                     # The others left running as they were.
                     assert {other: other.read_text() for other in others} == others
@@ -277,34 +268,3 @@ async def _answered(client: Guest, label: str) -> float:
             return time.monotonic() - start
         await asyncio.sleep(0.2)
     raise AssertionError(label)
-
-
-def _copies(pidfile: Path) -> list[int]:
-    """The live processes whose command line names ``pidfile``: one copy, never two."""
-    copies = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                named = os.fsencode(pidfile) in (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if named and _alive(int(entry.name)):
-                copies.append(int(entry.name))
-    return copies
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (dnsmasq daemonises: a zombie is one init has not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-async def _gone(pid: int) -> None:
-    """Wait (20 s at most) for ``pid`` to be gone."""
-    deadline = time.monotonic() + 20
-    while _alive(pid):
-        assert time.monotonic() < deadline, f"{pid} still runs"
-        await asyncio.sleep(0.05)

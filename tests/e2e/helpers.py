@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import awscrt.checksums
 import boto3
@@ -38,6 +39,7 @@ __all__ = [
     "client_binary",
     "composite_checksum",
     "create_bucket",
+    "delegate_to_access_points",
     "empty_and_delete_bucket",
     "sha256_bytes",
     "sha256_file",
@@ -169,6 +171,22 @@ def create_bucket(client: S3Client, name: str) -> None:
     # The stubs list AWS's regions only; ours is a plain string.
     configuration = cast("CreateBucketConfigurationTypeDef", {"LocationConstraint": REGION})
     client.create_bucket(Bucket=name, CreateBucketConfiguration=configuration)
+
+
+def delegate_to_access_points(client: Any, bucket: str, account: str) -> None:
+    """The bucket policy AWS recommends with access points: anything any principal is
+    allowed through one of ``account``'s access points, which then decide."""
+    resources = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    delegate = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "*",
+        "Resource": resources,
+        "Condition": {"StringEquals": {"s3:DataAccessPointAccount": account}},
+    }
+    client.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [delegate]})
+    )
 
 
 def empty_and_delete_bucket(client: S3Client, bucket: str) -> None:

@@ -21,14 +21,19 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from e2e.helpers import REGION
+from e2e.helpers import REGION, delegate_to_access_points
 from e2e.iam_helpers import client_for, new_tenant
 from e2e.test_s3control import s3control_client
 from support.server import ServerProcess
 
 
 def _arn_client(
-    server: ServerProcess, access_key_id: str, secret_access_key: str, style: str = "auto"
+    server: ServerProcess,
+    access_key_id: str,
+    secret_access_key: str,
+    style: str = "auto",
+    *,
+    use_arn_region: bool = False,
 ) -> Any:
     port = urlsplit(server.endpoint).port
     return boto3.session.Session(
@@ -39,7 +44,7 @@ def _arn_client(
         "s3",
         endpoint_url=f"http://s3.localhost:{port}",
         config=Config(
-            s3={"addressing_style": style},
+            s3={"addressing_style": style, "use_arn_region": use_arn_region},
             proxies={"http": server.endpoint},
             retries={"max_attempts": 1},
         ),
@@ -110,25 +115,7 @@ def test_a_user_named_only_by_the_access_point_policy_reads_through_its_arn(
     arn = control.create_access_point(AccountId=tenant.account, Name="reports", Bucket=bucket)[
         "AccessPointArn"
     ]
-    direct.put_bucket_policy(
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": "*"},
-                        "Action": "*",
-                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                        "Condition": {
-                            "StringEquals": {"s3:DataAccessPointAccount": tenant.account}
-                        },
-                    }
-                ],
-            }
-        ),
-    )
+    delegate_to_access_points(direct, bucket, tenant.account)
     iam.create_user(UserName="reader")
     key = iam.create_access_key(UserName="reader")["AccessKey"]
     reader = _arn_client(server, key["AccessKeyId"], key["SecretAccessKey"])
@@ -169,20 +156,7 @@ def test_an_arn_of_another_region_is_refused_by_the_server(server: ServerProcess
     bucket = f"aparnr-{uuid.uuid4().hex[:12]}"
     direct.create_bucket(Bucket=bucket)
     control.create_access_point(AccountId=tenant.account, Name="apps", Bucket=bucket)
-    port = urlsplit(server.endpoint).port
-    s3 = boto3.session.Session(
-        aws_access_key_id=tenant.access_key_id,
-        aws_secret_access_key=tenant.secret_access_key,
-        region_name=REGION,
-    ).client(
-        "s3",
-        endpoint_url=f"http://s3.localhost:{port}",
-        config=Config(
-            s3={"use_arn_region": True},
-            proxies={"http": server.endpoint},
-            retries={"max_attempts": 1},
-        ),
-    )
+    s3 = _arn_client(server, tenant.access_key_id, tenant.secret_access_key, use_arn_region=True)
     other = "ap-southeast-2" if REGION != "ap-southeast-2" else "us-west-2"
     with pytest.raises(ClientError) as caught:
         s3.get_object(Bucket=f"arn:aws:s3:{other}:{tenant.account}:accesspoint/apps", Key="k")

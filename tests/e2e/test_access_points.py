@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
-from e2e.helpers import REGION
+from e2e.helpers import REGION, delegate_to_access_points
 from e2e.iam_helpers import Tenant, client_for, new_tenant
 from e2e.test_s3control import s3control_client
 from support.server import ServerProcess
@@ -61,25 +61,7 @@ def test_an_iam_user_allowed_only_through_the_access_point(server: ServerProcess
     key = iam.create_access_key(UserName="analyst")["AccessKey"]
     analyst = client_for(server, "s3", key["AccessKeyId"], key["SecretAccessKey"])
     user_arn = f"arn:aws:iam::{tenant.account}:user/analyst"
-    s3.put_bucket_policy(
-        Bucket=bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": "*"},
-                        "Action": "*",
-                        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                        "Condition": {
-                            "StringEquals": {"s3:DataAccessPointAccount": tenant.account}
-                        },
-                    }
-                ],
-            }
-        ),
-    )
+    delegate_to_access_points(s3, bucket, tenant.account)
     point_policy = {
         "Version": "2012-10-17",
         "Statement": [

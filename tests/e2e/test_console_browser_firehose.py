@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from e2e.iam_helpers import client_for, new_tenant
+from e2e.iam_helpers import Tenant, client_for, new_tenant
 from support.console_browser import console_page, console_user, sign_in
 from support.delivery_streams import active_stream, delivered_bodies
 from support.server import REGION, ServerProcess
@@ -24,38 +24,51 @@ from support.service_roles import service_role
 pytestmark = [pytest.mark.e2e]
 
 _DEMO_FIELDS = {"ticker_symbol", "sector", "change", "price"}  # the console's demo records
+_CONSOLE_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
+    '"Resource": "*"}]}'
+)
+
+
+def _console_account(server: ServerProcess, name: str, user: str) -> tuple[Tenant, Any, Any, Any]:
+    """A new account with ``user``, allowed Firehose and the lists its page offers, signing in
+    to the console; its IAM, S3 and Firehose clients as the account's root."""
+    tenant = new_tenant(server, name)
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam: Any = client_for(server, "iam", *keys)
+    console_user(iam, user, "firehose", _CONSOLE_POLICY)
+    s3, firehose = client_for(server, "s3", *keys), client_for(server, "firehose", *keys)
+    return tenant, iam, s3, firehose
+
+
+def _active(
+    firehose: Any, name: str, role: str, bucket: str, hints: dict[str, int], prefix: str = ""
+) -> None:
+    """A stream into ``bucket`` of 1 MB buffers and ``hints``, waited for until ACTIVE."""
+    destination: dict[str, Any] = {
+        "RoleARN": role,
+        "BucketARN": f"arn:aws:s3:::{bucket}",
+        "BufferingHints": {"SizeInMBs": 1, **hints},
+    }
+    if prefix:
+        destination["Prefix"] = prefix
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name, ExtendedS3DestinationConfiguration=destination
+    )
+    active_stream(firehose, name, within=60)
 
 
 def test_a_streams_processors_and_bucket_changed_in_the_browser(
     browser: Any, server: ServerProcess
 ) -> None:
-    tenant = new_tenant(server, "console-firehose")
-    keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    console_user(
-        iam,
-        "flow",
-        "firehose",
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-        '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
-        '"Resource": "*"}]}',
-    )
-    s3: Any = client_for(server, "s3", *keys)
+    tenant, iam, s3, firehose = _console_account(server, "console-firehose", "flow")
     for bucket in ("fh-browser-landing", "fh-browser-moved"):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     role = service_role(
         iam, "fh-browser", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::fh-browser-*")
     )
-    firehose: Any = client_for(server, "firehose", *keys)
-    firehose.create_delivery_stream(
-        DeliveryStreamName="browser-flow",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": role,
-            "BucketARN": "arn:aws:s3:::fh-browser-landing",
-            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
-        },
-    )
-    active_stream(firehose, "browser-flow", within=60)
+    _active(firehose, "browser-flow", role, "fh-browser-landing", {"IntervalInSeconds": 60})
 
     flow = "firehose processors browser flow"
     with console_page(browser, server, timed=flow) as (page, console, reported):
@@ -105,18 +118,7 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
     """Decision 0367 in Chromium: a count PutRecordBatch does not take refused in the page,
     then demo records sent and delivered into the bucket (read with boto3); the Lambda
     processor's own role chosen from the processors form and described by Firehose."""
-    tenant = new_tenant(server, "console-firehose-demo")
-    keys = (tenant.access_key_id, tenant.secret_access_key)
-    iam: Any = client_for(server, "iam", *keys)
-    console_user(
-        iam,
-        "demo",
-        "firehose",
-        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
-        '"Action": ["firehose:*", "s3:ListAllMyBuckets", "iam:ListRoles", "iam:PassRole"], '
-        '"Resource": "*"}]}',
-    )
-    s3: Any = client_for(server, "s3", *keys)
+    tenant, iam, s3, firehose = _console_account(server, "console-firehose-demo", "demo")
     s3.create_bucket(
         Bucket="fh-demo-landing", CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -126,17 +128,7 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
     invoking = service_role(
         iam, "fh-demo-invoking", "firehose.amazonaws.com", ("lambda:InvokeFunction", "*")
     )
-    firehose: Any = client_for(server, "firehose", *keys)
-    firehose.create_delivery_stream(
-        DeliveryStreamName="demo-flow",
-        ExtendedS3DestinationConfiguration={
-            "RoleARN": role,
-            "BucketARN": "arn:aws:s3:::fh-demo-landing",
-            "Prefix": "demo/",
-            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
-        },
-    )
-    active_stream(firehose, "demo-flow", within=60)
+    _active(firehose, "demo-flow", role, "fh-demo-landing", {"IntervalInSeconds": 0}, "demo/")
 
     flow = "firehose demo data browser flow"
     with console_page(browser, server, timed=flow) as (page, console, reported):

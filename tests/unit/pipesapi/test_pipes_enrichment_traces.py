@@ -9,44 +9,26 @@ without one passes none on."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import shutil
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
-from andromede.db.database import open_database
 from andromede.functions.lineage import Lineage, function_key, furthest
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.service import KeyService
 from andromede.pipe_enrichments import PipeEnrichments
 from andromede.pipe_functions import PipeFunctions
 from andromede.pipe_roles import PipeRoles
 from andromede.pipe_sources import PipeSources
 from andromede.pipe_targets import PipeTargets
 from andromede.pipes.runner import PipesRunner, RunnerPolicy
-from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.model import TRACE_HEADER, MessageAttribute
 from andromede.queues.service import QueueService
-from andromede.settings import Settings
-from andromede.wiring.events import EventsParts
-from andromede.wiring.pipes import pipes_api
-from andromede.wiring.queues import KeySealer
+from support.api_destinations import JsonEndpoint, destination_pipes, json_endpoint
 from support.lambdaapp import Functions, functions_over
 from support.pipesapp import REGION, TRUST, World, allow
-from support.schema import migrated_sqlite
 
 TRACE = "Root=1-6756f2a0-0123456789abcdef01234567;Sampled=1;Lineage=1a2b3c4d:4"
 # A second message of the same batch, earlier in its chain: the batch goes on with TRACE's.
@@ -132,84 +114,36 @@ async def test_a_function_enrichment_sees_the_batchs_trace_and_the_target_keeps_
     assert TRACE.split(";")[0] not in body["trace"] and kept is None
 
 
-class Seen:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str | None]] = []  # (path, X-Amzn-Trace-Id)
-        self.port = 0
+def _enriched(path: str, body: Any) -> Any:
+    """The enrichment's answer, its batch's ids; the target's, nothing."""
+    return [{"id": item["id"]} for item in body] if path == "/enrich" else {}
 
 
 @pytest.fixture
-def endpoint() -> Iterator[Seen]:
-    seen = Seen()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.requests.append((self.path, self.headers.get("X-Amzn-Trace-Id")))
-            enriching = self.path == "/enrich"
-            answer = json.dumps([{"id": i["id"]} for i in body] if enriching else {}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def endpoint() -> Iterator[JsonEndpoint]:
+    with json_endpoint(_enriched) as seen:
         yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 async def test_api_destinations_receive_the_trace_as_enrichment_and_target(
-    tmp_path: Path, endpoint: Seen
+    tmp_path: Path, endpoint: JsonEndpoint
 ) -> None:
-    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        region=REGION,
-        pipes_poll_interval=0.05,
-        events_api_destination_allow_http=True,
-        events_api_destination_allow_cidrs=("127.0.0.0/8",),
-    )
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    tenant = boot.tenant.id
-    audit = AuditService(MemoryAuditStore())
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=REGION)
-    no_targets = SimpleNamespace(roles=None)
-    events = EventsParts(settings, db, no_targets, identity=identity)  # type: ignore[arg-type]
-    connection = await events.connections.create_connection(
-        tenant, "c", "API_KEY",
-        {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-123"}},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{endpoint.port}"
-    enrich = await events.connections.create_destination(
-        tenant, "enrich", connection.arn, f"{base}/enrich", "POST"
-    )
-    deliver = await events.connections.create_destination(
-        tenant, "deliver", connection.arn, f"{base}/deliver", "POST"
-    )
-    apis: dict[str, Any] = {}
-    task, _ = pipes_api(apis, settings, db, identity, audit, None, None, queues, None, None,
-                        events.connections)  # fmt: skip
-    try:
+    async with destination_pipes(tmp_path) as deployed:
+        identity, tenant, queues = deployed.identity, deployed.tenant, deployed.queues
+        base = f"http://127.0.0.1:{endpoint.port}"
+        connections, connection = deployed.events.connections, deployed.connection.arn
+        enrich = await connections.create_destination(
+            tenant, "enrich", connection, f"{base}/enrich", "POST"
+        )
+        deliver = await connections.create_destination(
+            tenant, "deliver", connection, f"{base}/deliver", "POST"
+        )
         source = await queues.create_queue(tenant, "in", {}, {})
         role = await identity.create_role(tenant, "pipe", TRUST)
         await identity.put_role_policy(
             tenant, "pipe", "q", allow(*READ, "events:InvokeApiDestination")
         )
-        await apis["pipes"].service.create(tenant, "p", {
+        await deployed.apis["pipes"].service.create(tenant, "p", {
             "Source": source.arn, "Target": deliver.arn, "RoleArn": role.arn,
             "Enrichment": enrich.arn,
             "EnrichmentParameters": {"InputTemplate": '{"id": <$.body.id>}'},
@@ -220,17 +154,12 @@ async def test_api_destinations_receive_the_trace_as_enrichment_and_target(
                 if len(endpoint.requests) >= count:
                     break
                 await asyncio.sleep(0.025)
-            return list(endpoint.requests)
+            return [
+                (path, headers.get("x-amzn-trace-id")) for path, headers, _ in endpoint.requests
+            ]
 
         await _send(queues, source, json.dumps({"id": 7}), TRACE, tenant)
         assert await requests(2) == [("/enrich", TRACE), ("/deliver", TRACE)]
         endpoint.requests.clear()
         await _send(queues, source, json.dumps({"id": 8}), None, tenant)
         assert await requests(2) == [("/enrich", None), ("/deliver", None)]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await audit.close()
-        keys.close()
-        await db.close()

@@ -9,76 +9,33 @@ refuses a longer one."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from andromede.audit.service import AuditService
-from andromede.audit.store import MemoryAuditStore
 from andromede.db.database import open_database
-from andromede.db.doorbells import SQS_MESSAGES
 from andromede.events.api_invoker import ApiDestinationInvoker, InvocationPolicy
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.model import Target
 from andromede.http.outbound import networks
-from andromede.iam.secrets import SecretSealer
-from andromede.iam.service import IdentityService
-from andromede.iam.store_memory import MemoryIdentityStore
-from andromede.kms.keyfile import LocalKeyFileProvider
-from andromede.kms.service import KeyService
-from andromede.queues.memory import MemoryQueueStore
-from andromede.queues.service import QueueService
 from andromede.settings import Settings
-from andromede.wakeup import Timetable
 from andromede.wiring.events import EventsParts
-from andromede.wiring.pipes import pipes_api
-from andromede.wiring.queues import KeySealer
+from support.api_destinations import JsonEndpoint, destination_pipes, json_endpoint
 from support.pipesapp import REGION, TRUST, allow
 from support.schema import migrated_sqlite
 
 
-class Seen:
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], Any]] = []
-        self.port = 0
+def _looked_up(path: str, body: Any) -> Any:
+    return [{"looked_up": item["id"] * 10} for item in body]
 
 
 @pytest.fixture
-def endpoint() -> Iterator[Seen]:
-    seen = Seen()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-            answer = json.dumps([{"looked_up": item["id"] * 10} for item in body]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def endpoint() -> Iterator[JsonEndpoint]:
+    with json_endpoint(_looked_up) as seen:
         yield seen
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 async def _until(check: Any, passes: int = 200) -> Any:
@@ -92,42 +49,17 @@ async def _until(check: Any, passes: int = 200) -> Any:
 
 @pytest.mark.parametrize("limit", [None, 5])
 async def test_the_enrichment_is_called_and_its_answer_sent(
-    tmp_path: Path, endpoint: Seen, limit: int | None
+    tmp_path: Path, endpoint: JsonEndpoint, limit: int | None
 ) -> None:
     """With ``pipes_enrichment_max_response`` below the answer's size, the execution fails:
     nothing reaches the target, and the pipe is not refused (no StateReason)."""
-    db = open_database(migrated_sqlite(tmp_path / "meta.db"))
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        region=REGION,
-        pipes_poll_interval=0.05,
-        events_api_destination_allow_http=True,
-        events_api_destination_allow_cidrs=("127.0.0.0/8",),
-        **({} if limit is None else {"pipes_enrichment_max_response": limit}),
-    )
-    identity = IdentityService(MemoryIdentityStore(), SecretSealer(os.urandom(32)))
-    boot = await identity.bootstrap()
-    assert boot is not None
-    tenant = boot.tenant.id
-    audit = AuditService(MemoryAuditStore())
-    keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=REGION)
-    # As ``serve`` wires it: a message back after its visibility timeout rings the pipes (0331).
-    queues.due = Timetable(db.doorbells.of(SQS_MESSAGES).ring_soon).at
-    # No queue or topic is a target here; with an identity the parts give the targets roles.
-    no_targets = SimpleNamespace(roles=None)
-    events = EventsParts(settings, db, no_targets, identity=identity)  # type: ignore[arg-type]
-    connection = await events.connections.create_connection(
-        tenant, "c", "API_KEY",
-        {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-123"}},
-    )  # fmt: skip
-    destination = await events.connections.create_destination(
-        tenant, "lookup", connection.arn, f"http://127.0.0.1:{endpoint.port}/orders/*", "POST"
-    )
-    apis: dict[str, Any] = {}
-    task, _ = pipes_api(apis, settings, db, identity, audit, None, None, queues, None, None,
-                        events.connections)  # fmt: skip
-    try:
+    limited = {} if limit is None else {"pipes_enrichment_max_response": limit}
+    async with destination_pipes(tmp_path, **limited) as deployed:
+        identity, tenant, queues = deployed.identity, deployed.tenant, deployed.queues
+        destination = await deployed.events.connections.create_destination(
+            tenant, "lookup", deployed.connection.arn,
+            f"http://127.0.0.1:{endpoint.port}/orders/*", "POST",
+        )  # fmt: skip
         # Refused, the message comes back after its visibility timeout: a short one.
         source = await queues.create_queue(tenant, "in", {"VisibilityTimeout": "1"}, {})
         target = await queues.create_queue(tenant, "out", {}, {})
@@ -135,7 +67,7 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
         await identity.put_role_policy(tenant, "pipe", "q", allow(
             "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
             "sqs:SendMessage"))  # fmt: skip
-        service = apis["pipes"].service
+        service = deployed.apis["pipes"].service
         await service.create(tenant, "p", {
             "Source": source.arn, "Target": target.arn, "RoleArn": role.arn,
             "Enrichment": destination.arn,
@@ -179,17 +111,10 @@ async def test_the_enrichment_is_called_and_its_answer_sent(
         assert headers["x-order"] == "7"  # a JSON path into the batch's first event
         assert sent == [{"id": 7}]
         assert await reason() == ""  # it runs again
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await audit.close()
-        keys.close()
-        await db.close()
 
 
 async def test_the_invoker_gives_the_answer_within_its_bound(
-    tmp_path: Path, endpoint: Seen
+    tmp_path: Path, endpoint: JsonEndpoint
 ) -> None:
     db = open_database(migrated_sqlite(tmp_path / "meta.db"))
     settings = Settings(

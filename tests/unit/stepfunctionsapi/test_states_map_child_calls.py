@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 
 from andromede.stepfunctions.map_children import MapChild
-from andromede.stepfunctions.map_runs import MapRun
 from support.statesapp import REGION, World
-from unit.stepfunctionsapi.test_states_map_children import machine, run_map
+from unit.stepfunctionsapi.test_states_map_children import machine, run_map, running_child
 
 
 async def test_a_childs_state_machine_is_its_map_runs(world: World) -> None:
@@ -51,24 +50,8 @@ async def test_express_children_have_no_machine_to_describe_nor_stop(world: Worl
         await world.fails(operation, "InvalidArn", executionArn=child["executionArn"])
 
 
-async def running_child(world: World) -> tuple[str, str]:
-    """A Map run's child left RUNNING, its parent waiting: the run's ARN and the child's."""
-    waits = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600,
-                                                         "End": True}}})  # fmt: skip
-    made = await world.client("CreateStateMachine", name="waits", definition=waits,
-                              roleArn=await world.role("waits"))  # fmt: skip
-    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
-    run_arn = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:waits/l:0001"
-    await world.map_runs.save(MapRun(world.tenant_id, run_arn, started["executionArn"],
-                                     1_800_000_000_000, 0, 0.0, 0))  # fmt: skip
-    arn = f"arn:aws:states:{REGION}:{world.tenant_id}:execution:waits/l:c1"
-    await world.map_children.save(MapChild(world.tenant_id, run_arn, arn, 1_800_000_000_000,
-                                           '{"n": 1}', 1))  # fmt: skip
-    return run_arn, arn
-
-
 async def test_a_running_child_is_stopped(world: World) -> None:
-    run_arn, arn = await running_child(world)
+    _, run_arn, arn = await running_child(world)
     stopped = await world.client("StopExecution", executionArn=arn, error="Operator",
                                  cause="bad item")  # fmt: skip
     described = await world.client("DescribeExecution", executionArn=arn)

@@ -47,6 +47,23 @@ async def run_map(world: World, definition: str, items: list[Any]) -> tuple[str,
     return run["executionArn"], runs["mapRuns"][0]["mapRunArn"]
 
 
+async def running_child(world: World) -> tuple[str, str, str]:
+    """A Map run's child left RUNNING (as a gateway restarted mid-step leaves it), its parent
+    execution waiting: the parent's ARN, the run's and the child's."""
+    waits = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600,
+                                                         "End": True}}})  # fmt: skip
+    made = await world.client("CreateStateMachine", name="waits", definition=waits,
+                              roleArn=await world.role("waits"))  # fmt: skip
+    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    run_arn = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:waits/l:0001"
+    await world.map_runs.save(MapRun(world.tenant_id, run_arn, started["executionArn"],
+                                     1_800_000_000_000, 0, 0.0, 0))  # fmt: skip
+    arn = f"arn:aws:states:{REGION}:{world.tenant_id}:execution:waits/l:c1"
+    await world.map_children.save(MapChild(world.tenant_id, run_arn, arn, 1_800_000_000_000,
+                                           '{"n": 1}', 1))  # fmt: skip
+    return started["executionArn"], run_arn, arn
+
+
 async def test_standard_children_listed_described_and_their_histories(world: World) -> None:
     items = [{"id": i, "qty": i % 3} for i in range(5)]  # ids 0 and 3 fail
     _, run_arn = await run_map(world, machine(), items)
@@ -167,19 +184,9 @@ async def test_the_children_kept_are_bounded(world: World, tmp_path: Path) -> No
 async def test_a_stopped_executions_running_children_are_aborted(world: World) -> None:
     """Children its Map run left RUNNING (a gateway restarted mid-step) are ABORTED when the
     execution is stopped, as the run is, and stay so."""
-    waits = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600,
-                                                         "End": True}}})  # fmt: skip
-    made = await world.client("CreateStateMachine", name="waits", definition=waits,
-                              roleArn=await world.role("waits"))  # fmt: skip
-    started = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
-    run_arn = f"arn:aws:states:{REGION}:{world.tenant_id}:mapRun:waits/l:0001"
-    await world.map_runs.save(MapRun(world.tenant_id, run_arn, started["executionArn"],
-                                     1_800_000_000_000, 0, 0.0, 0))  # fmt: skip
-    arn = f"arn:aws:states:{REGION}:{world.tenant_id}:execution:waits/l:c1"
-    await world.map_children.save(MapChild(world.tenant_id, run_arn, arn, 1_800_000_000_000,
-                                           '{"n": 1}', 1))  # fmt: skip
+    parent, run_arn, arn = await running_child(world)
     assert (await world.client("DescribeExecution", executionArn=arn))["status"] == "RUNNING"
-    await world.client("StopExecution", executionArn=started["executionArn"])
+    await world.client("StopExecution", executionArn=parent)
     described = await world.client("DescribeExecution", executionArn=arn)
     assert described["status"] == "ABORTED" and "stopDate" in described
     assert described["input"] == '{"n": 1}'
