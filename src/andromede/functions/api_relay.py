@@ -63,7 +63,13 @@ class ApiRelay:
         # The relay folders of gateways killed before their clean-up ran (decision 0350).
         await asyncio.to_thread(sweep_orphans, self._folder.parent, RELAY_FOLDER_PREFIX)
         try:
-            server = await asyncio.start_unix_server(self._relay, path=str(self.path))
+            # Not started here: start_unix_server would yield once after its bind, and a
+            # cancellation there (a gateway stopping as it starts) left the listener open in
+            # the loop for ever. Unstarted, nothing is awaited between the bind and the
+            # ``async with`` that closes it; serve_forever starts it.
+            server = await asyncio.start_unix_server(
+                self._relay, path=str(self.path), start_serving=False
+            )
             async with server:
                 await server.serve_forever()
         finally:

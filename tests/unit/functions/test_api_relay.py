@@ -1,15 +1,18 @@
 """The gateway's side of the sandboxes' API relay (decisions 0303, 0350), without a sandbox: a
 connection carried both ways with its half close, and one whose gateway side fails ended on
 the sandbox's side too, where that side used to wait on its reader for ever; a connection
-idle past ``lambda_relay_idle_timeout`` closed both ways (decision 0364)."""
+idle past ``lambda_relay_idle_timeout`` closed both ways (decision 0364); a relay stopped as it
+starts leaves no listening socket behind."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -118,3 +121,29 @@ def test_the_idle_timeout_is_a_setting() -> None:
     assert Settings(lambda_relay_idle_timeout=2).lambda_relay_idle_timeout == 2.0
     with pytest.raises(ValidationError):
         Settings(lambda_relay_idle_timeout=0)
+
+
+def _open_sockets() -> int:
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if "socket:" in _link(fd))
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:  # closed between the listing and the read
+        return ""
+
+
+async def test_a_relay_cancelled_as_it_starts_leaves_no_listening_socket() -> None:
+    """A gateway stopping just as its relay bound its socket (a console test's app, in one CI
+    run) must close that socket: asyncio's start_unix_server yields once after the bind, and a
+    cancellation there left the listener registered in the loop, unclosed, for ever."""
+    before = _open_sockets()
+    for _ in range(30):
+        relay = ApiRelay("127.0.0.1", 9, tls=False)
+        serving = asyncio.create_task(relay.serve())
+        while not relay.path.exists() and not serving.done():
+            await asyncio.sleep(0)
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+    assert _open_sockets() == before
