@@ -89,10 +89,10 @@ async def calls(tmp_path: Path) -> AsyncIterator[MultiRegionCalls]:
     )
 
 
-def create_body(name: str, *buckets: str, token: str = "t1", extra: str = "") -> bytes:
+def create_body(name: str, *buckets: str, retry_id: str = "t1", extra: str = "") -> bytes:
     regions = "".join(f"<Region><Bucket>{b}</Bucket></Region>" for b in buckets)
     return (
-        f'<CreateMultiRegionAccessPointRequest xmlns="{NS[1:-1]}"><ClientToken>{token}'
+        f'<CreateMultiRegionAccessPointRequest xmlns="{NS[1:-1]}"><ClientToken>{retry_id}'
         f"</ClientToken><Details><Name>{name}</Name>{extra}<Regions>{regions}</Regions>"
         "</Details></CreateMultiRegionAccessPointRequest>"
     ).encode()
@@ -155,13 +155,13 @@ async def test_create_refusals(calls: MultiRegionCalls, body: bytes, code: str) 
 
 
 async def test_names_taken_and_the_quota(calls: MultiRegionCalls) -> None:
-    await calls.create(ACCOUNT, create_body("one", "fr1", token="a"), NOW)
+    await calls.create(ACCOUNT, create_body("one", "fr1", retry_id="a"), NOW)
     with pytest.raises(S3ControlError) as taken:
-        await calls.create(ACCOUNT, create_body("one", "de1", token="b"), NOW)
+        await calls.create(ACCOUNT, create_body("one", "de1", retry_id="b"), NOW)
     assert taken.value.code == "AccessPointAlreadyOwnedByYou"
-    await calls.create(ACCOUNT, create_body("two", "de1", token="c"), NOW)
+    await calls.create(ACCOUNT, create_body("two", "de1", retry_id="c"), NOW)
     with pytest.raises(S3ControlError) as quota:
-        await calls.create(ACCOUNT, create_body("three", "de1", token="d"), NOW)
+        await calls.create(ACCOUNT, create_body("three", "de1", retry_id="d"), NOW)
     assert quota.value.code == "InvalidRequest"
     # Another account's bucket, with the BucketAccountId it does not have: as if none.
     other = (
@@ -174,9 +174,9 @@ async def test_names_taken_and_the_quota(calls: MultiRegionCalls) -> None:
     assert hidden.value.code == "NoSuchBucket"
 
 
-def policy_body(name: str, policy: str, token: str = "p1") -> bytes:
+def policy_body(name: str, policy: str, retry_id: str = "p1") -> bytes:
     return (
-        f"<PutMultiRegionAccessPointPolicyRequest><ClientToken>{token}</ClientToken><Details>"
+        f"<PutMultiRegionAccessPointPolicyRequest><ClientToken>{retry_id}</ClientToken><Details>"
         f"<Name>{name}</Name><Policy>{policy}</Policy></Details>"
         "</PutMultiRegionAccessPointPolicyRequest>"
     ).encode()
@@ -205,7 +205,7 @@ async def test_policy_resources_and_block_public_policy(calls: MultiRegionCalls)
     status = xml((await calls.policy_status(ACCOUNT, "docs")).body)
     assert status.findtext(f"{NS}Established/{NS}IsPublic") == "false"
     with pytest.raises(S3ControlError) as missing:
-        await calls.put_policy(ACCOUNT, policy_body("nothing", named, token="p2"), NOW)
+        await calls.put_policy(ACCOUNT, policy_body("nothing", named, retry_id="p2"), NOW)
     assert missing.value.code == "NoSuchMultiRegionAccessPoint"
 
 
