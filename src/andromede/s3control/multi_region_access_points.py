@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import cast
 from xml.etree.ElementTree import Element, tostring
@@ -239,7 +239,7 @@ class MultiRegionCalls:
         account: str,
         token: str,
         operation: str,
-        parameters: dict[str, object],
+        parameters: Mapping[str, object],
         routes: Sequence[MultiRegionRoute],
         now: datetime,
     ) -> None:
