@@ -145,6 +145,11 @@ class S3ControlApp:
                 # Another account's settings, or an operator's or anonymous call: refused as
                 # AWS refuses an account id that is not the caller's.
                 raise S3ControlError("AccessDenied")
+            if operation in MULTI_REGION_OPERATIONS:
+                # Named in the path or in the document; by its alias once it exists.
+                resource = await self._multi_region.resource(
+                    account, multi_region_of(scope["path"]), body
+                )
             query = scope.get("query_string", b"").decode("latin-1")
             extra = await job_condition_keys(
                 operation, self._jobs, account, job_of(scope["path"]), body, query
@@ -211,12 +216,7 @@ class S3ControlApp:
         """The resource a call acts on: the access point its path names (its ARN), else the
         account (``*`` in policies: the account-level actions name no resource)."""
         name = access_point_of(scope["path"])
-        if name:
-            return self._access_points.arn(account, name)
-        named = multi_region_of(scope["path"])
-        if named.startswith("arn:"):
-            return named  # a routes call's Multi-Region Access Point, an operation's token
-        return self._multi_region.arn(account, named) if named else "*"
+        return self._access_points.arn(account, name) if name else "*"
 
     async def _authorise(
         self,

@@ -100,6 +100,25 @@ def _name(details: Element) -> str:
     return name
 
 
+def _bad_name(name: str) -> bool:
+    return access_point_name_problem(name) is not None
+
+
+def _name_in(body: bytes) -> str:
+    """The ``Details/Name`` of an asynchronous call's document, "" when it has none (the
+    call itself then refuses the document)."""
+    try:
+        root = cast(Element, SafeET.fromstring(body))
+    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError):
+        return ""
+    for details in root:
+        if _local(details.tag) == "Details":
+            for child in details:
+                if _local(child.tag) == "Name":
+                    return (child.text or "").strip()
+    return ""
+
+
 def _block_xml(xml: XmlWriter, block: PublicAccessBlock) -> None:
     xml.open("PublicAccessBlock")
     xml.element("BlockPublicAcls", block.block_public_acls)
@@ -143,10 +162,18 @@ class MultiRegionCalls:
         self._quota = quota
         self._page_max = page_max
 
-    def arn(self, account: str, name: str) -> str:
-        """The resource IAM sees for a call naming ``name`` (the ARN names the alias; a call
-        names the access point by its name, as AWS's reference has it for IAM)."""
-        return f"arn:aws:s3::{account}:accesspoint/{name}"
+    async def resource(self, account: str, named: str, body: bytes) -> str:
+        """The resource IAM sees for a call: the Multi-Region Access Point's ARN (by its
+        alias, AWS's resource form) when the call names an existing one — by name in its path
+        or its document, by ARN for the routes' calls —, ``arn:aws:s3::<account>:accesspoint/
+        <name>`` for one not made yet (Create), the token for Describe, ``*`` for List."""
+        if named.startswith("arn:"):
+            return named
+        name = named or _name_in(body)
+        if not name:
+            return "*"
+        found = await self._store.get(account, name) if not _bad_name(name) else None
+        return found.arn if found is not None else f"arn:aws:s3::{account}:accesspoint/{name}"
 
     def _token(self, account: str, operation: str, client_token: str) -> str:
         digest = hashlib.sha256(f"{account}\0{operation}\0{client_token}".encode()).hexdigest()

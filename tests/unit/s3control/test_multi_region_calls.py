@@ -269,3 +269,18 @@ async def test_delete(calls: MultiRegionCalls) -> None:
     # The retried delete answers its token again rather than NoSuchMultiRegionAccessPoint.
     again = await calls.delete(ACCOUNT, body, NOW)
     assert xml(again.body).findtext(f"{NS}RequestTokenARN") == token
+
+
+async def test_the_resource_iam_sees(calls: MultiRegionCalls) -> None:
+    body = create_body("docs", "fr1")
+    # Not made yet: the ARN with its name; once made: its ARN (by alias), from the path or
+    # the document alike.
+    assert await calls.resource(ACCOUNT, "", body) == f"arn:aws:s3::{ACCOUNT}:accesspoint/docs"
+    await calls.create(ACCOUNT, body, NOW)
+    alias = xml((await calls.get(ACCOUNT, "docs")).body).findtext(f"{NS}AccessPoint/{NS}Alias")
+    arn = f"arn:aws:s3::{ACCOUNT}:accesspoint/{alias}"
+    assert await calls.resource(ACCOUNT, "docs", b"") == arn
+    assert await calls.resource(ACCOUNT, "", policy_body("docs", "{}")) == arn
+    assert await calls.resource(ACCOUNT, arn, b"") == arn
+    assert await calls.resource(ACCOUNT, "", b"") == "*"  # ListMultiRegionAccessPoints
+    assert await calls.resource(ACCOUNT, "", b"<not xml") == "*"
