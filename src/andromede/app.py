@@ -70,7 +70,6 @@ from andromede.settings import Settings, load_settings
 from andromede.sqsapi.app import SqsApp
 from andromede.sse_kms_keys import ReplicaKmsKeys, S3KmsKeys
 from andromede.storage.access_log_delivery import AccessLogDelivery
-from andromede.storage.access_points import SqlAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.expiration_view import MAX_REFRESH_PERIOD, ExpirationView
 from andromede.storage.lifecycle_runner import LifecycleRunner
@@ -174,6 +173,7 @@ from andromede.wiring.ssm import ssm_api, ssm_events
 from andromede.wiring.stepfunctions import states_api
 from andromede.wiring.storage import (
     LIFECYCLE_PRINCIPAL,
+    access_point_stores,
     batch_runner,
     delivery_policy,
     inventory_reporter,
@@ -503,7 +503,7 @@ class Application:
         )
         background.append(asyncio.create_task(deliverer.run_forever(), name="notifications"))
         rate_limiter = RateLimiter(settings.rate_limit_per_key)
-        access_points = SqlAccessPointStore(db)  # S3 access points (decision 0157)
+        access_points, mraps = access_point_stores(db)  # single- and Multi-Region (0157, 0385)
         s3_metrics = request_metrics(settings, store, metrics)  # AWS/S3 requests (0187)
         background.append(asyncio.create_task(s3_metrics.run_forever(), name="s3-req-metrics"))
         notified = notified_functions(deliverer)  # SNS's and S3's Lambda functions (0293)
@@ -526,6 +526,7 @@ class Application:
                 replication_grants=grants,
                 topics=topics,
                 access_points=access_points,
+                multi_region_access_points=mraps,
                 queues=event_queues,
                 functions=notified,
                 request_metrics=s3_metrics,
@@ -578,7 +579,8 @@ class Application:
         apis[Ec2App.name] = Ec2App(compute, identity, audit, settings, rate_limiter)
         batch_jobs = BatchJobStore(db)
         apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, batch_jobs,
-            rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc)  # fmt: skip
+            rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc,
+            multi_region=mraps)  # fmt: skip
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(

@@ -41,6 +41,7 @@ from andromede.storage.access_log_delivery import AccessLogDelivery
 from andromede.storage.access_points import AccessPointStore
 from andromede.storage.blob_memory import MemoryBlobStore
 from andromede.storage.expiration_view import ExpirationView
+from andromede.storage.multi_region_access_points import MultiRegionAccessPointStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
 from support.keys import cipher_in
@@ -202,6 +203,7 @@ async def in_process_client(
     identity_clock: Callable[[], float] = time.time,
     billing: BillingService | None = None,
     access_points: AccessPointStore | None = None,
+    multi_region_access_points: MultiRegionAccessPointStore | None = None,
     request_metrics: Callable[[MemoryMetadataStore], RequestMetricsHook] | None = None,
     functions: NotificationFunctions | None = None,
     **overrides: Any,
@@ -209,7 +211,8 @@ async def in_process_client(
     """An S3 app on memory twins with ``overrides`` applied to its settings, and its client;
     ``identity_clock`` is identity's (temporary credentials' expiry); ``billing``, where the
     app counts its requests (none by default); ``access_points``, the store whose aliases the
-    app resolves (none by default); ``request_metrics``, what makes the CloudWatch request
+    app resolves (none by default), ``multi_region_access_points`` the Multi-Region Access
+    Points' (none by default); ``request_metrics``, what makes the CloudWatch request
     metrics hook from the app's store (none by default, decision 0187)."""
     settings = Settings(data_dir=data_dir, region=REGION, **overrides)
     identity = IdentityService(
@@ -247,6 +250,7 @@ async def in_process_client(
             operator_access=operator_access,
             topics=topics,
             access_points=access_points,
+            multi_region_access_points=multi_region_access_points,
             request_metrics=None if request_metrics is None else request_metrics(store),
             functions=functions,
         ),

@@ -333,3 +333,17 @@ def test_the_access_point_domain_is_a_dns_domain_or_empty(domain: str) -> None:
         load_settings(s3_access_point_domain=domain)
     assert load_settings(s3_access_point_domain="").s3_access_point_domain == ""
     assert load_settings().s3_access_point_domain == "localhost"
+
+
+@pytest.mark.parametrize("domain", ["Example.net", "example..net", "-example.net", "a b"])
+def test_the_multi_region_access_point_domain_is_a_dns_domain_or_empty(domain: str) -> None:
+    with pytest.raises(ConfigurationError, match="s3_multi_region_access_point_domain"):
+        load_settings(s3_multi_region_access_point_domain=domain)
+    assert load_settings(s3_multi_region_access_point_domain="amazonaws.com") is not None
+    assert load_settings().s3_multi_region_access_point_domain == "localhost"
+
+
+def test_the_multi_region_access_point_quota() -> None:
+    assert load_settings().max_multi_region_access_points_per_account == 100
+    with pytest.raises(ConfigurationError, match="max_multi_region_access_points_per_account"):
+        load_settings(max_multi_region_access_points_per_account=-1)

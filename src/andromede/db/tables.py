@@ -27,7 +27,8 @@ histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes)
 ``tables_functions`` (Lambda's functions, versions and sealed code),
 ``tables_lambda_layers`` (Lambda's layer versions and their sealed content),
 ``tables_lambda_provisioned`` (Lambda's provisioned concurrency configurations),
-``tables_lambda_urls`` (Lambda's function URLs). This
+``tables_lambda_urls`` (Lambda's function URLs), ``tables_multi_region_access_points``
+(S3 Multi-Region Access Points and their asynchronous requests). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -271,6 +272,10 @@ from andromede.db.tables_functions import (
 from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
 from andromede.db.tables_lambda_provisioned import lambda_provisioned_concurrency
 from andromede.db.tables_lambda_urls import lambda_function_urls
+from andromede.db.tables_multi_region_access_points import (
+    multi_region_access_point_operations,
+    multi_region_access_points,
+)
 # isort: on
 
 __all__ = [
@@ -426,6 +431,8 @@ __all__ = [
     "metric_series",
     "metric_streams",
     "mfa_devices",
+    "multi_region_access_point_operations",
+    "multi_region_access_points",
     "multipart_uploads",
     "notification_events",
     "notification_signing_keys",

@@ -6,7 +6,8 @@ is audited (an operator's expired access too: decision 0107); then the policy en
 (``authorise.py``), after the version id's and a Requester Pays bucket's own refusals. Also
 what hides a missing key from a caller who may not list the bucket (decision 0080), and what
 an access point's alias, or its ARN's host ``<name>-<account>.<s3_domain>``, resolves to
-(decisions 0157, 0381).
+(decisions 0157, 0381), and which bucket a Multi-Region Access Point's global host reaches
+(decision 0385).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from andromede.s3.router import Route
 from andromede.storage.access_points import ALIAS_SUFFIX, AccessPoint
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
+from andromede.storage.multi_region_access_points import serving_route
 from andromede.storage.versioning import is_version_id
 
 __all__ = ["RequestAdmission"]
@@ -61,6 +63,13 @@ class RequestAdmission:
         self._auth = authenticator
         self._audit = audit
         self._served = services.settings.served_region_names
+        # The Region a Multi-Region Access Point request taken here is nearest to: the
+        # gateway's own, or (a gateway serving other Regions only) the first it serves.
+        self._serving_region = (
+            self._settings.region
+            if self._settings.region in self._served or not self._served
+            else min(self._served)
+        )
 
     async def authenticate(
         self,
@@ -113,6 +122,8 @@ class RequestAdmission:
         name = route.bucket
         if name is None:
             return route, None
+        if route.multi_region:
+            return await self._through_multi_region(route, name)
         if route.access_point_region is not None:
             point: AccessPoint | None = await self._by_endpoint_host(
                 name, route.access_point_region
@@ -133,6 +144,29 @@ class RequestAdmission:
                 f"{route.operation.name} is not supported through an access point",
             )
         return dataclasses.replace(route, bucket=point.bucket), point.use(self._settings.region)
+
+    async def _through_multi_region(
+        self, route: Route, alias: str
+    ) -> tuple[Route, AccessPointUse | None]:
+        """A request to a Multi-Region Access Point's global host (decision 0385): the route
+        to the bucket of its nearest active Region (``serving_route``), through the Multi-
+        Region Access Point — its ARN and policy, authorised as an access point's are. An
+        alias nobody holds is NoSuchAccessPoint; the same operations as access points."""
+        store = self._services.multi_region_access_points
+        point = None if store is None else await store.by_alias(alias)
+        if point is None:
+            raise S3Error("NoSuchAccessPoint")
+        if route.operation not in ACCESS_POINT_OPERATIONS:
+            raise S3Error(
+                "InvalidRequest",
+                f"{route.operation.name} is not supported through a Multi-Region Access Point",
+            )
+        chosen = serving_route(point.routes, self._serving_region, self._served)
+        if chosen is None:
+            # SubmitMultiRegionAccessPointRoutes refuses to make every Region passive; a
+            # record that says so anyway has no Region to serve it.
+            raise S3Error("ServiceUnavailable")
+        return dataclasses.replace(route, bucket=chosen.bucket), point.use()
 
     async def _by_endpoint_host(self, host_name: str, region: str) -> AccessPoint:
         """The access point its own endpoint's host names (decision 0381): none of that name

@@ -81,7 +81,11 @@ class S3App:
     ) -> None:
         self._services = services
         self._settings = services.settings
-        self._router = Router(services.settings.s3_domain, services.settings.s3_access_point_domain)
+        self._router = Router(
+            self._settings.s3_domain,
+            self._settings.s3_access_point_domain,
+            self._settings.s3_multi_region_access_point_domain,
+        )
         self._admission = RequestAdmission(
             services, Authenticator(identity, services.settings), audit
         )

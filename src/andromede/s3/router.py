@@ -147,6 +147,9 @@ class Route:
     # The region of an access point's own endpoint host (decision 0381), None for any other
     # host: ``bucket`` is then ``<name>-<account>``, an access point's and never a bucket's.
     access_point_region: str | None = None
+    # The request came to a Multi-Region Access Point's global host (decision 0385):
+    # ``bucket`` is then its alias, never a bucket's name.
+    multi_region: bool = False
 
 
 def bucket_under(host: str, suffix: str) -> str | None:
@@ -160,8 +163,21 @@ def bucket_under(host: str, suffix: str) -> str | None:
 
 
 class Router:
-    def __init__(self, domain: str, access_point_domain: str = "") -> None:
+    def __init__(
+        self, domain: str, access_point_domain: str = "", multi_region_domain: str = ""
+    ) -> None:
         self._suffix = "." + domain.lower().strip(".")
+        mrap_domain = multi_region_domain.lower().strip(".")
+        # AWS's Multi-Region Access Point host: <alias>.accesspoint.s3-global.<domain>, the
+        # alias ``<letters and digits>.mrap`` (decision 0385).
+        self._multi_region_host = (
+            re.compile(
+                rf"(?P<alias>[a-z][a-z0-9]{{1,57}}\.mrap)\.accesspoint\.s3-global\."
+                rf"{re.escape(mrap_domain)}"
+            )
+            if mrap_domain
+            else None
+        )
         ap_domain = access_point_domain.lower().strip(".")
         # AWS's access point endpoint: <name>-<account>.s3-accesspoint.<region>.<domain>.
         self._access_point_host = (
@@ -181,9 +197,20 @@ class Router:
         found = self._access_point_host.fullmatch(name.lower().rstrip("."))
         return None if found is None else (found["bucket"], found["region"])
 
+    def multi_region_alias(self, host: str) -> str | None:
+        """The alias a Multi-Region Access Point's global host names (None: another host)."""
+        if self._multi_region_host is None:
+            return None
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        found = self._multi_region_host.fullmatch(name.lower().rstrip("."))
+        return None if found is None else found["alias"]
+
     def bucket_from_host(self, host: str) -> str | None:
         """``BUCKET.<domain>`` names a bucket (an access point endpoint's host, its access
-        point); any other host is path-style."""
+        point; a Multi-Region Access Point's, its alias); any other host is path-style."""
+        alias = self.multi_region_alias(host)
+        if alias is not None:
+            return alias
         access_point = self.access_point_from_host(host)
         if access_point is not None:
             return access_point[0]
@@ -240,6 +267,7 @@ class Router:
             key=key or None,
             virtual_host=virtual_host,
             access_point_region=None if access_point is None else access_point[1],
+            multi_region=self.multi_region_alias(host) is not None,
         )
 
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -39,16 +40,23 @@ from andromede.s3control import public_access_block as pab
 from andromede.s3control.access_points import AccessPointCalls, VpcOwned
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.job_conditions import job_condition_keys
+from andromede.s3control.multi_region_access_points import MultiRegionCalls
 from andromede.s3control.operations import (
+    MULTI_REGION_OPERATIONS,
     PATH_PREFIX,
     S3ControlOperation,
     access_point_of,
     job_of,
+    multi_region_of,
     route,
 )
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore, MemoryAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
+from andromede.storage.multi_region_access_points import (
+    MemoryMultiRegionAccessPointStore,
+    MultiRegionAccessPointStore,
+)
 from andromede.storage.service import ObjectService
 
 __all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
@@ -86,8 +94,16 @@ class S3ControlApp:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         access_points: AccessPointStore | None = None,
         vpc_owned: VpcOwned | None = None,
+        multi_region: MultiRegionAccessPointStore | None = None,
     ) -> None:
         self._objects = objects
+        self._multi_region = MultiRegionCalls(
+            multi_region if multi_region is not None else MemoryMultiRegionAccessPointStore(),
+            objects,
+            region=settings.region,
+            quota=settings.max_multi_region_access_points_per_account,
+            page_max=settings.access_point_list_max,
+        )
         self._access_points = AccessPointCalls(
             access_points if access_points is not None else MemoryAccessPointStore(),
             objects,
@@ -129,6 +145,11 @@ class S3ControlApp:
                 # Another account's settings, or an operator's or anonymous call: refused as
                 # AWS refuses an account id that is not the caller's.
                 raise S3ControlError("AccessDenied")
+            if operation in MULTI_REGION_OPERATIONS:
+                # Named in the path or in the document; by its alias once it exists.
+                resource = await self._multi_region.resource(
+                    account, multi_region_of(scope["path"]), body
+                )
             query = scope.get("query_string", b"").decode("latin-1")
             extra = await job_condition_keys(
                 operation, self._jobs, account, job_of(scope["path"]), body, query
@@ -245,6 +266,8 @@ class S3ControlApp:
             return await job_tags.get_tags(self._jobs, account, job_id)
         if operation is _O.DeleteJobTagging:
             return await job_tags.delete_tags(self._jobs, account, job_id)
+        if operation in MULTI_REGION_OPERATIONS:
+            return await self._dispatch_multi_region(operation, account, body, scope)
         name = access_point_of(scope["path"])
         points = self._access_points
         if operation is _O.CreateAccessPoint:
@@ -270,6 +293,34 @@ class S3ControlApp:
         if operation is _O.DeletePublicAccessBlock:
             return await pab.delete_block(self._objects, account)
         raise S3ControlError("NotImplemented")
+
+    async def _dispatch_multi_region(
+        self, operation: S3ControlOperation, account: str, body: bytes, scope: Scope
+    ) -> Response:
+        calls = self._multi_region
+        named = multi_region_of(scope["path"])
+        now = self._clock()
+        if operation is _O.CreateMultiRegionAccessPoint:
+            return await calls.create(account, body, now)
+        if operation is _O.DeleteMultiRegionAccessPoint:
+            return await calls.delete(account, body, now)
+        if operation is _O.PutMultiRegionAccessPointPolicy:
+            return await calls.put_policy(account, body, now)
+        if operation is _O.DescribeMultiRegionAccessPointOperation:
+            return await calls.describe(account, named)
+        if operation is _O.GetMultiRegionAccessPoint:
+            return await calls.get(account, named)
+        if operation is _O.ListMultiRegionAccessPoints:
+            query = scope.get("query_string", b"").decode("latin-1")
+            params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+            return await calls.list(account, params)
+        if operation is _O.GetMultiRegionAccessPointPolicy:
+            return await calls.get_policy(account, named)
+        if operation is _O.GetMultiRegionAccessPointPolicyStatus:
+            return await calls.policy_status(account, named)
+        if operation is _O.GetMultiRegionAccessPointRoutes:
+            return await calls.routes(account, named)
+        return await calls.submit_routes(account, named, body)
 
     def _finish(
         self,

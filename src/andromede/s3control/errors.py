@@ -69,6 +69,12 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "NoSuchAccessPoint": (404, "The specified accesspoint does not exist"),
     "NoSuchAccessPointPolicy": (404, "The specified accesspoint policy does not exist"),
     "NoSuchBucket": (404, "The specified bucket does not exist"),
+    # Multi-Region Access Points (decision 0385).
+    "NoSuchMultiRegionAccessPoint": (
+        404,
+        "The specified Multi-Region Access Point does not exist.",
+    ),
+    "NoSuchAsyncRequest": (404, "The specified asynchronous request does not exist."),
 }
 
 

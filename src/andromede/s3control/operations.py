@@ -8,7 +8,15 @@ from __future__ import annotations
 import enum
 import re
 
-__all__ = ["PATH_PREFIX", "S3ControlOperation", "access_point_of", "job_of", "route"]
+__all__ = [
+    "MULTI_REGION_OPERATIONS",
+    "PATH_PREFIX",
+    "S3ControlOperation",
+    "access_point_of",
+    "job_of",
+    "multi_region_of",
+    "route",
+]
 
 PATH_PREFIX = "/v20180820/"
 
@@ -40,8 +48,55 @@ class S3ControlOperation(enum.Enum):
         "s3:GetAccessPointPolicyStatus",
         True,
     )
-    # Any other S3 Control path (Object Lambda access points, Storage Lens, Multi-Region
-    # Access Points…).
+    # Multi-Region Access Points (decision 0385); AWS's IAM actions (the routes' are
+    # s3:GetMultiRegionAccessPointRoutes and s3:SubmitMultiRegionAccessPointRoutes).
+    CreateMultiRegionAccessPoint = (
+        "CreateMultiRegionAccessPoint",
+        "s3:CreateMultiRegionAccessPoint",
+        True,
+    )
+    DeleteMultiRegionAccessPoint = (
+        "DeleteMultiRegionAccessPoint",
+        "s3:DeleteMultiRegionAccessPoint",
+        True,
+    )
+    DescribeMultiRegionAccessPointOperation = (
+        "DescribeMultiRegionAccessPointOperation",
+        "s3:DescribeMultiRegionAccessPointOperation",
+        True,
+    )
+    GetMultiRegionAccessPoint = ("GetMultiRegionAccessPoint", "s3:GetMultiRegionAccessPoint", True)
+    ListMultiRegionAccessPoints = (
+        "ListMultiRegionAccessPoints",
+        "s3:ListMultiRegionAccessPoints",
+        True,
+    )
+    PutMultiRegionAccessPointPolicy = (
+        "PutMultiRegionAccessPointPolicy",
+        "s3:PutMultiRegionAccessPointPolicy",
+        True,
+    )
+    GetMultiRegionAccessPointPolicy = (
+        "GetMultiRegionAccessPointPolicy",
+        "s3:GetMultiRegionAccessPointPolicy",
+        True,
+    )
+    GetMultiRegionAccessPointPolicyStatus = (
+        "GetMultiRegionAccessPointPolicyStatus",
+        "s3:GetMultiRegionAccessPointPolicyStatus",
+        True,
+    )
+    GetMultiRegionAccessPointRoutes = (
+        "GetMultiRegionAccessPointRoutes",
+        "s3:GetMultiRegionAccessPointRoutes",
+        True,
+    )
+    SubmitMultiRegionAccessPointRoutes = (
+        "SubmitMultiRegionAccessPointRoutes",
+        "s3:SubmitMultiRegionAccessPointRoutes",
+        True,
+    )
+    # Any other S3 Control path (Object Lambda access points, Storage Lens…).
     Unknown = ("Unknown", "s3:*", False)
 
     def __init__(self, wire_name: str, action: str, implemented: bool) -> None:
@@ -51,6 +106,7 @@ class S3ControlOperation(enum.Enum):
 
 
 _O = S3ControlOperation
+MULTI_REGION_OPERATIONS = frozenset(o for o in S3ControlOperation if "MultiRegion" in o.wire_name)
 _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("GET", "configuration/publicAccessBlock"): _O.GetPublicAccessBlock,
     ("PUT", "configuration/publicAccessBlock"): _O.PutPublicAccessBlock,
@@ -58,7 +114,22 @@ _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("POST", "jobs"): _O.CreateJob,
     ("GET", "jobs"): _O.ListJobs,
     ("GET", "accesspoint"): _O.ListAccessPoints,
+    ("POST", "async-requests/mrap/create"): _O.CreateMultiRegionAccessPoint,
+    ("POST", "async-requests/mrap/delete"): _O.DeleteMultiRegionAccessPoint,
+    ("POST", "async-requests/mrap/put-policy"): _O.PutMultiRegionAccessPointPolicy,
+    ("GET", "mrap/instances"): _O.ListMultiRegionAccessPoints,
 }
+# A Multi-Region Access Point's calls: its name (or, for the routes, its ARN or alias; the
+# labels are greedy, so an ARN's ``/`` stays in them), then what of it.
+_MULTI_REGION = re.compile(r"mrap/instances/(.+?)(?:/(policy|policystatus|routes))?")
+_MULTI_REGION_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
+    ("GET", None): _O.GetMultiRegionAccessPoint,
+    ("GET", "policy"): _O.GetMultiRegionAccessPointPolicy,
+    ("GET", "policystatus"): _O.GetMultiRegionAccessPointPolicyStatus,
+    ("GET", "routes"): _O.GetMultiRegionAccessPointRoutes,
+    ("PATCH", "routes"): _O.SubmitMultiRegionAccessPointRoutes,
+}
+_ASYNC_REQUEST = re.compile(r"async-requests/mrap/(arn:.+)")
 _ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus))?")
 _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("PUT", None): _O.CreateAccessPoint,
@@ -81,6 +152,11 @@ def route(method: str, path: str) -> S3ControlOperation:
     point = _ACCESS_POINT.fullmatch(rest)
     if point is not None:
         return _ACCESS_POINT_CALLS.get((method, point.group(2)), _O.Unknown)
+    multi_region = _MULTI_REGION.fullmatch(rest)
+    if multi_region is not None:
+        return _MULTI_REGION_CALLS.get((method, multi_region.group(2)), _O.Unknown)
+    if method == "GET" and _ASYNC_REQUEST.fullmatch(rest) is not None:
+        return _O.DescribeMultiRegionAccessPointOperation
     job = _JOB.fullmatch(rest)
     if job is not None:
         if job.group(2) is None and method == "GET":
@@ -101,6 +177,15 @@ def access_point_of(path: str) -> str:
     """The access point name a ``/v20180820/accesspoint/{name}…`` path names ("" for any
     other path)."""
     found = _ACCESS_POINT.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
+    return "" if found is None else found.group(1)
+
+
+def multi_region_of(path: str) -> str:
+    """What a Multi-Region Access Point call's path names: the name (or the routes' ARN or
+    alias) under ``mrap/instances/``, the request token ARN under ``async-requests/mrap/``
+    ("" for any other path)."""
+    rest = path[len(PATH_PREFIX) :].rstrip("/")
+    found = _MULTI_REGION.fullmatch(rest) or _ASYNC_REQUEST.fullmatch(rest)
     return "" if found is None else found.group(1)
 
 

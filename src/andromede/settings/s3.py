@@ -36,6 +36,14 @@ class S3Settings(BaseModel):
         "<name>-<account>.s3-accesspoint.<region>.<s3_access_point_domain> addresses the "
         "account's access point (AWS: amazonaws.com); empty turns them off (decision 0381).",
     )
+    s3_multi_region_access_point_domain: str = Field(
+        default="localhost",
+        pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)?$",
+        description="Base domain of Multi-Region Access Points' global endpoints on the S3 port: "
+        "<alias>.accesspoint.s3-global.<s3_multi_region_access_point_domain> addresses one "
+        "(AWS, and botocore whatever its endpoint_url: amazonaws.com); empty turns them off "
+        "(decision 0385).",
+    )
     max_object_size: int = Field(
         default=5 * GIB, gt=0, description="Largest body accepted by a single PutObject."
     )
@@ -157,6 +165,12 @@ class S3Settings(BaseModel):
         ge=0,
         description="Most S3 access points one account may have (AWS's quota: 10,000);"
         " CreateAccessPoint past it is refused (400 InvalidRequest).",
+    )
+    max_multi_region_access_points_per_account: int = Field(
+        default=100,
+        ge=0,
+        description="Most S3 Multi-Region Access Points one account may have (AWS's quota: 100); "
+        "CreateMultiRegionAccessPoint past it is refused (400 InvalidRequest) (decision 0385).",
     )
     access_point_list_max: int = Field(
         default=1000,

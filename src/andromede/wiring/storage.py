@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from andromede.audit.access_service import OperatorAccessService
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
+from andromede.db.database import Database
 from andromede.http.asgi import new_request_id
 from andromede.http.outbound import networks
 from andromede.iam.model import Principal
@@ -28,7 +29,7 @@ from andromede.s3.request_metrics import RequestMetricsHook
 from andromede.s3_request_metrics import PlatformWriter, S3RequestMetrics
 from andromede.settings import Settings
 from andromede.storage.access_log_delivery import AccessLogDelivery
-from andromede.storage.access_points import AccessPointStore
+from andromede.storage.access_points import AccessPointStore, SqlAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
 from andromede.storage.batch_runner import BatchRunner, TaskEvent
 from andromede.storage.blob_local import LocalBlobStore
@@ -36,6 +37,10 @@ from andromede.storage.blobs import BlobStore
 from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.inventory_report import InventoryReport, InventoryReporter
 from andromede.storage.lifecycle_runner import LifecycleAction
+from andromede.storage.multi_region_access_points import (
+    MultiRegionAccessPointStore,
+    SqlMultiRegionAccessPointStore,
+)
 from andromede.storage.regions import RegionalBlobs
 from andromede.storage.replication import ReplicaKeys, ReplicationGrants
 from andromede.storage.replication_queue import ReplicationQueue
@@ -120,6 +125,12 @@ def storage_limits(settings: Settings) -> StorageLimits:
     )
 
 
+def access_point_stores(db: Database) -> tuple[SqlAccessPointStore, SqlMultiRegionAccessPointStore]:
+    """S3's access points (decision 0157) and Multi-Region Access Points (decision 0385),
+    which the S3 API and S3 Control share."""
+    return SqlAccessPointStore(db), SqlMultiRegionAccessPointStore(db)
+
+
 def s3_services(
     settings: Settings,
     objects: ObjectService,
@@ -134,6 +145,7 @@ def s3_services(
     replication_grants: ReplicationGrants | None = None,
     topics: TopicService | None = None,
     access_points: AccessPointStore | None = None,
+    multi_region_access_points: MultiRegionAccessPointStore | None = None,
     queues: NotificationQueues | None = None,
     request_metrics: RequestMetricsHook | None = None,
     functions: NotificationFunctions | None = None,
@@ -156,6 +168,7 @@ def s3_services(
         replication_grants=replication_grants,
         topics=topics,
         access_points=access_points,
+        multi_region_access_points=multi_region_access_points,
         queues=queues,
         request_metrics=request_metrics,
         functions=functions,

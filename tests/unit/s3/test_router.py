@@ -142,3 +142,40 @@ def test_an_arn_host_under_the_s3_domain_is_a_virtual_hosted_name() -> None:
         True,
         None,
     )
+
+
+# Multi-Region Access Points' global hosts (decision 0385).
+mrap_router = Router("s3.localhost", "example.net", "amazonaws.com")
+
+
+def test_a_global_host_names_the_multi_region_access_point_by_its_alias() -> None:
+    host = "mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com"
+    got = mrap_router.route("PUT", host, "/dir/a.txt", {}, {})
+    assert (got.operation, got.bucket, got.key) == (O.PutObject, "mfzwi23gnjvgw.mrap", "dir/a.txt")
+    assert got.virtual_host and got.multi_region and got.access_point_region is None
+    listed = mrap_router.route("GET", host + ":443", "/", {"list-type": "2"}, {})
+    assert (listed.operation, listed.bucket, listed.multi_region) == (
+        O.ListObjectsV2,
+        "mfzwi23gnjvgw.mrap",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "mfzwi23gnjvgw.accesspoint.s3-global.amazonaws.com",  # no .mrap
+        "1fzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com",  # begins with a digit
+        "mfzwi23gnjvgw.mrap.accesspoint.s3-global.example.org",  # another domain
+        "mfzwi23gnjvgw.mrap.s3-global.amazonaws.com",
+    ],
+)
+def test_other_hosts_are_no_global_host(host: str) -> None:
+    assert mrap_router.multi_region_alias(host) is None
+    assert not mrap_router.route("GET", host, "/b/k", {}, {}).multi_region
+
+
+def test_an_empty_multi_region_domain_turns_the_global_hosts_off() -> None:
+    host = "mfzwi23gnjvgw.mrap.accesspoint.s3-global.localhost"
+    got = Router("s3.localhost", "localhost").route("GET", host, "/b/k", {}, {})
+    assert (got.bucket, got.multi_region) == ("b", False)

@@ -30,6 +30,7 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
+from andromede.storage.multi_region_access_points import MultiRegionAccessPointStore
 from andromede.storage.notification import EventSource
 from andromede.storage.replication import ReplicationGrants, ReplicationStatus
 from andromede.storage.replicator import Replicator
@@ -149,6 +150,9 @@ class S3Services:
     # S3 access points (decision 0157), whose aliases address their buckets (None: apps built
     # without them, where an alias is an unknown bucket name).
     access_points: AccessPointStore | None = None
+    # S3 Multi-Region Access Points (decision 0385), whose global hosts reach one of their
+    # buckets (None: apps built without them, where such a host answers NoSuchAccessPoint).
+    multi_region_access_points: MultiRegionAccessPointStore | None = None
     # The queues a QueueConfiguration may name (decision 0158; None: refused as before).
     queues: NotificationQueues | None = None
     # CloudWatch request metrics (decision 0187), told at once of each configuration change

@@ -1,0 +1,125 @@
+"""Requests to a Multi-Region Access Point's global host (decision 0385), in process on
+memory twins, with two Regions: the active Region's bucket serves them (the gateway's own
+while active, the other once it is passive); the Multi-Region Access Point's policy AND the
+bucket's must allow another account (a Deny in the Multi-Region Access Point's wins even for
+the owner's user); only access points' operations pass; an unknown alias is
+NoSuchAccessPoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from andromede.settings import RegionSettings
+from andromede.storage.model import PublicAccessBlock
+from andromede.storage.multi_region_access_points import (
+    PASSIVE,
+    MemoryMultiRegionAccessPointStore,
+    MultiRegionAccessPoint,
+    MultiRegionRoute,
+    new_alias,
+)
+from support.s3app import REGION, Client, in_process_client
+
+OTHER_REGION = "eu-de-1"
+HOME, AWAY = "mrap-home", "mrap-away"
+
+
+@dataclass
+class World:
+    owner: Client
+    points: MemoryMultiRegionAccessPointStore
+    point: MultiRegionAccessPoint
+
+    @property
+    def host(self) -> str:
+        return f"{self.point.alias}.accesspoint.s3-global.localhost"
+
+
+def _doc(*statements: dict[str, object]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    points = MemoryMultiRegionAccessPointStore()
+    regions = (RegionSettings(name=REGION), RegionSettings(name=OTHER_REGION))
+    async with in_process_client(
+        tmp_path, multi_region_access_points=points, regions=regions
+    ) as owner:
+        assert (await owner.request("PUT", f"/{HOME}")).status == 200
+        where = f"<CreateBucketConfiguration><LocationConstraint>{OTHER_REGION}"
+        where += "</LocationConstraint></CreateBucketConfiguration>"
+        reply = await owner.request("PUT", f"/{AWAY}", where.encode(), region=OTHER_REGION)
+        assert reply.status == 200, reply.body
+        for bucket, region in ((HOME, REGION), (AWAY, OTHER_REGION)):
+            body = f"from {region}".encode()
+            put = await owner.request("PUT", f"/{bucket}/doc.txt", body, region=region)
+            assert put.status == 200
+        point = MultiRegionAccessPoint(
+            tenant_id=owner.tenant_id,
+            name="docs",
+            alias=new_alias(),
+            routes=(
+                MultiRegionRoute(HOME, owner.tenant_id, REGION),
+                MultiRegionRoute(AWAY, owner.tenant_id, OTHER_REGION),
+            ),
+            public_access_block=PublicAccessBlock(),
+            created_at=datetime.now(UTC),
+        )
+        await points.create(point, quota=10)
+        yield World(owner, points, point)
+
+
+async def test_the_active_region_serves(world: World) -> None:
+    got = await world.owner.request("GET", "/doc.txt", host=world.host)
+    assert (got.status, got.body) == (200, f"from {REGION}".encode())
+    dialled = (
+        MultiRegionRoute(HOME, world.owner.tenant_id, REGION, PASSIVE),
+        world.point.routes[1],
+    )
+    assert await world.points.set_routes(world.owner.tenant_id, "docs", dialled)
+    # Signed for the bucket's Region, as SigV4 must be (botocore signs SigV4a, any Region).
+    away = await world.owner.request("GET", "/doc.txt", host=world.host, region=OTHER_REGION)
+    assert (away.status, away.body) == (200, f"from {OTHER_REGION}".encode())
+
+
+async def test_unknown_aliases_and_other_operations(world: World) -> None:
+    unknown = "zzzzzzzzzzzzz.mrap.accesspoint.s3-global.localhost"
+    missing = await world.owner.request("GET", "/doc.txt", host=unknown)
+    assert missing.status == 404 and b"NoSuchAccessPoint" in missing.body
+    config = await world.owner.request("GET", "/?policy", host=world.host)
+    assert config.status == 400 and b"InvalidRequest" in config.body
+
+
+async def test_both_policies_decide(world: World) -> None:
+    other = await world.owner.other_tenant("partner")
+    grant = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.tenant_id}:root"},
+             "Action": "s3:GetObject"}  # fmt: skip
+    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 403
+    arn = world.point.arn
+    policy = _doc({**grant, "Resource": f"{arn}/object/*"})
+    assert await world.points.set_policy(world.owner.tenant_id, "docs", policy)
+    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 403
+    delegation = {
+        **grant,
+        "Resource": f"arn:aws:s3:::{HOME}/*",
+        "Condition": {"StringEquals": {"s3:DataAccessPointArn": arn}},
+    }
+    reply = await world.owner.request("PUT", f"/{HOME}?policy", _doc(delegation).encode())
+    assert reply.status == 204, reply.body
+    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 200
+    # The bucket's delegation holds through the Multi-Region Access Point only.
+    assert (await other.request("GET", f"/{HOME}/doc.txt")).status == 403
+
+    # A Deny in the Multi-Region Access Point's policy refuses even the owner's root.
+    deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": f"{arn}/object/*"}  # fmt: skip
+    assert await world.points.set_policy(world.owner.tenant_id, "docs", _doc(deny))
+    assert (await world.owner.request("GET", "/doc.txt", host=world.host)).status == 403
+    assert (await world.owner.request("GET", f"/{HOME}/doc.txt")).status == 200
