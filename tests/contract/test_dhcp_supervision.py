@@ -16,8 +16,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from andromede.compute.driver import SupervisedProcesses
 from andromede.compute.driver_network import NetworkSpec, NicSpec
-from andromede.hypervisor.tenant_network import TenantNetworks
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
 from support.router_processes import copies, gone
 from support.tenant_networks import Guest, guest, needs_root_and_tools, random_layout
 
@@ -82,8 +83,38 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
             # The router's other processes left running as they were.
             assert {p: p.read_text() for p in others} == others
             assert manager.process_restarts()["dhcp"] == 1
+            await _counted_across_an_agent_restart(manager, supervision, layout, pidfile)
     finally:
         supervision.cancel()
         await asyncio.gather(supervision, return_exceptions=True)
         for network_id in list(manager._state.networks):
             await manager.remove(network_id)
+
+
+async def _counted_across_an_agent_restart(
+    before: TenantNetworks, supervision: asyncio.Task[None], layout: NetworkLayout, pidfile: Path
+) -> None:
+    """Decision 0389: the agent stops (its supervision with it), the DHCP server dies
+    meanwhile and is seen down; the next agent, over the same state directory, counts on from
+    the restarts of the one before, and starts the server again."""
+    supervision.cancel()
+    await asyncio.gather(supervision, return_exceptions=True)
+    state_dir = pidfile.parent
+    killed = int(pidfile.read_text())
+    os.kill(killed, signal.SIGKILL)
+    await gone(killed)
+    assert before.supervised_processes()["dhcp"] == SupervisedProcesses(1, up=0, down=1)
+    after = TenantNetworks(state_dir, layout)
+    assert after.supervised_processes()["dhcp"] == SupervisedProcesses(1, up=0, down=1)
+    resumed = asyncio.create_task(after.supervise_dns_forever())
+    try:
+        deadline = time.monotonic() + 40
+        while after.supervised_processes()["dhcp"] != SupervisedProcesses(2, up=1, down=0):
+            assert time.monotonic() < deadline, after.supervised_processes()
+            await asyncio.sleep(0.2)
+        assert copies(pidfile) == [int(pidfile.read_text())] != [killed]
+        # Kept on disk as it is counted: a third agent reads 2 as well.
+        assert TenantNetworks(state_dir, layout).process_restarts()["dhcp"] == 2
+    finally:
+        resumed.cancel()
+        await asyncio.gather(resumed, return_exceptions=True)
