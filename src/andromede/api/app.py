@@ -125,6 +125,7 @@ class ManagementApi:
             billing=billing,
             buckets=buckets,
             hosts=hosts,
+            metrics_token=host_metrics.metrics_token(settings),
         )
         self.fastapi = build_fastapi(context)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from starlette.requests import Request
@@ -63,6 +63,9 @@ class ApiContext:
     billing: BillingService | None = None  # None: a server that keeps no billing (tests)
     buckets: BucketSettings | None = None  # None: a server that stores no objects (tests)
     hosts: HostsReader | None = None  # None: a server that drives no host (tests)
+    # The bearer token the operators' Prometheus scrapes the metrics with (decision 0389);
+    # None: operators' signatures only.
+    metrics_token: str | None = field(default=None, repr=False)
 
     @staticmethod
     def request_id(request: Request) -> str:

@@ -1,7 +1,8 @@
 """The hypervisor hosts' supervised network processes as a Prometheus exposition (decision
 0389): ``GET /api/v1/hosts/metrics``, for the platform operators' monitoring to scrape, and for
 no one else (403 ``operators-only``: the hosts, and the routers and subnets they run, are the
-platform's, shared by every tenant).
+platform's, shared by every tenant). An operator signs with SigV4; Prometheus, which sends a
+bearer token, presents the one of ``api_metrics_token_file``, which opens this route alone.
 
 The text format 0.0.4 (Prometheus's, which OpenMetrics scrapers read too), one family each:
 
@@ -26,13 +27,17 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from andromede.api.auth import Caller, context, operator
+from andromede.api.auth import Caller, context, operator_or_scraper
 from andromede.api.context import ApiContext
 from andromede.compute.host_processes import HostProcesses
+from andromede.errors import ConfigurationError
+from andromede.settings import Settings
 
-__all__ = ["EXPOSITION_TYPE", "exposition", "router"]
+__all__ = ["EXPOSITION_TYPE", "exposition", "metrics_token", "router"]
 
 EXPOSITION_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+# A token shorter than this could be guessed; longer than this is no bearer token the API takes.
+_TOKEN_LENGTHS: Final = range(32, 257)
 
 router = APIRouter(tags=["hosts"])
 
@@ -53,7 +58,8 @@ _HELP: Final = {
     response_class=Response,
 )
 async def host_metrics(
-    _who: Annotated[Caller, Depends(operator)], ctx: Annotated[ApiContext, Depends(context)]
+    _who: Annotated[Caller | None, Depends(operator_or_scraper)],
+    ctx: Annotated[ApiContext, Depends(context)],
 ) -> Response:
     found = await ctx.hosts() if ctx.hosts is not None else []
     return Response(exposition(found), media_type=EXPOSITION_TYPE)
@@ -82,6 +88,25 @@ def exposition(hosts: Sequence[HostProcesses]) -> str:
     ):
         lines += [f"# HELP {name} {_HELP[name]}", f"# TYPE {name} {family}", *samples]
     return "\n".join(lines) + "\n"
+
+
+def metrics_token(settings: Settings) -> str | None:
+    """The scrape token of ``api_metrics_token_file``, read once at start (its surrounding
+    white space dropped); a missing, unreadable, too short or too long one stops the start
+    rather than leave the monitoring locked out or a weak token in force."""
+    path = settings.api_metrics_token_file
+    if path is None:
+        return None
+    try:
+        token = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"api_metrics_token_file {path} cannot be read") from exc
+    if len(token) not in _TOKEN_LENGTHS or any(c.isspace() for c in token):
+        # The token's own length or content is never told: the file's name is enough.
+        raise ConfigurationError(
+            f"api_metrics_token_file {path} must hold one token of 32 to 256 characters"
+        )
+    return token
 
 
 def _labels(**labels: str) -> str:

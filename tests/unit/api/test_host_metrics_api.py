@@ -1,7 +1,8 @@
 """Decision 0389: the hypervisor hosts' supervised network processes as a Prometheus
 exposition on the management API (``GET /api/v1/hosts/metrics``), in process on memory hosts:
 the operators read it, a tenant (its administrator too) is refused, a host that does not
-answer is an ``agent_up`` of 0 with no other sample, and the text format is well formed."""
+answer is an ``agent_up`` of 0 with no other sample, the text format is well formed, and
+Prometheus's bearer token (``api_metrics_token_file``) opens that route alone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from andromede.compute.driver import SupervisedProcesses
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute.errors import HostUnreachable
 from andromede.compute.host_processes import HostProcesses
+from andromede.errors import ConfigurationError
 from support.apiclient import ApiHarness, api_harness
 from unit.api.test_audit_trail_api import assert_problem
 
@@ -133,3 +135,40 @@ def test_label_values_are_escaped() -> None:
 
 def test_no_host_is_an_exposition_of_empty_families() -> None:
     assert parse(exposition([])) == {}
+
+
+# -- the scrape token (api_metrics_token_file) --------------------------------------------------
+TOKEN = "k7Q2x9VbN4mR8tW1yZ6cH3jL5pS0dF2g"  # 32 characters, as `openssl rand -base64 24` gives
+
+
+async def test_prometheus_scrapes_with_the_token_which_opens_nothing_else(tmp_path: Path) -> None:
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text(TOKEN + "\n")
+    async with api_harness(tmp_path / "data", api_metrics_token_file=token_file) as api:
+        bearer = {"Authorization": f"Bearer {TOKEN}"}
+        async with api.client(headers=bearer) as client:
+            scraped = await client.get(PATH)
+            whoami = await client.get("/api/v1/whoami")
+            tenants = await client.get("/api/v1/tenants")
+        async with api.client(headers={"Authorization": f"Bearer {TOKEN[:-1]}x"}) as client:
+            wrong = await client.get(PATH)
+        async with api.as_operator() as client:  # operators still sign
+            signed = await client.get(PATH)
+    assert scraped.status_code == 200, scraped.text
+    assert parse(scraped.text)[sample("andromede_host_agent_up", host="host-a")] == 1
+    assert signed.status_code == 200
+    # Anywhere else the token is no console session's: not authenticated.
+    assert_problem(whoami, 401, "not-authenticated")
+    assert_problem(tenants, 401, "not-authenticated")
+    assert_problem(wrong, 401, "not-authenticated")
+
+
+@pytest.mark.parametrize("content", ["short-token", TOKEN + " " + TOKEN, "x" * 257, None])
+async def test_a_bad_token_file_stops_the_start(tmp_path: Path, content: str | None) -> None:
+    token_file = tmp_path / "metrics-token"
+    if content is not None:
+        token_file.write_text(content)
+    with pytest.raises(ConfigurationError, match="api_metrics_token_file") as raised:
+        async with api_harness(tmp_path / "data", api_metrics_token_file=token_file):
+            pass
+    assert TOKEN not in str(raised.value)  # the token is never told
