@@ -99,6 +99,7 @@ from andromede.wiring.compute import (
     autoscaling_service,
     endpoint_gate,
     flow_log_task,
+    hosts_reader,
     open_instance_metadata,
     run_hypervisor_agent,
     start_compute,
@@ -696,28 +697,13 @@ class Application:
         forgotten = [forget_streams, forget_kinesis, ssm.service.store.forget_tenant, forget_states,
             forget_certificates, forget_metric_streams, forget_tables, forget_pipes, forget_zones,
             forget_checks, forget_fns, eventbridge.endpoints.forget_tenant]  # fmt: skip
-        management = ManagementApi(
-            identity,
-            audit,
-            settings,
-            rate_limiter,
-            close_tenant=tenant_closer(
-                identity,
-                keys,
-                customer_keys,
-                buckets=objects.list_buckets,
-                topics=topics,
-                queues=queues,
-                moves=mover,
-                logs=logs.service,
-                events=eventbridge.store,
-                others=forgotten,
-            ),
-            trail=trail,
-            operator_access=operator_access,
-            billing=billing,
-            buckets=objects,
-        )
+        closer = tenant_closer(identity, keys, customer_keys, buckets=objects.list_buckets,
+            topics=topics, queues=queues, moves=mover, logs=logs.service,
+            events=eventbridge.store, others=forgotten)  # fmt: skip
+        # The hosts' supervised processes for the operators' Prometheus (decision 0389).
+        management = ManagementApi(identity, audit, settings, rate_limiter, close_tenant=closer,
+            trail=trail, operator_access=operator_access, billing=billing, buckets=objects,
+            hosts=hosts_reader(compute))  # fmt: skip
         # The console calls the APIs in process as its logged-in users (decision 0111).
         console = console_app(
             settings, identity, audit, billing, s3, apis, objects=objects, trail=trail,

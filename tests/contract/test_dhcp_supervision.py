@@ -12,12 +12,18 @@ import os
 import re
 import secrets
 import signal
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from andromede.compute.driver import SupervisedProcesses
 from andromede.compute.driver_network import NetworkSpec, NicSpec
-from andromede.hypervisor.tenant_network import TenantNetworks
+from andromede.compute_adapters import hypervisor_host_driver
+from andromede.hypervisor.agent import agent_ready, serve_agent
+from andromede.hypervisor.remote import RemoteDriver
+from andromede.hypervisor.tenant_network import NetworkLayout, TenantNetworks
+from andromede.settings import Settings
 from support.router_processes import copies, gone
 from support.tenant_networks import Guest, guest, needs_root_and_tools, random_layout
 
@@ -51,7 +57,9 @@ async def _leased(client: Guest, asked: str, label: str) -> tuple[float, str]:
 
 async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: Path) -> None:
     layout = replace(random_layout("h"), dns_supervise_interval=1.0)
-    manager = TenantNetworks(tmp_path / "net", layout)
+    # Where the host's QEMU driver keeps them (<hypervisor_state_dir>/networks): its agent
+    # reads them after the restart below.
+    manager = TenantNetworks(tmp_path / "networks", layout)
     subnet = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4),
         tenant_id="111111111111",
@@ -66,7 +74,9 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
         async with guest(manager, "i-a", running) as a, guest(manager, "i-b", booting) as b:
             assert (await _leased(a, A_IP, "before"))[1] == A_IP
             pidfile = manager._dhcp_pidfile(subnet.network_id)
-            others = {p: p.read_text() for p in (tmp_path / "net").glob("*.pid") if p != pidfile}
+            others = {
+                p: p.read_text() for p in (tmp_path / "networks").glob("*.pid") if p != pidfile
+            }
             killed = int(pidfile.read_text())
             os.kill(killed, signal.SIGKILL)
             await gone(killed)
@@ -82,8 +92,70 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
             # The router's other processes left running as they were.
             assert {p: p.read_text() for p in others} == others
             assert manager.process_restarts()["dhcp"] == 1
+            await _counted_across_an_agent_restart(manager, supervision, layout, pidfile)
     finally:
         supervision.cancel()
         await asyncio.gather(supervision, return_exceptions=True)
         for network_id in list(manager._state.networks):
             await manager.remove(network_id)
+
+
+async def _counted_across_an_agent_restart(
+    before: TenantNetworks, supervision: asyncio.Task[None], layout: NetworkLayout, pidfile: Path
+) -> None:
+    """Decision 0389: the agent stops (its supervision with it), the DHCP server dies
+    meanwhile and is seen down; the next agent, over the same state directory, counts on from
+    the restarts of the one before, and starts the server again."""
+    supervision.cancel()
+    await asyncio.gather(supervision, return_exceptions=True)
+    state_dir = pidfile.parent
+    killed = int(pidfile.read_text())
+    os.kill(killed, signal.SIGKILL)
+    await gone(killed)
+    assert before.supervised_processes()["dhcp"] == SupervisedProcesses(1, up=0, down=1)
+    after = TenantNetworks(state_dir, layout)
+    assert after.supervised_processes()["dhcp"] == SupervisedProcesses(1, up=0, down=1)
+    resumed = asyncio.create_task(after.supervise_dns_forever())
+    try:
+        deadline = time.monotonic() + 40
+        while after.supervised_processes()["dhcp"] != SupervisedProcesses(2, up=1, down=0):
+            assert time.monotonic() < deadline, after.supervised_processes()
+            await asyncio.sleep(0.2)
+        assert copies(pidfile) == [int(pidfile.read_text())] != [killed]
+        # Kept on disk as it is counted: a third agent, the host's real one this time,
+        # answers 2 on its wire, with the server up.
+        assert (await _agents_answer(state_dir.parent, layout))["dhcp"] == SupervisedProcesses(
+            2, up=1, down=0
+        )
+    finally:
+        resumed.cancel()
+        await asyncio.gather(resumed, return_exceptions=True)
+
+
+async def _agents_answer(
+    hypervisor_state_dir: Path, layout: NetworkLayout
+) -> dict[str, SupervisedProcesses]:
+    """What an agent serving this host's QEMU driver over ``hypervisor_state_dir`` (with the
+    test's address plan) answers a gateway's ``supervised_processes``."""
+    settings = Settings(
+        data_dir=hypervisor_state_dir / "data",
+        hypervisor_state_dir=hypervisor_state_dir,
+        hypervisor_host_name="host-a",
+        hypervisor_link_prefix=layout.link_prefix,
+        hypervisor_transit_cidr=layout.transit_cidr,
+        hypervisor_public_cidr=layout.public_cidr,
+    )
+    driver = hypervisor_host_driver(settings)
+    stop = asyncio.Event()
+    # A short folder: the agent's socket path must fit in 107 bytes.
+    with tempfile.TemporaryDirectory(prefix="andromede-dh-", dir="/tmp") as short:
+        socket_path = Path(short) / "agent.sock"
+        agent = asyncio.create_task(serve_agent(driver, socket_path, stop))
+        remote = RemoteDriver(socket_path, host="host-a", timeout=30.0)
+        try:
+            assert await asyncio.to_thread(agent_ready, socket_path, 20.0)
+            return await remote.supervised_processes()
+        finally:
+            await remote.close()
+            stop.set()
+            await asyncio.wait_for(agent, 30)

@@ -103,6 +103,24 @@ def test_operator_manages_tenants_and_a_tenant_sees_only_itself(server: ServerPr
     assert api(server, "POST", f"/api/v1/tenants/{name}/close", auth=auth).status_code == 200
 
 
+def test_the_operators_monitoring_scrapes_the_hosts_and_a_tenant_cannot(
+    server: ServerProcess,
+) -> None:
+    """Decision 0389: the hosts' supervised processes as a Prometheus exposition, read with
+    an operator's key; the tenant's root key is refused and learns nothing of the hosts."""
+    scraped = api(server, "GET", "/api/v1/hosts/metrics", auth=operator_auth(server))
+    assert scraped.status_code == 200, scraped.text
+    assert scraped.headers["content-type"].startswith("text/plain; version=0.0.4")
+    # The server's one memory host answers, and supervises nothing.
+    assert 'andromede_host_agent_up{host="memory-host"} 1' in scraped.text.splitlines()
+    assert "# TYPE andromede_host_process_restarts_total counter" in scraped.text
+    tenant = RequestsSigV4(Credentials(*server.credentials()))
+    refused = api(server, "GET", "/api/v1/hosts/metrics", auth=tenant)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "memory-host" not in refused.text
+
+
 def test_operator_keys_do_not_work_on_the_s3_endpoint(server: ServerProcess) -> None:
     access_key, secret_key = server.operator_credentials()
     s3 = boto3.client(

@@ -29,6 +29,9 @@ from andromede.audit.store import MemoryAuditStore
 from andromede.audit.trail import AuditTrail
 from andromede.billing.service import BillingService
 from andromede.billing.store import MemoryBillingStore
+from andromede.compute.driver import HypervisorDriver
+from andromede.compute.driver_memory import MemoryDriver
+from andromede.compute.host_processes import HostProcesses, read_host_processes
 from andromede.iam.secrets import SecretSealer
 from andromede.iam.service import IdentityLimits, IdentityService
 from andromede.iam.store_memory import MemoryIdentityStore
@@ -145,6 +148,9 @@ class ApiHarness:
     # The tenants whose other contexts' data (Firehose's streams, decision 0223) closing
     # asked to delete, in order.
     forgotten: list[str] = field(default_factory=list)
+    # The hypervisor hosts ``/hosts/metrics`` asks (decision 0389): tests tell them what to
+    # answer, or add one that does not.
+    hosts: list[HypervisorDriver] = field(default_factory=list)
 
     def client(self, auth: httpx.Auth | None = None, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -234,6 +240,11 @@ async def api_harness(
     # Usage reports read the store; nothing is metered here unless a test counts it.
     billing = BillingService(MemoryBillingStore(), region=REGION, instance_types=[])
     bucket_store = MemoryMetadataStore()
+    hosts: list[HypervisorDriver] = [MemoryDriver("host-a")]
+
+    async def read_hosts() -> list[HostProcesses]:
+        return await read_host_processes(hosts)
+
     objects = ObjectService(
         bucket_store, MemoryBlobStore(), storage_limits(settings), cipher_in(data_dir / "keys")
     )
@@ -248,6 +259,7 @@ async def api_harness(
                 operator_access=operator_access,
                 billing=billing,
                 buckets=objects,
+                hosts=read_hosts,
             ),
             identity=identity,
             audit=audit,
@@ -266,6 +278,7 @@ async def api_harness(
             billing=billing,
             buckets=buckets,
             bucket_store=bucket_store,
+            hosts=hosts,
         )
     finally:
         await audit.close()

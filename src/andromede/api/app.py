@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from andromede.api import (
+    host_metrics,
     routes_access,
     routes_audit,
     routes_billing,
@@ -32,7 +33,13 @@ from andromede.api import (
     routes_tenants,
 )
 from andromede.api.auth import PRINCIPAL_SCOPE_KEY, SIGNING_SERVICE
-from andromede.api.context import REQUEST_ID_SCOPE_KEY, ApiContext, BucketSettings, TenantCloser
+from andromede.api.context import (
+    REQUEST_ID_SCOPE_KEY,
+    ApiContext,
+    BucketSettings,
+    HostsReader,
+    TenantCloser,
+)
 from andromede.api.problems import (
     PROBLEM_JSON,
     ApiProblem,
@@ -70,7 +77,7 @@ API_PREFIX = "/api/v1"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 _DESCRIPTION = """\
 Manage what AWS has no API for: tenants, their quotas, regions, the audit trail, operators'
-access to tenants' data.
+access to tenants' data, the hypervisor hosts' metrics for Prometheus.
 
 Every error is `application/problem+json` (RFC 9457) with a `request_id`, also sent as the
 `x-request-id` header. Authenticate with `Authorization: Bearer <token>` (from `POST /login`)
@@ -93,12 +100,15 @@ class ManagementApi:
         operator_access: OperatorAccessService | None = None,
         billing: BillingService | None = None,
         buckets: BucketSettings | None = None,
+        hosts: HostsReader | None = None,
     ) -> None:
         """``close_tenant``: closes a tenant for good, crypto-shredding it
         (``andromede.app.tenant_closer``); ``trail``: the audit trail served under
         ``/audit`` (decision 0105); ``operator_access``: operator access requests, under
         ``/access-requests`` (decision 0107); ``billing``: the meters, prices and usage
-        reports (0108); ``buckets``: the buckets' data-events settings (0109)."""
+        reports (0108); ``buckets``: the buckets' data-events settings (0109); ``hosts``:
+        asks the hypervisor hosts for their supervised processes, under ``/hosts/metrics``
+        (0389)."""
         self._settings = settings
         authenticator = Authenticator.for_settings(
             identity, settings, service=SIGNING_SERVICE, allow_operator=True
@@ -114,6 +124,8 @@ class ManagementApi:
             operator_access=operator_access,
             billing=billing,
             buckets=buckets,
+            hosts=hosts,
+            metrics_token=host_metrics.metrics_token(settings),
         )
         self.fastapi = build_fastapi(context)
 
@@ -275,6 +287,7 @@ def build_fastapi(context: ApiContext) -> FastAPI:
         routes_billing,
         routes_credit_notes,
         routes_data_events,
+        host_metrics,
     ):
         api.include_router(module.router, prefix=API_PREFIX)
     api.add_exception_handler(ApiProblem, _on_problem)

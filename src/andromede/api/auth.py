@@ -15,6 +15,7 @@ problem's detail, never which part of a secret was wrong. Failures are audited.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Annotated, Literal, cast
 from urllib.parse import quote
@@ -30,11 +31,20 @@ from andromede.http.asgi import decode_headers, raw_target
 from andromede.iam.authn import BodyHashMismatch, headers_with_body_hash
 from andromede.iam.model import Principal
 
-__all__ = ["PRINCIPAL_SCOPE_KEY", "Caller", "caller", "context", "operator"]
+__all__ = [
+    "METRICS_SCRAPER",
+    "PRINCIPAL_SCOPE_KEY",
+    "Caller",
+    "caller",
+    "context",
+    "operator",
+    "operator_or_scraper",
+]
 
 PRINCIPAL_SCOPE_KEY = "andromede.principal"  # the access log reads who it was
 SIGNING_SERVICE = "andromede"
 _MAX_TOKEN_LENGTH = 256  # console tokens are 43 characters; anything far longer is not one
+METRICS_SCRAPER = "metrics-scraper"  # who the access log names for the metrics token
 
 # Declared for the OpenAPI document (clients and schemathesis learn the schemes from it); the
 # header itself is parsed below, for both schemes at once.
@@ -136,3 +146,25 @@ async def operator(who: Annotated[Caller, Depends(caller)]) -> Caller:
             "operators-only", 403, "Access denied", "Only platform operators may do this."
         )
     return who
+
+
+async def operator_or_scraper(
+    request: Request,
+    ctx: Annotated[ApiContext, Depends(context)],
+    _bearer: Annotated[object, Depends(_bearer_scheme)],
+    _sigv4: Annotated[object, Depends(_sigv4_scheme)],
+) -> Caller | None:
+    """A platform operator, or (None) the operators' metrics scraper presenting the token of
+    ``api_metrics_token_file`` (decision 0389): Prometheus sends a bearer token, not a SigV4
+    signature. The token is compared in constant time and opens the metrics routes alone;
+    any other bearer token is a console session's, as everywhere."""
+    expected = ctx.metrics_token
+    if expected is not None:
+        headers = decode_headers(request.scope["headers"])
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            credentials.strip().encode(), expected.encode()
+        ):
+            request.scope[PRINCIPAL_SCOPE_KEY] = METRICS_SCRAPER
+            return None
+    return await operator(await caller(request, ctx, _bearer, _sigv4))

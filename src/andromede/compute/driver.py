@@ -65,6 +65,7 @@ __all__ = [
     "RuntimeState",
     "SeedSpec",
     "SnapshotBacking",
+    "SupervisedProcesses",
     "VolumeSpec",
 ]
 
@@ -72,6 +73,18 @@ __all__ = [
 # frozen value shared, as a dataclass default is, named here since ruff's RUF009 cannot tell
 # that a call to a class of another module builds an immutable value.
 _DEFAULT_FIREWALL: Final = InstanceFirewall()
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisedProcesses:
+    """One kind of a host's supervised network processes (decisions 0375, 0378, 0389):
+    ``restarts``, how many times one was found dead and started again on the host, kept
+    across its agent's restarts; ``up`` and ``down``, how many of those that should run there
+    run, and do not, when asked."""
+
+    restarts: int = 0
+    up: int = 0
+    down: int = 0
 
 
 class Accelerator(enum.StrEnum):
@@ -433,11 +446,12 @@ class HypervisorDriver(Protocol):
         """What each running instance used since the previous call (decision 0178)."""
         ...
 
-    async def process_restarts(self) -> dict[str, int]:
-        """How many times each kind of the host's supervised network processes — its VPC
-        routers' ``resolver``, ``responder`` and ``forwarder``, its subnets' ``dhcp``
-        servers — was found dead and started again since its agent started (decisions 0375,
-        0378); what the operator reads with ``andromede admin hosts``."""
+    async def supervised_processes(self) -> dict[str, SupervisedProcesses]:
+        """Each kind of the host's supervised network processes — its VPC routers'
+        ``resolver``, ``responder`` and ``forwarder``, its subnets' ``dhcp`` servers — with how
+        many times one was found dead and started again (decisions 0375, 0378; kept across
+        the agent's restarts, 0389) and how many run and do not now: what the operator reads
+        with ``andromede admin hosts`` and scrapes at ``/api/v1/hosts/metrics``."""
         ...
 
     async def set_load_balancers(self, listeners: tuple[BalancedListener, ...]) -> BalancerReport:

@@ -42,6 +42,7 @@ from andromede.compute.driver import (
     PortForward,
     RuntimeState,
     SnapshotBacking,
+    SupervisedProcesses,
     VolumeSpec,
 )
 from andromede.compute.driver_balancing import (
@@ -180,8 +181,8 @@ class MemoryDriver:
         self.probe_answers: dict[tuple[str, int], bool] = {}
         self.probes_run = 0
         self._probed: dict[tuple[str, str, str, int], float] = {}
-        # What a test says the host counted of its network processes' restarts (decision 0378).
-        self.restarted: dict[str, int] = {}
+        # What a test says the host counted of its network processes (decisions 0378, 0389).
+        self.supervised: dict[str, SupervisedProcesses] = {}
 
     @property
     def host(self) -> str:
@@ -450,10 +451,10 @@ class MemoryDriver:
             results.append(ProbeResult(probe, answer))
         return tuple(results)
 
-    async def process_restarts(self) -> dict[str, int]:
-        """Each kind at :attr:`restarted` (none: this host runs no process to supervise;
+    async def supervised_processes(self) -> dict[str, SupervisedProcesses]:
+        """Each kind at :attr:`supervised` (none: this host runs no process to supervise;
         a test sets what a real host would count)."""
-        return dict(self.restarted)
+        return dict(self.supervised)
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:
         """:data:`MEMORY_STATS` for each running instance (at its vCPUs and root volume)."""

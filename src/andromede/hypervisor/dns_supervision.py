@@ -14,6 +14,7 @@ says when it is the first), carrying the owner's id and the process's kind only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -41,13 +42,20 @@ class _Burst:
 
 class RestartBackoff:
     """The restart bursts of a host's routers' DNS and DHCP processes, and their restarts
-    counted by kind."""
+    counted by kind: from ``restarts``, what the host counted before (kept across the
+    agent's restarts, decision 0389), else from zero."""
 
-    def __init__(self, interval: float, cap: float = MAX_BACKOFF) -> None:
+    def __init__(
+        self,
+        interval: float,
+        cap: float = MAX_BACKOFF,
+        restarts: Mapping[DnsProcess, int] | None = None,
+    ) -> None:
         self._interval = interval
         self._cap = max(cap, interval)
         self._bursts: dict[tuple[str, DnsProcess], _Burst] = {}
         self.restarts: dict[DnsProcess, int] = dict.fromkeys(DnsProcess, 0)
+        self.restarts.update(restarts or {})
 
     def running(self, owner: str, process: DnsProcess) -> None:
         """``process`` was found running: its burst, if any, is over."""

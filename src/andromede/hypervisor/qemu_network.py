@@ -18,6 +18,7 @@ from andromede.compute.driver import (
     InstanceNetwork,
     NetworkMode,
     PortForward,
+    SupervisedProcesses,
 )
 from andromede.compute.driver_balancing import (
     BalancedListener,
@@ -208,10 +209,10 @@ class NetworkingMixin(QemuDriverCore):
             for host_ip in self._networks.host_transit_ips():
                 await self._endpoints.network_up(host_ip)
 
-    async def process_restarts(self) -> dict[str, int]:
-        """The restarts the supervision of this host's routers and subnets counted
-        (:meth:`TenantNetworks.process_restarts`, decision 0378)."""
-        return self._networks.process_restarts()
+    async def supervised_processes(self) -> dict[str, SupervisedProcesses]:
+        """What the supervision of this host's routers and subnets counted, and what of them
+        runs now (:meth:`TenantNetworks.supervised_processes`, decisions 0378, 0389)."""
+        return self._networks.supervised_processes()
 
     def endpoint_origin(
         self, server_ip: str, client_ip: str, client_port: int = 0

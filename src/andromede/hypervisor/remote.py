@@ -28,6 +28,7 @@ from andromede.compute.driver import (
     InstanceSpec,
     InterfaceSpec,
     RuntimeState,
+    SupervisedProcesses,
     VolumeSpec,
 )
 from andromede.compute.driver_balancing import (
@@ -80,7 +81,7 @@ _HOST_HEADER = "x-andromede-host"
 _KEEPALIVE_EXPIRY = KEEP_ALIVE_SECONDS / 2
 # The port's calls that only read the host's state.
 _QUERIES = frozenset(
-    {"capacity", "running", "state", "network", "console_output", "process_restarts"}
+    {"capacity", "running", "state", "network", "console_output", "supervised_processes"}
 )
 # Calls that act but return at once on a live host, bounded as the queries are, not retried:
 # the load balancers' round waits for every host's answer before it probes (session 51).
@@ -300,8 +301,8 @@ class RemoteDriver:
         result: HostFlows = await self._call("collect_flows", captures)
         return result
 
-    async def process_restarts(self) -> dict[str, int]:
-        result: dict[str, int] = await self._call("process_restarts")
+    async def supervised_processes(self) -> dict[str, SupervisedProcesses]:
+        result: dict[str, SupervisedProcesses] = await self._call("supervised_processes")
         return result
 
     async def collect_metrics(self) -> tuple[InstanceStats, ...]:

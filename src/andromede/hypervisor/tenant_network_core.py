@@ -30,6 +30,7 @@ from andromede.hypervisor.network_layout import NetworkLayout, NetworkWatcher
 from andromede.hypervisor.network_state import NetworkRecord, PluggedNic, load_state, save_state
 from andromede.hypervisor.peering_links import LinkEnd
 from andromede.hypervisor.peering_segments import Segment
+from andromede.hypervisor.restart_counts import load_restarts
 
 __all__ = ["TenantNetworksCore"]
 
@@ -56,8 +57,11 @@ class TenantNetworksCore:
         # memory only; and the routers whose policy tables hold some now.
         self._interface_routes: dict[str, tuple[InterfaceRoute, ...]] = {}
         self._interface_routed: set[str] = set()
-        # The restart backoff of the routers' DNS processes, and their restarts (decision 0375).
-        self._dns_backoff = RestartBackoff(self._layout.dns_supervise_interval)
+        # The restart backoff of the routers' DNS processes, and their restarts (decision 0375)
+        # as counted before this agent started too (decision 0389).
+        self._dns_backoff = RestartBackoff(
+            self._layout.dns_supervise_interval, restarts=load_restarts(self._restarts_file())
+        )
 
     def watch(self, watcher: NetworkWatcher | None) -> None:
         """Tell ``watcher`` of every network built or removed from now on (one watcher)."""
@@ -247,6 +251,9 @@ class TenantNetworksCore:
 
     def _state_file(self) -> Path:
         return self._dir / "networks.json"
+
+    def _restarts_file(self) -> Path:
+        return self._dir / "process-restarts.json"
 
     def _save(self) -> None:
         save_state(self._state_file(), self._state)

@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from andromede.compute.driver import SupervisedProcesses
 from andromede.compute.driver_network import (
     VpcDns,
 )
@@ -29,6 +30,7 @@ from andromede.hypervisor.netns_commands import (
     _run,
 )
 from andromede.hypervisor.network_state import NetworkRecord
+from andromede.hypervisor.restart_counts import save_restarts
 from andromede.hypervisor.tenant_network_rules import RulesMixin
 from andromede.hypervisor.vpc_dns import (
     RESPONDER_PORT,
@@ -154,11 +156,18 @@ class DnsmasqMixin(RulesMixin):
                 if not self._members(router) or not _namespace_exists(self.netns(router)):
                     self._dns_backoff.forget(router)
                     continue
-                for process, pidfile in self._expected_dns(router):
-                    await self._supervise(router, router, process, pidfile)
-                for record in self._members(router):
-                    pidfile = self._dhcp_pidfile(record.network_id)
-                    await self._supervise(record.network_id, router, DnsProcess.DHCP, pidfile)
+                for owner, process, pidfile in self._supervised(router):
+                    await self._supervise(owner, router, process, pidfile)
+
+    def _supervised(self, router: str) -> list[tuple[str, DnsProcess, Path]]:
+        """The processes of a built router that should run now, each with its owner (the
+        router for its DNS processes, the subnet for its DHCP server) and its pidfile."""
+        found = [(router, process, pidfile) for process, pidfile in self._expected_dns(router)]
+        found += [
+            (record.network_id, DnsProcess.DHCP, self._dhcp_pidfile(record.network_id))
+            for record in self._members(router)
+        ]
+        return found
 
     async def _supervise(self, owner: str, router: str, process: DnsProcess, pidfile: Path) -> None:
         """One process of ``owner`` (the router, or one of its subnets): left alone while it
@@ -170,10 +179,16 @@ class DnsmasqMixin(RulesMixin):
         if not self._dns_backoff.due(owner, process, now):
             return
         where = f"router {router}" if owner == router else f"subnet {owner} of router {router}"
-        if self._dns_backoff.restarting(owner, process, now):
+        first = self._dns_backoff.restarting(owner, process, now)
+        try:
+            # Kept before the start: a restart an agent's crash interrupts is counted still.
+            save_restarts(self._restarts_file(), self._dns_backoff.restarts)
+        except OSError:
+            log.warning("the restart counts could not be kept", exc_info=True)
+        if first:
             log.warning(
-                "%s: its %s was found dead and is started again (%d such restarts since the"
-                " agent started)",
+                "%s: its %s was found dead and is started again (%d such restarts on this"
+                " host)",
                 where, process.value, self._dns_backoff.restarts[process],
             )  # fmt: skip
         try:
@@ -188,11 +203,31 @@ class DnsmasqMixin(RulesMixin):
 
     def process_restarts(self) -> dict[str, int]:
         """How many times each kind of supervised process (``resolver``, ``responder``,
-        ``forwarder``, ``dhcp``) was found dead and started again since the agent started:
-        the host's answer to :meth:`~andromede.compute.driver.HypervisorDriver.process_restarts`
-        (decision 0378)."""
+        ``forwarder``, ``dhcp``) was found dead and started again on this host (decision
+        0378), the agents before this one included (decision 0389)."""
         counted = self._dns_backoff.restarts
         return {process.name.lower(): count for process, count in counted.items()}
+
+    def supervised_processes(self) -> dict[str, SupervisedProcesses]:
+        """Each kind's restarts (:meth:`process_restarts`) and how many of the processes
+        that should run now (those the supervision checks) run, and do not, read from their
+        pidfiles at once: the host's answer to
+        :meth:`~andromede.compute.driver.HypervisorDriver.supervised_processes` (decision
+        0389). Not under the networks' lock, which a router's build holds for long: a process
+        being restarted at this very moment is seen down, as it is."""
+        up, down = dict.fromkeys(DnsProcess, 0), dict.fromkeys(DnsProcess, 0)
+        for router in sorted({record.router for record in self._state.networks.values()}):
+            if not self._members(router) or not _namespace_exists(self.netns(router)):
+                continue
+            for _owner, process, pidfile in self._supervised(router):
+                if ours_running(pidfile):
+                    up[process] += 1
+                else:
+                    down[process] += 1
+        return {
+            process.name.lower(): SupervisedProcesses(count, up[process], down[process])
+            for process, count in self._dns_backoff.restarts.items()
+        }
 
     def _expected_dns(self, router: str) -> list[tuple[DnsProcess, Path]]:
         """The router's DNS processes that should run now, with their pidfiles."""

@@ -30,6 +30,7 @@ from andromede.compute.driver import (
     InstanceSpec,
     InterfaceSpec,
     RuntimeState,
+    SupervisedProcesses,
     VolumeSpec,
 )
 from andromede.compute.driver_balancing import (
@@ -131,7 +132,7 @@ CALLS: dict[str, Call] = {
     "network": Call((("instance_id", str),), InstanceNetwork | None),
     "collect_flows": Call((("captures", tuple[FlowCapture, ...]),), HostFlows),
     "collect_metrics": Call((), tuple[InstanceStats, ...]),
-    "process_restarts": Call((), dict[str, int]),
+    "supervised_processes": Call((), dict[str, SupervisedProcesses]),
     "set_load_balancers": Call((("listeners", tuple[BalancedListener, ...]),), BalancerReport),
     "probe_targets": Call((("probes", tuple[TargetProbe, ...]),), tuple[ProbeResult, ...]),
 }

@@ -84,6 +84,12 @@ class ServerSettings(BaseModel):
         le=65535,
         description="TCP port of the management REST API, apart from S3's (0 picks one).",
     )
+    api_metrics_token_file: Path | None = Field(
+        default=None,
+        description="A file holding the bearer token (32 to 256 characters) that the operators'"
+        " Prometheus sends to scrape GET /api/v1/hosts/metrics, and that opens nothing else"
+        " (decision 0389); none: that route takes an operator's SigV4 signature only.",
+    )
     server: Literal["uvicorn", "granian"] = Field(
         default="uvicorn", description="ASGI server that runs the S3 endpoint."
     )

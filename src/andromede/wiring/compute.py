@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from andromede.audit.model import Outcome
@@ -25,6 +25,7 @@ from andromede.autoscaling.store_sql import SqlGroupStore
 from andromede.autoscaling_adapters import ComputeFleet, TopicNotifier
 from andromede.billing.service import BillingService
 from andromede.compute.driver import HypervisorDriver
+from andromede.compute.host_processes import HostProcesses, read_host_processes
 from andromede.compute.images import ImageFiles
 from andromede.compute.service import ComputeService
 from andromede.compute.store_sql import SqlComputeStore
@@ -65,6 +66,7 @@ from andromede.wiring.logs import FlowLogDestinations
 __all__ = [
     "autoscaling_reconciler",
     "autoscaling_service",
+    "hosts_reader",
     "open_instance_metadata",
     "run_hypervisor_agent",
     "start_compute",
@@ -115,6 +117,19 @@ async def start_compute(
     except Exception:
         log.exception("compute: reconciliation with the hypervisor failed")
     return compute
+
+
+def hosts_reader(compute: ComputeService) -> Callable[[], Awaitable[list[HostProcesses]]]:
+    """Asks every host ``compute`` drives for its supervised network processes, through the
+    drivers (and their kept connections) the gateway already holds: the management API's
+    ``/hosts/metrics`` (decision 0389)."""
+
+    async def read() -> list[HostProcesses]:
+        return await read_host_processes(
+            [compute.drivers[host] for host in sorted(compute.drivers)]
+        )
+
+    return read
 
 
 def autoscaling_service(

@@ -1,8 +1,9 @@
-"""``andromede admin hosts`` (decision 0378): the operator reads each hypervisor host's
-restarted network processes (a router's resolver, responder and forwarder, a subnet's DHCP
-server) through the host's agent, over the agent's wire as the gateways reach it; a host
-whose agent does not answer is shown as such and the command exits 1. The agent runs on its
-socket in a thread of its own, over a memory host told what a real one would have counted."""
+"""``andromede admin hosts`` (decisions 0378, 0389): the operator reads each hypervisor host's
+supervised network processes (a router's resolver, responder and forwarder, a subnet's DHCP
+server), restarted, running and down, through the host's agent, over the agent's wire as the
+gateways reach it; a host whose agent does not answer is shown as such and the command exits
+1. The agent runs on its socket in a thread of its own, over a memory host told what a real
+one would have counted."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ import pytest
 from typer.testing import CliRunner
 
 from andromede.cli.main import app
+from andromede.compute.driver import SupervisedProcesses
 from andromede.compute.driver_memory import MemoryDriver
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.hypervisor.agent import agent_ready, serve_agent
 from andromede.settings import Settings
 
-COUNTED = {"resolver": 1, "responder": 0, "forwarder": 2, "dhcp": 3}
+COUNTED = {
+    "resolver": SupervisedProcesses(1, up=2, down=0),
+    "responder": SupervisedProcesses(0, up=1, down=0),
+    "forwarder": SupervisedProcesses(2, up=1, down=1),
+    "dhcp": SupervisedProcesses(3, up=5, down=0),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -68,28 +75,42 @@ def test_the_operator_reads_each_kinds_restarts_through_the_hosts_agent() -> Non
     with tempfile.TemporaryDirectory(prefix="andromede-ah-", dir="/tmp") as short:
         state_dir = Path(short)
         driver = MemoryDriver("host-a")
-        driver.restarted = dict(COUNTED)
+        driver.supervised = dict(COUNTED)
         with _agent(state_dir / "agent.sock", driver):
             code, shown = _hosts(state_dir, "--json")
             assert code == 0, shown
-            assert json.loads(shown) == {"hosts": [{"host": "host-a", "restarts": COUNTED}]}
+            host = {
+                "host": "host-a",
+                "restarts": {kind: p.restarts for kind, p in COUNTED.items()},
+                "up": {kind: p.up for kind, p in COUNTED.items()},
+                "down": {kind: p.down for kind, p in COUNTED.items()},
+            }
+            assert json.loads(shown) == {"hosts": [host]}
             code, table = _hosts(state_dir)
         assert code == 0, table
         rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in table.splitlines()]
         shown_rows = {tuple(row[1:]) for row in rows if row and row[0] == "host-a"}
-        assert shown_rows == {(kind, str(count)) for kind, count in COUNTED.items()}
+        assert shown_rows == {
+            (kind, str(p.restarts), str(p.up), str(p.down)) for kind, p in COUNTED.items()
+        }
 
 
 def test_a_host_whose_agent_does_not_answer_is_shown_and_the_command_fails() -> None:
     with tempfile.TemporaryDirectory(prefix="andromede-ah-", dir="/tmp") as short:
         code, shown = _hosts(Path(short), "--json")
     assert code == 1
-    unanswered = {"host": "host-a", "restarts": {}, "error": "the agent did not answer"}
+    unanswered = {
+        "host": "host-a",
+        "restarts": {},
+        "up": {},
+        "down": {},
+        "error": "the agent did not answer",
+    }
     assert json.loads(shown) == {"hosts": [unanswered]}
 
 
 class _Failing(MemoryDriver):
-    async def process_restarts(self) -> dict[str, int]:
+    async def supervised_processes(self) -> dict[str, SupervisedProcesses]:
         raise RuntimeError("no supervision here")
 
 
@@ -105,8 +126,8 @@ def test_an_agent_refusing_the_call_is_shown_with_why() -> None:
 
 async def test_a_qemu_host_answers_with_its_networks_supervision(tmp_path: Path) -> None:
     """The QEMU driver answers with what its tenant networks' supervision counted: every
-    kind, none restarted on a host that killed nothing."""
+    kind, none restarted nor expected on a host that built nothing."""
     with tempfile.TemporaryDirectory(prefix="andromede-ah-", dir="/tmp") as short:
         settings = Settings(data_dir=tmp_path, hypervisor_state_dir=Path(short))
         driver = hypervisor_host_driver(settings)
-        assert await driver.process_restarts() == dict.fromkeys(COUNTED, 0)
+        assert await driver.supervised_processes() == dict.fromkeys(COUNTED, SupervisedProcesses())
