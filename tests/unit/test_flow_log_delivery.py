@@ -282,7 +282,8 @@ async def test_an_instance_ec2_builds_on_xen_says_path_2_through_the_internet_ga
     world: tuple[World, ObjectService],
 ) -> None:
     """Decision 0387: EC2 writes 8 (internet gateway) for an instance built on Nitro and 2 for
-    one on Xen (``t2``); both say 1 within the VPC, and nothing for ingress."""
+    one on Xen (``t2``); both say 1 within the VPC and to a customer prefix list routed to an
+    interface, and nothing for ingress."""
     ec2, _ = world
     c = ec2.root
     vpc = (await c.call("CreateVpc", CidrBlock="10.51.0.0/16"))["Vpc"]["VpcId"]
@@ -306,22 +307,34 @@ async def test_an_instance_ec2_builds_on_xen_says_path_2_through_the_internet_ga
         "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
         LogDestinationType="s3", LogDestination="arn:aws:s3:::flows",
     )  # fmt: skip
+    # A customer prefix list routed to an interface of the VPC: its blocks say 1, the longest
+    # route winning over the internet gateway's.
+    listed = await c.call(
+        "CreateManagedPrefixList", PrefixListName="appliances", AddressFamily="IPv4",
+        MaxEntries=2, Entries=[{"Cidr": "198.51.100.0/24"}],
+    )  # fmt: skip
+    t2_eni = next(iter(addresses))
+    await c.call(
+        "CreateRoute", RouteTableId=table, NetworkInterfaceId=t2_eni,
+        DestinationPrefixListId=listed["PrefixList"]["PrefixListId"],
+    )  # fmt: skip
     captured = await ec2.compute.captured_interfaces(await ec2.compute.active_flow_logs())
 
     def path(interface: CapturedInterface, source: str, destination: str) -> str:
         key = FlowKey(interface.interface_id, source, destination, 40000, 443, 6, "ACCEPT")
         return interface.context.traffic_path(FlowRecord(key, 1, 60, 1, 2))
 
-    paths: dict[str, tuple[str, str, str]] = {}
+    paths: dict[str, tuple[str, ...]] = {}
     for interface in captured:
         address = addresses[interface.interface_id]
         paths[interface.interface_id] = (
             path(interface, address, "203.0.113.7"),
             path(interface, address, "10.51.1.200"),
             path(interface, "203.0.113.7", address),
+            path(interface, address, "198.51.100.9"),
         )
     t2, t3 = addresses
-    assert paths == {t2: ("2", "1", "-"), t3: ("8", "1", "-")}
+    assert paths == {t2: ("2", "1", "-", "1"), t3: ("8", "1", "-", "1")}
 
 
 async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(

@@ -137,12 +137,17 @@ def test_a_subnets_routes_as_traffic_paths() -> None:
             Route("0.0.0.0/0", "igw-1"),
             Route("", "vpce-1", destination_prefix_list_id=managed),
             Route("", "", destination_prefix_list_id="pl-0customer"),
+            Route("", "igw-1", destination_prefix_list_id="pl-0partners"),
             Route("172.16.0.0/16", "", vpc_peering_connection_id="pcx-1"),
             Route("10.9.0.0/16", "", nat_gateway_id="nat-1"),
             Route("10.8.0.0/16", "", network_interface_id="eni-fw"),
         ),
     )
+    partners = {"pl-0partners": ("203.0.113.0/24", "203.0.114.0/24")}
     paths = traffic_paths(table, managed, ("192.0.2.0/24", "198.51.100.0/24"))
+    # Decision 0387: a customer list's route is its blocks with its target's code.
+    listed = traffic_paths(table, managed, (), prefix_lists=partners)
+    assert set(listed) - set(paths) == {("203.0.113.0/24", 8), ("203.0.114.0/24", 8)}
     assert sorted(paths) == sorted(
         [
             ("10.70.0.0/16", 1),

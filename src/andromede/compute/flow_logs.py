@@ -39,6 +39,7 @@ from andromede.compute.model import Instance
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
 from andromede.compute.nitro import built_on_nitro
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.resource_ids import (
     Tags,
     check_client_token,
@@ -118,33 +119,40 @@ def traffic_paths(
     ipv6_blocks: Sequence[str] = (),
     *,
     nitro: bool = True,
+    prefix_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[tuple[str, int], ...]:
     """A subnet's routes as (block, EC2's ``traffic-path`` code) (decision 0348): the local
     route, a NAT gateway's and an interface's 1 (a resource of the VPC), a peering
     connection's 4 (the platform's peerings are within its region: never 5), an internet
-    gateway's 8,
-    a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the region's
-    managed list). A route to a customer's prefix list has no code (``-``). The IPv6 routes
-    too (decision 0368): the VPC's IPv6 blocks (``ipv6_blocks``), each a ``local`` route
-    every table has without storing it (decision 0217), and the table's IPv6 routes. An
-    interface of an instance whose type EC2 builds on Xen (``nitro`` false, decision 0387)
-    says 2 for both gateways, as EC2's records of those instances do."""
+    gateway's 8, a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the
+    region's managed list). The IPv6 routes too (decision 0368): the VPC's IPv6 blocks
+    (``ipv6_blocks``), each a ``local`` route every table has without storing it (decision
+    0217), and the table's IPv6 routes. Decision 0387: an interface of an instance whose type
+    EC2 builds on Xen (``nitro`` false) says 2 for both gateways, as EC2's records of those
+    instances do; a route to a customer's prefix list is each of its blocks
+    (``prefix_lists``, its id → its entries, as the router is given them) with its target's
+    code — a list not found has none (``-``)."""
     internet, endpoint = (8, 7) if nitro else (2, 2)
     paths: list[tuple[str, int]] = [(block, 1) for block in ipv6_blocks]
     routes = (*table.routes, *table.ipv6_routes) if table is not None else ()
     for route in routes:
-        if route.destination_prefix_list_id:
-            if route.destination_prefix_list_id == endpoint_list and route.gateway_id.startswith(
-                "vpce-"
-            ):
+        if route.gateway_id.startswith("vpce-"):
+            if route.destination_prefix_list_id == endpoint_list:
                 paths += [(block, endpoint) for block in endpoint_blocks]
             continue
         if route.gateway_id == "local" or route.nat_gateway_id or route.network_interface_id:
-            paths.append((route.destination, 1))
+            code = 1
         elif route.vpc_peering_connection_id:
-            paths.append((route.destination, 4))
+            code = 4
         elif route.gateway_id.startswith("igw-"):
-            paths.append((route.destination, internet))
+            code = internet
+        else:
+            continue
+        if route.destination_prefix_list_id:
+            blocks = (prefix_lists or {}).get(route.destination_prefix_list_id, ())
+            paths += [(block, code) for block in blocks]
+        else:
+            paths.append((route.destination, code))
     return tuple(paths)
 
 
@@ -157,10 +165,16 @@ def _context(
     ipv6_blocks: Mapping[str, Sequence[str]],
     *,
     nitro: bool = True,
+    prefix_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> InterfaceContext:
     table = table_of_subnet(eni.subnet_id, tables.get(eni.vpc_id, ()))
     paths = traffic_paths(
-        table, endpoint_list, endpoint_blocks, ipv6_blocks.get(eni.vpc_id, ()), nitro=nitro
+        table,
+        endpoint_list,
+        endpoint_blocks,
+        ipv6_blocks.get(eni.vpc_id, ()),
+        nitro=nitro,
+        prefix_lists=prefix_lists,
     )
     services = tuple((block, "S3") for block in endpoint_blocks)
     return InterfaceContext(
@@ -357,6 +371,10 @@ class FlowLogsMixin(ServiceCore):
                 for g in await self.store.list(NatGateway, tenant_id)
                 if g.available
             }
+            lists = {
+                p.prefix_list_id: p.cidrs
+                for p in await self.store.list(ManagedPrefixList, tenant_id)
+            }
             for eni in await self.store.list(NetworkInterface, tenant_id):
                 covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
                 if not covering:
@@ -369,7 +387,15 @@ class FlowLogsMixin(ServiceCore):
                                 eni.interface_id,
                                 tenant_id,
                                 eni.private_ip,
-                                _context(eni, "-", tables, endpoint_list, blocks, ipv6_blocks),
+                                _context(
+                                    eni,
+                                    "-",
+                                    tables,
+                                    endpoint_list,
+                                    blocks,
+                                    ipv6_blocks,
+                                    prefix_lists=lists,
+                                ),
                                 covering,
                                 network_id=eni.subnet_id,
                                 nat_address=gateway.public_ip,
@@ -395,6 +421,7 @@ class FlowLogsMixin(ServiceCore):
                             blocks,
                             ipv6_blocks,
                             nitro=nitro,
+                            prefix_lists=lists,
                         ),
                         covering,
                         network_id=eni.subnet_id,
