@@ -20,6 +20,15 @@ full, ``Rate limited``. A failed delivery is audited (``firehose:PutRecordBatch`
 data events, not audited, as the Firehose API's PutRecordBatch and the Logs destination's
 PutLogEvents are not.
 
+As AWS's log delivery role puts only into streams tagged ``LogDeliveryEnabled=true`` (its
+policy's ``aws:ResourceTag`` condition, decision 0387), so does the platform: CreateFlowLogs
+tags a stream of the flow log's account (:meth:`FlowLogStreams.enable_log_delivery`, its
+maker allowed ``firehose:TagDeliveryStream``), and a stream without the tag — untagged since,
+or made again after the flow log — is ``Access error``, audited, nothing put. Another
+account's stream is tagged through its account's role (which the chain has just found allowed
+``firehose:TagDeliveryStream`` on it) when a delivery finds it without the tag, and the
+tagging audited in that account, as CloudTrail logs TagDeliveryStream by the role's session.
+
 A stream of another account (decision 0370: ``DeliverCrossAccountRole``) is put into only when
 ``cross_account`` (``flow_log_roles.CrossAccountChain``: the flow log's role and the stream's
 account's role, as AWS's guide asks) consents, and then as that account's: the records are its
@@ -33,17 +42,26 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.compute.flow_log import FlowLog
 from andromede.firehose.errors import FirehoseError, InvalidArgument, StreamNotFound
-from andromede.firehose.model import RecordSink
-from andromede.flow_log_roles import LOG_DELIVERY_PRINCIPAL, CrossAccountChain
+from andromede.firehose.model import DeliveryStream, RecordSink
+from andromede.flow_log_roles import LOG_DELIVERY_PRINCIPAL, SESSION_NAME, CrossAccountChain
 
-__all__ = ["ACCESS_ERROR", "LOG_DELIVERY_PRINCIPAL", "RATE_LIMITED", "FlowLogStreams"]
+__all__ = [
+    "ACCESS_ERROR",
+    "LOG_DELIVERY_PRINCIPAL",
+    "LOG_DELIVERY_TAG",
+    "RATE_LIMITED",
+    "FirehoseStreams",
+    "FlowLogStreams",
+]
 
+# The tag AWS's log delivery role (``AWSServiceRoleForLogDelivery``) may put into a stream by.
+LOG_DELIVERY_TAG: Final = ("LogDeliveryEnabled", "true")
 ACCESS_ERROR: Final = "Access error"
 RATE_LIMITED: Final = "Rate limited"
 UNKNOWN_ERROR: Final = "Unknown error"
@@ -53,10 +71,22 @@ _BATCH: Final = 500
 _log = logging.getLogger(__name__)
 
 
+class FirehoseStreams(RecordSink, Protocol):
+    """Firehose as the log delivery reaches it: its put path, and a stream's tags."""
+
+    async def get(self, tenant_id: str, name: str) -> DeliveryStream: ...
+
+    async def tag(self, tenant_id: str, name: str, tags: Sequence[tuple[str, str]]) -> None: ...
+
+
+def _enabled(stream: DeliveryStream) -> bool:
+    return LOG_DELIVERY_TAG in stream.tags
+
+
 class FlowLogStreams:
     def __init__(
         self,
-        sink: Callable[[], RecordSink | None],
+        sink: Callable[[], FirehoseStreams | None],
         *,
         audit: AuditService | None = None,
         cross_account: CrossAccountChain | None = None,
@@ -83,6 +113,15 @@ class FlowLogStreams:
             refused = await self._cross_account.refusal(flow_log)
             if refused is not None:
                 return self._failed(flow_log, ACCESS_ERROR, refused)
+        try:
+            stream = await sink.get(owner, arn.rsplit("/", 1)[-1])
+            if not _enabled(stream) and owner != flow_log.tenant_id:
+                await self._tag_as_destination_role(sink, stream, flow_log)
+            elif not _enabled(stream):
+                why = "the stream is not tagged LogDeliveryEnabled=true"
+                return self._failed(flow_log, ACCESS_ERROR, why)
+        except FirehoseError as exc:
+            return self._failed(flow_log, ACCESS_ERROR, f"{type(exc).__name__}: {exc}")
         for first in range(0, len(records), _BATCH):
             batch = records[first : first + _BATCH]
             try:
@@ -96,6 +135,42 @@ class FlowLogStreams:
                 why = f"{failed[0].error_code}: {failed[0].error_message or ''}"
                 return self._failed(flow_log, RATE_LIMITED, why)
         return None
+
+    async def enable_log_delivery(self, tenant_id: str, stream_arn: str) -> None:
+        """What AWS does when a flow log to a stream of its account is made (decision 0387):
+        the stream tagged ``LogDeliveryEnabled=true``. A stream that is not there yet (or
+        takes no more tags) stays untagged, and its deliveries say ``Access error``, as a
+        stream made later without the tag would on AWS."""
+        sink = self._sink()
+        parts = stream_arn.split(":")
+        if sink is None or len(parts) != 6 or parts[4] != tenant_id:
+            return
+        try:
+            await sink.tag(tenant_id, stream_arn.rsplit("/", 1)[-1], [LOG_DELIVERY_TAG])
+        except FirehoseError as exc:
+            _log.info("stream %s not tagged for log delivery: %s", stream_arn, exc)
+
+    async def _tag_as_destination_role(
+        self, sink: FirehoseStreams, stream: DeliveryStream, flow_log: FlowLog
+    ) -> None:
+        """Another account's stream tagged through its role, which the chain has just found
+        allowed ``firehose:TagDeliveryStream`` on it; audited in that account."""
+        await sink.tag(stream.tenant_id, stream.name, [LOG_DELIVERY_TAG])
+        if self._audit is not None:
+            role = flow_log.destination.cross_account_role.rsplit("/", 1)[-1]
+            self._audit.record(
+                request_id=uuid.uuid4().hex.upper()[:16],
+                tenant_id=stream.tenant_id,
+                principal=f"arn:aws:sts::{stream.tenant_id}:assumed-role/{role}/{SESSION_NAME}",
+                action="firehose:TagDeliveryStream",
+                resource=flow_log.destination.stream_arn,
+                outcome=Outcome.SUCCESS,
+                details={
+                    "invoked_by": LOG_DELIVERY_PRINCIPAL,
+                    "tags": "=".join(LOG_DELIVERY_TAG),
+                    "flowLogId": flow_log.flow_log_id,
+                },
+            )
 
     def _failed(self, flow_log: FlowLog, error: str, why: str) -> str:
         _log.info("flow log %s not delivered to its stream: %s", flow_log.flow_log_id, why[:256])

@@ -12,7 +12,8 @@ back with botocore's FilterLogEvents: one stream per interface, one event a reco
 between two subnets (decision 0368) is recorded alike: ICMPv6 (58) echoes and TCP, ACCEPT
 and REJECT both ways as the groups' IPv6 chains judge them, written as EC2 writes them in
 text, Parquet, Firehose records and CloudWatch Logs events, within the one flow cap IPv4
-shares.
+shares. A connection out of the VPC through its internet gateway (decision 0387) is written
+with traffic path 2 from an instance of a type EC2 builds on Xen, 8 from one on Nitro.
 
 As in test_icmp_rules.py, a "guest" is a network namespace of its own whose ``eth0`` is one
 end of a veth pair. Needs root and the ``ip``, ``nft``, ``dnsmasq`` commands.
@@ -61,6 +62,8 @@ from andromede.compute.flow_log_files import (
 )
 from andromede.compute.flow_log_parquet import parquet_body
 from andromede.compute.flow_logs import traffic_paths
+from andromede.compute.nitro import built_on_nitro
+from andromede.compute.routing import Route, RouteTable
 from andromede.flow_log_groups import FlowLogGroups
 from andromede.hypervisor.flow_capture import FLOW_TABLE, FlowCounters
 from andromede.hypervisor.netns_commands import _run
@@ -73,6 +76,7 @@ from support.tenant_networks import (
     guest,
     needs_root_and_tools,
     networks,
+    outside_addresses,
     random_layout,
     serving,
 )
@@ -493,3 +497,59 @@ async def test_ipv6_and_ipv4_flows_share_the_cap(networks: TenantNetworks) -> No
         assert {(r.key.srcaddr, r.key.protocol) for r in report.records} == {(A6, 58), (B6, 58)}
         assert report.skipped == {}
         await capture.forget(netns)
+
+
+async def test_the_internet_gateways_path_is_2_on_xen_and_8_on_nitro(
+    networks: TenantNetworks,
+) -> None:
+    """Decision 0387: a connection out of the VPC (to an address of the host's LAN, the
+    internet as the routers see it) is recorded by the router as egress to that address, and
+    written as EC2 writes it through the subnet's route to an internet gateway: traffic path 2
+    from an instance of a type EC2 builds on Xen (``t2``), 8 from one on Nitro (``t3``); 1
+    to another instance of the VPC; the replies ingress, ``-``."""
+    first, second = _subnets()
+    a_nic, b_nic = _nic(first, 15), _nic(second, 16)
+    table = RouteTable(
+        "rtb-1", "111111111111", first.vpc_id,
+        (Route("10.9.0.0/16", "local"), Route("0.0.0.0/0", "igw-1")),
+    )  # fmt: skip
+    contexts = {
+        eni: InterfaceContext(
+            first.vpc_id, nic.network.network_id, instance, nic.private_ip,
+            traffic_paths(table, "", (), nitro=built_on_nitro(itype)),
+        )
+        for eni, nic, instance, itype in (
+            ("eni-a", a_nic, "i-m", "t2.micro"), ("eni-b", b_nic, "i-n", "t3.micro"),
+        )
+    }  # fmt: skip
+    with outside_addresses() as (outside,):
+        async with guest(networks, "i-m", a_nic) as a, guest(networks, "i-n", b_nic) as b:
+            allowed = InstanceFirewall(ingress=(FirewallRule("tcp", OPEN, OPEN, ANYWHERE),))
+            assert await networks.set_instance_firewall("i-n", allowed)
+            netns = networks.router_netns(first.network_id)
+            assert netns is not None
+            capture = FlowCounters(max_flows=1000)
+            await capture.capture(netns, {a_nic.private_ip: "eni-a", b_nic.private_ip: "eni-b"})
+            with serving(None, outside, OPEN):
+                assert a.reach(outside, OPEN).startswith("peer ")
+                assert b.reach(outside, OPEN).startswith("peer ")
+            with serving(b.netns, "", OPEN):
+                assert a.reach(b_nic.private_ip, OPEN) == f"peer {a_nic.private_ip}"
+            records = (await capture.collect(netns)).records
+            await capture.forget(netns)
+    flow_log = FlowLog(
+        "fl-0123456789abcdef0", "111111111111", ResourceType.VPC, first.vpc_id,
+        TrafficType.ALL, Destination("logs"), IPV6_FORMAT, 60, datetime.now(UTC),
+    )  # fmt: skip
+    lines = log_lines(flow_log, REGION, records, {}, contexts)[1:]
+    # (interface-id, srcaddr, dstaddr, action, flow-direction, traffic-path)
+    rows = {(f[2], f[3], f[4], f[12], f[18], f[19]) for f in (line.split() for line in lines)}
+    a_ip, b_ip = a_nic.private_ip, b_nic.private_ip
+    assert {
+        ("eni-a", a_ip, outside, "ACCEPT", "egress", "2"),
+        ("eni-a", outside, a_ip, "ACCEPT", "ingress", "-"),
+        ("eni-b", b_ip, outside, "ACCEPT", "egress", "8"),
+        ("eni-b", outside, b_ip, "ACCEPT", "ingress", "-"),
+        ("eni-a", a_ip, b_ip, "ACCEPT", "egress", "1"),
+        ("eni-b", a_ip, b_ip, "ACCEPT", "ingress", "-"),
+    } <= rows

@@ -30,7 +30,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.clients import aws_cli
+from support.delivery_streams import active_stream
 from support.server import REGION, ServerProcess, running_server
+from support.service_roles import service_role
 
 pytestmark = pytest.mark.e2e
 
@@ -411,12 +413,23 @@ def test_a_vpc_flow_log_to_a_firehose_stream(server: ServerProcess) -> None:
     """Decision 0348: boto3 makes a VPC flow log to a Firehose stream of the account, with the
     TCP flags, direction and traffic path in its format; DescribeFlowLogs shows the type and
     the stream; another account's stream is refused in EC2's words, and made with
-    ``DeliverCrossAccountRole`` (decision 0370). (The records' delivery
+    ``DeliverCrossAccountRole`` (decision 0370); the stream is tagged ``LogDeliveryEnabled``
+    (decision 0387). (The records' delivery
     through Firehose is the unit tests', over the in-memory service.)"""
     ec2, sts = client(server, "ec2"), client(server, "sts")
+    firehose, s3, iam = client(server, "firehose"), client(server, "s3"), client(server, "iam")
     account = sts.get_caller_identity()["Account"]
-    region = ec2.meta.region_name
-    stream = f"arn:aws:firehose:{region}:{account}:deliverystream/flows"
+    s3.create_bucket(Bucket="flow-stream", CreateBucketConfiguration={"LocationConstraint": REGION})
+    writer = service_role(
+        iam, "flow-fh", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::flow-stream/*")
+    )
+    stream = firehose.create_delivery_stream(
+        DeliveryStreamName="flows",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": writer, "BucketARN": "arn:aws:s3:::flow-stream",
+        },
+    )["DeliveryStreamARN"]  # fmt: skip
+    active_stream(firehose, "flows", within=20)
     vpc = ec2.create_vpc(CidrBlock="10.95.0.0/16")["Vpc"]["VpcId"]
     made = ec2.create_flow_logs(
         ResourceType="VPC",
@@ -432,6 +445,9 @@ def test_a_vpc_flow_log_to_a_firehose_stream(server: ServerProcess) -> None:
         stream,
     )
     assert "LogGroupName" not in flow_log and "DestinationOptions" not in flow_log
+    # Decision 0387: serve's CreateFlowLogs tags the stream for the log delivery, as AWS.
+    tags = firehose.list_tags_for_delivery_stream(DeliveryStreamName="flows")["Tags"]
+    assert {"Key": "LogDeliveryEnabled", "Value": "true"} in tags
     with pytest.raises(ClientError) as refused:
         ec2.create_flow_logs(
             ResourceType="VPC",

@@ -5,7 +5,8 @@ model — the parameter rules and their refusals, ``iam:PassRole`` to
 delivery through the chain of roles into the in-memory Firehose service: put as the stream's
 account's records (metered there), the destination role's use audited in its account, or the
 flow log FAILED (``Access error``) when any link refuses, the other account never written
-without its role's consent."""
+without its role's consent. Decision 0387: the stream tagged ``LogDeliveryEnabled=true``
+through the destination role when the chain consents, audited in the stream's account."""
 
 from __future__ import annotations
 
@@ -345,11 +346,31 @@ async def test_delivery_through_the_chain_of_roles(ec2: World, fire: FirehoseWor
             f"arn:aws:sts::{accounts.source}:assumed-role/mySourceRole/vpc-flow-logs",
         )
     ]
+    # Decision 0387: the stream was tagged LogDeliveryEnabled=true through the destination
+    # role, as AWS enables its log delivery with it; the tagging audited in its account.
+    assert await _tags(fire) == {"LogDeliveryEnabled": "true"}
+    tagged = [a for a in await _audited(fire) if a[1] == "firehose:TagDeliveryStream"]
+    assert tagged == [
+        (
+            fire.tenant_id,
+            "firehose:TagDeliveryStream",
+            "success",
+            f"arn:aws:sts::{fire.tenant_id}:assumed-role/{DESTINATION_ROLE}/vpc-flow-logs",
+        )
+    ]
+    # Tagged once: a later delivery finds the tag.
+    assert await delivery.deliver(captured, _records(), {}, WHEN) == []
+    assert len([a for a in await _audited(fire) if a[1] == "firehose:TagDeliveryStream"]) == 1
 
     # Without a chain in the wiring, another account's stream is never put into.
     bare = FlowLogStreams(lambda: fire.firehose, audit=fire.audit)
     assert await bare.deliver(flow_log, [b"x\n"]) == "Access error"
-    assert fire.sink.total("IncomingRecords") == 3
+    assert fire.sink.total("IncomingRecords") == 6
+
+
+async def _tags(fire: FirehoseWorld) -> dict[str, str]:
+    listed = await fire.client("ListTagsForDeliveryStream", DeliveryStreamName="central")
+    return {t["Key"]: t["Value"] for t in listed["Tags"]}
 
 
 async def _refused(fire: FirehoseWorld, chain: CrossAccountChain, flow_log: FlowLog) -> None:
@@ -453,6 +474,8 @@ async def test_another_tenant_is_never_written_without_its_roles_consent(
     # Nor through the source account's role, which is not the intruder's to name.
     borrowed = dataclasses.replace(_flow_log(accounts), tenant_id=intruder)
     await _refused(fire, chain, borrowed)
+    # A refused chain never tags the stream either (decision 0387).
+    assert "LogDeliveryEnabled" not in await _tags(fire)
 
 
 async def test_serves_wiring_gives_the_chain(fire: FirehoseWorld, tmp_path: Path) -> None:

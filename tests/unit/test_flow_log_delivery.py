@@ -46,6 +46,7 @@ from andromede.compute.flow_log_files import (
     log_rows,
 )
 from andromede.compute.flow_log_parquet import parquet_body
+from andromede.compute.flow_logs import CapturedInterface
 from andromede.compute_adapters import hypervisor_host_driver
 from andromede.flow_log_delivery import ACCESS_ERROR, FlowLogDelivery
 from andromede.hypervisor.wire import CALLS, decode, encode
@@ -275,6 +276,65 @@ async def test_delivery_into_the_tenants_bucket(world: tuple[World, ObjectServic
     assert found["FlowLogs"][0]["DeliverLogsStatus"] == "SUCCESS"
     # Nothing on its interfaces for an interval: no object.
     assert await delivery.deliver(captured, [], {}, WHEN) == []
+
+
+async def test_an_instance_ec2_builds_on_xen_says_path_2_through_the_internet_gateway(
+    world: tuple[World, ObjectService],
+) -> None:
+    """Decision 0387: EC2 writes 8 (internet gateway) for an instance built on Nitro and 2 for
+    one on Xen (``t2``); both say 1 within the VPC and to a customer prefix list routed to an
+    interface, and nothing for ingress."""
+    ec2, _ = world
+    c = ec2.root
+    vpc = (await c.call("CreateVpc", CidrBlock="10.51.0.0/16"))["Vpc"]["VpcId"]
+    subnet = (await c.call("CreateSubnet", VpcId=vpc, CidrBlock="10.51.1.0/24"))["Subnet"]
+    gateway = (await c.call("CreateInternetGateway"))["InternetGateway"]["InternetGatewayId"]
+    await c.call("AttachInternetGateway", InternetGatewayId=gateway, VpcId=vpc)
+    tables = await c.call("DescribeRouteTables", Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    table = tables["RouteTables"][0]["RouteTableId"]
+    await c.call(
+        "CreateRoute", RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway
+    )
+    addresses: dict[str, str] = {}
+    for itype in ("t2.nano", "t3.nano"):
+        launched = await c.call(
+            "RunInstances", ImageId=ec2.image.image_id, InstanceType=itype, MinCount=1,
+            MaxCount=1, SubnetId=subnet["SubnetId"],
+        )  # fmt: skip
+        nic = launched["Instances"][0]["NetworkInterfaces"][0]
+        addresses[nic["NetworkInterfaceId"]] = nic["PrivateIpAddress"]
+    await c.call(
+        "CreateFlowLogs", ResourceType="VPC", ResourceIds=[vpc], TrafficType="ALL",
+        LogDestinationType="s3", LogDestination="arn:aws:s3:::flows",
+    )  # fmt: skip
+    # A customer prefix list routed to an interface of the VPC: its blocks say 1, the longest
+    # route winning over the internet gateway's.
+    listed = await c.call(
+        "CreateManagedPrefixList", PrefixListName="appliances", AddressFamily="IPv4",
+        MaxEntries=2, Entries=[{"Cidr": "198.51.100.0/24"}],
+    )  # fmt: skip
+    t2_eni = next(iter(addresses))
+    await c.call(
+        "CreateRoute", RouteTableId=table, NetworkInterfaceId=t2_eni,
+        DestinationPrefixListId=listed["PrefixList"]["PrefixListId"],
+    )  # fmt: skip
+    captured = await ec2.compute.captured_interfaces(await ec2.compute.active_flow_logs())
+
+    def path(interface: CapturedInterface, source: str, destination: str) -> str:
+        key = FlowKey(interface.interface_id, source, destination, 40000, 443, 6, "ACCEPT")
+        return interface.context.traffic_path(FlowRecord(key, 1, 60, 1, 2))
+
+    paths: dict[str, tuple[str, ...]] = {}
+    for interface in captured:
+        address = addresses[interface.interface_id]
+        paths[interface.interface_id] = (
+            path(interface, address, "203.0.113.7"),
+            path(interface, address, "10.51.1.200"),
+            path(interface, "203.0.113.7", address),
+            path(interface, address, "198.51.100.9"),
+        )
+    t2, t3 = addresses
+    assert paths == {t2: ("2", "1", "-", "1"), t3: ("8", "1", "-", "1")}
 
 
 async def test_a_pass_tells_the_hosts_and_delivers_what_they_counted(

@@ -6,7 +6,9 @@ filter, ``firehose:TagDeliveryStream`` asked of the caller; the records as Fireh
 ``traffic-path`` (and ``pkt-*-aws-service``); the subnet's routes as traffic paths; and the
 delivery through the in-memory Firehose service's own put path — buffered, delivered into the
 stream's bucket, metered as its ingestion — or the flow log FAILED (``Access error``, ``Rate
-limited``, ``Unknown error``), the refusal audited."""
+limited``, ``Unknown error``), the refusal audited. Decision 0387: CreateFlowLogs tags the
+stream ``LogDeliveryEnabled=true`` and the delivery puts only into a stream so tagged; an
+instance of a type EC2 builds on Xen says traffic path 2 for both gateways."""
 
 from __future__ import annotations
 
@@ -21,7 +23,14 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from andromede.compute.flow_log import Destination, FlowLog, ResourceType, TrafficType
+from andromede.compute.flow_log import (
+    DEFAULT_FORMAT,
+    Destination,
+    FlowLog,
+    ResourceType,
+    TrafficType,
+    parse_destination,
+)
 from andromede.compute.flow_log_files import (
     FlowKey,
     FlowRecord,
@@ -30,6 +39,7 @@ from andromede.compute.flow_log_files import (
     log_rows,
 )
 from andromede.compute.flow_logs import CapturedInterface, traffic_paths
+from andromede.compute.nitro import built_on_nitro
 from andromede.compute.routing import Route, RouteTable
 from andromede.compute.vpc_endpoint import managed_prefix_list_id
 from andromede.firehoseapi.app import FirehoseApp
@@ -127,12 +137,17 @@ def test_a_subnets_routes_as_traffic_paths() -> None:
             Route("0.0.0.0/0", "igw-1"),
             Route("", "vpce-1", destination_prefix_list_id=managed),
             Route("", "", destination_prefix_list_id="pl-0customer"),
+            Route("", "igw-1", destination_prefix_list_id="pl-0partners"),
             Route("172.16.0.0/16", "", vpc_peering_connection_id="pcx-1"),
             Route("10.9.0.0/16", "", nat_gateway_id="nat-1"),
             Route("10.8.0.0/16", "", network_interface_id="eni-fw"),
         ),
     )
+    partners = {"pl-0partners": ("203.0.113.0/24", "203.0.114.0/24")}
     paths = traffic_paths(table, managed, ("192.0.2.0/24", "198.51.100.0/24"))
+    # Decision 0387: a customer list's route is its blocks with its target's code.
+    listed = traffic_paths(table, managed, (), prefix_lists=partners)
+    assert set(listed) - set(paths) == {("203.0.113.0/24", 8), ("203.0.114.0/24", 8)}
     assert sorted(paths) == sorted(
         [
             ("10.70.0.0/16", 1),
@@ -145,6 +160,14 @@ def test_a_subnets_routes_as_traffic_paths() -> None:
         ]
     )
     assert traffic_paths(None, managed, ()) == ()
+    # Decision 0387: an instance EC2 builds on Xen says 2 for both gateways, the rest as is.
+    xen = traffic_paths(table, managed, ("192.0.2.0/24",), nitro=False)
+    assert {("0.0.0.0/0", 2), ("192.0.2.0/24", 2), ("172.16.0.0/16", 4)} <= set(xen)
+    assert ("10.70.0.0/16", 1) in xen and not {7, 8} & {code for _, code in xen}
+    assert [built_on_nitro(t) for t in ("t2.micro", "m4.large", "i3.large", "i3.metal")] == [
+        False, False, False, True,
+    ]  # fmt: skip
+    assert all(built_on_nitro(t) for t in ("t3.nano", "m5.large", "i3en.large", "custom.big"))
     # The longest route wins: a NAT gateway's /16 inside the internet's default route.
     context = InterfaceContext(address=ADDRESS, paths=paths)
     assert context.traffic_path(_record(ADDRESS, "10.9.1.1", 0)) == "1"
@@ -317,6 +340,12 @@ async def test_delivery_through_the_firehose_put_path(ec2: World, fire: Firehose
         (found,) = await ec2.compute.describe_flow_logs(fire.tenant_id, [flow_log.flow_log_id])
         return found.deliver_status.value, found.deliver_error
 
+    # Decision 0387: the log delivery puts only into a stream tagged LogDeliveryEnabled=true,
+    # which CreateFlowLogs gives it (this flow log was stored without it).
+    assert await delivery.deliver(captured, records, {}, WHEN) == []
+    assert await status() == ("FAILED", "Access error")
+    assert fire.sink.total("IncomingRecords") == 0
+    await streams.enable_log_delivery(fire.tenant_id, arn)
     assert await delivery.deliver(captured, records, {}, WHEN) == []  # no S3 object of its own
     assert await status() == ("SUCCESS", "")
     # Buffered by the stream, then delivered by its own deliverer into its bucket.
@@ -347,8 +376,15 @@ async def test_delivery_through_the_firehose_put_path(ec2: World, fire: Firehose
     refused = [e for e in events if e.principal == "delivery.logs.amazonaws.com"]
     assert refused and refused[-1].action == "firehose:PutRecordBatch"
     assert refused[-1].resource == arn and refused[-1].outcome.value == "failure"
-    # Made again: SUCCESS again.
+    # Made again, without the tag: still refused; tagged, SUCCESS again.
     await _stream(fire, role, bucket)
+    assert await delivery.deliver(captured, records, {}, WHEN) == []
+    assert await status() == ("FAILED", "Access error")
+    await fire.client(
+        "TagDeliveryStream",
+        DeliveryStreamName="flows",
+        Tags=[{"Key": "LogDeliveryEnabled", "Value": "true"}],
+    )
     assert await delivery.deliver(captured, records, {}, WHEN) == []
     assert await status() == ("SUCCESS", "")
     incoming = fire.sink.total("IncomingRecords")
@@ -376,6 +412,55 @@ async def test_serves_wiring_finds_firehose_when_delivering(
         assert await made.streams.deliver(flow_log, [b"x\n"]) == "Unknown error"
         apis[FirehoseApp.name] = fire.app
         assert await made.streams.deliver(flow_log, [b"x\n"]) == "Access error"  # no stream yet
-        await _stream(fire, await fire.role(), await fire.bucket())
+        arn = await _stream(fire, await fire.role(), await fire.bucket())
+        assert await made.streams.deliver(flow_log, [b"x\n"]) == "Access error"  # untagged
+        await made.streams.enable_log_delivery(fire.tenant_id, arn)
         assert await made.streams.deliver(flow_log, [b"x\n"]) is None
         assert fire.sink.total("IncomingRecords") == 1
+
+
+async def _tags(fire: FirehoseWorld) -> dict[str, str]:
+    listed = await fire.client("ListTagsForDeliveryStream", DeliveryStreamName="flows")
+    return {t["Key"]: t["Value"] for t in listed["Tags"]}
+
+
+async def test_creating_the_flow_log_enables_log_delivery_on_the_stream(
+    ec2: World, fire: FirehoseWorld
+) -> None:
+    """Decision 0387, as AWS: CreateFlowLogs tags a stream of its account
+    ``LogDeliveryEnabled=true`` (what its maker's ``firehose:TagDeliveryStream`` is asked
+    for), the tag the log delivery puts by; the tag withdrawn, nothing more is put."""
+    role, bucket = await fire.role(), await fire.bucket()
+    arn = await _stream(fire, role, bucket)
+    await fire.client(
+        "TagDeliveryStream", DeliveryStreamName="flows", Tags=[{"Key": "team", "Value": "sec"}]
+    )
+    streams = FlowLogStreams(lambda: fire.firehose, audit=fire.audit)
+    ec2.compute.log_delivery_streams = streams
+    vpc = await ec2.compute.create_vpc(fire.tenant_id, "10.73.0.0/16")
+    destination = parse_destination(
+        "kinesis-data-firehose", arn, region=REGION, account=fire.tenant_id
+    )
+    made, refused = await ec2.compute.create_flow_logs(
+        fire.tenant_id, "VPC", [vpc.vpc_id], TrafficType.ALL, destination, DEFAULT_FORMAT, 60
+    )
+    assert refused == [] and len(made) == 1
+    assert await _tags(fire) == {"team": "sec", "LogDeliveryEnabled": "true"}
+    flow_log = made[0]
+    assert await streams.deliver(flow_log, [b"x\n"]) is None
+    assert fire.sink.total("IncomingRecords") == 1
+    # Its owner takes the tag away: the log delivery may no longer put into the stream.
+    await fire.client(
+        "UntagDeliveryStream", DeliveryStreamName="flows", TagKeys=["LogDeliveryEnabled"]
+    )
+    assert await streams.deliver(flow_log, [b"x\n"]) == "Access error"
+    assert fire.sink.total("IncomingRecords") == 1
+    # A flow log to a stream not made yet is made all the same, the stream untagged.
+    later = parse_destination(
+        "kinesis-data-firehose", arn.replace("/flows", "/later"), region=REGION,
+        account=fire.tenant_id,
+    )  # fmt: skip
+    made, refused = await ec2.compute.create_flow_logs(
+        fire.tenant_id, "VPC", [vpc.vpc_id], TrafficType.ALL, later, DEFAULT_FORMAT, 60
+    )
+    assert refused == [] and len(made) == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from andromede.compute.driver_network import (
     FlowCapture,
@@ -37,6 +38,8 @@ from andromede.compute.flow_log_files import FlowRecord, InterfaceContext
 from andromede.compute.model import Instance
 from andromede.compute.nat_gateway import NatGateway
 from andromede.compute.network import NetworkInterface, Subnet, Vpc
+from andromede.compute.nitro import built_on_nitro
+from andromede.compute.prefix_list import ManagedPrefixList
 from andromede.compute.resource_ids import (
     Tags,
     check_client_token,
@@ -58,7 +61,13 @@ from andromede.compute.traffic import (
 from andromede.compute.vpc_endpoint import managed_prefix_list_id
 from andromede.errors import AndromedeError
 
-__all__ = ["CapturedInterface", "CollectedFlows", "FlowLogsMixin", "traffic_paths"]
+__all__ = [
+    "CapturedInterface",
+    "CollectedFlows",
+    "FlowLogsMixin",
+    "LogDeliveryStreams",
+    "traffic_paths",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,29 +117,42 @@ def traffic_paths(
     endpoint_list: str,
     endpoint_blocks: Sequence[str],
     ipv6_blocks: Sequence[str] = (),
+    *,
+    nitro: bool = True,
+    prefix_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[tuple[str, int], ...]:
     """A subnet's routes as (block, EC2's ``traffic-path`` code) (decision 0348): the local
     route, a NAT gateway's and an interface's 1 (a resource of the VPC), a peering
-    connection's 4 (the platform's peerings are within its region), an internet gateway's 8,
-    a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the region's
-    managed list). A route to a customer's prefix list has no code (``-``). The IPv6 routes
-    too (decision 0368): the VPC's IPv6 blocks (``ipv6_blocks``), each a ``local`` route
-    every table has without storing it (decision 0217), and the table's IPv6 routes."""
+    connection's 4 (the platform's peerings are within its region: never 5), an internet
+    gateway's 8, a gateway endpoint's 7 for the object store's blocks (``endpoint_list``, the
+    region's managed list). The IPv6 routes too (decision 0368): the VPC's IPv6 blocks
+    (``ipv6_blocks``), each a ``local`` route every table has without storing it (decision
+    0217), and the table's IPv6 routes. Decision 0387: an interface of an instance whose type
+    EC2 builds on Xen (``nitro`` false) says 2 for both gateways, as EC2's records of those
+    instances do; a route to a customer's prefix list is each of its blocks
+    (``prefix_lists``, its id → its entries, as the router is given them) with its target's
+    code — a list not found has none (``-``)."""
+    internet, endpoint = (8, 7) if nitro else (2, 2)
     paths: list[tuple[str, int]] = [(block, 1) for block in ipv6_blocks]
     routes = (*table.routes, *table.ipv6_routes) if table is not None else ()
     for route in routes:
-        if route.destination_prefix_list_id:
-            if route.destination_prefix_list_id == endpoint_list and route.gateway_id.startswith(
-                "vpce-"
-            ):
-                paths += [(block, 7) for block in endpoint_blocks]
+        if route.gateway_id.startswith("vpce-"):
+            if route.destination_prefix_list_id == endpoint_list:
+                paths += [(block, endpoint) for block in endpoint_blocks]
             continue
         if route.gateway_id == "local" or route.nat_gateway_id or route.network_interface_id:
-            paths.append((route.destination, 1))
+            code = 1
         elif route.vpc_peering_connection_id:
-            paths.append((route.destination, 4))
+            code = 4
         elif route.gateway_id.startswith("igw-"):
-            paths.append((route.destination, 8))
+            code = internet
+        else:
+            continue
+        if route.destination_prefix_list_id:
+            blocks = (prefix_lists or {}).get(route.destination_prefix_list_id, ())
+            paths += [(block, code) for block in blocks]
+        else:
+            paths.append((route.destination, code))
     return tuple(paths)
 
 
@@ -141,9 +163,19 @@ def _context(
     endpoint_list: str,
     endpoint_blocks: Sequence[str],
     ipv6_blocks: Mapping[str, Sequence[str]],
+    *,
+    nitro: bool = True,
+    prefix_lists: Mapping[str, Sequence[str]] | None = None,
 ) -> InterfaceContext:
     table = table_of_subnet(eni.subnet_id, tables.get(eni.vpc_id, ()))
-    paths = traffic_paths(table, endpoint_list, endpoint_blocks, ipv6_blocks.get(eni.vpc_id, ()))
+    paths = traffic_paths(
+        table,
+        endpoint_list,
+        endpoint_blocks,
+        ipv6_blocks.get(eni.vpc_id, ()),
+        nitro=nitro,
+        prefix_lists=prefix_lists,
+    )
     services = tuple((block, "S3") for block in endpoint_blocks)
     return InterfaceContext(
         eni.vpc_id,
@@ -167,7 +199,20 @@ class CollectedFlows:
     traffic: list[TrafficCount]
 
 
+class LogDeliveryStreams(Protocol):
+    """Firehose as CreateFlowLogs reaches it (decision 0387): AWS tags a stream of the flow
+    log's account ``LogDeliveryEnabled=true`` when the flow log is made, the tag its log
+    delivery role may put into streams by."""
+
+    async def enable_log_delivery(self, tenant_id: str, stream_arn: str) -> None:
+        """Tag the stream; a stream that cannot be tagged (gone) is the delivery's to find."""
+        ...
+
+
 class FlowLogsMixin(ServiceCore):
+    # Set by the composition root with the flow logs' Firehose destination (decision 0387).
+    log_delivery_streams: LogDeliveryStreams | None = None
+
     async def create_flow_logs(
         self,
         tenant_id: str,
@@ -259,6 +304,10 @@ class FlowLogsMixin(ServiceCore):
                 await self.store.insert(flow_log)
                 held.append(flow_log)
                 made.append(flow_log)
+        streams = self.log_delivery_streams
+        if made and streams is not None and destination.stream_arn:
+            if not destination.cross_account:  # the other account's role tags its stream
+                await streams.enable_log_delivery(tenant_id, destination.stream_arn)
         return made, refused
 
     async def _owner_of(self, kind: ResourceType, resource_id: str) -> str | None:
@@ -322,6 +371,10 @@ class FlowLogsMixin(ServiceCore):
                 for g in await self.store.list(NatGateway, tenant_id)
                 if g.available
             }
+            lists = {
+                p.prefix_list_id: p.cidrs
+                for p in await self.store.list(ManagedPrefixList, tenant_id)
+            }
             for eni in await self.store.list(NetworkInterface, tenant_id):
                 covering = tuple(f.flow_log_id for f in logs if _covers(f, eni))
                 if not covering:
@@ -334,7 +387,15 @@ class FlowLogsMixin(ServiceCore):
                                 eni.interface_id,
                                 tenant_id,
                                 eni.private_ip,
-                                _context(eni, "-", tables, endpoint_list, blocks, ipv6_blocks),
+                                _context(
+                                    eni,
+                                    "-",
+                                    tables,
+                                    endpoint_list,
+                                    blocks,
+                                    ipv6_blocks,
+                                    prefix_lists=lists,
+                                ),
                                 covering,
                                 network_id=eni.subnet_id,
                                 nat_address=gateway.public_ip,
@@ -344,13 +405,23 @@ class FlowLogsMixin(ServiceCore):
                 instance = (
                     await self.store.get(Instance, eni.instance_id) if eni.instance_id else None
                 )
+                # The platform EC2 builds the instance's type on (decision 0387); the
+                # interfaces of no instance are the platform's own, Nitro's as EC2's are.
+                nitro = instance is None or built_on_nitro(instance.instance_type)
                 captured.append(
                     CapturedInterface(
                         eni.interface_id,
                         tenant_id,
                         eni.private_ip,
                         _context(
-                            eni, eni.instance_id or "-", tables, endpoint_list, blocks, ipv6_blocks
+                            eni,
+                            eni.instance_id or "-",
+                            tables,
+                            endpoint_list,
+                            blocks,
+                            ipv6_blocks,
+                            nitro=nitro,
+                            prefix_lists=lists,
                         ),
                         covering,
                         network_id=eni.subnet_id,

@@ -10,8 +10,8 @@ tags, ``MaxResults`` with ``NextToken``) and DeleteFlowLogs.
 A flow log to CloudWatch Logs asks ``iam:PassRole`` on its role (to
 ``vpc-flow-logs.amazonaws.com``) beside ``ec2:CreateFlowLogs``, as AWS does. One to a
 Firehose stream of the account (``kinesis-data-firehose``, decision 0348) asks
-``firehose:TagDeliveryStream`` on the stream, as AWS's (which tags the stream
-``LogDeliveryEnabled`` for its log delivery role; the platform needs no tag).
+``firehose:TagDeliveryStream`` on the stream, as AWS's: the compute service then tags the
+stream ``LogDeliveryEnabled=true``, the tag the log delivery puts by (decision 0387).
 
 A resource CreateFlowLogs cannot serve and a flow log DeleteFlowLogs does not find are
 items of the answer's ``unsuccessful`` set, with EC2's error code, not errors of the call.

@@ -329,7 +329,10 @@ def flow_log_task(
     ``flow_log_delivery_interval`` the hosts' counts into the tenants' buckets, log groups
     (decision 0153's session-48 addendum) or Firehose streams (decision 0348). It gathers the
     hosts' network meters too (decision 0176) and each NAT gateway's ``AWS/NATGateway``
-    metrics (decision 0181)."""
+    metrics (decision 0181). CreateFlowLogs tags the streams it names for that delivery
+    (decision 0387)."""
+    if destinations is not None:
+        compute.log_delivery_streams = destinations.streams
     delivery = FlowLogDelivery(
         compute,
         objects,

@@ -54,7 +54,6 @@ from andromede.billing.service import BillingService
 from andromede.db.database import Database
 from andromede.db.doorbells import LOGS_SUBSCRIPTIONS
 from andromede.firehose.errors import FirehoseError
-from andromede.firehose.model import RecordSink
 from andromede.firehose.service import FirehoseService
 from andromede.firehoseapi.app import FirehoseApp
 from andromede.flow_log_groups import FlowLogGroups
@@ -666,7 +665,7 @@ def flow_log_destinations(
     """The flow logs' log groups (:func:`flow_log_groups`) and Firehose streams: the Firehose
     ``serve`` makes after this, found in ``apis`` when delivering (decision 0348)."""
 
-    def firehose() -> RecordSink | None:
+    def firehose() -> FirehoseService | None:
         app = apis.get(FirehoseApp.name)
         return app.service if isinstance(app, FirehoseApp) else None
 
