@@ -117,6 +117,20 @@ def waiting_activities(cursor: dict[str, Any] | None) -> list[dict[str, Any]]:
     return found
 
 
+def running_jobs(cursor: dict[str, Any] | None) -> list[str]:
+    """The nested executions ``.sync`` tasks parked in ``cursor`` (its own, or its runs' at
+    any depth) still wait for, unanswered: what a stopped execution stops (decision 0383)."""
+    task = (cursor or {}).get("task")
+    if not isinstance(task, dict):
+        return []
+    found: list[str] = []
+    if isinstance(task.get("job"), str) and not ("output" in task or "error" in task):
+        found.append(task["job"])
+    for run in task.get("runs") or []:
+        found += running_jobs(run.get("cursor") if isinstance(run, dict) else None)
+    return found
+
+
 def activity_name(task: dict[str, Any]) -> str:
     return str(task.get("activity")).rsplit(":", 1)[-1]
 

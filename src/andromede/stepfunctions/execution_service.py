@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from andromede.stepfunctions.branch_steps import find_task, with_task
+from andromede.stepfunctions.branch_steps import find_task, running_jobs, with_task
 from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
@@ -29,6 +29,7 @@ from andromede.stepfunctions.errors import (
     InvalidExecutionInput,
     InvalidOutput,
     InvalidToken,
+    StepFunctionsError,
     TaskDoesNotExist,
     TaskTimedOut,
     ValidationException,
@@ -393,6 +394,17 @@ class ExecutionsService:
                 return
         raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")
 
+    async def _stop_jobs(self, execution: Execution) -> None:
+        """The nested executions its ``.sync`` tasks still waited for, stopped with it: AWS
+        stops a ``.sync`` task's job when the task is stopped — its execution stopped, timed
+        out, or failed by another branch (decision 0383). One gone or ended is let be."""
+        for arn in running_jobs(execution.resume or execution.cursor):
+            try:
+                await self.stop(execution.tenant_id, arn, None, None)
+            except StepFunctionsError as exc:
+                log.info("Step Functions execution %s: its .sync job %s was not stopped: %s",
+                         execution.arn, arn[:256], type(exc).__name__)  # fmt: skip
+
     async def ended(self, execution: Execution) -> None:
         """Answer a ``.sync`` parent's task now that ``execution`` ended: its DescribeExecution
         as the task's output when it succeeded (``Output`` parsed for ``.sync:2``), else
@@ -400,6 +412,8 @@ class ExecutionsService:
         already is no error."""
         if execution.status is not ExecutionStatus.RUNNING and self.observe_end is not None:
             await self.observe_end(execution)
+        if execution.status not in (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED):
+            await self._stop_jobs(execution)
         if execution.parent is None or execution.status is ExecutionStatus.RUNNING:
             return
         described: dict[str, Any] = {

@@ -303,10 +303,13 @@ class Interpreter:
                     return self._task_failed(name, state, cursor, events, named,
                                              StatesError("States.Runtime", _NO_TASKS))  # fmt: skip
                 try:
-                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data,
-                                          context)  # fmt: skip
+                    begun = await self._tasks.run(resource.removesuffix(".waitForTaskToken"),
+                                                  data, context)  # fmt: skip
                 except StatesError as err:
                     return self._task_failed(name, state, cursor, events, named, err)
+                if resource.endswith((".sync", ".sync:2")) and isinstance(begun, dict):
+                    # The job it waits for: stopped if the task is (decision 0383).
+                    task["job"] = begun.get("ExecutionArn")
             return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
         if "error" in task:
             answered = StatesError(str(task["error"]), str(task.get("cause") or ""))
