@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "activity_name",
     "find_task",
+    "given_up_jobs",
     "parks_within",
+    "running_jobs",
     "step_branches",
     "waiting_activities",
     "with_task",
@@ -129,6 +131,13 @@ def running_jobs(cursor: dict[str, Any] | None) -> list[str]:
     for run in task.get("runs") or []:
         found += running_jobs(run.get("cursor") if isinstance(run, dict) else None)
     return found
+
+
+def given_up_jobs(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """The jobs ``.sync`` tasks waited for before a step and no task waits for after it,
+    unanswered: given up (a task's timeout, a failed branch's siblings) — stopped with it."""
+    waiting = set(running_jobs(after))
+    return sorted({job for job in running_jobs(before) if job not in waiting})
 
 
 def activity_name(task: dict[str, Any]) -> str:

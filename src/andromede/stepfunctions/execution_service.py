@@ -394,11 +394,11 @@ class ExecutionsService:
                 return
         raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")
 
-    async def _stop_jobs(self, execution: Execution) -> None:
-        """The nested executions its ``.sync`` tasks still waited for, stopped with it: AWS
+    async def stop_jobs(self, execution: Execution, jobs: list[str]) -> None:
+        """The nested executions ``jobs`` (its ``.sync`` tasks waited for them) stopped: AWS
         stops a ``.sync`` task's job when the task is stopped — its execution stopped, timed
-        out, or failed by another branch (decision 0383). One gone or ended is let be."""
-        for arn in running_jobs(execution.resume or execution.cursor):
+        out, failed, or the task given up (decision 0383). One gone or ended is let be."""
+        for arn in jobs:
             try:
                 await self.stop(execution.tenant_id, arn, None, None)
             except StepFunctionsError as exc:
@@ -413,7 +413,7 @@ class ExecutionsService:
         if execution.status is not ExecutionStatus.RUNNING and self.observe_end is not None:
             await self.observe_end(execution)
         if execution.status not in (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED):
-            await self._stop_jobs(execution)
+            await self.stop_jobs(execution, running_jobs(execution.resume or execution.cursor))
         if execution.parent is None or execution.status is ExecutionStatus.RUNNING:
             return
         described: dict[str, Any] = {

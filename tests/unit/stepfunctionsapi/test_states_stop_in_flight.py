@@ -68,3 +68,29 @@ async def test_sync_children_in_a_stopped_parallel_are_stopped(world: World) -> 
     await world.client("StopExecution", executionArn=run["executionArn"])
     for kid in kids:
         assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
+
+
+async def test_a_sync_task_that_times_out_stops_its_child(world: World) -> None:
+    """The task gives up waiting (``TimeoutSeconds``) and its execution goes on through a
+    ``Catch``: the nested execution it waited for is stopped, as AWS stops the job."""
+    role = await world.role("p", policy=allow("states:StartExecution"))
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    child = (await world.client("CreateStateMachine", name="c", definition=json.dumps(waits),
+                                roleArn=role))["stateMachineArn"]  # fmt: skip
+    parent = {"StartAt": "Run", "States": {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                "Parameters": {"StateMachineArn": child, "Name": "slow"}, "TimeoutSeconds": 5,
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}], "End": True},
+        "Late": {"Type": "Pass", "End": True}}}  # fmt: skip
+    made = await world.client("CreateStateMachine", name="par", definition=json.dumps(parent),
+                              roleArn=role)  # fmt: skip
+    run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
+    await world.run()
+    await world.run()
+    kid = child.replace(":stateMachine:", ":execution:") + ":slow"
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "RUNNING"
+    world.clock.offset += 5_000
+    await world.run()
+    done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
