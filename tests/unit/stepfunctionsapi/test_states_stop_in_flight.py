@@ -7,6 +7,7 @@ within a stopped Parallel's branches are stopped with it."""
 from __future__ import annotations
 
 import json
+import time
 
 from support.statesapp import World
 from unit.stepfunctionsapi.test_states_task_tokens import allow, started, token_of
@@ -90,7 +91,9 @@ async def test_a_sync_task_that_times_out_stops_its_child(world: World) -> None:
     kid = child.replace(":stateMachine:", ":execution:") + ":slow"
     assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "RUNNING"
     world.clock.offset += 5_000
+    began = time.monotonic()
     await world.run()
+    assert time.monotonic() - began < 1.0  # the stopped child's end waits for no parent
     done = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert done["status"] == "SUCCEEDED", done
     assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
