@@ -105,6 +105,9 @@ class StateMapRuns:
     def most_children_kept(self) -> int:
         return self._bounds.children_kept if self._children is not None else 0
 
+    def most_history_events(self) -> int:
+        return self._bounds.max_history_events
+
     async def record_child(self, child: MapChild) -> bool:
         return self._children is None or await self._children.save(child)
 

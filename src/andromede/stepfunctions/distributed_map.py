@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from andromede.stepfunctions import map_entries, map_fields, state_data
 from andromede.stepfunctions.interpreter import ChildStopped, Event, Halted, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
-from andromede.stepfunctions.map_children import MapChild, child_history
+from andromede.stepfunctions.map_children import MapChild, capped_history, child_history
 from andromede.stepfunctions.map_items import (
     READER_FAILED,
     batches,
@@ -110,6 +110,11 @@ class MapRunHost(ObjectSource, Protocol):
 
     def most_children_kept(self) -> int:
         """How many of a run's children are kept, the first to begin (decision 0369)."""
+        ...
+
+    def most_history_events(self) -> int:
+        """The events a STANDARD child's history may hold; one that would hold more fails
+        ``States.Runtime``, as an execution does (decision 0383)."""
         ...
 
     async def record_child(self, child: MapChild) -> bool:
@@ -318,6 +323,7 @@ async def run_map(
     last_record = clock()
     machine_arn = child_machine_arn(run.arn)
     most_kept = host.most_children_kept()
+    most_events = host.most_history_events()
     # Children begun so far: the first ``most_kept`` are kept (decision 0369); a redriven
     # run's kept ones count.
     begun = 0 if redrive is None else len(redrive.begun())
@@ -398,6 +404,16 @@ async def run_map(
         history = () if express else child_history(kept, child_events)
         if redone is not None:
             history = redriven_history(redone.history, kept, history)
+        full = not express and outcome != "aborted" and len(history) > most_events
+        if full:  # AWS fails it, counts it failed, and does not redrive it (decision 0383)
+            cause = f"The execution's history reached its limit of {most_events} events."
+            outcome, outputs[index] = "failed", {"Error": "States.Runtime", "Cause": cause}
+            kept = kept.changed(status="FAILED", output=None, error="States.Runtime",
+                                cause=cause)  # fmt: skip
+            history = capped_history(history, kept, most_events)
+            record.update(Error="States.Runtime", Cause=cause, Status="FAILED")
+            for gone in ("Output", "OutputDetails"):
+                record.pop(gone, None)
         if outcome == "aborted" or (keep and not await host.record_child(
                 kept.changed(history=history))):  # fmt: skip
             outcome = "aborted"
@@ -414,6 +430,9 @@ async def run_map(
             counts["items"]["running"] -= held
             counts["runs"][outcome] += 1
             counts["items"][outcome] += held
+            if full:
+                counts["runs"]["failuresNotRedrivable"] += 1
+                counts["items"]["failuresNotRedrivable"] += held
             share, most = _share(run, tolerate_share), _count(run, tolerate_count)
             if exceeds_tolerance(counts["items"]["failed"], total_items, share, most):
                 stopped.set()
