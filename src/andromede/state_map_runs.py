@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -42,7 +43,8 @@ from andromede.stepfunctions.map_children import MapChild, MapChildStore
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
 from andromede.stepfunctions.map_readers import Named, json_value
 from andromede.stepfunctions.map_redrive import MAX_MAP_RUN_REDRIVES, Redrive, sorted_children
-from andromede.stepfunctions.map_runs import ABORTED, MapRun, MapRunStore
+from andromede.stepfunctions.map_runs import ABORTED, REDRIVABLE, MapRun, MapRunStore
+from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS
 from andromede.storage.encryption import ObjectEncryption
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.integrity import BodyIntegrity
@@ -60,12 +62,16 @@ Sessions = Callable[[Mapping[str, Any]], Awaitable[Principal]]
 
 class MapRunBounds:
     def __init__(
-        self, max_bytes: int, max_items: int, max_concurrency: int, children_kept: int = 10_000
-    ) -> None:
+        self, max_bytes: int, max_items: int, max_concurrency: int, children_kept: int = 10_000,
+        redrive_window_ms: int = REDRIVE_WINDOW_MS, max_history_events: int = 25_000,
+    ) -> None:  # fmt: skip
         self.max_bytes = max_bytes
         self.max_items = max_items
         self.max_concurrency = max_concurrency
         self.children_kept = children_kept
+        # What makes a child not redrivable (decision 0383): as an execution's redrive.
+        self.redrive_window_ms = redrive_window_ms
+        self.max_history_events = max_history_events
 
 
 class StateMapRuns:
@@ -99,6 +105,9 @@ class StateMapRuns:
     def most_children_kept(self) -> int:
         return self._bounds.children_kept if self._children is not None else 0
 
+    def most_history_events(self) -> int:
+        return self._bounds.max_history_events
+
     async def record_child(self, child: MapChild) -> bool:
         return self._children is None or await self._children.save(child)
 
@@ -116,8 +125,7 @@ class StateMapRuns:
                 "States.Runtime",
                 f"The Map Run has been redriven {MAX_MAP_RUN_REDRIVES} times: no more",
             )
-        run = await self._store.redrive(tenant_id, arn, now)
-        if run is None:
+        if stored.status not in REDRIVABLE:
             return None
         kept: list[MapChild] = []
         after: tuple[int, str] | None = None
@@ -130,7 +138,15 @@ class StateMapRuns:
             if len(page) < 100:
                 break
             after = (page[-1].started, page[-1].arn)
-        return sorted_children(run, kept)
+        # Sorted before the run is moved: a run whose record is not whole is left as it
+        # ended, and a new run begins (decision 0383).
+        bounds = self._bounds
+        sorted_ = sorted_children(stored, kept, now, bounds.redrive_window_ms,
+                                  bounds.max_history_events)  # fmt: skip
+        run = None if sorted_ is None else await self._store.redrive(tenant_id, arn, now)
+        if sorted_ is None or run is None:
+            return None
+        return dataclasses.replace(sorted_, run=run)
 
     async def runs_of(self, tenant_id: str, execution_arn: str) -> list[MapRun]:
         return await self._store.list_for_execution(tenant_id, execution_arn)

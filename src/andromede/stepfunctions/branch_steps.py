@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "activity_name",
     "find_task",
+    "given_up_jobs",
     "parks_within",
+    "running_jobs",
     "step_branches",
     "waiting_activities",
     "with_task",
@@ -115,6 +117,27 @@ def waiting_activities(cursor: dict[str, Any] | None) -> list[dict[str, Any]]:
             found.append(parked)
         found += waiting_activities(inner)
     return found
+
+
+def running_jobs(cursor: dict[str, Any] | None) -> list[str]:
+    """The nested executions ``.sync`` tasks parked in ``cursor`` (its own, or its runs' at
+    any depth) still wait for, unanswered: what a stopped execution stops (decision 0383)."""
+    task = (cursor or {}).get("task")
+    if not isinstance(task, dict):
+        return []
+    found: list[str] = []
+    if isinstance(task.get("job"), str) and not ("output" in task or "error" in task):
+        found.append(task["job"])
+    for run in task.get("runs") or []:
+        found += running_jobs(run.get("cursor") if isinstance(run, dict) else None)
+    return found
+
+
+def given_up_jobs(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """The jobs ``.sync`` tasks waited for before a step and no task waits for after it,
+    unanswered: given up (a task's timeout, a failed branch's siblings) — stopped with it."""
+    waiting = set(running_jobs(after))
+    return sorted({job for job in running_jobs(before) if job not in waiting})
 
 
 def activity_name(task: dict[str, Any]) -> str:

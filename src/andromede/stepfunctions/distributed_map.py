@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from andromede.stepfunctions import map_entries, map_fields, state_data
 from andromede.stepfunctions.interpreter import ChildStopped, Event, Halted, StatesError
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
-from andromede.stepfunctions.map_children import MapChild, child_history
+from andromede.stepfunctions.map_children import MapChild, capped_history, child_history
 from andromede.stepfunctions.map_items import (
     READER_FAILED,
     batches,
@@ -55,10 +55,10 @@ from andromede.stepfunctions.map_readers import (
 from andromede.stepfunctions.map_redrive import (
     RUN_KEY,
     Redrive,
+    kept_record,
     redriven_history,
     run_to_redrive,
     stopped_run,
-    succeeded_record,
 )
 from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (
@@ -76,6 +76,9 @@ __all__ = ["HostsMapRuns", "MapRunHost", "run_map"]
 THRESHOLD: Final = "States.ExceedToleratedFailureThreshold"
 _RESULTS_PER_FILE: Final = 1000
 _RECORD_EVERY_MS: Final = 1000  # counts written at most this often while the run goes on
+_OUTCOMES: Final = {"SUCCEEDED": "succeeded", "FAILED": "failed", "ABORTED": "aborted",
+                    "TIMED_OUT": "timedOut"}  # fmt: skip
+_ABORTED_ERROR: Final = "States.Aborted"
 
 
 class MapRunHost(ObjectSource, Protocol):
@@ -107,6 +110,11 @@ class MapRunHost(ObjectSource, Protocol):
 
     def most_children_kept(self) -> int:
         """How many of a run's children are kept, the first to begin (decision 0369)."""
+        ...
+
+    def most_history_events(self) -> int:
+        """The events a STANDARD child's history may hold; one that would hold more fails
+        ``States.Runtime``, as an execution does (decision 0383)."""
         ...
 
     async def record_child(self, child: MapChild) -> bool:
@@ -236,8 +244,6 @@ async def run_map(
     """The state's result; ``done``: a redrive's, naming the run to redrive (0377)."""
     host = _host(machine)
     clock = machine.clock
-    items, sources, keys = await _items(host, state, data, context)
-    inputs = _inputs(state, data, context, items, sources, keys)
     execution = context["Execution"]
     processor = state["ItemProcessor"]
     express = processor["ProcessorConfig"].get("ExecutionType") == "EXPRESS"
@@ -263,43 +269,64 @@ async def run_map(
         state.get("Label"), machine.redriven)  # fmt: skip
     redrive = None if redriving is None else await host.redrive_run(run.tenant_id, redriving,
                                                                      clock())  # fmt: skip
-    events.append(Event("MapStateStarted", "mapStateStartedEventDetails", {"length": len(items)}))
+    # A redrive's children run with the inputs they had (decision 0383): only the places
+    # none of them began are read from the source again.
+    inputs: list[tuple[Any, int]] = []
+    if redrive is None or redrive.unbegun():
+        items, sources, keys = await _items(host, state, data, context)
+        inputs = _inputs(state, data, context, items, sources, keys)
+    if redrive is not None:
+        inputs = _redriven_inputs(redrive, inputs)
+    total_items, total_runs = sum(held for _, held in inputs), len(inputs)
+    events.append(Event("MapStateStarted", "mapStateStartedEventDetails",
+                        {"length": total_items}))  # fmt: skip
     if redrive is not None:  # its settings as stored (UpdateMapRun's), its ARN the same
         run = redrive.run
         events.append(Event("MapRunRedriven", "mapRunRedrivenEventDetails",
                             {"mapRunArn": run.arn, "redriveCount": run.redrive_count}))  # fmt: skip
     else:
         events.append(Event("MapRunStarted", "mapRunStartedEventDetails", {"mapRunArn": run.arn}))
-    total_items, total_runs = len(items), len(inputs)
-    counted = ("succeeded", "failed", "aborted", "running", "pendingRedrive")
+    counted = ("succeeded", "failed", "aborted", "timedOut", "running", "pendingRedrive",
+               "failuresNotRedrivable")  # fmt: skip
     counts = {"items": dict.fromkeys(counted, 0), "runs": dict.fromkeys(counted, 0)}
     children: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
     outputs: list[Any] = [None] * total_runs
     records: list[dict[str, Any] | None] = [None] * total_runs  # each child's, in item order
     succeeded_outputs: list[Any] = []  # beside ``children["SUCCEEDED"]``, for WriterConfig
-    # A redrive's children that succeeded are not run again: their outputs and records kept.
-    skipped = {} if redrive is None else {
-        i: c for i, c in redrive.succeeded.items() if i < total_runs}  # fmt: skip
-    again = {} if redrive is None else redrive.again
+    # A redrive's children that succeeded are not run again, nor those it cannot redrive:
+    # their outputs (or failures) and records kept, counted as they ended.
+    skipped = {} if redrive is None else {**redrive.succeeded, **redrive.not_redrivable}
+    again = {} if redrive is None else redrive.again  # under their ARN; EXPRESS ones anew
+    waiting = {} if redrive is None else {**redrive.again, **redrive.anew}
     for index, prior in skipped.items():
-        outputs[index] = json.loads(prior.output or "null")
-        records[index] = kept_record = succeeded_record(prior)
-        children["SUCCEEDED"].append(kept_record)
-        succeeded_outputs.append(outputs[index])
-        counts["runs"]["succeeded"] += 1
-        counts["items"]["succeeded"] += inputs[index][1]
-    if redrive is not None:  # AWS's pendingRedrive: those not yet begun again
-        counts["runs"]["pendingRedrive"] = total_runs - len(skipped)
-        counts["items"]["pendingRedrive"] = total_items - counts["items"]["succeeded"]
+        outcome = _OUTCOMES[prior.status]
+        outputs[index] = json.loads(prior.output or "null") if outcome == "succeeded" else {
+            "Error": prior.error or _ABORTED_ERROR, "Cause": prior.cause}  # fmt: skip
+        records[index] = kept = kept_record(prior)
+        children["SUCCEEDED" if outcome == "succeeded" else "FAILED"].append(kept)
+        if outcome == "succeeded":
+            succeeded_outputs.append(outputs[index])
+        for kind, held in (("runs", 1), ("items", prior.item_count)):
+            counts[kind][outcome] += held
+            if outcome != "succeeded":  # AWS: failed, and not to be redriven
+                counts[kind]["failuresNotRedrivable"] += held
+    if redrive is not None:  # AWS's pendingRedrive: those waiting to be redriven
+        counts["runs"]["pendingRedrive"] = len(waiting)
+        counts["items"]["pendingRedrive"] = sum(c.item_count for c in waiting.values())
     run = await host.record(_counted(run, counts, total_items, total_runs))
     stopped = asyncio.Event()
+    # Failures it cannot redrive still count: past the threshold, the run fails again.
+    if exceeds_tolerance(counts["items"]["failed"], total_items, _share(run, tolerate_share),
+                         _count(run, tolerate_count)):  # fmt: skip
+        stopped.set()
     changed = asyncio.Condition()
     last_record = clock()
     machine_arn = child_machine_arn(run.arn)
     most_kept = host.most_children_kept()
+    most_events = host.most_history_events()
     # Children begun so far: the first ``most_kept`` are kept (decision 0369); a redriven
     # run's kept ones count.
-    begun = 0 if redrive is None else len(redrive.succeeded) + len(redrive.again)
+    begun = 0 if redrive is None else len(redrive.begun())
 
     def limit() -> int:
         chosen = run.max_concurrency or total_runs or 1
@@ -314,7 +341,7 @@ async def run_map(
                 return
             counts["runs"]["running"] += 1
             counts["items"]["running"] += held
-            if redrive is not None:
+            if index in waiting:
                 counts["runs"]["pendingRedrive"] -= 1
                 counts["items"]["pendingRedrive"] -= held
             prior = again.get(index)
@@ -377,10 +404,20 @@ async def run_map(
         history = () if express else child_history(kept, child_events)
         if redone is not None:
             history = redriven_history(redone.history, kept, history)
+        full = not express and outcome != "aborted" and len(history) > most_events
+        if full:  # AWS fails it, counts it failed, and does not redrive it (decision 0383)
+            cause = f"The execution's history reached its limit of {most_events} events."
+            outcome, outputs[index] = "failed", {"Error": "States.Runtime", "Cause": cause}
+            kept = kept.changed(status="FAILED", output=None, error="States.Runtime",
+                                cause=cause)  # fmt: skip
+            history = capped_history(history, kept, most_events)
+            record.update(Error="States.Runtime", Cause=cause, Status="FAILED")
+            for gone in ("Output", "OutputDetails"):
+                record.pop(gone, None)
         if outcome == "aborted" or (keep and not await host.record_child(
                 kept.changed(history=history))):  # fmt: skip
             outcome = "aborted"
-            outputs[index] = {"Error": "States.Aborted", "Cause": "The child was stopped"}
+            outputs[index] = {"Error": _ABORTED_ERROR, "Cause": "The child was stopped"}
             record.update(Status="ABORTED")
             for gone in ("Output", "OutputDetails"):
                 record.pop(gone, None)
@@ -393,6 +430,9 @@ async def run_map(
             counts["items"]["running"] -= held
             counts["runs"][outcome] += 1
             counts["items"][outcome] += held
+            if full:
+                counts["runs"]["failuresNotRedrivable"] += 1
+                counts["items"]["failuresNotRedrivable"] += held
             share, most = _share(run, tolerate_share), _count(run, tolerate_count)
             if exceeds_tolerance(counts["items"]["failed"], total_items, share, most):
                 stopped.set()
@@ -444,6 +484,22 @@ async def run_map(
     return result
 
 
+def _redriven_inputs(redrive: Redrive, read: list[tuple[Any, int]]) -> list[tuple[Any, int]]:
+    """A redriven run's inputs by place (decision 0383): each child's own, as it ran; the
+    places none began from ``read`` (the source read again). A source that now has fewer
+    items than those places cannot give them: ``States.ItemReaderFailed``."""
+    begun = redrive.begun()
+    missing = redrive.unbegun()
+    if missing and missing[-1] >= len(read):
+        raise StatesError(READER_FAILED, f"The Map Run {redrive.run.arn} had {redrive.total} "
+                          f"children; its items now give {len(read)}: the ones that did not "
+                          "begin cannot be read again")  # fmt: skip
+    return [
+        (json.loads(begun[i].input), begun[i].item_count) if i in begun else read[i]
+        for i in range(redrive.total)
+    ]
+
+
 async def _child_output(
     machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any,
     events: list[Event], halted: Halted | None,
@@ -482,7 +538,7 @@ def _counted(
 ) -> MapRun:
     def of(kind: str, total: int) -> dict[str, int]:
         seen = counts[kind]
-        ended = seen["succeeded"] + seen["failed"] + seen["aborted"]
+        ended = seen["succeeded"] + seen["failed"] + seen["aborted"] + seen["timedOut"]
         return {**seen, "total": total, "pending": max(0, total - ended - seen["running"])}
 
     return run.changed(item_counts=of("items", total_items),

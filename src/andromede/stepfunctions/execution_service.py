@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from andromede.stepfunctions.branch_steps import find_task, with_task
+from andromede.stepfunctions.branch_steps import find_task, running_jobs, with_task
 from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
@@ -29,6 +29,7 @@ from andromede.stepfunctions.errors import (
     InvalidExecutionInput,
     InvalidOutput,
     InvalidToken,
+    StepFunctionsError,
     TaskDoesNotExist,
     TaskTimedOut,
     ValidationException,
@@ -249,7 +250,11 @@ class ExecutionsService:
         more = len(found) > size
         return page, _encode(f"ex1:{page[-1].started}:{page[-1].name}") if more else None
 
-    async def stop(self, tenant_id: str, arn: Any, error: Any, cause: Any) -> Execution:
+    async def stop(
+        self, tenant_id: str, arn: Any, error: Any, cause: Any, tell_parent: bool = True
+    ) -> Execution:
+        """StopExecution; ``tell_parent`` False when the ``.sync`` parent stops it itself
+        (decision 0383): its task, gone, is not waited for."""
         for _ in range(_STOPS):
             execution = await self.get(tenant_id, arn)
             if execution.status is not ExecutionStatus.RUNNING:
@@ -275,7 +280,7 @@ class ExecutionsService:
                 events=execution.events + 1,
             )
             if await self.store.advance(stopped, [event], None, 0):
-                await self.ended(stopped)
+                await self.ended(stopped, tell_parent)
                 return stopped
         raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
 
@@ -393,14 +398,31 @@ class ExecutionsService:
                 return
         raise TaskDoesNotExist("Task Does Not Exist: 'the task is changing: try again'")
 
-    async def ended(self, execution: Execution) -> None:
+    async def stop_jobs(self, execution: Execution, jobs: list[str]) -> None:
+        """The nested executions ``jobs`` (its ``.sync`` tasks waited for them) stopped: AWS
+        stops a ``.sync`` task's job when the task is stopped — its execution stopped, timed
+        out, failed, or the task given up (decision 0383). One gone or ended is let be."""
+        for arn in jobs:
+            try:
+                await self.stop(execution.tenant_id, arn, None, None, tell_parent=False)
+            except StepFunctionsError as exc:
+                log.info("Step Functions execution %s: its .sync job %s was not stopped: %s",
+                         execution.arn, arn[:256], type(exc).__name__)  # fmt: skip
+
+    async def ended(self, execution: Execution, tell_parent: bool = True) -> None:
         """Answer a ``.sync`` parent's task now that ``execution`` ended: its DescribeExecution
         as the task's output when it succeeded (``Output`` parsed for ``.sync:2``), else
         ``States.TaskFailed`` with that description as the cause. A parent gone or answered
         already is no error."""
         if execution.status is not ExecutionStatus.RUNNING and self.observe_end is not None:
             await self.observe_end(execution)
-        if execution.parent is None or execution.status is ExecutionStatus.RUNNING:
+        if execution.status not in (ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED):
+            await self.stop_jobs(execution, running_jobs(execution.resume or execution.cursor))
+        if (
+            not tell_parent
+            or execution.parent is None
+            or (execution.status is ExecutionStatus.RUNNING)
+        ):
             return
         described: dict[str, Any] = {
             "ExecutionArn": execution.arn,

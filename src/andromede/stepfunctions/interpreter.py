@@ -18,12 +18,13 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
+from andromede.stepfunctions.halting import until_halted
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
@@ -303,10 +304,13 @@ class Interpreter:
                     return self._task_failed(name, state, cursor, events, named,
                                              StatesError("States.Runtime", _NO_TASKS))  # fmt: skip
                 try:
-                    await self._tasks.run(resource.removesuffix(".waitForTaskToken"), data,
-                                          context)  # fmt: skip
+                    begun = await self._tasks.run(resource.removesuffix(".waitForTaskToken"),
+                                                  data, context)  # fmt: skip
                 except StatesError as err:
                     return self._task_failed(name, state, cursor, events, named, err)
+                if resource.endswith((".sync", ".sync:2")) and isinstance(begun, dict):
+                    # The job it waits for: stopped if the task is (decision 0383).
+                    task["job"] = begun.get("ExecutionArn")
             return Step(Cursor(name, raw, _due(task), task, cursor.retries), events, waiting=True)
         if "error" in task:
             answered = StatesError(str(task["error"]), str(task.get("cause") or ""))
@@ -556,7 +560,7 @@ class Interpreter:
         scheduled = {**named, "region": self._region(), "parameters": _dumps(data)}
         events.append(Event("TaskScheduled", "taskScheduledEventDetails", scheduled))
         events.append(Event("TaskStarted", "taskStartedEventDetails", dict(named)))
-        call = self._tasks.run(resource, data, context)
+        call = self._halting(self._tasks.run(resource, data, context), resource)
         try:
             result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
         except TimeoutError:
@@ -589,7 +593,7 @@ class Interpreter:
         events.append(Event("LambdaFunctionScheduled", "lambdaFunctionScheduledEventDetails",
                             scheduled))  # fmt: skip
         events.append(Event("LambdaFunctionStarted"))
-        call = tasks.run(resource, data, context)
+        call = self._halting(tasks.run(resource, data, context), resource)
         try:
             result = await (call if timeout is None else asyncio.wait_for(call, float(timeout)))
         except TimeoutError:
@@ -620,6 +624,11 @@ class Interpreter:
                 await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
         return data
+
+    def _halting(self, call: Coroutine[Any, Any, Any], name: str) -> Coroutine[Any, Any, Any]:
+        """A Map run's child's task call, raced against its stop (decision 0383)."""
+        halted = self._halted
+        return call if halted is None else until_halted(call, halted, lambda: ChildStopped(name))
 
     async def _unless_halted(self, name: str) -> None:
         """``ChildStopped`` once a Map run's child was stopped (decision 0374)."""

@@ -32,6 +32,7 @@ __all__ = [
     "MapChildStore",
     "MemoryMapChildStore",
     "abort_running_children",
+    "capped_history",
     "child_account",
     "child_history",
     "children_definition",
@@ -134,6 +135,19 @@ def child_history(child: MapChild, events: list[Event]) -> tuple[HistoryEvent, .
         found.append((ended, f"Execution{kind}", f"execution{kind}EventDetails", told))
     return tuple(HistoryEvent(i + 1, i, at, kind, name, details)
                  for i, (at, kind, name, details) in enumerate(found))  # fmt: skip
+
+
+def capped_history(
+    history: tuple[HistoryEvent, ...], child: MapChild, limit: int
+) -> tuple[HistoryEvent, ...]:
+    """A history that passed ``limit`` events cut as the runner cuts an execution's: its
+    first ``limit - 1`` events, then ``ExecutionFailed`` (``child``'s error and cause)."""
+    kept = history[: max(0, limit - 1)]
+    at = child.stopped if child.stopped is not None else child.started
+    failed = HistoryEvent(len(kept) + 1, len(kept), at, "ExecutionFailed",
+                          "executionFailedEventDetails",
+                          {"error": child.error, "cause": child.cause})  # fmt: skip
+    return (*kept, failed)
 
 
 def _distributed_maps(states: Any) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from andromede.stepfunctions.branch_steps import activity_name, waiting_activities
+from andromede.stepfunctions.branch_steps import activity_name, given_up_jobs, waiting_activities
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
 from andromede.stepfunctions.execution_store import PurgeHook
 from andromede.stepfunctions.executions import (
@@ -218,6 +218,9 @@ class ExecutionsRunner:
                 if self._meter is not None:
                     self._meter.ended(changed)
                 await self._executions.ended(changed)
+            else:  # a .sync task given up (timed out, its Parallel failed): its job too
+                gone = given_up_jobs(current.cursor, changed.cursor)
+                await self._executions.stop_jobs(changed, gone)
             current = changed
             if step is not None and step.waiting:
                 return

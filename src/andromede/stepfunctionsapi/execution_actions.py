@@ -114,7 +114,8 @@ def _qualified(execution: Execution) -> dict[str, Any]:
 
 async def describe_execution(call: StatesCall) -> dict[str, Any]:
     if is_child_arn(call.params.get("executionArn")):  # a Map run's child (decision 0369)
-        return await describe_child(call, _service(call).limits.redrive_window_ms)
+        limits = _service(call).limits
+        return await describe_child(call, limits.redrive_window_ms, limits.max_history_events)
     return _described(await _execution(call, "DescribeExecution"), _service(call))
 
 

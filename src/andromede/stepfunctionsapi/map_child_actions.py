@@ -24,7 +24,7 @@ from andromede.stepfunctions.errors import (
 )
 from andromede.stepfunctions.executions import ExecutionStatus
 from andromede.stepfunctions.map_children import MapChild, MapChildStore, child_account
-from andromede.stepfunctions.map_redrive import MAX_MAP_RUN_REDRIVES
+from andromede.stepfunctions.map_redrive import MAX_MAP_RUN_REDRIVES, child_not_redrivable
 from andromede.stepfunctions.map_runs import REDRIVABLE, MapRun, MapRunStore, map_run_account
 from andromede.stepfunctionsapi.actions import StatesCall
 from andromede.stepfunctionsapi.errors import StatesWireError
@@ -153,28 +153,31 @@ def redrive_reason(child: MapChild) -> str:
 
 
 def not_redrivable_by_run(
-    child: MapChild, run: MapRun | None, now: int, window_ms: int
+    child: MapChild, run: MapRun | None, now: int, window_ms: int, max_events: int = 25_000
 ) -> str | None:
-    """Why redriving the child's parent would not run it again (decision 0377); None: it
-    would (``REDRIVABLE_BY_MAP_RUN``: an EXPRESS child too, which the run starts anew, as
-    AWS's redriveStatus documents it)."""
-    if child.status not in REDRIVABLE:
-        return f"Execution is {child.status} and cannot be redriven."
+    """Why redriving the child's parent would not run it again (decisions 0377, 0383); None:
+    it would (``REDRIVABLE_BY_MAP_RUN``: an EXPRESS child too, which the run starts anew, as
+    AWS's redriveStatus documents it). The child's own reasons are the run's redrive's."""
+    reason = child_not_redrivable(child, now, window_ms, max_events)
+    if reason is not None and child.status not in REDRIVABLE:
+        return reason
     if run is None or run.status not in REDRIVABLE:
         return f"Its Map Run is {run.status if run else 'gone'} and cannot be redriven"
     if run.redrive_count >= MAX_MAP_RUN_REDRIVES:
         return "Map Run redrive limit exceeded"
-    if child.stopped is None or now - child.stopped > window_ms:
-        return "Execution redrivable period exceeded."
-    return None
+    if child.index is None:  # kept before its place was: its run starts anew (0383)
+        return "The Map Run's record of its items predates redrives: a new Map Run starts"
+    return reason
 
 
-async def describe_child(call: StatesCall, window_ms: int) -> dict[str, Any]:
+async def describe_child(
+    call: StatesCall, window_ms: int, max_events: int = 25_000
+) -> dict[str, Any]:
     """DescribeExecution of a child: its run's state says whether a redrive runs it again."""
     runs, _ = _stores(call)
     child = await map_child(call, "DescribeExecution")
     run = await runs.get(call.tenant_id, child.run_arn)
-    reason = not_redrivable_by_run(child, run, int(time.time() * 1000), window_ms)
+    reason = not_redrivable_by_run(child, run, int(time.time() * 1000), window_ms, max_events)
     return described_child(child, reason)
 
 

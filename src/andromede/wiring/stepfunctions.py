@@ -251,6 +251,8 @@ def map_run_host(
         max_items=settings.stepfunctions_map_run_max_items,
         max_concurrency=settings.stepfunctions_map_run_max_concurrency,
         children_kept=settings.stepfunctions_map_run_children_kept,
+        redrive_window_ms=settings.stepfunctions_redrive_days * 86_400_000,
+        max_history_events=settings.stepfunctions_max_history_events,
     )
     authoriser = S3Authoriser(identity.policies_for, settings.region)
 

@@ -182,6 +182,7 @@ class Host:
         self.runs: list[MapRun] = []
         self.children: dict[str, MapChild] = {}  # each child as last recorded (0369)
         self.kept = 1000
+        self.most_events = 25_000
         self.running = 0
         self.most_running = 0
         self.contexts: list[dict[str, Any]] = []
@@ -249,6 +250,9 @@ class Host:
 
     def most_children_kept(self) -> int:
         return self.kept
+
+    def most_history_events(self) -> int:
+        return self.most_events
 
     async def record_child(self, child: MapChild) -> bool:
         self.children[child.arn] = child
@@ -353,6 +357,32 @@ async def test_the_first_children_are_kept_with_their_history() -> None:
     await run(definition, {"items": [{"n": 0}]}, express)
     (only,) = express.children.values()
     assert ":express:" in only.arn and only.history == () and only.status == "SUCCEEDED"
+
+
+async def test_a_child_past_the_history_limit_fails_and_is_not_redrivable() -> None:
+    """Decision 0383: a STANDARD child whose history would pass the execution event limit
+    fails ``States.Runtime`` (its history cut, as the runner cuts an execution's), counted
+    failed and ``failuresNotRedrivable``."""
+    host = Host({})
+    host.most_events = 7  # ExecutionStarted, the Task's 5 events and the end: 7 fit
+    passes = {"StartAt": "P1", "States": {"P1": {"Type": "Pass", "Next": "T"}, **TASK["States"]}}
+    definition = distributed(processor=passes, ItemsPath="$.items", ToleratedFailureCount=1)
+    error, _ = await run(definition, {"items": [{"n": 0}, {"n": 1}]}, host)
+    assert output_of(error) is None
+    assert [c.status for c in host.children.values()] == ["FAILED", "FAILED"]
+    (child, _) = host.children.values()
+    assert (child.error, len(child.history)) == ("States.Runtime", 7)
+    assert child.history[-1].type == "ExecutionFailed"
+    counts = host.runs[-1].item_counts
+    assert (counts["failed"], counts["failuresNotRedrivable"]) == (2, 2)
+    fits = Host({})
+    fits.most_events = 7
+    await run(distributed(processor=TASK, ItemsPath="$.items"), {"items": [{"n": 0}]}, fits)
+    assert [c.status for c in fits.children.values()] == ["SUCCEEDED"]
+
+
+def output_of(error: Any) -> Any:
+    return None if isinstance(error, StatesError) else error
 
 
 async def test_children_have_their_own_execution_context_and_batches() -> None:

@@ -403,7 +403,9 @@ async def test_ended_executions_go_after_the_retention(world: World) -> None:
     assert again["executionArn"] == run["executionArn"]  # its name free again
 
 
-async def test_a_child_outliving_its_stopped_parent_ends_alone(world: World) -> None:
+async def test_a_sync_child_is_stopped_with_its_stopped_parent(world: World) -> None:
+    """Decision 0383: a ``.sync`` task's job is stopped when the task is — the nested
+    execution the stopped parent waited for is ABORTED with it, and runs no further."""
     role = await world.role("p", policy=allow("states:StartExecution"))
     waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 10, "End": True}}}
     child = (await world.client("CreateStateMachine", name="c", definition=json.dumps(waits),
@@ -416,13 +418,15 @@ async def test_a_child_outliving_its_stopped_parent_ends_alone(world: World) -> 
     run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"])
     await world.run()
     await world.run()  # the child starts and waits
+    kid = child.replace(":stateMachine:", ":execution:") + ":kid"
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "RUNNING"
     await world.client("StopExecution", executionArn=run["executionArn"])
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
     world.clock.offset += 10_000
     started = time.monotonic()
     await world.run()
     assert time.monotonic() - started < 1.0  # no retrying a parent that ended
-    kid = child.replace(":stateMachine:", ":execution:") + ":kid"
-    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "SUCCEEDED"
+    assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
     stopped = await world.client("DescribeExecution", executionArn=run["executionArn"])
     assert stopped["status"] == "ABORTED"
 
