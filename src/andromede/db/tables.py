@@ -27,7 +27,8 @@ histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes)
 ``tables_functions`` (Lambda's functions, versions and sealed code),
 ``tables_lambda_layers`` (Lambda's layer versions and their sealed content),
 ``tables_lambda_provisioned`` (Lambda's provisioned concurrency configurations),
-``tables_lambda_urls`` (Lambda's function URLs). This
+``tables_lambda_urls`` (Lambda's function URLs), ``tables_signer`` (AWS Signer's profiles
+and jobs, Lambda's code signing configurations). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -271,6 +272,12 @@ from andromede.db.tables_functions import (
 from andromede.db.tables_lambda_layers import lambda_layer_content, lambda_layer_versions
 from andromede.db.tables_lambda_provisioned import lambda_provisioned_concurrency
 from andromede.db.tables_lambda_urls import lambda_function_urls
+from andromede.db.tables_signer import (
+    lambda_code_signing_configs,
+    lambda_function_code_signing,
+    signer_jobs,
+    signer_profiles,
+)
 # isort: on
 
 __all__ = [
@@ -395,6 +402,8 @@ __all__ = [
     "lambda_event_invocations",
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
+    "lambda_code_signing_configs",
+    "lambda_function_code_signing",
     "lambda_function_urls",
     "lambda_functions",
     "lambda_layer_content",
@@ -466,6 +475,8 @@ __all__ = [
     "secret_versions",
     "secrets",
     "session_credentials",
+    "signer_jobs",
+    "signer_profiles",
     "ssm_parameter_versions",
     "ssm_parameters",
     "ssm_resource_policies",
