@@ -152,9 +152,7 @@ class SignerService:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        sealed = await self._sealer.seal(
-            tenant_id, private, _key_context(tenant_id, name, version)
-        )
+        sealed = await self._sealer.seal(tenant_id, private, _key_context(tenant_id, name, version))
         profile = SigningProfile(
             tenant_id=tenant_id,
             name=name,

@@ -67,7 +67,9 @@ def _job_shape(signer: SignerService, job: SigningJob) -> dict[str, Any]:
         "jobInvoker": job.tenant_id,
     }
     if job.signed_key is not None:
-        shape["signedObject"] = {"s3": {"bucketName": job.destination_bucket, "key": job.signed_key}}
+        shape["signedObject"] = {
+            "s3": {"bucketName": job.destination_bucket, "key": job.signed_key}
+        }
     if job.expires is not None:
         shape["signatureExpiresAt"] = job.expires
     return shape
@@ -198,7 +200,9 @@ async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
     found = await call.signer.store.jobs(call.tenant_id)
     status = call.params.get("status")
     if status is not None and status not in set(JobStatus):
-        raise SignerWireError("ValidationException", "status must be InProgress, Failed or Succeeded")
+        raise SignerWireError(
+            "ValidationException", "status must be InProgress, Failed or Succeeded"
+        )
     revoked = call.params.get("isRevoked")
     found = [
         j
