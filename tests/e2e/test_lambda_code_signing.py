@@ -90,9 +90,10 @@ def test_signed_code_deploys_unsigned_and_revoked_code_is_refused(server: Server
     _create(functions, "signed", key=signed_key, **common)
     done = functions.invoke(FunctionName="signed", Payload=b'{"n": 21}')
     assert json.loads(done["Payload"].read()) == {"signed": 42}
-    assert functions.get_function_code_signing_config(FunctionName="signed")[
-        "CodeSigningConfigArn"
-    ] == csc
+    assert (
+        functions.get_function_code_signing_config(FunctionName="signed")["CodeSigningConfigArn"]
+        == csc
+    )
     assert functions.list_functions_by_code_signing_config(CodeSigningConfigArn=csc)[
         "FunctionArns"
     ] == [functions.get_function(FunctionName="signed")["Configuration"]["FunctionArn"]]

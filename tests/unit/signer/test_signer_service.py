@@ -27,32 +27,12 @@ from andromede.signer.service import SignerLimits, SignerService
 from andromede.signer.store import MemorySignerStore, SignerStore
 from andromede.signer.store_sql import SqlSignerStore
 from andromede.wiring.queues import KeySealer
+from support.dict_objects import DictObjects
 from support.lambda_functions import handler_zip
 from support.store_backends import BACKENDS, backend_database
 
 ACCOUNT = "123456789012"
 PLATFORM = {"platformId": "AWSLambda-SHA384-ECDSA"}
-
-
-class Objects:
-    """The object store as a dict: (bucket, key) → bytes; no version but "1"."""
-
-    def __init__(self) -> None:
-        self.kept: dict[tuple[str, str], bytes] = {}
-
-    async def read(
-        self, caller: object, tenant_id: str, bucket: str, key: str, version: str, limit: int
-    ) -> bytes:
-        if (bucket, key) not in self.kept or version != "1":
-            raise InvalidSignerInput(f"The object s3://{bucket}/{key} cannot be read")
-        if len(self.kept[(bucket, key)]) > limit:
-            raise InvalidSignerInput("too large")
-        return self.kept[(bucket, key)]
-
-    async def write(
-        self, caller: object, tenant_id: str, bucket: str, key: str, data: bytes
-    ) -> None:
-        self.kept[(bucket, key)] = data
 
 
 class Clock:
@@ -79,8 +59,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 @pytest.fixture
-def objects() -> Objects:
-    found = Objects()
+def objects() -> DictObjects:
+    found = DictObjects()
     found.kept[("src", "app.zip")] = handler_zip()
     return found
 
@@ -91,7 +71,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def signer(store: SignerStore, objects: Objects, clock: Clock, tmp_path: Path) -> SignerService:
+def signer(store: SignerStore, objects: DictObjects, clock: Clock, tmp_path: Path) -> SignerService:
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     return SignerService(
         store, "eu-fr-1", KeySealer(keys), objects, SignerLimits(max_profiles=2), clock
@@ -99,7 +79,7 @@ def signer(store: SignerStore, objects: Objects, clock: Clock, tmp_path: Path) -
 
 
 async def test_a_job_signs_and_the_signature_verifies(
-    signer: SignerService, objects: Objects, store: SignerStore
+    signer: SignerService, objects: DictObjects, store: SignerStore
 ) -> None:
     profile = await signer.put_profile(ACCOUNT, "ci_signer", PLATFORM)
     kept = await store.profile(ACCOUNT, "ci_signer")
@@ -118,7 +98,7 @@ async def test_a_job_signs_and_the_signature_verifies(
 
 
 async def test_revocation_of_a_job_and_of_a_profile(
-    signer: SignerService, objects: Objects, clock: Clock
+    signer: SignerService, objects: DictObjects, clock: Clock
 ) -> None:
     await signer.put_profile(ACCOUNT, "ci_signer", PLATFORM)
     first = await signer.start_job(object(), ACCOUNT, _job(), "me")
@@ -145,7 +125,7 @@ async def test_revocation_of_a_job_and_of_a_profile(
 
 
 async def test_a_signature_by_another_key_is_refused(
-    signer: SignerService, objects: Objects
+    signer: SignerService, objects: DictObjects
 ) -> None:
     profile = await signer.put_profile(ACCOUNT, "ci_signer", PLATFORM)
     forged = sign_zip(
@@ -196,4 +176,3 @@ def test_validity_periods() -> None:
     for bad in ({"value": 136, "type": "MONTHS"}, {"value": 0, "type": "DAYS"}, {"type": "X"}):
         with pytest.raises(InvalidSignerInput):
             Validity.of(bad)
-
