@@ -29,7 +29,7 @@ from andromede.iam.store_memory import MemoryIdentityStore
 from andromede.kms.keyfile import LocalKeyFileProvider
 from andromede.kms.service import KeyService
 from andromede.settings import Settings
-from andromede.signer.service import SignerService
+from andromede.signer.service import SignerLimits, SignerService
 from andromede.signer.store import MemorySignerStore
 from andromede.signerapi.app import SignerApp
 from andromede.wiring.queues import KeySealer
@@ -117,7 +117,8 @@ async def signer_world(tmp_path: Path, **settings_given: Any) -> AsyncIterator[W
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     objects = DictObjects()
-    signer = SignerService(MemorySignerStore(), REGION, KeySealer(keys), objects)
+    limits = SignerLimits(settings.signer_max_profiles, settings.signer_max_object_bytes)
+    signer = SignerService(MemorySignerStore(), REGION, KeySealer(keys), objects, limits)
     try:
         yield World(
             SignerApp(signer, identity, audit, settings),

@@ -214,3 +214,15 @@ async def test_another_accounts_configuration_is_not_found(world: World) -> None
                       FunctionName="f", Runtime="python3.11", Role=await other.role(),
                       Handler="app.handler", Code=_code(handler_zip()),
                       CodeSigningConfigArn=arn)  # fmt: skip
+
+
+async def test_the_setting_bounds_an_accounts_configurations(tmp_path: Path) -> None:
+    async for world in lambda_world(tmp_path, lambda_max_code_signing_configs=1):
+        version_arn, _ = await _signed(world)
+        await _config(world, [version_arn])
+        failed = await world.fails(
+            "CreateCodeSigningConfig",
+            "InvalidParameterValueException",
+            AllowedPublishers={"SigningProfileVersionArns": [version_arn]},
+        )
+        assert "at most 1 code signing" in failed.message

@@ -136,3 +136,14 @@ async def test_access_audit_and_unknown_operations(world: World) -> None:
     assert (reply.status, reply.headers["x-amzn-errortype"]) == (404, "UnknownOperationException")
     unsigned = await world.anonymous().raw("GET", "/signing-profiles")
     assert unsigned.status == 403
+
+
+async def test_the_settings_bound_profiles_and_signed_objects(tmp_path: Path) -> None:
+    async for world in signer_world(tmp_path, signer_max_profiles=1, signer_max_object_bytes=64):
+        await world.client("PutSigningProfile", profileName="only", platformId=PLATFORM)
+        await world.fails("PutSigningProfile", "ServiceLimitExceededException",
+                          profileName="more", platformId=PLATFORM)  # fmt: skip
+        world.objects.kept[("src", "app.zip")] = handler_zip()  # more than 64 bytes
+        started = await world.client("StartSigningJob", **_job(profile="only"))
+        job = await world.client("DescribeSigningJob", jobId=started["jobId"])
+        assert job["status"] == "Failed" and "larger than 64 bytes" in job["statusReason"]
