@@ -219,6 +219,10 @@ class CodeSigning:
         return found["id"]
 
     async def create(self, tenant_id: str, params: dict[str, Any]) -> CodeSigningConfig:
+        if params.get("Tags"):
+            raise InvalidParameterValue(
+                "Tags on a code signing configuration are not supported by this Lambda yet"
+            )
         if len(await self.store.configs(tenant_id)) >= self._max_configs:
             raise InvalidParameterValue(
                 f"An account holds at most {self._max_configs} code signing configurations"

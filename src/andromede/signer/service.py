@@ -141,6 +141,9 @@ class SignerService:
             )
         if params.get("signingMaterial") is not None:
             raise InvalidSignerInput("signingMaterial is for AWS IoT platforms, not Lambda's")
+        for name_given in ("overrides", "signingParameters"):
+            if params.get(name_given):  # the one platform's configuration is fixed
+                raise InvalidSignerInput(f"{name_given} is not supported by this Signer yet")
         tags = _tags(params.get("tags"))
         validity = Validity.of(params.get("signatureValidityPeriod"))
         if len(await self.store.profiles(tenant_id)) >= self.limits.max_profiles:
@@ -269,7 +272,6 @@ class SignerService:
                 signed_at=signed_at,
                 expires_at=expires,
             )
-            del key
             signed_key = f"{job.destination_prefix}{job.job_id}.zip"
             await self._objects.write(
                 caller, job.tenant_id, job.destination_bucket, signed_key, signed

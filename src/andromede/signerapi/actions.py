@@ -166,8 +166,6 @@ async def revoke_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def start_signing_job(call: SignerCall) -> dict[str, Any]:
-    name = call.params.get("profileName")
-    call.params["profileName"] = name
     await _on_profile(call, "StartSigningJob")
     if not isinstance(call.params.get("clientRequestToken"), str):
         raise SignerWireError("ValidationException", "clientRequestToken is required")

@@ -97,6 +97,12 @@ async def test_the_configurations_operations(world: World) -> None:
         AllowedPublishers={"SigningProfileVersionArns": [version_arn]},
         CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Sometimes"},
     )
+    await world.fails(
+        "CreateCodeSigningConfig",
+        "InvalidParameterValueException",
+        AllowedPublishers={"SigningProfileVersionArns": [version_arn]},
+        Tags={"team": "ci"},
+    )
     # A function's configuration: Put, Get, ListFunctionsByCodeSigningConfig, Delete.
     made = await world.function("fn")
     put = await world.client("PutFunctionCodeSigningConfig", FunctionName="fn",

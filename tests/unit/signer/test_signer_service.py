@@ -154,6 +154,10 @@ async def test_a_job_fails_with_its_reason(signer: SignerService) -> None:
 async def test_profiles_names_quota_cancel(signer: SignerService) -> None:
     with pytest.raises(InvalidSignerInput, match="platformId"):
         await signer.put_profile(ACCOUNT, "ci_signer", {"platformId": "AWSIoTDeviceManagement"})
+    with pytest.raises(InvalidSignerInput, match="overrides"):
+        await signer.put_profile(
+            ACCOUNT, "ci_signer", {**PLATFORM, "overrides": {"signingImageFormat": "JSON"}}
+        )
     with pytest.raises(InvalidSignerInput, match="profileName"):
         await signer.put_profile(ACCOUNT, "a-b", PLATFORM)
     await signer.put_profile(ACCOUNT, "one", PLATFORM)
