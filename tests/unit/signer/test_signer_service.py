@@ -95,6 +95,11 @@ async def test_a_job_signs_and_the_signature_verifies(
     assert verified.expires_at == Validity().expiry(1_800_000_000)
     assert verified.revoked is None
     assert await signer.verify(handler_zip()) is None
+    # Closing the account forgets its profile and job, and then its signatures fail.
+    assert await store.forget_tenant(ACCOUNT) == 2
+    assert await store.profile(ACCOUNT, "ci_signer") is None
+    with pytest.raises(SignatureInvalid, match="does not exist"):
+        await signer.verify(signed)
 
 
 async def test_revocation_of_a_job_and_of_a_profile(
