@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from andromede.iam.policy import known_action
+from andromede.signerapi.actions import ACTIONS
 from support.lambda_functions import handler_zip
 from support.signerapp import World, signer_world
 
@@ -147,3 +149,11 @@ async def test_the_settings_bound_profiles_and_signed_objects(tmp_path: Path) ->
         started = await world.client("StartSigningJob", **_job(profile="only"))
         job = await world.client("DescribeSigningJob", jobId=started["jobId"])
         assert job["status"] == "Failed" and "larger than 64 bytes" in job["statusReason"]
+
+
+def test_every_action_authorised_is_catalogued() -> None:
+    """A policy naming the action a Signer operation is authorised with must parse; a typo is
+    refused as IAM refuses it (decision 0386)."""
+    for name in ACTIONS:
+        assert known_action("signer", name), name
+    assert not known_action("signer", "StartSigningJobs")
