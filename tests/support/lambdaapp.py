@@ -26,6 +26,7 @@ from botocore.validate import validate_parameters
 from andromede.audit.service import AuditService
 from andromede.audit.store import MemoryAuditStore
 from andromede.functions.async_invocations import AsyncInvocations
+from andromede.functions.code_signing import CodeSigning, MemoryCodeSigningStore
 from andromede.functions.event_queue import EventWorker, MemoryEventQueue
 from andromede.functions.invocation_metrics import FunctionMetrics
 from andromede.functions.invoke_config_service import EventInvokeConfigs
@@ -52,6 +53,7 @@ from andromede.kms.service import KeyService
 from andromede.lambdaapi.access_actions import ACCESS_ACTIONS
 from andromede.lambdaapi.actions import FUNCTION_ACTIONS
 from andromede.lambdaapi.app import LambdaApp
+from andromede.lambdaapi.code_signing_actions import code_signing_actions
 from andromede.lambdaapi.invoke_actions import invoke_actions
 from andromede.lambdaapi.invoke_config_actions import invoke_config_actions
 from andromede.lambdaapi.invoke_variants import invoke_variants
@@ -60,10 +62,14 @@ from andromede.lambdaapi.provisioned_actions import provisioned_actions
 from andromede.lambdaapi.url_actions import url_actions
 from andromede.lambdaapi.url_front import FunctionUrlApp
 from andromede.settings import Settings
+from andromede.signer.service import SignerService
+from andromede.signer.store import MemorySignerStore
 from andromede.wiring.function_urls import url_endpoint
 from andromede.wiring.functions import function_limits, trusting_roles
 from andromede.wiring.queues import KeySealer
+from andromede.wiring.signer import signature_reader
 from support.asgi import post
+from support.dict_objects import DictObjects
 from support.json_client import JsonReply, Signers
 from support.lambda_functions import HANDLER_SOURCE, TRUST, handler_zip
 
@@ -177,6 +183,10 @@ class World(Signers):
     # Function URLs (decision 0312): their configurations and the app serving them.
     urls: FunctionUrls | None = None
     url_app: FunctionUrlApp | None = None
+    # Code signing (decision 0386): the signer (its objects a DictObjects) and Lambda's side.
+    signer: SignerService | None = None
+    signing: CodeSigning | None = None
+    signed_objects: DictObjects | None = None
 
     async def raw(
         self,
@@ -327,6 +337,17 @@ async def lambda_world(
     )
     urls = FunctionUrls(MemoryUrlConfigStore(), functions, url_endpoint(settings))
     invoke |= url_actions(urls, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **invoke})
+    # Code signing (decision 0386): the signer's jobs over a dict of objects.
+    signed_objects = DictObjects()
+    signer = SignerService(MemorySignerStore(), REGION, KeySealer(keys), signed_objects)
+    signing = CodeSigning(
+        MemoryCodeSigningStore(),
+        REGION,
+        signature_reader(signer),
+        settings.lambda_max_code_signing_configs,
+    )
+    functions.code_signing = signing
+    invoke |= code_signing_actions(signing, {**FUNCTION_ACTIONS, **ACCESS_ACTIONS, **invoke})
     try:
         yield World(
             LambdaApp(functions, identity, audit, settings, extra_actions=invoke),
@@ -352,6 +373,9 @@ async def lambda_world(
             metrics=metrics,
             urls=urls,
             url_app=FunctionUrlApp(urls, invoker, identity, audit, settings),
+            signer=signer,
+            signing=signing,
+            signed_objects=signed_objects,
         )
     finally:
         await pool.close()

@@ -28,7 +28,8 @@ histories), ``tables_route53`` (Route 53's hosted zones, their VPCs and changes)
 ``tables_lambda_layers`` (Lambda's layer versions and their sealed content),
 ``tables_lambda_provisioned`` (Lambda's provisioned concurrency configurations),
 ``tables_lambda_urls`` (Lambda's function URLs), ``tables_multi_region_access_points``
-(S3 Multi-Region Access Points and their asynchronous requests). This
+(S3 Multi-Region Access Points and their asynchronous requests), ``tables_signer`` (AWS
+Signer's profiles and jobs, Lambda's code signing configurations). This
 module re-exports every table and ``metadata``: the stores and the
 migrations use ``tables.<name>``.
 ``tests/unit/db`` checks that migrating an empty database to head yields this schema with no
@@ -276,6 +277,12 @@ from andromede.db.tables_multi_region_access_points import (
     multi_region_access_point_operations,
     multi_region_access_points,
 )
+from andromede.db.tables_signer import (
+    lambda_code_signing_configs,
+    lambda_function_code_signing,
+    signer_jobs,
+    signer_profiles,
+)
 # isort: on
 
 __all__ = [
@@ -397,9 +404,11 @@ __all__ = [
     "kms_key_rotations",
     "kms_keys",
     "lambda_code",
+    "lambda_code_signing_configs",
     "lambda_event_invocations",
     "lambda_event_invoke_configs",
     "lambda_event_source_mappings",
+    "lambda_function_code_signing",
     "lambda_function_urls",
     "lambda_functions",
     "lambda_layer_content",
@@ -473,6 +482,8 @@ __all__ = [
     "secret_versions",
     "secrets",
     "session_credentials",
+    "signer_jobs",
+    "signer_profiles",
     "ssm_parameter_versions",
     "ssm_parameters",
     "ssm_resource_policies",

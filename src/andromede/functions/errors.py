@@ -13,6 +13,10 @@
     ├── TooManyRequests           (TooManyRequestsException: ``reason`` AWS's Reason)
     ├── ExecutorUnavailable       (ServiceException: no sandbox can be made on this host)
     ├── RecursiveInvocation       (RecursiveInvocationException: a loop stopped, decision 0328)
+    ├── CodeSigningConfigNotFound (CodeSigningConfigNotFoundException, decision 0386)
+    ├── CodeVerificationFailed    (CodeVerificationFailedException: unsigned, expired, revoked
+    │                              or another publisher's code under Enforce)
+    ├── InvalidCodeSignature      (InvalidCodeSignatureException: the integrity check failed)
     └── FunctionChanged           (a concurrent write won: the caller reads again)
 """
 
@@ -21,10 +25,13 @@ from __future__ import annotations
 from andromede.errors import AndromedeError
 
 __all__ = [
+    "CodeSigningConfigNotFound",
     "CodeStorageExceeded",
+    "CodeVerificationFailed",
     "ExecutorUnavailable",
     "FunctionChanged",
     "FunctionsError",
+    "InvalidCodeSignature",
     "InvalidParameterValue",
     "PolicyLengthExceeded",
     "PreconditionFailed",
@@ -89,3 +96,15 @@ class FunctionChanged(FunctionsError):
 
 class RecursiveInvocation(FunctionsError):
     """The function's recursive loop detection stopped the invocation (decision 0328)."""
+
+
+class CodeSigningConfigNotFound(FunctionsError):
+    pass
+
+
+class CodeVerificationFailed(FunctionsError):
+    pass
+
+
+class InvalidCodeSignature(FunctionsError):
+    pass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from andromede.functions.code import CodeLimits, checked_zip, code_sha256
+from andromede.functions.code_signing import CodeSigning
 from andromede.functions.environment import checked_variables, decoded, encoded
 from andromede.functions.errors import (
     CodeStorageExceeded,
@@ -63,7 +64,6 @@ _NOT_SERVED: Final = (
     "TracingConfig",
     "FileSystemConfigs",
     "ImageConfig",
-    "CodeSigningConfigArn",
     "SnapStart",
     "LoggingConfig",
 )
@@ -170,6 +170,9 @@ class FunctionsService:
         # The account's layers (decision 0302), set by the wiring; without them a function's
         # ``Layers`` are refused.
         self.layers: FunctionLayers | None = None
+        # Code signing (decision 0386), set by the wiring; without it a CodeSigningConfigArn
+        # is refused.
+        self.code_signing: CodeSigning | None = None
 
     def arn(self, tenant_id: str, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.region, tenant_id, name, qualifier)
@@ -253,9 +256,14 @@ class FunctionsService:
         if not isinstance(code, dict):
             raise InvalidParameterValue("Code must give ZipFile or S3Bucket and S3Key")
         data = await self._zip(caller, tenant_id, code, "CreateFunction")
+        signing = params.get("CodeSigningConfigArn")
+        if signing is not None and self.code_signing is None:
+            raise InvalidParameterValue("CodeSigningConfigArn is not supported by this Lambda")
         layers = await self._layers(tenant_id, params.get("Layers"), data)
         if await self.store.get(tenant_id, name) is not None:
             raise ResourceConflict(f"Function already exist: {name}")
+        if signing is not None and self.code_signing is not None:
+            await self.code_signing.check(tenant_id, name, data, str(signing))
         await self._room_for(tenant_id, len(data))
         now = self._clock()
         sha = code_sha256(data)
@@ -290,6 +298,8 @@ class FunctionsService:
             await self.store.create(record, latest)
         except FunctionChanged:
             raise ResourceConflict(f"Function already exist: {name}") from None
+        if signing is not None and self.code_signing is not None:
+            await self.code_signing.attach(tenant_id, name, signing)
         if params.get("Publish") is True:
             latest = await self.publish(tenant_id, name, {})
         return record, latest
@@ -305,6 +315,8 @@ class FunctionsService:
         sha = code_sha256(data)
         current = await self._latest(tenant_id, name, params.get("RevisionId"))
         _check_unzipped(data, current.layers, self.limits.code.max_unzipped_bytes)
+        if self.code_signing is not None:  # the function's configuration judges the new code
+            await self.code_signing.check(tenant_id, name, data)
         if params.get("DryRun") is True:
             return current.replaced(code_sha256=sha, code_size=len(data))
         await self._room_for(tenant_id, len(data) - current.code_size)

@@ -21,6 +21,17 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     **PROTOCOL_ERRORS,
     "AccessDeniedException": (403, "You are not authorized to perform this operation."),
     "CodeStorageExceededException": (400, "Code storage limit exceeded."),
+    # Decision 0386.
+    "CodeSigningConfigNotFoundException": (
+        404,
+        "The specified code signing configuration does not exist.",
+    ),
+    "CodeVerificationFailedException": (
+        400,
+        "The code signature failed one or more of the validation checks for signature mismatch "
+        "or expiry, and the code signing policy is set to ENFORCE.",
+    ),
+    "InvalidCodeSignatureException": (400, "The code signature failed the integrity check."),
     "InvalidParameterValueException": (400, "One of the parameters in the request is not valid."),
     "InvalidRequestContentException": (400, "The request body could not be parsed as JSON."),
     "MissingAuthenticationTokenException": (403, "Missing Authentication Token"),
@@ -62,6 +73,9 @@ _DOMAIN: Final[dict[type[f.FunctionsError], str]] = {
     f.RequestTooLarge: "RequestEntityTooLargeException",
     f.ExecutorUnavailable: "ServiceException",
     f.RecursiveInvocation: "RecursiveInvocationException",  # decision 0328
+    f.CodeSigningConfigNotFound: "CodeSigningConfigNotFoundException",  # decision 0386
+    f.CodeVerificationFailed: "CodeVerificationFailedException",
+    f.InvalidCodeSignature: "InvalidCodeSignatureException",
 }
 
 

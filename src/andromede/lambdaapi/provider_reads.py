@@ -1,12 +1,14 @@
 """What AWS Lambda answers about a function's optional configurations that this platform does
-not offer (decision 0297): code signing and runtime management (function URLs are served
-since decision 0312: ``lambdaapi.url_actions``); and the recursion configuration, served
+not offer (decision 0297): runtime management (function URLs are served since decision 0312:
+``lambdaapi.url_actions``; code signing since decision 0386: ``lambdaapi.code_signing_actions``
+answers GetFunctionCodeSigningConfig where the wiring serves it, this module's answer being
+what a Lambda without code signing says); and the recursion configuration, served
 since decision 0328 (Put stores ``Allow`` or ``Terminate`` on the function's record, which
 ``functions.lineage`` applies). Terraform's
 ``aws_lambda_function`` and other tools read them on every refresh; AWS answers a function
 that has none with the empty shape (no code signing config, runtime updates ``Auto``,
-recursive loops ``Terminate``). These answers are true here: code signing and runtime
-versions cannot be set (their Put and Create operations stay refused by name). Each
+recursive loops ``Terminate``). These answers are true here: runtime versions cannot be set
+(their Put operation stays refused by name). Each
 authorises ``lambda:<Action>`` on the function's ARN through
 :func:`~andromede.lambdaapi.actions.found_function`, as its neighbours do, so an unknown
 function is ``ResourceNotFoundException`` and a stranger is refused."""

@@ -101,6 +101,24 @@ _ROUTES: Final[tuple[tuple[str, str, str], ...]] = (
     ("DELETE", rf"{_URL}", "DeleteFunctionUrlConfig"),
     ("GET", rf"{_URL}s", "ListFunctionUrlConfigs"),
 )
+_CSC: Final = r"/2020-04-22/code-signing-configs"
+_FN_CSC: Final = r"/2020-06-30/functions/(?P<FunctionName>[^/]+)/code-signing-config"
+# Code signing (decision 0386); GetFunctionCodeSigningConfig's route stays among the provider
+# reads (decision 0297).
+_CODE_SIGNING: Final[tuple[tuple[str, str, str], ...]] = (
+    ("POST", rf"{_CSC}/?", "CreateCodeSigningConfig"),
+    ("GET", rf"{_CSC}/?", "ListCodeSigningConfigs"),
+    ("GET", rf"{_CSC}/(?P<CodeSigningConfigArn>[^/]+)", "GetCodeSigningConfig"),
+    ("PUT", rf"{_CSC}/(?P<CodeSigningConfigArn>[^/]+)", "UpdateCodeSigningConfig"),
+    ("DELETE", rf"{_CSC}/(?P<CodeSigningConfigArn>[^/]+)", "DeleteCodeSigningConfig"),
+    (
+        "GET",
+        rf"{_CSC}/(?P<CodeSigningConfigArn>[^/]+)/functions",
+        "ListFunctionsByCodeSigningConfig",
+    ),
+    ("PUT", _FN_CSC, "PutFunctionCodeSigningConfig"),
+    ("DELETE", _FN_CSC, "DeleteFunctionCodeSigningConfig"),
+)
 # What a function without them answers (decision 0297: lambdaapi.provider_reads).
 _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", rf"/2020-06-30/functions/{_FN}/code-signing-config", "GetFunctionCodeSigningConfig"),
@@ -112,7 +130,9 @@ _PROVIDER_READS: Final[tuple[tuple[str, str, str], ...]] = (
     ("GET", rf"/2024-08-31/functions/{_FN}/recursion-config", "GetFunctionRecursionConfig"),
     ("PUT", rf"/2024-08-31/functions/{_FN}/recursion-config", "PutFunctionRecursionConfig"),
 )
-_COMPILED: Final = tuple((m, re.compile(p), n) for m, p, n in _ROUTES + _PROVIDER_READS)
+_COMPILED: Final = tuple(
+    (m, re.compile(p), n) for m, p, n in _ROUTES + _CODE_SIGNING + _PROVIDER_READS
+)
 # The query string's members, by the name the API model gives them.
 _QUERY: Final = {
     "Qualifier",

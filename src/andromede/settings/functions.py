@@ -51,6 +51,24 @@ class FunctionsSettings(BaseModel):
         description="Layers a Lambda function may use (AWS: 5); beyond, "
         "InvalidParameterValueException (decision 0302).",
     )
+    lambda_max_code_signing_configs: int = Field(
+        default=100,
+        ge=1,
+        description="Code signing configurations an account may hold; beyond, "
+        "InvalidParameterValueException (decision 0386).",
+    )
+    signer_max_profiles: int = Field(
+        default=100,
+        ge=1,
+        description="AWS Signer signing profiles an account may hold, canceled and revoked ones "
+        "included; beyond, ServiceLimitExceededException (decision 0386).",
+    )
+    signer_max_object_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        gt=0,
+        description="Largest object a signing job signs, in bytes (the Lambda zip bound); a "
+        "larger one fails the job (decision 0386).",
+    )
     lambda_concurrency_limit: int = Field(
         default=1000,
         ge=100,

@@ -1,6 +1,6 @@
 """S3 Multi-Region Access Points (decision 0385): the access point as stored, AWS's rules for
 its name and alias, which of its Regions serves a request, and its store — one Protocol, a
-memory twin and the SQL store (SQLite or PostgreSQL, the tables of migration 0157).
+memory twin and the SQL store (SQLite or PostgreSQL, the tables of migration 0155).
 
 A Multi-Region Access Point is an account's one global door onto buckets in several Regions,
 one bucket a Region. Its alias (``<letter><12 letters or digits>.mrap``) is its global name:

@@ -17,6 +17,7 @@ among the mappings' sources (decision 0301: the streams found among ``apis``, On
 records to SQS, or SNS through ``pubsub``). Provisioned concurrency (decision 0314) is
 served, and a task started into ``background`` keeps the configured sandboxes initialised.
 The invocations' ``AWS/Lambda`` metrics (decision 0323) go into the platform's metrics sink.
+AWS Signer and code signing (decision 0386, ``wiring.signer``) are served beside Lambda.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ from andromede.storage.service import ObjectService
 from andromede.stream_reading import StreamReader
 from andromede.wiring.function_urls import function_urls
 from andromede.wiring.queues import KeySealer
+from andromede.wiring.signer import code_signing
 
 __all__ = [
     "api_relay",
@@ -352,6 +354,9 @@ def lambda_api(
     forget_urls = function_urls(
         apis, actions, settings, db, service, invoker, identity, audit, rate_limiter
     )
+    forget_signing = code_signing(  # decision 0386
+        apis, actions, settings, db, keys, service, objects, identity, audit, rate_limiter
+    )
     mapping_store = SqlMappingStore(db)
     poller = None
     if queues is not None:
@@ -433,6 +438,7 @@ def lambda_api(
         await provisioned_store.forget_tenant(tenant_id)
         await layer_store.forget_tenant(tenant_id)
         await forget_urls(tenant_id)
+        await forget_signing(tenant_id)
         return await store.forget_tenant(tenant_id)
 
     return forget

@@ -185,7 +185,13 @@ async def test_unsigned_and_unknown(world: World) -> None:
         assert exc.code == "MissingAuthenticationTokenException"
     else:
         raise AssertionError("unsigned call answered")
-    not_yet = await world.fails("ListCodeSigningConfigs", "UnsupportedOperationException")
+    await world.function("plain")
+    not_yet = await world.fails(
+        "PutRuntimeManagementConfig",
+        "UnsupportedOperationException",
+        FunctionName="plain",
+        UpdateRuntimeOn="Auto",
+    )
     assert not_yet.status == 400
 
 

@@ -527,6 +527,30 @@ _SECRETSMANAGER = (
     "ValidateResourcePolicy",
 )
 
+# AWS Signer (decision 0386): every action of the 2017-08-25 API, so that AWS's policies
+# validate (the ones not served yet are refused by the API, not by the catalogue).
+_SIGNER = (
+    "AddProfilePermission",
+    "CancelSigningProfile",
+    "DescribeSigningJob",
+    "GetRevocationStatus",
+    "GetSigningPlatform",
+    "GetSigningProfile",
+    "ListProfilePermissions",
+    "ListSigningJobs",
+    "ListSigningPlatforms",
+    "ListSigningProfiles",
+    "ListTagsForResource",
+    "PutSigningProfile",
+    "RemoveProfilePermission",
+    "RevokeSignature",
+    "RevokeSigningProfile",
+    "SignPayload",
+    "StartSigningJob",
+    "TagResource",
+    "UntagResource",
+)
+
 ACTIONS: dict[str, tuple[str, ...]] = {
     "s3": _S3,
     "iam": _IAM,
@@ -549,6 +573,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "route53": ROUTE53_ACTIONS,  # decision 0280
     "states": STATES_ACTIONS,  # decision 0271
     "lambda": LAMBDA_ACTIONS,  # decision 0286
+    "signer": _SIGNER,  # decision 0386
     "elasticloadbalancing": ELASTICLOADBALANCING,
     "andromede": _ANDROMEDE,
 }

@@ -2,7 +2,7 @@
 name, the alias the global host names, their routes as JSON, policy, Block Public Access)
 and the asynchronous requests that manage them (DescribeMultiRegionAccessPointOperation).
 
-Revision ID: 0157
+Revision ID: 0155
 Revises: 0154
 Create Date: 2026-12-07
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from andromede.db.types import UtcDateTime, key_text
 
-revision: str = "0157"
+revision: str = "0155"
 down_revision: str | None = "0154"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

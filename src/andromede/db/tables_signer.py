@@ -1,0 +1,59 @@
+"""AWS Signer and Lambda's code signing (decision 0386, migration 0156): ``signer_profiles``
+(one row per account and profile name, the private key sealed under the account's key ring),
+``signer_jobs`` (one row per signing job), ``lambda_code_signing_configs`` (one row per code
+signing configuration) and ``lambda_function_code_signing`` (the configuration a function
+uses). The members of each as one JSON ``definition``. Part of the one ``MetaData``;
+``andromede.db.tables`` re-exports them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from andromede.db.metadata import metadata
+from andromede.db.types import key_text
+
+__all__ = [
+    "lambda_code_signing_configs",
+    "lambda_function_code_signing",
+    "signer_jobs",
+    "signer_profiles",
+]
+
+signer_profiles = sa.Table(
+    "signer_profiles",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: version, validity, status…
+    sa.Column("sealed_key", sa.LargeBinary, nullable=False),  # PKCS#8, sealed
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+signer_jobs = sa.Table(
+    "signer_jobs",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("job_id", key_text(), primary_key=True),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: source, destination, status…
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+lambda_code_signing_configs = sa.Table(
+    "lambda_code_signing_configs",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("config_id", key_text(), primary_key=True),
+    sa.Column("definition", sa.Text, nullable=False),  # JSON: publishers, policy…
+    sa.Column("format_version", sa.Integer, nullable=False),
+)
+
+lambda_function_code_signing = sa.Table(
+    "lambda_function_code_signing",
+    metadata,
+    sa.Column("tenant_id", key_text(), primary_key=True),
+    sa.Column("name", key_text(), primary_key=True),
+    sa.Column("config_id", key_text(), nullable=False),
+    sa.Column("format_version", sa.Integer, nullable=False),
+)

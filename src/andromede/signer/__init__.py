@@ -1,0 +1,1 @@
+"""AWS Signer: signing profiles and jobs for Lambda code (decision 0386)."""

@@ -1,0 +1,395 @@
+"""AWS Signer's operations (decision 0386) over a :class:`~andromede.signer.store.SignerStore`:
+signing profiles of the ``AWSLambda-SHA384-ECDSA`` platform, each with its own ECDSA P-384
+key made here and kept sealed under the account's key ring (opened only for the time of a
+signature, never logged); signing jobs that read a source object version as the caller,
+sign it (``signer.envelope``) and write the signed ZIP to ``<prefix><jobId>.zip`` in the
+destination bucket, as the caller; revocation of a job's signature or of a profile's
+signatures from a time on; and :meth:`SignerService.verify`, what Lambda asks of a code
+package: its signature's integrity under the profile version's own key, and what the
+signature says (publisher, expiry, revocation) for Lambda's policy to judge.
+
+A job runs within StartSigningJob: it is ``Succeeded`` or ``Failed`` (with its reason) when
+the call answers, which AWS's clients, polling DescribeSigningJob, take as a fast job."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from andromede.signer.envelope import (
+    new_signing_key,
+    public_key_der,
+    read_envelope,
+    sign_zip,
+    verify_envelope,
+)
+from andromede.signer.errors import (
+    InvalidSignerInput,
+    JobNotFound,
+    ProfileNotFound,
+    SignatureInvalid,
+    SignerConflict,
+    SignerError,
+    SignerQuota,
+)
+from andromede.signer.model import (
+    LAMBDA_PLATFORM,
+    PROFILE_NAME,
+    JobStatus,
+    ProfileStatus,
+    SigningJob,
+    SigningProfile,
+    Validity,
+    job_arn,
+    new_profile_version,
+    parse_version_arn,
+    profile_arn,
+)
+from andromede.signer.store import SignerStore
+
+__all__ = ["ObjectAccess", "Sealer", "SignerLimits", "SignerService", "VerifiedSignature"]
+
+_REASON: Final = 500  # RevocationReasonString's bound
+
+
+class Sealer(Protocol):
+    async def seal(self, tenant_id: str, plaintext: bytes, context: bytes) -> bytes: ...
+
+    async def open(self, tenant_id: str, sealed: bytes, context: bytes) -> bytes: ...
+
+
+class ObjectAccess(Protocol):
+    """The object store as the caller: SignerError (its message the job's reason) when an
+    object cannot be read or written."""
+
+    async def read(
+        self, caller: object, tenant_id: str, bucket: str, key: str, version: str, limit: int
+    ) -> bytes: ...
+
+    async def write(
+        self, caller: object, tenant_id: str, bucket: str, key: str, data: bytes
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignerLimits:
+    max_profiles: int = 100
+    max_object_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedSignature:
+    """A code package's signature whose integrity was proven under its profile version's key."""
+
+    profile_version_arn: str
+    job_arn: str
+    signed_at: int
+    expires_at: int
+    revoked: str | None  # why it no longer counts, when it was revoked
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _key_context(tenant_id: str, name: str, version: str) -> bytes:
+    return f"signer-profile:{tenant_id}:{name}:{version}".encode()
+
+
+class SignerService:
+    def __init__(
+        self,
+        store: SignerStore,
+        region: str,
+        sealer: Sealer,
+        objects: ObjectAccess | None,
+        limits: SignerLimits | None = None,
+        clock: Callable[[], int] = _now,
+    ) -> None:
+        self.store = store
+        self.region = region
+        self.limits = limits or SignerLimits()
+        self._sealer = sealer
+        self._objects = objects
+        self._clock = clock
+
+    def profile_arn(self, profile: SigningProfile) -> str:
+        return profile_arn(self.region, profile.tenant_id, profile.name)
+
+    def version_arn(self, profile: SigningProfile) -> str:
+        return f"{self.profile_arn(profile)}/{profile.version}"
+
+    def job_arn(self, job: SigningJob) -> str:
+        return job_arn(self.region, job.tenant_id, job.job_id)
+
+    # -- profiles -------------------------------------------------------------------------
+
+    async def put_profile(
+        self, tenant_id: str, name: str, params: dict[str, Any]
+    ) -> SigningProfile:
+        _check_name(name)
+        platform = params.get("platformId")
+        if platform != LAMBDA_PLATFORM["platformId"]:
+            raise InvalidSignerInput(
+                f"platformId must be {LAMBDA_PLATFORM['platformId']}: the one platform served"
+            )
+        if params.get("signingMaterial") is not None:
+            raise InvalidSignerInput("signingMaterial is for AWS IoT platforms, not Lambda's")
+        for name_given in ("overrides", "signingParameters"):
+            if params.get(name_given):  # the one platform's configuration is fixed
+                raise InvalidSignerInput(f"{name_given} is not supported by this Signer yet")
+        tags = _tags(params.get("tags"))
+        validity = Validity.of(params.get("signatureValidityPeriod"))
+        if len(await self.store.profiles(tenant_id)) >= self.limits.max_profiles:
+            raise SignerQuota(f"An account holds at most {self.limits.max_profiles} profiles")
+        version = new_profile_version()
+        key = new_signing_key()
+        private = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        sealed = await self._sealer.seal(tenant_id, private, _key_context(tenant_id, name, version))
+        profile = SigningProfile(
+            tenant_id=tenant_id,
+            name=name,
+            version=version,
+            platform_id=platform,
+            validity=validity,
+            sealed_key=sealed,
+            public_key=public_key_der(key),
+            created=self._clock(),
+            tags=tags,
+        )
+        if not await self.store.create_profile(profile):
+            raise SignerConflict(f"A signing profile named {name} already exists")
+        return profile
+
+    async def profile(self, tenant_id: str, name: str) -> SigningProfile:
+        found = await self.store.profile(tenant_id, name)
+        if found is None:
+            raise ProfileNotFound(f"The signing profile {name} does not exist")
+        return found
+
+    async def profiles(
+        self, tenant_id: str, include_canceled: bool, statuses: list[str]
+    ) -> list[SigningProfile]:
+        found = await self.store.profiles(tenant_id)
+        if statuses:
+            return [p for p in found if p.status in statuses]
+        return [p for p in found if include_canceled or p.status != ProfileStatus.CANCELED]
+
+    async def cancel_profile(self, tenant_id: str, name: str) -> None:
+        profile = await self.profile(tenant_id, name)
+        if profile.status == ProfileStatus.ACTIVE:
+            await self.store.replace_profile(profile.replaced(status=ProfileStatus.CANCELED))
+
+    async def revoke_profile(
+        self, tenant_id: str, name: str, params: dict[str, Any], revoked_by: str
+    ) -> SigningProfile:
+        profile = await self.profile(tenant_id, name)
+        if params.get("profileVersion") != profile.version:
+            raise InvalidSignerInput(f"profileVersion is not a version of {name}")
+        reason = _reason(params.get("reason"))
+        effective = params.get("effectiveTime")
+        if isinstance(effective, bool) or not isinstance(effective, int | float):
+            raise InvalidSignerInput("effectiveTime must be a timestamp")
+        now = self._clock()
+        if effective > now:
+            raise InvalidSignerInput("effectiveTime cannot be in the future")
+        if profile.status == ProfileStatus.REVOKED:
+            raise SignerConflict(f"The signing profile {name} is already revoked")
+        changed = profile.replaced(
+            status=ProfileStatus.REVOKED,
+            revoked_from=int(effective),
+            revoked_at=now,
+            revoked_by=revoked_by,
+            revoked_reason=reason,
+        )
+        await self.store.replace_profile(changed)
+        return changed
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    async def start_job(
+        self, caller: object, tenant_id: str, params: dict[str, Any], requested_by: str
+    ) -> SigningJob:
+        if params.get("profileOwner") not in (None, tenant_id):
+            raise InvalidSignerInput("profileOwner must be the caller's account")
+        profile = await self.profile(tenant_id, _text(params.get("profileName"), "profileName"))
+        source = _member(_member(params, "source"), "s3")
+        destination = _member(_member(params, "destination"), "s3")
+        prefix = destination.get("prefix", "")
+        if not isinstance(prefix, str) or len(prefix) > 1024:
+            raise InvalidSignerInput("destination.s3.prefix must be a string")
+        job = SigningJob(
+            job_id=str(uuid.uuid4()),
+            tenant_id=tenant_id,
+            profile_name=profile.name,
+            profile_version=profile.version,
+            platform_id=profile.platform_id,
+            source_bucket=_text(source.get("bucketName"), "source.s3.bucketName"),
+            source_key=_text(source.get("key"), "source.s3.key"),
+            source_version=_text(source.get("version"), "source.s3.version"),
+            destination_bucket=_text(destination.get("bucketName"), "destination.s3.bucketName"),
+            destination_prefix=prefix,
+            requested_by=requested_by,
+            created=self._clock(),
+        )
+        if profile.status != ProfileStatus.ACTIVE:
+            raise InvalidSignerInput(f"The signing profile {profile.name} is not Active")
+        await self.store.put_job(job)
+        done = await self._run(caller, profile, job)
+        await self.store.put_job(done)
+        return done
+
+    async def _run(self, caller: object, profile: SigningProfile, job: SigningJob) -> SigningJob:
+        if self._objects is None:
+            return _failed(job, self._clock(), "No object store is served here")
+        try:
+            data = await self._objects.read(
+                caller,
+                job.tenant_id,
+                job.source_bucket,
+                job.source_key,
+                job.source_version,
+                self.limits.max_object_bytes,
+            )
+            signed_at = self._clock()
+            expires = profile.validity.expiry(signed_at)
+            key = await self._key(profile)
+            signed = sign_zip(
+                data,
+                key,
+                profile_version_arn=self.version_arn(profile),
+                job_arn=self.job_arn(job),
+                signed_at=signed_at,
+                expires_at=expires,
+            )
+            signed_key = f"{job.destination_prefix}{job.job_id}.zip"
+            await self._objects.write(
+                caller, job.tenant_id, job.destination_bucket, signed_key, signed
+            )
+        except SignerError as exc:
+            return _failed(job, self._clock(), str(exc))
+        return job.replaced(
+            status=JobStatus.SUCCEEDED,
+            completed=self._clock(),
+            expires=expires,
+            signed_key=signed_key,
+            status_reason="Signing Succeeded",
+        )
+
+    async def _key(self, profile: SigningProfile) -> ec.EllipticCurvePrivateKey:
+        opened = await self._sealer.open(
+            profile.tenant_id,
+            profile.sealed_key,
+            _key_context(profile.tenant_id, profile.name, profile.version),
+        )
+        key = serialization.load_der_private_key(opened, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):  # pragma: no cover - made here
+            raise SignatureInvalid("The profile's key is not an ECDSA key")
+        return key
+
+    async def job(self, tenant_id: str, job_id: str) -> SigningJob:
+        found = await self.store.job(tenant_id, job_id)
+        if found is None:
+            raise JobNotFound(f"The signing job {job_id[:64]} does not exist")
+        return found
+
+    async def revoke_signature(
+        self, tenant_id: str, job_id: str, params: dict[str, Any], revoked_by: str
+    ) -> None:
+        if params.get("jobOwner") not in (None, tenant_id):
+            raise InvalidSignerInput("jobOwner must be the caller's account")
+        reason = _reason(params.get("reason"))
+        job = await self.job(tenant_id, job_id)
+        if job.status != JobStatus.SUCCEEDED:
+            raise InvalidSignerInput("Only a job that succeeded has a signature to revoke")
+        if job.revoked_at is None:
+            await self.store.put_job(
+                job.replaced(revoked_at=self._clock(), revoked_by=revoked_by, revoked_reason=reason)
+            )
+
+    # -- verification ---------------------------------------------------------------------
+
+    async def verify(self, data: bytes) -> VerifiedSignature | None:
+        """The signature ``data`` carries, proven; None when it carries none.
+        SignatureInvalid when it is malformed, does not match the bytes, or was not made
+        with the key of the profile version it names."""
+        envelope = read_envelope(data)
+        if envelope is None:
+            return None
+        verify_envelope(envelope)
+        parsed = parse_version_arn(envelope.profile_version_arn)
+        if parsed is None or parsed[0] != self.region:
+            raise SignatureInvalid("The signature names no signing profile of this Region")
+        _, account, name, version = parsed
+        profile = await self.store.profile(account, name)
+        if profile is None or profile.version != version:
+            raise SignatureInvalid("The signature's signing profile version does not exist")
+        if profile.public_key != envelope.public_key:
+            raise SignatureInvalid("The signature was not made with its profile's key")
+        revoked = None
+        job_id = envelope.job_arn.rsplit("/", 1)[-1]
+        job = await self.store.job(account, job_id)
+        if job is not None and job.revoked_at is not None:
+            revoked = f"its signing job was revoked: {job.revoked_reason}"
+        elif profile.revoked_from is not None and envelope.signed_at >= profile.revoked_from:
+            revoked = f"its signing profile was revoked: {profile.revoked_reason}"
+        return VerifiedSignature(
+            envelope.profile_version_arn,
+            envelope.job_arn,
+            envelope.signed_at,
+            envelope.expires_at,
+            revoked,
+        )
+
+
+def _failed(job: SigningJob, now: int, reason: str) -> SigningJob:
+    return job.replaced(status=JobStatus.FAILED, completed=now, status_reason=reason[:500])
+
+
+def _check_name(name: str) -> None:
+    if PROFILE_NAME.fullmatch(name) is None:
+        raise InvalidSignerInput("profileName must be 2 to 64 letters, digits or underscores")
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 1024:
+        raise InvalidSignerInput(f"{name} must be a non-empty string")
+    return value
+
+
+def _member(params: object, name: str) -> dict[str, Any]:
+    value = params.get(name) if isinstance(params, dict) else None
+    if not isinstance(value, dict):
+        raise InvalidSignerInput(f"{name} is required")
+    return value
+
+
+def _reason(value: object) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= _REASON:
+        raise InvalidSignerInput(f"reason must be 1 to {_REASON} characters")
+    return value
+
+
+def _tags(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if (
+        not isinstance(value, dict)
+        or len(value) > 200
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 256
+            for k, v in value.items()
+        )
+    ):
+        raise InvalidSignerInput("tags must map at most 200 keys to string values")
+    return dict(value)

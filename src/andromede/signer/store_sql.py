@@ -1,0 +1,134 @@
+"""Signing profiles and jobs over the metadata database (SQLite or PostgreSQL): the
+``signer_profiles`` and ``signer_jobs`` tables of migration 0156 (decision 0386). A profile's
+private key is stored as it is given: sealed under the account's key ring."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from andromede.db import tables
+from andromede.db.database import Database
+from andromede.signer.model import JobStatus, ProfileStatus, SigningJob, SigningProfile, Validity
+
+__all__ = ["SqlSignerStore"]
+
+_P = tables.signer_profiles
+_J = tables.signer_jobs
+FORMAT_VERSION: Final = 1
+
+
+def _profile_row(profile: SigningProfile) -> dict[str, Any]:
+    fields = asdict(profile)
+    del fields["tenant_id"], fields["name"], fields["sealed_key"]
+    fields["public_key"] = profile.public_key.hex()
+    return {
+        "tenant_id": profile.tenant_id,
+        "name": profile.name,
+        "definition": json.dumps(fields, sort_keys=True),
+        "sealed_key": profile.sealed_key,
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _profile(row: Any) -> SigningProfile:
+    fields = json.loads(row["definition"])
+    fields["validity"] = Validity(**fields["validity"])
+    fields["public_key"] = bytes.fromhex(fields["public_key"])
+    fields["status"] = ProfileStatus(fields["status"])
+    return SigningProfile(
+        tenant_id=row["tenant_id"], name=row["name"], sealed_key=bytes(row["sealed_key"]), **fields
+    )
+
+
+def _job_row(job: SigningJob) -> dict[str, Any]:
+    fields = asdict(job)
+    del fields["tenant_id"], fields["job_id"]
+    return {
+        "tenant_id": job.tenant_id,
+        "job_id": job.job_id,
+        "created": job.created,
+        "definition": json.dumps(fields, sort_keys=True),
+        "format_version": FORMAT_VERSION,
+    }
+
+
+def _job(row: Any) -> SigningJob:
+    fields = json.loads(row["definition"])
+    fields["status"] = JobStatus(fields["status"])
+    return SigningJob(tenant_id=row["tenant_id"], job_id=row["job_id"], **fields)
+
+
+class SqlSignerStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_profile(self, profile: SigningProfile) -> bool:
+        def work(conn: Connection) -> None:
+            conn.execute(sa.insert(_P).values(**_profile_row(profile)))
+
+        try:
+            await self._db.write(work)
+        except IntegrityError:
+            return False
+        return True
+
+    async def profile(self, tenant_id: str, name: str) -> SigningProfile | None:
+        query = sa.select(_P).where(_P.c.tenant_id == tenant_id, _P.c.name == name)
+        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        return None if row is None else _profile(row)
+
+    async def profiles(self, tenant_id: str) -> list[SigningProfile]:
+        query = sa.select(_P).where(_P.c.tenant_id == tenant_id).order_by(_P.c.name)
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
+        return [_profile(r) for r in rows]
+
+    async def replace_profile(self, profile: SigningProfile) -> None:
+        row = _profile_row(profile)
+        update = (
+            sa.update(_P)
+            .where(_P.c.tenant_id == profile.tenant_id, _P.c.name == profile.name)
+            .values(definition=row["definition"], format_version=FORMAT_VERSION)
+        )
+        await self._db.write(lambda conn: conn.execute(update))
+
+    async def put_job(self, job: SigningJob) -> None:
+        row = _job_row(job)
+
+        def work(conn: Connection) -> None:
+            done = conn.execute(
+                sa.update(_J)
+                .where(_J.c.tenant_id == job.tenant_id, _J.c.job_id == job.job_id)
+                .values(definition=row["definition"], format_version=FORMAT_VERSION)
+            )
+            if done.rowcount == 0:
+                conn.execute(sa.insert(_J).values(**row))
+
+        await self._db.write(work)
+
+    async def job(self, tenant_id: str, job_id: str) -> SigningJob | None:
+        query = sa.select(_J).where(_J.c.tenant_id == tenant_id, _J.c.job_id == job_id)
+        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        return None if row is None else _job(row)
+
+    async def jobs(self, tenant_id: str) -> list[SigningJob]:
+        query = (
+            sa.select(_J)
+            .where(_J.c.tenant_id == tenant_id)
+            .order_by(_J.c.created.desc(), _J.c.job_id)
+        )
+        rows = await self._db.read(lambda conn: conn.execute(query).mappings().all())
+        return [_job(r) for r in rows]
+
+    async def forget_tenant(self, tenant_id: str) -> int:
+        def work(conn: Connection) -> int:
+            jobs = conn.execute(sa.delete(_J).where(_J.c.tenant_id == tenant_id)).rowcount
+            profiles = conn.execute(sa.delete(_P).where(_P.c.tenant_id == tenant_id)).rowcount
+            return int(jobs) + int(profiles)
+
+        return await self._db.write(work)

@@ -1,0 +1,258 @@
+"""AWS Signer's operations (decision 0386): one handler per operation, each authorising
+``signer:<Action>`` on the profile's or job's ARN (the platform's operations on ``*``) by the
+caller's identity policies before it calls the service, then answering in the API model's
+shape (timestamps as epoch seconds, as restJson1 sends them)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from andromede.signer.model import PLATFORMS, JobStatus, SigningJob, SigningProfile
+from andromede.signer.service import SignerService
+from andromede.signerapi.errors import SignerWireError
+
+__all__ = ["ACTIONS", "SignerCall"]
+
+Authorise = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
+Handler = Callable[["SignerCall"], Awaitable[dict[str, Any]]]
+_MAX_RESULTS: Final = 25
+
+
+@dataclass
+class SignerCall:
+    params: dict[str, Any]
+    tenant_id: str
+    caller: object  # the principal, as whom the job reads and writes objects
+    caller_arn: str
+    signer: SignerService
+    authorise: Authorise
+    resources: list[str] = field(default_factory=list)
+
+
+def _profile_shape(signer: SignerService, profile: SigningProfile) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "profileName": profile.name,
+        "profileVersion": profile.version,
+        "profileVersionArn": signer.version_arn(profile),
+        "platformId": profile.platform_id,
+        "platformDisplayName": PLATFORMS[profile.platform_id]["displayName"],
+        "signatureValidityPeriod": profile.validity.shape(),
+        "status": str(profile.status),
+        "arn": signer.profile_arn(profile),
+        "tags": profile.tags,
+    }
+    return shape
+
+
+def _job_shape(signer: SignerService, job: SigningJob) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        "jobId": job.job_id,
+        "source": {
+            "s3": {
+                "bucketName": job.source_bucket,
+                "key": job.source_key,
+                "version": job.source_version,
+            }
+        },
+        "createdAt": job.created,
+        "status": str(job.status),
+        "isRevoked": job.revoked_at is not None,
+        "profileName": job.profile_name,
+        "profileVersion": job.profile_version,
+        "platformId": job.platform_id,
+        "platformDisplayName": PLATFORMS[job.platform_id]["displayName"],
+        "jobOwner": job.tenant_id,
+        "jobInvoker": job.tenant_id,
+    }
+    if job.signed_key is not None:
+        shape["signedObject"] = {
+            "s3": {"bucketName": job.destination_bucket, "key": job.signed_key}
+        }
+    if job.expires is not None:
+        shape["signatureExpiresAt"] = job.expires
+    return shape
+
+
+def _page(call: SignerCall, items: list[Any]) -> tuple[list[Any], str | None]:
+    size = call.params.get("maxResults", _MAX_RESULTS)
+    try:
+        size = int(size)
+        start = int(call.params.get("nextToken") or 0)
+    except (TypeError, ValueError):
+        raise SignerWireError("ValidationException", "maxResults or nextToken is invalid") from None
+    if not 1 <= size <= 25 or start < 0:
+        raise SignerWireError("ValidationException", "maxResults must be between 1 and 25")
+    page = items[start : start + size]
+    return page, str(start + size) if start + size < len(items) else None
+
+
+def _name(call: SignerCall) -> str:
+    name = call.params.get("profileName")
+    if not isinstance(name, str):
+        raise SignerWireError("ValidationException", "profileName is required")
+    return name
+
+
+async def _on_profile(call: SignerCall, action: str) -> str:
+    name = _name(call)
+    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-profiles/{name}"
+    call.resources.append(arn)
+    await call.authorise(f"signer:{action}", arn, {})
+    return name
+
+
+async def _on_job(call: SignerCall, action: str) -> str:
+    job_id = call.params.get("jobId")
+    if not isinstance(job_id, str):
+        raise SignerWireError("ValidationException", "jobId is required")
+    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-jobs/{job_id}"
+    call.resources.append(arn)
+    await call.authorise(f"signer:{action}", arn, {})
+    return job_id
+
+
+async def put_signing_profile(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "PutSigningProfile")
+    profile = await call.signer.put_profile(call.tenant_id, name, call.params)
+    return {
+        "arn": call.signer.profile_arn(profile),
+        "profileVersion": profile.version,
+        "profileVersionArn": call.signer.version_arn(profile),
+    }
+
+
+async def get_signing_profile(call: SignerCall) -> dict[str, Any]:
+    if call.params.get("profileOwner") not in (None, call.tenant_id):
+        raise SignerWireError("AccessDeniedException", "Another account's profile is not shared")
+    name = await _on_profile(call, "GetSigningProfile")
+    profile = await call.signer.profile(call.tenant_id, name)
+    shape = _profile_shape(call.signer, profile)
+    if profile.revoked_at is not None:
+        shape["revocationRecord"] = {
+            "revocationEffectiveFrom": profile.revoked_from,
+            "revokedAt": profile.revoked_at,
+            "revokedBy": profile.revoked_by,
+        }
+        shape["statusReason"] = profile.revoked_reason
+    return shape
+
+
+async def list_signing_profiles(call: SignerCall) -> dict[str, Any]:
+    await call.authorise("signer:ListSigningProfiles", "*", {})
+    statuses = call.params.get("statuses") or []
+    include = str(call.params.get("includeCanceled", "false")).lower() == "true"
+    found = await call.signer.profiles(call.tenant_id, include, list(statuses))
+    platform = call.params.get("platformId")
+    found = [p for p in found if platform is None or p.platform_id == platform]
+    page, token = _page(call, found)
+    answer: dict[str, Any] = {"profiles": [_profile_shape(call.signer, p) for p in page]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def cancel_signing_profile(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "CancelSigningProfile")
+    await call.signer.cancel_profile(call.tenant_id, name)
+    return {}
+
+
+async def revoke_signing_profile(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "RevokeSigningProfile")
+    await call.signer.revoke_profile(call.tenant_id, name, call.params, call.caller_arn)
+    return {}
+
+
+async def start_signing_job(call: SignerCall) -> dict[str, Any]:
+    await _on_profile(call, "StartSigningJob")
+    if not isinstance(call.params.get("clientRequestToken"), str):
+        raise SignerWireError("ValidationException", "clientRequestToken is required")
+    job = await call.signer.start_job(call.caller, call.tenant_id, call.params, call.caller_arn)
+    call.resources.append(call.signer.job_arn(job))
+    return {"jobId": job.job_id, "jobOwner": job.tenant_id}
+
+
+async def describe_signing_job(call: SignerCall) -> dict[str, Any]:
+    job_id = await _on_job(call, "DescribeSigningJob")
+    job = await call.signer.job(call.tenant_id, job_id)
+    shape = _job_shape(call.signer, job)
+    del shape["isRevoked"]
+    shape["requestedBy"] = job.requested_by
+    if job.status_reason is not None:
+        shape["statusReason"] = job.status_reason
+    if job.completed is not None:
+        shape["completedAt"] = job.completed
+    if job.revoked_at is not None:
+        shape["revocationRecord"] = {
+            "reason": job.revoked_reason,
+            "revokedAt": job.revoked_at,
+            "revokedBy": job.revoked_by,
+        }
+    return shape
+
+
+async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
+    await call.authorise("signer:ListSigningJobs", "*", {})
+    found = await call.signer.store.jobs(call.tenant_id)
+    status = call.params.get("status")
+    if status is not None and status not in set(JobStatus):
+        raise SignerWireError(
+            "ValidationException", "status must be InProgress, Failed or Succeeded"
+        )
+    revoked = call.params.get("isRevoked")
+    found = [
+        j
+        for j in found
+        if (status is None or j.status == status)
+        and (revoked is None or (j.revoked_at is not None) == (str(revoked).lower() == "true"))
+        and call.params.get("requestedBy") in (None, j.requested_by)
+        and call.params.get("platformId") in (None, j.platform_id)
+    ]
+    page, token = _page(call, found)
+    answer: dict[str, Any] = {"jobs": [_job_shape(call.signer, j) for j in page]}
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def revoke_signature(call: SignerCall) -> dict[str, Any]:
+    job_id = await _on_job(call, "RevokeSignature")
+    await call.signer.revoke_signature(call.tenant_id, job_id, call.params, call.caller_arn)
+    return {}
+
+
+async def get_signing_platform(call: SignerCall) -> dict[str, Any]:
+    await call.authorise("signer:GetSigningPlatform", "*", {})
+    found = PLATFORMS.get(str(call.params.get("platformId")))
+    if found is None:
+        raise SignerWireError("ResourceNotFoundException", "No such signing platform")
+    return dict(found)
+
+
+async def list_signing_platforms(call: SignerCall) -> dict[str, Any]:
+    await call.authorise("signer:ListSigningPlatforms", "*", {})
+    wanted = {k: call.params.get(k) for k in ("category", "partner", "target")}
+    return {
+        "platforms": [
+            dict(p)
+            for p in PLATFORMS.values()
+            if all(v is None or p[k] == v for k, v in wanted.items())
+        ]
+    }
+
+
+ACTIONS: Final[dict[str, Handler]] = {
+    "PutSigningProfile": put_signing_profile,
+    "GetSigningProfile": get_signing_profile,
+    "ListSigningProfiles": list_signing_profiles,
+    "CancelSigningProfile": cancel_signing_profile,
+    "RevokeSigningProfile": revoke_signing_profile,
+    "StartSigningJob": start_signing_job,
+    "DescribeSigningJob": describe_signing_job,
+    "ListSigningJobs": list_signing_jobs,
+    "RevokeSignature": revoke_signature,
+    "GetSigningPlatform": get_signing_platform,
+    "ListSigningPlatforms": list_signing_platforms,
+}
