@@ -497,3 +497,33 @@ async def test_a_source_backups_copies_fill_the_bound(store: FirehoseStore) -> N
     assert await store.append("t1", "bf", with_copies(1), T0 + 61_000, max_bytes=40) == 1
     assert await store.copies("t1", "bf") == BufferTotals(3, 30, T0)
     assert (await store.totals("t1", "bf")).records == 1
+
+
+async def test_an_http_endpoints_copies_take_the_delivered_batchs_place(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0388: an HTTP endpoint backing up ``AllData`` — the batch acknowledged
+    leaves the buffer and its copies, with their own arrival, take its place in one step,
+    only by the lease's owner; they come due at the S3Configuration's interval, not the
+    endpoint's."""
+    http = HttpEndpoint(url="https://collector.example/in", size_mb=1, interval_seconds=60,
+                        backup_mode="AllData")  # fmt: skip
+    made = dataclasses.replace(stream("web", interval=120), http=http)
+    await store.create(made, max_streams=5)
+    await store.activate()
+    assert await store.append("t1", "web", records(2), T0, max_bytes=MIB) == 2
+    assert await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1") != []
+    sent = await store.batch("t1", "web", MIB)
+    copies = [SealedRecord(f"{BACKUP}{r.record_id}", r.size, b"c" * 40, T0 + 61_000)
+              for r in sent]  # fmt: skip
+    assert not await store.delivered("t1", "web", "other", sent[-1].seq, copies)
+    assert await store.copies("t1", "web") == BufferTotals()
+    assert await store.delivered("t1", "web", "gw", sent[-1].seq, copies)
+    assert (await store.totals("t1", "web")).records == 0
+    assert await store.copies("t1", "web") == BufferTotals(2, sum(r.size for r in sent),
+                                                           T0 + 61_000)  # fmt: skip
+    assert await store.claim("gw", T0 + 180_999, T0 + 190_000, 10, "eu-fr-1") == []
+    assert await store.claim("gw", T0 + 181_000, T0 + 190_000, 10, "eu-fr-1") != []
+    kept = await store.batch("t1", "web", MIB, backup=True)
+    assert [r.record_id for r in kept] == [c.record_id for c in copies]
+    assert [r.sealed for r in kept] == [b"c" * 40] * 2

@@ -1,5 +1,6 @@
 """The source record backup's delivery (decision 0376, ``firehose.backup_buffer``): the copies
-of an Extended S3 destination's records, buffered as they arrived, written into the backup
+of an Extended S3 destination's records, buffered as they arrived (or of the batches an HTTP
+endpoint acknowledged in ``AllData``, buffered as sent: decision 0388), written into the backup
 bucket when they reach the backup's own ``BufferingHints`` — at most its ``SizeInMBs`` an
 object, as many objects as are due, under its prefix and compression, as its role —, apart
 from the destination's delivery, which never waits for them (AWS: "concurrently").
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.errors import AndromedeError
+from andromede.firehose.backup_buffer import backup_of
 from andromede.firehose.errors import KmsResourceError
 from andromede.firehose.model import (
     BufferedRecord,
@@ -82,7 +84,7 @@ class BackupDeliverer:
         return made
 
     async def _write_due(self, stream: DeliveryStream, now: int) -> int:
-        backup = stream.destination.backup
+        backup = backup_of(stream)
         store = self._firehose.store
         made = 0
         for _ in range(_MAX_OBJECTS_A_PASS):

@@ -139,10 +139,14 @@ class FirehoseStore(Protocol):
         staged ones (decision 0344), or the backup's copies (decision 0376)."""
         ...
 
-    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+    async def delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord] = (),
+    ) -> bool:  # fmt: skip
         """Records up to seq ``upto`` removed — staged ones if the record ``upto`` is staged,
-        else the intake's —, the failing streak ended and the lease let go, if ``owner``
-        still holds it (False otherwise: nothing changed)."""
+        else the intake's —, ``copies`` (a backup's, each with its arrival: decision 0388)
+        buffered in their place in the same transaction, the failing streak ended and the
+        lease let go, if ``owner`` still holds it (False otherwise: nothing changed)."""
         ...
 
     async def failed(
