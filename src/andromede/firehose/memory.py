@@ -16,7 +16,7 @@ from andromede.firehose.model import (
     StreamStatus,
 )
 from andromede.firehose.staging import intake_hints, is_staged, staged_wake
-from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint, Waiting
 
 __all__ = ["MemoryFirehoseStore"]
 
@@ -193,6 +193,23 @@ class MemoryFirehoseStore:
     def _held(self, tenant_id: str, name: str, owner: str) -> bool:
         lease = self._leases.get((tenant_id, name))
         return lease is not None and lease[0] == owner and (tenant_id, name) in self._streams
+
+    async def waiting(
+        self, region: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Waiting]:
+        found: list[Waiting] = []
+        for key, stream in sorted(self._streams.items()):
+            held = self._records.get(key) or []
+            if len(found) >= limit:
+                break
+            if (after is not None and key <= after) or stream.status != StreamStatus.ACTIVE:
+                continue
+            if stream.region != region or not held:
+                continue
+            pending = [r.arrived for r in held if not is_backup(r.record_id)]
+            copies = [r.arrived for r in held if is_backup(r.record_id)]
+            found.append(Waiting(stream, min(pending, default=None), min(copies, default=None)))
+        return found
 
     async def delivered(
         self, tenant_id: str, name: str, owner: str, upto: int,

@@ -40,7 +40,7 @@ from andromede.firehose.model import (
     StreamStatus,
 )
 from andromede.firehose.staging import STAGED, intake_hints, is_staged, staged_wake
-from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint, Waiting
 from andromede.firehose.stream_rows_sql import described, stream_of
 
 __all__ = ["SqlFirehoseStore"]
@@ -380,6 +380,43 @@ class SqlFirehoseStore:
 
     def _held(self, tenant_id: str, name: str, owner: str) -> Any:
         return sa.and_(_one(tenant_id, name), _S.c.lease_owner == owner)
+
+    async def waiting(
+        self, region: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Waiting]:
+        holding = sa.and_(
+            _S.c.status == _ACTIVE, _S.c.region == region, _S.c.oldest_arrival.is_not(None)
+        )
+        if after is not None:
+            holding = sa.and_(
+                holding, sa.tuple_(_S.c.tenant_id, _S.c.stream_name) > sa.tuple_(*after)
+            )
+        page = sa.select(_S).where(holding).order_by(_S.c.tenant_id, _S.c.stream_name)
+
+        def work(conn: Connection) -> list[Waiting]:
+            found = []
+            for row in conn.execute(page.limit(limit)).mappings().all():
+                mine = sa.and_(
+                    _R.c.tenant_id == row["tenant_id"], _R.c.stream_name == row["stream_name"]
+                )
+                pending, copies = conn.execute(
+                    sa.select(
+                        sa.func.min(sa.case((_copies(), None), else_=_R.c.arrived)),
+                        sa.func.min(sa.case((_copies(), _R.c.arrived), else_=None)),
+                    ).where(mine)
+                ).one()
+                if pending is None and copies is None:
+                    continue  # delivered since the page was read
+                found.append(
+                    Waiting(
+                        stream_of(row),
+                        None if pending is None else int(pending),
+                        None if copies is None else int(copies),
+                    )
+                )
+            return found
+
+        return await self._db.read(work)
 
     async def delivered(
         self, tenant_id: str, name: str, owner: str, upto: int,

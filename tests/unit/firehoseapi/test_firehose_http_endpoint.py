@@ -701,3 +701,24 @@ async def test_a_refused_attempt_is_logged_as_aws_writes_it(
         assert record["errorCode"] == "HttpEndpoint.DestinationException"
         assert record["destination"] == receiver.url
         assert record["deliveryStreamVersionId"] == 1
+
+
+async def test_data_freshness_is_said_each_minute_while_the_batch_waits(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0388: no delivery yet (the endpoint's 120 s), the oldest record's age is
+    still ``DeliveryToHttpEndpoint.DataFreshness`` each minute, as AWS reports it."""
+    await http_stream(world, receiver.url, BufferingHints={"SizeInMBs": 1,
+                                                           "IntervalInSeconds": 120})  # fmt: skip
+    await put(world, b"waits")
+
+    def freshness() -> list[float]:
+        return [p[4] for p in world.sink.points if p[2] == "DeliveryToHttpEndpoint.DataFreshness"]
+
+    assert await world.deliverer.run_pass(later(61)) == 0
+    (first,) = freshness()
+    assert 55 <= first <= 70
+    assert await world.deliverer.run_pass(later(91)) == 0  # the same minute: said once
+    assert len(freshness()) == 1
+    assert await world.deliverer.run_pass(later(122)) == 1  # delivered, then nothing waits
+    assert receiver.received and len(freshness()) == 2  # the delivery's own, 0250
