@@ -17,7 +17,9 @@ An HTTP endpoint destination with ``S3BackupMode`` ``AllData`` (decision 0388) b
 it delivers: each batch the endpoint acknowledged leaves the buffer as copies of its records
 — the data sent, after any processor, AWS's "data that Firehose delivers" —, in the
 transaction that removes it (``FirehoseStore.delivered``'s ``copies``), and the copies wait
-for its ``S3Configuration``'s own hints (:func:`backup_of`) as an S3 destination's do.
+for its ``S3Configuration``'s own hints (:func:`backup_of`) as an S3 destination's do. So do
+the records it gives up past its retry window, in either mode: each one's JSON error line a
+copy behind :data:`FAILED_COPY`, written under the backup's error output folder.
 """
 
 from __future__ import annotations
@@ -29,13 +31,30 @@ from andromede.firehose.model import DeliveryStream, NewRecord, S3Destination
 from andromede.firehose.staging import intake_hints, is_staged
 from andromede.firehose.store import SealedRecord
 
-__all__ = ["BACKUP", "backup_of", "backup_wake", "fitting", "is_backup", "is_intake", "with_copies"]
+__all__ = [
+    "BACKUP",
+    "FAILED_COPY",
+    "backup_of",
+    "backup_wake",
+    "fitting",
+    "is_backup",
+    "is_failed_copy",
+    "is_intake",
+    "with_copies",
+]
 
 BACKUP: Final = "backup:"
+# An HTTP endpoint's record past its retry window: its JSON error line, for the backup's
+# error output folder (``http-endpoint-failed/``), buffered on the backup's hints (0388).
+FAILED_COPY: Final = BACKUP + "failed:"
 
 
 def is_backup(record_id: str) -> bool:
     return record_id.startswith(BACKUP)
+
+
+def is_failed_copy(record_id: str) -> bool:
+    return record_id.startswith(FAILED_COPY)
 
 
 def is_intake(record_id: str) -> bool:

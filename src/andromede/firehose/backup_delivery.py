@@ -11,6 +11,11 @@ its oldest record is older than the retry window is given up, said and audited
 (``dropped``). Copies whose key refuses to open them are held as long, never written
 unsealed.
 
+An HTTP endpoint's records given up past its retry window (decision 0388) are copies too,
+their JSON error lines, written uncompressed under the backup's error output folder
+(``http-endpoint-failed/…`` unless its ``ErrorOutputPrefix`` says otherwise), never in one
+object with data copies.
+
 ``BackupToS3.DataFreshness`` is AWS's "age of the oldest record in Firehose": after each
 pass over the stream's copies, the age of the oldest copy still waiting (0 when the pass left
 none), not an attempted object's (decision 0379).
@@ -25,13 +30,15 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.errors import AndromedeError
-from andromede.firehose.backup_buffer import backup_of
+from andromede.firehose.backup_buffer import backup_of, is_failed_copy
 from andromede.firehose.errors import KmsResourceError
+from andromede.firehose.http_endpoint import FAILED_TYPE
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
     S3Destination,
+    error_object_key,
     object_key,
 )
 from andromede.firehose.service import FirehoseService
@@ -96,8 +103,10 @@ class BackupDeliverer:
                 and totals.oldest + backup.interval_seconds * 1000 > now
             ):
                 return made
-            records = await store.batch(
-                stream.tenant_id, stream.name, backup.size_bytes if backup else 1, backup=True
+            records = _one_kind(
+                await store.batch(
+                    stream.tenant_id, stream.name, backup.size_bytes if backup else 1, backup=True
+                )
             )
             upto, oldest = records[-1].seq, records[0].arrived
             size = sum(record.size for record in records)
@@ -134,14 +143,25 @@ class BackupDeliverer:
         except AndromedeError:  # the account's key destroyed: they can never be opened
             return "KMS.KeyUnusable"
         body = b"".join(opened)
-        if backup.compression == "GZIP":
-            body = gzip.compress(body)
         copying = dataclasses.replace(stream, destination=backup)
+        key, kind = object_key(copying, oldest), _CONTENT_TYPE
+        if is_failed_copy(records[0].record_id):  # JSON error lines, as AWS writes them
+            key, kind = error_object_key(copying, oldest, FAILED_TYPE), "application/json"
+        elif backup.compression == "GZIP":
+            body = gzip.compress(body)
         try:
-            await self._firehose.writer.write(
-                copying, object_key(copying, oldest), body, _CONTENT_TYPE
-            )
+            await self._firehose.writer.write(copying, key, body, kind)
         except DeliveryFailed as exc:
             self._log_error(stream, backup, exc.code, exc.message)
             return exc.code
         return None
+
+
+def _one_kind(records: Sequence[BufferedRecord]) -> list[BufferedRecord]:
+    """The first run of copies of one kind — data copies, or an HTTP endpoint's failed
+    records' error lines (decision 0388) —: each object holds one kind."""
+    failed = is_failed_copy(records[0].record_id)
+    cut = next(
+        (i for i, r in enumerate(records) if is_failed_copy(r.record_id) != failed), len(records)
+    )
+    return list(records[:cut])

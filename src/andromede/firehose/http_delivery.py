@@ -14,11 +14,11 @@
   retried), with a backoff that doubles from the deliverer's retry interval up to
   ``max_backoff_ms`` (the streak's age is the delay: no attempt counter to keep). The lease
   is let go between attempts: another gateway may make the next one.
-- **Backup.** Past the window, the batch is written into the backup bucket under
-  ``http-endpoint-failed/YYYY/MM/DD/HH/`` (or the S3Configuration's ErrorOutputPrefix),
-  one JSON line a record with AWS's fields, as the stream's role, and leaves the buffer. If
-  the bucket refuses too, the batch is kept and retried as an S3 destination's write is,
-  then dropped with a WARNING and audited, never silently.
+- **Backup.** Past the window, the batch leaves the buffer and its records' JSON error
+  lines (AWS's fields) take its place as the backup's copies (decision 0388), written on
+  the S3Configuration's own hints under ``http-endpoint-failed/YYYY/MM/DD/HH/`` (or its
+  ErrorOutputPrefix) by ``firehose.backup_delivery``, retried as a backup is, then dropped
+  with a WARNING and audited, never silently.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.errors import AndromedeError
-from andromede.firehose.backup_buffer import BACKUP
+from andromede.firehose.backup_buffer import BACKUP, FAILED_COPY
 from andromede.firehose.http_endpoint import (
-    FAILED_TYPE,
     EndpointSender,
     check_answer,
     endpoint_request,
@@ -42,7 +41,6 @@ from andromede.firehose.model import (
     DeliveryFailed,
     DeliveryStream,
     NewRecord,
-    error_object_key,
     failure_lines,
     object_key,
 )
@@ -265,29 +263,33 @@ class HttpEndpointDeliverer:
             )  # fmt: skip
             return 0
         attempts = attempts_made(elapsed, self._interval, self._max_backoff, window)
-        lines = failure_lines(stream, records, opened, exc, attempts, now)
-        size = sum(r.size for r in records)
+        lines = [
+            failure_lines(stream, [record], [data], exc, attempts, now)
+            for record, data in zip(records, opened, strict=True)
+        ]
+        failed = [
+            NewRecord(FAILED_COPY + record.record_id, line)
+            for record, line in zip(records, lines, strict=True)
+        ]
         try:
-            await self._firehose.writer.write(
-                stream, error_object_key(stream, records[0].arrived, FAILED_TYPE), lines,
-                "application/json",
-            )  # fmt: skip
-        except DeliveryFailed as backup_exc:
-            self._observe(stream, len(records), size, False, "S3", None)
-            self._log_backup(stream, backup_exc)
+            sealed = await self._firehose.sealer.seal(stream, failed)
+        except AndromedeError as seal_exc:  # the stream's key refuses for now: held
             if elapsed < window + self._backup_retry:
-                log.info("Firehose stream %s: backup %s, retried", stream.arn, backup_exc.code)
+                log.info("Firehose stream %s: failed records not sealed, retried", stream.arn)
                 await store.failed(
                     stream.tenant_id, stream.name, self._owner, since, now + self._interval
                 )
                 return 0
-            self._dropped(stream, len(records), f"{exc.code}; backup: {backup_exc.code}")
+            self._dropped(stream, len(records), f"{exc.code}; backup: {type(seal_exc).__name__}")
             await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
             return 0
-        self._observe(stream, len(records), size, True, "S3", None)
         log.warning(
-            "Firehose stream %s: %d records past their retry window written into the backup "
+            "Firehose stream %s: %d records past their retry window buffered for the backup "
             "bucket (%s)", stream.arn, len(records), exc.code,
         )  # fmt: skip
-        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
-        return 1
+        copies = [
+            SealedRecord(r.record_id, len(r.data), s, now)
+            for r, s in zip(failed, sealed, strict=True)
+        ]
+        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq, copies)
+        return 0

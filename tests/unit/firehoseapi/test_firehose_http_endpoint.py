@@ -338,7 +338,8 @@ async def test_a_timeout_fails_the_attempt(world: World, receiver: Receiver) -> 
     await http_stream(world, receiver.url, RetryOptions={"DurationInSeconds": 0})
     await put(world, b"slow")
     receiver.delay = 1.5  # beyond firehose_http_endpoint_timeout
-    assert await world.deliverer.run_pass(later(61)) == 1  # straight to the backup
+    assert await world.deliverer.run_pass(later(61)) == 0  # straight to the backup's buffer
+    assert await world.deliverer.run_pass(later(362)) == 1  # at its 300 s (0388)
     (key,) = await keys(world)
     (line,) = (await read(world.objects, "landing", key)).splitlines()
     assert json.loads(line)["errorCode"] == "HttpEndpoint.RequestTimeout"
@@ -355,8 +356,11 @@ async def test_past_its_retry_window_the_batch_goes_to_the_s3_backup(
     for moment in moments:
         assert await world.deliverer.run_pass(start + moment) == 0
     assert len(receiver.received) == 4
-    assert await world.deliverer.run_pass(start + 30_000) == 1  # the last, then the backup
+    assert await world.deliverer.run_pass(start + 30_000) == 0  # the last, then the backup's
     assert len(receiver.received) == 5
+    assert await keys(world) == []  # buffered on the backup's own hints (0388)
+    assert await world.deliverer.run_pass(start + 329_999) == 0
+    assert await world.deliverer.run_pass(start + 330_000) == 1
     (key,) = await keys(world)
     assert key.startswith("http-endpoint-failed/"), key
     lines = [json.loads(x) for x in (await read(world.objects, "landing", key)).splitlines()]
@@ -365,7 +369,8 @@ async def test_past_its_retry_window_the_batch_goes_to_the_s3_backup(
     assert lines[0]["errorMessage"].endswith("503: busy")
     assert lines[0]["attemptsMade"] == 5
     assert await world.deliverer.run_pass(later(500)) == 0  # out of the buffer
-    assert world.sink.total("DeliveryToS3.Success") == 1
+    assert world.sink.total("BackupToS3.Success") == 1
+    assert world.sink.total("BackupToS3.Records") == 2
     assert world.dropped == []
 
 
@@ -374,7 +379,8 @@ async def test_an_internal_address_is_never_called(tmp_path: Path) -> None:
         # 127.0.0.1 is not among the operator's networks here.
         await http_stream(world, "http://127.0.0.1:9/in", RetryOptions={"DurationInSeconds": 0})
         await put(world, b"x")
-        assert await world.deliverer.run_pass(later(61)) == 1
+        assert await world.deliverer.run_pass(later(61)) == 0
+        assert await world.deliverer.run_pass(later(362)) == 1  # the backup's 300 s
         (key,) = await keys(world)
         (line,) = (await read(world.objects, "landing", key)).splitlines()
         assert json.loads(line)["errorCode"] == "HttpEndpoint.ConnectionFailed"
@@ -541,7 +547,8 @@ async def test_the_key_read_from_a_secret_as_the_role(world: World, receiver: Re
     # The role no longer allowed: the attempt fails, the batch goes to the backup.
     await world.identity.put_role_policy(world.tenant_id, "reader", "put", put_policy())
     await put(world, b"t")
-    assert await world.deliverer.run_pass(later(200)) == 1
+    assert await world.deliverer.run_pass(later(200)) == 0
+    assert await world.deliverer.run_pass(later(501)) == 1  # the backup's 300 s
     assert len(receiver.received) == 1
     (key,) = await keys(world)
     (line,) = (await read(world.objects, "landing", key)).splitlines()
@@ -619,7 +626,8 @@ async def test_a_longer_answer_than_allowed_fails(tmp_path: Path, receiver: Rece
         receiver.answers = [
             lambda d: (200, json.dumps({"requestId": d["requestId"], "pad": "x" * 64}).encode())
         ]
-        assert await world.deliverer.run_pass(later(61)) == 1
+        assert await world.deliverer.run_pass(later(61)) == 0
+        assert await world.deliverer.run_pass(later(362)) == 1  # the backup's 300 s
         (key,) = await keys(world)
         (line,) = (await read(world.objects, "landing", key)).splitlines()
         assert json.loads(line)["errorCode"] == "HttpEndpoint.ResponseTooLarge"
@@ -722,3 +730,26 @@ async def test_data_freshness_is_said_each_minute_while_the_batch_waits(
     assert len(freshness()) == 1
     assert await world.deliverer.run_pass(later(122)) == 1  # delivered, then nothing waits
     assert receiver.received and len(freshness()) == 2  # the delivery's own, 0250
+
+
+async def test_failed_records_wait_with_the_copies_and_go_out_apart(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0388: a batch given up past its retry window waits on the backup's own hints
+    beside an acknowledged batch's AllData copy; the two kinds are never one object: the copy
+    under the backup's prefix, the error lines under ``http-endpoint-failed/``."""
+    await http_stream(world, receiver.url, S3BackupMode="AllData",
+                      RetryOptions={"DurationInSeconds": 0})  # fmt: skip
+    await put(world, b"ok")
+    assert await world.deliverer.run_pass(later(61)) == 1  # acknowledged; its copy waits
+    receiver.answers = [lambda d: (500, b"down")]
+    await put(world, b"bad")
+    assert await world.deliverer.run_pass(later(122)) == 0  # given up: its line waits
+    assert await keys(world) == []
+    assert await world.deliverer.run_pass(later(500)) == 2  # both due: two objects
+    copy, failed = await keys(world)
+    assert copy.startswith("copy/") and await read(world.objects, "landing", copy) == b"ok"
+    assert failed.startswith("http-endpoint-failed/"), failed
+    (line,) = (await read(world.objects, "landing", failed)).splitlines()
+    assert base64.b64decode(json.loads(line)["rawData"]) == b"bad"
+    assert world.sink.total("BackupToS3.Records") == 2
