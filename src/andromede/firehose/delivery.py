@@ -33,7 +33,9 @@ buffer: each record's copy, buffered with it, is written by ``firehose.backup_de
 the backup's hints, first in each claim of the stream — the destination never waits for it
 (a claim due for the copies only lets the intake wait for its own hints); a copy counts in
 the ``BackupToS3.*`` metrics and a refused one goes into the backup's own error log, as its
-role.
+role. An HTTP endpoint's ``AllData`` copies and its records given up past its retry window
+wait there too, on its ``S3Configuration``'s hints (decision 0388). Every pass ends with the
+``DataFreshness`` gauges' tick (``firehose.freshness``).
 """
 
 from __future__ import annotations
