@@ -497,3 +497,62 @@ async def test_a_source_backups_copies_fill_the_bound(store: FirehoseStore) -> N
     assert await store.append("t1", "bf", with_copies(1), T0 + 61_000, max_bytes=40) == 1
     assert await store.copies("t1", "bf") == BufferTotals(3, 30, T0)
     assert (await store.totals("t1", "bf")).records == 1
+
+
+async def test_an_http_endpoints_copies_take_the_delivered_batchs_place(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0388: an HTTP endpoint backing up ``AllData`` — the batch acknowledged
+    leaves the buffer and its copies, with their own arrival, take its place in one step,
+    only by the lease's owner; they come due at the S3Configuration's interval, not the
+    endpoint's."""
+    http = HttpEndpoint(url="https://collector.example/in", size_mb=1, interval_seconds=60,
+                        backup_mode="AllData")  # fmt: skip
+    made = dataclasses.replace(stream("web", interval=120), http=http)
+    await store.create(made, max_streams=5)
+    await store.activate()
+    assert await store.append("t1", "web", records(2), T0, max_bytes=MIB) == 2
+    assert await store.claim("gw", T0 + 60_000, T0 + 70_000, 10, "eu-fr-1") != []
+    sent = await store.batch("t1", "web", MIB)
+    copies = [SealedRecord(f"{BACKUP}{r.record_id}", r.size, b"c" * 40, T0 + 61_000)
+              for r in sent]  # fmt: skip
+    assert not await store.delivered("t1", "web", "other", sent[-1].seq, copies)
+    assert await store.copies("t1", "web") == BufferTotals()
+    assert await store.delivered("t1", "web", "gw", sent[-1].seq, copies)
+    assert (await store.totals("t1", "web")).records == 0
+    assert await store.copies("t1", "web") == BufferTotals(2, sum(r.size for r in sent),
+                                                           T0 + 61_000)  # fmt: skip
+    assert await store.claim("gw", T0 + 180_999, T0 + 190_000, 10, "eu-fr-1") == []
+    assert await store.claim("gw", T0 + 181_000, T0 + 190_000, 10, "eu-fr-1") != []
+    kept = await store.batch("t1", "web", MIB, backup=True)
+    assert [r.record_id for r in kept] == [c.record_id for c in copies]
+    assert [r.sealed for r in kept] == [b"c" * 40] * 2
+
+
+async def test_the_streams_holding_records_are_paged_with_their_oldest_arrivals(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0388: the freshness gauges' page — ACTIVE streams of the region holding
+    records, in (account, name) order after a cursor, the oldest record not delivered and
+    the oldest backup copy apart."""
+    for made in (backed_up("a"), stream("b"), stream("c"), stream("empty"),
+                 dataclasses.replace(stream("far"), region="eu-fr-2")):  # fmt: skip
+        await store.create(made, max_streams=10)
+    await store.activate()
+    assert await store.append("t1", "a", with_copies(1), T0 + 5, max_bytes=MIB) == 1
+    assert await store.append("t1", "b", records(1), T0 + 7, max_bytes=MIB) == 1
+    assert await store.append("t1", "b", records(1, prefix="s"), T0 + 9, max_bytes=MIB) == 1
+    assert await store.append("t1", "c", records(1), T0 + 11, max_bytes=MIB) == 1
+    assert await store.append("t1", "far", records(1), T0, max_bytes=MIB) == 1
+    first = await store.waiting("eu-fr-1", None, 2)
+    assert [(w.stream.name, w.oldest, w.oldest_copy) for w in first] == [
+        ("a", T0 + 5, T0 + 5), ("b", T0 + 7, None),
+    ]  # fmt: skip
+    rest = await store.waiting("eu-fr-1", ("t1", "b"), 2)
+    assert [(w.stream.name, w.oldest, w.oldest_copy) for w in rest] == [("c", T0 + 11, None)]
+    # The intake delivered, the copy still waits: only the copy's arrival is said.
+    assert await store.claim("gw", T0 + 60_005, T0 + 70_000, 10, "eu-fr-1") != []
+    intake = await store.batch("t1", "a", MIB)
+    assert await store.delivered("t1", "a", "gw", intake[-1].seq)
+    (a,) = await store.waiting("eu-fr-1", None, 1)
+    assert (a.stream.name, a.oldest, a.oldest_copy) == ("a", None, T0 + 5)

@@ -190,3 +190,70 @@ def test_demo_data_sent_and_the_functions_role_chosen_in_the_browser(
         assert parameters["LambdaArn"] == function and parameters["RoleArn"] == invoking
         assert page.inner_text("#processors-lambda-role") == invoking
         assert reported == [], reported
+
+
+def test_the_backups_own_buffering_hints_asked_apart_in_the_browser(
+    browser: Any, server: ServerProcess
+) -> None:
+    """Decision 0388 in Chromium: a stream made from the creation form with a source record
+    backup whose own interval is zero (Firehose's refusal shown, the backup's fields as typed,
+    the destination's zero buffering taken), then at 90 s, described by Firehose apart from
+    the destination's hints and shown; the backup's hints changed from the delivery form."""
+    tenant, iam, s3, firehose = _console_account(server, "console-firehose-hints", "hints")
+    s3.create_bucket(
+        Bucket="fh-hints-landing", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    role = service_role(
+        iam, "fh-hints", "firehose.amazonaws.com", ("s3:PutObject", "arn:aws:s3:::fh-hints-*")
+    )
+
+    flow = "firehose backup hints browser flow"
+    with console_page(browser, server, timed=flow) as (page, console, reported):
+        sign_in(page, console, tenant.account, "hints")
+        page.goto(f"{console}/firehose")
+        form = "#create-stream-form"
+        page.fill(f"{form} input[name=name]", "hinted")
+        page.select_option(f"{form} select[name=bucket]", "fh-hints-landing")
+        page.select_option(f"{form} select[name=role_arn]", role)
+        page.fill(f"{form} input[name=size_mb]", "1")
+        page.fill(f"{form} input[name=interval_seconds]", "0")
+        page.check(f"{form} input[name=source_backup]")
+        page.select_option(f"{form} select[name=backup_bucket]", "fh-hints-landing")
+        page.fill(f"{form} input[name=backup_prefix]", "source/")
+        assert page.input_value(f"{form} input[name=backup_size_mb]") == "5"  # AWS's defaults
+        assert page.input_value(f"{form} input[name=backup_interval_seconds]") == "300"
+        page.fill(f"{form} input[name=backup_size_mb]", "2")
+        page.fill(f"{form} input[name=backup_interval_seconds]", "0")
+        page.click("#create-stream")
+        alert = page.inner_text("p[role=alert]")
+        assert "S3BackupConfiguration.BufferingHints.IntervalInSeconds 0" in alert, alert
+        assert page.input_value(f"{form} input[name=backup_interval_seconds]") == "0"
+        assert page.input_value(f"{form} input[name=backup_size_mb]") == "2"
+        assert [r for r in reported if "status of 400" not in r] == [], reported
+        reported.clear()
+
+        page.fill(f"{form} input[name=backup_interval_seconds]", "90")
+        page.click("#create-stream")
+        page.wait_for_selector("#stream-backup-hints")
+        active_stream(firehose, "hinted", within=60)
+        described = firehose.describe_delivery_stream(DeliveryStreamName="hinted")
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        extended = destination["ExtendedS3DestinationDescription"]
+        assert extended["BufferingHints"] == {"SizeInMBs": 1, "IntervalInSeconds": 0}
+        assert extended["S3BackupDescription"]["BufferingHints"] == {
+            "SizeInMBs": 2, "IntervalInSeconds": 90,
+        }  # fmt: skip
+        page.goto(f"{console}/firehose/hinted")
+        assert page.inner_text("#stream-backup-hints") == "2 MiB or 90 s"
+
+        delivery = "#delivery-form"
+        assert page.input_value(f"{delivery} input[name=backup_interval_seconds]") == "90"
+        page.fill(f"{delivery} input[name=backup_interval_seconds]", "600")
+        page.click("#save-delivery")
+        page.wait_for_selector("#saved >> text=Role and bucket changed.")
+        described = firehose.describe_delivery_stream(DeliveryStreamName="hinted")
+        (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+        backup = destination["ExtendedS3DestinationDescription"]["S3BackupDescription"]
+        assert backup["BufferingHints"] == {"SizeInMBs": 2, "IntervalInSeconds": 600}
+        assert page.inner_text("#stream-backup-hints") == "2 MiB or 600 s"
+        assert reported == [], reported

@@ -9,7 +9,8 @@ encoding, buffering, retry duration, role, backup bucket). Decision 0367: the La
 processor's own role (``p_lambda_role``, empty: the destination's), an S3 destination's source
 record backup (``S3BackupMode`` ``Disabled`` or ``Enabled`` with ``S3BackupUpdate``'s bucket
 and prefixes), an HTTP endpoint's backup mode (``FailedDataOnly`` or ``AllData``) and its
-backup prefixes (``S3Update``).
+backup prefixes (``S3Update``). Decision 0388: the S3 backup's own buffering hints
+(``backup_size_mb``, ``backup_interval_seconds``) in ``S3BackupUpdate`` or ``S3Update``.
 
 An endpoint's access key is never shown nor put back into a form: Firehose replaces the
 endpoint's URL and name with the key (its ``EndpointConfiguration`` whole), so a URL or name
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from andromede.console.handlers import Form, FormFault, words
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
-from andromede.console.wire_firehose import FirehoseWire
+from andromede.console.wire_firehose import FirehoseWire, backup_hints
 from andromede.console.wire_firehose_processing import ProcessorsForm, processing_configuration
 
 if TYPE_CHECKING:
@@ -151,8 +152,15 @@ def _source_backup(fields: Form, role: str) -> dict[str, Any]:
         "BucketARN": f"{_BUCKET_ARN}{fields.get('backup_bucket', '').strip()}",
         "Prefix": fields.get("backup_prefix", ""),
         "ErrorOutputPrefix": fields.get("backup_error_prefix", ""),
-    }
+    } | _own_hints(fields)
     return {"S3BackupMode": mode, "S3BackupUpdate": backup}
+
+
+def _own_hints(fields: Form) -> dict[str, Any]:
+    """The S3 backup's own ``BufferingHints`` when the form has them (decision 0388)."""
+    if "backup_size_mb" not in fields:
+        return {}
+    return backup_hints(fields["backup_size_mb"], fields.get("backup_interval_seconds", ""))
 
 
 def _attributes(text: str) -> list[dict[str, str]]:
@@ -227,6 +235,7 @@ async def update_endpoint(
     for field, member in (("prefix", "Prefix"), ("error_prefix", "ErrorOutputPrefix")):
         if field in fields:
             sent["S3Update"][member] = fields[field]
+    sent["S3Update"] |= _own_hints(fields)  # decision 0388
     await wire.update_member(
         request.scope, session.principal, str(request.path_params.get("name", "")),
         member=_HTTP, fields=sent, **_version(fields),

@@ -17,7 +17,8 @@ decision 0359: a destination's processors shown, chosen at creation and changed,
 destination's role, bucket and partitioning retry duration changed, an HTTP endpoint's
 destination changed (``firehose_forms``); decision 0367: the Lambda processor's own role,
 an S3 destination's source record backup and an HTTP endpoint's backup mode and prefixes,
-records sent a line each or as demo data (``firehose_records``) —
+records sent a line each or as demo data (``firehose_records``); decision 0388: the S3
+backup's own buffering hints (size, interval) asked apart from the destination's —
 Firehose's own calls as the signed-in principal (``wire_firehose.FirehoseWire``), so its IAM
 decisions, checks and words answer them. The bucket, role and key lists are the forms'
 choices only, read as the user (S3's ListBuckets, IAM's ListRoles, KMS's ListAliases and
@@ -303,6 +304,8 @@ async def _create(wire: FirehoseWire, request: Request, session: Session, fields
         )
         if fields.get("source_backup") == "yes"
         else None,
+        backup_size_mb=fields.get("backup_size_mb", ""),
+        backup_interval_seconds=fields.get("backup_interval_seconds", ""),
     )
     if firehose_forms.processors_form(fields).wanted:  # else the partitioning's own, or none
         partitioning = stream.partitioning if http is None else None

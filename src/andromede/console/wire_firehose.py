@@ -50,6 +50,7 @@ __all__ = [
     "NewStream",
     "PartitioningRow",
     "StreamRow",
+    "backup_hints",
 ]
 
 _BUCKET_ARN: Final = "arn:aws:s3:::"
@@ -174,6 +175,10 @@ class StreamRow:
     # in ``http``), and its backup when described.
     backup_mode: str = ""
     backup: BackupRow | None = None
+    # Decision 0388: the S3 backup's own BufferingHints (an HTTP endpoint's S3Configuration,
+    # an S3 destination's source record backup; 0: none described).
+    backup_size_mb: int = 0
+    backup_interval_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,18 @@ class NewStream:
     partitioning: NewPartitioning | None = None  # an S3 stream's dynamic partitioning
     processors: ProcessorsForm | None = None  # the destination's processors (decision 0359)
     backup: NewBackup | None = None  # an S3 stream's source record backup (decision 0367)
+    # The S3 backup's own hints, as typed (decision 0388; both empty: not sent).
+    backup_size_mb: str = ""
+    backup_interval_seconds: str = ""
+
+
+def backup_hints(size_mb: str, interval_seconds: str) -> dict[str, Any]:
+    """An S3 backup's own ``BufferingHints`` as typed (Firehose checks the bounds, 1-128 MiB
+    and 60-900 s, and answers in its words); none when both are empty (AWS's defaults)."""
+    if not size_mb.strip() and not interval_seconds.strip():
+        return {}
+    return {"BufferingHints": {"SizeInMBs": _number(size_mb),
+                               "IntervalInSeconds": _number(interval_seconds)}}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +358,9 @@ def _stream(description: dict[str, Any]) -> StreamRow:
     )
     extended = _mapping(first.get("ExtendedS3DestinationDescription"))
     hints = _mapping((endpoint or s3).get("BufferingHints"))
+    kept_hints = _mapping(
+        (s3 if endpoint else _mapping(extended.get("S3BackupDescription"))).get("BufferingHints")
+    )
     kms = _mapping(_mapping(s3.get("EncryptionConfiguration")).get("KMSEncryptionConfig"))
     sse = _mapping(description.get("DeliveryStreamEncryptionConfiguration"))
     bucket = str(s3.get("BucketARN", ""))
@@ -369,13 +389,22 @@ def _stream(description: dict[str, Any]) -> StreamRow:
         processors=processors_row(endpoint or s3, str((endpoint or s3).get("RoleARN") or "")),
         backup_mode=str(extended.get("S3BackupMode") or "Disabled") if extended else "",
         backup=_backup(extended),
+        backup_size_mb=_integer(kept_hints.get("SizeInMBs")),
+        backup_interval_seconds=_integer(kept_hints.get("IntervalInSeconds")),
     )
 
 
-def _http_configuration(http: NewHttpEndpoint, backup: dict[str, Any]) -> dict[str, Any]:
+def _integer(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _http_configuration(
+    http: NewHttpEndpoint, backup: dict[str, Any], own_hints: dict[str, Any]
+) -> dict[str, Any]:
     """``HttpEndpointDestinationConfiguration``: the endpoint, the form's hints as the
-    endpoint's, the bucket's configuration as its ``S3Configuration`` (uncompressed: the
-    compression asked is the requests' content encoding)."""
+    endpoint's, the bucket's configuration as its ``S3Configuration`` with its own hints
+    (``own_hints``, decision 0388; uncompressed: the compression asked is the requests'
+    content encoding)."""
     endpoint: dict[str, Any] = {"Url": http.url}
     if http.name:
         endpoint["Name"] = http.name
@@ -383,6 +412,7 @@ def _http_configuration(http: NewHttpEndpoint, backup: dict[str, Any]) -> dict[s
         endpoint["AccessKey"] = http.access_key
     hints = backup.pop("BufferingHints")
     backup.pop("CompressionFormat")
+    backup |= own_hints
     configuration: dict[str, Any] = {
         "EndpointConfiguration": endpoint,
         "BufferingHints": hints,
@@ -469,8 +499,8 @@ class FirehoseWire(JsonWire):
             destination["S3BackupConfiguration"] = {
                 "RoleARN": stream.role_arn,
                 "BucketARN": f"{_BUCKET_ARN}{stream.backup.bucket}",
-                # Buffered as the destination (its own hints, decision 0376): the form asks one.
-                "BufferingHints": destination["BufferingHints"],
+                # Its own hints (decision 0388), AWS's defaults when none typed.
+                **backup_hints(stream.backup_size_mb, stream.backup_interval_seconds),
                 **({"Prefix": stream.backup.prefix} if stream.backup.prefix else {}),
                 **({"ErrorOutputPrefix": stream.backup.error_prefix}
                    if stream.backup.error_prefix else {}),
@@ -483,7 +513,9 @@ class FirehoseWire(JsonWire):
             payload["ExtendedS3DestinationConfiguration"] = destination
         else:
             payload["HttpEndpointDestinationConfiguration"] = _http_configuration(
-                stream.http, destination
+                stream.http,
+                destination,
+                backup_hints(stream.backup_size_mb, stream.backup_interval_seconds),
             )
         member = next(k for k in payload if k.endswith("DestinationConfiguration"))
         if stream.logging is not None:  # the destination's: the endpoint's, or the bucket's

@@ -12,6 +12,14 @@ in the intake's totals; their interval is folded into the row's oldest arrival
 ``firehose_max_buffered_bytes`` (decision 0379, :func:`fitting`): a backup bucket that keeps
 refusing fills the stream's bound with its copies, and puts are then refused ("Slow down."),
 the database never growing past it.
+
+An HTTP endpoint destination with ``S3BackupMode`` ``AllData`` (decision 0388) backs up what
+it delivers: each batch the endpoint acknowledged leaves the buffer as copies of its records
+— the data sent, after any processor, AWS's "data that Firehose delivers" —, in the
+transaction that removes it (``FirehoseStore.delivered``'s ``copies``), and the copies wait
+for its ``S3Configuration``'s own hints (:func:`backup_of`) as an S3 destination's do. So do
+the records it gives up past its retry window, in either mode: each one's JSON error line a
+copy behind :data:`FAILED_COPY`, written under the backup's error output folder.
 """
 
 from __future__ import annotations
@@ -19,22 +27,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from andromede.firehose.model import DeliveryStream, NewRecord
+from andromede.firehose.model import DeliveryStream, NewRecord, S3Destination
 from andromede.firehose.staging import intake_hints, is_staged
 from andromede.firehose.store import SealedRecord
 
-__all__ = ["BACKUP", "backup_wake", "fitting", "is_backup", "is_intake", "with_copies"]
+__all__ = [
+    "BACKUP",
+    "FAILED_COPY",
+    "backup_of",
+    "backup_wake",
+    "fitting",
+    "is_backup",
+    "is_failed_copy",
+    "is_intake",
+    "with_copies",
+]
 
 BACKUP: Final = "backup:"
+# An HTTP endpoint's record past its retry window: its JSON error line, for the backup's
+# error output folder (``http-endpoint-failed/``), buffered on the backup's hints (0388).
+FAILED_COPY: Final = BACKUP + "failed:"
 
 
 def is_backup(record_id: str) -> bool:
     return record_id.startswith(BACKUP)
 
 
+def is_failed_copy(record_id: str) -> bool:
+    return record_id.startswith(FAILED_COPY)
+
+
 def is_intake(record_id: str) -> bool:
     """Neither a Lambda processor's staged record nor a backup's copy."""
     return not is_staged(record_id) and not is_backup(record_id)
+
+
+def backup_of(stream: DeliveryStream) -> S3Destination | None:
+    """Where the stream's copies go, on whose hints: an Extended S3 destination's source
+    record backup (0376), an HTTP endpoint's ``S3Configuration`` (0388: copies are made
+    only in ``AllData``, but those made before a change of mode still go there)."""
+    return stream.destination.backup if stream.http is None else stream.destination
 
 
 def with_copies(stream: DeliveryStream, fresh: Sequence[NewRecord]) -> list[NewRecord]:
@@ -52,7 +84,7 @@ def backup_wake(stream: DeliveryStream, oldest: int, size: int) -> int:
     """The copies' part of the row's oldest arrival, so that the claim (at the intake's
     interval) comes due when the backup's interval is reached, or at once at its size."""
     _, interval = intake_hints(stream)
-    backup = stream.destination.backup
+    backup = backup_of(stream)
     if backup is None or size >= backup.size_bytes:  # none kept: go out at once
         return oldest - interval
     return oldest + backup.interval_seconds * 1000 - interval

@@ -1,5 +1,6 @@
 """The source record backup's delivery (decision 0376, ``firehose.backup_buffer``): the copies
-of an Extended S3 destination's records, buffered as they arrived, written into the backup
+of an Extended S3 destination's records, buffered as they arrived (or of the batches an HTTP
+endpoint acknowledged in ``AllData``, buffered as sent: decision 0388), written into the backup
 bucket when they reach the backup's own ``BufferingHints`` — at most its ``SizeInMBs`` an
 object, as many objects as are due, under its prefix and compression, as its role —, apart
 from the destination's delivery, which never waits for them (AWS: "concurrently").
@@ -9,6 +10,11 @@ it due); AWS retries a backup "until the retention period ends", so a copy still
 its oldest record is older than the retry window is given up, said and audited
 (``dropped``). Copies whose key refuses to open them are held as long, never written
 unsealed.
+
+An HTTP endpoint's records given up past its retry window (decision 0388) are copies too,
+their JSON error lines, written uncompressed under the backup's error output folder
+(``http-endpoint-failed/…`` unless its ``ErrorOutputPrefix`` says otherwise), never in one
+object with data copies.
 
 ``BackupToS3.DataFreshness`` is AWS's "age of the oldest record in Firehose": after each
 pass over the stream's copies, the age of the oldest copy still waiting (0 when the pass left
@@ -24,12 +30,15 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.errors import AndromedeError
+from andromede.firehose.backup_buffer import backup_of, is_failed_copy
 from andromede.firehose.errors import KmsResourceError
+from andromede.firehose.http_endpoint import FAILED_TYPE
 from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
     S3Destination,
+    error_object_key,
     object_key,
 )
 from andromede.firehose.service import FirehoseService
@@ -82,7 +91,7 @@ class BackupDeliverer:
         return made
 
     async def _write_due(self, stream: DeliveryStream, now: int) -> int:
-        backup = stream.destination.backup
+        backup = backup_of(stream)
         store = self._firehose.store
         made = 0
         for _ in range(_MAX_OBJECTS_A_PASS):
@@ -94,8 +103,10 @@ class BackupDeliverer:
                 and totals.oldest + backup.interval_seconds * 1000 > now
             ):
                 return made
-            records = await store.batch(
-                stream.tenant_id, stream.name, backup.size_bytes if backup else 1, backup=True
+            records = _one_kind(
+                await store.batch(
+                    stream.tenant_id, stream.name, backup.size_bytes if backup else 1, backup=True
+                )
             )
             upto, oldest = records[-1].seq, records[0].arrived
             size = sum(record.size for record in records)
@@ -132,14 +143,25 @@ class BackupDeliverer:
         except AndromedeError:  # the account's key destroyed: they can never be opened
             return "KMS.KeyUnusable"
         body = b"".join(opened)
-        if backup.compression == "GZIP":
-            body = gzip.compress(body)
         copying = dataclasses.replace(stream, destination=backup)
+        key, kind = object_key(copying, oldest), _CONTENT_TYPE
+        if is_failed_copy(records[0].record_id):  # JSON error lines, as AWS writes them
+            key, kind = error_object_key(copying, oldest, FAILED_TYPE), "application/json"
+        elif backup.compression == "GZIP":
+            body = gzip.compress(body)
         try:
-            await self._firehose.writer.write(
-                copying, object_key(copying, oldest), body, _CONTENT_TYPE
-            )
+            await self._firehose.writer.write(copying, key, body, kind)
         except DeliveryFailed as exc:
             self._log_error(stream, backup, exc.code, exc.message)
             return exc.code
         return None
+
+
+def _one_kind(records: Sequence[BufferedRecord]) -> list[BufferedRecord]:
+    """The first run of copies of one kind — data copies, or an HTTP endpoint's failed
+    records' error lines (decision 0388) —: each object holds one kind."""
+    failed = is_failed_copy(records[0].record_id)
+    cut = next(
+        (i for i, r in enumerate(records) if is_failed_copy(r.record_id) != failed), len(records)
+    )
+    return list(records[:cut])

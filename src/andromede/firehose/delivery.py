@@ -33,7 +33,9 @@ buffer: each record's copy, buffered with it, is written by ``firehose.backup_de
 the backup's hints, first in each claim of the stream — the destination never waits for it
 (a claim due for the copies only lets the intake wait for its own hints); a copy counts in
 the ``BackupToS3.*`` metrics and a refused one goes into the backup's own error log, as its
-role.
+role. An HTTP endpoint's ``AllData`` copies and its records given up past its retry window
+wait there too, on its ``S3Configuration``'s hints (decision 0388). Every pass ends with the
+``DataFreshness`` gauges' tick (``firehose.freshness``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from andromede.errors import AndromedeError
 from andromede.firehose.backup_delivery import BackupDeliverer
 from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
+from andromede.firehose.freshness import FreshnessGauges
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
 from andromede.firehose.jq_runner import SubprocessQueryRunner
@@ -127,6 +130,11 @@ class DeliveryObserver(Protocol):
         copies (``BackupToS3.DataFreshness``, decision 0379)."""
         ...
 
+    def data_freshness(self, stream: DeliveryStream, destination: str, freshness_ms: int) -> None:
+        """The age of the oldest record the destination has not taken, each minute while
+        data waits (``DeliveryTo<destination>.DataFreshness``, decision 0388)."""
+        ...
+
 
 class FirehoseDeliverer:
     def __init__(
@@ -194,6 +202,13 @@ class FirehoseDeliverer:
             dropped=self._dropped,
             fresh=self._backup_fresh,
         )
+        self._gauges = FreshnessGauges(
+            firehose.store,
+            firehose.region,
+            policy.streams_a_pass,
+            fresh=self._data_fresh,
+            backup_fresh=self._backup_fresh,
+        )
 
     async def run_forever(self) -> None:
         while True:
@@ -229,6 +244,10 @@ class FirehoseDeliverer:
                     now + self.policy.retry_interval_ms,
                 )  # fmt: skip
         await self._flush_error_logs(now)
+        try:  # the DataFreshness gauges while data waits (decision 0388)
+            await self._gauges.tick(now)
+        except Exception:  # a gauge must never stop the deliveries
+            log.exception("Firehose freshness gauges failed")
         return written
 
     def log_s3_error(self, stream: DeliveryStream, code: str, message: str) -> None:
@@ -551,6 +570,10 @@ class FirehoseDeliverer:
     def _backup_fresh(self, stream: DeliveryStream, freshness_ms: int) -> None:
         if self._observer is not None:
             self._observer.backup_freshness(stream, freshness_ms)
+
+    def _data_fresh(self, stream: DeliveryStream, destination: str, freshness_ms: int) -> None:
+        if self._observer is not None:
+            self._observer.data_freshness(stream, destination, freshness_ms)
 
     def _observe(self, stream: DeliveryStream, records: int, size: int, *, ok: bool) -> None:
         self._observed(stream, records, size, ok, "S3", None)

@@ -3,20 +3,22 @@
 
 - **Attempt.** The batch is POSTed as ``firehose.http_endpoint`` lays it out, the access key
   opened from its sealed copy or read from its Secrets Manager secret at each attempt. An
-  acknowledged batch leaves the buffer; with S3BackupMode ``AllData`` it is then written
-  into the backup bucket as an S3 destination writes it, under a key made of its request id;
-  a refused copy is buffered again to be copied only, never sent to the endpoint again
-  (decision 0270).
+  acknowledged batch leaves the buffer; with S3BackupMode ``AllData`` its records, as sent,
+  take its place as the backup's copies in the same transaction (decision 0388), written
+  into the backup bucket on the ``S3Configuration``'s own hints by
+  ``firehose.backup_delivery`` (``BackupToS3.*``), never sent to the endpoint again.
+  Copies buffered again by decision 0270 before it (``allDataCopy:…``) are still written
+  as they were, under a key made of their batch's request id.
 - **Retries.** A failed attempt (no 200, a wrong requestId, a timeout, no connection) is
   retried while the failing streak is younger than RetryOptions.DurationInSeconds (0: not
   retried), with a backoff that doubles from the deliverer's retry interval up to
   ``max_backoff_ms`` (the streak's age is the delay: no attempt counter to keep). The lease
   is let go between attempts: another gateway may make the next one.
-- **Backup.** Past the window, the batch is written into the backup bucket under
-  ``http-endpoint-failed/YYYY/MM/DD/HH/`` (or the S3Configuration's ErrorOutputPrefix),
-  one JSON line a record with AWS's fields, as the stream's role, and leaves the buffer. If
-  the bucket refuses too, the batch is kept and retried as an S3 destination's write is,
-  then dropped with a WARNING and audited, never silently.
+- **Backup.** Past the window, the batch leaves the buffer and its records' JSON error
+  lines (AWS's fields) take its place as the backup's copies (decision 0388), written on
+  the S3Configuration's own hints under ``http-endpoint-failed/YYYY/MM/DD/HH/`` (or its
+  ErrorOutputPrefix) by ``firehose.backup_delivery``, retried as a backup is, then dropped
+  with a WARNING and audited, never silently.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from andromede.errors import AndromedeError
+from andromede.firehose.backup_buffer import BACKUP, FAILED_COPY
 from andromede.firehose.http_endpoint import (
-    FAILED_TYPE,
     EndpointSender,
     check_answer,
     endpoint_request,
@@ -38,11 +40,12 @@ from andromede.firehose.model import (
     BufferedRecord,
     DeliveryFailed,
     DeliveryStream,
-    error_object_key,
+    NewRecord,
     failure_lines,
     object_key,
 )
 from andromede.firehose.service import FirehoseService
+from andromede.firehose.store import SealedRecord
 
 __all__ = ["HTTP_ENDPOINT", "HttpEndpointDeliverer", "Observe", "attempts_made"]
 
@@ -129,13 +132,38 @@ class HttpEndpointDeliverer:
         self._observe(
             stream, len(records), size, True, HTTP_ENDPOINT, max(now - records[0].arrived, 0)
         )
-        made = 1
+        copies: list[SealedRecord] = []
         if stream.http is not None and stream.http.backup_mode == "AllData":
-            made += await self._back_up(stream, records, opened, request.request_id)
+            copies = await self._copies(stream, records, opened, now)
         await self._firehose.store.delivered(
-            stream.tenant_id, stream.name, self._owner, records[-1].seq
+            stream.tenant_id, stream.name, self._owner, records[-1].seq, copies
         )
-        return made
+        return 1
+
+    async def _copies(
+        self,
+        stream: DeliveryStream,
+        records: Sequence[BufferedRecord],
+        opened: Sequence[bytes],
+        now: int,
+    ) -> list[SealedRecord]:
+        """``AllData``: the acknowledged batch's records as sent, sealed as the backup's
+        copies (their id the record's behind ``backup:``, bound by the sealer), arrived now —
+        AWS: the backup's interval runs from when Firehose has the data it delivers. A key
+        that refuses to seal them loses the copy, never the delivery: said and audited."""
+        fresh = [
+            NewRecord(BACKUP + record.record_id, data)
+            for record, data in zip(records, opened, strict=True)
+        ]
+        try:
+            sealed = await self._firehose.sealer.seal(stream, fresh)
+        except AndromedeError as exc:
+            self._dropped(stream, len(records), f"AllData backup: {type(exc).__name__}")
+            return []
+        return [
+            SealedRecord(r.record_id, len(r.data), s, now)
+            for r, s in zip(fresh, sealed, strict=True)
+        ]
 
     def _log_backup(self, stream: DeliveryStream, exc: DeliveryFailed) -> None:
         if self._backup_log_error is not None:
@@ -160,32 +188,6 @@ class HttpEndpointDeliverer:
                 "HttpEndpoint.AccessKeyUnreadable",
                 "The endpoint's access key can no longer be opened.",
             ) from None
-
-    async def _back_up(
-        self,
-        stream: DeliveryStream,
-        records: Sequence[BufferedRecord],
-        opened: Sequence[bytes],
-        request_id: str,
-    ) -> int:
-        """``AllData``: the acknowledged batch into the backup bucket, as an S3 destination
-        writes it, under a key made of the batch's request id (the same at every attempt,
-        so a copy written twice is one object). A refused copy is buffered again, to be
-        copied only (decision 0270: sending the batch to the endpoint again would duplicate
-        it there); what does not fit the buffer is said and audited."""
-        try:
-            return await self._copy(stream, records[0].arrived, records, opened, request_id)
-        except DeliveryFailed as exc:
-            log.info("Firehose stream %s: AllData copy %s, retried", stream.arn, exc.code)
-            try:
-                taken = await self._firehose.requeue_copy(
-                    stream, request_id, records[0].arrived, opened
-                )
-            except AndromedeError:  # the stream's key refuses to seal it again
-                taken = 0
-            if taken < len(records):
-                self._dropped(stream, len(records) - taken, f"AllData backup: {exc.code}")
-            return 0
 
     async def _copy(
         self,
@@ -261,29 +263,33 @@ class HttpEndpointDeliverer:
             )  # fmt: skip
             return 0
         attempts = attempts_made(elapsed, self._interval, self._max_backoff, window)
-        lines = failure_lines(stream, records, opened, exc, attempts, now)
-        size = sum(r.size for r in records)
+        lines = [
+            failure_lines(stream, [record], [data], exc, attempts, now)
+            for record, data in zip(records, opened, strict=True)
+        ]
+        failed = [
+            NewRecord(FAILED_COPY + record.record_id, line)
+            for record, line in zip(records, lines, strict=True)
+        ]
         try:
-            await self._firehose.writer.write(
-                stream, error_object_key(stream, records[0].arrived, FAILED_TYPE), lines,
-                "application/json",
-            )  # fmt: skip
-        except DeliveryFailed as backup_exc:
-            self._observe(stream, len(records), size, False, "S3", None)
-            self._log_backup(stream, backup_exc)
+            sealed = await self._firehose.sealer.seal(stream, failed)
+        except AndromedeError as seal_exc:  # the stream's key refuses for now: held
             if elapsed < window + self._backup_retry:
-                log.info("Firehose stream %s: backup %s, retried", stream.arn, backup_exc.code)
+                log.info("Firehose stream %s: failed records not sealed, retried", stream.arn)
                 await store.failed(
                     stream.tenant_id, stream.name, self._owner, since, now + self._interval
                 )
                 return 0
-            self._dropped(stream, len(records), f"{exc.code}; backup: {backup_exc.code}")
+            self._dropped(stream, len(records), f"{exc.code}; backup: {type(seal_exc).__name__}")
             await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
             return 0
-        self._observe(stream, len(records), size, True, "S3", None)
         log.warning(
-            "Firehose stream %s: %d records past their retry window written into the backup "
+            "Firehose stream %s: %d records past their retry window buffered for the backup "
             "bucket (%s)", stream.arn, len(records), exc.code,
         )  # fmt: skip
-        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
-        return 1
+        copies = [
+            SealedRecord(r.record_id, len(r.data), s, now)
+            for r, s in zip(failed, sealed, strict=True)
+        ]
+        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq, copies)
+        return 0

@@ -16,7 +16,7 @@ from andromede.firehose.model import (
     StreamStatus,
 )
 from andromede.firehose.staging import intake_hints, is_staged, staged_wake
-from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint, Waiting
 
 __all__ = ["MemoryFirehoseStore"]
 
@@ -194,7 +194,27 @@ class MemoryFirehoseStore:
         lease = self._leases.get((tenant_id, name))
         return lease is not None and lease[0] == owner and (tenant_id, name) in self._streams
 
-    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+    async def waiting(
+        self, region: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Waiting]:
+        found: list[Waiting] = []
+        for key, stream in sorted(self._streams.items()):
+            held = self._records.get(key) or []
+            if len(found) >= limit:
+                break
+            if (after is not None and key <= after) or stream.status != StreamStatus.ACTIVE:
+                continue
+            if stream.region != region or not held:
+                continue
+            pending = [r.arrived for r in held if not is_backup(r.record_id)]
+            copies = [r.arrived for r in held if is_backup(r.record_id)]
+            found.append(Waiting(stream, min(pending, default=None), min(copies, default=None)))
+        return found
+
+    async def delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord] = (),
+    ) -> bool:  # fmt: skip
         if not self._held(tenant_id, name, owner):
             return False
         key = (tenant_id, name)
@@ -203,6 +223,12 @@ class MemoryFirehoseStore:
         self._records[key] = [
             r for r in self._records[key] if r.seq > upto or _kind(r.record_id) != kind
         ]
+        for copy in copies:  # a backup's, in the same step (decision 0388)
+            self._seq += 1
+            arrived = 0 if copy.arrived is None else copy.arrived
+            self._records[key].append(
+                BufferedRecord(self._seq, copy.record_id, arrived, copy.size, copy.sealed)
+            )
         stream = self._streams[key]
         self._streams[key] = dataclasses.replace(stream, failing_since=None, next_attempt=0)
         del self._leases[key]

@@ -33,7 +33,6 @@ from andromede.firehose.errors import (
 )
 from andromede.firehose.http_endpoint import EndpointSecrets
 from andromede.firehose.model import (
-    COPY_PENDING,
     CUSTOMER_MANAGED_CMK,
     SSE_DISABLED,
     SSE_DISABLING,
@@ -426,19 +425,6 @@ class FirehoseService:
             _now(),
             self.limits.max_buffered_bytes,
         )
-
-    async def requeue_copy(
-        self, stream: DeliveryStream, request_id: str, first_arrival: int, data: Sequence[bytes]
-    ) -> int:
-        """An HTTP endpoint batch the endpoint acknowledged but whose ``AllData`` copy the
-        backup bucket refused, buffered again to be copied only (decision 0270): each record
-        named ``allDataCopy:<request id>:<first arrival>:<n>`` (``http_delivery``); how many
-        fit the buffer."""
-        fresh = [
-            NewRecord(f"{COPY_PENDING}{request_id}:{first_arrival}:{n}", each)
-            for n, each in enumerate(data)
-        ]
-        return await self._buffer(stream, fresh) if fresh else 0
 
     async def take_from_source(
         self, stream: DeliveryStream, records: Sequence[SourceRecord], shard_id: str

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from andromede.firehose.model import BufferedRecord, DeliveryStream
 
-__all__ = ["BufferTotals", "FirehoseStore", "SealedRecord", "SourceCheckpoint"]
+__all__ = ["BufferTotals", "FirehoseStore", "SealedRecord", "SourceCheckpoint", "Waiting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,17 @@ class BufferTotals:
     records: int = 0
     bytes: int = 0
     oldest: int | None = None  # ms
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A stream with data not yet delivered (decision 0388): the oldest arrival among the
+    records its destination has not taken (intake and staged), and among its backup's
+    copies (ms; None: none waits)."""
+
+    stream: DeliveryStream
+    oldest: int | None
+    oldest_copy: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +150,22 @@ class FirehoseStore(Protocol):
         staged ones (decision 0344), or the backup's copies (decision 0376)."""
         ...
 
-    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+    async def waiting(
+        self, region: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Waiting]:
+        """Up to ``limit`` ACTIVE streams of ``region`` holding records, in (account, name)
+        order after ``after``, with their oldest arrivals (decision 0388: the freshness
+        gauges, a bounded page a tick)."""
+        ...
+
+    async def delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord] = (),
+    ) -> bool:  # fmt: skip
         """Records up to seq ``upto`` removed — staged ones if the record ``upto`` is staged,
-        else the intake's —, the failing streak ended and the lease let go, if ``owner``
-        still holds it (False otherwise: nothing changed)."""
+        else the intake's —, ``copies`` (a backup's, each with its arrival: decision 0388)
+        buffered in their place in the same transaction, the failing streak ended and the
+        lease let go, if ``owner`` still holds it (False otherwise: nothing changed)."""
         ...
 
     async def failed(

@@ -40,7 +40,7 @@ from andromede.firehose.model import (
     StreamStatus,
 )
 from andromede.firehose.staging import STAGED, intake_hints, is_staged, staged_wake
-from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint
+from andromede.firehose.store import BufferTotals, SealedRecord, SourceCheckpoint, Waiting
 from andromede.firehose.stream_rows_sql import described, stream_of
 
 __all__ = ["SqlFirehoseStore"]
@@ -71,6 +71,18 @@ def _intake() -> Any:
 
 def _kind(record_id: str) -> Any:  # the rows of the buffer ``record_id`` is in
     return _staged() if is_staged(record_id) else _copies() if is_backup(record_id) else _intake()
+
+
+def _row(tenant_id: str, name: str, record: SealedRecord) -> dict[str, Any]:
+    """A record that keeps its own arrival (a staged record, a backup's copy)."""
+    return {
+        "tenant_id": tenant_id,
+        "stream_name": name,
+        "record_id": record.record_id,
+        "arrived": 0 if record.arrived is None else record.arrived,
+        "size": record.size,
+        "sealed": record.sealed,
+    }
 
 
 def _recount(conn: Connection, tenant_id: str, name: str, stream: DeliveryStream) -> dict[str, Any]:
@@ -369,7 +381,47 @@ class SqlFirehoseStore:
     def _held(self, tenant_id: str, name: str, owner: str) -> Any:
         return sa.and_(_one(tenant_id, name), _S.c.lease_owner == owner)
 
-    async def delivered(self, tenant_id: str, name: str, owner: str, upto: int) -> bool:
+    async def waiting(
+        self, region: str, after: tuple[str, str] | None, limit: int
+    ) -> list[Waiting]:
+        holding = sa.and_(
+            _S.c.status == _ACTIVE, _S.c.region == region, _S.c.oldest_arrival.is_not(None)
+        )
+        if after is not None:
+            holding = sa.and_(
+                holding, sa.tuple_(_S.c.tenant_id, _S.c.stream_name) > sa.tuple_(*after)
+            )
+        page = sa.select(_S).where(holding).order_by(_S.c.tenant_id, _S.c.stream_name)
+
+        def work(conn: Connection) -> list[Waiting]:
+            found = []
+            for row in conn.execute(page.limit(limit)).mappings().all():
+                mine = sa.and_(
+                    _R.c.tenant_id == row["tenant_id"], _R.c.stream_name == row["stream_name"]
+                )
+                pending, copies = conn.execute(
+                    sa.select(
+                        sa.func.min(sa.case((_copies(), None), else_=_R.c.arrived)),
+                        sa.func.min(sa.case((_copies(), _R.c.arrived), else_=None)),
+                    ).where(mine)
+                ).one()
+                if pending is None and copies is None:
+                    continue  # delivered since the page was read
+                found.append(
+                    Waiting(
+                        stream_of(row),
+                        None if pending is None else int(pending),
+                        None if copies is None else int(copies),
+                    )
+                )
+            return found
+
+        return await self._db.read(work)
+
+    async def delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord] = (),
+    ) -> bool:  # fmt: skip
         held = sa.select(_S).where(self._held(tenant_id, name, owner)).with_for_update()
         mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
         last = sa.select(_R.c.record_id).where(mine, _R.c.seq == upto)
@@ -381,6 +433,8 @@ class SqlFirehoseStore:
             record_id = conn.execute(last).scalar()
             kind = _kind("" if record_id is None else str(record_id))
             conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, kind))
+            if copies:  # a backup's, in the same transaction (decision 0388)
+                conn.execute(sa.insert(_R), [_row(tenant_id, name, copy) for copy in copies])
             conn.execute(
                 sa.update(_S)
                 .where(_one(tenant_id, name))
@@ -437,20 +491,7 @@ class SqlFirehoseStore:
                 return False
             conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, kind))
             if records:
-                conn.execute(
-                    sa.insert(_R),
-                    [
-                        {
-                            "tenant_id": tenant_id,
-                            "stream_name": name,
-                            "record_id": r.record_id,
-                            "arrived": 0 if r.arrived is None else r.arrived,
-                            "size": r.size,
-                            "sealed": r.sealed,
-                        }
-                        for r in records
-                    ],
-                )
+                conn.execute(sa.insert(_R), [_row(tenant_id, name, r) for r in records])
             conn.execute(
                 sa.update(_S)
                 .where(_one(tenant_id, name))

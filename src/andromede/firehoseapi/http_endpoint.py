@@ -15,6 +15,7 @@ from andromede.firehose.model import HttpEndpoint, S3Destination
 from andromede.firehoseapi.errors import FirehoseWireError
 from andromede.firehoseapi.params import (
     FirehoseCall,
+    check_backup_interval,
     invalid,
     is_role_arn,
     refused,
@@ -100,6 +101,8 @@ def http_endpoint_input(
         if s3 is None and base is not None
         else call.destination(s3 or {}, extended=False, base=None if base is None else base[1])
     )
+    if s3 is not None:  # the backup buffers on its own hints (decision 0388)
+        check_backup_interval("S3Update" if not creating else "S3Configuration", backup)
     return http, backup, access_key
 
 

@@ -25,6 +25,7 @@ from andromede.firehoseapi.processing import (
 
 __all__ = [
     "FirehoseCall",
+    "check_backup_interval",
     "extended_description",
     "invalid",
     "is_kms_key_arn",
@@ -215,14 +216,7 @@ class FirehoseCall(JsonMembers):
         if given is None and start.backup is None:
             raise refused(f"{member} is required when S3BackupMode is Enabled.")
         backup = self.destination(given or {}, extended=False, base=start.backup)
-        if backup.interval_seconds < BACKUP_MIN_INTERVAL:  # decision 0379
-            # AWS: "Zero buffering … is not available for Amazon S3 backup destination";
-            # its backup's interval is 60-900 s (its exact error text is not published).
-            raise refused(
-                f"{member}.BufferingHints.IntervalInSeconds {backup.interval_seconds}: zero "
-                "buffering is not available for an Amazon S3 backup destination; the "
-                f"interval must be between {BACKUP_MIN_INTERVAL} and 900 seconds."
-            )
+        check_backup_interval(member, backup)
         return backup
 
     def _kms_key(self, config: Mapping[str, Any]) -> tuple[bool, str | None]:
@@ -269,3 +263,15 @@ def extended_description(destination: S3Destination) -> dict[str, Any]:
     """What ExtendedS3DestinationDescription adds: its processing and dynamic partitioning
     (decision 0270)."""
     return partitioning_description(destination.partitioning, destination.role_arn)
+
+
+def check_backup_interval(member: str, backup: S3Destination) -> None:
+    """An S3 backup's ``BufferingHints`` (decisions 0379, 0388): AWS's "Zero buffering … is
+    not available for Amazon S3 backup destination"; its interval is 60-900 s (the exact
+    error text is not published)."""
+    if backup.interval_seconds < BACKUP_MIN_INTERVAL:
+        raise refused(
+            f"{member}.BufferingHints.IntervalInSeconds {backup.interval_seconds}: zero "
+            "buffering is not available for an Amazon S3 backup destination; the "
+            f"interval must be between {BACKUP_MIN_INTERVAL} and 900 seconds."
+        )

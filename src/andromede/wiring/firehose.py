@@ -10,7 +10,8 @@ metrics (dimension ``DeliveryStreamName``): ``IncomingRecords``, ``IncomingBytes
 for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` —, each source
 record backup attempt ``BackupToS3.Records`` / ``.Bytes`` / ``.Success`` (decision 0376)
 and after each pass over its copies ``.DataFreshness``, the oldest copy waiting's age
-(decision 0379), each Lambda
+(decision 0379); every minute while data waits, ``DeliveryToS3.DataFreshness`` (or
+``DeliveryToHttpEndpoint.``) and ``BackupToS3.DataFreshness`` (decision 0388); each Lambda
 processor's invocation ``ExecuteProcessing.Duration`` / ``.Success`` and its records
 ``SucceedProcessing.Records`` / ``.Bytes`` (decision 0315) through the platform's metrics
 sink. The bytes ingested are billed as AWS bills Direct PUT: each record
@@ -157,6 +158,13 @@ class FirehoseMetrics:
         """AWS's ``BackupToS3.DataFreshness``: the oldest copy not yet backed up's age
         (decision 0379), in seconds."""
         self._record(stream, "BackupToS3.DataFreshness", freshness_ms / 1000, "Seconds")
+
+    def data_freshness(self, stream: DeliveryStream, destination: str, freshness_ms: int) -> None:
+        """AWS's ``DeliveryTo<destination>.DataFreshness`` each minute while data waits
+        (decision 0388), in seconds."""
+        self._record(
+            stream, f"DeliveryTo{destination}.DataFreshness", freshness_ms / 1000, "Seconds"
+        )
 
     def processed(
         self,

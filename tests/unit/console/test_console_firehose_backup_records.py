@@ -137,6 +137,7 @@ async def test_an_s3_destinations_source_backup_made_shown_kept_and_changed(
             "csrf": await csrf(client), "name": "clicks", "bucket": "landing",
             "role_arn": role, "prefix": "clicks/", "size_mb": "1", "interval_seconds": "0",
             "source_backup": "yes", "backup_bucket": "", "backup_prefix": "source/",
+            "backup_size_mb": "1", "backup_interval_seconds": "0",
         }  # fmt: skip
         refused = await client.post("/firehose", data=fields)
         assert refused.status_code == 400
@@ -144,12 +145,15 @@ async def test_an_s3_destinations_source_backup_made_shown_kept_and_changed(
         typed = form_of(refused, "create-stream-form")
         assert 'name="source_backup" value="yes" checked' in typed
         assert 'name="backup_prefix" maxlength="1024" size="40" value="source/"' in typed
-        # No zero buffering for an S3 backup (decision 0379): Firehose's words, the form kept.
+        # No zero buffering for an S3 backup (decision 0379): Firehose's words, the form kept;
+        # the backup's own hints asked apart (0388): the destination's zero is taken.
         zero = await client.post("/firehose", data=fields | {"backup_bucket": "landing"})
         assert zero.status_code == 400
-        assert "zero buffering is not available for an Amazon S3 backup" in alert(zero)
-        assert 'name="source_backup" value="yes" checked' in form_of(zero, "create-stream-form")
-        fields |= {"backup_bucket": "landing", "interval_seconds": "60"}
+        assert "S3BackupConfiguration.BufferingHints.IntervalInSeconds 0" in alert(zero)
+        kept = form_of(zero, "create-stream-form")
+        assert 'name="source_backup" value="yes" checked' in kept
+        assert 'name="backup_interval_seconds" size="5" value="0"' in kept
+        fields |= {"backup_bucket": "landing", "backup_interval_seconds": "90"}
         made = await client.post("/firehose", data=fields)
         assert made.status_code == 303, alert(made)
         await _active(console, client, "clicks")
@@ -157,14 +161,21 @@ async def test_an_s3_destinations_source_backup_made_shown_kept_and_changed(
         assert held["S3BackupMode"] == "Enabled"
         assert held["S3BackupDescription"]["BucketARN"] == "arn:aws:s3:::landing"
         assert held["S3BackupDescription"]["Prefix"] == "source/"
+        assert held["S3BackupDescription"]["BufferingHints"] == {
+            "SizeInMBs": 1, "IntervalInSeconds": 90}  # fmt: skip
+        assert held["BufferingHints"]["IntervalInSeconds"] == 0  # the destination's own
 
         page = await client.get("/firehose/clicks")
         shown = page.text.split('id="stream-source-backup">')[1].split("</td>")[0]
         assert shown.startswith("Enabled · ") and "<code>source/</code>" in shown
+        assert '<td id="stream-backup-hints">1 MiB or 90 s</td>' in page.text
+        assert 'name="backup_interval_seconds" size="5" value="90"' in form_of(
+            page, "delivery-form"
+        )
         token = await csrf(client, "/firehose/clicks")
         put = await client.post("/firehose/clicks/put-record",
                                 data={"csrf": token, "data": "x", "newline": "yes"})  # fmt: skip
-        assert put.status_code == 303, alert(put)  # delivered at 60 s, its copy too (0379)
+        assert put.status_code == 303, alert(put)
 
         update = {
             "csrf": await csrf(client, "/firehose/clicks"),
@@ -179,11 +190,14 @@ async def test_an_s3_destinations_source_backup_made_shown_kept_and_changed(
         assert "once enabled cannot be disabled" in alert(kept)
         assert '<option value="Disabled" selected>' in form_of(kept, "delivery-form")
         changed = await client.post("/firehose/clicks/delivery", data=update | {
-            "backup_mode": "Enabled", "backup_prefix": "source-v2/"})  # fmt: skip
+            "backup_mode": "Enabled", "backup_prefix": "source-v2/",
+            "backup_size_mb": "2", "backup_interval_seconds": "120"})  # fmt: skip
         assert changed.status_code == 303, alert(changed)
         held = s3_of(await described(console, client))
         assert held["S3BackupMode"] == "Enabled"
         assert held["S3BackupDescription"]["Prefix"] == "source-v2/"
+        assert held["S3BackupDescription"]["BufferingHints"] == {
+            "SizeInMBs": 2, "IntervalInSeconds": 120}  # fmt: skip
         page = await client.get("/firehose/clicks")
         assert 'value="source-v2/"' in form_of(page, "delivery-form")
 
@@ -197,13 +211,21 @@ async def test_an_http_endpoints_backup_mode_and_prefixes_changed(quick: Console
             "csrf": await csrf(client), "name": "to-collector", "destination": "http",
             "url": "https://collector.example.com/ingest", "key_source": "key",
             "retry_seconds": "300", "backup_mode": "FailedDataOnly", "bucket": "backup",
-            "role_arn": role, "size_mb": "5", "interval_seconds": "300",
+            "role_arn": role, "size_mb": "5", "interval_seconds": "0",
+            "backup_size_mb": "3", "backup_interval_seconds": "600",
         })  # fmt: skip
         assert created.status_code == 303, alert(created)
         await _active(console, client, "to-collector")
+        held = await described(console, client, "to-collector")
+        http = held["Destinations"][0]["HttpEndpointDestinationDescription"]
+        assert http["BufferingHints"] == {"SizeInMBs": 5, "IntervalInSeconds": 0}
+        assert http["S3DestinationDescription"]["BufferingHints"] == {
+            "SizeInMBs": 3, "IntervalInSeconds": 600}  # fmt: skip
         page = await client.get("/firehose/to-collector")
+        assert '<td id="stream-backup-hints">3 MiB or 600 s</td>' in page.text
         form = form_of(page, "endpoint-form")
         assert '<option value="FailedDataOnly" selected>' in form
+        assert 'name="backup_size_mb" size="5" value="3"' in form
         fields = {
             "csrf": await csrf(client, "/firehose/to-collector"),
             "version": _hidden(page, "endpoint-form", "version"),
@@ -214,6 +236,7 @@ async def test_an_http_endpoints_backup_mode_and_prefixes_changed(quick: Console
             "attributes": "", "size_mb": "5", "interval_seconds": "300", "retry_seconds": "300",
             "role_arn": role, "bucket": "backup", "backup_mode": "Sometimes",
             "prefix": "copies/", "error_prefix": "failed/",
+            "backup_size_mb": "3", "backup_interval_seconds": "30",
         }  # fmt: skip
         refused = await client.post("/firehose/to-collector/endpoint", data=fields)
         assert refused.status_code == 400
@@ -222,14 +245,23 @@ async def test_an_http_endpoints_backup_mode_and_prefixes_changed(quick: Console
             refused, "endpoint-form"
         )
 
-        saved = await client.post("/firehose/to-collector/endpoint",
-                                  data=fields | {"backup_mode": "AllData"})  # fmt: skip
+        # The backup's own interval under 60 s: Firehose's refusal, the form as typed (0388).
+        zero = await client.post("/firehose/to-collector/endpoint",
+                                 data=fields | {"backup_mode": "AllData"})  # fmt: skip
+        assert zero.status_code == 400
+        assert "S3Update.BufferingHints.IntervalInSeconds 30" in alert(zero)
+        assert 'name="backup_interval_seconds" size="5" value="30"' in form_of(
+            zero, "endpoint-form"
+        )
+        saved = await client.post("/firehose/to-collector/endpoint", data=fields | {
+            "backup_mode": "AllData", "backup_interval_seconds": "60"})  # fmt: skip
         assert saved.status_code == 303, alert(saved)
         held = await described(console, client, "to-collector")
         http = held["Destinations"][0]["HttpEndpointDestinationDescription"]
         assert http["S3BackupMode"] == "AllData"
         backup = http["S3DestinationDescription"]
         assert backup["Prefix"] == "copies/" and backup["ErrorOutputPrefix"] == "failed/"
+        assert backup["BufferingHints"] == {"SizeInMBs": 3, "IntervalInSeconds": 60}
         page = await client.get("/firehose/to-collector")
         assert "All data (AllData)" in page.text.split('id="stream-backup-mode"')[1][:80]
         assert "<code>copies/</code>" in page.text.split('id="stream-bucket"')[1][:200]

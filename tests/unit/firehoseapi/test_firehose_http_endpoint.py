@@ -145,6 +145,16 @@ async def put(world: World, *datas: bytes, name: str = "to-web") -> None:
     )
 
 
+def backup_hints(world: World, size_mb: int, interval: int) -> dict[str, Any]:
+    """The S3Configuration ``http_stream`` makes (its role and bucket), with its own hints."""
+    return {
+        "RoleARN": f"arn:aws:iam::{world.tenant_id}:role/firehose",
+        "BucketARN": "arn:aws:s3:::landing",
+        "Prefix": "copy/",
+        "BufferingHints": {"SizeInMBs": size_mb, "IntervalInSeconds": interval},
+    }
+
+
 async def keys(world: World, bucket: str = "landing") -> list[str]:
     listing = await world.objects.list_objects(bucket, prefix="", max_keys=1000)
     return sorted(o.key for o in listing.objects)
@@ -214,20 +224,88 @@ async def test_records_are_posted_as_aws_specifies(world: World, receiver: Recei
 
 
 async def test_gzip_with_all_data_backed_up(world: World, receiver: Receiver) -> None:
+    """Decision 0388: the acknowledged batch's copy waits for the S3Configuration's own
+    hints (AWS's defaults, 300 s, here), then is one object, counted as ``BackupToS3``."""
     await http_stream(
         world, receiver.url,
         RequestConfiguration={"ContentEncoding": "GZIP"}, S3BackupMode="AllData",
     )  # fmt: skip
     await put(world, b"one", b"two")
-    assert await world.deliverer.run_pass(later(61)) == 2  # the endpoint, the backup
+    sent = later(61)
+    assert await world.deliverer.run_pass(sent) == 1  # the endpoint; the copy waits
     ((headers, body),) = receiver.received
     assert headers["Content-Encoding"] == "gzip"
     document = json.loads(gzip.decompress(body))
     assert [base64.b64decode(r["data"]) for r in document["records"]] == [b"one", b"two"]
     assert "X-Amz-Firehose-Common-Attributes" not in headers  # none in this configuration
+    assert await keys(world) == []
+    assert await world.deliverer.run_pass(sent + 299_000) == 0  # not the backup's 300 s yet
+    assert await world.deliverer.run_pass(sent + 300_000) == 1  # the copy alone
     (key,) = await keys(world)
     assert key.startswith("copy/") and "/to-web-1-" in key
     assert await read(world.objects, "landing", key) == b"onetwo"
+    assert len(receiver.received) == 1  # never sent again
+    assert world.sink.total("BackupToS3.Records") == 2
+    assert world.sink.total("BackupToS3.Bytes") == 6
+    assert world.sink.total("BackupToS3.Success") == 1
+    assert world.sink.total("DeliveryToS3.Success") == 0  # the backup is not the destination
+
+
+async def test_all_data_copies_are_one_object_at_the_backups_size(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0388: batches acknowledged apart (the endpoint's 1 MiB) are backed up
+    together, at most the S3Configuration's SizeInMBs an object, each as soon as it is full."""
+    await http_stream(
+        world, receiver.url, S3BackupMode="AllData", BufferingHints={"SizeInMBs": 1,
+        "IntervalInSeconds": 60},
+        S3Configuration=backup_hints(world, 2, 900),
+    )  # fmt: skip
+    big = b"x" * 600_000
+    for _ in range(4):
+        await put(world, big)
+    start = later(61)
+    for moment in range(4):  # one record a batch (1 MiB hint), each acknowledged
+        await world.deliverer.run_pass(start + moment * 1000)
+    assert len(receiver.received) == 4
+    assert await keys(world) == []  # 1.8 MB waited, under the backup's 2 MiB
+    assert await world.deliverer.run_pass(start + 5_000) == 1  # 2.4 MB waiting: one of 2 MiB
+    (key,) = await keys(world)
+    assert len(await read(world.objects, "landing", key)) == 1_800_000
+    assert await world.deliverer.run_pass(start + 6_000) == 0  # 0.6 MB: under the size
+    assert await world.deliverer.run_pass(start + 902_999) == 0  # acknowledged at +3 s
+    assert await world.deliverer.run_pass(start + 903_000) == 1  # its interval since
+    assert world.sink.total("BackupToS3.Records") == 4
+
+
+async def test_an_endpoints_backup_takes_no_zero_buffering(world: World) -> None:
+    """Decision 0388: an S3Configuration's interval under 60 s refused as a source record
+    backup's is (0379); the endpoint's own 0 taken."""
+    await http_stream(
+        world, "https://collector.example/in",
+        BufferingHints={"SizeInMBs": 1, "IntervalInSeconds": 0},
+        S3Configuration=backup_hints(world, 1, 60),
+    )  # fmt: skip
+    for interval in (0, 59):
+        message = await world.fails(
+            "CreateDeliveryStream", "InvalidArgumentException", DeliveryStreamName="zero",
+            HttpEndpointDestinationConfiguration={
+                "EndpointConfiguration": {"Url": "https://collector.example/in"},
+                "S3Configuration": backup_hints(world, 1, interval),
+            },
+        )  # fmt: skip
+        assert "S3Configuration.BufferingHints.IntervalInSeconds" in message
+    described = await world.client("DescribeDeliveryStream", DeliveryStreamName="to-web")
+    (destination,) = described["DeliveryStreamDescription"]["Destinations"]
+    message = await world.fails(
+        "UpdateDestination", "InvalidArgumentException", DeliveryStreamName="to-web",
+        CurrentDeliveryStreamVersionId=described["DeliveryStreamDescription"]["VersionId"],
+        DestinationId=destination["DestinationId"],
+        HttpEndpointDestinationUpdate={
+            "S3Update": {"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}}
+        },
+    )  # fmt: skip
+    assert "S3Update.BufferingHints" in message
 
 
 async def test_refusals_are_retried_with_backoff_keeping_the_request_id(
@@ -260,7 +338,8 @@ async def test_a_timeout_fails_the_attempt(world: World, receiver: Receiver) -> 
     await http_stream(world, receiver.url, RetryOptions={"DurationInSeconds": 0})
     await put(world, b"slow")
     receiver.delay = 1.5  # beyond firehose_http_endpoint_timeout
-    assert await world.deliverer.run_pass(later(61)) == 1  # straight to the backup
+    assert await world.deliverer.run_pass(later(61)) == 0  # straight to the backup's buffer
+    assert await world.deliverer.run_pass(later(362)) == 1  # at its 300 s (0388)
     (key,) = await keys(world)
     (line,) = (await read(world.objects, "landing", key)).splitlines()
     assert json.loads(line)["errorCode"] == "HttpEndpoint.RequestTimeout"
@@ -277,8 +356,11 @@ async def test_past_its_retry_window_the_batch_goes_to_the_s3_backup(
     for moment in moments:
         assert await world.deliverer.run_pass(start + moment) == 0
     assert len(receiver.received) == 4
-    assert await world.deliverer.run_pass(start + 30_000) == 1  # the last, then the backup
+    assert await world.deliverer.run_pass(start + 30_000) == 0  # the last, then the backup's
     assert len(receiver.received) == 5
+    assert await keys(world) == []  # buffered on the backup's own hints (0388)
+    assert await world.deliverer.run_pass(start + 329_999) == 0
+    assert await world.deliverer.run_pass(start + 330_000) == 1
     (key,) = await keys(world)
     assert key.startswith("http-endpoint-failed/"), key
     lines = [json.loads(x) for x in (await read(world.objects, "landing", key)).splitlines()]
@@ -287,7 +369,8 @@ async def test_past_its_retry_window_the_batch_goes_to_the_s3_backup(
     assert lines[0]["errorMessage"].endswith("503: busy")
     assert lines[0]["attemptsMade"] == 5
     assert await world.deliverer.run_pass(later(500)) == 0  # out of the buffer
-    assert world.sink.total("DeliveryToS3.Success") == 1
+    assert world.sink.total("BackupToS3.Success") == 1
+    assert world.sink.total("BackupToS3.Records") == 2
     assert world.dropped == []
 
 
@@ -296,7 +379,8 @@ async def test_an_internal_address_is_never_called(tmp_path: Path) -> None:
         # 127.0.0.1 is not among the operator's networks here.
         await http_stream(world, "http://127.0.0.1:9/in", RetryOptions={"DurationInSeconds": 0})
         await put(world, b"x")
-        assert await world.deliverer.run_pass(later(61)) == 1
+        assert await world.deliverer.run_pass(later(61)) == 0
+        assert await world.deliverer.run_pass(later(362)) == 1  # the backup's 300 s
         (key,) = await keys(world)
         (line,) = (await read(world.objects, "landing", key)).splitlines()
         assert json.loads(line)["errorCode"] == "HttpEndpoint.ConnectionFailed"
@@ -463,7 +547,8 @@ async def test_the_key_read_from_a_secret_as_the_role(world: World, receiver: Re
     # The role no longer allowed: the attempt fails, the batch goes to the backup.
     await world.identity.put_role_policy(world.tenant_id, "reader", "put", put_policy())
     await put(world, b"t")
-    assert await world.deliverer.run_pass(later(200)) == 1
+    assert await world.deliverer.run_pass(later(200)) == 0
+    assert await world.deliverer.run_pass(later(501)) == 1  # the backup's 300 s
     assert len(receiver.received) == 1
     (key,) = await keys(world)
     (line,) = (await read(world.objects, "landing", key)).splitlines()
@@ -541,7 +626,8 @@ async def test_a_longer_answer_than_allowed_fails(tmp_path: Path, receiver: Rece
         receiver.answers = [
             lambda d: (200, json.dumps({"requestId": d["requestId"], "pad": "x" * 64}).encode())
         ]
-        assert await world.deliverer.run_pass(later(61)) == 1
+        assert await world.deliverer.run_pass(later(61)) == 0
+        assert await world.deliverer.run_pass(later(362)) == 1  # the backup's 300 s
         (key,) = await keys(world)
         (line,) = (await read(world.objects, "landing", key)).splitlines()
         assert json.loads(line)["errorCode"] == "HttpEndpoint.ResponseTooLarge"
@@ -550,32 +636,37 @@ async def test_a_longer_answer_than_allowed_fails(tmp_path: Path, receiver: Rece
 async def test_a_refused_all_data_copy_is_retried_never_resent(
     world: World, receiver: Receiver
 ) -> None:
-    """Decision 0270: the endpoint acknowledged the batch, the backup bucket refused its copy:
-    the copy is buffered again and written at a later pass under the same key (the batch's
-    request id), and the batch is never sent to the endpoint again."""
-    await http_stream(world, receiver.url, S3BackupMode="AllData")
+    """Decisions 0270, 0388: the endpoint acknowledged the batch, the backup bucket refused
+    its copy: the copy stays buffered and is written at a later pass, and the batch is never
+    sent to the endpoint again."""
+    await http_stream(
+        world, receiver.url, S3BackupMode="AllData",
+        S3Configuration=backup_hints(world, 1, 60),
+    )  # fmt: skip
     await world.identity.put_role_policy(
         world.tenant_id, "firehose", "put", put_policy("arn:aws:s3:::elsewhere/*")
     )
     await put(world, b"one", b"two")
-    assert await world.deliverer.run_pass(later(61)) == 1  # the endpoint only
+    start = later(61)
+    assert await world.deliverer.run_pass(start) == 1  # the endpoint only
+    assert await world.deliverer.run_pass(start + 61_000) == 0  # the copy refused
     assert await keys(world) == []
     assert world.dropped == []  # kept, not given up
+    assert world.sink.total("BackupToS3.Success") == 0
     await put(world, b"three")
-    assert await world.deliverer.run_pass(later(122)) == 0  # the copy refused again
     await world.identity.put_role_policy(world.tenant_id, "firehose", "put", put_policy())
-    assert await world.deliverer.run_pass(later(183)) == 1  # the copy alone
-    (first,) = receiver.documents()
+    assert await world.deliverer.run_pass(start + 122_000) == 2  # the copy, then "three"
     (key,) = await keys(world)
-    assert key.startswith("copy/") and key.endswith(first["requestId"])
+    assert key.startswith("copy/")
     assert await read(world.objects, "landing", key) == b"onetwo"
-    assert await world.deliverer.run_pass(later(244)) == 2  # "three", and its copy
+    assert await world.deliverer.run_pass(start + 183_000) == 1  # "three"'s copy
     documents = receiver.documents()
     assert [[base64.b64decode(r["data"]) for r in d["records"]] for d in documents] == [
         [b"one", b"two"], [b"three"],
     ]  # fmt: skip
     assert len(await keys(world)) == 2
-    assert await world.deliverer.run_pass(later(400)) == 0  # nothing left
+    assert world.sink.total("BackupToS3.Success") == 2
+    assert await world.deliverer.run_pass(later(1_000)) == 0  # nothing left
 
 
 async def test_a_refused_attempt_is_logged_as_aws_writes_it(
@@ -618,3 +709,47 @@ async def test_a_refused_attempt_is_logged_as_aws_writes_it(
         assert record["errorCode"] == "HttpEndpoint.DestinationException"
         assert record["destination"] == receiver.url
         assert record["deliveryStreamVersionId"] == 1
+
+
+async def test_data_freshness_is_said_each_minute_while_the_batch_waits(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0388: no delivery yet (the endpoint's 120 s), the oldest record's age is
+    still ``DeliveryToHttpEndpoint.DataFreshness`` each minute, as AWS reports it."""
+    await http_stream(world, receiver.url, BufferingHints={"SizeInMBs": 1,
+                                                           "IntervalInSeconds": 120})  # fmt: skip
+    await put(world, b"waits")
+
+    def freshness() -> list[float]:
+        return [p[4] for p in world.sink.points if p[2] == "DeliveryToHttpEndpoint.DataFreshness"]
+
+    assert await world.deliverer.run_pass(later(61)) == 0
+    (first,) = freshness()
+    assert 55 <= first <= 70
+    assert await world.deliverer.run_pass(later(91)) == 0  # the same minute: said once
+    assert len(freshness()) == 1
+    assert await world.deliverer.run_pass(later(122)) == 1  # delivered, then nothing waits
+    assert receiver.received and len(freshness()) == 2  # the delivery's own, 0250
+
+
+async def test_failed_records_wait_with_the_copies_and_go_out_apart(
+    world: World, receiver: Receiver
+) -> None:
+    """Decision 0388: a batch given up past its retry window waits on the backup's own hints
+    beside an acknowledged batch's AllData copy; the two kinds are never one object: the copy
+    under the backup's prefix, the error lines under ``http-endpoint-failed/``."""
+    await http_stream(world, receiver.url, S3BackupMode="AllData",
+                      RetryOptions={"DurationInSeconds": 0})  # fmt: skip
+    await put(world, b"ok")
+    assert await world.deliverer.run_pass(later(61)) == 1  # acknowledged; its copy waits
+    receiver.answers = [lambda d: (500, b"down")]
+    await put(world, b"bad")
+    assert await world.deliverer.run_pass(later(122)) == 0  # given up: its line waits
+    assert await keys(world) == []
+    assert await world.deliverer.run_pass(later(500)) == 2  # both due: two objects
+    copy, failed = await keys(world)
+    assert copy.startswith("copy/") and await read(world.objects, "landing", copy) == b"ok"
+    assert failed.startswith("http-endpoint-failed/"), failed
+    (line,) = (await read(world.objects, "landing", failed)).splitlines()
+    assert base64.b64decode(json.loads(line)["rawData"]) == b"bad"
+    assert world.sink.total("BackupToS3.Records") == 2
