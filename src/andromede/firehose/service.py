@@ -295,7 +295,7 @@ class FirehoseService:
     async def tag(self, tenant_id: str, name: str, tags: Sequence[tuple[str, str]]) -> None:
         stream = await self.get(tenant_id, name)
         merged = dict(stream.tags) | dict(tags)
-        # A stream that migration 0159 took one over the quota (decision 0390) may still
+        # A stream that migration 0157 took one over the quota (decision 0390) may still
         # change the values it has; a key more is refused.
         if len(merged) > max(self.limits.max_tags, len(stream.tags)):
             raise LimitExceeded(f"A delivery stream may carry at most {self.limits.max_tags} tags.")

@@ -25,8 +25,8 @@ The downgrade leaves the tags: they are the customer's streams' tags, shown by
 ListTagsForDeliveryStream and harmless to the release before (which ignores them); removing
 them could not tell the ones added here from the ones CreateFlowLogs or the owner added.
 
-Revision ID: 0159
-Revises: 0157
+Revision ID: 0157
+Revises: 0156
 Create Date: 2026-12-07
 """
 
@@ -40,9 +40,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0159"
-# 0157 is main's head when this is written; the lead chains it after this session's others.
-down_revision: str | None = "0157"
+revision: str = "0157"
+down_revision: str | None = "0156"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

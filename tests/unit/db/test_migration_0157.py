@@ -1,4 +1,4 @@
-"""Migration 0159 (decision 0390): on SQLite and a real PostgreSQL, a database at 0157 holding
+"""Migration 0157 (decision 0390): on SQLite and a real PostgreSQL, a database at 0156 holding
 flow logs written by the release before 0387 — to an untagged stream of their account, to one
 tagged already, to one whose owner set ``LogDeliveryEnabled=false``, to one at the 50-tag
 quota, to a stream gone, to another account's stream, and to a bucket — and the Firehose
@@ -35,7 +35,7 @@ from support.firehoseapp import REGION, World, firehose_world
 from support.json_client import CallFailed
 from support.migrations import migrate
 
-_BEFORE = "0157"
+_BEFORE = "0156"
 _THEIRS = "999999999999"
 _WHEN = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 _ENABLED = {"LogDeliveryEnabled": "true"}
@@ -98,15 +98,15 @@ def _stream_rows(url: str) -> list[tuple[Any, ...]]:
 
 
 @dataclasses.dataclass(frozen=True)
-class _At0157:
+class _At0156:
     url: str
     db: Database
     fire: World
 
 
 @pytest.fixture
-async def at_0157(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[_At0157]:
-    """The Firehose service over a database migrated to 0157."""
+async def at_0156(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[_At0156]:
+    """The Firehose service over a database migrated to 0156."""
     url = (
         request.getfixturevalue("postgres_empty_url")
         if request.param == "postgresql"
@@ -116,7 +116,7 @@ async def at_0157(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     db = open_database(url)
     try:
         async for fire in firehose_world(tmp_path / "fire", SqlFirehoseStore(db)):
-            yield _At0157(url, db, fire)
+            yield _At0156(url, db, fire)
     finally:
         await db.close()
 
@@ -166,9 +166,9 @@ async def _delivered(streams: FlowLogStreams, flow_logs: dict[str, FlowLog]) -> 
     }
 
 
-@pytest.mark.parametrize("at_0157", ["sqlite", "postgresql"], indirect=True)
-async def test_flow_logs_made_before_the_tag_keep_delivering(at_0157: _At0157) -> None:
-    fire, url, db = at_0157.fire, at_0157.url, at_0157.db
+@pytest.mark.parametrize("at_0156", ["sqlite", "postgresql"], indirect=True)
+async def test_flow_logs_made_before_the_tag_keep_delivering(at_0156: _At0156) -> None:
+    fire, url, db = at_0156.fire, at_0156.url, at_0156.db
     flow_logs = await _setting_before_0387(fire, db)
     streams = FlowLogStreams(lambda: fire.firehose)
     refused = "Access error"
@@ -185,7 +185,7 @@ async def test_flow_logs_made_before_the_tag_keep_delivering(at_0157: _At0157) -
     incoming = fire.sink.total("IncomingRecords")
     before = await fire.firehose.get(fire.tenant_id, "flows")
 
-    await asyncio.to_thread(migrate, url, "0159")
+    await asyncio.to_thread(migrate, url, "0157")
 
     # Read back as the next release reads them, and delivered by its delivery code.
     stored = {f.flow_log_id: f for f in await SqlComputeStore(db).list(FlowLog, fire.tenant_id)}
@@ -229,7 +229,7 @@ async def test_flow_logs_made_before_the_tag_keep_delivering(at_0157: _At0157) -
     rows = await asyncio.to_thread(_stream_rows, url)
     await asyncio.to_thread(migrate, url, _BEFORE, down=True)
     assert await asyncio.to_thread(_stream_rows, url) == rows
-    await asyncio.to_thread(migrate, url, "0159")
+    await asyncio.to_thread(migrate, url, "0157")
     assert await asyncio.to_thread(_stream_rows, url) == rows
 
 
@@ -268,7 +268,7 @@ def test_reads_documents_as_stored_and_ignores_what_is_not_a_stream(tmp_path: Pa
             )
     finally:
         engine.dispose()
-    migrate(url, "0159")
+    migrate(url, "0157")
     (row,) = _stream_rows(url)
     assert json.loads(row[2]) == [["team", "sec"], ["LogDeliveryEnabled", "true"]]
     assert row[3] == 4
