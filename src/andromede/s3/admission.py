@@ -21,6 +21,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.response import Scope
+from andromede.http.sigv4a import ALGORITHM_V4A
 from andromede.iam.errors import ExpiredToken
 from andromede.iam.model import Principal
 from andromede.s3.auth import Authenticated, Authenticator
@@ -53,6 +54,30 @@ _O = S3Operation
 _ARN_HOST = re.compile(r"(?P<name>[a-z0-9][a-z0-9-]{1,48}[a-z0-9])-(?P<account>[0-9]{12})")
 
 
+def _require_sigv4a(authenticated: Authenticated) -> None:
+    """A request through a Multi-Region Access Point must be signed with SigV4a (AWS: "Multi-
+    Region Access Points don't support anonymous requests"; "requests must be signed using
+    Signature Version 4A"), whose Region set the verifier already checked holds the serving
+    Region (decision 0391). An HMAC signature, even one for the serving bucket's Region, is
+    refused in the words of a wrong signature scope — AuthorizationHeaderMalformed, or
+    AuthorizationQueryParametersError for a presigned URL, as AWS answers one (decision 0391)."""
+    signed = authenticated.signed
+    if signed is None:
+        raise S3Error("AccessDenied", "Multi-Region Access Points don't support anonymous requests")
+    if signed.algorithm == ALGORITHM_V4A:
+        return
+    code, prefix = (
+        ("AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter;")
+        if signed.presigned
+        else ("AuthorizationHeaderMalformed", "The authorization header is malformed;")
+    )
+    raise S3Error(
+        code,
+        f"{prefix} requests through a Multi-Region Access Point must be signed with "
+        f"{ALGORITHM_V4A} (SigV4a), not {signed.algorithm}",
+    )
+
+
 class RequestAdmission:
     def __init__(
         self, services: S3Services, authenticator: Authenticator, audit: AuditService
@@ -83,9 +108,12 @@ class RequestAdmission:
         region: str | None,
     ) -> Authenticated:
         try:
-            return await self._auth.authenticate(
+            authenticated = await self._auth.authenticate(
                 method, raw_path, raw_query, headers, region=region
             )
+            if route.multi_region:
+                _require_sigv4a(authenticated)
+            return authenticated
         except AndromedeError as exc:
             wire = to_s3_error(exc)
             expired = exc.principal if isinstance(exc, ExpiredToken) else None

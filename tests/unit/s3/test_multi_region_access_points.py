@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 
 from andromede.settings import RegionSettings
 from andromede.storage.model import PublicAccessBlock
@@ -39,6 +41,15 @@ class World:
     @property
     def host(self) -> str:
         return f"{self.point.alias}.accesspoint.s3-global.localhost"
+
+
+def _hmac_presigned(world: World, path: str) -> str:
+    """A SigV4 (HMAC) presigned URL's path and query for the global host, for the serving
+    Region."""
+    request = AWSRequest(method="GET", url=f"http://{world.host}{path}")
+    assert world.owner.credentials is not None
+    S3SigV4QueryAuth(world.owner.credentials, "s3", REGION, expires=300).add_auth(request)
+    return str(request.url)[len(f"http://{world.host}") :]
 
 
 def _doc(*statements: dict[str, object]) -> str:
@@ -77,23 +88,22 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 
 async def test_the_active_region_serves(world: World) -> None:
-    got = await world.owner.request("GET", "/doc.txt", host=world.host)
+    got = await world.owner.request("GET", "/doc.txt", host=world.host, region_set="*")
     assert (got.status, got.body) == (200, f"from {REGION}".encode())
     dialled = (
         MultiRegionRoute(HOME, world.owner.tenant_id, REGION, PASSIVE),
         world.point.routes[1],
     )
     assert await world.points.set_routes(world.owner.tenant_id, "docs", dialled)
-    # Signed for the bucket's Region, as SigV4 must be (botocore signs SigV4a, any Region).
-    away = await world.owner.request("GET", "/doc.txt", host=world.host, region=OTHER_REGION)
+    away = await world.owner.request("GET", "/doc.txt", host=world.host, region_set="*")
     assert (away.status, away.body) == (200, f"from {OTHER_REGION}".encode())
 
 
 async def test_unknown_aliases_and_other_operations(world: World) -> None:
     unknown = "zzzzzzzzzzzzz.mrap.accesspoint.s3-global.localhost"
-    missing = await world.owner.request("GET", "/doc.txt", host=unknown)
+    missing = await world.owner.request("GET", "/doc.txt", host=unknown, region_set="*")
     assert missing.status == 404 and b"NoSuchAccessPoint" in missing.body
-    config = await world.owner.request("GET", "/?policy", host=world.host)
+    config = await world.owner.request("GET", "/?policy", host=world.host, region_set="*")
     assert config.status == 400 and b"InvalidRequest" in config.body
 
 
@@ -101,11 +111,11 @@ async def test_both_policies_decide(world: World) -> None:
     other = await world.owner.other_tenant("partner")
     grant = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{other.tenant_id}:root"},
              "Action": "s3:GetObject"}  # fmt: skip
-    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 403
+    assert (await other.request("GET", "/doc.txt", host=world.host, region_set="*")).status == 403
     arn = world.point.arn
     policy = _doc({**grant, "Resource": f"{arn}/object/*"})
     assert await world.points.set_policy(world.owner.tenant_id, "docs", policy)
-    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 403
+    assert (await other.request("GET", "/doc.txt", host=world.host, region_set="*")).status == 403
     delegation = {
         **grant,
         "Resource": f"arn:aws:s3:::{HOME}/*",
@@ -113,7 +123,7 @@ async def test_both_policies_decide(world: World) -> None:
     }
     reply = await world.owner.request("PUT", f"/{HOME}?policy", _doc(delegation).encode())
     assert reply.status == 204, reply.body
-    assert (await other.request("GET", "/doc.txt", host=world.host)).status == 200
+    assert (await other.request("GET", "/doc.txt", host=world.host, region_set="*")).status == 200
     # The bucket's delegation holds through the Multi-Region Access Point only.
     assert (await other.request("GET", f"/{HOME}/doc.txt")).status == 403
 
@@ -121,5 +131,28 @@ async def test_both_policies_decide(world: World) -> None:
     deny = {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
             "Resource": f"{arn}/object/*"}  # fmt: skip
     assert await world.points.set_policy(world.owner.tenant_id, "docs", _doc(deny))
-    assert (await world.owner.request("GET", "/doc.txt", host=world.host)).status == 403
+    assert (
+        await world.owner.request("GET", "/doc.txt", host=world.host, region_set="*")
+    ).status == 403
     assert (await world.owner.request("GET", f"/{HOME}/doc.txt")).status == 200
+
+
+async def test_sigv4a_is_required(world: World) -> None:
+    """AWS requires SigV4a through a Multi-Region Access Point: an HMAC signature is refused
+    even for the serving bucket's Region, so is an anonymous request; a SigV4a Region set
+    must hold the serving Region (or be ``*``)."""
+    hmac = await world.owner.request("GET", "/doc.txt", host=world.host, region=REGION)
+    assert (hmac.status, hmac.error_code()) == (400, "AuthorizationHeaderMalformed")
+    assert b"AWS4-ECDSA-P256-SHA256" in hmac.body
+    presigned = _hmac_presigned(world, "/doc.txt")
+    refused = await world.owner.request("GET", presigned, host=world.host, sign=False)
+    assert (refused.status, refused.error_code()) == (400, "AuthorizationQueryParametersError")
+    anonymous = await world.owner.as_anonymous().request("GET", "/doc.txt", host=world.host)
+    assert (anonymous.status, anonymous.error_code()) == (403, "AccessDenied")
+    elsewhere = await world.owner.request(
+        "GET", "/doc.txt", host=world.host, region_set=OTHER_REGION
+    )
+    assert (elsewhere.status, elsewhere.error_code()) == (400, "AuthorizationHeaderMalformed")
+    for region_set in (REGION, f"{OTHER_REGION},{REGION}", "*"):
+        got = await world.owner.request("GET", "/doc.txt", host=world.host, region_set=region_set)
+        assert (got.status, got.body) == (200, f"from {REGION}".encode()), region_set
