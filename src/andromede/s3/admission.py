@@ -43,7 +43,7 @@ from andromede.s3.router import Route
 from andromede.storage.access_points import ALIAS_SUFFIX, AccessPoint
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
-from andromede.storage.multi_region_access_points import serving_route
+from andromede.storage.multi_region_access_points import serving_region, serving_route
 from andromede.storage.versioning import is_version_id
 
 __all__ = ["RequestAdmission"]
@@ -90,11 +90,7 @@ class RequestAdmission:
         self._served = services.settings.served_region_names
         # The Region a Multi-Region Access Point request taken here is nearest to: the
         # gateway's own, or (a gateway serving other Regions only) the first it serves.
-        self._serving_region = (
-            self._settings.region
-            if self._settings.region in self._served or not self._served
-            else min(self._served)
-        )
+        self._serving_region = serving_region(self._settings.region, self._served)
 
     async def authenticate(
         self,
