@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,7 +25,10 @@ from urllib.parse import urlsplit
 
 import boto3
 import pytest
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from e2e.iam_helpers import Tenant, client_for, new_tenant
@@ -68,6 +73,21 @@ def _mrap_client(server: ServerProcess, tenant: Tenant) -> Any:
 
     s3.meta.events.register_last("before-send.s3", to_the_server)
     return s3
+
+
+def _through_global_host(server: ServerProcess, url: str, method: str, data: bytes | None) -> Any:
+    """A presigned URL of the global host used by a plain HTTP client, sent to the server's
+    address with its Host unchanged (the stand-in for DNS and TLS, as ``_mrap_client``)."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.hostname.endswith(".s3-global.amazonaws.com")
+    port = urlsplit(server.endpoint).port
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{parts.path}?{parts.query}",
+        data=data,
+        method=method,
+        headers={"Host": parts.hostname},
+    )
+    return urllib.request.urlopen(request, timeout=30)  # the caller closes it
 
 
 def _code(caught: pytest.ExceptionInfo[ClientError]) -> str:
@@ -226,3 +246,72 @@ def test_another_account_needs_the_policies(two_regions: ServerProcess) -> None:
     )
     with pytest.raises(ClientError):
         stranger_direct.get_object(Bucket=bucket, Key="shared.txt")
+
+
+def test_presigned_urls_and_copies_through_it(two_regions: ServerProcess) -> None:
+    """botocore's presigned GET and PUT URLs for the Multi-Region Access Point's ARN (SigV4a,
+    Region set ``*``) work with a plain HTTP client; a SigV4 one for the serving Region is
+    refused, as AWS requires SigV4a. CopyObject and UploadPartCopy take its ARN as
+    ``CopySource`` (botocore sends ``<arn>/object/<key>``) and read from the active Region."""
+    tenant = new_tenant(two_regions, "mrapp")
+    control = s3control_client(two_regions, tenant.access_key_id, tenant.secret_access_key)
+    direct = client_for(two_regions, "s3", tenant.access_key_id, tenant.secret_access_key)
+    french, german = f"mrap-pfr-{uuid.uuid4().hex[:10]}", f"mrap-pde-{uuid.uuid4().hex[:10]}"
+    direct.create_bucket(Bucket=french)
+    direct.create_bucket(Bucket=german, CreateBucketConfiguration={"LocationConstraint": DE})
+    control.create_multi_region_access_point(
+        AccountId=tenant.account,
+        ClientToken=uuid.uuid4().hex,
+        Details={"Name": "links", "Regions": [{"Bucket": french}, {"Bucket": german}]},
+    )
+    alias = control.get_multi_region_access_point(AccountId=tenant.account, Name="links")[
+        "AccessPoint"
+    ]["Alias"]
+    arn = f"arn:aws:s3::{tenant.account}:accesspoint/{alias}"
+    s3 = _mrap_client(two_regions, tenant)
+
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": arn, "Key": "link.txt"}, ExpiresIn=300
+    )
+    assert "X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256" in put_url and "X-Amz-Region-Set=%2A" in put_url
+    with _through_global_host(two_regions, put_url, "PUT", b"via a link") as answer:
+        assert answer.status == 200
+    assert direct.get_object(Bucket=french, Key="link.txt")["Body"].read() == b"via a link"
+    get_url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": arn, "Key": "link.txt"}, ExpiresIn=300
+    )
+    with _through_global_host(two_regions, get_url, "GET", None) as answer:
+        assert answer.read() == b"via a link"
+    # SigV4 (HMAC) for the serving Region: a valid signature, refused through the door.
+    hmac_request = AWSRequest(method="GET", url=get_url.partition("?")[0])
+    credentials = Credentials(tenant.access_key_id, tenant.secret_access_key)
+    S3SigV4QueryAuth(credentials, "s3", REGION, expires=300).add_auth(hmac_request)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _through_global_host(two_regions, str(hmac_request.url), "GET", None)
+    assert refused.value.code == 400
+    assert b"AuthorizationQueryParametersError" in refused.value.read()
+
+    # Copies whose source is the Multi-Region Access Point: read from the active Region.
+    direct.put_object(Bucket=german, Key="link.txt", Body=b"ueber einen Link")
+    source = {"Bucket": arn, "Key": "link.txt"}
+    direct.copy_object(Bucket=german, Key="copied.txt", CopySource=source)
+    assert direct.get_object(Bucket=german, Key="copied.txt")["Body"].read() == b"via a link"
+    control.submit_multi_region_access_point_routes(
+        AccountId=tenant.account,
+        Mrap=arn,
+        RouteUpdates=[
+            {"Region": FR, "TrafficDialPercentage": 0},
+            {"Region": DE, "TrafficDialPercentage": 100},
+        ],
+    )
+    upload = direct.create_multipart_upload(Bucket=french, Key="parts.txt")["UploadId"]
+    part = direct.upload_part_copy(
+        Bucket=french, Key="parts.txt", UploadId=upload, PartNumber=1, CopySource=source
+    )
+    direct.complete_multipart_upload(
+        Bucket=french,
+        Key="parts.txt",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["CopyPartResult"]["ETag"]}]},
+    )
+    assert direct.get_object(Bucket=french, Key="parts.txt")["Body"].read() == (b"ueber einen Link")

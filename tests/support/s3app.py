@@ -19,6 +19,7 @@ import defusedxml.ElementTree as ElementTree
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.crt.auth import CrtS3SigV4AsymAuth
 
 from andromede.app import operator_access_service, s3_services, storage_limits, topic_service
 from andromede.audit.access_service import OperatorAccessService
@@ -142,16 +143,20 @@ class Client:
         stall: bool = False,
         source_ip: str | None = None,
         host: str = "127.0.0.1:9000",
+        region_set: str | None = None,
     ) -> Reply:
         """Send one request; ``sign=False`` sends ``headers`` as given (pre-signed by the
         caller, or anonymous); ``stall`` announces the body but never sends it; ``source_ip``
         is the client address the server sees (none by default); ``host`` the Host header sent
-        (a website endpoint's, say), signed as sent."""
+        (a website endpoint's, say), signed as sent; ``region_set`` signs with SigV4a (the
+        CRT's signer, as botocore signs for a Multi-Region Access Point) for that set."""
         url = f"http://{host}{path}"
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         if "x-amz-content-sha256" not in {k.lower() for k in request.headers}:
             request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-        if sign and self.credentials is not None:
+        if sign and self.credentials is not None and region_set is not None:
+            CrtS3SigV4AsymAuth(self.credentials, "s3", region_set).add_auth(request)
+        elif sign and self.credentials is not None:
             S3SigV4Auth(self.credentials, "s3", region).add_auth(request)
         prepared = request.prepare()
         raw_path, _, query = prepared.url[len(f"http://{host}") :].partition("?")

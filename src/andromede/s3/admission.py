@@ -21,6 +21,7 @@ from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.response import Scope
+from andromede.http.sigv4a import ALGORITHM_V4A
 from andromede.iam.errors import ExpiredToken
 from andromede.iam.model import Principal
 from andromede.s3.auth import Authenticated, Authenticator
@@ -42,7 +43,7 @@ from andromede.s3.router import Route
 from andromede.storage.access_points import ALIAS_SUFFIX, AccessPoint
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
-from andromede.storage.multi_region_access_points import serving_route
+from andromede.storage.multi_region_access_points import serving_region, serving_route
 from andromede.storage.versioning import is_version_id
 
 __all__ = ["RequestAdmission"]
@@ -51,6 +52,30 @@ _O = S3Operation
 # The host botocore builds from an access point ARN and a custom endpoint (decision 0381):
 # ``<name>-<account>.<endpoint host>`` — a name of AWS's rules, a 12-digit account.
 _ARN_HOST = re.compile(r"(?P<name>[a-z0-9][a-z0-9-]{1,48}[a-z0-9])-(?P<account>[0-9]{12})")
+
+
+def _require_sigv4a(authenticated: Authenticated) -> None:
+    """A request through a Multi-Region Access Point must be signed with SigV4a (AWS: "Multi-
+    Region Access Points don't support anonymous requests"; "requests must be signed using
+    Signature Version 4A"), whose Region set the verifier already checked holds the serving
+    Region (decision 0391). An HMAC signature, even one for the serving bucket's Region, is
+    refused in the words of a wrong signature scope — AuthorizationHeaderMalformed, or
+    AuthorizationQueryParametersError for a presigned URL, as AWS answers one (decision 0391)."""
+    signed = authenticated.signed
+    if signed is None:
+        raise S3Error("AccessDenied", "Multi-Region Access Points don't support anonymous requests")
+    if signed.algorithm == ALGORITHM_V4A:
+        return
+    code, prefix = (
+        ("AuthorizationQueryParametersError", "Error parsing the X-Amz-Credential parameter;")
+        if signed.presigned
+        else ("AuthorizationHeaderMalformed", "The authorization header is malformed;")
+    )
+    raise S3Error(
+        code,
+        f"{prefix} requests through a Multi-Region Access Point must be signed with "
+        f"{ALGORITHM_V4A} (SigV4a), not {signed.algorithm}",
+    )
 
 
 class RequestAdmission:
@@ -65,11 +90,7 @@ class RequestAdmission:
         self._served = services.settings.served_region_names
         # The Region a Multi-Region Access Point request taken here is nearest to: the
         # gateway's own, or (a gateway serving other Regions only) the first it serves.
-        self._serving_region = (
-            self._settings.region
-            if self._settings.region in self._served or not self._served
-            else min(self._served)
-        )
+        self._serving_region = serving_region(self._settings.region, self._served)
 
     async def authenticate(
         self,
@@ -83,9 +104,12 @@ class RequestAdmission:
         region: str | None,
     ) -> Authenticated:
         try:
-            return await self._auth.authenticate(
+            authenticated = await self._auth.authenticate(
                 method, raw_path, raw_query, headers, region=region
             )
+            if route.multi_region:
+                _require_sigv4a(authenticated)
+            return authenticated
         except AndromedeError as exc:
             wire = to_s3_error(exc)
             expired = exc.principal if isinstance(exc, ExpiredToken) else None

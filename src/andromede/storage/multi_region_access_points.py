@@ -44,6 +44,7 @@ __all__ = [
     "SqlMultiRegionAccessPointStore",
     "is_alias",
     "new_alias",
+    "serving_region",
     "serving_route",
 ]
 
@@ -116,6 +117,12 @@ class MultiRegionAccessPoint:
             policy=self.policy,
             public_access_block=self.public_access_block,
         )
+
+
+def serving_region(region: str, served: frozenset[str]) -> str:
+    """The Region a Multi-Region Access Point request taken by a gateway is nearest to: the
+    gateway's own, or (a gateway serving other Regions only) the first it serves."""
+    return region if region in served or not served else min(served)
 
 
 def serving_route(

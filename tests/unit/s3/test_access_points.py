@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -264,6 +265,19 @@ async def test_a_copy_source_named_by_alias_reads_through_the_access_point(world
         "PUT", f"/{world.alias}/copy2.txt", headers={"x-amz-copy-source": f"{world.alias}/doc.txt"}
     )
     assert refused.status == 403
+    # By its ARN, as botocore sends a CopySource whose Bucket is one (decision 0391): the
+    # same door, the same Deny.
+    by_arn = {"x-amz-copy-source": quote(f"{world.arn}/object/doc.txt", safe="/-._~")}
+    refused = await world.user.request("PUT", f"/{world.alias}/copy3.txt", headers=by_arn)
+    assert refused.status == 403
+    await world.set_point_policy(
+        _statement("Allow", {"AWS": _user_arn(world)}, "s3:*", f"{world.arn}/object/*"),
+    )
+    copied = await world.user.request("PUT", f"/{world.alias}/copy3.txt", headers=by_arn)
+    assert copied.status == 200, copied.body
+    elsewhere = {"x-amz-copy-source": by_arn["x-amz-copy-source"].replace(REGION, "eu-xx-9")}
+    missing = await world.user.request("PUT", f"/{world.alias}/copy4.txt", headers=elsewhere)
+    assert (missing.status, missing.error_code()) == (404, "NoSuchAccessPoint")
 
 
 async def test_another_accounts_access_point_on_the_bucket(world: World) -> None:

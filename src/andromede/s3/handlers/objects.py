@@ -34,6 +34,7 @@ from andromede.s3.handlers.common import (
     write_replication_status,
     xml_response,
 )
+from andromede.s3.handlers.copy_sources import source_bucket, split_arn_source
 from andromede.s3.handlers.encryption import (
     check_kms_read,
     copy_source_customer_key,
@@ -57,7 +58,6 @@ from andromede.s3.request import S3Context, parse_checksum_algorithm
 from andromede.s3.request_payment import check_request_payer
 from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage import errors as storage_errors
-from andromede.storage.access_points import ALIAS_SUFFIX
 from andromede.storage.model import (
     Bucket,
     ChecksumAlgorithm,
@@ -476,8 +476,8 @@ class CopySource(NamedTuple):
 
 
 def resolve_copy_source(ctx: S3Context) -> tuple[str, str, str | None]:
-    """Bucket, key and version id (None: the current version) of ``x-amz-copy-source``
-    (``[/]bucket/key[?versionId=…]``, URL-encoded)."""
+    """Bucket (or access point ARN), key and version id (None: the current version) of
+    ``x-amz-copy-source`` (``[/]bucket/key[?versionId=…]``, URL-encoded)."""
     raw = ctx.headers["x-amz-copy-source"]
     path, _, query = raw.partition("?")
     version_id = None
@@ -487,6 +487,8 @@ def resolve_copy_source(ctx: S3Context) -> tuple[str, str, str | None]:
             raise S3Error("InvalidArgument", "Invalid version id specified")
         version_id = value or None
     decoded = unquote(path).lstrip("/")
+    if (through_arn := split_arn_source(decoded)) is not None:
+        return *through_arn, version_id  # an access point's ARN (decision 0391)
     bucket, sep, key = decoded.partition("/")
     if not bucket or not sep or not key:
         raise S3Error(
@@ -502,13 +504,9 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> CopySource:
     400 InvalidRequest (AWS: a delete marker may not be a copy source), a current one a
     missing key."""
     bucket_name, key, version_id = resolve_copy_source(ctx)
-    point = None
-    if bucket_name.endswith(ALIAS_SUFFIX) and svc.access_points is not None:
-        # A source named by an access point's alias (decision 0157): its bucket, read through
-        # the access point, whose policy then decides the read as well as the bucket's.
-        found = await svc.access_points.by_alias(bucket_name)
-        if found is not None:
-            bucket_name, point = found.bucket, found.use(svc.settings.region)
+    # A source named by an access point's alias (decision 0157) or ARN (0391): its bucket,
+    # read through the access point, whose policy then decides the read as the bucket's does.
+    bucket_name, point = await source_bucket(svc, bucket_name)
     bucket = await svc.objects.get_bucket(bucket_name)
     if point is not None:
         bucket = dataclasses.replace(bucket, access_point=point)
