@@ -5,7 +5,8 @@ Create/Get/Delete/ListAccessPoints and Put/Get/DeleteAccessPointPolicy,
 GetAccessPointPolicyStatus, in AWS's REST-XML shapes. A ``VpcConfiguration`` names one of
 the account's VPCs (decision 0157's addendum): the access point's network origin is then
 ``VPC`` and S3 serves it only through a VPC endpoint of that VPC. The Object Lambda calls are
-refused (their own paths: ``NotImplemented`` from the operation table).
+refused (their own paths: ``NotImplemented`` from the operation table). CreateAccessPoint's
+``Tags`` are the access point's first tags (decision 0392), as TagResource would set them.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from andromede.iam.policy import (
 )
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.public_access_block import NAMESPACE, parse_block
+from andromede.s3control.resource_tags import parse_tag_list
 from andromede.storage.access_points import (
     AccessPoint,
     AccessPointExists,
     AccessPointQuotaExceeded,
     AccessPointStore,
+    Tags,
     access_point_name_problem,
     new_alias,
 )
@@ -51,7 +54,7 @@ __all__ = ["AccessPointCalls"]
 
 _XML = [("Content-Type", "application/xml")]
 _CREATE_FIELDS = frozenset(
-    {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration"}
+    {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration", "Tags"}
 )
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 # Whether an account owns a VPC (account, VPC id); None where no compute service runs.
@@ -80,18 +83,19 @@ class CreateRequest:
     bucket_account: str | None
     block: PublicAccessBlock
     vpc_id: str | None = None
+    tags: Tags = ()
 
 
 def parse_create(body: bytes) -> CreateRequest:
     """A ``CreateAccessPointRequest``: ``Bucket`` required; Block Public Access all on unless
     the document says otherwise (a switch it leaves out: off, as in the configuration's own
-    document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Scope`` and ``Tags`` not served
-    (501) unless empty."""
+    document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Tags`` as TagResource takes them;
+    ``Scope`` (directory buckets' access points only) not served (501) unless empty."""
     root = _document(body, "CreateAccessPointRequest")
     fields: dict[str, Element] = {}
     for child in root:
         name = _local(child.tag)
-        if name in ("Scope", "Tags"):
+        if name == "Scope":
             # Some SDKs send them empty; one that says something is not served, rather than
             # ignored.
             if len(child) or (child.text or "").strip():
@@ -111,7 +115,8 @@ def parse_create(body: bytes) -> CreateRequest:
     account = (account_element.text or "").strip() if account_element is not None else None
     block_element = fields.get("PublicAccessBlockConfiguration")
     block = PublicAccessBlock() if block_element is None else parse_block(tostring(block_element))
-    return CreateRequest(bucket, account or None, block, vpc_id)
+    tags = parse_tag_list(fields["Tags"]) if "Tags" in fields else ()
+    return CreateRequest(bucket, account or None, block, vpc_id, tags)
 
 
 def _vpc_id(element: Element) -> str:
@@ -224,6 +229,7 @@ class AccessPointCalls:
             public_access_block=request.block,
             created_at=now,
             vpc_id=request.vpc_id,
+            tags=request.tags,
         )
         try:
             await self._store.create(point, quota=self._quota)

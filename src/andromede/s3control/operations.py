@@ -1,7 +1,7 @@
 """The S3 Control operations: each request's method and path (under ``/v20180820``) to the
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
 NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum;
-access points: decision 0157)."""
+access points: decision 0157; resource tags: decision 0392)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import re
 __all__ = [
     "MULTI_REGION_OPERATIONS",
     "PATH_PREFIX",
+    "TAG_OPERATIONS",
     "S3ControlOperation",
     "access_point_of",
     "job_of",
@@ -48,6 +49,10 @@ class S3ControlOperation(enum.Enum):
         "s3:GetAccessPointPolicyStatus",
         True,
     )
+    # Tags of access points and buckets (decision 0392).
+    TagResource = ("TagResource", "s3:TagResource", True)
+    UntagResource = ("UntagResource", "s3:UntagResource", True)
+    ListTagsForResource = ("ListTagsForResource", "s3:ListTagsForResource", True)
     # Multi-Region Access Points (decision 0385); AWS's IAM actions (the routes' are
     # s3:GetMultiRegionAccessPointRoutes and s3:SubmitMultiRegionAccessPointRoutes).
     CreateMultiRegionAccessPoint = (
@@ -107,6 +112,12 @@ class S3ControlOperation(enum.Enum):
 
 _O = S3ControlOperation
 MULTI_REGION_OPERATIONS = frozenset(o for o in S3ControlOperation if "MultiRegion" in o.wire_name)
+TAG_OPERATIONS = frozenset({_O.TagResource, _O.UntagResource, _O.ListTagsForResource})
+_TAGS: dict[str, S3ControlOperation] = {
+    "POST": _O.TagResource,
+    "DELETE": _O.UntagResource,
+    "GET": _O.ListTagsForResource,
+}
 _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("GET", "configuration/publicAccessBlock"): _O.GetPublicAccessBlock,
     ("PUT", "configuration/publicAccessBlock"): _O.PutPublicAccessBlock,
@@ -149,6 +160,9 @@ def route(method: str, path: str) -> S3ControlOperation:
     found = _EXACT.get((method, rest))
     if found is not None:
         return found
+    if rest.startswith("tags/") and len(rest) > len("tags/"):
+        # The resource's ARN follows, its own ``/`` included (``{resourceArn+}``).
+        return _TAGS.get(method, _O.Unknown)
     point = _ACCESS_POINT.fullmatch(rest)
     if point is not None:
         return _ACCESS_POINT_CALLS.get((method, point.group(2)), _O.Unknown)

@@ -14,9 +14,9 @@ Access (row format 2), changed in one transaction so that two taggings never los
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-import json
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -319,9 +319,7 @@ class SqlAccessPointStore:
     async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
         where = (_T.c.tenant_id == tenant_id, _T.c.name == name)
         query = (
-            sa.select(_T.c.public_access_block, _T.c.format_version)
-            .where(*where)
-            .with_for_update()
+            sa.select(_T.c.public_access_block, _T.c.format_version).where(*where).with_for_update()
         )
 
         def work(conn: Connection) -> bool:
