@@ -7,6 +7,9 @@ the account's VPCs (decision 0157's addendum): the access point's network origin
 ``VPC`` and S3 serves it only through a VPC endpoint of that VPC. The Object Lambda calls are
 refused (their own paths: ``NotImplemented`` from the operation table). CreateAccessPoint's
 ``Tags`` are the access point's first tags (decision 0392), as TagResource would set them.
+Put/Get/DeleteAccessPointScope are for access points of directory buckets, which are not
+served: one of that shape (``…--xa-s3``) is 501, any other name is not one of them (S3
+Express's control endpoint answers ``NoSuchAccessPoint``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ _CREATE_FIELDS = frozenset(
     {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration", "Tags"}
 )
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+# A directory bucket's access point: a base name, its zone id, ``--xa-s3``.
+_DIRECTORY_ACCESS_POINT_SUFFIX = "--xa-s3"
 # Whether an account owns a VPC (account, VPC id); None where no compute service runs.
 VpcOwned = Callable[[str, str], Awaitable[bool]]
 
@@ -351,3 +356,14 @@ class AccessPointCalls:
         xml.element("IsPublic", is_public(load_policy(point.policy, kind=PolicyKind.RESOURCE)))
         xml.close("PolicyStatus")
         return Response(headers=list(_XML), body=xml.document())
+
+    async def scope(self, account: str, name: str) -> Response:
+        """Put/Get/DeleteAccessPointScope: a scope is a directory bucket's access point's
+        (AWS sends these calls to S3 Express's control endpoint, which knows no general
+        purpose bucket's access point)."""
+        if name.endswith(_DIRECTORY_ACCESS_POINT_SUFFIX):
+            raise S3ControlError("NotImplemented", "Directory buckets are not served")
+        raise S3ControlError(
+            "NoSuchAccessPoint",
+            f"{name} is not an access point of a directory bucket: only those have a scope",
+        )

@@ -44,6 +44,7 @@ from andromede.s3control.multi_region_access_points import MultiRegionCalls
 from andromede.s3control.operations import (
     MULTI_REGION_OPERATIONS,
     PATH_PREFIX,
+    SCOPE_OPERATIONS,
     TAG_OPERATIONS,
     S3ControlOperation,
     access_point_of,
@@ -317,6 +318,8 @@ class S3ControlApp:
             return await points.delete_policy(account, name)
         if operation is _O.GetAccessPointPolicyStatus:
             return await points.policy_status(account, name)
+        if operation in SCOPE_OPERATIONS:
+            return await points.scope(account, name)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:

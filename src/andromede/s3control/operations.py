@@ -11,6 +11,7 @@ import re
 __all__ = [
     "MULTI_REGION_OPERATIONS",
     "PATH_PREFIX",
+    "SCOPE_OPERATIONS",
     "TAG_OPERATIONS",
     "S3ControlOperation",
     "access_point_of",
@@ -49,6 +50,11 @@ class S3ControlOperation(enum.Enum):
         "s3:GetAccessPointPolicyStatus",
         True,
     )
+    # The scope of directory buckets' access points (S3 Express's control endpoint, its
+    # s3express: actions): answered for general purpose buckets' (decision 0392).
+    PutAccessPointScope = ("PutAccessPointScope", "s3express:PutAccessPointScope", True)
+    GetAccessPointScope = ("GetAccessPointScope", "s3express:GetAccessPointScope", True)
+    DeleteAccessPointScope = ("DeleteAccessPointScope", "s3express:DeleteAccessPointScope", True)
     # Tags of access points and buckets (decision 0392).
     TagResource = ("TagResource", "s3:TagResource", True)
     UntagResource = ("UntagResource", "s3:UntagResource", True)
@@ -112,6 +118,9 @@ class S3ControlOperation(enum.Enum):
 
 _O = S3ControlOperation
 MULTI_REGION_OPERATIONS = frozenset(o for o in S3ControlOperation if "MultiRegion" in o.wire_name)
+SCOPE_OPERATIONS = frozenset(
+    {_O.PutAccessPointScope, _O.GetAccessPointScope, _O.DeleteAccessPointScope}
+)
 TAG_OPERATIONS = frozenset({_O.TagResource, _O.UntagResource, _O.ListTagsForResource})
 _TAGS: dict[str, S3ControlOperation] = {
     "POST": _O.TagResource,
@@ -141,7 +150,7 @@ _MULTI_REGION_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("PATCH", "routes"): _O.SubmitMultiRegionAccessPointRoutes,
 }
 _ASYNC_REQUEST = re.compile(r"async-requests/mrap/(arn:.+)")
-_ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus))?")
+_ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus|scope))?")
 _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("PUT", None): _O.CreateAccessPoint,
     ("GET", None): _O.GetAccessPoint,
@@ -150,6 +159,9 @@ _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("GET", "policy"): _O.GetAccessPointPolicy,
     ("DELETE", "policy"): _O.DeleteAccessPointPolicy,
     ("GET", "policyStatus"): _O.GetAccessPointPolicyStatus,
+    ("PUT", "scope"): _O.PutAccessPointScope,
+    ("GET", "scope"): _O.GetAccessPointScope,
+    ("DELETE", "scope"): _O.DeleteAccessPointScope,
 }
 _JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
