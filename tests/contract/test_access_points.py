@@ -113,3 +113,31 @@ async def test_the_policy_is_set_and_removed(store: AccessPointStore) -> None:
     assert found is not None
     assert found.policy is None
     assert not await store.set_policy("222222222222", "app", "{}")
+
+
+async def test_tags_are_kept_and_changed_in_place(store: AccessPointStore) -> None:
+    # Decision 0392: the first tags come with the access point, TagResource and UntagResource
+    # change them through change_tags, and the rest of the access point stays as it was.
+    created = dataclasses.replace(point("app"), tags=(("team", "blue"),))
+    await store.create(created, quota=10)
+    assert (await store.get("111111111111", "app")) == created
+    assert await store.change_tags("111111111111", "app", lambda tags: (*tags, ("env", "prod")))
+    found = await store.get("111111111111", "app")
+    assert found is not None
+    assert found.tags == (("team", "blue"), ("env", "prod"))
+    assert found.public_access_block == created.public_access_block
+    assert await store.by_alias(created.alias) == found
+    assert not await store.change_tags("222222222222", "app", lambda tags: ())
+    assert not await store.change_tags("111111111111", "nope", lambda tags: ())
+
+
+async def test_a_refused_tag_change_changes_nothing(store: AccessPointStore) -> None:
+    await store.create(dataclasses.replace(point("app"), tags=(("a", "1"),)), quota=10)
+
+    def refuse(tags: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        raise ValueError("too many")
+
+    with pytest.raises(ValueError):
+        await store.change_tags("111111111111", "app", refuse)
+    found = await store.get("111111111111", "app")
+    assert found is not None and found.tags == (("a", "1"),)

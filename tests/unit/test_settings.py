@@ -347,3 +347,11 @@ def test_the_multi_region_access_point_quota() -> None:
     assert load_settings().max_multi_region_access_points_per_account == 100
     with pytest.raises(ConfigurationError, match="max_multi_region_access_points_per_account"):
         load_settings(max_multi_region_access_points_per_account=-1)
+
+
+def test_fips_access_point_endpoints_are_off_unless_declared() -> None:
+    # Decision 0392: only a deployment whose cryptography is FIPS-validated turns them on.
+    assert load_settings().s3_access_point_fips_endpoints is False
+    assert load_settings(s3_access_point_fips_endpoints=True).s3_access_point_fips_endpoints
+    with pytest.raises(ConfigurationError, match="s3_access_point_fips_endpoints"):
+        load_settings(s3_access_point_fips_endpoints="perhaps")

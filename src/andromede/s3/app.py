@@ -85,6 +85,7 @@ class S3App:
             self._settings.s3_domain,
             self._settings.s3_access_point_domain,
             self._settings.s3_multi_region_access_point_domain,
+            fips_endpoints=self._settings.s3_access_point_fips_endpoints,
         )
         self._admission = RequestAdmission(
             services, Authenticator(identity, services.settings), audit

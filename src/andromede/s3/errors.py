@@ -152,6 +152,8 @@ CATALOGUE: Final[dict[str, tuple[int, str]]] = {
     "InvalidPartNumber": (416, "The requested partnumber is not satisfiable"),
     "InvalidRange": (416, "The requested range is not satisfiable"),
     "InvalidRequest": (400, "Invalid Request"),
+    # A FIPS access point endpoint where the deployment declares none (decision 0392).
+    "EndpointNotFound": (400, "Direct requests to the correct endpoint."),
     "InvalidStorageClass": (400, "The storage class you specified is not valid"),
     "InvalidURI": (400, "Couldn't parse the specified URI."),
     "KeyTooLongError": (400, "Your key is too long"),

@@ -5,7 +5,10 @@ any) it names and which :class:`S3Operation` it asks for. The operation comes fr
 the scope (service, bucket, object) and the first sub-resource query parameter found, in the
 order of the tables below (S3 gives ``uploadId`` precedence over ``partNumber`` and so on).
 An access point's own endpoint, ``<name>-<account>.s3-accesspoint.<region>.<domain>``, names
-it unambiguously (decision 0381): the route carries its region.
+it unambiguously (decision 0381): the route carries its region. Its dual-stack form
+(``s3-accesspoint.dualstack``) is the same endpoint; its FIPS forms (``s3-accesspoint-fips``,
+``s3-accesspoint-fips.dualstack``) only where the deployment declares FIPS endpoints, else
+``EndpointNotFound`` (decision 0392).
 """
 
 from __future__ import annotations
@@ -164,7 +167,12 @@ def bucket_under(host: str, suffix: str) -> str | None:
 
 class Router:
     def __init__(
-        self, domain: str, access_point_domain: str = "", multi_region_domain: str = ""
+        self,
+        domain: str,
+        access_point_domain: str = "",
+        multi_region_domain: str = "",
+        *,
+        fips_endpoints: bool = False,
     ) -> None:
         self._suffix = "." + domain.lower().strip(".")
         mrap_domain = multi_region_domain.lower().strip(".")
@@ -179,15 +187,19 @@ class Router:
             else None
         )
         ap_domain = access_point_domain.lower().strip(".")
-        # AWS's access point endpoint: <name>-<account>.s3-accesspoint.<region>.<domain>.
+        # AWS's access point endpoint: <name>-<account>.s3-accesspoint.<region>.<domain>, and
+        # the forms botocore builds with use_dualstack_endpoint / use_fips_endpoint:
+        # s3-accesspoint.dualstack, s3-accesspoint-fips, s3-accesspoint-fips.dualstack.
         self._access_point_host = (
             re.compile(
                 r"(?P<bucket>[a-z0-9][a-z0-9-]{1,48}[a-z0-9]-[0-9]{12})"
-                rf"\.s3-accesspoint\.(?P<region>[a-z0-9][a-z0-9-]*[a-z0-9])\.{re.escape(ap_domain)}"
+                r"\.s3-accesspoint(?P<fips>-fips)?(?:\.dualstack)?"
+                rf"\.(?P<region>[a-z0-9][a-z0-9-]*[a-z0-9])\.{re.escape(ap_domain)}"
             )
             if ap_domain
             else None
         )
+        self._fips_endpoints = fips_endpoints
 
     def access_point_from_host(self, host: str) -> tuple[str, str] | None:
         """``<name>-<account>`` and the region of an access point endpoint's host."""
@@ -195,7 +207,13 @@ class Router:
             return None
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         found = self._access_point_host.fullmatch(name.lower().rstrip("."))
-        return None if found is None else (found["bucket"], found["region"])
+        if found is None:
+            return None
+        if found["fips"] and not self._fips_endpoints:
+            # A client that asks for a FIPS endpoint relies on FIPS-validated cryptography;
+            # serving it from a deployment that does not declare it would be a false promise.
+            raise S3Error("EndpointNotFound", "This deployment serves no FIPS endpoint")
+        return found["bucket"], found["region"]
 
     def multi_region_alias(self, host: str) -> str | None:
         """The alias a Multi-Region Access Point's global host names (None: another host)."""

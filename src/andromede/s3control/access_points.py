@@ -5,7 +5,11 @@ Create/Get/Delete/ListAccessPoints and Put/Get/DeleteAccessPointPolicy,
 GetAccessPointPolicyStatus, in AWS's REST-XML shapes. A ``VpcConfiguration`` names one of
 the account's VPCs (decision 0157's addendum): the access point's network origin is then
 ``VPC`` and S3 serves it only through a VPC endpoint of that VPC. The Object Lambda calls are
-refused (their own paths: ``NotImplemented`` from the operation table).
+refused (their own paths: ``NotImplemented`` from the operation table). CreateAccessPoint's
+``Tags`` are the access point's first tags (decision 0392), as TagResource would set them.
+Put/Get/DeleteAccessPointScope are for access points of directory buckets, which are not
+served: one of that shape (``…--xa-s3``) is 501, any other name is not one of them (S3
+Express's control endpoint answers ``NoSuchAccessPoint``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ from andromede.iam.policy import (
 )
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.public_access_block import NAMESPACE, parse_block
+from andromede.s3control.resource_tags import parse_tag_list
 from andromede.storage.access_points import (
     AccessPoint,
     AccessPointExists,
     AccessPointQuotaExceeded,
     AccessPointStore,
+    Tags,
     access_point_name_problem,
     new_alias,
 )
@@ -51,9 +57,11 @@ __all__ = ["AccessPointCalls"]
 
 _XML = [("Content-Type", "application/xml")]
 _CREATE_FIELDS = frozenset(
-    {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration"}
+    {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration", "Tags"}
 )
 _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
+# A directory bucket's access point: a base name, its zone id, ``--xa-s3``.
+_DIRECTORY_ACCESS_POINT_SUFFIX = "--xa-s3"
 # Whether an account owns a VPC (account, VPC id); None where no compute service runs.
 VpcOwned = Callable[[str, str], Awaitable[bool]]
 
@@ -80,18 +88,19 @@ class CreateRequest:
     bucket_account: str | None
     block: PublicAccessBlock
     vpc_id: str | None = None
+    tags: Tags = ()
 
 
 def parse_create(body: bytes) -> CreateRequest:
     """A ``CreateAccessPointRequest``: ``Bucket`` required; Block Public Access all on unless
     the document says otherwise (a switch it leaves out: off, as in the configuration's own
-    document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Scope`` and ``Tags`` not served
-    (501) unless empty."""
+    document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Tags`` as TagResource takes them;
+    ``Scope`` (directory buckets' access points only) not served (501) unless empty."""
     root = _document(body, "CreateAccessPointRequest")
     fields: dict[str, Element] = {}
     for child in root:
         name = _local(child.tag)
-        if name in ("Scope", "Tags"):
+        if name == "Scope":
             # Some SDKs send them empty; one that says something is not served, rather than
             # ignored.
             if len(child) or (child.text or "").strip():
@@ -111,7 +120,8 @@ def parse_create(body: bytes) -> CreateRequest:
     account = (account_element.text or "").strip() if account_element is not None else None
     block_element = fields.get("PublicAccessBlockConfiguration")
     block = PublicAccessBlock() if block_element is None else parse_block(tostring(block_element))
-    return CreateRequest(bucket, account or None, block, vpc_id)
+    tags = parse_tag_list(fields["Tags"]) if "Tags" in fields else ()
+    return CreateRequest(bucket, account or None, block, vpc_id, tags)
 
 
 def _vpc_id(element: Element) -> str:
@@ -224,6 +234,7 @@ class AccessPointCalls:
             public_access_block=request.block,
             created_at=now,
             vpc_id=request.vpc_id,
+            tags=request.tags,
         )
         try:
             await self._store.create(point, quota=self._quota)
@@ -345,3 +356,14 @@ class AccessPointCalls:
         xml.element("IsPublic", is_public(load_policy(point.policy, kind=PolicyKind.RESOURCE)))
         xml.close("PolicyStatus")
         return Response(headers=list(_XML), body=xml.document())
+
+    async def scope(self, account: str, name: str) -> Response:
+        """Put/Get/DeleteAccessPointScope: a scope is a directory bucket's access point's
+        (AWS sends these calls to S3 Express's control endpoint, which knows no general
+        purpose bucket's access point)."""
+        if name.endswith(_DIRECTORY_ACCESS_POINT_SUFFIX):
+            raise S3ControlError("NotImplemented", "Directory buckets are not served")
+        raise S3ControlError(
+            "NoSuchAccessPoint",
+            f"{name} is not an access point of a directory bucket: only those have a scope",
+        )

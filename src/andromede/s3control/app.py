@@ -44,12 +44,16 @@ from andromede.s3control.multi_region_access_points import MultiRegionCalls
 from andromede.s3control.operations import (
     MULTI_REGION_OPERATIONS,
     PATH_PREFIX,
+    SCOPE_OPERATIONS,
+    TAG_OPERATIONS,
     S3ControlOperation,
     access_point_of,
     job_of,
     multi_region_of,
     route,
 )
+from andromede.s3control.resource_tags import ResourceTagCalls, resource_of, tagged_resource
+from andromede.s3control.tag_conditions import tag_condition_keys
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore, MemoryAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
@@ -104,8 +108,12 @@ class S3ControlApp:
             quota=settings.max_multi_region_access_points_per_account,
             page_max=settings.access_point_list_max,
         )
+        self._access_point_store = (
+            access_points if access_points is not None else MemoryAccessPointStore()
+        )
+        self._tags = ResourceTagCalls(self._access_point_store, objects)
         self._access_points = AccessPointCalls(
-            access_points if access_points is not None else MemoryAccessPointStore(),
+            self._access_point_store,
             objects,
             region=settings.region,
             endpoint=settings.s3_domain,
@@ -153,6 +161,19 @@ class S3ControlApp:
             query = scope.get("query_string", b"").decode("latin-1")
             extra = await job_condition_keys(
                 operation, self._jobs, account, job_of(scope["path"]), body, query
+            )
+            extra.update(
+                await tag_condition_keys(
+                    operation,
+                    account=account,
+                    region=self._settings.region,
+                    access_point=access_point_of(scope["path"]),
+                    resource_arn=resource_of(scope["path"]),
+                    body=body,
+                    query=query,
+                    access_points=self._access_point_store,
+                    tag_calls=self._tags,
+                )
             )
             await self._authorise(principal, operation, scope, resource, extra)
             response = await self._dispatch(operation, account, body, scope)
@@ -213,8 +234,12 @@ class S3ControlApp:
         return authenticated.principal
 
     def _resource(self, account: str, scope: Scope) -> str:
-        """The resource a call acts on: the access point its path names (its ARN), else the
-        account (``*`` in policies: the account-level actions name no resource)."""
+        """The resource a call acts on: the access point its path names (its ARN), the
+        resource a tagging call names (its ARN), else the account (``*`` in policies: the
+        account-level actions name no resource)."""
+        tagged = resource_of(scope["path"])
+        if tagged:
+            return tagged
         name = access_point_of(scope["path"])
         return self._access_points.arn(account, name) if name else "*"
 
@@ -268,6 +293,13 @@ class S3ControlApp:
             return await job_tags.delete_tags(self._jobs, account, job_id)
         if operation in MULTI_REGION_OPERATIONS:
             return await self._dispatch_multi_region(operation, account, body, scope)
+        if operation in TAG_OPERATIONS:
+            resource = tagged_resource(resource_of(scope["path"]), account, region)
+            if operation is _O.TagResource:
+                return await self._tags.tag(account, resource, body)
+            if operation is _O.UntagResource:
+                return await self._tags.untag(account, resource, query)
+            return await self._tags.list(account, resource)
         name = access_point_of(scope["path"])
         points = self._access_points
         if operation is _O.CreateAccessPoint:
@@ -286,6 +318,8 @@ class S3ControlApp:
             return await points.delete_policy(account, name)
         if operation is _O.GetAccessPointPolicyStatus:
             return await points.policy_status(account, name)
+        if operation in SCOPE_OPERATIONS:
+            return await points.scope(account, name)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:

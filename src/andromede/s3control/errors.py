@@ -69,6 +69,9 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "NoSuchAccessPoint": (404, "The specified accesspoint does not exist"),
     "NoSuchAccessPointPolicy": (404, "The specified accesspoint policy does not exist"),
     "NoSuchBucket": (404, "The specified bucket does not exist"),
+    # Resource tags (decision 0392): S3's tagging error, S3 Control's tag limit.
+    "InvalidTagError": (400, "The tag provided was not a valid tag."),
+    "TooManyTagsException": (400, "The resource holds too many tags."),
     # Multi-Region Access Points (decision 0385).
     "NoSuchMultiRegionAccessPoint": (
         404,

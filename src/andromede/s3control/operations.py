@@ -1,7 +1,7 @@
 """The S3 Control operations: each request's method and path (under ``/v20180820``) to the
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
 NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum;
-access points: decision 0157)."""
+access points: decision 0157; resource tags: decision 0392)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import re
 __all__ = [
     "MULTI_REGION_OPERATIONS",
     "PATH_PREFIX",
+    "SCOPE_OPERATIONS",
+    "TAG_OPERATIONS",
     "S3ControlOperation",
     "access_point_of",
     "job_of",
@@ -48,6 +50,15 @@ class S3ControlOperation(enum.Enum):
         "s3:GetAccessPointPolicyStatus",
         True,
     )
+    # The scope of directory buckets' access points (S3 Express's control endpoint, its
+    # s3express: actions): answered for general purpose buckets' (decision 0392).
+    PutAccessPointScope = ("PutAccessPointScope", "s3express:PutAccessPointScope", True)
+    GetAccessPointScope = ("GetAccessPointScope", "s3express:GetAccessPointScope", True)
+    DeleteAccessPointScope = ("DeleteAccessPointScope", "s3express:DeleteAccessPointScope", True)
+    # Tags of access points and buckets (decision 0392).
+    TagResource = ("TagResource", "s3:TagResource", True)
+    UntagResource = ("UntagResource", "s3:UntagResource", True)
+    ListTagsForResource = ("ListTagsForResource", "s3:ListTagsForResource", True)
     # Multi-Region Access Points (decision 0385); AWS's IAM actions (the routes' are
     # s3:GetMultiRegionAccessPointRoutes and s3:SubmitMultiRegionAccessPointRoutes).
     CreateMultiRegionAccessPoint = (
@@ -107,6 +118,15 @@ class S3ControlOperation(enum.Enum):
 
 _O = S3ControlOperation
 MULTI_REGION_OPERATIONS = frozenset(o for o in S3ControlOperation if "MultiRegion" in o.wire_name)
+SCOPE_OPERATIONS = frozenset(
+    {_O.PutAccessPointScope, _O.GetAccessPointScope, _O.DeleteAccessPointScope}
+)
+TAG_OPERATIONS = frozenset({_O.TagResource, _O.UntagResource, _O.ListTagsForResource})
+_TAGS: dict[str, S3ControlOperation] = {
+    "POST": _O.TagResource,
+    "DELETE": _O.UntagResource,
+    "GET": _O.ListTagsForResource,
+}
 _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("GET", "configuration/publicAccessBlock"): _O.GetPublicAccessBlock,
     ("PUT", "configuration/publicAccessBlock"): _O.PutPublicAccessBlock,
@@ -130,7 +150,7 @@ _MULTI_REGION_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("PATCH", "routes"): _O.SubmitMultiRegionAccessPointRoutes,
 }
 _ASYNC_REQUEST = re.compile(r"async-requests/mrap/(arn:.+)")
-_ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus))?")
+_ACCESS_POINT = re.compile(r"accesspoint/([^/]+)(?:/(policy|policyStatus|scope))?")
 _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("PUT", None): _O.CreateAccessPoint,
     ("GET", None): _O.GetAccessPoint,
@@ -139,6 +159,9 @@ _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("GET", "policy"): _O.GetAccessPointPolicy,
     ("DELETE", "policy"): _O.DeleteAccessPointPolicy,
     ("GET", "policyStatus"): _O.GetAccessPointPolicyStatus,
+    ("PUT", "scope"): _O.PutAccessPointScope,
+    ("GET", "scope"): _O.GetAccessPointScope,
+    ("DELETE", "scope"): _O.DeleteAccessPointScope,
 }
 _JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
@@ -149,6 +172,9 @@ def route(method: str, path: str) -> S3ControlOperation:
     found = _EXACT.get((method, rest))
     if found is not None:
         return found
+    if rest.startswith("tags/") and len(rest) > len("tags/"):
+        # The resource's ARN follows, its own ``/`` included (``{resourceArn+}``).
+        return _TAGS.get(method, _O.Unknown)
     point = _ACCESS_POINT.fullmatch(rest)
     if point is not None:
         return _ACCESS_POINT_CALLS.get((method, point.group(2)), _O.Unknown)

@@ -36,6 +36,13 @@ class S3Settings(BaseModel):
         "<name>-<account>.s3-accesspoint.<region>.<s3_access_point_domain> addresses the "
         "account's access point (AWS: amazonaws.com); empty turns them off (decision 0381).",
     )
+    s3_access_point_fips_endpoints: bool = Field(
+        default=False,
+        description="Serve access points' FIPS endpoints (<name>-<account>.s3-accesspoint-fips"
+        "[.dualstack].<region>.<s3_access_point_domain>): set only where the deployment's TLS "
+        "and cryptography are FIPS 140-validated; off, they answer 400 EndpointNotFound "
+        "(decision 0392).",
+    )
     s3_multi_region_access_point_domain: str = Field(
         default="localhost",
         pattern=r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)?$",

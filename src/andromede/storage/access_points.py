@@ -7,15 +7,18 @@ Block Public Access (all four switches on unless the creator says otherwise, as 
 alias (``<name>-<random>-s3alias``) is a bucket-shaped name the S3 API accepts wherever a
 bucket name goes; the alias is unique across all accounts, the name within one account. An
 access point made with a ``VpcConfiguration`` keeps its VPC (column of migration 0074): only
-requests through a VPC endpoint of that VPC pass it.
+requests through a VPC endpoint of that VPC pass it. Its tags (decision 0392: TagResource,
+CreateAccessPoint's ``Tags``) live in the row's settings document beside its Block Public
+Access (row format 2), changed in one transaction so that two taggings never lose one another.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -37,6 +40,7 @@ __all__ = [
     "AccessPointStore",
     "MemoryAccessPointStore",
     "SqlAccessPointStore",
+    "Tags",
     "access_point_name_problem",
     "new_alias",
 ]
@@ -51,8 +55,14 @@ _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 _ALIAS_PREFIX = 40
 _ALIAS_RANDOM = 14
 _ALPHABET = string.ascii_lowercase + string.digits
-# The row's format (policy text as sent, Block Public Access as PublicAccessBlock's JSON).
-_FORMAT_VERSION = 1
+# The row's format: policy text as sent; ``public_access_block`` PublicAccessBlock's JSON
+# (format 1), then a settings document {"block": [...], "tags": [[key, value], ...]} (format 2,
+# decision 0392: tags came without a migration of their own).
+_FORMAT_VERSION = 2
+Tags = tuple[tuple[str, str], ...]
+# A change of an access point's tags, made in the store's transaction: the tags it had, the
+# tags it gets (it may raise to refuse the change, which is then not made).
+TagChange = Callable[[Tags], Tags]
 
 
 class AccessPointExists(AndromedeError):
@@ -96,6 +106,7 @@ class AccessPoint:
     created_at: datetime
     policy: str | None = None  # the access point policy's JSON text, as sent
     vpc_id: str | None = None  # network origin VPC (None: Internet)
+    tags: Tags = ()
 
     @property
     def network_origin(self) -> str:
@@ -134,6 +145,11 @@ class AccessPointStore(Protocol):
     async def delete(self, tenant_id: str, name: str) -> bool: ...
 
     async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool: ...
+
+    async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
+        """Apply ``change`` to the access point's tags, atomically (False: no such access
+        point); an exception ``change`` raises leaves them as they were."""
+        ...
 
 
 class MemoryAccessPointStore:
@@ -183,22 +199,44 @@ class MemoryAccessPointStore:
         self._points[(tenant_id, name)] = replace(found, policy=policy)
         return True
 
+    async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
+        found = self._points.get((tenant_id, name))
+        if found is None:
+            return False
+        self._points[(tenant_id, name)] = replace(found, tags=change(found.tags))
+        return True
+
+
+def _settings_json(block: PublicAccessBlock, tags: Tags) -> str:
+    return json.dumps({"block": json.loads(block.to_json()), "tags": [list(t) for t in tags]})
+
+
+def _settings(text: str, format_version: int) -> tuple[PublicAccessBlock, Tags]:
+    """The Block Public Access and tags of a row's ``public_access_block`` column."""
+    if format_version < 2:
+        return PublicAccessBlock.from_json(text), ()
+    document = json.loads(text)
+    block = PublicAccessBlock.from_json(json.dumps(document["block"]))
+    return block, tuple((str(k), str(v)) for k, v in document["tags"])
+
 
 _T = tables.access_points
 
 
 def _access_point(row: sa.Row[tuple[object, ...]]) -> AccessPoint:
     m = row._mapping
+    block, tags = _settings(m["public_access_block"], m["format_version"])
     return AccessPoint(
         tenant_id=m["tenant_id"],
         name=m["name"],
         bucket=m["bucket"],
         bucket_account=m["bucket_account"],
         alias=m["alias"],
-        public_access_block=PublicAccessBlock.from_json(m["public_access_block"]),
+        public_access_block=block,
         created_at=m["created_at"],
         policy=m["policy"],
         vpc_id=m["vpc_id"],
+        tags=tags,
     )
 
 
@@ -221,7 +259,9 @@ class SqlAccessPointStore:
             "alias": access_point.alias,
             "policy": access_point.policy,
             "vpc_id": access_point.vpc_id,
-            "public_access_block": access_point.public_access_block.to_json(),
+            "public_access_block": _settings_json(
+                access_point.public_access_block, access_point.tags
+            ),
             "format_version": _FORMAT_VERSION,
             "created_at": access_point.created_at,
         }
@@ -275,3 +315,27 @@ class SqlAccessPointStore:
         )
         result = await self._db.write(lambda conn: conn.execute(statement))
         return bool(result.rowcount)
+
+    async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
+        where = (_T.c.tenant_id == tenant_id, _T.c.name == name)
+        query = (
+            sa.select(_T.c.public_access_block, _T.c.format_version).where(*where).with_for_update()
+        )
+
+        def work(conn: Connection) -> bool:
+            row = conn.execute(query).first()
+            if row is None:
+                return False
+            block, tags = _settings(row.public_access_block, row.format_version)
+            # A format-1 row is rewritten as format 2, its Block Public Access kept.
+            conn.execute(
+                _T.update()
+                .where(*where)
+                .values(
+                    public_access_block=_settings_json(block, change(tags)),
+                    format_version=_FORMAT_VERSION,
+                )
+            )
+            return True
+
+        return await self._db.write(work)

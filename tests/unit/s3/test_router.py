@@ -128,6 +128,54 @@ def test_other_hosts_are_no_access_point_endpoint(host: str) -> None:
     assert ap_router.route("GET", host, "/b/k", {}, {}).access_point_region is None
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "app-123456789012.s3-accesspoint.dualstack.eu-west-1.example.net",
+        "app-123456789012.s3-accesspoint-fips.eu-west-1.example.net:443",
+        "APP-123456789012.s3-accesspoint-fips.dualstack.eu-west-1.example.net.",
+    ],
+)
+def test_the_dual_stack_and_fips_forms_name_the_access_point(host: str) -> None:
+    # The hosts botocore builds with use_dualstack_endpoint / use_fips_endpoint (decision
+    # 0392); FIPS ones only where the deployment declares FIPS endpoints.
+    router = Router("s3.example.net", "example.net", fips_endpoints=True)
+    got = router.route("PUT", host, "/k", {}, {})
+    assert (got.operation, got.bucket, got.key) == (O.PutObject, "app-123456789012", "k")
+    assert got.access_point_region == "eu-west-1"
+
+
+def test_the_dual_stack_form_needs_no_fips_declaration() -> None:
+    got = ap_router.route(
+        "GET", "app-123456789012.s3-accesspoint.dualstack.eu-west-1.example.net", "/k", {}, {}
+    )
+    assert (got.bucket, got.access_point_region) == ("app-123456789012", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "app-123456789012.s3-accesspoint-fips.eu-west-1.example.net",
+        "app-123456789012.s3-accesspoint-fips.dualstack.eu-west-1.example.net",
+    ],
+)
+def test_fips_forms_are_refused_where_the_deployment_declares_none(host: str) -> None:
+    with pytest.raises(S3Error) as caught:
+        ap_router.route("GET", host, "/k", {}, {})
+    assert (caught.value.code, caught.value.status) == ("EndpointNotFound", 400)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "app-123456789012.s3-accesspoint.dualstack.fips.eu-west-1.example.net",
+        "app-123456789012.s3-accesspoint-dualstack.eu-west-1.example.net",
+    ],
+)
+def test_forms_botocore_never_builds_are_no_access_point_endpoint(host: str) -> None:
+    assert ap_router.access_point_from_host(host) is None
+
+
 def test_an_empty_access_point_domain_turns_the_endpoints_off() -> None:
     host = "app-123456789012.s3-accesspoint.eu-west-1.localhost"
     assert Router("s3.localhost").route("GET", host, "/b/k", {}, {}).bucket == "b"

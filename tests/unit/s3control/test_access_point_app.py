@@ -145,3 +145,25 @@ async def test_the_page_is_a_setting(world: World) -> None:
     assert status == 200
     assert body.count(b"<Name>") == 1
     assert b"<NextToken>" in body
+
+
+async def test_scope_is_for_directory_buckets_access_points_only(world: World) -> None:
+    # Decision 0392: Put/Get/DeleteAccessPointScope are S3 Express's (directory buckets),
+    # which are not served; a general purpose bucket's access point has no scope.
+    root = world.s3.credentials
+    assert root is not None
+    assert (await call(world, root, "PUT", "/v20180820/accesspoint/app", _CREATE))[0] == 200
+    scope = (
+        b'<PutAccessPointScopeRequest xmlns="http://awss3control.amazonaws.com/doc/2018-08-20/">'
+        b"<Scope><Prefixes><Prefix>a/</Prefix></Prefixes></Scope></PutAccessPointScopeRequest>"
+    )
+    for method, body in (("PUT", scope), ("GET", b""), ("DELETE", b"")):
+        status, answer = await call(world, root, method, "/v20180820/accesspoint/app/scope", body)
+        assert (status, b"<Code>NoSuchAccessPoint</Code>" in answer) == (404, True), method
+    status, answer = await call(
+        world, root, "GET", "/v20180820/accesspoint/data--use1-az4--xa-s3/scope"
+    )
+    assert (status, b"<Code>NotImplemented</Code>" in answer) == (501, True)
+    await world.s3.audit.flush()
+    events = [e for _, e in await world.s3.audit_store.list_events(None, after_id=0, limit=50)]
+    assert "s3express:PutAccessPointScope" in {e.action for e in events}

@@ -100,6 +100,12 @@ def test_create_document_defaults_and_refusals() -> None:
         b"</CreateAccessPointRequest>"
     )
     assert parse_create(empty).bucket == "b1"
+    # Tags are the access point's first ones (decision 0392).
+    tagged = (
+        b"<CreateAccessPointRequest><Bucket>b</Bucket><Tags><Tag><Key>k</Key><Value>v</Value>"
+        b"</Tag></Tags></CreateAccessPointRequest>"
+    )
+    assert parse_create(tagged).tags == (("k", "v"),)
     for body, code in [
         (b"", "MalformedXML"),
         (b"<CreateAccessPointRequest/>", "InvalidRequest"),
@@ -114,8 +120,8 @@ def test_create_document_defaults_and_refusals() -> None:
             "InvalidRequest",
         ),
         (
-            b"<CreateAccessPointRequest><Bucket>b</Bucket><Tags><Tag><Key>k</Key><Value>v</Value>"
-            b"</Tag></Tags></CreateAccessPointRequest>",
+            b"<CreateAccessPointRequest><Bucket>b</Bucket><Scope><Prefixes><Prefix>a/</Prefix>"
+            b"</Prefixes></Scope></CreateAccessPointRequest>",
             "NotImplemented",
         ),
     ]:

@@ -95,6 +95,7 @@ _S3 = (
     "ListBucketVersions",
     "ListJobs",
     "ListMultipartUploadParts",
+    "ListTagsForResource",
     "ObjectOwnerOverrideToBucketOwner",
     "PutAccelerateConfiguration",
     "PutAccessPointPolicy",
@@ -130,6 +131,8 @@ _S3 = (
     "ReplicateObject",
     "ReplicateTags",
     "RestoreObject",
+    "TagResource",
+    "UntagResource",
     "UpdateJobPriority",
     "UpdateJobStatus",
 )
