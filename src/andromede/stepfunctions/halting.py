@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, Final, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Final, TypeVar
 
 __all__ = ["POLL_SECONDS", "ChildStopped", "HistoryFull", "StopSignals", "until_halted"]
 
@@ -66,7 +66,7 @@ class StopSignals:
 
 
 async def until_halted(
-    call: Coroutine[Any, Any, _Result], halted: Callable[[], Awaitable[bool]],
+    call: Awaitable[_Result], halted: Callable[[], Awaitable[bool]],
     stopped: Callable[[], BaseException], every: float | None = None,
     rung: asyncio.Event | None = None,
 ) -> _Result:  # fmt: skip

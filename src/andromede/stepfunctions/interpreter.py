@@ -18,7 +18,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
@@ -625,7 +625,7 @@ class Interpreter:
                     raise HistoryFull(name)  # a looping child ends as it crosses the limit
         return data
 
-    def _halting(self, call: Coroutine[Any, Any, Any], name: str) -> Coroutine[Any, Any, Any]:
+    def _halting(self, call: Awaitable[Any], name: str) -> Awaitable[Any]:
         """A Map run's child's task call, raced against its stop (decision 0383)."""
         halted = self._halted
         return call if halted is None else until_halted(call, halted, lambda: ChildStopped(name))

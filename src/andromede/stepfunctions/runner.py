@@ -209,7 +209,7 @@ class ExecutionsRunner:
             if deadline is not None and self._clock() >= deadline:
                 step = None
             else:
-                step = await self._step(machine, current, deadline, rung)
+                step = await self._step(machine, current, current.cursor, deadline, rung)
             changed, events = self._after(current, step, deadline)
             # An execution that only waits (a Wait, a token) or ended is driven by no one: its
             # lease is given back, so whichever gateway runs when it is due takes it.
@@ -238,13 +238,13 @@ class ExecutionsRunner:
                 return
 
     async def _step(
-        self, machine: Interpreter, current: Execution, deadline: int | None,
-        rung: asyncio.Event,
+        self, machine: Interpreter, current: Execution, cursor: dict[str, Any],
+        deadline: int | None, rung: asyncio.Event,
     ) -> Step | None:  # fmt: skip
         """The step from ``current``'s cursor; None when it outlasted the deadline (its
         work cancelled); ``_StepStopped`` once the execution was stopped meanwhile."""
         token = make_token(current, current.events + 1)
-        step = machine.step(Cursor.of_json(current.cursor), token, _nested_tokens(current))
+        step = machine.step(Cursor.of_json(cursor), token, _nested_tokens(current))
         if deadline is not None:
             step = asyncio.wait_for(step, max(0.0, (deadline - self._clock()) / 1000))
 
