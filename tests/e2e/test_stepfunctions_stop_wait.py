@@ -80,7 +80,7 @@ def test_an_hour_long_wait_is_stopped_at_once(server: ServerProcess) -> None:
     states.stop_execution(executionArn=run, error="Manual", cause="no longer needed")
     done = until(lambda: (d := states.describe_execution(executionArn=run))["status"] != "RUNNING"
                  and d)  # fmt: skip
-    assert time.monotonic() - began < 5
+    assert time.monotonic() - began < 10  # an hour's Wait: "at once", with room for load
     assert (done["status"], done["error"], done["cause"]) == (
         "ABORTED", "Manual", "no longer needed")  # fmt: skip
     assert kinds(states, run) == ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
