@@ -32,7 +32,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from andromede.stepfunctions import map_entries, map_fields, state_data
-from andromede.stepfunctions.interpreter import ChildStopped, Event, Halted, StatesError
+from andromede.stepfunctions.interpreter import (
+    ChildStopped,
+    Event,
+    Halted,
+    HistoryFull,
+    StatesError,
+)
 from andromede.stepfunctions.map_checks import GET_OBJECT, LIST_OBJECTS
 from andromede.stepfunctions.map_children import MapChild, capped_history, child_history
 from andromede.stepfunctions.map_items import (
@@ -378,10 +384,14 @@ async def run_map(
         # Only a kept STANDARD child can be stopped (StopExecution of an EXPRESS one is
         # InvalidArn, an unkept one is unknown): only it asks, one status read a state.
         halted = _asking(host, kept) if keep and not express else None
-
+        # A STANDARD child's history is cut as it runs, as an execution's (decision 0393):
+        # what it had before its states (started, a redrive's) and its end leave this room.
+        before = 1 if redone is None else len(redriven_history(redone.history, kept, ()))
+        room = None if express else most_events - before - 1
+        overflowed = False
         try:
             output = await _child_output(machine, processor, child_context, value, child_events,
-                                         halted)  # fmt: skip
+                                         halted, room)  # fmt: skip
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
@@ -394,6 +404,8 @@ async def run_map(
             kept = kept.changed(status="FAILED", error=err.error, cause=err.cause)
         except ChildStopped:
             outcome = "aborted"  # its record is StopExecution's: ABORTED, its history ended
+        except HistoryFull:
+            outcome, overflowed = "failed", True
         ended = clock()
         record["StopDate"] = _iso(ended)
         kept = kept.changed(stopped=ended)
@@ -404,7 +416,7 @@ async def run_map(
         history = () if express else child_history(kept, child_events)
         if redone is not None:
             history = redriven_history(redone.history, kept, history)
-        full = not express and outcome != "aborted" and len(history) > most_events
+        full = overflowed or (not express and outcome != "aborted" and len(history) > most_events)
         if full:  # AWS fails it, counts it failed, and does not redrive it (decision 0383)
             cause = f"The execution's history reached its limit of {most_events} events."
             outcome, outputs[index] = "failed", {"Error": "States.Runtime", "Cause": cause}
@@ -502,13 +514,13 @@ def _redriven_inputs(redrive: Redrive, read: list[tuple[Any, int]]) -> list[tupl
 
 async def _child_output(
     machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any,
-    events: list[Event], halted: Halted | None,
+    events: list[Event], halted: Halted | None, room: int | None,
 ) -> Any:  # fmt: skip
     """A child's output, its states' history events into ``events``; a value of the wrong
     kind where its states read one fails the child (``States.Runtime``, as a top-level
     step's), not the whole run. ``ChildStopped`` once ``halted`` says it was stopped."""
     try:
-        return await machine.child(processor, context, halted).run_states(value, events)
+        return await machine.child(processor, context, halted, room).run_states(value, events)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
 

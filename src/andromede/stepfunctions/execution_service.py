@@ -4,8 +4,9 @@ their histories read — the calls; :mod:`andromede.stepfunctions.runner` drives
 StartExecution is idempotent as AWS's for a STANDARD machine: the same name and input while
 that execution runs answers it; a name its machine used already otherwise is
 ``ExecutionAlreadyExists``. An execution keeps its machine's definition and role as they
-were at its start. StopExecution ends a running execution ABORTED at once (its runner, if
-it is stepping it, finds its next write refused and lets it be)."""
+were at its start. StopExecution ends a running execution ABORTED at once: its runner, if
+it is stepping it, cancels the step (a Wait or a retry's interval slept in place, a call) —
+at once in this process, within a second in another (decision 0393)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from andromede.stepfunctions.executions import (
     check_trace_header,
     split_execution_arn,
 )
+from andromede.stepfunctions.halting import StopSignals
 from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS, not_redrivable
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.task_tokens import token_target, verify_token
@@ -154,6 +156,8 @@ class ExecutionsService:
         # Told of each execution ended or stopped: its Map runs still running are aborted
         # (decision 0322).
         self.observe_end: Callable[[Execution], Awaitable[None]] | None = None
+        # The steps this process runs, told of their execution's stop at once (0393).
+        self.stops = StopSignals()
 
     def _input(self, value: Any) -> str:
         text = "{}" if value is None else value
@@ -280,6 +284,7 @@ class ExecutionsService:
                 events=execution.events + 1,
             )
             if await self.store.advance(stopped, [event], None, 0):
+                self.stops.ring(stopped.arn)  # its step here ends now, its Wait too
                 await self.ended(stopped, tell_parent)
                 return stopped
         raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")

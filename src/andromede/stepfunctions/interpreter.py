@@ -18,13 +18,13 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
-from andromede.stepfunctions.halting import until_halted
+from andromede.stepfunctions.halting import ChildStopped, HistoryFull, until_halted
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
@@ -37,6 +37,7 @@ __all__ = [
     "Cursor",
     "Event",
     "Halted",
+    "HistoryFull",
     "Interpreter",
     "StatesError",
     "Step",
@@ -52,12 +53,6 @@ _LEGACY_FUNCTION: Final = re.compile(r"arn:aws[a-zA-Z-]*:lambda:")
 
 
 Halted = Callable[[], Awaitable[bool]]
-
-
-class ChildStopped(Exception):
-    """A Map run's child was stopped (StopExecution, decision 0374): raised at its next state
-    transition, never a :class:`StatesError`, so no ``Catch`` or ``Retry`` of its states
-    sees it and no further state of the child runs."""
 
 
 class TaskRunner(Protocol):
@@ -139,6 +134,7 @@ class Interpreter:
         limits: VariableLimits | None = None,
         halted: Halted | None = None,
         redriven: int | None = None,
+        history_room: int | None = None,
     ) -> None:
         self._definition = state_data.with_query_language(definition)
         # When its execution was last redriven (ms): a distributed Map its stop interrupted
@@ -150,6 +146,8 @@ class Interpreter:
         self._sleep = sleep
         self._limits = limits
         self._halted = halted
+        # A kept STANDARD child's: the events its states may leave (decision 0393).
+        self._history_room = history_room
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
@@ -157,12 +155,14 @@ class Interpreter:
                            self._limits, self._halted, self.redriven)  # fmt: skip
 
     def child(
-        self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None
-    ) -> Interpreter:
+        self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None,
+        history_room: int | None = None,
+    ) -> Interpreter:  # fmt: skip
         """The interpreter of a Map run's child execution (decision 0322): its own context;
-        ``halted`` asked before each of its states whether it was stopped (decision 0374)."""
+        ``halted`` asked before each of its states whether it was stopped (decision 0374);
+        ``HistoryFull`` once its states left more than ``history_room`` events (0393)."""
         return Interpreter(definition, context, self._tasks, self._clock, self._sleep,
-                           self._limits, halted)  # fmt: skip
+                           self._limits, halted, history_room=history_room)  # fmt: skip
 
     def tasks(self) -> TaskRunner | None:
         return self._tasks
@@ -413,8 +413,7 @@ class Interpreter:
         if kind == "Wait":  # within a branch or an iteration: slept in place
             data = self._input(state, raw, context)
             until = self._wait_until(state, raw, context)
-            await self._sleep(max(0.0, (until - self._clock()) / 1000))
-            await self._unless_halted(name)  # stopped while it waited: no further state
+            await self._pause(max(0.0, (until - self._clock()) / 1000), name)
             output = state_data.finish(state, raw, data, context)
         else:
             output = await self._guarded(name, state, raw, context, events, done)
@@ -500,8 +499,7 @@ class Interpreter:
                 if retrier is not None and attempts.get(index, 0) < retrier.get("MaxAttempts", 3):
                     made = attempts.get(index, 0)
                     attempts[index] = made + 1
-                    await self._sleep(delay_of(retrier, made))
-                    await self._unless_halted(name)  # stopped while it waited: no new attempt
+                    await self._pause(delay_of(retrier, made), name)  # stopped: no attempt
                     context = {**context, "State": {**context["State"], "RetryCount": made + 1}}
                     continue
                 _, catcher = matching_rule(state.get("Catch", []), err.error)
@@ -623,12 +621,20 @@ class Interpreter:
                 # as a stopped execution's runner finds its next write refused (decision 0374).
                 await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
+                if self._history_room is not None and len(events) > self._history_room:
+                    raise HistoryFull(name)  # a looping child ends as it crosses the limit
         return data
 
-    def _halting(self, call: Coroutine[Any, Any, Any], name: str) -> Coroutine[Any, Any, Any]:
+    def _halting(self, call: Awaitable[Any], name: str) -> Awaitable[Any]:
         """A Map run's child's task call, raced against its stop (decision 0383)."""
         halted = self._halted
         return call if halted is None else until_halted(call, halted, lambda: ChildStopped(name))
+
+    async def _pause(self, seconds: float, name: str) -> None:
+        """A Wait or a retry's interval slept in place: a Map run's child's ends at its stop
+        (``ChildStopped``), not at its end (decision 0393)."""
+        await self._halting(self._sleep(seconds), name)
+        await self._unless_halted(name)
 
     async def _unless_halted(self, name: str) -> None:
         """``ChildStopped`` once a Map run's child was stopped (decision 0374)."""

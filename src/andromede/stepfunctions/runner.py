@@ -7,7 +7,13 @@ the lease is given back when it only waits).
 
 An execution past its definition's ``TimeoutSeconds`` ends TIMED_OUT; one whose history
 would pass ``max_history_events`` ends FAILED (``States.Runtime``), as AWS ends it. Each
-state entered is a state transition, counted by the :class:`TransitionMeter`."""
+state entered is a state transition, counted by the :class:`TransitionMeter`.
+
+A step is raced against its execution's stop and its ``TimeoutSeconds`` (decision 0393): a
+Wait or a retry's interval slept within it (a Parallel's branch, an inline Map's iteration,
+a distributed Map's children) or a call it makes is cancelled at the stop — told at once
+by this process's StopExecution, asked once a second for one made by another gateway —
+or at the deadline, so the execution does not go on past its end."""
 
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from andromede.stepfunctions.executions import (
     ExecutionStatus,
     HistoryEvent,
 )
+from andromede.stepfunctions.halting import until_halted
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
 from andromede.stepfunctions.variables import VariableLimits
@@ -63,6 +70,10 @@ class RunnerPolicy:
     batch: int = 100
     retention_ms: int = 90 * 86_400_000  # closed executions kept (AWS: 90 days)
     variables: VariableLimits = field(default_factory=VariableLimits)
+
+
+class _StepStopped(Exception):
+    """The execution was stopped while its step ran: StopExecution wrote its end."""
 
 
 def _now() -> int:
@@ -165,13 +176,16 @@ class ExecutionsRunner:
         # Its tasks call the services with its caller's trace (decision 0351).
         traced = EXECUTION_TRACE.set(execution.trace)
         try:
-            await self._steps(execution)
+            with self._executions.stops.watching(execution.arn) as rung:
+                await self._steps(execution, rung)
+        except _StepStopped:
+            pass  # StopExecution wrote its end (ExecutionAborted): nothing more to write
         except Exception:
             log.exception("Step Functions execution %s: its step failed", execution.arn)
         finally:
             EXECUTION_TRACE.reset(traced)
 
-    async def _steps(self, execution: Execution) -> None:
+    async def _steps(self, execution: Execution, rung: asyncio.Event) -> None:
         definition = json.loads(execution.definition)
         context = {
             "Execution": {
@@ -195,9 +209,7 @@ class ExecutionsRunner:
             if deadline is not None and self._clock() >= deadline:
                 step = None
             else:
-                token = make_token(current, current.events + 1)
-                step = await machine.step(Cursor.of_json(current.cursor), token,
-                                          _nested_tokens(current))  # fmt: skip
+                step = await self._step(machine, current, current.cursor, deadline, rung)
             changed, events = self._after(current, step, deadline)
             # An execution that only waits (a Wait, a token) or ended is driven by no one: its
             # lease is given back, so whichever gateway runs when it is due takes it.
@@ -224,6 +236,30 @@ class ExecutionsRunner:
             current = changed
             if step is not None and step.waiting:
                 return
+
+    async def _step(
+        self, machine: Interpreter, current: Execution, cursor: dict[str, Any],
+        deadline: int | None, rung: asyncio.Event,
+    ) -> Step | None:  # fmt: skip
+        """The step from ``current``'s cursor; None when it outlasted the deadline (its
+        work cancelled); ``_StepStopped`` once the execution was stopped meanwhile."""
+        token = make_token(current, current.events + 1)
+        step = machine.step(Cursor.of_json(cursor), token, _nested_tokens(current))
+        if deadline is not None:
+            step = asyncio.wait_for(step, max(0.0, (deadline - self._clock()) / 1000))
+
+        async def stopped() -> bool:
+            now = await self._executions.store.get(
+                current.tenant_id, current.region, current.machine_name, current.name
+            )
+            return now is None or now.status is not ExecutionStatus.RUNNING
+
+        try:
+            return await until_halted(step, stopped, _StepStopped, rung=rung)
+        except TimeoutError:
+            if deadline is None:
+                raise
+            return None  # past its TimeoutSeconds within the step: TIMED_OUT now
 
     async def _logging(self, execution: Execution) -> dict[str, Any] | None:
         """The machine's logging configuration when it logs (its level not OFF)."""

@@ -381,6 +381,28 @@ async def test_a_child_past_the_history_limit_fails_and_is_not_redrivable() -> N
     assert [c.status for c in fits.children.values()] == ["SUCCEEDED"]
 
 
+async def test_a_looping_child_fails_as_it_crosses_the_history_limit() -> None:
+    """Decision 0393: the limit applies as the child runs — a child that would loop for
+    ever fails ``States.Runtime`` once its history crosses it, its history cut there."""
+    import asyncio
+
+    host = Host({})
+    host.most_events = 20
+    looping = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": None,
+              "Next": "Again"},
+        "Again": {"Type": "Choice", "Default": "T",
+                  "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    definition = distributed(processor=looping, ItemsPath="$.items", ToleratedFailureCount=1)
+    await asyncio.wait_for(run(definition, {"items": [{"n": 0}]}, host), 20)
+    (child,) = host.children.values()
+    assert (child.status, child.error) == ("FAILED", "States.Runtime")
+    assert len(child.history) == 20 and child.history[-1].type == "ExecutionFailed"
+    counts = host.runs[-1].item_counts
+    assert (counts["failed"], counts["failuresNotRedrivable"]) == (1, 1)
+
+
 def output_of(error: Any) -> Any:
     return None if isinstance(error, StatesError) else error
 

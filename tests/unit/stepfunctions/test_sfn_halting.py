@@ -91,3 +91,103 @@ async def test_a_child_stopped_during_its_task_stops_at_once(
         await asyncio.wait_for(child.run_states({}, events), 10)
     assert tasks.cancelled
     assert "PassStateEntered" not in [e.type for e in events]
+
+
+# Decision 0393: a stop seen at once during a sleep, and a child's history cut as it runs.
+
+
+async def test_a_rung_stop_ends_the_call_at_once_without_asking() -> None:
+    asked: list[int] = []
+
+    async def halted() -> bool:
+        asked.append(1)
+        return False
+
+    signals = halting.StopSignals()
+    with signals.watching("arn:e") as rung:
+        asyncio.get_running_loop().call_later(0.05, signals.ring, "arn:e")
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(Stopped):
+            await halting.until_halted(asyncio.sleep(3600), halted, Stopped, every=60, rung=rung)
+    assert asyncio.get_running_loop().time() - began < 5
+    assert asked == []  # told, not asked
+    signals.ring("arn:e")  # no one watches any more: nothing to tell
+
+
+def test_a_ring_reaches_only_the_watchers_of_its_execution() -> None:
+    signals = halting.StopSignals()
+    with signals.watching("arn:one") as one, signals.watching("arn:two") as two:
+        signals.ring("arn:one")
+        assert one.is_set() and not two.is_set()
+
+
+LOOP = {"StartAt": "Pause", "States": {
+    "Pause": {"Type": "Wait", "Seconds": 3600, "Next": "After"},
+    "After": {"Type": "Pass", "End": True}}}  # fmt: skip
+
+
+def stopping_after(asks: int) -> Any:
+    stops = {"asked": 0}
+
+    async def halted() -> bool:
+        stops["asked"] += 1
+        return stops["asked"] > asks
+
+    return halted
+
+
+async def test_a_child_stopped_in_a_wait_ends_at_its_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Wait is slept with the real clock: an hour unless the stop cuts it."""
+    monkeypatch.setattr(halting, "POLL_SECONDS", 0.01)
+    parent = Interpreter({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {})
+    events: list[Event] = []
+    child = parent.child(LOOP, {"Execution": {"Id": "arn"}}, stopping_after(1))
+    with pytest.raises(ChildStopped):
+        await asyncio.wait_for(child.run_states({}, events), 10)
+    kinds = [e.type for e in events]
+    assert kinds == ["WaitStateEntered"]  # no WaitStateExited, no further state
+
+
+async def test_a_child_stopped_in_a_retry_interval_makes_no_new_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(halting, "POLL_SECONDS", 0.01)
+    failing = {"StartAt": "F", "States": {"F": {
+        "Type": "Parallel", "End": True,
+        "Branches": [{"StartAt": "X", "States": {"X": {"Type": "Fail", "Error": "Flaky"}}}],
+        "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 3600}]}}}  # fmt: skip
+    parent = Interpreter({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {})
+    events: list[Event] = []
+    child = parent.child(failing, {"Execution": {"Id": "arn"}}, stopping_after(2))
+    with pytest.raises(ChildStopped):
+        await asyncio.wait_for(child.run_states({}, events), 10)
+    assert [e.type for e in events].count("ParallelStateStarted") == 1
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def run(self, resource: str, parameters: Any, context: dict[str, Any]) -> Any:
+        self.calls += 1
+        await asyncio.sleep(0)
+        return {}
+
+
+async def test_a_looping_child_ends_as_its_history_crosses_the_limit() -> None:
+    looping = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": None,
+              "Next": "Again"},
+        "Again": {"Type": "Choice", "Default": "T",
+                  "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    tasks = Counting()
+    parent = Interpreter({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {},
+                         tasks)  # fmt: skip
+    events: list[Event] = []
+    child = parent.child(looping, {"Execution": {"Id": "arn"}}, history_room=20)
+    with pytest.raises(halting.HistoryFull):
+        await asyncio.wait_for(child.run_states({}, events), 10)
+    # Each round leaves 7 events (the Task's 5, the Choice's 2): the third crosses 20, and
+    # the child ends there, its Task called no fourth time.
+    assert (len(events), tasks.calls) == (21, 3)
