@@ -39,16 +39,19 @@ from andromede.s3control import public_access_block as pab
 from andromede.s3control.access_points import AccessPointCalls, VpcOwned
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.job_conditions import job_condition_keys
+from andromede.s3control.object_lambda import ObjectLambdaCalls
 from andromede.s3control.operations import (
     PATH_PREFIX,
     S3ControlOperation,
     access_point_of,
     job_of,
+    object_lambda_point_of,
     route,
 )
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore, MemoryAccessPointStore
 from andromede.storage.batch_jobs import BatchJobStore
+from andromede.storage.object_lambda_points import MemoryObjectLambdaStore, ObjectLambdaStore
 from andromede.storage.service import ObjectService
 
 __all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
@@ -86,16 +89,26 @@ class S3ControlApp:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         access_points: AccessPointStore | None = None,
         vpc_owned: VpcOwned | None = None,
+        object_lambda: ObjectLambdaStore | None = None,
     ) -> None:
         self._objects = objects
+        points = access_points if access_points is not None else MemoryAccessPointStore()
         self._access_points = AccessPointCalls(
-            access_points if access_points is not None else MemoryAccessPointStore(),
+            points,
             objects,
             region=settings.region,
             endpoint=settings.s3_domain,
             quota=settings.max_access_points_per_account,
             page_max=settings.access_point_list_max,
             vpc_owned=vpc_owned,
+        )
+        # Object Lambda access points (decision 0384); the wiring gives their SQL store.
+        self.object_lambda = ObjectLambdaCalls(
+            object_lambda if object_lambda is not None else MemoryObjectLambdaStore(),
+            points,
+            region=settings.region,
+            quota=settings.max_object_lambda_access_points_per_account,
+            page_max=settings.access_point_list_max,
         )
         self._jobs = jobs
         self._clock = clock
@@ -195,7 +208,10 @@ class S3ControlApp:
         """The resource a call acts on: the access point its path names (its ARN), else the
         account (``*`` in policies: the account-level actions name no resource)."""
         name = access_point_of(scope["path"])
-        return self._access_points.arn(account, name) if name else "*"
+        if name:
+            return self._access_points.arn(account, name)
+        lambda_point = object_lambda_point_of(scope["path"])
+        return self.object_lambda.arn(account, lambda_point) if lambda_point else "*"
 
     async def _authorise(
         self,
@@ -263,6 +279,8 @@ class S3ControlApp:
             return await points.delete_policy(account, name)
         if operation is _O.GetAccessPointPolicyStatus:
             return await points.policy_status(account, name)
+        if operation.wire_name.endswith("ForObjectLambda"):
+            return await self._object_lambda_call(operation, account, body, scope)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:
@@ -270,6 +288,31 @@ class S3ControlApp:
         if operation is _O.DeletePublicAccessBlock:
             return await pab.delete_block(self._objects, account)
         raise S3ControlError("NotImplemented")
+
+    async def _object_lambda_call(
+        self, operation: S3ControlOperation, account: str, body: bytes, scope: Scope
+    ) -> Response:
+        name = object_lambda_point_of(scope["path"])
+        calls = self.object_lambda
+        if operation is _O.CreateAccessPointForObjectLambda:
+            return await calls.create(account, name, body, self._clock())
+        if operation is _O.GetAccessPointForObjectLambda:
+            return await calls.get(account, name)
+        if operation is _O.DeleteAccessPointForObjectLambda:
+            return await calls.delete(account, name)
+        if operation is _O.ListAccessPointsForObjectLambda:
+            return await calls.list(account, scope.get("query_string", b"").decode("latin-1"))
+        if operation is _O.GetAccessPointConfigurationForObjectLambda:
+            return await calls.get_configuration(account, name)
+        if operation is _O.PutAccessPointConfigurationForObjectLambda:
+            return await calls.put_configuration(account, name, body)
+        if operation is _O.PutAccessPointPolicyForObjectLambda:
+            return await calls.put_policy(account, name, body)
+        if operation is _O.GetAccessPointPolicyForObjectLambda:
+            return await calls.get_policy(account, name)
+        if operation is _O.DeleteAccessPointPolicyForObjectLambda:
+            return await calls.delete_policy(account, name)
+        return await calls.policy_status(account, name)
 
     def _finish(
         self,
