@@ -257,7 +257,7 @@ async def test_the_policy_calls(world: World) -> None:
         (
             {"extra": "<AllowedFeatures><AllowedFeature>Fly</AllowedFeature></AllowedFeatures>"},
             "InvalidRequest",
-        ),  # fmt: skip
+        ),
         ({"extra": "<Unknown/>"}, "MalformedXML"),
     ],
 )

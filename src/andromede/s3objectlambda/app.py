@@ -1,0 +1,473 @@
+"""The S3 Object Lambda ASGI application: requests signed for ``s3-object-lambda`` on the
+shared endpoint (decision 0384).
+
+GetObject: request id → the Object Lambda access point its Host names → SigV4 → the
+caller's policies and the access point's must allow ``s3-object-lambda:GetObject`` on the
+access point, the caller's ``lambda:InvokeFunction`` on the function → the function runs
+with AWS's event, its ``inputS3Url`` a URL presigned with the caller's own credentials for
+the object through the supporting access point (so that access point's policy and the
+bucket's judge the read, as on AWS), reachable from the sandbox through its API relay
+(decision 0303) → the GET waits, at most ``s3_object_lambda_response_timeout``, for the
+function's WriteGetObjectResponse, whose status, headers and body it streams to the caller.
+
+WriteGetObjectResponse: SigV4 → the caller's policies must allow
+``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
+(``rendezvous.py``) → its body passes through, its hash checked as it goes when it was
+signed.
+
+Errors leave in S3's XML shape with the request id; each request is audited and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final, Protocol
+from urllib.parse import unquote_to_bytes
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.access import log_access
+from andromede.http.asgi import decode_headers, new_request_id, raw_target
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.iam.authn import Authenticated, Authenticator
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.s3objectlambda.errors import (
+    FUNCTION_ERROR_CODE,
+    ObjectLambdaError,
+    error_response,
+    to_wire_error,
+)
+from andromede.s3objectlambda.event import (
+    ForwardedAnswer,
+    HostParser,
+    forwarded_answer,
+    object_lambda_event,
+    presigned_get,
+)
+from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
+from andromede.settings import Settings
+from andromede.storage.access_points import AccessPointStore
+from andromede.storage.object_lambda_points import ObjectLambdaAccessPoint, ObjectLambdaStore
+
+__all__ = ["FunctionMissing", "FunctionOutcome", "FunctionRuns", "ObjectLambdaApp"]
+
+log = logging.getLogger(__name__)
+
+SERVICE: Final = "s3-object-lambda"
+_WRITE_PATH: Final = "/WriteGetObjectResponse"
+_GET_ACTION: Final = "s3-object-lambda:GetObject"
+_WRITE_ACTION: Final = "s3-object-lambda:WriteGetObjectResponse"
+_INVOKE_ACTION: Final = "lambda:InvokeFunction"
+_HEX_HASH_LENGTH: Final = 64
+
+
+class FunctionMissing(AndromedeError):
+    """The configuration's function does not exist (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionOutcome:
+    ok: bool
+    error_type: str | None = None  # the handler's, or the runtime's (a timeout: …Timedout)
+
+
+class FunctionRuns(Protocol):
+    async def __call__(self, function_arn: str, event: bytes) -> FunctionOutcome:
+        """Run the function ``function_arn`` names with ``event`` now (RequestResponse);
+        FunctionMissing when there is none."""
+        ...
+
+
+class ObjectLambdaApp:
+    name = SERVICE
+
+    def __init__(
+        self,
+        points: ObjectLambdaStore,
+        access_points: AccessPointStore,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        functions: FunctionRuns,
+        *,
+        sandbox_endpoint: str,
+        rate_limiter: RateLimiter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._points = points
+        self._access_points = access_points
+        self._identity = identity
+        self._audit = audit
+        self._settings = settings
+        self._functions = functions
+        self._sandbox_endpoint = sandbox_endpoint
+        self._clock = clock
+        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        self._auth = Authenticator.for_settings(identity, settings, service=SERVICE)
+        self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
+            settings.region)  # fmt: skip
+        self.rendezvous = Rendezvous()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        method: str = scope["method"]
+        headers = decode_headers(scope["headers"])
+        raw_path, raw_query = raw_target(scope)
+        writing = method == "POST" and raw_path == _WRITE_PATH
+        action = _WRITE_ACTION if writing else _GET_ACTION
+        principal: Principal = ANONYMOUS
+        resource = "*"
+        run: asyncio.Task[FunctionOutcome] | None = None
+        pending: Pending | None = None
+        status = 500
+        try:
+            try:
+                authenticated = await self._authenticate(method, raw_path, raw_query, headers)
+                principal = authenticated.principal
+                if writing:
+                    response = await self._write(principal, headers, scope, receive)
+                elif method != "GET":
+                    raise ObjectLambdaError(
+                        "NotImplemented",
+                        f"{method} through an Object Lambda access point is not served",
+                    )
+                else:
+                    point = await self._point(headers.get("host", ""))
+                    resource = point.arn(self._settings.region)
+                    pending = self.rendezvous.open()
+                    response, run = await self._get(
+                        point, authenticated, headers, raw_path, raw_query, scope, request_id,
+                        pending,
+                    )  # fmt: skip
+            except Exception as exc:
+                wire = to_wire_error(exc)
+                if wire is None:
+                    log.error("request %s: unexpected error", request_id, exc_info=exc)
+                    wire = ObjectLambdaError("InternalError")
+                response = error_response(wire, request_id)
+            status = response.status
+            await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
+        finally:
+            if pending is not None:
+                self.rendezvous.close(pending)
+            if run is not None:
+                await _finish_run(run, self._settings.s3_object_lambda_response_timeout)
+            self._finish(principal, action, resource, request_id, status, started)
+
+    async def _authenticate(
+        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str]
+    ) -> Authenticated:
+        try:
+            authenticated = await self._auth.authenticate(method, raw_path, raw_query, headers)
+        except AndromedeError as exc:
+            wire = to_wire_error(exc)
+            self._audit.authentication_failed(
+                request_id="-", action=_GET_ACTION, error=wire.code if wire else "AccessDenied"
+            )
+            raise
+        if authenticated.principal.is_anonymous:
+            # Object Lambda serves signed requests only: there is no anonymous access.
+            raise ObjectLambdaError("AccessDenied")
+        signed = authenticated.signed
+        if signed is not None and not self._rate_limiter.allow(signed.access_key_id):
+            raise ObjectLambdaError("SlowDown")
+        return authenticated
+
+    async def _point(self, host: str) -> ObjectLambdaAccessPoint:
+        named = self._hosts.point(host)
+        if named is None:
+            raise ObjectLambdaError(
+                "InvalidRequest", "The request's host names no Object Lambda access point"
+            )
+        point = await self._points.get(named[1], named[0])
+        if point is None:
+            raise ObjectLambdaError("NoSuchAccessPoint")
+        return point
+
+    async def _allowed(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        scope: Scope,
+        resource_policy: str | None = None,
+        resource_account: str | None = None,
+    ) -> bool:
+        policies = await self._identity.policies_for(principal)
+        client = scope.get("client")
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
+            region=self._settings.region,
+            keys=principal_keys(policies),
+        )
+        document = (
+            None
+            if resource_policy is None
+            else load_policy(resource_policy, kind=PolicyKind.RESOURCE)
+        )
+        return policies_allow(
+            context, policies, resource_policy=document, resource_account=resource_account
+        )
+
+    async def _get(
+        self,
+        point: ObjectLambdaAccessPoint,
+        authenticated: Authenticated,
+        headers: dict[str, str],
+        raw_path: str,
+        raw_query: str,
+        scope: Scope,
+        request_id: str,
+        pending: Pending,
+    ) -> tuple[Response, asyncio.Task[FunctionOutcome] | None]:
+        principal = authenticated.principal
+        region = self._settings.region
+        arn = point.arn(region)
+        key = _key(raw_path)
+        if not key:
+            raise ObjectLambdaError(
+                "NotImplemented", "ListObjects through an Object Lambda access point is not served"
+            )
+        if not await self._allowed(principal, _GET_ACTION, arn, scope, point.policy,
+                point.tenant_id):  # fmt: skip
+            raise ObjectLambdaError("AccessDenied")
+        configuration = point.configuration
+        if "range" in headers and "GetObject-Range" not in configuration.allowed_features:
+            raise ObjectLambdaError(
+                "NotImplemented", "This Object Lambda access point does not serve Range requests"
+            )
+        if "partNumber" in raw_query and "GetObject-PartNumber" not in (
+            configuration.allowed_features
+        ):
+            raise ObjectLambdaError(
+                "NotImplemented", "This Object Lambda access point does not serve partNumber"
+            )
+        transformation = configuration.transformation_for("GetObject")
+        if transformation is None:
+            raise ObjectLambdaError(
+                "NotImplemented", "This Object Lambda access point transforms no GetObject"
+            )
+        function = transformation.function_arn
+        if principal.tenant_id != point.tenant_id or not await self._allowed(
+            principal, _INVOKE_ACTION, function, scope
+        ):
+            # Another account's caller would need the function's own policy: not served.
+            raise ObjectLambdaError("LambdaPermissionError")
+        supporting_name = configuration.supporting_access_point.rsplit("/", 1)[-1]
+        supporting = await self._access_points.get(point.tenant_id, supporting_name)
+        if supporting is None:
+            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
+        event = object_lambda_event(
+            request_id=request_id,
+            point_arn=arn,
+            supporting_arn=configuration.supporting_access_point,
+            payload=transformation.function_payload,
+            input_url=await self._input_url(authenticated, headers, supporting.alias, key),
+            output_route=pending.route,
+            output_token=pending.token,
+            user_url=_user_url(scope, headers, raw_path, raw_query),
+            user_headers=headers,
+            principal=principal,
+            access_key_id=authenticated.signed.access_key_id if authenticated.signed else None,
+        )
+        run = asyncio.ensure_future(self._functions(function, event))
+        try:
+            answer = await self._answer(pending, run)
+        except BaseException:
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            raise
+        if answer.error_code is not None:
+            # The function's error: S3's error document with its code (a code not of AWS's
+            # form is the function's failure, InternalError). A status without a code is an
+            # answer like any other, its body the function's.
+            code = answer.error_code
+            if not FUNCTION_ERROR_CODE.fullmatch(code):
+                code = "InternalError"
+            status = answer.status if answer.status >= 400 else 500
+            raise_later = ObjectLambdaError(code, answer.error_message or "", status=status)
+            return error_response(raise_later, request_id), run
+        length = next((v for n, v in answer.headers if n.lower() == "content-length"), None)
+        response = Response(
+            status=answer.status,
+            headers=[(n, v) for n, v in answer.headers if n.lower() != "content-length"],
+            stream=pending.body.chunks(),
+            content_length=int(length) if length is not None and length.isdigit() else None,
+        )
+        return response, run
+
+    async def _answer(
+        self, pending: Pending, run: asyncio.Task[FunctionOutcome]
+    ) -> ForwardedAnswer:
+        """The function's WriteGetObjectResponse, or the error its absence is."""
+        timeout = self._settings.s3_object_lambda_response_timeout
+        done, _ = await asyncio.wait(
+            {pending.answer, run}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if pending.answer in done or pending.answer.done():
+            return pending.answer.result()
+        if run not in done:
+            raise ObjectLambdaError("LambdaResponseNotReceived")
+        try:
+            outcome = run.result()
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        if not outcome.ok:
+            if (outcome.error_type or "").endswith("Timedout"):
+                raise ObjectLambdaError("LambdaTimeout")
+            raise ObjectLambdaError("LambdaRuntimeError")
+        raise ObjectLambdaError("LambdaResponseNotReceived")
+
+    async def _input_url(
+        self, authenticated: Authenticated, headers: dict[str, str], alias: str, key: str
+    ) -> str:
+        """The object through the supporting access point (its alias, path-style), presigned
+        with the caller's own key — the caller's permissions judge the function's read."""
+        signed = authenticated.signed
+        if signed is None:
+            raise ObjectLambdaError("AccessDenied")
+        token = headers.get("x-amz-security-token")
+        secret, _ = await self._identity.resolve_access_key(signed.access_key_id, token)
+        return presigned_get(
+            endpoint=self._sandbox_endpoint,
+            bucket=alias,
+            key=key,
+            access_key_id=signed.access_key_id,
+            secret_key=secret,
+            session_token=token,
+            region=self._settings.region,
+            now=self._clock(),
+            expires=self._settings.s3_object_lambda_input_url_expiry,
+        )
+
+    async def _write(
+        self, principal: Principal, headers: dict[str, str], scope: Scope, receive: Receive
+    ) -> Response:
+        if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
+            raise ObjectLambdaError("AccessDenied")
+        payload_hash = headers.get("x-amz-content-sha256", "")
+        if payload_hash.startswith("STREAMING-"):
+            raise ObjectLambdaError("NotImplemented", "aws-chunked bodies are not served here")
+        pending = self.rendezvous.claim(
+            headers.get("x-amz-request-route", ""), headers.get("x-amz-request-token", "")
+        )
+        if pending is None:
+            raise ObjectLambdaError(
+                "InvalidRequest", "The request route or token is not valid, or was used"
+            )
+        answer = forwarded_answer(headers)
+        if answer is None:
+            raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
+        if "content-length" in headers:
+            answer.headers.append(("Content-Length", headers["content-length"]))
+        if not pending.answer.done():
+            pending.answer.set_result(answer)
+        digest = hashlib.sha256() if len(payload_hash) == _HEX_HASH_LENGTH else None
+        timeout = self._settings.body_read_timeout
+        channel = pending.body
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    message = await receive()
+            except TimeoutError:
+                await channel.end(ObjectLambdaError("RequestTimeout"))
+                raise ObjectLambdaError("RequestTimeout") from None
+            if message["type"] == "http.disconnect":
+                await channel.end(ObjectLambdaError("RequestTimeout"))
+                raise ObjectLambdaError("RequestTimeout")
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                if digest is not None:
+                    digest.update(chunk)
+                await channel.put(chunk)
+            if not message.get("more_body", False):
+                break
+        if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
+            # Bytes not the ones signed: the caller's response is cut, not completed.
+            await channel.end(ObjectLambdaError("XAmzContentSHA256Mismatch"))
+            raise ObjectLambdaError("XAmzContentSHA256Mismatch")
+        await channel.end()
+        return Response(status=200)
+
+    def _finish(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        request_id: str,
+        status: int,
+        started: float,
+    ) -> None:
+        if not principal.is_anonymous and principal.tenant_id:
+            details = {"status": str(status), **principal.audit_details}
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=action,
+                resource=resource,
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
+        if self._settings.access_log:
+            log_access(
+                logging.WARNING if status >= 500 else logging.INFO,
+                "%s %s %s %d %.1fms",
+                request_id,
+                principal.arn,
+                action,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:
+    """The function's run, which may outlast its answer by a little (its return): awaited, so
+    no task is left behind; cancelled past ``timeout``, or when this request is."""
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(task)
+    except TimeoutError:
+        task.cancel()
+    except Exception:  # noqa: S110 — the GET already had its answer; the run's end is moot
+        pass
+    except asyncio.CancelledError:
+        task.cancel()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # this request's own cancellation, not the run's
+
+
+def _key(raw_path: str) -> str:
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ObjectLambdaError("InvalidRequest", "The key is not UTF-8") from exc
+    return path[1:] if path.startswith("/") else path
+
+
+def _user_url(scope: Scope, headers: dict[str, str], raw_path: str, raw_query: str) -> str:
+    scheme = "https" if scope.get("scheme") == "https" else "http"
+    url = f"{scheme}://{headers.get('host', '')}{raw_path}"
+    return f"{url}?{raw_query}" if raw_query else url
