@@ -322,9 +322,8 @@ class ObjectLambdaApp:
     ) -> ForwardedAnswer:
         """The function's WriteGetObjectResponse, or the error its absence is."""
         timeout = self._settings.s3_object_lambda_response_timeout
-        done, _ = await asyncio.wait(
-            {pending.answer, run}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiting: set[asyncio.Future[object]] = {pending.answer, run}  # type: ignore[arg-type]
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         if pending.answer in done or pending.answer.done():
             return pending.answer.result()
         if run not in done:

@@ -1,0 +1,30 @@
+"""Migration 0156 (S3 Object Lambda access points, decision 0384): its table comes and goes
+on SQLite and on a real PostgreSQL. From 0154, the revision it was written after (another
+branch's 0155 may come between them once merged)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.migrations import has_table, migrate
+
+_TABLE = "object_lambda_access_points"
+
+
+def _check(url: str) -> None:
+    migrate(url, "0154")
+    assert not has_table(url, _TABLE)
+    migrate(url, "0156")
+    assert has_table(url, _TABLE)
+    migrate(url, "0154", down=True)
+    assert not has_table(url, _TABLE)
+    migrate(url, "0156")
+    assert has_table(url, _TABLE)
+
+
+def test_on_sqlite(tmp_path: Path) -> None:
+    _check(f"sqlite:///{tmp_path / 'meta.db'}")
+
+
+def test_on_postgresql(postgres_empty_url: str) -> None:
+    _check(postgres_empty_url)
