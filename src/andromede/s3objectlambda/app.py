@@ -12,8 +12,8 @@ function's WriteGetObjectResponse, whose status, headers and body it streams to 
 
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
 ``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
-(``rendezvous.py``) → its body passes through, its hash checked as it goes when it was
-signed.
+(``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
+through, its hash checked as it goes when it was signed.
 
 Errors leave in S3's XML shape with the request id; each request is audited and logged.
 """
@@ -26,9 +26,10 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import unquote_to_bytes
 
@@ -57,6 +58,7 @@ from andromede.s3objectlambda.event import (
     object_lambda_event,
     presigned_get,
 )
+from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
 from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore
@@ -104,6 +106,7 @@ class ObjectLambdaApp:
         functions: FunctionRuns,
         *,
         sandbox_endpoint: str,
+        exchange_folder: Path | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -120,6 +123,16 @@ class ObjectLambdaApp:
         self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
             settings.region)  # fmt: skip
         self.rendezvous = Rendezvous()
+        self._exchange = (
+            None
+            if exchange_folder is None
+            else AnswerExchange(
+                exchange_folder,
+                self.rendezvous.tag,
+                self.deliver,
+                timeout=settings.body_read_timeout,
+            )
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -365,9 +378,24 @@ class ObjectLambdaApp:
     ) -> Response:
         if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
             raise ObjectLambdaError("AccessDenied")
-        payload_hash = headers.get("x-amz-content-sha256", "")
-        if payload_hash.startswith("STREAMING-"):
+        if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
             raise ObjectLambdaError("NotImplemented", "aws-chunked bodies are not served here")
+        owner = route_owner(headers.get("x-amz-request-route", ""))
+        body = _asgi_body(receive, self._settings.body_read_timeout)
+        if owner is None or owner == self.rendezvous.tag or self._exchange is None:
+            await self.deliver(headers, body)
+        else:
+            # Another worker's GET waits for this answer (decision 0384's "Workers").
+            await self._exchange.forward(owner, headers, body)
+        return Response(status=200)
+
+    async def deliver(self, headers: dict[str, str], chunks: AsyncIterator[bytes]) -> None:
+        """A WriteGetObjectResponse to the GET of this worker its route and token name: its
+        status and headers, then its body chunk by chunk, hashed as it goes when the hash
+        was signed (a mismatch cuts the GET's response); ObjectLambdaError on refusal."""
+        answer = forwarded_answer(headers)
+        if answer is None:
+            raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
         pending = self.rendezvous.claim(
             headers.get("x-amz-request-route", ""), headers.get("x-amz-request-token", "")
         )
@@ -375,39 +403,35 @@ class ObjectLambdaApp:
             raise ObjectLambdaError(
                 "InvalidRequest", "The request route or token is not valid, or was used"
             )
-        answer = forwarded_answer(headers)
-        if answer is None:
-            raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
         if "content-length" in headers:
             answer.headers.append(("Content-Length", headers["content-length"]))
         if not pending.answer.done():
             pending.answer.set_result(answer)
+        payload_hash = headers.get("x-amz-content-sha256", "")
         digest = hashlib.sha256() if len(payload_hash) == _HEX_HASH_LENGTH else None
-        timeout = self._settings.body_read_timeout
         channel = pending.body
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    message = await receive()
-            except TimeoutError:
-                await channel.end(ObjectLambdaError("RequestTimeout"))
-                raise ObjectLambdaError("RequestTimeout") from None
-            if message["type"] == "http.disconnect":
-                await channel.end(ObjectLambdaError("RequestTimeout"))
-                raise ObjectLambdaError("RequestTimeout")
-            chunk: bytes = message.get("body", b"")
-            if chunk:
+        try:
+            async for chunk in chunks:
                 if digest is not None:
                     digest.update(chunk)
                 await channel.put(chunk)
-            if not message.get("more_body", False):
-                break
+        except ObjectLambdaError as exc:
+            await channel.end(exc)
+            raise
+        except TimeoutError as exc:
+            await channel.end(ObjectLambdaError("RequestTimeout"))
+            raise ObjectLambdaError("RequestTimeout") from exc
         if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
             # Bytes not the ones signed: the caller's response is cut, not completed.
             await channel.end(ObjectLambdaError("XAmzContentSHA256Mismatch"))
             raise ObjectLambdaError("XAmzContentSHA256Mismatch")
         await channel.end()
-        return Response(status=200)
+
+    async def serve_exchange(self) -> None:
+        """This worker's end of the answers' exchange between workers (a background task;
+        returns at once without one)."""
+        if self._exchange is not None:
+            await self._exchange.serve()
 
     def _finish(
         self,
@@ -439,6 +463,23 @@ class ObjectLambdaApp:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
+    """The request's body as it arrives, each chunk within ``timeout``."""
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                message = await receive()
+        except TimeoutError:
+            raise ObjectLambdaError("RequestTimeout") from None
+        if message["type"] == "http.disconnect":
+            raise ObjectLambdaError("RequestTimeout")
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
 
 
 async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:

@@ -7,14 +7,15 @@ time, a second claim refused — and hands the GET its status and headers, then 
 chunk by chunk through a bounded :class:`BodyChannel`: nothing is buffered beyond a few
 chunks, and a caller gone stops the writer rather than blocking it.
 
-The table lives in the gateway process that took the GET: the function's call must reach
-that process (decision 0384's "Workers").
+The table lives in the gateway process that took the GET; an answer another worker takes is
+passed on to it (``exchange.py``, decision 0384's "Workers").
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -76,11 +77,14 @@ class Pending:
 class Rendezvous:
     """The GETs of this process waiting for their function's answer, by route."""
 
-    def __init__(self) -> None:
+    def __init__(self, tag: str | None = None) -> None:
+        # This worker's tag, which each route carries (``exchange.py`` finds the worker by
+        # it): the process id, and some randomness against a reused one.
+        self.tag = tag or f"{os.getpid():x}{secrets.token_hex(2)}"
         self._pending: dict[str, Pending] = {}
 
     def open(self) -> Pending:
-        route = f"io-{secrets.token_hex(12)}"
+        route = f"io-{self.tag}-{secrets.token_hex(12)}"
         pending = Pending(route=route, token=secrets.token_urlsafe(48))
         self._pending[route] = pending
         return pending

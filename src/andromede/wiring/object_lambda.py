@@ -4,6 +4,7 @@ caller."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 
 from andromede.audit.service import AuditService
@@ -21,6 +22,7 @@ from andromede.s3objectlambda.app import (
     FunctionRuns,
     ObjectLambdaApp,
 )
+from andromede.s3objectlambda.exchange import exchange_folder
 from andromede.settings import Settings
 from andromede.storage.access_points import SqlAccessPointStore
 from andromede.storage.object_lambda_points import SqlObjectLambdaStore
@@ -49,15 +51,19 @@ def object_lambda(
     audit: AuditService,
     rate_limiter: RateLimiter | None,
     invocations: ServiceInvocations,
+    background: list[asyncio.Task[None]] | None = None,
 ) -> None:
     """Object Lambda access points in S3 Control (found in ``apis``) and their data path
     under ``s3-object-lambda``; the function reads the object through its sandbox's API
-    relay (decision 0303), which the presigned ``inputS3Url`` names."""
+    relay (decision 0303), which the presigned ``inputS3Url`` names. With ``background``,
+    this worker's end of the answers' exchange between the ``serve``'s workers runs there
+    (the folder they share: under the system's temporary folder, named after the data
+    directory)."""
     store = SqlObjectLambdaStore(db)
     control = apis.get(S3ControlApp.name)
     if isinstance(control, S3ControlApp):
         control.object_lambda.store = store
-    apis[ObjectLambdaApp.name] = ObjectLambdaApp(
+    app = ObjectLambdaApp(
         store,
         SqlAccessPointStore(db),
         identity,
@@ -65,5 +71,9 @@ def object_lambda(
         settings,
         _runs(invocations),
         sandbox_endpoint=SANDBOX_ENDPOINT,
+        exchange_folder=None if background is None else exchange_folder(settings.data_dir),
         rate_limiter=rate_limiter,
     )
+    apis[ObjectLambdaApp.name] = app
+    if background is not None:
+        background.append(asyncio.create_task(app.serve_exchange(), name="object-lambda"))

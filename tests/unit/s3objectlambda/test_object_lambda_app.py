@@ -42,6 +42,7 @@ class World:
     s3: Client
     app: ObjectLambdaApp
     points: MemoryObjectLambdaStore
+    make: Callable[[Path | None], ObjectLambdaApp]
     handler: list[Handler] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -111,6 +112,7 @@ async def write_response(
     body: bytes,
     headers: dict[str, str] | None = None,
     token: str | None = None,
+    to: ObjectLambdaApp | None = None,
 ) -> Reply:
     """The function's WriteGetObjectResponse, as boto3 sends it (no host prefix)."""
     context = event["getObjectContext"]
@@ -121,7 +123,7 @@ async def write_response(
     }
     credentials = world.s3.credentials
     assert credentials is not None
-    return await signed(world.app, credentials, "POST", "127.0.0.1:9001",
+    return await signed(to or world.app, credentials, "POST", "127.0.0.1:9001",
         "/WriteGetObjectResponse", body, sent)  # fmt: skip
 
 
@@ -160,9 +162,13 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             found.events.append(decoded)
             return await found.handler[0](decoded)
 
-        app = ObjectLambdaApp(points, access_points, s3.identity, s3.audit, settings, runs,
-            sandbox_endpoint="http://127.0.0.1:9001")  # fmt: skip
-        holder.append(World(s3, app, points))
+        identity = s3.identity
+
+        def make(folder: Path | None) -> ObjectLambdaApp:
+            return ObjectLambdaApp(points, access_points, identity, s3.audit, settings, runs,
+                sandbox_endpoint="http://127.0.0.1:9001", exchange_folder=folder)  # fmt: skip
+
+        holder.append(World(s3, make(None), points, make))
         yield holder[0]
 
 
@@ -381,3 +387,51 @@ async def test_unknown_access_points_and_operations(world: World) -> None:
     reply = await signed(world.app, credentials, "GET", world.host, "/notes.txt",
         headers={"Range": "bytes=0-1"})  # fmt: skip
     assert reply.status == 501  # GetObject-Range not among the allowed features
+
+
+async def test_an_answer_taken_by_another_worker_reaches_the_waiting_get(
+    world: World, tmp_path: Path
+) -> None:
+    """Two workers of one gateway sharing the exchange's folder: the function's answer lands
+    on the worker that does not hold the GET, and is passed on to the one that does."""
+    folder = tmp_path / "ol"
+    holding, other = world.make(folder), world.make(folder)
+    world.app = holding
+    ends = [asyncio.create_task(app.serve_exchange()) for app in (holding, other)]
+    try:
+        for app in (holding, other):
+            await wait_for_socket(folder / f"{app.rendezvous.tag}.sock")
+
+        async def upper(event: dict[str, Any]) -> FunctionOutcome:
+            original = await fetch_input(world, event["getObjectContext"]["inputS3Url"])
+            wrong = await write_response(world, event, b"x", token="not-the-token", to=other)
+            assert wrong.status == 400 and b"<Code>InvalidRequest</Code>" in wrong.body
+            answer = await write_response(world, event, original.body.upper() * 50_000,
+                {"x-amz-fwd-header-Content-Type": "text/plain"}, to=other)  # fmt: skip
+            assert answer.status == 200, answer.body
+            return FunctionOutcome(ok=True)
+
+        world.handler.append(upper)
+        assert world.s3.credentials is not None
+        reply = await signed(holding, world.s3.credentials, "GET", world.host, "/notes.txt")
+        assert reply.status == 200, reply.body
+        assert reply.body == b"HELLO OBJECT" * 50_000
+        assert reply.headers["content-type"] == "text/plain"
+        # A route of a worker that is not there: not valid, as a wrong token.
+        gone = {"getObjectContext": {"outputRoute": "io-abcdef-0123456789abcdef",
+            "outputToken": "t"}}  # fmt: skip
+        refused = await write_response(world, gone, b"x", to=other)
+        assert refused.status == 400 and b"<Code>InvalidRequest</Code>" in refused.body
+    finally:
+        for end in ends:
+            end.cancel()
+        await asyncio.gather(*ends, return_exceptions=True)
+    assert not folder.exists()  # the last worker's end took the folder with it
+
+
+async def wait_for_socket(path: Path) -> None:
+    for _ in range(400):
+        if path.exists():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
