@@ -8,9 +8,9 @@ never answers is AWS's ``LambdaResponseNotReceived``.
 
 Two workers: the function's WriteGetObjectResponse, carried from the sandbox to the shared
 port, may land on the worker that does not hold the waiting GET, which passes it on
-(decision 0384's "Workers"); several GETs make that likely. The client's endpoint host is ``s3.localhost``
-and the server is its HTTP proxy, so ``<name>-<account>.s3.localhost`` needs no name
-resolution (as test_access_point_arns.py does)."""
+(decision 0384's "Workers"); several GETs make that likely. The client's endpoint host is
+``s3.localhost`` and the server is its HTTP proxy, so ``<name>-<account>.s3.localhost``
+needs no name resolution (as test_access_point_arns.py does)."""
 
 from __future__ import annotations
 

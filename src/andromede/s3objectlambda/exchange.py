@@ -90,11 +90,13 @@ class AnswerExchange:
     async def serve(self) -> None:
         """This worker's socket, until cancelled; the socket file goes with it, and the
         folder with the last worker's."""
-        if not await asyncio.to_thread(_private, self._folder):
-            log.warning("%s is not this user's private folder: answers to this worker's "
-                "Object Lambda GETs must come to it directly", self._folder)  # fmt: skip
-            return
         try:
+            # Made here, not in a thread: a cancellation can then never leave a folder
+            # made after the clean-up below.
+            if not _private(self._folder):
+                log.warning("%s is not this user's private folder: answers to this worker's "
+                    "Object Lambda GETs must come to it directly", self._folder)  # fmt: skip
+                return
             # Unstarted, so that nothing is awaited between the bind and the ``async with``
             # that closes it (decision 0303's relay: a cancellation there leaked it).
             server = await asyncio.start_unix_server(
