@@ -151,7 +151,9 @@ class ObjectLambdaApp:
         status = 500
         try:
             try:
-                authenticated = await self._authenticate(method, raw_path, raw_query, headers)
+                authenticated = await self._authenticate(
+                    method, raw_path, raw_query, headers, request_id, action
+                )
                 principal = authenticated.principal
                 if writing:
                     response = await self._write(principal, headers, scope, receive)
@@ -174,6 +176,7 @@ class ObjectLambdaApp:
                     log.error("request %s: unexpected error", request_id, exc_info=exc)
                     wire = ObjectLambdaError("InternalError")
                 response = error_response(wire, request_id)
+            response.head = method == "HEAD"  # an error's document is not a HEAD's answer
             status = response.status
             await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
         finally:
@@ -184,14 +187,20 @@ class ObjectLambdaApp:
             self._finish(principal, action, resource, request_id, status, started)
 
     async def _authenticate(
-        self, method: str, raw_path: str, raw_query: str, headers: dict[str, str]
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        request_id: str,
+        action: str,
     ) -> Authenticated:
         try:
             authenticated = await self._auth.authenticate(method, raw_path, raw_query, headers)
         except AndromedeError as exc:
             wire = to_wire_error(exc)
             self._audit.authentication_failed(
-                request_id="-", action=_GET_ACTION, error=wire.code if wire else "AccessDenied"
+                request_id=request_id, action=action, error=wire.code if wire else "AccessDenied"
             )
             raise
         if authenticated.principal.is_anonymous:

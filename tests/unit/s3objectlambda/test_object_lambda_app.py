@@ -382,6 +382,8 @@ async def test_unknown_access_points_and_operations(world: World) -> None:
     assert (reply.status, b"NoSuchAccessPoint" in reply.body) == (404, True)
     reply = await signed(world.app, credentials, "PUT", world.host, "/notes.txt", b"x")
     assert reply.status == 501
+    reply = await signed(world.app, credentials, "HEAD", world.host, "/notes.txt")
+    assert (reply.status, reply.body) == (501, b"")  # HeadObject not served; no document
     reply = await signed(world.app, credentials, "GET", world.host, "/")
     assert reply.status == 501
     reply = await signed(world.app, credentials, "GET", world.host, "/notes.txt",
