@@ -7,9 +7,10 @@ worker listens on a Unix socket ``<tag>.sock`` in a folder all the workers of on
 directory share (0700, the gateway's user's: no other user can connect), and each route
 names its worker's tag (``io-<tag>-<random>``). A worker that takes an answer for another's
 route, once the signature and the caller's right to answer are checked, passes it on: one
-JSON line of the answer's own headers (never the caller's credentials), the body, the end;
-the owner delivers it as if it had come in directly and answers one JSON line, the error's
-code if any.
+JSON line of the answer's own headers (never the caller's credentials), the body in framed
+chunks, an end mark (a connection lost before it cuts the caller's answer rather than
+completing it); the owner delivers it as if it had come in directly and answers one JSON
+line, the error's code if any.
 """
 
 from __future__ import annotations
@@ -124,9 +125,11 @@ class AnswerExchange:
             head = {"headers": _forwarded_headers(headers)}
             writer.write(json.dumps(head).encode() + b"\n")
             async for chunk in chunks:
-                writer.write(chunk)
-                await writer.drain()
-            writer.write_eof()
+                for at in range(0, len(chunk), _CHUNK):
+                    piece = chunk[at : at + _CHUNK]
+                    writer.write(f"{len(piece):x}\n".encode() + piece)
+                    await writer.drain()
+            writer.write(b"0\n")  # the end: without it, the owner cuts the caller's answer
             async with asyncio.timeout(self._timeout):
                 line = await reader.readline()
             reply = json.loads(line)
@@ -146,11 +149,20 @@ class AnswerExchange:
         timeout = self._timeout
 
         async def chunks() -> AsyncIterator[bytes]:
+            """The body's framed chunks (``<hex length>\\n<bytes>``, ``0\\n`` its end); a
+            connection that ends before the end is a body cut short, not a whole one."""
             while True:
-                async with asyncio.timeout(timeout):
-                    data = await reader.read(_CHUNK)
-                if not data:
-                    return
+                try:
+                    async with asyncio.timeout(timeout):
+                        line = await reader.readline()
+                        size = int(line, 16) if line.endswith(b"\n") else -1
+                        if not 0 <= size <= _CHUNK:
+                            raise ValueError(line[:32])
+                        if size == 0:
+                            return
+                        data = await reader.readexactly(size)
+                except (ValueError, asyncio.IncompleteReadError, OSError) as exc:
+                    raise ObjectLambdaError("RequestTimeout") from exc
                 yield data
 
         reply: dict[str, object] = {"code": None}
