@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Protocol
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from andromede.audit.model import Outcome
 from andromede.audit.service import AuditService
@@ -60,6 +60,7 @@ from andromede.s3objectlambda.event import (
 )
 from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
 from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
+from andromede.s3objectlambda.returned import CONTEXTS, OPERATION_ACTIONS, returned_response
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore
 from andromede.storage.object_lambda_points import ObjectLambdaAccessPoint, ObjectLambdaStore
@@ -84,6 +85,7 @@ class FunctionMissing(AndromedeError):
 class FunctionOutcome:
     ok: bool
     error_type: str | None = None  # the handler's, or the runtime's (a timeout: …Timedout)
+    payload: bytes = b""  # what the handler returned (JSON)
 
 
 class FunctionRuns(Protocol):
@@ -157,7 +159,7 @@ class ObjectLambdaApp:
                 principal = authenticated.principal
                 if writing:
                     response = await self._write(principal, headers, scope, receive)
-                elif method != "GET":
+                elif method not in ("GET", "HEAD"):
                     raise ObjectLambdaError(
                         "NotImplemented",
                         f"{method} through an Object Lambda access point is not served",
@@ -266,28 +268,44 @@ class ObjectLambdaApp:
         region = self._settings.region
         arn = point.arn(region)
         key = _key(raw_path)
-        if not key:
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        if scope["method"] == "HEAD":
+            operation = "HeadObject"
+        elif not key:
+            operation = "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+        else:
+            operation = "GetObject"
+        if operation == "HeadObject" and not key:
             raise ObjectLambdaError(
-                "NotImplemented", "ListObjects through an Object Lambda access point is not served"
+                "NotImplemented", "HeadBucket through an Object Lambda access point is not served"
             )
-        if not await self._allowed(principal, _GET_ACTION, arn, scope, point.policy,
-                point.tenant_id):  # fmt: skip
+        if not await self._allowed(principal, OPERATION_ACTIONS[operation], arn, scope,
+                point.policy, point.tenant_id):  # fmt: skip
             raise ObjectLambdaError("AccessDenied")
         configuration = point.configuration
-        if "range" in headers and "GetObject-Range" not in configuration.allowed_features:
+        if (
+            key
+            and "range" in headers
+            and (f"{operation}-Range" not in configuration.allowed_features)
+        ):
             raise ObjectLambdaError(
                 "NotImplemented", "This Object Lambda access point does not serve Range requests"
             )
-        if "partNumber" in raw_query and "GetObject-PartNumber" not in (
-            configuration.allowed_features
+        if (
+            key
+            and "partNumber" in query
+            and (f"{operation}-PartNumber" not in configuration.allowed_features)
         ):
             raise ObjectLambdaError(
                 "NotImplemented", "This Object Lambda access point does not serve partNumber"
             )
-        transformation = configuration.transformation_for("GetObject")
+        transformation = configuration.transformation_for(operation)
         if transformation is None:
+            # AWS passes an operation it does not transform through to the supporting
+            # access point: not served here.
             raise ObjectLambdaError(
-                "NotImplemented", "This Object Lambda access point transforms no GetObject"
+                "NotImplemented",
+                f"This Object Lambda access point does not transform {operation}",
             )
         function = transformation.function_arn
         if principal.tenant_id != point.tenant_id or not await self._allowed(
@@ -299,6 +317,31 @@ class ObjectLambdaApp:
         supporting = await self._access_points.get(point.tenant_id, supporting_name)
         if supporting is None:
             raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
+        if operation != "GetObject":
+            # The function's return value is the answer (``returned.py``).
+            params = {k: v for k, v in query.items() if not k.lower().startswith("x-amz-")}
+            event = object_lambda_event(
+                request_id=request_id,
+                point_arn=arn,
+                supporting_arn=configuration.supporting_access_point,
+                payload=transformation.function_payload,
+                input_url=await self._input_url(
+                    authenticated,
+                    headers,
+                    supporting.alias,
+                    key,
+                    "HEAD" if key else "GET",
+                    params if not key else None,
+                ),
+                output_route=None,
+                output_token=None,
+                user_url=_user_url(scope, headers, raw_path, raw_query),
+                user_headers=headers,
+                principal=principal,
+                access_key_id=authenticated.signed.access_key_id if authenticated.signed else None,
+                context=CONTEXTS[operation],
+            )
+            return returned_response(operation, await self._run_to_end(function, event)), None
         event = object_lambda_event(
             request_id=request_id,
             point_arn=arn,
@@ -360,8 +403,29 @@ class ObjectLambdaApp:
             raise ObjectLambdaError("LambdaRuntimeError")
         raise ObjectLambdaError("LambdaResponseNotReceived")
 
+    async def _run_to_end(self, function: str, event: bytes) -> bytes:
+        """The function's return value, or the error its failure is."""
+        try:
+            async with asyncio.timeout(self._settings.s3_object_lambda_response_timeout):
+                outcome = await self._functions(function, event)
+        except TimeoutError as exc:
+            raise ObjectLambdaError("LambdaTimeout") from exc
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        if not outcome.ok:
+            if (outcome.error_type or "").endswith("Timedout"):
+                raise ObjectLambdaError("LambdaTimeout")
+            raise ObjectLambdaError("LambdaRuntimeError")
+        return outcome.payload
+
     async def _input_url(
-        self, authenticated: Authenticated, headers: dict[str, str], alias: str, key: str
+        self,
+        authenticated: Authenticated,
+        headers: dict[str, str],
+        alias: str,
+        key: str,
+        method: str = "GET",
+        params: dict[str, str] | None = None,
     ) -> str:
         """The object through the supporting access point (its alias, path-style), presigned
         with the caller's own key — the caller's permissions judge the function's read."""
@@ -374,6 +438,8 @@ class ObjectLambdaApp:
             endpoint=self._sandbox_endpoint,
             bucket=alias,
             key=key,
+            method=method,
+            params=params,
             access_key_id=signed.access_key_id,
             secret_key=secret,
             session_token=token,

@@ -63,6 +63,7 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
         "The provided 'x-amz-content-sha256' header does not match what was computed.",
     ),
     # S3 Object Lambda's own (AWS's "Error responses" list).
+    "LambdaInvalidResponse": (400, "The Lambda function returned an invalid response."),
     "LambdaInvocationFailed": (400, "The Lambda function invocation failed."),
     "LambdaNotFound": (404, "The Lambda function does not exist."),
     "LambdaPermissionError": (403, "You do not have permission to invoke the Lambda function."),

@@ -76,6 +76,8 @@ def presigned_get(
     endpoint: str,
     bucket: str,
     key: str,
+    method: str = "GET",
+    params: Mapping[str, str] | None = None,
     access_key_id: str,
     secret_key: str,
     session_token: str | None,
@@ -83,14 +85,16 @@ def presigned_get(
     now: datetime,
     expires: int,
 ) -> str:
-    """A SigV4 presigned GET of ``key`` path-style under ``endpoint`` (``http://host:port``,
-    whose host is signed), for service ``s3``."""
+    """A SigV4 presigned ``method`` (GET, HEAD) of ``key`` path-style under ``endpoint``
+    (``http://host:port``, whose host is signed), with query ``params``, for service
+    ``s3``."""
     host = endpoint.split("://", 1)[1]
     path = "/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
     scope = f"{date}/{region}/s3/aws4_request"
     query = {
+        **(params or {}),
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
         "X-Amz-Credential": f"{access_key_id}/{scope}",
         "X-Amz-Date": amz_date,
@@ -101,7 +105,7 @@ def presigned_get(
         query["X-Amz-Security-Token"] = session_token
     raw_query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
     canonical = canonical_request(
-        "GET", path, raw_query, {"host": host}, ("host",), "UNSIGNED-PAYLOAD", presigned=True
+        method, path, raw_query, {"host": host}, ("host",), "UNSIGNED-PAYLOAD", presigned=True
     )
     signature = sign(
         derive_signing_key(secret_key, date, region, "s3"),
@@ -133,14 +137,17 @@ def object_lambda_event(
     supporting_arn: str,
     payload: str | None,
     input_url: str,
-    output_route: str,
-    output_token: str,
+    output_route: str | None,
+    output_token: str | None,
     user_url: str,
     user_headers: Mapping[str, str],
     principal: Principal,
     access_key_id: str | None,
+    context: str = "getObjectContext",
 ) -> bytes:
-    """The event of a GetObject through an Object Lambda access point, as AWS sends it."""
+    """The event of a request through an Object Lambda access point, as AWS sends it: its
+    ``context`` (``getObjectContext`` with the answer's route and token, or another
+    operation's with the input URL alone)."""
     configuration: dict[str, str] = {
         "accessPointArn": point_arn,
         "supportingAccessPointArn": supporting_arn,
@@ -149,10 +156,10 @@ def object_lambda_event(
         configuration["payload"] = payload
     event = {
         "xAmzRequestId": request_id,
-        "getObjectContext": {
+        context: {
             "inputS3Url": input_url,
-            "outputRoute": output_route,
-            "outputToken": output_token,
+            **({"outputRoute": output_route} if output_route is not None else {}),
+            **({"outputToken": output_token} if output_token is not None else {}),
         },
         "configuration": configuration,
         "userRequest": {

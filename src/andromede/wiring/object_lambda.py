@@ -38,7 +38,7 @@ def _runs(invocations: ServiceInvocations) -> FunctionRuns:
             done = await invocations.run_for_caller(function_arn, event)
         except ResourceNotFound as exc:
             raise FunctionMissing(function_arn) from exc
-        return FunctionOutcome(ok=done.ok, error_type=done.error_type)
+        return FunctionOutcome(ok=done.ok, error_type=done.error_type, payload=done.payload)
 
     return run
 

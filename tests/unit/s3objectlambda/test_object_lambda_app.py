@@ -66,12 +66,13 @@ async def signed(
     request.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
     S3SigV4Auth(credentials, "s3-object-lambda", REGION).add_auth(request)
     prepared = request.prepare()
+    path, _, query = path.partition("?")
     scope = {
         "type": "http",
         "method": method,
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "scheme": "http",
         "headers": [(b"host", host.encode())]
         + [
@@ -437,3 +438,69 @@ async def wait_for_socket(path: Path) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{path} never appeared")
+
+
+async def test_head_object_and_listings_answer_with_the_functions_return(world: World) -> None:
+    account = world.s3.tenant_id
+    function = f"arn:aws:lambda:{REGION}:{account}:function:upper"
+    await world.points.set_configuration(
+        account,
+        "upper",
+        ObjectLambdaConfiguration(
+            f"arn:aws:s3:{REGION}:{account}:accesspoint/data-ap",
+            (
+                Transformation(("GetObject", "HeadObject"), function),
+                Transformation(("ListObjectsV2",), function),
+            ),
+        ),
+    )
+
+    async def returning(event: dict[str, Any]) -> FunctionOutcome:
+        if "headObjectContext" in event:
+            url = urlsplit(event["headObjectContext"]["inputS3Url"])
+            original = await world.s3.request("HEAD", f"{url.path}?{url.query}",
+                headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}, sign=False,
+                host=url.netloc)  # fmt: skip
+            assert original.status == 200
+            answer = {"statusCode": 200, "headers": {"Content-Length": 12 * 2,
+                "Content-Type": "text/plain"}, "metadata": {"Doubled": True}}  # fmt: skip
+        else:
+            context = event["listObjectsV2Context"]
+            assert "getObjectContext" not in event and "outputRoute" not in context
+            listing = await fetch_input(world, context["inputS3Url"])
+            assert listing.status == 200 and b"<Key>notes.txt</Key>" in listing.body
+            answer = {"statusCode": 200, "listResultXml": listing.body.decode().replace(
+                "notes.txt", "NOTES.TXT")}  # fmt: skip
+        return FunctionOutcome(ok=True, payload=json.dumps(answer).encode())
+
+    world.handler.append(returning)
+    credentials = world.s3.credentials
+    assert credentials is not None
+    head = await signed(world.app, credentials, "HEAD", world.host, "/notes.txt")
+    assert (head.status, head.body) == (200, b"")
+    assert head.headers["content-length"] == "24"
+    assert head.headers["x-amz-meta-doubled"] == "true"
+    listed = await signed(world.app, credentials, "GET", world.host, "/?list-type=2&prefix=no")
+    assert listed.status == 200, listed.body
+    assert b"<Key>NOTES.TXT</Key>" in listed.body
+    assert len(world.app.rendezvous) == 0
+
+    async def refusing(event: dict[str, Any]) -> FunctionOutcome:
+        answer = {"statusCode": 404, "errorCode": "NoSuchKey", "errorMessage": "gone"}
+        return FunctionOutcome(ok=True, payload=json.dumps(answer).encode())
+
+    world.handler[0] = refusing
+    head = await signed(world.app, credentials, "HEAD", world.host, "/notes.txt")
+    assert (head.status, head.body) == (404, b"")
+    listed = await signed(world.app, credentials, "GET", world.host, "/?list-type=2")
+    assert listed.status == 404 and b"<Code>NoSuchKey</Code>" in listed.body
+
+    async def garbled(event: dict[str, Any]) -> FunctionOutcome:
+        return FunctionOutcome(ok=True, payload=b'{"statusCode": "OK"}')
+
+    world.handler[0] = garbled
+    listed = await signed(world.app, credentials, "GET", world.host, "/?list-type=2")
+    assert listed.status == 400 and b"<Code>LambdaInvalidResponse</Code>" in listed.body
+    # ListObjects (version 1) is not among the transformed actions: not served.
+    listed = await signed(world.app, credentials, "GET", world.host, "/")
+    assert listed.status == 501
