@@ -3,8 +3,9 @@ S3 Control's ``create_access_point_for_object_lambda`` (and its reads) in front 
 point, then ``get_object`` with the Object Lambda access point's ARN as ``Bucket`` runs a
 real Python function in the server's sandbox, which reads the object through its
 ``inputS3Url`` (from inside the sandbox, through its API relay) and answers with boto3's
-``write_get_object_response``: the caller gets the upper-cased object. A function that
-never answers is AWS's ``LambdaResponseNotReceived``.
+``write_get_object_response``: the caller gets the upper-cased object; ``head_object``
+gets what the function returns. A function that never answers is AWS's
+``LambdaResponseNotReceived``.
 
 Two workers: the function's WriteGetObjectResponse, carried from the sandbox to the shared
 port, may land on the worker that does not hold the waiting GET, which passes it on
@@ -37,6 +38,13 @@ UPPER = (
     "import boto3\n"
     "s3 = boto3.client('s3')\n"
     "def handler(event, context):\n"
+    "    if 'headObjectContext' in event:\n"
+    "        request = urllib.request.Request(event['headObjectContext']['inputS3Url'],\n"
+    "            method='HEAD')\n"
+    "        with urllib.request.urlopen(request, timeout=30) as answer:\n"
+    "            length = answer.headers['Content-Length']\n"
+    "        return {'statusCode': 200, 'headers': {'Content-Length': length,\n"
+    "            'Content-Type': 'text/plain'}, 'metadata': {'transformed': 'head'}}\n"
     "    ctx = event['getObjectContext']\n"
     "    with urllib.request.urlopen(ctx['inputS3Url'], timeout=30) as answer:\n"
     "        original = answer.read()\n"
@@ -111,7 +119,7 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
             "SupportingAccessPoint": supporting,
             "TransformationConfigurations": [
                 {
-                    "Actions": ["GetObject"],
+                    "Actions": ["GetObject", "HeadObject"],
                     "ContentTransformation": {
                         "AwsLambda": {"FunctionArn": function, "FunctionPayload": "upper"}
                     },
@@ -135,6 +143,10 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
         assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"
         assert answer["ContentType"] == "text/plain"
         assert answer["Metadata"] == {"transformed": "upper"}
+
+    head = client.head_object(Bucket=point, Key="notes/hello.txt")
+    assert head["ContentLength"] == len(b"hello object lambda")
+    assert head["Metadata"] == {"transformed": "head"}
 
     control.create_access_point_for_object_lambda(
         AccountId=account, Name="silent", Configuration=configuration(silent)

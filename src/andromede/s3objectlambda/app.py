@@ -9,6 +9,8 @@ the object through the supporting access point (so that access point's policy an
 bucket's judge the read, as on AWS), reachable from the sandbox through its API relay
 (decision 0303) → the GET waits, at most ``s3_object_lambda_response_timeout``, for the
 function's WriteGetObjectResponse, whose status, headers and body it streams to the caller.
+HeadObject, ListObjects and ListObjectsV2 that the configuration transforms run the function
+with their own context, and its return value is the answer (``returned.py``).
 
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
 ``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
