@@ -6,7 +6,8 @@ MFA devices, federation providers, temporary credentials, operators, console log
 ``tables_audit`` (``audit_events``, the transparency log's logs, leaves, nodes and keys),
 ``tables_billing``, ``tables_storage`` (buckets, objects, versions, blobs, multipart uploads,
 replication and notification queues), ``tables_access_points`` (S3 access points),
-``tables_kms`` (customer-managed keys' metadata, the key material lives in the root-key
+``tables_object_lambda`` (Object Lambda access points), ``tables_kms`` (customer-managed
+keys' metadata, the key material lives in the root-key
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
 (CloudWatch-style metrics), ``tables_alarms`` (their alarms) and ``tables_dashboards``
@@ -160,6 +161,7 @@ from andromede.db.tables_compute import (
     compute_vpcs,
 )
 from andromede.db.tables_access_points import access_points
+from andromede.db.tables_object_lambda import object_lambda_access_points
 from andromede.db.tables_queue_tasks import queue_move_tasks
 from andromede.db.tables_queues import (
     queue_deduplications,
@@ -448,6 +450,7 @@ __all__ = [
     "notification_subscriptions",
     "notification_topics",
     "object_blobs",
+    "object_lambda_access_points",
     "object_version_blobs",
     "object_versions",
     "objects",

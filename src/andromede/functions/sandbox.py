@@ -466,7 +466,13 @@ class SandboxPool:
             "_HANDLER": spec.handler,
             # AWS's Python runtime: the layers' packages importable (decision 0302).
             "PYTHONPATH": f"/opt/python/lib/{spec.runtime}/site-packages:/opt/python",
-            **({"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT} if self.limits.api_socket else {}),
+            # The endpoint is a bare loopback address: a host prefix (WriteGetObjectResponse's
+            # "{RequestRoute}.", decision 0384) would name a host nobody resolves.
+            **(
+                {"AWS_ENDPOINT_URL": SANDBOX_ENDPOINT, "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}
+                if self.limits.api_socket
+                else {}
+            ),
             # MemorySize is the sandbox's address-space limit: glibc's malloc reserves 64 MB
             # for each thread's own arena when it can, which left a 128 MB function with boto3
             # loaded no room for a thread's stack (decision 0350). One arena, as the process's

@@ -178,6 +178,18 @@ class ServiceInvocations:
         self._audited(account, service, function_arn, source_arn, failed)
         return done
 
+    async def run_for_caller(self, function_arn: str, event: bytes) -> Invocation:
+        """Invoke ``function_arn`` synchronously for a caller whose own permission to invoke
+        it was judged by the API that calls (S3 Object Lambda runs the caller's function as
+        the caller, decision 0384): no service grant is asked; ResourceNotFound when the
+        function is not there (or not of this Region)."""
+        named = function_of_arn(function_arn)
+        if named is None or named.region != self._functions.region:
+            raise ResourceNotFound(f"Function not found: {function_arn[:256]}")
+        record, version = await self._invoker.target(named.account, named.name, named.qualifier)
+        await self._invoker.refresh_reserves(record.tenant_id)
+        return await self._invoker.invoke(record, version, event, function_arn)
+
     def _audited(
         self, account: str, service: str, arn: str, source_arn: str, error: str | None
     ) -> None:

@@ -41,6 +41,7 @@ from andromede.s3control.access_points import AccessPointCalls, VpcOwned
 from andromede.s3control.errors import S3ControlError, error_response, to_wire_error
 from andromede.s3control.job_conditions import job_condition_keys
 from andromede.s3control.multi_region_access_points import MultiRegionCalls
+from andromede.s3control.object_lambda import ObjectLambdaCalls
 from andromede.s3control.operations import (
     MULTI_REGION_OPERATIONS,
     PATH_PREFIX,
@@ -50,6 +51,7 @@ from andromede.s3control.operations import (
     access_point_of,
     job_of,
     multi_region_of,
+    object_lambda_point_of,
     route,
 )
 from andromede.s3control.resource_tags import ResourceTagCalls, resource_of, tagged_resource
@@ -61,6 +63,7 @@ from andromede.storage.multi_region_access_points import (
     MemoryMultiRegionAccessPointStore,
     MultiRegionAccessPointStore,
 )
+from andromede.storage.object_lambda_points import MemoryObjectLambdaStore, ObjectLambdaStore
 from andromede.storage.service import ObjectService
 
 __all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
@@ -99,6 +102,7 @@ class S3ControlApp:
         access_points: AccessPointStore | None = None,
         vpc_owned: VpcOwned | None = None,
         multi_region: MultiRegionAccessPointStore | None = None,
+        object_lambda: ObjectLambdaStore | None = None,
     ) -> None:
         self._objects = objects
         self._multi_region = MultiRegionCalls(
@@ -120,6 +124,14 @@ class S3ControlApp:
             quota=settings.max_access_points_per_account,
             page_max=settings.access_point_list_max,
             vpc_owned=vpc_owned,
+        )
+        # Object Lambda access points (decision 0384); the wiring gives their SQL store.
+        self.object_lambda = ObjectLambdaCalls(
+            object_lambda if object_lambda is not None else MemoryObjectLambdaStore(),
+            self._access_point_store,
+            region=settings.region,
+            quota=settings.max_object_lambda_access_points_per_account,
+            page_max=settings.access_point_list_max,
         )
         self._jobs = jobs
         self._clock = clock
@@ -241,7 +253,10 @@ class S3ControlApp:
         if tagged:
             return tagged
         name = access_point_of(scope["path"])
-        return self._access_points.arn(account, name) if name else "*"
+        if name:
+            return self._access_points.arn(account, name)
+        lambda_point = object_lambda_point_of(scope["path"])
+        return self.object_lambda.arn(account, lambda_point) if lambda_point else "*"
 
     async def _authorise(
         self,
@@ -320,6 +335,8 @@ class S3ControlApp:
             return await points.policy_status(account, name)
         if operation in SCOPE_OPERATIONS:
             return await points.scope(account, name)
+        if operation.wire_name.endswith("ForObjectLambda"):
+            return await self._object_lambda_call(operation, account, body, scope)
         if operation is _O.GetPublicAccessBlock:
             return await pab.get_block(self._objects, account)
         if operation is _O.PutPublicAccessBlock:
@@ -355,6 +372,31 @@ class S3ControlApp:
         if operation is _O.GetMultiRegionAccessPointRoutes:
             return await calls.routes(account, named)
         return await calls.submit_routes(account, named, body)
+
+    async def _object_lambda_call(
+        self, operation: S3ControlOperation, account: str, body: bytes, scope: Scope
+    ) -> Response:
+        name = object_lambda_point_of(scope["path"])
+        calls = self.object_lambda
+        if operation is _O.CreateAccessPointForObjectLambda:
+            return await calls.create(account, name, body, self._clock())
+        if operation is _O.GetAccessPointForObjectLambda:
+            return await calls.get(account, name)
+        if operation is _O.DeleteAccessPointForObjectLambda:
+            return await calls.delete(account, name)
+        if operation is _O.ListAccessPointsForObjectLambda:
+            return await calls.list(account, scope.get("query_string", b"").decode("latin-1"))
+        if operation is _O.GetAccessPointConfigurationForObjectLambda:
+            return await calls.get_configuration(account, name)
+        if operation is _O.PutAccessPointConfigurationForObjectLambda:
+            return await calls.put_configuration(account, name, body)
+        if operation is _O.PutAccessPointPolicyForObjectLambda:
+            return await calls.put_policy(account, name, body)
+        if operation is _O.GetAccessPointPolicyForObjectLambda:
+            return await calls.get_policy(account, name)
+        if operation is _O.DeleteAccessPointPolicyForObjectLambda:
+            return await calls.delete_policy(account, name)
+        return await calls.policy_status(account, name)
 
     def _finish(
         self,

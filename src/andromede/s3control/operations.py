@@ -1,7 +1,8 @@
 """The S3 Control operations: each request's method and path (under ``/v20180820``) to the
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
 NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum;
-access points: decision 0157; resource tags: decision 0392)."""
+access points: decision 0157; resource tags: decision 0392; Object Lambda access points:
+decision 0384)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,16 @@ __all__ = [
     "access_point_of",
     "job_of",
     "multi_region_of",
+    "object_lambda_point_of",
     "route",
 ]
 
 PATH_PREFIX = "/v20180820/"
+
+
+def _ol(name: str) -> tuple[str, str, bool]:
+    """An Object Lambda access point call: its IAM action is ``s3:`` and its own name."""
+    return (name, f"s3:{name}", True)
 
 
 class S3ControlOperation(enum.Enum):
@@ -107,7 +114,18 @@ class S3ControlOperation(enum.Enum):
         "s3:SubmitMultiRegionAccessPointRoutes",
         True,
     )
-    # Any other S3 Control path (Object Lambda access points, Storage Lens…).
+    # Object Lambda access points (decision 0384).
+    CreateAccessPointForObjectLambda = _ol("CreateAccessPointForObjectLambda")
+    GetAccessPointForObjectLambda = _ol("GetAccessPointForObjectLambda")
+    DeleteAccessPointForObjectLambda = _ol("DeleteAccessPointForObjectLambda")
+    ListAccessPointsForObjectLambda = _ol("ListAccessPointsForObjectLambda")
+    GetAccessPointConfigurationForObjectLambda = _ol("GetAccessPointConfigurationForObjectLambda")
+    PutAccessPointConfigurationForObjectLambda = _ol("PutAccessPointConfigurationForObjectLambda")
+    PutAccessPointPolicyForObjectLambda = _ol("PutAccessPointPolicyForObjectLambda")
+    GetAccessPointPolicyForObjectLambda = _ol("GetAccessPointPolicyForObjectLambda")
+    DeleteAccessPointPolicyForObjectLambda = _ol("DeleteAccessPointPolicyForObjectLambda")
+    GetAccessPointPolicyStatusForObjectLambda = _ol("GetAccessPointPolicyStatusForObjectLambda")
+    # Any other S3 Control path (Storage Lens…).
     Unknown = ("Unknown", "s3:*", False)
 
     def __init__(self, wire_name: str, action: str, implemented: bool) -> None:
@@ -138,6 +156,7 @@ _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("POST", "async-requests/mrap/delete"): _O.DeleteMultiRegionAccessPoint,
     ("POST", "async-requests/mrap/put-policy"): _O.PutMultiRegionAccessPointPolicy,
     ("GET", "mrap/instances"): _O.ListMultiRegionAccessPoints,
+    ("GET", "accesspointforobjectlambda"): _O.ListAccessPointsForObjectLambda,
 }
 # A Multi-Region Access Point's calls: its name (or, for the routes, its ARN or alias; the
 # labels are greedy, so an ARN's ``/`` stays in them), then what of it.
@@ -163,6 +182,20 @@ _ACCESS_POINT_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("GET", "scope"): _O.GetAccessPointScope,
     ("DELETE", "scope"): _O.DeleteAccessPointScope,
 }
+_OBJECT_LAMBDA = re.compile(
+    r"accesspointforobjectlambda/([^/]+)(?:/(configuration|policy|policyStatus))?"
+)
+_OBJECT_LAMBDA_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
+    ("PUT", None): _O.CreateAccessPointForObjectLambda,
+    ("GET", None): _O.GetAccessPointForObjectLambda,
+    ("DELETE", None): _O.DeleteAccessPointForObjectLambda,
+    ("GET", "configuration"): _O.GetAccessPointConfigurationForObjectLambda,
+    ("PUT", "configuration"): _O.PutAccessPointConfigurationForObjectLambda,
+    ("PUT", "policy"): _O.PutAccessPointPolicyForObjectLambda,
+    ("GET", "policy"): _O.GetAccessPointPolicyForObjectLambda,
+    ("DELETE", "policy"): _O.DeleteAccessPointPolicyForObjectLambda,
+    ("GET", "policyStatus"): _O.GetAccessPointPolicyStatusForObjectLambda,
+}
 _JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
 
@@ -183,6 +216,9 @@ def route(method: str, path: str) -> S3ControlOperation:
         return _MULTI_REGION_CALLS.get((method, multi_region.group(2)), _O.Unknown)
     if method == "GET" and _ASYNC_REQUEST.fullmatch(rest) is not None:
         return _O.DescribeMultiRegionAccessPointOperation
+    lambda_point = _OBJECT_LAMBDA.fullmatch(rest)
+    if lambda_point is not None:
+        return _OBJECT_LAMBDA_CALLS.get((method, lambda_point.group(2)), _O.Unknown)
     job = _JOB.fullmatch(rest)
     if job is not None:
         if job.group(2) is None and method == "GET":
@@ -212,6 +248,13 @@ def multi_region_of(path: str) -> str:
     ("" for any other path)."""
     rest = path[len(PATH_PREFIX) :].rstrip("/")
     found = _MULTI_REGION.fullmatch(rest) or _ASYNC_REQUEST.fullmatch(rest)
+    return "" if found is None else found.group(1)
+
+
+def object_lambda_point_of(path: str) -> str:
+    """The Object Lambda access point a ``/v20180820/accesspointforobjectlambda/{name}…``
+    path names ("" for any other path)."""
+    found = _OBJECT_LAMBDA.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
     return "" if found is None else found.group(1)
 
 

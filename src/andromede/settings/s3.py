@@ -179,6 +179,28 @@ class S3Settings(BaseModel):
         description="Most S3 Multi-Region Access Points one account may have (AWS's quota: 100); "
         "CreateMultiRegionAccessPoint past it is refused (400 InvalidRequest) (decision 0385).",
     )
+    max_object_lambda_access_points_per_account: int = Field(
+        default=1000,
+        ge=0,
+        description="Most S3 Object Lambda access points one account may have (AWS's quota:"
+        " 1,000 a Region); CreateAccessPointForObjectLambda past it is refused (400"
+        " InvalidRequest; decision 0384).",
+    )
+    s3_object_lambda_response_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=900,
+        description="Longest a GetObject through an Object Lambda access point waits for its"
+        " function's WriteGetObjectResponse, s (AWS: 60); past it, 500"
+        " LambdaResponseNotReceived (decision 0384).",
+    )
+    s3_object_lambda_input_url_expiry: int = Field(
+        default=90,
+        ge=1,
+        le=3600,
+        description="Lifetime of the presigned inputS3Url an Object Lambda function is given to"
+        " read the object through the supporting access point, s (decision 0384).",
+    )
     access_point_list_max: int = Field(
         default=1000,
         ge=1,

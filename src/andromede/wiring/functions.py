@@ -113,6 +113,7 @@ from andromede.settings import Settings
 from andromede.storage.service import ObjectService
 from andromede.stream_reading import StreamReader
 from andromede.wiring.function_urls import function_urls
+from andromede.wiring.object_lambda import object_lambda
 from andromede.wiring.queues import KeySealer
 from andromede.wiring.signer import code_signing
 
@@ -389,8 +390,11 @@ def lambda_api(
         )
         mappings.on_change = poller.wake  # a mapping written: settled and polled at once
     app = LambdaApp(service, identity, audit, settings, rate_limiter, extra_actions=actions)
-    app.invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
+    invocations = ServiceInvocations(service, invoker, service_may, service_audit(audit))
+    app.invocations = invocations
     apis[LambdaApp.name] = app
+    # S3 Object Lambda's functions, run for the caller (decision 0384).
+    object_lambda(apis, settings, db, identity, audit, rate_limiter, invocations, background)
     if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
         notified.find = lambda_invocations(apis)
     secrets = apis.get(SecretsApp.name)

@@ -56,8 +56,8 @@ async def test_serve_polls_the_mappings(tmp_path: Path) -> None:
     forget = lambda_api(apis, settings, db, keys, identity, audit, None, None, None, None,
         background, queues=queues)  # fmt: skip
     names = [t.get_name() for t in background]
-    assert names == ["lambda-api-relay", "lambda-events", "lambda-sandboxes", "lambda-mappings",
-        "lambda-provisioned"]  # fmt: skip
+    assert names == ["lambda-api-relay", "object-lambda", "lambda-events", "lambda-sandboxes",
+        "lambda-mappings", "lambda-provisioned"]  # fmt: skip
     try:
         tenant = boot.tenant.id
         store = SqlMappingStore(db)

@@ -78,8 +78,8 @@ async def test_serve_wires_lambda_over_the_database(tmp_path: Path) -> None:
         apis, settings, db, keys, identity, audit, None, None, None, None, background
     )
     names = [t.get_name() for t in background]
-    assert names == [
-        "lambda-api-relay", "lambda-events", "lambda-sandboxes", "lambda-provisioned"]  # fmt: skip
+    assert names == ["lambda-api-relay", "object-lambda", "lambda-events", "lambda-sandboxes",
+        "lambda-provisioned"]  # fmt: skip
     try:
         app = apis["lambda"]
         assert isinstance(app, LambdaApp) and isinstance(app.service.store, SqlFunctionStore)

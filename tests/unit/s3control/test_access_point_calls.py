@@ -36,6 +36,7 @@ ACCOUNT = "111111111111"
 REGION = "eu-fr-1"
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
 AP = "/v20180820/accesspoint"
+OL = "/v20180820/accesspointforobjectlambda"
 
 
 @pytest.mark.parametrize(
@@ -50,9 +51,19 @@ AP = "/v20180820/accesspoint"
         ("DELETE", f"{AP}/app/policy", Op.DeleteAccessPointPolicy),
         ("GET", f"{AP}/app/policyStatus", Op.GetAccessPointPolicyStatus),
         ("POST", f"{AP}/app", Op.Unknown),
-        # Object Lambda access points are not served (NotImplemented).
-        ("PUT", "/v20180820/accesspointforobjectlambda/olap", Op.Unknown),
-        ("GET", "/v20180820/accesspointforobjectlambda/olap/configuration", Op.Unknown),
+        # Object Lambda access points (decision 0384).
+        ("PUT", f"{OL}/olap", Op.CreateAccessPointForObjectLambda),
+        ("GET", f"{OL}/olap", Op.GetAccessPointForObjectLambda),
+        ("DELETE", f"{OL}/olap", Op.DeleteAccessPointForObjectLambda),
+        ("GET", OL, Op.ListAccessPointsForObjectLambda),
+        ("GET", f"{OL}/olap/configuration", Op.GetAccessPointConfigurationForObjectLambda),
+        ("PUT", f"{OL}/olap/configuration", Op.PutAccessPointConfigurationForObjectLambda),
+        ("PUT", f"{OL}/olap/policy", Op.PutAccessPointPolicyForObjectLambda),
+        ("GET", f"{OL}/olap/policy", Op.GetAccessPointPolicyForObjectLambda),
+        ("DELETE", f"{OL}/olap/policy", Op.DeleteAccessPointPolicyForObjectLambda),
+        ("GET", f"{OL}/olap/policyStatus", Op.GetAccessPointPolicyStatusForObjectLambda),
+        ("POST", f"{OL}/olap", Op.Unknown),
+        ("DELETE", f"{OL}/olap/configuration", Op.Unknown),
     ],
 )
 def test_routes(method: str, path: str, operation: Op) -> None:

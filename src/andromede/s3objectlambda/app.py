@@ -1,0 +1,590 @@
+"""The S3 Object Lambda ASGI application: requests signed for ``s3-object-lambda`` on the
+shared endpoint (decision 0384).
+
+GetObject: request id → the Object Lambda access point its Host names → SigV4 → the
+caller's policies and the access point's must allow ``s3-object-lambda:GetObject`` on the
+access point, the caller's ``lambda:InvokeFunction`` on the function → the function runs
+with AWS's event, its ``inputS3Url`` a URL presigned with the caller's own credentials for
+the object through the supporting access point (so that access point's policy and the
+bucket's judge the read, as on AWS), reachable from the sandbox through its API relay
+(decision 0303) → the GET waits, at most ``s3_object_lambda_response_timeout``, for the
+function's WriteGetObjectResponse, whose status, headers and body it streams to the caller.
+HeadObject, ListObjects and ListObjectsV2 that the configuration transforms run the function
+with their own context, and its return value is the answer (``returned.py``).
+
+WriteGetObjectResponse: SigV4 → the caller's policies must allow
+``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
+(``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
+through, its hash checked as it goes when it was signed.
+
+Errors leave in S3's XML shape with the request id; each request is audited and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from andromede.audit.model import Outcome
+from andromede.audit.service import AuditService
+from andromede.errors import AndromedeError
+from andromede.http.access import log_access
+from andromede.http.asgi import decode_headers, new_request_id, raw_target
+from andromede.http.ratelimit import RateLimiter
+from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.iam.authn import Authenticated, Authenticator
+from andromede.iam.model import ANONYMOUS, Principal
+from andromede.iam.policy import PolicyKind, load_policy
+from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
+from andromede.iam.service import IdentityService
+from andromede.s3objectlambda.errors import (
+    FUNCTION_ERROR_CODE,
+    ObjectLambdaError,
+    error_response,
+    to_wire_error,
+)
+from andromede.s3objectlambda.event import (
+    ForwardedAnswer,
+    HostParser,
+    forwarded_answer,
+    object_lambda_event,
+    presigned_get,
+)
+from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
+from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
+from andromede.s3objectlambda.returned import CONTEXTS, OPERATION_ACTIONS, returned_response
+from andromede.settings import Settings
+from andromede.storage.access_points import AccessPointStore
+from andromede.storage.object_lambda_points import ObjectLambdaAccessPoint, ObjectLambdaStore
+
+__all__ = ["FunctionMissing", "FunctionOutcome", "FunctionRuns", "ObjectLambdaApp"]
+
+log = logging.getLogger(__name__)
+
+SERVICE: Final = "s3-object-lambda"
+_WRITE_PATH: Final = "/WriteGetObjectResponse"
+_GET_ACTION: Final = "s3-object-lambda:GetObject"
+_WRITE_ACTION: Final = "s3-object-lambda:WriteGetObjectResponse"
+_INVOKE_ACTION: Final = "lambda:InvokeFunction"
+_HEX_HASH_LENGTH: Final = 64
+
+
+class FunctionMissing(AndromedeError):
+    """The configuration's function does not exist (any more)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionOutcome:
+    ok: bool
+    error_type: str | None = None  # the handler's, or the runtime's (a timeout: …Timedout)
+    payload: bytes = b""  # what the handler returned (JSON)
+
+
+class FunctionRuns(Protocol):
+    async def __call__(self, function_arn: str, event: bytes) -> FunctionOutcome:
+        """Run the function ``function_arn`` names with ``event`` now (RequestResponse);
+        FunctionMissing when there is none."""
+        ...
+
+
+class ObjectLambdaApp:
+    name = SERVICE
+
+    def __init__(
+        self,
+        points: ObjectLambdaStore,
+        access_points: AccessPointStore,
+        identity: IdentityService,
+        audit: AuditService,
+        settings: Settings,
+        functions: FunctionRuns,
+        *,
+        sandbox_endpoint: str,
+        exchange_folder: Path | None = None,
+        rate_limiter: RateLimiter | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._points = points
+        self._access_points = access_points
+        self._identity = identity
+        self._audit = audit
+        self._settings = settings
+        self._functions = functions
+        self._sandbox_endpoint = sandbox_endpoint
+        self._clock = clock
+        self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
+        self._auth = Authenticator.for_settings(identity, settings, service=SERVICE)
+        self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
+            settings.region)  # fmt: skip
+        self.rendezvous = Rendezvous()
+        self._exchange = (
+            None
+            if exchange_folder is None
+            else AnswerExchange(
+                exchange_folder,
+                self.rendezvous.tag,
+                self.deliver,
+                timeout=settings.body_read_timeout,
+            )
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = new_request_id()
+        method: str = scope["method"]
+        headers = decode_headers(scope["headers"])
+        raw_path, raw_query = raw_target(scope)
+        writing = method == "POST" and raw_path == _WRITE_PATH
+        action = _WRITE_ACTION if writing else _GET_ACTION
+        principal: Principal = ANONYMOUS
+        resource = "*"
+        run: asyncio.Task[FunctionOutcome] | None = None
+        pending: Pending | None = None
+        status = 500
+        try:
+            try:
+                authenticated = await self._authenticate(
+                    method, raw_path, raw_query, headers, request_id, action
+                )
+                principal = authenticated.principal
+                if writing:
+                    response = await self._write(principal, headers, scope, receive)
+                elif method not in ("GET", "HEAD"):
+                    raise ObjectLambdaError(
+                        "NotImplemented",
+                        f"{method} through an Object Lambda access point is not served",
+                    )
+                else:
+                    point = await self._point(headers.get("host", ""))
+                    resource = point.arn(self._settings.region)
+                    pending = self.rendezvous.open()
+                    response, run = await self._get(
+                        point, authenticated, headers, raw_path, raw_query, scope, request_id,
+                        pending,
+                    )  # fmt: skip
+            except Exception as exc:
+                wire = to_wire_error(exc)
+                if wire is None:
+                    log.error("request %s: unexpected error", request_id, exc_info=exc)
+                    wire = ObjectLambdaError("InternalError")
+                response = error_response(wire, request_id)
+            response.head = method == "HEAD"  # an error's document is not a HEAD's answer
+            status = response.status
+            await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
+        finally:
+            if pending is not None:
+                self.rendezvous.close(pending)
+            if run is not None:
+                await _finish_run(run, self._settings.s3_object_lambda_response_timeout)
+            self._finish(principal, action, resource, request_id, status, started)
+
+    async def _authenticate(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        request_id: str,
+        action: str,
+    ) -> Authenticated:
+        try:
+            authenticated = await self._auth.authenticate(method, raw_path, raw_query, headers)
+        except AndromedeError as exc:
+            wire = to_wire_error(exc)
+            self._audit.authentication_failed(
+                request_id=request_id, action=action, error=wire.code if wire else "AccessDenied"
+            )
+            raise
+        if authenticated.principal.is_anonymous:
+            # Object Lambda serves signed requests only: there is no anonymous access.
+            raise ObjectLambdaError("AccessDenied")
+        signed = authenticated.signed
+        if signed is not None and not self._rate_limiter.allow(signed.access_key_id):
+            raise ObjectLambdaError("SlowDown")
+        return authenticated
+
+    async def _point(self, host: str) -> ObjectLambdaAccessPoint:
+        named = self._hosts.point(host)
+        if named is None:
+            raise ObjectLambdaError(
+                "InvalidRequest", "The request's host names no Object Lambda access point"
+            )
+        point = await self._points.get(named[1], named[0])
+        if point is None:
+            raise ObjectLambdaError("NoSuchAccessPoint")
+        return point
+
+    async def _allowed(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        scope: Scope,
+        resource_policy: str | None = None,
+        resource_account: str | None = None,
+    ) -> bool:
+        policies = await self._identity.policies_for(principal)
+        client = scope.get("client")
+        context = principal_context(
+            principal,
+            action=action,
+            resource=resource,
+            source_ip=client[0] if client else None,
+            secure=scope.get("scheme") == "https",
+            region=self._settings.region,
+            keys=principal_keys(policies),
+        )
+        document = (
+            None
+            if resource_policy is None
+            else load_policy(resource_policy, kind=PolicyKind.RESOURCE)
+        )
+        return policies_allow(
+            context, policies, resource_policy=document, resource_account=resource_account
+        )
+
+    async def _get(
+        self,
+        point: ObjectLambdaAccessPoint,
+        authenticated: Authenticated,
+        headers: dict[str, str],
+        raw_path: str,
+        raw_query: str,
+        scope: Scope,
+        request_id: str,
+        pending: Pending,
+    ) -> tuple[Response, asyncio.Task[FunctionOutcome] | None]:
+        principal = authenticated.principal
+        region = self._settings.region
+        arn = point.arn(region)
+        key = _key(raw_path)
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        if scope["method"] == "HEAD":
+            operation = "HeadObject"
+        elif not key:
+            operation = "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+        else:
+            operation = "GetObject"
+        if operation == "HeadObject" and not key:
+            raise ObjectLambdaError(
+                "NotImplemented", "HeadBucket through an Object Lambda access point is not served"
+            )
+        if not await self._allowed(principal, OPERATION_ACTIONS[operation], arn, scope,
+                point.policy, point.tenant_id):  # fmt: skip
+            raise ObjectLambdaError("AccessDenied")
+        configuration = point.configuration
+        if (
+            key
+            and "range" in headers
+            and (f"{operation}-Range" not in configuration.allowed_features)
+        ):
+            raise ObjectLambdaError(
+                "NotImplemented", "This Object Lambda access point does not serve Range requests"
+            )
+        if (
+            key
+            and "partNumber" in query
+            and (f"{operation}-PartNumber" not in configuration.allowed_features)
+        ):
+            raise ObjectLambdaError(
+                "NotImplemented", "This Object Lambda access point does not serve partNumber"
+            )
+        transformation = configuration.transformation_for(operation)
+        if transformation is None:
+            # AWS passes an operation it does not transform through to the supporting
+            # access point: not served here.
+            raise ObjectLambdaError(
+                "NotImplemented",
+                f"This Object Lambda access point does not transform {operation}",
+            )
+        function = transformation.function_arn
+        if principal.tenant_id != point.tenant_id or not await self._allowed(
+            principal, _INVOKE_ACTION, function, scope
+        ):
+            # Another account's caller would need the function's own policy: not served.
+            raise ObjectLambdaError("LambdaPermissionError")
+        supporting_name = configuration.supporting_access_point.rsplit("/", 1)[-1]
+        supporting = await self._access_points.get(point.tenant_id, supporting_name)
+        if supporting is None:
+            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
+        if operation != "GetObject":
+            # The function's return value is the answer (``returned.py``).
+            params = {k: v for k, v in query.items() if not k.lower().startswith("x-amz-")}
+            event = object_lambda_event(
+                request_id=request_id,
+                point_arn=arn,
+                supporting_arn=configuration.supporting_access_point,
+                payload=transformation.function_payload,
+                input_url=await self._input_url(
+                    authenticated,
+                    headers,
+                    supporting.alias,
+                    key,
+                    "HEAD" if key else "GET",
+                    params if not key else None,
+                ),
+                output_route=None,
+                output_token=None,
+                user_url=_user_url(scope, headers, raw_path, raw_query),
+                user_headers=headers,
+                principal=principal,
+                access_key_id=authenticated.signed.access_key_id if authenticated.signed else None,
+                context=CONTEXTS[operation],
+            )
+            return returned_response(operation, await self._run_to_end(function, event)), None
+        event = object_lambda_event(
+            request_id=request_id,
+            point_arn=arn,
+            supporting_arn=configuration.supporting_access_point,
+            payload=transformation.function_payload,
+            input_url=await self._input_url(authenticated, headers, supporting.alias, key),
+            output_route=pending.route,
+            output_token=pending.token,
+            user_url=_user_url(scope, headers, raw_path, raw_query),
+            user_headers=headers,
+            principal=principal,
+            access_key_id=authenticated.signed.access_key_id if authenticated.signed else None,
+        )
+        run = asyncio.ensure_future(self._functions(function, event))
+        try:
+            answer = await self._answer(pending, run)
+        except BaseException:
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            raise
+        if answer.error_code is not None:
+            # The function's error: S3's error document with its code (a code not of AWS's
+            # form is the function's failure, InternalError). A status without a code is an
+            # answer like any other, its body the function's.
+            code = answer.error_code
+            if not FUNCTION_ERROR_CODE.fullmatch(code):
+                code = "InternalError"
+            status = answer.status if answer.status >= 400 else 500
+            raise_later = ObjectLambdaError(code, answer.error_message or "", status=status)
+            return error_response(raise_later, request_id), run
+        length = next((v for n, v in answer.headers if n.lower() == "content-length"), None)
+        response = Response(
+            status=answer.status,
+            headers=[(n, v) for n, v in answer.headers if n.lower() != "content-length"],
+            stream=pending.body.chunks(),
+            content_length=int(length) if length is not None and length.isdigit() else None,
+        )
+        return response, run
+
+    async def _answer(
+        self, pending: Pending, run: asyncio.Task[FunctionOutcome]
+    ) -> ForwardedAnswer:
+        """The function's WriteGetObjectResponse, or the error its absence is."""
+        timeout = self._settings.s3_object_lambda_response_timeout
+        waiting: set[asyncio.Future[object]] = {pending.answer, run}  # type: ignore[arg-type]
+        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if pending.answer in done or pending.answer.done():
+            return pending.answer.result()
+        if run not in done:
+            raise ObjectLambdaError("LambdaResponseNotReceived")
+        try:
+            outcome = run.result()
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        if not outcome.ok:
+            if (outcome.error_type or "").endswith("Timedout"):
+                raise ObjectLambdaError("LambdaTimeout")
+            raise ObjectLambdaError("LambdaRuntimeError")
+        raise ObjectLambdaError("LambdaResponseNotReceived")
+
+    async def _run_to_end(self, function: str, event: bytes) -> bytes:
+        """The function's return value, or the error its failure is."""
+        try:
+            async with asyncio.timeout(self._settings.s3_object_lambda_response_timeout):
+                outcome = await self._functions(function, event)
+        except TimeoutError as exc:
+            raise ObjectLambdaError("LambdaTimeout") from exc
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        if not outcome.ok:
+            if (outcome.error_type or "").endswith("Timedout"):
+                raise ObjectLambdaError("LambdaTimeout")
+            raise ObjectLambdaError("LambdaRuntimeError")
+        return outcome.payload
+
+    async def _input_url(
+        self,
+        authenticated: Authenticated,
+        headers: dict[str, str],
+        alias: str,
+        key: str,
+        method: str = "GET",
+        params: dict[str, str] | None = None,
+    ) -> str:
+        """The object through the supporting access point (its alias, path-style), presigned
+        with the caller's own key — the caller's permissions judge the function's read."""
+        signed = authenticated.signed
+        if signed is None:
+            raise ObjectLambdaError("AccessDenied")
+        token = headers.get("x-amz-security-token")
+        secret, _ = await self._identity.resolve_access_key(signed.access_key_id, token)
+        return presigned_get(
+            endpoint=self._sandbox_endpoint,
+            bucket=alias,
+            key=key,
+            method=method,
+            params=params,
+            access_key_id=signed.access_key_id,
+            secret_key=secret,
+            session_token=token,
+            region=self._settings.region,
+            now=self._clock(),
+            expires=self._settings.s3_object_lambda_input_url_expiry,
+        )
+
+    async def _write(
+        self, principal: Principal, headers: dict[str, str], scope: Scope, receive: Receive
+    ) -> Response:
+        if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
+            raise ObjectLambdaError("AccessDenied")
+        if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
+            raise ObjectLambdaError("NotImplemented", "aws-chunked bodies are not served here")
+        owner = route_owner(headers.get("x-amz-request-route", ""))
+        body = _asgi_body(receive, self._settings.body_read_timeout)
+        if owner is None or owner == self.rendezvous.tag or self._exchange is None:
+            await self.deliver(headers, body)
+        else:
+            # Another worker's GET waits for this answer (decision 0384's "Workers").
+            await self._exchange.forward(owner, headers, body)
+        return Response(status=200)
+
+    async def deliver(self, headers: dict[str, str], chunks: AsyncIterator[bytes]) -> None:
+        """A WriteGetObjectResponse to the GET of this worker its route and token name: its
+        status and headers, then its body chunk by chunk, hashed as it goes when the hash
+        was signed (a mismatch cuts the GET's response); ObjectLambdaError on refusal."""
+        answer = forwarded_answer(headers)
+        if answer is None:
+            raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
+        pending = self.rendezvous.claim(
+            headers.get("x-amz-request-route", ""), headers.get("x-amz-request-token", "")
+        )
+        if pending is None:
+            raise ObjectLambdaError(
+                "InvalidRequest", "The request route or token is not valid, or was used"
+            )
+        if "content-length" in headers:
+            answer.headers.append(("Content-Length", headers["content-length"]))
+        if not pending.answer.done():
+            pending.answer.set_result(answer)
+        payload_hash = headers.get("x-amz-content-sha256", "")
+        digest = hashlib.sha256() if len(payload_hash) == _HEX_HASH_LENGTH else None
+        channel = pending.body
+        try:
+            async for chunk in chunks:
+                if digest is not None:
+                    digest.update(chunk)
+                await channel.put(chunk)
+        except ObjectLambdaError as exc:
+            await channel.end(exc)
+            raise
+        except TimeoutError as exc:
+            await channel.end(ObjectLambdaError("RequestTimeout"))
+            raise ObjectLambdaError("RequestTimeout") from exc
+        if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
+            # Bytes not the ones signed: the caller's response is cut, not completed.
+            await channel.end(ObjectLambdaError("XAmzContentSHA256Mismatch"))
+            raise ObjectLambdaError("XAmzContentSHA256Mismatch")
+        await channel.end()
+
+    async def serve_exchange(self) -> None:
+        """This worker's end of the answers' exchange between workers (a background task;
+        returns at once without one)."""
+        if self._exchange is not None:
+            await self._exchange.serve()
+
+    def _finish(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        request_id: str,
+        status: int,
+        started: float,
+    ) -> None:
+        if not principal.is_anonymous and principal.tenant_id:
+            details = {"status": str(status), **principal.audit_details}
+            self._audit.record(
+                request_id=request_id,
+                tenant_id=principal.tenant_id,
+                principal=principal.arn,
+                action=action,
+                resource=resource,
+                outcome=Outcome.SUCCESS if status < 400 else Outcome.FAILURE,
+                details=details,
+            )
+        if self._settings.access_log:
+            log_access(
+                logging.WARNING if status >= 500 else logging.INFO,
+                "%s %s %s %d %.1fms",
+                request_id,
+                principal.arn,
+                action,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
+    """The request's body as it arrives, each chunk within ``timeout``."""
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                message = await receive()
+        except TimeoutError:
+            raise ObjectLambdaError("RequestTimeout") from None
+        if message["type"] == "http.disconnect":
+            raise ObjectLambdaError("RequestTimeout")
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:
+    """The function's run, which may outlast its answer by a little (its return): awaited, so
+    no task is left behind; cancelled past ``timeout``, or when this request is."""
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(task)
+    except TimeoutError:
+        task.cancel()
+    except Exception:  # noqa: S110 — the GET already had its answer; the run's end is moot
+        pass
+    except asyncio.CancelledError:
+        task.cancel()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # this request's own cancellation, not the run's
+
+
+def _key(raw_path: str) -> str:
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ObjectLambdaError("InvalidRequest", "The key is not UTF-8") from exc
+    return path[1:] if path.startswith("/") else path
+
+
+def _user_url(scope: Scope, headers: dict[str, str], raw_path: str, raw_query: str) -> str:
+    scheme = "https" if scope.get("scheme") == "https" else "http"
+    url = f"{scheme}://{headers.get('host', '')}{raw_path}"
+    return f"{url}?{raw_query}" if raw_query else url

@@ -1,0 +1,163 @@
+"""S3 Object Lambda end to end (decision 0384), on a real ``andromede serve`` with boto3:
+S3 Control's ``create_access_point_for_object_lambda`` (and its reads) in front of an access
+point, then ``get_object`` with the Object Lambda access point's ARN as ``Bucket`` runs a
+real Python function in the server's sandbox, which reads the object through its
+``inputS3Url`` (from inside the sandbox, through its API relay) and answers with boto3's
+``write_get_object_response``: the caller gets the upper-cased object; ``head_object``
+gets what the function returns. A function that never answers is AWS's
+``LambdaResponseNotReceived``.
+
+Two workers: the function's WriteGetObjectResponse, carried from the sandbox to the shared
+port, may land on the worker that does not hold the waiting GET, which passes it on
+(decision 0384's "Workers"); several GETs make that likely. The client's endpoint host is
+``s3.localhost`` and the server is its HTTP proxy, so ``<name>-<account>.s3.localhost``
+needs no name resolution (as test_access_point_arns.py does)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from e2e.helpers import REGION, delegate_to_access_points
+from e2e.iam_helpers import client_for, new_tenant
+from e2e.test_s3control import s3control_client
+from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
+from support.server import ServerProcess, running_server
+
+pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
+
+UPPER = (
+    "import urllib.request\n"
+    "import boto3\n"
+    "s3 = boto3.client('s3')\n"
+    "def handler(event, context):\n"
+    "    if 'headObjectContext' in event:\n"
+    "        request = urllib.request.Request(event['headObjectContext']['inputS3Url'],\n"
+    "            method='HEAD')\n"
+    "        with urllib.request.urlopen(request, timeout=30) as answer:\n"
+    "            length = answer.headers['Content-Length']\n"
+    "        return {'statusCode': 200, 'headers': {'Content-Length': length,\n"
+    "            'Content-Type': 'text/plain'}, 'metadata': {'transformed': 'head'}}\n"
+    "    ctx = event['getObjectContext']\n"
+    "    with urllib.request.urlopen(ctx['inputS3Url'], timeout=30) as answer:\n"
+    "        original = answer.read()\n"
+    "    s3.write_get_object_response(Body=original.upper(), RequestRoute=ctx['outputRoute'],\n"
+    "        RequestToken=ctx['outputToken'], ContentType='text/plain',\n"
+    "        Metadata={'transformed': event['configuration']['payload']})\n"
+    "    return {'status_code': 200}\n"
+)
+SILENT = "def handler(event, context):\n    return {'status_code': 200}\n"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("object-lambda") / "data"
+    with running_server(data_dir, extra_env={"ANDROMEDE_WORKERS": "2"}) as started:
+        yield started
+
+
+def _arn_client(server: ServerProcess, access_key_id: str, secret_access_key: str) -> Any:
+    port = urlsplit(server.endpoint).port
+    return boto3.session.Session(
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        region_name=REGION,
+    ).client(
+        "s3",
+        endpoint_url=f"http://s3.localhost:{port}",
+        config=Config(
+            proxies={"http": server.endpoint},
+            retries={"max_attempts": 1},
+            read_timeout=120,
+        ),
+    )
+
+
+def test_get_object_through_an_object_lambda_access_point(server: ServerProcess) -> None:
+    tenant = new_tenant(server, "olap")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    s3: Any = client_for(server, "s3", *keys)
+    bucket = f"ol-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="notes/hello.txt", Body=b"hello object lambda")
+    control: Any = s3control_client(server, *keys)
+    account = tenant.account
+    delegate_to_access_points(s3, bucket, account)
+    supporting = control.create_access_point(AccountId=account, Name="data-ap", Bucket=bucket)[
+        "AccessPointArn"
+    ]
+
+    role = execution_role(
+        client_for(server, "iam", *keys),
+        "ol-fn",
+        {
+            "answer": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3-object-lambda:WriteGetObjectResponse",
+                        "Resource": "*",
+                    }
+                ],
+            }
+        },
+    )
+    functions: Any = client_for(server, "lambda", *keys)
+    upper = python_function(functions, "upper", role, UPPER, Timeout=60)["FunctionArn"]
+    silent = python_function(functions, "silent", role, SILENT)["FunctionArn"]
+
+    def configuration(function: str) -> dict[str, Any]:
+        return {
+            "SupportingAccessPoint": supporting,
+            "TransformationConfigurations": [
+                {
+                    "Actions": ["GetObject", "HeadObject"],
+                    "ContentTransformation": {
+                        "AwsLambda": {"FunctionArn": function, "FunctionPayload": "upper"}
+                    },
+                }
+            ],
+        }
+
+    created = control.create_access_point_for_object_lambda(
+        AccountId=account, Name="upper", Configuration=configuration(upper)
+    )
+    point = created["ObjectLambdaAccessPointArn"]
+    assert point == f"arn:aws:s3-object-lambda:{REGION}:{account}:accesspoint/upper"
+    got = control.get_access_point_configuration_for_object_lambda(AccountId=account, Name="upper")
+    assert got["Configuration"]["SupportingAccessPoint"] == supporting
+    listed = control.list_access_points_for_object_lambda(AccountId=account)
+    assert [p["Name"] for p in listed["ObjectLambdaAccessPointList"]] == ["upper"]
+
+    client = _arn_client(server, *keys)
+    for _ in range(4):
+        answer = client.get_object(Bucket=point, Key="notes/hello.txt")
+        assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"
+        assert answer["ContentType"] == "text/plain"
+        assert answer["Metadata"] == {"transformed": "upper"}
+
+    head = client.head_object(Bucket=point, Key="notes/hello.txt")
+    assert head["ContentLength"] == len(b"hello object lambda")
+    assert head["Metadata"] == {"transformed": "head"}
+
+    control.create_access_point_for_object_lambda(
+        AccountId=account, Name="silent", Configuration=configuration(silent)
+    )
+    silent_point = point.replace("accesspoint/upper", "accesspoint/silent")
+    with pytest.raises(ClientError) as unanswered:
+        client.get_object(Bucket=silent_point, Key="notes/hello.txt")
+    assert unanswered.value.response["Error"]["Code"] == "LambdaResponseNotReceived"
+    assert unanswered.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+
+    control.delete_access_point_for_object_lambda(AccountId=account, Name="silent")
+    with pytest.raises(ClientError) as gone:
+        client.get_object(Bucket=silent_point, Key="notes/hello.txt")
+    assert gone.value.response["Error"]["Code"] == "NoSuchAccessPoint"
