@@ -12,6 +12,8 @@ standard output and standard error come back as ``subprocess.run`` gives them (d
 Exec'd as before, when a fork would not be what the exec is: the script names another
 interpreter than this process's, the call's interpreter settings (``PYTHON*``, the locale)
 differ from the launcher's, or the launcher cannot be started or fails.
+``ANDROMEDE_TEST_EXEC_AWS_CLI=1`` execs every call, as ``ANDROMEDE_TEST_EXEC_SERVERS=1`` does
+the servers.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import IO
 from support.launcher import LaunchedServer, Launcher, LauncherGone
 
 __all__ = ["aws_launcher", "forks_aws_cli", "run_aws_cli"]
+
+EXEC_AWS_CLI = os.environ.get("ANDROMEDE_TEST_EXEC_AWS_CLI") == "1"
 
 
 def forks_aws_cli(script: Path, env: Mapping[str, str]) -> bool:
@@ -56,7 +60,7 @@ def run_aws_cli(
     the aws script ``argv[0]``, forked from the launcher where that is what the exec would be."""
     global _LAUNCHER_FAILED
     environment = dict(env)
-    if not _LAUNCHER_FAILED and forks_aws_cli(Path(argv[0]), environment):
+    if not (EXEC_AWS_CLI or _LAUNCHER_FAILED) and forks_aws_cli(Path(argv[0]), environment):
         with tempfile.TemporaryFile() as output, tempfile.TemporaryFile() as errors:
             try:
                 child = aws_launcher().spawn(

@@ -159,3 +159,10 @@ def test_a_call_past_its_timeout_is_killed_and_reaped(tmp_path: Path) -> None:
     launcher_pid = aws_launcher().pid
     assert launcher_pid is not None
     assert Path(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read_text() == ""
+
+
+def test_every_call_is_exec_d_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = _script(tmp_path, "import os\nprint(os.getppid())\n")
+    assert run_aws_cli([str(script)], dict(os.environ), timeout=60).stdout != f"{os.getpid()}\n"
+    monkeypatch.setattr(aws_cli_module, "EXEC_AWS_CLI", True)
+    assert run_aws_cli([str(script)], dict(os.environ), timeout=60).stdout == f"{os.getpid()}\n"
