@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -109,25 +110,92 @@ _SIDE_EFFECT_MODULES = ("andromede.cli.fork_server_preload",)
 # What the aws script imports (its driver) and what the driver loads as it starts on every call
 # (the plugins: every customization, which import the rest of botocore and s3transfer).
 _AWS_CLI_PRELOADED = ("awscli.clidriver", "awscli.handlers")
+# HOME while the aws launcher imports: botocore and awscli derive paths from the home folder as
+# they are imported (the user's models folder ~/.aws/models, the alias file, the credential
+# caches…), in module constants, class attributes and argument defaults. Each call has a HOME
+# of its own, so every value holding this one is found after the imports and given the call's.
+_IMPORT_HOME = "/nonexistent/andromede-aws-launcher-home"
 
 
-def _run_aws_script() -> Any:
-    """In the child: the venv's ``aws`` script (``sys.argv[0]``) run as ``__main__``, exactly
-    as exec'd: its own ``LC_CTYPE`` fix-up, then ``sys.exit(main())``. ``awscli``'s package
-    body turns ``AWS_DATA_PATH`` into the path botocore searches, in ``os.environ``, as it is
-    imported: run again on the child's environment (a reload keeps the imported submodules)."""
-    import runpy
+def _home_derived_values() -> list[Callable[[str], None]]:
+    """For each value the imports derived from ``_IMPORT_HOME`` (a module's global, a class's
+    attribute, a function's default, or a string inside a list or dict of these), a function
+    that sets it as it would have been with another home folder."""
+    setters: list[Callable[[str], None]] = []
 
-    importlib.reload(sys.modules["awscli"])
-    return runpy.run_path(sys.argv[0], run_name="__main__")
+    def found(value: object, assign: Callable[[Any], None], depth: int) -> None:
+        if isinstance(value, str):
+            if _IMPORT_HOME in value:
+                setters.append(lambda home: assign(value.replace(_IMPORT_HOME, home)))
+        elif depth < 4 and isinstance(value, list):
+            for index, item in enumerate(value):
+                found(item, lambda new, c=value, i=index: c.__setitem__(i, new), depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for key, item in list(value.items()):
+                found(item, lambda new, c=value, k=key: c.__setitem__(k, new), depth + 1)
+
+    def defaults(function: types.FunctionType) -> None:
+        for index, item in enumerate(function.__defaults__ or ()):
+
+            def replace(new: Any, f: types.FunctionType = function, i: int = index) -> None:
+                old = f.__defaults__ or ()
+                f.__defaults__ = (*old[:i], new, *old[i + 1 :])
+
+            found(item, replace, 1)
+        if function.__kwdefaults__:
+            found(function.__kwdefaults__, lambda new: None, 0)
+
+    # Read through __dict__ only: an attribute read may import (six's lazy modules do).
+    modules = [module for module in sys.modules.values() if isinstance(module, types.ModuleType)]
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            found(value, lambda new, m=module, n=name: setattr(m, n, new), 0)
+            if isinstance(value, types.FunctionType):
+                defaults(value)
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attribute, item in list(vars(value).items()):
+                    found(item, lambda new, c=value, a=attribute: setattr(c, a, new), 1)
+                    if isinstance(item, (staticmethod, classmethod)):
+                        item = item.__func__
+                    if isinstance(item, types.FunctionType):
+                        defaults(item)
+    return setters
+
+
+def _import_aws_cli() -> Callable[[], Any]:
+    home = os.environ.get("HOME")
+    os.environ["HOME"] = _IMPORT_HOME
+    try:
+        for name in _AWS_CLI_PRELOADED:
+            importlib.import_module(name)
+    finally:
+        if home is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = home
+    home_derived = _home_derived_values()
+
+    def run_aws_script() -> Any:
+        """In the child: the venv's ``aws`` script (``sys.argv[0]``) run as ``__main__``,
+        exactly as exec'd: its own ``LC_CTYPE`` fix-up, then ``sys.exit(main())``. What the
+        imports derived from the environment is derived again from the child's: the home
+        folder's paths, and ``AWS_DATA_PATH``, which ``awscli``'s package body turns into the
+        path botocore searches, in ``os.environ`` (a reload keeps the imported submodules)."""
+        import runpy
+
+        child_home = os.path.expanduser("~")
+        for set_value in home_derived:
+            set_value(child_home)
+        importlib.reload(sys.modules["awscli"])
+        return runpy.run_path(sys.argv[0], run_name="__main__")
+
+    return run_aws_script
 
 
 def _import_program(program: str) -> Callable[[], Any]:
     """Import what ``program`` (``andromede`` or ``aws``) imports; the function a child calls."""
     if program == "aws":
-        for name in _AWS_CLI_PRELOADED:
-            importlib.import_module(name)
-        entry: Callable[[], Any] = _run_aws_script
+        entry = _import_aws_cli()
     else:
         entry = _console_entry()
         for name in _PRELOADED:

@@ -166,3 +166,24 @@ def test_every_call_is_exec_d_when_asked(tmp_path: Path, monkeypatch: pytest.Mon
     assert run_aws_cli([str(script)], dict(os.environ), timeout=60).stdout != f"{os.getpid()}\n"
     monkeypatch.setattr(aws_cli_module, "EXEC_AWS_CLI", True)
     assert run_aws_cli([str(script)], dict(os.environ), timeout=60).stdout == f"{os.getpid()}\n"
+
+
+def test_what_the_imports_took_from_home_is_the_call_s(env: dict[str, str]) -> None:
+    """awscli and botocore derive paths from the home folder as they are imported (the alias
+    file, the user's models, the caches): a forked call reads its own HOME's."""
+    if not AWS.exists():
+        pytest.skip("aws not installed in the venv")
+    aliases = Path(env["HOME"]) / ".aws" / "cli" / "alias"
+    aliases.parent.mkdir(parents=True)
+    aliases.write_text(
+        "[toplevel]\nwhoami = sts get-caller-identity --endpoint-url http://127.0.0.1:9\n"
+    )
+    argv = [str(AWS), "--cli-connect-timeout", "1", "whoami"]
+    exec_d = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    forked = run_aws_cli(argv, env, timeout=120)
+    assert "invalid choice" not in exec_d.stderr
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        exec_d.returncode,
+        exec_d.stdout,
+        exec_d.stderr,
+    )
