@@ -115,6 +115,9 @@ _AWS_CLI_PRELOADED = ("awscli.clidriver", "awscli.handlers")
 # caches…), in module constants, class attributes and argument defaults. Each call has a HOME
 # of its own, so every value holding this one is found after the imports and given the call's.
 _IMPORT_HOME = "/nonexistent/andromede-aws-launcher-home"
+# The other variables a program's imports read (botocore.compat: whether to use the CRT): a
+# call that sets them otherwise than the launcher's environment is exec'd.
+_IMPORT_TIME_VARIABLES = {"aws": ("BOTO_DISABLE_CRT",)}
 
 
 def _home_derived_values() -> list[Callable[[str], None]]:
@@ -341,7 +344,11 @@ class Launcher:
         the launcher's interpreter settings are those of the environment it was started with
         (this process's, when none runs yet)."""
         started_with = self._started_with if self._channel is not None else os.environ
-        return _interpreter_start_env(env) == _interpreter_start_env(started_with)
+        if _interpreter_start_env(env) != _interpreter_start_env(started_with):
+            return False
+        # And what the program's imports read from the environment, beyond HOME.
+        read = _IMPORT_TIME_VARIABLES.get(self.program, ())
+        return all(env.get(name) == started_with.get(name) for name in read)
 
     @property
     def pid(self) -> int | None:

@@ -133,6 +133,9 @@ def test_other_interpreter_settings_are_exec_d(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "7"}
     assert not forks_aws_cli(script, env)
     assert run_aws_cli([str(script)], env, timeout=60).stdout == f"{os.getpid()}\n"
+    # botocore reads BOTO_DISABLE_CRT as it is imported.
+    other = "true" if os.environ.get("BOTO_DISABLE_CRT") != "true" else "false"
+    assert not forks_aws_cli(script, {**os.environ, "BOTO_DISABLE_CRT": other})
 
 
 class _BrokenLauncher(Launcher):
