@@ -23,6 +23,7 @@ import crc32c
 import pytest
 from botocore.config import Config
 
+from support.aws_cli import run_aws_cli
 from support.server import REGION, ServerProcess
 
 if TYPE_CHECKING:
@@ -221,8 +222,14 @@ def tree_digests(root: Path) -> dict[str, str]:
 def run_cli(
     name: str, argv: list[str], env: dict[str, str], *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run a client command line; with ``check``, fail the test with its output on error."""
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
+    """Run a client command line; with ``check``, fail the test with its output on error.
+    The aws CLI is forked from a process that imported it (``support.aws_cli``)."""
+    if name == "aws":
+        result = run_aws_cli(argv, env, timeout=240)
+    else:
+        result = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=240, check=False
+        )
     if check and result.returncode != 0:
         pytest.fail(
             f"{name} {' '.join(argv[1:])} exited {result.returncode}\n"

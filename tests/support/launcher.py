@@ -1,4 +1,5 @@
-"""The launcher ("zygote") the test suite forks its ``andromede serve`` processes from.
+"""The launcher ("zygote") the test suite forks its ``andromede serve`` processes from, and its
+aws CLI calls (``support.aws_cli``).
 
 Exec'ing ``andromede serve`` costs a fresh interpreter that imports the whole application
 (2.4 to 6 s of a loaded CI core) before the server migrates and bootstraps. The launcher is one
@@ -20,6 +21,11 @@ set afresh in the child; a module whose import is a side effect (``cli.fork_serv
 ignores SIGTERM) is left for the server's own import to run; the child keeps no descriptor
 but 0-2; and a request whose interpreter settings (``PYTHON*``, the locale) differ from the
 launcher's is exec'd instead.
+
+A launcher serves one program, named as it starts: ``andromede`` (the application's console
+script) or ``aws`` (awscli v1's script: the launcher imports its driver and every plugin, and a
+child runs the script itself by its path, as the interpreter the script names would; decision
+0382). A test process has one launcher per program it asked for.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
@@ -100,13 +107,105 @@ _PRELOADED = (
 _SIDE_EFFECT_MODULES = ("andromede.cli.fork_server_preload",)
 
 
-def _import_application() -> Callable[[], Any]:
-    entry = _console_entry()
-    for name in _PRELOADED:
-        with contextlib.suppress(ModuleNotFoundError):  # a module a later tree renamed
+# What the aws script imports (its driver) and what the driver loads as it starts on every call
+# (the plugins: every customization, which import the rest of botocore and s3transfer).
+_AWS_CLI_PRELOADED = ("awscli.clidriver", "awscli.handlers")
+# HOME while the aws launcher imports: botocore and awscli derive paths from the home folder as
+# they are imported (the user's models folder ~/.aws/models, the alias file, the credential
+# caches…), in module constants, class attributes and argument defaults. Each call has a HOME
+# of its own, so every value holding this one is found after the imports and given the call's.
+_IMPORT_HOME = "/nonexistent/andromede-aws-launcher-home"
+# The other variables a program's imports read (botocore.compat: whether to use the CRT): a
+# call that sets them otherwise than the launcher's environment is exec'd.
+_IMPORT_TIME_VARIABLES = {"aws": ("BOTO_DISABLE_CRT",)}
+
+
+def _home_derived_values() -> list[Callable[[str], None]]:
+    """For each value the imports derived from ``_IMPORT_HOME`` (a module's global, a class's
+    attribute, a function's default, or a string inside a list or dict of these), a function
+    that sets it as it would have been with another home folder."""
+    setters: list[Callable[[str], None]] = []
+
+    def found(value: object, assign: Callable[[Any], None], depth: int) -> None:
+        if isinstance(value, str):
+            if _IMPORT_HOME in value:
+                setters.append(lambda home: assign(value.replace(_IMPORT_HOME, home)))
+        elif depth < 4 and isinstance(value, list):
+            for index, item in enumerate(value):
+                found(item, lambda new, c=value, i=index: c.__setitem__(i, new), depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for key, item in list(value.items()):
+                found(item, lambda new, c=value, k=key: c.__setitem__(k, new), depth + 1)
+
+    def defaults(function: types.FunctionType) -> None:
+        for index, item in enumerate(function.__defaults__ or ()):
+
+            def replace(new: Any, f: types.FunctionType = function, i: int = index) -> None:
+                old = f.__defaults__ or ()
+                f.__defaults__ = (*old[:i], new, *old[i + 1 :])
+
+            found(item, replace, 1)
+        if function.__kwdefaults__:
+            found(function.__kwdefaults__, lambda new: None, 0)
+
+    # Read through __dict__ only: an attribute read may import (six's lazy modules do).
+    modules = [module for module in sys.modules.values() if isinstance(module, types.ModuleType)]
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            found(value, lambda new, m=module, n=name: setattr(m, n, new), 0)
+            if isinstance(value, types.FunctionType):
+                defaults(value)
+            elif isinstance(value, type) and value.__module__ == module.__name__:
+                for attribute, item in list(vars(value).items()):
+                    found(item, lambda new, c=value, a=attribute: setattr(c, a, new), 1)
+                    if isinstance(item, (staticmethod, classmethod)):
+                        item = item.__func__
+                    if isinstance(item, types.FunctionType):
+                        defaults(item)
+    return setters
+
+
+def _import_aws_cli() -> Callable[[], Any]:
+    home = os.environ.get("HOME")
+    os.environ["HOME"] = _IMPORT_HOME
+    try:
+        for name in _AWS_CLI_PRELOADED:
             importlib.import_module(name)
-    for name in _SIDE_EFFECT_MODULES:  # none today; the server's own import must run it
-        sys.modules.pop(name, None)
+    finally:
+        if home is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = home
+    home_derived = _home_derived_values()
+
+    def run_aws_script() -> Any:
+        """In the child: the venv's ``aws`` script (``sys.argv[0]``) run as ``__main__``,
+        exactly as exec'd: its own ``LC_CTYPE`` fix-up, then ``sys.exit(main())``. What the
+        imports derived from the environment is derived again from the child's: the home
+        folder's paths, and ``AWS_DATA_PATH``, which ``awscli``'s package body turns into the
+        path botocore searches, in ``os.environ`` (a reload keeps the imported submodules)."""
+        import runpy
+
+        child_home = os.path.expanduser("~")
+        for set_value in home_derived:
+            set_value(child_home)
+        importlib.reload(sys.modules["awscli"])
+        return runpy.run_path(sys.argv[0], run_name="__main__")
+
+    return run_aws_script
+
+
+def _import_program(program: str) -> Callable[[], Any]:
+    """Import what ``program`` (``andromede`` or ``aws``) imports; the function a child calls."""
+    if program == "aws":
+        entry = _import_aws_cli()
+    else:
+        entry = _console_entry()
+        for name in _PRELOADED:
+            with contextlib.suppress(ModuleNotFoundError):  # a module a later tree renamed
+                importlib.import_module(name)
+        for name in _SIDE_EFFECT_MODULES:  # none today; the server's own import must run it
+            sys.modules.pop(name, None)
     # What a fresh interpreter starts with, whatever an import did.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -117,7 +216,7 @@ def _import_application() -> Callable[[], Any]:
     return entry
 
 
-def serve_requests(channel_fd: int) -> None:
+def serve_requests(channel_fd: int, program: str = "andromede") -> None:
     """The launcher's body: import, then fork a server per request until the test process
     closes its end. Single-threaded throughout, so a fork copies no thread's half-held lock.
 
@@ -125,7 +224,7 @@ def serve_requests(channel_fd: int) -> None:
     function into the interpreter's own exit (non-daemon threads joined, ``atexit`` handlers,
     stdio flushed), as the console script's ``sys.exit(app())`` does: nothing on that path may
     be a ``with`` or ``finally`` of the launcher's."""
-    entry = _import_application()
+    entry = _import_program(program)
     channel = socket.socket(fileno=channel_fd)
     children: dict[int, int] = {}  # pidfd -> pid, each reaped when its pidfd turns readable
     while True:
@@ -138,11 +237,13 @@ def serve_requests(channel_fd: int) -> None:
             channel.send(json.dumps({"exited": pid, "returncode": returncode}).encode())
         if channel.fileno() not in ready:
             continue
-        message, fds, _, _ = socket.recv_fds(channel, _MESSAGE_BYTES, 2)
+        message, fds, _, _ = socket.recv_fds(channel, _MESSAGE_BYTES, 3)
         if not message:
             return  # the test process has gone: its servers live on, as exec'd ones would
-        # The log (standard error, and standard output unless a second descriptor came).
-        log, output = fds[0], fds[-1]
+        # The log (standard error, and standard output unless a second descriptor came), then
+        # standard input when a third came.
+        log, output = fds[0], fds[min(1, len(fds) - 1)]
+        stdin = fds[2] if len(fds) > 2 else None
         sys.stdout.flush()
         sys.stderr.flush()
         try:
@@ -153,7 +254,7 @@ def serve_requests(channel_fd: int) -> None:
             channel.send(json.dumps({"error": f"fork: {exc}"}).encode())
             continue
         if pid == 0:
-            _become_server(json.loads(message), log, output, channel, entry)
+            _become_server(json.loads(message), (log, output, stdin), channel, entry)
         for fd in fds:
             os.close(fd)
         pidfd = os.pidfd_open(pid)
@@ -163,15 +264,19 @@ def serve_requests(channel_fd: int) -> None:
 
 def _become_server(
     request: dict[str, Any],
-    log: int,
-    output: int,
+    streams: tuple[int, int, int | None],
     channel: socket.socket,
     entry: Callable[[], Any],
 ) -> NoReturn:
-    """In the child: what ``subprocess.Popen(argv, stdout=output, stderr=log, env=env, cwd=cwd,
-    start_new_session=True)`` does between its fork and its exec, then the console script."""
+    """In the child: what ``subprocess.Popen(argv, stdin=stdin, stdout=output, stderr=log,
+    env=env, cwd=cwd, start_new_session=new_session)`` does between its fork and its exec, then
+    the program. Without a ``stdin`` the child keeps the launcher's (``/dev/null``)."""
+    log, output, stdin = streams
     channel.detach()  # closed below with the rest: the socket object must not close it again
-    os.setsid()
+    if request.get("new_session", True):
+        os.setsid()
+    if stdin is not None:
+        os.dup2(stdin, 0)
     os.dup2(output, 1)
     os.dup2(log, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the log, the channel, the other pidfds
@@ -209,7 +314,7 @@ import importlib.util, sys
 spec = importlib.util.spec_from_file_location("_andromede_launcher", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-module.serve_requests(int(sys.argv[2]))
+module.serve_requests(int(sys.argv[2]), sys.argv[3])
 """
 
 
@@ -218,11 +323,12 @@ class LauncherGone(RuntimeError):
 
 
 class Launcher:
-    """The test process's handle on its launcher process: started on first use, restarted
-    when found dead."""
+    """The test process's handle on its launcher process for ``program`` (``andromede`` or
+    ``aws``): started on first use, restarted when found dead."""
 
-    def __init__(self, log_dir: Path | None = None) -> None:
+    def __init__(self, log_dir: Path | None = None, program: str = "andromede") -> None:
         self._log_dir = log_dir
+        self.program = program
         self._process: subprocess.Popen[bytes] | None = None
         self._channel: socket.socket | None = None
         self._returncodes: dict[int, int] = {}
@@ -238,7 +344,11 @@ class Launcher:
         the launcher's interpreter settings are those of the environment it was started with
         (this process's, when none runs yet)."""
         started_with = self._started_with if self._channel is not None else os.environ
-        return _interpreter_start_env(env) == _interpreter_start_env(started_with)
+        if _interpreter_start_env(env) != _interpreter_start_env(started_with):
+            return False
+        # And what the program's imports read from the environment, beyond HOME.
+        read = _IMPORT_TIME_VARIABLES.get(self.program, ())
+        return all(env.get(name) == started_with.get(name) for name in read)
 
     @property
     def pid(self) -> int | None:
@@ -253,15 +363,23 @@ class Launcher:
         log: int,
         start_timeout: float,
         output: int | None = None,
+        *,
+        stdin: int | None = None,
+        new_session: bool = True,
     ) -> LaunchedServer:
         """A server forked from the launcher; one restart if the launcher is found dead.
-        ``log`` takes its standard error, and its standard output unless ``output`` does."""
+        ``log`` takes its standard error, and its standard output unless ``output`` does;
+        ``stdin``, when given, its standard input. ``new_session`` as ``Popen``'s
+        ``start_new_session``."""
         fds = [log] if output is None else [log, output]
+        if stdin is not None:
+            fds = [log, log if output is None else output, stdin]
         for attempt in (1, 2):
             channel = self._running()
-            request = json.dumps({"argv": argv, "env": dict(env), "cwd": str(cwd)}).encode()
+            request = {"argv": argv, "env": dict(env), "cwd": str(cwd), "new_session": new_session}
+            request_bytes = json.dumps(request).encode()
             try:
-                socket.send_fds(channel, [request], fds)
+                socket.send_fds(channel, [request_bytes], fds)
                 pid, pidfd = self._started(channel, start_timeout)
             except (OSError, LauncherGone):
                 self.close()
@@ -277,13 +395,13 @@ class Launcher:
         if self._channel is None:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             handle, name = tempfile.mkstemp(
-                prefix="andromede-launcher-", suffix=".log", dir=self._log_dir
+                prefix=f"{self.program}-launcher-", suffix=".log", dir=self._log_dir
             )
             self.log_path = Path(name)
             self._started_with = dict(os.environ)
             with theirs, os.fdopen(handle, "ab") as launcher_log:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-c", _BOOT, __file__, str(theirs.fileno())],
+                    [sys.executable, "-c", _BOOT, __file__, str(theirs.fileno()), self.program],
                     stdin=subprocess.DEVNULL,
                     stdout=launcher_log,
                     stderr=launcher_log,
