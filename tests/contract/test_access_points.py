@@ -1,9 +1,11 @@
 """The S3 access point store (decision 0157) on memory, SQLite and PostgreSQL: created once
 per account and name, the quota, the alias unique across accounts and found from any account,
-listed by name page by page and by bucket, the policy set and removed, deleted."""
+listed by name page by page and by bucket, the policy set and removed, deleted; the tags
+(decision 0392, their column of migration 0159) kept and changed atomically."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -141,3 +143,18 @@ async def test_a_refused_tag_change_changes_nothing(store: AccessPointStore) -> 
         await store.change_tags("111111111111", "app", refuse)
     found = await store.get("111111111111", "app")
     assert found is not None and found.tags == (("a", "1"),)
+
+
+async def test_tag_changes_at_once_lose_none(store: AccessPointStore) -> None:
+    # Each change reads the tags and writes them back in one transaction (the row locked on
+    # PostgreSQL): changes made at once all land, none overwrites another's key.
+    await store.create(dataclasses.replace(point("app"), tags=(("a", "1"),)), quota=10)
+
+    async def add(key: str) -> bool:
+        return await store.change_tags("111111111111", "app", lambda tags: (*tags, (key, "v")))
+
+    assert all(await asyncio.gather(*(add(f"k{n}") for n in range(8))))
+    found = await store.get("111111111111", "app")
+    assert found is not None
+    assert dict(found.tags) == {"a": "1"} | {f"k{n}": "v" for n in range(8)}
+    assert found.public_access_block == point("x").public_access_block

@@ -1,7 +1,7 @@
 """S3 access points (decision 0157): one row per access point — its account and name (the
 key), its bucket, its alias (unique across accounts: the S3 API resolves it as a bucket
 name), its policy and Block Public Access, the VPC it is restricted to (migration 0074; null:
-the Internet network origin).
+the Internet network origin), its tags (migration 0159).
 
 Part of the one ``MetaData`` (``andromede.db.metadata``); ``andromede.db.tables`` re-exports
 it, which the store and the migration import from there.
@@ -29,6 +29,7 @@ access_points = sa.Table(
     sa.Column("format_version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("vpc_id", sa.Text, nullable=True),
+    sa.Column("tags", sa.Text, nullable=False, server_default="[]"),  # JSON list of pairs
     sa.UniqueConstraint("alias", name="uq_access_points_alias"),
 )
 sa.Index("ix_access_points_bucket", access_points.c.tenant_id, access_points.c.bucket)

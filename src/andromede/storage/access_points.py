@@ -8,8 +8,8 @@ alias (``<name>-<random>-s3alias``) is a bucket-shaped name the S3 API accepts w
 bucket name goes; the alias is unique across all accounts, the name within one account. An
 access point made with a ``VpcConfiguration`` keeps its VPC (column of migration 0074): only
 requests through a VPC endpoint of that VPC pass it. Its tags (decision 0392: TagResource,
-CreateAccessPoint's ``Tags``) live in the row's settings document beside its Block Public
-Access (row format 2), changed in one transaction so that two taggings never lose one another.
+CreateAccessPoint's ``Tags``) live in the row's ``tags`` column (migration 0159), changed in
+one transaction so that two taggings never lose one another.
 """
 
 from __future__ import annotations
@@ -56,9 +56,12 @@ _ALIAS_PREFIX = 40
 _ALIAS_RANDOM = 14
 _ALPHABET = string.ascii_lowercase + string.digits
 # The row's format: policy text as sent; ``public_access_block`` PublicAccessBlock's JSON
-# (format 1), then a settings document {"block": [...], "tags": [[key, value], ...]} (format 2,
-# decision 0392: tags came without a migration of their own).
-_FORMAT_VERSION = 2
+# (format 1), the tags a JSON list of [key, value] pairs in their own column. Format 2 (decision
+# 0392, before migration 0159) put a settings document {"block": [...], "tags": [...]} in
+# ``public_access_block``: this release writes format 1 again, which every release reads (0392's
+# reads format 2 as that document and would fail on a format 3), and still reads format 2: a
+# gateway of 0392's release that tags during a rolling upgrade writes it after the migration.
+_FORMAT_VERSION = 1
 Tags = tuple[tuple[str, str], ...]
 # A change of an access point's tags, made in the store's transaction: the tags it had, the
 # tags it gets (it may raise to refuse the change, which is then not made).
@@ -207,17 +210,24 @@ class MemoryAccessPointStore:
         return True
 
 
-def _settings_json(block: PublicAccessBlock, tags: Tags) -> str:
-    return json.dumps({"block": json.loads(block.to_json()), "tags": [list(t) for t in tags]})
+def _tags_json(tags: Tags) -> str:
+    return json.dumps([list(t) for t in tags])
 
 
-def _settings(text: str, format_version: int) -> tuple[PublicAccessBlock, Tags]:
-    """The Block Public Access and tags of a row's ``public_access_block`` column."""
+def _pairs(items: Sequence[Sequence[object]]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in items}
+
+
+def _settings(text: str, format_version: int, tags: str) -> tuple[PublicAccessBlock, Tags]:
+    """The Block Public Access and tags of a row (its ``public_access_block``, ``format_version``
+    and ``tags`` columns)."""
     if format_version < 2:
-        return PublicAccessBlock.from_json(text), ()
+        return PublicAccessBlock.from_json(text), tuple(_pairs(json.loads(tags)).items())
+    # Written by a gateway of 0392's release since migration 0159: it saw no tags in the
+    # column, so its document holds what it added; over the column's, key by key.
     document = json.loads(text)
     block = PublicAccessBlock.from_json(json.dumps(document["block"]))
-    return block, tuple((str(k), str(v)) for k, v in document["tags"])
+    return block, tuple((_pairs(json.loads(tags)) | _pairs(document["tags"])).items())
 
 
 _T = tables.access_points
@@ -225,7 +235,7 @@ _T = tables.access_points
 
 def _access_point(row: sa.Row[tuple[object, ...]]) -> AccessPoint:
     m = row._mapping
-    block, tags = _settings(m["public_access_block"], m["format_version"])
+    block, tags = _settings(m["public_access_block"], m["format_version"], m["tags"])
     return AccessPoint(
         tenant_id=m["tenant_id"],
         name=m["name"],
@@ -259,10 +269,9 @@ class SqlAccessPointStore:
             "alias": access_point.alias,
             "policy": access_point.policy,
             "vpc_id": access_point.vpc_id,
-            "public_access_block": _settings_json(
-                access_point.public_access_block, access_point.tags
-            ),
+            "public_access_block": access_point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
+            "tags": _tags_json(access_point.tags),
             "created_at": access_point.created_at,
         }
 
@@ -318,22 +327,23 @@ class SqlAccessPointStore:
 
     async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
         where = (_T.c.tenant_id == tenant_id, _T.c.name == name)
-        query = (
-            sa.select(_T.c.public_access_block, _T.c.format_version).where(*where).with_for_update()
-        )
+        columns = (_T.c.public_access_block, _T.c.format_version, _T.c.tags)
+        query = sa.select(*columns).where(*where).with_for_update()
 
         def work(conn: Connection) -> bool:
             row = conn.execute(query).first()
             if row is None:
                 return False
-            block, tags = _settings(row.public_access_block, row.format_version)
-            # A format-1 row is rewritten as format 2, its Block Public Access kept.
+            block, tags = _settings(row.public_access_block, row.format_version, row.tags)
+            # A format-2 row (0392's gateway wrote it) is rewritten as format 1, its Block
+            # Public Access and tags kept.
             conn.execute(
                 _T.update()
                 .where(*where)
                 .values(
-                    public_access_block=_settings_json(block, change(tags)),
+                    public_access_block=block.to_json(),
                     format_version=_FORMAT_VERSION,
+                    tags=_tags_json(change(tags)),
                 )
             )
             return True
