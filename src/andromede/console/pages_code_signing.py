@@ -248,10 +248,16 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/code-signing-configs", signed_in(_configs_page), ["GET"]),
     ("/code-signing-configs", _action(_configs_page, _create, form="config"), ["POST"]),
     ("/code-signing-configs/{arn}", signed_in(_config_page), ["GET"]),
-    ("/code-signing-configs/{arn}/update", _action(_config_page, _update, form="edit"),
-     ["POST"]),  # fmt: skip
-    ("/code-signing-configs/{arn}/delete", _action(_config_page, _delete, confirmed=True),
-     ["POST"]),  # fmt: skip
+    (
+        "/code-signing-configs/{arn}/update",
+        _action(_config_page, _update, form="edit"),
+        ["POST"],
+    ),
+    (
+        "/code-signing-configs/{arn}/delete",
+        _action(_config_page, _delete, confirmed=True),
+        ["POST"],
+    ),
     ("/functions/{name}/code-signing", page_on_get(_function_page), ["GET"]),
     ("/functions/{name}/code-signing/{action}", function_change, ["POST"]),
 ]

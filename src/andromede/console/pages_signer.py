@@ -184,7 +184,9 @@ async def _job_page(
 
 
 def _signer(console: Console) -> SignerWire:
-    assert console.signer is not None  # _served let only such a console through
+    """Signer's wire; ``_served`` lets only a console that has one reach a change."""
+    if console.signer is None:
+        raise WireError("UnknownOperationException", "AWS Signer is not served", 404)
     return console.signer
 
 
@@ -234,9 +236,7 @@ async def _current_version(
     _ = words(request)
     if not bucket or not key:
         raise FormFault(_("Name the source bucket and key."))
-    answer = await console.s3.request(
-        request.scope, session.principal, "HEAD", f"/{bucket}/{key}"
-    )
+    answer = await console.s3.request(request.scope, session.principal, "HEAD", f"/{bucket}/{key}")
     version = answer.headers.get("x-amz-version-id", "")
     if not version or version == "null":
         raise FormFault(_("Signer signs an object version: enable the bucket's versioning."))
@@ -265,8 +265,11 @@ ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/signing-profiles", _action(_profiles_page, _create, form="profile"), ["POST"]),
     ("/signing-profiles/{name}", signed_in(_profile_page), ["GET"]),
     ("/signing-profiles/{name}/revoke", _action(_profile_page, _revoke, form="revoke"), ["POST"]),
-    ("/signing-profiles/{name}/cancel", _action(_profile_page, _cancel, confirmed=True),
-     ["POST"]),  # fmt: skip
+    (
+        "/signing-profiles/{name}/cancel",
+        _action(_profile_page, _cancel, confirmed=True),
+        ["POST"],
+    ),
     ("/signing-jobs", signed_in(_jobs_page), ["GET"]),
     ("/signing-jobs", _action(_jobs_page, _start, form="job"), ["POST"]),
     ("/signing-jobs/{job_id}", signed_in(_job_page), ["GET"]),

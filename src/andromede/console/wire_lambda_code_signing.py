@@ -20,6 +20,7 @@ from andromede.iam.model import Principal
 __all__ = [
     "POLICIES",
     "CodeSigningRow",
+    "attach_config",
     "attached_config",
     "code_signing_config",
     "code_signing_configs",
@@ -27,7 +28,6 @@ __all__ = [
     "delete_code_signing_config",
     "detach_config",
     "put_code_signing_config",
-    "attach_config",
 ]
 
 _CONFIGS: Final = "/2020-04-22/code-signing-configs"
@@ -146,9 +146,7 @@ async def delete_code_signing_config(
     await wire.request(origin, principal, "DELETE", _config_path(arn))
 
 
-async def attached_config(
-    wire: LambdaWire, origin: Scope, principal: Principal, name: str
-) -> str:
+async def attached_config(wire: LambdaWire, origin: Scope, principal: Principal, name: str) -> str:
     """The ARN of the function's configuration; "" for none."""
     answer = await wire.call(origin, principal, "GET", _function_path(name))
     return str(answer.get("CodeSigningConfigArn") or "")

@@ -244,11 +244,7 @@ class SignerWire:
         path = f"/signing-jobs/{quote(job_id, safe='')}"
         return _job(await self.call(origin, principal, "GET", path))
 
-    async def start_job(
-        self, origin: Scope, principal: Principal, request: SigningRequest
-    ) -> str:
+    async def start_job(self, origin: Scope, principal: Principal, request: SigningRequest) -> str:
         """StartSigningJob; the job's id."""
-        answer = await self.call(
-            origin, principal, "POST", "/signing-jobs", body=request.payload()
-        )
+        answer = await self.call(origin, principal, "POST", "/signing-jobs", body=request.payload())
         return str(answer.get("jobId", ""))

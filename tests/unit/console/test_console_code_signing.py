@@ -82,15 +82,15 @@ async def test_a_configuration_made_set_on_a_function_enforced_and_deleted(
         )
         assert attached.status_code == 303, alert(attached)
         assert await attached_config(wires.functions, WIRE_ORIGIN, principal, "fn") == config.arn
-        assert f'id="function-config"><code>{config.arn}</code>' in (
-            await client.get("/functions/fn/code-signing")
-        ).text
-        assert await config_functions(wires.functions, WIRE_ORIGIN, principal, config.arn) == [
-            arn
-        ]
-        assert f"<code>{arn}</code>" in (
-            await client.get(f"/code-signing-configs/{quote(config.arn)}")
-        ).text
+        assert (
+            f'id="function-config"><code>{config.arn}</code>'
+            in (await client.get("/functions/fn/code-signing")).text
+        )
+        assert await config_functions(wires.functions, WIRE_ORIGIN, principal, config.arn) == [arn]
+        assert (
+            f"<code>{arn}</code>"
+            in (await client.get(f"/code-signing-configs/{quote(config.arn)}")).text
+        )
         # Enforce: the function's unsigned code is refused by Lambda.
         try:
             await wires.functions.update_code(WIRE_ORIGIN, principal, "fn", handler_zip("x = 1\n"))

@@ -66,7 +66,9 @@ async def test_a_profile_made_a_zip_signed_the_profile_revoked_and_canceled(
         token = csrf_of(page)
 
         form = {"csrf": token, "name": "app_signer", "validity": "99", "validity_type": "YEARS"}
-        assert (await client.post("/signing-profiles", data={**form, "csrf": "x"})).status_code == 403
+        assert (
+            await client.post("/signing-profiles", data={**form, "csrf": "x"})
+        ).status_code == 403
         refused = await client.post("/signing-profiles", data=form)
         assert refused.status_code == 400, alert(refused)
         assert "(ValidationException)" in alert(refused)
@@ -100,8 +102,9 @@ async def test_a_profile_made_a_zip_signed_the_profile_revoked_and_canceled(
                  "destination_prefix": "signed/"}  # fmt: skip
         unversioned = await client.post("/signing-jobs", data=start)
         assert unversioned.status_code == 400 and "versioning" in alert(unversioned)
-        assert 'name="source_bucket" required value="flat"' in form_of(unversioned,
-                                                                      "start-job-form")
+        assert 'name="source_bucket" required value="flat"' in form_of(
+            unversioned, "start-job-form"
+        )
         assert await wires.signer.jobs(WIRE_ORIGIN, principal) == []
         signed = await client.post("/signing-jobs", data={**start, "source_bucket": "code"})
         assert signed.status_code == 303, alert(signed)
@@ -138,9 +141,7 @@ async def test_a_profile_made_a_zip_signed_the_profile_revoked_and_canceled(
             "/signing-profiles/other/cancel", data={"csrf": token, "confirm": "yes"}
         )
         assert canceled.status_code == 303, alert(canceled)
-        assert (await wires.signer.profile(WIRE_ORIGIN, principal, "other")).status == (
-            "Canceled"
-        )
+        assert (await wires.signer.profile(WIRE_ORIGIN, principal, "other")).status == ("Canceled")
 
 
 async def test_the_pages_say_so_where_signer_is_not_served(console: ConsoleHarness) -> None:
