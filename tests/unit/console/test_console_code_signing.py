@@ -99,6 +99,22 @@ async def test_a_configuration_made_set_on_a_function_enforced_and_deleted(
         else:
             raise AssertionError("unsigned code deployed under Enforce")
 
+        # A function created from the list page under the configuration: unsigned code is
+        # refused in Lambda's words, the configuration still chosen in the form as typed.
+        role = (await wires.functions.function(WIRE_ORIGIN, principal, "fn")).role
+        created = {"csrf": token, "name": "checked", "runtime": "python3.11",
+                   "handler": "app.handler", "role": role,
+                   "code_signing_config": config.arn}  # fmt: skip
+        unsigned = await client.post(
+            "/functions/upload", data=created,
+            files={"code": ("code.zip", handler_zip("x = 1\n"), "application/zip")},
+        )  # fmt: skip
+        assert unsigned.status_code == 400, alert(unsigned)
+        assert "(CodeVerificationFailedException)" in alert(unsigned)
+        assert f'<option value="{config.arn}" selected>' in form_of(
+            unsigned, "create-function-form"
+        )
+
         in_use = await client.post(
             f"/code-signing-configs/{quote(config.arn)}/delete",
             data={"csrf": token, "confirm": "yes"},

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -30,10 +32,10 @@ def code_zip() -> bytes:
     return packed.getvalue()
 
 
-async def put_zip(wires: object, principal: object, bucket: str, key: str, *,
+async def put_zip(wires: Any, principal: Any, bucket: str, key: str, *,
                   versioned: bool) -> None:  # fmt: skip
     """A bucket (versioned or not) holding a code ZIP, through S3 as the principal."""
-    s3 = wires.s3  # type: ignore[attr-defined]
+    s3 = wires.s3
     await s3.create_bucket(WIRE_ORIGIN, principal, bucket, "eu-fr-1")
     if versioned:
         length = [(b"content-length", str(len(_VERSIONING)).encode())]
@@ -41,7 +43,7 @@ async def put_zip(wires: object, principal: object, bucket: str, key: str, *,
                          headers=length, body=_VERSIONING)  # fmt: skip
     data = code_zip()
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield data
 
     await s3.put_object(WIRE_ORIGIN, principal, bucket, key, size=len(data),
