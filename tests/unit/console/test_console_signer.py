@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from support.console import WIRE_ORIGIN, ConsoleHarness, csrf_of, sign_in_root
+from support.console import WIRE_ORIGIN, ConsoleHarness, csrf_of, log_in, sign_in_root
 from unit.console.test_console_dynamodb_edits import alert, form_of
 
 _VERSIONING = (
@@ -154,3 +154,21 @@ async def test_the_pages_say_so_where_signer_is_not_served(console: ConsoleHarne
             assert page.status_code == 404
             assert "does not serve AWS Signer" in alert(page)
             assert 'id="create-profile-form"' not in page.text
+
+
+async def test_a_user_without_signers_permissions_is_refused_in_its_words(
+    console: ConsoleHarness,
+) -> None:
+    # The pages call Signer as the signed-in user: a user no policy allows is refused by
+    # Signer itself (its AccessDeniedException), and nothing is made.
+    await console.user_with_password(console.admin_tenant_id, "reader")
+    async with console.client() as client:
+        assert (await log_in(client, "admin", "reader")).status_code == 303
+        page = await client.get("/signing-profiles")
+        assert page.status_code == 403 and "(AccessDeniedException)" in alert(page)
+        made = await make_profile(client, "not_mine")
+        assert made.status_code == 403 and "(AccessDeniedException)" in alert(made)
+    async with console.client() as client:
+        await sign_in_root(console, client)
+        wires, principal = await console.wires(client)
+        assert await wires.signer.profiles(WIRE_ORIGIN, principal) == []
