@@ -37,6 +37,7 @@ from andromede.console import (
     pages_billing_profile,
     pages_bucket_settings,
     pages_certificates,
+    pages_code_signing,
     pages_compute,
     pages_connections,
     pages_dashboard_edit,
@@ -89,6 +90,7 @@ from andromede.console import (
     pages_secrets,
     pages_server_certificates,
     pages_session,
+    pages_signer,
     pages_state_executions,
     pages_state_versions,
     pages_states,
@@ -128,6 +130,7 @@ from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_route53 import Route53Wire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
+from andromede.console.wire_signer import SignerWire
 from andromede.console.wire_states import StatesWire
 from andromede.console.wire_topics import SnsWire
 from andromede.errors import AndromedeError
@@ -236,6 +239,7 @@ class Console:
         states: StatesWire | None = None,
         route53: Route53Wire | None = None,
         functions: LambdaWire | None = None,
+        signer: SignerWire | None = None,
     ) -> None:
         """``iam``, ``ec2``, ``sns`` (notification topics), ``s3control`` (the account's Block
         Public Access), ``sqs`` (queues), ``metrics`` (CloudWatch), ``secrets`` (Secrets
@@ -243,7 +247,7 @@ class Console:
         ``autoscaling`` (EC2 Auto Scaling), ``firehose`` (Amazon Data Firehose), ``kinesis``
         (Kinesis Data Streams), ``parameters`` (Systems Manager Parameter Store), ``acm``
         (Certificate Manager), ``dynamodb``, ``pipes`` (EventBridge Pipes), ``states`` (Step
-        Functions), ``route53`` (Route 53 hosted zones), ``functions`` (Lambda):
+        Functions), ``route53`` (Route 53 hosted zones), ``functions`` (Lambda), ``signer``:
         those APIs in process, as ``kms`` (None: a server that serves none, whose page says so);
         ``sts``: STS, for SAML sign-in (None: none offered);
         ``trail``, ``operator_access``, ``billing``, ``buckets`` (their data-events setting):
@@ -277,6 +281,7 @@ class Console:
         self.states = states  # Step Functions (decisions 0271, 0288)
         self.route53 = route53  # Route 53 (decisions 0280, 0288)
         self.functions = functions  # Lambda (decisions 0286, 0296)
+        self.signer = signer  # AWS Signer (decisions 0386, 0396)
         self.buckets = buckets
         self.sts = sts
         self.oidc = OidcClient(settings)  # for OIDC sign-in (decision 0141)
@@ -565,6 +570,8 @@ def _routes(console: Console) -> list[BaseRoute]:
         *(page(path, handler, methods) for path, handler, methods in pages_lambda_triggers.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_lambda_urls.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_lambda_layers.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_code_signing.ROUTES),
+        *(page(path, handler, methods) for path, handler, methods in pages_signer.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_route53_health.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_route53_traffic.ROUTES),
         *(page(path, handler, methods) for path, handler, methods in pages_route53_sets.ROUTES),

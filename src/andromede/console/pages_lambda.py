@@ -2,9 +2,10 @@
 runtime, memory, timeout, last modified; pages of ``console_page_size``) and a function's
 creation (name, a runtime this deployment's Lambda accepts, handler, a role among the
 account's that trust ``lambda.amazonaws.com``, the code as an uploaded .zip, memory, timeout,
-environment variables as key/value rows, tags) — Lambda's own calls as the signed-in principal
-(``wire_lambda.LambdaWire``), so its IAM decisions (``lambda:<Action>``, ``iam:PassRole``),
-checks, audit and words answer them.
+environment variables as key/value rows, tags, a code signing configuration of the account's,
+decision 0396) — Lambda's own calls as the signed-in principal (``wire_lambda.LambdaWire``),
+so its IAM decisions (``lambda:<Action>``, ``iam:PassRole``), checks, audit and words answer
+them.
 
 A form carrying a .zip is posted to a path ending in ``/upload`` and read as it arrives
 (``console.upload.StreamedForm``: its fields first, CSRF checked before the file is read), the
@@ -26,6 +27,7 @@ from andromede.console.session import CONSOLE_PATH, tokens_match
 from andromede.console.upload import FormError, StreamedForm
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import FunctionRow
+from andromede.console.wire_lambda_code_signing import CodeSigningRow, code_signing_configs
 from andromede.iam.service_roles import TrustSource, role_trusts
 
 if TYPE_CHECKING:
@@ -163,6 +165,7 @@ async def _list_page(
         next_href=next_href,
         runtimes=wire.runtimes if wire else (),
         roles=await lambda_roles(console, request, session) if wire else [],
+        signing_configs=await _signing_configs(console, request, session),
         form=form,
         environment=[
             (form.get(f"env_key_{n}", ""), form.get(f"env_value_{n}", ""))
@@ -173,6 +176,19 @@ async def _list_page(
 
 
 functions = signed_in(_list_page)
+
+
+async def _signing_configs(
+    console: Console, request: Request, session: Session
+) -> list[CodeSigningRow]:
+    """The code signing configurations the creation form offers (decision 0396): the
+    account's as Lambda lists them to the principal; none where it refuses (the field is
+    optional, and Lambda checks the one sent)."""
+    if console.functions is None:
+        return []
+    with suppress(WireError):
+        return await code_signing_configs(console.functions, request.scope, session.principal)
+    return []
 
 
 @signed_in
@@ -205,6 +221,8 @@ async def create(console: Console, request: Request, session: Session) -> Respon
         tags = parse_tags(fields.get("tags", ""))
         if tags:
             settings["Tags"] = dict(tags)
+        if fields.get("code_signing_config"):
+            settings["CodeSigningConfigArn"] = fields["code_signing_config"]
         await wire.create(request.scope, session.principal, settings, code)
     except (FormFault, WireError) as exc:
         error, status = fault_or_refusal(console, request, exc)

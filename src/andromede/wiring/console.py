@@ -32,6 +32,7 @@ from andromede.console.wire_queues import SqsWire
 from andromede.console.wire_route53 import Route53Wire
 from andromede.console.wire_s3control import S3ControlWire
 from andromede.console.wire_secrets import SecretsWire
+from andromede.console.wire_signer import SignerWire
 from andromede.console.wire_states import StatesWire
 from andromede.console.wire_topics import SnsWire
 from andromede.ec2api.app import Ec2App
@@ -101,6 +102,7 @@ def console_app(
             states=StatesWire(apis["states"]) if "states" in apis else None,
             route53=Route53Wire(apis["route53"]) if "route53" in apis else None,
             functions=_lambda_wire(apis),
+            signer=SignerWire(apis["signer"]) if "signer" in apis else None,
         )
     )
 
