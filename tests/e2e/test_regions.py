@@ -7,7 +7,8 @@ region is redirected by botocore itself (AuthorizationHeaderMalformed naming the
 bucket of a region this gateway does not serve answers 301 PermanentRedirect naming the region
 and its endpoint, where another gateway serves it; the tenant allow-list refuses a region; the
 residency report says where each bucket's bytes are. EventBridge (decision 0349): a rule of
-eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there.
+eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there; decision
+0397: a scheduled rule of eu-de-1 fires there, an archive of its bus is replayed there.
 """
 
 from __future__ import annotations
