@@ -8,6 +8,7 @@ rules."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -104,6 +105,20 @@ async def test_a_scheduled_rule_fires_in_its_region(world: World) -> None:
     (event,) = world.queues.sent.pop(queue)
     assert (event["source"], event["detail-type"]) == ("aws.events", "Scheduled Event")
     assert (event["region"], event["resources"]) == (OTHER, [rule_arn])
+
+
+async def test_serve_runs_a_scheduler_for_each_region(world: World) -> None:
+    """``serve``'s background tasks hold one scheduler a declared Region (the rules of
+    another Region are read through its view only), all stopped with the others."""
+    tasks = world.parts.background("test")
+    try:
+        names = sorted(t.get_name() for t in tasks if t.get_name().startswith("events-sched"))
+        assert names == [f"events-schedules-{OTHER}", f"events-schedules-{HOME}"]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(task.done() for task in tasks)
 
 
 async def test_archives_and_replays_are_each_regions_own(world: World) -> None:
