@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final, Generic, TypeVar
 
-__all__ = ["RegionalView", "stored_name"]
+__all__ = ["RegionalView", "region_of_stored", "stored_name"]
 
 _MARK: Final = "~"
 
@@ -26,6 +26,14 @@ StoreT = TypeVar("StoreT")
 def stored_name(region: str, home: str, name: str) -> str:
     """The name ``name`` of ``region`` is kept under in the store."""
     return name if region == home else f"{_MARK}{region}{_MARK}{name}"
+
+
+def region_of_stored(stored: str) -> str | None:
+    """The Region a stored name is of; None: the default Region's (kept under its own)."""
+    if not stored.startswith(_MARK):
+        return None
+    region, mark, _ = stored[1:].partition(_MARK)
+    return region if mark else None
 
 
 class RegionalView(Generic[StoreT]):

@@ -7,7 +7,8 @@ region is redirected by botocore itself (AuthorizationHeaderMalformed naming the
 bucket of a region this gateway does not serve answers 301 PermanentRedirect naming the region
 and its endpoint, where another gateway serves it; the tenant allow-list refuses a region; the
 residency report says where each bucket's bytes are. EventBridge (decision 0349): a rule of
-eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there.
+eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there; decision
+0397: a scheduled rule of eu-de-1 fires there, an archive of its bus is replayed there.
 """
 
 from __future__ import annotations
@@ -411,3 +412,108 @@ def test_a_global_endpoint_fails_over_when_its_health_check_fails(gateways: Gate
         sqs, primary_url, second["EventId"], time.monotonic() + 3
     )
     de_events.delete_endpoint(Name=f"ge-{suffix}")
+
+
+def test_a_scheduled_rule_and_a_replay_of_another_region(gateways: Gateways) -> None:
+    """Decision 0397, with boto3 against the real serve: a ``rate(1 minute)`` rule of
+    eu-de-1 fires there (its Scheduled Event of eu-de-1, sent on to a bus of eu-fr-1 whose
+    rule puts it into a queue); an archive of eu-de-1's default bus keeps an event put there,
+    is listed in eu-de-1 only, and its replay puts the event back on eu-de-1's bus, whose
+    rule sends it on again with its ``replay-name``."""
+    suffix = uuid.uuid4().hex[:8]
+    fr_events, de_events = aws(gateways.main, "events", FR), aws(gateways.main, "events", DE)
+    iam, sqs = aws(gateways.main, "iam", FR), aws(gateways.main, "sqs", FR)
+    central = fr_events.create_event_bus(Name=f"sched-{suffix}")["EventBusArn"]
+    url, queue_arn = _queue(sqs, f"sched-{suffix}")
+    every = json.dumps({"source": ["aws.events", f"shop-{suffix}"]})
+    fr_events.put_rule(Name="q", EventBusName=f"sched-{suffix}", EventPattern=every)
+    fr_events.put_targets(
+        Rule="q", EventBusName=f"sched-{suffix}", Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}],
+    }  # fmt: skip
+    role = iam.create_role(RoleName=f"sch-{suffix}", AssumeRolePolicyDocument=json.dumps(trust))
+    send = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": central}
+    iam.put_role_policy(
+        RoleName=f"sch-{suffix}",
+        PolicyName="send",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
+    )
+    relay = {"Id": "fr", "Arn": central, "RoleArn": role["Role"]["Arn"]}
+    tick = de_events.put_rule(Name=f"tick-{suffix}", ScheduleExpression="rate(1 minute)")
+    assert tick["RuleArn"].split(":")[3] == DE
+    de_events.put_targets(Rule=f"tick-{suffix}", Targets=[relay])
+
+    de_bus = de_events.describe_event_bus()["Arn"]
+    archive = de_events.create_archive(
+        ArchiveName=f"a-{suffix}",
+        EventSourceArn=de_bus,
+        EventPattern=json.dumps({"source": [f"shop-{suffix}"]}),
+    )
+    assert archive["ArchiveArn"].split(":")[3] == DE
+    names = [
+        a["ArchiveName"] for a in fr_events.list_archives(NamePrefix=f"a-{suffix}")["Archives"]
+    ]
+    assert names == []
+    de_events.put_rule(
+        Name=f"out-{suffix}", EventPattern=json.dumps({"source": [f"shop-{suffix}"]})
+    )
+    de_events.put_targets(Rule=f"out-{suffix}", Targets=[relay])
+    before = time.time() - 60
+    entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
+    event_id = de_events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+
+    bodies: list[dict[str, Any]] = []
+
+    def receive_until(done: Any, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10)
+            bodies.extend(json.loads(m["Body"]) for m in answer.get("Messages", []))
+
+    def put_back() -> list[dict[str, Any]]:
+        return [b for b in bodies if b.get("replay-name") == f"again-{suffix}"]
+
+    receive_until(lambda: any(b["id"] == event_id for b in bodies), 60)
+    assert any(b["id"] == event_id and b["region"] == DE for b in bodies)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # archived in the call; counted once committed
+        held = de_events.describe_archive(ArchiveName=f"a-{suffix}")
+        if held["EventCount"] >= 1:
+            break
+        time.sleep(0.5)
+    assert held["EventCount"] == 1
+    replay = de_events.start_replay(
+        ReplayName=f"again-{suffix}",
+        EventSourceArn=archive["ArchiveArn"],
+        EventStartTime=before,
+        EventEndTime=time.time() + 60,
+        Destination={"Arn": de_bus},
+    )
+    assert replay["ReplayArn"].split(":")[3] == DE
+    receive_until(lambda: put_back(), 90)
+    assert [(b["id"], b["region"]) for b in put_back()][:1] == [(event_id, DE)]
+    assert de_events.describe_replay(ReplayName=f"again-{suffix}")["State"] in (
+        "RUNNING",
+        "COMPLETED",
+    )
+    assert fr_events.list_replays(NamePrefix=f"again-{suffix}")["Replays"] == []
+
+    # The schedule's first period ends a minute after the rule was made (150 s: the
+    # dispatcher's pass, the delivery's, a loaded machine).
+    def scheduled() -> list[dict[str, Any]]:
+        return [b for b in bodies if b.get("detail-type") == "Scheduled Event"]
+
+    receive_until(lambda: scheduled(), 150)
+    assert scheduled(), "eu-de-1's scheduled rule never fired"
+    first = scheduled()[0]
+    assert (first["source"], first["region"], first["resources"]) == (
+        "aws.events",
+        DE,
+        [tick["RuleArn"]],
+    )
+    de_events.remove_targets(Rule=f"tick-{suffix}", Ids=["fr"])
+    de_events.delete_rule(Name=f"tick-{suffix}")

@@ -87,8 +87,9 @@ class ArchiveService:
         self._clock = clock
         # Told of each replay started: this gateway's runner looks at once (``ReplayRunner``).
         self.on_replay: Callable[[], None] | None = None
-        # Customer KMS keys for archives (decision 0204); None where not served.
+        # Customer KMS keys for archives (decision 0204); None where not served, and why.
         self.keys: EventKeys | None = None
+        self.no_keys = "KmsKeyIdentifier is not supported by this deployment."
         events.on_managed_delete = self._rule_deleted
 
     async def _put_rule(self, archive: Archive) -> None:
@@ -131,7 +132,7 @@ class ArchiveService:
         if not 1 <= len(archive.kms_key) <= 2048:
             raise ValidationError("KmsKeyIdentifier must be 1 to 2048 characters.")
         if self.keys is None:
-            raise ValidationError("KmsKeyIdentifier is not supported by this deployment.")
+            raise ValidationError(self.no_keys)
         try:
             await self.keys.check(archive.key_scope)
         except KeyUnusable as exc:

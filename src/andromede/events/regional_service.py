@@ -4,11 +4,13 @@ platform serves there.
 
 SQS, SNS, Kinesis, Firehose, Lambda and CloudWatch Logs are served in the default Region
 only, so a rule of another Region has only event buses as targets (another Region's bus —
-the default Region's, where those targets are — or one of its own Region), and neither a
-rule's nor a bus's dead-letter queue. Scheduled rules (the scheduler claims the default
-Region's), customer keys (their re-seal runs over the default Region's buses), archives,
-replays, connections and API destinations stay the default Region's: each is refused here
-by name rather than accepted and left idle.
+the default Region's, where those targets are — or one of its own Region). Its scheduled
+rules fire there (decision 0397: the scheduler runs over each Region's view), and its bus's
+archives and replays are its own (:mod:`.regional_archive_store`). A dead-letter queue,
+a rule target's or a bus's, must be an SQS queue of the rule's Region, as AWS requires
+(decision 0397), and there is none here; customer keys (their re-seal runs over the default
+Region's buses), connections and API destinations stay the default Region's. Each is refused
+here by name rather than accepted and left idle.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ def _not_here(what: str, region: str, home: str) -> ValidationError:
     return ValidationError(
         f"{what} is not supported in Region {region}: this deployment serves it in Region "
         f"{home} only (decision 0349)."
+    )
+
+
+def _no_queue_here(what: str, region: str, home: str) -> ValidationError:
+    # AWS requires a dead-letter queue of the rule's (the bus's) Region; SQS serves only
+    # the default Region here, so no queue of this Region can be named (decision 0397).
+    return ValidationError(
+        f"{what} must name an SQS queue of Region {region}, the rule's, and this "
+        f"deployment serves SQS in Region {home} only (decision 0397)."
     )
 
 
@@ -82,7 +93,7 @@ class RegionalEventsService(EventsService):
         if kms_key is not None:
             raise _not_here("KmsKeyIdentifier", self.region, self.home)
         if dead_letter_arn is not None:
-            raise _not_here("A dead-letter queue (SQS)", self.region, self.home)
+            raise _no_queue_here("DeadLetterConfig", self.region, self.home)
 
     async def put_rule(
         self,
@@ -98,13 +109,12 @@ class RegionalEventsService(EventsService):
         tags: Mapping[str, str] | None = None,
         managed_by: str | None = None,
     ) -> Rule:
-        if schedule is not None:
-            raise _not_here("ScheduleExpression", self.region, self.home)
         return await super().put_rule(
             tenant_id,
             name,
             bus,
             event_pattern=event_pattern,
+            schedule=schedule,
             state=state,
             description=description,
             role_arn=role_arn,
@@ -124,5 +134,7 @@ class RegionalEventsService(EventsService):
                     f"groups are of Region {self.home} (decision 0349)."
                 )
             if isinstance(spec, Mapping) and "DeadLetterConfig" in spec:
-                raise _not_here("A target's DeadLetterConfig", self.region, self.home)
+                raise _no_queue_here(
+                    f"DeadLetterConfig of target {str(spec.get('Id'))[:64]}", self.region, self.home
+                )
         await super().put_targets(tenant_id, name, bus, specs)

@@ -12,7 +12,9 @@ cursor (a batch handed over just before a crash may go twice: EventBridge's at-l
 A batch shorter than ``batch`` ends the replay COMPLETED; CANCELLING becomes CANCELLED; an
 archive gone fails it, and so does an event sealed under a customer's KMS key that no longer
 opens (decision 0204: the key disabled, deleted, or its policy changed), with the reason.
-The sweeper deletes, in bounded batches, events past their archive's ``RetentionDays`` (0
+Decision 0397: the replays of every Region are claimed from the whole store, each worked
+through its Region's view and routed by its Region's service. The sweeper deletes, in
+bounded batches, events past their archive's ``RetentionDays`` (0
 keeps them forever).
 """
 
@@ -37,6 +39,7 @@ from andromede.events.archive_model import (
 )
 from andromede.events.archive_store import ArchiveStore
 from andromede.events.event_keys import EventKeys, KeyUnusable
+from andromede.events.regional_archive_store import RegionalArchiveStore, replay_region
 from andromede.events.service import EventsService
 from andromede.wakeup import Doorbell, Pacer
 
@@ -78,6 +81,8 @@ class ReplayRunner:
         self._clock = clock
         self._pacer = Pacer(self._policy.interval, self._policy.idle_poll_max, doorbell)
         self._next_expiry = 0.0
+        # Decision 0397: each other Region's view of the store and service, by Region.
+        self.regions: dict[str, tuple[RegionalArchiveStore, EventsService]] = {}
 
     def wake(self) -> None:
         """A replay was started here: look at once rather than at the next poll."""
@@ -107,12 +112,28 @@ class ReplayRunner:
             self._clock(), holder=self._holder, lease=lease, limit=self._policy.batch
         )
         moved = 0
-        for replay in claimed:
+        for claim in claimed:
             try:
-                moved += await self._step(replay)
+                place = self._place_of(claim)
+                if place is not None:
+                    moved += await self._step(*place)
             except Exception:  # one replay's failure must not stop the others'
-                log.exception("replay %s/%s step failed", replay.tenant_id, replay.name)
+                log.exception("replay %s/%s step failed", claim.tenant_id, claim.name)
         return moved
+
+    def _place_of(self, claim: Replay) -> tuple[Replay, ArchiveStore, EventsService] | None:
+        """A replay claimed from the whole store, as its Region names it, with that Region's
+        view of the store and its service (decision 0397); None for a Region no longer
+        declared (its lease runs out)."""
+        region = replay_region(claim)
+        if region is None:
+            return claim, self._store, self._events
+        regional = self.regions.get(region)
+        if regional is None:
+            log.warning("replay %s/%s of an undeclared Region left", claim.tenant_id, claim.name)
+            return None
+        view, events = regional
+        return view.replay_out(claim), view, events
 
     async def drain(self) -> None:
         """Run until no replay moves (tests)."""
@@ -142,22 +163,22 @@ class ReplayRunner:
                 texts[n] = text
         return texts
 
-    async def _advance(self, held: Replay, new: Replay) -> int:
-        return int(await self._store.advance_replay(held, new, holder=self._holder))
+    async def _step(self, replay: Replay, store: ArchiveStore, service: EventsService) -> int:
+        async def advance(held: Replay, new: Replay) -> int:
+            return int(await store.advance_replay(held, new, holder=self._holder))
 
-    async def _step(self, replay: Replay) -> int:
         now = self._clock()
         if replay.state == ReplayState.CANCELLING:
-            return await self._advance(replay, replay.moved(ReplayState.CANCELLED, now))
+            return await advance(replay, replay.moved(ReplayState.CANCELLED, now))
         if replay.state == ReplayState.STARTING:
-            return await self._advance(replay, replay.moved(ReplayState.RUNNING, now))
-        archive = await self._store.get_archive(replay.tenant_id, replay.archive_name)
+            return await advance(replay, replay.moved(ReplayState.RUNNING, now))
+        archive = await store.get_archive(replay.tenant_id, replay.archive_name)
         if archive is None:
             failed = replay.moved(
                 ReplayState.FAILED, now, f"Archive {replay.archive_name} does not exist."
             )
-            return await self._advance(replay, failed)
-        found = await self._store.events(
+            return await advance(replay, failed)
+        found = await store.events(
             replay.tenant_id,
             replay.archive_name,
             start=replay.start,
@@ -168,7 +189,7 @@ class ReplayRunner:
         try:
             texts = await self._opened(archive, found)
         except KeyUnusable as exc:
-            return await self._advance(replay, replay.moved(ReplayState.FAILED, now, exc.message))
+            return await advance(replay, replay.moved(ReplayState.FAILED, now, exc.message))
         events: list[dict[str, Any]] = []
         for text in texts:
             if not text:  # never opens again (its tenant's key destroyed)
@@ -181,7 +202,7 @@ class ReplayRunner:
             events.append(event)
         if events:
             try:
-                await self._events.route(
+                await service.route(
                     replay.tenant_id,
                     archive.bus_name,
                     events,
@@ -189,7 +210,7 @@ class ReplayRunner:
                 )
             except KeyUnusable as exc:  # the bus's own key refuses (decision 0213)
                 failed = replay.moved(ReplayState.FAILED, now, exc.message)
-                return await self._advance(replay, failed)
+                return await advance(replay, failed)
         new = replay
         if found:
             last = found[-1]
@@ -198,4 +219,4 @@ class ReplayRunner:
             )
         if len(found) < self._policy.batch:
             new = new.moved(ReplayState.COMPLETED, now)
-        return await self._advance(replay, new)
+        return await advance(replay, new)

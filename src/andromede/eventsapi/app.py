@@ -86,6 +86,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         connections: ConnectionService | None = None,
         regions: Mapping[str, EventsService] | None = None,
         endpoints: EndpointService | None = None,
+        regional_archives: Mapping[str, ArchiveService] | None = None,
     ) -> None:
         # Decision 0349: each Region the gateway serves is an EventBridge endpoint of its
         # own, the SigV4 scope's Region picking the buses a call sees, as AWS's endpoints do.
@@ -102,6 +103,8 @@ class EventsApp(JsonEndpoint[EventsCall]):
         self._identity = identity
         self._billing = billing
         self._archives = archives
+        # Decision 0397: each Region's archives and replays (the default's is ``archives``).
+        self._regional_archives = dict(regional_archives or {})
         self._connections = connections
         self.endpoints = endpoints
 
@@ -128,7 +131,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         client = scope.get("client")
         signed = None if request.authenticated is None else request.authenticated.signed
         events = self._events if signed is None else self._regions.get(signed.region, self._events)
-        home = events is self._events  # archives and connections: the default Region's only
+        home = events is self._events  # connections: the default Region's only
 
         async def authorise(
             action: str,
@@ -172,7 +175,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             judge=judge,
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
-            archives=self._archives if home else None,
+            archives=self._archives if home else self._regional_archives.get(events.region),
             connections=self._connections if home else None,
             endpoints=self.endpoints,
             caller=ConnectionCaller(

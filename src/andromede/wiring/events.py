@@ -80,7 +80,13 @@ from andromede.queues.service import QueueService
 from andromede.secrets.service import SecretService
 from andromede.settings import Settings
 from andromede.wiring.events_endpoints import endpoint_service
-from andromede.wiring.events_regions import home_store, regional_services
+from andromede.wiring.events_regions import (
+    home_archive_store,
+    home_store,
+    regional_archives,
+    regional_services,
+    replay_regions,
+)
 
 __all__ = [
     "EVENTS_PRINCIPAL",
@@ -445,13 +451,12 @@ class EventsParts:
         self.service.resealer = self.resealer
         # Archives (decision 0196): sealed as the deliveries are, told of every routed event.
         self.archive_store = SqlArchiveStore(db, settings.region, sealer)
+        archive_limits = ArchiveLimits(
+            max_archives=settings.events_max_archives,
+            max_active_replays=settings.events_max_active_replays,
+        )
         self.archives = ArchiveService(
-            self.archive_store,
-            self.service,
-            limits=ArchiveLimits(
-                max_archives=settings.events_max_archives,
-                max_active_replays=settings.events_max_active_replays,
-            ),
+            home_archive_store(settings, self.archive_store), self.service, limits=archive_limits
         )
         self.service.archiver = self.archives
         rule_metrics = None if metrics is None else RuleMetrics(metrics, settings.region)
@@ -473,6 +478,10 @@ class EventsParts:
                 regional.measures = rule_metrics.measure_in(region)
         if self.bus_targets is not None:
             self.bus_targets.regions = self.regions
+        # Decision 0397: each Region's archives and replays its own.
+        self.regional_archives = regional_archives(
+            self.archives, self.regions, self.archive_store, archive_limits
+        )
         self.endpoints = endpoint_service(settings, db, self.regions)  # decision 0355
 
     def under_customer_keys(
@@ -518,6 +527,7 @@ class EventsParts:
             connections=self.connections,
             regions=self.regions,
             endpoints=self.endpoints,
+            regional_archives=self.regional_archives,
         )
 
     def stream_targets(
@@ -585,24 +595,33 @@ class EventsParts:
             keys=self.archives.keys,
             doorbell=self._db.doorbells.of(EVENT_REPLAYS),
         )
-        self.archives.on_replay = runner.wake
+        runner.regions = replay_regions(settings.region, self.regional_archives, self.regions)
+        for archives in self.regional_archives.values():
+            archives.on_replay = runner.wake
         return runner
 
     def background(self, holder: str) -> list[asyncio.Task[None]]:
-        """The dispatcher's, the deliveries' worker's and the replays' runner's tasks;
+        """The dispatchers' (one a declared Region, decision 0397), the deliveries' worker's
+        and the replays' runner's tasks;
         ``holder``: this gateway's name in the schedules' claims and the replays' leases (the
         autoscaling reconciler's owner name)."""
-        scheduler = Scheduler(
-            self.store,
-            SqlMetricRuns(self._db),
-            self.deliveries,
-            holder=holder,
-            interval=self._settings.events_schedule_interval,
-        )
-        scheduler.seals = self.service.seals
+        schedules = []
+        for region, service in self.regions.items():  # decision 0397: each Region's rules
+            scheduler = Scheduler(
+                service.store,
+                SqlMetricRuns(self._db),
+                self.deliveries,
+                holder=holder,
+                interval=self._settings.events_schedule_interval,
+            )
+            scheduler.seals = service.seals
+            schedules.append((region, scheduler))
         return [
             asyncio.create_task(self.resealer.run_forever(), name="events-reseals"),
-            asyncio.create_task(scheduler.run_forever(), name="events-schedules"),
+            *(
+                asyncio.create_task(scheduler.run_forever(), name=f"events-schedules-{region}")
+                for region, scheduler in schedules
+            ),
             asyncio.create_task(self.deliveries.run_forever(), name="events-deliveries"),
             asyncio.create_task(self.replays(holder).run_forever(), name="events-replays"),
         ]

@@ -7,17 +7,31 @@ Every declared Region gets its service, not only those this gateway serves: a bu
 another Region is delivered by whichever gateway claims the delivery, through that Region's
 service (its rules, its buses' policies). The API answers only the Regions the gateway
 serves (``served_regions``).
+
+Decision 0397: each other Region's archives and replays, an
+:class:`~andromede.events.archives.ArchiveService` over that Region's view of the archives'
+store (:func:`regional_archives`), its bus's archiver; the replays' runner claims over the
+whole store and works each replay through its Region's (:func:`replay_regions`).
 """
 
 from __future__ import annotations
 
+from andromede.events.archive_store import ArchiveStore
+from andromede.events.archives import ArchiveLimits, ArchiveService
+from andromede.events.regional_archive_store import RegionalArchiveStore
 from andromede.events.regional_service import RegionalEventsService
 from andromede.events.regional_store import RegionalEventsStore
 from andromede.events.service import EventsLimits, EventsService, TargetDeliveries
 from andromede.events.store import EventsStore
 from andromede.settings import Settings
 
-__all__ = ["home_store", "regional_services"]
+__all__ = [
+    "home_archive_store",
+    "home_store",
+    "regional_archives",
+    "regional_services",
+    "replay_regions",
+]
 
 
 def home_store(settings: Settings, store: EventsStore) -> EventsStore:
@@ -53,3 +67,47 @@ def regional_services(
     for region, service in services.items():
         service.bus_regions = declared - {region}
     return services
+
+
+def home_archive_store(settings: Settings, store: ArchiveStore) -> ArchiveStore:
+    """The default Region's view of the archives' ``store`` when other Regions are declared
+    (their archives and replays left out of its listings), else ``store`` itself."""
+    if len(settings.declared_regions) < 2:
+        return store
+    return RegionalArchiveStore(store, settings.region, settings.region)
+
+
+def regional_archives(
+    home: ArchiveService,
+    services: dict[str, EventsService],
+    store: ArchiveStore,
+    limits: ArchiveLimits,
+) -> dict[str, ArchiveService]:
+    """Each declared Region's archives by name, ``home`` (the default Region's) among them;
+    ``store``: the whole store. Each other Region's service archives through its own."""
+    archives = {home.region: home}
+    for region, service in services.items():
+        if region == home.region:
+            continue
+        regional = ArchiveService(
+            RegionalArchiveStore(store, region, home.region), service, limits=limits
+        )
+        # An archive's customer key is used through the default Region's KMS scope.
+        regional.no_keys = (
+            f"KmsKeyIdentifier is not supported in Region {region}: this deployment serves "
+            f"archives under customer keys in Region {home.region} only (decision 0397)."
+        )
+        service.archiver = regional
+        archives[region] = regional
+    return archives
+
+
+def replay_regions(
+    home: str, archives: dict[str, ArchiveService], services: dict[str, EventsService]
+) -> dict[str, tuple[RegionalArchiveStore, EventsService]]:
+    """What the replays' runner needs of each Region but ``home``: its view, its service."""
+    return {
+        region: (archive.store, services[region])
+        for region, archive in archives.items()
+        if region != home and isinstance(archive.store, RegionalArchiveStore)
+    }

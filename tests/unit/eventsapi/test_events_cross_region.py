@@ -229,7 +229,8 @@ async def test_a_role_that_may_not_put_the_event_stops_it(world: World) -> None:
 
 async def test_another_region_serves_buses_and_bus_targets_only(world: World) -> None:
     """What stays the default Region's is refused by name in another: targets other than
-    event buses, dead-letter queues, schedules, customer keys, archives and connections."""
+    event buses, dead-letter queues (AWS requires one of the rule's Region, where SQS is not
+    served: decision 0397), customer keys (of buses and archives) and connections."""
     await world.ok(OTHER, "PutRule", {"Name": "r", "EventPattern": PATTERN})
     queue = {"Id": "q", "Arn": world.arn(OTHER, "sqs", "q")}
     code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [queue]})
@@ -243,25 +244,29 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
         "DeadLetterConfig": {"Arn": world.arn(OTHER, "sqs", "dlq")},
     }
     code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [with_dlq]})
-    assert "DeadLetterConfig is not supported in Region eu-de-1" in message
-    scheduled = {"Name": "tick", "ScheduleExpression": "rate(5 minutes)"}
-    code, message = await world.refused(OTHER, "PutRule", scheduled)
     assert (code, message) == (
         "ValidationException",
-        f"ScheduleExpression is not supported in Region {OTHER}: this deployment serves it in "
-        f"Region {HOME} only (decision 0349).",
+        f"DeadLetterConfig of target b must name an SQS queue of Region {OTHER}, the rule's, "
+        f"and this deployment serves SQS in Region {HOME} only (decision 0397).",
     )
     code, message = await world.refused(
         OTHER, "CreateEventBus", {"Name": "sealed", "KmsKeyIdentifier": "alias/x"}
     )
     assert "KmsKeyIdentifier is not supported in Region eu-de-1" in message
-    archive = {"ArchiveName": "a", "EventSourceArn": world.bus(OTHER, "default")}
-    code, _ = await world.refused(OTHER, "CreateArchive", archive)
-    assert code == "UnsupportedOperation"
+    code, message = await world.refused(
+        OTHER, "CreateEventBus", {"Name": "dl", "DeadLetterConfig": {"Arn": queue["Arn"]}}
+    )
+    assert "DeadLetterConfig must name an SQS queue of Region eu-de-1" in message
+    archive = {
+        "ArchiveName": "a",
+        "EventSourceArn": world.bus(OTHER, "default"),
+        "KmsKeyIdentifier": "alias/x",
+    }
+    code, message = await world.refused(OTHER, "CreateArchive", archive)
+    assert code == "ValidationException"
+    assert f"KmsKeyIdentifier is not supported in Region {OTHER}" in message
     code, _ = await world.refused(OTHER, "ListConnections", {})
     assert code == "UnsupportedOperation"
-    # The default Region keeps them.
-    await world.ok(HOME, "PutRule", scheduled)
     assert (await world.ok(HOME, "ListArchives", {}))["Archives"] == []
 
 
