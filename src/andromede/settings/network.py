@@ -507,6 +507,14 @@ class NetworkSettings(BaseModel):
         " on, UDP and TCP, answering every account's public hosted zones; none = off"
         " (decision 0289).",
     )
+    route53_name_server_addresses: dict[str, str] = Field(
+        default={},
+        description="Which address of route53_dns_listen answers as which name server"
+        " (host name: listen address; several names may share one): there only the zones"
+        " whose name servers (their reusable delegation set's, else every one of"
+        " route53_name_servers) include one of its names are answered, REFUSED for the"
+        " others; an address no name maps to answers every zone (decision 0395).",
+    )
     route53_dns_cache_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -592,6 +600,20 @@ class NetworkSettings(BaseModel):
             host, _, port = address.rpartition(":")
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise ValueError(f"not a host:port to listen on: {address!r}")
+        return value
+
+    @field_validator("route53_name_server_addresses")
+    @classmethod
+    def _name_server_addresses(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        listening = set(info.data.get("route53_dns_listen") or ())
+        for name, address in value.items():
+            if not 1 <= len(name.rstrip(".")) <= 253 or " " in name:
+                raise ValueError(f"route53_name_server_addresses: {name[:64]!r} is no host name")
+            if address not in listening:
+                raise ValueError(
+                    f"route53_name_server_addresses: {address[:64]!r} is not an address of"
+                    " route53_dns_listen"
+                )
         return value
 
     @field_validator("route53_region_coordinates")
