@@ -43,6 +43,7 @@ import dns.rcode
 import dns.rdatatype
 
 from andromede.route53.dns_sockets import listen_udp_and_tcp
+from andromede.route53.client_places import ClientGeography
 from andromede.route53.dns_wire import wire_reply
 from andromede.route53.geoproximity import Point
 from andromede.route53.public_zones import PublicZones
@@ -133,7 +134,9 @@ class PublicNameServer:
         query_logs: QueryLogBuffer | None = None,
         locate: Callable[[str | None], Point | None] | None = None,
         served: Mapping[str, frozenset[str]] | None = None,
+        geography: ClientGeography | None = None,
     ) -> None:
+        self._geography = geography
         self._zones = zones
         self._served = dict(served or {})  # listen address -> its name servers' names
         self._locate = locate
@@ -166,7 +169,14 @@ class PublicNameServer:
             return self._locate(_client_subnet(query) or source)
 
         reply, query = wire_reply(
-            view.answers, wire, udp, self._limits.max_udp_size, view.signer, origin, source
+            view.answers,
+            wire,
+            udp,
+            self._limits.max_udp_size,
+            view.signer,
+            origin,
+            source,
+            self._geography,
         )
         if reply is None or query is None or not query.question:
             return reply

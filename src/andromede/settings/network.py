@@ -559,6 +559,28 @@ class NetworkSettings(BaseModel):
         " the longest prefix holding a query's EDNS client subnet, else its source, winning;"
         " geoproximity sets answer the nearest to it (decision 0339).",
     )
+    route53_client_geolocation_file: str = Field(
+        default="",
+        description="A CSV file of network,continent,country,subdivision (CIDR; ISO 3166"
+        " codes as GeoLocation takes them) placing the public name servers' clients, the"
+        " longest network holding a query's EDNS client subnet, else its source, winning:"
+        " geolocation sets answer the client's subdivision, country, continent or the"
+        " default; empty = geolocation sets answered as in a VPC (decision 0395).",
+    )
+    route53_client_geolocation_max_networks: int = Field(
+        default=4_000_000,
+        ge=1,
+        le=50_000_000,
+        description="Networks route53_client_geolocation_file may hold, at most (they are"
+        " held in memory); a larger file stops the start (decision 0395).",
+    )
+    route53_client_regions: dict[str, str] = Field(
+        default={},
+        description="The Region each network of the public name servers' clients is"
+        ' nearest by latency (CIDR: Region, e.g. "eu-west-3"): latency sets answer the'
+        " client's Region's set, else the nearest to its place; none = latency sets answered"
+        " as in a VPC (decision 0395).",
+    )
     route53_query_log_buffer: int = Field(
         default=10000,
         ge=1,
@@ -637,6 +659,15 @@ class NetworkSettings(BaseModel):
                     f"route53_client_locations: {where!r} is no latitude,longitude nor a place"
                     " of route53_region_coordinates"
                 )
+        return value
+
+    @field_validator("route53_client_regions")
+    @classmethod
+    def _client_regions(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        cidr_networks(tuple(value), info)
+        for region in value.values():
+            if not 1 <= len(region) <= 64:
+                raise ValueError(f"route53_client_regions: {region[:64]!r} is 1 to 64 characters")
         return value
 
     @field_validator("route53_health_check_allow_cidrs")

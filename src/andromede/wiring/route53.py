@@ -36,6 +36,7 @@ from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
 from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
+from andromede.route53.client_places import load_geography
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
@@ -86,6 +87,12 @@ def route53_limits(settings: Settings) -> Route53Limits:
         region=settings.region,
         places=known,
         clients=ClientLocations(settings.route53_client_locations, known),
+        geography=load_geography(
+            settings.route53_client_geolocation_file,
+            settings.route53_client_geolocation_max_networks,
+            settings.route53_client_regions,
+            known,
+        ),
     )
 
 
@@ -209,7 +216,13 @@ def public_name_server(
             billing.count(tenant_id, settings.region, DNS_QUERIES, 1)
 
     return PublicNameServer(
-        zones, limits, count, query_logs=query_logs, locate=service.client_location, served=served
+        zones,
+        limits,
+        count,
+        query_logs=query_logs,
+        locate=service.client_location,
+        served=served,
+        geography=service.geography,
     )
 
 
