@@ -19,7 +19,8 @@ private zones with them (decision 0284), the public name servers every public zo
   one location; on the public name servers with the operator's ``geography`` (decision 0395,
   ``client_places``), the client's own: the geolocation set of its subdivision, country,
   continent or the default, the latency set of its Region, else the healthy one nearest its
-  Region's (or its declared) place. IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
+  Region's (or its declared) place.
+  IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
   holds the querier's network by the longest block, else the ``*`` one. Geoproximity sets
   (decision 0339): the healthy one nearest the querier by AWS's biased distance, the querier
   being where its network is declared to be (``origin``, the public name servers') else at
@@ -460,7 +461,6 @@ class ZoneAnswers:
             self._tailored = True
             return choose_by_client(sets, healthy, self._collections, querier.network)
         return list((healthy or sets)[:1])
-
 
     def _nearest_region(self, pool: list[ZoneSet], querier: _Querier) -> list[ZoneSet]:
         """Decision 0395: the set of the client's Region, else (none there, or unhealthy)

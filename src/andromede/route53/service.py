@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from andromede.route53.client_places import ClientGeography
 from andromede.route53.errors import (
     ConflictingDomainExists,
     DelegationSetAlreadyReusable,
@@ -33,7 +34,6 @@ from andromede.route53.errors import (
     VPCAssociationNotFound,
     ZoneChanged,
 )
-from andromede.route53.client_places import ClientGeography
 from andromede.route53.geoproximity import AWS_REGIONS, ClientLocations, Point
 from andromede.route53.model import (
     AliasTarget,

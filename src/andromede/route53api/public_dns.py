@@ -42,8 +42,8 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from andromede.route53.dns_sockets import listen_udp_and_tcp
 from andromede.route53.client_places import ClientGeography
+from andromede.route53.dns_sockets import listen_udp_and_tcp
 from andromede.route53.dns_wire import wire_reply
 from andromede.route53.geoproximity import Point
 from andromede.route53.public_zones import PublicZones
@@ -220,9 +220,7 @@ class PublicNameServer:
         for task in list(self._in_flight):
             task.cancel()
 
-    async def _listen(
-        self, host: str, port: int, served: frozenset[str] | None
-    ) -> tuple[str, int]:
+    async def _listen(self, host: str, port: int, served: frozenset[str] | None) -> tuple[str, int]:
         def datagram(
             transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
         ) -> None:
@@ -254,9 +252,7 @@ class PublicNameServer:
             return
         if verdict is Verdict.DROP or len(self._in_flight) >= MAX_IN_FLIGHT:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._reply(transport, data, addr, served)
-        )
+        task = asyncio.get_running_loop().create_task(self._reply(transport, data, addr, served))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 

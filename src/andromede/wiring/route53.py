@@ -333,6 +333,7 @@ def route53_api(
             await query_log_targets(query_store, buffer)
 
         app.query_logging.changed = configs_changed
+
         async def set_servers(tenant_id: str, set_id: str) -> tuple[str, ...] | None:
             found = await set_store.get(tenant_id, set_id)
             return None if found is None else found.name_servers

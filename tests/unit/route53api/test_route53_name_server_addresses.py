@@ -131,11 +131,11 @@ async def test_two_zones_of_one_name_are_each_answered_by_their_own_servers(
 
 
 def test_the_setting_maps_names_to_listen_addresses() -> None:
+    shared = {SERVERS[0]: "127.0.0.2:53", "NS2.dns.example.net.": "127.0.0.2:53"}
     settings = Settings(
         route53_dns_listen=("127.0.0.2:53", "127.0.0.3:53"),
         route53_name_servers=SERVERS[:2],
-        route53_name_server_addresses={SERVERS[0]: "127.0.0.2:53", "NS2.dns.example.net.":
-                                       "127.0.0.2:53"},  # fmt: skip
+        route53_name_server_addresses=shared,
     )
     assert settings.route53_name_server_addresses[SERVERS[0]] == "127.0.0.2:53"
     with pytest.raises(ValueError, match="not an address of route53_dns_listen"):
