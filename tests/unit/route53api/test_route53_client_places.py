@@ -180,7 +180,7 @@ async def located(tmp_path: Path) -> AsyncIterator[tuple[PublicNameServer, int]]
 async def _ask(
     port: int, name: str, subnet: str | None = None, tcp: bool = False
 ) -> dns.message.Message:
-    options = [] if subnet is None else [dns.edns.ECSOption(subnet, 24)]
+    options: list[dns.edns.Option] = [] if subnet is None else [dns.edns.ECSOption(subnet, 24)]
     query = dns.message.make_query(name, "A", use_edns=0, options=options)
     if tcp:
         return await dns.asyncquery.tcp(query, "127.0.0.1", timeout=5, port=port)
