@@ -25,6 +25,7 @@ from andromede.compute.network import Vpc
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.wire import hosted_zone
+from andromede.errors import ConfigurationError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -77,7 +78,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def route53_limits(settings: Settings) -> Route53Limits:
+    """The service's bounds and places; ``ConfigurationError`` when the clients' geolocation
+    file cannot be read or has a bad line (decision 0395): the gateway does not start."""
     known = places(settings.route53_region_coordinates)
+    try:
+        geography = load_geography(
+            settings.route53_client_geolocation_file,
+            settings.route53_client_geolocation_max_networks,
+            settings.route53_client_regions,
+            known,
+        )
+    except OSError as exc:
+        raise ConfigurationError(
+            f"route53_client_geolocation_file cannot be read: {exc.strerror}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(f"route53_client_geolocation_file: {exc}") from None
     return Route53Limits(
         name_servers=settings.route53_name_servers,
         max_hosted_zones=settings.route53_max_hosted_zones,
@@ -87,12 +103,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
         region=settings.region,
         places=known,
         clients=ClientLocations(settings.route53_client_locations, known),
-        geography=load_geography(
-            settings.route53_client_geolocation_file,
-            settings.route53_client_geolocation_max_networks,
-            settings.route53_client_regions,
-            known,
-        ),
+        geography=geography,
     )
 
 

@@ -16,6 +16,7 @@ import dns.message
 import dns.rcode
 import pytest
 
+from andromede.errors import ConfigurationError
 from andromede.route53.answers import ZoneSet
 from andromede.route53.client_places import (
     ClientGeography,
@@ -97,6 +98,12 @@ def test_the_settings_load_the_geography(tmp_path: Path) -> None:
     assert route53_limits(Settings()).geography is None  # answered as in a VPC
     with pytest.raises(ValueError, match="more than 2 networks"):
         load_geography(str(path), 2, {})
+    path.write_text("10.0.0.0/8,EU,FR\n10.1.0.0/16,XX,FR\n")
+    with pytest.raises(ConfigurationError, match=r"geo\.csv line 2: 'XX' is no continent"):
+        route53_limits(settings)
+    path.unlink()
+    with pytest.raises(ConfigurationError, match="cannot be read: No such file"):
+        route53_limits(settings)
     with pytest.raises(ValueError, match="is no CIDR network"):
         Settings(route53_client_regions={"10.0.0.0/33": "eu-west-3"})
     with pytest.raises(ValueError, match="1 to 64 characters"):
