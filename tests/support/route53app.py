@@ -31,6 +31,7 @@ from andromede.route53.cidr_collections import (
     CidrLimits,
     MemoryCidrCollectionStore,
 )
+from andromede.route53.client_places import ClientGeography, read_geolocation
 from andromede.route53.delegation_sets import (
     DelegationSetLimits,
     DelegationSetService,
@@ -174,6 +175,12 @@ async def route53_world(tmp_path: Path, store: ZoneStore | None = None) -> Async
             # Decision 0339's client networks: a Tokyo resolver, a Paris client subnet.
             clients=ClientLocations(
                 {"198.51.100.0/24": "ap-northeast-1", "203.0.113.0/24": "48.86,2.35"}, known
+            ),
+            # Decision 0395's: the Paris subnet in France, the Tokyo resolver's Region.
+            geography=ClientGeography(
+                read_geolocation(["203.0.113.0/24,EU,FR,"], 10),
+                {"198.51.100.0/24": "ap-northeast-1"},
+                known,
             ),
         ),
         vpc_exists,

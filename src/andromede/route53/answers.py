@@ -16,7 +16,11 @@ private zones with them (decision 0284), the public name servers every public zo
   secondary; multivalue: up to eight healthy sets chosen at random (up to eight of all when
   none is healthy). Latency sets answer the one of the responder's Region (else the first),
   geolocation sets the first healthy one in identifier order — as simple sets, the VPC having
-  one location. IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
+  one location; on the public name servers with the operator's ``geography`` (decision 0395,
+  ``client_places``), the client's own: the geolocation set of its subdivision, country,
+  continent or the default, the latency set of its Region, else the healthy one nearest its
+  Region's (or its declared) place.
+  IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
   holds the querier's network by the longest block, else the ``*`` one. Geoproximity sets
   (decision 0339): the healthy one nearest the querier by AWS's biased distance, the querier
   being where its network is declared to be (``origin``, the public name servers') else at
@@ -56,6 +60,7 @@ from andromede.route53.cidr_match import (
     query_subnet,
     source_network,
 )
+from andromede.route53.client_places import ClientGeography, ClientPlace, choose_by_location
 from andromede.route53.geoproximity import Point, nearest
 
 __all__ = ["MAX_CHAIN", "MAX_MULTIVALUE", "ZoneAnswers", "ZoneSet"]
@@ -81,18 +86,21 @@ class ZoneSet:
     point: Point | None = None  # geoproximity: where the resource is (decision 0339)
     bias: int = 0
     cidr: tuple[str, str] | None = None  # (collection id, location): decision 0353
+    geo: tuple[str, str, str] | None = None  # (continent, country, subdivision): 0395
 
 
 @dataclass(frozen=True)
 class _Querier:
     point: Point | None  # where it is (geoproximity)
     network: ClientNetwork | None  # its address or client subnet (IP-based sets)
+    place: ClientPlace | None = None  # geolocation and latency sets (decision 0395)
 
 
 def _zone_set(raw: dict[str, Any]) -> ZoneSet:
     alias = raw.get("alias")
     point = raw.get("point")
     cidr = raw.get("cidr")
+    geo = raw.get("geo")
     return ZoneSet(
         name=str(raw["name"]).lower(),
         type=str(raw["type"]),
@@ -108,6 +116,7 @@ def _zone_set(raw: dict[str, Any]) -> ZoneSet:
         point=None if point is None else (float(point[0]), float(point[1])),
         bias=int(raw.get("bias") or 0),
         cidr=None if cidr is None else (str(cidr[0]), str(cidr[1])),
+        geo=None if geo is None else (str(geo[0]), str(geo[1]), str(geo[2])),
     )
 
 
@@ -185,12 +194,14 @@ class ZoneAnswers:
         query: dns.message.Message,
         origin: Point | None = None,
         source: str | None = None,
+        geography: ClientGeography | None = None,
     ) -> dns.message.Message:
         """The response to ``query``: authoritative for the zones, REFUSED outside them;
         ``origin`` where the querier is, when known (else the document's location);
         ``source`` its address, the IP-based sets answering its EDNS client subnet when the
         query carries one, else it (decision 0353), the response carrying the subnet back
-        with AWS's scope."""
+        with AWS's scope; ``geography`` where the operator places that network for the
+        geolocation and latency sets (decision 0395), None: answered as in a VPC."""
         self._tailored = False
         subnet = query_subnet(query)
         client = subnet.network if subnet is not None else source_network(source)
@@ -211,7 +222,8 @@ class ZoneAnswers:
         record_type = dns.rdatatype.to_text(question.rdtype)
         if question.rdtype == dns.rdatatype.ANY:
             record_type = self._any_type(name) or record_type
-        found = self.answer(name, record_type, origin, client)
+        place = None if geography is None else geography.place(client)
+        found = self.answer(name, record_type, origin, client, place)
         if subnet is not None:
             response.use_edns(
                 0, response.ednsflags, response.payload, options=[subnet.answer(self._tailored)]
@@ -273,10 +285,12 @@ class ZoneAnswers:
         record_type: str,
         origin: Point | None = None,
         client: ClientNetwork | None = None,
+        place: ClientPlace | None = None,
     ) -> _Answer:
         """The answer section for ``name`` and ``record_type``, and the rcode; ``client``
-        the querier's network (its address, or its EDNS client subnet: decision 0353)."""
-        querier = _Querier(origin if origin is not None else self._location, client)
+        the querier's network (its address, or its EDNS client subnet: decision 0353),
+        ``place`` where it is (decision 0395)."""
+        querier = _Querier(origin if origin is not None else self._location, client, place)
         answer: list[dns.rrset.RRset] = []
         rcode: dns.rcode.Rcode = dns.rcode.NOERROR
         current = name
@@ -431,8 +445,14 @@ class ZoneAnswers:
                 picked.append(pool.pop(int(self._random() * len(pool)) % len(pool)))
             return picked
         if policy == "latency":
+            if querier.place is not None and querier.place.by_region:
+                self._tailored = True
+                return self._nearest_region(list(healthy or sets), querier)
             local = [s for s in healthy or sets if s.region == self._region]
             return local[:1] or list((healthy or sets)[:1])
+        if policy == "geo" and querier.place is not None and querier.place.by_geo:
+            self._tailored = True
+            return choose_by_location(sets, healthy, querier.place.geo)
         if policy == "geoproximity":
             pool = healthy or list(sets)
             self._tailored = True
@@ -441,6 +461,20 @@ class ZoneAnswers:
             self._tailored = True
             return choose_by_client(sets, healthy, self._collections, querier.network)
         return list((healthy or sets)[:1])
+
+    def _nearest_region(self, pool: list[ZoneSet], querier: _Querier) -> list[ZoneSet]:
+        """Decision 0395: the set of the client's Region, else (none there, or unhealthy)
+        the one nearest its Region's place, else its declared place (the gateway's region's
+        when none): the lowest latency a Region's distance stands for."""
+        place = querier.place
+        own = [s for s in pool if place is not None and s.region == place.region]
+        if own:
+            return own[:1]
+        origin = (place.region_point if place is not None else None) or querier.point
+        if origin is None or not any(s.point is not None for s in pool):
+            local = [s for s in pool if s.region == self._region]
+            return local[:1] or pool[:1]
+        return [pool[nearest(origin, [(s.point, 0) for s in pool])]]
 
 
 def _rrset(name: str, record_type: str, ttl: int, values: Sequence[str]) -> dns.rrset.RRset:

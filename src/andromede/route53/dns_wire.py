@@ -24,6 +24,7 @@ import dns.message
 import dns.rcode
 
 from andromede.route53.answers import ZoneAnswers
+from andromede.route53.client_places import ClientGeography
 from andromede.route53.geoproximity import Point
 
 __all__ = ["EDNS_PAYLOAD", "MAX_TCP_MESSAGE", "UDP_PAYLOAD", "formerr", "wire_reply"]
@@ -57,13 +58,15 @@ def wire_reply(
     finish: Callable[[dns.message.Message, dns.message.Message], None] | None = None,
     origin: Callable[[dns.message.Message], Point | None] | None = None,
     source: str | None = None,
+    geography: ClientGeography | None = None,
 ) -> tuple[bytes | None, dns.message.Message | None]:
     """The response's wire form to one query's (None: nothing to send) and the query read
     (None when it could not be); ``finish`` completes the response before it is sized (the
     public name servers' DNSSEC signing, decision 0317); ``origin`` where the query's client
     is (decision 0339's geoproximity answers); ``source`` the address the query came from
     (decision 0353's IP-based answers, the response keeping the client subnet option the
-    answers give it)."""
+    answers give it); ``geography`` where the operator places the client (decision 0395's
+    geolocation and latency answers)."""
     try:
         query = dns.message.from_wire(wire)
     except dns.exception.DNSException:
@@ -75,7 +78,8 @@ def wire_reply(
         response.set_rcode(dns.rcode.BADVERS)
     else:
         try:
-            response = answers.respond(query, None if origin is None else origin(query), source)
+            where = None if origin is None else origin(query)
+            response = answers.respond(query, where, source, geography)
             if finish is not None:
                 finish(query, response)
         except Exception:  # a bad set answers SERVFAIL, never silence

@@ -21,6 +21,10 @@ check's status when the document was built (a set without one is healthy); ``ali
 responder at each query — an alias to a load balancer is written with the balancer's
 addresses as its values (TTL 60, as Route 53 answers one).
 
+A geolocation set carries ``geo`` (``[continent, country, subdivision]``, "" for none) and a
+latency set its Region's ``point`` when its place is known: the public name servers answer
+them by their client's place (decision 0395).
+
 AWS's rule for overlapping zones holds (decision 0280): a set of a zone is kept only when no
 more specific zone of the VPC holds its name — but a DS set at a more specific zone's apex,
 which is the enclosing zone's (decision 0324)."""
@@ -119,4 +123,9 @@ def _set(
         found["bias"] = record.geoproximity.bias or 0
     if record.cidr_routing is not None:
         found["cidr"] = list(record.cidr_routing)
+    if record.geo_location:  # decision 0395: the public name servers place their clients
+        geo = dict(record.geo_location)
+        found["geo"] = [geo.get(k, "") for k in ("ContinentCode", "CountryCode", "SubdivisionCode")]
+    if record.region is not None and record.region in places:
+        found["point"] = list(places[record.region])  # a latency set's Region's place (0395)
     return found

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from andromede.route53.client_places import ClientGeography
 from andromede.route53.errors import (
     ConflictingDomainExists,
     DelegationSetAlreadyReusable,
@@ -100,6 +101,8 @@ class Route53Limits:
     places: Mapping[str, Point] = field(default_factory=lambda: dict(AWS_REGIONS))
     # Where the public name servers' clients are, by network (decision 0339).
     clients: ClientLocations = field(default_factory=lambda: ClientLocations({}, {}))
+    # Where they are for geolocation and latency sets, None: as in a VPC (decision 0395).
+    geography: ClientGeography | None = None
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,11 @@ class Route53Service:
                 )
         if problems:
             raise InvalidChangeBatch(problems)
+
+    @property
+    def geography(self) -> ClientGeography | None:
+        """Where the operator places the public name servers' clients (decision 0395)."""
+        return self._limits.geography
 
     def client_location(self, address: str | None) -> Point | None:
         """Where a DNS client at ``address`` is (its declared network's place), None when

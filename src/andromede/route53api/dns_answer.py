@@ -93,7 +93,7 @@ async def answer_dns_test(
         wanted = int(mask) if mask is not None else _DEFAULT_MASK[family]
         length = min(wanted, 32 if family == 4 else 128)
         asked.use_edns(0, 0, 1232, options=[dns.edns.ECSOption(subnet, length)])
-    response = answers.respond(asked, origin, query.get("resolverip"))
+    response = answers.respond(asked, origin, query.get("resolverip"), service.geography)
     if response.rcode() == dns.rcode.REFUSED:
         data: list[str] = []  # a name outside the zone: its servers are not authoritative
     elif response.answer:

@@ -2,7 +2,10 @@
 and TCP on each address of ``route53_dns_listen``, answering every account's public hosted
 zones (``route53.public_zones``) with the answers the VPCs' responders give their private
 zones (``route53.answers``, ``route53.dns_wire``). No recursion (RA clear, REFUSED outside
-the zones), no zone transfer.
+the zones), no zone transfer. An address of ``served`` (``route53_name_server_addresses``,
+decision 0395) answers only the zones of the name servers it is given, REFUSED for the
+others, as a server that is not authoritative for a zone answers; another address answers
+every zone.
 
 Bounded, not to be an amplifier nor a target:
 
@@ -28,7 +31,7 @@ import enum
 import logging
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -39,6 +42,7 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
+from andromede.route53.client_places import ClientGeography
 from andromede.route53.dns_sockets import listen_udp_and_tcp
 from andromede.route53.dns_wire import wire_reply
 from andromede.route53.geoproximity import Point
@@ -129,8 +133,12 @@ class PublicNameServer:
         clock: Callable[[], float] = time.monotonic,
         query_logs: QueryLogBuffer | None = None,
         locate: Callable[[str | None], Point | None] | None = None,
+        served: Mapping[str, frozenset[str]] | None = None,
+        geography: ClientGeography | None = None,
     ) -> None:
+        self._geography = geography
         self._zones = zones
+        self._served = dict(served or {})  # listen address -> its name servers' names
         self._locate = locate
         self._limits = limits
         self._count = count_query
@@ -140,10 +148,18 @@ class PublicNameServer:
         self._connections = 0
         self._closing: list[asyncio.BaseTransport | asyncio.Server] = []
 
-    async def answer(self, wire: bytes, udp: bool, source: str = "-") -> bytes | None:
-        """The response to one query's wire form (``source`` the client's address), None:
+    @property
+    def served(self) -> Mapping[str, frozenset[str]]:
+        """The names each listen address serves (the others serve every name)."""
+        return self._served
+
+    async def answer(
+        self, wire: bytes, udp: bool, source: str = "-", served: frozenset[str] | None = None
+    ) -> bytes | None:
+        """The response to one query's wire form (``source`` the client's address, ``served``
+        the names of the name servers the address it came to serves, None: all), None:
         nothing to send."""
-        view = await self._zones.view()
+        view = await self._zones.view(served)
 
         def origin(query: dns.message.Message) -> Point | None:
             # Decision 0339: the resolver's client subnet when it sends one (RFC 7871), else
@@ -153,7 +169,14 @@ class PublicNameServer:
             return self._locate(_client_subnet(query) or source)
 
         reply, query = wire_reply(
-            view.answers, wire, udp, self._limits.max_udp_size, view.signer, origin, source
+            view.answers,
+            wire,
+            udp,
+            self._limits.max_udp_size,
+            view.signer,
+            origin,
+            source,
+            self._geography,
         )
         if reply is None or query is None or not query.question:
             return reply
@@ -187,7 +210,7 @@ class PublicNameServer:
         bound = []
         for text in addresses:
             host, port = listen_address(text)
-            bound.append(await self._listen(host, port))
+            bound.append(await self._listen(host, port, self._served.get(text)))
         return bound
 
     def close(self) -> None:
@@ -197,17 +220,29 @@ class PublicNameServer:
         for task in list(self._in_flight):
             task.cancel()
 
-    async def _listen(self, host: str, port: int) -> tuple[str, int]:
+    async def _listen(self, host: str, port: int, served: frozenset[str] | None) -> tuple[str, int]:
+        def datagram(
+            transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
+        ) -> None:
+            self._datagram(transport, data, addr, served)
+
+        async def stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._stream(reader, writer, served)
+
         # A port is shared (SO_REUSEPORT) by the workers of one ``serve``, each started alike:
         # the kernel spreads the queries over them, where only the first worker used to listen.
         transport, tcp = await listen_udp_and_tcp(
-            host, port, self._datagram, self._stream, reuse_port=bool(port)
+            host, port, datagram, stream, reuse_port=bool(port)
         )
         self._closing += [transport, tcp]
         return host, transport.get_extra_info("sockname")[1]
 
     def _datagram(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
+        self,
+        transport: asyncio.DatagramTransport,
+        data: bytes,
+        addr: tuple[str, int],
+        served: frozenset[str] | None,
     ) -> None:
         verdict = self._rate.judge(addr[0])
         if verdict is Verdict.SLIP:
@@ -217,22 +252,31 @@ class PublicNameServer:
             return
         if verdict is Verdict.DROP or len(self._in_flight) >= MAX_IN_FLIGHT:
             return
-        task = asyncio.get_running_loop().create_task(self._reply(transport, data, addr))
+        task = asyncio.get_running_loop().create_task(self._reply(transport, data, addr, served))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
     async def _reply(
-        self, transport: asyncio.DatagramTransport, data: bytes, addr: tuple[str, int]
+        self,
+        transport: asyncio.DatagramTransport,
+        data: bytes,
+        addr: tuple[str, int],
+        served: frozenset[str] | None,
     ) -> None:
         try:
-            answer = await self.answer(data, udp=True, source=addr[0])
+            answer = await self.answer(data, udp=True, source=addr[0], served=served)
         except Exception:  # the zones could not be read: no answer, the client asks again
             log.exception("Route 53 public DNS: the zones could not be read")
             return
         if answer is not None and not transport.is_closing():
             transport.sendto(answer, addr)
 
-    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _stream(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        served: frozenset[str] | None,
+    ) -> None:
         if self._connections >= self._limits.max_tcp_connections:
             writer.close()
             with contextlib.suppress(ConnectionError):
@@ -245,7 +289,7 @@ class PublicNameServer:
             while True:
                 size = struct.unpack("!H", await asyncio.wait_for(reader.readexactly(2), TCP_IDLE))
                 wire = await reader.readexactly(size[0])
-                answer = await self.answer(wire, udp=False, source=source)
+                answer = await self.answer(wire, udp=False, source=source, served=served)
                 if answer is None:
                     break
                 writer.write(struct.pack("!H", len(answer)) + answer)

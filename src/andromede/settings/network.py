@@ -507,6 +507,14 @@ class NetworkSettings(BaseModel):
         " on, UDP and TCP, answering every account's public hosted zones; none = off"
         " (decision 0289).",
     )
+    route53_name_server_addresses: dict[str, str] = Field(
+        default={},
+        description="Which address of route53_dns_listen answers as which name server"
+        " (host name: listen address; several names may share one): there only the zones"
+        " whose name servers (their reusable delegation set's, else every one of"
+        " route53_name_servers) include one of its names are answered, REFUSED for the"
+        " others; an address no name maps to answers every zone (decision 0395).",
+    )
     route53_dns_cache_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -551,6 +559,28 @@ class NetworkSettings(BaseModel):
         " the longest prefix holding a query's EDNS client subnet, else its source, winning;"
         " geoproximity sets answer the nearest to it (decision 0339).",
     )
+    route53_client_geolocation_file: str = Field(
+        default="",
+        description="A CSV file of network,continent,country,subdivision (CIDR; ISO 3166"
+        " codes as GeoLocation takes them) placing the public name servers' clients, the"
+        " longest network holding a query's EDNS client subnet, else its source, winning:"
+        " geolocation sets answer the client's subdivision, country, continent or the"
+        " default; empty = geolocation sets answered as in a VPC (decision 0395).",
+    )
+    route53_client_geolocation_max_networks: int = Field(
+        default=4_000_000,
+        ge=1,
+        le=50_000_000,
+        description="Networks route53_client_geolocation_file may hold, at most (they are"
+        " held in memory); a larger file stops the start (decision 0395).",
+    )
+    route53_client_regions: dict[str, str] = Field(
+        default={},
+        description="The Region each network of the public name servers' clients is"
+        ' nearest by latency (CIDR: Region, e.g. "eu-west-3"): latency sets answer the'
+        " client's Region's set, else the nearest to its place; none = latency sets answered"
+        " as in a VPC (decision 0395).",
+    )
     route53_query_log_buffer: int = Field(
         default=10000,
         ge=1,
@@ -594,6 +624,20 @@ class NetworkSettings(BaseModel):
                 raise ValueError(f"not a host:port to listen on: {address!r}")
         return value
 
+    @field_validator("route53_name_server_addresses")
+    @classmethod
+    def _name_server_addresses(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        listening = set(info.data.get("route53_dns_listen") or ())
+        for name, address in value.items():
+            if not 1 <= len(name.rstrip(".")) <= 253 or " " in name:
+                raise ValueError(f"route53_name_server_addresses: {name[:64]!r} is no host name")
+            if address not in listening:
+                raise ValueError(
+                    f"route53_name_server_addresses: {address[:64]!r} is not an address of"
+                    " route53_dns_listen"
+                )
+        return value
+
     @field_validator("route53_region_coordinates")
     @classmethod
     def _region_coordinates(cls, value: dict[str, str]) -> dict[str, str]:
@@ -615,6 +659,15 @@ class NetworkSettings(BaseModel):
                     f"route53_client_locations: {where!r} is no latitude,longitude nor a place"
                     " of route53_region_coordinates"
                 )
+        return value
+
+    @field_validator("route53_client_regions")
+    @classmethod
+    def _client_regions(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        cidr_networks(tuple(value), info)
+        for region in value.values():
+            if not 1 <= len(region) <= 64:
+                raise ValueError(f"route53_client_regions: {region[:64]!r} is 1 to 64 characters")
         return value
 
     @field_validator("route53_health_check_allow_cidrs")

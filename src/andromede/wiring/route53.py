@@ -25,6 +25,7 @@ from andromede.compute.network import Vpc
 from andromede.compute.service import ComputeService
 from andromede.db.database import Database
 from andromede.elbapi.wire import hosted_zone
+from andromede.errors import ConfigurationError
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send
 from andromede.iam.service import IdentityService
@@ -36,12 +37,13 @@ from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
 from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
+from andromede.route53.client_places import load_geography
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
 from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.model import AliasTarget
-from andromede.route53.public_zones import PublicZones
+from andromede.route53.public_zones import PublicZones, SetServers, server_name
 from andromede.route53.query_log_lines import QueryLogBuffer, QueryLogTarget, Writer
 from andromede.route53.query_log_store_sql import SqlQueryLogStore
 from andromede.route53.query_logging import QueryLoggingService, QueryLogStore
@@ -76,7 +78,22 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def route53_limits(settings: Settings) -> Route53Limits:
+    """The service's bounds and places; ``ConfigurationError`` when the clients' geolocation
+    file cannot be read or has a bad line (decision 0395): the gateway does not start."""
     known = places(settings.route53_region_coordinates)
+    try:
+        geography = load_geography(
+            settings.route53_client_geolocation_file,
+            settings.route53_client_geolocation_max_networks,
+            settings.route53_client_regions,
+            known,
+        )
+    except OSError as exc:
+        raise ConfigurationError(
+            f"route53_client_geolocation_file cannot be read: {exc.strerror}"
+        ) from None
+    except ValueError as exc:
+        raise ConfigurationError(f"route53_client_geolocation_file: {exc}") from None
     return Route53Limits(
         name_servers=settings.route53_name_servers,
         max_hosted_zones=settings.route53_max_hosted_zones,
@@ -86,6 +103,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
         region=settings.region,
         places=known,
         clients=ClientLocations(settings.route53_client_locations, known),
+        geography=geography,
     )
 
 
@@ -178,18 +196,25 @@ def public_name_server(
     billing: BillingService | None,
     query_logs: QueryLogBuffer | None = None,
     signing: SigningMaterial | None = None,
+    set_servers: SetServers | None = None,
 ) -> PublicNameServer:
     """The public name servers of decision 0289 over ``service``'s public zones: read again
     at the next query when one changes here, each answered query counted in
     ``route53.dns-queries`` for the zone's account (and kept in ``query_logs`` when its zone
     logs its queries, decision 0305); the signed zones' answers signed with ``signing``
-    (decision 0317)."""
+    (decision 0317); each address of ``route53_name_server_addresses`` answering the zones
+    of its names only, a zone's servers its delegation set's (``set_servers``, decision
+    0395)."""
     zones = PublicZones(
         service,
         settings.route53_name_servers,
         settings.route53_dns_cache_seconds,
         signing=signing,
+        set_servers=set_servers,
     )
+    served: dict[str, frozenset[str]] = {}
+    for name, address in settings.route53_name_server_addresses.items():
+        served[address] = served.get(address, frozenset()) | {server_name(name)}
     service.public_changed = zones.invalidate
     limits = DnsLimits(
         rate_limit=settings.route53_dns_rate_limit,
@@ -202,7 +227,13 @@ def public_name_server(
             billing.count(tenant_id, settings.region, DNS_QUERIES, 1)
 
     return PublicNameServer(
-        zones, limits, count, query_logs=query_logs, locate=service.client_location
+        zones,
+        limits,
+        count,
+        query_logs=query_logs,
+        locate=service.client_location,
+        served=served,
+        geography=service.geography,
     )
 
 
@@ -313,8 +344,13 @@ def route53_api(
             await query_log_targets(query_store, buffer)
 
         app.query_logging.changed = configs_changed
+
+        async def set_servers(tenant_id: str, set_id: str) -> tuple[str, ...] | None:
+            found = await set_store.get(tenant_id, set_id)
+            return None if found is None else found.name_servers
+
         serving = _serve_public_dns(
-            public_name_server(service, settings, billing, buffer, signing),
+            public_name_server(service, settings, billing, buffer, signing, set_servers),
             settings.route53_dns_listen,
         )
         background.append(asyncio.create_task(serving, name="route53-public-dns"))

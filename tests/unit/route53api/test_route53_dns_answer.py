@@ -56,6 +56,35 @@ async def test_the_answer_of_a_name_and_type(world: World) -> None:
     assert outside["ResponseCode"] == "REFUSED"
 
 
+async def test_geolocation_and_latency_answer_the_client_subnet_or_resolver(world: World) -> None:
+    """Decision 0395: TestDNSAnswer places the client as the public name servers do, by its
+    EDNS0ClientSubnetIP, else its ResolverIP."""
+    zone = await world.zone()
+    await world.client("ChangeResourceRecordSets", HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "CREATE", "ResourceRecordSet": {
+            "Name": name, "Type": "A", "TTL": 60, "SetIdentifier": ident, **where,
+            "ResourceRecords": [{"Value": value}]}}
+        for name, ident, where, value in (
+            ("geo.example.com", "fr", {"GeoLocation": {"CountryCode": "FR"}}, "192.0.2.10"),
+            ("geo.example.com", "any", {"GeoLocation": {"CountryCode": "*"}}, "192.0.2.11"),
+            ("near.example.com", "tokyo", {"Region": "ap-northeast-1"}, "192.0.2.20"),
+            ("near.example.com", "paris", {"Region": "eu-west-3"}, "192.0.2.21"),
+        )]})  # fmt: skip
+
+    async def data(name: str, **client: str) -> object:
+        got = await world.client(
+            "TestDNSAnswer", HostedZoneId=zone, RecordName=name, RecordType="A", **client
+        )
+        return got["RecordData"]
+
+    paris = {"ResolverIP": "198.51.100.1", "EDNS0ClientSubnetIP": "203.0.113.0"}
+    assert await data("geo.example.com", **paris) == ["192.0.2.10"]
+    assert await data("geo.example.com", ResolverIP="198.51.100.1") == ["192.0.2.11"]
+    assert await data("near.example.com", ResolverIP="198.51.100.1") == ["192.0.2.20"]
+    # No Region for the Paris subnet: the set nearest its declared place (decision 0339).
+    assert await data("near.example.com", **paris) == ["192.0.2.21"]
+
+
 async def test_refused_for_a_private_zone_another_account_or_bad_input(world: World) -> None:
     world.vpcs.add((world.tenant_id, "eu-fr-1", "vpc-1"))
     private = await world.zone(

@@ -1,0 +1,196 @@
+"""Where the public name servers' clients are for geolocation and latency sets (decision
+0395), and which geolocation set answers a client. Pure but for reading the operator's file.
+
+The operator declares its clients' networks, as Route 53 asks its own GeoIP data:
+
+- ``route53_client_geolocation_file``: a CSV of ``network,continent,country,subdivision``
+  (CIDR as the ``network`` column of MaxMind's GeoLite2 blocks files; ISO 3166 codes as
+  Route 53's ``GeoLocation`` takes them; subdivision may be empty; a first line naming the
+  columns and ``#`` comments are skipped), at most ``route53_client_geolocation_max_networks``
+  networks;
+- ``route53_client_regions``: ``CIDR -> Region`` for latency sets.
+
+A client is its EDNS client subnet when the query carries one, else the address the query
+came from (as decision 0353); the longest network holding it places it (a client subnet
+shorter than a network is not held by it). A lookup costs one dictionary probe per prefix
+length present, whatever the number of networks.
+
+Route 53's geolocation answer: the set of the client's subdivision, else of its country,
+else of its continent, else the default (``CountryCode`` ``*``); an unhealthy one gives way to
+the next larger area, the default last; when none of them is healthy the most specific
+answers (as every policy answers when all its sets are unhealthy); a client placed nowhere is
+answered the default; no set and no default: no answer (NOERROR, no data)."""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
+
+from andromede.route53.cidr_match import ClientNetwork
+from andromede.route53.geoproximity import Point
+
+if TYPE_CHECKING:
+    from andromede.route53.answers import ZoneSet
+
+__all__ = [
+    "ClientGeography",
+    "ClientPlace",
+    "GeoPlace",
+    "choose_by_location",
+    "load_geography",
+    "read_geolocation",
+]
+
+_T = TypeVar("_T")
+CONTINENTS: Final = frozenset({"AF", "AN", "AS", "EU", "OC", "NA", "SA"})
+MAX_SUBDIVISION: Final = 3  # ISO 3166-2's subdivision part: 1 to 3 characters
+
+
+@dataclass(frozen=True)
+class GeoPlace:
+    continent: str
+    country: str
+    subdivision: str = ""
+
+
+@dataclass(frozen=True)
+class ClientPlace:
+    """Where one client is: ``geo`` None when the file places it nowhere (``by_geo`` False:
+    no file, geolocation sets answered as in a VPC); ``region`` likewise for latency."""
+
+    geo: GeoPlace | None
+    region: str | None
+    by_geo: bool
+    by_region: bool
+    region_point: Point | None = None
+
+
+class _Networks(Generic[_T]):
+    """Networks with a value, the longest holding a client found by one probe a length."""
+
+    def __init__(self, entries: Iterable[tuple[ClientNetwork, _T]]) -> None:
+        self._by_length: dict[tuple[int, int], dict[ClientNetwork, _T]] = {}
+        for network, value in entries:
+            held = self._by_length.setdefault((network.version, network.prefixlen), {})
+            held.setdefault(network, value)
+        self._lengths = sorted(self._by_length, key=lambda k: k[1], reverse=True)
+
+    def __len__(self) -> int:
+        return sum(len(held) for held in self._by_length.values())
+
+    def find(self, client: ClientNetwork) -> _T | None:
+        for version, length in self._lengths:
+            if version != client.version or length > client.prefixlen:
+                continue
+            found = self._by_length[(version, length)].get(client.supernet(new_prefix=length))
+            if found is not None:
+                return found
+        return None
+
+
+def _place(row: Sequence[str], where: str) -> GeoPlace:
+    continent, country = row[1].strip().upper(), row[2].strip().upper()
+    subdivision = row[3].strip().upper() if len(row) > 3 else ""
+    if continent not in CONTINENTS:
+        raise ValueError(f"{where}: {continent[:8]!r} is no continent code")
+    if not (len(country) == 2 and country.isalpha()):
+        raise ValueError(f"{where}: {country[:8]!r} is no country code")
+    if subdivision and not (len(subdivision) <= MAX_SUBDIVISION and subdivision.isalnum()):
+        raise ValueError(f"{where}: {subdivision[:8]!r} is no subdivision code")
+    return GeoPlace(continent, country, subdivision)
+
+
+def read_geolocation(
+    lines: Iterable[str], max_networks: int, name: str = "geolocation"
+) -> list[tuple[ClientNetwork, GeoPlace]]:
+    """The networks of the CSV ``lines`` (the format above) with their places; ``ValueError``
+    naming the line for a bad one, or past ``max_networks``."""
+    found: list[tuple[ClientNetwork, GeoPlace]] = []
+    for number, row in enumerate(csv.reader(lines), start=1):
+        if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+            continue
+        where = f"{name} line {number}"
+        try:
+            network = ipaddress.ip_network(row[0].strip(), strict=False)
+        except ValueError:
+            if number == 1:  # the columns' names
+                continue
+            raise ValueError(f"{where}: {row[0][:64]!r} is no network") from None
+        if len(row) < 3:
+            raise ValueError(f"{where}: network,continent,country[,subdivision] expected")
+        if len(found) >= max_networks:
+            raise ValueError(f"{name}: more than {max_networks} networks")
+        found.append((network, _place(row, where)))
+    return found
+
+
+class ClientGeography:
+    """The operator's networks: where a client is for geolocation and latency sets."""
+
+    def __init__(
+        self,
+        geolocation: Iterable[tuple[ClientNetwork, GeoPlace]] | None,
+        regions: Mapping[str, str],
+        places: Mapping[str, Point] | None = None,
+    ) -> None:
+        self._geo = None if geolocation is None else _Networks(geolocation)
+        self._regions = _Networks(
+            (ipaddress.ip_network(block, strict=False), region) for block, region in regions.items()
+        )
+        self._by_region = bool(regions)
+        self._places = dict(places or {})
+
+    @property
+    def networks(self) -> int:
+        return 0 if self._geo is None else len(self._geo)
+
+    def place(self, client: ClientNetwork | None) -> ClientPlace:
+        geo = None if self._geo is None or client is None else self._geo.find(client)
+        region = None if client is None else self._regions.find(client)
+        return ClientPlace(
+            geo,
+            region,
+            by_geo=self._geo is not None,
+            by_region=self._by_region,
+            region_point=None if region is None else self._places.get(region),
+        )
+
+
+def load_geography(
+    path: str,
+    max_networks: int,
+    regions: Mapping[str, str],
+    places: Mapping[str, Point] | None = None,
+) -> ClientGeography | None:
+    """The geography of the settings, None when they declare none (answered as in a VPC)."""
+    if not path and not regions:
+        return None
+    networks = None
+    if path:
+        with Path(path).open(encoding="utf-8", newline="") as lines:
+            networks = read_geolocation(lines, max_networks, Path(path).name)
+    return ClientGeography(networks, regions, places)
+
+
+def _geo_of(zone_set: ZoneSet) -> GeoPlace | None:
+    return None if zone_set.geo is None else GeoPlace(*zone_set.geo)
+
+
+def choose_by_location(
+    sets: Sequence[ZoneSet], healthy: Sequence[ZoneSet], where: GeoPlace | None
+) -> list[ZoneSet]:
+    """The geolocation set answering a client at ``where`` (the rules above)."""
+    by_place = {_geo_of(s): s for s in reversed(sets)}  # the first of a place kept
+    wanted: list[GeoPlace] = []
+    if where is not None:
+        if where.subdivision:
+            wanted.append(GeoPlace("", where.country, where.subdivision))
+        wanted += [GeoPlace("", where.country), GeoPlace(where.continent, "")]
+    wanted.append(GeoPlace("", "*"))
+    candidates = [by_place[p] for p in wanted if p in by_place]
+    chosen = next((s for s in candidates if s in healthy), None)
+    return [chosen] if chosen is not None else candidates[:1]
