@@ -180,6 +180,7 @@ class FirehoseDeliverer:
             dropped=self._dropped,
             log_error=self._log_http_error,
             backup_log_error=self.log_s3_error,
+            backed_up=self._backed_up,
         )
         self._partitioned = PartitionedDeliverer(
             firehose,
