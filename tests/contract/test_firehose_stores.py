@@ -529,6 +529,37 @@ async def test_an_http_endpoints_copies_take_the_delivered_batchs_place(
     assert [r.sealed for r in kept] == [b"c" * 40] * 2
 
 
+async def test_an_http_endpoints_copies_are_bounded_where_they_take_the_batchs_place(
+    store: FirehoseStore,
+) -> None:
+    """Decision 0398: copies larger than the batch they replace are kept, in order, only
+    within ``max_bytes`` — the intake left and the copies held counted, the batch's bytes
+    gone —; ``whole`` keeps all or changes nothing (the lease kept); only the owner."""
+    http = HttpEndpoint(url="https://collector.example/in", backup_mode="AllData")
+    await store.create(dataclasses.replace(stream("web"), http=http), max_streams=5)
+    await store.activate()
+    assert await store.append("t1", "web", records(2), T0, max_bytes=MIB) == 2
+    assert await store.claim("gw", T0 + 300_000, T0 + 310_000, 10, "eu-fr-1") != []  # its 300 s
+    (sent,) = await store.batch("t1", "web", 10)  # one record of two: 10 bytes stay
+    copies = [SealedRecord(f"{BACKUP}{sent.record_id}:{i}", 15, b"c" * 43, T0 + 61_000)
+              for i in range(3)]  # fmt: skip
+    assert await store.delivered_copies("t1", "web", "other", sent.seq, copies, 40) is None
+    # 10 left + 15 + 15 = 40: two fit, as a whole none; nothing changed, the lease kept.
+    assert await store.delivered_copies("t1", "web", "gw", sent.seq, copies, 40, whole=True) == 0
+    assert (await store.totals("t1", "web")).records == 2
+    assert await store.delivered_copies("t1", "web", "gw", sent.seq, copies, 40) == 2
+    assert (await store.totals("t1", "web")).records == 1
+    assert await store.copies("t1", "web") == BufferTotals(2, 30, T0 + 61_000)
+    assert await store.append("t1", "web", records(1, prefix="n"), T0, max_bytes=40) == 0
+    # The lease was let go: the copies held count in the next batch's room too.
+    assert await store.claim("gw", T0 + 700_000, T0 + 710_000, 10, "eu-fr-1") != []
+    (last,) = await store.batch("t1", "web", MIB)
+    more = [SealedRecord(f"{BACKUP}{last.record_id}", 11, b"d" * 39, T0 + 400_000)]
+    assert await store.delivered_copies("t1", "web", "gw", last.seq, more, 40) == 0
+    assert await store.copies("t1", "web") == BufferTotals(2, 30, T0 + 61_000)
+    assert (await store.totals("t1", "web")).records == 0
+
+
 async def test_the_streams_holding_records_are_paged_with_their_oldest_arrivals(
     store: FirehoseStore,
 ) -> None:

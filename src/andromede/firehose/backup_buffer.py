@@ -20,6 +20,9 @@ transaction that removes it (``FirehoseStore.delivered``'s ``copies``), and the 
 for its ``S3Configuration``'s own hints (:func:`backup_of`) as an S3 destination's do. So do
 the records it gives up past its retry window, in either mode: each one's JSON error line a
 copy behind :data:`FAILED_COPY`, written under the backup's error output folder.
+Both are bounded by ``firehose_max_buffered_bytes`` as the copies appended are (decision
+0398, :func:`kept_within`): a processor's output, or a record's error line, may be larger
+than the record it replaces.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "is_backup",
     "is_failed_copy",
     "is_intake",
+    "kept_within",
     "with_copies",
 ]
 
@@ -104,3 +108,16 @@ def fitting(records: Sequence[SealedRecord], held: int, max_bytes: int) -> int:
         held += size
         taken += len(pair)
     return taken
+
+
+def kept_within(copies: Sequence[SealedRecord], held: int, max_bytes: int) -> int:
+    """How many of ``copies``, in order, a batch's place takes with ``held`` bytes buffered
+    once the batch is gone — the intake's and the copies' —, within ``max_bytes``
+    (decision 0398: an HTTP endpoint's copies, which may outgrow the batch they replace)."""
+    kept = 0
+    for copy in copies:
+        if held + copy.size > max_bytes:
+            break
+        held += copy.size
+        kept += 1
+    return kept

@@ -53,7 +53,7 @@ from andromede.errors import AndromedeError
 from andromede.firehose.backup_delivery import BackupDeliverer
 from andromede.firehose.error_logs import ErrorLogs, error_record
 from andromede.firehose.errors import KmsResourceError
-from andromede.firehose.freshness import FreshnessGauges
+from andromede.firehose.freshness import FreshnessGauges, RoundClaims
 from andromede.firehose.http_delivery import HttpEndpointDeliverer
 from andromede.firehose.http_endpoint import EndpointSender
 from andromede.firehose.jq_runner import SubprocessQueryRunner
@@ -148,13 +148,16 @@ class FirehoseDeliverer:
         error_logs: ErrorLogs | None = None,
         queries: QueryRunner | None = None,
         transform: TransformStep | None = None,
+        rounds: RoundClaims | None = None,
     ) -> None:
         """``endpoints``: how HTTP endpoint destinations are called (decision 0250; None:
         their attempts fail, and their batches go to the backup bucket); ``error_logs``:
         where CloudWatchLoggingOptions' error records go (decision 0270; None: nowhere);
         ``queries``: where dynamic partitioning's JQ queries run (default: a sandboxed
         process with the default limits); ``transform``: how Lambda processors are invoked
-        (decision 0315; default: none is, their batches' records failed)."""
+        (decision 0315; default: none is, their batches' records failed); ``rounds``: where
+        the gateways claim each minute's freshness round (decision 0398; None: every
+        round this gateway's)."""
         self.transform = transform or TransformStep(
             NoFunctions(), log_error=self.log_transform_error
         )
@@ -177,6 +180,7 @@ class FirehoseDeliverer:
             dropped=self._dropped,
             log_error=self._log_http_error,
             backup_log_error=self.log_s3_error,
+            backed_up=self._backed_up,
         )
         self._partitioned = PartitionedDeliverer(
             firehose,
@@ -208,6 +212,8 @@ class FirehoseDeliverer:
             policy.streams_a_pass,
             fresh=self._data_fresh,
             backup_fresh=self._backup_fresh,
+            claims=rounds,
+            holder=owner,
         )
 
     async def run_forever(self) -> None:

@@ -47,11 +47,14 @@ from andromede.firehose.model import (
 from andromede.firehose.service import FirehoseService
 from andromede.firehose.store import SealedRecord
 
-__all__ = ["HTTP_ENDPOINT", "HttpEndpointDeliverer", "Observe", "attempts_made"]
+__all__ = ["BUFFER_FULL", "HTTP_ENDPOINT", "HttpEndpointDeliverer", "Observe", "attempts_made"]
 
 log = logging.getLogger(__name__)
 
 HTTP_ENDPOINT: Final = "HttpEndpoint"  # the ``DeliveryTo<destination>.*`` metrics' name
+# The platform's own code (AWS's buffer has no bound to report): copies past the stream's
+# ``firehose_max_buffered_bytes`` (decision 0398).
+BUFFER_FULL: Final = "Firehose.BackupBufferFull"
 # (stream, records, bytes, ok, destination, freshness ms or None)
 Observe = Callable[[DeliveryStream, int, int, bool, str, "int | None"], None]
 
@@ -82,10 +85,13 @@ class HttpEndpointDeliverer:
         dropped: Callable[[DeliveryStream, int, str], None],
         log_error: Callable[[DeliveryStream, str, str], None] | None = None,
         backup_log_error: Callable[[DeliveryStream, str, str], None] | None = None,
+        backed_up: Callable[[DeliveryStream, int, int, bool], None] | None = None,
     ) -> None:
         """``log_error``: a failed attempt at the endpoint, for its CloudWatch error log
         (decision 0270); ``backup_log_error``: a refused write into the backup bucket, for
-        the backup's (its S3Configuration's CloudWatchLoggingOptions)."""
+        the backup's (its S3Configuration's CloudWatchLoggingOptions); ``backed_up``: a
+        backup attempt's ``BackupToS3.*`` metrics (copies dropped at the bound: 0398)."""
+        self._backed_up = backed_up
         self._log_error = log_error
         self._backup_log_error = backup_log_error
         self._firehose = firehose
@@ -135,9 +141,14 @@ class HttpEndpointDeliverer:
         copies: list[SealedRecord] = []
         if stream.http is not None and stream.http.backup_mode == "AllData":
             copies = await self._copies(stream, records, opened, now)
-        await self._firehose.store.delivered(
-            stream.tenant_id, stream.name, self._owner, records[-1].seq, copies
-        )
+        kept = await self._firehose.store.delivered_copies(
+            stream.tenant_id, stream.name, self._owner, records[-1].seq, copies,
+            self._firehose.limits.max_buffered_bytes,
+        )  # fmt: skip
+        if kept is not None and kept < len(copies):
+            # The endpoint has the data: its backup copies past the bound are the ones lost
+            # (decision 0398), never the delivery held or sent twice.
+            self._over_bound(stream, copies[kept:], "AllData backup")
         return 1
 
     async def _copies(
@@ -164,6 +175,21 @@ class HttpEndpointDeliverer:
             SealedRecord(r.record_id, len(r.data), s, now)
             for r, s in zip(fresh, sealed, strict=True)
         ]
+
+    def _over_bound(self, stream: DeliveryStream, lost: Sequence[SealedRecord], what: str) -> None:
+        """Copies the stream's ``firehose_max_buffered_bytes`` had no room for (decision
+        0398): a failed backup attempt as AWS counts one (``BackupToS3.Success`` 0), a line
+        in the backup's error log, a WARNING and the audit (``dropped``)."""
+        size = sum(copy.size for copy in lost)
+        if self._backed_up is not None:
+            self._backed_up(stream, len(lost), size, False)
+        message = (
+            f"{len(lost)} records ({size} bytes) did not fit in the stream's buffer for "
+            "its Amazon S3 backup and were not backed up."
+        )
+        if self._backup_log_error is not None:
+            self._backup_log_error(stream, BUFFER_FULL, message)
+        self._dropped(stream, len(lost), f"{what}: {BUFFER_FULL}")
 
     def _log_backup(self, stream: DeliveryStream, exc: DeliveryFailed) -> None:
         if self._backup_log_error is not None:
@@ -283,13 +309,35 @@ class HttpEndpointDeliverer:
             self._dropped(stream, len(records), f"{exc.code}; backup: {type(seal_exc).__name__}")
             await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq)
             return 0
-        log.warning(
-            "Firehose stream %s: %d records past their retry window buffered for the backup "
-            "bucket (%s)", stream.arn, len(records), exc.code,
-        )  # fmt: skip
         copies = [
             SealedRecord(r.record_id, len(r.data), s, now)
             for r, s in zip(failed, sealed, strict=True)
         ]
-        await store.delivered(stream.tenant_id, stream.name, self._owner, records[-1].seq, copies)
+        bound, upto = self._firehose.limits.max_buffered_bytes, records[-1].seq
+        kept = await store.delivered_copies(
+            stream.tenant_id, stream.name, self._owner, upto, copies, bound, whole=True
+        )
+        if kept == 0:  # their lines do not fit beside what the stream holds (decision 0398)
+            waiting = await store.copies(stream.tenant_id, stream.name)
+            if waiting.records and elapsed < window + self._backup_retry:
+                # AWS pauses a stream whose failed data cannot reach its backup: held
+                # while the backup's copies, which free room, go out (or are given up).
+                log.info("Firehose stream %s: failed records wait for backup room", stream.arn)
+                await store.failed(
+                    stream.tenant_id, stream.name, self._owner, since, now + self._interval
+                )
+                return 0
+            # No copy left to make room (the intake behind this batch cannot drain while
+            # it waits): the lines that fit kept, the others said lost.
+            kept = await store.delivered_copies(
+                stream.tenant_id, stream.name, self._owner, upto, copies, bound
+            )
+        if kept is None:
+            return 0  # the lease lost: another gateway goes on
+        log.warning(
+            "Firehose stream %s: %d records past their retry window buffered for the backup "
+            "bucket (%s)", stream.arn, kept, exc.code,
+        )  # fmt: skip
+        if kept < len(copies):
+            self._over_bound(stream, copies[kept:], exc.code)
         return 0

@@ -6,7 +6,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from andromede.firehose.backup_buffer import backup_wake, fitting, is_backup, is_intake
+from andromede.firehose.backup_buffer import (
+    backup_wake,
+    fitting,
+    is_backup,
+    is_intake,
+    kept_within,
+)
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -215,15 +221,32 @@ class MemoryFirehoseStore:
         self, tenant_id: str, name: str, owner: str, upto: int,
         copies: Sequence[SealedRecord] = (),
     ) -> bool:  # fmt: skip
+        return await self._delivered(tenant_id, name, owner, upto, copies, None, False) is not None
+
+    async def delivered_copies(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord], max_bytes: int, whole: bool = False,
+    ) -> int | None:  # fmt: skip
+        return await self._delivered(tenant_id, name, owner, upto, copies, max_bytes, whole)
+
+    async def _delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord], max_bytes: int | None, whole: bool,
+    ) -> int | None:  # fmt: skip
         if not self._held(tenant_id, name, owner):
-            return False
+            return None
         key = (tenant_id, name)
         last = next((r for r in self._records[key] if r.seq == upto), None)
         kind = (False, False) if last is None else _kind(last.record_id)
-        self._records[key] = [
-            r for r in self._records[key] if r.seq > upto or _kind(r.record_id) != kind
-        ]
-        for copy in copies:  # a backup's, in the same step (decision 0388)
+        left = [r for r in self._records[key] if r.seq > upto or _kind(r.record_id) != kind]
+        kept = len(copies)
+        if max_bytes is not None:  # decision 0398: the copies bounded as appended ones
+            held = sum(r.size for r in left if not is_staged(r.record_id))
+            kept = kept_within(copies, held, max_bytes)
+        if whole and kept < len(copies):
+            return 0  # all or none: nothing changes, the lease kept
+        self._records[key] = left
+        for copy in copies[:kept]:  # a backup's, in the same step (decision 0388)
             self._seq += 1
             arrived = 0 if copy.arrived is None else copy.arrived
             self._records[key].append(
@@ -232,7 +255,7 @@ class MemoryFirehoseStore:
         stream = self._streams[key]
         self._streams[key] = dataclasses.replace(stream, failing_since=None, next_attempt=0)
         del self._leases[key]
-        return True
+        return kept
 
     async def failed(
         self, tenant_id: str, name: str, owner: str, since: int, next_attempt: int

@@ -168,6 +168,17 @@ class FirehoseStore(Protocol):
         lease let go, if ``owner`` still holds it (False otherwise: nothing changed)."""
         ...
 
+    async def delivered_copies(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord], max_bytes: int, whole: bool = False,
+    ) -> int | None:  # fmt: skip
+        """:meth:`delivered` with the copies bounded (decision 0398): those that fit within
+        ``max_bytes`` once the batch is gone — the intake's bytes and the copies held
+        counted, as ``append`` counts them —, in order, take its place; how many did.
+        ``whole``: all or none — when they do not all fit, nothing changes (the lease kept)
+        and 0 is returned. None when ``owner`` no longer holds the lease."""
+        ...
+
     async def failed(
         self, tenant_id: str, name: str, owner: str, since: int, next_attempt: int
     ) -> bool:

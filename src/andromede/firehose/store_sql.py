@@ -22,6 +22,7 @@ A stream's row to and from its columns is ``firehose.stream_rows_sql``'s."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -30,7 +31,13 @@ from sqlalchemy.engine import Connection
 
 from andromede.db import tables
 from andromede.db.database import Database
-from andromede.firehose.backup_buffer import BACKUP, backup_wake, fitting, is_backup
+from andromede.firehose.backup_buffer import (
+    BACKUP,
+    backup_wake,
+    fitting,
+    is_backup,
+    kept_within,
+)
 from andromede.firehose.errors import LimitExceeded, StreamInUse
 from andromede.firehose.model import (
     SSE_DISABLING,
@@ -71,6 +78,11 @@ def _intake() -> Any:
 
 def _kind(record_id: str) -> Any:  # the rows of the buffer ``record_id`` is in
     return _staged() if is_staged(record_id) else _copies() if is_backup(record_id) else _intake()
+
+
+def _has_endpoint(destination: str) -> bool:
+    """Whether a stream row's destination JSON is an HTTP endpoint's (decision 0250)."""
+    return json.loads(destination).get("http_endpoint") is not None
 
 
 def _row(tenant_id: str, name: str, record: SealedRecord) -> dict[str, Any]:
@@ -198,7 +210,7 @@ class SqlFirehoseStore:
         self, tenant_id: str, name: str, records: Sequence[SealedRecord], now: int, max_bytes: int
     ) -> int:
         held = (
-            sa.select(_S.c.buffered_bytes, _S.c.oldest_arrival)
+            sa.select(_S.c.buffered_bytes, _S.c.oldest_arrival, _S.c.destination)
             .where(_one(tenant_id, name))
             .with_for_update()
         )
@@ -212,7 +224,9 @@ class SqlFirehoseStore:
                 return 0
             size = int(row[0])
             copied = 0  # the copies held count in the bound too (decision 0379)
-            if any(is_backup(record.record_id) for record in records):
+            # An HTTP endpoint's copies come at its deliveries, not with the records put
+            # (decision 0398): its puts count them as well.
+            if any(is_backup(record.record_id) for record in records) or _has_endpoint(row[2]):
                 copied = int(conn.execute(copies).scalar_one())
             taken = records[: fitting(records, size + copied, max_bytes)]
             fresh = [record for record in taken if not is_backup(record.record_id)]
@@ -422,19 +436,47 @@ class SqlFirehoseStore:
         self, tenant_id: str, name: str, owner: str, upto: int,
         copies: Sequence[SealedRecord] = (),
     ) -> bool:  # fmt: skip
+        return await self._delivered(tenant_id, name, owner, upto, copies, None, False) is not None
+
+    async def delivered_copies(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord], max_bytes: int, whole: bool = False,
+    ) -> int | None:  # fmt: skip
+        return await self._delivered(tenant_id, name, owner, upto, copies, max_bytes, whole)
+
+    async def _delivered(
+        self, tenant_id: str, name: str, owner: str, upto: int,
+        copies: Sequence[SealedRecord], max_bytes: int | None, whole: bool,
+    ) -> int | None:  # fmt: skip
         held = sa.select(_S).where(self._held(tenant_id, name, owner)).with_for_update()
         mine = sa.and_(_R.c.tenant_id == tenant_id, _R.c.stream_name == name)
         last = sa.select(_R.c.record_id).where(mine, _R.c.seq == upto)
 
-        def work(conn: Connection) -> bool:
+        def bounded(conn: Connection, kind: Any) -> int:
+            """How many of ``copies`` fit once the batch is gone: the intake's bytes left and
+            the copies held count, as ``append`` counts them (decision 0398)."""
+            if max_bytes is None:
+                return len(copies)
+            size = sa.func.coalesce(sa.func.sum(_R.c.size), 0)
+            counted = sa.not_(_staged())
+            total = int(conn.execute(sa.select(size).where(mine, counted)).scalar_one())
+            leaving = conn.execute(
+                sa.select(size).where(mine, counted, _R.c.seq <= upto, kind)
+            ).scalar_one()
+            return kept_within(copies, total - int(leaving), max_bytes)
+
+        def work(conn: Connection) -> int | None:
             row = conn.execute(held).mappings().first()
             if row is None:
-                return False
+                return None
             record_id = conn.execute(last).scalar()
             kind = _kind("" if record_id is None else str(record_id))
+            kept = bounded(conn, kind)
+            if whole and kept < len(copies):
+                return 0  # all or none: nothing changes, the lease kept
             conn.execute(sa.delete(_R).where(mine, _R.c.seq <= upto, kind))
-            if copies:  # a backup's, in the same transaction (decision 0388)
-                conn.execute(sa.insert(_R), [_row(tenant_id, name, copy) for copy in copies])
+            if kept:  # a backup's, in the same transaction (decision 0388)
+                conn.execute(sa.insert(_R), [_row(tenant_id, name, copy) for copy in copies[:kept]])
             conn.execute(
                 sa.update(_S)
                 .where(_one(tenant_id, name))
@@ -446,7 +488,7 @@ class SqlFirehoseStore:
                     lease_until=0,
                 )
             )
-            return True
+            return kept
 
         return await self._db.write(work)
 

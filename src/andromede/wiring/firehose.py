@@ -11,7 +11,8 @@ for an HTTP endpoint destination (decision 0250), with ``.DataFreshness`` —, e
 record backup attempt ``BackupToS3.Records`` / ``.Bytes`` / ``.Success`` (decision 0376)
 and after each pass over its copies ``.DataFreshness``, the oldest copy waiting's age
 (decision 0379); every minute while data waits, ``DeliveryToS3.DataFreshness`` (or
-``DeliveryToHttpEndpoint.``) and ``BackupToS3.DataFreshness`` (decision 0388); each Lambda
+``DeliveryToHttpEndpoint.``) and ``BackupToS3.DataFreshness`` (decision 0388), from the one
+gateway that claims the minute in ``metric_runs`` (decision 0398); each Lambda
 processor's invocation ``ExecuteProcessing.Duration`` / ``.Success`` and its records
 ``SucceedProcessing.Records`` / ``.Bytes`` (decision 0315) through the platform's metrics
 sink. The bytes ingested are billed as AWS bills Direct PUT: each record
@@ -64,6 +65,7 @@ from andromede.kms.customer_keys import CustomerKeyService
 from andromede.kms.service import KeyService
 from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
+from andromede.metrics.runs_sql import SqlMetricRuns
 from andromede.metrics.sink import MetricsSink
 from andromede.role_log_groups import RoleLogGroups
 from andromede.secretsapi.app import SecretsApp
@@ -237,10 +239,13 @@ def firehose_deliverer(
     audit: AuditService | None = None,
     error_logs: ErrorLogs | None = None,
     invoker: FunctionInvoker | None = None,
+    db: Database | None = None,
 ) -> FirehoseDeliverer:
     """The deliverer of one gateway, under a lease owner name of its own; ``error_logs``:
     where CloudWatchLoggingOptions' records go (decision 0270); ``invoker``: how Lambda
-    processors are invoked (decision 0315; None: they are not, their records failed)."""
+    processors are invoked (decision 0315; None: they are not, their records failed);
+    ``db``: where the gateways claim each minute's ``DataFreshness`` round (decision 0398,
+    ``metric_runs``; None: this gateway reports every round)."""
     owner = _owner()
 
     def dropped(stream: DeliveryStream, records: int, why: str) -> None:
@@ -278,6 +283,7 @@ def firehose_deliverer(
                 timeout=settings.firehose_jq_timeout, max_memory=settings.firehose_jq_max_memory
             )
         ),
+        rounds=None if db is None else SqlMetricRuns(db),
     )
     deliverer.transform = TransformStep(
         invoker or NoFunctions(), settings.firehose_lambda_max_payload, metrics,
@@ -358,7 +364,7 @@ def firehose_api(
         else None
     )
     invoker = RoleFunctionInvoker(identity, lambda: apis.get("lambda"), settings.region)
-    deliverer = firehose_deliverer(settings, firehose, metrics, audit, error_logs, invoker)
+    deliverer = firehose_deliverer(settings, firehose, metrics, audit, error_logs, invoker, db)
 
     def kinesis() -> KinesisService | None:
         app = apis.get(KinesisApp.name)

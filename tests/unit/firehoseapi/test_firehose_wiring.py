@@ -15,13 +15,14 @@ from andromede.firehose.jq_runner import QueryPolicy, SubprocessQueryRunner
 from andromede.firehose.store_sql import SqlFirehoseStore
 from andromede.settings import Settings
 from andromede.wiring.firehose import (
+    FirehoseMetrics,
     endpoint_sender,
     firehose_deliverer,
     firehose_service,
     source_reader,
 )
 from support.batch_world import read
-from support.firehoseapp import firehose_world
+from support.firehoseapp import RecordingSink, firehose_world
 from support.keys import key_service_in
 from support.schema import migrated_sqlite
 
@@ -136,3 +137,55 @@ async def test_over_the_sqlite_store(tmp_path: Path) -> None:
             assert await read(world.objects, "landing", found.key) == b"12"
     finally:
         await db.close()
+
+
+async def test_two_gateways_say_a_minutes_freshness_once(tmp_path: Path) -> None:
+    """Decision 0398: two ``serve`` deliverers on one database, each ticking its gauges,
+    report a waiting stream's ``DataFreshness`` once a minute between them (the minute
+    claimed in ``metric_runs``), not once each."""
+    url = migrated_sqlite(tmp_path / "meta.db")
+    databases = [open_database(url), open_database(url)]
+    keys = key_service_in(tmp_path / "keys")
+    settings = Settings(data_dir=tmp_path)
+    try:
+        async for world in firehose_world(tmp_path / "w", SqlFirehoseStore(databases[0])):
+            await world.client(
+                "CreateDeliveryStream",
+                DeliveryStreamName="s",
+                S3DestinationConfiguration={
+                    "RoleARN": await world.role(),
+                    "BucketARN": await world.bucket(),
+                    "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900},
+                },
+            )
+            await world.firehose.store.activate()
+            await world.client("PutRecord", DeliveryStreamName="s", Record={"Data": b"1"})
+            metrics = FirehoseMetrics(world.sink, None, "eu-fr-1")
+            gateways = [
+                firehose_deliverer(
+                    settings,
+                    firehose_service(settings, db, keys, world.identity, world.objects),
+                    metrics,
+                    db=db,
+                )
+                for db in databases
+            ]
+            # The next minute's start: passes placed within whole minutes, whatever the
+            # clock when the test runs (the records' arrival is the real one).
+            minute = (int(time.time() * 1000) // 60_000 + 1) * 60_000
+
+            def said(sink: RecordingSink = world.sink) -> int:
+                return sum(1 for p in sink.points if p[2] == "DeliveryToS3.DataFreshness")
+
+            for at in (1_000, 30_000, 59_000):  # one minute, both gateways at every pass
+                for gateway in gateways:
+                    assert await gateway.run_pass(minute + at) == 0
+            assert said() == 1
+            for at in (61_000, 90_000, 119_000):  # the next
+                for gateway in reversed(gateways):
+                    assert await gateway.run_pass(minute + at) == 0
+            assert said() == 2
+    finally:
+        keys.close()
+        for db in databases:
+            await db.close()
