@@ -15,7 +15,8 @@ with their own context, and its return value is the answer (``returned.py``).
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
 ``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
 (``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
-through, its hash checked as it goes when it was signed.
+through, its hash checked as it goes when it was signed, or its aws-chunked encoding decoded and
+each chunk's signature checked (decision 0399).
 
 Errors leave in S3's XML shape with the request id; each request is audited and logged.
 """
@@ -40,8 +41,10 @@ from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
+from andromede.http.chunked import STREAMING_MODES, AwsChunkedDecoder
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.http.sigv4 import STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigningContext, SigV4Error
 from andromede.iam.authn import Authenticated, Authenticator
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import PolicyKind, load_policy
@@ -160,7 +163,9 @@ class ObjectLambdaApp:
                 )
                 principal = authenticated.principal
                 if writing:
-                    response = await self._write(principal, headers, scope, receive)
+                    response = await self._write(
+                        principal, authenticated.signing, headers, scope, receive
+                    )
                 elif method not in ("GET", "HEAD"):
                     raise ObjectLambdaError(
                         "NotImplemented",
@@ -451,14 +456,24 @@ class ObjectLambdaApp:
         )
 
     async def _write(
-        self, principal: Principal, headers: dict[str, str], scope: Scope, receive: Receive
+        self,
+        principal: Principal,
+        signing: SigningContext | None,
+        headers: dict[str, str],
+        scope: Scope,
+        receive: Receive,
     ) -> Response:
         if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
             raise ObjectLambdaError("AccessDenied")
-        if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
-            raise ObjectLambdaError("NotImplemented", "aws-chunked bodies are not served here")
         owner = route_owner(headers.get("x-amz-request-route", ""))
         body = _asgi_body(receive, self._settings.body_read_timeout)
+        mode = headers.get("x-amz-content-sha256", "")
+        if mode in STREAMING_MODES:
+            # An aws-chunked body (a streaming SDK's): decoded, each chunk's signature
+            # checked against the seed's, before any byte reaches the caller.
+            headers, body = _dechunked(headers, body, mode, signing)
+        elif mode.startswith("STREAMING-"):
+            raise ObjectLambdaError("InvalidArgument", "x-amz-content-sha256 is not valid")
         if owner is None or owner == self.rendezvous.tag or self._exchange is None:
             await self.deliver(headers, body)
         else:
@@ -557,6 +572,32 @@ async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+def _dechunked(
+    headers: dict[str, str], body: AsyncIterator[bytes], mode: str, signing: SigningContext | None
+) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+    """An aws-chunked WriteGetObjectResponse's headers as its payload's (its length the
+    decoded one) and its payload, checked chunk by chunk as it is decoded."""
+    unsigned = mode == STREAMING_UNSIGNED_PAYLOAD_TRAILER
+    if signing is None and not unsigned:
+        raise ObjectLambdaError("InvalidRequest", f"{mode} needs a signed request")
+    declared = headers.get("x-amz-decoded-content-length", "")
+    length = int(declared) if declared.isdigit() else None
+    decoder = AwsChunkedDecoder(mode, None if unsigned else signing, decoded_length=length)
+    decoded = {k: v for k, v in headers.items() if k != "content-length"}
+    if length is not None:
+        decoded["content-length"] = str(length)
+
+    async def payload() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in decoder.decode(body):
+                yield chunk
+        except SigV4Error as exc:
+            wire = to_wire_error(exc)
+            raise wire if wire is not None else ObjectLambdaError("InvalidRequest") from exc
+
+    return decoded, payload()
 
 
 async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:

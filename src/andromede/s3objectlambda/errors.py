@@ -30,6 +30,7 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed"),
     "AuthorizationQueryParametersError": (400, "The query authentication is malformed"),
     "ExpiredToken": (400, "The provided token has expired."),
+    "IncompleteBody": (400, "The request body terminated unexpectedly"),
     "InternalError": (500, "We encountered an internal error. Please try again."),
     "InvalidAccessKeyId": (
         403,
