@@ -43,8 +43,13 @@ from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
 from andromede.http.chunked import STREAMING_MODES, AwsChunkedDecoder
 from andromede.http.ratelimit import RateLimiter
-from andromede.http.response import Receive, Response, Scope, Send, send_response
-from andromede.http.sigv4 import STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigningContext, SigV4Error
+from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
+from andromede.http.sigv4 import (
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+    SigningContext,
+    SigV4Error,
+    credential_service,
+)
 from andromede.iam.authn import Authenticated, Authenticator
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import PolicyKind, load_policy
@@ -64,6 +69,13 @@ from andromede.s3objectlambda.event import (
     presigned_get,
 )
 from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
+from andromede.s3objectlambda.passthrough import (
+    ANSWERED_WITHOUT_ACTION,
+    OBJECT_LAMBDA_ACTIONS,
+    SupportingS3,
+    forwarded_scope,
+    object_lambda_action,
+)
 from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
 from andromede.s3objectlambda.returned import CONTEXTS, OPERATION_ACTIONS, returned_response
 from andromede.settings import Settings
@@ -114,6 +126,7 @@ class ObjectLambdaApp:
         *,
         sandbox_endpoint: str,
         exchange_folder: Path | None = None,
+        supporting_s3: SupportingS3 | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -127,6 +140,9 @@ class ObjectLambdaApp:
         self._clock = clock
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
         self._auth = Authenticator.for_settings(identity, settings, service=SERVICE)
+        # An alias named as a bucket comes from the S3 API, signed for s3 (decision 0399).
+        self._s3_auth = Authenticator.for_settings(identity, settings, service="s3")
+        self._s3 = supporting_s3
         self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
             settings.region)  # fmt: skip
         self.rendezvous = Rendezvous()
@@ -155,6 +171,7 @@ class ObjectLambdaApp:
         resource = "*"
         run: asyncio.Task[FunctionOutcome] | None = None
         pending: Pending | None = None
+        relay: _Relay | None = None
         status = 500
         try:
             try:
@@ -166,20 +183,28 @@ class ObjectLambdaApp:
                     response = await self._write(
                         principal, authenticated.signing, headers, scope, receive
                     )
-                elif method not in ("GET", "HEAD"):
-                    raise ObjectLambdaError(
-                        "NotImplemented",
-                        f"{method} through an Object Lambda access point is not served",
-                    )
                 else:
-                    point = await self._point(headers.get("host", ""))
+                    point, rest = await self._addressed(headers.get("host", ""), raw_path)
                     resource = point.arn(self._settings.region)
+                    supporting = await self._supporting_alias(point)
+                    query = dict(parse_qsl(raw_query, keep_blank_values=True))
+                    operation = self._operation(method, supporting, rest, query, headers)
+                    action = OBJECT_LAMBDA_ACTIONS.get(operation, action)
+                    if point.configuration.transformation_for(operation) is None:
+                        # Not transformed: the supporting access point answers (0399).
+                        relay = _Relay(send)
+                        await self._pass_through(point, supporting, operation, rest, query,
+                            authenticated, scope, receive, relay)  # fmt: skip
+                        status = relay.status
+                        return
                     pending = self.rendezvous.open()
                     response, run = await self._get(
-                        point, authenticated, headers, raw_path, raw_query, scope, request_id,
-                        pending,
+                        point, supporting, operation, _key(rest), authenticated, headers,
+                        raw_path, raw_query, scope, request_id, pending,
                     )  # fmt: skip
             except Exception as exc:
+                if relay is not None and relay.started:
+                    raise  # the S3 API's answer has begun: only cutting it is left
                 wire = to_wire_error(exc)
                 if wire is None:
                     log.error("request %s: unexpected error", request_id, exc_info=exc)
@@ -205,7 +230,9 @@ class ObjectLambdaApp:
         action: str,
     ) -> Authenticated:
         try:
-            authenticated = await self._auth.authenticate(method, raw_path, raw_query, headers)
+            signed_for = credential_service(raw_query.encode(), _raw(headers))
+            auth = self._s3_auth if signed_for == "s3" else self._auth
+            authenticated = await auth.authenticate(method, raw_path, raw_query, headers)
         except AndromedeError as exc:
             wire = to_wire_error(exc)
             self._audit.authentication_failed(
@@ -220,16 +247,77 @@ class ObjectLambdaApp:
             raise ObjectLambdaError("SlowDown")
         return authenticated
 
-    async def _point(self, host: str) -> ObjectLambdaAccessPoint:
+    async def _addressed(self, host: str, raw_path: str) -> tuple[ObjectLambdaAccessPoint, str]:
+        """The Object Lambda access point a request names — by its ARN's host, or its alias
+        as the bucket (decision 0399) — and the raw path after it."""
         named = self._hosts.point(host)
-        if named is None:
+        if named is not None:
+            point = await self._points.get(named[1], named[0])
+            if point is None:
+                raise ObjectLambdaError("NoSuchAccessPoint")
+            return point, raw_path
+        aliased = self._hosts.alias(host, raw_path)
+        if aliased is None:
             raise ObjectLambdaError(
-                "InvalidRequest", "The request's host names no Object Lambda access point"
+                "InvalidRequest", "The request names no Object Lambda access point"
             )
-        point = await self._points.get(named[1], named[0])
+        point = await self._points.by_alias(aliased[0])
         if point is None:
-            raise ObjectLambdaError("NoSuchAccessPoint")
-        return point
+            raise ObjectLambdaError("InvalidAccessPointAliasError")
+        return point, aliased[1]
+
+    async def _supporting_alias(self, point: ObjectLambdaAccessPoint) -> str:
+        name = point.configuration.supporting_access_point.rsplit("/", 1)[-1]
+        supporting = await self._access_points.get(point.tenant_id, name)
+        if supporting is None:
+            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
+        return supporting.alias
+
+    def _operation(
+        self,
+        method: str,
+        supporting: str,
+        rest: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+    ) -> str:
+        """The S3 operation of the request, as S3's router names it."""
+        if self._s3 is None:
+            raise ObjectLambdaError("NotImplemented", "The S3 API is not reachable from here")
+        operation = self._s3.operation(method, f"/{supporting}{rest}", query, headers)
+        if operation is None:
+            raise ObjectLambdaError("MethodNotAllowed")
+        return operation
+
+    async def _pass_through(
+        self,
+        point: ObjectLambdaAccessPoint,
+        supporting: str,
+        operation: str,
+        rest: str,
+        query: dict[str, str],
+        authenticated: Authenticated,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """An operation the configuration does not transform, answered by the S3 API through
+        the supporting access point's alias as the caller (``passthrough.py``), once the
+        Object Lambda access point's policy and the caller's allow its action."""
+        action = object_lambda_action(operation, query)
+        if self._s3 is None or (action is None and operation not in ANSWERED_WITHOUT_ACTION):
+            raise ObjectLambdaError(
+                "InvalidRequest", f"{operation} is not supported through an Object Lambda access "
+                "point"
+            )  # fmt: skip
+        arn = point.arn(self._settings.region)
+        if action is not None and not await self._allowed(
+            authenticated.principal, action, arn, scope, point.policy, point.tenant_id
+        ):
+            raise ObjectLambdaError("AccessDenied")
+        forwarded = forwarded_scope(scope, f"/{supporting}{rest}", self._settings.s3_domain,
+            authenticated)  # fmt: skip
+        await self._s3(forwarded, receive, send)
 
     async def _allowed(
         self,
@@ -263,6 +351,9 @@ class ObjectLambdaApp:
     async def _get(
         self,
         point: ObjectLambdaAccessPoint,
+        supporting_alias: str,
+        operation: str,
+        key: str,
         authenticated: Authenticated,
         headers: dict[str, str],
         raw_path: str,
@@ -271,21 +362,11 @@ class ObjectLambdaApp:
         request_id: str,
         pending: Pending,
     ) -> tuple[Response, asyncio.Task[FunctionOutcome] | None]:
+        """An operation the configuration transforms (GetObject, HeadObject, the listings)."""
         principal = authenticated.principal
         region = self._settings.region
         arn = point.arn(region)
-        key = _key(raw_path)
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        if scope["method"] == "HEAD":
-            operation = "HeadObject"
-        elif not key:
-            operation = "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
-        else:
-            operation = "GetObject"
-        if operation == "HeadObject" and not key:
-            raise ObjectLambdaError(
-                "NotImplemented", "HeadBucket through an Object Lambda access point is not served"
-            )
         if not await self._allowed(principal, OPERATION_ACTIONS[operation], arn, scope,
                 point.policy, point.tenant_id):  # fmt: skip
             raise ObjectLambdaError("AccessDenied")
@@ -307,23 +388,14 @@ class ObjectLambdaApp:
                 "NotImplemented", "This Object Lambda access point does not serve partNumber"
             )
         transformation = configuration.transformation_for(operation)
-        if transformation is None:
-            # AWS passes an operation it does not transform through to the supporting
-            # access point: not served here.
-            raise ObjectLambdaError(
-                "NotImplemented",
-                f"This Object Lambda access point does not transform {operation}",
-            )
+        if transformation is None:  # the caller checked; the configuration is one read
+            raise ObjectLambdaError("InternalError")
         function = transformation.function_arn
         if principal.tenant_id != point.tenant_id or not await self._allowed(
             principal, _INVOKE_ACTION, function, scope
         ):
             # Another account's caller would need the function's own policy: not served.
             raise ObjectLambdaError("LambdaPermissionError")
-        supporting_name = configuration.supporting_access_point.rsplit("/", 1)[-1]
-        supporting = await self._access_points.get(point.tenant_id, supporting_name)
-        if supporting is None:
-            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
         if operation != "GetObject":
             # The function's return value is the answer (``returned.py``).
             params = {k: v for k, v in query.items() if not k.lower().startswith("x-amz-")}
@@ -335,7 +407,7 @@ class ObjectLambdaApp:
                 input_url=await self._input_url(
                     authenticated,
                     headers,
-                    supporting.alias,
+                    supporting_alias,
                     key,
                     "HEAD" if key else "GET",
                     params if not key else None,
@@ -354,7 +426,7 @@ class ObjectLambdaApp:
             point_arn=arn,
             supporting_arn=configuration.supporting_access_point,
             payload=transformation.function_payload,
-            input_url=await self._input_url(authenticated, headers, supporting.alias, key),
+            input_url=await self._input_url(authenticated, headers, supporting_alias, key),
             output_route=pending.route,
             output_token=pending.token,
             user_url=_user_url(scope, headers, raw_path, raw_query),
@@ -572,6 +644,25 @@ async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+class _Relay:
+    """The send of a request the S3 API answers: its status, and whether it has begun."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = int(message["status"])
+        await self._send(message)
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("utf-8", "surrogateescape")) for k, v in headers.items()]
 
 
 def _dechunked(

@@ -36,6 +36,7 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
         403,
         "The AWS Access Key Id you provided does not exist in our records.",
     ),
+    "InvalidAccessPointAliasError": (400, "The access point alias is not valid"),
     "InvalidArgument": (400, "Invalid Argument"),
     "InvalidRequest": (400, "Invalid request"),
     "MethodNotAllowed": (405, "The specified method is not allowed against this resource."),
