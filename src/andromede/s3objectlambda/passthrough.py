@@ -1,8 +1,9 @@
 """What an Object Lambda access point does with a request its configuration does not
 transform (decision 0399): AWS answers it from the supporting access point, "all other
-requests are processed as normal". The operations it lets through are those of AWS's
-Service Authorization Reference that authorise an ``s3-object-lambda:`` action, each
-judged on the Object Lambda access point (its policy, the caller's), then answered by the
+requests are processed as normal". The operations it lets through are the object operations
+of access points but POST Object and SelectObjectContent (AWS's best practices), each
+judged on the Object Lambda access point by its ``s3-object-lambda:`` action (its policy,
+the caller's), then answered by the
 S3 API through the supporting access point's alias as the same caller — so that access
 point's policy, the bucket's and the caller's judge the ``s3:`` action, as on AWS.
 
@@ -31,17 +32,21 @@ __all__ = [
 ]
 
 # S3 operation → the ``s3-object-lambda:`` action it needs on the Object Lambda access point
-# (AWS's Service Authorization Reference: the API operations that authorise one). DeleteObjects,
-# GetObjectAttributes, SelectObjectContent and UploadPartCopy authorise none: not let through.
+# (AWS's Service Authorization Reference). AWS's best practices: the access points' object
+# operations, except POST Object, CopyObject's source and SelectObjectContent; the three the
+# reference names no such action for take their S3 action's (DeleteObjects: DeleteObject;
+# GetObjectAttributes: GetObject; UploadPartCopy: PutObject).
 OBJECT_LAMBDA_ACTIONS: Final[Mapping[str, str]] = {
     "AbortMultipartUpload": "s3-object-lambda:AbortMultipartUpload",
     "CompleteMultipartUpload": "s3-object-lambda:PutObject",
     "CopyObject": "s3-object-lambda:PutObject",
     "CreateMultipartUpload": "s3-object-lambda:PutObject",
     "DeleteObject": "s3-object-lambda:DeleteObject",
+    "DeleteObjects": "s3-object-lambda:DeleteObject",
     "DeleteObjectTagging": "s3-object-lambda:DeleteObjectTagging",
     "GetObject": "s3-object-lambda:GetObject",
     "GetObjectAcl": "s3-object-lambda:GetObjectAcl",
+    "GetObjectAttributes": "s3-object-lambda:GetObject",
     "GetObjectLegalHold": "s3-object-lambda:GetObjectLegalHold",
     "GetObjectRetention": "s3-object-lambda:GetObjectRetention",
     "GetObjectTagging": "s3-object-lambda:GetObjectTagging",
@@ -60,6 +65,7 @@ OBJECT_LAMBDA_ACTIONS: Final[Mapping[str, str]] = {
     "PutObjectTagging": "s3-object-lambda:PutObjectTagging",
     "RestoreObject": "s3-object-lambda:RestoreObject",
     "UploadPart": "s3-object-lambda:PutObject",
+    "UploadPartCopy": "s3-object-lambda:PutObject",
 }
 # A version id asks for the action's version form, as S3's own actions do.
 _VERSIONED: Final[Mapping[str, str]] = {

@@ -26,7 +26,8 @@ def test_actions_follow_aws_reference() -> None:
         "s3-object-lambda:GetObjectVersionTagging"
     )
     assert object_lambda_action("ListParts", {}) == "s3-object-lambda:ListMultipartUploadParts"
-    assert object_lambda_action("DeleteObjects", {}) is None
+    assert object_lambda_action("DeleteObjects", {}) == "s3-object-lambda:DeleteObject"
+    assert object_lambda_action("SelectObjectContent", {}) is None
     assert object_lambda_action("PutBucketPolicy", {}) is None
 
 
@@ -53,10 +54,10 @@ async def test_untransformed_operations_reach_the_supporting_access_point(world:
     gone = await signed(world.app, credentials, "DELETE", world.host, "/new.txt")
     assert gone.status == 204, gone.body
     assert (await world.s3.request("GET", "/data-bucket/new.txt")).status == 404
-    # DeleteObjects authorises no s3-object-lambda action: AWS does not let it through.
-    batch = await signed(world.app, credentials, "POST", world.host, "/?delete",
-        b"<Delete><Object><Key>notes.txt</Key></Object></Delete>")  # fmt: skip
-    assert batch.status == 400 and b"<Code>InvalidRequest</Code>" in batch.body
+    # SelectObjectContent is not served through an Object Lambda access point (AWS).
+    select = await signed(world.app, credentials, "POST", world.host,
+        "/notes.txt?select&select-type=2", b"<SelectObjectContentRequest/>")  # fmt: skip
+    assert select.status == 400 and b"<Code>InvalidRequest</Code>" in select.body
     assert world.events == []  # no function ran
 
 
