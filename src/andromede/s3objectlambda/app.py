@@ -69,6 +69,7 @@ from andromede.s3objectlambda.event import (
     presigned_get,
 )
 from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
+from andromede.s3objectlambda.metrics import MeasuredRequest, MetricsSink, record_request
 from andromede.s3objectlambda.passthrough import (
     ANSWERED_WITHOUT_ACTION,
     OBJECT_LAMBDA_ACTIONS,
@@ -127,6 +128,7 @@ class ObjectLambdaApp:
         sandbox_endpoint: str,
         exchange_folder: Path | None = None,
         supporting_s3: SupportingS3 | None = None,
+        metrics: MetricsSink | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -143,6 +145,7 @@ class ObjectLambdaApp:
         # An alias named as a bucket comes from the S3 API, signed for s3 (decision 0399).
         self._s3_auth = Authenticator.for_settings(identity, settings, service="s3")
         self._s3 = supporting_s3
+        self._metrics = metrics
         self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
             settings.region)  # fmt: skip
         self.rendezvous = Rendezvous()
@@ -171,8 +174,9 @@ class ObjectLambdaApp:
         resource = "*"
         run: asyncio.Task[FunctionOutcome] | None = None
         pending: Pending | None = None
-        relay: _Relay | None = None
+        relay = _Relay(send)
         status = 500
+        measured: tuple[ObjectLambdaAccessPoint, str, str] | None = None
         try:
             try:
                 authenticated = await self._authenticate(
@@ -190,9 +194,11 @@ class ObjectLambdaApp:
                     query = dict(parse_qsl(raw_query, keep_blank_values=True))
                     operation = self._operation(method, supporting, rest, query, headers)
                     action = OBJECT_LAMBDA_ACTIONS.get(operation, action)
-                    if point.configuration.transformation_for(operation) is None:
+                    transformation = point.configuration.transformation_for(operation)
+                    measured = (point, operation, point.configuration.supporting_access_point
+                        if transformation is None else transformation.function_arn)  # fmt: skip
+                    if transformation is None:
                         # Not transformed: the supporting access point answers (0399).
-                        relay = _Relay(send)
                         await self._pass_through(point, supporting, operation, rest, query,
                             authenticated, scope, receive, relay)  # fmt: skip
                         status = relay.status
@@ -203,7 +209,7 @@ class ObjectLambdaApp:
                         raw_path, raw_query, scope, request_id, pending,
                     )  # fmt: skip
             except Exception as exc:
-                if relay is not None and relay.started:
+                if relay.started:
                     raise  # the S3 API's answer has begun: only cutting it is left
                 wire = to_wire_error(exc)
                 if wire is None:
@@ -212,13 +218,37 @@ class ObjectLambdaApp:
                 response = error_response(wire, request_id)
             response.head = method == "HEAD"  # an error's document is not a HEAD's answer
             status = response.status
-            await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
+            await send_response(relay, response, [(b"x-amz-request-id", request_id.encode())])
         finally:
             if pending is not None:
                 self.rendezvous.close(pending)
             if run is not None:
                 await _finish_run(run, self._settings.s3_object_lambda_response_timeout)
             self._finish(principal, action, resource, request_id, status, started)
+            if measured is not None and self._metrics is not None:
+                self._measure(self._metrics, measured, method, status, relay, started)
+
+    def _measure(
+        self,
+        sink: MetricsSink,
+        measured: tuple[ObjectLambdaAccessPoint, str, str],
+        method: str,
+        status: int,
+        relay: _Relay,
+        started: float,
+    ) -> None:
+        """AWS/S3ObjectLambda's metrics of this request (decision 0399), when enabled."""
+        point, operation, source = measured
+        if not point.configuration.cloudwatch_metrics_enabled:
+            return
+        ended = time.perf_counter()
+        record_request(sink, MeasuredRequest(
+            tenant_id=point.tenant_id, point_name=point.name, data_source=source, method=method,
+            operation=operation, status=status, invoked=source.startswith("arn:aws:lambda:"),
+            bytes_downloaded=relay.body_bytes,
+            first_byte_ms=((relay.started_at or ended) - started) * 1000,
+            total_ms=(ended - started) * 1000,
+        ))  # fmt: skip
 
     async def _authenticate(
         self,
@@ -647,17 +677,22 @@ async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
 
 
 class _Relay:
-    """The send of a request the S3 API answers: its status, and whether it has begun."""
+    """The send of a request: its status, whether and when it began, its body's bytes."""
 
     def __init__(self, send: Send) -> None:
         self._send = send
         self.started = False
+        self.started_at: float | None = None
         self.status = 500
+        self.body_bytes = 0
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
+            self.started_at = time.perf_counter()
             self.status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            self.body_bytes += len(message.get("body", b""))
         await self._send(message)
 
 

@@ -397,7 +397,8 @@ def lambda_api(
     app.invocations = invocations
     apis[LambdaApp.name] = app
     # S3 Object Lambda's functions, run for the caller (decision 0384).
-    object_lambda(apis, settings, db, identity, audit, rate_limiter, invocations, background, s3)
+    object_lambda(apis, settings, db, identity, audit, rate_limiter, invocations, background, s3,
+        metrics)  # fmt: skip
     if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
         notified.find = lambda_invocations(apis)
     secrets = apis.get(SecretsApp.name)

@@ -26,6 +26,7 @@ from andromede.s3objectlambda.app import (
     ObjectLambdaApp,
 )
 from andromede.s3objectlambda.exchange import exchange_folder
+from andromede.s3objectlambda.metrics import MetricsSink
 from andromede.s3objectlambda.passthrough import SupportingS3
 from andromede.settings import Settings
 from andromede.storage.access_points import SqlAccessPointStore
@@ -81,6 +82,7 @@ def object_lambda(
     invocations: ServiceInvocations,
     background: list[asyncio.Task[None]] | None = None,
     s3: S3App | None = None,
+    metrics: MetricsSink | None = None,
 ) -> None:
     """Object Lambda access points in S3 Control (found in ``apis``) and their data path
     under ``s3-object-lambda``; the function reads the object through its sandbox's API
@@ -89,7 +91,8 @@ def object_lambda(
     (the folder they share: under the system's temporary folder, named after the data
     directory). With ``s3``, the operations a configuration does not transform are answered by
     it, and a request naming an Object Lambda access point's alias as its bucket comes from it
-    (decision 0399)."""
+    (decision 0399); with ``metrics``, the AWS/S3ObjectLambda metrics of the access points
+    that enable them are recorded there (0399)."""
     store = SqlObjectLambdaStore(db)
     control = apis.get(S3ControlApp.name)
     if isinstance(control, S3ControlApp):
@@ -104,6 +107,7 @@ def object_lambda(
         sandbox_endpoint=SANDBOX_ENDPOINT,
         exchange_folder=None if background is None else exchange_folder(settings.data_dir),
         supporting_s3=None if s3 is None else supporting_s3(s3, settings),
+        metrics=metrics,
         rate_limiter=rate_limiter,
     )
     apis[ObjectLambdaApp.name] = app
