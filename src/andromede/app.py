@@ -677,7 +677,8 @@ class Application:
             billing, background, balancers, customer_keys, keys)  # fmt: skip
         forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
         forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
-            logs.service, billing, background, notified, queues, pubsub, metrics_sink)  # fmt: skip
+            logs.service, billing, background, notified, queues, pubsub, metrics_sink,
+            s3)  # fmt: skip
         deliverer.on_status = sns_status_logger(settings, identity, logs.service, billing, audit)
         sns_observers(pubsub, deliverer, settings, logs.service, billing, metrics_sink)
         background.append(flow_log_task(settings, compute, objects, billing, metrics_sink, groups))

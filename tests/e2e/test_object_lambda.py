@@ -3,8 +3,10 @@ S3 Control's ``create_access_point_for_object_lambda`` (and its reads) in front 
 point, then ``get_object`` with the Object Lambda access point's ARN as ``Bucket`` runs a
 real Python function in the server's sandbox, which reads the object through its
 ``inputS3Url`` (from inside the sandbox, through its API relay) and answers with boto3's
-``write_get_object_response``: the caller gets the upper-cased object; ``head_object``
-gets what the function returns. A function that never answers is AWS's
+``write_get_object_response``: the caller gets the upper-cased object; ``head_object`` and
+``list_objects_v2`` get what the function returns (a JSON ``listBucketResult``). Operations
+not transformed reach the supporting access point (decision 0399), and the Object Lambda
+access point's alias works as a bucket name. A function that never answers is AWS's
 ``LambdaResponseNotReceived``.
 
 Two workers: the function's WriteGetObjectResponse, carried from the sandbox to the shared
@@ -35,6 +37,7 @@ pytestmark = [pytest.mark.e2e, NEEDS_BWRAP]
 
 UPPER = (
     "import urllib.request\n"
+    "import xml.etree.ElementTree as ET\n"
     "import boto3\n"
     "s3 = boto3.client('s3')\n"
     "def handler(event, context):\n"
@@ -45,6 +48,17 @@ UPPER = (
     "            length = answer.headers['Content-Length']\n"
     "        return {'statusCode': 200, 'headers': {'Content-Length': length,\n"
     "            'Content-Type': 'text/plain'}, 'metadata': {'transformed': 'head'}}\n"
+    "    if 'listObjectsV2Context' in event:\n"
+    "        url = event['listObjectsV2Context']['inputS3Url']\n"
+    "        with urllib.request.urlopen(url, timeout=30) as answer:\n"
+    "            root = ET.fromstring(answer.read())\n"
+    "        ns = '{http://s3.amazonaws.com/doc/2006-03-01/}'\n"
+    "        keys = [c.find(ns + 'Key').text for c in root.findall(ns + 'Contents')]\n"
+    "        encoding = root.find(ns + 'EncodingType')\n"
+    "        return {'statusCode': 200, 'listBucketResult': {'name': 'upper',\n"
+    "            'keyCount': len(keys), 'isTruncated': False,\n"
+    "            'encodingType': None if encoding is None else encoding.text,\n"
+    "            'contents': [{'key': k.upper(), 'size': 1} for k in keys]}}\n"
     "    ctx = event['getObjectContext']\n"
     "    with urllib.request.urlopen(ctx['inputS3Url'], timeout=30) as answer:\n"
     "        original = answer.read()\n"
@@ -119,7 +133,7 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
             "SupportingAccessPoint": supporting,
             "TransformationConfigurations": [
                 {
-                    "Actions": ["GetObject", "HeadObject"],
+                    "Actions": ["GetObject", "HeadObject", "ListObjectsV2"],
                     "ContentTransformation": {
                         "AwsLambda": {"FunctionArn": function, "FunctionPayload": "upper"}
                     },
@@ -147,6 +161,27 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
     head = client.head_object(Bucket=point, Key="notes/hello.txt")
     assert head["ContentLength"] == len(b"hello object lambda")
     assert head["Metadata"] == {"transformed": "head"}
+    # The function's JSON listBucketResult, read by botocore as S3's XML (decision 0399).
+    listing = client.list_objects_v2(Bucket=point)
+    assert [o["Key"] for o in listing["Contents"]] == ["NOTES/HELLO.TXT"]
+
+    # Not transformed: passed through to the supporting access point (decision 0399).
+    client.put_object(Bucket=point, Key="notes/plain.txt", Body=b"written through")
+    assert s3.get_object(Bucket=bucket, Key="notes/plain.txt")["Body"].read() == (
+        b"written through"
+    )
+    tag_set = [{"Key": "k", "Value": "v"}]
+    client.put_object_tagging(Bucket=point, Key="notes/plain.txt", Tagging={"TagSet": tag_set})
+    assert client.get_object_tagging(Bucket=point, Key="notes/plain.txt")["TagSet"] == tag_set
+    client.delete_objects(Bucket=point, Delete={"Objects": [{"Key": "notes/plain.txt"}]})
+    with pytest.raises(ClientError) as deleted:
+        s3.head_object(Bucket=bucket, Key="notes/plain.txt")
+    assert deleted.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    # The alias as a bucket name on the S3 API, signed for s3, transformed as through the ARN.
+    alias = created["Alias"]["Value"]
+    assert alias.endswith("--ol-s3")
+    aliased = s3.get_object(Bucket=alias, Key="notes/hello.txt")
+    assert aliased["Body"].read() == b"HELLO OBJECT LAMBDA"
 
     control.create_access_point_for_object_lambda(
         AccountId=account, Name="silent", Configuration=configuration(silent)

@@ -1,6 +1,6 @@
 """An aws-chunked encoder written from AWS's documented string-to-sign formulas.
 
-Independent of ``andromede.s3.chunked`` on purpose: tests decode what this encodes.
+Independent of ``andromede.http.chunked`` on purpose: tests decode what this encodes.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ __all__ = [
 # The principal a request acts as, already authenticated by the caller that built the scope:
 # set only by in-process callers of the composition root (the web console, decision 0111),
 # never from the wire — ASGI servers build the scope, and no header or path becomes a key.
+# Its value is the Principal, or the ``iam.authn.Authenticated`` request an API verified
+# before handing it on with its body (S3 Object Lambda's pass-through, decision 0399).
 TRUSTED_PRINCIPAL_SCOPE_KEY = "andromede.trusted_principal"
 
 

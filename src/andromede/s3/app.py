@@ -36,6 +36,7 @@ from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
 from andromede.http.asgi import (
     TRUSTED_PRINCIPAL_SCOPE_KEY,
+    InProcessApp,
     decode_headers,
     new_request_id,
     raw_target,
@@ -59,6 +60,7 @@ from andromede.s3.router import Route, Router
 from andromede.s3.website import ReadFailed, WebsiteEndpoint
 from andromede.s3.website import error_page as website_error_page
 from andromede.storage.model import AccessPointUse, Bucket
+from andromede.storage.object_lambda_points import OBJECT_LAMBDA_ALIAS_SUFFIX
 
 __all__ = ["S3App"]
 
@@ -94,6 +96,9 @@ class S3App:
         self._rate_limiter = rate_limiter or RateLimiter(services.settings.rate_limit_per_key)
         self._access_logs = services.access_logs
         self._request_metrics = services.request_metrics
+        # The Object Lambda API (set by the wiring), which a request naming an Object Lambda
+        # access point's alias as its bucket goes to (decision 0399).
+        self.object_lambda: InProcessApp | None = None
         domain = services.settings.website_domain
         self._website = WebsiteEndpoint(services, domain) if domain.strip(".") else None
 
@@ -142,12 +147,18 @@ class S3App:
             self._check_header_size(raw_headers)
             query = dict(parse_qsl(raw_query, keep_blank_values=True))
             route = self._router.route(method, headers.get("host", ""), raw_path, query, headers)
+            front = self.object_lambda
+            if front is not None and (route.bucket or "").endswith(OBJECT_LAMBDA_ALIAS_SUFFIX):
+                await front(scope, receive, send)  # an Object Lambda access point's (0399)
+                return
             route, through = await self._admission.through_access_point(route)
             addressed, lookup = await self._admission.addressed_bucket(route, through)
             trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
             authenticated = (
                 Authenticated(trusted, None, None)
                 if isinstance(trusted, Principal)
+                else trusted  # verified by the API that handed it on (decision 0399)
+                if isinstance(trusted, Authenticated)
                 else await self._admission.authenticate(
                     route,
                     method,

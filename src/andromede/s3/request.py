@@ -16,10 +16,10 @@ import hmac
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from andromede.http.chunked import AwsChunkedDecoder
 from andromede.http.response import Receive
 from andromede.http.sigv4 import SigningContext, SigV4Error
 from andromede.iam.model import Principal
-from andromede.s3.chunked import AwsChunkedDecoder
 from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
 from andromede.s3select.scan import Counters

@@ -15,7 +15,8 @@ with their own context, and its return value is the answer (``returned.py``).
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
 ``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
 (``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
-through, its hash checked as it goes when it was signed.
+through, its hash checked as it goes when it was signed, or its aws-chunked encoding decoded and
+each chunk's signature checked (decision 0399).
 
 Errors leave in S3's XML shape with the request id; each request is audited and logged.
 """
@@ -40,8 +41,15 @@ from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
+from andromede.http.chunked import STREAMING_MODES, AwsChunkedDecoder
 from andromede.http.ratelimit import RateLimiter
-from andromede.http.response import Receive, Response, Scope, Send, send_response
+from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
+from andromede.http.sigv4 import (
+    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+    SigningContext,
+    SigV4Error,
+    credential_service,
+)
 from andromede.iam.authn import Authenticated, Authenticator
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import PolicyKind, load_policy
@@ -61,6 +69,14 @@ from andromede.s3objectlambda.event import (
     presigned_get,
 )
 from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
+from andromede.s3objectlambda.metrics import MeasuredRequest, MetricsSink, record_request
+from andromede.s3objectlambda.passthrough import (
+    ANSWERED_WITHOUT_ACTION,
+    OBJECT_LAMBDA_ACTIONS,
+    SupportingS3,
+    forwarded_scope,
+    object_lambda_action,
+)
 from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
 from andromede.s3objectlambda.returned import CONTEXTS, OPERATION_ACTIONS, returned_response
 from andromede.settings import Settings
@@ -111,6 +127,8 @@ class ObjectLambdaApp:
         *,
         sandbox_endpoint: str,
         exchange_folder: Path | None = None,
+        supporting_s3: SupportingS3 | None = None,
+        metrics: MetricsSink | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -124,6 +142,10 @@ class ObjectLambdaApp:
         self._clock = clock
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
         self._auth = Authenticator.for_settings(identity, settings, service=SERVICE)
+        # An alias named as a bucket comes from the S3 API, signed for s3 (decision 0399).
+        self._s3_auth = Authenticator.for_settings(identity, settings, service="s3")
+        self._s3 = supporting_s3
+        self._metrics = metrics
         self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
             settings.region)  # fmt: skip
         self.rendezvous = Rendezvous()
@@ -152,7 +174,9 @@ class ObjectLambdaApp:
         resource = "*"
         run: asyncio.Task[FunctionOutcome] | None = None
         pending: Pending | None = None
+        relay = _Relay(send)
         status = 500
+        measured: tuple[ObjectLambdaAccessPoint, str, str] | None = None
         try:
             try:
                 authenticated = await self._authenticate(
@@ -160,21 +184,33 @@ class ObjectLambdaApp:
                 )
                 principal = authenticated.principal
                 if writing:
-                    response = await self._write(principal, headers, scope, receive)
-                elif method not in ("GET", "HEAD"):
-                    raise ObjectLambdaError(
-                        "NotImplemented",
-                        f"{method} through an Object Lambda access point is not served",
+                    response = await self._write(
+                        principal, authenticated.signing, headers, scope, receive
                     )
                 else:
-                    point = await self._point(headers.get("host", ""))
+                    point, rest = await self._addressed(headers.get("host", ""), raw_path)
                     resource = point.arn(self._settings.region)
+                    supporting = await self._supporting_alias(point)
+                    query = dict(parse_qsl(raw_query, keep_blank_values=True))
+                    operation = self._operation(method, supporting, rest, query, headers)
+                    action = OBJECT_LAMBDA_ACTIONS.get(operation, action)
+                    transformation = point.configuration.transformation_for(operation)
+                    measured = (point, operation, point.configuration.supporting_access_point
+                        if transformation is None else transformation.function_arn)  # fmt: skip
+                    if transformation is None:
+                        # Not transformed: the supporting access point answers (0399).
+                        await self._pass_through(point, supporting, operation, rest, query,
+                            authenticated, scope, receive, relay)  # fmt: skip
+                        status = relay.status
+                        return
                     pending = self.rendezvous.open()
                     response, run = await self._get(
-                        point, authenticated, headers, raw_path, raw_query, scope, request_id,
-                        pending,
+                        point, supporting, operation, _key(rest), authenticated, headers,
+                        raw_path, raw_query, scope, request_id, pending,
                     )  # fmt: skip
             except Exception as exc:
+                if relay.started:
+                    raise  # the S3 API's answer has begun: only cutting it is left
                 wire = to_wire_error(exc)
                 if wire is None:
                     log.error("request %s: unexpected error", request_id, exc_info=exc)
@@ -182,13 +218,37 @@ class ObjectLambdaApp:
                 response = error_response(wire, request_id)
             response.head = method == "HEAD"  # an error's document is not a HEAD's answer
             status = response.status
-            await send_response(send, response, [(b"x-amz-request-id", request_id.encode())])
+            await send_response(relay, response, [(b"x-amz-request-id", request_id.encode())])
         finally:
             if pending is not None:
                 self.rendezvous.close(pending)
             if run is not None:
                 await _finish_run(run, self._settings.s3_object_lambda_response_timeout)
             self._finish(principal, action, resource, request_id, status, started)
+            if measured is not None and self._metrics is not None:
+                self._measure(self._metrics, measured, method, status, relay, started)
+
+    def _measure(
+        self,
+        sink: MetricsSink,
+        measured: tuple[ObjectLambdaAccessPoint, str, str],
+        method: str,
+        status: int,
+        relay: _Relay,
+        started: float,
+    ) -> None:
+        """AWS/S3ObjectLambda's metrics of this request (decision 0399), when enabled."""
+        point, operation, source = measured
+        if not point.configuration.cloudwatch_metrics_enabled:
+            return
+        ended = time.perf_counter()
+        record_request(sink, MeasuredRequest(
+            tenant_id=point.tenant_id, point_name=point.name, data_source=source, method=method,
+            operation=operation, status=status, invoked=source.startswith("arn:aws:lambda:"),
+            bytes_downloaded=relay.body_bytes,
+            first_byte_ms=((relay.started_at or ended) - started) * 1000,
+            total_ms=(ended - started) * 1000,
+        ))  # fmt: skip
 
     async def _authenticate(
         self,
@@ -200,7 +260,9 @@ class ObjectLambdaApp:
         action: str,
     ) -> Authenticated:
         try:
-            authenticated = await self._auth.authenticate(method, raw_path, raw_query, headers)
+            signed_for = credential_service(raw_query.encode(), _raw(headers))
+            auth = self._s3_auth if signed_for == "s3" else self._auth
+            authenticated = await auth.authenticate(method, raw_path, raw_query, headers)
         except AndromedeError as exc:
             wire = to_wire_error(exc)
             self._audit.authentication_failed(
@@ -215,16 +277,77 @@ class ObjectLambdaApp:
             raise ObjectLambdaError("SlowDown")
         return authenticated
 
-    async def _point(self, host: str) -> ObjectLambdaAccessPoint:
+    async def _addressed(self, host: str, raw_path: str) -> tuple[ObjectLambdaAccessPoint, str]:
+        """The Object Lambda access point a request names — by its ARN's host, or its alias
+        as the bucket (decision 0399) — and the raw path after it."""
         named = self._hosts.point(host)
-        if named is None:
+        if named is not None:
+            point = await self._points.get(named[1], named[0])
+            if point is None:
+                raise ObjectLambdaError("NoSuchAccessPoint")
+            return point, raw_path
+        aliased = self._hosts.alias(host, raw_path)
+        if aliased is None:
             raise ObjectLambdaError(
-                "InvalidRequest", "The request's host names no Object Lambda access point"
+                "InvalidRequest", "The request names no Object Lambda access point"
             )
-        point = await self._points.get(named[1], named[0])
+        point = await self._points.by_alias(aliased[0])
         if point is None:
-            raise ObjectLambdaError("NoSuchAccessPoint")
-        return point
+            raise ObjectLambdaError("InvalidAccessPointAliasError")
+        return point, aliased[1]
+
+    async def _supporting_alias(self, point: ObjectLambdaAccessPoint) -> str:
+        name = point.configuration.supporting_access_point.rsplit("/", 1)[-1]
+        supporting = await self._access_points.get(point.tenant_id, name)
+        if supporting is None:
+            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
+        return supporting.alias
+
+    def _operation(
+        self,
+        method: str,
+        supporting: str,
+        rest: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+    ) -> str:
+        """The S3 operation of the request, as S3's router names it."""
+        if self._s3 is None:
+            raise ObjectLambdaError("NotImplemented", "The S3 API is not reachable from here")
+        operation = self._s3.operation(method, f"/{supporting}{rest}", query, headers)
+        if operation is None:
+            raise ObjectLambdaError("MethodNotAllowed")
+        return operation
+
+    async def _pass_through(
+        self,
+        point: ObjectLambdaAccessPoint,
+        supporting: str,
+        operation: str,
+        rest: str,
+        query: dict[str, str],
+        authenticated: Authenticated,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """An operation the configuration does not transform, answered by the S3 API through
+        the supporting access point's alias as the caller (``passthrough.py``), once the
+        Object Lambda access point's policy and the caller's allow its action."""
+        action = object_lambda_action(operation, query)
+        if self._s3 is None or (action is None and operation not in ANSWERED_WITHOUT_ACTION):
+            raise ObjectLambdaError(
+                "InvalidRequest", f"{operation} is not supported through an Object Lambda access "
+                "point"
+            )  # fmt: skip
+        arn = point.arn(self._settings.region)
+        if action is not None and not await self._allowed(
+            authenticated.principal, action, arn, scope, point.policy, point.tenant_id
+        ):
+            raise ObjectLambdaError("AccessDenied")
+        forwarded = forwarded_scope(scope, f"/{supporting}{rest}", self._settings.s3_domain,
+            authenticated)  # fmt: skip
+        await self._s3(forwarded, receive, send)
 
     async def _allowed(
         self,
@@ -258,6 +381,9 @@ class ObjectLambdaApp:
     async def _get(
         self,
         point: ObjectLambdaAccessPoint,
+        supporting_alias: str,
+        operation: str,
+        key: str,
         authenticated: Authenticated,
         headers: dict[str, str],
         raw_path: str,
@@ -266,21 +392,11 @@ class ObjectLambdaApp:
         request_id: str,
         pending: Pending,
     ) -> tuple[Response, asyncio.Task[FunctionOutcome] | None]:
+        """An operation the configuration transforms (GetObject, HeadObject, the listings)."""
         principal = authenticated.principal
         region = self._settings.region
         arn = point.arn(region)
-        key = _key(raw_path)
         query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        if scope["method"] == "HEAD":
-            operation = "HeadObject"
-        elif not key:
-            operation = "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
-        else:
-            operation = "GetObject"
-        if operation == "HeadObject" and not key:
-            raise ObjectLambdaError(
-                "NotImplemented", "HeadBucket through an Object Lambda access point is not served"
-            )
         if not await self._allowed(principal, OPERATION_ACTIONS[operation], arn, scope,
                 point.policy, point.tenant_id):  # fmt: skip
             raise ObjectLambdaError("AccessDenied")
@@ -302,23 +418,14 @@ class ObjectLambdaApp:
                 "NotImplemented", "This Object Lambda access point does not serve partNumber"
             )
         transformation = configuration.transformation_for(operation)
-        if transformation is None:
-            # AWS passes an operation it does not transform through to the supporting
-            # access point: not served here.
-            raise ObjectLambdaError(
-                "NotImplemented",
-                f"This Object Lambda access point does not transform {operation}",
-            )
+        if transformation is None:  # the caller checked; the configuration is one read
+            raise ObjectLambdaError("InternalError")
         function = transformation.function_arn
         if principal.tenant_id != point.tenant_id or not await self._allowed(
             principal, _INVOKE_ACTION, function, scope
         ):
             # Another account's caller would need the function's own policy: not served.
             raise ObjectLambdaError("LambdaPermissionError")
-        supporting_name = configuration.supporting_access_point.rsplit("/", 1)[-1]
-        supporting = await self._access_points.get(point.tenant_id, supporting_name)
-        if supporting is None:
-            raise ObjectLambdaError("NoSuchAccessPoint", "The supporting access point is gone")
         if operation != "GetObject":
             # The function's return value is the answer (``returned.py``).
             params = {k: v for k, v in query.items() if not k.lower().startswith("x-amz-")}
@@ -330,7 +437,7 @@ class ObjectLambdaApp:
                 input_url=await self._input_url(
                     authenticated,
                     headers,
-                    supporting.alias,
+                    supporting_alias,
                     key,
                     "HEAD" if key else "GET",
                     params if not key else None,
@@ -349,7 +456,7 @@ class ObjectLambdaApp:
             point_arn=arn,
             supporting_arn=configuration.supporting_access_point,
             payload=transformation.function_payload,
-            input_url=await self._input_url(authenticated, headers, supporting.alias, key),
+            input_url=await self._input_url(authenticated, headers, supporting_alias, key),
             output_route=pending.route,
             output_token=pending.token,
             user_url=_user_url(scope, headers, raw_path, raw_query),
@@ -451,14 +558,24 @@ class ObjectLambdaApp:
         )
 
     async def _write(
-        self, principal: Principal, headers: dict[str, str], scope: Scope, receive: Receive
+        self,
+        principal: Principal,
+        signing: SigningContext | None,
+        headers: dict[str, str],
+        scope: Scope,
+        receive: Receive,
     ) -> Response:
         if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
             raise ObjectLambdaError("AccessDenied")
-        if headers.get("x-amz-content-sha256", "").startswith("STREAMING-"):
-            raise ObjectLambdaError("NotImplemented", "aws-chunked bodies are not served here")
         owner = route_owner(headers.get("x-amz-request-route", ""))
         body = _asgi_body(receive, self._settings.body_read_timeout)
+        mode = headers.get("x-amz-content-sha256", "")
+        if mode in STREAMING_MODES:
+            # An aws-chunked body (a streaming SDK's): decoded, each chunk's signature
+            # checked against the seed's, before any byte reaches the caller.
+            headers, body = _dechunked(headers, body, mode, signing)
+        elif mode.startswith("STREAMING-"):
+            raise ObjectLambdaError("InvalidArgument", "x-amz-content-sha256 is not valid")
         if owner is None or owner == self.rendezvous.tag or self._exchange is None:
             await self.deliver(headers, body)
         else:
@@ -557,6 +674,56 @@ async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+class _Relay:
+    """The send of a request: its status, whether and when it began, its body's bytes."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.started_at: float | None = None
+        self.status = 500
+        self.body_bytes = 0
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.started_at = time.perf_counter()
+            self.status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            self.body_bytes += len(message.get("body", b""))
+        await self._send(message)
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("utf-8", "surrogateescape")) for k, v in headers.items()]
+
+
+def _dechunked(
+    headers: dict[str, str], body: AsyncIterator[bytes], mode: str, signing: SigningContext | None
+) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+    """An aws-chunked WriteGetObjectResponse's headers as its payload's (its length the
+    decoded one) and its payload, checked chunk by chunk as it is decoded."""
+    unsigned = mode == STREAMING_UNSIGNED_PAYLOAD_TRAILER
+    if signing is None and not unsigned:
+        raise ObjectLambdaError("InvalidRequest", f"{mode} needs a signed request")
+    declared = headers.get("x-amz-decoded-content-length", "")
+    length = int(declared) if declared.isdigit() else None
+    decoder = AwsChunkedDecoder(mode, None if unsigned else signing, decoded_length=length)
+    decoded = {k: v for k, v in headers.items() if k != "content-length"}
+    if length is not None:
+        decoded["content-length"] = str(length)
+
+    async def payload() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in decoder.decode(body):
+                yield chunk
+        except SigV4Error as exc:
+            wire = to_wire_error(exc)
+            raise wire if wire is not None else ObjectLambdaError("InvalidRequest") from exc
+
+    return decoded, payload()
 
 
 async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:

@@ -30,11 +30,13 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed"),
     "AuthorizationQueryParametersError": (400, "The query authentication is malformed"),
     "ExpiredToken": (400, "The provided token has expired."),
+    "IncompleteBody": (400, "The request body terminated unexpectedly"),
     "InternalError": (500, "We encountered an internal error. Please try again."),
     "InvalidAccessKeyId": (
         403,
         "The AWS Access Key Id you provided does not exist in our records.",
     ),
+    "InvalidAccessPointAliasError": (400, "The access point alias is not valid"),
     "InvalidArgument": (400, "Invalid Argument"),
     "InvalidRequest": (400, "Invalid request"),
     "MethodNotAllowed": (405, "The specified method is not allowed against this resource."),

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from andromede.http.sigv4 import canonical_request, derive_signing_key, sign, string_to_sign
 from andromede.iam.model import Principal, PrincipalKind
+from andromede.storage.object_lambda_points import OBJECT_LAMBDA_ALIAS_SUFFIX
 
 __all__ = [
     "ForwardedAnswer",
@@ -69,6 +70,19 @@ class HostParser:
             label = name[: -len(self._suffix)]
         found = _NAME_ACCOUNT.fullmatch(label) if label else None
         return None if found is None else (found["name"], found["account"])
+
+    def alias(self, host: str, raw_path: str) -> tuple[str, str] | None:
+        """An Object Lambda access point's alias a request names as its bucket (decision
+        0399), and the raw path after it: ``<alias>.<s3 domain>``, or path-style
+        ``/<alias>/…`` on any other host; None when it names none."""
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        name = name.lower().rstrip(".")
+        if name.endswith(self._suffix) and "." not in name[: -len(self._suffix)]:
+            label = name[: -len(self._suffix)]
+            return (label, raw_path or "/") if label.endswith(OBJECT_LAMBDA_ALIAS_SUFFIX) else None
+        first, _, rest = raw_path.removeprefix("/").partition("/")
+        segment = unquote(first)
+        return (segment, "/" + rest) if segment.endswith(OBJECT_LAMBDA_ALIAS_SUFFIX) else None
 
 
 def presigned_get(

@@ -2,8 +2,8 @@
 0384): the function gets the operation's own context (``headObjectContext``,
 ``listObjectsContext``, ``listObjectsV2Context``, each with its ``inputS3Url``) and its
 return value is the answer — ``statusCode``; ``headers`` and ``metadata`` for HeadObject;
-``listResultXml`` for the listings (AWS's JSON ``listBucketResult`` is not served); or
-``errorCode`` and ``errorMessage``."""
+``listResultXml`` or ``listBucketResult`` (its JSON form, ``listing.py``; decision 0399)
+for the listings; or ``errorCode`` and ``errorMessage``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Final
 
 from andromede.http.response import Response
 from andromede.s3objectlambda.errors import FUNCTION_ERROR_CODE, ObjectLambdaError
+from andromede.s3objectlambda.listing import ListingShapeError, list_bucket_result_xml
 
 __all__ = ["CONTEXTS", "OPERATION_ACTIONS", "returned_response"]
 
@@ -68,6 +69,13 @@ def returned_response(operation: str, payload: bytes) -> Response:
         out += [(f"x-amz-meta-{str(name).lower()}", _text(v)) for name, v in metadata.items()]
         return Response(status=status, headers=out, head=True)
     xml = answer.get("listResultXml")
-    if not isinstance(xml, str):
-        raise _invalid("has no listResultXml (listBucketResult is not served)")
-    return Response(status=status, headers=[("Content-Type", "application/xml")], body=xml.encode())
+    if isinstance(xml, str):
+        body = xml.encode()
+    elif "listBucketResult" in answer:
+        try:
+            body = list_bucket_result_xml(operation, answer["listBucketResult"])
+        except ListingShapeError as exc:
+            raise _invalid(f"has a listBucketResult not of AWS's shape: {exc}") from exc
+    else:
+        raise _invalid("has neither listResultXml nor listBucketResult")
+    return Response(status=status, headers=[("Content-Type", "application/xml")], body=body)

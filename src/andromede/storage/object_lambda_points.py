@@ -132,6 +132,10 @@ class ObjectLambdaStore(Protocol):
 
     async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None: ...
 
+    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
+        """The Object Lambda access point of that alias, whatever its account (0399)."""
+        ...
+
     async def list(
         self, tenant_id: str, *, after: str | None, limit: int
     ) -> Sequence[ObjectLambdaAccessPoint]:
@@ -165,6 +169,9 @@ class MemoryObjectLambdaStore:
 
     async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None:
         return self._points.get((tenant_id, name))
+
+    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
+        return next((p for p in self._points.values() if p.alias == alias), None)
 
     async def list(
         self, tenant_id: str, *, after: str | None, limit: int
@@ -251,6 +258,11 @@ class SqlObjectLambdaStore:
 
     async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None:
         query = sa.select(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
+        row = await self._db.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _point(row)
+
+    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
+        query = sa.select(_T).where(_T.c.alias == alias)  # unique: the table's constraint
         row = await self._db.read(lambda conn: conn.execute(query).first())
         return None if row is None else _point(row)
 

@@ -107,6 +107,7 @@ from andromede.metrics.sink import MetricsSink
 from andromede.notifications.delivery import Deliverer
 from andromede.notifications.pubsub import PubSubService
 from andromede.queues.service import QueueService
+from andromede.s3.app import S3App
 from andromede.s3.authorise import S3Authoriser
 from andromede.secretsapi.app import SecretsApp
 from andromede.settings import Settings
@@ -296,11 +297,13 @@ def lambda_api(
     queues: QueueService | None = None,
     pubsub: PubSubService | None = None,
     metrics: MetricsSink | None = None,
+    s3: S3App | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Lambda's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its functions, versions, code and queued invocations); with ``background``, the worker
     of the queued Event invocations started into it; with ``metrics``, the platform's sink
-    its ``AWS/Lambda`` metrics are recorded into (decision 0323)."""
+    its ``AWS/Lambda`` metrics are recorded into (decision 0323); ``s3``, the S3 API Object
+    Lambda access points pass operations on to and take their aliases from (0399)."""
     store = SqlFunctionStore(db)
     roles = FunctionRoles(identity, settings.region)
     service = FunctionsService(
@@ -394,7 +397,8 @@ def lambda_api(
     app.invocations = invocations
     apis[LambdaApp.name] = app
     # S3 Object Lambda's functions, run for the caller (decision 0384).
-    object_lambda(apis, settings, db, identity, audit, rate_limiter, invocations, background)
+    object_lambda(apis, settings, db, identity, audit, rate_limiter, invocations, background, s3,
+        metrics)  # fmt: skip
     if notified is not None:  # SNS's lambda subscriptions, S3's functions (0293)
         notified.find = lambda_invocations(apis)
     secrets = apis.get(SecretsApp.name)

@@ -32,6 +32,7 @@ from andromede.storage.object_lambda_points import (
     ObjectLambdaConfiguration,
     Transformation,
 )
+from andromede.wiring.object_lambda import supporting_s3
 from support.s3app import REGION, Client, Reply, in_process_client
 
 Handler = Callable[[dict[str, Any]], Awaitable[FunctionOutcome]]
@@ -167,9 +168,11 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
 
         def make(folder: Path | None) -> ObjectLambdaApp:
             return ObjectLambdaApp(points, access_points, identity, s3.audit, settings, runs,
-                sandbox_endpoint="http://127.0.0.1:9001", exchange_folder=folder)  # fmt: skip
+                sandbox_endpoint="http://127.0.0.1:9001", exchange_folder=folder,
+                supporting_s3=supporting_s3(s3.app, settings))  # fmt: skip
 
         holder.append(World(s3, make(None), points, make))
+        s3.app.object_lambda = holder[0].app  # the alias as a bucket name (decision 0399)
         yield holder[0]
 
 
@@ -381,12 +384,11 @@ async def test_unknown_access_points_and_operations(world: World) -> None:
     host = f"nope-{world.s3.tenant_id}.s3.localhost:9000"
     reply = await signed(world.app, credentials, "GET", host, "/notes.txt")
     assert (reply.status, b"NoSuchAccessPoint" in reply.body) == (404, True)
-    reply = await signed(world.app, credentials, "PUT", world.host, "/notes.txt", b"x")
-    assert reply.status == 501
-    reply = await signed(world.app, credentials, "HEAD", world.host, "/notes.txt")
-    assert (reply.status, reply.body) == (501, b"")  # HeadObject not served; no document
-    reply = await signed(world.app, credentials, "GET", world.host, "/")
-    assert reply.status == 501
+    # Bucket configuration is not served through an Object Lambda access point (0399).
+    reply = await signed(world.app, credentials, "PUT", world.host, "/?policy", b"{}")
+    assert (reply.status, b"<Code>InvalidRequest</Code>" in reply.body) == (400, True)
+    reply = await signed(world.app, credentials, "HEAD", world.host, "/missing.txt")
+    assert (reply.status, reply.body) == (404, b"")  # no document in a HEAD's answer
     reply = await signed(world.app, credentials, "GET", world.host, "/notes.txt",
         headers={"Range": "bytes=0-1"})  # fmt: skip
     assert reply.status == 501  # GetObject-Range not among the allowed features
@@ -501,6 +503,8 @@ async def test_head_object_and_listings_answer_with_the_functions_return(world: 
     world.handler[0] = garbled
     listed = await signed(world.app, credentials, "GET", world.host, "/?list-type=2")
     assert listed.status == 400 and b"<Code>LambdaInvalidResponse</Code>" in listed.body
-    # ListObjects (version 1) is not among the transformed actions: not served.
+    # ListObjects (version 1) is not among the transformed actions: the supporting access
+    # point answers it, untransformed (decision 0399).
     listed = await signed(world.app, credentials, "GET", world.host, "/")
-    assert listed.status == 501
+    assert listed.status == 200, listed.body
+    assert b"<Key>notes.txt</Key>" in listed.body

@@ -19,6 +19,7 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from andromede.http.chunked import AwsChunkedDecoder
 from andromede.http.sigv4 import (
     STREAMING_PAYLOAD,
     STREAMING_PAYLOAD_TRAILER,
@@ -28,7 +29,6 @@ from andromede.http.sigv4 import (
     parse_authentication,
     verify,
 )
-from andromede.s3.chunked import AwsChunkedDecoder
 from support.awschunked import encode_signed
 
 # --------------------------------------------------------------------------- AWS's examples
