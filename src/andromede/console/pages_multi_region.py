@@ -52,8 +52,9 @@ __all__ = ["ROUTES"]
 
 _URL: Final = f"{CONSOLE_PATH}/multi-region-access-points"
 _MAX_BUCKETS: Final = 17  # S3 Control's limit of Regions a Multi-Region Access Point spans
-# A request token ARN is under 200 characters; a longer ``operation`` is not one, not sent.
-_MAX_TOKEN: Final = 256
+# DescribeMultiRegionAccessPointOperation's bound on a request token ARN (``arn:.+``, 1 to
+# 1024 characters): an ``operation`` past it, or not an ARN, is not one and is not sent.
+_MAX_TOKEN: Final = 1024
 
 
 def _labels(request: Request) -> list[tuple[str, str]]:
