@@ -1,13 +1,15 @@
 """The console's Multi-Region Access Point pages (decision 0391) in a real browser: Debian's
 Chromium driven by Playwright (tests/support/console_browser.py; skipped without Chromium or
 Playwright) against an ``andromede serve`` of two Regions. An IAM user allowed S3 makes a
-Multi-Region Access Point over a bucket of each Region (made with boto3), reads its alias
-and ARN, dials eu-fr-1 to 0 and deletes it — each checked with S3 Control through boto3, with
-no script error or CSP violation."""
+Multi-Region Access Point over a bucket of each Region (made with boto3), Block Public Access
+left all on as the form offers it, reads its alias and ARN, dials eu-fr-1 to 0, gives it a
+policy (decision 0401: the page then shows the operation SUCCEEDED) and deletes it — each
+checked with S3 Control through boto3, with no script error or CSP violation."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -64,10 +66,12 @@ def test_a_multi_region_access_point_made_dialled_and_deleted_in_the_browser(
         page.check(f"#mrap-bucket-{french}")
         page.check(f"#mrap-bucket-{german}")
         page.click("#create-mrap")
-        page.wait_for_url(f"{console}/multi-region-access-points/global")
+        page.wait_for_url(re.compile(rf"{console}/multi-region-access-points/global\?operation=.+"))
         point = control.get_multi_region_access_point(AccountId=tenant.account, Name="global")
         alias = point["AccessPoint"]["Alias"]
         assert page.inner_text("#mrap-alias") == alias
+        assert set(point["AccessPoint"]["PublicAccessBlock"].values()) == {True}
+        assert page.inner_text("#mrap-operation-status") == "SUCCEEDED"
         arn = f"arn:aws:s3::{tenant.account}:accesspoint/{alias}"
         assert page.inner_text("#mrap-arn") == arn
         assert page.locator("tr.mrap-route").count() == 2
@@ -80,9 +84,21 @@ def test_a_multi_region_access_point_made_dialled_and_deleted_in_the_browser(
         assert dials == {FR: 0, DE: 100}
         assert page.input_value(f"#dial-{FR}") == "0"
 
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
+                  "Principal": "*", "Action": "s3:DeleteObject",
+                  "Resource": f"{arn}/object/*"}]}  # fmt: skip
+        page.fill("#mrap-policy-text", json.dumps(policy))
+        page.click("#save-mrap-policy")
+        page.wait_for_url(re.compile(r".*/global\?operation=.*put-policy.*"))
+        assert page.inner_text("#mrap-operation-name") == "PutMultiRegionAccessPointPolicy"
+        assert page.inner_text("#mrap-operation-status") == "SUCCEEDED"
+        held = control.get_multi_region_access_point_policy(AccountId=tenant.account, Name="global")
+        assert json.loads(held["Policy"]["Established"]["Policy"]) == policy
+        assert "s3:DeleteObject" in page.inner_text("#mrap-policy")
+
         page.check("#delete-mrap-form input[name=confirm]")
         page.click("#delete-mrap")
-        page.wait_for_url(f"{console}/multi-region-access-points")
+        page.wait_for_url(re.compile(rf"{console}/multi-region-access-points\?operation=.+"))
         page.wait_for_selector("#no-mraps")
         assert (
             control.list_multi_region_access_points(AccountId=tenant.account)["AccessPoints"] == []

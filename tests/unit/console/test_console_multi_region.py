@@ -76,7 +76,7 @@ async def test_created_shown_dialled_and_deleted(console: ConsoleHarness) -> Non
             PAGE, data={"csrf": token, "name": "docs", **_bucket_fields(empty, "mr-fr", "mr-de")}
         )
         assert created.status_code == 303, created.text
-        assert created.headers["location"] == f"/console{PAGE}/docs"
+        assert created.headers["location"].split("?")[0] == f"/console{PAGE}/docs"
         held = await _store(console).get(tenant, "docs")
         assert held is not None
         assert {(r.bucket, r.region) for r in held.routes} == {
@@ -137,3 +137,124 @@ async def test_the_pages_in_french(console: ConsoleHarness) -> None:
         assert page.status_code == 200, page.text
         assert "Points d’accès multi-Régions" in page.text  # noqa: RUF001 - French apostrophe
         assert "Aucun point d’accès multi-Régions." in page.text  # noqa: RUF001
+
+
+def _switches(page: httpx.Response) -> dict[str, bool]:
+    """The create form's Block Public Access checkboxes: ticked or not."""
+    found = re.findall(r'name="(\w+)" value="yes" id="mrap-switch-\w+"( checked)?', page.text)
+    return {name: bool(checked) for name, checked in found}
+
+
+def _operation(page: httpx.Response) -> tuple[str, str]:
+    named = re.search(r'id="mrap-operation-name">([^<]*)<', page.text)
+    status = re.search(r'id="mrap-operation-status">([^<]*)<', page.text)
+    assert named is not None and status is not None, page.text
+    return named[1], status[1]
+
+
+async def test_block_public_access_policy_and_operations(console: ConsoleHarness) -> None:
+    """Decision 0401: the Block Public Access switches chosen at creation (all on unless
+    unticked), the policy edited through PutMultiRegionAccessPointPolicy (refusals shown
+    with the policy as typed) and shown with its status, and each asynchronous call's
+    operation as DescribeMultiRegionAccessPointOperation answers its token."""
+    async with console.client() as client:
+        tenant = await sign_in_root(console, client)
+        token = await csrf(client)
+        await _buckets(client, token)
+        empty = await client.get(PAGE)
+        every = {
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        }
+        assert _switches(empty) == dict.fromkeys(every, True)
+        refused = await client.post(
+            PAGE, data={"csrf": token, "name": "bad", "BlockPublicAcls": "yes",
+                        **_bucket_fields(empty, "mr-fr", "mr-fr2")},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert _switches(refused) == {s: s == "BlockPublicAcls" for s in every}
+
+        strict = await client.post(
+            PAGE, data={"csrf": token, "name": "strict", **dict.fromkeys(every, "yes"),
+                        **_bucket_fields(empty, "mr-fr")},
+        )  # fmt: skip
+        assert strict.status_code == 303, strict.text
+        location = strict.headers["location"]
+        assert location.startswith(f"/console{PAGE}/strict?operation=arn%3Aaws%3As3%3A")
+        shown = await client.get(location.removeprefix("/console"))
+        assert _operation(shown) == ("CreateMultiRegionAccessPoint", "SUCCEEDED")
+        assert "Block new public ACLs (<code>BlockPublicAcls</code>): On" in shown.text
+        held = await _store(console).get(tenant, "strict")
+        assert held is not None and held.public_access_block.block_public_policy
+        strict_arn = held.arn
+
+        opened = await client.post(
+            PAGE, data={"csrf": token, "name": "open", "BlockPublicAcls": "yes",
+                        **_bucket_fields(empty, "mr-fr", "mr-de")},
+        )  # fmt: skip
+        assert opened.status_code == 303, opened.text
+        held = await _store(console).get(tenant, "open")
+        assert held is not None
+        block = held.public_access_block
+        assert block.block_public_acls and not block.block_public_policy
+        assert not block.ignore_public_acls and not block.restrict_public_buckets
+        assert "(<code>BlockPublicPolicy</code>): Off" in (await client.get(f"{PAGE}/open")).text
+
+        def public_to(arn: str) -> str:
+            return json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                               "Principal": "*", "Action": "s3:GetObject",
+                               "Resource": f"{arn}/object/*"}]})  # fmt: skip
+
+        public = public_to(held.arn)
+        blocked = await client.post(
+            f"{PAGE}/strict/policy", data={"csrf": token, "policy": public_to(strict_arn)}
+        )
+        assert blocked.status_code == 403, blocked.text
+        assert "AccessDenied" in blocked.text
+        assert 'id="mrap-policy-text"' in blocked.text and "s3:GetObject" in blocked.text
+        strict_held = await _store(console).get(tenant, "strict")
+        assert strict_held is not None and strict_held.policy is None
+        malformed = await client.post(
+            f"{PAGE}/open/policy", data={"csrf": token, "policy": "{not json"}
+        )
+        assert malformed.status_code == 400, malformed.text
+        assert "{not json</textarea>" in malformed.text
+        forged = await client.post(f"{PAGE}/open/policy", data={"csrf": "x", "policy": public})
+        assert forged.status_code == 403
+        held = await _store(console).get(tenant, "open")
+        assert held is not None and held.policy is None
+
+        put = await client.post(f"{PAGE}/open/policy", data={"csrf": token, "policy": public})
+        assert put.status_code == 303, put.text
+        held = await _store(console).get(tenant, "open")
+        assert held is not None and held.policy is not None
+        assert json.loads(held.policy) == json.loads(public)
+        page = await client.get(put.headers["location"].removeprefix("/console"))
+        assert _operation(page) == ("PutMultiRegionAccessPointPolicy", "SUCCEEDED")
+        assert 'id="mrap-policy-status">This policy is public.' in page.text
+        private = public_to(strict_arn).replace(
+            '"Principal": "*"', f'"Principal": {{"AWS": "{tenant}"}}'
+        )
+        assert (await client.post(
+            f"{PAGE}/strict/policy", data={"csrf": token, "policy": private}
+        )).status_code == 303  # fmt: skip
+        page = await client.get(f"{PAGE}/strict")
+        assert 'id="mrap-policy-status">This policy is not public.' in page.text
+        assert 'id="mrap-operation' not in page.text  # no token, no operation shown
+
+        stranger = await client.get(
+            f"{PAGE}/open",
+            params={"operation": f"arn:aws:s3:eu-fr-1:{tenant}:async-request/mrap/put-policy/0"},
+        )
+        assert stranger.status_code == 200
+        assert (
+            'id="mrap-operation-error"' in stranger.text and "NoSuchAsyncRequest" in stranger.text
+        )
+
+        deleted = await client.post(f"{PAGE}/open/delete", data={"csrf": token, "confirm": "yes"})
+        assert deleted.status_code == 303, deleted.text
+        listed = await client.get(deleted.headers["location"].removeprefix("/console"))
+        assert _operation(listed) == ("DeleteMultiRegionAccessPoint", "SUCCEEDED")
+        assert 'id="mrap-open"' not in listed.text
