@@ -83,6 +83,9 @@ def _configuration(version: FunctionVersion) -> str:
             "dead_letter_target": version.dead_letter_target,
             # decision 0302; absent from a version written before layers: none
             "layers": [[x.arn, x.code_size, x.unzipped_size] for x in version.layers],
+            # decision 0394; absent from a version written before: unsigned
+            "signing_profile_version_arn": version.signing_profile_version_arn,
+            "signing_job_arn": version.signing_job_arn,
         },
         sort_keys=True,
     )
@@ -123,6 +126,8 @@ def _version(row: Any) -> FunctionVersion:
             FunctionLayer(str(arn), int(size), int(unzipped))
             for arn, size, unzipped in fields.get("layers", [])
         ),
+        signing_profile_version_arn=str(fields.get("signing_profile_version_arn", "")),
+        signing_job_arn=str(fields.get("signing_job_arn", "")),
     )
 
 

@@ -51,6 +51,9 @@ def configuration(
         shape["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target}
     if version.layers:  # decision 0302
         shape["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in version.layers]
+    if version.signing_profile_version_arn:  # decision 0394: the package was signed
+        shape["SigningProfileVersionArn"] = version.signing_profile_version_arn
+        shape["SigningJobArn"] = version.signing_job_arn
     return shape
 
 

@@ -50,7 +50,11 @@ def signature_reader(signer: SignerService) -> SignatureReader:
         if found is None:
             return None
         return CodeSignature(
-            found.profile_version_arn, found.signed_at, found.expires_at, found.revoked
+            found.profile_version_arn,
+            found.job_arn,
+            found.signed_at,
+            found.expires_at,
+            found.revoked,
         )
 
     return read
