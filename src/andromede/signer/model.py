@@ -172,6 +172,10 @@ class SigningJob:
     revoked_at: int | None = None
     revoked_by: str | None = None
     revoked_reason: str | None = None
+    # StartSigningJob's clientRequestToken, and the digest of the request it came with: the
+    # same token answers this job again, another request under it is refused (decision 0394).
+    client_token: str = ""
+    request_digest: str = ""
 
     def replaced(self, **changes: Any) -> SigningJob:
         return replace(self, **changes)

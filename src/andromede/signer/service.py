@@ -13,6 +13,10 @@ the call answers, which AWS's clients, polling DescribeSigningJob, take as a fas
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -56,6 +60,15 @@ from andromede.signer.store import SignerStore
 __all__ = ["ObjectAccess", "Sealer", "SignerLimits", "SignerService", "VerifiedSignature"]
 
 _REASON: Final = 500  # RevocationReasonString's bound
+_TOKEN: Final = 256  # the model leaves clientRequestToken unbounded; the record is not
+_MAX_TAGS: Final = 200
+# TagKey's pattern in the API model, never the aws: prefix; its "+-=" is a range, as AWS's
+# (it takes digits, spaces excepted: "team1" is a key, "my team" not).
+_TAG_KEY: Final = re.compile(r"(?!aws:)[a-zA-Z+-=._:/]{1,128}")
+_PROFILE_ARN: Final = re.compile(
+    r"arn:aws:signer:(?P<region>[^:]+):(?P<account>[0-9a-zA-Z]+):/signing-profiles/"
+    r"(?P<name>[a-zA-Z0-9_]{2,64})"
+)
 
 
 class Sealer(Protocol):
@@ -185,6 +198,34 @@ class SignerService:
             return [p for p in found if p.status in statuses]
         return [p for p in found if include_canceled or p.status != ProfileStatus.CANCELED]
 
+    async def profile_by_arn(self, tenant_id: str, arn: object) -> SigningProfile:
+        """The account's profile a profile ARN names (Signer's tag operations name it so);
+        ProfileNotFound for another account's, another Region's or a malformed ARN."""
+        found = _PROFILE_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if found is None or found["region"] != self.region or found["account"] != tenant_id:
+            raise ProfileNotFound(f"The signing profile {str(arn)[:256]} does not exist")
+        return await self.profile(tenant_id, found["name"])
+
+    async def tag_profile(self, tenant_id: str, arn: object, tags: object) -> None:
+        profile = await self.profile_by_arn(tenant_id, arn)
+        if not tags:
+            raise InvalidSignerInput("tags must name at least one tag")
+        merged = {**profile.tags, **_tags(tags)}
+        if len(merged) > _MAX_TAGS:
+            raise InvalidSignerInput(f"A signing profile holds at most {_MAX_TAGS} tags")
+        await self.store.replace_profile(profile.replaced(tags=merged))
+
+    async def untag_profile(self, tenant_id: str, arn: object, keys: object) -> None:
+        profile = await self.profile_by_arn(tenant_id, arn)
+        if (
+            not isinstance(keys, list)
+            or not 1 <= len(keys) <= _MAX_TAGS
+            or not all(isinstance(k, str) and _TAG_KEY.fullmatch(k) for k in keys)
+        ):
+            raise InvalidSignerInput(f"tagKeys must list 1 to {_MAX_TAGS} tag keys")
+        kept = {k: v for k, v in profile.tags.items() if k not in keys}
+        await self.store.replace_profile(profile.replaced(tags=kept))
+
     async def cancel_profile(self, tenant_id: str, name: str) -> None:
         profile = await self.profile(tenant_id, name)
         if profile.status == ProfileStatus.ACTIVE:
@@ -220,8 +261,23 @@ class SignerService:
     async def start_job(
         self, caller: object, tenant_id: str, params: dict[str, Any], requested_by: str
     ) -> SigningJob:
+        """The job ``params`` asks for, run; the same ``clientRequestToken`` with the same
+        request answers the job it started (AWS: "all calls after the first that use this
+        token return the same response as the first call"); with another request, refused."""
         if params.get("profileOwner") not in (None, tenant_id):
             raise InvalidSignerInput("profileOwner must be the caller's account")
+        token = params.get("clientRequestToken", "")
+        if not isinstance(token, str) or len(token) > _TOKEN:
+            raise InvalidSignerInput(f"clientRequestToken must be at most {_TOKEN} characters")
+        digest = _request_digest(params)
+        if token:
+            for earlier in await self.store.jobs(tenant_id):
+                if earlier.client_token == token:
+                    if not hmac.compare_digest(earlier.request_digest, digest):
+                        raise InvalidSignerInput(
+                            "clientRequestToken was already used for a different request"
+                        )
+                    return earlier
         profile = await self.profile(tenant_id, _text(params.get("profileName"), "profileName"))
         source = _member(_member(params, "source"), "s3")
         destination = _member(_member(params, "destination"), "s3")
@@ -241,6 +297,8 @@ class SignerService:
             destination_prefix=prefix,
             requested_by=requested_by,
             created=self._clock(),
+            client_token=token,
+            request_digest=digest,
         )
         if profile.status != ProfileStatus.ACTIVE:
             raise InvalidSignerInput(f"The signing profile {profile.name} is not Active")
@@ -381,15 +439,26 @@ def _reason(value: object) -> str:
 
 
 def _tags(value: object) -> dict[str, str]:
+    """Tags as AWS Signer bounds them: at most 200; a key of 1 to 128 of its characters, not
+    starting with ``aws:``; a value of at most 256."""
     if value is None:
         return {}
     if (
         not isinstance(value, dict)
-        or len(value) > 200
+        or len(value) > _MAX_TAGS
         or not all(
-            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 256
+            isinstance(k, str) and _TAG_KEY.fullmatch(k) and isinstance(v, str) and len(v) <= 256
             for k, v in value.items()
         )
     ):
-        raise InvalidSignerInput("tags must map at most 200 keys to string values")
+        raise InvalidSignerInput(
+            f"tags must map at most {_MAX_TAGS} keys (1 to 128 characters, not aws:) to values "
+            "of at most 256 characters"
+        )
     return dict(value)
+
+
+def _request_digest(params: dict[str, Any]) -> str:
+    """What a clientRequestToken's request asked, to tell a retry from another request."""
+    asked = {k: params.get(k) for k in ("profileName", "profileOwner", "source", "destination")}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()

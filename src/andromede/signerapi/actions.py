@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
 from andromede.signer.model import PLATFORMS, JobStatus, SigningJob, SigningProfile
 from andromede.signer.service import SignerService
 from andromede.signerapi.errors import SignerWireError
@@ -243,6 +244,45 @@ async def list_signing_platforms(call: SignerCall) -> dict[str, Any]:
     }
 
 
+async def _on_tagged(call: SignerCall, action: str) -> str:
+    arn = call.params.get("resourceArn")
+    if not isinstance(arn, str):
+        raise SignerWireError("BadRequestException", "resourceArn is required")
+    call.resources.append(arn)
+    await call.authorise(f"signer:{action}", arn, {})
+    return arn
+
+
+async def _tagging(work: Awaitable[Any]) -> Any:
+    """The tag operations' own errors, as the model lists them: NotFoundException for a
+    profile that is not the caller's, BadRequestException for tags AWS refuses."""
+    try:
+        return await work
+    except ProfileNotFound as exc:
+        raise SignerWireError("NotFoundException", str(exc)) from None
+    except InvalidSignerInput as exc:
+        raise SignerWireError("BadRequestException", str(exc)) from None
+
+
+async def tag_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "TagResource")
+    await _tagging(call.signer.tag_profile(call.tenant_id, arn, call.params.get("tags")))
+    return {}
+
+
+async def untag_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "UntagResource")
+    keys = call.params.get("tagKeys")
+    await _tagging(call.signer.untag_profile(call.tenant_id, arn, keys))
+    return {}
+
+
+async def list_tags_for_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "ListTagsForResource")
+    profile = await _tagging(call.signer.profile_by_arn(call.tenant_id, arn))
+    return {"tags": dict(profile.tags)}
+
+
 ACTIONS: Final[dict[str, Handler]] = {
     "PutSigningProfile": put_signing_profile,
     "GetSigningProfile": get_signing_profile,
@@ -255,4 +295,7 @@ ACTIONS: Final[dict[str, Handler]] = {
     "RevokeSignature": revoke_signature,
     "GetSigningPlatform": get_signing_platform,
     "ListSigningPlatforms": list_signing_platforms,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
 }

@@ -1,7 +1,8 @@
 """The restJson1 protocol AWS Signer speaks (decision 0386), as a
 :class:`~andromede.awsjson.endpoint.RequestWire`: the operation is the method and path
 (``PUT /signing-profiles/<name>`` puts a profile, ``POST /signing-jobs`` starts a job…), its
-parameters the path's, the query string's and the JSON body's members; an answer is JSON,
+parameters the path's, the query string's and the JSON body's members (``statuses`` and
+``tagKeys`` as lists); an answer is JSON,
 an error its status, the ``x-amzn-ErrorType`` header and ``{"message", "code"}``."""
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _ROUTES: Final = tuple(
         ("PUT", rf"{_JOB}/revoke", "RevokeSignature"),
         ("GET", r"/signing-platforms/(?P<platformId>[^/]+)", "GetSigningPlatform"),
         ("GET", r"/signing-platforms/?", "ListSigningPlatforms"),
+        # decision 0394: the ARN, percent-encoded by the clients, decoded here, has slashes
+        ("POST", r"/tags/(?P<resourceArn>arn:.+)", "TagResource"),
+        ("DELETE", r"/tags/(?P<resourceArn>arn:.+)", "UntagResource"),
+        ("GET", r"/tags/(?P<resourceArn>arn:.+)", "ListTagsForResource"),
     )
 )
 # Query members, by the model's names; ``statuses`` is a list.
@@ -77,8 +82,8 @@ class RestJsonWire:
             params.update(body)
         query = parse_qs(request.scope.get("query_string", b"").decode("utf-8", "replace"))
         for name, values in query.items():
-            if name == "statuses":
-                params["statuses"] = values
+            if name in ("statuses", "tagKeys"):
+                params[name] = values
             elif name in _QUERY:
                 params[name] = values[-1]
         params.update(route(request.scope["method"], request.scope["path"])[1])

@@ -6,6 +6,7 @@ a job whose object cannot be read fails with its reason."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def _job(profile: str = "ci_signer", key: str = "app.zip") -> dict[str, Any]:
         "profileName": profile,
         "source": {"s3": {"bucketName": "src", "key": key, "version": "1"}},
         "destination": {"s3": {"bucketName": "dst", "prefix": "signed/"}},
-        "clientRequestToken": "t",
+        # a fresh token: the same one would answer the first job again (decision 0394)
+        "clientRequestToken": uuid.uuid4().hex,
     }
 
 
