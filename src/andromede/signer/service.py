@@ -38,6 +38,7 @@ from andromede.signer.errors import (
     JobNotFound,
     ProfileNotFound,
     SignatureInvalid,
+    SignerAccessDenied,
     SignerConflict,
     SignerError,
     SignerQuota,
@@ -55,6 +56,7 @@ from andromede.signer.model import (
     parse_version_arn,
     profile_arn,
 )
+from andromede.signer.permissions import grants, new_permission
 from andromede.signer.store import SignerStore
 
 __all__ = ["ObjectAccess", "Sealer", "SignerLimits", "SignerService", "VerifiedSignature"]
@@ -94,6 +96,7 @@ class ObjectAccess(Protocol):
 class SignerLimits:
     max_profiles: int = 100
     max_object_bytes: int = 50 * 1024 * 1024
+    max_profile_permissions: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,54 @@ class SignerService:
         kept = {k: v for k, v in profile.tags.items() if k not in keys}
         await self.store.replace_profile(profile.replaced(tags=kept))
 
+    async def shared_profile(
+        self, tenant_id: str, caller_arn: str, owner: str, name: str, action: str
+    ) -> SigningProfile:
+        """The profile ``owner`` holds under ``name``, used by a caller of ``tenant_id``: its
+        own, or another account's whose permissions grant the caller ``action`` (decision
+        0394). Another account's profile that does not grant it, or that does not exist, is
+        SignerAccessDenied alike, so a stranger learns nothing of an account's names."""
+        if owner == tenant_id:
+            return await self.profile(tenant_id, name)
+        found = await self.store.profile(owner, name)
+        if found is None or not grants(
+            found.permissions, action, tenant_id, caller_arn, found.version
+        ):
+            raise SignerAccessDenied(f"The signing profile {name} does not grant you {action}")
+        return found
+
+    async def add_permission(self, tenant_id: str, name: str, params: dict[str, Any]) -> str:
+        """AddProfilePermission: the statement added, the policy's new revision answered."""
+        profile = await self.profile(tenant_id, name)
+        _check_revision(profile, params.get("revisionId"), required=False)
+        permission = new_permission(params, profile.version)
+        if any(p.statement_id == permission.statement_id for p in profile.permissions):
+            raise SignerConflict(f"A permission {permission.statement_id} already exists")
+        if len(profile.permissions) >= self.limits.max_profile_permissions:
+            raise SignerQuota(
+                f"A signing profile holds at most {self.limits.max_profile_permissions} permissions"
+            )
+        revision = str(uuid.uuid4())
+        changed = profile.replaced(
+            permissions=(*profile.permissions, permission), policy_revision=revision
+        )
+        await self.store.replace_profile(changed)
+        return revision
+
+    async def remove_permission(
+        self, tenant_id: str, name: str, statement_id: object, revision_id: object
+    ) -> str:
+        profile = await self.profile(tenant_id, name)
+        _check_revision(profile, revision_id, required=True)
+        kept = tuple(p for p in profile.permissions if p.statement_id != statement_id)
+        if len(kept) == len(profile.permissions):
+            raise ProfileNotFound(f"The permission {str(statement_id)[:100]} does not exist")
+        revision = str(uuid.uuid4())
+        await self.store.replace_profile(
+            profile.replaced(permissions=kept, policy_revision=revision)
+        )
+        return revision
+
     async def cancel_profile(self, tenant_id: str, name: str) -> None:
         profile = await self.profile(tenant_id, name)
         if profile.status == ProfileStatus.ACTIVE:
@@ -264,21 +315,26 @@ class SignerService:
         """The job ``params`` asks for, run; the same ``clientRequestToken`` with the same
         request answers the job it started (AWS: "all calls after the first that use this
         token return the same response as the first call"); with another request, refused."""
-        if params.get("profileOwner") not in (None, tenant_id):
-            raise InvalidSignerInput("profileOwner must be the caller's account")
+        owner = _owner(params.get("profileOwner"), tenant_id)
         token = params.get("clientRequestToken", "")
         if not isinstance(token, str) or len(token) > _TOKEN:
             raise InvalidSignerInput(f"clientRequestToken must be at most {_TOKEN} characters")
         digest = _request_digest(params)
         if token:
-            for earlier in await self.store.jobs(tenant_id):
-                if earlier.client_token == token:
+            for earlier in await self.store.jobs(owner):
+                if earlier.client_token == token and earlier.invoker_account == tenant_id:
                     if not hmac.compare_digest(earlier.request_digest, digest):
                         raise InvalidSignerInput(
                             "clientRequestToken was already used for a different request"
                         )
                     return earlier
-        profile = await self.profile(tenant_id, _text(params.get("profileName"), "profileName"))
+        profile = await self.shared_profile(
+            tenant_id,
+            requested_by,
+            owner,
+            _text(params.get("profileName"), "profileName"),
+            "signer:StartSigningJob",
+        )
         source = _member(_member(params, "source"), "s3")
         destination = _member(_member(params, "destination"), "s3")
         prefix = destination.get("prefix", "")
@@ -286,7 +342,7 @@ class SignerService:
             raise InvalidSignerInput("destination.s3.prefix must be a string")
         job = SigningJob(
             job_id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
+            tenant_id=owner,
             profile_name=profile.name,
             profile_version=profile.version,
             platform_id=profile.platform_id,
@@ -299,6 +355,7 @@ class SignerService:
             created=self._clock(),
             client_token=token,
             request_digest=digest,
+            invoker="" if owner == tenant_id else tenant_id,
         )
         if profile.status != ProfileStatus.ACTIVE:
             raise InvalidSignerInput(f"The signing profile {profile.name} is not Active")
@@ -313,7 +370,7 @@ class SignerService:
         try:
             data = await self._objects.read(
                 caller,
-                job.tenant_id,
+                job.invoker_account,
                 job.source_bucket,
                 job.source_key,
                 job.source_version,
@@ -332,7 +389,7 @@ class SignerService:
             )
             signed_key = f"{job.destination_prefix}{job.job_id}.zip"
             await self._objects.write(
-                caller, job.tenant_id, job.destination_bucket, signed_key, signed
+                caller, job.invoker_account, job.destination_bucket, signed_key, signed
             )
         except SignerError as exc:
             return _failed(job, self._clock(), str(exc))
@@ -356,7 +413,11 @@ class SignerService:
         return key
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob:
+        """The account's job, or one it started with another account's profile."""
         found = await self.store.job(tenant_id, job_id)
+        if found is None:
+            found = await self.store.job_by_id(job_id)
+            found = found if found is not None and found.invoker == tenant_id else None
         if found is None:
             raise JobNotFound(f"The signing job {job_id[:64]} does not exist")
         return found
@@ -364,10 +425,18 @@ class SignerService:
     async def revoke_signature(
         self, tenant_id: str, job_id: str, params: dict[str, Any], revoked_by: str
     ) -> None:
-        if params.get("jobOwner") not in (None, tenant_id):
-            raise InvalidSignerInput("jobOwner must be the caller's account")
+        """The job's signature revoked: by its profile's account, or by another account its
+        profile grants ``signer:RevokeSignature`` (``jobOwner`` naming the profile's)."""
+        owner = _owner(params.get("jobOwner"), tenant_id)
         reason = _reason(params.get("reason"))
-        job = await self.job(tenant_id, job_id)
+        found = await self.store.job(owner, job_id)
+        if found is None:
+            raise JobNotFound(f"The signing job {job_id[:64]} does not exist")
+        job = found
+        if owner != tenant_id:
+            await self.shared_profile(
+                tenant_id, revoked_by, owner, job.profile_name, "signer:RevokeSignature"
+            )
         if job.status != JobStatus.SUCCEEDED:
             raise InvalidSignerInput("Only a job that succeeded has a signature to revoke")
         if job.revoked_at is None:
@@ -430,6 +499,26 @@ def _member(params: object, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidSignerInput(f"{name} is required")
     return value
+
+
+def _owner(value: object, tenant_id: str) -> str:
+    """The account a ``profileOwner`` or ``jobOwner`` names (AccountId: 12 digits); the
+    caller's when absent."""
+    if value is None or value == tenant_id:
+        return tenant_id
+    if not isinstance(value, str) or re.fullmatch(r"[0-9]{12}", value) is None:
+        raise InvalidSignerInput("The owner must be an AWS account id of 12 digits")
+    return value
+
+
+def _check_revision(profile: SigningProfile, given: object, required: bool) -> None:
+    """A permission change made on the policy revision the caller read, as AWS checks it."""
+    if given is None and not required:
+        return
+    if not isinstance(given, str) or not hmac.compare_digest(
+        given.encode(), profile.policy_revision.encode()
+    ):
+        raise SignerConflict("revisionId is not the profile's current policy revision")
 
 
 def _reason(value: object) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
 from andromede.signer.model import PLATFORMS, JobStatus, SigningJob, SigningProfile
+from andromede.signer.permissions import policy_size
 from andromede.signer.service import SignerService
 from andromede.signerapi.errors import SignerWireError
 
@@ -65,7 +66,7 @@ def _job_shape(signer: SignerService, job: SigningJob) -> dict[str, Any]:
         "platformId": job.platform_id,
         "platformDisplayName": PLATFORMS[job.platform_id]["displayName"],
         "jobOwner": job.tenant_id,
-        "jobInvoker": job.tenant_id,
+        "jobInvoker": job.invoker_account,
     }
     if job.signed_key is not None:
         shape["signedObject"] = {
@@ -96,19 +97,28 @@ def _name(call: SignerCall) -> str:
     return name
 
 
+def _owner(call: SignerCall, member: str) -> str:
+    owner = call.params.get(member)
+    return owner if isinstance(owner, str) and owner else call.tenant_id
+
+
 async def _on_profile(call: SignerCall, action: str) -> str:
+    """The profile's name, once the caller's identity policies allow ``action`` on its ARN
+    (another account's, ``profileOwner``'s, whose own permissions the service checks)."""
     name = _name(call)
-    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-profiles/{name}"
+    owner = _owner(call, "profileOwner")
+    arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-profiles/{name}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
     return name
 
 
-async def _on_job(call: SignerCall, action: str) -> str:
+async def _on_job(call: SignerCall, action: str, owner: str | None = None) -> str:
     job_id = call.params.get("jobId")
     if not isinstance(job_id, str):
         raise SignerWireError("ValidationException", "jobId is required")
-    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-jobs/{job_id}"
+    owner = owner or _owner(call, "jobOwner")
+    arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-jobs/{job_id}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
     return job_id
@@ -125,10 +135,14 @@ async def put_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def get_signing_profile(call: SignerCall) -> dict[str, Any]:
-    if call.params.get("profileOwner") not in (None, call.tenant_id):
-        raise SignerWireError("AccessDeniedException", "Another account's profile is not shared")
     name = await _on_profile(call, "GetSigningProfile")
-    profile = await call.signer.profile(call.tenant_id, name)
+    profile = await call.signer.shared_profile(
+        call.tenant_id,
+        call.caller_arn,
+        _owner(call, "profileOwner"),
+        name,
+        "signer:GetSigningProfile",
+    )
     shape = _profile_shape(call.signer, profile)
     if profile.revoked_at is not None:
         shape["revocationRecord"] = {
@@ -178,6 +192,8 @@ async def start_signing_job(call: SignerCall) -> dict[str, Any]:
 async def describe_signing_job(call: SignerCall) -> dict[str, Any]:
     job_id = await _on_job(call, "DescribeSigningJob")
     job = await call.signer.job(call.tenant_id, job_id)
+    if job.tenant_id != call.tenant_id:  # started with another account's profile: its ARN
+        await _on_job(call, "DescribeSigningJob", job.tenant_id)
     shape = _job_shape(call.signer, job)
     del shape["isRevoked"]
     shape["requestedBy"] = job.requested_by
@@ -283,6 +299,42 @@ async def list_tags_for_resource(call: SignerCall) -> dict[str, Any]:
     return {"tags": dict(profile.tags)}
 
 
+async def add_profile_permission(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "AddProfilePermission")
+    return {"revisionId": await call.signer.add_permission(call.tenant_id, name, call.params)}
+
+
+async def remove_profile_permission(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "RemoveProfilePermission")
+    revision = await call.signer.remove_permission(
+        call.tenant_id, name, call.params.get("statementId"), call.params.get("revisionId")
+    )
+    return {"revisionId": revision}
+
+
+async def list_profile_permissions(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "ListProfilePermissions")
+    profile = await call.signer.profile(call.tenant_id, name)
+    page, token = _page(call, list(profile.permissions))
+    answer: dict[str, Any] = {
+        "permissions": [
+            {
+                "action": p.action,
+                "principal": p.principal,
+                "statementId": p.statement_id,
+                **({"profileVersion": p.profile_version} if p.profile_version else {}),
+            }
+            for p in page
+        ],
+        "policySizeBytes": policy_size(profile.permissions),
+    }
+    if profile.policy_revision:
+        answer["revisionId"] = profile.policy_revision
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
 ACTIONS: Final[dict[str, Handler]] = {
     "PutSigningProfile": put_signing_profile,
     "GetSigningProfile": get_signing_profile,
@@ -298,4 +350,7 @@ ACTIONS: Final[dict[str, Handler]] = {
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "ListTagsForResource": list_tags_for_resource,
+    "AddProfilePermission": add_profile_permission,
+    "RemoveProfilePermission": remove_profile_permission,
+    "ListProfilePermissions": list_profile_permissions,
 }

@@ -84,6 +84,7 @@ def code_signing(
         else SignerObjects(objects, S3Authoriser(identity.policies_for, settings.region)),
         SignerLimits(
             max_profiles=settings.signer_max_profiles,
+            max_profile_permissions=settings.signer_max_profile_permissions,
             max_object_bytes=settings.signer_max_object_bytes,
         ),
     )
