@@ -18,6 +18,7 @@ from andromede.kms.service import KeyService
 from andromede.signer.envelope import new_signing_key, sign_zip
 from andromede.signer.errors import (
     InvalidSignerInput,
+    JobNotFound,
     ProfileNotFound,
     SignatureInvalid,
     SignerConflict,
@@ -187,3 +188,37 @@ def test_validity_periods() -> None:
     for bad in ({"value": 136, "type": "MONTHS"}, {"value": 0, "type": "DAYS"}, {"type": "X"}):
         with pytest.raises(InvalidSignerInput):
             Validity.of(bad)
+
+
+async def test_permissions_tags_tokens_and_invokers_are_kept(
+    signer: SignerService, store: SignerStore
+) -> None:
+    """Decision 0394's records survive each store: a profile's statements, revision and tags;
+    a job's token, digest and invoker, found by its id alone."""
+    await signer.put_profile(ACCOUNT, "ci_signer", PLATFORM)
+    partner = "111122223333"
+    revision = await signer.add_permission(
+        ACCOUNT,
+        "ci_signer",
+        {"action": "signer:StartSigningJob", "principal": partner, "statementId": "p"},
+    )
+    arn = f"arn:aws:signer:eu-fr-1:{ACCOUNT}:/signing-profiles/ci_signer"
+    await signer.tag_profile(ACCOUNT, arn, {"team": "ci"})
+    kept = await store.profile(ACCOUNT, "ci_signer")
+    assert kept is not None and kept.policy_revision == revision
+    assert [p.statement_id for p in kept.permissions] == ["p"] and kept.tags == {"team": "ci"}
+    job = await signer.start_job(
+        object(), partner, {**_job(), "profileOwner": ACCOUNT}, f"arn:aws:iam::{partner}:root"
+    )
+    assert job.status == JobStatus.SUCCEEDED and job.tenant_id == ACCOUNT
+    assert await store.job_by_id(job.job_id) == job
+    assert (await signer.job(partner, job.job_id)).invoker == partner
+    again = await signer.start_job(
+        object(),
+        partner,
+        {**_job(), "profileOwner": ACCOUNT, "clientRequestToken": job.client_token},
+        f"arn:aws:iam::{partner}:root",
+    )
+    assert again == job
+    with pytest.raises(JobNotFound):  # a stranger does not find it by its id
+        await signer.job("999999999999", job.job_id)
