@@ -335,6 +335,29 @@ async def list_profile_permissions(call: SignerCall) -> dict[str, Any]:
     return answer
 
 
+async def sign_payload(call: SignerCall) -> dict[str, Any]:
+    """AWS serves SignPayload for Notation's container platform (an OCI descriptor signed
+    under an X.509 chain), not for Lambda's, the one platform served here (decision 0394)."""
+    await _on_profile(call, "SignPayload")
+    raise SignerWireError(
+        "ValidationException",
+        "SignPayload signs for the Notation-OCI-SHA384-ECDSA platform, which this Signer does "
+        "not serve; sign Lambda code with StartSigningJob",
+    )
+
+
+async def get_revocation_status(call: SignerCall) -> dict[str, Any]:
+    """AWS serves GetRevocationStatus to Notation's verifiers, its ``certificateHashes`` those
+    of the X.509 chain Notation signatures carry; Lambda's signatures here carry none, and
+    Lambda reads their revocation itself at deployment (decision 0394)."""
+    await call.authorise("signer:GetRevocationStatus", "*", {})
+    raise SignerWireError(
+        "ValidationException",
+        "GetRevocationStatus answers for the Notation-OCI-SHA384-ECDSA platform, which this "
+        "Signer does not serve",
+    )
+
+
 ACTIONS: Final[dict[str, Handler]] = {
     "PutSigningProfile": put_signing_profile,
     "GetSigningProfile": get_signing_profile,
@@ -353,4 +376,6 @@ ACTIONS: Final[dict[str, Handler]] = {
     "AddProfilePermission": add_profile_permission,
     "RemoveProfilePermission": remove_profile_permission,
     "ListProfilePermissions": list_profile_permissions,
+    "SignPayload": sign_payload,
+    "GetRevocationStatus": get_revocation_status,
 }

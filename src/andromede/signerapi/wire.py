@@ -32,6 +32,8 @@ _ROUTES: Final = tuple(
         ("GET", rf"{_PROFILE}/permissions", "ListProfilePermissions"),
         ("DELETE", rf"{_PROFILE}/permissions/(?P<statementId>[^/]+)", "RemoveProfilePermission"),
         ("GET", r"/signing-profiles/?", "ListSigningProfiles"),
+        ("POST", r"/signing-jobs/with-payload", "SignPayload"),
+        ("GET", r"/revocations", "GetRevocationStatus"),
         ("POST", r"/signing-jobs/?", "StartSigningJob"),
         ("GET", r"/signing-jobs/?", "ListSigningJobs"),
         ("GET", _JOB, "DescribeSigningJob"),

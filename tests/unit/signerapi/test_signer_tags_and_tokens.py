@@ -92,3 +92,25 @@ async def test_the_same_client_request_token_answers_the_same_job(world: World) 
     await stranger.client("PutSigningProfile", profileName="ci_signer", platformId=PLATFORM)
     theirs = await stranger.client("StartSigningJob", **_job(token))
     assert theirs["jobId"] != first["jobId"]
+
+
+async def test_notations_operations_say_why_they_are_not_served(world: World) -> None:
+    await world.client("PutSigningProfile", profileName="ci_signer", platformId=PLATFORM)
+    failed = await world.fails(
+        "SignPayload",
+        "ValidationException",
+        profileName="ci_signer",
+        payload=b"{}",
+        payloadFormat="application/vnd.oci.descriptor.v1+json",
+    )
+    assert "Notation-OCI-SHA384-ECDSA" in failed.message and failed.status == 400
+    failed = await world.fails(
+        "GetRevocationStatus",
+        "ValidationException",
+        signatureTimestamp=1_800_000_000,
+        platformId=PLATFORM,
+        profileVersionArn="arn:aws:signer:eu-fr-1:123456789012:/signing-profiles/a/b",
+        jobArn="arn:aws:signer:eu-fr-1:123456789012:/signing-jobs/c",
+        certificateHashes=["00"],
+    )
+    assert "Notation-OCI-SHA384-ECDSA" in failed.message
