@@ -112,3 +112,14 @@ async def test_deleted_and_tenant_forgotten(store: FunctionStore) -> None:
     assert await store.forget_tenant(TENANT) == 1
     assert await store.records(TENANT) == []
     assert await store.get("000000000002", "fn") is not None
+
+
+async def test_a_versions_signature_is_kept(store: FunctionStore) -> None:
+    """Decision 0394: the deployed package's signing profile version and job."""
+    signed = latest(
+        "signed",
+        signing_profile_version_arn=f"arn:aws:signer:eu-fr-1:{TENANT}:/signing-profiles/p/v",
+        signing_job_arn=f"arn:aws:signer:eu-fr-1:{TENANT}:/signing-jobs/j",
+    )
+    await store.create(record("signed"), signed)
+    assert await store.version(TENANT, "signed", LATEST) == signed
