@@ -288,7 +288,8 @@ class FunctionsService:
             ephemeral_storage=_ephemeral(params.get("EphemeralStorage")),
             dead_letter_target=await self._dead_letter(tenant_id, role, params),
             layers=layers,
-            **_signed_by(signature),
+            signing_profile_version_arn=signature.profile_version_arn if signature else "",
+            signing_job_arn=signature.job_arn if signature else "",
         )
         latest = latest.replaced(sealed_environment=await self._seal_environment(latest, variables))
         record = FunctionRecord(
