@@ -102,11 +102,14 @@ def _owner(call: SignerCall, member: str) -> str:
     return owner if isinstance(owner, str) and owner else call.tenant_id
 
 
-async def _on_profile(call: SignerCall, action: str) -> str:
-    """The profile's name, once the caller's identity policies allow ``action`` on its ARN
-    (another account's, ``profileOwner``'s, whose own permissions the service checks)."""
+async def _on_profile(call: SignerCall, action: str, owner: str | None = None) -> str:
+    """The profile's name, once the caller's identity policies allow ``action`` on its ARN:
+    the caller's account's, or ``owner``'s for the operations whose model has a
+    ``profileOwner`` (the service checks that account's permissions). Never read from the
+    parameters of another operation: its call acts on the caller's own profile, and must be
+    authorised on that ARN."""
     name = _name(call)
-    owner = _owner(call, "profileOwner")
+    owner = owner or call.tenant_id
     arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-profiles/{name}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
@@ -117,7 +120,7 @@ async def _on_job(call: SignerCall, action: str, owner: str | None = None) -> st
     job_id = call.params.get("jobId")
     if not isinstance(job_id, str):
         raise SignerWireError("ValidationException", "jobId is required")
-    owner = owner or _owner(call, "jobOwner")
+    owner = owner or call.tenant_id  # jobOwner only where the model has it (RevokeSignature)
     arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-jobs/{job_id}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
@@ -135,7 +138,7 @@ async def put_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def get_signing_profile(call: SignerCall) -> dict[str, Any]:
-    name = await _on_profile(call, "GetSigningProfile")
+    name = await _on_profile(call, "GetSigningProfile", _owner(call, "profileOwner"))
     profile = await call.signer.shared_profile(
         call.tenant_id,
         call.caller_arn,
@@ -181,7 +184,7 @@ async def revoke_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def start_signing_job(call: SignerCall) -> dict[str, Any]:
-    await _on_profile(call, "StartSigningJob")
+    await _on_profile(call, "StartSigningJob", _owner(call, "profileOwner"))
     if not isinstance(call.params.get("clientRequestToken"), str):
         raise SignerWireError("ValidationException", "clientRequestToken is required")
     job = await call.signer.start_job(call.caller, call.tenant_id, call.params, call.caller_arn)
@@ -235,7 +238,7 @@ async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
 
 
 async def revoke_signature(call: SignerCall) -> dict[str, Any]:
-    job_id = await _on_job(call, "RevokeSignature")
+    job_id = await _on_job(call, "RevokeSignature", _owner(call, "jobOwner"))
     await call.signer.revoke_signature(call.tenant_id, job_id, call.params, call.caller_arn)
     return {}
 
@@ -338,7 +341,7 @@ async def list_profile_permissions(call: SignerCall) -> dict[str, Any]:
 async def sign_payload(call: SignerCall) -> dict[str, Any]:
     """AWS serves SignPayload for Notation's container platform (an OCI descriptor signed
     under an X.509 chain), not for Lambda's, the one platform served here (decision 0394)."""
-    await _on_profile(call, "SignPayload")
+    await _on_profile(call, "SignPayload", _owner(call, "profileOwner"))
     raise SignerWireError(
         "ValidationException",
         "SignPayload signs for the Notation-OCI-SHA384-ECDSA platform, which this Signer does "

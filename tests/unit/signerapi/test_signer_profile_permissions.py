@@ -6,6 +6,7 @@ only as its IAM policies allow; each action granted on its own; the setting's bo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -157,3 +158,27 @@ async def test_the_setting_bounds_a_profiles_permissions(tmp_path: Path) -> None
                                    profileName="shared", action="signer:StartSigningJob",
                                    principal="111122223333", statementId="b")  # fmt: skip
         assert "at most 1 permissions" in failed.message
+
+
+async def test_an_owner_member_authorises_only_where_the_model_has_it(world: World) -> None:
+    """A ``profileOwner`` slipped into another operation's call must not move the ARN its
+    caller's policies are judged on: the call acts on the caller's own profile."""
+    await world.client("PutSigningProfile", profileName="ci_signer", platformId=PLATFORM)
+    user = await world.iam_user("dev")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "signer:CancelSigningProfile",
+                "Resource": "arn:aws:signer:*:999999999999:/signing-profiles/*",
+            }
+        ],
+    }
+    await world.identity.put_user_policy(world.tenant_id, "dev", "other", json.dumps(policy))
+    reply = await user.raw(
+        "DELETE", "/signing-profiles/ci_signer", query="profileOwner=999999999999"
+    )
+    assert reply.status == 403, reply.body
+    got = await world.client("GetSigningProfile", profileName="ci_signer")
+    assert got["status"] == "Active"
