@@ -30,6 +30,7 @@ from typing import Any, Final, Protocol
 from andromede.functions.errors import (
     CodeSigningConfigNotFound,
     CodeVerificationFailed,
+    InvalidCodeSignature,
     InvalidParameterValue,
     ResourceConflict,
 )
@@ -291,6 +292,15 @@ class CodeSigning:
         if config is None:
             return None
         return await self._judge(config, tenant_id, name, data, "the code package")
+
+    async def signature_of(self, data: bytes) -> CodeSignature | None:
+        """The signature a package carries, not judged (PublishLayerVersion shows a layer's,
+        decision 0394); None for none, or for one that fails integrity: a layer is judged,
+        and refused, where a function uses it."""
+        try:
+            return await self._reader(data)
+        except InvalidCodeSignature:
+            return None
 
     async def check_layers(
         self,

@@ -1,8 +1,9 @@
 """Lambda's code signing, the rest of what AWS serves (decision 0394), through the REST-JSON
 wire as botocore sends and parses it: the layer versions added to a function judged under
 its code signing configuration (at CreateFunction and at UpdateFunctionConfiguration, not at
-PublishLayerVersion), and the deployed package's SigningProfileVersionArn and SigningJobArn
-in GetFunction, GetFunctionConfiguration, ListFunctions and PublishVersion."""
+PublishLayerVersion, which shows a layer's signature), and the deployed package's
+SigningProfileVersionArn and SigningJobArn in GetFunction, GetFunctionConfiguration,
+ListFunctions and PublishVersion."""
 
 from __future__ import annotations
 
@@ -82,9 +83,15 @@ async def test_layers_added_are_judged_under_enforce(world: World) -> None:
     version_arn = await _profile(world)
     arn = await _config(world, [version_arn])
     code, _ = await _sign(world, handler_zip(SOURCE))
-    signed_layer, _ = await _sign(world, handler_zip("X = 1\n"))
+    signed_layer, layer_job = await _sign(world, handler_zip("X = 1\n"))
     unsigned = await _layer(world, "plain", handler_zip("Y = 2\n"))
     signed = await _layer(world, "trusted", signed_layer)
+    # A layer version answers its content's signature (none for an unsigned one).
+    content = (await world.client("GetLayerVersionByArn", Arn=signed))["Content"]
+    assert content["SigningProfileVersionArn"] == version_arn
+    assert content["SigningJobArn"] == layer_job
+    plain = (await world.client("GetLayerVersionByArn", Arn=unsigned))["Content"]
+    assert "SigningJobArn" not in plain
     failed = await world.fails(
         "CreateFunction",
         "CodeVerificationFailedException",
@@ -95,7 +102,14 @@ async def test_layers_added_are_judged_under_enforce(world: World) -> None:
         "g", Role=await world.role("r2"), Code={"ZipFile": code}, Layers=[signed],
         CodeSigningConfigArn=arn,
     )  # fmt: skip
-    assert [layer["Arn"] for layer in made["Layers"]] == [signed]
+    assert made["Layers"] == [
+        {
+            "Arn": signed,
+            "CodeSize": len(signed_layer),
+            "SigningProfileVersionArn": version_arn,
+            "SigningJobArn": layer_job,
+        }
+    ]
     # UpdateFunctionConfiguration judges the layers it adds, under the function's configuration.
     failed = await world.fails("UpdateFunctionConfiguration", "CodeVerificationFailedException",
                                FunctionName="g", Layers=[signed, unsigned])  # fmt: skip
