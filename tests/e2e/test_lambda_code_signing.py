@@ -217,6 +217,7 @@ def test_another_account_signs_code_and_layers_with_a_shared_profile(
     assert configuration["SigningProfileVersionArn"] == made["profileVersionArn"]
     assert configuration["SigningJobArn"].endswith(f":{owner.account}:/signing-jobs/{code_job}")
     assert [layer["Arn"] for layer in configuration["Layers"]] == [signed_layer]
+    assert configuration["Layers"][0]["SigningProfileVersionArn"] == made["profileVersionArn"]
     with pytest.raises(ClientError) as unsigned_layer:
         functions.update_function_configuration(
             FunctionName="shared", Layers=[signed_layer, plain_layer]
