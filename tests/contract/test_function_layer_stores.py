@@ -160,3 +160,11 @@ async def test_a_function_versions_layers_are_kept(
     assert (await functions.version(TENANT, "fn", LATEST)) == cleared
     pinned = await functions.version(TENANT, "fn", "1")
     assert pinned is not None and pinned.layers == layers
+
+
+async def test_a_versions_signature_is_kept(stores: tuple[LayerStore, FunctionStore]) -> None:
+    """Decision 0394: a layer version's content signature."""
+    store, _ = stores
+    signed = version("signed", 1, signing_profile_version_arn="pv", signing_job_arn="job")
+    await store.add(signed, b"\x01sealed")
+    assert await store.get(TENANT, "signed", 1) == signed

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from andromede.functions.errors import FunctionChanged
+from andromede.functions.layer_model import FunctionLayer
 from andromede.functions.memory import MemoryFunctionStore
 from andromede.functions.model import LATEST, Alias, FunctionRecord, FunctionVersion
 from andromede.functions.store import FunctionStore
@@ -112,3 +113,18 @@ async def test_deleted_and_tenant_forgotten(store: FunctionStore) -> None:
     assert await store.forget_tenant(TENANT) == 1
     assert await store.records(TENANT) == []
     assert await store.get("000000000002", "fn") is not None
+
+
+async def test_a_versions_signature_is_kept(store: FunctionStore) -> None:
+    """Decision 0394: the deployed package's signing profile version and job."""
+    signed = latest(
+        "signed",
+        signing_profile_version_arn=f"arn:aws:signer:eu-fr-1:{TENANT}:/signing-profiles/p/v",
+        signing_job_arn=f"arn:aws:signer:eu-fr-1:{TENANT}:/signing-jobs/j",
+        layers=(
+            FunctionLayer(f"arn:aws:lambda:eu-fr-1:{TENANT}:layer:l:1", 10, 20, "pv", "job"),
+            FunctionLayer(f"arn:aws:lambda:eu-fr-1:{TENANT}:layer:m:1", 10, 20),
+        ),
+    )
+    await store.create(record("signed"), signed)
+    assert await store.version(TENANT, "signed", LATEST) == signed

@@ -4,7 +4,10 @@ StartSigningJob (the signed ZIP written under the destination prefix); ``lambda`
 signing configuration that enforces, creates a function from the signed object (invoked),
 is refused one from the unsigned object, from a tampered copy of the signed one, and — once
 the job's signature is revoked — from the signed one too; under Warn the unsigned code is
-deployed."""
+deployed. Decision 0394: another account signs with the profile once a profile permission
+grants it ``signer:StartSigningJob``, its function answers the job in GetFunction, and the
+layers it is given are judged too (the signed one used, the unsigned one refused); the
+profile's tags."""
 
 from __future__ import annotations
 
@@ -137,3 +140,95 @@ def test_signed_code_deploys_unsigned_and_revoked_code_is_refused(server: Server
     assert signer.list_signing_profiles(includeCanceled=True)["profiles"][0]["status"] == (
         "Canceled"
     )
+
+
+def _sign(signer: Any, s3: Any, bucket: str, key: str, data: bytes, owner: str) -> tuple[str, str]:
+    """``data`` put in the versioned ``bucket`` and signed with ``owner``'s profile: the signed
+    object's key and the job's id."""
+    version = s3.put_object(Bucket=bucket, Key=key, Body=data)["VersionId"]
+    started = signer.start_signing_job(
+        source={"s3": {"bucketName": bucket, "key": key, "version": version}},
+        destination={"s3": {"bucketName": bucket, "prefix": "signed/"}},
+        profileName="shared_signer",
+        profileOwner=owner,
+        clientRequestToken=uuid.uuid4().hex,
+    )
+    job = signer.describe_signing_job(jobId=started["jobId"])
+    assert job["status"] == "Succeeded", job
+    assert job["jobOwner"] == owner
+    return str(job["signedObject"]["s3"]["key"]), str(started["jobId"])
+
+
+def test_another_account_signs_code_and_layers_with_a_shared_profile(
+    server: ServerProcess,
+) -> None:
+    owner = new_tenant(server, "signing-owner")
+    owner_signer: Any = client_for(server, "signer", owner.access_key_id, owner.secret_access_key)
+    made = owner_signer.put_signing_profile(
+        profileName="shared_signer", platformId=PLATFORM, tags={"team": "platform"}
+    )
+    owner_signer.tag_resource(resourceArn=made["arn"], tags={"env": "ci"})
+    assert owner_signer.list_tags_for_resource(resourceArn=made["arn"])["tags"] == {
+        "team": "platform",
+        "env": "ci",
+    }
+    partner = new_tenant(server, "signing-partner")
+    keys = (partner.access_key_id, partner.secret_access_key)
+    s3: Any = client_for(server, "s3", *keys)
+    signer: Any = client_for(server, "signer", *keys)
+    functions: Any = client_for(server, "lambda", *keys)
+    role = execution_role(client_for(server, "iam", *keys), "shared-fn")
+    bucket = f"partner-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    with pytest.raises(ClientError) as refused:
+        _sign(signer, s3, bucket, "app.zip", handler_zip(SOURCE), owner.account)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    granted = owner_signer.add_profile_permission(
+        profileName="shared_signer",
+        action="signer:StartSigningJob",
+        principal=partner.account,
+        statementId="partner",
+    )
+    listed = owner_signer.list_profile_permissions(profileName="shared_signer")
+    assert listed["revisionId"] == granted["revisionId"]
+    assert [p["principal"] for p in listed["permissions"]] == [partner.account]
+
+    code_key, code_job = _sign(signer, s3, bucket, "app.zip", handler_zip(SOURCE), owner.account)
+    layer_key, _ = _sign(signer, s3, bucket, "layer.zip", handler_zip("X = 1\n"), owner.account)
+    s3.put_object(Bucket=bucket, Key="plain-layer.zip", Body=handler_zip("Y = 2\n"))
+    signed_layer = functions.publish_layer_version(
+        LayerName="signed-layer", Content={"S3Bucket": bucket, "S3Key": layer_key}
+    )["LayerVersionArn"]
+    plain_layer = functions.publish_layer_version(  # published: judged where it is used
+        LayerName="plain-layer", Content={"S3Bucket": bucket, "S3Key": "plain-layer.zip"}
+    )["LayerVersionArn"]
+    csc = functions.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [made["profileVersionArn"]]},
+        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"},
+    )["CodeSigningConfig"]["CodeSigningConfigArn"]
+    functions.create_function(
+        FunctionName="shared", Runtime="python3.11", Role=role, Handler="app.handler",
+        Code={"S3Bucket": bucket, "S3Key": code_key}, CodeSigningConfigArn=csc,
+        Layers=[signed_layer],
+    )  # fmt: skip
+    configuration = functions.get_function(FunctionName="shared")["Configuration"]
+    assert configuration["SigningProfileVersionArn"] == made["profileVersionArn"]
+    assert configuration["SigningJobArn"].endswith(f":{owner.account}:/signing-jobs/{code_job}")
+    assert [layer["Arn"] for layer in configuration["Layers"]] == [signed_layer]
+    assert configuration["Layers"][0]["SigningProfileVersionArn"] == made["profileVersionArn"]
+    with pytest.raises(ClientError) as unsigned_layer:
+        functions.update_function_configuration(
+            FunctionName="shared", Layers=[signed_layer, plain_layer]
+        )
+    assert unsigned_layer.value.response["Error"]["Code"] == "CodeVerificationFailedException"
+
+    owner_signer.remove_profile_permission(
+        profileName="shared_signer", statementId="partner", revisionId=granted["revisionId"]
+    )
+    with pytest.raises(ClientError) as removed:
+        _sign(signer, s3, bucket, "app.zip", handler_zip(SOURCE), owner.account)
+    assert removed.value.response["Error"]["Code"] == "AccessDeniedException"
+    functions.delete_function(FunctionName="shared")
+    functions.delete_code_signing_config(CodeSigningConfigArn=csc)

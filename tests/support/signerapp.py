@@ -117,7 +117,11 @@ async def signer_world(tmp_path: Path, **settings_given: Any) -> AsyncIterator[W
     audit_store = MemoryAuditStore()
     audit = AuditService(audit_store)
     objects = DictObjects()
-    limits = SignerLimits(settings.signer_max_profiles, settings.signer_max_object_bytes)
+    limits = SignerLimits(
+        settings.signer_max_profiles,
+        settings.signer_max_object_bytes,
+        settings.signer_max_profile_permissions,
+    )
     signer = SignerService(MemorySignerStore(), REGION, KeySealer(keys), objects, limits)
     try:
         yield World(

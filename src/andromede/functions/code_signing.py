@@ -1,7 +1,9 @@
 """Lambda's code signing (decision 0386): code signing configurations (the signing profile
 versions allowed to publish, and what to do with untrusted code: ``Warn`` or ``Enforce``),
 the one a function uses, and the check of a code package at CreateFunction and
-UpdateFunctionCode, as AWS makes it:
+UpdateFunctionCode, and of each layer version a function is given while it uses a
+configuration (AWS: "any layers that you add to the function must also be signed by an
+allowed signing profile"; decision 0394), as AWS makes it:
 
 - integrity (the package changed since it was signed, or its signature is malformed or was
   not made with its profile version's key): ``InvalidCodeSignatureException``, whatever the
@@ -28,6 +30,7 @@ from typing import Any, Final, Protocol
 from andromede.functions.errors import (
     CodeSigningConfigNotFound,
     CodeVerificationFailed,
+    InvalidCodeSignature,
     InvalidParameterValue,
     ResourceConflict,
 )
@@ -58,6 +61,7 @@ class CodeSignature:
     """A package's signature whose integrity was proven, as the signer reads it."""
 
     profile_version_arn: str
+    job_arn: str
     signed_at: int  # epoch seconds
     expires_at: int
     revoked: str | None
@@ -279,31 +283,65 @@ class CodeSigning:
 
     async def check(
         self, tenant_id: str, name: str, data: bytes, config_arn: str | None = None
-    ) -> None:
+    ) -> CodeSignature | None:
         """Judge a code package deployed to the function: under ``config_arn`` when given (a
         CreateFunction's), else under the configuration the function uses (none: nothing to
-        check)."""
-        config = (
-            await self.attached(tenant_id, name)
-            if config_arn is None
-            else await self.get(tenant_id, config_arn)
-        )
+        check). The package's signature, whatever the judgement under ``Warn`` (GetFunction
+        answers its profile version and job); None when unsigned or nothing judges it."""
+        config = await self._judge_under(tenant_id, name, config_arn)
+        if config is None:
+            return None
+        return await self._judge(config, tenant_id, name, data, "the code package")
+
+    async def signature_of(self, data: bytes) -> CodeSignature | None:
+        """The signature a package carries, not judged (PublishLayerVersion shows a layer's,
+        decision 0394); None for none, or for one that fails integrity: a layer is judged,
+        and refused, where a function uses it."""
+        try:
+            return await self._reader(data)
+        except InvalidCodeSignature:
+            return None
+
+    async def check_layers(
+        self,
+        tenant_id: str,
+        name: str,
+        layers: list[tuple[str, bytes]],
+        config_arn: str | None = None,
+    ) -> None:
+        """Judge each layer version (ARN, content) added to the function as its code is
+        judged, under the same configuration (decision 0394)."""
+        config = await self._judge_under(tenant_id, name, config_arn) if layers else None
         if config is None:
             return
+        for arn, content in layers:
+            await self._judge(config, tenant_id, name, content, f"the layer version {arn}")
+
+    async def _judge_under(
+        self, tenant_id: str, name: str, config_arn: str | None
+    ) -> CodeSigningConfig | None:
+        if config_arn is None:
+            return await self.attached(tenant_id, name)
+        return await self.get(tenant_id, config_arn)
+
+    async def _judge(
+        self, config: CodeSigningConfig, tenant_id: str, name: str, data: bytes, what: str
+    ) -> CodeSignature | None:
         signature = await self._reader(data)  # InvalidCodeSignature: refused whatever the policy
         now = self._clock() // 1000
         if signature is None:
-            why = "the code package is not signed"
+            why = f"{what} is not signed"
         elif signature.profile_version_arn not in config.publishers:
-            why = "the code package was not signed by an allowed signing profile version"
+            why = f"{what} was not signed by an allowed signing profile version"
         elif now >= signature.expires_at:
-            why = "the code package's signature has expired"
+            why = f"{what}'s signature has expired"
         elif signature.revoked is not None:
-            why = f"the code package's signature was revoked: {signature.revoked}"
+            why = f"{what}'s signature was revoked: {signature.revoked}"
         else:
-            return
+            return signature
         if config.policy == "Enforce":
             raise CodeVerificationFailed(f"Lambda cannot deploy the function: {why}")
         logger.warning(
             "code signing (Warn) of %s:%s in %s: %s", tenant_id, name, self.arn(config), why
         )
+        return signature

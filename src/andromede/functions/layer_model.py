@@ -152,6 +152,9 @@ class LayerVersion:
     policy: str | None = None
     policy_revision: str = ""
     deleted: bool = False
+    # The content's signature when it carries one (decision 0394; judged where it is used).
+    signing_profile_version_arn: str = ""
+    signing_job_arn: str = ""
 
     def replaced(self, **fields: object) -> LayerVersion:
         return replace(self, **fields)  # type: ignore[arg-type]
@@ -166,11 +169,14 @@ class LayerVersion:
 @dataclass(frozen=True, slots=True)
 class FunctionLayer:
     """A layer version a function version uses: its ARN, zipped size (``Layers[].CodeSize``)
-    and unzipped size (counted with the function's against AWS's 250 MB)."""
+    and unzipped size (counted with the function's against AWS's 250 MB), and its content's
+    signature (``Layers[].SigningProfileVersionArn``/``SigningJobArn``, decision 0394)."""
 
     arn: str
     code_size: int
     unzipped_size: int
+    signing_profile_version_arn: str = ""
+    signing_job_arn: str = ""
 
 
 class FunctionLayers(Protocol):

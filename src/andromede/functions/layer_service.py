@@ -149,6 +149,8 @@ class LayersService:
         data = await self.functions.code_zip(caller, tenant_id, content, "PublishLayerVersion")
         await self._room_for(tenant_id, len(data))
         sha = code_sha256(data)
+        signing = self.functions.code_signing
+        signature = None if signing is None else await signing.signature_of(data)
         for _ in range(_RETRIES):
             number = await self.store.last_number(tenant_id, name) + 1
             version = LayerVersion(
@@ -163,6 +165,8 @@ class LayersService:
                 runtimes=runtimes,
                 architectures=architectures,
                 license_info=license_info,
+                signing_profile_version_arn=signature.profile_version_arn if signature else "",
+                signing_job_arn=signature.job_arn if signature else "",
             )
             sealed = await self.functions.seal(
                 tenant_id, data, content_context(tenant_id, name, number)
@@ -362,7 +366,15 @@ class LayersService:
             canonical = self.arn(parsed.account, parsed.name, parsed.version)
             if found is None or found.deleted:
                 raise InvalidParameterValue(f"Layer version {canonical} does not exist.")
-            attached.append(FunctionLayer(canonical, found.code_size, found.unzipped_size))
+            attached.append(
+                FunctionLayer(
+                    canonical,
+                    found.code_size,
+                    found.unzipped_size,
+                    found.signing_profile_version_arn,
+                    found.signing_job_arn,
+                )
+            )
         return tuple(attached)
 
     async def contents(self, layers: tuple[FunctionLayer, ...]) -> list[bytes]:

@@ -36,6 +36,9 @@ def _definition(version: LayerVersion) -> str:
             "license": version.license_info,
             "created": version.created,
             "unzipped": version.unzipped_size,
+            # decision 0394; absent from a version written before: unsigned
+            "signing_profile_version_arn": version.signing_profile_version_arn,
+            "signing_job_arn": version.signing_job_arn,
         },
         sort_keys=True,
     )
@@ -58,6 +61,8 @@ def _version(row: Any) -> LayerVersion:
         policy=row["policy"],
         policy_revision=row["policy_revision"],
         deleted=bool(row["deleted"]),
+        signing_profile_version_arn=str(fields.get("signing_profile_version_arn", "")),
+        signing_job_arn=str(fields.get("signing_job_arn", "")),
     )
 
 

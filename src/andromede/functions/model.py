@@ -171,6 +171,9 @@ class FunctionVersion:
     ephemeral_storage: int = 512
     dead_letter_target: str = ""  # DeadLetterConfig's TargetArn (decision 0300)
     layers: tuple[FunctionLayer, ...] = ()  # decision 0302, in the order they merge
+    # The deployed package's signature, when it carries one (code signing, decision 0394).
+    signing_profile_version_arn: str = ""
+    signing_job_arn: str = ""
 
     def replaced(self, **fields: object) -> FunctionVersion:
         return replace(self, **fields)  # type: ignore[arg-type]

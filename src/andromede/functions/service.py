@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from andromede.functions.code import CodeLimits, checked_zip, code_sha256
-from andromede.functions.code_signing import CodeSigning
+from andromede.functions.code_signing import CodeSignature, CodeSigning
 from andromede.functions.environment import checked_variables, decoded, encoded
 from andromede.functions.errors import (
     CodeStorageExceeded,
@@ -262,8 +262,10 @@ class FunctionsService:
         layers = await self._layers(tenant_id, params.get("Layers"), data)
         if await self.store.get(tenant_id, name) is not None:
             raise ResourceConflict(f"Function already exist: {name}")
+        signature = None
         if signing is not None and self.code_signing is not None:
-            await self.code_signing.check(tenant_id, name, data, str(signing))
+            signature = await self.code_signing.check(tenant_id, name, data, str(signing))
+            await self._check_layers(tenant_id, name, layers, (), str(signing))
         await self._room_for(tenant_id, len(data))
         now = self._clock()
         sha = code_sha256(data)
@@ -286,6 +288,8 @@ class FunctionsService:
             ephemeral_storage=_ephemeral(params.get("EphemeralStorage")),
             dead_letter_target=await self._dead_letter(tenant_id, role, params),
             layers=layers,
+            signing_profile_version_arn=signature.profile_version_arn if signature else "",
+            signing_job_arn=signature.job_arn if signature else "",
         )
         latest = latest.replaced(sealed_environment=await self._seal_environment(latest, variables))
         record = FunctionRecord(
@@ -315,10 +319,11 @@ class FunctionsService:
         sha = code_sha256(data)
         current = await self._latest(tenant_id, name, params.get("RevisionId"))
         _check_unzipped(data, current.layers, self.limits.code.max_unzipped_bytes)
+        signature = None
         if self.code_signing is not None:  # the function's configuration judges the new code
-            await self.code_signing.check(tenant_id, name, data)
+            signature = await self.code_signing.check(tenant_id, name, data)
         if params.get("DryRun") is True:
-            return current.replaced(code_sha256=sha, code_size=len(data))
+            return current.replaced(code_sha256=sha, code_size=len(data), **_signed_by(signature))
         await self._room_for(tenant_id, len(data) - current.code_size)
         await self.store.put_code(
             tenant_id, name, sha, await self._seal_code(tenant_id, name, sha, data)
@@ -328,6 +333,7 @@ class FunctionsService:
             code_size=len(data),
             revision_id=str(uuid.uuid4()),
             last_modified=self._clock(),
+            **_signed_by(signature),
         )
         await self._replace_latest(changed, current.revision_id)
         await self.store.drop_unused_code(tenant_id, name)
@@ -345,6 +351,7 @@ class FunctionsService:
             changes["layers"] = await self._layers(
                 tenant_id, params["Layers"], await self.code(current)
             )
+            await self._check_layers(tenant_id, name, changes["layers"], current.layers)
         if params.get("Runtime") is not None:
             changes["runtime"] = self._runtime(params["Runtime"])
         if params.get("Role") is not None:
@@ -460,6 +467,27 @@ class FunctionsService:
         _check_unzipped(code, layers, self.limits.code.max_unzipped_bytes)
         return layers
 
+    async def _check_layers(
+        self,
+        tenant_id: str,
+        name: str,
+        layers: tuple[FunctionLayer, ...],
+        had: tuple[FunctionLayer, ...],
+        config_arn: str | None = None,
+    ) -> None:
+        """The layer versions added to the function (not in ``had``) judged under its code
+        signing configuration, as AWS judges "any layers that you add" (decision 0394)."""
+        added = tuple(layer for layer in layers if layer not in had)
+        if self.code_signing is None or self.layers is None or not added:
+            return
+        contents = await self.layers.contents(added)
+        await self.code_signing.check_layers(
+            tenant_id,
+            name,
+            [(layer.arn, content) for layer, content in zip(added, contents, strict=True)],
+            config_arn,
+        )
+
     def _runtime(self, runtime: object) -> str:
         if not isinstance(runtime, str) or runtime not in self.limits.runtimes:
             raise InvalidParameterValue(
@@ -557,6 +585,17 @@ def _environment_context(version: FunctionVersion) -> bytes:
 
 def _code_context(tenant_id: str, name: str, sha: str) -> bytes:
     return f"lambda:{tenant_id}:{name}:code:{sha}".encode()
+
+
+def _signed_by(signature: CodeSignature | None) -> dict[str, str]:
+    """A version's record of its package's signature (GetFunction's SigningProfileVersionArn
+    and SigningJobArn, decision 0394): none for an unsigned package."""
+    if signature is None:
+        return {"signing_profile_version_arn": "", "signing_job_arn": ""}
+    return {
+        "signing_profile_version_arn": signature.profile_version_arn,
+        "signing_job_arn": signature.job_arn,
+    }
 
 
 def _check_unzipped(code: bytes, layers: tuple[FunctionLayer, ...], limit: int) -> None:

@@ -82,7 +82,11 @@ def _configuration(version: FunctionVersion) -> str:
             "ephemeral_storage": version.ephemeral_storage,
             "dead_letter_target": version.dead_letter_target,
             # decision 0302; absent from a version written before layers: none
-            "layers": [[x.arn, x.code_size, x.unzipped_size] for x in version.layers],
+            # decision 0394: and each layer's signature, when it has one
+            "layers": [_layer_members(x) for x in version.layers],
+            # decision 0394; absent from a version written before: unsigned
+            "signing_profile_version_arn": version.signing_profile_version_arn,
+            "signing_job_arn": version.signing_job_arn,
         },
         sort_keys=True,
     )
@@ -119,11 +123,27 @@ def _version(row: Any) -> FunctionVersion:
         sealed_environment=bytes(row["sealed_environment"]),
         ephemeral_storage=int(fields["ephemeral_storage"]),
         dead_letter_target=str(fields.get("dead_letter_target", "")),
-        layers=tuple(
-            FunctionLayer(str(arn), int(size), int(unzipped))
-            for arn, size, unzipped in fields.get("layers", [])
-        ),
+        layers=tuple(_layer(*layer) for layer in fields.get("layers", [])),
+        signing_profile_version_arn=str(fields.get("signing_profile_version_arn", "")),
+        signing_job_arn=str(fields.get("signing_job_arn", "")),
     )
+
+
+def _layer_members(layer: FunctionLayer) -> list[str | int]:
+    return [
+        layer.arn,
+        layer.code_size,
+        layer.unzipped_size,
+        layer.signing_profile_version_arn,
+        layer.signing_job_arn,
+    ]
+
+
+def _layer(
+    arn: str, size: int, unzipped: int, profile_version: str = "", job: str = ""
+) -> FunctionLayer:
+    """A function's layer as kept: three members before decision 0394, five since."""
+    return FunctionLayer(str(arn), int(size), int(unzipped), str(profile_version), str(job))
 
 
 class SqlFunctionStore:

@@ -29,7 +29,7 @@ from andromede.iam.policy.errors import MalformedPolicy
 from andromede.lambdaapi.actions import LambdaCall
 from andromede.lambdaapi.errors import LambdaWireError
 from andromede.lambdaapi.layer_location import layer_location
-from andromede.lambdaapi.shapes import lambda_date
+from andromede.lambdaapi.shapes import lambda_date, signed_by
 from andromede.lambdaapi.wire import Answer
 
 __all__ = ["layer_actions", "layer_version_shape"]
@@ -70,6 +70,7 @@ def layer_actions(layers: LayersService) -> dict[str, Handler]:
                 "Location": location,
                 "CodeSha256": version.code_sha256,
                 "CodeSize": version.code_size,
+                **signed_by(version.signing_profile_version_arn, version.signing_job_arn),
             },
             "LayerArn": layers.arn(version.tenant_id, version.name),
             **layer_version_shape(layers, version),

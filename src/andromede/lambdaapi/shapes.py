@@ -9,7 +9,7 @@ from typing import Any
 
 from andromede.functions.model import Alias, FunctionVersion
 
-__all__ = ["alias_shape", "configuration", "lambda_date"]
+__all__ = ["alias_shape", "configuration", "lambda_date", "signed_by"]
 
 
 def lambda_date(ms: int) -> str:
@@ -50,8 +50,25 @@ def configuration(
     if version.dead_letter_target:
         shape["DeadLetterConfig"] = {"TargetArn": version.dead_letter_target}
     if version.layers:  # decision 0302
-        shape["Layers"] = [{"Arn": x.arn, "CodeSize": x.code_size} for x in version.layers]
+        shape["Layers"] = [
+            {
+                "Arn": x.arn,
+                "CodeSize": x.code_size,
+                **signed_by(x.signing_profile_version_arn, x.signing_job_arn),
+            }
+            for x in version.layers
+        ]
+    # decision 0394: the package was signed
+    shape |= signed_by(version.signing_profile_version_arn, version.signing_job_arn)
     return shape
+
+
+def signed_by(profile_version_arn: str, job_arn: str) -> dict[str, str]:
+    """A package's or a layer's ``SigningProfileVersionArn`` and ``SigningJobArn`` when it
+    was signed (decision 0394); nothing for an unsigned one."""
+    if not profile_version_arn:
+        return {}
+    return {"SigningProfileVersionArn": profile_version_arn, "SigningJobArn": job_arn}
 
 
 def alias_shape(arn: str, alias: Alias) -> dict[str, Any]:

@@ -63,6 +63,12 @@ class FunctionsSettings(BaseModel):
         description="AWS Signer signing profiles an account may hold, canceled and revoked ones "
         "included; beyond, ServiceLimitExceededException (decision 0386).",
     )
+    signer_max_profile_permissions: int = Field(
+        default=100,
+        ge=1,
+        description="Cross-account permissions (AddProfilePermission statements) a signing "
+        "profile may hold; beyond, ServiceLimitExceededException (decision 0394).",
+    )
     signer_max_object_bytes: int = Field(
         default=50 * 1024 * 1024,
         gt=0,

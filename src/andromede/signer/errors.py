@@ -9,6 +9,7 @@ AWS Signer's error type.
     ├── SignerConflict      the profile's name is taken, or its state refuses the call
     ├── InvalidSignerInput  a parameter's value is not acceptable
     ├── SignerQuota         the account's profiles are at their bound
+    ├── SignerAccessDenied  another account's profile does not grant the caller the action
     └── SignatureInvalid    a signed artifact's signature is malformed, forged or does not
                             match its bytes (integrity: Lambda refuses it whatever its policy)
 """
@@ -22,6 +23,7 @@ __all__ = [
     "JobNotFound",
     "ProfileNotFound",
     "SignatureInvalid",
+    "SignerAccessDenied",
     "SignerConflict",
     "SignerError",
     "SignerQuota",
@@ -49,6 +51,10 @@ class InvalidSignerInput(SignerError):
 
 
 class SignerQuota(SignerError):
+    pass
+
+
+class SignerAccessDenied(SignerError):
     pass
 
 

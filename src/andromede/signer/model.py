@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from andromede.signer.errors import InvalidSignerInput
+from andromede.signer.permissions import ProfilePermission
 
 __all__ = [
     "LAMBDA_PLATFORM",
@@ -145,6 +146,9 @@ class SigningProfile:
     revoked_at: int | None = None
     revoked_by: str | None = None
     revoked_reason: str | None = None
+    # AddProfilePermission's statements (decision 0394), and their revision ("" before any).
+    permissions: tuple[ProfilePermission, ...] = ()
+    policy_revision: str = ""
 
     def replaced(self, **changes: Any) -> SigningProfile:
         return replace(self, **changes)
@@ -172,6 +176,17 @@ class SigningJob:
     revoked_at: int | None = None
     revoked_by: str | None = None
     revoked_reason: str | None = None
+    # StartSigningJob's clientRequestToken, and the digest of the request it came with: the
+    # same token answers this job again, another request under it is refused (decision 0394).
+    client_token: str = ""
+    request_digest: str = ""
+    # The account that started the job with another account's profile ("": the profile's
+    # own; decision 0394); the job's objects are read and written in its name.
+    invoker: str = ""
+
+    @property
+    def invoker_account(self) -> str:
+        return self.invoker or self.tenant_id
 
     def replaced(self, **changes: Any) -> SigningJob:
         return replace(self, **changes)

@@ -13,6 +13,10 @@ the call answers, which AWS's clients, polling DescribeSigningJob, take as a fas
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +38,7 @@ from andromede.signer.errors import (
     JobNotFound,
     ProfileNotFound,
     SignatureInvalid,
+    SignerAccessDenied,
     SignerConflict,
     SignerError,
     SignerQuota,
@@ -51,11 +56,21 @@ from andromede.signer.model import (
     parse_version_arn,
     profile_arn,
 )
+from andromede.signer.permissions import grants, new_permission
 from andromede.signer.store import SignerStore
 
 __all__ = ["ObjectAccess", "Sealer", "SignerLimits", "SignerService", "VerifiedSignature"]
 
 _REASON: Final = 500  # RevocationReasonString's bound
+_TOKEN: Final = 256  # the model leaves clientRequestToken unbounded; the record is not
+_MAX_TAGS: Final = 200
+# TagKey's pattern in the API model, never the aws: prefix; its "+-=" is a range, as AWS's
+# (it takes digits, spaces excepted: "team1" is a key, "my team" not).
+_TAG_KEY: Final = re.compile(r"(?!aws:)[a-zA-Z+-=._:/]{1,128}")
+_PROFILE_ARN: Final = re.compile(
+    r"arn:aws:signer:(?P<region>[^:]+):(?P<account>[0-9a-zA-Z]+):/signing-profiles/"
+    r"(?P<name>[a-zA-Z0-9_]{2,64})"
+)
 
 
 class Sealer(Protocol):
@@ -81,6 +96,7 @@ class ObjectAccess(Protocol):
 class SignerLimits:
     max_profiles: int = 100
     max_object_bytes: int = 50 * 1024 * 1024
+    max_profile_permissions: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +201,82 @@ class SignerService:
             return [p for p in found if p.status in statuses]
         return [p for p in found if include_canceled or p.status != ProfileStatus.CANCELED]
 
+    async def profile_by_arn(self, tenant_id: str, arn: object) -> SigningProfile:
+        """The account's profile a profile ARN names (Signer's tag operations name it so);
+        ProfileNotFound for another account's, another Region's or a malformed ARN."""
+        found = _PROFILE_ARN.fullmatch(arn) if isinstance(arn, str) else None
+        if found is None or found["region"] != self.region or found["account"] != tenant_id:
+            raise ProfileNotFound(f"The signing profile {str(arn)[:256]} does not exist")
+        return await self.profile(tenant_id, found["name"])
+
+    async def tag_profile(self, tenant_id: str, arn: object, tags: object) -> None:
+        profile = await self.profile_by_arn(tenant_id, arn)
+        if not tags:
+            raise InvalidSignerInput("tags must name at least one tag")
+        merged = {**profile.tags, **_tags(tags)}
+        if len(merged) > _MAX_TAGS:
+            raise InvalidSignerInput(f"A signing profile holds at most {_MAX_TAGS} tags")
+        await self.store.replace_profile(profile.replaced(tags=merged))
+
+    async def untag_profile(self, tenant_id: str, arn: object, keys: object) -> None:
+        profile = await self.profile_by_arn(tenant_id, arn)
+        if (
+            not isinstance(keys, list)
+            or not 1 <= len(keys) <= _MAX_TAGS
+            or not all(isinstance(k, str) and _TAG_KEY.fullmatch(k) for k in keys)
+        ):
+            raise InvalidSignerInput(f"tagKeys must list 1 to {_MAX_TAGS} tag keys")
+        kept = {k: v for k, v in profile.tags.items() if k not in keys}
+        await self.store.replace_profile(profile.replaced(tags=kept))
+
+    async def shared_profile(
+        self, tenant_id: str, caller_arn: str, owner: str, name: str, action: str
+    ) -> SigningProfile:
+        """The profile ``owner`` holds under ``name``, used by a caller of ``tenant_id``: its
+        own, or another account's whose permissions grant the caller ``action`` (decision
+        0394). Another account's profile that does not grant it, or that does not exist, is
+        SignerAccessDenied alike, so a stranger learns nothing of an account's names."""
+        if owner == tenant_id:
+            return await self.profile(tenant_id, name)
+        found = await self.store.profile(owner, name)
+        if found is None or not grants(
+            found.permissions, action, tenant_id, caller_arn, found.version
+        ):
+            raise SignerAccessDenied(f"The signing profile {name} does not grant you {action}")
+        return found
+
+    async def add_permission(self, tenant_id: str, name: str, params: dict[str, Any]) -> str:
+        """AddProfilePermission: the statement added, the policy's new revision answered."""
+        profile = await self.profile(tenant_id, name)
+        _check_revision(profile, params.get("revisionId"), required=False)
+        permission = new_permission(params, profile.version)
+        if any(p.statement_id == permission.statement_id for p in profile.permissions):
+            raise SignerConflict(f"A permission {permission.statement_id} already exists")
+        if len(profile.permissions) >= self.limits.max_profile_permissions:
+            raise SignerQuota(
+                f"A signing profile holds at most {self.limits.max_profile_permissions} permissions"
+            )
+        revision = str(uuid.uuid4())
+        changed = profile.replaced(
+            permissions=(*profile.permissions, permission), policy_revision=revision
+        )
+        await self.store.replace_profile(changed)
+        return revision
+
+    async def remove_permission(
+        self, tenant_id: str, name: str, statement_id: object, revision_id: object
+    ) -> str:
+        profile = await self.profile(tenant_id, name)
+        _check_revision(profile, revision_id, required=True)
+        kept = tuple(p for p in profile.permissions if p.statement_id != statement_id)
+        if len(kept) == len(profile.permissions):
+            raise ProfileNotFound(f"The permission {str(statement_id)[:100]} does not exist")
+        revision = str(uuid.uuid4())
+        await self.store.replace_profile(
+            profile.replaced(permissions=kept, policy_revision=revision)
+        )
+        return revision
+
     async def cancel_profile(self, tenant_id: str, name: str) -> None:
         profile = await self.profile(tenant_id, name)
         if profile.status == ProfileStatus.ACTIVE:
@@ -220,9 +312,29 @@ class SignerService:
     async def start_job(
         self, caller: object, tenant_id: str, params: dict[str, Any], requested_by: str
     ) -> SigningJob:
-        if params.get("profileOwner") not in (None, tenant_id):
-            raise InvalidSignerInput("profileOwner must be the caller's account")
-        profile = await self.profile(tenant_id, _text(params.get("profileName"), "profileName"))
+        """The job ``params`` asks for, run; the same ``clientRequestToken`` with the same
+        request answers the job it started (AWS: "all calls after the first that use this
+        token return the same response as the first call"); with another request, refused."""
+        owner = _owner(params.get("profileOwner"), tenant_id)
+        token = params.get("clientRequestToken", "")
+        if not isinstance(token, str) or len(token) > _TOKEN:
+            raise InvalidSignerInput(f"clientRequestToken must be at most {_TOKEN} characters")
+        digest = _request_digest(params)
+        if token:
+            for earlier in await self.store.jobs(owner):
+                if earlier.client_token == token and earlier.invoker_account == tenant_id:
+                    if not hmac.compare_digest(earlier.request_digest, digest):
+                        raise InvalidSignerInput(
+                            "clientRequestToken was already used for a different request"
+                        )
+                    return earlier
+        profile = await self.shared_profile(
+            tenant_id,
+            requested_by,
+            owner,
+            _text(params.get("profileName"), "profileName"),
+            "signer:StartSigningJob",
+        )
         source = _member(_member(params, "source"), "s3")
         destination = _member(_member(params, "destination"), "s3")
         prefix = destination.get("prefix", "")
@@ -230,7 +342,7 @@ class SignerService:
             raise InvalidSignerInput("destination.s3.prefix must be a string")
         job = SigningJob(
             job_id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
+            tenant_id=owner,
             profile_name=profile.name,
             profile_version=profile.version,
             platform_id=profile.platform_id,
@@ -241,6 +353,9 @@ class SignerService:
             destination_prefix=prefix,
             requested_by=requested_by,
             created=self._clock(),
+            client_token=token,
+            request_digest=digest,
+            invoker="" if owner == tenant_id else tenant_id,
         )
         if profile.status != ProfileStatus.ACTIVE:
             raise InvalidSignerInput(f"The signing profile {profile.name} is not Active")
@@ -255,7 +370,7 @@ class SignerService:
         try:
             data = await self._objects.read(
                 caller,
-                job.tenant_id,
+                job.invoker_account,
                 job.source_bucket,
                 job.source_key,
                 job.source_version,
@@ -274,7 +389,7 @@ class SignerService:
             )
             signed_key = f"{job.destination_prefix}{job.job_id}.zip"
             await self._objects.write(
-                caller, job.tenant_id, job.destination_bucket, signed_key, signed
+                caller, job.invoker_account, job.destination_bucket, signed_key, signed
             )
         except SignerError as exc:
             return _failed(job, self._clock(), str(exc))
@@ -298,7 +413,11 @@ class SignerService:
         return key
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob:
+        """The account's job, or one it started with another account's profile."""
         found = await self.store.job(tenant_id, job_id)
+        if found is None:
+            found = await self.store.job_by_id(job_id)
+            found = found if found is not None and found.invoker == tenant_id else None
         if found is None:
             raise JobNotFound(f"The signing job {job_id[:64]} does not exist")
         return found
@@ -306,10 +425,18 @@ class SignerService:
     async def revoke_signature(
         self, tenant_id: str, job_id: str, params: dict[str, Any], revoked_by: str
     ) -> None:
-        if params.get("jobOwner") not in (None, tenant_id):
-            raise InvalidSignerInput("jobOwner must be the caller's account")
+        """The job's signature revoked: by its profile's account, or by another account its
+        profile grants ``signer:RevokeSignature`` (``jobOwner`` naming the profile's)."""
+        owner = _owner(params.get("jobOwner"), tenant_id)
         reason = _reason(params.get("reason"))
-        job = await self.job(tenant_id, job_id)
+        found = await self.store.job(owner, job_id)
+        if found is None:
+            raise JobNotFound(f"The signing job {job_id[:64]} does not exist")
+        job = found
+        if owner != tenant_id:
+            await self.shared_profile(
+                tenant_id, revoked_by, owner, job.profile_name, "signer:RevokeSignature"
+            )
         if job.status != JobStatus.SUCCEEDED:
             raise InvalidSignerInput("Only a job that succeeded has a signature to revoke")
         if job.revoked_at is None:
@@ -374,6 +501,26 @@ def _member(params: object, name: str) -> dict[str, Any]:
     return value
 
 
+def _owner(value: object, tenant_id: str) -> str:
+    """The account a ``profileOwner`` or ``jobOwner`` names (AccountId: 12 digits); the
+    caller's when absent."""
+    if value is None or value == tenant_id:
+        return tenant_id
+    if not isinstance(value, str) or re.fullmatch(r"[0-9]{12}", value) is None:
+        raise InvalidSignerInput("The owner must be an AWS account id of 12 digits")
+    return value
+
+
+def _check_revision(profile: SigningProfile, given: object, required: bool) -> None:
+    """A permission change made on the policy revision the caller read, as AWS checks it."""
+    if given is None and not required:
+        return
+    if not isinstance(given, str) or not hmac.compare_digest(
+        given.encode(), profile.policy_revision.encode()
+    ):
+        raise SignerConflict("revisionId is not the profile's current policy revision")
+
+
 def _reason(value: object) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= _REASON:
         raise InvalidSignerInput(f"reason must be 1 to {_REASON} characters")
@@ -381,15 +528,26 @@ def _reason(value: object) -> str:
 
 
 def _tags(value: object) -> dict[str, str]:
+    """Tags as AWS Signer bounds them: at most 200; a key of 1 to 128 of its characters, not
+    starting with ``aws:``; a value of at most 256."""
     if value is None:
         return {}
     if (
         not isinstance(value, dict)
-        or len(value) > 200
+        or len(value) > _MAX_TAGS
         or not all(
-            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 128 and len(v) <= 256
+            isinstance(k, str) and _TAG_KEY.fullmatch(k) and isinstance(v, str) and len(v) <= 256
             for k, v in value.items()
         )
     ):
-        raise InvalidSignerInput("tags must map at most 200 keys to string values")
+        raise InvalidSignerInput(
+            f"tags must map at most {_MAX_TAGS} keys (1 to 128 characters, not aws:) to values "
+            "of at most 256 characters"
+        )
     return dict(value)
+
+
+def _request_digest(params: dict[str, Any]) -> str:
+    """What a clientRequestToken's request asked, to tell a retry from another request."""
+    asked = {k: params.get(k) for k in ("profileName", "profileOwner", "source", "destination")}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()

@@ -31,6 +31,11 @@ class SignerStore(Protocol):
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob | None: ...
 
+    async def job_by_id(self, job_id: str) -> SigningJob | None:
+        """The job of that id whatever its account (a job id is a UUID): the one another
+        account started with a shared profile is found by its invoker (decision 0394)."""
+        ...
+
     async def jobs(self, tenant_id: str) -> list[SigningJob]:
         """The account's jobs, newest first."""
         ...
@@ -66,6 +71,9 @@ class MemorySignerStore:
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob | None:
         return self._jobs.get((tenant_id, job_id))
+
+    async def job_by_id(self, job_id: str) -> SigningJob | None:
+        return next((j for j in self._jobs.values() if j.job_id == job_id), None)
 
     async def jobs(self, tenant_id: str) -> list[SigningJob]:
         found = [j for j in self._jobs.values() if j.tenant_id == tenant_id]

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.signer.model import JobStatus, ProfileStatus, SigningJob, SigningProfile, Validity
+from andromede.signer.permissions import ProfilePermission
 
 __all__ = ["SqlSignerStore"]
 
@@ -41,6 +42,7 @@ def _profile(row: Any) -> SigningProfile:
     fields["validity"] = Validity(**fields["validity"])
     fields["public_key"] = bytes.fromhex(fields["public_key"])
     fields["status"] = ProfileStatus(fields["status"])
+    fields["permissions"] = tuple(ProfilePermission(**p) for p in fields.get("permissions", []))
     return SigningProfile(
         tenant_id=row["tenant_id"], name=row["name"], sealed_key=bytes(row["sealed_key"]), **fields
     )
@@ -113,6 +115,11 @@ class SqlSignerStore:
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob | None:
         query = sa.select(_J).where(_J.c.tenant_id == tenant_id, _J.c.job_id == job_id)
+        row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
+        return None if row is None else _job(row)
+
+    async def job_by_id(self, job_id: str) -> SigningJob | None:
+        query = sa.select(_J).where(_J.c.job_id == job_id)
         row = await self._db.read(lambda conn: conn.execute(query).mappings().first())
         return None if row is None else _job(row)
 

@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
 from andromede.signer.model import PLATFORMS, JobStatus, SigningJob, SigningProfile
+from andromede.signer.permissions import policy_size
 from andromede.signer.service import SignerService
 from andromede.signerapi.errors import SignerWireError
 
@@ -64,7 +66,7 @@ def _job_shape(signer: SignerService, job: SigningJob) -> dict[str, Any]:
         "platformId": job.platform_id,
         "platformDisplayName": PLATFORMS[job.platform_id]["displayName"],
         "jobOwner": job.tenant_id,
-        "jobInvoker": job.tenant_id,
+        "jobInvoker": job.invoker_account,
     }
     if job.signed_key is not None:
         shape["signedObject"] = {
@@ -95,19 +97,31 @@ def _name(call: SignerCall) -> str:
     return name
 
 
-async def _on_profile(call: SignerCall, action: str) -> str:
+def _owner(call: SignerCall, member: str) -> str:
+    owner = call.params.get(member)
+    return owner if isinstance(owner, str) and owner else call.tenant_id
+
+
+async def _on_profile(call: SignerCall, action: str, owner: str | None = None) -> str:
+    """The profile's name, once the caller's identity policies allow ``action`` on its ARN:
+    the caller's account's, or ``owner``'s for the operations whose model has a
+    ``profileOwner`` (the service checks that account's permissions). Never read from the
+    parameters of another operation: its call acts on the caller's own profile, and must be
+    authorised on that ARN."""
     name = _name(call)
-    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-profiles/{name}"
+    owner = owner or call.tenant_id
+    arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-profiles/{name}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
     return name
 
 
-async def _on_job(call: SignerCall, action: str) -> str:
+async def _on_job(call: SignerCall, action: str, owner: str | None = None) -> str:
     job_id = call.params.get("jobId")
     if not isinstance(job_id, str):
         raise SignerWireError("ValidationException", "jobId is required")
-    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-jobs/{job_id}"
+    owner = owner or call.tenant_id  # jobOwner only where the model has it (RevokeSignature)
+    arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-jobs/{job_id}"
     call.resources.append(arn)
     await call.authorise(f"signer:{action}", arn, {})
     return job_id
@@ -124,10 +138,14 @@ async def put_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def get_signing_profile(call: SignerCall) -> dict[str, Any]:
-    if call.params.get("profileOwner") not in (None, call.tenant_id):
-        raise SignerWireError("AccessDeniedException", "Another account's profile is not shared")
-    name = await _on_profile(call, "GetSigningProfile")
-    profile = await call.signer.profile(call.tenant_id, name)
+    name = await _on_profile(call, "GetSigningProfile", _owner(call, "profileOwner"))
+    profile = await call.signer.shared_profile(
+        call.tenant_id,
+        call.caller_arn,
+        _owner(call, "profileOwner"),
+        name,
+        "signer:GetSigningProfile",
+    )
     shape = _profile_shape(call.signer, profile)
     if profile.revoked_at is not None:
         shape["revocationRecord"] = {
@@ -166,7 +184,7 @@ async def revoke_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def start_signing_job(call: SignerCall) -> dict[str, Any]:
-    await _on_profile(call, "StartSigningJob")
+    await _on_profile(call, "StartSigningJob", _owner(call, "profileOwner"))
     if not isinstance(call.params.get("clientRequestToken"), str):
         raise SignerWireError("ValidationException", "clientRequestToken is required")
     job = await call.signer.start_job(call.caller, call.tenant_id, call.params, call.caller_arn)
@@ -177,6 +195,8 @@ async def start_signing_job(call: SignerCall) -> dict[str, Any]:
 async def describe_signing_job(call: SignerCall) -> dict[str, Any]:
     job_id = await _on_job(call, "DescribeSigningJob")
     job = await call.signer.job(call.tenant_id, job_id)
+    if job.tenant_id != call.tenant_id:  # started with another account's profile: its ARN
+        await _on_job(call, "DescribeSigningJob", job.tenant_id)
     shape = _job_shape(call.signer, job)
     del shape["isRevoked"]
     shape["requestedBy"] = job.requested_by
@@ -218,7 +238,7 @@ async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
 
 
 async def revoke_signature(call: SignerCall) -> dict[str, Any]:
-    job_id = await _on_job(call, "RevokeSignature")
+    job_id = await _on_job(call, "RevokeSignature", _owner(call, "jobOwner"))
     await call.signer.revoke_signature(call.tenant_id, job_id, call.params, call.caller_arn)
     return {}
 
@@ -243,6 +263,104 @@ async def list_signing_platforms(call: SignerCall) -> dict[str, Any]:
     }
 
 
+async def _on_tagged(call: SignerCall, action: str) -> str:
+    arn = call.params.get("resourceArn")
+    if not isinstance(arn, str):
+        raise SignerWireError("BadRequestException", "resourceArn is required")
+    call.resources.append(arn)
+    await call.authorise(f"signer:{action}", arn, {})
+    return arn
+
+
+async def _tagging(work: Awaitable[Any]) -> Any:
+    """The tag operations' own errors, as the model lists them: NotFoundException for a
+    profile that is not the caller's, BadRequestException for tags AWS refuses."""
+    try:
+        return await work
+    except ProfileNotFound as exc:
+        raise SignerWireError("NotFoundException", str(exc)) from None
+    except InvalidSignerInput as exc:
+        raise SignerWireError("BadRequestException", str(exc)) from None
+
+
+async def tag_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "TagResource")
+    await _tagging(call.signer.tag_profile(call.tenant_id, arn, call.params.get("tags")))
+    return {}
+
+
+async def untag_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "UntagResource")
+    keys = call.params.get("tagKeys")
+    await _tagging(call.signer.untag_profile(call.tenant_id, arn, keys))
+    return {}
+
+
+async def list_tags_for_resource(call: SignerCall) -> dict[str, Any]:
+    arn = await _on_tagged(call, "ListTagsForResource")
+    profile = await _tagging(call.signer.profile_by_arn(call.tenant_id, arn))
+    return {"tags": dict(profile.tags)}
+
+
+async def add_profile_permission(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "AddProfilePermission")
+    return {"revisionId": await call.signer.add_permission(call.tenant_id, name, call.params)}
+
+
+async def remove_profile_permission(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "RemoveProfilePermission")
+    revision = await call.signer.remove_permission(
+        call.tenant_id, name, call.params.get("statementId"), call.params.get("revisionId")
+    )
+    return {"revisionId": revision}
+
+
+async def list_profile_permissions(call: SignerCall) -> dict[str, Any]:
+    name = await _on_profile(call, "ListProfilePermissions")
+    profile = await call.signer.profile(call.tenant_id, name)
+    page, token = _page(call, list(profile.permissions))
+    answer: dict[str, Any] = {
+        "permissions": [
+            {
+                "action": p.action,
+                "principal": p.principal,
+                "statementId": p.statement_id,
+                **({"profileVersion": p.profile_version} if p.profile_version else {}),
+            }
+            for p in page
+        ],
+        "policySizeBytes": policy_size(profile.permissions),
+    }
+    if profile.policy_revision:
+        answer["revisionId"] = profile.policy_revision
+    if token is not None:
+        answer["nextToken"] = token
+    return answer
+
+
+async def sign_payload(call: SignerCall) -> dict[str, Any]:
+    """AWS serves SignPayload for Notation's container platform (an OCI descriptor signed
+    under an X.509 chain), not for Lambda's, the one platform served here (decision 0394)."""
+    await _on_profile(call, "SignPayload", _owner(call, "profileOwner"))
+    raise SignerWireError(
+        "ValidationException",
+        "SignPayload signs for the Notation-OCI-SHA384-ECDSA platform, which this Signer does "
+        "not serve; sign Lambda code with StartSigningJob",
+    )
+
+
+async def get_revocation_status(call: SignerCall) -> dict[str, Any]:
+    """AWS serves GetRevocationStatus to Notation's verifiers, its ``certificateHashes`` those
+    of the X.509 chain Notation signatures carry; Lambda's signatures here carry none, and
+    Lambda reads their revocation itself at deployment (decision 0394)."""
+    await call.authorise("signer:GetRevocationStatus", "*", {})
+    raise SignerWireError(
+        "ValidationException",
+        "GetRevocationStatus answers for the Notation-OCI-SHA384-ECDSA platform, which this "
+        "Signer does not serve",
+    )
+
+
 ACTIONS: Final[dict[str, Handler]] = {
     "PutSigningProfile": put_signing_profile,
     "GetSigningProfile": get_signing_profile,
@@ -255,4 +373,12 @@ ACTIONS: Final[dict[str, Handler]] = {
     "RevokeSignature": revoke_signature,
     "GetSigningPlatform": get_signing_platform,
     "ListSigningPlatforms": list_signing_platforms,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "ListTagsForResource": list_tags_for_resource,
+    "AddProfilePermission": add_profile_permission,
+    "RemoveProfilePermission": remove_profile_permission,
+    "ListProfilePermissions": list_profile_permissions,
+    "SignPayload": sign_payload,
+    "GetRevocationStatus": get_revocation_status,
 }

@@ -35,6 +35,7 @@ _DOMAIN: Final[dict[type[s.SignerError], str]] = {
     s.SignerConflict: "ConflictException",
     s.InvalidSignerInput: "ValidationException",
     s.SignerQuota: "ServiceLimitExceededException",
+    s.SignerAccessDenied: "AccessDeniedException",
     s.SignatureInvalid: "ValidationException",
 }
 

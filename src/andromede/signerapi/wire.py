@@ -1,7 +1,8 @@
 """The restJson1 protocol AWS Signer speaks (decision 0386), as a
 :class:`~andromede.awsjson.endpoint.RequestWire`: the operation is the method and path
 (``PUT /signing-profiles/<name>`` puts a profile, ``POST /signing-jobs`` starts a job…), its
-parameters the path's, the query string's and the JSON body's members; an answer is JSON,
+parameters the path's, the query string's and the JSON body's members (``statuses`` and
+``tagKeys`` as lists); an answer is JSON,
 an error its status, the ``x-amzn-ErrorType`` header and ``{"message", "code"}``."""
 
 from __future__ import annotations
@@ -27,13 +28,22 @@ _ROUTES: Final = tuple(
         ("GET", _PROFILE, "GetSigningProfile"),
         ("DELETE", _PROFILE, "CancelSigningProfile"),
         ("PUT", rf"{_PROFILE}/revoke", "RevokeSigningProfile"),
+        ("POST", rf"{_PROFILE}/permissions", "AddProfilePermission"),
+        ("GET", rf"{_PROFILE}/permissions", "ListProfilePermissions"),
+        ("DELETE", rf"{_PROFILE}/permissions/(?P<statementId>[^/]+)", "RemoveProfilePermission"),
         ("GET", r"/signing-profiles/?", "ListSigningProfiles"),
+        ("POST", r"/signing-jobs/with-payload", "SignPayload"),
+        ("GET", r"/revocations", "GetRevocationStatus"),
         ("POST", r"/signing-jobs/?", "StartSigningJob"),
         ("GET", r"/signing-jobs/?", "ListSigningJobs"),
         ("GET", _JOB, "DescribeSigningJob"),
         ("PUT", rf"{_JOB}/revoke", "RevokeSignature"),
         ("GET", r"/signing-platforms/(?P<platformId>[^/]+)", "GetSigningPlatform"),
         ("GET", r"/signing-platforms/?", "ListSigningPlatforms"),
+        # decision 0394: the ARN, percent-encoded by the clients, decoded here, has slashes
+        ("POST", r"/tags/(?P<resourceArn>arn:.+)", "TagResource"),
+        ("DELETE", r"/tags/(?P<resourceArn>arn:.+)", "UntagResource"),
+        ("GET", r"/tags/(?P<resourceArn>arn:.+)", "ListTagsForResource"),
     )
 )
 # Query members, by the model's names; ``statuses`` is a list.
@@ -46,6 +56,7 @@ _QUERY: Final = {
     "isRevoked",
     "requestedBy",
     "profileOwner",
+    "revisionId",
     "category",
     "partner",
     "target",
@@ -77,8 +88,8 @@ class RestJsonWire:
             params.update(body)
         query = parse_qs(request.scope.get("query_string", b"").decode("utf-8", "replace"))
         for name, values in query.items():
-            if name == "statuses":
-                params["statuses"] = values
+            if name in ("statuses", "tagKeys"):
+                params[name] = values
             elif name in _QUERY:
                 params[name] = values[-1]
         params.update(route(request.scope["method"], request.scope["path"])[1])

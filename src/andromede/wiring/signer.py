@@ -50,7 +50,11 @@ def signature_reader(signer: SignerService) -> SignatureReader:
         if found is None:
             return None
         return CodeSignature(
-            found.profile_version_arn, found.signed_at, found.expires_at, found.revoked
+            found.profile_version_arn,
+            found.job_arn,
+            found.signed_at,
+            found.expires_at,
+            found.revoked,
         )
 
     return read
@@ -80,6 +84,7 @@ def code_signing(
         else SignerObjects(objects, S3Authoriser(identity.policies_for, settings.region)),
         SignerLimits(
             max_profiles=settings.signer_max_profiles,
+            max_profile_permissions=settings.signer_max_profile_permissions,
             max_object_bytes=settings.signer_max_object_bytes,
         ),
     )

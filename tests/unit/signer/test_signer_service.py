@@ -6,6 +6,7 @@ a job whose object cannot be read fails with its reason."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from andromede.kms.service import KeyService
 from andromede.signer.envelope import new_signing_key, sign_zip
 from andromede.signer.errors import (
     InvalidSignerInput,
+    JobNotFound,
     ProfileNotFound,
     SignatureInvalid,
     SignerConflict,
@@ -48,7 +50,8 @@ def _job(profile: str = "ci_signer", key: str = "app.zip") -> dict[str, Any]:
         "profileName": profile,
         "source": {"s3": {"bucketName": "src", "key": key, "version": "1"}},
         "destination": {"s3": {"bucketName": "dst", "prefix": "signed/"}},
-        "clientRequestToken": "t",
+        # a fresh token: the same one would answer the first job again (decision 0394)
+        "clientRequestToken": uuid.uuid4().hex,
     }
 
 
@@ -185,3 +188,37 @@ def test_validity_periods() -> None:
     for bad in ({"value": 136, "type": "MONTHS"}, {"value": 0, "type": "DAYS"}, {"type": "X"}):
         with pytest.raises(InvalidSignerInput):
             Validity.of(bad)
+
+
+async def test_permissions_tags_tokens_and_invokers_are_kept(
+    signer: SignerService, store: SignerStore
+) -> None:
+    """Decision 0394's records survive each store: a profile's statements, revision and tags;
+    a job's token, digest and invoker, found by its id alone."""
+    await signer.put_profile(ACCOUNT, "ci_signer", PLATFORM)
+    partner = "111122223333"
+    revision = await signer.add_permission(
+        ACCOUNT,
+        "ci_signer",
+        {"action": "signer:StartSigningJob", "principal": partner, "statementId": "p"},
+    )
+    arn = f"arn:aws:signer:eu-fr-1:{ACCOUNT}:/signing-profiles/ci_signer"
+    await signer.tag_profile(ACCOUNT, arn, {"team": "ci"})
+    kept = await store.profile(ACCOUNT, "ci_signer")
+    assert kept is not None and kept.policy_revision == revision
+    assert [p.statement_id for p in kept.permissions] == ["p"] and kept.tags == {"team": "ci"}
+    job = await signer.start_job(
+        object(), partner, {**_job(), "profileOwner": ACCOUNT}, f"arn:aws:iam::{partner}:root"
+    )
+    assert job.status == JobStatus.SUCCEEDED and job.tenant_id == ACCOUNT
+    assert await store.job_by_id(job.job_id) == job
+    assert (await signer.job(partner, job.job_id)).invoker == partner
+    again = await signer.start_job(
+        object(),
+        partner,
+        {**_job(), "profileOwner": ACCOUNT, "clientRequestToken": job.client_token},
+        f"arn:aws:iam::{partner}:root",
+    )
+    assert again == job
+    with pytest.raises(JobNotFound):  # a stranger does not find it by its id
+        await signer.job("999999999999", job.job_id)
