@@ -179,7 +179,8 @@ async def test_connections_and_destinations_are_each_regions_own(
         )
         sm = world.sm.in_region(region)
         secret = await sm.ok("DescribeSecret", {"SecretId": secret_arn})
-        assert (secret["Name"], secret["OwningService"]) == (f"events!connection/c/{uuid}", "events")
+        assert secret["Name"] == f"events!connection/c/{uuid}"
+        assert secret["OwningService"] == "events"
         value = await sm.ok("GetSecretValue", {"SecretId": secret_arn})
         assert json.loads(value["SecretString"]) == _basic(region, "pw")
         listed = (await world.ok(region, "ListConnections", {}))["Connections"]
