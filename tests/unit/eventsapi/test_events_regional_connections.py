@@ -6,7 +6,8 @@ of one name in two Regions is two connections (each its Region's ARN, listed the
 each one's secret made in its own Region's Secrets Manager; an API destination names its own
 Region's connection only; a rule of eu-de-1 invokes eu-de-1's destination with eu-de-1's
 credentials (the invoker choosing the Region from the target's ARN); update, deauthorize and
-delete keep to their Region."""
+delete keep to their Region; an OAuth connection of eu-de-1 authorized there by its first
+token."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from support.secretsapp import harness as secrets_harness
 
 OTHER = "eu-de-1"
 PATTERN = json.dumps({"source": ["shop"]})
+TOKEN = json.dumps({"access_token": "tok", "expires_in": 3600}).encode()
 
 
 def _basic(user: str, password: str) -> dict[str, Any]:
@@ -66,10 +68,12 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.received.append((self.path, self.headers.get("Authorization", "")))
+            # An OAuth authorization endpoint at /token, an API elsewhere.
+            answer = TOKEN if self.path == "/token" else b"{}"
             self.send_response(200)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(answer)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.port = server.server_address[1]
@@ -278,3 +282,53 @@ async def test_a_destination_of_another_region_is_not_invoked_here(world: World)
     assert (await world.ok(HOME, "ListConnections", {}))["Connections"] == []
     code, _ = await world.refused(HOME, "DescribeConnection", {"Name": "c"})
     assert code == "ResourceNotFoundException"
+
+
+async def test_an_oauth_connection_is_authorized_in_its_region(
+    world: World, receiver: Receiver
+) -> None:
+    """The invoker writes an OAuth connection's state through the connection's Region: its
+    first token authorizes eu-de-1's connection (the default Region's namesake untouched)."""
+    base = f"http://127.0.0.1:{receiver.port}"
+    oauth = {
+        "OAuthParameters": {
+            "AuthorizationEndpoint": f"{base}/token",
+            "HttpMethod": "POST",
+            "ClientParameters": {"ClientID": "id", "ClientSecret": "secret"},
+        }
+    }
+    made = {
+        region: await world.ok(
+            region,
+            "CreateConnection",
+            {"Name": "o", "AuthorizationType": "OAUTH_CLIENT_CREDENTIALS", "AuthParameters": oauth},
+        )
+        for region in (HOME, OTHER)
+    }
+    assert {r: m["ConnectionState"] for r, m in made.items()} == {
+        HOME: "AUTHORIZING",
+        OTHER: "AUTHORIZING",
+    }
+    created = await world.ok(
+        OTHER,
+        "CreateApiDestination",
+        {
+            "Name": "d",
+            "ConnectionArn": made[OTHER]["ConnectionArn"],
+            "InvocationEndpoint": f"{base}/hook",
+            "HttpMethod": "POST",
+        },
+    )
+    await world.ok(OTHER, "PutRule", {"Name": "r", "EventPattern": PATTERN})
+    target = {"Id": "api", "Arn": created["ApiDestinationArn"], "RoleArn": world.role}
+    await world.ok(OTHER, "PutTargets", {"Rule": "r", "Targets": [target]})
+    entries = [{"Source": "shop", "DetailType": "order", "Detail": "{}"}]
+    assert (await world.ok(OTHER, "PutEvents", {"Entries": entries}))["FailedEntryCount"] == 0
+    await world.parts.deliveries.drain()
+    assert [path for path, _ in receiver.received] == ["/token", "/hook"]
+    assert receiver.received[-1][1] == "Bearer tok"
+    states = {
+        region: (await world.ok(region, "DescribeConnection", {"Name": "o"}))["ConnectionState"]
+        for region in (HOME, OTHER)
+    }
+    assert states == {HOME: "AUTHORIZING", OTHER: "AUTHORIZED"}
