@@ -12,7 +12,10 @@ DeauthorizeConnection — so the caller's ``kms:*`` rights, the key's policy and
 as for a Secrets Manager call, ``kms:ViaService`` ``secretsmanager.<region>.amazonaws.com``,
 each KMS use audited and metered as Secrets Manager's are. A customer key must carry the tag
 ``EventBridgeApiDestinations`` = ``true``, as AWS requires (checked on the key's record, in
-the connection's account, before any secret is written). The deliveries read it on the
+the connection's account, before any secret is written). The secret is of the connection's
+Region (decision 0400: Secrets Manager serves every declared Region, decision 0207, its key
+that Region's), so a connection of eu-de-1 reports ``arn:aws:secretsmanager:eu-de-1:…``, as
+AWS's. The deliveries read it on the
 account's behalf (its root principal: a key policy that lets the account use the key lets
 EventBridge's reads through), the value kept ``cache_ttl`` seconds per gateway; a change made
 through this gateway forgets it at once.
@@ -79,7 +82,9 @@ class SecretsManagerConnectionSecrets:
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    def _actor(self, tenant_id: str, caller: ConnectionCaller | None) -> Actor:
+    def _actor(
+        self, tenant_id: str, caller: ConnectionCaller | None, region: str | None = None
+    ) -> Actor:
         if caller is not None and isinstance(caller.principal, Principal):
             user = KeyUser(caller.principal, caller.source_ip, caller.secure, caller.request_id)
         else:  # a delivery: EventBridge on the account's behalf
@@ -93,7 +98,7 @@ class SecretsManagerConnectionSecrets:
             user = KeyUser(root, None, True, f"events-{uuid.uuid4()}")
         return Actor(
             account=tenant_id,
-            region=self._region,
+            region=region or self._region,
             authorise=_eventbridge_may,
             caller=user,
             service=OWNING_SERVICE,
@@ -104,7 +109,7 @@ class SecretsManagerConnectionSecrets:
     ) -> str:
         if connection.kms_key is not None:
             await self._check_tag(connection, connection.kms_key)
-        actor = self._actor(connection.tenant_id, caller)
+        actor = self._actor(connection.tenant_id, caller, connection.region)
         value = SecretValue(json.dumps(auth, separators=(",", ":")).encode(), binary=False)
         try:
             if connection.secret_ref is not None:
@@ -140,7 +145,7 @@ class SecretsManagerConnectionSecrets:
         usable and tagged as AWS requires (where the key records are wired)."""
         if self._customer_keys is None:
             return
-        region, account = self._region, connection.tenant_id
+        region, account = connection.region, connection.tenant_id
         if ref.startswith("arn:"):
             wanted = ref
         elif ref.startswith(ALIAS_PREFIX):
@@ -153,7 +158,11 @@ class SecretsManagerConnectionSecrets:
                 f"KMS key {ref[:256]} does not exist or is not a key of the connection's account."
             )
         try:
-            key = await self._customer_keys.key_record_for_service_use(wanted, alias_arn=True)
+            # The connection's Region's KMS (decision 0400): its keys are the secret's.
+            keys = self._customer_keys
+            if region != self._region:
+                keys = keys.in_region(region)
+            key = await keys.key_record_for_service_use(wanted, alias_arn=True)
         except KmsError as exc:
             raise ValidationError(f"KMS key {ref[:256]} is not usable: {exc}") from None
         if KEY_TAG not in key.tags:
@@ -193,7 +202,7 @@ class SecretsManagerConnectionSecrets:
             return held[1]
         try:
             _, _, plaintext = await self._secrets.get_value(
-                self._actor(connection.tenant_id, None), arn
+                self._actor(connection.tenant_id, None, connection.region), arn
             )
             auth = json.loads(plaintext)
         except (SecretsError, ValueError) as exc:
@@ -215,7 +224,10 @@ class SecretsManagerConnectionSecrets:
         self._cache.pop(arn, None)
         try:
             await self._secrets.delete(
-                self._actor(connection.tenant_id, None), arn, window_days=None, force=True
+                self._actor(connection.tenant_id, None, connection.region),
+                arn,
+                window_days=None,
+                force=True,
             )
         except SecretNotFound:
             pass

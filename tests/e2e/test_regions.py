@@ -8,7 +8,9 @@ bucket of a region this gateway does not serve answers 301 PermanentRedirect nam
 and its endpoint, where another gateway serves it; the tenant allow-list refuses a region; the
 residency report says where each bucket's bytes are. EventBridge (decision 0349): a rule of
 eu-de-1 sends its events to a bus of eu-fr-1, whose rule hands them to a queue there; decision
-0397: a scheduled rule of eu-de-1 fires there, an archive of its bus is replayed there.
+0397: a scheduled rule of eu-de-1 fires there, an archive of its bus is replayed there;
+decision 0400: a rule of eu-de-1 invokes an API destination of eu-de-1 (its connection's secret
+in eu-de-1's Secrets Manager) on a local HTTP receiver.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +56,13 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
         {"name": DE, "jurisdiction": "DE"},
         {"name": ES, "jurisdiction": "ES", "endpoint": f"http://127.0.0.1:{spain_port}"},
     ]
-    env = {"ANDROMEDE_REGIONS": json.dumps(regions), "ANDROMEDE_WORKERS": "1"}
+    env = {
+        "ANDROMEDE_REGIONS": json.dumps(regions),
+        "ANDROMEDE_WORKERS": "1",
+        # API destinations on the test's loopback receiver (decision 0400).
+        "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_HTTP": "true",
+        "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_CIDRS": '["127.0.0.0/8"]',
+    }
     main_env = {**env, "ANDROMEDE_SERVED_REGIONS": json.dumps([FR, DE])}
     with running_server(data_dir, extra_env=main_env) as main:
         spain = ServerProcess(
@@ -517,3 +527,85 @@ def test_a_scheduled_rule_and_a_replay_of_another_region(gateways: Gateways) -> 
     )
     de_events.remove_targets(Rule=f"tick-{suffix}", Ids=["fr"])
     de_events.delete_rule(Name=f"tick-{suffix}")
+
+
+def test_an_api_destination_of_another_region(gateways: Gateways) -> None:
+    """Decision 0400, with boto3 in eu-de-1: a connection and an API destination of eu-de-1
+    (their ARNs of eu-de-1, not listed in eu-fr-1), the connection's secret in eu-de-1's
+    Secrets Manager; a rule of eu-de-1 invokes the destination on a local HTTP receiver with
+    the connection's key, whichever gateway's delivery worker takes it."""
+    received: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((self.headers.get("x-api-key", ""), body.decode()))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        fr_events, de_events = aws(gateways.main, "events", FR), aws(gateways.main, "events", DE)
+        iam = aws(gateways.main, "iam", FR)
+        suffix = uuid.uuid4().hex[:8]
+        key = {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": suffix}}
+        made = de_events.create_connection(
+            Name=f"hooks-{suffix}", AuthorizationType="API_KEY", AuthParameters=key
+        )
+        assert made["ConnectionArn"].split(":")[3] == DE
+        names = [c["Name"] for c in fr_events.list_connections()["Connections"]]
+        assert f"hooks-{suffix}" not in names
+        secret_arn = de_events.describe_connection(Name=f"hooks-{suffix}")["SecretArn"]
+        assert secret_arn.split(":")[3] == DE
+        secret = aws(gateways.main, "secretsmanager", DE).describe_secret(SecretId=secret_arn)
+        assert secret["OwningService"] == "events"
+        destination = de_events.create_api_destination(
+            Name=f"hook-{suffix}",
+            ConnectionArn=made["ConnectionArn"],
+            InvocationEndpoint=f"http://127.0.0.1:{http.server_address[1]}/orders",
+            HttpMethod="POST",
+        )["ApiDestinationArn"]
+        assert destination.split(":")[3] == DE
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(
+            RoleName=f"hook-{suffix}", AssumeRolePolicyDocument=json.dumps(trust)
+        )
+        invoke = {"Effect": "Allow", "Action": "events:InvokeApiDestination", "Resource": "*"}
+        iam.put_role_policy(
+            RoleName=f"hook-{suffix}",
+            PolicyName="invoke",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [invoke]}),
+        )
+        pattern = json.dumps({"source": [f"shop-{suffix}"]})
+        de_events.put_rule(Name=f"hook-{suffix}", EventPattern=pattern)
+        target = {"Id": "hook", "Arn": destination, "RoleArn": role["Role"]["Arn"]}
+        de_events.put_targets(Rule=f"hook-{suffix}", Targets=[target])
+        entry = {"Source": f"shop-{suffix}", "DetailType": "order", "Detail": '{"n": 1}'}
+        event_id = de_events.put_events(Entries=[entry])["Entries"][0]["EventId"]
+        deadline = time.monotonic() + 60  # the delivery worker of either gateway may take it
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert received, "the API destination of eu-de-1 was never invoked"
+        api_key, body = received[0]
+        assert api_key == suffix
+        event = json.loads(body)
+        assert (event["id"], event["region"]) == (event_id, DE)
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join()

@@ -27,6 +27,9 @@ it over HTTP as EventBridge does.
   invocations (the next free slot taken, then awaited, as SNS's ``maxReceivesPerSecond``
   does); gateways do not share the count, so N gateways may send up to N times the rate
   (decision 0200 says why).
+- **Regions.** A destination is read from, and an OAuth connection's state written to, the
+  connections of the Region its ARN names (``regions``, decision 0400): a rule of eu-de-1
+  invokes eu-de-1's destination through eu-de-1's connection.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from andromede.events.connection_model import AuthType, Connection, ConnectionSt
 from andromede.events.connections import ConnectionService
 from andromede.events.dispatcher import DeliveryRefused
 from andromede.events.errors import EventsError
-from andromede.events.model import Target
+from andromede.events.model import Target, parse_arn
 from andromede.http.outbound import Network, OutboundError, TlsContextOnDemand, pin
 
 __all__ = ["ApiDestinationInvoker", "InvocationPolicy", "RoleAllows"]
@@ -86,6 +89,9 @@ class ApiDestinationInvoker:
         policy: InvocationPolicy | None = None,
     ) -> None:
         self._connections = connections
+        # Decision 0400: every declared Region's connections by name (``connections``, the
+        # default Region's, among them or not: it answers an ARN of no other Region).
+        self.regions: dict[str, ConnectionService] = {}
         self._role_allows = role_allows
         self._policy = policy or InvocationPolicy()
         # One verification context for every invocation (loading the CA store costs tens of
@@ -125,7 +131,8 @@ class ApiDestinationInvoker:
         (decision 0268). ``trace``: the event's trace header, sent as ``X-Amzn-Trace-Id`` as
         EventBridge passes it on (decision 0351)."""
         try:
-            destination, connection = await self._connections.invocation(tenant_id, target.arn)
+            service = self._connections_of(target.arn)
+            destination, connection = await service.invocation(tenant_id, target.arn)
         except EventsError as exc:
             raise DeliveryRefused("NO_RESOURCE", str(exc)) from exc
         role = target.spec.get("RoleArn")
@@ -176,6 +183,12 @@ class ApiDestinationInvoker:
         if status in (408, 409, 429) or status >= 500:
             raise _Retryable(status)
         raise DeliveryRefused(f"HTTP{status}", f"the endpoint answered {status}")
+
+    def _connections_of(self, arn: str) -> ConnectionService:
+        """The connections of the Region ``arn`` names; the default Region's otherwise (an
+        ARN of an undeclared Region then finds nothing there: ``NO_RESOURCE``)."""
+        parts = parse_arn(arn)
+        return self.regions.get("" if parts is None else parts[1], self._connections)
 
     async def _pace(self, key: str, per_second: int) -> None:
         async with self._lock:
@@ -240,10 +253,10 @@ class ApiDestinationInvoker:
         try:
             token, lifetime = await self._fetch_token(client, auth["OAuthParameters"])
         except _TokenRefused as exc:
-            await self._connections.authorized(connection, str(exc))
+            await self._connections_of(connection.arn).authorized(connection, str(exc))
             raise DeliveryRefused("ConnectionDeauthorized", str(exc)) from exc
         self._tokens[connection.arn] = (token, time.monotonic() + max(lifetime - 60, 1))
-        await self._connections.authorized(connection, None)
+        await self._connections_of(connection.arn).authorized(connection, None)
         return {"Authorization": f"Bearer {token}"}
 
     async def _fetch_token(

@@ -412,7 +412,8 @@ class ConnectionService:
         ResourceNotFound when either is gone (or was made again: another uuid)."""
         parts = parse_arn(arn)
         pieces = ("" if parts is None else parts[3]).split("/")
-        if parts is None or parts[2] != tenant_id or len(pieces) != 3:
+        # Another Region's ARN names another Region's destination (decision 0400).
+        if parts is None or parts[2] != tenant_id or parts[1] != self.region or len(pieces) != 3:
             raise destination_missing(arn[:256])
         destination = await self.store.get_destination(tenant_id, pieces[1])
         if destination is None or destination.uuid != pieces[2]:

@@ -3,14 +3,15 @@ service over that Region's view of the store (:mod:`.regional_store`), within wh
 platform serves there.
 
 SQS, SNS, Kinesis, Firehose, Lambda and CloudWatch Logs are served in the default Region
-only, so a rule of another Region has only event buses as targets (another Region's bus —
-the default Region's, where those targets are — or one of its own Region). Its scheduled
+only, so a rule of another Region has only event buses (another Region's bus — the default
+Region's, where those targets are — or one of its own Region) and its own Region's API
+destinations (decision 0400: connections are served in every Region) as targets. Its scheduled
 rules fire there (decision 0397: the scheduler runs over each Region's view), and its bus's
 archives and replays are its own (:mod:`.regional_archive_store`). A dead-letter queue,
 a rule target's or a bus's, must be an SQS queue of the rule's Region, as AWS requires
 (decision 0397), and there is none here; customer keys (their re-seal runs over the default
-Region's buses), connections and API destinations stay the default Region's. Each is refused
-here by name rather than accepted and left idle.
+Region's buses) stay the default Region's. Each is refused here by name rather than accepted
+and left idle.
 """
 
 from __future__ import annotations
@@ -19,10 +20,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from andromede.events.errors import ValidationError
-from andromede.events.model import EventBus, Rule, bus_of_target
+from andromede.events.model import EventBus, Rule, bus_of_target, parse_arn
 from andromede.events.service import EventsService
 
 __all__ = ["RegionalEventsService"]
+
+
+def _destination(arn: str) -> bool:
+    """Whether a target's ARN names an API destination (its Region checked as any target's:
+    the rule's own, decision 0400)."""
+    parts = parse_arn(arn)
+    return parts is not None and parts[0] == "events" and parts[3].startswith("api-destination/")
 
 
 def _not_here(what: str, region: str, home: str) -> ValidationError:
@@ -127,11 +135,12 @@ class RegionalEventsService(EventsService):
     ) -> None:
         for spec in specs:
             arn = spec.get("Arn") if isinstance(spec, Mapping) else None
-            if isinstance(arn, str) and bus_of_target(arn) is None:
+            if isinstance(arn, str) and bus_of_target(arn) is None and not _destination(arn):
                 raise ValidationError(
                     f"Target {str(spec.get('Id'))[:64]}: in Region {self.region} only event "
-                    "buses are served as targets; queues, topics, streams, functions and log "
-                    f"groups are of Region {self.home} (decision 0349)."
+                    "buses and API destinations are served as targets; queues, topics, "
+                    "streams, functions and log groups are of Region "
+                    f"{self.home} (decisions 0349, 0400)."
                 )
             if isinstance(spec, Mapping) and "DeadLetterConfig" in spec:
                 raise _no_queue_here(

@@ -87,6 +87,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         regions: Mapping[str, EventsService] | None = None,
         endpoints: EndpointService | None = None,
         regional_archives: Mapping[str, ArchiveService] | None = None,
+        regional_connections: Mapping[str, ConnectionService] | None = None,
     ) -> None:
         # Decision 0349: each Region the gateway serves is an EventBridge endpoint of its
         # own, the SigV4 scope's Region picking the buses a call sees, as AWS's endpoints do.
@@ -106,6 +107,9 @@ class EventsApp(JsonEndpoint[EventsCall]):
         # Decision 0397: each Region's archives and replays (the default's is ``archives``).
         self._regional_archives = dict(regional_archives or {})
         self._connections = connections
+        # Decision 0400: each Region's connections and API destinations (the default's is
+        # ``connections``).
+        self._regional_connections = dict(regional_connections or {})
         self.endpoints = endpoints
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
@@ -131,7 +135,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         client = scope.get("client")
         signed = None if request.authenticated is None else request.authenticated.signed
         events = self._events if signed is None else self._regions.get(signed.region, self._events)
-        home = events is self._events  # connections: the default Region's only
+        home = events is self._events
 
         async def authorise(
             action: str,
@@ -176,7 +180,9 @@ class EventsApp(JsonEndpoint[EventsCall]):
             list_page=self._settings.events_list_page,
             max_policy_size=self._settings.events_max_policy_size,
             archives=self._archives if home else self._regional_archives.get(events.region),
-            connections=self._connections if home else None,
+            connections=(
+                self._connections if home else self._regional_connections.get(events.region)
+            ),
             endpoints=self.endpoints,
             caller=ConnectionCaller(
                 principal,

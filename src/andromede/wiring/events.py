@@ -82,8 +82,10 @@ from andromede.settings import Settings
 from andromede.wiring.events_endpoints import endpoint_service
 from andromede.wiring.events_regions import (
     home_archive_store,
+    home_connection_store,
     home_store,
     regional_archives,
+    regional_connections,
     regional_services,
     replay_regions,
 )
@@ -396,8 +398,9 @@ class EventsParts:
         # Decision 0349: buses of the other declared Regions are kept beside the default's.
         self.store = home_store(settings, whole)
         # Connections and API destinations (decision 0200): credentials sealed as deliveries.
+        connection_store = SqlConnectionStore(db, settings.region, sealer)
         self.connections = ConnectionService(
-            SqlConnectionStore(db, settings.region, sealer),
+            home_connection_store(settings, connection_store),
             region=settings.region,
             limits=ConnectionLimits(
                 max_connections=settings.events_max_connections,
@@ -416,6 +419,11 @@ class EventsParts:
                 allow_http=settings.events_api_destination_allow_http,
             ),
         )
+        # Decision 0400: each declared Region's connections, the invoker choosing by ARN.
+        self.regional_connections = regional_connections(
+            settings, self.connections, connection_store
+        )
+        self.invoker.regions = self.regional_connections
         self.deliveries = Deliveries(
             targets,
             SqlDeliveryQueue(db, sealer),
@@ -495,12 +503,14 @@ class EventsParts:
         """Decision 0204: the connections' credentials in Secrets Manager secrets of their
         accounts rather than sealed in the events store, and the archives' events under their
         ``KmsKeyIdentifier`` (used as ``events.amazonaws.com``, metered and audited)."""
-        self.connections.secrets = SecretsManagerConnectionSecrets(
+        connection_secrets = SecretsManagerConnectionSecrets(
             secrets,
             self._settings.region,
             cache_ttl=self._settings.events_connection_secret_cache,
             customer_keys=customer_keys,
         )
+        for connections in self.regional_connections.values():  # decision 0400
+            connections.secrets = connection_secrets
         self.archives.keys = KmsEventKeys(
             keys, customer_keys, self._settings.region, audit, billing
         )
@@ -528,6 +538,7 @@ class EventsParts:
             regions=self.regions,
             endpoints=self.endpoints,
             regional_archives=self.regional_archives,
+            regional_connections=self.regional_connections,
         )
 
     def stream_targets(

@@ -12,13 +12,21 @@ Decision 0397: each other Region's archives and replays, an
 :class:`~andromede.events.archives.ArchiveService` over that Region's view of the archives'
 store (:func:`regional_archives`), its bus's archiver; the replays' runner claims over the
 whole store and works each replay through its Region's (:func:`replay_regions`).
+
+Decision 0400: each other Region's connections and API destinations, a
+:class:`~andromede.events.connections.ConnectionService` over that Region's view of the
+connections' store (:func:`regional_connections`), sharing the default Region's limits and
+Secrets Manager port (each connection's secret made in its own Region).
 """
 
 from __future__ import annotations
 
 from andromede.events.archive_store import ArchiveStore
 from andromede.events.archives import ArchiveLimits, ArchiveService
+from andromede.events.connection_store import ConnectionStore
+from andromede.events.connections import ConnectionService
 from andromede.events.regional_archive_store import RegionalArchiveStore
+from andromede.events.regional_connection_store import RegionalConnectionStore
 from andromede.events.regional_service import RegionalEventsService
 from andromede.events.regional_store import RegionalEventsStore
 from andromede.events.service import EventsLimits, EventsService, TargetDeliveries
@@ -27,8 +35,10 @@ from andromede.settings import Settings
 
 __all__ = [
     "home_archive_store",
+    "home_connection_store",
     "home_store",
     "regional_archives",
+    "regional_connections",
     "regional_services",
     "replay_regions",
 ]
@@ -111,3 +121,28 @@ def replay_regions(
         for region, archive in archives.items()
         if region != home and isinstance(archive.store, RegionalArchiveStore)
     }
+
+
+def home_connection_store(settings: Settings, store: ConnectionStore) -> ConnectionStore:
+    """The default Region's view of the connections' ``store`` when other Regions are
+    declared (their connections and API destinations left out of its listings), else
+    ``store`` itself."""
+    if len(settings.declared_regions) < 2:
+        return store
+    return RegionalConnectionStore(store, settings.region, settings.region)
+
+
+def regional_connections(
+    settings: Settings, home: ConnectionService, store: ConnectionStore
+) -> dict[str, ConnectionService]:
+    """Each declared Region's connections by name, ``home`` (the default Region's) among
+    them; ``store``: the whole store, each other Region's service over its view of it."""
+    connections = {home.region: home}
+    for region in sorted({r.name for r in settings.declared_regions} - {home.region}):
+        connections[region] = ConnectionService(
+            RegionalConnectionStore(store, region, home.region),
+            region=region,
+            limits=home.limits,
+            secrets=home.secrets,
+        )
+    return connections

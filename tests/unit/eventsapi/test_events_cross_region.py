@@ -229,13 +229,14 @@ async def test_a_role_that_may_not_put_the_event_stops_it(world: World) -> None:
 
 async def test_another_region_serves_buses_and_bus_targets_only(world: World) -> None:
     """What stays the default Region's is refused by name in another: targets other than
-    event buses, dead-letter queues (AWS requires one of the rule's Region, where SQS is not
-    served: decision 0397), customer keys (of buses and archives) and connections."""
+    event buses and API destinations (decision 0400), dead-letter queues (AWS requires one of
+    the rule's Region, where SQS is not served: decision 0397) and customer keys (of buses
+    and archives); its connections are its own (decision 0400)."""
     await world.ok(OTHER, "PutRule", {"Name": "r", "EventPattern": PATTERN})
     queue = {"Id": "q", "Arn": world.arn(OTHER, "sqs", "q")}
     code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [queue]})
     assert code == "ValidationException"
-    assert f"in Region {OTHER} only event buses are served as targets" in message
+    assert f"in Region {OTHER} only event buses and API destinations are served" in message
     role = await world.role("send", "events:PutEvents")
     with_dlq = {
         "Id": "b",
@@ -265,8 +266,7 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
     code, message = await world.refused(OTHER, "CreateArchive", archive)
     assert code == "ValidationException"
     assert f"KmsKeyIdentifier is not supported in Region {OTHER}" in message
-    code, _ = await world.refused(OTHER, "ListConnections", {})
-    assert code == "UnsupportedOperation"
+    assert (await world.ok(OTHER, "ListConnections", {}))["Connections"] == []
     assert (await world.ok(HOME, "ListArchives", {}))["Archives"] == []
 
 
