@@ -357,3 +357,29 @@ async def test_an_archive_s_customer_key_kept(store: ArchiveStore) -> None:
     await store.create_archive(archive("plain"), limit=9)
     plain = await store.get_archive("t1", "plain")
     assert plain is not None and plain.kms_key is None
+
+
+async def test_a_limit_counts_the_names_it_is_told(store: ArchiveStore) -> None:
+    """Decision 0402: ``counted`` says which stored names count toward a limit (a Region's
+    view counting its own, ``~<region>~<name>``); the others, the account's in another
+    Region, are no hindrance, and without it every one counts."""
+    other = "~eu-de-1~"
+
+    def mine(name: str) -> bool:
+        return name.startswith(other)
+
+    for name in ("a", "b"):
+        await store.create_archive(archive(name), limit=2)
+    with pytest.raises(LimitExceeded):
+        await store.create_archive(archive("c"), limit=2)
+    await store.create_archive(archive(f"{other}a"), limit=2, counted=mine)
+    await store.create_archive(archive(f"{other}b"), limit=2, counted=mine)
+    with pytest.raises(LimitExceeded):
+        await store.create_archive(archive(f"{other}c"), limit=2, counted=mine)
+
+    await store.create_replay(replay("r1"), limit=1)
+    with pytest.raises(LimitExceeded):
+        await store.create_replay(replay("r2"), limit=1)
+    await store.create_replay(replay(f"{other}r1"), limit=1, counted=mine)
+    with pytest.raises(LimitExceeded):
+        await store.create_replay(replay(f"{other}r2"), limit=1, counted=mine)

@@ -213,3 +213,29 @@ async def test_a_connection_whose_credentials_are_in_a_secret(store: ConnectionS
     old = connection("o")
     assert old.secret_ref is None
     assert old.secret_arn.endswith(":secret:events!connection/o/uuid-o-uuid-o")
+
+
+async def test_a_limit_counts_the_names_it_is_told(store: ConnectionStore) -> None:
+    """Decision 0402: ``counted`` says which stored names count toward a limit (a Region's
+    view counting its own, ``~<region>~<name>``); the others, the account's in another
+    Region, are no hindrance, and without it every one counts."""
+    other = "~eu-de-1~"
+
+    def mine(name: str) -> bool:
+        return name.startswith(other)
+
+    home = connection("c")
+    await store.create_connection(home, limit=1)
+    with pytest.raises(LimitExceeded):
+        await store.create_connection(connection("d"), limit=1)
+    there = connection(f"{other}c")
+    await store.create_connection(there, limit=1, counted=mine)
+    with pytest.raises(LimitExceeded):
+        await store.create_connection(connection(f"{other}d"), limit=1, counted=mine)
+
+    await store.create_destination(destination("d", home), limit=1)
+    with pytest.raises(LimitExceeded):
+        await store.create_destination(destination("e", home), limit=1)
+    await store.create_destination(destination(f"{other}d", there), limit=1, counted=mine)
+    with pytest.raises(LimitExceeded):
+        await store.create_destination(destination(f"{other}e", there), limit=1, counted=mine)

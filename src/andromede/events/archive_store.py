@@ -51,9 +51,12 @@ def not_cancellable(replay: Replay) -> IllegalStatus:
 
 
 class ArchiveStore(Protocol):
-    async def create_archive(self, archive: Archive, *, limit: int) -> None:
+    async def create_archive(
+        self, archive: Archive, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` archives of
-        the account."""
+        the account (``counted``: which stored names count, a Region's view counting its
+        own, decision 0402)."""
         ...
 
     async def get_archive(self, tenant_id: str, name: str) -> Archive | None:
@@ -113,9 +116,12 @@ class ArchiveStore(Protocol):
         """Delete up to ``limit`` events past their archive's retention; how many."""
         ...
 
-    async def create_replay(self, replay: Replay, *, limit: int) -> None:
+    async def create_replay(
+        self, replay: Replay, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         """ResourceAlreadyExists for a taken name, LimitExceeded when the account would have
-        more than ``limit`` replays not finished."""
+        more than ``limit`` replays not finished (``counted``: which stored names count, a
+        Region's view counting its own, decision 0402)."""
         ...
 
     async def get_replay(self, tenant_id: str, name: str) -> Replay | None: ...
@@ -182,11 +188,18 @@ class MemoryArchiveStore:
             archive, event_count=len(stored), size_bytes=sum(item.size for item in stored)
         )
 
-    async def create_archive(self, archive: Archive, *, limit: int) -> None:
+    async def create_archive(
+        self, archive: Archive, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         key = (archive.tenant_id, archive.name)
         if key in self._archives:
             raise ResourceAlreadyExists(f"Archive {archive.name} already exists.")
-        if sum(1 for tenant, _ in self._archives if tenant == archive.tenant_id) >= limit:
+        held = sum(
+            1
+            for tenant, name in self._archives
+            if tenant == archive.tenant_id and (counted is None or counted(name))
+        )
+        if held >= limit:
             raise limit_error(limit)
         self._archives[key] = archive
         self._events[key] = []
@@ -297,14 +310,18 @@ class MemoryArchiveStore:
                 break
         return gone
 
-    async def create_replay(self, replay: Replay, *, limit: int) -> None:
+    async def create_replay(
+        self, replay: Replay, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         key = (replay.tenant_id, replay.name)
         if key in self._replays:
             raise ResourceAlreadyExists(f"Replay {replay.name} already exists.")
         active = sum(
             1
-            for (tenant, _), held in self._replays.items()
-            if tenant == replay.tenant_id and held.state in ReplayState.ACTIVE
+            for (tenant, name), held in self._replays.items()
+            if tenant == replay.tenant_id
+            and held.state in ReplayState.ACTIVE
+            and (counted is None or counted(name))
         )
         if active >= limit:
             raise limit_error(limit)

@@ -48,6 +48,7 @@ from andromede.events.archive_store import (
     replay_missing,
 )
 from andromede.events.errors import ResourceAlreadyExists
+from andromede.events.held_sql import held_rows
 
 __all__ = ["SqlArchiveStore"]
 
@@ -94,8 +95,10 @@ class SqlArchiveStore:
             return archive
         return replace(archive, event_count=int(count), size_bytes=int(size or 0))
 
-    async def create_archive(self, archive: Archive, *, limit: int) -> None:
-        count = sa.select(sa.func.count()).where(_A.c.tenant_id == archive.tenant_id)
+    async def create_archive(
+        self, archive: Archive, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        names = sa.select(_A.c.archive_name).where(_A.c.tenant_id == archive.tenant_id)
         row = {
             "tenant_id": archive.tenant_id,
             "archive_name": archive.name,
@@ -113,7 +116,7 @@ class SqlArchiveStore:
             )
             if conn.execute(taken).first() is not None:
                 raise ResourceAlreadyExists(f"Archive {archive.name} already exists.")
-            if int(conn.scalar(count) or 0) >= limit:
+            if held_rows(conn, names, counted) >= limit:
                 raise limit_error(limit)
             conn.execute(_A.insert().values(row))
 
@@ -315,8 +318,10 @@ class SqlArchiveStore:
 
     # -- replays
 
-    async def create_replay(self, replay: Replay, *, limit: int) -> None:
-        active = sa.select(sa.func.count()).where(
+    async def create_replay(
+        self, replay: Replay, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        active = sa.select(_R.c.replay_name).where(
             _R.c.tenant_id == replay.tenant_id, _R.c.state.in_(sorted(ReplayState.ACTIVE))
         )
         taken = sa.select(_R.c.replay_name).where(
@@ -342,7 +347,7 @@ class SqlArchiveStore:
         def work(conn: Connection) -> None:
             if conn.execute(taken).first() is not None:
                 raise ResourceAlreadyExists(f"Replay {replay.name} already exists.")
-            if int(conn.scalar(active) or 0) >= limit:
+            if held_rows(conn, active, counted) >= limit:
                 raise limit_error(limit)
             conn.execute(_R.insert().values(row))
             queued(conn, EVENT_REPLAYS)

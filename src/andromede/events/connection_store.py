@@ -11,7 +11,7 @@ transaction that would pass it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 
@@ -48,8 +48,12 @@ def destination_taken(name: str) -> ResourceAlreadyExists:
 
 
 class ConnectionStore(Protocol):
-    async def create_connection(self, connection: Connection, *, limit: int) -> None:
-        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit``."""
+    async def create_connection(
+        self, connection: Connection, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` connections
+        of the account (``counted``: which stored names count, a Region's view counting its
+        own, decision 0402)."""
         ...
 
     async def get_connection(self, tenant_id: str, name: str) -> Connection | None:
@@ -73,7 +77,16 @@ class ConnectionStore(Protocol):
         """The connection deleted (its credentials with it); ResourceNotFound."""
         ...
 
-    async def create_destination(self, destination: ApiDestination, *, limit: int) -> None: ...
+    async def create_destination(
+        self,
+        destination: ApiDestination,
+        *,
+        limit: int,
+        counted: Callable[[str], bool] | None = None,
+    ) -> None:
+        """ResourceAlreadyExists for a taken name, LimitExceeded past ``limit`` API
+        destinations of the account (``counted`` as :meth:`create_connection`'s)."""
+        ...
 
     async def get_destination(self, tenant_id: str, name: str) -> ApiDestination | None: ...
 
@@ -100,16 +113,25 @@ class ConnectionStore(Protocol):
         ...
 
 
+def _held(
+    rows: Mapping[tuple[str, str], object], tenant_id: str, counted: Callable[[str], bool] | None
+) -> int:
+    """How many of ``rows`` (keyed by account and stored name) count toward a limit."""
+    return sum(1 for t, name in rows if t == tenant_id and (counted is None or counted(name)))
+
+
 class MemoryConnectionStore:
     def __init__(self) -> None:
         self._connections: dict[tuple[str, str], Connection] = {}
         self._destinations: dict[tuple[str, str], ApiDestination] = {}
 
-    async def create_connection(self, connection: Connection, *, limit: int) -> None:
+    async def create_connection(
+        self, connection: Connection, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         key = (connection.tenant_id, connection.name)
         if key in self._connections:
             raise connection_taken(connection.name)
-        if sum(1 for t, _ in self._connections if t == connection.tenant_id) >= limit:
+        if _held(self._connections, connection.tenant_id, counted) >= limit:
             raise limit_error(limit)
         self._connections[key] = copy.deepcopy(connection)
 
@@ -146,11 +168,17 @@ class MemoryConnectionStore:
             raise connection_missing(name)
         return held
 
-    async def create_destination(self, destination: ApiDestination, *, limit: int) -> None:
+    async def create_destination(
+        self,
+        destination: ApiDestination,
+        *,
+        limit: int,
+        counted: Callable[[str], bool] | None = None,
+    ) -> None:
         key = (destination.tenant_id, destination.name)
         if key in self._destinations:
             raise destination_taken(destination.name)
-        if sum(1 for t, _ in self._destinations if t == destination.tenant_id) >= limit:
+        if _held(self._destinations, destination.tenant_id, counted) >= limit:
             raise limit_error(limit)
         self._destinations[key] = destination
 

@@ -39,6 +39,7 @@ from andromede.events.connection_store import (
     limit_error,
 )
 from andromede.events.errors import ConcurrentModification
+from andromede.events.held_sql import held_rows
 
 __all__ = ["SqlConnectionStore"]
 
@@ -108,9 +109,11 @@ class SqlConnectionStore:
             "format_version": fmt,
         }
 
-    async def create_connection(self, connection: Connection, *, limit: int) -> None:
+    async def create_connection(
+        self, connection: Connection, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
         row = self._row(connection, *await self._seal(connection))
-        count = sa.select(sa.func.count()).where(_C.c.tenant_id == connection.tenant_id)
+        names = sa.select(_C.c.connection_name).where(_C.c.tenant_id == connection.tenant_id)
 
         def work(conn: DbConnection) -> None:
             taken = sa.select(_C.c.uuid).where(
@@ -119,7 +122,7 @@ class SqlConnectionStore:
             )
             if conn.execute(taken).first() is not None:
                 raise connection_taken(connection.name)
-            if int(conn.scalar(count) or 0) >= limit:
+            if held_rows(conn, names, counted) >= limit:
                 raise limit_error(limit)
             conn.execute(_C.insert().values(row))
 
@@ -202,7 +205,13 @@ class SqlConnectionStore:
 
     # -- API destinations
 
-    async def create_destination(self, destination: ApiDestination, *, limit: int) -> None:
+    async def create_destination(
+        self,
+        destination: ApiDestination,
+        *,
+        limit: int,
+        counted: Callable[[str], bool] | None = None,
+    ) -> None:
         row = {
             "tenant_id": destination.tenant_id,
             "destination_name": destination.name,
@@ -212,7 +221,7 @@ class SqlConnectionStore:
             "document": destination.document(),
             "format_version": DESTINATION_FORMAT,
         }
-        count = sa.select(sa.func.count()).where(_D.c.tenant_id == destination.tenant_id)
+        names = sa.select(_D.c.destination_name).where(_D.c.tenant_id == destination.tenant_id)
 
         def work(conn: DbConnection) -> None:
             taken = sa.select(_D.c.uuid).where(
@@ -221,7 +230,7 @@ class SqlConnectionStore:
             )
             if conn.execute(taken).first() is not None:
                 raise destination_taken(destination.name)
-            if int(conn.scalar(count) or 0) >= limit:
+            if held_rows(conn, names, counted) >= limit:
                 raise limit_error(limit)
             conn.execute(_D.insert().values(row))
 

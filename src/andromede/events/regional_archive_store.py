@@ -14,7 +14,8 @@ The archived events are sealed by the store under the stored name, the same way 
 Region (the tenant's key; an archive's customer key stays the default Region's). The
 replays' runner claims every Region's replays from the whole store and works each through
 its Region's view (:func:`replay_region`). The account's limits (``events_max_archives``,
-``events_max_active_replays``) are counted over the account's rows of every Region.
+``events_max_active_replays``) are a Region's, as AWS's quotas: a view counts its own rows
+only (decision 0402).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ class RegionalArchiveStore(RegionalView[ArchiveStore]):
 
     # --- archives -------------------------------------------------------------------------
 
-    async def create_archive(self, archive: Archive, *, limit: int) -> None:
-        await self.inner.create_archive(self._archive_in(archive), limit=limit)
+    async def create_archive(
+        self, archive: Archive, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        # The limit is a Region's, as AWS's quota: only this Region's archives count.
+        await self.inner.create_archive(self._archive_in(archive), limit=limit, counted=self._mine)
 
     async def get_archive(self, tenant_id: str, name: str) -> Archive | None:
         found = await self.inner.get_archive(tenant_id, self._in(name))
@@ -141,8 +145,11 @@ class RegionalArchiveStore(RegionalView[ArchiveStore]):
 
     # --- replays --------------------------------------------------------------------------
 
-    async def create_replay(self, replay: Replay, *, limit: int) -> None:
-        await self.inner.create_replay(self._replay_in(replay), limit=limit)
+    async def create_replay(
+        self, replay: Replay, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        # Only this Region's replays not finished count (AWS: 10 active a Region).
+        await self.inner.create_replay(self._replay_in(replay), limit=limit, counted=self._mine)
 
     async def get_replay(self, tenant_id: str, name: str) -> Replay | None:
         found = await self.inner.get_replay(tenant_id, self._in(name))

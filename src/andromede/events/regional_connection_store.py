@@ -14,7 +14,7 @@ kept as given. No migration: the prefix lives in the existing keys.
 Credentials kept in the store (a deployment without Secrets Manager) are sealed by it under
 the tenant's key, the encryption context naming the stored connection, the same way in every
 Region. The account's limits (``events_max_connections``, ``events_max_api_destinations``)
-are counted over the account's rows of every Region.
+are a Region's, as AWS's quotas: a view counts its own rows only (decision 0402).
 """
 
 from __future__ import annotations
@@ -61,8 +61,13 @@ class RegionalConnectionStore(RegionalView[ConnectionStore]):
 
     # --- connections ----------------------------------------------------------------------
 
-    async def create_connection(self, connection: Connection, *, limit: int) -> None:
-        await self.inner.create_connection(self._connection_in(connection), limit=limit)
+    async def create_connection(
+        self, connection: Connection, *, limit: int, counted: Callable[[str], bool] | None = None
+    ) -> None:
+        # The limit is a Region's, as AWS's quota: only this Region's connections count.
+        await self.inner.create_connection(
+            self._connection_in(connection), limit=limit, counted=self._mine
+        )
 
     async def get_connection(self, tenant_id: str, name: str) -> Connection | None:
         found = await self.inner.get_connection(tenant_id, self._in(name))
@@ -101,8 +106,16 @@ class RegionalConnectionStore(RegionalView[ConnectionStore]):
 
     # --- API destinations -----------------------------------------------------------------
 
-    async def create_destination(self, destination: ApiDestination, *, limit: int) -> None:
-        await self.inner.create_destination(self._destination_in(destination), limit=limit)
+    async def create_destination(
+        self,
+        destination: ApiDestination,
+        *,
+        limit: int,
+        counted: Callable[[str], bool] | None = None,
+    ) -> None:
+        await self.inner.create_destination(
+            self._destination_in(destination), limit=limit, counted=self._mine
+        )
 
     async def get_destination(self, tenant_id: str, name: str) -> ApiDestination | None:
         found = await self.inner.get_destination(tenant_id, self._in(name))

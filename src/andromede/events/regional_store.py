@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
-from andromede.events.model import EventBus, Rule, Target
+from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 from andromede.events.store import EventsStore, KeyGuard
 from andromede.regional_names import RegionalView
 from andromede.regional_names import stored_name as stored_bus_name
@@ -52,7 +52,13 @@ class RegionalEventsStore(RegionalView[EventsStore]):
         self, bus: EventBus, *, limit: int, counted: Callable[[str], bool] | None = None
     ) -> None:
         # The limit is a Region's, as AWS's quota: only this Region's buses count.
-        await self.inner.create_bus(self._bus_in(bus), limit=limit, counted=self._mine)
+        await self.inner.create_bus(self._bus_in(bus), limit=limit, counted=self._custom)
+
+    def _custom(self, stored: str) -> bool:
+        # This Region's custom buses: its default bus, kept under ``~<region>~default`` once
+        # configured (tags, UpdateEventBus), is no more counted than the default Region's
+        # (decision 0402).
+        return self._mine(stored) and self._out(stored) != DEFAULT_BUS
 
     async def get_bus(self, tenant_id: str, name: str) -> EventBus | None:
         found = await self.inner.get_bus(tenant_id, self._in(name))

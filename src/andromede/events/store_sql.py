@@ -24,6 +24,7 @@ from andromede.events.errors import (
     ResourceNotFound,
     ValidationError,
 )
+from andromede.events.held_sql import held_rows
 from andromede.events.model import DEFAULT_BUS, EventBus, Rule, Target
 from andromede.events.store import KeyGuard
 
@@ -84,15 +85,10 @@ class SqlEventsStore:
         self, bus: EventBus, *, limit: int, counted: Callable[[str], bool] | None = None
     ) -> None:
         def work(conn: Connection) -> None:
-            custom = sa.and_(_B.c.tenant_id == bus.tenant_id, _B.c.bus_name != DEFAULT_BUS)
-            if counted is None:
-                held = conn.execute(
-                    sa.select(sa.func.count()).select_from(_B).where(custom)
-                ).scalar_one()
-            else:
-                # Decision 0349: a Region's buses among the account's (a few hundred names).
-                names = conn.execute(sa.select(_B.c.bus_name).where(custom)).scalars()
-                held = sum(1 for name in names if counted(name))
+            custom = sa.select(_B.c.bus_name).where(
+                _B.c.tenant_id == bus.tenant_id, _B.c.bus_name != DEFAULT_BUS
+            )
+            held = held_rows(conn, custom, counted)  # decision 0349: a Region's buses
             taken = conn.execute(
                 sa.select(_B.c.bus_name).where(
                     _B.c.tenant_id == bus.tenant_id, _B.c.bus_name == bus.name

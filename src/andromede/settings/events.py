@@ -21,8 +21,8 @@ class EventsSettings(BaseModel):
     events_max_buses: int = Field(
         default=100,
         gt=0,
-        description="Custom event buses an account may have, the default bus aside (AWS: 100) "
-        "(decision 0192).",
+        description="Custom event buses an account may have in a Region, the default bus aside "
+        "(AWS: 100) (decisions 0192, 0349, 0402).",
     )
     events_max_endpoints: int = Field(
         default=100,
@@ -135,13 +135,14 @@ class EventsSettings(BaseModel):
     events_max_archives: int = Field(
         default=10,
         gt=0,
-        description="Archives an account may have, all its buses together (decision 0196).",
+        description="Archives an account may have in a Region, all its buses there together "
+        "(decisions 0196, 0402).",
     )
     events_max_active_replays: int = Field(
         default=10,
         gt=0,
         description="Replays an account may have not finished (STARTING, RUNNING or "
-        "CANCELLING) at once (decision 0196).",
+        "CANCELLING) at once in a Region (decisions 0196, 0402).",
     )
     events_replay_batch: int = Field(
         default=100,
@@ -181,12 +182,14 @@ class EventsSettings(BaseModel):
     events_max_connections: int = Field(
         default=50,
         gt=0,
-        description="Connections an account may have (AWS: 50) (decision 0200).",
+        description="Connections an account may have in a Region (AWS: 3,000 today, 50 when "
+        "decision 0200 was written) (decisions 0200, 0402).",
     )
     events_max_api_destinations: int = Field(
         default=3000,
         gt=0,
-        description="API destinations an account may have (AWS: 3,000) (decision 0200).",
+        description="API destinations an account may have in a Region (AWS: 3,000) "
+        "(decisions 0200, 0402).",
     )
     events_max_http_parameters: int = Field(
         default=100,
