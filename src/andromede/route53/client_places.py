@@ -7,7 +7,8 @@ The operator declares its clients' networks, as Route 53 asks its own GeoIP data
   (CIDR as the ``network`` column of MaxMind's GeoLite2 blocks files; ISO 3166 codes as
   Route 53's ``GeoLocation`` takes them; subdivision may be empty; a first line naming the
   columns and ``#`` comments are skipped), at most ``route53_client_geolocation_max_networks``
-  networks;
+  networks (decision 0404 reads GeoLite2's and DB-IP's exports too:
+  ``geolocation_files.py``);
 - ``route53_client_regions``: ``CIDR -> Region`` for latency sets.
 
 A client is its EDNS client subnet when the query carries one, else the address the query
@@ -27,7 +28,6 @@ import csv
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 from andromede.route53.cidr_match import ClientNetwork
@@ -41,7 +41,6 @@ __all__ = [
     "ClientPlace",
     "GeoPlace",
     "choose_by_location",
-    "load_geography",
     "read_geolocation",
 ]
 
@@ -158,22 +157,6 @@ class ClientGeography:
             by_region=self._by_region,
             region_point=None if region is None else self._places.get(region),
         )
-
-
-def load_geography(
-    path: str,
-    max_networks: int,
-    regions: Mapping[str, str],
-    places: Mapping[str, Point] | None = None,
-) -> ClientGeography | None:
-    """The geography of the settings, None when they declare none (answered as in a VPC)."""
-    if not path and not regions:
-        return None
-    networks = None
-    if path:
-        with Path(path).open(encoding="utf-8", newline="") as lines:
-            networks = read_geolocation(lines, max_networks, Path(path).name)
-    return ClientGeography(networks, regions, places)
 
 
 def _geo_of(zone_set: ZoneSet) -> GeoPlace | None:

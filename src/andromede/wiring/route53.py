@@ -37,10 +37,10 @@ from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
 from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
-from andromede.route53.client_places import load_geography
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
+from andromede.route53.geolocation_files import load_geography
 from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.model import AliasTarget
 from andromede.route53.public_zones import PublicZones, SetServers, server_name
@@ -87,6 +87,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
             settings.route53_client_geolocation_max_networks,
             settings.route53_client_regions,
             known,
+            settings.route53_client_geolocation_format,
         )
     except OSError as exc:
         raise ConfigurationError(

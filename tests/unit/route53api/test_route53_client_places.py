@@ -22,9 +22,9 @@ from andromede.route53.client_places import (
     ClientGeography,
     GeoPlace,
     choose_by_location,
-    load_geography,
     read_geolocation,
 )
+from andromede.route53.geolocation_files import load_geography
 from andromede.route53.geoproximity import AWS_REGIONS
 from andromede.route53.memory import MemoryZoneStore
 from andromede.route53.model import Change, RecordSet

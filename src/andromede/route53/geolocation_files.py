@@ -1,0 +1,262 @@
+"""The operator's geolocation files read into client networks with their places (decisions
+0395 and 0404): the platform's own CSV, MaxMind's GeoLite2 City or Country CSV (blocks files
+joined with a locations file by ``geoname_id``) and DB-IP's lite CSV (address ranges).
+
+``route53_client_geolocation_file`` names a file, a directory (every ``*.csv`` in it, for
+GeoLite2's several files) or several of them joined with ``os.pathsep``. The format is
+``route53_client_geolocation_format``; the default (``andromede``) also recognises the other
+two by their first line (GeoLite2's header, a DB-IP range), so an operator may give an export
+as it is published. Every format holds to ``route53_client_geolocation_max_networks`` and a
+bad line names its file and line.
+
+What Route 53 compares (its ``GeoLocation``): a continent code, an ISO 3166-1 country code
+and, for the United States only, the state's two letters (``CA`` for California, USPS's
+abbreviations). GeoLite2's ``subdivision_1_iso_code`` is ISO 3166-2's part after the country
+(``CA``), kept for the US and dropped elsewhere (no set can name it); DB-IP's lite file gives
+a state's name, turned into its letters for the US. A row placed nowhere (GeoLite2 gives no
+``geoname_id`` to some anycast and satellite networks, DB-IP ``ZZ`` to reserved ranges) is
+skipped: the client is answered the default set, as one the data does not place."""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Final, Literal
+
+from andromede.route53.cidr_match import ClientNetwork
+from andromede.route53.client_places import (
+    CONTINENTS,
+    ClientGeography,
+    GeoPlace,
+    read_geolocation,
+)
+from andromede.route53.geoproximity import Point
+
+__all__ = ["GeolocationFormat", "load_geography", "read_dbip", "read_geolite2"]
+
+GeolocationFormat = Literal["andromede", "geolite2", "dbip"]
+_GEOLITE2_BLOCKS: Final = ("network", "geoname_id", "registered_country_geoname_id")
+_GEOLITE2_LOCATIONS: Final = ("geoname_id", "continent_code", "country_iso_code")
+_UNPLACED: Final = frozenset({"", "ZZ"})  # DB-IP's "nowhere" (reserved ranges)
+_US_STATES: Final = {
+    name.upper(): code
+    for code, name in (
+        ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"),
+        ("CA", "California"), ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"),
+        ("DC", "District of Columbia"), ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"),
+        ("ID", "Idaho"), ("IL", "Illinois"), ("IN", "Indiana"), ("IA", "Iowa"),
+        ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"), ("ME", "Maine"),
+        ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
+        ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"),
+        ("NV", "Nevada"), ("NH", "New Hampshire"), ("NJ", "New Jersey"),
+        ("NM", "New Mexico"), ("NY", "New York"), ("NC", "North Carolina"),
+        ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
+        ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"),
+        ("SD", "South Dakota"), ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"),
+        ("VT", "Vermont"), ("VA", "Virginia"), ("WA", "Washington"),
+        ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
+    )
+}  # fmt: skip
+
+Networks = list[tuple[ClientNetwork, GeoPlace]]
+
+
+def route53_place(continent: str, country: str, subdivision: str, where: str) -> GeoPlace:
+    """The place as Route 53 compares it (the rules above); ``ValueError`` naming ``where``."""
+    continent, country = continent.strip().upper(), country.strip().upper()
+    subdivision = subdivision.strip().upper().removeprefix(f"{country}-")
+    if continent not in CONTINENTS:
+        raise ValueError(f"{where}: {continent[:8]!r} is no continent code")
+    if country and not (len(country) == 2 and country.isalpha()):
+        raise ValueError(f"{where}: {country[:8]!r} is no country code")
+    if country != "US":
+        subdivision = ""
+    elif subdivision and not (len(subdivision) == 2 and subdivision.isalpha()):
+        subdivision = _US_STATES.get(subdivision, "")  # DB-IP's state names
+    return GeoPlace(continent, country, subdivision)
+
+
+def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    for number, row in enumerate(csv.reader(lines), start=1):
+        if row and row[0].strip() and not row[0].lstrip().startswith("#"):
+            yield number, row
+
+
+def _columns(row: Sequence[str], wanted: Sequence[str], where: str) -> dict[str, int]:
+    names = [name.strip().lower() for name in row]
+    missing = [name for name in wanted if name not in names]
+    if missing:
+        raise ValueError(f"{where}: the header lacks {', '.join(missing)}")
+    return {name: index for index, name in enumerate(names)}
+
+
+def _cell(row: Sequence[str], columns: Mapping[str, int], name: str) -> str:
+    index = columns.get(name)
+    return row[index].strip() if index is not None and index < len(row) else ""
+
+
+def read_geolite2_locations(lines: Iterable[str], name: str) -> dict[str, GeoPlace | None]:
+    """``geoname_id -> place`` of a GeoLite2 locations file: a continent's own entry has no
+    country (placed by its continent), one of neither is None (placed nowhere)."""
+    places: dict[str, GeoPlace | None] = {}
+    columns: dict[str, int] | None = None
+    for number, row in _rows(lines):
+        where = f"{name} line {number}"
+        if columns is None:
+            columns = _columns(row, _GEOLITE2_LOCATIONS, where)
+            continue
+        continent = _cell(row, columns, "continent_code")
+        country = _cell(row, columns, "country_iso_code")
+        places[_cell(row, columns, "geoname_id")] = (
+            None
+            if not continent and not country
+            else route53_place(
+                continent, country, _cell(row, columns, "subdivision_1_iso_code"), where
+            )
+        )
+    return places
+
+
+def read_geolite2(
+    lines: Iterable[str],
+    locations: Mapping[str, GeoPlace | None],
+    max_networks: int,
+    name: str,
+    found: Networks,
+) -> None:
+    """A GeoLite2 blocks file's networks added to ``found``: a block's ``geoname_id``, else
+    its registered country's, places it."""
+    columns: dict[str, int] | None = None
+    for number, row in _rows(lines):
+        where = f"{name} line {number}"
+        if columns is None:
+            columns = _columns(row, _GEOLITE2_BLOCKS, where)
+            continue
+        try:
+            network = ipaddress.ip_network(_cell(row, columns, "network"), strict=False)
+        except ValueError:
+            raise ValueError(f"{where}: {row[0][:64]!r} is no network") from None
+        geoname = _cell(row, columns, "geoname_id") or _cell(
+            row, columns, "registered_country_geoname_id"
+        )
+        if not geoname:
+            continue
+        if geoname not in locations:
+            raise ValueError(f"{where}: geoname_id {geoname[:16]!r} is in no locations file")
+        place = locations[geoname]
+        if place is None:
+            continue
+        if len(found) >= max_networks:
+            raise ValueError(f"{name}: more than {max_networks} networks")
+        found.append((network, place))
+
+
+def _networks_of(first: str, last: str) -> list[ClientNetwork]:
+    start, end = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
+    if isinstance(start, ipaddress.IPv4Address) and isinstance(end, ipaddress.IPv4Address):
+        return list(ipaddress.summarize_address_range(start, end))
+    if isinstance(start, ipaddress.IPv6Address) and isinstance(end, ipaddress.IPv6Address):
+        return list(ipaddress.summarize_address_range(start, end))
+    raise ValueError("an IPv4 and an IPv6 address")
+
+
+def read_dbip(lines: Iterable[str], max_networks: int, name: str, found: Networks) -> None:
+    """A DB-IP lite file's ranges (``ip_start,ip_end,continent,country,stateprov,...``, no
+    header) added to ``found`` as the CIDR networks covering each."""
+    for number, row in _rows(lines):
+        where = f"{name} line {number}"
+        try:
+            ranges = _networks_of(row[0], row[1] if len(row) > 1 else "")
+        except (ValueError, TypeError):
+            if number == 1 and row[0].strip().lower() == "ip_start":  # a header added by hand
+                continue
+            raise ValueError(f"{where}: {','.join(row[:2])[:80]!r} is no address range") from None
+        if len(row) < 4:
+            raise ValueError(
+                f"{where}: ip_start,ip_end,continent,country expected (the city lite file;"
+                " the country lite file has no continent)"
+            )
+        if row[3].strip().upper() in _UNPLACED:
+            continue
+        place = route53_place(row[2], row[3], row[4] if len(row) > 4 else "", where)
+        if len(found) + len(ranges) > max_networks:
+            raise ValueError(f"{name}: more than {max_networks} networks")
+        found.extend((network, place) for network in ranges)
+
+
+def _files(path: str) -> list[Path]:
+    files: list[Path] = []
+    for part in path.split(os.pathsep):
+        entry = Path(part)
+        files += sorted(entry.glob("*.csv")) if entry.is_dir() else [entry]
+    return files
+
+
+def _first_line(file: Path) -> list[str]:
+    with file.open(encoding="utf-8-sig", newline="") as lines:
+        return next((row for _, row in _rows(lines)), [])
+
+
+def _format_of(first: Sequence[str], given: GeolocationFormat) -> GeolocationFormat:
+    if given != "andromede":
+        return given
+    cells = [cell.strip().lower() for cell in first]
+    if cells[:2] == ["network", "geoname_id"] or cells[:1] == ["geoname_id"]:
+        return "geolite2"
+    try:
+        for cell in cells[:2]:
+            ipaddress.ip_address(cell)
+    except ValueError:
+        return "andromede"
+    return "dbip" if cells else "andromede"
+
+
+def read_geolocation_files(
+    path: str, max_networks: int, given: GeolocationFormat = "andromede"
+) -> Networks:
+    """Every network of the files ``path`` names, in the format given or recognised."""
+    files = _files(path)
+    firsts = {file: _first_line(file) for file in files}
+    formats = {file: _format_of(first, given) for file, first in firsts.items()}
+    found: Networks = []
+    locations: dict[str, GeoPlace | None] = {}
+    is_locations = {f: [c.strip().lower() for c in firsts[f][:1]] == ["geoname_id"] for f in files}
+    geolite2 = [f for f in files if formats[f] == "geolite2"]
+    if geolite2 and not any(is_locations[f] for f in geolite2):
+        raise ValueError(f"{geolite2[0].name}: GeoLite2 blocks need their locations file")
+    # English first: the codes are the same in every language's file.
+    for file in sorted(geolite2, key=lambda f: not f.name.lower().endswith("-en.csv")):
+        if is_locations[file]:
+            with file.open(encoding="utf-8-sig", newline="") as lines:
+                in_file = read_geolite2_locations(lines, file.name)
+            locations = {**in_file, **locations}
+    for file in files:
+        with file.open(encoding="utf-8-sig", newline="") as lines:
+            if formats[file] == "geolite2":
+                if not is_locations[file]:
+                    read_geolite2(lines, locations, max_networks, file.name, found)
+            elif formats[file] == "dbip":
+                read_dbip(lines, max_networks, file.name, found)
+            else:
+                own = read_geolocation(lines, max_networks, file.name)
+                if len(found) + len(own) > max_networks:
+                    raise ValueError(f"{file.name}: more than {max_networks} networks")
+                found += own
+    return found
+
+
+def load_geography(
+    path: str,
+    max_networks: int,
+    regions: Mapping[str, str],
+    places: Mapping[str, Point] | None = None,
+    given: GeolocationFormat = "andromede",
+) -> ClientGeography | None:
+    """The geography of the settings, None when they declare none (answered as in a VPC)."""
+    if not path and not regions:
+        return None
+    networks = read_geolocation_files(path, max_networks, given) if path else None
+    return ClientGeography(networks, regions, places)
