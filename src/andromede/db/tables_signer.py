@@ -1,6 +1,8 @@
 """AWS Signer and Lambda's code signing (decision 0386, migration 0156): ``signer_profiles``
 (one row per account and profile name, the private key sealed under the account's key ring),
-``signer_jobs`` (one row per signing job), ``lambda_code_signing_configs`` (one row per code
+``signer_jobs`` (one row per signing job; migration 0160 adds its invoker and client token as
+columns, the token unique per owner and invoker, and indexes its id and its invoker: decision
+0403), ``lambda_code_signing_configs`` (one row per code
 signing configuration) and ``lambda_function_code_signing`` (the configuration a function
 uses). The members of each as one JSON ``definition``. Part of the one ``MetaData``;
 ``andromede.db.tables`` re-exports them.
@@ -38,6 +40,13 @@ signer_jobs = sa.Table(
     sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("definition", sa.Text, nullable=False),  # JSON: source, destination, status…
     sa.Column("format_version", sa.Integer, nullable=False),
+    # The account that started the job with another account's profile ("": the owner).
+    sa.Column("invoker", key_text(), nullable=False, server_default=""),
+    # StartSigningJob's clientRequestToken (NULL: none): one job per owner, invoker and token.
+    sa.Column("client_token", key_text(), nullable=True),
+    sa.Index("ix_signer_jobs_job_id", "job_id"),
+    sa.Index("ix_signer_jobs_invoker", "invoker", "created"),
+    sa.Index("uq_signer_jobs_token", "tenant_id", "invoker", "client_token", unique=True),
 )
 
 lambda_code_signing_configs = sa.Table(

@@ -57,7 +57,7 @@ from andromede.signer.model import (
     profile_arn,
 )
 from andromede.signer.permissions import grants, new_permission
-from andromede.signer.store import SignerStore
+from andromede.signer.store import ProfileChange, SignerStore
 
 __all__ = ["ObjectAccess", "Sealer", "SignerLimits", "SignerService", "VerifiedSignature"]
 
@@ -209,14 +209,27 @@ class SignerService:
             raise ProfileNotFound(f"The signing profile {str(arn)[:256]} does not exist")
         return await self.profile(tenant_id, found["name"])
 
+    async def _change(self, tenant_id: str, name: str, change: ProfileChange) -> SigningProfile:
+        """The profile changed in one step of the store (decision 0403): changes made at once
+        each apply to the one before, none is lost."""
+        changed = await self.store.change_profile(tenant_id, name, change)
+        if changed is None:
+            raise ProfileNotFound(f"The signing profile {name} does not exist")
+        return changed
+
     async def tag_profile(self, tenant_id: str, arn: object, tags: object) -> None:
         profile = await self.profile_by_arn(tenant_id, arn)
         if not tags:
             raise InvalidSignerInput("tags must name at least one tag")
-        merged = {**profile.tags, **_tags(tags)}
-        if len(merged) > _MAX_TAGS:
-            raise InvalidSignerInput(f"A signing profile holds at most {_MAX_TAGS} tags")
-        await self.store.replace_profile(profile.replaced(tags=merged))
+        added = _tags(tags)
+
+        def tag(current: SigningProfile) -> SigningProfile:
+            merged = {**current.tags, **added}
+            if len(merged) > _MAX_TAGS:
+                raise InvalidSignerInput(f"A signing profile holds at most {_MAX_TAGS} tags")
+            return current.replaced(tags=merged)
+
+        await self._change(tenant_id, profile.name, tag)
 
     async def untag_profile(self, tenant_id: str, arn: object, keys: object) -> None:
         profile = await self.profile_by_arn(tenant_id, arn)
@@ -226,8 +239,14 @@ class SignerService:
             or not all(isinstance(k, str) and _TAG_KEY.fullmatch(k) for k in keys)
         ):
             raise InvalidSignerInput(f"tagKeys must list 1 to {_MAX_TAGS} tag keys")
-        kept = {k: v for k, v in profile.tags.items() if k not in keys}
-        await self.store.replace_profile(profile.replaced(tags=kept))
+        dropped = set(keys)
+        await self._change(
+            tenant_id,
+            profile.name,
+            lambda current: current.replaced(
+                tags={k: v for k, v in current.tags.items() if k not in dropped}
+            ),
+        )
 
     async def shared_profile(
         self, tenant_id: str, caller_arn: str, owner: str, name: str, action: str
@@ -248,39 +267,42 @@ class SignerService:
     async def add_permission(self, tenant_id: str, name: str, params: dict[str, Any]) -> str:
         """AddProfilePermission: the statement added, the policy's new revision answered."""
         profile = await self.profile(tenant_id, name)
-        _check_revision(profile, params.get("revisionId"), required=False)
         permission = new_permission(params, profile.version)
-        if any(p.statement_id == permission.statement_id for p in profile.permissions):
-            raise SignerConflict(f"A permission {permission.statement_id} already exists")
-        if len(profile.permissions) >= self.limits.max_profile_permissions:
-            raise SignerQuota(
-                f"A signing profile holds at most {self.limits.max_profile_permissions} permissions"
+        bound = self.limits.max_profile_permissions
+
+        def add(current: SigningProfile) -> SigningProfile:
+            # Checked on the profile as the store holds it now, not as it was read above: a
+            # change made meanwhile is kept, or the revision given no longer matches.
+            _check_revision(current, params.get("revisionId"), required=False)
+            if any(p.statement_id == permission.statement_id for p in current.permissions):
+                raise SignerConflict(f"A permission {permission.statement_id} already exists")
+            if len(current.permissions) >= bound:
+                raise SignerQuota(f"A signing profile holds at most {bound} permissions")
+            return current.replaced(
+                permissions=(*current.permissions, permission), policy_revision=str(uuid.uuid4())
             )
-        revision = str(uuid.uuid4())
-        changed = profile.replaced(
-            permissions=(*profile.permissions, permission), policy_revision=revision
-        )
-        await self.store.replace_profile(changed)
-        return revision
+
+        return (await self._change(tenant_id, name, add)).policy_revision
 
     async def remove_permission(
         self, tenant_id: str, name: str, statement_id: object, revision_id: object
     ) -> str:
-        profile = await self.profile(tenant_id, name)
-        _check_revision(profile, revision_id, required=True)
-        kept = tuple(p for p in profile.permissions if p.statement_id != statement_id)
-        if len(kept) == len(profile.permissions):
-            raise ProfileNotFound(f"The permission {str(statement_id)[:100]} does not exist")
-        revision = str(uuid.uuid4())
-        await self.store.replace_profile(
-            profile.replaced(permissions=kept, policy_revision=revision)
-        )
-        return revision
+        def remove(current: SigningProfile) -> SigningProfile:
+            _check_revision(current, revision_id, required=True)
+            kept = tuple(p for p in current.permissions if p.statement_id != statement_id)
+            if len(kept) == len(current.permissions):
+                raise ProfileNotFound(f"The permission {str(statement_id)[:100]} does not exist")
+            return current.replaced(permissions=kept, policy_revision=str(uuid.uuid4()))
+
+        return (await self._change(tenant_id, name, remove)).policy_revision
 
     async def cancel_profile(self, tenant_id: str, name: str) -> None:
-        profile = await self.profile(tenant_id, name)
-        if profile.status == ProfileStatus.ACTIVE:
-            await self.store.replace_profile(profile.replaced(status=ProfileStatus.CANCELED))
+        def cancel(current: SigningProfile) -> SigningProfile:
+            if current.status != ProfileStatus.ACTIVE:
+                return current
+            return current.replaced(status=ProfileStatus.CANCELED)
+
+        await self._change(tenant_id, name, cancel)
 
     async def revoke_profile(
         self, tenant_id: str, name: str, params: dict[str, Any], revoked_by: str
@@ -295,17 +317,19 @@ class SignerService:
         now = self._clock()
         if effective > now:
             raise InvalidSignerInput("effectiveTime cannot be in the future")
-        if profile.status == ProfileStatus.REVOKED:
-            raise SignerConflict(f"The signing profile {name} is already revoked")
-        changed = profile.replaced(
-            status=ProfileStatus.REVOKED,
-            revoked_from=int(effective),
-            revoked_at=now,
-            revoked_by=revoked_by,
-            revoked_reason=reason,
-        )
-        await self.store.replace_profile(changed)
-        return changed
+
+        def revoke(current: SigningProfile) -> SigningProfile:
+            if current.status == ProfileStatus.REVOKED:
+                raise SignerConflict(f"The signing profile {name} is already revoked")
+            return current.replaced(
+                status=ProfileStatus.REVOKED,
+                revoked_from=int(effective),
+                revoked_at=now,
+                revoked_by=revoked_by,
+                revoked_reason=reason,
+            )
+
+        return await self._change(tenant_id, name, revoke)
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -320,14 +344,11 @@ class SignerService:
         if not isinstance(token, str) or len(token) > _TOKEN:
             raise InvalidSignerInput(f"clientRequestToken must be at most {_TOKEN} characters")
         digest = _request_digest(params)
+        invoker = "" if owner == tenant_id else tenant_id
         if token:
-            for earlier in await self.store.jobs(owner):
-                if earlier.client_token == token and earlier.invoker_account == tenant_id:
-                    if not hmac.compare_digest(earlier.request_digest, digest):
-                        raise InvalidSignerInput(
-                            "clientRequestToken was already used for a different request"
-                        )
-                    return earlier
+            earlier = await self.store.job_by_token(owner, invoker, token)
+            if earlier is not None:
+                return _same_request(earlier, digest)
         profile = await self.shared_profile(
             tenant_id,
             requested_by,
@@ -355,11 +376,13 @@ class SignerService:
             created=self._clock(),
             client_token=token,
             request_digest=digest,
-            invoker="" if owner == tenant_id else tenant_id,
+            invoker=invoker,
         )
         if profile.status != ProfileStatus.ACTIVE:
             raise InvalidSignerInput(f"The signing profile {profile.name} is not Active")
-        await self.store.put_job(job)
+        created = await self.store.create_job(job)
+        if created.job_id != job.job_id:  # a first call made at the same time won the token
+            return _same_request(created, digest)
         done = await self._run(caller, profile, job)
         await self.store.put_job(done)
         return done
@@ -477,6 +500,13 @@ class SignerService:
             envelope.expires_at,
             revoked,
         )
+
+
+def _same_request(earlier: SigningJob, digest: str) -> SigningJob:
+    """The job a clientRequestToken started, answered again to the same request only."""
+    if not hmac.compare_digest(earlier.request_digest, digest):
+        raise InvalidSignerInput("clientRequestToken was already used for a different request")
+    return earlier
 
 
 def _failed(job: SigningJob, now: int, reason: str) -> SigningJob:

@@ -1,15 +1,24 @@
 """Where signing profiles and jobs are kept (decision 0386): the :class:`SignerStore`
 interface, implemented in memory (:class:`MemorySignerStore`, below: the tests' twin) and over
 the metadata database (``signer.store_sql``). A profile's private key is kept sealed; the
-stores never see it in the clear."""
+stores never see it in the clear.
+
+A profile changes only through :meth:`SignerStore.change_profile`, which reads and writes it in
+one step (the row locked on PostgreSQL), so that changes made at once all land; a job is
+created once per owner, invoker and client token (decision 0403)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from andromede.signer.model import SigningJob, SigningProfile
 
-__all__ = ["MemorySignerStore", "SignerStore"]
+__all__ = ["MemorySignerStore", "ProfileChange", "SignerStore"]
+
+# What a profile becomes; it may raise (a SignerError) to change nothing. It runs inside the
+# store's transaction: no I/O in it.
+ProfileChange = Callable[[SigningProfile], SigningProfile]
 
 
 class SignerStore(Protocol):
@@ -23,10 +32,25 @@ class SignerStore(Protocol):
         """The account's profiles, by name."""
         ...
 
-    async def replace_profile(self, profile: SigningProfile) -> None: ...
+    async def change_profile(
+        self, tenant_id: str, name: str, change: ProfileChange
+    ) -> SigningProfile | None:
+        """The profile ``change`` made of the current one, written in the same step: none is
+        read by another change in between. None when there is no such profile."""
+        ...
+
+    async def create_job(self, job: SigningJob) -> SigningJob:
+        """The job created; when its client token is not empty and the same owner and invoker
+        already have a job under it, that job instead (nothing written)."""
+        ...
 
     async def put_job(self, job: SigningJob) -> None:
-        """The job written (created, or over its row)."""
+        """The job written over its row."""
+        ...
+
+    async def job_by_token(self, tenant_id: str, invoker: str, token: str) -> SigningJob | None:
+        """The job ``invoker`` ("" for the owner) started under ``token`` with a profile of
+        ``tenant_id``."""
         ...
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob | None: ...
@@ -37,7 +61,8 @@ class SignerStore(Protocol):
         ...
 
     async def jobs(self, tenant_id: str) -> list[SigningJob]:
-        """The account's jobs, newest first."""
+        """The account's jobs and those it started with other accounts' profiles, newest
+        first."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
@@ -63,11 +88,37 @@ class MemorySignerStore:
             (p for p in self._profiles.values() if p.tenant_id == tenant_id), key=lambda p: p.name
         )
 
-    async def replace_profile(self, profile: SigningProfile) -> None:
-        self._profiles[(profile.tenant_id, profile.name)] = profile
+    async def change_profile(
+        self, tenant_id: str, name: str, change: ProfileChange
+    ) -> SigningProfile | None:
+        # No await between the read and the write: one step on the event loop.
+        found = self._profiles.get((tenant_id, name))
+        if found is None:
+            return None
+        changed = change(found)
+        self._profiles[(tenant_id, name)] = changed
+        return changed
+
+    async def create_job(self, job: SigningJob) -> SigningJob:
+        if job.client_token:
+            earlier = await self.job_by_token(job.tenant_id, job.invoker, job.client_token)
+            if earlier is not None:
+                return earlier
+        self._jobs[(job.tenant_id, job.job_id)] = job
+        return job
 
     async def put_job(self, job: SigningJob) -> None:
         self._jobs[(job.tenant_id, job.job_id)] = job
+
+    async def job_by_token(self, tenant_id: str, invoker: str, token: str) -> SigningJob | None:
+        return next(
+            (
+                j
+                for j in self._jobs.values()
+                if (j.tenant_id, j.invoker, j.client_token) == (tenant_id, invoker, token)
+            ),
+            None,
+        )
 
     async def job(self, tenant_id: str, job_id: str) -> SigningJob | None:
         return self._jobs.get((tenant_id, job_id))
@@ -76,7 +127,7 @@ class MemorySignerStore:
         return next((j for j in self._jobs.values() if j.job_id == job_id), None)
 
     async def jobs(self, tenant_id: str) -> list[SigningJob]:
-        found = [j for j in self._jobs.values() if j.tenant_id == tenant_id]
+        found = [j for j in self._jobs.values() if tenant_id in (j.tenant_id, j.invoker)]
         return sorted(found, key=lambda j: (-j.created, j.job_id))
 
     async def forget_tenant(self, tenant_id: str) -> int:

@@ -5,8 +5,10 @@ shape (timestamps as epoch seconds, as restJson1 sends them)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
@@ -20,6 +22,7 @@ __all__ = ["ACTIONS", "SignerCall"]
 Authorise = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 Handler = Callable[["SignerCall"], Awaitable[dict[str, Any]]]
 _MAX_RESULTS: Final = 25
+_ACCOUNT: Final = re.compile(r"[0-9]{12}")
 
 
 @dataclass
@@ -214,27 +217,67 @@ async def describe_signing_job(call: SignerCall) -> dict[str, Any]:
 
 
 async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
+    """The account's jobs and those it started with other accounts' profiles (decision
+    0403), newest first, through the model's filters."""
     await call.authorise("signer:ListSigningJobs", "*", {})
-    found = await call.signer.store.jobs(call.tenant_id)
-    status = call.params.get("status")
-    if status is not None and status not in set(JobStatus):
-        raise SignerWireError(
-            "ValidationException", "status must be InProgress, Failed or Succeeded"
-        )
-    revoked = call.params.get("isRevoked")
-    found = [
-        j
-        for j in found
-        if (status is None or j.status == status)
-        and (revoked is None or (j.revoked_at is not None) == (str(revoked).lower() == "true"))
-        and call.params.get("requestedBy") in (None, j.requested_by)
-        and call.params.get("platformId") in (None, j.platform_id)
-    ]
+    wanted = _job_filter(call.params)
+    found = [j for j in await call.signer.store.jobs(call.tenant_id) if wanted(j)]
     page, token = _page(call, found)
     answer: dict[str, Any] = {"jobs": [_job_shape(call.signer, j) for j in page]}
     if token is not None:
         answer["nextToken"] = token
     return answer
+
+
+def _job_filter(params: dict[str, Any]) -> Callable[[SigningJob], bool]:
+    """ListSigningJobs's filters: ``status``, ``platformId``, ``requestedBy``, ``isRevoked``,
+    ``jobInvoker`` (the account that started the job) and ``signatureExpiresBefore`` /
+    ``signatureExpiresAfter`` (a job with no signature expires at no time: filtered out)."""
+    status = params.get("status")
+    if status is not None and status not in set(JobStatus):
+        raise SignerWireError(
+            "ValidationException", "status must be InProgress, Failed or Succeeded"
+        )
+    revoked = params.get("isRevoked")
+    if revoked is not None:
+        if str(revoked).lower() not in ("true", "false"):
+            raise SignerWireError("ValidationException", "isRevoked must be true or false")
+        revoked = str(revoked).lower() == "true"
+    invoker = params.get("jobInvoker")
+    if invoker is not None and (not isinstance(invoker, str) or not _ACCOUNT.fullmatch(invoker)):
+        raise SignerWireError("ValidationException", "jobInvoker must be an account id")
+    before = _timestamp(params.get("signatureExpiresBefore"), "signatureExpiresBefore")
+    after = _timestamp(params.get("signatureExpiresAfter"), "signatureExpiresAfter")
+
+    def wanted(job: SigningJob) -> bool:
+        expires = job.expires
+        return (
+            (status is None or job.status == status)
+            and revoked in (None, job.revoked_at is not None)
+            and params.get("requestedBy") in (None, job.requested_by)
+            and params.get("platformId") in (None, job.platform_id)
+            and invoker in (None, job.invoker_account)
+            and (before is None or (expires is not None and expires < before))
+            and (after is None or (expires is not None and expires > after))
+        )
+
+    return wanted
+
+
+def _timestamp(value: object, name: str) -> float | None:
+    """A query string's timestamp: ISO 8601, as botocore sends it, or epoch seconds."""
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SignerWireError("ValidationException", f"{name} must be a timestamp") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 async def revoke_signature(call: SignerCall) -> dict[str, Any]:
