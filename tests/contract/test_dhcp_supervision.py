@@ -55,11 +55,12 @@ async def _leased(client: Guest, asked: str, label: str) -> tuple[float, str]:
         await asyncio.sleep(0.2)
 
 
-async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: Path) -> None:
+async def test_a_killed_dhcp_server_is_started_again_with_its_leases(short_dir: Path) -> None:
     layout = replace(random_layout("h"), dns_supervise_interval=1.0)
     # Where the host's QEMU driver keeps them (<hypervisor_state_dir>/networks): its agent
-    # reads them after the restart below.
-    manager = TenantNetworks(tmp_path / "networks", layout)
+    # reads them after the restart below. A short folder, not tmp_path: that driver refuses a
+    # state directory too long for its QMP socket paths (CI's tmp_path is).
+    manager = TenantNetworks(short_dir / "networks", layout)
     subnet = NetworkSpec(
         network_id="subnet-" + secrets.token_hex(4),
         tenant_id="111111111111",
@@ -75,7 +76,7 @@ async def test_a_killed_dhcp_server_is_started_again_with_its_leases(tmp_path: P
             assert (await _leased(a, A_IP, "before"))[1] == A_IP
             pidfile = manager._dhcp_pidfile(subnet.network_id)
             others = {
-                p: p.read_text() for p in (tmp_path / "networks").glob("*.pid") if p != pidfile
+                p: p.read_text() for p in (short_dir / "networks").glob("*.pid") if p != pidfile
             }
             killed = int(pidfile.read_text())
             os.kill(killed, signal.SIGKILL)
