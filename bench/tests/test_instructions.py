@@ -16,6 +16,7 @@ import pytest
 from andromede.settings import Settings
 from bench.instructions import (
     Counts,
+    _annotate,
     _started_together,
     callgrind_servers,
     function_costs,
@@ -110,6 +111,46 @@ def test_a_table_charging_a_threads_entry_frames_twice_is_not_taken() -> None:
     # Nor is callgrind's own small disagreement between its summary and its cost lines, as a
     # loaded CI run wrote it in a GET window (summary 80,194,336; cost lines 81,348,648).
     assert table_agrees(Counts(64, {"Ir": 80_194_336}, {"Ir": {"a": 81_348_648}}))
+
+
+# A thread's entry frame, already running when instrumentation came on: callgrind writes its
+# call into the worker as ``calls=0``, followed by that call's inclusive cost.
+_CALL_RUNNING_AT_INSTR_ON = """# callgrind format
+version: 1
+creator: callgrind-3.19.0
+positions: line
+events: Ir
+summary: 1000
+
+ob=(1) /usr/lib/x86_64-linux-gnu/libc.so.6
+fl=(1) clone.S
+fn=(1) clone
+10 5
+cfl=(2) worker.c
+cfn=(2) work
+calls=0 20
+10 995
+
+fl=(2)
+fn=(2)
+20 995
+
+totals: 1000
+"""
+
+
+@pytest.mark.skipif(shutil.which("callgrind_annotate") is None, reason="valgrind is not installed")
+def test_a_call_running_when_instrumentation_began_is_not_its_callers_own_cost(
+    tmp_path: Path,
+) -> None:
+    # callgrind_annotate alone charged the worker's 995 to clone as well (a CI run's GET table
+    # summed 30 % past its total, three attempts in a row): the table is read as calls counted
+    # from one, and adds up to the file's total.
+    dump = tmp_path / "callgrind.out.1"
+    dump.write_text(_CALL_RUNNING_AT_INSTR_ON)
+    costs = _annotate(dump, cache_sim=False)
+    assert costs["Ir"] == {"clone.S:clone": 5, "worker.c:work": 995}
+    assert table_agrees(Counts(1, read_totals(dump.read_text()), costs))
 
 
 def test_servers_start_side_by_side_and_a_failed_start_stops_the_others() -> None:
