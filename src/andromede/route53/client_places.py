@@ -8,7 +8,8 @@ The operator declares its clients' networks, as Route 53 asks its own GeoIP data
   Route 53's ``GeoLocation`` takes them; subdivision may be empty; a first line naming the
   columns and ``#`` comments are skipped), at most ``route53_client_geolocation_max_networks``
   networks (decision 0404 reads GeoLite2's and DB-IP's exports too:
-  ``geolocation_files.py``);
+  ``geolocation_files.py``; decision 0410 their MaxMind DB files, looked up where they are
+  mapped rather than held: ``geolocation_mmdb.py``, a :class:`PlaceFinder`);
 - ``route53_client_regions``: ``CIDR -> Region`` for latency sets.
 
 A client is its EDNS client subnet when the query carries one, else the address the query
@@ -28,7 +29,7 @@ import csv
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 from andromede.route53.cidr_match import ClientNetwork
 from andromede.route53.geoproximity import Point
@@ -40,6 +41,7 @@ __all__ = [
     "ClientGeography",
     "ClientPlace",
     "GeoPlace",
+    "PlaceFinder",
     "choose_by_location",
     "read_geolocation",
 ]
@@ -66,6 +68,14 @@ class ClientPlace:
     by_geo: bool
     by_region: bool
     region_point: Point | None = None
+
+
+@runtime_checkable
+class PlaceFinder(Protocol):
+    """Where a client is, looked up elsewhere than in networks held here (a mapped MaxMind
+    DB, decision 0410): None when placed nowhere."""
+
+    def find(self, client: ClientNetwork) -> GeoPlace | None: ...
 
 
 class _Networks(Generic[_T]):
@@ -132,11 +142,15 @@ class ClientGeography:
 
     def __init__(
         self,
-        geolocation: Iterable[tuple[ClientNetwork, GeoPlace]] | None,
+        geolocation: Iterable[tuple[ClientNetwork, GeoPlace]] | PlaceFinder | None,
         regions: Mapping[str, str],
         places: Mapping[str, Point] | None = None,
     ) -> None:
-        self._geo = None if geolocation is None else _Networks(geolocation)
+        self._geo: _Networks[GeoPlace] | PlaceFinder | None = (
+            geolocation
+            if geolocation is None or isinstance(geolocation, PlaceFinder)
+            else _Networks(geolocation)
+        )
         self._regions = _Networks(
             (ipaddress.ip_network(block, strict=False), region) for block, region in regions.items()
         )
@@ -145,7 +159,8 @@ class ClientGeography:
 
     @property
     def networks(self) -> int:
-        return 0 if self._geo is None else len(self._geo)
+        """The networks held in memory (none for a mapped database)."""
+        return len(self._geo) if isinstance(self._geo, _Networks) else 0
 
     def place(self, client: ClientNetwork | None) -> ClientPlace:
         geo = None if self._geo is None or client is None else self._geo.find(client)
@@ -172,7 +187,10 @@ def choose_by_location(
     if where is not None:
         if where.subdivision:
             wanted.append(GeoPlace("", where.country, where.subdivision))
-        wanted += [GeoPlace("", where.country), GeoPlace(where.continent, "")]
+        if where.country:
+            wanted.append(GeoPlace("", where.country))
+        if where.continent:  # a MaxMind DB's registered country alone has none (0410)
+            wanted.append(GeoPlace(where.continent, ""))
     wanted.append(GeoPlace("", "*"))
     candidates = [by_place[p] for p in wanted if p in by_place]
     chosen = next((s for s in candidates if s in healthy), None)

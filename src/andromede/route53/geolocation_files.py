@@ -1,13 +1,17 @@
 """The operator's geolocation files read into client networks with their places (decisions
 0395 and 0404): the platform's own CSV, MaxMind's GeoLite2 City or Country CSV (blocks files
-joined with a locations file by ``geoname_id``) and DB-IP's lite CSV (address ranges).
+joined with a locations file by ``geoname_id``) and DB-IP's lite CSV (address ranges); or a
+MaxMind DB file (``.mmdb``, decision 0410), mapped and looked up where it is
+(``geolocation_mmdb.py``).
 
-``route53_client_geolocation_file`` names a file, a directory (every ``*.csv`` in it, for
-GeoLite2's several files) or several of them joined with ``os.pathsep``. The format is
-``route53_client_geolocation_format``; the default (``andromede``) also recognises the other
-two by their first line (GeoLite2's header, a DB-IP range), so an operator may give an export
-as it is published. Every format holds to ``route53_client_geolocation_max_networks`` and a
-bad line names its file and line.
+``route53_client_geolocation_file`` names a file, a directory (every ``*.csv`` and ``*.mmdb``
+in it, for GeoLite2's several files or its unpacked archive) or several of them joined with
+``os.pathsep``. The format is ``route53_client_geolocation_format``; the default
+(``andromede``) also recognises the others: a MaxMind DB by its metadata marker, the CSV
+exports by their first line (GeoLite2's header, a DB-IP range), so an operator may give an
+export as it is published. A MaxMind DB is a whole database: it is given alone. Every CSV
+format holds to ``route53_client_geolocation_max_networks`` and a bad line names its file and
+line.
 
 What Route 53 compares (its ``GeoLocation``): a continent code, an ISO 3166-1 country code
 and, for the United States only, the state's two letters (``CA`` for California, USPS's
@@ -31,35 +35,19 @@ from andromede.route53.client_places import (
     CONTINENTS,
     ClientGeography,
     GeoPlace,
+    PlaceFinder,
     read_geolocation,
 )
+from andromede.route53.geolocation_codes import route53_subdivision
+from andromede.route53.geolocation_mmdb import is_mmdb, open_mmdb
 from andromede.route53.geoproximity import Point
 
 __all__ = ["GeolocationFormat", "load_geography", "read_dbip", "read_geolite2"]
 
-GeolocationFormat = Literal["andromede", "geolite2", "dbip"]
+GeolocationFormat = Literal["andromede", "geolite2", "dbip", "mmdb"]
 _GEOLITE2_BLOCKS: Final = ("network", "geoname_id", "registered_country_geoname_id")
 _GEOLITE2_LOCATIONS: Final = ("geoname_id", "continent_code", "country_iso_code")
 _UNPLACED: Final = frozenset({"", "ZZ"})  # DB-IP's "nowhere" (reserved ranges)
-_US_STATES: Final = {
-    name.upper(): code
-    for code, name in (
-        ("AL", "Alabama"), ("AK", "Alaska"), ("AZ", "Arizona"), ("AR", "Arkansas"),
-        ("CA", "California"), ("CO", "Colorado"), ("CT", "Connecticut"), ("DE", "Delaware"),
-        ("DC", "District of Columbia"), ("FL", "Florida"), ("GA", "Georgia"), ("HI", "Hawaii"),
-        ("ID", "Idaho"), ("IL", "Illinois"), ("IN", "Indiana"), ("IA", "Iowa"),
-        ("KS", "Kansas"), ("KY", "Kentucky"), ("LA", "Louisiana"), ("ME", "Maine"),
-        ("MD", "Maryland"), ("MA", "Massachusetts"), ("MI", "Michigan"), ("MN", "Minnesota"),
-        ("MS", "Mississippi"), ("MO", "Missouri"), ("MT", "Montana"), ("NE", "Nebraska"),
-        ("NV", "Nevada"), ("NH", "New Hampshire"), ("NJ", "New Jersey"),
-        ("NM", "New Mexico"), ("NY", "New York"), ("NC", "North Carolina"),
-        ("ND", "North Dakota"), ("OH", "Ohio"), ("OK", "Oklahoma"), ("OR", "Oregon"),
-        ("PA", "Pennsylvania"), ("RI", "Rhode Island"), ("SC", "South Carolina"),
-        ("SD", "South Dakota"), ("TN", "Tennessee"), ("TX", "Texas"), ("UT", "Utah"),
-        ("VT", "Vermont"), ("VA", "Virginia"), ("WA", "Washington"),
-        ("WV", "West Virginia"), ("WI", "Wisconsin"), ("WY", "Wyoming"),
-    )
-}  # fmt: skip
 
 Networks = list[tuple[ClientNetwork, GeoPlace]]
 
@@ -67,16 +55,11 @@ Networks = list[tuple[ClientNetwork, GeoPlace]]
 def route53_place(continent: str, country: str, subdivision: str, where: str) -> GeoPlace:
     """The place as Route 53 compares it (the rules above); ``ValueError`` naming ``where``."""
     continent, country = continent.strip().upper(), country.strip().upper()
-    subdivision = subdivision.strip().upper().removeprefix(f"{country}-")
     if continent not in CONTINENTS:
         raise ValueError(f"{where}: {continent[:8]!r} is no continent code")
     if country and not (len(country) == 2 and country.isalpha()):
         raise ValueError(f"{where}: {country[:8]!r} is no country code")
-    if country != "US":
-        subdivision = ""
-    elif subdivision and not (len(subdivision) == 2 and subdivision.isalpha()):
-        subdivision = _US_STATES.get(subdivision, "")  # DB-IP's state names
-    return GeoPlace(continent, country, subdivision)
+    return GeoPlace(continent, country, route53_subdivision(country, subdivision))
 
 
 def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
@@ -191,8 +174,27 @@ def _files(path: str) -> list[Path]:
     files: list[Path] = []
     for part in path.split(os.pathsep):
         entry = Path(part)
-        files += sorted(entry.glob("*.csv")) if entry.is_dir() else [entry]
+        if entry.is_dir():
+            files += sorted([*entry.glob("*.csv"), *entry.glob("*.mmdb")])
+        else:
+            files.append(entry)
     return files
+
+
+def _mmdb_of(files: Sequence[Path], given: GeolocationFormat) -> PlaceFinder | None:
+    """The MaxMind DB the files are (decision 0410), None when they are CSV; ``ValueError``
+    for a database beside other files, or a file not in the format named."""
+    databases = [file for file in files if is_mmdb(file)]
+    if given == "mmdb" and (not databases or len(databases) < len(files)):
+        wrong = next((file.name for file in files if file not in databases), "the path")
+        raise ValueError(f"{wrong}: no MaxMind DB (no metadata marker)")
+    if not databases:
+        return None
+    if given not in ("andromede", "mmdb"):
+        raise ValueError(f"{databases[0].name}: a MaxMind DB, not a {given} CSV export")
+    if len(files) > 1:
+        raise ValueError(f"{databases[0].name}: a MaxMind DB is given alone, not with other files")
+    return open_mmdb(databases[0])
 
 
 def _first_line(file: Path) -> list[str]:
@@ -258,5 +260,9 @@ def load_geography(
     """The geography of the settings, None when they declare none (answered as in a VPC)."""
     if not path and not regions:
         return None
-    networks = read_geolocation_files(path, max_networks, given) if path else None
-    return ClientGeography(networks, regions, places)
+    if not path:
+        return ClientGeography(None, regions, places)
+    database = _mmdb_of(_files(path), given)
+    if database is not None:
+        return ClientGeography(database, regions, places)
+    return ClientGeography(read_geolocation_files(path, max_networks, given), regions, places)

@@ -158,7 +158,7 @@ def test_a_bad_row_names_its_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"own\.csv line 1: the header lacks geoname_id"):
         read_geolocation_files(with_locations, 100, "geolite2")
     with pytest.raises(ValueError):
-        Settings(route53_client_geolocation_format="mmdb")
+        Settings(route53_client_geolocation_format="dat")  # legacy GeoIP: not read
 
 
 def test_the_bound_holds_in_every_format(tmp_path: Path) -> None:
