@@ -82,7 +82,13 @@ from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore
 from andromede.storage.object_lambda_points import ObjectLambdaAccessPoint, ObjectLambdaStore
 
-__all__ = ["FunctionMissing", "FunctionOutcome", "FunctionRuns", "ObjectLambdaApp"]
+__all__ = [
+    "FunctionMissing",
+    "FunctionOutcome",
+    "FunctionPolicies",
+    "FunctionRuns",
+    "ObjectLambdaApp",
+]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +118,14 @@ class FunctionRuns(Protocol):
         ...
 
 
+class FunctionPolicies(Protocol):
+    async def __call__(self, function_arn: str) -> str | None:
+        """The resource-based policy of the function ``function_arn`` names (of its
+        qualifier, as AddPermission wrote it; None: none); FunctionMissing when there is
+        no such function."""
+        ...
+
+
 class ObjectLambdaApp:
     name = SERVICE
 
@@ -128,6 +142,7 @@ class ObjectLambdaApp:
         exchange_folder: Path | None = None,
         supporting_s3: SupportingS3 | None = None,
         metrics: MetricsSink | None = None,
+        function_policies: FunctionPolicies | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -137,6 +152,7 @@ class ObjectLambdaApp:
         self._audit = audit
         self._settings = settings
         self._functions = functions
+        self._function_policies = function_policies
         self._sandbox_endpoint = sandbox_endpoint
         self._clock = clock
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
@@ -386,6 +402,25 @@ class ObjectLambdaApp:
             context, policies, resource_policy=document, resource_account=resource_account
         )
 
+    async def _may_invoke(
+        self, principal: Principal, point: ObjectLambdaAccessPoint, function: str, scope: Scope
+    ) -> bool:
+        """Whether the caller may invoke the access point's function (``lambda:
+        InvokeFunction``). The function is of the access point's account (AWS: "must be in
+        the same AWS account"); a caller of another account, whom the access point's policy
+        let in, also needs the function's resource-based policy to grant it (decision 0411)."""
+        if principal.tenant_id == point.tenant_id:
+            return await self._allowed(principal, _INVOKE_ACTION, function, scope)
+        if self._function_policies is None:
+            return False
+        try:
+            policy = await self._function_policies(function)
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        return policy is not None and await self._allowed(
+            principal, _INVOKE_ACTION, function, scope, policy, point.tenant_id
+        )
+
     async def _get(
         self,
         point: ObjectLambdaAccessPoint,
@@ -429,10 +464,7 @@ class ObjectLambdaApp:
         if transformation is None:  # the caller checked; the configuration is one read
             raise ObjectLambdaError("InternalError")
         function = transformation.function_arn
-        if principal.tenant_id != point.tenant_id or not await self._allowed(
-            principal, _INVOKE_ACTION, function, scope
-        ):
-            # Another account's caller would need the function's own policy: not served.
+        if not await self._may_invoke(principal, point, function, scope):
             raise ObjectLambdaError("LambdaPermissionError")
         if operation != "GetObject":
             # The function's return value is the answer (``returned.py``).

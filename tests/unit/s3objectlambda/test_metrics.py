@@ -196,8 +196,8 @@ async def test_bytes_uploaded_through_the_access_point(world: World) -> None:
     assert credentials is not None
     put = await signed(app, credentials, "PUT", world.host, "/new.txt", b"fresh bytes")
     assert put.status == 200, put.body
-    supporting = {"AccessPointName": "upper",
-        "DataSourceARN": f"arn:aws:s3:{REGION}:{world.s3.tenant_id}:accesspoint/data-ap"}  # fmt: skip
+    source = f"arn:aws:s3:{REGION}:{world.s3.tenant_id}:accesspoint/data-ap"
+    supporting = {"AccessPointName": "upper", "DataSourceARN": source}
     assert sink.named("BytesUploaded") == [(supporting, len(b"fresh bytes"))]
     assert sink.named("PutRequests") == [(supporting, 1)]
     sink.points.clear()
