@@ -13,10 +13,11 @@ HeadObject, ListObjects and ListObjectsV2 that the configuration transforms run 
 with their own context, and its return value is the answer (``returned.py``).
 
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
-``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
-(``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
-through, its hash checked as it goes when it was signed, or its aws-chunked encoding decoded and
-each chunk's signature checked (decision 0399).
+``s3-object-lambda:WriteGetObjectResponse`` → ``answers.py``: the route and token name a
+waiting GET (``rendezvous.py``; another worker's: passed on to it, ``exchange.py``), its body
+passes through, its hash checked as it goes when it was signed, or its aws-chunked encoding
+decoded and each chunk's signature checked (decision 0399), and it is counted for the GET's
+access point (decision 0411).
 
 Errors leave in S3's XML shape with the request id; each request is audited and logged.
 """
