@@ -13,12 +13,21 @@ Two workers: the function's WriteGetObjectResponse, carried from the sandbox to 
 port, may land on the worker that does not hold the waiting GET, which passes it on
 (decision 0384's "Workers"); several GETs make that likely. The client's endpoint host is
 ``s3.localhost`` and the server is its HTTP proxy, so ``<name>-<account>.s3.localhost``
-needs no name resolution (as test_access_point_arns.py does)."""
+needs no name resolution (as test_access_point_arns.py does).
+
+Decision 0411: the function's WriteGetObjectResponse calls and the bytes uploaded through the
+access point reach CloudWatch (``AWS/S3ObjectLambda``) whichever worker took them; a caller of
+another account gets through when the Object Lambda access point's policy, the function's
+resource-based policy, the supporting access point's policy and the bucket's all grant it."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +37,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from e2e.helpers import REGION, delegate_to_access_points
-from e2e.iam_helpers import client_for, new_tenant
+from e2e.iam_helpers import Tenant, client_for, new_tenant
 from e2e.test_s3control import s3control_client
 from support.lambda_functions import NEEDS_BWRAP, execution_role, python_function
 from support.server import ServerProcess, running_server
@@ -68,12 +77,32 @@ UPPER = (
     "    return {'status_code': 200}\n"
 )
 SILENT = "def handler(event, context):\n    return {'status_code': 200}\n"
+# Upper-cases the object; a refused read is passed on as the caller's AccessDenied.
+FORWARDING = (
+    "import urllib.error\n"
+    "import urllib.request\n"
+    "import boto3\n"
+    "s3 = boto3.client('s3')\n"
+    "def handler(event, context):\n"
+    "    ctx = event['getObjectContext']\n"
+    "    route = {'RequestRoute': ctx['outputRoute'], 'RequestToken': ctx['outputToken']}\n"
+    "    try:\n"
+    "        with urllib.request.urlopen(ctx['inputS3Url'], timeout=30) as answer:\n"
+    "            body = answer.read().upper()\n"
+    "    except urllib.error.HTTPError as refused:\n"
+    "        s3.write_get_object_response(StatusCode=refused.code, ErrorCode='AccessDenied',\n"
+    "            ErrorMessage='The read was refused', **route)\n"
+    "        return {'status_code': refused.code}\n"
+    "    s3.write_get_object_response(Body=body, **route)\n"
+    "    return {'status_code': 200}\n"
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("object-lambda") / "data"
-    with running_server(data_dir, extra_env={"ANDROMEDE_WORKERS": "2"}) as started:
+    env = {"ANDROMEDE_WORKERS": "2", "ANDROMEDE_METRICS_PLATFORM_INTERVAL": "0.5"}
+    with running_server(data_dir, extra_env=env) as started:
         yield started
 
 
@@ -196,3 +225,138 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
     with pytest.raises(ClientError) as gone:
         client.get_object(Bucket=silent_point, Key="notes/hello.txt")
     assert gone.value.response["Error"]["Code"] == "NoSuchAccessPoint"
+
+
+@dataclass
+class Owner:
+    """A tenant with a bucket holding ``notes/hello.txt``, its access point ``data-ap`` and
+    the function ``fwd`` (FORWARDING), whose role may answer Object Lambda GETs."""
+
+    tenant: Tenant
+    s3: Any
+    control: Any
+    functions: Any
+    bucket: str
+    supporting: str
+    function: str
+
+
+def _owner(server: ServerProcess, prefix: str) -> Owner:
+    tenant = new_tenant(server, prefix)
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    s3: Any = client_for(server, "s3", *keys)
+    bucket = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="notes/hello.txt", Body=b"hello object lambda")
+    control: Any = s3control_client(server, *keys)
+    supporting = control.create_access_point(
+        AccountId=tenant.account, Name="data-ap", Bucket=bucket
+    )["AccessPointArn"]
+    answer = {"Effect": "Allow", "Action": "s3-object-lambda:WriteGetObjectResponse",
+        "Resource": "*"}  # fmt: skip
+    role = execution_role(client_for(server, "iam", *keys), f"{prefix}-fn",
+        {"answer": {"Version": "2012-10-17", "Statement": [answer]}})  # fmt: skip
+    functions: Any = client_for(server, "lambda", *keys)
+    function = python_function(functions, "fwd", role, FORWARDING, Timeout=60)["FunctionArn"]
+    return Owner(tenant, s3, control, functions, bucket, supporting, function)
+
+
+def _point(owner: Owner, name: str, *, metrics: bool = False) -> str:
+    owner.control.create_access_point_for_object_lambda(
+        AccountId=owner.tenant.account,
+        Name=name,
+        Configuration={
+            "SupportingAccessPoint": owner.supporting,
+            "CloudWatchMetricsEnabled": metrics,
+            "TransformationConfigurations": [
+                {
+                    "Actions": ["GetObject"],
+                    "ContentTransformation": {"AwsLambda": {"FunctionArn": owner.function}},
+                }
+            ],
+        },
+    )
+    return f"arn:aws:s3-object-lambda:{REGION}:{owner.tenant.account}:accesspoint/{name}"
+
+
+def _sum(cloudwatch: Any, metric: str, dimensions: dict[str, str]) -> float:
+    now = datetime.now(UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/S3ObjectLambda",
+        MetricName=metric,
+        Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return float(sum(p["Sum"] for p in points))
+
+
+def test_the_functions_answers_and_uploads_reach_cloudwatch(server: ServerProcess) -> None:
+    owner = _owner(server, "olm")
+    keys = (owner.tenant.access_key_id, owner.tenant.secret_access_key)
+    point = _point(owner, "metered", metrics=True)
+    client = _arn_client(server, *keys)
+    for _ in range(3):  # two workers: answers land on either, the GET's worker counts them
+        answer = client.get_object(Bucket=point, Key="notes/hello.txt")
+        assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"
+    client.put_object(Bucket=point, Key="notes/up.txt", Body=b"u" * 100)  # passed through
+
+    cloudwatch: Any = client_for(server, "cloudwatch", *keys)
+    invoked = {"AccessPointName": "metered", "DataSourceARN": owner.function}
+    proxied = {"AccessPointName": "metered", "DataSourceARN": owner.supporting}
+    expected = {
+        ("LambdaResponseRequests", "invoked"): 3.0,
+        ("LambdaResponse4xx", "invoked"): 0.0,
+        ("LambdaResponse5xx", "invoked"): 0.0,
+        ("InvokedLambda", "invoked"): 3.0,
+        ("BytesUploaded", "proxied"): 100.0,
+    }
+    found: dict[tuple[str, str], float] = {}
+    deadline = time.monotonic() + 60  # each worker flushes its own points, on its own beat
+    while time.monotonic() < deadline:
+        found = {
+            (metric, which): _sum(cloudwatch, metric, invoked if which == "invoked" else proxied)
+            for metric, which in expected
+        }
+        if found == expected:
+            break
+        time.sleep(0.5)
+    assert found == expected
+
+
+def test_another_accounts_caller(server: ServerProcess) -> None:
+    owner = _owner(server, "olx")
+    account = owner.tenant.account
+    point = _point(owner, "shared")
+    other = new_tenant(server, "oly")
+    caller = f"arn:aws:iam::{other.account}:root"
+    client = _arn_client(server, other.access_key_id, other.secret_access_key)
+
+    def granting(action: str, resource: str) -> str:
+        statement = {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": action,
+            "Resource": resource}  # fmt: skip
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    def refused() -> tuple[str, int]:
+        with pytest.raises(ClientError) as caught:
+            client.get_object(Bucket=point, Key="notes/hello.txt")
+        error = caught.value.response
+        return error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]
+
+    assert refused() == ("AccessDenied", 403)  # the Object Lambda access point's policy
+    owner.control.put_access_point_policy_for_object_lambda(
+        AccountId=account, Name="shared", Policy=granting("s3-object-lambda:GetObject", point)
+    )
+    assert refused() == ("LambdaPermissionError", 403)  # the function's resource policy
+    owner.functions.add_permission(FunctionName="fwd", StatementId="other",
+        Action="lambda:InvokeFunction", Principal=other.account)  # fmt: skip
+    # The function's read is the caller's: the supporting access point's policy refuses it…
+    assert refused() == ("AccessDenied", 403)
+    owner.control.put_access_point_policy(AccountId=account, Name="data-ap",
+        Policy=granting("s3:GetObject", f"{owner.supporting}/object/*"))  # fmt: skip
+    assert refused() == ("AccessDenied", 403)  # …then the bucket's
+    delegate_to_access_points(owner.s3, owner.bucket, account)
+    answer = client.get_object(Bucket=point, Key="notes/hello.txt")
+    assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"

@@ -190,6 +190,16 @@ class ServiceInvocations:
         await self._invoker.refresh_reserves(record.tenant_id)
         return await self._invoker.invoke(record, version, event, function_arn)
 
+    async def resource_policy(self, function_arn: str) -> str | None:
+        """The resource-based policy of the function ``function_arn`` names, of the qualifier
+        it names (as AddPermission wrote it), for an API that judges another account's caller
+        itself (S3 Object Lambda, decision 0411); ResourceNotFound as :meth:`run_for_caller`."""
+        named = function_of_arn(function_arn)
+        if named is None or named.region != self._functions.region:
+            raise ResourceNotFound(f"Function not found: {function_arn[:256]}")
+        record, _ = await self._invoker.target(named.account, named.name, named.qualifier)
+        return record.policy(named.qualifier or "")
+
     def _audited(
         self, account: str, service: str, arn: str, source_arn: str, error: str | None
     ) -> None:

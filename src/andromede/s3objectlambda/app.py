@@ -13,10 +13,11 @@ HeadObject, ListObjects and ListObjectsV2 that the configuration transforms run 
 with their own context, and its return value is the answer (``returned.py``).
 
 WriteGetObjectResponse: SigV4 → the caller's policies must allow
-``s3-object-lambda:WriteGetObjectResponse`` → the route and token name a waiting GET
-(``rendezvous.py``; another worker's: passed on to it, ``exchange.py``) → its body passes
-through, its hash checked as it goes when it was signed, or its aws-chunked encoding decoded and
-each chunk's signature checked (decision 0399).
+``s3-object-lambda:WriteGetObjectResponse`` → ``answers.py``: the route and token name a
+waiting GET (``rendezvous.py``; another worker's: passed on to it, ``exchange.py``), its body
+passes through, its hash checked as it goes when it was signed, or its aws-chunked encoding
+decoded and each chunk's signature checked (decision 0399), and it is counted for the GET's
+access point (decision 0411).
 
 Errors leave in S3's XML shape with the request id; each request is audited and logged.
 """
@@ -25,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,13 +40,9 @@ from andromede.audit.service import AuditService
 from andromede.errors import AndromedeError
 from andromede.http.access import log_access
 from andromede.http.asgi import decode_headers, new_request_id, raw_target
-from andromede.http.chunked import STREAMING_MODES, AwsChunkedDecoder
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Message, Receive, Response, Scope, Send, send_response
 from andromede.http.sigv4 import (
-    STREAMING_UNSIGNED_PAYLOAD_TRAILER,
-    SigningContext,
-    SigV4Error,
     credential_service,
 )
 from andromede.iam.authn import Authenticated, Authenticator
@@ -55,6 +50,7 @@ from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy import PolicyKind, load_policy
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
 from andromede.iam.service import IdentityService
+from andromede.s3objectlambda.answers import FunctionAnswers
 from andromede.s3objectlambda.errors import (
     FUNCTION_ERROR_CODE,
     ObjectLambdaError,
@@ -64,12 +60,16 @@ from andromede.s3objectlambda.errors import (
 from andromede.s3objectlambda.event import (
     ForwardedAnswer,
     HostParser,
-    forwarded_answer,
     object_lambda_event,
     presigned_get,
 )
-from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
-from andromede.s3objectlambda.metrics import MeasuredRequest, MetricsSink, record_request
+from andromede.s3objectlambda.metrics import (
+    AnswerSource,
+    MeasuredRequest,
+    MetricsSink,
+    record_answer,
+    record_request,
+)
 from andromede.s3objectlambda.passthrough import (
     ANSWERED_WITHOUT_ACTION,
     OBJECT_LAMBDA_ACTIONS,
@@ -77,13 +77,19 @@ from andromede.s3objectlambda.passthrough import (
     forwarded_scope,
     object_lambda_action,
 )
-from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
+from andromede.s3objectlambda.rendezvous import Pending
 from andromede.s3objectlambda.returned import CONTEXTS, OPERATION_ACTIONS, returned_response
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore
 from andromede.storage.object_lambda_points import ObjectLambdaAccessPoint, ObjectLambdaStore
 
-__all__ = ["FunctionMissing", "FunctionOutcome", "FunctionRuns", "ObjectLambdaApp"]
+__all__ = [
+    "FunctionMissing",
+    "FunctionOutcome",
+    "FunctionPolicies",
+    "FunctionRuns",
+    "ObjectLambdaApp",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +119,14 @@ class FunctionRuns(Protocol):
         ...
 
 
+class FunctionPolicies(Protocol):
+    async def __call__(self, function_arn: str) -> str | None:
+        """The resource-based policy of the function ``function_arn`` names (of its
+        qualifier, as AddPermission wrote it; None: none); FunctionMissing when there is
+        no such function."""
+        ...
+
+
 class ObjectLambdaApp:
     name = SERVICE
 
@@ -129,6 +143,7 @@ class ObjectLambdaApp:
         exchange_folder: Path | None = None,
         supporting_s3: SupportingS3 | None = None,
         metrics: MetricsSink | None = None,
+        function_policies: FunctionPolicies | None = None,
         rate_limiter: RateLimiter | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -138,6 +153,7 @@ class ObjectLambdaApp:
         self._audit = audit
         self._settings = settings
         self._functions = functions
+        self._function_policies = function_policies
         self._sandbox_endpoint = sandbox_endpoint
         self._clock = clock
         self._rate_limiter = rate_limiter or RateLimiter(settings.rate_limit_per_key)
@@ -148,17 +164,9 @@ class ObjectLambdaApp:
         self._metrics = metrics
         self._hosts = HostParser(settings.s3_domain, settings.s3_access_point_domain,
             settings.region)  # fmt: skip
-        self.rendezvous = Rendezvous()
-        self._exchange = (
-            None
-            if exchange_folder is None
-            else AnswerExchange(
-                exchange_folder,
-                self.rendezvous.tag,
-                self.deliver,
-                timeout=settings.body_read_timeout,
-            )
-        )
+        self._answers = FunctionAnswers(self._count_answer,
+            body_timeout=settings.body_read_timeout, exchange_folder=exchange_folder)  # fmt: skip
+        self.rendezvous = self._answers.rendezvous
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -175,8 +183,10 @@ class ObjectLambdaApp:
         run: asyncio.Task[FunctionOutcome] | None = None
         pending: Pending | None = None
         relay = _Relay(send)
+        uploaded = _Received(receive)
         status = 500
         measured: tuple[ObjectLambdaAccessPoint, str, str] | None = None
+        refused_here = writing  # an answer refused before its body is read: counted here
         try:
             try:
                 authenticated = await self._authenticate(
@@ -184,9 +194,11 @@ class ObjectLambdaApp:
                 )
                 principal = authenticated.principal
                 if writing:
-                    response = await self._write(
-                        principal, authenticated.signing, headers, scope, receive
-                    )
+                    if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
+                        raise ObjectLambdaError("AccessDenied")
+                    refused_here = False  # the answers count what follows
+                    await self._answers.take(headers, authenticated.signing, receive)
+                    response = Response(status=200)
                 else:
                     point, rest = await self._addressed(headers.get("host", ""), raw_path)
                     resource = point.arn(self._settings.region)
@@ -200,10 +212,14 @@ class ObjectLambdaApp:
                     if transformation is None:
                         # Not transformed: the supporting access point answers (0399).
                         await self._pass_through(point, supporting, operation, rest, query,
-                            authenticated, scope, receive, relay)  # fmt: skip
+                            authenticated, scope, uploaded, relay)  # fmt: skip
                         status = relay.status
                         return
-                    pending = self.rendezvous.open()
+                    pending = self.rendezvous.open(
+                        AnswerSource(point.tenant_id, point.name, transformation.function_arn)
+                        if point.configuration.cloudwatch_metrics_enabled
+                        else None
+                    )
                     response, run = await self._get(
                         point, supporting, operation, _key(rest), authenticated, headers,
                         raw_path, raw_query, scope, request_id, pending,
@@ -219,6 +235,8 @@ class ObjectLambdaApp:
             response.head = method == "HEAD"  # an error's document is not a HEAD's answer
             status = response.status
             await send_response(relay, response, [(b"x-amz-request-id", request_id.encode())])
+            if refused_here:
+                await self._answers.refused(headers.get("x-amz-request-route", ""), status)
         finally:
             if pending is not None:
                 self.rendezvous.close(pending)
@@ -226,7 +244,7 @@ class ObjectLambdaApp:
                 await _finish_run(run, self._settings.s3_object_lambda_response_timeout)
             self._finish(principal, action, resource, request_id, status, started)
             if measured is not None and self._metrics is not None:
-                self._measure(self._metrics, measured, method, status, relay, started)
+                self._measure(self._metrics, measured, method, status, relay, uploaded, started)
 
     def _measure(
         self,
@@ -235,9 +253,11 @@ class ObjectLambdaApp:
         method: str,
         status: int,
         relay: _Relay,
+        uploaded: _Received,
         started: float,
     ) -> None:
-        """AWS/S3ObjectLambda's metrics of this request (decision 0399), when enabled."""
+        """AWS/S3ObjectLambda's metrics of this request (decisions 0399, 0411), when
+        enabled."""
         point, operation, source = measured
         if not point.configuration.cloudwatch_metrics_enabled:
             return
@@ -245,10 +265,15 @@ class ObjectLambdaApp:
         record_request(sink, MeasuredRequest(
             tenant_id=point.tenant_id, point_name=point.name, data_source=source, method=method,
             operation=operation, status=status, invoked=source.startswith("arn:aws:lambda:"),
-            bytes_downloaded=relay.body_bytes,
+            bytes_downloaded=relay.body_bytes, bytes_uploaded=uploaded.body_bytes,
             first_byte_ms=((relay.started_at or ended) - started) * 1000,
             total_ms=(ended - started) * 1000,
         ))  # fmt: skip
+
+    def _count_answer(self, source: AnswerSource, status: int) -> None:
+        """A function's WriteGetObjectResponse for ``source``'s GET (decision 0411)."""
+        if self._metrics is not None:
+            record_answer(self._metrics, source, status)
 
     async def _authenticate(
         self,
@@ -378,6 +403,25 @@ class ObjectLambdaApp:
             context, policies, resource_policy=document, resource_account=resource_account
         )
 
+    async def _may_invoke(
+        self, principal: Principal, point: ObjectLambdaAccessPoint, function: str, scope: Scope
+    ) -> bool:
+        """Whether the caller may invoke the access point's function (``lambda:
+        InvokeFunction``). The function is of the access point's account (AWS: "must be in
+        the same AWS account"); a caller of another account, whom the access point's policy
+        let in, also needs the function's resource-based policy to grant it (decision 0411)."""
+        if principal.tenant_id == point.tenant_id:
+            return await self._allowed(principal, _INVOKE_ACTION, function, scope)
+        if self._function_policies is None:
+            return False
+        try:
+            policy = await self._function_policies(function)
+        except FunctionMissing as exc:
+            raise ObjectLambdaError("LambdaNotFound") from exc
+        return policy is not None and await self._allowed(
+            principal, _INVOKE_ACTION, function, scope, policy, point.tenant_id
+        )
+
     async def _get(
         self,
         point: ObjectLambdaAccessPoint,
@@ -421,10 +465,7 @@ class ObjectLambdaApp:
         if transformation is None:  # the caller checked; the configuration is one read
             raise ObjectLambdaError("InternalError")
         function = transformation.function_arn
-        if principal.tenant_id != point.tenant_id or not await self._allowed(
-            principal, _INVOKE_ACTION, function, scope
-        ):
-            # Another account's caller would need the function's own policy: not served.
+        if not await self._may_invoke(principal, point, function, scope):
             raise ObjectLambdaError("LambdaPermissionError")
         if operation != "GetObject":
             # The function's return value is the answer (``returned.py``).
@@ -557,75 +598,10 @@ class ObjectLambdaApp:
             expires=self._settings.s3_object_lambda_input_url_expiry,
         )
 
-    async def _write(
-        self,
-        principal: Principal,
-        signing: SigningContext | None,
-        headers: dict[str, str],
-        scope: Scope,
-        receive: Receive,
-    ) -> Response:
-        if not await self._allowed(principal, _WRITE_ACTION, "*", scope):
-            raise ObjectLambdaError("AccessDenied")
-        owner = route_owner(headers.get("x-amz-request-route", ""))
-        body = _asgi_body(receive, self._settings.body_read_timeout)
-        mode = headers.get("x-amz-content-sha256", "")
-        if mode in STREAMING_MODES:
-            # An aws-chunked body (a streaming SDK's): decoded, each chunk's signature
-            # checked against the seed's, before any byte reaches the caller.
-            headers, body = _dechunked(headers, body, mode, signing)
-        elif mode.startswith("STREAMING-"):
-            raise ObjectLambdaError("InvalidArgument", "x-amz-content-sha256 is not valid")
-        if owner is None or owner == self.rendezvous.tag or self._exchange is None:
-            await self.deliver(headers, body)
-        else:
-            # Another worker's GET waits for this answer (decision 0384's "Workers").
-            await self._exchange.forward(owner, headers, body)
-        return Response(status=200)
-
-    async def deliver(self, headers: dict[str, str], chunks: AsyncIterator[bytes]) -> None:
-        """A WriteGetObjectResponse to the GET of this worker its route and token name: its
-        status and headers, then its body chunk by chunk, hashed as it goes when the hash
-        was signed (a mismatch cuts the GET's response); ObjectLambdaError on refusal."""
-        answer = forwarded_answer(headers)
-        if answer is None:
-            raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
-        pending = self.rendezvous.claim(
-            headers.get("x-amz-request-route", ""), headers.get("x-amz-request-token", "")
-        )
-        if pending is None:
-            raise ObjectLambdaError(
-                "InvalidRequest", "The request route or token is not valid, or was used"
-            )
-        if "content-length" in headers:
-            answer.headers.append(("Content-Length", headers["content-length"]))
-        if not pending.answer.done():
-            pending.answer.set_result(answer)
-        payload_hash = headers.get("x-amz-content-sha256", "")
-        digest = hashlib.sha256() if len(payload_hash) == _HEX_HASH_LENGTH else None
-        channel = pending.body
-        try:
-            async for chunk in chunks:
-                if digest is not None:
-                    digest.update(chunk)
-                await channel.put(chunk)
-        except ObjectLambdaError as exc:
-            await channel.end(exc)
-            raise
-        except TimeoutError as exc:
-            await channel.end(ObjectLambdaError("RequestTimeout"))
-            raise ObjectLambdaError("RequestTimeout") from exc
-        if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
-            # Bytes not the ones signed: the caller's response is cut, not completed.
-            await channel.end(ObjectLambdaError("XAmzContentSHA256Mismatch"))
-            raise ObjectLambdaError("XAmzContentSHA256Mismatch")
-        await channel.end()
-
     async def serve_exchange(self) -> None:
         """This worker's end of the answers' exchange between workers (a background task;
         returns at once without one)."""
-        if self._exchange is not None:
-            await self._exchange.serve()
+        await self._answers.serve()
 
     def _finish(
         self,
@@ -659,21 +635,18 @@ class ObjectLambdaApp:
             )
 
 
-async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
-    """The request's body as it arrives, each chunk within ``timeout``."""
-    while True:
-        try:
-            async with asyncio.timeout(timeout):
-                message = await receive()
-        except TimeoutError:
-            raise ObjectLambdaError("RequestTimeout") from None
-        if message["type"] == "http.disconnect":
-            raise ObjectLambdaError("RequestTimeout")
-        chunk: bytes = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return
+class _Received:
+    """The receive of a request, counting its body's bytes (``BytesUploaded``)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.body_bytes = 0
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.body_bytes += len(message.get("body", b""))
+        return message
 
 
 class _Relay:
@@ -698,32 +671,6 @@ class _Relay:
 
 def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("utf-8", "surrogateescape")) for k, v in headers.items()]
-
-
-def _dechunked(
-    headers: dict[str, str], body: AsyncIterator[bytes], mode: str, signing: SigningContext | None
-) -> tuple[dict[str, str], AsyncIterator[bytes]]:
-    """An aws-chunked WriteGetObjectResponse's headers as its payload's (its length the
-    decoded one) and its payload, checked chunk by chunk as it is decoded."""
-    unsigned = mode == STREAMING_UNSIGNED_PAYLOAD_TRAILER
-    if signing is None and not unsigned:
-        raise ObjectLambdaError("InvalidRequest", f"{mode} needs a signed request")
-    declared = headers.get("x-amz-decoded-content-length", "")
-    length = int(declared) if declared.isdigit() else None
-    decoder = AwsChunkedDecoder(mode, None if unsigned else signing, decoded_length=length)
-    decoded = {k: v for k, v in headers.items() if k != "content-length"}
-    if length is not None:
-        decoded["content-length"] = str(length)
-
-    async def payload() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in decoder.decode(body):
-                yield chunk
-        except SigV4Error as exc:
-            wire = to_wire_error(exc)
-            raise wire if wire is not None else ObjectLambdaError("InvalidRequest") from exc
-
-    return decoded, payload()
 
 
 async def _finish_run(task: asyncio.Task[FunctionOutcome], timeout: float) -> None:

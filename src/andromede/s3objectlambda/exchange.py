@@ -10,7 +10,9 @@ route, once the signature and the caller's right to answer are checked, passes i
 JSON line of the answer's own headers (never the caller's credentials), the body in framed
 chunks, an end mark (a connection lost before it cuts the caller's answer rather than
 completing it); the owner delivers it as if it had come in directly and answers one JSON
-line, the error's code if any.
+line, the error's code if any. An answer refused before it could be passed on is reported to
+its route's worker instead, one JSON line of its route and status, for that worker to count
+(decision 0411).
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from typing import Final
 
 from andromede.s3objectlambda.errors import ObjectLambdaError
 
-__all__ = ["AnswerExchange", "Deliver", "exchange_folder", "route_owner"]
+__all__ = ["AnswerExchange", "Deliver", "Report", "exchange_folder", "route_owner"]
 
 log = logging.getLogger(__name__)
 
 # The owner delivers the answer's headers and body; raises ObjectLambdaError on refusal.
 Deliver = Callable[[dict[str, str], AsyncIterator[bytes]], Awaitable[None]]
+# The owner counts an answer to one of its routes refused by another worker, with its status.
+Report = Callable[[str, int], None]
 _ROUTE: Final = re.compile(r"io-(?P<tag>[0-9a-f]{4,24})-[0-9a-f]{8,64}")
 _LINE_LIMIT: Final = 1 << 20  # the headers' line; S3 refuses far smaller header sections
 _CHUNK: Final = 65536
@@ -81,10 +85,19 @@ def _forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 class AnswerExchange:
-    def __init__(self, folder: Path, tag: str, deliver: Deliver, *, timeout: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        tag: str,
+        deliver: Deliver,
+        *,
+        timeout: float,
+        report: Report | None = None,
+    ) -> None:
         self._folder = folder
         self._tag = tag
         self._deliver = deliver
+        self._report = report
         self._timeout = timeout
         self.path = folder / f"{tag}.sock"
 
@@ -145,6 +158,24 @@ class AnswerExchange:
             raise ObjectLambdaError(str(code), str(reply.get("message", "")),
                 status=int(reply.get("status", 500)))  # fmt: skip
 
+    async def report(self, tag: str, route: str, status: int) -> None:
+        """Tell worker ``tag`` that an answer to its ``route`` was refused with ``status``
+        before it could be passed on; OSError, ValueError or TimeoutError when it cannot be
+        told (gone: its GET is over, nothing is left to count)."""
+        reader, writer = await asyncio.open_unix_connection(
+            str(self._folder / f"{tag}.sock"), limit=_LINE_LIMIT
+        )
+        try:
+            line = {"report": {"route": route, "status": status}}
+            writer.write(json.dumps(line).encode() + b"\n")
+            await writer.drain()
+            async with asyncio.timeout(self._timeout):
+                await reader.readline()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         timeout = self._timeout
 
@@ -169,7 +200,13 @@ class AnswerExchange:
         try:
             async with asyncio.timeout(timeout):
                 line = await reader.readline()
-            raw = json.loads(line)["headers"]
+            head = json.loads(line)
+            if "report" in head:
+                self._counted(head["report"])
+                writer.write(json.dumps(reply).encode() + b"\n")
+                await writer.drain()
+                return
+            raw = head["headers"]
             headers = {str(k): str(v) for k, v in raw.items()}
             body = chunks()
             try:
@@ -182,9 +219,16 @@ class AnswerExchange:
                 pass
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
-        except (OSError, ValueError, KeyError, AttributeError, TimeoutError):
+        except (OSError, ValueError, KeyError, AttributeError, TypeError, TimeoutError):
             log.warning("a forwarded Object Lambda answer was cut short")
         finally:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+    def _counted(self, report: object) -> None:
+        if self._report is None or not isinstance(report, dict):
+            return
+        route, status = report.get("route"), report.get("status")
+        if isinstance(route, str) and isinstance(status, int) and 100 <= status <= 599:
+            self._report(route, status)

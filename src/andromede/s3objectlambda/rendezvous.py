@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from andromede.s3objectlambda.event import ForwardedAnswer
+from andromede.s3objectlambda.metrics import AnswerSource
 
 __all__ = ["BodyChannel", "Pending", "Rendezvous"]
 
@@ -72,6 +73,7 @@ class Pending:
     )
     body: BodyChannel = field(default_factory=BodyChannel)
     claimed: bool = False
+    source: AnswerSource | None = None  # whose answers are counted (decision 0411)
 
 
 class Rendezvous:
@@ -83,9 +85,9 @@ class Rendezvous:
         self.tag = tag or f"{os.getpid():x}{secrets.token_hex(2)}"
         self._pending: dict[str, Pending] = {}
 
-    def open(self) -> Pending:
+    def open(self, source: AnswerSource | None = None) -> Pending:
         route = f"io-{self.tag}-{secrets.token_hex(12)}"
-        pending = Pending(route=route, token=secrets.token_urlsafe(48))
+        pending = Pending(route=route, token=secrets.token_urlsafe(48), source=source)
         self._pending[route] = pending
         return pending
 
@@ -101,6 +103,13 @@ class Rendezvous:
             return None
         pending.claimed = True
         return pending
+
+    def source(self, route: str) -> AnswerSource | None:
+        """Whose answers to ``route`` are counted, while its GET waits (None: not counted,
+        or no such GET). The route alone names it: an answer with a wrong token or a second
+        one is still a call the function made for that GET, a 4xx it met."""
+        pending = self._pending.get(route)
+        return None if pending is None else pending.source
 
     def close(self, pending: Pending) -> None:
         self._pending.pop(pending.route, None)

@@ -22,6 +22,7 @@ from andromede.s3control.app import S3ControlApp
 from andromede.s3objectlambda.app import (
     FunctionMissing,
     FunctionOutcome,
+    FunctionPolicies,
     FunctionRuns,
     ObjectLambdaApp,
 )
@@ -46,6 +47,16 @@ def _runs(invocations: ServiceInvocations) -> FunctionRuns:
         return FunctionOutcome(ok=done.ok, error_type=done.error_type, payload=done.payload)
 
     return run
+
+
+def _policies(invocations: ServiceInvocations) -> FunctionPolicies:
+    async def policy(function_arn: str) -> str | None:
+        try:
+            return await invocations.resource_policy(function_arn)
+        except ResourceNotFound as exc:
+            raise FunctionMissing(function_arn) from exc
+
+    return policy
 
 
 class _SupportingS3:
@@ -92,7 +103,8 @@ def object_lambda(
     directory). With ``s3``, the operations a configuration does not transform are answered by
     it, and a request naming an Object Lambda access point's alias as its bucket comes from it
     (decision 0399); with ``metrics``, the AWS/S3ObjectLambda metrics of the access points
-    that enable them are recorded there (0399)."""
+    that enable them are recorded there (0399, 0411). A caller of another account reaches a
+    function through its resource-based policy, which Lambda's store gives (0411)."""
     store = SqlObjectLambdaStore(db)
     control = apis.get(S3ControlApp.name)
     if isinstance(control, S3ControlApp):
@@ -109,6 +121,7 @@ def object_lambda(
         supporting_s3=None if s3 is None else supporting_s3(s3, settings),
         metrics=metrics,
         rate_limiter=rate_limiter,
+        function_policies=_policies(invocations),
     )
     apis[ObjectLambdaApp.name] = app
     if s3 is not None:

@@ -115,3 +115,21 @@ async def test_an_allowed_invocation_is_queued_sealed_run_and_audited(world: Wor
     ]
     assert found[0].details["source_arn"] == topic(world)
     assert found[1].details["error"] == "ServiceDenied"
+
+
+async def test_the_resource_policy_another_api_judges_a_caller_by(world: World) -> None:
+    """Decision 0411: S3 Object Lambda reads the function's (or its qualifier's) policy to
+    judge another account's caller itself."""
+    await world.function("f", Code={"ZipFile": handler_zip(PRINT_EVENT)}, Publish=True)
+    await world.client("CreateAlias", FunctionName="f", Name="live", FunctionVersion="1")
+    service = invocations(world)
+    arn = world.functions.arn(world.tenant_id, "f")
+    assert await service.resource_policy(arn) is None
+    await permit(world, "f", principal="111122223333")
+    policy = await service.resource_policy(arn)
+    assert policy is not None and "arn:aws:iam::111122223333:root" in policy
+    assert await service.resource_policy(f"{arn}:live") is None  # the alias's own: none
+    with pytest.raises(ResourceNotFound):
+        await service.resource_policy(arn.replace(":function:f", ":function:nope"))
+    with pytest.raises(ResourceNotFound):  # not of this Region
+        await service.resource_policy(arn.replace(REGION, "xx-nowhere-1"))

@@ -114,3 +114,30 @@ async def test_a_folder_open_to_others_is_not_used(tmp_path: Path) -> None:
     exchange = AnswerExchange(folder, "aaaa01", Owner().deliver, timeout=10)
     await asyncio.wait_for(exchange.serve(), 10)  # returns at once: nothing listens
     assert not exchange.path.exists()
+
+
+async def test_refusals_reported_to_the_routes_worker(tmp_path: Path) -> None:
+    """Decision 0411: an answer refused before it could be passed on is reported to its
+    route's worker, which counts it; a malformed report is dropped; a worker gone raises."""
+    folder = tmp_path / "ol"
+    reports: list[tuple[str, int]] = []
+    holding = AnswerExchange(folder, "aaaa01", Owner().deliver, timeout=10,
+        report=lambda route, status: reports.append((route, status)))  # fmt: skip
+    other = AnswerExchange(folder, "bbbb02", Owner().deliver, timeout=10)
+    ends = [asyncio.create_task(e.serve()) for e in (holding, other)]
+    try:
+        await _appeared(holding.path)
+        await _appeared(other.path)
+        await other.report("aaaa01", "io-aaaa01-00000000", 403)
+        assert reports == [("io-aaaa01-00000000", 403)]
+        reader, writer = await asyncio.open_unix_connection(str(holding.path))
+        writer.write(b'{"report": {"route": "io-aaaa01-00000000", "status": "403"}}\n')
+        assert json.loads(await reader.readline()) == {"code": None}
+        writer.close()
+        assert len(reports) == 1  # a status not a number: not counted
+        with pytest.raises(OSError):
+            await other.report("cccc03", "io-cccc03-00000000", 403)
+    finally:
+        for end in ends:
+            end.cancel()
+        await asyncio.gather(*ends, return_exceptions=True)

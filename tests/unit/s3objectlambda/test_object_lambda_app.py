@@ -44,8 +44,10 @@ class World:
     app: ObjectLambdaApp
     points: MemoryObjectLambdaStore
     make: Callable[[Path | None], ObjectLambdaApp]
+    access_points: MemoryAccessPointStore
     handler: list[Handler] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    function_policies: dict[str, str] = field(default_factory=dict)  # the functions' own
 
     @property
     def host(self) -> str:
@@ -164,14 +166,20 @@ async def world(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator
             found.events.append(decoded)
             return await found.handler[0](decoded)
 
+        async def policies(function_arn: str) -> str | None:
+            if function_arn != function:
+                raise FunctionMissing(function_arn)
+            return holder[0].function_policies.get(function_arn)
+
         identity = s3.identity
 
         def make(folder: Path | None) -> ObjectLambdaApp:
             return ObjectLambdaApp(points, access_points, identity, s3.audit, settings, runs,
                 sandbox_endpoint="http://127.0.0.1:9001", exchange_folder=folder,
-                supporting_s3=supporting_s3(s3.app, settings))  # fmt: skip
+                supporting_s3=supporting_s3(s3.app, settings),
+                function_policies=policies)  # fmt: skip
 
-        holder.append(World(s3, make(None), points, make))
+        holder.append(World(s3, make(None), points, make, access_points))
         s3.app.object_lambda = holder[0].app  # the alias as a bucket name (decision 0399)
         yield holder[0]
 
@@ -376,6 +384,63 @@ async def test_permissions(world: World) -> None:
     )
     reply = await get()
     assert (reply.status, reply.body) == (200, b"HELLO OBJECT")
+
+
+async def test_another_accounts_caller(world: World) -> None:
+    """Decision 0411: a caller of another account gets through when the Object Lambda access
+    point's policy, the function's resource-based policy, and the supporting access point's
+    and the bucket's policies (which judge the function's read, made as the caller) all grant
+    it; refused by the first that does not."""
+
+    async def upper(event: dict[str, Any]) -> FunctionOutcome:
+        original = await fetch_input(world, event["getObjectContext"]["inputS3Url"])
+        await write_response(world, event, original.body.upper(),
+            {"x-amz-fwd-status": str(original.status)})  # fmt: skip
+        return FunctionOutcome(ok=True)
+
+    world.handler.append(upper)
+    other = await world.s3.other_tenant("other")
+    assert other.credentials is not None
+    account, caller = world.s3.tenant_id, f"arn:aws:iam::{other.tenant_id}:root"
+    point = f"arn:aws:s3-object-lambda:{REGION}:{account}:accesspoint/upper"
+    function = f"arn:aws:lambda:{REGION}:{account}:function:upper"
+
+    def granting(action: str, *resources: str) -> str:
+        statement = {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": action,
+            "Resource": list(resources)}  # fmt: skip
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    async def get() -> Reply:
+        assert other.credentials is not None
+        return await signed(world.app, other.credentials, "GET", world.host, "/notes.txt")
+
+    reply = await get()
+    assert (reply.status, b"<Code>AccessDenied</Code>" in reply.body) == (403, True)
+    await world.points.set_policy(account, "upper", granting("s3-object-lambda:GetObject", point))
+    reply = await get()
+    assert (reply.status, b"<Code>LambdaPermissionError</Code>" in reply.body) == (403, True)
+    world.function_policies[function] = granting("lambda:InvokeFunction", function)
+    assert world.events == []  # not run for a caller it does not let in
+    reply = await get()
+    # The function's read, made as the caller: neither the supporting access point's policy
+    # nor the bucket's grants it.
+    assert reply.status == 403 and b"<CODE>ACCESSDENIED</CODE>" in reply.body
+    supporting = f"arn:aws:s3:{REGION}:{account}:accesspoint/data-ap"
+    assert await world.access_points.set_policy(
+        account, "data-ap", granting("s3:GetObject", f"{supporting}/object/*")
+    )
+    reply = await get()
+    assert reply.status == 403  # the bucket's policy does not grant it yet
+    bucket_policy = granting("s3:GetObject", "arn:aws:s3:::data-bucket/*")
+    assert (
+        await world.s3.request("PUT", "/data-bucket?policy", bucket_policy.encode())
+    ).status in (
+        200,
+        204,
+    )
+    reply = await get()
+    assert (reply.status, reply.body) == (200, b"HELLO OBJECT")
+    assert world.events[-1]["userIdentity"]["accountId"] == other.tenant_id
 
 
 async def test_unknown_access_points_and_operations(world: World) -> None:

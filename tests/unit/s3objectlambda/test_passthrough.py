@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from andromede.http.ratelimit import RateLimiter
 from andromede.s3objectlambda.app import FunctionOutcome
 from andromede.s3objectlambda.passthrough import object_lambda_action
 from s3objectlambda.test_object_lambda_app import World, fetch_input, signed, world, write_response
@@ -104,3 +105,17 @@ async def test_the_alias_is_a_bucket_name_on_the_s3_api(world: World) -> None:
     unknown = await world.s3.request("GET", "/nobody-abc--ol-s3/notes.txt")
     assert unknown.status == 400
     assert b"<Code>InvalidAccessPointAliasError</Code>" in unknown.body
+
+
+async def test_a_passed_through_request_takes_one_token(world: World) -> None:
+    """Decision 0411: the Object Lambda API's rate limit takes the request's token; the S3
+    API it hands the verified request to does not take a second (0399 counted it twice)."""
+    limiter = RateLimiter(2, clock=lambda: 0.0)  # two tokens, never refilled
+    # Both APIs share one, as the gateway's do.
+    world.s3.app._rate_limiter = world.app._rate_limiter = limiter
+    app = world.app
+    credentials = world.s3.credentials
+    assert credentials is not None
+    for _ in range(2):
+        assert (await signed(app, credentials, "HEAD", world.host, "/notes.txt")).status == 200
+    assert (await signed(app, credentials, "HEAD", world.host, "/notes.txt")).status == 503
