@@ -81,6 +81,10 @@ class PipesApp(JsonEndpoint[PipesCall]):
     def service(self) -> PipesService:
         return self._pipes
 
+    def regional(self, region: str) -> PipesService:
+        """The pipes of ``region`` as a call signed for it sees them (decision 0408)."""
+        return self._regions.get(region, self._pipes)
+
     def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[PipesCall]:
         return self._wire
 
@@ -103,7 +107,7 @@ class PipesApp(JsonEndpoint[PipesCall]):
             )
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
-        pipes = self._regions.get(region, self._pipes)
+        pipes = self.regional(region)
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
             refused = await identity_refusal(

@@ -89,7 +89,14 @@ from andromede.stepfunctions.errors import StepFunctionsError
 from andromede.stepfunctionsapi.app import StatesApp
 from andromede.storage.service import ObjectService
 
-__all__ = ["PipeLogGroups", "PipesMetering", "billed_requests", "machine_types", "pipes_api"]
+__all__ = [
+    "PipeLogGroups",
+    "PipesMetering",
+    "billed_requests",
+    "machine_types",
+    "pipe_api_invoker",
+    "pipes_api",
+]
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +179,7 @@ class PipeLogGroups:
             log.info("Pipe %s: its execution log was refused: %s", pipe.arn, refused)
 
 
-def _api_invoker(
+def pipe_api_invoker(
     settings: Settings, connections: ConnectionService | None, roles: PipeRoles, region: str
 ) -> ApiDestinationInvoker | None:
     """EventBridge's invoker of API destinations for the pipes of ``region``, judging a pipe's
@@ -333,7 +340,7 @@ class _PipeParts:
         enrichments and log destinations of that Region."""
         settings, apis, region = self.settings, self.apis, service.region
         roles = PipeRoles(self.identity, region)
-        invoker = _api_invoker(settings, connections, roles, region)
+        invoker = pipe_api_invoker(settings, connections, roles, region)
         functions = PipeFunctions(roles, lambda: apis.get("lambda"))  # decision 0294
         machines = PipeStateMachines(roles, lambda: apis.get(StatesApp.name))  # decision 0316
         writers: list[PipeLogWriter] = [PipeLogStreams(roles, self.firehose)]
