@@ -668,7 +668,7 @@ class Application:
         background.append(dynamodb)
         dynamodb_insights(apis, metrics, settings)  # Contributor Insights (decision 0278)
         pipes, forget_pipes = pipes_api(apis, settings, db, identity, audit, rate_limiter, billing,
-            queues, pubsub, eventbridge.service, eventbridge.connections, metrics_sink,
+            queues, pubsub, eventbridge.regions, eventbridge.regional_connections, metrics_sink,
             logs.service, objects)  # fmt: skip
         states, forget_states = states_api(apis, settings, db, keys, identity, audit, rate_limiter,
             billing, queues, pubsub, eventbridge, metrics_sink, logs.service, objects)  # fmt: skip

@@ -3,7 +3,8 @@ an account, the account's bound of pipes, compare-and-set writes, the transition
 the runner to settle, RUNNING pipes claimed by one gateway at a time under a lease another
 takes over once it ran out (the least recently leased first), checkpoints written only by the
 lease's owner and gone with the pipe, and a closed tenant's pipes forgotten; a pipe's
-enrichment and log destinations (decision 0268) kept as they were given."""
+enrichment and log destinations (decision 0268) kept as they were given; each Region's view
+of the store (decision 0408) keeping its own pipes, its quota counted a Region."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from andromede.pipes.errors import PipeConflict, QuotaExceeded
 from andromede.pipes.memory import MemoryPipeStore
 from andromede.pipes.model import Pipe, PipeState
+from andromede.pipes.regional_store import RegionalPipeStore
 from andromede.pipes.store import PipeStore
 from andromede.pipes.store_sql import SqlPipeStore
 from support.store_backends import BACKENDS, backend_database
@@ -123,3 +125,31 @@ async def test_a_closed_tenant_is_forgotten(store: PipeStore) -> None:
     assert await store.pipes("000000000001") == []
     assert await store.checkpoints("000000000001", "a") == {}
     assert [p.name for p in await store.pipes("000000000002")] == ["a"]
+
+
+async def test_each_regions_view_keeps_its_own_pipes(store: PipeStore) -> None:
+    """Decision 0408: a Region's view of every store — a name in each Region, the quota
+    counted a Region, the runner's passes and checkpoints of its own pipes, a closed account
+    forgotten once through the default Region's view."""
+    home = RegionalPipeStore(store, "eu-fr-1", "eu-fr-1")
+    de = RegionalPipeStore(store, "eu-de-1", "eu-fr-1")
+    await home.create(pipe("a"), 1)
+    await de.create(pipe("a", region="eu-de-1"), 1)  # the default Region's does not count
+    with pytest.raises(QuotaExceeded):
+        await de.create(pipe("b", region="eu-de-1"), 1)
+    ours = await de.get("000000000001", "a")
+    assert ours is not None and ours.arn == "arn:aws:pipes:eu-de-1:000000000001:pipe/a"
+    assert [p.region for p in await home.pipes("000000000001")] == ["eu-fr-1"]
+    assert [(p.name, p.region) for p in await de.transitional("eu-fr-1", 10)] == [("a", "eu-de-1")]
+    assert await de.replace(ours.changed(current_state=PipeState.RUNNING))
+    assert [p.name for p in await de.claim("gw-a", T0, T0 + 60_000, 10, "eu-fr-1")] == ["a"]
+    assert await home.claim("gw-a", T0, T0 + 60_000, 10, "eu-fr-1") == []  # home's CREATING
+    assert await de.save_checkpoint("000000000001", "a", "gw-a", "s", "7")
+    assert await de.checkpoints("000000000001", "a") == {"s": "7"}
+    assert await home.checkpoints("000000000001", "a") == {}
+    assert await de.delete("000000000001", "a")
+    assert await home.get("000000000001", "a") is not None
+    await de.create(pipe("c", region="eu-de-1"), 1)
+    assert await de.forget_tenant("000000000001") == 0
+    assert await home.forget_tenant("000000000001") == 2
+    assert await de.pipes("000000000001") == []

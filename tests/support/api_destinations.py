@@ -125,8 +125,8 @@ async def destination_pipes(tmp_path: Path, **settings: Any) -> AsyncIterator[De
         {"ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-123"}},
     )  # fmt: skip
     apis: dict[str, Any] = {}
-    task, _ = pipes_api(apis, configured, db, identity, audit, None, None, queues, None, None,
-                        events.connections)  # fmt: skip
+    task, _ = pipes_api(apis, configured, db, identity, audit, None, None, queues, None, {},
+                        events.regional_connections)  # fmt: skip
     try:
         yield DestinationPipes(configured, identity, tenant, queues, events, connection, apis)
     finally:

@@ -19,7 +19,8 @@ class MemoryPipeStore:
         key = (pipe.tenant_id, pipe.name)
         if key in self._pipes:
             raise PipeConflict(f"Pipe {pipe.name} already exists.", pipe.name)
-        if sum(1 for t, _ in self._pipes if t == pipe.tenant_id) >= max_pipes:
+        held = [p for (t, _), p in self._pipes.items() if t == pipe.tenant_id]
+        if sum(1 for p in held if p.region == pipe.region) >= max_pipes:
             raise QuotaExceeded(f"You have reached the quota of {max_pipes} pipes.", pipe.name)
         self._pipes[key] = pipe
 

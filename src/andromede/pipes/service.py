@@ -13,6 +13,10 @@ never stored and ignored. A state machine's type is asked of Step Functions
 (:data:`MachineTypes`): a STANDARD one is refused as an enrichment, or as a
 ``REQUEST_RESPONSE`` target (StartSyncExecution runs EXPRESS workflows only), as AWS refuses
 them; one not found is accepted, the pipe's reason saying so once it runs.
+
+Decision 0408: one service a declared Region (``region``, over its view of the store,
+``pipes.regional_store``); a pipe of a Region other than ``home`` names only what that
+Region serves (``pipes.regional_endpoints``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from andromede.pipes.model import (
     endpoint_kind,
     settled_state,
 )
+from andromede.pipes.regional_endpoints import check_regional
 from andromede.pipes.store import PipeStore
 
 __all__ = ["ListFilter", "MachineTypes", "PipesLimits", "PipesService"]
@@ -127,6 +132,9 @@ class PipesService:
         self.limits = limits or PipesLimits()
         self._clock = clock
         self.machine_types = machine_types
+        # The deployment's default Region: a pipe of another names only what its Region
+        # serves (decision 0408).
+        self.home = region
         # Told when a pipe was written that the runner must settle (decision 0326).
         self.on_change: Callable[[], None] = lambda: None
 
@@ -198,6 +206,7 @@ class PipesService:
         )
         if len(pipe.tags) > _MAX_TAGS:
             raise InvalidPipe(f"A pipe may have at most {_MAX_TAGS} tags.", "tags")
+        check_regional(pipe, self.home)
         await self._check_state_machines(
             tenant_id, pipe.target, pipe.target_parameters, pipe.enrichment
         )
@@ -212,6 +221,7 @@ class PipesService:
                 pipe.name,
             )
         changed = pipe.changed(updated=self._clock(), **fields)
+        check_regional(changed, self.home)
         if not await self.store.replace(changed):
             raise PipeConflict(f"Pipe {pipe.name} was changed by another request.", pipe.name)
         self.on_change()

@@ -20,7 +20,7 @@ __all__ = ["PipeStore"]
 class PipeStore(Protocol):
     async def create(self, pipe: Pipe, max_pipes: int) -> None:
         """PipeConflict when the name is the account's already; QuotaExceeded at
-        ``max_pipes`` pipes."""
+        ``max_pipes`` pipes of the account in ``pipe.region`` (decision 0408)."""
         ...
 
     async def get(self, tenant_id: str, name: str) -> Pipe | None: ...

@@ -6,9 +6,9 @@ DescribePipe gives them back); its states, revision and reader's lease are colum
 the runner's claim is one guarded ``UPDATE`` per pipe (the candidates read ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL): two gateways never read one pipe at once. A checkpoint is written
 only in a transaction that still finds the lease the writer's, so a gateway that stalled past
-its lease never moves a checkpoint another took over. The account's bound of pipes is counted
-before the insert: two gateways creating at the same instant may pass it by one, a quota not
-a guarantee (as Firehose's streams)."""
+its lease never moves a checkpoint another took over. The account's bound of pipes in a
+Region is counted before the insert: two gateways creating at the same instant may pass it by
+one, a quota not a guarantee (as Firehose's streams)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,12 @@ class SqlPipeStore:
         self._db = db
 
     async def create(self, pipe: Pipe, max_pipes: int) -> None:
-        count = sa.select(sa.func.count()).select_from(_P).where(_P.c.tenant_id == pipe.tenant_id)
+        # A Region's pipes count, as AWS's quota (decision 0408): each row names its Region.
+        count = (
+            sa.select(sa.func.count())
+            .select_from(_P)
+            .where(_P.c.tenant_id == pipe.tenant_id, _P.c.region == pipe.region)
+        )
         exists = sa.select(_P.c.revision).where(_one(pipe.tenant_id, pipe.name))
 
         def work(conn: Connection) -> None:

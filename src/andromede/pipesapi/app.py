@@ -8,6 +8,9 @@ resource policies) → JSON answer, then an audit event (action ``pipes:<Action>
 the pipe's ARN) and an access-log line. Every error leaves with its status, the
 ``x-amzn-ErrorType`` header and ``{"message": …}``; an unexpected exception is logged and
 answered ``InternalException`` carrying nothing but the request id.
+
+Decision 0408: each Region the gateway serves is a Pipes endpoint of its own, the SigV4
+scope's Region picking the pipes a call sees (``regions``), as EventBridge's (decision 0349).
 """
 
 from __future__ import annotations
@@ -59,15 +62,28 @@ class PipesApp(JsonEndpoint[PipesCall]):
         audit: AuditService,
         settings: Settings,
         rate_limiter: RateLimiter | None = None,
+        regions: Mapping[str, PipesService] | None = None,
     ) -> None:
-        super().__init__(identity, audit, settings, rate_limiter, body_limit=_BODY)
+        super().__init__(
+            identity,
+            audit,
+            settings,
+            rate_limiter,
+            body_limit=_BODY,
+            also_accepted_regions=settings.served_region_names,
+        )
         self._pipes = pipes
+        self._regions = dict(regions or {})
         self._identity = identity
         self._wire = RestJsonWire()
 
     @property
     def service(self) -> PipesService:
         return self._pipes
+
+    def regional(self, region: str) -> PipesService:
+        """The pipes of ``region`` as a call signed for it sees them (decision 0408)."""
+        return self._regions.get(region, self._pipes)
 
     def wire_for(self, scope: Scope, headers: dict[str, str]) -> RequestWire[PipesCall]:
         return self._wire
@@ -91,6 +107,7 @@ class PipesApp(JsonEndpoint[PipesCall]):
             )
         signed = None if request.authenticated is None else request.authenticated.signed
         region = self._settings.region if signed is None else signed.region
+        pipes = self.regional(region)
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:
             refused = await identity_refusal(
@@ -102,7 +119,7 @@ class PipesApp(JsonEndpoint[PipesCall]):
         request.context = PipesCall(
             params=self.params(request),
             tenant_id=principal.tenant_id,
-            pipes=self._pipes,
+            pipes=pipes,
             authorise=authorise,
         )
         return await action(request.context)

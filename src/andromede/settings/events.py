@@ -180,10 +180,10 @@ class EventsSettings(BaseModel):
         "sweep (decision 0196).",
     )
     events_max_connections: int = Field(
-        default=50,
+        default=3000,
         gt=0,
-        description="Connections an account may have in a Region (AWS: 3,000 today, 50 when "
-        "decision 0200 was written) (decisions 0200, 0402).",
+        description="Connections an account may have in a Region (AWS: 3,000) (decisions 0200, "
+        "0402, 0408).",
     )
     events_max_api_destinations: int = Field(
         default=3000,

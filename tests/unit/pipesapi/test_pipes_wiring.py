@@ -48,8 +48,8 @@ async def test_serve_wires_pipes_over_the_database(tmp_path: Path) -> None:
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
     queues = QueueService(MemoryQueueStore(), KeySealer(keys), region="eu-fr-1")
     apis: dict[str, Any] = {}
-    task, forget = pipes_api(apis, settings, db, identity, audit, None, None, queues, None, None,
-                             None)  # fmt: skip
+    task, forget = pipes_api(apis, settings, db, identity, audit, None, None, queues, None, {},
+                             {})  # fmt: skip
     try:
         app = apis["pipes"]
         assert isinstance(app, PipesApp) and isinstance(app.service.store, SqlPipeStore)
