@@ -177,14 +177,14 @@ class SqlSignerStore:
             if row is None:
                 return None
             changed = change(_profile(row))
-            row = _profile_row(changed)
+            written = _profile_row(changed)
             update = sa.update(_P).where(*where)
             conn.execute(
                 update.values(
-                    definition=row["definition"],
+                    definition=written["definition"],
                     format_version=FORMAT_VERSION,
-                    status=row["status"],
-                    platform_id=row["platform_id"],
+                    status=written["status"],
+                    platform_id=written["platform_id"],
                 )
             )
             return changed
