@@ -35,7 +35,8 @@ def _boolean(value: object, name: str) -> bool | None:
 def _text(value: object, name: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= 2048:
+    # NUL is no character PostgreSQL's text holds: refused here, not a driver's error later.
+    if not isinstance(value, str) or not 1 <= len(value) <= 2048 or "\x00" in value:
         raise _refused(f"{name} must be a string of 1 to 2048 characters")
     return value
 

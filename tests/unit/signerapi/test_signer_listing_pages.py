@@ -113,7 +113,7 @@ async def test_a_page_out_of_the_model_is_a_validation_error(
 
 @pytest.mark.parametrize(
     "query",
-    ["includeCanceled=maybe", "statuses=Active&statuses=Gone"],
+    ["includeCanceled=maybe", "statuses=Active&statuses=Gone", "platformId=a%00b"],
 )
 async def test_profile_filters_out_of_shape_are_refused(world: World, query: str) -> None:
     reply = await world.raw("GET", "/signing-profiles", query=query)
@@ -123,7 +123,7 @@ async def test_profile_filters_out_of_shape_are_refused(world: World, query: str
 
 async def test_job_bounds_out_of_range_are_refused(world: World) -> None:
     for query in ("signatureExpiresBefore=inf", "signatureExpiresAfter=nan",
-                  "signatureExpiresBefore=1e400"):  # fmt: skip
+                  "signatureExpiresBefore=1e400", "requestedBy=me%00"):  # fmt: skip
         reply = await world.raw("GET", "/signing-jobs", query=query)
         assert reply.status == 400, (query, reply.body)
     huge = await world.raw("GET", "/signing-jobs", query="signatureExpiresBefore=1e300")
