@@ -1,7 +1,8 @@
 """AWS Signer's operations (decision 0386): one handler per operation, each authorising
 ``signer:<Action>`` on the profile's or job's ARN (the platform's operations on ``*``) by the
-caller's identity policies before it calls the service, then answering in the API model's
-shape (timestamps as epoch seconds, as restJson1 sends them)."""
+caller's identity policies, with the condition keys of ``signerapi.conditions`` (decision
+0409: the tags set, the profile's tags and version), before it calls the service, then
+answering in the API model's shape (timestamps as epoch seconds, as restJson1 sends them)."""
 
 from __future__ import annotations
 
