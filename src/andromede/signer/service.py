@@ -43,6 +43,14 @@ from andromede.signer.errors import (
     SignerError,
     SignerQuota,
 )
+from andromede.signer.listing import (
+    JobFilter,
+    ProfileFilter,
+    read_job_token,
+    read_profile_token,
+    write_job_token,
+    write_profile_token,
+)
 from andromede.signer.model import (
     LAMBDA_PLATFORM,
     PROFILE_NAME,
@@ -193,13 +201,25 @@ class SignerService:
             raise ProfileNotFound(f"The signing profile {name} does not exist")
         return found
 
-    async def profiles(
-        self, tenant_id: str, include_canceled: bool, statuses: list[str]
-    ) -> list[SigningProfile]:
-        found = await self.store.profiles(tenant_id)
-        if statuses:
-            return [p for p in found if p.status in statuses]
-        return [p for p in found if include_canceled or p.status != ProfileStatus.CANCELED]
+    async def profile_page(
+        self, tenant_id: str, wanted: ProfileFilter, token: object, size: int
+    ) -> tuple[list[SigningProfile], str | None]:
+        """ListSigningProfiles: one page of ``size`` the store filtered, and the token of the
+        next page (None on the last); a token this listing did not answer is refused."""
+        after = read_profile_token(token)
+        found = await self.store.profile_page(tenant_id, wanted, after, size + 1)
+        more = len(found) > size
+        return found[:size], write_profile_token(found[size - 1]) if more else None
+
+    async def job_page(
+        self, tenant_id: str, wanted: JobFilter, token: object, size: int
+    ) -> tuple[list[SigningJob], str | None]:
+        """ListSigningJobs: the account's jobs and those it started with other accounts'
+        profiles (decision 0403), one page filtered in the store (decision 0409)."""
+        after = read_job_token(token)
+        found = await self.store.job_page(tenant_id, wanted, after, size + 1)
+        more = len(found) > size
+        return found[:size], write_job_token(found[size - 1]) if more else None
 
     async def profile_by_arn(self, tenant_id: str, arn: object) -> SigningProfile:
         """The account's profile a profile ARN names (Signer's tag operations name it so);

@@ -5,13 +5,16 @@ stores never see it in the clear.
 
 A profile changes only through :meth:`SignerStore.change_profile`, which reads and writes it in
 one step (the row locked on PostgreSQL), so that changes made at once all land; a job is
-created once per owner, invoker and client token (decision 0403)."""
+created once per owner, invoker and client token (decision 0403). The listings are filtered
+and paged by keyset in the store (decision 0409): :meth:`SignerStore.profile_page` and
+:meth:`SignerStore.job_page` read one page, never the account's every row."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
+from andromede.signer.listing import JobFilter, JobKey, ProfileFilter, job_key
 from andromede.signer.model import SigningJob, SigningProfile
 
 __all__ = ["MemorySignerStore", "ProfileChange", "SignerStore"]
@@ -30,6 +33,13 @@ class SignerStore(Protocol):
 
     async def profiles(self, tenant_id: str) -> list[SigningProfile]:
         """The account's profiles, by name."""
+        ...
+
+    async def profile_page(
+        self, tenant_id: str, wanted: ProfileFilter, after: str | None, limit: int
+    ) -> list[SigningProfile]:
+        """At most ``limit`` of the account's profiles ``wanted`` admits, by name, those
+        named after ``after`` when given."""
         ...
 
     async def change_profile(
@@ -60,9 +70,12 @@ class SignerStore(Protocol):
         account started with a shared profile is found by its invoker (decision 0394)."""
         ...
 
-    async def jobs(self, tenant_id: str) -> list[SigningJob]:
-        """The account's jobs and those it started with other accounts' profiles, newest
-        first."""
+    async def job_page(
+        self, tenant_id: str, wanted: JobFilter, after: JobKey | None, limit: int
+    ) -> list[SigningJob]:
+        """At most ``limit`` of the account's jobs and those it started with other accounts'
+        profiles that ``wanted`` admits, newest first (then by id), those after the keyset
+        ``after`` when given."""
         ...
 
     async def forget_tenant(self, tenant_id: str) -> int: ...
@@ -126,9 +139,27 @@ class MemorySignerStore:
     async def job_by_id(self, job_id: str) -> SigningJob | None:
         return next((j for j in self._jobs.values() if j.job_id == job_id), None)
 
-    async def jobs(self, tenant_id: str) -> list[SigningJob]:
-        found = [j for j in self._jobs.values() if tenant_id in (j.tenant_id, j.invoker)]
-        return sorted(found, key=lambda j: (-j.created, j.job_id))
+    async def profile_page(
+        self, tenant_id: str, wanted: ProfileFilter, after: str | None, limit: int
+    ) -> list[SigningProfile]:
+        found = [
+            p
+            for p in await self.profiles(tenant_id)
+            if wanted.admits(p) and (after is None or p.name > after)
+        ]
+        return found[:limit]
+
+    async def job_page(
+        self, tenant_id: str, wanted: JobFilter, after: JobKey | None, limit: int
+    ) -> list[SigningJob]:
+        found = [
+            j
+            for j in self._jobs.values()
+            if tenant_id in (j.tenant_id, j.invoker)
+            and wanted.admits(j)
+            and (after is None or _later_in_listing(job_key(j), after))
+        ]
+        return sorted(found, key=lambda j: (-j.created, j.job_id))[:limit]
 
     async def forget_tenant(self, tenant_id: str) -> int:
         gone = [k for k in self._profiles if k[0] == tenant_id]
@@ -138,3 +169,8 @@ class MemorySignerStore:
         for job in jobs:
             del self._jobs[job]
         return len(gone) + len(jobs)
+
+
+def _later_in_listing(key: JobKey, after: JobKey) -> bool:
+    """Whether a job of keyset ``key`` comes after ``after`` newest first, then by id."""
+    return key[0] < after[0] or (key[0] == after[0] and key[1] > after[1])

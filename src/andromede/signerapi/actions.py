@@ -1,28 +1,36 @@
 """AWS Signer's operations (decision 0386): one handler per operation, each authorising
 ``signer:<Action>`` on the profile's or job's ARN (the platform's operations on ``*``) by the
-caller's identity policies before it calls the service, then answering in the API model's
-shape (timestamps as epoch seconds, as restJson1 sends them)."""
+caller's identity policies, with the condition keys of ``signerapi.conditions`` (decision
+0409: the tags set, the profile's tags and version), before it calls the service, then
+answering in the API model's shape (timestamps as epoch seconds, as restJson1 sends them)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from andromede.iam.policy.context import ContextValue
 from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
-from andromede.signer.model import PLATFORMS, JobStatus, SigningJob, SigningProfile
+from andromede.signer.listing import page_size
+from andromede.signer.model import PLATFORMS, SigningJob, SigningProfile
 from andromede.signer.permissions import policy_size
 from andromede.signer.service import SignerService
+from andromede.signerapi.conditions import (
+    job_keys,
+    profile_keys,
+    request_tag_keys,
+    tagged_profile_keys,
+    untag_keys,
+)
 from andromede.signerapi.errors import SignerWireError
+from andromede.signerapi.filters import job_filter, profile_filter
 
 __all__ = ["ACTIONS", "SignerCall"]
 
 Authorise = Callable[[str, str, Mapping[str, Any]], Awaitable[None]]
 Handler = Callable[["SignerCall"], Awaitable[dict[str, Any]]]
 _MAX_RESULTS: Final = 25
-_ACCOUNT: Final = re.compile(r"[0-9]{12}")
 
 
 @dataclass
@@ -115,7 +123,9 @@ async def _on_profile(call: SignerCall, action: str, owner: str | None = None) -
     owner = owner or call.tenant_id
     arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-profiles/{name}"
     call.resources.append(arn)
-    await call.authorise(f"signer:{action}", arn, {})
+    iam_action = f"signer:{action}"
+    keys = await profile_keys(call.signer, call.tenant_id, owner, name, iam_action)
+    await call.authorise(iam_action, arn, keys)
     return name
 
 
@@ -126,12 +136,20 @@ async def _on_job(call: SignerCall, action: str, owner: str | None = None) -> st
     owner = owner or call.tenant_id  # jobOwner only where the model has it (RevokeSignature)
     arn = f"arn:aws:signer:{call.signer.region}:{owner}:/signing-jobs/{job_id}"
     call.resources.append(arn)
-    await call.authorise(f"signer:{action}", arn, {})
+    iam_action = f"signer:{action}"
+    keys = await job_keys(call.signer, call.tenant_id, owner, job_id, iam_action)
+    await call.authorise(iam_action, arn, keys)
     return job_id
 
 
 async def put_signing_profile(call: SignerCall) -> dict[str, Any]:
-    name = await _on_profile(call, "PutSigningProfile")
+    """Authorised with the tags it sets (``aws:RequestTag/<key>``, ``aws:TagKeys``): the
+    profile does not exist yet, so no key of its own."""
+    name = _name(call)
+    arn = f"arn:aws:signer:{call.signer.region}:{call.tenant_id}:/signing-profiles/{name}"
+    call.resources.append(arn)
+    keys = request_tag_keys(call.params.get("tags"))
+    await call.authorise("signer:PutSigningProfile", arn, keys)
     profile = await call.signer.put_profile(call.tenant_id, name, call.params)
     return {
         "arn": call.signer.profile_arn(profile),
@@ -161,14 +179,14 @@ async def get_signing_profile(call: SignerCall) -> dict[str, Any]:
 
 
 async def list_signing_profiles(call: SignerCall) -> dict[str, Any]:
+    """The account's profiles by name, filtered and paged in the store (decision 0409)."""
     await call.authorise("signer:ListSigningProfiles", "*", {})
-    statuses = call.params.get("statuses") or []
-    include = str(call.params.get("includeCanceled", "false")).lower() == "true"
-    found = await call.signer.profiles(call.tenant_id, include, list(statuses))
-    platform = call.params.get("platformId")
-    found = [p for p in found if platform is None or p.platform_id == platform]
-    page, token = _page(call, found)
-    answer: dict[str, Any] = {"profiles": [_profile_shape(call.signer, p) for p in page]}
+    wanted = profile_filter(call.params)
+    size = page_size(call.params.get("maxResults"))
+    found, token = await call.signer.profile_page(
+        call.tenant_id, wanted, call.params.get("nextToken"), size
+    )
+    answer: dict[str, Any] = {"profiles": [_profile_shape(call.signer, p) for p in found]}
     if token is not None:
         answer["nextToken"] = token
     return answer
@@ -218,66 +236,17 @@ async def describe_signing_job(call: SignerCall) -> dict[str, Any]:
 
 async def list_signing_jobs(call: SignerCall) -> dict[str, Any]:
     """The account's jobs and those it started with other accounts' profiles (decision
-    0403), newest first, through the model's filters."""
+    0403), newest first, filtered and paged in the store (decision 0409)."""
     await call.authorise("signer:ListSigningJobs", "*", {})
-    wanted = _job_filter(call.params)
-    found = [j for j in await call.signer.store.jobs(call.tenant_id) if wanted(j)]
-    page, token = _page(call, found)
-    answer: dict[str, Any] = {"jobs": [_job_shape(call.signer, j) for j in page]}
+    wanted = job_filter(call.params)
+    size = page_size(call.params.get("maxResults"))
+    found, token = await call.signer.job_page(
+        call.tenant_id, wanted, call.params.get("nextToken"), size
+    )
+    answer: dict[str, Any] = {"jobs": [_job_shape(call.signer, j) for j in found]}
     if token is not None:
         answer["nextToken"] = token
     return answer
-
-
-def _job_filter(params: dict[str, Any]) -> Callable[[SigningJob], bool]:
-    """ListSigningJobs's filters: ``status``, ``platformId``, ``requestedBy``, ``isRevoked``,
-    ``jobInvoker`` (the account that started the job) and ``signatureExpiresBefore`` /
-    ``signatureExpiresAfter`` (a job with no signature expires at no time: filtered out)."""
-    status = params.get("status")
-    if status is not None and status not in set(JobStatus):
-        raise SignerWireError(
-            "ValidationException", "status must be InProgress, Failed or Succeeded"
-        )
-    revoked = params.get("isRevoked")
-    if revoked is not None:
-        if str(revoked).lower() not in ("true", "false"):
-            raise SignerWireError("ValidationException", "isRevoked must be true or false")
-        revoked = str(revoked).lower() == "true"
-    invoker = params.get("jobInvoker")
-    if invoker is not None and (not isinstance(invoker, str) or not _ACCOUNT.fullmatch(invoker)):
-        raise SignerWireError("ValidationException", "jobInvoker must be an account id")
-    before = _timestamp(params.get("signatureExpiresBefore"), "signatureExpiresBefore")
-    after = _timestamp(params.get("signatureExpiresAfter"), "signatureExpiresAfter")
-
-    def wanted(job: SigningJob) -> bool:
-        expires = job.expires
-        return (
-            (status is None or job.status == status)
-            and revoked in (None, job.revoked_at is not None)
-            and params.get("requestedBy") in (None, job.requested_by)
-            and params.get("platformId") in (None, job.platform_id)
-            and invoker in (None, job.invoker_account)
-            and (before is None or (expires is not None and expires < before))
-            and (after is None or (expires is not None and expires > after))
-        )
-
-    return wanted
-
-
-def _timestamp(value: object, name: str) -> float | None:
-    """A query string's timestamp: ISO 8601, as botocore sends it, or epoch seconds."""
-    if value is None:
-        return None
-    text = str(value)
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise SignerWireError("ValidationException", f"{name} must be a timestamp") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 async def revoke_signature(call: SignerCall) -> dict[str, Any]:
@@ -306,12 +275,18 @@ async def list_signing_platforms(call: SignerCall) -> dict[str, Any]:
     }
 
 
-async def _on_tagged(call: SignerCall, action: str) -> str:
+async def _on_tagged(
+    call: SignerCall, action: str, asked: Mapping[str, ContextValue] | None = None
+) -> str:
+    """The profile's ARN, once the caller may ``action`` on it with the profile's tags and
+    the keys of what the call ``asked`` (decision 0409)."""
     arn = call.params.get("resourceArn")
     if not isinstance(arn, str):
         raise SignerWireError("BadRequestException", "resourceArn is required")
     call.resources.append(arn)
-    await call.authorise(f"signer:{action}", arn, {})
+    iam_action = f"signer:{action}"
+    keys = await tagged_profile_keys(call.signer, call.tenant_id, arn, iam_action)
+    await call.authorise(iam_action, arn, {**keys, **(asked or {})})
     return arn
 
 
@@ -327,14 +302,14 @@ async def _tagging(work: Awaitable[Any]) -> Any:
 
 
 async def tag_resource(call: SignerCall) -> dict[str, Any]:
-    arn = await _on_tagged(call, "TagResource")
+    arn = await _on_tagged(call, "TagResource", request_tag_keys(call.params.get("tags")))
     await _tagging(call.signer.tag_profile(call.tenant_id, arn, call.params.get("tags")))
     return {}
 
 
 async def untag_resource(call: SignerCall) -> dict[str, Any]:
-    arn = await _on_tagged(call, "UntagResource")
     keys = call.params.get("tagKeys")
+    arn = await _on_tagged(call, "UntagResource", untag_keys(keys))
     await _tagging(call.signer.untag_profile(call.tenant_id, arn, keys))
     return {}
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from andromede.db.database import create_engine, open_database
+from andromede.signer.listing import JobFilter
 from andromede.signer.store_sql import SqlSignerStore
 from support.migrations import migrate
 
@@ -77,6 +78,8 @@ async def _check(url: str) -> None:
         "first": ("", "t"),
         "second": ("", None),
     }
+    # The store of this release reads the listing's columns too (migration 0161).
+    await asyncio.to_thread(migrate, url, "0161")
     db = open_database(url)
     try:
         store = SqlSignerStore(db)
@@ -84,7 +87,8 @@ async def _check(url: str) -> None:
         assert first is not None and first.job_id == "first"
         theirs = await store.job_by_id("theirs")
         assert theirs is not None and theirs.invoker == _PARTNER
-        assert [j.job_id for j in await store.jobs(_PARTNER)] == ["theirs"]
+        listed = await store.job_page(_PARTNER, JobFilter(), None, 25)
+        assert [j.job_id for j in listed] == ["theirs"]
         assert await store.create_job(first.replaced(job_id="third")) == first
     finally:
         await db.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from andromede.signer.listing import JobFilter
 from andromede.signer.model import Validity
 from support.lambda_functions import handler_zip
 from support.lambdaapp import World, lambda_world
@@ -188,7 +189,7 @@ async def test_expired_and_revoked_signatures(world: World) -> None:
                                CodeSigningConfigArn=arn)  # fmt: skip
     assert "expired" in failed.message
     world.signing._clock = lambda: int(time.time() * 1000)
-    jobs = await world.signer.store.jobs(world.tenant_id)
+    jobs = await world.signer.store.job_page(world.tenant_id, JobFilter(), None, 25)
     await world.signer.revoke_signature(world.tenant_id, jobs[0].job_id, {"reason": "leak"}, "t")
     failed = await world.fails("CreateFunction", "CodeVerificationFailedException",
                                FunctionName="revoked", Runtime="python3.11", Role=role,

@@ -24,6 +24,7 @@ from andromede.signer.errors import (
     SignerConflict,
     SignerQuota,
 )
+from andromede.signer.listing import ProfileFilter
 from andromede.signer.model import JobStatus, ProfileStatus, Validity
 from andromede.signer.service import SignerLimits, SignerService
 from andromede.signer.store import MemorySignerStore, SignerStore
@@ -175,8 +176,10 @@ async def test_profiles_names_quota_cancel(signer: SignerService) -> None:
     with pytest.raises(SignerQuota):
         await signer.put_profile(ACCOUNT, "three", PLATFORM)
     await signer.cancel_profile(ACCOUNT, "one")
-    assert [p.name for p in await signer.profiles(ACCOUNT, False, [])] == ["two"]
-    assert [p.name for p in await signer.profiles(ACCOUNT, True, [])] == ["one", "two"]
+    shown = (await signer.profile_page(ACCOUNT, ProfileFilter(), None, 25))[0]
+    assert [p.name for p in shown] == ["two"]
+    shown = (await signer.profile_page(ACCOUNT, ProfileFilter(include_canceled=True), None, 25))[0]
+    assert [p.name for p in shown] == ["one", "two"]
     with pytest.raises(ProfileNotFound):
         await signer.profile("999999999999", "two")  # another account's is not found
 
