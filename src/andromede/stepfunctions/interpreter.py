@@ -17,15 +17,17 @@ events of the states it had in flight, innermost first (decision 0407)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
+from andromede.stepfunctions.cursor import Cursor, Step
 from andromede.stepfunctions.halting import ChildStopped, HistoryFull, until_halted
 from andromede.stepfunctions.history_events import (
     Event,
@@ -70,47 +72,6 @@ class TaskRunner(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a running execution stands: the state it is in and that state's input; a Wait's
-    end (ms) once it began, or when a task waiting for its token times out; that task
-    (``task``: its token, deadlines, activity, input, and the answer once given) and its
-    retries so far; after a redrive, the branches or iterations of its Parallel or Map that
-    had succeeded (``done``: their outputs by index, not run again); the variables its
-    scope assigned so far (``variables``, decision 0329: kept as the cursor is)."""
-
-    state: str
-    data: Any
-    wait_until: int | None = None
-    task: dict[str, Any] | None = None
-    retries: dict[str, int] | None = None
-    done: dict[str, Any] | None = None
-    variables: dict[str, Any] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
-                "task": self.task, "retries": self.retries, "done": self.done,
-                "variables": self.variables}  # fmt: skip
-
-    @classmethod
-    def of_json(cls, value: dict[str, Any]) -> Cursor:
-        return cls(str(value["state"]), value["data"], value.get("wait_until"),
-                   value.get("task"), value.get("retries"), value.get("done"),
-                   value.get("variables"))  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one step did: the cursor to go on from (None once the execution ended), its
-    output or error when it ended, its history events, and whether it only waits."""
-
-    cursor: Cursor | None
-    events: list[Event]
-    output: Any = None
-    error: StatesError | None = None
-    waiting: bool = False
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -148,8 +109,11 @@ class Interpreter:
         self._limits = limits
         self._halted = halted
         self._rung = rung  # a Map run's child's stop, told at once in this process (0407)
-        # A kept STANDARD child's: the events its states may leave (decision 0393).
+        # A kept STANDARD child's: the events its states may leave (decision 0393), counted
+        # over its history and the branches' and iterations' held apart until their state
+        # ends (decision 0407): the lists that hold them while they run.
         self._history_room = history_room
+        self._held: list[list[Event]] = []
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
@@ -175,7 +139,7 @@ class Interpreter:
     async def run_states(self, data: Any, events: list[Event]) -> Any:
         """This definition's states run within the step from its start: their output (a
         distributed Map's child execution: it sees none of the parent's variables)."""
-        with variables.scoped(limits=self._limits, inherit=False):
+        with variables.scoped(limits=self._limits, inherit=False), self._holding([events]):
             return await self._branch(self._definition, data, events)
 
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.
@@ -639,9 +603,21 @@ class Interpreter:
                 # as a stopped execution's runner finds its next write refused (decision 0374).
                 await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
-                if self._history_room is not None and len(events) > self._history_room:
+                if self._history_room is not None and self._history_size() > self._history_room:
                     raise HistoryFull(name)  # a looping child ends as it crosses the limit
         return data
+
+    @contextlib.contextmanager
+    def _holding(self, logs: list[list[Event]]) -> Iterator[None]:
+        """``logs`` count in the history's size while they are apart from it (0407)."""
+        self._held += logs
+        try:
+            yield
+        finally:
+            self._held = [h for h in self._held if not any(h is log for log in logs)]
+
+    def _history_size(self) -> int:
+        return sum(len(log) for log in self._held)
 
     def _halting(self, call: Awaitable[Any], name: str) -> Awaitable[Any]:
         """A Map run's child's task call, raced against its stop (decision 0383), told at once
@@ -687,8 +663,9 @@ class Interpreter:
 
         try:
             runs = [branch(i, b) for i, b in enumerate(state["Branches"])]
-            results = await _settled(runs, failures)
-        except asyncio.CancelledError:  # each branch left its events and its aborted ones
+            with self._holding(logs):
+                results = await _settled(runs, failures)
+        except (asyncio.CancelledError, HistoryFull):  # each branch left its events (0407)
             events += [e for log in logs for e in log]
             raise
         except StatesError as err:
@@ -744,8 +721,10 @@ class Interpreter:
                 return out
 
         try:
-            results = await _settled([iterate(i, item) for i, item in enumerate(items)], failures)
-        except asyncio.CancelledError:
+            with self._holding(logs):
+                runs = [iterate(i, item) for i, item in enumerate(items)]
+                results = await _settled(runs, failures)
+        except (asyncio.CancelledError, HistoryFull):
             events += [e for log in logs for e in log]
             raise
         except StatesError as err:

@@ -260,3 +260,25 @@ def test_what_a_cursor_at_rest_had_in_flight() -> None:
         "WaitStateAborted",
         "ParallelStateAborted",
     ]  # the branch that ended: nothing
+
+
+async def test_a_child_s_branches_count_their_events_together_against_its_room() -> None:
+    """Decision 0407: a Parallel's branches hold their events apart until it ends; the room
+    counts them with the child's history, not each branch against it alone."""
+    looping = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": None,
+              "Next": "Again"},
+        "Again": {"Type": "Choice", "Default": "T",
+                  "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    both = {"StartAt": "Both", "States": {"Both": {
+        "Type": "Parallel", "End": True, "Branches": [looping, looping]}}}  # fmt: skip
+    tasks = Counting()
+    parent = Interpreter({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {},
+                         tasks)  # fmt: skip
+    child = parent.child(both, {"Execution": {"Id": "arn"}}, history_room=20)
+    with pytest.raises(halting.HistoryFull):
+        await asyncio.wait_for(child.run_states({}, []), 10)
+    # Each branch alone would cross 20 at its third round (six calls in all): together, the
+    # Parallel's 2 events and theirs cross it within their second.
+    assert tasks.calls <= 4
