@@ -47,7 +47,7 @@ from andromede.stepfunctions.executions import (
     check_trace_header,
     split_execution_arn,
 )
-from andromede.stepfunctions.halting import StopSignals
+from andromede.stepfunctions.halting import HALT_SECONDS, StopSignals
 from andromede.stepfunctions.history_events import Event
 from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS, not_redrivable
 from andromede.stepfunctions.service import StateMachinesService
@@ -70,6 +70,7 @@ class ExecutionLimits:
     max_payload_size: int = 262_144
     max_history_events: int = 25_000
     redrive_window_ms: int = REDRIVE_WINDOW_MS
+    stop_wait: float = HALT_SECONDS  # for the step halted to hand over its events (0407)
 
 
 def _now() -> int:
@@ -267,7 +268,7 @@ class ExecutionsService:
         if execution.status is not ExecutionStatus.RUNNING:
             return execution
         # Its step in this process, if one runs, ends first and hands over its events.
-        async with self.stops.halting(execution.arn) as flight:
+        async with self.stops.halting(execution.arn, self.limits.stop_wait) as flight:
             for _ in range(_STOPS):
                 execution = await self.get(tenant_id, arn)
                 if execution.status is not ExecutionStatus.RUNNING:

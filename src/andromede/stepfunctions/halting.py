@@ -44,9 +44,9 @@ __all__ = [
 # How soon a stop made elsewhere is seen: the runner's default pass interval, at most one
 # status read a second for each execution or child whose work outlasts that second.
 POLL_SECONDS: Final = 1.0
-# How long a StopExecution waits for the step it cancels to end and leave its events: a
-# cancelled step ends at its next await, its calls cancelled; one that does not by then is
-# stopped without them (its history as 0393's: the step's events not kept).
+# How long a StopExecution waits for the step it cancels to end and leave its events, by
+# default (``stepfunctions_stop_wait``): a cancelled step ends at its next await, its calls
+# cancelled; one that does not by then is stopped without them (as 0393: not kept).
 HALT_SECONDS: Final = 5.0
 # The execution whose step this task runs (and the tasks it starts): its own StopExecution,
 # called from within its step (an SDK task), cannot wait for that step to end.

@@ -121,6 +121,7 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
         max_payload_size=settings.stepfunctions_max_payload_size,
         max_history_events=settings.stepfunctions_max_history_events,
         redrive_window_ms=settings.stepfunctions_redrive_days * 86_400_000,
+        stop_wait=settings.stepfunctions_stop_wait,
     )
 
 
