@@ -239,3 +239,22 @@ async def test_a_map_child_s_stop_reaches_its_wait_at_once(
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == [
         {"Error": "States.Aborted", "Cause": "The child was stopped"}]  # fmt: skip
+
+
+async def test_a_durable_map_cut_within_its_step_keeps_each_run_s_events(world: World) -> None:
+    """A durable Map's iteration calls a task in place before it parks: cut in that call,
+    the run leaves its step's events and its Task's abort; the iteration not begun
+    (``MaxConcurrency``) leaves none."""
+    ask = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+           "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+           "End": True}  # fmt: skip
+    call = {**{k: v for k, v in CALL.items() if k != "End"}, "Next": "Ask"}
+    arn = await start(world, {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "End": True, "MaxConcurrency": 1,
+        "ItemProcessor": {"StartAt": "Call", "States": {"Call": call, "Ask": ask}}}}},
+        [1, 2])  # fmt: skip
+    await stopped_in_its_step(world, arn, blocking_runner(world, Blocking()))
+    assert await kinds_after(world, arn, "MapStateEntered") == [
+        "MapStateEntered", "MapStateStarted", "MapIterationStarted", "TaskStateEntered",
+        "TaskScheduled", "TaskStarted", "TaskStateAborted", "MapIterationAborted",
+        "MapStateAborted", "ExecutionAborted"]  # fmt: skip
