@@ -20,7 +20,8 @@
 - **The Map run's record**: into the Map run store (DescribeMapRun, ListMapRuns), read back
   each time so UpdateMapRun's settings apply while the run goes on; each child execution
   into the children's store (decision 0369), at most ``stepfunctions_map_run_children_kept``
-  a run.
+  a run; a child's StopExecution rings its work at once in this process (``stops``,
+  decision 0407), asked of the children's store otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from andromede.s3.authorise import S3Authoriser, version_action
 from andromede.s3.operations import S3Operation
 from andromede.s3select.errors import SelectError
 from andromede.s3select.parquet import parquet_rows
+from andromede.stepfunctions.halting import StopSignals
 from andromede.stepfunctions.interpreter import StatesError
 from andromede.stepfunctions.map_children import MapChild, MapChildStore
 from andromede.stepfunctions.map_items import READER_FAILED, listed_item
@@ -84,8 +86,10 @@ class StateMapRuns:
         bounds: MapRunBounds,
         audit: AuditService | None = None,
         children: MapChildStore | None = None,
+        stops: StopSignals | None = None,
     ) -> None:
         self._children = children
+        self._stops = stops
         self._objects = objects
         self._authoriser = authoriser
         self._sessions = sessions
@@ -115,6 +119,9 @@ class StateMapRuns:
         if self._children is None:
             return False
         return await self._children.status(child.tenant_id, child.arn) == ABORTED
+
+    def stops(self) -> StopSignals | None:
+        return self._stops
 
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         stored = await self._store.get(tenant_id, arn)

@@ -1,11 +1,12 @@
-"""A Wait cut by a stop or by the execution's timeout, end to end (decision 0393): a real
-``andromede serve`` driven by boto3.
+"""A Wait cut by a stop or by the execution's timeout, end to end (decisions 0393, 0407): a
+real ``andromede serve`` driven by boto3.
 
 An execution in a ``Wait`` of 3600 s is stopped: DescribeExecution says ABORTED within
-seconds and its history ends as AWS's does (``ExecutionAborted``, no ``WaitStateExited``).
-A Wait within a Parallel's branch is slept within the runner's step: stopped, the branch's
-next state (an SQS send) never runs; past the machine's ``TimeoutSeconds`` the execution
-ends TIMED_OUT then, not at the Wait's end."""
+seconds and its history ends as AWS's does (``WaitStateAborted``, ``ExecutionAborted``, no
+``WaitStateExited``). A Wait within a Parallel's branch is slept within the runner's step:
+stopped, the branch's next state (an SQS send) never runs, and the history's tail is the
+step's events then its states' aborted ones; past the machine's ``TimeoutSeconds`` the
+execution ends TIMED_OUT then, not at the Wait's end, with the same tail."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def kinds(states: Any, arn: str) -> list[str]:
     history = states.get_execution_history(executionArn=arn, maxResults=1000)
-    return [e["type"] for e in history["events"]]
+    events = history["events"]
+    # Ids go on from the history's (decision 0407): the aborted events are numbered in turn.
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    return [e["type"] for e in events]
 
 
 def until(check: Any, wait: float = 30) -> Any:
@@ -83,7 +87,8 @@ def test_an_hour_long_wait_is_stopped_at_once(server: ServerProcess) -> None:
     assert time.monotonic() - began < 10  # an hour's Wait: "at once", with room for load
     assert (done["status"], done["error"], done["cause"]) == (
         "ABORTED", "Manual", "no longer needed")  # fmt: skip
-    assert kinds(states, run) == ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
+    assert kinds(states, run) == ["ExecutionStarted", "WaitStateEntered", "WaitStateAborted",
+                                  "ExecutionAborted"]  # fmt: skip
 
 
 def test_a_wait_within_a_branch_runs_nothing_after_the_stop(server: ServerProcess) -> None:
@@ -100,8 +105,9 @@ def test_a_wait_within_a_branch_runs_nothing_after_the_stop(server: ServerProces
     time.sleep(8)  # past the Wait's end: a runner still sleeping in it would send now
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     assert got.get("Messages", []) == []
-    ended = kinds(states, run)
-    assert ended[-1] == "ExecutionAborted" and "WaitStateExited" not in ended
+    assert kinds(states, run) == [
+        "ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "WaitStateEntered",
+        "WaitStateAborted", "ParallelStateAborted", "ExecutionAborted"]  # fmt: skip
 
 
 def test_the_timeout_ends_a_wait_within_a_branch(server: ServerProcess) -> None:
@@ -116,5 +122,23 @@ def test_the_timeout_ends_a_wait_within_a_branch(server: ServerProcess) -> None:
                  and d)  # fmt: skip
     assert (done["status"], done["error"]) == ("TIMED_OUT", "States.Timeout")
     assert (done["stopDate"] - done["startDate"]).total_seconds() < 20
-    ended = kinds(states, run)
-    assert ended[-1] == "ExecutionTimedOut" and "WaitStateExited" not in ended
+    assert kinds(states, run) == [
+        "ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "WaitStateEntered",
+        "WaitStateAborted", "ParallelStateAborted", "ExecutionTimedOut"]  # fmt: skip
+
+
+def test_a_parked_task_stopped_is_aborted_after_its_scheduling(server: ServerProcess) -> None:
+    credentials = server.credentials()
+    sqs = client_for(server, "sqs", *credentials)
+    states = client_for(server, "stepfunctions", *credentials)
+    url = sqs.create_queue(QueueName="sfn-stop-parked")["QueueUrl"]
+    arn = machine(server, "sfn-stop-parked", {"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+        "End": True}}})  # fmt: skip
+    run = states.start_execution(stateMachineArn=arn)["executionArn"]
+    until(lambda: "TaskStarted" in kinds(states, run))  # parked: its token sent
+    states.stop_execution(executionArn=run)
+    assert kinds(states, run) == [
+        "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
+        "TaskStateAborted", "ExecutionAborted"]  # fmt: skip

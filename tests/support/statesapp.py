@@ -282,7 +282,9 @@ async def states_world(
         start_execution=start_child,
         dynamodb=lambda: dynamodb[0] if dynamodb else None,
         lambdas=lambda: lambdas[0] if lambdas else None,
-        map_runs=map_run_host(settings, identity, audit, objects, map_runs, map_children),
+        map_runs=map_run_host(
+            settings, identity, audit, objects, map_runs, map_children, executions.stops
+        ),
     )
     sink = RecordingSink()
     observer = TransitionBilling(billing, REGION, sink)

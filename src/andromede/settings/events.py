@@ -283,6 +283,14 @@ class EventsSettings(BaseModel):
         description="History events an execution may leave; one that would leave more fails "
         "States.Runtime (AWS: 25,000) (decision 0271).",
     )
+    stepfunctions_stop_wait: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Seconds a StopExecution waits for the step it halts in this gateway to "
+        "end and hand over its events, written before ExecutionAborted; a step not ended by "
+        "then is stopped without them (decision 0407).",
+    )
     stepfunctions_pass_interval: float = Field(
         default=1.0,
         gt=0,

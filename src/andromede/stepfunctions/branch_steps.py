@@ -10,7 +10,13 @@ task wherever it is parked (:func:`find_task`, :func:`with_task`). The state is 
 the earliest of its runs' deadlines. Once a run fails, no other run begins (a Map's), and the
 state fails when the runs going on have stopped or parked: its Retry (a durable wait, the
 runs begun again) and Catch apply, and the runs that succeeded are kept for a redrive.
-``MaxConcurrency`` bounds the iterations begun and not ended, parked ones included."""
+``MaxConcurrency`` bounds the iterations begun and not ended, parked ones included.
+
+Stopped or timed out (decision 0407), a Parallel or Map in flight leaves, after the events
+its runs had, the ``…Aborted`` events of each run's state in flight (a run cut within its
+step left its own; a parked one's come from its cursor, :func:`aborted_at_rest`), each
+unfinished iteration's ``MapIterationAborted``, then its ``ParallelStateAborted`` or
+``MapStateAborted`` — as a cursor at rest does when nobody steps it."""
 
 from __future__ import annotations
 
@@ -19,21 +25,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from andromede.stepfunctions import map_entries, state_data
-from andromede.stepfunctions.interpreter import (
-    FOREVER,
-    Cursor,
+from andromede.stepfunctions.history_events import (
     Event,
-    StatesError,
-    Step,
+    aborted_event,
     entered_event,
     exited_event,
+    iteration_event,
 )
+from andromede.stepfunctions.interpreter import FOREVER, Cursor, StatesError, Step
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Interpreter
 
 __all__ = [
+    "aborted_at_rest",
     "activity_name",
     "find_task",
     "given_up_jobs",
@@ -144,11 +150,37 @@ def activity_name(task: dict[str, Any]) -> str:
     return str(task.get("activity")).rsplit(":", 1)[-1]
 
 
-async def step_branches(
-    machine: Interpreter, name: str, state: dict[str, Any], cursor: Cursor, tokens: Tokens
-) -> Step:
-    now = machine.clock()
+def aborted_at_rest(definition: dict[str, Any], cursor: dict[str, Any] | None) -> list[Event]:
+    """The ``…Aborted`` events a stop or a timeout leaves of an execution at rest at
+    ``cursor`` (decision 0407): its state was entered when the cursor waits (a Wait's end, a
+    retry's interval) or holds a task (parked, or a Parallel's or Map's runs); a durable
+    Parallel's or Map's runs at rest each leave their own first, an iteration its
+    ``MapIterationAborted``. A cursor at a state not entered yet leaves none."""
+    if not isinstance(cursor, dict):
+        return []
+    state = (definition.get("States") or {}).get(cursor.get("state"))
+    if not isinstance(state, dict) or (cursor.get("wait_until") is None
+                                       and cursor.get("task") is None):  # fmt: skip
+        return []
     events: list[Event] = []
+    task = cursor.get("task")
+    runs = task.get("runs") if isinstance(task, dict) else None
+    if state.get("Type") in ("Parallel", "Map") and isinstance(runs, list):
+        for index, (run, machine) in enumerate(zip(runs, _definitions(state, len(runs)),
+                                                   strict=True)):  # fmt: skip
+            if run.get("begun") and isinstance(run.get("cursor"), dict):
+                events += aborted_at_rest(machine, run["cursor"])
+                if state["Type"] == "Map":
+                    events.append(iteration_event("Aborted", str(cursor["state"]), index))
+    aborted = aborted_event(state)
+    return events + ([] if aborted is None else [aborted])
+
+
+async def step_branches(
+    machine: Interpreter, name: str, state: dict[str, Any], cursor: Cursor, tokens: Tokens,
+    events: list[Event],
+) -> Step:  # fmt: skip
+    now = machine.clock()
     parallel = state["Type"] == "Parallel"
     context = machine.state_context(name)
     task = cursor.task
@@ -159,35 +191,21 @@ async def step_branches(
             events.append(entered_event(state, name, cursor.data))
         task = _begin(machine, name, state, cursor, context, events)
     runs: list[dict[str, Any]] = [dict(r) for r in task["runs"]]
-    limit = len(runs) if parallel else (state.get("MaxConcurrency", 0) or len(runs))
     definitions = _definitions(state, len(runs))
     logs: list[list[Event]] = [[] for _ in runs]
-    progressed = True
-    while progressed:
-        progressed = False
-        failed = any("error" in r for r in runs)
-        active = sum(1 for r in runs if r.get("begun") and "cursor" in r)
+    cut: set[int] = set()  # the runs cancelled within a step of theirs: they left their events
+    try:
+        await _drive_runs(machine, name, state, runs, logs, tokens, cut)
+    except asyncio.CancelledError:  # its execution stopped or timed out meanwhile (0407)
         for index, run in enumerate(runs):
-            if failed or active >= limit:
-                break
-            if not run.get("begun") and "cursor" in run:
-                run["begun"] = True
-                active += 1
+            if run.get("begun") and "cursor" in run:
+                if index not in cut:
+                    logs[index] += aborted_at_rest(definitions[index], run["cursor"])
                 if not parallel:
-                    details = {"name": name, "index": index}
-                    logs[index].append(
-                        Event("MapIterationStarted", "mapIterationStartedEventDetails", details)
-                    )
-        going = [i for i, r in enumerate(runs) if r.get("begun") and "cursor" in r]
-        ended = await asyncio.gather(
-            *(_drive(machine, definitions[i], runs[i], logs[i], tokens) for i in going)
-        )
-        for index, finished in zip(going, ended, strict=True):
-            if finished and not parallel:
-                kind = "Failed" if "error" in runs[index] else "Succeeded"
-                logs[index].append(Event(f"MapIteration{kind}", f"mapIteration{kind}EventDetails",
-                                         {"name": name, "index": index}))  # fmt: skip
-        progressed = any(ended) and any(not r.get("begun") for r in runs)
+                    logs[index].append(iteration_event("Aborted", name, index))
+        events += [e for log in logs for e in log]
+        events.append(Event("ParallelStateAborted" if parallel else "MapStateAborted"))
+        raise
     events += [e for log in logs for e in log]
     kind = "Parallel" if parallel else "Map"
     failure = next((r["error"] for r in runs if "error" in r), None)
@@ -211,6 +229,37 @@ async def step_branches(
                r.get("begun")), default=FOREVER)  # fmt: skip
     return Step(Cursor(name, cursor.data, due, {**task, "runs": runs}, cursor.retries), events,
                 waiting=True)  # fmt: skip
+
+
+async def _drive_runs(
+    machine: Interpreter, name: str, state: dict[str, Any], runs: list[dict[str, Any]],
+    logs: list[list[Event]], tokens: Tokens, cut: set[int],
+) -> None:  # fmt: skip
+    """Drive every run that can go on until each ended or waits, begun within the bound."""
+    parallel = state["Type"] == "Parallel"
+    limit = len(runs) if parallel else (state.get("MaxConcurrency", 0) or len(runs))
+    definitions = _definitions(state, len(runs))
+    progressed = True
+    while progressed:
+        failed = any("error" in r for r in runs)
+        active = sum(1 for r in runs if r.get("begun") and "cursor" in r)
+        for index, run in enumerate(runs):
+            if failed or active >= limit:
+                break
+            if not run.get("begun") and "cursor" in run:
+                run["begun"] = True
+                active += 1
+                if not parallel:
+                    logs[index].append(iteration_event("Started", name, index))
+        going = [i for i, r in enumerate(runs) if r.get("begun") and "cursor" in r]
+        ended = await asyncio.gather(
+            *(_drive(machine, definitions[i], runs[i], logs[i], tokens, cut, i) for i in going)
+        )
+        for index, finished in zip(going, ended, strict=True):
+            if finished and not parallel:
+                kind = "Failed" if "error" in runs[index] else "Succeeded"
+                logs[index].append(iteration_event(kind, name, index))
+        progressed = any(ended) and any(not r.get("begun") for r in runs)
 
 
 def _definitions(state: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -257,15 +306,22 @@ def _begin(
 
 async def _drive(
     machine: Interpreter, definition: dict[str, Any], run: dict[str, Any], log: list[Event],
-    tokens: Tokens,
+    tokens: Tokens, cut: set[int], index: int,
 ) -> bool:  # fmt: skip
     """Step one run until it ends, fails or waits; whether it ended (``run`` changed in
-    place: its cursor, or its output or error)."""
+    place: its cursor, or its output or error). Cancelled within a step, the run's index
+    goes into ``cut``, the events that step left (its aborted ones too) into ``log``."""
     nested = machine.nested(definition)
     current = Cursor.of_json(run["cursor"])
     while True:
-        step = await nested.step(current, tokens(), tokens)
-        log += step.events
+        events: list[Event] = []
+        try:
+            step = await nested.step(current, tokens(), tokens, events)
+        except asyncio.CancelledError:
+            log += events
+            cut.add(index)
+            raise
+        log += events
         if step.error is not None:
             del run["cursor"]
             run["error"] = {"error": step.error.error, "cause": step.error.cause}

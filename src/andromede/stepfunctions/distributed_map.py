@@ -17,7 +17,9 @@ without it, the children's outputs in order (a failed child's ``{"Error", "Cause
 ``WriterConfig`` shapes the files, or alone the state's result (``map_results``). The
 history has ``MapRunStarted`` and ``MapRunSucceeded`` / ``MapRunFailed``; the run and its counts
 are recorded through :class:`MapRunHost` (DescribeMapRun, ListMapRuns), which also reads and
-writes S3 as the state machine's role.
+writes S3 as the state machine's role. Its execution stopped or timed out while its children
+run, the history has ``MapRunAborted`` then ``MapStateAborted`` (decision 0407); a kept
+child's own StopExecution in this process reaches it at once (:meth:`MapRunHost.stops`).
 
 A JSONata state (decision 0338) gives the same fields as values or expressions, its S3 calls'
 ``Arguments`` in place of ``Parameters`` (``map_fields`` reads them in either language); its
@@ -26,12 +28,14 @@ A JSONata state (decision 0338) gives the same fields as values or expressions, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from andromede.stepfunctions import map_entries, map_fields, state_data
+from andromede.stepfunctions.halting import StopSignals
 from andromede.stepfunctions.interpreter import (
     ChildStopped,
     Event,
@@ -131,6 +135,11 @@ class MapRunHost(ObjectSource, Protocol):
     async def child_stopped(self, child: MapChild) -> bool:
         """Whether a kept child was stopped (ABORTED by StopExecution) since it began: asked
         before each of its states, so that it runs no further one (decision 0374)."""
+        ...
+
+    def stops(self) -> StopSignals | None:
+        """This process's stop signals, rung by a child's StopExecution once its ABORTED is
+        written (decision 0407): the child's work watches its ARN there."""
         ...
 
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
@@ -384,14 +393,18 @@ async def run_map(
         # Only a kept STANDARD child can be stopped (StopExecution of an EXPRESS one is
         # InvalidArn, an unkept one is unknown): only it asks, one status read a state.
         halted = _asking(host, kept) if keep and not express else None
+        signals = host.stops() if halted is not None else None
         # A STANDARD child's history is cut as it runs, as an execution's (decision 0393):
         # what it had before its states (started, a redrive's) and its end leave this room.
         before = 1 if redone is None else len(redriven_history(redone.history, kept, ()))
         room = None if express else most_events - before - 1
         overflowed = False
         try:
-            output = await _child_output(machine, processor, child_context, value, child_events,
-                                         halted, room)  # fmt: skip
+            with contextlib.ExitStack() as watched:
+                rung = None if signals is None else watched.enter_context(
+                    signals.watching(arn)).rung  # fmt: skip
+                output = await _child_output(machine, processor, child_context, value,
+                                             child_events, halted, room, rung)  # fmt: skip
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
@@ -453,8 +466,12 @@ async def run_map(
                 run = await host.record(_counted(run, counts, total_items, total_runs))
             changed.notify_all()
 
-    await asyncio.gather(*(child(i, value, held) for i, (value, held) in enumerate(inputs)
-                           if i not in skipped))  # fmt: skip
+    try:
+        await asyncio.gather(*(child(i, value, held) for i, (value, held) in enumerate(inputs)
+                               if i not in skipped))  # fmt: skip
+    except asyncio.CancelledError:  # its execution stopped or timed out (decision 0407)
+        events.append(Event("MapRunAborted"))
+        raise
     failed = stopped.is_set()
     result: Any = outputs
     writer = state.get("ResultWriter")
@@ -515,12 +532,14 @@ def _redriven_inputs(redrive: Redrive, read: list[tuple[Any, int]]) -> list[tupl
 async def _child_output(
     machine: Interpreter, processor: dict[str, Any], context: dict[str, Any], value: Any,
     events: list[Event], halted: Halted | None, room: int | None,
+    rung: asyncio.Event | None = None,
 ) -> Any:  # fmt: skip
     """A child's output, its states' history events into ``events``; a value of the wrong
     kind where its states read one fails the child (``States.Runtime``, as a top-level
     step's), not the whole run. ``ChildStopped`` once ``halted`` says it was stopped."""
     try:
-        return await machine.child(processor, context, halted, room).run_states(value, events)
+        child = machine.child(processor, context, halted, room, rung)
+        return await child.run_states(value, events)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
 

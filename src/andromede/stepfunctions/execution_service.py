@@ -6,7 +6,10 @@ that execution runs answers it; a name its machine used already otherwise is
 ``ExecutionAlreadyExists``. An execution keeps its machine's definition and role as they
 were at its start. StopExecution ends a running execution ABORTED at once: its runner, if
 it is stepping it, cancels the step (a Wait or a retry's interval slept in place, a call) —
-at once in this process, within a second in another (decision 0393)."""
+at once in this process, within a second in another (decision 0393). The history keeps what
+was in flight (decision 0407): the events of the step this process halted, then the
+``…Aborted`` events of its states in flight (or, at rest, those its cursor had: a Wait's
+``WaitStateAborted``, a parked task's ``TaskStateAborted``…), then ``ExecutionAborted``."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from andromede.stepfunctions.branch_steps import find_task, running_jobs, with_task
+from andromede.stepfunctions.branch_steps import aborted_at_rest, find_task, running_jobs, with_task
 from andromede.stepfunctions.errors import (
     ExecutionAlreadyExists,
     ExecutionDoesNotExist,
@@ -44,7 +47,8 @@ from andromede.stepfunctions.executions import (
     check_trace_header,
     split_execution_arn,
 )
-from andromede.stepfunctions.halting import StopSignals
+from andromede.stepfunctions.halting import HALT_SECONDS, StopSignals
+from andromede.stepfunctions.history_events import Event
 from andromede.stepfunctions.redrive import REDRIVE_WINDOW_MS, not_redrivable
 from andromede.stepfunctions.service import StateMachinesService
 from andromede.stepfunctions.task_tokens import token_target, verify_token
@@ -66,6 +70,7 @@ class ExecutionLimits:
     max_payload_size: int = 262_144
     max_history_events: int = 25_000
     redrive_window_ms: int = REDRIVE_WINDOW_MS
+    stop_wait: float = HALT_SECONDS  # for the step halted to hand over its events (0407)
 
 
 def _now() -> int:
@@ -259,35 +264,48 @@ class ExecutionsService:
     ) -> Execution:
         """StopExecution; ``tell_parent`` False when the ``.sync`` parent stops it itself
         (decision 0383): its task, gone, is not waited for."""
-        for _ in range(_STOPS):
-            execution = await self.get(tenant_id, arn)
-            if execution.status is not ExecutionStatus.RUNNING:
-                return execution
-            now = self._clock()
-            details = {k: v for k, v in (("error", error), ("cause", cause)) if isinstance(v, str)}
-            event = HistoryEvent(
-                execution.events + 1,
-                execution.events,
-                now,
-                "ExecutionAborted",
-                "executionAbortedEventDetails",
-                details,
-            )
-            stopped = execution.changed(
-                status=ExecutionStatus.ABORTED,
-                stopped=now,
-                cursor=None,
-                resume=execution.cursor,
-                waiting_activity=None,
-                error=details.get("error"),
-                cause=details.get("cause"),
-                events=execution.events + 1,
-            )
-            if await self.store.advance(stopped, [event], None, 0):
-                self.stops.ring(stopped.arn)  # its step here ends now, its Wait too
-                await self.ended(stopped, tell_parent)
-                return stopped
-        raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
+        execution = await self.get(tenant_id, arn)
+        if execution.status is not ExecutionStatus.RUNNING:
+            return execution
+        # Its step in this process, if one runs, ends first and hands over its events.
+        async with self.stops.halting(execution.arn, self.limits.stop_wait) as flight:
+            for _ in range(_STOPS):
+                execution = await self.get(tenant_id, arn)
+                if execution.status is not ExecutionStatus.RUNNING:
+                    return execution
+                stopped, events = self._aborted(execution, flight, error, cause)
+                if await self.store.advance(stopped, events, None, 0):
+                    break
+            else:
+                raise ValidationException(f"Execution {str(arn)[:256]} is changing: try again.")
+        self.stops.ring(stopped.arn)  # a step of its own (an SDK task stopping it) ends now
+        await self.ended(stopped, tell_parent)
+        return stopped
+
+    def _aborted(
+        self, execution: Execution, flight: list[Event], error: Any, cause: Any
+    ) -> tuple[Execution, list[HistoryEvent]]:
+        """``execution`` ABORTED, and the events that end its history: what was in flight
+        (the halted step's, else its cursor's), then ``ExecutionAborted``."""
+        now = self._clock()
+        details = {k: v for k, v in (("error", error), ("cause", cause)) if isinstance(v, str)}
+        found = flight or aborted_at_rest(json.loads(execution.definition), execution.cursor)
+        room = max(0, self.limits.max_history_events - execution.events - 1)
+        kinds = [(e.type, e.details_name, e.details) for e in found[:room]]
+        kinds.append(("ExecutionAborted", "executionAbortedEventDetails", details))
+        events = [HistoryEvent(execution.events + i + 1, execution.events + i, now, *kind)
+                  for i, kind in enumerate(kinds)]  # fmt: skip
+        stopped = execution.changed(
+            status=ExecutionStatus.ABORTED,
+            stopped=now,
+            cursor=None,
+            resume=execution.cursor,
+            waiting_activity=None,
+            error=details.get("error"),
+            cause=details.get("cause"),
+            events=execution.events + len(events),
+        )
+        return stopped, events
 
     def redrive_status(self, execution: Execution) -> str | None:
         """AWS's reason ``execution`` cannot be redriven now; None when it can."""

@@ -8,6 +8,11 @@ The work is cancelled then, and awaited to its end: a request it already sent (a
 invoke, an SQS send) is not recalled — AWS cannot recall one either. Work that ends within
 the first interval costs no read of the status.
 
+In this process, StopExecution first halts the step that runs its execution
+(:meth:`StopSignals.halting`, decision 0407): the step is cancelled, leaves the events it
+had and the ``…Aborted`` ones of its states in flight (its :class:`Watch`'s ``flight``),
+and the stop writes them before ``ExecutionAborted``.
+
 Exceptions that end a Map run's child outside its states' ``Catch`` and ``Retry``::
 
     Exception
@@ -18,14 +23,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
-__all__ = ["POLL_SECONDS", "ChildStopped", "HistoryFull", "StopSignals", "until_halted"]
+from andromede.stepfunctions.history_events import Event
+
+__all__ = [
+    "HALT_SECONDS",
+    "POLL_SECONDS",
+    "STEPPING",
+    "ChildStopped",
+    "HistoryFull",
+    "StopSignals",
+    "Watch",
+    "until_halted",
+]
 
 # How soon a stop made elsewhere is seen: the runner's default pass interval, at most one
 # status read a second for each execution or child whose work outlasts that second.
 POLL_SECONDS: Final = 1.0
+# How long a StopExecution waits for the step it cancels to end and leave its events, by
+# default (``stepfunctions_stop_wait``): a cancelled step ends at its next await, its calls
+# cancelled; one that does not by then is stopped without them (as 0393: not kept).
+HALT_SECONDS: Final = 5.0
+# The execution whose step this task runs (and the tasks it starts): its own StopExecution,
+# called from within its step (an SDK task), cannot wait for that step to end.
+STEPPING: ContextVar[str | None] = ContextVar("sfn_stepping", default=None)
 
 _Result = TypeVar("_Result")
 
@@ -41,28 +66,68 @@ class HistoryFull(Exception):
     there, as the runner ends an execution — no ``Catch`` of its states sees it."""
 
 
+@dataclass(eq=False, slots=True)
+class Watch:
+    """A step's watch on its execution's stop: ``rung`` once stopped here; ``flight``, the
+    events the step left when the stop cancelled it; ``left`` once it no longer steps."""
+
+    rung: asyncio.Event = field(default_factory=asyncio.Event)
+    flight: list[Event] = field(default_factory=list)
+    left: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class StopSignals:
     """The stops of this process told at once to the work of the execution stopped: each
-    running step watches its ARN; StopExecution rings it once its ABORTED is written."""
+    running step (or Map run's child) watches its ARN; StopExecution halts the steps of an
+    execution before it writes its end (:meth:`halting`), a child's rings it (:meth:`ring`)."""
 
     def __init__(self) -> None:
-        self._watched: dict[str, set[asyncio.Event]] = {}
+        self._watched: dict[str, set[Watch]] = {}
+        self._halting: dict[str, int] = {}
 
     @contextlib.contextmanager
-    def watching(self, arn: str) -> Iterator[asyncio.Event]:
-        rung = asyncio.Event()
-        self._watched.setdefault(arn, set()).add(rung)
+    def watching(self, arn: str) -> Iterator[Watch]:
+        watch = Watch()
+        if self._halting.get(arn):
+            watch.rung.set()  # a stop is being written: this step must not begin
+        self._watched.setdefault(arn, set()).add(watch)
         try:
-            yield rung
+            yield watch
         finally:
+            watch.left.set()
             watchers = self._watched.get(arn, set())
-            watchers.discard(rung)
+            watchers.discard(watch)
             if not watchers:
                 self._watched.pop(arn, None)
 
     def ring(self, arn: str) -> None:
-        for rung in self._watched.get(arn, ()):
-            rung.set()
+        for watch in self._watched.get(arn, ()):
+            watch.rung.set()
+
+    @contextlib.asynccontextmanager
+    async def halting(self, arn: str, within: float = HALT_SECONDS) -> AsyncIterator[list[Event]]:
+        """Within it, no step of ``arn`` runs in this process: those running are rung and
+        awaited (at most ``within`` seconds); it gives the events they left, in order (none:
+        no step was running, the stored cursor says what was in flight)."""
+        self._halting[arn] = self._halting.get(arn, 0) + 1
+        try:
+            watches = [] if STEPPING.get() == arn else list(self._watched.get(arn, ()))
+            for watch in watches:
+                watch.rung.set()
+            waits = [asyncio.ensure_future(watch.left.wait()) for watch in watches]
+            try:
+                if waits:
+                    await asyncio.wait(waits, timeout=within)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await waiting
+            yield [e for watch in watches if watch.left.is_set() for e in watch.flight]
+        finally:
+            self._halting[arn] -= 1
+            if not self._halting[arn]:
+                del self._halting[arn]
 
 
 async def until_halted(

@@ -10,21 +10,32 @@ a ``$$`` context path or an intrinsic function), ``ResultSelector``, ``ResultPat
 ``States.IntrinsicFailure``, ``States.BranchFailed``…), retried and caught by ``Retry`` and
 ``Catch`` (``ErrorEquals``, ``IntervalSeconds``, ``MaxAttempts``, ``BackoffRate``,
 ``MaxDelaySeconds``, ``JitterStrategy``). Each state leaves AWS's history events
-(``PassStateEntered``, ``MapIterationStarted``…) in the step's ``events``."""
+(``PassStateEntered``, ``MapIterationStarted``…) in the step's ``events``; a step cancelled
+(its execution stopped or timed out) leaves there the events it had, then the ``…Aborted``
+events of the states it had in flight, innermost first (decision 0407)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
 from andromede.stepfunctions import map_entries, state_data, variables
 from andromede.stepfunctions.choice import ChoiceFailure, matches, parse_timestamp
+from andromede.stepfunctions.cursor import Cursor, Step
 from andromede.stepfunctions.halting import ChildStopped, HistoryFull, until_halted
+from andromede.stepfunctions.history_events import (
+    Event,
+    aborted_event,
+    entered_event,
+    exited_event,
+    iteration_event,
+)
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
@@ -61,56 +72,6 @@ class TaskRunner(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One history event: its type and its details (``details_name`` the API's member)."""
-
-    type: str
-    details_name: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a running execution stands: the state it is in and that state's input; a Wait's
-    end (ms) once it began, or when a task waiting for its token times out; that task
-    (``task``: its token, deadlines, activity, input, and the answer once given) and its
-    retries so far; after a redrive, the branches or iterations of its Parallel or Map that
-    had succeeded (``done``: their outputs by index, not run again); the variables its
-    scope assigned so far (``variables``, decision 0329: kept as the cursor is)."""
-
-    state: str
-    data: Any
-    wait_until: int | None = None
-    task: dict[str, Any] | None = None
-    retries: dict[str, int] | None = None
-    done: dict[str, Any] | None = None
-    variables: dict[str, Any] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {"state": self.state, "data": self.data, "wait_until": self.wait_until,
-                "task": self.task, "retries": self.retries, "done": self.done,
-                "variables": self.variables}  # fmt: skip
-
-    @classmethod
-    def of_json(cls, value: dict[str, Any]) -> Cursor:
-        return cls(str(value["state"]), value["data"], value.get("wait_until"),
-                   value.get("task"), value.get("retries"), value.get("done"),
-                   value.get("variables"))  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one step did: the cursor to go on from (None once the execution ended), its
-    output or error when it ended, its history events, and whether it only waits."""
-
-    cursor: Cursor | None
-    events: list[Event]
-    output: Any = None
-    error: StatesError | None = None
-    waiting: bool = False
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -135,6 +96,7 @@ class Interpreter:
         halted: Halted | None = None,
         redriven: int | None = None,
         history_room: int | None = None,
+        rung: asyncio.Event | None = None,
     ) -> None:
         self._definition = state_data.with_query_language(definition)
         # When its execution was last redriven (ms): a distributed Map its stop interrupted
@@ -146,23 +108,30 @@ class Interpreter:
         self._sleep = sleep
         self._limits = limits
         self._halted = halted
-        # A kept STANDARD child's: the events its states may leave (decision 0393).
+        self._rung = rung  # a Map run's child's stop, told at once in this process (0407)
+        # A kept STANDARD child's: the events its states may leave (decision 0393), counted
+        # over its history and the branches' and iterations' held apart until their state
+        # ends (decision 0407): the lists that hold them while they run.
         self._history_room = history_room
+        self._held: list[list[Event]] = []
 
     def nested(self, definition: dict[str, Any]) -> Interpreter:
         """The interpreter of a branch's or an iteration's states (decision 0283)."""
         return Interpreter(definition, self._context, self._tasks, self._clock, self._sleep,
-                           self._limits, self._halted, self.redriven)  # fmt: skip
+                           self._limits, self._halted, self.redriven,
+                           rung=self._rung)  # fmt: skip
 
     def child(
         self, definition: dict[str, Any], context: dict[str, Any], halted: Halted | None = None,
-        history_room: int | None = None,
+        history_room: int | None = None, rung: asyncio.Event | None = None,
     ) -> Interpreter:  # fmt: skip
         """The interpreter of a Map run's child execution (decision 0322): its own context;
-        ``halted`` asked before each of its states whether it was stopped (decision 0374);
-        ``HistoryFull`` once its states left more than ``history_room`` events (0393)."""
+        ``halted`` asked before each of its states whether it was stopped (decision 0374),
+        ``rung`` set by its StopExecution in this process (0407); ``HistoryFull`` once its
+        states left more than ``history_room`` events (0393)."""
         return Interpreter(definition, context, self._tasks, self._clock, self._sleep,
-                           self._limits, halted, history_room=history_room)  # fmt: skip
+                           self._limits, halted, history_room=history_room,
+                           rung=rung)  # fmt: skip
 
     def tasks(self) -> TaskRunner | None:
         return self._tasks
@@ -170,7 +139,7 @@ class Interpreter:
     async def run_states(self, data: Any, events: list[Event]) -> Any:
         """This definition's states run within the step from its start: their output (a
         distributed Map's child execution: it sees none of the parent's variables)."""
-        with variables.scoped(limits=self._limits, inherit=False):
+        with variables.scoped(limits=self._limits, inherit=False), self._holding([events]):
             return await self._branch(self._definition, data, events)
 
     # What ``branch_steps`` steps a Parallel's or a Map's runs with.
@@ -197,36 +166,40 @@ class Interpreter:
         return found
 
     async def step(
-        self, cursor: Cursor, token: str = "", tokens: Callable[[], str] | None = None
-    ) -> Step:
+        self, cursor: Cursor, token: str = "", tokens: Callable[[], str] | None = None,
+        events: list[Event] | None = None,
+    ) -> Step:  # fmt: skip
         """Run the state ``cursor`` names (a Wait that has not ended: only its start; a task
         answered by its token — ``token``, the one a task scheduled now gets: only its
         scheduling, then its answer). ``tokens`` makes the tokens of the tasks a Parallel's
         branches or a Map's iterations schedule: given, those are stepped durably. The
         cursor's variables are the scope's (over the outer one's, a durable branch's), and
-        the cursor stepped to carries them as the state left them."""
+        the cursor stepped to carries them as the state left them. ``events``: the caller's,
+        where the step's events go as they happen (what a cancelled step left, 0407)."""
         with variables.scoped(cursor.variables, self._limits) as scope:
-            step = await self._step(cursor, token, tokens)
+            step = await self._step(cursor, token, tokens, [] if events is None else events)
         if step.cursor is None:
             return step
         kept = scope.own or None
         return Step(replace(step.cursor, variables=kept), step.events, step.output, step.error,
                     step.waiting)  # fmt: skip
 
-    async def _step(self, cursor: Cursor, token: str, tokens: Callable[[], str] | None) -> Step:
-        events: list[Event] = []
+    async def _step(
+        self, cursor: Cursor, token: str, tokens: Callable[[], str] | None, events: list[Event]
+    ) -> Step:
         states = self._definition["States"]
         name = cursor.state
         state = states[name]
         context = self._state_context(name)
         try:
             if state["Type"] == "Task" and is_parked(str(state["Resource"])):
-                return await self._parked(name, state, cursor, token)
+                return await self._parked(name, state, cursor, token, events)
             if tokens is not None and state["Type"] in ("Parallel", "Map"):
                 from andromede.stepfunctions import branch_steps  # it steps with this module
 
                 if branch_steps.parks_within(state) and not is_distributed(state):
-                    return await branch_steps.step_branches(self, name, state, cursor, tokens)
+                    return await branch_steps.step_branches(self, name, state, cursor, tokens,
+                                                            events)  # fmt: skip
             if state["Type"] == "Wait":
                 if cursor.wait_until is None:
                     events.append(entered_event(state, name, cursor.data))
@@ -265,7 +238,9 @@ class Interpreter:
             **extra,
         }
 
-    async def _parked(self, name: str, state: dict[str, Any], cursor: Cursor, token: str) -> Step:
+    async def _parked(
+        self, name: str, state: dict[str, Any], cursor: Cursor, token: str, events: list[Event]
+    ) -> Step:
         """A Task answered by its token, at the execution's top level: scheduled (the
         integration called with ``$$.Task.Token``, or the activity's task queued by the
         runner), then parked until its answer, its deadline or its heartbeat's."""
@@ -276,7 +251,6 @@ class Interpreter:
         activity = ":activity:" in resource
         kind = "activity" if activity else resource.removeprefix("arn:aws:states:::").split(":")[0]
         named = {"resourceType": kind, "resource": resource.rsplit(":", 1)[-1]}
-        events: list[Event] = []
         if task is None:
             if cursor.wait_until is not None and cursor.wait_until > now:
                 return Step(cursor, events, waiting=True)  # a retry's interval
@@ -308,6 +282,9 @@ class Interpreter:
                                                   data, context)  # fmt: skip
                 except StatesError as err:
                     return self._task_failed(name, state, cursor, events, named, err)
+                except asyncio.CancelledError:  # stopped or timed out while it schedules
+                    events.append(Event("TaskStateAborted"))
+                    raise
                 if resource.endswith((".sync", ".sync:2")) and isinstance(begun, dict):
                     # The job it waits for: stopped if the task is (decision 0383).
                     task["job"] = begun.get("ExecutionArn")
@@ -410,16 +387,21 @@ class Interpreter:
             output = state_data.finish(state, raw, self._input(state, raw, context), context)
             events.append(exited_event(state, name, output))
             return None, output
-        if kind == "Wait":  # within a branch or an iteration: slept in place
-            data = self._input(state, raw, context)
-            until = self._wait_until(state, raw, context)
-            await self._pause(max(0.0, (until - self._clock()) / 1000), name)
-            output = state_data.finish(state, raw, data, context)
-        else:
-            output = await self._guarded(name, state, raw, context, events, done)
-            if isinstance(output, _Caught):
-                events.append(exited_event(state, name, output.output))
-                return output.next, output.output
+        try:
+            if kind == "Wait":  # within a branch or an iteration: slept in place
+                data = self._input(state, raw, context)
+                until = self._wait_until(state, raw, context)
+                await self._pause(max(0.0, (until - self._clock()) / 1000), name)
+                output = state_data.finish(state, raw, data, context)
+            else:
+                output = await self._guarded(name, state, raw, context, events, done)
+        except asyncio.CancelledError:  # its execution stopped or timed out meanwhile
+            aborted = aborted_event(state)
+            events.extend([] if aborted is None else [aborted])
+            raise
+        if isinstance(output, _Caught):
+            events.append(exited_event(state, name, output.output))
+            return output.next, output.output
         events.append(exited_event(state, name, output))
         return (None if state.get("End") else str(state["Next"])), output
 
@@ -621,14 +603,29 @@ class Interpreter:
                 # as a stopped execution's runner finds its next write refused (decision 0374).
                 await self._unless_halted(name)
                 name, data = await self._run(name, states[name], data, events)
-                if self._history_room is not None and len(events) > self._history_room:
+                if self._history_room is not None and self._history_size() > self._history_room:
                     raise HistoryFull(name)  # a looping child ends as it crosses the limit
         return data
 
+    @contextlib.contextmanager
+    def _holding(self, logs: list[list[Event]]) -> Iterator[None]:
+        """``logs`` count in the history's size while they are apart from it (0407)."""
+        self._held += logs
+        try:
+            yield
+        finally:
+            self._held = [h for h in self._held if not any(h is log for log in logs)]
+
+    def _history_size(self) -> int:
+        return sum(len(log) for log in self._held)
+
     def _halting(self, call: Awaitable[Any], name: str) -> Awaitable[Any]:
-        """A Map run's child's task call, raced against its stop (decision 0383)."""
+        """A Map run's child's task call, raced against its stop (decision 0383), told at once
+        by its StopExecution in this process (0407)."""
         halted = self._halted
-        return call if halted is None else until_halted(call, halted, lambda: ChildStopped(name))
+        if halted is None:
+            return call
+        return until_halted(call, halted, lambda: ChildStopped(name), rung=self._rung)
 
     async def _pause(self, seconds: float, name: str) -> None:
         """A Wait or a retry's interval slept in place: a Map run's child's ends at its stop
@@ -638,6 +635,8 @@ class Interpreter:
 
     async def _unless_halted(self, name: str) -> None:
         """``ChildStopped`` once a Map run's child was stopped (decision 0374)."""
+        if self._rung is not None and self._rung.is_set():
+            raise ChildStopped(name)
         if self._halted is not None and await self._halted():
             raise ChildStopped(name)
 
@@ -664,7 +663,11 @@ class Interpreter:
 
         try:
             runs = [branch(i, b) for i, b in enumerate(state["Branches"])]
-            results = await _settled(runs, failures)
+            with self._holding(logs):
+                results = await _settled(runs, failures)
+        except (asyncio.CancelledError, HistoryFull):  # each branch left its events (0407)
+            events += [e for log in logs for e in log]
+            raise
         except StatesError as err:
             err.done = outputs
             events += [e for log in logs for e in log]
@@ -699,8 +702,7 @@ class Interpreter:
                     return None  # an iteration failed: no other begins
 
                 log = logs[index]
-                log.append(Event("MapIterationStarted", "mapIterationStartedEventDetails",
-                                 {"name": name, "index": index}))  # fmt: skip
+                log.append(iteration_event("Started", name, index))
                 value = item
                 if selector is not None:
                     item_context = map_entries.item_context(context, index, item, keys)
@@ -709,16 +711,22 @@ class Interpreter:
                     out = await self._branch(processor, value, log)
                 except StatesError as err:
                     failures.append(err)
-                    log.append(Event("MapIterationFailed", "mapIterationFailedEventDetails",
-                                     {"name": name, "index": index}))  # fmt: skip
+                    log.append(iteration_event("Failed", name, index))
                     raise
-                log.append(Event("MapIterationSucceeded", "mapIterationSucceededEventDetails",
-                                 {"name": name, "index": index}))  # fmt: skip
+                except asyncio.CancelledError:  # still running at its execution's stop
+                    log.append(iteration_event("Aborted", name, index))
+                    raise
+                log.append(iteration_event("Succeeded", name, index))
                 outputs[str(index)] = out
                 return out
 
         try:
-            results = await _settled([iterate(i, item) for i, item in enumerate(items)], failures)
+            with self._holding(logs):
+                runs = [iterate(i, item) for i, item in enumerate(items)]
+                results = await _settled(runs, failures)
+        except (asyncio.CancelledError, HistoryFull):
+            events += [e for log in logs for e in log]
+            raise
         except StatesError as err:
             err.done = outputs
             events += [e for log in logs for e in log]
@@ -750,20 +758,6 @@ def _due(task: dict[str, Any]) -> int:
     """When a parked task must be looked at again: its deadline or its heartbeat's."""
     times = [t for t in (task.get("deadline"), task.get("beat_at")) if t is not None]
     return min(times) if times else FOREVER
-
-
-def entered_event(state: dict[str, Any], name: str, data: Any) -> Event:
-    return Event(f"{state['Type']}StateEntered", "stateEnteredEventDetails",
-                 {"name": name, "input": _dumps(data)})  # fmt: skip
-
-
-def exited_event(state: dict[str, Any], name: str, data: Any) -> Event:
-    details: dict[str, Any] = {"name": name, "output": _dumps(data)}
-    assigned = variables.take_assigned()
-    if assigned is not None:
-        details["assignedVariables"] = assigned
-        details["assignedVariablesDetails"] = {"truncated": False}
-    return Event(f"{state['Type']}StateExited", "stateExitedEventDetails", details)
 
 
 def _report(name: str, err: StatesError, events: list[Event]) -> None:

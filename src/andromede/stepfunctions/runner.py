@@ -13,7 +13,13 @@ A step is raced against its execution's stop and its ``TimeoutSeconds`` (decisio
 Wait or a retry's interval slept within it (a Parallel's branch, an inline Map's iteration,
 a distributed Map's children) or a call it makes is cancelled at the stop — told at once
 by this process's StopExecution, asked once a second for one made by another gateway —
-or at the deadline, so the execution does not go on past its end."""
+or at the deadline, so the execution does not go on past its end.
+
+What the cancelled step had done stays in the history (decision 0407): its events so far,
+then the ``…Aborted`` events of the states it had in flight, before ``ExecutionTimedOut``
+(written here) or ``ExecutionAborted`` (written by this process's StopExecution, which
+waits for the step it halts to hand them over). An execution at rest past its deadline —
+a Wait, a parked task — leaves its state's, read from its cursor."""
 
 from __future__ import annotations
 
@@ -25,7 +31,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from andromede.stepfunctions.branch_steps import activity_name, given_up_jobs, waiting_activities
+from andromede.stepfunctions.branch_steps import (
+    aborted_at_rest,
+    activity_name,
+    given_up_jobs,
+    waiting_activities,
+)
 from andromede.stepfunctions.execution_service import ExecutionsService, started_event
 from andromede.stepfunctions.execution_store import PurgeHook
 from andromede.stepfunctions.executions import (
@@ -34,7 +45,8 @@ from andromede.stepfunctions.executions import (
     ExecutionStatus,
     HistoryEvent,
 )
-from andromede.stepfunctions.halting import until_halted
+from andromede.stepfunctions.halting import STEPPING, Watch, until_halted
+from andromede.stepfunctions.history_events import Event
 from andromede.stepfunctions.interpreter import Cursor, Interpreter, Step, TaskRunner
 from andromede.stepfunctions.task_tokens import make_token
 from andromede.stepfunctions.variables import VariableLimits
@@ -73,7 +85,20 @@ class RunnerPolicy:
 
 
 class _StepStopped(Exception):
-    """The execution was stopped while its step ran: StopExecution wrote its end."""
+    """The execution was stopped while its step ran: StopExecution writes its end, with
+    ``flight``, the events the cancelled step left (decision 0407)."""
+
+    def __init__(self, flight: list[Event]) -> None:
+        super().__init__()
+        self.flight = flight
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A step cut at its execution's ``TimeoutSeconds``: the events it left (none when the
+    deadline came between steps)."""
+
+    flight: list[Event]
 
 
 def _now() -> int:
@@ -175,17 +200,21 @@ class ExecutionsRunner:
     async def _drive(self, execution: Execution) -> None:
         # Its tasks call the services with its caller's trace (decision 0351).
         traced = EXECUTION_TRACE.set(execution.trace)
+        stepping = STEPPING.set(execution.arn)
         try:
-            with self._executions.stops.watching(execution.arn) as rung:
-                await self._steps(execution, rung)
-        except _StepStopped:
-            pass  # StopExecution wrote its end (ExecutionAborted): nothing more to write
+            with self._executions.stops.watching(execution.arn) as watch:
+                try:
+                    await self._steps(execution, watch)
+                except _StepStopped as stopped:
+                    # StopExecution writes its end (ExecutionAborted) after these events.
+                    watch.flight = stopped.flight
         except Exception:
             log.exception("Step Functions execution %s: its step failed", execution.arn)
         finally:
+            STEPPING.reset(stepping)
             EXECUTION_TRACE.reset(traced)
 
-    async def _steps(self, execution: Execution, rung: asyncio.Event) -> None:
+    async def _steps(self, execution: Execution, watch: Watch) -> None:
         definition = json.loads(execution.definition)
         context = {
             "Execution": {
@@ -206,14 +235,16 @@ class ExecutionsRunner:
         deadline = None if timeout is None else began + int(timeout) * 1000
         current = execution
         while current.status is ExecutionStatus.RUNNING and current.cursor is not None:
+            step: Step | _Cut
             if deadline is not None and self._clock() >= deadline:
-                step = None
+                step = _Cut([])
             else:
-                step = await self._step(machine, current, current.cursor, deadline, rung)
-            changed, events = self._after(current, step, deadline)
+                step = await self._step(machine, current, current.cursor, deadline, watch.rung)
+            changed, events = self._after(current, definition, step, deadline)
             # An execution that only waits (a Wait, a token) or ended is driven by no one: its
             # lease is given back, so whichever gateway runs when it is due takes it.
-            idle = step is None or step.waiting or changed.status is not ExecutionStatus.RUNNING
+            idle = (isinstance(step, _Cut) or step.waiting
+                    or changed.status is not ExecutionStatus.RUNNING)  # fmt: skip
             lease_until = self._clock() + (0 if idle else self._policy.lease_ms)
             if not await self._executions.store.advance(changed, events, self._owner, lease_until):
                 return  # stopped, or taken by another gateway: theirs now
@@ -234,17 +265,21 @@ class ExecutionsRunner:
                 gone = given_up_jobs(current.cursor, changed.cursor)
                 await self._executions.stop_jobs(changed, gone)
             current = changed
-            if step is not None and step.waiting:
+            if isinstance(step, Step) and step.waiting:
                 return
 
     async def _step(
         self, machine: Interpreter, current: Execution, cursor: dict[str, Any],
         deadline: int | None, rung: asyncio.Event,
-    ) -> Step | None:  # fmt: skip
-        """The step from ``current``'s cursor; None when it outlasted the deadline (its
-        work cancelled); ``_StepStopped`` once the execution was stopped meanwhile."""
+    ) -> Step | _Cut:  # fmt: skip
+        """The step from ``current``'s cursor; ``_Cut`` when it outlasted the deadline (its
+        work cancelled); ``_StepStopped`` once the execution was stopped meanwhile, or
+        before it begins when a stop of this process is being written."""
+        flight: list[Event] = []
+        if rung.is_set():
+            raise _StepStopped(flight)
         token = make_token(current, current.events + 1)
-        step = machine.step(Cursor.of_json(cursor), token, _nested_tokens(current))
+        step = machine.step(Cursor.of_json(cursor), token, _nested_tokens(current), flight)
         if deadline is not None:
             step = asyncio.wait_for(step, max(0.0, (deadline - self._clock()) / 1000))
 
@@ -255,11 +290,11 @@ class ExecutionsRunner:
             return now is None or now.status is not ExecutionStatus.RUNNING
 
         try:
-            return await until_halted(step, stopped, _StepStopped, rung=rung)
+            return await until_halted(step, stopped, lambda: _StepStopped(flight), rung=rung)
         except TimeoutError:
             if deadline is None:
                 raise
-            return None  # past its TimeoutSeconds within the step: TIMED_OUT now
+            return _Cut(flight)  # past its TimeoutSeconds within the step: TIMED_OUT now
 
     async def _logging(self, execution: Execution) -> dict[str, Any] | None:
         """The machine's logging configuration when it logs (its level not OFF)."""
@@ -273,10 +308,14 @@ class ExecutionsRunner:
         return machine.logging
 
     def _after(
-        self, current: Execution, step: Step | None, deadline: int | None
-    ) -> tuple[Execution, list[HistoryEvent]]:
+        self, current: Execution, definition: dict[str, Any], step: Step | _Cut,
+        deadline: int | None,
+    ) -> tuple[Execution, list[HistoryEvent]]:  # fmt: skip
         now = self._clock()
-        found = [] if step is None else step.events
+        if isinstance(step, _Cut):  # the step's events, else what its cursor had in flight
+            found = step.flight or aborted_at_rest(definition, current.cursor)
+        else:
+            found = step.events
         events = [
             HistoryEvent(current.events + i + 1, current.events + i, now, e.type, e.details_name,
                          e.details)
@@ -288,8 +327,9 @@ class ExecutionsRunner:
             return HistoryEvent(number, number - 1, now, kind, name, details)
 
         limit = self._executions.limits.max_history_events
-        if step is None:
+        if isinstance(step, _Cut):
             cause = "The execution ran past its state machine's TimeoutSeconds."
+            events = events[: max(0, limit - current.events - 1)]  # its end within the limit
             events.append(ending("ExecutionTimedOut", "executionTimedOutEventDetails",
                                  {"error": "States.Timeout", "cause": cause}))  # fmt: skip
             fields: dict[str, Any] = {"status": ExecutionStatus.TIMED_OUT, "error":

@@ -6,8 +6,9 @@ authorised on the child's ARN before it is looked up (``map_child_actions.map_ch
   definition, the ``mapRunArn`` and ``label``, and the parent's role, update date, logging
   and revision.
 - StopExecution stops a RUNNING STANDARD child: ABORTED with the error and cause given and
-  ``ExecutionAborted`` in its history, and counted ``aborted`` in its Map run when its run
-  sees it end (AWS's ``MapRunExecutionCounts.aborted``: "stopped by the user"). One that has
+  ``ExecutionAborted`` in its history, its work told at once when this process runs it (the
+  executions' stop signals, decision 0407), and counted ``aborted`` in its Map run when its
+  run sees it end (AWS's ``MapRunExecutionCounts.aborted``: "stopped by the user"). One that has
   ended is answered as it is, as an execution's stop is.
 - RedriveExecution is refused with ``ExecutionNotRedrivable``: AWS redrives a Map run's
   children through their parent ("To redrive a workflow that includes a Distributed Map
@@ -96,6 +97,8 @@ async def stop_child(call: StatesCall) -> dict[str, Any]:
     if call.map_children is None or not await call.map_children.save(stopped):
         found = await map_child(call, "StopExecution")  # aborted meanwhile: as it was
         return {"stopDate": _epoch(found.stopped or found.started)}
+    if call.executions is not None:
+        call.executions.stops.ring(stopped.arn)  # its work here ends now, not at its poll
     return {"stopDate": _epoch(stopped.stopped or stopped.started)}
 
 

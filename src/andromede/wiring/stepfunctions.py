@@ -44,6 +44,7 @@ from andromede.stepfunctions.execution_service import ExecutionLimits, Execution
 from andromede.stepfunctions.execution_store_sql import SqlExecutionStore
 from andromede.stepfunctions.executions import Execution, HistoryEvent
 from andromede.stepfunctions.express import SyncExecutions
+from andromede.stepfunctions.halting import StopSignals
 from andromede.stepfunctions.map_child_store_sql import SqlMapChildStore
 from andromede.stepfunctions.map_children import (
     MapChildStore,
@@ -120,6 +121,7 @@ def execution_limits(settings: Settings) -> ExecutionLimits:
         max_payload_size=settings.stepfunctions_max_payload_size,
         max_history_events=settings.stepfunctions_max_history_events,
         redrive_window_ms=settings.stepfunctions_redrive_days * 86_400_000,
+        stop_wait=settings.stepfunctions_stop_wait,
     )
 
 
@@ -240,9 +242,10 @@ def map_run_host(
     objects: ObjectService | None,
     store: MapRunStore,
     children: MapChildStore | None = None,
+    stops: StopSignals | None = None,
 ) -> Callable[[RoleSessions], MapRunHost] | None:
     """The distributed Maps' host (decision 0322), where S3 is served: made with the task
-    runner's role sessions."""
+    runner's role sessions; ``stops``: the executions' (a child's stop rung there, 0407)."""
     if objects is None:
         return None
     present = objects
@@ -257,7 +260,7 @@ def map_run_host(
     authoriser = S3Authoriser(identity.policies_for, settings.region)
 
     def made(sessions: RoleSessions) -> MapRunHost:
-        return StateMapRuns(present, authoriser, sessions, store, bounds, audit, children)
+        return StateMapRuns(present, authoriser, sessions, store, bounds, audit, children, stops)
 
     return made
 
@@ -317,7 +320,8 @@ def states_api(
     tasks = StateTasks(
         identity, audit, settings.region, queues, pubsub,
         None if eventbridge is None else eventbridge.service, start_child, dynamodb, lambdas,
-        map_run_host(settings, identity, audit, objects, map_runs, map_children),
+        map_run_host(settings, identity, audit, objects, map_runs, map_children,
+                     executions.stops),
     )  # fmt: skip
     observer = TransitionBilling(billing, settings.region, sink)
     runner = ExecutionsRunner(

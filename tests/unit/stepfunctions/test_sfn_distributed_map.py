@@ -15,6 +15,7 @@ import pytest
 
 from andromede.stepfunctions.definition import check_definition
 from andromede.stepfunctions.distributed_map import MapRunHost
+from andromede.stepfunctions.halting import StopSignals
 from andromede.stepfunctions.interpreter import Interpreter, StatesError
 from andromede.stepfunctions.map_children import MapChild
 from andromede.stepfunctions.map_items import (
@@ -260,6 +261,9 @@ class Host:
 
     async def child_stopped(self, child: MapChild) -> bool:
         return False
+
+    def stops(self) -> StopSignals | None:
+        return None
 
     async def redrive_run(self, tenant_id: str, arn: str, now: int) -> Redrive | None:
         return None  # never redriven: a redrive starts a new run

@@ -104,11 +104,12 @@ async def test_a_rung_stop_ends_the_call_at_once_without_asking() -> None:
         return False
 
     signals = halting.StopSignals()
-    with signals.watching("arn:e") as rung:
+    with signals.watching("arn:e") as watch:
         asyncio.get_running_loop().call_later(0.05, signals.ring, "arn:e")
         began = asyncio.get_running_loop().time()
         with pytest.raises(Stopped):
-            await halting.until_halted(asyncio.sleep(3600), halted, Stopped, every=60, rung=rung)
+            await halting.until_halted(asyncio.sleep(3600), halted, Stopped, every=60,
+                                       rung=watch.rung)  # fmt: skip
     assert asyncio.get_running_loop().time() - began < 5
     assert asked == []  # told, not asked
     signals.ring("arn:e")  # no one watches any more: nothing to tell
@@ -118,7 +119,7 @@ def test_a_ring_reaches_only_the_watchers_of_its_execution() -> None:
     signals = halting.StopSignals()
     with signals.watching("arn:one") as one, signals.watching("arn:two") as two:
         signals.ring("arn:one")
-        assert one.is_set() and not two.is_set()
+        assert one.rung.is_set() and not two.rung.is_set()
 
 
 LOOP = {"StartAt": "Pause", "States": {
@@ -191,3 +192,93 @@ async def test_a_looping_child_ends_as_its_history_crosses_the_limit() -> None:
     # Each round leaves 7 events (the Task's 5, the Choice's 2): the third crosses 20, and
     # the child ends there, its Task called no fourth time.
     assert (len(events), tasks.calls) == (21, 3)
+
+
+# Decision 0407: StopExecution halts the step of this process first and takes its events.
+
+
+async def test_halting_waits_for_the_step_and_takes_what_it_left() -> None:
+    signals = halting.StopSignals()
+    left: list[Event] = [Event("WaitStateAborted")]
+
+    async def step() -> None:
+        with signals.watching("arn:e") as watch:
+            await watch.rung.wait()
+            await asyncio.sleep(0.05)  # the step unwinds before it hands over
+            watch.flight = left
+
+    stepping = asyncio.create_task(step())
+    await asyncio.sleep(0)
+    async with signals.halting("arn:e") as flight:
+        assert stepping.done() and flight == left
+        with signals.watching("arn:e") as late:
+            assert late.rung.is_set()  # no step begins while the stop is written
+    with signals.watching("arn:e") as after:
+        assert not after.rung.is_set()
+
+
+async def test_halting_with_no_step_running_takes_nothing_at_once() -> None:
+    async with halting.StopSignals().halting("arn:e") as flight:
+        assert flight == []
+
+
+async def test_a_step_that_does_not_end_in_time_is_left_behind() -> None:
+    signals = halting.StopSignals()
+    with signals.watching("arn:e") as stuck:
+        stuck.flight = [Event("TaskStateAborted")]
+        async with signals.halting("arn:e", within=0.05) as flight:
+            assert flight == []  # not handed over: its events are not kept
+
+
+async def test_an_execution_stopping_itself_does_not_wait_for_its_own_step() -> None:
+    """An SDK task of the execution calling its StopExecution: its step cannot end first."""
+    signals = halting.StopSignals()
+    with signals.watching("arn:e") as own:
+        token = halting.STEPPING.set("arn:e")
+        try:
+            async with signals.halting("arn:e", within=60) as flight:
+                assert flight == [] and not own.rung.is_set()
+        finally:
+            halting.STEPPING.reset(token)
+
+
+def test_what_a_cursor_at_rest_had_in_flight() -> None:
+    from andromede.stepfunctions.branch_steps import aborted_at_rest
+
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True},
+                                        "P": {"Type": "Pass", "End": True}}}  # fmt: skip
+    assert aborted_at_rest(waits, {"state": "W", "data": {}, "wait_until": None}) == []
+    assert aborted_at_rest(waits, {"state": "W", "data": {}, "wait_until": 1}) == [
+        Event("WaitStateAborted")]  # fmt: skip
+    assert aborted_at_rest(waits, None) == []
+    parallel = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True,
+                                                       "Branches": [waits, waits]}}}  # fmt: skip
+    runs = [{"begun": True, "cursor": {"state": "W", "data": {}, "wait_until": 1}},
+            {"begun": True, "output": {}}]  # fmt: skip
+    cursor = {"state": "Both", "data": {}, "wait_until": 1, "task": {"runs": runs}}
+    assert [e.type for e in aborted_at_rest(parallel, cursor)] == [
+        "WaitStateAborted",
+        "ParallelStateAborted",
+    ]  # the branch that ended: nothing
+
+
+async def test_a_child_s_branches_count_their_events_together_against_its_room() -> None:
+    """Decision 0407: a Parallel's branches hold their events apart until it ends; the room
+    counts them with the child's history, not each branch against it alone."""
+    looping = {"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish", "ResultPath": None,
+              "Next": "Again"},
+        "Again": {"Type": "Choice", "Default": "T",
+                  "Choices": [{"Variable": "$.stop", "IsPresent": True, "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}  # fmt: skip
+    both = {"StartAt": "Both", "States": {"Both": {
+        "Type": "Parallel", "End": True, "Branches": [looping, looping]}}}  # fmt: skip
+    tasks = Counting()
+    parent = Interpreter({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {},
+                         tasks)  # fmt: skip
+    child = parent.child(both, {"Execution": {"Id": "arn"}}, history_room=20)
+    with pytest.raises(halting.HistoryFull):
+        await asyncio.wait_for(child.run_states({}, []), 10)
+    # Each branch alone would cross 20 at its third round (six calls in all): together, the
+    # Parallel's 2 events and theirs cross it within their second.
+    assert tasks.calls <= 4

@@ -72,7 +72,10 @@ async def test_a_stop_ends_a_wait_within_a_branch_at_once(world: World) -> None:
     done = await world.client("DescribeExecution", executionArn=arn)
     assert (done["status"], done["error"]) == ("ABORTED", "Manual")
     kinds = await world.kinds(arn)
-    assert kinds[-1] == "ExecutionAborted" and "WaitStateExited" not in kinds
+    # The step in flight keeps its events, then its states' aborted ones (decision 0407).
+    assert kinds == ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted",
+                     "WaitStateEntered", "WaitStateAborted", "ParallelStateAborted",
+                     "ExecutionAborted"]  # fmt: skip
     assert await world.bodies("sent") == []  # the branch's next state never ran
 
 
@@ -86,7 +89,9 @@ async def test_a_stop_ends_a_retry_interval_with_no_new_attempt(world: World) ->
     await world.client("StopExecution", executionArn=arn)
     assert await asyncio.wait_for(driving, 10) == 1
     kinds = await world.kinds(arn)
-    assert kinds == ["ExecutionStarted", "ExecutionAborted"]  # no second attempt written
+    assert kinds == ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted",
+                     "FailStateEntered", "ParallelStateFailed", "ParallelStateAborted",
+                     "ExecutionAborted"]  # fmt: skip  # the first attempt, no second one
 
 
 async def test_a_stop_by_another_gateway_is_seen_within_the_poll(
@@ -103,6 +108,8 @@ async def test_a_stop_by_another_gateway_is_seen_within_the_poll(
     await asyncio.wait_for(driving, 10)
     assert (await world.client("DescribeExecution", executionArn=arn))["status"] == "ABORTED"
     assert await world.bodies("sent") == []
+    # Its step ran in another process than the stop: its events are not handed over (0407).
+    assert await world.kinds(arn) == ["ExecutionStarted", "ExecutionAborted"]
 
 
 async def test_the_timeout_ends_a_wait_within_a_branch(world: World) -> None:
@@ -114,5 +121,5 @@ async def test_the_timeout_ends_a_wait_within_a_branch(world: World) -> None:
     done = await world.client("DescribeExecution", executionArn=arn)
     assert (done["status"], done["error"]) == ("TIMED_OUT", "States.Timeout")
     kinds = await world.kinds(arn)
-    assert kinds[-1] == "ExecutionTimedOut" and "WaitStateExited" not in kinds
+    assert kinds[-3:] == ["WaitStateAborted", "ParallelStateAborted", "ExecutionTimedOut"]
     assert await world.bodies("sent") == []

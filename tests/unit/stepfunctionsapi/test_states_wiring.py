@@ -79,6 +79,7 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
         stepfunctions_max_payload_size=100,
         stepfunctions_max_history_events=50,
         stepfunctions_pass_interval=0.05,
+        stepfunctions_stop_wait=2.5,
         stepfunctions_express_max_seconds=1.0,
         stepfunctions_activity_poll_timeout=0.0,
         stepfunctions_max_activities=1,
@@ -108,6 +109,7 @@ async def test_serve_wires_step_functions_over_the_database(tmp_path: Path) -> N
             100,
             50,
         )
+        assert executions.limits.stop_wait == 2.5  # decision 0407
         with pytest.raises(InvalidExecutionInput):
             await executions.start(tenant, {"stateMachineArn": made.arn, "input": "[" * 101})
         started = await executions.start(tenant, {"stateMachineArn": made.arn, "input": "{}"})
