@@ -22,24 +22,9 @@ from xml.etree.ElementTree import Element, tostring
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
+from andromede.s3control import point_calls
 from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
-from andromede.s3control.point_calls import (
-    check_name,
-    create_point,
-    delete_point,
-    delete_policy,
-    existing,
-    name_token,
-    page_request,
-    policy_response,
-    policy_status_response,
-    put_policy_text,
-    query_params,
-    refuse_public_policy,
-    validate_policy,
-    xml_response,
-)
 from andromede.s3control.public_access_block import NAMESPACE, parse_block
 from andromede.s3control.resource_tags import parse_tag_list
 from andromede.storage.access_points import AccessPoint, AccessPointStore, Tags, new_alias
@@ -137,7 +122,7 @@ class AccessPointCalls:
         return f"arn:aws:s3:{self._region}:{account}:accesspoint/{name}"
 
     async def create(self, account: str, name: str, body: bytes, now: datetime) -> Response:
-        check_name(name, "access point")
+        point_calls.check_name(name, "access point")
         request = parse_create(body)
         if request.vpc_id is not None and (
             self._vpc_owned is None or not await self._vpc_owned(account, request.vpc_id)
@@ -162,14 +147,14 @@ class AccessPointCalls:
             vpc_id=request.vpc_id,
             tags=request.tags,
         )
-        await create_point(self._store, point, quota=self._quota, kinds="access points")
+        await point_calls.create_point(self._store, point, quota=self._quota, kinds="access points")
         xml = XmlWriter("CreateAccessPointResult", namespace=NAMESPACE)
         xml.element("AccessPointArn", point.arn(self._region))
         xml.element("Alias", point.alias)
-        return xml_response(xml)
+        return point_calls.xml_response(xml)
 
     async def get(self, account: str, name: str) -> Response:
-        point = await existing(self._store, account, name)
+        point = await point_calls.existing(self._store, account, name)
         xml = XmlWriter("GetAccessPointResult", namespace=NAMESPACE)
         xml.element("Name", point.name)
         xml.element("Bucket", point.bucket)
@@ -195,14 +180,14 @@ class AccessPointCalls:
         xml.close("entry")
         xml.close("Endpoints")
         xml.element("BucketAccountId", point.bucket_account)
-        return xml_response(xml)
+        return point_calls.xml_response(xml)
 
     async def delete(self, account: str, name: str) -> Response:
-        return await delete_point(self._store, account, name)
+        return await point_calls.delete_point(self._store, account, name)
 
     async def list(self, account: str, query: str) -> Response:
-        params = query_params(query)
-        page = page_request(params, self._page_max)
+        params = point_calls.query_params(query)
+        page = point_calls.page_request(params, self._page_max)
         bucket = params.get("bucket") or None
         found = await self._store.list(account, bucket=bucket, after=page.after, limit=page.fetch)
         xml = XmlWriter("ListAccessPointsResult", namespace=NAMESPACE)
@@ -223,16 +208,16 @@ class AccessPointCalls:
         xml.close("AccessPointList")
         last = page.last_name(found)
         if last is not None:
-            xml.element("NextToken", name_token(last))
-        return xml_response(xml)
+            xml.element("NextToken", point_calls.name_token(last))
+        return point_calls.xml_response(xml)
 
     async def put_policy(self, account: str, name: str, body: bytes) -> Response:
-        point = await existing(self._store, account, name)
-        text = put_policy_text(body, "PutAccessPointPolicyRequest")
-        validate_policy(text, point.arn(self._region))
+        point = await point_calls.existing(self._store, account, name)
+        text = point_calls.put_policy_text(body, "PutAccessPointPolicyRequest")
+        point_calls.validate_policy(text, point.arn(self._region))
         # BlockPublicPolicy of the access point, or of its account (the stricter wins).
         account_block = await self._objects.get_account_public_access_block(account)
-        refuse_public_policy(
+        point_calls.refuse_public_policy(
             text, PublicAccessBlock.strictest(point.public_access_block, account_block)
         )
         if not await self._store.set_policy(account, name, text):
@@ -240,15 +225,15 @@ class AccessPointCalls:
         return Response(status=200)
 
     async def get_policy(self, account: str, name: str) -> Response:
-        point = await existing(self._store, account, name)
-        return policy_response("GetAccessPointPolicyResult", point.policy)
+        point = await point_calls.existing(self._store, account, name)
+        return point_calls.policy_response("GetAccessPointPolicyResult", point.policy)
 
     async def delete_policy(self, account: str, name: str) -> Response:
-        return await delete_policy(self._store, account, name)
+        return await point_calls.delete_policy(self._store, account, name)
 
     async def policy_status(self, account: str, name: str) -> Response:
-        point = await existing(self._store, account, name)
-        return policy_status_response("GetAccessPointPolicyStatusResult", point.policy)
+        point = await point_calls.existing(self._store, account, name)
+        return point_calls.policy_status_response("GetAccessPointPolicyStatusResult", point.policy)
 
     async def scope(self, account: str, name: str) -> Response:
         """Put/Get/DeleteAccessPointScope: a scope is a directory bucket's access point's

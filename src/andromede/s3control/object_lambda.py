@@ -17,24 +17,9 @@ from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
+from andromede.s3control import point_calls
 from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
-from andromede.s3control.point_calls import (
-    check_name,
-    create_point,
-    delete_point,
-    delete_policy,
-    existing,
-    name_token,
-    page_request,
-    policy_response,
-    policy_status_response,
-    put_policy_text,
-    query_params,
-    refuse_public_policy,
-    validate_policy,
-    xml_response,
-)
 from andromede.s3control.public_access_block import NAMESPACE
 from andromede.storage.access_points import AccessPointStore
 from andromede.storage.model import PublicAccessBlock
@@ -193,7 +178,7 @@ class ObjectLambdaCalls:
                 )
 
     async def create(self, account: str, name: str, body: bytes, now: datetime) -> Response:
-        check_name(name, "access point", longest=_NAME_MAX)
+        point_calls.check_name(name, "access point", longest=_NAME_MAX)
         configuration = parse_configuration(body, "CreateAccessPointForObjectLambdaRequest")
         await self._check(account, configuration)
         point = ObjectLambdaAccessPoint(
@@ -204,14 +189,14 @@ class ObjectLambdaCalls:
             created_at=now,
         )
         kinds = "Object Lambda access points"
-        await create_point(self.store, point, quota=self._quota, kinds=kinds)
+        await point_calls.create_point(self.store, point, quota=self._quota, kinds=kinds)
         xml = XmlWriter("CreateAccessPointForObjectLambdaResult", namespace=NAMESPACE)
         xml.element("ObjectLambdaAccessPointArn", point.arn(self._region))
         _alias(xml, point)
-        return xml_response(xml)
+        return point_calls.xml_response(xml)
 
     async def get(self, account: str, name: str) -> Response:
-        point = await existing(self.store, account, name)
+        point = await point_calls.existing(self.store, account, name)
         xml = XmlWriter("GetAccessPointForObjectLambdaResult", namespace=NAMESPACE)
         xml.element("Name", point.name)
         # AWS's Object Lambda access points block all public access, and it cannot change.
@@ -222,16 +207,16 @@ class ObjectLambdaCalls:
         xml.close("PublicAccessBlockConfiguration")
         xml.element("CreationDate", point.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
         _alias(xml, point)
-        return xml_response(xml)
+        return point_calls.xml_response(xml)
 
     async def get_configuration(self, account: str, name: str) -> Response:
-        point = await existing(self.store, account, name)
+        point = await point_calls.existing(self.store, account, name)
         xml = XmlWriter("GetAccessPointConfigurationForObjectLambdaResult", namespace=NAMESPACE)
         _configuration(xml, point.configuration)
-        return xml_response(xml)
+        return point_calls.xml_response(xml)
 
     async def put_configuration(self, account: str, name: str, body: bytes) -> Response:
-        await existing(self.store, account, name)
+        await point_calls.existing(self.store, account, name)
         configuration = parse_configuration(
             body, "PutAccessPointConfigurationForObjectLambdaRequest"
         )
@@ -241,10 +226,10 @@ class ObjectLambdaCalls:
         return Response(status=200)
 
     async def delete(self, account: str, name: str) -> Response:
-        return await delete_point(self.store, account, name)
+        return await point_calls.delete_point(self.store, account, name)
 
     async def list(self, account: str, query: str) -> Response:
-        page = page_request(query_params(query), self._page_max)
+        page = point_calls.page_request(point_calls.query_params(query), self._page_max)
         found = await self.store.list(account, after=page.after, limit=page.fetch)
         xml = XmlWriter("ListAccessPointsForObjectLambdaResult", namespace=NAMESPACE)
         xml.open("ObjectLambdaAccessPointList")
@@ -257,30 +242,31 @@ class ObjectLambdaCalls:
         xml.close("ObjectLambdaAccessPointList")
         last = page.last_name(found)
         if last is not None:
-            xml.element("NextToken", name_token(last))
-        return xml_response(xml)
+            xml.element("NextToken", point_calls.name_token(last))
+        return point_calls.xml_response(xml)
 
     async def put_policy(self, account: str, name: str, body: bytes) -> Response:
-        point = await existing(self.store, account, name)
-        text = put_policy_text(body, "PutAccessPointPolicyForObjectLambdaRequest")
-        validate_policy(text, point.arn(self._region), service="s3-object-lambda")
+        point = await point_calls.existing(self.store, account, name)
+        text = point_calls.put_policy_text(body, "PutAccessPointPolicyForObjectLambdaRequest")
+        point_calls.validate_policy(text, point.arn(self._region), service="s3-object-lambda")
         # Block Public Access is always on for Object Lambda access points.
-        refuse_public_policy(text, PublicAccessBlock())
+        point_calls.refuse_public_policy(text, PublicAccessBlock())
         if not await self.store.set_policy(account, name, text):
             raise S3ControlError("NoSuchAccessPoint")
         return Response(status=200)
 
     async def get_policy(self, account: str, name: str) -> Response:
-        point = await existing(self.store, account, name)
-        return policy_response("GetAccessPointPolicyForObjectLambdaResult", point.policy)
+        point = await point_calls.existing(self.store, account, name)
+        result = "GetAccessPointPolicyForObjectLambdaResult"
+        return point_calls.policy_response(result, point.policy)
 
     async def delete_policy(self, account: str, name: str) -> Response:
-        return await delete_policy(self.store, account, name)
+        return await point_calls.delete_policy(self.store, account, name)
 
     async def policy_status(self, account: str, name: str) -> Response:
-        point = await existing(self.store, account, name)
+        point = await point_calls.existing(self.store, account, name)
         result = "GetAccessPointPolicyStatusForObjectLambdaResult"
-        return policy_status_response(result, point.policy)
+        return point_calls.policy_status_response(result, point.policy)
 
 
 def _alias(xml: XmlWriter, point: ObjectLambdaAccessPoint) -> None:

@@ -188,19 +188,14 @@ class SqlAccessPointStore(SqlNamedPoints[AccessPoint]):
     exists = AccessPointExists
     quota_exceeded = AccessPointQuotaExceeded
 
-    def _row(self, point: AccessPoint) -> dict[str, object]:
+    def _columns(self, point: AccessPoint) -> dict[str, object]:
         return {
-            "tenant_id": point.tenant_id,
-            "name": point.name,
             "bucket": point.bucket,
             "bucket_account": point.bucket_account,
-            "alias": point.alias,
-            "policy": point.policy,
             "vpc_id": point.vpc_id,
             "public_access_block": point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
             "tags": _tags_json(point.tags),
-            "created_at": point.created_at,
         }
 
     def _point(self, row: sa.Row[tuple[object, ...]]) -> AccessPoint:

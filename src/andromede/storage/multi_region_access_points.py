@@ -208,16 +208,11 @@ class SqlMultiRegionAccessPointStore(SqlNamedPoints[MultiRegionAccessPoint]):
     exists = MultiRegionAccessPointExists
     quota_exceeded = MultiRegionAccessPointQuotaExceeded
 
-    def _row(self, point: MultiRegionAccessPoint) -> dict[str, object]:
+    def _columns(self, point: MultiRegionAccessPoint) -> dict[str, object]:
         return {
-            "tenant_id": point.tenant_id,
-            "name": point.name,
-            "alias": point.alias,
             "routes": _routes_json(point.routes),
-            "policy": point.policy,
             "public_access_block": point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
-            "created_at": point.created_at,
         }
 
     def _point(self, row: Row[tuple[object, ...]]) -> MultiRegionAccessPoint:

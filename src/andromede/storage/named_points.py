@@ -7,8 +7,8 @@ This module owns that shape: the :class:`NamedPoint` a store keeps, the refusals
 specialise), :func:`random_alias`, and the store as a Protocol (:class:`NamedPointStore`: create
 within a quota, get by name, find by alias, list by name, delete, set the policy) with its two
 implementations as generic bases: :class:`MemoryNamedPoints` (the memory twin) and
-:class:`SqlNamedPoints` (a table keyed by ``tenant_id`` and ``name``, with a unique ``alias`` and
-a ``policy`` column). What only one kind has (an access point's tags, an Object Lambda access
+:class:`SqlNamedPoints` (a table keyed by ``tenant_id`` and ``name``, with a unique ``alias``,
+``policy`` and ``created_at`` columns). What only one kind has (an access point's tags, an Object Lambda access
 point's configuration, a Multi-Region Access Point's routes and operations) stays in its module.
 """
 
@@ -19,6 +19,7 @@ import string
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import Field, replace
+from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -73,6 +74,9 @@ class NamedPoint(Protocol):
 
     @property
     def policy(self) -> str | None: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 
 P = TypeVar("P", bound=NamedPoint)
@@ -175,8 +179,9 @@ class SqlNamedPoints(ABC, Generic[P]):
         self._db = db
 
     @abstractmethod
-    def _row(self, point: P) -> dict[str, object]:
-        """The row ``create`` inserts, its ``format_version`` included."""
+    def _columns(self, point: P) -> dict[str, object]:
+        """The columns of the kind's own in the row ``create`` inserts (its
+        ``format_version`` among them)."""
 
     @abstractmethod
     def _point(self, row: sa.Row[tuple[object, ...]]) -> P: ...
@@ -188,7 +193,14 @@ class SqlNamedPoints(ABC, Generic[P]):
         t = self.table
         count_q = sa.select(sa.func.count()).where(t.c.tenant_id == point.tenant_id)
         exists_q = sa.select(t.c.name).where(*self._named(point.tenant_id, point.name))
-        row = self._row(point)
+        row = {
+            "tenant_id": point.tenant_id,
+            "name": point.name,
+            "alias": point.alias,
+            "policy": point.policy,
+            "created_at": point.created_at,
+            **self._columns(point),
+        }
 
         def work(conn: Connection) -> None:
             if conn.execute(exists_q).first() is not None:

@@ -153,15 +153,10 @@ class SqlObjectLambdaStore(SqlNamedPoints[ObjectLambdaAccessPoint]):
     exists = ObjectLambdaExists
     quota_exceeded = ObjectLambdaQuotaExceeded
 
-    def _row(self, point: ObjectLambdaAccessPoint) -> dict[str, object]:
+    def _columns(self, point: ObjectLambdaAccessPoint) -> dict[str, object]:
         return {
-            "tenant_id": point.tenant_id,
-            "name": point.name,
-            "alias": point.alias,
             "configuration": point.configuration.to_json(),
-            "policy": point.policy,
             "format_version": _FORMAT_VERSION,
-            "created_at": point.created_at,
         }
 
     def _point(self, row: sa.Row[tuple[object, ...]]) -> ObjectLambdaAccessPoint:
