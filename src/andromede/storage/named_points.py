@@ -8,8 +8,9 @@ specialise), :func:`random_alias`, and the store as a Protocol (:class:`NamedPoi
 within a quota, get by name, find by alias, list by name, delete, set the policy) with its two
 implementations as generic bases: :class:`MemoryNamedPoints` (the memory twin) and
 :class:`SqlNamedPoints` (a table keyed by ``tenant_id`` and ``name``, with a unique ``alias``,
-``policy`` and ``created_at`` columns). What only one kind has (an access point's tags, an Object Lambda access
-point's configuration, a Multi-Region Access Point's routes and operations) stays in its module.
+``policy`` and ``created_at`` columns). What only one kind has (an access point's tags, an
+Object Lambda access point's configuration, a Multi-Region Access Point's routes and
+operations) stays in its module.
 """
 
 from __future__ import annotations
