@@ -25,15 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from andromede.db import tables
+from andromede.storage import named_points
 from andromede.storage.model import AccessPointUse, PublicAccessBlock
-from andromede.storage.named_points import (
-    MemoryNamedPoints,
-    NamedPointStore,
-    PointExists,
-    PointQuotaExceeded,
-    SqlNamedPoints,
-    random_alias,
-)
 
 __all__ = [
     "ALIAS_SUFFIX",
@@ -70,12 +63,15 @@ Tags = tuple[tuple[str, str], ...]
 TagChange = Callable[[Tags], Tags]
 
 
-class AccessPointExists(PointExists):
+class AccessPointExists(named_points.PointExists):
     """The account already has an access point of that name."""
 
 
-class AccessPointQuotaExceeded(PointQuotaExceeded):
+class AccessPointQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many access points as the quota allows."""
+
+
+_KIND = named_points.PointKind(AccessPointExists, AccessPointQuotaExceeded, tables.access_points)
 
 
 def access_point_name_problem(name: str) -> str | None:
@@ -96,7 +92,9 @@ def access_point_name_problem(name: str) -> str | None:
 
 def new_alias(name: str) -> str:
     """A fresh alias for an access point named ``name``."""
-    return random_alias(name, prefix=_ALIAS_PREFIX, random=_ALIAS_RANDOM, suffix=ALIAS_SUFFIX)
+    return named_points.random_alias(
+        name, prefix=_ALIAS_PREFIX, random=_ALIAS_RANDOM, suffix=ALIAS_SUFFIX
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +128,7 @@ class AccessPoint:
         )
 
 
-class AccessPointStore(NamedPointStore[AccessPoint], Protocol):
+class AccessPointStore(named_points.NamedPointStore[AccessPoint], Protocol):
     async def list(
         self, tenant_id: str, *, after: str | None, limit: int, bucket: str | None = None
     ) -> Sequence[AccessPoint]:
@@ -144,11 +142,10 @@ class AccessPointStore(NamedPointStore[AccessPoint], Protocol):
         ...
 
 
-class MemoryAccessPointStore(MemoryNamedPoints[AccessPoint]):
+class MemoryAccessPointStore(named_points.MemoryNamedPoints[AccessPoint]):
     """The in-memory twin (tests, apps built without a database)."""
 
-    exists = AccessPointExists
-    quota_exceeded = AccessPointQuotaExceeded
+    kind = _KIND
 
     async def list(
         self, tenant_id: str, *, after: str | None, limit: int, bucket: str | None = None
@@ -181,12 +178,10 @@ def _settings(text: str, format_version: int, tags: str) -> tuple[PublicAccessBl
     return block, tuple((_pairs(json.loads(tags)) | _pairs(document["tags"])).items())
 
 
-class SqlAccessPointStore(SqlNamedPoints[AccessPoint]):
+class SqlAccessPointStore(named_points.SqlNamedPoints[AccessPoint]):
     """Access points in the metadata database."""
 
-    table = tables.access_points
-    exists = AccessPointExists
-    quota_exceeded = AccessPointQuotaExceeded
+    kind = _KIND
 
     def _columns(self, point: AccessPoint) -> dict[str, object]:
         return {

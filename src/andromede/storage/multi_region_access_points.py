@@ -26,14 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
 from andromede.db import tables
+from andromede.storage import named_points
 from andromede.storage.model import AccessPointUse, PublicAccessBlock
-from andromede.storage.named_points import (
-    MemoryNamedPoints,
-    NamedPointStore,
-    PointExists,
-    PointQuotaExceeded,
-    SqlNamedPoints,
-)
 
 __all__ = [
     "ACTIVE",
@@ -63,12 +57,19 @@ _ALPHABET = string.ascii_lowercase + string.digits
 _FORMAT_VERSION = 1
 
 
-class MultiRegionAccessPointExists(PointExists):
+class MultiRegionAccessPointExists(named_points.PointExists):
     """The account already has a Multi-Region Access Point of that name."""
 
 
-class MultiRegionAccessPointQuotaExceeded(PointQuotaExceeded):
+class MultiRegionAccessPointQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many Multi-Region Access Points as the quota allows."""
+
+
+_KIND = named_points.PointKind(
+    MultiRegionAccessPointExists,
+    MultiRegionAccessPointQuotaExceeded,
+    tables.multi_region_access_points,
+)
 
 
 def new_alias() -> str:
@@ -162,7 +163,7 @@ class AsyncOperation:
     status: str = "SUCCEEDED"
 
 
-class MultiRegionAccessPointStore(NamedPointStore[MultiRegionAccessPoint], Protocol):
+class MultiRegionAccessPointStore(named_points.NamedPointStore[MultiRegionAccessPoint], Protocol):
     async def set_routes(
         self, tenant_id: str, name: str, routes: tuple[MultiRegionRoute, ...]
     ) -> bool: ...
@@ -172,11 +173,10 @@ class MultiRegionAccessPointStore(NamedPointStore[MultiRegionAccessPoint], Proto
     async def operation(self, tenant_id: str, token: str) -> AsyncOperation | None: ...
 
 
-class MemoryMultiRegionAccessPointStore(MemoryNamedPoints[MultiRegionAccessPoint]):
+class MemoryMultiRegionAccessPointStore(named_points.MemoryNamedPoints[MultiRegionAccessPoint]):
     """The in-memory twin, for tests and apps built without a database."""
 
-    exists = MultiRegionAccessPointExists
-    quota_exceeded = MultiRegionAccessPointQuotaExceeded
+    kind = _KIND
 
     def __init__(self) -> None:
         super().__init__()
@@ -201,12 +201,10 @@ def _routes_json(routes: tuple[MultiRegionRoute, ...]) -> str:
     return json.dumps([[r.bucket, r.bucket_account, r.region, r.dial] for r in routes])
 
 
-class SqlMultiRegionAccessPointStore(SqlNamedPoints[MultiRegionAccessPoint]):
+class SqlMultiRegionAccessPointStore(named_points.SqlNamedPoints[MultiRegionAccessPoint]):
     """Multi-Region Access Points in the metadata database."""
 
-    table = tables.multi_region_access_points
-    exists = MultiRegionAccessPointExists
-    quota_exceeded = MultiRegionAccessPointQuotaExceeded
+    kind = _KIND
 
     def _columns(self, point: MultiRegionAccessPoint) -> dict[str, object]:
         return {

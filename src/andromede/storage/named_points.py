@@ -19,7 +19,7 @@ import secrets
 import string
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import Field, replace
+from dataclasses import Field, dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ __all__ = [
     "NamedPoint",
     "NamedPointStore",
     "PointExists",
+    "PointKind",
     "PointQuotaExceeded",
     "SqlNamedPoints",
     "random_alias",
@@ -49,6 +50,16 @@ class PointExists(AndromedeError):
 
 class PointQuotaExceeded(AndromedeError):
     """The account has as many of that kind as the quota allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class PointKind:
+    """A kind of point as its two stores know it: the errors its ``create`` raises (the
+    kind's own, for callers that catch them) and the table its SQL store keeps it in."""
+
+    exists: type[PointExists]
+    quota_exceeded: type[PointQuotaExceeded]
+    table: sa.Table
 
 
 def random_alias(name: str, *, prefix: int, random: int, suffix: str) -> str:
@@ -106,10 +117,9 @@ class NamedPointStore(Protocol[P]):
 
 class MemoryNamedPoints(Generic[P]):
     """The in-memory twin of a :class:`NamedPointStore` (tests, apps built without a
-    database); a kind's twin names its refusals and adds its own changes."""
+    database); a kind's twin names its kind and adds its own changes."""
 
-    exists: ClassVar[type[PointExists]]
-    quota_exceeded: ClassVar[type[PointQuotaExceeded]]
+    kind: ClassVar[PointKind]
 
     def __init__(self) -> None:
         self._points: dict[tuple[str, str], P] = {}
@@ -118,11 +128,11 @@ class MemoryNamedPoints(Generic[P]):
         key = (point.tenant_id, point.name)
         # In the SQL store's order: the name, the quota, then the alias (its unique index).
         if key in self._points:
-            raise self.exists(point.name)
+            raise self.kind.exists(point.name)
         if sum(1 for t, _ in self._points if t == point.tenant_id) >= quota:
-            raise self.quota_exceeded(point.tenant_id)
+            raise self.kind.quota_exceeded(point.tenant_id)
         if any(p.alias == point.alias for p in self._points.values()):
-            raise self.exists(point.alias)
+            raise self.kind.exists(point.alias)
         self._points[key] = point
 
     async def get(self, tenant_id: str, name: str) -> P | None:
@@ -169,15 +179,17 @@ class MemoryNamedPoints(Generic[P]):
 
 
 class SqlNamedPoints(ABC, Generic[P]):
-    """A :class:`NamedPointStore` in the metadata database: a kind's store names its table
-    and refusals, and turns its points into rows and back."""
+    """A :class:`NamedPointStore` in the metadata database: a kind's store names its kind
+    and turns its points into rows and back."""
 
-    table: ClassVar[sa.Table]
-    exists: ClassVar[type[PointExists]]
-    quota_exceeded: ClassVar[type[PointQuotaExceeded]]
+    kind: ClassVar[PointKind]
 
     def __init__(self, db: Database) -> None:
         self._db = db
+
+    @property
+    def table(self) -> sa.Table:
+        return self.kind.table
 
     @abstractmethod
     def _columns(self, point: P) -> dict[str, object]:
@@ -205,11 +217,11 @@ class SqlNamedPoints(ABC, Generic[P]):
 
         def work(conn: Connection) -> None:
             if conn.execute(exists_q).first() is not None:
-                raise self.exists(point.name)
+                raise self.kind.exists(point.name)
             # Two gateways creating the account's last allowed ones at once may both pass
             # this count: the quota is a guard against runaway scripts, not a billing line.
             if int(conn.execute(count_q).scalar_one()) >= quota:
-                raise self.quota_exceeded(point.tenant_id)
+                raise self.kind.quota_exceeded(point.tenant_id)
             conn.execute(t.insert(), [row])
 
         try:
@@ -217,7 +229,7 @@ class SqlNamedPoints(ABC, Generic[P]):
         except IntegrityError as exc:
             # The same name created at once through another gateway (or, once in an age, an
             # alias drawn twice): the other's row stands.
-            raise self.exists(point.name) from exc
+            raise self.kind.exists(point.name) from exc
 
     async def get(self, tenant_id: str, name: str) -> P | None:
         query = sa.select(self.table).where(*self._named(tenant_id, name))

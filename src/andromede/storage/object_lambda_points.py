@@ -19,14 +19,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from andromede.db import tables
-from andromede.storage.named_points import (
-    MemoryNamedPoints,
-    NamedPointStore,
-    PointExists,
-    PointQuotaExceeded,
-    SqlNamedPoints,
-    random_alias,
-)
+from andromede.storage import named_points
 
 __all__ = [
     "OBJECT_LAMBDA_ALIAS_SUFFIX",
@@ -48,16 +41,21 @@ _ALIAS_RANDOM = 14
 _FORMAT_VERSION = 1
 
 
-class ObjectLambdaExists(PointExists):
+class ObjectLambdaExists(named_points.PointExists):
     """The account already has an Object Lambda access point of that name."""
 
 
-class ObjectLambdaQuotaExceeded(PointQuotaExceeded):
+class ObjectLambdaQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many Object Lambda access points as the quota allows."""
 
 
+_KIND = named_points.PointKind(
+    ObjectLambdaExists, ObjectLambdaQuotaExceeded, tables.object_lambda_access_points
+)
+
+
 def new_object_lambda_alias(name: str) -> str:
-    return random_alias(
+    return named_points.random_alias(
         name, prefix=_ALIAS_PREFIX, random=_ALIAS_RANDOM, suffix=OBJECT_LAMBDA_ALIAS_SUFFIX
     )
 
@@ -126,17 +124,16 @@ class ObjectLambdaAccessPoint:
         return f"arn:aws:s3-object-lambda:{region}:{self.tenant_id}:accesspoint/{self.name}"
 
 
-class ObjectLambdaStore(NamedPointStore[ObjectLambdaAccessPoint], Protocol):
+class ObjectLambdaStore(named_points.NamedPointStore[ObjectLambdaAccessPoint], Protocol):
     async def set_configuration(
         self, tenant_id: str, name: str, configuration: ObjectLambdaConfiguration
     ) -> bool: ...
 
 
-class MemoryObjectLambdaStore(MemoryNamedPoints[ObjectLambdaAccessPoint]):
+class MemoryObjectLambdaStore(named_points.MemoryNamedPoints[ObjectLambdaAccessPoint]):
     """The in-memory twin (tests, apps built without a database)."""
 
-    exists = ObjectLambdaExists
-    quota_exceeded = ObjectLambdaQuotaExceeded
+    kind = _KIND
 
     async def set_configuration(
         self, tenant_id: str, name: str, configuration: ObjectLambdaConfiguration
@@ -146,12 +143,10 @@ class MemoryObjectLambdaStore(MemoryNamedPoints[ObjectLambdaAccessPoint]):
         )
 
 
-class SqlObjectLambdaStore(SqlNamedPoints[ObjectLambdaAccessPoint]):
+class SqlObjectLambdaStore(named_points.SqlNamedPoints[ObjectLambdaAccessPoint]):
     """Object Lambda access points in the metadata database."""
 
-    table = tables.object_lambda_access_points
-    exists = ObjectLambdaExists
-    quota_exceeded = ObjectLambdaQuotaExceeded
+    kind = _KIND
 
     def _columns(self, point: ObjectLambdaAccessPoint) -> dict[str, object]:
         return {
