@@ -14,48 +14,26 @@ Express's control endpoint answers ``NoSuchAccessPoint``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
-from urllib.parse import parse_qs
 from xml.etree.ElementTree import Element, tostring
-
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
-from andromede.iam.policy import (
-    S3_BUCKET_POLICY_MAX,
-    MalformedPolicy,
-    PolicyKind,
-    is_public,
-    load_policy,
-    parse_policy,
-)
+from andromede.s3control import point_calls
+from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.public_access_block import NAMESPACE, parse_block
 from andromede.s3control.resource_tags import parse_tag_list
-from andromede.storage.access_points import (
-    AccessPoint,
-    AccessPointExists,
-    AccessPointQuotaExceeded,
-    AccessPointStore,
-    Tags,
-    access_point_name_problem,
-    new_alias,
-)
+from andromede.storage.access_points import AccessPoint, AccessPointStore, Tags, new_alias
 from andromede.storage.errors import NoSuchBucket
 from andromede.storage.model import PublicAccessBlock
 from andromede.storage.service import ObjectService
 
 __all__ = ["AccessPointCalls"]
 
-_XML = [("Content-Type", "application/xml")]
 _CREATE_FIELDS = frozenset(
     {"Bucket", "BucketAccountId", "VpcConfiguration", "PublicAccessBlockConfiguration", "Tags"}
 )
@@ -64,22 +42,6 @@ _VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 _DIRECTORY_ACCESS_POINT_SUFFIX = "--xa-s3"
 # Whether an account owns a VPC (account, VPC id); None where no compute service runs.
 VpcOwned = Callable[[str, str], Awaitable[bool]]
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _document(body: bytes, root_name: str) -> Element:
-    if not body.strip():
-        raise S3ControlError("MalformedXML")
-    try:
-        root = cast(Element, SafeET.fromstring(body))
-    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
-        raise S3ControlError("MalformedXML") from exc
-    if _local(root.tag) != root_name:
-        raise S3ControlError("MalformedXML")
-    return root
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +58,10 @@ def parse_create(body: bytes) -> CreateRequest:
     the document says otherwise (a switch it leaves out: off, as in the configuration's own
     document); ``VpcConfiguration``'s ``VpcId`` a VPC id; ``Tags`` as TagResource takes them;
     ``Scope`` (directory buckets' access points only) not served (501) unless empty."""
-    root = _document(body, "CreateAccessPointRequest")
+    root = request_document(body, "CreateAccessPointRequest")
     fields: dict[str, Element] = {}
     for child in root:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name == "Scope":
             # Some SDKs send them empty; one that says something is not served, rather than
             # ignored.
@@ -126,55 +88,12 @@ def parse_create(body: bytes) -> CreateRequest:
 
 def _vpc_id(element: Element) -> str:
     children = list(element)
-    if len(children) != 1 or _local(children[0].tag) != "VpcId":
+    if len(children) != 1 or local_name(children[0].tag) != "VpcId":
         raise S3ControlError("MalformedXML")
     vpc_id = (children[0].text or "").strip()
     if not _VPC_ID.fullmatch(vpc_id):
         raise S3ControlError("InvalidRequest", f"The VPC ID {vpc_id!r} is not valid")
     return vpc_id
-
-
-def parse_policy_request(body: bytes) -> str:
-    """The policy text of a ``PutAccessPointPolicyRequest``."""
-    root = _document(body, "PutAccessPointPolicyRequest")
-    texts = [child.text or "" for child in root if _local(child.tag) == "Policy"]
-    if len(texts) != 1 or len(root) != 1:
-        raise S3ControlError("MalformedXML")
-    return texts[0]
-
-
-def validate_policy(text: str, arn: str) -> None:
-    """An access point policy as S3 takes it: the policy grammar, S3 actions, resources that
-    are this access point (``<arn>``) or its objects (``<arn>/object/…``)."""
-    if not text.strip():
-        raise S3ControlError("MalformedPolicy", "Policies must be valid JSON")
-    try:
-        policy = parse_policy(
-            text.encode("utf-8"), kind=PolicyKind.RESOURCE, max_size=S3_BUCKET_POLICY_MAX
-        )
-    except MalformedPolicy as exc:
-        raise S3ControlError("MalformedPolicy", exc.message) from exc
-    for statement in policy.statements:
-        for action in statement.actions:
-            if action != "*" and not action.lower().startswith("s3:"):
-                raise S3ControlError("MalformedPolicy", "Policy has invalid action")
-        for resource in statement.resources or ():
-            if resource != arn and not resource.startswith(arn + "/object/"):
-                raise S3ControlError("MalformedPolicy", "Policy has invalid resource")
-
-
-def _token(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _after(token: str) -> str:
-    try:
-        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise S3ControlError("InvalidRequest", "The continuation token is not valid") from exc
-    if access_point_name_problem(name) is not None:
-        raise S3ControlError("InvalidRequest", "The continuation token is not valid")
-    return name
 
 
 class AccessPointCalls:
@@ -202,16 +121,8 @@ class AccessPointCalls:
     def arn(self, account: str, name: str) -> str:
         return f"arn:aws:s3:{self._region}:{account}:accesspoint/{name}"
 
-    async def _get(self, account: str, name: str) -> AccessPoint:
-        found = await self._store.get(account, name)
-        if found is None:
-            raise S3ControlError("NoSuchAccessPoint")
-        return found
-
     async def create(self, account: str, name: str, body: bytes, now: datetime) -> Response:
-        problem = access_point_name_problem(name)
-        if problem is not None:
-            raise S3ControlError("InvalidRequest", f"The access point name {problem}")
+        point_calls.check_name(name, "access point")
         request = parse_create(body)
         if request.vpc_id is not None and (
             self._vpc_owned is None or not await self._vpc_owned(account, request.vpc_id)
@@ -236,22 +147,14 @@ class AccessPointCalls:
             vpc_id=request.vpc_id,
             tags=request.tags,
         )
-        try:
-            await self._store.create(point, quota=self._quota)
-        except AccessPointExists as exc:
-            raise S3ControlError("AccessPointAlreadyOwnedByYou") from exc
-        except AccessPointQuotaExceeded as exc:
-            raise S3ControlError(
-                "InvalidRequest",
-                f"The account has reached its quota of {self._quota} access points",
-            ) from exc
+        await point_calls.create_point(self._store, point, quota=self._quota, kinds="access points")
         xml = XmlWriter("CreateAccessPointResult", namespace=NAMESPACE)
         xml.element("AccessPointArn", point.arn(self._region))
         xml.element("Alias", point.alias)
-        return Response(headers=list(_XML), body=xml.document())
+        return point_calls.xml_response(xml)
 
     async def get(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
+        point = await point_calls.existing(self._store, account, name)
         xml = XmlWriter("GetAccessPointResult", namespace=NAMESPACE)
         xml.element("Name", point.name)
         xml.element("Bucket", point.bucket)
@@ -277,28 +180,19 @@ class AccessPointCalls:
         xml.close("entry")
         xml.close("Endpoints")
         xml.element("BucketAccountId", point.bucket_account)
-        return Response(headers=list(_XML), body=xml.document())
+        return point_calls.xml_response(xml)
 
     async def delete(self, account: str, name: str) -> Response:
-        if not await self._store.delete(account, name):
-            raise S3ControlError("NoSuchAccessPoint")
-        return Response(status=204)
+        return await point_calls.delete_point(self._store, account, name)
 
     async def list(self, account: str, query: str) -> Response:
-        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        limit = self._page_max
-        if "maxResults" in params:
-            raw = params["maxResults"]
-            if not raw.isdigit() or not 0 < int(raw) <= 1000:
-                raise S3ControlError("InvalidRequest", "maxResults must be 1 to 1000")
-            limit = min(limit, int(raw))
-        token = params.get("nextToken")
-        after = _after(token) if token else None
+        params = point_calls.query_params(query)
+        page = point_calls.page_request(params, self._page_max)
         bucket = params.get("bucket") or None
-        page = await self._store.list(account, bucket=bucket, after=after, limit=limit + 1)
+        found = await self._store.list(account, bucket=bucket, after=page.after, limit=page.fetch)
         xml = XmlWriter("ListAccessPointsResult", namespace=NAMESPACE)
         xml.open("AccessPointList")
-        for point in page[:limit]:
+        for point in found[: page.limit]:
             xml.open("AccessPoint")
             xml.element("Name", point.name)
             xml.element("NetworkOrigin", point.network_origin)
@@ -312,50 +206,34 @@ class AccessPointCalls:
             xml.element("BucketAccountId", point.bucket_account)
             xml.close("AccessPoint")
         xml.close("AccessPointList")
-        if len(page) > limit:
-            xml.element("NextToken", _token(page[limit - 1].name))
-        return Response(headers=list(_XML), body=xml.document())
+        last = page.last_name(found)
+        if last is not None:
+            xml.element("NextToken", point_calls.name_token(last))
+        return point_calls.xml_response(xml)
 
     async def put_policy(self, account: str, name: str, body: bytes) -> Response:
-        point = await self._get(account, name)
-        text = parse_policy_request(body)
-        validate_policy(text, point.arn(self._region))
+        point = await point_calls.existing(self._store, account, name)
+        text = point_calls.put_policy_text(body, "PutAccessPointPolicyRequest")
+        point_calls.validate_policy(text, point.arn(self._region))
         # BlockPublicPolicy of the access point, or of its account (the stricter wins).
-        block = PublicAccessBlock.strictest(
-            point.public_access_block, await self._objects.get_account_public_access_block(account)
+        account_block = await self._objects.get_account_public_access_block(account)
+        point_calls.refuse_public_policy(
+            text, PublicAccessBlock.strictest(point.public_access_block, account_block)
         )
-        if (
-            block is not None
-            and block.block_public_policy
-            and is_public(load_policy(text, kind=PolicyKind.RESOURCE))
-        ):
-            raise S3ControlError("AccessDenied")
         if not await self._store.set_policy(account, name, text):
             raise S3ControlError("NoSuchAccessPoint")
         return Response(status=200)
 
     async def get_policy(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
-        if point.policy is None:
-            raise S3ControlError("NoSuchAccessPointPolicy")
-        xml = XmlWriter("GetAccessPointPolicyResult", namespace=NAMESPACE)
-        xml.element("Policy", point.policy)
-        return Response(headers=list(_XML), body=xml.document())
+        point = await point_calls.existing(self._store, account, name)
+        return point_calls.policy_response("GetAccessPointPolicyResult", point.policy)
 
     async def delete_policy(self, account: str, name: str) -> Response:
-        await self._get(account, name)
-        await self._store.set_policy(account, name, None)
-        return Response(status=204)
+        return await point_calls.delete_policy(self._store, account, name)
 
     async def policy_status(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
-        if point.policy is None:
-            raise S3ControlError("NoSuchAccessPointPolicy")
-        xml = XmlWriter("GetAccessPointPolicyStatusResult", namespace=NAMESPACE)
-        xml.open("PolicyStatus")
-        xml.element("IsPublic", is_public(load_policy(point.policy, kind=PolicyKind.RESOURCE)))
-        xml.close("PolicyStatus")
-        return Response(headers=list(_XML), body=xml.document())
+        point = await point_calls.existing(self._store, account, name)
+        return point_calls.policy_status_response("GetAccessPointPolicyStatusResult", point.policy)
 
     async def scope(self, account: str, name: str) -> Response:
         """Put/Get/DeleteAccessPointScope: a scope is a directory bucket's access point's

@@ -25,8 +25,17 @@ from defusedxml.common import DefusedXmlException
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
 from andromede.iam.policy import PolicyKind, is_public, load_policy
-from andromede.s3control.access_points import validate_policy
+from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
+from andromede.s3control.point_calls import (
+    PageRequest,
+    check_name,
+    create_point,
+    existing,
+    refuse_public_policy,
+    validate_policy,
+    xml_response,
+)
 from andromede.s3control.public_access_block import NAMESPACE, parse_block
 from andromede.storage.access_points import access_point_name_problem
 from andromede.storage.errors import NoSuchBucket
@@ -36,8 +45,6 @@ from andromede.storage.multi_region_access_points import (
     PASSIVE,
     AsyncOperation,
     MultiRegionAccessPoint,
-    MultiRegionAccessPointExists,
-    MultiRegionAccessPointQuotaExceeded,
     MultiRegionAccessPointStore,
     MultiRegionRoute,
     is_alias,
@@ -47,28 +54,11 @@ from andromede.storage.service import ObjectService
 
 __all__ = ["MultiRegionCalls"]
 
-_XML = [("Content-Type", "application/xml")]
 _STAMP = "%Y-%m-%dT%H:%M:%S.000Z"
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _document(body: bytes, root_name: str) -> Element:
-    if not body.strip():
-        raise S3ControlError("MalformedXML")
-    try:
-        root = cast(Element, SafeET.fromstring(body))
-    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
-        raise S3ControlError("MalformedXML") from exc
-    if _local(root.tag) != root_name:
-        raise S3ControlError("MalformedXML")
-    return root
-
-
 def _child(parent: Element, name: str) -> Element | None:
-    found = [c for c in parent if _local(c.tag) == name]
+    found = [c for c in parent if local_name(c.tag) == name]
     if len(found) > 1:
         raise S3ControlError("MalformedXML")
     return found[0] if found else None
@@ -84,7 +74,7 @@ def _text(parent: Element, name: str, *, required: bool = True) -> str:
 
 def _request(body: bytes, root_name: str) -> tuple[str, Element]:
     """The ``ClientToken`` and ``Details`` of an asynchronous call's document."""
-    root = _document(body, root_name)
+    root = request_document(body, root_name)
     token = _text(root, "ClientToken")
     details = _child(root, "Details")
     if details is None:
@@ -94,9 +84,7 @@ def _request(body: bytes, root_name: str) -> tuple[str, Element]:
 
 def _name(details: Element) -> str:
     name = _text(details, "Name")
-    problem = access_point_name_problem(name)
-    if problem is not None:
-        raise S3ControlError("InvalidRequest", f"The Multi-Region Access Point name {problem}")
+    check_name(name, "Multi-Region Access Point")
     return name
 
 
@@ -112,11 +100,26 @@ def _name_in(body: bytes) -> str:
     except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError):
         return ""
     for details in root:
-        if _local(details.tag) == "Details":
+        if local_name(details.tag) == "Details":
             for child in details:
-                if _local(child.tag) == "Name":
+                if local_name(child.tag) == "Name":
                     return (child.text or "").strip()
     return ""
+
+
+def _page_request(params: Mapping[str, str], page_max: int) -> PageRequest:
+    """ListMultiRegionAccessPoints' page: ``maxResults`` 0 to 1000 (0: as many as served),
+    ``nextToken`` the last name of the page before."""
+    limit = page_max
+    if "maxResults" in params:
+        raw = params["maxResults"]
+        if not raw.isdigit() or int(raw) > 1000:
+            raise S3ControlError("InvalidRequest", "maxResults must be 0 to 1000")
+        limit = min(limit, int(raw) or limit)
+    after = params.get("nextToken") or None
+    if after is not None and _bad_name(after):
+        raise S3ControlError("InvalidRequest", "The continuation token is not valid")
+    return PageRequest(limit, after)
 
 
 def _block_xml(xml: XmlWriter, block: PublicAccessBlock) -> None:
@@ -182,10 +185,7 @@ class MultiRegionCalls:
         return f"arn:aws:s3:{self._region}:{account}:async-request/mrap/{path}/{digest[:32]}"
 
     async def _get(self, account: str, name: str) -> MultiRegionAccessPoint:
-        found = await self._store.get(account, name)
-        if found is None:
-            raise S3ControlError("NoSuchMultiRegionAccessPoint")
-        return found
+        return await existing(self._store, account, name, missing="NoSuchMultiRegionAccessPoint")
 
     async def _by_id(self, account: str, mrap: str) -> MultiRegionAccessPoint:
         """The Multi-Region Access Point a routes call names: its ARN (AWS's form), or its
@@ -200,7 +200,7 @@ class MultiRegionCalls:
     async def _answer(self, result: str, token: str) -> Response:
         xml = XmlWriter(result, namespace=NAMESPACE)
         xml.element("RequestTokenARN", token)
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def _replayed(self, account: str, token: str) -> bool:
         return await self._store.operation(account, token) is not None
@@ -218,7 +218,7 @@ class MultiRegionCalls:
             block_element.tag = "PublicAccessBlockConfiguration"
             block = parse_block(tostring(block_element))
         regions = _child(details, "Regions")
-        entries = [] if regions is None else [c for c in regions if _local(c.tag) == "Region"]
+        entries = [] if regions is None else [c for c in regions if local_name(c.tag) == "Region"]
         if not entries:
             raise S3ControlError("InvalidRequest", "Regions must name at least one bucket")
         routes: list[MultiRegionRoute] = []
@@ -244,15 +244,8 @@ class MultiRegionCalls:
             public_access_block=block,
             created_at=now,
         )
-        try:
-            await self._store.create(point, quota=self._quota)
-        except MultiRegionAccessPointExists as exc:
-            raise S3ControlError("AccessPointAlreadyOwnedByYou") from exc
-        except MultiRegionAccessPointQuotaExceeded as exc:
-            raise S3ControlError(
-                "InvalidRequest",
-                f"The account has reached its quota of {self._quota} Multi-Region Access Points",
-            ) from exc
+        kinds = "Multi-Region Access Points"
+        await create_point(self._store, point, quota=self._quota, kinds=kinds)
         parameters = {
             "Name": name,
             "PublicAccessBlock": json.loads(block.to_json()),
@@ -304,15 +297,10 @@ class MultiRegionCalls:
             return await self._answer("PutMultiRegionAccessPointPolicyResult", token)
         point = await self._get(account, name)
         validate_policy(text, point.arn)
-        block = PublicAccessBlock.strictest(
-            point.public_access_block, await self._objects.get_account_public_access_block(account)
+        account_block = await self._objects.get_account_public_access_block(account)
+        refuse_public_policy(
+            text, PublicAccessBlock.strictest(point.public_access_block, account_block)
         )
-        if (
-            block is not None
-            and block.block_public_policy
-            and is_public(load_policy(text, kind=PolicyKind.RESOURCE))
-        ):
-            raise S3ControlError("AccessDenied")
         if not await self._store.set_policy(account, name, text):
             raise S3ControlError("NoSuchMultiRegionAccessPoint")
         parameters = {"Name": name, "Policy": text}
@@ -361,7 +349,7 @@ class MultiRegionCalls:
         xml.close("MultiRegionAccessPointDetails")
         xml.close("ResponseDetails")
         xml.close("AsyncOperation")
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def get(self, account: str, name: str) -> Response:
         point = await self._get(account, name)
@@ -369,29 +357,22 @@ class MultiRegionCalls:
         xml.open("AccessPoint")
         _report(xml, point)
         xml.close("AccessPoint")
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def list(self, account: str, params: dict[str, str]) -> Response:
-        limit = self._page_max
-        if "maxResults" in params:
-            raw = params["maxResults"]
-            if not raw.isdigit() or int(raw) > 1000:
-                raise S3ControlError("InvalidRequest", "maxResults must be 0 to 1000")
-            limit = min(limit, int(raw) or limit)
-        after = params.get("nextToken") or None
-        if after is not None and access_point_name_problem(after) is not None:
-            raise S3ControlError("InvalidRequest", "The continuation token is not valid")
-        page = await self._store.list(account, after=after, limit=limit + 1)
+        page = _page_request(params, self._page_max)
+        found = await self._store.list(account, after=page.after, limit=page.fetch)
         xml = XmlWriter("ListMultiRegionAccessPointsResult", namespace=NAMESPACE)
         xml.open("AccessPoints")
-        for point in page[:limit]:
+        for point in found[: page.limit]:
             xml.open("AccessPoint")
             _report(xml, point)
             xml.close("AccessPoint")
         xml.close("AccessPoints")
-        if len(page) > limit:
-            xml.element("NextToken", page[limit - 1].name)
-        return Response(headers=list(_XML), body=xml.document())
+        last = page.last_name(found)
+        if last is not None:
+            xml.element("NextToken", last)  # the name itself, as this call always answered
+        return xml_response(xml)
 
     async def get_policy(self, account: str, name: str) -> Response:
         point = await self._get(account, name)
@@ -404,7 +385,7 @@ class MultiRegionCalls:
                 xml.element("Policy", point.policy)
                 xml.close(state)
         xml.close("Policy")
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def policy_status(self, account: str, name: str) -> Response:
         point = await self._get(account, name)
@@ -415,7 +396,7 @@ class MultiRegionCalls:
         xml.open("Established")
         xml.element("IsPublic", public)
         xml.close("Established")
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def routes(self, account: str, mrap: str) -> Response:
         point = await self._by_id(account, mrap)
@@ -429,17 +410,17 @@ class MultiRegionCalls:
             xml.element("TrafficDialPercentage", str(route.dial))
             xml.close("Route")
         xml.close("Routes")
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)
 
     async def submit_routes(self, account: str, mrap: str, body: bytes) -> Response:
         point = await self._by_id(account, mrap)
-        root = _document(body, "SubmitMultiRegionAccessPointRoutesRequest")
+        root = request_document(body, "SubmitMultiRegionAccessPointRoutesRequest")
         updates = _child(root, "RouteUpdates")
         if updates is None:
             raise S3ControlError("MalformedXML")
         routes = {r.region: r for r in point.routes}
         for update in updates:
-            if _local(update.tag) != "Route":
+            if local_name(update.tag) != "Route":
                 raise S3ControlError("MalformedXML")
             bucket = _text(update, "Bucket", required=False)
             region = _text(update, "Region", required=False)
@@ -470,4 +451,4 @@ class MultiRegionCalls:
         if not await self._store.set_routes(account, point.name, new_routes):
             raise S3ControlError("NoSuchMultiRegionAccessPoint")
         xml = XmlWriter("SubmitMultiRegionAccessPointRoutesResult", namespace=NAMESPACE)
-        return Response(headers=list(_XML), body=xml.document())
+        return xml_response(xml)

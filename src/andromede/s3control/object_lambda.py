@@ -10,33 +10,22 @@ function ARNs of the account in this Region, each action transformed by one conf
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import datetime
 from typing import Final
-from urllib.parse import parse_qs
 from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
-from andromede.iam.policy import (
-    S3_BUCKET_POLICY_MAX,
-    MalformedPolicy,
-    PolicyKind,
-    is_public,
-    load_policy,
-    parse_policy,
-)
-from andromede.s3control.access_points import _document, _local
+from andromede.s3control import point_calls
+from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.public_access_block import NAMESPACE
-from andromede.storage.access_points import AccessPointStore, access_point_name_problem
+from andromede.storage.access_points import AccessPointStore
+from andromede.storage.model import PublicAccessBlock
 from andromede.storage.object_lambda_points import (
     ObjectLambdaAccessPoint,
     ObjectLambdaConfiguration,
-    ObjectLambdaExists,
-    ObjectLambdaQuotaExceeded,
     ObjectLambdaStore,
     Transformation,
     new_object_lambda_alias,
@@ -44,7 +33,6 @@ from andromede.storage.object_lambda_points import (
 
 __all__ = ["ObjectLambdaCalls", "parse_configuration"]
 
-_XML = [("Content-Type", "application/xml")]
 ACTIONS: Final = ("GetObject", "HeadObject", "ListObjects", "ListObjectsV2")
 FEATURES: Final = ("GetObject-Range", "GetObject-PartNumber", "HeadObject-Range",
     "HeadObject-PartNumber")  # fmt: skip
@@ -65,7 +53,7 @@ def _text(element: Element) -> str:
 
 def _children(element: Element, name: str) -> list[Element]:
     found = list(element)
-    if any(_local(child.tag) != name for child in found):
+    if any(local_name(child.tag) != name for child in found):
         raise S3ControlError("MalformedXML")
     return found
 
@@ -75,7 +63,7 @@ def _transformation(element: Element) -> Transformation:
     function_arn = ""
     payload = None
     for child in element:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name == "Actions":
             actions = tuple(_text(a) for a in _children(child, "Action"))
         elif name == "ContentTransformation":
@@ -83,7 +71,7 @@ def _transformation(element: Element) -> Transformation:
             if len(lambdas) != 1:
                 raise S3ControlError("MalformedXML")
             for field in lambdas[0]:
-                field_name = _local(field.tag)
+                field_name = local_name(field.tag)
                 if field_name == "FunctionArn":
                     function_arn = _text(field)
                 elif field_name == "FunctionPayload":
@@ -106,8 +94,8 @@ def parse_configuration(body: bytes, root_name: str) -> ObjectLambdaConfiguratio
     """The ``Configuration`` of a Create or PutAccessPointConfigurationForObjectLambda
     request: SupportingAccessPoint and TransformationConfigurations required, each action
     transformed once, AWS's actions and features only."""
-    root = _document(body, root_name)
-    found = [child for child in root if _local(child.tag) == "Configuration"]
+    root = request_document(body, root_name)
+    found = [child for child in root if local_name(child.tag) == "Configuration"]
     if len(found) != 1 or len(root) != 1:
         raise S3ControlError("MalformedXML")
     supporting = ""
@@ -115,7 +103,7 @@ def parse_configuration(body: bytes, root_name: str) -> ObjectLambdaConfiguratio
     features: tuple[str, ...] = ()
     metrics = False
     for child in found[0]:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name == "SupportingAccessPoint":
             supporting = _text(child)
         elif name == "TransformationConfigurations":
@@ -142,20 +130,6 @@ def parse_configuration(body: bytes, root_name: str) -> ObjectLambdaConfiguratio
     return ObjectLambdaConfiguration(supporting, tuple(transformations), features, metrics)
 
 
-def _token(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def _after(token: str) -> str:
-    try:
-        name = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise S3ControlError("InvalidRequest", "The continuation token is not valid") from exc
-    if access_point_name_problem(name) is not None:
-        raise S3ControlError("InvalidRequest", "The continuation token is not valid")
-    return name
-
-
 class ObjectLambdaCalls:
     """The Object Lambda access point calls of one S3 Control app."""
 
@@ -176,12 +150,6 @@ class ObjectLambdaCalls:
 
     def arn(self, account: str, name: str) -> str:
         return f"arn:aws:s3-object-lambda:{self._region}:{account}:accesspoint/{name}"
-
-    async def _get(self, account: str, name: str) -> ObjectLambdaAccessPoint:
-        found = await self.store.get(account, name)
-        if found is None:
-            raise S3ControlError("NoSuchAccessPoint")
-        return found
 
     async def _check(self, account: str, configuration: ObjectLambdaConfiguration) -> None:
         """The supporting access point is one of the account's here; the functions the
@@ -210,11 +178,7 @@ class ObjectLambdaCalls:
                 )
 
     async def create(self, account: str, name: str, body: bytes, now: datetime) -> Response:
-        problem = access_point_name_problem(name)
-        if problem is None and len(name) > _NAME_MAX:
-            problem = f"must be at most {_NAME_MAX} characters"
-        if problem is not None:
-            raise S3ControlError("InvalidRequest", f"The access point name {problem}")
+        point_calls.check_name(name, "access point", longest=_NAME_MAX)
         configuration = parse_configuration(body, "CreateAccessPointForObjectLambdaRequest")
         await self._check(account, configuration)
         point = ObjectLambdaAccessPoint(
@@ -224,22 +188,15 @@ class ObjectLambdaCalls:
             configuration=configuration,
             created_at=now,
         )
-        try:
-            await self.store.create(point, quota=self._quota)
-        except ObjectLambdaExists as exc:
-            raise S3ControlError("AccessPointAlreadyOwnedByYou") from exc
-        except ObjectLambdaQuotaExceeded as exc:
-            raise S3ControlError(
-                "InvalidRequest",
-                f"The account has reached its quota of {self._quota} Object Lambda access points",
-            ) from exc
+        kinds = "Object Lambda access points"
+        await point_calls.create_point(self.store, point, quota=self._quota, kinds=kinds)
         xml = XmlWriter("CreateAccessPointForObjectLambdaResult", namespace=NAMESPACE)
         xml.element("ObjectLambdaAccessPointArn", point.arn(self._region))
         _alias(xml, point)
-        return Response(headers=list(_XML), body=xml.document())
+        return point_calls.xml_response(xml)
 
     async def get(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
+        point = await point_calls.existing(self.store, account, name)
         xml = XmlWriter("GetAccessPointForObjectLambdaResult", namespace=NAMESPACE)
         xml.element("Name", point.name)
         # AWS's Object Lambda access points block all public access, and it cannot change.
@@ -250,16 +207,16 @@ class ObjectLambdaCalls:
         xml.close("PublicAccessBlockConfiguration")
         xml.element("CreationDate", point.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
         _alias(xml, point)
-        return Response(headers=list(_XML), body=xml.document())
+        return point_calls.xml_response(xml)
 
     async def get_configuration(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
+        point = await point_calls.existing(self.store, account, name)
         xml = XmlWriter("GetAccessPointConfigurationForObjectLambdaResult", namespace=NAMESPACE)
         _configuration(xml, point.configuration)
-        return Response(headers=list(_XML), body=xml.document())
+        return point_calls.xml_response(xml)
 
     async def put_configuration(self, account: str, name: str, body: bytes) -> Response:
-        await self._get(account, name)
+        await point_calls.existing(self.store, account, name)
         configuration = parse_configuration(
             body, "PutAccessPointConfigurationForObjectLambdaRequest"
         )
@@ -269,90 +226,47 @@ class ObjectLambdaCalls:
         return Response(status=200)
 
     async def delete(self, account: str, name: str) -> Response:
-        if not await self.store.delete(account, name):
-            raise S3ControlError("NoSuchAccessPoint")
-        return Response(status=204)
+        return await point_calls.delete_point(self.store, account, name)
 
     async def list(self, account: str, query: str) -> Response:
-        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        limit = self._page_max
-        if "maxResults" in params:
-            raw = params["maxResults"]
-            if not raw.isdigit() or not 0 < int(raw) <= 1000:
-                raise S3ControlError("InvalidRequest", "maxResults must be 1 to 1000")
-            limit = min(limit, int(raw))
-        token = params.get("nextToken")
-        after = _after(token) if token else None
-        page = await self.store.list(account, after=after, limit=limit + 1)
+        page = point_calls.page_request(point_calls.query_params(query), self._page_max)
+        found = await self.store.list(account, after=page.after, limit=page.fetch)
         xml = XmlWriter("ListAccessPointsForObjectLambdaResult", namespace=NAMESPACE)
         xml.open("ObjectLambdaAccessPointList")
-        for point in page[:limit]:
+        for point in found[: page.limit]:
             xml.open("ObjectLambdaAccessPoint")
             xml.element("Name", point.name)
             xml.element("ObjectLambdaAccessPointArn", point.arn(self._region))
             _alias(xml, point)
             xml.close("ObjectLambdaAccessPoint")
         xml.close("ObjectLambdaAccessPointList")
-        if len(page) > limit:
-            xml.element("NextToken", _token(page[limit - 1].name))
-        return Response(headers=list(_XML), body=xml.document())
+        last = page.last_name(found)
+        if last is not None:
+            xml.element("NextToken", point_calls.name_token(last))
+        return point_calls.xml_response(xml)
 
     async def put_policy(self, account: str, name: str, body: bytes) -> Response:
-        point = await self._get(account, name)
-        root = _document(body, "PutAccessPointPolicyForObjectLambdaRequest")
-        texts = [child.text or "" for child in root if _local(child.tag) == "Policy"]
-        if len(texts) != 1 or len(root) != 1:
-            raise S3ControlError("MalformedXML")
-        _validate_policy(texts[0], point.arn(self._region))
-        if is_public(load_policy(texts[0], kind=PolicyKind.RESOURCE)):
-            # Block Public Access is always on for Object Lambda access points.
-            raise S3ControlError("AccessDenied")
-        if not await self.store.set_policy(account, name, texts[0]):
+        point = await point_calls.existing(self.store, account, name)
+        text = point_calls.put_policy_text(body, "PutAccessPointPolicyForObjectLambdaRequest")
+        point_calls.validate_policy(text, point.arn(self._region), service="s3-object-lambda")
+        # Block Public Access is always on for Object Lambda access points.
+        point_calls.refuse_public_policy(text, PublicAccessBlock())
+        if not await self.store.set_policy(account, name, text):
             raise S3ControlError("NoSuchAccessPoint")
         return Response(status=200)
 
     async def get_policy(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
-        if point.policy is None:
-            raise S3ControlError("NoSuchAccessPointPolicy")
-        xml = XmlWriter("GetAccessPointPolicyForObjectLambdaResult", namespace=NAMESPACE)
-        xml.element("Policy", point.policy)
-        return Response(headers=list(_XML), body=xml.document())
+        point = await point_calls.existing(self.store, account, name)
+        result = "GetAccessPointPolicyForObjectLambdaResult"
+        return point_calls.policy_response(result, point.policy)
 
     async def delete_policy(self, account: str, name: str) -> Response:
-        await self._get(account, name)
-        await self.store.set_policy(account, name, None)
-        return Response(status=204)
+        return await point_calls.delete_policy(self.store, account, name)
 
     async def policy_status(self, account: str, name: str) -> Response:
-        point = await self._get(account, name)
-        if point.policy is None:
-            raise S3ControlError("NoSuchAccessPointPolicy")
-        xml = XmlWriter("GetAccessPointPolicyStatusForObjectLambdaResult", namespace=NAMESPACE)
-        xml.open("PolicyStatus")
-        xml.element("IsPublic", is_public(load_policy(point.policy, kind=PolicyKind.RESOURCE)))
-        xml.close("PolicyStatus")
-        return Response(headers=list(_XML), body=xml.document())
-
-
-def _validate_policy(text: str, arn: str) -> None:
-    """An Object Lambda access point policy: the policy grammar, ``s3-object-lambda``
-    actions, resources that are this access point or its objects."""
-    if not text.strip():
-        raise S3ControlError("MalformedPolicy", "Policies must be valid JSON")
-    try:
-        policy = parse_policy(
-            text.encode("utf-8"), kind=PolicyKind.RESOURCE, max_size=S3_BUCKET_POLICY_MAX
-        )
-    except MalformedPolicy as exc:
-        raise S3ControlError("MalformedPolicy", exc.message) from exc
-    for statement in policy.statements:
-        for action in statement.actions:
-            if action != "*" and not action.lower().startswith("s3-object-lambda:"):
-                raise S3ControlError("MalformedPolicy", "Policy has invalid action")
-        for resource in statement.resources or ():
-            if resource != arn and not resource.startswith(arn + "/object/"):
-                raise S3ControlError("MalformedPolicy", "Policy has invalid resource")
+        point = await point_calls.existing(self.store, account, name)
+        result = "GetAccessPointPolicyStatusForObjectLambdaResult"
+        return point_calls.policy_status_response(result, point.policy)
 
 
 def _alias(xml: XmlWriter, point: ObjectLambdaAccessPoint) -> None:

@@ -3,14 +3,9 @@ PublicAccessBlock): parse, call the object service, serialise (decision 0152).""
 
 from __future__ import annotations
 
-from typing import cast
-from xml.etree.ElementTree import Element
-
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
+from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
 from andromede.storage.model import PublicAccessBlock
 from andromede.storage.service import ObjectService
@@ -21,23 +16,12 @@ NAMESPACE = "http://awss3control.amazonaws.com/doc/2018-08-20/"
 _SWITCHES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def parse_block(body: bytes) -> PublicAccessBlock:
     """A ``PublicAccessBlockConfiguration`` document; a switch left out is off, as on S3."""
-    if not body.strip():
-        raise S3ControlError("MalformedXML")
-    try:
-        root = cast(Element, SafeET.fromstring(body))
-    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
-        raise S3ControlError("MalformedXML") from exc
-    if _local(root.tag) != "PublicAccessBlockConfiguration":
-        raise S3ControlError("MalformedXML")
+    root = request_document(body, "PublicAccessBlockConfiguration")
     flags = dict.fromkeys(_SWITCHES, False)
     for child in root:
-        name = _local(child.tag)
+        name = local_name(child.tag)
         if name not in flags:
             raise S3ControlError("MalformedXML")
         value = (child.text or "").strip().lower()

@@ -19,15 +19,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 from urllib.parse import parse_qs
 from xml.etree.ElementTree import Element
 
-from defusedxml import ElementTree as SafeET
-from defusedxml.common import DefusedXmlException
-
 from andromede.http.response import Response
 from andromede.http.xml import XmlWriter
+from andromede.s3control.documents import local_name, request_document
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.public_access_block import NAMESPACE
 from andromede.storage.access_points import AccessPointStore, Tags
@@ -61,10 +59,6 @@ _BUCKET_ARN = re.compile(r"arn:aws:s3:::(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0
 _NOT_SERVED = re.compile(r"arn:aws:s3:[a-z0-9-]*:[0-9]{12}:(storage-lens-group|access-grants)/.*")
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _allowed(text: str) -> bool:
     return all(ch in _PUNCTUATION or unicodedata.category(ch)[0] in ("L", "N", "Z") for ch in text)
 
@@ -96,8 +90,8 @@ def parse_tag_list(node: Element) -> Tags:
     """A ``Tags`` element's ``Tag`` (or ``member``) children, checked."""
     tags = []
     for tag in node:
-        keys = [c for c in tag if _local(c.tag) == "Key"]
-        values = [c for c in tag if _local(c.tag) == "Value"]
+        keys = [c for c in tag if local_name(c.tag) == "Key"]
+        values = [c for c in tag if local_name(c.tag) == "Value"]
         if len(keys) != 1 or len(values) > 1 or len(tag) != len(keys) + len(values):
             raise S3ControlError("MalformedXML")
         tags.append((keys[0].text or "", (values[0].text or "") if values else ""))
@@ -108,16 +102,9 @@ def parse_tag_list(node: Element) -> Tags:
 
 def parse_tag_resource(body: bytes) -> Tags:
     """A ``TagResourceRequest``: its ``Tags`` (required)."""
-    if not body.strip():
-        raise S3ControlError("MalformedXML")
-    try:
-        root = cast(Element, SafeET.fromstring(body))
-    except (SafeET.ParseError, DefusedXmlException, ValueError, UnicodeError) as exc:
-        raise S3ControlError("MalformedXML") from exc
-    if _local(root.tag) != "TagResourceRequest":
-        raise S3ControlError("MalformedXML")
+    root = request_document(body, "TagResourceRequest")
     nodes = list(root)
-    if len(nodes) != 1 or _local(nodes[0].tag) != "Tags":
+    if len(nodes) != 1 or local_name(nodes[0].tag) != "Tags":
         raise S3ControlError("MalformedXML")
     return parse_tag_list(nodes[0])
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,11 +23,9 @@ from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
-from andromede.db.database import Database
-from andromede.errors import AndromedeError
+from andromede.storage import named_points
 from andromede.storage.model import AccessPointUse, PublicAccessBlock
 
 __all__ = [
@@ -54,7 +50,6 @@ _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 # characters, "-s3alias" — AWS's shape (its random part is longer; clients treat it opaque).
 _ALIAS_PREFIX = 40
 _ALIAS_RANDOM = 14
-_ALPHABET = string.ascii_lowercase + string.digits
 # The row's format: policy text as sent; ``public_access_block`` PublicAccessBlock's JSON
 # (format 1), the tags a JSON list of [key, value] pairs in their own column. Format 2 (decision
 # 0392, before migration 0159) put a settings document {"block": [...], "tags": [...]} in
@@ -68,12 +63,15 @@ Tags = tuple[tuple[str, str], ...]
 TagChange = Callable[[Tags], Tags]
 
 
-class AccessPointExists(AndromedeError):
+class AccessPointExists(named_points.PointExists):
     """The account already has an access point of that name."""
 
 
-class AccessPointQuotaExceeded(AndromedeError):
+class AccessPointQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many access points as the quota allows."""
+
+
+_KIND = named_points.PointKind(AccessPointExists, AccessPointQuotaExceeded, tables.access_points)
 
 
 def access_point_name_problem(name: str) -> str | None:
@@ -94,8 +92,9 @@ def access_point_name_problem(name: str) -> str | None:
 
 def new_alias(name: str) -> str:
     """A fresh alias for an access point named ``name``."""
-    random = "".join(secrets.choice(_ALPHABET) for _ in range(_ALIAS_RANDOM))
-    return f"{name[:_ALIAS_PREFIX].rstrip('-')}-{random}{ALIAS_SUFFIX}"
+    return named_points.random_alias(
+        name, prefix=_ALIAS_PREFIX, random=_ALIAS_RANDOM, suffix=ALIAS_SUFFIX
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,25 +128,13 @@ class AccessPoint:
         )
 
 
-class AccessPointStore(Protocol):
-    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
-        """:class:`AccessPointExists`, :class:`AccessPointQuotaExceeded`."""
-        ...
-
-    async def get(self, tenant_id: str, name: str) -> AccessPoint | None: ...
-
-    async def by_alias(self, alias: str) -> AccessPoint | None: ...
-
+class AccessPointStore(named_points.NamedPointStore[AccessPoint], Protocol):
     async def list(
-        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+        self, tenant_id: str, *, after: str | None, limit: int, bucket: str | None = None
     ) -> Sequence[AccessPoint]:
         """The account's access points by name, those after ``after`` (a name), at most
         ``limit``; only ``bucket``'s when it is given."""
         ...
-
-    async def delete(self, tenant_id: str, name: str) -> bool: ...
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool: ...
 
     async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
         """Apply ``change`` to the access point's tags, atomically (False: no such access
@@ -155,59 +142,20 @@ class AccessPointStore(Protocol):
         ...
 
 
-class MemoryAccessPointStore:
+class MemoryAccessPointStore(named_points.MemoryNamedPoints[AccessPoint]):
     """The in-memory twin (tests, apps built without a database)."""
 
-    def __init__(self) -> None:
-        self._points: dict[tuple[str, str], AccessPoint] = {}
-
-    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
-        key = (access_point.tenant_id, access_point.name)
-        if key in self._points:
-            raise AccessPointExists(access_point.name)
-        if sum(1 for t, _ in self._points if t == access_point.tenant_id) >= quota:
-            raise AccessPointQuotaExceeded(access_point.tenant_id)
-        if any(p.alias == access_point.alias for p in self._points.values()):
-            raise AccessPointExists(access_point.alias)
-        self._points[key] = access_point
-
-    async def get(self, tenant_id: str, name: str) -> AccessPoint | None:
-        return self._points.get((tenant_id, name))
-
-    async def by_alias(self, alias: str) -> AccessPoint | None:
-        return next((p for p in self._points.values() if p.alias == alias), None)
+    kind = _KIND
 
     async def list(
-        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+        self, tenant_id: str, *, after: str | None, limit: int, bucket: str | None = None
     ) -> Sequence[AccessPoint]:
-        found = sorted(
-            (
-                p
-                for (t, name), p in self._points.items()
-                if t == tenant_id
-                and (bucket is None or p.bucket == bucket)
-                and (after is None or name > after)
-            ),
-            key=lambda p: p.name,
+        return self._page(
+            tenant_id, after=after, limit=limit, keep=lambda p: bucket is None or p.bucket == bucket
         )
-        return found[:limit]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        return self._points.pop((tenant_id, name), None) is not None
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, policy=policy)
-        return True
 
     async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, tags=change(found.tags))
-        return True
+        return self._change(tenant_id, name, lambda found: replace(found, tags=change(found.tags)))
 
 
 def _tags_json(tags: Tags) -> str:
@@ -230,105 +178,48 @@ def _settings(text: str, format_version: int, tags: str) -> tuple[PublicAccessBl
     return block, tuple((_pairs(json.loads(tags)) | _pairs(document["tags"])).items())
 
 
-_T = tables.access_points
-
-
-def _access_point(row: sa.Row[tuple[object, ...]]) -> AccessPoint:
-    m = row._mapping
-    block, tags = _settings(m["public_access_block"], m["format_version"], m["tags"])
-    return AccessPoint(
-        tenant_id=m["tenant_id"],
-        name=m["name"],
-        bucket=m["bucket"],
-        bucket_account=m["bucket_account"],
-        alias=m["alias"],
-        public_access_block=block,
-        created_at=m["created_at"],
-        policy=m["policy"],
-        vpc_id=m["vpc_id"],
-        tags=tags,
-    )
-
-
-class SqlAccessPointStore:
+class SqlAccessPointStore(named_points.SqlNamedPoints[AccessPoint]):
     """Access points in the metadata database."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    kind = _KIND
 
-    async def create(self, access_point: AccessPoint, *, quota: int) -> None:
-        count_q = sa.select(sa.func.count()).where(_T.c.tenant_id == access_point.tenant_id)
-        exists_q = sa.select(_T.c.name).where(
-            _T.c.tenant_id == access_point.tenant_id, _T.c.name == access_point.name
-        )
-        row = {
-            "tenant_id": access_point.tenant_id,
-            "name": access_point.name,
-            "bucket": access_point.bucket,
-            "bucket_account": access_point.bucket_account,
-            "alias": access_point.alias,
-            "policy": access_point.policy,
-            "vpc_id": access_point.vpc_id,
-            "public_access_block": access_point.public_access_block.to_json(),
+    def _columns(self, point: AccessPoint) -> dict[str, object]:
+        return {
+            "bucket": point.bucket,
+            "bucket_account": point.bucket_account,
+            "vpc_id": point.vpc_id,
+            "public_access_block": point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
-            "tags": _tags_json(access_point.tags),
-            "created_at": access_point.created_at,
+            "tags": _tags_json(point.tags),
         }
 
-        def work(conn: Connection) -> None:
-            if conn.execute(exists_q).first() is not None:
-                raise AccessPointExists(access_point.name)
-            # Two gateways creating the account's last allowed ones at once may both pass
-            # this count: the quota is a guard against runaway scripts, not a billing line.
-            if int(conn.execute(count_q).scalar_one()) >= quota:
-                raise AccessPointQuotaExceeded(access_point.tenant_id)
-            conn.execute(_T.insert(), [row])
-
-        try:
-            await self._db.write(work)
-        except IntegrityError as exc:
-            # The same name created at once through another gateway (or, once in an age, an
-            # alias drawn twice): the other's row stands.
-            raise AccessPointExists(access_point.name) from exc
-
-    async def get(self, tenant_id: str, name: str) -> AccessPoint | None:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _access_point(row)
-
-    async def by_alias(self, alias: str) -> AccessPoint | None:
-        query = sa.select(_T).where(_T.c.alias == alias)
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _access_point(row)
+    def _point(self, row: sa.Row[tuple[object, ...]]) -> AccessPoint:
+        m = row._mapping
+        block, tags = _settings(m["public_access_block"], m["format_version"], m["tags"])
+        return AccessPoint(
+            tenant_id=m["tenant_id"],
+            name=m["name"],
+            bucket=m["bucket"],
+            bucket_account=m["bucket_account"],
+            alias=m["alias"],
+            public_access_block=block,
+            created_at=m["created_at"],
+            policy=m["policy"],
+            vpc_id=m["vpc_id"],
+            tags=tags,
+        )
 
     async def list(
-        self, tenant_id: str, *, bucket: str | None, after: str | None, limit: int
+        self, tenant_id: str, *, after: str | None, limit: int, bucket: str | None = None
     ) -> Sequence[AccessPoint]:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id)
-        if bucket is not None:
-            query = query.where(_T.c.bucket == bucket)
-        if after is not None:
-            query = query.where(_T.c.name > after)
-        query = query.order_by(_T.c.name).limit(limit)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
-        return [_access_point(row) for row in rows]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
-        statement = (
-            _T.update().where(_T.c.tenant_id == tenant_id, _T.c.name == name).values(policy=policy)
-        )
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
+        where = () if bucket is None else (self.table.c.bucket == bucket,)
+        return await self._page(tenant_id, after=after, limit=limit, where=where)
 
     async def change_tags(self, tenant_id: str, name: str, change: TagChange) -> bool:
-        where = (_T.c.tenant_id == tenant_id, _T.c.name == name)
-        columns = (_T.c.public_access_block, _T.c.format_version, _T.c.tags)
-        query = sa.select(*columns).where(*where).with_for_update()
+        t = self.table
+        where = self._named(tenant_id, name)
+        query = sa.select(t.c.public_access_block, t.c.format_version, t.c.tags).where(*where)
+        query = query.with_for_update()
 
         def work(conn: Connection) -> bool:
             row = conn.execute(query).first()
@@ -338,7 +229,7 @@ class SqlAccessPointStore:
             # A format-2 row (0392's gateway wrote it) is rewritten as format 1, its Block
             # Public Access and tags kept.
             conn.execute(
-                _T.update()
+                t.update()
                 .where(*where)
                 .values(
                     public_access_block=block.to_json(),

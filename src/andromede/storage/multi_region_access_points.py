@@ -17,18 +17,16 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Row
 
 from andromede.db import tables
-from andromede.db.database import Database
-from andromede.errors import AndromedeError
+from andromede.storage import named_points
 from andromede.storage.model import AccessPointUse, PublicAccessBlock
 
 __all__ = [
@@ -59,12 +57,19 @@ _ALPHABET = string.ascii_lowercase + string.digits
 _FORMAT_VERSION = 1
 
 
-class MultiRegionAccessPointExists(AndromedeError):
+class MultiRegionAccessPointExists(named_points.PointExists):
     """The account already has a Multi-Region Access Point of that name."""
 
 
-class MultiRegionAccessPointQuotaExceeded(AndromedeError):
+class MultiRegionAccessPointQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many Multi-Region Access Points as the quota allows."""
+
+
+_KIND = named_points.PointKind(
+    MultiRegionAccessPointExists,
+    MultiRegionAccessPointQuotaExceeded,
+    tables.multi_region_access_points,
+)
 
 
 def new_alias() -> str:
@@ -158,25 +163,7 @@ class AsyncOperation:
     status: str = "SUCCEEDED"
 
 
-class MultiRegionAccessPointStore(Protocol):
-    async def create(self, point: MultiRegionAccessPoint, *, quota: int) -> None:
-        """:class:`MultiRegionAccessPointExists`, :class:`MultiRegionAccessPointQuotaExceeded`."""
-        ...
-
-    async def get(self, tenant_id: str, name: str) -> MultiRegionAccessPoint | None: ...
-
-    async def by_alias(self, alias: str) -> MultiRegionAccessPoint | None: ...
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[MultiRegionAccessPoint]:
-        """The account's Multi-Region Access Points by name, those after ``after``."""
-        ...
-
-    async def delete(self, tenant_id: str, name: str) -> bool: ...
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str) -> bool: ...
-
+class MultiRegionAccessPointStore(named_points.NamedPointStore[MultiRegionAccessPoint], Protocol):
     async def set_routes(
         self, tenant_id: str, name: str, routes: tuple[MultiRegionRoute, ...]
     ) -> bool: ...
@@ -186,53 +173,19 @@ class MultiRegionAccessPointStore(Protocol):
     async def operation(self, tenant_id: str, token: str) -> AsyncOperation | None: ...
 
 
-class MemoryMultiRegionAccessPointStore:
+class MemoryMultiRegionAccessPointStore(named_points.MemoryNamedPoints[MultiRegionAccessPoint]):
     """The in-memory twin, for tests and apps built without a database."""
 
+    kind = _KIND
+
     def __init__(self) -> None:
-        self._points: dict[tuple[str, str], MultiRegionAccessPoint] = {}
+        super().__init__()
         self._operations: dict[tuple[str, str], AsyncOperation] = {}
-
-    async def create(self, point: MultiRegionAccessPoint, *, quota: int) -> None:
-        key = (point.tenant_id, point.name)
-        if key in self._points or any(p.alias == point.alias for p in self._points.values()):
-            raise MultiRegionAccessPointExists(point.name)
-        if sum(1 for t, _ in self._points if t == point.tenant_id) >= quota:
-            raise MultiRegionAccessPointQuotaExceeded(point.tenant_id)
-        self._points[key] = point
-
-    async def get(self, tenant_id: str, name: str) -> MultiRegionAccessPoint | None:
-        return self._points.get((tenant_id, name))
-
-    async def by_alias(self, alias: str) -> MultiRegionAccessPoint | None:
-        return next((p for p in self._points.values() if p.alias == alias), None)
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[MultiRegionAccessPoint]:
-        names = sorted(
-            n for t, n in self._points if t == tenant_id and (after is None or n > after)
-        )
-        return [self._points[(tenant_id, n)] for n in names[:limit]]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        return self._points.pop((tenant_id, name), None) is not None
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, policy=policy)
-        return True
 
     async def set_routes(
         self, tenant_id: str, name: str, routes: tuple[MultiRegionRoute, ...]
     ) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, routes=routes)
-        return True
+        return self._change(tenant_id, name, lambda found: replace(found, routes=routes))
 
     async def record(self, operation: AsyncOperation) -> None:
         self._operations[(operation.tenant_id, operation.token)] = operation
@@ -241,7 +194,6 @@ class MemoryMultiRegionAccessPointStore:
         return self._operations.get((tenant_id, token))
 
 
-_T = tables.multi_region_access_points
 _OPS = tables.multi_region_access_point_operations
 
 
@@ -249,100 +201,38 @@ def _routes_json(routes: tuple[MultiRegionRoute, ...]) -> str:
     return json.dumps([[r.bucket, r.bucket_account, r.region, r.dial] for r in routes])
 
 
-def _point(row: Row[tuple[object, ...]]) -> MultiRegionAccessPoint:
-    m = row._mapping
-    routes = tuple(
-        MultiRegionRoute(str(b), str(a), str(r), int(d)) for b, a, r, d in json.loads(m["routes"])
-    )
-    return MultiRegionAccessPoint(
-        tenant_id=m["tenant_id"],
-        name=m["name"],
-        alias=m["alias"],
-        routes=routes,
-        public_access_block=PublicAccessBlock.from_json(m["public_access_block"]),
-        created_at=m["created_at"],
-        policy=m["policy"],
-    )
-
-
-class SqlMultiRegionAccessPointStore:
+class SqlMultiRegionAccessPointStore(named_points.SqlNamedPoints[MultiRegionAccessPoint]):
     """Multi-Region Access Points in the metadata database."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    kind = _KIND
 
-    async def create(self, point: MultiRegionAccessPoint, *, quota: int) -> None:
-        count_q = sa.select(sa.func.count()).where(_T.c.tenant_id == point.tenant_id)
-        exists_q = sa.select(_T.c.name).where(
-            _T.c.tenant_id == point.tenant_id, _T.c.name == point.name
-        )
-        row = {
-            "tenant_id": point.tenant_id,
-            "name": point.name,
-            "alias": point.alias,
+    def _columns(self, point: MultiRegionAccessPoint) -> dict[str, object]:
+        return {
             "routes": _routes_json(point.routes),
-            "policy": point.policy,
             "public_access_block": point.public_access_block.to_json(),
             "format_version": _FORMAT_VERSION,
-            "created_at": point.created_at,
         }
 
-        def work(conn: Connection) -> None:
-            if conn.execute(exists_q).first() is not None:
-                raise MultiRegionAccessPointExists(point.name)
-            # As for access points: two gateways may both pass the count at once; the quota
-            # guards against runaway scripts, it is not a billing line.
-            if int(conn.execute(count_q).scalar_one()) >= quota:
-                raise MultiRegionAccessPointQuotaExceeded(point.tenant_id)
-            conn.execute(_T.insert(), [row])
-
-        try:
-            await self._db.write(work)
-        except IntegrityError as exc:
-            raise MultiRegionAccessPointExists(point.name) from exc
-
-    async def get(self, tenant_id: str, name: str) -> MultiRegionAccessPoint | None:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _point(row)
-
-    async def by_alias(self, alias: str) -> MultiRegionAccessPoint | None:
-        query = sa.select(_T).where(_T.c.alias == alias)
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _point(row)
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[MultiRegionAccessPoint]:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(_T.c.name > after)
-        query = query.order_by(_T.c.name).limit(limit)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
-        return [_point(row) for row in rows]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str) -> bool:
-        statement = (
-            _T.update().where(_T.c.tenant_id == tenant_id, _T.c.name == name).values(policy=policy)
+    def _point(self, row: Row[tuple[object, ...]]) -> MultiRegionAccessPoint:
+        m = row._mapping
+        routes = tuple(
+            MultiRegionRoute(str(b), str(a), str(r), int(d))
+            for b, a, r, d in json.loads(m["routes"])
         )
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
+        return MultiRegionAccessPoint(
+            tenant_id=m["tenant_id"],
+            name=m["name"],
+            alias=m["alias"],
+            routes=routes,
+            public_access_block=PublicAccessBlock.from_json(m["public_access_block"]),
+            created_at=m["created_at"],
+            policy=m["policy"],
+        )
 
     async def set_routes(
         self, tenant_id: str, name: str, routes: tuple[MultiRegionRoute, ...]
     ) -> bool:
-        statement = (
-            _T.update()
-            .where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-            .values(routes=_routes_json(routes))
-        )
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
+        return await self._update(tenant_id, name, routes=_routes_json(routes))
 
     async def record(self, operation: AsyncOperation) -> None:
         row = {

@@ -12,20 +12,14 @@ one account; its alias (``<name>-<random>--ol-s3``) is unique across accounts.
 from __future__ import annotations
 
 import json
-import secrets
-import string
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from andromede.db import tables
-from andromede.db.database import Database
-from andromede.errors import AndromedeError
+from andromede.storage import named_points
 
 __all__ = [
     "OBJECT_LAMBDA_ALIAS_SUFFIX",
@@ -43,22 +37,27 @@ __all__ = [
 OBJECT_LAMBDA_ALIAS_SUFFIX = "--ol-s3"
 _ALIAS_PREFIX = 34
 _ALIAS_RANDOM = 14
-_ALPHABET = string.ascii_lowercase + string.digits
 # The row's format (configuration as ObjectLambdaConfiguration.to_json, policy as sent).
 _FORMAT_VERSION = 1
 
 
-class ObjectLambdaExists(AndromedeError):
+class ObjectLambdaExists(named_points.PointExists):
     """The account already has an Object Lambda access point of that name."""
 
 
-class ObjectLambdaQuotaExceeded(AndromedeError):
+class ObjectLambdaQuotaExceeded(named_points.PointQuotaExceeded):
     """The account has as many Object Lambda access points as the quota allows."""
 
 
+_KIND = named_points.PointKind(
+    ObjectLambdaExists, ObjectLambdaQuotaExceeded, tables.object_lambda_access_points
+)
+
+
 def new_object_lambda_alias(name: str) -> str:
-    random = "".join(secrets.choice(_ALPHABET) for _ in range(_ALIAS_RANDOM))
-    return f"{name[:_ALIAS_PREFIX].rstrip('-')}-{random}{OBJECT_LAMBDA_ALIAS_SUFFIX}"
+    return named_points.random_alias(
+        name, prefix=_ALIAS_PREFIX, random=_ALIAS_RANDOM, suffix=OBJECT_LAMBDA_ALIAS_SUFFIX
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,176 +124,48 @@ class ObjectLambdaAccessPoint:
         return f"arn:aws:s3-object-lambda:{region}:{self.tenant_id}:accesspoint/{self.name}"
 
 
-class ObjectLambdaStore(Protocol):
-    async def create(self, point: ObjectLambdaAccessPoint, *, quota: int) -> None:
-        """:class:`ObjectLambdaExists`, :class:`ObjectLambdaQuotaExceeded`."""
-        ...
-
-    async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None: ...
-
-    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
-        """The Object Lambda access point of that alias, whatever its account (0399)."""
-        ...
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[ObjectLambdaAccessPoint]:
-        """The account's Object Lambda access points by name, after ``after``, at most
-        ``limit``."""
-        ...
-
-    async def delete(self, tenant_id: str, name: str) -> bool: ...
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool: ...
-
+class ObjectLambdaStore(named_points.NamedPointStore[ObjectLambdaAccessPoint], Protocol):
     async def set_configuration(
         self, tenant_id: str, name: str, configuration: ObjectLambdaConfiguration
     ) -> bool: ...
 
 
-class MemoryObjectLambdaStore:
+class MemoryObjectLambdaStore(named_points.MemoryNamedPoints[ObjectLambdaAccessPoint]):
     """The in-memory twin (tests, apps built without a database)."""
 
-    def __init__(self) -> None:
-        self._points: dict[tuple[str, str], ObjectLambdaAccessPoint] = {}
-
-    async def create(self, point: ObjectLambdaAccessPoint, *, quota: int) -> None:
-        if (point.tenant_id, point.name) in self._points:
-            raise ObjectLambdaExists(point.name)
-        if sum(1 for t, _ in self._points if t == point.tenant_id) >= quota:
-            raise ObjectLambdaQuotaExceeded(point.tenant_id)
-        if any(p.alias == point.alias for p in self._points.values()):
-            raise ObjectLambdaExists(point.alias)
-        self._points[(point.tenant_id, point.name)] = point
-
-    async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None:
-        return self._points.get((tenant_id, name))
-
-    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
-        return next((p for p in self._points.values() if p.alias == alias), None)
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[ObjectLambdaAccessPoint]:
-        found = sorted(
-            (
-                p
-                for (t, name), p in self._points.items()
-                if t == tenant_id and (after is None or name > after)
-            ),
-            key=lambda p: p.name,
-        )
-        return found[:limit]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        return self._points.pop((tenant_id, name), None) is not None
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, policy=policy)
-        return True
+    kind = _KIND
 
     async def set_configuration(
         self, tenant_id: str, name: str, configuration: ObjectLambdaConfiguration
     ) -> bool:
-        found = self._points.get((tenant_id, name))
-        if found is None:
-            return False
-        self._points[(tenant_id, name)] = replace(found, configuration=configuration)
-        return True
+        return self._change(
+            tenant_id, name, lambda found: replace(found, configuration=configuration)
+        )
 
 
-_T = tables.object_lambda_access_points
-
-
-def _point(row: sa.Row[tuple[object, ...]]) -> ObjectLambdaAccessPoint:
-    m = row._mapping
-    return ObjectLambdaAccessPoint(
-        tenant_id=m["tenant_id"],
-        name=m["name"],
-        alias=m["alias"],
-        configuration=ObjectLambdaConfiguration.from_json(m["configuration"]),
-        created_at=m["created_at"],
-        policy=m["policy"],
-    )
-
-
-class SqlObjectLambdaStore:
+class SqlObjectLambdaStore(named_points.SqlNamedPoints[ObjectLambdaAccessPoint]):
     """Object Lambda access points in the metadata database."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    kind = _KIND
 
-    async def create(self, point: ObjectLambdaAccessPoint, *, quota: int) -> None:
-        count_q = sa.select(sa.func.count()).where(_T.c.tenant_id == point.tenant_id)
-        exists_q = sa.select(_T.c.name).where(
-            _T.c.tenant_id == point.tenant_id, _T.c.name == point.name
-        )
-        row = {
-            "tenant_id": point.tenant_id,
-            "name": point.name,
-            "alias": point.alias,
+    def _columns(self, point: ObjectLambdaAccessPoint) -> dict[str, object]:
+        return {
             "configuration": point.configuration.to_json(),
-            "policy": point.policy,
             "format_version": _FORMAT_VERSION,
-            "created_at": point.created_at,
         }
 
-        def work(conn: Connection) -> None:
-            if conn.execute(exists_q).first() is not None:
-                raise ObjectLambdaExists(point.name)
-            # As for access points: two gateways at once may both pass the count; the quota
-            # guards against runaway scripts.
-            if int(conn.execute(count_q).scalar_one()) >= quota:
-                raise ObjectLambdaQuotaExceeded(point.tenant_id)
-            conn.execute(_T.insert(), [row])
-
-        try:
-            await self._db.write(work)
-        except IntegrityError as exc:
-            raise ObjectLambdaExists(point.name) from exc
-
-    async def get(self, tenant_id: str, name: str) -> ObjectLambdaAccessPoint | None:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _point(row)
-
-    async def by_alias(self, alias: str) -> ObjectLambdaAccessPoint | None:
-        query = sa.select(_T).where(_T.c.alias == alias)  # unique: the table's constraint
-        row = await self._db.read(lambda conn: conn.execute(query).first())
-        return None if row is None else _point(row)
-
-    async def list(
-        self, tenant_id: str, *, after: str | None, limit: int
-    ) -> Sequence[ObjectLambdaAccessPoint]:
-        query = sa.select(_T).where(_T.c.tenant_id == tenant_id)
-        if after is not None:
-            query = query.where(_T.c.name > after)
-        query = query.order_by(_T.c.name).limit(limit)
-        rows = await self._db.read(lambda conn: conn.execute(query).all())
-        return [_point(row) for row in rows]
-
-    async def delete(self, tenant_id: str, name: str) -> bool:
-        statement = _T.delete().where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
-
-    async def set_policy(self, tenant_id: str, name: str, policy: str | None) -> bool:
-        statement = (
-            _T.update().where(_T.c.tenant_id == tenant_id, _T.c.name == name).values(policy=policy)
+    def _point(self, row: sa.Row[tuple[object, ...]]) -> ObjectLambdaAccessPoint:
+        m = row._mapping
+        return ObjectLambdaAccessPoint(
+            tenant_id=m["tenant_id"],
+            name=m["name"],
+            alias=m["alias"],
+            configuration=ObjectLambdaConfiguration.from_json(m["configuration"]),
+            created_at=m["created_at"],
+            policy=m["policy"],
         )
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
 
     async def set_configuration(
         self, tenant_id: str, name: str, configuration: ObjectLambdaConfiguration
     ) -> bool:
-        statement = (
-            _T.update()
-            .where(_T.c.tenant_id == tenant_id, _T.c.name == name)
-            .values(configuration=configuration.to_json())
-        )
-        result = await self._db.write(lambda conn: conn.execute(statement))
-        return bool(result.rowcount)
+        return await self._update(tenant_id, name, configuration=configuration.to_json())
