@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, runtime_checkable
 
-from andromede.route53.cidr_match import ClientNetwork
-from andromede.route53.geoproximity import Point
+from andromede.route53.cidr_match import ClientNetwork, source_network
+from andromede.route53.geoproximity import ClientLocations, Point, nearest
 
 if TYPE_CHECKING:
     from andromede.route53.answers import ZoneSet
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClientGeography",
     "ClientPlace",
+    "ClientRegions",
     "GeoPlace",
     "PlaceFinder",
     "choose_by_location",
@@ -205,6 +206,40 @@ class ClientGeography:
             by_region=self._by_region,
             region_point=None if region is None else self._places.get(region),
         )
+
+
+class ClientRegions:
+    """The Region nearest a client among some (decision 0413, for S3's Multi-Region Access
+    Points, which AWS routes to "the closest" active Region): the client's
+    ``route53_client_regions`` Region when it is one of them (a measured latency beats a
+    distance), else the one whose place (``route53_region_coordinates``, AWS's Regions) is
+    nearest the client's point — its ``route53_client_locations`` network's, else the GeoIP
+    data's coordinates of it. The same :class:`ClientGeography` the name servers read."""
+
+    def __init__(
+        self,
+        geography: ClientGeography | None,
+        declared: ClientLocations,
+        places: Mapping[str, Point],
+    ) -> None:
+        self._geography = geography
+        self._declared = declared
+        self._places = dict(places)
+
+    def nearest(self, address: str | None, regions: Collection[str]) -> str | None:
+        """The Region of ``regions`` nearest the client at ``address``; None when the client
+        is placed nowhere, or no Region of them has a known place."""
+        network = source_network(address)
+        if network is None or not regions:
+            return None
+        place = None if self._geography is None else self._geography.place(network)
+        if place is not None and place.region in regions:
+            return place.region
+        point = self._declared.locate(address) or (None if place is None else place.point)
+        candidates = sorted(r for r in regions if r in self._places)  # by name among equals
+        if point is None or not candidates:
+            return None
+        return candidates[nearest(point, [(self._places[r], 0) for r in candidates])]
 
 
 def _geo_of(zone_set: ZoneSet) -> GeoPlace | None:

@@ -1,10 +1,11 @@
 """Decision 0410: the clients' places read from MaxMind DB (``.mmdb``) files, GeoLite2's and
 DB-IP's, looked up in the mapped file by MaxMind's C reader and its pure-Python one alike:
 IPv4 and IPv6 clients placed as decision 0404 places the same data's CSV export (the
-registered country alone given its continent by decision 0413's table); a client subnet shorter than its
-network placed nowhere; recognised by the metadata marker or named; a malformed file, a
-database of another type, or one beside other files refused at start naming the setting; a
-corrupt record past the ones checked at start places its client nowhere, said once."""
+registered country alone given its continent by decision 0413's table); a client subnet
+shorter than its network placed nowhere; recognised by the metadata marker or named; a
+malformed file, a database of another type, or one beside other files refused at start naming
+the setting; a corrupt record past the ones checked at start places its client nowhere, said
+once."""
 
 from __future__ import annotations
 
