@@ -450,8 +450,7 @@ class ZoneAnswers:
         if policy == "latency":
             place = querier.place
             if place is not None and (place.by_region or place.by_geo):
-                self._tailored = True  # another client may be placed elsewhere
-            if place is not None and (place.by_region or place.point is not None):
+                self._tailored = True
                 return self._nearest_region(list(healthy or sets), querier)
             local = [s for s in healthy or sets if s.region == self._region]
             return local[:1] or list((healthy or sets)[:1])
