@@ -584,8 +584,9 @@ class NetworkSettings(BaseModel):
         "subdivision; a GeoLite2 header or a DB-IP range on the first line is recognised"
         " too, and a MaxMind DB by its metadata marker), geolite2 (MaxMind's City or"
         " Country CSV: blocks and locations files), dbip (DB-IP's city or country lite CSV,"
-        " the country's continent from GeoNames' table: decision 0413) (decision 0404) or mmdb (a MaxMind DB file, GeoLite2 or DB-IP City or Country, mapped rather"
-        " than held in memory; decision 0410).",
+        " the country's continent from GeoNames' table: decision 0413) (decision 0404) or"
+        " mmdb (a MaxMind DB file, GeoLite2 or DB-IP City or Country, mapped rather than"
+        " held in memory; decision 0410).",
     )
     route53_client_geolocation_max_networks: int = Field(
         default=4_000_000,
