@@ -167,7 +167,7 @@ from andromede.wiring.queues import (
     message_mover,
     queue_service,
 )
-from andromede.wiring.route53 import route53_api
+from andromede.wiring.route53 import nearest_region, route53_api, route53_limits
 from andromede.wiring.route53_health import route53_health
 from andromede.wiring.secrets import secrets_api
 from andromede.wiring.ssm import ssm_api, ssm_events
@@ -508,6 +508,7 @@ class Application:
         s3_metrics = request_metrics(settings, store, metrics)  # AWS/S3 requests (0187)
         background.append(asyncio.create_task(s3_metrics.run_forever(), name="s3-req-metrics"))
         notified = notified_functions(deliverer)  # SNS's and S3's Lambda functions (0293)
+        r53_places = route53_limits(settings)  # the clients' places, read once: DNS and MRAPs
         s3 = S3App(
             s3_services(
                 settings,
@@ -531,6 +532,7 @@ class Application:
                 queues=event_queues,
                 functions=notified,
                 request_metrics=s3_metrics,
+                nearest_region=nearest_region(settings, r53_places),  # decision 0413
             ),
             identity,
             audit,
@@ -674,7 +676,7 @@ class Application:
             billing, queues, pubsub, eventbridge, metrics_sink, logs.service, objects)  # fmt: skip
         background += [pipes, states]  # EventBridge Pipes (0258), Step Functions (0271)
         forget_zones = route53_api(apis, settings, db, identity, audit, rate_limiter, compute,
-            billing, background, balancers, customer_keys, keys)  # fmt: skip
+            billing, background, balancers, customer_keys, keys, r53_places)  # fmt: skip
         forget_checks = route53_health(apis, settings, db, metrics_sink, alarms, background)
         forget_fns = lambda_api(apis, settings, db, keys, identity, audit, rate_limiter, objects,
             logs.service, billing, background, notified, queues, pubsub, metrics_sink,

@@ -2,7 +2,8 @@
 ``mmdb-writer`` package (the binary search tree, data section and metadata of MaxMind's
 published format, read back by MaxMind's own ``maxminddb`` reader), with records of the
 GeoIP2 schema GeoLite2 and DB-IP ship: ``continent.code``, ``country.iso_code``,
-``registered_country.iso_code``, ``subdivisions[].iso_code`` or ``.names.en``."""
+``registered_country.iso_code``, ``subdivisions[].iso_code`` or ``.names.en``,
+``location.latitude`` and ``.longitude``."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ __all__ = ["geolite2_record", "write_mmdb"]
 
 
 def geolite2_record(
-    continent: str = "", country: str = "", subdivision: str = "", registered: str = ""
+    continent: str = "",
+    country: str = "",
+    subdivision: str = "",
+    registered: str = "",
+    point: tuple[float, float] = (48.8, 2.3),
 ) -> dict[str, Any]:
-    """A GeoLite2 City record (names and geoname ids as the real ones carry them)."""
+    """A GeoLite2 City record (names and geoname ids as the real ones carry them), located
+    at ``point`` (``location``'s latitude and longitude, decision 0413)."""
     record: dict[str, Any] = {}
     if continent:
         record["continent"] = {"code": continent, "geoname_id": 6255148, "names": {"en": "x"}}
@@ -30,7 +36,8 @@ def geolite2_record(
     if subdivision:
         record["subdivisions"] = [{"iso_code": subdivision, "names": {"en": "x"}}]
     if continent or country:
-        record["location"] = {"latitude": 48.8, "longitude": 2.3, "accuracy_radius": 20}
+        latitude, longitude = point
+        record["location"] = {"latitude": latitude, "longitude": longitude, "accuracy_radius": 20}
     return record
 
 

@@ -45,6 +45,7 @@ from andromede.storage.expiration_view import ExpirationView
 from andromede.storage.multi_region_access_points import MultiRegionAccessPointStore
 from andromede.storage.service import ObjectService
 from andromede.storage.store_memory import MemoryMetadataStore
+from andromede.wiring.route53 import nearest_region, route53_limits
 from support.keys import cipher_in
 from support.rawclient import RawClient
 
@@ -258,6 +259,8 @@ async def in_process_client(
             multi_region_access_points=multi_region_access_points,
             request_metrics=None if request_metrics is None else request_metrics(store),
             functions=functions,
+            # As ``serve`` wires it: the clients' places Route 53 reads (decision 0413).
+            nearest_region=nearest_region(settings, route53_limits(settings)),
         ),
         identity,
         audit,

@@ -19,13 +19,13 @@ private zones with them (decision 0284), the public name servers every public zo
   one location; on the public name servers with the operator's ``geography`` (decision 0395,
   ``client_places``), the client's own: the geolocation set of its subdivision, country,
   continent or the default, the latency set of its Region, else the healthy one nearest its
-  Region's (or its declared) place.
+  Region's (or its declared, or its GeoIP coordinates': decision 0413) place.
   IP-based sets (decision 0353, ``cidr_match``): the healthy one whose location
   holds the querier's network by the longest block, else the ``*`` one. Geoproximity sets
   (decision 0339): the healthy one nearest the querier by AWS's biased distance, the querier
   being where its network is declared to be (``origin``, the public name servers') else at
-  the document's ``location`` (the gateway's region); the first healthy one when neither is
-  known.
+  its GeoIP data's coordinates (decision 0413) else at the document's ``location`` (the
+  gateway's region); the first healthy one when none is known.
 - AXFR and IXFR are refused (no zone transfer); ANY is answered with one set of the name
   (RFC 8482).
 - With ``referrals`` (public zones, decision 0289), an NS set below a zone's apex is a
@@ -290,7 +290,10 @@ class ZoneAnswers:
         """The answer section for ``name`` and ``record_type``, and the rcode; ``client``
         the querier's network (its address, or its EDNS client subnet: decision 0353),
         ``place`` where it is (decision 0395)."""
-        querier = _Querier(origin if origin is not None else self._location, client, place)
+        # Where the querier is: its network's declared place (0339), else the GeoIP data's
+        # coordinates of it (0413), else the gateway's region.
+        own = None if place is None else place.point
+        querier = _Querier(origin or own or self._location, client, place)
         answer: list[dns.rrset.RRset] = []
         rcode: dns.rcode.Rcode = dns.rcode.NOERROR
         current = name
@@ -445,7 +448,8 @@ class ZoneAnswers:
                 picked.append(pool.pop(int(self._random() * len(pool)) % len(pool)))
             return picked
         if policy == "latency":
-            if querier.place is not None and querier.place.by_region:
+            place = querier.place
+            if place is not None and (place.by_region or place.by_geo):
                 self._tailored = True
                 return self._nearest_region(list(healthy or sets), querier)
             local = [s for s in healthy or sets if s.region == self._region]
@@ -463,9 +467,10 @@ class ZoneAnswers:
         return list((healthy or sets)[:1])
 
     def _nearest_region(self, pool: list[ZoneSet], querier: _Querier) -> list[ZoneSet]:
-        """Decision 0395: the set of the client's Region, else (none there, or unhealthy)
-        the one nearest its Region's place, else its declared place (the gateway's region's
-        when none): the lowest latency a Region's distance stands for."""
+        """Decision 0395: the set of the client's Region (``route53_client_regions``: a
+        measured latency beats a distance), else (none there, or unhealthy) the one nearest
+        its Region's place, else its own point (declared, else the GeoIP data's: 0413; the
+        gateway's region's when none): the lowest latency a Region's distance stands for."""
         place = querier.place
         own = [s for s in pool if place is not None and s.region == place.region]
         if own:

@@ -12,6 +12,12 @@ The operator declares its clients' networks, as Route 53 asks its own GeoIP data
   mapped rather than held: ``geolocation_mmdb.py``, a :class:`PlaceFinder`);
 - ``route53_client_regions``: ``CIDR -> Region`` for latency sets.
 
+The GeoIP exports also give a network's coordinates (GeoLite2 City's and DB-IP's
+``latitude,longitude``, a MaxMind DB's ``location``): the client's own point (decision 0413),
+which geoproximity sets measure from and latency sets use when no
+``route53_client_regions`` network holds the client; and S3's Multi-Region Access Points
+route to the active Region nearest it (:meth:`ClientRegions.nearest`).
+
 A client is its EDNS client subnet when the query carries one, else the address the query
 came from (as decision 0353); the longest network holding it places it (a client subnet
 shorter than a network is not held by it). A lookup costs one dictionary probe per prefix
@@ -27,12 +33,12 @@ from __future__ import annotations
 
 import csv
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, runtime_checkable
 
-from andromede.route53.cidr_match import ClientNetwork
-from andromede.route53.geoproximity import Point
+from andromede.route53.cidr_match import ClientNetwork, source_network
+from andromede.route53.geoproximity import ClientLocations, Point, nearest
 
 if TYPE_CHECKING:
     from andromede.route53.answers import ZoneSet
@@ -40,9 +46,11 @@ if TYPE_CHECKING:
 __all__ = [
     "ClientGeography",
     "ClientPlace",
+    "ClientRegions",
     "GeoPlace",
     "PlaceFinder",
     "choose_by_location",
+    "coordinates",
     "read_geolocation",
 ]
 
@@ -53,9 +61,14 @@ MAX_SUBDIVISION: Final = 3  # ISO 3166-2's subdivision part: 1 to 3 characters
 
 @dataclass(frozen=True)
 class GeoPlace:
+    """A network's place: the codes Route 53 compares (all "" for a network the data places
+    by its coordinates only) and its coordinates when the data gives them (decision 0413)."""
+
     continent: str
     country: str
     subdivision: str = ""
+    # Not compared: two networks of one place are in the same area for geolocation sets.
+    point: Point | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,11 @@ class ClientPlace:
     by_geo: bool
     by_region: bool
     region_point: Point | None = None
+
+    @property
+    def point(self) -> Point | None:
+        """The client's own coordinates, from the GeoIP data (decision 0413)."""
+        return None if self.geo is None else self.geo.point
 
 
 @runtime_checkable
@@ -99,6 +117,22 @@ class _Networks(Generic[_T]):
             if found is not None:
                 return found
         return None
+
+
+def coordinates(latitude: object, longitude: object) -> Point | None:
+    """A GeoIP network's coordinates (decision 0413): None when either is absent (""), a
+    ``ValueError`` when either is no number or off the globe."""
+    if latitude in ("", None) or longitude in ("", None):
+        return None
+    if isinstance(latitude, bool) or isinstance(longitude, bool):
+        raise ValueError("latitude,longitude are no numbers")
+    try:
+        point = float(latitude), float(longitude)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{str(latitude)[:16]!r},{str(longitude)[:16]!r} is no place") from None
+    if not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):  # NaN fails too
+        raise ValueError(f"{point[0]:.2f},{point[1]:.2f} is off the globe")
+    return point
 
 
 def _place(row: Sequence[str], where: str) -> GeoPlace:
@@ -172,6 +206,40 @@ class ClientGeography:
             by_region=self._by_region,
             region_point=None if region is None else self._places.get(region),
         )
+
+
+class ClientRegions:
+    """The Region nearest a client among some (decision 0413, for S3's Multi-Region Access
+    Points, which AWS routes to "the closest" active Region): the client's
+    ``route53_client_regions`` Region when it is one of them (a measured latency beats a
+    distance), else the one whose place (``route53_region_coordinates``, AWS's Regions) is
+    nearest the client's point — its ``route53_client_locations`` network's, else the GeoIP
+    data's coordinates of it. The same :class:`ClientGeography` the name servers read."""
+
+    def __init__(
+        self,
+        geography: ClientGeography | None,
+        declared: ClientLocations,
+        places: Mapping[str, Point],
+    ) -> None:
+        self._geography = geography
+        self._declared = declared
+        self._places = dict(places)
+
+    def nearest(self, address: str | None, regions: Collection[str]) -> str | None:
+        """The Region of ``regions`` nearest the client at ``address``; None when the client
+        is placed nowhere, or no Region of them has a known place."""
+        network = source_network(address)
+        if network is None or not regions:
+            return None
+        place = None if self._geography is None else self._geography.place(network)
+        if place is not None and place.region in regions:
+            return place.region
+        point = self._declared.locate(address) or (None if place is None else place.point)
+        candidates = sorted(r for r in regions if r in self._places)  # by name among equals
+        if point is None or not candidates:
+            return None
+        return candidates[nearest(point, [(self._places[r], 0) for r in candidates])]
 
 
 def _geo_of(zone_set: ZoneSet) -> GeoPlace | None:

@@ -19,7 +19,13 @@ abbreviations). GeoLite2's ``subdivision_1_iso_code`` is ISO 3166-2's part after
 (``CA``), kept for the US and dropped elsewhere (no set can name it); DB-IP's lite file gives
 a state's name, turned into its letters for the US. A row placed nowhere (GeoLite2 gives no
 ``geoname_id`` to some anycast and satellite networks, DB-IP ``ZZ`` to reserved ranges) is
-skipped: the client is answered the default set, as one the data does not place."""
+skipped: the client is answered the default set, as one the data does not place.
+
+Decision 0413: the network's coordinates are kept with its place where the export gives them
+(GeoLite2 City blocks' ``latitude`` and ``longitude``, DB-IP's city lite columns 7 and 8), for
+geoproximity and latency sets and S3's Multi-Region Access Points; DB-IP's country lite file
+(``ip_start,ip_end,country``) is read, each country's continent taken from
+``country_continents.py``."""
 
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import csv
 import ipaddress
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Final, Literal
 
@@ -36,8 +43,10 @@ from andromede.route53.client_places import (
     ClientGeography,
     GeoPlace,
     PlaceFinder,
+    coordinates,
     read_geolocation,
 )
+from andromede.route53.country_continents import continent_of
 from andromede.route53.geolocation_codes import route53_subdivision
 from andromede.route53.geolocation_mmdb import is_mmdb, open_mmdb
 from andromede.route53.geoproximity import Point
@@ -48,6 +57,8 @@ GeolocationFormat = Literal["andromede", "geolite2", "dbip", "mmdb"]
 _GEOLITE2_BLOCKS: Final = ("network", "geoname_id", "registered_country_geoname_id")
 _GEOLITE2_LOCATIONS: Final = ("geoname_id", "continent_code", "country_iso_code")
 _UNPLACED: Final = frozenset({"", "ZZ"})  # DB-IP's "nowhere" (reserved ranges)
+_DBIP_COUNTRY_COLUMNS: Final = 3  # ip_start,ip_end,country
+_DBIP_CITY_COLUMNS: Final = 8  # ...,continent,country,stateprov,city,latitude,longitude
 
 Networks = list[tuple[ClientNetwork, GeoPlace]]
 
@@ -113,6 +124,7 @@ def read_geolite2(
     """A GeoLite2 blocks file's networks added to ``found``: a block's ``geoname_id``, else
     its registered country's, places it."""
     columns: dict[str, int] | None = None
+    interned: dict[tuple[GeoPlace, Point], GeoPlace] = {}
     for number, row in _rows(lines):
         where = f"{name} line {number}"
         if columns is None:
@@ -132,6 +144,12 @@ def read_geolite2(
         place = locations[geoname]
         if place is None:
             continue
+        try:  # City blocks' coordinates (decision 0413); Country blocks have none
+            point = coordinates(_cell(row, columns, "latitude"), _cell(row, columns, "longitude"))
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        if point is not None:  # one object per place and point: blocks share them
+            place = interned.setdefault((place, point), replace(place, point=point))
         if len(found) >= max_networks:
             raise ValueError(f"{name}: more than {max_networks} networks")
         found.append((network, place))
@@ -146,9 +164,27 @@ def _networks_of(first: str, last: str) -> list[ClientNetwork]:
     raise ValueError("an IPv4 and an IPv6 address")
 
 
+def _dbip_place(row: Sequence[str], where: str) -> GeoPlace:
+    """A DB-IP row's place: the city lite file's ``continent,country,stateprov,city,latitude,
+    longitude``, or the country lite file's ``country`` alone, its continent from the
+    countries' table (decision 0413)."""
+    if len(row) == _DBIP_COUNTRY_COLUMNS:
+        continent = continent_of(row[2])
+        if not continent:
+            raise ValueError(f"{where}: {row[2][:8]!r} is no country code")
+        return route53_place(continent, row[2], "", where)
+    place = route53_place(row[2], row[3], row[4] if len(row) > 4 else "", where)
+    try:
+        point = coordinates(*row[6:8]) if len(row) >= _DBIP_CITY_COLUMNS else None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return place if point is None else replace(place, point=point)
+
+
 def read_dbip(lines: Iterable[str], max_networks: int, name: str, found: Networks) -> None:
-    """A DB-IP lite file's ranges (``ip_start,ip_end,continent,country,stateprov,...``, no
-    header) added to ``found`` as the CIDR networks covering each."""
+    """A DB-IP lite file's ranges (``ip_start,ip_end,continent,country,stateprov,...``, or
+    the country lite file's ``ip_start,ip_end,country``; no header) added to ``found`` as the
+    CIDR networks covering each."""
     for number, row in _rows(lines):
         where = f"{name} line {number}"
         try:
@@ -157,14 +193,12 @@ def read_dbip(lines: Iterable[str], max_networks: int, name: str, found: Network
             if number == 1 and row[0].strip().lower() == "ip_start":  # a header added by hand
                 continue
             raise ValueError(f"{where}: {','.join(row[:2])[:80]!r} is no address range") from None
-        if len(row) < 4:
-            raise ValueError(
-                f"{where}: ip_start,ip_end,continent,country expected (the city lite file;"
-                " the country lite file has no continent)"
-            )
-        if row[3].strip().upper() in _UNPLACED:
+        if len(row) < _DBIP_COUNTRY_COLUMNS:
+            raise ValueError(f"{where}: ip_start,ip_end,country[,...] expected")
+        country_column = 2 if len(row) == _DBIP_COUNTRY_COLUMNS else 3
+        if row[country_column].strip().upper() in _UNPLACED:
             continue
-        place = route53_place(row[2], row[3], row[4] if len(row) > 4 else "", where)
+        place = _dbip_place(row, where)
         if len(found) + len(ranges) > max_networks:
             raise ValueError(f"{name}: more than {max_networks} networks")
         found.extend((network, place) for network in ranges)

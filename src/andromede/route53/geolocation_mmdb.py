@@ -13,9 +13,10 @@ A record places its network as decision 0404 places a CSV export's row: by its o
 country, or DB-IP's state name, kept for the United States only,
 :func:`~andromede.route53.geolocation_codes.route53_subdivision`), a continent alone placing
 it by its continent; else (GeoLite2 gives no place of their own to some anycast and satellite
-networks, as its CSV no ``geoname_id``) by ``registered_country``. That record has no
-continent: the network is placed by its country only (the CSV's locations file gave the
-country's continent; the database keeps none beside it), a continent's set not answering it.
+networks, as its CSV no ``geoname_id``) by ``registered_country``, its continent taken from
+``country_continents.py`` (decision 0413: the database keeps none beside it, the CSV's
+locations file gave it). The record's ``location`` (``latitude``, ``longitude``) is the
+network's point (decision 0413).
 A record placing nothing (DB-IP's ``ZZ`` too) places its network nowhere: the default answers.
 
 The tree holds each address in exactly one network, so the network found for a client
@@ -35,8 +36,10 @@ import maxminddb
 from maxminddb.types import Record
 
 from andromede.route53.cidr_match import ClientNetwork
-from andromede.route53.client_places import CONTINENTS, GeoPlace
+from andromede.route53.client_places import CONTINENTS, GeoPlace, coordinates
+from andromede.route53.country_continents import continent_of
 from andromede.route53.geolocation_codes import route53_subdivision
+from andromede.route53.geoproximity import Point
 
 __all__ = ["METADATA_MARKER", "MmdbPlaces", "is_mmdb", "open_mmdb", "place_of"]
 
@@ -99,14 +102,27 @@ def place_of(record: Record) -> GeoPlace | None:
     country = _code(record, "country", "iso_code")
     if not continent and not country:  # no place of its own (0404: no geoname_id)
         country = _code(record, "registered_country", "iso_code")
+        continent = continent_of(country)  # 0413: the country's, as GeoLite2's CSV gives it
     country = "" if country == _UNKNOWN else country
     if continent and continent not in CONTINENTS:
         raise ValueError(f"{continent[:8]!r} is no continent code")
     if country and not (len(country) == 2 and country.isalpha()):
         raise ValueError(f"{country[:8]!r} is no country code")
-    if not continent and not country:
+    point = _point(record)
+    if not continent and not country:  # DB-IP's reserved ranges: their point means nothing
         return None
-    return GeoPlace(continent, country, route53_subdivision(country, _subdivision(record)))
+    subdivision = route53_subdivision(country, _subdivision(record))
+    return GeoPlace(continent, country, subdivision, point)
+
+
+def _point(record: dict[str, Record]) -> Point | None:
+    """The record's ``location`` (decision 0413), None when it has none."""
+    location = record.get("location")
+    if location is None:
+        return None
+    if not isinstance(location, dict):
+        raise ValueError("location is no map")
+    return coordinates(location.get("latitude", ""), location.get("longitude", ""))
 
 
 class MmdbPlaces:

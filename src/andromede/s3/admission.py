@@ -43,7 +43,7 @@ from andromede.s3.router import Route
 from andromede.storage.access_points import ALIAS_SUFFIX, AccessPoint
 from andromede.storage.errors import DeleteMarkerFound, NoSuchBucket, NoSuchKey, NoSuchVersion
 from andromede.storage.model import AccessPointUse, Bucket, ObjectLookup, ObjectRecord
-from andromede.storage.multi_region_access_points import serving_region, serving_route
+from andromede.storage.multi_region_access_points import client_region, serving_route
 from andromede.storage.versioning import is_version_id
 
 __all__ = ["RequestAdmission"]
@@ -88,9 +88,6 @@ class RequestAdmission:
         self._auth = authenticator
         self._audit = audit
         self._served = services.settings.served_region_names
-        # The Region a Multi-Region Access Point request taken here is nearest to: the
-        # gateway's own, or (a gateway serving other Regions only) the first it serves.
-        self._serving_region = serving_region(self._settings.region, self._served)
 
     async def authenticate(
         self,
@@ -134,20 +131,24 @@ class RequestAdmission:
             )
             raise
 
-    async def through_access_point(self, route: Route) -> tuple[Route, AccessPointUse | None]:
+    async def through_access_point(
+        self, route: Route, client: tuple[str, int] | None = None
+    ) -> tuple[Route, AccessPointUse | None]:
         """A request naming an access point's alias as its bucket (decision 0157): the route
         to the access point's bucket, and the access point it goes through. Only the
         operations AWS serves through access points pass (object calls, listings, the
         bucket's location); any other is InvalidRequest. An alias nobody holds stays a
         bucket name, which no bucket can have (NoSuchBucket). The hosts of an access point's
         ARN (decision 0381) go to it too: its own endpoint's, and ``<name>-<account>`` under
-        the S3 domain, which botocore builds with a custom endpoint."""
+        the S3 domain, which botocore builds with a custom endpoint. ``client`` is the
+        request's source (ASGI's ``client``): a Multi-Region Access Point routes it to the
+        active Region nearest it (decision 0413)."""
         store = self._services.access_points
         name = route.bucket
         if name is None:
             return route, None
         if route.multi_region:
-            return await self._through_multi_region(route, name)
+            return await self._through_multi_region(route, name, client[0] if client else None)
         if route.access_point_region is not None:
             point: AccessPoint | None = await self._by_endpoint_host(
                 name, route.access_point_region
@@ -170,10 +171,11 @@ class RequestAdmission:
         return dataclasses.replace(route, bucket=point.bucket), point.use(self._settings.region)
 
     async def _through_multi_region(
-        self, route: Route, alias: str
+        self, route: Route, alias: str, client: str | None
     ) -> tuple[Route, AccessPointUse | None]:
         """A request to a Multi-Region Access Point's global host (decision 0385): the route
-        to the bucket of its nearest active Region (``serving_route``), through the Multi-
+        to the bucket of the active Region nearest ``client`` (``client_region``, decision
+        0413, else the gateway's: ``serving_route``), through the Multi-
         Region Access Point — its ARN and policy, authorised as an access point's are. An
         alias nobody holds is NoSuchAccessPoint; the same operations as access points."""
         store = self._services.multi_region_access_points
@@ -185,7 +187,14 @@ class RequestAdmission:
                 "InvalidRequest",
                 f"{route.operation.name} is not supported through a Multi-Region Access Point",
             )
-        chosen = serving_route(point.routes, self._serving_region, self._served)
+        nearest = client_region(
+            self._settings.region,
+            self._served,
+            point.routes,
+            self._services.nearest_region,
+            client,
+        )
+        chosen = serving_route(point.routes, nearest, self._served)
         if chosen is None:
             # SubmitMultiRegionAccessPointRoutes refuses to make every Region passive; a
             # record that says so anyway has no Region to serve it.

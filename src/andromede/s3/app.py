@@ -151,7 +151,7 @@ class S3App:
             if front is not None and (route.bucket or "").endswith(OBJECT_LAMBDA_ALIAS_SUFFIX):
                 await front(scope, receive, send)  # an Object Lambda access point's (0399)
                 return
-            route, through = await self._admission.through_access_point(route)
+            route, through = await self._admission.through_access_point(route, scope.get("client"))
             addressed, lookup = await self._admission.addressed_bucket(route, through)
             trusted = scope.get(TRUSTED_PRINCIPAL_SCOPE_KEY)
             authenticated = (

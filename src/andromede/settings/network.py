@@ -550,14 +550,17 @@ class NetworkSettings(BaseModel):
         ' or LocalZoneGroup are (name: "latitude,longitude"), beside AWS\'s commercial'
         " Regions (built in, which these may move); the gateway's region's is where its VPCs'"
         " queriers are, and the public name servers' clients no network places"
-        " (decision 0339).",
+        " (decision 0339); the Regions' places also pick the one nearest a client for latency"
+        " sets and S3 Multi-Region Access Points (decision 0413).",
     )
     route53_client_locations: dict[str, str] = Field(
         default={},
         description="Where the public name servers' clients are, by network (CIDR:"
         ' "latitude,longitude" or a place of route53_region_coordinates),'
         " the longest prefix holding a query's EDNS client subnet, else its source, winning;"
-        " geoproximity sets answer the nearest to it (decision 0339).",
+        " geoproximity sets answer the nearest to it (decision 0339); it comes before the"
+        " route53_client_geolocation_file's coordinates, for latency sets and S3"
+        " Multi-Region Access Points too (decision 0413).",
     )
     route53_client_geolocation_file: str = Field(
         default="",
@@ -568,7 +571,11 @@ class NetworkSettings(BaseModel):
         " servers' clients, the"
         " longest network holding a query's EDNS client subnet, else its source, winning:"
         " geolocation sets answer the client's subdivision, country, continent or the"
-        " default; empty = geolocation sets answered as in a VPC (decision 0395).",
+        " default; empty = geolocation sets answered as in a VPC (decision 0395). GeoLite2"
+        " City's and DB-IP's coordinates are the client's point: geoproximity sets and, when"
+        " route53_client_regions does not hold it, latency sets answer by the distance from"
+        " it, S3 Multi-Region Access Points route to the active Region nearest it"
+        " (decision 0413).",
     )
     route53_client_geolocation_format: Literal["andromede", "geolite2", "dbip", "mmdb"] = Field(
         default="andromede",
@@ -576,9 +583,10 @@ class NetworkSettings(BaseModel):
         " files joined with the path separator): andromede (network,continent,country,"
         "subdivision; a GeoLite2 header or a DB-IP range on the first line is recognised"
         " too, and a MaxMind DB by its metadata marker), geolite2 (MaxMind's City or"
-        " Country CSV: blocks and locations files), dbip (DB-IP's city lite CSV) (decision"
-        " 0404) or mmdb (a MaxMind DB file, GeoLite2 or DB-IP City or Country, mapped rather"
-        " than held in memory; decision 0410).",
+        " Country CSV: blocks and locations files), dbip (DB-IP's city or country lite CSV,"
+        " the country's continent from GeoNames' table: decision 0413) (decision 0404) or"
+        " mmdb (a MaxMind DB file, GeoLite2 or DB-IP City or Country, mapped rather than"
+        " held in memory; decision 0410).",
     )
     route53_client_geolocation_max_networks: int = Field(
         default=4_000_000,
@@ -592,8 +600,10 @@ class NetworkSettings(BaseModel):
         default={},
         description="The Region each network of the public name servers' clients is"
         ' nearest by latency (CIDR: Region, e.g. "eu-west-3"): latency sets answer the'
-        " client's Region's set, else the nearest to its place; none = latency sets answered"
-        " as in a VPC (decision 0395).",
+        " client's Region's set, else the nearest to its place, else to its point"
+        " (route53_client_locations, the geolocation file's coordinates: decision 0413); S3"
+        " Multi-Region Access Points route the client to its Region while active; none and no"
+        " geolocation file = latency sets answered as in a VPC (decision 0395).",
     )
     route53_query_log_buffer: int = Field(
         default=10000,

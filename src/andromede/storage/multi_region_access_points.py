@@ -17,7 +17,7 @@ import json
 import re
 import secrets
 import string
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -39,7 +39,9 @@ __all__ = [
     "MultiRegionAccessPointQuotaExceeded",
     "MultiRegionAccessPointStore",
     "MultiRegionRoute",
+    "NearestRegion",
     "SqlMultiRegionAccessPointStore",
+    "client_region",
     "is_alias",
     "new_alias",
     "serving_region",
@@ -128,6 +130,30 @@ def serving_region(region: str, served: frozenset[str]) -> str:
     """The Region a Multi-Region Access Point request taken by a gateway is nearest to: the
     gateway's own, or (a gateway serving other Regions only) the first it serves."""
     return region if region in served or not served else min(served)
+
+
+class NearestRegion(Protocol):
+    """The Region nearest a client (its address) among some, None when the operator places
+    it nowhere (decision 0413: Route 53's client places, ``route53.client_places``)."""
+
+    def __call__(self, address: str | None, regions: Collection[str], /) -> str | None: ...
+
+
+def client_region(
+    region: str,
+    served: frozenset[str],
+    routes: Iterable[MultiRegionRoute],
+    nearest: NearestRegion | None = None,
+    client: str | None = None,
+) -> str:
+    """The Region a request from ``client`` is nearest to (decision 0413): among the active
+    Regions (AWS routes to "the closest" of them), the one nearest the client where the
+    operator places it; else the gateway's (``serving_region``, decision 0385)."""
+    if nearest is not None and client:
+        found = nearest(client, [route.region for route in routes if route.active])
+        if found is not None:
+            return found
+    return serving_region(region, served)
 
 
 def serving_route(

@@ -37,6 +37,7 @@ from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
 from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
+from andromede.route53.client_places import ClientRegions
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
@@ -56,6 +57,7 @@ from andromede.route53_query_logs import LogsQueryLogGroups, LogsQueryLogWriter
 from andromede.route53api.app import Route53App
 from andromede.route53api.public_dns import DnsLimits, PublicNameServer
 from andromede.settings import Settings
+from andromede.storage.multi_region_access_points import NearestRegion
 from andromede.wiring.route53_dnssec import route53_dnssec
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "HOSTED_ZONES",
     "bill_hosted_zones",
     "load_balancer_aliases",
+    "nearest_region",
     "public_name_server",
     "query_log_targets",
     "route53_api",
@@ -106,6 +109,15 @@ def route53_limits(settings: Settings) -> Route53Limits:
         clients=ClientLocations(settings.route53_client_locations, known),
         geography=geography,
     )
+
+
+def nearest_region(settings: Settings, limits: Route53Limits) -> NearestRegion | None:
+    """The Region nearest an S3 client for Multi-Region Access Points (decision 0413), from
+    the same client places the public name servers read (``limits``, built once); None when
+    the operator places no client (the gateway's Region then stands for every client's)."""
+    if limits.geography is None and not settings.route53_client_locations:
+        return None
+    return ClientRegions(limits.geography, limits.clients, limits.places).nearest
 
 
 def traffic_limits(settings: Settings) -> TrafficLimits:
@@ -264,6 +276,7 @@ def route53_api(
     balancers: LoadBalancingService | None = None,
     customer_keys: CustomerKeyService | None = None,
     keys: KeyService | None = None,
+    limits: Route53Limits | None = None,
 ) -> Callable[[str], Awaitable[int]]:
     """Route 53's app of ``serve`` put into ``apis``, and what closing a tenant deletes of it
     (its zones, changes, query logging configurations, traffic policies and DNSSEC state);
@@ -285,7 +298,7 @@ def route53_api(
     store = SqlZoneStore(db)
     service = Route53Service(
         store,
-        route53_limits(settings),
+        route53_limits(settings) if limits is None else limits,
         vpc_exists,
         vpcs_changed=None if compute is None else compute.push_vpc_dns,
         alias_targets=None if balancers is None else load_balancer_aliases(balancers, settings),

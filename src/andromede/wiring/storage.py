@@ -39,6 +39,7 @@ from andromede.storage.inventory_report import InventoryReport, InventoryReporte
 from andromede.storage.lifecycle_runner import LifecycleAction
 from andromede.storage.multi_region_access_points import (
     MultiRegionAccessPointStore,
+    NearestRegion,
     SqlMultiRegionAccessPointStore,
 )
 from andromede.storage.regions import RegionalBlobs
@@ -149,6 +150,7 @@ def s3_services(
     queues: NotificationQueues | None = None,
     request_metrics: RequestMetricsHook | None = None,
     functions: NotificationFunctions | None = None,
+    nearest_region: NearestRegion | None = None,
 ) -> S3Services:
     authoriser = S3Authoriser(
         identity.policies_for,
@@ -172,6 +174,7 @@ def s3_services(
         queues=queues,
         request_metrics=request_metrics,
         functions=functions,
+        nearest_region=nearest_region,
     )
 
 

@@ -144,8 +144,11 @@ def test_a_bad_row_names_its_file_and_line(tmp_path: Path) -> None:
     dbip_settings = Settings(route53_client_geolocation_file=str(dbip))
     with pytest.raises(ConfigurationError, match=r"dbip\.csv line 7: .* is no address range"):
         route53_limits(dbip_settings)
-    dbip.write_text("1.0.0.0,1.0.0.255,AU\n")  # the country lite file: no continent
-    with pytest.raises(ConfigurationError, match=r"dbip\.csv line 1: .*country lite"):
+    dbip.write_text("1.0.0.0,1.0.0.255,AU\n1.0.1.0,1.0.1.255,QQ\n")  # the country lite file
+    with pytest.raises(ConfigurationError, match=r"dbip\.csv line 2: 'QQ' is no country code"):
+        route53_limits(dbip_settings)
+    dbip.write_text("1.0.0.0,1.0.0.255,AU,EU\n")  # neither lite file
+    with pytest.raises(ConfigurationError, match=r"dbip\.csv line 1: 'AU' is no continent"):
         route53_limits(dbip_settings)
     # Told the GeoLite2 format, the platform's own CSV is refused by its header.
     own = tmp_path / "own.csv"

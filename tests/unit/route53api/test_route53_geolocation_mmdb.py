@@ -1,10 +1,11 @@
 """Decision 0410: the clients' places read from MaxMind DB (``.mmdb``) files, GeoLite2's and
 DB-IP's, looked up in the mapped file by MaxMind's C reader and its pure-Python one alike:
 IPv4 and IPv6 clients placed as decision 0404 places the same data's CSV export (the
-registered country alone aside: no continent beside it); a client subnet shorter than its
-network placed nowhere; recognised by the metadata marker or named; a malformed file, a
-database of another type, or one beside other files refused at start naming the setting; a
-corrupt record past the ones checked at start places its client nowhere, said once."""
+registered country alone given its continent by decision 0413's table); a client subnet
+shorter than its network placed nowhere; recognised by the metadata marker or named; a
+malformed file, a database of another type, or one beside other files refused at start naming
+the setting; a corrupt record past the ones checked at start places its client nowhere, said
+once."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ GEOLITE2: dict[str, dict[str, Any]] = {
 CLIENTS = {
     "198.51.100.7/32": GeoPlace("NA", "US", "CA"),
     "198.51.100.0/24": GeoPlace("NA", "US", "CA"),
-    "198.51.7.7/32": GeoPlace("", "US", ""),
+    "198.51.7.7/32": GeoPlace("NA", "US", ""),  # the registered country's continent (0413)
     "203.0.113.9/32": GeoPlace("EU", "FR", ""),
     "2001:db8:1::/48": GeoPlace("OC", "AU", ""),
     "2001:db9::1/128": GeoPlace("EU", "", ""),
@@ -76,7 +77,7 @@ def test_a_geolite2_database_places_ipv4_and_ipv6_clients(tmp_path: Path, mode: 
         found.close()
 
 
-def test_the_registered_country_alone_answers_its_countrys_set_not_a_continents() -> None:
+def test_a_place_without_a_continent_answers_its_countrys_set_not_a_continents() -> None:
     def geo_set(identifier: str, continent: str = "", country: str = "") -> ZoneSet:
         return ZoneSet("www.geo.test.", "A", 60, ("192.0.2.1",), "geo", identifier, None, None,
                        None, True, None, geo=(continent, country, ""))  # fmt: skip

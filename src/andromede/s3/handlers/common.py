@@ -30,7 +30,10 @@ from andromede.storage.model import (
     ObjectOwnership,
     ObjectRecord,
 )
-from andromede.storage.multi_region_access_points import MultiRegionAccessPointStore
+from andromede.storage.multi_region_access_points import (
+    MultiRegionAccessPointStore,
+    NearestRegion,
+)
 from andromede.storage.notification import EventSource
 from andromede.storage.replication import ReplicationGrants, ReplicationStatus
 from andromede.storage.replicator import Replicator
@@ -153,6 +156,9 @@ class S3Services:
     # S3 Multi-Region Access Points (decision 0385), whose global hosts reach one of their
     # buckets (None: apps built without them, where such a host answers NoSuchAccessPoint).
     multi_region_access_points: MultiRegionAccessPointStore | None = None
+    # The Region nearest a client by the operator's client places (decision 0413; None: the
+    # gateway's own Region stands for every client's nearest, decision 0385).
+    nearest_region: NearestRegion | None = None
     # The queues a QueueConfiguration may name (decision 0158; None: refused as before).
     queues: NotificationQueues | None = None
     # CloudWatch request metrics (decision 0187), told at once of each configuration change

@@ -16,7 +16,7 @@ from andromede.s3.errors import S3Error
 from andromede.s3.handlers.common import S3Services
 from andromede.storage.access_points import ALIAS_SUFFIX
 from andromede.storage.model import AccessPointUse
-from andromede.storage.multi_region_access_points import serving_region, serving_route
+from andromede.storage.multi_region_access_points import client_region, serving_route
 
 __all__ = ["source_bucket", "split_arn_source"]
 
@@ -44,10 +44,13 @@ def split_arn_source(decoded: str) -> tuple[str, str] | None:
     return found["arn"], found["key"]
 
 
-async def source_bucket(svc: S3Services, named: str) -> tuple[str, AccessPointUse | None]:
+async def source_bucket(
+    svc: S3Services, named: str, client: str | None = None
+) -> tuple[str, AccessPointUse | None]:
     """The bucket ``named`` (a bucket, an alias or an access point ARN) reads from, and the
     access point it goes through (None: the bucket itself). An ARN nobody holds is
-    NoSuchAccessPoint; an alias nobody holds stays a bucket name, which no bucket can have."""
+    NoSuchAccessPoint; an alias nobody holds stays a bucket name, which no bucket can have.
+    ``client`` the request's source address (a Multi-Region Access Point's nearest Region)."""
     if named.endswith(ALIAS_SUFFIX) and svc.access_points is not None:
         by_alias = await svc.access_points.by_alias(named)
         if by_alias is not None:
@@ -57,7 +60,7 @@ async def source_bucket(svc: S3Services, named: str) -> tuple[str, AccessPointUs
     if found is None:
         return named, None
     if found["region"] == "":
-        return await _multi_region_source(svc, found["account"], found["name"])
+        return await _multi_region_source(svc, found["account"], found["name"], client)
     point = None
     # Access points are regional: one of another Region is not this gateway's to read.
     if svc.access_points is not None and found["region"] == svc.settings.region:
@@ -68,16 +71,18 @@ async def source_bucket(svc: S3Services, named: str) -> tuple[str, AccessPointUs
 
 
 async def _multi_region_source(
-    svc: S3Services, account: str, alias: str
+    svc: S3Services, account: str, alias: str, client: str | None
 ) -> tuple[str, AccessPointUse]:
     """A Multi-Region Access Point's source: the bucket of the Region its routes send this
-    gateway's requests to (``serving_route``, as a GET through its global host would read)."""
+    client's requests to (``client_region``, ``serving_route``: as a GET through its global
+    host would read)."""
     store = svc.multi_region_access_points
     point = None if store is None else await store.by_alias(alias)
     if point is None or point.tenant_id != account:
         raise S3Error("NoSuchAccessPoint")
     served = svc.settings.served_region_names
-    chosen = serving_route(point.routes, serving_region(svc.settings.region, served), served)
+    nearest = client_region(svc.settings.region, served, point.routes, svc.nearest_region, client)
+    chosen = serving_route(point.routes, nearest, served)
     if chosen is None:
         raise S3Error("ServiceUnavailable")  # every Region passive: none to read from
     return chosen.bucket, point.use()

@@ -506,7 +506,7 @@ async def load_copy_source(ctx: S3Context, svc: S3Services) -> CopySource:
     bucket_name, key, version_id = resolve_copy_source(ctx)
     # A source named by an access point's alias (decision 0157) or ARN (0391): its bucket,
     # read through the access point, whose policy then decides the read as the bucket's does.
-    bucket_name, point = await source_bucket(svc, bucket_name)
+    bucket_name, point = await source_bucket(svc, bucket_name, ctx.source_ip)
     bucket = await svc.objects.get_bucket(bucket_name)
     if point is not None:
         bucket = dataclasses.replace(bucket, access_point=point)
