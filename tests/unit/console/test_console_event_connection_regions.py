@@ -94,11 +94,13 @@ async def test_connections_and_destinations_in_the_region_chosen(
         chooser = _form(home, "region-chooser")
         assert '<option value="eu-fr-1" selected>' in chooser
         assert '<option value="eu-de-1">' in chooser
-        assert "alias/partners-de" not in _form(home, "create-connection-form")
+        assert "alias/partners-de" not in _form(home, "create-connection-form-api_key")
         de_page = await client.get(f"{_PAGE}{_DE}")
         assert '<option value="eu-de-1" selected>' in _form(de_page, "region-chooser")
         assert 'action="/console/event-connections?region=eu-de-1"' in de_page.text
-        assert '<option value="alias/partners-de">' in _form(de_page, "create-connection-form")
+        assert '<option value="alias/partners-de">' in _form(
+            de_page, "create-connection-form-api_key"
+        )
 
         connection = {"csrf": token, "name": "partner", "auth_type": "API_KEY",
                       "api_key_name": "x-api-key", "api_key_value": "k-de", "description": "",
