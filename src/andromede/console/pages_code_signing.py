@@ -116,7 +116,8 @@ async def _configs_page(
     _ = console.catalogue(request).gettext
     rows, error, status = await page_read(
         console, request, console.functions,
-        lambda wire: code_signing_configs(wire, request.scope, session.principal), [],
+        lambda wire: code_signing_configs(wire, request.scope, session.principal),
+        list[CodeSigningRow](),
         absent=no_lambda, error=error, status=status,
     )  # fmt: skip
     form = typed_form(typed, "config")
@@ -148,7 +149,7 @@ async def _config_page(
         return await config_functions(wire, origin, principal, arn)
 
     functions, error, status = await page_read(
-        console, request, console.functions, read, [],
+        console, request, console.functions, read, list[str](),
         absent=no_lambda, error=error, status=status,
     )  # fmt: skip
     form = typed_form(typed, "edit")

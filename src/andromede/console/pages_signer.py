@@ -83,7 +83,7 @@ async def _profiles_page(
     _ = console.catalogue(request).gettext
     rows, error, status = await page_read(
         console, request, console.signer,
-        lambda signer: signer.profiles(request.scope, session.principal), [],
+        lambda signer: signer.profiles(request.scope, session.principal), list[ProfileRow](),
         absent=no_signer, error=error, status=status,
     )  # fmt: skip
     return console.render(
@@ -113,8 +113,9 @@ async def _profile_page(
         return [j for j in await signer.jobs(origin, principal) if j.profile_name == name]
 
     jobs, error, status = await page_read(
-        console, request, console.signer, read, [], absent=no_signer, error=error, status=status
-    )
+        console, request, console.signer, read, list[JobRow](),
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
     return console.render(
         request, "signing_profile.html", session=session, status=status,
         title=_("Signing profile {name}").format(name=name), name=name, profile=profile,
@@ -142,8 +143,9 @@ async def _jobs_page(
         return await signer.profiles(origin, principal, canceled=False)
 
     profiles, error, status = await page_read(
-        console, request, console.signer, read, [], absent=no_signer, error=error, status=status
-    )
+        console, request, console.signer, read, list[ProfileRow](),
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
     chosen = typed_form(typed, "job") or {"profile": request.query_params.get("profile", "")[:64]}
     return console.render(
         request, "signing_jobs.html", session=session, status=status,
