@@ -9,11 +9,9 @@ for a trusted call naming it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from botocore.credentials import Credentials
 
@@ -21,26 +19,25 @@ from andromede.console.wire import WireError
 from andromede.eventsapi.app import CONTENT_TYPE
 from andromede.http.asgi import TRUSTED_REGION_SCOPE_KEY
 from andromede.kmsapi.app import CONTENT_TYPE as KMS_CONTENT_TYPE
-from support.console import ConsoleHarness, console_harness, csrf, log_in
+from support.console import (
+    TWO_REGIONS,
+    ConsoleHarness,
+    alert_text,
+    console_harness,
+    csrf,
+    form_html,
+    log_in,
+)
 from support.json_client import signed_json_post
 
-_REGIONS = [{"name": "eu-fr-1"}, {"name": "eu-de-1"}]
 _PAGE = "/event-connections"
 _DE = "?region=eu-de-1"
 
 
 @pytest.fixture
 async def regions(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
-    async with console_harness(tmp_path, regions=_REGIONS) as harness:
+    async with console_harness(tmp_path, regions=TWO_REGIONS) as harness:
         yield harness
-
-
-def _alert(page: httpx.Response) -> str:
-    return unescape(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
-
-
-def _form(page: httpx.Response, form_id: str) -> str:
-    return page.text.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
 
 
 async def _api(
@@ -91,14 +88,14 @@ async def test_connections_and_destinations_in_the_region_chosen(
         assert (await log_in(client, "shop", "root")).status_code == 303
         token = await csrf(client, _PAGE)
         home = await client.get(_PAGE)
-        chooser = _form(home, "region-chooser")
+        chooser = form_html(home, "region-chooser")
         assert '<option value="eu-fr-1" selected>' in chooser
         assert '<option value="eu-de-1">' in chooser
-        assert "alias/partners-de" not in _form(home, "create-connection-form-api_key")
+        assert "alias/partners-de" not in form_html(home, "create-connection-form-api_key")
         de_page = await client.get(f"{_PAGE}{_DE}")
-        assert '<option value="eu-de-1" selected>' in _form(de_page, "region-chooser")
+        assert '<option value="eu-de-1" selected>' in form_html(de_page, "region-chooser")
         assert 'action="/console/event-connections?region=eu-de-1"' in de_page.text
-        assert '<option value="alias/partners-de">' in _form(
+        assert '<option value="alias/partners-de">' in form_html(
             de_page, "create-connection-form-api_key"
         )
 
@@ -166,9 +163,9 @@ async def test_connections_and_destinations_in_the_region_chosen(
         refused = await client.post(
             f"{_PAGE}/destinations{_DE}", data={**destination, "endpoint": "ftp://nowhere"}
         )
-        assert refused.status_code == 400 and "ValidationException" in _alert(refused)
-        assert '<option value="eu-de-1" selected>' in _form(refused, "region-chooser")
-        assert 'value="ftp://nowhere"' in _form(refused, "create-destination-form")
+        assert refused.status_code == 400 and "ValidationException" in alert_text(refused)
+        assert '<option value="eu-de-1" selected>' in form_html(refused, "region-chooser")
+        assert 'value="ftp://nowhere"' in form_html(refused, "create-destination-form")
 
         # Deleted in eu-de-1 (the destination, then its connection); eu-fr-1's kept.
         unticked = await client.post(f"{_PAGE}/destinations/hook/delete{_DE}", data={"csrf": token})
@@ -195,11 +192,11 @@ async def test_a_region_not_served_is_refused_before_any_call(regions: ConsoleHa
         token = await csrf(client, _PAGE)
         page = await client.get(f"{_PAGE}?region=us-east-1", headers={"accept-language": "fr"})
         assert page.status_code == 404
-        assert _alert(page) == "Cette console ne sert aucune Région us-east-1."
+        assert alert_text(page) == "Cette console ne sert aucune Région us-east-1."
         connection = {"csrf": token, "name": "partner", "auth_type": "API_KEY",
                       "api_key_name": "x-api-key", "api_key_value": "k"}  # fmt: skip
         posted = await client.post(f"{_PAGE}?region=us-east-1", data=connection)
-        assert posted.status_code == 404 and "us-east-1" in _alert(posted)
+        assert posted.status_code == 404 and "us-east-1" in alert_text(posted)
         for region in ("eu-fr-1", "eu-de-1"):
             assert (await _names(console, keys, region))["connections"] == []
         # The API itself refuses a trusted call naming a Region it does not serve.
