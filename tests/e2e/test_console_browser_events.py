@@ -6,7 +6,9 @@ An IAM user reaches the endpoints from the rules page, makes one over a bus of o
 both Regions (made with boto3) and a Route 53 health check, sees its EndpointId, URL and
 state, sees the events' Region turn to the secondary once the check is inverted, turns
 replication on with a role and deletes it — each checked with boto3, with no script error or
-CSP violation."""
+CSP violation. Decision 0406: another user picks eu-de-1 in the connections page's Region
+chooser, makes a connection and an API destination there, sees them absent from the
+default Region's page and from its ListConnections, and deletes them in eu-de-1."""
 
 from __future__ import annotations
 
@@ -146,4 +148,71 @@ def test_a_global_endpoint_made_failed_over_and_deleted_in_the_browser(
         page.click("form.inline button.danger")
         page.wait_for_url(f"{console}/event-endpoints")
         assert home.list_endpoints()["Endpoints"] == []
+        assert reported == [], reported
+
+
+def test_a_connection_and_an_api_destination_in_another_region_in_the_browser(
+    browser: Any, two_regions: ServerProcess
+) -> None:
+    server = two_regions
+    tenant = new_tenant(server, "console-connections")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam = client_for(server, "iam", *keys)
+    allowed = ["events:*", "secretsmanager:*", "kms:ListAliases", "kms:ListKeys",
+               "s3:ListAllMyBuckets"]  # fmt: skip
+    statement = {"Effect": "Allow", "Action": allowed, "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    console_user(iam, "ops", "connections", document)
+    suffix = uuid.uuid4().hex[:8]
+    name, hook = f"partner-{suffix}", f"hook-{suffix}"
+    home, other = _events(server, REGION, keys), _events(server, SECONDARY, keys)
+
+    with console_page(browser, server, timed="regional connections flow") as (
+        page, console, reported,
+    ):  # fmt: skip
+        sign_in(page, console, tenant.account, "ops")
+        page.goto(f"{console}/event-connections")
+        page.select_option("#region-choice", SECONDARY)
+        page.click("#choose-region")
+        page.wait_for_url(f"{console}/event-connections?region={SECONDARY}")
+        assert page.inner_text("#region-shown") == SECONDARY
+        form = "#create-connection-form-api_key"
+        page.fill(f"{form} input[name=name]", name)
+        page.fill(f"{form} input[name=api_key_name]", "x-api-key")
+        page.fill(f"{form} input[name=api_key_value]", f"key-{suffix}")
+        page.click("#create-api_key-connection")
+        page.wait_for_url(f"{console}/event-connections?region={SECONDARY}")
+        page.wait_for_selector(f"#connection-{name}")
+        made = other.describe_connection(Name=name)
+        assert f":events:{SECONDARY}:" in made["ConnectionArn"]
+        assert [c["Name"] for c in home.list_connections()["Connections"]] == []
+
+        form = "#create-destination-form"
+        page.fill(f"{form} input[name=name]", hook)
+        page.select_option(f"{form} select[name=connection_arn]", made["ConnectionArn"])
+        page.fill(f"{form} input[name=endpoint]", "https://hooks.example.com/orders")
+        page.click("#create-destination")
+        page.wait_for_url(f"{console}/event-connections?region={SECONDARY}")
+        page.wait_for_selector(f"#destination-{hook}")
+        assert other.describe_api_destination(Name=hook)["ConnectionArn"] == made["ConnectionArn"]
+        assert home.list_api_destinations()["ApiDestinations"] == []
+
+        # The default Region's page: neither is there.
+        page.select_option("#region-choice", REGION)
+        page.click("#choose-region")
+        page.wait_for_url(f"{console}/event-connections?region={REGION}")
+        assert page.locator(f"#connection-{name}").count() == 0
+        assert page.locator(f"#destination-{hook}").count() == 0
+        assert "No connections yet." in page.inner_text("main")
+
+        # Deleted in eu-de-1, each after its ticked box.
+        page.goto(f"{console}/event-connections?region={SECONDARY}")
+        for row in (f"#destination-{hook}", f"#connection-{name}"):
+            deletion = page.locator(f"{row} form.inline:has(input[name=confirm])")
+            deletion.locator("input[name=confirm]").check()
+            deletion.locator("button.danger").click()
+            page.wait_for_url(f"{console}/event-connections?region={SECONDARY}")
+            page.wait_for_selector(row, state="detached")
+        assert other.list_api_destinations()["ApiDestinations"] == []
+        assert other.list_connections()["Connections"] == []
         assert reported == [], reported

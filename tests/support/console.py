@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,14 @@ from support.schema import migrated_sqlite
 __all__ = [
     "CONSOLE",
     "PASSWORD",
+    "TWO_REGIONS",
     "WIRE_ORIGIN",
     "ConsoleHarness",
+    "alert_text",
     "console_harness",
     "csrf",
     "csrf_of",
+    "form_html",
     "log_in",
 ]
 
@@ -38,6 +42,18 @@ CONSOLE = "http://127.0.0.1:9001/console"
 # The request a test's own wire call stands for: one to the console's port.
 WIRE_ORIGIN = {"client": ("127.0.0.1", 1), "server": ("127.0.0.1", 9001), "scheme": "http"}
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+# Two declared Regions, the console's (``console_harness``'s region) first.
+TWO_REGIONS = [{"name": "eu-fr-1"}, {"name": "eu-de-1"}]
+
+
+def alert_text(page: httpx.Response) -> str:
+    """The refusal a page shows (its ``role="alert"`` paragraph), as the reader reads it."""
+    return unescape(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
+
+
+def form_html(page: httpx.Response, form_id: str) -> str:
+    """The inside of the page's form of that id."""
+    return page.text.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
 
 
 def csrf_of(page: httpx.Response) -> str:

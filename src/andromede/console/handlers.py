@@ -17,6 +17,9 @@ module writes its view without that preamble and wraps it:
   page shows as it shows an API's refusal.
 - ``refusal``: an API's refusal as a page shows it, its text and its status;
   ``first_refusal``: the same for a page's reading, unless the page shows an action's.
+- ``page_read``: what a page shows, read through its API as the signed-in principal, with
+  the page's refusal and status: the API's absence (404), else its refusal of the reading
+  (after an action's, ``first_refusal``); ``typed_form``: one refused form's fields.
 
 The views keep the console's one calling convention, ``(console, request, session)``, that
 the pages' own render functions already take, with the checked ``fields`` for a form.
@@ -49,13 +52,16 @@ __all__ = [
     "View",
     "action",
     "first_refusal",
+    "page_read",
     "posted",
     "refusal",
     "signed_in",
+    "typed_form",
     "words",
 ]
 
 W = TypeVar("W")
+R = TypeVar("R")
 
 Form = dict[str, str]  # a form's fields, its CSRF token checked
 Typed = Mapping[str, Mapping[str, str]]  # a refused form's fields as typed, by the form's name
@@ -123,6 +129,35 @@ def first_refusal(
     """The refusal a page shows: the one it was given (an action's, shown before any of its
     own reading's), else the API's refusal of its reading."""
     return (error, status) if error is not None else refusal(console, request, exc)
+
+
+async def page_read(
+    console: Console,
+    request: Request,
+    wire: W | None,
+    read: Callable[[W], Awaitable[R]],
+    nothing: R,
+    *,
+    absent: Callable[[Console, Request], tuple[str, int]],
+    error: str | None,
+    status: int,
+) -> tuple[R, str | None, int]:
+    """What a page shows, ``read`` through its API ``wire`` (None where the server does not
+    serve it), and the page's refusal and status: ``nothing`` and ``absent``'s words (404)
+    where the API is not served; ``nothing`` and the API's refusal where it refuses the
+    reading, unless the page shows an action's refusal (``error``) already."""
+    if wire is None:
+        return nothing, *absent(console, request)
+    try:
+        return await read(wire), error, status
+    except WireError as exc:
+        return nothing, *first_refusal(console, request, exc, error, status)
+
+
+def typed_form(typed: Typed | None, form: str) -> dict[str, str]:
+    """The fields of the refused form ``form`` as typed; none when another form (or none)
+    was refused."""
+    return dict((typed or {}).get(form, {}))
 
 
 def signed_in(view: View) -> Handler:

@@ -18,11 +18,11 @@ from andromede.console.handlers import (
     FormFault,
     Handler,
     fault_or_refusal,
-    first_refusal,
+    page_read,
     refusal,
     signed_in,
 )
-from andromede.console.pages_lambda import function_url, not_served
+from andromede.console.pages_lambda import function_url, no_lambda
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import FunctionDetail, LambdaWire
 
@@ -77,13 +77,11 @@ async def function_shown(
     """The function a page shows, and the page's refusal and status: none where this server
     serves no Lambda (404) or Lambda refuses GetFunction (an action's refusal, given as
     ``error``, shown first)."""
-    wire = console.functions
-    if wire is None:
-        return None, not_served(console, request), 404
-    try:
-        return await wire.function(request.scope, session.principal, name), error, status
-    except WireError as exc:
-        return None, *first_refusal(console, request, exc, error, status)
+    return await page_read(
+        console, request, console.functions,
+        lambda wire: wire.function(request.scope, session.principal, name), None,
+        absent=no_lambda, error=error, status=status,
+    )  # fmt: skip
 
 
 async def section_read(

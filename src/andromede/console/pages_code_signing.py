@@ -27,9 +27,11 @@ from andromede.console.handlers import (
     Form,
     Handler,
     Page,
+    Typed,
     action,
-    first_refusal,
+    page_read,
     signed_in,
+    typed_form,
 )
 from andromede.console.lambda_function_pages import (
     function_shown,
@@ -38,7 +40,7 @@ from andromede.console.lambda_function_pages import (
     render_function_page,
     section_read,
 )
-from andromede.console.pages_lambda import function_url, not_served
+from andromede.console.pages_lambda import function_url, no_lambda
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_lambda import LambdaWire
@@ -94,10 +96,6 @@ async def _versions(console: Console, request: Request, session: Session) -> lis
     return []
 
 
-def _typed(typed: Mapping[str, Mapping[str, str]] | None, form: str) -> dict[str, str]:
-    return dict((typed or {}).get(form, {}))
-
-
 def _chosen(fields: Mapping[str, str]) -> list[str]:
     """The publishers a form holds: its ticked boxes (``publisher_<n>``), then the ARNs
     typed one a line, in that order, each once."""
@@ -111,20 +109,18 @@ async def _configs_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
-    rows: list[CodeSigningRow] = []
-    if console.functions is None:
-        error, status = not_served(console, request), 404
-    else:
-        try:
-            rows = await code_signing_configs(console.functions, request.scope, session.principal)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-    form = _typed(typed, "config")
+    rows, error, status = await page_read(
+        console, request, console.functions,
+        lambda wire: code_signing_configs(wire, request.scope, session.principal),
+        list[CodeSigningRow](),
+        absent=no_lambda, error=error, status=status,
+    )  # fmt: skip
+    form = typed_form(typed, "config")
     return console.render(
         request, "code_signing_configs.html", session=session, status=status,
         title=_("Code signing configurations"), configs=rows, policies=POLICIES,
@@ -138,24 +134,25 @@ async def _config_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
     arn = request.path_params["arn"]
-    config: CodeSigningRow | None = None
-    functions: list[str] = []
-    if console.functions is None:
-        error, status = not_served(console, request), 404
-    else:
+    config: CodeSigningRow | None = None  # shown even where its functions' listing is refused
+
+    async def read(wire: LambdaWire) -> list[str]:
+        nonlocal config
         origin, principal = request.scope, session.principal
-        try:
-            config = await code_signing_config(console.functions, origin, principal, arn)
-            functions = await config_functions(console.functions, origin, principal, arn)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-    form = _typed(typed, "edit")
+        config = await code_signing_config(wire, origin, principal, arn)
+        return await config_functions(wire, origin, principal, arn)
+
+    functions, error, status = await page_read(
+        console, request, console.functions, read, list[str](),
+        absent=no_lambda, error=error, status=status,
+    )  # fmt: skip
+    form = typed_form(typed, "edit")
     return console.render(
         request, "code_signing_config.html", session=session, status=status,
         title=_("Code signing configuration {id}").format(id=arn.rsplit(":", 1)[-1]),

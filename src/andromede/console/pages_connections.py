@@ -10,6 +10,11 @@ connection's Secrets Manager secret (DescribeConnection's ``SecretArn``) linked 
 to the secret's page — read only there, as EventBridge manages it — with the customer key it
 is under, chosen at creation among the account's KMS keys.
 
+Decision 0406: each declared Region's connections and API destinations (decision 0400), the
+Region chosen on the page (``console.regions``: ``?region=``, the console's own by default),
+every call made in it; a connection's secret is linked to its page in the console's own
+Region only (the secrets' pages are that Region's), its ARN shown elsewhere.
+
 A connection's credentials go to EventBridge and never come back: ListConnections does not
 answer them, and a refused form is shown again without them (the secret fields empty).
 Every read and change is EventBridge's own call as the signed-in principal, so its policies,
@@ -18,18 +23,27 @@ checks and words decide.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Form, FormFault, action, first_refusal, signed_in, words
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Typed,
+    action,
+    first_refusal,
+    signed_in,
+    words,
+)
 from andromede.console.pages_event_archives import customer_key_choices, no_events
+from andromede.console.regions import region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import ConnectionRow, DestinationRow, EventsWire
+from andromede.http.response import Scope
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -44,8 +58,18 @@ METHODS: Final = ("POST", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _SECRET_FIELDS: Final = frozenset({"password", "api_key_value", "csrf"})
 
 
-def _events(console: Console) -> EventsWire | None:
-    return console.events
+def _served(console: Console) -> Console | None:
+    """The console where EventBridge is served: a change needs its Region's settings too."""
+    return console if console.events is not None else None
+
+
+def _in_region(console: Console, request: Request) -> tuple[EventsWire, Scope, str]:
+    """EventBridge, the origin of its calls in the Region the address names (a FormFault
+    for one not served) and the page's address in that Region."""
+    if console.events is None:  # ``_served`` lets only a console that has it reach a change
+        raise WireError("UnknownOperationException", "EventBridge is not served", 404)
+    choice = region_choice(console, request)
+    return console.events, choice.origin(request), f"{_URL}{choice.query}"
 
 
 async def _connections_page(
@@ -53,7 +77,7 @@ async def _connections_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
@@ -61,11 +85,19 @@ async def _connections_page(
     connections: list[ConnectionRow] = []
     destinations: list[DestinationRow] = []
     secrets: dict[str, tuple[str, str]] = {}  # by connection: its secret's ARN, its key
+    key_choices: list[tuple[str, str]] = []
+    choice = region_choice(console, request)
     wire = console.events
+    origin: Scope | None = None
     if wire is None:
         error, status = no_events(console, request)
     else:
-        origin, principal = request.scope, session.principal
+        try:
+            origin = choice.origin(request)
+        except FormFault as fault:  # a Region not served: nothing asked
+            error, status = (error, status) if error is not None else (fault.message, fault.status)
+    if wire is not None and origin is not None:
+        principal = session.principal
         try:
             connections = await wire.connections(origin, principal, limit=_LISTED)
             destinations = await wire.api_destinations(origin, principal, limit=_LISTED)
@@ -76,6 +108,7 @@ async def _connections_page(
                 secrets[connection.name] = await wire.connection_secret(
                     origin, principal, connection.name
                 )
+        key_choices = await customer_key_choices(console, request, session, origin=origin)
     typed = typed or {}
     connection_typed = {
         k: v for k, v in typed.get("connection", {}).items() if k not in _SECRET_FIELDS
@@ -92,11 +125,13 @@ async def _connections_page(
         session=session,
         status=status,
         title=_("Connections and API destinations"),
+        region=choice,
         connections=connections,
         destinations=destinations,
         secrets=secrets,
-        secrets_served=console.secrets is not None,
-        key_choices=await customer_key_choices(console, request, session),
+        # The secrets' pages are the console's Region's: another's secret is shown, not linked.
+        secrets_served=console.secrets is not None and choice.region == choice.home,
+        key_choices=key_choices,
         auth_types=AUTH_TYPES,
         methods=METHODS,
         connection_typed=connection_typed,
@@ -106,7 +141,8 @@ async def _connections_page(
     )
 
 
-async def _create(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _create(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
     auth = f.get("auth_type", "")
     credentials = (
         (f.get("username", ""), f.get("password", ""))
@@ -121,10 +157,10 @@ async def _create(wire: EventsWire, request: Request, session: Session, f: Form)
             else _("Type the API key's header name and its value.")
         )
     await wire.create_connection(
-        request.scope, session.principal, f.get("name", "").strip(), auth, credentials,
+        origin, session.principal, f.get("name", "").strip(), auth, credentials,
         f.get("description", "").strip(), kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
-    return _URL
+    return page
 
 
 def _rate(request: Request, f: Form) -> int | None:
@@ -136,8 +172,9 @@ def _rate(request: Request, f: Form) -> int | None:
     return int(rate) if rate else None
 
 
-async def _update(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _update(console: Console, request: Request, session: Session, f: Form) -> str:
     """UpdateConnection of its own authorization type: blank credentials keep the stored."""
+    wire, origin, page = _in_region(console, request)
     auth = f.get("auth_type", "")
     credentials = (
         (f.get("username", ""), f.get("password", ""))
@@ -145,18 +182,19 @@ async def _update(wire: EventsWire, request: Request, session: Session, f: Form)
         else (f.get("api_key_name", "").strip(), f.get("api_key_value", ""))
     )
     await wire.update_connection(
-        request.scope, session.principal, request.path_params["name"], auth, credentials,
+        origin, session.principal, request.path_params["name"], auth, credentials,
         f.get("description", "").strip(),
     )  # fmt: skip
-    return _URL
+    return page
 
 
-async def _update_destination(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _update_destination(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
     await wire.update_api_destination(
-        request.scope, session.principal, request.path_params["name"],
+        origin, session.principal, request.path_params["name"],
         f.get("endpoint", "").strip(), f.get("method", ""), _rate(request, f),
     )  # fmt: skip
-    return _URL
+    return page
 
 
 def _row_form(f: Form) -> str:
@@ -164,45 +202,47 @@ def _row_form(f: Form) -> str:
     return f"update:{f.get('kind', '')}:{f.get('row', '')}"
 
 
-async def _delete(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    await wire.delete_connection(request.scope, session.principal, request.path_params["name"])
-    return _URL
+async def _delete(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
+    await wire.delete_connection(origin, session.principal, request.path_params["name"])
+    return page
 
 
-async def _deauthorize(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    name = request.path_params["name"]
-    await wire.deauthorize_connection(request.scope, session.principal, name)
-    return _URL
+async def _deauthorize(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
+    await wire.deauthorize_connection(origin, session.principal, request.path_params["name"])
+    return page
 
 
-async def _create_destination(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _create_destination(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
     await wire.create_api_destination(
-        request.scope, session.principal, f.get("name", "").strip(), f.get("connection_arn", ""),
+        origin, session.principal, f.get("name", "").strip(), f.get("connection_arn", ""),
         f.get("endpoint", "").strip(), f.get("method", ""), _rate(request, f),
     )  # fmt: skip
-    return _URL
+    return page
 
 
-async def _delete_destination(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    name = request.path_params["name"]
-    await wire.delete_api_destination(request.scope, session.principal, name)
-    return _URL
+async def _delete_destination(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
+    await wire.delete_api_destination(origin, session.principal, request.path_params["name"])
+    return page
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [
     ("/event-connections", signed_in(_connections_page), ["GET"]),
     ("/event-connections",
-     action(_connections_page, _create, wire=_events, form="connection"), ["POST"]),
+     action(_connections_page, _create, wire=_served, form="connection"), ["POST"]),
     ("/event-connections/{name}/delete",
-     action(_connections_page, _delete, wire=_events, confirmed=True), ["POST"]),
+     action(_connections_page, _delete, wire=_served, confirmed=True), ["POST"]),
     ("/event-connections/{name}/update",
-     action(_connections_page, _update, wire=_events, form=_row_form), ["POST"]),
+     action(_connections_page, _update, wire=_served, form=_row_form), ["POST"]),
     ("/event-connections/destinations/{name}/update",
-     action(_connections_page, _update_destination, wire=_events, form=_row_form), ["POST"]),
+     action(_connections_page, _update_destination, wire=_served, form=_row_form), ["POST"]),
     ("/event-connections/{name}/deauthorize",
-     action(_connections_page, _deauthorize, wire=_events), ["POST"]),
+     action(_connections_page, _deauthorize, wire=_served), ["POST"]),
     ("/event-connections/destinations",
-     action(_connections_page, _create_destination, wire=_events, form="destination"), ["POST"]),
+     action(_connections_page, _create_destination, wire=_served, form="destination"), ["POST"]),
     ("/event-connections/destinations/{name}/delete",
-     action(_connections_page, _delete_destination, wire=_events, confirmed=True), ["POST"]),
+     action(_connections_page, _delete_destination, wire=_served, confirmed=True), ["POST"]),
 ]  # fmt: skip

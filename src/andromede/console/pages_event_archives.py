@@ -37,6 +37,7 @@ from andromede.console.handlers import (
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import ArchiveRow, BusRow, EventsWire, ReplayRow
+from andromede.http.response import Scope
 
 if TYPE_CHECKING:
     from andromede.console.app import Console, Session
@@ -63,15 +64,16 @@ def _action(page: Page, change: Change[EventsWire], *, form: str = "", confirmed
 
 
 async def customer_key_choices(
-    console: Console, request: Request, session: Session
+    console: Console, request: Request, session: Session, *, origin: Scope | None = None
 ) -> list[tuple[str, str]]:
     """The customer keys a form offers (KMS's aliases, then key ids, as KMS lists them to the
-    signed-in principal; none where KMS is not served or refuses). The AWS managed aliases
+    signed-in principal; none where KMS is not served or refuses), of the Region ``origin``
+    names (the console's own by default, decision 0406). The AWS managed aliases
     (``alias/aws/…``) are left out: EventBridge can use only a key whose policy lets it."""
     if console.kms is None:
         return []
     listed = await console.kms.key_choices(
-        request.scope, session.principal, limit=console.settings.console_page_size
+        origin or request.scope, session.principal, limit=console.settings.console_page_size
     )
     return [choice for choice in listed if not choice[0].startswith("alias/aws/")]
 

@@ -40,6 +40,7 @@ __all__ = [
     "environment_of",
     "function_url",
     "lambda_roles",
+    "no_lambda",
     "read_upload",
     "whole_number",
 ]
@@ -65,6 +66,11 @@ def closing(response: Response) -> Response:
 
 def not_served(console: Console, request: Request) -> str:
     return console.catalogue(request).gettext("This server serves no AWS Lambda.")
+
+
+def no_lambda(console: Console, request: Request) -> tuple[str, int]:
+    """A page's refusal where this server serves no Lambda: its words, 404."""
+    return not_served(console, request), 404
 
 
 async def lambda_roles(console: Console, request: Request, session: Session) -> list[str]:

@@ -13,7 +13,6 @@ S3's HEAD answers it to the same principal (the console's help: Signer needs a v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -27,9 +26,11 @@ from andromede.console.handlers import (
     FormFault,
     Handler,
     Page,
+    Typed,
     action,
-    first_refusal,
+    page_read,
     signed_in,
+    typed_form,
     words,
 )
 from andromede.console.pages_lambda import whole_number
@@ -70,32 +71,25 @@ def _action(page: Page, change: Change[Console], *, form: str = "", confirmed: b
     return action(page, change, wire=_served, form=form, confirmed=confirmed)
 
 
-def _typed(typed: Mapping[str, Mapping[str, str]] | None, form: str) -> dict[str, str]:
-    return dict((typed or {}).get(form, {}))
-
-
 async def _profiles_page(
     console: Console,
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
-    rows: list[ProfileRow] = []
-    if console.signer is None:
-        error, status = no_signer(console, request)
-    else:
-        try:
-            rows = await console.signer.profiles(request.scope, session.principal)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
+    rows, error, status = await page_read(
+        console, request, console.signer,
+        lambda signer: signer.profiles(request.scope, session.principal), list[ProfileRow](),
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
     return console.render(
         request, "signing_profiles.html", session=session, status=status,
         title=_("Signing profiles"), profiles=rows, validity_types=VALIDITY_TYPES,
-        typed=_typed(typed, "profile"), error=error, served=console.signer is not None,
+        typed=typed_form(typed, "profile"), error=error, served=console.signer is not None,
     )  # fmt: skip
 
 
@@ -104,28 +98,28 @@ async def _profile_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
     name = request.path_params["name"]
-    profile: ProfileRow | None = None
-    jobs: list[JobRow] = []
-    if console.signer is None:
-        error, status = no_signer(console, request)
-    else:
+    profile: ProfileRow | None = None  # shown even where its jobs' listing is refused
+
+    async def read(signer: SignerWire) -> list[JobRow]:
+        nonlocal profile
         origin, principal = request.scope, session.principal
-        try:
-            profile = await console.signer.profile(origin, principal, name)
-            jobs = [j for j in await console.signer.jobs(origin, principal)
-                    if j.profile_name == name]  # fmt: skip
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
+        profile = await signer.profile(origin, principal, name)
+        return [j for j in await signer.jobs(origin, principal) if j.profile_name == name]
+
+    jobs, error, status = await page_read(
+        console, request, console.signer, read, list[JobRow](),
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
     return console.render(
         request, "signing_profile.html", session=session, status=status,
         title=_("Signing profile {name}").format(name=name), name=name, profile=profile,
-        jobs=jobs, typed=_typed(typed, "revoke"), error=error,
+        jobs=jobs, typed=typed_form(typed, "revoke"), error=error,
     )  # fmt: skip
 
 
@@ -134,23 +128,25 @@ async def _jobs_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
-    jobs: list[JobRow] = []
-    profiles: list[ProfileRow] = []
-    if console.signer is None:
-        error, status = no_signer(console, request)
-    else:
+
+    jobs: list[JobRow] = []  # shown even where the profiles' listing is refused
+
+    async def read(signer: SignerWire) -> list[ProfileRow]:
+        nonlocal jobs
         origin, principal = request.scope, session.principal
-        try:
-            jobs = await console.signer.jobs(origin, principal)
-            profiles = await console.signer.profiles(origin, principal, canceled=False)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
-    chosen = _typed(typed, "job") or {"profile": request.query_params.get("profile", "")[:64]}
+        jobs = await signer.jobs(origin, principal)
+        return await signer.profiles(origin, principal, canceled=False)
+
+    profiles, error, status = await page_read(
+        console, request, console.signer, read, list[ProfileRow](),
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
+    chosen = typed_form(typed, "job") or {"profile": request.query_params.get("profile", "")[:64]}
     return console.render(
         request, "signing_jobs.html", session=session, status=status,
         title=_("Signing jobs"), jobs=jobs, profiles=[p for p in profiles if p.status == "Active"],
@@ -163,20 +159,17 @@ async def _job_page(
     request: Request,
     session: Session,
     *,
-    typed: Mapping[str, Mapping[str, str]] | None = None,
+    typed: Typed | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     _ = console.catalogue(request).gettext
     job_id = request.path_params["job_id"]
-    job: JobRow | None = None
-    if console.signer is None:
-        error, status = no_signer(console, request)
-    else:
-        try:
-            job = await console.signer.job(request.scope, session.principal, job_id)
-        except WireError as exc:
-            error, status = first_refusal(console, request, exc, error, status)
+    job, error, status = await page_read(
+        console, request, console.signer,
+        lambda signer: signer.job(request.scope, session.principal, job_id), None,
+        absent=no_signer, error=error, status=status,
+    )  # fmt: skip
     return console.render(
         request, "signing_job.html", session=session, status=status,
         title=_("Signing job {id}").format(id=job_id), job_id=job_id, job=job, error=error,

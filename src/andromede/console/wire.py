@@ -26,7 +26,7 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 
 from andromede.errors import AndromedeError
-from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY
+from andromede.http.asgi import TRUSTED_PRINCIPAL_SCOPE_KEY, TRUSTED_REGION_SCOPE_KEY
 from andromede.http.response import Message, Receive, Scope, Send
 from andromede.iam.model import Principal
 
@@ -108,6 +108,7 @@ def _scope(
     query: str,
     headers: list[tuple[bytes, bytes]],
 ) -> Scope:
+    region = origin.get(TRUSTED_REGION_SCOPE_KEY)
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -122,6 +123,8 @@ def _scope(
         "server": origin.get("server"),
         # None: an unsigned call, as from a client without credentials (STS's SAML sign-in).
         **({} if principal is None else {TRUSTED_PRINCIPAL_SCOPE_KEY: principal}),
+        # The Region a regional page chose for its calls (``console.regions``, decision 0406).
+        **({} if region is None or principal is None else {TRUSTED_REGION_SCOPE_KEY: region}),
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from andromede.console.json_answers import every_page, mapping
 from andromede.console.wire_lambda import LambdaWire
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
@@ -34,10 +35,6 @@ _CONFIGS: Final = "/2020-04-22/code-signing-configs"
 _LISTED: Final = "50"  # Lambda's page bound
 _PAGES: Final = 20  # pages read for a whole list: 1,000 configurations or functions
 POLICIES: Final = ("Warn", "Enforce")  # UntrustedArtifactOnDeployment's values
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _config_path(arn: str) -> str:
@@ -63,15 +60,15 @@ class CodeSigningRow:
 
 
 def _row(item: Any) -> CodeSigningRow:
-    item = _mapping(item)
-    publishers = _mapping(item.get("AllowedPublishers")).get("SigningProfileVersionArns")
+    item = mapping(item)
+    publishers = mapping(item.get("AllowedPublishers")).get("SigningProfileVersionArns")
     return CodeSigningRow(
         config_id=str(item.get("CodeSigningConfigId", "")),
         arn=str(item.get("CodeSigningConfigArn", "")),
         description=str(item.get("Description") or ""),
         publishers=tuple(str(p) for p in publishers) if isinstance(publishers, list) else (),
         policy=str(
-            _mapping(item.get("CodeSigningPolicies")).get("UntrustedArtifactOnDeployment") or ""
+            mapping(item.get("CodeSigningPolicies")).get("UntrustedArtifactOnDeployment") or ""
         ),
         modified=str(item.get("LastModified") or ""),
     )
@@ -81,17 +78,12 @@ async def _every(
     wire: LambdaWire, origin: Scope, principal: Principal, path: str, member: str
 ) -> list[Any]:
     """Every page of a Lambda list, up to ``_PAGES`` of them."""
-    found: list[Any] = []
-    marker = ""
-    for _ in range(_PAGES):
+
+    async def page(marker: str) -> dict[str, Any]:
         query = {"MaxItems": _LISTED, **({"Marker": marker} if marker else {})}
-        answer = await wire.call(origin, principal, "GET", path, query=query)
-        listed = answer.get(member)
-        found.extend(listed if isinstance(listed, list) else [])
-        marker = str(answer.get("NextMarker") or "")
-        if not marker:
-            break
-    return found
+        return await wire.call(origin, principal, "GET", path, query=query)
+
+    return await every_page(page, member, cursor="NextMarker", pages=_PAGES)
 
 
 async def code_signing_configs(

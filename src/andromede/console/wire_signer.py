@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
-from andromede.console.json_answers import listed_objects, minute_text
+from andromede.console.json_answers import every_page, mapping, minute_text
 from andromede.console.wire import AsgiApp, WireError, _call, _scope
 from andromede.http.response import Scope
 from andromede.iam.model import Principal
@@ -25,10 +25,6 @@ __all__ = ["JobRow", "ProfileRow", "SignerWire", "SigningRequest"]
 _LISTED: Final = 25  # Signer's maxResults bound (AWS's)
 _PAGES: Final = 40  # pages read for a whole list: 1,000 profiles or jobs
 PLATFORM: Final = "AWSLambda-SHA384-ECDSA"  # the one platform served (decision 0386)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +99,8 @@ class SigningRequest:
 
 
 def _profile(item: dict[str, Any]) -> ProfileRow:
-    validity = _mapping(item.get("signatureValidityPeriod"))
-    record = _mapping(item.get("revocationRecord"))
+    validity = mapping(item.get("signatureValidityPeriod"))
+    record = mapping(item.get("revocationRecord"))
     return ProfileRow(
         name=str(item.get("profileName", "")),
         arn=str(item.get("arn", "")),
@@ -122,9 +118,9 @@ def _profile(item: dict[str, Any]) -> ProfileRow:
 
 
 def _job(item: dict[str, Any]) -> JobRow:
-    source = _mapping(_mapping(item.get("source")).get("s3"))
-    signed = _mapping(_mapping(item.get("signedObject")).get("s3"))
-    record = _mapping(item.get("revocationRecord"))
+    source = mapping(mapping(item.get("source")).get("s3"))
+    signed = mapping(mapping(item.get("signedObject")).get("s3"))
+    record = mapping(item.get("revocationRecord"))
     return JobRow(
         job_id=str(item.get("jobId", "")),
         status=str(item.get("status", "")),
@@ -168,7 +164,7 @@ class SignerWire:
         scope = _scope(origin, principal, method, path, urlencode(query or {}), headers)
         answer = await _call(self._app, scope, sent)
         try:
-            document = _mapping(json.loads(answer.body or b"{}"))
+            document = mapping(json.loads(answer.body or b"{}"))
         except ValueError:
             document = {}
         if answer.status >= 300:
@@ -182,16 +178,13 @@ class SignerWire:
         self, origin: Scope, principal: Principal, path: str, member: str, query: dict[str, str]
     ) -> list[dict[str, Any]]:
         """Every page of a list (Signer's pages are 25 long), up to ``_PAGES`` of them."""
-        found: list[dict[str, Any]] = []
-        token = ""
-        for _ in range(_PAGES):
+
+        async def page(token: str) -> dict[str, Any]:
             asked = {**query, "maxResults": str(_LISTED), **({"nextToken": token} if token else {})}
-            answer = await self.call(origin, principal, "GET", path, query=asked)
-            found.extend(listed_objects(answer, member))
-            token = str(answer.get("nextToken") or "")
-            if not token:
-                break
-        return found
+            return await self.call(origin, principal, "GET", path, query=asked)
+
+        items = await every_page(page, member, cursor="nextToken", pages=_PAGES)
+        return [item for item in items if isinstance(item, dict)]
 
     # -- profiles -------------------------------------------------------------------------
     async def profiles(

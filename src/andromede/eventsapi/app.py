@@ -33,6 +33,7 @@ from andromede.eventsapi.connection_actions import CONNECTION_ACTIONS
 from andromede.eventsapi.endpoint_actions import ENDPOINT_ACTIONS
 from andromede.eventsapi.errors import EventsWireError, to_events_error
 from andromede.eventsapi.put_events_access import condition_values
+from andromede.http.asgi import trusted_region
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import Principal, PrincipalPolicies
@@ -101,6 +102,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
         )
         self._events = events
         self._regions = dict(regions or {})
+        self._served = settings.served_region_names | {events.region}
         self._identity = identity
         self._billing = billing
         self._archives = archives
@@ -133,8 +135,7 @@ class EventsApp(JsonEndpoint[EventsCall]):
             )
         scope = request.scope
         client = scope.get("client")
-        signed = None if request.authenticated is None else request.authenticated.signed
-        events = self._events if signed is None else self._regions.get(signed.region, self._events)
+        events = self._region_of(request)
         home = events is self._events
 
         async def authorise(
@@ -193,6 +194,21 @@ class EventsApp(JsonEndpoint[EventsCall]):
             trace_header=request.headers.get("x-amzn-trace-id") or None,
         )
         return await SERVED[action_name](request.context)
+
+    def _region_of(self, request: JsonRequest[EventsCall]) -> EventsService:
+        """The service of the Region the call is made in: its SigV4 scope's, else the one a
+        trusted in-process caller names (the console's regional pages, decision 0406), else
+        the default Region's. A named Region must be one this gateway serves, as a signature's
+        (whose scope the authenticator checked already)."""
+        signed = None if request.authenticated is None else request.authenticated.signed
+        region = signed.region if signed is not None else trusted_region(request.scope)
+        if region is None:
+            return self._events
+        if signed is None and region not in self._served:
+            raise EventsWireError(
+                "ValidationException", f"Region {region[:64]} is not served by this endpoint."
+            )
+        return self._regions.get(region, self._events)
 
     async def _judge(
         self,

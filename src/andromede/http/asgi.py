@@ -11,6 +11,7 @@ from andromede.http.response import Message, Receive, Scope, Send
 
 __all__ = [
     "TRUSTED_PRINCIPAL_SCOPE_KEY",
+    "TRUSTED_REGION_SCOPE_KEY",
     "BodyTimeout",
     "BodyTooLarge",
     "ClientGone",
@@ -20,6 +21,7 @@ __all__ = [
     "raw_target",
     "read_small_body",
     "request_in_process",
+    "trusted_region",
 ]
 
 # The principal a request acts as, already authenticated by the caller that built the scope:
@@ -28,6 +30,10 @@ __all__ = [
 # Its value is the Principal, or the ``iam.authn.Authenticated`` request an API verified
 # before handing it on with its body (S3 Object Lambda's pass-through, decision 0399).
 TRUSTED_PRINCIPAL_SCOPE_KEY = "andromede.trusted_principal"
+# The Region such a request is made in, where a signed one names it in its SigV4 scope: set
+# beside the trusted principal by the console's calls to a regional page's API (decision 0406),
+# never from the wire either; absent, the API's default Region, as before.
+TRUSTED_REGION_SCOPE_KEY = "andromede.trusted_region"
 
 
 InProcessApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -56,6 +62,15 @@ async def request_in_process(
     start = next((m for m in sent if m["type"] == "http.response.start"), None)
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start, answer
+
+
+def trusted_region(scope: Scope) -> str | None:
+    """The Region an in-process request of a trusted principal is made in; None where it
+    names none (or is no such request: the key counts only beside the principal's)."""
+    region = scope.get(TRUSTED_REGION_SCOPE_KEY)
+    if TRUSTED_PRINCIPAL_SCOPE_KEY not in scope or not isinstance(region, str):
+        return None
+    return region
 
 
 def new_request_id() -> str:

@@ -17,6 +17,7 @@ from andromede.audit.service import AuditService
 from andromede.awsjson.endpoint import JsonEndpoint, JsonErrorTypes, JsonRequest, JsonWireError
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
+from andromede.http.asgi import trusted_region
 from andromede.http.ratelimit import RateLimiter
 from andromede.iam.service import IdentityService
 from andromede.kms.customer_keys import Caller, CustomerKeyService
@@ -78,7 +79,13 @@ class KmsApp(JsonEndpoint[Caller]):
 
     async def serve(self, request: JsonRequest[Caller]) -> dict[str, Any]:
         signed = None if request.authenticated is None else request.authenticated.signed
-        region = self._settings.region if signed is None else signed.region
+        # Decision 0406: a trusted in-process call (the console's regional pages) may name
+        # its Region as a signed one's scope does; it must be one this gateway serves.
+        region = signed.region if signed is not None else trusted_region(request.scope)
+        if region is None:
+            region = self._settings.region
+        elif signed is None and region not in self._regional:
+            raise KmsWireError("ValidationException", f"Region {region[:64]} is not served here.")
         principal = request.principal
         if principal.tenant_id is None:  # platform operators hold no tenant keys
             raise KmsWireError("AccessDeniedException", "Operators do not use tenant keys")

@@ -9,34 +9,32 @@ buses), the deletion (ticked, CSRF-checked) taking the rules with it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from html import unescape
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from botocore.credentials import Credentials
 
 from andromede.eventsapi.app import CONTENT_TYPE
-from support.console import ConsoleHarness, console_harness, csrf, log_in, sign_in_root
+from support.console import (
+    TWO_REGIONS,
+    ConsoleHarness,
+    alert_text,
+    console_harness,
+    csrf,
+    form_html,
+    log_in,
+    sign_in_root,
+)
 from support.json_client import signed_json_post
 
-_REGIONS = [{"name": "eu-fr-1"}, {"name": "eu-de-1"}]
 _CHECK = "arn:aws:route53:::healthcheck/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
 
 
 @pytest.fixture
 async def regions(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
-    async with console_harness(tmp_path, regions=_REGIONS) as harness:
+    async with console_harness(tmp_path, regions=TWO_REGIONS) as harness:
         yield harness
-
-
-def _alert(page: httpx.Response) -> str:
-    return unescape(page.text.split('role="alert">', 1)[1].split("</p>", 1)[0])
-
-
-def _form(page: httpx.Response, form_id: str) -> str:
-    return page.text.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
 
 
 async def _events(
@@ -67,7 +65,7 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
         token = await csrf(client, "/event-endpoints")
         empty = await client.get("/event-endpoints")
         assert empty.status_code == 200 and "No global endpoints yet." in empty.text
-        form = _form(empty, "create-endpoint-form")
+        form = form_html(empty, "create-endpoint-form")
         bus_arn = f"arn:aws:events:eu-fr-1:{account}:event-bus/orders"
         assert f'<option value="{bus_arn}">orders</option>' in form
         assert '<option value="eu-de-1">' in form and '<option value="eu-fr-1"' not in form
@@ -82,12 +80,12 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
             headers={"accept-language": "fr"},
         )  # fmt: skip
         assert unchosen.status_code == 400
-        assert _alert(unchosen).startswith("Choisissez le bus d")
+        assert alert_text(unchosen).startswith("Choisissez le bus d")
         # The secondary Region has no bus "orders" yet: EventBridge's refusal, as typed.
         missing = await client.post("/event-endpoints", data=endpoint)
-        assert missing.status_code == 400 and "ValidationException" in _alert(missing)
-        assert f"arn:aws:events:eu-de-1:{account}:event-bus/orders" in _alert(missing)
-        typed = _form(missing, "create-endpoint-form")
+        assert missing.status_code == 400 and "ValidationException" in alert_text(missing)
+        assert f"arn:aws:events:eu-de-1:{account}:event-bus/orders" in alert_text(missing)
+        typed = form_html(missing, "create-endpoint-form")
         assert 'value="checkout"' in typed and 'value="Orders, fault tolerant"' in typed
         assert 'id="endpoint-replication">' in typed  # an unticked box stays unticked
         await _events(console, keys, "eu-de-1", "CreateEventBus", {"Name": "orders"})
@@ -95,7 +93,7 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
         roleless = await client.post(
             "/event-endpoints", data={**endpoint, "replication": "ENABLED"}
         )
-        assert roleless.status_code == 400 and "RoleArn is required" in _alert(roleless)
+        assert roleless.status_code == 400 and "RoleArn is required" in alert_text(roleless)
         forged = await client.post("/event-endpoints", data={**endpoint, "csrf": "forged"})
         assert forged.status_code == 403
         created = await client.post("/event-endpoints", data=endpoint)
@@ -116,7 +114,7 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
         assert 'id="endpoint-primary">eu-fr-1<' in page.text
         assert "the primary Region (eu-fr-1)" in page.text
         assert f"arn:aws:events:eu-de-1:{account}:event-bus/orders" in page.text
-        failover = _form(page, "failover-form")
+        failover = form_html(page, "failover-form")
         # The endpoint's own check stays chosen though Route 53 lists no such check.
         assert f'<option value="{_CHECK}" selected>' in failover
         assert '<option value="eu-de-1" selected>' in failover
@@ -135,7 +133,7 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
             assert [r["Name"] for r in rules["Rules"]] == [rule]
         shown = await client.get("/event-endpoints/checkout")
         assert 'id="endpoint-replication-state">ENABLED<' in shown.text
-        assert f'<option value="{role}" selected>' in _form(shown, "failover-form")
+        assert f'<option value="{role}" selected>' in form_html(shown, "failover-form")
 
         unticked = await client.post("/event-endpoints/checkout/delete", data={"csrf": token})
         assert unticked.status_code == 400
@@ -154,10 +152,10 @@ async def test_a_global_endpoint_made_shown_failed_over_and_deleted(
             assert rules["Rules"] == []
         gone = await client.get("/event-endpoints/checkout")
         assert gone.status_code == 400
-        assert "ResourceNotFoundException" in _alert(gone)
+        assert "ResourceNotFoundException" in alert_text(gone)
 
 
-async def test_one_region_offers_no_endpoint_form(console: ConsoleHarness) -> None:
+async def test_one_region_offers_no_endpointform_html(console: ConsoleHarness) -> None:
     async with console.client() as client:
         await sign_in_root(console, client)
         page = await client.get("/event-endpoints")

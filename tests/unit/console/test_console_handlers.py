@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from andromede.console.app import Console, Session
-from andromede.console.handlers import action, posted, refusal, signed_in
+from andromede.console.handlers import action, page_read, posted, refusal, signed_in, typed_form
 from andromede.console.wire import WireError
 from support.console import ConsoleHarness, csrf, log_in
 
@@ -176,3 +176,39 @@ async def test_refusal_is_the_translated_text_and_the_status(console: ConsoleHar
     error = WireError("NoSuchBucket", "The specified bucket does not exist.", 404)
     text, status = refusal(real, _request(console, "GET", {}), error)
     assert (text, status) == ("Ce compartiment n\u2019existe pas. (NoSuchBucket)", 404)
+
+
+async def test_page_read_shows_the_reading_the_absence_or_the_first_refusal(
+    console: ConsoleHarness,
+) -> None:
+    """``page_read``, which the Signer and code signing pages share (decision 0406): the
+    reading; the API's absence (its words, 404) without a call; the reading's refusal,
+    unless the page already shows an action's."""
+    real, request = _console(console), _request(console, "GET", {})
+    calls: list[str] = []
+
+    async def read(wire: str) -> list[str]:
+        calls.append(wire)
+        return ["row"]
+
+    async def refused(wire: str) -> list[str]:
+        raise WireError("NoSuchBucket", "The specified bucket does not exist.", 404)
+
+    def absent(console: Console, request: Request) -> tuple[str, int]:
+        return "not served here", 404
+
+    shown = await page_read(real, request, "api", read, [], absent=absent, error=None, status=200)
+    assert shown == (["row"], None, 200) and calls == ["api"]
+    unserved = await page_read(real, request, None, read, [], absent=absent, error=None, status=200)
+    assert unserved == ([], "not served here", 404) and calls == ["api"]
+    refusal_shown = await page_read(
+        real, request, "api", refused, [], absent=absent, error=None, status=200
+    )
+    assert refusal_shown == ([], "Ce compartiment n\u2019existe pas. (NoSuchBucket)", 404)
+    # An action's refusal, shown again with the page, comes before the reading's own.
+    after_action = await page_read(
+        real, request, "api", refused, [], absent=absent, error="taken", status=409
+    )
+    assert after_action == ([], "taken", 409)
+    assert typed_form({"create": {"name": "a"}}, "create") == {"name": "a"}
+    assert typed_form({"create": {"name": "a"}}, "edit") == {} == typed_form(None, "create")
