@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 
 def main() -> int:
@@ -55,7 +56,27 @@ def main() -> int:
     for record in sorted(records, key=lambda r: r["start"] - r["end"])[: args.top]:
         took = record["end"] - record["start"]
         print(f"{took:7.1f}  {record['worker']}  {record['start'] - origin:6.0f}  {record['test']}")
+    print_failures(records)
     return 0
+
+
+# The outcomes that make a run fail; "unknown" is a test whose reports never all came in.
+FAILING = ("failed", "error", "xpassed", "unknown")
+
+
+def print_failures(records: list[dict[str, Any]]) -> None:
+    """The outcomes counted, then each failing test with its worker and the second of the run
+    it ended at (timelines written before outcomes were recorded have none: nothing printed)."""
+    outcomes = Counter(str(record["outcome"]) for record in records if "outcome" in record)
+    if not outcomes:
+        return
+    origin = min(record["start"] for record in records)
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+    failing = [record for record in records if record.get("outcome") in FAILING]
+    print(f"\noutcomes: {counts}; {len(failing)} failing (outcome, worker, ended at):")
+    for record in sorted(failing, key=lambda r: r["end"]):
+        ended = record["end"] - origin
+        print(f"{record['outcome']:>8}  {record['worker']}  {ended:6.0f}  {record['test']}")
 
 
 if __name__ == "__main__":

@@ -62,6 +62,9 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
         # API destinations on the test's loopback receiver (decision 0400).
         "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_HTTP": "true",
         "ANDROMEDE_EVENTS_API_DESTINATION_ALLOW_CIDRS": '["127.0.0.0/8"]',
+        # A scheduled rule's slot is found within a second of its end, not ten (decision 0412):
+        # its rate is still counted from the rule's creation, a minute at least, as AWS does.
+        "ANDROMEDE_EVENTS_SCHEDULE_INTERVAL": "1",
     }
     main_env = {**env, "ANDROMEDE_SERVED_REGIONS": json.dumps([FR, DE])}
     with running_server(data_dir, extra_env=main_env) as main:
@@ -432,6 +435,9 @@ def test_a_scheduled_rule_and_a_replay_of_another_region(gateways: Gateways) -> 
     rule sends it on again with its ``replay-name``."""
     suffix = uuid.uuid4().hex[:8]
     fr_events, de_events = aws(gateways.main, "events", FR), aws(gateways.main, "events", DE)
+    # Made first: its first period, a minute, runs while the rest is set up (its target is
+    # put long before it ends).
+    tick = de_events.put_rule(Name=f"tick-{suffix}", ScheduleExpression="rate(1 minute)")
     iam, sqs = aws(gateways.main, "iam", FR), aws(gateways.main, "sqs", FR)
     central = fr_events.create_event_bus(Name=f"sched-{suffix}")["EventBusArn"]
     url, queue_arn = _queue(sqs, f"sched-{suffix}")
@@ -453,7 +459,6 @@ def test_a_scheduled_rule_and_a_replay_of_another_region(gateways: Gateways) -> 
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]}),
     )
     relay = {"Id": "fr", "Arn": central, "RoleArn": role["Role"]["Arn"]}
-    tick = de_events.put_rule(Name=f"tick-{suffix}", ScheduleExpression="rate(1 minute)")
     assert tick["RuleArn"].split(":")[3] == DE
     de_events.put_targets(Rule=f"tick-{suffix}", Targets=[relay])
 

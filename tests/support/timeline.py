@@ -7,6 +7,11 @@ worker's busy and idle time, when it finished, and the long tests in the order t
 (decision 0118). Off unless the variable is set. Each line is one ``write`` on a descriptor
 opened with ``O_APPEND``, so the workers' lines never interleave.
 
+Each line also carries the test's ``outcome`` as pytest's summary counts it: ``passed``,
+``failed``, ``skipped``, ``error`` (its setup or teardown failed), ``xfailed`` or ``xpassed``.
+A run killed before its summary (CI's timeout) still names its failures in the lines written
+so far (decision 0412).
+
 Where the cgroup v1 ``cpuacct`` hierarchy is writable (root on this project's machines), each
 worker moves itself into a cgroup of its own first, so that everything it starts after (the
 servers, their workers, daemonized QEMU guests, Terraform and its provider) is counted there,
@@ -24,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["TimelinePlugin"]
+__all__ = ["TimelinePlugin", "outcome_after"]
 
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 
@@ -77,6 +82,22 @@ def _remove_if_empty(cgroup: Path) -> None:
         cgroup.rmdir()
 
 
+def outcome_after(known: str | None, report: pytest.TestReport) -> str | None:
+    """A test's outcome once ``report`` (one of its setup, call and teardown) is in, given what
+    its earlier reports made it: as pytest's terminal summary counts them."""
+    if report.when == "call":
+        if hasattr(report, "wasxfail"):
+            return "xfailed" if report.skipped else "xpassed"
+        return report.outcome
+    if report.failed:
+        # A failed teardown after a failed call stays a failure in the summary's count too,
+        # beside the error it adds; the setup's or a passed test's teardown is an error.
+        return known if known == "failed" else "error"
+    if report.when == "setup" and report.skipped:
+        return "xfailed" if hasattr(report, "wasxfail") else "skipped"
+    return known
+
+
 def worker_cgroup(name: str) -> _WorkerCgroup | None:
     """A cgroup of the worker's own, or None where cgroups are not ours to make."""
     try:
@@ -93,6 +114,7 @@ class TimelinePlugin:
         self._worker = worker
         self._cgroup = worker_cgroup(worker) if CPUACCT.is_dir() else None
         self._started: dict[str, tuple[float, float]] = {}
+        self._outcomes: dict[str, str] = {}
 
     def _cpu(self) -> float:
         return self._cgroup.seconds() if self._cgroup is not None else 0.0
@@ -100,6 +122,14 @@ class TimelinePlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._started[nodeid] = (time.time(), self._cpu())
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Last, so that the report is read as the conftest's hooks left it (a skip that
+        # ANDROMEDE_TEST_REQUIRE_ALL turns into a failure).
+        outcome = outcome_after(self._outcomes.get(report.nodeid), report)
+        if outcome is not None:
+            self._outcomes[report.nodeid] = outcome
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
@@ -112,6 +142,8 @@ class TimelinePlugin:
             "test": nodeid,
             "start": start,
             "end": time.time(),
+            # No report at all would be a run interrupted inside the test's hooks.
+            "outcome": self._outcomes.pop(nodeid, "unknown"),
         }
         if self._cgroup is not None:
             record["cpu"] = round(self._cpu() - cpu, 3)

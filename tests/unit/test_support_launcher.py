@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -176,3 +177,26 @@ def test_the_console_script_and_the_launcher_print_the_same_banner(tmp_path: Pat
         banners.append(_banner(server.log_path.read_text(), server))
     assert banners[0] == banners[1]
     assert "(uvicorn,1worker(s))" in banners[1]  # ANDROMEDE_WORKERS reached it
+
+
+@pytest.mark.parametrize("program", ["andromede", "aws"])
+def test_what_the_launcher_imported_is_frozen_out_of_the_collector_s_reach(program: str) -> None:
+    """Decision 0412: the launcher's imports frozen once made (the collector running again),
+    so that no forked child's collection walks them: left in reach, the first full pass of
+    every server (its argument parsing met one) and aws CLI call walked them all."""
+    probe = (
+        "import gc, importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('_probe_launcher', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "module._import_program(sys.argv[2])\n"
+        "print(gc.isenabled(), gc.get_freeze_count(), len(gc.get_objects()))\n"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe, launcher_module.__file__, program],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.split()  # fmt: skip
+    enabled, frozen, in_reach = answer[0] == "True", int(answer[1]), int(answer[2])
+    assert enabled
+    assert frozen > 50_000  # the imports: hundreds of thousands of objects
+    assert in_reach < frozen / 100

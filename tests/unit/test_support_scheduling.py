@@ -4,6 +4,9 @@ time (tests/support/scheduling.py, decision 0110)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -139,3 +142,25 @@ def test_the_durations_file_names_test_files_of_this_tree() -> None:
     missing = [name for name in measured if not (ROOT / name).is_file()]
     assert missing == [], "renamed or removed: regenerate tests/durations.toml"
     assert all(seconds > 0 for seconds in measured.values())
+
+
+def test_the_durations_are_read_from_a_run_s_timeline(tmp_path: Path) -> None:
+    """CI keeps its runs' timelines, not their JUnit XML (decision 0412): a file's seconds are
+    its tests' wall seconds summed, the files under ``--min`` left out, the longest first."""
+    lines = [
+        {"test": "tests/e2e/test_a.py::t1", "start": 100.0, "end": 130.0},
+        {"test": "tests/e2e/test_a.py::t2[x]", "start": 130.0, "end": 145.5},
+        {"test": "tests/e2e/test_b.py::t", "start": 100.0, "end": 190.0},
+        {"test": "tests/e2e/test_c.py::t", "start": 100.0, "end": 103.0},
+    ]
+    timeline = tmp_path / "run.jsonl"
+    timeline.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    written = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/test-durations.py"), "--timeline", str(timeline),
+         "--min", "8"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    durations = tmp_path / "durations.toml"
+    durations.write_text(written)
+    assert file_seconds(durations) == {"tests/e2e/test_b.py": 90.0, "tests/e2e/test_a.py": 46.0}
+    assert written.index("test_b.py") < written.index("test_a.py")
