@@ -199,9 +199,11 @@ class BucketEventQueues:
         queue gone, or its policy no longer allowing S3), for the worker to drop it."""
         bucket = _bucket_of(message)
         try:
-            _, account, name = parse_queue_arn(queue_arn)
+            region, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
+            return False
+        if region != queue.region:  # never another Region's namesake (decision 0414)
             return False
         if is_fifo(queue):
             log.info("event for %s dropped: S3 cannot send to a FIFO queue", queue_arn)

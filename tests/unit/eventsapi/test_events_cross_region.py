@@ -5,8 +5,8 @@ for a deployment declaring three Regions of which the gateway serves two, called
 botocore's SigV4 in each Region. Each Region's buses apart; PutTargets' checks (a role
 required, a Region not declared refused by name); the event put in one Region reaching the
 other's bus and its rules, itself (id, account, Region of origin); one hop only; what a Region
-other than the default does not serve refused by name (its queues served: decision 0414); metering in the sender's Region;
-``aws:RequestedRegion`` the call's Region."""
+other than the default does not serve refused by name (its queues served: decision 0414);
+metering in the sender's Region; ``aws:RequestedRegion`` the call's Region."""
 
 from __future__ import annotations
 
