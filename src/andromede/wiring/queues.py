@@ -157,10 +157,20 @@ def queue_service(
 
 def message_mover(settings: Settings, db: Database) -> MessageMover:
     """The message move tasks (decision 0165), kept in the database; ``serve`` runs its
-    passes in the background."""
+    passes in the background. Decision 0414: each declared Region's tasks through its view
+    of the store."""
+    whole = SqlQueueStore(db)
+    home = settings.region
+    declared = {r.name for r in settings.declared_regions} | {home}
+    views: dict[str, QueueStore] = (
+        {}
+        if len(declared) < 2
+        else {region: RegionalQueueStore(whole, region, home) for region in declared}
+    )
     return MessageMover(
-        SqlQueueStore(db),
+        views.pop(home, whole),
         SqlMoveTaskStore(db),
+        stores=views,
         region=settings.region,
         max_rate=settings.queue_move_task_max_rate,
         interval=settings.queue_move_task_interval,

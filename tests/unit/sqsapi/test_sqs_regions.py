@@ -9,6 +9,7 @@ not declared, refused."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -36,9 +37,10 @@ from andromede.kms.keys_store import MemoryCustomerKeyStore
 from andromede.kms.service import KeyService
 from andromede.kmsapi.authorise import KmsAuthoriser
 from andromede.platform_metrics import MeteredQueueStore, QueueActivity
+from andromede.queues.mover import MessageMover
 from andromede.settings import Settings
 from andromede.sqsapi.app import CONTENT_TYPE, SqsApp
-from andromede.wiring.queues import queue_service
+from andromede.wiring.queues import message_mover, queue_service
 from support.json_client import JsonReply, signed_json_post
 from support.metric_sinks import RecordingSink
 from support.regional_events import region_bound_keys
@@ -56,6 +58,7 @@ class World:
     billing: BillingService
     metrics: RecordingSink
     customer_keys: CustomerKeyService
+    mover: MessageMover
 
     async def call(self, region: str, action: str, payload: dict[str, Any]) -> JsonReply:
         return await signed_json_post(
@@ -124,10 +127,13 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     store = MeteredQueueStore(db, metrics, QueueActivity())
     queues = queue_service(settings, db, keys, customer_keys, audit, billing, store)
     queues.observe(store)
-    app = SqsApp(queues, identity, audit, settings, billing=billing)
+    mover = message_mover(settings, db)
+    app = SqsApp(queues, identity, audit, settings, mover=mover, billing=billing)
     credentials = Credentials(boot.access_key_id, boot.secret_access_key)
     try:
-        yield World(app, identity, credentials, boot.tenant.id, billing, metrics, customer_keys)
+        yield World(
+            app, identity, credentials, boot.tenant.id, billing, metrics, customer_keys, mover
+        )
     finally:
         await billing.close()
         await audit.close()
@@ -183,6 +189,33 @@ async def test_the_quota_and_a_redrive_are_a_regions(world: World) -> None:
         OTHER, "ListDeadLetterSourceQueues", {"QueueUrl": url.replace("/a", "/b")}
     )
     assert [u.rsplit("/", 1)[1] for u in sources["queueUrls"]] == ["a"]
+
+
+async def test_a_message_move_task_is_its_regions(world: World) -> None:
+    """StartMessageMoveTask in eu-de-1 moves eu-de-1's dead letters back to their eu-de-1
+    source; the default Region's namesakes are untouched, and its endpoint does not find
+    eu-de-1's queue."""
+    account = world.account
+    for region in (HOME, OTHER):
+        await world.url(region, "dlq")
+    dlq_arn = f"arn:aws:sqs:{OTHER}:{account}:dlq"
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
+    source = await world.url(OTHER, "src", {"RedrivePolicy": policy, "VisibilityTimeout": "0"})
+    await world.ok(OTHER, "SendMessage", {"QueueUrl": source, "MessageBody": "lost"})
+    receive = {"QueueUrl": source, "MaxNumberOfMessages": 10}
+    assert len((await world.ok(OTHER, "ReceiveMessage", receive))["Messages"]) == 1
+    assert "Messages" not in await world.ok(OTHER, "ReceiveMessage", receive)  # dead-lettered
+    refused = await world.call(HOME, "StartMessageMoveTask", {"SourceArn": dlq_arn})
+    assert refused.json()["__type"].endswith("ResourceNotFoundException")
+    await world.ok(OTHER, "StartMessageMoveTask", {"SourceArn": dlq_arn})
+    for _ in range(200):  # a pass moves what its rate allows since the task's start
+        await world.mover.run_pass()
+        if await world.bodies(OTHER, source) == ["lost"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the dead letter never moved back")
+    assert await world.bodies(HOME, f"http://127.0.0.1:9000/{account}/dlq") == []
 
 
 async def test_regions_not_served_are_refused(world: World) -> None:
