@@ -470,7 +470,7 @@ class Application:
         metrics_sink, queue_activity = BufferedSink(metrics), QueueActivity()
         queue_store = MeteredQueueStore(db, metrics_sink, queue_activity)
         queues = queue_service(settings, db, keys, customer_keys, audit, billing, queue_store)
-        queues.observer = queue_store  # empty receives and sent sizes (decision 0181)
+        queues.observe(queue_store)  # empty receives and sent sizes (decisions 0181, 0414)
         event_queues = BucketEventQueues(queues)
         # Message move tasks out of dead-letter queues (decision 0165), resumed at start.
         mover = message_mover(settings, db)

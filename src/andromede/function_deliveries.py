@@ -46,7 +46,7 @@ from andromede.http.response import Receive, Scope, Send
 from andromede.iam.model import Principal
 from andromede.notifications.errors import NotificationError
 from andromede.notifications.pubsub import PubSubService
-from andromede.queues.errors import QueueError
+from andromede.queues.errors import QueueDoesNotExist, QueueError
 from andromede.queues.model import MessageAttribute
 from andromede.queues.service import QueueService
 from andromede.sqsapi.authorise import KeyUser
@@ -375,6 +375,8 @@ class _QueueService:
         sender = f"{session.user_id}:{session.session_name}"
         attributes = {k: MessageAttribute("String", v) for k, v in message.attributes.items()}
         try:
+            if parts[3] != self._queues.region:  # another Region's (decision 0414)
+                raise QueueDoesNotExist()
             queue = await self._queues.get_queue(parts[4], parts[4], parts[5])
             await self._queues.send_message(
                 queue, message.body, attributes, {}, None, sender, caller=caller

@@ -89,6 +89,8 @@ class FunctionRoles(ServiceRoleSessions):
 
 async def _queue(queues: QueueService, arn: str) -> Queue | None:
     parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[3] != queues.region:
+        return None  # another Region's queue (decision 0414) is never a namesake here
     try:
         return await queues.get_queue(parts[4], parts[4], parts[5])
     except QueueError:

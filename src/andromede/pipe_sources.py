@@ -46,7 +46,7 @@ from andromede.pipe_roles import PipeRoles
 from andromede.pipes.errors import EndpointRefused
 from andromede.pipes.model import Pipe
 from andromede.pipes.runner import SourceBatch, SourceEvent
-from andromede.queues.errors import QueueError
+from andromede.queues.errors import QueueDoesNotExist, QueueError
 from andromede.queues.model import Queue
 from andromede.queues.service import Delivered, QueueService
 from andromede.sqsapi.authorise import KeyUser
@@ -75,8 +75,12 @@ def _resource(arn: str, prefix: str = "") -> tuple[str, str]:
 
 
 async def queue_of(queues: QueueService, arn: str) -> Queue:
+    """The queue ``arn`` names among ``queues`` (a Region's: one of another Region's ARN,
+    decision 0414, is none of them, never a namesake)."""
     account, name = _resource(arn)
     try:
+        if arn.split(":", 5)[3] != queues.region:
+            raise QueueDoesNotExist()
         return await queues.get_queue(account, account, name)
     except QueueError:
         raise EndpointRefused("NO_RESOURCE", f"the queue {arn[:512]} does not exist") from None

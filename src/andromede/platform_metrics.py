@@ -11,7 +11,9 @@ contexts, which do not import each other.
   ``ApproximateNumberOfMessagesVisible``, ``…NotVisible``, ``…Delayed`` and (0181)
   ``ApproximateAgeOfOldestMessage`` sampled each interval for the queues this gateway saw
   active in the last six hours (AWS reports a queue's metrics while it is active, six hours
-  after its last use).
+  after its last use). Another Region's queues (decision 0414), kept under their stored
+  names ``~<region>~<name>``, report under their own names in that Region's series
+  (``<account>~<region>``, decision 0360).
 - ``AWS/AutoScaling`` (dimension ``AutoScalingGroupName``): the group metrics each group
   collects (EnableMetricsCollection, decision 0182: none until it is asked, as on AWS) of
   the groups this gateway's reconciler holds (so that two gateways do not both report one
@@ -36,11 +38,19 @@ from typing import Any, Final
 from andromede.autoscaling.service import AutoScalingService
 from andromede.compute.traffic import GatewayBytes
 from andromede.db.database import Database
+from andromede.metrics.regions import series_owner
 from andromede.metrics.sink import BufferedSink, MetricsSink
 from andromede.queues.store import ReceivedMessage, StoredMessage
 from andromede.queues.store_sql import SqlQueueStore
+from andromede.regional_names import region_of_stored
 
-__all__ = ["MeteredQueueStore", "PlatformMetrics", "QueueActivity", "nat_gateway_metrics"]
+__all__ = [
+    "MeteredQueueStore",
+    "PlatformMetrics",
+    "QueueActivity",
+    "nat_gateway_metrics",
+    "queue_series",
+]
 
 SQS: Final = "AWS/SQS"
 AUTOSCALING: Final = "AWS/AutoScaling"
@@ -85,6 +95,15 @@ class QueueActivity:
         return sorted(self._seen)
 
 
+def queue_series(tenant_id: str, stored: str) -> tuple[str, str]:
+    """(series owner, QueueName) of the queue the store keeps as ``stored``: another
+    Region's under that Region's owner and its own name (decisions 0360, 0414)."""
+    region = region_of_stored(stored)
+    if region is None:
+        return tenant_id, stored
+    return series_owner(tenant_id, region, ""), stored.removeprefix(f"~{region}~")
+
+
 class MeteredQueueStore(SqlQueueStore):
     """The SQL queue store, counting the messages it takes and hands out into the sink."""
 
@@ -95,7 +114,8 @@ class MeteredQueueStore(SqlQueueStore):
 
     def _count(self, tenant_id: str, name: str, metric: str, n: int) -> None:
         self._activity.touch(tenant_id, name)
-        self._sink.record(tenant_id, SQS, metric, [("QueueName", name)], float(n), "Count")
+        owner, own = queue_series(tenant_id, name)
+        self._sink.record(owner, SQS, metric, [("QueueName", own)], float(n), "Count")
 
     async def send(self, tenant_id: str, name: str, messages: Sequence[StoredMessage]) -> None:
         await super().send(tenant_id, name, messages)
@@ -120,9 +140,10 @@ class MeteredQueueStore(SqlQueueStore):
 
     def sent_sizes(self, tenant_id: str, name: str, sizes: Sequence[int]) -> None:
         self._activity.touch(tenant_id, name)
+        owner, own = queue_series(tenant_id, name)
         for size in sizes:  # one sample each: SentMessageSize's Average, Minimum, Maximum
             self._sink.record(
-                tenant_id, SQS, "SentMessageSize", [("QueueName", name)], float(size), "Bytes"
+                owner, SQS, "SentMessageSize", [("QueueName", own)], float(size), "Bytes"
             )
 
     async def delete_message(
@@ -179,7 +200,8 @@ class PlatformMetrics:
         for tenant_id, name in self._activity.active():
             now = datetime.now(UTC)
             counts = await self._queues.counts(tenant_id, name, now)
-            dims = [("QueueName", name)]
+            tenant_id, own = queue_series(tenant_id, name)
+            dims = [("QueueName", own)]
             # An empty queue's oldest message is none: 0 seconds, as AWS shows it.
             age = 0.0 if counts.oldest is None else (now - counts.oldest).total_seconds()
             self._sink.record(

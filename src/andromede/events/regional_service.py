@@ -2,16 +2,17 @@
 service over that Region's view of the store (:mod:`.regional_store`), within what the
 platform serves there.
 
-SQS, SNS, Kinesis, Firehose, Lambda and CloudWatch Logs are served in the default Region
-only, so a rule of another Region has only event buses (another Region's bus — the default
-Region's, where those targets are — or one of its own Region) and its own Region's API
-destinations (decision 0400: connections are served in every Region) as targets. Its scheduled
-rules fire there (decision 0397: the scheduler runs over each Region's view), and its bus's
-archives and replays are its own (:mod:`.regional_archive_store`). A dead-letter queue,
-a rule target's or a bus's, must be an SQS queue of the rule's Region, as AWS requires
-(decision 0397), and there is none here; customer keys (their re-seal runs over the default
-Region's buses) stay the default Region's. Each is refused here by name rather than accepted
-and left idle.
+SNS, Kinesis, Firehose, Lambda and CloudWatch Logs are served in the default Region only, so
+a rule of another Region has as targets event buses (another Region's bus — the default
+Region's, where those targets are — or one of its own Region), its own Region's API
+destinations (decision 0400: connections are served in every Region) and its own Region's
+SQS queues (decision 0414: SQS is served in every Region). Its scheduled rules fire there
+(decision 0397: the scheduler runs over each Region's view), and its bus's archives and
+replays are its own (:mod:`.regional_archive_store`). A dead-letter queue, a rule target's or
+a bus's, is an SQS queue of the rule's Region, as AWS requires (decision 0397; checked as in
+the default Region). Customer keys (their re-seal runs over the default Region's buses) stay
+the default Region's. What is not served is refused here by name rather than accepted and
+left idle.
 """
 
 from __future__ import annotations
@@ -40,13 +41,11 @@ def _not_here(what: str, region: str, home: str) -> ValidationError:
     )
 
 
-def _no_queue_here(what: str, region: str, home: str) -> ValidationError:
-    # AWS requires a dead-letter queue of the rule's (the bus's) Region; SQS serves only
-    # the default Region here, so no queue of this Region can be named (decision 0397).
-    return ValidationError(
-        f"{what} must name an SQS queue of Region {region}, the rule's, and this "
-        f"deployment serves SQS in Region {home} only (decision 0397)."
-    )
+def _queue(arn: str) -> bool:
+    """Whether a target's ARN names an SQS queue (of the rule's Region, checked as any
+    target's; decision 0414)."""
+    parts = parse_arn(arn)
+    return parts is not None and parts[0] == "sqs"
 
 
 class RegionalEventsService(EventsService):
@@ -98,10 +97,9 @@ class RegionalEventsService(EventsService):
         raise _not_here("KmsKeyIdentifier", self.region, self.home)
 
     def _refuse_config(self, kms_key: str | None, dead_letter_arn: str | None) -> None:
+        # A dead-letter queue of the bus's Region is served there (decision 0414).
         if kms_key is not None:
             raise _not_here("KmsKeyIdentifier", self.region, self.home)
-        if dead_letter_arn is not None:
-            raise _no_queue_here("DeadLetterConfig", self.region, self.home)
 
     async def put_rule(
         self,
@@ -135,15 +133,13 @@ class RegionalEventsService(EventsService):
     ) -> None:
         for spec in specs:
             arn = spec.get("Arn") if isinstance(spec, Mapping) else None
-            if isinstance(arn, str) and bus_of_target(arn) is None and not _destination(arn):
+            if isinstance(arn, str) and not (
+                bus_of_target(arn) is not None or _destination(arn) or _queue(arn)
+            ):
                 raise ValidationError(
                     f"Target {str(spec.get('Id'))[:64]}: in Region {self.region} only event "
-                    "buses and API destinations are served as targets; queues, topics, "
+                    "buses, API destinations and SQS queues are served as targets; topics, "
                     "streams, functions and log groups are of Region "
-                    f"{self.home} (decisions 0349, 0400)."
-                )
-            if isinstance(spec, Mapping) and "DeadLetterConfig" in spec:
-                raise _no_queue_here(
-                    f"DeadLetterConfig of target {str(spec.get('Id'))[:64]}", self.region, self.home
+                    f"{self.home} (decisions 0349, 0400, 0414)."
                 )
         await super().put_targets(tenant_id, name, bus, specs)

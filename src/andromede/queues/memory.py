@@ -85,7 +85,12 @@ class MemoryQueueStore:
         held = self._queues.get(key)
         if held is not None:
             return held
-        if sum(1 for tenant, _ in self._queues if tenant == queue.tenant_id) >= limit:
+        held_here = sum(
+            1
+            for (tenant, _), q in self._queues.items()
+            if tenant == queue.tenant_id and q.region == queue.region
+        )
+        if held_here >= limit:  # a Region's queues (decision 0414)
             raise OverLimit(f"You can create at most {limit} queues.")
         self._queues[key] = queue
         self._messages[key] = {}

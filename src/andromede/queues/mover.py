@@ -10,6 +10,9 @@ binds the account and the message id, not the queue), into a queue of the same a
 move asks no key of anyone. Without a destination each message goes back to the queue it was
 dead-lettered from, which the store recorded at the redrive. Tasks are rows, so a restarted
 gateway resumes them at its first pass.
+
+Decision 0414: a task is of its source queue's Region, worked through that Region's view of
+the store (``stores``), its destination a queue of the same Region.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from andromede.queues.errors import (
@@ -62,10 +65,12 @@ class MessageMover:
         clock: Callable[[], datetime] = _utcnow,
         idle_poll_max: float | None = None,
         doorbell: Doorbell | None = None,
+        stores: Mapping[str, QueueStore] | None = None,
     ) -> None:
         """``doorbell``: rung when this process started a task; with no task running the
-        passes back off from ``interval`` to ``idle_poll_max`` (decision 0206)."""
-        self._store = store
+        passes back off from ``interval`` to ``idle_poll_max`` (decision 0206). ``stores``:
+        the other declared Regions' views of the store by Region (decision 0414)."""
+        self._stores = {**(stores or {}), region: store}
         self._tasks = tasks
         self._region = region
         self._max_rate = max_rate
@@ -84,9 +89,8 @@ class MessageMover:
             ) from exc
         if account != tenant_id:
             raise QueueDoesNotExist()
-        found = (
-            None if region != self._region else await self._store.get_queue(tenant_id, queue_name)
-        )
+        store = self._stores.get(region)
+        found = None if store is None else await store.get_queue(tenant_id, queue_name)
         if found is None:
             raise ResourceNotFoundException(f"The resource {arn[:256]} does not exist.")
         return found
@@ -100,15 +104,20 @@ class MessageMover:
                 f"Value {rate} for parameter MaxNumberOfMessagesPerSecond is invalid. Reason: "
                 f"must be between 1 and {self._max_rate}."
             )
-        sources = await self._store.dead_letter_sources(tenant_id, source.arn)
+        store = self._stores[source.region]
+        sources = await store.dead_letter_sources(tenant_id, source.arn)
         if not sources:
             raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
         if destination_arn is not None:
             destination = await self.queue(tenant_id, destination_arn, "DestinationArn")
             if destination.arn == source.arn:
                 raise InvalidParameterValue("The destination must not be the source queue.")
+            if destination.region != source.region:
+                raise InvalidParameterValue(
+                    "The destination must be a queue of the source queue's Region."
+                )
         now = self._clock()
-        counts = await self._store.counts(tenant_id, source.name, now)
+        counts = await store.counts(tenant_id, source.name, now)
         task = MoveTask(
             task_id=str(uuid.uuid4()),
             tenant_id=tenant_id,
@@ -204,7 +213,7 @@ class MessageMover:
         left = max(task.to_move - task.moved, 0)
         moved = 0
         if left:
-            moved = await self._store.move_messages(
+            moved = await self._stores[source.region].move_messages(
                 task.tenant_id, source.name, target, min(budget, left), now, fallback=fallback
             )
         total = task.moved + moved
@@ -219,6 +228,8 @@ class MessageMover:
         0165): the dead-letter queue's source queue when it has one only."""
         if task.destination_arn is not None:
             found = await self.queue(task.tenant_id, task.destination_arn, "DestinationArn")
+            if found.region != source.region:
+                raise QueueDoesNotExist()
             return found.name, None
-        names = await self._store.dead_letter_sources(task.tenant_id, source.arn)
+        names = await self._stores[source.region].dead_letter_sources(task.tenant_id, source.arn)
         return None, names[0] if len(names) == 1 else None

@@ -18,19 +18,16 @@ import asyncio
 import base64
 import binascii
 import logging
-import re
 import secrets
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from andromede.queues.batch_ids import check_batch_ids
 from andromede.queues.errors import (
-    BatchEntryIdsNotDistinct,
     BatchRequestTooLong,
-    EmptyBatchRequest,
     InvalidAttributeName,
-    InvalidBatchEntryId,
     InvalidParameterValue,
     KmsError,
     MessageNotInflight,
@@ -38,7 +35,6 @@ from andromede.queues.errors import (
     QueueError,
     QueueNameExists,
     ReceiptHandleIsInvalid,
-    TooManyEntriesInBatchRequest,
 )
 from andromede.queues.fifo import (
     ATTEMPT_INTERVAL,
@@ -72,6 +68,7 @@ from andromede.queues.model import (
     xml_unsafe,
 )
 from andromede.queues.redrive_allow import redrive_allowed
+from andromede.queues.regional_store import RegionalQueueObserver
 from andromede.queues.sealing import KmsSealer, MessageCipher, Sealer
 from andromede.queues.sse import merge_sse
 from andromede.queues.store import QueueObserver, QueueStore, Redrive, StoredMessage
@@ -88,8 +85,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-_BATCH_MAX = 10
-_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _COMPUTED = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -226,10 +221,24 @@ class QueueService:
         # timeout, a FIFO group let go): the readers' timetable (decision 0331), set by the
         # wiring. A message visible at once rings through its commit (``db.doorbells``).
         self.due: Callable[[float], None] | None = None
+        # The other declared Regions' services (decision 0414), set by the wiring on the
+        # default Region's: each over its Region's view of the one store.
+        self.regions: dict[str, QueueService] = {}
 
     @property
     def region(self) -> str:
         return self._region
+
+    def observe(self, observer: QueueObserver) -> None:
+        """Tell ``observer`` of this Region's calls and of each other Region's (by the names
+        their queues are stored under, decision 0414)."""
+        self.observer = observer
+        for region, other in self.regions.items():
+            other.observer = RegionalQueueObserver(observer, region, self._region)
+
+    def in_region(self, region: str) -> QueueService | None:
+        """The queues of ``region`` (decision 0414); None: a Region not declared."""
+        return self if region == self._region else self.regions.get(region)
 
     # --- queues ------------------------------------------------------------------------------
 
@@ -355,6 +364,8 @@ class QueueService:
             for queue in page:
                 await self._store.delete_queue(tenant_id, queue.name)
                 count += 1
+        for other in self.regions.values():  # each Region's view lists its own
+            count += await other.forget_tenant(tenant_id)
         return count
 
     async def _replace_tags(self, queue: Queue, tags: dict[str, str]) -> None:
@@ -756,23 +767,6 @@ def _context(queue: Queue, message_id: str) -> bytes:
     # The account and the message id, not the queue: a redrive moves a message to another
     # queue of its account, where it must still open.
     return f"{queue.tenant_id}\n{message_id}".encode()
-
-
-def check_batch_ids(ids: Sequence[str]) -> None:
-    if not ids:
-        raise EmptyBatchRequest("There should be at least one entry in the request.")
-    if len(ids) > _BATCH_MAX:
-        raise TooManyEntriesInBatchRequest(
-            f"Maximum number of entries per request are {_BATCH_MAX}. You have sent {len(ids)}."
-        )
-    for entry_id in ids:
-        if not _BATCH_ID.fullmatch(entry_id):
-            raise InvalidBatchEntryId(
-                "A batch entry id can only contain alphanumeric characters, hyphens and "
-                "underscores. It can be at most 80 letters long."
-            )
-    if len(set(ids)) != len(ids):
-        raise BatchEntryIdsNotDistinct("Two or more batch entries in the request have the same Id.")
 
 
 def _check_tags(tags: Mapping[str, str]) -> None:

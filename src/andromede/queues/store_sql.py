@@ -68,7 +68,10 @@ class SqlQueueStore:
             if held is not None:
                 return _queue(held)
             count = conn.scalar(
-                sa.select(sa.func.count()).select_from(_Q).where(_Q.c.tenant_id == queue.tenant_id)
+                # A Region's queues (decision 0414: AWS's quota is a Region's).
+                sa.select(sa.func.count())
+                .select_from(_Q)
+                .where(_Q.c.tenant_id == queue.tenant_id, _Q.c.region == queue.region)
             )
             if int(count or 0) >= limit:
                 raise OverLimit(f"You can create at most {limit} queues.")

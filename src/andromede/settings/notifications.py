@@ -83,7 +83,7 @@ class NotificationSettings(BaseModel):
     max_queues: int = Field(
         default=1000,
         gt=0,
-        description="SQS-style queues a tenant may hold (decision 0158).",
+        description="SQS-style queues a tenant may hold in a Region (decisions 0158, 0414).",
     )
     queue_max_message_size: int = Field(
         default=262_144,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from andromede.queues.errors import UnsupportedOperation
+from andromede.queues.errors import ResourceNotFoundException, UnsupportedOperation
+from andromede.queues.model import Queue
 from andromede.queues.move_tasks import FAILED, RUNNING, MoveTask
 from andromede.queues.mover import MessageMover
 from andromede.queues.permissions import add_permission as added
@@ -52,15 +53,24 @@ def _mover(call: SqsCall) -> MessageMover:
     return call.mover
 
 
+async def _queue(call: SqsCall, mover: MessageMover, arn: str, name: str = "SourceArn") -> Queue:
+    """The caller's queue of ``arn`` in the call's Region: another Region's is not found
+    there (decision 0414)."""
+    queue = await mover.queue(call.tenant_id, arn, name)
+    if queue.region != call.queues.region:
+        raise ResourceNotFoundException(f"The resource {arn[:256]} does not exist.")
+    return queue
+
+
 async def start_message_move_task(call: SqsCall) -> dict[str, Any]:
     mover = _mover(call)
     source_arn = call.text("SourceArn", required=True) or ""
-    source = await mover.queue(call.tenant_id, source_arn)
+    source = await _queue(call, mover, source_arn)
     call.resources.append(source.arn)
     await call.authorise("sqs:StartMessageMoveTask", source.arn, source)
     destination_arn = call.text("DestinationArn")
     if destination_arn is not None:
-        destination = await mover.queue(call.tenant_id, destination_arn, "DestinationArn")
+        destination = await _queue(call, mover, destination_arn, "DestinationArn")
         call.resources.append(destination.arn)
         await call.authorise("sqs:SendMessage", destination.arn, destination)
     task = await mover.start(
@@ -93,7 +103,7 @@ def _entry(task: MoveTask) -> dict[str, Any]:
 
 async def list_message_move_tasks(call: SqsCall) -> dict[str, Any]:
     mover = _mover(call)
-    source = await mover.queue(call.tenant_id, call.text("SourceArn", required=True) or "")
+    source = await _queue(call, mover, call.text("SourceArn", required=True) or "")
     call.resources.append(source.arn)
     await call.authorise("sqs:ListMessageMoveTasks", source.arn, source)
     tasks = await mover.list_tasks(call.tenant_id, source.arn, call.number("MaxResults"))
@@ -104,7 +114,7 @@ async def cancel_message_move_task(call: SqsCall) -> dict[str, Any]:
     mover = _mover(call)
     handle = call.text("TaskHandle", required=True) or ""
     source_arn = await mover.task_source(call.tenant_id, handle)
-    source = await mover.queue(call.tenant_id, source_arn)
+    source = await _queue(call, mover, source_arn)
     call.resources.append(source.arn)
     await call.authorise("sqs:CancelMessageMoveTask", source.arn, source)
     task = await mover.cancel(call.tenant_id, handle)

@@ -11,6 +11,10 @@ request id. The older Query protocol is served on the same endpoint (decision 01
 without ``X-Amz-Target`` that is a GET, a form post or names ``Action=`` is read and answered
 by :class:`andromede.sqsapi.query.SqsQueryWire`, the rest of its way the same. The request
 skeleton is the one KMS shares (:mod:`andromede.awsjson.endpoint`, decision 0162).
+
+Decision 0414: each Region the gateway serves is an SQS endpoint of its own, the SigV4
+scope's Region picking the queues a call sees (``QueueService.in_region``), its
+``aws:RequestedRegion`` and the Region its requests are billed in.
 """
 
 from __future__ import annotations
@@ -81,13 +85,20 @@ class SqsApp(JsonEndpoint[SqsCall]):
                 settings.max_api_body_size,
                 _JSON_EXPANSION * settings.queue_max_message_size + settings.max_api_body_size,
             ),
+            also_accepted_regions=settings.served_region_names,
         )
         self._queues = queues
         self._billing = billing
         # Each call's requests by request id, from its answer to its finish (decision 0169).
         self._requests: dict[str, int] = {}
         self._mover = mover
-        self._authoriser = SqsAuthoriser(identity, queues.region)
+        self._authorisers = {
+            region: SqsAuthoriser(identity, region) for region in {queues.region, *queues.regions}
+        }
+
+    def regional(self, region: str) -> QueueService:
+        """The queues of ``region`` as a call signed for it sees them (decision 0414)."""
+        return self._queues.in_region(region) or self._queues
 
     def wire_error(self, error_type: str, message: str | None = None) -> JsonWireError:
         return SqsWireError(error_type, message)
@@ -116,13 +127,16 @@ class SqsApp(JsonEndpoint[SqsCall]):
                 "UnknownOperationException", f"Unknown operation {request.target[:128]!r}"
             )
         params = self.params(request)
+        signed = None if request.authenticated is None else request.authenticated.signed
+        queues = self.regional(self._settings.region if signed is None else signed.region)
+        authoriser = self._authorisers[queues.region]
         scope = request.scope
         client = scope.get("client")
         source_ip = client[0] if client else None
         secure = scope.get("scheme") == "https"
 
         async def authorise(action: str, resource: str, queue: Queue | None) -> None:
-            await self._authoriser.authorise(
+            await authoriser.authorise(
                 principal, action, resource, queue, source_ip=source_ip, secure=secure
             )
 
@@ -132,7 +146,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
             tenant_id=principal.tenant_id or "",
             sender_id=principal.user_id or principal.tenant_id or "",
             base_url=f"{scope.get('scheme', 'http')}://{host}",
-            queues=self._queues,
+            queues=queues,
             authorise=authorise,
             key_user=KeyUser(principal, source_ip, secure, request.request_id),
             mover=self._mover,
@@ -160,7 +174,11 @@ class SqsApp(JsonEndpoint[SqsCall]):
         ):
             # As KMS's (decision 0108): neither refusals nor server faults are billed. A
             # failed call counts one request, its payload unknown (decision 0169).
-            resources = [] if request.context is None else request.context.resources
-            account, region = billed_to(resources, tenant_id, self._queues.region)
+            context = request.context
+            resources = [] if context is None else context.resources
+            # In the call's Region when it names no queue (decision 0414).
+            signed = None if request.authenticated is None else request.authenticated.signed
+            called = self._settings.region if signed is None else signed.region
+            account, region = billed_to(resources, tenant_id, called)
             self._billing.count(account, region, "sqs.requests", requests)
         super().finish(request, status, error_type)

@@ -131,10 +131,16 @@ class EventTargets:
         parts = parse_arn(arn)
         if parts is None:
             raise DeliveryRefused("NO_RESOURCE", f"{arn} is no target")
-        service, _, account, name = parts
+        service, region, account, name = parts
         sender = Sender(tenant_id, rule_arn, role_arn, trace)
         if service == "sqs":
-            await self._to_queue(sender, account, name, message, group_id, dedup_id, attributes)
+            # The queue of the ARN's Region (decision 0414): a rule's, never a namesake's.
+            queues = self._queues.in_region(region)
+            if queues is None:
+                raise _missing(sender, account, f"queue {name}")
+            await self._to_queue(
+                queues, sender, account, name, message, group_id, dedup_id, attributes
+            )
         elif service == "sns":
             await self._to_topic(sender, account, arn, message, group_id, dedup_id)
         else:
@@ -180,6 +186,7 @@ class EventTargets:
 
     async def _to_queue(
         self,
+        queues: QueueService,
         sender: Sender,
         account: str,
         name: str,
@@ -189,7 +196,7 @@ class EventTargets:
         attributes: dict[str, str] | None,
     ) -> None:
         try:
-            queue = await self._queues.get_queue(account, account, name)
+            queue = await queues.get_queue(account, account, name)
         except QueueError as exc:
             raise _missing(sender, account, f"queue {name}") from exc
         await self._check(
@@ -197,7 +204,7 @@ class EventTargets:
         )
         fifo = is_fifo(queue)
         try:
-            await self._queues.send_message(
+            await queues.send_message(
                 queue,
                 message,
                 {

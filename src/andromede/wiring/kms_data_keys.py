@@ -235,6 +235,10 @@ class DataKeySealer:
         A refusal is audited; CmkNotFound for a reference naming no key."""
         region, owner = resource.region, resource.tenant_id
         keys = self._customer_keys
+        if region != keys.region:
+            # A resource of another Region (an SQS queue there, decision 0414) uses that
+            # Region's keys: its AWS-managed key, its key ids and aliases (decision 0138).
+            keys = keys.in_region(region)
         try:
             if key_ref in (
                 self._use.managed_alias,

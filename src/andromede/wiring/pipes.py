@@ -362,12 +362,13 @@ class _PipeParts:
         if objects is not None:
             writers.append(PipeLogBuckets(roles, objects))
         bell, probe = self.db.doorbells.follower(SOURCES)  # the sources' rings (0331)
+        queues = self.queues.in_region(region) or self.queues  # the Region's (0414)
         runner = PipesRunner(
             service,
-            PipeSources(roles, self.queues, self.kinesis, region, self.dynamodb(region)),
+            PipeSources(roles, queues, self.kinesis, region, self.dynamodb(region)),
             PipeTargets(
                 roles,
-                self.queues,
+                queues,
                 self.pubsub,
                 events,
                 self.kinesis,

@@ -147,7 +147,9 @@ class TopicQueues:
         trace: str | None = None,
     ) -> bool:
         try:
-            _, account, name = parse_queue_arn(queue_arn)
+            region, account, name = parse_queue_arn(queue_arn)
+            if region != self._queues.region:  # never another Region's namesake (0414)
+                return False
             # The queue in its own account: the platform delivers, as SQS does for SNS.
             queue = await self._queues.get_queue(account, account, name)
             _, topic_account, _ = parse_topic_arn(topic_arn)

@@ -27,7 +27,9 @@ from andromede.queues.fifo import is_fifo
 from andromede.queues.model import parse_queue_arn
 from andromede.queues.move_tasks_sql import SqlMoveTaskStore
 from andromede.queues.mover import MessageMover
+from andromede.queues.regional_store import RegionalQueueStore
 from andromede.queues.service import QueueLimits, QueueService
+from andromede.queues.store import QueueStore
 from andromede.queues.store_sql import SqlQueueStore
 from andromede.settings import Settings
 from andromede.sqsapi.authorise import S3_PRINCIPAL, s3_may_send
@@ -113,7 +115,11 @@ def queue_service(
 ) -> QueueService:
     """The queue service of ``serve``; with ``customer_keys``, queues may be sealed under
     customer-managed KMS keys (decision 0165); ``store``: the SQL store to use (the one
-    counting the platform's SQS metrics, decision 0172)."""
+    counting the platform's SQS metrics, decision 0172).
+
+    Decision 0414: with several declared Regions, the default Region's service works over
+    its view of the store and holds each other Region's (``QueueService.regions``), over
+    that Region's view, sharing the sealers, the limits and the readers' timetable."""
     kms = (
         None
         if customer_keys is None
@@ -125,30 +131,46 @@ def queue_service(
             cache_size=settings.queue_kms_data_key_cache_size,
         )
     )
-    service = QueueService(
-        SqlQueueStore(db) if store is None else store,
-        KeySealer(keys),
-        region=settings.region,
-        limits=QueueLimits(
-            max_queues=settings.max_queues,
-            max_message_size=settings.queue_max_message_size,
-            in_flight=settings.queue_max_in_flight,
-            poll_interval=settings.queue_long_poll_interval,
-        ),
-        kms=kms,
+    whole: QueueStore = SqlQueueStore(db) if store is None else store
+    sealer = KeySealer(keys)
+    limits = QueueLimits(
+        max_queues=settings.max_queues,
+        max_message_size=settings.queue_max_message_size,
+        in_flight=settings.queue_max_in_flight,
+        poll_interval=settings.queue_long_poll_interval,
     )
+    home = settings.region
+    declared = sorted({r.name for r in settings.declared_regions} | {home})
     # A message visible later (a delay, a visibility timeout) rings the queues' readers, Pipes
     # and Lambda's mappings, at its time (decision 0331).
-    service.due = Timetable(db.doorbells.of(SQS_MESSAGES).ring_soon).at
+    due = Timetable(db.doorbells.of(SQS_MESSAGES).ring_soon).at
+    services: dict[str, QueueService] = {}
+    for region in declared:
+        viewed = whole if len(declared) < 2 else RegionalQueueStore(whole, region, home)
+        regional = QueueService(viewed, sealer, region=region, limits=limits, kms=kms)
+        regional.due = due
+        services[region] = regional
+    service = services.pop(home)
+    service.regions = services
     return service
 
 
 def message_mover(settings: Settings, db: Database) -> MessageMover:
     """The message move tasks (decision 0165), kept in the database; ``serve`` runs its
-    passes in the background."""
+    passes in the background. Decision 0414: each declared Region's tasks through its view
+    of the store."""
+    whole = SqlQueueStore(db)
+    home = settings.region
+    declared = {r.name for r in settings.declared_regions} | {home}
+    views: dict[str, QueueStore] = (
+        {}
+        if len(declared) < 2
+        else {region: RegionalQueueStore(whole, region, home) for region in declared}
+    )
     return MessageMover(
-        SqlQueueStore(db),
+        views.pop(home, whole),
         SqlMoveTaskStore(db),
+        stores=views,
         region=settings.region,
         max_rate=settings.queue_move_task_max_rate,
         interval=settings.queue_move_task_interval,
@@ -187,9 +209,11 @@ class BucketEventQueues:
         queue gone, or its policy no longer allowing S3), for the worker to drop it."""
         bucket = _bucket_of(message)
         try:
-            _, account, name = parse_queue_arn(queue_arn)
+            region, account, name = parse_queue_arn(queue_arn)
             queue = await self._queues.get_queue(tenant_id, account, name)
         except QueueError:
+            return False
+        if region != queue.region:  # never another Region's namesake (decision 0414)
             return False
         if is_fifo(queue):
             log.info("event for %s dropped: S3 cannot send to a FIFO queue", queue_arn)

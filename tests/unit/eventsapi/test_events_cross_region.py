@@ -5,8 +5,8 @@ for a deployment declaring three Regions of which the gateway serves two, called
 botocore's SigV4 in each Region. Each Region's buses apart; PutTargets' checks (a role
 required, a Region not declared refused by name); the event put in one Region reaching the
 other's bus and its rules, itself (id, account, Region of origin); one hop only; what a Region
-other than the default does not serve refused by name; metering in the sender's Region;
-``aws:RequestedRegion`` the call's Region."""
+other than the default does not serve refused by name (its queues served: decision 0414);
+metering in the sender's Region; ``aws:RequestedRegion`` the call's Region."""
 
 from __future__ import annotations
 
@@ -227,16 +227,22 @@ async def test_a_role_that_may_not_put_the_event_stops_it(world: World) -> None:
     assert world.metrics.counts("AWS/Events", [("RuleName", "out")])["FailedInvocations"] == 1
 
 
-async def test_another_region_serves_buses_and_bus_targets_only(world: World) -> None:
+async def test_another_region_serves_buses_queues_and_bus_targets(world: World) -> None:
     """What stays the default Region's is refused by name in another: targets other than
-    event buses and API destinations (decision 0400), dead-letter queues (AWS requires one of
-    the rule's Region, where SQS is not served: decision 0397) and customer keys (of buses
-    and archives); its connections are its own (decision 0400)."""
+    event buses, API destinations (decision 0400) and SQS queues (decision 0414), and
+    customer keys (of buses and archives); its connections are its own (decision 0400). Its
+    Region's queues are targets and dead-letter queues, a rule's and a bus's; the default
+    Region's are not (AWS: a queue of the rule's Region)."""
     await world.ok(OTHER, "PutRule", {"Name": "r", "EventPattern": PATTERN})
-    queue = {"Id": "q", "Arn": world.arn(OTHER, "sqs", "q")}
-    code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [queue]})
+    topic = {"Id": "t", "Arn": world.arn(OTHER, "sns", "t")}
+    code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [topic]})
     assert code == "ValidationException"
-    assert f"in Region {OTHER} only event buses and API destinations are served" in message
+    assert f"in Region {OTHER} only event buses, API destinations and SQS queues" in message
+    queue = {"Id": "q", "Arn": world.arn(OTHER, "sqs", "q")}
+    await world.ok(OTHER, "PutTargets", {"Rule": "r", "Targets": [queue]})
+    home_queue = {"Id": "h", "Arn": world.arn(HOME, "sqs", "q")}
+    code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [home_queue]})
+    assert code == "ValidationException" and message.endswith("must be of this Region.")
     role = await world.role("send", "events:PutEvents")
     with_dlq = {
         "Id": "b",
@@ -244,20 +250,21 @@ async def test_another_region_serves_buses_and_bus_targets_only(world: World) ->
         "RoleArn": role,
         "DeadLetterConfig": {"Arn": world.arn(OTHER, "sqs", "dlq")},
     }
+    await world.ok(OTHER, "PutTargets", {"Rule": "r", "Targets": [with_dlq]})
+    with_dlq["DeadLetterConfig"] = {"Arn": world.arn(HOME, "sqs", "dlq")}
     code, message = await world.refused(OTHER, "PutTargets", {"Rule": "r", "Targets": [with_dlq]})
-    assert (code, message) == (
-        "ValidationException",
-        f"DeadLetterConfig of target b must name an SQS queue of Region {OTHER}, the rule's, "
-        f"and this deployment serves SQS in Region {HOME} only (decision 0397).",
-    )
+    assert code == "ValidationException" and message.endswith("must be of this Region.")
     code, message = await world.refused(
         OTHER, "CreateEventBus", {"Name": "sealed", "KmsKeyIdentifier": "alias/x"}
     )
     assert "KmsKeyIdentifier is not supported in Region eu-de-1" in message
-    code, message = await world.refused(
+    await world.ok(
         OTHER, "CreateEventBus", {"Name": "dl", "DeadLetterConfig": {"Arn": queue["Arn"]}}
     )
-    assert "DeadLetterConfig must name an SQS queue of Region eu-de-1" in message
+    code, message = await world.refused(
+        OTHER, "CreateEventBus", {"Name": "dh", "DeadLetterConfig": {"Arn": home_queue["Arn"]}}
+    )
+    assert "the queue must be in the event bus's account and Region" in message
     archive = {
         "ArchiveName": "a",
         "EventSourceArn": world.bus(OTHER, "default"),

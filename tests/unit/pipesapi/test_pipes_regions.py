@@ -3,7 +3,7 @@ EventBridge for two declared Regions over the SQL store — each Region's pipes 
 in each, ARNs of their Region, listings, the quota a Region's), a pipe of eu-de-1 naming only
 what its Region serves and refused another Region's ARN, and its API destinations found,
 authorised (its role's trust seeing the pipe's ARN of eu-de-1) and called with the
-connection of its own Region."""
+connection of its own Region. Decision 0414: its Region's SQS queues as source and target."""
 
 from __future__ import annotations
 
@@ -36,15 +36,14 @@ from andromede.pipes.model import Pipe
 from andromede.pipes.service import ListFilter, PipesService
 from andromede.pipesapi.app import PipesApp
 from andromede.pipesapi.errors import to_pipes_error
-from andromede.queues.memory import MemoryQueueStore
 from andromede.queues.service import QueueService
 from andromede.settings import RegionSettings, Settings
 from andromede.wiring.events import EventsParts
 from andromede.wiring.pipes import PipesMetering, pipe_api_invoker, pipes_api
-from andromede.wiring.queues import KeySealer
+from andromede.wiring.queues import queue_service
 from support.api_destinations import JsonEndpoint, json_endpoint
 from support.firehoseapp import RecordingSink
-from support.pipesapp import allow
+from support.pipesapp import PIPE_POLICY, allow
 from support.schema import migrated_sqlite
 
 FR, DE = "eu-fr-1", "eu-de-1"
@@ -58,6 +57,7 @@ class Deployed:
     events: EventsParts
     home: PipesService
     de: PipesService
+    queues: QueueService
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ async def deployed(tmp_path: Path) -> AsyncIterator[Deployed]:
     assert boot is not None
     audit = AuditService(MemoryAuditStore())
     keys = KeyService(LocalKeyFileProvider(tmp_path / "keys"))
-    queues = QueueService(MemoryQueueStore(), KeySealer(keys), region=FR)
+    queues = queue_service(settings, db, keys)  # each Region's queues (decision 0414)
     no_targets = SimpleNamespace(roles=None)
     events = EventsParts(settings, db, no_targets, identity=identity)  # type: ignore[arg-type]
     apis: dict[str, Any] = {}
@@ -92,7 +92,9 @@ async def deployed(tmp_path: Path) -> AsyncIterator[Deployed]:
     app = apis["pipes"]
     assert isinstance(app, PipesApp)
     try:
-        yield Deployed(settings, identity, boot.tenant.id, events, app.service, app.regional(DE))
+        yield Deployed(
+            settings, identity, boot.tenant.id, events, app.service, app.regional(DE), queues
+        )
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -135,22 +137,23 @@ async def test_each_regions_pipes_are_apart_and_name_only_what_it_serves(
         refusals = {
             "another Region's API destination": {**made, "Target": home_destination},
             "another Region's enrichment": {**made, "Enrichment": home_destination},
-            "an SQS source (the default Region's)": {
+            "an SQS source of the default Region": {
                 **made,
-                "Source": f"arn:aws:sqs:{DE}:{tenant}:q",
+                "Source": f"arn:aws:sqs:{FR}:{tenant}:q",
                 "SourceParameters": {},
             },
+            "an SNS target": {**made, "Target": f"arn:aws:sns:{DE}:{tenant}:t"},
             "a Kinesis target": {
                 **made,
                 "Target": f"arn:aws:kinesis:{DE}:{tenant}:stream/s",
                 "TargetParameters": {"KinesisStreamParameters": {"PartitionKey": "k"}},
             },
-            "a dead-letter queue": {
+            "a dead-letter queue of the default Region": {
                 **made,
                 "SourceParameters": {
                     "DynamoDBStreamParameters": {
                         "StartingPosition": "LATEST",
-                        "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{DE}:{tenant}:dlq"},
+                        "DeadLetterConfig": {"Arn": f"arn:aws:sqs:{FR}:{tenant}:dlq"},
                     }
                 },
             },
@@ -242,6 +245,50 @@ async def test_a_pipes_api_destination_is_its_own_regions(
             await home_invoker.send(tenant, target, "{}", source_arn=pipe_arn)
         assert refused.value.code == "NO_PERMISSIONS"
         assert len(endpoint.requests) == 1
+
+
+async def test_a_pipe_of_another_region_moves_its_regions_queue(tmp_path: Path) -> None:
+    """Decision 0414: a pipe of eu-de-1 reads eu-de-1's queue ``in`` and sends to eu-de-1's
+    queue ``out``; the default Region's namesakes are neither read nor written."""
+    async with deployed(tmp_path) as world:
+        tenant = world.tenant
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pipes.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = await world.identity.create_role(tenant, "mover", json.dumps(trust))
+        await world.identity.put_role_policy(tenant, "mover", "sqs", PIPE_POLICY)
+        de_queues = world.queues.in_region(DE)
+        assert de_queues is not None and de_queues is not world.queues
+        made = {}
+        for region, queues in ((FR, world.queues), (DE, de_queues)):
+            for name in ("in", "out"):
+                made[region, name] = await queues.create_queue(tenant, name, {})
+        await world.queues.send_message(made[FR, "in"], "fr", {}, {}, None, tenant)
+        await de_queues.send_message(made[DE, "in"], "de", {}, {}, None, tenant)
+        await world.de.create(
+            tenant,
+            "p",
+            {"Source": made[DE, "in"].arn, "Target": made[DE, "out"].arn, "RoleArn": role.arn},
+        )
+        got: list[Any] = []
+        for _ in range(400):
+            got = await de_queues.receive(made[DE, "out"], max_messages=10, visibility=0, wait=0)
+            if got:
+                break
+            await asyncio.sleep(0.05)
+        assert [json.loads(m.payload.body)["body"] for m in got] == ["de"]
+        left = await world.queues.receive(made[FR, "in"], max_messages=10, visibility=0, wait=0)
+        assert [m.payload.body for m in left] == ["fr"]
+        assert (
+            await world.queues.receive(made[FR, "out"], max_messages=10, visibility=0, wait=0) == []
+        )
 
 
 def test_another_regions_pipe_metrics_are_its_own_series() -> None:
