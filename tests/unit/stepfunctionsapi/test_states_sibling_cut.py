@@ -8,6 +8,7 @@ leaving its ``…Aborted`` events (an iteration its ``MapIterationAborted``) bef
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from support.statesapp import World
@@ -18,7 +19,7 @@ from unit.stepfunctionsapi.test_states_aborted_events import (
     kinds_after,
     start,
 )
-from unit.stepfunctionsapi.test_states_parked_branches import ask, tokens
+from unit.stepfunctionsapi.test_states_parked_branches import allow, ask, tokens
 
 FAIL = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Broke"}}}
 
@@ -82,3 +83,42 @@ async def test_a_failed_iteration_aborts_one_at_rest_in_its_wait(world: World) -
         "TaskStarted", "WaitStateAborted", "MapIterationAborted", "TaskFailed",
         "MapIterationFailed", "MapStateFailed", "MapStateExited", "PassStateEntered",
         "PassStateExited", "ExecutionSucceeded"]  # fmt: skip
+
+
+async def test_a_given_up_sibling_s_sync_child_is_stopped(world: World) -> None:
+    """A branch parked on a ``.sync`` child execution, given up as its sibling fails: the
+    child is stopped with it (decision 0383's given-up jobs), whether the Parallel's failure
+    is caught or ends the execution."""
+    role = await world.role("p", policy=allow("states:StartExecution", "sqs:SendMessage"))
+    waits = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    child = (await world.client("CreateStateMachine", name="c", definition=json.dumps(waits),
+                                roleArn=role))["stateMachineArn"]  # fmt: skip
+    url = await world.queue("asks")
+    for caught in (True, False):
+        name = f"kid-{caught}".lower()
+        syncing = {"StartAt": "Run", "States": {"Run": {
+            "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+            "Parameters": {"StateMachineArn": child, "Name": name}, "End": True}}}  # fmt: skip
+        asking = {"StartAt": "A", "States": {"A": {**ask(url, "$.a"), "End": True}}}
+        both: dict[str, Any] = {"Type": "Parallel", "End": True, "Branches": [syncing, asking]}
+        states: dict[str, Any] = {"Both": both}
+        if caught:
+            both["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+            states["Caught"] = {"Type": "Pass", "End": True}
+        parent = {"StartAt": "Both", "States": states}
+        made = await world.client("CreateStateMachine", name=f"par-{name}", roleArn=role,
+                                  definition=json.dumps(parent))  # fmt: skip
+        run = await world.client("StartExecution", stateMachineArn=made["stateMachineArn"],
+                                 input=json.dumps({"a": name}))  # fmt: skip
+        await world.run()
+        await world.run()
+        kid = child.replace(":stateMachine:", ":execution:") + f":{name}"
+        assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "RUNNING"
+        asked = await tokens(world, "asks")
+        await world.client("SendTaskFailure", taskToken=asked[name], error="Rejected")
+        await world.run()
+        done = await world.client("DescribeExecution", executionArn=run["executionArn"])
+        assert done["status"] == ("SUCCEEDED" if caught else "FAILED"), done
+        assert (await world.client("DescribeExecution", executionArn=kid))["status"] == "ABORTED"
+        kinds = await kinds_after(world, run["executionArn"], "ParallelStateEntered")
+        assert kinds.index("TaskStateAborted") < kinds.index("ParallelStateFailed")
