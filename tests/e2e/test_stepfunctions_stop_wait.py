@@ -6,7 +6,10 @@ seconds and its history ends as AWS's does (``WaitStateAborted``, ``ExecutionAbo
 ``WaitStateExited``). A Wait within a Parallel's branch is slept within the runner's step:
 stopped, the branch's next state (an SQS send) never runs, and the history's tail is the
 step's events then its states' aborted ones; past the machine's ``TimeoutSeconds`` the
-execution ends TIMED_OUT then, not at the Wait's end, with the same tail."""
+execution ends TIMED_OUT then, not at the Wait's end, with the same tail. A branch that fails
+cuts its sibling's Wait of 3600 s likewise (decision 0416): the execution fails within
+seconds, the sibling's next state never runs, and its ``WaitStateAborted`` comes before the
+``ParallelStateFailed``."""
 
 from __future__ import annotations
 
@@ -142,3 +145,26 @@ def test_a_parked_task_stopped_is_aborted_after_its_scheduling(server: ServerPro
     assert kinds(states, run) == [
         "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
         "TaskStateAborted", "ExecutionAborted"]  # fmt: skip
+
+
+def test_a_failed_branch_cuts_its_sibling_s_hour_long_wait(server: ServerProcess) -> None:
+    credentials = server.credentials()
+    sqs = client_for(server, "sqs", *credentials)
+    states = client_for(server, "stepfunctions", *credentials)
+    url = sqs.create_queue(QueueName="sfn-cut-late")["QueueUrl"]
+    failing = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Broke",
+                                                      "Cause": "at once"}}}  # fmt: skip
+    arn = machine(server, "sfn-cut-sibling", {"StartAt": "Both", "States": {"Both": {
+        "Type": "Parallel", "End": True,
+        "Branches": [branch_waiting(3600, url), failing]}}})  # fmt: skip
+    run = states.start_execution(stateMachineArn=arn)["executionArn"]
+    done = until(lambda: (d := states.describe_execution(executionArn=run))["status"] != "RUNNING"
+                 and d)  # fmt: skip
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Broke", "at once")
+    assert (done["stopDate"] - done["startDate"]).total_seconds() < 20  # not the hour
+    assert kinds(states, run) == [
+        "ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted", "WaitStateEntered",
+        "WaitStateAborted", "FailStateEntered", "ParallelStateFailed",
+        "ExecutionFailed"]  # fmt: skip
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert got.get("Messages", []) == []  # the Task after the cut Wait never ran

@@ -7,9 +7,12 @@ every run that can go on — a nested interpreter stepping the branch's states u
 fails or waits (its parked task, a Wait) — and writes where each stands, so a gateway's
 restart resumes them and SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat answer a
 task wherever it is parked (:func:`find_task`, :func:`with_task`). The state is due again at
-the earliest of its runs' deadlines. Once a run fails, no other run begins (a Map's), and the
-state fails when the runs going on have stopped or parked: its Retry (a durable wait, the
-runs begun again) and Catch apply, and the runs that succeeded are kept for a redrive.
+the earliest of its runs' deadlines. Once a run fails, no other run begins (a Map's), those
+within their step are cut and those at rest given up (decision 0416: each leaves its
+``…Aborted`` events, :func:`aborted_at_rest` for one at rest, before the state's failure;
+a given-up parked task's token answers ``TaskTimedOut``), and the state fails: its Retry (a
+durable wait, the runs begun again) and Catch apply, and the runs that succeeded are kept
+for a redrive.
 ``MaxConcurrency`` bounds the iterations begun and not ended, parked ones included.
 
 Stopped or timed out (decision 0407), a Parallel or Map in flight leaves, after the events
@@ -21,6 +24,7 @@ unfinished iteration's ``MapIterationAborted``, then its ``ParallelStateAborted`
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,7 @@ from andromede.stepfunctions.history_events import (
 )
 from andromede.stepfunctions.interpreter import FOREVER, Cursor, StatesError, Step
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
+from andromede.stepfunctions.side_by_side import side_by_side
 
 if TYPE_CHECKING:
     from andromede.stepfunctions.interpreter import Interpreter
@@ -206,9 +211,17 @@ async def step_branches(
         events += [e for log in logs for e in log]
         events.append(Event("ParallelStateAborted" if parallel else "MapStateAborted"))
         raise
-    events += [e for log in logs for e in log]
     kind = "Parallel" if parallel else "Map"
     failure = next((r["error"] for r in runs if "error" in r), None)
+    if failure is not None:  # its runs still going were cut or are at rest: aborted (0416)
+        for index, run in enumerate(runs):
+            if run.get("begun") and "cursor" in run:
+                if index not in cut:
+                    logs[index] += aborted_at_rest(definitions[index], run["cursor"])
+                if not parallel:
+                    logs[index].append(iteration_event("Aborted", name, index))
+                del run["cursor"]  # its parked task is gone: its token answers TaskTimedOut
+    events += [e for log in logs for e in log]
     if failure is not None:
         events.append(Event(f"{kind}StateFailed"))
         err = StatesError(str(failure["error"]), str(failure.get("cause") or ""))
@@ -235,7 +248,8 @@ async def _drive_runs(
     machine: Interpreter, name: str, state: dict[str, Any], runs: list[dict[str, Any]],
     logs: list[list[Event]], tokens: Tokens, cut: set[int],
 ) -> None:  # fmt: skip
-    """Drive every run that can go on until each ended or waits, begun within the bound."""
+    """Drive every run that can go on until each ended or waits, begun within the bound,
+    or until one failed: those still within their step then are cut (in ``cut``)."""
     parallel = state["Type"] == "Parallel"
     limit = len(runs) if parallel else (state.get("MaxConcurrency", 0) or len(runs))
     definitions = _definitions(state, len(runs))
@@ -252,14 +266,21 @@ async def _drive_runs(
                 if not parallel:
                     logs[index].append(iteration_event("Started", name, index))
         going = [i for i, r in enumerate(runs) if r.get("begun") and "cursor" in r]
-        ended = await asyncio.gather(
-            *(_drive(machine, definitions[i], runs[i], logs[i], tokens, cut, i) for i in going)
+        # The first run to fail cuts those still within their step (decision 0416).
+        ended = await side_by_side(
+            [_drive(machine, definitions[i], runs[i], logs[i], tokens, cut, i) for i in going],
+            functools.partial(_failed_run, [runs[i] for i in going]),
         )
         for index, finished in zip(going, ended, strict=True):
             if finished and not parallel:
                 kind = "Failed" if "error" in runs[index] else "Succeeded"
                 logs[index].append(iteration_event(kind, name, index))
-        progressed = any(ended) and any(not r.get("begun") for r in runs)
+        failed = any("error" in r for r in runs)
+        progressed = not failed and any(ended) and any(not r.get("begun") for r in runs)
+
+
+def _failed_run(runs: list[dict[str, Any]], index: int) -> bool:
+    return "error" in runs[index]
 
 
 def _definitions(state: dict[str, Any], count: int) -> list[dict[str, Any]]:

@@ -10,7 +10,9 @@ interpreter, at most ``MaxConcurrency`` at once and never more than the gateway'
 
 A child's failure does not stop the others: the run fails with
 ``States.ExceedToleratedFailureThreshold`` once the failures pass ``ToleratedFailurePercentage``
-/ ``ToleratedFailureCount`` (no child begins after), else succeeds. ``ResultWriter`` writes
+/ ``ToleratedFailureCount`` (no child begins after, and those running are stopped — ABORTED,
+their history its states' ``…Aborted`` events then ``ExecutionAborted``, counted aborted:
+decision 0416), else succeeds. ``ResultWriter`` writes
 AWS's ``SUCCEEDED_n.json`` / ``FAILED_n.json`` / ``PENDING_n.json`` and ``manifest.json`` under
 ``<Prefix>/<run id>/`` and the state's result is ``{"MapRunArn", "ResultWriterDetails"}``;
 without it, the children's outputs in order (a failed child's ``{"Error", "Cause"}``).
@@ -72,6 +74,7 @@ from andromede.stepfunctions.map_redrive import (
 )
 from andromede.stepfunctions.map_results import shaped, writer_config
 from andromede.stepfunctions.map_runs import (
+    ABORTED,
     MapRun,
     child_execution_arn,
     child_machine_arn,
@@ -343,6 +346,8 @@ async def run_map(
     # run's kept ones count.
     begun = 0 if redrive is None else len(redrive.begun())
 
+    working: dict[int, asyncio.Future[Any]] = {}  # the children's work now running
+
     def limit() -> int:
         chosen = run.max_concurrency or total_runs or 1
         return max(1, min(chosen, host.most_children()))
@@ -399,12 +404,21 @@ async def run_map(
         before = 1 if redone is None else len(redriven_history(redone.history, kept, ()))
         room = None if express else most_events - before - 1
         overflowed = False
+        cut = False  # stopped as the run failed (decision 0416)
         try:
             with contextlib.ExitStack() as watched:
                 rung = None if signals is None else watched.enter_context(
                     signals.watching(arn)).rung  # fmt: skip
-                output = await _child_output(machine, processor, child_context, value,
-                                             child_events, halted, room, rung)  # fmt: skip
+                work = asyncio.ensure_future(_child_output(
+                    machine, processor, child_context, value, child_events, halted, room,
+                    rung))  # fmt: skip
+                working[index] = work
+                if stopped.is_set():  # the run failed as this child began
+                    work.cancel()
+                try:
+                    output = await work
+                finally:
+                    del working[index]
             outcome = "succeeded"
             outputs[index] = output
             record.update(Output=_dumps(output), OutputDetails={"Included": True},
@@ -419,9 +433,13 @@ async def run_map(
             outcome = "aborted"  # its record is StopExecution's: ABORTED, its history ended
         except HistoryFull:
             outcome, overflowed = "failed", True
+        except asyncio.CancelledError:
+            if _cancelling():  # its execution stopped or timed out: the run ends with it
+                raise
+            outcome, cut = "aborted", True  # its events, its states' aborted ones, kept
         ended = clock()
         record["StopDate"] = _iso(ended)
-        kept = kept.changed(stopped=ended)
+        kept = kept.changed(stopped=ended, **({"status": ABORTED} if cut else {}))
         # AWS keeps no history of an EXPRESS child (GetExecutionHistory refuses it). One
         # StopExecution aborted meanwhile is counted ABORTED, as AWS counts a child "stopped
         # by the user" (decision 0372): stopped at its next state (decision 0374), or ended
@@ -439,9 +457,10 @@ async def run_map(
             record.update(Error="States.Runtime", Cause=cause, Status="FAILED")
             for gone in ("Output", "OutputDetails"):
                 record.pop(gone, None)
-        if outcome == "aborted" or (keep and not await host.record_child(
+        if (outcome == "aborted" and not cut) or (keep and not await host.record_child(
                 kept.changed(history=history))):  # fmt: skip
             outcome = "aborted"
+        if outcome == "aborted":
             outputs[index] = {"Error": _ABORTED_ERROR, "Cause": "The child was stopped"}
             record.update(Status="ABORTED")
             for gone in ("Output", "OutputDetails"):
@@ -461,6 +480,8 @@ async def run_map(
             share, most = _share(run, tolerate_share), _count(run, tolerate_count)
             if exceeds_tolerance(counts["items"]["failed"], total_items, share, most):
                 stopped.set()
+                for running in working.values():  # AWS stops them as the run fails (0416)
+                    running.cancel()
             if clock() - last_record >= _RECORD_EVERY_MS:
                 last_record = clock()
                 run = await host.record(_counted(run, counts, total_items, total_runs))
@@ -542,6 +563,12 @@ async def _child_output(
         return await child.run_states(value, events)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise StatesError("States.Runtime", f"{type(exc).__name__}: {str(exc)[:256]}") from None
+
+
+def _cancelling() -> bool:
+    """Whether this task itself was cancelled (not only the work it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _asking(host: MapRunHost, child: MapChild) -> Halted:

@@ -12,7 +12,8 @@ a ``$$`` context path or an intrinsic function), ``ResultSelector``, ``ResultPat
 ``MaxDelaySeconds``, ``JitterStrategy``). Each state leaves AWS's history events
 (``PassStateEntered``, ``MapIterationStarted``…) in the step's ``events``; a step cancelled
 (its execution stopped or timed out) leaves there the events it had, then the ``…Aborted``
-events of the states it had in flight, innermost first (decision 0407)."""
+events of the states it had in flight, innermost first (decision 0407); so does a branch or
+an iteration cut by a sibling's failure (``side_by_side``, decision 0416)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -39,6 +40,7 @@ from andromede.stepfunctions.history_events import (
 from andromede.stepfunctions.intrinsics import IntrinsicFailure, evaluate_intrinsic, is_intrinsic
 from andromede.stepfunctions.map_checks import is_distributed
 from andromede.stepfunctions.retry_rules import delay_of, is_parked, matching_rule
+from andromede.stepfunctions.side_by_side import side_by_side
 from andromede.stepfunctions.states_error import StatesError
 from andromede.stepfunctions.variables import VariableLimits
 
@@ -644,27 +646,22 @@ class Interpreter:
         self, state: dict[str, Any], data: Any, events: list[Event], done: dict[str, Any]
     ) -> Any:
         """The branches' outputs; those of ``done`` (a redrive's) not run again. A branch's
-        failure fails the state once the branches running have ended, so that what succeeded
-        is known (and kept for a redrive), never half done."""
+        failure cuts the others (decision 0416: their ``…Aborted`` events before the state's
+        ``ParallelStateFailed``); those that succeeded before are kept for a redrive."""
         events.append(Event("ParallelStateStarted"))
         logs: list[list[Event]] = [[] for _ in state["Branches"]]
         outputs = dict(done)
-        failures: list[StatesError] = []
 
         async def branch(index: int, machine: dict[str, Any]) -> Any:
             if str(index) in outputs:
                 return outputs[str(index)]
-            try:
-                outputs[str(index)] = await self._branch(machine, data, logs[index])
-            except StatesError as err:
-                failures.append(err)
-                raise
+            outputs[str(index)] = await self._branch(machine, data, logs[index])
             return outputs[str(index)]
 
         try:
             runs = [branch(i, b) for i, b in enumerate(state["Branches"])]
             with self._holding(logs):
-                results = await _settled(runs, failures)
+                results = await side_by_side(runs)
         except (asyncio.CancelledError, HistoryFull):  # each branch left its events (0407)
             events += [e for log in logs for e in log]
             raise
@@ -713,7 +710,7 @@ class Interpreter:
                     failures.append(err)
                     log.append(iteration_event("Failed", name, index))
                     raise
-                except asyncio.CancelledError:  # still running at its execution's stop
+                except asyncio.CancelledError:  # stopped, or cut by a failed sibling (0416)
                     log.append(iteration_event("Aborted", name, index))
                     raise
                 log.append(iteration_event("Succeeded", name, index))
@@ -723,7 +720,7 @@ class Interpreter:
         try:
             with self._holding(logs):
                 runs = [iterate(i, item) for i, item in enumerate(items)]
-                results = await _settled(runs, failures)
+                results = await side_by_side(runs)  # a failed iteration cuts the others
         except (asyncio.CancelledError, HistoryFull):
             events += [e for log in logs for e in log]
             raise
@@ -735,17 +732,6 @@ class Interpreter:
         events += [e for log in logs for e in log]
         events.append(Event("MapStateSucceeded"))
         return list(results)
-
-
-async def _settled(runs: Sequence[Awaitable[Any]], failures: list[StatesError]) -> list[Any]:
-    """The runs' results once every one ended; the first failure (in time) raised then."""
-    results = await asyncio.gather(*runs, return_exceptions=True)
-    if failures:
-        raise failures[0]
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return list(results)
 
 
 @dataclass(frozen=True, slots=True)
