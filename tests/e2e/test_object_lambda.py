@@ -97,6 +97,37 @@ FORWARDING = (
     "    return {'status_code': 200}\n"
 )
 
+# Upper-cases the object and answers aws-chunked with a trailing CRC32, as botocore frames a
+# body whose operation asks for a trailing checksum (its own AwsChunkedWrapper: the model's
+# WriteGetObjectResponse asks for none, so the function asks through botocore's request
+# context). A key with "tamper" in it has one byte changed once framed, its trailer left.
+TRAILED = (
+    "import urllib.request\n"
+    "import boto3\n"
+    "from botocore.exceptions import ClientError\n"
+    "s3 = boto3.client('s3')\n"
+    "STATE = {'tamper': False}\n"
+    "def _trailer(params, context, **kwargs):\n"
+    "    context['checksum'] = {'request_algorithm': {'in': 'trailer',\n"
+    "        'algorithm': 'crc32', 'name': 'x-amz-checksum-crc32'}}\n"
+    "def _tamper(request, **kwargs):\n"
+    "    if STATE['tamper']:\n"
+    "        request.body = request.body.read().replace(b'HELLO', b'JELLO', 1)\n"
+    "s3.meta.events.register('before-call.s3.WriteGetObjectResponse', _trailer)\n"
+    "s3.meta.events.register('before-send.s3.WriteGetObjectResponse', _tamper)\n"
+    "def handler(event, context):\n"
+    "    ctx = event['getObjectContext']\n"
+    "    STATE['tamper'] = 'tamper' in event['userRequest']['url']\n"
+    "    with urllib.request.urlopen(ctx['inputS3Url'], timeout=30) as answer:\n"
+    "        original = answer.read()\n"
+    "    try:\n"
+    "        s3.write_get_object_response(Body=original.upper(),\n"
+    "            RequestRoute=ctx['outputRoute'], RequestToken=ctx['outputToken'])\n"
+    "    except ClientError as refused:\n"
+    "        return {'refused': refused.response['Error']['Code']}\n"
+    "    return {'status_code': 200}\n"
+)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
@@ -230,7 +261,7 @@ def test_get_object_through_an_object_lambda_access_point(server: ServerProcess)
 @dataclass
 class Owner:
     """A tenant with a bucket holding ``notes/hello.txt``, its access point ``data-ap`` and
-    the function ``fwd`` (FORWARDING), whose role may answer Object Lambda GETs."""
+    the function ``fwd`` (FORWARDING unless told), whose role may answer Object Lambda GETs."""
 
     tenant: Tenant
     s3: Any
@@ -241,7 +272,7 @@ class Owner:
     function: str
 
 
-def _owner(server: ServerProcess, prefix: str) -> Owner:
+def _owner(server: ServerProcess, prefix: str, code: str = FORWARDING) -> Owner:
     tenant = new_tenant(server, prefix)
     keys = (tenant.access_key_id, tenant.secret_access_key)
     s3: Any = client_for(server, "s3", *keys)
@@ -257,7 +288,7 @@ def _owner(server: ServerProcess, prefix: str) -> Owner:
     role = execution_role(client_for(server, "iam", *keys), f"{prefix}-fn",
         {"answer": {"Version": "2012-10-17", "Statement": [answer]}})  # fmt: skip
     functions: Any = client_for(server, "lambda", *keys)
-    function = python_function(functions, "fwd", role, FORWARDING, Timeout=60)["FunctionArn"]
+    function = python_function(functions, "fwd", role, code, Timeout=60)["FunctionArn"]
     return Owner(tenant, s3, control, functions, bucket, supporting, function)
 
 
@@ -360,3 +391,20 @@ def test_another_accounts_caller(server: ServerProcess) -> None:
     delegate_to_access_points(owner.s3, owner.bucket, account)
     answer = client.get_object(Bucket=point, Key="notes/hello.txt")
     assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"
+
+
+def test_a_trailing_checksum_from_botocore_is_verified(server: ServerProcess) -> None:
+    """Decision 0417: botocore's aws-chunked answer with a trailing CRC32 reaches the caller;
+    the same answer with a byte changed after its checksum was taken is refused (BadDigest to
+    the function), and its caller gets AWS's LambdaResponseNotReceived, never the bytes."""
+    owner = _owner(server, "olt", TRAILED)
+    owner.s3.put_object(Bucket=owner.bucket, Key="notes/tamper.txt", Body=b"hello tampered")
+    point = _point(owner, "trailed")
+    client = _arn_client(server, owner.tenant.access_key_id, owner.tenant.secret_access_key)
+    for _ in range(3):  # two workers: answers land on either, passed on or not
+        answer = client.get_object(Bucket=point, Key="notes/hello.txt")
+        assert answer["Body"].read() == b"HELLO OBJECT LAMBDA"
+        with pytest.raises(ClientError) as refused:
+            client.get_object(Bucket=point, Key="notes/tamper.txt")
+        assert refused.value.response["Error"]["Code"] == "LambdaResponseNotReceived"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500

@@ -5,7 +5,8 @@ PutSigningProfile and TagResource only with ``team=blue`` (``aws:RequestTag/team
 governed by the keys it removes; GetSigningProfile follows the profile's own tags
 (``aws:ResourceTag/team``). botocore's paginators walk ListSigningProfiles and
 ListSigningJobs page by page with their filters; a ``maxResults`` beyond 25 or a forged
-``nextToken`` is a ValidationException."""
+``nextToken`` is a ValidationException; a canceled profile's tagging calls are a
+BadRequestException (decision 0417)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,15 @@ def test_listings_page_with_their_filters(server: ServerProcess) -> None:
         includeCanceled=True, PaginationConfig={"PageSize": 3}
     )
     assert [p["profileName"] for page in canceled for p in page["profiles"]] == names
+    # Decision 0417: a canceled profile's tagging calls are bad requests, as the reference says.
+    gone = signer.get_signing_profile(profileName="p03")["arn"]
+    with pytest.raises(ClientError) as caught:
+        signer.tag_resource(resourceArn=gone, tags={"team": "blue"})
+    assert _code(caught) == "BadRequestException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as caught:
+        signer.list_tags_for_resource(resourceArn=gone)
+    assert _code(caught) == "BadRequestException"
 
     bucket = f"sign-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)

@@ -24,7 +24,12 @@ from andromede.s3.errors import S3Error
 from andromede.s3.router import Route
 from andromede.s3select.scan import Counters
 from andromede.settings import Settings
-from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, decode_checksum
+from andromede.storage.checksums import (
+    BodyHasher,
+    InvalidChecksumValue,
+    algorithm_of_header,
+    decode_checksum,
+)
 from andromede.storage.integrity import BodyIntegrity, verify_body
 from andromede.storage.model import Bucket, ChecksumAlgorithm, ObjectLookup
 
@@ -221,7 +226,7 @@ class S3Context:
             _check_checksum_syntax(algorithm, value)
             result.checksum_algorithm, result.checksum_value = algorithm, value
         elif trailer:
-            algorithm_for_trailer = _ALGORITHMS_BY_HEADER.get(trailer)
+            algorithm_for_trailer = algorithm_of_header(trailer)
             if algorithm_for_trailer is None:
                 raise S3Error("InvalidRequest", f"Unsupported trailer {trailer[:64]}")
             result.checksum_algorithm = algorithm_for_trailer

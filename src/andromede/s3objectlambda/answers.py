@@ -1,7 +1,15 @@
 """A function's WriteGetObjectResponse, once its caller's signature and right to answer were
 checked (decisions 0384, 0411): its body read as it arrives (aws-chunked decoded, each chunk's
-signature checked), handed to the GET of this worker its route names (``rendezvous.py``) or
-passed on to the worker that holds it (``exchange.py``), and counted.
+signature checked, its trailing checksum verified as S3 verifies PutObject's, decision 0417),
+handed to the GET of this worker its route names (``rendezvous.py``) or passed on to the
+worker that holds it (``exchange.py``), and counted.
+
+A body checked at its end (its signed hash, its last chunk's signature, its trailing checksum)
+keeps its latest chunk back until the check passes, and the GET's status and headers wait for
+its first chunk passed on (decision 0417): a body refused before any of it was passed on
+leaves the GET unanswered, so its caller gets AWS's error for a function that did not answer
+(LambdaResponseNotReceived once it exits); a longer one cuts the caller's response before its
+last bytes. Either way the caller never gets a whole answer of bytes the function did not send.
 
 Counting (AWS's ``LambdaResponseRequests``, ``LambdaResponse4xx``, ``LambdaResponse5xx``,
 decision 0411): the GET's worker alone knows which Object Lambda access point a route
@@ -25,10 +33,14 @@ from andromede.http.chunked import STREAMING_MODES, AwsChunkedDecoder
 from andromede.http.response import Receive
 from andromede.http.sigv4 import STREAMING_UNSIGNED_PAYLOAD_TRAILER, SigningContext, SigV4Error
 from andromede.s3objectlambda.errors import ObjectLambdaError, to_wire_error
-from andromede.s3objectlambda.event import forwarded_answer
+from andromede.s3objectlambda.event import ForwardedAnswer, forwarded_answer
 from andromede.s3objectlambda.exchange import AnswerExchange, route_owner
 from andromede.s3objectlambda.metrics import AnswerSource
-from andromede.s3objectlambda.rendezvous import Rendezvous
+from andromede.s3objectlambda.rendezvous import Pending, Rendezvous
+from andromede.storage.checksums import BodyHasher, InvalidChecksumValue, algorithm_of_header
+from andromede.storage.errors import ChecksumMismatch
+from andromede.storage.integrity import BodyIntegrity, verify_body
+from andromede.storage.model import ChecksumAlgorithm
 
 __all__ = ["AnswerCounter", "FunctionAnswers"]
 
@@ -127,7 +139,8 @@ class FunctionAnswers:
     async def _deliver(self, headers: dict[str, str], chunks: AsyncIterator[bytes]) -> None:
         """A WriteGetObjectResponse to the GET of this worker its route and token name: its
         status and headers, then its body chunk by chunk, hashed as it goes when the hash
-        was signed (a mismatch cuts the GET's response); ObjectLambdaError on refusal."""
+        was signed; ObjectLambdaError on refusal (see the module's docstring for what the
+        caller then gets)."""
         answer = forwarded_answer(headers)
         if answer is None:
             raise ObjectLambdaError("InvalidArgument", "x-amz-fwd-status is not a valid status")
@@ -140,27 +153,62 @@ class FunctionAnswers:
             )
         if "content-length" in headers:
             answer.headers.append(("Content-Length", headers["content-length"]))
-        if not pending.answer.done():
-            pending.answer.set_result(answer)
         payload_hash = headers.get("x-amz-content-sha256", "")
         digest = hashlib.sha256() if len(payload_hash) == _HEX_HASH_LENGTH else None
-        channel = pending.body
+        passing = _Passing(pending, answer)
+        # A body checked only at its end holds its latest chunk back until then.
+        held: bytes | None = None
+        hold = digest is not None or payload_hash in STREAMING_MODES
         try:
             async for chunk in chunks:
                 if digest is not None:
                     digest.update(chunk)
-                await channel.put(chunk)
+                if not hold:
+                    await passing.put(chunk)
+                    continue
+                if held is not None:
+                    await passing.put(held)
+                held = chunk
+            if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
+                raise ObjectLambdaError("XAmzContentSHA256Mismatch")
         except ObjectLambdaError as exc:
-            await channel.end(exc)
+            await passing.fail(exc)
             raise
         except TimeoutError as exc:
-            await channel.end(ObjectLambdaError("RequestTimeout"))
+            await passing.fail(ObjectLambdaError("RequestTimeout"))
             raise ObjectLambdaError("RequestTimeout") from exc
-        if digest is not None and not hmac.compare_digest(digest.hexdigest(), payload_hash):
-            # Bytes not the ones signed: the caller's response is cut, not completed.
-            await channel.end(ObjectLambdaError("XAmzContentSHA256Mismatch"))
-            raise ObjectLambdaError("XAmzContentSHA256Mismatch")
-        await channel.end()
+        if held is not None:
+            await passing.put(held)
+        await passing.end()
+
+
+class _Passing:
+    """An answer's way to its GET: its status and headers given with its first chunk passed
+    on (or its end), so that an answer refused before then has given the GET nothing."""
+
+    def __init__(self, pending: Pending, answer: ForwardedAnswer) -> None:
+        self._pending = pending
+        self._answer = answer
+        self._started = False
+
+    def _start(self) -> None:
+        if not self._started and not self._pending.answer.done():
+            self._pending.answer.set_result(self._answer)
+        self._started = True
+
+    async def put(self, chunk: bytes) -> None:
+        self._start()
+        await self._pending.body.put(chunk)
+
+    async def end(self) -> None:
+        self._start()
+        await self._pending.body.end()
+
+    async def fail(self, error: ObjectLambdaError) -> None:
+        """The caller's response cut if it began; else the GET is left to learn the
+        function's fate (it did not answer) as when it never calls."""
+        if self._started:
+            await self._pending.body.end(error)
 
 
 async def _asgi_body(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
@@ -191,6 +239,8 @@ def _dechunked(
     declared = headers.get("x-amz-decoded-content-length", "")
     length = int(declared) if declared.isdigit() else None
     decoder = AwsChunkedDecoder(mode, None if unsigned else signing, decoded_length=length)
+    algorithm = _trailing_algorithm(headers)
+    hasher = None if algorithm is None else BodyHasher(algorithm)
     decoded = {k: v for k, v in headers.items() if k != "content-length"}
     if length is not None:
         decoded["content-length"] = str(length)
@@ -198,9 +248,42 @@ def _dechunked(
     async def payload() -> AsyncIterator[bytes]:
         try:
             async for chunk in decoder.decode(body):
+                if hasher is not None:
+                    hasher.update(chunk)
                 yield chunk
         except SigV4Error as exc:
             wire = to_wire_error(exc)
             raise wire if wire is not None else ObjectLambdaError("InvalidRequest") from exc
+        if algorithm is not None and hasher is not None:
+            _verify_trailer(algorithm, hasher, decoder.trailers.get(algorithm.header))
 
     return decoded, payload()
+
+
+def _trailing_algorithm(headers: dict[str, str]) -> ChecksumAlgorithm | None:
+    """The checksum ``x-amz-trailer`` announces (None: none), refused as S3 refuses an
+    algorithm it does not have."""
+    trailer = headers.get("x-amz-trailer", "").strip()
+    if not trailer:
+        return None
+    algorithm = algorithm_of_header(trailer)
+    if algorithm is None:
+        raise ObjectLambdaError("InvalidRequest", f"Unsupported trailer {trailer[:64]}")
+    return algorithm
+
+
+def _verify_trailer(algorithm: ChecksumAlgorithm, hasher: BodyHasher, value: str | None) -> None:
+    """The trailing checksum checked against the decoded payload with S3's own verifier
+    (``storage.integrity``), answered with S3's errors for PutObject's trailers: BadDigest
+    for another checksum, InvalidRequest for a value not of the algorithm's shape,
+    MalformedTrailerError for an announced trailer that never came."""
+    if value is None:
+        raise ObjectLambdaError("MalformedTrailerError")
+    try:
+        verify_body(hasher, BodyIntegrity(checksum_algorithm=algorithm, checksum_value=value))
+    except InvalidChecksumValue:
+        raise ObjectLambdaError(
+            "InvalidRequest", f"Value for {algorithm.header} trailing header is invalid."
+        ) from None
+    except ChecksumMismatch as exc:
+        raise ObjectLambdaError("BadDigest", str(exc)) from None

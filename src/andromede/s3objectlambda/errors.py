@@ -28,6 +28,7 @@ FUNCTION_ERROR_CODE = re.compile(r"[A-Z][a-zA-Z]{1,63}")
 _CATALOGUE: dict[str, tuple[int, str]] = {
     "AccessDenied": (403, "Access Denied"),
     "AuthorizationHeaderMalformed": (400, "The authorization header is malformed"),
+    "BadDigest": (400, "The checksum you specified did not match what we received."),
     "AuthorizationQueryParametersError": (400, "The query authentication is malformed"),
     "ExpiredToken": (400, "The provided token has expired."),
     "IncompleteBody": (400, "The request body terminated unexpectedly"),
@@ -39,6 +40,11 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
     "InvalidAccessPointAliasError": (400, "The access point alias is not valid"),
     "InvalidArgument": (400, "Invalid Argument"),
     "InvalidRequest": (400, "Invalid request"),
+    "MalformedTrailerError": (
+        400,
+        "The request contained trailing data that was not well-formed or did not conform to "
+        "our published schema.",
+    ),
     "MethodNotAllowed": (405, "The specified method is not allowed against this resource."),
     "MissingSecurityHeader": (400, "Your request is missing a required header"),
     "NoSuchAccessPoint": (404, "The specified accesspoint does not exist"),

@@ -7,6 +7,8 @@ AWS Signer's error type.
     ├── ProfileNotFound     no such signing profile (or job) for the account
     ├── JobNotFound         no such signing job for the account
     ├── SignerConflict      the profile's name is taken, or its state refuses the call
+    │   └── ProfileCanceled a tag operation on a canceled profile (Signer's tagging API
+    │                       answers it as a bad request, not a conflict)
     ├── InvalidSignerInput  a parameter's value is not acceptable
     ├── SignerQuota         the account's profiles are at their bound
     ├── SignerAccessDenied  another account's profile does not grant the caller the action
@@ -21,6 +23,7 @@ from andromede.errors import AndromedeError
 __all__ = [
     "InvalidSignerInput",
     "JobNotFound",
+    "ProfileCanceled",
     "ProfileNotFound",
     "SignatureInvalid",
     "SignerAccessDenied",
@@ -43,6 +46,10 @@ class JobNotFound(SignerError):
 
 
 class SignerConflict(SignerError):
+    pass
+
+
+class ProfileCanceled(SignerConflict):
     pass
 
 

@@ -36,6 +36,7 @@ from andromede.signer.envelope import (
 from andromede.signer.errors import (
     InvalidSignerInput,
     JobNotFound,
+    ProfileCanceled,
     ProfileNotFound,
     SignatureInvalid,
     SignerAccessDenied,
@@ -244,6 +245,7 @@ class SignerService:
         added = _tags(tags)
 
         def tag(current: SigningProfile) -> SigningProfile:
+            _refuse_canceled(current)
             merged = {**current.tags, **added}
             if len(merged) > _MAX_TAGS:
                 raise InvalidSignerInput(f"A signing profile holds at most {_MAX_TAGS} tags")
@@ -260,13 +262,21 @@ class SignerService:
         ):
             raise InvalidSignerInput(f"tagKeys must list 1 to {_MAX_TAGS} tag keys")
         dropped = set(keys)
-        await self._change(
-            tenant_id,
-            profile.name,
-            lambda current: current.replaced(
+
+        def untag(current: SigningProfile) -> SigningProfile:
+            _refuse_canceled(current)
+            return current.replaced(
                 tags={k: v for k, v in current.tags.items() if k not in dropped}
-            ),
-        )
+            )
+
+        await self._change(tenant_id, profile.name, untag)
+
+    async def profile_tags(self, tenant_id: str, arn: object) -> dict[str, str]:
+        """ListTagsForResource: the tags of the account's profile the ARN names; a canceled
+        one's are refused as its other tagging calls are (decision 0417)."""
+        profile = await self.profile_by_arn(tenant_id, arn)
+        _refuse_canceled(profile)
+        return dict(profile.tags)
 
     async def shared_profile(
         self, tenant_id: str, caller_arn: str, owner: str, name: str, action: str
@@ -575,6 +585,15 @@ def _reason(value: object) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= _REASON:
         raise InvalidSignerInput(f"reason must be 1 to {_REASON} characters")
     return value
+
+
+def _refuse_canceled(profile: SigningProfile) -> None:
+    """Signer's tagging calls on a canceled profile fail, nothing changed (the reference's
+    BadRequestException: "when you call a tagging API on a cancelled signing profile"). Checked
+    on the profile as the store's change sees it, so a cancel made meanwhile is not tagged
+    past. A revoked profile is not canceled: it keeps its tags and may be tagged."""
+    if profile.status == ProfileStatus.CANCELED:
+        raise ProfileCanceled(f"The signing profile {profile.name} is canceled")
 
 
 def _tags(value: object) -> dict[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from andromede.iam.policy.context import ContextValue
-from andromede.signer.errors import InvalidSignerInput, ProfileNotFound
+from andromede.signer.errors import InvalidSignerInput, ProfileCanceled, ProfileNotFound
 from andromede.signer.listing import page_size
 from andromede.signer.model import PLATFORMS, SigningJob, SigningProfile
 from andromede.signer.permissions import policy_size
@@ -292,12 +292,13 @@ async def _on_tagged(
 
 async def _tagging(work: Awaitable[Any]) -> Any:
     """The tag operations' own errors, as the model lists them: NotFoundException for a
-    profile that is not the caller's, BadRequestException for tags AWS refuses."""
+    profile that is not the caller's, BadRequestException for tags AWS refuses and for a
+    canceled profile (decision 0417)."""
     try:
         return await work
     except ProfileNotFound as exc:
         raise SignerWireError("NotFoundException", str(exc)) from None
-    except InvalidSignerInput as exc:
+    except (InvalidSignerInput, ProfileCanceled) as exc:
         raise SignerWireError("BadRequestException", str(exc)) from None
 
 
@@ -316,8 +317,7 @@ async def untag_resource(call: SignerCall) -> dict[str, Any]:
 
 async def list_tags_for_resource(call: SignerCall) -> dict[str, Any]:
     arn = await _on_tagged(call, "ListTagsForResource")
-    profile = await _tagging(call.signer.profile_by_arn(call.tenant_id, arn))
-    return {"tags": dict(profile.tags)}
+    return {"tags": await _tagging(call.signer.profile_tags(call.tenant_id, arn))}
 
 
 async def add_profile_permission(call: SignerCall) -> dict[str, Any]:

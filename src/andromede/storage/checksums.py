@@ -32,6 +32,7 @@ __all__ = [
     "BodyHasher",
     "Hasher",
     "InvalidChecksumValue",
+    "algorithm_of_header",
     "combine_full_object",
     "composite_checksum",
     "decode_checksum",
@@ -41,6 +42,8 @@ __all__ = [
     "new_hasher",
     "validate_checksum_type",
 ]
+
+_ALGORITHMS_BY_HEADER: dict[str, ChecksumAlgorithm] = {alg.header: alg for alg in ChecksumAlgorithm}
 
 
 class Hasher(Protocol):
@@ -159,6 +162,12 @@ class _XxHasher:
 
     def digest(self) -> bytes:
         return bytes(self._state.finalize())
+
+
+def algorithm_of_header(name: str) -> ChecksumAlgorithm | None:
+    """The algorithm an ``x-amz-checksum-<algorithm>`` header (or ``x-amz-trailer``'s value)
+    names, None for any other name; case and surrounding blanks ignored."""
+    return _ALGORITHMS_BY_HEADER.get(name.strip().lower())
 
 
 def digest_size(algorithm: ChecksumAlgorithm) -> int:

@@ -19,6 +19,7 @@ from andromede.signer.envelope import new_signing_key, sign_zip
 from andromede.signer.errors import (
     InvalidSignerInput,
     JobNotFound,
+    ProfileCanceled,
     ProfileNotFound,
     SignatureInvalid,
     SignerConflict,
@@ -225,3 +226,30 @@ async def test_permissions_tags_tokens_and_invokers_are_kept(
     assert again == job
     with pytest.raises(JobNotFound):  # a stranger does not find it by its id
         await signer.job("999999999999", job.job_id)
+
+
+async def test_a_canceled_profile_refuses_its_tagging_calls(
+    signer: SignerService, store: SignerStore
+) -> None:
+    """Decision 0417: TagResource, UntagResource and ListTagsForResource on a canceled
+    profile fail, its tags unchanged; a revoked profile is not canceled and is still tagged."""
+    await signer.put_profile(ACCOUNT, "gone", {**PLATFORM, "tags": {"team": "ci"}})
+    await signer.put_profile(ACCOUNT, "revoked", PLATFORM)
+    arn = f"arn:aws:signer:eu-fr-1:{ACCOUNT}:/signing-profiles/gone"
+    assert await signer.profile_tags(ACCOUNT, arn) == {"team": "ci"}
+    await signer.cancel_profile(ACCOUNT, "gone")
+    with pytest.raises(ProfileCanceled):
+        await signer.tag_profile(ACCOUNT, arn, {"env": "prod"})
+    with pytest.raises(ProfileCanceled):
+        await signer.untag_profile(ACCOUNT, arn, ["team"])
+    with pytest.raises(ProfileCanceled):
+        await signer.profile_tags(ACCOUNT, arn)
+    kept = await store.profile(ACCOUNT, "gone")
+    assert kept is not None and kept.tags == {"team": "ci"}
+    assert kept.status == ProfileStatus.CANCELED
+    revoked = arn.replace("gone", "revoked")
+    version = (await signer.profile(ACCOUNT, "revoked")).version
+    revocation = {"profileVersion": version, "reason": "lost", "effectiveTime": 1_700_000_000}
+    await signer.revoke_profile(ACCOUNT, "revoked", revocation, "admin")
+    await signer.tag_profile(ACCOUNT, revoked, {"env": "prod"})
+    assert await signer.profile_tags(ACCOUNT, revoked) == {"env": "prod"}

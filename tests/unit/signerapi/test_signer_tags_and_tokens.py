@@ -72,6 +72,30 @@ async def test_tags_on_a_profile(world: World) -> None:
     }
 
 
+async def test_tagging_a_canceled_profile_is_a_bad_request(world: World) -> None:
+    """Decision 0417: the reference's BadRequestException "when you call a tagging API on a
+    cancelled signing profile", a 400 for TagResource, UntagResource and ListTagsForResource
+    alike, the tags unchanged; GetSigningProfile still shows them."""
+    made = await world.client(
+        "PutSigningProfile", profileName="gone", platformId=PLATFORM, tags={"team": "ci"}
+    )
+    arn = made["arn"]
+    await world.client("CancelSigningProfile", profileName="gone")
+    failed = await world.fails("TagResource", "BadRequestException", resourceArn=arn,
+                               tags={"env": "prod"})  # fmt: skip
+    assert failed.status == 400
+    failed = await world.fails("UntagResource", "BadRequestException", resourceArn=arn,
+                               tagKeys=["team"])  # fmt: skip
+    assert failed.status == 400
+    failed = await world.fails("ListTagsForResource", "BadRequestException", resourceArn=arn)
+    assert failed.status == 400
+    got = await world.client("GetSigningProfile", profileName="gone")
+    assert got["status"] == "Canceled" and got["tags"] == {"team": "ci"}
+    # Another account still learns nothing: not found, not "canceled".
+    stranger = await world.other_tenant("stranger")
+    await stranger.fails("TagResource", "NotFoundException", resourceArn=arn, tags={"a": "b"})
+
+
 async def test_the_same_client_request_token_answers_the_same_job(world: World) -> None:
     await world.client("PutSigningProfile", profileName="ci_signer", platformId=PLATFORM)
     world.objects.kept[("src", "app.zip")] = handler_zip()
