@@ -584,7 +584,7 @@ class Application:
             rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc,
             multi_region=mraps)  # fmt: skip
         background.append(storage_lens(apis, settings, db, objects, audit,
-            ReplicaKmsKeys(customer_keys, audit, billing)))  # fmt: skip
+            ReplicaKmsKeys(customer_keys, audit, billing), metrics))  # fmt: skip
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(

@@ -1,7 +1,8 @@
 """S3 Storage Lens's daily metrics export (decision 0415): for each enabled configuration
-with a ``DataExport`` S3 destination, once a period (``storage_lens_export_interval``, a day
-by default), the free metrics AWS lists — ``StorageBytes`` and ``ObjectCount`` by bucket and
-storage class, and their account-level sums by Region — written in AWS's export schema into
+with a ``DataExport`` S3 destination (or CloudWatch publishing), once a period
+(``storage_lens_export_interval``, a day by default), the free metrics AWS lists —
+``StorageBytes`` and ``ObjectCount`` by bucket and storage class, and their account-level
+sums by Region — written in AWS's export schema into
 the destination bucket. An adapter between S3 Control's configurations and the object
 service, which do not import each other.
 
@@ -13,6 +14,11 @@ SSE-KMS), and only if the destination's bucket policy lets ``storage-lens.s3.ama
 ``s3:PutObject`` there (``aws:SourceAccount``, ``aws:SourceArn`` the configuration's ARN,
 ``s3:x-amz-acl`` ``bucket-owner-full-control``), as AWS requires; a destination refused, of
 another account than the configuration names, or gone, skips the export, logged and reported.
+
+With ``CloudWatchMetrics`` enabled, the same figures go to CloudWatch as the account's
+``AWS/S3/Storage-Lens`` metrics (dimensions ``configuration_id``, ``metrics_version``,
+``aws_account_number``, ``aws_region``, ``storage_class``, ``record_type``, and
+``bucket_name`` for a bucket's), stamped at the day's midnight.
 
 The figures are the object service's (``bucket_storage``: what the ``AWS/S3`` storage metrics
 report, every object kept and its bytes); the platform keeps one storage class, ``STANDARD``.
@@ -38,6 +44,9 @@ from typing import Final
 
 from andromede.errors import AndromedeError
 from andromede.iam.policy.service_grants import service_may
+from andromede.metrics.model import Aggregate, Series, epoch
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import Point
 from andromede.s3control.errors import S3ControlError
 from andromede.s3control.storage_lens_xml import (
     ExportDestination,
@@ -54,6 +63,7 @@ from andromede.storage.storage_lens import StorageLensRecord, StorageLensStore
 
 __all__ = [
     "COLUMNS",
+    "NAMESPACE",
     "STORAGE_LENS_SERVICE",
     "LensExport",
     "MetricRow",
@@ -61,6 +71,11 @@ __all__ = [
 ]
 
 STORAGE_LENS_SERVICE: Final = "storage-lens.s3.amazonaws.com"
+NAMESPACE: Final = "AWS/S3/Storage-Lens"
+_METRICS_VERSION: Final = "1.0"  # the metrics_version dimension AWS publishes
+_HOUR: Final = 3600
+_DAY: Final = 86400
+_UNITS: Final = {"StorageBytes": "Bytes", "ObjectCount": "Count"}
 COLUMNS: Final = (
     "version_number", "configuration_id", "report_date", "aws_account_number", "aws_region",
     "storage_class", "record_type", "record_value", "bucket_name", "metric_name",
@@ -159,6 +174,35 @@ def _parquet(config_id: str, date: str, account: str, rows: Sequence[MetricRow])
     return out.getvalue()
 
 
+async def _publish(
+    metrics: MetricsService,
+    account: str,
+    config_id: str,
+    rows: Sequence[MetricRow],
+    now: datetime,
+) -> None:
+    """The rows as ``AWS/S3/Storage-Lens`` metrics of the account, with AWS's dimensions,
+    stamped at the day's midnight as S3's daily storage metrics are (``storage_metrics``)."""
+    stamp = epoch(now)
+    day = stamp - stamp % _DAY
+    points = []
+    for row in rows:
+        dimensions = [
+            ("configuration_id", config_id),
+            ("metrics_version", _METRICS_VERSION),
+            ("aws_account_number", account),
+            ("aws_region", row.region),
+            ("storage_class", _STORAGE_CLASS),
+            ("record_type", row.record_type),
+        ]
+        if row.bucket:
+            dimensions.append(("bucket_name", row.bucket))
+        series = Series.of(account, NAMESPACE, row.metric, dimensions)
+        aggregate = Aggregate.of_values([(float(row.value), 1.0)])
+        points.append(Point(series, _HOUR, day, _UNITS[row.metric], aggregate))
+    await metrics.put_platform(points)
+
+
 class StorageLensExporter:
     def __init__(
         self,
@@ -169,6 +213,7 @@ class StorageLensExporter:
         interval: float,
         on_export: Callable[[LensExport], None],
         kms_keys: ReplicaKeys | None = None,
+        metrics: MetricsService | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._objects = objects
@@ -177,6 +222,7 @@ class StorageLensExporter:
         self._interval = interval
         self._on_export = on_export
         self._kms_keys = kms_keys
+        self._metrics = metrics
         self._clock = clock
 
     async def run_forever(self) -> None:
@@ -196,7 +242,7 @@ class StorageLensExporter:
                 config = configuration_of(record.document)
             except S3ControlError:
                 continue  # never: the document was checked when put
-            if config.destination is None:
+            if config.destination is None and not (config.cloudwatch and self._metrics):
                 continue
             now = self._clock()
             slot = int(now.timestamp() // self._interval)
@@ -205,7 +251,11 @@ class StorageLensExporter:
                     now=now, until=now + _CLAIM):  # fmt: skip
                 continue
             try:
-                made.append(await self._export(record, config, config.destination, now))
+                rows = await self._rows(record.tenant_id, config)
+                if config.cloudwatch and self._metrics is not None:
+                    await _publish(self._metrics, record.tenant_id, config.config_id, rows, now)
+                if config.destination is not None:
+                    made.append(await self._export(record, config, config.destination, now, rows))
             finally:
                 await self._store.exported(record.tenant_id, record.config_id, label)
         return made
@@ -216,18 +266,13 @@ class StorageLensExporter:
         config: LensConfiguration,
         destination: ExportDestination,
         now: datetime,
+        rows: Sequence[MetricRow],
     ) -> LensExport:
         account = record.tenant_id
         date = now.astimezone(UTC).date().isoformat()
         base = f"{destination.prefix.strip('/')}/" if destination.prefix.strip("/") else ""
         base += f"StorageLens/{account}/{config.config_id}/{_VERSION}"
         manifest_key = f"{base}/manifests/dt={date}/manifest.json"
-        figures = []
-        for bucket in await self._objects.list_buckets(account):
-            if config.covers(bucket.name, bucket.region):
-                used = await self._objects.bucket_storage(bucket.name)
-                figures.append((bucket, used.bytes, used.objects))
-        rows = metric_rows(account, figures)
         parquet = destination.format == "Parquet"
         data = (_parquet if parquet else _csv)(config.config_id, date, account, rows)
         data_key = f"{base}/reports/dt={date}/{uuid.uuid4()}.{'parquet' if parquet else 'csv'}"
@@ -260,6 +305,14 @@ class StorageLensExporter:
                 len(rows), delivered=True)  # fmt: skip
         self._on_export(done)
         return done
+
+    async def _rows(self, account: str, config: LensConfiguration) -> list[MetricRow]:
+        figures = []
+        for bucket in await self._objects.list_buckets(account):
+            if config.covers(bucket.name, bucket.region):
+                used = await self._objects.bucket_storage(bucket.name)
+                figures.append((bucket, used.bytes, used.objects))
+        return metric_rows(account, figures)
 
     async def _destination(
         self, record: StorageLensRecord, destination: ExportDestination

@@ -15,8 +15,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from andromede.metrics.service import MetricsService
+from andromede.metrics.store import MemoryMetricStore
 from andromede.storage.storage_lens import MemoryStorageLensStore, StorageLensRecord
-from andromede.storage_lens_export import COLUMNS, LensExport, StorageLensExporter
+from andromede.storage_lens_export import COLUMNS, NAMESPACE, LensExport, StorageLensExporter
 from support.s3app import REGION, Client, in_process_client
 
 
@@ -163,3 +165,40 @@ async def test_no_export_where_storage_lens_may_not_write(world: World) -> None:
     ).status == 204
     exported = {e.config_id: e.delivered for e in await world.exporter.run_once()}
     assert exported == {"elsewhere": False}
+
+
+async def test_cloudwatch_metrics_of_a_configuration_that_publishes_them(world: World) -> None:
+    account = world.s3.tenant_id
+    metrics = MetricsService(MemoryMetricStore())
+    assert world.s3.objects is not None
+    exporter = StorageLensExporter(world.s3.objects, world.store, region=REGION,
+        interval=86400, on_export=world.exports.append, metrics=metrics,
+        clock=lambda: world.now)  # fmt: skip
+    text = (
+        "<StorageLensConfiguration><Id>watch</Id><AccountLevel><BucketLevel/></AccountLevel>"
+        "<DataExport><CloudWatchMetrics><IsEnabled>true</IsEnabled></CloudWatchMetrics>"
+        "</DataExport><IsEnabled>true</IsEnabled></StorageLensConfiguration>"
+    )
+    record = StorageLensRecord(account, "watch", True, text, (), world.now)
+    await world.store.put(record, quota=50, keep_tags=False)
+    assert await exporter.run_once() == []  # no S3 destination: nothing written there
+    common = [
+        ("configuration_id", "watch"),
+        ("metrics_version", "1.0"),
+        ("aws_account_number", account),
+        ("aws_region", REGION),
+        ("storage_class", "STANDARD"),
+    ]
+    day = world.now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def value(name: str, dimensions: list[tuple[str, str]]) -> float:
+        (point,) = await metrics.get_metric_statistics(account, NAMESPACE, name, dimensions,
+            day, day + timedelta(days=1), 86400, ["Maximum"], [], None)  # fmt: skip
+        return point.statistics["Maximum"]
+
+    bucket = [*common, ("record_type", "BUCKET"), ("bucket_name", "data")]
+    assert await value("StorageBytes", bucket) == 120
+    assert await value("ObjectCount", bucket) == 2
+    assert await value("StorageBytes", [*common, ("record_type", "ACCOUNT")]) == 123
+    series, _ = await metrics.list_metrics(account, NAMESPACE, None, [])
+    assert len(series) == 8  # three buckets and the account, two metrics each

@@ -12,6 +12,7 @@ from andromede.audit.service import AuditService
 from andromede.db.database import Database
 from andromede.http.asgi import new_request_id
 from andromede.http.response import Receive, Scope, Send
+from andromede.metrics.service import MetricsService
 from andromede.s3control.app import S3ControlApp
 from andromede.settings import Settings
 from andromede.storage.replication import ReplicaKeys
@@ -31,8 +32,10 @@ def storage_lens(
     objects: ObjectService,
     audit: AuditService,
     kms_keys: ReplicaKeys | None,
+    metrics: MetricsService | None = None,
 ) -> asyncio.Task[None]:
-    """The configurations' store in S3 Control (found in ``apis``), and the export's task."""
+    """The configurations' store in S3 Control (found in ``apis``), and the export's task
+    (publishing to ``metrics`` the configurations that enable CloudWatch)."""
     store = SqlStorageLensStore(db)
     control = apis.get(S3ControlApp.name)
     if isinstance(control, S3ControlApp):
@@ -60,5 +63,6 @@ def storage_lens(
         interval=settings.storage_lens_export_interval,
         on_export=record,
         kms_keys=kms_keys,
+        metrics=metrics,
     )
     return asyncio.create_task(exporter.run_forever(), name="storage-lens")
