@@ -166,8 +166,10 @@ def _parquet(config_id: str, date: str, account: str, rows: Sequence[MetricRow])
     import pyarrow.parquet as pq
 
     values = [_values(config_id, date, account, row) for row in rows]
-    fields = [pa.field(c, pa.string(), nullable=False) for c in COLUMNS[:-1]]
-    fields.append(pa.field("metric_value", pa.int64(), nullable=False))
+    fields = [
+        *(pa.field(c, pa.string(), nullable=False) for c in COLUMNS[:-1]),
+        pa.field("metric_value", pa.int64(), nullable=False),
+    ]
     columns = [pa.array([v[i] for v in values], type=f.type) for i, f in enumerate(fields)]
     out = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(columns, schema=pa.schema(fields)), out)
