@@ -40,7 +40,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from andromede.errors import AndromedeError
 from andromede.iam.policy.service_grants import service_may
@@ -165,14 +165,14 @@ def _parquet(config_id: str, date: str, account: str, rows: Sequence[MetricRow])
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    values = [_values(config_id, date, account, row) for row in rows]
-    fields = [
-        *(pa.field(c, pa.string(), nullable=False) for c in COLUMNS[:-1]),
-        pa.field("metric_value", pa.int64(), nullable=False),
+    fields: list[pa.Field[Any]] = [pa.field(c, pa.string(), nullable=False) for c in COLUMNS[:-1]]
+    fields.append(pa.field("metric_value", pa.int64(), nullable=False))
+    records = [
+        dict(zip(COLUMNS, _values(config_id, date, account, row), strict=True)) for row in rows
     ]
-    columns = [pa.array([v[i] for v in values], type=f.type) for i, f in enumerate(fields)]
+    table = pa.Table.from_pylist(records, schema=pa.schema(fields))
     out = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays(columns, schema=pa.schema(fields)), out)
+    pq.write_table(table, out)
     return out.getvalue()
 
 
