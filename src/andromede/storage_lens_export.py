@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import quote
 
 from andromede.errors import AndromedeError
 from andromede.iam.policy.service_grants import service_may
@@ -155,8 +156,10 @@ def _csv(config_id: str, date: str, account: str, rows: Sequence[MetricRow]) -> 
 
 
 def _values(config_id: str, date: str, account: str, row: MetricRow) -> tuple[str | int, ...]:
+    # AWS URL-encodes record_value (a prefix's may hold anything; a bucket's or account's
+    # never changes).
     return (_VERSION, config_id, date, account, row.region, _STORAGE_CLASS, row.record_type,
-        row.record_value, row.bucket, row.metric, row.value)  # fmt: skip
+        quote(row.record_value, safe=""), row.bucket, row.metric, row.value)  # fmt: skip
 
 
 def _parquet(config_id: str, date: str, account: str, rows: Sequence[MetricRow]) -> bytes:
