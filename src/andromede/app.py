@@ -188,6 +188,7 @@ from andromede.wiring.storage import (
     storage_limits,
     topic_service,
 )
+from andromede.wiring.storage_lens import storage_lens
 from andromede.wiring.upkeep import (
     audit_retention,
     auto_invoicing,
@@ -584,6 +585,8 @@ class Application:
         apis[S3ControlApp.name] = S3ControlApp(objects, identity, audit, settings, batch_jobs,
             rate_limiter, access_points=access_points, vpc_owned=compute.owns_vpc,
             multi_region=mraps)  # fmt: skip
+        background.append(storage_lens(apis, settings, db, objects, audit,
+            ReplicaKmsKeys(customer_keys, audit, billing), metrics))  # fmt: skip
         # S3 Batch Operations (decision 0152's addendum): one job at a time per gateway.
         background.append(
             asyncio.create_task(

@@ -107,7 +107,7 @@ def test_account_block_round_trip_and_errors(server: ServerProcess) -> None:
     assert _code(caught) == "NoSuchPublicAccessBlockConfiguration"
     # An S3 Control call not served: NotImplemented, never a silent success.
     with pytest.raises(ClientError) as caught:
-        control.list_storage_lens_configurations(AccountId=tenant.account)
+        control.list_storage_lens_groups(AccountId=tenant.account)
     assert _code(caught) == "NotImplemented"
 
 

@@ -6,7 +6,8 @@ MFA devices, federation providers, temporary credentials, operators, console log
 ``tables_audit`` (``audit_events``, the transparency log's logs, leaves, nodes and keys),
 ``tables_billing``, ``tables_storage`` (buckets, objects, versions, blobs, multipart uploads,
 replication and notification queues), ``tables_access_points`` (S3 access points),
-``tables_object_lambda`` (Object Lambda access points), ``tables_kms`` (customer-managed
+``tables_object_lambda`` (Object Lambda access points), ``tables_storage_lens`` (Storage Lens
+configurations), ``tables_kms`` (customer-managed
 keys' metadata, the key material lives in the root-key
 provider), ``tables_compute`` (EC2 resources), ``tables_queues`` (SQS-style queues and their
 sealed messages), ``tables_queue_tasks`` (their message move tasks), ``tables_metrics``
@@ -232,6 +233,7 @@ from andromede.db.tables_dynamodb import (
     dynamodb_transaction_tokens,
 )
 from andromede.db.tables_pipes import pipe_checkpoints, pipes
+from andromede.db.tables_storage_lens import storage_lens_configurations
 from andromede.db.tables_stepfunctions import (
     stepfunctions_activities,
     stepfunctions_aliases,
@@ -498,6 +500,7 @@ __all__ = [
     "stepfunctions_map_runs",
     "stepfunctions_state_machines",
     "stepfunctions_versions",
+    "storage_lens_configurations",
     "tenant_quotas",
     "tenant_regions",
     "tenants",

@@ -46,6 +46,7 @@ from andromede.s3control.operations import (
     MULTI_REGION_OPERATIONS,
     PATH_PREFIX,
     SCOPE_OPERATIONS,
+    STORAGE_LENS_OPERATIONS,
     TAG_OPERATIONS,
     S3ControlOperation,
     access_point_of,
@@ -53,8 +54,10 @@ from andromede.s3control.operations import (
     multi_region_of,
     object_lambda_point_of,
     route,
+    storage_lens_of,
 )
 from andromede.s3control.resource_tags import ResourceTagCalls, resource_of, tagged_resource
+from andromede.s3control.storage_lens import StorageLensCalls, lens_condition_keys
 from andromede.s3control.tag_conditions import tag_condition_keys
 from andromede.settings import Settings
 from andromede.storage.access_points import AccessPointStore, MemoryAccessPointStore
@@ -65,6 +68,7 @@ from andromede.storage.multi_region_access_points import (
 )
 from andromede.storage.object_lambda_points import MemoryObjectLambdaStore, ObjectLambdaStore
 from andromede.storage.service import ObjectService
+from andromede.storage.storage_lens import MemoryStorageLensStore, StorageLensStore
 
 __all__ = ["ACCOUNT_HEADER", "S3ControlApp", "is_s3_control"]
 
@@ -103,6 +107,7 @@ class S3ControlApp:
         vpc_owned: VpcOwned | None = None,
         multi_region: MultiRegionAccessPointStore | None = None,
         object_lambda: ObjectLambdaStore | None = None,
+        storage_lens: StorageLensStore | None = None,
     ) -> None:
         self._objects = objects
         self._multi_region = MultiRegionCalls(
@@ -132,6 +137,14 @@ class S3ControlApp:
             region=settings.region,
             quota=settings.max_object_lambda_access_points_per_account,
             page_max=settings.access_point_list_max,
+        )
+        # Storage Lens configurations (decision 0415); the wiring gives their SQL store.
+        self.storage_lens = StorageLensCalls(
+            storage_lens if storage_lens is not None else MemoryStorageLensStore(),
+            region=settings.region,
+            quota=settings.s3_max_storage_lens_configurations,
+            page_max=settings.access_point_list_max,
+            clock=clock,
         )
         self._jobs = jobs
         self._clock = clock
@@ -187,6 +200,16 @@ class S3ControlApp:
                     tag_calls=self._tags,
                 )
             )
+            if operation in STORAGE_LENS_OPERATIONS:
+                extra.update(
+                    await lens_condition_keys(
+                        operation.wire_name,
+                        self.storage_lens,
+                        account,
+                        storage_lens_of(scope["path"]),
+                        body,
+                    )
+                )
             await self._authorise(principal, operation, scope, resource, extra)
             response = await self._dispatch(operation, account, body, scope)
         except ClientGone:
@@ -255,6 +278,9 @@ class S3ControlApp:
         name = access_point_of(scope["path"])
         if name:
             return self._access_points.arn(account, name)
+        lens = storage_lens_of(scope["path"])
+        if lens:
+            return self.storage_lens.arn(account, lens)
         lambda_point = object_lambda_point_of(scope["path"])
         return self.object_lambda.arn(account, lambda_point) if lambda_point else "*"
 
@@ -335,6 +361,8 @@ class S3ControlApp:
             return await points.policy_status(account, name)
         if operation in SCOPE_OPERATIONS:
             return await points.scope(account, name)
+        if operation in STORAGE_LENS_OPERATIONS:
+            return await self._storage_lens_call(operation, account, body, scope)
         if operation.wire_name.endswith("ForObjectLambda"):
             return await self._object_lambda_call(operation, account, body, scope)
         if operation is _O.GetPublicAccessBlock:
@@ -397,6 +425,25 @@ class S3ControlApp:
         if operation is _O.DeleteAccessPointPolicyForObjectLambda:
             return await calls.delete_policy(account, name)
         return await calls.policy_status(account, name)
+
+    async def _storage_lens_call(
+        self, operation: S3ControlOperation, account: str, body: bytes, scope: Scope
+    ) -> Response:
+        config_id = storage_lens_of(scope["path"])
+        calls = self.storage_lens
+        if operation is _O.PutStorageLensConfiguration:
+            return await calls.put(account, config_id, body)
+        if operation is _O.GetStorageLensConfiguration:
+            return await calls.get(account, config_id)
+        if operation is _O.DeleteStorageLensConfiguration:
+            return await calls.delete(account, config_id)
+        if operation is _O.ListStorageLensConfigurations:
+            return await calls.list(account, scope.get("query_string", b"").decode("latin-1"))
+        if operation is _O.PutStorageLensConfigurationTagging:
+            return await calls.put_tags(account, config_id, body)
+        if operation is _O.GetStorageLensConfigurationTagging:
+            return await calls.get_tags(account, config_id)
+        return await calls.delete_tags(account, config_id)
 
     def _finish(
         self,

@@ -78,6 +78,12 @@ _CATALOGUE: dict[str, tuple[int, str]] = {
         "The specified Multi-Region Access Point does not exist.",
     ),
     "NoSuchAsyncRequest": (404, "The specified asynchronous request does not exist."),
+    # Storage Lens configurations (decision 0415).
+    "NoSuchConfiguration": (404, "The specified configuration does not exist."),
+    "TooManyConfigurations": (
+        400,
+        "You are attempting to create a new configuration but have already reached the limit.",
+    ),
 }
 
 

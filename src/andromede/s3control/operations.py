@@ -2,7 +2,7 @@
 operation it is, and the IAM action it needs — the ones not served yet too, which answer
 NotImplemented rather than a silent 200 (decision 0152; Batch Operations: its addendum;
 access points: decision 0157; resource tags: decision 0392; Object Lambda access points:
-decision 0384)."""
+decision 0384; Storage Lens configurations: decision 0415)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ __all__ = [
     "MULTI_REGION_OPERATIONS",
     "PATH_PREFIX",
     "SCOPE_OPERATIONS",
+    "STORAGE_LENS_OPERATIONS",
     "TAG_OPERATIONS",
     "S3ControlOperation",
     "access_point_of",
@@ -20,13 +21,15 @@ __all__ = [
     "multi_region_of",
     "object_lambda_point_of",
     "route",
+    "storage_lens_of",
 ]
 
 PATH_PREFIX = "/v20180820/"
 
 
 def _ol(name: str) -> tuple[str, str, bool]:
-    """An Object Lambda access point call: its IAM action is ``s3:`` and its own name."""
+    """An Object Lambda access point or Storage Lens call: its IAM action is ``s3:`` and its
+    own name."""
     return (name, f"s3:{name}", True)
 
 
@@ -125,7 +128,15 @@ class S3ControlOperation(enum.Enum):
     GetAccessPointPolicyForObjectLambda = _ol("GetAccessPointPolicyForObjectLambda")
     DeleteAccessPointPolicyForObjectLambda = _ol("DeleteAccessPointPolicyForObjectLambda")
     GetAccessPointPolicyStatusForObjectLambda = _ol("GetAccessPointPolicyStatusForObjectLambda")
-    # Any other S3 Control path (Storage Lens…).
+    # Storage Lens configurations (decision 0415).
+    PutStorageLensConfiguration = _ol("PutStorageLensConfiguration")
+    GetStorageLensConfiguration = _ol("GetStorageLensConfiguration")
+    DeleteStorageLensConfiguration = _ol("DeleteStorageLensConfiguration")
+    ListStorageLensConfigurations = _ol("ListStorageLensConfigurations")
+    PutStorageLensConfigurationTagging = _ol("PutStorageLensConfigurationTagging")
+    GetStorageLensConfigurationTagging = _ol("GetStorageLensConfigurationTagging")
+    DeleteStorageLensConfigurationTagging = _ol("DeleteStorageLensConfigurationTagging")
+    # Any other S3 Control path (Storage Lens groups, Access Grants…).
     Unknown = ("Unknown", "s3:*", False)
 
     def __init__(self, wire_name: str, action: str, implemented: bool) -> None:
@@ -140,6 +151,7 @@ SCOPE_OPERATIONS = frozenset(
     {_O.PutAccessPointScope, _O.GetAccessPointScope, _O.DeleteAccessPointScope}
 )
 TAG_OPERATIONS = frozenset({_O.TagResource, _O.UntagResource, _O.ListTagsForResource})
+STORAGE_LENS_OPERATIONS = frozenset(o for o in S3ControlOperation if "StorageLens" in o.wire_name)
 _TAGS: dict[str, S3ControlOperation] = {
     "POST": _O.TagResource,
     "DELETE": _O.UntagResource,
@@ -157,6 +169,7 @@ _EXACT: dict[tuple[str, str], S3ControlOperation] = {
     ("POST", "async-requests/mrap/put-policy"): _O.PutMultiRegionAccessPointPolicy,
     ("GET", "mrap/instances"): _O.ListMultiRegionAccessPoints,
     ("GET", "accesspointforobjectlambda"): _O.ListAccessPointsForObjectLambda,
+    ("GET", "storagelens"): _O.ListStorageLensConfigurations,
 }
 # A Multi-Region Access Point's calls: its name (or, for the routes, its ARN or alias; the
 # labels are greedy, so an ARN's ``/`` stays in them), then what of it.
@@ -196,6 +209,15 @@ _OBJECT_LAMBDA_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
     ("DELETE", "policy"): _O.DeleteAccessPointPolicyForObjectLambda,
     ("GET", "policyStatus"): _O.GetAccessPointPolicyStatusForObjectLambda,
 }
+_STORAGE_LENS = re.compile(r"storagelens/([^/]+)(?:/(tagging))?")
+_STORAGE_LENS_CALLS: dict[tuple[str, str | None], S3ControlOperation] = {
+    ("PUT", None): _O.PutStorageLensConfiguration,
+    ("GET", None): _O.GetStorageLensConfiguration,
+    ("DELETE", None): _O.DeleteStorageLensConfiguration,
+    ("PUT", "tagging"): _O.PutStorageLensConfigurationTagging,
+    ("GET", "tagging"): _O.GetStorageLensConfigurationTagging,
+    ("DELETE", "tagging"): _O.DeleteStorageLensConfigurationTagging,
+}
 _JOB = re.compile(r"jobs/([^/]+)(?:/(priority|status|tagging))?")
 
 
@@ -219,6 +241,9 @@ def route(method: str, path: str) -> S3ControlOperation:
     lambda_point = _OBJECT_LAMBDA.fullmatch(rest)
     if lambda_point is not None:
         return _OBJECT_LAMBDA_CALLS.get((method, lambda_point.group(2)), _O.Unknown)
+    lens = _STORAGE_LENS.fullmatch(rest)
+    if lens is not None:
+        return _STORAGE_LENS_CALLS.get((method, lens.group(2)), _O.Unknown)
     job = _JOB.fullmatch(rest)
     if job is not None:
         if job.group(2) is None and method == "GET":
@@ -261,4 +286,11 @@ def object_lambda_point_of(path: str) -> str:
 def job_of(path: str) -> str:
     """The job id a ``/v20180820/jobs/{id}…`` path names ("" for any other path)."""
     found = _JOB.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
+    return "" if found is None else found.group(1)
+
+
+def storage_lens_of(path: str) -> str:
+    """The configuration id a ``/v20180820/storagelens/{id}…`` path names ("" for any other
+    path)."""
+    found = _STORAGE_LENS.fullmatch(path[len(PATH_PREFIX) :].rstrip("/"))
     return "" if found is None else found.group(1)

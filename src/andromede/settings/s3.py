@@ -201,6 +201,20 @@ class S3Settings(BaseModel):
         description="Lifetime of the presigned inputS3Url an Object Lambda function is given to"
         " read the object through the supporting access point, s (decision 0384).",
     )
+    s3_max_storage_lens_configurations: int = Field(
+        default=50,
+        ge=0,
+        description="Most S3 Storage Lens configurations one account may have (AWS's quota: 50 a"
+        " Region); PutStorageLensConfiguration of a new one past it is refused (400"
+        " TooManyConfigurations; decision 0415).",
+    )
+    storage_lens_export_interval: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds between two metrics exports of an enabled Storage Lens"
+        " configuration (AWS: daily); each period's export is claimed by one gateway"
+        " (decision 0415).",
+    )
     access_point_list_max: int = Field(
         default=1000,
         ge=1,

@@ -48,7 +48,15 @@ def test_s3_control_is_its_path_and_its_account_header() -> None:
         ("DELETE", "/v20180820/jobs/abc/tagging", Op.DeleteJobTagging),
         ("POST", "/v20180820/jobs/abc/tagging", Op.Unknown),
         ("POST", _PAB, Op.Unknown),
-        ("GET", "/v20180820/storagelens/lens1", Op.Unknown),
+        ("GET", "/v20180820/storagelens/lens1", Op.GetStorageLensConfiguration),
+        ("GET", "/v20180820/storagelens", Op.ListStorageLensConfigurations),
+        (
+            "DELETE",
+            "/v20180820/storagelens/lens1/tagging",
+            Op.DeleteStorageLensConfigurationTagging,
+        ),
+        ("POST", "/v20180820/storagelens/lens1", Op.Unknown),
+        ("GET", "/v20180820/storagelensgroup/g1", Op.Unknown),
         ("DELETE", "/v20180820/jobs/abc", Op.Unknown),
     ],
 )
