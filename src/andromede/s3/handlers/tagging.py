@@ -151,6 +151,7 @@ async def get_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    await _refused_while_abac(ctx, svc, "PutBucketTagging")
     body = await ctx.read_xml_body(integrity_required=True)
     tags = parse_tag_set(body, BUCKET_TAGS_MAX)
     await svc.objects.set_bucket_tags(ctx.bucket, tags or None)
@@ -158,8 +159,24 @@ async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def delete_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    await _refused_while_abac(ctx, svc, "DeleteBucketTagging")
     await svc.objects.set_bucket_tags(ctx.bucket, None)
     return Response(status=204)
+
+
+async def _refused_while_abac(ctx: S3Context, svc: S3Services, operation: str) -> None:
+    """An ABAC bucket's tags are access control: AWS changes them through S3 Control's
+    TagResource and UntagResource only (their own actions, s3:TagResource and
+    s3:UntagResource, which a policy may condition on aws:TagKeys), never through the old
+    whole-set calls. AWS publishes no error code for the refusal: InvalidRequest, in its
+    reference's words (decision 0418)."""
+    bucket = await addressed_bucket(ctx, svc)
+    if bucket.abac_enabled:
+        raise S3Error(
+            "InvalidRequest",
+            f"{operation} is not allowed on a bucket with ABAC enabled: use the TagResource "
+            "and UntagResource actions to manage tags on this bucket",
+        )
 
 
 def _with_version(response: Response, bucket: Bucket, record: ObjectRecord) -> Response:
