@@ -132,7 +132,9 @@ class BucketsMixin(ServiceCore):
     async def set_bucket_abac(self, name: str, enabled: bool) -> None:
         """Turn ABAC on or off (decision 0418): while on, the bucket's tags are read with it on
         every request, whichever gateway serves it. NoSuchBucket."""
-        await self._store.put_bucket_document(name, ABAC_DOCUMENT, ABAC_ENABLED if enabled else None)
+        await self._store.put_bucket_document(
+            name, ABAC_DOCUMENT, ABAC_ENABLED if enabled else None
+        )
 
     async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
         """The bucket's CORS configuration, None when it has none. NoSuchBucket."""
