@@ -217,3 +217,50 @@ async def test_a_deny_on_the_bucket_tag_holds_in_identity_and_bucket_policies(
     assert owner.objects is not None
     await owner.objects.set_bucket_tags(BUCKET, (("share", "partner"),))
     assert (await other.request("GET", f"{B}/payroll")).body == b"secret"
+
+
+def create_body(tags: list[dict[str, str]]) -> bytes:
+    operation = _MODEL.operation_model("CreateBucket")
+    request = serialize.create_serializer("rest-xml").serialize_to_request(
+        {"Bucket": "made-tagged", "CreateBucketConfiguration": {"Tags": tags}}, operation
+    )
+    body = request["body"]
+    return body if isinstance(body, bytes) else body.encode()
+
+
+async def test_create_bucket_tags_take_tag_resource_and_count_once_abac_is_enabled(
+    owner: Client,
+) -> None:
+    tags = [{"Key": "team", "Value": "blue"}]
+    creator = await user_with(
+        owner,
+        "creator",
+        {
+            "Effect": "Allow",
+            "Action": "s3:CreateBucket",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestTag/team": "blue"}},
+        },
+    )
+    reply = await creator.request("PUT", "/made-tagged", create_body(tags))
+    assert (reply.status, reply.error_code()) == (403, "AccessDenied")  # no s3:TagResource
+    assert (await owner.request("HEAD", "/made-tagged")).status == 404
+    assert owner.identity is not None
+    await owner.identity.put_user_policy(
+        owner.tenant_id,
+        "creator",
+        "tagging",
+        policy({"Effect": "Allow", "Action": "s3:TagResource", "Resource": "*"}),
+    )
+    reply = await creator.request(
+        "PUT", "/made-tagged", create_body([{"Key": "team", "Value": "red"}])
+    )
+    assert (reply.status, reply.error_code()) == (403, "AccessDenied")  # aws:RequestTag
+    assert (await creator.request("PUT", "/made-tagged", create_body(tags))).status == 200
+    reply = await owner.request("GET", "/made-tagged?tagging")
+    assert reply.status == 200 and b"<Key>team</Key><Value>blue</Value>" in reply.body
+    reply = await owner.request(
+        "PUT", "/made-bad", create_body([{"Key": "aws:reserved", "Value": "v"}])
+    )
+    assert (reply.status, reply.error_code()) == (400, "InvalidTag")
+    assert (await owner.request("HEAD", "/made-bad")).status == 404

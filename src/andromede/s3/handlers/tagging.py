@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 from urllib.parse import parse_qsl
+from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
 from andromede.s3.authorise import request_object_tag_keys
@@ -46,6 +47,7 @@ __all__ = [
     "delete_object_tagging",
     "get_bucket_tagging",
     "get_object_tagging",
+    "parse_bucket_tags",
     "parse_tag_set",
     "parse_tagging_header",
     "put_bucket_tagging",
@@ -81,6 +83,20 @@ def parse_tag_set(body: bytes, limit: int, *, objects: bool = False) -> tuple[tu
     if len({key for key, _ in tags}) != len(tags):
         raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
     return _checked(tags, limit, objects=objects)
+
+
+def parse_bucket_tags(element: Element) -> tuple[tuple[str, str], ...]:
+    """CreateBucket's ``<Tags><Tag><Key/><Value/></Tag>…</Tags>`` (decision 0418), under a
+    bucket tag set's rules."""
+    tags: list[tuple[str, str]] = []
+    for tag in children(element, "Tag"):
+        key, value = child_text(tag, "Key"), child_text(tag, "Value")
+        if key is None or value is None:
+            raise S3Error("MalformedXML")
+        tags.append((key, value))
+    if len({key for key, _ in tags}) != len(tags):
+        raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
+    return _checked(tags, BUCKET_TAGS_MAX, objects=False)
 
 
 def parse_tagging_header(value: str, limit: int) -> tuple[tuple[str, str], ...]:
