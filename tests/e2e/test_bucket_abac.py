@@ -1,8 +1,8 @@
 """ABAC for general purpose buckets through boto3 against a real ``andromede serve``
-(decision 0418): PutBucketAbac / GetBucketAbac, two IAM users whose policies allow the data
-calls only on buckets tagged for their team, the bucket retagged through S3 Control's
-TagResource (PutBucketTagging refused while ABAC is Enabled). Two workers serve the requests:
-whichever takes the next one sees the tags as they are now."""
+(decision 0418): a bucket tagged by CreateBucket, PutBucketAbac / GetBucketAbac, two IAM
+users whose policies allow the data calls only on buckets tagged for their team, the bucket
+retagged through S3 Control's TagResource (PutBucketTagging refused while ABAC is Enabled).
+Two workers serve the requests: whichever takes the next one sees the tags as they are now."""
 
 from __future__ import annotations
 
@@ -58,14 +58,16 @@ def test_a_bucket_tag_decides_who_reads_and_writes_once_abac_is_enabled(
     iam = client_for(server, "iam", tenant.access_key_id, tenant.secret_access_key)
     control = s3control_client(server, tenant.access_key_id, tenant.secret_access_key)
     bucket = f"abac-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    # Tagged at creation (CreateBucketConfiguration.Tags), as Terraform's provider does.
+    s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"Tags": [{"Key": "team", "Value": "blue"}]}
+    )
     s3.put_object(Bucket=bucket, Key="plan.txt", Body=b"blue plans")
     blue = _team_user(server, tenant, iam, "blue")
     red = _team_user(server, tenant, iam, "red")
     bucket_arn = f"arn:aws:s3:::{bucket}"
-    control.tag_resource(
-        AccountId=tenant.account, ResourceArn=bucket_arn, Tags=[{"Key": "team", "Value": "blue"}]
-    )
+    listed = control.list_tags_for_resource(AccountId=tenant.account, ResourceArn=bucket_arn)
+    assert listed["Tags"] == [{"Key": "team", "Value": "blue"}]
     assert s3.get_bucket_abac(Bucket=bucket)["AbacStatus"]["Status"] == "Disabled"
     # Disabled: the tag is a label, no policy sees it.
     with pytest.raises(ClientError) as caught:
