@@ -6,7 +6,8 @@ bucket's Block Public Access switches. Explicit deny wins; within the bucket own
 identity allow or a policy/ACL allow suffices; another account needs both sides; otherwise
 implicit deny (``andromede.iam.policy.evaluate``). A denial is ``AccessDenied`` and names no
 policy, as on AWS. An object's tags (``s3:ExistingObjectTag/<key>``) are opened for the engine
-only when a policy of the request tests them (decision 0068).
+only when a policy of the request tests them (decision 0068); an ABAC bucket's tags
+(``aws:ResourceTag/<key>``, decision 0418) come with the bucket's row on every request.
 
 Four AWS rules sit outside the engine and are applied here: the bucket owner's root user may
 always read, replace and delete the bucket policy (so a policy cannot lock its owner out), and
@@ -59,6 +60,7 @@ __all__ = [
     "IdentityPolicies",
     "OperatorAccessCheck",
     "S3Authoriser",
+    "bucket_tag_keys",
     "request_condition_keys",
     "request_object_tag_keys",
     "version_action",
@@ -183,6 +185,16 @@ def request_object_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, Contex
     policies that govern them (S3's names for IAM's aws:RequestTag and aws:TagKeys)."""
     keys: dict[str, ContextValue] = {f"s3:RequestObjectTag/{key}": value for key, value in tags}
     keys["s3:RequestObjectTagKeys"] = [key for key, _ in tags]
+    return keys
+
+
+def bucket_tag_keys(tags: Sequence[tuple[str, str]]) -> dict[str, ContextValue]:
+    """An ABAC bucket's tags as its requests carry them (decision 0418): ``aws:ResourceTag/<key>``,
+    and S3's ``s3:BucketTag/<key>``, which CreateBucket's reference names beside it."""
+    keys: dict[str, ContextValue] = {}
+    for key, value in tags:
+        keys[f"aws:ResourceTag/{key}"] = value
+        keys[f"s3:BucketTag/{key}"] = value
     return keys
 
 
@@ -388,6 +400,13 @@ class S3Authoriser:
             )
             if not decision.allowed:
                 raise S3Error("AccessDenied")
+        if bucket.abac_tags:
+            # ABAC (decision 0418): the bucket's tags, for the bucket's side only — through an
+            # access point, its own side was decided above without them (AWS: the access
+            # point's aws:ResourceTag is the access point's tags).
+            context = dataclasses.replace(
+                context, keys={**context.keys, **bucket_tag_keys(bucket.abac_tags)}
+            )
         acl_allows = self._acl_allows(principal, operation, bucket, record)
         decision = evaluate(
             context,

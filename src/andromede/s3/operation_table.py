@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from andromede.s3.handlers import (
+    abac,
     access,
     access_logging,
     attributes,
@@ -64,6 +65,8 @@ HANDLERS: Final[Mapping[S3Operation, Handler]] = {
     _O.GetBucketOwnershipControls: access.get_bucket_ownership_controls,
     _O.PutBucketOwnershipControls: access.put_bucket_ownership_controls,
     _O.DeleteBucketOwnershipControls: access.delete_bucket_ownership_controls,
+    _O.GetBucketAbac: abac.get_bucket_abac,
+    _O.PutBucketAbac: abac.put_bucket_abac,
     _O.GetPublicAccessBlock: access.get_public_access_block,
     _O.PutPublicAccessBlock: access.put_public_access_block,
     _O.DeletePublicAccessBlock: access.delete_public_access_block,

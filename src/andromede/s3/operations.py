@@ -155,6 +155,9 @@ class S3Operation(enum.Enum):
         Scope.BUCKET,
         True,
     )
+    # ABAC (decision 0418): IAM spells the actions s3:GetBucketABAC / s3:PutBucketABAC.
+    GetBucketAbac = ("GetBucketAbac", "s3:GetBucketABAC", Scope.BUCKET, True)
+    PutBucketAbac = ("PutBucketAbac", "s3:PutBucketABAC", Scope.BUCKET, True)
     GetPublicAccessBlock = (
         "GetPublicAccessBlock",
         "s3:GetBucketPublicAccessBlock",

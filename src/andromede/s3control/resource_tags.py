@@ -189,6 +189,15 @@ class ResourceTagCalls:
         except NoSuchBucket as exc:
             raise S3ControlError("NoSuchBucket") from exc
 
+    async def bucket_abac_tags(self, account: str, name: str) -> Tags | None:
+        """The tags of the account's bucket while its ABAC is Enabled (decision 0418), as its
+        row carries them; None otherwise (Disabled, absent, or another account's)."""
+        try:
+            bucket = await self._objects.get_bucket(name)
+        except NoSuchBucket:
+            return None
+        return bucket.abac_tags if bucket.tenant_id == account else None
+
     async def tag(self, account: str, resource: TaggedResource, body: bytes) -> Response:
         added = parse_tag_resource(body)
         if resource.access_point is not None:

@@ -4,7 +4,9 @@
 - every call on an existing access point (Get/DeleteAccessPoint, its policy calls, and the
   three tagging calls on its ARN): ``aws:ResourceTag/<key>`` for each of its tags;
 - CreateAccessPoint with ``Tags``, TagResource: ``aws:RequestTag/<key>`` and ``aws:TagKeys``;
-- UntagResource: ``aws:TagKeys``.
+- UntagResource: ``aws:TagKeys``;
+- the three tagging calls on a bucket's ARN while its ABAC is Enabled (decision 0418):
+  ``aws:ResourceTag/<key>`` for each of the bucket's tags.
 
 Read leniently: a body, query or resource that cannot be read gives no key (the call's own
 handler then answers its error, once the caller is allowed to learn it).
@@ -77,6 +79,10 @@ async def tag_condition_keys(
         if resource.access_point is not None:
             current = await tag_calls.current(account, resource)
             keys.update({f"aws:ResourceTag/{k}": v for k, v in current})
+        elif resource.bucket is not None:
+            # An ABAC bucket's tags are access control (decision 0418): who may retag it.
+            abac = await tag_calls.bucket_abac_tags(account, resource.bucket)
+            keys.update({f"aws:ResourceTag/{k}": v for k, v in abac or ()})
     except S3ControlError:
         pass
     return keys

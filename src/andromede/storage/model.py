@@ -211,6 +211,14 @@ class Bucket:
     # The access point a request came through (decision 0157): set on that request's copy of
     # the bucket, never stored, so that every authorisation of the request sees it.
     access_point: AccessPointUse | None = None
+    # ABAC (decision 0418): None while Disabled, the default; Enabled, the bucket's tags (those
+    # Put/GetBucketTagging and S3 Control's TagResource serve), read with the bucket in the
+    # same query and given to the policy engine as aws:ResourceTag/<key> on every request.
+    abac_tags: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def abac_enabled(self) -> bool:
+        return self.abac_tags is not None
 
     @property
     def acls_enabled(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from andromede.storage.abac import ABAC_DOCUMENT, ABAC_ENABLED
 from andromede.storage.access_logging import LOGGING_DOCUMENT, LoggingTarget
 from andromede.storage.acl import AccessControlList
 from andromede.storage.bucket_names import validate_bucket_name
@@ -127,6 +128,13 @@ class BucketsMixin(ServiceCore):
     async def set_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
         """Replace (None: remove) the bucket's tag set, validated by the caller. NoSuchBucket."""
         await self._store.put_bucket_tags(name, tags)
+
+    async def set_bucket_abac(self, name: str, enabled: bool) -> None:
+        """Turn ABAC on or off (decision 0418): while on, the bucket's tags are read with it on
+        every request, whichever gateway serves it. NoSuchBucket."""
+        await self._store.put_bucket_document(
+            name, ABAC_DOCUMENT, ABAC_ENABLED if enabled else None
+        )
 
     async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
         """The bucket's CORS configuration, None when it has none. NoSuchBucket."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from andromede.storage.abac import ABAC_DOCUMENT
 from andromede.storage.access_logging import (
     LOGGING_DOCUMENT,
     MISSING_TARGET,
@@ -149,7 +150,11 @@ class MemoryBucketsMixin(MemoryStoreCore):
         return self._state(name).tags
 
     async def put_bucket_tags(self, name: str, tags: tuple[tuple[str, str], ...] | None) -> None:
-        self._state(name).tags = tags
+        state = self._state(name)
+        state.tags = tags
+        if state.bucket.abac_enabled:
+            # Read with the bucket while ABAC is on, as the SQL store joins them (0418).
+            state.bucket = dataclasses.replace(state.bucket, abac_tags=tags or ())
 
     async def get_bucket_cors(self, name: str) -> CorsConfiguration | None:
         return self._state(name).cors
@@ -172,6 +177,9 @@ class MemoryBucketsMixin(MemoryStoreCore):
                 None if document is None else NotificationConfiguration.from_text(document)
             )
             state.bucket = dataclasses.replace(state.bucket, notification=notification)
+        if kind == ABAC_DOCUMENT:
+            abac_tags = None if document is None else state.tags or ()
+            state.bucket = dataclasses.replace(state.bucket, abac_tags=abac_tags)
         if kind == REPLICATION_DOCUMENT:
             # Read with the bucket, as the SQL store joins it (decision 0112).
             replication = None if document is None else ReplicationConfiguration.from_text(document)

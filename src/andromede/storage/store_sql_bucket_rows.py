@@ -85,6 +85,8 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         replication,
         notification,
         account_block,
+        abac,
+        abac_tags,
     ) = row
     # Positionally, in the bucket's field order (every request: see slots_builder).
     return build_bucket(
@@ -106,7 +108,15 @@ def _bucket_from_row(row: Sequence[Any], policy: str | None) -> Bucket:
         request_payer == _REQUESTER,
         None if account_block is None else _public_access_block(account_block),
         None,  # access_point: set per request, never stored (decision 0157)
+        None if abac is None else () if abac_tags is None else _tag_set(abac_tags),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _tag_set(text: str) -> tuple[tuple[str, str], ...]:
+    """A bucket's tags (``bucket_tags.tags``) as an ABAC bucket's every request reads them
+    (decision 0418), parsed once per text."""
+    return tuple((key, value) for key, value in json.loads(text))
 
 
 @functools.lru_cache(maxsize=16)

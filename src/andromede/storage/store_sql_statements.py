@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from andromede.db import tables
 from andromede.db.database import Database
 from andromede.db.statements import InsertIgnoringConflict, RowQuery, RowStatement
+from andromede.storage.abac import ABAC_DOCUMENT
 from andromede.storage.data_events import DATA_EVENTS_DOCUMENT
 from andromede.storage.errors import BucketVersioned, NoSuchBucket, ObjectChanged
 from andromede.storage.model import ExpectedObject, ObjectRecord, Part
@@ -95,12 +96,23 @@ _ACCOUNT_BLOCK = tables.account_public_access_blocks
 _BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
     _ACCOUNT_BLOCK, _ACCOUNT_BLOCK.c.tenant_id == _B.c.tenant_id
 )
+# Its ABAC status (decision 0418), and with it, only while Enabled, its tags: every request's
+# policies see aws:ResourceTag from the row they read, so a retagging through any gateway
+# holds at once, and a bucket without ABAC pays two joins that find no row.
+_ABAC = _BD.alias("abac")
+_ABAC_TAGS = tables.bucket_tags.alias("abac_tags")
+_BUCKET_WITH_SETTINGS = _BUCKET_WITH_SETTINGS.outerjoin(
+    _ABAC,
+    (_ABAC.c.bucket == _B.c.name) & (_ABAC.c.kind == sa.literal_column(f"'{ABAC_DOCUMENT}'")),
+).outerjoin(_ABAC_TAGS, (_ABAC_TAGS.c.bucket == _B.c.name) & _ABAC.c.bucket.is_not(None))
 _BUCKET_ROW = (
     *_B.c,
     _DATA_EVENTS.c.document.label("data_events"),
     _REPLICATION.c.document.label("replication"),
     _NOTIFICATION.c.document.label("notification"),
     _ACCOUNT_BLOCK.c.configuration.label("account_block"),
+    _ABAC.c.document.label("abac"),
+    _ABAC_TAGS.c.tags.label("abac_tags"),
 )
 _BUCKETS = sa.select(*_BUCKET_ROW).select_from(_BUCKET_WITH_SETTINGS)
 _DATA_READS_ON = json.dumps({"read": True})

@@ -37,6 +37,7 @@ OWNERSHIP_XML = (
     b"</OwnershipControls>"
 )
 PAB_XML = b"<PublicAccessBlockConfiguration/>"
+ABAC_XML = b"<AbacStatus><Status>Enabled</Status></AbacStatus>"
 # A request metrics configuration an intruder would add (decision 0187).
 METRICS_XML = (
     b'<MetricsConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -154,6 +155,8 @@ RECIPES: dict[O, Recipe] = {
         "PUT", f"{B}?ownershipControls", OWNERSHIP_XML, tuple(md5(OWNERSHIP_XML).items())
     ),
     O.DeleteBucketOwnershipControls: Recipe("DELETE", f"{B}?ownershipControls"),
+    O.GetBucketAbac: Recipe("GET", f"{B}?abac"),
+    O.PutBucketAbac: Recipe("PUT", f"{B}?abac", ABAC_XML),
     O.GetPublicAccessBlock: Recipe("GET", f"{B}?publicAccessBlock"),
     O.PutPublicAccessBlock: Recipe(
         "PUT", f"{B}?publicAccessBlock", PAB_XML, tuple(md5(PAB_XML).items())

@@ -228,3 +228,38 @@ async def test_iam_sees_the_access_points_tags(world: World) -> None:
     events = [e for _, e in await world.s3.audit_store.list_events(None, after_id=0, limit=100)]
     tagged = [(e.action, e.resource) for e in events if e.action == "s3:TagResource"]
     assert tagged[-2:] == [("s3:TagResource", world.arn("blue-ap"))] * 2
+
+
+async def test_an_abac_buckets_tags_are_changed_here_and_decide_its_requests(
+    world: World,
+) -> None:
+    # Decision 0418: with ABAC Enabled, TagResource/UntagResource are the way to retag the
+    # bucket, its tags decide S3 requests at once, and its own tagging calls see them too.
+    path = "/v20180820/tags/arn:aws:s3:::data-bucket"
+    assert (await call(world, world.root, "POST", path, tag_body(("team", "red"))))[0] == 204
+    abac = b"<AbacStatus><Status>Enabled</Status></AbacStatus>"
+    assert (await world.s3.request("PUT", "/data-bucket?abac", abac)).status == 200
+    assert (await world.s3.request("PUT", "/data-bucket/k", b"data")).status == 200
+    user = await world.s3.iam_user("blue-team")
+    assert user.credentials is not None and world.s3.identity is not None
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListTagsForResource"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "blue"}},
+            }
+        ],
+    }
+    await world.s3.identity.put_user_policy(
+        world.s3.tenant_id, "blue-team", "p", json.dumps(policy)
+    )
+    assert (await user.request("GET", "/data-bucket/k")).status == 403
+    assert (await call(world, user.credentials, "GET", path))[0] == 403
+    assert (await call(world, world.root, "POST", path, tag_body(("team", "blue"))))[0] == 204
+    assert (await user.request("GET", "/data-bucket/k")).body == b"data"
+    assert listed((await call(world, user.credentials, "GET", path))[1]) == [("team", "blue")]
+    assert (await call(world, world.root, "DELETE", path, query="tagKeys=team"))[0] == 204
+    assert (await user.request("GET", "/data-bucket/k")).status == 403

@@ -27,8 +27,9 @@ from andromede.s3.handlers.common import (
     write_owner,
     xml_response,
 )
+from andromede.s3.handlers.tagging import parse_bucket_tags
 from andromede.s3.request import S3Context
-from andromede.s3.xml import XmlWriter, child_text, parse_xml
+from andromede.s3.xml import XmlWriter, child_text, children, parse_xml
 from andromede.storage.model import Bucket, ObjectOwnership, PublicAccessBlock
 from andromede.storage.object_lock import ObjectLockConfiguration
 
@@ -83,10 +84,16 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
     tenant_id = ctx.principal.tenant_id or ""
     body = await ctx.read_xml_body()
     constraint = None
+    tags: tuple[tuple[str, str], ...] = ()
     if body.strip():
         root = parse_xml(body, "CreateBucketConfiguration")
         constraint = child_text(root, "LocationConstraint")
-    region = await _bucket_region(ctx, svc, tenant_id, constraint or None)
+        tag_sets = children(root, "Tags")
+        if len(tag_sets) > 1:
+            raise S3Error("MalformedXML")
+        if tag_sets:
+            tags = parse_bucket_tags(tag_sets[0])
+    region = await _bucket_region(ctx, svc, tenant_id, constraint or None, tags)
     # Object Lock from the start (decision 0102): versioned Enabled, and locked, for good.
     lock_header = ctx.headers.get("x-amz-bucket-object-lock-enabled", "").strip().lower()
     object_lock = ObjectLockConfiguration() if lock_header == "true" else None
@@ -121,14 +128,24 @@ async def create_bucket(ctx: S3Context, svc: S3Services) -> Response:
         acl=acl,
         object_lock=object_lock,
     )
+    if tags:
+        # The tag set PutBucketTagging and TagResource serve; ABAC starts Disabled, so the
+        # moment the bucket exists without them grants nothing by them.
+        await svc.objects.set_bucket_tags(ctx.bucket, tags)
     return Response(headers=[("Location", f"/{ctx.bucket}")])
 
 
 async def _bucket_region(
-    ctx: S3Context, svc: S3Services, tenant_id: str, constraint: str | None
+    ctx: S3Context,
+    svc: S3Services,
+    tenant_id: str,
+    constraint: str | None,
+    tags: tuple[tuple[str, str], ...] = (),
 ) -> str:
     """The region a new bucket goes to, authorised: the S3 app leaves CreateBucket's policy
-    check to this handler, since ``s3:LocationConstraint`` comes from the request body."""
+    check to this handler, since ``s3:LocationConstraint`` comes from the request body. Tags
+    in the body (decision 0418) are ``aws:RequestTag/<key>`` and ``aws:TagKeys`` of the call,
+    and take ``s3:TagResource`` on the new bucket besides, as AWS asks."""
     settings = svc.settings
     region = constraint or settings.region
     if settings.region_settings(region) is None:
@@ -146,16 +163,22 @@ async def _bucket_region(
         )
     keys = request_condition_keys(ctx.route.operation, ctx.query, ctx.headers)
     keys["s3:LocationConstraint"] = region
-    await svc.authoriser.authorise(
-        ctx.principal,
-        ctx.route.operation,
-        bucket=None,
-        bucket_name=ctx.bucket,
-        key=None,
-        keys=keys,
-        source_ip=ctx.source_ip,
-        secure=ctx.secure,
-    )
+    if tags:
+        keys.update({f"aws:RequestTag/{key}": value for key, value in tags})
+        keys["aws:TagKeys"] = [key for key, _ in tags]
+    actions = (None, "s3:TagResource") if tags else (None,)
+    for action in actions:
+        await svc.authoriser.authorise(
+            ctx.principal,
+            ctx.route.operation,
+            bucket=None,
+            bucket_name=ctx.bucket,
+            key=None,
+            keys=keys,
+            source_ip=ctx.source_ip,
+            secure=ctx.secure,
+            action=action,
+        )
     if svc.allowed_regions is not None:
         allowed = await svc.allowed_regions(tenant_id)
         if allowed and region not in allowed:

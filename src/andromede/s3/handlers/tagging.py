@@ -18,6 +18,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Final
 from urllib.parse import parse_qsl
+from xml.etree.ElementTree import Element
 
 from andromede.http.response import Response
 from andromede.s3.authorise import request_object_tag_keys
@@ -46,6 +47,7 @@ __all__ = [
     "delete_object_tagging",
     "get_bucket_tagging",
     "get_object_tagging",
+    "parse_bucket_tags",
     "parse_tag_set",
     "parse_tagging_header",
     "put_bucket_tagging",
@@ -81,6 +83,20 @@ def parse_tag_set(body: bytes, limit: int, *, objects: bool = False) -> tuple[tu
     if len({key for key, _ in tags}) != len(tags):
         raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
     return _checked(tags, limit, objects=objects)
+
+
+def parse_bucket_tags(element: Element) -> tuple[tuple[str, str], ...]:
+    """CreateBucket's ``<Tags><Tag><Key/><Value/></Tag>…</Tags>`` (decision 0418), under a
+    bucket tag set's rules."""
+    tags: list[tuple[str, str]] = []
+    for tag in children(element, "Tag"):
+        key, value = child_text(tag, "Key"), child_text(tag, "Value")
+        if key is None or value is None:
+            raise S3Error("MalformedXML")
+        tags.append((key, value))
+    if len({key for key, _ in tags}) != len(tags):
+        raise S3Error("InvalidTag", "Cannot provide multiple Tags with the same key")
+    return _checked(tags, BUCKET_TAGS_MAX, objects=False)
 
 
 def parse_tagging_header(value: str, limit: int) -> tuple[tuple[str, str], ...]:
@@ -151,6 +167,7 @@ async def get_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    await _refused_while_abac(ctx, svc, "PutBucketTagging")
     body = await ctx.read_xml_body(integrity_required=True)
     tags = parse_tag_set(body, BUCKET_TAGS_MAX)
     await svc.objects.set_bucket_tags(ctx.bucket, tags or None)
@@ -158,8 +175,24 @@ async def put_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
 
 
 async def delete_bucket_tagging(ctx: S3Context, svc: S3Services) -> Response:
+    await _refused_while_abac(ctx, svc, "DeleteBucketTagging")
     await svc.objects.set_bucket_tags(ctx.bucket, None)
     return Response(status=204)
+
+
+async def _refused_while_abac(ctx: S3Context, svc: S3Services, operation: str) -> None:
+    """An ABAC bucket's tags are access control: AWS changes them through S3 Control's
+    TagResource and UntagResource only (their own actions, s3:TagResource and
+    s3:UntagResource, which a policy may condition on aws:TagKeys), never through the old
+    whole-set calls. AWS publishes no error code for the refusal: InvalidRequest, in its
+    reference's words (decision 0418)."""
+    bucket = await addressed_bucket(ctx, svc)
+    if bucket.abac_enabled:
+        raise S3Error(
+            "InvalidRequest",
+            f"{operation} is not allowed on a bucket with ABAC enabled: use the TagResource "
+            "and UntagResource actions to manage tags on this bucket",
+        )
 
 
 def _with_version(response: Response, bucket: Bucket, record: ObjectRecord) -> Response:
