@@ -596,6 +596,26 @@ class NetworkSettings(BaseModel):
         " held in memory); a larger file stops the start (decision 0395). A MaxMind DB is"
         " mapped, not held: not bounded by it (decision 0410).",
     )
+    route53_client_geolocation_reload_interval: float = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="Seconds between two checks, by each worker, of whether"
+        " route53_client_geolocation_file changed (its files' modification time, size or"
+        " inode): a new version is read and checked off the event loop, then swapped in while"
+        " queries are answered from the previous one; a bad one is refused with a warning,"
+        " the previous one kept; 0 = read at start only (decision 0420).",
+    )
+    route53_client_max_accuracy_radius_km: int = Field(
+        default=1000,
+        ge=0,
+        le=20000,
+        description="The accuracy radius (km) past which a route53_client_geolocation_file"
+        " point (GeoLite2 City's accuracy_radius, a MaxMind DB's location.accuracy_radius) is"
+        " not the client's: geoproximity and latency sets and S3 Multi-Region Access Points"
+        " then treat the client as one without coordinates, its geolocation place kept;"
+        " 0 = any radius (decision 0420).",
+    )
     route53_client_regions: dict[str, str] = Field(
         default={},
         description="The Region each network of the public name servers' clients is"
