@@ -12,7 +12,9 @@ one geography is shared by Route 53's answers and S3's Multi-Region Access Point
 see the new version from their next lookup; a retired MaxMind DB is closed when its last
 lookup ends.
 
-A version that fails (a bad line, a malformed database, a file gone) is never swapped in: the
+A version that fails (a bad line, a malformed database, a file gone, or CSV files holding no
+network at all: an empty or cut-off download, where the start would take an empty table as
+the operator's word) is never swapped in: the
 current one keeps answering and one warning names the setting and the reason, once per
 version refused (not once a check). Files that change while they are read (written in place
 rather than renamed into it) are read again at the next check, once they hold still, so no
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
+from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Final
 
@@ -99,6 +102,9 @@ class PlacesReloader:
             places = self._source.read()
         except _REFUSED as exc:
             self._refuse(before, _reason(exc))
+            return None
+        if isinstance(places, Sized) and len(places) == 0:  # the held CSV table
+            self._refuse(before, "its files hold no network")
             return None
         try:
             settled = self._source.identity() == before

@@ -135,6 +135,7 @@ async def test_a_broken_replacement_is_kept_out_with_one_warning(
         ("198.51.100.0/24,NA,US\n198.51.101.0/24,XX,US\n", "line 2: 'XX' is no continent"),
         ("198.51.100.0/24,NA,US\n" * 101, "more than 100 networks"),
         ("198.51.100.0/24,NA,US\n" + "x" * 200_000, "field larger"),  # csv's own error
+        ("network,continent,country\n", "its files hold no network"),  # a cut-off download
         ("198.51.100.0/24,NA,US\n\xff\n".encode("latin-1"), "decode"),  # no UTF-8
     ):
         caplog.clear()
