@@ -3,7 +3,7 @@
 published format, read back by MaxMind's own ``maxminddb`` reader), with records of the
 GeoIP2 schema GeoLite2 and DB-IP ship: ``continent.code``, ``country.iso_code``,
 ``registered_country.iso_code``, ``subdivisions[].iso_code`` or ``.names.en``,
-``location.latitude`` and ``.longitude``."""
+``location.latitude``, ``.longitude`` and ``.accuracy_radius``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ def geolite2_record(
     subdivision: str = "",
     registered: str = "",
     point: tuple[float, float] = (48.8, 2.3),
+    radius: int = 20,
 ) -> dict[str, Any]:
     """A GeoLite2 City record (names and geoname ids as the real ones carry them), located
-    at ``point`` (``location``'s latitude and longitude, decision 0413)."""
+    at ``point`` (``location``'s latitude and longitude, decision 0413) within ``radius`` km
+    (its ``accuracy_radius``, decision 0420)."""
     record: dict[str, Any] = {}
     if continent:
         record["continent"] = {"code": continent, "geoname_id": 6255148, "names": {"en": "x"}}
@@ -37,7 +39,11 @@ def geolite2_record(
         record["subdivisions"] = [{"iso_code": subdivision, "names": {"en": "x"}}]
     if continent or country:
         latitude, longitude = point
-        record["location"] = {"latitude": latitude, "longitude": longitude, "accuracy_radius": 20}
+        record["location"] = {
+            "latitude": latitude,
+            "longitude": longitude,
+            "accuracy_radius": radius,
+        }
     return record
 
 

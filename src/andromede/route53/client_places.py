@@ -27,12 +27,19 @@ Route 53's geolocation answer: the set of the client's subdivision, else of its 
 else of its continent, else the default (``CountryCode`` ``*``); an unhealthy one gives way to
 the next larger area, the default last; when none of them is healthy the most specific
 answers (as every policy answers when all its sets are unhealthy); a client placed nowhere is
-answered the default; no set and no default: no answer (NOERROR, no data)."""
+answered the default; no set and no default: no answer (NOERROR, no data).
+
+Decision 0420: the places are read again when the file changes (``geolocation_reload.py``)
+and swapped into the one :class:`ClientGeography` the name servers and S3's Multi-Region
+Access Points share; a lookup holds the version it began with, and a retired version (a
+mapped MaxMind DB) is closed when its last lookup ends, never under one. A point less precise
+than ``route53_client_max_accuracy_radius_km`` (:func:`within_radius`) is no point."""
 
 from __future__ import annotations
 
 import csv
 import ipaddress
+import threading
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar, runtime_checkable
@@ -50,8 +57,11 @@ __all__ = [
     "GeoPlace",
     "PlaceFinder",
     "choose_by_location",
+    "close_places",
     "coordinates",
+    "held_places",
     "read_geolocation",
+    "within_radius",
 ]
 
 _T = TypeVar("_T")
@@ -96,6 +106,17 @@ class PlaceFinder(Protocol):
     def find(self, client: ClientNetwork) -> GeoPlace | None: ...
 
 
+@runtime_checkable
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+def close_places(places: PlaceFinder | None) -> None:
+    """Release what ``places`` holds (a mapped MaxMind DB's file); nothing for a table."""
+    if isinstance(places, _Closable):
+        places.close()
+
+
 class _Networks(Generic[_T]):
     """Networks with a value, the longest holding a client found by one probe a length."""
 
@@ -135,6 +156,21 @@ def coordinates(latitude: object, longitude: object) -> Point | None:
     return point
 
 
+def within_radius(radius: object, max_radius: int) -> bool:
+    """Whether a point of ``radius`` km (GeoLite2's ``accuracy_radius``; "" or None when the
+    data gives none) is precise enough to be the client's (decision 0420): ``max_radius`` 0
+    takes any; a ``ValueError`` when it is no whole number of km."""
+    if radius in ("", None):
+        return True
+    if isinstance(radius, str) and radius.strip().isascii() and radius.strip().isdigit():
+        km = int(radius)
+    elif isinstance(radius, int) and not isinstance(radius, bool) and radius >= 0:
+        km = radius
+    else:
+        raise ValueError(f"accuracy_radius {str(radius)[:16]!r} is no whole number of km")
+    return max_radius == 0 or km <= max_radius
+
+
 def _place(row: Sequence[str], where: str) -> GeoPlace:
     continent, country = row[1].strip().upper(), row[2].strip().upper()
     subdivision = row[3].strip().upper() if len(row) > 3 else ""
@@ -171,38 +207,86 @@ def read_geolocation(
     return found
 
 
+def held_places(entries: Iterable[tuple[ClientNetwork, GeoPlace]]) -> PlaceFinder:
+    """The networks ``entries`` held in memory, ready to be swapped in (decision 0420)."""
+    return _Networks(entries)
+
+
+class _Lease:
+    """One version of the places and the lookups under way in it (decision 0420)."""
+
+    __slots__ = ("places", "retired", "users")
+
+    def __init__(self, places: PlaceFinder | None) -> None:
+        self.places = places
+        self.users = 0
+        self.retired = False
+
+
 class ClientGeography:
-    """The operator's networks: where a client is for geolocation and latency sets."""
+    """The operator's networks: where a client is for geolocation and latency sets.
+    ``version`` is what the places were read from (the files' identity, decision 0420)."""
 
     def __init__(
         self,
         geolocation: Iterable[tuple[ClientNetwork, GeoPlace]] | PlaceFinder | None,
         regions: Mapping[str, str],
         places: Mapping[str, Point] | None = None,
+        version: object = None,
     ) -> None:
-        self._geo: _Networks[GeoPlace] | PlaceFinder | None = (
+        self._lease = _Lease(
             geolocation
             if geolocation is None or isinstance(geolocation, PlaceFinder)
             else _Networks(geolocation)
         )
+        # Lookups may come from any thread (the name servers, S3's requests): the lease
+        # counts them, and a swap never closes a version one of them still reads.
+        self._lock = threading.Lock()
+        self._by_geo = geolocation is not None
         self._regions = _Networks(
             (ipaddress.ip_network(block, strict=False), region) for block, region in regions.items()
         )
         self._by_region = bool(regions)
         self._places = dict(places or {})
+        self.version = version
 
     @property
     def networks(self) -> int:
         """The networks held in memory (none for a mapped database)."""
-        return len(self._geo) if isinstance(self._geo, _Networks) else 0
+        held = self._lease.places
+        return len(held) if isinstance(held, _Networks) else 0
+
+    def swap(self, places: PlaceFinder, version: object) -> None:
+        """``places`` (read from ``version``) answer from the next lookup on (decision
+        0420); the previous ones are closed once no lookup reads them any more."""
+        with self._lock:
+            previous, self._lease = self._lease, _Lease(places)
+            self.version = version
+            previous.retired = True
+            unused = previous.users == 0
+        if unused:
+            close_places(previous.places)
+
+    def _find(self, client: ClientNetwork) -> GeoPlace | None:
+        with self._lock:
+            lease = self._lease
+            lease.users += 1
+        try:
+            return None if lease.places is None else lease.places.find(client)
+        finally:
+            with self._lock:
+                lease.users -= 1
+                last = lease.retired and lease.users == 0
+            if last:  # the last lookup of a version swapped out meanwhile
+                close_places(lease.places)
 
     def place(self, client: ClientNetwork | None) -> ClientPlace:
-        geo = None if self._geo is None or client is None else self._geo.find(client)
+        geo = None if not self._by_geo or client is None else self._find(client)
         region = None if client is None else self._regions.find(client)
         return ClientPlace(
             geo,
             region,
-            by_geo=self._geo is not None,
+            by_geo=self._by_geo,
             by_region=self._by_region,
             region_point=None if region is None else self._places.get(region),
         )

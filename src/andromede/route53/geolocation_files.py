@@ -25,7 +25,12 @@ Decision 0413: the network's coordinates are kept with its place where the expor
 (GeoLite2 City blocks' ``latitude`` and ``longitude``, DB-IP's city lite columns 7 and 8), for
 geoproximity and latency sets and S3's Multi-Region Access Points; DB-IP's country lite file
 (``ip_start,ip_end,country``) is read, each country's continent taken from
-``country_continents.py``."""
+``country_continents.py``.
+
+Decision 0420: GeoLite2 City blocks' ``accuracy_radius`` (km) past
+``route53_client_max_accuracy_radius_km`` drops the point (the place stays); DB-IP's lite
+files and the platform's CSV give none. :func:`files_identity` is what the reload compares
+(``geolocation_reload.py``), :func:`read_places` what it reads."""
 
 from __future__ import annotations
 
@@ -44,14 +49,24 @@ from andromede.route53.client_places import (
     GeoPlace,
     PlaceFinder,
     coordinates,
+    held_places,
     read_geolocation,
+    within_radius,
 )
 from andromede.route53.country_continents import continent_of
 from andromede.route53.geolocation_codes import route53_subdivision
 from andromede.route53.geolocation_mmdb import is_mmdb, open_mmdb
 from andromede.route53.geoproximity import Point
 
-__all__ = ["GeolocationFormat", "load_geography", "read_dbip", "read_geolite2"]
+__all__ = [
+    "FilesIdentity",
+    "GeolocationFormat",
+    "files_identity",
+    "load_geography",
+    "read_dbip",
+    "read_geolite2",
+    "read_places",
+]
 
 GeolocationFormat = Literal["andromede", "geolite2", "dbip", "mmdb"]
 _GEOLITE2_BLOCKS: Final = ("network", "geoname_id", "registered_country_geoname_id")
@@ -61,6 +76,9 @@ _DBIP_COUNTRY_COLUMNS: Final = 3  # ip_start,ip_end,country
 _DBIP_CITY_COLUMNS: Final = 8  # ...,continent,country,stateprov,city,latitude,longitude
 
 Networks = list[tuple[ClientNetwork, GeoPlace]]
+# Each file's path, st_mtime_ns, st_size and st_ino: a file replaced by a rename (as
+# geoipupdate does) or rewritten in place changes it (decision 0420).
+FilesIdentity = tuple[tuple[str, int, int, int], ...]
 
 
 def route53_place(continent: str, country: str, subdivision: str, where: str) -> GeoPlace:
@@ -120,9 +138,10 @@ def read_geolite2(
     max_networks: int,
     name: str,
     found: Networks,
+    max_radius: int = 0,
 ) -> None:
     """A GeoLite2 blocks file's networks added to ``found``: a block's ``geoname_id``, else
-    its registered country's, places it."""
+    its registered country's, places it; its point kept when within ``max_radius`` km."""
     columns: dict[str, int] | None = None
     interned: dict[tuple[GeoPlace, Point], GeoPlace] = {}
     for number, row in _rows(lines):
@@ -146,6 +165,8 @@ def read_geolite2(
             continue
         try:  # City blocks' coordinates (decision 0413); Country blocks have none
             point = coordinates(_cell(row, columns, "latitude"), _cell(row, columns, "longitude"))
+            if not within_radius(_cell(row, columns, "accuracy_radius"), max_radius):
+                point = None  # too coarse to measure from (decision 0420)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
         if point is not None:  # one object per place and point: blocks share them
@@ -215,7 +236,9 @@ def _files(path: str) -> list[Path]:
     return files
 
 
-def _mmdb_of(files: Sequence[Path], given: GeolocationFormat) -> PlaceFinder | None:
+def _mmdb_of(
+    files: Sequence[Path], given: GeolocationFormat, max_radius: int = 0
+) -> PlaceFinder | None:
     """The MaxMind DB the files are (decision 0410), None when they are CSV; ``ValueError``
     for a database beside other files, or a file not in the format named."""
     databases = [file for file in files if is_mmdb(file)]
@@ -228,7 +251,7 @@ def _mmdb_of(files: Sequence[Path], given: GeolocationFormat) -> PlaceFinder | N
         raise ValueError(f"{databases[0].name}: a MaxMind DB, not a {given} CSV export")
     if len(files) > 1:
         raise ValueError(f"{databases[0].name}: a MaxMind DB is given alone, not with other files")
-    return open_mmdb(databases[0])
+    return open_mmdb(databases[0], max_radius=max_radius)
 
 
 def _first_line(file: Path) -> list[str]:
@@ -251,7 +274,7 @@ def _format_of(first: Sequence[str], given: GeolocationFormat) -> GeolocationFor
 
 
 def read_geolocation_files(
-    path: str, max_networks: int, given: GeolocationFormat = "andromede"
+    path: str, max_networks: int, given: GeolocationFormat = "andromede", max_radius: int = 0
 ) -> Networks:
     """Every network of the files ``path`` names, in the format given or recognised."""
     files = _files(path)
@@ -273,7 +296,7 @@ def read_geolocation_files(
         with file.open(encoding="utf-8-sig", newline="") as lines:
             if formats[file] == "geolite2":
                 if not is_locations[file]:
-                    read_geolite2(lines, locations, max_networks, file.name, found)
+                    read_geolite2(lines, locations, max_networks, file.name, found, max_radius)
             elif formats[file] == "dbip":
                 read_dbip(lines, max_networks, file.name, found)
             else:
@@ -284,19 +307,43 @@ def read_geolocation_files(
     return found
 
 
+def files_identity(path: str) -> FilesIdentity:
+    """The identity of the files ``path`` names (a directory's as listed now: a file added or
+    removed changes it too); ``OSError`` when one cannot be looked at."""
+    identity = []
+    for file in _files(path):
+        found = file.stat()
+        identity.append((str(file), found.st_mtime_ns, found.st_size, found.st_ino))
+    return tuple(identity)
+
+
+def read_places(
+    path: str, max_networks: int, given: GeolocationFormat = "andromede", max_radius: int = 0
+) -> PlaceFinder:
+    """The places of the files ``path`` names: a MaxMind DB mapped, CSV networks held;
+    ``ValueError`` naming the file (and line) of a bad one, ``OSError`` for an unreadable
+    one."""
+    database = _mmdb_of(_files(path), given, max_radius)
+    if database is not None:
+        return database
+    return held_places(read_geolocation_files(path, max_networks, given, max_radius))
+
+
 def load_geography(
     path: str,
     max_networks: int,
     regions: Mapping[str, str],
     places: Mapping[str, Point] | None = None,
     given: GeolocationFormat = "andromede",
+    max_radius: int = 0,
 ) -> ClientGeography | None:
-    """The geography of the settings, None when they declare none (answered as in a VPC)."""
+    """The geography of the settings, None when they declare none (answered as in a VPC);
+    its version the files' identity taken before they are read (a change while they are
+    is read again at the first check, decision 0420)."""
     if not path and not regions:
         return None
     if not path:
         return ClientGeography(None, regions, places)
-    database = _mmdb_of(_files(path), given)
-    if database is not None:
-        return ClientGeography(database, regions, places)
-    return ClientGeography(read_geolocation_files(path, max_networks, given), regions, places)
+    identity = files_identity(path)
+    found = read_places(path, max_networks, given, max_radius)
+    return ClientGeography(found, regions, places, version=identity)

@@ -16,7 +16,8 @@ it by its continent; else (GeoLite2 gives no place of their own to some anycast 
 networks, as its CSV no ``geoname_id``) by ``registered_country``, its continent taken from
 ``country_continents.py`` (decision 0413: the database keeps none beside it, the CSV's
 locations file gave it). The record's ``location`` (``latitude``, ``longitude``) is the
-network's point (decision 0413).
+network's point (decision 0413), unless its ``accuracy_radius`` (km) exceeds
+``route53_client_max_accuracy_radius_km`` (decision 0420: no point, the place kept).
 A record placing nothing (DB-IP's ``ZZ`` too) places its network nowhere: the default answers.
 
 The tree holds each address in exactly one network, so the network found for a client
@@ -36,7 +37,7 @@ import maxminddb
 from maxminddb.types import Record
 
 from andromede.route53.cidr_match import ClientNetwork
-from andromede.route53.client_places import CONTINENTS, GeoPlace, coordinates
+from andromede.route53.client_places import CONTINENTS, GeoPlace, coordinates, within_radius
 from andromede.route53.country_continents import continent_of
 from andromede.route53.geolocation_codes import route53_subdivision
 from andromede.route53.geoproximity import Point
@@ -93,9 +94,10 @@ def _subdivision(record: dict[str, Record]) -> str:
     return english if isinstance(english, str) else ""
 
 
-def place_of(record: Record) -> GeoPlace | None:
-    """The place of a GeoIP2-schema record as Route 53 compares it (the rules above), None
-    when it places nothing; ``ValueError`` when it is not of that schema."""
+def place_of(record: Record, max_radius: int = 0) -> GeoPlace | None:
+    """The place of a GeoIP2-schema record as Route 53 compares it (the rules above), its
+    point kept when within ``max_radius`` km (0: any), None when it places nothing;
+    ``ValueError`` when it is not of that schema."""
     if not isinstance(record, dict):
         raise ValueError("the record is no map")
     continent = _code(record, "continent", "code")
@@ -108,29 +110,33 @@ def place_of(record: Record) -> GeoPlace | None:
         raise ValueError(f"{continent[:8]!r} is no continent code")
     if country and not (len(country) == 2 and country.isalpha()):
         raise ValueError(f"{country[:8]!r} is no country code")
-    point = _point(record)
+    point = _point(record, max_radius)
     if not continent and not country:  # DB-IP's reserved ranges: their point means nothing
         return None
     subdivision = route53_subdivision(country, _subdivision(record))
     return GeoPlace(continent, country, subdivision, point)
 
 
-def _point(record: dict[str, Record]) -> Point | None:
-    """The record's ``location`` (decision 0413), None when it has none."""
+def _point(record: dict[str, Record], max_radius: int) -> Point | None:
+    """The record's ``location`` (decision 0413), None when it has none or one less
+    precise than ``max_radius`` km (decision 0420)."""
     location = record.get("location")
     if location is None:
         return None
     if not isinstance(location, dict):
         raise ValueError("location is no map")
-    return coordinates(location.get("latitude", ""), location.get("longitude", ""))
+    point = coordinates(location.get("latitude", ""), location.get("longitude", ""))
+    precise = within_radius(location.get("accuracy_radius"), max_radius)
+    return point if precise else None
 
 
 class MmdbPlaces:
     """The places of one MaxMind DB, looked up in its mapped search tree."""
 
-    def __init__(self, reader: maxminddb.Reader, name: str) -> None:
+    def __init__(self, reader: maxminddb.Reader, name: str, max_radius: int = 0) -> None:
         self._reader = reader
         self._name = name
+        self._max_radius = max_radius
         self._ipv4_only = reader.metadata().ip_version == 4
         self._warned = False
 
@@ -143,7 +149,7 @@ class MmdbPlaces:
             record, length = self._reader.get_with_prefix_len(client.network_address)
             if record is None or length > client.prefixlen:
                 return None
-            return place_of(record)
+            return place_of(record, self._max_radius)
         except (maxminddb.InvalidDatabaseError, ValueError) as exc:
             # A corrupt record past the ones checked at start: that client is placed
             # nowhere, the others still answered; said once, not once a query.
@@ -152,11 +158,15 @@ class MmdbPlaces:
                 log.warning("route53_client_geolocation_file %s: %s", self._name, exc)
             return None
 
+    @property
+    def closed(self) -> bool:
+        return bool(self._reader.closed)
+
     def close(self) -> None:
         self._reader.close()
 
 
-def _check(reader: maxminddb.Reader, name: str) -> None:
+def _check(reader: maxminddb.Reader, name: str, max_radius: int) -> None:
     kind = reader.metadata().database_type
     if not any(word in kind.lower() for word in _PLACE_TYPES):
         raise ValueError(
@@ -166,16 +176,17 @@ def _check(reader: maxminddb.Reader, name: str) -> None:
     placing = False
     for network, record in itertools.islice(reader, _SAMPLED):
         try:
-            placing = place_of(record) is not None or placing
+            placing = place_of(record, max_radius) is not None or placing
         except ValueError as exc:
             raise ValueError(f"{name}: network {network}: {exc}") from None
     if not placing:
         raise ValueError(f"{name}: no record of its first networks names a country or continent")
 
 
-def open_mmdb(file: Path, mode: int = maxminddb.MODE_AUTO) -> MmdbPlaces:
+def open_mmdb(file: Path, mode: int = maxminddb.MODE_AUTO, max_radius: int = 0) -> MmdbPlaces:
     """The MaxMind DB ``file`` mapped and checked (its metadata, its type, its first
-    records); ``ValueError`` naming the file when it is malformed or places nothing.
+    records); ``ValueError`` naming the file when it is malformed or places nothing. Points
+    less precise than ``max_radius`` km are dropped (0: none).
     ``mode`` is the reader's: by default, for a path, the C reader over mmap, else the
     pure-Python one over mmap (or seeks), never MODE_MEMORY, which would read the file in."""
     try:
@@ -183,11 +194,11 @@ def open_mmdb(file: Path, mode: int = maxminddb.MODE_AUTO) -> MmdbPlaces:
     except (maxminddb.InvalidDatabaseError, ValueError) as exc:
         raise ValueError(f"{file.name}: no valid MaxMind DB ({exc})") from None
     try:
-        _check(reader, file.name)
+        _check(reader, file.name, max_radius)
     except maxminddb.InvalidDatabaseError as exc:
         reader.close()
         raise ValueError(f"{file.name}: no valid MaxMind DB ({exc})") from None
     except ValueError:
         reader.close()
         raise
-    return MmdbPlaces(reader, file.name)
+    return MmdbPlaces(reader, file.name, max_radius)

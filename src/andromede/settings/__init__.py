@@ -14,7 +14,8 @@ listeners, workers, logging), ``s3`` (the S3 domains and request limits), ``stor
 blob backend, durability, lifecycle, replication), ``notifications``, ``identity`` (IAM, console
 sign-in, OIDC and SAML federation), ``kms`` (key provider, caches, XKS), ``audit``, ``billing``,
 ``compute`` (hypervisor, instances, images, metadata service), ``network`` (VPCs, underlay,
-elastic IPs), ``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
+elastic IPs, Route 53), ``route53_places`` (the GeoIP file placing Route 53's clients),
+``hosts`` (hypervisor agents), ``metrics`` (CloudWatch metrics), ``secrets``
 (Secrets Manager), ``logs`` (CloudWatch Logs), ``events`` (EventBridge),
 ``loadbalancing`` (Network Load Balancers), ``firehose`` (Amazon Data Firehose),
 ``kinesis`` (Kinesis Data Streams), ``ssm`` (Systems Manager Parameter Store), ``acm``
@@ -55,6 +56,7 @@ from andromede.settings.logs import LogsSettings
 from andromede.settings.metrics import MetricsSettings
 from andromede.settings.network import NetworkSettings
 from andromede.settings.notifications import NotificationSettings
+from andromede.settings.route53_places import Route53PlacesSettings
 from andromede.settings.s3 import S3Settings
 from andromede.settings.secrets import SecretsSettings
 from andromede.settings.server import ServerSettings
@@ -92,6 +94,7 @@ class Settings(
     LoadBalancingSettings,
     MetricsSettings,
     HostSettings,
+    Route53PlacesSettings,
     NetworkSettings,
     ComputeSettings,
     BillingSettings,

@@ -562,40 +562,6 @@ class NetworkSettings(BaseModel):
         " route53_client_geolocation_file's coordinates, for latency sets and S3"
         " Multi-Region Access Points too (decision 0413).",
     )
-    route53_client_geolocation_file: str = Field(
-        default="",
-        description="A CSV file of network,continent,country,subdivision (CIDR; ISO 3166"
-        " codes as GeoLocation takes them), or GeoLite2's or DB-IP's export (a directory or"
-        " files joined with the path separator; route53_client_geolocation_format, decision"
-        " 0404), or a MaxMind DB (.mmdb) file (decision 0410) placing the public name"
-        " servers' clients, the"
-        " longest network holding a query's EDNS client subnet, else its source, winning:"
-        " geolocation sets answer the client's subdivision, country, continent or the"
-        " default; empty = geolocation sets answered as in a VPC (decision 0395). GeoLite2"
-        " City's and DB-IP's coordinates are the client's point: geoproximity sets and, when"
-        " route53_client_regions does not hold it, latency sets answer by the distance from"
-        " it, S3 Multi-Region Access Points route to the active Region nearest it"
-        " (decision 0413).",
-    )
-    route53_client_geolocation_format: Literal["andromede", "geolite2", "dbip", "mmdb"] = Field(
-        default="andromede",
-        description="The format of route53_client_geolocation_file (a file, a directory or"
-        " files joined with the path separator): andromede (network,continent,country,"
-        "subdivision; a GeoLite2 header or a DB-IP range on the first line is recognised"
-        " too, and a MaxMind DB by its metadata marker), geolite2 (MaxMind's City or"
-        " Country CSV: blocks and locations files), dbip (DB-IP's city or country lite CSV,"
-        " the country's continent from GeoNames' table: decision 0413) (decision 0404) or"
-        " mmdb (a MaxMind DB file, GeoLite2 or DB-IP City or Country, mapped rather than"
-        " held in memory; decision 0410).",
-    )
-    route53_client_geolocation_max_networks: int = Field(
-        default=4_000_000,
-        ge=1,
-        le=50_000_000,
-        description="Networks route53_client_geolocation_file may hold, at most (they are"
-        " held in memory); a larger file stops the start (decision 0395). A MaxMind DB is"
-        " mapped, not held: not bounded by it (decision 0410).",
-    )
     route53_client_regions: dict[str, str] = Field(
         default={},
         description="The Region each network of the public name servers' clients is"

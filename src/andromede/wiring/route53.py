@@ -8,7 +8,8 @@ every ``route53_query_log_flush_seconds``. DNSSEC signing (decision 0317):
 ``wiring.route53_dnssec``. Traffic policies (decision 0330): over the database, within the
 ``route53_max_traffic_*`` quotas. Reusable delegation sets (decision 0346) over the database,
 of the configured name servers; a VPC authorised for a zone may be any account's of this
-gateway's Region."""
+gateway's Region. The clients' places read again when their file changes, every
+``route53_client_geolocation_reload_interval`` (decision 0420)."""
 
 from __future__ import annotations
 
@@ -37,11 +38,12 @@ from andromede.logs.service import LogsService
 from andromede.logsapi.app import LogsApp
 from andromede.route53.cidr_collections import CidrCollectionService, CidrLimits
 from andromede.route53.cidr_store_sql import SqlCidrCollectionStore
-from andromede.route53.client_places import ClientRegions
+from andromede.route53.client_places import ClientGeography, ClientRegions
 from andromede.route53.delegation_set_store_sql import SqlDelegationSetStore
 from andromede.route53.delegation_sets import DelegationSetLimits, DelegationSetService
 from andromede.route53.dnssec_material import SigningMaterial
 from andromede.route53.geolocation_files import load_geography
+from andromede.route53.geolocation_reload import GeolocationSource, PlacesReloader
 from andromede.route53.geoproximity import ClientLocations, places
 from andromede.route53.model import AliasTarget
 from andromede.route53.public_zones import PublicZones, SetServers, server_name
@@ -64,6 +66,7 @@ __all__ = [
     "DNS_QUERIES",
     "HOSTED_ZONES",
     "bill_hosted_zones",
+    "geolocation_reloads",
     "load_balancer_aliases",
     "nearest_region",
     "public_name_server",
@@ -91,6 +94,7 @@ def route53_limits(settings: Settings) -> Route53Limits:
             settings.route53_client_regions,
             known,
             settings.route53_client_geolocation_format,
+            settings.route53_client_max_accuracy_radius_km,
         )
     except OSError as exc:
         raise ConfigurationError(
@@ -118,6 +122,25 @@ def nearest_region(settings: Settings, limits: Route53Limits) -> NearestRegion |
     if limits.geography is None and not settings.route53_client_locations:
         return None
     return ClientRegions(limits.geography, limits.clients, limits.places).nearest
+
+
+def geolocation_reloads(
+    settings: Settings, geography: ClientGeography | None
+) -> asyncio.Task[None] | None:
+    """The task reading the clients' places again when their file changes (decision 0420),
+    into the ``geography`` Route 53 and S3 share; None when there is no file or
+    ``route53_client_geolocation_reload_interval`` is 0."""
+    interval = settings.route53_client_geolocation_reload_interval
+    if geography is None or not settings.route53_client_geolocation_file or interval <= 0:
+        return None
+    source = GeolocationSource(
+        settings.route53_client_geolocation_file,
+        settings.route53_client_geolocation_max_networks,
+        settings.route53_client_geolocation_format,
+        settings.route53_client_max_accuracy_radius_km,
+    )
+    reloads = PlacesReloader(geography, source).run_forever(interval)
+    return asyncio.create_task(reloads, name="route53-geolocation-reload")
 
 
 def traffic_limits(settings: Settings) -> TrafficLimits:
@@ -371,6 +394,9 @@ def route53_api(
         flushes = _query_log_flushes(query_store, buffer, LogsQueryLogWriter(groups, logs,
             ingested), settings.route53_query_log_flush_seconds)  # fmt: skip
         background.append(asyncio.create_task(flushes, name="route53-query-logs"))
+    if background is not None:  # the clients' places read again (decision 0420)
+        reloads = geolocation_reloads(settings, service.geography)
+        background += [] if reloads is None else [reloads]
     if billing is not None and background is not None:
         sweeps = _billing_sweeps(store, billing, settings.region, settings.billing_sample_interval)
         background.append(asyncio.create_task(sweeps, name="route53-billing"))
