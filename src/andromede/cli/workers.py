@@ -123,6 +123,9 @@ def start_worker_template() -> None:
     back to ``multiprocessing``'s fork server, a fresh interpreter that imports the application
     again (decision 0096), and says so in the log once logging is configured."""
     global _template
+    # httpcore: imported by each worker at its first httpx client (the Route 53 health prober's,
+    # made as the application starts), 5 % of a worker's start-up CPU (decision 0421).
+    import httpcore  # noqa: F401
     import uvicorn.lifespan.on
     import uvicorn.loops.uvloop
     import uvicorn.protocols.http.httptools_impl  # noqa: F401  (what a worker's uvicorn loads)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -154,6 +153,7 @@ access_log = logging.getLogger("andromede.access")
 
 _HERE = Path(__file__).parent
 REQUEST_ID_SCOPE_KEY: Final = "andromede.request_id"  # set by the shell on every request
+_CONSOLE_SCOPE_KEY: Final = "andromede.console"  # the console a page serves (see _routes)
 _MAX_TOKEN_LENGTH: Final = 256
 # Pages whose query holds a one-use secret (an OIDC code, a sign-in token): the language links
 # of the page they answer go back to the path alone, so the secret is not copied into the page.
@@ -530,9 +530,20 @@ async def not_found(console: Console, request: Request) -> Response:
     )
 
 
-def _routes(console: Console) -> list[BaseRoute]:
+def _routes() -> list[BaseRoute]:
+    """The console's routes, made once when this module is imported (decision 0421).
+
+    Starlette compiles a regular expression for each of the some 450 routes as it makes them:
+    12 % of a worker's start-up CPU when each worker made its own for its console. Made at
+    import, they are made once in the process ``serve`` forks its workers from, and shared.
+    So a route holds no console: each page's handler gets the one the shell puts in the
+    request's scope (``ConsoleApp.__call__``)."""
+
     def page(path: str, handler: Any, methods: list[str]) -> Route:
-        return Route(f"{CONSOLE_PATH}{path}", partial(handler, console), methods=methods)
+        async def endpoint(request: Request) -> Any:
+            return await handler(request.scope[_CONSOLE_SCOPE_KEY], request)
+
+        return Route(f"{CONSOLE_PATH}{path}", endpoint, methods=methods)
 
     return [
         page("", home, ["GET"]),
@@ -621,12 +632,15 @@ def _routes(console: Console) -> list[BaseRoute]:
     ]
 
 
+_ROUTES: Final = _routes()
+
+
 class ConsoleApp:
     """The console's ASGI app (HTTP only; the composition root owns the lifespan)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-        self._router = Router(routes=_routes(console), default=self._not_found)
+        self._router = Router(routes=_ROUTES, default=self._not_found)
 
     async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await not_found(self.console, Request(scope, receive))
@@ -637,7 +651,7 @@ class ConsoleApp:
             return
         started = time.perf_counter()
         request_id = new_request_id()
-        scope = {**scope, REQUEST_ID_SCOPE_KEY: request_id}
+        scope = {**scope, REQUEST_ID_SCOPE_KEY: request_id, _CONSOLE_SCOPE_KEY: self.console}
         path: str = scope["path"]
         status = 0
         static = path.startswith(f"{CONSOLE_PATH}/static/")

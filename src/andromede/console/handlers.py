@@ -1,8 +1,8 @@
 """The console's page-handler plumbing (decision 0195): what every page's handler did first and
 last, written once.
 
-A route's handler is ``handler(console, request)`` (``app._routes`` binds the console). A page
-module writes its view without that preamble and wraps it:
+A route's handler is ``handler(console, request)`` (``app._routes`` hands it the console of the
+request's scope). A page module writes its view without that preamble and wraps it:
 
 - ``signed_in``: a request with a session; without one, the sign-in page (303).
 - ``posted``: a form sent with a session and the session's CSRF token; without a session,

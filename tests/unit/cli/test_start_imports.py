@@ -59,10 +59,21 @@ with andromede.cli.main._importing():
     import andromede.cli.serve
 import andromede.cli.workers
 import andromede.cli.worker_template
+after_serve = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}
+modules = sorted(sys.modules)
+# What the workers' template is forked with (the fork itself, and a fallback's fork server,
+# stubbed: only the modules present at that moment are looked at).
+from multiprocessing import forkserver
+at_fork = []
+andromede.cli.worker_template.fork_template = lambda: at_fork.extend(sys.modules)
+forkserver.set_forkserver_preload = lambda names: None
+forkserver.ensure_running = lambda: at_fork.extend(sys.modules)
+andromede.cli.workers.start_worker_template()
 print(json.dumps({
     "after_main": after_main,
-    "after_serve": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()},
-    "modules": sorted(sys.modules),
+    "after_serve": after_serve,
+    "modules": modules,
+    "at_fork": sorted(set(at_fork)),
 }))
 """
 
@@ -112,3 +123,14 @@ def test_the_collector_resumes_after_the_imports_with_them_frozen(
     # modules' import (an import made with the collector running freezes nothing).
     assert after_main["frozen"] > 50_000
     assert after_serve["frozen"] > after_main["frozen"]
+
+
+def test_the_workers_template_is_forked_with_what_a_worker_imports_as_it_starts(
+    probe: dict[str, object],
+) -> None:
+    # httpcore: each worker's first httpx client (the Route 53 health prober's, made as the
+    # application starts) imported it, once per worker (decision 0421).
+    at_fork = probe["at_fork"]
+    assert isinstance(at_fork, list)
+    for module in ("httpcore", "uvicorn.protocols.http.httptools_impl", "andromede.app"):
+        assert module in at_fork
