@@ -1,0 +1,235 @@
+"""The console's queues and EventBridge rules in every Region (decision 0419 over 0414 and
+0397), two declared Regions (the console's eu-fr-1, eu-de-1): a queue made, shown, set,
+purged and deleted in eu-de-1 through ``?region=``; a bus, a rule and its target (a queue of
+eu-de-1) made there; each change SQS's or EventBridge's own call in that Region (read back
+with SigV4 in each Region), absent from eu-fr-1's pages; a Region not served refused before
+any call, by the pages and by SQS for a trusted call naming it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from andromede.console.wire import WireError
+from andromede.eventsapi.app import CONTENT_TYPE as EVENTS_CONTENT_TYPE
+from andromede.http.asgi import TRUSTED_REGION_SCOPE_KEY
+from andromede.sqsapi.app import CONTENT_TYPE as SQS_CONTENT_TYPE
+from support.console import (
+    TWO_REGIONS,
+    ConsoleHarness,
+    alert_text,
+    console_harness,
+    csrf,
+    form_html,
+    log_in,
+)
+from support.json_client import signed_json_post
+
+_DE = "?region=eu-de-1"
+
+
+@pytest.fixture
+async def regions(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
+    async with console_harness(tmp_path, regions=TWO_REGIONS) as harness:
+        yield harness
+
+
+async def _api(
+    console: ConsoleHarness, keys: Credentials, api: str, region: str, action: str,
+    payload: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """SQS's or EventBridge's own API in ``region``, signed with the account's root keys."""
+    running = console.application._running
+    assert running is not None
+    target, content_type = (
+        (f"AWSEvents.{action}", EVENTS_CONTENT_TYPE) if api == "events"
+        else (f"AmazonSQS.{action}", SQS_CONTENT_TYPE)
+    )  # fmt: skip
+    reply = await signed_json_post(
+        running.apis[api], target, payload, content_type=content_type, credentials=keys,
+        service=api, region=region,
+    )  # fmt: skip
+    assert reply.status == 200, (reply.status, reply.body)
+    return reply.json() if reply.body else {}
+
+
+async def _queue_names(console: ConsoleHarness, keys: Credentials, region: str) -> list[str]:
+    listed = await _api(console, keys, "sqs", region, "ListQueues", {})
+    return sorted(url.rsplit("/", 1)[-1] for url in listed.get("QueueUrls", []))
+
+
+async def _tenant(console: ConsoleHarness) -> tuple[str, Credentials]:
+    made = await console.identity.create_tenant("shop")
+    await console.user_with_password(made.tenant.id, "root")
+    return made.tenant.id, Credentials(made.access_key_id, made.secret_access_key)
+
+
+async def test_queues_in_the_region_chosen(regions: ConsoleHarness) -> None:
+    console = regions
+    account, keys = await _tenant(console)
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        token = await csrf(client, "/queues")
+        home = await client.get("/queues")
+        chooser = form_html(home, "region-chooser")
+        assert '<option value="eu-fr-1" selected>' in chooser
+        assert '<option value="eu-de-1">' in chooser
+        assert 'action="/console/queues"' in home.text
+
+        made = await client.post(f"/queues{_DE}", data={"csrf": token, "name": "orders"})
+        assert made.status_code == 303 and made.headers["location"] == f"/console/queues{_DE}"
+        assert await _queue_names(console, keys, "eu-de-1") == ["orders"]
+        assert await _queue_names(console, keys, "eu-fr-1") == []
+        de_page = await client.get(f"/queues{_DE}")
+        assert 'id="queue-orders"' in de_page.text
+        assert f"arn:aws:sqs:eu-de-1:{account}:orders" in de_page.text
+        assert 'href="/console/queues/orders?region=eu-de-1"' in de_page.text
+        assert 'action="/console/queues?region=eu-de-1"' in de_page.text
+        assert 'id="queue-orders"' not in (await client.get("/queues")).text
+        # A refused creation shows eu-de-1's page again, the form as typed.
+        refused = await client.post(f"/queues{_DE}", data={"csrf": token, "name": "bad name!"})
+        assert refused.status_code == 400
+        assert '<option value="eu-de-1" selected>' in form_html(refused, "region-chooser")
+
+        # Its page, its settings and its purge in eu-de-1; eu-fr-1 has no such queue.
+        detail = await client.get(f"/queues/orders{_DE}")
+        assert detail.status_code == 200
+        assert f"arn:aws:sqs:eu-de-1:{account}:orders" in detail.text
+        assert 'action="/console/queues/orders/settings?region=eu-de-1"' in detail.text
+        assert "region=eu-de-1" in detail.text.split('id="queue-metrics"', 1)[0].rsplit("<a", 1)[1]
+        assert (await client.get("/queues/orders")).status_code == 400
+        shown = form_html(detail, "queue-settings-form")
+        assert 'name="VisibilityTimeout"' in shown
+        fields = {"csrf": token, "VisibilityTimeout": "45", "MessageRetentionPeriod": "345600",
+                  "DelaySeconds": "0", "MaximumMessageSize": "262144",
+                  "ReceiveMessageWaitTimeSeconds": "0", "kms_key": ""}  # fmt: skip
+        saved = await client.post(f"/queues/orders/settings{_DE}", data=fields)
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/console/queues/orders{_DE}"
+        url = (await _api(console, keys, "sqs", "eu-de-1", "GetQueueUrl",
+                          {"QueueName": "orders"}))["QueueUrl"]  # fmt: skip
+        got = await _api(console, keys, "sqs", "eu-de-1", "GetQueueAttributes",
+                         {"QueueUrl": url, "AttributeNames": ["VisibilityTimeout"]})  # fmt: skip
+        assert got["Attributes"]["VisibilityTimeout"] == "45"
+        await _api(console, keys, "sqs", "eu-de-1", "SendMessage",
+                   {"QueueUrl": url, "MessageBody": "one"})  # fmt: skip
+        purged = await client.post(
+            f"/queues/orders/purge{_DE}", data={"csrf": token, "confirm": "yes"}
+        )
+        assert purged.status_code == 303 and purged.headers["location"].endswith(_DE)
+        received = await _api(console, keys, "sqs", "eu-de-1", "ReceiveMessage",
+                              {"QueueUrl": url})  # fmt: skip
+        assert received.get("Messages", []) == []
+
+        # Deleted in eu-de-1 after the ticked box; the deletion's redirect stays there.
+        unticked = await client.post(f"/queues/delete{_DE}", data={"csrf": token, "queue_url": url})
+        assert unticked.status_code == 400
+        gone = await client.post(
+            f"/queues/delete{_DE}", data={"csrf": token, "queue_url": url, "confirm": "yes"}
+        )
+        assert gone.status_code == 303 and gone.headers["location"] == f"/console/queues{_DE}"
+        assert await _queue_names(console, keys, "eu-de-1") == []
+
+
+async def test_rules_and_targets_in_the_region_chosen(regions: ConsoleHarness) -> None:
+    console = regions
+    account, keys = await _tenant(console)
+    await _api(console, keys, "sqs", "eu-de-1", "CreateQueue", {"QueueName": "inbox"})
+    await _api(console, keys, "sqs", "eu-fr-1", "CreateQueue", {"QueueName": "home-inbox"})
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        token = await csrf(client, "/event-rules")
+        home = await client.get("/event-rules")
+        assert '<option value="eu-fr-1" selected>' in form_html(home, "region-chooser")
+
+        bus = await client.post(f"/event-rules/create-bus{_DE}",
+                                data={"csrf": token, "bus_name": "orders"})  # fmt: skip
+        assert bus.status_code == 303
+        assert bus.headers["location"] == "/console/event-rules?bus=orders&region=eu-de-1"
+        rule = {"csrf": token, "bus": "orders", "name": "big",
+                "pattern": '{"source": ["shop"]}', "state": "ENABLED"}  # fmt: skip
+        made = await client.post(f"/event-rules{_DE}", data=rule)
+        assert made.status_code == 303
+        location = made.headers["location"]
+        assert location == "/console/event-rules/rule?bus=orders&name=big&region=eu-de-1"
+        listed = await _api(console, keys, "events", "eu-de-1", "ListRules",
+                            {"EventBusName": "orders"})  # fmt: skip
+        assert [r["Name"] for r in listed["Rules"]] == ["big"]
+        assert listed["Rules"][0]["Arn"].startswith(f"arn:aws:events:eu-de-1:{account}:")
+        buses = await _api(console, keys, "events", "eu-fr-1", "ListEventBuses", {})
+        assert [b["Name"] for b in buses["EventBuses"]] == ["default"]
+
+        de_rules = await client.get("/event-rules?bus=orders&region=eu-de-1")
+        assert "big" in de_rules.text and 'action="/console/event-rules?region=eu-de-1"' in (
+            de_rules.text
+        )
+        fr_rules = await client.get("/event-rules?bus=orders")
+        assert "/rule?bus=orders&amp;name=big" not in fr_rules.text
+
+        # The rule's page in eu-de-1 offers eu-de-1's queue, not eu-fr-1's.
+        page = await client.get(location.removeprefix("/console"))
+        assert page.status_code == 200
+        offered = form_html(page, "put-target-form")
+        de_queue = f"arn:aws:sqs:eu-de-1:{account}:inbox"
+        assert de_queue in offered and "home-inbox" not in offered
+        assert 'action="/console/event-rules/rule/put-target?region=eu-de-1"' in page.text
+        target = {"csrf": token, "bus": "orders", "name": "big", "target_arn": de_queue,
+                  "mode": "event"}  # fmt: skip
+        put = await client.post(f"/event-rules/rule/put-target{_DE}", data=target)
+        assert put.status_code == 303 and put.headers["location"] == location
+        targets = await _api(console, keys, "events", "eu-de-1", "ListTargetsByRule",
+                             {"EventBusName": "orders", "Rule": "big"})  # fmt: skip
+        assert [t["Arn"] for t in targets["Targets"]] == [de_queue]
+
+        # Disabled, then deleted, in eu-de-1.
+        named = {"csrf": token, "bus": "orders", "name": "big"}
+        disabled = await client.post(f"/event-rules/rule/disable{_DE}", data=named)
+        assert disabled.status_code == 303
+        await client.post(f"/event-rules/rule/remove-target{_DE}",
+                          data={"csrf": token, "bus": "orders", "name": "big",
+                                "target_id": targets["Targets"][0]["Id"]})  # fmt: skip
+        deleted = await client.post(f"/event-rules/rule/delete{_DE}", data=named)
+        assert deleted.status_code == 303
+        assert deleted.headers["location"] == "/console/event-rules?bus=orders&region=eu-de-1"
+        listed = await _api(console, keys, "events", "eu-de-1", "ListRules",
+                            {"EventBusName": "orders"})  # fmt: skip
+        assert listed["Rules"] == []
+
+
+async def test_a_region_not_served_is_refused_before_any_call(regions: ConsoleHarness) -> None:
+    console = regions
+    _, keys = await _tenant(console)
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        token = await csrf(client, "/queues")
+        for path in ("/queues", "/queues/orders", "/event-rules", "/event-rules/rule?name=x"):
+            page = await client.get(f"{path}{'&' if '?' in path else '?'}region=us-east-1",
+                                    headers={"accept-language": "fr"})  # fmt: skip
+            assert page.status_code == 404, path
+            assert alert_text(page) == "Cette console ne sert aucune Région us-east-1."
+        posted = await client.post("/queues?region=us-east-1",
+                                   data={"csrf": token, "name": "orders"})  # fmt: skip
+        assert posted.status_code == 404
+        hourly = {"csrf": token, "name": "r", "schedule": "rate(1 hour)"}
+        rule = await client.post("/event-rules?region=us-east-1", data=hourly)
+        assert rule.status_code == 404
+        for region in ("eu-fr-1", "eu-de-1"):
+            assert await _queue_names(console, keys, region) == []
+        # SQS itself refuses a trusted call naming a Region it does not serve.
+        running = console.application._running
+        assert running is not None
+        sqs = running.console.console.sqs
+        assert sqs is not None
+        principal = await console.identity.resolve_console_session(
+            client.cookies["andromede_console"]
+        )
+        origin = {"client": ("127.0.0.1", 1), "scheme": "http",
+                  TRUSTED_REGION_SCOPE_KEY: "us-east-1"}  # fmt: skip
+        with pytest.raises(WireError) as refusal:
+            await sqs.list_queues(origin, principal)
+        assert refusal.value.code == "InvalidParameterValue"
+        assert "us-east-1 is not served" in refusal.value.message
