@@ -233,3 +233,42 @@ async def test_a_region_not_served_is_refused_before_any_call(regions: ConsoleHa
             await sqs.list_queues(origin, principal)
         assert refusal.value.code == "InvalidParameterValue"
         assert "us-east-1 is not served" in refusal.value.message
+
+
+async def test_archives_in_the_region_chosen(regions: ConsoleHarness) -> None:
+    console = regions
+    account, keys = await _tenant(console)
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        token = await csrf(client, "/event-archives")
+        bus_arn = f"arn:aws:events:eu-de-1:{account}:event-bus/default"
+        de_page = await client.get(f"/event-archives{_DE}")
+        assert '<option value="eu-de-1" selected>' in form_html(de_page, "region-chooser")
+        assert bus_arn in form_html(de_page, "create-archive-form")
+        archive = {"csrf": token, "name": "kept", "bus_arn": bus_arn, "retention": "7"}
+        made = await client.post(f"/event-archives{_DE}", data=archive)
+        assert made.status_code == 303
+        assert made.headers["location"] == f"/console/event-archives{_DE}"
+        de_listed = await _api(console, keys, "events", "eu-de-1", "ListArchives", {})
+        assert [a["ArchiveName"] for a in de_listed["Archives"]] == ["kept"]
+        fr_listed = await _api(console, keys, "events", "eu-fr-1", "ListArchives", {})
+        assert fr_listed["Archives"] == []
+        shown = await client.get(f"/event-archives{_DE}")
+        assert 'id="archive-kept"' in shown.text
+        assert 'href="/console/event-archives?edit=kept&amp;region=eu-de-1"' in shown.text
+        assert 'id="archive-kept"' not in (await client.get("/event-archives")).text
+
+        edit = {"csrf": token, "archive": "kept", "description": "of eu-de-1", "retention": "3"}
+        edited = await client.post(f"/event-archives/kept/update{_DE}", data=edit)
+        assert edited.status_code == 303 and edited.headers["location"].endswith(_DE)
+        described = await _api(console, keys, "events", "eu-de-1", "DescribeArchive",
+                               {"ArchiveName": "kept"})  # fmt: skip
+        assert described["RetentionDays"] == 3
+        gone = await client.post(
+            f"/event-archives/kept/delete{_DE}", data={"csrf": token, "confirm": "yes"}
+        )
+        assert gone.status_code == 303
+        de_listed = await _api(console, keys, "events", "eu-de-1", "ListArchives", {})
+        assert de_listed["Archives"] == []
+        refused = await client.get("/event-archives?region=us-east-1")
+        assert refused.status_code == 404
