@@ -1,9 +1,11 @@
-"""The console's queues and EventBridge rules in every Region (decision 0419 over 0414 and
-0397), two declared Regions (the console's eu-fr-1, eu-de-1): a queue made, shown, set,
-purged and deleted in eu-de-1 through ``?region=``; a bus, a rule and its target (a queue of
-eu-de-1) made there; each change SQS's or EventBridge's own call in that Region (read back
-with SigV4 in each Region), absent from eu-fr-1's pages; a Region not served refused before
-any call, by the pages and by SQS for a trusted call naming it."""
+"""The console's queues, EventBridge rules, archives and pipes in every Region (decision 0419
+over 0414, 0397 and 0408), two declared Regions (the console's eu-fr-1, eu-de-1): a queue
+made, shown, set, purged and deleted in eu-de-1 through ``?region=``; a bus, a rule and its
+target (a queue of eu-de-1) made there; an archive made, edited and deleted there; a pipe
+between two queues of eu-de-1 made, tagged and deleted; each change the API's own call in
+that Region (read back with SigV4, or a call naming each Region), absent from eu-fr-1's
+pages; a Region not served refused before any call, by the pages and by SQS for a trusted
+call naming it."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from andromede.http.asgi import TRUSTED_REGION_SCOPE_KEY
 from andromede.sqsapi.app import CONTENT_TYPE as SQS_CONTENT_TYPE
 from support.console import (
     TWO_REGIONS,
+    WIRE_ORIGIN,
     ConsoleHarness,
     alert_text,
     console_harness,
@@ -28,6 +31,7 @@ from support.console import (
     log_in,
 )
 from support.json_client import signed_json_post
+from support.pipesapp import PIPE_POLICY, TRUST
 
 _DE = "?region=eu-de-1"
 
@@ -272,3 +276,53 @@ async def test_archives_in_the_region_chosen(regions: ConsoleHarness) -> None:
         assert de_listed["Archives"] == []
         refused = await client.get("/event-archives?region=us-east-1")
         assert refused.status_code == 404
+
+
+async def test_pipes_in_the_region_chosen(regions: ConsoleHarness) -> None:
+    console = regions
+    account, keys = await _tenant(console)
+    for name in ("in", "out"):
+        await _api(console, keys, "sqs", "eu-de-1", "CreateQueue", {"QueueName": f"de-{name}"})
+    await _api(console, keys, "sqs", "eu-fr-1", "CreateQueue", {"QueueName": "fr-in"})
+    role = await console.identity.create_role(account, "pipe-role", TRUST)
+    await console.identity.put_role_policy(account, "pipe-role", "pipe", PIPE_POLICY)
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        token = await csrf(client, "/pipes")
+        de_page = await client.get(f"/pipes{_DE}")
+        assert '<option value="eu-de-1" selected>' in form_html(de_page, "region-chooser")
+        create = form_html(de_page, "create-pipe-form")
+        source = f"arn:aws:sqs:eu-de-1:{account}:de-in"
+        target = f"arn:aws:sqs:eu-de-1:{account}:de-out"
+        assert source in create and "fr-in" not in create
+        assert 'action="/console/pipes?region=eu-de-1"' in de_page.text
+        fields = {"csrf": token, "name": "orders", "source": source, "target": target,
+                  "role_arn": role.arn, "state": "STOPPED"}  # fmt: skip
+        made = await client.post(f"/pipes{_DE}", data=fields)
+        assert made.status_code == 303, alert_text(made)
+        assert made.headers["location"] == f"/console/pipes/orders{_DE}"
+        wires, principal = await console.wires(client)
+        in_de = {**WIRE_ORIGIN, TRUSTED_REGION_SCOPE_KEY: "eu-de-1"}
+        described = await wires.pipes.describe(in_de, principal, "orders")
+        assert described.arn.startswith(f"arn:aws:pipes:eu-de-1:{account}:pipe/")
+        with pytest.raises(WireError):
+            await wires.pipes.describe(WIRE_ORIGIN, principal, "orders")
+        listed = await client.get(f"/pipes{_DE}")
+        assert 'href="/console/pipes/orders?region=eu-de-1"' in listed.text
+        assert 'id="pipe-orders"' not in (await client.get("/pipes")).text
+
+        page = await client.get(f"/pipes/orders{_DE}")
+        assert page.status_code == 200 and described.arn in page.text
+        assert 'action="/console/pipes/orders/tag?region=eu-de-1"' in page.text
+        assert (await client.get("/pipes/orders")).status_code == 404
+        tagged = await client.post(
+            f"/pipes/orders/tag{_DE}", data={"csrf": token, "tags": "team=ops"}
+        )
+        assert tagged.status_code == 303
+        assert tagged.headers["location"] == "/console/pipes/orders?saved=tags&region=eu-de-1#tags"
+        assert await wires.pipes.tags(in_de, principal, described.arn) == [("team", "ops")]
+        gone = await client.post(
+            f"/pipes/orders/delete{_DE}", data={"csrf": token, "confirm": "yes"}
+        )
+        assert gone.status_code == 303 and gone.headers["location"] == f"/console/pipes{_DE}"
+        assert (await client.get("/pipes?region=us-east-1")).status_code == 404
