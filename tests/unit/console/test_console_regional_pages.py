@@ -1,11 +1,12 @@
-"""The console's queues, EventBridge rules, archives and pipes in every Region (decision 0419
-over 0414, 0397 and 0408), two declared Regions (the console's eu-fr-1, eu-de-1): a queue
-made, shown, set, purged and deleted in eu-de-1 through ``?region=``; a bus, a rule and its
-target (a queue of eu-de-1) made there; an archive made, edited and deleted there; a pipe
-between two queues of eu-de-1 made, tagged and deleted; each change the API's own call in
-that Region (read back with SigV4, or a call naming each Region), absent from eu-fr-1's
-pages; a Region not served refused before any call, by the pages and by SQS for a trusted
-call naming it."""
+"""The console's queues, EventBridge rules, archives, pipes and metrics in every Region
+(decision 0419 over 0414, 0397, 0408 and 0360), two declared Regions (the console's eu-fr-1,
+eu-de-1): a queue made, shown, set, purged and deleted in eu-de-1 through ``?region=``; a
+bus, a rule and its target (a queue of eu-de-1) made there; an archive made, edited and
+deleted there; a pipe between two queues of eu-de-1 made, tagged and deleted; a metric put in
+eu-de-1 listed and charted there only, its chart offering no alarm (the alarms are
+eu-fr-1's). Each change is the API's own call in that Region (read back with SigV4, or a
+call naming each Region), absent from eu-fr-1's pages; a Region not served is refused before
+any call, by the pages and by SQS for a trusted call naming it."""
 
 from __future__ import annotations
 
@@ -326,3 +327,44 @@ async def test_pipes_in_the_region_chosen(regions: ConsoleHarness) -> None:
         )
         assert gone.status_code == 303 and gone.headers["location"] == f"/console/pipes{_DE}"
         assert (await client.get("/pipes?region=us-east-1")).status_code == 404
+
+
+async def test_metrics_in_the_region_chosen(regions: ConsoleHarness) -> None:
+    console = regions
+    _, keys = await _tenant(console)
+    running = console.application._running
+    assert running is not None
+    # A metric put in eu-de-1 only (CloudWatch's own call, signed there: decision 0360).
+    put = await signed_json_post(
+        running.apis["monitoring"], "GraniteServiceVersion20100801.PutMetricData",
+        {"Namespace": "Shop", "MetricData": [
+            {"MetricName": "Orders", "Value": 7.0, "Unit": "Count",
+             "Dimensions": [{"Name": "Store", "Value": "berlin"}]},
+        ]},
+        content_type="application/x-amz-json-1.0", credentials=keys, service="monitoring",
+        region="eu-de-1",
+    )  # fmt: skip
+    assert put.status == 200, put.body
+    async with console.client() as client:
+        assert (await log_in(client, "shop", "root")).status_code == 303
+        home = await client.get("/metrics?namespace=Shop")
+        assert home.status_code == 200 and "Orders" not in home.text
+        de_page = await client.get("/metrics?namespace=Shop&region=eu-de-1")
+        assert '<option value="eu-de-1" selected>' in form_html(de_page, "region-chooser")
+        assert "Orders" in de_page.text
+        filter_form = form_html(de_page, "metrics-filter")
+        assert '<input type="hidden" name="region" value="eu-de-1">' in filter_form
+        graph = de_page.text.split('<a href="/console/metrics/graph?', 1)[1].split('"', 1)[0]
+        assert "region=eu-de-1" in graph
+        chart = await client.get(f"/metrics/graph?{graph.replace('&amp;', '&')}")
+        assert chart.status_code == 200
+        assert '<td class="value">7</td>' in chart.text  # the datapoint of eu-de-1's series
+        assert 'id="create-alarm-link"' not in chart.text  # the alarms are eu-fr-1's
+        home_chart = await client.get(
+            "/metrics/graph?namespace=Shop&name=Orders&dimension=Store%3Dberlin"
+        )
+        assert '<td class="value">7</td>' not in home_chart.text
+        assert 'id="create-alarm-link"' in home_chart.text
+        refused = await client.get("/metrics?region=us-east-1")
+        assert refused.status_code == 404
+        assert (await client.get("/metrics/graph?region=us-east-1")).status_code == 404
