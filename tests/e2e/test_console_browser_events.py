@@ -8,7 +8,9 @@ state, sees the events' Region turn to the secondary once the check is inverted,
 replication on with a role and deletes it — each checked with boto3, with no script error or
 CSP violation. Decision 0406: another user picks eu-de-1 in the connections page's Region
 chooser, makes a connection and an API destination there, sees them absent from the
-default Region's page and from its ListConnections, and deletes them in eu-de-1."""
+default Region's page and from its ListConnections, and deletes them in eu-de-1. Decision
+0419: a queue and a rule sending to it made in eu-de-1 through the queues' and the rules'
+pages' choosers, absent from the default Region, deleted there."""
 
 from __future__ import annotations
 
@@ -215,4 +217,87 @@ def test_a_connection_and_an_api_destination_in_another_region_in_the_browser(
             page.wait_for_selector(row, state="detached")
         assert other.list_api_destinations()["ApiDestinations"] == []
         assert other.list_connections()["Connections"] == []
+        assert reported == [], reported
+
+
+def test_a_queue_and_a_rule_in_another_region_in_the_browser(
+    browser: Any, two_regions: ServerProcess
+) -> None:
+    """Decision 0419: the queues' and the rules' Region choosers; a queue made in eu-de-1,
+    a rule there sending to it, both absent from the default Region."""
+    server = two_regions
+    tenant = new_tenant(server, "console-regional-rules")
+    keys = (tenant.access_key_id, tenant.secret_access_key)
+    iam = client_for(server, "iam", *keys)
+    allowed = ["events:*", "sqs:*", "kms:ListAliases", "kms:ListKeys", "s3:ListAllMyBuckets"]
+    statement = {"Effect": "Allow", "Action": allowed, "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    console_user(iam, "ops", "rules", document)
+    suffix = uuid.uuid4().hex[:8]
+    queue, rule = f"orders-{suffix}", f"big-{suffix}"
+    home, other = _events(server, REGION, keys), _events(server, SECONDARY, keys)
+    queues_home, queues_other = (
+        boto3.client(
+            "sqs", endpoint_url=server.endpoint, region_name=region,
+            aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
+            config=Config(retries={"max_attempts": 1}),
+        )
+        for region in (REGION, SECONDARY)
+    )  # fmt: skip
+
+    with console_page(browser, server, timed="regional queue and rule flow") as (
+        page, console, reported,
+    ):  # fmt: skip
+        sign_in(page, console, tenant.account, "ops")
+        page.goto(f"{console}/queues")
+        page.select_option("#region-choice", SECONDARY)
+        page.click("#choose-region")
+        page.wait_for_url(f"{console}/queues?region={SECONDARY}")
+        page.fill("#create-queue-form input[name=name]", queue)
+        page.click("#create-queue")
+        page.wait_for_url(f"{console}/queues?region={SECONDARY}")
+        page.wait_for_selector(f"#queue-{queue}")
+        url = queues_other.get_queue_url(QueueName=queue)["QueueUrl"]
+        arn = queues_other.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        assert f":sqs:{SECONDARY}:" in arn
+        assert queues_home.list_queues().get("QueueUrls", []) == []
+
+        page.goto(f"{console}/event-rules")
+        page.select_option("#region-choice", SECONDARY)
+        page.click("#choose-region")
+        page.wait_for_url(f"{console}/event-rules?region={SECONDARY}")
+        page.fill("#create-rule-form input[name=name]", rule)
+        page.fill("#create-rule-form textarea[name=pattern]", '{"source": ["shop"]}')
+        page.click("#create-rule")
+        page.wait_for_url(f"{console}/event-rules/rule?bus=default&name={rule}&region={SECONDARY}")
+        page.select_option("#put-target-form select[name=target_arn]", arn)
+        page.click("#put-target")
+        page.wait_for_url(f"{console}/event-rules/rule?bus=default&name={rule}&region={SECONDARY}")
+        page.wait_for_selector("#event-targets")
+        targets = other.list_targets_by_rule(Rule=rule)["Targets"]
+        assert [t["Arn"] for t in targets] == [arn]
+        assert [r["Name"] for r in home.list_rules()["Rules"]] == []
+
+        # The default Region's pages: neither is there.
+        page.goto(f"{console}/event-rules")
+        assert page.locator(f"text={rule}").count() == 0
+        page.goto(f"{console}/queues")
+        assert page.locator(f"#queue-{queue}").count() == 0
+
+        # Deleted in eu-de-1: the rule's target, the rule, then the queue.
+        page.goto(f"{console}/event-rules/rule?bus=default&name={rule}&region={SECONDARY}")
+        page.click("#event-targets button.remove-target")
+        page.wait_for_url(f"{console}/event-rules/rule?bus=default&name={rule}&region={SECONDARY}")
+        page.click("#delete-rule-form button")
+        page.wait_for_url(f"{console}/event-rules?region={SECONDARY}")
+        assert other.list_rules()["Rules"] == []
+        page.goto(f"{console}/queues?region={SECONDARY}")
+        deletion = page.locator(f"#queue-{queue} form.inline:has(input[name=confirm])")
+        deletion.locator("input[name=confirm]").check()
+        deletion.locator("button.danger").click()
+        page.wait_for_url(f"{console}/queues?region={SECONDARY}")
+        page.wait_for_selector(f"#queue-{queue}", state="detached")
+        assert queues_other.list_queues().get("QueueUrls", []) == []
         assert reported == [], reported

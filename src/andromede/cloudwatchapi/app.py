@@ -17,6 +17,9 @@ An unexpected exception is logged and answered ``InternalServiceError`` carrying
 the request id. Each Region the gateway serves is an endpoint of its metric data, that
 Region's series apart (decision 0360, :mod:`andromede.metrics.regions`); another operation in
 a Region other than the default is ``InvalidAction`` naming the Region that serves it.
+Decision 0419: a trusted in-process call (the console's metrics pages) names its Region as a
+signed one's scope does (``http.asgi.trusted_region``), refused when the gateway does not
+serve it.
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ from andromede.http.asgi import (
     decode_headers,
     new_request_id,
     read_small_body,
+    trusted_region,
 )
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Receive, Scope, Send, send_response
+from andromede.http.sigv4 import SignedRequest
 from andromede.iam.endpoint_origin import endpoint_refusal
 from andromede.iam.model import ANONYMOUS, Principal
 from andromede.iam.policy_context import policies_allow, principal_context, principal_keys
@@ -160,8 +165,7 @@ class CloudWatchApp:
                 raise CloudWatchError("Throttling")
             if isinstance(decoded, CloudWatchError):
                 raise decoded
-            signed = authenticated.signed
-            region = self._settings.region if signed is None else signed.region
+            region = self._called_region(authenticated.signed, scope)
             result = await self._dispatch(wire, scope, principal, *decoded, request_id, region)
             response = result_response(wire, operation, result, request_id)
         except ClientGone:
@@ -194,6 +198,21 @@ class CloudWatchApp:
             raise CloudWatchError(
                 "SerializationException", "The request body did not arrive"
             ) from exc
+
+    def _called_region(self, signed: SignedRequest | None, scope: Scope) -> str:
+        """The Region the call is made in: its SigV4 scope's (the authenticator checked it is
+        served), else the one a trusted in-process caller names (decision 0419), refused when
+        not served, else the default Region."""
+        if signed is not None:
+            return signed.region
+        region = trusted_region(scope)
+        if region is None:
+            return self._settings.region
+        if region != self._settings.region and region not in self._settings.served_region_names:
+            raise CloudWatchError(
+                "InvalidParameterValue", f"Region {region[:64]} is not served by this endpoint."
+            )
+        return region
 
     async def _dispatch(
         self,

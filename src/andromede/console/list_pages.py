@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import Form, Handler, Typed, action, first_refusal, signed_in
+from andromede.console.handlers import (
+    Form,
+    FormFault,
+    Handler,
+    Typed,
+    action,
+    first_refusal,
+    signed_in,
+)
+from andromede.console.regions import RegionChoice, region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 
@@ -52,6 +61,13 @@ class ListPage(Generic[W]):
     # What else the form offers (a queue's KMS keys): more names for the template, read as
     # the signed-in principal; None where the form needs nothing else.
     choices: Callable[[Console, Request, Session], Awaitable[Mapping[str, Any]]] | None = None
+    # Decision 0419: the API is regional — the page's calls (its listing, its choices, its
+    # changes) are made in the Region its address names (``console.regions``), given to the
+    # template as ``region``.
+    regional: bool = False
+
+    def _region(self, console: Console, request: Request) -> RegionChoice | None:
+        return region_choice(console, request) if self.regional else None
 
     def routes(self, *, create: Change[W], delete: Change[W]) -> list[Route]:
         return [
@@ -74,16 +90,24 @@ class ListPage(Generic[W]):
         title, not_served = self.texts(console.catalogue(request).gettext)
         rows: Sequence[Any] = []
         wire = self.wire(console)
+        region = self._region(console, request)
+        asked: Request | None = request
+        if region is not None:
+            try:
+                asked = region.request(request)
+            except FormFault as fault:  # a Region not served: nothing asked
+                asked = None
+                error, status = (error, status) if error else (fault.message, fault.status)
         if wire is None:
             error, status = not_served, 404
-        else:
+        elif asked is not None:
             try:
-                rows = await self.rows(wire, request, session)
+                rows = await self.rows(wire, asked, session)
             except WireError as exc:
                 error, status = first_refusal(console, request, exc, error, status)
         listed: dict[str, Any] = {self.rows_name: rows}
-        if self.choices is not None:
-            listed.update(await self.choices(console, request, session))
+        if self.choices is not None and asked is not None:
+            listed.update(await self.choices(console, asked, session))
         return console.render(
             request,
             self.template,
@@ -92,6 +116,8 @@ class ListPage(Generic[W]):
             title=title,
             typed=(typed or {}).get(_SENT, {}),
             error=error,
+            region=region,
+            region_query="" if region is None else region.query,
             **listed,
         )
 
@@ -99,11 +125,24 @@ class ListPage(Generic[W]):
         """A POST of the page (``handlers.action``): the API's call, then the page's own
         address (303); or the page again with the API's refusal and the form as typed."""
 
-        async def redirected(wire: W, request: Request, session: Session, fields: Form) -> str:
-            await change(wire, request, session, fields)
-            return f"{CONSOLE_PATH}{self.path}"
+        async def redirected(
+            served: tuple[Console, W], request: Request, session: Session, fields: Form
+        ) -> str:
+            console, wire = served
+            region = self._region(console, request)
+            if region is None:
+                await change(wire, request, session, fields)
+                return f"{CONSOLE_PATH}{self.path}"
+            # A Region not served is the FormFault (404) shown before any call.
+            await change(wire, region.request(request), session, fields)
+            return f"{CONSOLE_PATH}{self.path}{region.query}"
 
-        return action(self.render, redirected, wire=self.wire, form=_SENT, confirmed=confirmed)
+        return action(self.render, redirected, wire=self._served, form=_SENT, confirmed=confirmed)
+
+    def _served(self, console: Console) -> tuple[Console, W] | None:
+        """The API's client with its console (a change needs its Region's settings too)."""
+        wire = self.wire(console)
+        return None if wire is None else (console, wire)
 
 
 @dataclass(slots=True)

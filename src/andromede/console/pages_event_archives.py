@@ -11,6 +11,10 @@ Every read and change is EventBridge's own call as the signed-in principal
 (``wire_events.EventsWire``), so its policies, checks and words decide — an archive named
 twice, a window that ends before it starts, a replay no longer running — and a refused form
 shows the page again with its error and the fields as typed.
+
+Decision 0419: the archives and replays of the Region the address names (``?region=``,
+``console.regions``; decision 0397), every call — the customer keys offered too — made in it,
+every form and redirect keeping it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from andromede.console.handlers import (
     signed_in,
     words,
 )
+from andromede.console.regions import region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import ArchiveRow, BusRow, EventsWire, ReplayRow
@@ -54,13 +59,23 @@ def no_events(console: Console, request: Request) -> tuple[str, int]:
     return _("This server serves no EventBridge."), 404
 
 
-def _events(console: Console) -> EventsWire | None:
-    return console.events
+def _served(console: Console) -> Console | None:
+    """The console where EventBridge is served: a change needs its Region's settings too."""
+    return console if console.events is not None else None
 
 
-def _action(page: Page, change: Change[EventsWire], *, form: str = "", confirmed: bool = False
+def _in_region(console: Console, request: Request) -> tuple[EventsWire, Scope, str]:
+    """EventBridge, the origin of its calls in the Region the address names (a FormFault
+    for one not served) and the page's address in that Region (decision 0419)."""
+    if console.events is None:  # ``_served`` lets only a console that has it reach a change
+        raise WireError("UnknownOperationException", "EventBridge is not served", 404)
+    choice = region_choice(console, request)
+    return console.events, choice.origin(request), f"{_ARCHIVES_URL}{choice.query}"
+
+
+def _action(page: Page, change: Change[Console], *, form: str = "", confirmed: bool = False
             ) -> Handler:  # fmt: skip
-    return action(page, change, wire=_events, form=form, confirmed=confirmed)
+    return action(page, change, wire=_served, form=form, confirmed=confirmed)
 
 
 async def customer_key_choices(
@@ -105,11 +120,19 @@ async def _archives_page(
     editing = request.query_params.get("edit", "")[:64] or typed.get("update", {}).get("archive")
     edited: dict[str, str] = {}
     keys: dict[str, str] = {}  # each archive's customer key, "" for EventBridge's own
+    key_choices: list[tuple[str, str]] = []
+    choice = region_choice(console, request)
     wire = console.events
+    origin: Scope | None = None
     if wire is None:
         error, status = no_events(console, request)
     else:
-        origin, principal = request.scope, session.principal
+        try:
+            origin = choice.origin(request)
+        except FormFault as fault:  # a Region not served: nothing asked
+            error, status = (error, status) if error is not None else (fault.message, fault.status)
+    if wire is not None and origin is not None:
+        principal = session.principal
         try:
             archives = await wire.archives(origin, principal, limit=_LISTED)
             replays = await wire.replays(origin, principal, limit=_LISTED)
@@ -130,12 +153,14 @@ async def _archives_page(
             error, status = first_refusal(console, request, exc, error, status)
         with suppress(WireError):  # the create form's choices only: CreateArchive decides
             buses = await wire.buses(origin, principal, limit=_LISTED)
+        key_choices = await customer_key_choices(console, request, session, origin=origin)
     return console.render(
         request,
         "event_archives.html",
         session=session,
         status=status,
         title=_("Archives and replays"),
+        region=choice,
         archives=archives,
         replays=replays,
         buses=buses,
@@ -143,7 +168,7 @@ async def _archives_page(
         replay_typed=typed.get("replay", {}),
         edited=edited,
         keys=keys,
-        key_choices=await customer_key_choices(console, request, session),
+        key_choices=key_choices,
         error=error,
     )
 
@@ -158,47 +183,52 @@ def _retention(request: Request, value: str) -> int | None:
     return int(value)
 
 
-async def _create(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _create(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
     await wire.create_archive(
-        request.scope, session.principal, f.get("name", "").strip(), f.get("bus_arn", ""),
+        origin, session.principal, f.get("name", "").strip(), f.get("bus_arn", ""),
         pattern=f.get("pattern", "").strip(),
         retention_days=_retention(request, f.get("retention", "")),
         kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
-    return _ARCHIVES_URL
+    return page
 
 
-async def _update(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _update(console: Console, request: Request, session: Session, f: Form) -> str:
     """UpdateArchive: an empty retention is forever (AWS's 0), an empty pattern keeps the
     archive's (EventBridge takes none to mean "unchanged")."""
+    wire, origin, page = _in_region(console, request)
     await wire.update_archive(
-        request.scope, session.principal, request.path_params["name"],
+        origin, session.principal, request.path_params["name"],
         description=f.get("description", "").strip(), pattern=f.get("pattern", "").strip(),
         retention_days=_retention(request, f.get("retention", "")) or 0,
         kms_key=f.get("kms_key", "").strip(),
     )  # fmt: skip
-    return _ARCHIVES_URL
+    return page
 
 
-async def _delete(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    await wire.delete_archive(request.scope, session.principal, request.path_params["name"])
-    return _ARCHIVES_URL
+async def _delete(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
+    await wire.delete_archive(origin, session.principal, request.path_params["name"])
+    return page
 
 
-async def _replay(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
+async def _replay(console: Console, request: Request, session: Session, f: Form) -> str:
     """StartReplay of the window typed, from the archive chosen to the bus it records."""
     window = form_time(request, f.get("start", "")), form_time(request, f.get("end", ""))
-    origin, principal = request.scope, session.principal
+    wire, origin, page = _in_region(console, request)
+    principal = session.principal
     archive_arn, bus_arn = await wire.archive_source(origin, principal, f.get("archive", ""))
     await wire.start_replay(
         origin, principal, f.get("name", "").strip(), archive_arn, bus_arn, window
     )
-    return _ARCHIVES_URL
+    return page
 
 
-async def _cancel(wire: EventsWire, request: Request, session: Session, f: Form) -> str:
-    await wire.cancel_replay(request.scope, session.principal, request.path_params["name"])
-    return _ARCHIVES_URL
+async def _cancel(console: Console, request: Request, session: Session, f: Form) -> str:
+    wire, origin, page = _in_region(console, request)
+    await wire.cancel_replay(origin, session.principal, request.path_params["name"])
+    return page
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

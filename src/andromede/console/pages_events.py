@@ -13,6 +13,11 @@ signed-in principal (``wire_events.EventsWire``), so its IAM decisions and its w
 them.
 
 A bus and a rule travel in the query or the form (a bus's name may be an ARN-like path).
+
+Decision 0419: the buses, rules and targets of the Region the address names (``?region=``,
+``console.regions``; decision 0397), every call made in it, every form and redirect keeping
+it; a rule's target choices are that Region's queues and API destinations (its topics and
+streams too in the console's own Region, where those pages list them).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from starlette.responses import RedirectResponse, Response
 
 from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_firehose import stream_choices
+from andromede.console.regions import RegionChoice, region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_events import DEFAULT_BUS, BusRow, BusSettings, RuleRow, TargetRow
@@ -59,12 +65,25 @@ SAMPLE_EVENT: Final = """{
 _TARGET_ID: Final = re.compile(r"[^\w.-]+")
 
 
-def rule_url(bus: str, name: str) -> str:
-    return f"{_RULES_URL}/rule?{urlencode({'bus': bus, 'name': name})}"
+def rule_url(bus: str, name: str, region: RegionChoice | None = None) -> str:
+    url = f"{_RULES_URL}/rule?{urlencode({'bus': bus, 'name': name})}"
+    return url if region is None else region.href(url)
 
 
-def _bus_url(bus: str) -> str:
-    return _RULES_URL if bus == DEFAULT_BUS else f"{_RULES_URL}?{urlencode({'bus': bus})}"
+def _bus_url(bus: str, region: RegionChoice) -> str:
+    url = _RULES_URL if bus == DEFAULT_BUS else f"{_RULES_URL}?{urlencode({'bus': bus})}"
+    return region.href(url)
+
+
+def _asked(
+    region: RegionChoice, request: Request, error: str | None, status: int
+) -> tuple[Request | None, str | None, int]:
+    """``request`` made in the page's Region, or None and the page's refusal (404) for a
+    Region not served (an action's own refusal shown first)."""
+    try:
+        return region.request(request), error, status
+    except FormFault as fault:
+        return None, (error if error else fault.message), (status if error else fault.status)
 
 
 def _page_size(console: Console) -> int:
@@ -91,10 +110,12 @@ async def _rules_page(
     settings_error = ""
     keys: list[tuple[str, str]] = []
     queues: list[str] = []
+    region = region_choice(console, request)
+    asked, error, status = _asked(region, request, error, status)
     if wire is None:
         error, status = _("This server serves no EventBridge."), 404
-    else:
-        origin, principal = request.scope, session.principal
+    elif asked is not None:
+        origin, principal = asked.scope, session.principal
         try:
             buses = await wire.buses(origin, principal, limit=_page_size(console))
             rules, token = await wire.rules(
@@ -105,18 +126,19 @@ async def _rules_page(
             error, status = first_refusal(console, request, exc, error, status)
         else:
             if token:
-                next_href = f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}"
+                next_href = region.href(f"{_RULES_URL}?{urlencode({'bus': bus, 'token': token})}")
         try:
             settings = await wire.bus_settings(origin, principal, bus)
         except WireError as exc:  # the bus's section says so; its rules are shown
             settings_error = console.error_text(request, exc)
-        keys, queues = await _bus_choices(console, request, session)
+        keys, queues = await _bus_choices(console, asked, session)
     return console.render(
         request,
         "event_rules.html",
         session=session,
         status=status,
         title=_("EventBridge rules"),
+        region=region,
         bus=bus,
         default_bus=DEFAULT_BUS,
         buses=buses,
@@ -165,7 +187,7 @@ async def event_rules(console: Console, request: Request, session: Session) -> R
 @posted(max_fields=_FIELDS)
 async def post(console: Console, request: Request, session: Session, fields: Form) -> Response:
     """A POST of the rules' page: a rule made (``/event-rules``), a pattern tested, a bus
-    made or deleted (``/event-rules/{action}``)."""
+    made or deleted (``/event-rules/{action}``), in the page's Region."""
     bus = _bus_of(request, fields)
     wire = console.events
     action = request.path_params.get("action", "create-rule")
@@ -178,8 +200,10 @@ async def post(console: Console, request: Request, session: Session, fields: For
     ):
         return await _rules_page(console, request, session, bus)
     _ = console.catalogue(request).gettext
-    origin, principal = request.scope, session.principal
+    region = region_choice(console, request)
+    principal = session.principal
     try:
+        origin = region.origin(request)
         if action == "test":
             matched = await wire.test_pattern(
                 origin, principal, fields.get("pattern", ""), fields.get("event", "")
@@ -192,15 +216,15 @@ async def post(console: Console, request: Request, session: Session, fields: For
                 origin, principal, name, fields.get("description", ""),
                 kms_key=key, dead_letter_arn=dead_letter,
             )  # fmt: skip
-            return RedirectResponse(_bus_url(name), status_code=303)
+            return RedirectResponse(_bus_url(name, region), status_code=303)
         if action == "update-bus":
             await wire.update_bus(origin, principal, bus, key, dead_letter)
-            return RedirectResponse(_bus_url(bus), status_code=303)
+            return RedirectResponse(_bus_url(bus, region), status_code=303)
         if action == "delete-bus":
             if fields.get("confirm") != "yes":
                 raise FormFault(_("Tick the box to confirm the deletion."))
             await wire.delete_bus(origin, principal, bus)
-            return RedirectResponse(_RULES_URL, status_code=303)
+            return RedirectResponse(region.href(_RULES_URL), status_code=303)
         name = fields.get("name", "").strip()
         await wire.put_rule(
             origin, principal, bus, name,
@@ -211,29 +235,32 @@ async def post(console: Console, request: Request, session: Session, fields: For
         )  # fmt: skip
     except FormFault as exc:
         return await _rules_page(
-            console, request, session, bus, form=fields, error=str(exc), status=400
+            console, request, session, bus, form=fields, error=exc.message, status=exc.status
         )
     except WireError as exc:
         return await _rules_page(
             console, request, session, bus, form=fields,
             error=console.error_text(request, exc), status=exc.status,
         )  # fmt: skip
-    return RedirectResponse(rule_url(bus, name), status_code=303)
+    return RedirectResponse(rule_url(bus, name, region), status_code=303)
 
 
 async def _choices(console: Console, request: Request, session: Session) -> list[tuple[str, str]]:
     """The targets a rule's form offers — the kinds EventBridge serves: the account's queues,
     topics, API destinations, Firehose and Kinesis streams, as those services list them to the
-    signed-in principal (none where one refuses)."""
+    signed-in principal (none where one refuses). ``request`` is made in the page's Region
+    (decision 0419): its queues and API destinations; topics and streams are offered in the
+    console's own Region only, the one those services' pages serve."""
     choices: list[tuple[str, str]] = []
     origin, principal = request.scope, session.principal
+    home = region_choice(console, request).region == console.settings.region
     if console.sqs is not None:
         try:
             queues = await console.sqs.list_queues(origin, principal)
         except WireError:
             queues = []
         choices.extend((q.arn, f"SQS: {q.name}") for q in queues if q.arn)
-    if console.sns is not None:
+    if console.sns is not None and home:
         try:
             topics = await console.sns.topic_arns(origin, principal)
         except WireError:
@@ -247,6 +274,8 @@ async def _choices(console: Console, request: Request, session: Session) -> list
             choices.extend((d.arn, f"API destination: {d.name}") for d in destinations if d.arn)
     # Decision 0238: Firehose delivery streams and Kinesis data streams, as those services list
     # them to the principal.
+    if not home:
+        return choices
     streams = await stream_choices(console, request, session)
     choices.extend((arn, f"Firehose: {name}") for arn, name in streams)
     account = session.principal.tenant_id
@@ -290,12 +319,14 @@ async def _rule_page(
     wire = console.events
     rule: RuleRow | None = None
     targets: list[TargetRow] = []
+    region = region_choice(console, request)
+    asked, error, status = _asked(region, request, error, status)
     if wire is None:
         error, status = _("This server serves no EventBridge."), 404
-    else:
+    elif asked is not None:
         try:
-            rule = await wire.rule(request.scope, session.principal, bus, name)
-            targets = await wire.targets(request.scope, session.principal, bus, name)
+            rule = await wire.rule(asked.scope, session.principal, bus, name)
+            targets = await wire.targets(asked.scope, session.principal, bus, name)
         except WireError as exc:
             error, status = first_refusal(console, request, exc, error, status)
     return console.render(
@@ -304,12 +335,13 @@ async def _rule_page(
         session=session,
         status=status,
         title=name,
+        region=region,
         bus=bus,
-        bus_href=_bus_url(bus),
+        bus_href=_bus_url(bus, region),
         name=name,
         rule=rule,
         targets=targets,
-        choices=await _choices(console, request, session) if rule else [],
+        choices=await _choices(console, asked, session) if rule and asked else [],
         roles=await _roles(console, request, session) if rule else [],
         form=form or {},
         error=error,
@@ -320,7 +352,7 @@ async def _rule_page(
 async def event_rule(console: Console, request: Request, session: Session) -> Response:
     name = request.query_params.get("name", "")[:64]
     if not name:
-        return RedirectResponse(_RULES_URL, status_code=303)
+        return RedirectResponse(region_choice(console, request).href(_RULES_URL), status_code=303)
     return await _rule_page(console, request, session, _bus_of(request), name)
 
 
@@ -334,8 +366,10 @@ async def change(console: Console, request: Request, session: Session, fields: F
     if wire is None or action not in _RULE_ACTIONS or not name:
         return await _rules_page(console, request, session, bus)
     _ = console.catalogue(request).gettext
-    origin, principal = request.scope, session.principal
+    region = region_choice(console, request)
+    principal = session.principal
     try:
+        origin = region.origin(request)
         if action == "edit":
             held = await wire.rule(origin, principal, bus, name)
             await wire.put_rule(
@@ -350,7 +384,7 @@ async def change(console: Console, request: Request, session: Session, fields: F
             await wire.set_enabled(origin, principal, bus, name, action == "enable")
         elif action == "delete":
             await wire.delete_rule(origin, principal, bus, name)
-            return RedirectResponse(_bus_url(bus), status_code=303)
+            return RedirectResponse(_bus_url(bus, region), status_code=303)
         elif action == "remove-target":
             await wire.remove_target(origin, principal, bus, name, fields.get("target_id", ""))
         else:
@@ -372,14 +406,14 @@ async def change(console: Console, request: Request, session: Session, fields: F
             await wire.put_target(origin, principal, bus, name, target)
     except FormFault as exc:
         return await _rule_page(
-            console, request, session, bus, name, form=fields, error=str(exc), status=400
+            console, request, session, bus, name, form=fields, error=exc.message, status=exc.status
         )
     except WireError as exc:
         return await _rule_page(
             console, request, session, bus, name, form=fields,
             error=console.error_text(request, exc), status=exc.status,
         )  # fmt: skip
-    return RedirectResponse(rule_url(bus, name), status_code=303)
+    return RedirectResponse(rule_url(bus, name, region), status_code=303)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

@@ -9,6 +9,11 @@ Every read is CloudWatch's own call as the signed-in principal (``wire_metrics``
 IAM decisions and checks answer; a refusal is shown as CloudWatch's code and message with the
 status it sent, never a 500. Both pages are GETs that change nothing: their forms carry no
 CSRF token (as the usage page's), and a link keeps the choices made.
+
+Decision 0419: the metrics of the Region the address names (``?region=``,
+``console.regions``; each Region's series apart, decision 0360), ListMetrics and
+GetMetricStatistics made in it, every link and form keeping it; the alarms are the console's
+own Region's (CloudWatch serves them there only), so a chart of another Region offers none.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from andromede.console.handlers import signed_in
+from andromede.console.handlers import FormFault, signed_in
 from andromede.console.metric_chart import (
     RANGES,
     STATISTICS,
@@ -30,6 +35,7 @@ from andromede.console.metric_chart import (
     draw,
     periods_for,
 )
+from andromede.console.regions import region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_metrics import MetricPage, MetricPoint, MetricRow
@@ -96,14 +102,17 @@ async def metrics_page(console: Console, request: Request, session: Session) -> 
     size = console.settings.console_page_size
     error, status = None, 200
     listed = MetricPage([], None)
+    region = region_choice(console, request)
     if console.metrics is None:
         error, status = _("This server serves no metrics."), 404
     else:
         try:
             listed = await console.metrics.list_metrics(
-                request.scope, session.principal, namespace=namespace or None,
+                region.origin(request), session.principal, namespace=namespace or None,
                 name=name or None, dimensions=dimensions, next_token=token,
             )  # fmt: skip
+        except FormFault as fault:  # a Region not served: nothing asked
+            error, status = fault.message, fault.status
         except WireError as exc:
             error, status = console.error_text(request, exc), exc.status
     # A ListMetrics page holds up to 500 metrics; the console shows them by its own page
@@ -114,11 +123,15 @@ async def metrics_page(console: Console, request: Request, session: Session) -> 
     next_href = None
     if skip + size < len(listed.metrics):
         further = [*filters, ("token", token or ""), ("skip", str(skip + size))]
-        next_href = f"{_LIST}?{urlencode(further)}"
+        next_href = region.href(f"{_LIST}?{urlencode(further)}")
     elif listed.next_token:
-        next_href = f"{_LIST}?{urlencode([*filters, ('token', listed.next_token)])}"
+        next_href = region.href(f"{_LIST}?{urlencode([*filters, ('token', listed.next_token)])}")
     groups = [
-        (group, f"{_LIST}?{urlencode({'namespace': group})}", [(m, graph_href(m)) for m in rows])
+        (
+            group,
+            region.href(f"{_LIST}?{urlencode({'namespace': group})}"),
+            [(m, region.href(graph_href(m))) for m in rows],
+        )
         for group, rows in grouped(shown)
     ]
     return console.render(
@@ -127,6 +140,7 @@ async def metrics_page(console: Console, request: Request, session: Session) -> 
         session=session,
         status=status,
         title=_("Metrics"),
+        region=region,
         groups=groups,
         namespace=namespace,
         name=name,
@@ -200,14 +214,17 @@ async def graph_page(console: Console, request: Request, session: Session) -> Re
     start = end - span
     error, status = None, 200
     points: list[MetricPoint] = []
+    region = region_choice(console, request)
     if console.metrics is None:
         error, status = _("This server serves no metrics."), 404
     else:
         try:
             points = await console.metrics.statistics(
-                request.scope, session.principal, metric, start=start, end=end,
+                region.origin(request), session.principal, metric, start=start, end=end,
                 period=period, statistic=statistic,
             )  # fmt: skip
+        except FormFault as fault:  # a Region not served: nothing asked
+            error, status = fault.message, fault.status
         except WireError as exc:
             error, status = console.error_text(request, exc), exc.status
     units, unit, drawn = _chart_values(points, query.get("unit"))
@@ -219,7 +236,8 @@ async def graph_page(console: Console, request: Request, session: Session) -> Re
         status=status,
         title=metric.name or _("Metric"),
         metric=metric,
-        namespace_href=f"{_LIST}?{urlencode({'namespace': metric.namespace})}",
+        region=region,
+        namespace_href=region.href(f"{_LIST}?{urlencode({'namespace': metric.namespace})}"),
         ranges=[(key, texts[key]) for key in RANGES],
         span_name=span_name,
         statistics=STATISTICS,
@@ -234,7 +252,8 @@ async def graph_page(console: Console, request: Request, session: Session) -> Re
         rows=[(_when(p.at), number_text(p.value), p.unit) for p in drawn],
         start_text=_when(start),
         end_text=_when(end),
-        alarm_href=_alarm_href(metric, statistic, period),
+        # The alarms are the console's own Region's (CloudWatch serves them there only).
+        alarm_href=_alarm_href(metric, statistic, period) if not region.query else "",
         error=error,
     )
 

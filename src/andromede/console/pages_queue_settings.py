@@ -11,6 +11,9 @@ Every read and change is SQS's own call, made as the signed-in principal
 queue of the other type, ``perMessageGroupId`` throughput without the ``messageGroup`` scope —
 each shown as SQS's own error with the form as typed, never a 500. The form sends every
 setting it shows, so what the page shows is what the queue holds after a save.
+
+Decision 0419: the queue of the Region the address names (``?region=``, ``console.regions``),
+every read and change made in it, its forms and redirects keeping the Region.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from andromede.console.handlers import Form, first_refusal, posted, signed_in
+from andromede.console.handlers import Form, FormFault, first_refusal, posted, signed_in
 from andromede.console.pages_queues import key_choices
+from andromede.console.regions import RegionChoice, region_choice
 from andromede.console.session import CONSOLE_PATH
 from andromede.console.wire import WireError
 from andromede.console.wire_queues import QueueRow
@@ -49,8 +53,8 @@ NO_ENCRYPTION: Final = "-"
 _FIELDS: Final = 20
 
 
-def _queue_url(name: str) -> str:
-    return f"{CONSOLE_PATH}/queues/{quote(name, safe='')}"
+def _queue_url(name: str, region: RegionChoice) -> str:
+    return f"{CONSOLE_PATH}/queues/{quote(name, safe='')}{region.query}"
 
 
 def settings_attributes(
@@ -147,10 +151,16 @@ async def _page(
     url = ""
     others: list[QueueRow] = []
     keys: list[tuple[str, str]] = []
+    region = region_choice(console, request)
+    asked: Request | None = None
+    try:
+        asked = region.request(request)
+    except FormFault as fault:  # a Region not served: nothing asked
+        error, status = (error, status) if error else (fault.message, fault.status)
     if console.sqs is None:
         error, status = _("This server serves no queues."), 404
-    else:
-        origin, principal = request.scope, session.principal
+    elif asked is not None:
+        origin, principal = asked.scope, session.principal
         try:
             url = await console.sqs.queue_url(origin, principal, name)
             attributes = await console.sqs.attributes(origin, principal, url)
@@ -164,7 +174,7 @@ async def _page(
             except WireError:
                 listed = []
             others = [q for q in listed if q.name != name and q.arn]
-            keys = await key_choices(console, request, session)
+            keys = await key_choices(console, asked, session)
     shown = shown_fields(attributes)
     if typed is not None:
         shown.update({k: v for k, v in typed.items() if k != "csrf"})
@@ -187,6 +197,7 @@ async def _page(
         others=others,
         kms_keys=keys,
         no_encryption=NO_ENCRYPTION,
+        region=region,
         error=error,
     )
 
@@ -207,18 +218,22 @@ async def save_settings(console: Console, request: Request, session: Session) ->
     if console.sqs is None:
         return await _page(console, request, session)
     name = request.path_params["name"]
-    origin, principal = request.scope, session.principal
+    region = region_choice(console, request)
+    principal = session.principal
     try:
+        origin = region.origin(request)
         url = await console.sqs.queue_url(origin, principal, name)
         current = await console.sqs.attributes(origin, principal, url)
         attributes = settings_attributes(fields, sources, fifo=current.get("FifoQueue") == "true")
         await console.sqs.set_attributes(origin, principal, url, attributes)
+    except FormFault as fault:
+        return await _page(console, request, session, error=fault.message, status=fault.status)
     except WireError as exc:
         return await _page(
             console, request, session, typed=fields, sources=sources,
             error=console.error_text(request, exc), status=exc.status,
         )  # fmt: skip
-    return RedirectResponse(_queue_url(name), status_code=303)
+    return RedirectResponse(_queue_url(name, region), status_code=303)
 
 
 @posted()
@@ -232,15 +247,19 @@ async def purge(console: Console, request: Request, session: Session, fields: Fo
     if console.sqs is None:
         return await _page(console, request, session)
     name = request.path_params["name"]
-    origin, principal = request.scope, session.principal
+    region = region_choice(console, request)
+    principal = session.principal
     try:
+        origin = region.origin(request)
         url = await console.sqs.queue_url(origin, principal, name)
         await console.sqs.purge_queue(origin, principal, url)
+    except FormFault as fault:
+        return await _page(console, request, session, error=fault.message, status=fault.status)
     except WireError as exc:
         return await _page(
             console, request, session, error=console.error_text(request, exc), status=exc.status
         )
-    return RedirectResponse(_queue_url(name), status_code=303)
+    return RedirectResponse(_queue_url(name, region), status_code=303)
 
 
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = [

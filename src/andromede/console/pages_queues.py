@@ -13,6 +13,10 @@ name on a standard queue, the account's queue limit — and it audits the change
 boto3's. A refused
 creation shows the page again with the API's error and status, and the form as it was typed
 (the flow of every list page: ``list_pages.ListPage``).
+
+Decision 0419: the queues of the Region the address names (``?region=``, the console's own
+by default; ``console.regions``), every call — the listing, the KMS keys offered, a creation
+or a deletion — made in it.
 """
 
 from __future__ import annotations
@@ -101,5 +105,6 @@ _PAGE: Final = ListPage(
     rows=_rows,
     texts=_texts,
     choices=_choices,
+    regional=True,  # decision 0419: each declared Region's queues (decision 0414)
 )
 ROUTES: Final[list[tuple[str, Any, list[str]]]] = _PAGE.routes(create=_create, delete=_delete)

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from andromede.console.handlers import Form
 from andromede.console.pages_ec2 import field as typed
 from andromede.console.pages_firehose import stream_choices
+from andromede.console.regions import region_choice
 from andromede.console.wire import WireError
 from andromede.console.wire_pipes import PipeLog, PipeRow, PipeUpdate
 
@@ -189,18 +190,23 @@ async def pipe_choices(
     console: Console, request: Request, session: Session, *, creating: bool
 ) -> PipeChoices:
     """The choices of the create form (``creating``: sources and targets too) or of a
-    pipe's edit form."""
+    pipe's edit form. ``request`` is made in the page's Region (decision 0419): its queues,
+    event buses and API destinations; the streams, tables, topics, state machines and log
+    groups are offered in the console's own Region only, the one those services' pages serve
+    (the roles and buckets are global)."""
+    home = region_choice(console, request).region == console.settings.region
     queues = await queue_choices(console, request, session)
-    machines = await _state_machines(console, request, session)
+    machines = await _state_machines(console, request, session) if home else []
     firehose = [(arn, f"Firehose: {name}") for arn, name in
-                await stream_choices(console, request, session)]  # fmt: skip
+                await stream_choices(console, request, session)] if home else []  # fmt: skip
     sources: list[tuple[str, str]] = []
     targets: list[tuple[str, str]] = []
     if creating:
-        kinesis = await kinesis_choices(console, request, session)
-        sources = [*queues, *kinesis, *await table_stream_choices(console, request, session)]
+        kinesis = await kinesis_choices(console, request, session) if home else []
+        tables = await table_stream_choices(console, request, session) if home else []
+        sources = [*queues, *kinesis, *tables]
         targets = [*queues]
-        if console.sns is not None:
+        if console.sns is not None and home:
             with suppress(WireError):
                 topics = await console.sns.topic_arns(request.scope, session.principal)
                 targets += [(arn, f"SNS: {arn.rsplit(':', 1)[-1]}") for arn in topics if arn]
@@ -217,7 +223,7 @@ async def pipe_choices(
         queues=queues,
         enrichments=await _enrichments(console, request, session)
         + [(arn, f"Step Functions: {name}") for arn, name, kind in machines if kind == "EXPRESS"],
-        log_groups=await _log_groups(console, request, session),
+        log_groups=await _log_groups(console, request, session) if home else [],
         buckets=await _buckets(console, request, session),
         firehose=firehose,
     )

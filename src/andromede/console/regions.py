@@ -64,6 +64,17 @@ class RegionChoice:
             return request.scope
         return {**request.scope, TRUSTED_REGION_SCOPE_KEY: self.region}
 
+    def request(self, request: Request) -> Request:
+        """``request`` as made in the Region (its scope ``origin``'s), for a page's helpers
+        that read their calls' origin from a request (decision 0419); a FormFault likewise."""
+        return Request(self.origin(request), request.receive)
+
+    def href(self, path: str) -> str:
+        """``path`` (which may have a query already) kept in the Region."""
+        if not self.query:
+            return path
+        return f"{path}&{self.query[1:]}" if "?" in path else f"{path}{self.query}"
+
 
 def region_choice(console: Console, request: Request) -> RegionChoice:
     """The Region ``request``'s address names among those this gateway serves."""

@@ -11,6 +11,9 @@ answered ``InternalException`` carrying nothing but the request id.
 
 Decision 0408: each Region the gateway serves is a Pipes endpoint of its own, the SigV4
 scope's Region picking the pipes a call sees (``regions``), as EventBridge's (decision 0349).
+Decision 0419: a trusted in-process call (the console's regional pages) names its Region as a
+signed one's scope does (``http.asgi.trusted_region``), refused when the gateway does not
+serve it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from andromede.awsjson.endpoint import (
     RequestWire,
 )
 from andromede.errors import AndromedeError
+from andromede.http.asgi import trusted_region
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Scope
 from andromede.iam.service import IdentityService
@@ -81,6 +85,22 @@ class PipesApp(JsonEndpoint[PipesCall]):
     def service(self) -> PipesService:
         return self._pipes
 
+    def _called_region(self, request: JsonRequest[PipesCall]) -> str:
+        """The Region the call is made in: its SigV4 scope's (the authenticator checked it is
+        served), else the one a trusted in-process caller names (decision 0419), refused when
+        not served, else the default Region."""
+        signed = None if request.authenticated is None else request.authenticated.signed
+        if signed is not None:
+            return signed.region
+        region = trusted_region(request.scope)
+        if region is None:
+            return self._settings.region
+        if region != self._settings.region and region not in self._settings.served_region_names:
+            raise PipesWireError(
+                "ValidationException", f"Region {region[:64]} is not served by this endpoint."
+            )
+        return region
+
     def regional(self, region: str) -> PipesService:
         """The pipes of ``region`` as a call signed for it sees them (decision 0408)."""
         return self._regions.get(region, self._pipes)
@@ -105,8 +125,7 @@ class PipesApp(JsonEndpoint[PipesCall]):
                 "UnknownOperationException",
                 f"No operation at {method} {str(request.scope.get('path', ''))[:128]}",
             )
-        signed = None if request.authenticated is None else request.authenticated.signed
-        region = self._settings.region if signed is None else signed.region
+        region = self._called_region(request)
         pipes = self.regional(region)
 
         async def authorise(iam_action: str, resource: str, keys: Mapping[str, Any]) -> None:

@@ -14,7 +14,9 @@ skeleton is the one KMS shares (:mod:`andromede.awsjson.endpoint`, decision 0162
 
 Decision 0414: each Region the gateway serves is an SQS endpoint of its own, the SigV4
 scope's Region picking the queues a call sees (``QueueService.in_region``), its
-``aws:RequestedRegion`` and the Region its requests are billed in.
+``aws:RequestedRegion`` and the Region its requests are billed in. Decision 0419: a trusted
+in-process call (the console's regional pages) names its Region as a signed one's scope does
+(``http.asgi.trusted_region``), refused when the gateway does not serve it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from andromede.awsjson.endpoint import (
 )
 from andromede.billing.service import BillingService
 from andromede.errors import AndromedeError
+from andromede.http.asgi import trusted_region
 from andromede.http.ratelimit import RateLimiter
 from andromede.http.response import Scope
 from andromede.iam.service import IdentityService
@@ -96,6 +99,20 @@ class SqsApp(JsonEndpoint[SqsCall]):
             region: SqsAuthoriser(identity, region) for region in {queues.region, *queues.regions}
         }
 
+    def _called_region(self, request: JsonRequest[SqsCall]) -> str:
+        """The Region the call is made in: its SigV4 scope's (the authenticator checked it is
+        served), else the one a trusted in-process caller names (decision 0419), refused when
+        not served, else the default Region."""
+        signed = None if request.authenticated is None else request.authenticated.signed
+        if signed is not None:
+            return signed.region
+        region = trusted_region(request.scope)
+        if region is None:
+            return self._settings.region
+        if region != self._settings.region and region not in self._settings.served_region_names:
+            raise SqsWireError("InvalidParameterValue", f"Region {region[:64]} is not served here.")
+        return region
+
     def regional(self, region: str) -> QueueService:
         """The queues of ``region`` as a call signed for it sees them (decision 0414)."""
         return self._queues.in_region(region) or self._queues
@@ -127,8 +144,7 @@ class SqsApp(JsonEndpoint[SqsCall]):
                 "UnknownOperationException", f"Unknown operation {request.target[:128]!r}"
             )
         params = self.params(request)
-        signed = None if request.authenticated is None else request.authenticated.signed
-        queues = self.regional(self._settings.region if signed is None else signed.region)
+        queues = self.regional(self._called_region(request))
         authoriser = self._authorisers[queues.region]
         scope = request.scope
         client = scope.get("client")
@@ -177,8 +193,10 @@ class SqsApp(JsonEndpoint[SqsCall]):
             context = request.context
             resources = [] if context is None else context.resources
             # In the call's Region when it names no queue (decision 0414).
-            signed = None if request.authenticated is None else request.authenticated.signed
-            called = self._settings.region if signed is None else signed.region
+            try:
+                called = self._called_region(request)
+            except SqsWireError:  # a Region not served: refused before any queue was named
+                called = self._settings.region
             account, region = billed_to(resources, tenant_id, called)
             self._billing.count(account, region, "sqs.requests", requests)
         super().finish(request, status, error_type)
