@@ -54,8 +54,21 @@ MARK = "andromede-debian"
 
 # Runs once per instance (cloud-init's scripts-user), as root, on the first boot. It writes a
 # canary into the root file system and a per-boot script that prints it at every later boot.
+#
+# Each line is written to the serial console by opening it anew: the serial getty starting beside
+# cloud-init's final stage hangs the line up (vhangup), after which a descriptor held from before
+# writes nothing more (EIO). A CI run lost every line after the first two that way, the script
+# failing at its end ("Failed to run module scripts-user").
 USER_DATA = f"""#!/bin/sh
-exec > /dev/ttyS0 2>&1
+say() {{
+  while IFS= read -r line; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      printf '%s\\n' "$line" > /dev/ttyS0 2>/dev/null && break
+      sleep 0.5
+    done
+  done
+}}
+main() {{
 echo "{MARK}-user-data-ran instance=$(cat /var/lib/cloud/data/instance-id)"
 sed 's/^/{MARK}-authorized-key: /' /home/{DEFAULT_USER}/.ssh/authorized_keys
 nics=$(ls /sys/class/net | grep -v '^lo$' | tr '\\n' ' ')
@@ -73,11 +86,16 @@ echo "$canary" > /var/lib/andromede-canary
 mkdir -p /var/lib/cloud/scripts/per-boot
 cat > /var/lib/cloud/scripts/per-boot/andromede-canary <<'EOF'
 #!/bin/sh
-echo "{MARK}-canary-read=$(cat /var/lib/andromede-canary)" > /dev/ttyS0
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  echo "{MARK}-canary-read=$(cat /var/lib/andromede-canary)" > /dev/ttyS0 2>/dev/null && break
+  sleep 0.5
+done
 EOF
 chmod +x /var/lib/cloud/scripts/per-boot/andromede-canary
 sync
 echo "{MARK}-canary-written=$canary"
+}}
+main 2>&1 | say
 """
 
 
